@@ -1,0 +1,28 @@
+"""The root of hub's exceptions.
+
+Retry logic switches on the class, never on the message text:
+
+* `ConfigError` - the user must change something (a config, an argument, a name);
+* `TransientError` - the operation may succeed if retried;
+* `FatalError` - stop the task; retrying will not help.
+
+Messages say what happened, where, and what to do. They never contain secrets.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Root of all errors raised by hub."""
+
+
+class ConfigError(HubError):
+    """A user mistake: a bad config value, name or argument. Fix the input and try again."""
+
+
+class TransientError(HubError):
+    """A failure that may go away if the operation is retried."""
+
+
+class FatalError(HubError):
+    """A failure that retrying will not fix; the task stops."""

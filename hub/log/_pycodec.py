@@ -1,0 +1,250 @@
+"""Pure-Python reference codec for the records section of a Kafka v2 record batch.
+
+`hub.log._speedups` (C) implements the same functions byte for byte and is used when it was
+built; this module is the fallback and the reference the C code is tested against.
+
+A record (Kafka message format v2), all varints zigzag-encoded::
+
+    length: varint          bytes that follow, up to the end of the record
+    attributes: int8        unused, 0
+    timestampDelta: varlong timestamp - batch.firstTimestamp
+    offsetDelta: varint     offset - batch.baseOffset
+    keyLength: varint       -1 for a null key
+    key: bytes
+    valueLength: varint     -1 for a null value (a tombstone)
+    value: bytes
+    headerCount: varint
+    [headerKeyLength: varint, headerKey: utf-8, headerValueLength: varint, headerValue: bytes]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+Header = tuple[str, bytes | None]
+Encoded = tuple[bytes, int, int, int]  # records bytes, count, first timestamp, max timestamp
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), as a signed 32-bit int."""
+    length = len(data)
+    m = 0x5BD1E995
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    n4 = length & ~3
+    for i in range(0, n4, 4):
+        k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    rest = length & 3
+    if rest == 3:
+        h ^= data[n4 + 2] << 16
+    if rest >= 2:
+        h ^= data[n4 + 1] << 8
+    if rest >= 1:
+        h ^= data[n4]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def _varint(out: bytearray, value: int) -> None:
+    v = (value << 1) ^ (value >> 63)  # zigzag (value fits in 64 bits)
+    v &= 0xFFFFFFFFFFFFFFFF
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+
+
+def _encode_one(
+    out: bytearray,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[Header] | None,
+    ts_delta: int,
+    offset_delta: int,
+) -> None:
+    body = bytearray(b"\x00")
+    _varint(body, ts_delta)
+    _varint(body, offset_delta)
+    if key is None:
+        _varint(body, -1)
+    else:
+        _varint(body, len(key))
+        body += key
+    if value is None:
+        _varint(body, -1)
+    else:
+        _varint(body, len(value))
+        body += value
+    if headers:
+        _varint(body, len(headers))
+        for hkey, hvalue in headers:
+            raw = hkey.encode()
+            _varint(body, len(raw))
+            body += raw
+            if hvalue is None:
+                _varint(body, -1)
+            else:
+                _varint(body, len(hvalue))
+                body += hvalue
+    else:
+        _varint(body, 0)
+    _varint(out, len(body))
+    out += body
+
+
+def _ts(timestamps: int | Sequence[int], i: int) -> int:
+    return timestamps if isinstance(timestamps, int) else timestamps[i]
+
+
+def encode_records(
+    keys: Sequence[bytes | None],
+    values: Sequence[bytes | None],
+    headers: Sequence[Sequence[Header] | None] | None,
+    timestamps: int | Sequence[int],
+) -> Encoded:
+    """Encode records with offset deltas 0..n-1; timestamps is one int or one per record."""
+    n = len(values)
+    if len(keys) != n or (headers is not None and len(headers) != n):
+        raise ValueError("keys, values and headers must have the same length")
+    if not isinstance(timestamps, int) and len(timestamps) != n:
+        raise ValueError("timestamps must be an int or have one entry per record")
+    if n == 0:
+        return b"", 0, -1, -1
+    first = _ts(timestamps, 0)
+    max_ts = first
+    out = bytearray()
+    for i in range(n):
+        ts = _ts(timestamps, i)
+        max_ts = max(max_ts, ts)
+        _encode_one(out, keys[i], values[i], headers[i] if headers else None, ts - first, i)
+    return bytes(out), n, first, max_ts
+
+
+def partition_encode(
+    keys: Sequence[bytes | None],
+    values: Sequence[bytes | None],
+    headers: Sequence[Sequence[Header] | None] | None,
+    timestamps: int | Sequence[int],
+    num_partitions: int,
+    sticky: int,
+) -> list[Encoded | None]:
+    """Split records by Kafka's default partitioner and encode each partition's share.
+
+    A keyed record goes to ``(murmur2(key) & 0x7fffffff) % num_partitions``; a record without a
+    key goes to ``sticky``. Returns one entry per partition, None where it got no record.
+    """
+    n = len(values)
+    if len(keys) != n or (headers is not None and len(headers) != n):
+        raise ValueError("keys, values and headers must have the same length")
+    if not isinstance(timestamps, int) and len(timestamps) != n:
+        raise ValueError("timestamps must be an int or have one entry per record")
+    if num_partitions <= 0 or not 0 <= sticky < num_partitions:
+        raise ValueError("num_partitions must be positive and sticky a valid partition")
+    groups: list[list[int]] = [[] for _ in range(num_partitions)]
+    for i, key in enumerate(keys):
+        p = sticky if key is None else (murmur2(key) & 0x7FFFFFFF) % num_partitions
+        groups[p].append(i)
+    result: list[Encoded | None] = []
+    for idx in groups:
+        if not idx:
+            result.append(None)
+            continue
+        result.append(
+            encode_records(
+                [keys[i] for i in idx],
+                [values[i] for i in idx],
+                [headers[i] for i in idx] if headers is not None else None,
+                timestamps if isinstance(timestamps, int) else [timestamps[i] for i in idx],
+            )
+        )
+    return result
+
+
+def _read_varint(buf: Any, pos: int, end: int) -> tuple[int, int]:
+    shift = 0
+    raw = 0
+    while True:
+        if pos >= end:
+            raise ValueError("truncated varint")
+        b = buf[pos]
+        pos += 1
+        raw |= (b & 0x7F) << shift
+        if not b & 0x80:
+            break
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+    return (raw >> 1) ^ -(raw & 1), pos
+
+
+def _read_bytes(buf: Any, pos: int, end: int) -> tuple[bytes | None, int]:
+    length, pos = _read_varint(buf, pos, end)
+    if length < 0:
+        if length != -1:
+            raise ValueError("negative length")
+        return None, pos
+    if pos + length > end:
+        raise ValueError("length past the end of the record")
+    return bytes(buf[pos : pos + length]), pos + length
+
+
+def decode_records(
+    buf: Any,
+    pos: int,
+    end: int,
+    count: int,
+    base_offset: int,
+    first_timestamp: int,
+    topic: str,
+    partition: int,
+    cls: Any,
+) -> list[Any]:
+    """Decode ``count`` records from ``buf[pos:end]`` into ``cls(topic, partition, offset,
+    timestamp, key, value, headers)`` tuples. Raises ValueError on any malformation."""
+    out = []
+    for _ in range(count):
+        length, pos = _read_varint(buf, pos, end)
+        rec_end = pos + length
+        if length < 1 or rec_end > end:
+            raise ValueError("record length past the end of the batch")
+        pos += 1  # attributes
+        ts_delta, pos = _read_varint(buf, pos, rec_end)
+        off_delta, pos = _read_varint(buf, pos, rec_end)
+        key, pos = _read_bytes(buf, pos, rec_end)
+        value, pos = _read_bytes(buf, pos, rec_end)
+        nh, pos = _read_varint(buf, pos, rec_end)
+        if nh < 0:
+            raise ValueError("negative header count")
+        headers: tuple[Header, ...] = ()
+        if nh:
+            hs = []
+            for _h in range(nh):
+                hk, pos = _read_bytes(buf, pos, rec_end)
+                if hk is None:
+                    raise ValueError("null header key")
+                hv, pos = _read_bytes(buf, pos, rec_end)
+                hs.append((hk.decode(), hv))
+            headers = tuple(hs)
+        if pos != rec_end:
+            raise ValueError("record length does not match its contents")
+        out.append(
+            cls(
+                topic,
+                partition,
+                base_offset + off_delta,
+                first_timestamp + ts_delta,
+                key,
+                value,
+                headers,
+            )
+        )
+    if pos != end:
+        raise ValueError("trailing bytes after the last record")
+    return out

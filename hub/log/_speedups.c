@@ -1,0 +1,1355 @@
+/*
+ * hub.log._speedups: C implementation of hub/log/_pycodec.py (the records section of a Kafka
+ * v2 record batch). Same functions, same signatures, byte-identical output, ValueError for
+ * malformed input. _pycodec.py is the reference and documents the record layout.
+ *
+ *   murmur2(data) -> int
+ *   encode_records(keys, values, headers, timestamps) -> (bytes, count, first_ts, max_ts)
+ *   partition_encode(keys, values, headers, timestamps, num_partitions, sticky) -> list
+ *   decode_records(buf, pos, end, count, base_offset, first_timestamp, topic, partition, cls)
+ *
+ * Deliberate differences from the reference, all on input the reference mishandles:
+ *   - Timestamps given to the encoders must fit in a signed 64-bit integer and so must every
+ *     record's delta to the first timestamp of its batch (ValueError otherwise). The reference
+ *     masks an out-of-range delta to 64 bits and emits a record that decodes to a different
+ *     timestamp.
+ *   - Bytes-like objects are measured in bytes (the reference writes len(), the number of
+ *     items, as the length of a memoryview with a multi-byte format, then copies all its bytes).
+ *   - Header keys must be str (TypeError); the reference fails with AttributeError.
+ *   - decode_records requires 0 <= pos <= end <= len(buf) (ValueError); the reference indexes
+ *     from the end for a negative pos and raises IndexError, or silently returns a truncated
+ *     value, when end lies past the buffer.
+ *   - A single record (or header section) of 4 GiB or more is refused with ValueError.
+ *
+ * Python code can run in the middle of an encode (a custom sequence's __iter__, an __index__,
+ * a __bool__, a destructor), and it may mutate the input lists. The encoders therefore never
+ * keep a borrowed item or an item array across such a call: each item is fetched again, with
+ * a bounds check, and the second pass checks every write against the size the first pass
+ * measured. Input that changed between the passes raises RuntimeError instead of corrupting
+ * memory.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_RECORD 0xFFFFFFFFu /* largest record body the encoders produce (stored in uint32) */
+
+static PyObject *empty_tuple; /* the shared () of records without headers */
+
+/* ------------------------------------------------------------------------------------------ */
+/* helpers                                                                                    */
+
+/* Fast-call argument parsing: positional and keyword arguments, all required. */
+static int
+parse_args(const char *fname, const char *const *names, Py_ssize_t nparams,
+           PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **out)
+{
+    Py_ssize_t i, k, nkw;
+
+    if (nargs > nparams) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %zd positional arguments but %zd were given",
+                     fname, nparams, nargs);
+        return -1;
+    }
+    for (i = 0; i < nparams; i++)
+        out[i] = i < nargs ? args[i] : NULL;
+    nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (k = 0; k < nkw; k++) {
+        PyObject *kw = PyTuple_GET_ITEM(kwnames, k);
+        for (i = 0; i < nparams; i++)
+            if (PyUnicode_CompareWithASCIIString(kw, names[i]) == 0)
+                break;
+        if (i == nparams) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname,
+                         kw);
+            return -1;
+        }
+        if (out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname,
+                         names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + k];
+    }
+    for (i = 0; i < nparams; i++) {
+        if (!out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s' (pos %zd)", fname,
+                         names[i], i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A bytes-like object's contents: a PyBytes directly, anything else through the buffer
+   protocol (the view keeps the object alive until blike_release). */
+typedef struct {
+    const uint8_t *buf;
+    Py_ssize_t len;
+    int has_view;
+    Py_buffer view;
+} blike;
+
+static int
+blike_get(PyObject *o, blike *b)
+{
+    if (PyBytes_Check(o)) {
+        b->buf = (const uint8_t *)PyBytes_AS_STRING(o);
+        b->len = PyBytes_GET_SIZE(o);
+        b->has_view = 0;
+        return 0;
+    }
+    if (PyObject_GetBuffer(o, &b->view, PyBUF_SIMPLE) < 0)
+        return -1;
+    b->buf = (const uint8_t *)b->view.buf;
+    b->len = b->view.len;
+    b->has_view = 1;
+    return 0;
+}
+
+static void
+blike_release(blike *b)
+{
+    if (b->has_view) {
+        b->has_view = 0;
+        PyBuffer_Release(&b->view);
+    }
+}
+
+static inline uint64_t
+zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0);
+}
+
+/* Bytes taken by the varint of an already zigzag-encoded value. */
+static inline Py_ssize_t
+varint_size(uint64_t z)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return 1 + (63 - __builtin_clzll(z | 1)) / 7;
+#else
+    Py_ssize_t n = 1;
+    while (z >= 0x80) {
+        z >>= 7;
+        n++;
+    }
+    return n;
+#endif
+}
+
+static inline uint8_t *
+put_varint(uint8_t *p, uint64_t z)
+{
+    while (z >= 0x80) {
+        *p++ = (uint8_t)(z | 0x80);
+        z >>= 7;
+    }
+    *p++ = (uint8_t)z;
+    return p;
+}
+
+static inline int
+add_overflows(int64_t a, int64_t b, int64_t *r)
+{
+    if ((b > 0 && a > INT64_MAX - b) || (b < 0 && a < INT64_MIN - b))
+        return 1;
+    *r = a + b;
+    return 0;
+}
+
+static inline int
+sub_overflows(int64_t a, int64_t b, int64_t *r)
+{
+    if ((b < 0 && a > INT64_MAX + b) || (b > 0 && a < INT64_MIN + b))
+        return 1;
+    *r = a - b;
+    return 0;
+}
+
+static uint32_t
+murmur2_raw(const uint8_t *data, Py_ssize_t length)
+{
+    const uint32_t m = 0x5bd1e995u;
+    uint32_t h = 0x9747b28cu ^ (uint32_t)length;
+    Py_ssize_t n4 = length & ~(Py_ssize_t)3, i;
+    Py_ssize_t rest = length & 3;
+
+    for (i = 0; i < n4; i += 4) {
+        uint32_t k = (uint32_t)data[i] | ((uint32_t)data[i + 1] << 8) |
+                     ((uint32_t)data[i + 2] << 16) | ((uint32_t)data[i + 3] << 24);
+        k *= m;
+        k ^= k >> 24;
+        k *= m;
+        h *= m;
+        h ^= k;
+    }
+    if (rest == 3)
+        h ^= (uint32_t)data[n4 + 2] << 16;
+    if (rest >= 2)
+        h ^= (uint32_t)data[n4 + 1] << 8;
+    if (rest >= 1) {
+        h ^= (uint32_t)data[n4];
+        h *= m;
+    }
+    h ^= h >> 13;
+    h *= m;
+    h ^= h >> 15;
+    return h;
+}
+
+static PyObject *
+err_changed(void)
+{
+    PyErr_SetString(PyExc_RuntimeError, "input changed during encoding");
+    return NULL;
+}
+
+static PyObject *
+err_too_large(void)
+{
+    PyErr_SetString(PyExc_ValueError, "record too large to encode (4 GiB or more)");
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* murmur2                                                                                    */
+
+static PyObject *
+py_murmur2(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"data"};
+    PyObject *a[1];
+    blike b;
+    uint32_t h;
+
+    (void)module;
+    if (parse_args("murmur2", names, 1, args, nargs, kwnames, a) < 0)
+        return NULL;
+    if (blike_get(a[0], &b) < 0)
+        return NULL;
+    h = murmur2_raw(b.buf, b.len);
+    blike_release(&b);
+    return PyLong_FromLongLong((h & 0x80000000u) ? (long long)h - 0x100000000LL : (long long)h);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* encoding                                                                                   */
+
+/* Size of a key/value/header-value field: its length varint plus its bytes (len < 0: null). */
+static inline uint64_t
+field_size(Py_ssize_t len)
+{
+    return len < 0 ? 1 : (uint64_t)varint_size(zigzag(len)) + (uint64_t)len;
+}
+
+/* Measure (pp == NULL) or write (at *pp, never past lim) one record's headers section, the
+   count varint included. hdr is a strong reference held by the caller. Returns the section's
+   size or -1 with an exception set. */
+static Py_ssize_t
+headers_section(PyObject *hdr, uint8_t **pp, uint8_t *lim)
+{
+    PyObject *seq, *pair, *hk = NULL, *hv = NULL;
+    Py_ssize_t count, j;
+    uint64_t total;
+    uint8_t *p = pp ? *pp : NULL;
+
+    if (hdr == Py_None)
+        goto empty;
+    if (PyList_CheckExact(hdr) || PyTuple_CheckExact(hdr)) {
+        if (PySequence_Fast_GET_SIZE(hdr) == 0)
+            goto empty;
+        Py_INCREF(hdr);
+        seq = hdr;
+    }
+    else {
+        int truth = PyObject_IsTrue(hdr); /* the reference writes no header for a falsy entry */
+        if (truth < 0)
+            return -1;
+        if (!truth)
+            goto empty;
+        seq = PySequence_Fast(hdr, "record headers must be None or a sequence of "
+                                   "(str, bytes | None) pairs");
+        if (!seq)
+            return -1;
+        if (PySequence_Fast_GET_SIZE(seq) == 0) {
+            Py_DECREF(seq);
+            goto empty;
+        }
+    }
+    count = PySequence_Fast_GET_SIZE(seq);
+    total = (uint64_t)varint_size(zigzag(count));
+    if (p) {
+        if ((uint64_t)(lim - p) < total)
+            goto changed;
+        p = put_varint(p, zigzag(count));
+    }
+    for (j = 0; j < count; j++) {
+        const char *ks;
+        Py_ssize_t klen;
+        blike vb;
+        uint64_t size;
+
+        if (j >= PySequence_Fast_GET_SIZE(seq))
+            goto changed;
+        pair = PySequence_Fast_GET_ITEM(seq, j);
+        if ((PyTuple_CheckExact(pair) || PyList_CheckExact(pair)) &&
+            PySequence_Fast_GET_SIZE(pair) == 2) {
+            hk = PySequence_Fast_GET_ITEM(pair, 0);
+            hv = PySequence_Fast_GET_ITEM(pair, 1);
+            Py_INCREF(hk);
+            Py_INCREF(hv);
+        }
+        else { /* `for hkey, hvalue in headers`: unpack any iterable of two */
+            PyObject *f;
+            Py_INCREF(pair);
+            f = PySequence_Fast(pair, "a record header must be a (str, bytes | None) pair");
+            Py_DECREF(pair);
+            if (!f)
+                goto error;
+            if (PySequence_Fast_GET_SIZE(f) != 2) {
+                if (PySequence_Fast_GET_SIZE(f) < 2)
+                    PyErr_Format(PyExc_ValueError,
+                                 "not enough values to unpack (expected 2, got %zd)",
+                                 PySequence_Fast_GET_SIZE(f));
+                else
+                    PyErr_SetString(PyExc_ValueError, "too many values to unpack (expected 2)");
+                Py_DECREF(f);
+                goto error;
+            }
+            hk = PySequence_Fast_GET_ITEM(f, 0);
+            hv = PySequence_Fast_GET_ITEM(f, 1);
+            Py_INCREF(hk);
+            Py_INCREF(hv);
+            Py_DECREF(f);
+        }
+        if (!PyUnicode_Check(hk)) {
+            PyErr_Format(PyExc_TypeError, "header keys must be str, not %.100s",
+                         Py_TYPE(hk)->tp_name);
+            goto error;
+        }
+        ks = PyUnicode_AsUTF8AndSize(hk, &klen); /* UnicodeEncodeError like str.encode() */
+        if (!ks)
+            goto error;
+        if (hv == Py_None) {
+            vb.len = -1;
+            vb.has_view = 0;
+            vb.buf = NULL;
+        }
+        else if (blike_get(hv, &vb) < 0)
+            goto error;
+        if ((uint64_t)klen > MAX_RECORD || (vb.len >= 0 && (uint64_t)vb.len > MAX_RECORD)) {
+            blike_release(&vb);
+            err_too_large();
+            goto error;
+        }
+        size = field_size(klen) + field_size(vb.len);
+        total += size;
+        if (total > MAX_RECORD) {
+            blike_release(&vb);
+            err_too_large();
+            goto error;
+        }
+        if (p) {
+            if ((uint64_t)(lim - p) < size) {
+                blike_release(&vb);
+                goto changed;
+            }
+            p = put_varint(p, zigzag(klen));
+            memcpy(p, ks, (size_t)klen);
+            p += klen;
+            if (vb.len < 0)
+                *p++ = 1; /* zigzag(-1) */
+            else {
+                p = put_varint(p, zigzag(vb.len));
+                memcpy(p, vb.buf, (size_t)vb.len);
+                p += vb.len;
+            }
+        }
+        blike_release(&vb);
+        Py_CLEAR(hk);
+        Py_CLEAR(hv);
+    }
+    Py_DECREF(seq);
+    if (pp)
+        *pp = p;
+    return (Py_ssize_t)total;
+
+empty:
+    if (p) {
+        if (lim - p < 1) {
+            err_changed();
+            return -1;
+        }
+        *p++ = 0;
+        *pp = p;
+    }
+    return 1;
+
+changed:
+    err_changed();
+error:
+    Py_XDECREF(hk);
+    Py_XDECREF(hv);
+    Py_DECREF(seq);
+    return -1;
+}
+
+/* One partition's share of an encode. */
+typedef struct {
+    Py_ssize_t count;   /* records (pass 1) */
+    Py_ssize_t done;    /* records written (pass 2) = the next offset delta */
+    Py_ssize_t size;    /* bytes */
+    int64_t first_ts;
+    int64_t max_ts;
+    uint8_t *p;         /* write position (pass 2) */
+    uint8_t *end;
+    PyObject *bytes;
+} Part;
+
+/* The encoders' inputs as fast sequences (lists or tuples, strong references). */
+typedef struct {
+    Py_ssize_t n;
+    PyObject *keys;
+    PyObject *values;
+    PyObject *headers; /* NULL: no headers */
+    PyObject *ts;      /* NULL: ts_const for every record */
+    int64_t ts_const;
+} Input;
+
+static void
+input_clear(Input *in)
+{
+    Py_CLEAR(in->keys);
+    Py_CLEAR(in->values);
+    Py_CLEAR(in->headers);
+    Py_CLEAR(in->ts);
+}
+
+/* The reference's argument checks, in its order: returns n or -1. */
+static Py_ssize_t
+check_lengths(PyObject *keys, PyObject *values, PyObject *headers, PyObject *timestamps)
+{
+    Py_ssize_t n, m;
+
+    n = PyObject_Length(values);
+    if (n < 0)
+        return -1;
+    m = PyObject_Length(keys);
+    if (m < 0)
+        return -1;
+    if (m == n && headers != Py_None) {
+        m = PyObject_Length(headers);
+        if (m < 0)
+            return -1;
+    }
+    if (m != n) {
+        PyErr_SetString(PyExc_ValueError, "keys, values and headers must have the same length");
+        return -1;
+    }
+    if (!PyLong_Check(timestamps)) {
+        m = PyObject_Length(timestamps);
+        if (m < 0)
+            return -1;
+        if (m != n) {
+            PyErr_SetString(PyExc_ValueError,
+                            "timestamps must be an int or have one entry per record");
+            return -1;
+        }
+    }
+    return n;
+}
+
+static PyObject *
+as_fast(PyObject *o, const char *what, Py_ssize_t n)
+{
+    PyObject *f;
+
+    if (PyList_CheckExact(o) || PyTuple_CheckExact(o)) {
+        Py_INCREF(o);
+        f = o;
+    }
+    else {
+        if (!PySequence_Check(o)) {
+            PyErr_Format(PyExc_TypeError, "%s must be a sequence, not %.100s", what,
+                         Py_TYPE(o)->tp_name);
+            return NULL;
+        }
+        f = PySequence_Fast(o, "not a sequence");
+        if (!f)
+            return NULL;
+    }
+    if (PySequence_Fast_GET_SIZE(f) != n) {
+        Py_DECREF(f);
+        PyErr_SetString(PyExc_ValueError, "keys, values and headers must have the same length");
+        return NULL;
+    }
+    return f;
+}
+
+static int
+as_timestamp(PyObject *o, int64_t *out)
+{
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow) {
+        PyErr_SetString(PyExc_ValueError, "timestamp out of the range of a signed 64-bit integer");
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int
+input_init(Input *in, Py_ssize_t n, PyObject *keys, PyObject *values, PyObject *headers,
+           PyObject *timestamps)
+{
+    memset(in, 0, sizeof(*in));
+    in->n = n;
+    if (!(in->keys = as_fast(keys, "keys", n)))
+        goto error;
+    if (!(in->values = as_fast(values, "values", n)))
+        goto error;
+    if (headers != Py_None && !(in->headers = as_fast(headers, "headers", n)))
+        goto error;
+    if (PyLong_Check(timestamps)) {
+        if (as_timestamp(timestamps, &in->ts_const) < 0)
+            goto error;
+    }
+    else if (!(in->ts = as_fast(timestamps, "timestamps", n)))
+        goto error;
+    return 0;
+error:
+    input_clear(in);
+    return -1;
+}
+
+/* Item i of a fast sequence, or NULL (RuntimeError) if Python code shrank it meanwhile. */
+static inline PyObject *
+item_at(PyObject *fast, Py_ssize_t i)
+{
+    if (i >= PySequence_Fast_GET_SIZE(fast))
+        return err_changed();
+    return PySequence_Fast_GET_ITEM(fast, i);
+}
+
+/* Measure the headers section of record i. */
+static Py_ssize_t
+headers_size_at(Input *in, Py_ssize_t i)
+{
+    PyObject *h;
+    Py_ssize_t r;
+
+    if (!in->headers)
+        return 1;
+    if (!(h = item_at(in->headers, i)))
+        return -1;
+    if (h == Py_None)
+        return 1;
+    Py_INCREF(h);
+    r = headers_section(h, NULL, NULL);
+    Py_DECREF(h);
+    return r;
+}
+
+/* Write a key or value field of record i (from seq) at *pp, within lim. */
+static int
+write_field(PyObject *seq, Py_ssize_t i, uint8_t **pp, uint8_t *lim)
+{
+    PyObject *o = item_at(seq, i);
+    uint8_t *p = *pp;
+    blike b;
+
+    if (!o)
+        return -1;
+    if (o == Py_None) {
+        if (lim - p < 1)
+            goto changed;
+        *p++ = 1; /* zigzag(-1) */
+        *pp = p;
+        return 0;
+    }
+    if (blike_get(o, &b) < 0)
+        return -1;
+    if ((uint64_t)b.len > MAX_RECORD || (uint64_t)(lim - p) < field_size(b.len)) {
+        blike_release(&b);
+        goto changed;
+    }
+    p = put_varint(p, zigzag(b.len));
+    memcpy(p, b.buf, (size_t)b.len);
+    *pp = p + b.len;
+    blike_release(&b);
+    return 0;
+changed:
+    err_changed();
+    return -1;
+}
+
+/* Both encoders: split the n records over np partitions (np == 1: no hashing, everything in
+   partition 0) and encode each partition's share into one exactly sized bytes object.
+   Pass 1 measures every record; pass 2 writes. On success parts[k].bytes holds partition k's
+   bytes (NULL when it got no record). */
+static int
+encode_core(Input *in, Py_ssize_t np, Py_ssize_t sticky, Part *parts)
+{
+    Py_ssize_t n = in->n, i, k;
+    uint32_t *body = NULL, *part = NULL;
+    int64_t *tsa = NULL;
+
+    body = PyMem_New(uint32_t, (size_t)n);
+    if (!body)
+        goto nomem;
+    if (np > 1 && !(part = PyMem_New(uint32_t, (size_t)n)))
+        goto nomem;
+    if (in->ts && !(tsa = PyMem_New(int64_t, (size_t)n)))
+        goto nomem;
+
+    /* pass 1: partition and size of every record */
+    for (i = 0; i < n; i++) {
+        PyObject *o;
+        Py_ssize_t p_idx = 0, klen, vlen, hsize;
+        int64_t ts, delta;
+        uint64_t bsz, rec;
+        Part *ps;
+
+        if (!(o = item_at(in->keys, i)))
+            goto error;
+        if (o == Py_None) {
+            klen = -1;
+            p_idx = sticky;
+        }
+        else if (PyBytes_Check(o)) {
+            klen = PyBytes_GET_SIZE(o);
+            if (part)
+                p_idx = (Py_ssize_t)((murmur2_raw((const uint8_t *)PyBytes_AS_STRING(o), klen) &
+                                      0x7fffffffu) % (uint32_t)np);
+        }
+        else {
+            blike b;
+            if (blike_get(o, &b) < 0)
+                goto error;
+            klen = b.len;
+            if (part)
+                p_idx = (Py_ssize_t)((murmur2_raw(b.buf, b.len) & 0x7fffffffu) % (uint32_t)np);
+            blike_release(&b);
+        }
+
+        if (!(o = item_at(in->values, i)))
+            goto error;
+        if (o == Py_None)
+            vlen = -1;
+        else if (PyBytes_Check(o))
+            vlen = PyBytes_GET_SIZE(o);
+        else {
+            blike b;
+            if (blike_get(o, &b) < 0)
+                goto error;
+            vlen = b.len;
+            blike_release(&b);
+        }
+        if ((klen >= 0 && (uint64_t)klen > MAX_RECORD) ||
+            (vlen >= 0 && (uint64_t)vlen > MAX_RECORD)) {
+            err_too_large();
+            goto error;
+        }
+
+        if ((hsize = headers_size_at(in, i)) < 0)
+            goto error;
+
+        if (tsa) {
+            if (!(o = item_at(in->ts, i)))
+                goto error;
+            if (as_timestamp(o, &ts) < 0)
+                goto error;
+            tsa[i] = ts;
+        }
+        else
+            ts = in->ts_const;
+
+        ps = &parts[p_idx];
+        if (ps->count == 0) {
+            ps->first_ts = ps->max_ts = ts;
+            delta = 0;
+        }
+        else {
+            if (sub_overflows(ts, ps->first_ts, &delta)) {
+                PyErr_Format(PyExc_ValueError,
+                             "timestamp %lld is too far from the batch's first timestamp %lld "
+                             "(the delta overflows 64 bits)",
+                             (long long)ts, (long long)ps->first_ts);
+                goto error;
+            }
+            if (ts > ps->max_ts)
+                ps->max_ts = ts;
+        }
+        bsz = 1 + (uint64_t)varint_size(zigzag(delta)) +
+              (uint64_t)varint_size(zigzag(ps->count)) + field_size(klen) + field_size(vlen) +
+              (uint64_t)hsize;
+        if (bsz > MAX_RECORD) {
+            err_too_large();
+            goto error;
+        }
+        rec = (uint64_t)varint_size(zigzag((int64_t)bsz)) + bsz;
+        if ((uint64_t)(PY_SSIZE_T_MAX - ps->size) < rec) {
+            PyErr_SetString(PyExc_MemoryError, "encoded records too large");
+            goto error;
+        }
+        ps->size += (Py_ssize_t)rec;
+        ps->count++;
+        body[i] = (uint32_t)bsz;
+        if (part)
+            part[i] = (uint32_t)p_idx;
+    }
+
+    /* one exactly sized bytes object per partition */
+    for (k = 0; k < np; k++) {
+        Part *ps = &parts[k];
+        if (!ps->count)
+            continue;
+        ps->bytes = PyBytes_FromStringAndSize(NULL, ps->size);
+        if (!ps->bytes)
+            goto error;
+        ps->p = (uint8_t *)PyBytes_AS_STRING(ps->bytes);
+        ps->end = ps->p + ps->size;
+    }
+
+    /* pass 2: write every record into its partition */
+    for (i = 0; i < n; i++) {
+        Part *ps = &parts[part ? part[i] : 0];
+        uint64_t bsz = body[i];
+        uint8_t *p = ps->p, *lim;
+        int64_t delta = tsa ? tsa[i] - ps->first_ts : 0; /* checked in pass 1 */
+
+        if (ps->done >= ps->count ||
+            (uint64_t)(ps->end - p) < (uint64_t)varint_size(zigzag((int64_t)bsz)) + bsz) {
+            err_changed();
+            goto error;
+        }
+        p = put_varint(p, zigzag((int64_t)bsz));
+        lim = p + bsz;
+        /* attributes, timestamp delta and offset delta: the sizes pass 1 measured */
+        *p++ = 0;
+        p = put_varint(p, zigzag(delta));
+        p = put_varint(p, zigzag(ps->done));
+        if (write_field(in->keys, i, &p, lim) < 0 || write_field(in->values, i, &p, lim) < 0)
+            goto error;
+        if (in->headers) {
+            PyObject *h = item_at(in->headers, i);
+            Py_ssize_t r;
+            if (!h)
+                goto error;
+            Py_INCREF(h);
+            r = headers_section(h, &p, lim);
+            Py_DECREF(h);
+            if (r < 0)
+                goto error;
+        }
+        else {
+            if (lim - p < 1) {
+                err_changed();
+                goto error;
+            }
+            *p++ = 0;
+        }
+        if (p != lim) {
+            err_changed();
+            goto error;
+        }
+        ps->p = p;
+        ps->done++;
+    }
+    for (k = 0; k < np; k++) {
+        if (parts[k].count && parts[k].p != parts[k].end) {
+            err_changed();
+            goto error;
+        }
+    }
+    PyMem_Free(body);
+    PyMem_Free(part);
+    PyMem_Free(tsa);
+    return 0;
+
+nomem:
+    PyErr_NoMemory();
+error:
+    PyMem_Free(body);
+    PyMem_Free(part);
+    PyMem_Free(tsa);
+    for (k = 0; k < np; k++)
+        Py_CLEAR(parts[k].bytes);
+    return -1;
+}
+
+/* (bytes, count, first_ts, max_ts), stealing part->bytes. */
+static PyObject *
+part_result(Part *ps)
+{
+    PyObject *r = PyTuple_New(4), *v;
+
+    if (!r)
+        return NULL;
+    PyTuple_SET_ITEM(r, 0, ps->bytes);
+    ps->bytes = NULL;
+    if (!(v = PyLong_FromSsize_t(ps->count)))
+        goto error;
+    PyTuple_SET_ITEM(r, 1, v);
+    if (!(v = PyLong_FromLongLong(ps->first_ts)))
+        goto error;
+    PyTuple_SET_ITEM(r, 2, v);
+    if (!(v = PyLong_FromLongLong(ps->max_ts)))
+        goto error;
+    PyTuple_SET_ITEM(r, 3, v);
+    return r;
+error:
+    Py_DECREF(r);
+    return NULL;
+}
+
+static PyObject *
+py_encode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"keys", "values", "headers", "timestamps"};
+    PyObject *a[4], *result;
+    Py_ssize_t n;
+    Input in;
+    Part part;
+
+    (void)module;
+    if (parse_args("encode_records", names, 4, args, nargs, kwnames, a) < 0)
+        return NULL;
+    if ((n = check_lengths(a[0], a[1], a[2], a[3])) < 0)
+        return NULL;
+    if (n == 0)
+        return Py_BuildValue("(y#iii)", "", (Py_ssize_t)0, 0, -1, -1);
+    if (input_init(&in, n, a[0], a[1], a[2], a[3]) < 0)
+        return NULL;
+    memset(&part, 0, sizeof(part));
+    if (encode_core(&in, 1, 0, &part) < 0) {
+        input_clear(&in);
+        return NULL;
+    }
+    input_clear(&in);
+    result = part_result(&part);
+    Py_XDECREF(part.bytes);
+    return result;
+}
+
+static PyObject *
+py_partition_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                    PyObject *kwnames)
+{
+    static const char *const names[] = {"keys",       "values",         "headers",
+                                        "timestamps", "num_partitions", "sticky"};
+    PyObject *a[6], *result = NULL;
+    Py_ssize_t n, k;
+    long long np, sticky;
+    int ovf_np, ovf_sticky;
+    Input in;
+    Part *parts;
+
+    (void)module;
+    if (parse_args("partition_encode", names, 6, args, nargs, kwnames, a) < 0)
+        return NULL;
+    if ((n = check_lengths(a[0], a[1], a[2], a[3])) < 0)
+        return NULL;
+    np = PyLong_AsLongLongAndOverflow(a[4], &ovf_np);
+    if (np == -1 && PyErr_Occurred())
+        return NULL;
+    sticky = PyLong_AsLongLongAndOverflow(a[5], &ovf_sticky);
+    if (sticky == -1 && PyErr_Occurred())
+        return NULL;
+    if (ovf_np < 0 || (!ovf_np && np <= 0) || ovf_sticky || sticky < 0 ||
+        (!ovf_np && sticky >= np)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "num_partitions must be positive and sticky a valid partition");
+        return NULL;
+    }
+    if (ovf_np || np > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "num_partitions too large");
+        return NULL;
+    }
+    if (n == 0) {
+        result = PyList_New((Py_ssize_t)np);
+        if (!result)
+            return NULL;
+        for (k = 0; k < np; k++) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(result, k, Py_None);
+        }
+        return result;
+    }
+    parts = PyMem_New(Part, (size_t)np);
+    if (!parts)
+        return PyErr_NoMemory();
+    memset(parts, 0, sizeof(Part) * (size_t)np);
+    if (input_init(&in, n, a[0], a[1], a[2], a[3]) < 0)
+        goto done;
+    if (encode_core(&in, (Py_ssize_t)np, (Py_ssize_t)sticky, parts) < 0) {
+        input_clear(&in);
+        goto done;
+    }
+    input_clear(&in);
+    if (!(result = PyList_New((Py_ssize_t)np)))
+        goto done;
+    for (k = 0; k < np; k++) {
+        PyObject *r;
+        if (!parts[k].count) {
+            Py_INCREF(Py_None);
+            r = Py_None;
+        }
+        else if (!(r = part_result(&parts[k]))) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, k, r);
+    }
+done:
+    for (k = 0; k < np; k++)
+        Py_XDECREF(parts[k].bytes);
+    PyMem_Free(parts);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* decoding                                                                                   */
+
+/* A decoded zigzag varint. The reference accepts up to 10 bytes and keeps all 70 bits of a
+   tenth byte, so a value may not fit in int64: then big is set and raw/extra hold it. */
+typedef struct {
+    int64_t v;
+    int big;
+    uint64_t raw;   /* raw (pre-zigzag) bits 0..63 */
+    unsigned extra; /* raw bits 64..69 */
+} varint_t;
+
+static inline int
+read_varint(const uint8_t *buf, Py_ssize_t *ppos, Py_ssize_t end, varint_t *out)
+{
+    Py_ssize_t pos = *ppos;
+    uint64_t raw = 0;
+    unsigned extra = 0;
+    int shift = 0;
+    uint8_t b;
+
+    if (pos < end && buf[pos] < 0x80) { /* one byte: the common case */
+        raw = buf[pos];
+        *ppos = pos + 1;
+        out->big = 0;
+        out->raw = raw;
+        out->extra = 0;
+        out->v = (int64_t)(raw >> 1) ^ -(int64_t)(raw & 1);
+        return 0;
+    }
+    for (;;) {
+        if (pos >= end) {
+            PyErr_SetString(PyExc_ValueError, "truncated varint");
+            return -1;
+        }
+        b = buf[pos++];
+        if (shift < 63)
+            raw |= (uint64_t)(b & 0x7f) << shift;
+        else {
+            raw |= (uint64_t)(b & 1) << 63;
+            extra = (unsigned)(b & 0x7f) >> 1;
+        }
+        if (!(b & 0x80))
+            break;
+        shift += 7;
+        if (shift > 63) {
+            PyErr_SetString(PyExc_ValueError, "varint too long");
+            return -1;
+        }
+    }
+    *ppos = pos;
+    out->big = extra != 0;
+    out->raw = raw;
+    out->extra = extra;
+    out->v = (int64_t)(raw >> 1) ^ -(int64_t)(raw & 1); /* meaningless when big */
+    return 0;
+}
+
+/* A varint's value as a Python int. */
+static PyObject *
+varint_obj(const varint_t *v)
+{
+    PyObject *hi, *sh, *lo, *t, *r;
+
+    if (!v->big)
+        return PyLong_FromLongLong(v->v);
+    /* (raw >> 1) ^ -(raw & 1) with raw = extra * 2**64 + v->raw */
+    if (!(hi = PyLong_FromUnsignedLong(v->extra)))
+        return NULL;
+    if (!(sh = PyLong_FromLong(63))) {
+        Py_DECREF(hi);
+        return NULL;
+    }
+    t = PyNumber_Lshift(hi, sh);
+    Py_DECREF(hi);
+    Py_DECREF(sh);
+    if (!t)
+        return NULL;
+    if (!(lo = PyLong_FromUnsignedLongLong(v->raw >> 1))) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    r = PyNumber_Or(t, lo);
+    Py_DECREF(t);
+    Py_DECREF(lo);
+    if (r && (v->raw & 1)) {
+        t = PyNumber_Invert(r);
+        Py_DECREF(r);
+        r = t;
+    }
+    return r;
+}
+
+/* base + delta as a Python int: int64 arithmetic unless it would overflow. */
+static inline PyObject *
+add_delta(int64_t base, int base_big, PyObject *base_obj, const varint_t *d)
+{
+    int64_t r;
+    PyObject *dobj, *res;
+
+    if (!base_big && !d->big && !add_overflows(base, d->v, &r))
+        return PyLong_FromLongLong(r);
+    if (!(dobj = varint_obj(d)))
+        return NULL;
+    res = PyNumber_Add(base_obj, dobj);
+    Py_DECREF(dobj);
+    return res;
+}
+
+/* A nullable byte string: *ppos advances past it, *start and *len give it (len -1: null). */
+static inline int
+read_span(const uint8_t *buf, Py_ssize_t *ppos, Py_ssize_t end, Py_ssize_t *start,
+          Py_ssize_t *len)
+{
+    varint_t v;
+
+    if (read_varint(buf, ppos, end, &v) < 0)
+        return -1;
+    if (v.big || v.v < -1) {
+        if (v.big && !(v.raw & 1))
+            PyErr_SetString(PyExc_ValueError, "length past the end of the record");
+        else
+            PyErr_SetString(PyExc_ValueError, "negative length");
+        return -1;
+    }
+    if (v.v == -1) {
+        *start = *ppos;
+        *len = -1;
+        return 0;
+    }
+    if (v.v > end - *ppos) {
+        PyErr_SetString(PyExc_ValueError, "length past the end of the record");
+        return -1;
+    }
+    *start = *ppos;
+    *len = (Py_ssize_t)v.v;
+    *ppos += (Py_ssize_t)v.v;
+    return 0;
+}
+
+static inline PyObject *
+span_obj(const uint8_t *buf, Py_ssize_t start, Py_ssize_t len)
+{
+    if (len < 0) {
+        Py_INCREF(Py_None);
+        return Py_None;
+    }
+    return PyBytes_FromStringAndSize((const char *)buf + start, len);
+}
+
+/* How records are built from cls. */
+enum { CLS_CALL, CLS_ALLOC };
+
+static int
+cls_mode(PyObject *cls)
+{
+    PyTypeObject *t;
+    PyObject *fields;
+    int ok;
+
+    if (!PyType_Check(cls))
+        return CLS_CALL;
+    t = (PyTypeObject *)cls;
+    if (t == &PyTuple_Type || !PyType_IsSubtype(t, &PyTuple_Type) || t->tp_dictoffset != 0 ||
+        !t->tp_alloc)
+        return CLS_CALL;
+    /* a namedtuple of exactly the 7 fields */
+    fields = PyObject_GetAttrString(cls, "_fields");
+    if (!fields) {
+        PyErr_Clear();
+        return CLS_CALL;
+    }
+    ok = PyTuple_Check(fields) && PyTuple_GET_SIZE(fields) == 7;
+    Py_DECREF(fields);
+    return ok ? CLS_ALLOC : CLS_CALL;
+}
+
+/* cls(*items), stealing the 7 references in items (topic and partition included). */
+static PyObject *
+make_record(PyObject *cls, int mode, PyObject **items)
+{
+    PyObject *rec;
+    int i;
+
+    if (mode == CLS_ALLOC) {
+#if PY_VERSION_HEX < 0x030E0000
+        /* what tuple.__new__ does for a subclass, minus the temporary tuple */
+        rec = ((PyTypeObject *)cls)->tp_alloc((PyTypeObject *)cls, 7);
+        if (rec) {
+            for (i = 0; i < 7; i++)
+                PyTuple_SET_ITEM(rec, i, items[i]);
+            return rec;
+        }
+#else
+        /* 3.14 caches tuple hashes: let tuple.__new__ initialise the subclass instance */
+        PyObject *tmp = PyTuple_New(7), *argt;
+        if (tmp) {
+            for (i = 0; i < 7; i++)
+                PyTuple_SET_ITEM(tmp, i, items[i]);
+            argt = PyTuple_Pack(1, tmp);
+            Py_DECREF(tmp);
+            if (!argt)
+                return NULL;
+            rec = PyTuple_Type.tp_new((PyTypeObject *)cls, argt, NULL);
+            Py_DECREF(argt);
+            return rec;
+        }
+#endif
+        for (i = 0; i < 7; i++)
+            Py_DECREF(items[i]);
+        return NULL;
+    }
+    rec = PyObject_Vectorcall(cls, items, 7, NULL);
+    for (i = 0; i < 7; i++)
+        Py_DECREF(items[i]);
+    return rec;
+}
+
+static PyObject *
+py_decode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"buf",         "pos",
+                                        "end",         "count",
+                                        "base_offset", "first_timestamp",
+                                        "topic",       "partition",
+                                        "cls"};
+    PyObject *a[9], *out = NULL, *base_obj = NULL, *first_obj = NULL;
+    PyObject *topic, *partition, *cls;
+    Py_buffer view;
+    const uint8_t *buf;
+    long long lpos, lend, lcount, base = 0, first = 0;
+    int ovf_pos, ovf_end, ovf_count, base_big, first_big, mode;
+    Py_ssize_t pos, end, count, i;
+
+    (void)module;
+    if (parse_args("decode_records", names, 9, args, nargs, kwnames, a) < 0)
+        return NULL;
+    topic = a[6];
+    partition = a[7];
+    cls = a[8];
+    if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    buf = (const uint8_t *)view.buf;
+
+    lpos = PyLong_AsLongLongAndOverflow(a[1], &ovf_pos);
+    if (lpos == -1 && PyErr_Occurred())
+        goto error;
+    lend = PyLong_AsLongLongAndOverflow(a[2], &ovf_end);
+    if (lend == -1 && PyErr_Occurred())
+        goto error;
+    lcount = PyLong_AsLongLongAndOverflow(a[3], &ovf_count);
+    if (lcount == -1 && PyErr_Occurred())
+        goto error;
+    if (!(base_obj = PyNumber_Index(a[4])) || !(first_obj = PyNumber_Index(a[5])))
+        goto error;
+    base = PyLong_AsLongLongAndOverflow(base_obj, &base_big);
+    if (base == -1 && PyErr_Occurred())
+        goto error;
+    first = PyLong_AsLongLongAndOverflow(first_obj, &first_big);
+    if (first == -1 && PyErr_Occurred())
+        goto error;
+
+    if (ovf_pos || ovf_end || lpos < 0 || lend > (long long)view.len || lpos > lend) {
+        PyErr_Format(PyExc_ValueError, "records section [%R, %R) lies outside the %zd-byte buffer",
+                     a[1], a[2], view.len);
+        goto error;
+    }
+    pos = (Py_ssize_t)lpos;
+    end = (Py_ssize_t)lend;
+    if (ovf_count < 0 || (!ovf_count && lcount < 0))
+        count = 0;
+    else if (ovf_count || lcount > (end - pos) / 7) {
+        /* every record takes at least 7 bytes */
+        PyErr_Format(PyExc_ValueError, "%R records cannot fit in %zd bytes", a[3], end - pos);
+        goto error;
+    }
+    else
+        count = (Py_ssize_t)lcount;
+
+    mode = cls_mode(cls);
+    if (!(out = PyList_New(count)))
+        goto error;
+
+    for (i = 0; i < count; i++) {
+        varint_t v, tsd, offd;
+        Py_ssize_t rec_end, kpos, klen, vpos, vlen;
+        PyObject *hdrs, *items[7];
+        int64_t nh, j;
+
+        if (read_varint(buf, &pos, end, &v) < 0)
+            goto error;
+        if (v.big || v.v < 1 || v.v > end - pos) {
+            PyErr_SetString(PyExc_ValueError, "record length past the end of the batch");
+            goto error;
+        }
+        rec_end = pos + (Py_ssize_t)v.v;
+        pos += 1; /* attributes */
+        if (read_varint(buf, &pos, rec_end, &tsd) < 0 ||
+            read_varint(buf, &pos, rec_end, &offd) < 0 ||
+            read_span(buf, &pos, rec_end, &kpos, &klen) < 0 ||
+            read_span(buf, &pos, rec_end, &vpos, &vlen) < 0 ||
+            read_varint(buf, &pos, rec_end, &v) < 0)
+            goto error;
+        if (v.big || v.v < 0) {
+            PyErr_SetString(PyExc_ValueError, (v.big && !(v.raw & 1))
+                                                  ? "header count past the end of the record"
+                                                  : "negative header count");
+            goto error;
+        }
+        nh = v.v;
+        if (nh == 0) {
+            Py_INCREF(empty_tuple);
+            hdrs = empty_tuple;
+        }
+        else {
+            /* every header takes at least 2 bytes */
+            if (nh > (rec_end - pos) / 2) {
+                PyErr_SetString(PyExc_ValueError, "header count past the end of the record");
+                goto error;
+            }
+            if (!(hdrs = PyTuple_New((Py_ssize_t)nh)))
+                goto error;
+            for (j = 0; j < nh; j++) {
+                Py_ssize_t hkpos, hklen, hvpos, hvlen;
+                PyObject *hk, *hv, *pair;
+
+                if (read_span(buf, &pos, rec_end, &hkpos, &hklen) < 0)
+                    goto header_error;
+                if (hklen < 0) {
+                    PyErr_SetString(PyExc_ValueError, "null header key");
+                    goto header_error;
+                }
+                if (read_span(buf, &pos, rec_end, &hvpos, &hvlen) < 0)
+                    goto header_error;
+                /* UnicodeDecodeError (a ValueError) on invalid UTF-8 */
+                if (!(hk = PyUnicode_DecodeUTF8((const char *)buf + hkpos, hklen, NULL)))
+                    goto header_error;
+                if (!(hv = span_obj(buf, hvpos, hvlen))) {
+                    Py_DECREF(hk);
+                    goto header_error;
+                }
+                if (!(pair = PyTuple_New(2))) {
+                    Py_DECREF(hk);
+                    Py_DECREF(hv);
+                    goto header_error;
+                }
+                PyTuple_SET_ITEM(pair, 0, hk);
+                PyTuple_SET_ITEM(pair, 1, hv);
+                PyTuple_SET_ITEM(hdrs, (Py_ssize_t)j, pair);
+            }
+        }
+        if (pos != rec_end) {
+            PyErr_SetString(PyExc_ValueError, "record length does not match its contents");
+            goto header_error;
+        }
+        items[0] = topic;
+        items[1] = partition;
+        items[6] = hdrs;
+        items[2] = add_delta(base, base_big, base_obj, &offd);
+        items[3] = items[2] ? add_delta(first, first_big, first_obj, &tsd) : NULL;
+        items[4] = items[3] ? span_obj(buf, kpos, klen) : NULL;
+        items[5] = items[4] ? span_obj(buf, vpos, vlen) : NULL;
+        if (!items[5]) {
+            Py_XDECREF(items[2]);
+            Py_XDECREF(items[3]);
+            Py_XDECREF(items[4]);
+            goto header_error;
+        }
+        Py_INCREF(topic);
+        Py_INCREF(partition);
+        if (!(items[0] = make_record(cls, mode, items)))
+            goto error;
+        PyList_SET_ITEM(out, i, items[0]);
+        continue;
+    header_error:
+        Py_DECREF(hdrs);
+        goto error;
+    }
+    if (pos != end) {
+        PyErr_SetString(PyExc_ValueError, "trailing bytes after the last record");
+        goto error;
+    }
+    Py_DECREF(base_obj);
+    Py_DECREF(first_obj);
+    PyBuffer_Release(&view);
+    return out;
+
+error:
+    Py_XDECREF(out);
+    Py_XDECREF(base_obj);
+    Py_XDECREF(first_obj);
+    PyBuffer_Release(&view);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* module                                                                                     */
+
+#define FASTCALL_KW(f) ((PyCFunction)(void (*)(void))(f))
+
+static PyMethodDef speedups_methods[] = {
+    {"murmur2", FASTCALL_KW(py_murmur2), METH_FASTCALL | METH_KEYWORDS,
+     "murmur2(data) -> int\n\nKafka's murmur2 of a bytes-like object, as a signed 32-bit int."},
+    {"encode_records", FASTCALL_KW(py_encode_records), METH_FASTCALL | METH_KEYWORDS,
+     "encode_records(keys, values, headers, timestamps) -> (bytes, count, first_ts, max_ts)\n\n"
+     "Encode records with offset deltas 0..n-1; timestamps is one int or one per record."},
+    {"partition_encode", FASTCALL_KW(py_partition_encode), METH_FASTCALL | METH_KEYWORDS,
+     "partition_encode(keys, values, headers, timestamps, num_partitions, sticky) -> list\n\n"
+     "Split records by Kafka's default partitioner and encode each partition's share;\n"
+     "None for a partition that got no record."},
+    {"decode_records", FASTCALL_KW(py_decode_records), METH_FASTCALL | METH_KEYWORDS,
+     "decode_records(buf, pos, end, count, base_offset, first_timestamp, topic, partition, "
+     "cls) -> list\n\nDecode count records from buf[pos:end]; ValueError on any malformation."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    "hub.log._speedups",
+    "C implementation of hub.log._pycodec (the records section of a Kafka v2 record batch).",
+    -1,
+    speedups_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    PyObject *m;
+
+    if (!empty_tuple && !(empty_tuple = PyTuple_New(0)))
+        return NULL;
+    m = PyModule_Create(&speedups_module);
+    return m;
+}

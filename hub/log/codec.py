@@ -1,0 +1,35 @@
+"""The records-section codec: the C accelerator when built, else the pure-Python reference.
+
+Both produce identical bytes (tests/log/test_codec.py checks it). ``ACCELERATED`` tells which
+one is in use; set ``HUB_PURE_PYTHON=1`` to force the reference implementation.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hub.log import _pycodec
+
+ACCELERATED = False
+if not os.environ.get("HUB_PURE_PYTHON"):
+    try:
+        from hub.log import _speedups as _impl  # type: ignore[attr-defined]
+
+        ACCELERATED = True
+    except ImportError:  # no compiler at install time: same bytes, slower
+        _impl = _pycodec
+else:
+    _impl = _pycodec
+
+murmur2 = _impl.murmur2
+encode_records = _impl.encode_records
+partition_encode = _impl.partition_encode
+decode_records = _impl.decode_records
+
+__all__ = [
+    "ACCELERATED",
+    "decode_records",
+    "encode_records",
+    "murmur2",
+    "partition_encode",
+]

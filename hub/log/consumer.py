@@ -1,0 +1,337 @@
+"""Consumer: reads records from assigned partitions, alone or as a member of a group.
+
+Two ways to get partitions, as in Kafka: ``assign`` (explicit, no group membership; offsets
+may still be committed under ``group_id``) or ``subscribe`` (group membership; partitions are
+assigned and moved by the coordinator, see hub.log.group).
+
+Positions: a partition's position is the next offset ``poll`` returns. Without one, the
+committed offset of the group is used, else ``auto_offset_reset`` (earliest / latest / none).
+An out-of-range position (e.g. removed by retention) is reset the same way.
+
+``poll`` returns only durable records (below the high watermark) unless
+``read_uncommitted=True``. With ``enable_auto_commit`` the positions of records returned by
+earlier polls are committed every ``auto_commit_interval_ms`` and before partitions are
+released; otherwise call ``commit`` after processing (at-least-once).
+
+Not thread-safe: use one consumer per thread, like Kafka's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Literal
+
+from hub.log.errors import LogError, OffsetOutOfRangeError, RebalanceInProgressError
+from hub.log.group import OffsetAndMetadata
+from hub.log.record import Record, TopicPartition
+
+if TYPE_CHECKING:
+    from hub.log.log import Log
+
+Listener = Callable[[set[TopicPartition]], None]
+
+
+class NoOffsetError(LogError):
+    def __init__(self, tp: TopicPartition) -> None:
+        self.tp = tp
+        super().__init__(
+            f"no committed offset for {tp} and auto.offset.reset=none; seek or commit one first"
+        )
+
+
+class Consumer:
+    def __init__(
+        self,
+        log: Log,
+        *,
+        group_id: str | None = None,
+        auto_offset_reset: Literal["earliest", "latest", "none"] = "latest",
+        enable_auto_commit: bool = False,
+        auto_commit_interval_ms: int = 5000,
+        session_timeout_ms: int = 10_000,
+        max_poll_records: int = 500,
+        fetch_max_bytes: int = 1 << 20,
+        read_uncommitted: bool = False,
+    ) -> None:
+        if auto_offset_reset not in ("earliest", "latest", "none"):
+            raise ValueError("auto_offset_reset must be earliest, latest or none")
+        self._log = log
+        self.group_id = group_id
+        self._reset = auto_offset_reset
+        self._auto_commit = enable_auto_commit and group_id is not None
+        self._auto_commit_interval = auto_commit_interval_ms / 1000
+        self._last_auto_commit = time.monotonic()
+        self._session_timeout_ms = session_timeout_ms
+        self.max_poll_records = max_poll_records
+        self._fetch_max_bytes = fetch_max_bytes
+        self._durable_only = not read_uncommitted
+        self._assigned: list[TopicPartition] = []
+        self._positions: dict[TopicPartition, int] = {}
+        self._buffers: dict[TopicPartition, tuple[list[Record], int]] = {}
+        self._member_id: str | None = None
+        self._subscription: tuple[str, ...] = ()
+        self._on_assign: Listener | None = None
+        self._on_revoke: Listener | None = None
+        self._next = 0
+        self._closed = False
+
+    # -- assignment -------------------------------------------------------------------------
+    def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        if self._member_id is not None:
+            raise LogError("this consumer is subscribed; call unsubscribe() before assign()")
+        tps = list(dict.fromkeys(partitions))
+        for tp in tps:
+            self._log.partition(tp.topic, tp.partition)  # validates topic and partition
+        for tp in set(self._assigned) - set(tps):
+            self._drop(tp)
+        self._assigned = tps
+
+    def subscribe(
+        self,
+        topics: Iterable[str],
+        on_assign: Listener | None = None,
+        on_revoke: Listener | None = None,
+    ) -> None:
+        if self.group_id is None:
+            raise LogError("subscribe() needs a group_id; use assign() without one")
+        topics = tuple(dict.fromkeys(topics))
+        for t in topics:
+            self._log.topic(t)
+        self.unsubscribe()
+        self._subscription = topics
+        self._on_assign, self._on_revoke = on_assign, on_revoke
+        self._member_id = self._log.groups.join(self.group_id, topics, self._session_timeout_ms)
+
+    def unsubscribe(self) -> None:
+        if self._member_id is not None and self.group_id is not None:
+            self._revoke(set(self._assigned))
+            self._log.groups.leave(self.group_id, self._member_id)
+            self._member_id = None
+        self._assigned = []
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._assigned)
+
+    @property
+    def member_id(self) -> str | None:
+        return self._member_id
+
+    def _drop(self, tp: TopicPartition) -> None:
+        self._positions.pop(tp, None)
+        self._buffers.pop(tp, None)
+
+    def _revoke(self, tps: set[TopicPartition]) -> None:
+        if not tps:
+            return
+        if self._on_revoke is not None:
+            self._on_revoke(tps)
+        if self._auto_commit:
+            self._commit_positions(tps)
+        assert self.group_id is not None and self._member_id is not None
+        self._log.groups.release(self.group_id, self._member_id, tps)
+        for tp in tps:
+            self._drop(tp)
+        self._assigned = [tp for tp in self._assigned if tp not in tps]
+
+    def _sync_group(self) -> None:
+        if self._member_id is None or self.group_id is None:
+            return
+        try:
+            _gen, owned, revoke = self._log.groups.sync(self.group_id, self._member_id)
+        except RebalanceInProgressError:
+            # expelled (session timeout): rejoin with nothing owned
+            for tp in list(self._assigned):
+                self._drop(tp)
+            self._assigned = []
+            self._member_id = self._log.groups.join(
+                self.group_id, self._subscription, self._session_timeout_ms
+            )
+            _gen, owned, revoke = self._log.groups.sync(self.group_id, self._member_id)
+        self._revoke(revoke)
+        added = owned - set(self._assigned)
+        if added:
+            self._assigned.extend(sorted(added, key=lambda t: (t.topic, t.partition)))
+            if self._on_assign is not None:
+                self._on_assign(added)
+
+    # -- positions --------------------------------------------------------------------------
+    def _initial_position(self, tp: TopicPartition) -> int:
+        if self.group_id is not None:
+            committed = self._log.groups.committed(self.group_id, tp)
+            if committed is not None:
+                return committed.offset
+        return self._reset_position(tp)
+
+    def _reset_position(self, tp: TopicPartition) -> int:
+        part = self._log.partition(tp.topic, tp.partition)
+        if self._reset == "earliest":
+            return part.log_start_offset
+        if self._reset == "latest":
+            return part.high_watermark
+        raise NoOffsetError(tp)
+
+    def position(self, tp: TopicPartition) -> int:
+        pos = self._positions.get(tp)
+        if pos is None:
+            pos = self._positions[tp] = self._initial_position(tp)
+        return pos
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        part = self._log.partition(tp.topic, tp.partition)
+        if offset < part.log_start_offset or offset > part.log_end_offset:
+            raise OffsetOutOfRangeError(
+                tp.topic, tp.partition, offset, part.log_start_offset, part.log_end_offset
+            )
+        self._buffers.pop(tp, None)
+        self._positions[tp] = offset
+
+    def seek_to_beginning(self, tps: Iterable[TopicPartition] | None = None) -> None:
+        for tp in list(tps or self._assigned):
+            self.seek(tp, self._log.partition(tp.topic, tp.partition).log_start_offset)
+
+    def seek_to_end(self, tps: Iterable[TopicPartition] | None = None) -> None:
+        for tp in list(tps or self._assigned):
+            self.seek(tp, self._log.partition(tp.topic, tp.partition).high_watermark)
+
+    def offsets_for_times(
+        self, times: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, int | None]:
+        """First offset with timestamp >= the given ms per partition (None if none)."""
+        return {
+            tp: self._log.partition(tp.topic, tp.partition).offset_for_timestamp(ts)
+            for tp, ts in times.items()
+        }
+
+    def seek_to_time(self, timestamp: int, tps: Iterable[TopicPartition] | None = None) -> None:
+        for tp in list(tps or self._assigned):
+            off = self._log.partition(tp.topic, tp.partition).offset_for_timestamp(timestamp)
+            if off is None:
+                self.seek_to_end([tp])
+            else:
+                self.seek(tp, off)
+
+    # -- polling ----------------------------------------------------------------------------
+    def poll(self, timeout: float = 0.0, max_records: int | None = None) -> list[Record]:
+        """Records from the assigned partitions, waiting up to ``timeout`` seconds for some."""
+        limit = max_records or self.max_poll_records
+        deadline = time.monotonic() + timeout
+        while True:
+            seq = self._log.durable_seq
+            self._sync_group()
+            self._maybe_auto_commit()
+            out = self._fetch(limit)
+            remaining = deadline - time.monotonic()
+            if out or remaining <= 0:
+                return out
+            if self._log.read_only:
+                for tp in self._assigned:
+                    self._log.partition(tp.topic, tp.partition).refresh()
+                if self._fetch_ready():
+                    continue
+                time.sleep(min(remaining, 0.05))
+            else:
+                self._log.wait_for_data(seq, min(remaining, 0.1))
+
+    def _fetch_ready(self) -> bool:
+        for tp in self._assigned:
+            part = self._log.partition(tp.topic, tp.partition)
+            if self.position(tp) < part.high_watermark:
+                return True
+        return False
+
+    def _fetch(self, limit: int) -> list[Record]:
+        out: list[Record] = []
+        n = len(self._assigned)
+        for i in range(n):
+            if len(out) >= limit:
+                break
+            tp = self._assigned[(self._next + i) % n]
+            out.extend(self._take(tp, limit - len(out)))
+        if n:
+            self._next = (self._next + 1) % n
+        return out
+
+    def _take(self, tp: TopicPartition, limit: int) -> list[Record]:
+        buffered = self._buffers.get(tp)
+        if buffered is None:
+            pos = self.position(tp)
+            part = self._log.partition(tp.topic, tp.partition)
+            try:
+                records, nxt = part.records(
+                    pos, self._fetch_max_bytes, durable_only=self._durable_only
+                )
+            except OffsetOutOfRangeError:
+                self._positions[tp] = self._reset_position(tp)
+                return []
+            if not records:
+                if nxt > pos:  # compacted-away range: skip it
+                    self._positions[tp] = nxt
+                return []
+            buffered = (records, nxt)
+        records, nxt = buffered
+        taken = records[:limit]
+        rest = records[limit:]
+        if rest:
+            self._buffers[tp] = (rest, nxt)
+            self._positions[tp] = rest[0].offset
+        else:
+            self._buffers.pop(tp, None)
+            self._positions[tp] = nxt
+        return taken
+
+    # -- commits ----------------------------------------------------------------------------
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        """Commit the given offsets (next offset to read), or the current positions."""
+        if self.group_id is None:
+            raise LogError("commit() needs a group_id")
+        if offsets is None:
+            self._commit_positions(set(self._assigned))
+        else:
+            self._log.groups.commit(
+                self.group_id,
+                {tp: OffsetAndMetadata(o) for tp, o in offsets.items()},
+                self._member_id,
+            )
+
+    def _commit_positions(self, tps: set[TopicPartition]) -> None:
+        offsets = {tp: self._positions[tp] for tp in tps if tp in self._positions}
+        if offsets and self.group_id is not None:
+            self._log.groups.commit(self.group_id, offsets, self._member_id)
+        self._last_auto_commit = time.monotonic()
+
+    def _maybe_auto_commit(self) -> None:
+        if (
+            self._auto_commit
+            and time.monotonic() - self._last_auto_commit >= self._auto_commit_interval
+        ):
+            self._commit_positions(set(self._assigned))
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        if self.group_id is None:
+            return None
+        om = self._log.groups.committed(self.group_id, tp)
+        return om.offset if om else None
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """Records between the position and the high watermark, per assigned partition."""
+        return {
+            tp: max(
+                self._log.partition(tp.topic, tp.partition).high_watermark - self.position(tp), 0
+            )
+            for tp in self._assigned
+        }
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._auto_commit and self._member_id is None and self._assigned:
+            self._commit_positions(set(self._assigned))
+        self.unsubscribe()
+
+    def __enter__(self) -> Consumer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,124 @@
+"""Errors raised by the log. Each keeps its arguments as attributes."""
+
+from __future__ import annotations
+
+from hub.errors import ConfigError, FatalError, HubError, TransientError
+
+
+class LogError(HubError):
+    """Root of the log's errors."""
+
+
+class LogLockedError(LogError, ConfigError):
+    """Another process holds the log directory for writing."""
+
+    def __init__(self, path: str, holder: str) -> None:
+        self.path = path
+        self.holder = holder
+        super().__init__(
+            f"log directory {path} is locked for writing by {holder}; stop that process, "
+            "or open the directory read-only, or go through the running worker's REST API"
+        )
+
+
+class ReadOnlyLogError(LogError, ConfigError):
+    """A write was attempted through a log opened read-only."""
+
+    def __init__(self, path: str, operation: str) -> None:
+        self.path = path
+        self.operation = operation
+        super().__init__(f"cannot {operation}: log directory {path} is open read-only")
+
+
+class UnknownTopicError(LogError, ConfigError):
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        super().__init__(f"unknown topic {topic!r}; create it first (hub topics create {topic})")
+
+
+class TopicExistsError(LogError, ConfigError):
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        super().__init__(f"topic {topic!r} already exists")
+
+
+class InvalidTopicError(LogError, ConfigError):
+    def __init__(self, topic: str, reason: str) -> None:
+        self.topic = topic
+        self.reason = reason
+        super().__init__(f"invalid topic name {topic!r}: {reason}")
+
+
+class UnknownPartitionError(LogError, ConfigError):
+    def __init__(self, topic: str, partition: int, partitions: int) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.partitions = partitions
+        super().__init__(
+            f"topic {topic!r} has no partition {partition}; "
+            f"it has {partitions} (0..{partitions - 1})"
+        )
+
+
+class OffsetOutOfRangeError(LogError, ConfigError):
+    def __init__(self, topic: str, partition: int, offset: int, start: int, end: int) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.start = start
+        self.end = end
+        super().__init__(
+            f"offset {offset} is out of range for {topic}-{partition}: "
+            f"valid offsets are {start}..{end} (end = next offset to be written)"
+        )
+
+
+class CorruptRecordError(LogError, FatalError):
+    """A batch failed its CRC or structure check where it must be intact."""
+
+    def __init__(self, path: str, position: int, reason: str) -> None:
+        self.path = path
+        self.position = position
+        self.reason = reason
+        super().__init__(f"corrupt record batch in {path} at byte {position}: {reason}")
+
+
+class RecordTooLargeError(LogError, ConfigError):
+    def __init__(self, topic: str, size: int, limit: int) -> None:
+        self.topic = topic
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"record batch of {size} bytes for topic {topic!r} exceeds max.message.bytes={limit}; "
+            "send smaller records or raise max.message.bytes on the topic"
+        )
+
+
+class RebalanceInProgressError(LogError, TransientError):
+    """A commit was made by a member whose partitions were reassigned meanwhile."""
+
+    def __init__(self, group: str, member: str) -> None:
+        self.group = group
+        self.member = member
+        super().__init__(
+            f"commit rejected: member {member} of group {group!r} no longer owns the partition "
+            "(the group rebalanced); poll again and reprocess from the committed offset"
+        )
+
+
+__all__ = [
+    "ConfigError",
+    "CorruptRecordError",
+    "FatalError",
+    "InvalidTopicError",
+    "LogError",
+    "LogLockedError",
+    "OffsetOutOfRangeError",
+    "ReadOnlyLogError",
+    "RebalanceInProgressError",
+    "RecordTooLargeError",
+    "TopicExistsError",
+    "TransientError",
+    "UnknownPartitionError",
+    "UnknownTopicError",
+]

@@ -1,0 +1,71 @@
+"""File and directory names of the log, defined once.
+
+Layout of a data directory::
+
+    <data>/.lock                         exclusive write lock (holds the writer's pid)
+    <data>/<topic>/topic.json            partition count and per-topic config
+    <data>/<topic>/<partition>/          one directory per partition
+        00000000000000000000.log         record batches (Kafka v2 format) from base offset 0
+        00000000000000000000.index       sparse offset index of that segment
+        00000000000000000000.timeindex   sparse time index of that segment
+        *.cleaned / *.swap / *.deleted   transient states of compaction and retention
+        cleaning.json                    manifest of an in-flight compaction swap
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+LOCK_FILE = ".lock"
+TOPIC_META = "topic.json"
+CLEANING_MANIFEST = "cleaning.json"
+
+LOG_SUFFIX = ".log"
+INDEX_SUFFIX = ".index"
+TIMEINDEX_SUFFIX = ".timeindex"
+SEGMENT_SUFFIXES = (LOG_SUFFIX, INDEX_SUFFIX, TIMEINDEX_SUFFIX)
+
+CLEANED_SUFFIX = ".cleaned"
+SWAP_SUFFIX = ".swap"
+DELETED_SUFFIX = ".deleted"
+
+_TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+_SEGMENT_FILE = re.compile(
+    r"^(\d{20})(\.log|\.index|\.timeindex)((?:\.cleaned|\.swap|\.deleted)?)$"
+)
+
+
+def offset_name(base_offset: int) -> str:
+    """The 20-digit zero-padded file stem of a segment starting at ``base_offset``."""
+    return f"{base_offset:020d}"
+
+
+def segment_path(directory: str, base_offset: int, suffix: str, state: str = "") -> str:
+    return os.path.join(directory, offset_name(base_offset) + suffix + state)
+
+
+def parse_segment_file(name: str) -> tuple[int, str, str] | None:
+    """``(base_offset, suffix, state)`` for a segment file name, else None."""
+    m = _SEGMENT_FILE.match(name)
+    if m is None:
+        return None
+    return int(m.group(1)), m.group(2), m.group(3)
+
+
+def topic_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a legal topic name (Kafka's rules), or None if it is."""
+    if name in (".", ".."):
+        return "'.' and '..' are not allowed"
+    if not _TOPIC_NAME.match(name):
+        return "use 1 to 249 characters from ASCII letters, digits, '.', '_' and '-'"
+    return None
+
+
+def fsync_dir(path: str) -> None:
+    """Make renames and creations inside ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

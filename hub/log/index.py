@@ -1,0 +1,194 @@
+"""Sparse indexes of one segment: offset -> file position, and timestamp -> offset.
+
+Binary formats (big-endian, as Kafka's):
+
+* ``OffsetIndex`` (``.index``): 8-byte entries, 4-byte offset relative to the segment's base
+  offset + 4-byte byte position of the batch that starts at or contains it in the ``.log``.
+* ``TimeIndex`` (``.timeindex``): 12-byte entries, 8-byte timestamp + 4-byte relative offset
+  of the first batch whose max timestamp reached it.
+
+Invariants: entries strictly increase in both fields (time index: timestamps strictly increase,
+offsets do not decrease). An entry is a hint: a lookup gives a floor to start scanning from, so a
+lost or truncated tail costs only a longer scan, never a wrong answer.
+
+Memory: the active segment's entries live in a bytearray (appended entries go to the file on
+``flush``); a sealed segment's index is memory-mapped on first use, so opening a big log reads
+no index at all. Not thread-safe: the caller holds the partition lock.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from typing import Any
+
+_OFFSET_ENTRY = struct.Struct(">II")
+_TIME_ENTRY = struct.Struct(">qI")
+
+
+class _SparseIndex:
+    entry: struct.Struct
+
+    def __init__(self, path: str, base_offset: int, *, active: bool) -> None:
+        self.path = path
+        self.base_offset = base_offset
+        self._active = active
+        self._buf: Any = None  # bytearray (active) or mmap (sealed), loaded lazily
+        self._written = 0  # bytes of _buf already in the file
+        if active:
+            self._load_active()
+
+    # -- loading -------------------------------------------------------------------------
+    def _load_active(self) -> None:
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        usable = len(data) - len(data) % self.entry.size
+        self._buf = bytearray(data[:usable])
+        self._written = len(data)
+        if usable != len(data):
+            self._rewrite()
+
+    def _view(self) -> Any:
+        if self._buf is None:
+            try:
+                fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                self._buf = b""
+                return self._buf
+            try:
+                size = os.fstat(fd).st_size
+                size -= size % self.entry.size
+                self._buf = mmap.mmap(fd, size, prot=mmap.PROT_READ) if size else b""
+            finally:
+                os.close(fd)
+        return self._buf
+
+    # -- queries -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._view()) // self.entry.size
+
+    def _entry(self, i: int) -> tuple[int, int]:
+        a, b = self.entry.unpack_from(self._view(), i * self.entry.size)
+        return a, b
+
+    def _floor(self, key: int, field: int) -> int:
+        """Index of the last entry whose ``field`` <= key, or -1."""
+        lo, hi = 0, len(self) - 1
+        found = -1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            if self._entry(mid)[field] <= key:
+                found = mid
+                lo = mid + 1
+            else:
+                hi = mid - 1
+        return found
+
+    # -- changes (active segment only) ---------------------------------------------------
+    def _append(self, a: int, b: int) -> None:
+        if not self._active:
+            raise RuntimeError(f"index {self.path} is sealed")
+        self._buf += self.entry.pack(a, b)
+
+    def truncate_entries(self, n: int) -> None:
+        """Keep the first ``n`` entries."""
+        if not self._active:
+            raise RuntimeError(f"index {self.path} is sealed")
+        if n < len(self):
+            del self._buf[n * self.entry.size :]
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        with open(self.path, "wb") as f:
+            f.write(self._buf)
+        self._written = len(self._buf)
+
+    def flush(self, fsync: bool = False) -> None:
+        if not self._active:
+            return
+        if self._written < len(self._buf):
+            with open(self.path, "ab") as f:
+                f.write(self._buf[self._written :])
+                if fsync:
+                    os.fsync(f.fileno())
+            self._written = len(self._buf)
+        elif fsync and os.path.exists(self.path):
+            with open(self.path, "ab") as f:
+                os.fsync(f.fileno())
+
+    def seal(self) -> None:
+        """Write out and fsync; from now on the index is read-only and mapped on demand."""
+        if self._active:
+            if not os.path.exists(self.path):
+                open(self.path, "wb").close()
+            self.flush(fsync=True)
+            self._active = False
+            self._buf = None
+
+    def close(self) -> None:
+        if self._active:
+            self.flush()
+        if isinstance(self._buf, mmap.mmap):
+            self._buf.close()
+        self._buf = None
+
+    def rename(self, path: str) -> None:
+        self.close()
+        os.replace(self.path, path) if os.path.exists(self.path) else None
+        self.path = path
+        if self._active:
+            self._load_active()
+
+
+class OffsetIndex(_SparseIndex):
+    entry = _OFFSET_ENTRY
+
+    def append(self, offset: int, position: int) -> None:
+        self._append(offset - self.base_offset, position)
+
+    def lookup(self, offset: int) -> tuple[int, int]:
+        """``(offset, position)`` of the last entry at or before ``offset``, else (base, 0)."""
+        i = self._floor(offset - self.base_offset, 0)
+        if i < 0:
+            return self.base_offset, 0
+        rel, pos = self._entry(i)
+        return self.base_offset + rel, pos
+
+    def last(self) -> tuple[int, int]:
+        n = len(self)
+        if n == 0:
+            return self.base_offset, 0
+        rel, pos = self._entry(n - 1)
+        return self.base_offset + rel, pos
+
+    def entries(self) -> list[tuple[int, int]]:
+        return [(self.base_offset + r, p) for r, p in (self._entry(i) for i in range(len(self)))]
+
+
+class TimeIndex(_SparseIndex):
+    entry = _TIME_ENTRY
+
+    def append(self, timestamp: int, offset: int) -> None:
+        self._append(timestamp, offset - self.base_offset)
+
+    def lookup(self, timestamp: int) -> int:
+        """Offset to start scanning from for the first record at or after ``timestamp``."""
+        i = self._floor(timestamp - 1, 0)
+        if i < 0:
+            return self.base_offset
+        return self.base_offset + self._entry(i)[1]
+
+    def last(self) -> tuple[int, int] | None:
+        """``(timestamp, offset)`` of the last entry."""
+        n = len(self)
+        if n == 0:
+            return None
+        ts, rel = self._entry(n - 1)
+        return ts, self.base_offset + rel
+
+    def entries(self) -> list[tuple[int, int]]:
+        return [(t, self.base_offset + r) for t, r in (self._entry(i) for i in range(len(self)))]

@@ -1,0 +1,303 @@
+"""``Log``: a data directory of topics, the entry point of the log library.
+
+One process opens a directory for writing (``DirectoryLock``); any number may open it with
+``read_only=True`` and see what the writer made durable. The writer runs one background
+thread that applies the flush policy (``flush_interval_ms`` unless a topic sets ``flush.ms``)
+and, every ``maintenance_interval_ms``, retention and compaction.
+
+Shutdown: ``close`` flushes everything and leaves a ``.clean_shutdown`` marker; without it the
+next open rescans every active segment in full (CRC of every batch) instead of just its tail.
+
+Thread safety: all methods may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from hub.log import cleaner, files
+from hub.log.config import TopicConfig
+from hub.log.errors import (
+    InvalidTopicError,
+    LogError,
+    ReadOnlyLogError,
+    TopicExistsError,
+    UnknownTopicError,
+)
+from hub.log.lock import DirectoryLock
+from hub.log.partition import Partition
+from hub.log.record import TopicInfo
+from hub.log.topic import Topic
+
+log = logging.getLogger(__name__)
+
+CLEAN_SHUTDOWN = ".clean_shutdown"
+OFFSETS_TOPIC = "__consumer_offsets"
+INTERNAL_TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
+
+
+class Log:
+    def __init__(
+        self,
+        path: str,
+        *,
+        read_only: bool = False,
+        flush_interval_ms: int | None = 100,
+        maintenance_interval_ms: int = 300_000,
+        background: bool = True,
+    ) -> None:
+        self.path = os.path.abspath(path)
+        self.read_only = read_only
+        self.flush_interval_ms = flush_interval_ms
+        self.maintenance_interval_ms = maintenance_interval_ms
+        self._lock = threading.RLock()
+        self._topics: dict[str, Topic] = {}
+        self.data_ready = threading.Condition()
+        self._durable_seq = 0
+        self._closed = False
+        self._dir_lock: DirectoryLock | None = None
+        if read_only:
+            if not os.path.isdir(self.path):
+                raise LogError(f"log directory {self.path} does not exist; check --data-dir")
+            clean = True
+        else:
+            os.makedirs(self.path, exist_ok=True)
+            self._dir_lock = DirectoryLock(self.path)
+            self._dir_lock.acquire()
+            marker = os.path.join(self.path, CLEAN_SHUTDOWN)
+            clean = os.path.exists(marker)
+            if clean:
+                os.unlink(marker)
+                files.fsync_dir(self.path)
+        try:
+            self._load(clean)
+            from hub.log.group import GroupCoordinator
+
+            if not read_only and OFFSETS_TOPIC not in self._topics:
+                self.create_topic(OFFSETS_TOPIC, 1, INTERNAL_TOPIC_CONFIG)
+            self.groups = GroupCoordinator(self)
+        except BaseException:
+            self._release()
+            raise
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if background and not read_only:
+            self._thread = threading.Thread(target=self._run, name="hub-log", daemon=True)
+            self._thread.start()
+
+    # -- topics ----------------------------------------------------------------------------
+    def _load(self, clean: bool) -> None:
+        for name in sorted(os.listdir(self.path)):
+            directory = os.path.join(self.path, name)
+            if not os.path.isdir(directory) or name.endswith("-delete"):
+                if name.endswith("-delete") and not self.read_only:
+                    shutil.rmtree(directory, ignore_errors=True)  # an interrupted delete
+                continue
+            meta = Topic.read_meta(directory)
+            if meta is None:
+                continue
+            topic_name, partitions, props = meta
+            self._topics[topic_name] = Topic(
+                directory,
+                topic_name,
+                partitions,
+                TopicConfig.parse(props, where=f"config of topic {topic_name!r}"),
+                read_only=self.read_only,
+                clean_shutdown=clean,
+                on_durable=self._notify,
+            )
+
+    def _notify(self) -> None:
+        with self.data_ready:
+            self._durable_seq += 1
+            self.data_ready.notify_all()
+
+    @property
+    def durable_seq(self) -> int:
+        return self._durable_seq
+
+    def wait_for_data(self, seq: int, timeout: float) -> None:
+        """Block until some partition's high watermark moves past ``seq`` or ``timeout``."""
+        with self.data_ready:
+            if self._durable_seq == seq:
+                self.data_ready.wait(timeout)
+
+    def _writable(self, operation: str) -> None:
+        if self.read_only:
+            raise ReadOnlyLogError(self.path, operation)
+
+    def create_topic(
+        self, name: str, partitions: int = 1, config: Mapping[str, Any] | None = None
+    ) -> TopicInfo:
+        self._writable(f"create topic {name!r}")
+        problem = files.topic_name_problem(name)
+        if problem:
+            raise InvalidTopicError(name, problem)
+        if partitions < 1:
+            raise InvalidTopicError(name, f"partitions must be at least 1, not {partitions}")
+        cfg = TopicConfig.parse(dict(config or {}), where=f"config of topic {name!r}")
+        with self._lock:
+            if name in self._topics:
+                raise TopicExistsError(name)
+            directory = os.path.join(self.path, name)
+            if os.path.exists(directory):
+                shutil.rmtree(directory)  # no topic.json: a create that crashed half-way
+            Topic.write_meta(directory, name, partitions, cfg)
+            topic = Topic(
+                directory, name, partitions, cfg,
+                read_only=False, clean_shutdown=True, on_durable=self._notify,
+            )  # fmt: skip
+            self._topics[name] = topic
+            return topic.info()
+
+    def alter_topic(self, name: str, config: Mapping[str, Any]) -> TopicInfo:
+        self._writable(f"alter topic {name!r}")
+        with self._lock:
+            topic = self.topic(name)
+            cfg = topic.config.with_overrides(config)
+            Topic.write_meta(topic.directory, name, len(topic.partitions), cfg)
+            topic.config = cfg
+            for p in topic.partitions:
+                p.config = cfg
+            return topic.info()
+
+    def delete_topic(self, name: str) -> None:
+        self._writable(f"delete topic {name!r}")
+        with self._lock:
+            topic = self.topic(name)
+            if topic.internal:
+                raise InvalidTopicError(name, "internal topics cannot be deleted")
+            del self._topics[name]
+            topic.close()
+            tomb = os.path.join(self.path, f"{name}.{uuid.uuid4().hex}-delete")
+            os.replace(topic.directory, tomb)
+            files.fsync_dir(self.path)
+            shutil.rmtree(tomb, ignore_errors=True)
+        self.groups.forget_topic(name)
+
+    def topic(self, name: str) -> Topic:
+        with self._lock:
+            topic = self._topics.get(name)
+            if topic is None and self.read_only:
+                self._refresh_topics()
+                topic = self._topics.get(name)
+        if topic is None:
+            raise UnknownTopicError(name)
+        return topic
+
+    def _refresh_topics(self) -> None:
+        for name in os.listdir(self.path):
+            directory = os.path.join(self.path, name)
+            meta = Topic.read_meta(directory) if os.path.isdir(directory) else None
+            if meta and meta[0] not in self._topics:
+                self._topics[meta[0]] = Topic(
+                    directory, meta[0], meta[1], TopicConfig.parse(meta[2]),
+                    read_only=True, clean_shutdown=True, on_durable=None,
+                )  # fmt: skip
+
+    def has_topic(self, name: str) -> bool:
+        with self._lock:
+            return name in self._topics
+
+    def topics(self, include_internal: bool = False) -> list[str]:
+        with self._lock:
+            if self.read_only:
+                self._refresh_topics()
+            return sorted(n for n in self._topics if include_internal or not n.startswith("__"))
+
+    def describe(self, name: str) -> TopicInfo:
+        topic = self.topic(name)
+        if self.read_only:
+            for p in topic.partitions:
+                p.refresh()
+        return topic.info()
+
+    def partition(self, topic: str, partition: int) -> Partition:
+        return self.topic(topic).partition(partition)
+
+    # -- clients ---------------------------------------------------------------------------
+    def producer(self, **config: Any) -> Any:
+        from hub.log.producer import Producer
+
+        return Producer(self, **config)
+
+    def consumer(self, **config: Any) -> Any:
+        from hub.log.consumer import Consumer
+
+        return Consumer(self, **config)
+
+    # -- durability and maintenance ----------------------------------------------------------
+    def flush(self) -> None:
+        """Make every appended record durable (fsync) and visible to readers."""
+        with self._lock:
+            topics = list(self._topics.values())
+        for topic in topics:
+            for p in topic.partitions:
+                p.flush()
+
+    def run_maintenance(
+        self, now: int | None = None, force_compaction: bool = False
+    ) -> dict[str, int]:
+        """Apply retention and compaction to every partition once. Returns counts."""
+        stats = {"segments_deleted": 0, "partitions_compacted": 0}
+        if self.read_only:
+            return stats
+        with self._lock:
+            topics = list(self._topics.values())
+        for topic in topics:
+            for p in topic.partitions:
+                stats["segments_deleted"] += p.apply_retention(now)
+                if topic.config.compact and cleaner.clean(p, now, force=force_compaction):
+                    stats["partitions_compacted"] += 1
+        return stats
+
+    def _run(self) -> None:
+        next_maintenance = time.monotonic() + self.maintenance_interval_ms / 1000
+        while not self._stop.wait(0.02):
+            try:
+                with self._lock:
+                    topics = list(self._topics.values())
+                for topic in topics:
+                    for p in topic.partitions:
+                        if p.flush_due(self.flush_interval_ms):
+                            p.flush()
+                if time.monotonic() >= next_maintenance:
+                    self.run_maintenance()
+                    next_maintenance = time.monotonic() + self.maintenance_interval_ms / 1000
+            except Exception:  # keep the flusher alive; the next round retries
+                log.exception("log maintenance failed")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+        with self._lock:
+            for topic in self._topics.values():
+                topic.close()
+            if not self.read_only:
+                open(os.path.join(self.path, CLEAN_SHUTDOWN), "w").close()
+                files.fsync_dir(self.path)
+            self._release()
+        self._notify()
+
+    def _release(self) -> None:
+        if self._dir_lock is not None:
+            self._dir_lock.release()
+            self._dir_lock = None
+
+    def __enter__(self) -> Log:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

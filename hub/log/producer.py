@@ -1,0 +1,203 @@
+"""Producer: partitions, batches, compresses and appends records.
+
+``send`` buffers a record; batches go to the log when ``batch_records`` records are waiting
+for a topic or on ``flush``. ``send_many`` appends a whole list at once through the codec's
+one-call partition-and-encode path (the fast path: no per-record Python work).
+
+Partitioning is Kafka's default: a keyed record goes to
+``toPositive(murmur2(key)) % partitions``; records without a key stick to one partition per
+batch, and the sticky partition moves on after each batch (KIP-480).
+
+Thread safety: all methods may be called from several threads.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from hub.log import batch as _batch
+from hub.log import codec
+from hub.log.errors import UnknownPartitionError
+from hub.log.record import AppendInfo, Header, Record
+
+if TYPE_CHECKING:
+    from hub.log.log import Log
+    from hub.log.partition import Partition
+
+
+class _Pending:
+    __slots__ = ("keys", "values", "headers", "timestamps", "has_headers")
+
+    def __init__(self) -> None:
+        self.keys: list[bytes | None] = []
+        self.values: list[bytes | None] = []
+        self.headers: list[Sequence[Header] | None] = []
+        self.timestamps: list[int] = []
+        self.has_headers = False
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Producer:
+    def __init__(
+        self,
+        log: Log,
+        *,
+        compression: str | None = None,
+        batch_records: int = 16384,
+        max_batch_bytes: int = 1 << 20,
+    ) -> None:
+        if compression is not None and compression not in _batch.SUPPORTED_COMPRESSION:
+            raise ValueError(
+                f"compression {compression!r} is not supported; "
+                f"use one of {', '.join(_batch.SUPPORTED_COMPRESSION)}"
+            )
+        self._log = log
+        self._compression = compression
+        self._batch_records = batch_records
+        self._max_batch_bytes = max_batch_bytes
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, int], _Pending] = {}  # partition -1: by key
+        self._sticky: dict[str, int] = {}
+        self._touched: set[Partition] = set()  # appended to since the last flush
+
+    def _codec_for(self, topic: str) -> str:
+        configured = self._log.topic(topic).config.compression_type
+        if configured != "producer":
+            return configured
+        return self._compression or "none"
+
+    def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        headers: Sequence[Header] | None = None,
+        timestamp: int | None = None,
+        partition: int | None = None,
+    ) -> None:
+        """Buffer one record. It reaches the log at the next batch boundary or ``flush``."""
+        if partition is not None:
+            self._log.topic(topic).partition(partition)  # validate early
+        with self._lock:
+            slot = (topic, -1 if partition is None else partition)
+            p = self._pending.get(slot)
+            if p is None:
+                self._log.topic(topic)
+                p = self._pending[slot] = _Pending()
+            p.keys.append(key)
+            p.values.append(value)
+            p.headers.append(headers)
+            p.timestamps.append(now_ms() if timestamp is None else timestamp)
+            if headers:
+                p.has_headers = True
+            if len(p.values) >= self._batch_records:
+                self._drain(slot)
+
+    def send_many(
+        self,
+        topic: str,
+        values: Sequence[bytes | None],
+        keys: Sequence[bytes | None] | None = None,
+        headers: Sequence[Sequence[Header] | None] | None = None,
+        timestamps: int | Sequence[int] | None = None,
+        partition: int | None = None,
+    ) -> list[AppendInfo]:
+        """Append many records now (not yet durable: see ``flush``). One timestamp for all
+        unless a sequence is given."""
+        keys = keys if keys is not None else [None] * len(values)
+        ts = now_ms() if timestamps is None else timestamps
+        with self._lock:
+            return self._append(topic, partition, keys, values, headers, ts)
+
+    def _append(
+        self,
+        topic: str,
+        partition: int | None,
+        keys: Sequence[bytes | None],
+        values: Sequence[bytes | None],
+        headers: Sequence[Sequence[Header] | None] | None,
+        timestamps: int | Sequence[int],
+    ) -> list[AppendInfo]:
+        t = self._log.topic(topic)
+        n = len(t.partitions)
+        if partition is not None and not 0 <= partition < n:
+            raise UnknownPartitionError(topic, partition, n)
+        compression = self._codec_for(topic)
+        out: list[AppendInfo] = []
+        step = self._batch_records
+        for start in range(0, len(values), step):
+            stop = start + step
+            k, v = keys[start:stop], values[start:stop]
+            h = headers[start:stop] if headers is not None else None
+            ts = timestamps if isinstance(timestamps, int) else timestamps[start:stop]
+            if partition is not None:
+                parts: list[tuple[bytes, int, int, int] | None] = [None] * n
+                parts[partition] = codec.encode_records(k, v, h, ts)
+            else:
+                sticky = self._sticky.get(topic)
+                if sticky is None or sticky >= n:
+                    sticky = random.randrange(n)
+                parts = codec.partition_encode(k, v, h, ts, n, sticky)
+                self._sticky[topic] = (sticky + 1) % n
+            for p, enc in enumerate(parts):
+                if enc is not None:
+                    out.extend(self._append_encoded(t.partitions[p], enc, compression))
+        return out
+
+    def _append_encoded(
+        self, part: Partition, enc: tuple[bytes, int, int, int], compression: str
+    ) -> list[AppendInfo]:
+        records, count, first, max_ts = enc
+        if len(records) > self._max_batch_bytes and count > 1:
+            # too big for one batch (skewed keys or big values): halve and re-encode
+            recs = codec.decode_records(records, 0, len(records), count, 0, first, "", 0, Record)
+            out: list[AppendInfo] = []
+            for half in (recs[: count // 2], recs[count // 2 :]):
+                sub = codec.encode_records(
+                    [r.key for r in half],
+                    [r.value for r in half],
+                    [r.headers for r in half],
+                    [r.timestamp for r in half],
+                )
+                out.extend(self._append_encoded(part, sub, compression))
+            return out
+        data = _batch.build_batch(records, count, first, max_ts, compression)
+        info = part.append_batch(data)
+        self._touched.add(part)
+        return [info]
+
+    def flush(self, durable: bool = True) -> list[AppendInfo]:
+        """Append everything buffered; with ``durable`` fsync every partition this producer
+        appended to since the last flush (records of ``send_many`` included)."""
+        with self._lock:
+            infos: list[AppendInfo] = []
+            for slot in list(self._pending):
+                infos.extend(self._drain(slot))
+            touched, self._touched = self._touched, set()
+        for part in touched:
+            part.flush(fsync=durable)
+        return infos
+
+    def _drain(self, slot: tuple[str, int]) -> list[AppendInfo]:
+        p = self._pending.pop(slot, None)
+        if p is None or not p.values:
+            return []
+        topic, partition = slot
+        return self._append(
+            topic,
+            None if partition < 0 else partition,
+            p.keys,
+            p.values,
+            p.headers if p.has_headers else None,
+            p.timestamps,
+        )
+
+    def close(self) -> None:
+        self.flush()

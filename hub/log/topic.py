@@ -1,0 +1,92 @@
+"""A topic: a name, a config, and N partitions in ``<data>/<topic>/<n>/``.
+
+``topic.json`` holds ``{"name", "partitions", "config"}`` (non-default properties only) and is
+replaced atomically. Not thread-safe for create/delete: the Log serialises those.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+
+from hub.log import files
+from hub.log.config import TopicConfig
+from hub.log.errors import UnknownPartitionError
+from hub.log.partition import Partition
+from hub.log.record import TopicInfo
+
+
+class Topic:
+    def __init__(
+        self,
+        directory: str,
+        name: str,
+        num_partitions: int,
+        config: TopicConfig,
+        *,
+        read_only: bool,
+        clean_shutdown: bool,
+        on_durable: Callable[[], None] | None,
+    ) -> None:
+        self.directory = directory
+        self.name = name
+        self.config = config
+        self.partitions = [
+            Partition(
+                os.path.join(directory, str(p)),
+                name,
+                p,
+                config,
+                read_only=read_only,
+                clean_shutdown=clean_shutdown,
+                on_durable=on_durable,
+            )
+            for p in range(num_partitions)
+        ]
+
+    @property
+    def internal(self) -> bool:
+        return self.name.startswith("__")
+
+    def partition(self, p: int) -> Partition:
+        if not 0 <= p < len(self.partitions):
+            raise UnknownPartitionError(self.name, p, len(self.partitions))
+        return self.partitions[p]
+
+    def info(self) -> TopicInfo:
+        return TopicInfo(
+            name=self.name,
+            partitions=tuple(p.info() for p in self.partitions),
+            config=self.config.to_properties(include_defaults=False),
+            internal=self.internal,
+        )
+
+    def close(self) -> None:
+        for p in self.partitions:
+            p.close()
+
+    @staticmethod
+    def write_meta(directory: str, name: str, partitions: int, config: TopicConfig) -> None:
+        os.makedirs(directory, exist_ok=True)
+        meta = {
+            "name": name,
+            "partitions": partitions,
+            "config": config.to_properties(include_defaults=False),
+        }
+        path = os.path.join(directory, files.TOPIC_META)
+        with open(path + ".tmp", "w") as f:
+            json.dump(meta, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(path + ".tmp", path)
+        files.fsync_dir(directory)
+
+    @staticmethod
+    def read_meta(directory: str) -> tuple[str, int, Mapping[str, str]] | None:
+        try:
+            with open(os.path.join(directory, files.TOPIC_META)) as f:
+                meta = json.load(f)
+        except FileNotFoundError:
+            return None
+        return meta["name"], int(meta["partitions"]), meta.get("config", {})

@@ -1,0 +1,9 @@
+"""Shared fixtures. Servers (PostgreSQL, MariaDB) join here as the connectors arrive."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Run the repository's code even when hub is not installed (plain `pytest` from a checkout).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

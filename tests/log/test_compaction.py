@@ -1,0 +1,196 @@
+"""Compaction: newest value per key survives, tombstones expire, crashes at any step are safe."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from hub.log import Log, TopicPartition
+
+TP = TopicPartition("t", 0)
+NOW = int(time.time() * 1000)
+COMPACT = {"cleanup.policy": "compact", "segment.bytes": "4096", "min.cleanable.dirty.ratio": "0"}
+
+
+def _history(n_keys: int, n_writes: int, seed: int = 1) -> list[tuple[bytes, bytes | None]]:
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n_writes):
+        k = b"key-%03d" % rnd.randrange(n_keys)
+        out.append((k, None if rnd.random() < 0.1 else b"value-%06d" % i))
+    return out
+
+
+def _write(log: Log, history: list[tuple[bytes, bytes | None]], ts: int = NOW) -> None:
+    prod = log.producer()
+    for i in range(0, len(history), 20):
+        chunk = history[i : i + 20]
+        prod.send_many("t", [v for _, v in chunk], keys=[k for k, _ in chunk], timestamps=ts, partition=0)
+        prod.flush()
+
+
+def _latest(history: list[tuple[bytes, bytes | None]]) -> dict[bytes, tuple[int, bytes | None]]:
+    out = {}
+    for off, (k, v) in enumerate(history):
+        out[k] = (off, v)
+    return out
+
+
+def _read(log: Log) -> list[tuple[int, bytes | None, bytes | None]]:
+    c = log.consumer(auto_offset_reset="earliest")
+    c.assign([TP])
+    out = []
+    while batch := c.poll(0):
+        out.extend((r.offset, r.key, r.value) for r in batch)
+    return out
+
+
+def test_compaction_keeps_newest_per_key_and_offsets(log: Log) -> None:
+    log.create_topic("t", 1, COMPACT)
+    history = _history(40, 3000)
+    _write(log, history)
+    part = log.partition("t", 0)
+    size_before = part.size_bytes()
+    log.run_maintenance(force_compaction=True)
+    assert part.size_bytes() < size_before / 3
+    got = _read(log)
+    offsets = [o for o, _, _ in got]
+    assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
+    latest = _latest(history)
+    # below the active segment (never cleaned) only the newest record of each key remains
+    active_base = part.active.base_offset
+    latest_cleaned = _latest(history[:active_base])
+    for off, k, v in got:
+        assert history[off] == (k, v)
+        if off < active_base:
+            assert latest_cleaned[k][0] == off
+    # the newest value of every key is readable
+    newest_read = {}
+    for off, k, v in got:
+        newest_read[k] = (off, v)
+    for k, (off, v) in latest.items():
+        if v is not None or off >= active_base:
+            assert newest_read[k] == (off, v)
+    # log end offset unchanged; appends continue
+    assert part.log_end_offset == len(history)
+
+
+def test_tombstones_kept_until_delete_retention(log: Log) -> None:
+    log.create_topic("t", 1, {**COMPACT, "delete.retention.ms": "60000"})
+    history = [(b"a", b"1"), (b"b", b"1"), (b"a", None)] + [(b"c", b"%d" % i) for i in range(300)]
+    _write(log, history)
+    log.run_maintenance(now=NOW, force_compaction=True)
+    got = _read(log)
+    assert (2, b"a", None) in got  # tombstone still there
+    assert (0, b"a", b"1") not in got  # the value it deleted is gone
+    log.run_maintenance(now=NOW + 120_000, force_compaction=True)
+    got = _read(log)
+    assert all(k != b"a" for _, k, _ in got)
+    assert (1, b"b", b"1") in got
+
+
+def test_dirty_ratio_and_lag_gate_cleaning(log: Log) -> None:
+    log.create_topic("t", 1, {**COMPACT, "min.cleanable.dirty.ratio": "0.5"})
+    _write(log, _history(10, 1000))
+    part = log.partition("t", 0)
+    assert log.run_maintenance()["partitions_compacted"] == 1
+    # nothing new: everything before the active segment is clean now
+    assert log.run_maintenance()["partitions_compacted"] == 0
+    log.alter_topic("t", {"min.compaction.lag.ms": str(3600_000)})
+    _write(log, _history(10, 1000, seed=2))
+    assert log.run_maintenance(now=NOW)["partitions_compacted"] == 0
+    assert part.log_end_offset == 2000
+
+
+def test_compacted_topic_survives_reopen(data_dir: str) -> None:
+    history = _history(30, 2000)
+    with Log(data_dir, background=False) as log:
+        log.create_topic("t", 1, COMPACT)
+        _write(log, history)
+        log.run_maintenance(force_compaction=True)
+        before = _read(log)
+    with Log(data_dir, background=False) as log:
+        assert _read(log) == before
+        assert log.partition("t", 0).log_end_offset == len(history)
+
+
+CRASH_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from hub.log import Log
+    log = Log(sys.argv[1], background=False)
+    print("open", flush=True)
+    log.run_maintenance(force_compaction=True)
+    print("done", flush=True)
+    """
+)
+
+
+def _prepare(path: str, history: list[tuple[bytes, bytes | None]]) -> None:
+    with Log(path, background=False) as log:
+        log.create_topic("t", 1, COMPACT)
+        _write(log, history)
+
+
+def _check(path: str, history: list[tuple[bytes, bytes | None]]) -> None:
+    latest = _latest(history)
+    with Log(path, background=False) as log:
+        part = log.partition("t", 0)
+        names = os.listdir(part.directory)
+        assert not [n for n in names if n.endswith((".cleaned", ".swap", ".deleted"))], names
+        assert "cleaning.json" not in names
+        got = _read(log)
+        offsets = [o for o, _, _ in got]
+        assert offsets == sorted(set(offsets))
+        for off, k, v in got:
+            assert history[off] == (k, v)  # nothing altered
+        newest = {k: (o, v) for o, k, v in got}
+        for k, (off, v) in latest.items():
+            if v is not None:
+                assert newest.get(k) == (off, v), k  # never loses the newest value
+        assert part.log_end_offset == len(history)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["clean:after-cleaned", "clean:after-swap-files", "clean:after-manifest", "clean:after-delete-old"],
+)
+def test_crash_at_each_compaction_step(tmp_path, fault: str) -> None:
+    path = str(tmp_path / "d")
+    history = _history(25, 1500)
+    _prepare(path, history)
+    env = dict(os.environ, PYTHONPATH=os.getcwd(), HUB_FAULT=fault)
+    proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, path], env=env, capture_output=True, text=True)
+    assert proc.returncode == 137, proc.stderr  # it really died at the fault point
+    _check(path, history)
+    with Log(path, background=False) as log:  # and a later pass completes the job
+        log.run_maintenance(force_compaction=True)
+    _check(path, history)
+
+
+def test_kill_9_at_random_moments_during_compaction(tmp_path) -> None:
+    history = _history(50, 6000, seed=7)
+    src = str(tmp_path / "src")
+    _prepare(src, history)
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    rnd = random.Random(3)
+    for attempt in range(6):
+        path = str(tmp_path / f"d{attempt}")
+        subprocess.run(["cp", "-r", src, path], check=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CRASH_SCRIPT, path], env=env, stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "open"
+        time.sleep(rnd.uniform(0, 0.4))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        _check(path, history)

@@ -1,0 +1,174 @@
+"""Consumer groups: split, rebalance on join/leave/timeout, safe hand-over, committed offsets."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from hub.log import Log, NoOffsetError, RebalanceInProgressError, TopicPartition
+
+
+def _produce(log: Log, topic: str, n: int, partitions: int) -> None:
+    prod = log.producer()
+    for p in range(partitions):
+        prod.send_many(topic, [b"%d-%d" % (p, i) for i in range(n)], partition=p)
+    prod.flush()
+
+
+def _drain(c, rounds: int = 3) -> list:  # type: ignore[no-untyped-def]
+    out = []
+    idle = 0
+    while idle < rounds:
+        got = c.poll(0)
+        out.extend(got)
+        idle = 0 if got else idle + 1
+    return out
+
+
+def test_members_split_partitions_and_rebalance(log: Log) -> None:
+    log.create_topic("t", 6)
+    a = log.consumer(group_id="g")
+    a.subscribe(["t"])
+    a.poll(0)
+    assert len(a.assignment()) == 6
+    b = log.consumer(group_id="g")
+    b.subscribe(["t"])
+    b.poll(0)  # b's share is still owned by a: nothing handed over yet
+    assert b.assignment() == set()
+    a.poll(0)  # a releases what moved to b
+    b.poll(0)
+    assert len(a.assignment()) == 3 and len(b.assignment()) == 3
+    assert a.assignment().isdisjoint(b.assignment())
+    b.close()  # leaving hands b's partitions back
+    a.poll(0)
+    assert len(a.assignment()) == 6
+
+
+def test_handover_commits_and_never_double_consumes(log: Log) -> None:
+    log.create_topic("t", 4)
+    _produce(log, "t", 50, 4)
+    a = log.consumer(group_id="g", auto_offset_reset="earliest", enable_auto_commit=True)
+    a.subscribe(["t"])
+    first = a.poll(0, max_records=100)
+    b = log.consumer(group_id="g", auto_offset_reset="earliest", enable_auto_commit=True)
+    b.subscribe(["t"])
+    seen = [r for r in first]
+    for _ in range(10):
+        seen += a.poll(0) + b.poll(0)
+    seen += _drain(a) + _drain(b)
+    keys = [(r.partition, r.offset) for r in seen]
+    assert len(keys) == len(set(keys)) == 200  # every record exactly once across the handover
+
+
+def test_stale_member_commit_is_rejected(log: Log) -> None:
+    log.create_topic("t", 2)
+    a = log.consumer(group_id="g")
+    a.subscribe(["t"])
+    a.poll(0)
+    b = log.consumer(group_id="g")
+    b.subscribe(["t"])
+    a.poll(0)  # a released one partition
+    moved = ({TopicPartition("t", 0), TopicPartition("t", 1)} - a.assignment()).pop()
+    with pytest.raises(RebalanceInProgressError, match="no longer owns"):
+        a.commit({moved: 1})
+
+
+def test_session_timeout_expels_a_silent_member(log: Log) -> None:
+    log.create_topic("t", 2)
+    _produce(log, "t", 10, 2)
+    a = log.consumer(group_id="g", session_timeout_ms=100, auto_offset_reset="earliest")
+    a.subscribe(["t"])
+    a.poll(0)
+    b = log.consumer(group_id="g", session_timeout_ms=100, auto_offset_reset="earliest")
+    b.subscribe(["t"])
+    for _ in range(3):
+        b.poll(0)
+        time.sleep(0.06)  # a stays silent
+    time.sleep(0.1)
+    got = _drain(b)
+    assert len(b.assignment()) == 2
+    assert len(got) == 20
+    assert log.groups.describe("g").state == "Stable"
+    assert len(log.groups.describe("g").members) == 1
+
+
+def test_committed_offsets_survive_restart(data_dir: str) -> None:
+    with Log(data_dir, background=False) as log:
+        log.create_topic("t", 3)
+        _produce(log, "t", 100, 3)
+        c = log.consumer(group_id="g", auto_offset_reset="earliest")
+        c.subscribe(["t"])
+        got = c.poll(0, max_records=130)
+        c.commit()
+        c.close()
+    with Log(data_dir, background=False) as log:
+        info = log.groups.describe("g")
+        assert sum(p.committed for p in info.partitions) == 130
+        # partitions with a commit: 100 + 30 read, so lag 0 + 70 (p2 was never read)
+        assert sorted(p.lag for p in info.partitions) == [0, 70]
+        c = log.consumer(group_id="g", auto_offset_reset="earliest")
+        c.subscribe(["t"])
+        rest = _drain(c)
+        keys = {(r.partition, r.offset) for r in got} | {(r.partition, r.offset) for r in rest}
+        assert len(rest) == 170 and len(keys) == 300
+        c.commit()
+        assert all(p.lag == 0 for p in log.groups.describe("g").partitions)
+
+
+def test_fan_out_to_several_groups(log: Log) -> None:
+    log.create_topic("t", 2)
+    _produce(log, "t", 25, 2)
+    for g in ("x", "y", "z"):
+        c = log.consumer(group_id=g, auto_offset_reset="earliest")
+        c.subscribe(["t"])
+        assert len(_drain(c)) == 50
+        c.close()
+
+
+def test_auto_offset_reset_and_seek(log: Log) -> None:
+    log.create_topic("t", 1)
+    _produce(log, "t", 10, 1)
+    tp = TopicPartition("t", 0)
+    latest = log.consumer(group_id="l")
+    latest.assign([tp])
+    assert latest.poll(0) == []
+    none = log.consumer(group_id="n", auto_offset_reset="none")
+    none.assign([tp])
+    with pytest.raises(NoOffsetError, match="auto.offset.reset=none"):
+        none.poll(0)
+    none.seek(tp, 7)
+    assert [r.offset for r in none.poll(0)] == [7, 8, 9]
+    none.seek_to_beginning()
+    assert none.poll(0, max_records=1)[0].offset == 0
+    assert none.lag() == {tp: 9}
+    none.seek_to_end()
+    assert none.lag() == {tp: 0}
+
+
+def test_long_poll_wakes_on_new_data(log: Log) -> None:
+    import threading
+
+    log.create_topic("t", 1)
+    c = log.consumer(auto_offset_reset="earliest")
+    c.assign([TopicPartition("t", 0)])
+
+    def later() -> None:
+        time.sleep(0.2)
+        _produce(log, "t", 1, 1)
+
+    threading.Thread(target=later).start()
+    t0 = time.monotonic()
+    got = c.poll(timeout=5)
+    assert len(got) == 1 and time.monotonic() - t0 < 2
+
+
+def test_reset_offsets_and_delete_group(log: Log) -> None:
+    log.create_topic("t", 1)
+    _produce(log, "t", 10, 1)
+    tp = TopicPartition("t", 0)
+    log.groups.commit("g", {tp: 4})
+    assert log.groups.committed("g", tp).offset == 4
+    assert log.groups.list_groups() == ["g"]
+    log.groups.delete_offsets("g")
+    assert log.groups.list_groups() == []
