@@ -24,10 +24,13 @@ from typing import Any
 
 Header = tuple[str, bytes | None]
 Encoded = tuple[bytes, int, int, int]  # records bytes, count, first timestamp, max timestamp
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def murmur2(data: bytes) -> int:
     """Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), as a signed 32-bit int."""
+    if not isinstance(data, bytes):
+        data = memoryview(data).tobytes()  # bytes, not items; TypeError for non-buffers
     length = len(data)
     m = 0x5BD1E995
     h = (0x9747B28C ^ length) & 0xFFFFFFFF
@@ -61,6 +64,16 @@ def _varint(out: bytearray, value: int) -> None:
     out.append(v)
 
 
+def _bytes(out: bytearray, data: Any) -> None:
+    if data is None:
+        _varint(out, -1)
+        return
+    if not isinstance(data, bytes):
+        data = memoryview(data).tobytes()  # bytes, not items; TypeError for non-buffers
+    _varint(out, len(data))
+    out += data
+
+
 def _encode_one(
     out: bytearray,
     key: bytes | None,
@@ -69,30 +82,18 @@ def _encode_one(
     ts_delta: int,
     offset_delta: int,
 ) -> None:
+    if not _INT64_MIN <= ts_delta <= _INT64_MAX:
+        raise ValueError("timestamp delta does not fit in 64 bits")
     body = bytearray(b"\x00")
     _varint(body, ts_delta)
     _varint(body, offset_delta)
-    if key is None:
-        _varint(body, -1)
-    else:
-        _varint(body, len(key))
-        body += key
-    if value is None:
-        _varint(body, -1)
-    else:
-        _varint(body, len(value))
-        body += value
+    _bytes(body, key)
+    _bytes(body, value)
     if headers:
         _varint(body, len(headers))
         for hkey, hvalue in headers:
-            raw = hkey.encode()
-            _varint(body, len(raw))
-            body += raw
-            if hvalue is None:
-                _varint(body, -1)
-            else:
-                _varint(body, len(hvalue))
-                body += hvalue
+            _bytes(body, hkey.encode())
+            _bytes(body, hvalue)
     else:
         _varint(body, 0)
     _varint(out, len(body))
@@ -122,6 +123,8 @@ def encode_records(
     out = bytearray()
     for i in range(n):
         ts = _ts(timestamps, i)
+        if not _INT64_MIN <= ts <= _INT64_MAX:
+            raise ValueError("timestamp does not fit in 64 bits")
         max_ts = max(max_ts, ts)
         _encode_one(out, keys[i], values[i], headers[i] if headers else None, ts - first, i)
     return bytes(out), n, first, max_ts
@@ -208,6 +211,8 @@ def decode_records(
 ) -> list[Any]:
     """Decode ``count`` records from ``buf[pos:end]`` into ``cls(topic, partition, offset,
     timestamp, key, value, headers)`` tuples. Raises ValueError on any malformation."""
+    if not 0 <= pos <= end <= len(buf):
+        raise ValueError("records section outside the buffer")
     out = []
     for _ in range(count):
         length, pos = _read_varint(buf, pos, end)

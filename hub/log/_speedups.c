@@ -19,7 +19,13 @@
  *   - decode_records requires 0 <= pos <= end <= len(buf) (ValueError); the reference indexes
  *     from the end for a negative pos and raises IndexError, or silently returns a truncated
  *     value, when end lies past the buffer.
- *   - A single record (or header section) of 4 GiB or more is refused with ValueError.
+ *   - A single record (or header section) of 4 GiB or more is refused with ValueError, and
+ *     num_partitions above 2**31 - 1 too (the reference would try to build that many lists).
+ *   - decode_records decodes like the reference, values beyond int64 included (a 10-byte
+ *     varint keeps the bits above 64 of its last byte there; Kafka drops them). It shares one
+ *     int object between records with equal timestamps, and builds namedtuple records through
+ *     tp_alloc, untracked by the garbage collector when they hold only atoms (str, int, bytes,
+ *     None, untracked tuples): CPython untracks such plain tuples itself, never subclasses.
  *
  * Python code can run in the middle of an encode (a custom sequence's __iter__, an __index__,
  * a __bool__, a destructor), and it may mutate the input lists. The encoders therefore never
@@ -896,6 +902,7 @@ py_partition_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     input_clear(&in);
     if (!(result = PyList_New((Py_ssize_t)np)))
         goto done;
+    PyObject_GC_UnTrack(result); /* while partly filled */
     for (k = 0; k < np; k++) {
         PyObject *r;
         if (!parts[k].count) {
@@ -908,6 +915,7 @@ py_partition_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
         }
         PyList_SET_ITEM(result, k, r);
     }
+    PyObject_GC_Track(result);
 done:
     for (k = 0; k < np; k++)
         Py_XDECREF(parts[k].bytes);
@@ -1065,6 +1073,14 @@ span_obj(const uint8_t *buf, Py_ssize_t start, Py_ssize_t len)
     return PyBytes_FromStringAndSize((const char *)buf + start, len);
 }
 
+/* Whether a tuple holding o could be part of a reference cycle: CPython's own rule for
+   untracking tuples (_PyTuple_MaybeUntrack), with public API. */
+static int
+is_atomic(PyObject *o)
+{
+    return !PyObject_IS_GC(o) || (PyTuple_CheckExact(o) && !PyObject_GC_IsTracked(o));
+}
+
 /* How records are built from cls. */
 enum { CLS_CALL, CLS_ALLOC };
 
@@ -1078,8 +1094,10 @@ cls_mode(PyObject *cls)
     if (!PyType_Check(cls))
         return CLS_CALL;
     t = (PyTypeObject *)cls;
+    /* a tuple subclass adding no storage: no __dict__, no __weakref__, no slots */
     if (t == &PyTuple_Type || !PyType_IsSubtype(t, &PyTuple_Type) || t->tp_dictoffset != 0 ||
-        !t->tp_alloc)
+        t->tp_basicsize != PyTuple_Type.tp_basicsize ||
+        t->tp_itemsize != PyTuple_Type.tp_itemsize || !t->tp_alloc)
         return CLS_CALL;
     /* a namedtuple of exactly the 7 fields */
     fields = PyObject_GetAttrString(cls, "_fields");
@@ -1100,7 +1118,7 @@ make_record(PyObject *cls, int mode, PyObject **items)
     int i;
 
     if (mode == CLS_ALLOC) {
-#if PY_VERSION_HEX < 0x030E0000
+#if PY_VERSION_HEX < 0x030E0000 && !defined(HUB_SPEEDUPS_TUPLE_NEW)
         /* what tuple.__new__ does for a subclass, minus the temporary tuple */
         rec = ((PyTypeObject *)cls)->tp_alloc((PyTypeObject *)cls, 7);
         if (rec) {
@@ -1142,11 +1160,13 @@ py_decode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyO
                                         "topic",       "partition",
                                         "cls"};
     PyObject *a[9], *out = NULL, *base_obj = NULL, *first_obj = NULL;
+    PyObject *last_ts = NULL; /* the previous record's timestamp, shared when it repeats */
+    int64_t last_tsd = 0;
     PyObject *topic, *partition, *cls;
     Py_buffer view;
     const uint8_t *buf;
     long long lpos, lend, lcount, base = 0, first = 0;
-    int ovf_pos, ovf_end, ovf_count, base_big, first_big, mode;
+    int ovf_pos, ovf_end, ovf_count, base_big, first_big, mode, untrack;
     Py_ssize_t pos, end, count, i;
 
     (void)module;
@@ -1195,8 +1215,11 @@ py_decode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyO
         count = (Py_ssize_t)lcount;
 
     mode = cls_mode(cls);
+    untrack = mode == CLS_ALLOC && is_atomic(topic) && is_atomic(partition);
     if (!(out = PyList_New(count)))
         goto error;
+    /* Not visible to the collector (gc.get_objects, gc callbacks) while partly filled. */
+    PyObject_GC_UnTrack(out);
 
     for (i = 0; i < count; i++) {
         varint_t v, tsd, offd;
@@ -1263,8 +1286,10 @@ py_decode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyO
                 }
                 PyTuple_SET_ITEM(pair, 0, hk);
                 PyTuple_SET_ITEM(pair, 1, hv);
+                PyObject_GC_UnTrack(pair); /* (str, bytes | None): cannot be in a cycle */
                 PyTuple_SET_ITEM(hdrs, (Py_ssize_t)j, pair);
             }
+            PyObject_GC_UnTrack(hdrs); /* holds only untracked pairs */
         }
         if (pos != rec_end) {
             PyErr_SetString(PyExc_ValueError, "record length does not match its contents");
@@ -1274,7 +1299,18 @@ py_decode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyO
         items[1] = partition;
         items[6] = hdrs;
         items[2] = add_delta(base, base_big, base_obj, &offd);
-        items[3] = items[2] ? add_delta(first, first_big, first_obj, &tsd) : NULL;
+        if (!items[2])
+            items[3] = NULL;
+        else if (last_ts && !tsd.big && tsd.v == last_tsd) {
+            Py_INCREF(last_ts);
+            items[3] = last_ts;
+        }
+        else if ((items[3] = add_delta(first, first_big, first_obj, &tsd)) && !tsd.big) {
+            Py_XDECREF(last_ts);
+            Py_INCREF(items[3]);
+            last_ts = items[3];
+            last_tsd = tsd.v;
+        }
         items[4] = items[3] ? span_obj(buf, kpos, klen) : NULL;
         items[5] = items[4] ? span_obj(buf, vpos, vlen) : NULL;
         if (!items[5]) {
@@ -1287,6 +1323,10 @@ py_decode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyO
         Py_INCREF(partition);
         if (!(items[0] = make_record(cls, mode, items)))
             goto error;
+        /* A namedtuple of atoms cannot be in a reference cycle, but the collector never
+           untracks tuple subclasses: untracked, millions of records cost it nothing. */
+        if (untrack)
+            PyObject_GC_UnTrack(items[0]);
         PyList_SET_ITEM(out, i, items[0]);
         continue;
     header_error:
@@ -1299,11 +1339,14 @@ py_decode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyO
     }
     Py_DECREF(base_obj);
     Py_DECREF(first_obj);
+    Py_XDECREF(last_ts);
     PyBuffer_Release(&view);
+    PyObject_GC_Track(out);
     return out;
 
 error:
     Py_XDECREF(out);
+    Py_XDECREF(last_ts);
     Py_XDECREF(base_obj);
     Py_XDECREF(first_obj);
     PyBuffer_Release(&view);

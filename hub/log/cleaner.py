@@ -67,15 +67,6 @@ def _write_atomic(path: str, data: str) -> None:
     files.fsync_dir(os.path.dirname(path))
 
 
-def dirty_ratio(partition: Partition) -> float:
-    with partition.lock:
-        sealed = partition.segments[:-1]
-    first_dirty = _read_checkpoint(partition.directory)
-    total = sum(s.size for s in sealed)
-    dirty = sum(s.size for s in sealed if s.base_offset >= first_dirty)
-    return dirty / total if total else 0.0
-
-
 def clean(partition: Partition, now: int | None = None, force: bool = False) -> CleanResult | None:
     """One compaction pass; None when there is nothing (or not enough) to clean."""
     cfg = partition.config
@@ -167,15 +158,16 @@ def _clean_group(
                     body, r.key, r.value, r.headers, r.timestamp - header.first_timestamp,
                     r.offset - header.base_offset,
                 )  # fmt: skip
+            comp = header.compression
+            comp = comp if comp in _batch.SUPPORTED_COMPRESSION else "none"
             data = _batch.build_batch(
-                bytes(body), len(kept), header.first_timestamp, header.max_timestamp,
-                header.compression if header.compression in _batch.SUPPORTED_COMPRESSION else "none",
+                bytes(body), len(kept), header.first_timestamp, header.max_timestamp, comp,
                 base_offset=header.base_offset,
             )  # fmt: skip
             # keep the original offset range: patch count and lastOffsetDelta, re-checksum
             _batch.HEADER.pack_into(
                 data, 0, header.base_offset, len(data) - _batch.LENGTH_PREFIX, 0, _batch.MAGIC, 0,
-                header.attributes & 0x07, header.last_offset_delta, header.first_timestamp,
+                _batch.COMPRESSION_CODES[comp], header.last_offset_delta, header.first_timestamp,
                 header.max_timestamp, -1, -1, -1, len(kept),
             )  # fmt: skip
             crc = _batch.crc32c(memoryview(data)[_batch.CRC_START :])

@@ -21,6 +21,14 @@ class LogLockedError(LogError, ConfigError):
         )
 
 
+class MissingLogDirError(LogError, ConfigError):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"log directory {path} does not exist; check --data-dir (or HUB_DATA_DIR)"
+        )
+
+
 class ReadOnlyLogError(LogError, ConfigError):
     """A write was attempted through a log opened read-only."""
 
@@ -113,6 +121,7 @@ __all__ = [
     "InvalidTopicError",
     "LogError",
     "LogLockedError",
+    "MissingLogDirError",
     "OffsetOutOfRangeError",
     "ReadOnlyLogError",
     "RebalanceInProgressError",

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from hub.log import batch as _batch
 from hub.log import codec
-from hub.log.errors import RebalanceInProgressError, ReadOnlyLogError
+from hub.log.errors import ReadOnlyLogError, RebalanceInProgressError
 from hub.log.record import TopicPartition
 
 if TYPE_CHECKING:

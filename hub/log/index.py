@@ -136,13 +136,6 @@ class _SparseIndex:
             self._buf.close()
         self._buf = None
 
-    def rename(self, path: str) -> None:
-        self.close()
-        os.replace(self.path, path) if os.path.exists(self.path) else None
-        self.path = path
-        if self._active:
-            self._load_active()
-
 
 class OffsetIndex(_SparseIndex):
     entry = _OFFSET_ENTRY

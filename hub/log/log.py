@@ -26,7 +26,7 @@ from hub.log import cleaner, files
 from hub.log.config import TopicConfig
 from hub.log.errors import (
     InvalidTopicError,
-    LogError,
+    MissingLogDirError,
     ReadOnlyLogError,
     TopicExistsError,
     UnknownTopicError,
@@ -65,7 +65,7 @@ class Log:
         self._dir_lock: DirectoryLock | None = None
         if read_only:
             if not os.path.isdir(self.path):
-                raise LogError(f"log directory {self.path} does not exist; check --data-dir")
+                raise MissingLogDirError(self.path)
             clean = True
         else:
             os.makedirs(self.path, exist_ok=True)
@@ -161,7 +161,7 @@ class Log:
         self._writable(f"alter topic {name!r}")
         with self._lock:
             topic = self.topic(name)
-            cfg = topic.config.with_overrides(config)
+            cfg = topic.config.with_overrides(config, where=f"config of topic {name!r}")
             Topic.write_meta(topic.directory, name, len(topic.partitions), cfg)
             topic.config = cfg
             for p in topic.partitions:
@@ -193,9 +193,16 @@ class Log:
         return topic
 
     def _refresh_topics(self) -> None:
+        """Read-only: pick up topics created and forget topics deleted by the writer."""
+        for name, topic in list(self._topics.items()):
+            if not os.path.exists(os.path.join(topic.directory, files.TOPIC_META)):
+                topic.close()
+                del self._topics[name]
         for name in os.listdir(self.path):
             directory = os.path.join(self.path, name)
-            meta = Topic.read_meta(directory) if os.path.isdir(directory) else None
+            if name.endswith("-delete") or not os.path.isdir(directory):
+                continue
+            meta = Topic.read_meta(directory)
             if meta and meta[0] not in self._topics:
                 self._topics[meta[0]] = Topic(
                     directory, meta[0], meta[1], TopicConfig.parse(meta[2]),

@@ -340,11 +340,10 @@ class Partition:
             total = sum(s.size for s in self.segments)
             while len(self.segments) > 1:
                 seg = self.segments[0]
-                expired = rms >= 0 and seg.max_timestamp >= 0 and now - seg.max_timestamp > rms
+                newest = seg.max_timestamp if seg.max_timestamp >= 0 else seg.modified_ms()
+                expired = rms >= 0 and now - newest > rms
                 oversize = rbytes >= 0 and total - seg.size >= rbytes
-                if not (expired or oversize):
-                    break
-                if rms >= 0 and seg.max_timestamp < 0 and not oversize:
+                if not (expired or oversize or seg.size == 0):
                     break
                 total -= seg.size
                 self.segments.pop(0)

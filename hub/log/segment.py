@@ -15,10 +15,10 @@ Not thread-safe: the caller holds the partition lock.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from hub.log import batch as _batch
 from hub.log import files
@@ -115,6 +115,10 @@ class LogSegment:
             last = self.time_index.last()
             self._max_timestamp = last[0] if last else -1
         return self._max_timestamp
+
+    def modified_ms(self) -> int:
+        """Last modification time of the .log file (for segments without a time index)."""
+        return int(os.stat(self.path).st_mtime * 1000)
 
     def read_at(self, position: int, size: int) -> bytes:
         return os.pread(self._fd, size, position)
@@ -251,7 +255,5 @@ class LogSegment:
                 os.replace(path, path + files.DELETED_SUFFIX)
         files.fsync_dir(self.directory)
         for path in self.file_paths():
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(path + files.DELETED_SUFFIX)
-            except FileNotFoundError:
-                pass

@@ -14,7 +14,10 @@ records_st = st.lists(
     st.tuples(
         st.one_of(st.none(), st.binary(max_size=40)),
         st.one_of(st.none(), st.binary(max_size=200)),
-        st.lists(st.tuples(st.text(max_size=10), st.one_of(st.none(), st.binary(max_size=10))), max_size=3),
+        st.lists(
+            st.tuples(st.text(max_size=10), st.one_of(st.none(), st.binary(max_size=10))),
+            max_size=3,
+        ),
         st.integers(min_value=0, max_value=2**41),
     ),
     min_size=1,

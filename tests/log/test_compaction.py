@@ -32,7 +32,9 @@ def _write(log: Log, history: list[tuple[bytes, bytes | None]], ts: int = NOW) -
     prod = log.producer()
     for i in range(0, len(history), 20):
         chunk = history[i : i + 20]
-        prod.send_many("t", [v for _, v in chunk], keys=[k for k, _ in chunk], timestamps=ts, partition=0)
+        prod.send_many(
+            "t", [v for _, v in chunk], keys=[k for k, _ in chunk], timestamps=ts, partition=0
+        )
         prod.flush()
 
 
@@ -160,14 +162,21 @@ def _check(path: str, history: list[tuple[bytes, bytes | None]]) -> None:
 
 @pytest.mark.parametrize(
     "fault",
-    ["clean:after-cleaned", "clean:after-swap-files", "clean:after-manifest", "clean:after-delete-old"],
+    [
+        "clean:after-cleaned",
+        "clean:after-swap-files",
+        "clean:after-manifest",
+        "clean:after-delete-old",
+    ],
 )
 def test_crash_at_each_compaction_step(tmp_path, fault: str) -> None:
     path = str(tmp_path / "d")
     history = _history(25, 1500)
     _prepare(path, history)
     env = dict(os.environ, PYTHONPATH=os.getcwd(), HUB_FAULT=fault)
-    proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, path], env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, path], env=env, capture_output=True, text=True
+    )
     assert proc.returncode == 137, proc.stderr  # it really died at the fault point
     _check(path, history)
     with Log(path, background=False) as log:  # and a later pass completes the job
@@ -194,3 +203,22 @@ def test_kill_9_at_random_moments_during_compaction(tmp_path) -> None:
         proc.wait()
         proc.stdout.close()
         _check(path, history)
+
+
+@pytest.mark.parametrize("codec", ["zstd", "lz4", "gzip"])
+def test_compaction_of_compressed_batches(log: Log, codec: str) -> None:
+    log.create_topic("t", 1, {**COMPACT, "compression.type": codec})
+    history = _history(20, 1500, seed=5)
+    _write(log, history)
+    log.run_maintenance(force_compaction=True)
+    part = log.partition("t", 0)
+    for seg in part.segments[:-1]:
+        for _, header in seg.iter_batches(check_crc=True):
+            assert header.compression == codec
+    got = _read(log)
+    for off, k, v in got:
+        assert history[off] == (k, v)
+    newest = {k: (o, v) for o, k, v in got}
+    for k, (off, v) in _latest(history).items():
+        if v is not None:
+            assert newest[k] == (off, v)

@@ -205,7 +205,8 @@ def test_second_process_cannot_open_for_writing_but_can_read(log: Log, data_dir:
         [sys.executable, "-c", code, data_dir], capture_output=True, text=True, check=True,
         env=dict(os.environ, PYTHONPATH=os.getcwd()),
     ).stdout  # fmt: skip
-    assert f"LOCKED log directory {os.path.abspath(data_dir)} is locked for writing by process {os.getpid()}" in out
+    where = os.path.abspath(data_dir)
+    assert f"LOCKED log directory {where} is locked for writing by process {os.getpid()}" in out
     assert "[b'hello']" in out
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.log import default_partition, murmur2, to_positive
-from hub.log import _pycodec
+from hub.log import _pycodec, default_partition, murmur2, to_positive
 
 # org.apache.kafka.common.utils.UtilsTest#testMurmur2
 KAFKA_VECTORS = {
