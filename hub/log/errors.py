@@ -24,9 +24,7 @@ class LogLockedError(LogError, ConfigError):
 class MissingLogDirError(LogError, ConfigError):
     def __init__(self, path: str) -> None:
         self.path = path
-        super().__init__(
-            f"log directory {path} does not exist; check --data-dir (or HUB_DATA_DIR)"
-        )
+        super().__init__(f"log directory {path} does not exist; check --data-dir (or HUB_DATA_DIR)")
 
 
 class ReadOnlyLogError(LogError, ConfigError):

@@ -58,6 +58,8 @@ class Partition:
         self.config = config
         self.read_only = read_only
         self.lock = threading.RLock()
+        self._flushing = False  # a flush is writing outside the lock
+        self._flush_done = threading.Condition(self.lock)
         self._on_durable = on_durable
         self.segments: list[LogSegment] = []
         self._bases: list[int] = []
@@ -200,6 +202,7 @@ class Partition:
         with self.lock:
             if self.read_only:
                 raise ReadOnlyLogError(self.directory, "roll a segment")
+            self._wait_for_flush()
             old = self.active
             if old.size == 0:
                 return
@@ -214,22 +217,55 @@ class Partition:
             self.segments.append(seg)
             self._bases.append(seg.base_offset)
             files.fsync_dir(self.directory)
-            self._mark_durable()
+            self._mark_durable(self.log_end_offset)
+
+    def _wait_for_flush(self) -> None:
+        while self._flushing:
+            self._flush_done.wait()
 
     def flush(self, fsync: bool = True) -> None:
-        """Write buffered batches; with ``fsync`` make them durable and visible to readers."""
+        """Write buffered batches; with ``fsync`` make them durable and visible to readers.
+
+        The write and the fsync run outside the partition lock (and outside the GIL), so
+        producers keep appending while a flush is on its way to disk."""
         with self.lock:
             if self.read_only or not self.segments:
                 return
-            self.active.flush(fsync=fsync)
+            self._wait_for_flush()
+            seg = self.active
+            data, position = seg.take_pending()
+            end_offset = self.log_end_offset
+            if not data and (not fsync or seg.durable_size == seg.written_size):
+                if fsync:
+                    self._mark_durable(end_offset)
+                return
+            self._flushing = True
+        ok = False
+        try:
+            written = seg.write_chunk(data, position)
             if fsync:
-                self._mark_durable()
+                seg.sync()
+            ok = True
+        finally:
+            with self.lock:
+                if ok:
+                    seg.written_size = written
+                    if fsync:
+                        seg.durable_size = written
+                        self._mark_durable(end_offset)
+                    seg.index.flush()
+                    seg.time_index.flush()
+                else:  # e.g. disk full: keep the batches for the next attempt (same position)
+                    seg._pending[:0] = data
+                self._flushing = False
+                self._flush_done.notify_all()
 
-    def _mark_durable(self) -> None:
-        self._unflushed_records = 0
+    def _mark_durable(self, offset: int) -> None:
         self._last_flush = time.monotonic()
-        if self.high_watermark != self.log_end_offset:
-            self.high_watermark = self.log_end_offset
+        if offset == self.log_end_offset:
+            self._unflushed_records = 0
+        if self.high_watermark < offset:
+            self.high_watermark = offset
             if self._on_durable is not None:
                 self._on_durable()
 
@@ -361,6 +397,7 @@ class Partition:
 
     def close(self) -> None:
         with self.lock:
+            self._wait_for_flush()
             for seg in self.segments:
                 seg.close()
             self.segments = []

@@ -81,25 +81,33 @@ class LogSegment:
         self._bytes_since_index += header.size
         self.next_offset = header.next_offset
 
-    def write_pending(self) -> None:
-        if self._pending:
-            data = self._pending
-            self._pending = []
-            total = sum(len(d) for d in data)
-            done = os.pwritev(self._fd, data, self.written_size) if len(data) < 1024 else -1
-            if done != total:  # partial or too many buffers for one call: write the rest plainly
-                blob = b"".join(data)
-                start = max(done, 0)
-                while start < total:
-                    start += os.pwrite(
-                        self._fd, memoryview(blob)[start:], self.written_size + start
-                    )
-            self.written_size += total
+    def take_pending(self) -> tuple[list[bytes | bytearray], int]:
+        """Hand the buffered batches and their file position to a flusher (lock held)."""
+        data, self._pending = self._pending, []
+        return data, self.size - sum(len(d) for d in data)
+
+    def write_chunk(self, data: list[bytes | bytearray], position: int) -> int:
+        """Write taken batches at ``position``. Safe without the partition lock: nobody else
+        writes that range, and readers never read past ``written_size``."""
+        total = sum(len(d) for d in data)
+        done = 0
+        if data and len(data) < 1024:
+            done = os.pwritev(self._fd, data, position)
+        if done != total:  # a partial write, or too many buffers for one call
+            blob = memoryview(b"".join(data))
+            while done < total:
+                done += os.pwrite(self._fd, blob[done:], position + done)
+        return position + total
+
+    def sync(self) -> None:
+        os.fdatasync(self._fd)
 
     def flush(self, fsync: bool = True) -> None:
-        self.write_pending()
+        """Write and (with ``fsync``) sync everything buffered. Lock held, no flush running."""
+        data, position = self.take_pending()
+        self.written_size = self.write_chunk(data, position)
         if fsync and self.durable_size < self.written_size:
-            os.fdatasync(self._fd)
+            self.sync()
             self.durable_size = self.written_size
         self.index.flush()
         self.time_index.flush()
