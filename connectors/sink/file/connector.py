@@ -1,0 +1,107 @@
+"""Appends each record's value as one line (strings as they are, other values as JSON).
+
+Exactly once into the file: after each ``flush`` (fsync) the sink stores, beside the file,
+``.<name>.hub-offsets`` = the file's size and the next offset per partition (written to a
+temporary file, fsynced, renamed). On ``open`` it cuts the file back to that size and hands
+those offsets to the runtime, so lines written after the last stored point (a crash between
+fsync and rename, or a torn write) are removed and consumed again, never doubled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, BinaryIO
+
+from connectors.sink.file.config import FileSinkConfig
+from hub.log import TopicPartition
+from hub.runtime.api import SinkConnector, SinkRecord, SinkTask, SinkTaskContext
+
+
+def _line(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+class FileStreamSinkTask(SinkTask):
+    def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
+        cfg: FileSinkConfig = FileSinkConfig.of(config)
+        self.path = cfg.file
+        self._out: BinaryIO | None = None
+        self._stored: dict[str, Any] = {"size": 0, "offsets": {}}
+        if self.path:
+            d, base = os.path.split(os.path.abspath(self.path))
+            self.offsets_path = os.path.join(d, f".{base}.hub-offsets")
+            try:
+                with open(self.offsets_path) as f:
+                    self._stored = json.load(f)
+            except FileNotFoundError:
+                pass
+
+    def open(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        if not self.path:
+            self._out = sys.stdout.buffer
+            return {}
+        if self._out is None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            size = os.fstat(fd).st_size
+            if self._stored["offsets"] and size > self._stored["size"]:
+                os.ftruncate(fd, self._stored["size"])  # drop what was never acknowledged
+                os.fsync(fd)
+            os.close(fd)
+            self._out = open(self.path, "ab")  # noqa: SIM115
+        out = {}
+        for tp in partitions:
+            off = self._stored["offsets"].get(f"{tp.topic}/{tp.partition}")
+            if off is not None:
+                out[tp] = int(off)
+        return out
+
+    def put(self, records: Sequence[SinkRecord]) -> None:
+        assert self._out is not None
+        self._out.write("".join(_line(r.value) + "\n" for r in records).encode())
+
+    def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
+        if self._out is None:
+            return
+        self._out.flush()
+        if not self.path:
+            return
+        os.fsync(self._out.fileno())
+        stored = dict(self._stored["offsets"])
+        stored.update({f"{tp.topic}/{tp.partition}": off for tp, off in offsets.items()})
+        self._stored = {"size": self._out.tell(), "offsets": stored}
+        tmp = self.offsets_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self._stored, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.offsets_path)
+        dfd = os.open(os.path.dirname(self.offsets_path), os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    def stop(self) -> None:
+        if self._out is not None and self._out is not sys.stdout.buffer:
+            self._out.close()
+        self._out = None
+
+
+class FileStreamSink(SinkConnector):
+    name = "file"
+    aliases = (
+        "FileStreamSink",
+        "FileStreamSinkConnector",
+        "org.apache.kafka.connect.file.FileStreamSinkConnector",
+    )
+    config_model = FileSinkConfig
+    task_class = FileStreamSinkTask

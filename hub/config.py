@@ -1,0 +1,159 @@
+"""YAML configs: connector files and the worker file, with secrets resolved and masked.
+
+A connector file holds one connector (``name`` + ``config``) or several under ``connectors:``.
+Properties are Kafka Connect's and Debezium's names, written flat (``database.hostname: db``)
+or nested (``database: {hostname: db}``); both become the same flat mapping. Values may refer
+to secrets: ``${env:NAME}`` and ``${file:/path/to/file.properties:key}`` (or ``${file:/path}``
+for a whole file), resolved when the config is loaded.
+
+Secrets never leave this module unmasked in anything meant for people: ``mask()`` replaces
+the value of every secret property, and of every property that used a reference, with
+``********``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.errors import ConfigError
+
+MASK = "********"
+_REF = re.compile(r"\$\{(env|file):([^}]*)\}")
+_SECRET_NAME = re.compile(
+    r"(password|passwd|secret|token|credentials|private\.key|api\.key)$|^sasl\.jaas", re.I
+)
+
+
+@dataclass
+class ConnectorSpec:
+    """One connector as written by the user: its name, flat config, and where it came from."""
+
+    name: str
+    config: dict[str, Any]
+    source: str  # file path, or "REST"
+    secret_keys: set[str] = field(default_factory=set)
+
+    def masked(self) -> dict[str, Any]:
+        return mask(self.config, self.secret_keys)
+
+
+def is_secret(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name))
+
+
+def mask(
+    config: Mapping[str, Any], extra_secrets: set[str] | frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    return {
+        k: (MASK if (k in extra_secrets or is_secret(k)) and v not in (None, "") else v)
+        for k, v in config.items()
+    }
+
+
+def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"database": {"hostname": "db"}}`` -> ``{"database.hostname": "db"}``."""
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _read_file_ref(spec: str, where: str) -> str:
+    """``/path/file.properties:key`` (Kafka's FileConfigProvider) or ``/path/file``."""
+    path, sep, key = spec.rpartition(":")
+    if not sep or "/" in key:
+        path, key = spec, ""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read ${{file:{path}}}: {exc.strerror}") from None
+    if not key:
+        return text.strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        m = re.match(r"([^=:\s]+)\s*[=:]\s*(.*)$", line)
+        if m and m.group(1) == key:
+            return m.group(2)
+    raise ConfigError(f"{where}: key {key!r} not found in {path}")
+
+
+def resolve(config: Mapping[str, Any], where: str) -> tuple[dict[str, Any], set[str]]:
+    """Replace ``${env:..}``/``${file:..}`` references; returns the config and the names of
+    properties that used one (treated as secrets)."""
+    out: dict[str, Any] = {}
+    secret: set[str] = set()
+    for k, v in config.items():
+        if isinstance(v, str) and "${" in v:
+
+            def sub(m: re.Match[str], k: str = k) -> str:
+                kind, arg = m.group(1), m.group(2)
+                if kind == "env":
+                    if arg not in os.environ:
+                        raise ConfigError(
+                            f"{where}: property {k} refers to ${{env:{arg}}}, "
+                            f"but the environment variable {arg} is not set"
+                        )
+                    return os.environ[arg]
+                return _read_file_ref(arg, f"{where}: property {k}")
+
+            v = _REF.sub(sub, v)
+            secret.add(k)
+        out[k] = v
+    return out, secret
+
+
+def load_connector_file(path: str) -> list[ConnectorSpec]:
+    """Read one YAML file of connectors. Raises ConfigError naming the file."""
+    import yaml
+
+    try:
+        with open(path) as f:
+            doc = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    if isinstance(doc, Mapping) and "connectors" in doc:
+        items = doc["connectors"]
+        if not isinstance(items, list):
+            raise ConfigError(f"{path}: 'connectors' must be a list of {{name, config}} entries")
+    elif isinstance(doc, Mapping):
+        items = [doc]
+    else:
+        raise ConfigError(
+            f"{path}: expected a connector (name: ..., config: {{...}}) "
+            "or a list of them under 'connectors:'"
+        )
+    specs = []
+    for i, item in enumerate(items):
+        where = f"{path}, connector #{i + 1}"
+        if not isinstance(item, Mapping) or "name" not in item or "config" not in item:
+            raise ConfigError(f"{where}: each connector needs 'name' and 'config' keys")
+        name = str(item["name"])
+        if not isinstance(item["config"], Mapping):
+            raise ConfigError(
+                f"{path}, connector {name!r}: 'config' must be a mapping of properties"
+            )
+        flat = flatten(item["config"])
+        resolved, secrets = resolve(flat, f"{path}, connector {name!r}")
+        specs.append(ConnectorSpec(name, resolved, path, secrets))
+    names = [s.name for s in specs]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise ConfigError(
+            f"{path}: connector names must be unique; repeated: {', '.join(sorted(dup))}"
+        )
+    return specs

@@ -1,0 +1,163 @@
+"""The connector API: what a third-party connector implements, in one file if it likes.
+
+In the spirit of Kafka Connect:
+
+* a ``SourceConnector`` validates its config and splits the work into task configs; each
+  ``SourceTask`` returns ``SourceRecord``s from ``poll()``, each with a *source partition* (what
+  is being read: a file, a table, a slot) and a *source offset* (how far: a byte position, an
+  LSN). The runtime stores offsets only after the records are durable in the log and hands a
+  task its last offset on start (``context.offset(partition)``); ``commit()`` tells the task
+  that everything it returned so far is durable (PostgreSQL confirms its slot then).
+* a ``SinkConnector``'s ``SinkTask`` receives batches in ``put()``; ``flush()`` must make them
+  durable in the target. The runtime commits the consumer group's offsets only after that. A
+  sink that keeps offsets in its target (exactly-once) returns them from ``open()``.
+
+Sources must replay deterministically: restarted from an offset, a task emits the same
+records in the same order. The runtime relies on it to drop records that reached the log
+before a crash but whose offset was not yet stored.
+
+Config: a connector declares ``config_model``, a pydantic model whose field aliases are the
+property names (``file``, ``topic``, ``database.hostname``); the runtime validates with it
+before anything starts and reports every problem at once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from hub.log.record import TopicPartition
+
+Header = tuple[str, bytes | None]
+JsonMap = Mapping[str, Any]
+
+
+class ConnectorConfig(BaseModel):
+    """Base of connector config models: property names are the field aliases."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> Any:
+        """This connector's properties out of a task config (which holds the runtime's too)."""
+        own = {f.alias or n for n, f in cls.model_fields.items()}
+        return cls.model_validate({k: v for k, v in config.items() if k in own})
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    topic: str
+    value: Any
+    key: Any = None
+    source_partition: JsonMap = field(default_factory=dict)
+    source_offset: JsonMap = field(default_factory=dict)
+    headers: tuple[Header, ...] = ()
+    timestamp: int | None = None
+    partition: int | None = None
+    key_schema: JsonMap | None = None
+    value_schema: JsonMap | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SinkRecord:
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: Any
+    value: Any
+    headers: tuple[Header, ...] = ()
+    key_schema: JsonMap | None = None
+    value_schema: JsonMap | None = None
+
+
+class SourceTaskContext:
+    """What a source task may ask the runtime."""
+
+    def __init__(self, connector: str, task_id: int, offsets: Mapping[str, JsonMap]) -> None:
+        self.connector = connector
+        self.task_id = task_id
+        self._offsets = offsets
+
+    def offset(self, partition: JsonMap) -> JsonMap | None:
+        """The last stored offset of ``partition`` (None: start from the beginning)."""
+        from hub.runtime.offsets import partition_key
+
+        return self._offsets.get(partition_key(partition))
+
+
+class SinkTaskContext:
+    def __init__(self, connector: str, task_id: int) -> None:
+        self.connector = connector
+        self.task_id = task_id
+
+
+class Task(ABC):
+    @abstractmethod
+    def stop(self) -> None: ...
+
+
+class SourceTask(Task):
+    @abstractmethod
+    def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None: ...
+
+    @abstractmethod
+    def poll(self) -> Sequence[SourceRecord]:
+        """Return new records, or an empty list after waiting briefly (<= ~1 s) for some."""
+
+    def commit(self) -> None:
+        """Everything returned by ``poll`` so far is durable in the log."""
+
+
+class SinkTask(Task):
+    @abstractmethod
+    def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None: ...
+
+    def open(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        """Partitions assigned to this task. Return offsets kept in the target (next offset
+        to read per partition) to resume from them instead of the group's committed ones."""
+        return {}
+
+    def close(self, partitions: set[TopicPartition]) -> None:
+        """Partitions taken away from this task (after a final flush)."""
+
+    @abstractmethod
+    def put(self, records: Sequence[SinkRecord]) -> None: ...
+
+    def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Make everything ``put`` so far durable; ``offsets`` are the next offsets to read."""
+
+
+class Connector(ABC):
+    """Metadata and task planning. ``name`` is the short name configs use."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    version: ClassVar[str] = "0.1.0"
+    config_model: ClassVar[type[ConnectorConfig]]
+    # properties that hold secrets: masked as ******** in logs, errors, status and REST
+    secret_properties: ClassVar[tuple[str, ...]] = ()
+
+    def start(self, config: Mapping[str, Any]) -> None:
+        self.config = config
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, Any]]:
+        """One config per task; the default is one task with the connector's config."""
+        return [dict(self.config)]
+
+    def stop(self) -> None:  # noqa: B027 - optional hook
+        """Release what ``start`` took."""
+
+
+class SourceConnector(Connector):
+    type: ClassVar[str] = "source"
+    task_class: ClassVar[type[SourceTask]]
+
+
+class SinkConnector(Connector):
+    type: ClassVar[str] = "sink"
+    task_class: ClassVar[type[SinkTask]]

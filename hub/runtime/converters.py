@@ -1,0 +1,92 @@
+"""Converters between record values and bytes in the log: JSON (with or without an embedded
+Connect schema, ``schemas.enable``), string and bytes. Avro with a schema registry plugs in
+here later through the same two methods."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from hub.errors import ConfigError
+
+
+class Converter:
+    def from_value(self, value: Any, schema: Mapping[str, Any] | None = None) -> bytes | None:
+        raise NotImplementedError
+
+    def to_value(self, data: bytes | None) -> tuple[Any, Mapping[str, Any] | None]:
+        """The value and its schema (None when the format carries none)."""
+        raise NotImplementedError
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(o)).decode()
+    if isinstance(o, Decimal):
+        return str(o)
+    if isinstance(o, datetime | date | time):
+        return o.isoformat()
+    raise TypeError(f"cannot convert {type(o).__name__} to JSON")
+
+
+class JsonConverter(Converter):
+    """Kafka Connect's JsonConverter: with ``schemas.enable`` the bytes are
+    ``{"schema": ..., "payload": ...}``."""
+
+    def __init__(self, schemas_enable: bool = True) -> None:
+        self.schemas_enable = schemas_enable
+
+    def from_value(self, value: Any, schema: Mapping[str, Any] | None = None) -> bytes | None:
+        if value is None:
+            return None
+        doc = {"schema": schema, "payload": value} if self.schemas_enable else value
+        return json.dumps(doc, default=_default, separators=(",", ":")).encode()
+
+    def to_value(self, data: bytes | None) -> tuple[Any, Mapping[str, Any] | None]:
+        if data is None:
+            return None, None
+        doc = json.loads(data)
+        if self.schemas_enable and isinstance(doc, dict) and set(doc) == {"schema", "payload"}:
+            return doc["payload"], doc["schema"]
+        return doc, None
+
+
+class StringConverter(Converter):
+    def from_value(self, value: Any, schema: Mapping[str, Any] | None = None) -> bytes | None:
+        if value is None:
+            return None
+        return value if isinstance(value, bytes) else str(value).encode()
+
+    def to_value(self, data: bytes | None) -> tuple[Any, Mapping[str, Any] | None]:
+        return (None if data is None else data.decode("utf-8", errors="replace")), None
+
+
+class ByteArrayConverter(Converter):
+    def from_value(self, value: Any, schema: Mapping[str, Any] | None = None) -> bytes | None:
+        if value is None or isinstance(value, bytes):
+            return value
+        raise TypeError(f"ByteArrayConverter needs bytes, got {type(value).__name__}")
+
+    def to_value(self, data: bytes | None) -> tuple[Any, Mapping[str, Any] | None]:
+        return data, None
+
+
+_NAMES = {
+    "json": JsonConverter,
+    "org.apache.kafka.connect.json.JsonConverter": JsonConverter,
+    "string": StringConverter,
+    "org.apache.kafka.connect.storage.StringConverter": StringConverter,
+    "bytes": ByteArrayConverter,
+    "org.apache.kafka.connect.converters.ByteArrayConverter": ByteArrayConverter,
+}
+
+
+def make_converter(name: str, schemas_enable: bool = True) -> Converter:
+    cls = _NAMES.get(name)
+    if cls is None:
+        raise ConfigError(f"unknown converter {name!r}; use one of json, string, bytes")
+    return JsonConverter(schemas_enable) if cls is JsonConverter else cls()

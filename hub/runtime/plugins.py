@@ -1,0 +1,78 @@
+"""Connector plugins, found through the entry-point group ``hub.connectors``.
+
+A config names a connector by its short name (``file``, ``datagen``, ``postgres``), by a
+Connect/Debezium class name (``FileStreamSource``,
+``io.debezium.connector.postgresql.PostgresConnector``), or by ``module:Class`` for a
+connector that is not installed as a plugin. Listing plugins loads only the entry points'
+classes; heavy drivers are imported by the tasks, not here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from hub.errors import ConfigError
+from hub.runtime.api import Connector
+
+GROUP = "hub.connectors"
+
+
+@dataclass(frozen=True, slots=True)
+class Plugin:
+    name: str
+    cls: type[Connector]
+
+    @property
+    def type(self) -> str:
+        return str(getattr(self.cls, "type", "unknown"))
+
+    @property
+    def class_name(self) -> str:
+        return f"{self.cls.__module__}.{self.cls.__qualname__}"
+
+
+def discover() -> list[Plugin]:
+    plugins = []
+    for ep in entry_points(group=GROUP):
+        try:
+            cls = ep.load()
+        except Exception as exc:  # a broken third-party plugin must not break the others
+            import logging
+
+            logging.getLogger(__name__).warning("cannot load connector plugin %s: %s", ep.name, exc)
+            continue
+        plugins.append(Plugin(ep.name, cls))
+    return sorted(plugins, key=lambda p: (p.type, p.name))
+
+
+def _names(p: Plugin) -> set[str]:
+    return {p.name, p.cls.name, *p.cls.aliases, p.class_name, p.cls.__qualname__}
+
+
+def resolve(connector_class: str, config: dict[str, Any] | None = None) -> type[Connector]:
+    """The connector class for a config's ``connector.class``."""
+    if ":" in connector_class:
+        module, _, attr = connector_class.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(
+                f"connector.class={connector_class!r}: cannot import it ({exc})"
+            ) from None
+        if not (isinstance(cls, type) and issubclass(cls, Connector)):
+            raise ConfigError(f"connector.class={connector_class!r} is not a hub Connector")
+        return cls
+    matches = [p for p in discover() if connector_class in _names(p)]
+    if len(matches) > 1 and config is not None:
+        # the same short name for a source and a sink (file): a sink config names topics
+        want = "sink" if ("topics" in config or "topics.regex" in config) else "source"
+        matches = [p for p in matches if p.type == want] or matches
+    if not matches:
+        known = sorted({p.name for p in discover()})
+        raise ConfigError(
+            f"connector.class={connector_class!r}: no such connector; installed: {', '.join(known)}"
+        )
+    return matches[0].cls

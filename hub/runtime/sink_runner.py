@@ -1,0 +1,141 @@
+"""Runs one sink task: a member of the consumer group ``connect-<name>``.
+
+Batches: records are gathered until ``batch.size`` or ``batch.max.wait.ms``, converted and
+handed to ``put``. Every ``offset.flush.interval.ms`` (and before partitions move or the task
+stops) the runner calls ``flush`` and, only after it returned, commits the group's offsets.
+A sink that keeps its offsets in its target returns them from ``open`` and the runner seeks
+there, so a crash between the target's commit and the group commit duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from hub.log import Log, OffsetOutOfRangeError, Record, TopicPartition
+from hub.runtime.api import SinkRecord, SinkTask, SinkTaskContext
+from hub.runtime.converters import Converter
+from hub.runtime.status import TaskState
+
+log = logging.getLogger(__name__)
+
+
+class SinkRunner:
+    def __init__(
+        self,
+        *,
+        connector: str,
+        task_id: int,
+        task: SinkTask,
+        config: dict[str, Any],
+        log: Log,
+        topics: list[str],
+        topics_regex: str,
+        key_converter: Converter,
+        value_converter: Converter,
+        batch_size: int,
+        batch_max_wait_ms: int,
+        flush_interval_ms: int,
+        auto_offset_reset: str,
+        state: TaskState,
+    ) -> None:
+        self.connector = connector
+        self.task_id = task_id
+        self.task = task
+        self.config = config
+        self.log = log
+        self.topics = topics
+        self.topics_regex = topics_regex
+        self.key_converter = key_converter
+        self.value_converter = value_converter
+        self.batch_size = batch_size
+        self.max_wait = batch_max_wait_ms / 1000
+        self.flush_interval = flush_interval_ms / 1000
+        self.state = state
+        self.consumer = log.consumer(
+            group_id=f"connect-{connector}",
+            auto_offset_reset=auto_offset_reset,  # type: ignore[arg-type]
+            max_poll_records=batch_size,
+        )
+        self._dirty = False
+        self._stopping = False
+
+    def _subscribed_topics(self) -> list[str]:
+        if not self.topics_regex:
+            return self.topics
+        import re
+
+        pattern = re.compile(self.topics_regex)
+        return sorted({*self.topics, *(t for t in self.log.topics() if pattern.fullmatch(t))})
+
+    def _on_assign(self, tps: set[TopicPartition]) -> None:
+        for tp, offset in self.task.open(tps).items():
+            try:
+                self.consumer.seek(tp, offset)
+            except OffsetOutOfRangeError as exc:
+                # the target is ahead of the log (the log was deleted or truncated): nothing
+                # to resume from; fall back to the group's offset / auto.offset.reset
+                log.warning(
+                    "%s: the target's stored offset cannot be used: %s", self.connector, exc
+                )
+
+    def _on_revoke(self, tps: set[TopicPartition]) -> None:
+        self._flush_and_commit()
+        self.task.close(tps)
+
+    def _convert(self, r: Record) -> SinkRecord:
+        key, key_schema = self.key_converter.to_value(r.key)
+        value, value_schema = self.value_converter.to_value(r.value)
+        return SinkRecord(
+            r.topic, r.partition, r.offset, r.timestamp, key, value, r.headers,
+            key_schema, value_schema,
+        )  # fmt: skip
+
+    def run(self) -> None:
+        self.task.start(self.config, SinkTaskContext(self.connector, self.task_id))
+        for t in self.topics:
+            if not self.log.has_topic(t):
+                self.log.create_topic(t, 1)
+        self.consumer.subscribe(
+            self._subscribed_topics(), on_assign=self._on_assign, on_revoke=self._on_revoke
+        )
+        self.state.running()
+        last_commit = time.monotonic()
+        try:
+            while not self._stopping:
+                batch = self._gather()
+                if batch:
+                    self.task.put([self._convert(r) for r in batch])
+                    self._dirty = True
+                    self.state.add_records(len(batch))
+                if time.monotonic() - last_commit >= self.flush_interval:
+                    self._flush_and_commit()
+                    last_commit = time.monotonic()
+        finally:
+            self._flush_and_commit()
+            self.consumer.close()
+
+    def _gather(self) -> list[Record]:
+        deadline = time.monotonic() + self.max_wait
+        out: list[Record] = []
+        while len(out) < self.batch_size and not self._stopping:
+            remaining = deadline - time.monotonic()
+            got = self.consumer.poll(max(min(remaining, 0.2), 0), self.batch_size - len(out))
+            out.extend(got)
+            if remaining <= 0:
+                break
+        return out
+
+    def _flush_and_commit(self) -> None:
+        positions = {tp: self.consumer.position(tp) for tp in self.consumer.assignment()}
+        if self._dirty:
+            self.task.flush(positions)
+            self._dirty = False
+        if positions:
+            self.consumer.commit(positions)
+            self.state.committed()
+        self.state.lag = sum(self.consumer.lag().values())
+
+    def stop(self) -> None:
+        self._stopping = True

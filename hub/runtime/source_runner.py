@@ -1,0 +1,187 @@
+"""Runs one source task: poll, convert, append to the log, checkpoint offsets exactly once.
+
+Records reach the log's files whenever the log flushes (its background flusher runs every
+100 ms), which need not coincide with a commit. So the runner keeps a *window*: the records
+appended since the last commit. Protocol:
+
+1. before the first record of a window goes to a topic, store the task checkpoint
+   ``{"seq": committed, "window": {topic/partition: log end offset}}`` for every partition
+   of every topic the window writes to (fsync);
+2. append records, each with the header ``hub.source.seq`` = ``<connector>/<task>/<seq>``;
+3. at commit (every ``offset.flush.interval.ms`` and at stop): flush the producer, then store
+   the source offsets and ``{"seq": last, "window": null}`` together (fsync);
+4. ``task.commit()``: the source may now acknowledge (PostgreSQL confirms its slot).
+
+After a crash inside a window, some of its records may be durable and others not. On start
+the runner scans the window's log ranges for its own headers and, while the task replays from
+the stored offsets (sources replay deterministically), drops exactly the records whose seq is
+already in the log. So the log receives every record once, whatever the moment of the crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from hub.log import Log
+from hub.runtime.api import SourceRecord, SourceTask, SourceTaskContext
+from hub.runtime.converters import Converter
+from hub.runtime.offsets import OffsetStore, partition_key
+from hub.runtime.status import TaskState
+
+log = logging.getLogger(__name__)
+
+SEQ_HEADER = "hub.source.seq"
+
+
+class SourceRunner:
+    def __init__(
+        self,
+        *,
+        connector: str,
+        task_id: int,
+        task: SourceTask,
+        config: dict[str, Any],
+        log: Log,
+        offsets: OffsetStore,
+        key_converter: Converter,
+        value_converter: Converter,
+        flush_interval_ms: int,
+        default_partitions: int,
+        state: TaskState,
+    ) -> None:
+        self.connector = connector
+        self.task_id = task_id
+        self.task = task
+        self.config = config
+        self.log = log
+        self.offsets = offsets
+        self.key_converter = key_converter
+        self.value_converter = value_converter
+        self.flush_interval = flush_interval_ms / 1000
+        self.default_partitions = default_partitions
+        self.state = state
+        self.producer = log.producer()
+        self._prefix = f"{connector}/{task_id}/".encode()
+        self._window: dict[str, int] = {}  # "topic/partition" -> log end offset at start
+        self._pending: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._topics: set[str] = set()
+        self.stopping = threading.Event()
+
+    # -- recovery ----------------------------------------------------------------------------
+    def _recover(self) -> tuple[int, set[int]]:
+        """The committed seq, and the seqs of a crashed window already durable in the log."""
+        cp = self.offsets.task_checkpoint(self.connector, self.task_id)
+        committed = int(cp.get("seq", 0))
+        present: set[int] = set()
+        for key, start in (cp.get("window") or {}).items():
+            topic, _, p = key.rpartition("/")
+            if not self.log.has_topic(topic):
+                continue
+            part = self.log.partition(topic, int(p))
+            offset = max(int(start), part.log_start_offset)
+            while offset < part.high_watermark:
+                records, nxt = part.records(offset, 4 << 20)
+                for r in records:
+                    for hk, hv in r.headers:
+                        if hk == SEQ_HEADER and hv is not None and hv.startswith(self._prefix):
+                            seq = int(hv[len(self._prefix) :])
+                            if seq > committed:
+                                present.add(seq)
+                if nxt <= offset:
+                    break
+                offset = nxt
+        if present:
+            log.info(
+                "%s task %d: %d records of an unfinished commit are already in the log; "
+                "they will not be written again", self.connector, self.task_id, len(present),
+            )  # fmt: skip
+        return committed, present
+
+    # -- main loop ----------------------------------------------------------------------------
+    def run(self) -> None:
+        self._seq, self._skip = self._recover()
+        self._committed_seq = self._seq
+        context = SourceTaskContext(
+            self.connector, self.task_id, self.offsets.offsets(self.connector)
+        )
+        self.task.start(self.config, context)
+        self.state.running()
+        last_commit = time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                records = self.task.poll()
+                if records:
+                    self._append(records)
+                if time.monotonic() - last_commit >= self.flush_interval:
+                    self.commit()
+                    last_commit = time.monotonic()
+        finally:
+            self.commit()
+
+    def _append(self, records: Sequence[SourceRecord]) -> None:
+        groups: dict[tuple[str, int | None], tuple[list[Any], ...]] = {}
+        for r in records:
+            self._seq += 1
+            self._pending[partition_key(r.source_partition)] = (
+                dict(r.source_partition), dict(r.source_offset),
+            )  # fmt: skip
+            if self._seq in self._skip:
+                self._skip.discard(self._seq)
+                continue
+            g = groups.get((r.topic, r.partition))
+            if g is None:
+                g = groups[(r.topic, r.partition)] = ([], [], [], [])
+            g[0].append(self.key_converter.from_value(r.key, r.key_schema))
+            g[1].append(self.value_converter.from_value(r.value, r.value_schema))
+            g[2].append((*r.headers, (SEQ_HEADER, self._prefix + str(self._seq).encode())))
+            g[3].append(r.timestamp if r.timestamp is not None else time.time_ns() // 1_000_000)
+        for topic, _ in groups:
+            self._ensure_topic(topic)
+        self._open_window({topic for topic, _ in groups})
+        for (topic, partition), (keys, values, headers, stamps) in groups.items():
+            self.producer.send_many(
+                topic, values, keys=keys, headers=headers, timestamps=stamps, partition=partition
+            )
+        self.state.add_records(len(records))
+
+    def _open_window(self, topics: set[str]) -> None:
+        """Durably note where the window starts in every partition of topics new to it."""
+        new = {t for t in topics if f"{t}/0" not in self._window}
+        if not new:
+            return
+        for t in sorted(new):
+            for p in self.log.topic(t).partitions:
+                self._window[f"{t}/{p.index}"] = p.log_end_offset
+        checkpoint = {"seq": self._committed_seq, "window": dict(self._window)}
+        self.offsets.write(self.connector, {}, (self.task_id, checkpoint))
+
+    def _ensure_topic(self, topic: str) -> None:
+        if topic in self._topics:
+            return
+        if not self.log.has_topic(topic):
+            try:
+                self.log.create_topic(topic, self.default_partitions)
+            except Exception:
+                if not self.log.has_topic(topic):  # not a lost race with another task
+                    raise
+        self._topics.add(topic)
+
+    def commit(self) -> None:
+        if not self._window and not self._pending:
+            return
+        self.producer.flush()  # the window's records are durable from here on
+        self.offsets.write(
+            self.connector, self._pending, (self.task_id, {"seq": self._seq, "window": None})
+        )
+        self._committed_seq = self._seq
+        self._window.clear()
+        self._pending.clear()
+        self.task.commit()
+        self.state.committed()
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -1,0 +1,66 @@
+"""Task and connector states as Kafka Connect reports them (RUNNING, FAILED, PAUSED, ...),
+with the counters the CLI's status line and /metrics show. Thread-safe."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStatus:
+    id: int
+    state: str
+    trace: str | None
+    records: int
+    records_per_second: float
+    last_commit_age_s: float | None
+    lag: int | None
+
+
+class TaskState:
+    def __init__(self, task_id: int) -> None:
+        self.task_id = task_id
+        self._lock = threading.Lock()
+        self.state = "UNASSIGNED"
+        self.trace: str | None = None
+        self.records = 0
+        self._window: list[tuple[float, int]] = [(time.monotonic(), 0)]
+        self._last_commit: float | None = None
+        self.lag: int | None = None
+
+    def running(self) -> None:
+        with self._lock:
+            self.state, self.trace = "RUNNING", None
+
+    def failed(self, trace: str) -> None:
+        with self._lock:
+            self.state, self.trace = "FAILED", trace
+
+    def stopped(self) -> None:
+        with self._lock:
+            if self.state != "FAILED":
+                self.state = "STOPPED"
+
+    def add_records(self, n: int) -> None:
+        with self._lock:
+            self.records += n
+            now = time.monotonic()
+            self._window.append((now, self.records))
+            while len(self._window) > 2 and now - self._window[0][0] > 10:
+                self._window.pop(0)
+
+    def committed(self) -> None:
+        with self._lock:
+            self._last_commit = time.monotonic()
+
+    def snapshot(self) -> TaskStatus:
+        with self._lock:
+            now = time.monotonic()
+            t0, n0 = self._window[0]
+            rate = (self.records - n0) / (now - t0) if now > t0 else 0.0
+            age = None if self._last_commit is None else now - self._last_commit
+            return TaskStatus(
+                self.task_id, self.state, self.trace, self.records, rate, age, self.lag
+            )

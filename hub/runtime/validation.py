@@ -1,0 +1,163 @@
+"""Validation of a connector config before anything starts: every problem at once.
+
+The flat config splits into the runtime's own properties (``CommonConfig``: Kafka Connect's
+names) and the connector's (its ``config_model``). A message names the file, the connector,
+the property, the (masked) value and what is allowed. Properties of Kafka Connect or Debezium
+that hub does not implement yet get a warning naming them; anything else unknown is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hub.config import MASK, ConnectorSpec, is_secret
+from hub.errors import ConfigError
+from hub.runtime.api import Connector, ConnectorConfig
+
+
+def _csv(v: Any) -> list[str]:
+    if v is None or v == "":
+        return []
+    if isinstance(v, str):
+        return [p.strip() for p in v.split(",") if p.strip()]
+    return [str(p) for p in v]
+
+
+class CommonConfig(BaseModel):
+    """Properties every connector has (Kafka Connect's names)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+
+    connector_class: str = Field(alias="connector.class", description="plugin name or class")
+    tasks_max: int = Field(1, alias="tasks.max", ge=1, description="most tasks to run")
+    key_converter: str = Field("json", alias="key.converter")
+    value_converter: str = Field("json", alias="value.converter")
+    key_converter_schemas_enable: bool = Field(True, alias="key.converter.schemas.enable")
+    value_converter_schemas_enable: bool = Field(True, alias="value.converter.schemas.enable")
+    errors_tolerance: Literal["none", "all"] = Field("none", alias="errors.tolerance")
+    errors_retry_timeout: int = Field(0, alias="errors.retry.timeout", ge=-1)
+    errors_retry_delay_max_ms: int = Field(60_000, alias="errors.retry.delay.max.ms", ge=0)
+    errors_log_enable: bool = Field(False, alias="errors.log.enable")
+    errors_log_include_messages: bool = Field(False, alias="errors.log.include.messages")
+    errors_deadletterqueue_topic_name: str = Field("", alias="errors.deadletterqueue.topic.name")
+    errors_deadletterqueue_context_headers_enable: bool = Field(
+        False, alias="errors.deadletterqueue.context.headers.enable"
+    )
+    offset_flush_interval_ms: int = Field(1000, alias="offset.flush.interval.ms", ge=1)
+    topic_creation_default_partitions: int = Field(
+        1, alias="topic.creation.default.partitions", ge=1
+    )
+    # sinks
+    topics: list[str] = Field(default_factory=list, alias="topics")
+    topics_regex: str = Field("", alias="topics.regex")
+    batch_size: int = Field(500, alias="batch.size", ge=1)
+    batch_max_wait_ms: int = Field(500, alias="batch.max.wait.ms", ge=0)
+    auto_offset_reset: Literal["earliest", "latest"] = Field(
+        "earliest", alias="consumer.override.auto.offset.reset"
+    )
+
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _topics(cls, v: Any) -> list[str]:
+        return _csv(v)
+
+    @field_validator("topics_regex")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        if v:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
+
+
+COMMON = {f.alias for f in CommonConfig.model_fields.values() if f.alias}
+IGNORED = {"name"}  # Connect repeats the name inside config; allowed, must match
+
+# Known Kafka Connect / Debezium properties hub does not implement yet: a warning, not an error.
+NOT_YET = re.compile(
+    r"^(header\.converter|config\.action\.reload|exactly\.once\.support|transaction\.boundary"
+    r"|offsets\.storage\.topic|producer\.override\..*|consumer\.override\..*"
+    r"|topic\.creation\..*|key\.converter\..*|value\.converter\..*|errors\.retry\..*"
+    r"|snapshot\.fetch\.size|max\.batch\.size|max\.queue\.size|poll\.interval\.ms)$"
+)
+# Known properties whose absence would silently change data: an error until implemented.
+REFUSED = re.compile(r"^(transforms|predicates)(\..*)?$")
+
+
+@dataclass
+class ValidatedConnector:
+    name: str
+    cls: type[Connector]
+    common: CommonConfig
+    config: ConnectorConfig
+    raw: dict[str, Any]
+    spec: ConnectorSpec
+    warnings: list[str] = field(default_factory=list)
+
+
+def _show(key: str, value: Any, spec: ConnectorSpec) -> str:
+    return MASK if (is_secret(key) or key in spec.secret_keys) and value else repr(value)
+
+
+def _problems(exc: ValidationError, values: dict[str, Any], spec: ConnectorSpec) -> list[str]:
+    out = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "(config)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            out.append(f"{name}: required, not set")
+        else:
+            out.append(f"{name} = {_show(name, values.get(name), spec)}: {msg}")
+    return out
+
+
+def validate(spec: ConnectorSpec) -> ValidatedConnector:
+    from hub.runtime import plugins
+
+    where = f"{spec.source}, connector {spec.name!r}"
+    raw = dict(spec.config)
+    problems: list[str] = []
+    warnings: list[str] = []
+    if "name" in raw and str(raw["name"]) != spec.name:
+        problems.append(f"name = {raw['name']!r}: differs from the connector's name {spec.name!r}")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", spec.name):
+        problems.append(f"name {spec.name!r}: use letters, digits, '.', '_' and '-'")
+    if "connector.class" not in raw:
+        raise ConfigError(f"invalid config in {where}:\n  - connector.class: required, not set")
+    try:
+        cls = plugins.resolve(str(raw["connector.class"]), raw)
+    except ConfigError as exc:
+        raise ConfigError(f"invalid config in {where}:\n  - {exc}") from None
+    fields = {f.alias or n for n, f in cls.config_model.model_fields.items()}
+    common_values = {k: v for k, v in raw.items() if k in COMMON}
+    own_values = {k: v for k, v in raw.items() if k in fields}
+    for k, v in raw.items():
+        if k in COMMON or k in fields or k in IGNORED:
+            continue
+        if REFUSED.match(k):
+            problems.append(f"{k}: transforms and predicates are not supported yet; remove it")
+        elif NOT_YET.match(k):
+            warnings.append(f"{where}: {k} is not supported yet and is ignored")
+        else:
+            problems.append(f"{k} = {_show(k, v, spec)}: unknown property for {cls.name}")
+    common: CommonConfig | None = None
+    config: ConnectorConfig | None = None
+    try:
+        common = CommonConfig.model_validate(common_values)
+    except ValidationError as exc:
+        problems += _problems(exc, common_values, spec)
+    try:
+        config = cls.config_model.model_validate(own_values)
+    except ValidationError as exc:
+        problems += _problems(exc, own_values, spec)
+    if common is not None and cls.type == "sink" and not (common.topics or common.topics_regex):
+        problems.append("topics: a sink needs 'topics' (a list) or 'topics.regex'")
+    if problems or common is None or config is None:
+        raise ConfigError(f"invalid config in {where}:\n" + "\n".join(f"  - {p}" for p in problems))
+    return ValidatedConnector(spec.name, cls, common, config, raw, spec, warnings)

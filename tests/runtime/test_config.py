@@ -1,0 +1,163 @@
+"""Connector configs: YAML shapes, secret references, masking, and the messages bad configs get."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hub.config import MASK, load_connector_file
+from hub.errors import ConfigError
+from hub.runtime.validation import validate
+
+
+def _write(tmp_path: Path, text: str) -> str:
+    p = tmp_path / "c.yaml"
+    p.write_text(textwrap.dedent(text))
+    return str(p)
+
+
+def test_flat_and_nested_properties_are_the_same(tmp_path: Path) -> None:
+    flat = load_connector_file(
+        _write(
+            tmp_path,
+            """
+        name: a
+        config: {connector.class: datagen, topic: t, value.size: 10}
+    """,
+        )
+    )[0]
+    nested = load_connector_file(
+        _write(
+            tmp_path,
+            """
+        name: a
+        config:
+          connector: {class: datagen}
+          topic: t
+          value: {size: 10}
+    """,
+        )
+    )[0]
+    assert (
+        flat.config
+        == nested.config
+        == {"connector.class": "datagen", "topic": "t", "value.size": 10}
+    )
+    assert validate(nested).config.value_size == 10  # type: ignore[attr-defined]
+
+
+def test_several_connectors_and_secret_references(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    secrets = tmp_path / "secrets.properties"
+    secrets.write_text("# db\npassword = hunter2\n")
+    monkeypatch.setenv("OUT_FILE", str(tmp_path / "out.txt"))
+    specs = load_connector_file(
+        _write(
+            tmp_path,
+            f"""
+        connectors:
+          - name: src
+            config:
+              connector.class: datagen
+              topic: t
+              database.password: "${{file:{secrets}:password}}"
+          - name: sink
+            config: {{connector.class: FileStreamSink, topics: t, file: "${{env:OUT_FILE}}"}}
+    """,
+        )
+    )
+    assert [s.name for s in specs] == ["src", "sink"]
+    assert specs[0].config["database.password"] == "hunter2"
+    assert specs[1].config["file"] == str(tmp_path / "out.txt")
+    assert specs[0].masked()["database.password"] == MASK
+    assert specs[1].masked()["file"] == MASK  # came from a reference: treated as secret
+
+
+BAD = [
+    ("name: a\nconfig: {topic: t}", ["connector.class: required, not set"]),
+    (
+        "name: a\nconfig: {connector.class: nope}",
+        ["connector.class='nope': no such connector", "installed:"],
+    ),
+    (
+        "name: a\nconfig: {connector.class: datagen, topic: t, rate: fast, keys: 0, tasks.max: 0}",
+        [
+            "rate = 'fast': Input should be a valid number",
+            "keys = 0: Input should be greater than or equal to 1",
+            "tasks.max = 0: Input should be greater than or equal to 1",
+        ],
+    ),
+    ("name: a\nconfig: {connector.class: datagen}", ["topic: required, not set"]),
+    (
+        "name: a\nconfig: {connector.class: datagen, topic: t, colour: red}",
+        ["colour = 'red': unknown property for datagen"],
+    ),
+    ("name: a\nconfig: {connector.class: FileStreamSink, file: x}", ["a sink needs 'topics'"]),
+    (
+        "name: a\nconfig: {connector.class: datagen, topic: t, errors.tolerance: some}",
+        ["errors.tolerance = 'some': Input should be 'none' or 'all'"],
+    ),
+    (
+        "name: a\nconfig: {connector.class: FileStreamSink, topics.regex: '(', file: x}",
+        ["topics.regex = '(': not a valid regular expression"],
+    ),
+    (
+        "name: a\nconfig: {connector.class: datagen, topic: t, transforms: unwrap}",
+        ["transforms: transforms and predicates are not supported yet"],
+    ),
+    (
+        "name: a\nconfig: {connector.class: datagen, topic: t, my.password: s3cret, bogus: 1}",
+        ["bogus = 1: unknown"],
+    ),
+    ("name: a b\nconfig: {connector.class: datagen, topic: t}", ["name 'a b': use letters"]),
+    ("- just\n- a list", ["expected a connector"]),
+    ("name: a\nconfig: [1]", ["'config' must be a mapping"]),
+    ("name: a\nconfig: {x: '${env:HUB_TEST_SURELY_UNSET}'}", ["HUB_TEST_SURELY_UNSET is not set"]),
+    ("name: [", ["not valid YAML (line 1"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD)
+def test_bad_configs_get_clear_messages(tmp_path: Path, text: str, expected: list[str]) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        for spec in load_connector_file(path):
+            validate(spec)
+    msg = str(err.value)
+    assert path in msg
+    for part in expected:
+        assert part in msg
+    assert "s3cret" not in msg  # a secret never appears in an error
+
+
+def test_all_problems_reported_at_once(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, "name: a\nconfig: {connector.class: datagen, rate: x, keys: -1, foo: 1}"
+    )
+    with pytest.raises(ConfigError) as err:
+        validate(load_connector_file(path)[0])
+    lines = [ln for ln in str(err.value).splitlines() if ln.startswith("  - ")]
+    assert len(lines) == 4  # rate, keys, foo, and the missing topic
+    assert "connector 'a'" in str(err.value)
+
+
+def test_known_but_unsupported_properties_warn(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, "name: a\nconfig: {connector.class: datagen, topic: t, header.converter: x}"
+    )
+    v = validate(load_connector_file(path)[0])
+    assert v.warnings and "header.converter is not supported yet" in v.warnings[0]
+
+
+def test_connect_class_names_resolve(tmp_path: Path) -> None:
+    for cls, kind in [
+        ("org.apache.kafka.connect.file.FileStreamSourceConnector", "source"),
+        ("FileStreamSink", "sink"),
+        ("file", "source"),
+    ]:
+        extra = "topics: t" if kind == "sink" else "topic: t"
+        path = _write(tmp_path, f"name: a\nconfig: {{connector.class: {cls}, {extra}, file: x}}")
+        assert validate(load_connector_file(path)[0]).cls.type == kind
+    _ = os.sep

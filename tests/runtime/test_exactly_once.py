@@ -1,0 +1,113 @@
+"""kill -9 of a worker running datagen -> log -> file sink, several times, then a clean run:
+every generated record is in the topic once and in the file once, none missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from hub.log import Log, TopicPartition
+
+N = 30_000
+
+
+def _config(tmp_path: Path) -> str:
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        textwrap.dedent(f"""
+        connectors:
+          - name: gen
+            config:
+              connector.class: datagen
+              topic: events
+              rate: 4000
+              keys: 50
+              value.size: 16
+              max.records: {N}
+              batch.size: 500
+              offset.flush.interval.ms: 200
+              topic.creation.default.partitions: 3
+          - name: out
+            config:
+              connector.class: FileStreamSink
+              topics: events
+              file: {tmp_path / "out.jsonl"}
+              batch.size: 700
+              offset.flush.interval.ms: 150
+    """)
+    )
+    return str(path)
+
+
+def _start(tmp_path: Path, config: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    with open(tmp_path / "worker.log", "ab") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run", config],
+            env=env, stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+
+
+def _wait_started(tmp_path: Path, runs: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if (tmp_path / "worker.log").read_text().count("connector out started") >= runs:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the worker did not start")
+
+
+def _lines(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    return path.read_bytes().decode().splitlines()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_kill_9_anywhere_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    out = tmp_path / "out.jsonl"
+    rnd = random.Random(11)
+    kills = 0
+    for run in range(1, 6):
+        proc = _start(tmp_path, config)
+        _wait_started(tmp_path, run)
+        time.sleep(rnd.uniform(0.1, 1.5))  # let it get going, then kill it anywhere
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        if len(_lines(out)) >= N:
+            break
+    proc = _start(tmp_path, config)
+    _wait_started(tmp_path, kills + 1)
+    deadline = time.monotonic() + 90
+    while len(_lines(out)) < N and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(0.5)  # anything extra would show up now
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    assert kills >= 3
+
+    # the file sink: every record exactly once
+    seqs = [json.loads(line)["seq"] for line in _lines(out)]
+    assert len(seqs) == len(set(seqs)), "duplicates in the sink file"
+    assert sorted(seqs) == list(range(N)), f"missing: {sorted(set(range(N)) - set(seqs))[:10]}"
+
+    # the log: every record exactly once
+    with Log(str(tmp_path / "data"), read_only=True) as log:
+        c = log.consumer(auto_offset_reset="earliest", max_poll_records=10_000)
+        c.assign([TopicPartition("events", p) for p in range(3)])
+        in_log = []
+        while batch := c.poll(0.2):
+            in_log.extend(json.loads(r.value)["payload"]["seq"] for r in batch)
+    assert len(in_log) == len(set(in_log)) == N
