@@ -21,9 +21,12 @@ Runs outside the partition lock while reading immutable sealed segments; takes i
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from hub.log import _pycodec, files
 from hub.log import batch as _batch
@@ -31,6 +34,7 @@ from hub.log.partition import Partition, decode_checked, now_ms
 from hub.log.segment import LogSegment
 
 CHECKPOINT = "cleaner.checkpoint"
+log = logging.getLogger(__name__)
 
 
 def fail_point(name: str) -> None:
@@ -49,12 +53,16 @@ class CleanResult:
     records_dropped: int
 
 
-def _read_checkpoint(directory: str) -> int:
+def _read_checkpoint(directory: str) -> dict[str, Any]:
+    """``{"first_dirty": offset, "passes": [[time_ms, upto_offset], ...]}``."""
     try:
         with open(os.path.join(directory, CHECKPOINT)) as f:
-            return int(f.read().strip() or 0)
+            doc = json.load(f)
     except (FileNotFoundError, ValueError):
-        return 0
+        return {"first_dirty": 0, "passes": []}
+    if isinstance(doc, int):
+        return {"first_dirty": doc, "passes": []}
+    return {"first_dirty": int(doc.get("first_dirty", 0)), "passes": doc.get("passes", [])}
 
 
 def _write_atomic(path: str, data: str) -> None:
@@ -84,7 +92,14 @@ def clean(partition: Partition, now: int | None = None, force: bool = False) -> 
         cleanable.append(seg)
     if not cleanable:
         return None
-    first_dirty = _read_checkpoint(partition.directory)
+    if os.path.exists(os.path.join(partition.directory, files.CLEANING_MANIFEST)):
+        # a swap failed after its commit point (I/O error): the next open completes it
+        log.error(
+            "%s: an interrupted compaction awaits completion at the next open", partition.directory
+        )
+        return None
+    checkpoint = _read_checkpoint(partition.directory)
+    first_dirty = checkpoint["first_dirty"]
     dirty = sum(s.size for s in cleanable if s.base_offset >= first_dirty)
     if not dirty and not force:
         return None
@@ -98,11 +113,19 @@ def clean(partition: Partition, now: int | None = None, force: bool = False) -> 
             for r in records[1]:
                 if r.key is not None:
                     newest[r.key] = r.offset
-    horizon = now - cfg.delete_retention_ms
+    # Tombstones go only once a pass that already held them is older than delete.retention.ms
+    # (Kafka's rule): consumers get that long to see a delete, whatever its timestamp.
+    expired = [p for p in checkpoint["passes"] if now - p[0] > cfg.delete_retention_ms]
+    drop_tombstones_below = max((p[1] for p in expired), default=-1)
     result = [0, 0, 0, 0, 0, 0]
     for group in _groups(cleanable, cfg.segment_bytes):
-        _clean_group(partition, group, newest, horizon, result)
-    _write_atomic(os.path.join(partition.directory, CHECKPOINT), str(cleanable[-1].next_offset))
+        _clean_group(partition, group, newest, drop_tombstones_below, result)
+    passes = [p for p in checkpoint["passes"] if now - p[0] <= cfg.delete_retention_ms]
+    if expired:
+        passes.insert(0, max(expired))
+    passes.append([now, cleanable[-1].next_offset])
+    doc = {"first_dirty": cleanable[-1].next_offset, "passes": passes}
+    _write_atomic(os.path.join(partition.directory, CHECKPOINT), json.dumps(doc))
     return CleanResult(*result)
 
 
@@ -126,15 +149,39 @@ def _clean_group(
     partition: Partition,
     group: list[LogSegment],
     newest: dict[bytes, int],
-    horizon: int,
+    drop_tombstones_below: int,
     result: list[int],
 ) -> None:
     directory = partition.directory
     base = group[0].base_offset
+    _discard(directory, base)  # leftovers of a pass that failed (disk full, EIO)
     out = LogSegment(
         directory, base, index_interval=partition.config.index_interval_bytes,
         active=True, state=files.CLEANED_SUFFIX,
     )  # fmt: skip
+    try:
+        _copy_retained(partition, group, newest, drop_tombstones_below, result, out)
+        out.next_offset = group[-1].next_offset
+        out.seal()
+    except BaseException:
+        out.close()
+        _discard(directory, base)
+        raise
+    out.close()
+    fail_point("clean:after-cleaned")
+    result[1] += 1
+    result[3] += os.path.getsize(out.path)
+    _swap(partition, group, base)
+
+
+def _copy_retained(
+    partition: Partition,
+    group: list[LogSegment],
+    newest: dict[bytes, int],
+    drop_tombstones_below: int,
+    result: list[int],
+    out: LogSegment,
+) -> None:
     for seg in group:
         result[0] += 1
         result[2] += seg.size
@@ -145,7 +192,7 @@ def _clean_group(
                 if r.key is None
                 or (
                     newest.get(r.key, -1) <= r.offset
-                    and (r.value is not None or r.timestamp >= horizon)
+                    and (r.value is not None or r.offset >= drop_tombstones_below)
                 )
             ]
             result[4] += len(kept)
@@ -173,13 +220,13 @@ def _clean_group(
             crc = _batch.crc32c(memoryview(data)[_batch.CRC_START :])
             data[17:21] = crc.to_bytes(4, "big")
             out.append(data, _batch.parse_header(data))
-    out.next_offset = group[-1].next_offset
-    out.seal()
-    out.close()
-    fail_point("clean:after-cleaned")
-    result[1] += 1
-    result[3] += os.path.getsize(out.path)
-    _swap(partition, group, base)
+
+
+def _discard(directory: str, base: int) -> None:
+    """Remove a ``.cleaned`` segment (uncommitted by definition)."""
+    for suffix in files.SEGMENT_SUFFIXES:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(files.segment_path(directory, base, suffix, files.CLEANED_SUFFIX))
 
 
 def _swap(partition: Partition, group: list[LogSegment], base: int) -> None:

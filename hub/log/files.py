@@ -53,10 +53,16 @@ def parse_segment_file(name: str) -> tuple[int, str, str] | None:
     return int(m.group(1)), m.group(2), m.group(3)
 
 
+TRASH_PREFIX = ".trash-"  # a deleted topic's directory until it is removed
+
+
 def topic_name_problem(name: str) -> str | None:
-    """Why ``name`` is not a legal topic name (Kafka's rules), or None if it is."""
-    if name in (".", ".."):
-        return "'.' and '..' are not allowed"
+    """Why ``name`` is not a legal topic name (Kafka's rules), or None if it is.
+
+    Names starting with '.' are refused too: they are hub's own files (``.lock``,
+    ``.clean_shutdown``, ``.trash-*``) in the data directory."""
+    if name.startswith("."):
+        return "names starting with '.' are reserved for hub's own files"
     if not _TOPIC_NAME.match(name):
         return "use 1 to 249 characters from ASCII letters, digits, '.', '_' and '-'"
     return None

@@ -58,6 +58,7 @@ class Log:
         self.flush_interval_ms = flush_interval_ms
         self.maintenance_interval_ms = maintenance_interval_ms
         self._lock = threading.RLock()
+        self._maintenance = threading.Lock()  # one retention/compaction pass at a time
         self._topics: dict[str, Topic] = {}
         self.data_ready = threading.Condition()
         self._durable_seq = 0
@@ -72,7 +73,7 @@ class Log:
             self._dir_lock = DirectoryLock(self.path)
             self._dir_lock.acquire()
             marker = os.path.join(self.path, CLEAN_SHUTDOWN)
-            clean = os.path.exists(marker)
+            clean = os.path.isfile(marker)
             if clean:
                 os.unlink(marker)
                 files.fsync_dir(self.path)
@@ -96,9 +97,11 @@ class Log:
     def _load(self, clean: bool) -> None:
         for name in sorted(os.listdir(self.path)):
             directory = os.path.join(self.path, name)
-            if not os.path.isdir(directory) or name.endswith("-delete"):
-                if name.endswith("-delete") and not self.read_only:
+            if name.startswith(files.TRASH_PREFIX):
+                if not self.read_only:
                     shutil.rmtree(directory, ignore_errors=True)  # an interrupted delete
+                continue
+            if name.startswith(".") or not os.path.isdir(directory):
                 continue
             meta = Topic.read_meta(directory)
             if meta is None:
@@ -170,13 +173,13 @@ class Log:
 
     def delete_topic(self, name: str) -> None:
         self._writable(f"delete topic {name!r}")
-        with self._lock:
+        with self._maintenance, self._lock:  # never under a running compaction
             topic = self.topic(name)
             if topic.internal:
                 raise InvalidTopicError(name, "internal topics cannot be deleted")
             del self._topics[name]
             topic.close()
-            tomb = os.path.join(self.path, f"{name}.{uuid.uuid4().hex}-delete")
+            tomb = os.path.join(self.path, f"{files.TRASH_PREFIX}{name}.{uuid.uuid4().hex}")
             os.replace(topic.directory, tomb)
             files.fsync_dir(self.path)
             shutil.rmtree(tomb, ignore_errors=True)
@@ -200,7 +203,7 @@ class Log:
                 del self._topics[name]
         for name in os.listdir(self.path):
             directory = os.path.join(self.path, name)
-            if name.endswith("-delete") or not os.path.isdir(directory):
+            if name.startswith(".") or not os.path.isdir(directory):
                 continue
             meta = Topic.read_meta(directory)
             if meta and meta[0] not in self._topics:
@@ -256,13 +259,16 @@ class Log:
         stats = {"segments_deleted": 0, "partitions_compacted": 0}
         if self.read_only:
             return stats
-        with self._lock:
-            topics = list(self._topics.values())
-        for topic in topics:
-            for p in topic.partitions:
-                stats["segments_deleted"] += p.apply_retention(now)
-                if topic.config.compact and cleaner.clean(p, now, force=force_compaction):
-                    stats["partitions_compacted"] += 1
+        with self._maintenance:
+            with self._lock:
+                topics = list(self._topics.values())
+            for topic in topics:
+                if topic.closed:
+                    continue  # deleted meanwhile
+                for p in topic.partitions:
+                    stats["segments_deleted"] += p.apply_retention(now)
+                    if topic.config.compact and cleaner.clean(p, now, force=force_compaction):
+                        stats["partitions_compacted"] += 1
         return stats
 
     def _run(self) -> None:
@@ -289,11 +295,12 @@ class Log:
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
-        with self._lock:
+        with self._maintenance, self._lock:
             for topic in self._topics.values():
                 topic.close()
             if not self.read_only:
-                open(os.path.join(self.path, CLEAN_SHUTDOWN), "w").close()
+                with open(os.path.join(self.path, CLEAN_SHUTDOWN), "w"):
+                    pass
                 files.fsync_dir(self.path)
             self._release()
         self._notify()

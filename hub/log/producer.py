@@ -21,12 +21,44 @@ from typing import TYPE_CHECKING
 
 from hub.log import batch as _batch
 from hub.log import codec
-from hub.log.errors import UnknownPartitionError
+from hub.log.errors import RecordTooLargeError, UnknownPartitionError
 from hub.log.record import AppendInfo, Header, Record
 
 if TYPE_CHECKING:
     from hub.log.log import Log
     from hub.log.partition import Partition
+
+
+_BYTES = (bytes, bytearray, memoryview)
+
+
+def _check_record(
+    topic: str,
+    key: object,
+    value: object,
+    headers: Sequence[Header] | None,
+    timestamp: object,
+    limit: int,
+) -> None:
+    size = 100  # record and batch overhead
+    for name, v in (("key", key), ("value", value)):
+        if v is not None and not isinstance(v, _BYTES):
+            raise TypeError(f"record for topic {topic!r}: {name} must be bytes or None, "
+                            f"not {type(v).__name__} (encode it first)")  # fmt: skip
+        size += len(v) if v is not None else 0
+    for h in headers or ():
+        if (
+            not isinstance(h, tuple | list) or len(h) != 2 or not isinstance(h[0], str)
+            or not (h[1] is None or isinstance(h[1], _BYTES))
+        ):  # fmt: skip
+            raise TypeError(
+                f"record for topic {topic!r}: headers must be (str, bytes | None) pairs"
+            )
+        size += len(h[0]) + (len(h[1]) if h[1] is not None else 0)
+    if timestamp is not None and (not isinstance(timestamp, int) or isinstance(timestamp, bool)):
+        raise TypeError(f"record for topic {topic!r}: timestamp must be int milliseconds")
+    if size > limit:
+        raise RecordTooLargeError(topic, size, limit)
 
 
 class _Pending:
@@ -82,9 +114,14 @@ class Producer:
         timestamp: int | None = None,
         partition: int | None = None,
     ) -> None:
-        """Buffer one record. It reaches the log at the next batch boundary or ``flush``."""
+        """Buffer one record. It reaches the log at the next batch boundary or ``flush``.
+
+        The record is checked here (types, size against the topic's max.message.bytes), so a
+        bad one is refused at the call that made it and never spoils the buffered others."""
+        t = self._log.topic(topic)
         if partition is not None:
-            self._log.topic(topic).partition(partition)  # validate early
+            t.partition(partition)  # validate early
+        _check_record(topic, key, value, headers, timestamp, t.config.max_message_bytes)
         with self._lock:
             slot = (topic, -1 if partition is None else partition)
             p = self._pending.get(slot)

@@ -45,6 +45,8 @@ class Topic:
             for p in range(num_partitions)
         ]
 
+    closed = False
+
     @property
     def internal(self) -> bool:
         return self.name.startswith("__")
@@ -63,12 +65,15 @@ class Topic:
         )
 
     def close(self) -> None:
+        self.closed = True
         for p in self.partitions:
             p.close()
 
     @staticmethod
     def write_meta(directory: str, name: str, partitions: int, config: TopicConfig) -> None:
-        os.makedirs(directory, exist_ok=True)
+        if not os.path.isdir(directory):
+            os.makedirs(directory)
+            files.fsync_dir(os.path.dirname(directory))
         meta = {
             "name": name,
             "partitions": partitions,

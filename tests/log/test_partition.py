@@ -240,3 +240,34 @@ def test_concurrent_producers_and_consumers(log: Log) -> None:
     expected = {b"%d-%d" % (t, i) for t in range(n_threads) for i in range(per_thread)}
     for s in range(2):  # fan-out: each group got every record exactly once
         assert len(seen[s]) == len(expected) and set(seen[s]) == expected
+
+
+def test_a_bad_record_is_refused_at_send_and_spoils_nothing(log: Log) -> None:
+    log.create_topic("t", 1, {"max.message.bytes": "1000"})
+    prod = log.producer()
+    for i in range(5):
+        prod.send("t", b"good-%d" % i, partition=0)
+    with pytest.raises(TypeError, match="value must be bytes or None, not str"):
+        prod.send("t", "text", partition=0)  # type: ignore[arg-type]
+    with pytest.raises(RecordTooLargeError):
+        prod.send("t", b"x" * 5000, partition=0)
+    prod.flush()
+    recs, _ = log.partition("t", 0).records(0)
+    assert [r.value for r in recs] == [b"good-%d" % i for i in range(5)]
+
+
+def test_reserved_and_suffix_topic_names(data_dir: str) -> None:
+    from hub.log import InvalidTopicError
+
+    with Log(data_dir, background=False) as log:
+        for bad in (".lock", ".clean_shutdown", ".trash-x"):
+            with pytest.raises(InvalidTopicError, match="reserved"):
+                log.create_topic(bad, 1)
+        log.create_topic("orders-to-delete", 1)
+        log.producer().send_many("orders-to-delete", [b"keep me"], partition=0)
+        log.flush()
+        log.create_topic("gone", 1)
+        log.delete_topic("gone")
+    with Log(data_dir, background=False) as log:  # a topic named *-delete survives a restart
+        assert log.topics() == ["orders-to-delete"]
+        assert log.partition("orders-to-delete", 0).log_end_offset == 1
