@@ -16,6 +16,7 @@ from typing import Any
 from hub.log import Log, OffsetOutOfRangeError, Record, TopicPartition
 from hub.runtime.api import SinkRecord, SinkTask, SinkTaskContext
 from hub.runtime.converters import Converter
+from hub.runtime.errors import ErrorReporter
 from hub.runtime.status import TaskState
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class SinkRunner:
         flush_interval_ms: int,
         auto_offset_reset: str,
         state: TaskState,
+        errors: ErrorReporter,
     ) -> None:
         self.connector = connector
         self.task_id = task_id
@@ -53,6 +55,7 @@ class SinkRunner:
         self.max_wait = batch_max_wait_ms / 1000
         self.flush_interval = flush_interval_ms / 1000
         self.state = state
+        self.errors = errors
         self.consumer = log.consumer(
             group_id=f"connect-{connector}",
             auto_offset_reset=auto_offset_reset,  # type: ignore[arg-type]
@@ -106,7 +109,7 @@ class SinkRunner:
             while not self._stopping:
                 batch = self._gather()
                 if batch:
-                    self.task.put([self._convert(r) for r in batch])
+                    self._put(batch)
                     self._dirty = True
                     self.state.add_records(len(batch))
                 if time.monotonic() - last_commit >= self.flush_interval:
@@ -115,6 +118,31 @@ class SinkRunner:
         finally:
             self._flush_and_commit()
             self.consumer.close()
+
+    def _put(self, batch: list[Record]) -> None:
+        pairs: list[tuple[Record, SinkRecord]] = []
+        for r in batch:
+            try:
+                pairs.append((r, self._convert(r)))
+            except Exception as exc:  # a record the converter cannot read
+                self.errors.failed("VALUE_CONVERTER", exc, r)
+        if not pairs:
+            return
+        try:
+            self.errors.retry("TASK_PUT", lambda: self.task.put([s for _, s in pairs]))
+            return
+        except Exception as exc:
+            if not self.errors.tolerate:
+                raise
+            if len(pairs) == 1:
+                self.errors.failed("TASK_PUT", exc, pairs[0][0])
+                return
+        # errors.tolerance=all: isolate the poison, one record at a time; failures to the DLQ
+        for raw, rec in pairs:
+            try:
+                self.errors.retry("TASK_PUT", lambda rec=rec: self.task.put([rec]))  # type: ignore[misc]
+            except Exception as exc:
+                self.errors.failed("TASK_PUT", exc, raw)
 
     def _gather(self) -> list[Record]:
         deadline = time.monotonic() + self.max_wait
@@ -130,7 +158,7 @@ class SinkRunner:
     def _flush_and_commit(self) -> None:
         positions = {tp: self.consumer.position(tp) for tp in self.consumer.assignment()}
         if self._dirty:
-            self.task.flush(positions)
+            self.errors.retry("TASK_FLUSH", lambda: self.task.flush(positions))
             self._dirty = False
         if positions:
             self.consumer.commit(positions)

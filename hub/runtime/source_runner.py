@@ -29,6 +29,7 @@ from typing import Any
 from hub.log import Log
 from hub.runtime.api import SourceRecord, SourceTask, SourceTaskContext
 from hub.runtime.converters import Converter
+from hub.runtime.errors import ErrorReporter
 from hub.runtime.offsets import OffsetStore, partition_key
 from hub.runtime.status import TaskState
 
@@ -52,6 +53,7 @@ class SourceRunner:
         flush_interval_ms: int,
         default_partitions: int,
         state: TaskState,
+        errors: ErrorReporter,
     ) -> None:
         self.connector = connector
         self.task_id = task_id
@@ -64,6 +66,7 @@ class SourceRunner:
         self.flush_interval = flush_interval_ms / 1000
         self.default_partitions = default_partitions
         self.state = state
+        self.errors = errors
         self.producer = log.producer()
         self._prefix = f"{connector}/{task_id}/".encode()
         self._window: dict[str, int] = {}  # "topic/partition" -> log end offset at start
@@ -132,11 +135,17 @@ class SourceRunner:
             if self._seq in self._skip:
                 self._skip.discard(self._seq)
                 continue
+            try:
+                key = self.key_converter.from_value(r.key, r.key_schema)
+                value = self.value_converter.from_value(r.value, r.value_schema)
+            except Exception as exc:  # e.g. a value JSON cannot represent
+                self.errors.failed("VALUE_CONVERTER", exc)
+                continue
             g = groups.get((r.topic, r.partition))
             if g is None:
                 g = groups[(r.topic, r.partition)] = ([], [], [], [])
-            g[0].append(self.key_converter.from_value(r.key, r.key_schema))
-            g[1].append(self.value_converter.from_value(r.value, r.value_schema))
+            g[0].append(key)
+            g[1].append(value)
             g[2].append((*r.headers, (SEQ_HEADER, self._prefix + str(self._seq).encode())))
             g[3].append(r.timestamp if r.timestamp is not None else time.time_ns() // 1_000_000)
         for topic, _ in groups:

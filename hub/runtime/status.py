@@ -17,6 +17,7 @@ class TaskStatus:
     records_per_second: float
     last_commit_age_s: float | None
     lag: int | None
+    errors: int
 
 
 class TaskState:
@@ -29,6 +30,7 @@ class TaskState:
         self._window: list[tuple[float, int]] = [(time.monotonic(), 0)]
         self._last_commit: float | None = None
         self.lag: int | None = None
+        self.error_source: object = None  # the task's ErrorReporter (counts skipped records)
 
     def running(self) -> None:
         with self._lock:
@@ -61,6 +63,7 @@ class TaskState:
             t0, n0 = self._window[0]
             rate = (self.records - n0) / (now - t0) if now > t0 else 0.0
             age = None if self._last_commit is None else now - self._last_commit
+            errors = int(getattr(self.error_source, "errors", 0))
             return TaskStatus(
-                self.task_id, self.state, self.trace, self.records, rate, age, self.lag
+                self.task_id, self.state, self.trace, self.records, rate, age, self.lag, errors
             )

@@ -1,0 +1,100 @@
+"""Error handling of tasks, with Kafka Connect's properties.
+
+* ``errors.tolerance``: ``none`` (default) - the first bad record fails the task;
+  ``all`` - the record is skipped, and never silently: it is counted in the task's status,
+  logged when ``errors.log.enable``, and written to ``errors.deadletterqueue.topic.name``
+  (sinks) with, when ``errors.deadletterqueue.context.headers.enable``, Connect's
+  ``__connect.errors.*`` headers (topic, partition, offset, stage, exception).
+* ``errors.retry.timeout`` (ms, -1 = forever) and ``errors.retry.delay.max.ms``: how long a
+  ``TransientError`` is retried, with exponential backoff, before it counts as a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import TypeVar
+
+from hub.errors import TransientError
+from hub.log import Log, Record
+from hub.runtime.validation import CommonConfig
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PREFIX = "__connect.errors."
+
+
+class ErrorReporter:
+    def __init__(self, connector: str, task_id: int, common: CommonConfig, log_: Log) -> None:
+        self.connector = connector
+        self.task_id = task_id
+        self.tolerate = common.errors_tolerance == "all"
+        self.log_enable = common.errors_log_enable
+        self.include_messages = common.errors_log_include_messages
+        self.dlq = common.errors_deadletterqueue_topic_name
+        self.context_headers = common.errors_deadletterqueue_context_headers_enable
+        self.retry_timeout = common.errors_retry_timeout
+        self.retry_delay_max = common.errors_retry_delay_max_ms / 1000
+        self._log = log_
+        self._producer = log_.producer() if self.dlq else None
+        self.errors = 0
+
+    def retry(self, stage: str, fn: Callable[[], T]) -> T:
+        """Run ``fn``, retrying a TransientError until errors.retry.timeout has passed."""
+        deadline = None if self.retry_timeout < 0 else time.monotonic() + self.retry_timeout / 1000
+        delay = 0.1
+        while True:
+            try:
+                return fn()
+            except TransientError as exc:
+                if deadline is not None and time.monotonic() + delay > deadline:
+                    raise
+                log.warning("%s task %d: %s failed, retrying in %.1f s: %s",
+                            self.connector, self.task_id, stage, delay, exc)  # fmt: skip
+                time.sleep(delay)
+                delay = min(delay * 2, max(self.retry_delay_max, 0.1))
+
+    def failed(self, stage: str, exc: BaseException, record: Record | None = None) -> None:
+        """A record failed at ``stage``: re-raise (tolerance none) or report and skip it."""
+        self.errors += 1
+        if not self.tolerate:
+            raise exc
+        where = f" {record.topic}-{record.partition}@{record.offset}" if record else ""
+        if self.log_enable:
+            detail = (
+                f" value={record.value!r}" if record is not None and self.include_messages else ""
+            )
+            log.error("%s task %d: %s failed for record%s, skipped (errors.tolerance=all): %s%s",
+                      self.connector, self.task_id, stage, where, exc, detail)  # fmt: skip
+        if self._producer is not None and record is not None:
+            self._to_dlq(stage, exc, record)
+
+    def _to_dlq(self, stage: str, exc: BaseException, record: Record) -> None:
+        assert self._producer is not None
+        if not self._log.has_topic(self.dlq):
+            try:
+                self._log.create_topic(self.dlq, 1)
+            except Exception:
+                if not self._log.has_topic(self.dlq):
+                    raise
+        headers = list(record.headers)
+        if self.context_headers:
+            ctx = {
+                "topic": record.topic,
+                "partition": str(record.partition),
+                "offset": str(record.offset),
+                "connector.name": self.connector,
+                "task.id": str(self.task_id),
+                "stage": stage,
+                "class.name": type(self).__module__,
+                "exception.class.name": f"{type(exc).__module__}.{type(exc).__qualname__}",
+                "exception.message": str(exc),
+                "exception.stacktrace": "".join(traceback.format_exception(exc))[-8000:],
+            }
+            headers += [(PREFIX + k, v.encode()) for k, v in ctx.items()]
+        self._producer.send(self.dlq, record.value, key=record.key, headers=headers,
+                            timestamp=record.timestamp)  # fmt: skip
+        self._producer.flush()

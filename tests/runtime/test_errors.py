@@ -1,0 +1,79 @@
+"""errors.tolerance, the dead letter queue with context headers, and task failure."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from hub.config import ConnectorSpec
+from hub.log import TopicPartition
+from hub.runtime.worker import Worker
+
+
+def _wait(cond, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _lines(p: Path) -> list[str]:
+    return p.read_text().splitlines() if p.exists() else []
+
+
+def _sink(tmp_path: Path, **extra: object) -> ConnectorSpec:
+    return ConnectorSpec("sink", {
+        "connector.class": "FileStreamSink", "topics": "in", "file": str(tmp_path / "out.txt"),
+        "value.converter.schemas.enable": "false", "offset.flush.interval.ms": 100,
+        "batch.max.wait.ms": 50, **extra,
+    }, "test")  # fmt: skip
+
+
+def _produce(worker: Worker, values: list[bytes]) -> None:
+    if not worker.log.has_topic("in"):
+        worker.log.create_topic("in", 1)
+    prod = worker.log.producer()
+    prod.send_many("in", values, partition=0)
+    prod.flush()
+
+
+def test_tolerance_all_skips_poison_to_the_dlq_with_context(tmp_path: Path) -> None:
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        _produce(worker, [b'"a"', b"{not json", b'"b"', b'"c"'])
+        worker.add(_sink(tmp_path, **{
+            "errors.tolerance": "all", "errors.log.enable": "true",
+            "errors.deadletterqueue.topic.name": "dlq",
+            "errors.deadletterqueue.context.headers.enable": "true",
+        }))  # fmt: skip
+        out = tmp_path / "out.txt"
+        _wait(lambda: len(_lines(out)) == 3)
+        assert _lines(out) == ["a", "b", "c"]
+        _wait(lambda: worker.log.has_topic("dlq"))
+        recs, _ = worker.log.partition("dlq", 0).records(0)
+        assert [r.value for r in recs] == [b"{not json"]
+        h = dict(recs[0].headers)
+        assert h["__connect.errors.topic"] == b"in"
+        assert h["__connect.errors.offset"] == b"1"
+        assert h["__connect.errors.stage"] == b"VALUE_CONVERTER"
+        assert h["__connect.errors.connector.name"] == b"sink"
+        assert b"JSONDecodeError" in h["__connect.errors.exception.class.name"]
+        assert worker.status()["sink"][0].errors == 1
+        # the poison record's offset is committed: it is not retried forever
+        _wait(lambda: worker.log.groups.committed("connect-sink", TopicPartition("in", 0)) is not None
+              and worker.log.groups.committed("connect-sink", TopicPartition("in", 0)).offset == 4)  # type: ignore[union-attr]  # fmt: skip
+    finally:
+        worker.stop()
+
+
+def test_tolerance_none_fails_the_task_with_its_trace(tmp_path: Path) -> None:
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        _produce(worker, [b'"a"', b"{not json"])
+        worker.add(_sink(tmp_path))
+        _wait(lambda: worker.status()["sink"][0].state == "FAILED")
+        status = worker.status()["sink"][0]
+        assert status.trace is not None and "JSONDecodeError" in status.trace
+        assert _lines(tmp_path / "out.txt") == []  # the good record before it was not committed
+    finally:
+        worker.stop()
