@@ -11,55 +11,30 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
-from hub.log import Log, OffsetOutOfRangeError, Record, TopicPartition
+from hub.log import OffsetOutOfRangeError, Record, TopicPartition
 from hub.runtime.api import SinkRecord, SinkTask, SinkTaskContext
-from hub.runtime.converters import Converter
-from hub.runtime.errors import ErrorReporter
-from hub.runtime.status import TaskState
+from hub.runtime.runner import RunnerContext
 
 log = logging.getLogger(__name__)
 
 
 class SinkRunner:
-    def __init__(
-        self,
-        *,
-        connector: str,
-        task_id: int,
-        task: SinkTask,
-        config: dict[str, Any],
-        log: Log,
-        topics: list[str],
-        topics_regex: str,
-        key_converter: Converter,
-        value_converter: Converter,
-        batch_size: int,
-        batch_max_wait_ms: int,
-        flush_interval_ms: int,
-        auto_offset_reset: str,
-        state: TaskState,
-        errors: ErrorReporter,
-    ) -> None:
-        self.connector = connector
-        self.task_id = task_id
+    def __init__(self, ctx: RunnerContext, task: SinkTask) -> None:
+        self.ctx = ctx
+        self.connector = ctx.connector
         self.task = task
-        self.config = config
-        self.log = log
-        self.topics = topics
-        self.topics_regex = topics_regex
-        self.key_converter = key_converter
-        self.value_converter = value_converter
-        self.batch_size = batch_size
-        self.max_wait = batch_max_wait_ms / 1000
-        self.flush_interval = flush_interval_ms / 1000
-        self.state = state
-        self.errors = errors
-        self.consumer = log.consumer(
-            group_id=f"connect-{connector}",
-            auto_offset_reset=auto_offset_reset,  # type: ignore[arg-type]
-            max_poll_records=batch_size,
+        self.log = ctx.log
+        self.topics = ctx.common.topics
+        self.topics_regex = ctx.common.topics_regex
+        self.batch_size = ctx.common.batch_size
+        self.max_wait = ctx.common.batch_max_wait_ms / 1000
+        self.state = ctx.state
+        self.errors = ctx.errors
+        self.consumer = ctx.log.consumer(
+            group_id=f"connect-{ctx.connector}",
+            auto_offset_reset=ctx.common.auto_offset_reset,
+            max_poll_records=self.batch_size,
         )
         self._dirty = False
         self._stopping = False
@@ -88,15 +63,15 @@ class SinkRunner:
         self.task.close(tps)
 
     def _convert(self, r: Record) -> SinkRecord:
-        key, key_schema = self.key_converter.to_value(r.key)
-        value, value_schema = self.value_converter.to_value(r.value)
+        key, key_schema = self.ctx.key_converter.to_value(r.key)
+        value, value_schema = self.ctx.value_converter.to_value(r.value)
         return SinkRecord(
             r.topic, r.partition, r.offset, r.timestamp, key, value, r.headers,
             key_schema, value_schema,
         )  # fmt: skip
 
     def run(self) -> None:
-        self.task.start(self.config, SinkTaskContext(self.connector, self.task_id))
+        self.task.start(self.ctx.config, SinkTaskContext(self.connector, self.ctx.task_id))
         for t in self.topics:
             if not self.log.has_topic(t):
                 self.log.create_topic(t, 1)
@@ -112,7 +87,7 @@ class SinkRunner:
                     self._put(batch)
                     self._dirty = True
                     self.state.add_records(len(batch))
-                if time.monotonic() - last_commit >= self.flush_interval:
+                if time.monotonic() - last_commit >= self.ctx.flush_interval:
                     self._flush_and_commit()
                     last_commit = time.monotonic()
         finally:

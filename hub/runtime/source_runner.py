@@ -26,12 +26,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from hub.log import Log
 from hub.runtime.api import SourceRecord, SourceTask, SourceTaskContext
-from hub.runtime.converters import Converter
-from hub.runtime.errors import ErrorReporter
 from hub.runtime.offsets import OffsetStore, partition_key
-from hub.runtime.status import TaskState
+from hub.runtime.runner import RunnerContext
 
 log = logging.getLogger(__name__)
 
@@ -39,36 +36,17 @@ SEQ_HEADER = "hub.source.seq"
 
 
 class SourceRunner:
-    def __init__(
-        self,
-        *,
-        connector: str,
-        task_id: int,
-        task: SourceTask,
-        config: dict[str, Any],
-        log: Log,
-        offsets: OffsetStore,
-        key_converter: Converter,
-        value_converter: Converter,
-        flush_interval_ms: int,
-        default_partitions: int,
-        state: TaskState,
-        errors: ErrorReporter,
-    ) -> None:
-        self.connector = connector
-        self.task_id = task_id
+    def __init__(self, ctx: RunnerContext, task: SourceTask, offsets: OffsetStore) -> None:
+        self.ctx = ctx
+        self.connector = ctx.connector
+        self.task_id = ctx.task_id
         self.task = task
-        self.config = config
-        self.log = log
+        self.log = ctx.log
         self.offsets = offsets
-        self.key_converter = key_converter
-        self.value_converter = value_converter
-        self.flush_interval = flush_interval_ms / 1000
-        self.default_partitions = default_partitions
-        self.state = state
-        self.errors = errors
-        self.producer = log.producer()
-        self._prefix = f"{connector}/{task_id}/".encode()
+        self.state = ctx.state
+        self.errors = ctx.errors
+        self.producer = ctx.log.producer()
+        self._prefix = f"{ctx.connector}/{ctx.task_id}/".encode()
         self._window: dict[str, int] = {}  # "topic/partition" -> log end offset at start
         self._pending: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._topics: set[str] = set()
@@ -111,7 +89,7 @@ class SourceRunner:
         context = SourceTaskContext(
             self.connector, self.task_id, self.offsets.offsets(self.connector)
         )
-        self.task.start(self.config, context)
+        self.task.start(self.ctx.config, context)
         self.state.running()
         last_commit = time.monotonic()
         try:
@@ -119,7 +97,7 @@ class SourceRunner:
                 records = self.task.poll()
                 if records:
                     self._append(records)
-                if time.monotonic() - last_commit >= self.flush_interval:
+                if time.monotonic() - last_commit >= self.ctx.flush_interval:
                     self.commit()
                     last_commit = time.monotonic()
         finally:
@@ -136,8 +114,8 @@ class SourceRunner:
                 self._skip.discard(self._seq)
                 continue
             try:
-                key = self.key_converter.from_value(r.key, r.key_schema)
-                value = self.value_converter.from_value(r.value, r.value_schema)
+                key = self.ctx.key_converter.from_value(r.key, r.key_schema)
+                value = self.ctx.value_converter.from_value(r.value, r.value_schema)
             except Exception as exc:  # e.g. a value JSON cannot represent
                 self.errors.failed("VALUE_CONVERTER", exc)
                 continue
@@ -173,7 +151,7 @@ class SourceRunner:
             return
         if not self.log.has_topic(topic):
             try:
-                self.log.create_topic(topic, self.default_partitions)
+                self.log.create_topic(topic, self.ctx.common.topic_creation_default_partitions)
             except Exception:
                 if not self.log.has_topic(topic):  # not a lost race with another task
                     raise

@@ -21,6 +21,7 @@ from hub.log import Log
 from hub.runtime.converters import make_converter
 from hub.runtime.errors import ErrorReporter
 from hub.runtime.offsets import OffsetStore
+from hub.runtime.runner import RunnerContext
 from hub.runtime.sink_runner import SinkRunner
 from hub.runtime.source_runner import SourceRunner
 from hub.runtime.status import TaskState, TaskStatus
@@ -90,24 +91,16 @@ class Worker:
         c = v.common
         key_conv = make_converter(c.key_converter, c.key_converter_schemas_enable)
         value_conv = make_converter(c.value_converter, c.value_converter_schemas_enable)
-        instance = v.cls.task_class()  # type: ignore[attr-defined]
-        errors = ErrorReporter(v.name, task.task_id, c, self.log)
-        task.state.error_source = errors
-        if v.cls.type == "source":
-            return SourceRunner(
-                connector=v.name, task_id=task.task_id, task=instance, config=task.config,
-                log=self.log, offsets=self.offsets, key_converter=key_conv,
-                value_converter=value_conv, flush_interval_ms=c.offset_flush_interval_ms,
-                default_partitions=c.topic_creation_default_partitions, state=task.state,
-                errors=errors,
-            )  # fmt: skip
-        return SinkRunner(
-            connector=v.name, task_id=task.task_id, task=instance, config=task.config,
-            log=self.log, topics=c.topics, topics_regex=c.topics_regex,
-            key_converter=key_conv, value_converter=value_conv, batch_size=c.batch_size,
-            batch_max_wait_ms=c.batch_max_wait_ms, flush_interval_ms=c.offset_flush_interval_ms,
-            auto_offset_reset=c.auto_offset_reset, state=task.state, errors=errors,
+        ctx = RunnerContext(
+            connector=v.name, task_id=task.task_id, config=task.config, common=c, log=self.log,
+            key_converter=key_conv, value_converter=value_conv, state=task.state,
+            errors=ErrorReporter(v.name, task.task_id, c, self.log),
         )  # fmt: skip
+        task.state.error_source = ctx.errors
+        instance = v.cls.task_class()  # type: ignore[attr-defined]
+        if v.cls.type == "source":
+            return SourceRunner(ctx, instance, self.offsets)
+        return SinkRunner(ctx, instance)
 
     def _supervise(self, rt: ConnectorRuntime, task: _Task) -> None:
         backoff = BACKOFF_MIN

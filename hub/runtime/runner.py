@@ -1,0 +1,30 @@
+"""What a task runner gets from the worker: one value, shared by source and sink runners."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hub.log import Log
+from hub.runtime.converters import Converter
+from hub.runtime.errors import ErrorReporter
+from hub.runtime.status import TaskState
+from hub.runtime.validation import CommonConfig
+
+
+@dataclass(frozen=True)
+class RunnerContext:
+    connector: str
+    task_id: int
+    config: dict[str, Any]  # the task's config (connector and runtime properties)
+    common: CommonConfig
+    log: Log
+    key_converter: Converter
+    value_converter: Converter
+    state: TaskState
+    errors: ErrorReporter
+
+    @property
+    def flush_interval(self) -> float:
+        """Seconds between offset commits (offset.flush.interval.ms)."""
+        return self.common.offset_flush_interval_ms / 1000
