@@ -11,6 +11,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from hub.errors import ConfigError
 
 
@@ -33,6 +35,15 @@ def _default(o: Any) -> Any:
     raise TypeError(f"cannot convert {type(o).__name__} to JSON")
 
 
+def dumps(doc: Any) -> bytes:
+    """Compact JSON bytes: orjson, or the json module for what orjson refuses (ints past 64
+    bits, non-string keys)."""
+    try:
+        return orjson.dumps(doc, default=_default)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(doc, default=_default, separators=(",", ":")).encode()
+
+
 class JsonConverter(Converter):
     """Kafka Connect's JsonConverter: with ``schemas.enable`` the bytes are
     ``{"schema": ..., "payload": ...}``."""
@@ -44,12 +55,12 @@ class JsonConverter(Converter):
         if value is None:
             return None
         doc = {"schema": schema, "payload": value} if self.schemas_enable else value
-        return json.dumps(doc, default=_default, separators=(",", ":")).encode()
+        return dumps(doc)
 
     def to_value(self, data: bytes | None) -> tuple[Any, Mapping[str, Any] | None]:
         if data is None:
             return None, None
-        doc = json.loads(data)
+        doc = orjson.loads(data)
         if self.schemas_enable and isinstance(doc, dict) and set(doc) == {"schema", "payload"}:
             return doc["payload"], doc["schema"]
         return doc, None

@@ -105,11 +105,13 @@ class SourceRunner:
 
     def _append(self, records: Sequence[SourceRecord]) -> None:
         groups: dict[tuple[str, int | None], tuple[list[Any], ...]] = {}
+        last_partition: object = None
+        pkey = ""
         for r in records:
             self._seq += 1
-            self._pending[partition_key(r.source_partition)] = (
-                dict(r.source_partition), dict(r.source_offset),
-            )  # fmt: skip
+            if r.source_partition is not last_partition:  # usually one object per poll
+                last_partition, pkey = r.source_partition, partition_key(r.source_partition)
+            self._pending[pkey] = (r.source_partition, r.source_offset)  # type: ignore[assignment]
             if self._seq in self._skip:
                 self._skip.discard(self._seq)
                 continue

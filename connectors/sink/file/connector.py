@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from connectors.sink.file.config import FileSinkConfig
 from hub.log import TopicPartition
 from hub.runtime.api import SinkConnector, SinkRecord, SinkTask, SinkTaskContext
+from hub.runtime.converters import dumps
 
 
 def _line(value: Any) -> str:
@@ -27,7 +28,7 @@ def _line(value: Any) -> str:
         return value
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
-    return json.dumps(value, separators=(",", ":"), default=str)
+    return dumps(value).decode()
 
 
 class FileStreamSinkTask(SinkTask):

@@ -26,11 +26,18 @@ class DatagenTask(SourceTask):
         self.next = int(offset["seq"]) if offset else 0
         self._t0 = time.monotonic()
         self._n0 = self.next
+        rnd = random.Random(f"{self.cfg.seed}/{self.task}")
+        self._salt = rnd.getrandbits(32)
+        self._pool = "".join(rnd.choices(_ALPHABET, k=self.cfg.value_size + 4093))
+        self._pool_span = 4093
 
     def _record(self, n: int) -> SourceRecord:
-        rnd = random.Random(f"{self.cfg.seed}/{self.task}/{n}")
-        key = f"key-{rnd.randrange(self.cfg.keys)}"
-        payload = "".join(rnd.choices(_ALPHABET, k=self.cfg.value_size))
+        # cheap and deterministic: a multiplicative hash picks the key, the payload is a
+        # slice of a seeded random pool (record n always gets the same key and payload)
+        h = (n * 0x9E3779B1 + self._salt) & 0xFFFFFFFF
+        key = f"key-{h % self.cfg.keys}"
+        start = h % self._pool_span
+        payload = self._pool[start : start + self.cfg.value_size]
         return SourceRecord(
             topic=self.cfg.topic, key={"id": key},
             value={"seq": n, "task": self.task, "key": key, "payload": payload},

@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from hub.runtime.api import JsonMap, SinkRecord, SourceRecord
 from hub.runtime.transforms.errors import TransformError
@@ -22,9 +22,6 @@ R = TypeVar("R", SourceRecord, SinkRecord)
 
 class Transform(ABC):
     """One single message transform (SMT)."""
-
-    # the name messages use, e.g. "RegexRouter" or "InsertField$Value"
-    type_name: ClassVar[str] = ""
 
     @abstractmethod
     def apply(self, record: R) -> R | None:

@@ -1,0 +1,88 @@
+"""datagen -> log -> FileStreamSink throughput, against the log's own append rate.
+
+    python bench/connect_bench.py --records 200000
+
+Reference, measured in the same run: appending the same number of records of the same size
+straight into the log with Producer.send_many (the ceiling for any source). Then a worker runs
+datagen (unthrottled, JSON values) into a topic and FileStreamSink out of it; the figure is
+records/s end to end (the last line in the file), with both connectors' exactly-once
+bookkeeping on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from hub.config import ConnectorSpec  # noqa: E402
+from hub.log import Log  # noqa: E402
+from hub.runtime.worker import Worker  # noqa: E402
+
+
+def count_lines(path: str) -> int:
+    try:
+        with open(path, "rb") as f:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    except FileNotFoundError:
+        return 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--records", type=int, default=200_000)
+    ap.add_argument("--dir", default=None)
+    args = ap.parse_args()
+    n = args.records
+    base = tempfile.mkdtemp(prefix="hub-connect-bench-", dir=args.dir)
+    try:
+        value = b'{"seq":123456,"task":0,"key":"key-42","payload":"' + b"x" * 64 + b'"}'
+        log = Log(os.path.join(base, "ref"))
+        log.create_topic("ref", 1)
+        prod = log.producer()
+        t0 = time.perf_counter()
+        for i in range(0, n, 10_000):
+            prod.send_many(
+                "ref", [value] * min(10_000, n - i), keys=[b'{"id":"key-42"}'] * min(10_000, n - i)
+            )
+        prod.flush()
+        ref = time.perf_counter() - t0
+        log.close()
+
+        out = os.path.join(base, "out.jsonl")
+        worker = Worker(os.path.join(base, "data"))
+        t0 = time.perf_counter()
+        worker.add(ConnectorSpec("gen", {
+            "connector.class": "datagen", "topic": "events", "rate": 0, "keys": 1000,
+            "value.size": 64, "max.records": n, "batch.size": 2000,
+            "value.converter.schemas.enable": "false", "key.converter.schemas.enable": "false",
+        }, "bench"))  # fmt: skip
+        worker.add(ConnectorSpec("out", {
+            "connector.class": "FileStreamSink", "topics": "events", "file": out,
+            "batch.size": 5000, "value.converter.schemas.enable": "false",
+        }, "bench"))  # fmt: skip
+        while count_lines(out) < n:
+            time.sleep(0.05)
+        e2e = time.perf_counter() - t0
+        src = worker.status()["gen"][0]
+        worker.stop()
+        print(f"connect benchmark: {n:,} records of ~{len(value)} B, {os.cpu_count()} cores")
+        print(f"  log append (send_many, reference) {ref:7.2f} s {n / ref:12,.0f} rec/s")
+        print(
+            f"  datagen -> log -> file sink       {e2e:7.2f} s {n / e2e:12,.0f} rec/s"
+            f"   {ref / e2e:5.2f}x the log's append rate"
+        )
+        print(f"  (source task counted {src.records:,} records)")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

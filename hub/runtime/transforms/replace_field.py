@@ -1,0 +1,58 @@
+"""Kafka's ``ReplaceField$Key``/``ReplaceField$Value``: keep, drop and rename fields."""
+
+from __future__ import annotations
+
+from hub.runtime.transforms import schema as s
+from hub.runtime.transforms.base import R, Side, Transform
+from hub.runtime.transforms.props import Props
+from hub.runtime.transforms.struct_side import operand
+
+PURPOSE = "field replacement"
+
+
+def _renames(props: Props) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for mapping in props.names("renames"):
+        old, sep, new = mapping.partition(":")
+        if not sep or not old or not new or ":" in new:
+            props.problem("renames", f"invalid rename mapping {mapping!r}; write old:new,...")
+        else:
+            out[old] = new
+    return out
+
+
+class ReplaceField(Transform):
+    """``exclude`` (wins over include), ``include`` (only these), ``renames``
+    (``old:new,...``); Kafka's removed names ``blacklist``/``whitelist`` are read too."""
+
+    def __init__(self, props: Props, side: Side) -> None:
+        self.side = side
+        self.exclude = set(self._list(props, "exclude", "blacklist"))
+        self.include = set(self._list(props, "include", "whitelist"))
+        self.renames = _renames(props)
+        self.replace_null = props.boolean("replace.null.with.default", True)
+
+    @staticmethod
+    def _list(props: Props, key: str, deprecated: str) -> list[str]:
+        if props.has(key) and props.has(deprecated):
+            props.problem(deprecated, f"the deprecated name of {props.full(key)}; set only one")
+        return props.names(key) or props.names(deprecated)
+
+    def keep(self, name: str) -> bool:
+        return name not in self.exclude and (not self.include or name in self.include)
+
+    def apply(self, record: R) -> R | None:
+        op = operand(self.side, record, PURPOSE)
+        if op is None:
+            return record
+        if op.schema is None:
+            data = {self.renames.get(k, k): v for k, v in op.data.items() if self.keep(k)}
+            return self.side.put(record, data, None)
+        values = s.values(op.data, op.schema, self.replace_null)
+        entries, data = [], {}
+        for entry in s.fields(op.schema):
+            name = str(entry.get("field"))
+            if self.keep(name):
+                entries.append(s.named(self.renames.get(name, name), entry))
+                data[self.renames.get(name, name)] = values.get(name)
+        return self.side.put(record, data, s.with_fields(op.schema, entries))

@@ -1,0 +1,39 @@
+"""Kafka's ``ValueToKey``: the key becomes a struct of some fields of the value."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hub.runtime.transforms import schema as s
+from hub.runtime.transforms.base import VALUE, R, Transform
+from hub.runtime.transforms.errors import TransformError
+from hub.runtime.transforms.props import Props
+from hub.runtime.transforms.struct_side import operand
+
+PURPOSE = "copying fields from value to key"
+
+
+class ValueToKey(Transform):
+    """``fields`` (required): the value fields that form the key, in that order. With a
+    schema, the key schema is a struct of those fields' schemas. A tombstone passes as it is."""
+
+    def __init__(self, props: Props) -> None:
+        self.fields = props.names("fields", required="the value fields that form the key")
+        self.replace_null = props.boolean("replace.null.with.default", True)
+
+    def apply(self, record: R) -> R | None:
+        op = operand(VALUE, record, PURPOSE)
+        if op is None:
+            return record
+        if op.schema is None:
+            key = {f: op.data.get(f) for f in self.fields}
+            return replace(record, key=key, key_schema=None)
+        entries = []
+        for name in self.fields:
+            entry = s.field(op.schema, name)
+            if entry is None:
+                raise TransformError(f"field does not exist in the value schema: {name!r}")
+            entries.append(s.named(name, entry))
+        values = s.values(op.data, op.schema, self.replace_null)
+        key = {f: values.get(f) for f in self.fields}
+        return replace(record, key=key, key_schema=s.struct(entries))
