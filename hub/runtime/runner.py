@@ -9,6 +9,7 @@ from hub.log import Log
 from hub.runtime.converters import Converter
 from hub.runtime.errors import ErrorReporter
 from hub.runtime.status import TaskState
+from hub.runtime.transforms import TransformChain
 from hub.runtime.validation import CommonConfig
 
 
@@ -23,6 +24,7 @@ class RunnerContext:
     value_converter: Converter
     state: TaskState
     errors: ErrorReporter
+    chain: TransformChain | None = None  # the connector's transforms, if any
 
     @property
     def flush_interval(self) -> float:

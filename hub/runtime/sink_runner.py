@@ -96,11 +96,21 @@ class SinkRunner:
 
     def _put(self, batch: list[Record]) -> None:
         pairs: list[tuple[Record, SinkRecord]] = []
+        chain = self.ctx.chain
         for r in batch:
             try:
-                pairs.append((r, self._convert(r)))
+                rec: SinkRecord | None = self._convert(r)
             except Exception as exc:  # a record the converter cannot read
                 self.errors.failed("VALUE_CONVERTER", exc, r)
+                continue
+            if chain is not None:
+                try:
+                    rec = chain.apply(rec)  # type: ignore[arg-type]
+                except Exception as exc:
+                    self.errors.failed("TRANSFORMATION", exc, r)
+                    continue
+            if rec is not None:  # None: filtered out, its offset is committed all the same
+                pairs.append((r, rec))
         if not pairs:
             return
         try:

@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from hub.runtime.api import SourceRecord, SourceTask, SourceTaskContext
@@ -105,6 +106,7 @@ class SourceRunner:
 
     def _append(self, records: Sequence[SourceRecord]) -> None:
         groups: dict[tuple[str, int | None], tuple[list[Any], ...]] = {}
+        now = time.time_ns() // 1_000_000
         last_partition: object = None
         pkey = ""
         for r in records:
@@ -115,6 +117,17 @@ class SourceRunner:
             if self._seq in self._skip:
                 self._skip.discard(self._seq)
                 continue
+            chain = self.ctx.chain
+            if chain is not None:
+                if r.timestamp is None:
+                    r = replace(r, timestamp=now)
+                try:
+                    r = chain.apply(r)  # type: ignore[assignment]
+                except Exception as exc:
+                    self.errors.failed("TRANSFORMATION", exc)
+                    continue
+                if r is None:  # filtered out: its offset still moves on
+                    continue
             try:
                 key = self.ctx.key_converter.from_value(r.key, r.key_schema)
                 value = self.ctx.value_converter.from_value(r.value, r.value_schema)
@@ -127,7 +140,7 @@ class SourceRunner:
             g[0].append(key)
             g[1].append(value)
             g[2].append((*r.headers, (SEQ_HEADER, self._prefix + str(self._seq).encode())))
-            g[3].append(r.timestamp if r.timestamp is not None else time.time_ns() // 1_000_000)
+            g[3].append(r.timestamp if r.timestamp is not None else now)
         for topic, _ in groups:
             self._ensure_topic(topic)
         self._open_window({topic for topic, _ in groups})

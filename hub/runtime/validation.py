@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hub.config import MASK, ConnectorSpec, is_secret
 from hub.errors import ConfigError
 from hub.runtime.api import Connector, ConnectorConfig
+from hub.runtime.transforms import TransformChain, TransformConfigError, build_chain
 
 
 def _csv(v: Any) -> list[str]:
@@ -86,8 +87,6 @@ NOT_YET = re.compile(
     r"|topic\.creation\..*|key\.converter\..*|value\.converter\..*|errors\.retry\..*"
     r"|snapshot\.fetch\.size|max\.batch\.size|max\.queue\.size|poll\.interval\.ms)$"
 )
-# Known properties whose absence would silently change data: an error until implemented.
-REFUSED = re.compile(r"^(transforms|predicates)(\..*)?$")
 
 
 @dataclass
@@ -98,6 +97,7 @@ class ValidatedConnector:
     config: ConnectorConfig
     raw: dict[str, Any]
     spec: ConnectorSpec
+    chain: TransformChain | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -135,14 +135,19 @@ def validate(spec: ConnectorSpec) -> ValidatedConnector:
     except ConfigError as exc:
         raise ConfigError(f"invalid config in {where}:\n  - {exc}") from None
     fields = {f.alias or n for n, f in cls.config_model.model_fields.items()}
+    chain: TransformChain | None = None
+    try:
+        chain = build_chain(raw)
+        chain_keys = chain.properties()
+    except TransformConfigError as exc:
+        problems += exc.problems
+        chain_keys = {k for k in raw if k.startswith(("transforms", "predicates"))}
     common_values = {k: v for k, v in raw.items() if k in COMMON}
     own_values = {k: v for k, v in raw.items() if k in fields}
     for k, v in raw.items():
-        if k in COMMON or k in fields or k in IGNORED:
+        if k in COMMON or k in fields or k in IGNORED or k in chain_keys:
             continue
-        if REFUSED.match(k):
-            problems.append(f"{k}: transforms and predicates are not supported yet; remove it")
-        elif NOT_YET.match(k):
+        if NOT_YET.match(k):
             warnings.append(f"{where}: {k} is not supported yet and is ignored")
         else:
             problems.append(f"{k} = {_show(k, v, spec)}: unknown property for {cls.name}")
@@ -160,4 +165,4 @@ def validate(spec: ConnectorSpec) -> ValidatedConnector:
         problems.append("topics: a sink needs 'topics' (a list) or 'topics.regex'")
     if problems or common is None or config is None:
         raise ConfigError(f"invalid config in {where}:\n" + "\n".join(f"  - {p}" for p in problems))
-    return ValidatedConnector(spec.name, cls, common, config, raw, spec, warnings)
+    return ValidatedConnector(spec.name, cls, common, config, raw, spec, chain, warnings)

@@ -95,6 +95,7 @@ class Worker:
             connector=v.name, task_id=task.task_id, config=task.config, common=c, log=self.log,
             key_converter=key_conv, value_converter=value_conv, state=task.state,
             errors=ErrorReporter(v.name, task.task_id, c, self.log),
+            chain=v.chain if v.chain else None,
         )  # fmt: skip
         task.state.error_source = ctx.errors
         instance = v.cls.task_class()  # type: ignore[attr-defined]

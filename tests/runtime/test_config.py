@@ -105,7 +105,7 @@ BAD = [
     ),
     (
         "name: a\nconfig: {connector.class: datagen, topic: t, transforms: unwrap}",
-        ["transforms: transforms and predicates are not supported yet"],
+        ["transforms.unwrap.type: required, not set"],
     ),
     (
         "name: a\nconfig: {connector.class: datagen, topic: t, my.password: s3cret, bogus: 1}",

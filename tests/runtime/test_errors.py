@@ -81,3 +81,32 @@ def test_tolerance_none_fails_the_task_with_its_trace(tmp_path: Path) -> None:
         assert _lines(tmp_path / "out.txt") == []  # the good record before it was not committed
     finally:
         worker.stop()
+
+
+def test_transforms_run_in_sources_and_sinks(tmp_path: Path) -> None:
+    import json
+
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        worker.add(ConnectorSpec("gen", {
+            "connector.class": "datagen", "topic": "datagen.events", "rate": 0,
+            "max.records": 50, "value.converter.schemas.enable": "false",
+            "transforms": "route,odd",
+            "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
+            "transforms.route.regex": "datagen\\.(.*)", "transforms.route.replacement": "$1",
+            "transforms.odd.type": "InsertField$Value", "transforms.odd.static.field": "origin",
+            "transforms.odd.static.value": "gen",
+        }, "test"))  # fmt: skip
+        worker.add(ConnectorSpec("out", {
+            "connector.class": "FileStreamSink", "topics": "events", "file": str(tmp_path / "o"),
+            "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
+            "transforms": "mask", "transforms.mask.type": "MaskField$Value",
+            "transforms.mask.fields": "payload",
+        }, "test"))  # fmt: skip
+        _wait(lambda: len(_lines(tmp_path / "o")) == 50)
+        rows = [json.loads(line) for line in _lines(tmp_path / "o")]
+        assert {r["origin"] for r in rows} == {"gen"} and {r["payload"] for r in rows} == {""}
+        assert sorted(r["seq"] for r in rows) == list(range(50))
+        assert not worker.log.has_topic("datagen.events")  # routed before the log
+    finally:
+        worker.stop()

@@ -7,7 +7,6 @@ from hub.runtime.transforms.props import Props
 
 
 class Filter(Transform):
-
     def __init__(self, props: Props) -> None:
         pass
 

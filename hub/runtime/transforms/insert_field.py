@@ -60,10 +60,12 @@ class InsertField(Transform):
         self.insertions: list[Insertion] = []
         for key, type_, value in sources:
             spec = props.string(key, non_empty=True)
-            if spec is not None:
-                name = spec[:-1] if spec[-1] in "!?" else spec
-                optional = not spec.endswith("!")
-                self.insertions.append(Insertion(name, optional, type_, value))
+            if spec is None:
+                continue
+            name = spec[:-1] if spec[-1] in "!?" else spec
+            if not name.strip():
+                props.problem(key, "needs a field name before '!' or '?'")
+            self.insertions.append(Insertion(name, not spec.endswith("!"), type_, value))
         if not self.insertions:
             props.problems.append(
                 f"{props.prefix}*: nothing to insert; set at least one of "

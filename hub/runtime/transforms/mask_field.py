@@ -69,7 +69,9 @@ class MaskField(Transform):
         op = operand(self.side, record, PURPOSE)
         if op is None:
             return record
-        data = dict(op.data) if op.schema is None else s.values(op.data, op.schema, self.replace_null)
+        data = dict(op.data)
+        if op.schema is not None:
+            data = s.values(op.data, op.schema, self.replace_null)
         for name in self.fields & data.keys():
             data[name] = self.mask(data[name], record.topic)
         return self.side.put(record, data, op.schema)

@@ -14,7 +14,6 @@ class RegexRouter(Transform):
     (``$1``, ``${name}``; ``\\$`` for a dollar sign). Topics that do not match pass as
     they are."""
 
-
     def __init__(self, props: Props) -> None:
         self.regex = regex = props.regex("regex", required="the pattern topic names must match")
         replacement = props.string("replacement", required="the new topic name, e.g. $1")

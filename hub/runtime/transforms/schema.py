@@ -44,6 +44,11 @@ def with_fields(schema: JsonMap, entries: Iterable[JsonMap]) -> dict[str, Any]:
     return {**schema, "fields": list(entries)}
 
 
+def appended(schema: JsonMap, entries: Iterable[JsonMap]) -> dict[str, Any]:
+    """``schema`` with ``entries`` added after its fields."""
+    return with_fields(schema, [*fields(schema), *entries])
+
+
 def struct(entries: Iterable[JsonMap], optional: bool = False) -> dict[str, Any]:
     return {"type": "struct", "fields": list(entries), "optional": optional}
 
@@ -57,15 +62,6 @@ def primitive(type_: str, optional: bool) -> dict[str, Any]:
     if type_ == "timestamp":
         return {"type": "int64", "optional": optional, "name": TIMESTAMP_NAME, "version": 1}
     return {"type": type_, "optional": optional}
-
-
-def field_value(data: Mapping[str, Any], entry: JsonMap, replace_null: bool) -> Any:
-    """A struct field's value; a null becomes the field's default when ``replace_null``
-    (Kafka's ``Struct.get`` versus ``getWithoutDefault``)."""
-    value = data.get(str(entry.get("field")))
-    if value is None and replace_null:
-        return entry.get("default")
-    return value
 
 
 def values(data: Mapping[str, Any], schema: JsonMap, replace_null: bool) -> dict[str, Any]:

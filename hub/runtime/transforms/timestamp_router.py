@@ -15,7 +15,6 @@ class TimestampRouter(Transform):
     ``SimpleDateFormat`` pattern, default ``yyyyMMdd``, in UTC). A record without a
     timestamp is an error, as in Kafka."""
 
-
     def __init__(self, props: Props) -> None:
         self.topic_format = props.string("topic.format", "${topic}-${timestamp}") or ""
         pattern = props.string("timestamp.format", "yyyyMMdd") or ""

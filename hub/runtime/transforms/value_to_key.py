@@ -32,7 +32,9 @@ class ValueToKey(Transform):
         for name in self.fields:
             entry = s.field(op.schema, name)
             if entry is None:
-                raise TransformError(f"field does not exist in the value schema: {name!r}")
+                raise TransformError(
+                    f"field does not exist in the value schema: {name!r}", topic=record.topic
+                )
             entries.append(s.named(name, entry))
         values = s.values(op.data, op.schema, self.replace_null)
         key = {f: values.get(f) for f in self.fields}

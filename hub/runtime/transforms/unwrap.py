@@ -1,0 +1,133 @@
+"""Debezium's ``ExtractNewRecordState`` ("unwrap"): the row state out of a change event.
+
+The value of a Debezium record is an envelope ``{"before", "after", "source", "op", "ts_ms",
+"transaction"}``; this transform makes the value the ``after`` state (for creates, updates
+and snapshot reads) and handles deletes and tombstones as ``DeleteHandling`` says. Events
+with neither ``before`` nor ``after`` (truncate) are dropped. Records that are not envelopes
+(heartbeats, schema changes, anything else) pass unchanged. An envelope is recognised by a
+struct schema named ``*.Envelope`` (or one with ``op`` and ``after`` fields), or, without a
+schema, by a dict with ``op`` and ``before``/``after`` keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from hub.runtime.api import JsonMap
+from hub.runtime.transforms import schema as s
+from hub.runtime.transforms.base import R, Transform
+from hub.runtime.transforms.errors import TransformError
+from hub.runtime.transforms.props import Props
+from hub.runtime.transforms.unwrap_deletes import DeleteHandling
+from hub.runtime.transforms.unwrap_fields import FieldReference, header_bytes
+
+UNSUPPORTED = {
+    key: "a Debezium property hub does not support yet"
+    for key in (
+        "drop.fields.header.name",
+        "drop.fields.from.key",
+        "drop.fields.keep.schema.compatible",
+        "replace.null.with.default",
+    )
+}
+
+
+def is_envelope(value: Any, schema: JsonMap | None) -> bool:
+    if not isinstance(value, Mapping):
+        return False
+    if schema is None:
+        return "op" in value and ("after" in value or "before" in value)
+    if str(schema.get("name") or "").endswith(".Envelope"):
+        return True
+    return s.field(schema, "op") is not None and s.field(schema, "after") is not None
+
+
+def _has(ref: FieldReference, envelope: Mapping[str, Any], schema: JsonMap | None) -> bool:
+    return ref.present(envelope) if schema is None else ref.schema(schema) is not None
+
+
+def _references(props: Props, key: str) -> list[FieldReference]:
+    prefix = props.string(f"{key}.prefix", "__") or ""
+    refs = []
+    for spec in props.names(key):
+        ref = props.parse(key, spec, lambda v: FieldReference.parse(prefix, v))
+        if ref is not None:
+            refs.append(ref)
+    return refs
+
+
+class ExtractNewRecordState(Transform):
+    """``delete.tombstone.handling.mode`` or ``drop.tombstones``/``delete.handling.mode``;
+    ``add.fields``/``add.fields.prefix``; ``add.headers``/``add.headers.prefix``;
+    ``route.by.field`` (a row field whose value becomes the topic)."""
+
+    def __init__(self, props: Props) -> None:
+        self.deletes = DeleteHandling.from_props(props)
+        self.fields = _references(props, "add.fields")
+        self.headers = _references(props, "add.headers")
+        self.route_by_field = props.string("route.by.field", "") or None
+
+    def apply(self, record: R) -> R | None:
+        envelope, schema = record.value, record.value_schema
+        if envelope is None:
+            record = self._add_headers(record, None, None)
+            return record if self.deletes.keep_tombstones else None
+        if not is_envelope(envelope, schema):
+            return record
+        record = self._add_headers(record, envelope, schema)
+        after, before = envelope.get("after"), envelope.get("before")
+        if after is None and before is None:
+            return None
+        if after is None:
+            before_schema, after_schema = s.field(schema, "before"), s.field(schema, "after")
+            out = self.deletes.on_delete(record, before, before_schema, after_schema)
+        else:
+            out = self.deletes.on_upsert(record, after, s.field(schema, "after"))
+        if out is None:
+            return None
+        out = self._route(out, after if after is not None else before)
+        return out if out.value is None else self._add_fields(out, envelope, schema)
+
+    def _route(self, record: R, state: Any) -> R:
+        if self.route_by_field is None or not isinstance(state, Mapping):
+            return record
+        topic = state.get(self.route_by_field)
+        if topic is None or not str(topic).strip():
+            return record
+        return replace(record, topic=str(topic))
+
+    def _add_headers(self, record: R, envelope: Any, schema: JsonMap | None) -> R:
+        added: list[tuple[str, bytes | None]] = []
+        for ref in self.headers:
+            if envelope is None:
+                if ref.struct is None and ref.field == "op":
+                    added.append((ref.new_name, b"d"))
+            elif _has(ref, envelope, schema):
+                added.append((ref.new_name, header_bytes(ref.value(envelope))))
+        return replace(record, headers=(*record.headers, *added)) if added else record
+
+    def _add_fields(self, record: R, envelope: Mapping[str, Any], schema: JsonMap | None) -> R:
+        if not self.fields:
+            return record
+        if not isinstance(record.value, Mapping):
+            raise TransformError(
+                f"add.fields needs a struct row state, found {type(record.value).__name__}",
+                topic=record.topic,
+            )
+        value = dict(record.value)
+        out_schema = record.value_schema
+        entries = None
+        if out_schema is not None and s.is_struct(out_schema):
+            entries = s.fields(out_schema)
+        for ref in self.fields:
+            if not _has(ref, envelope, schema):
+                continue
+            field_schema = None if schema is None else ref.schema(schema)
+            if entries is not None and field_schema is not None:
+                entries.append(s.named(ref.new_name, field_schema))
+            value[ref.new_name] = ref.value(envelope)
+        if entries is not None and out_schema is not None:
+            out_schema = s.with_fields(out_schema, entries)
+        return replace(record, value=value, value_schema=out_schema)
