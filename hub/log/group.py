@@ -305,14 +305,18 @@ class GroupCoordinator:
             g = self._groups.get(group)
             if g is not None:
                 self._expire(group, g)
-            members = tuple(
-                MemberInfo(
-                    m.member_id,
-                    m.topics,
-                    tuple(sorted((tp for tp, o in g.target.items() if o == m.member_id), key=str)),
+            members: tuple[MemberInfo, ...] = ()
+            if g is not None:
+                members = tuple(
+                    MemberInfo(
+                        m.member_id,
+                        m.topics,
+                        tuple(
+                            sorted((tp for tp, o in g.target.items() if o == m.member_id), key=str)
+                        ),
+                    )
+                    for m in g.members.values()
                 )
-                for m in (g.members.values() if g else ())
-            )
             committed = dict(self._offsets.get(group, {}))
             tps = set(committed) | (set(g.target) if g else set())
             rows = []
