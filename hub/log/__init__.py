@@ -35,6 +35,7 @@ from hub.log.errors import (
 )
 from hub.log.group import GroupInfo, OffsetAndMetadata, PartitionLag
 from hub.log.log import Log
+from hub.log.partition import PartitionClosedError
 from hub.log.partitioner import default_partition, murmur2, to_positive
 from hub.log.producer import Producer
 from hub.log.record import AppendInfo, PartitionInfo, Record, TopicInfo, TopicPartition
@@ -53,6 +54,7 @@ __all__ = [
     "OffsetAndMetadata",
     "OffsetOutOfRangeError",
     "PartitionInfo",
+    "PartitionClosedError",
     "PartitionLag",
     "Producer",
     "ReadOnlyLogError",

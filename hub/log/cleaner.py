@@ -142,7 +142,12 @@ def _groups(segments: list[LogSegment], max_bytes: int) -> list[list[LogSegment]
 def _segment_records(seg: LogSegment, topic: str, index: int):  # type: ignore[no-untyped-def]
     for pos, header in seg.iter_batches(0, seg.written_size, check_crc=False):
         data = seg.read_at(pos, header.size)
-        yield header, decode_checked(data, 0, _batch.parse_header(data), topic, index, seg.path)
+        yield (
+            header,
+            decode_checked(
+                data, 0, _batch.parse_header(data), topic, index, seg.path, file_position=pos
+            ),
+        )
 
 
 def _clean_group(

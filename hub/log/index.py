@@ -13,7 +13,13 @@ lost or truncated tail costs only a longer scan, never a wrong answer.
 
 Memory: the active segment's entries live in a bytearray (appended entries go to the file on
 ``flush``); a sealed segment's index is memory-mapped on first use, so opening a big log reads
-no index at all. Not thread-safe: the caller holds the partition lock.
+no index at all. A read-only reader maps an index from a descriptor opened together with the
+``.log`` (``mapped``), so a compaction swap cannot pair an old ``.log`` with a new index.
+
+Files are never shortened in place: a truncation writes a temporary file, fsyncs it and renames
+it over the index, so a reader that mapped the old file keeps a valid mapping (no SIGBUS).
+
+Not thread-safe: the caller holds the partition lock.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-from typing import Any
+from typing import Any, Self
 
 _OFFSET_ENTRY = struct.Struct(">II")
 _TIME_ENTRY = struct.Struct(">qI")
@@ -52,6 +58,22 @@ class _SparseIndex:
         if usable != len(data):
             self._rewrite()
 
+    @classmethod
+    def mapped(cls, path: str, base_offset: int, fd: int | None) -> Self:
+        """A sealed index mapped now from ``fd`` (None: no index file). The caller closes
+        ``fd``; the mapping stays valid after the file is renamed, replaced or deleted."""
+        index = cls(path, base_offset, active=False)
+        index._map(fd)
+        return index
+
+    def _map(self, fd: int | None) -> None:
+        size = os.fstat(fd).st_size if fd is not None else 0
+        size -= size % self.entry.size
+        old = self._buf
+        self._buf = mmap.mmap(fd, size, prot=mmap.PROT_READ) if fd is not None and size else b""
+        if isinstance(old, mmap.mmap):
+            old.close()
+
     def _view(self) -> Any:
         if self._buf is None:
             try:
@@ -60,9 +82,7 @@ class _SparseIndex:
                 self._buf = b""
                 return self._buf
             try:
-                size = os.fstat(fd).st_size
-                size -= size % self.entry.size
-                self._buf = mmap.mmap(fd, size, prot=mmap.PROT_READ) if size else b""
+                self._map(fd)
             finally:
                 os.close(fd)
         return self._buf
@@ -103,19 +123,33 @@ class _SparseIndex:
             self._rewrite()
 
     def _rewrite(self) -> None:
-        with open(self.path, "wb") as f:
+        """Replace the file with the entries in memory (tmp file, fsync, rename): a reader that
+        mapped the old file keeps it; truncating in place would kill it with SIGBUS."""
+        tmp = self.path + ".tmp"
+        with open(tmp, "wb") as f:
             f.write(self._buf)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
         self._written = len(self._buf)
 
-    def flush(self, fsync: bool = False) -> None:
+    def flush(self, fsync: bool = False, *, below: int | None = None) -> None:
+        """Append the entries not yet in the file. With ``below``, stop at the first entry
+        whose second field (offset index: position; time index: relative offset) is not below
+        it: entries of batches still only in memory must not reach the file before them."""
         if not self._active:
             return
-        if self._written < len(self._buf):
+        end = len(self._buf)
+        if below is not None:
+            size = self.entry.size
+            while end > self._written and self.entry.unpack_from(self._buf, end - size)[1] >= below:
+                end -= size  # entries are ordered: the ones to hold back are at the end
+        if self._written < end:
             with open(self.path, "ab") as f:
-                f.write(self._buf[self._written :])
+                f.write(self._buf[self._written : end])
                 if fsync:
                     os.fsync(f.fileno())
-            self._written = len(self._buf)
+            self._written = end
         elif fsync and os.path.exists(self.path):
             with open(self.path, "ab") as f:
                 os.fsync(f.fileno())
@@ -155,7 +189,11 @@ class OffsetIndex(_SparseIndex):
         n = len(self)
         if n == 0:
             return self.base_offset, 0
-        rel, pos = self._entry(n - 1)
+        return self.at(n - 1)
+
+    def at(self, i: int) -> tuple[int, int]:
+        """``(offset, position)`` of entry ``i``."""
+        rel, pos = self._entry(i)
         return self.base_offset + rel, pos
 
     def entries(self) -> list[tuple[int, int]]:

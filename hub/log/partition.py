@@ -6,12 +6,21 @@ offset to assign). Appends go to the active segment's memory buffer; ``flush`` w
 fsyncs them and advances the high watermark.
 
 On open (writer), transient files of an interrupted retention or compaction are resolved, then
-the active segment's tail is validated by CRC and a torn or corrupt end truncated. A read-only
-partition never changes a file; it stops at the first invalid batch and re-scans for new
-batches on ``refresh``.
+the active segment's tail is validated by CRC and a torn or corrupt end truncated. A new
+partition directory and its first segment file are made durable (directory fsync) at once.
+
+A read-only partition never changes a file; it stops at the first invalid batch and, on
+``refresh``, makes its segment list match the directory: segments deleted by retention are
+closed and dropped (``log_start_offset`` moves), segments a compaction swapped are reopened,
+the previous last segment is scanned to its end before new segments are added. Files vanishing
+while a reader opens them (retention, compaction) make it list the directory again.
+
+Offsets are contiguous except where compaction removed records, so ``read`` never skips
+offsets silently: a gap anywhere else raises CorruptRecordError.
 
 Thread safety: every public method takes ``self.lock``; waiting readers are woken through the
-shared ``data_ready`` condition when the high watermark moves.
+shared ``data_ready`` condition when the high watermark moves. After ``close`` (log closed or
+topic deleted) every operation raises PartitionClosedError.
 """
 
 from __future__ import annotations
@@ -28,16 +37,41 @@ from hub.log.batch import BatchHeader, InvalidBatchError
 from hub.log.config import TopicConfig
 from hub.log.errors import (
     CorruptRecordError,
+    FatalError,
+    LogError,
     OffsetOutOfRangeError,
     ReadOnlyLogError,
     RecordTooLargeError,
 )
 from hub.log.record import AppendInfo, PartitionInfo, Record
-from hub.log.segment import LogSegment
+from hub.log.segment import InvalidBatchAt, LogSegment
+
+_OPEN_ATTEMPTS = 100  # read-only: times to list the directory again while segments vanish
+_REMAP_BYTES = 1 << 20  # read-only: map the active segment's indexes again after this growth
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+class PartitionClosedError(LogError, FatalError):
+    """A partition was used after its log was closed or its topic deleted."""
+
+    def __init__(self, topic: str, partition: int, directory: str) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.directory = directory
+        super().__init__(
+            f"partition closed: log closed or topic deleted ({topic}-{partition}, {directory}); "
+            "open the log again (or recreate the topic) and get a new partition from it"
+        )
+
+
+def _corrupt(exc: InvalidBatchError, seg: LogSegment, position: int) -> CorruptRecordError:
+    """CorruptRecordError naming the segment file and the bad batch's byte position."""
+    if isinstance(exc, InvalidBatchAt):
+        return CorruptRecordError(exc.path, exc.position, exc.reason)
+    return CorruptRecordError(seg.path, position, exc.reason)
 
 
 class Partition:
@@ -66,8 +100,11 @@ class Partition:
         self._unflushed_records = 0
         self._last_flush = time.monotonic()
         self.truncated_bytes = 0
+        self._closed = False
         if not read_only:
-            os.makedirs(directory, exist_ok=True)
+            if not os.path.isdir(directory):
+                os.makedirs(directory, exist_ok=True)
+                files.fsync_dir(os.path.dirname(directory))
             from hub.log.cleaner import resolve_interrupted
 
             resolve_interrupted(directory)
@@ -81,41 +118,47 @@ class Partition:
         except FileNotFoundError:
             return []
         for name in names:
+            if not name.endswith(files.LOG_SUFFIX):
+                continue  # cheap filter first: readers list the directory on every refresh
             parsed = files.parse_segment_file(name)
             if parsed and parsed[1] == files.LOG_SUFFIX and parsed[2] == "":
                 bases.append(parsed[0])
         return sorted(bases)
 
     def _load(self, clean_shutdown: bool) -> None:
+        self.log_end_offset = self.high_watermark = 0
+        if self.read_only:
+            self._refresh()
+            return
         bases = self._segment_bases()
-        if not bases and not self.read_only:
+        created = not bases
+        if created:
             bases = [0]
         interval = self.config.index_interval_bytes
         for i, base in enumerate(bases):
             last = i == len(bases) - 1
-            seg = LogSegment(
-                self.directory, base, index_interval=interval, active=last and not self.read_only
-            )
+            seg = LogSegment(self.directory, base, index_interval=interval, active=last)
             if not last:
                 seg.next_offset = bases[i + 1]
             self.segments.append(seg)
         self._bases = list(bases)
-        if not self.segments:
-            self.log_end_offset = self.high_watermark = 0
-            return
+        if created:
+            files.fsync_dir(self.directory)  # the new .log's name must survive a power loss
         active = self.segments[-1]
-        if self.read_only:
-            self._scan_tail(active)
-        else:
-            self.truncated_bytes = active.recover(full=not clean_shutdown)
+        self.truncated_bytes = active.recover(full=not clean_shutdown)
         self.log_end_offset = self.high_watermark = active.next_offset
 
     def _scan_tail(self, seg: LogSegment) -> None:
-        """Read-only: find the end of the valid batches without changing the file."""
-        size = os.fstat(seg._fd).st_size
-        pos = seg.index.last()[1] if seg.next_offset == seg.base_offset else seg.size
+        """Read-only: find the end of the valid batches without changing the file. The first
+        scan starts at the last index entry that points at an intact batch: the writer may have
+        written index entries of batches that are not in the file yet."""
+        size = seg.file_size()
         if seg.next_offset == seg.base_offset:
-            seg.size = seg.written_size = seg.durable_size = pos
+            keep = seg.intact_index_entries(size)
+            seg.next_offset, pos = seg.index.at(keep - 1) if keep else (seg.base_offset, 0)
+        else:
+            pos = seg.size
+        seg.size = seg.written_size = seg.durable_size = pos
         try:
             for p, header in seg.iter_batches(pos, size, check_crc=True):
                 seg.next_offset = header.next_offset
@@ -124,22 +167,59 @@ class Partition:
             pass  # a batch being written, or a torn tail the writer will truncate
 
     def refresh(self) -> None:
-        """Read-only: pick up batches and segments the writer made durable since."""
+        """Read-only: pick up batches and segments the writer made durable since, drop the
+        segments it deleted and reopen the ones it compacted. A no-op for the writer."""
         with self.lock:
+            self._check_open()
+            if self.read_only:
+                self._refresh()
+
+    def _refresh(self) -> None:
+        old_last = self.segments[-1] if self.segments else None
+        self._sync_segments()
+        for seg, nxt in zip(self.segments, self.segments[1:], strict=False):
+            if seg is old_last:  # sealed by a roll since the last scan: scan it to its end
+                seg.reload_indexes()  # the final (sealed) indexes and max timestamp
+                self._scan_tail(seg)
+            seg.next_offset = nxt.base_offset
+        if self.segments:
+            last = self.segments[-1]
+            self._scan_tail(last)
+            if last.size - last.mapped_size >= _REMAP_BYTES:
+                last.reload_indexes()  # the writer indexed what it appended since
+            self.log_end_offset = self.high_watermark = last.next_offset
+
+    def _sync_segments(self) -> None:
+        """Read-only: make ``segments`` match the ``.log`` files in the directory."""
+        mine = {s.base_offset: s for s in self.segments}
+        opened: list[LogSegment] = []
+        for attempt in range(_OPEN_ATTEMPTS):
             bases = self._segment_bases()
-            new = [b for b in bases if not self._bases or b > self._bases[-1]]
-            if self.segments and new:
-                self.segments[-1].next_offset = new[0]
-            for i, base in enumerate(new):
-                seg = LogSegment(self.directory, base, index_interval=1 << 30, active=False)
-                seg.next_offset = base
-                if i < len(new) - 1:
-                    seg.next_offset = new[i + 1]
-                self.segments.append(seg)
-                self._bases.append(base)
-            if self.segments:
-                self._scan_tail(self.segments[-1])
-                self.log_end_offset = self.high_watermark = self.segments[-1].next_offset
+            try:
+                segments = [self._current_segment(mine, base, opened) for base in bases]
+                break
+            except FileNotFoundError:  # deleted or swapped since the listing: list again
+                if attempt == _OPEN_ATTEMPTS - 1:
+                    for seg in opened:
+                        seg.close()
+                    raise
+        kept = {id(s) for s in segments}
+        for seg in self.segments + opened:
+            if id(seg) not in kept:
+                seg.close()
+        self.segments = segments
+        self._bases = bases
+
+    def _current_segment(
+        self, mine: dict[int, LogSegment], base: int, opened: list[LogSegment]
+    ) -> LogSegment:
+        seg = mine.get(base)
+        if seg is not None and not seg.replaced():
+            return seg
+        seg = LogSegment(self.directory, base, index_interval=1 << 30, active=False, reader=True)
+        opened.append(seg)
+        mine[base] = seg
+        return seg
 
     # -- offsets ---------------------------------------------------------------------------
     @property
@@ -149,7 +229,13 @@ class Partition:
 
     @property
     def active(self) -> LogSegment:
+        if not self.segments:
+            self._check_open()
         return self.segments[-1]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise PartitionClosedError(self.topic, self.index, self.directory)
 
     def size_bytes(self) -> int:
         with self.lock:
@@ -174,6 +260,7 @@ class Partition:
         if len(data) > self.config.max_message_bytes:
             raise RecordTooLargeError(self.topic, len(data), self.config.max_message_bytes)
         with self.lock:
+            self._check_open()
             self._maybe_roll(len(data), now if now is not None else now_ms())
             base = self.log_end_offset
             _batch.set_base_offset(data, base)
@@ -202,6 +289,7 @@ class Partition:
         with self.lock:
             if self.read_only:
                 raise ReadOnlyLogError(self.directory, "roll a segment")
+            self._check_open()
             self._wait_for_flush()
             old = self.active
             if old.size == 0:
@@ -230,7 +318,7 @@ class Partition:
         producers keep appending while a flush is on its way to disk."""
         with self.lock:
             if self.read_only or not self.segments:
-                return
+                return  # closed: close() made everything appended durable
             self._wait_for_flush()
             seg = self.active
             data, position = seg.take_pending()
@@ -253,8 +341,7 @@ class Partition:
                     if fsync:
                         seg.durable_size = written
                         self._mark_durable(end_offset)
-                    seg.index.flush()
-                    seg.time_index.flush()
+                    seg.flush_indexes(written, end_offset)
                 else:  # e.g. disk full: keep the batches for the next attempt (same position)
                     seg._pending[:0] = data
                 self._flushing = False
@@ -286,21 +373,71 @@ class Partition:
     def read(self, offset: int, max_bytes: int = 1 << 20, *, durable_only: bool = True) -> bytes:
         """Whole batches starting with the one that holds ``offset``: at least one batch (even
         past ``max_bytes``) when there is data, else b"". Every batch is CRC-checked."""
+        return self._read(offset, max_bytes, durable_only)[0]
+
+    def _read(self, offset: int, max_bytes: int, durable_only: bool) -> tuple[bytes, str, int]:
+        """``read``, plus the segment file and byte position the data starts at."""
         with self.lock:
+            self._check_open()
             self._check_offset(offset)
             if not durable_only and not self.read_only:
                 self.flush(fsync=False)
-            limit = self.high_watermark if durable_only else self.log_end_offset
-            i = max(bisect.bisect_right(self._bases, offset) - 1, 0)
-            while offset < limit and i < len(self.segments):
-                seg = self.segments[i]
-                end = seg.durable_size if durable_only else seg.written_size
+            found = self._find(offset, max_bytes, durable_only)
+            if found is not None and self._skips(offset, found[0]) and self.read_only:
+                self._refresh()  # our view of the files may be stale: look again
+                self._check_offset(offset)
+                found = self._find(offset, max_bytes, durable_only)
+            if found is None:
+                return b"", "", 0
+            data, seg, pos = found
+            if self._skips(offset, data):
+                first = _batch.peek_length(data, 0)
+                assert first is not None
+                raise CorruptRecordError(
+                    seg.path,
+                    pos,
+                    f"offsets {offset}..{first[0] - 1} are missing: the next batch starts at "
+                    f"{first[0]}, and only compaction may remove offsets",
+                )
+            return data, seg.path, pos
+
+    def _find(
+        self, offset: int, max_bytes: int, durable_only: bool
+    ) -> tuple[bytes, LogSegment, int] | None:
+        """Whole batches from the first one holding ``offset`` or after it, their segment and
+        position; None when there is nothing there (yet)."""
+        limit = self.high_watermark if durable_only else self.log_end_offset
+        i = max(bisect.bisect_right(self._bases, offset) - 1, 0)
+        while offset < limit and i < len(self.segments):
+            seg = self.segments[i]
+            end = seg.durable_size if durable_only else seg.written_size
+            try:
                 pos = seg.find_position(offset) if offset < seg.next_offset else None
-                if pos is None or pos >= end:
-                    i += 1
-                    continue
-                return self._whole_batches(seg, pos, end, max_bytes, limit)
-            return b""
+            except InvalidBatchError as exc:
+                raise _corrupt(exc, seg, 0) from exc
+            if pos is None or pos >= end:
+                i += 1
+                continue
+            return self._whole_batches(seg, pos, end, max_bytes, limit), seg, pos
+        return None
+
+    def _skips(self, offset: int, data: bytes) -> bool:
+        """Whether ``data``, read for ``offset``, starts after it where no compaction can
+        have removed records: the data is damaged or this reader's view is stale."""
+        first = _batch.peek_length(data, 0)
+        return first is not None and first[0] > offset and not self._compaction_gap(offset)
+
+    def _compaction_gap(self, offset: int) -> bool:
+        """Whether offsets missing from ``offset`` on may be records compaction removed: the
+        topic is (or was, if the cleaner ever ran) compacted, and they lie before the active
+        segment, which is never cleaned."""
+        if offset >= self.segments[-1].base_offset:
+            return False
+        if self.config.compact:
+            return True
+        from hub.log.cleaner import CHECKPOINT
+
+        return os.path.exists(os.path.join(self.directory, CHECKPOINT))
 
     def _whole_batches(
         self, seg: LogSegment, pos: int, end: int, max_bytes: int, limit: int
@@ -330,13 +467,15 @@ class Partition:
         self, offset: int, max_bytes: int = 1 << 20, *, durable_only: bool = True
     ) -> tuple[list[Record], int]:
         """Decoded records at or after ``offset`` and the offset to read from next."""
-        data = self.read(offset, max_bytes, durable_only=durable_only)
+        data, path, file_pos = self._read(offset, max_bytes, durable_only)
         out: list[Record] = []
         pos = 0
         nxt = offset
         while pos < len(data):
             header = _batch.parse_header(data, pos, check_crc=False)
-            recs = decode_checked(data, pos, header, self.topic, self.index, self.active.path)
+            recs = decode_checked(
+                data, pos, header, self.topic, self.index, path, file_position=file_pos + pos
+            )
             if header.base_offset < offset:
                 recs = [r for r in recs if r.offset >= offset]
             out.extend(recs)
@@ -347,10 +486,14 @@ class Partition:
     def offset_for_timestamp(self, timestamp: int) -> int | None:
         """The first offset whose record timestamp is >= ``timestamp`` (None: none yet)."""
         with self.lock:
+            self._check_open()
             for seg in self.segments:
                 if seg.max_timestamp < timestamp and not (seg is self.active and seg.size):
                     continue
-                start = seg.find_timestamp(timestamp) if seg.size else None
+                try:
+                    start = seg.find_timestamp(timestamp) if seg.size else None
+                except InvalidBatchError as exc:
+                    raise _corrupt(exc, seg, 0) from exc
                 if start is None:
                     continue
                 offset = start
@@ -398,6 +541,7 @@ class Partition:
     def close(self) -> None:
         with self.lock:
             self._wait_for_flush()
+            self._closed = True
             for seg in self.segments:
                 seg.close()
             self.segments = []
@@ -405,9 +549,20 @@ class Partition:
 
 
 def decode_checked(
-    data: bytes, pos: int, header: BatchHeader, topic: str, partition: int, path: str
+    data: bytes,
+    pos: int,
+    header: BatchHeader,
+    topic: str,
+    partition: int,
+    path: str,
+    *,
+    file_position: int | None = None,
 ) -> list[Record]:
+    """Records of the batch at ``pos`` of ``data``; a malformed batch raises
+    CorruptRecordError naming ``path`` and ``file_position`` (default ``pos``): where the batch
+    is in the segment file."""
     try:
         return _batch.decode_batch(data, pos, header, topic, partition)
     except InvalidBatchError as exc:
-        raise CorruptRecordError(path, pos, exc.reason) from exc
+        where = pos if file_position is None else file_position
+        raise CorruptRecordError(path, where, exc.reason) from exc

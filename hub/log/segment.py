@@ -9,6 +9,9 @@ Invariants:
 * An offset index entry is added every ``index_interval`` bytes, a time index entry whenever
   a batch raises the segment's max timestamp (and once more when the segment is sealed).
 * Sealed segments are immutable and fsynced, their indexes included.
+* A segment opened for a read-only reader (``reader=True``) opens its ``.log`` and index files
+  together and maps the indexes at once, so the pair stays consistent even if a compaction
+  swaps in new files under the same names; ``replaced`` tells when that happened.
 
 Not thread-safe: the caller holds the partition lock.
 """
@@ -16,6 +19,7 @@ Not thread-safe: the caller holds the partition lock.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 from collections.abc import Iterator
@@ -28,6 +32,25 @@ from hub.log.index import OffsetIndex, TimeIndex
 _SCAN_CHUNK = 1 << 20
 
 
+class InvalidBatchAt(InvalidBatchError):
+    """An invalid batch at a known place: ``path`` and byte ``position`` in it."""
+
+    def __init__(self, path: str, position: int, reason: str) -> None:
+        super().__init__(reason)
+        self.path = path
+        self.position = position
+
+    def __str__(self) -> str:
+        return f"{self.reason} at byte {self.position} of {self.path}"
+
+
+def _open_if_exists(path: str) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+
+
 class LogSegment:
     def __init__(
         self,
@@ -37,7 +60,10 @@ class LogSegment:
         index_interval: int,
         active: bool,
         state: str = "",
+        reader: bool = False,
     ) -> None:
+        """``reader``: open for a read-only partition (see the module docstring); raises
+        FileNotFoundError when the segment is deleted or replaced while being opened."""
         self.directory = directory
         self.base_offset = base_offset
         self.index_interval = index_interval
@@ -45,23 +71,72 @@ class LogSegment:
         self.path = files.segment_path(directory, base_offset, files.LOG_SUFFIX, state)
         flags = os.O_RDWR | os.O_CREAT if active else os.O_RDONLY
         self._fd = os.open(self.path, flags, 0o644)
-        self.size = self.written_size = self.durable_size = os.fstat(self._fd).st_size
-        self.index = OffsetIndex(
-            files.segment_path(directory, base_offset, files.INDEX_SUFFIX, state),
-            base_offset,
-            active=active,
-        )
-        self.time_index = TimeIndex(
-            files.segment_path(directory, base_offset, files.TIMEINDEX_SUFFIX, state),
-            base_offset,
-            active=active,
-        )
+        st = os.fstat(self._fd)
+        self._file_id = (st.st_dev, st.st_ino)
+        self.size = self.written_size = self.durable_size = st.st_size
+        index_path = files.segment_path(directory, base_offset, files.INDEX_SUFFIX, state)
+        time_path = files.segment_path(directory, base_offset, files.TIMEINDEX_SUFFIX, state)
+        if reader:
+            try:
+                self.index, self.time_index = self._map_indexes(index_path, time_path)
+            except BaseException:
+                os.close(self._fd)
+                raise
+        else:
+            self.index = OffsetIndex(index_path, base_offset, active=active)
+            self.time_index = TimeIndex(time_path, base_offset, active=active)
+        self.mapped_size = self.size  # .log size when a reader's indexes were mapped
         self.active = active
         self.next_offset = base_offset  # set by recover() / the partition for sealed segments
         self._max_timestamp: int | None = None if not active else -1
         self._pending: list[bytes | bytearray] = []
         self._bytes_since_index = 0
         self.created_at = time.time()
+
+    # -- read-only readers -----------------------------------------------------------------
+    def _map_indexes(self, index_path: str, time_path: str) -> tuple[OffsetIndex, TimeIndex]:
+        """Map both indexes from files opened now, after the .log, and check the .log is still
+        the file at ``path``: a compaction renames the new indexes in before the new .log, so
+        an unchanged .log means the indexes opened belong to it."""
+        fds = [_open_if_exists(index_path), _open_if_exists(time_path)]
+        try:
+            if not self._is_current():
+                raise FileNotFoundError(errno.ENOENT, "segment replaced while opening", self.path)
+            return (
+                OffsetIndex.mapped(index_path, self.base_offset, fds[0]),
+                TimeIndex.mapped(time_path, self.base_offset, fds[1]),
+            )
+        finally:
+            for fd in fds:
+                if fd is not None:
+                    os.close(fd)
+
+    def _is_current(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        return (st.st_dev, st.st_ino) == self._file_id
+
+    def replaced(self) -> bool:
+        """True when the file at ``path`` is gone or is another file (compaction swap)."""
+        return not self._is_current()
+
+    def reload_indexes(self) -> None:
+        """Reader: map the indexes again (they grew, or the writer sealed them). Keeps the old
+        mappings if the segment was replaced meanwhile; the partition will reopen it."""
+        try:
+            index, time_index = self._map_indexes(self.index.path, self.time_index.path)
+        except FileNotFoundError:
+            return
+        self.index.close()
+        self.time_index.close()
+        self.index, self.time_index = index, time_index
+        self._max_timestamp = None
+        self.mapped_size = self.size
+
+    def file_size(self) -> int:
+        return os.fstat(self._fd).st_size
 
     # -- appends --------------------------------------------------------------------------
     def append(self, data: bytes | bytearray, header: BatchHeader) -> None:
@@ -102,6 +177,12 @@ class LogSegment:
     def sync(self) -> None:
         os.fdatasync(self._fd)
 
+    def flush_indexes(self, written_size: int, end_offset: int) -> None:
+        """Write out the index entries of batches that are in the file (below ``written_size``
+        and ``end_offset``); entries of batches appended since stay buffered."""
+        self.index.flush(below=written_size)
+        self.time_index.flush(below=end_offset - self.base_offset)
+
     def flush(self, fsync: bool = True) -> None:
         """Write and (with ``fsync``) sync everything buffered. Lock held, no flush running."""
         data, position = self.take_pending()
@@ -135,7 +216,7 @@ class LogSegment:
         self, position: int = 0, end: int | None = None, check_crc: bool = False
     ) -> Iterator[tuple[int, BatchHeader]]:
         """``(position, header)`` of each batch from ``position`` to ``end`` (default: the
-        written size). Raises InvalidBatchError at a torn or (with ``check_crc``) bad batch."""
+        written size). Raises InvalidBatchAt at a torn or (with ``check_crc``) bad batch."""
         end = self.written_size if end is None else end
         buf: bytes = b""
         buf_pos = position
@@ -144,14 +225,20 @@ class LogSegment:
             if rel + _batch.HEADER_SIZE > len(buf):
                 buf = self.read_at(position, min(_SCAN_CHUNK, end - position))
                 buf_pos, rel = position, 0
-            header = _batch.parse_header(buf, rel, header_only=True)
-            if position + header.size > end:
-                raise InvalidBatchError(f"torn batch at byte {position} of {self.path}")
-            if check_crc:
-                if rel + header.size > len(buf):
-                    buf = self.read_at(position, min(max(_SCAN_CHUNK, header.size), end - position))
-                    buf_pos, rel = position, 0
-                _batch.verify_crc(buf, rel, header)
+            try:
+                header = _batch.parse_header(buf, rel, header_only=True)
+                if position + header.size > end:
+                    raise InvalidBatchError(
+                        f"torn batch ({end - position} of {header.size} bytes present)"
+                    )
+                if check_crc:
+                    if rel + header.size > len(buf):
+                        size = min(max(_SCAN_CHUNK, header.size), end - position)
+                        buf = self.read_at(position, size)
+                        buf_pos, rel = position, 0
+                    _batch.verify_crc(buf, rel, header)
+            except InvalidBatchError as exc:
+                raise InvalidBatchAt(self.path, position, exc.reason) from None
             yield position, header
             position += header.size
 
@@ -180,13 +267,7 @@ class LogSegment:
         """
         size = os.fstat(self._fd).st_size
         entries = self.index.entries()
-        keep = 0
-        if not full:
-            for i in range(len(entries) - 1, -1, -1):
-                off, pos = entries[i]
-                if pos < size and self._batch_ok_at(pos, off, size):
-                    keep = i + 1
-                    break
+        keep = 0 if full else self.intact_index_entries(size)
         self.index.truncate_entries(keep)
         position, self.next_offset = (
             (entries[keep - 1][1], entries[keep - 1][0]) if keep else (0, self.base_offset)
@@ -211,6 +292,15 @@ class LogSegment:
         self.index.flush()
         self.time_index.flush()
         return truncated
+
+    def intact_index_entries(self, size: int) -> int:
+        """Index entries up to and including the last one that points at an intact batch
+        (within ``size`` bytes of the file); entries past it may point at lost data."""
+        for i in range(len(self.index) - 1, -1, -1):
+            off, pos = self.index.at(i)
+            if pos < size and self._batch_ok_at(pos, off, size):
+                return i + 1
+        return 0
 
     def _batch_ok_at(self, position: int, offset: int, size: int) -> bool:
         head = self.read_at(position, _batch.HEADER_SIZE)
