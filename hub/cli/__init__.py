@@ -27,7 +27,8 @@ import click
 from hub import __version__
 from hub.cli._common import CONTEXT, DATA_DIR_HELP, VERBOSE_HELP, State, silence_stdout
 from hub.cli.clients import consume, produce
-from hub.cli.connect import plugins, run, validate
+from hub.cli.connect import plugins, run, serve, validate
+from hub.cli.connectors import connectors
 from hub.cli.demo import demo
 from hub.cli.groups import groups
 from hub.cli.topics import topics
@@ -68,7 +69,7 @@ def cli(ctx: click.Context, data_dir: str | None, verbose: bool) -> None:
     state.verbose = state.verbose or verbose
 
 
-for _command in (topics, produce, consume, groups, demo, run, validate, plugins):
+for _command in (topics, produce, consume, groups, demo, run, serve, connectors, validate, plugins):
     cli.add_command(_command)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -76,7 +77,7 @@ def run(configs: tuple[str, ...]) -> None:
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
     valid = _load(configs)
-    worker = Worker(current_state().data_dir)
+    worker = Worker(current_state().data_dir, restore=False)
     tty = sys.stderr.isatty()
     try:
         for v in valid:
@@ -128,3 +129,52 @@ def plugins() -> None:
     for p in discover():
         names = ", ".join(dict.fromkeys((p.name, p.cls.name, *p.cls.aliases)))
         click.echo(f"{p.type:<7} {names}  ({p.class_name} {p.cls.version})")
+
+
+@click.command()
+@click.argument("configs", nargs=-1, metavar="[CONFIG.yaml...]")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8083, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--auth-token",
+    envvar="HUB_REST_AUTH_TOKEN",
+    metavar="TOKEN",
+    help="Require 'Authorization: Bearer TOKEN' on every request (rest.auth.token) "
+    "[env HUB_REST_AUTH_TOKEN].",
+)
+@common_options
+def serve(configs: tuple[str, ...], host: str, port: int, auth_token: str | None) -> None:
+    """Run a worker with Kafka Connect's REST API until stopped (Ctrl-C or SIGTERM).
+
+    Connectors created over REST are kept in the data directory and start again with the
+    next 'hub serve'; connectors from CONFIG.yaml files start too, but are not kept.
+
+    \b
+    Example:
+      hub serve --port 8083 configs/datagen-to-file.yaml
+      curl -s localhost:8083/connectors?expand=status
+      hub connectors list
+    """
+    import uvicorn
+
+    from hub.api import create_app
+    from hub.runtime.worker import Worker
+
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    valid = _load(configs)
+    worker = Worker(current_state().data_dir, worker_id=f"{host}:{port}")
+    try:
+        for v in valid:
+            if v.name in worker.connectors:  # the file's config wins over a stored one
+                worker.remove(v.name)
+            worker.add(v.spec)
+        app = create_app(worker, auth_token=auth_token)
+        config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None)
+        with contextlib.suppress(KeyboardInterrupt):  # SIGTERM/Ctrl-C: a clean stop
+            uvicorn.Server(config).run()
+        logging.getLogger("hub").info("stopping: flushing and committing")
+    finally:
+        worker.stop()
+    logging.getLogger("hub").info("stopped cleanly")

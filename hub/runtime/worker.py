@@ -5,6 +5,13 @@ committed (sources) or its batch left uncommitted (sinks), and it is restarted a
 (1 s doubling to 60 s) from its stored offsets; its status shows FAILED with the error until
 it runs again. ``stop`` (SIGTERM/SIGINT in ``hub run``) stops every task, which flushes and
 commits, then closes the log cleanly.
+
+Connector states are Kafka Connect's (3.5+): RUNNING; PAUSED (tasks keep their resources, a
+source stops polling and a sink stops consuming); STOPPED (tasks shut down, the config kept,
+offsets may be altered); FAILED (the connector itself could not start). Connectors created
+over REST are kept in ``__connect_configs`` (hub.runtime.configs) and started again when a
+worker opens the same data directory. Lifecycle operations are serialised by one lock; task
+threads never take it.
 """
 
 from __future__ import annotations
@@ -13,14 +20,18 @@ import logging
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hub.config import ConnectorSpec, is_secret, mask
-from hub.log import Log
+from hub.config import ConnectorSpec, is_secret, mask, resolve
+from hub.errors import ConfigError
+from hub.log import Log, TopicPartition
+from hub.runtime.api import Connector, SourceRecord, SourceTask, SourceTaskContext
+from hub.runtime.configs import ConfigStore
 from hub.runtime.converters import make_converter
 from hub.runtime.errors import ErrorReporter
-from hub.runtime.offsets import OffsetStore
+from hub.runtime.offsets import OffsetStore, partition_key
 from hub.runtime.runner import RunnerContext
 from hub.runtime.sink_runner import SinkRunner
 from hub.runtime.source_runner import SourceRunner
@@ -30,6 +41,25 @@ from hub.runtime.validation import ValidatedConnector, validate
 log = logging.getLogger(__name__)
 
 BACKOFF_MIN, BACKOFF_MAX = 1.0, 60.0
+RUNNING, PAUSED, STOPPED, FAILED = "RUNNING", "PAUSED", "STOPPED", "FAILED"
+
+
+class ConnectorNotFoundError(ConfigError):
+    def __init__(self, name: str, task_id: int | None = None) -> None:
+        self.name, self.task_id = name, task_id
+        what = f"Connector {name}" if task_id is None else f"Task {name}-{task_id}"
+        super().__init__(f"{what} not found")
+
+
+class ConnectorExistsError(ConfigError):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"Connector {name} already exists")
+
+
+class ConnectorStateError(ConfigError):
+    """An operation the connector's current state does not allow (e.g. offsets while
+    RUNNING)."""
 
 
 @dataclass
@@ -44,50 +74,302 @@ class _Task:
 
 @dataclass
 class ConnectorRuntime:
-    spec: ValidatedConnector
-    tasks: list[_Task]
-    state: str = "RUNNING"
+    name: str
+    config: dict[str, Any]  # as given: references unresolved (what GET .../config shows)
+    spec: ValidatedConnector | None  # None: the stored config no longer validates
+    tasks: list[_Task] = field(default_factory=list)
+    state: str = STOPPED
+    trace: str | None = None
+    connector: Connector | None = None
+    paused: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def type(self) -> str:
+        return str(getattr(self.spec.cls, "type", "unknown")) if self.spec else "unknown"
+
+    @property
+    def secret_keys(self) -> set[str]:
+        return self.spec.spec.secret_keys if self.spec is not None else set()
+
+    def masked(self, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return mask(self.config if config is None else config, self.secret_keys)
+
+
+class _PausableSourceTask(SourceTask):
+    """A source task that returns nothing while its connector is paused."""
+
+    def __init__(self, task: SourceTask, paused: threading.Event) -> None:
+        self._task, self._paused = task, paused
+
+    def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
+        self._task.start(config, context)
+
+    def poll(self) -> Sequence[SourceRecord]:
+        if self._paused.is_set():
+            time.sleep(0.05)
+            return []
+        return self._task.poll()
+
+    def commit(self) -> None:
+        self._task.commit()
+
+    def stop(self) -> None:
+        self._task.stop()
+
+
+class _PausableConsumer:
+    """A sink's consumer that fetches nothing while its connector is paused; it still takes
+    part in its group, so the partitions stay assigned."""
+
+    def __init__(self, consumer: Any, paused: threading.Event) -> None:
+        self._consumer, self._paused = consumer, paused
+
+    def poll(self, timeout: float = 0.0, max_records: int | None = None) -> list[Any]:
+        if not self._paused.is_set():
+            return self._consumer.poll(timeout, max_records)  # type: ignore[no-any-return]
+        self._consumer._sync_group()  # keep the membership alive
+        time.sleep(min(max(timeout, 0.0), 0.1))
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._consumer, name)
+
+
+def _scrub(text: str, rt_spec: ValidatedConnector) -> str:
+    secrets = rt_spec.spec.secret_keys
+    for k, v in rt_spec.raw.items():  # never leak a secret through a message
+        if (k in secrets or is_secret(k)) and isinstance(v, str) and v:
+            text = text.replace(v, "********")
+    return text
 
 
 class Worker:
-    def __init__(self, data_dir: str, *, flush_interval_ms: int = 100) -> None:
+    def __init__(
+        self,
+        data_dir: str,
+        *,
+        flush_interval_ms: int = 100,
+        restore: bool = True,
+        worker_id: str = "127.0.0.1:8083",
+    ) -> None:
         self.log = Log(data_dir, flush_interval_ms=flush_interval_ms)
         self.offsets = OffsetStore(self.log)
+        self.configs = ConfigStore(self.log)
+        self.worker_id = worker_id
         self.connectors: dict[str, ConnectorRuntime] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        if restore:
+            for name, config in self.configs.configs().items():
+                self._restore(name, config)
 
-    # -- connectors -----------------------------------------------------------------------
-    def add(self, spec: ConnectorSpec) -> ConnectorRuntime:
+    # -- creating, updating, deleting -------------------------------------------------------
+    @staticmethod
+    def spec(name: str, config: Mapping[str, Any], source: str = "REST") -> ConnectorSpec:
+        where = f"{source}, connector {name!r}"
+        resolved, secrets = resolve({k: v for k, v in config.items()}, where)
+        return ConnectorSpec(name, resolved, source, secrets)
+
+    def _restore(self, name: str, config: dict[str, Any]) -> None:
+        try:
+            valid = validate(self.spec(name, config))
+        except ConfigError as exc:
+            log.error("stored connector %s no longer validates: %s", name, exc)
+            rt = ConnectorRuntime(name, config, None, state=FAILED, trace=str(exc))
+            self.connectors[name] = rt
+            return
+        rt = ConnectorRuntime(name, config, valid)
+        self.connectors[name] = rt
+        self._start(rt, RUNNING)
+
+    def add(
+        self, spec: ConnectorSpec, *, persist: bool = False, raw: Mapping[str, Any] | None = None
+    ) -> ConnectorRuntime:
+        """Validate and start a connector; ConnectorExistsError when the name is taken.
+        ``persist`` keeps ``raw`` (the config as given; default ``spec.config``) in
+        ``__connect_configs``."""
         valid = validate(spec)
         for w in valid.warnings:
             log.warning(w)
         with self._lock:
             if spec.name in self.connectors:
-                from hub.errors import ConfigError
+                raise ConnectorExistsError(spec.name)
+            rt = ConnectorRuntime(spec.name, dict(spec.config if raw is None else raw), valid)
+            if persist:
+                self.configs.put(spec.name, rt.config)
+            self.connectors[spec.name] = rt
+            self._start(rt, RUNNING)
+            return rt
 
-                raise ConfigError(f"connector {spec.name!r} is already running")
+    def create(self, name: str, config: Mapping[str, Any]) -> ConnectorRuntime:
+        """A connector from REST: kept in ``__connect_configs``."""
+        return self.add(self.spec(name, config), persist=True, raw=config)
+
+    def put_config(self, name: str, config: Mapping[str, Any]) -> tuple[ConnectorRuntime, bool]:
+        """Create or reconfigure (restart with the new config, same target state); returns the
+        runtime and whether it was created."""
+        spec = self.spec(name, config)
+        valid = validate(spec)
+        with self._lock:
+            old = self.connectors.get(name)
+            if old is None:
+                return self.create(name, config), True
+            target = old.state if old.state in (PAUSED, STOPPED) else RUNNING
+            self._shutdown(old)
+            self.configs.put(name, dict(config))
+            rt = ConnectorRuntime(name, dict(config), valid)
+            self.connectors[name] = rt
+            self._start(rt, target)
+            return rt, False
+
+    def delete(self, name: str) -> None:
+        """Stop a connector and forget its config; its offsets stay (as in Kafka Connect)."""
+        with self._lock:
+            rt = self.get(name)
+            self._shutdown(rt)
+            del self.connectors[name]
+            self.configs.put(name, None)
+
+    def remove(self, name: str) -> None:
+        with self._lock:
+            rt = self.connectors.pop(name)
+            self._shutdown(rt)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while connectors change; hold it to read several of them consistently."""
+        return self._lock
+
+    def get(self, name: str) -> ConnectorRuntime:
+        rt = self.connectors.get(name)
+        if rt is None:
+            raise ConnectorNotFoundError(name)
+        return rt
+
+    # -- state changes ----------------------------------------------------------------------
+    def pause(self, name: str) -> None:
+        with self._lock:
+            rt = self.get(name)
+            if rt.state == STOPPED:
+                self._start(rt, PAUSED)
+            elif rt.state == RUNNING:
+                rt.paused.set()
+                rt.state = PAUSED
+
+    def resume(self, name: str) -> None:
+        with self._lock:
+            rt = self.get(name)
+            if rt.state == PAUSED:
+                rt.paused.clear()
+                rt.state = RUNNING
+            elif rt.state == STOPPED:
+                self._start(rt, RUNNING)
+
+    def stop_connector(self, name: str) -> None:
+        with self._lock:
+            rt = self.get(name)
+            if rt.state != STOPPED:
+                self._shutdown(rt)
+
+    def restart(self, name: str, *, include_tasks: bool = False, only_failed: bool = False) -> None:
+        """Kafka Connect's restart: the connector, and with ``include_tasks`` its tasks;
+        ``only_failed`` restarts only what is FAILED."""
+        with self._lock:
+            rt = self.get(name)
+            if rt.state == STOPPED:
+                return
+            if not only_failed or rt.state == FAILED:
+                target = PAUSED if rt.state == PAUSED else RUNNING
+                if rt.state == FAILED or include_tasks:
+                    self._shutdown(rt)
+                    if rt.spec is None:  # maybe the plugin is installed now
+                        rt.spec = validate(self.spec(name, rt.config))
+                    self._start(rt, target)
+                    return
+                self._restart_connector(rt)
+            if include_tasks:
+                for task in list(rt.tasks):
+                    if not only_failed or task.state.state == FAILED:
+                        self._restart_task(rt, task)
+
+    def restart_task(self, name: str, task_id: int) -> None:
+        with self._lock:
+            rt = self.get(name)
+            task = self._task(rt, task_id)
+            self._restart_task(rt, task)
+
+    def _task(self, rt: ConnectorRuntime, task_id: int) -> _Task:
+        for t in rt.tasks:
+            if t.task_id == task_id:
+                return t
+        raise ConnectorNotFoundError(rt.name, task_id)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _start(self, rt: ConnectorRuntime, target: str) -> None:
+        """Start the connector and its tasks (paused when ``target`` is PAUSED)."""
+        assert rt.spec is not None
+        valid = rt.spec
+        if target == PAUSED:
+            rt.paused.set()
+        else:
+            rt.paused.clear()
+        if target == STOPPED:
+            rt.state = STOPPED
+            return
+        try:
             connector = valid.cls()
             connector.start(valid.raw)
             configs = connector.task_configs(valid.common.tasks_max)[: valid.common.tasks_max]
-            rt = ConnectorRuntime(valid, [_Task(i, c, TaskState(i)) for i, c in enumerate(configs)])
-            rt.connector = connector  # type: ignore[attr-defined]
-            self.connectors[spec.name] = rt
+        except Exception as exc:
+            rt.state, rt.trace = FAILED, _scrub("".join(traceback.format_exception(exc)), valid)
+            log.error("connector %s failed to start: %s", rt.name, _scrub(str(exc), valid))
+            return
+        rt.connector, rt.state, rt.trace = connector, target, None
+        rt.tasks = [_Task(i, c, TaskState(i)) for i, c in enumerate(configs)]
         for task in rt.tasks:
-            task.thread = threading.Thread(
-                target=self._supervise, args=(rt, task), name=f"{spec.name}-{task.task_id}",
-                daemon=True,
-            )  # fmt: skip
-            task.thread.start()
+            self._launch(rt, task)
         log.info(
             "connector %s started with %d task(s): %s",
-            spec.name,
+            rt.name,
             len(rt.tasks),
-            mask(valid.raw, spec.secret_keys),
+            mask(valid.raw, valid.spec.secret_keys),
         )
-        return rt
+
+    def _restart_connector(self, rt: ConnectorRuntime) -> None:
+        assert rt.spec is not None
+        if rt.connector is not None:
+            rt.connector.stop()
+        rt.connector = rt.spec.cls()
+        rt.connector.start(rt.spec.raw)
+
+    def _launch(self, rt: ConnectorRuntime, task: _Task) -> None:
+        task.thread = threading.Thread(
+            target=self._supervise, args=(rt, task), name=f"{rt.name}-{task.task_id}",
+            daemon=True,
+        )  # fmt: skip
+        task.thread.start()
+
+    def _restart_task(self, rt: ConnectorRuntime, task: _Task) -> None:
+        self._stop_tasks([task])
+        new = _Task(task.task_id, task.config, TaskState(task.task_id))
+        rt.tasks[rt.tasks.index(task)] = new
+        self._launch(rt, new)
+
+    def _shutdown(self, rt: ConnectorRuntime) -> None:
+        """Stop tasks and the connector; the runtime stays, STOPPED."""
+        self._stop_tasks(rt.tasks)
+        rt.tasks = []
+        if rt.connector is not None:
+            try:
+                rt.connector.stop()
+            except Exception:
+                log.exception("stopping connector %s raised", rt.name)
+            rt.connector = None
+        rt.paused.clear()
+        rt.state, rt.trace = STOPPED, None
 
     def _runner(self, rt: ConnectorRuntime, task: _Task) -> SourceRunner | SinkRunner:
         v = rt.spec
+        assert v is not None
         c = v.common
         key_conv = make_converter(c.key_converter, c.key_converter_schemas_enable)
         value_conv = make_converter(c.value_converter, c.value_converter_schemas_enable)
@@ -99,31 +381,29 @@ class Worker:
         )  # fmt: skip
         task.state.error_source = ctx.errors
         instance = v.cls.task_class()  # type: ignore[attr-defined]
-        if v.cls.type == "source":
-            return SourceRunner(ctx, instance, self.offsets)
-        return SinkRunner(ctx, instance)
+        if rt.type == "source":
+            return SourceRunner(ctx, _PausableSourceTask(instance, rt.paused), self.offsets)
+        runner = SinkRunner(ctx, instance)
+        runner.consumer = _PausableConsumer(runner.consumer, rt.paused)
+        return runner
 
     def _supervise(self, rt: ConnectorRuntime, task: _Task) -> None:
+        assert rt.spec is not None
         backoff = BACKOFF_MIN
         while not task.stop.is_set():
             runner = task.runner = self._runner(rt, task)
+            if task.stop.is_set():  # stopped while the runner was being built
+                runner.stop()
             started = time.monotonic()
             try:
                 runner.run()
             except Exception as exc:
-                secrets = rt.spec.spec.secret_keys
-                text = "".join(traceback.format_exception(exc))
-                for k, v in rt.spec.raw.items():  # never leak a secret through a message
-                    if (k in secrets or is_secret(k)) and isinstance(v, str) and v:
-                        text = text.replace(v, "********")
+                text = _scrub("".join(traceback.format_exception(exc)), rt.spec)
                 task.state.failed(text)
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                for k, v in rt.spec.raw.items():
-                    if (k in secrets or is_secret(k)) and isinstance(v, str) and v:
-                        first = first.replace(v, "********")
                 log.error(
                     "%s task %d failed: %s (restarting in %.0f s)",
-                    rt.spec.name, task.task_id, first, backoff,
+                    rt.name, task.task_id, _scrub(first, rt.spec), backoff,
                 )  # fmt: skip
                 try:
                     runner.task.stop()
@@ -140,29 +420,109 @@ class Worker:
             if task.runner is not None:
                 task.runner.task.stop()
         except Exception:
-            log.exception("stopping %s task %d raised", rt.spec.name, task.task_id)
+            log.exception("stopping %s task %d raised", rt.name, task.task_id)
         task.state.stopped()
 
-    def remove(self, name: str) -> None:
-        rt = self.connectors.pop(name)
-        self._stop_tasks(rt)
-        rt.connector.stop()  # type: ignore[attr-defined]
-
-    def _stop_tasks(self, rt: ConnectorRuntime) -> None:
-        for task in rt.tasks:
+    def _stop_tasks(self, tasks: list[_Task]) -> None:
+        for task in tasks:
             task.stop.set()
             if task.runner is not None:
                 task.runner.stop()
-        for task in rt.tasks:
+        for task in tasks:
             if task.thread is not None:
                 task.thread.join()
 
+    # -- status ------------------------------------------------------------------------------
+    def task_statuses(self, rt: ConnectorRuntime) -> list[TaskStatus]:
+        out = []
+        for t in rt.tasks:
+            s = t.state.snapshot()
+            if rt.state == PAUSED and s.state == RUNNING:
+                s = replace(s, state=PAUSED)
+            out.append(s)
+        return out
+
     def status(self) -> dict[str, list[TaskStatus]]:
-        return {
-            name: [t.state.snapshot() for t in rt.tasks] for name, rt in self.connectors.items()
-        }
+        with self._lock:
+            return {name: self.task_statuses(rt) for name, rt in self.connectors.items()}
+
+    # -- offsets (KIP-875) ---------------------------------------------------------------------
+    def _stopped(self, rt: ConnectorRuntime) -> None:
+        if rt.state != STOPPED:
+            raise ConnectorStateError(
+                "Connectors must be in the STOPPED state before their offsets can be modified. "
+                f"This can be done for the specified connector by issuing a 'PUT' request to "
+                f"the '/connectors/{rt.name}/stop' endpoint"
+            )
+
+    def get_offsets(self, name: str) -> list[dict[str, Any]]:
+        rt = self.get(name)
+        if rt.type == "sink":
+            info = self.log.groups.describe(f"connect-{name}")
+            return [
+                {
+                    "partition": {"kafka_topic": p.topic, "kafka_partition": p.partition},
+                    "offset": {"kafka_offset": p.committed},
+                }
+                for p in info.partitions
+                if p.committed is not None
+            ]
+        return [{"partition": p, "offset": o} for p, o in self.offsets.partitions(name)]
+
+    def alter_offsets(self, name: str, offsets: list[dict[str, Any]]) -> None:
+        """Set (or with a null offset, remove) offsets of a STOPPED connector."""
+        with self._lock:
+            rt = self.get(name)
+            self._stopped(rt)
+            if rt.type == "sink":
+                self._alter_sink_offsets(name, offsets)
+                return
+            changes: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+            for i, item in enumerate(offsets):
+                partition, offset = item.get("partition"), item.get("offset")
+                if not isinstance(partition, dict) or not partition:
+                    raise ConfigError(f"offsets[{i}].partition: a non-empty object is required")
+                if offset is not None and not isinstance(offset, dict):
+                    raise ConfigError(f"offsets[{i}].offset: an object or null is required")
+                changes[partition_key(partition)] = (partition, offset)
+            self.offsets.write(name, changes)
+
+    def _alter_sink_offsets(self, name: str, offsets: list[dict[str, Any]]) -> None:
+        commits: dict[TopicPartition, int] = {}
+        deletes: list[TopicPartition] = []
+        for i, item in enumerate(offsets):
+            p, o = item.get("partition") or {}, item.get("offset")
+            topic, part = p.get("kafka_topic"), p.get("kafka_partition")
+            if not isinstance(topic, str) or not isinstance(part, int) or part < 0:
+                raise ConfigError(
+                    f"offsets[{i}].partition: needs kafka_topic (a string) and kafka_partition "
+                    "(an integer >= 0)"
+                )
+            tp = TopicPartition(topic, part)
+            if o is None:
+                deletes.append(tp)
+                continue
+            off = o.get("kafka_offset") if isinstance(o, dict) else None
+            if not isinstance(off, int) or off < 0:
+                raise ConfigError(f"offsets[{i}].offset: needs kafka_offset (an integer >= 0)")
+            commits[tp] = off
+        group = f"connect-{name}"
+        if commits:
+            self.log.groups.commit(group, commits)
+        if deletes:
+            self.log.groups.delete_offsets(group, deletes)
+
+    def reset_offsets(self, name: str) -> None:
+        with self._lock:
+            rt = self.get(name)
+            self._stopped(rt)
+            if rt.type == "sink":
+                self.log.groups.delete_offsets(f"connect-{name}")
+            else:
+                self.offsets.forget(name)
 
     def stop(self) -> None:
-        for name in list(self.connectors):
-            self.remove(name)
+        with self._lock:
+            for name in list(self.connectors):
+                self.remove(name)
         self.log.close()

@@ -1,0 +1,246 @@
+"""The FastAPI app over a Worker: Kafka Connect's endpoints and JSON shapes.
+
+Handlers are plain functions (FastAPI runs them in its thread pool): worker operations block
+while tasks stop. Errors map by class: ConnectorNotFoundError 404, ConnectorExistsError 409,
+any other ConfigError (an invalid config, offsets of a running connector) 400, anything else
+500 without a traceback. Every config, task config and trace is masked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+from typing import Any
+
+from fastapi import Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from hub import __version__
+from hub.api.validate import config_infos
+from hub.errors import ConfigError, HubError
+from hub.runtime.worker import (
+    ConnectorExistsError,
+    ConnectorNotFoundError,
+    ConnectorRuntime,
+    Worker,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _error(code: int, message: str) -> JSONResponse:
+    return JSONResponse({"error_code": code, "message": message}, status_code=code)
+
+
+def _info(rt: ConnectorRuntime) -> dict[str, Any]:
+    return {
+        "name": rt.name,
+        "config": rt.masked(),
+        "tasks": [{"connector": rt.name, "task": t.task_id} for t in rt.tasks],
+        "type": rt.type,
+    }
+
+
+def _task_status(worker: Worker, s: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": s.id, "state": s.state, "worker_id": worker.worker_id}
+    if s.trace:
+        out["trace"] = s.trace
+    return out
+
+
+def _status(worker: Worker, rt: ConnectorRuntime) -> dict[str, Any]:
+    connector: dict[str, Any] = {"state": rt.state, "worker_id": worker.worker_id}
+    if rt.trace:
+        connector["trace"] = rt.trace
+    return {
+        "name": rt.name,
+        "connector": connector,
+        "tasks": [_task_status(worker, s) for s in worker.task_statuses(rt)],
+        "type": rt.type,
+    }
+
+
+def _connector_body(body: Any) -> tuple[str, dict[str, Any]]:
+    if not isinstance(body, dict):
+        raise ConfigError("the request body must be a JSON object {name, config}")
+    name, config = body.get("name"), body.get("config")
+    if not isinstance(name, str) or not name:
+        raise ConfigError("Connector name is required ('name')")
+    if not isinstance(config, dict):
+        raise ConfigError(f"connector {name!r}: 'config' must be a JSON object of properties")
+    return name, config
+
+
+def create_app(worker: Worker, *, auth_token: str | None = None) -> FastAPI:
+    app = FastAPI(title="hub", version=__version__, docs_url=None, redoc_url=None)
+    cluster_id = hashlib.sha256(os.path.abspath(worker.log.path).encode()).hexdigest()[:22]
+
+    if auth_token:
+        expected = f"Bearer {auth_token}".encode()
+
+        @app.middleware("http")
+        async def _auth(request: Request, call_next: Any) -> Any:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return _error(401, "missing or wrong 'Authorization: Bearer <token>' header")
+            return await call_next(request)
+
+    @app.exception_handler(HubError)
+    def _hub_error(_request: Request, exc: HubError) -> JSONResponse:
+        if isinstance(exc, ConnectorNotFoundError):
+            return _error(404, str(exc))
+        if isinstance(exc, ConnectorExistsError):
+            return _error(409, str(exc))
+        if isinstance(exc, ConfigError):
+            return _error(400, str(exc))
+        return _error(500, str(exc))
+
+    @app.exception_handler(HTTPException)
+    def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        return _error(400, f"bad request: {problems}")
+
+    @app.exception_handler(Exception)
+    def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # the exception's text may hold a config value: name its class only
+        log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+        return _error(500, f"internal error ({type(exc).__name__}); see the worker's log")
+
+    # -- root and plugins ------------------------------------------------------------------
+    @app.get("/")
+    def root() -> dict[str, Any]:
+        return {"version": __version__, "commit": "", "kafka_cluster_id": cluster_id}
+
+    @app.get("/connector-plugins")
+    def list_plugins(connectorsOnly: bool = True) -> list[dict[str, Any]]:  # noqa: N803
+        from hub.runtime.plugins import discover
+
+        return [
+            {"class": p.class_name, "type": p.type, "version": p.cls.version} for p in discover()
+        ]
+
+    @app.put("/connector-plugins/{plugin}/config/validate")
+    def validate_config(plugin: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        return config_infos(plugin, body)
+
+    # -- connectors ------------------------------------------------------------------------
+    @app.get("/connectors", response_model=None)
+    def list_connectors(request: Request) -> list[str] | dict[str, Any]:
+        expand = request.query_params.getlist("expand")
+        with worker.lock:
+            rts = [worker.connectors[n] for n in sorted(worker.connectors)]
+            if not expand:
+                return [rt.name for rt in rts]
+            out: dict[str, Any] = {}
+            for rt in rts:
+                entry: dict[str, Any] = {}
+                if "status" in expand:
+                    entry["status"] = _status(worker, rt)
+                if "info" in expand:
+                    entry["info"] = _info(rt)
+                out[rt.name] = entry
+            return out
+
+    @app.post("/connectors", status_code=201)
+    def create(body: Any = Body(...)) -> dict[str, Any]:  # noqa: B008
+        name, config = _connector_body(body)
+        return _info(worker.create(name, config))
+
+    @app.get("/connectors/{name}")
+    def get_connector(name: str) -> dict[str, Any]:
+        return _info(worker.get(name))
+
+    @app.delete("/connectors/{name}", status_code=204)
+    def delete(name: str) -> Response:
+        worker.delete(name)
+        return Response(status_code=204)
+
+    @app.get("/connectors/{name}/config")
+    def get_config(name: str) -> dict[str, Any]:
+        return worker.get(name).masked()
+
+    @app.put("/connectors/{name}/config")
+    def put_config(name: str, config: dict[str, Any] = Body(...)) -> JSONResponse:  # noqa: B008
+        rt, created = worker.put_config(name, config)
+        return JSONResponse(_info(rt), status_code=201 if created else 200)
+
+    @app.get("/connectors/{name}/status")
+    def status(name: str) -> dict[str, Any]:
+        return _status(worker, worker.get(name))
+
+    @app.get("/connectors/{name}/tasks")
+    def tasks(name: str) -> list[dict[str, Any]]:
+        rt = worker.get(name)
+        return [
+            {"id": {"connector": name, "task": t.task_id}, "config": rt.masked(t.config)}
+            for t in rt.tasks
+        ]
+
+    @app.get("/connectors/{name}/tasks/{task_id}/status")
+    def task_status(name: str, task_id: int) -> dict[str, Any]:
+        rt = worker.get(name)
+        for s in worker.task_statuses(rt):
+            if s.id == task_id:
+                return _task_status(worker, s)
+        raise ConnectorNotFoundError(name, task_id)
+
+    @app.post("/connectors/{name}/tasks/{task_id}/restart", status_code=204)
+    def restart_task(name: str, task_id: int) -> Response:
+        worker.restart_task(name, task_id)
+        return Response(status_code=204)
+
+    @app.put("/connectors/{name}/pause", status_code=202)
+    def pause(name: str) -> Response:
+        worker.pause(name)
+        return Response(status_code=202)
+
+    @app.put("/connectors/{name}/resume", status_code=202)
+    def resume(name: str) -> Response:
+        worker.resume(name)
+        return Response(status_code=202)
+
+    @app.put("/connectors/{name}/stop", status_code=202)
+    def stop(name: str) -> Response:
+        worker.stop_connector(name)
+        return Response(status_code=202)
+
+    @app.post("/connectors/{name}/restart", response_model=None)
+    def restart(
+        name: str,
+        includeTasks: bool = False,  # noqa: N803 - Connect's parameter names
+        onlyFailed: bool = False,  # noqa: N803
+    ) -> Response | JSONResponse:
+        worker.restart(name, include_tasks=includeTasks, only_failed=onlyFailed)
+        if not includeTasks and not onlyFailed:
+            return Response(status_code=204)
+        return JSONResponse(_status(worker, worker.get(name)), status_code=202)
+
+    # -- offsets (KIP-875) -----------------------------------------------------------------
+    @app.get("/connectors/{name}/offsets")
+    def get_offsets(name: str) -> dict[str, Any]:
+        return {"offsets": worker.get_offsets(name)}
+
+    @app.patch("/connectors/{name}/offsets")
+    def alter_offsets(name: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        offsets = body.get("offsets")
+        if not isinstance(offsets, list) or not all(isinstance(o, dict) for o in offsets):
+            raise ConfigError('the body must be {"offsets": [{"partition": {...}, ...}]}')
+        worker.alter_offsets(name, offsets)
+        return {"message": "The offsets for this connector have been altered successfully"}
+
+    @app.delete("/connectors/{name}/offsets")
+    def reset_offsets(name: str) -> dict[str, Any]:
+        worker.reset_offsets(name)
+        return {"message": "The offsets for this connector have been reset successfully"}
+
+    return app

@@ -1,0 +1,107 @@
+"""``PUT /connector-plugins/{plugin}/config/validate``: Kafka Connect's ConfigInfos shape.
+
+Every property of the runtime (``CommonConfig``) and of the plugin's ``config_model`` gets a
+``definition`` and a ``value`` (masked when secret) with its errors; a problem about a
+property hub does not define gets an entry of its own. ``error_count`` counts them all.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic.fields import FieldInfo
+
+from hub.config import MASK, ConnectorSpec, is_secret
+from hub.errors import ConfigError
+from hub.runtime import plugins
+from hub.runtime.validation import CommonConfig, validate
+
+_PROP = re.compile(r"^\s*-\s+([A-Za-z0-9_.\-\[\]]+)")
+
+
+def _definition(name: str, f: FieldInfo, group: str, order: int) -> dict[str, Any]:
+    required = f.is_required()
+    default = None if required else f.get_default(call_default_factory=True)
+    type_name = getattr(f.annotation, "__name__", str(f.annotation)).upper()
+    return {
+        "name": name,
+        "type": {"INT": "INT", "FLOAT": "DOUBLE", "BOOL": "BOOLEAN", "LIST": "LIST"}.get(
+            type_name, "STRING" if type_name in ("STR", "LITERAL") else type_name
+        ),
+        "required": required,
+        "default_value": None if default is None else str(default),
+        "importance": "HIGH" if required else "MEDIUM",
+        "documentation": f.description or "",
+        "group": group,
+        "width": "NONE",
+        "display_name": name,
+        "dependents": [],
+        "order": order,
+    }
+
+
+def _problems(message: str) -> list[tuple[str, str]]:
+    """(property, message) pairs out of a ConfigError's ``  - prop ...: msg`` lines."""
+    out = []
+    for line in message.splitlines()[1:] or [message]:
+        m = _PROP.match(line)
+        text = line.strip().removeprefix("- ")
+        out.append((m.group(1) if m else "", text))
+    return out
+
+
+def config_infos(plugin: str, config: dict[str, Any]) -> dict[str, Any]:
+    config = {**config}
+    config.setdefault("connector.class", plugin)
+    cls = plugins.resolve(plugin, config)  # ConfigError -> 400 when there is no such plugin
+    name = str(config.get("name") or "validate")
+    problems: list[tuple[str, str]] = []
+    try:
+        validate(ConnectorSpec(name, config, "REST"))
+    except ConfigError as exc:
+        problems = _problems(str(exc))
+    fields = [(n, f, "Common") for n, f in CommonConfig.model_fields.items()]
+    fields += [(n, f, cls.name) for n, f in cls.config_model.model_fields.items()]
+    secret = set(cls.secret_properties)
+    configs = []
+    seen: set[str] = set()
+    for order, (attr, f, group) in enumerate(fields):
+        prop = f.alias or attr
+        seen.add(prop)
+        errors = [msg for p, msg in problems if p == prop]
+        value = config.get(prop)
+        if value is not None and (prop in secret or is_secret(prop)):
+            value = MASK
+        configs.append(
+            {
+                "definition": _definition(prop, f, group, order),
+                "value": {
+                    "name": prop,
+                    "value": None if value is None else str(value),
+                    "recommended_values": [],
+                    "errors": errors,
+                    "visible": True,
+                },
+            }
+        )
+    for prop, msg in problems:
+        if prop not in seen:
+            configs.append(
+                {
+                    "definition": {"name": prop or "(config)", "group": "Unknown"},
+                    "value": {
+                        "name": prop or "(config)",
+                        "value": None,
+                        "recommended_values": [],
+                        "errors": [msg],
+                        "visible": True,
+                    },
+                }
+            )
+    return {
+        "name": f"{cls.__module__}.{cls.__qualname__}",
+        "error_count": len(problems),
+        "groups": ["Common", cls.name],
+        "configs": configs,
+    }

@@ -1,0 +1,150 @@
+"""``hub connectors``: manage the connectors of a running worker (``hub serve``) over REST."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from hub.errors import HubError
+
+DEFAULT_URL = "http://127.0.0.1:8083"
+
+
+class WorkerUnreachableError(HubError):
+    def __init__(self, url: str, reason: str) -> None:
+        self.url, self.reason = url, reason
+        super().__init__(f"cannot reach the worker at {url}: {reason} (is 'hub serve' running?)")
+
+
+class RestError(HubError):
+    def __init__(self, status: int, message: str) -> None:
+        self.status, self.message = status, message
+        super().__init__(f"{message} (HTTP {status})")
+
+
+class Client:
+    def __init__(self, url: str, token: str | None) -> None:
+        self.url, self.token = url.rstrip("/"), token
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                text = resp.read()
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read()).get("message", exc.reason)
+            except (ValueError, AttributeError):
+                message = str(exc.reason)
+            raise RestError(exc.code, message) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise WorkerUnreachableError(self.url, str(reason)) from None
+        return json.loads(text) if text else None
+
+
+def _options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--token", envvar="HUB_REST_AUTH_TOKEN", metavar="TOKEN",
+        help="Bearer token of the worker [env HUB_REST_AUTH_TOKEN].",
+    )(f)  # fmt: skip
+    return click.option(
+        "--url", envvar="HUB_URL", default=DEFAULT_URL, show_default=True,
+        help="The worker's REST address [env HUB_URL].",
+    )(f)  # fmt: skip
+
+
+def _path(name: str) -> str:
+    return "/connectors/" + urllib.parse.quote(name, safe="")
+
+
+@click.group()
+def connectors() -> None:
+    """Manage the connectors of a running worker ('hub serve') through its REST API.
+
+    \b
+    Example:
+      hub connectors list
+      hub connectors status orders-cdc
+      hub connectors stop orders-cdc && hub connectors offsets orders-cdc
+    """
+
+
+@connectors.command("list")
+@_options
+def list_(url: str, token: str | None) -> None:
+    """One line per connector: name, type, state and task states."""
+    out = Client(url, token).call("GET", "/connectors?expand=status")
+    for name, entry in sorted(out.items()):
+        s = entry["status"]
+        tasks = ",".join(t["state"] for t in s["tasks"]) or "-"
+        click.echo(f"{name:<30} {s['type']:<7} {s['connector']['state']:<8} tasks: {tasks}")
+
+
+@connectors.command()
+@click.argument("name")
+@_options
+def status(name: str, url: str, token: str | None) -> None:
+    """The connector's and its tasks' states (with the first line of a failure)."""
+    s = Client(url, token).call("GET", _path(name) + "/status")
+    click.echo(
+        f"{s['name']} ({s['type']}): {s['connector']['state']} on {s['connector']['worker_id']}"
+    )
+    for t in s["tasks"]:
+        trace = t.get("trace")
+        why = f": {trace.strip().splitlines()[-1]}" if trace else ""
+        click.echo(f"  task {t['id']}: {t['state']}{why}")
+
+
+def _action(verb: str, method: str, suffix: str, done: str) -> click.Command:
+    @click.command(verb, help=f"{verb.capitalize()} a connector.")
+    @click.argument("name")
+    @_options
+    def command(name: str, url: str, token: str | None) -> None:
+        Client(url, token).call(method, _path(name) + suffix)
+        click.echo(f"{done} {name}")
+
+    return command
+
+
+for _verb, _method, _suffix, _done in (
+    ("pause", "PUT", "/pause", "paused"),
+    ("resume", "PUT", "/resume", "resumed"),
+    ("stop", "PUT", "/stop", "stopped"),
+    ("delete", "DELETE", "", "deleted"),
+):
+    connectors.add_command(_action(_verb, _method, _suffix, _done))
+
+
+@connectors.command()
+@click.argument("name")
+@click.option("--include-tasks", is_flag=True, help="Restart the tasks too.")
+@click.option("--only-failed", is_flag=True, help="Restart only what has FAILED.")
+@_options
+def restart(name: str, include_tasks: bool, only_failed: bool, url: str, token: str | None) -> None:
+    """Restart a connector (and with --include-tasks its tasks)."""
+    query = urllib.parse.urlencode(
+        {"includeTasks": str(include_tasks).lower(), "onlyFailed": str(only_failed).lower()}
+    )
+    Client(url, token).call("POST", f"{_path(name)}/restart?{query}")
+    click.echo(f"restarted {name}")
+
+
+@connectors.command()
+@click.argument("name")
+@_options
+def offsets(name: str, url: str, token: str | None) -> None:
+    """The connector's offsets as JSON (source offsets, or a sink's committed offsets)."""
+    click.echo(json.dumps(Client(url, token).call("GET", _path(name) + "/offsets"), indent=2))

@@ -1,0 +1,359 @@
+"""The Kafka Connect compatible REST API over a real Worker (tmp data dir, real connectors)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import Field
+
+from connectors.source.file import FileStreamSource, FileStreamSourceTask
+from connectors.source.file.config import FileSourceConfig
+from hub.api import create_app
+from hub.runtime.api import SourceTaskContext
+from hub.runtime.worker import Worker
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "hunter2-s3cr3t"
+
+
+# A FileStreamSource with a database-style password, to see it masked everywhere.
+class SecretConfig(FileSourceConfig):
+    database_password: str = Field("", alias="database.password")
+    fail: bool = False
+
+
+class SecretTask(FileStreamSourceTask):
+    def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
+        cfg = SecretConfig.of(config)
+        if cfg.fail:
+            raise RuntimeError(f"login refused for password {cfg.database_password}")
+        super().start(config, context)
+
+
+class SecretSource(FileStreamSource):
+    name = "secret-file"
+    aliases = ()
+    config_model = SecretConfig
+    task_class = SecretTask
+
+
+SECRET_CLASS = f"{__name__}:SecretSource"
+
+
+def _wait(cond: Callable[[], Any], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[Worker]:
+    w = Worker(str(tmp_path / "data"))
+    yield w
+    w.stop()
+
+
+@pytest.fixture
+def client(worker: Worker) -> TestClient:
+    return TestClient(create_app(worker))
+
+
+def _gen(topic: str = "gen", **extra: Any) -> dict[str, Any]:
+    return {"connector.class": "datagen", "topic": topic, "rate": "200", **extra}
+
+
+def _file_source(path: Path, topic: str = "lines") -> dict[str, Any]:
+    return {
+        "connector.class": "FileStreamSource", "file": str(path), "topic": topic,
+        "offset.flush.interval.ms": "100",
+    }  # fmt: skip
+
+
+def _state(client: TestClient, name: str) -> tuple[str, list[str]]:
+    s = client.get(f"/connectors/{name}/status").json()
+    return s["connector"]["state"], [t["state"] for t in s["tasks"]]
+
+
+def _records(worker: Worker, topic: str) -> int:
+    if not worker.log.has_topic(topic):
+        return 0
+    return sum(p.high_watermark for p in worker.log.topic(topic).partitions)
+
+
+def test_create_list_get_status_shapes(client: TestClient) -> None:
+    root = client.get("/").json()
+    assert set(root) == {"version", "commit", "kafka_cluster_id"}
+    plugins = client.get("/connector-plugins").json()
+    assert {"class", "type", "version"} <= set(plugins[0])
+    assert {p["type"] for p in plugins} == {"source", "sink"}
+
+    r = client.post("/connectors", json={"name": "gen", "config": _gen()})
+    assert r.status_code == 201
+    assert r.json() == {
+        "name": "gen", "config": _gen(), "tasks": [{"connector": "gen", "task": 0}],
+        "type": "source",
+    }  # fmt: skip
+    assert client.get("/connectors").json() == ["gen"]
+    assert client.get("/connectors/gen").json()["config"] == _gen()
+    assert client.get("/connectors/gen/config").json() == _gen()
+    _wait(lambda: _state(client, "gen") == ("RUNNING", ["RUNNING"]))
+    status = client.get("/connectors/gen/status").json()
+    assert status == {
+        "name": "gen", "connector": {"state": "RUNNING", "worker_id": "127.0.0.1:8083"},
+        "tasks": [{"id": 0, "state": "RUNNING", "worker_id": "127.0.0.1:8083"}],
+        "type": "source",
+    }  # fmt: skip
+    tasks = client.get("/connectors/gen/tasks").json()
+    assert tasks[0]["id"] == {"connector": "gen", "task": 0}
+    assert tasks[0]["config"]["topic"] == "gen"
+    assert client.get("/connectors/gen/tasks/0/status").json()["state"] == "RUNNING"
+    both = client.get("/connectors?expand=status&expand=info").json()
+    assert both["gen"]["status"]["connector"]["state"] == "RUNNING"
+    assert both["gen"]["info"]["type"] == "source"
+    assert set(client.get("/connectors?expand=info").json()["gen"]) == {"info"}
+
+
+def test_conflict_not_found_and_bad_config_errors(client: TestClient) -> None:
+    assert client.post("/connectors", json={"name": "gen", "config": _gen()}).status_code == 201
+    r = client.post("/connectors", json={"name": "gen", "config": _gen()})
+    assert r.status_code == 409
+    assert r.json() == {"error_code": 409, "message": "Connector gen already exists"}
+    for path in ("/connectors/nope", "/connectors/nope/status", "/connectors/nope/offsets"):
+        r = client.get(path)
+        assert r.status_code == 404
+        assert r.json() == {"error_code": 404, "message": "Connector nope not found"}
+    r = client.get("/connectors/gen/tasks/7/status")
+    assert r.status_code == 404 and r.json()["error_code"] == 404
+    assert client.put("/connectors/nope/pause").status_code == 404
+    assert client.delete("/connectors/nope").status_code == 404
+
+    bad = {"connector.class": "datagen", "rate": "-5", "colour": "blue"}
+    r = client.post("/connectors", json={"name": "bad", "config": bad})
+    assert r.status_code == 400
+    body = r.json()
+    assert set(body) == {"error_code", "message"} and body["error_code"] == 400
+    for problem in ("topic", "rate", "colour"):  # every problem named
+        assert problem in body["message"]
+    assert client.put("/connectors/bad/config", json=bad).status_code == 400
+    assert client.get("/connectors").json() == ["gen"]
+    r = client.post("/connectors", json={"config": _gen()})
+    assert r.status_code == 400 and "name" in r.json()["message"]
+
+
+def test_configs_persist_across_a_worker_restart(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    w = Worker(data)
+    try:
+        c = TestClient(create_app(w))
+        assert c.post("/connectors", json={"name": "a", "config": _gen("a")}).status_code == 201
+        assert c.put("/connectors/b/config", json=_gen("b")).status_code == 201
+        updated = _gen("b2", rate="50")
+        r = c.put("/connectors/b/config", json=updated)
+        assert r.status_code == 200 and r.json()["config"] == updated
+        assert c.post("/connectors", json={"name": "gone", "config": _gen("g")}).status_code == 201
+        assert c.delete("/connectors/gone").status_code == 204
+    finally:
+        w.stop()
+    w = Worker(data)
+    try:
+        c = TestClient(create_app(w))
+        assert c.get("/connectors").json() == ["a", "b"]
+        assert c.get("/connectors/b/config").json() == updated
+        _wait(lambda: _state(c, "b") == ("RUNNING", ["RUNNING"]))
+        _wait(lambda: _records(w, "b2") > 0)
+    finally:
+        w.stop()
+
+
+def test_pause_resume_stop_restart(client: TestClient, worker: Worker) -> None:
+    assert client.post("/connectors", json={"name": "gen", "config": _gen()}).status_code == 201
+    _wait(lambda: _records(worker, "gen") > 0)
+
+    assert client.put("/connectors/gen/pause").status_code == 202
+    assert _state(client, "gen") == ("PAUSED", ["PAUSED"])
+    time.sleep(0.3)
+    n = _records(worker, "gen")
+    time.sleep(0.5)
+    assert _records(worker, "gen") == n  # no polling while paused
+
+    assert client.put("/connectors/gen/resume").status_code == 202
+    assert _state(client, "gen") == ("RUNNING", ["RUNNING"])
+    _wait(lambda: _records(worker, "gen") > n)
+
+    assert client.put("/connectors/gen/stop").status_code == 202
+    assert _state(client, "gen") == ("STOPPED", [])
+    assert client.get("/connectors/gen/tasks").json() == []
+    assert client.get("/connectors/gen/config").json() == _gen()  # the config is kept
+    assert client.put("/connectors/gen/resume").status_code == 202
+    _wait(lambda: _state(client, "gen") == ("RUNNING", ["RUNNING"]))
+
+    assert client.post("/connectors/gen/restart").status_code == 204
+    r = client.post("/connectors/gen/restart?includeTasks=true")
+    assert r.status_code == 202 and r.json()["name"] == "gen"
+    assert client.post("/connectors/gen/tasks/0/restart").status_code == 204
+    _wait(lambda: _state(client, "gen") == ("RUNNING", ["RUNNING"]))
+    assert client.post("/connectors/gen/tasks/3/restart").status_code == 404
+
+
+def test_offsets_of_a_source_and_a_sink(client: TestClient, worker: Worker, tmp_path: Path) -> None:
+    src_file, out_file = tmp_path / "in.txt", tmp_path / "out.txt"
+    src_file.write_text("a\nb\nc\n")
+    assert client.post("/connectors", json={"name": "src", "config": _file_source(src_file)})
+    sink = {
+        "connector.class": "FileStreamSink", "topics": "lines", "file": str(out_file),
+        "offset.flush.interval.ms": "100", "batch.max.wait.ms": "50",
+    }  # fmt: skip
+    assert client.post("/connectors", json={"name": "sink", "config": sink}).status_code == 201
+    _wait(lambda: client.get("/connectors/src/offsets").json()["offsets"])
+    assert client.get("/connectors/src/offsets").json() == {
+        "offsets": [{"partition": {"filename": str(src_file)}, "offset": {"position": 6}}]
+    }
+    sink_offsets = {
+        "offsets": [
+            {"partition": {"kafka_topic": "lines", "kafka_partition": 0},
+             "offset": {"kafka_offset": 3}}
+        ]
+    }  # fmt: skip
+    _wait(lambda: client.get("/connectors/sink/offsets").json() == sink_offsets)
+    assert client.put("/connectors/sink/pause").status_code == 202  # a paused sink puts nothing
+    assert _state(client, "sink") == ("PAUSED", ["PAUSED"])
+    with src_file.open("a") as f:
+        f.write("d\n")
+    _wait(lambda: _records(worker, "lines") == 4)
+    time.sleep(0.5)
+    assert out_file.read_text() == "a\nb\nc\n"
+    assert client.put("/connectors/sink/resume").status_code == 202
+    _wait(lambda: out_file.read_text() == "a\nb\nc\nd\n")
+    sink_offsets["offsets"][0]["offset"]["kafka_offset"] = 4
+    _wait(lambda: client.get("/connectors/sink/offsets").json() == sink_offsets)
+
+    reset = {"offsets": [{"partition": {"filename": str(src_file)}, "offset": {"position": 0}}]}
+    r = client.patch("/connectors/src/offsets", json=reset)
+    assert r.status_code == 400 and "STOPPED" in r.json()["message"]
+    assert client.delete("/connectors/sink/offsets").status_code == 400
+
+    assert client.put("/connectors/src/stop").status_code == 202
+    r = client.patch("/connectors/src/offsets", json=reset)
+    assert r.status_code == 200, r.json()
+    assert client.get("/connectors/src/offsets").json() == reset
+    assert client.put("/connectors/src/resume").status_code == 202
+    _wait(lambda: _records(worker, "lines") == 8)  # the file was read again from position 0
+    _wait(lambda: client.get("/connectors/src/offsets").json()["offsets"][0]["offset"]
+          == {"position": 8})  # fmt: skip
+
+    assert client.put("/connectors/sink/stop").status_code == 202
+    assert client.delete("/connectors/sink/offsets").status_code == 200
+    assert client.get("/connectors/sink/offsets").json() == {"offsets": []}
+    r = client.patch("/connectors/sink/offsets", json=sink_offsets)
+    assert r.status_code == 200
+    assert client.get("/connectors/sink/offsets").json() == sink_offsets
+
+
+def test_validate_endpoint_counts_errors(client: TestClient) -> None:
+    r = client.put(
+        "/connector-plugins/datagen/config/validate",
+        json={"connector.class": "datagen", "rate": "-1", "colour": "blue"},
+    )
+    assert r.status_code == 200
+    infos = r.json()
+    assert infos["error_count"] == 3  # topic missing, rate < 0, colour unknown
+    by_name = {c["value"]["name"]: c for c in infos["configs"]}
+    assert by_name["topic"]["value"]["errors"] and by_name["rate"]["value"]["errors"]
+    assert by_name["colour"]["value"]["errors"]
+    assert by_name["tasks.max"]["value"]["errors"] == []
+    assert by_name["topic"]["definition"]["required"] is True
+    ok = client.put("/connector-plugins/datagen/config/validate", json={"topic": "t"}).json()
+    assert ok["error_count"] == 0
+    r = client.put("/connector-plugins/nosuch/config/validate", json={})
+    assert r.status_code == 400 and r.json()["error_code"] == 400
+
+
+def test_secrets_are_masked_everywhere(client: TestClient, tmp_path: Path) -> None:
+    config = {
+        "connector.class": SECRET_CLASS, "file": str(tmp_path / "x.txt"), "topic": "s",
+        "database.password": PASSWORD, "fail": "true",
+    }  # fmt: skip
+    responses = [client.post("/connectors", json={"name": "sec", "config": config})]
+    assert responses[0].status_code == 201
+    _wait(lambda: _state(client, "sec")[1] == ["FAILED"])
+    for path in ("/connectors/sec", "/connectors/sec/config", "/connectors/sec/status",
+                 "/connectors/sec/tasks", "/connectors/sec/tasks/0/status",
+                 "/connectors?expand=status&expand=info"):  # fmt: skip
+        responses.append(client.get(path))
+    status = client.get("/connectors/sec/status").json()
+    assert "login refused for password ********" in status["tasks"][0]["trace"]
+    assert client.get("/connectors/sec/config").json()["database.password"] == "********"
+    responses.append(client.put("/connector-plugins/SecretSource/config/validate", json=config))
+    responses.append(client.put(f"/connector-plugins/{SECRET_CLASS}/config/validate", json=config))
+    bad = {**config, "rate": "x"}  # unknown property: the error names it, the password masked
+    responses.append(client.put("/connectors/sec2/config", json=bad))
+    responses.append(client.put("/connectors/sec2/config", json={**bad, "user.password": "pw1"}))
+    for r in responses:
+        assert PASSWORD not in r.text and "pw1" not in r.text, r.text
+    assert responses[-1].status_code == 400 and "user.password = ********" in responses[-1].text
+
+
+def test_bearer_token(worker: Worker) -> None:
+    client = TestClient(create_app(worker, auth_token="t0k"))
+    r = client.get("/connectors")
+    assert r.status_code == 401 and r.json()["error_code"] == 401
+    assert client.get("/", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/connectors", headers={"Authorization": "Bearer t0k"}).json() == []
+
+
+@pytest.mark.integration
+def test_hub_serve_and_connectors_cli(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    cfg = tmp_path / "gen.yaml"
+    cfg.write_text(json.dumps({"name": "gen", "config": _gen()}))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    hub = [sys.executable, "-m", "hub"]
+    down = subprocess.run(
+        [*hub, "connectors", "list", "--url", url], capture_output=True, text=True, env=env
+    )
+    assert down.returncode == 1
+    assert down.stderr.count("\n") == 1 and "cannot reach" in down.stderr
+    proc = subprocess.Popen(
+        [*hub, "--data-dir", str(tmp_path / "d"), "serve", "--port", str(port), str(cfg)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            r = subprocess.run(
+                [*hub, "connectors", "list", "--url", url], capture_output=True, text=True, env=env
+            )
+            if r.returncode == 0 and "RUNNING" in r.stdout:
+                break
+            assert time.monotonic() < deadline, (r.stdout, r.stderr)
+            time.sleep(0.3)
+        assert "gen" in r.stdout
+        r = subprocess.run(
+            [*hub, "connectors", "pause", "gen", "--url", url], capture_output=True, text=True,
+            env=env,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run(
+            [*hub, "connectors", "status", "gen", "--url", url], capture_output=True, text=True,
+            env=env,
+        )  # fmt: skip
+        assert "PAUSED" in r.stdout
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
