@@ -110,3 +110,43 @@ def test_transforms_run_in_sources_and_sinks(tmp_path: Path) -> None:
         assert not worker.log.has_topic("datagen.events")  # routed before the log
     finally:
         worker.stop()
+
+
+def test_transient_errors_are_retried_with_backoff(tmp_path: Path) -> None:
+    from tests.runtime import flaky_sink
+
+    flaky_sink.RECEIVED.clear()
+    flaky_sink.ATTEMPTS[0] = 0
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        _produce(worker, [b'"a"', b'"b"'])
+        worker.add(ConnectorSpec("flaky", {
+            "connector.class": "tests.runtime.flaky_sink:FlakySink", "topics": "in",
+            "failures": 3, "errors.retry.timeout": 10_000, "errors.retry.delay.max.ms": 200,
+            "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
+        }, "test"))  # fmt: skip
+        _wait(lambda: flaky_sink.RECEIVED == ["a", "b"])
+        assert flaky_sink.ATTEMPTS[0] == 4  # three transient failures, then success
+        assert worker.status()["flaky"][0].state == "RUNNING"
+    finally:
+        worker.stop()
+
+
+def test_transient_errors_past_the_retry_timeout_fail_the_task(tmp_path: Path) -> None:
+    from tests.runtime import flaky_sink
+
+    flaky_sink.RECEIVED.clear()
+    flaky_sink.ATTEMPTS[0] = 0
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        _produce(worker, [b'"a"'])
+        worker.add(ConnectorSpec("flaky", {
+            "connector.class": "tests.runtime.flaky_sink:FlakySink", "topics": "in",
+            "failures": 1000, "errors.retry.timeout": 300,
+            "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
+        }, "test"))  # fmt: skip
+        _wait(lambda: worker.status()["flaky"][0].state == "FAILED")
+        assert "target busy" in (worker.status()["flaky"][0].trace or "")
+        assert flaky_sink.RECEIVED == []
+    finally:
+        worker.stop()

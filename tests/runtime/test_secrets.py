@@ -14,13 +14,15 @@ from pathlib import Path
 def test_secret_in_a_failing_task_is_masked_in_logs(tmp_path: Path) -> None:
     secret_dir = tmp_path / "s3cr3t-dir-that-does-not-exist"
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(textwrap.dedent("""
+    cfg.write_text(
+        textwrap.dedent("""
         name: leaky
         config:
           connector.class: FileStreamSink
           topics: t
           file: ${env:HUB_TEST_SECRET_FILE}
-    """))
+    """)
+    )
     env = dict(os.environ, PYTHONPATH=os.getcwd(), HUB_TEST_SECRET_FILE=str(secret_dir / "out"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run", str(cfg)],

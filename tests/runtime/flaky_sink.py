@@ -1,0 +1,38 @@
+"""A third-party style sink for tests: put() raises TransientError the first N times."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import Field
+
+from hub.errors import TransientError
+from hub.runtime import ConnectorConfig, SinkConnector, SinkRecord, SinkTask, SinkTaskContext
+
+RECEIVED: list[Any] = []
+ATTEMPTS: list[int] = [0]
+
+
+class FlakyConfig(ConnectorConfig):
+    failures: int = Field(2, ge=0)
+
+
+class FlakyTask(SinkTask):
+    def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
+        self.failures = FlakyConfig.of(config).failures
+
+    def put(self, records: Sequence[SinkRecord]) -> None:
+        ATTEMPTS[0] += 1
+        if ATTEMPTS[0] <= self.failures:
+            raise TransientError(f"target busy (attempt {ATTEMPTS[0]})")
+        RECEIVED.extend(r.value for r in records)
+
+    def stop(self) -> None:
+        pass
+
+
+class FlakySink(SinkConnector):
+    name = "flaky"
+    config_model = FlakyConfig
+    task_class = FlakyTask
