@@ -173,6 +173,28 @@ def _decompress(data: Any, code: int) -> bytes:
     raise InvalidBatchError(f"unsupported compression codec {name or code}")
 
 
+def build_batch_parts(
+    records: bytes,
+    count: int,
+    first_timestamp: int,
+    max_timestamp: int,
+    compression: str = "none",
+    base_offset: int = 0,
+) -> tuple[bytearray, bytes]:
+    """A checksummed batch as (61-byte header, records section): written with one pwritev,
+    the records are never copied into a combined buffer."""
+    code = COMPRESSION_CODES[compression]
+    body = records if code == 0 else _compress(records, compression)
+    header = bytearray(HEADER_SIZE)
+    HEADER.pack_into(
+        header, 0, base_offset, HEADER_SIZE - LENGTH_PREFIX + len(body), 0, MAGIC, 0,
+        code, count - 1, first_timestamp, max_timestamp, -1, -1, -1, count,
+    )  # fmt: skip
+    crc = crc32c(body, crc32c(memoryview(header)[CRC_START:]))
+    struct.pack_into(">I", header, 17, crc)
+    return header, body
+
+
 def build_batch(
     records: bytes,
     count: int,
@@ -182,16 +204,11 @@ def build_batch(
     base_offset: int = 0,
 ) -> bytearray:
     """Wrap an encoded records section (offset deltas 0..count-1) into a checksummed batch."""
-    code = COMPRESSION_CODES[compression]
-    body = records if code == 0 else _compress(records, compression)
-    out = bytearray(HEADER_SIZE + len(body))
-    HEADER.pack_into(
-        out, 0, base_offset, HEADER_SIZE - LENGTH_PREFIX + len(body), 0, MAGIC, 0,
-        code, count - 1, first_timestamp, max_timestamp, -1, -1, -1, count,
-    )  # fmt: skip
-    out[HEADER_SIZE:] = body
-    struct.pack_into(">I", out, 17, crc32c(memoryview(out)[CRC_START:]))
-    return out
+    header, body = build_batch_parts(
+        records, count, first_timestamp, max_timestamp, compression, base_offset
+    )
+    header += body
+    return header
 
 
 def set_base_offset(batch: bytearray, base_offset: int) -> None:

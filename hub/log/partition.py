@@ -253,18 +253,23 @@ class Partition:
             )
 
     # -- appends ---------------------------------------------------------------------------
-    def append_batch(self, data: bytearray, *, now: int | None = None) -> AppendInfo:
-        """Append one built batch (hub.log.batch.build_batch); assigns its offsets."""
+    def append_batch(
+        self, data: bytearray | tuple[bytearray, bytes], *, now: int | None = None
+    ) -> AppendInfo:
+        """Append one built batch (``build_batch``, or the (header, records) pair of
+        ``build_batch_parts``); assigns its offsets."""
         if self.read_only:
             raise ReadOnlyLogError(self.directory, "append")
-        if len(data) > self.config.max_message_bytes:
-            raise RecordTooLargeError(self.topic, len(data), self.config.max_message_bytes)
+        head = data[0] if isinstance(data, tuple) else data
+        size = len(data[0]) + len(data[1]) if isinstance(data, tuple) else len(data)
+        if size > self.config.max_message_bytes:
+            raise RecordTooLargeError(self.topic, size, self.config.max_message_bytes)
         with self.lock:
             self._check_open()
-            self._maybe_roll(len(data), now if now is not None else now_ms())
+            self._maybe_roll(size, now if now is not None else now_ms())
             base = self.log_end_offset
-            _batch.set_base_offset(data, base)
-            header = _batch.parse_header(data, 0, header_only=True)
+            _batch.set_base_offset(head, base)
+            header = _batch.parse_header(head, 0, header_only=True)
             self.active.append(data, header)
             self.log_end_offset = header.next_offset
             self._unflushed_records += header.record_count

@@ -205,7 +205,7 @@ class Producer:
                 )
                 out.extend(self._append_encoded(part, sub, compression))
             return out
-        data = _batch.build_batch(records, count, first, max_ts, compression)
+        data = _batch.build_batch_parts(records, count, first, max_ts, compression)
         info = part.append_batch(data)
         self._touched.add(part)
         return [info]

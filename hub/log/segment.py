@@ -30,6 +30,7 @@ from hub.log.batch import BatchHeader, InvalidBatchError
 from hub.log.index import OffsetIndex, TimeIndex
 
 _SCAN_CHUNK = 1 << 20
+_IOV_MAX = 1024  # buffers per pwritev call (Linux's IOV_MAX)
 
 
 class InvalidBatchAt(InvalidBatchError):
@@ -139,11 +140,17 @@ class LogSegment:
         return os.fstat(self._fd).st_size
 
     # -- appends --------------------------------------------------------------------------
-    def append(self, data: bytes | bytearray, header: BatchHeader) -> None:
-        """Buffer one batch (base offset already set) for the next flush."""
+    def append(
+        self, data: bytes | bytearray | tuple[bytearray, bytes], header: BatchHeader
+    ) -> None:
+        """Buffer one batch (base offset already set; whole, or as (header, records)) for
+        the next flush."""
         self._register(header)
-        self._pending.append(data)
-        self.size += len(data)
+        if isinstance(data, tuple):
+            self._pending.extend(data)
+        else:
+            self._pending.append(data)
+        self.size += header.size
 
     def _register(self, header: BatchHeader) -> None:
         """Index a batch that starts at ``self.size``."""
@@ -164,15 +171,16 @@ class LogSegment:
     def write_chunk(self, data: list[bytes | bytearray], position: int) -> int:
         """Write taken batches at ``position``. Safe without the partition lock: nobody else
         writes that range, and readers never read past ``written_size``."""
-        total = sum(len(d) for d in data)
-        done = 0
-        if data and len(data) < 1024:
-            done = os.pwritev(self._fd, data, position)
-        if done != total:  # a partial write, or too many buffers for one call
-            blob = memoryview(b"".join(data))
-            while done < total:
-                done += os.pwrite(self._fd, blob[done:], position + done)
-        return position + total
+        for i in range(0, len(data), _IOV_MAX):
+            group = data[i : i + _IOV_MAX]
+            total = sum(len(d) for d in group)
+            done = os.pwritev(self._fd, group, position)
+            if done != total:  # a partial write: finish it plainly
+                blob = memoryview(b"".join(group))
+                while done < total:
+                    done += os.pwrite(self._fd, blob[done:], position + done)
+            position += total
+        return position
 
     def sync(self) -> None:
         os.fdatasync(self._fd)
