@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from hub import __version__
+from hub.api import metrics
 from hub.api.validate import config_infos
 from hub.errors import ConfigError, HubError
 from hub.runtime.worker import (
@@ -119,7 +120,16 @@ def create_app(worker: Worker, *, auth_token: str | None = None) -> FastAPI:
     # -- root and plugins ------------------------------------------------------------------
     @app.get("/")
     def root() -> dict[str, Any]:
-        return {"version": __version__, "commit": "", "kafka_cluster_id": cluster_id}
+        return {
+            "version": __version__, "commit": "", "kafka_cluster_id": cluster_id,
+            "jobs": [j.to_dict() for j in worker.jobs()],
+        }  # fmt: skip
+
+    registry = metrics.registry(worker)
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        return Response(metrics.render(registry), media_type=metrics.CONTENT_TYPE)
 
     @app.get("/connector-plugins")
     def list_plugins(connectorsOnly: bool = True) -> list[dict[str, Any]]:  # noqa: N803

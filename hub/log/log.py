@@ -3,7 +3,9 @@
 One process opens a directory for writing (``DirectoryLock``); any number may open it with
 ``read_only=True`` and see what the writer made durable. The writer runs one background
 thread that applies the flush policy (``flush_interval_ms`` unless a topic sets ``flush.ms``)
-and, every ``maintenance_interval_ms``, retention and compaction.
+and, every ``maintenance_interval_ms``, retention and compaction. With
+``maintenance_interval_ms=None`` the thread only flushes and the owner schedules
+``run_maintenance`` itself (the connect worker does: hub.runtime.scheduler).
 
 Shutdown: ``close`` flushes everything and leaves a ``.clean_shutdown`` marker; without it the
 next open rescans every active segment in full (CRC of every batch) instead of just its tail.
@@ -14,6 +16,7 @@ Thread safety: all methods may be called from any thread.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import threading
@@ -50,7 +53,7 @@ class Log:
         *,
         read_only: bool = False,
         flush_interval_ms: int | None = 100,
-        maintenance_interval_ms: int = 300_000,
+        maintenance_interval_ms: int | None = 300_000,
         background: bool = True,
     ) -> None:
         self.path = os.path.abspath(path)
@@ -272,7 +275,9 @@ class Log:
         return stats
 
     def _run(self) -> None:
-        next_maintenance = time.monotonic() + self.maintenance_interval_ms / 1000
+        interval = self.maintenance_interval_ms
+        period = math.inf if interval is None else interval / 1000  # None: the owner runs it
+        next_maintenance = time.monotonic() + period
         while not self._stop.wait(0.02):
             try:
                 with self._lock:
@@ -283,7 +288,7 @@ class Log:
                             p.flush()
                 if time.monotonic() >= next_maintenance:
                     self.run_maintenance()
-                    next_maintenance = time.monotonic() + self.maintenance_interval_ms / 1000
+                    next_maintenance = time.monotonic() + period
             except Exception:  # keep the flusher alive; the next round retries
                 log.exception("log maintenance failed")
 

@@ -16,8 +16,10 @@ class TaskStatus:
     records: int
     records_per_second: float
     last_commit_age_s: float | None
-    lag: int | None
-    errors: int
+    lag: int | None  # records between the committed offsets and the log end (sinks)
+    errors: int  # records that failed and were tolerated (errors.tolerance=all)
+    failures: int = 0  # times the task failed (and was restarted)
+    last_batch_size: int | None = None  # records in the last non-empty poll/batch
 
 
 class TaskState:
@@ -30,6 +32,8 @@ class TaskState:
         self._window: list[tuple[float, int]] = [(time.monotonic(), 0)]
         self._last_commit: float | None = None
         self.lag: int | None = None
+        self.failures = 0
+        self.last_batch_size: int | None = None
         self.error_source: object = None  # the task's ErrorReporter (counts skipped records)
 
     def running(self) -> None:
@@ -39,6 +43,7 @@ class TaskState:
     def failed(self, trace: str) -> None:
         with self._lock:
             self.state, self.trace = "FAILED", trace
+            self.failures += 1
 
     def stopped(self) -> None:
         with self._lock:
@@ -48,6 +53,7 @@ class TaskState:
     def add_records(self, n: int) -> None:
         with self._lock:
             self.records += n
+            self.last_batch_size = n
             now = time.monotonic()
             self._window.append((now, self.records))
             while len(self._window) > 2 and now - self._window[0][0] > 10:
@@ -65,5 +71,6 @@ class TaskState:
             age = None if self._last_commit is None else now - self._last_commit
             errors = int(getattr(self.error_source, "errors", 0))
             return TaskStatus(
-                self.task_id, self.state, self.trace, self.records, rate, age, self.lag, errors
-            )
+                self.task_id, self.state, self.trace, self.records, rate, age, self.lag, errors,
+                self.failures, self.last_batch_size,
+            )  # fmt: skip

@@ -12,6 +12,12 @@ offsets may be altered); FAILED (the connector itself could not start). Connecto
 over REST are kept in ``__connect_configs`` (hub.runtime.configs) and started again when a
 worker opens the same data directory. Lifecycle operations are serialised by one lock; task
 threads never take it.
+
+Periodic jobs run on the worker's scheduler (hub.runtime.scheduler), not in the log's thread:
+``log-maintenance`` (retention and compaction, every ``log.retention.check.interval.ms``,
+default 5 minutes) and ``sink-lag`` (each sink task's lag from its group's committed offsets,
+so it moves between commits). ``jobs()`` reports them; ``stop`` shuts the scheduler down,
+waiting for a running job, before the log closes.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from hub.runtime.converters import make_converter
 from hub.runtime.errors import ErrorReporter
 from hub.runtime.offsets import OffsetStore, partition_key
 from hub.runtime.runner import RunnerContext
+from hub.runtime.scheduler import JobStatus, Scheduler
 from hub.runtime.sink_runner import SinkRunner
 from hub.runtime.source_runner import SourceRunner
 from hub.runtime.status import TaskState, TaskStatus
@@ -151,8 +158,12 @@ class Worker:
         flush_interval_ms: int = 100,
         restore: bool = True,
         worker_id: str = "127.0.0.1:8083",
+        retention_check_interval_ms: int = 300_000,
+        lag_refresh_interval_ms: int = 5_000,
     ) -> None:
-        self.log = Log(data_dir, flush_interval_ms=flush_interval_ms)
+        """``retention_check_interval_ms`` is Kafka's ``log.retention.check.interval.ms``;
+        ``lag_refresh_interval_ms`` how often the sinks' lag is recomputed."""
+        self.log = Log(data_dir, flush_interval_ms=flush_interval_ms, maintenance_interval_ms=None)
         self.offsets = OffsetStore(self.log)
         self.configs = ConfigStore(self.log)
         self.worker_id = worker_id
@@ -161,6 +172,10 @@ class Worker:
         if restore:
             for name, config in self.configs.configs().items():
                 self._restore(name, config)
+        self.scheduler = Scheduler()
+        self.scheduler.add("log-maintenance", self._maintain, retention_check_interval_ms / 1000)
+        self.scheduler.add("sink-lag", self.refresh_lag, lag_refresh_interval_ms / 1000)
+        self.scheduler.start()
 
     # -- creating, updating, deleting -------------------------------------------------------
     @staticmethod
@@ -446,6 +461,35 @@ class Worker:
         with self._lock:
             return {name: self.task_statuses(rt) for name, rt in self.connectors.items()}
 
+    # -- scheduled jobs ------------------------------------------------------------------------
+    def jobs(self) -> list[JobStatus]:
+        """The scheduled jobs: name, interval, next and last run, last duration and error."""
+        return self.scheduler.jobs()
+
+    def _maintain(self) -> None:
+        stats = self.log.run_maintenance()
+        if any(stats.values()):
+            log.info(
+                "log maintenance: %d segment(s) deleted, %d partition(s) compacted",
+                stats["segments_deleted"], stats["partitions_compacted"],
+            )  # fmt: skip
+
+    def refresh_lag(self) -> None:
+        """Set each sink task's lag: the records between its partitions' committed offsets and
+        their ends (what the runner computes at each commit). Takes no worker lock."""
+        for rt in list(self.connectors.values()):
+            if rt.type != "sink" or rt.state not in (RUNNING, PAUSED):
+                continue
+            lags: dict[str, int] = {}
+            for p in self.log.groups.describe(f"connect-{rt.name}").partitions:
+                if p.owner is not None and p.lag is not None:
+                    lags[p.owner] = lags.get(p.owner, 0) + p.lag
+            for task in list(rt.tasks):
+                runner = task.runner
+                member = runner.consumer.member_id if isinstance(runner, SinkRunner) else None
+                if member in lags:  # else nothing committed yet: the runner's figure stands
+                    task.state.lag = lags[member]
+
     # -- offsets (KIP-875) ---------------------------------------------------------------------
     def _stopped(self, rt: ConnectorRuntime) -> None:
         if rt.state != STOPPED:
@@ -522,6 +566,7 @@ class Worker:
                 self.offsets.forget(name)
 
     def stop(self) -> None:
+        self.scheduler.shutdown(wait=True)  # no job may touch the log once it closes
         with self._lock:
             for name in list(self.connectors):
                 self.remove(name)

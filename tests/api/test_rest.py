@@ -94,7 +94,7 @@ def _records(worker: Worker, topic: str) -> int:
 
 def test_create_list_get_status_shapes(client: TestClient) -> None:
     root = client.get("/").json()
-    assert set(root) == {"version", "commit", "kafka_cluster_id"}
+    assert set(root) == {"version", "commit", "kafka_cluster_id", "jobs"}
     plugins = client.get("/connector-plugins").json()
     assert {"class", "type", "version"} <= set(plugins[0])
     assert {p["type"] for p in plugins} == {"source", "sink"}

@@ -1,0 +1,143 @@
+"""A worker's periodic jobs (log retention and compaction, the sinks' lag) on APScheduler.
+
+Each job runs every ``interval_s`` in the scheduler's thread pool, the first run one interval
+after ``start``. Runs of one job never overlap (``max_instances=1``); runs missed meanwhile are
+folded into one (``coalesce``). A job that raises is logged and its error kept for ``jobs()``;
+the scheduler and the job's later runs go on.
+
+Thread safety: all methods may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+log = logging.getLogger(__name__)
+_aps = logging.getLogger("apscheduler")
+if _aps.level == logging.NOTSET:  # it logs every run at INFO; unless configured, keep it quiet
+    _aps.setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    name: str
+    interval_s: float
+    next_run: datetime | None  # None once the scheduler is shut down
+    last_run: datetime | None  # when the last run started (UTC); None before the first
+    last_duration_s: float | None
+    last_error: str | None  # the most recent failure, kept after later successes
+    last_error_time: datetime | None
+    runs: int
+    failures: int
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last run failed."""
+        return self.last_error_time is not None and self.last_error_time == self.last_run
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(t: datetime | None) -> str | None:
+            return None if t is None else t.isoformat()
+
+        return {
+            "name": self.name,
+            "interval_ms": round(self.interval_s * 1000),
+            "next_run": iso(self.next_run),
+            "last_run": iso(self.last_run),
+            "last_duration_ms": (
+                None if self.last_duration_s is None else round(self.last_duration_s * 1000, 3)
+            ),
+            "last_error": self.last_error,
+            "last_error_time": iso(self.last_error_time),
+            "runs": self.runs,
+            "failures": self.failures,
+        }
+
+
+class _Job:
+    """One job's function and the record of its runs (guarded by ``_lock``)."""
+
+    def __init__(self, name: str, func: Callable[[], object], interval_s: float) -> None:
+        self.name, self.func, self.interval_s = name, func, interval_s
+        self._lock = threading.Lock()
+        self.last_run: datetime | None = None
+        self.last_duration_s: float | None = None
+        self.last_error: str | None = None
+        self.last_error_time: datetime | None = None
+        self.runs = self.failures = 0
+
+    def __call__(self) -> None:  # in the scheduler's pool; never raises into APScheduler
+        started, t0 = datetime.now(UTC), time.monotonic()
+        error = None
+        try:
+            self.func()
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            log.exception("scheduled job %s failed (it runs again in %.3g s)", self.name,
+                          self.interval_s)  # fmt: skip
+        with self._lock:
+            self.last_run, self.last_duration_s = started, time.monotonic() - t0
+            self.runs += 1
+            if error is not None:
+                self.last_error, self.last_error_time = error, started
+                self.failures += 1
+
+    def status(self, next_run: datetime | None) -> JobStatus:
+        with self._lock:
+            return JobStatus(
+                self.name, self.interval_s, next_run, self.last_run, self.last_duration_s,
+                self.last_error, self.last_error_time, self.runs, self.failures,
+            )  # fmt: skip
+
+
+class Scheduler:
+    """Named interval jobs on a ``BackgroundScheduler`` (daemon threads, UTC)."""
+
+    def __init__(self, max_workers: int = 4) -> None:
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max_workers)},
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        )
+        self._jobs: dict[str, _Job] = {}
+        self._lock = threading.Lock()
+
+    def add(self, name: str, func: Callable[[], object], interval_s: float) -> None:
+        """Run ``func`` every ``interval_s`` seconds; ValueError if ``name`` is taken."""
+        if interval_s <= 0:
+            raise ValueError(f"job {name!r}: the interval must be positive, not {interval_s}")
+        with self._lock:
+            if name in self._jobs:
+                raise ValueError(f"job {name!r} already exists")
+            job = self._jobs[name] = _Job(name, func, interval_s)
+        self._scheduler.add_job(job, "interval", seconds=interval_s, id=name, name=name)
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop scheduling; with ``wait``, return once running jobs finished. Idempotent."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=wait)
+
+    def jobs(self) -> list[JobStatus]:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        out = []
+        for job in jobs:
+            scheduled = self._scheduler.get_job(job.name) if self.running else None
+            out.append(job.status(scheduled.next_run_time if scheduled is not None else None))
+        return out
