@@ -23,6 +23,7 @@ before anything starts and reports every problem at once.
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -136,9 +137,10 @@ class Connector(ABC):
     """Metadata and task planning. ``name`` is the short name configs use."""
 
     name: ClassVar[str]
+    type: ClassVar[str]  # "source" or "sink"
     aliases: ClassVar[tuple[str, ...]] = ()
     version: ClassVar[str] = "0.1.0"
-    config_model: ClassVar[type[ConnectorConfig]]
+    config_model: ClassVar[builtins.type[ConnectorConfig]]
     # properties that hold secrets: masked as ******** in logs, errors, status and REST
     secret_properties: ClassVar[tuple[str, ...]] = ()
 
@@ -155,9 +157,9 @@ class Connector(ABC):
 
 class SourceConnector(Connector):
     type: ClassVar[str] = "source"
-    task_class: ClassVar[type[SourceTask]]
+    task_class: ClassVar[builtins.type[SourceTask]]
 
 
 class SinkConnector(Connector):
     type: ClassVar[str] = "sink"
-    task_class: ClassVar[type[SinkTask]]
+    task_class: ClassVar[builtins.type[SinkTask]]

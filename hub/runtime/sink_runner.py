@@ -103,9 +103,9 @@ class SinkRunner:
             except Exception as exc:  # a record the converter cannot read
                 self.errors.failed("VALUE_CONVERTER", exc, r)
                 continue
-            if chain is not None:
+            if chain is not None and rec is not None:
                 try:
-                    rec = chain.apply(rec)  # type: ignore[arg-type]
+                    rec = chain.apply(rec)
                 except Exception as exc:
                     self.errors.failed("TRANSFORMATION", exc, r)
                     continue
