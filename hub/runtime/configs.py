@@ -2,7 +2,9 @@
 
 Record key: the connector name (UTF-8); value: the config as JSON, exactly as it was given
 (``${env:..}``/``${file:..}`` references unresolved, so secrets held outside stay outside);
-a null value deletes the connector. The worker reads the topic on start and restarts what it
+a null value deletes the connector. The target state set over REST (pause/stop/resume) is kept
+as in Kafka Connect: key ``target-state-<name>``, value ``{"state": "STARTED" | "PAUSED" |
+"STOPPED"}``, so a paused or stopped connector stays so across restarts. The worker reads the topic on start and restarts what it
 finds.
 
 Thread safety: one lock; every write is fsynced before it returns. The topic is created on
@@ -20,6 +22,7 @@ from hub.log import Log, codec
 from hub.log import batch as _batch
 
 TOPIC = "__connect_configs"
+STATE_PREFIX = "target-state-"
 
 
 class ConfigStore:
@@ -27,6 +30,7 @@ class ConfigStore:
         self._log = log
         self._lock = threading.Lock()
         self._configs: dict[str, dict[str, Any]] = {}
+        self._states: dict[str, str] = {}
         if log.has_topic(TOPIC):
             self._load()
 
@@ -39,10 +43,17 @@ class ConfigStore:
                 if r.key is None:
                     continue
                 name = r.key.decode()
-                if r.value is None:
+                doc = None if r.value is None else json.loads(r.value)
+                if name.startswith(STATE_PREFIX) and (doc is None or set(doc) == {"state"}):
+                    target = name[len(STATE_PREFIX) :]
+                    if doc is None:
+                        self._states.pop(target, None)
+                    else:
+                        self._states[target] = doc["state"]
+                elif doc is None:
                     self._configs.pop(name, None)
                 else:
-                    self._configs[name] = json.loads(r.value)
+                    self._configs[name] = doc
             if nxt <= offset:
                 break
             offset = nxt
@@ -52,21 +63,43 @@ class ConfigStore:
         with self._lock:
             return {k: dict(v) for k, v in self._configs.items()}
 
+    def state(self, name: str) -> str:
+        """The stored target state: STARTED (default), PAUSED or STOPPED."""
+        with self._lock:
+            return self._states.get(name, "STARTED")
+
     def put(self, name: str, config: dict[str, Any] | None) -> None:
-        """Store a connector's config durably; None deletes it."""
+        """Store a connector's config durably; None deletes it (and its target state)."""
         value = None if config is None else json.dumps(config, sort_keys=True).encode()
         with self._lock:
             if config is None and name not in self._configs:
                 return
-            if not self._log.has_topic(TOPIC):
-                self._log.create_topic(
-                    TOPIC, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
-                )
-            part = self._log.partition(TOPIC, 0)
-            enc = codec.encode_records([name.encode()], [value], None, time.time_ns() // 1_000_000)
-            part.append_batch(_batch.build_batch(*enc))
-            part.flush()
+            items = [(name.encode(), value)]
+            if config is None and name in self._states:
+                items.append(((STATE_PREFIX + name).encode(), None))
+            self._append(items)
             if config is None:
                 self._configs.pop(name, None)
+                self._states.pop(name, None)
             else:
                 self._configs[name] = dict(config)
+
+    def put_state(self, name: str, state: str) -> None:
+        """Keep a REST-created connector's target state (others have nothing stored)."""
+        with self._lock:
+            if name not in self._configs or self._states.get(name, "STARTED") == state:
+                return
+            self._append([((STATE_PREFIX + name).encode(), json.dumps({"state": state}).encode())])
+            self._states[name] = state
+
+    def _append(self, items: list[tuple[bytes, bytes | None]]) -> None:
+        if not self._log.has_topic(TOPIC):
+            self._log.create_topic(
+                TOPIC, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
+            )
+        part = self._log.partition(TOPIC, 0)
+        enc = codec.encode_records(
+            [k for k, _ in items], [v for _, v in items], None, time.time_ns() // 1_000_000
+        )
+        part.append_batch(_batch.build_batch(*enc))
+        part.flush()

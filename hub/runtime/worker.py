@@ -194,7 +194,8 @@ class Worker:
             return
         rt = ConnectorRuntime(name, config, valid)
         self.connectors[name] = rt
-        self._start(rt, RUNNING)
+        stored = self.configs.state(name)
+        self._start(rt, {"PAUSED": PAUSED, "STOPPED": STOPPED}.get(stored, RUNNING))
 
     def add(
         self, spec: ConnectorSpec, *, persist: bool = False, raw: Mapping[str, Any] | None = None
@@ -269,6 +270,7 @@ class Worker:
             elif rt.state == RUNNING:
                 rt.paused.set()
                 rt.state = PAUSED
+            self.configs.put_state(name, "PAUSED")
 
     def resume(self, name: str) -> None:
         with self._lock:
@@ -278,12 +280,14 @@ class Worker:
                 rt.state = RUNNING
             elif rt.state == STOPPED:
                 self._start(rt, RUNNING)
+            self.configs.put_state(name, "STARTED")
 
     def stop_connector(self, name: str) -> None:
         with self._lock:
             rt = self.get(name)
             if rt.state != STOPPED:
                 self._shutdown(rt)
+            self.configs.put_state(name, "STOPPED")
 
     def restart(self, name: str, *, include_tasks: bool = False, only_failed: bool = False) -> None:
         """Kafka Connect's restart: the connector, and with ``include_tasks`` its tasks;

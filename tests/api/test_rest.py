@@ -164,15 +164,22 @@ def test_configs_persist_across_a_worker_restart(tmp_path: Path) -> None:
         assert r.status_code == 200 and r.json()["config"] == updated
         assert c.post("/connectors", json={"name": "gone", "config": _gen("g")}).status_code == 201
         assert c.delete("/connectors/gone").status_code == 204
+        assert c.post("/connectors", json={"name": "p", "config": _gen("p")}).status_code == 201
+        assert c.put("/connectors/p/pause").status_code == 202
+        assert c.post("/connectors", json={"name": "s", "config": _gen("s")}).status_code == 201
+        assert c.put("/connectors/s/stop").status_code == 202
     finally:
         w.stop()
     w = Worker(data)
     try:
         c = TestClient(create_app(w))
-        assert c.get("/connectors").json() == ["a", "b"]
+        assert c.get("/connectors").json() == ["a", "b", "p", "s"]
         assert c.get("/connectors/b/config").json() == updated
         _wait(lambda: _state(c, "b") == ("RUNNING", ["RUNNING"]))
         _wait(lambda: _records(w, "b2") > 0)
+        # target states set over REST survive the restart, as in Kafka Connect
+        assert _state(c, "p")[0] == "PAUSED"
+        assert _state(c, "s")[0] == "STOPPED"
     finally:
         w.stop()
 
