@@ -4,8 +4,8 @@ Record key: the connector name (UTF-8); value: the config as JSON, exactly as it
 (``${env:..}``/``${file:..}`` references unresolved, so secrets held outside stay outside);
 a null value deletes the connector. The target state set over REST (pause/stop/resume) is kept
 as in Kafka Connect: key ``target-state-<name>``, value ``{"state": "STARTED" | "PAUSED" |
-"STOPPED"}``, so a paused or stopped connector stays so across restarts. The worker reads the topic on start and restarts what it
-finds.
+"STOPPED"}``, so a paused or stopped connector stays so across restarts. The worker reads
+the topic on start and restarts what it finds.
 
 Thread safety: one lock; every write is fsynced before it returns. The topic is created on
 the first write, so a data directory that never saw a REST-created connector has none.
