@@ -24,8 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hub.log import batch as _batch
-from hub.log import codec
 from hub.log.errors import ReadOnlyLogError, RebalanceInProgressError
 from hub.log.record import TopicPartition
 
@@ -121,24 +119,18 @@ class GroupCoordinator:
             return
         if self._log.read_only:
             part.refresh()
-        offset = part.log_start_offset
-        while offset < part.high_watermark:
-            records, nxt = part.records(offset, 4 << 20)
-            for r in records:
-                if r.key is None:
-                    continue
-                k = json.loads(r.key)
-                tp = TopicPartition(k["topic"], k["partition"])
-                if r.value is None:
-                    self._offsets.get(k["group"], {}).pop(tp, None)
-                else:
-                    v = json.loads(r.value)
-                    self._offsets.setdefault(k["group"], {})[tp] = OffsetAndMetadata(
-                        v["offset"], v.get("metadata", ""), v.get("timestamp", 0)
-                    )
-            if nxt <= offset:
-                break
-            offset = nxt
+        for r in part.scan():
+            if r.key is None:
+                continue
+            k = json.loads(r.key)
+            tp = TopicPartition(k["topic"], k["partition"])
+            if r.value is None:
+                self._offsets.get(k["group"], {}).pop(tp, None)
+            else:
+                v = json.loads(r.value)
+                self._offsets.setdefault(k["group"], {})[tp] = OffsetAndMetadata(
+                    v["offset"], v.get("metadata", ""), v.get("timestamp", 0)
+                )
         self._offsets = {g: o for g, o in self._offsets.items() if o}
 
     def _write(self, group: str, items: Mapping[TopicPartition, OffsetAndMetadata | None]) -> None:
@@ -161,11 +153,7 @@ class GroupCoordinator:
             )
         if not keys:
             return
-        now = time.time_ns() // 1_000_000
-        part = self._log.partition(OFFSETS_TOPIC, 0)
-        recs, n, first, mx = codec.encode_records(keys, values, None, now)
-        part.append_batch(_batch.build_batch(recs, n, first, mx))
-        part.flush()
+        self._log.partition(OFFSETS_TOPIC, 0).append_records(keys, values)
 
     def commit(
         self,

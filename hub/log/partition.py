@@ -29,10 +29,10 @@ import bisect
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 
 from hub.log import batch as _batch
-from hub.log import files
+from hub.log import codec, files
 from hub.log.batch import BatchHeader, InvalidBatchError
 from hub.log.config import TopicConfig
 from hub.log.errors import (
@@ -467,6 +467,32 @@ class Partition:
                 raise CorruptRecordError(seg.path, pos + out_end, exc.reason) from exc
             out_end += size
         return data[:out_end]
+
+    def scan(self, start: int | None = None, chunk_bytes: int = 4 << 20) -> Iterator[Record]:
+        """Every durable record from ``start`` (default: the log start) to the high watermark
+        as of each read: how internal topics are loaded and windows rescanned."""
+        offset = self.log_start_offset if start is None else max(start, self.log_start_offset)
+        while offset < self.high_watermark:
+            records, nxt = self.records(offset, chunk_bytes)
+            yield from records
+            if nxt <= offset:
+                break
+            offset = nxt
+
+    def append_records(
+        self,
+        keys: Sequence[bytes | None],
+        values: Sequence[bytes | None],
+        *,
+        timestamp: int | None = None,
+        flush: bool = True,
+    ) -> AppendInfo:
+        """Append keyed records as one batch (and fsync): how internal topics are written."""
+        enc = codec.encode_records(keys, values, None, now_ms() if timestamp is None else timestamp)
+        info = self.append_batch(_batch.build_batch(*enc))
+        if flush:
+            self.flush()
+        return info
 
     def records(
         self, offset: int, max_bytes: int = 1 << 20, *, durable_only: bool = True

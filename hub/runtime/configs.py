@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from typing import Any
 
-from hub.log import Log, codec
-from hub.log import batch as _batch
+from hub.log import Log
 
 TOPIC = "__connect_configs"
 STATE_PREFIX = "target-state-"
@@ -35,28 +33,21 @@ class ConfigStore:
             self._load()
 
     def _load(self) -> None:
-        part = self._log.partition(TOPIC, 0)
-        offset = part.log_start_offset
-        while offset < part.high_watermark:
-            records, nxt = part.records(offset, 4 << 20)
-            for r in records:
-                if r.key is None:
-                    continue
-                name = r.key.decode()
-                doc = None if r.value is None else json.loads(r.value)
-                if name.startswith(STATE_PREFIX) and (doc is None or set(doc) == {"state"}):
-                    target = name[len(STATE_PREFIX) :]
-                    if doc is None:
-                        self._states.pop(target, None)
-                    else:
-                        self._states[target] = doc["state"]
-                elif doc is None:
-                    self._configs.pop(name, None)
+        for r in self._log.partition(TOPIC, 0).scan():
+            if r.key is None:
+                continue
+            name = r.key.decode()
+            doc = None if r.value is None else json.loads(r.value)
+            if name.startswith(STATE_PREFIX) and (doc is None or set(doc) == {"state"}):
+                target = name[len(STATE_PREFIX) :]
+                if doc is None:
+                    self._states.pop(target, None)
                 else:
-                    self._configs[name] = doc
-            if nxt <= offset:
-                break
-            offset = nxt
+                    self._states[target] = doc["state"]
+            elif doc is None:
+                self._configs.pop(name, None)
+            else:
+                self._configs[name] = doc
 
     def configs(self) -> dict[str, dict[str, Any]]:
         """connector name -> config, in the order they were first stored."""
@@ -97,9 +88,4 @@ class ConfigStore:
             self._log.create_topic(
                 TOPIC, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
             )
-        part = self._log.partition(TOPIC, 0)
-        enc = codec.encode_records(
-            [k for k, _ in items], [v for _, v in items], None, time.time_ns() // 1_000_000
-        )
-        part.append_batch(_batch.build_batch(*enc))
-        part.flush()
+        self._log.partition(TOPIC, 0).append_records([k for k, _ in items], [v for _, v in items])

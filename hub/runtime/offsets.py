@@ -22,8 +22,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from hub.log import Log, codec
-from hub.log import batch as _batch
+from hub.log import Log
 
 TOPIC = "__connect_offsets"
 TASK_KEY = "hub.task"
@@ -47,16 +46,9 @@ class OffsetStore:
         self._load()
 
     def _load(self) -> None:
-        part = self._log.partition(TOPIC, 0)
-        offset = part.log_start_offset
-        while offset < part.high_watermark:
-            records, nxt = part.records(offset, 4 << 20)
-            for r in records:
-                if r.key is not None:
-                    self._apply(r.key, r.value)
-            if nxt <= offset:
-                break
-            offset = nxt
+        for r in self._log.partition(TOPIC, 0).scan():
+            if r.key is not None:
+                self._apply(r.key, r.value)
 
     def _apply(self, key: bytes, value: bytes | None) -> None:
         try:
@@ -107,12 +99,9 @@ class OffsetStore:
         if not items:
             return
         with self._lock:
-            part = self._log.partition(TOPIC, 0)
-            enc = codec.encode_records(
-                [k for k, _ in items], [v for _, v in items], None, _batch_now()
+            self._log.partition(TOPIC, 0).append_records(
+                [k for k, _ in items], [v for _, v in items]
             )
-            part.append_batch(_batch.build_batch(*enc))
-            part.flush()
             for k, v in items:
                 self._apply(k, v)
 
@@ -125,14 +114,5 @@ class OffsetStore:
         for t in tasks:
             key = json.dumps([connector, {TASK_KEY: t}], separators=(",", ":")).encode()
             with self._lock:
-                part = self._log.partition(TOPIC, 0)
-                enc = codec.encode_records([key], [None], None, _batch_now())
-                part.append_batch(_batch.build_batch(*enc))
-                part.flush()
+                self._log.partition(TOPIC, 0).append_records([key], [None])
                 self._apply(key, None)
-
-
-def _batch_now() -> int:
-    import time
-
-    return time.time_ns() // 1_000_000

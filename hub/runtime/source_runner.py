@@ -63,19 +63,12 @@ class SourceRunner:
             topic, _, p = key.rpartition("/")
             if not self.log.has_topic(topic):
                 continue
-            part = self.log.partition(topic, int(p))
-            offset = max(int(start), part.log_start_offset)
-            while offset < part.high_watermark:
-                records, nxt = part.records(offset, 4 << 20)
-                for r in records:
-                    for hk, hv in r.headers:
-                        if hk == SEQ_HEADER and hv is not None and hv.startswith(self._prefix):
-                            seq = int(hv[len(self._prefix) :])
-                            if seq > committed:
-                                present.add(seq)
-                if nxt <= offset:
-                    break
-                offset = nxt
+            for r in self.log.partition(topic, int(p)).scan(int(start)):
+                for hk, hv in r.headers:
+                    if hk == SEQ_HEADER and hv is not None and hv.startswith(self._prefix):
+                        seq = int(hv[len(self._prefix) :])
+                        if seq > committed:
+                            present.add(seq)
         if present:
             log.info(
                 "%s task %d: %d records of an unfinished commit are already in the log; "
