@@ -105,6 +105,16 @@ class OffsetStore:
             for k, v in items:
                 self._apply(k, v)
 
+    def close_windows(self, connector: str) -> None:
+        """Forget the unfinished commit windows of a connector's tasks (after its offsets were
+        changed by hand: replayed records no longer line up with the window's seqs)."""
+        with self._lock:
+            open_ = {
+                t: cp for (c, t), cp in self._tasks.items() if c == connector and cp.get("window")
+            }
+        for t, cp in open_.items():
+            self.write(connector, {}, (t, {"seq": cp.get("seq", 0), "window": None}))
+
     def forget(self, connector: str) -> None:
         """Delete every offset and checkpoint of a connector."""
         with self._lock:

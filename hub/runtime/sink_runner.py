@@ -38,6 +38,7 @@ class SinkRunner:
         )
         self._dirty = False
         self._stopping = False
+        self._failed = False
 
     def _subscribed_topics(self) -> list[str]:
         if not self.topics_regex:
@@ -59,7 +60,8 @@ class SinkRunner:
                 )
 
     def _on_revoke(self, tps: set[TopicPartition]) -> None:
-        self._flush_and_commit()
+        if not self._failed:  # after a failed batch the position is past unwritten records
+            self._flush_and_commit()
         self.task.close(tps)
 
     def _convert(self, r: Record) -> SinkRecord:
@@ -90,8 +92,14 @@ class SinkRunner:
                 if time.monotonic() - last_commit >= self.ctx.flush_interval:
                     self._flush_and_commit()
                     last_commit = time.monotonic()
+        except BaseException:
+            # the consumer's position is past the batch that failed: commit nothing; the
+            # restarted task resumes from the last commit (or the target's own offsets)
+            self._failed = True
+            raise
         finally:
-            self._flush_and_commit()
+            if not self._failed:
+                self._flush_and_commit()
             self.consumer.close()
 
     def _put(self, batch: list[Record]) -> None:

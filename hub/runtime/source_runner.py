@@ -80,12 +80,17 @@ class SourceRunner:
     def run(self) -> None:
         self._seq, self._skip = self._recover()
         self._committed_seq = self._seq
+        # an unfinished window stays open until the next commit: a second crash before it
+        # must still rescan the records the first run left in the log
+        cp = self.offsets.task_checkpoint(self.connector, self.task_id)
+        self._window = dict(cp.get("window") or {})
         context = SourceTaskContext(
             self.connector, self.task_id, self.offsets.offsets(self.connector)
         )
         self.task.start(self.ctx.config, context)
         self.state.running()
         last_commit = time.monotonic()
+        ok = False
         try:
             while not self.stopping.is_set():
                 records = self.task.poll()
@@ -94,8 +99,15 @@ class SourceRunner:
                 if time.monotonic() - last_commit >= self.ctx.flush_interval:
                     self.commit()
                     last_commit = time.monotonic()
+            ok = True
         finally:
-            self.commit()
+            if ok:
+                self.commit()
+            else:
+                # the task failed part-way through a poll: store no offset (the failed records
+                # were not written); what was appended is flushed and, being inside the open
+                # window, is found and skipped by the restarted task's recovery
+                self.producer.flush()
 
     def _append(self, records: Sequence[SourceRecord]) -> None:
         groups: dict[tuple[str, int | None], tuple[list[Any], ...]] = {}

@@ -100,6 +100,12 @@ class ValidatedConnector:
     chain: TransformChain | None = None
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def secret_keys(self) -> set[str]:
+        """Properties to mask: those that used a ${...} reference and those the connector
+        declares secret (besides every name that looks like a secret, see hub.config)."""
+        return self.spec.secret_keys | set(self.cls.secret_properties)
+
 
 def _show(key: str, value: Any, spec: ConnectorSpec) -> str:
     return MASK if (is_secret(key) or key in spec.secret_keys) and value else repr(value)

@@ -96,7 +96,7 @@ class ConnectorRuntime:
 
     @property
     def secret_keys(self) -> set[str]:
-        return self.spec.spec.secret_keys if self.spec is not None else set()
+        return self.spec.secret_keys if self.spec is not None else set()
 
     def masked(self, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return mask(self.config if config is None else config, self.secret_keys)
@@ -143,7 +143,7 @@ class _PausableConsumer:
 
 
 def _scrub(text: str, rt_spec: ValidatedConnector) -> str:
-    secrets = rt_spec.spec.secret_keys
+    secrets = rt_spec.secret_keys
     for k, v in rt_spec.raw.items():  # never leak a secret through a message
         if (k in secrets or is_secret(k)) and isinstance(v, str) and v:
             text = text.replace(v, "********")
@@ -324,8 +324,10 @@ class Worker:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _start(self, rt: ConnectorRuntime, target: str) -> None:
-        """Start the connector and its tasks (paused when ``target`` is PAUSED)."""
-        assert rt.spec is not None
+        """Start the connector and its tasks (paused when ``target`` is PAUSED). A connector
+        restored without a valid config is validated again: ConfigError if still invalid."""
+        if rt.spec is None:
+            rt.spec = validate(self.spec(rt.name, rt.config))
         valid = rt.spec
         if target == PAUSED:
             rt.paused.set()
@@ -350,7 +352,7 @@ class Worker:
             "connector %s started with %d task(s): %s",
             rt.name,
             len(rt.tasks),
-            mask(valid.raw, valid.spec.secret_keys),
+            mask(valid.raw, valid.secret_keys),
         )
 
     def _restart_connector(self, rt: ConnectorRuntime) -> None:
@@ -534,6 +536,7 @@ class Worker:
                     raise ConfigError(f"offsets[{i}].offset: an object or null is required")
                 changes[partition_key(partition)] = (partition, offset)
             self.offsets.write(name, changes)
+            self.offsets.close_windows(name)
 
     def _alter_sink_offsets(self, name: str, offsets: list[dict[str, Any]]) -> None:
         commits: dict[TopicPartition, int] = {}

@@ -79,6 +79,8 @@ def test_tolerance_none_fails_the_task_with_its_trace(tmp_path: Path) -> None:
         status = worker.status()["sink"][0]
         assert status.trace is not None and "JSONDecodeError" in status.trace
         assert _lines(tmp_path / "out.txt") == []  # the good record before it was not committed
+        # and the group's offset did not move past the batch that failed
+        assert worker.log.groups.committed("connect-sink", TopicPartition("in", 0)) is None
     finally:
         worker.stop()
 
@@ -150,3 +152,42 @@ def test_transient_errors_past_the_retry_timeout_fail_the_task(tmp_path: Path) -
         assert flaky_sink.RECEIVED == []
     finally:
         worker.stop()
+
+
+def test_a_failing_source_task_stores_no_offsets(tmp_path: Path) -> None:
+    """With errors.tolerance=none a record that fails in a transform fails the task, and
+    neither it nor the records polled with it count as done (they are retried, not lost)."""
+    src = tmp_path / "in.txt"
+    src.write_text("a\nb\nc\n")
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        worker.add(ConnectorSpec("src", {
+            "connector.class": "FileStreamSource", "file": str(src), "topic": "t",
+            "transforms": "k", "transforms.k.type": "ValueToKey", "transforms.k.fields": "id",
+        }, "test"))  # fmt: skip
+        _wait(lambda: worker.status()["src"][0].state == "FAILED")
+        assert worker.offsets.partitions("src") == []
+        assert not worker.log.has_topic("t") or worker.log.partition("t", 0).log_end_offset == 0
+    finally:
+        worker.stop()
+
+
+def test_file_sink_cuts_back_lines_written_before_its_first_flush(tmp_path: Path) -> None:
+    from connectors.sink.file import FileStreamSinkTask
+    from hub.runtime import SinkRecord, SinkTaskContext
+
+    out = tmp_path / "out.txt"
+    out.write_text("the user's own line\n")
+    tp = TopicPartition("t", 0)
+    task = FileStreamSinkTask()
+    task.start({"file": str(out)}, SinkTaskContext("s", 0))
+    assert task.open({tp}) == {}
+    task.put([SinkRecord("t", 0, i, 0, None, f"r{i}") for i in range(3)])
+    task._out.flush()  # type: ignore[union-attr]  # the OS has the lines; then kill -9
+    assert out.read_text().count("\n") == 4
+    task._out.close()  # type: ignore[union-attr]  # (what the kernel does for a killed process)
+    again = FileStreamSinkTask()
+    again.start({"file": str(out)}, SinkTaskContext("s", 0))
+    assert again.open({tp}) == {}  # nothing acknowledged: consume from the group's offset
+    assert out.read_text() == "the user's own line\n"  # unacknowledged lines gone, user's kept
+    again.stop()

@@ -57,10 +57,10 @@ def _start(tmp_path: Path, config: str) -> subprocess.Popen[bytes]:
         )  # fmt: skip
 
 
-def _wait_started(tmp_path: Path, runs: int) -> None:
+def _wait_started(tmp_path: Path, runs: int, line: str = "connector out started") -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if (tmp_path / "worker.log").read_text().count("connector out started") >= runs:
+        if (tmp_path / "worker.log").read_text().count(line) >= runs:
             return
         time.sleep(0.05)
     raise AssertionError("the worker did not start")
@@ -111,3 +111,50 @@ def test_kill_9_anywhere_loses_and_duplicates_nothing(tmp_path: Path) -> None:
         while batch := c.poll(0.2):
             in_log.extend(json.loads(r.value)["payload"]["seq"] for r in batch)
     assert len(in_log) == len(set(in_log)) == N
+
+
+@pytest.mark.integration
+def test_two_crashes_inside_one_commit_window_duplicate_nothing(tmp_path: Path) -> None:
+    """Offsets are never committed (huge flush interval) until the last, clean run: both
+    crashed runs leave records in the same open window, which recovery must keep scanning."""
+    n = 5000
+    config = tmp_path / "gen.yaml"
+    config.write_text(
+        textwrap.dedent(f"""
+        name: gen
+        config:
+          connector.class: datagen
+          topic: events
+          rate: 2500
+          max.records: {n}
+          offset.flush.interval.ms: 600000
+    """)
+    )
+    for run in (1, 2):
+        proc = _start(tmp_path, str(config))
+        _wait_started(tmp_path, run, "connector gen started")
+        time.sleep(0.8)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    proc = _start(tmp_path, str(config))
+    _wait_started(tmp_path, 3, "connector gen started")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_topic_seqs(tmp_path, 1)) < n:
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    seqs = _topic_seqs(tmp_path, 1)
+    assert len(seqs) == len(set(seqs)) == n
+    assert "already in the log" in (tmp_path / "worker.log").read_text()
+
+
+def _topic_seqs(tmp_path: Path, partitions: int) -> list[int]:
+    with Log(str(tmp_path / "data"), read_only=True) as log:
+        if "events" not in log.topics():
+            return []
+        c = log.consumer(auto_offset_reset="earliest", max_poll_records=10_000)
+        c.assign([TopicPartition("events", p) for p in range(partitions)])
+        out: list[int] = []
+        while batch := c.poll(0.2):
+            out.extend(json.loads(r.value)["payload"]["seq"] for r in batch)
+        return out

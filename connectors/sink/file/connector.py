@@ -36,7 +36,7 @@ class FileStreamSinkTask(SinkTask):
         cfg: FileSinkConfig = FileSinkConfig.of(config)
         self.path = cfg.file
         self._out: BinaryIO | None = None
-        self._stored: dict[str, Any] = {"size": 0, "offsets": {}}
+        self._stored: dict[str, Any] | None = None
         if self.path:
             d, base = os.path.split(os.path.abspath(self.path))
             self.offsets_path = os.path.join(d, f".{base}.hub-offsets")
@@ -53,11 +53,18 @@ class FileStreamSinkTask(SinkTask):
         if self._out is None:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             size = os.fstat(fd).st_size
-            if self._stored["offsets"] and size > self._stored["size"]:
-                os.ftruncate(fd, self._stored["size"])  # drop what was never acknowledged
-                os.fsync(fd)
-            os.close(fd)
+            if self._stored is None:
+                # first run: what the file holds now is the user's; remember where ours begins
+                # before writing a line, so a crash before the first flush is cut back too
+                os.close(fd)
+                self._store({"size": size, "offsets": {}})
+            else:
+                if size > self._stored["size"]:
+                    os.ftruncate(fd, self._stored["size"])  # drop what was never acknowledged
+                    os.fsync(fd)
+                os.close(fd)
             self._out = open(self.path, "ab")  # noqa: SIM115
+        assert self._stored is not None
         out = {}
         for tp in partitions:
             off = self._stored["offsets"].get(f"{tp.topic}/{tp.partition}")
@@ -76,12 +83,16 @@ class FileStreamSinkTask(SinkTask):
         if not self.path:
             return
         os.fsync(self._out.fileno())
+        assert self._stored is not None
         stored = dict(self._stored["offsets"])
         stored.update({f"{tp.topic}/{tp.partition}": off for tp, off in offsets.items()})
-        self._stored = {"size": self._out.tell(), "offsets": stored}
+        self._store({"size": self._out.tell(), "offsets": stored})
+
+    def _store(self, state: dict[str, Any]) -> None:
+        """Write the sidecar atomically and durably (tmp, fsync, rename, fsync dir)."""
         tmp = self.offsets_path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(self._stored, f)
+            json.dump(state, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.offsets_path)
@@ -90,6 +101,7 @@ class FileStreamSinkTask(SinkTask):
             os.fsync(dfd)
         finally:
             os.close(dfd)
+        self._stored = state
 
     def stop(self) -> None:
         if self._out is not None and self._out is not sys.stdout.buffer:
