@@ -7,3 +7,6 @@ import sys
 
 # Run the repository's code even when hub is not installed (plain `pytest` from a checkout).
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# PostgreSQL: `pg_server` (one throwaway server per session) and `pg_db` (a database per test).
+from tests.fixtures.postgres import pg_db, pg_server  # noqa: E402, F401

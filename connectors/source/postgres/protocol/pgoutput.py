@@ -1,0 +1,632 @@
+"""Decoding of PostgreSQL's ``pgoutput`` logical replication messages, protocol versions 1 and 2.
+
+Three layers of the replication stream live here:
+
+* LSN helpers: an LSN is a 64-bit WAL position, written ``"16/B374D848"`` (high and low 32
+  bits in upper-case hex).
+* The COPY_BOTH framing of ``START_REPLICATION``: the server sends XLogData (``w``: Int64 WAL
+  start, Int64 WAL end, Int64 send time, then one pgoutput message) and primary keepalives
+  (``k``: Int64 WAL end, Int64 send time, Byte1 reply-requested); the client sends standby
+  status updates (``r``: Int64 written, flushed and applied positions, Int64 client time,
+  Byte1 reply-requested).
+* The pgoutput messages themselves (`decode`). All integers are big-endian; strings are
+  NUL-terminated UTF-8; times are microseconds since 2000-01-01 00:00 UTC. In protocol 2,
+  messages sent between Stream Start and Stream Stop (Relation, Type, Insert, Update, Delete,
+  Truncate, Message) carry the Int32 xid of the streamed transaction after the type byte;
+  the caller tracks that state and passes ``streaming=True``.
+
+Values in a TupleData are ``None`` (``n``: SQL NULL), `UNCHANGED_TOAST` (``u``: an
+out-of-line value the change did not touch, so the server did not send it), or the raw
+``bytes`` of the text (``t``) or binary (``b``) representation; ``TupleData.kinds`` keeps the
+kind letters so text and binary can be told apart.
+
+Malformed input (truncated, unknown type byte, bad UTF-8, trailing bytes) raises
+`PgOutputError`, never ``IndexError`` or ``struct.error``. Decoding is pure and thread-safe.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from hub.errors import FatalError
+
+__all__ = [
+    "UNCHANGED_TOAST",
+    "Begin",
+    "Column",
+    "Commit",
+    "Delete",
+    "Insert",
+    "LogicalMessage",
+    "Message",
+    "Origin",
+    "PgOutputError",
+    "PrimaryKeepalive",
+    "Relation",
+    "StreamAbort",
+    "StreamCommit",
+    "StreamStart",
+    "StreamStop",
+    "Truncate",
+    "TupleData",
+    "Type",
+    "Update",
+    "XLogData",
+    "decode",
+    "decode_copy_data",
+    "encode_standby_status",
+    "lsn_to_str",
+    "now_pg_micros",
+    "pg_micros_to_datetime",
+    "str_to_lsn",
+]
+
+PG_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
+_PG_EPOCH_UNIX_MICROS: Final = 946_684_800_000_000
+
+
+class PgOutputError(FatalError, ValueError):
+    """A replication message could not be decoded: the stream is corrupt or not pgoutput.
+
+    ``kind`` is the message type byte as a character (``""`` if the buffer was empty) and
+    ``offset`` the byte position in the message where decoding failed.
+    """
+
+    def __init__(self, reason: str, *, kind: str = "", offset: int = 0) -> None:
+        what = f"pgoutput message {kind!r}" if kind else "pgoutput message"
+        super().__init__(
+            f"cannot decode {what} at byte {offset}: {reason}; the replication stream is "
+            "corrupt or was not produced by pgoutput protocol version 1 or 2"
+        )
+        self.reason = reason
+        self.kind = kind
+        self.offset = offset
+
+
+# --- LSNs and times ----------------------------------------------------------------------------
+
+
+def lsn_to_str(lsn: int) -> str:
+    """Format an LSN the way PostgreSQL does: ``0x16B374D848`` -> ``"16/B374D848"``."""
+    if not 0 <= lsn < 1 << 64:
+        raise ValueError(f"LSN {lsn} is outside 0..2**64-1")
+    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
+
+
+def str_to_lsn(text: str) -> int:
+    """Parse ``"16/B374D848"`` into an integer LSN; raises ``ValueError`` on anything else."""
+    high, sep, low = text.strip().partition("/")
+    if not sep or not high or not low or len(high) > 8 or len(low) > 8:
+        raise ValueError(f"{text!r} is not an LSN; expected two hex numbers like '16/B374D848'")
+    try:
+        return (int(high, 16) << 32) | int(low, 16)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not an LSN; expected two hex numbers like '16/B374D848'"
+        ) from None
+
+
+def pg_micros_to_datetime(micros: int) -> datetime:
+    """Convert a PostgreSQL timestamp (microseconds since 2000-01-01 UTC) to a ``datetime``."""
+    return PG_EPOCH + timedelta(microseconds=micros)
+
+
+def now_pg_micros() -> int:
+    """The current time as microseconds since 2000-01-01 UTC."""
+    return time.time_ns() // 1000 - _PG_EPOCH_UNIX_MICROS
+
+
+# --- Replication COPY framing ------------------------------------------------------------------
+
+_XLOGDATA_HEADER = struct.Struct(">qqq")  # after the 'w' byte
+_KEEPALIVE = struct.Struct(">qq?")  # after the 'k' byte
+_STANDBY_STATUS = struct.Struct(">cqqqq?")
+
+
+@dataclass(frozen=True, slots=True)
+class XLogData:
+    """One ``w`` CopyData message: a pgoutput message and the WAL range it came from."""
+
+    wal_start: int
+    wal_end: int
+    send_time: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PrimaryKeepalive:
+    """A ``k`` CopyData message; ``reply_requested`` asks for a standby status update now."""
+
+    wal_end: int
+    send_time: int
+    reply_requested: bool
+
+
+def decode_copy_data(buf: bytes | memoryview) -> XLogData | PrimaryKeepalive:
+    """Decode one CopyData message of a ``START_REPLICATION`` stream."""
+    data = bytes(buf)
+    if not data:
+        raise PgOutputError("empty CopyData message")
+    kind = data[0]
+    if kind == 0x77:  # 'w'
+        if len(data) < 1 + _XLOGDATA_HEADER.size:
+            raise PgOutputError("truncated XLogData header", kind="w", offset=len(data))
+        start, end, send_time = _XLOGDATA_HEADER.unpack_from(data, 1)
+        return XLogData(start, end, send_time, data[1 + _XLOGDATA_HEADER.size :])
+    if kind == 0x6B:  # 'k'
+        if len(data) != 1 + _KEEPALIVE.size:
+            raise PgOutputError(
+                f"keepalive is {len(data)} bytes, expected 18", kind="k", offset=len(data)
+            )
+        end, send_time, reply = _KEEPALIVE.unpack_from(data, 1)
+        return PrimaryKeepalive(end, send_time, reply)
+    raise PgOutputError(f"unknown CopyData message type {chr(kind)!r}", kind=chr(kind))
+
+
+def encode_standby_status(
+    written: int, flushed: int, applied: int, *, now: int | None = None, reply: bool = False
+) -> bytes:
+    """Encode an ``r`` standby status update; positions are the LSN *after* the last byte.
+
+    ``flushed`` is what moves a logical slot's ``confirmed_flush_lsn``: the server may discard
+    WAL before it, and resumes from it after a reconnect. ``now`` defaults to the current time.
+    """
+    when = now_pg_micros() if now is None else now
+    return _STANDBY_STATUS.pack(b"r", written, flushed, applied, when, reply)
+
+
+# --- pgoutput messages -------------------------------------------------------------------------
+
+
+class _UnchangedToast:
+    """The type of `UNCHANGED_TOAST`."""
+
+    _instance: _UnchangedToast | None = None
+
+    def __new__(cls) -> _UnchangedToast:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNCHANGED_TOAST"
+
+    def __reduce__(self) -> str:
+        return "UNCHANGED_TOAST"
+
+
+UNCHANGED_TOAST: Final = _UnchangedToast()
+"""Stands for a TOASTed value the change left alone: the server did not send it."""
+
+Value = bytes | None | _UnchangedToast
+
+
+@dataclass(frozen=True, slots=True)
+class TupleData:
+    """The columns of one row, in relation order; ``kinds[i]`` is ``n``, ``u``, ``t`` or ``b``."""
+
+    kinds: str
+    values: tuple[Value, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Begin:
+    final_lsn: int
+    commit_time: int
+    xid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    flags: int
+    commit_lsn: int
+    end_lsn: int
+    commit_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    commit_lsn: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    flags: int
+    name: str
+    type_oid: int
+    type_modifier: int
+
+    @property
+    def is_key(self) -> bool:
+        """True when the column is part of the replica identity (flag bit 1)."""
+        return bool(self.flags & 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A table's shape, sent before the first change to it in a session and after DDL.
+
+    ``namespace`` is ``""`` for ``pg_catalog``; ``replica_identity`` is ``d`` (default),
+    ``n`` (nothing), ``f`` (full) or ``i`` (index).
+    """
+
+    xid: int | None
+    relation_id: int
+    namespace: str
+    name: str
+    replica_identity: str
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Type:
+    """A user-defined column type, sent before the Relation that uses it."""
+
+    xid: int | None
+    type_oid: int
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Insert:
+    xid: int | None
+    relation_id: int
+    new: TupleData
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """``old_kind`` is ``K`` (old replica-identity key, other columns null), ``O`` (whole old
+    row, REPLICA IDENTITY FULL) or ``None`` (no old tuple: the key did not change)."""
+
+    xid: int | None
+    relation_id: int
+    old_kind: str | None
+    old: TupleData | None
+    new: TupleData
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """``old_kind`` is ``K`` (key columns only) or ``O`` (whole row, REPLICA IDENTITY FULL)."""
+
+    xid: int | None
+    relation_id: int
+    old_kind: str
+    old: TupleData
+
+
+@dataclass(frozen=True, slots=True)
+class Truncate:
+    xid: int | None
+    options: int
+    relation_ids: tuple[int, ...]
+
+    @property
+    def cascade(self) -> bool:
+        return bool(self.options & 1)
+
+    @property
+    def restart_identity(self) -> bool:
+        return bool(self.options & 2)
+
+
+@dataclass(frozen=True, slots=True)
+class LogicalMessage:
+    """A ``pg_logical_emit_message`` record; ``flags`` bit 1 means transactional."""
+
+    xid: int | None
+    flags: int
+    lsn: int
+    prefix: str
+    content: bytes
+
+    @property
+    def transactional(self) -> bool:
+        return bool(self.flags & 1)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStart:
+    xid: int
+    first_segment: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStop:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StreamCommit:
+    xid: int
+    flags: int
+    commit_lsn: int
+    end_lsn: int
+    commit_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamAbort:
+    """``abort_lsn``/``abort_time`` are only sent by servers using parallel apply (v4)."""
+
+    xid: int
+    subxid: int
+    abort_lsn: int | None = None
+    abort_time: int | None = None
+
+
+Message = (
+    Begin
+    | Commit
+    | Origin
+    | Relation
+    | Type
+    | Insert
+    | Update
+    | Delete
+    | Truncate
+    | LogicalMessage
+    | StreamStart
+    | StreamStop
+    | StreamCommit
+    | StreamAbort
+)
+
+_I8 = struct.Struct(">B")
+_I16 = struct.Struct(">h")
+_I32 = struct.Struct(">I")
+_S32 = struct.Struct(">i")
+_I64 = struct.Struct(">Q")
+_I64_TS = struct.Struct(">q")
+
+
+class _Reader:
+    """A cursor over one message; every read checks bounds and raises `PgOutputError`."""
+
+    __slots__ = ("buf", "kind", "pos")
+
+    def __init__(self, buf: bytes, kind: str) -> None:
+        self.buf = buf
+        self.kind = kind
+        self.pos = 1
+
+    def fail(self, reason: str) -> PgOutputError:
+        return PgOutputError(reason, kind=self.kind, offset=self.pos)
+
+    def _unpack(self, s: struct.Struct, what: str) -> int:
+        if self.pos + s.size > len(self.buf):
+            raise self.fail(f"truncated: {what} needs {s.size} bytes")
+        (value,) = s.unpack_from(self.buf, self.pos)
+        self.pos += s.size
+        return int(value)
+
+    def u8(self, what: str) -> int:
+        return self._unpack(_I8, what)
+
+    def i16(self, what: str) -> int:
+        return self._unpack(_I16, what)
+
+    def u32(self, what: str) -> int:
+        return self._unpack(_I32, what)
+
+    def i32(self, what: str) -> int:
+        return self._unpack(_S32, what)
+
+    def u64(self, what: str) -> int:
+        return self._unpack(_I64, what)
+
+    def ts(self, what: str) -> int:
+        return self._unpack(_I64_TS, what)
+
+    def char(self, what: str) -> str:
+        return chr(self.u8(what))
+
+    def string(self, what: str) -> str:
+        end = self.buf.find(b"\0", self.pos)
+        if end < 0:
+            raise self.fail(f"truncated: {what} has no terminating NUL")
+        try:
+            text = self.buf[self.pos : end].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise self.fail(f"{what} is not valid UTF-8 ({exc.reason})") from None
+        self.pos = end + 1
+        return text
+
+    def raw(self, n: int, what: str) -> bytes:
+        if n < 0:
+            raise self.fail(f"{what} has negative length {n}")
+        if self.pos + n > len(self.buf):
+            raise self.fail(f"truncated: {what} needs {n} bytes, {len(self.buf) - self.pos} left")
+        data = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return data
+
+    def tuple_data(self) -> TupleData:
+        ncols = self.i16("TupleData column count")
+        if ncols < 0:
+            raise self.fail(f"negative TupleData column count {ncols}")
+        kinds: list[str] = []
+        values: list[Value] = []
+        for i in range(ncols):
+            kind = self.char(f"kind of column {i}")
+            if kind == "n":
+                values.append(None)
+            elif kind == "u":
+                values.append(UNCHANGED_TOAST)
+            elif kind == "t" or kind == "b":
+                n = self.i32(f"length of column {i}")
+                values.append(self.raw(n, f"value of column {i}"))
+            else:
+                self.pos -= 1
+                raise self.fail(f"unknown TupleData kind {kind!r} for column {i}")
+            kinds.append(kind)
+        return TupleData("".join(kinds), tuple(values))
+
+    def tagged_tuple(self, expected: str, what: str) -> TupleData:
+        tag = self.char(what)
+        if tag != expected:
+            self.pos -= 1
+            raise self.fail(f"expected {expected!r} before {what}, got {tag!r}")
+        return self.tuple_data()
+
+    def end(self) -> None:
+        if self.pos != len(self.buf):
+            raise self.fail(f"{len(self.buf) - self.pos} unexpected trailing bytes")
+
+
+def _xid(r: _Reader, streaming: bool) -> int | None:
+    return r.u32("streamed transaction xid") if streaming else None
+
+
+def _begin(r: _Reader, streaming: bool) -> Begin:
+    return Begin(r.u64("final LSN"), r.ts("commit time"), r.u32("xid"))
+
+
+def _commit(r: _Reader, streaming: bool) -> Commit:
+    return Commit(r.u8("flags"), r.u64("commit LSN"), r.u64("end LSN"), r.ts("commit time"))
+
+
+def _origin(r: _Reader, streaming: bool) -> Origin:
+    return Origin(r.u64("origin commit LSN"), r.string("origin name"))
+
+
+def _relation(r: _Reader, streaming: bool) -> Relation:
+    xid = _xid(r, streaming)
+    rel_id = r.u32("relation id")
+    namespace = r.string("namespace")
+    name = r.string("relation name")
+    identity = r.char("replica identity")
+    ncols = r.i16("column count")
+    if ncols < 0:
+        raise r.fail(f"negative column count {ncols}")
+    columns = tuple(
+        Column(
+            r.u8(f"flags of column {i}"),
+            r.string(f"name of column {i}"),
+            r.u32(f"type of column {i}"),
+            r.i32(f"type modifier of column {i}"),
+        )
+        for i in range(ncols)
+    )
+    return Relation(xid, rel_id, namespace, name, identity, columns)
+
+
+def _type(r: _Reader, streaming: bool) -> Type:
+    return Type(_xid(r, streaming), r.u32("type oid"), r.string("namespace"), r.string("type name"))
+
+
+def _insert(r: _Reader, streaming: bool) -> Insert:
+    xid = _xid(r, streaming)
+    rel_id = r.u32("relation id")
+    return Insert(xid, rel_id, r.tagged_tuple("N", "new tuple"))
+
+
+def _update(r: _Reader, streaming: bool) -> Update:
+    xid = _xid(r, streaming)
+    rel_id = r.u32("relation id")
+    tag = r.char("tuple tag")
+    old_kind: str | None = None
+    old: TupleData | None = None
+    if tag == "K" or tag == "O":
+        old_kind, old = tag, r.tuple_data()
+        tag = r.char("new tuple tag")
+    if tag != "N":
+        r.pos -= 1
+        raise r.fail(f"expected 'N' before new tuple, got {tag!r}")
+    return Update(xid, rel_id, old_kind, old, r.tuple_data())
+
+
+def _delete(r: _Reader, streaming: bool) -> Delete:
+    xid = _xid(r, streaming)
+    rel_id = r.u32("relation id")
+    tag = r.char("old tuple tag")
+    if tag != "K" and tag != "O":
+        r.pos -= 1
+        raise r.fail(f"expected 'K' or 'O' before old tuple, got {tag!r}")
+    return Delete(xid, rel_id, tag, r.tuple_data())
+
+
+def _truncate(r: _Reader, streaming: bool) -> Truncate:
+    xid = _xid(r, streaming)
+    nrels = r.i32("relation count")
+    if nrels < 0:
+        raise r.fail(f"negative relation count {nrels}")
+    options = r.u8("options")
+    return Truncate(xid, options, tuple(r.u32(f"relation id {i}") for i in range(nrels)))
+
+
+def _message(r: _Reader, streaming: bool) -> LogicalMessage:
+    xid = _xid(r, streaming)
+    flags = r.u8("flags")
+    lsn = r.u64("message LSN")
+    prefix = r.string("prefix")
+    n = r.i32("content length")
+    return LogicalMessage(xid, flags, lsn, prefix, r.raw(n, "content"))
+
+
+def _stream_start(r: _Reader, streaming: bool) -> StreamStart:
+    xid = r.u32("xid")
+    return StreamStart(xid, r.u8("first segment flag") == 1)
+
+
+def _stream_stop(r: _Reader, streaming: bool) -> StreamStop:
+    return StreamStop()
+
+
+def _stream_commit(r: _Reader, streaming: bool) -> StreamCommit:
+    return StreamCommit(
+        r.u32("xid"), r.u8("flags"), r.u64("commit LSN"), r.u64("end LSN"), r.ts("commit time")
+    )
+
+
+def _stream_abort(r: _Reader, streaming: bool) -> StreamAbort:
+    xid, subxid = r.u32("xid"), r.u32("subtransaction xid")
+    if r.pos == len(r.buf):
+        return StreamAbort(xid, subxid)
+    return StreamAbort(xid, subxid, r.u64("abort LSN"), r.ts("abort time"))
+
+
+_DECODERS: dict[int, Callable[[_Reader, bool], Message]] = {
+    ord("B"): _begin,
+    ord("C"): _commit,
+    ord("O"): _origin,
+    ord("R"): _relation,
+    ord("Y"): _type,
+    ord("I"): _insert,
+    ord("U"): _update,
+    ord("D"): _delete,
+    ord("T"): _truncate,
+    ord("M"): _message,
+    ord("S"): _stream_start,
+    ord("E"): _stream_stop,
+    ord("c"): _stream_commit,
+    ord("A"): _stream_abort,
+}
+
+
+def decode(buf: bytes | memoryview, *, streaming: bool = False) -> Message:
+    """Decode one pgoutput message (the payload of an XLogData).
+
+    ``streaming`` must be True between a `StreamStart` and its `StreamStop`: the data
+    messages sent there carry the streamed transaction's xid.
+    """
+    data = bytes(buf)
+    if not data:
+        raise PgOutputError("empty message")
+    decoder = _DECODERS.get(data[0])
+    if decoder is None:
+        raise PgOutputError(
+            f"unknown or unsupported message type {chr(data[0])!r}", kind=chr(data[0])
+        )
+    r = _Reader(data, chr(data[0]))
+    msg = decoder(r, streaming)
+    r.end()
+    return msg
