@@ -133,7 +133,16 @@ class _PausableConsumer:
 
     def poll(self, timeout: float = 0.0, max_records: int | None = None) -> list[Any]:
         if not self._paused.is_set():
-            return self._consumer.poll(timeout, max_records)  # type: ignore[no-any-return]
+            records: list[Any] = self._consumer.poll(timeout, max_records)
+            if not records or not self._paused.is_set():
+                return records
+            # paused while this poll waited: hand nothing over, rewind to the first record
+            first: dict[TopicPartition, int] = {}
+            for r in records:
+                first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
+            for tp, offset in first.items():
+                self._consumer.seek(tp, offset)
+            return []
         self._consumer._sync_group()  # keep the membership alive
         time.sleep(min(max(timeout, 0.0), 0.1))
         return []
