@@ -28,7 +28,17 @@ PREFIX = "__connect.errors."
 
 
 class ErrorReporter:
-    def __init__(self, connector: str, task_id: int, common: CommonConfig, log_: Log) -> None:
+    def __init__(
+        self,
+        connector: str,
+        task_id: int,
+        common: CommonConfig,
+        log_: Log,
+        scrub: Callable[[str], str] = str,
+    ) -> None:
+        """``scrub`` masks the connector's secrets in any text this reporter logs or sends
+        to the dead letter queue (exception messages may quote a config value)."""
+        self.scrub = scrub
         self.connector = connector
         self.task_id = task_id
         self.tolerate = common.errors_tolerance == "all"
@@ -52,8 +62,10 @@ class ErrorReporter:
             except TransientError as exc:
                 if deadline is not None and time.monotonic() + delay > deadline:
                     raise
-                log.warning("%s task %d: %s failed, retrying in %.1f s: %s",
-                            self.connector, self.task_id, stage, delay, exc)  # fmt: skip
+                log.warning(
+                    "%s task %d: %s failed, retrying in %.1f s: %s",
+                    self.connector, self.task_id, stage, delay, self.scrub(str(exc)),
+                )  # fmt: skip
                 time.sleep(delay)
                 delay = min(delay * 2, max(self.retry_delay_max, 0.1))
 
@@ -68,7 +80,8 @@ class ErrorReporter:
                 f" value={record.value!r}" if record is not None and self.include_messages else ""
             )
             log.error("%s task %d: %s failed for record%s, skipped (errors.tolerance=all): %s%s",
-                      self.connector, self.task_id, stage, where, exc, detail)  # fmt: skip
+                      self.connector, self.task_id, stage, where, self.scrub(str(exc)),
+                      detail)  # fmt: skip
         if self._producer is not None and record is not None:
             self._to_dlq(stage, exc, record)
 
@@ -91,8 +104,10 @@ class ErrorReporter:
                 "stage": stage,
                 "class.name": type(self).__module__,
                 "exception.class.name": f"{type(exc).__module__}.{type(exc).__qualname__}",
-                "exception.message": str(exc),
-                "exception.stacktrace": "".join(traceback.format_exception(exc))[-8000:],
+                "exception.message": self.scrub(str(exc)),
+                "exception.stacktrace": self.scrub("".join(traceback.format_exception(exc)))[
+                    -8000:
+                ],
             }
             headers += [(PREFIX + k, v.encode()) for k, v in ctx.items()]
         self._producer.send(self.dlq, record.value, key=record.key, headers=headers,

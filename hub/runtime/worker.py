@@ -151,6 +151,13 @@ class _PausableConsumer:
         return getattr(self._consumer, name)
 
 
+def _scrubbed(exc: BaseException, rt_spec: ValidatedConnector | None) -> str:
+    """A one-line, secret-free description of ``exc`` for the log (no traceback: tracebacks
+    quote arguments, and those may be secrets)."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if rt_spec is None else _scrub(text, rt_spec)
+
+
 def _scrub(text: str, rt_spec: ValidatedConnector) -> str:
     secrets = rt_spec.secret_keys
     for k, v in rt_spec.raw.items():  # never leak a secret through a message
@@ -391,8 +398,8 @@ class Worker:
         if rt.connector is not None:
             try:
                 rt.connector.stop()
-            except Exception:
-                log.exception("stopping connector %s raised", rt.name)
+            except Exception as exc:
+                log.error("stopping connector %s raised: %s", rt.name, _scrubbed(exc, rt.spec))
             rt.connector = None
         rt.paused.clear()
         rt.state, rt.trace = STOPPED, None
@@ -406,7 +413,9 @@ class Worker:
         ctx = RunnerContext(
             connector=v.name, task_id=task.task_id, config=task.config, common=c, log=self.log,
             key_converter=key_conv, value_converter=value_conv, state=task.state,
-            errors=ErrorReporter(v.name, task.task_id, c, self.log),
+            errors=ErrorReporter(
+                v.name, task.task_id, c, self.log, scrub=lambda text: _scrub(text, v)
+            ),
             chain=v.chain if v.chain else None,
         )  # fmt: skip
         task.state.error_source = ctx.errors
@@ -437,8 +446,8 @@ class Worker:
                 )  # fmt: skip
                 try:
                     runner.task.stop()
-                except Exception:
-                    log.exception("stopping the failed task raised")
+                except Exception as stop_exc:
+                    log.error("stopping the failed task raised: %s", _scrubbed(stop_exc, rt.spec))
                 if time.monotonic() - started > 60:
                     backoff = BACKOFF_MIN
                 if task.stop.wait(backoff):
@@ -449,8 +458,10 @@ class Worker:
         try:
             if task.runner is not None:
                 task.runner.task.stop()
-        except Exception:
-            log.exception("stopping %s task %d raised", rt.name, task.task_id)
+        except Exception as exc:
+            log.error(
+                "stopping %s task %d raised: %s", rt.name, task.task_id, _scrubbed(exc, rt.spec)
+            )
         task.state.stopped()
 
     def _stop_tasks(self, tasks: list[_Task]) -> None:

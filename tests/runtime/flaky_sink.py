@@ -16,16 +16,19 @@ ATTEMPTS: list[int] = [0]
 
 class FlakyConfig(ConnectorConfig):
     failures: int = Field(2, ge=0)
+    password: str = Field("", alias="connection.password")
 
 
 class FlakyTask(SinkTask):
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
-        self.failures = FlakyConfig.of(config).failures
+        cfg = FlakyConfig.of(config)
+        self.failures, self.password = cfg.failures, cfg.password
 
     def put(self, records: Sequence[SinkRecord]) -> None:
         ATTEMPTS[0] += 1
         if ATTEMPTS[0] <= self.failures:
-            raise TransientError(f"target busy (attempt {ATTEMPTS[0]})")
+            # a careless driver quoting its connection settings in the message
+            raise TransientError(f"target busy (attempt {ATTEMPTS[0]}, pw={self.password})")
         RECEIVED.extend(r.value for r in records)
 
     def stop(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from hub.config import ConnectorSpec
 from hub.log import TopicPartition
 from hub.runtime.worker import Worker
@@ -191,3 +193,32 @@ def test_file_sink_cuts_back_lines_written_before_its_first_flush(tmp_path: Path
     assert again.open({tp}) == {}  # nothing acknowledged: consume from the group's offset
     assert out.read_text() == "the user's own line\n"  # unacknowledged lines gone, user's kept
     again.stop()
+
+
+def test_dead_letter_queue_and_error_log_never_carry_a_secret(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.runtime import flaky_sink
+
+    flaky_sink.RECEIVED.clear()
+    flaky_sink.ATTEMPTS[0] = 0
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        _produce(worker, [b'"a"'])
+        with caplog.at_level("WARNING"):
+            worker.add(ConnectorSpec("flaky", {
+                "connector.class": "tests.runtime.flaky_sink:FlakySink", "topics": "in",
+                "failures": 1000, "connection.password": "hunter2", "errors.tolerance": "all",
+                "errors.log.enable": "true", "errors.deadletterqueue.topic.name": "dlq",
+                "errors.deadletterqueue.context.headers.enable": "true",
+                "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
+            }, "test"))  # fmt: skip
+            _wait(lambda: worker.log.has_topic("dlq")
+                  and worker.log.partition("dlq", 0).high_watermark == 1)  # fmt: skip
+        recs, _ = worker.log.partition("dlq", 0).records(0)
+        headers = dict(recs[0].headers)
+        assert b"pw=********" in headers["__connect.errors.exception.message"]
+        assert all(b"hunter2" not in (v or b"") for v in headers.values())
+        assert "pw=********" in caplog.text and "hunter2" not in caplog.text
+    finally:
+        worker.stop()

@@ -727,11 +727,8 @@ class TypeMapper:
         if ps is None:
 
             def variable(s: str) -> Any:
-                try:
-                    d = Decimal(s)
-                except InvalidOperation:
-                    return None
-                if not d.is_finite():
+                d = _finite_decimal(s)
+                if d is None:
                     return None
                 # Debezium: strip trailing zeros, but never a negative scale
                 unscaled, exp = _exact(d)
@@ -757,13 +754,17 @@ class TypeMapper:
 
 def _precise(s: str, scale: int) -> bytes | None:
     """Connect Decimal bytes of ``s`` at a fixed ``scale``; None for NaN/Infinity."""
+    d = _finite_decimal(s)
+    return None if d is None else _twos_complement(_unscaled(d, scale))
+
+
+def _finite_decimal(s: str) -> Decimal | None:
+    """``s`` as a Decimal; None for NaN, ±Infinity or anything unparsable (Debezium: null)."""
     try:
         d = Decimal(s)
     except InvalidOperation:
         return None
-    if not d.is_finite():
-        return None
-    return _twos_complement(_unscaled(d, scale))
+    return d if d.is_finite() else None
 
 
 def _exact(d: Decimal) -> tuple[int, int]:
