@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from connectors.sink.engine.config import SinkConfig
+
+
+def duckdb_path(url: str) -> str | None:
+    """The database file of a ``duckdb:`` URL (``duckdb:///abs/x.duckdb``, ``duckdb:x.duckdb``);
+    None when ``url`` is not one."""
+    if not url.startswith("duckdb:"):
+        return None
+    rest = url[len("duckdb:") :]
+    if rest.startswith("//"):
+        rest = rest[2:]  # duckdb:///abs/path -> /abs/path
+    return rest or None
+
+
+class DuckDBSinkConfig(SinkConfig):
+    idle_release_ms: int = Field(
+        1000,
+        alias="duckdb.idle.release.ms",
+        ge=0,
+        description="close the write connection after this long without a batch, so other "
+        "processes can open the file (0: keep it open while the task runs)",
+    )
+    lock_timeout_ms: int = Field(
+        30_000,
+        alias="duckdb.lock.timeout.ms",
+        ge=0,
+        description="how long to wait for readers to release the file before a batch fails "
+        "(then retried per errors.retry.timeout)",
+    )
+
+    @field_validator("connection_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if duckdb_path(v) is None:
+            raise ValueError(
+                "not a DuckDB URL; use duckdb:///absolute/path.duckdb or duckdb:relative.duckdb"
+            )
+        return v

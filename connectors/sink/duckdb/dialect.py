@@ -1,0 +1,176 @@
+"""The DuckDB dialect: one read-write connection, batches staged as registered Arrow tables.
+
+DuckDB lets ONE process open a file read-write, or many processes open it read-only, never
+both. The dialect opens the file when a batch arrives and closes it after
+``duckdb.idle.release.ms`` without one (a daemon thread watches), so a reader can attach
+while hub is idle. Opening waits up to ``duckdb.lock.timeout.ms`` for readers to let go, then
+raises `SinkTransientError` (retried per ``errors.retry.timeout``).
+
+Thread safety: one task thread uses the dialect; the idle thread only closes the connection
+while holding the lock no transaction runs without.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from connectors.sink.duckdb import types as dtypes
+from connectors.sink.duckdb.config import DuckDBSinkConfig, duckdb_path
+from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo
+from connectors.sink.engine.errors import SinkFatalError, SinkTransientError
+from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.types import ColumnType
+
+
+class DuckDBDialect(Dialect):
+    param = "?"
+
+    def __init__(self, cfg: DuckDBSinkConfig) -> None:
+        path = duckdb_path(cfg.connection_url)
+        assert path is not None
+        self.path = os.path.abspath(path)
+        self.idle = cfg.idle_release_ms / 1000
+        self.lock_timeout = cfg.lock_timeout_ms / 1000
+        self._con: Any = None
+        self._lock = threading.Lock()
+        self._in_tx = False
+        self._last = time.monotonic()
+        self._stage_n = 0
+        self._closed = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        import duckdb
+
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.02
+        while True:
+            try:
+                return duckdb.connect(self.path)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
+                    raise SinkTransientError(
+                        f"cannot open DuckDB file {self.path} for writing: {exc}; another "
+                        "process holds it (readers must close their connections)"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
+    def _watch(self) -> None:
+        while not self._closed.wait(min(max(self.idle / 4, 0.01), 0.5)):
+            if self._con is None or time.monotonic() - self._last < self.idle:
+                continue
+            with self._lock:
+                if (
+                    self._con is not None
+                    and not self._in_tx
+                    and time.monotonic() - self._last >= self.idle
+                ):
+                    self._con.close()
+                    self._con = None
+
+    def begin(self) -> None:
+        self._lock.acquire()
+        try:
+            if self._con is None:
+                self._con = self._connect()
+            self._con.begin()
+            self._in_tx = True
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _end(self) -> None:
+        self._in_tx = False
+        self._last = time.monotonic()
+        self._lock.release()
+        if self.idle > 0 and self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, name="duckdb-idle", daemon=True)
+            self._watcher.start()
+
+    def commit(self) -> None:
+        try:
+            self._con.commit()
+        finally:
+            self._end()
+
+    def rollback(self) -> None:
+        if not self._in_tx:
+            return
+        try:
+            if self._con is not None:
+                self._con.rollback()
+        except Exception:
+            self._con.close()  # a broken connection: open a fresh one next time
+            self._con = None
+        finally:
+            self._end()
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    # -- statements ---------------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self._con.execute(sql, list(params)) if params else self._con.execute(sql)
+        return list(cur.fetchall()) if cur.description else []
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._con.executemany(sql, [list(r) for r in rows])
+
+    def sql_type(self, t: ColumnType) -> str:
+        return dtypes.sql_type(t)
+
+    def column_type(self, sql_type: str) -> ColumnType | None:
+        return dtypes.column_type(sql_type)
+
+    def describe(self, table: TableRef) -> TableInfo | None:
+        schema = table.schema or "main"
+        cols = self.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, table.name],
+        )
+        if not cols:
+            return None
+        pk = self.execute(
+            "SELECT constraint_column_names FROM duckdb_constraints() WHERE schema_name = ? "
+            "AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            [schema, table.name],
+        )
+        return TableInfo({str(n): str(t) for n, t in cols}, tuple(pk[0][0]) if pk else ())
+
+    def stage(self, name: str, columns: Sequence[StagedColumn]) -> str:
+        import pyarrow as pa
+
+        arrays = [dtypes.arrow_array(c.type, c.values) for c in columns]
+        table = pa.Table.from_arrays(arrays, names=[c.name for c in columns])
+        self._stage_n += 1
+        rel = f"_hub_stage_{name}_{self._stage_n}"
+        self._con.register(rel, table)
+        return rel
+
+    def select_expr(self, col: StagedColumn, ref: str) -> str:
+        if dtypes.needs_cast(col.type):
+            return f"CAST({ref} AS {dtypes.sql_type(col.type)})"
+        return ref
+
+    def unstage(self, relation: str) -> None:
+        self._con.unregister(relation)
+
+    def translate(self, exc: Exception) -> Exception:
+        import duckdb
+
+        if isinstance(exc, duckdb.IOException):
+            return SinkTransientError(f"DuckDB {self.path}: {exc}")
+        return SinkFatalError(f"DuckDB {self.path}: {type(exc).__name__}: {exc}")

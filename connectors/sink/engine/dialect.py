@@ -1,0 +1,100 @@
+"""What a target supplies to the engine: connection, type names, staging and a few SQL forms.
+
+A dialect is used by one task thread at a time, inside the engine's transactions:
+``begin`` → DDL / ``stage`` / ``execute`` … → ``commit`` (or ``rollback`` on any error).
+Everything else — which statements run, in what order, the offsets table — is the engine's.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.types import ColumnType
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    """A table as the target has it: column name -> SQL type (as `Dialect.sql_type` spells
+    it), and its primary key columns (empty: none)."""
+
+    columns: dict[str, str]
+    pk: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StagedColumn:
+    """One column of a staging relation: canonical values (see `types`), None for NULL."""
+
+    name: str
+    type: ColumnType
+    values: list[Any]
+
+
+def quote(name: str) -> str:
+    """A quoted identifier (double quotes doubled inside): never a bare name from data."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(table: TableRef) -> str:
+    return quote(table.name) if table.schema is None else f"{quote(table.schema)}.{quote(table.name)}"
+
+
+class Dialect(ABC):
+    """One target database. ``param`` is its bind-parameter marker."""
+
+    param = "?"
+    # ALTER TABLE t <alter_type> "c" TYPE x  (DuckDB and PostgreSQL both take ALTER COLUMN)
+    alter_type = "ALTER COLUMN"
+
+    @abstractmethod
+    def begin(self) -> None:
+        """Start a transaction (connecting first if needed)."""
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None:
+        """Undo the open transaction; must not raise when the connection is gone."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement with bound parameters; the rows it returns (or [])."""
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    def sql_type(self, t: ColumnType) -> str:
+        """The column type DDL for an engine type."""
+
+    @abstractmethod
+    def column_type(self, sql_type: str) -> ColumnType | None:
+        """The engine type a target column type holds (for widening); None if unknown."""
+
+    @abstractmethod
+    def describe(self, table: TableRef) -> TableInfo | None:
+        """The table's columns and primary key; None if it does not exist."""
+
+    @abstractmethod
+    def stage(self, name: str, columns: Sequence[StagedColumn]) -> str:
+        """Bulk-load columns into a staging relation named after ``name`` (no per-row SQL);
+        returns the relation to select from. Dropped by the end of the transaction."""
+
+    def select_expr(self, col: StagedColumn, ref: str) -> str:
+        """The expression turning staged column ``ref`` into the target column's type."""
+        return ref
+
+    def unstage(self, relation: str) -> None:  # noqa: B027 - optional hook
+        """Release a staging relation early (e.g. unregister an Arrow table)."""
+
+    @abstractmethod
+    def translate(self, exc: Exception) -> Exception:
+        """The hub error for a driver error: SinkTransientError or SinkFatalError."""

@@ -1,0 +1,58 @@
+"""Errors of the sink engine and its dialects.
+
+Retry logic switches on the class: a lost connection or a locked file is a `SinkTransientError`
+(the runtime retries it within ``errors.retry.timeout``); a record or a schema change the
+target cannot take is a `SinkFatalError` (the batch goes to the dead letter queue or stops the
+task, per ``errors.tolerance``). Messages name the table, column, topic/partition/offset and
+never the connection's password.
+"""
+
+from __future__ import annotations
+
+from hub.errors import ConfigError, FatalError, TransientError
+
+
+class SinkConfigError(ConfigError):
+    """A sink property is wrong; the message names it."""
+
+    def __init__(self, prop: str, problem: str) -> None:
+        super().__init__(f"{prop}: {problem}")
+        self.prop = prop
+        self.problem = problem
+
+
+class SinkTransientError(TransientError):
+    """The target is unreachable or busy (connection lost, file locked): retry."""
+
+
+class SinkFatalError(FatalError):
+    """The target refused the batch and retrying will not help."""
+
+
+class RecordError(SinkFatalError):
+    """A record the sink cannot turn into a row (no key for an upsert, not a struct, ...)."""
+
+    def __init__(self, topic: str, partition: int, offset: int, problem: str) -> None:
+        super().__init__(f"record {topic}-{partition}@{offset}: {problem}")
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.problem = problem
+
+
+class SchemaChangeError(SinkFatalError):
+    """A column's type changed in a way the target table cannot follow."""
+
+    def __init__(self, table: str, column: str, existing: str, incoming: str, why: str) -> None:
+        super().__init__(
+            f"table {table}, column {column}: cannot change type {existing} to {incoming} "
+            f"({why}); alter or recreate the column in the target, or route the topic elsewhere"
+        )
+        self.table = table
+        self.column = column
+        self.existing = existing
+        self.incoming = incoming
+
+
+class MissingTableError(SinkFatalError):
+    """schema.evolution=none and the table or a column does not exist."""

@@ -1,0 +1,71 @@
+"""Schema evolution: make a target table able to take a batch's columns.
+
+``schema.evolution=basic``: a missing table is created with the mapped types and the batch's
+key as its primary key; a missing column is added (nullable); a column whose type is narrower
+than the incoming one is widened when a type holds both (`wider`), and left alone when it
+already holds the incoming values. Anything else raises `SchemaChangeError` naming table,
+column and both types. ``schema.evolution=none`` raises `MissingTableError` instead of any
+DDL. Columns the records no longer carry stay in the table (written as NULL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from connectors.sink.engine.dialect import Dialect, TableInfo, qualified, quote
+from connectors.sink.engine.errors import MissingTableError, SchemaChangeError
+from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.types import Column
+from connectors.sink.engine.widening import wider
+
+
+def create(d: Dialect, table: TableRef, columns: Sequence[Column], pk: Sequence[str]) -> TableInfo:
+    if table.schema is not None:
+        d.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(table.schema)}")
+    types = {c.name: d.sql_type(c.type) for c in columns}
+    defs = [f"{quote(n)} {t}" + (" NOT NULL" if n in pk else "") for n, t in types.items()]
+    if pk:
+        defs.append("PRIMARY KEY (" + ", ".join(quote(k) for k in pk) + ")")
+    d.execute(f"CREATE TABLE {qualified(table)} (" + ", ".join(defs) + ")")
+    return TableInfo(types, tuple(pk))
+
+
+def evolve(
+    d: Dialect, table: TableRef, info: TableInfo, columns: Sequence[Column], allowed: bool
+) -> TableInfo:
+    """``info`` updated after the DDL that lets ``columns`` in (none when nothing changes)."""
+    changed = dict(info.columns)
+    for c in columns:
+        incoming = d.sql_type(c.type)
+        existing = changed.get(c.name)
+        if existing == incoming:
+            continue
+        if existing is None:
+            if not allowed:
+                raise MissingTableError(
+                    f"table {table}: column {c.name} ({incoming}) does not exist and "
+                    "schema.evolution=none; add it or set schema.evolution=basic"
+                )
+            d.execute(f"ALTER TABLE {qualified(table)} ADD COLUMN {quote(c.name)} {incoming}")
+            changed[c.name] = incoming
+            continue
+        have = d.column_type(existing)
+        w = None if have is None else wider(have, c.type)
+        if w is None:
+            raise SchemaChangeError(str(table), c.name, existing, incoming, "no type holds both")
+        if w == have:
+            continue  # the column already holds every incoming value
+        target = d.sql_type(w)
+        if not allowed:
+            raise SchemaChangeError(
+                str(table), c.name, existing, incoming, "widening needs schema.evolution=basic"
+            )
+        if c.name in info.pk:
+            raise SchemaChangeError(
+                str(table), c.name, existing, incoming, "a primary key column is not altered"
+            )
+        d.execute(
+            f"ALTER TABLE {qualified(table)} {d.alter_type} {quote(c.name)} TYPE {target}"
+        )
+        changed[c.name] = target
+    return info if changed == info.columns else TableInfo(changed, info.pk)

@@ -1,0 +1,223 @@
+"""Sink records to changes: what a record means for its target row.
+
+Two shapes are read:
+
+* a Debezium change event (``before``, ``after``, ``source``, ``op``): ``c``/``r``/``u`` write
+  ``after``, ``d`` deletes the row ``before`` (or the key) names, ``t`` truncates the table;
+* a flat record (after ``ExtractNewRecordState``, or any JSON): the value is the row, a null
+  value (tombstone) deletes the key's row, and ``__deleted: "true"`` (the unwrap transform's
+  ``delete.handling.mode=rewrite``) is a delete too.
+
+The key of a row comes from ``primary.key.mode``: the record key's fields (``record_key``,
+a primitive key takes the one name in ``primary.key.fields``), the ``primary.key.fields`` of
+the value (``record_value``), or none (append only). Column types come from the record's
+Connect schema when the JSON converter carried one, otherwise they are inferred from values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from connectors.sink.engine.config import SinkConfig
+from connectors.sink.engine.errors import RecordError
+from connectors.sink.engine.naming import TableNamer, TableRef
+from connectors.sink.engine.types import (
+    INT64,
+    STRING,
+    Column,
+    ColumnType,
+    columns_of,
+    inferred_columns,
+)
+from hub.runtime.api import SinkRecord
+
+UPSERT, DELETE, TRUNCATE = "u", "d", "t"
+META_OP = Column("__op", ColumnType(STRING))
+META_TS = Column("__source_ts_ms", ColumnType(INT64))
+META_LSN = Column("__lsn", ColumnType(INT64))
+META_FILE = Column("__binlog_file", ColumnType(STRING))
+META_POS = Column("__binlog_pos", ColumnType(INT64))
+
+
+@dataclass(slots=True)
+class Change:
+    table: TableRef
+    op: str  # UPSERT, DELETE or TRUNCATE
+    key: tuple[Any, ...] | None  # hashable key; None: the table has no key (append only)
+    row: Mapping[str, Any] | None  # raw column values (for a delete: at least the key)
+    columns: tuple[Column, ...]  # of the row, key columns included where known
+    pk: tuple[str, ...] = ()  # names of the key columns
+
+
+def _hashable(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    try:
+        hash(values)
+        return values
+    except TypeError:
+        return tuple(orjson.dumps(v, option=orjson.OPT_SORT_KEYS) for v in values)
+
+
+class ChangeReader:
+    """Reads `Change`s out of records for one sink task; caches parsed schemas."""
+
+    def __init__(self, cfg: SinkConfig) -> None:
+        self.cfg = cfg
+        self.namer = TableNamer(cfg.table_name_format)
+        self._schemas: dict[tuple[str, str], tuple[Any, tuple[Column, ...]]] = {}
+
+    def _columns(self, topic: str, part: str, schema: Mapping[str, Any] | None) -> tuple[Column, ...]:
+        if schema is None:
+            return ()
+        hit = self._schemas.get((topic, part))
+        if hit is not None and (hit[0] is schema or hit[0] == schema):
+            return hit[1]
+        cols = tuple(columns_of(schema))
+        self._schemas[(topic, part)] = (schema, cols)
+        return cols
+
+    def _field_schema(self, r: SinkRecord, name: str) -> Mapping[str, Any] | None:
+        vs = r.value_schema
+        if not vs:
+            return None
+        for f in vs.get("fields") or ():
+            if f.get("field") == name:
+                return f  # type: ignore[no-any-return]
+        return None
+
+    def read(self, r: SinkRecord) -> Change | None:
+        """The change ``r`` asks for; None when it asks for nothing (a disabled delete)."""
+        v = r.value
+        if isinstance(v, Mapping) and "op" in v and "after" in v and "before" in v:
+            return self._envelope(r, v)
+        return self._flat(r, v)
+
+    def _table(self, r: SinkRecord, source: Mapping[str, Any] | None) -> TableRef:
+        t = self.namer.table(r.topic, source)
+        if t is None:
+            raise RecordError(
+                r.topic, r.partition, r.offset,
+                f"table.name.format={self.namer.fmt!r} needs a Debezium 'source' block, "
+                "and the record has none",
+            )  # fmt: skip
+        return t
+
+    def _envelope(self, r: SinkRecord, v: Mapping[str, Any]) -> Change | None:
+        op = v["op"]
+        source = v.get("source")
+        table = self._table(r, source)
+        cfg = self.cfg
+        if op == "t":
+            return Change(table, TRUNCATE, None, None, ()) if cfg.truncate_enabled else None
+        if op == "d":
+            if not cfg.delete_enabled:
+                return None
+            before = v.get("before")
+            cols = self._columns(r.topic, "before", self._field_schema(r, "before"))
+            pk, key = self._key(r, before)
+            if key is None:
+                return None  # no key: nothing identifies the row (append-only table)
+            row = before if before is not None else self._key_row(r)
+            return Change(table, DELETE, key, row, cols + self._key_columns(r), pk)
+        after = v.get("after")
+        if not isinstance(after, Mapping):
+            raise RecordError(r.topic, r.partition, r.offset, f"op={op!r} without an 'after' row")
+        cols = self._columns(r.topic, "after", self._field_schema(r, "after"))
+        if not cols:
+            cols = tuple(inferred_columns(after))
+        if cfg.cdc_metadata and source is not None:
+            meta: dict[str, Any] = {"__op": op, "__source_ts_ms": source.get("ts_ms")}
+            mcols = [META_OP, META_TS]
+            if "lsn" in source:
+                meta["__lsn"] = source["lsn"]
+                mcols.append(META_LSN)
+            if "file" in source:
+                meta["__binlog_file"], meta["__binlog_pos"] = source["file"], source.get("pos")
+                mcols += [META_FILE, META_POS]
+            after = {**after, **meta}
+            cols = cols + tuple(mcols)
+        pk, key = self._key(r, after)
+        return Change(table, UPSERT, key, after, cols, pk)
+
+    def _flat(self, r: SinkRecord, v: Any) -> Change | None:
+        table = self._table(r, None)
+        if v is None or (isinstance(v, Mapping) and str(v.get("__deleted")).lower() == "true"):
+            if not self.cfg.delete_enabled:
+                return None
+            pk, key = self._key(r, v)
+            if key is None:
+                return None
+            row = v if v is not None else self._key_row(r)
+            return Change(table, DELETE, key, row, self._key_columns(r), pk)
+        if not isinstance(v, Mapping):
+            raise RecordError(
+                r.topic, r.partition, r.offset,
+                f"the value is a {type(v).__name__}, not a struct: a sink row needs named "
+                "columns (use a transform such as HoistField, or the JSON converter)",
+            )  # fmt: skip
+        if "__deleted" in v:
+            v = {k: x for k, x in v.items() if k != "__deleted"}
+        cols = self._columns(r.topic, "value", r.value_schema)
+        cols = tuple(c for c in cols if c.name != "__deleted") or tuple(inferred_columns(v))
+        pk, key = self._key(r, v)
+        if key is not None and self.cfg.primary_key_mode == "record_key":
+            missing = [n for n in pk if n not in v]
+            if missing:  # the key's fields are columns too (Debezium's JDBC sink does so)
+                kr = self._key_row(r) or {}
+                v = {**{n: kr[n] for n in missing}, **v}
+                cols = self._key_columns(r) + cols
+        return Change(table, UPSERT, key, v, cols, pk)
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def _key_row(self, r: SinkRecord) -> Mapping[str, Any] | None:
+        k = r.key
+        if k is None:
+            return None
+        if isinstance(k, Mapping):
+            return k
+        fields = self.cfg.primary_key_fields
+        if len(fields) != 1:
+            raise RecordError(
+                r.topic, r.partition, r.offset,
+                "the record key is a primitive value: set primary.key.fields to the one column "
+                "that holds it",
+            )  # fmt: skip
+        return {fields[0]: k}
+
+    def _key_columns(self, r: SinkRecord) -> tuple[Column, ...]:
+        if self.cfg.primary_key_mode != "record_key" or not r.key_schema:
+            return ()
+        if r.key_schema.get("type") == "struct":
+            return self._columns(r.topic, "key", r.key_schema)
+        fields = self.cfg.primary_key_fields
+        if len(fields) == 1:
+            c = columns_of({"fields": [{**r.key_schema, "field": fields[0]}]})
+            return tuple(c)
+        return ()
+
+    def _key(
+        self, r: SinkRecord, row: Mapping[str, Any] | None
+    ) -> tuple[tuple[str, ...], tuple[Any, ...] | None]:
+        """The key column names and the hashable key of a row; no key: ((), None)."""
+        mode = self.cfg.primary_key_mode
+        if mode == "none":
+            return (), None
+        fields = self.cfg.primary_key_fields
+        src = row if mode == "record_value" else None
+        if src is None:
+            src = self._key_row(r)  # record_key, or a tombstone in record_value mode
+        if src is None:
+            if mode == "record_value":
+                raise RecordError(r.topic, r.partition, r.offset, "no value to read the key from")
+            return (), None
+        names = tuple(fields) if fields else tuple(src.keys())
+        try:
+            return names, _hashable(tuple(src[n] for n in names))
+        except KeyError as exc:
+            raise RecordError(
+                r.topic, r.partition, r.offset, f"key column {exc.args[0]!r} is missing"
+            ) from None

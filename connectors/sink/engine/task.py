@@ -1,0 +1,151 @@
+"""The engine's SinkTask: one transaction per ``put``, offsets in the target.
+
+``put(records)``: skip records below the stored next offset (redelivered after a crash between
+the target's commit and the group commit), read each record into a change, collapse them per
+table and key, then in ONE transaction: evolve each table, stage and apply its changes, and
+upsert the batch's next offsets into ``_hub_offsets``. On any error the transaction is rolled
+back and the target is as before the call, so the runtime may re-put the batch record by
+record (``errors.tolerance=all``) to isolate a poison record. ``flush`` has nothing left to do.
+``open`` hands the runtime the offsets stored in the target.
+
+A dialect package subclasses `EngineSinkTask` and implements `make_dialect`.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from connectors.sink.engine import offsets
+from connectors.sink.engine.apply import DELETED, apply
+from connectors.sink.engine.batch import TableBatch, collapse
+from connectors.sink.engine.config import SinkConfig
+from connectors.sink.engine.dialect import Dialect, TableInfo
+from connectors.sink.engine.errors import MissingTableError
+from connectors.sink.engine.evolution import create, evolve
+from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.records import ChangeReader
+from connectors.sink.engine.types import STRING, Column, ColumnType, infer
+from hub.errors import HubError
+from hub.log import TopicPartition
+from hub.runtime.api import SinkRecord, SinkTask, SinkTaskContext
+
+log = logging.getLogger(__name__)
+
+
+class EngineSinkTask(SinkTask):
+    config_class: ClassVar[type[SinkConfig]] = SinkConfig
+
+    @abstractmethod
+    def make_dialect(self, cfg: Any) -> Dialect: ...
+
+    def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
+        self.cfg = self.config_class.of(config)
+        self.connector = context.connector
+        self.reader = ChangeReader(self.cfg)
+        self.dialect = self.make_dialect(self.cfg)
+        self.tables: dict[TableRef, TableInfo | None] = {}
+        self.next: dict[tuple[str, int], int] = {}
+        self._run(lambda: offsets.ensure_table(self.dialect))
+
+    def _run(self, fn: Any) -> Any:
+        """``fn()`` in one transaction; any failure rolls back and is raised as a hub error."""
+        d = self.dialect
+        try:
+            d.begin()
+            out = fn()
+            d.commit()
+            return out
+        except BaseException as exc:
+            d.rollback()
+            self.tables.clear()  # DDL may have been rolled back with the rest
+            if isinstance(exc, HubError) or not isinstance(exc, Exception):
+                raise
+            raise d.translate(exc) from exc
+
+    def open(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        stored: dict[tuple[str, int], int] = self._run(
+            lambda: offsets.read(self.dialect, self.connector)
+        )
+        out = {}
+        for tp in partitions:
+            off = stored.get((tp.topic, tp.partition))
+            if off is not None:
+                out[tp] = off
+                self.next[(tp.topic, tp.partition)] = off
+        return out
+
+    def put(self, records: Sequence[SinkRecord]) -> None:
+        changes = []
+        positions: dict[tuple[str, int], int] = {}
+        nxt = self.next
+        read = self.reader.read
+        for r in records:
+            tp = (r.topic, r.partition)
+            stored = nxt.get(tp)
+            if stored is not None and r.offset < stored:
+                continue  # already in the target (stored with the rows it covers)
+            ch = read(r)
+            if ch is not None:
+                changes.append(ch)
+            positions[tp] = r.offset + 1
+        if not positions:
+            return
+        batches = collapse(changes)
+        self._run(lambda: self._write(batches, positions))
+        nxt.update(positions)
+
+    def _write(self, batches: list[TableBatch], positions: dict[tuple[str, int], int]) -> None:
+        for tb in batches:
+            self._apply(tb)
+        offsets.write(self.dialect, self.connector, positions)
+
+    def _info(self, table: TableRef) -> TableInfo | None:
+        if table not in self.tables:
+            self.tables[table] = self.dialect.describe(table)
+        return self.tables[table]
+
+    def _apply(self, tb: TableBatch) -> None:
+        d, cfg = self.dialect, self.cfg
+        info = self._info(tb.table)
+        soft = cfg.delete_mode == "soft"
+        columns = list(tb.columns.values())
+        extra = [DELETED] if soft else []
+        has_rows = bool(tb.keyed or tb.appended)
+        if info is None:
+            if not has_rows:
+                return  # a truncate or deletes of a table that was never written
+            if cfg.schema_evolution == "none":
+                raise MissingTableError(
+                    f"table {tb.table} does not exist and schema.evolution=none; create it "
+                    "or set schema.evolution=basic"
+                )
+            pk = tb.pk if all(k in tb.columns for k in tb.pk) else ()
+            info = create(d, tb.table, columns + extra, pk)
+        elif has_rows or soft:
+            info = evolve(d, tb.table, info, columns + extra, cfg.schema_evolution == "basic")
+        self.tables[tb.table] = info
+        for k in tb.pk:  # a key column only the target knows (schemaless tombstones)
+            if k not in tb.columns:
+                t = d.column_type(info.columns.get(k, "")) or self._guess(tb, k)
+                columns.append(Column(k, t))
+        upsert = cfg.insert_mode != "insert"
+        apply(d, tb, info, columns, upsert=upsert, soft=soft)
+
+    @staticmethod
+    def _guess(tb: TableBatch, name: str) -> ColumnType:
+        for row in tb.deletes():
+            t = infer(row.get(name))
+            if t is not None:
+                return t
+        return ColumnType(STRING)
+
+    def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Every put committed its own transaction: nothing is pending."""
+
+    def stop(self) -> None:
+        dialect = getattr(self, "dialect", None)
+        if dialect is not None:
+            dialect.close()

@@ -1,0 +1,44 @@
+"""Which column type can hold two others: the rule both batches and target tables follow.
+
+Integers widen to larger integers, floats to doubles, decimals to the precision and scale
+that hold both (integer digits and fraction digits each kept), arrays by their items.
+Anything else (a string becoming a number, a timestamp becoming a date, ...) has no common
+type: the caller reports it with both types.
+"""
+
+from __future__ import annotations
+
+from connectors.sink.engine.types import (
+    ARRAY,
+    DECIMAL,
+    FLOAT32,
+    FLOAT64,
+    INT16,
+    INT32,
+    INT64,
+    ColumnType,
+)
+
+_RANKS = {INT16: (0, 1), INT32: (0, 2), INT64: (0, 3), FLOAT32: (1, 1), FLOAT64: (1, 2)}
+
+
+def wider(a: ColumnType, b: ColumnType) -> ColumnType | None:
+    """The narrowest type that holds every value of ``a`` and of ``b``; None if none."""
+    if a == b:
+        return a
+    ra, rb = _RANKS.get(a.kind), _RANKS.get(b.kind)
+    if ra is not None and rb is not None:
+        if ra[0] != rb[0]:
+            return None
+        return a if ra[1] >= rb[1] else b
+    if a.kind == DECIMAL and b.kind == DECIMAL:
+        scale = max(a.scale or 0, b.scale or 0)
+        if a.precision is None or b.precision is None:
+            return ColumnType(DECIMAL, None, scale)
+        digits = max(a.precision - (a.scale or 0), b.precision - (b.scale or 0))
+        return ColumnType(DECIMAL, digits + scale, scale)
+    if a.kind == ARRAY and b.kind == ARRAY:
+        assert a.item is not None and b.item is not None
+        item = wider(a.item, b.item)
+        return None if item is None else ColumnType(ARRAY, item=item)
+    return None
