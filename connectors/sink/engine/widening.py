@@ -16,6 +16,7 @@ from connectors.sink.engine.types import (
     INT16,
     INT32,
     INT64,
+    VDECIMAL,
     ColumnType,
 )
 
@@ -31,6 +32,8 @@ def wider(a: ColumnType, b: ColumnType) -> ColumnType | None:
         if ra[0] != rb[0]:
             return None
         return a if ra[1] >= rb[1] else b
+    if {a.kind, b.kind} <= {DECIMAL, VDECIMAL} and VDECIMAL in (a.kind, b.kind):
+        return ColumnType(VDECIMAL)  # an unbounded decimal holds any decimal
     if a.kind == DECIMAL and b.kind == DECIMAL:
         scale = max(a.scale or 0, b.scale or 0)
         if a.precision is None or b.precision is None:

@@ -1,0 +1,74 @@
+"""``io.debezium.connector.jdbc.JdbcSinkConnector``: Debezium's JDBC sink class name, so its
+configs run as they are. The dialect comes from ``connection.url``: ``duckdb:`` → the DuckDB
+sink, ``postgresql://`` / ``jdbc:postgresql://`` → the PostgreSQL sink."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import field_validator
+
+from connectors.sink.duckdb.config import DuckDBSinkConfig, duckdb_path
+from connectors.sink.postgres.config import SCHEMES
+from hub.log import TopicPartition
+from hub.runtime.api import SinkConnector, SinkRecord, SinkTask, SinkTaskContext
+
+
+class JdbcSinkConfig(DuckDBSinkConfig):
+    """Every property of the dialects; ``duckdb.*`` ones only matter for DuckDB URLs."""
+
+    @field_validator("connection_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if duckdb_path(v) is None and not v.startswith(SCHEMES):
+            raise ValueError(
+                "no sink for this URL; use duckdb:///path.duckdb or postgresql://host/db"
+            )
+        return v
+
+
+class JdbcSinkTask(SinkTask):
+    """Delegates to the DuckDB or PostgreSQL sink task picked by ``connection.url``."""
+
+    def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
+        from connectors.sink.engine.task import EngineSinkTask
+
+        url = str(config.get("connection.url", ""))
+        inner: EngineSinkTask
+        if duckdb_path(url) is not None:
+            from connectors.sink.duckdb.connector import DuckDBSinkTask
+
+            inner = DuckDBSinkTask()
+        else:
+            from connectors.sink.postgres.connector import PostgresSinkTask
+
+            inner = PostgresSinkTask()
+            config = {k: v for k, v in config.items() if not k.startswith("duckdb.")}
+        self.inner = inner
+        inner.start(config, context)
+
+    def open(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        return self.inner.open(partitions)
+
+    def put(self, records: Sequence[SinkRecord]) -> None:
+        self.inner.put(records)
+
+    def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
+        self.inner.flush(offsets)
+
+    def close(self, partitions: set[TopicPartition]) -> None:
+        self.inner.close(partitions)
+
+    def stop(self) -> None:
+        inner = getattr(self, "inner", None)
+        if inner is not None:
+            inner.stop()
+
+
+class JdbcSink(SinkConnector):
+    name = "jdbc"
+    aliases = ("io.debezium.connector.jdbc.JdbcSinkConnector", "JdbcSinkConnector")
+    config_model = JdbcSinkConfig
+    task_class = JdbcSinkTask
+    secret_properties = ("connection.password", "connection.url")

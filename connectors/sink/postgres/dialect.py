@@ -1,0 +1,136 @@
+"""The PostgreSQL dialect (psycopg 3): batches are COPYed into TEMP staging tables
+(``ON COMMIT DROP``), then applied with ``INSERT … ON CONFLICT`` / ``DELETE … USING`` in the
+same transaction. A lost connection is a `SinkTransientError`; the next batch reconnects.
+
+Thread safety: one task thread uses the dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, qualified, quote
+from connectors.sink.engine.errors import SinkFatalError, SinkTransientError
+from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.types import ColumnType
+from connectors.sink.postgres import types as ptypes
+from connectors.sink.postgres.config import PostgresSinkConfig, conninfo
+
+
+class PostgresDialect(Dialect):
+    param = "%s"
+
+    def __init__(self, cfg: PostgresSinkConfig) -> None:
+        self._url = conninfo(cfg.connection_url)
+        self._user = cfg.connection_username
+        self._password = cfg.connection_password
+        self._con: Any = None
+        self._stage_n = 0
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        kw: dict[str, Any] = {}
+        if self._user:
+            kw["user"] = self._user
+        if self._password:
+            kw["password"] = self._password
+        try:
+            return psycopg.connect(self._url, autocommit=False, **kw)
+        except psycopg.OperationalError as exc:
+            raise SinkTransientError(f"cannot connect to PostgreSQL: {_safe(exc)}") from None
+
+    def begin(self) -> None:
+        if self._con is None or self._con.closed:
+            self._con = self._connect()
+
+    def commit(self) -> None:
+        self._con.commit()
+
+    def rollback(self) -> None:
+        if self._con is None:
+            return
+        try:
+            self._con.rollback()
+        except Exception:
+            self._drop()
+
+    def _drop(self) -> None:
+        try:
+            self._con.close()
+        except Exception:
+            pass
+        self._con = None
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._drop()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._con.cursor() as cur:
+            cur.execute(sql, list(params) if params else None)
+            return list(cur.fetchall()) if cur.description else []
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._con.cursor() as cur:
+            cur.executemany(sql, [list(r) for r in rows])
+
+    def sql_type(self, t: ColumnType) -> str:
+        return ptypes.sql_type(t)
+
+    def column_type(self, sql_type: str) -> ColumnType | None:
+        return ptypes.column_type(sql_type)
+
+    def describe(self, table: TableRef) -> TableInfo | None:
+        name = qualified(table)
+        cols = self.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped "
+            "ORDER BY a.attnum",
+            [name],
+        )
+        if not cols:
+            return None
+        pk = self.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+            "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND i.indisprimary "
+            "ORDER BY array_position(i.indkey::int2[], a.attnum)",
+            [name],
+        )
+        return TableInfo({str(n): str(t) for n, t in cols}, tuple(str(r[0]) for r in pk))
+
+    def stage(self, name: str, columns: Sequence[StagedColumn]) -> str:
+        self._stage_n += 1
+        rel = quote(f"_hub_stage_{name}_{self._stage_n}")
+        defs = ", ".join(f"{quote(c.name)} {ptypes.staged_type(c.type)}" for c in columns)
+        names = ", ".join(quote(c.name) for c in columns)
+        with self._con.cursor() as cur:
+            cur.execute(f"CREATE TEMP TABLE {rel} ({defs}) ON COMMIT DROP")
+            with cur.copy(f"COPY {rel} ({names}) FROM STDIN") as copy:
+                write = copy.write_row
+                for row in zip(*(c.values for c in columns), strict=True):
+                    write(row)
+        return rel
+
+    def select_expr(self, col: StagedColumn, ref: str) -> str:
+        return ptypes.select_expr(col.type, ref)
+
+    def unstage(self, relation: str) -> None:
+        self.execute(f"DROP TABLE {relation}")
+
+    def translate(self, exc: Exception) -> Exception:
+        import psycopg
+
+        if isinstance(exc, psycopg.OperationalError) or (
+            self._con is not None and self._con.closed
+        ):
+            self._drop() if self._con is not None else None
+            return SinkTransientError(f"PostgreSQL: {_safe(exc)}")
+        return SinkFatalError(f"PostgreSQL: {type(exc).__name__}: {_safe(exc)}")
+
+
+def _safe(exc: BaseException) -> str:
+    """A driver message without the connection string (it may hold a password)."""
+    text = str(exc)
+    return text.split("\n")[0] if "password" not in text.lower() else "authentication failed"

@@ -1,0 +1,123 @@
+"""Every change operation against both targets (DuckDB file, PostgreSQL database)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from connectors.source.postgres.types import Oid
+from tests.connectors.sink.conftest import Sink
+from tests.connectors.sink.events import PgTable, people
+
+T = "srv_public_people"
+
+
+def test_insert_update_delete_tombstone_across_batches(sink: Sink) -> None:
+    t = people()
+    sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1.5"}),
+              t.insert(1, {"id": 2, "name": "b", "score": "-2.25"})])  # fmt: skip
+    assert sink.rows(T) == [(1, "a", Decimal("1.50")), (2, "b", Decimal("-2.25"))]
+    sink.put([t.update(2, {"id": 1, "name": "a2", "score": "3"})])
+    sink.put([t.delete(3, {"id": 2}), t.tombstone(4, {"id": 2})])
+    assert sink.rows(T) == [(1, "a2", Decimal("3.00"))]
+    assert sink.query('SELECT topic, "partition", next_offset FROM "_hub_offsets"') == [
+        (t.topic, 0, 5)
+    ]
+
+
+def test_batch_collapses_by_key_in_offset_order(sink: Sink) -> None:
+    t = people()
+    sink.put([
+        t.insert(0, {"id": 1, "name": "a", "score": "1"}),
+        t.update(1, {"id": 1, "name": "b", "score": "2"}),
+        t.insert(2, {"id": 2, "name": "x", "score": "0"}),
+        t.delete(3, {"id": 2}), t.tombstone(4, {"id": 2}),
+        t.update(5, {"id": 1, "name": "c", "score": "3"}),
+        t.delete(6, {"id": 1}), t.tombstone(7, {"id": 1}),
+        t.insert(8, {"id": 1, "name": "again", "score": "4"}),
+        t.insert(9, {"id": 3, "name": "z", "score": None}),
+    ])  # fmt: skip
+    assert sink.rows(T) == [(1, "again", Decimal("4.00")), (3, "z", None)]
+
+
+def test_truncate_empties_the_table_and_keeps_later_rows(sink: Sink) -> None:
+    t = people()
+    sink.put([t.insert(i, {"id": i, "name": "n", "score": "1"}) for i in range(5)])
+    sink.put([t.insert(5, {"id": 9, "name": "gone", "score": "1"}), t.truncate(6),
+              t.insert(7, {"id": 7, "name": "after", "score": "2"})])  # fmt: skip
+    assert sink.rows(T) == [(7, "after", Decimal("2.00"))]
+    sink.put([t.truncate(8)])
+    assert sink.rows(T) == []
+
+
+def test_primary_key_change_is_delete_tombstone_create(sink: Sink) -> None:
+    t = people()
+    sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"})])
+    sink.put([t.delete(1, {"id": 1}), t.tombstone(2, {"id": 1}),
+              t.insert(3, {"id": 10, "name": "a", "score": "1"})])  # fmt: skip
+    assert sink.rows(T) == [(10, "a", Decimal("1.00"))]
+
+
+def test_table_without_key_is_append_only(sink: Sink) -> None:
+    t = PgTable("log", [("msg", Oid.TEXT, -1), ("n", Oid.INT8, -1)], pk=())
+    sink.put([t.insert(0, {"msg": "a", "n": 1}), t.insert(1, {"msg": "a", "n": 1}),
+              t.update(2, {"msg": "b", "n": 2})])  # fmt: skip
+    sink.put([t.insert(3, {"msg": "c", "n": 3})])
+    assert sink.rows("srv_public_log", "2") == [("a", 1), ("a", 1), ("b", 2), ("c", 3)]
+    assert sink.columns("srv_public_log") and sink.task is not None
+
+
+def test_redelivery_after_a_crash_writes_nothing_twice(sink: Sink) -> None:
+    t = PgTable("log", [("msg", Oid.TEXT, -1)], pk=())
+    batch = [t.insert(i, {"msg": f"m{i}"}) for i in range(10)]
+    sink.put(batch[:6])
+    # the group commit was lost: a new task gets the same records again, and more
+    stored = sink.start([t.topic])
+    assert list(stored.values()) == [6]
+    sink.put(batch)
+    assert [r[0] for r in sink.rows("srv_public_log")] == sorted(f"m{i}" for i in range(10))
+
+
+def test_failed_put_leaves_the_target_unchanged(sink: Sink) -> None:
+    t = people()
+    sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"})])
+    bad = PgTable("people", [("id", Oid.INT4, -1), ("name", Oid.DATE, -1)])
+    with pytest.raises(Exception, match="column name"):
+        sink.put([t.insert(1, {"id": 2, "name": "b", "score": "2"}),
+                  bad.insert(2, {"id": 3, "name": "2024-01-01"})])  # fmt: skip
+    assert sink.rows(T) == [(1, "a", Decimal("1.00"))]
+    assert sink.query('SELECT next_offset FROM "_hub_offsets"') == [(1,)]
+    # one record at a time (errors.tolerance=all) the good one goes in
+    sink.put([t.insert(1, {"id": 2, "name": "b", "score": "2"})])
+    assert len(sink.rows(T)) == 2
+
+
+def test_soft_delete_and_cdc_metadata(sink: Sink) -> None:
+    t = people()
+    sink.start([t.topic], **{"delete.mode": "soft", "cdc.metadata.enabled": True})
+    sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"}, lsn=77),
+              t.insert(1, {"id": 2, "name": "b", "score": "2"})])  # fmt: skip
+    sink.put([t.delete(2, {"id": 2}), t.tombstone(3, {"id": 2})])
+    rows = sink.query(f'SELECT id, "__deleted", "__op", "__lsn" FROM "{T}" ORDER BY id')
+    assert rows == [(1, False, "c", 77), (2, True, "c", 1001)]
+
+
+def test_flat_records_after_unwrap_and_schemaless_json(sink: Sink) -> None:
+    from hub.runtime.api import SinkRecord
+
+    def rec(off: int, key: object, value: object) -> SinkRecord:
+        return SinkRecord("plain.events", 0, off, 0, key, value)
+
+    sink.start(["plain.events"], **{"primary.key.fields": "id"})
+    sink.put([
+        rec(0, {"id": 1}, {"id": 1, "name": "a", "n": 1.5, "ok": True, "tags": {"x": 1}}),
+        rec(1, {"id": 2}, {"id": 2, "name": "b", "n": 2.5, "ok": False, "tags": None}),
+        rec(2, {"id": 1}, {"id": 1, "name": "a2", "n": 3.0, "ok": True, "tags": None}),
+        rec(3, {"id": 2}, None),
+        rec(4, 3, {"name": "from primitive key", "n": 0.0, "ok": True, "tags": None}),
+        rec(5, {"id": 4}, {"id": 4, "name": "d", "__deleted": "false"}),
+        rec(6, {"id": 4}, {"id": 4, "name": "d", "__deleted": "true"}),
+    ])  # fmt: skip
+    rows = sink.query('SELECT id, name, n, ok FROM "plain_events" ORDER BY id')
+    assert rows == [(1, "a2", 3.0, True), (3, "from primitive key", 0.0, True)]
