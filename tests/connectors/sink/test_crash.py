@@ -1,0 +1,157 @@
+"""kill -9 of a worker running a log -> DuckDB sink pipeline, several times at random
+moments, then a clean run: the table equals the expected final state row for row (nothing
+lost, nothing doubled), thanks to the offsets stored in ``_hub_offsets`` with the rows."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.source.postgres.types import Oid
+from hub.log import Log
+from hub.runtime.converters import JsonConverter
+from tests.connectors.sink.events import PgTable
+
+N_EVENTS = 16000
+KEYS = 300
+N_AUDIT = 4000  # an append-only table (no key): a redelivered record would show twice
+JSON = JsonConverter(schemas_enable=True)
+
+
+def _items() -> PgTable:
+    return PgTable("items", [("id", Oid.INT4, -1), ("name", Oid.TEXT, -1),
+                             ("price", Oid.NUMERIC, (12 << 16) + 3 + 4),
+                             ("seen", Oid.TIMESTAMP, -1)])  # fmt: skip
+
+
+def _prefill(data: Path) -> dict[int, tuple[Any, ...]]:
+    """Write Debezium events into topic srv.public.items (2 partitions); return the final
+    state the table must have: id -> (name, price, seen)."""
+    t = _items()
+    rnd = random.Random(5)
+    state: dict[int, dict[str, Any]] = {}
+    with Log(str(data)) as log:
+        log.create_topic(t.topic, partitions=2)
+        producer = log.producer()
+        sent = 0
+        while sent < N_EVENTS:
+            k = rnd.randrange(KEYS)
+            row = {"id": k, "name": f"n{sent}", "price": f"{rnd.randrange(10**6)}.{sent % 1000:03d}",
+                   "seen": f"2024-01-02 03:04:05.{sent % 1000000:06d}"}  # fmt: skip
+            if k in state and rnd.random() < 0.15:
+                rec = [t.delete(0, {"id": k}), t.tombstone(0, {"id": k})]
+                del state[k]
+            else:
+                rec = [t.update(0, row) if k in state else t.insert(0, row)]
+                state[k] = row
+            for r in rec:
+                key = JSON.from_value(r.key, r.key_schema)
+                producer.send(t.topic, JSON.from_value(r.value, r.value_schema), key=key)
+                sent += 1
+        audit = PgTable("audit", [("seq", Oid.INT8, -1)], pk=())
+        log.create_topic(audit.topic, partitions=1)
+        for i in range(N_AUDIT):
+            r = audit.insert(i, {"seq": i})
+            producer.send(audit.topic, JSON.from_value(r.value, r.value_schema))
+        producer.flush()
+    return {
+        k: (v["name"], Decimal(v["price"]), v["seen"].replace(" ", "T")) for k, v in state.items()
+    }
+
+
+def _config(tmp_path: Path) -> str:
+    path = tmp_path / "sink.yaml"
+    path.write_text(textwrap.dedent(f"""
+        name: warehouse
+        config:
+          connector.class: duckdb
+          topics: srv.public.items,srv.public.audit
+          connection.url: duckdb://{tmp_path / "w.duckdb"}
+          duckdb.idle.release.ms: 50
+          batch.size: 100
+          batch.max.wait.ms: 50
+          offset.flush.interval.ms: 100000
+    """))
+    return str(path)
+
+
+def _start(tmp_path: Path, config: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    with open(tmp_path / "worker.log", "ab") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run", config],
+            env=env, stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+
+
+def _wait_started(tmp_path: Path, runs: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if (tmp_path / "worker.log").read_text().count("connector warehouse started") >= runs:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the worker did not start")
+
+
+def _read(path: Path, sql: str) -> list[tuple[Any, ...]] | None:
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return None  # the worker holds the file right now
+    try:
+        return con.execute(sql).fetchall()
+    except duckdb.CatalogException:
+        return []
+    finally:
+        con.close()
+
+
+def _consumed(path: Path) -> int:
+    rows = _read(path, 'SELECT sum(next_offset) FROM "_hub_offsets"') if path.exists() else None
+    return int(rows[0][0] or 0) if rows else 0
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_kill_9_at_random_moments_leaves_the_table_exact(tmp_path: Path) -> None:
+    expected = _prefill(tmp_path / "data")
+    config = _config(tmp_path)
+    db = tmp_path / "w.duckdb"
+    rnd = random.Random(3)
+    kills = 0
+    progress: list[int] = []
+    for run in range(1, 5):
+        proc = _start(tmp_path, config)
+        _wait_started(tmp_path, run)
+        time.sleep(rnd.uniform(0.3, 0.9))  # batches are flowing: kill it anywhere
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        progress.append(_consumed(db))
+    assert 0 < progress[-1] < N_EVENTS + N_AUDIT, f"the kills should land mid-stream: {progress}"
+    proc = _start(tmp_path, config)
+    deadline = time.monotonic() + 60
+    while _consumed(db) < N_EVENTS + N_AUDIT and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    assert kills == 4
+    assert _consumed(db) == N_EVENTS + N_AUDIT
+    rows = _read(db, 'SELECT id, name, price, strftime(seen, \'%Y-%m-%dT%H:%M:%S.%f\') '
+                     'FROM "srv_public_items" ORDER BY id')  # fmt: skip
+    assert rows is not None
+    assert rows == [(k, *expected[k]) for k in sorted(expected)]
+    seqs = _read(db, 'SELECT seq FROM "srv_public_audit" ORDER BY seq')
+    assert seqs == [(i,) for i in range(N_AUDIT)]
