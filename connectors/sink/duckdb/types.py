@@ -120,8 +120,24 @@ def arrow_array(t: ColumnType, values: list[Any]) -> Any:
     if kind == k.VDECIMAL:
         return pa.array([None if v is None else format(v, "f") for v in values], pa.string())
     if kind == k.ARRAY:
+        if _text_decimal(t):
+            values = [_decimal_text(v) for v in values]
         return pa.array(values, pa.list_(_item_type(t.item)))
     return pa.array(values, _ARROW[kind])
+
+
+def _text_decimal(t: ColumnType) -> bool:
+    """Whether an array's items are decimals DuckDB keeps as exact text."""
+    while t.kind == k.ARRAY:
+        assert t.item is not None
+        t = t.item
+    return t.kind == k.VDECIMAL or (t.kind == k.DECIMAL and not _decimal_fits(t))
+
+
+def _decimal_text(v: Any) -> Any:
+    if isinstance(v, list):
+        return [_decimal_text(x) for x in v]
+    return None if v is None else format(v, "f")
 
 
 def _item_type(t: ColumnType | None) -> Any:

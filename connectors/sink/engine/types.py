@@ -36,7 +36,7 @@ import base64
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import MAX_PREC, Context, Decimal
 from typing import Any
 
 import orjson
@@ -80,17 +80,20 @@ def _unscaled(v: Any) -> int:
     return int.from_bytes(_b(v), "big", signed=True)
 
 
+_EXACT = Context(prec=MAX_PREC)  # scaleb rounds to the context's precision: never round
+
+
 def _decimal_of(scale: int) -> Convert:
     def convert(v: Any) -> Any:
         if isinstance(v, int | float) and not isinstance(v, bool):  # decimal.format=NUMERIC
             return Decimal(str(v))
-        return Decimal(_unscaled(v)).scaleb(-scale)  # base64 (JSON converter) or bytes
+        return Decimal(_unscaled(v)).scaleb(-scale, _EXACT)  # base64 (JSON converter) or bytes
 
     return convert
 
 
 def _vdecimal(v: Any) -> Any:
-    return Decimal(_unscaled(v["value"])).scaleb(-int(v["scale"]))
+    return Decimal(_unscaled(v["value"])).scaleb(-int(v["scale"]), _EXACT)
 
 
 def _times(factor: int) -> Convert:
