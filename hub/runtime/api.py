@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -76,13 +76,35 @@ class SinkRecord:
     value_schema: JsonMap | None = None
 
 
+def offset_update(partition: JsonMap, offset: JsonMap) -> SourceRecord:
+    """A record that writes nothing but moves ``partition``'s offset (e.g. past changes a
+    filter dropped, or to the server's position while idle). It takes part in ordering like
+    any record: its offset is stored with the next commit, after the records before it."""
+    return SourceRecord("", None, source_partition=partition, source_offset=offset)
+
+
 class SourceTaskContext:
     """What a source task may ask the runtime."""
 
-    def __init__(self, connector: str, task_id: int, offsets: Mapping[str, JsonMap]) -> None:
+    def __init__(
+        self,
+        connector: str,
+        task_id: int,
+        offsets: Mapping[str, JsonMap],
+        on_inexact_replay: Callable[[], None] | None = None,
+    ) -> None:
         self.connector = connector
         self.task_id = task_id
         self._offsets = offsets
+        self._on_inexact_replay = on_inexact_replay
+
+    def replay_is_inexact(self) -> None:
+        """Say, from ``start``, that the records that follow the stored offset will not be
+        the ones a crashed run emitted after it (e.g. a snapshot resumed in a new database
+        snapshot). The runtime then writes them all instead of dropping those it finds
+        already in the log: at-least-once for that stretch instead of a wrong skip."""
+        if self._on_inexact_replay is not None:
+            self._on_inexact_replay()
 
     def offset(self, partition: JsonMap) -> JsonMap | None:
         """The last stored offset of ``partition`` (None: start from the beginning)."""

@@ -85,7 +85,7 @@ class SourceRunner:
         cp = self.offsets.task_checkpoint(self.connector, self.task_id)
         self._window = dict(cp.get("window") or {})
         context = SourceTaskContext(
-            self.connector, self.task_id, self.offsets.offsets(self.connector)
+            self.connector, self.task_id, self.offsets.offsets(self.connector), self._skip.clear
         )
         self.task.start(self.ctx.config, context)
         self.state.running()
@@ -115,10 +115,12 @@ class SourceRunner:
         last_partition: object = None
         pkey = ""
         for r in records:
-            self._seq += 1
             if r.source_partition is not last_partition:  # usually one object per poll
                 last_partition, pkey = r.source_partition, partition_key(r.source_partition)
             self._pending[pkey] = (r.source_partition, r.source_offset)  # type: ignore[assignment]
+            if not r.topic:  # an offset update (api.offset_update): nothing to write
+                continue
+            self._seq += 1
             if self._seq in self._skip:
                 self._skip.discard(self._seq)
                 continue
@@ -153,7 +155,7 @@ class SourceRunner:
             self.producer.send_many(
                 topic, values, keys=keys, headers=headers, timestamps=stamps, partition=partition
             )
-        self.state.add_records(len(records))
+        self.state.add_records(sum(1 for r in records if r.topic))
 
     def _open_window(self, topics: set[str]) -> None:
         """Durably note where the window starts in every partition of topics new to it."""

@@ -85,7 +85,15 @@ NOT_YET = re.compile(
     r"^(header\.converter|config\.action\.reload|exactly\.once\.support|transaction\.boundary"
     r"|offsets\.storage\.topic|producer\.override\..*|consumer\.override\..*"
     r"|topic\.creation\..*|key\.converter\..*|value\.converter\..*|errors\.retry\..*"
-    r"|snapshot\.fetch\.size|max\.batch\.size|max\.queue\.size|poll\.interval\.ms)$"
+    r"|snapshot\.fetch\.size|max\.batch\.size|max\.queue\.size|poll\.interval\.ms"
+    # Debezium PostgreSQL properties hub does not implement yet
+    r"|snapshot\.max\.threads|snapshot\.lock\.timeout\.ms|snapshot\.select\.statement\..*"
+    r"|snapshot\.isolation\.mode|slot\.max\.retries|slot\.retry\.delay\.ms|slot\.stream\.params"
+    r"|heartbeat\.topics\.prefix|signal\..*|incremental\.snapshot\..*|database\.initial\."
+    r"statements|schema\.refresh\.mode|include\.unknown\.datatypes|converters|"
+    r"event\.processing\.failure\.handling\.mode|publish\.via\.partition\.root"
+    r"|database\.tcpKeepAlive|retriable\.restart\.connector\.wait\.ms|"
+    r"schema\.history\.internal\..*|topic\.heartbeat\.prefix|include\.schema\.changes)$"
 )
 
 

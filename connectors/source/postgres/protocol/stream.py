@@ -48,15 +48,21 @@ class ReplicationStreamError(TransientError):
     """The replication connection failed or ended; reconnecting may succeed."""
 
 
-def create_logical_slot(conn: psycopg.Connection[tuple[object, ...]], slot: str) -> int:
+def create_logical_slot(
+    conn: psycopg.Connection[tuple[object, ...]], slot: str, *, export: bool = False
+) -> tuple[int, str | None]:
     """Create a logical ``pgoutput`` slot over a replication connection; return its
-    consistent point (the LSN from which it will stream)."""
+    consistent point (the LSN from which it will stream) and, with ``export``, the name of
+    the snapshot it exported: a transaction that runs ``SET TRANSACTION SNAPSHOT`` with it
+    sees the database exactly at the consistent point. The export lasts until the next
+    command on ``conn``."""
+    mode = "export" if export else "nothing"
     row = conn.execute(
-        f"CREATE_REPLICATION_SLOT \"{slot}\" LOGICAL pgoutput (SNAPSHOT 'nothing')"
+        f"CREATE_REPLICATION_SLOT \"{slot}\" LOGICAL pgoutput (SNAPSHOT '{mode}')"
     ).fetchone()
     if row is None:
         raise ReplicationStreamError(f"CREATE_REPLICATION_SLOT {slot} returned no row")
-    return str_to_lsn(str(row[1]))
+    return str_to_lsn(str(row[1])), (str(row[2]) if export and row[2] else None)
 
 
 class ReplicationStream:
@@ -90,6 +96,9 @@ class ReplicationStream:
         self.streaming = streaming
         self.status_interval = status_interval
         self.received_lsn = start_lsn  # highest WAL end seen
+        # the server's sent position from its last keepalive: every transaction committed
+        # before it that the publication covers was sent before that keepalive
+        self.keepalive_lsn = 0
         self.flushed_lsn = start_lsn  # last position the caller confirmed
         self._last_status = 0.0
 
@@ -121,6 +130,7 @@ class ReplicationStream:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         pgconn = self._pgconn
+        checked = False  # one look at the socket even when the timeout is 0
         while True:
             n, data = pgconn.get_copy_data(1)  # non-blocking: 0 means "nothing buffered yet"
             if n > 0:
@@ -142,7 +152,9 @@ class ReplicationStream:
             if deadline is not None:
                 wait = min(wait, deadline - time.monotonic())
                 if wait <= 0:
-                    return None
+                    if checked:
+                        return None
+                    wait, checked = 0, True
             readable, _, _ = select.select([pgconn.socket], [], [], wait)
             if readable:
                 pgconn.consume_input()
@@ -171,6 +183,8 @@ class ReplicationStream:
     def _on_keepalive(self, msg: PrimaryKeepalive) -> None:
         if msg.wal_end > self.received_lsn:
             self.received_lsn = msg.wal_end
+        if msg.wal_end > self.keepalive_lsn:
+            self.keepalive_lsn = msg.wal_end
         if msg.reply_requested:
             self._send_status()
 

@@ -1,0 +1,136 @@
+"""What the source reads from the system catalogs: server settings, captured tables, their
+columns and keys, and the user-defined types (enums, domains, arrays of them, hstore) the
+type mapper needs. Plain SQL over a normal (non-replication) psycopg connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from connectors.source.postgres.errors import ServerSetupError
+from connectors.source.postgres.filters import Filters
+from connectors.source.postgres.types import TypeMapper
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from connectors.source.postgres.config import PostgresSourceConfig
+
+@dataclass(frozen=True, slots=True)
+class ColumnInfo:
+    name: str
+    type_oid: int
+    typmod: int
+    not_null: bool
+    type_name: str  # format_type(): what a literal is cast to
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    oid: int
+    schema: str
+    name: str
+    replica_identity: str  # d(efault), f(ull), i(ndex), n(othing)
+    primary_key: tuple[str, ...]
+    columns: tuple[ColumnInfo, ...]
+    estimated_rows: int
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+def check_server(conn: psycopg.Connection[tuple[Any, ...]], cfg: PostgresSourceConfig) -> int:
+    """Fail clearly unless the server can serve logical replication to this role; return the
+    server version number."""
+    row = conn.execute(
+        "SELECT current_setting('wal_level'), current_setting('server_version_num')::int, "
+        "r.rolreplication OR r.rolsuper FROM pg_roles r WHERE r.rolname = current_user"
+    ).fetchone()
+    assert row is not None
+    wal_level, version, can_replicate = row
+    where = cfg.where()
+    if version < 100000:
+        raise ServerSetupError(f"{where}: PostgreSQL {version // 10000} has no pgoutput; use 10+")
+    if wal_level != "logical":
+        raise ServerSetupError(
+            f"{where}: wal_level is {wal_level!r}, logical decoding needs 'logical': run "
+            f"ALTER SYSTEM SET wal_level = logical and restart the server"
+        )
+    if not can_replicate:
+        raise ServerSetupError(
+            f"{where}: role {cfg.user!r} may not start replication: run ALTER ROLE "
+            f"{cfg.user} WITH REPLICATION (and grant it SELECT on the captured tables)"
+        )
+    return int(version)
+
+
+_TABLES = """
+SELECT c.oid, n.nspname, c.relname, c.relreplident, greatest(c.reltuples, pg_stat_get_live_tuples(c.oid), 0)::bigint,
+       coalesce((SELECT array_agg(a.attname::text ORDER BY k.i)
+                 FROM pg_index x CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY k(attnum, i)
+                 JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+                 WHERE x.indrelid = c.oid AND x.indisprimary), '{}')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND c.relpersistence = 'p' {where}
+ORDER BY n.nspname, c.relname
+"""
+
+_COLUMNS = """
+SELECT a.attrelid, a.attname, a.atttypid, a.atttypmod, a.attnotnull,
+       format_type(a.atttypid, a.atttypmod)
+FROM pg_attribute a
+WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+ORDER BY a.attrelid, a.attnum
+"""
+
+
+def tables(
+    conn: psycopg.Connection[tuple[Any, ...]], filters: Filters, oid: int | None = None
+) -> list[TableInfo]:
+    """The captured tables (or the one with ``oid``, if captured), sorted by name."""
+    where, params = ("AND c.oid = %s", (oid,)) if oid is not None else ("", ())
+    rows = [
+        r for r in conn.execute(_TABLES.replace("{where}", where), params).fetchall()  # type: ignore[call-overload]
+        if filters.table(r[1], r[2])
+    ]
+    columns: dict[int, list[ColumnInfo]] = {}
+    if rows:
+        for relid, *column in conn.execute(_COLUMNS, ([r[0] for r in rows],)):
+            columns.setdefault(relid, []).append(ColumnInfo(*column))
+    return [
+        TableInfo(r[0], r[1], r[2], r[3], tuple(r[5]), tuple(columns.get(r[0], ())), r[4])
+        for r in rows
+    ]
+
+
+def type_mapper(
+    conn: psycopg.Connection[tuple[Any, ...]], cfg: PostgresSourceConfig
+) -> tuple[TypeMapper, dict[int, tuple[int, int]]]:
+    """A `TypeMapper` that knows this database's enums, arrays of user types and hstore, and
+    the domains: ``{domain oid: (base type oid, base typmod)}``."""
+    rows = conn.execute(
+        "SELECT t.oid, t.typtype, t.typbasetype, t.typtypmod, t.typelem, t.typname, "
+        "  (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e "
+        "   WHERE e.enumtypid = t.oid) "
+        "FROM pg_type t WHERE t.oid >= 16384"
+    ).fetchall()
+    enums = {r[0]: tuple(r[6] or ()) for r in rows if r[1] == "e"}
+    domains: dict[int, tuple[int, int]] = {r[0]: (r[2], r[3]) for r in rows if r[1] == "d"}
+    for oid in list(domains):  # a domain over a domain: follow to the base type
+        base, typmod = domains[oid]
+        for _ in range(16):
+            if base not in domains:
+                break
+            base, inner = domains[base]
+            typmod = typmod if typmod >= 0 else inner
+        domains[oid] = (base, typmod)
+    hstore = next((r[0] for r in rows if r[5] == "hstore"), None)
+    arrays = {}
+    for r in rows:
+        if r[5].startswith("_") and r[4]:
+            elem = domains.get(r[4], (r[4], -1))[0]
+            arrays[r[0]] = elem
+    kwargs: dict[str, Any] = {"enums": enums, "arrays": arrays, "hstore_oid": hstore}
+    mapper = TypeMapper.from_config(cfg.model_dump(by_alias=True), **kwargs)
+    return mapper, domains

@@ -1,0 +1,289 @@
+"""The PostgreSQL source: Debezium's PostgresConnector, in one task per slot.
+
+Start-up decides, from the stored offset, the slot and ``snapshot.mode``, one of:
+
+* a fresh snapshot: (re)create the slot exporting its snapshot, read the tables in it, then
+  stream from the slot's consistent point;
+* a snapshot resumed after a crash: read the remaining rows in a new transaction, then stream
+  from the consistent point of the first attempt (the slot has not moved since);
+* streaming from the stored offset (the slot must not have moved past it).
+
+Heavy imports (psycopg) happen in `PostgresSourceTask.start`, so listing and validating
+connectors stays light.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from connectors.source.postgres import catalog, replication
+from connectors.source.postgres.config import PostgresSourceConfig
+from connectors.source.postgres.errors import (
+    ConnectionLostError,
+    PostgresSourceError,
+    ReplicaIdentityError,
+)
+from connectors.source.postgres.events import TableSchema, envelope
+from connectors.source.postgres.filters import Filters
+from connectors.source.postgres.offsets import PostgresOffset
+from connectors.source.postgres.protocol.pgoutput import lsn_to_str
+from connectors.source.postgres.snapshot import SNAPSHOTTERS, Chunk, SnapshotReader, WhenNeeded
+from hub.errors import ConfigError
+from hub.runtime.api import SourceConnector, SourceRecord, SourceTask, SourceTaskContext, offset_update
+
+log = logging.getLogger(__name__)
+
+
+def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
+    import psycopg
+
+    try:
+        return psycopg.connect(cfg.conninfo(), autocommit=True, **kwargs)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        if "password authentication failed" in str(exc) or "no password supplied" in str(exc):
+            raise ConfigError(
+                f"cannot log in to {cfg.where()}: {reason}; check database.user and "
+                f"database.password"
+            ) from None
+        if "does not exist" in str(exc):
+            raise ConfigError(f"cannot connect to {cfg.where()}: {reason}") from None
+        raise ConnectionLostError(
+            f"cannot connect to {cfg.where()}: {reason} (retrying)"
+        ) from None
+
+
+class PostgresSourceTask(SourceTask):
+    def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
+        cfg = self.cfg = PostgresSourceConfig.of(config)
+        self.filters = Filters.from_config(cfg)
+        self.partition = {"server": cfg.topic_prefix}
+        self.reader: SnapshotReader | None = None
+        self.stream: Any = None
+        self._chunks: Any = None
+        self._chunk: Chunk | None = None
+        self._row = 0
+        self._table_schemas: dict[str, TableSchema] = {}
+        self._last_heartbeat = time.monotonic()
+        self.meta = _connect(cfg)
+        catalog.check_server(self.meta, cfg)
+        tables = catalog.tables(self.meta, self.filters)
+        keyless = [
+            t.qualified for t in tables
+            if not t.primary_key and t.replica_identity in ("d", "n")
+        ]  # fmt: skip
+        if keyless:
+            raise ReplicaIdentityError(keyless)
+        replication.ensure_publication(self.meta, cfg, tables)
+        from connectors.source.postgres.schemas import TableSchemas
+
+        self.schemas = TableSchemas(self.meta, cfg, self.filters)
+        offset = PostgresOffset.load(context.offset(self.partition))
+        slot = replication.slot_state(self.meta, cfg.slot_name)
+        if slot is not None:
+            replication.check_slot(slot, cfg)
+        snapshotter = SNAPSHOTTERS[cfg.snapshot_mode]()
+        self.should_stream = snapshotter.should_stream()
+        usable = slot is not None and (
+            offset is None or slot.confirmed_flush is None
+            or slot.confirmed_flush <= offset.start_lsn()
+        )  # fmt: skip
+        if offset is not None and not usable and not isinstance(snapshotter, WhenNeeded):
+            where = lsn_to_str(offset.start_lsn())
+            state = "does not exist" if slot is None else (
+                f"has moved on to {lsn_to_str(slot.confirmed_flush or 0)}"
+            )  # fmt: skip
+            raise PostgresSourceError(
+                f"replication slot {cfg.slot_name!r} {state}, but this connector stopped at "
+                f"{where}: the changes in between can no longer be read. Set "
+                f"snapshot.mode=when_needed to take a new snapshot, or reset the connector's "
+                f"offsets (DELETE /connectors/<name>/offsets) to start over"
+            )
+        in_progress = offset is not None and offset.snapshot
+        if snapshotter.should_snapshot(offset is not None, in_progress, usable):
+            context.replay_is_inexact()  # a snapshot re-read after a crash may differ
+            self._start_snapshot(offset, slot is not None, usable, in_progress, tables)
+        else:
+            if slot is None:
+                self._create_slot(export=False)
+            self._resume = offset or PostgresOffset()
+            if self.should_stream:
+                self._start_stream()
+
+    # -- slot --------------------------------------------------------------------------------
+    def _create_slot(self, *, export: bool) -> tuple[int, str | None, Any]:
+        from connectors.source.postgres.protocol.stream import create_logical_slot
+
+        repl = _connect(self.cfg, replication="database")
+        lsn, name = create_logical_slot(repl, self.cfg.slot_name, export=export)
+        log.info("created replication slot %s at %s", self.cfg.slot_name, lsn_to_str(lsn))
+        if not export:
+            repl.close()
+        return lsn, name, repl
+
+    # -- snapshot ----------------------------------------------------------------------------
+    def _start_snapshot(
+        self, offset: PostgresOffset | None, slot_exists: bool, usable: bool, in_progress: bool,
+        tables: list[catalog.TableInfo],
+    ) -> None:  # fmt: skip
+        cfg = self.cfg
+        resume_at: tuple[str, tuple[str | None, ...] | None] | None = None
+        exported, repl = None, None
+        if in_progress and usable and offset is not None and offset.snapshot_lsn is not None:
+            # resume: the slot still stands at the first attempt's consistent point
+            base = PostgresOffset(snapshot=True, snapshot_lsn=offset.snapshot_lsn)
+            self._resume = base.snapshot_done()
+            if offset.table is not None:
+                resume_at = (offset.table, offset.after)
+            log.info("resuming the snapshot at %s after %s", offset.table, offset.after)
+        elif offset is not None and usable and not in_progress:
+            # snapshot.mode=always with a usable position: re-read, then stream on from it
+            self._resume = offset
+            base = PostgresOffset(snapshot=True, snapshot_lsn=offset.start_lsn())
+        else:
+            if slot_exists:
+                replication.drop_slot(self.meta, cfg.slot_name)
+            lsn, exported, repl = self._create_slot(export=True)
+            base = PostgresOffset(snapshot=True, snapshot_lsn=lsn)
+            self._resume = base.snapshot_done()
+        self._snapshot_base = base
+        self._first = resume_at is None
+        self._snapshot_ts = time.time_ns() // 1000
+        self.reader = SnapshotReader(
+            cfg.conninfo(), tables, cfg.snapshot_fetch_size, exported=exported, resume=resume_at
+        )
+        try:
+            self.reader.begin()
+        finally:
+            if repl is not None:
+                repl.close()  # the snapshot is imported: the export may end
+        self._chunks = self.reader.chunks()
+        total = sum(t.estimated_rows for t in tables)
+        log.info("snapshot of %d table(s), ~%d rows, at %s", len(tables), total,
+                 lsn_to_str(base.snapshot_lsn or 0))  # fmt: skip
+
+    def _poll_snapshot(self) -> list[SourceRecord]:
+        out: list[SourceRecord] = []
+        limit = self.cfg.max_batch_size
+        while len(out) < limit:
+            chunk = self._chunk
+            if chunk is None or self._row >= len(chunk.rows):
+                chunk = self._chunk = next(self._chunks, None)
+                self._row = 0
+                if chunk is None:
+                    self._finish_snapshot(out)
+                    return out
+            end = min(len(chunk.rows), self._row + limit - len(out))
+            self._snapshot_rows(chunk, self._row, end, out)
+            self._row = end
+        return out
+
+    def _snapshot_rows(self, chunk: Chunk, start: int, end: int, out: list[SourceRecord]) -> None:
+        t = chunk.table
+        schema = self._table_schemas.get(t.qualified)
+        if schema is None:
+            schema = self._table_schemas[t.qualified] = self.schemas.for_table(t)
+        base, db, name = self._snapshot_base, self.cfg.dbname, self.cfg.topic_prefix
+        lsn = base.snapshot_lsn
+        last = len(chunk.rows) - 1
+        for i in range(start, end):
+            marker = "true"
+            if self._first:
+                marker, self._first = "first", False
+            if chunk.final and i == last:
+                marker = "last"
+            after = schema.row(chunk.rows[i])
+            src = schema.source(db, name, ts_us=self._snapshot_ts, snapshot=marker, lsn=lsn)
+            offset = base.at_snapshot_row(t.qualified, chunk.positions[i])
+            if marker == "last":
+                offset = PostgresOffset(**{**_fields(offset), "last_snapshot_record": True})
+            out.append(SourceRecord(
+                schema.topic, envelope("r", None, after, src), schema.key(after),
+                self.partition, offset.to_dict(),
+                key_schema=schema.key_schema, value_schema=schema.value_schema,
+            ))  # fmt: skip
+
+    def _finish_snapshot(self, out: list[SourceRecord]) -> None:
+        assert self.reader is not None
+        done = self.reader.rows_done
+        log.info("snapshot done: %d rows from %d table(s)", sum(done.values()), len(done))
+        self.reader.close()
+        self.reader = None
+        out.append(offset_update(self.partition, self._resume.to_dict()))
+        if self.should_stream:
+            self._start_stream()
+
+    # -- streaming ---------------------------------------------------------------------------
+    def _start_stream(self) -> None:
+        from connectors.source.postgres.stream import ChangeStream
+
+        self.stream = ChangeStream(self.cfg, self.schemas, self.partition, self._resume)
+        self.stream.open(_connect(self.cfg, replication="database"))
+
+    def poll(self) -> list[SourceRecord]:
+        if self.reader is not None:
+            return self._poll_snapshot()
+        if self.stream is None:  # snapshot.mode=initial_only: done
+            time.sleep(self.cfg.poll_interval_ms / 1000)
+            return []
+        records: list[SourceRecord] = self.stream.poll(
+            self.cfg.max_batch_size, self.cfg.poll_interval_ms / 1000
+        )
+        self._heartbeat()
+        return records
+
+    def _heartbeat(self) -> None:
+        cfg = self.cfg
+        if not cfg.heartbeat_interval_ms or not cfg.heartbeat_action_query:
+            return
+        now = time.monotonic()
+        if now - self._last_heartbeat < cfg.heartbeat_interval_ms / 1000:
+            return
+        self._last_heartbeat = now
+        try:
+            self.meta.execute(cfg.heartbeat_action_query)
+        except Exception as exc:  # noqa: BLE001 - a failed heartbeat must not stop the stream
+            log.warning("heartbeat.action.query failed: %s", exc)
+
+    def commit(self) -> None:
+        if self.stream is not None:
+            self.stream.durable()
+
+    def stop(self) -> None:
+        reader, stream = getattr(self, "reader", None), getattr(self, "stream", None)
+        for closer in (lambda: reader and reader.close(), lambda: stream and stream.close()):
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                log.debug("closing", exc_info=True)
+        meta = getattr(self, "meta", None)
+        if meta is not None:
+            try:
+                if self.cfg.slot_drop_on_stop:
+                    replication.drop_slot(meta, self.cfg.slot_name)
+                    log.info("dropped replication slot %s", self.cfg.slot_name)
+            finally:
+                meta.close()
+
+
+def _fields(o: PostgresOffset) -> dict[str, Any]:
+    return {f: getattr(o, f) for f in o.__slots__}  # type: ignore[attr-defined]
+
+
+class PostgresConnector(SourceConnector):
+    """Captures row changes of a PostgreSQL database (pgoutput) as Debezium events."""
+
+    name = "postgres"
+    aliases: ClassVar[tuple[str, ...]] = (
+        "postgresql",
+        "io.debezium.connector.postgresql.PostgresConnector",
+    )
+    config_model = PostgresSourceConfig
+    task_class = PostgresSourceTask
+    secret_properties = ("database.password",)
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, Any]]:
+        return [dict(self.config)]  # one replication slot is read by one task

@@ -1,0 +1,44 @@
+"""The PostgreSQL source's errors: each says what is wrong, where, and what to do."""
+
+from __future__ import annotations
+
+from hub.errors import ConfigError, FatalError, TransientError
+
+
+class PostgresSourceError(FatalError):
+    """The source cannot go on (e.g. its slot vanished); restarting will not help."""
+
+
+class ServerSetupError(ConfigError):
+    """The server or role is not set up for logical replication."""
+
+
+class SlotInUseError(ConfigError):
+    """Another process streams from the slot."""
+
+    def __init__(self, slot: str, pid: int | None) -> None:
+        self.slot, self.pid = slot, pid
+        who = f"server process {pid}" if pid else "another connection"
+        super().__init__(
+            f"replication slot {slot!r} is in use by {who}: stop the other consumer, or give "
+            f"this connector its own slot.name"
+        )
+
+
+class ReplicaIdentityError(ConfigError):
+    """A captured table cannot give the key of its deleted or updated rows."""
+
+    def __init__(self, tables: list[str]) -> None:
+        self.tables = tables
+        names = ", ".join(tables)
+        super().__init__(
+            f"table(s) {names} have no primary key and REPLICA IDENTITY DEFAULT (or NOTHING): "
+            f"PostgreSQL cannot send the keys of their updated and deleted rows, and once they "
+            f"are in the publication it refuses UPDATE and DELETE on them. Run ALTER TABLE "
+            f"<table> REPLICA IDENTITY FULL (or add a primary key), or leave them out with "
+            f"table.exclude.list"
+        )
+
+
+class ConnectionLostError(TransientError):
+    """The connection to the server failed; the task is restarted and resumes."""

@@ -1,0 +1,217 @@
+"""Debezium change events: the envelope, its Connect schemas, and one `TableSchema` per
+captured table that turns a row's text values into the ``before``/``after`` structs.
+
+A change event is, as Debezium's PostgreSQL connector writes it (JsonConverter form):
+
+* key: a struct of the key columns (the primary key, or ``message.key.columns``), schema
+  ``<topic>.Key``; ``None`` for a table without a key;
+* value: ``{before, after, source, transaction, op, ts_ms, ts_us, ts_ns}``, schema
+  ``<topic>.Envelope``; ``source`` is ``io.debezium.connector.postgresql.Source``.
+
+Topics are ``<topic.prefix>.<schema>.<table>``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST
+from connectors.source.postgres.types import TypeMapper
+
+CONNECTOR = "postgresql"
+VERSION = "2.7.0.hub"  # Debezium's event format version hub follows, marked as ours
+
+SOURCE_SCHEMA: dict[str, Any] = {
+    "type": "struct",
+    "fields": [
+        {"type": "string", "optional": False, "field": "version"},
+        {"type": "string", "optional": False, "field": "connector"},
+        {"type": "string", "optional": False, "field": "name"},
+        {"type": "int64", "optional": False, "field": "ts_ms"},
+        {
+            "type": "string", "optional": True, "name": "io.debezium.data.Enum", "version": 1,
+            "parameters": {"allowed": "true,first,first_in_data_collection,"
+                           "last_in_data_collection,last,false,incremental"},
+            "default": "false", "field": "snapshot",
+        },  # fmt: skip
+        {"type": "string", "optional": False, "field": "db"},
+        {"type": "string", "optional": True, "field": "sequence"},
+        {"type": "int64", "optional": True, "field": "ts_us"},
+        {"type": "int64", "optional": True, "field": "ts_ns"},
+        {"type": "string", "optional": False, "field": "schema"},
+        {"type": "string", "optional": False, "field": "table"},
+        {"type": "int64", "optional": True, "field": "txId"},
+        {"type": "int64", "optional": True, "field": "lsn"},
+        {"type": "int64", "optional": True, "field": "xmin"},
+    ],
+    "optional": False,
+    "name": "io.debezium.connector.postgresql.Source",
+    "field": "source",
+}
+
+TRANSACTION_BLOCK_SCHEMA: dict[str, Any] = {
+    "type": "struct",
+    "fields": [
+        {"type": "string", "optional": False, "field": "id"},
+        {"type": "int64", "optional": False, "field": "total_order"},
+        {"type": "int64", "optional": False, "field": "data_collection_order"},
+    ],
+    "optional": True,
+    "name": "event.block",
+    "version": 1,
+    "field": "transaction",
+}
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def envelope_schema(name: str, row_schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    fields: list[dict[str, Any]] = []
+    if row_schema is not None:
+        fields += [{**row_schema, "field": "before"}, {**row_schema, "field": "after"}]
+    fields += [
+        SOURCE_SCHEMA,
+        TRANSACTION_BLOCK_SCHEMA,
+        {"type": "string", "optional": False, "field": "op"},
+        {"type": "int64", "optional": True, "field": "ts_ms"},
+        {"type": "int64", "optional": True, "field": "ts_us"},
+        {"type": "int64", "optional": True, "field": "ts_ns"},
+    ]
+    return {"type": "struct", "fields": fields, "optional": False, "name": name, "version": 2}
+
+
+def envelope(
+    op: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    source: dict[str, Any],
+    transaction: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    ts_ns = time.time_ns()
+    return {
+        "before": before, "after": after, "source": source, "transaction": transaction,
+        "op": op, "ts_ms": ts_ns // 1_000_000, "ts_us": ts_ns // 1_000, "ts_ns": ts_ns,
+    }  # fmt: skip
+
+
+def _placeholder(schema: Mapping[str, Any], text: str) -> Any:
+    """What stands for an unchanged TOASTed value of a column of this schema."""
+    kind = schema["type"]
+    if kind == "string":
+        return text
+    if kind == "bytes":
+        return text.encode()
+    if kind == "array":
+        return [_placeholder(schema["items"], text)]
+    if kind == "map":
+        return {text: text}
+    return None  # not a TOAST-able Connect type: never reached for varlena columns
+
+
+class TableSchema:
+    """One captured table as its events see it, for rows whose values come in ``columns``
+    order (the relation message's order, or the snapshot's select list).
+
+    ``columns``: ``(name, type oid, typmod)``; ``not_null`` and ``key`` name the columns that
+    are NOT NULL and form the message key; ``include`` filters columns (the key's are kept).
+    """
+
+    def __init__(
+        self,
+        prefix: str,
+        schema: str,
+        table: str,
+        columns: Sequence[tuple[str, int, int]],
+        *,
+        mapper: TypeMapper,
+        domains: Mapping[int, tuple[int, int]],
+        not_null: frozenset[str] | set[str] = frozenset(),
+        key: Sequence[str] = (),
+        include: Callable[[str], bool] = lambda name: True,
+        placeholder: str = "__debezium_unavailable_value",
+    ) -> None:
+        self.schema, self.table = schema, table
+        self.topic = f"{prefix}.{schema}.{table}"
+        self.column_names = tuple(c[0] for c in columns)
+        present = set(self.column_names)
+        missing = [k for k in key if k not in present]
+        if missing:
+            from hub.errors import ConfigError
+
+            raise ConfigError(
+                f"table {schema}.{table}: key column(s) {missing} do not exist "
+                f"(check message.key.columns)"
+            )
+        self.key_columns = tuple(key)
+        keyset = set(key)
+        fields: list[dict[str, Any]] = []
+        self._fields: list[tuple[int, str, Callable[[Any], Any], Any]] = []
+        for i, (name, oid, typmod) in enumerate(columns):
+            if name not in keyset and not include(name):
+                continue
+            base, base_typmod = domains.get(oid, (oid, typmod))
+            typmod = typmod if typmod >= 0 else base_typmod
+            optional = name not in not_null and name not in keyset
+            fs = {**mapper.schema(base, typmod, optional), "field": name}
+            fields.append(fs)
+            self._fields.append((i, name, mapper.converter(base, typmod), _placeholder(fs, placeholder)))
+        self.row_schema: dict[str, Any] = {
+            "type": "struct", "fields": fields, "optional": True, "name": f"{self.topic}.Value",
+        }  # fmt: skip
+        by_name = {f["field"]: f for f in fields}
+        self.key_schema: dict[str, Any] | None = None
+        if key:
+            self.key_schema = {
+                "type": "struct",
+                "fields": [{**by_name[k], "optional": False} for k in key],
+                "optional": False,
+                "name": f"{self.topic}.Key",
+            }
+        self.value_schema = envelope_schema(f"{self.topic}.Envelope", self.row_schema)
+        self._key_index = tuple(self.column_names.index(k) for k in key)
+
+    def row(
+        self, values: Sequence[Any], fallback: Sequence[Any] | None = None
+    ) -> dict[str, Any]:
+        """The struct of one row; an unchanged TOASTed value is taken from ``fallback`` (the
+        old row, when the server sent it in full) or else becomes the placeholder."""
+        out: dict[str, Any] = {}
+        for i, name, convert, placeholder in self._fields:
+            v = values[i]
+            if v is UNCHANGED_TOAST:
+                old = fallback[i] if fallback is not None else UNCHANGED_TOAST
+                out[name] = placeholder if old is UNCHANGED_TOAST else convert(old)
+            else:
+                out[name] = convert(v)
+        return out
+
+    def key(self, row: Mapping[str, Any]) -> dict[str, Any] | None:
+        if not self.key_columns:
+            return None
+        return {k: row[k] for k in self.key_columns}
+
+    def raw_key(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        """The key columns' raw values (to notice a primary-key change)."""
+        return tuple(values[i] for i in self._key_index)
+
+    def source(
+        self,
+        db: str,
+        name: str,
+        *,
+        ts_us: int,
+        snapshot: str = "false",
+        txid: int | None = None,
+        lsn: int | None = None,
+        sequence: str | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "version": VERSION, "connector": CONNECTOR, "name": name, "ts_ms": ts_us // 1000,
+            "snapshot": snapshot, "db": db, "sequence": sequence, "ts_us": ts_us,
+            "ts_ns": ts_us * 1000, "schema": self.schema, "table": self.table, "txId": txid,
+            "lsn": lsn, "xmin": None,
+        }  # fmt: skip

@@ -1,0 +1,104 @@
+"""Which tables and columns are captured, and which columns form the message key.
+
+As in Debezium: each list is comma-separated regular expressions matched against the whole
+name (anchored): ``<schema>`` for schema lists, ``<schema>.<table>`` for table lists and
+``<schema>.<table>.<column>`` for column lists. An include list and an exclude list of the
+same kind cannot both be set.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from connectors.source.postgres.config import PostgresSourceConfig
+from hub.errors import ConfigError
+
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+
+
+def _patterns(prop: str, value: str) -> tuple[re.Pattern[str], ...]:
+    out = []
+    for item in (v.strip() for v in value.split(",")):
+        if not item:
+            continue
+        try:
+            out.append(re.compile(item))
+        except re.error as exc:
+            raise ConfigError(f"{prop}: {item!r} is not a valid regular expression ({exc})") from None
+    return tuple(out)
+
+
+def _matches(patterns: tuple[re.Pattern[str], ...], name: str) -> bool:
+    return any(p.fullmatch(name) for p in patterns)
+
+
+@dataclass(frozen=True)
+class Filters:
+    schema_include: tuple[re.Pattern[str], ...] = ()
+    schema_exclude: tuple[re.Pattern[str], ...] = ()
+    table_include: tuple[re.Pattern[str], ...] = ()
+    table_exclude: tuple[re.Pattern[str], ...] = ()
+    column_include: tuple[re.Pattern[str], ...] = ()
+    column_exclude: tuple[re.Pattern[str], ...] = ()
+    key_columns: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def from_config(cls, cfg: PostgresSourceConfig) -> Filters:
+        for kind in ("schema", "table", "column"):
+            inc, exc = f"{kind}.include.list", f"{kind}.exclude.list"
+            if getattr(cfg, f"{kind}_include_list") and getattr(cfg, f"{kind}_exclude_list"):
+                raise ConfigError(f"{inc} and {exc} cannot both be set: keep one of them")
+        keys = []
+        for entry in (e.strip() for e in cfg.message_key_columns.split(";")):
+            if not entry:
+                continue
+            table, sep, cols = entry.rpartition(":")
+            columns = tuple(c.strip() for c in cols.split(",") if c.strip())
+            if not sep or not table or not columns:
+                raise ConfigError(
+                    f"message.key.columns: {entry!r} is not <schema>.<table>:<col>[,<col>...]"
+                )
+            keys.append((_patterns("message.key.columns", table)[0], columns))
+        return cls(
+            _patterns("schema.include.list", cfg.schema_include_list),
+            _patterns("schema.exclude.list", cfg.schema_exclude_list),
+            _patterns("table.include.list", cfg.table_include_list),
+            _patterns("table.exclude.list", cfg.table_exclude_list),
+            _patterns("column.include.list", cfg.column_include_list),
+            _patterns("column.exclude.list", cfg.column_exclude_list),
+            tuple(keys),
+        )
+
+    def table(self, schema: str, table: str) -> bool:
+        """Is ``schema.table`` captured?"""
+        if schema in SYSTEM_SCHEMAS or schema.startswith("pg_temp"):
+            return False
+        if self.schema_include and not _matches(self.schema_include, schema):
+            return False
+        if _matches(self.schema_exclude, schema):
+            return False
+        name = f"{schema}.{table}"
+        if self.table_include and not _matches(self.table_include, name):
+            return False
+        return not _matches(self.table_exclude, name)
+
+    def column(self, schema: str, table: str, column: str) -> bool:
+        name = f"{schema}.{table}.{column}"
+        if self.column_include and not _matches(self.column_include, name):
+            return False
+        return not _matches(self.column_exclude, name)
+
+    def key_override(self, schema: str, table: str) -> tuple[str, ...] | None:
+        """The columns ``message.key.columns`` sets as this table's key, if any."""
+        name = f"{schema}.{table}"
+        for pattern, columns in self.key_columns:
+            if pattern.fullmatch(name):
+                return columns
+        return None
+
+    @property
+    def filters_tables(self) -> bool:
+        return bool(
+            self.schema_include or self.schema_exclude or self.table_include or self.table_exclude
+        )

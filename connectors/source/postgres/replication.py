@@ -1,0 +1,137 @@
+"""Slot and publication management, over a normal connection (SQL functions and DDL).
+
+The slot itself is created over the replication connection (`protocol.stream`), because only
+``CREATE_REPLICATION_SLOT`` there can export a snapshot for a consistent initial read.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from connectors.source.postgres.catalog import TableInfo
+from connectors.source.postgres.errors import ServerSetupError, SlotInUseError
+from hub.errors import ConfigError
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from connectors.source.postgres.config import PostgresSourceConfig
+
+log = logging.getLogger(__name__)
+
+Conn = Any  # psycopg.Connection[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class SlotState:
+    name: str
+    plugin: str | None
+    database: str | None
+    active_pid: int | None
+    confirmed_flush: int | None
+    restart_lsn: int | None
+
+
+def _lsn(text: str | None) -> int | None:
+    if text is None:
+        return None
+    hi, _, lo = str(text).partition("/")
+    return (int(hi, 16) << 32) | int(lo, 16)
+
+
+def slot_state(conn: psycopg.Connection[Any], slot: str) -> SlotState | None:
+    row = conn.execute(
+        "SELECT slot_name, plugin, database, active_pid, confirmed_flush_lsn::text, "
+        "restart_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+        (slot,),
+    ).fetchone()
+    if row is None:
+        return None
+    return SlotState(row[0], row[1], row[2], row[3], _lsn(row[4]), _lsn(row[5]))
+
+
+def check_slot(state: SlotState, cfg: PostgresSourceConfig) -> None:
+    """The slot exists: is it ours to stream from?"""
+    if state.plugin != "pgoutput" or state.database != cfg.dbname:
+        raise ConfigError(
+            f"replication slot {state.name!r} exists but is a {state.plugin or 'physical'} slot "
+            f"of database {state.database!r}: this connector needs a pgoutput slot of "
+            f"{cfg.dbname!r}; choose another slot.name or drop that slot"
+        )
+    if state.active_pid is not None:
+        raise SlotInUseError(state.name, state.active_pid)
+
+
+def drop_slot(conn: psycopg.Connection[Any], slot: str, wait: float = 5.0) -> None:
+    """Drop ``slot`` if it exists, waiting up to ``wait`` s for a just-closed stream of ours
+    to let go of it."""
+    deadline = time.monotonic() + wait
+    while True:
+        state = slot_state(conn, slot)
+        if state is None:
+            return
+        if state.active_pid is None:
+            break
+        if time.monotonic() >= deadline:
+            raise SlotInUseError(slot, state.active_pid)
+        time.sleep(0.05)
+    conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ensure_publication(
+    conn: psycopg.Connection[Any], cfg: PostgresSourceConfig, tables: list[TableInfo]
+) -> None:
+    """Create or align the publication per ``publication.autocreate.mode``."""
+    name = cfg.publication_name
+    row = conn.execute(
+        "SELECT puballtables FROM pg_publication WHERE pubname = %s", (name,)
+    ).fetchone()
+    mode = cfg.publication_autocreate_mode
+    if mode == "disabled":
+        if row is None:
+            raise ConfigError(
+                f"publication {name!r} does not exist in {cfg.dbname!r} and "
+                f"publication.autocreate.mode is disabled: create it (CREATE PUBLICATION {name} "
+                f"FOR TABLE ...) or set publication.autocreate.mode"
+            )
+        return
+    try:
+        if mode == "all_tables":
+            if row is None:
+                conn.execute(f"CREATE PUBLICATION {_ident(name)} FOR ALL TABLES")
+                log.info("created publication %s FOR ALL TABLES", name)
+            return
+        # filtered: exactly the captured tables
+        if not tables:
+            raise ConfigError(
+                f"no table of {cfg.dbname!r} matches the include/exclude lists, so publication "
+                f"{name!r} would be empty: check schema.include.list and table.include.list"
+            )
+        listed = ", ".join(f"{_ident(t.schema)}.{_ident(t.name)}" for t in tables)
+        if row is None:
+            conn.execute(f"CREATE PUBLICATION {_ident(name)} FOR TABLE {listed}")
+            log.info("created publication %s for %d table(s)", name, len(tables))
+        elif row[0]:
+            raise ConfigError(
+                f"publication {name!r} is FOR ALL TABLES, but publication.autocreate.mode is "
+                f"filtered: drop it, name another publication.name, or use all_tables"
+            )
+        else:
+            conn.execute(f"ALTER PUBLICATION {_ident(name)} SET TABLE {listed}")
+    except Exception as exc:
+        import psycopg
+
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            raise ServerSetupError(
+                f"role {cfg.user!r} may not create or alter publication {name!r} ({exc}): "
+                f"FOR ALL TABLES needs a superuser, FOR TABLE the tables' owner; create it as "
+                f"such and set publication.autocreate.mode=disabled"
+            ) from None
+        raise

@@ -1,0 +1,68 @@
+"""The task's `TableSchema` per table: built from the catalog for the snapshot and from
+pgoutput's Relation messages while streaming (a new column or a changed type shows up in a
+Relation message before the first change that uses it, so the next events carry it)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from connectors.source.postgres import catalog
+from connectors.source.postgres.catalog import TableInfo
+from connectors.source.postgres.config import PostgresSourceConfig
+from connectors.source.postgres.events import TableSchema
+from connectors.source.postgres.filters import Filters
+from connectors.source.postgres.protocol.pgoutput import Relation
+
+log = logging.getLogger(__name__)
+
+FIRST_USER_OID = 16384
+
+
+class TableSchemas:
+    def __init__(self, meta: Any, cfg: PostgresSourceConfig, filters: Filters) -> None:
+        self.meta = meta  # a normal connection for catalog lookups
+        self.cfg = cfg
+        self.filters = filters
+        self.mapper, self.domains = catalog.type_mapper(meta, cfg)
+        self.by_relation: dict[int, TableSchema | None] = {}
+
+    def _known(self, oid: int) -> bool:
+        m = self.mapper
+        return (
+            oid < FIRST_USER_OID or oid in m.enums or oid in m.arrays or oid in self.domains
+            or oid == m.hstore_oid
+        )  # fmt: skip
+
+    def _build(
+        self, schema: str, table: str, columns: list[tuple[str, int, int]], info: TableInfo | None,
+        fallback_key: tuple[str, ...] = (),
+    ) -> TableSchema:  # fmt: skip
+        if not all(self._known(c[1]) for c in columns):
+            self.mapper, self.domains = catalog.type_mapper(self.meta, self.cfg)
+        key = self.filters.key_override(schema, table)
+        if key is None:
+            key = info.primary_key if info is not None else fallback_key
+        not_null = {c.name for c in info.columns if c.not_null} if info is not None else set()
+        return TableSchema(
+            self.cfg.topic_prefix, schema, table, columns,
+            mapper=self.mapper, domains=self.domains, not_null=not_null, key=key,
+            include=lambda name: self.filters.column(schema, table, name),
+            placeholder=self.cfg.unavailable_value_placeholder,
+        )  # fmt: skip
+
+    def for_table(self, info: TableInfo) -> TableSchema:
+        """For snapshot rows, in the catalog's column order."""
+        cols = [(c.name, c.type_oid, c.typmod) for c in info.columns]
+        return self._build(info.schema, info.name, cols, info)
+
+    def on_relation(self, rel: Relation) -> None:
+        if not self.filters.table(rel.namespace, rel.name):
+            self.by_relation[rel.relation_id] = None
+            return
+        found = catalog.tables(self.meta, self.filters, oid=rel.relation_id)
+        info = found[0] if found else None
+        # the table may be gone from the catalog by now: fall back to the replica identity
+        fallback = tuple(c.name for c in rel.columns if c.is_key) if rel.replica_identity != "f" else ()
+        cols = [(c.name, c.type_oid, c.type_modifier) for c in rel.columns]
+        self.by_relation[rel.relation_id] = self._build(rel.namespace, rel.name, cols, info, fallback)

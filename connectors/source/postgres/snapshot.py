@@ -1,0 +1,330 @@
+"""The initial snapshot: when to take one (`Snapshotter`, one small class per
+``snapshot.mode``) and how to read it (`SnapshotReader`).
+
+Consistency: a fresh snapshot runs in a ``REPEATABLE READ`` transaction that imports the
+snapshot the replication slot exported when it was created, so the rows read are the
+database exactly at the slot's consistent point, and streaming from that point has neither a
+gap nor an overlap with them.
+
+Chunks: a table with a primary key is read in key order, ``snapshot.fetch.size`` rows per
+``COPY (SELECT ... WHERE (pk) > (last) ORDER BY pk LIMIT n) TO STDOUT``; a table without one
+in ranges of pages by ``ctid``. Each row's offset holds its table and key (or ctid), so a
+task that dies mid-snapshot resumes after the last row it stored, not from the start. The
+exported snapshot does not outlive the connection that exported it, so a resumed snapshot
+reads the remaining rows in a new transaction; streaming from the slot's consistent point
+then replays every change made since, so each row still ends in its latest state.
+
+A thread reads the next chunk while the task turns the current one into events; at most two
+chunks are in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from connectors.source.postgres.catalog import TableInfo
+from connectors.source.postgres.errors import ConnectionLostError
+
+log = logging.getLogger(__name__)
+
+
+# -- when ---------------------------------------------------------------------------------------
+class Snapshotter:
+    """Answers the questions ``snapshot.mode`` settles (as Debezium's snapshotter SPI)."""
+
+    mode: ClassVar[str]
+
+    def should_snapshot(self, has_offset: bool, in_progress: bool, slot_usable: bool) -> bool:
+        return not has_offset or in_progress
+
+    def should_stream(self) -> bool:
+        return True
+
+
+class Initial(Snapshotter):
+    mode = "initial"
+
+
+class InitialOnly(Snapshotter):
+    mode = "initial_only"
+
+    def should_stream(self) -> bool:
+        return False
+
+
+class NoData(Snapshotter):
+    mode = "no_data"
+
+    def should_snapshot(self, has_offset: bool, in_progress: bool, slot_usable: bool) -> bool:
+        return False
+
+
+class Never(NoData):
+    mode = "never"
+
+
+class Always(Snapshotter):
+    mode = "always"
+
+    def should_snapshot(self, has_offset: bool, in_progress: bool, slot_usable: bool) -> bool:
+        return True
+
+
+class WhenNeeded(Snapshotter):
+    """Also when the stored position can no longer be streamed (slot gone or moved past it)."""
+
+    mode = "when_needed"
+
+    def should_snapshot(self, has_offset: bool, in_progress: bool, slot_usable: bool) -> bool:
+        return not has_offset or in_progress or not slot_usable
+
+
+SNAPSHOTTERS: dict[str, type[Snapshotter]] = {
+    c.mode: c for c in (Initial, InitialOnly, NoData, Never, Always, WhenNeeded)
+}
+
+
+# -- COPY text format ---------------------------------------------------------------------------
+_ESCAPE = re.compile(rb"\\(.)", re.S)
+_ESCAPES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+
+
+def _unescape(m: re.Match[bytes]) -> bytes:
+    c = m.group(1)
+    return _ESCAPES.get(c, c)
+
+
+def parse_copy_text(data: bytes) -> list[list[bytes | None]]:
+    """Rows of ``COPY ... TO STDOUT`` text format: tab-separated fields, ``\\N`` for NULL,
+    backslash escapes for tab, newline and friends (values are the types' text output)."""
+    rows: list[list[bytes | None]] = []
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        fields: list[bytes | None] = line.split(b"\t")
+        if b"\\" in line:
+            fields = [
+                None if f == b"\\N" else (_ESCAPE.sub(_unescape, f) if b"\\" in f else f)
+                for f in fields  # type: ignore[misc]
+            ]
+        rows.append(fields)
+    return rows
+
+
+# -- how ----------------------------------------------------------------------------------------
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(slots=True)
+class Chunk:
+    table: TableInfo
+    rows: list[list[bytes | None]]
+    positions: list[tuple[str | None, ...]]  # per row: its key (or ctid) as text
+    final: bool = False  # the snapshot's last chunk
+
+
+_END = object()
+
+
+class SnapshotReader:
+    """Reads ``tables`` (sorted) from ``resume`` = (table, after) on, chunk by chunk."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        tables: Sequence[TableInfo],
+        chunk_rows: int,
+        *,
+        exported: str | None = None,
+        resume: tuple[str, tuple[str | None, ...] | None] | None = None,
+    ) -> None:
+        self._conninfo = conninfo
+        self.tables = list(tables)
+        self.chunk_rows = chunk_rows
+        self.exported = exported
+        self.resume = resume
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: Any = None
+        self.rows_done: dict[str, int] = {}
+        self._last_log = time.monotonic()
+
+    def begin(self) -> None:
+        """Open the snapshot transaction (import the exported snapshot before returning: the
+        export ends with the exporting connection's next command)."""
+        import psycopg
+
+        self._conn = psycopg.connect(self._conninfo)
+        self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        if self.exported:
+            self._conn.execute(f"SET TRANSACTION SNAPSHOT '{self.exported}'")
+        else:
+            self._conn.execute("SELECT 1")  # takes the transaction's snapshot now
+        self._thread = threading.Thread(target=self._run, name="pg-snapshot", daemon=True)
+        self._thread.start()
+
+    def chunks(self) -> Iterator[Chunk]:
+        """Chunks in order; the last has ``final`` set. Raises what the reader thread hit."""
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        while True:  # unblock a reader waiting on a full queue
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+
+    # -- the reader thread -----------------------------------------------------------------
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        held: Chunk | None = None
+        try:
+            start = 0
+            after: tuple[str | None, ...] | None = None
+            if self.resume is not None:
+                names = [t.qualified for t in self.tables]
+                table, after = self.resume
+                start = next((i for i, n in enumerate(names) if n >= table), len(names))
+                if start < len(names) and names[start] != table:
+                    after = None  # the table is gone: go on with the next one
+            for i in range(start, len(self.tables)):
+                t = self.tables[i]
+                for chunk in self._read_table(t, after if i == start else None):
+                    if held is not None and not self._put(held):
+                        return
+                    held = chunk
+            if held is not None:
+                held.final = True
+                if not self._put(held):
+                    return
+            self._conn.execute("COMMIT")
+            self._put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the task thread
+            if not self._stop.is_set():
+                import psycopg
+
+                if isinstance(exc, psycopg.OperationalError):
+                    exc = ConnectionLostError(f"snapshot connection lost: {exc}")
+                self._put(exc)
+
+    def _read_table(self, t: TableInfo, after: tuple[str | None, ...] | None) -> Iterator[Chunk]:
+        # '%' doubled: the statement goes through psycopg's parameter binding
+        cols = ", ".join(_ident(c.name) for c in t.columns).replace("%", "%%")
+        rel = f"{_ident(t.schema)}.{_ident(t.name)}".replace("%", "%%")
+        self.rows_done.setdefault(t.qualified, 0)
+        if t.primary_key:
+            yield from self._by_key(t, cols, rel, after)
+        else:
+            yield from self._by_ctid(t, cols, rel, after)
+
+    def _copy(self, sql: str, params: Sequence[Any]) -> bytes:
+        """Run a ``COPY ... TO STDOUT``; psycopg binds ``%s`` parameters client-side."""
+        cur = self._conn.cursor()
+        parts: list[bytes] = []
+        if not params:  # psycopg reads placeholders (and %% escapes) only with parameters
+            sql = sql.replace("%%", "%")
+        with cur.copy(sql, tuple(params) or None) as copy:
+            for block in copy:
+                parts.append(bytes(block))
+        return b"".join(parts)
+
+    def _by_key(
+        self, t: TableInfo, cols: str, rel: str, after: tuple[str | None, ...] | None
+    ) -> Iterator[Chunk]:
+        names = [c.name for c in t.columns]
+        key_idx = [names.index(k) for k in t.primary_key]
+        types = {c.name: c.type_name for c in t.columns}
+        order = ", ".join(_ident(k) for k in t.primary_key).replace("%", "%%")
+        while not self._stop.is_set():
+            where = ""
+            if after is not None:
+                bound = ", ".join(f"%s::{types[k]}" for k in t.primary_key)
+                where = f"WHERE ({order}) > ({bound})"
+            sql = (
+                f"COPY (SELECT {cols} FROM {rel} {where} ORDER BY {order} "
+                f"LIMIT {self.chunk_rows}) TO STDOUT"
+            )
+            rows = parse_copy_text(self._copy(sql, after or ()))
+            if not rows:
+                return
+            positions = [tuple(_text(r[i]) for i in key_idx) for r in rows]
+            after = positions[-1]
+            self._progress(t, len(rows))
+            yield Chunk(t, rows, positions)
+            if len(rows) < self.chunk_rows:
+                return
+
+    def _by_ctid(
+        self, t: TableInfo, cols: str, rel: str, after: tuple[str | None, ...] | None
+    ) -> Iterator[Chunk]:
+        row = self._conn.execute(
+            "SELECT pg_relation_size(%s) / current_setting('block_size')::int, "
+            "greatest(c.reltuples, 0), greatest(c.relpages, 1) FROM pg_class c WHERE c.oid = %s",
+            (t.oid, t.oid),
+        ).fetchone()
+        pages, tuples, relpages = int(row[0]), float(row[1]), int(row[2])
+        per_page = max(tuples / relpages, 1.0)
+        step = max(int(self.chunk_rows / per_page), 1)
+        lo, lower = 0, None
+        if after is not None and after[0]:
+            lower = after[0]
+            lo = int(after[0].strip("()").split(",")[0])
+        while lo < pages and not self._stop.is_set():
+            hi = lo + step
+            if lower is not None:
+                cond, params = "ctid > %s::tid", [lower]
+            else:
+                cond, params = "ctid >= %s::tid", [f"({lo},0)"]
+            sql = (
+                f"COPY (SELECT {cols}, ctid FROM {rel} WHERE {cond} AND ctid < %s::tid "
+                f"ORDER BY ctid) TO STDOUT"
+            )
+            rows = parse_copy_text(self._copy(sql, [*params, f"({hi},0)"]))
+            lo, lower = hi, None
+            if rows:
+                positions = [(_text(r.pop()),) for r in rows]
+                self._progress(t, len(rows))
+                yield Chunk(t, rows, positions)
+
+    def _progress(self, t: TableInfo, n: int) -> None:
+        done = self.rows_done[t.qualified] = self.rows_done[t.qualified] + n
+        now = time.monotonic()
+        if now - self._last_log >= 5:
+            self._last_log = now
+            pct = f" ({100 * done / t.estimated_rows:.0f}%)" if t.estimated_rows > 0 else ""
+            log.info("snapshot: %s %d of ~%d rows%s", t.qualified, done, t.estimated_rows, pct)
+
+
+def _text(v: bytes | None) -> str | None:
+    return None if v is None else v.decode()

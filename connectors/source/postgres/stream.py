@@ -1,0 +1,349 @@
+"""Streaming: pgoutput messages from the slot turned into Debezium change events.
+
+Without ``streaming`` the server sends each transaction whole, at its commit, in commit order;
+the task emits events as the messages arrive (a transaction of a million rows is never held
+in memory) and numbers the messages of each transaction, so the offset of every event is
+(commit LSN, message number) and a restarted task replays exactly the same events after it.
+
+The slot's confirmed position (``confirmed_flush_lsn``) moves only in `ChangeStream.durable`,
+which the runtime calls once everything returned so far is durable in the log; it is the end
+LSN of the last whole transaction returned, or the server's idle position from a keepalive.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from connectors.source.postgres.config import PostgresSourceConfig
+from connectors.source.postgres.events import (
+    SOURCE_SCHEMA,
+    VERSION,
+    TableSchema,
+    envelope,
+    now_ms,
+)
+from connectors.source.postgres.offsets import PostgresOffset
+from connectors.source.postgres.protocol import pgoutput as pg
+from connectors.source.postgres.protocol.pgoutput import lsn_to_str
+from connectors.source.postgres.protocol.stream import ReplicationStream
+from connectors.source.postgres.schemas import TableSchemas
+from hub.runtime.api import JsonMap, SourceRecord, offset_update
+
+log = logging.getLogger(__name__)
+
+PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds
+
+MESSAGE_KEY_SCHEMA: dict[str, Any] = {
+    "type": "struct", "optional": False, "name": "io.debezium.connector.postgresql.MessageKey",
+    "fields": [{"type": "string", "optional": True, "field": "prefix"}],
+}  # fmt: skip
+TXN_KEY_SCHEMA: dict[str, Any] = {
+    "type": "struct", "optional": False,
+    "name": "io.debezium.connector.common.TransactionMetadataKey",
+    "fields": [{"type": "string", "optional": False, "field": "id"}],
+}  # fmt: skip
+TXN_VALUE_SCHEMA: dict[str, Any] = {
+    "type": "struct", "optional": False,
+    "name": "io.debezium.connector.common.TransactionMetadataValue",
+    "fields": [
+        {"type": "string", "optional": False, "field": "status"},
+        {"type": "string", "optional": False, "field": "id"},
+        {"type": "int64", "optional": True, "field": "event_count"},
+        {"type": "array", "optional": True, "field": "data_collections", "items": {
+            "type": "struct", "optional": False, "fields": [
+                {"type": "string", "optional": False, "field": "data_collection"},
+                {"type": "int64", "optional": False, "field": "event_count"}]}},
+        {"type": "int64", "optional": False, "field": "ts_ms"},
+    ],
+}  # fmt: skip
+
+MESSAGE_VALUE_SCHEMA: dict[str, Any] = {
+    "type": "struct", "optional": False, "name": "io.debezium.connector.postgresql.MessageValue",
+    "fields": [
+        {"type": "string", "optional": False, "field": "op"},
+        {"type": "int64", "optional": True, "field": "ts_ms"},
+        SOURCE_SCHEMA,
+        {"type": "struct", "optional": True, "field": "message",
+         "name": "io.debezium.connector.postgresql.Message", "fields": [
+            {"type": "string", "optional": False, "field": "prefix"},
+            {"type": "bytes", "optional": True, "field": "content"}]},
+    ],
+}  # fmt: skip
+
+
+class _Txn:
+    __slots__ = ("commit_lsn", "xid", "ts_us", "event", "id", "counts", "total", "skipped")
+
+    def __init__(self, begin: pg.Begin) -> None:
+        self.commit_lsn = begin.final_lsn
+        self.xid = begin.xid
+        self.ts_us = begin.commit_time + PG_EPOCH_US
+        self.event = 0  # messages handled so far
+        self.id = f"{begin.xid}:{begin.final_lsn}"
+        self.counts: dict[str, int] = {}
+        self.total = 0
+        self.skipped = False
+
+
+class ChangeStream:
+    def __init__(
+        self,
+        cfg: PostgresSourceConfig,
+        schemas: TableSchemas,
+        partition: JsonMap,
+        resume: PostgresOffset,
+    ) -> None:
+        self.cfg = cfg
+        self.schemas = schemas
+        self.partition = partition
+        self.resume: PostgresOffset | None = resume
+        self.position = resume  # the offset of the last thing handled
+        self.db = cfg.dbname
+        self.name = cfg.topic_prefix
+        self.skipped_ops = cfg.skipped()
+        self.tombstones = cfg.tombstones_on_delete
+        self.metadata = cfg.provide_transaction_metadata
+        self.stream: ReplicationStream | None = None
+        self._txn: _Txn | None = None
+        self._last_commit_lsn = resume.lsn_commit or 0
+        self._completed = 0 if resume.in_transaction else (resume.lsn or 0)
+        self._returned = 0  # the completed position as of the last poll's return
+        self._idle_since = time.monotonic()
+        self.events = 0
+
+    def open(self, conn: Any) -> None:
+        start = self.resume.start_lsn() if self.resume is not None else 0
+        self.stream = ReplicationStream(
+            conn, self.cfg.slot_name, [self.cfg.publication_name], start_lsn=start,
+            messages=self.cfg.include_messages,
+            status_interval=self.cfg.status_update_interval_ms / 1000,
+        )  # fmt: skip
+        self.stream.start()
+        log.info("streaming from slot %s at %s", self.cfg.slot_name, lsn_to_str(start))
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+    # -- acknowledging ------------------------------------------------------------------------
+    def durable(self) -> None:
+        """Everything returned by `poll` so far is durable: let the slot move past it."""
+        if self.stream is not None and self._returned > self.stream.flushed_lsn:
+            self.stream.send_feedback(self._returned)
+
+    # -- reading --------------------------------------------------------------------------------
+    def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
+        assert self.stream is not None
+        out: list[SourceRecord] = []
+        deadline = time.monotonic() + timeout
+        read = self.stream.read
+        handle = self._handle
+        while len(out) < max_records:
+            msg = read(0 if out else max(deadline - time.monotonic(), 0))
+            if msg is None:
+                break
+            handle(msg.payload, msg.wal_start, out)
+        if out:
+            self._idle_since = time.monotonic()
+        elif self._txn is None:
+            self._idle(out)
+        self._returned = self._completed
+        return out
+
+    def _idle(self, out: list[SourceRecord]) -> None:
+        """Nothing arrived and no transaction is open: move the offset (and so, once it is
+        stored, the slot) to the server's position, so WAL does not pile up behind a quiet
+        database."""
+        assert self.stream is not None
+        lsn = self.stream.keepalive_lsn
+        if lsn > self._completed and time.monotonic() - self._idle_since >= 1.0:
+            self._completed = lsn
+            self.position = self.position.at_idle(lsn)
+            out.append(offset_update(self.partition, self.position.to_dict()))
+
+    def _handle(self, payload: bytes, lsn: int, out: list[SourceRecord]) -> None:
+        kind = payload[0]
+        msg = pg.decode(payload)
+        txn = self._txn
+        if kind == 0x42:  # Begin
+            assert isinstance(msg, pg.Begin)
+            txn = self._txn = _Txn(msg)
+            txn.skipped = self._skips(txn.commit_lsn, 0)
+            if self.metadata and not txn.skipped:
+                self._txn_record(txn, "BEGIN", out)
+            return
+        if kind == 0x43:  # Commit
+            assert isinstance(msg, pg.Commit) and txn is not None
+            self._commit(txn, msg, out)
+            return
+        if kind == 0x52:  # Relation
+            assert isinstance(msg, pg.Relation)
+            self.schemas.on_relation(msg)
+            return
+        if kind in (0x49, 0x55, 0x44, 0x54):  # Insert, Update, Delete, Truncate
+            if txn is None:
+                raise pg.PgOutputError("a change outside a transaction", kind=chr(kind))
+            txn.event += 1
+            self._change(txn, msg, lsn, out)
+            return
+        if kind == 0x4D:  # logical message
+            assert isinstance(msg, pg.LogicalMessage)
+            self._message(txn, msg, out)
+            return
+        # Origin and Type need nothing: types are looked up with the relation
+
+    def _skips(self, commit_lsn: int, event: int) -> bool:
+        resume = self.resume
+        if resume is None:
+            return False
+        if resume.skips(commit_lsn, event):
+            return True
+        if commit_lsn > (resume.lsn_commit or 0):
+            self.resume = None  # past the resume point for good
+        return False
+
+    def _commit(self, txn: _Txn, msg: pg.Commit, out: list[SourceRecord]) -> None:
+        self._txn = None
+        self._last_commit_lsn = txn.commit_lsn
+        resume = self.resume
+        if resume is not None and resume.skips(txn.commit_lsn, 1 << 62):
+            return  # wholly before the resume point: the offset must not go back to it
+        if self.metadata and not (txn.skipped and self._skips(txn.commit_lsn, txn.event + 1)):
+            txn.event += 1
+            self._txn_record(txn, "END", out)
+        self._completed = msg.end_lsn
+        self.position = self.position.at_commit(txn.commit_lsn, msg.end_lsn, txn.xid, txn.ts_us)
+        out.append(offset_update(self.partition, self.position.to_dict()))
+
+    def _offset(self, txn: _Txn, lsn: int) -> dict[str, Any]:
+        self.position = self.position.at_event(txn.commit_lsn, txn.event, lsn, txn.xid, txn.ts_us)
+        return self.position.to_dict()
+
+    def _change(self, txn: _Txn, msg: Any, lsn: int, out: list[SourceRecord]) -> None:
+        skip = txn.skipped and self._skips(txn.commit_lsn, txn.event)
+        if isinstance(msg, pg.Truncate):
+            if skip or "t" in self.skipped_ops:
+                return
+            offset = self._offset(txn, lsn)
+            for rid in msg.relation_ids:
+                schema = self.schemas.by_relation.get(rid)
+                if schema is not None:
+                    src = self._source(schema, txn, lsn)
+                    value = envelope("t", None, None, src, self._block(txn, schema))
+                    out.append(SourceRecord(
+                        schema.topic, value, None, self.partition, offset,
+                        value_schema=schema.value_schema,
+                    ))  # fmt: skip
+            return
+        schema = self.schemas.by_relation.get(msg.relation_id)
+        if schema is None:
+            return  # not captured
+        if skip:
+            txn.counts[schema.topic] = txn.counts.get(schema.topic, 0) + 1
+            txn.total += 1
+            return
+        if isinstance(msg, pg.Insert):
+            if "c" in self.skipped_ops:
+                return
+            after = schema.row(msg.new.values)
+            self._emit(txn, schema, "c", None, after, schema.key(after), lsn, out)
+        elif isinstance(msg, pg.Update):
+            if "u" in self.skipped_ops:
+                return
+            old = msg.old.values if msg.old is not None else None
+            full = old if msg.old_kind == "O" else None
+            after = schema.row(msg.new.values, full)
+            if old is not None and schema.key_columns and (
+                schema.raw_key(old) != schema.raw_key(msg.new.values)
+            ):
+                # the primary key changed: a delete of the old key and a create of the new
+                before = schema.row(old)
+                self._emit(txn, schema, "d", before, None, schema.key(before), lsn, out)
+                self._emit(txn, schema, "c", None, after, schema.key(after), lsn, out)
+                return
+            before = schema.row(old) if old is not None else None
+            self._emit(txn, schema, "u", before, after, schema.key(after), lsn, out)
+        else:  # Delete
+            if "d" in self.skipped_ops:
+                return
+            before = schema.row(msg.old.values)
+            self._emit(txn, schema, "d", before, None, schema.key(before), lsn, out)
+
+    def _emit(
+        self, txn: _Txn, schema: TableSchema, op: str, before: Any, after: Any, key: Any,
+        lsn: int, out: list[SourceRecord],
+    ) -> None:  # fmt: skip
+        offset = self._offset(txn, lsn)
+        value = envelope(op, before, after, self._source(schema, txn, lsn), self._block(txn, schema))
+        out.append(SourceRecord(
+            schema.topic, value, key, self.partition, offset,
+            key_schema=schema.key_schema, value_schema=schema.value_schema,
+        ))  # fmt: skip
+        self.events += 1
+        if op == "d" and self.tombstones and key is not None:
+            out.append(SourceRecord(
+                schema.topic, None, key, self.partition, offset, key_schema=schema.key_schema
+            ))  # fmt: skip
+
+    def _source(self, schema: TableSchema, txn: _Txn, lsn: int) -> dict[str, Any]:
+        return schema.source(
+            self.db, self.name, ts_us=txn.ts_us, txid=txn.xid, lsn=lsn,
+            sequence=f'["{self._last_commit_lsn}","{lsn}"]',
+        )  # fmt: skip
+
+    def _block(self, txn: _Txn, schema: TableSchema) -> dict[str, Any] | None:
+        txn.total += 1
+        n = txn.counts[schema.topic] = txn.counts.get(schema.topic, 0) + 1
+        if not self.metadata:
+            return None
+        return {"id": txn.id, "total_order": txn.total, "data_collection_order": n}
+
+    def _txn_record(self, txn: _Txn, status: str, out: list[SourceRecord]) -> None:
+        end = status == "END"
+        prefix_len = len(self.name) + 1
+        value = {
+            "status": status, "id": txn.id,
+            "event_count": txn.total if end else None,
+            "data_collections": [
+                {"data_collection": topic[prefix_len:], "event_count": n}
+                for topic, n in txn.counts.items()
+            ] if end else None,
+            "ts_ms": txn.ts_us // 1000,
+        }  # fmt: skip
+        offset = self._offset(txn, txn.commit_lsn)
+        out.append(SourceRecord(
+            f"{self.name}.transaction", value, {"id": txn.id}, self.partition, offset,
+            key_schema=TXN_KEY_SCHEMA, value_schema=TXN_VALUE_SCHEMA,
+        ))  # fmt: skip
+
+    def _message(self, txn: _Txn | None, msg: pg.LogicalMessage, out: list[SourceRecord]) -> None:
+        if txn is not None:
+            txn.event += 1
+            if txn.skipped and self._skips(txn.commit_lsn, txn.event):
+                return
+            offset = self._offset(txn, msg.lsn)
+            ts_us, xid = txn.ts_us, txn.xid
+        else:  # non-transactional: stands alone at its LSN
+            if self.resume is not None and msg.lsn < (self.resume.lsn or 0):
+                return
+            self.position = self.position.at_idle(msg.lsn + 1)
+            self._completed = max(self._completed, msg.lsn + 1)
+            offset = self.position.to_dict()
+            ts_us, xid = time.time_ns() // 1000, None
+        source = {
+            "version": VERSION, "connector": "postgresql", "name": self.name,
+            "ts_ms": ts_us // 1000, "snapshot": "false", "db": self.db, "sequence": None,
+            "ts_us": ts_us, "ts_ns": ts_us * 1000, "schema": "", "table": "", "txId": xid,
+            "lsn": msg.lsn, "xmin": None,
+        }  # fmt: skip
+        value = {
+            "op": "m", "ts_ms": now_ms(), "source": source,
+            "message": {"prefix": msg.prefix, "content": msg.content},
+        }  # fmt: skip
+        out.append(SourceRecord(
+            f"{self.name}.message", value, {"prefix": msg.prefix}, self.partition, offset,
+            key_schema=MESSAGE_KEY_SCHEMA, value_schema=MESSAGE_VALUE_SCHEMA,
+        ))  # fmt: skip

@@ -1,0 +1,75 @@
+"""Helpers for the PostgreSQL source's tests: a connector config for a test database, a
+worker running it, and the events of a topic as ``(key, value)`` JSON payloads."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hub.config import ConnectorSpec
+from hub.log import Log
+from hub.runtime.worker import Worker
+from tests.fixtures.postgres import PgServer
+
+
+def source_config(server: PgServer, db: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "connector.class": "postgres",
+        "database.hostname": server.host,
+        "database.port": server.port,
+        "database.user": server.user,
+        "database.dbname": db,
+        "topic.prefix": "app",
+        "slot.name": f"s_{uuid.uuid4().hex[:12]}",
+        "offset.flush.interval.ms": 100,
+        "poll.interval.ms": 100,
+        **extra,
+    }
+
+
+def start(tmp_path: Path, config: dict[str, Any], name: str = "pg") -> Worker:
+    worker = Worker(str(tmp_path / "data"))
+    worker.add(ConnectorSpec(name, config, "test"))
+    return worker
+
+
+def events(log: Log, topic: str) -> list[tuple[Any, Any]]:
+    """(key payload, value payload) of every record of ``topic`` in offset order (one
+    partition), None for a tombstone's value."""
+    if not log.has_topic(topic):
+        return []
+    out = []
+    for p in log.topic(topic).partitions:
+        offset = 0
+        while True:
+            recs, offset = log.partition(topic, p.index).records(offset)
+            if not recs:
+                break
+            for r in recs:
+                key = json.loads(r.key)["payload"] if r.key else None
+                value = json.loads(r.value)["payload"] if r.value else None
+                out.append((key, value))
+    return out
+
+
+def wait_for(cond: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def failure(worker: Worker, name: str = "pg") -> str | None:
+    """The trace of the connector's failed task, if it failed."""
+    for st in worker.status().get(name, []):
+        if st.state == "FAILED":
+            return st.trace
+    return None
