@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from connectors.sink.engine.config import SinkConfig
 
@@ -32,11 +32,8 @@ class DuckDBSinkConfig(SinkConfig):
         "(then retried per errors.retry.timeout)",
     )
 
-    @field_validator("connection_url")
     @classmethod
-    def _url(cls, v: str) -> str:
-        if duckdb_path(v) is None:
-            raise ValueError(
-                "not a DuckDB URL; use duckdb:///absolute/path.duckdb or duckdb:relative.duckdb"
-            )
-        return v
+    def url_problem(cls, url: str) -> str | None:
+        if duckdb_path(url) is None:
+            return "not a DuckDB URL; use duckdb:///absolute/path.duckdb or duckdb:relative.duckdb"
+        return None

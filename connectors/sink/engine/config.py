@@ -69,8 +69,17 @@ class SinkConfig(ConnectorConfig):
             raise ValueError("must not be empty")
         return v
 
+    @classmethod
+    def url_problem(cls, url: str) -> str | None:
+        """What is wrong with ``connection.url`` for this sink (None: nothing). Checked in the
+        model validator so that the URL, which may hold a password, is never quoted."""
+        return None
+
     @model_validator(mode="after")
     def _consistent(self) -> SinkConfig:
+        problem = self.url_problem(self.connection_url)
+        if problem:
+            raise ValueError(f"connection.url: {problem}")
         if self.primary_key_mode == "record_value" and not self.primary_key_fields:
             raise ValueError(
                 "primary.key.mode=record_value needs primary.key.fields (the key columns)"

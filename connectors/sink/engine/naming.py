@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,7 @@ class TableNamer:
 
     def _resolve(self, topic: str, db: Any, schema: Any, table: Any) -> TableRef:
         parts = []
-        for part in self.fmt.split("."):
+        for part in re.split(r"\.(?![^{]*\})", self.fmt):  # dots outside ${...}
             parts.append(
                 part.replace("${topic}", topic.replace(".", "_"))
                 .replace("${source.db}", str(db or "").replace(".", "_"))

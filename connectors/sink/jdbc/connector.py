@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import field_validator
-
 from connectors.sink.duckdb.config import DuckDBSinkConfig, duckdb_path
 from connectors.sink.postgres.config import SCHEMES
 from hub.log import TopicPartition
@@ -18,14 +16,11 @@ from hub.runtime.api import SinkConnector, SinkRecord, SinkTask, SinkTaskContext
 class JdbcSinkConfig(DuckDBSinkConfig):
     """Every property of the dialects; ``duckdb.*`` ones only matter for DuckDB URLs."""
 
-    @field_validator("connection_url")
     @classmethod
-    def _url(cls, v: str) -> str:
-        if duckdb_path(v) is None and not v.startswith(SCHEMES):
-            raise ValueError(
-                "no sink for this URL; use duckdb:///path.duckdb or postgresql://host/db"
-            )
-        return v
+    def url_problem(cls, url: str) -> str | None:
+        if duckdb_path(url) is None and not url.startswith(SCHEMES):
+            return "no sink for this URL; use duckdb:///path.duckdb or postgresql://host/db"
+        return None
 
 
 class JdbcSinkTask(SinkTask):

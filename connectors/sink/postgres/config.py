@@ -1,22 +1,19 @@
 from __future__ import annotations
 
-from pydantic import field_validator
-
 from connectors.sink.engine.config import SinkConfig
 
 SCHEMES = ("postgresql://", "postgres://", "jdbc:postgresql://")
 
 
 class PostgresSinkConfig(SinkConfig):
-    @field_validator("connection_url")
     @classmethod
-    def _url(cls, v: str) -> str:
-        if not v.startswith(SCHEMES):
-            raise ValueError(
+    def url_problem(cls, url: str) -> str | None:
+        if not url.startswith(SCHEMES):
+            return (
                 "not a PostgreSQL URL; use postgresql://user@host:port/dbname "
                 "(jdbc:postgresql://host:port/dbname works too)"
             )
-        return v
+        return None
 
 
 def conninfo(url: str) -> str:

@@ -1,0 +1,82 @@
+"""Sink configs: clear errors naming the property, secrets never shown, Debezium's class name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.config import ConnectorSpec
+from hub.errors import ConfigError
+from hub.runtime.api import SinkTaskContext
+from hub.runtime.validation import validate
+from tests.connectors.sink.conftest import Sink
+from tests.connectors.sink.events import people
+
+
+def _validate(cls: str, **config: Any) -> Any:
+    spec = ConnectorSpec("wh", {"connector.class": cls, "topics": "t", **config}, "test.yaml")
+    return validate(spec)
+
+
+@pytest.mark.parametrize(
+    ("config", "names"),
+    [
+        ({"connection.url": "postgresql://u:hunter2@h/db"}, ["connection.url", "not a DuckDB URL"]),
+        ({"connection.url": "duckdb:x.db", "insert.mode": "merge"}, ["insert.mode"]),
+        ({"connection.url": "duckdb:x.db", "primary.key.mode": "none", "insert.mode": "upsert"},
+         ["insert.mode=upsert needs a key"]),
+        ({"connection.url": "duckdb:x.db", "primary.key.mode": "record_value"},
+         ["primary.key.fields"]),
+        ({"connection.url": "duckdb:x.db", "table.name.format": "${topic}_${bad}"},
+         ["table.name.format", "${bad}"]),
+        ({"connection.url": "duckdb:x.db", "quote.identifiers": "true"},
+         ["quote.identifiers", "unknown property"]),
+        ({}, ["connection.url: required"]),
+    ],
+)  # fmt: skip
+def test_bad_configs_name_the_property(config: dict[str, Any], names: list[str]) -> None:
+    with pytest.raises(ConfigError) as err:
+        _validate("duckdb", **config)
+    for n in names:
+        assert n in str(err.value)
+    assert "hunter2" not in str(err.value)
+
+
+def test_passwords_never_appear_in_errors() -> None:
+    with pytest.raises(ConfigError) as err:
+        _validate("postgres-sink", **{"connection.url": "postgresql://u:hunter2@h/db",
+                                      "connection.password": "s3cret", "delete.mode": "x"})  # fmt: skip
+    assert "delete.mode" in str(err.value)
+    assert "hunter2" not in str(err.value) and "s3cret" not in str(err.value)
+
+
+def test_debezium_jdbc_class_name_picks_the_dialect_from_the_url(
+    tmp_path: Path, pg_server: Any, pg_db: str
+) -> None:
+    from connectors.sink.duckdb.dialect import DuckDBDialect
+    from connectors.sink.jdbc import JdbcSinkTask
+    from connectors.sink.postgres.dialect import PostgresDialect
+
+    cls = "io.debezium.connector.jdbc.JdbcSinkConnector"
+    assert _validate(cls, **{"connection.url": "duckdb:x.db"}).cls.name == "jdbc"
+    with pytest.raises(ConfigError, match="connection.url"):
+        _validate(cls, **{"connection.url": "mysql://h/db"})
+    pg = f"jdbc:postgresql://{pg_server.host}:{pg_server.port}/{pg_db}"
+    for url, dialect in ((f"duckdb://{tmp_path}/j.duckdb", DuckDBDialect), (pg, PostgresDialect)):
+        task = JdbcSinkTask()
+        task.start({"connection.url": url, "connection.username": pg_server.user},
+                   SinkTaskContext("j", 0))  # fmt: skip
+        assert isinstance(task.inner.dialect, dialect)
+        task.put([people().insert(0, {"id": 1, "name": "a", "score": "1"})])
+        task.stop()
+
+
+def test_wrong_password_is_transient_and_hidden(pg_server: Any, pg_db: str) -> None:
+    from hub.errors import TransientError
+
+    s = Sink("postgres", f"postgresql://nobody:hunter2@{pg_server.host}:1/{pg_db}")
+    with pytest.raises(TransientError) as err:
+        s.start()
+    assert "hunter2" not in str(err.value)

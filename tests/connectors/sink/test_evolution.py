@@ -1,0 +1,68 @@
+"""Schema evolution on both targets: new columns, widening, and changes no type can follow."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from connectors.sink.engine.errors import MissingTableError, SchemaChangeError
+from connectors.source.postgres.types import Oid
+from tests.connectors.sink.conftest import Sink
+from tests.connectors.sink.events import PgTable
+
+T = "srv_public_acc"
+
+
+def _acc(*extra: tuple[str, int, int], n_type: int = Oid.INT4, scale: int = 2) -> PgTable:
+    cols = [("id", Oid.INT4, -1), ("n", n_type, -1), ("amount", Oid.NUMERIC, (10 << 16) + scale + 4)]
+    return PgTable("acc", cols + list(extra))
+
+
+def test_new_column_is_added_and_old_rows_read_null(sink: Sink) -> None:
+    v1, v2 = _acc(), _acc(("note", Oid.TEXT, -1))
+    sink.put([v1.insert(0, {"id": 1, "n": 1, "amount": "1.5"})])
+    # the new column appears in the middle of a batch
+    sink.put([v1.insert(1, {"id": 2, "n": 2, "amount": "2"}),
+              v2.insert(2, {"id": 3, "n": 3, "amount": "3", "note": "hello"})])  # fmt: skip
+    assert sink.rows(T) == [(1, 1, Decimal("1.50"), None), (2, 2, Decimal("2.00"), None),
+                            (3, 3, Decimal("3.00"), "hello")]  # fmt: skip
+
+
+def test_widening_int_and_decimal(sink: Sink) -> None:
+    sink.put([_acc().insert(0, {"id": 1, "n": 7, "amount": "1.25"})])
+    wide = _acc(n_type=Oid.INT8, scale=4)
+    sink.put([wide.insert(1, {"id": 2, "n": 2**40, "amount": "12345.6789"}),
+              _acc().insert(2, {"id": 3, "n": 1, "amount": "0.5"})])  # fmt: skip
+    assert sink.rows(T) == [(1, 7, Decimal("1.25")), (2, 2**40, Decimal("12345.6789")),
+                            (3, 1, Decimal("0.5"))]  # fmt: skip
+    cols = sink.columns(T)
+    assert cols["n"].lower() in ("bigint",)
+    assert cols["amount"].lower().replace(" ", "") in ("decimal(12,4)", "numeric(12,4)")
+    # a narrower type later is simply held by the wider column
+    sink.put([_acc(n_type=Oid.INT2).insert(3, {"id": 4, "n": 5, "amount": "1"})])
+    assert sink.columns(T) == cols
+
+
+def test_impossible_change_names_table_column_and_both_types(sink: Sink) -> None:
+    sink.put([_acc().insert(0, {"id": 1, "n": 7, "amount": "1"})])
+    with pytest.raises(SchemaChangeError) as err:
+        sink.put([_acc(n_type=Oid.DATE).insert(1, {"id": 2, "n": "2024-01-01", "amount": "1"})])
+    e = err.value
+    assert (e.table, e.column) == (T, "n")
+    assert e.existing.lower() == "integer" and e.incoming.lower() == "date"
+    assert "srv_public_acc" in str(e) and "integer" in str(e).lower() and "date" in str(e).lower()
+    assert sink.rows(T) == [(1, 7, Decimal("1.00"))]
+
+
+def test_schema_evolution_none_refuses_to_create(sink: Sink) -> None:
+    sink.start(["srv.public.acc"], **{"schema.evolution": "none"})
+    with pytest.raises(MissingTableError, match="srv_public_acc"):
+        sink.put([_acc().insert(0, {"id": 1, "n": 7, "amount": "1"})])
+
+
+def test_table_name_format_from_source(sink: Sink) -> None:
+    t = _acc()
+    sink.start([t.topic], **{"table.name.format": "${source.table}_copy"})
+    sink.put([t.insert(0, {"id": 1, "n": 7, "amount": "1"})])
+    assert sink.rows("acc_copy") == [(1, 7, Decimal("1.00"))]
