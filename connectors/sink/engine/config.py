@@ -77,24 +77,27 @@ class SinkConfig(ConnectorConfig):
 
     @model_validator(mode="after")
     def _consistent(self) -> SinkConfig:
-        problem = self.url_problem(self.connection_url)
-        if problem:
-            raise ValueError(f"connection.url: {problem}")
+        problems = []
+        url = self.url_problem(self.connection_url)
+        if url:
+            problems.append(f"connection.url: {url}")
         if self.primary_key_mode == "record_value" and not self.primary_key_fields:
-            raise ValueError(
+            problems.append(
                 "primary.key.mode=record_value needs primary.key.fields (the key columns)"
             )
         if self.primary_key_mode == "none":
             if self.insert_mode == "upsert":
-                raise ValueError(
+                problems.append(
                     "insert.mode=upsert needs a key: set primary.key.mode to record_key or "
                     "record_value"
                 )
             if self.delete_enabled:
-                raise ValueError(
+                problems.append(
                     "delete.enabled=true needs a key: set primary.key.mode to record_key or "
                     "record_value, or delete.enabled=false"
                 )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property

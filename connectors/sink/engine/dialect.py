@@ -40,7 +40,9 @@ def quote(name: str) -> str:
 
 
 def qualified(table: TableRef) -> str:
-    return quote(table.name) if table.schema is None else f"{quote(table.schema)}.{quote(table.name)}"
+    return (
+        quote(table.name) if table.schema is None else f"{quote(table.schema)}.{quote(table.name)}"
+    )
 
 
 class Dialect(ABC):

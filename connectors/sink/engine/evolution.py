@@ -64,8 +64,6 @@ def evolve(
             raise SchemaChangeError(
                 str(table), c.name, existing, incoming, "a primary key column is not altered"
             )
-        d.execute(
-            f"ALTER TABLE {qualified(table)} {d.alter_type} {quote(c.name)} TYPE {target}"
-        )
+        d.execute(f"ALTER TABLE {qualified(table)} {d.alter_type} {quote(c.name)} TYPE {target}")
         changed[c.name] = target
     return info if changed == info.columns else TableInfo(changed, info.pk)

@@ -34,7 +34,7 @@ def read(d: Dialect, connector: str) -> dict[tuple[str, int], int]:
 def write(d: Dialect, connector: str, offsets: Mapping[tuple[str, int], int]) -> None:
     p = d.param
     d.executemany(
-        f"INSERT INTO {_T} (connector, topic, \"partition\", next_offset) VALUES ({p}, {p}, {p}, "
+        f'INSERT INTO {_T} (connector, topic, "partition", next_offset) VALUES ({p}, {p}, {p}, '
         f'{p}) ON CONFLICT (connector, topic, "partition") DO UPDATE SET '
         "next_offset = EXCLUDED.next_offset",
         [(connector, t, part, off) for (t, part), off in sorted(offsets.items())],

@@ -69,7 +69,9 @@ class ChangeReader:
         self.namer = TableNamer(cfg.table_name_format)
         self._schemas: dict[tuple[str, str], tuple[Any, tuple[Column, ...]]] = {}
 
-    def _columns(self, topic: str, part: str, schema: Mapping[str, Any] | None) -> tuple[Column, ...]:
+    def _columns(
+        self, topic: str, part: str, schema: Mapping[str, Any] | None
+    ) -> tuple[Column, ...]:
         if schema is None:
             return ()
         hit = self._schemas.get((topic, part))

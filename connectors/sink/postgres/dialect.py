@@ -7,6 +7,7 @@ Thread safety: one task thread uses the dialect.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,10 +58,8 @@ class PostgresDialect(Dialect):
             self._drop()
 
     def _drop(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self._con.close()
-        except Exception:
-            pass
         self._con = None
 
     def close(self) -> None:

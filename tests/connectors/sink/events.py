@@ -47,7 +47,8 @@ class PgTable:
     def value_schema(self) -> dict[str, Any]:
         row = {"type": "struct", "optional": True, "name": f"{self.topic}.Value",
                "fields": self._fields()}  # fmt: skip
-        source = {"type": "struct", "optional": False, "name": "io.debezium.connector.postgresql.Source",
+        source = {"type": "struct", "optional": False,
+                  "name": "io.debezium.connector.postgresql.Source",
                   "fields": [{"type": "string", "optional": False, "field": f} for f in
                              ("connector", "name", "db", "schema", "table")] +
                   [{"type": "int64", "optional": True, "field": f} for f in
@@ -111,8 +112,16 @@ class PgTable:
         return self._send({c: k[c] for c in self.pk}, None, offset, partition, None)
 
     def truncate(self, offset: int) -> SinkRecord:
-        source = {"connector": "postgresql", "name": self.prefix, "db": "db",
-                  "schema": self.schema, "table": self.name, "ts_ms": 0, "txId": 1, "lsn": 1}
+        source = {
+            "connector": "postgresql",
+            "name": self.prefix,
+            "db": "db",
+            "schema": self.schema,
+            "table": self.name,
+            "ts_ms": 0,
+            "txId": 1,
+            "lsn": 1,
+        }
         value = {"before": None, "after": None, "source": source, "op": "t", "ts_ms": 0}
         return self._send(None, value, offset, 0, self.value_schema())  # fmt: skip
 

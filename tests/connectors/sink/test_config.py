@@ -47,7 +47,7 @@ def test_bad_configs_name_the_property(config: dict[str, Any], names: list[str])
 def test_passwords_never_appear_in_errors() -> None:
     with pytest.raises(ConfigError) as err:
         _validate("postgres-sink", **{"connection.url": "postgresql://u:hunter2@h/db",
-                                      "connection.password": "s3cret", "delete.mode": "x"})  # fmt: skip
+                  "connection.password": "s3cret", "delete.mode": "x"})  # fmt: skip
     assert "delete.mode" in str(err.value)
     assert "hunter2" not in str(err.value) and "s3cret" not in str(err.value)
 

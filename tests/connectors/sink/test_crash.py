@@ -46,7 +46,8 @@ def _prefill(data: Path) -> dict[int, tuple[Any, ...]]:
         sent = 0
         while sent < N_EVENTS:
             k = rnd.randrange(KEYS)
-            row = {"id": k, "name": f"n{sent}", "price": f"{rnd.randrange(10**6)}.{sent % 1000:03d}",
+            price = f"{rnd.randrange(10**6)}.{sent % 1000:03d}"
+            row = {"id": k, "name": f"n{sent}", "price": price,
                    "seen": f"2024-01-02 03:04:05.{sent % 1000000:06d}"}  # fmt: skip
             if k in state and rnd.random() < 0.15:
                 rec = [t.delete(0, {"id": k}), t.tombstone(0, {"id": k})]
@@ -71,7 +72,8 @@ def _prefill(data: Path) -> dict[int, tuple[Any, ...]]:
 
 def _config(tmp_path: Path) -> str:
     path = tmp_path / "sink.yaml"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         name: warehouse
         config:
           connector.class: duckdb
@@ -81,7 +83,8 @@ def _config(tmp_path: Path) -> str:
           batch.size: 100
           batch.max.wait.ms: 50
           offset.flush.interval.ms: 100000
-    """))
+    """)
+    )
     return str(path)
 
 
@@ -143,7 +146,9 @@ def test_kill_9_at_random_moments_leaves_the_table_exact(tmp_path: Path) -> None
     assert 0 < progress[-1] < N_EVENTS + N_AUDIT, f"the kills should land mid-stream: {progress}"
     proc = _start(tmp_path, config)
     deadline = time.monotonic() + 60
-    while _consumed(db) < N_EVENTS + N_AUDIT and time.monotonic() < deadline and proc.poll() is None:
+    while (
+        _consumed(db) < N_EVENTS + N_AUDIT and time.monotonic() < deadline and proc.poll() is None
+    ):
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0, (tmp_path / "worker.log").read_text()[-3000:]

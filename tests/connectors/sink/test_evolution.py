@@ -15,7 +15,11 @@ T = "srv_public_acc"
 
 
 def _acc(*extra: tuple[str, int, int], n_type: int = Oid.INT4, scale: int = 2) -> PgTable:
-    cols = [("id", Oid.INT4, -1), ("n", n_type, -1), ("amount", Oid.NUMERIC, (10 << 16) + scale + 4)]
+    cols = [
+        ("id", Oid.INT4, -1),
+        ("n", n_type, -1),
+        ("amount", Oid.NUMERIC, (10 << 16) + scale + 4),
+    ]
     return PgTable("acc", cols + list(extra))
 
 

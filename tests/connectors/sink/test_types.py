@@ -15,7 +15,7 @@ from tests.connectors.sink.events import PgTable
 
 ENUM_OID = 90001
 MAPPER = TypeMapper(enums={ENUM_OID: ["sad", "happy"]})
-UTC = dt.timezone.utc
+UTC = dt.UTC
 U = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
 
 # column, type OID, typmod, PostgreSQL text value, expected value read back
@@ -39,7 +39,8 @@ MATRIX: list[tuple[str, int, int, str, Any]] = [
     ("t3", Oid.TIME, 3, "13:14:15.123", dt.time(13, 14, 15, 123000)),
     ("ts", Oid.TIMESTAMP, -1, "2024-02-29 13:14:15.123456",
      dt.datetime(2024, 2, 29, 13, 14, 15, 123456)),
-    ("ts3", Oid.TIMESTAMP, 3, "1969-12-31 23:59:59.999", dt.datetime(1969, 12, 31, 23, 59, 59, 999000)),
+    ("ts3", Oid.TIMESTAMP, 3, "1969-12-31 23:59:59.999",
+     dt.datetime(1969, 12, 31, 23, 59, 59, 999000)),
     ("tz", Oid.TIMESTAMPTZ, -1, "2024-02-29 13:14:15.123456+02",
      dt.datetime(2024, 2, 29, 11, 14, 15, 123456, tzinfo=UTC)),
     ("ttz", Oid.TIMETZ, -1, "13:14:15.5+02", dt.time(11, 14, 15, 500000, tzinfo=UTC)),
