@@ -85,7 +85,11 @@ class ChangeReader:
         vs = r.value_schema
         if not vs:
             return None
-        for f in vs.get("fields") or ():
+        fields = vs.get("fields") or ()
+        i = 1 if name == "after" else 0  # where Debezium's envelope puts them
+        if len(fields) > i and fields[i].get("field") == name:
+            return fields[i]  # type: ignore[no-any-return]
+        for f in fields:
             if f.get("field") == name:
                 return f  # type: ignore[no-any-return]
         return None
@@ -93,7 +97,7 @@ class ChangeReader:
     def read(self, r: SinkRecord) -> Change | None:
         """The change ``r`` asks for; None when it asks for nothing (a disabled delete)."""
         v = r.value
-        if isinstance(v, Mapping) and "op" in v and "after" in v and "before" in v:
+        if type(v) is dict and "op" in v and "after" in v and "before" in v:
             return self._envelope(r, v)
         return self._flat(r, v)
 
@@ -125,7 +129,7 @@ class ChangeReader:
             row = before if before is not None else self._key_row(r)
             return Change(table, DELETE, key, row, cols + self._key_columns(r), pk)
         after = v.get("after")
-        if not isinstance(after, Mapping):
+        if type(after) is not dict:
             raise RecordError(r.topic, r.partition, r.offset, f"op={op!r} without an 'after' row")
         cols = self._columns(r.topic, "after", self._field_schema(r, "after"))
         if not cols:
@@ -209,6 +213,13 @@ class ChangeReader:
         if mode == "none":
             return (), None
         fields = self.cfg.primary_key_fields
+        if mode == "record_key" and not fields and type(r.key) is dict:  # the common case
+            key = tuple(r.key.values())
+            try:
+                hash(key)
+            except TypeError:
+                key = _hashable(key)
+            return tuple(r.key), key
         src = row if mode == "record_value" else None
         if src is None:
             src = self._key_row(r)  # record_key, or a tombstone in record_value mode

@@ -1,0 +1,257 @@
+"""Sink throughput: N change events applied by the sink vs a plain bulk load of the final rows.
+
+    python bench/sink_bench.py                       # DuckDB and PostgreSQL, 1 M events
+    python bench/sink_bench.py --target duckdb --events 200000 --keys 20000
+
+Events: Debezium envelopes exactly as the PostgreSQL source emits them (its TypeMapper's
+schemas, 6 columns: int4 key, text, numeric(12,2), int8, timestamp(6), bool): one insert per
+key, then updates of random keys (a few deletes + tombstones), encoded to JSON with schemas and
+decoded by the runtime's JsonConverter one batch at a time, as the sink runner hands them over.
+Only ``put`` is timed (record decoding is the runner's cost, reported apart).
+
+Reference, measured in the same run into the same kind of target: a plain bulk load of the
+final rows (one row per live key) into an empty table with the same primary key — DuckDB: an
+Arrow table built from the Python values and ``INSERT … SELECT``; PostgreSQL: ``COPY`` through
+psycopg. Ratio = sink events/s ÷ reference rows/s (≥ 0.5 is the target). Peak RSS is the
+process's maximum resident set (``ru_maxrss``), printed after each phase.
+
+PostgreSQL: a throwaway server is started (tests/fixtures/postgres.py) unless --dsn is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from connectors.source.postgres.types import Oid, TypeMapper  # noqa: E402
+from hub.log import TopicPartition  # noqa: E402
+from hub.runtime.api import SinkRecord, SinkTaskContext  # noqa: E402
+from hub.runtime.converters import JsonConverter, dumps  # noqa: E402
+
+TOPIC = "bench.public.accounts"
+COLUMNS = [("id", Oid.INT4, -1), ("owner", Oid.TEXT, -1),
+           ("balance", Oid.NUMERIC, (12 << 16) + 2 + 4), ("ops", Oid.INT8, -1),
+           ("updated", Oid.TIMESTAMP, -1), ("active", Oid.BOOL, -1)]  # fmt: skip
+MAPPER = TypeMapper()
+CONVERTERS = [MAPPER.converter(oid, tm) for _, oid, tm in COLUMNS]
+
+
+def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
+    fields = [{**MAPPER.schema(oid, tm, optional=c != "id"), "field": c} for c, oid, tm in COLUMNS]
+    row = {"type": "struct", "optional": True, "name": f"{TOPIC}.Value", "fields": fields}
+    src = {"type": "struct", "optional": False, "name": "io.debezium.connector.postgresql.Source",
+           "fields": [{"type": "string", "optional": False, "field": f}
+                      for f in ("version", "connector", "name", "db", "schema", "table")]
+           + [{"type": "int64", "optional": True, "field": f}
+              for f in ("ts_ms", "txId", "lsn")]}  # fmt: skip
+    value = {"type": "struct", "optional": False, "name": f"{TOPIC}.Envelope", "version": 2,
+             "fields": [{**row, "field": "before"}, {**row, "field": "after"},
+                        {**src, "field": "source"},
+                        {"type": "string", "optional": False, "field": "op"},
+                        {"type": "int64", "optional": True, "field": "ts_ms"}]}  # fmt: skip
+    key = {"type": "struct", "optional": False, "name": f"{TOPIC}.Key", "fields": fields[:1]}
+    return key, value
+
+
+def _row(k: int, i: int) -> dict[str, Any]:
+    text = [str(k), f"owner-{k}-{i % 97}", f"{(k * 31 + i) % 10**9}.{i % 100:02d}", str(i),
+            f"2026-11-25 10:{(i // 60) % 60:02d}:{i % 60:02d}.{i % 10**6:06d}",
+            "t" if i % 3 else "f"]  # fmt: skip
+    return {c: conv(t.encode()) for (c, _, _), conv, t in zip(COLUMNS, CONVERTERS, text)}
+
+
+def events(n: int, keys: int, seed: int = 1) -> Any:
+    """(op, key, row) for n events: inserts of every key first, then updates (2% deletes)."""
+    rnd = random.Random(seed)
+    live: set[int] = set()
+    for i in range(n):
+        if i < keys:
+            k = i
+        else:
+            k = rnd.randrange(keys)
+        if k in live and i >= keys and rnd.random() < 0.01:
+            live.discard(k)
+            yield "d", k, None
+            yield "tomb", k, None
+            continue
+        yield ("u" if k in live else "c"), k, _row(k, i)
+        live.add(k)
+
+
+def batches(n: int, keys: int, size: int) -> Any:
+    """Lists of SinkRecords as the runner makes them (JSON bytes -> JsonConverter)."""
+    key_schema, value_schema = _schemas()
+    conv = JsonConverter(True)
+    out: list[SinkRecord] = []
+    decode = 0.0
+    src = {"version": "3.0", "connector": "postgresql", "name": "bench", "db": "db",
+           "schema": "public", "table": "accounts", "ts_ms": 0, "txId": 1, "lsn": 0}  # fmt: skip
+    for off, (op, k, row) in enumerate(events(n, keys)):
+        kb = dumps({"schema": key_schema, "payload": {"id": k}})
+        if op == "tomb":
+            vb = None
+        else:
+            before = {**_row(k, 0), "id": k} if op == "d" else None
+            env = {"before": before, "after": row, "source": src, "op": op, "ts_ms": off}
+            vb = dumps({"schema": value_schema, "payload": env})
+        t0 = time.perf_counter()
+        key, ks = conv.to_value(kb)
+        value, vs = conv.to_value(vb)
+        out.append(SinkRecord(TOPIC, 0, off, 0, key, value, (), ks, vs))
+        decode += time.perf_counter() - t0
+        if len(out) == size:
+            yield out, decode
+            out, decode = [], 0.0
+    if out:
+        yield out, decode
+
+
+def final_rows(n: int, keys: int) -> list[dict[str, Any]]:
+    state: dict[int, dict[str, Any]] = {}
+    for op, k, row in events(n, keys):
+        if op in ("c", "u"):
+            assert row is not None
+            state[k] = row
+        else:
+            state.pop(k, None)
+    return [state[k] for k in sorted(state)]
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_sink(task_cls: Any, url: str, n: int, keys: int, size: int, extra: dict[str, Any]) -> Any:
+    task = task_cls()
+    task.start({"connection.url": url, **extra}, SinkTaskContext("bench", 0))
+    task.open({TopicPartition(TOPIC, 0)})
+    put_s = decode_s = 0.0
+    for batch, dec in batches(n, keys, size):
+        decode_s += dec
+        t0 = time.perf_counter()
+        task.put(batch)
+        task.flush({})
+        put_s += time.perf_counter() - t0
+    return task, put_s, decode_s
+
+
+def bench_duckdb(base: str, n: int, keys: int, size: int) -> tuple[float, float]:
+    import duckdb
+    import pyarrow as pa
+
+    from connectors.sink.duckdb import DuckDBSinkTask
+    from connectors.sink.duckdb.types import arrow_array
+    from connectors.sink.engine.types import columns_of
+
+    rows = final_rows(n, keys)
+    cols = columns_of(_schemas()[1]["fields"][1])
+    ref_path = os.path.join(base, "ref.duckdb")
+    con = duckdb.connect(ref_path)
+    con.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner VARCHAR, "
+                "balance DECIMAL(12,2), ops BIGINT, updated TIMESTAMP, active BOOLEAN)")  # fmt: skip
+    t0 = time.perf_counter()
+    arrays = []
+    for c in cols:
+        vals = [r[c.name] for r in rows]
+        if c.convert is not None:
+            vals = [None if v is None else c.convert(v) for v in vals]
+        arrays.append(arrow_array(c.type, vals))
+    table = pa.Table.from_arrays(arrays, names=[c.name for c in cols])
+    con.register("src", table)
+    con.execute("INSERT INTO accounts SELECT * FROM src")
+    ref = time.perf_counter() - t0
+    con.close()
+    url = f"duckdb://{os.path.join(base, 'sink.duckdb')}"
+    # the runner feeds batches back to back; here decoding pauses between them, which must not
+    # count as idle time (closing and reopening the file is a separate cost, see the README)
+    idle = {"duckdb.idle.release.ms": 600_000}
+    task, put_s, decode_s = run_sink(DuckDBSinkTask, url, n, keys, size, idle)
+    task.stop()
+    con = duckdb.connect(os.path.join(base, "sink.duckdb"), read_only=True)
+    got = con.execute('SELECT count(*) FROM "bench_public_accounts"').fetchone()
+    con.close()
+    assert got is not None and got[0] == len(rows), (got, len(rows))
+    report("DuckDB", n, len(rows), ref, put_s, decode_s)
+    return ref, put_s
+
+
+def bench_postgres(dsn: str | None, base: str, n: int, keys: int, size: int) -> None:
+    import psycopg
+
+    from connectors.sink.engine.types import columns_of, native
+    from connectors.sink.postgres import PostgresSinkTask
+
+    server = None
+    if dsn is None:
+        from tests.fixtures.postgres import PG_OS_USER, start_server, stop_server
+
+        pgbase = tempfile.mkdtemp(prefix="hub-sink-bench-pg-")
+        if os.geteuid() == 0:
+            shutil.chown(pgbase, user=PG_OS_USER, group=PG_OS_USER)
+        server = start_server(__import__("pathlib").Path(pgbase))
+        dsn = f"postgresql://{server.user}@{server.host}:{server.port}/postgres"
+    try:
+        rows = final_rows(n, keys)
+        with psycopg.connect(dsn, autocommit=True) as con:
+            con.execute("DROP TABLE IF EXISTS accounts_ref")
+            con.execute("CREATE TABLE accounts_ref (id integer PRIMARY KEY, owner text, "
+                        "balance numeric(12,2), ops bigint, updated timestamp, active boolean)")  # fmt: skip
+            t0 = time.perf_counter()
+            cols = columns_of(_schemas()[1]["fields"][1])
+            with con.transaction(), con.cursor() as cur:
+                with cur.copy("COPY accounts_ref FROM STDIN") as cp:
+                    for r in rows:
+                        cp.write_row([native(c.type, c.convert(r[c.name]) if c.convert else
+                                             r[c.name]) for c in cols])  # fmt: skip
+            ref = time.perf_counter() - t0
+        task, put_s, decode_s = run_sink(PostgresSinkTask, dsn, n, keys, size, {})
+        task.stop()
+        with psycopg.connect(dsn) as con:
+            got = con.execute('SELECT count(*) FROM "bench_public_accounts"').fetchone()
+        assert got is not None and got[0] == len(rows), (got, len(rows))
+        report("PostgreSQL", n, len(rows), ref, put_s, decode_s)
+    finally:
+        if server is not None:
+            stop_server(server)
+
+
+def report(target: str, n: int, rows: int, ref: float, put_s: float, decode_s: float) -> None:
+    ref_rate, ev_rate = rows / ref, n / put_s
+    print(f"{target}: bulk load of {rows:,} final rows {ref:.2f} s = {ref_rate:,.0f} rows/s | "
+          f"sink {n:,} events in {put_s:.2f} s = {ev_rate:,.0f} events/s "
+          f"({rows / put_s:,.0f} final rows/s) | ratio {ev_rate / ref_rate:.2f} | "
+          f"JSON decoding (runner) {decode_s:.2f} s | peak RSS {rss_mb():.0f} MB", flush=True)  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--target", choices=["duckdb", "postgres", "both"], default="both")
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--keys", type=int, default=100_000)
+    ap.add_argument("--batch-size", type=int, default=10_000)
+    ap.add_argument("--dsn", default=None, help="an existing PostgreSQL (default: throwaway)")
+    args = ap.parse_args()
+    base = tempfile.mkdtemp(prefix="hub-sink-bench-")
+    try:
+        print(f"{args.events:,} events over {args.keys:,} keys, batch.size {args.batch_size:,}")
+        if args.target in ("duckdb", "both"):
+            bench_duckdb(base, args.events, args.keys, args.batch_size)
+        if args.target in ("postgres", "both"):
+            bench_postgres(args.dsn, base, args.events, args.keys, args.batch_size)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
