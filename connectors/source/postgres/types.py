@@ -20,8 +20,8 @@ Gregorian calendar PostgreSQL uses, so BC years and years past 9999 need no ``da
 from __future__ import annotations
 
 import base64
-import json
 import re
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -35,6 +35,7 @@ __all__ = [
     "TIMESTAMP_POSITIVE_INFINITY",
     "Converter",
     "Oid",
+    "SpecialDecimalError",
     "TypeMapper",
     "parse_array",
 ]
@@ -63,6 +64,7 @@ class Oid:
     MONEY = 790
     MACADDR = 829
     INET = 869
+    POINT = 600
     BPCHAR = 1042
     VARCHAR = 1043
     DATE = 1082
@@ -111,22 +113,37 @@ ARRAY_ELEMENTS: dict[int, int] = {
     1563: Oid.VARBIT,
     2951: Oid.UUID,
     3807: Oid.JSONB,
+    # ranges are strings to Debezium, their arrays arrays of strings
+    3905: 3904,  # int4range
+    3907: 3906,  # numrange
+    3909: 3908,  # tsrange
+    3911: 3910,  # tstzrange
+    3913: 3912,  # daterange
+    3927: 3926,  # int8range
 }
 
 # PgStatement.DATE_POSITIVE_INFINITY / DATE_NEGATIVE_INFINITY: what Debezium emits for
 # 'infinity' / '-infinity' timestamps (documented), read as microseconds since the epoch.
 TIMESTAMP_POSITIVE_INFINITY = 9223372036825200000
 TIMESTAMP_NEGATIVE_INFINITY = -9223372036832400000
-# Debezium's POSITIVE/NEGATIVE_INFINITY_LOCAL_DATE (+5877611-06-21 / -5877611-06-22) as epoch
-# days: what it emits for 'infinity' / '-infinity' dates (from its code and tests, not docs).
-DATE_POSITIVE_INFINITY_DAYS = 2146033979
-DATE_NEGATIVE_INFINITY_DAYS = -2147472692
+# Debezium's POSITIVE/NEGATIVE_INFINITY_LOCAL_DATE as epoch days: what it emits for 'infinity' /
+# '-infinity' dates (PostgresValueConverter, 2.x and 3.x). Both are LocalDate.parse of a date in
+# year -5877611 ("-5877611-06-21" / "-5877611-06-22"), so +infinity is the *smaller* number.
+DATE_POSITIVE_INFINITY_DAYS = -2147472692
+DATE_NEGATIVE_INFINITY_DAYS = -2147472691
 
 _MICROS_PER_DAY = 86_400_000_000
 _DAYS_PER_MONTH_AVG = 365.25 / 12.0  # io.debezium.time.MicroDuration.DAYS_PER_MONTH_AVG
 _VARIABLE_SCALE_FIELDS = [
     {"type": "int32", "optional": False, "field": "scale"},
     {"type": "bytes", "optional": False, "field": "value"},
+]
+
+_POINT_FIELDS = [
+    {"type": "double", "optional": False, "field": "x"},
+    {"type": "double", "optional": False, "field": "y"},
+    {"type": "bytes", "optional": True, "field": "wkb"},
+    {"type": "int32", "optional": True, "field": "srid"},
 ]
 
 DECIMAL_MODES = ("precise", "double", "string")
@@ -269,7 +286,7 @@ def _twos_complement(n: int) -> bytes:
 
 def _bits_bytes(s: str) -> bytes:
     """Debezium's Bits value: the bit string as a little-endian number, minimal length."""
-    n = int(s, 2)
+    n = int(s, 2) if s else 0  # B'' (an empty varbit) is no bytes
     return n.to_bytes((n.bit_length() + 7) // 8, "little")
 
 
@@ -281,6 +298,14 @@ def _parse_bytea(raw: bytes) -> bytes:
         return bytes.fromhex(raw[2:].decode("ascii"))
     # bytea_output = escape
     return _BYTEA_ESCAPE_RE.sub(lambda m: b"\\" if m[1] == b"\\" else bytes([int(m[1], 8)]), raw)
+
+
+def _point(s: str) -> dict[str, Any]:
+    """io.debezium.data.geometry.Point of a point's text ``(x,y)``: the coordinates and their
+    little-endian 2D WKB, no SRID."""
+    x_text, y_text = s.strip().strip("()").split(",")
+    x, y = float(x_text), float(y_text)
+    return {"x": x, "y": y, "wkb": struct.pack("<BIdd", 1, 1, x, y), "srid": None}
 
 
 def _parse_money(s: str) -> Decimal:
@@ -366,6 +391,61 @@ def _parse_hstore(s: str) -> dict[str, str | None]:
         if m[3] == "":
             break
     return out
+
+
+def _java_string_hash(s: str) -> int:
+    """java.lang.String.hashCode (31-polynomial over UTF-16 code units, 32-bit wrap), unsigned."""
+    data = s.encode("utf-16-be")
+    h = 0
+    for i in range(0, len(data), 2):
+        h = (31 * h + (data[i] << 8 | data[i + 1])) & 0xFFFFFFFF
+    return h
+
+
+def _hashmap_order(keys: Sequence[str]) -> list[str]:
+    """The iteration order of a java.util.HashMap filled with ``keys`` in this order: by bucket
+    (``(h ^ h >>> 16) & (capacity - 1)``, capacity 16 doubled past a 0.75 load), then by
+    insertion within a bucket (a resize splits buckets keeping that order)."""
+    capacity = 16
+    while len(keys) > capacity * 3 // 4:
+        capacity *= 2
+
+    def bucket(key: str) -> int:
+        h = _java_string_hash(key)
+        return (h ^ (h >> 16)) & (capacity - 1)
+
+    return sorted(keys, key=bucket)  # stable: insertion order within a bucket
+
+
+_JACKSON_ESCAPES = {
+    '"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r",
+}  # fmt: skip
+_JACKSON_ESCAPE_RE = re.compile(r'["\\\x00-\x1f]')
+
+
+def _jackson_string(s: str) -> str:
+    """A JSON string as Jackson writes it: only quote, backslash and control characters
+    escaped (the short forms JSON has, else ``\\u00XX`` in upper case hex); no ASCII-only."""
+    body = _JACKSON_ESCAPE_RE.sub(lambda m: _JACKSON_ESCAPES.get(m[0]) or f"\\u{ord(m[0]):04X}", s)
+    return f'"{body}"'
+
+
+def _hstore_json(pairs: Mapping[str, str | None]) -> str:
+    """Debezium's ``hstore.handling.mode=json``: HStoreConverter's HashMap written by Jackson,
+    so the keys come in HashMap order and non-ASCII text is written as is."""
+    items = []
+    for key in _hashmap_order(list(pairs)):
+        value = pairs[key]
+        items.append(
+            f"{_jackson_string(key)}:{'null' if value is None else _jackson_string(value)}"
+        )
+    return "{" + ",".join(items) + "}"
+
+
+# decimal.handling.mode=string: SpecialValueDecimal's names for numeric's special values
+_SPECIAL_DECIMAL_NAMES = {
+    "NaN": "NAN", "Infinity": "POSITIVE_INFINITY", "-Infinity": "NEGATIVE_INFINITY",
+}  # fmt: skip
 
 
 def parse_array(text: str, delimiter: str = ",") -> list[Any]:
@@ -536,7 +616,9 @@ class TypeMapper:
         """The Kafka Connect schema (JsonConverter form) Debezium gives such a column."""
         o = type_oid
         if o in self.arrays:
-            items = self.schema(self.arrays[o], typmod, True)
+            element = self.arrays[o]
+            # SchemaBuilder.array(Enum.builder(...)): Debezium leaves enum elements required
+            items = self.schema(element, typmod, element not in self.enums)
             return _schema("array", optional, items=items)
         if o == Oid.BOOL:
             return _schema("boolean", optional)
@@ -589,6 +671,11 @@ class TypeMapper:
             if self.interval_mode == "string":
                 return _schema("string", optional, "io.debezium.time.Interval")
             return _schema("int64", optional, "io.debezium.time.MicroDuration")
+        if o == Oid.POINT:
+            return _schema(
+                "struct", optional, "io.debezium.data.geometry.Point", doc="Geometry (POINT)",
+                fields=[dict(f) for f in _POINT_FIELDS],
+            )  # fmt: skip
         if o in (Oid.BIT, Oid.VARBIT):
             length = typmod if typmod > 0 else 2**31 - 1
             if length == 1:
@@ -703,17 +790,20 @@ class TypeMapper:
         if o == Oid.TIMESTAMP:
             return _timestamp_function(self._timestamp_millis(typmod))
         if o == Oid.TIMESTAMPTZ:
-            width = typmod if 0 < typmod <= 6 else None
+            # ZonedTimestamp's fraction width is the column's scale: 6 without a typmod
+            width = 6 if typmod < 0 else typmod if typmod <= 6 else None
             return lambda s: _timestamptz_value(s, width)
         if o == Oid.INTERVAL:
             return _interval_iso if self.interval_mode == "string" else _interval_micros
+        if o == Oid.POINT:
+            return _point
         if o in (Oid.BIT, Oid.VARBIT):
             if typmod == 1:
                 return lambda s: int(s, 2) != 0
             return _bits_bytes
         if self.hstore_oid is not None and o == self.hstore_oid:
             if self.hstore_mode == "json":
-                return lambda s: json.dumps(_parse_hstore(s), separators=(",", ":"))
+                return lambda s: _hstore_json(_parse_hstore(s))
             return _parse_hstore
         return str  # text-like, uuid, json(b), xml, inet, cidr, macaddr, enums, unknown
 
@@ -721,15 +811,13 @@ class TypeMapper:
         ps = _numeric_typmod(typmod)
         mode = self.decimal_mode
         if mode == "string":
-            return str
+            return lambda s: _SPECIAL_DECIMAL_NAMES.get(s, s)
         if mode == "double":
             return float  # 'NaN', 'Infinity', '-Infinity' included
         if ps is None:
 
             def variable(s: str) -> Any:
                 d = _finite_decimal(s)
-                if d is None:
-                    return None
                 # Debezium: strip trailing zeros, but never a negative scale
                 unscaled, exp = _exact(d)
                 while exp < 0 and unscaled % 10 == 0 and unscaled:
@@ -752,19 +840,33 @@ class TypeMapper:
         return lambda s: _twos_complement(_unscaled(_parse_money(s), scale))
 
 
-def _precise(s: str, scale: int) -> bytes | None:
-    """Connect Decimal bytes of ``s`` at a fixed ``scale``; None for NaN/Infinity."""
-    d = _finite_decimal(s)
-    return None if d is None else _twos_complement(_unscaled(d, scale))
+def _precise(s: str, scale: int) -> bytes:
+    """Connect Decimal bytes of ``s`` at a fixed ``scale``."""
+    return _twos_complement(_unscaled(_finite_decimal(s), scale))
 
 
-def _finite_decimal(s: str) -> Decimal | None:
-    """``s`` as a Decimal; None for NaN, ±Infinity or anything unparsable (Debezium: null)."""
+class SpecialDecimalError(ConfigError):
+    """A numeric NaN or ±Infinity met in ``decimal.handling.mode=precise``, which has no form
+    for them: Debezium stops the connector here too (SpecialValueDecimal.fromLogical)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        super().__init__(
+            f"numeric value {text!r} has no Connect Decimal form with "
+            f"decimal.handling.mode=precise; set decimal.handling.mode=string (or double) to "
+            f"capture NaN and Infinity"
+        )
+
+
+def _finite_decimal(s: str) -> Decimal:
+    """``s`` as a finite Decimal; `SpecialDecimalError` for NaN and ±Infinity."""
     try:
         d = Decimal(s)
     except InvalidOperation:
-        return None
-    return d if d.is_finite() else None
+        raise ValueError(f"not a numeric value: {s!r}") from None
+    if not d.is_finite():
+        raise SpecialDecimalError(s)
+    return d
 
 
 def _exact(d: Decimal) -> tuple[int, int]:
