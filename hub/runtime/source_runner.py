@@ -85,7 +85,7 @@ class SourceRunner:
         cp = self.offsets.task_checkpoint(self.connector, self.task_id)
         self._window = dict(cp.get("window") or {})
         context = SourceTaskContext(
-            self.connector, self.task_id, self.offsets.offsets(self.connector), self._skip.clear
+            self.connector, self.task_id, self.offsets.offsets(self.connector), self._inexact
         )
         self.task.start(self.ctx.config, context)
         self.state.running()
@@ -108,6 +108,15 @@ class SourceRunner:
                 # were not written); what was appended is flushed and, being inside the open
                 # window, is found and skipped by the restarted task's recovery
                 self.producer.flush()
+
+    def _inexact(self) -> None:
+        if self._skip:
+            log.info(
+                "%s task %d: the task cannot replay exactly; the %d records of the unfinished "
+                "commit will be written again (at least once)", self.connector, self.task_id,
+                len(self._skip),
+            )  # fmt: skip
+        self._skip.clear()
 
     def _append(self, records: Sequence[SourceRecord]) -> None:
         groups: dict[tuple[str, int | None], tuple[list[Any], ...]] = {}

@@ -137,6 +137,9 @@ class PostgresSourceConfig(ConnectorConfig):
             "host": self.hostname, "port": self.port, "user": self.user,
             "dbname": self.dbname, "sslmode": self.sslmode,
             "application_name": f"hub-{self.topic_prefix}",
+            # the text forms the type mapping reads, whatever the database or role sets
+            "options": "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 "
+            "-c bytea_output=hex -c TimeZone=UTC",
         }  # fmt: skip
         if self.password:
             params["password"] = self.password

@@ -669,12 +669,6 @@ def test_columns_debezium_does_not_capture_are_left_out(
         assert set(ev["payload"]["after"]) == {"id", "c_int"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the snapshot and replication connections take the database's DateStyle, "
-    "IntervalStyle and extra_float_digits; pgjdbc (Debezium) pins DateStyle=ISO and "
-    "extra_float_digits=3 and parses ISO 8601 intervals",
-)
 def test_database_output_settings_do_not_change_values(
     pg_server: PgServer, pg_db: str, tmp_path: Path
 ) -> None:
