@@ -66,7 +66,8 @@ def _row(k: int, i: int) -> dict[str, Any]:
     text = [str(k), f"owner-{k}-{i % 97}", f"{(k * 31 + i) % 10**9}.{i % 100:02d}", str(i),
             f"2026-11-25 10:{(i // 60) % 60:02d}:{i % 60:02d}.{i % 10**6:06d}",
             "t" if i % 3 else "f"]  # fmt: skip
-    return {c: conv(t.encode()) for (c, _, _), conv, t in zip(COLUMNS, CONVERTERS, text)}
+    pairs = zip(COLUMNS, CONVERTERS, text, strict=True)
+    return {c: conv(t.encode()) for (c, _, _), conv, t in pairs}
 
 
 def events(n: int, keys: int, seed: int = 1) -> Any:
@@ -74,10 +75,7 @@ def events(n: int, keys: int, seed: int = 1) -> Any:
     rnd = random.Random(seed)
     live: set[int] = set()
     for i in range(n):
-        if i < keys:
-            k = i
-        else:
-            k = rnd.randrange(keys)
+        k = i if i < keys else rnd.randrange(keys)
         if k in live and i >= keys and rnd.random() < 0.01:
             live.discard(k)
             yield "d", k, None
@@ -156,8 +154,10 @@ def bench_duckdb(base: str, n: int, keys: int, size: int) -> tuple[float, float]
     cols = columns_of(_schemas()[1]["fields"][1])
     ref_path = os.path.join(base, "ref.duckdb")
     con = duckdb.connect(ref_path)
-    con.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner VARCHAR, "
-                "balance DECIMAL(12,2), ops BIGINT, updated TIMESTAMP, active BOOLEAN)")  # fmt: skip
+    con.execute(
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner VARCHAR, "
+        "balance DECIMAL(12,2), ops BIGINT, updated TIMESTAMP, active BOOLEAN)"
+    )
     t0 = time.perf_counter()
     arrays = []
     for c in cols:
@@ -203,15 +203,20 @@ def bench_postgres(dsn: str | None, base: str, n: int, keys: int, size: int) -> 
         rows = final_rows(n, keys)
         with psycopg.connect(dsn, autocommit=True) as con:
             con.execute("DROP TABLE IF EXISTS accounts_ref")
-            con.execute("CREATE TABLE accounts_ref (id integer PRIMARY KEY, owner text, "
-                        "balance numeric(12,2), ops bigint, updated timestamp, active boolean)")  # fmt: skip
+            con.execute(
+                "CREATE TABLE accounts_ref (id integer PRIMARY KEY, owner text, "
+                "balance numeric(12,2), ops bigint, updated timestamp, active boolean)"
+            )
             t0 = time.perf_counter()
             cols = columns_of(_schemas()[1]["fields"][1])
-            with con.transaction(), con.cursor() as cur:
-                with cur.copy("COPY accounts_ref FROM STDIN") as cp:
-                    for r in rows:
-                        cp.write_row([native(c.type, c.convert(r[c.name]) if c.convert else
-                                             r[c.name]) for c in cols])  # fmt: skip
+            with (
+                con.transaction(),
+                con.cursor() as cur,
+                cur.copy("COPY accounts_ref FROM STDIN") as cp,
+            ):
+                for r in rows:
+                    cp.write_row([native(c.type, c.convert(r[c.name]) if c.convert else
+                                         r[c.name]) for c in cols])  # fmt: skip
             ref = time.perf_counter() - t0
         task, put_s, decode_s = run_sink(PostgresSinkTask, dsn, n, keys, size, {})
         task.stop()
@@ -226,10 +231,13 @@ def bench_postgres(dsn: str | None, base: str, n: int, keys: int, size: int) -> 
 
 def report(target: str, n: int, rows: int, ref: float, put_s: float, decode_s: float) -> None:
     ref_rate, ev_rate = rows / ref, n / put_s
-    print(f"{target}: bulk load of {rows:,} final rows {ref:.2f} s = {ref_rate:,.0f} rows/s | "
-          f"sink {n:,} events in {put_s:.2f} s = {ev_rate:,.0f} events/s "
-          f"({rows / put_s:,.0f} final rows/s) | ratio {ev_rate / ref_rate:.2f} | "
-          f"JSON decoding (runner) {decode_s:.2f} s | peak RSS {rss_mb():.0f} MB", flush=True)  # fmt: skip
+    print(
+        f"{target}: bulk load of {rows:,} final rows {ref:.2f} s = {ref_rate:,.0f} rows/s | "
+        f"sink {n:,} events in {put_s:.2f} s = {ev_rate:,.0f} events/s "
+        f"({rows / put_s:,.0f} final rows/s) | ratio {ev_rate / ref_rate:.2f} | "
+        f"JSON decoding (runner) {decode_s:.2f} s | peak RSS {rss_mb():.0f} MB",
+        flush=True,
+    )
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ from typing import Any
 import pyarrow as pa
 
 from connectors.sink.engine import types as k
-from connectors.sink.engine.types import ColumnType
+from connectors.sink.engine.types import ColumnType, decimal_value
 
 _SIMPLE = {
     k.BOOLEAN: "BOOLEAN", k.INT16: "SMALLINT", k.INT32: "INTEGER", k.INT64: "BIGINT",
@@ -115,8 +115,10 @@ def arrow_array(t: ColumnType, values: list[Any]) -> Any:
         return pa.array(values, raw).cast(target)
     if kind == k.DECIMAL:
         if _decimal_fits(t):
-            return pa.array(values, pa.decimal128(t.precision or 38, t.scale or 0))
-        return pa.array([None if v is None else format(v, "f") for v in values], pa.string())
+            return _decimal128(t, values)
+        return pa.array(
+            [None if v is None else format(decimal_value(t, v), "f") for v in values], pa.string()
+        )
     if kind == k.VDECIMAL:
         return pa.array([None if v is None else format(v, "f") for v in values], pa.string())
     if kind == k.ARRAY:
@@ -124,6 +126,21 @@ def arrow_array(t: ColumnType, values: list[Any]) -> Any:
             values = [_decimal_text(v) for v in values]
         return pa.array(values, pa.list_(_item_type(t.item)))
     return pa.array(values, _ARROW[kind])
+
+
+_MASK128 = (1 << 128) - 1
+
+
+def _decimal128(t: ColumnType, values: list[Any]) -> Any:
+    """A decimal128 array straight from unscaled ints (two's complement, little endian): no
+    Decimal objects on the way."""
+    n = len(values)
+    data = b"".join([((v or 0) & _MASK128).to_bytes(16, "little") for v in values])
+    validity = None
+    if None in values:
+        validity = pa.array([v is not None for v in values], pa.bool_()).buffers()[1]
+    typ = pa.decimal128(t.precision or 38, t.scale or 0)
+    return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(data)])
 
 
 def _text_decimal(t: ColumnType) -> bool:

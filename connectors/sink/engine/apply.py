@@ -12,6 +12,7 @@ rows get ``__deleted = FALSE``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from connectors.sink.engine.batch import TableBatch
@@ -26,19 +27,29 @@ def staged(
     table: str, columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]
 ) -> list[StagedColumn]:
     """Column-major canonical values of ``rows`` (a missing column is NULL)."""
+    names = [c.name for c in columns]
+    values: list[Sequence[Any]]
+    try:  # rows of one schema have every column: transpose in C
+        if len(names) == 1:
+            values = [[row[names[0]] for row in rows]]
+        elif rows:
+            values = list(zip(*map(itemgetter(*names), rows), strict=True))
+        else:
+            values = [[] for _ in names]
+    except KeyError:
+        values = [[row.get(n) for row in rows] for n in names]
     out = []
-    for c in columns:
-        name = c.name
-        vals = [row.get(name) for row in rows]
+    for c, vals in zip(columns, values, strict=True):
         conv = c.convert
+        col: list[Any] = list(vals)
         if conv is not None:
             try:
-                vals = [None if v is None else conv(v) for v in vals]
+                col = [None if v is None else conv(v) for v in vals]
             except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
                 raise SinkFatalError(
-                    f"table {table}, column {name} ({c.type}): a value cannot be read: {exc!r}"
+                    f"table {table}, column {c.name} ({c.type}): a value cannot be read: {exc!r}"
                 ) from None
-        out.append(StagedColumn(name, c.type, vals))
+        out.append(StagedColumn(c.name, c.type, col))
     return out
 
 

@@ -33,9 +33,11 @@ def read(d: Dialect, connector: str) -> dict[tuple[str, int], int]:
 
 def write(d: Dialect, connector: str, offsets: Mapping[tuple[str, int], int]) -> None:
     p = d.param
-    d.executemany(
-        f'INSERT INTO {_T} (connector, topic, "partition", next_offset) VALUES ({p}, {p}, {p}, '
-        f'{p}) ON CONFLICT (connector, topic, "partition") DO UPDATE SET '
+    rows = sorted(offsets.items())
+    values = ", ".join([f"({p}, {p}, {p}, {p})"] * len(rows))
+    d.execute(
+        f'INSERT INTO {_T} (connector, topic, "partition", next_offset) VALUES {values} '
+        'ON CONFLICT (connector, topic, "partition") DO UPDATE SET '
         "next_offset = EXCLUDED.next_offset",
-        [(connector, t, part, off) for (t, part), off in sorted(offsets.items())],
+        [x for (t, part), off in rows for x in (connector, t, part, off)],
     )

@@ -13,6 +13,7 @@ A dialect package subclasses `EngineSinkTask` and implements `make_dialect`.
 
 from __future__ import annotations
 
+import gc
 import logging
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
@@ -78,6 +79,17 @@ class EngineSinkTask(SinkTask):
         return out
 
     def put(self, records: Sequence[SinkRecord]) -> None:
+        # a batch allocates many small acyclic objects; with the batch's records alive, every
+        # cyclic GC pass would walk them all again (measured: up to a third of put's time)
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._put(records)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _put(self, records: Sequence[SinkRecord]) -> None:
         changes = []
         positions: dict[tuple[str, int], int] = {}
         nxt = self.next

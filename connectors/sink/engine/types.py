@@ -11,7 +11,7 @@ kind           Connect schemas                                  canonical value
 boolean        boolean; io.debezium.data.Bits of length 1       bool
 int16/32/64    int8, int16, int32, int64                        int
 float32/64     float, double                                    float
-decimal        org.apache.kafka.connect.data.Decimal            decimal.Decimal
+decimal        org.apache.kafka.connect.data.Decimal            int (unscaled, at the scale)
 vdecimal       io.debezium.data.VariableScaleDecimal            decimal.Decimal
 string         string, Enum, Xml, Interval (string), ...        str
 json           io.debezium.data.Json, map, struct               str (JSON text)
@@ -86,10 +86,15 @@ _EXACT = Context(prec=MAX_PREC)  # scaleb rounds to the context's precision: nev
 def _decimal_of(scale: int) -> Convert:
     def convert(v: Any) -> Any:
         if isinstance(v, int | float) and not isinstance(v, bool):  # decimal.format=NUMERIC
-            return Decimal(str(v))
-        return Decimal(_unscaled(v)).scaleb(-scale, _EXACT)  # base64 (JSON converter) or bytes
+            return int(Decimal(str(v)).scaleb(scale, _EXACT))
+        return _unscaled(v)  # base64 (JSON converter) or bytes
 
     return convert
+
+
+def decimal_value(t: ColumnType, unscaled: int) -> Decimal:
+    """The Decimal of a canonical (unscaled) DECIMAL value."""
+    return Decimal(unscaled).scaleb(-(t.scale or 0), _EXACT)
 
 
 def _vdecimal(v: Any) -> Any:
@@ -217,6 +222,8 @@ def native(t: ColumnType, v: Any) -> Any:
         return dt.timedelta(microseconds=v)
     if k == TIMESTAMPTZ:
         return dt.datetime.fromisoformat(v)
+    if k == DECIMAL:
+        return decimal_value(t, v)
     if k == ARRAY:
         assert t.item is not None
         return [native(t.item, x) for x in v]

@@ -124,7 +124,8 @@ class PostgresDialect(Dialect):
         if isinstance(exc, psycopg.OperationalError) or (
             self._con is not None and self._con.closed
         ):
-            self._drop() if self._con is not None else None
+            if self._con is not None:
+                self._drop()
             return SinkTransientError(f"PostgreSQL: {_safe(exc)}")
         return SinkFatalError(f"PostgreSQL: {type(exc).__name__}: {_safe(exc)}")
 

@@ -9,7 +9,7 @@ int8/int16         smallint                       as is
 int32              integer                        as is
 int64              bigint                         as is
 float / double     real / double precision        as is
-Decimal(p,s)       numeric(p,s) (p unknown:       exact decimal text
+Decimal(p,s)       numeric(p,s) (p unknown:       numeric unscaled → n * 1e-s (exact)
                    numeric)
 VariableScale-     numeric                        exact decimal text
 Decimal
@@ -77,11 +77,15 @@ def column_type(sql: str) -> ColumnType | None:
 
 
 def staged_type(t: ColumnType) -> str:
+    if t.kind == k.DECIMAL:
+        return "numeric"  # the unscaled integer
     return "bigint" if t.kind in _INT_STAGED else sql_type(t)
 
 
 def select_expr(t: ColumnType, ref: str) -> str:
     kind = t.kind
+    if kind == k.DECIMAL:
+        return f"({ref} * 1e{-(t.scale or 0)})"  # numeric arithmetic: exact
     if kind == k.DATE:
         return f"(DATE '1970-01-01' + {ref}::integer)"
     if kind == k.TIMESTAMP:

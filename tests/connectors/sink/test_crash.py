@@ -70,20 +70,21 @@ def _prefill(data: Path) -> dict[int, tuple[Any, ...]]:
     }
 
 
-def _config(tmp_path: Path) -> str:
+def _config(tmp_path: Path, cls: str, url: str) -> str:
     path = tmp_path / "sink.yaml"
     path.write_text(
         textwrap.dedent(f"""
         name: warehouse
         config:
-          connector.class: duckdb
+          connector.class: {cls}
           topics: srv.public.items,srv.public.audit
-          connection.url: duckdb://{tmp_path / "w.duckdb"}
-          duckdb.idle.release.ms: 50
+          connection.url: {url}
           batch.size: 100
           batch.max.wait.ms: 50
           offset.flush.interval.ms: 100000
     """)
+        # DuckDB: let go of the file between batches so the test can look at it
+        + ("  duckdb.idle.release.ms: 50\n" if cls == "duckdb" else "")
     )
     return str(path)
 
@@ -106,32 +107,63 @@ def _wait_started(tmp_path: Path, runs: int) -> None:
     raise AssertionError("the worker did not start")
 
 
-def _read(path: Path, sql: str) -> list[tuple[Any, ...]] | None:
-    import duckdb
+class Target:
+    """Reads the sink's target from outside the worker (DuckDB: read-only, between batches)."""
 
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error:
-        return None  # the worker holds the file right now
-    try:
-        return con.execute(sql).fetchall()
-    except duckdb.CatalogException:
-        return []
-    finally:
-        con.close()
+    def __init__(self, kind: str, url: str, where: str) -> None:
+        self.kind, self.url, self.where = kind, url, where
+
+    def read(self, sql: str) -> list[tuple[Any, ...]] | None:
+        if self.kind == "postgres":
+            import psycopg
+
+            with psycopg.connect(self.where) as con:
+                try:
+                    return con.execute(sql).fetchall()
+                except psycopg.errors.UndefinedTable:
+                    return []
+        import duckdb
+
+        if not os.path.exists(self.where):
+            return []
+        try:
+            con = duckdb.connect(self.where, read_only=True)
+        except duckdb.Error:
+            return None  # the worker holds the file right now
+        try:
+            return con.execute(sql).fetchall()
+        except duckdb.CatalogException:
+            return []
+        finally:
+            con.close()
+
+    def consumed(self) -> int:
+        rows = self.read('SELECT sum(next_offset) FROM "_hub_offsets"')
+        return int(rows[0][0] or 0) if rows else 0
+
+    def seen(self) -> str:
+        if self.kind == "postgres":
+            return "to_char(seen, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+        return "strftime(seen, '%Y-%m-%dT%H:%M:%S.%f')"
 
 
-def _consumed(path: Path) -> int:
-    rows = _read(path, 'SELECT sum(next_offset) FROM "_hub_offsets"') if path.exists() else None
-    return int(rows[0][0] or 0) if rows else 0
+@pytest.fixture(params=["duckdb", "postgres"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+    if request.param == "duckdb":
+        path = str(tmp_path / "w.duckdb")
+        return Target("duckdb", f"duckdb://{path}", path)
+    server = request.getfixturevalue("pg_server")
+    db = request.getfixturevalue("pg_db")
+    return Target("postgres", f"postgresql://{server.user}@{server.host}:{server.port}/{db}",
+                  server.dsn(db))  # fmt: skip
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_kill_9_at_random_moments_leaves_the_table_exact(tmp_path: Path) -> None:
+def test_kill_9_at_random_moments_leaves_the_table_exact(tmp_path: Path, target: Target) -> None:
     expected = _prefill(tmp_path / "data")
-    config = _config(tmp_path)
-    db = tmp_path / "w.duckdb"
+    cls = "postgres-sink" if target.kind == "postgres" else "duckdb"
+    config = _config(tmp_path, cls, target.url)
     rnd = random.Random(3)
     kills = 0
     progress: list[int] = []
@@ -142,21 +174,24 @@ def test_kill_9_at_random_moments_leaves_the_table_exact(tmp_path: Path) -> None
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
-        progress.append(_consumed(db))
+        progress.append(target.consumed())
     assert 0 < progress[-1] < N_EVENTS + N_AUDIT, f"the kills should land mid-stream: {progress}"
     proc = _start(tmp_path, config)
     deadline = time.monotonic() + 60
     while (
-        _consumed(db) < N_EVENTS + N_AUDIT and time.monotonic() < deadline and proc.poll() is None
+        target.consumed() < N_EVENTS + N_AUDIT
+        and time.monotonic() < deadline
+        and proc.poll() is None
     ):
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0, (tmp_path / "worker.log").read_text()[-3000:]
     assert kills == 4
-    assert _consumed(db) == N_EVENTS + N_AUDIT
-    rows = _read(db, 'SELECT id, name, price, strftime(seen, \'%Y-%m-%dT%H:%M:%S.%f\') '
-                     'FROM "srv_public_items" ORDER BY id')  # fmt: skip
+    assert target.consumed() == N_EVENTS + N_AUDIT
+    rows = target.read(
+        f'SELECT id, name, price, {target.seen()} FROM "srv_public_items" ORDER BY id'
+    )
     assert rows is not None
     assert rows == [(k, *expected[k]) for k in sorted(expected)]
-    seqs = _read(db, 'SELECT seq FROM "srv_public_audit" ORDER BY seq')
+    seqs = target.read('SELECT seq FROM "srv_public_audit" ORDER BY seq')
     assert seqs == [(i,) for i in range(N_AUDIT)]
