@@ -48,14 +48,38 @@ class JsonConverter(Converter):
     """Kafka Connect's JsonConverter: with ``schemas.enable`` the bytes are
     ``{"schema": ..., "payload": ...}``."""
 
+    # Debezium envelopes carry the same large schema object on every record of a table: its
+    # JSON is encoded once and reused, keyed by the object's identity. Schemas are never
+    # modified in place (hub.runtime.transforms.schema); the cache holds a reference to each
+    # schema so an id cannot be reused while its entry lives, and is cleared when full (a
+    # transform building a new schema per record only costs the bytes' concatenation).
+    SCHEMA_CACHE_SIZE = 256
+
     def __init__(self, schemas_enable: bool = True) -> None:
         self.schemas_enable = schemas_enable
+        self._schemas: dict[int, tuple[Any, bytes]] = {}
 
     def from_value(self, value: Any, schema: Mapping[str, Any] | None = None) -> bytes | None:
         if value is None:
             return None
-        doc = {"schema": schema, "payload": value} if self.schemas_enable else value
-        return dumps(doc)
+        if not self.schemas_enable:
+            return dumps(value)
+        cached = self._schemas.get(id(schema))
+        if cached is None or cached[0] is not schema:
+            try:
+                encoded = orjson.dumps(schema, default=_default)
+            except (orjson.JSONEncodeError, TypeError):
+                # the json module's fallback writes the whole document differently (ASCII
+                # escapes): keep the exact bytes of the uncached path
+                return dumps({"schema": schema, "payload": value})
+            if len(self._schemas) >= self.SCHEMA_CACHE_SIZE:
+                self._schemas.clear()
+            cached = self._schemas[id(schema)] = (schema, encoded)
+        try:
+            payload = orjson.dumps(value, default=_default)
+        except (orjson.JSONEncodeError, TypeError):
+            return dumps({"schema": schema, "payload": value})
+        return b"".join((b'{"schema":', cached[1], b',"payload":', payload, b"}"))
 
     def to_value(self, data: bytes | None) -> tuple[Any, Mapping[str, Any] | None]:
         if data is None:
