@@ -110,6 +110,10 @@ class PostgresDialect(Dialect):
                 write = copy.write_row
                 for row in zip(*(c.values for c in columns), strict=True):
                     write(row)
+            if name == "del":
+                # a TEMP table has no statistics: the planner would guess ~1000s of rows and
+                # hash-join the whole target for a handful of deleted keys
+                cur.execute(f"ANALYZE {rel}")
         return rel
 
     def select_expr(self, col: StagedColumn, ref: str) -> str:
