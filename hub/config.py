@@ -3,8 +3,9 @@
 A connector file holds one connector (``name`` + ``config``) or several under ``connectors:``.
 Properties are Kafka Connect's and Debezium's names, written flat (``database.hostname: db``)
 or nested (``database: {hostname: db}``); both become the same flat mapping. Values may refer
-to secrets: ``${env:NAME}`` and ``${file:/path/to/file.properties:key}`` (or ``${file:/path}``
-for a whole file), resolved when the config is loaded.
+to secrets: ``${env:NAME}`` (``${env:NAME:-default}`` when NAME may be unset) and
+``${file:/path/to/file.properties:key}`` (or ``${file:/path}`` for a whole file), resolved
+when the config is loaded.
 
 Secrets never leave this module unmasked in anything meant for people: ``mask()`` replaces
 the value of every secret property, and of every property that used a reference, with
@@ -99,6 +100,9 @@ def resolve(config: Mapping[str, Any], where: str) -> tuple[dict[str, Any], set[
             def sub(m: re.Match[str], k: str = k) -> str:
                 kind, arg = m.group(1), m.group(2)
                 if kind == "env":
+                    arg, has_default, default = arg.partition(":-")
+                    if arg not in os.environ and has_default:
+                        return default
                     if arg not in os.environ:
                         raise ConfigError(
                             f"{where}: property {k} refers to ${{env:{arg}}}, "
@@ -107,8 +111,10 @@ def resolve(config: Mapping[str, Any], where: str) -> tuple[dict[str, Any], set[
                     return os.environ[arg]
                 return _read_file_ref(arg, f"{where}: property {k}")
 
-            v = _REF.sub(sub, v)
-            secret.add(k)
+            resolved = _REF.sub(sub, v)
+            if resolved != v or _REF.search(v):
+                secret.add(k)  # a value from the environment or a file: treat it as a secret
+            v = resolved
         out[k] = v
     return out, secret
 

@@ -421,7 +421,7 @@ def test_locked_data_dir(held: Path) -> None:
 
 # -- demo ----------------------------------------------------------------------------------
 def test_demo(data: Path) -> None:
-    r = ok(None, "demo", "--records", "2000", "--data-dir", str(data))
+    r = ok(None, "--data-dir", str(data), "demo", "log", "--records", "2000")
     assert "produced 2,000 records" in r.out and "records/s" in r.out
     assert "ok: 2,000 of 2,000 records read back" in r.out and "group lag 0" in r.out
     assert f"hub --data-dir {data} topics describe demo.orders" in r.out

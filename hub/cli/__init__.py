@@ -43,14 +43,19 @@ __all__ = ["cli", "main"]
 @click.version_option(__version__, "--version", prog_name="hub", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, data_dir: str | None, verbose: bool) -> None:
-    """hub: change data capture into an embedded, Kafka-like log.
+    """hub: change data capture from databases into warehouses, through an embedded,
+    Kafka-like log.
 
-    A data directory holds topics; a topic has partitions of ordered records (key, value,
-    headers, timestamp); consumer groups remember how far they have read.
+    Connectors (YAML, Debezium/Kafka Connect property names) run in a worker: sources turn
+    row changes into events in the log's topics, sinks apply them to their targets. A data
+    directory holds topics; a topic has partitions of ordered records (key, value, headers,
+    timestamp); consumer groups remember how far they have read.
 
     \b
     Start here:
-      hub demo                                    # 100k records in and out, with timings
+      hub demo                                    # PostgreSQL -> DuckDB, live, checked
+      hub run configs/postgres-to-duckdb.yaml     # the same against your database
+      hub demo log                                # the log alone: 100k records in and out
       hub topics create orders --partitions 4
       printf 'k1:hello\\nk2:world\\n' | hub produce orders --key-separator :
       hub consume orders --from-beginning --print-key --timeout-ms 1000
@@ -63,7 +68,7 @@ def cli(ctx: click.Context, data_dir: str | None, verbose: bool) -> None:
     state = ctx.ensure_object(State)
     if data_dir is not None:
         state.data_dir = data_dir
-        # `hub demo` uses a temporary directory unless --data-dir is on the command line
+        # `hub demo log` uses a temporary directory unless --data-dir is on the command line
         source = ctx.get_parameter_source("data_dir")
         state.explicit_data_dir = source == click.core.ParameterSource.COMMANDLINE
     state.verbose = state.verbose or verbose

@@ -19,6 +19,9 @@ from hub.runtime.runner import RunnerContext
 log = logging.getLogger(__name__)
 
 
+TOPIC_REFRESH_S = 1.0  # how often topics.regex is matched against the log's topics
+
+
 class SinkRunner:
     def __init__(self, ctx: RunnerContext, task: SinkTask) -> None:
         self.ctx = ctx
@@ -77,13 +80,22 @@ class SinkRunner:
         for t in self.topics:
             if not self.log.has_topic(t):
                 self.log.create_topic(t, 1)
-        self.consumer.subscribe(
-            self._subscribed_topics(), on_assign=self._on_assign, on_revoke=self._on_revoke
-        )
+        subscribed = self._subscribed_topics()
+        self.consumer.subscribe(subscribed, on_assign=self._on_assign, on_revoke=self._on_revoke)
         self.state.running()
-        last_commit = time.monotonic()
+        last_commit = last_refresh = time.monotonic()
         try:
             while not self._stopping:
+                if self.topics_regex and time.monotonic() - last_refresh >= TOPIC_REFRESH_S:
+                    # topics.regex also takes topics created after the start (a source's new
+                    # tables): re-subscribe when the matching set changes
+                    last_refresh = time.monotonic()
+                    now_matching = self._subscribed_topics()
+                    if now_matching != subscribed:
+                        subscribed = now_matching
+                        self.consumer.subscribe(
+                            subscribed, on_assign=self._on_assign, on_revoke=self._on_revoke
+                        )
                 batch = self._gather()
                 if batch:
                     self._put(batch)

@@ -75,6 +75,18 @@ def test_several_connectors_and_secret_references(tmp_path: Path, monkeypatch) -
     assert specs[1].masked()["file"] == MASK  # came from a reference: treated as secret
 
 
+def test_env_references_may_have_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_TEST_TOPIC", "set")
+    monkeypatch.delenv("HUB_TEST_SURELY_UNSET", raising=False)
+    (spec,) = load_connector_file(_write(tmp_path, """
+        name: a
+        config: {connector.class: datagen, topic: "${env:HUB_TEST_TOPIC:-x}",
+                 value.size: "${env:HUB_TEST_SURELY_UNSET:-12}"}
+    """))  # fmt: skip
+    assert spec.config["topic"] == "set"
+    assert spec.config["value.size"] == "12"
+
+
 BAD = [
     ("name: a\nconfig: {topic: t}", ["connector.class: required, not set"]),
     (

@@ -68,6 +68,7 @@ class ChangeReader:
         self.cfg = cfg
         self.namer = TableNamer(cfg.table_name_format)
         self._schemas: dict[tuple[str, str], tuple[Any, tuple[Column, ...]]] = {}
+        self._tombstone_tables: dict[str, TableRef] = {}  # topic -> table of its last event
 
     def _columns(
         self, topic: str, part: str, schema: Mapping[str, Any] | None
@@ -103,6 +104,8 @@ class ChangeReader:
 
     def _table(self, r: SinkRecord, source: Mapping[str, Any] | None) -> TableRef:
         t = self.namer.table(r.topic, source)
+        if t is not None and source is not None:
+            self._tombstone_tables[r.topic] = t
         if t is None:
             raise RecordError(
                 r.topic, r.partition, r.offset,
@@ -149,7 +152,13 @@ class ChangeReader:
         return Change(table, UPSERT, key, after, cols, pk)
 
     def _flat(self, r: SinkRecord, v: Any) -> Change | None:
-        table = self._table(r, None)
+        if v is None:
+            # a tombstone carries no 'source': with a table.name.format that needs one, it is
+            # the tombstone Debezium sends after a delete, which named the table already
+            t = self.namer.table(r.topic, None) or self._tombstone_tables.get(r.topic)
+            if t is None:
+                return None  # its delete was applied in an earlier batch
+        table = t if v is None else self._table(r, None)
         if v is None or (isinstance(v, Mapping) and str(v.get("__deleted")).lower() == "true"):
             if not self.cfg.delete_enabled:
                 return None

@@ -1,0 +1,231 @@
+"""``hub demo``: the main job on embedded defaults, end to end.
+
+1. a PostgreSQL with the sample shop (`hub.demo.shop`): a throwaway server started here
+   (``wal_level=logical``, deleted afterwards), or the user's database (``--source``);
+2. ``configs/postgres-to-duckdb.yaml`` in a worker: the PostgreSQL source snapshots the
+   tables and streams their changes into the log, the DuckDB sink keeps
+   ``hub-demo/warehouse.duckdb`` equal to them;
+3. a steady stream of writes while a progress line shows changes captured and applied;
+4. the writes stop, the warehouse catches up, and every table is compared row by row with
+   the source; then how to query it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from hub.demo import shop
+from hub.errors import ConfigError
+
+Echo = Callable[[str], None]
+
+
+@contextmanager
+def throwaway_postgres(echo: Echo) -> Iterator[dict[str, str]]:
+    """Start a PostgreSQL for the demo; yields libpq environment variables for it."""
+    from hub.demo.postgres import prepare_dir, start_server, stop_server
+
+    base = Path(tempfile.mkdtemp(prefix="hub-demo-pg-"))
+    prepare_dir(base)
+    started = time.monotonic()
+    server = start_server(base)
+    echo(f"started a throwaway PostgreSQL (wal_level=logical) on 127.0.0.1:{server.port} "
+         f"in {time.monotonic() - started:.1f} s")  # fmt: skip
+    try:
+        yield {"PGHOST": server.host, "PGPORT": str(server.port), "PGUSER": server.user}
+    finally:
+        stop_server(server)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _normal(value: Any) -> Any:
+    """One form for a value read from PostgreSQL or DuckDB (JSON text vs dict, Decimal
+    scale, time zones)."""
+    import json
+    from datetime import datetime, timezone
+
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.dumps(json.loads(value), sort_keys=True)
+        except ValueError:
+            return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, Decimal):
+        return value.normalize()
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc)
+    if isinstance(value, str):
+        return value.rstrip()  # char(n) pads
+    return value
+
+
+def _rows(cursor_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return sorted((tuple(_normal(v) for v in r) for r in cursor_rows), key=repr)
+
+
+def compare(pg: Any, warehouse: str) -> dict[str, tuple[int, int, bool]]:
+    """Per table: (source rows, warehouse rows, equal)."""
+    import duckdb
+
+    out: dict[str, tuple[int, int, bool]] = {}
+    con = duckdb.connect(warehouse, read_only=True)
+    try:
+        present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        for table in shop.TABLES:
+            columns = [r[0] for r in pg.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                "ORDER BY ordinal_position", (table,)).fetchall()]  # fmt: skip
+            cols = ", ".join(f'"{c}"' for c in columns)
+            source = _rows(pg.execute(f"SELECT {cols} FROM {table}").fetchall())
+            target = _rows(con.execute(f'SELECT {cols} FROM "{table}"').fetchall()) if table in present else []
+            out[table] = (len(source), len(target), source == target)
+    finally:
+        con.close()
+    return out
+
+
+def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, rate: float,
+        echo: Echo) -> bool:  # fmt: skip
+    """The whole demo; True when every table matches."""
+    import psycopg
+
+    from hub.config import load_connector_file
+    from hub.runtime.worker import Worker
+
+    data = workdir / "data"
+    warehouse = workdir / "warehouse.duckdb"
+    for stale in (data, warehouse, Path(f"{warehouse}.wal")):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        elif stale.exists():
+            stale.unlink()
+    workdir.mkdir(parents=True, exist_ok=True)
+    with _postgres(source, echo) as env:
+        os.environ.update(env)
+        os.environ["HUB_WAREHOUSE"] = str(warehouse)  # the config's connection.url
+        dbname = os.environ.setdefault("PGDATABASE", "shop")
+        admin_dsn = "dbname=postgres" if source is None else source
+        _create_database(admin_dsn, dbname, fresh=source is None)
+        with psycopg.connect(dbname=dbname, autocommit=True) as pg:
+            if source is None or not pg.execute("SELECT to_regclass('orders')").fetchone()[0]:
+                shop.create(pg)
+                echo(f"created the sample shop in database {dbname!r}: "
+                     f"{', '.join(shop.TABLES)}")  # fmt: skip
+            specs = load_connector_file(config_path)
+            worker = Worker(str(data))
+            try:
+                for spec in specs:
+                    worker.add(spec)
+                echo(f"running {config_path}: {' -> '.join(s.name for s in specs)}")
+                ok = _stream(worker, pg, specs, seconds, rate, echo, str(warehouse))
+            finally:
+                worker.stop()
+            if not ok:
+                return False
+            result = compare(pg, str(warehouse))
+    echo("")
+    for table, (n_source, n_target, equal) in result.items():
+        mark = "match" if equal else "DIFFER"
+        echo(f"  {table:<12} {n_source:>6} rows in PostgreSQL, {n_target:>6} in DuckDB: {mark}")
+    if not all(eq for _, _, eq in result.values()):
+        echo("\nthe warehouse does not match the source: please report this as a bug")
+        return False
+    echo(f"""
+every table in {warehouse} equals its source, row for row. Query it:
+
+  python -c "import duckdb; print(duckdb.connect('{warehouse}', read_only=True).sql('SELECT status, count(*), sum(total) FROM orders GROUP BY 1'))"
+  duckdb -readonly {warehouse} "FROM orders LIMIT 5"     # with the DuckDB CLI
+
+the change events are in the log: hub --data-dir {data} topics list
+                                  hub --data-dir {data} consume shop.public.orders --from-beginning --max-messages 3
+run it against your own database: PGHOST=... PGDATABASE=... hub --data-dir {data} run {config_path}""")
+    return True
+
+
+@contextmanager
+def _postgres(source: str | None, echo: Echo) -> Iterator[dict[str, str]]:
+    if source is None:
+        with throwaway_postgres(echo) as env:
+            yield env
+        return
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(source)
+    names = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD",
+             "dbname": "PGDATABASE"}  # fmt: skip
+    yield {names[k]: str(v) for k, v in params.items() if k in names and v is not None}
+
+
+def _create_database(admin_dsn: str, dbname: str, *, fresh: bool) -> None:
+    import psycopg
+
+    if not fresh:
+        return
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+
+
+def _stream(worker: Any, pg: Any, specs: list[Any], seconds: float, rate: float, echo: Echo,
+            warehouse: str) -> bool:  # fmt: skip
+    source, sink = specs[0].name, specs[-1].name
+    stop = threading.Event()
+    writer = shop.Writer(pg, seed=3, customers=200, products=50)
+    thread = threading.Thread(target=writer.run, args=(rate, stop), name="demo-writes")
+    started = time.monotonic()
+    thread.start()
+    try:
+        while time.monotonic() - started < seconds:
+            if not _progress(worker, source, sink, started, writer, echo):
+                return False
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join()
+    if writer.error is not None:
+        echo(f"\nthe sample workload failed: {writer.error}")
+        return False
+    echo(f"\nstopped writing after {writer.transactions} transactions; waiting for the "
+         f"warehouse to catch up")  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if not _progress(worker, source, sink, started, writer, echo):
+            return False
+        try:
+            if all(eq for _, _, eq in compare(pg, warehouse).values()):
+                return True
+        except Exception:  # noqa: BLE001 - the sink holds the file: try again shortly
+            pass
+        time.sleep(1.0)
+    return True  # the final comparison reports what differs
+
+
+def _progress(worker: Any, source: str, sink: str, started: float, writer: shop.Writer,
+              echo: Echo) -> bool:  # fmt: skip
+    status = worker.status()
+    for name in (source, sink):
+        for st in status.get(name, []):
+            if st.state == "FAILED":
+                echo(f"\n{name} failed:\n{st.trace}")
+                return False
+    src = sum(st.records for st in status.get(source, []))
+    out = sum(st.records for st in status.get(sink, []))
+    lag = sum(st.lag or 0 for st in status.get(sink, []))
+    echo(f"\r  {time.monotonic() - started:5.1f} s  {writer.transactions:>6} transactions "
+         f"written  {src:>7} changes captured  {out:>7} applied to DuckDB  lag {lag:>5}   ",
+         )  # fmt: skip
+    return True
+
+
+def check_workdir(workdir: Path) -> None:
+    if workdir.exists() and not workdir.is_dir():
+        raise ConfigError(f"{workdir} exists and is not a directory; pick another --workdir")
