@@ -50,6 +50,8 @@ def _task_status(worker: Worker, s: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"id": s.id, "state": s.state, "worker_id": worker.worker_id}
     if s.trace:
         out["trace"] = s.trace
+    if s.metrics:
+        out["metrics"] = s.metrics  # hub's addition: the task's own gauges
     return out
 
 

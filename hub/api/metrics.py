@@ -66,6 +66,11 @@ class WorkerCollector(Collector):
         failures = counter("hub_task_failures", "times the task failed and was restarted")
         batch = gauge("hub_task_last_batch_size", "records in the task's last non-empty batch")
         lag = gauge("hub_task_lag", "records between the committed offsets and the log end")
+        own = gauge(
+            "hub_task_metric", "a connector's own gauge (e.g. the PostgreSQL source's "
+            "replication lag); name and an optional detail such as a table",
+            [*TASK_LABELS, "name", "detail"],
+        )  # fmt: skip
         for rt in list(self.worker.connectors.values()):
             for s in CONNECTOR_STATES:
                 conn_state.add_metric([rt.name, rt.type, s], 1.0 if rt.state == s else 0.0)
@@ -81,7 +86,10 @@ class WorkerCollector(Collector):
                     batch.add_metric(labels, st.last_batch_size)
                 if st.lag is not None:
                     lag.add_metric(labels, st.lag)
-        yield from (conn_state, task_state, records, rate, errors, failures, batch, lag)
+                for key, value in st.metrics.items():
+                    name, _, detail = key.partition(":")
+                    own.add_metric([*labels, name, detail], float(value))
+        yield from (conn_state, task_state, records, rate, errors, failures, batch, lag, own)
 
     def _partitions(self) -> Iterator[Metric]:
         def gauge(name: str, doc: str) -> GaugeMetricFamily:

@@ -123,6 +123,11 @@ class Task(ABC):
     @abstractmethod
     def stop(self) -> None: ...
 
+    def metrics(self) -> Mapping[str, float]:
+        """The task's own gauges, read from other threads (REST, /metrics): plain attribute
+        reads only. A name may carry one label after a colon (``snapshot_rows:public.t``)."""
+        return {}
+
 
 class SourceTask(Task):
     @abstractmethod

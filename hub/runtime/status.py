@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,7 @@ class TaskStatus:
     errors: int  # records that failed and were tolerated (errors.tolerance=all)
     failures: int = 0  # times the task failed (and was restarted)
     last_batch_size: int | None = None  # records in the last non-empty poll/batch
+    metrics: dict[str, float] = field(default_factory=dict)  # the task's own (Task.metrics)
 
 
 class TaskState:
@@ -35,6 +36,7 @@ class TaskState:
         self.failures = 0
         self.last_batch_size: int | None = None
         self.error_source: object = None  # the task's ErrorReporter (counts skipped records)
+        self.metrics_source: object = None  # the connector's task (Task.metrics)
 
     def running(self) -> None:
         with self._lock:
@@ -70,7 +72,14 @@ class TaskState:
             rate = (self.records - n0) / (now - t0) if now > t0 else 0.0
             age = None if self._last_commit is None else now - self._last_commit
             errors = int(getattr(self.error_source, "errors", 0))
-            return TaskStatus(
-                self.task_id, self.state, self.trace, self.records, rate, age, self.lag, errors,
-                self.failures, self.last_batch_size,
-            )  # fmt: skip
+            source = self.metrics_source
+        metrics: dict[str, float] = {}
+        if source is not None and self.state == "RUNNING":
+            try:
+                metrics = dict(source.metrics())  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001 - a task's metrics must never break status
+                metrics = {}
+        return TaskStatus(
+            self.task_id, self.state, self.trace, self.records, rate, age, self.lag, errors,
+            self.failures, self.last_batch_size, metrics,
+        )  # fmt: skip

@@ -420,6 +420,7 @@ class Worker:
         )  # fmt: skip
         task.state.error_source = ctx.errors
         instance = v.cls.task_class()  # type: ignore[attr-defined]
+        task.state.metrics_source = instance
         if rt.type == "source":
             return SourceRunner(ctx, _PausableSourceTask(instance, rt.paused), self.offsets)
         runner = SinkRunner(ctx, instance)

@@ -112,6 +112,7 @@ class ChangeStream:
         self._returned = 0  # the completed position as of the last poll's return
         self._idle_since = time.monotonic()
         self.events = 0
+        self.behind_ms = 0.0  # commit time to handling, for the last transaction
 
     def open(self, conn: Any) -> None:
         start = self.resume.start_lsn() if self.resume is not None else 0
@@ -215,6 +216,7 @@ class ChangeStream:
             txn.event += 1
             self._txn_record(txn, "END", out)
         self._completed = msg.end_lsn
+        self.behind_ms = max(time.time_ns() / 1e6 - txn.ts_us / 1000, 0.0)
         self.position = self.position.at_commit(txn.commit_lsn, msg.end_lsn, txn.xid, txn.ts_us)
         out.append(offset_update(self.partition, self.position.to_dict()))
 

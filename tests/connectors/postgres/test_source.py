@@ -361,3 +361,36 @@ def test_wal_level_must_be_logical(tmp_path: Path) -> None:
     finally:
         stop_server(server)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_metrics_show_snapshot_progress_lag_and_retained_wal(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    from connectors.source.postgres import connector
+
+    connector.SAMPLE_INTERVAL_S = 0.0  # sample the server at every poll
+    sql.execute("CREATE TABLE g (id int PRIMARY KEY)")
+    sql.execute("INSERT INTO g SELECT generate_series(1, 1000)")
+    sql.execute("ANALYZE g")
+    worker = start(tmp_path, source_config(pg_server, pg_db, **{"snapshot.fetch.size": 100}))
+    try:
+        wait_for(lambda: len(events(worker.log, "app.public.g")) == 1000, what="the snapshot")
+        sql.execute("INSERT INTO g VALUES (1001)")
+
+        def gauges() -> dict[str, float] | None:
+            m = worker.status()["pg"][0].metrics
+            return m if m.get("events") == 1 and "slot_retained_wal_bytes" in m else None
+
+        m = wait_for(gauges, what="the streaming gauges")
+        assert m["snapshot_running"] == 0
+        assert m["lag_bytes"] >= 0 and m["slot_retained_wal_bytes"] > 0
+        assert 0 <= m["milliseconds_behind_source"] < 30_000
+        from fastapi.testclient import TestClient
+
+        from hub.api.app import create_app
+
+        text = TestClient(create_app(worker)).get("/metrics").text
+        assert 'hub_task_metric{connector="pg",detail="",name="slot_retained_wal_bytes"' in text
+    finally:
+        connector.SAMPLE_INTERVAL_S = 5.0
+        worker.stop()
