@@ -158,7 +158,9 @@ class ChangeReader:
             t = self.namer.table(r.topic, None) or self._tombstone_tables.get(r.topic)
             if t is None:
                 return None  # its delete was applied in an earlier batch
-        table = t if v is None else self._table(r, None)
+            table = t
+        else:
+            table = self._table(r, None)
         if v is None or (isinstance(v, Mapping) and str(v.get("__deleted")).lower() == "true"):
             if not self.cfg.delete_enabled:
                 return None

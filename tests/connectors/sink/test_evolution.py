@@ -68,5 +68,10 @@ def test_schema_evolution_none_refuses_to_create(sink: Sink) -> None:
 def test_table_name_format_from_source(sink: Sink) -> None:
     t = _acc()
     sink.start([t.topic], **{"table.name.format": "${source.table}_copy"})
-    sink.put([t.insert(0, {"id": 1, "n": 7, "amount": "1"})])
-    assert sink.rows("acc_copy") == [(1, 7, Decimal("1.00"))]
+    sink.put([t.insert(0, {"id": 1, "n": 7, "amount": "1"}),
+              t.insert(1, {"id": 2, "n": 8, "amount": "2"})])  # fmt: skip
+    assert sink.rows("acc_copy") == [(1, 7, Decimal("1.00")), (2, 8, Decimal("2.00"))]
+    # a tombstone has no 'source' block: it follows its delete to the same table
+    sink.put([t.delete(2, {"id": 1}), t.tombstone(3, {"id": 1})])
+    sink.put([t.tombstone(4, {"id": 1})])
+    assert sink.rows("acc_copy") == [(2, 8, Decimal("2.00"))]
