@@ -15,7 +15,7 @@ Arrow table built from the Python values and ``INSERT … SELECT``; PostgreSQL: 
 psycopg. Ratio = sink events/s ÷ reference rows/s (≥ 0.5 is the target). Peak RSS is the
 process's maximum resident set (``ru_maxrss``), printed after each phase.
 
-PostgreSQL: a throwaway server is started (tests/fixtures/postgres.py) unless --dsn is given.
+PostgreSQL: a throwaway server is started (hub.demo.postgres) unless --dsn is given.
 """
 
 from __future__ import annotations
@@ -192,12 +192,13 @@ def bench_postgres(dsn: str | None, base: str, n: int, keys: int, size: int) -> 
 
     server = None
     if dsn is None:
-        from tests.fixtures.postgres import PG_OS_USER, start_server, stop_server
+        from pathlib import Path
 
-        pgbase = tempfile.mkdtemp(prefix="hub-sink-bench-pg-")
-        if os.geteuid() == 0:
-            shutil.chown(pgbase, user=PG_OS_USER, group=PG_OS_USER)
-        server = start_server(__import__("pathlib").Path(pgbase))
+        from hub.demo.postgres import prepare_dir, start_server, stop_server
+
+        pgbase = Path(tempfile.mkdtemp(prefix="hub-sink-bench-pg-"))
+        prepare_dir(pgbase)
+        server = start_server(pgbase)
         dsn = f"postgresql://{server.user}@{server.host}:{server.port}/postgres"
     try:
         rows = final_rows(n, keys)
