@@ -18,15 +18,23 @@ from typing import Any
 from connectors.sink.engine.batch import TableBatch
 from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, qualified, quote
 from connectors.sink.engine.errors import SinkFatalError
-from connectors.sink.engine.types import BOOLEAN, Column, ColumnType
+from connectors.sink.engine.types import ARRAY, BOOLEAN, BYTES, JSON, STRING, Column, ColumnType
+from connectors.sink.engine.unavailable import Unavailable
 
 DELETED = Column("__deleted", ColumnType(BOOLEAN))
+_TOASTABLE = {STRING, JSON, BYTES, ARRAY}
 
 
 def staged(
-    table: str, columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]
+    table: str,
+    columns: Sequence[Column],
+    rows: Sequence[Mapping[str, Any]],
+    unavailable: Unavailable | None = None,
+    keep: dict[str, list[bool]] | None = None,
 ) -> list[StagedColumn]:
-    """Column-major canonical values of ``rows`` (a missing column is NULL)."""
+    """Column-major canonical values of ``rows`` (a missing column is NULL). With
+    ``unavailable`` and ``keep``, placeholder values become NULL and ``keep[column]`` marks
+    the rows whose current value must stay."""
     names = [c.name for c in columns]
     values: list[Sequence[Any]]
     try:  # rows of one schema have every column: transpose in C
@@ -40,6 +48,11 @@ def staged(
         values = [[row.get(n) for row in rows] for n in names]
     out = []
     for c, vals in zip(columns, values, strict=True):
+        toastable = keep is not None and unavailable is not None and c.type.kind in _TOASTABLE
+        if toastable and unavailable is not None and keep is not None and unavailable.any_in(vals):
+            mask = [unavailable.is_placeholder(v) for v in vals]
+            keep[c.name] = mask
+            vals = [None if m else v for v, m in zip(vals, mask, strict=True)]
         conv = c.convert
         col: list[Any] = list(vals)
         if conv is not None:
@@ -65,6 +78,7 @@ def apply(
     *,
     upsert: bool,
     soft: bool,
+    unavailable: Unavailable | None = None,
 ) -> None:
     t = qualified(tb.table)
     name = str(tb.table)
@@ -86,14 +100,26 @@ def apply(
     if not rows:
         return
     cols = list(columns)
-    stage_cols = staged(name, cols, rows)
+    keyed_upsert = bool(pk and upsert and tb.keyed and tuple(info.pk) == tuple(pk))
+    keep: dict[str, list[bool]] = {}
+    stage_cols = staged(name, cols, rows, unavailable, keep if keyed_upsert else None)
     if soft:
         cols.append(DELETED)
         stage_cols.append(StagedColumn(DELETED.name, DELETED.type, [False] * len(rows)))
-    rel = d.stage("up", stage_cols)
+    marks = [StagedColumn(f"__hub_keep_{c}", ColumnType(BOOLEAN), m) for c, m in keep.items()]
+    rel = d.stage("up", stage_cols + marks)
     names = ", ".join(quote(c.name) for c in cols)
-    exprs = ", ".join(d.select_expr(sc, f"{rel}.{quote(sc.name)}") for sc in stage_cols)
-    insert = f"INSERT INTO {t} ({names}) SELECT {exprs} FROM {rel}"
+    exprs = []
+    for sc in stage_cols:
+        e = d.select_expr(sc, f"{rel}.{quote(sc.name)}")
+        if sc.name in keep:  # an unchanged TOASTed value: the row's current one
+            mark = f"{rel}.{quote('__hub_keep_' + sc.name)}"
+            e = f"CASE WHEN {mark} THEN cur.{quote(sc.name)} ELSE {e} END"
+        exprs.append(e)
+    source = rel
+    if keep:
+        source = f"{rel} LEFT JOIN {t} AS cur ON {_match(pk, 'cur', rel)}"
+    insert = f"INSERT INTO {t} ({names}) SELECT {', '.join(exprs)} FROM {source}"
     if pk and upsert and tb.keyed:
         if tuple(info.pk) == tuple(pk):
             rest = [c.name for c in cols if c.name not in pk]

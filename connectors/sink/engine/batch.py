@@ -20,6 +20,7 @@ from typing import Any
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.records import DELETE, TRUNCATE, UPSERT, Change
 from connectors.sink.engine.types import Column
+from connectors.sink.engine.unavailable import Unavailable
 
 
 def _same(a: Column, b: Column) -> bool:
@@ -39,6 +40,7 @@ class TableBatch:
     keyed: dict[Any, tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
     appended: list[Mapping[str, Any]] = field(default_factory=list)
     columns: dict[str, Column] = field(default_factory=dict)
+    unavailable: Unavailable | None = None
     _last_cols: tuple[Column, ...] | None = None
 
     def add(self, ch: Change) -> bool:
@@ -59,7 +61,12 @@ class TableBatch:
             return True
         if not self.pk:
             self.pk = ch.pk
-        self.keyed[ch.key] = (ch.op, ch.row)
+        row = ch.row
+        if ch.op == UPSERT and self.unavailable is not None:
+            prev = self.keyed.get(ch.key)
+            if prev is not None and prev[0] == UPSERT:  # unchanged TOAST values: keep them
+                row = self.unavailable.fill(row, prev[1])
+        self.keyed[ch.key] = (ch.op, row)
         return True
 
     def _merge(self, cols: tuple[Column, ...]) -> bool:
@@ -80,7 +87,7 @@ class TableBatch:
         return [row for op, row in self.keyed.values() if op == DELETE]
 
 
-def collapse(changes: list[Change]) -> list[TableBatch]:
+def collapse(changes: list[Change], unavailable: Unavailable | None = None) -> list[TableBatch]:
     """Changes (in offset order) grouped per table and collapsed by key; a table's batches
     are in offset order."""
     out: list[TableBatch] = []
@@ -88,7 +95,7 @@ def collapse(changes: list[Change]) -> list[TableBatch]:
     for ch in changes:
         tb = open_.get(ch.table)
         if tb is None or not tb.add(ch):
-            tb = open_[ch.table] = TableBatch(ch.table)
+            tb = open_[ch.table] = TableBatch(ch.table, unavailable=unavailable)
             out.append(tb)
             tb.add(ch)
     return out

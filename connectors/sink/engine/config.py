@@ -48,6 +48,12 @@ class SinkConfig(ConnectorConfig):
     truncate_enabled: bool = Field(True, alias="truncate.enabled")
     schema_evolution: Literal["none", "basic"] = Field("basic", alias="schema.evolution")
     table_name_format: str = Field("${topic}", alias="table.name.format")
+    unavailable_value_placeholder: str = Field(
+        "__debezium_unavailable_value",
+        alias="unavailable.value.placeholder",
+        description="the source's stand-in for an unchanged TOASTed value: the column keeps "
+        "the value the target has",
+    )
     cdc_metadata: bool = Field(
         False,
         alias="cdc.metadata.enabled",

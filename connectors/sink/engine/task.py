@@ -29,6 +29,7 @@ from connectors.sink.engine.evolution import create, evolve
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.records import ChangeReader
 from connectors.sink.engine.types import STRING, Column, ColumnType, infer
+from connectors.sink.engine.unavailable import Unavailable
 from hub.errors import HubError
 from hub.log import TopicPartition
 from hub.runtime.api import SinkRecord, SinkTask, SinkTaskContext
@@ -46,6 +47,7 @@ class EngineSinkTask(SinkTask):
         self.cfg = self.config_class.of(config)
         self.connector = context.connector
         self.reader = ChangeReader(self.cfg)
+        self.unavailable = Unavailable(self.cfg.unavailable_value_placeholder)
         self.dialect = self.make_dialect(self.cfg)
         self.tables: dict[TableRef, TableInfo | None] = {}
         self.next: dict[tuple[str, int], int] = {}
@@ -105,7 +107,7 @@ class EngineSinkTask(SinkTask):
             positions[tp] = r.offset + 1
         if not positions:
             return
-        batches = collapse(changes)
+        batches = collapse(changes, self.unavailable)
         self._run(lambda: self._write(batches, positions))
         nxt.update(positions)
 
@@ -144,7 +146,7 @@ class EngineSinkTask(SinkTask):
                 t = d.column_type(info.columns.get(k, "")) or self._guess(tb, k)
                 columns.append(Column(k, t))
         upsert = cfg.insert_mode != "insert"
-        apply(d, tb, info, columns, upsert=upsert, soft=soft)
+        apply(d, tb, info, columns, upsert=upsert, soft=soft, unavailable=self.unavailable)
 
     @staticmethod
     def _guess(tb: TableBatch, name: str) -> ColumnType:

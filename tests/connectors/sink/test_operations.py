@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from decimal import Decimal
 
 import pytest
 
 from connectors.source.postgres.types import Oid
+from hub.runtime.api import SinkRecord
 from tests.connectors.sink.conftest import Sink
 from tests.connectors.sink.events import PgTable, people
 
@@ -104,8 +107,6 @@ def test_soft_delete_and_cdc_metadata(sink: Sink) -> None:
 
 
 def test_flat_records_after_unwrap_and_schemaless_json(sink: Sink) -> None:
-    from hub.runtime.api import SinkRecord
-
     def rec(off: int, key: object, value: object) -> SinkRecord:
         return SinkRecord("plain.events", 0, off, 0, key, value)
 
@@ -121,3 +122,26 @@ def test_flat_records_after_unwrap_and_schemaless_json(sink: Sink) -> None:
     ])  # fmt: skip
     rows = sink.query('SELECT id, name, n, ok FROM "plain_events" ORDER BY id')
     assert rows == [(1, "a2", 3.0, True), (3, "from primitive key", 0.0, True)]
+
+
+def test_unchanged_toasted_values_keep_what_the_table_has(sink: Sink) -> None:
+    ph = "__debezium_unavailable_value"
+    cols = [("id", Oid.INT4, -1), ("body", Oid.TEXT, -1), ("doc", Oid.JSONB, -1),
+            ("blob", Oid.BYTEA, -1), ("tags", 1009, -1), ("n", Oid.INT4, -1)]  # fmt: skip
+    t = PgTable("docs", cols)
+    full = {"body": "long text", "doc": '{"a": 1}', "blob": "\\x0102", "tags": "{x,y}"}
+    sink.put([t.insert(0, {"id": 1, **full, "n": 1}), t.insert(1, {"id": 2, **full, "n": 1})])
+
+    def toasted(off: int, key: int, n: int) -> SinkRecord:
+        rec = t.update(off, {"id": key, "n": n})
+        after = rec.value["after"]
+        after.update(body=ph, doc=ph, blob=base64.b64encode(ph.encode()).decode(), tags=[ph])
+        return rec
+
+    # id 1: earlier batch; id 3: inserted and updated in the same batch
+    sink.put([toasted(2, 1, 2), t.insert(3, {"id": 3, **full, "n": 1}), toasted(4, 3, 5)])
+    rows = sink.query('SELECT id, body, doc, blob, tags, n FROM "srv_public_docs" ORDER BY id')
+    for row, n in zip(rows, (2, 1, 5), strict=True):
+        assert row[1] == "long text" and row[5] == n
+        assert json.loads(row[2]) == {"a": 1} if isinstance(row[2], str) else row[2] == {"a": 1}
+        assert bytes(row[3]) == b"\x01\x02" and list(row[4]) == ["x", "y"]

@@ -1,0 +1,39 @@
+"""Debezium's placeholder for an unchanged TOASTed value (``unavailable.value.placeholder``).
+
+A PostgreSQL update that leaves a large (TOASTed) value alone does not carry it in the WAL
+unless the table has REPLICA IDENTITY FULL; the source then emits a placeholder in its place:
+the text for string columns, its bytes (base64 in JSON) for bytes columns, a one-element array
+for arrays. The sink must keep the value the target already has. Two places do it: collapse
+(an update of a row written earlier in the same batch takes that row's value) and apply (the
+staged row marks the column, and the upsert reads the current value from the table).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class Unavailable:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.b64 = base64.b64encode(text.encode()).decode()
+        self.forms: tuple[Any, ...] = (text, self.b64, [text], [self.b64])
+
+    def is_placeholder(self, v: Any) -> bool:
+        return (type(v) is str or type(v) is list) and v in self.forms
+
+    def any_in(self, values: Sequence[Any]) -> bool:
+        """Whether a column's raw values hold the placeholder (C-speed scans)."""
+        return any(f in values for f in self.forms)
+
+    def fill(self, new: Mapping[str, Any], old: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``new`` with placeholders replaced by ``old``'s values."""
+        out: dict[str, Any] | None = None
+        for k, v in new.items():
+            if self.is_placeholder(v):
+                if out is None:
+                    out = dict(new)
+                out[k] = old.get(k)
+        return new if out is None else out
