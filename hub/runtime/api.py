@@ -61,6 +61,10 @@ class SourceRecord:
     partition: int | None = None
     key_schema: JsonMap | None = None
     value_schema: JsonMap | None = None
+    # False for records a replay from the stored offset would not reproduce (reads of the
+    # live table during streaming, as incremental snapshots do): the runtime neither counts
+    # them in the replay sequence nor drops them after a crash, so they may repeat
+    replayable: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,10 +129,16 @@ class SourceRunner:
             self._pending[pkey] = (r.source_partition, r.source_offset)  # type: ignore[assignment]
             if not r.topic:  # an offset update (api.offset_update): nothing to write
                 continue
-            self._seq += 1
-            if self._seq in self._skip:
-                self._skip.discard(self._seq)
-                continue
+            if r.replayable:
+                self._seq += 1
+                if self._seq in self._skip:
+                    self._skip.discard(self._seq)
+                    continue
+                seq_header: tuple[tuple[str, bytes], ...] = (
+                    (SEQ_HEADER, self._prefix + str(self._seq).encode()),
+                )
+            else:
+                seq_header = ()
             chain = self.ctx.chain
             if chain is not None:
                 if r.timestamp is None:
@@ -155,7 +161,7 @@ class SourceRunner:
                 g = groups[(r.topic, r.partition)] = ([], [], [], [])
             g[0].append(key)
             g[1].append(value)
-            g[2].append((*r.headers, (SEQ_HEADER, self._prefix + str(self._seq).encode())))
+            g[2].append((*r.headers, *seq_header))
             g[3].append(r.timestamp if r.timestamp is not None else now)
         for topic, _ in groups:
             self._ensure_topic(topic)

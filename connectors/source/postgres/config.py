@@ -59,6 +59,16 @@ class PostgresSourceConfig(ConnectorConfig):
     snapshot_fetch_size: int = Field(
         10_240, alias="snapshot.fetch.size", ge=1, description="rows per snapshot chunk"
     )
+    # -- incremental snapshots ----------------------------------------------------------------
+    signal_data_collection: str = Field(
+        "", alias="signal.data.collection",
+        description="<schema>.<table> of the signal table (id text PRIMARY KEY, type text, "
+        "data text); insert an execute-snapshot row there to snapshot tables while streaming",
+    )  # fmt: skip
+    incremental_snapshot_chunk_size: int = Field(
+        1024, alias="incremental.snapshot.chunk.size", ge=1,
+        description="rows per chunk of an incremental snapshot",
+    )  # fmt: skip
     # -- filters ----------------------------------------------------------------------------
     schema_include_list: str = Field("", alias="schema.include.list")
     schema_exclude_list: str = Field("", alias="schema.exclude.list")
@@ -123,6 +133,13 @@ class PostgresSourceConfig(ConnectorConfig):
         if bad:
             raise ValueError(f"unknown operation(s) {sorted(bad)}: use c, u, d, t or none")
         return ",".join(sorted(ops))
+
+    @field_validator("signal_data_collection")
+    @classmethod
+    def _signal(cls, value: str) -> str:
+        if value and value.count(".") != 1:
+            raise ValueError("use <schema>.<table>, e.g. public.debezium_signal")
+        return value
 
     def skipped(self) -> frozenset[str]:
         if self.skipped_operations == "none":

@@ -80,7 +80,7 @@ class PostgresSourceTask(SourceTask):
         ]  # fmt: skip
         if keyless:
             raise ReplicaIdentityError(keyless)
-        replication.ensure_publication(self.meta, cfg, tables)
+        replication.ensure_publication(self.meta, cfg, tables, self._signal_table(tables))
         from connectors.source.postgres.schemas import TableSchemas
 
         self.schemas = TableSchemas(self.meta, cfg, self.filters)
@@ -115,6 +115,23 @@ class PostgresSourceTask(SourceTask):
             self._resume = offset or PostgresOffset()
             if self.should_stream:
                 self._start_stream()
+
+    def _signal_table(self, tables: list[catalog.TableInfo]) -> catalog.TableInfo | None:
+        """The signal table, checked to exist when configured."""
+        name = self.cfg.signal_data_collection
+        if not name:
+            return None
+        schema, _, table = name.partition(".")
+        from connectors.source.postgres.filters import Filters as F
+
+        found = [t for t in catalog.tables(self.meta, F()) if t.schema == schema and t.name == table]
+        if not found:
+            raise ConfigError(
+                f"signal.data.collection={name!r}: no such table in {self.cfg.dbname!r}; "
+                f"create it: CREATE TABLE {name} (id text PRIMARY KEY, type text NOT NULL, "
+                f"data text)"
+            )
+        return found[0]
 
     # -- slot --------------------------------------------------------------------------------
     def _create_slot(self, *, export: bool) -> tuple[int, str | None, Any]:
@@ -223,7 +240,18 @@ class PostgresSourceTask(SourceTask):
     def _start_stream(self) -> None:
         from connectors.source.postgres.stream import ChangeStream
 
-        self.stream = ChangeStream(self.cfg, self.schemas, self.partition, self._resume)
+        incremental = None
+        if self.cfg.signal_data_collection:
+            from connectors.source.postgres.incremental import IncrementalSnapshot
+
+            incremental = IncrementalSnapshot(
+                self.meta, self.cfg.signal_data_collection,
+                self.cfg.incremental_snapshot_chunk_size, self.filters, self.schemas,
+            )  # fmt: skip
+            incremental.resume(self._resume.incremental)
+        self.stream = ChangeStream(
+            self.cfg, self.schemas, self.partition, self._resume, incremental
+        )
         self.stream.open(_connect(self.cfg, replication="database"))
 
     def poll(self) -> list[SourceRecord]:

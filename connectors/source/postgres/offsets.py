@@ -9,6 +9,8 @@ The source partition is ``{"server": <topic.prefix>}``. The offset has two shape
   ``lsn_commit`` (the server sends every transaction that commits at or after it, whole and
   in commit order, which is what makes replay deterministic) and skips what was emitted.
   An idle stream moves ``lsn`` to the server's position from its keepalives.
+  ``incremental`` holds a running incremental snapshot's progress (tables to go, the key
+  of the last row read), so it resumes after a restart.
 * **snapshot** (``snapshot`` true): the snapshot runs; ``snapshot_lsn`` is the slot's
   consistent point (streaming starts there afterwards), ``table`` the table being read and
   ``after`` the key (or ctid) of the last row emitted, as text.
@@ -36,16 +38,22 @@ class PostgresOffset:
     table: str | None = None
     after: tuple[str | None, ...] | None = None
     last_snapshot_record: bool = False
+    incremental: Mapping[str, Any] | None = None  # an incremental snapshot's progress
 
     # -- intention-revealing updates ------------------------------------------------------
     def at_event(self, commit_lsn: int, event: int, lsn: int, txid: int, ts_usec: int) -> PostgresOffset:
-        return PostgresOffset(lsn, commit_lsn, event, txid, ts_usec)
+        return PostgresOffset(lsn, commit_lsn, event, txid, ts_usec, incremental=self.incremental)
 
     def at_commit(self, commit_lsn: int, end_lsn: int, txid: int, ts_usec: int) -> PostgresOffset:
-        return PostgresOffset(end_lsn, commit_lsn, None, txid, ts_usec)
+        return PostgresOffset(end_lsn, commit_lsn, None, txid, ts_usec, incremental=self.incremental)
 
     def at_idle(self, lsn: int) -> PostgresOffset:
-        return PostgresOffset(lsn, self.lsn_commit, None, self.txid, self.ts_usec)
+        return PostgresOffset(
+            lsn, self.lsn_commit, None, self.txid, self.ts_usec, incremental=self.incremental
+        )
+
+    def with_incremental(self, state: Mapping[str, Any] | None) -> PostgresOffset:
+        return replace(self, incremental=state)
 
     def at_snapshot_row(self, table: str, after: tuple[str | None, ...]) -> PostgresOffset:
         return replace(self, snapshot=True, table=table, after=after)
@@ -93,6 +101,8 @@ class PostgresOffset:
             out["txId"] = self.txid
         if self.ts_usec is not None:
             out["ts_usec"] = self.ts_usec
+        if self.incremental is not None:
+            out["incremental"] = dict(self.incremental)
         return out
 
     @classmethod
@@ -111,6 +121,7 @@ class PostgresOffset:
             table=d.get("table"),
             after=tuple(after) if after is not None else None,
             last_snapshot_record=bool(d.get("last_snapshot_record", False)),
+            incremental=d.get("incremental"),
         )
 
 

@@ -86,9 +86,11 @@ def _ident(name: str) -> str:
 
 
 def ensure_publication(
-    conn: psycopg.Connection[Any], cfg: PostgresSourceConfig, tables: list[TableInfo]
+    conn: psycopg.Connection[Any], cfg: PostgresSourceConfig, tables: list[TableInfo],
+    signal: TableInfo | None = None,
 ) -> None:
-    """Create or align the publication per ``publication.autocreate.mode``."""
+    """Create or align the publication per ``publication.autocreate.mode`` (filtered: the
+    captured tables and the signal table)."""
     name = cfg.publication_name
     row = conn.execute(
         "SELECT puballtables FROM pg_publication WHERE pubname = %s", (name,)
@@ -114,7 +116,8 @@ def ensure_publication(
                 f"no table of {cfg.dbname!r} matches the include/exclude lists, so publication "
                 f"{name!r} would be empty: check schema.include.list and table.include.list"
             )
-        listed = ", ".join(f"{_ident(t.schema)}.{_ident(t.name)}" for t in tables)
+        wanted = [*tables, *([signal] if signal and signal not in tables else [])]
+        listed = ", ".join(f"{_ident(t.schema)}.{_ident(t.name)}" for t in wanted)
         if row is None:
             conn.execute(f"CREATE PUBLICATION {_ident(name)} FOR TABLE {listed}")
             log.info("created publication %s for %d table(s)", name, len(tables))

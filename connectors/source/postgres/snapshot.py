@@ -249,36 +249,15 @@ class SnapshotReader:
             yield from self._by_ctid(t, cols, rel, after)
 
     def _copy(self, sql: str, params: Sequence[Any]) -> bytes:
-        """Run a ``COPY ... TO STDOUT``; psycopg binds ``%s`` parameters client-side."""
-        cur = self._conn.cursor()
-        parts: list[bytes] = []
-        if not params:  # psycopg reads placeholders (and %% escapes) only with parameters
-            sql = sql.replace("%%", "%")
-        with cur.copy(sql, tuple(params) or None) as copy:
-            for block in copy:
-                parts.append(bytes(block))
-        return b"".join(parts)
+        return copy_text(self._conn, sql, params)
 
     def _by_key(
         self, t: TableInfo, cols: str, rel: str, after: tuple[str | None, ...] | None
     ) -> Iterator[Chunk]:
-        names = [c.name for c in t.columns]
-        key_idx = [names.index(k) for k in t.primary_key]
-        types = {c.name: c.type_name for c in t.columns}
-        order = ", ".join(_ident(k) for k in t.primary_key).replace("%", "%%")
         while not self._stop.is_set():
-            where = ""
-            if after is not None:
-                bound = ", ".join(f"%s::{types[k]}" for k in t.primary_key)
-                where = f"WHERE ({order}) > ({bound})"
-            sql = (
-                f"COPY (SELECT {cols} FROM {rel} {where} ORDER BY {order} "
-                f"LIMIT {self.chunk_rows}) TO STDOUT"
-            )
-            rows = parse_copy_text(self._copy(sql, after or ()))
+            rows, positions = key_chunk(self._conn, t, after, self.chunk_rows)
             if not rows:
                 return
-            positions = [tuple(_text(r[i]) for i in key_idx) for r in rows]
             after = positions[-1]
             self._progress(t, len(rows))
             yield Chunk(t, rows, positions)
@@ -324,6 +303,38 @@ class SnapshotReader:
             self._last_log = now
             pct = f" ({100 * done / t.estimated_rows:.0f}%)" if t.estimated_rows > 0 else ""
             log.info("snapshot: %s %d of ~%d rows%s", t.qualified, done, t.estimated_rows, pct)
+
+
+def copy_text(conn: Any, sql: str, params: Sequence[Any] = ()) -> bytes:
+    """Run a ``COPY ... TO STDOUT``; psycopg binds ``%s`` parameters client-side."""
+    cur = conn.cursor()
+    parts: list[bytes] = []
+    if not params:  # psycopg reads placeholders (and %% escapes) only with parameters
+        sql = sql.replace("%%", "%")
+    with cur.copy(sql, tuple(params) or None) as copy:
+        for block in copy:
+            parts.append(bytes(block))
+    return b"".join(parts)
+
+
+def key_chunk(
+    conn: Any, t: TableInfo, after: tuple[str | None, ...] | None, limit: int
+) -> tuple[list[list[bytes | None]], list[tuple[str | None, ...]]]:
+    """Up to ``limit`` rows of ``t`` (all columns) with a primary key above ``after``, in key
+    order, and each row's key as text."""
+    cols = ", ".join(_ident(c.name) for c in t.columns).replace("%", "%%")
+    rel = f"{_ident(t.schema)}.{_ident(t.name)}".replace("%", "%%")
+    order = ", ".join(_ident(k) for k in t.primary_key).replace("%", "%%")
+    types = {c.name: c.type_name for c in t.columns}
+    where = ""
+    if after is not None:
+        bound = ", ".join(f"%s::{types[k]}" for k in t.primary_key)
+        where = f"WHERE ({order}) > ({bound})"
+    sql = f"COPY (SELECT {cols} FROM {rel} {where} ORDER BY {order} LIMIT {limit}) TO STDOUT"
+    rows = parse_copy_text(copy_text(conn, sql, after or ()))
+    names = [c.name for c in t.columns]
+    key_idx = [names.index(k) for k in t.primary_key]
+    return rows, [tuple(_text(r[i]) for i in key_idx) for r in rows]
 
 
 def _text(v: bytes | None) -> str | None:

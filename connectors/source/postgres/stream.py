@@ -24,6 +24,7 @@ from connectors.source.postgres.events import (
     envelope,
     now_ms,
 )
+from connectors.source.postgres.incremental import IncrementalSnapshot
 from connectors.source.postgres.offsets import PostgresOffset
 from connectors.source.postgres.protocol import pgoutput as pg
 from connectors.source.postgres.protocol.pgoutput import lsn_to_str
@@ -94,6 +95,7 @@ class ChangeStream:
         schemas: TableSchemas,
         partition: JsonMap,
         resume: PostgresOffset,
+        incremental: IncrementalSnapshot | None = None,
     ) -> None:
         self.cfg = cfg
         self.schemas = schemas
@@ -111,6 +113,9 @@ class ChangeStream:
         self._completed = 0 if resume.in_transaction else (resume.lsn or 0)
         self._returned = 0  # the completed position as of the last poll's return
         self._idle_since = time.monotonic()
+        self.incremental = incremental
+        self._signal_relid: int | None = None
+        self._signal_columns: list[str] = []
         self.events = 0
         self.behind_ms = 0.0  # commit time to handling, for the last transaction
 
@@ -183,6 +188,9 @@ class ChangeStream:
         if kind == 0x52:  # Relation
             assert isinstance(msg, pg.Relation)
             self.schemas.on_relation(msg)
+            if f"{msg.namespace}.{msg.name}" == self.cfg.signal_data_collection:
+                self._signal_relid = msg.relation_id
+                self._signal_columns = [c.name for c in msg.columns]
             return
         if kind in (0x49, 0x55, 0x44, 0x54):  # Insert, Update, Delete, Truncate
             if txn is None:
@@ -240,6 +248,8 @@ class ChangeStream:
                         value_schema=schema.value_schema,
                     ))  # fmt: skip
             return
+        if msg.relation_id == self._signal_relid and not skip and isinstance(msg, pg.Insert):
+            self._signal(txn, msg, lsn, out)
         schema = self.schemas.by_relation.get(msg.relation_id)
         if schema is None:
             return  # not captured
@@ -247,6 +257,15 @@ class ChangeStream:
             txn.counts[schema.topic] = txn.counts.get(schema.topic, 0) + 1
             txn.total += 1
             return
+        inc = self.incremental
+        if inc is not None and inc.open:
+            old_tuple = getattr(msg, "old", None)
+            new_tuple = getattr(msg, "new", None)
+            inc.on_change(
+                schema,
+                schema.raw_key(old_tuple.values) if old_tuple is not None else None,
+                schema.raw_key(new_tuple.values) if new_tuple is not None else None,
+            )
         if isinstance(msg, pg.Insert):
             if "c" in self.skipped_ops:
                 return
@@ -273,6 +292,36 @@ class ChangeStream:
                 return
             before = schema.row(msg.old.values)
             self._emit(txn, schema, "d", before, None, schema.key(before), lsn, out)
+
+    def _signal(self, txn: _Txn, msg: pg.Insert, lsn: int, out: list[SourceRecord]) -> None:
+        """A row inserted into the signal table: a signal, or a watermark of ours."""
+        inc = self.incremental
+        if inc is None:
+            return
+        row = {
+            name: (bytes(v).decode() if isinstance(v, bytes | memoryview) else None)
+            for name, v in zip(self._signal_columns, msg.new.values, strict=False)
+        }
+        closed = inc.on_signal(row.get("type"), row.get("id"), row.get("data"))
+        if closed:
+            self._offset(txn, lsn)  # the position of the close watermark
+            src = {
+                "version": VERSION, "connector": "postgresql", "name": self.name,
+                "ts_ms": txn.ts_us // 1000, "snapshot": "incremental", "db": self.db,
+                "sequence": None, "ts_us": txn.ts_us, "ts_ns": txn.ts_us * 1000, "schema": "",
+                "table": "", "txId": txn.xid, "lsn": lsn, "xmin": None,
+            }  # fmt: skip
+            schema, rows = inc.take(src)
+            self.position = self.position.with_incremental(inc.state())
+            offset = self.position.to_dict()
+            for key, value in rows:
+                out.append(SourceRecord(
+                    schema.topic, value, key, self.partition, offset,
+                    key_schema=schema.key_schema, value_schema=schema.value_schema,
+                    replayable=False,
+                ))  # fmt: skip
+        else:
+            self.position = self.position.with_incremental(inc.state())
 
     def _emit(
         self, txn: _Txn, schema: TableSchema, op: str, before: Any, after: Any, key: Any,

@@ -394,3 +394,70 @@ def test_metrics_show_snapshot_progress_lag_and_retained_wal(
     finally:
         connector.SAMPLE_INTERVAL_S = 5.0
         worker.stop()
+
+
+def test_incremental_snapshot_with_concurrent_writes_ends_in_the_latest_state(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    sql.execute("CREATE TABLE inc (id int PRIMARY KEY, v int NOT NULL)")
+    sql.execute("INSERT INTO inc SELECT g, 0 FROM generate_series(1, 3000) g")
+    sql.execute("CREATE TABLE debezium_signal (id text PRIMARY KEY, type text NOT NULL, data text)")
+    cfg = source_config(pg_server, pg_db, **{
+        "snapshot.mode": "no_data", "signal.data.collection": "public.debezium_signal",
+        "incremental.snapshot.chunk.size": 100, "table.exclude.list": r"public\.debezium_signal",
+    })  # fmt: skip
+    worker = start(tmp_path, cfg)
+    stop = threading.Event()
+
+    def writer() -> None:
+        import random
+
+        rnd = random.Random(3)
+        with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as c:
+            while not stop.is_set():
+                i = rnd.randint(1, 3200)
+                c.execute("UPDATE inc SET v = v + 1 WHERE id = %s", (i,))
+                if i % 17 == 0:
+                    c.execute("DELETE FROM inc WHERE id = %s", (i,))
+                if i > 3000:
+                    c.execute("INSERT INTO inc VALUES (%s, 0) ON CONFLICT DO NOTHING", (i,))
+
+    t = threading.Thread(target=writer)
+    try:
+        wait_for(lambda: worker.status()["pg"][0].state == "RUNNING", what="start")
+        t.start()
+        sql.execute(
+            "INSERT INTO debezium_signal VALUES ('s1', 'execute-snapshot', "
+            "'{\"data-collections\": [\"public.inc\"], \"type\": \"incremental\"}')"
+        )
+        wait_for(
+            lambda: sum(1 for _, v in events(worker.log, "app.public.inc") if v and v["op"] == "r")
+            > 2500, timeout=60, what="the incremental snapshot",
+        )  # fmt: skip
+        stop.set()
+        t.join()
+        final = dict(sql.execute("SELECT id, v FROM inc").fetchall())
+
+        def state() -> dict[int, int]:
+            rows: dict[int, int] = {}
+            for key, v in events(worker.log, "app.public.inc"):
+                if v is None:
+                    continue
+                if v["op"] == "d":
+                    rows.pop(key["id"], None)
+                else:
+                    rows[v["after"]["id"]] = v["after"]["v"]
+            return rows
+
+        wait_for(lambda: state() == final, timeout=60, what="the topic to equal the table")
+        reads = [v for _, v in events(worker.log, "app.public.inc") if v and v["op"] == "r"]
+        assert {v["source"]["snapshot"] for v in reads} == {"incremental"}
+        assert len({v["after"]["id"] for v in reads}) == len(reads)  # each row read once
+        changes = [v for _, v in events(worker.log, "app.public.inc") if v and v["op"] != "r"]
+        assert len(changes) > 100  # the writes went on during the snapshot
+        assert not worker.log.has_topic("app.public.debezium_signal")
+    finally:
+        stop.set()
+        if t.is_alive():
+            t.join()
+        worker.stop()
