@@ -75,3 +75,11 @@ def test_table_name_format_from_source(sink: Sink) -> None:
     sink.put([t.delete(2, {"id": 1}), t.tombstone(3, {"id": 1})])
     sink.put([t.tombstone(4, {"id": 1})])
     assert sink.rows("acc_copy") == [(2, 8, Decimal("2.00"))]
+
+
+def test_a_dot_in_table_name_format_names_a_schema(sink: Sink) -> None:
+    t = _acc()
+    sink.start([t.topic], **{"table.name.format": "analytics.${source.table}"})
+    sink.put([t.insert(0, {"id": 1, "n": 7, "amount": "1"})])
+    sink.put([t.update(1, {"id": 1, "n": 8, "amount": "2"})])
+    assert sink.query('SELECT id, n FROM "analytics"."acc"') == [(1, 8)]
