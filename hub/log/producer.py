@@ -169,6 +169,13 @@ class Producer:
         compression = self._codec_for(topic)
         out: list[AppendInfo] = []
         step = self._batch_records
+        if len(values) > 1:
+            # big records: cut the input so a chunk's batch fits max_batch_bytes, rather than
+            # encoding it whole and splitting it again in _append_encoded
+            size = sum(len(v) for v in values if v is not None)
+            size += sum(len(k) for k in keys if k is not None) + 70 * len(values)
+            fit = int(self._max_batch_bytes * 0.9 * len(values) / max(size, 1))
+            step = max(1, min(step, fit))
         for start in range(0, len(values), step):
             stop = start + step
             k, v = keys[start:stop], values[start:stop]

@@ -198,11 +198,15 @@ class SourceRunner:
         if not self._window and not self._pending:
             return
         self.producer.flush()  # the window's records are durable from here on
+        # while the replay has not yet passed all the records a crashed run left in the log,
+        # the window that holds them stays open: a crash now must find the rest of them again
+        keep = dict(self._window) if self._skip else None
         self.offsets.write(
-            self.connector, self._pending, (self.task_id, {"seq": self._seq, "window": None})
+            self.connector, self._pending, (self.task_id, {"seq": self._seq, "window": keep})
         )
         self._committed_seq = self._seq
-        self._window.clear()
+        if keep is None:
+            self._window.clear()
         self._pending.clear()
         self.task.commit()
         self.state.committed()

@@ -148,6 +148,44 @@ def test_two_crashes_inside_one_commit_window_duplicate_nothing(tmp_path: Path) 
     assert "already in the log" in (tmp_path / "worker.log").read_text()
 
 
+@pytest.mark.integration
+def test_a_commit_during_the_replay_keeps_the_crashed_window_open(tmp_path: Path) -> None:
+    """Run 1 crashes with ~2000 records in an uncommitted window; run 2 commits several times
+    while it is still replaying them (frequent commits, throttled source) and crashes too.
+    Run 3 must still find run 1's records that run 2 had not replayed yet."""
+    n = 5000
+    config = tmp_path / "gen.yaml"
+
+    def write(flush_ms: int) -> None:
+        config.write_text(textwrap.dedent(f"""
+            name: gen
+            config:
+              connector.class: datagen
+              topic: events
+              rate: 2500
+              max.records: {n}
+              offset.flush.interval.ms: {flush_ms}
+        """))  # fmt: skip
+
+    for run, (flush_ms, wait) in enumerate([(600_000, 0.8), (50, 0.4)], 1):
+        write(flush_ms)
+        proc = _start(tmp_path, str(config))
+        _wait_started(tmp_path, run, "connector gen started")
+        time.sleep(wait)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    write(200)
+    proc = _start(tmp_path, str(config))
+    _wait_started(tmp_path, 3, "connector gen started")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_topic_seqs(tmp_path, 1)) < n:
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    seqs = _topic_seqs(tmp_path, 1)
+    assert len(seqs) == len(set(seqs)) == n
+
+
 def _topic_seqs(tmp_path: Path, partitions: int) -> list[int]:
     with Log(str(tmp_path / "data"), read_only=True) as log:
         if "events" not in log.topics():

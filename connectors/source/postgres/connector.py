@@ -209,6 +209,8 @@ class PostgresSourceTask(SourceTask):
         base, db, name = self._snapshot_base, self.cfg.dbname, self.cfg.topic_prefix
         lsn = base.snapshot_lsn
         last = len(chunk.rows) - 1
+        # PostgresOffset.at_snapshot_row(...).to_dict(), built directly: this runs per row
+        template = base.at_snapshot_row(t.qualified, ()).to_dict()
         for i in range(start, end):
             marker = "true"
             if self._first:
@@ -217,12 +219,12 @@ class PostgresSourceTask(SourceTask):
                 marker = "last"
             after = schema.row(chunk.rows[i])
             src = schema.source(db, name, ts_us=self._snapshot_ts, snapshot=marker, lsn=lsn)
-            offset = base.at_snapshot_row(t.qualified, chunk.positions[i])
+            offset = {**template, "after": list(chunk.positions[i])}
             if marker == "last":
-                offset = PostgresOffset(**{**_fields(offset), "last_snapshot_record": True})
+                offset["last_snapshot_record"] = True
             out.append(SourceRecord(
                 schema.topic, envelope("r", None, after, src), schema.key(after),
-                self.partition, offset.to_dict(),
+                self.partition, offset,
                 key_schema=schema.key_schema, value_schema=schema.value_schema,
             ))  # fmt: skip
 
@@ -301,7 +303,7 @@ class PostgresSourceTask(SourceTask):
             out["events"] = stream.events
             out["milliseconds_behind_source"] = stream.behind_ms
             if current:
-                processed = stream.position.lsn or 0
+                processed = stream.lsn
                 out["lag_bytes"] = max(current - processed, 0)
         if current and restart:
             out["slot_retained_wal_bytes"] = max(current - restart, 0)
@@ -340,10 +342,6 @@ class PostgresSourceTask(SourceTask):
                     log.info("dropped replication slot %s", self.cfg.slot_name)
             finally:
                 meta.close()
-
-
-def _fields(o: PostgresOffset) -> dict[str, Any]:
-    return {f: getattr(o, f) for f in o.__slots__}  # type: ignore[attr-defined]
 
 
 class PostgresConnector(SourceConnector):

@@ -101,7 +101,8 @@ class ChangeStream:
         self.schemas = schemas
         self.partition = partition
         self.resume: PostgresOffset | None = resume
-        self.position = resume  # the offset of the last thing handled
+        self.position = resume  # the offset of the last transaction or idle point handled
+        self.lsn = resume.lsn or 0  # the LSN of the last thing handled
         self.db = cfg.dbname
         self.name = cfg.topic_prefix
         self.skipped_ops = cfg.skipped()
@@ -226,11 +227,18 @@ class ChangeStream:
         self._completed = msg.end_lsn
         self.behind_ms = max(time.time_ns() / 1e6 - txn.ts_us / 1000, 0.0)
         self.position = self.position.at_commit(txn.commit_lsn, msg.end_lsn, txn.xid, txn.ts_us)
+        self.lsn = msg.end_lsn
         out.append(offset_update(self.partition, self.position.to_dict()))
 
     def _offset(self, txn: _Txn, lsn: int) -> dict[str, Any]:
-        self.position = self.position.at_event(txn.commit_lsn, txn.event, lsn, txn.xid, txn.ts_us)
-        return self.position.to_dict()
+        """The offset of an event: PostgresOffset.at_event(...).to_dict(), built directly
+        (this runs for every event)."""
+        self.lsn = lsn
+        d = {"lsn": lsn, "lsn_commit": txn.commit_lsn, "event": txn.event, "txId": txn.xid,
+             "ts_usec": txn.ts_us}  # fmt: skip
+        if self.position.incremental is not None:
+            d["incremental"] = dict(self.position.incremental)
+        return d
 
     def _change(self, txn: _Txn, msg: Any, lsn: int, out: list[SourceRecord]) -> None:
         skip = txn.skipped and self._skips(txn.commit_lsn, txn.event)
@@ -304,7 +312,6 @@ class ChangeStream:
         }
         closed = inc.on_signal(row.get("type"), row.get("id"), row.get("data"))
         if closed:
-            self._offset(txn, lsn)  # the position of the close watermark
             src = {
                 "version": VERSION, "connector": "postgresql", "name": self.name,
                 "ts_ms": txn.ts_us // 1000, "snapshot": "incremental", "db": self.db,
@@ -313,7 +320,7 @@ class ChangeStream:
             }  # fmt: skip
             schema, rows = inc.take(src)
             self.position = self.position.with_incremental(inc.state())
-            offset = self.position.to_dict()
+            offset = self._offset(txn, lsn)
             for key, value in rows:
                 out.append(SourceRecord(
                     schema.topic, value, key, self.partition, offset,

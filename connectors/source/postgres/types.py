@@ -840,8 +840,17 @@ class TypeMapper:
         return lambda s: _twos_complement(_unscaled(_parse_money(s), scale))
 
 
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.(\d+))?")
+
+
 def _precise(s: str, scale: int) -> bytes:
     """Connect Decimal bytes of ``s`` at a fixed ``scale``."""
+    m = _PLAIN_NUMBER.fullmatch(s)
+    if m is not None:  # the server's usual form: digits, at most ``scale`` after the point
+        frac = m.group(1) or ""
+        if len(frac) <= scale:
+            digits = s.replace(".", "", 1) + "0" * (scale - len(frac))
+            return _twos_complement(int(digits))
     return _twos_complement(_unscaled(_finite_decimal(s), scale))
 
 
@@ -911,7 +920,17 @@ def _timestamp_function(millis: bool) -> Callable[[str], int]:
     return convert
 
 
+_UTC_TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00")
+
+
 def _timestamptz_value(s: str, width: int | None) -> str:
+    m = _UTC_TIMESTAMP.fullmatch(s)
+    if m is not None:  # the sessions run in UTC: most values need only a reshuffle
+        day, hms, frac = m.groups()
+        if width is not None and 0 < width <= 9:
+            return f"{day}T{hms}.{((frac or '') + '000000000')[:width]}Z"
+        frac = (frac or "").rstrip("0")
+        return f"{day}T{hms}.{frac}Z" if frac else f"{day}T{hms}Z"
     if s in ("infinity", "-infinity"):
         return s
     local, offset = _parse_timestamp(s)
