@@ -55,9 +55,13 @@ class JsonConverter(Converter):
     # transform building a new schema per record only costs the bytes' concatenation).
     SCHEMA_CACHE_SIZE = 256
 
+    SEEN_SCHEMAS = 8  # schemas remembered for reading (one per table a sink reads, say)
+
     def __init__(self, schemas_enable: bool = True) -> None:
         self.schemas_enable = schemas_enable
         self._schemas: dict[int, tuple[Any, bytes]] = {}
+        self._seen: list[tuple[bytes, Any]] = []
+        self._misses = 0
 
     def from_value(self, value: Any, schema: Mapping[str, Any] | None = None) -> bytes | None:
         if value is None:
@@ -84,10 +88,34 @@ class JsonConverter(Converter):
     def to_value(self, data: bytes | None) -> tuple[Any, Mapping[str, Any] | None]:
         if data is None:
             return None, None
+        if self.schemas_enable:
+            # the same schema leads record after record: when the bytes start with one seen
+            # recently, parse only the payload and hand back that schema object (which also
+            # lets a sink compare schemas by identity)
+            for prefix, schema in self._seen:
+                if data.startswith(prefix) and data.endswith(b"}"):
+                    try:
+                        return orjson.loads(data[len(prefix) : -1]), schema
+                    except orjson.JSONDecodeError:
+                        break  # not the plain two-key layout: parse it whole
         doc = orjson.loads(data)
         if self.schemas_enable and isinstance(doc, dict) and set(doc) == {"schema", "payload"}:
+            self._remember(data, doc["schema"])
             return doc["payload"], doc["schema"]
         return doc, None
+
+    def _remember(self, data: bytes, schema: Any) -> None:
+        if schema is None or self._misses > 1000:
+            return  # tiny or foreign-formatted schemas: not worth the look-ups
+        try:
+            prefix = b'{"schema":' + orjson.dumps(schema) + b',"payload":'
+        except (orjson.JSONEncodeError, TypeError):
+            return
+        if not data.startswith(prefix):
+            self._misses += 1  # another writer's formatting: the prefix never matches
+            return
+        self._seen.insert(0, (prefix, schema))
+        del self._seen[self.SEEN_SCHEMAS :]
 
 
 class StringConverter(Converter):

@@ -364,3 +364,45 @@ def test_streamed_transaction_protocol_2(
         assert inserts[-1].new.values == (b"2000", b"x" * 100)
     finally:
         stream.close()
+
+
+def test_fast_row_decoding_equals_the_checked_reader() -> None:
+    """Insert/Update/Delete take a fast path; it must give what the checked reader gives,
+    and leave every malformed message to the checked reader's error."""
+    import random
+    import struct
+
+    from connectors.source.postgres.protocol import pgoutput as pg
+
+    rnd = random.Random(7)
+
+    def tuple_bytes() -> bytes:
+        n = rnd.randint(0, 6)
+        out = struct.pack(">h", n)
+        for _ in range(n):
+            k = rnd.choice(b"nutb")
+            out += bytes([k])
+            if k in b"tb":
+                v = bytes(rnd.randrange(256) for _ in range(rnd.randint(0, 9)))
+                out += struct.pack(">i", len(v)) + v
+        return out
+
+    for _ in range(3000):
+        kind = rnd.choice(b"IUD")
+        body = struct.pack(">I", rnd.randrange(2**32))
+        if kind == ord("I"):
+            body += b"N" + tuple_bytes()
+        elif kind == ord("D"):
+            body += rnd.choice([b"K", b"O"]) + tuple_bytes()
+        else:
+            body += (rnd.choice([b"K", b"O"]) + tuple_bytes() if rnd.random() < 0.5 else b"")
+            body += b"N" + tuple_bytes()
+        msg = bytes([kind]) + body
+        checked = pg._DECODERS[kind](pg._Reader(msg, chr(kind)), False)
+        assert pg.decode(msg) == checked
+        cut = msg[: rnd.randrange(len(msg))]  # truncated: the checked reader's error
+        with pytest.raises(pg.PgOutputError):
+            pg.decode(cut)
+        bad = msg + b"\x00"  # trailing byte
+        with pytest.raises(pg.PgOutputError):
+            pg.decode(bad)

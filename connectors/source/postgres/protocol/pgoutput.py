@@ -612,6 +612,81 @@ _DECODERS: dict[int, Callable[[_Reader, bool], Message]] = {
 }
 
 
+# -- fast path for row changes ------------------------------------------------------------------
+# Insert, Update and Delete are nearly every message of a stream. These functions decode the
+# well-formed ones in one loop with few calls; anything unexpected returns None and the
+# checked `_Reader` path decodes the message again to report exactly what is wrong.
+
+_FAST_KINDS = frozenset(b"IUD")
+_TUPLE_KINDS = frozenset(b"nutb")
+
+
+def _fast_tuple(buf: bytes, pos: int, size: int) -> tuple[TupleData, int] | None:
+    if pos + 2 > size:
+        return None
+    n = _I16.unpack_from(buf, pos)[0]
+    if n < 0:
+        return None
+    pos += 2
+    kinds = bytearray(n)
+    values: list[Value] = [None] * n
+    unpack = _S32.unpack_from
+    for i in range(n):
+        if pos >= size:
+            return None
+        k = buf[pos]
+        pos += 1
+        kinds[i] = k
+        if k == 0x74 or k == 0x62:  # 't', 'b'
+            if pos + 4 > size:
+                return None
+            length = unpack(buf, pos)[0]
+            pos += 4
+            if length < 0 or pos + length > size:
+                return None
+            values[i] = buf[pos : pos + length]
+            pos += length
+        elif k == 0x75:  # 'u'
+            values[i] = UNCHANGED_TOAST
+        elif k != 0x6E:  # not 'n' either
+            return None
+    return TupleData(kinds.decode("ascii"), tuple(values)), pos
+
+
+def _fast_change(buf: bytes) -> Insert | Update | Delete | None:
+    size = len(buf)
+    if size < 6:
+        return None
+    kind = buf[0]
+    rel_id = _I32.unpack_from(buf, 1)[0]
+    tag = buf[5]
+    if kind == 0x49:  # Insert: 'N' tuple
+        if tag != 0x4E:
+            return None
+        got = _fast_tuple(buf, 6, size)
+        if got is None or got[1] != size:
+            return None
+        return Insert(None, rel_id, got[0])
+    old_kind: str | None = None
+    old: TupleData | None = None
+    pos = 6
+    if tag == 0x4B or tag == 0x4F:  # 'K', 'O'
+        got = _fast_tuple(buf, 6, size)
+        if got is None:
+            return None
+        old_kind, (old, pos) = chr(tag), got
+    if kind == 0x44:  # Delete: only the old tuple
+        if old is None or old_kind is None or pos != size:
+            return None
+        return Delete(None, rel_id, old_kind, old)
+    if pos >= size or buf[pos] != 0x4E:  # Update: then 'N' and the new tuple
+        return None
+    new = _fast_tuple(buf, pos + 1, size)
+    if new is None or new[1] != size:
+        return None
+    return Update(None, rel_id, old_kind, old, new[0])
+
+
 def decode(buf: bytes | memoryview, *, streaming: bool = False) -> Message:
     """Decode one pgoutput message (the payload of an XLogData).
 
@@ -626,6 +701,10 @@ def decode(buf: bytes | memoryview, *, streaming: bool = False) -> Message:
         raise PgOutputError(
             f"unknown or unsupported message type {chr(data[0])!r}", kind=chr(data[0])
         )
+    if not streaming and data[0] in _FAST_KINDS:
+        fast = _fast_change(data)
+        if fast is not None:
+            return fast
     r = _Reader(data, chr(data[0]))
     msg = decoder(r, streaming)
     r.end()
