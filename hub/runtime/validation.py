@@ -90,7 +90,7 @@ NOT_YET = re.compile(
     r"|snapshot\.max\.threads|snapshot\.lock\.timeout\.ms|snapshot\.select\.statement\..*"
     r"|snapshot\.isolation\.mode|slot\.max\.retries|slot\.retry\.delay\.ms|slot\.stream\.params"
     r"|heartbeat\.topics\.prefix|signal\..*|incremental\.snapshot\..*|database\.initial\."
-    r"statements|schema\.refresh\.mode|include\.unknown\.datatypes|converters|"
+    r"statements|schema\.refresh\.mode|converters|"
     r"event\.processing\.failure\.handling\.mode|publish\.via\.partition\.root"
     r"|database\.tcpKeepAlive|retriable\.restart\.connector\.wait\.ms|"
     r"schema\.history\.internal\..*|topic\.heartbeat\.prefix|include\.schema\.changes)$"

@@ -109,6 +109,11 @@ class PostgresSourceConfig(ConnectorConfig):
         "numeric", alias="interval.handling.mode"
     )
     money_fraction_digits: int = Field(2, alias="money.fraction.digits", ge=0)
+    include_unknown_datatypes: bool = Field(
+        False, alias="include.unknown.datatypes",
+        description="send columns of types Debezium has no schema for (box, circle, "
+        "tsvector, pg_lsn, some arrays) as their text; by default they are left out",
+    )  # fmt: skip
     # -- pacing -----------------------------------------------------------------------------
     max_batch_size: int = Field(2048, alias="max.batch.size", ge=1, description="records/poll")
     poll_interval_ms: int = Field(

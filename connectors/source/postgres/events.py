@@ -98,6 +98,23 @@ def envelope(
     }  # fmt: skip
 
 
+# Types Debezium has no schema for (PostgresValueConverter.schemaBuilder returns null; the
+# JDBC layer calls them OTHER): their columns are left out of events unless
+# include.unknown.datatypes is set, in which case hub sends their text form as a string.
+UNKNOWN_TYPE_OIDS = frozenset({
+    1187,  # interval[]
+    791,  # money[]
+    1003,  # name[]
+    143,  # xml[]
+    1563,  # varbit[]
+    1017,  # point[]
+    603,  # box
+    718,  # circle
+    3614,  # tsvector
+    3220,  # pg_lsn
+})
+
+
 def _placeholder(schema: Mapping[str, Any], text: str) -> Any:
     """What stands for an unchanged TOASTed value of a column of this schema."""
     kind = schema["type"]
@@ -133,6 +150,7 @@ class TableSchema:
         key: Sequence[str] = (),
         include: Callable[[str], bool] = lambda name: True,
         placeholder: str = "__debezium_unavailable_value",
+        include_unknown: bool = False,
     ) -> None:
         self.schema, self.table = schema, table
         self.topic = f"{prefix}.{schema}.{table}"
@@ -148,12 +166,16 @@ class TableSchema:
             )
         self.key_columns = tuple(key)
         keyset = set(key)
+        self.unknown_columns: list[str] = []  # left out: types Debezium has no schema for
         fields: list[dict[str, Any]] = []
         self._fields: list[tuple[int, str, Callable[[Any], Any], Any]] = []
         for i, (name, oid, typmod) in enumerate(columns):
             if name not in keyset and not include(name):
                 continue
             base, base_typmod = domains.get(oid, (oid, typmod))
+            if base in UNKNOWN_TYPE_OIDS and not include_unknown and name not in keyset:
+                self.unknown_columns.append(name)
+                continue
             typmod = typmod if typmod >= 0 else base_typmod
             optional = name not in not_null and name not in keyset
             fs = {**mapper.schema(base, typmod, optional), "field": name}

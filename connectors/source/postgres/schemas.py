@@ -26,6 +26,7 @@ class TableSchemas:
         self.filters = filters
         self.mapper, self.domains = catalog.type_mapper(meta, cfg)
         self.by_relation: dict[int, TableSchema | None] = {}
+        self._warned: set[tuple[str, str]] = set()
 
     def _known(self, oid: int) -> bool:
         m = self.mapper
@@ -44,12 +45,21 @@ class TableSchemas:
         if key is None:
             key = info.primary_key if info is not None else fallback_key
         not_null = {c.name for c in info.columns if c.not_null} if info is not None else set()
-        return TableSchema(
+        built = TableSchema(
             self.cfg.topic_prefix, schema, table, columns,
             mapper=self.mapper, domains=self.domains, not_null=not_null, key=key,
             include=lambda name: self.filters.column(schema, table, name),
             placeholder=self.cfg.unavailable_value_placeholder,
+            include_unknown=self.cfg.include_unknown_datatypes,
         )  # fmt: skip
+        if built.unknown_columns and (schema, table) not in self._warned:
+            self._warned.add((schema, table))
+            log.warning(
+                "%s.%s: column(s) %s have types Debezium has no schema for and are left out "
+                "of the events; set include.unknown.datatypes=true to send them as text",
+                schema, table, ", ".join(built.unknown_columns),
+            )  # fmt: skip
+        return built
 
     def for_table(self, info: TableInfo) -> TableSchema:
         """For snapshot rows, in the catalog's column order."""
