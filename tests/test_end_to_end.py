@@ -9,7 +9,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import psycopg
 import pytest
 
 from hub.demo import job, shop
+from tests.fixtures.hub_process import start_hub
 from tests.fixtures.postgres import PgServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -27,10 +27,10 @@ def test_kill_9_anywhere_leaves_duckdb_equal_to_postgres(
     pg_server: PgServer, pg_db: str, tmp_path: Path
 ) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
-    env = dict(
-        os.environ, PYTHONPATH=os.getcwd(), PGHOST=pg_server.host, PGPORT=str(pg_server.port),
-        PGUSER=pg_server.user, PGDATABASE=pg_db, HUB_WAREHOUSE=str(warehouse),
-    )  # fmt: skip
+    env = {
+        "PGHOST": pg_server.host, "PGPORT": str(pg_server.port), "PGUSER": pg_server.user,
+        "PGDATABASE": pg_db, "HUB_WAREHOUSE": str(warehouse),
+    }  # fmt: skip
     config = str(Path(os.getcwd()) / "configs" / "postgres-to-duckdb.yaml")
     with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as pg:
         shop.create(pg)
@@ -39,11 +39,7 @@ def test_kill_9_anywhere_leaves_duckdb_equal_to_postgres(
         thread = threading.Thread(target=writer.run, args=(100, stop))
 
         def start() -> subprocess.Popen[bytes]:
-            with open(tmp_path / "worker.log", "ab") as err:
-                return subprocess.Popen(
-                    [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run",
-                     config], env=env, stdout=subprocess.DEVNULL, stderr=err,
-                )  # fmt: skip
+            return start_hub(tmp_path, config, env)
 
         rnd = random.Random(23)
         proc = start()

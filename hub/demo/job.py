@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ def _normal(value: Any) -> Any:
     """One form for a value read from PostgreSQL or DuckDB (JSON text vs dict, Decimal
     scale, time zones)."""
     import json
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     if isinstance(value, str) and value[:1] in "{[":
         try:
@@ -63,7 +64,7 @@ def _normal(value: Any) -> Any:
     if isinstance(value, Decimal):
         return value.normalize()
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     if isinstance(value, str):
         return value.rstrip()  # char(n) pads
     return value
@@ -80,14 +81,20 @@ def compare(pg: Any, warehouse: str) -> dict[str, tuple[int, int, bool]]:
     out: dict[str, tuple[int, int, bool]] = {}
     con = duckdb.connect(warehouse, read_only=True)
     try:
-        present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        present = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         for table in shop.TABLES:
             columns = [r[0] for r in pg.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
                 "ORDER BY ordinal_position", (table,)).fetchall()]  # fmt: skip
             cols = ", ".join(f'"{c}"' for c in columns)
             source = _rows(pg.execute(f"SELECT {cols} FROM {table}").fetchall())
-            target = _rows(con.execute(f'SELECT {cols} FROM "{table}"').fetchall()) if table in present else []
+            target = (
+                _rows(con.execute(f'SELECT {cols} FROM "{table}"').fetchall())
+                if table in present
+                else []
+            )
             out[table] = (len(source), len(target), source == target)
     finally:
         con.close()
@@ -117,7 +124,8 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
         admin_dsn = "dbname=postgres" if source is None else source
         _create_database(admin_dsn, dbname, fresh=source is None)
         with psycopg.connect(dbname=dbname, autocommit=True) as pg:
-            if source is None or not pg.execute("SELECT to_regclass('orders')").fetchone()[0]:
+            found = pg.execute("SELECT to_regclass('orders')").fetchone()
+            if source is None or found is None or found[0] is None:
                 shop.create(pg)
                 echo(f"created the sample shop in database {dbname!r}: "
                      f"{', '.join(shop.TABLES)}")  # fmt: skip
@@ -140,15 +148,18 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
     if not all(eq for _, _, eq in result.values()):
         echo("\nthe warehouse does not match the source: please report this as a bug")
         return False
-    echo(f"""
-every table in {warehouse} equals its source, row for row. Query it:
-
-  python -c "import duckdb; print(duckdb.connect('{warehouse}', read_only=True).sql('SELECT status, count(*), sum(total) FROM orders GROUP BY 1'))"
-  duckdb -readonly {warehouse} "FROM orders LIMIT 5"     # with the DuckDB CLI
-
-the change events are in the log: hub --data-dir {data} topics list
-                                  hub --data-dir {data} consume shop.public.orders --from-beginning --max-messages 3
-run it against your own database: PGHOST=... PGDATABASE=... hub --data-dir {data} run {config_path}""")
+    query = "SELECT status, count(*), sum(total) FROM orders GROUP BY 1"
+    echo(
+        f"\nevery table in {warehouse} equals its source, row for row. Query it:\n\n"
+        f"  python -c \"import duckdb; print(duckdb.connect('{warehouse}', read_only=True)"
+        f".sql('{query}'))\"\n"
+        f"  duckdb -readonly {warehouse} \"FROM orders LIMIT 5\"     # with the DuckDB CLI\n\n"
+        f"the change events are in the log:\n"
+        f"  hub --data-dir {data} topics list\n"
+        f"  hub --data-dir {data} consume shop.public.orders --from-beginning --max-messages 3\n"
+        f"run it against your own database:\n"
+        f"  PGHOST=... PGDATABASE=... hub --data-dir {data} run {config_path}"
+    )
     return True
 
 

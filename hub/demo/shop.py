@@ -7,6 +7,7 @@ Deterministic for a given seed, so two runs write the same changes.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -63,7 +64,8 @@ def create(conn: Any, *, customers: int = 200, products: int = 50, orders: int =
             cur.executemany(
                 "INSERT INTO products (sku, name, price, attributes) VALUES (%s, %s, %s, %s)",
                 [(f"SKU-{i:04d}", f"Product {i}", f"{rnd.uniform(1, 500):.2f}",
-                  f'{{"color": "{rnd.choice(["red", "blue", "green"])}", "weight_g": {rnd.randint(10, 5000)}}}')
+                  json.dumps({"color": rnd.choice(["red", "blue", "green"]),
+                              "weight_g": rnd.randint(10, 5000)}))
                  for i in range(1, products + 1)],
             )  # fmt: skip
     writer = Writer(conn, seed=2, customers=customers, products=products)
@@ -80,11 +82,13 @@ class Writer:
         self.customers = customers
         self.products = products
         self.transactions = 0
-        self.error = None
+        self.error: Exception | None = None
 
     def new_order(self) -> None:
         rnd = self.rnd
-        lines = [(rnd.randint(1, self.products), rnd.randint(1, 5)) for _ in range(rnd.randint(1, 4))]
+        lines = [
+            (rnd.randint(1, self.products), rnd.randint(1, 5)) for _ in range(rnd.randint(1, 4))
+        ]
         with self.conn.transaction():
             (order_id,) = self.conn.execute(
                 "INSERT INTO orders (customer_id, status, total) VALUES (%s, 'placed', 0) "
@@ -141,7 +145,7 @@ class Writer:
             try:
                 self.step()
             except Exception as exc:  # noqa: BLE001 - reported by the demo
-                self.error: Exception | None = exc
+                self.error = exc
                 return
             next_at += interval
             delay = next_at - time.monotonic()

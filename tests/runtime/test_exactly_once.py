@@ -4,11 +4,8 @@ every generated record is in the topic once and in the file once, none missing."
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -16,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub.log import Log, TopicPartition
+from tests.fixtures.hub_process import start_hub
 
 N = 30_000
 
@@ -48,13 +46,6 @@ def _config(tmp_path: Path) -> str:
     return str(path)
 
 
-def _start(tmp_path: Path, config: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
-    with open(tmp_path / "worker.log", "ab") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run", config],
-            env=env, stdout=subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
 
 
 def _wait_started(tmp_path: Path, runs: int, line: str = "connector out started") -> None:
@@ -80,7 +71,7 @@ def test_kill_9_anywhere_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     rnd = random.Random(11)
     kills = 0
     for run in range(1, 6):
-        proc = _start(tmp_path, config)
+        proc = start_hub(tmp_path, config)
         _wait_started(tmp_path, run)
         time.sleep(rnd.uniform(0.1, 1.5))  # let it get going, then kill it anywhere
         proc.send_signal(signal.SIGKILL)
@@ -88,7 +79,7 @@ def test_kill_9_anywhere_loses_and_duplicates_nothing(tmp_path: Path) -> None:
         kills += 1
         if len(_lines(out)) >= N:
             break
-    proc = _start(tmp_path, config)
+    proc = start_hub(tmp_path, config)
     _wait_started(tmp_path, kills + 1)
     deadline = time.monotonic() + 90
     while len(_lines(out)) < N and time.monotonic() < deadline and proc.poll() is None:
@@ -131,12 +122,12 @@ def test_two_crashes_inside_one_commit_window_duplicate_nothing(tmp_path: Path) 
     """)
     )
     for run in (1, 2):
-        proc = _start(tmp_path, str(config))
+        proc = start_hub(tmp_path, str(config))
         _wait_started(tmp_path, run, "connector gen started")
         time.sleep(0.8)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    proc = _start(tmp_path, str(config))
+    proc = start_hub(tmp_path, str(config))
     _wait_started(tmp_path, 3, "connector gen started")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(_topic_seqs(tmp_path, 1)) < n:
@@ -169,13 +160,13 @@ def test_a_commit_during_the_replay_keeps_the_crashed_window_open(tmp_path: Path
 
     for run, (flush_ms, wait) in enumerate([(600_000, 0.8), (50, 0.4)], 1):
         write(flush_ms)
-        proc = _start(tmp_path, str(config))
+        proc = start_hub(tmp_path, str(config))
         _wait_started(tmp_path, run, "connector gen started")
         time.sleep(wait)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     write(200)
-    proc = _start(tmp_path, str(config))
+    proc = start_hub(tmp_path, str(config))
     _wait_started(tmp_path, 3, "connector gen started")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(_topic_seqs(tmp_path, 1)) < n:

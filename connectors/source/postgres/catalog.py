@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from connectors.source.postgres.config import PostgresSourceConfig
 
+
 @dataclass(frozen=True, slots=True)
 class ColumnInfo:
     name: str
@@ -66,7 +67,8 @@ def check_server(conn: psycopg.Connection[tuple[Any, ...]], cfg: PostgresSourceC
 
 
 _TABLES = """
-SELECT c.oid, n.nspname, c.relname, c.relreplident, greatest(c.reltuples, pg_stat_get_live_tuples(c.oid), 0)::bigint,
+SELECT c.oid, n.nspname, c.relname, c.relreplident,
+       greatest(c.reltuples, pg_stat_get_live_tuples(c.oid), 0)::bigint,
        coalesce((SELECT array_agg(a.attname::text ORDER BY k.i)
                  FROM pg_index x CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY k(attnum, i)
                  JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
@@ -91,7 +93,8 @@ def tables(
     """The captured tables (or the one with ``oid``, if captured), sorted by name."""
     where, params = ("AND c.oid = %s", (oid,)) if oid is not None else ("", ())
     rows = [
-        r for r in conn.execute(_TABLES.replace("{where}", where), params).fetchall()  # type: ignore[call-overload]
+        r
+        for r in conn.execute(_TABLES.replace("{where}", where), params).fetchall()
         if filters.table(r[1], r[2])
     ]
     columns: dict[int, list[ColumnInfo]] = {}

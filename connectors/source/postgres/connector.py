@@ -32,7 +32,13 @@ from connectors.source.postgres.offsets import PostgresOffset
 from connectors.source.postgres.protocol.pgoutput import lsn_to_str
 from connectors.source.postgres.snapshot import SNAPSHOTTERS, Chunk, SnapshotReader, WhenNeeded
 from hub.errors import ConfigError
-from hub.runtime.api import SourceConnector, SourceRecord, SourceTask, SourceTaskContext, offset_update
+from hub.runtime.api import (
+    SourceConnector,
+    SourceRecord,
+    SourceTask,
+    SourceTaskContext,
+    offset_update,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +59,7 @@ def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
             ) from None
         if "does not exist" in str(exc):
             raise ConfigError(f"cannot connect to {cfg.where()}: {reason}") from None
-        raise ConnectionLostError(
-            f"cannot connect to {cfg.where()}: {reason} (retrying)"
-        ) from None
+        raise ConnectionLostError(f"cannot connect to {cfg.where()}: {reason} (retrying)") from None
 
 
 class PostgresSourceTask(SourceTask):
@@ -124,7 +128,9 @@ class PostgresSourceTask(SourceTask):
         schema, _, table = name.partition(".")
         from connectors.source.postgres.filters import Filters as F
 
-        found = [t for t in catalog.tables(self.meta, F()) if t.schema == schema and t.name == table]
+        found = [
+            t for t in catalog.tables(self.meta, F()) if t.schema == schema and t.name == table
+        ]
         if not found:
             raise ConfigError(
                 f"signal.data.collection={name!r}: no such table in {self.cfg.dbname!r}; "
@@ -328,10 +334,11 @@ class PostgresSourceTask(SourceTask):
             self.stream.durable()
 
     def stop(self) -> None:
-        reader, stream = getattr(self, "reader", None), getattr(self, "stream", None)
-        for closer in (lambda: reader and reader.close(), lambda: stream and stream.close()):
+        for part in (getattr(self, "reader", None), getattr(self, "stream", None)):
+            if part is None:
+                continue
             try:
-                closer()
+                part.close()
             except Exception:  # noqa: BLE001 - best effort on the way out
                 log.debug("closing", exc_info=True)
         meta = getattr(self, "meta", None)

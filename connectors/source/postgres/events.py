@@ -31,10 +31,16 @@ SOURCE_SCHEMA: dict[str, Any] = {
         {"type": "string", "optional": False, "field": "name"},
         {"type": "int64", "optional": False, "field": "ts_ms"},
         {
-            "type": "string", "optional": True, "name": "io.debezium.data.Enum", "version": 1,
-            "parameters": {"allowed": "true,first,first_in_data_collection,"
-                           "last_in_data_collection,last,false,incremental"},
-            "default": "false", "field": "snapshot",
+            "type": "string",
+            "optional": True,
+            "name": "io.debezium.data.Enum",
+            "version": 1,
+            "parameters": {
+                "allowed": "true,first,first_in_data_collection,"
+                "last_in_data_collection,last,false,incremental"
+            },
+            "default": "false",
+            "field": "snapshot",
         },  # fmt: skip
         {"type": "string", "optional": False, "field": "db"},
         {"type": "string", "optional": True, "field": "sequence"},
@@ -101,18 +107,20 @@ def envelope(
 # Types Debezium has no schema for (PostgresValueConverter.schemaBuilder returns null; the
 # JDBC layer calls them OTHER): their columns are left out of events unless
 # include.unknown.datatypes is set, in which case hub sends their text form as a string.
-UNKNOWN_TYPE_OIDS = frozenset({
-    1187,  # interval[]
-    791,  # money[]
-    1003,  # name[]
-    143,  # xml[]
-    1563,  # varbit[]
-    1017,  # point[]
-    603,  # box
-    718,  # circle
-    3614,  # tsvector
-    3220,  # pg_lsn
-})
+UNKNOWN_TYPE_OIDS = frozenset(
+    {
+        1187,  # interval[]
+        791,  # money[]
+        1003,  # name[]
+        143,  # xml[]
+        1563,  # varbit[]
+        1017,  # point[]
+        603,  # box
+        718,  # circle
+        3614,  # tsvector
+        3220,  # pg_lsn
+    }
+)
 
 
 def _placeholder(schema: Mapping[str, Any], text: str) -> Any:
@@ -180,7 +188,9 @@ class TableSchema:
             optional = name not in not_null and name not in keyset
             fs = {**mapper.schema(base, typmod, optional), "field": name}
             fields.append(fs)
-            self._fields.append((i, name, mapper.converter(base, typmod), _placeholder(fs, placeholder)))
+            self._fields.append(
+                (i, name, mapper.converter(base, typmod), _placeholder(fs, placeholder))
+            )
         self.row_schema: dict[str, Any] = {
             "type": "struct", "fields": fields, "optional": True, "name": f"{self.topic}.Value",
         }  # fmt: skip
@@ -196,9 +206,7 @@ class TableSchema:
         self.value_schema = envelope_schema(f"{self.topic}.Envelope", self.row_schema)
         self._key_index = tuple(self.column_names.index(k) for k in key)
 
-    def row(
-        self, values: Sequence[Any], fallback: Sequence[Any] | None = None
-    ) -> dict[str, Any]:
+    def row(self, values: Sequence[Any], fallback: Sequence[Any] | None = None) -> dict[str, Any]:
         """The struct of one row; an unchanged TOASTed value is taken from ``fallback`` (the
         old row, when the server sent it in full) or else becomes the placeholder."""
         out: dict[str, Any] = {}

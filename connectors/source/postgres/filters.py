@@ -25,7 +25,9 @@ def _patterns(prop: str, value: str) -> tuple[re.Pattern[str], ...]:
         try:
             out.append(re.compile(item))
         except re.error as exc:
-            raise ConfigError(f"{prop}: {item!r} is not a valid regular expression ({exc})") from None
+            raise ConfigError(
+                f"{prop}: {item!r} is not a valid regular expression ({exc})"
+            ) from None
     return tuple(out)
 
 

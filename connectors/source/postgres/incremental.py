@@ -123,7 +123,9 @@ class IncrementalSnapshot:
                       "snapshot", ident, ", ".join(keyless))  # fmt: skip
         chosen = [t for t in chosen if t not in keyless and t not in self.tables]
         if not chosen:
-            log.warning("signal %s: no captured table matches %s", ident, doc.get("data-collections"))
+            log.warning(
+                "signal %s: no captured table matches %s", ident, doc.get("data-collections")
+            )
             return
         log.info("signal %s: incremental snapshot of %s", ident, ", ".join(chosen))
         idle = not self.tables
@@ -185,8 +187,8 @@ class IncrementalSnapshot:
         out = []
         for values in self.buffer.values():
             after = schema.row(values)
-            value = envelope("r", None, after, {**source, "schema": schema.schema,
-                                                "table": schema.table, "snapshot": "incremental"})  # fmt: skip
+            src = {**source, "schema": schema.schema, "table": schema.table}
+            value = envelope("r", None, after, {**src, "snapshot": "incremental"})
             out.append((schema.key(after), value))
         self.rows_emitted += len(out)
         self.buffer = {}

@@ -41,11 +41,15 @@ class PostgresOffset:
     incremental: Mapping[str, Any] | None = None  # an incremental snapshot's progress
 
     # -- intention-revealing updates ------------------------------------------------------
-    def at_event(self, commit_lsn: int, event: int, lsn: int, txid: int, ts_usec: int) -> PostgresOffset:
+    def at_event(
+        self, commit_lsn: int, event: int, lsn: int, txid: int, ts_usec: int
+    ) -> PostgresOffset:
         return PostgresOffset(lsn, commit_lsn, event, txid, ts_usec, incremental=self.incremental)
 
     def at_commit(self, commit_lsn: int, end_lsn: int, txid: int, ts_usec: int) -> PostgresOffset:
-        return PostgresOffset(end_lsn, commit_lsn, None, txid, ts_usec, incremental=self.incremental)
+        return PostgresOffset(
+            end_lsn, commit_lsn, None, txid, ts_usec, incremental=self.incremental
+        )
 
     def at_idle(self, lsn: int) -> PostgresOffset:
         return PostgresOffset(

@@ -86,7 +86,9 @@ def _ident(name: str) -> str:
 
 
 def ensure_publication(
-    conn: psycopg.Connection[Any], cfg: PostgresSourceConfig, tables: list[TableInfo],
+    conn: psycopg.Connection[Any],
+    cfg: PostgresSourceConfig,
+    tables: list[TableInfo],
     signal: TableInfo | None = None,
 ) -> None:
     """Create or align the publication per ``publication.autocreate.mode`` (filtered: the

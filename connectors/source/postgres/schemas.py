@@ -73,6 +73,10 @@ class TableSchemas:
         found = catalog.tables(self.meta, self.filters, oid=rel.relation_id)
         info = found[0] if found else None
         # the table may be gone from the catalog by now: fall back to the replica identity
-        fallback = tuple(c.name for c in rel.columns if c.is_key) if rel.replica_identity != "f" else ()
+        fallback = (
+            tuple(c.name for c in rel.columns if c.is_key) if rel.replica_identity != "f" else ()
+        )
         cols = [(c.name, c.type_oid, c.type_modifier) for c in rel.columns]
-        self.by_relation[rel.relation_id] = self._build(rel.namespace, rel.name, cols, info, fallback)
+        self.by_relation[rel.relation_id] = self._build(
+            rel.namespace, rel.name, cols, info, fallback
+        )

@@ -20,6 +20,7 @@ chunks are in memory.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import re
@@ -108,11 +109,12 @@ def parse_copy_text(data: bytes) -> list[list[bytes | None]]:
     for line in data.split(b"\n"):
         if not line:
             continue
-        fields: list[bytes | None] = line.split(b"\t")
+        raw = line.split(b"\t")
+        fields: list[bytes | None] = list(raw)
         if b"\\" in line:
             fields = [
                 None if f == b"\\N" else (_ESCAPE.sub(_unescape, f) if b"\\" in f else f)
-                for f in fields  # type: ignore[misc]
+                for f in raw
             ]
         rows.append(fields)
     return rows
@@ -192,10 +194,8 @@ class SnapshotReader:
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection
                 self._conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection
-                pass
 
     # -- the reader thread -----------------------------------------------------------------
     def _put(self, item: Any) -> bool:
@@ -292,7 +292,7 @@ class SnapshotReader:
             rows = parse_copy_text(self._copy(sql, [*params, f"({hi},0)"]))
             lo, lower = hi, None
             if rows:
-                positions = [(_text(r.pop()),) for r in rows]
+                positions: list[tuple[str | None, ...]] = [(_text(r.pop()),) for r in rows]
                 self._progress(t, len(rows))
                 yield Chunk(t, rows, positions)
 

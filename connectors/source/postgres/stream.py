@@ -234,8 +234,10 @@ class ChangeStream:
         """The offset of an event: PostgresOffset.at_event(...).to_dict(), built directly
         (this runs for every event)."""
         self.lsn = lsn
-        d = {"lsn": lsn, "lsn_commit": txn.commit_lsn, "event": txn.event, "txId": txn.xid,
-             "ts_usec": txn.ts_us}  # fmt: skip
+        d: dict[str, Any] = {
+            "lsn": lsn, "lsn_commit": txn.commit_lsn, "event": txn.event, "txId": txn.xid,
+            "ts_usec": txn.ts_us,
+        }  # fmt: skip
         if self.position.incremental is not None:
             d["incremental"] = dict(self.position.incremental)
         return d
@@ -285,16 +287,18 @@ class ChangeStream:
             old = msg.old.values if msg.old is not None else None
             full = old if msg.old_kind == "O" else None
             after = schema.row(msg.new.values, full)
-            if old is not None and schema.key_columns and (
-                schema.raw_key(old) != schema.raw_key(msg.new.values)
+            if (
+                old is not None
+                and schema.key_columns
+                and (schema.raw_key(old) != schema.raw_key(msg.new.values))
             ):
                 # the primary key changed: a delete of the old key and a create of the new
                 before = schema.row(old)
                 self._emit(txn, schema, "d", before, None, schema.key(before), lsn, out)
                 self._emit(txn, schema, "c", None, after, schema.key(after), lsn, out)
                 return
-            before = schema.row(old) if old is not None else None
-            self._emit(txn, schema, "u", before, after, schema.key(after), lsn, out)
+            old_row = schema.row(old) if old is not None else None
+            self._emit(txn, schema, "u", old_row, after, schema.key(after), lsn, out)
         else:  # Delete
             if "d" in self.skipped_ops:
                 return
@@ -335,7 +339,9 @@ class ChangeStream:
         lsn: int, out: list[SourceRecord],
     ) -> None:  # fmt: skip
         offset = self._offset(txn, lsn)
-        value = envelope(op, before, after, self._source(schema, txn, lsn), self._block(txn, schema))
+        value = envelope(
+            op, before, after, self._source(schema, txn, lsn), self._block(txn, schema)
+        )
         out.append(SourceRecord(
             schema.topic, value, key, self.partition, offset,
             key_schema=schema.key_schema, value_schema=schema.value_schema,

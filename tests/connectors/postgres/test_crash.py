@@ -6,11 +6,8 @@ confirmed past what the log held."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,6 +19,7 @@ import yaml
 
 from hub.log import Log, TopicPartition
 from tests.connectors.postgres.helpers import source_config
+from tests.fixtures.hub_process import start_hub
 from tests.fixtures.postgres import PgServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -31,15 +29,6 @@ def _config(tmp_path: Path, cfg: dict[str, Any]) -> str:
     path = tmp_path / "pg.yaml"
     path.write_text(yaml.safe_dump({"name": "pg", "config": cfg}))
     return str(path)
-
-
-def _start(tmp_path: Path, config: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
-    with open(tmp_path / "worker.log", "ab") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run", config],
-            env=env, stdout=subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
 
 
 def _topic(tmp_path: Path, topic: str) -> list[dict[str, Any] | None]:
@@ -64,7 +53,7 @@ def _written(tmp_path: Path) -> int:
         return sum(p.log_end_offset for t in log.topics() for p in log.topic(t).partitions)
 
 
-def _stored_start(tmp_path: Path) -> int:
+def _storedstart_hub(tmp_path: Path) -> int:
     """Where the connector's stored offset resumes streaming, read from the offsets topic."""
     from connectors.source.postgres.offsets import PostgresOffset
 
@@ -135,7 +124,7 @@ def test_kill_9_while_streaming_loses_and_duplicates_no_change(
 
         writer = threading.Thread(target=workload)
         rnd = random.Random(17)
-        proc = _start(tmp_path, config)
+        proc = start_hub(tmp_path, config)
         deadline = time.monotonic() + 30
         while "streaming from slot" not in (tmp_path / "worker.log").read_text():
             assert time.monotonic() < deadline, "the connector did not start streaming"
@@ -147,16 +136,22 @@ def test_kill_9_while_streaming_loses_and_duplicates_no_change(
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 # the slot never runs ahead of what the log has durably stored
-                stored = _stored_start(tmp_path)
+                stored = _storedstart_hub(tmp_path)
                 assert stored > 0
                 assert _confirmed(sql, cfg["slot.name"]) <= stored
-                proc = _start(tmp_path, config)
+                proc = start_hub(tmp_path, config)
             stop.set()
             writer.join()
-            expected = {(i, v) for i, last in sql.execute("SELECT id, v FROM t") for v in range(last + 1)}
+            expected = {
+                (i, v) for i, last in sql.execute("SELECT id, v FROM t") for v in range(last + 1)
+            }
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline:
-                seen = [(e["after"]["id"], e["after"]["v"]) for e in _topic(tmp_path, "app.public.t") if e]
+                seen = [
+                    (e["after"]["id"], e["after"]["v"])
+                    for e in _topic(tmp_path, "app.public.t")
+                    if e
+                ]
                 if set(seen) >= expected:
                     break
                 time.sleep(0.5)
@@ -188,13 +183,15 @@ def test_kill_9_during_the_snapshot_resumes_it(
         sql.execute("CREATE TABLE c (x int, pad text)")  # no key: read by ctid ranges
         sql.execute("ALTER TABLE c REPLICA IDENTITY FULL")
         for t in ("a", "b", "c"):
-            sql.execute(f"INSERT INTO {t} SELECT g, repeat('x', 100) FROM generate_series(1, {rows // 3}) g")
+            sql.execute(
+                f"INSERT INTO {t} SELECT g, repeat('x', 100) FROM generate_series(1, {rows // 3}) g"
+            )
         sql.execute("ANALYZE")
         cfg = source_config(pg_server, pg_db, **{
             "snapshot.fetch.size": 200, "max.batch.size": 200, "offset.flush.interval.ms": 50,
         })  # fmt: skip
         config = _config(tmp_path, cfg)
-        proc = _start(tmp_path, config)
+        proc = start_hub(tmp_path, config)
         kills = 0
         try:
             for target in (rows // 6, rows // 2):
@@ -207,11 +204,14 @@ def test_kill_9_during_the_snapshot_resumes_it(
                 proc.wait()
                 kills += 1
                 sql.execute("UPDATE a SET pad = 'changed' WHERE id = 1")  # after the first read
-                proc = _start(tmp_path, config)
+                proc = start_hub(tmp_path, config)
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline:
                 a = _topic(tmp_path, "app.public.a")
-                if any(e and e["op"] == "u" for e in a) and len(_topic(tmp_path, "app.public.c")) >= rows // 3:
+                if (
+                    any(e and e["op"] == "u" for e in a)
+                    and len(_topic(tmp_path, "app.public.c")) >= rows // 3
+                ):
                     break
                 time.sleep(0.3)
             proc.send_signal(signal.SIGTERM)

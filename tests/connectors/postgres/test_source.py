@@ -105,7 +105,11 @@ def test_every_operation_as_debezium_events(
         assert ops(evs) == ["r", "c", "u", "d", None, "d", None, "c", "t"]
         r, c, u, d, tomb, pk_d, pk_tomb, pk_c, trunc = evs[:9]
         assert r[0] == {"id": 1}
-        assert r[1]["after"] == {"id": 1, "name": "one", "amount": base64.b64encode(b"\x00\x96").decode()}
+        assert r[1]["after"] == {
+            "id": 1,
+            "name": "one",
+            "amount": base64.b64encode(b"\x00\x96").decode(),
+        }
         assert r[1]["source"]["snapshot"] in ("first", "last", "true")
         assert c[1]["before"] is None and c[1]["after"]["name"] == "two"
         assert c[1]["source"]["snapshot"] == "false" and c[1]["source"]["table"] == "t"
@@ -428,7 +432,7 @@ def test_incremental_snapshot_with_concurrent_writes_ends_in_the_latest_state(
         t.start()
         sql.execute(
             "INSERT INTO debezium_signal VALUES ('s1', 'execute-snapshot', "
-            "'{\"data-collections\": [\"public.inc\"], \"type\": \"incremental\"}')"
+            '\'{"data-collections": ["public.inc"], "type": "incremental"}\')'
         )
         wait_for(
             lambda: sum(1 for _, v in events(worker.log, "app.public.inc") if v and v["op"] == "r")

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from decimal import Decimal
@@ -21,6 +19,7 @@ from connectors.source.postgres.types import Oid
 from hub.log import Log
 from hub.runtime.converters import JsonConverter
 from tests.connectors.sink.events import PgTable
+from tests.fixtures.hub_process import start_hub
 
 N_EVENTS = 16000
 KEYS = 300
@@ -89,13 +88,6 @@ def _config(tmp_path: Path, cls: str, url: str) -> str:
     return str(path)
 
 
-def _start(tmp_path: Path, config: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
-    with open(tmp_path / "worker.log", "ab") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run", config],
-            env=env, stdout=subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
 
 
 def _wait_started(tmp_path: Path, runs: int) -> None:
@@ -168,7 +160,7 @@ def test_kill_9_at_random_moments_leaves_the_table_exact(tmp_path: Path, target:
     progress: list[int] = []
     total = N_EVENTS + N_AUDIT
     for run in range(1, 5):
-        proc = _start(tmp_path, config)
+        proc = start_hub(tmp_path, config)
         _wait_started(tmp_path, run)
         time.sleep(rnd.uniform(0.2, 0.7))  # batches are flowing: kill it anywhere
         proc.send_signal(signal.SIGKILL)
@@ -178,7 +170,7 @@ def test_kill_9_at_random_moments_leaves_the_table_exact(tmp_path: Path, target:
             break
     mid_stream = [p for p in progress if 0 < p < total]
     assert len(mid_stream) >= 2, f"the kills should land mid-stream: {progress}"
-    proc = _start(tmp_path, config)
+    proc = start_hub(tmp_path, config)
     _wait_started(tmp_path, len(progress) + 1)  # a SIGTERM before then would kill it
     deadline = time.monotonic() + 60
     while (
