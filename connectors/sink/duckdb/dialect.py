@@ -21,7 +21,7 @@ from typing import Any
 from connectors.sink.duckdb import types as dtypes
 from connectors.sink.duckdb.config import DuckDBSinkConfig, duckdb_path
 from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo
-from connectors.sink.engine.errors import SinkFatalError, SinkTransientError
+from connectors.sink.engine.errors import SinkConfigError, SinkFatalError, SinkTransientError
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import ColumnType
 
@@ -50,11 +50,25 @@ class DuckDBDialect(Dialect):
 
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.02
+        parent = os.path.dirname(os.path.abspath(self.path))
+        try:
+            os.makedirs(parent, exist_ok=True)  # duckdb:out/warehouse.duckdb needs out/
+        except OSError as exc:
+            raise SinkConfigError(
+                "connection.url",
+                f"cannot create the directory {parent} for the DuckDB file ({exc.strerror}); "
+                "check the path and its permissions",
+            ) from None
         while True:
             try:
                 return duckdb.connect(self.path)
             except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
+                locked = "lock" in str(exc).lower()
+                if not locked:
+                    raise SinkTransientError(
+                        f"cannot open DuckDB file {self.path} for writing: {exc}"
+                    ) from None
+                if time.monotonic() + delay > deadline:
                     raise SinkTransientError(
                         f"cannot open DuckDB file {self.path} for writing: {exc}; another "
                         "process holds it (readers must close their connections)"

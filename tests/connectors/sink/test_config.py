@@ -80,3 +80,16 @@ def test_wrong_password_is_transient_and_hidden(pg_server: Any, pg_db: str) -> N
     with pytest.raises(TransientError) as err:
         s.start()
     assert "hunter2" not in str(err.value)
+
+
+def test_duckdb_file_in_a_new_directory_is_created(tmp_path: Path) -> None:
+    """duckdb:some/dir/warehouse.duckdb works when some/dir does not exist yet."""
+    from connectors.sink.duckdb.config import DuckDBSinkConfig
+    from connectors.sink.duckdb.dialect import DuckDBDialect
+
+    path = tmp_path / "new" / "dir" / "w.duckdb"
+    dialect = DuckDBDialect(DuckDBSinkConfig.of({"connection.url": f"duckdb:{path}"}))
+    dialect.begin()
+    dialect.commit()
+    dialect.close()
+    assert path.exists()
