@@ -115,11 +115,19 @@ class ValidatedConnector:
         return self.spec.secret_keys | set(self.cls.secret_properties)
 
 
-def _show(key: str, value: Any, spec: ConnectorSpec) -> str:
-    return MASK if (is_secret(key) or key in spec.secret_keys) and value else repr(value)
+def _show(
+    key: str, value: Any, spec: ConnectorSpec, declared: tuple[str, ...] | frozenset[str] = ()
+) -> str:
+    """A value for an error message: masked when the name, a reference or the connector's
+    ``secret_properties`` make it a secret."""
+    secret = is_secret(key) or key in spec.secret_keys or key in declared
+    return MASK if secret and value else repr(value)
 
 
-def _problems(exc: ValidationError, values: dict[str, Any], spec: ConnectorSpec) -> list[str]:
+def _problems(
+    exc: ValidationError, values: dict[str, Any], spec: ConnectorSpec,
+    declared: tuple[str, ...] = (),
+) -> list[str]:  # fmt: skip
     out = []
     for err in exc.errors():
         name = ".".join(str(p) for p in err["loc"]) or "(config)"
@@ -127,7 +135,7 @@ def _problems(exc: ValidationError, values: dict[str, Any], spec: ConnectorSpec)
         if err["type"] == "missing":
             out.append(f"{name}: required, not set")
         else:
-            out.append(f"{name} = {_show(name, values.get(name), spec)}: {msg}")
+            out.append(f"{name} = {_show(name, values.get(name), spec, declared)}: {msg}")
     return out
 
 
@@ -164,7 +172,10 @@ def validate(spec: ConnectorSpec) -> ValidatedConnector:
         if NOT_YET.match(k):
             warnings.append(f"{where}: {k} is not supported yet and is ignored")
         else:
-            problems.append(f"{k} = {_show(k, v, spec)}: unknown property for {cls.name}")
+            problems.append(
+                f"{k} = {_show(k, v, spec, cls.secret_properties)}: unknown property for "
+                f"{cls.name}"
+            )
     common: CommonConfig | None = None
     config: ConnectorConfig | None = None
     try:
@@ -174,7 +185,7 @@ def validate(spec: ConnectorSpec) -> ValidatedConnector:
     try:
         config = cls.config_model.model_validate(own_values)
     except ValidationError as exc:
-        problems += _problems(exc, own_values, spec)
+        problems += _problems(exc, own_values, spec, tuple(cls.secret_properties))
     if common is not None and cls.type == "sink" and not (common.topics or common.topics_regex):
         problems.append("topics: a sink needs 'topics' (a list) or 'topics.regex'")
     if problems or common is None or config is None:

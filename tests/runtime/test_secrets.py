@@ -34,3 +34,22 @@ def test_secret_in_a_failing_task_is_masked_in_logs(tmp_path: Path) -> None:
     assert "No such file or directory: '********'" in out  # failed, and masked
     assert "s3cr3t" not in out
     assert "********" in out
+
+
+def test_a_bad_value_of_a_declared_secret_property_is_masked() -> None:
+    """The sink declares connection.url secret (it may hold a password): a wrong type there
+    is reported without the value."""
+    from hub.config import ConnectorSpec
+    from hub.errors import ConfigError
+    from hub.runtime.validation import validate
+
+    spec = ConnectorSpec("w", {
+        "connector.class": "postgres-sink", "topics": "t",
+        "connection.url": ["postgresql://u:hunter2@h/db"],
+    }, "test")  # fmt: skip
+    try:
+        validate(spec)
+    except ConfigError as exc:
+        assert "connection.url" in str(exc) and "hunter2" not in str(exc)
+    else:
+        raise AssertionError("a list is not a valid connection.url")
