@@ -160,7 +160,9 @@ class PostgresSourceTask(SourceTask):
         exported, repl = None, None
         if in_progress and usable and offset is not None and offset.snapshot_lsn is not None:
             # resume: the slot still stands at the first attempt's consistent point
-            base = PostgresOffset(snapshot=True, snapshot_lsn=offset.snapshot_lsn)
+            base = PostgresOffset(
+                snapshot=True, snapshot_lsn=offset.snapshot_lsn, stream=offset.stream
+            )
             self._resume = base.snapshot_done()
             if offset.table is not None:
                 resume_at = (offset.table, offset.after)
@@ -168,11 +170,16 @@ class PostgresSourceTask(SourceTask):
         elif offset is not None and usable and not in_progress:
             # snapshot.mode=always with a usable position: re-read, then stream on from it
             self._resume = offset
-            base = PostgresOffset(snapshot=True, snapshot_lsn=offset.start_lsn())
+            base = PostgresOffset(
+                snapshot=True, snapshot_lsn=offset.start_lsn(), stream=offset.to_dict()
+            )
         else:
             if slot_exists:
                 replication.drop_slot(self.meta, cfg.slot_name)
             lsn, exported, repl = self._create_slot(export=True)
+            # listed again now that the slot exists: a table created in between is in the
+            # snapshot (one created after the consistent point is skipped by the reader)
+            tables = catalog.tables(self.meta, self.filters)
             base = PostgresOffset(snapshot=True, snapshot_lsn=lsn)
             self._resume = base.snapshot_done()
         self._snapshot_base = base

@@ -28,7 +28,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.source.postgres import catalog
@@ -170,14 +170,30 @@ class IncrementalSnapshot:
         self.window = None
         self._state = None
 
-    def on_change(self, schema: TableSchema, *keys: tuple[Any, ...] | None) -> None:
-        """A streamed change to ``schema``'s table: inside an open window, its rows are newer
-        than the chunk's."""
+    def _key_of(self, schema: TableSchema, values: Sequence[Any]) -> tuple[str | None, ...]:
+        """The primary key (what the chunk is keyed by) of a streamed row, as text."""
+        assert self.info is not None
+        names = schema.column_names
+        out = []
+        for k in self.info.primary_key:
+            v = values[names.index(k)] if k in names else None
+            out.append(v.decode() if isinstance(v, bytes) else None)
+        return tuple(out)
+
+    def on_change(
+        self, schema: TableSchema, values: Sequence[Any], old: Sequence[Any] | None = None
+    ) -> None:
+        """A streamed change (emitted) to ``schema``'s table: inside an open window, its row
+        is newer than the chunk's read of it."""
         if not self.open or self.schema is None or schema.topic != self.schema.topic:
             return
-        for k in keys:
-            if k is not None:
-                self.buffer.pop(tuple(None if v is None else bytes(v).decode() for v in k), None)
+        self.buffer.pop(self._key_of(schema, values), None)
+        if old is not None:
+            self.buffer.pop(self._key_of(schema, old), None)
+
+    def on_truncate(self, schema: TableSchema) -> None:
+        if self.open and self.schema is not None and schema.topic == self.schema.topic:
+            self.buffer.clear()
 
     def take(self, source: dict[str, Any]) -> tuple[TableSchema, list[tuple[Any, Any]]]:
         """At the close watermark: the chunk's remaining rows as (key, value), then on to the

@@ -39,6 +39,7 @@ class PostgresOffset:
     after: tuple[str | None, ...] | None = None
     last_snapshot_record: bool = False
     incremental: Mapping[str, Any] | None = None  # an incremental snapshot's progress
+    stream: Mapping[str, Any] | None = None  # snapshot.mode=always: where streaming resumes
 
     # -- intention-revealing updates ------------------------------------------------------
     def at_event(
@@ -63,6 +64,11 @@ class PostgresOffset:
         return replace(self, snapshot=True, table=table, after=after)
 
     def snapshot_done(self) -> PostgresOffset:
+        """Where streaming starts once the snapshot is read: the slot's consistent point, or
+        the stream position the snapshot interrupted (snapshot.mode=always)."""
+        resumed = PostgresOffset.load(self.stream) if self.stream else None
+        if resumed is not None:
+            return resumed
         assert self.snapshot_lsn is not None
         return PostgresOffset(lsn=self.snapshot_lsn, snapshot_lsn=self.snapshot_lsn)
 
@@ -95,6 +101,7 @@ class PostgresOffset:
                 "snapshot": True, "snapshot_lsn": self.snapshot_lsn, "lsn": self.snapshot_lsn,
                 "table": self.table, "after": list(self.after) if self.after is not None else None,
                 "last_snapshot_record": self.last_snapshot_record,
+                **({"stream": dict(self.stream)} if self.stream else {}),
             }  # fmt: skip
         out: dict[str, Any] = {"lsn": self.lsn}
         if self.lsn_commit is not None:
@@ -126,6 +133,7 @@ class PostgresOffset:
             after=tuple(after) if after is not None else None,
             last_snapshot_record=bool(d.get("last_snapshot_record", False)),
             incremental=d.get("incremental"),
+            stream=d.get("stream"),
         )
 
 

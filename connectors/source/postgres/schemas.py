@@ -38,12 +38,26 @@ class TableSchemas:
     def _build(
         self, schema: str, table: str, columns: list[tuple[str, int, int]], info: TableInfo | None,
         fallback_key: tuple[str, ...] = (),
+        wal_key: tuple[str, ...] = (),
     ) -> TableSchema:  # fmt: skip
         if not all(self._known(c[1]) for c in columns):
             self.mapper, self.domains = catalog.type_mapper(self.meta, self.cfg)
         key = self.filters.key_override(schema, table)
         if key is None:
             key = info.primary_key if info is not None else fallback_key
+            if wal_key and set(wal_key) != set(key):
+                key = wal_key  # the key changed since these changes were written
+        # (in the catalog's column order when it is the same key: the snapshot's order)
+        names = {c[0] for c in columns}
+        if any(k not in names for k in key):
+            # the catalog is today's, the columns are from the WAL being read: the key has
+            # changed since (renamed, moved). The replica identity of that time keys the rows.
+            log.warning(
+                "%s.%s: key column(s) %s are not among the columns of the changes being read "
+                "(%s); keying them by their replica identity %s", schema, table, list(key),
+                ", ".join(sorted(names)), list(fallback_key) or "(none)",
+            )  # fmt: skip
+            key = tuple(k for k in fallback_key if k in names)
         not_null = {c.name for c in info.columns if c.not_null} if info is not None else set()
         built = TableSchema(
             self.cfg.topic_prefix, schema, table, columns,
@@ -72,11 +86,13 @@ class TableSchemas:
             return
         found = catalog.tables(self.meta, self.filters, oid=rel.relation_id)
         info = found[0] if found else None
-        # the table may be gone from the catalog by now: fall back to the replica identity
-        fallback = (
-            tuple(c.name for c in rel.columns if c.is_key) if rel.replica_identity != "f" else ()
-        )
+        # the replica identity the changes were written with: with REPLICA IDENTITY DEFAULT
+        # it is the primary key of that time, which beats today's catalog (the key may have
+        # changed since); otherwise it is the fallback when the catalog's key does not fit
+        flagged = tuple(c.name for c in rel.columns if c.is_key)
+        fallback = flagged if rel.replica_identity != "f" else ()
+        wal_key = flagged if rel.replica_identity == "d" else ()
         cols = [(c.name, c.type_oid, c.type_modifier) for c in rel.columns]
         self.by_relation[rel.relation_id] = self._build(
-            rel.namespace, rel.name, cols, info, fallback
+            rel.namespace, rel.name, cols, info, fallback, wal_key
         )

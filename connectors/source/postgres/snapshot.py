@@ -243,6 +243,9 @@ class SnapshotReader:
         cols = ", ".join(_ident(c.name) for c in t.columns).replace("%", "%%")
         rel = f"{_ident(t.schema)}.{_ident(t.name)}".replace("%", "%%")
         self.rows_done.setdefault(t.qualified, 0)
+        # catalog rows obey the transaction's snapshot: a table created after it is not there
+        if self._conn.execute("SELECT 1 FROM pg_class WHERE oid = %s", (t.oid,)).fetchone() is None:
+            return
         if t.primary_key:
             yield from self._by_key(t, cols, rel, after)
         else:

@@ -165,6 +165,8 @@ class ChangeStream:
         stored, the slot) to the server's position, so WAL does not pile up behind a quiet
         database."""
         assert self.stream is not None
+        if self.resume is not None and self.resume.in_transaction:
+            return  # the server is still re-reading up to the transaction we stopped inside
         lsn = self.stream.keepalive_lsn
         if lsn > self._completed and time.monotonic() - self._idle_since >= 1.0:
             self._completed = lsn
@@ -244,54 +246,62 @@ class ChangeStream:
 
     def _change(self, txn: _Txn, msg: Any, lsn: int, out: list[SourceRecord]) -> None:
         skip = txn.skipped and self._skips(txn.commit_lsn, txn.event)
+        inc = self.incremental
         if isinstance(msg, pg.Truncate):
-            if skip or "t" in self.skipped_ops:
+            schemas = [self.schemas.by_relation.get(rid) for rid in msg.relation_ids]
+            captured = [sc for sc in schemas if sc is not None]
+            if inc is not None and inc.open and not skip:
+                for sc in captured:
+                    inc.on_truncate(sc)  # the chunk's rows are gone
+            if "t" in self.skipped_ops:
+                return
+            if skip:  # emitted before the restart: count it as the emit path does
+                for sc in captured:
+                    self._block(txn, sc)
                 return
             offset = self._offset(txn, lsn)
-            for rid in msg.relation_ids:
-                schema = self.schemas.by_relation.get(rid)
-                if schema is not None:
-                    src = self._source(schema, txn, lsn)
-                    value = envelope("t", None, None, src, self._block(txn, schema))
-                    out.append(SourceRecord(
-                        schema.topic, value, None, self.partition, offset,
-                        value_schema=schema.value_schema,
-                    ))  # fmt: skip
+            for sc in captured:
+                src = self._source(sc, txn, lsn)
+                value = envelope("t", None, None, src, self._block(txn, sc))
+                out.append(SourceRecord(
+                    sc.topic, value, None, self.partition, offset, value_schema=sc.value_schema,
+                ))  # fmt: skip
             return
         if msg.relation_id == self._signal_relid and not skip and isinstance(msg, pg.Insert):
             self._signal(txn, msg, lsn, out)
         schema = self.schemas.by_relation.get(msg.relation_id)
         if schema is None:
             return  # not captured
-        if skip:
-            txn.counts[schema.topic] = txn.counts.get(schema.topic, 0) + 1
-            txn.total += 1
-            return
-        inc = self.incremental
-        if inc is not None and inc.open:
-            old_tuple = getattr(msg, "old", None)
-            new_tuple = getattr(msg, "new", None)
-            inc.on_change(
-                schema,
-                schema.raw_key(old_tuple.values) if old_tuple is not None else None,
-                schema.raw_key(new_tuple.values) if new_tuple is not None else None,
-            )
         if isinstance(msg, pg.Insert):
             if "c" in self.skipped_ops:
                 return
+            if skip:
+                self._block(txn, schema)
+                return
+            if inc is not None and inc.open:
+                inc.on_change(schema, msg.new.values)
             after = schema.row(msg.new.values)
             self._emit(txn, schema, "c", None, after, schema.key(after), lsn, out)
         elif isinstance(msg, pg.Update):
             if "u" in self.skipped_ops:
                 return
             old = msg.old.values if msg.old is not None else None
+            key_changed = (
+                old is not None
+                and bool(schema.key_columns)
+                and schema.raw_key(old) != schema.raw_key(msg.new.values)
+            )
+            if skip:
+                self._block(txn, schema)
+                if key_changed:
+                    self._block(txn, schema)
+                return
+            if inc is not None and inc.open:
+                inc.on_change(schema, msg.new.values, old)
             full = old if msg.old_kind == "O" else None
             after = schema.row(msg.new.values, full)
-            if (
-                old is not None
-                and schema.key_columns
-                and (schema.raw_key(old) != schema.raw_key(msg.new.values))
-            ):
+            if key_changed:
+                assert old is not None
                 # the primary key changed: a delete of the old key and a create of the new
                 before = schema.row(old)
                 self._emit(txn, schema, "d", before, None, schema.key(before), lsn, out)
@@ -302,6 +312,11 @@ class ChangeStream:
         else:  # Delete
             if "d" in self.skipped_ops:
                 return
+            if skip:
+                self._block(txn, schema)
+                return
+            if inc is not None and inc.open:
+                inc.on_change(schema, msg.old.values)
             before = schema.row(msg.old.values)
             self._emit(txn, schema, "d", before, None, schema.key(before), lsn, out)
 
