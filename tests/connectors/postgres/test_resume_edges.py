@@ -142,9 +142,8 @@ def test_incremental_snapshot_windows(
         return rows
 
     monkeypatch.setattr(incremental, "key_chunk", chunk_then_change)
-    sql.execute(
-        "INSERT INTO sig VALUES ('x1', 'execute-snapshot', '{\"data-collections\": [\"public.t\"]}')"
-    )
+    signal = '{"data-collections": ["public.t"]}'
+    sql.execute("INSERT INTO sig VALUES ('x1', 'execute-snapshot', %s)", (signal,))
     try:
         out = [r.value for r in poll_for(task, 3) if r.topic == "app.public.t" and r.value]
     finally:
