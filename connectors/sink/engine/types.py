@@ -105,6 +105,11 @@ def _times(factor: int) -> Convert:
     return lambda v: v * factor
 
 
+def _float(v: Any) -> Any:
+    """JSON has no NaN or infinity: Kafka's JsonConverter writes them as strings."""
+    return float(v) if isinstance(v, str) else v
+
+
 def _json_text(v: Any) -> Any:
     return v if isinstance(v, str) else orjson.dumps(v).decode()
 
@@ -165,6 +170,8 @@ def column_type(schema: Mapping[str, Any]) -> tuple[ColumnType, Convert | None]:
         return ColumnType(JSON), _json_text
     if kind == "bytes":
         return ColumnType(BYTES), _b
+    if kind in ("float", "float32", "double", "float64"):
+        return ColumnType(_PLAIN[str(kind)]), _float
     return ColumnType(_PLAIN.get(str(kind), STRING)), None
 
 

@@ -547,6 +547,19 @@ def _bool(raw: bytes | None) -> bool | None:
     return None if raw is None else raw in (b"t", b"true")
 
 
+def _json_float(v: float) -> float | str:
+    """A float as Kafka's JsonConverter writes it: NaN and infinities become the strings
+    "NaN", "Infinity", "-Infinity" (Jackson quotes non-numeric numbers); JSON has no
+    number for them, and null would read as SQL NULL."""
+    if v - v == 0:
+        return v
+    return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
+
+
+def _float(raw: bytes | None) -> float | str | None:
+    return None if raw is None else _json_float(float(raw))
+
+
 def _text(raw: bytes | None) -> str | None:
     return None if raw is None else raw.decode()
 
@@ -555,6 +568,7 @@ def _text(raw: bytes | None) -> str | None:
 # _decoded(_text_function(...)), one call fewer): int() takes ASCII bytes
 _DIRECT: dict[int, Converter] = {
     Oid.INT2: _int, Oid.INT4: _int, Oid.INT8: _int, Oid.OID: _int, Oid.BOOL: _bool,
+    Oid.FLOAT4: _float, Oid.FLOAT8: _float,
 }  # fmt: skip
 
 
@@ -837,7 +851,7 @@ class TypeMapper:
         if mode == "string":
             return lambda s: _SPECIAL_DECIMAL_NAMES.get(s, s)
         if mode == "double":
-            return float  # 'NaN', 'Infinity', '-Infinity' included
+            return lambda s: _json_float(float(s))  # 'NaN', 'Infinity', '-Infinity' included
         if ps is None:
 
             def variable(s: str) -> Any:

@@ -619,11 +619,6 @@ def test_numeric_nan_in_precise_mode_stops_the_connector(
 # -- known gaps outside connectors/source/postgres/types.py --------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub/runtime/converters.py writes NaN and ±Infinity as null (orjson); Kafka's "
-    "JsonConverter (Jackson, QUOTE_NON_NUMERIC_NUMBERS) writes the strings",
-)
 def test_float_specials_reach_json(pg_server: PgServer, pg_db: str, tmp_path: Path) -> None:
     cols = [
         Col("c_float4", "real", ("'NaN'", "'Infinity'", "'-Infinity'", "0"),

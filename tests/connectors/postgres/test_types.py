@@ -54,8 +54,10 @@ def test_bool_ints_floats() -> None:
     assert conv(Oid.INT8, "-9223372036854775808") == -(2**63)
     assert conv(Oid.OID, "4294967295") == 4294967295
     assert conv(Oid.FLOAT4, "1.5") == 1.5
-    assert conv(Oid.FLOAT8, "-Infinity") == float("-inf")
-    assert conv(Oid.FLOAT8, "NaN") != conv(Oid.FLOAT8, "NaN")  # nan
+    # JSON has no number for these: as Kafka's JsonConverter writes them (Jackson quotes them)
+    assert conv(Oid.FLOAT8, "-Infinity") == "-Infinity"
+    assert conv(Oid.FLOAT8, "NaN") == "NaN"
+    assert conv(Oid.FLOAT4, "Infinity") == "Infinity"
     m = TypeMapper()
     assert m.schema(Oid.INT2, -1, False) == {"type": "int16", "optional": False}
     assert m.schema(Oid.OID)["type"] == "int64"
@@ -105,7 +107,7 @@ def test_numeric_precise_variable_scale() -> None:
 def test_numeric_double_and_string_modes() -> None:
     tm = numeric_typmod(10, 2)
     assert conv(Oid.NUMERIC, "-1.50", tm, decimal_handling_mode="double") == -1.5
-    assert conv(Oid.NUMERIC, "Infinity", -1, decimal_handling_mode="double") == float("inf")
+    assert conv(Oid.NUMERIC, "Infinity", -1, decimal_handling_mode="double") == "Infinity"
     assert conv(Oid.NUMERIC, "-1.50", tm, decimal_handling_mode="string") == "-1.50"
     # SpecialValueDecimal.toString(): the enum constant's name
     assert conv(Oid.NUMERIC, "NaN", -1, decimal_handling_mode="string") == "NAN"

@@ -145,3 +145,20 @@ def test_unchanged_toasted_values_keep_what_the_table_has(sink: Sink) -> None:
         assert row[1] == "long text" and row[5] == n
         assert json.loads(row[2]) == {"a": 1} if isinstance(row[2], str) else row[2] == {"a": 1}
         assert bytes(row[3]) == b"\x01\x02" and list(row[4]) == ["x", "y"]
+
+
+def test_float_nan_and_infinities_arrive_as_such(sink: Sink) -> None:
+    """JSON carries them as strings ("NaN", "Infinity"), as Kafka's JsonConverter writes
+    them; the table gets the float values, not NULL."""
+    import math
+
+    t = PgTable("floats", [("id", Oid.INT4, -1), ("x", Oid.FLOAT8, -1), ("y", Oid.FLOAT4, -1)])
+    sink.put([
+        t.insert(0, {"id": 1, "x": "NaN", "y": "Infinity"}),
+        t.insert(1, {"id": 2, "x": "-Infinity", "y": "1.5"}),
+        t.insert(2, {"id": 3, "x": None, "y": None}),
+    ])  # fmt: skip
+    rows = sink.rows("srv_public_floats")
+    assert math.isnan(rows[0][1]) and rows[0][2] == math.inf
+    assert rows[1][1:] == (-math.inf, 1.5)
+    assert rows[2][1:] == (None, None)
