@@ -3,9 +3,10 @@
 A connector file holds one connector (``name`` + ``config``) or several under ``connectors:``.
 Properties are Kafka Connect's and Debezium's names, written flat (``database.hostname: db``)
 or nested (``database: {hostname: db}``); both become the same flat mapping. Values may refer
-to secrets: ``${env:NAME}`` (``${env:NAME:-default}`` when NAME may be unset) and
-``${file:/path/to/file.properties:key}`` (or ``${file:/path}`` for a whole file), resolved
-when the config is loaded.
+to secrets: ``${env:NAME}`` and ``${file:/path/to/file.properties:key}`` (or
+``${file:/path}`` for a whole file), resolved when the config is loaded; their values are
+treated as secrets. ``${env:NAME:-default}`` is configuration, not a secret: the file shows
+its default.
 
 Secrets never leave this module unmasked in anything meant for people: ``mask()`` replaces
 the value of every secret property, and of every property that used a reference, with
@@ -112,8 +113,11 @@ def resolve(config: Mapping[str, Any], where: str) -> tuple[dict[str, Any], set[
                 return _read_file_ref(arg, f"{where}: property {k}")
 
             resolved = _REF.sub(sub, v)
-            if resolved != v or _REF.search(v):
-                secret.add(k)  # a value from the environment or a file: treat it as a secret
+            # a value from a file or the environment is treated as a secret; one written with
+            # a default in the config itself (${env:NAME:-default}) is plain configuration
+            # (secret-like names are masked whatever their source)
+            if any(kind == "file" or ":-" not in arg for kind, arg in _REF.findall(v)):
+                secret.add(k)
             v = resolved
         out[k] = v
     return out, secret

@@ -226,7 +226,8 @@ def _progress(worker: Any, source: str, sink: str, started: float, writer: shop.
     for name in (source, sink):
         for st in status.get(name, []):
             if st.state == "FAILED":
-                echo(f"\n{name} failed:\n{st.trace}")
+                lines = (st.trace or "").strip().splitlines()
+                echo(f"\n{name} failed: {lines[-1] if lines else 'no trace'}")
                 return False
     src = sum(st.records for st in status.get(source, []))
     out = sum(st.records for st in status.get(sink, []))

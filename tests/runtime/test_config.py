@@ -85,6 +85,8 @@ def test_env_references_may_have_defaults(tmp_path: Path, monkeypatch: pytest.Mo
     """))  # fmt: skip
     assert spec.config["topic"] == "set"
     assert spec.config["value.size"] == "12"
+    # with a default written in the file it is configuration: shown, not masked
+    assert spec.masked()["topic"] == "set"
 
 
 BAD = [
