@@ -93,7 +93,7 @@ NOT_YET = re.compile(
     r"statements|schema\.refresh\.mode|converters|"
     r"event\.processing\.failure\.handling\.mode|publish\.via\.partition\.root"
     r"|database\.tcpKeepAlive|retriable\.restart\.connector\.wait\.ms|"
-    r"schema\.history\.internal\..*|topic\.heartbeat\.prefix|include\.schema\.changes)$"
+    r"schema\.history\.internal\..*|include\.schema\.changes)$"
 )
 
 

@@ -121,7 +121,12 @@ class PostgresSourceConfig(ConnectorConfig):
     )
     heartbeat_interval_ms: int = Field(
         0, alias="heartbeat.interval.ms", ge=0,
-        description="when > 0, move the stored offset and the slot on idle streams this often",
+        description="when > 0, write a heartbeat record this often on a quiet stream (and run "
+        "heartbeat.action.query)",
+    )  # fmt: skip
+    heartbeat_topics_prefix: str = Field(
+        "__debezium-heartbeat", alias="topic.heartbeat.prefix",
+        description="heartbeat records go to <topic.heartbeat.prefix>.<topic.prefix>",
     )  # fmt: skip
     heartbeat_action_query: str = Field(
         "", alias="heartbeat.action.query",

@@ -42,7 +42,16 @@ from hub.runtime.api import (
 
 log = logging.getLogger(__name__)
 
-SAMPLE_INTERVAL_S = 5.0  # how often the server's WAL position is read for the gauges
+SAMPLE_INTERVAL_S = 5.0
+
+HEARTBEAT_KEY_SCHEMA: dict[str, Any] = {
+    "type": "struct", "optional": False, "name": "io.debezium.connector.common.ServerNameKey",
+    "fields": [{"type": "string", "optional": False, "field": "serverName"}],
+}  # fmt: skip
+HEARTBEAT_VALUE_SCHEMA: dict[str, Any] = {
+    "type": "struct", "optional": False, "name": "io.debezium.connector.common.Heartbeat",
+    "fields": [{"type": "int64", "optional": False, "field": "ts_ms"}],
+}  # fmt: skip  # how often the server's WAL position is read for the gauges
 
 
 def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
@@ -278,7 +287,7 @@ class PostgresSourceTask(SourceTask):
         records: list[SourceRecord] = self.stream.poll(
             self.cfg.max_batch_size, self.cfg.poll_interval_ms / 1000
         )
-        self._heartbeat()
+        self._heartbeat(records)
         if time.monotonic() - self._sampled >= SAMPLE_INTERVAL_S:
             self._sample_server()
         return records
@@ -323,18 +332,34 @@ class PostgresSourceTask(SourceTask):
             out["slot_confirmed_flush_lsn"] = confirmed
         return out
 
-    def _heartbeat(self) -> None:
+    def _heartbeat(self, out: list[SourceRecord]) -> None:
+        """Every heartbeat.interval.ms: run heartbeat.action.query, and write a heartbeat
+        record ``{"ts_ms": ...}`` keyed ``{"serverName": <topic.prefix>}`` to
+        ``<heartbeat.topics.prefix>.<topic.prefix>``, as Debezium does, so consumers see the
+        connector alive on a quiet database. Heartbeats are not part of the replay: one may
+        repeat or go missing across a crash."""
         cfg = self.cfg
-        if not cfg.heartbeat_interval_ms or not cfg.heartbeat_action_query:
+        if not cfg.heartbeat_interval_ms:
             return
         now = time.monotonic()
         if now - self._last_heartbeat < cfg.heartbeat_interval_ms / 1000:
             return
         self._last_heartbeat = now
-        try:
-            self.meta.execute(cfg.heartbeat_action_query)
-        except Exception as exc:  # noqa: BLE001 - a failed heartbeat must not stop the stream
-            log.warning("heartbeat.action.query failed: %s", exc)
+        if cfg.heartbeat_action_query:
+            try:
+                self.meta.execute(cfg.heartbeat_action_query)
+            except Exception as exc:  # noqa: BLE001 - a failed heartbeat must not stop the stream
+                log.warning("heartbeat.action.query failed: %s", exc)
+        stream = self.stream
+        if stream is None or stream._txn is not None or out:
+            return  # inside a transaction, or busy: the stream's own records speak for it
+        out.append(SourceRecord(
+            f"{cfg.heartbeat_topics_prefix}.{cfg.topic_prefix}",
+            {"ts_ms": time.time_ns() // 1_000_000}, {"serverName": cfg.topic_prefix},
+            self.partition, stream.position.to_dict(),
+            key_schema=HEARTBEAT_KEY_SCHEMA, value_schema=HEARTBEAT_VALUE_SCHEMA,
+            replayable=False,
+        ))  # fmt: skip
 
     def commit(self) -> None:
         if self.stream is not None:

@@ -465,3 +465,26 @@ def test_incremental_snapshot_with_concurrent_writes_ends_in_the_latest_state(
         if t.is_alive():
             t.join()
         worker.stop()
+
+
+def test_heartbeats_on_a_quiet_stream(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    sql.execute("CREATE TABLE hb (id int PRIMARY KEY, at timestamptz)")
+    sql.execute("INSERT INTO hb VALUES (1, now())")
+    cfg = source_config(pg_server, pg_db, **{
+        "heartbeat.interval.ms": 200, "table.include.list": r"public\.nothing",
+        "heartbeat.action.query": "UPDATE hb SET at = now() WHERE id = 1",
+    })  # fmt: skip
+    worker = start(tmp_path, cfg)
+    try:
+        beats = wait_for(
+            lambda: (e := events(worker.log, "__debezium-heartbeat.app")) and len(e) >= 3 and e,
+            what="heartbeats",
+        )
+        assert all(k == {"serverName": "app"} and v["ts_ms"] > 0 for k, v in beats)
+        before = sql.execute("SELECT at FROM hb").fetchone()[0]
+        wait_for(lambda: sql.execute("SELECT at FROM hb").fetchone()[0] > before,
+                 what="the action query")  # fmt: skip
+    finally:
+        worker.stop()
