@@ -124,8 +124,18 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
         admin_dsn = "dbname=postgres" if source is None else source
         _create_database(admin_dsn, dbname, fresh=source is None)
         with psycopg.connect(dbname=dbname, autocommit=True) as pg:
-            found = pg.execute("SELECT to_regclass('orders')").fetchone()
-            if source is None or found is None or found[0] is None:
+            found = pg.execute(
+                "SELECT obj_description(to_regclass('orders'), 'pg_class')"
+                " FROM (SELECT to_regclass('orders') IS NOT NULL) x(present) WHERE present"
+            ).fetchone()
+            if found is not None and found[0] != shop.MARK:
+                # the demo writes (and deletes) orders: never in a table it did not create
+                raise ConfigError(
+                    f"database {dbname!r} already has an orders table that hub demo did not "
+                    f"create; the demo writes to its source, so give it an empty database "
+                    f"(CREATE DATABASE shop) or leave out --source"
+                )
+            if found is None:
                 shop.create(pg)
                 echo(f"created the sample shop in database {dbname!r}: "
                      f"{', '.join(shop.TABLES)}")  # fmt: skip

@@ -46,6 +46,7 @@ CREATE TABLE order_lines (
 """
 
 TABLES = ("customers", "products", "orders", "order_lines")
+MARK = "hub demo sample shop"  # the orders table's comment: the demo may write to it
 COUNTRIES = ("DE", "FR", "US", "BR", "JP", "IN", "NG", "SE")
 STATUSES = ("placed", "paid", "shipped", "delivered")
 
@@ -55,6 +56,7 @@ def create(conn: Any, *, customers: int = 200, products: int = 50, orders: int =
     rnd = random.Random(1)
     with conn.transaction():
         conn.execute(SCHEMA)
+        conn.execute(f"COMMENT ON TABLE orders IS '{MARK}'")
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO customers (name, email, country) VALUES (%s, %s, %s)",
