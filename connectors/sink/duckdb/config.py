@@ -32,6 +32,14 @@ class DuckDBSinkConfig(SinkConfig):
         "(then retried per errors.retry.timeout)",
     )
 
+    memory_limit: str = Field(
+        "",
+        alias="duckdb.memory.limit",
+        pattern=r"^(\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB))?$",
+        description="DuckDB's memory_limit for the sink's connection, e.g. 512MB (empty: "
+        "DuckDB's default, 80% of RAM): its cache and indexes grow with the table up to it",
+    )
+
     @classmethod
     def url_problem(cls, url: str) -> str | None:
         if duckdb_path(url) is None:

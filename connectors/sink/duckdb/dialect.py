@@ -35,6 +35,7 @@ class DuckDBDialect(Dialect):
         self.path = os.path.abspath(path)
         self.idle = cfg.idle_release_ms / 1000
         self.lock_timeout = cfg.lock_timeout_ms / 1000
+        self.memory_limit = cfg.memory_limit
         self._con: Any = None
         self._lock = threading.Lock()
         self._in_tx = False
@@ -61,7 +62,13 @@ class DuckDBDialect(Dialect):
             ) from None
         while True:
             try:
-                return duckdb.connect(self.path)
+                con = duckdb.connect(self.path)
+                # checkpoint every 256 MB of WAL rather than DuckDB's 16 MB: a batch commit
+                # then rarely pays for a checkpoint (closing the file checkpoints anyway)
+                con.execute("SET checkpoint_threshold = '256MB'")
+                if self.memory_limit:
+                    con.execute(f"SET memory_limit = '{self.memory_limit}'")  # pattern-checked
+                return con
             except duckdb.IOException as exc:
                 locked = "lock" in str(exc).lower()
                 if not locked:

@@ -69,6 +69,7 @@ class ChangeReader:
         self.namer = TableNamer(cfg.table_name_format)
         self._schemas: dict[tuple[str, str], tuple[Any, tuple[Column, ...]]] = {}
         self._tombstone_tables: dict[str, TableRef] = {}  # topic -> table of its last event
+        self._after_memo: tuple[Any, str, tuple[Column, ...]] | None = None
 
     def _columns(
         self, topic: str, part: str, schema: Mapping[str, Any] | None
@@ -134,7 +135,13 @@ class ChangeReader:
         after = v.get("after")
         if type(after) is not dict:
             raise RecordError(r.topic, r.partition, r.offset, f"op={op!r} without an 'after' row")
-        cols = self._columns(r.topic, "after", self._field_schema(r, "after"))
+        vs = r.value_schema
+        memo = self._after_memo
+        if memo is not None and vs is not None and memo[0] is vs and memo[1] == r.topic:
+            cols = memo[2]  # the same schema object as the last record's: same columns
+        else:
+            cols = self._columns(r.topic, "after", self._field_schema(r, "after"))
+            self._after_memo = (vs, r.topic, cols)
         if not cols:
             cols = tuple(inferred_columns(after))
         if cfg.cdc_metadata and source is not None:

@@ -93,3 +93,20 @@ def test_duckdb_file_in_a_new_directory_is_created(tmp_path: Path) -> None:
     dialect.commit()
     dialect.close()
     assert path.exists()
+
+
+def test_duckdb_memory_limit_is_checked_and_applied(tmp_path: Path) -> None:
+    from connectors.sink.duckdb.config import DuckDBSinkConfig
+    from connectors.sink.duckdb.dialect import DuckDBDialect
+
+    with pytest.raises(Exception, match="duckdb.memory.limit"):
+        DuckDBSinkConfig.of({"connection.url": "duckdb:x.duckdb", "duckdb.memory.limit": "lots"})
+    cfg = DuckDBSinkConfig.of({
+        "connection.url": f"duckdb:{tmp_path / 'm.duckdb'}", "duckdb.memory.limit": "300MB",
+    })  # fmt: skip
+    dialect = DuckDBDialect(cfg)
+    dialect.begin()
+    (limit,) = dialect.execute("SELECT current_setting('memory_limit')")[0]
+    dialect.commit()
+    dialect.close()
+    assert limit.replace(" ", "") in ("300.0MB", "286.1MiB", "300MB")
