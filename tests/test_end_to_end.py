@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from hub.demo import job, shop
-from tests.fixtures.hub_process import start_hub
+from tests.fixtures.hub_process import reap_hub, start_hub, stop_hub
 from tests.fixtures.postgres import PgServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -65,13 +65,10 @@ def test_kill_9_anywhere_leaves_duckdb_equal_to_postgres(
                 if result and all(eq for _, _, eq in result.values()):
                     break
                 time.sleep(1)
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(30) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+            stop_hub(proc, tmp_path)
         finally:
             stop.set()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            reap_hub(proc)
         result = job.compare(pg, str(warehouse))
         assert all(eq for _, _, eq in result.values()), result
         assert result["orders"][0] > 500 and result["order_lines"][0] > 1000

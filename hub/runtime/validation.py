@@ -20,7 +20,8 @@ from hub.runtime.api import Connector, ConnectorConfig
 from hub.runtime.transforms import TransformChain, TransformConfigError, build_chain
 
 
-def _csv(v: Any) -> list[str]:
+def csv_list(v: Any) -> list[str]:
+    """A Connect list property: comma-separated text or a YAML list, blanks dropped."""
     if v is None or v == "":
         return []
     if isinstance(v, str):
@@ -64,7 +65,7 @@ class CommonConfig(BaseModel):
     @field_validator("topics", mode="before")
     @classmethod
     def _topics(cls, v: Any) -> list[str]:
-        return _csv(v)
+        return csv_list(v)
 
     @field_validator("topics_regex")
     @classmethod
@@ -173,8 +174,7 @@ def validate(spec: ConnectorSpec) -> ValidatedConnector:
             warnings.append(f"{where}: {k} is not supported yet and is ignored")
         else:
             problems.append(
-                f"{k} = {_show(k, v, spec, cls.secret_properties)}: unknown property for "
-                f"{cls.name}"
+                f"{k} = {_show(k, v, spec, cls.secret_properties)}: unknown property for {cls.name}"
             )
     common: CommonConfig | None = None
     config: ConnectorConfig | None = None

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub.log import Log, TopicPartition
-from tests.fixtures.hub_process import start_hub
+from tests.fixtures.hub_process import start_hub, stop_hub
 
 N = 30_000
 
@@ -44,8 +44,6 @@ def _config(tmp_path: Path) -> str:
     """)
     )
     return str(path)
-
-
 
 
 def _wait_started(tmp_path: Path, runs: int, line: str = "connector out started") -> None:
@@ -85,8 +83,7 @@ def test_kill_9_anywhere_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     while len(_lines(out)) < N and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
     time.sleep(0.5)  # anything extra would show up now
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    stop_hub(proc, tmp_path)
     assert kills >= 3
 
     # the file sink: every record exactly once
@@ -132,8 +129,7 @@ def test_two_crashes_inside_one_commit_window_duplicate_nothing(tmp_path: Path) 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(_topic_seqs(tmp_path, 1)) < n:
         time.sleep(0.3)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0
+    stop_hub(proc, tmp_path)
     seqs = _topic_seqs(tmp_path, 1)
     assert len(seqs) == len(set(seqs)) == n
     assert "already in the log" in (tmp_path / "worker.log").read_text()
@@ -171,8 +167,7 @@ def test_a_commit_during_the_replay_keeps_the_crashed_window_open(tmp_path: Path
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(_topic_seqs(tmp_path, 1)) < n:
         time.sleep(0.3)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0
+    stop_hub(proc, tmp_path)
     seqs = _topic_seqs(tmp_path, 1)
     assert len(seqs) == len(set(seqs)) == n
 

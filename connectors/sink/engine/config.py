@@ -14,16 +14,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from hub.runtime.api import ConnectorConfig
+from hub.runtime.validation import csv_list
 
 PLACEHOLDERS = ("${topic}", "${source.schema}", "${source.table}", "${source.db}")
-
-
-def _csv(v: Any) -> list[str]:
-    if v is None or v == "":
-        return []
-    if isinstance(v, str):
-        return [p.strip() for p in v.split(",") if p.strip()]
-    return [str(p) for p in v]
 
 
 class SinkConfig(ConnectorConfig):
@@ -63,7 +56,7 @@ class SinkConfig(ConnectorConfig):
     @field_validator("primary_key_fields", mode="before")
     @classmethod
     def _fields(cls, v: Any) -> list[str]:
-        return _csv(v)
+        return csv_list(v)
 
     @field_validator("table_name_format")
     @classmethod

@@ -19,7 +19,7 @@ import yaml
 
 from hub.log import Log, TopicPartition
 from tests.connectors.postgres.helpers import source_config
-from tests.fixtures.hub_process import start_hub
+from tests.fixtures.hub_process import reap_hub, start_hub, stop_hub
 from tests.fixtures.postgres import PgServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -155,13 +155,10 @@ def test_kill_9_while_streaming_loses_and_duplicates_no_change(
                 if set(seen) >= expected:
                     break
                 time.sleep(0.5)
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(30) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+            stop_hub(proc, tmp_path)
         finally:
             stop.set()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            reap_hub(proc)
     events = [e for e in _topic(tmp_path, "app.public.t") if e]
     changes = [(e["after"]["id"], e["after"]["v"]) for e in events if e["op"] != "r"]
     snapshot = [(e["after"]["id"], e["after"]["v"]) for e in events if e["op"] == "r"]
@@ -214,12 +211,9 @@ def test_kill_9_during_the_snapshot_resumes_it(
                 ):
                     break
                 time.sleep(0.3)
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(30) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+            stop_hub(proc, tmp_path)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            reap_hub(proc)
     total = 0
     for t, key in (("a", "id"), ("b", "id"), ("c", "x")):
         evs = [e for e in _topic(tmp_path, f"app.public.{t}") if e]

@@ -19,7 +19,7 @@ from connectors.source.postgres.types import Oid
 from hub.log import Log
 from hub.runtime.converters import JsonConverter
 from tests.connectors.sink.events import PgTable
-from tests.fixtures.hub_process import start_hub
+from tests.fixtures.hub_process import start_hub, stop_hub
 
 N_EVENTS = 16000
 KEYS = 300
@@ -86,8 +86,6 @@ def _config(tmp_path: Path, cls: str, url: str) -> str:
         + ("  duckdb.idle.release.ms: 50\n" if cls == "duckdb" else "")
     )
     return str(path)
-
-
 
 
 def _wait_started(tmp_path: Path, runs: int) -> None:
@@ -179,8 +177,7 @@ def test_kill_9_at_random_moments_leaves_the_table_exact(tmp_path: Path, target:
         and proc.poll() is None
     ):
         time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    stop_hub(proc, tmp_path)
     assert target.consumed() == N_EVENTS + N_AUDIT
     rows = target.read(
         f'SELECT id, name, price, {target.seen()} FROM "srv_public_items" ORDER BY id'
