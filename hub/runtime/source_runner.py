@@ -28,6 +28,7 @@ from dataclasses import replace
 from typing import Any
 
 from hub.runtime.api import SourceRecord, SourceTask, SourceTaskContext
+from hub.runtime.converters import JsonConverter
 from hub.runtime.offsets import OffsetStore, partition_key
 from hub.runtime.runner import RunnerContext
 
@@ -46,7 +47,7 @@ class SourceRunner:
         self.offsets = offsets
         self.state = ctx.state
         self.errors = ctx.errors
-        self.producer = ctx.log.producer()
+        self.producer = ctx.log.producer(compression=ctx.common.producer_compression_type)
         self._prefix = f"{ctx.connector}/{ctx.task_id}/".encode()
         self._window: dict[str, int] = {}  # "topic/partition" -> log end offset at start
         self._pending: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
@@ -85,8 +86,9 @@ class SourceRunner:
         cp = self.offsets.task_checkpoint(self.connector, self.task_id)
         self._window = dict(cp.get("window") or {})
         context = SourceTaskContext(
-            self.connector, self.task_id, self.offsets.offsets(self.connector), self._inexact
-        )
+            self.connector, self.task_id, self.offsets.offsets(self.connector), self._inexact,
+            self._json_encoding(),
+        )  # fmt: skip
         self.task.start(self.ctx.config, context)
         self.state.running()
         last_commit = time.monotonic()
@@ -109,6 +111,14 @@ class SourceRunner:
                 # window, is found and skipped by the restarted task's recovery
                 self.producer.flush()
 
+    def _json_encoding(self) -> tuple[bool, bool] | None:
+        kc, vc = self.ctx.key_converter, self.ctx.value_converter
+        if self.ctx.chain is not None:
+            return None
+        if type(kc) is not JsonConverter or type(vc) is not JsonConverter:
+            return None
+        return kc.schemas_enable, vc.schemas_enable
+
     def _inexact(self) -> None:
         if self._skip:
             log.info(
@@ -123,46 +133,56 @@ class SourceRunner:
         now = time.time_ns() // 1_000_000
         last_partition: object = None
         pkey = ""
-        for r in records:
-            if r.source_partition is not last_partition:  # usually one object per poll
-                last_partition, pkey = r.source_partition, partition_key(r.source_partition)
-            self._pending[pkey] = (r.source_partition, r.source_offset)  # type: ignore[assignment]
-            if not r.topic:  # an offset update (api.offset_update): nothing to write
-                continue
-            if r.replayable:
-                self._seq += 1
-                if self._seq in self._skip:
-                    self._skip.discard(self._seq)
+        pending, skip, prefix = self._pending, self._skip, self._prefix
+        seq = self._seq
+        written = 0
+        try:
+            for r in records:
+                if r.source_partition is not last_partition:  # usually one object per poll
+                    last_partition, pkey = r.source_partition, partition_key(r.source_partition)
+                pending[pkey] = (r.source_partition, r.source_offset)  # type: ignore[assignment]
+                if not r.topic:  # an offset update (api.offset_update): nothing to write
                     continue
-                seq_header: tuple[tuple[str, bytes], ...] = (
-                    (SEQ_HEADER, self._prefix + str(self._seq).encode()),
-                )
-            else:
-                seq_header = ()
-            chain = self.ctx.chain
-            if chain is not None:
-                if r.timestamp is None:
-                    r = replace(r, timestamp=now)
-                try:
-                    r = chain.apply(r)  # type: ignore[assignment]
-                except Exception as exc:
-                    self.errors.failed("TRANSFORMATION", exc)
-                    continue
-                if r is None:  # filtered out: its offset still moves on
-                    continue
-            try:
-                key = self.ctx.key_converter.from_value(r.key, r.key_schema)
-                value = self.ctx.value_converter.from_value(r.value, r.value_schema)
-            except Exception as exc:  # e.g. a value JSON cannot represent
-                self.errors.failed("VALUE_CONVERTER", exc)
-                continue
-            g = groups.get((r.topic, r.partition))
-            if g is None:
-                g = groups[(r.topic, r.partition)] = ([], [], [], [])
-            g[0].append(key)
-            g[1].append(value)
-            g[2].append((*r.headers, *seq_header))
-            g[3].append(r.timestamp if r.timestamp is not None else now)
+                written += 1
+                if r.replayable:
+                    seq += 1
+                    if skip and seq in skip:
+                        skip.discard(seq)
+                        continue
+                    seq_header: tuple[tuple[str, bytes], ...] = (
+                        (SEQ_HEADER, prefix + str(seq).encode()),
+                    )
+                else:
+                    seq_header = ()
+                if r.encoded:  # the converters' bytes already (no transforms: _json_encoding)
+                    key, value = r.key, r.value
+                else:
+                    chain = self.ctx.chain
+                    if chain is not None:
+                        if r.timestamp is None:
+                            r = replace(r, timestamp=now)
+                        try:
+                            r = chain.apply(r)  # type: ignore[assignment]
+                        except Exception as exc:
+                            self.errors.failed("TRANSFORMATION", exc)
+                            continue
+                        if r is None:  # filtered out: its offset still moves on
+                            continue
+                    try:
+                        key = self.ctx.key_converter.from_value(r.key, r.key_schema)
+                        value = self.ctx.value_converter.from_value(r.value, r.value_schema)
+                    except Exception as exc:  # e.g. a value JSON cannot represent
+                        self.errors.failed("VALUE_CONVERTER", exc)
+                        continue
+                g = groups.get((r.topic, r.partition))
+                if g is None:
+                    g = groups[(r.topic, r.partition)] = ([], [], [], [])
+                g[0].append(key)
+                g[1].append(value)
+                g[2].append((*r.headers, *seq_header) if r.headers else seq_header)
+                g[3].append(r.timestamp if r.timestamp is not None else now)
+        finally:
+            self._seq = seq  # also when a record fails part-way
         for topic, _ in groups:
             self._ensure_topic(topic)
         self._open_window({topic for topic, _ in groups})
@@ -170,7 +190,7 @@ class SourceRunner:
             self.producer.send_many(
                 topic, values, keys=keys, headers=headers, timestamps=stamps, partition=partition
             )
-        self.state.add_records(sum(1 for r in records if r.topic))
+        self.state.add_records(written)
 
     def _open_window(self, topics: set[str]) -> None:
         """Durably note where the window starts in every partition of topics new to it."""
