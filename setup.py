@@ -1,7 +1,7 @@
-"""Build hook for the optional C accelerator of the log codec.
+"""Build hook for the optional C accelerators (the log codec, the PostgreSQL row codec).
 
-Everything else is declared in pyproject.toml. The extension is optional: when no C compiler
-is available the build goes on and hub uses the pure-Python codec (same bytes, slower).
+Everything else is declared in pyproject.toml. The extensions are optional: when no C compiler
+is available the build goes on and hub uses the pure-Python codecs (same bytes, slower).
 """
 
 from setuptools import Extension, setup
@@ -13,6 +13,12 @@ setup(
             sources=["hub/log/_speedups.c"],
             optional=True,
             extra_compile_args=["-O3"],
-        )
+        ),
+        Extension(
+            "connectors.source.postgres._rowcodec",
+            sources=["connectors/source/postgres/_rowcodec.c"],
+            optional=True,
+            extra_compile_args=["-O3"],
+        ),
     ]
 )

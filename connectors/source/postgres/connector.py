@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from connectors.source.postgres import catalog, replication
 from connectors.source.postgres.config import PostgresSourceConfig
+from connectors.source.postgres.encoded import EventEncoder
 from connectors.source.postgres.errors import (
     ConnectionLostError,
     PostgresSourceError,
@@ -84,6 +85,12 @@ class PostgresSourceTask(SourceTask):
         self._table_schemas: dict[str, TableSchema] = {}
         self._last_heartbeat = time.monotonic()
         self._sampled = 0.0
+        self.json_encoding = context.json_encoding
+        self.encoder = (
+            EventEncoder(self.json_encoding, cfg.dbname, cfg.topic_prefix)
+            if self.json_encoding is not None
+            else None
+        )
         self.meta = _connect(cfg)
         catalog.check_server(self.meta, cfg)
         tables = catalog.tables(self.meta, self.filters)
@@ -194,9 +201,16 @@ class PostgresSourceTask(SourceTask):
         self._snapshot_base = base
         self._first = resume_at is None
         self._snapshot_ts = time.time_ns() // 1000
+        codecs = None
+        if self.encoder is not None:  # chunks come as the rows' JSON, straight from COPY
+            codecs = {}
+            for t in tables:
+                schema = self._table_schemas[t.qualified] = self.schemas.for_table(t)
+                codecs[t.qualified] = self.encoder.table(schema).codec
         self.reader = SnapshotReader(
-            cfg.conninfo(), tables, cfg.snapshot_fetch_size, exported=exported, resume=resume_at
-        )
+            cfg.conninfo(), tables, cfg.snapshot_fetch_size, exported=exported, resume=resume_at,
+            codecs=codecs,
+        )  # fmt: skip
         try:
             self.reader.begin()
         finally:
@@ -233,17 +247,32 @@ class PostgresSourceTask(SourceTask):
         last = len(chunk.rows) - 1
         # PostgresOffset.at_snapshot_row(...).to_dict(), built directly: this runs per row
         template = base.at_snapshot_row(t.qualified, ()).to_dict()
+        encoded = chunk.encoded
+        enc = self.encoder
+        table = enc.table(schema) if enc is not None else None
+        ts_us = self._snapshot_ts
         for i in range(start, end):
             marker = "true"
             if self._first:
                 marker, self._first = "first", False
             if chunk.final and i == last:
                 marker = "last"
-            after = schema.row(chunk.rows[i])
-            src = schema.source(db, name, ts_us=self._snapshot_ts, snapshot=marker, lsn=lsn)
             offset = {**template, "after": list(chunk.positions[i])}
             if marker == "last":
                 offset["last_snapshot_record"] = True
+            got = encoded[i] if encoded is not None else None
+            if got is not None:
+                assert enc is not None and table is not None
+                value = enc.snapshot(
+                    table, got[0], ts_us=ts_us, marker=marker, lsn=lsn, ts_ns=time.time_ns()
+                )
+                out.append(SourceRecord(
+                    schema.topic, value, enc.key(table, got[1]), self.partition, offset,
+                    encoded=True,
+                ))  # fmt: skip
+                continue
+            after = schema.row(chunk.rows[i])
+            src = schema.source(db, name, ts_us=ts_us, snapshot=marker, lsn=lsn)
             out.append(SourceRecord(
                 schema.topic, envelope("r", None, after, src), schema.key(after),
                 self.partition, offset,
@@ -274,7 +303,7 @@ class PostgresSourceTask(SourceTask):
             )  # fmt: skip
             incremental.resume(self._resume.incremental)
         self.stream = ChangeStream(
-            self.cfg, self.schemas, self.partition, self._resume, incremental
+            self.cfg, self.schemas, self.partition, self._resume, incremental, self.json_encoding
         )
         self.stream.open(_connect(self.cfg, replication="database"))
 

@@ -96,8 +96,10 @@ def envelope(
     after: dict[str, Any] | None,
     source: dict[str, Any],
     transaction: dict[str, Any] | None = None,
+    ts_ns: int | None = None,
 ) -> dict[str, Any]:
-    ts_ns = time.time_ns()
+    if ts_ns is None:
+        ts_ns = time.time_ns()
     return {
         "before": before, "after": after, "source": source, "transaction": transaction,
         "op": op, "ts_ms": ts_ns // 1_000_000, "ts_us": ts_ns // 1_000, "ts_ns": ts_ns,
@@ -177,6 +179,7 @@ class TableSchema:
         self.unknown_columns: list[str] = []  # left out: types Debezium has no schema for
         fields: list[dict[str, Any]] = []
         self._fields: list[tuple[int, str, Callable[[Any], Any], Any]] = []
+        self._codec_fields: list[tuple[int, str, int, int, Callable[[Any], Any]]] = []
         for i, (name, oid, typmod) in enumerate(columns):
             if name not in keyset and not include(name):
                 continue
@@ -188,9 +191,9 @@ class TableSchema:
             optional = name not in not_null and name not in keyset
             fs = {**mapper.schema(base, typmod, optional), "field": name}
             fields.append(fs)
-            self._fields.append(
-                (i, name, mapper.converter(base, typmod), _placeholder(fs, placeholder))
-            )
+            convert = mapper.converter(base, typmod)
+            self._fields.append((i, name, convert, _placeholder(fs, placeholder)))
+            self._codec_fields.append((i, name, *mapper.fast_kind(base, typmod), convert))
         self.row_schema: dict[str, Any] = {
             "type": "struct", "fields": fields, "optional": True, "name": f"{self.topic}.Value",
         }  # fmt: skip
@@ -218,6 +221,13 @@ class TableSchema:
             else:
                 out[name] = convert(v)
         return out
+
+    def codec_fields(
+        self,
+    ) -> tuple[list[tuple[int, str, int, int, Callable[[Any], Any]]], tuple[int, ...]]:
+        """`rowcodec.RowCodec`'s arguments for this table's rows: fields, key positions."""
+        names = [f[1] for f in self._codec_fields]
+        return self._codec_fields, tuple(names.index(k) for k in self.key_columns)
 
     def key(self, row: Mapping[str, Any]) -> dict[str, Any] | None:
         if not self.key_columns:

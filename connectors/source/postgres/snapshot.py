@@ -26,7 +26,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -93,22 +93,27 @@ SNAPSHOTTERS: dict[str, type[Snapshotter]] = {
 
 
 # -- COPY text format ---------------------------------------------------------------------------
-_ESCAPE = re.compile(rb"\\(.)", re.S)
+_ESCAPE = re.compile(rb"\\([0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)", re.S)
 _ESCAPES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
 
 
 def _unescape(m: re.Match[bytes]) -> bytes:
     c = m.group(1)
+    if len(c) > 1 or c in b"01234567":  # \ooo and \xhh, as COPY FROM reads them
+        n = int(c[1:], 16) if c[0] == 0x78 else int(c, 8)
+        return bytes((n & 0xFF,))
     return _ESCAPES.get(c, c)
 
 
 def parse_copy_text(data: bytes) -> list[list[bytes | None]]:
     """Rows of ``COPY ... TO STDOUT`` text format: tab-separated fields, ``\\N`` for NULL,
-    backslash escapes for tab, newline and friends (values are the types' text output)."""
+    backslash escapes for tab, newline and friends (values are the types' text output). An
+    empty line is a row too: one column holding ''."""
     rows: list[list[bytes | None]] = []
-    for line in data.split(b"\n"):
-        if not line:
-            continue
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # what follows the last row's newline
+    for line in lines:
         raw = line.split(b"\t")
         fields: list[bytes | None] = list(raw)
         if b"\\" in line:
@@ -131,9 +136,14 @@ class Chunk:
     rows: list[list[bytes | None]]
     positions: list[tuple[str | None, ...]]  # per row: its key (or ctid) as text
     final: bool = False  # the snapshot's last chunk
+    # with a codec for the table (SnapshotReader's ``codecs``): per row (struct, key) JSON
+    # bytes, or None where the codec declined (``rows[i]`` holds that row's values; the
+    # other entries of ``rows`` are empty)
+    encoded: list[tuple[bytes, bytes | None] | None] | None = None
 
 
 _END = object()
+_NO_VALUES: list[bytes | None] = []
 
 
 class SnapshotReader:
@@ -147,12 +157,14 @@ class SnapshotReader:
         *,
         exported: str | None = None,
         resume: tuple[str, tuple[str | None, ...] | None] | None = None,
+        codecs: Mapping[str, Any] | None = None,
     ) -> None:
         self._conninfo = conninfo
         self.tables = list(tables)
         self.chunk_rows = chunk_rows
         self.exported = exported
         self.resume = resume
+        self.codecs = codecs or {}  # table -> rowcodec.RowCodec: chunks come encoded
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -257,15 +269,38 @@ class SnapshotReader:
     def _by_key(
         self, t: TableInfo, cols: str, rel: str, after: tuple[str | None, ...] | None
     ) -> Iterator[Chunk]:
+        codec = self.codecs.get(t.qualified)
         while not self._stop.is_set():
-            rows, positions = key_chunk(self._conn, t, after, self.chunk_rows)
-            if not rows:
+            if codec is not None:
+                chunk = self._encoded(t, codec, key_sql(t, after, self.chunk_rows), after or ())
+            else:
+                rows, positions = key_chunk(self._conn, t, after, self.chunk_rows)
+                chunk = Chunk(t, rows, positions)
+            n = len(chunk.positions)
+            if not n:
                 return
-            after = positions[-1]
-            self._progress(t, len(rows))
-            yield Chunk(t, rows, positions)
-            if len(rows) < self.chunk_rows:
+            after = chunk.positions[-1]
+            self._progress(t, n)
+            yield chunk
+            if n < self.chunk_rows:
                 return
+
+    def _encoded(self, t: TableInfo, codec: Any, sql: str, params: Sequence[Any]) -> Chunk:
+        """A chunk whose rows the codec encodes straight from the COPY text; ``positions``
+        are the key columns (or the trailing ctid)."""
+        names = [c.name for c in t.columns]
+        where = [names.index(k) for k in t.primary_key] if t.primary_key else [len(names)]
+        got = codec.copy_rows(self._copy(sql, params), tuple(where))
+        rows: list[list[bytes | None]] = []
+        encoded: list[tuple[bytes, bytes | None] | None] = []
+        for row, key, _, values in got:
+            if row is None:
+                rows.append(values)
+                encoded.append(None)
+            else:
+                rows.append(_NO_VALUES)
+                encoded.append((row, key))
+        return Chunk(t, rows, [g[2] for g in got], encoded=encoded)
 
     def _by_ctid(
         self, t: TableInfo, cols: str, rel: str, after: tuple[str | None, ...] | None
@@ -292,12 +327,17 @@ class SnapshotReader:
                 f"COPY (SELECT {cols}, ctid FROM {rel} WHERE {cond} AND ctid < %s::tid "
                 f"ORDER BY ctid) TO STDOUT"
             )
-            rows = parse_copy_text(self._copy(sql, [*params, f"({hi},0)"]))
-            lo, lower = hi, None
-            if rows:
+            codec = self.codecs.get(t.qualified)
+            if codec is not None:
+                chunk = self._encoded(t, codec, sql, [*params, f"({hi},0)"])
+            else:
+                rows = parse_copy_text(self._copy(sql, [*params, f"({hi},0)"]))
                 positions: list[tuple[str | None, ...]] = [(_text(r.pop()),) for r in rows]
-                self._progress(t, len(rows))
-                yield Chunk(t, rows, positions)
+                chunk = Chunk(t, rows, positions)
+            lo, lower = hi, None
+            if chunk.positions:
+                self._progress(t, len(chunk.positions))
+                yield chunk
 
     def _progress(self, t: TableInfo, n: int) -> None:
         done = self.rows_done[t.qualified] = self.rows_done[t.qualified] + n
@@ -320,11 +360,9 @@ def copy_text(conn: Any, sql: str, params: Sequence[Any] = ()) -> bytes:
     return b"".join(parts)
 
 
-def key_chunk(
-    conn: Any, t: TableInfo, after: tuple[str | None, ...] | None, limit: int
-) -> tuple[list[list[bytes | None]], list[tuple[str | None, ...]]]:
-    """Up to ``limit`` rows of ``t`` (all columns) with a primary key above ``after``, in key
-    order, and each row's key as text."""
+def key_sql(t: TableInfo, after: tuple[str | None, ...] | None, limit: int) -> str:
+    """The COPY of up to ``limit`` rows of ``t`` (all columns) with a primary key above
+    ``after`` (``%s`` parameters), in key order."""
     cols = ", ".join(_ident(c.name) for c in t.columns).replace("%", "%%")
     rel = f"{_ident(t.schema)}.{_ident(t.name)}".replace("%", "%%")
     order = ", ".join(_ident(k) for k in t.primary_key).replace("%", "%%")
@@ -333,8 +371,15 @@ def key_chunk(
     if after is not None:
         bound = ", ".join(f"%s::{types[k]}" for k in t.primary_key)
         where = f"WHERE ({order}) > ({bound})"
-    sql = f"COPY (SELECT {cols} FROM {rel} {where} ORDER BY {order} LIMIT {limit}) TO STDOUT"
-    rows = parse_copy_text(copy_text(conn, sql, after or ()))
+    return f"COPY (SELECT {cols} FROM {rel} {where} ORDER BY {order} LIMIT {limit}) TO STDOUT"
+
+
+def key_chunk(
+    conn: Any, t: TableInfo, after: tuple[str | None, ...] | None, limit: int
+) -> tuple[list[list[bytes | None]], list[tuple[str | None, ...]]]:
+    """Up to ``limit`` rows of ``t`` (all columns) with a primary key above ``after``, in key
+    order, and each row's key as text."""
+    rows = parse_copy_text(copy_text(conn, key_sql(t, after, limit), after or ()))
     names = [c.name for c in t.columns]
     key_idx = [names.index(k) for k in t.primary_key]
     return rows, [tuple(_text(r[i]) for i in key_idx) for r in rows]

@@ -13,10 +13,12 @@ LSN of the last whole transaction returned, or the server's idle position from a
 from __future__ import annotations
 
 import logging
+import struct
 import time
 from typing import Any
 
 from connectors.source.postgres.config import PostgresSourceConfig
+from connectors.source.postgres.encoded import EventEncoder
 from connectors.source.postgres.events import (
     SOURCE_SCHEMA,
     VERSION,
@@ -33,6 +35,9 @@ from connectors.source.postgres.schemas import TableSchemas
 from hub.runtime.api import JsonMap, SourceRecord, offset_update
 
 log = logging.getLogger(__name__)
+
+_ROW_KINDS = frozenset(b"IUD")
+_REL_ID = struct.Struct("!I")
 
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds
 
@@ -96,6 +101,7 @@ class ChangeStream:
         partition: JsonMap,
         resume: PostgresOffset,
         incremental: IncrementalSnapshot | None = None,
+        json_encoding: tuple[bool, bool] | None = None,
     ) -> None:
         self.cfg = cfg
         self.schemas = schemas
@@ -119,6 +125,10 @@ class ChangeStream:
         self._signal_columns: list[str] = []
         self.events = 0
         self.behind_ms = 0.0  # commit time to handling, for the last transaction
+        # encoded events (SourceTaskContext.json_encoding): the rows' bytes, no dicts
+        self.encoder = (
+            EventEncoder(json_encoding, self.db, self.name) if json_encoding is not None else None
+        )
 
     def open(self, conn: Any) -> None:
         start = self.resume.start_lsn() if self.resume is not None else 0
@@ -146,13 +156,13 @@ class ChangeStream:
         assert self.stream is not None
         out: list[SourceRecord] = []
         deadline = time.monotonic() + timeout
-        read = self.stream.read
+        read = self.stream.read_change
         handle = self._handle
         while len(out) < max_records:
             msg = read(0 if out else max(deadline - time.monotonic(), 0))
             if msg is None:
                 break
-            handle(msg.payload, msg.wal_start, out)
+            handle(msg[1], msg[0], out)
         if out:
             self._idle_since = time.monotonic()
         elif self._txn is None:
@@ -175,8 +185,13 @@ class ChangeStream:
 
     def _handle(self, payload: bytes, lsn: int, out: list[SourceRecord]) -> None:
         kind = payload[0]
-        msg = pg.decode(payload)
         txn = self._txn
+        if (
+            kind in _ROW_KINDS and self.encoder is not None and txn is not None
+            and not txn.skipped and self._encoded_change(txn, kind, payload, lsn, out)
+        ):  # fmt: skip
+            return
+        msg = pg.decode(payload)
         if kind == 0x42:  # Begin
             assert isinstance(msg, pg.Begin)
             txn = self._txn = _Txn(msg)
@@ -319,6 +334,80 @@ class ChangeStream:
                 inc.on_change(schema, msg.old.values)
             before = schema.row(msg.old.values)
             self._emit(txn, schema, "d", before, None, schema.key(before), lsn, out)
+
+    def _encoded_change(
+        self, txn: _Txn, kind: int, buf: bytes, lsn: int, out: list[SourceRecord]
+    ) -> bool:
+        """An Insert, Update or Delete as encoded records, straight from the message's bytes;
+        False (nothing done) for what needs the slow path: a table being snapshotted
+        incrementally, the signal table, a changed key, an unchanged TOASTed value, a
+        skipped operation, anything malformed (the slow path reports it)."""
+        size = len(buf)
+        if size < 7 or (self.incremental is not None and self.incremental.open):
+            return False
+        rel_id = _REL_ID.unpack_from(buf, 1)[0]
+        if rel_id == self._signal_relid:
+            return False
+        schema = self.schemas.by_relation.get(rel_id)
+        if schema is None:
+            txn.event += 1
+            return True  # not captured
+        enc = self.encoder
+        assert enc is not None
+        t = enc.table(schema)
+        tag = buf[5]
+        before: bytes | None = None
+        try:
+            if kind == 0x49:  # Insert: 'N' + new tuple
+                op = "c"
+                if tag != 0x4E:
+                    return False
+                after, key, end = t.codec.tuple(buf, 6)
+                if after is None or end != size:
+                    return False
+            elif kind == 0x44:  # Delete: 'K' or 'O' + old tuple
+                op = "d"
+                if tag != 0x4B and tag != 0x4F:
+                    return False
+                before, key, end = t.codec.tuple(buf, 6)
+                after = None
+                if before is None or end != size:
+                    return False
+            else:  # Update: ['O' + old tuple] 'N' + new tuple ('K': the key changed)
+                op = "u"
+                pos = 6
+                old_key = None
+                if tag == 0x4F:
+                    before, old_key, pos = t.codec.tuple(buf, 6)
+                    if before is None or pos >= size:
+                        return False
+                    tag = buf[pos]
+                    pos += 1
+                if tag != 0x4E:
+                    return False
+                after, key, end = t.codec.tuple(buf, pos)
+                if after is None or end != size or (before is not None and old_key != key):
+                    return False
+        except ValueError:
+            return False
+        if op in self.skipped_ops:
+            return False
+        txn.event += 1
+        offset = self._offset(txn, lsn)
+        value = enc.change(
+            t, op, before, after, ts_us=txn.ts_us, last_commit=self._last_commit_lsn, lsn=lsn,
+            txid=txn.xid, transaction=self._block(txn, schema), ts_ns=time.time_ns(),
+        )  # fmt: skip
+        key_bytes = enc.key(t, key)
+        out.append(
+            SourceRecord(schema.topic, value, key_bytes, self.partition, offset, encoded=True)
+        )
+        self.events += 1
+        if op == "d" and self.tombstones and key is not None:
+            out.append(
+                SourceRecord(schema.topic, None, key_bytes, self.partition, offset, encoded=True)
+            )
+        return True
 
     def _signal(self, txn: _Txn, msg: pg.Insert, lsn: int, out: list[SourceRecord]) -> None:
         """A row inserted into the signal table: a signal, or a watermark of ours."""

@@ -787,6 +787,33 @@ class TypeMapper:
             return _text
         return _decoded(fn)
 
+    def fast_kind(self, type_oid: int, typmod: int = -1) -> tuple[int, int]:
+        """(kind, arg) for `rowcodec.RowCodec`: a form its C code encodes itself, for what
+        `converter` gives; KIND_PY otherwise (the converter does it all)."""
+        from connectors.source.postgres import rowcodec as rc
+
+        o = type_oid
+        if o in self.arrays:
+            return rc.KIND_PY, 0
+        if o in (Oid.INT2, Oid.INT4, Oid.INT8, Oid.OID):
+            return rc.KIND_INT, 0
+        if o == Oid.BOOL:
+            return rc.KIND_BOOL, 0
+        if o == Oid.NUMERIC and self.decimal_mode == "precise":
+            ps = _numeric_typmod(typmod)
+            if ps is not None and ps[1] >= 0:
+                return rc.KIND_DECIMAL, ps[1]
+            return rc.KIND_PY, 0
+        if o == Oid.TIMESTAMPTZ:
+            return rc.KIND_TIMESTAMPTZ, 6 if typmod < 0 else typmod if typmod <= 6 else -1
+        if o == Oid.TIMESTAMP:
+            return rc.KIND_TIMESTAMP, int(self._timestamp_millis(typmod))
+        if o == Oid.DATE:
+            return rc.KIND_DATE, 0
+        if self.converter(o, typmod) is _text:
+            return rc.KIND_STR, 0
+        return rc.KIND_PY, 0
+
     def _bytea_converter(self) -> Converter:
         encode: Callable[[bytes], Any]
         if self.binary_mode == "base64":

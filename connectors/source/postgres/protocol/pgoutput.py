@@ -128,9 +128,10 @@ _KEEPALIVE = struct.Struct(">qq?")  # after the 'k' byte
 _STANDBY_STATUS = struct.Struct(">cqqqq?")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class XLogData:
-    """One ``w`` CopyData message: a pgoutput message and the WAL range it came from."""
+    """One ``w`` CopyData message: a pgoutput message and the WAL range it came from.
+    (Not frozen: one is made per change, and a frozen ``__init__`` costs 4x.)"""
 
     wal_start: int
     wal_end: int

@@ -1,0 +1,1493 @@
+/*
+ * connectors.source.postgres._rowcodec: C implementation of rowcodec.PyRowCodec (a row's
+ * text values straight to the JSON bytes of its Connect struct and key). Same constructor,
+ * same methods, byte-identical output; rowcodec.py is the reference and documents the kinds.
+ *
+ *   RowCodec(fields, key)
+ *   .values(seq) -> (row, key or None) or None
+ *   .tuple(buf, pos) -> (row or None, key or None, end)
+ *   .copy_rows(data, positions) -> [(row, key, position texts, values or None), ...]
+ *
+ * Each field's value is encoded by a fast path for its kind when the text has the simple form
+ * the server prints; any other text goes through the field's Python converter and
+ * orjson.dumps(value, default=hub.runtime.converters._default), exactly as the reference, so
+ * the bytes never depend on the kind. A TypeError (orjson.JSONEncodeError included) from the
+ * converter or orjson makes the row None, as in the reference; other exceptions propagate.
+ *
+ * Deliberate differences from the reference, all on input it never gets:
+ *   - fields are unpacked and checked when the codec is built (a malformed field, a column
+ *     index or key position that is no int, a key position outside the fields: TypeError or
+ *     IndexError from the constructor, not from the first row); a built codec cannot be
+ *     initialized again (a converter could do that in the middle of a row);
+ *   - .values takes its values as a tuple (any other iterable is copied to one first) rather
+ *     than indexing the sequence field by field;
+ *   - .tuple refuses a negative pos (ValueError; struct.unpack_from would read from the end),
+ *     and .tuple and .copy_rows take any bytes-like buffer;
+ *   - .copy_rows decodes PostgreSQL's octal (\ooo) and hex (\xhh) escapes, as COPY FROM does;
+ *     parse_copy_text reads "\101" as "101". COPY TO never writes either form. Like
+ *     parse_copy_text, it skips empty lines (a one-column row holding '' is one).
+ *
+ * The fast paths never call Python code; the slow path calls the converter and orjson, which
+ * can run arbitrary code, so everything a row is read from is owned by the call (a tuple of
+ * the values, the buffer's Py_buffer, the codec's own references to its converters).
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+#define KIND_PY 0
+#define KIND_INT 1
+#define KIND_BOOL 2
+#define KIND_STR 3
+#define KIND_DECIMAL 4
+#define KIND_TIMESTAMPTZ 5
+#define KIND_TIMESTAMP 6
+#define KIND_DATE 7
+
+static PyObject *orjson_dumps;    /* orjson.dumps */
+static PyObject *json_default;    /* hub.runtime.converters._default */
+static PyObject *unchanged_toast; /* pgoutput.UNCHANGED_TOAST */
+static PyObject *default_kwnames; /* ("default",) */
+
+/* ------------------------------------------------------------------------------------------ */
+/* growable output buffer                                                                     */
+
+#define STACK_BUF 2048
+
+typedef struct {
+    char *p;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+    char stack[STACK_BUF];
+} obuf;
+
+static void
+obuf_init(obuf *b)
+{
+    b->p = b->stack;
+    b->len = 0;
+    b->cap = STACK_BUF;
+}
+
+static void
+obuf_free(obuf *b)
+{
+    if (b->p != b->stack)
+        PyMem_Free(b->p);
+    b->p = b->stack;
+}
+
+static int
+obuf_grow(obuf *b, Py_ssize_t extra)
+{
+    Py_ssize_t need = b->len + extra, cap = b->cap;
+    char *np;
+
+    if (extra > PY_SSIZE_T_MAX / 2 - b->len) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    while (cap < need)
+        cap *= 2;
+    if (b->p == b->stack) {
+        np = PyMem_Malloc(cap);
+        if (np)
+            memcpy(np, b->p, b->len);
+    }
+    else
+        np = PyMem_Realloc(b->p, cap);
+    if (!np) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->p = np;
+    b->cap = cap;
+    return 0;
+}
+
+static inline int
+obuf_reserve(obuf *b, Py_ssize_t extra)
+{
+    if (b->cap - b->len >= extra)
+        return 0;
+    return obuf_grow(b, extra);
+}
+
+static inline int
+obuf_put(obuf *b, const char *s, Py_ssize_t n)
+{
+    if (obuf_reserve(b, n) < 0)
+        return -1;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* the type                                                                                   */
+
+typedef struct {
+    Py_ssize_t column;  /* index into the row's values (may be negative, as in Python) */
+    int kind;
+    long arg;
+    PyObject *convert;  /* owned */
+    PyObject *prefix;   /* bytes: orjson.dumps(name) + b":" */
+} field_t;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *fields; /* tuple of the fields as given */
+    PyObject *key;    /* tuple of key positions as given */
+    Py_ssize_t nfields;
+    Py_ssize_t nkey;
+    field_t *f;
+    Py_ssize_t *keypos; /* normalized positions into f */
+    Py_ssize_t max_column; /* largest column index */
+} RowCodec;
+
+static int
+RowCodec_traverse(RowCodec *self, visitproc visit, void *arg)
+{
+    Py_ssize_t i;
+
+    for (i = 0; self->f && i < self->nfields; i++)
+        Py_VISIT(self->f[i].convert);
+    Py_VISIT(self->fields);
+    Py_VISIT(self->key);
+    return 0;
+}
+
+static void
+free_fields(RowCodec *self)
+{
+    Py_ssize_t i;
+
+    if (self->f) {
+        for (i = 0; i < self->nfields; i++) {
+            Py_XDECREF(self->f[i].prefix);
+            Py_XDECREF(self->f[i].convert);
+        }
+        PyMem_Free(self->f);
+        self->f = NULL;
+    }
+    PyMem_Free(self->keypos);
+    self->keypos = NULL;
+    self->nfields = 0;
+    self->nkey = 0;
+}
+
+static int
+RowCodec_clear(RowCodec *self)
+{
+    free_fields(self);
+    Py_CLEAR(self->fields);
+    Py_CLEAR(self->key);
+    return 0;
+}
+
+static void
+RowCodec_dealloc(RowCodec *self)
+{
+    PyObject_GC_UnTrack(self);
+    RowCodec_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int
+RowCodec_init(RowCodec *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"fields", "key", NULL};
+    PyObject *fields_arg, *key_arg, *fields = NULL, *key = NULL;
+    field_t *f = NULL;
+    Py_ssize_t *keypos = NULL;
+    Py_ssize_t n, nk, i, max_column = PY_SSIZE_T_MIN;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO:RowCodec", kwlist, &fields_arg, &key_arg))
+        return -1;
+    if (self->fields) {
+        /* a converter could re-initialize the codec in the middle of a row */
+        PyErr_SetString(PyExc_TypeError, "RowCodec is already initialized");
+        return -1;
+    }
+    if (!(fields = PySequence_Tuple(fields_arg)))
+        return -1;
+    if (!(key = PySequence_Tuple(key_arg)))
+        goto fail;
+    n = PyTuple_GET_SIZE(fields);
+    nk = PyTuple_GET_SIZE(key);
+    f = PyMem_Calloc(n ? n : 1, sizeof(field_t));
+    keypos = PyMem_Calloc(nk ? nk : 1, sizeof(Py_ssize_t));
+    if (!f || !keypos) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *item, *enc;
+        long kind;
+
+        /* any sequence of five: read from a tuple of its own */
+        if (!(item = PySequence_Tuple(PyTuple_GET_ITEM(fields, i))))
+            goto fail;
+        if (PyTuple_GET_SIZE(item) != 5) {
+            Py_DECREF(item);
+            PyErr_SetString(PyExc_TypeError,
+                            "a field is (column index, name, kind, arg, convert)");
+            goto fail;
+        }
+        f[i].convert = PyTuple_GET_ITEM(item, 4);
+        Py_INCREF(f[i].convert);
+        f[i].column = PyNumber_AsSsize_t(PyTuple_GET_ITEM(item, 0), PyExc_IndexError);
+        if (f[i].column == -1 && PyErr_Occurred())
+            goto fail_item;
+        if (f[i].column > max_column)
+            max_column = f[i].column;
+        kind = PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
+        if (kind == -1 && PyErr_Occurred())
+            goto fail_item;
+        f[i].kind = (kind >= KIND_PY && kind <= KIND_DATE) ? (int)kind : KIND_PY;
+        f[i].arg = PyLong_AsLong(PyTuple_GET_ITEM(item, 3));
+        if (f[i].arg == -1 && PyErr_Occurred())
+            goto fail_item;
+        enc = PyObject_CallOneArg(orjson_dumps, PyTuple_GET_ITEM(item, 1));
+        if (!enc)
+            goto fail_item;
+        if (!PyBytes_Check(enc)) {
+            Py_DECREF(enc);
+            PyErr_SetString(PyExc_TypeError, "orjson.dumps gave no bytes");
+            goto fail_item;
+        }
+        f[i].prefix = PyBytes_FromStringAndSize(NULL, PyBytes_GET_SIZE(enc) + 1);
+        if (!f[i].prefix) {
+            Py_DECREF(enc);
+            goto fail_item;
+        }
+        memcpy(PyBytes_AS_STRING(f[i].prefix), PyBytes_AS_STRING(enc), PyBytes_GET_SIZE(enc));
+        PyBytes_AS_STRING(f[i].prefix)[PyBytes_GET_SIZE(enc)] = ':';
+        Py_DECREF(enc);
+        Py_DECREF(item);
+        continue;
+    fail_item:
+        Py_DECREF(item);
+        goto fail;
+    }
+    for (i = 0; i < nk; i++) {
+        Py_ssize_t k = PyNumber_AsSsize_t(PyTuple_GET_ITEM(key, i), PyExc_IndexError);
+        if (k == -1 && PyErr_Occurred())
+            goto fail;
+        if (k < 0)
+            k += n;
+        if (k < 0 || k >= n) {
+            PyErr_SetString(PyExc_IndexError, "key position outside the fields");
+            goto fail;
+        }
+        keypos[i] = k;
+    }
+    self->fields = fields;
+    self->key = key;
+    self->f = f;
+    self->keypos = keypos;
+    self->nfields = n;
+    self->nkey = nk;
+    self->max_column = max_column;
+    return 0;
+
+fail:
+    if (f) {
+        for (i = 0; i < n; i++) {
+            Py_XDECREF(f[i].prefix);
+            Py_XDECREF(f[i].convert);
+        }
+        PyMem_Free(f);
+    }
+    PyMem_Free(keypos);
+    Py_XDECREF(fields);
+    Py_XDECREF(key);
+    return -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* fast paths: each returns 1 when it wrote the value, 0 when the text is not its simple form
+   (nothing written), -1 on a memory error                                                    */
+
+static inline int
+is_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline int
+all_digits(const uint8_t *p, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++)
+        if (!is_digit(p[i]))
+            return 0;
+    return 1;
+}
+
+static inline int
+num2(const uint8_t *p)
+{
+    return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+static inline int
+num4(const uint8_t *p)
+{
+    return num2(p) * 100 + num2(p + 2);
+}
+
+static int
+put_int64(obuf *b, int64_t v)
+{
+    char tmp[24];
+    int i = 24;
+    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        tmp[--i] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    if (v < 0)
+        tmp[--i] = '-';
+    return obuf_put(b, tmp + i, 24 - i);
+}
+
+/* int2/int4/int8/oid: a canonical integer orjson writes the same (within its 64-bit range) */
+static int
+fast_int(obuf *b, const uint8_t *p, Py_ssize_t n)
+{
+    Py_ssize_t i = 0, nd;
+
+    if (n > 0 && p[0] == '-')
+        i = 1;
+    nd = n - i;
+    if (nd < 1 || nd > 19 || !all_digits(p + i, nd))
+        return 0;
+    if (p[i] == '0' && (nd > 1 || i))  /* leading zero, or "-0" */
+        return 0;
+    if (i && nd == 19 && memcmp(p + 1, "9223372036854775808", 19) > 0)
+        return 0;  /* below -2**63: orjson refuses it, let the slow path see that */
+    if (obuf_put(b, (const char *)p, n) < 0)
+        return -1;
+    return 1;
+}
+
+/* how orjson writes each ASCII byte inside a string: 0 as is, else the escape's second char
+   ('u' for \u00XX) */
+static char str_escape[128];
+
+static int
+fast_str(obuf *b, const uint8_t *p, Py_ssize_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    Py_ssize_t i = 0, start;
+    char *o;
+
+    /* validate first (strict UTF-8, as bytes.decode), so nothing is written for bad input */
+    while (i < n) {
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80)
+                return 0;
+            i += 2;
+        }
+        else if (c >= 0xE0 && c <= 0xEF) {
+            uint8_t lo = 0x80, hi = 0xBF;
+            if (c == 0xE0)
+                lo = 0xA0;
+            else if (c == 0xED)
+                hi = 0x9F;
+            if (i + 2 >= n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80)
+                return 0;
+            i += 3;
+        }
+        else if (c >= 0xF0 && c <= 0xF4) {
+            uint8_t lo = 0x80, hi = 0xBF;
+            if (c == 0xF0)
+                lo = 0x90;
+            else if (c == 0xF4)
+                hi = 0x8F;
+            if (i + 3 >= n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80 ||
+                (p[i + 3] & 0xC0) != 0x80)
+                return 0;
+            i += 4;
+        }
+        else
+            return 0;
+    }
+    if (n > (PY_SSIZE_T_MAX - 2) / 6) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (obuf_reserve(b, 6 * n + 2) < 0)
+        return -1;
+    o = b->p + b->len;
+    *o++ = '"';
+    i = 0;
+    while (i < n) {
+        start = i;
+        while (i < n && (p[i] >= 0x80 || !str_escape[p[i]]))
+            i++;
+        memcpy(o, p + start, i - start);
+        o += i - start;
+        if (i < n) {
+            uint8_t c = p[i++];
+            char e = str_escape[c];
+            *o++ = '\\';
+            *o++ = e;
+            if (e == 'u') {
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = hex[c >> 4];
+                *o++ = hex[c & 15];
+            }
+        }
+    }
+    *o++ = '"';
+    b->len = o - b->p;
+    return 1;
+}
+
+typedef __int128 i128;
+typedef unsigned __int128 u128;
+
+/* numeric(p, s) precise: base64 of the unscaled value's minimal two's complement */
+static int
+fast_decimal(obuf *b, const uint8_t *p, Py_ssize_t n, long scale)
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    Py_ssize_t i = 0, ni, nf = 0, dot = -1;
+    u128 mag = 0;
+    i128 v;
+    uint8_t bytes[17];
+    int nbytes, bits, k;
+    char *o;
+
+    if (scale < 0)
+        return 0;
+    if (n > 0 && p[0] == '-')
+        i = 1;
+    for (ni = 0; i + ni < n && is_digit(p[i + ni]); ni++)
+        ;
+    if (ni == 0)
+        return 0;
+    if (i + ni < n) {
+        if (p[i + ni] != '.')
+            return 0;
+        dot = i + ni;
+        nf = n - dot - 1;
+        if (nf == 0 || !all_digits(p + dot + 1, nf))
+            return 0;
+    }
+    if (nf > scale || ni + scale > 38)
+        return 0;
+    for (k = 0; k < ni; k++)
+        mag = mag * 10 + (p[i + k] - '0');
+    for (k = 0; k < nf; k++)
+        mag = mag * 10 + (p[dot + 1 + k] - '0');
+    for (k = (int)nf; k < scale; k++)
+        mag *= 10;
+    /* mag < 10**38 < 2**127 */
+    v = i ? -(i128)mag : (i128)mag;
+    {
+        u128 m = v < 0 ? (u128)~v : (u128)v;
+        bits = 0;
+        while (m) {
+            bits++;
+            m >>= 1;
+        }
+    }
+    nbytes = bits / 8 + 1;
+    for (k = 0; k < nbytes; k++)
+        bytes[nbytes - 1 - k] = (uint8_t)((u128)v >> (8 * k));
+    if (obuf_reserve(b, 2 + 4 * ((nbytes + 2) / 3)) < 0)
+        return -1;
+    o = b->p + b->len;
+    *o++ = '"';
+    for (k = 0; k + 2 < nbytes; k += 3) {
+        uint32_t t = (uint32_t)bytes[k] << 16 | (uint32_t)bytes[k + 1] << 8 | bytes[k + 2];
+        *o++ = b64[t >> 18];
+        *o++ = b64[(t >> 12) & 63];
+        *o++ = b64[(t >> 6) & 63];
+        *o++ = b64[t & 63];
+    }
+    if (nbytes - k == 1) {
+        uint32_t t = (uint32_t)bytes[k] << 16;
+        *o++ = b64[t >> 18];
+        *o++ = b64[(t >> 12) & 63];
+        *o++ = '=';
+        *o++ = '=';
+    }
+    else if (nbytes - k == 2) {
+        uint32_t t = (uint32_t)bytes[k] << 16 | (uint32_t)bytes[k + 1] << 8;
+        *o++ = b64[t >> 18];
+        *o++ = b64[(t >> 12) & 63];
+        *o++ = b64[(t >> 6) & 63];
+        *o++ = '=';
+    }
+    *o++ = '"';
+    b->len = o - b->p;
+    return 1;
+}
+
+/* "YYYY-MM-DD HH:MM:SS" (ASCII digits where digits go) */
+static inline int
+datetime_shape(const uint8_t *p)
+{
+    return all_digits(p, 4) && p[4] == '-' && all_digits(p + 5, 2) && p[7] == '-' &&
+           all_digits(p + 8, 2) && p[10] == ' ' && all_digits(p + 11, 2) && p[13] == ':' &&
+           all_digits(p + 14, 2) && p[16] == ':' && all_digits(p + 17, 2);
+}
+
+/* timestamptz printed in UTC: 'YYYY-MM-DD HH:MM:SS[.f{1,6}]+00' reshuffled, as
+   _timestamptz_value's first branch (no range checks there either) */
+static int
+fast_timestamptz(obuf *b, const uint8_t *p, Py_ssize_t n, long width)
+{
+    Py_ssize_t nf = 0;
+    char *o;
+    int k;
+
+    if (n < 22 || n > 29 || !datetime_shape(p))
+        return 0;
+    if (p[n - 3] != '+' || p[n - 2] != '0' || p[n - 1] != '0')
+        return 0;
+    if (n > 22) {
+        nf = n - 23;
+        if (p[19] != '.' || nf < 1 || !all_digits(p + 20, nf))
+            return 0;
+    }
+    if (obuf_reserve(b, 32) < 0)
+        return -1;
+    o = b->p + b->len;
+    *o++ = '"';
+    memcpy(o, p, 10);
+    o[10] = 'T';
+    memcpy(o + 11, p + 11, 8);
+    o += 19;
+    if (width > 0 && width <= 9) {
+        *o++ = '.';
+        for (k = 0; k < width; k++)
+            *o++ = k < nf ? (char)p[20 + k] : '0';
+    }
+    else {
+        while (nf > 0 && p[20 + nf - 1] == '0')
+            nf--;
+        if (nf) {
+            *o++ = '.';
+            memcpy(o, p + 20, nf);
+            o += nf;
+        }
+    }
+    *o++ = 'Z';
+    *o++ = '"';
+    b->len = o - b->p;
+    return 1;
+}
+
+static inline int
+leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* days since 1970-01-01 of a valid date with year >= 1, else 0 with *ok = 0 */
+static int64_t
+civil_days(const uint8_t *p, int *ok)
+{
+    static const int dim[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int64_t y = num4(p), era, yoe, doy, doe;
+    int m = num2(p + 5), d = num2(p + 8);
+
+    *ok = 0;
+    if (y < 1 || m < 1 || m > 12 || d < 1 || d > dim[m] + (m == 2 && leap((int)y)))
+        return 0;
+    *ok = 1;
+    y -= m <= 2;
+    era = y / 400; /* y >= 0 */
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int
+fast_date(obuf *b, const uint8_t *p, Py_ssize_t n)
+{
+    int ok;
+    int64_t days;
+
+    if (n != 10 || !all_digits(p, 4) || p[4] != '-' || !all_digits(p + 5, 2) || p[7] != '-' ||
+        !all_digits(p + 8, 2))
+        return 0;
+    days = civil_days(p, &ok);
+    if (!ok)
+        return 0;
+    return put_int64(b, days) < 0 ? -1 : 1;
+}
+
+static int
+fast_timestamp(obuf *b, const uint8_t *p, Py_ssize_t n, long millis)
+{
+    int ok, h, mi, s, k;
+    Py_ssize_t nf = 0;
+    int64_t days, micros, frac = 0;
+
+    if (n < 19 || n > 26 || !datetime_shape(p))
+        return 0;
+    if (n > 19) {
+        nf = n - 20;
+        if (p[19] != '.' || nf < 1 || !all_digits(p + 20, nf))
+            return 0;
+    }
+    h = num2(p + 11);
+    mi = num2(p + 14);
+    s = num2(p + 17);
+    if (h > 23 || mi > 59 || s > 59)
+        return 0;
+    days = civil_days(p, &ok);
+    if (!ok)
+        return 0;
+    for (k = 0; k < 6; k++)
+        frac = frac * 10 + (k < nf ? p[20 + k] - '0' : 0);
+    micros = days * 86400000000LL + ((int64_t)(h * 60 + mi) * 60 + s) * 1000000 + frac;
+    if (millis) {
+        int64_t q = micros / 1000;
+        if (micros % 1000 < 0)
+            q--;
+        micros = q;
+    }
+    return put_int64(b, micros) < 0 ? -1 : 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* one field                                                                                  */
+
+/* The slow path: prefix + orjson.dumps(convert(raw), default=_default). raw_obj is the bytes
+   to pass (borrowed) or NULL to make one of p[:n]. 1 written, 0 the row is None (TypeError),
+   -1 error. */
+static int
+slow_field(obuf *b, field_t *f, const uint8_t *p, Py_ssize_t n, PyObject *raw_obj)
+{
+    PyObject *raw, *val, *enc, *args[2];
+    int r;
+
+    if (raw_obj) {
+        raw = raw_obj;
+        Py_INCREF(raw);
+    }
+    else if (!(raw = PyBytes_FromStringAndSize((const char *)p, n)))
+        return -1;
+    val = PyObject_CallOneArg(f->convert, raw);
+    Py_DECREF(raw);
+    if (!val)
+        goto error;
+    args[0] = val;
+    args[1] = json_default;
+    enc = PyObject_Vectorcall(orjson_dumps, args, 1, default_kwnames);
+    Py_DECREF(val);
+    if (!enc)
+        goto error;
+    if (!PyBytes_Check(enc)) {
+        Py_DECREF(enc);
+        PyErr_SetString(PyExc_TypeError, "orjson.dumps gave no bytes");
+        return -1;
+    }
+    r = obuf_put(b, PyBytes_AS_STRING(f->prefix), PyBytes_GET_SIZE(f->prefix));
+    if (r == 0)
+        r = obuf_put(b, PyBytes_AS_STRING(enc), PyBytes_GET_SIZE(enc));
+    Py_DECREF(enc);
+    return r < 0 ? -1 : 1;
+
+error:
+    if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+
+/* Field f of value p[:n] (p NULL: SQL NULL): 1 written, 0 row is None, -1 error. */
+static int
+encode_field(obuf *b, field_t *f, const uint8_t *p, Py_ssize_t n, PyObject *raw_obj)
+{
+    Py_ssize_t mark = b->len;
+    int r;
+
+    if (obuf_put(b, PyBytes_AS_STRING(f->prefix), PyBytes_GET_SIZE(f->prefix)) < 0)
+        return -1;
+    if (!p)
+        return obuf_put(b, "null", 4) < 0 ? -1 : 1;
+    switch (f->kind) {
+    case KIND_INT:
+        r = fast_int(b, p, n);
+        break;
+    case KIND_BOOL:
+        if ((n == 1 && p[0] == 't') || (n == 4 && memcmp(p, "true", 4) == 0))
+            r = obuf_put(b, "true", 4) < 0 ? -1 : 1;
+        else
+            r = obuf_put(b, "false", 5) < 0 ? -1 : 1;
+        break;
+    case KIND_STR:
+        r = fast_str(b, p, n);
+        break;
+    case KIND_DECIMAL:
+        r = fast_decimal(b, p, n, f->arg);
+        break;
+    case KIND_TIMESTAMPTZ:
+        r = fast_timestamptz(b, p, n, f->arg);
+        break;
+    case KIND_TIMESTAMP:
+        r = fast_timestamp(b, p, n, f->arg);
+        break;
+    case KIND_DATE:
+        r = fast_date(b, p, n);
+        break;
+    default:
+        r = 0;
+    }
+    if (r != 0)
+        return r;
+    b->len = mark;
+    return slow_field(b, f, p, n, raw_obj);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* a row: the values as spans                                                                 */
+
+#define V_NULL 0
+#define V_TEXT 1
+#define V_TOAST 2
+#define V_OBJ 3 /* some other object: bytes(obj) decides */
+
+typedef struct {
+    const uint8_t *p;
+    Py_ssize_t n;
+    PyObject *obj; /* borrowed: the exact bytes object of p, or the V_OBJ object */
+    int kind;
+} span;
+
+#define STACK_SPANS 64
+#define STACK_MARKS 64
+
+/* Encode a row whose values are spans[0:nspans]: 1 with *row (and *key, or None) set, 0 when
+   the row is None, -1 error. marks holds each field's [start, end) in the row. */
+static int
+encode_row(RowCodec *self, obuf *b, span *spans, Py_ssize_t nspans, PyObject **row,
+           PyObject **key)
+{
+    Py_ssize_t marks_stack[2 * STACK_MARKS], *marks = marks_stack, i, klen;
+    int r = -1;
+
+    *row = *key = NULL;
+    b->len = 0;
+    if (self->nkey && self->nfields > STACK_MARKS &&
+        !(marks = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * self->nfields))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (obuf_put(b, "{", 1) < 0)
+        goto done;
+    for (i = 0; i < self->nfields; i++) {
+        field_t *f = &self->f[i];
+        Py_ssize_t c = f->column;
+        span *s;
+
+        if (c < 0)
+            c += nspans;
+        if (c < 0 || c >= nspans) {
+            PyErr_SetString(PyExc_IndexError, "list index out of range");
+            goto done;
+        }
+        s = &spans[c];
+        if (i && obuf_put(b, ",", 1) < 0)
+            goto done;
+        if (self->nkey)
+            marks[2 * i] = b->len;
+        if (s->kind == V_TOAST) {
+            r = 0;
+            goto done;
+        }
+        if (s->kind == V_OBJ && PyMemoryView_Check(s->obj)) {
+            /* read a contiguous memoryview in place; anything else goes through bytes() */
+            Py_buffer view;
+            if (PyObject_GetBuffer(s->obj, &view, PyBUF_SIMPLE) == 0) {
+                r = encode_field(b, f, (const uint8_t *)view.buf, view.len, NULL);
+                PyBuffer_Release(&view);
+                goto field_done;
+            }
+            PyErr_Clear();
+        }
+        if (s->kind == V_OBJ) {
+            /* bytes(raw), inside the reference's try: a TypeError makes the row None */
+            PyObject *bytes = PyObject_CallOneArg((PyObject *)&PyBytes_Type, s->obj);
+            if (!bytes) {
+                if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+                    PyErr_Clear();
+                    r = 0;
+                }
+                goto done;
+            }
+            r = encode_field(b, f, (const uint8_t *)PyBytes_AS_STRING(bytes),
+                             PyBytes_GET_SIZE(bytes), bytes);
+            Py_DECREF(bytes);
+        }
+        else
+            r = encode_field(b, f, s->kind == V_NULL ? NULL : s->p, s->n, s->obj);
+    field_done:
+        if (r != 1)
+            goto done;
+        r = -1;
+        if (self->nkey)
+            marks[2 * i + 1] = b->len;
+    }
+    if (obuf_put(b, "}", 1) < 0)
+        goto done;
+    if (!(*row = PyBytes_FromStringAndSize(b->p, b->len)))
+        goto done;
+    if (self->nkey) {
+        char *o;
+        klen = 1 + self->nkey;
+        for (i = 0; i < self->nkey; i++)
+            klen += marks[2 * self->keypos[i] + 1] - marks[2 * self->keypos[i]];
+        if (!(*key = PyBytes_FromStringAndSize(NULL, klen))) {
+            Py_CLEAR(*row);
+            goto done;
+        }
+        o = PyBytes_AS_STRING(*key);
+        *o++ = '{';
+        for (i = 0; i < self->nkey; i++) {
+            Py_ssize_t k = self->keypos[i], len = marks[2 * k + 1] - marks[2 * k];
+            if (i)
+                *o++ = ',';
+            memcpy(o, b->p + marks[2 * k], len);
+            o += len;
+        }
+        *o = '}';
+    }
+    else {
+        *key = Py_None;
+        Py_INCREF(Py_None);
+    }
+    r = 1;
+done:
+    if (marks != marks_stack)
+        PyMem_Free(marks);
+    return r;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* argument parsing                                                                           */
+
+static int
+parse_args(const char *fname, const char *const *names, Py_ssize_t nparams,
+           PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **out)
+{
+    Py_ssize_t i, k, nkw;
+
+    if (nargs == nparams && !kwnames) {
+        for (i = 0; i < nparams; i++)
+            out[i] = args[i];
+        return 0;
+    }
+    if (nargs > nparams) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %zd positional arguments but %zd were given",
+                     fname, nparams, nargs);
+        return -1;
+    }
+    for (i = 0; i < nparams; i++)
+        out[i] = i < nargs ? args[i] : NULL;
+    nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (k = 0; k < nkw; k++) {
+        PyObject *kw = PyTuple_GET_ITEM(kwnames, k);
+        for (i = 0; i < nparams; i++)
+            if (PyUnicode_CompareWithASCIIString(kw, names[i]) == 0)
+                break;
+        if (i == nparams) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname,
+                         kw);
+            return -1;
+        }
+        if (out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname,
+                         names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + k];
+    }
+    for (i = 0; i < nparams; i++) {
+        if (!out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s' (pos %zd)", fname,
+                         names[i], i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+row_result(int r, PyObject *row, PyObject *key)
+{
+    PyObject *t;
+
+    if (r < 0)
+        return NULL;
+    if (r == 0)
+        Py_RETURN_NONE;
+    t = PyTuple_New(2);
+    if (!t) {
+        Py_DECREF(row);
+        Py_DECREF(key);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, row);
+    PyTuple_SET_ITEM(t, 1, key);
+    return t;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* .values(seq)                                                                               */
+
+static void
+span_of(PyObject *v, span *s)
+{
+    s->obj = v;
+    if (v == Py_None) {
+        s->kind = V_NULL;
+        s->p = NULL;
+        s->n = 0;
+    }
+    else if (v == unchanged_toast)
+        s->kind = V_TOAST;
+    else if (PyBytes_CheckExact(v)) {
+        s->kind = V_TEXT;
+        s->p = (const uint8_t *)PyBytes_AS_STRING(v);
+        s->n = PyBytes_GET_SIZE(v);
+    }
+    else
+        s->kind = V_OBJ;
+}
+
+static PyObject *
+RowCodec_values(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"values"};
+    PyObject *seq, *row, *key, *result = NULL, *items = NULL;
+    span spans_stack[STACK_SPANS], *spans = spans_stack;
+    Py_ssize_t n, i;
+    obuf b;
+    int r;
+
+    if (parse_args("values", names, 1, args, nargs, kwnames, &seq) < 0)
+        return NULL;
+    /* the reference indexes values[i] field by field: a tuple is read directly, any other
+       sequence copied to one first (a converter cannot free the items under us) */
+    if (PyTuple_CheckExact(seq)) {
+        Py_INCREF(seq);
+        items = seq;
+    }
+    else if (!(items = PySequence_Tuple(seq)))
+        return NULL;
+    n = PyTuple_GET_SIZE(items);
+    if (n > STACK_SPANS && !(spans = PyMem_Malloc(sizeof(span) * n))) {
+        Py_DECREF(items);
+        return PyErr_NoMemory();
+    }
+    for (i = 0; i < n; i++)
+        span_of(PyTuple_GET_ITEM(items, i), &spans[i]);
+    obuf_init(&b);
+    r = encode_row(self, &b, spans, n, &row, &key);
+    result = row_result(r, row, key);
+    obuf_free(&b);
+    if (spans != spans_stack)
+        PyMem_Free(spans);
+    Py_DECREF(items);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* .tuple(buf, pos)                                                                           */
+
+static PyObject *
+RowCodec_tuple(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"buf", "pos"};
+    PyObject *a[2], *row = NULL, *key = NULL, *result = NULL;
+    Py_buffer view;
+    const uint8_t *buf;
+    Py_ssize_t size, pos, i, ncols;
+    span spans_stack[STACK_SPANS], *spans = spans_stack;
+    int16_t n;
+    obuf b;
+    int r;
+
+    if (parse_args("tuple", names, 2, args, nargs, kwnames, a) < 0)
+        return NULL;
+    pos = PyNumber_AsSsize_t(a[1], NULL); /* clamped: out of range all the same */
+    if (pos == -1 && PyErr_Occurred())
+        return NULL;
+    if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    buf = (const uint8_t *)view.buf;
+    size = view.len;
+    if (pos < 0 || pos > size || size - pos < 2) {
+        PyErr_SetString(PyExc_ValueError, "truncated TupleData");
+        goto out;
+    }
+    n = (int16_t)((uint16_t)buf[pos] << 8 | buf[pos + 1]);
+    pos += 2;
+    ncols = n > 0 ? n : 0;
+    if (ncols > STACK_SPANS && !(spans = PyMem_Malloc(sizeof(span) * ncols))) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (i = 0; i < ncols; i++) {
+        uint8_t k;
+        if (pos >= size) {
+            PyErr_SetString(PyExc_ValueError, "truncated TupleData");
+            goto out;
+        }
+        k = buf[pos++];
+        spans[i].obj = NULL;
+        if (k == 0x74) {
+            int32_t len;
+            if (size - pos < 4) {
+                PyErr_SetString(PyExc_ValueError, "truncated TupleData");
+                goto out;
+            }
+            len = (int32_t)((uint32_t)buf[pos] << 24 | (uint32_t)buf[pos + 1] << 16 |
+                            (uint32_t)buf[pos + 2] << 8 | buf[pos + 3]);
+            pos += 4;
+            if (len < 0 || len > size - pos) {
+                PyErr_SetString(PyExc_ValueError, "truncated TupleData");
+                goto out;
+            }
+            spans[i].kind = V_TEXT;
+            spans[i].p = buf + pos;
+            spans[i].n = len;
+            pos += len;
+        }
+        else if (k == 0x6E) {
+            spans[i].kind = V_NULL;
+            spans[i].p = NULL;
+            spans[i].n = 0;
+        }
+        else if (k == 0x75)
+            spans[i].kind = V_TOAST;
+        else {
+            PyObject *c = PyUnicode_FromOrdinal(k);
+            if (c) {
+                PyErr_Format(PyExc_ValueError, "unexpected tuple column kind %R", c);
+                Py_DECREF(c);
+            }
+            goto out;
+        }
+    }
+    if (self->nfields && self->max_column >= n) {
+        PyErr_SetString(PyExc_ValueError, "TupleData has fewer columns than the relation");
+        goto out;
+    }
+    obuf_init(&b);
+    r = encode_row(self, &b, spans, ncols, &row, &key);
+    obuf_free(&b);
+    if (r < 0)
+        goto out;
+    if (r == 0) {
+        row = Py_None;
+        key = Py_None;
+        Py_INCREF(row);
+        Py_INCREF(key);
+    }
+    {
+        PyObject *end = PyLong_FromSsize_t(pos);
+        if (!end || !(result = PyTuple_New(3))) {
+            Py_XDECREF(end);
+            Py_DECREF(row);
+            Py_DECREF(key);
+            goto out;
+        }
+        PyTuple_SET_ITEM(result, 0, row);
+        PyTuple_SET_ITEM(result, 1, key);
+        PyTuple_SET_ITEM(result, 2, end);
+    }
+out:
+    if (spans != spans_stack)
+        PyMem_Free(spans);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* .copy_rows(data, positions)                                                                */
+
+static inline int
+hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Unescape p[:n] into o (n bytes at most); returns the length written. */
+static Py_ssize_t
+unescape(const uint8_t *p, Py_ssize_t n, uint8_t *o)
+{
+    Py_ssize_t i = 0, w = 0;
+
+    while (i < n) {
+        uint8_t c = p[i++];
+        if (c != '\\' || i >= n) {
+            o[w++] = c;
+            continue;
+        }
+        c = p[i++];
+        switch (c) {
+        case 'b':
+            o[w++] = '\b';
+            break;
+        case 'f':
+            o[w++] = '\f';
+            break;
+        case 'n':
+            o[w++] = '\n';
+            break;
+        case 'r':
+            o[w++] = '\r';
+            break;
+        case 't':
+            o[w++] = '\t';
+            break;
+        case 'v':
+            o[w++] = '\v';
+            break;
+        case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': {
+            int v = c - '0';
+            if (i < n && p[i] >= '0' && p[i] <= '7') {
+                v = v * 8 + (p[i++] - '0');
+                if (i < n && p[i] >= '0' && p[i] <= '7')
+                    v = v * 8 + (p[i++] - '0');
+            }
+            o[w++] = (uint8_t)(v & 0xFF);
+            break;
+        }
+        case 'x': {
+            int h = i < n ? hexval(p[i]) : -1;
+            if (h < 0) {
+                o[w++] = 'x';
+                break;
+            }
+            i++;
+            if (i < n && hexval(p[i]) >= 0)
+                h = h * 16 + hexval(p[i++]);
+            o[w++] = (uint8_t)h;
+            break;
+        }
+        default:
+            o[w++] = c;
+        }
+    }
+    return w;
+}
+
+static PyObject *
+span_object(span *s)
+{
+    if (s->kind == V_NULL)
+        Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize((const char *)s->p, s->n);
+}
+
+static PyObject *
+RowCodec_copy_rows(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"data", "positions"};
+    PyObject *a[2], *out = NULL, *positions = NULL, *result = NULL;
+    Py_buffer view;
+    const uint8_t *data, *end, *line;
+    uint8_t *scratch = NULL;
+    Py_ssize_t size, npos, *posidx = NULL, cap = 0, i;
+    span *spans = NULL;
+    obuf b;
+
+    if (parse_args("copy_rows", names, 2, args, nargs, kwnames, a) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    obuf_init(&b);
+    if (!(positions = PySequence_Tuple(a[1])))
+        goto out;
+    npos = PyTuple_GET_SIZE(positions);
+    if (!(posidx = PyMem_Malloc(sizeof(Py_ssize_t) * (npos ? npos : 1)))) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (i = 0; i < npos; i++) {
+        posidx[i] = PyNumber_AsSsize_t(PyTuple_GET_ITEM(positions, i), PyExc_IndexError);
+        if (posidx[i] == -1 && PyErr_Occurred())
+            goto out;
+    }
+    data = (const uint8_t *)view.buf;
+    size = view.len;
+    end = data + size;
+    if (!(scratch = PyMem_Malloc(size ? size : 1))) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    if (!(out = PyList_New(0)))
+        goto out;
+    line = data;
+    while (line < end) {
+        const uint8_t *eol = memchr(line, '\n', end - line), *fp;
+        Py_ssize_t nf = 0, llen;
+        uint8_t *sp = scratch + (line - data);
+        int has_bs, r;
+        PyObject *row, *key, *ptexts, *item, *vals = NULL;
+
+        if (!eol)
+            eol = end;
+        llen = eol - line;  /* 0: a row of one empty field (the loop ends at the last \n) */
+        has_bs = memchr(line, '\\', llen) != NULL;
+        /* split on tabs */
+        fp = line;
+        for (;;) {
+            const uint8_t *tab = memchr(fp, '\t', eol - fp);
+            const uint8_t *fe = tab ? tab : eol;
+            span *s;
+            if (nf >= cap) {
+                Py_ssize_t ncap = cap ? cap * 2 : 16;
+                span *ns = PyMem_Realloc(spans, sizeof(span) * ncap);
+                if (!ns) {
+                    PyErr_NoMemory();
+                    goto fail;
+                }
+                spans = ns;
+                cap = ncap;
+            }
+            s = &spans[nf++];
+            s->obj = NULL;
+            s->kind = V_TEXT;
+            s->p = fp;
+            s->n = fe - fp;
+            if (has_bs && memchr(fp, '\\', fe - fp)) {
+                if (s->n == 2 && fp[0] == '\\' && fp[1] == 'N') {
+                    s->kind = V_NULL;
+                    s->p = NULL;
+                    s->n = 0;
+                }
+                else {
+                    /* in place of the raw field in scratch: never longer */
+                    s->n = unescape(fp, fe - fp, sp);
+                    s->p = sp;
+                }
+            }
+            sp += fe - fp + 1;
+            if (!tab)
+                break;
+            fp = tab + 1;
+        }
+        line = eol + 1;
+        /* the position texts first, as the reference */
+        if (!(ptexts = PyTuple_New(npos)))
+            goto fail;
+        for (i = 0; i < npos; i++) {
+            Py_ssize_t c = posidx[i];
+            PyObject *t;
+            if (c < 0)
+                c += nf;
+            if (c < 0 || c >= nf) {
+                Py_DECREF(ptexts);
+                PyErr_SetString(PyExc_IndexError, "list index out of range");
+                goto fail;
+            }
+            if (spans[c].kind == V_NULL) {
+                t = Py_None;
+                Py_INCREF(t);
+            }
+            else if (!(t = PyUnicode_DecodeUTF8((const char *)spans[c].p, spans[c].n, NULL))) {
+                Py_DECREF(ptexts);
+                goto fail;
+            }
+            PyTuple_SET_ITEM(ptexts, i, t);
+        }
+        r = encode_row(self, &b, spans, nf, &row, &key);
+        if (r < 0) {
+            Py_DECREF(ptexts);
+            goto fail;
+        }
+        if (r == 0) {
+            if (!(vals = PyList_New(nf))) {
+                Py_DECREF(ptexts);
+                goto fail;
+            }
+            for (i = 0; i < nf; i++) {
+                PyObject *v = span_object(&spans[i]);
+                if (!v) {
+                    Py_DECREF(ptexts);
+                    Py_DECREF(vals);
+                    goto fail;
+                }
+                PyList_SET_ITEM(vals, i, v);
+            }
+            row = Py_None;
+            key = Py_None;
+            Py_INCREF(row);
+            Py_INCREF(key);
+        }
+        else {
+            vals = Py_None;
+            Py_INCREF(vals);
+        }
+        item = PyTuple_New(4);
+        if (!item) {
+            Py_DECREF(row);
+            Py_DECREF(key);
+            Py_DECREF(ptexts);
+            Py_DECREF(vals);
+            goto fail;
+        }
+        PyTuple_SET_ITEM(item, 0, row);
+        PyTuple_SET_ITEM(item, 1, key);
+        PyTuple_SET_ITEM(item, 2, ptexts);
+        PyTuple_SET_ITEM(item, 3, vals);
+        r = PyList_Append(out, item);
+        Py_DECREF(item);
+        if (r < 0)
+            goto fail;
+    }
+    result = out;
+    out = NULL;
+    goto out;
+fail:
+    Py_CLEAR(out);
+out:
+    Py_XDECREF(out);
+    Py_XDECREF(positions);
+    PyMem_Free(posidx);
+    PyMem_Free(scratch);
+    PyMem_Free(spans);
+    obuf_free(&b);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+#define FASTCALL_KW(f) ((PyCFunction)(void (*)(void))(f))
+
+static PyMethodDef RowCodec_methods[] = {
+    {"values", FASTCALL_KW(RowCodec_values), METH_FASTCALL | METH_KEYWORDS,
+     "values(values) -> (row, key or None) or None\n\n"
+     "The struct (and key) JSON of a row given as its columns' text bytes."},
+    {"tuple", FASTCALL_KW(RowCodec_tuple), METH_FASTCALL | METH_KEYWORDS,
+     "tuple(buf, pos) -> (row or None, key or None, end)\n\n"
+     "The struct and key JSON of the pgoutput TupleData at buf[pos:]."},
+    {"copy_rows", FASTCALL_KW(RowCodec_copy_rows), METH_FASTCALL | METH_KEYWORDS,
+     "copy_rows(data, positions) -> list\n\n"
+     "(row, key, position texts, values or None) of each row of COPY TO STDOUT text."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef RowCodec_members[] = {
+    {"fields", T_OBJECT, offsetof(RowCodec, fields), READONLY, "the fields, as a tuple"},
+    {"key", T_OBJECT, offsetof(RowCodec, key), READONLY, "the key positions, as a tuple"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject RowCodecType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "connectors.source.postgres._rowcodec.RowCodec",
+    .tp_basicsize = sizeof(RowCodec),
+    .tp_dealloc = (destructor)RowCodec_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "RowCodec(fields, key): rows to the JSON bytes of their Connect structs "
+              "(C implementation of rowcodec.PyRowCodec).",
+    .tp_traverse = (traverseproc)RowCodec_traverse,
+    .tp_clear = (inquiry)RowCodec_clear,
+    .tp_methods = RowCodec_methods,
+    .tp_members = RowCodec_members,
+    .tp_init = (initproc)RowCodec_init,
+    .tp_new = PyType_GenericNew,
+};
+
+static struct PyModuleDef rowcodec_module = {
+    PyModuleDef_HEAD_INIT,
+    "connectors.source.postgres._rowcodec",
+    "C implementation of connectors.source.postgres.rowcodec.PyRowCodec.",
+    -1,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+static PyObject *
+import_attr(const char *module, const char *name)
+{
+    PyObject *m = PyImport_ImportModule(module), *a;
+    if (!m)
+        return NULL;
+    a = PyObject_GetAttrString(m, name);
+    Py_DECREF(m);
+    return a;
+}
+
+PyMODINIT_FUNC
+PyInit__rowcodec(void)
+{
+    PyObject *m;
+    int c;
+
+    for (c = 0; c < 32; c++)
+        str_escape[c] = 'u';
+    str_escape['\b'] = 'b';
+    str_escape['\t'] = 't';
+    str_escape['\n'] = 'n';
+    str_escape['\f'] = 'f';
+    str_escape['\r'] = 'r';
+    str_escape['"'] = '"';
+    str_escape['\\'] = '\\';
+    if (!orjson_dumps && !(orjson_dumps = import_attr("orjson", "dumps")))
+        return NULL;
+    if (!json_default && !(json_default = import_attr("hub.runtime.converters", "_default")))
+        return NULL;
+    if (!unchanged_toast &&
+        !(unchanged_toast =
+              import_attr("connectors.source.postgres.protocol.pgoutput", "UNCHANGED_TOAST")))
+        return NULL;
+    if (!default_kwnames) {
+        /* interned: orjson tells its keyword arguments apart by identity */
+        PyObject *name = PyUnicode_InternFromString("default");
+        if (!name)
+            return NULL;
+        default_kwnames = PyTuple_Pack(1, name);
+        Py_DECREF(name);
+        if (!default_kwnames)
+            return NULL;
+    }
+    if (PyType_Ready(&RowCodecType) < 0)
+        return NULL;
+    m = PyModule_Create(&rowcodec_module);
+    if (!m)
+        return NULL;
+    Py_INCREF(&RowCodecType);
+    if (PyModule_AddObject(m, "RowCodec", (PyObject *)&RowCodecType) < 0) {
+        Py_DECREF(&RowCodecType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,146 @@
+"""Rows straight to the JSON bytes of their Connect structs, for the events' hot path.
+
+When the task's records go to the log through Kafka's JsonConverter with no transforms in
+between (the default), a row's ``before``/``after`` struct and its key need not exist as
+Python dicts: `RowCodec` turns a row's text values (a pgoutput TupleData, or values already
+split) into the bytes ``orjson.dumps(struct)`` would give, field by field. The C accelerator
+(``_rowcodec.c``) does the same for the common types without Python objects in between and
+calls the column's Python converter for the others; this module is its reference and its
+fallback when no C compiler was around at install time. Both give exactly the bytes of
+``JsonConverter.from_value`` on the slow path's dicts (tests compare them).
+
+A field is ``(column index, name, kind, arg, convert)``: ``convert`` is the column's
+`TypeMapper.converter` (bytes or None -> Connect value); ``kind`` names a form the C code
+encodes itself (``KIND_*`` below, with ``arg``), and anything the fast form does not cover
+(BC dates, infinities, a numeric past 38 digits, a time zone other than UTC) goes through
+``convert``, so the result never depends on the kind.
+
+A row with an unchanged TOASTed value among its fields gives ``None``: the caller takes the
+slow path, which knows the placeholder and the old row.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST
+from hub.runtime.converters import _default
+
+KIND_PY = 0  # convert(raw) and orjson
+KIND_INT = 1  # int2/int4/int8/oid text -> JSON number
+KIND_BOOL = 2  # 't'/'true' -> true, anything else false
+KIND_STR = 3  # text-like (text, varchar, bpchar, uuid, json(b), enums...) -> JSON string
+KIND_DECIMAL = 4  # numeric(p, s) precise -> base64 of the unscaled two's complement; arg = s
+KIND_TIMESTAMPTZ = 5  # ZonedTimestamp ISO string; arg = fraction width (-1: trim zeros)
+KIND_TIMESTAMP = 6  # epoch micros (arg 0) or millis (arg 1)
+KIND_DATE = 7  # epoch days
+
+Field = tuple[int, str, int, int, Callable[[bytes | None], Any]]
+# (struct, key, the texts of the asked-for columns, the values when the struct is None)
+CopyRow = tuple[bytes | None, bytes | None, tuple[str | None, ...], list[Any] | None]
+
+_I16 = struct.Struct("!h")
+_I32 = struct.Struct("!i")
+
+
+class PyRowCodec:
+    """``fields`` in output order; ``key``: positions in ``fields`` of the key's fields, in
+    key order (empty: no key)."""
+
+    def __init__(self, fields: Sequence[Field], key: Sequence[int]) -> None:
+        self.fields = tuple(fields)
+        self.key = tuple(key)
+        self._prefixes = [orjson.dumps(f[1]) + b":" for f in self.fields]
+
+    def values(self, values: Sequence[Any]) -> tuple[bytes, bytes | None] | None:
+        """(struct JSON, key struct JSON or None) of a row given as its columns' text bytes
+        (None for NULL, `UNCHANGED_TOAST`); None when a field's value is unchanged TOAST or
+        has no orjson form."""
+        parts: list[bytes] = []
+        for field, prefix in zip(self.fields, self._prefixes, strict=True):
+            i, convert = field[0], field[4]
+            raw = values[i]
+            if raw is UNCHANGED_TOAST:
+                return None
+            if raw is None:
+                parts.append(prefix + b"null")
+                continue
+            try:
+                encoded = orjson.dumps(convert(bytes(raw)), default=_default)
+            except (orjson.JSONEncodeError, TypeError):
+                return None
+            parts.append(prefix + encoded)
+        row = b"{" + b",".join(parts) + b"}"
+        if not self.key:
+            return row, None
+        return row, b"{" + b",".join(parts[k] for k in self.key) + b"}"
+
+    def tuple(self, buf: bytes, pos: int) -> tuple[bytes | None, bytes | None, int]:
+        """(struct, key, end) of the pgoutput TupleData at ``buf[pos:]``; the struct is None
+        when `values` would give None (``end`` is right all the same). ValueError for a
+        malformed tuple."""
+        size = len(buf)
+        if pos + 2 > size:
+            raise ValueError("truncated TupleData")
+        n = _I16.unpack_from(buf, pos)[0]
+        pos += 2
+        values: list[Any] = []
+        for _ in range(n):
+            if pos >= size:
+                raise ValueError("truncated TupleData")
+            k = buf[pos]
+            pos += 1
+            if k == 0x74:  # 't'
+                if pos + 4 > size:
+                    raise ValueError("truncated TupleData")
+                length = _I32.unpack_from(buf, pos)[0]
+                pos += 4
+                if length < 0 or pos + length > size:
+                    raise ValueError("truncated TupleData")
+                values.append(buf[pos : pos + length])
+                pos += length
+            elif k == 0x6E:  # 'n'
+                values.append(None)
+            elif k == 0x75:  # 'u'
+                values.append(UNCHANGED_TOAST)
+            else:  # 'b' (binary) is never asked for
+                raise ValueError(f"unexpected tuple column kind {chr(k)!r}")
+        if any(f[0] >= n for f in self.fields):
+            raise ValueError("TupleData has fewer columns than the relation")
+        got = self.values(values)
+        if got is None:
+            return None, None, pos
+        return got[0], got[1], pos
+
+    def copy_rows(self, data: bytes, positions: Sequence[int]) -> list[CopyRow]:
+        """Each row of ``COPY ... TO STDOUT`` text ``data``: (struct, key, the text of the
+        columns at ``positions``, None); when the struct is None (a value with no orjson
+        form) the last item is the row's values, for the slow path."""
+        from connectors.source.postgres.snapshot import parse_copy_text
+
+        out: list[CopyRow] = []
+        for values in parse_copy_text(data):
+            texts = [values[i] for i in positions]
+            pos = tuple(None if v is None else v.decode() for v in texts)
+            got = self.values(values)
+            if got is None:
+                out.append((None, None, pos, values))
+            else:
+                out.append((got[0], got[1], pos, None))
+        return out
+
+
+RowCodec: type[PyRowCodec] = PyRowCodec
+ACCELERATED = False
+if not os.environ.get("HUB_PURE_PYTHON"):  # as hub.log.codec: forces the reference
+    try:
+        from connectors.source.postgres._rowcodec import RowCodec as _CRowCodec  # type: ignore
+
+        RowCodec, ACCELERATED = _CRowCodec, True
+    except ImportError:  # built without a C compiler: same bytes, slower
+        pass
