@@ -252,7 +252,12 @@ class PostgresSourceTask(SourceTask):
         table = enc.table(schema) if enc is not None else None
         ts_us = self._snapshot_ts
         for i in range(start, end):
+            # Debezium's markers; when several apply: last, first, last_in_, first_in_
             marker = "true"
+            if i == 0 and chunk.first_in_table:
+                marker = "first_in_data_collection"
+            if i == last and chunk.last_in_table:
+                marker = "last_in_data_collection"
             if self._first:
                 marker, self._first = "first", False
             if chunk.final and i == last:

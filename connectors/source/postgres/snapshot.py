@@ -136,6 +136,8 @@ class Chunk:
     rows: list[list[bytes | None]]
     positions: list[tuple[str | None, ...]]  # per row: its key (or ctid) as text
     final: bool = False  # the snapshot's last chunk
+    first_in_table: bool = False  # starts its table (not a resumed table's first chunk)
+    last_in_table: bool = False  # ends its table
     # with a codec for the table (SnapshotReader's ``codecs``): per row (struct, key) JSON
     # bytes, or None where the codec declined (``rows[i]`` holds that row's values; the
     # other entries of ``rows`` are empty)
@@ -232,10 +234,14 @@ class SnapshotReader:
                     after = None  # the table is gone: go on with the next one
             for i in range(start, len(self.tables)):
                 t = self.tables[i]
+                first = after is None or i != start
                 for chunk in self._read_table(t, after if i == start else None):
+                    chunk.first_in_table, first = first, False
                     if held is not None and not self._put(held):
                         return
                     held = chunk
+                if held is not None and held.table is t:
+                    held.last_in_table = True
             if held is not None:
                 held.final = True
                 if not self._put(held):

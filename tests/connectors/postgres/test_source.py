@@ -488,3 +488,37 @@ def test_heartbeats_on_a_quiet_stream(
                  what="the action query")  # fmt: skip
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize("encoded_path", [True, False], ids=["encoded", "values"])
+def test_snapshot_markers_as_debezium(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path, encoded_path: bool
+) -> None:
+    """source.snapshot: first / first_in_data_collection / true / last_in_data_collection /
+    last, as Debezium's RelationalSnapshotChangeEventSource marks them (when several apply:
+    last, then first, then last_in_, then first_in_), across chunk boundaries."""
+    for name, rows in (("m1", 3), ("m2", 1), ("m3", 0), ("m4", 4)):
+        sql.execute(f"CREATE TABLE {name} (id int PRIMARY KEY)")
+        if rows:
+            sql.execute(f"INSERT INTO {name} SELECT generate_series(1, {rows})")
+    extra: dict[str, Any] = {"snapshot.mode": "initial_only", "snapshot.fetch.size": 2}
+    if not encoded_path:  # any transform makes the runtime ask for values
+        extra.update({
+            "transforms": "route", "transforms.route.type": "RegexRouter",
+            "transforms.route.regex": "nomatch", "transforms.route.replacement": "x",
+        })  # fmt: skip
+    worker = start(tmp_path, source_config(pg_server, pg_db, **extra))
+    try:
+        wait_for(lambda: len(events(worker.log, "app.public.m4")) == 4, what="the snapshot")
+        markers = {
+            t: [v["source"]["snapshot"] for _, v in events(worker.log, f"app.public.{t}")]
+            for t in ("m1", "m2", "m3", "m4")
+        }
+    finally:
+        worker.stop()
+    assert markers == {
+        "m1": ["first", "true", "last_in_data_collection"],
+        "m2": ["last_in_data_collection"],
+        "m3": [],
+        "m4": ["first_in_data_collection", "true", "true", "last"],
+    }
