@@ -31,6 +31,7 @@ Register it under the entry-point group ``hub.connectors`` (or name it ``module:
 from hub.runtime.api import (
     Connector,
     ConnectorConfig,
+    EncodedBatch,
     SinkConnector,
     SinkRecord,
     SinkTask,
@@ -44,6 +45,7 @@ from hub.runtime.api import (
 __all__ = [
     "Connector",
     "ConnectorConfig",
+    "EncodedBatch",
     "SinkConnector",
     "SinkRecord",
     "SinkTask",

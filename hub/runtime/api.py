@@ -75,6 +75,22 @@ class SourceRecord:
 
 
 @dataclass(slots=True)
+class EncodedBatch:
+    """Many records of one topic at once, already encoded (keys and values are the bytes the
+    task's JSON converters would write: see `SourceTaskContext.json_encoding`), partitioned
+    by key. ``source_offset`` is the offset after the last of them: the runtime stores
+    offsets only between polls, so the ones in between are never needed. It saves the
+    per-record objects of a bulk read (a snapshot); replayable like `SourceRecord`."""
+
+    topic: str
+    keys: list[bytes | None]
+    values: list[bytes | None]
+    source_partition: JsonMap
+    source_offset: JsonMap
+    timestamp: int | None = None
+
+
+@dataclass(slots=True)
 class SinkRecord:
     """Treat as immutable, as `SourceRecord`."""
 
@@ -154,7 +170,7 @@ class SourceTask(Task):
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None: ...
 
     @abstractmethod
-    def poll(self) -> Sequence[SourceRecord]:
+    def poll(self) -> Sequence[SourceRecord | EncodedBatch]:
         """Return new records, or an empty list after waiting briefly (<= ~1 s) for some."""
 
     def commit(self) -> None:

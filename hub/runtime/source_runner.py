@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from hub.runtime.api import SourceRecord, SourceTask, SourceTaskContext
+from hub.runtime.api import EncodedBatch, SourceRecord, SourceTask, SourceTaskContext
 from hub.runtime.converters import JsonConverter
 from hub.runtime.offsets import OffsetStore, partition_key
 from hub.runtime.runner import RunnerContext
@@ -128,7 +128,7 @@ class SourceRunner:
             )  # fmt: skip
         self._skip.clear()
 
-    def _append(self, records: Sequence[SourceRecord]) -> None:
+    def _append(self, records: Sequence[SourceRecord | EncodedBatch]) -> None:
         groups: dict[tuple[str, int | None], tuple[list[Any], ...]] = {}
         now = time.time_ns() // 1_000_000
         last_partition: object = None
@@ -141,6 +141,11 @@ class SourceRunner:
                 if r.source_partition is not last_partition:  # usually one object per poll
                     last_partition, pkey = r.source_partition, partition_key(r.source_partition)
                 pending[pkey] = (r.source_partition, r.source_offset)  # type: ignore[assignment]
+                if type(r) is EncodedBatch:
+                    seq = self._append_batch(r, groups, seq, now)
+                    written += len(r.values)
+                    continue
+                assert isinstance(r, SourceRecord)
                 if not r.topic:  # an offset update (api.offset_update): nothing to write
                     continue
                 written += 1
@@ -191,6 +196,33 @@ class SourceRunner:
                 topic, values, keys=keys, headers=headers, timestamps=stamps, partition=partition
             )
         self.state.add_records(written)
+
+    def _append_batch(
+        self,
+        b: EncodedBatch,
+        groups: dict[tuple[str, int | None], tuple[list[Any], ...]],
+        seq: int,
+        now: int,
+    ) -> int:
+        """Group an EncodedBatch's records (as _append does one record's); the last seq."""
+        g = groups.get((b.topic, None))
+        if g is None:
+            g = groups[(b.topic, None)] = ([], [], [], [])
+        n = len(b.values)
+        prefix, skip = self._prefix, self._skip
+        keys, values = b.keys, b.values
+        if skip:  # replaying a crashed window: drop what is already in the log
+            kept = [i for i in range(n) if seq + 1 + i not in skip]
+            skip.difference_update(range(seq + 1, seq + n + 1))
+            keys, values = [keys[i] for i in kept], [values[i] for i in kept]
+            seqs = [seq + 1 + i for i in kept]
+        else:
+            seqs = range(seq + 1, seq + n + 1)  # type: ignore[assignment]
+        g[0].extend(keys)
+        g[1].extend(values)
+        g[2].extend([((SEQ_HEADER, prefix + b"%d" % s),) for s in seqs])
+        g[3].extend([b.timestamp if b.timestamp is not None else now] * len(values))
+        return seq + n
 
     def _open_window(self, topics: set[str]) -> None:
         """Durably note where the window starts in every partition of topics new to it."""

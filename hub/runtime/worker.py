@@ -33,7 +33,13 @@ from typing import Any
 from hub.config import ConnectorSpec, is_secret, mask, resolve
 from hub.errors import ConfigError
 from hub.log import Log, TopicPartition
-from hub.runtime.api import Connector, SourceRecord, SourceTask, SourceTaskContext
+from hub.runtime.api import (
+    Connector,
+    EncodedBatch,
+    SourceRecord,
+    SourceTask,
+    SourceTaskContext,
+)
 from hub.runtime.configs import ConfigStore
 from hub.runtime.converters import make_converter
 from hub.runtime.errors import ErrorReporter
@@ -111,7 +117,7 @@ class _PausableSourceTask(SourceTask):
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         self._task.start(config, context)
 
-    def poll(self) -> Sequence[SourceRecord]:
+    def poll(self) -> Sequence[SourceRecord | EncodedBatch]:
         if self._paused.is_set():
             time.sleep(0.05)
             return []

@@ -12,14 +12,18 @@ from typing import Any
 import orjson
 import pytest
 
+from hub.log import Log
 from hub.runtime.api import (
     ConnectorConfig,
+    EncodedBatch,
     SourceConnector,
     SourceRecord,
     SourceTask,
     SourceTaskContext,
 )
 from hub.runtime.converters import JsonConverter
+from hub.runtime.offsets import OffsetStore
+from hub.runtime.source_runner import SEQ_HEADER, SourceRunner
 from hub.runtime.worker import ConnectorSpec, Worker
 
 SCHEMA = {"type": "struct", "optional": False, "fields": [
@@ -28,20 +32,27 @@ SEEN: dict[str, Any] = {}
 
 
 class Config(ConnectorConfig):
-    pass
+    batch: bool = False
 
 
 class Task(SourceTask):
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         self.encoding = SEEN[config["name"]] = context.json_encoding
         self.done = False
+        self.batch = bool(config.get("batch"))
 
     def poll(self) -> Sequence[SourceRecord]:
         if self.done:
             time.sleep(0.05)
             return []
         self.done = True
-        out = []
+        out: list[SourceRecord | EncodedBatch] = []
+        if self.batch and self.encoding is not None:
+            out.append(SourceRecord("t", b'"first"', None, {"p": 1}, {"o": 0}, encoded=True))
+            keys: list[bytes | None] = [b'"k1"', None]
+            values: list[bytes | None] = [b'"v1"', b'"v2"']
+            out.append(EncodedBatch("t", keys, values, {"p": 1}, {"o": 2}))
+            return out
         for n in range(3):
             value, key = {"n": n}, {"n": n}
             if self.encoding is None:
@@ -113,3 +124,41 @@ def test_a_transform_or_another_converter_asks_for_values(
     got = _run(tmp_path, "values", **config)
     assert SEEN["values"] is None
     assert not any(v is not None and v.startswith(b"encoded:") for _, v in got)
+
+
+def test_an_encoded_batch_is_written_in_order_with_one_seq_per_record(tmp_path: Path) -> None:
+    worker = Worker(str(tmp_path / "data"))
+    spec = {"connector.class": f"{__name__}:Source", "name": "batch", "batch": True}
+    worker.add(ConnectorSpec("batch", spec, "test"))
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            recs = worker.log.partition("t", 0).records(0)[0] if worker.log.has_topic("t") else []
+            if len(recs) >= 3:
+                break
+            assert time.monotonic() < deadline, "no records"
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert [(r.key, r.value) for r in recs] == [
+        (None, b'"first"'), (b'"k1"', b'"v1"'), (None, b'"v2"')
+    ]
+    assert [dict(r.headers)[SEQ_HEADER] for r in recs] == [b"batch/0/1", b"batch/0/2", b"batch/0/3"]
+    log = Log(str(tmp_path / "data"))
+    try:
+        stored = OffsetStore(log).offsets("batch")
+    finally:
+        log.close()
+    assert list(stored.values()) == [{"o": 2}]
+
+
+def test_an_encoded_batch_replayed_after_a_crash_drops_what_the_log_has() -> None:
+    runner = SourceRunner.__new__(SourceRunner)
+    runner._prefix, runner._skip = b"c/0/", {6, 8}
+    groups: dict[tuple[str, int | None], tuple[list[Any], ...]] = {}
+    batch = EncodedBatch("t", [b"a", b"b", b"c", b"d"], [b"1", b"2", b"3", b"4"], {}, {})
+    assert runner._append_batch(batch, groups, 4, 99) == 8  # seqs 5..8; 6 and 8 are in
+    keys, values, headers, stamps = groups[("t", None)]
+    assert (keys, values, stamps) == ([b"a", b"c"], [b"1", b"3"], [99, 99])
+    assert headers == [((SEQ_HEADER, b"c/0/5"),), ((SEQ_HEADER, b"c/0/7"),)]
+    assert runner._skip == set()

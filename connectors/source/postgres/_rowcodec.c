@@ -1210,11 +1210,29 @@ span_object(span *s)
     return PyBytes_FromStringAndSize((const char *)s->p, s->n);
 }
 
+/* head + middle (bytes) + tail, as one new bytes object */
+static PyObject *
+wrap3(const Py_buffer *head, PyObject *middle, const Py_buffer *tail)
+{
+    Py_ssize_t n = PyBytes_GET_SIZE(middle);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, head->len + n + tail->len);
+    char *p;
+    if (!out)
+        return NULL;
+    p = PyBytes_AS_STRING(out);
+    memcpy(p, head->buf, head->len);
+    memcpy(p + head->len, PyBytes_AS_STRING(middle), n);
+    memcpy(p + head->len + n, tail->buf, tail->len);
+    return out;
+}
+
 static PyObject *
 RowCodec_copy_rows(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"data", "positions"};
-    PyObject *a[2], *out = NULL, *positions = NULL, *result = NULL;
+    static const char *const names[] = {"data", "positions", "wrap"};
+    PyObject *a[3], *out = NULL, *positions = NULL, *result = NULL;
+    Py_buffer wv[4];
+    int nwrap = 0;
     Py_buffer view;
     const uint8_t *data, *end, *line;
     uint8_t *scratch = NULL;
@@ -1222,10 +1240,31 @@ RowCodec_copy_rows(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyOb
     span *spans = NULL;
     obuf b;
 
-    if (parse_args("copy_rows", names, 2, args, nargs, kwnames, a) < 0)
+    if (nargs == 2 && !kwnames) {
+        a[0] = args[0];
+        a[1] = args[1];
+        a[2] = Py_None;
+    }
+    else if (parse_args("copy_rows", names, 3, args, nargs, kwnames, a) < 0)
         return NULL;
-    if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0)
+    if (a[2] != Py_None) {
+        /* wrap = (value head, value tail, key head, key tail): the rows come wrapped */
+        if (!PyTuple_Check(a[2]) || PyTuple_GET_SIZE(a[2]) != 4) {
+            PyErr_SetString(PyExc_TypeError, "copy_rows(): wrap must be None or 4 bytes");
+            return NULL;
+        }
+        for (; nwrap < 4; nwrap++)
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(a[2], nwrap), &wv[nwrap], PyBUF_SIMPLE) < 0) {
+                while (nwrap > 0)
+                    PyBuffer_Release(&wv[--nwrap]);
+                return NULL;
+            }
+    }
+    if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0) {
+        while (nwrap > 0)
+            PyBuffer_Release(&wv[--nwrap]);
         return NULL;
+    }
     obuf_init(&b);
     if (!(positions = PySequence_Tuple(a[1])))
         goto out;
@@ -1349,6 +1388,23 @@ RowCodec_copy_rows(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyOb
         else {
             vals = Py_None;
             Py_INCREF(vals);
+            if (nwrap) {
+                PyObject *w = wrap3(&wv[0], row, &wv[1]);
+                Py_DECREF(row);
+                row = w;
+                if (w && key != Py_None) {
+                    w = wrap3(&wv[2], key, &wv[3]);
+                    Py_DECREF(key);
+                    key = w;
+                }
+                if (!row || !key) {
+                    Py_XDECREF(row);
+                    Py_XDECREF(key);
+                    Py_DECREF(ptexts);
+                    Py_DECREF(vals);
+                    goto fail;
+                }
+            }
         }
         item = PyTuple_New(4);
         if (!item) {
@@ -1380,6 +1436,8 @@ out:
     PyMem_Free(spans);
     obuf_free(&b);
     PyBuffer_Release(&view);
+    while (nwrap > 0)
+        PyBuffer_Release(&wv[--nwrap]);
     return result;
 }
 
@@ -1395,8 +1453,9 @@ static PyMethodDef RowCodec_methods[] = {
      "tuple(buf, pos) -> (row or None, key or None, end)\n\n"
      "The struct and key JSON of the pgoutput TupleData at buf[pos:]."},
     {"copy_rows", FASTCALL_KW(RowCodec_copy_rows), METH_FASTCALL | METH_KEYWORDS,
-     "copy_rows(data, positions) -> list\n\n"
-     "(row, key, position texts, values or None) of each row of COPY TO STDOUT text."},
+     "copy_rows(data, positions, wrap=None) -> list\n\n"
+     "(row, key, position texts, values or None) of each row of COPY TO STDOUT text;\n"
+     "wrap = (value head, value tail, key head, key tail) wraps each encoded row and key."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from connectors.source.postgres import catalog, replication
 from connectors.source.postgres.config import PostgresSourceConfig
-from connectors.source.postgres.encoded import EventEncoder
+from connectors.source.postgres.encoded import EventEncoder, SnapshotRows
 from connectors.source.postgres.errors import (
     ConnectionLostError,
     PostgresSourceError,
@@ -34,6 +34,7 @@ from connectors.source.postgres.protocol.pgoutput import lsn_to_str
 from connectors.source.postgres.snapshot import SNAPSHOTTERS, Chunk, SnapshotReader, WhenNeeded
 from hub.errors import ConfigError
 from hub.runtime.api import (
+    EncodedBatch,
     SourceConnector,
     SourceRecord,
     SourceTask,
@@ -202,11 +203,11 @@ class PostgresSourceTask(SourceTask):
         self._first = resume_at is None
         self._snapshot_ts = time.time_ns() // 1000
         codecs = None
-        if self.encoder is not None:  # chunks come as the rows' JSON, straight from COPY
+        if self.encoder is not None:  # chunks come as the events' bytes, straight from COPY
             codecs = {}
             for t in tables:
                 schema = self._table_schemas[t.qualified] = self.schemas.for_table(t)
-                codecs[t.qualified] = self.encoder.table(schema).codec
+                codecs[t.qualified] = SnapshotRows(self.encoder.table(schema))
         self.reader = SnapshotReader(
             cfg.conninfo(), tables, cfg.snapshot_fetch_size, exported=exported, resume=resume_at,
             codecs=codecs,
@@ -221,10 +222,11 @@ class PostgresSourceTask(SourceTask):
         log.info("snapshot of %d table(s), ~%d rows, at %s", len(tables), total,
                  lsn_to_str(base.snapshot_lsn or 0))  # fmt: skip
 
-    def _poll_snapshot(self) -> list[SourceRecord]:
-        out: list[SourceRecord] = []
+    def _poll_snapshot(self) -> list[SourceRecord | EncodedBatch]:
+        out: list[SourceRecord | EncodedBatch] = []
         limit = self.cfg.max_batch_size
-        while len(out) < limit:
+        rows = 0  # snapshot rows in out (an EncodedBatch holds many)
+        while rows < limit:
             chunk = self._chunk
             if chunk is None or self._row >= len(chunk.rows):
                 chunk = self._chunk = next(self._chunks, None)
@@ -232,48 +234,72 @@ class PostgresSourceTask(SourceTask):
                 if chunk is None:
                     self._finish_snapshot(out)
                     return out
-            end = min(len(chunk.rows), self._row + limit - len(out))
+            end = min(len(chunk.rows), self._row + limit - rows)
             self._snapshot_rows(chunk, self._row, end, out)
+            rows += end - self._row
             self._row = end
         return out
 
-    def _snapshot_rows(self, chunk: Chunk, start: int, end: int, out: list[SourceRecord]) -> None:
+    def _marker(self, chunk: Chunk, i: int) -> str:
+        """source.snapshot of row i, as Debezium marks it; when several apply: last, first,
+        last_in_data_collection, first_in_data_collection."""
+        last = len(chunk.rows) - 1
+        marker = "true"
+        if i == 0 and chunk.first_in_table:
+            marker = "first_in_data_collection"
+        if i == last and chunk.last_in_table:
+            marker = "last_in_data_collection"
+        if self._first:
+            marker, self._first = "first", False
+        if chunk.final and i == last:
+            marker = "last"
+        return marker
+
+    def _snapshot_rows(
+        self, chunk: Chunk, start: int, end: int, out: list[SourceRecord | EncodedBatch]
+    ) -> None:
         t = chunk.table
         schema = self._table_schemas.get(t.qualified)
         if schema is None:
             schema = self._table_schemas[t.qualified] = self.schemas.for_table(t)
         base, db, name = self._snapshot_base, self.cfg.dbname, self.cfg.topic_prefix
         lsn = base.snapshot_lsn
-        last = len(chunk.rows) - 1
         # PostgresOffset.at_snapshot_row(...).to_dict(), built directly: this runs per row
         template = base.at_snapshot_row(t.qualified, ()).to_dict()
         encoded = chunk.encoded
         enc = self.encoder
         table = enc.table(schema) if enc is not None else None
-        ts_us = self._snapshot_ts
+        ts_us, ts_ns = self._snapshot_ts, time.time_ns()
+        keys: list[bytes | None] = []
+        rows: list[bytes] = []
+
+        def batch(last: int) -> None:  # the rows so far, with the offset of the last one
+            assert enc is not None and table is not None
+            head, tail = enc.snapshot_wrap(table, ts_us=ts_us, lsn=lsn, ts_ns=ts_ns)
+            values: list[bytes | None] = [head + r + tail for r in rows]
+            offset = {**template, "after": list(chunk.positions[last])}
+            out.append(EncodedBatch(schema.topic, keys, values, self.partition, offset))
+
         for i in range(start, end):
-            # Debezium's markers; when several apply: last, first, last_in_, first_in_
-            marker = "true"
-            if i == 0 and chunk.first_in_table:
-                marker = "first_in_data_collection"
-            if i == last and chunk.last_in_table:
-                marker = "last_in_data_collection"
-            if self._first:
-                marker, self._first = "first", False
-            if chunk.final and i == last:
-                marker = "last"
+            marker = self._marker(chunk, i)
+            got = encoded[i] if encoded is not None else None
+            if got is not None and marker == "true":  # most rows: batched, no object each
+                keys.append(got[1])
+                rows.append(got[0])
+                continue
+            if rows:
+                batch(i - 1)
+                keys, rows = [], []
             offset = {**template, "after": list(chunk.positions[i])}
             if marker == "last":
                 offset["last_snapshot_record"] = True
-            got = encoded[i] if encoded is not None else None
             if got is not None:
                 assert enc is not None and table is not None
                 value = enc.snapshot(
-                    table, got[0], ts_us=ts_us, marker=marker, lsn=lsn, ts_ns=time.time_ns()
+                    table, got[0], ts_us=ts_us, marker=marker, lsn=lsn, ts_ns=ts_ns
                 )
                 out.append(SourceRecord(
-                    schema.topic, value, enc.key(table, got[1]), self.partition, offset,
-                    encoded=True,
+                    schema.topic, value, got[1], self.partition, offset, encoded=True
                 ))  # fmt: skip
                 continue
             after = schema.row(chunk.rows[i])
@@ -283,8 +309,10 @@ class PostgresSourceTask(SourceTask):
                 self.partition, offset,
                 key_schema=schema.key_schema, value_schema=schema.value_schema,
             ))  # fmt: skip
+        if rows:
+            batch(end - 1)
 
-    def _finish_snapshot(self, out: list[SourceRecord]) -> None:
+    def _finish_snapshot(self, out: list[SourceRecord | EncodedBatch]) -> None:
         assert self.reader is not None
         done = self.reader.rows_done
         log.info("snapshot done: %d rows from %d table(s)", sum(done.values()), len(done))
@@ -312,7 +340,7 @@ class PostgresSourceTask(SourceTask):
         )
         self.stream.open(_connect(self.cfg, replication="database"))
 
-    def poll(self) -> list[SourceRecord]:
+    def poll(self) -> Sequence[SourceRecord | EncodedBatch]:
         if self.reader is not None:
             return self._poll_snapshot()
         if self.stream is None:  # snapshot.mode=initial_only: done

@@ -10,12 +10,13 @@ the codec declines (unchanged TOAST values), transforms and other converters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from connectors.source.postgres.events import CONNECTOR, VERSION, TableSchema
-from connectors.source.postgres.rowcodec import RowCodec
+from connectors.source.postgres.rowcodec import CopyRow, RowCodec
 
 
 def _lit(doc: Any) -> bytes:
@@ -114,6 +115,20 @@ class EventEncoder:
         ))  # fmt: skip
 
     @staticmethod
+    def snapshot_wrap(
+        t: _Table, *, ts_us: int, lsn: int | None, ts_ns: int
+    ) -> tuple[bytes, bytes]:
+        """(head, tail): ``head + after + tail`` is the value of a read event of marker
+        "true", as `snapshot` gives it."""
+        ns = b"%d" % ts_ns
+        source = t.snapshot_src % (
+            ts_us // 1000, b"true", ts_us, ts_us * 1000, b"null" if lsn is None else b"%d" % lsn
+        )
+        return t.head + b'{"before":null,"after":', b"".join(
+            (source, ns[:-6], b',"ts_us":', ns[:-3], b',"ts_ns":', ns, b"}", t.tail)
+        )
+
+    @staticmethod
     def snapshot(
         t: _Table, after: bytes, *, ts_us: int, marker: str, lsn: int | None, ts_ns: int
     ) -> bytes:
@@ -129,3 +144,17 @@ class EventEncoder:
             t.head, b'{"before":null,"after":', after, t.snap_part, ns[:-6], b',"ts_us":',
             ns[:-3], b',"ts_ns":', ns, b"}", t.tail,
         ))  # fmt: skip
+
+
+class SnapshotRows:
+    """What the snapshot reader thread calls for one table's chunks: its COPY text straight
+    to each row's ``after`` struct and its whole key (`RowCodec.copy_rows`). The task wraps
+    the structs into values a poll at a time (`EventEncoder.snapshot_wrap`): a chunk of
+    whole values would hold the schema's bytes once per row, chunks ahead."""
+
+    def __init__(self, t: _Table) -> None:
+        self.t = t
+        self.wrap = (b"", b"", t.key_head, t.key_tail)
+
+    def copy_rows(self, data: bytes, positions: Sequence[int]) -> list[CopyRow]:
+        return self.t.codec.copy_rows(data, positions, self.wrap)

@@ -15,7 +15,7 @@ import pytest
 
 from connectors.source.postgres import catalog, encoded, rowcodec
 from connectors.source.postgres.config import PostgresSourceConfig
-from connectors.source.postgres.encoded import EventEncoder
+from connectors.source.postgres.encoded import EventEncoder, SnapshotRows
 from connectors.source.postgres.events import envelope
 from connectors.source.postgres.filters import Filters
 from connectors.source.postgres.schemas import TableSchemas
@@ -78,7 +78,8 @@ def test_encoded_events_are_the_converters_bytes(
         t = enc.table(schema)
         kc, vc = JsonConverter(json_encoding[0]), JsonConverter(json_encoding[1])
         copied = t.codec.copy_rows(data, (0,))
-        for values, (row, key, pos, fallback) in zip(rows, copied, strict=True):
+        wrapped = SnapshotRows(t).copy_rows(data, (0,))
+        for n, (values, (row, key, pos, fallback)) in enumerate(zip(rows, copied, strict=True)):
             assert fallback is None and row is not None
             assert values[0] is not None and pos == (values[0].decode(),)
             after = schema.row(values)
@@ -88,6 +89,12 @@ def test_encoded_events_are_the_converters_bytes(
             want = vc.from_value(envelope("r", None, after, src, ts_ns=TS_NS), schema.value_schema)
             got = enc.snapshot(t, row, ts_us=COMMIT_US, marker="last", lsn=1234, ts_ns=TS_NS)
             assert got == want
+            # the snapshot reader's form (marker "true"), wrapped by the task
+            src = schema.source(db, name, ts_us=COMMIT_US, snapshot="true", lsn=1234)
+            want = vc.from_value(envelope("r", None, after, src, ts_ns=TS_NS), schema.value_schema)
+            head, tail = enc.snapshot_wrap(t, ts_us=COMMIT_US, lsn=1234, ts_ns=TS_NS)
+            assert head + wrapped[n][0] + tail == want
+            assert wrapped[n][1] == kc.from_value(schema.key(after), schema.key_schema)
             # a streamed update with its old row, from a TupleData
             new, new_key, end = t.codec.tuple(b"xx" + tuple_data(values), 2)
             assert (new, new_key, end) == (row, key, len(tuple_data(values)) + 2)

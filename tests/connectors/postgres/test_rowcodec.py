@@ -425,6 +425,9 @@ def check_copy(
     py, c = PyRowCodec(fields, key), CRowCodec(fields, key)
     expected = outcome(lambda: py.copy_rows(data, positions))
     assert outcome(lambda: c.copy_rows(data, positions)) == expected, (fields, data)
+    wrap = (b"<v>", b"</v>", b"", b"%k")  # an empty piece too
+    wrapped = outcome(lambda: py.copy_rows(data, positions, wrap))
+    assert outcome(lambda: c.copy_rows(data, positions, wrap)) == wrapped, (fields, data)
     return expected
 
 
