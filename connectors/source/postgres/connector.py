@@ -346,7 +346,7 @@ class PostgresSourceTask(SourceTask):
         if self.stream is None:  # snapshot.mode=initial_only: done
             time.sleep(self.cfg.poll_interval_ms / 1000)
             return []
-        records: list[SourceRecord] = self.stream.poll(
+        records: list[SourceRecord | EncodedBatch] = self.stream.poll(
             self.cfg.max_batch_size, self.cfg.poll_interval_ms / 1000
         )
         self._heartbeat(records)
@@ -394,7 +394,7 @@ class PostgresSourceTask(SourceTask):
             out["slot_confirmed_flush_lsn"] = confirmed
         return out
 
-    def _heartbeat(self, out: list[SourceRecord]) -> None:
+    def _heartbeat(self, out: list[SourceRecord | EncodedBatch]) -> None:
         """Every heartbeat.interval.ms: run heartbeat.action.query, and write a heartbeat
         record ``{"ts_ms": ...}`` keyed ``{"serverName": <topic.prefix>}`` to
         ``<heartbeat.topics.prefix>.<topic.prefix>``, as Debezium does, so consumers see the

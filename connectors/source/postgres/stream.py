@@ -32,11 +32,12 @@ from connectors.source.postgres.protocol import pgoutput as pg
 from connectors.source.postgres.protocol.pgoutput import lsn_to_str
 from connectors.source.postgres.protocol.stream import ReplicationStream
 from connectors.source.postgres.schemas import TableSchemas
-from hub.runtime.api import JsonMap, SourceRecord, offset_update
+from hub.runtime.api import EncodedBatch, JsonMap, SourceRecord, offset_update
 
 log = logging.getLogger(__name__)
 
 _ROW_KINDS = frozenset(b"IUD")
+Out = list[SourceRecord | EncodedBatch]
 _REL_ID = struct.Struct("!I")
 
 PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds
@@ -124,6 +125,7 @@ class ChangeStream:
         self._signal_relid: int | None = None
         self._signal_columns: list[str] = []
         self.events = 0
+        self.batched = 0
         self.behind_ms = 0.0  # commit time to handling, for the last transaction
         # encoded events (SourceTaskContext.json_encoding): the rows' bytes, no dicts
         self.encoder = (
@@ -152,13 +154,14 @@ class ChangeStream:
             self.stream.send_feedback(self._returned)
 
     # -- reading --------------------------------------------------------------------------------
-    def poll(self, max_records: int, timeout: float) -> list[SourceRecord]:
+    def poll(self, max_records: int, timeout: float) -> Out:
         assert self.stream is not None
-        out: list[SourceRecord] = []
+        out: Out = []
         deadline = time.monotonic() + timeout
         read = self.stream.read_change
         handle = self._handle
-        while len(out) < max_records:
+        self.batched = 0  # records in out's EncodedBatches
+        while len(out) + self.batched < max_records:
             msg = read(0 if out else max(deadline - time.monotonic(), 0))
             if msg is None:
                 break
@@ -170,7 +173,7 @@ class ChangeStream:
         self._returned = self._completed
         return out
 
-    def _idle(self, out: list[SourceRecord]) -> None:
+    def _idle(self, out: Out) -> None:
         """Nothing arrived and no transaction is open: move the offset (and so, once it is
         stored, the slot) to the server's position, so WAL does not pile up behind a quiet
         database."""
@@ -183,7 +186,7 @@ class ChangeStream:
             self.position = self.position.at_idle(lsn)
             out.append(offset_update(self.partition, self.position.to_dict()))
 
-    def _handle(self, payload: bytes, lsn: int, out: list[SourceRecord]) -> None:
+    def _handle(self, payload: bytes, lsn: int, out: Out) -> None:
         kind = payload[0]
         txn = self._txn
         if (
@@ -232,7 +235,7 @@ class ChangeStream:
             self.resume = None  # past the resume point for good
         return False
 
-    def _commit(self, txn: _Txn, msg: pg.Commit, out: list[SourceRecord]) -> None:
+    def _commit(self, txn: _Txn, msg: pg.Commit, out: Out) -> None:
         self._txn = None
         self._last_commit_lsn = txn.commit_lsn
         resume = self.resume
@@ -259,7 +262,7 @@ class ChangeStream:
             d["incremental"] = dict(self.position.incremental)
         return d
 
-    def _change(self, txn: _Txn, msg: Any, lsn: int, out: list[SourceRecord]) -> None:
+    def _change(self, txn: _Txn, msg: Any, lsn: int, out: Out) -> None:
         skip = txn.skipped and self._skips(txn.commit_lsn, txn.event)
         inc = self.incremental
         if isinstance(msg, pg.Truncate):
@@ -336,7 +339,7 @@ class ChangeStream:
             self._emit(txn, schema, "d", before, None, schema.key(before), lsn, out)
 
     def _encoded_change(
-        self, txn: _Txn, kind: int, buf: bytes, lsn: int, out: list[SourceRecord]
+        self, txn: _Txn, kind: int, buf: bytes, lsn: int, out: Out
     ) -> bool:
         """An Insert, Update or Delete as encoded records, straight from the message's bytes;
         False (nothing done) for what needs the slow path: a table being snapshotted
@@ -399,17 +402,25 @@ class ChangeStream:
             txid=txn.xid, transaction=self._block(txn, schema), ts_ns=time.time_ns(),
         )  # fmt: skip
         key_bytes = enc.key(t, key)
-        out.append(
-            SourceRecord(schema.topic, value, key_bytes, self.partition, offset, encoded=True)
-        )
+        # consecutive changes of a table travel as one EncodedBatch: only the offset of the
+        # last record of a poll is ever stored, so the batch carries its latest
+        last = out[-1] if out else None
+        if type(last) is EncodedBatch and last.topic == schema.topic:
+            last.keys.append(key_bytes)
+            last.values.append(value)
+            last.source_offset = offset
+        else:
+            last = EncodedBatch(schema.topic, [key_bytes], [value], self.partition, offset)
+            out.append(last)
+        self.batched += 1
         self.events += 1
         if op == "d" and self.tombstones and key is not None:
-            out.append(
-                SourceRecord(schema.topic, None, key_bytes, self.partition, offset, encoded=True)
-            )
+            last.keys.append(key_bytes)
+            last.values.append(None)
+            self.batched += 1
         return True
 
-    def _signal(self, txn: _Txn, msg: pg.Insert, lsn: int, out: list[SourceRecord]) -> None:
+    def _signal(self, txn: _Txn, msg: pg.Insert, lsn: int, out: Out) -> None:
         """A row inserted into the signal table: a signal, or a watermark of ours."""
         inc = self.incremental
         if inc is None:
@@ -440,7 +451,7 @@ class ChangeStream:
 
     def _emit(
         self, txn: _Txn, schema: TableSchema, op: str, before: Any, after: Any, key: Any,
-        lsn: int, out: list[SourceRecord],
+        lsn: int, out: Out,
     ) -> None:  # fmt: skip
         offset = self._offset(txn, lsn)
         value = envelope(
@@ -469,7 +480,7 @@ class ChangeStream:
             return None
         return {"id": txn.id, "total_order": txn.total, "data_collection_order": n}
 
-    def _txn_record(self, txn: _Txn, status: str, out: list[SourceRecord]) -> None:
+    def _txn_record(self, txn: _Txn, status: str, out: Out) -> None:
         end = status == "END"
         prefix_len = len(self.name) + 1
         value = {
@@ -487,7 +498,7 @@ class ChangeStream:
             key_schema=TXN_KEY_SCHEMA, value_schema=TXN_VALUE_SCHEMA,
         ))  # fmt: skip
 
-    def _message(self, txn: _Txn | None, msg: pg.LogicalMessage, out: list[SourceRecord]) -> None:
+    def _message(self, txn: _Txn | None, msg: pg.LogicalMessage, out: Out) -> None:
         if txn is not None:
             txn.event += 1
             if txn.skipped and self._skips(txn.commit_lsn, txn.event):
