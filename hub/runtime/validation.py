@@ -95,7 +95,7 @@ NOT_YET = re.compile(
     r"|topic\.creation\..*|key\.converter\..*|value\.converter\..*|errors\.retry\..*"
     r"|snapshot\.fetch\.size|max\.batch\.size|max\.queue\.size|poll\.interval\.ms"
     # Debezium PostgreSQL properties hub does not implement yet
-    r"|snapshot\.max\.threads|snapshot\.lock\.timeout\.ms|snapshot\.select\.statement\..*"
+    r"|snapshot\.lock\.timeout\.ms|snapshot\.select\.statement\..*"
     r"|snapshot\.isolation\.mode|slot\.max\.retries|slot\.retry\.delay\.ms|slot\.stream\.params"
     r"|heartbeat\.topics\.prefix|signal\..*|incremental\.snapshot\..*|database\.initial\."
     r"statements|schema\.refresh\.mode|converters|"

@@ -210,7 +210,7 @@ class PostgresSourceTask(SourceTask):
                 codecs[t.qualified] = SnapshotRows(self.encoder.table(schema))
         self.reader = SnapshotReader(
             cfg.conninfo(), tables, cfg.snapshot_fetch_size, exported=exported, resume=resume_at,
-            codecs=codecs,
+            codecs=codecs, threads=cfg.snapshot_max_threads,
         )  # fmt: skip
         try:
             self.reader.begin()

@@ -149,7 +149,15 @@ _NO_VALUES: list[bytes | None] = []
 
 
 class SnapshotReader:
-    """Reads ``tables`` (sorted) from ``resume`` = (table, after) on, chunk by chunk."""
+    """Reads ``tables`` (sorted) from ``resume`` = (table, after) on, chunk by chunk.
+
+    ``threads`` connections read whole tables side by side, all in the same database snapshot
+    (the exported one, or the first connection's, exported to the others), each a table at a
+    time and at most two chunks ahead. `chunks` still hands them over in table order, so a
+    snapshot resumes from (table, last key) whatever ran in parallel: the parallelism buys
+    overlapping server work and network round trips; memory stays bounded by about four
+    chunks a connection.
+    """
 
     def __init__(
         self,
@@ -160,6 +168,7 @@ class SnapshotReader:
         exported: str | None = None,
         resume: tuple[str, tuple[str | None, ...] | None] | None = None,
         codecs: Mapping[str, Any] | None = None,
+        threads: int = 1,
     ) -> None:
         self._conninfo = conninfo
         self.tables = list(tables)
@@ -167,120 +176,164 @@ class SnapshotReader:
         self.exported = exported
         self.resume = resume
         self.codecs = codecs or {}  # table -> rowcodec.RowCodec: chunks come encoded
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self.threads = max(1, threads)
+        self._queues: dict[int, queue.Queue[Any]] = {}  # table index -> its chunks
+        self._lock = threading.Lock()
+        self._next = 0  # the next table index a reader takes
+        self._start = 0
+        self._after: tuple[str | None, ...] | None = None
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._conn: Any = None
+        self._threads: list[threading.Thread] = []
+        self._conns: list[Any] = []
         self.rows_done: dict[str, int] = {}
         self._last_log = time.monotonic()
 
     def begin(self) -> None:
-        """Open the snapshot transaction (import the exported snapshot before returning: the
+        """Open the snapshot transactions (import the exported snapshot before returning: the
         export ends with the exporting connection's next command)."""
         import psycopg
 
-        self._conn = psycopg.connect(self._conninfo)
-        self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        if self.exported:
-            self._conn.execute(f"SET TRANSACTION SNAPSHOT '{self.exported}'")
-        else:
-            self._conn.execute("SELECT 1")  # takes the transaction's snapshot now
-        self._thread = threading.Thread(target=self._run, name="pg-snapshot", daemon=True)
-        self._thread.start()
+        if self.resume is not None:
+            names = [t.qualified for t in self.tables]
+            table, self._after = self.resume
+            self._start = next((i for i, n in enumerate(names) if n >= table), len(names))
+            if self._start < len(names) and names[self._start] != table:
+                self._after = None  # the table is gone: go on with the next one
+        self._next = self._start
+        threads = min(self.threads, max(len(self.tables) - self._start, 1))
+        snapshot = self.exported
+        for n in range(threads):
+            conn = psycopg.connect(self._conninfo)
+            self._conns.append(conn)
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if snapshot:
+                conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            elif threads > 1:  # the first one's snapshot, for all
+                row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+                assert row is not None
+                snapshot = row[0]
+            else:
+                conn.execute("SELECT 1")  # takes the transaction's snapshot now
+            if n == 0 and threads > 1:
+                log.info("snapshot: %d connections read tables side by side", threads)
+        for n, conn in enumerate(self._conns):
+            th = threading.Thread(
+                target=self._run, args=(conn,), name=f"pg-snapshot-{n}", daemon=True
+            )
+            self._threads.append(th)
+            th.start()
 
     def chunks(self) -> Iterator[Chunk]:
-        """Chunks in order; the last has ``final`` set. Raises what the reader thread hit."""
-        while True:
-            item = self._queue.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        """Chunks in table order; the last has ``final`` set. Raises what a reader hit."""
+        held: Chunk | None = None
+        for i in range(self._start, len(self.tables)):
+            q = self._queue(i)
+            while True:
+                item = q.get()
+                if item is _END:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                if held is not None:
+                    yield held
+                held = item
+            with self._lock:
+                self._queues.pop(i, None)
+        if held is not None:
+            held.final = True
+            yield held
 
     def close(self) -> None:
         self._stop.set()
-        while True:  # unblock a reader waiting on a full queue
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._conn is not None:
+        with self._lock:
+            queues = list(self._queues.values())
+        for q in queues:  # unblock readers waiting on a full queue
+            while True:
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    break
+        for th in self._threads:
+            th.join(timeout=10)
+        for conn in self._conns:
             with contextlib.suppress(Exception):  # closing a broken connection
-                self._conn.close()
+                conn.close()
 
-    # -- the reader thread -----------------------------------------------------------------
-    def _put(self, item: Any) -> bool:
+    # -- the reader threads ----------------------------------------------------------------
+    def _queue(self, i: int) -> queue.Queue[Any]:
+        with self._lock:
+            q = self._queues.get(i)
+            if q is None:
+                q = self._queues[i] = queue.Queue(maxsize=2)
+            return q
+
+    def _put(self, q: queue.Queue[Any], item: Any) -> bool:
         while not self._stop.is_set():
             try:
-                self._queue.put(item, timeout=0.2)
+                q.put(item, timeout=0.2)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def _run(self) -> None:
-        held: Chunk | None = None
+    def _run(self, conn: Any) -> None:
+        i = -1
         try:
-            start = 0
-            after: tuple[str | None, ...] | None = None
-            if self.resume is not None:
-                names = [t.qualified for t in self.tables]
-                table, after = self.resume
-                start = next((i for i, n in enumerate(names) if n >= table), len(names))
-                if start < len(names) and names[start] != table:
-                    after = None  # the table is gone: go on with the next one
-            for i in range(start, len(self.tables)):
+            while not self._stop.is_set():
+                with self._lock:
+                    i = self._next
+                    self._next += 1
+                if i >= len(self.tables):
+                    break
+                q = self._queue(i)
                 t = self.tables[i]
-                first = after is None or i != start
-                for chunk in self._read_table(t, after if i == start else None):
-                    chunk.first_in_table, first = first, False
-                    if held is not None and not self._put(held):
+                after = self._after if i == self._start else None
+                held: Chunk | None = None
+                for chunk in self._read_table(conn, t, after):
+                    chunk.first_in_table = held is None and after is None
+                    if held is not None and not self._put(q, held):
                         return
                     held = chunk
-                if held is not None and held.table is t:
+                if held is not None:
                     held.last_in_table = True
-            if held is not None:
-                held.final = True
-                if not self._put(held):
+                    if not self._put(q, held):
+                        return
+                if not self._put(q, _END):
                     return
-            self._conn.execute("COMMIT")
-            self._put(_END)
+            conn.execute("COMMIT")
         except BaseException as exc:  # noqa: BLE001 - handed to the task thread
-            if not self._stop.is_set():
+            if not self._stop.is_set() and i >= 0:
                 import psycopg
 
                 if isinstance(exc, psycopg.OperationalError):
                     exc = ConnectionLostError(f"snapshot connection lost: {exc}")
-                self._put(exc)
+                self._put(self._queue(i), exc)
 
-    def _read_table(self, t: TableInfo, after: tuple[str | None, ...] | None) -> Iterator[Chunk]:
+    def _read_table(
+        self, conn: Any, t: TableInfo, after: tuple[str | None, ...] | None
+    ) -> Iterator[Chunk]:
         # '%' doubled: the statement goes through psycopg's parameter binding
         cols = ", ".join(_ident(c.name) for c in t.columns).replace("%", "%%")
         rel = f"{_ident(t.schema)}.{_ident(t.name)}".replace("%", "%%")
         self.rows_done.setdefault(t.qualified, 0)
         # catalog rows obey the transaction's snapshot: a table created after it is not there
-        if self._conn.execute("SELECT 1 FROM pg_class WHERE oid = %s", (t.oid,)).fetchone() is None:
+        if conn.execute("SELECT 1 FROM pg_class WHERE oid = %s", (t.oid,)).fetchone() is None:
             return
         if t.primary_key:
-            yield from self._by_key(t, cols, rel, after)
+            yield from self._by_key(conn, t, after)
         else:
-            yield from self._by_ctid(t, cols, rel, after)
-
-    def _copy(self, sql: str, params: Sequence[Any]) -> bytes:
-        return copy_text(self._conn, sql, params)
+            yield from self._by_ctid(conn, t, cols, rel, after)
 
     def _by_key(
-        self, t: TableInfo, cols: str, rel: str, after: tuple[str | None, ...] | None
+        self, conn: Any, t: TableInfo, after: tuple[str | None, ...] | None
     ) -> Iterator[Chunk]:
         codec = self.codecs.get(t.qualified)
         while not self._stop.is_set():
             if codec is not None:
-                chunk = self._encoded(t, codec, key_sql(t, after, self.chunk_rows), after or ())
+                sql = key_sql(t, after, self.chunk_rows)
+                chunk = self._encoded(conn, t, codec, sql, after or ())
             else:
-                rows, positions = key_chunk(self._conn, t, after, self.chunk_rows)
+                rows, positions = key_chunk(conn, t, after, self.chunk_rows)
                 chunk = Chunk(t, rows, positions)
             n = len(chunk.positions)
             if not n:
@@ -291,12 +344,14 @@ class SnapshotReader:
             if n < self.chunk_rows:
                 return
 
-    def _encoded(self, t: TableInfo, codec: Any, sql: str, params: Sequence[Any]) -> Chunk:
+    def _encoded(
+        self, conn: Any, t: TableInfo, codec: Any, sql: str, params: Sequence[Any]
+    ) -> Chunk:
         """A chunk whose rows the codec encodes straight from the COPY text; ``positions``
         are the key columns (or the trailing ctid)."""
         names = [c.name for c in t.columns]
         where = [names.index(k) for k in t.primary_key] if t.primary_key else [len(names)]
-        got = codec.copy_rows(self._copy(sql, params), tuple(where))
+        got = codec.copy_rows(copy_text(conn, sql, params), tuple(where))
         rows: list[list[bytes | None]] = []
         encoded: list[tuple[bytes, bytes | None] | None] = []
         for row, key, _, values in got:
@@ -309,9 +364,9 @@ class SnapshotReader:
         return Chunk(t, rows, [g[2] for g in got], encoded=encoded)
 
     def _by_ctid(
-        self, t: TableInfo, cols: str, rel: str, after: tuple[str | None, ...] | None
+        self, conn: Any, t: TableInfo, cols: str, rel: str, after: tuple[str | None, ...] | None
     ) -> Iterator[Chunk]:
-        row = self._conn.execute(
+        row = conn.execute(
             "SELECT pg_relation_size(%s) / current_setting('block_size')::int, "
             "greatest(c.reltuples, 0), greatest(c.relpages, 1) FROM pg_class c WHERE c.oid = %s",
             (t.oid, t.oid),
@@ -335,9 +390,9 @@ class SnapshotReader:
             )
             codec = self.codecs.get(t.qualified)
             if codec is not None:
-                chunk = self._encoded(t, codec, sql, [*params, f"({hi},0)"])
+                chunk = self._encoded(conn, t, codec, sql, [*params, f"({hi},0)"])
             else:
-                rows = parse_copy_text(self._copy(sql, [*params, f"({hi},0)"]))
+                rows = parse_copy_text(copy_text(conn, sql, [*params, f"({hi},0)"]))
                 positions: list[tuple[str | None, ...]] = [(_text(r.pop()),) for r in rows]
                 chunk = Chunk(t, rows, positions)
             lo, lower = hi, None

@@ -170,8 +170,9 @@ def test_kill_9_while_streaming_loses_and_duplicates_no_change(
     assert log.count("streaming from slot") >= 3  # runs that got to stream before the kill
 
 
+@pytest.mark.parametrize("threads", [1, 3], ids=["one-connection", "three-connections"])
 def test_kill_9_during_the_snapshot_resumes_it(
-    pg_server: PgServer, pg_db: str, tmp_path: Path
+    pg_server: PgServer, pg_db: str, tmp_path: Path, threads: int
 ) -> None:
     rows = 120_000
     with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as sql:
@@ -186,6 +187,7 @@ def test_kill_9_during_the_snapshot_resumes_it(
         sql.execute("ANALYZE")
         cfg = source_config(pg_server, pg_db, **{
             "snapshot.fetch.size": 200, "max.batch.size": 200, "offset.flush.interval.ms": 50,
+            "snapshot.max.threads": threads,
         })  # fmt: skip
         config = _config(tmp_path, cfg)
         proc = start_hub(tmp_path, config)

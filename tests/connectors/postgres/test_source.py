@@ -522,3 +522,50 @@ def test_snapshot_markers_as_debezium(
         "m3": [],
         "m4": ["first_in_data_collection", "true", "true", "last"],
     }
+
+
+def test_parallel_snapshot_reads_all_tables_in_one_database_snapshot(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    """snapshot.max.threads=3: while writers insert the same id into a and b in one
+    transaction, the snapshot's rows of a and b are the same ids (one database snapshot for
+    all connections), every row is read once, and events still come table by table."""
+    sql.execute("CREATE TABLE a (id int PRIMARY KEY)")
+    sql.execute("CREATE TABLE b (id int PRIMARY KEY)")
+    sql.execute("INSERT INTO a SELECT generate_series(1, 3000)")
+    sql.execute("INSERT INTO b SELECT generate_series(1, 3000)")
+    for name in ("c", "d", "e"):
+        sql.execute(f"CREATE TABLE {name} (id int PRIMARY KEY, v text)")
+        sql.execute(f"INSERT INTO {name} SELECT g, md5(g::text) FROM generate_series(1, 2500) g")
+    stop = threading.Event()
+
+    def writer() -> None:
+        with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as c:
+            n = 3000
+            while not stop.is_set():
+                n += 1
+                with c.transaction():
+                    c.execute("INSERT INTO a VALUES (%s)", (n,))
+                    c.execute("INSERT INTO b VALUES (%s)", (n,))
+
+    t = threading.Thread(target=writer)
+    t.start()
+    cfg = source_config(pg_server, pg_db, **{
+        "snapshot.max.threads": 3, "snapshot.fetch.size": 100, "snapshot.mode": "initial_only",
+    })  # fmt: skip
+    worker = start(tmp_path, cfg)
+    try:
+        wait_for(lambda: len(events(worker.log, "app.public.e")) >= 2500, what="the snapshot")
+        ids = {
+            name: [k["id"] for k, v in events(worker.log, f"app.public.{name}")]
+            for name in ("a", "b", "c", "d", "e")
+        }
+        assert failure(worker) is None, failure(worker)
+    finally:
+        stop.set()
+        t.join()
+        worker.stop()
+    assert len(ids["a"]) >= 3000 and sorted(ids["a"]) == sorted(ids["b"])
+    for name in ids:
+        assert ids[name] == sorted(set(ids[name])), name  # once each, in key order
+    assert len(ids["c"]) == len(ids["d"]) == len(ids["e"]) == 2500
