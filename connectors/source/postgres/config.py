@@ -48,6 +48,12 @@ class PostgresSourceConfig(ConnectorConfig):
         description="all_tables: FOR ALL TABLES; filtered: the captured tables; disabled: "
         "the publication must exist",
     )
+    pgoutput_streaming: bool = Field(
+        False, alias="pgoutput.streaming",
+        description="protocol 2 streaming (PostgreSQL 14+): the server sends a large "
+        "transaction as it happens instead of spilling it to its disk until the commit; hub "
+        "spills it and emits it at the commit",
+    )  # fmt: skip
     status_update_interval_ms: int = Field(
         10_000, alias="status.update.interval.ms", ge=100,
         description="how often the confirmed position is reported to the server",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from connectors.source.postgres.config import PostgresSourceConfig
@@ -32,6 +33,8 @@ from connectors.source.postgres.protocol import pgoutput as pg
 from connectors.source.postgres.protocol.pgoutput import lsn_to_str
 from connectors.source.postgres.protocol.stream import ReplicationStream
 from connectors.source.postgres.schemas import TableSchemas
+from connectors.source.postgres.streamed import StreamedTransactions
+from hub.errors import ConfigError
 from hub.runtime.api import EncodedBatch, JsonMap, SourceRecord, offset_update
 
 log = logging.getLogger(__name__)
@@ -131,13 +134,25 @@ class ChangeStream:
         self.encoder = (
             EventEncoder(json_encoding, self.db, self.name) if json_encoding is not None else None
         )
+        # pgoutput.streaming: large transactions arrive in blocks before their commit
+        self.streamed = StreamedTransactions() if cfg.pgoutput_streaming else None
+        self._replay: Iterator[tuple[bytes, int]] | None = None  # a committed streamed txn
+        self._live_relations: dict[int, pg.Relation] = {}  # relation messages outside it
+        self._replayed_relations: set[int] = set()
 
     def open(self, conn: Any) -> None:
         start = self.resume.start_lsn() if self.resume is not None else 0
+        streaming = self.streamed is not None
+        if streaming and conn.info.server_version < 140000:
+            raise ConfigError(
+                f"pgoutput.streaming needs PostgreSQL 14 or later (protocol version 2); the "
+                f"server is {conn.info.server_version // 10000}: set pgoutput.streaming=false"
+            )
         self.stream = ReplicationStream(
             conn, self.cfg.slot_name, [self.cfg.publication_name], start_lsn=start,
             messages=self.cfg.include_messages,
             status_interval=self.cfg.status_update_interval_ms / 1000,
+            proto_version=2 if streaming else 1, streaming=streaming,
         )  # fmt: skip
         self.stream.start()
         log.info("streaming from slot %s at %s", self.cfg.slot_name, lsn_to_str(start))
@@ -146,6 +161,8 @@ class ChangeStream:
         if self.stream is not None:
             self.stream.close()
             self.stream = None
+        if self.streamed is not None:
+            self.streamed.close()
 
     # -- acknowledging ------------------------------------------------------------------------
     def durable(self) -> None:
@@ -162,6 +179,12 @@ class ChangeStream:
         handle = self._handle
         self.batched = 0  # records in out's EncodedBatches
         while len(out) + self.batched < max_records:
+            if self._replay is not None:  # a committed streamed transaction comes first
+                item = next(self._replay, None)
+                if item is not None:
+                    handle(item[0], item[1], out)
+                    continue
+                self._end_replay()
             msg = read(0 if out else max(deadline - time.monotonic(), 0))
             if msg is None:
                 break
@@ -186,8 +209,45 @@ class ChangeStream:
             self.position = self.position.at_idle(lsn)
             out.append(offset_update(self.partition, self.position.to_dict()))
 
+    def _end_replay(self) -> None:
+        """After a streamed transaction: the relations as the server last sent them outside
+        it (what it believes we hold for the transactions that follow)."""
+        self._replay = None
+        for rid in self._replayed_relations:
+            live = self._live_relations.get(rid)
+            if live is not None:
+                self.schemas.on_relation(live)
+        self._replayed_relations.clear()
+
+    def _streamed(self, kind: int, payload: bytes, lsn: int) -> bool:
+        """Stream control messages, and the messages of an open stream block (spilled);
+        False for everything else."""
+        streamed = self.streamed
+        assert streamed is not None
+        if kind == 0x53:  # 'S' Stream Start
+            msg = pg.decode(payload)
+            assert isinstance(msg, pg.StreamStart)
+            streamed.start(msg)
+        elif kind == 0x45:  # 'E' Stream Stop
+            streamed.stop()
+        elif kind == 0x63:  # 'c' Stream Commit: handled as a regular transaction from here
+            msg = pg.decode(payload)
+            assert isinstance(msg, pg.StreamCommit)
+            self._replay = streamed.commit(msg)
+        elif kind == 0x41:  # 'A' Stream Abort
+            msg = pg.decode(payload)
+            assert isinstance(msg, pg.StreamAbort)
+            streamed.abort(msg)
+        elif streamed.current is not None:
+            streamed.add(payload, lsn)
+        else:
+            return False
+        return True
+
     def _handle(self, payload: bytes, lsn: int, out: Out) -> None:
         kind = payload[0]
+        if self.streamed is not None and self._streamed(kind, payload, lsn):
+            return
         txn = self._txn
         if (
             kind in _ROW_KINDS and self.encoder is not None and txn is not None
@@ -208,6 +268,10 @@ class ChangeStream:
             return
         if kind == 0x52:  # Relation
             assert isinstance(msg, pg.Relation)
+            if self._replay is not None:
+                self._replayed_relations.add(msg.relation_id)
+            else:
+                self._live_relations[msg.relation_id] = msg
             self.schemas.on_relation(msg)
             if f"{msg.namespace}.{msg.name}" == self.cfg.signal_data_collection:
                 self._signal_relid = msg.relation_id

@@ -93,13 +93,18 @@ def _confirmed(sql: Any, slot: str) -> int:
     return str_to_lsn(row[0]) if row and row[0] else 0
 
 
+@pytest.mark.parametrize("streaming", [False, True], ids=["whole", "pgoutput-streaming"])
 def test_kill_9_while_streaming_loses_and_duplicates_no_change(
-    pg_server: PgServer, pg_db: str, tmp_path: Path
+    pg_server: PgServer, pg_db: str, tmp_path: Path, streaming: bool
 ) -> None:
     with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as sql:
         sql.execute("CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)")
         sql.execute("INSERT INTO t SELECT g, 0 FROM generate_series(1, 200) g")
-        cfg = source_config(pg_server, pg_db, **{"offset.flush.interval.ms": 300})
+        if streaming:  # the larger transactions are streamed before their commit
+            sql.execute(f"ALTER DATABASE {pg_db} SET logical_decoding_work_mem = '64kB'")
+        cfg = source_config(pg_server, pg_db, **{
+            "offset.flush.interval.ms": 300, "pgoutput.streaming": streaming,
+        })  # fmt: skip
         config = _config(tmp_path, cfg)
         stop = threading.Event()
         done = threading.Event()
@@ -156,6 +161,11 @@ def test_kill_9_while_streaming_loses_and_duplicates_no_change(
                     break
                 time.sleep(0.5)
             stop_hub(proc, tmp_path)
+            streamed = sql.execute(
+                "SELECT coalesce(stream_txns, 0) FROM pg_stat_replication_slots "
+                "WHERE slot_name = %s", (cfg["slot.name"],),
+            ).fetchone()  # fmt: skip
+            assert (streamed is not None and streamed[0] > 0) is streaming
         finally:
             stop.set()
             reap_hub(proc)

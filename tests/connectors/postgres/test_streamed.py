@@ -1,0 +1,92 @@
+"""pgoutput.streaming: large transactions the server streams before their commit (protocol 2)
+become events only at their commit, in commit order, without the changes of rolled-back
+savepoints or aborted transactions, exactly as the unstreamed path gives them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.connectors.postgres.helpers import events, failure, source_config, start, wait_for
+from tests.fixtures.postgres import PgServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sql(pg_server: PgServer, pg_db: str) -> Any:
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as conn:
+        yield conn
+
+
+def _stream_txns(sql: Any, slot: str) -> int:
+    row = sql.execute(
+        "SELECT coalesce(stream_txns, 0) FROM pg_stat_replication_slots WHERE slot_name = %s",
+        (slot,),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _workload(pg_server: PgServer, pg_db: str) -> None:
+    """A big transaction with a rolled-back savepoint, a small one committed while it is
+    open, and a big one that aborts."""
+    dsn = pg_server.dsn(pg_db)
+    with psycopg.connect(dsn) as big, psycopg.connect(dsn, autocommit=True) as small:
+        big.execute("INSERT INTO t SELECT g, repeat('a', 40) FROM generate_series(1, 3000) g")
+        big.execute("SAVEPOINT s")
+        big.execute("INSERT INTO t SELECT g, 'gone' FROM generate_series(100001, 102000) g")
+        big.execute("ROLLBACK TO SAVEPOINT s")
+        big.execute("UPDATE t SET v = 'b' WHERE id <= 1000")
+        small.execute("INSERT INTO t VALUES (999999, 'small')")  # commits first
+        big.execute("DELETE FROM t WHERE id BETWEEN 2501 AND 3000")
+        big.commit()
+        big.execute("INSERT INTO t SELECT g, 'aborted' FROM generate_series(200001, 203000) g")
+        big.rollback()
+        small.execute("INSERT INTO t VALUES (1000000, 'last')")
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["streamed", "whole"])
+def test_streamed_transactions_emit_at_commit_without_rolled_back_changes(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path, streaming: bool
+) -> None:
+    # the walsender of this database spills (or streams) past 64 kB of changes
+    sql.execute(f"ALTER DATABASE {pg_db} SET logical_decoding_work_mem = '64kB'")
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    cfg = source_config(pg_server, pg_db, **{
+        "snapshot.mode": "no_data", "pgoutput.streaming": streaming,
+        "provide.transaction.metadata": True,
+    })  # fmt: skip
+    worker = start(tmp_path, cfg)
+    try:
+        wait_for(
+            lambda: sql.execute(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = %s",
+                (cfg["slot.name"],),
+            ).fetchone() == (True,) or failure(worker),
+            what="the stream to start",
+        )
+        _workload(pg_server, pg_db)
+        evs = wait_for(
+            lambda: (e := events(worker.log, "app.public.t")) and e[-1][0] == {"id": 1000000}
+            and e,
+            what="the events",
+        )
+        txns = events(worker.log, "app.transaction")
+        assert failure(worker) is None, failure(worker)
+        streamed = _stream_txns(sql, cfg["slot.name"])
+    finally:
+        worker.stop()
+    assert (streamed > 0) is streaming  # the server did stream (or did not)
+    changes = [(v["op"], k["id"]) for k, v in evs if v is not None]
+    assert changes[0] == ("c", 999999)  # committed first, while the big one was open
+    big = changes[1:-1]
+    assert big[:3000] == [("c", i) for i in range(1, 3001)]
+    assert big[3000:4000] == [("u", i) for i in range(1, 1001)]
+    assert big[4000:] == [("d", i) for i in range(2501, 3001)]
+    assert changes[-1] == ("c", 1000000)
+    assert not any(i > 1000000 for _, i in changes)  # the savepoint's and the aborted rows
+    ends = [v for _, v in txns if v["status"] == "END"]
+    assert [e["event_count"] for e in ends] == [1, 4500, 1]
