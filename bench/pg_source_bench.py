@@ -3,6 +3,7 @@
     python bench/pg_source_bench.py     # 1 M stream events, a 1 M-row txn, a 5 M-row snapshot
     python bench/pg_source_bench.py --stream-rows 200000 --big-txn-rows 2e5 --snapshot-rows 1e6
     python bench/pg_source_bench.py --profile-dir /tmp/prof   # hub runs under py-spy (slower)
+    python bench/pg_source_bench.py --set value.converter.schemas.enable=false  # any property
 
 Run on demand, not in CI. Needs PostgreSQL 15 binaries (HUB_TEST_PG_BIN), pg_recvlogical and
 psql. One throwaway server is started (``fsync=off``, ``synchronous_commit=off``,
@@ -57,6 +58,7 @@ ROW_SQL = (
     "timestamptz '2026-01-01 00:00:00+00' + g * interval '1 second'"
 )
 TARGETS = {"stream": 0.7, "big": 0.7, "snapshot": 0.5}
+EXTRA: dict[str, str] = {}  # --set KEY=VALUE: connector properties for every hub run
 
 
 def count(text: str) -> int:
@@ -189,7 +191,7 @@ def run_hub(
         "connector.class": "postgres", "database.hostname": srv.pg.host,
         "database.port": srv.pg.port, "database.user": srv.pg.user, "database.dbname": DB,
         "topic.prefix": "bench", "publication.name": PUB,
-        "publication.autocreate.mode": "disabled", **extra,
+        "publication.autocreate.mode": "disabled", **extra, **EXTRA,
     }}  # fmt: skip
     cfg_path = work / f"{name}.yaml"
     cfg_path.write_text(json.dumps(config))  # JSON is YAML
@@ -300,7 +302,16 @@ def main() -> None:
     ap.add_argument(
         "--skip", default="", help="comma-separated phases to skip: stream,big,snapshot"
     )
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="a connector property for every hub run, e.g. value.converter.schemas.enable=false",
+    )  # fmt: skip
     args = ap.parse_args()
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            ap.error(f"--set {item!r}: write KEY=VALUE")
+        EXTRA[key] = value
     skip = set(filter(None, args.skip.split(",")))
     work = Path(tempfile.mkdtemp(prefix="hub-pgbench-work-", dir=args.dir))
     t_start = time.perf_counter()
