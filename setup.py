@@ -6,18 +6,22 @@ is available the build goes on and hub uses the pure-Python codecs (same bytes, 
 
 from setuptools import Extension, setup
 
+SHARED = {"include_dirs": ["hub/_c"], "depends": ["hub/_c/fastcall.h"]}  # shared C helpers
+
 setup(
     ext_modules=[
         Extension(
             "hub.log._speedups",
             sources=["hub/log/_speedups.c"],
             optional=True,
+            **SHARED,
             extra_compile_args=["-O3"],
         ),
         Extension(
             "connectors.source.postgres._rowcodec",
             sources=["connectors/source/postgres/_rowcodec.c"],
             optional=True,
+            **SHARED,
             extra_compile_args=["-O3"],
         ),
     ]
