@@ -95,29 +95,24 @@ def test_encoded_events_are_the_converters_bytes(
             head, tail = enc.snapshot_wrap(t, ts_us=COMMIT_US, lsn=1234, ts_ns=TS_NS)
             assert head + wrapped[n][0] + tail == want
             assert wrapped[n][1] == kc.from_value(schema.key(after), schema.key_schema)
-            # a streamed update with its old row, from a TupleData
+            # streamed changes, the row from a TupleData
             new, new_key, end = t.codec.tuple(b"xx" + tuple_data(values), 2)
             assert (new, new_key, end) == (row, key, len(tuple_data(values)) + 2)
             src = schema.source(
                 db, name, ts_us=COMMIT_US, txid=77, lsn=999, sequence='["5","999"]'
             )
-            want = vc.from_value(
-                envelope("u", after, after, src, block, ts_ns=TS_NS), schema.value_schema
-            )
-            got = enc.change(
-                t, "u", new, new, ts_us=COMMIT_US, last_commit=5, lsn=999, txid=77,
-                transaction=block, ts_ns=TS_NS,
-            )  # fmt: skip
-            assert got == want
-            # and a delete, without transaction metadata
-            want = vc.from_value(
-                envelope("d", after, None, src, None, ts_ns=TS_NS), schema.value_schema
-            )
-            got = enc.change(
-                t, "d", new, None, ts_us=COMMIT_US, last_commit=5, lsn=999, txid=77,
-                transaction=None, ts_ns=TS_NS,
-            )  # fmt: skip
-            assert got == want
+            # an update with its old row and transaction metadata; a delete without it
+            for op, old, txn in (("u", True, block), ("d", True, None), ("c", False, None)):
+                new_after = None if op == "d" else after
+                want = vc.from_value(
+                    envelope(op, after if old else None, new_after, src, txn, ts_ns=TS_NS),
+                    schema.value_schema,
+                )
+                got = enc.change(
+                    t, op, new if old else None, None if op == "d" else new, ts_us=COMMIT_US,
+                    last_commit=5, lsn=999, txid=77, transaction=txn, ts_ns=TS_NS,
+                )  # fmt: skip
+                assert got == want, op
 
 
 def test_copy_text_rows_of_one_empty_field_are_rows() -> None:
