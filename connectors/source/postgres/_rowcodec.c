@@ -23,9 +23,9 @@
  *     than indexing the sequence field by field;
  *   - .tuple refuses a negative pos (ValueError; struct.unpack_from would read from the end),
  *     and .tuple and .copy_rows take any bytes-like buffer;
- *   - .copy_rows decodes PostgreSQL's octal (\ooo) and hex (\xhh) escapes, as COPY FROM does;
- *     parse_copy_text reads "\101" as "101". COPY TO never writes either form. Like
- *     parse_copy_text, it skips empty lines (a one-column row holding '' is one).
+ *   - .copy_rows decodes PostgreSQL's octal (\ooo) and hex (\xhh) escapes, as COPY FROM does
+ *     (and parse_copy_text); COPY TO never writes either form. An empty line is a row of one
+ *     empty field.
  *
  * The fast paths never call Python code; the slow path calls the converter and orjson, which
  * can run arbitrary code, so everything a row is read from is owned by the call (a tuple of
