@@ -138,9 +138,11 @@ def _problems(
 ) -> list[str]:  # fmt: skip
     out = []
     for err in exc.errors():
-        name = ".".join(str(p) for p in err["loc"]) or "(config)"
+        name = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
+        if not name:  # a check of several properties together: its message names them
+            out.append(msg)
+        elif err["type"] == "missing":
             out.append(f"{name}: required, not set")
         else:
             out.append(f"{name} = {_show(name, values.get(name), spec, declared)}: {msg}")

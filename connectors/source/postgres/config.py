@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from hub.runtime.api import ConnectorConfig
 
@@ -160,6 +160,20 @@ class PostgresSourceConfig(ConnectorConfig):
         if value and value.count(".") != 1:
             raise ValueError("use <schema>.<table>, e.g. public.debezium_signal")
         return value
+
+    @model_validator(mode="after")
+    def _streaming(self) -> PostgresSourceConfig:
+        if self.pgoutput_streaming and self.include_messages:
+            # a transactional message in a savepoint that is rolled back before its first row
+            # change reaches a streaming client tagged like the transaction's own: which path
+            # delivered a transaction would decide whether the message is an event, and a
+            # replay must give the same events as the first run
+            raise ValueError(
+                "pgoutput.streaming cannot tell a logical message of a rolled-back savepoint "
+                "from one of its transaction: set logical.decoding.message.include=false to "
+                "use it (or pgoutput.streaming=false to keep the messages)"
+            )
+        return self
 
     def skipped(self) -> frozenset[str]:
         if self.skipped_operations == "none":

@@ -155,7 +155,8 @@ class SnapshotReader:
     (the exported one, or the first connection's, exported to the others), each a table at a
     time and at most two chunks ahead. `chunks` still hands them over in table order, so a
     snapshot resumes from (table, last key) whatever ran in parallel: the parallelism buys
-    overlapping server work and network round trips; memory stays bounded by about four
+    overlapping server work and network round trips. A reader takes a table at most
+    ``threads`` ahead of the one being handed over, so memory stays bounded by about four
     chunks a connection.
     """
 
@@ -178,7 +179,8 @@ class SnapshotReader:
         self.codecs = codecs or {}  # table -> rowcodec.RowCodec: chunks come encoded
         self.threads = max(1, threads)
         self._queues: dict[int, queue.Queue[Any]] = {}  # table index -> its chunks
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._consuming = 0  # the table index chunks() is on: readers stay < it + threads
         self._next = 0  # the next table index a reader takes
         self._start = 0
         self._after: tuple[str | None, ...] | None = None
@@ -199,7 +201,7 @@ class SnapshotReader:
             self._start = next((i for i, n in enumerate(names) if n >= table), len(names))
             if self._start < len(names) and names[self._start] != table:
                 self._after = None  # the table is gone: go on with the next one
-        self._next = self._start
+        self._next = self._consuming = self._start
         threads = min(self.threads, max(len(self.tables) - self._start, 1))
         snapshot = self.exported
         for n in range(threads):
@@ -227,6 +229,9 @@ class SnapshotReader:
         """Chunks in table order; the last has ``final`` set. Raises what a reader hit."""
         held: Chunk | None = None
         for i in range(self._start, len(self.tables)):
+            with self._lock:
+                self._consuming = i
+                self._lock.notify_all()
             q = self._queue(i)
             while True:
                 item = q.get()
@@ -283,7 +288,11 @@ class SnapshotReader:
                 with self._lock:
                     i = self._next
                     self._next += 1
-                if i >= len(self.tables):
+                    # a table at most ``threads`` ahead of the task's: small tables must not
+                    # all be read into memory while it is on a big one
+                    while i >= self._consuming + self.threads and not self._stop.is_set():
+                        self._lock.wait(0.2)
+                if i >= len(self.tables) or self._stop.is_set():
                     break
                 q = self._queue(i)
                 t = self.tables[i]

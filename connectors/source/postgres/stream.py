@@ -183,6 +183,7 @@ class ChangeStream:
                 item = next(self._replay, None)
                 if item is not None:
                     handle(item[0], item[1], out)
+                    self.stream.ping()  # nothing is read meanwhile: keep the server's timer
                     continue
                 self._end_replay()
             msg = read(0 if out else max(deadline - time.monotonic(), 0))
@@ -239,7 +240,8 @@ class ChangeStream:
             assert isinstance(msg, pg.StreamAbort)
             streamed.abort(msg)
         elif streamed.current is not None:
-            streamed.add(payload, lsn)
+            if kind != 0x4F:  # an Origin (no xid) starts some blocks: not needed, as outside
+                streamed.add(payload, lsn)
         else:
             return False
         return True

@@ -30,13 +30,15 @@ _COMMIT = struct.Struct(">cBqqq")  # 'C', flags, commit LSN, end LSN, commit tim
 
 
 class _Spill:
-    __slots__ = ("file", "aborted", "messages")
+    __slots__ = ("file", "starts", "messages", "size")
 
     def __init__(self) -> None:
         # closed by StreamedTransactions (commit, abort, close)
         self.file: IO[bytes] = tempfile.TemporaryFile(prefix="hub-pg-streamed-")  # noqa: SIM115
-        self.aborted: set[int] = set()
+        # subtransaction xid -> (file size, messages) before its first tagged message
+        self.starts: dict[int, tuple[int, int]] = {}
         self.messages = 0
+        self.size = 0
 
 
 class StreamedTransactions:
@@ -66,10 +68,14 @@ class StreamedTransactions:
         if len(payload) < 5:
             raise pg.PgOutputError("a streamed message without its xid", kind=chr(payload[0]))
         spill = self._spills[self.current]
+        xid = _XID.unpack_from(payload, 1)[0]
+        if xid != self.current and xid not in spill.starts:
+            spill.starts[xid] = (spill.size, spill.messages)
         body = payload[:1] + payload[5:]
-        spill.file.write(_ENTRY.pack(_XID.unpack_from(payload, 1)[0], lsn, len(body)))
+        spill.file.write(_ENTRY.pack(xid, lsn, len(body)))
         spill.file.write(body)
         spill.messages += 1
+        spill.size += _ENTRY.size + len(body)
 
     def abort(self, msg: pg.StreamAbort) -> None:
         spill = self._spills.get(msg.xid)
@@ -78,8 +84,19 @@ class StreamedTransactions:
         if msg.subxid == msg.xid:
             del self._spills[msg.xid]
             spill.file.close()
-        else:  # a rolled-back savepoint: its messages are skipped at commit
-            spill.aborted.add(msg.subxid)
+            return
+        # a rolled-back savepoint: everything from its first message on goes, as the
+        # server's own apply worker does it. Position, not tag: a transactional logical
+        # message carries the top-level xid even inside a savepoint (one sent before the
+        # savepoint's first row change cannot be told from the transaction's own; protocol
+        # 2 says no more). The abort comes before anything decoded after it.
+        start = spill.starts.get(msg.subxid)
+        if start is None:
+            return  # none of its messages were streamed
+        spill.size, spill.messages = start
+        spill.file.seek(spill.size)
+        spill.file.truncate()
+        spill.starts = {x: p for x, p in spill.starts.items() if p[0] < spill.size}
 
     def commit(self, msg: pg.StreamCommit) -> Iterator[tuple[bytes, int]]:
         """(payload, WAL position) of the committed transaction as a regular one, read back
@@ -100,10 +117,8 @@ class StreamedTransactions:
             f.flush()
             f.seek(0)
             for _ in range(spill.messages):
-                xid, lsn, n = _ENTRY.unpack(f.read(_ENTRY.size))
-                body = f.read(n)
-                if xid not in spill.aborted:
-                    yield body, lsn
+                _, lsn, n = _ENTRY.unpack(f.read(_ENTRY.size))
+                yield f.read(n), lsn
             yield (
                 _COMMIT.pack(b"C", msg.flags, msg.commit_lsn, msg.end_lsn, msg.commit_time),
                 msg.commit_lsn,

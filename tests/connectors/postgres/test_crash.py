@@ -104,6 +104,7 @@ def test_kill_9_while_streaming_loses_and_duplicates_no_change(
             sql.execute(f"ALTER DATABASE {pg_db} SET logical_decoding_work_mem = '64kB'")
         cfg = source_config(pg_server, pg_db, **{
             "offset.flush.interval.ms": 300, "pgoutput.streaming": streaming,
+            "logical.decoding.message.include": not streaming,
         })  # fmt: skip
         config = _config(tmp_path, cfg)
         stop = threading.Event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -569,3 +570,34 @@ def test_parallel_snapshot_reads_all_tables_in_one_database_snapshot(
     for name in ids:
         assert ids[name] == sorted(set(ids[name])), name  # once each, in key order
     assert len(ids["c"]) == len(ids["d"]) == len(ids["e"]) == 2500
+
+
+def test_parallel_snapshot_reads_ahead_a_bounded_number_of_tables(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    """With threads connections, readers stay within ``threads`` tables of the one being
+    handed over: many small tables behind a big one are not all read into memory."""
+    from connectors.source.postgres import catalog
+    from connectors.source.postgres.filters import Filters
+    from connectors.source.postgres.snapshot import SnapshotReader
+
+    sql.execute("CREATE TABLE a0 (id int PRIMARY KEY, v text)")
+    sql.execute("INSERT INTO a0 SELECT g, md5(g::text) FROM generate_series(1, 3000) g")
+    for i in range(40):
+        sql.execute(f"CREATE TABLE b{i:02d} (id int PRIMARY KEY, v text)")
+        sql.execute(f"INSERT INTO b{i:02d} SELECT g, md5(g::text) FROM generate_series(1, 90) g")
+    tables = catalog.tables(sql, Filters())
+    reader = SnapshotReader(pg_server.dsn(pg_db), tables, 100, threads=2)
+    reader.begin()
+    try:
+        chunks = reader.chunks()
+        assert next(chunks).table.name == "a0"
+        time.sleep(1.0)  # the readers run ahead as far as they may
+        with reader._lock:
+            held = sum(q.qsize() for q in reader._queues.values())
+        assert held <= 2 * 3, held  # two readers, each a queue of two chunks and an end mark
+        rest = list(chunks)
+    finally:
+        reader.close()
+    assert len(rest) == 29 + 40  # every chunk still comes, in table order
+    assert [c.table.name for c in rest[29:]] == [f"b{i:02d}" for i in range(40)]

@@ -30,15 +30,24 @@ def _stream_txns(sql: Any, slot: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _workload(pg_server: PgServer, pg_db: str) -> None:
-    """A big transaction with a rolled-back savepoint, a small one committed while it is
-    open, and a big one that aborts."""
+def _workload(pg_server: PgServer, pg_db: str, origin: str) -> None:
+    """A big transaction (with a replication origin) with rolled-back nested savepoints and a
+    released one, a small one committed while it is open, and a big one that aborts."""
     dsn = pg_server.dsn(pg_db)
     with psycopg.connect(dsn) as big, psycopg.connect(dsn, autocommit=True) as small:
-        big.execute("INSERT INTO t SELECT g, repeat('a', 40) FROM generate_series(1, 3000) g")
+        big.execute("SELECT pg_replication_origin_create(%s)", (origin,))  # cluster-wide
+        big.commit()
+        big.execute("SELECT pg_replication_origin_session_setup(%s)", (origin,))
+        big.execute("SELECT pg_replication_origin_xact_setup('0/10', now())")
+        big.execute("INSERT INTO t SELECT g, repeat('a', 40) FROM generate_series(1, 2900) g")
         big.execute("SAVEPOINT s")
         big.execute("INSERT INTO t SELECT g, 'gone' FROM generate_series(100001, 102000) g")
+        big.execute("SAVEPOINT s2")
+        big.execute("INSERT INTO t SELECT g, 'gone' FROM generate_series(102001, 104000) g")
         big.execute("ROLLBACK TO SAVEPOINT s")
+        big.execute("SAVEPOINT kept")
+        big.execute("INSERT INTO t SELECT g, repeat('k', 40) FROM generate_series(2901, 3000) g")
+        big.execute("RELEASE SAVEPOINT kept")
         big.execute("UPDATE t SET v = 'b' WHERE id <= 1000")
         small.execute("INSERT INTO t VALUES (999999, 'small')")  # commits first
         big.execute("DELETE FROM t WHERE id BETWEEN 2501 AND 3000")
@@ -57,7 +66,7 @@ def test_streamed_transactions_emit_at_commit_without_rolled_back_changes(
     sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
     cfg = source_config(pg_server, pg_db, **{
         "snapshot.mode": "no_data", "pgoutput.streaming": streaming,
-        "provide.transaction.metadata": True,
+        "provide.transaction.metadata": True, "logical.decoding.message.include": False,
     })  # fmt: skip
     worker = start(tmp_path, cfg)
     try:
@@ -68,7 +77,7 @@ def test_streamed_transactions_emit_at_commit_without_rolled_back_changes(
             ).fetchone() == (True,) or failure(worker),
             what="the stream to start",
         )
-        _workload(pg_server, pg_db)
+        _workload(pg_server, pg_db, "os" if streaming else "ow")  # short names: see Origin
         evs = wait_for(
             lambda: (e := events(worker.log, "app.public.t")) and e[-1][0] == {"id": 1000000}
             and e,
@@ -90,3 +99,50 @@ def test_streamed_transactions_emit_at_commit_without_rolled_back_changes(
     assert not any(i > 1000000 for _, i in changes)  # the savepoint's and the aborted rows
     ends = [v for _, v in txns if v["status"] == "END"]
     assert [e["event_count"] for e in ends] == [1, 4500, 1]
+
+
+def test_a_long_replay_keeps_the_server_connection(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    """While a committed streamed transaction is replayed (over many polls, nothing read from
+    the server), status updates still go out: wal_sender_timeout must not cut the stream."""
+    sql.execute(f"ALTER DATABASE {pg_db} SET logical_decoding_work_mem = '64kB'")
+    sql.execute(f"ALTER DATABASE {pg_db} SET wal_sender_timeout = '2s'")
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    cfg = source_config(pg_server, pg_db, **{
+        "snapshot.mode": "no_data", "pgoutput.streaming": True, "max.batch.size": 100,
+        "logical.decoding.message.include": False,
+    })  # fmt: skip
+    worker = start(tmp_path, cfg)
+    try:
+        wait_for(
+            lambda: sql.execute(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = %s",
+                (cfg["slot.name"],),
+            ).fetchone() == (True,) or failure(worker),
+            what="the stream to start",
+        )
+        sql.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 300000) g")
+        sql.execute("INSERT INTO t VALUES (0, 'after')")
+        wait_for(
+            lambda: (e := events(worker.log, "app.public.t")) and e[-1][0] == {"id": 0},
+            timeout=90, what="the events",
+        )
+        task = worker.status()["pg"][0]
+    finally:
+        worker.stop()
+    assert _stream_txns(sql, cfg["slot.name"]) > 0
+    assert task.failures == 0, task.trace  # not cut off and restarted meanwhile
+
+
+def test_streaming_with_logical_messages_is_refused_with_a_clear_error() -> None:
+    from hub.runtime.validation import validate
+    from hub.runtime.worker import ConnectorSpec
+
+    spec = ConnectorSpec("pg", {
+        "connector.class": "postgres", "database.dbname": "d", "topic.prefix": "p",
+        "pgoutput.streaming": True,
+    }, "pg.yaml")  # fmt: skip
+    with pytest.raises(Exception, match="logical.decoding.message.include=false") as info:
+        validate(spec)
+    assert "pg.yaml" in str(info.value)

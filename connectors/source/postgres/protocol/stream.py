@@ -187,6 +187,13 @@ class ReplicationStream:
         msg = self.read(timeout)
         return None if msg is None else (msg.wal_start, msg.payload)
 
+    def ping(self, interval: float = 1.0) -> None:
+        """A status update, unless one went out in the last ``interval`` seconds: the
+        server's ``wal_sender_timeout`` counts from our last message, and a caller busy
+        with something else (replaying a spilled transaction) reads nothing meanwhile."""
+        if time.monotonic() - self._last_status >= interval:
+            self._send_status()
+
     def _ended(self, n: int) -> NoReturn:
         """Raise for get_copy_data's -1 (the server ended the COPY) or -2 (an error)."""
         if n == -1:
