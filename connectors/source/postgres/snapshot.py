@@ -258,8 +258,13 @@ class SnapshotReader:
                     q.get_nowait()
                 except queue.Empty:
                     break
+        if any(th.is_alive() for th in self._threads):
+            for conn in self._conns:  # a reader inside a long COPY: cut it short
+                with contextlib.suppress(Exception):
+                    conn.cancel()
+        deadline = time.monotonic() + 10
         for th in self._threads:
-            th.join(timeout=10)
+            th.join(timeout=max(deadline - time.monotonic(), 0))
         for conn in self._conns:
             with contextlib.suppress(Exception):  # closing a broken connection
                 conn.close()
