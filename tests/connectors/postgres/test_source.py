@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from hub.log import Log
 from tests.connectors.postgres.helpers import events, failure, source_config, start, wait_for
 from tests.fixtures.postgres import PgServer
 
@@ -510,14 +511,19 @@ def test_snapshot_markers_as_debezium(
         })  # fmt: skip
     worker = start(tmp_path, source_config(pg_server, pg_db, **extra))
     try:
-        wait_for(lambda: len(events(worker.log, "app.public.m4")) == 4, what="the snapshot")
-        markers = {
-            t: [v["source"]["snapshot"] for _, v in events(worker.log, f"app.public.{t}")]
-            for t in ("m1", "m2", "m3", "m4")
-        }
+        def markers() -> dict[str, list[str]]:
+            return {
+                t: [v["source"]["snapshot"] for _, v in events(worker.log, f"app.public.{t}")]
+                for t in ("m1", "m2", "m3", "m4")
+            }
+
+        got = wait_for(  # each topic's records become readable as its partition is flushed
+            lambda: (m := markers()) and [len(m[t]) for t in m] == [3, 1, 0, 4] and m,
+            what="the snapshot",
+        )
     finally:
         worker.stop()
-    assert markers == {
+    assert got == {
         "m1": ["first", "true", "last_in_data_collection"],
         "m2": ["last_in_data_collection"],
         "m3": [],
@@ -557,15 +563,16 @@ def test_parallel_snapshot_reads_all_tables_in_one_database_snapshot(
     worker = start(tmp_path, cfg)
     try:
         wait_for(lambda: len(events(worker.log, "app.public.e")) >= 2500, what="the snapshot")
-        ids = {
-            name: [k["id"] for k, v in events(worker.log, f"app.public.{name}")]
-            for name in ("a", "b", "c", "d", "e")
-        }
         assert failure(worker) is None, failure(worker)
     finally:
         stop.set()
         t.join()
-        worker.stop()
+        worker.stop()  # flushes every partition: all of them readable below
+    with Log(str(tmp_path / "data"), read_only=True) as log:
+        ids = {
+            name: [k["id"] for k, v in events(log, f"app.public.{name}")]
+            for name in ("a", "b", "c", "d", "e")
+        }
     assert len(ids["a"]) >= 3000 and sorted(ids["a"]) == sorted(ids["b"])
     for name in ids:
         assert ids[name] == sorted(set(ids[name])), name  # once each, in key order

@@ -83,7 +83,11 @@ def test_streamed_transactions_emit_at_commit_without_rolled_back_changes(
             and e,
             what="the events",
         )
-        txns = events(worker.log, "app.transaction")
+        # the other topic's partition is flushed on its own
+        txns = wait_for(
+            lambda: (e := events(worker.log, "app.transaction")) and len(e) >= 6 and e,
+            what="the transaction metadata",
+        )
         assert failure(worker) is None, failure(worker)
         streamed = _stream_txns(sql, cfg["slot.name"])
     finally:
