@@ -1342,9 +1342,12 @@ RowCodec_copy_rows(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyOb
             vals = Py_None;
             Py_INCREF(vals);
             if (nwrap) {
-                PyObject *w = wrap3(&wv[0], row, &wv[1]);
-                Py_DECREF(row);
-                row = w;
+                PyObject *w = row;
+                if (wv[0].len || wv[1].len) { /* else the row stays as it is, uncopied */
+                    w = wrap3(&wv[0], row, &wv[1]);
+                    Py_DECREF(row);
+                    row = w;
+                }
                 if (w && key != Py_None) {
                     w = wrap3(&wv[2], key, &wv[3]);
                     Py_DECREF(key);

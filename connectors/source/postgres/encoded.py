@@ -29,7 +29,7 @@ class _Table:
 
     __slots__ = (
         "codec", "head", "tail", "change_a", "change_b", "snapshot_src", "key_head",
-        "key_tail", "txn", "txn_parts", "snap", "snap_part",
+        "key_tail", "txn", "txn_parts",
     )  # fmt: skip
 
     def __init__(self, schema: TableSchema, enc: EventEncoder) -> None:
@@ -60,8 +60,6 @@ class _Table:
             self.key_head = self.key_tail = b""
         self.txn: tuple[int, int, int] | None = None
         self.txn_parts = (b"", b"")
-        self.snap: tuple[int, str, int | None] | None = None
-        self.snap_part = b""
 
 
 _OPS = {op: b',"op":"' + op.encode() + b'","ts_ms":' for op in "cudrt"}
@@ -116,34 +114,24 @@ class EventEncoder:
 
     @staticmethod
     def snapshot_wrap(
-        t: _Table, *, ts_us: int, lsn: int | None, ts_ns: int
+        t: _Table, *, ts_us: int, lsn: int | None, ts_ns: int, marker: str = "true"
     ) -> tuple[bytes, bytes]:
-        """(head, tail): ``head + after + tail`` is the value of a read event of marker
-        "true", as `snapshot` gives it."""
+        """(head, tail): ``head + after + tail`` is the value of a read event."""
         ns = b"%d" % ts_ns
         source = t.snapshot_src % (
-            ts_us // 1000, b"true", ts_us, ts_us * 1000, b"null" if lsn is None else b"%d" % lsn
-        )
+            ts_us // 1000, marker.encode(), ts_us, ts_us * 1000,
+            b"null" if lsn is None else b"%d" % lsn,
+        )  # fmt: skip
         return t.head + b'{"before":null,"after":', b"".join(
             (source, ns[:-6], b',"ts_us":', ns[:-3], b',"ts_ns":', ns, b"}", t.tail)
         )
 
-    @staticmethod
+    @classmethod
     def snapshot(
-        t: _Table, after: bytes, *, ts_us: int, marker: str, lsn: int | None, ts_ns: int
+        cls, t: _Table, after: bytes, *, ts_us: int, marker: str, lsn: int | None, ts_ns: int
     ) -> bytes:
-        snap = (ts_us, marker, lsn)
-        if t.snap != snap:
-            t.snap = snap
-            t.snap_part = t.snapshot_src % (
-                ts_us // 1000, marker.encode(), ts_us, ts_us * 1000,
-                b"null" if lsn is None else b"%d" % lsn,
-            )  # fmt: skip
-        ns = b"%d" % ts_ns
-        return b"".join((
-            t.head, b'{"before":null,"after":', after, t.snap_part, ns[:-6], b',"ts_us":',
-            ns[:-3], b',"ts_ns":', ns, b"}", t.tail,
-        ))  # fmt: skip
+        head, tail = cls.snapshot_wrap(t, ts_us=ts_us, lsn=lsn, ts_ns=ts_ns, marker=marker)
+        return b"".join((head, after, tail))
 
 
 class SnapshotRows:

@@ -178,12 +178,13 @@ class ChangeStream:
         read = self.stream.read_change
         handle = self._handle
         self.batched = 0  # records in out's EncodedBatches
+        if self._replay is not None:
+            self.stream.ping()  # nothing is read while replaying: keep the server's timer
         while len(out) + self.batched < max_records:
             if self._replay is not None:  # a committed streamed transaction comes first
                 item = next(self._replay, None)
                 if item is not None:
                     handle(item[0], item[1], out)
-                    self.stream.ping()  # nothing is read meanwhile: keep the server's timer
                     continue
                 self._end_replay()
             msg = read(0 if out else max(deadline - time.monotonic(), 0))

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from hub.runtime.worker import Worker
 from tests.connectors.postgres.helpers import events, failure, source_config, start, wait_for
 from tests.fixtures.postgres import PgServer
 
@@ -28,6 +29,15 @@ def _stream_txns(sql: Any, slot: str) -> int:
         (slot,),
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def _wait_streaming(sql: Any, worker: Worker, slot: str) -> None:
+    wait_for(
+        lambda: sql.execute(
+            "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+        ).fetchone() == (True,) or failure(worker),
+        what="the stream to start",
+    )
 
 
 def _workload(pg_server: PgServer, pg_db: str, origin: str) -> None:
@@ -70,13 +80,7 @@ def test_streamed_transactions_emit_at_commit_without_rolled_back_changes(
     })  # fmt: skip
     worker = start(tmp_path, cfg)
     try:
-        wait_for(
-            lambda: sql.execute(
-                "SELECT active FROM pg_replication_slots WHERE slot_name = %s",
-                (cfg["slot.name"],),
-            ).fetchone() == (True,) or failure(worker),
-            what="the stream to start",
-        )
+        _wait_streaming(sql, worker, cfg["slot.name"])
         _workload(pg_server, pg_db, "os" if streaming else "ow")  # short names: see Origin
         evs = wait_for(
             lambda: (e := events(worker.log, "app.public.t")) and e[-1][0] == {"id": 1000000}
@@ -119,13 +123,7 @@ def test_a_long_replay_keeps_the_server_connection(
     })  # fmt: skip
     worker = start(tmp_path, cfg)
     try:
-        wait_for(
-            lambda: sql.execute(
-                "SELECT active FROM pg_replication_slots WHERE slot_name = %s",
-                (cfg["slot.name"],),
-            ).fetchone() == (True,) or failure(worker),
-            what="the stream to start",
-        )
+        _wait_streaming(sql, worker, cfg["slot.name"])
         sql.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 300000) g")
         sql.execute("INSERT INTO t VALUES (0, 'after')")
         wait_for(

@@ -134,14 +134,7 @@ class ReplicationStream:
         checked = False  # one look at the socket even when the timeout is 0
         while True:
             n, data = pgconn.get_copy_data(1)  # non-blocking: 0 means "nothing buffered yet"
-            if n > 25 and data[0] == 0x77:  # 'w' XLogData, decoded here: it is most messages
-                start, end, send_time = _XLOGDATA_HEADER.unpack_from(data, 1)
-                if end > self.received_lsn:
-                    self.received_lsn = end
-                if time.monotonic() - self._last_status >= self.status_interval:
-                    self._send_status()
-                return XLogData(start, end, send_time, bytes(data[25:]))
-            if n > 0:
+            if n > 0:  # (read_change has the hot path's shortcut for XLogData)
                 msg = decode_copy_data(data)
                 if isinstance(msg, XLogData):
                     if msg.wal_end > self.received_lsn:
