@@ -11,11 +11,13 @@ exits 2 for ``ConfigError`` and usage errors (the user must change something), 1
 
 This module holds the root group, its options, the entry point ``main`` and the registration
 of the subcommands, one module each (``topics``, ``clients``: produce and consume,
-``groups``, ``demo``); ``_common`` holds what they share.
+``groups``, ``demo``); ``_common`` holds what they share. A subcommand's module is imported
+when the command is looked up (``_COMMANDS``), so ``hub run`` loads only ``connect``.
 """
 
 from __future__ import annotations
 
+import importlib
 import signal
 import threading
 import traceback
@@ -26,18 +28,40 @@ import click
 
 from hub import __version__
 from hub.cli._common import CONTEXT, DATA_DIR_HELP, VERBOSE_HELP, State, silence_stdout
-from hub.cli.clients import consume, produce
-from hub.cli.connect import plugins, run, serve, validate
-from hub.cli.connectors import connectors
-from hub.cli.demo import demo
-from hub.cli.groups import groups
-from hub.cli.topics import topics
 from hub.errors import ConfigError, HubError
 
 __all__ = ["cli", "main"]
 
+# command name -> module of hub.cli and the command's attribute in it
+_COMMANDS = {
+    "topics": ("topics", "topics"),
+    "produce": ("clients", "produce"),
+    "consume": ("clients", "consume"),
+    "groups": ("groups", "groups"),
+    "demo": ("demo", "demo"),
+    "run": ("connect", "run"),
+    "serve": ("connect", "serve"),
+    "connectors": ("connectors", "connectors"),
+    "validate": ("connect", "validate"),
+    "plugins": ("connect", "plugins"),
+}
 
-@click.group(context_settings=CONTEXT)
+
+class _LazyGroup(click.Group):
+    """A group whose subcommands are imported from ``_COMMANDS`` when first looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _COMMANDS:
+            module, attr = _COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"hub.cli.{module}"), attr)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings=CONTEXT)
 @click.option("--data-dir", metavar="PATH", envvar="HUB_DATA_DIR", help=DATA_DIR_HELP)
 @click.option("--verbose", "-v", is_flag=True, help=VERBOSE_HELP)
 @click.version_option(__version__, "--version", prog_name="hub", message="%(prog)s %(version)s")
@@ -72,10 +96,6 @@ def cli(ctx: click.Context, data_dir: str | None, verbose: bool) -> None:
         source = ctx.get_parameter_source("data_dir")
         state.explicit_data_dir = source == click.core.ParameterSource.COMMANDLINE
     state.verbose = state.verbose or verbose
-
-
-for _command in (topics, produce, consume, groups, demo, run, serve, connectors, validate, plugins):
-    cli.add_command(_command)
 
 
 # -- entry point ---------------------------------------------------------------------------

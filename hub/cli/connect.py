@@ -81,7 +81,7 @@ def run(configs: tuple[str, ...]) -> None:
     tty = sys.stderr.isatty()
     try:
         for v in valid:
-            worker.add(v.spec)
+            worker.add(v.spec, valid=v)
         last_log = time.monotonic()
         while True:
             time.sleep(1)
@@ -169,7 +169,7 @@ def serve(configs: tuple[str, ...], host: str, port: int, auth_token: str | None
         for v in valid:
             if v.name in worker.connectors:  # the file's config wins over a stored one
                 worker.remove(v.name)
-            worker.add(v.spec)
+            worker.add(v.spec, valid=v)
         app = create_app(worker, auth_token=auth_token)
         config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None)
         with contextlib.suppress(KeyboardInterrupt):  # SIGTERM/Ctrl-C: a clean stop

@@ -5,6 +5,12 @@ after ``start``. Runs of one job never overlap (``max_instances=1``); runs misse
 folded into one (``coalesce``). A job that raises is logged and its error kept for ``jobs()``;
 the scheduler and the job's later runs go on.
 
+APScheduler is loaded lazily: its import takes ~75 ms of CPU, which would delay a worker's
+first records. ``start`` returns at once; a thread of ours imports and starts APScheduler
+``LOAD_AHEAD_S`` before the first job is due (at once for shorter intervals), and until then
+``jobs()`` reports the runs from our own records. A job's first run is still one interval
+after ``add``: APScheduler gets that time as the trigger's start.
+
 Thread safety: all methods may be called from any thread.
 """
 
@@ -15,13 +21,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger(__name__)
+LOAD_AHEAD_S = 1.0  # APScheduler is loaded this long before the first run is due
 _aps = logging.getLogger("apscheduler")
 if _aps.level == logging.NOTSET:  # it logs every run at INFO; unless configured, keep it quiet
     _aps.setLevel(logging.WARNING)
@@ -68,6 +75,8 @@ class _Job:
 
     def __init__(self, name: str, func: Callable[[], object], interval_s: float) -> None:
         self.name, self.func, self.interval_s = name, func, interval_s
+        # the first run: one interval after add (what APScheduler's trigger defaults to)
+        self.first_run = datetime.now(UTC) + timedelta(seconds=interval_s)
         self._lock = threading.Lock()
         self.last_run: datetime | None = None
         self.last_duration_s: float | None = None
@@ -103,13 +112,13 @@ class Scheduler:
     """Named interval jobs on a ``BackgroundScheduler`` (daemon threads, UTC)."""
 
     def __init__(self, max_workers: int = 4) -> None:
-        self._scheduler = BackgroundScheduler(
-            timezone=UTC,
-            executors={"default": ThreadPoolExecutor(max_workers)},
-            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
-        )
+        self._max_workers = max_workers
         self._jobs: dict[str, _Job] = {}
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)  # a job added, or shutdown
+        self._loader: threading.Thread | None = None  # set by start()
+        self._stopped = False  # set by shutdown()
+        self._scheduler: BackgroundScheduler | None = None  # once the loader made it
 
     def add(self, name: str, func: Callable[[], object], interval_s: float) -> None:
         """Run ``func`` every ``interval_s`` seconds; ValueError if ``name`` is taken."""
@@ -119,25 +128,90 @@ class Scheduler:
             if name in self._jobs:
                 raise ValueError(f"job {name!r} already exists")
             job = self._jobs[name] = _Job(name, func, interval_s)
-        self._scheduler.add_job(job, "interval", seconds=interval_s, id=name, name=name)
+            if self._scheduler is not None:
+                self._add_job(self._scheduler, job)
+            else:  # the loader hands it over; it may be due sooner than the others
+                self._wake.notify_all()
+
+    @staticmethod
+    def _add_job(scheduler: BackgroundScheduler, job: _Job) -> None:
+        scheduler.add_job(
+            job, "interval", seconds=job.interval_s, start_date=job.first_run, id=job.name,
+            name=job.name,
+        )  # fmt: skip
 
     def start(self) -> None:
-        self._scheduler.start()
+        """Start running the jobs (returns at once; see the module's docstring)."""
+        with self._lock:
+            if self._loader is not None:
+                raise RuntimeError("the scheduler has been started already")
+            self._loader = threading.Thread(target=self._load, name="hub-scheduler", daemon=True)
+            self._loader.start()
+
+    def _load(self) -> None:
+        """The loader thread: wait until the first run is near, then start APScheduler."""
+        with self._lock:
+            while not self._stopped:
+                first = min((j.first_run for j in self._jobs.values()), default=None)
+                if first is None:
+                    self._wake.wait()
+                    continue
+                ahead = (first - datetime.now(UTC)).total_seconds() - LOAD_AHEAD_S
+                if ahead <= 0:
+                    break
+                self._wake.wait(ahead)
+            if self._stopped:
+                return
+        try:
+            from apscheduler.executors.pool import ThreadPoolExecutor
+            from apscheduler.schedulers.background import BackgroundScheduler
+
+            scheduler = BackgroundScheduler(
+                timezone=UTC,
+                executors={"default": ThreadPoolExecutor(self._max_workers)},
+                job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+            )
+            with self._lock:
+                if self._stopped:
+                    return
+                for job in self._jobs.values():
+                    self._add_job(scheduler, job)
+                scheduler.start()
+                self._scheduler = scheduler
+        except Exception:
+            log.exception("the scheduler could not start; scheduled jobs will not run")
 
     @property
     def running(self) -> bool:
-        return bool(self._scheduler.running)
+        with self._lock:
+            if self._scheduler is not None:
+                return bool(self._scheduler.running)
+            return self._loader is not None and not self._stopped and self._loader.is_alive()
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop scheduling; with ``wait``, return once running jobs finished. Idempotent."""
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=wait)
+        with self._lock:
+            self._stopped = True
+            self._wake.notify_all()
+            loader = self._loader
+        if loader is not None:
+            loader.join()  # at once, unless it is loading APScheduler right now
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=wait)
 
     def jobs(self) -> list[JobStatus]:
+        running = self.running
         with self._lock:
             jobs = list(self._jobs.values())
+            scheduler = self._scheduler
         out = []
         for job in jobs:
-            scheduled = self._scheduler.get_job(job.name) if self.running else None
-            out.append(job.status(scheduled.next_run_time if scheduled is not None else None))
+            next_run = None
+            if running and scheduler is None:  # not loaded yet: the first run is ahead
+                next_run = job.first_run
+            elif running and scheduler is not None:
+                scheduled = scheduler.get_job(job.name)
+                next_run = scheduled.next_run_time if scheduled is not None else None
+            out.append(job.status(next_run))
         return out

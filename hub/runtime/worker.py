@@ -220,12 +220,19 @@ class Worker:
         self._start(rt, {"PAUSED": PAUSED, "STOPPED": STOPPED}.get(stored, RUNNING))
 
     def add(
-        self, spec: ConnectorSpec, *, persist: bool = False, raw: Mapping[str, Any] | None = None
+        self,
+        spec: ConnectorSpec,
+        *,
+        persist: bool = False,
+        raw: Mapping[str, Any] | None = None,
+        valid: ValidatedConnector | None = None,
     ) -> ConnectorRuntime:
         """Validate and start a connector; ConnectorExistsError when the name is taken.
         ``persist`` keeps ``raw`` (the config as given; default ``spec.config``) in
-        ``__connect_configs``."""
-        valid = validate(spec)
+        ``__connect_configs``. ``valid``: ``validate(spec)`` when the caller has it already
+        (``hub run`` validates every file first), so it is not done twice."""
+        if valid is None or valid.spec is not spec:
+            valid = validate(spec)
         for w in valid.warnings:
             log.warning(w)
         with self._lock:

@@ -16,18 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.runtime.transforms.base import Predicate, R, Transform
 from hub.runtime.transforms.errors import TransformConfigError, TransformError
 from hub.runtime.transforms.props import Props, show, split_list
-from hub.runtime.transforms.registry import (
-    PREDICATES,
-    TRANSFORMS,
-    Plugin,
-    T,
-    unknown_type,
-)
+
+if TYPE_CHECKING:
+    from hub.runtime.transforms.registry import Plugin, T
 
 KINDS = ("transforms", "predicates")
 
@@ -124,6 +120,8 @@ def _plugin(props: Props, kind: str, known: Mapping[str, Plugin[T]]) -> Plugin[T
         return None
     plugin = known.get(name.strip())
     if plugin is None:
+        from hub.runtime.transforms.registry import unknown_type
+
         props.problem("type", unknown_type(kind, name.strip(), known))
     return plugin
 
@@ -155,6 +153,8 @@ def build_chain(config: Mapping[str, Any]) -> TransformChain:
     problems: list[str] = []
     aliases = {kind: _aliases(kind, config, problems) for kind in KINDS}
     groups = _group(config, aliases, problems)
+    if aliases["predicates"] or aliases["transforms"]:  # only then: the transforms' imports
+        from hub.runtime.transforms.registry import PREDICATES, TRANSFORMS
     predicates: dict[str, Predicate] = {}
     for alias in aliases["predicates"]:
         props = Props(f"predicates.{alias}.", groups[("predicates", alias)], problems)
