@@ -313,6 +313,10 @@ def main() -> None:
             ap.error(f"--set {item!r}: write KEY=VALUE")
         EXTRA[key] = value
     skip = set(filter(None, args.skip.split(",")))
+    # hub's bytecode, as a pip install leaves it (an editable checkout under
+    # PYTHONDONTWRITEBYTECODE=1 would otherwise compile ~120 modules at every start)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "hub", "connectors"], cwd=ROOT,
+                   stdout=subprocess.DEVNULL, check=True)  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="hub-pgbench-work-", dir=args.dir))
     t_start = time.perf_counter()
     print(f"PostgreSQL source benchmark: {os.cpu_count()} cores, python "

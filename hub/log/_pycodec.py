@@ -170,6 +170,89 @@ def partition_encode(
     return result
 
 
+def _packed_item(buf: bytes | None, ends: Any, i: int, head: bytes, tail: bytes) -> bytes | None:
+    if buf is None:
+        return None
+    lo = ends[i - 1] if i > 0 else 0
+    hi = ends[i]
+    if not 0 <= lo <= hi <= len(buf):
+        raise ValueError("packed ends out of order or past their buffer")
+    return head + buf[lo:hi] + tail
+
+
+def encode_packed(
+    values: bytes,
+    value_ends: Any,
+    keys: bytes | None,
+    key_ends: Any,
+    start: int,
+    stop: int,
+    wrap: tuple[bytes, bytes, bytes, bytes],
+    header_key: str | None,
+    header_prefix: bytes,
+    first_seq: int,
+    timestamp: int,
+    num_partitions: int,
+    sticky: int,
+    max_bytes: int,
+    max_count: int,
+) -> tuple[list[list[Encoded] | None], int]:
+    """Encode records ``start..stop-1`` of packed buffers (`hub.log.packed.Packed`).
+
+    Record i's value is ``wrap[0] + values[value_ends[i-1]:value_ends[i]] + wrap[1]`` (from 0
+    for i = 0; the ends are native int64 arrays) and its key likewise from ``keys`` between
+    ``wrap[2]`` and ``wrap[3]``, or None for all when ``keys`` is None. Each record gets one
+    header, ``(header_key, header_prefix + b"%d" % (first_seq + i - start))``, unless
+    ``header_key`` is None, and ``timestamp``. Records are partitioned as `partition_encode`
+    does, and each partition's share is cut in order into records sections of at most
+    ``max_count`` records and ``max_bytes`` bytes (a single record may be bigger).
+
+    Returns (per partition its sections as `encode_records` gives them, or None, the largest
+    record's key + value + header bytes)."""
+    if num_partitions <= 0 or not 0 <= sticky < num_partitions:
+        raise ValueError("num_partitions must be positive and sticky a valid partition")
+    if max_count <= 0:
+        raise ValueError("max_count must be positive")
+    vends = memoryview(value_ends).cast("B").cast("q")
+    kends = memoryview(key_ends).cast("B").cast("q") if keys is not None else None
+    if not 0 <= start <= stop <= len(vends) or (kends is not None and len(kends) != len(vends)):
+        raise ValueError("start and stop must lie within the packed records")
+    if not _INT64_MIN <= timestamp <= _INT64_MAX:
+        raise ValueError("timestamp does not fit in 64 bits")
+    parts: list[list[Encoded] | None] = [None] * num_partitions
+    current: list[tuple[bytearray, int] | None] = [None] * num_partitions
+    hkey = header_key.encode() if header_key is not None else b""
+    largest = 0
+    for i in range(start, stop):
+        value = _packed_item(values, vends, i, wrap[0], wrap[1])
+        key = _packed_item(keys, kends, i, wrap[2], wrap[3])
+        assert value is not None
+        headers: list[Header] | None = None
+        size = len(value) + (len(key) if key is not None else 0)
+        if header_key is not None:
+            hv = header_prefix + b"%d" % (first_seq + i - start)
+            headers = [(header_key, hv)]
+            size += len(hkey) + len(hv)
+        largest = max(largest, size)
+        p = sticky if key is None else (murmur2(key) & 0x7FFFFFFF) % num_partitions
+        cur = current[p]
+        buf, count = cur if cur is not None else (bytearray(), 0)
+        rec = bytearray()
+        _encode_one(rec, key, value, headers, 0, count)
+        if count and (count >= max_count or len(buf) + len(rec) > max_bytes):
+            sections = parts[p] = parts[p] or []
+            sections.append((bytes(buf), count, timestamp, timestamp))
+            buf, count, rec = bytearray(), 0, bytearray()
+            _encode_one(rec, key, value, headers, 0, 0)
+        buf += rec
+        current[p] = (buf, count + 1)
+    for p, cur in enumerate(current):
+        if cur is not None:
+            sections = parts[p] = parts[p] or []
+            sections.append((bytes(cur[0]), cur[1], timestamp, timestamp))
+    return parts, largest
+
+
 def _read_varint(buf: Any, pos: int, end: int) -> tuple[int, int]:
     shift = 0
     raw = 0

@@ -883,6 +883,586 @@ done:
     return result;
 }
 
+
+/* ------------------------------------------------------------------------------------------ */
+/* encode_packed: records of shared buffers (see _pycodec.encode_packed)                      */
+
+typedef struct {
+    Py_ssize_t part;
+    Py_ssize_t count;
+    Py_ssize_t size;
+    Py_ssize_t done;
+    uint8_t *p;
+    uint8_t *end;
+    PyObject *bytes;
+    struct lz4w *w; /* encode_packed_lz4: the section's block */
+} Section;
+
+static inline int
+dec_digits(int64_t v, char *out)
+{
+    char tmp[24];
+    int n = 0, len = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    return len;
+}
+
+static inline void
+put_span(uint8_t **pp, const uint8_t *s, Py_ssize_t n)
+{
+    memcpy(*pp, s, (size_t)n);
+    *pp += n;
+}
+
+#define PACKED_BAD_ENDS 1
+#define PACKED_TOO_LARGE 2
+#define PACKED_NOMEM 3
+
+
+/* An LZ4 block written straight from the records' structure (encode_packed_lz4): the bytes
+   every record repeats (the wrap: an event's schema and envelope, the seq header's name and
+   prefix) become matches against the previous record, everything else literals. No search,
+   no uncompressed copy: a valid LZ4 block whatever the data (LZ4 block format: sequences of
+   token, literals, 2-byte offset, match length; the last sequence literals only; no match
+   starting within 12 bytes of the block's end), decoded by any LZ4 decoder. */
+#define LZ4_PIECES 5
+#define LZ4_MAX_SECTION ((4 << 20) - (64 << 10)) /* uncompressed: its worst case fits 4 MB */
+
+typedef struct lz4w {
+    uint8_t *out;
+    size_t olen, ocap;
+    uint8_t *lit;
+    size_t llen, lcap;
+    size_t upos, usize; /* uncompressed position in the block, the block's size */
+    size_t prev[LZ4_PIECES];
+    int have[LZ4_PIECES];
+} Lz4W;
+
+static int
+w_reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+    size_t ncap = *cap ? *cap : 4096;
+    uint8_t *nb;
+    if (need <= *cap)
+        return 0;
+    while (ncap < need)
+        ncap *= 2;
+    if (!(nb = realloc(*buf, ncap)))
+        return -1;
+    *buf = nb;
+    *cap = ncap;
+    return 0;
+}
+
+static int
+w_lit(Lz4W *w, const uint8_t *p, size_t n)
+{
+    if (w_reserve(&w->lit, &w->lcap, w->llen + n) < 0)
+        return -1;
+    memcpy(w->lit + w->llen, p, n);
+    w->llen += n;
+    w->upos += n;
+    return 0;
+}
+
+static inline uint8_t *
+w_len(uint8_t *o, size_t n)
+{
+    while (n >= 255) {
+        *o++ = 255;
+        n -= 255;
+    }
+    *o++ = (uint8_t)n;
+    return o;
+}
+
+/* The pending literals, then (mlen > 0) a match of mlen bytes at distance offset. */
+static int
+w_seq(Lz4W *w, size_t offset, size_t mlen)
+{
+    size_t ll = w->llen, ml = mlen ? mlen - 4 : 0;
+    uint8_t *o;
+    if (w_reserve(&w->out, &w->ocap, w->olen + 1 + ll / 255 + 1 + ll + 2 + ml / 255 + 1) < 0)
+        return -1;
+    o = w->out + w->olen;
+    *o++ = (uint8_t)(((ll < 15 ? ll : 15) << 4) | (mlen ? (ml < 15 ? ml : 15) : 0));
+    if (ll >= 15)
+        o = w_len(o, ll - 15);
+    memcpy(o, w->lit, ll);
+    o += ll;
+    if (mlen) {
+        *o++ = (uint8_t)(offset & 0xff);
+        *o++ = (uint8_t)(offset >> 8);
+        if (ml >= 15)
+            o = w_len(o, ml - 15);
+    }
+    w->olen = (size_t)(o - w->out);
+    w->llen = 0;
+    return 0;
+}
+
+/* Constant piece k: a match against its last occurrence when allowed, else literals. */
+static int
+w_piece(Lz4W *w, int k, const uint8_t *p, size_t n)
+{
+    if (n >= 4 && w->have[k] && w->upos - w->prev[k] <= 65535 && w->upos + n + 12 <= w->usize) {
+        size_t off = w->upos - w->prev[k];
+        w->prev[k] = w->upos;
+        if (w_seq(w, off, n) < 0)
+            return -1;
+        w->upos += n;
+        return 0;
+    }
+    w->prev[k] = w->upos;
+    w->have[k] = 1;
+    return w_lit(w, p, n);
+}
+
+static int
+w_varint(Lz4W *w, int64_t v)
+{
+    uint8_t tmp[10];
+    return w_lit(w, tmp, (size_t)(put_varint(tmp, zigzag(v)) - tmp));
+}
+
+/* LZ4 frame header: magic, FLG (version 1, independent blocks, no checksums, no size), BD
+   (4 MB blocks), HC = (xxh32(FLG BD) >> 8) & 0xff */
+static const uint8_t lz4_frame_header[7] = {0x04, 0x22, 0x4d, 0x18, 0x60, 0x70, 0x73};
+
+/* encode_packed_lz4's pass 2: every record into its section's LZ4 block (GIL released).
+   Returns 0, or PACKED_NOMEM. */
+static int
+packed_lz4_pass(Section *secs, Py_ssize_t ns, const uint32_t *sec_of, const uint32_t *bsz,
+                Py_ssize_t n, Py_ssize_t start, const int64_t *vends, const int64_t *kends,
+                const Py_buffer *vb, const Py_buffer *kb, const Py_buffer *wb, const char *hk,
+                Py_ssize_t hklen, const Py_buffer *pb, long long first_seq)
+{
+    uint8_t *tailhdr; /* value tail + header count (+ header key length and key) */
+    size_t thlen;
+    Py_ssize_t i;
+    int err = 0;
+
+    thlen = (size_t)wb[1].len + 1 + (hk ? 10 + (size_t)hklen : 0);
+    if (!(tailhdr = malloc(thlen)))
+        return PACKED_NOMEM;
+    {
+        uint8_t *q = tailhdr;
+        memcpy(q, wb[1].buf, (size_t)wb[1].len);
+        q += wb[1].len;
+        if (hk) {
+            q = put_varint(q, zigzag(1));
+            q = put_varint(q, zigzag(hklen));
+            memcpy(q, hk, (size_t)hklen);
+            q += hklen;
+        }
+        else
+            *q++ = 0;
+        thlen = (size_t)(q - tailhdr);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n && !err; i++) {
+        Section *sc = &secs[sec_of[i]];
+        Lz4W *w = sc->w;
+        Py_ssize_t idx = start + i;
+        int64_t lo = idx ? vends[idx - 1] : 0, hi = vends[idx];
+        uint8_t head[40], *q = head;
+        char digits[24];
+        int nd;
+
+        q = put_varint(q, zigzag((int64_t)bsz[i]));
+        *q++ = 0;                             /* attributes */
+        *q++ = 0;                             /* timestamp delta */
+        q = put_varint(q, zigzag(sc->done)); /* offset delta */
+        if (kends) {
+            int64_t klo = idx ? kends[idx - 1] : 0, khi = kends[idx];
+            q = put_varint(q, zigzag(wb[2].len + (khi - klo) + wb[3].len));
+            err = w_lit(w, head, (size_t)(q - head)) || w_piece(w, 0, wb[2].buf, wb[2].len) ||
+                  w_lit(w, (const uint8_t *)kb->buf + klo, (size_t)(khi - klo)) ||
+                  w_piece(w, 1, wb[3].buf, wb[3].len);
+        }
+        else {
+            q = put_varint(q, zigzag(-1));
+            err = w_lit(w, head, (size_t)(q - head));
+        }
+        if (err)
+            break;
+        err = w_varint(w, wb[0].len + (hi - lo) + wb[1].len) ||
+              w_piece(w, 2, wb[0].buf, wb[0].len) ||
+              w_lit(w, (const uint8_t *)vb->buf + lo, (size_t)(hi - lo)) ||
+              w_piece(w, 3, tailhdr, thlen);
+        if (!err && hk) {
+            nd = dec_digits((int64_t)(first_seq + i), digits);
+            err = w_varint(w, pb->len + nd) || w_piece(w, 4, pb->buf, pb->len) ||
+                  w_lit(w, (const uint8_t *)digits, (size_t)nd);
+        }
+        sc->done++;
+    }
+    for (i = 0; i < ns && !err; i++)
+        err = w_seq(secs[i].w, 0, 0); /* the last literals */
+    Py_END_ALLOW_THREADS
+    free(tailhdr);
+    return err ? PACKED_NOMEM : 0;
+}
+
+static PyObject *
+encode_packed_impl(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, int lz4)
+{
+    static const char *const names[] = {
+        "values", "value_ends", "keys", "key_ends", "start", "stop", "wrap", "header_key",
+        "header_prefix", "first_seq", "timestamp", "num_partitions", "sticky", "max_bytes",
+        "max_count"};
+    PyObject *a[15], *result = NULL, *lists = NULL;
+    Py_buffer vb, veb, kb, keb, wb[4], pb;
+    int have_v = 0, have_ve = 0, have_k = 0, have_ke = 0, have_p = 0, nw = 0, err = 0;
+    const char *hk = NULL;
+    Py_ssize_t hklen = 0, start, stop, nends, n, np, sticky, max_bytes, max_count, i, ns = 0;
+    Py_ssize_t scap = 0, *cur = NULL, largest = 0;
+    long long first_seq, ts;
+    const int64_t *vends, *kends = NULL;
+    uint32_t *bsz = NULL, *sec_of = NULL;
+    Section *secs = NULL;
+    uint8_t *scratch = NULL;
+    Py_ssize_t scratch_cap = 0;
+
+    if (parse_args(lz4 ? "encode_packed_lz4" : "encode_packed", names, 15, args, nargs, kwnames,
+                   a) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(a[0], &vb, PyBUF_SIMPLE) < 0)
+        goto done;
+    have_v = 1;
+    if (PyObject_GetBuffer(a[1], &veb, PyBUF_SIMPLE) < 0)
+        goto done;
+    have_ve = 1;
+    if (a[2] != Py_None) {
+        if (PyObject_GetBuffer(a[2], &kb, PyBUF_SIMPLE) < 0)
+            goto done;
+        have_k = 1;
+        if (PyObject_GetBuffer(a[3], &keb, PyBUF_SIMPLE) < 0)
+            goto done;
+        have_ke = 1;
+    }
+    if (!PyTuple_Check(a[6]) || PyTuple_GET_SIZE(a[6]) != 4) {
+        PyErr_SetString(PyExc_TypeError, "encode_packed(): wrap must be a tuple of 4 bytes");
+        goto done;
+    }
+    for (; nw < 4; nw++)
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(a[6], nw), &wb[nw], PyBUF_SIMPLE) < 0)
+            goto done;
+    if (a[7] != Py_None) {
+        if (!PyUnicode_Check(a[7])) {
+            PyErr_SetString(PyExc_TypeError, "encode_packed(): header_key must be str or None");
+            goto done;
+        }
+        if (!(hk = PyUnicode_AsUTF8AndSize(a[7], &hklen)))
+            goto done;
+    }
+    if (PyObject_GetBuffer(a[8], &pb, PyBUF_SIMPLE) < 0)
+        goto done;
+    have_p = 1;
+    start = PyNumber_AsSsize_t(a[4], PyExc_OverflowError);
+    stop = PyNumber_AsSsize_t(a[5], PyExc_OverflowError);
+    first_seq = PyLong_AsLongLong(a[9]);
+    ts = PyLong_AsLongLong(a[10]);
+    np = PyNumber_AsSsize_t(a[11], PyExc_OverflowError);
+    sticky = PyNumber_AsSsize_t(a[12], PyExc_OverflowError);
+    max_bytes = PyNumber_AsSsize_t(a[13], PyExc_OverflowError);
+    max_count = PyNumber_AsSsize_t(a[14], PyExc_OverflowError);
+    if (PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "encode_packed(): an argument is out of range");
+        }
+        goto done;
+    }
+    if (np <= 0 || np > INT32_MAX || sticky < 0 || sticky >= np) {
+        PyErr_SetString(PyExc_ValueError,
+                        "num_partitions must be positive and sticky a valid partition");
+        goto done;
+    }
+    if (max_count <= 0) {
+        PyErr_SetString(PyExc_ValueError, "max_count must be positive");
+        goto done;
+    }
+    nends = veb.len / 8;
+    if (veb.len % 8 || (have_ke && keb.len != veb.len) || start < 0 || start > stop ||
+        stop > nends) {
+        PyErr_SetString(PyExc_ValueError, "start and stop must lie within the packed records");
+        goto done;
+    }
+    vends = (const int64_t *)veb.buf;
+    if (have_ke)
+        kends = (const int64_t *)keb.buf;
+    n = stop - start;
+    if (!(bsz = PyMem_New(uint32_t, (size_t)(n ? n : 1))) ||
+        !(sec_of = PyMem_New(uint32_t, (size_t)(n ? n : 1))) ||
+        !(cur = PyMem_New(Py_ssize_t, (size_t)np))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < np; i++)
+        cur[i] = -1;
+
+    /* pass 1: each record's partition, section and size */
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n && !err; i++) {
+        Py_ssize_t idx = start + i, klen = -1, vlen, hvlen = 0, p = sticky, c;
+        int64_t lo = idx ? vends[idx - 1] : 0, hi = vends[idx], klo = 0, khi = 0;
+        uint64_t hsize = 1, body, rec, size;
+        char digits[24];
+
+        if (lo < 0 || lo > hi || hi > vb.len) {
+            err = PACKED_BAD_ENDS;
+            break;
+        }
+        vlen = wb[0].len + (Py_ssize_t)(hi - lo) + wb[1].len;
+        if (kends) {
+            klo = idx ? kends[idx - 1] : 0;
+            khi = kends[idx];
+            if (klo < 0 || klo > khi || khi > kb.len) {
+                err = PACKED_BAD_ENDS;
+                break;
+            }
+            klen = wb[2].len + (Py_ssize_t)(khi - klo) + wb[3].len;
+            if (np > 1) {
+                uint8_t *q;
+                if (klen > scratch_cap) {
+                    uint8_t *ns_ = realloc(scratch, (size_t)klen);
+                    if (!ns_) {
+                        err = PACKED_NOMEM;
+                        break;
+                    }
+                    scratch = ns_;
+                    scratch_cap = klen;
+                }
+                q = scratch;
+                put_span(&q, wb[2].buf, wb[2].len);
+                put_span(&q, (const uint8_t *)kb.buf + klo, (Py_ssize_t)(khi - klo));
+                put_span(&q, wb[3].buf, wb[3].len);
+                p = (Py_ssize_t)((murmur2_raw(scratch, klen) & 0x7fffffffu) % (uint32_t)np);
+            }
+        }
+        if (hk) {
+            hvlen = pb.len + dec_digits((int64_t)(first_seq + i), digits);
+            hsize = (uint64_t)varint_size(zigzag(1)) + field_size(hklen) + field_size(hvlen);
+        }
+        size = (uint64_t)(klen > 0 ? klen : 0) + (uint64_t)vlen + (uint64_t)hklen +
+               (uint64_t)hvlen;
+        if ((Py_ssize_t)size > largest)
+            largest = (Py_ssize_t)size;
+        c = cur[p];
+        /* a section always holds a record once made: c >= 0 means count > 0 */
+        body = 1 + 1 /* timestamp delta 0 */ +
+               (uint64_t)varint_size(zigzag(c < 0 ? 0 : secs[c].count)) + field_size(klen) +
+               field_size(vlen) + hsize;
+        rec = (uint64_t)varint_size(zigzag((int64_t)body)) + body;
+        if (c >= 0 && (secs[c].count >= max_count ||
+                       (uint64_t)secs[c].size + rec > (uint64_t)max_bytes))
+            c = -1;
+        if (c < 0) { /* a new section for partition p, the record at offset delta 0 */
+            if (ns == scap) {
+                Py_ssize_t ncap = scap ? scap * 2 : 16;
+                Section *nsx = realloc(secs, sizeof(Section) * (size_t)ncap);
+                if (!nsx) {
+                    err = PACKED_NOMEM;
+                    break;
+                }
+                secs = nsx;
+                scap = ncap;
+            }
+            memset(&secs[ns], 0, sizeof(Section));
+            secs[ns].part = p;
+            c = cur[p] = ns++;
+            body = 1 + 1 + 1 + field_size(klen) + field_size(vlen) + hsize;
+            rec = (uint64_t)varint_size(zigzag((int64_t)body)) + body;
+        }
+        if (body > MAX_RECORD) {
+            err = PACKED_TOO_LARGE;
+            break;
+        }
+        secs[c].count++;
+        secs[c].size += (Py_ssize_t)rec;
+        bsz[i] = (uint32_t)body;
+        sec_of[i] = (uint32_t)c;
+    }
+    Py_END_ALLOW_THREADS
+    if (err == PACKED_BAD_ENDS) {
+        PyErr_SetString(PyExc_ValueError, "packed ends out of order or past their buffer");
+        goto done;
+    }
+    if (err == PACKED_TOO_LARGE) {
+        err_too_large();
+        goto done;
+    }
+    if (err == PACKED_NOMEM) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < ns; i++) {
+        if (lz4) {
+            if (secs[i].size > LZ4_MAX_SECTION) { /* a record too big for one block */
+                Py_INCREF(Py_None);
+                result = Py_None;
+                goto done;
+            }
+            if (!(secs[i].w = calloc(1, sizeof(Lz4W)))) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            secs[i].w->usize = (size_t)secs[i].size;
+            continue;
+        }
+        if (!(secs[i].bytes = PyBytes_FromStringAndSize(NULL, secs[i].size)))
+            goto done;
+        secs[i].p = (uint8_t *)PyBytes_AS_STRING(secs[i].bytes);
+        secs[i].end = secs[i].p + secs[i].size;
+    }
+
+    /* pass 2: write (only memory the call owns or holds a buffer of) */
+    if (lz4) {
+        err = packed_lz4_pass(secs, ns, sec_of, bsz, n, start, vends, kends, &vb, &kb, wb, hk,
+                              hklen, &pb, first_seq);
+        if (err) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (i = 0; i < ns; i++) {
+            Lz4W *w = secs[i].w;
+            uint8_t *q;
+            if (!(secs[i].bytes = PyBytes_FromStringAndSize(NULL, 7 + 4 + w->olen + 4)))
+                goto done;
+            q = (uint8_t *)PyBytes_AS_STRING(secs[i].bytes);
+            memcpy(q, lz4_frame_header, 7);
+            q[7] = (uint8_t)(w->olen & 0xff);
+            q[8] = (uint8_t)((w->olen >> 8) & 0xff);
+            q[9] = (uint8_t)((w->olen >> 16) & 0xff);
+            q[10] = (uint8_t)((w->olen >> 24) & 0x7f);
+            memcpy(q + 11, w->out, w->olen);
+            memset(q + 11 + w->olen, 0, 4); /* EndMark */
+        }
+        goto build;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n; i++) {
+        Section *sc = &secs[sec_of[i]];
+        Py_ssize_t idx = start + i;
+        int64_t lo = idx ? vends[idx - 1] : 0, hi = vends[idx];
+        uint8_t *q = sc->p;
+        char digits[24];
+        int nd;
+
+        q = put_varint(q, zigzag((int64_t)bsz[i]));
+        *q++ = 0;                             /* attributes */
+        *q++ = 0;                             /* timestamp delta */
+        q = put_varint(q, zigzag(sc->done)); /* offset delta */
+        if (kends) {
+            int64_t klo = idx ? kends[idx - 1] : 0, khi = kends[idx];
+            q = put_varint(q, zigzag(wb[2].len + (khi - klo) + wb[3].len));
+            put_span(&q, wb[2].buf, wb[2].len);
+            put_span(&q, (const uint8_t *)kb.buf + klo, (Py_ssize_t)(khi - klo));
+            put_span(&q, wb[3].buf, wb[3].len);
+        }
+        else
+            q = put_varint(q, zigzag(-1));
+        q = put_varint(q, zigzag(wb[0].len + (hi - lo) + wb[1].len));
+        put_span(&q, wb[0].buf, wb[0].len);
+        put_span(&q, (const uint8_t *)vb.buf + lo, (Py_ssize_t)(hi - lo));
+        put_span(&q, wb[1].buf, wb[1].len);
+        if (hk) {
+            q = put_varint(q, zigzag(1));
+            q = put_varint(q, zigzag(hklen));
+            put_span(&q, (const uint8_t *)hk, hklen);
+            nd = dec_digits((int64_t)(first_seq + i), digits);
+            q = put_varint(q, zigzag(pb.len + nd));
+            put_span(&q, pb.buf, pb.len);
+            put_span(&q, (const uint8_t *)digits, nd);
+        }
+        else
+            *q++ = 0;
+        sc->p = q;
+        sc->done++;
+    }
+    Py_END_ALLOW_THREADS
+    for (i = 0; i < ns; i++)
+        if (secs[i].p != secs[i].end) {
+            err_changed();
+            goto done;
+        }
+
+build:
+    if (!(lists = PyList_New(np)))
+        goto done;
+    for (i = 0; i < np; i++) {
+        Py_INCREF(Py_None);
+        PyList_SET_ITEM(lists, i, Py_None);
+    }
+    for (i = 0; i < ns; i++) {
+        PyObject *lst = PyList_GET_ITEM(lists, secs[i].part), *item;
+        if (lst == Py_None) {
+            if (!(lst = PyList_New(0)))
+                goto done;
+            PyList_SetItem(lists, secs[i].part, lst); /* steals; drops the None */
+        }
+        item = Py_BuildValue("(OnLL)", secs[i].bytes, secs[i].count, ts, ts);
+        if (!item || PyList_Append(lst, item) < 0) {
+            Py_XDECREF(item);
+            goto done;
+        }
+        Py_DECREF(item);
+    }
+    result = Py_BuildValue("(On)", lists, largest);
+done:
+    Py_XDECREF(lists);
+    for (i = 0; i < ns; i++) {
+        Py_XDECREF(secs[i].bytes);
+        if (secs[i].w) {
+            free(secs[i].w->out);
+            free(secs[i].w->lit);
+            free(secs[i].w);
+        }
+    }
+    free(secs);
+    free(scratch);
+    PyMem_Free(bsz);
+    PyMem_Free(sec_of);
+    PyMem_Free(cur);
+    if (have_v)
+        PyBuffer_Release(&vb);
+    if (have_ve)
+        PyBuffer_Release(&veb);
+    if (have_k)
+        PyBuffer_Release(&kb);
+    if (have_ke)
+        PyBuffer_Release(&keb);
+    while (nw > 0)
+        PyBuffer_Release(&wb[--nw]);
+    if (have_p)
+        PyBuffer_Release(&pb);
+    return result;
+}
+
+static PyObject *
+py_encode_packed(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    (void)module;
+    return encode_packed_impl(args, nargs, kwnames, 0);
+}
+
+static PyObject *
+py_encode_packed_lz4(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames)
+{
+    (void)module;
+    return encode_packed_impl(args, nargs, kwnames, 1);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* decoding                                                                                   */
 
@@ -1324,6 +1904,16 @@ static PyMethodDef speedups_methods[] = {
     {"encode_records", FASTCALL_KW(py_encode_records), METH_FASTCALL | METH_KEYWORDS,
      "encode_records(keys, values, headers, timestamps) -> (bytes, count, first_ts, max_ts)\n\n"
      "Encode records with offset deltas 0..n-1; timestamps is one int or one per record."},
+    {"encode_packed", FASTCALL_KW(py_encode_packed), METH_FASTCALL | METH_KEYWORDS,
+     "encode_packed(values, value_ends, keys, key_ends, start, stop, wrap, header_key,\n"
+     "              header_prefix, first_seq, timestamp, num_partitions, sticky, max_bytes,\n"
+     "              max_count) -> (sections per partition, largest record)\n\n"
+     "Records of shared buffers, partitioned and cut into sections (see _pycodec)."},
+    {"encode_packed_lz4", FASTCALL_KW(py_encode_packed_lz4), METH_FASTCALL | METH_KEYWORDS,
+     "encode_packed_lz4(...) -> (sections per partition, largest record) or None\n\n"
+     "encode_packed's records, each section an LZ4 frame of one block whose repeated bytes\n"
+     "(the wrap, the seq header) are matches against the previous record: no search, no\n"
+     "uncompressed copy. None when a section would not fit one 4 MB block."},
     {"partition_encode", FASTCALL_KW(py_partition_encode), METH_FASTCALL | METH_KEYWORDS,
      "partition_encode(keys, values, headers, timestamps, num_partitions, sticky) -> list\n\n"
      "Split records by Kafka's default partitioner and encode each partition's share;\n"

@@ -180,11 +180,14 @@ def build_batch_parts(
     max_timestamp: int,
     compression: str = "none",
     base_offset: int = 0,
+    *,
+    compressed: bool = False,
 ) -> tuple[bytearray, bytes]:
     """A checksummed batch as (61-byte header, records section): written with one pwritev,
-    the records are never copied into a combined buffer."""
+    the records are never copied into a combined buffer. With ``compressed``, ``records`` is
+    the section already compressed with ``compression``."""
     code = COMPRESSION_CODES[compression]
-    body = records if code == 0 else _compress(records, compression)
+    body = records if code == 0 or compressed else _compress(records, compression)
     header = bytearray(HEADER_SIZE)
     HEADER.pack_into(
         header, 0, base_offset, HEADER_SIZE - LENGTH_PREFIX + len(body), 0, MAGIC, 0,

@@ -24,11 +24,16 @@ else:
 murmur2 = _impl.murmur2
 encode_records = _impl.encode_records
 partition_encode = _impl.partition_encode
+encode_packed = _impl.encode_packed
+# LZ4 frames straight from packed records (C only; None with the reference codec)
+encode_packed_lz4 = getattr(_impl, "encode_packed_lz4", None)
 decode_records = _impl.decode_records
 
 __all__ = [
     "ACCELERATED",
     "decode_records",
+    "encode_packed",
+    "encode_packed_lz4",
     "encode_records",
     "murmur2",
     "partition_encode",

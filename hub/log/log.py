@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from hub.log import cleaner, files
+from hub.log import _malloc, cleaner, files
 from hub.log.config import TopicConfig
 from hub.log.errors import (
     InvalidTopicError,
@@ -56,6 +56,8 @@ class Log:
         maintenance_interval_ms: int | None = 300_000,
         background: bool = True,
     ) -> None:
+        if not read_only:
+            _malloc.tune()  # a writer's 1 MB records sections reuse warm memory
         self.path = os.path.abspath(path)
         self.read_only = read_only
         self.flush_interval_ms = flush_interval_ms

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from hub.log.packed import Packed
 from hub.log.record import TopicPartition
 
 Header = tuple[str, bytes | None]
@@ -80,7 +81,10 @@ class EncodedBatch:
     task's JSON converters would write: see `SourceTaskContext.json_encoding`), partitioned
     by key. ``source_offset`` is the offset after the last of them: the runtime stores
     offsets only between polls, so the ones in between are never needed. It saves the
-    per-record objects of a bulk read (a snapshot); replayable like `SourceRecord`."""
+    per-record objects of a bulk read (a snapshot); replayable like `SourceRecord`.
+
+    With ``packed`` set, the records are those of `hub.log.packed.Packed` (keys and values in
+    shared buffers, written in one C call) and ``keys``/``values`` are left empty."""
 
     topic: str
     keys: list[bytes | None]
@@ -88,6 +92,7 @@ class EncodedBatch:
     source_partition: JsonMap
     source_offset: JsonMap
     timestamp: int | None = None
+    packed: Packed | None = None
 
 
 @dataclass(slots=True)

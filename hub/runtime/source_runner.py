@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from hub.log.packed import Packed
 from hub.runtime.api import EncodedBatch, SourceRecord, SourceTask, SourceTaskContext
 from hub.runtime.converters import JsonConverter
 from hub.runtime.offsets import OffsetStore, partition_key
@@ -35,6 +36,31 @@ from hub.runtime.runner import RunnerContext
 log = logging.getLogger(__name__)
 
 SEQ_HEADER = "hub.source.seq"
+
+
+class _PackedRun:
+    """A packed EncodedBatch waiting in `SourceRunner._append`: its records take the seqs
+    ``first_seq``.. in order."""
+
+    __slots__ = ("packed", "first_seq", "timestamp")
+
+    def __init__(self, packed: Packed, first_seq: int, timestamp: int) -> None:
+        self.packed = packed
+        self.first_seq = first_seq
+        self.timestamp = timestamp
+
+
+def _list_run(groups: dict[tuple[str, int | None], list[Any]], slot: tuple[str, int | None]) -> Any:
+    """The (keys, values, headers, timestamps) lists records of ``slot`` go on to: its last
+    run, or a new one after a packed run."""
+    runs = groups.get(slot)
+    if runs is None:
+        runs = groups[slot] = []
+    elif type(runs[-1]) is not _PackedRun:
+        return runs[-1]
+    run: tuple[list[Any], ...] = ([], [], [], [])
+    runs.append(run)
+    return run
 
 
 class SourceRunner:
@@ -129,7 +155,9 @@ class SourceRunner:
         self._skip.clear()
 
     def _append(self, records: Sequence[SourceRecord | EncodedBatch]) -> None:
-        groups: dict[tuple[str, int | None], tuple[list[Any], ...]] = {}
+        # per (topic, partition): its runs in order, each a list-run (keys, values, headers,
+        # timestamps) or a _PackedRun
+        groups: dict[tuple[str, int | None], list[Any]] = {}
         now = time.time_ns() // 1_000_000
         last_partition: object = None
         pkey = ""
@@ -142,8 +170,9 @@ class SourceRunner:
                     last_partition, pkey = r.source_partition, partition_key(r.source_partition)
                 pending[pkey] = (r.source_partition, r.source_offset)  # type: ignore[assignment]
                 if type(r) is EncodedBatch:
+                    n = len(r.packed) if r.packed is not None else len(r.values)
                     seq = self._append_batch(r, groups, seq, now)
-                    written += len(r.values)
+                    written += n
                     continue
                 assert isinstance(r, SourceRecord)
                 if not r.topic:  # an offset update (api.offset_update): nothing to write
@@ -179,9 +208,7 @@ class SourceRunner:
                     except Exception as exc:  # e.g. a value JSON cannot represent
                         self.errors.failed("VALUE_CONVERTER", exc)
                         continue
-                g = groups.get((r.topic, r.partition))
-                if g is None:
-                    g = groups[(r.topic, r.partition)] = ([], [], [], [])
+                g = _list_run(groups, (r.topic, r.partition))
                 g[0].append(key)
                 g[1].append(value)
                 g[2].append((*r.headers, *seq_header) if r.headers else seq_header)
@@ -191,26 +218,44 @@ class SourceRunner:
         for topic, _ in groups:
             self._ensure_topic(topic)
         self._open_window({topic for topic, _ in groups})
-        for (topic, partition), (keys, values, headers, stamps) in groups.items():
-            self.producer.send_many(
-                topic, values, keys=keys, headers=headers, timestamps=stamps, partition=partition
-            )
+        for (topic, partition), runs in groups.items():
+            for run in runs:
+                if type(run) is _PackedRun:
+                    self.producer.send_packed(
+                        run.packed, topic, header_key=SEQ_HEADER, header_prefix=prefix,
+                        first_seq=run.first_seq, timestamp=run.timestamp, partition=partition,
+                    )  # fmt: skip
+                    continue
+                keys, values, headers, stamps = run
+                self.producer.send_many(
+                    topic, values, keys=keys, headers=headers, timestamps=stamps,
+                    partition=partition,
+                )  # fmt: skip
         self.state.add_records(written)
 
     def _append_batch(
         self,
         b: EncodedBatch,
-        groups: dict[tuple[str, int | None], tuple[list[Any], ...]],
+        groups: dict[tuple[str, int | None], list[Any]],
         seq: int,
         now: int,
     ) -> int:
         """Group an EncodedBatch's records (as _append does one record's); the last seq."""
-        g = groups.get((b.topic, None))
-        if g is None:
-            g = groups[(b.topic, None)] = ([], [], [], [])
-        n = len(b.values)
         prefix, skip = self._prefix, self._skip
-        keys, values = b.keys, b.values
+        stamp = b.timestamp if b.timestamp is not None else now
+        if b.packed is not None:
+            n = len(b.packed)
+            if not skip:  # the bulk path: no object per record
+                runs = groups.get((b.topic, None))
+                if runs is None:
+                    runs = groups[(b.topic, None)] = []
+                runs.append(_PackedRun(b.packed, seq + 1, stamp))
+                return seq + n
+            keys, values = b.packed.lists()
+        else:
+            keys, values = b.keys, b.values
+            n = len(values)
+        g = _list_run(groups, (b.topic, None))
         if skip:  # replaying a crashed window: drop what is already in the log
             kept = [i for i in range(n) if seq + 1 + i not in skip]
             skip.difference_update(range(seq + 1, seq + n + 1))
@@ -221,7 +266,7 @@ class SourceRunner:
         g[0].extend(keys)
         g[1].extend(values)
         g[2].extend([((SEQ_HEADER, prefix + b"%d" % s),) for s in seqs])
-        g[3].extend([b.timestamp if b.timestamp is not None else now] * len(values))
+        g[3].extend([stamp] * len(values))
         return seq + n
 
     def _open_window(self, topics: set[str]) -> None:

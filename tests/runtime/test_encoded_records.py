@@ -5,7 +5,9 @@ non-JSON converter sits in between (the task must then return values)."""
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Mapping, Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import orjson
 import pytest
 
 from hub.log import Log
+from hub.log.packed import Packed
 from hub.runtime.api import (
     ConnectorConfig,
     EncodedBatch,
@@ -33,6 +36,7 @@ SEEN: dict[str, Any] = {}
 
 class Config(ConnectorConfig):
     batch: bool = False
+    packed: bool = False
 
 
 class Task(SourceTask):
@@ -40,6 +44,7 @@ class Task(SourceTask):
         self.encoding = SEEN[config["name"]] = context.json_encoding
         self.done = False
         self.batch = bool(config.get("batch"))
+        self.packed = bool(config.get("packed"))
 
     def poll(self) -> Sequence[SourceRecord]:
         if self.done:
@@ -47,6 +52,14 @@ class Task(SourceTask):
             return []
         self.done = True
         out: list[SourceRecord | EncodedBatch] = []
+        if self.packed and self.encoding is not None:
+            wrap = (b'{"v":', b"}", b"[", b"]")
+            p = _packed([b'"k1"', b'"k2"', b'"k3"'], [b'"v1"', b'"v2"', b'"v3"'])
+            out.append(SourceRecord("t", b'"first"', None, {"p": 1}, {"o": 0}, encoded=True))
+            out.append(EncodedBatch("t", [], [], {"p": 1}, {"o": 2}, packed=p.slice(0, 2, wrap)))
+            out.append(SourceRecord("t", b'"mid"', None, {"p": 1}, {"o": 3}, encoded=True))
+            out.append(EncodedBatch("t", [], [], {"p": 1}, {"o": 4}, packed=p.slice(2, 3, wrap)))
+            return out
         if self.batch and self.encoding is not None:
             out.append(SourceRecord("t", b'"first"', None, {"p": 1}, {"o": 0}, encoded=True))
             keys: list[bytes | None] = [b'"k1"', None]
@@ -75,7 +88,9 @@ class Source(SourceConnector):
     task_class = Task
 
 
-def _run(tmp_path: Path, name: str, **config: Any) -> list[tuple[bytes | None, bytes | None]]:
+def _run(
+    tmp_path: Path, name: str, min_records: int = 3, **config: Any
+) -> list[tuple[bytes | None, bytes | None]]:
     worker = Worker(str(tmp_path / "data"))
     spec = {"connector.class": f"{__name__}:Source", "name": name, **config}
     worker.add(ConnectorSpec(name, spec, "test"))
@@ -84,7 +99,7 @@ def _run(tmp_path: Path, name: str, **config: Any) -> list[tuple[bytes | None, b
         while True:
             if worker.log.has_topic("t"):
                 recs, _ = worker.log.partition("t", 0).records(0)
-                if len(recs) >= 3:
+                if len(recs) >= min_records:
                     return [(r.key, r.value) for r in recs]
             assert time.monotonic() < deadline, "no records"
             time.sleep(0.05)
@@ -141,7 +156,9 @@ def test_an_encoded_batch_is_written_in_order_with_one_seq_per_record(tmp_path: 
     finally:
         worker.stop()
     assert [(r.key, r.value) for r in recs] == [
-        (None, b'"first"'), (b'"k1"', b'"v1"'), (None, b'"v2"')
+        (None, b'"first"'),
+        (b'"k1"', b'"v1"'),
+        (None, b'"v2"'),
     ]
     assert [dict(r.headers)[SEQ_HEADER] for r in recs] == [b"batch/0/1", b"batch/0/2", b"batch/0/3"]
     log = Log(str(tmp_path / "data"))
@@ -152,13 +169,32 @@ def test_an_encoded_batch_is_written_in_order_with_one_seq_per_record(tmp_path: 
     assert list(stored.values()) == [{"o": 2}]
 
 
-def test_an_encoded_batch_replayed_after_a_crash_drops_what_the_log_has() -> None:
+def _packed(keys: list[bytes], values: list[bytes]) -> Packed:
+    return Packed(b"".join(values), array("q", accumulate(map(len, values))).tobytes(),
+                  b"".join(keys), array("q", accumulate(map(len, keys))).tobytes(),
+                  0, len(values))  # fmt: skip
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["lists", "packed"])
+def test_an_encoded_batch_replayed_after_a_crash_drops_what_the_log_has(packed: bool) -> None:
     runner = SourceRunner.__new__(SourceRunner)
     runner._prefix, runner._skip = b"c/0/", {6, 8}
-    groups: dict[tuple[str, int | None], tuple[list[Any], ...]] = {}
-    batch = EncodedBatch("t", [b"a", b"b", b"c", b"d"], [b"1", b"2", b"3", b"4"], {}, {})
+    groups: dict[tuple[str, int | None], list[Any]] = {}
+    keys, values = [b"a", b"b", b"c", b"d"], [b"1", b"2", b"3", b"4"]
+    if packed:
+        batch = EncodedBatch("t", [], [], {}, {}, packed=_packed(keys, values))
+    else:
+        batch = EncodedBatch("t", keys, values, {}, {})
     assert runner._append_batch(batch, groups, 4, 99) == 8  # seqs 5..8; 6 and 8 are in
-    keys, values, headers, stamps = groups[("t", None)]
+    [(keys, values, headers, stamps)] = groups[("t", None)]
     assert (keys, values, stamps) == ([b"a", b"c"], [b"1", b"3"], [99, 99])
     assert headers == [((SEQ_HEADER, b"c/0/5"),), ((SEQ_HEADER, b"c/0/7"),)]
     assert runner._skip == set()
+
+
+def test_packed_batches_are_written_in_order_among_records(tmp_path: Path) -> None:
+    got = _run(tmp_path, "packed", packed=True, min_records=5)
+    assert got == [
+        (None, b'"first"'), (b'["k1"]', b'{"v":"v1"}'), (b'["k2"]', b'{"v":"v2"}'),
+        (None, b'"mid"'), (b'["k3"]', b'{"v":"v3"}'),
+    ]  # fmt: skip

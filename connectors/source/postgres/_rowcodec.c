@@ -59,10 +59,37 @@ static PyObject *default_kwnames; /* ("default",) */
 
 #define STACK_BUF 2048
 
+/* copy_packed encodes with the GIL released (`ts` set) and takes it back only for what
+   needs Python: a field's converter, an error to raise. */
+typedef struct {
+    PyThreadState *ts; /* the saved thread state while the GIL is released */
+    int oom;           /* a MemoryError to raise once the GIL is back */
+} gil_t;
+
+static inline void
+gil_take(gil_t *g)
+{
+    if (g && g->ts) {
+        PyEval_RestoreThread(g->ts);
+        g->ts = NULL;
+    }
+}
+
+/* Raise MemoryError, now or (GIL released) once the GIL is back. */
+static void
+no_memory(gil_t *g)
+{
+    if (g && g->ts)
+        g->oom = 1;
+    else
+        PyErr_NoMemory();
+}
+
 typedef struct {
     char *p;
     Py_ssize_t len;
     Py_ssize_t cap;
+    gil_t *gil; /* NULL: the GIL is held */
     char stack[STACK_BUF];
 } obuf;
 
@@ -72,13 +99,14 @@ obuf_init(obuf *b)
     b->p = b->stack;
     b->len = 0;
     b->cap = STACK_BUF;
+    b->gil = NULL;
 }
 
 static void
 obuf_free(obuf *b)
 {
     if (b->p != b->stack)
-        PyMem_Free(b->p);
+        PyMem_RawFree(b->p);
     b->p = b->stack;
 }
 
@@ -89,20 +117,20 @@ obuf_grow(obuf *b, Py_ssize_t extra)
     char *np;
 
     if (extra > PY_SSIZE_T_MAX / 2 - b->len) {
-        PyErr_NoMemory();
+        no_memory(b->gil);
         return -1;
     }
     while (cap < need)
         cap *= 2;
     if (b->p == b->stack) {
-        np = PyMem_Malloc(cap);
+        np = PyMem_RawMalloc(cap);
         if (np)
             memcpy(np, b->p, b->len);
     }
     else
-        np = PyMem_Realloc(b->p, cap);
+        np = PyMem_RawRealloc(b->p, cap);
     if (!np) {
-        PyErr_NoMemory();
+        no_memory(b->gil);
         return -1;
     }
     b->p = np;
@@ -426,7 +454,7 @@ fast_str(obuf *b, const uint8_t *p, Py_ssize_t n)
             return 0;
     }
     if (n > (PY_SSIZE_T_MAX - 2) / 6) {
-        PyErr_NoMemory();
+        no_memory(b->gil);
         return -1;
     }
     if (obuf_reserve(b, 6 * n + 2) < 0)
@@ -760,6 +788,15 @@ encode_field(obuf *b, field_t *f, const uint8_t *p, Py_ssize_t n, PyObject *raw_
     if (r != 0)
         return r;
     b->len = mark;
+    if (b->gil && b->gil->ts) { /* the converter is Python: with the GIL, then without */
+        gil_t *g = b->gil;
+        gil_take(g);
+        b->gil = NULL;
+        r = slow_field(b, f, p, n, raw_obj);
+        b->gil = g;
+        g->ts = PyEval_SaveThread();
+        return r;
+    }
     return slow_field(b, f, p, n, raw_obj);
 }
 
@@ -781,24 +818,17 @@ typedef struct {
 #define STACK_SPANS 64
 #define STACK_MARKS 64
 
-/* Encode a row whose values are spans[0:nspans]: 1 with *row (and *key, or None) set, 0 when
-   the row is None, -1 error. marks holds each field's [start, end) in the row. */
+/* Append the struct of a row whose values are spans[0:nspans] to b: 1 written, 0 the row is
+   None (b may hold part of it: the caller resets b->len), -1 error. marks (2 * nfields, or
+   NULL without a key) gets each field's [start, end) in b. */
 static int
-encode_row(RowCodec *self, obuf *b, span *spans, Py_ssize_t nspans, PyObject **row,
-           PyObject **key)
+encode_struct(RowCodec *self, obuf *b, span *spans, Py_ssize_t nspans, Py_ssize_t *marks)
 {
-    Py_ssize_t marks_stack[2 * STACK_MARKS], *marks = marks_stack, i, klen;
-    int r = -1;
+    Py_ssize_t i;
+    int r;
 
-    *row = *key = NULL;
-    b->len = 0;
-    if (self->nkey && self->nfields > STACK_MARKS &&
-        !(marks = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * self->nfields))) {
-        PyErr_NoMemory();
-        return -1;
-    }
     if (obuf_put(b, "{", 1) < 0)
-        goto done;
+        return -1;
     for (i = 0; i < self->nfields; i++) {
         field_t *f = &self->f[i];
         Py_ssize_t c = f->column;
@@ -807,18 +837,17 @@ encode_row(RowCodec *self, obuf *b, span *spans, Py_ssize_t nspans, PyObject **r
         if (c < 0)
             c += nspans;
         if (c < 0 || c >= nspans) {
+            gil_take(b->gil);
             PyErr_SetString(PyExc_IndexError, "list index out of range");
-            goto done;
+            return -1;
         }
         s = &spans[c];
         if (i && obuf_put(b, ",", 1) < 0)
-            goto done;
-        if (self->nkey)
+            return -1;
+        if (marks)
             marks[2 * i] = b->len;
-        if (s->kind == V_TOAST) {
-            r = 0;
-            goto done;
-        }
+        if (s->kind == V_TOAST)
+            return 0;
         if (s->kind == V_OBJ && PyMemoryView_Check(s->obj)) {
             /* read a contiguous memoryview in place; anything else goes through bytes() */
             Py_buffer view;
@@ -835,9 +864,9 @@ encode_row(RowCodec *self, obuf *b, span *spans, Py_ssize_t nspans, PyObject **r
             if (!bytes) {
                 if (PyErr_ExceptionMatches(PyExc_TypeError)) {
                     PyErr_Clear();
-                    r = 0;
+                    return 0;
                 }
-                goto done;
+                return -1;
             }
             r = encode_field(b, f, (const uint8_t *)PyBytes_AS_STRING(bytes),
                              PyBytes_GET_SIZE(bytes), bytes);
@@ -847,34 +876,79 @@ encode_row(RowCodec *self, obuf *b, span *spans, Py_ssize_t nspans, PyObject **r
             r = encode_field(b, f, s->kind == V_NULL ? NULL : s->p, s->n, s->obj);
     field_done:
         if (r != 1)
-            goto done;
-        r = -1;
-        if (self->nkey)
+            return r;
+        if (marks)
             marks[2 * i + 1] = b->len;
     }
-    if (obuf_put(b, "}", 1) < 0)
+    return obuf_put(b, "}", 1) < 0 ? -1 : 1;
+}
+
+/* The key's length: its fields' JSON (as marked in a struct) in braces. */
+static Py_ssize_t
+key_size(RowCodec *self, const Py_ssize_t *marks)
+{
+    Py_ssize_t i, klen = 1 + self->nkey;
+    for (i = 0; i < self->nkey; i++)
+        klen += marks[2 * self->keypos[i] + 1] - marks[2 * self->keypos[i]];
+    return klen;
+}
+
+/* Write the key (key_size bytes) from the struct at src, whose fields marks holds. */
+static void
+key_write(RowCodec *self, const char *src, const Py_ssize_t *marks, char *o)
+{
+    Py_ssize_t i;
+    *o++ = '{';
+    for (i = 0; i < self->nkey; i++) {
+        Py_ssize_t k = self->keypos[i], len = marks[2 * k + 1] - marks[2 * k];
+        if (i)
+            *o++ = ',';
+        memcpy(o, src + marks[2 * k], len);
+        o += len;
+    }
+    *o = '}';
+}
+
+/* marks for a codec's fields: the caller's stack array when it is big enough. */
+static Py_ssize_t *
+marks_for(RowCodec *self, Py_ssize_t *stack)
+{
+    Py_ssize_t *m;
+    if (!self->nkey)
+        return NULL;
+    if (self->nfields <= STACK_MARKS)
+        return stack;
+    if (!(m = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * self->nfields)))
+        PyErr_NoMemory();
+    return m;
+}
+
+/* Encode a row whose values are spans[0:nspans]: 1 with *row (and *key, or None) set, 0 when
+   the row is None, -1 error. */
+static int
+encode_row(RowCodec *self, obuf *b, span *spans, Py_ssize_t nspans, PyObject **row,
+           PyObject **key)
+{
+    Py_ssize_t marks_stack[2 * STACK_MARKS], *marks;
+    int r;
+
+    *row = *key = NULL;
+    b->len = 0;
+    marks = marks_for(self, marks_stack);
+    if (self->nkey && !marks)
+        return -1;
+    r = encode_struct(self, b, spans, nspans, marks);
+    if (r != 1)
         goto done;
+    r = -1;
     if (!(*row = PyBytes_FromStringAndSize(b->p, b->len)))
         goto done;
     if (self->nkey) {
-        char *o;
-        klen = 1 + self->nkey;
-        for (i = 0; i < self->nkey; i++)
-            klen += marks[2 * self->keypos[i] + 1] - marks[2 * self->keypos[i]];
-        if (!(*key = PyBytes_FromStringAndSize(NULL, klen))) {
+        if (!(*key = PyBytes_FromStringAndSize(NULL, key_size(self, marks)))) {
             Py_CLEAR(*row);
             goto done;
         }
-        o = PyBytes_AS_STRING(*key);
-        *o++ = '{';
-        for (i = 0; i < self->nkey; i++) {
-            Py_ssize_t k = self->keypos[i], len = marks[2 * k + 1] - marks[2 * k];
-            if (i)
-                *o++ = ',';
-            memcpy(o, b->p + marks[2 * k], len);
-            o += len;
-        }
-        *o = '}';
+        key_write(self, b->p, marks, PyBytes_AS_STRING(*key));
     }
     else {
         *key = Py_None;
@@ -1155,6 +1229,53 @@ unescape(const uint8_t *p, Py_ssize_t n, uint8_t *o)
     return w;
 }
 
+/* Split one COPY text line [line, eol) on tabs into *spans (grown as needed, *cap entries),
+   unescaping fields with a backslash into scratch (the line's own size, at its offset): the
+   number of fields, or -1 when out of memory (no exception set: runs without the GIL). */
+static Py_ssize_t
+split_line(const uint8_t *line, const uint8_t *eol, uint8_t *sp, span **spans, Py_ssize_t *cap)
+{
+    int has_bs = memchr(line, '\\', eol - line) != NULL;
+    const uint8_t *fp = line;
+    Py_ssize_t nf = 0;
+
+    for (;;) {
+        const uint8_t *tab = memchr(fp, '\t', eol - fp);
+        const uint8_t *fe = tab ? tab : eol;
+        span *s;
+        if (nf >= *cap) {
+            Py_ssize_t ncap = *cap ? *cap * 2 : 16;
+            span *ns = PyMem_RawRealloc(*spans, sizeof(span) * ncap);
+            if (!ns)
+                return -1; /* the caller raises MemoryError */
+            *spans = ns;
+            *cap = ncap;
+        }
+        s = &(*spans)[nf++];
+        s->obj = NULL;
+        s->kind = V_TEXT;
+        s->p = fp;
+        s->n = fe - fp;
+        if (has_bs && memchr(fp, '\\', fe - fp)) {
+            if (s->n == 2 && fp[0] == '\\' && fp[1] == 'N') {
+                s->kind = V_NULL;
+                s->p = NULL;
+                s->n = 0;
+            }
+            else {
+                /* in place of the raw field in scratch: never longer */
+                s->n = unescape(fp, fe - fp, sp);
+                s->p = sp;
+            }
+        }
+        sp += fe - fp + 1;
+        if (!tab)
+            break;
+        fp = tab + 1;
+    }
+    return nf;
+}
+
 static PyObject *
 span_object(span *s)
 {
@@ -1242,53 +1363,16 @@ RowCodec_copy_rows(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyOb
         goto out;
     line = data;
     while (line < end) {
-        const uint8_t *eol = memchr(line, '\n', end - line), *fp;
-        Py_ssize_t nf = 0, llen;
-        uint8_t *sp = scratch + (line - data);
-        int has_bs, r;
+        const uint8_t *eol = memchr(line, '\n', end - line);
+        Py_ssize_t nf;
+        int r;
         PyObject *row, *key, *ptexts, *item, *vals = NULL;
 
         if (!eol)
-            eol = end;
-        llen = eol - line;  /* 0: a row of one empty field (the loop ends at the last \n) */
-        has_bs = memchr(line, '\\', llen) != NULL;
-        /* split on tabs */
-        fp = line;
-        for (;;) {
-            const uint8_t *tab = memchr(fp, '\t', eol - fp);
-            const uint8_t *fe = tab ? tab : eol;
-            span *s;
-            if (nf >= cap) {
-                Py_ssize_t ncap = cap ? cap * 2 : 16;
-                span *ns = PyMem_Realloc(spans, sizeof(span) * ncap);
-                if (!ns) {
-                    PyErr_NoMemory();
-                    goto fail;
-                }
-                spans = ns;
-                cap = ncap;
-            }
-            s = &spans[nf++];
-            s->obj = NULL;
-            s->kind = V_TEXT;
-            s->p = fp;
-            s->n = fe - fp;
-            if (has_bs && memchr(fp, '\\', fe - fp)) {
-                if (s->n == 2 && fp[0] == '\\' && fp[1] == 'N') {
-                    s->kind = V_NULL;
-                    s->p = NULL;
-                    s->n = 0;
-                }
-                else {
-                    /* in place of the raw field in scratch: never longer */
-                    s->n = unescape(fp, fe - fp, sp);
-                    s->p = sp;
-                }
-            }
-            sp += fe - fp + 1;
-            if (!tab)
-                break;
-            fp = tab + 1;
+            eol = end; /* eol == line: a row of one empty field (the loop ends at the last \n) */
+        if ((nf = split_line(line, eol, scratch + (line - data), &spans, &cap)) < 0) {
+            PyErr_NoMemory();
+            goto fail;
         }
         line = eol + 1;
         /* the position texts first, as the reference */
@@ -1389,7 +1473,7 @@ out:
     Py_XDECREF(positions);
     PyMem_Free(posidx);
     PyMem_Free(scratch);
-    PyMem_Free(spans);
+    PyMem_RawFree(spans);
     obuf_free(&b);
     PyBuffer_Release(&view);
     while (nwrap > 0)
@@ -1397,6 +1481,214 @@ out:
     return result;
 }
 
+
+/* ------------------------------------------------------------------------------------------ */
+/* .copy_packed(data): a COPY chunk's rows into shared buffers                                */
+
+static int
+put_end(obuf *b, int64_t v)
+{
+    return obuf_put(b, (const char *)&v, sizeof(v));
+}
+
+static PyObject *
+RowCodec_copy_packed(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"data"};
+    PyObject *a[1], *declined = NULL, *result = NULL;
+    Py_ssize_t marks_stack[2 * STACK_MARKS], *marks = NULL, cap = 0, i, row = 0;
+    Py_buffer view;
+    const uint8_t *data, *end, *line;
+    uint8_t *scratch = NULL;
+    span *spans = NULL;
+    obuf vals, keys, vends, kends, lends;
+    gil_t g = {NULL, 0};
+    int release = 1, failed = 0;
+
+    if (parse_args("copy_packed", names, 1, args, nargs, kwnames, a) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    obuf_init(&vals);
+    obuf_init(&keys);
+    obuf_init(&vends);
+    obuf_init(&kends);
+    obuf_init(&lends);
+    data = (const uint8_t *)view.buf;
+    end = data + view.len;
+    if (!(scratch = PyMem_Malloc(view.len ? view.len : 1))) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    if (!(marks = marks_for(self, marks_stack)) && self->nkey)
+        goto out;
+    if (!(declined = PyList_New(0)))
+        goto out;
+    /* room for a typical chunk up front: fewer regrowths of big buffers */
+    if (obuf_reserve(&vals, view.len * 2 + 64) < 0)
+        goto out;
+    /* a table of fast kinds only encodes without the GIL (the reader thread and the log's
+       writer go on meanwhile); a field's text the fast form does not cover still takes it
+       back for its converter. With Python kinds, every row would: keep it. */
+    for (i = 0; i < self->nfields; i++)
+        if (self->f[i].kind == KIND_PY)
+            release = 0;
+    if (release) {
+        vals.gil = keys.gil = vends.gil = kends.gil = lends.gil = &g;
+        g.ts = PyEval_SaveThread();
+    }
+    line = data;
+    while (line < end) {
+        const uint8_t *eol = memchr(line, '\n', end - line);
+        Py_ssize_t nf, start = vals.len;
+        int r;
+
+        if (!eol)
+            eol = end; /* eol == line: a row of one empty field */
+        if ((nf = split_line(line, eol, scratch + (line - data), &spans, &cap)) < 0) {
+            no_memory(&g);
+            goto fail;
+        }
+        line = eol + 1;
+        r = encode_struct(self, &vals, spans, nf, marks);
+        if (r < 0)
+            goto fail;
+        if (r == 0) {
+            /* declined: (row, its values) for the caller; no bytes here */
+            PyObject *v, *item;
+            int ok = 0;
+            vals.len = start;
+            gil_take(&g);
+            if ((v = PyList_New(nf))) {
+                ok = 1;
+                for (i = 0; i < nf && ok; i++) {
+                    PyObject *o = span_object(&spans[i]);
+                    if (!o)
+                        ok = 0;
+                    else
+                        PyList_SET_ITEM(v, i, o);
+                }
+                item = ok ? Py_BuildValue("(nO)", row, v) : NULL;
+                Py_DECREF(v);
+                ok = item && PyList_Append(declined, item) == 0;
+                Py_XDECREF(item);
+            }
+            if (!ok)
+                goto fail;
+            if (release)
+                g.ts = PyEval_SaveThread();
+        }
+        else if (self->nkey) {
+            Py_ssize_t kl = key_size(self, marks);
+            if (obuf_reserve(&keys, kl) < 0)
+                goto fail;
+            key_write(self, vals.p, marks, keys.p + keys.len);
+            keys.len += kl;
+        }
+        if (put_end(&vends, vals.len) < 0 || (self->nkey && put_end(&kends, keys.len) < 0) ||
+            put_end(&lends, line > end ? view.len : line - data) < 0)
+            goto fail;
+        row++;
+    }
+    goto done;
+fail:
+    failed = 1;
+done:
+    gil_take(&g);
+    if (failed) {
+        if (g.oom || !PyErr_Occurred())
+            PyErr_NoMemory();
+        goto out;
+    }
+    if (self->nkey)
+        result = Py_BuildValue("(y#y#y#y#y#O)", vals.p, vals.len, vends.p, vends.len, keys.p,
+                               keys.len, kends.p, kends.len, lends.p, lends.len, declined);
+    else
+        result = Py_BuildValue("(y#y#OOy#O)", vals.p, vals.len, vends.p, vends.len, Py_None,
+                               Py_None, lends.p, lends.len, declined);
+out:
+    if (marks != marks_stack)
+        PyMem_Free(marks);
+    Py_XDECREF(declined);
+    PyMem_Free(scratch);
+    PyMem_RawFree(spans);
+    obuf_free(&vals);
+    obuf_free(&keys);
+    obuf_free(&vends);
+    obuf_free(&kends);
+    obuf_free(&lends);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* copy_out(conn, get_copy_data, freemem): the rest of a COPY TO STDOUT, read through libpq   */
+
+typedef int (*pq_getcopydata_fn)(void *conn, char **buffer, int async);
+typedef void (*pq_freemem_fn)(void *ptr);
+
+static PyObject *
+py_copy_out(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"conn", "get_copy_data", "freemem", "max_rows"};
+    PyObject *a[4], *out;
+    void *conn;
+    pq_getcopydata_fn getcopy;
+    pq_freemem_fn freemem;
+    char *buf = NULL, *row;
+    size_t len = 0, cap = 0;
+    Py_ssize_t max_rows, rows = 0;
+    int r = 1, nomem = 0;
+
+    (void)module;
+    if (parse_args("copy_out", names, 4, args, nargs, kwnames, a) < 0)
+        return NULL;
+    conn = PyLong_AsVoidPtr(a[0]);
+    getcopy = (pq_getcopydata_fn)PyLong_AsVoidPtr(a[1]);
+    freemem = (pq_freemem_fn)PyLong_AsVoidPtr(a[2]);
+    max_rows = PyNumber_AsSsize_t(a[3], PyExc_OverflowError);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!conn || !getcopy || !freemem) {
+        PyErr_SetString(PyExc_ValueError, "copy_out(): null connection or function");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    while (max_rows <= 0 || rows < max_rows) {
+        r = getcopy(conn, &row, 0); /* blocking: one row (> 0), -1 done, -2 error */
+        if (r <= 0)
+            break;
+        rows++;
+        if (len + (size_t)r > cap) {
+            size_t ncap = cap ? cap : 1 << 20;
+            char *nb;
+            while (ncap < len + (size_t)r)
+                ncap *= 2;
+            if (!(nb = realloc(buf, ncap))) {
+                freemem(row);
+                nomem = 1;
+                /* read the rest, so the connection is left where the caller expects it */
+                while ((r = getcopy(conn, &row, 0)) > 0)
+                    freemem(row);
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        memcpy(buf + len, row, (size_t)r);
+        len += (size_t)r;
+        freemem(row);
+    }
+    Py_END_ALLOW_THREADS
+    if (nomem) {
+        free(buf);
+        return PyErr_NoMemory();
+    }
+    /* the status: 1 when max_rows were read (the COPY goes on), else PQgetCopyData's */
+    out = Py_BuildValue("(y#i)", buf ? buf : "", (Py_ssize_t)len, r > 0 ? 1 : r);
+    free(buf);
+    return out;
+}
 /* ------------------------------------------------------------------------------------------ */
 
 #define FASTCALL_KW(f) ((PyCFunction)(void (*)(void))(f))
@@ -1412,6 +1704,9 @@ static PyMethodDef RowCodec_methods[] = {
      "copy_rows(data, positions, wrap=None) -> list\n\n"
      "(row, key, position texts, values or None) of each row of COPY TO STDOUT text;\n"
      "wrap = (value head, value tail, key head, key tail) wraps each encoded row and key."},
+    {"copy_packed", FASTCALL_KW(RowCodec_copy_packed), METH_FASTCALL | METH_KEYWORDS,
+     "copy_packed(data) -> (values, value_ends, keys, key_ends, line_ends, declined)\n\n"
+     "Every row of COPY TO STDOUT text encoded into shared buffers (see rowcodec.py)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1437,12 +1732,22 @@ static PyTypeObject RowCodecType = {
     .tp_new = PyType_GenericNew,
 };
 
+static PyMethodDef module_methods[] = {
+    {"copy_out", FASTCALL_KW(py_copy_out), METH_FASTCALL | METH_KEYWORDS,
+     "copy_out(conn, get_copy_data, freemem, max_rows) -> (data, status)\n\n"
+     "The next rows (up to max_rows; 0: all) of a COPY TO STDOUT on libpq connection conn (a\n"
+     "PGconn*), read with the GIL released through libpq's PQgetCopyData and PQfreemem at\n"
+     "the given addresses; status: 1 max_rows read (more may follow), -1 done, -2 error\n"
+     "(see PQgetResult)."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef rowcodec_module = {
     PyModuleDef_HEAD_INIT,
     "connectors.source.postgres._rowcodec",
     "C implementation of connectors.source.postgres.rowcodec.PyRowCodec.",
     -1,
-    NULL,
+    module_methods,
     NULL,
     NULL,
     NULL,

@@ -33,6 +33,7 @@ from connectors.source.postgres.offsets import PostgresOffset
 from connectors.source.postgres.protocol.pgoutput import lsn_to_str
 from connectors.source.postgres.snapshot import SNAPSHOTTERS, Chunk, SnapshotReader, WhenNeeded
 from hub.errors import ConfigError
+from hub.log.packed import Packed
 from hub.runtime.api import (
     EncodedBatch,
     SourceConnector,
@@ -82,6 +83,7 @@ class PostgresSourceTask(SourceTask):
         self.stream: Any = None
         self._chunks: Any = None
         self._chunk: Chunk | None = None
+        self._declined: dict[int, list[bytes | None]] = {}  # the chunk's rows the codec declined
         self._row = 0
         self._table_schemas: dict[str, TableSchema] = {}
         self._last_heartbeat = time.monotonic()
@@ -228,14 +230,18 @@ class PostgresSourceTask(SourceTask):
         rows = 0  # snapshot rows in out (an EncodedBatch holds many)
         while rows < limit:
             chunk = self._chunk
-            if chunk is None or self._row >= len(chunk.rows):
+            if chunk is None or self._row >= len(chunk):
                 chunk = self._chunk = next(self._chunks, None)
                 self._row = 0
                 if chunk is None:
                     self._finish_snapshot(out)
                     return out
-            end = min(len(chunk.rows), self._row + limit - rows)
-            self._snapshot_rows(chunk, self._row, end, out)
+                self._declined = dict(chunk.packed[5]) if chunk.packed is not None else {}
+            end = min(len(chunk), self._row + limit - rows)
+            if chunk.packed is not None:
+                self._packed_rows(chunk, self._row, end, out)
+            else:
+                self._snapshot_rows(chunk, self._row, end, out)
             rows += end - self._row
             self._row = end
         return out
@@ -243,7 +249,7 @@ class PostgresSourceTask(SourceTask):
     def _marker(self, chunk: Chunk, i: int) -> str:
         """source.snapshot of row i, as Debezium marks it; when several apply: last, first,
         last_in_data_collection, first_in_data_collection."""
-        last = len(chunk.rows) - 1
+        last = len(chunk) - 1
         marker = "true"
         if i == 0 and chunk.first_in_table:
             marker = "first_in_data_collection"
@@ -255,62 +261,89 @@ class PostgresSourceTask(SourceTask):
             marker = "last"
         return marker
 
-    def _snapshot_rows(
-        self, chunk: Chunk, start: int, end: int, out: list[SourceRecord | EncodedBatch]
-    ) -> None:
+    def _row_offset(self, chunk: Chunk, i: int, marker: str = "true") -> dict[str, Any]:
+        """The offset after snapshot row i (`PostgresOffset.at_snapshot_row`, built directly)."""
+        offset = self._snapshot_base.at_snapshot_row(chunk.table.qualified, ()).to_dict()
+        offset["after"] = list(chunk.position(i))
+        if marker == "last":
+            offset["last_snapshot_record"] = True
+        return offset
+
+    def _schema_of(self, chunk: Chunk) -> TableSchema:
         t = chunk.table
         schema = self._table_schemas.get(t.qualified)
         if schema is None:
             schema = self._table_schemas[t.qualified] = self.schemas.for_table(t)
-        base, db, name = self._snapshot_base, self.cfg.dbname, self.cfg.topic_prefix
-        lsn = base.snapshot_lsn
-        # PostgresOffset.at_snapshot_row(...).to_dict(), built directly: this runs per row
-        template = base.at_snapshot_row(t.qualified, ()).to_dict()
-        encoded = chunk.encoded
-        enc = self.encoder
-        table = enc.table(schema) if enc is not None else None
+        return schema
+
+    def _packed_rows(
+        self, chunk: Chunk, start: int, end: int, out: list[SourceRecord | EncodedBatch]
+    ) -> None:
+        """Rows start..end-1 of a packed chunk: runs of plain rows as packed EncodedBatches
+        (no object per row), the rows with a marker of their own or that the codec declined
+        one by one."""
+        assert chunk.packed is not None and self.encoder is not None
+        schema = self._schema_of(chunk)
+        table = self.encoder.table(schema)
+        lsn = self._snapshot_base.snapshot_lsn
         ts_us, ts_ns = self._snapshot_ts, time.time_ns()
-        keys: list[bytes | None] = []
-        rows: list[bytes] = []
+        values, value_ends, keys, key_ends, _, _ = chunk.packed
+        head, tail = self.encoder.snapshot_wrap(table, ts_us=ts_us, lsn=lsn, ts_ns=ts_ns)
+        rows = Packed(values, value_ends, keys, key_ends, start, start,
+                      (head, tail, table.key_head, table.key_tail))  # fmt: skip
+        # the only rows that may not be plain "true" reads: a table's first and last, the
+        # snapshot's first (the first this task emits) and last, and declined ones
+        candidates = {0, len(chunk) - 1, start} | self._declined.keys()
+        run = start
+        for i in sorted(c for c in candidates if start <= c < end):
+            marker = self._marker(chunk, i)
+            if marker == "true" and i not in self._declined:
+                continue
+            if run < i:
+                out.append(EncodedBatch(schema.topic, [], [], self.partition,
+                                        self._row_offset(chunk, i - 1),
+                                        packed=rows.slice(run, i)))  # fmt: skip
+            run = i + 1
+            offset = self._row_offset(chunk, i, marker)
+            if i in self._declined:
+                self._value_record(chunk, schema, self._declined[i], marker, offset, out)
+                continue
+            h, t = self.encoder.snapshot_wrap(
+                table, ts_us=ts_us, lsn=lsn, ts_ns=ts_ns, marker=marker
+            )
+            one = rows.slice(i, i + 1, (h, t, table.key_head, table.key_tail))
+            out.append(SourceRecord(
+                schema.topic, one.value(i), one.key(i), self.partition, offset, encoded=True
+            ))  # fmt: skip
+        if run < end:
+            out.append(EncodedBatch(schema.topic, [], [], self.partition,
+                                    self._row_offset(chunk, end - 1),
+                                    packed=rows.slice(run, end)))  # fmt: skip
 
-        def batch(last: int) -> None:  # the rows so far, with the offset of the last one
-            assert enc is not None and table is not None
-            head, tail = enc.snapshot_wrap(table, ts_us=ts_us, lsn=lsn, ts_ns=ts_ns)
-            values: list[bytes | None] = [head + r + tail for r in rows]
-            offset = {**template, "after": list(chunk.positions[last])}
-            out.append(EncodedBatch(schema.topic, keys, values, self.partition, offset))
+    def _value_record(
+        self, chunk: Chunk, schema: TableSchema, values: list[bytes | None], marker: str,
+        offset: dict[str, Any], out: list[SourceRecord | EncodedBatch],
+    ) -> None:  # fmt: skip
+        """A read event of ``values`` as Python values, for the converters."""
+        after = schema.row(values)
+        src = schema.source(self.cfg.dbname, self.cfg.topic_prefix, ts_us=self._snapshot_ts,
+                            snapshot=marker, lsn=self._snapshot_base.snapshot_lsn)  # fmt: skip
+        out.append(SourceRecord(
+            schema.topic, envelope("r", None, after, src), schema.key(after),
+            self.partition, offset,
+            key_schema=schema.key_schema, value_schema=schema.value_schema,
+        ))  # fmt: skip
 
+    def _snapshot_rows(
+        self, chunk: Chunk, start: int, end: int, out: list[SourceRecord | EncodedBatch]
+    ) -> None:
+        """Rows start..end-1 of a chunk of values (no encoder: transforms or other
+        converters), one record each."""
+        schema = self._schema_of(chunk)
         for i in range(start, end):
             marker = self._marker(chunk, i)
-            got = encoded[i] if encoded is not None else None
-            if got is not None and marker == "true":  # most rows: batched, no object each
-                keys.append(got[1])
-                rows.append(got[0])
-                continue
-            if rows:
-                batch(i - 1)
-                keys, rows = [], []
-            offset = {**template, "after": list(chunk.positions[i])}
-            if marker == "last":
-                offset["last_snapshot_record"] = True
-            if got is not None:
-                assert enc is not None and table is not None
-                value = enc.snapshot(
-                    table, got[0], ts_us=ts_us, marker=marker, lsn=lsn, ts_ns=ts_ns
-                )
-                out.append(SourceRecord(
-                    schema.topic, value, got[1], self.partition, offset, encoded=True
-                ))  # fmt: skip
-                continue
-            after = schema.row(chunk.rows[i])
-            src = schema.source(db, name, ts_us=ts_us, snapshot=marker, lsn=lsn)
-            out.append(SourceRecord(
-                schema.topic, envelope("r", None, after, src), schema.key(after),
-                self.partition, offset,
-                key_schema=schema.key_schema, value_schema=schema.value_schema,
-            ))  # fmt: skip
-        if rows:
-            batch(end - 1)
+            offset = self._row_offset(chunk, i, marker)
+            self._value_record(chunk, schema, chunk.rows[i], marker, offset, out)
 
     def _finish_snapshot(self, out: list[SourceRecord | EncodedBatch]) -> None:
         assert self.reader is not None

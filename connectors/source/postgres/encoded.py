@@ -10,13 +10,12 @@ the codec declines (unchanged TOAST values), transforms and other converters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from connectors.source.postgres.events import CONNECTOR, VERSION, TableSchema
-from connectors.source.postgres.rowcodec import CopyRow, RowCodec
+from connectors.source.postgres.rowcodec import CopyPacked, RowCodec
 
 
 def _lit(doc: Any) -> bytes:
@@ -136,13 +135,12 @@ class EventEncoder:
 
 class SnapshotRows:
     """What the snapshot reader thread calls for one table's chunks: its COPY text straight
-    to each row's ``after`` struct and its whole key (`RowCodec.copy_rows`). The task wraps
-    the structs into values a poll at a time (`EventEncoder.snapshot_wrap`): a chunk of
-    whole values would hold the schema's bytes once per row, chunks ahead."""
+    to the rows' ``after`` structs and keys, packed (`RowCodec.copy_packed`). The task wraps
+    them into values only as they are written (`EventEncoder.snapshot_wrap`, applied by the
+    log's encoder): a chunk of whole values would hold the schema's bytes once per row."""
 
     def __init__(self, t: _Table) -> None:
         self.t = t
-        self.wrap = (b"", b"", t.key_head, t.key_tail)
 
-    def copy_rows(self, data: bytes, positions: Sequence[int]) -> list[CopyRow]:
-        return self.t.codec.copy_rows(data, positions, self.wrap)
+    def copy_packed(self, data: bytes) -> CopyPacked:
+        return self.t.codec.copy_packed(data)

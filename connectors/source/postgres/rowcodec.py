@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import struct
+from array import array
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,6 +45,10 @@ Field = tuple[int, str, int, int, Callable[[bytes | None], Any]]
 # (struct, key, the texts of the asked-for columns, the values when the struct is None)
 Wrap = tuple[bytes, bytes, bytes, bytes]  # value head, value tail, key head, key tail
 CopyRow = tuple[bytes | None, bytes | None, tuple[str | None, ...], list[Any] | None]
+# copy_packed: (structs, their ends, keys or None, their ends or None, line ends, declined);
+# the ends are native int64 arrays, one entry per row: row i's struct is
+# structs[ends[i - 1]:ends[i]] (from 0 for row 0), empty for a declined row
+CopyPacked = tuple[bytes, bytes, bytes | None, bytes | None, bytes, list[tuple[int, list[Any]]]]
 
 _I16 = struct.Struct("!h")
 _I32 = struct.Struct("!i")
@@ -143,6 +148,36 @@ class PyRowCodec:
             else:
                 out.append((got[0], got[1], pos, None))
         return out
+
+    def copy_packed(self, data: bytes) -> CopyPacked:
+        """Every row of ``COPY ... TO STDOUT`` text ``data`` at once, into shared buffers
+        (`CopyPacked`): the structs one after the other, the keys (None for a codec with
+        none) likewise, and where each row's line of ``data`` ends. A row the codec declines
+        takes no bytes; ``declined`` lists (row index, its values) for the slow path."""
+        from connectors.source.postgres.snapshot import parse_copy_text
+
+        structs, keys = bytearray(), bytearray()
+        ends, key_ends, line_ends = array("q"), array("q"), array("q")
+        declined: list[tuple[int, list[Any]]] = []
+        pos = 0
+        for i, values in enumerate(parse_copy_text(data)):
+            got = self.values(values)
+            if got is None:
+                declined.append((i, values))
+            else:
+                structs += got[0]
+                keys += got[1] or b""
+            ends.append(len(structs))
+            key_ends.append(len(keys))
+            nl = data.find(b"\n", pos)
+            pos = len(data) if nl < 0 else nl + 1
+            line_ends.append(pos)
+        if not self.key:
+            return bytes(structs), ends.tobytes(), None, None, line_ends.tobytes(), declined
+        return (
+            bytes(structs), ends.tobytes(), bytes(keys), key_ends.tobytes(),
+            line_ends.tobytes(), declined,
+        )  # fmt: skip
 
 
 RowCodec: type[PyRowCodec] = PyRowCodec

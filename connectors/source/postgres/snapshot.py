@@ -28,10 +28,14 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors.source.postgres.catalog import TableInfo
+from connectors.source.postgres.copyout import CopyOut
 from connectors.source.postgres.errors import ConnectionLostError
+
+if TYPE_CHECKING:
+    from connectors.source.postgres.rowcodec import CopyPacked
 
 log = logging.getLogger(__name__)
 
@@ -138,14 +142,44 @@ class Chunk:
     final: bool = False  # the snapshot's last chunk
     first_in_table: bool = False  # starts its table (not a resumed table's first chunk)
     last_in_table: bool = False  # ends its table
-    # with a codec for the table (SnapshotReader's ``codecs``): per row (struct, key) JSON
-    # bytes, or None where the codec declined (``rows[i]`` holds that row's values; the
-    # other entries of ``rows`` are empty)
-    encoded: list[tuple[bytes, bytes | None] | None] | None = None
+    # with a codec for the table (SnapshotReader's ``codecs``): the COPY text (``rows`` and
+    # ``positions`` stay empty), its row count, the columns of a row's position in it, and
+    # the rows encoded at once (`rowcodec.CopyPacked`) by `encode`, on the consuming thread
+    text: bytes | None = None
+    count: int = 0
+    where: tuple[int, ...] = ()
+    codec: Any = None
+    packed: CopyPacked | None = None
+
+    def __len__(self) -> int:
+        return len(self.positions) if self.text is None else self.count
+
+    def encode(self) -> None:
+        if self.packed is None and self.codec is not None and self.text is not None:
+            self.packed = self.codec.copy_packed(self.text)
+
+    def position(self, i: int) -> tuple[str | None, ...]:
+        """Row i's key (or ctid) as text: where a resumed snapshot goes on after it."""
+        if self.text is None:
+            return self.positions[i]
+        return tuple(_text(self.values(i)[c]) for c in self.where)
+
+    def values(self, i: int) -> list[bytes | None]:
+        """Row i's values (of a COPY text chunk: parsed again from the text)."""
+        if self.text is None:
+            return self.rows[i]
+        i %= self.count
+        if self.packed is not None:
+            ends = memoryview(self.packed[4]).cast("q")
+            line = self.text[ends[i - 1] if i else 0 : ends[i]]
+        elif i == self.count - 1:  # the reader's question: where the chunk ends
+            line = self.text[self.text.rfind(b"\n", 0, len(self.text) - 1) + 1 :]
+        else:
+            raise ValueError("a row of a chunk not yet encoded")
+        return parse_copy_text(line if line.endswith(b"\n") else line + b"\n")[0]
 
 
 _END = object()
-_NO_VALUES: list[bytes | None] = []
 
 
 class SnapshotReader:
@@ -189,6 +223,7 @@ class SnapshotReader:
         self._conns: list[Any] = []
         self.rows_done: dict[str, int] = {}
         self._last_log = time.monotonic()
+        self._copy_out: CopyOut | None = None  # COPY read in C (set in begin)
 
     def begin(self) -> None:
         """Open the snapshot transactions (import the exported snapshot before returning: the
@@ -208,6 +243,9 @@ class SnapshotReader:
             conn = psycopg.connect(self._conninfo)
             self._conns.append(conn)
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # a whole table in key order comes from its primary key's index: never let the
+            # planner sort it first (the first row would wait for the whole table)
+            conn.execute("SET LOCAL enable_sort = off")
             if snapshot:
                 conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
             elif threads > 1:  # the first one's snapshot, for all
@@ -218,6 +256,8 @@ class SnapshotReader:
                 conn.execute("SELECT 1")  # takes the transaction's snapshot now
             if n == 0 and threads > 1:
                 log.info("snapshot: %d connections read tables side by side", threads)
+        if self.codecs:
+            self._copy_out = CopyOut.available(self._conns[0])
         for n, conn in enumerate(self._conns):
             th = threading.Thread(
                 target=self._run, args=(conn,), name=f"pg-snapshot-{n}", daemon=True
@@ -242,6 +282,7 @@ class SnapshotReader:
                 if held is not None:
                     yield held
                 held = item
+                held.encode()
             with self._lock:
                 self._queues.pop(i, None)
         if held is not None:
@@ -342,6 +383,9 @@ class SnapshotReader:
         self, conn: Any, t: TableInfo, after: tuple[str | None, ...] | None
     ) -> Iterator[Chunk]:
         codec = self.codecs.get(t.qualified)
+        if codec is not None and self._copy_out is not None:
+            yield from self._streamed(conn, t, codec, after)
+            return
         while not self._stop.is_set():
             if codec is not None:
                 sql = key_sql(t, after, self.chunk_rows)
@@ -349,33 +393,50 @@ class SnapshotReader:
             else:
                 rows, positions = key_chunk(conn, t, after, self.chunk_rows)
                 chunk = Chunk(t, rows, positions)
-            n = len(chunk.positions)
+            n = len(chunk)
             if not n:
                 return
-            after = chunk.positions[-1]
+            after = chunk.position(n - 1)
             self._progress(t, n)
             yield chunk
             if n < self.chunk_rows:
                 return
 
+    def _streamed(
+        self, conn: Any, t: TableInfo, codec: Any, after: tuple[str | None, ...] | None
+    ) -> Iterator[Chunk]:
+        """A keyed table as one COPY in key order, cut into chunks of ``chunk_rows`` as it
+        arrives: the same chunks, and positions, as one COPY per chunk would give (a
+        resumed snapshot starts a new COPY after the last key), without the server
+        planning a query and starting an index scan over per chunk, or idling between
+        them."""
+        assert self._copy_out is not None
+        names = [c.name for c in t.columns]
+        where = tuple(names.index(k) for k in t.primary_key)
+        self._copy_out.start(conn, key_sql(t, after, None), after or ())
+        done = False
+        while not done and not self._stop.is_set():
+            text, done = self._copy_out.rows(conn, self.chunk_rows)
+            chunk = Chunk(t, [], [], text=text, count=text.count(b"\n"), where=where,
+                          codec=codec)  # fmt: skip
+            if len(chunk):
+                self._progress(t, len(chunk))
+                yield chunk
+
     def _encoded(
         self, conn: Any, t: TableInfo, codec: Any, sql: str, params: Sequence[Any]
     ) -> Chunk:
-        """A chunk whose rows the codec encodes straight from the COPY text; ``positions``
-        are the key columns (or the trailing ctid)."""
+        """A chunk of COPY text, which the consuming thread encodes all at once (`Chunk.encode`:
+        this thread then holds no GIL while the server sends the next chunk); a row's
+        position is its key columns (or the trailing ctid)."""
         names = [c.name for c in t.columns]
         where = [names.index(k) for k in t.primary_key] if t.primary_key else [len(names)]
-        got = codec.copy_rows(copy_text(conn, sql, params), tuple(where))
-        rows: list[list[bytes | None]] = []
-        encoded: list[tuple[bytes, bytes | None] | None] = []
-        for row, key, _, values in got:
-            if row is None:
-                rows.append(values)
-                encoded.append(None)
-            else:
-                rows.append(_NO_VALUES)
-                encoded.append((row, key))
-        return Chunk(t, rows, [g[2] for g in got], encoded=encoded)
+        if self._copy_out is not None:
+            text = self._copy_out.copy(conn, sql, params)
+        else:
+            text = copy_text(conn, sql, params)
+        return Chunk(t, [], [], text=text, count=text.count(b"\n"), where=tuple(where),
+                     codec=codec)  # fmt: skip
 
     def _by_ctid(
         self, conn: Any, t: TableInfo, cols: str, rel: str, after: tuple[str | None, ...] | None
@@ -410,8 +471,8 @@ class SnapshotReader:
                 positions: list[tuple[str | None, ...]] = [(_text(r.pop()),) for r in rows]
                 chunk = Chunk(t, rows, positions)
             lo, lower = hi, None
-            if chunk.positions:
-                self._progress(t, len(chunk.positions))
+            if len(chunk):
+                self._progress(t, len(chunk))
                 yield chunk
 
     def _progress(self, t: TableInfo, n: int) -> None:
@@ -435,9 +496,9 @@ def copy_text(conn: Any, sql: str, params: Sequence[Any] = ()) -> bytes:
     return b"".join(parts)
 
 
-def key_sql(t: TableInfo, after: tuple[str | None, ...] | None, limit: int) -> str:
-    """The COPY of up to ``limit`` rows of ``t`` (all columns) with a primary key above
-    ``after`` (``%s`` parameters), in key order."""
+def key_sql(t: TableInfo, after: tuple[str | None, ...] | None, limit: int | None) -> str:
+    """The COPY of up to ``limit`` (None: all) rows of ``t`` (all columns) with a primary key
+    above ``after`` (``%s`` parameters), in key order."""
     cols = ", ".join(_ident(c.name) for c in t.columns).replace("%", "%%")
     rel = f"{_ident(t.schema)}.{_ident(t.name)}".replace("%", "%%")
     order = ", ".join(_ident(k) for k in t.primary_key).replace("%", "%%")
@@ -446,7 +507,8 @@ def key_sql(t: TableInfo, after: tuple[str | None, ...] | None, limit: int) -> s
     if after is not None:
         bound = ", ".join(f"%s::{types[k]}" for k in t.primary_key)
         where = f"WHERE ({order}) > ({bound})"
-    return f"COPY (SELECT {cols} FROM {rel} {where} ORDER BY {order} LIMIT {limit}) TO STDOUT"
+    limit_sql = "" if limit is None else f" LIMIT {limit}"
+    return f"COPY (SELECT {cols} FROM {rel} {where} ORDER BY {order}{limit_sql}) TO STDOUT"
 
 
 def key_chunk(

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from connectors.source.postgres import rowcodec as rc
 from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST
 from connectors.source.postgres.rowcodec import PyRowCodec
+from connectors.source.postgres.snapshot import parse_copy_text
 from connectors.source.postgres.types import Oid, TypeMapper
 
 if os.environ.get("HUB_REQUIRE_SPEEDUPS") == "1":  # CI: a missing C build fails here
@@ -433,7 +434,40 @@ def check_copy(
     wrap = (b"<v>", b"</v>", b"", b"%k")  # an empty piece too
     wrapped = outcome(lambda: py.copy_rows(data, positions, wrap))
     assert outcome(lambda: c.copy_rows(data, positions, wrap)) == wrapped, (fields, data)
+    for k in (key, []):  # the snapshot's form: all rows at once, in shared buffers
+        packed = outcome(lambda k=k: PyRowCodec(fields, k).copy_packed(data))  # type: ignore[misc]
+        assert outcome(lambda k=k: CRowCodec(fields, k).copy_packed(data)) == packed  # type: ignore[misc]
+        if packed[0] == "ok" and expected[0] == "ok":
+            assert unpack(packed[1], data) == [
+                (row, key_ if k else None, values) for row, key_, _, values in expected[1]
+            ]
     return expected
+
+
+def unpack(packed: Any, data: bytes) -> list[Any]:
+    """copy_packed's buffers as copy_rows's (row, key, values) per row; checks the line
+    ends against the rows of ``data``."""
+    structs, ends, keys, key_ends, line_ends, declined = packed
+    ends, lines = memoryview(ends).cast("q"), memoryview(line_ends).cast("q")
+    kends = memoryview(key_ends).cast("q") if key_ends is not None else None
+    declined = dict(declined)
+    out = []
+    for i in range(len(ends)):
+        line = data[lines[i - 1] if i else 0 : lines[i]]
+        assert (
+            parse_copy_text(line if line.endswith(b"\n") else line + b"\n")[0]
+            == (parse_copy_text(data)[i])
+        )
+        if i in declined:
+            assert ends[i] == (ends[i - 1] if i else 0)
+            out.append((None, None, declined[i]))
+            continue
+        key = None
+        if keys is not None and kends is not None:
+            key = keys[kends[i - 1] if i else 0 : kends[i]]
+        out.append((structs[ends[i - 1] if i else 0 : ends[i]], key, None))
+    assert len(lines) == len(ends) and (not len(lines) or lines[-1] == len(data))
+    return out
 
 
 COPY_TEXTS = {

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from connectors.source.postgres.copyout import CopyOut
 from hub.log import Log
 from tests.connectors.postgres.helpers import events, failure, source_config, start, wait_for
 from tests.fixtures.postgres import PgServer
@@ -492,13 +493,20 @@ def test_heartbeats_on_a_quiet_stream(
         worker.stop()
 
 
-@pytest.mark.parametrize("encoded_path", [True, False], ids=["encoded", "values"])
+@pytest.mark.parametrize(
+    ("encoded_path", "libpq"), [(True, True), (True, False), (False, True)],
+    ids=["encoded", "encoded-psycopg-copy", "values"],
+)  # fmt: skip
 def test_snapshot_markers_as_debezium(
-    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path, encoded_path: bool
-) -> None:
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path, encoded_path: bool, libpq: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     """source.snapshot: first / first_in_data_collection / true / last_in_data_collection /
     last, as Debezium's RelationalSnapshotChangeEventSource marks them (when several apply:
-    last, then first, then last_in_, then first_in_), across chunk boundaries."""
+    last, then first, then last_in_, then first_in_), across chunk boundaries; the same with
+    COPY read row by row through psycopg (no C libpq path: one COPY per chunk)."""
+    if not libpq:
+        monkeypatch.setattr(CopyOut, "available", classmethod(lambda cls, conn: None))
     for name, rows in (("m1", 3), ("m2", 1), ("m3", 0), ("m4", 4)):
         sql.execute(f"CREATE TABLE {name} (id int PRIMARY KEY)")
         if rows:
@@ -511,6 +519,7 @@ def test_snapshot_markers_as_debezium(
         })  # fmt: skip
     worker = start(tmp_path, source_config(pg_server, pg_db, **extra))
     try:
+
         def markers() -> dict[str, list[str]]:
             return {
                 t: [v["source"]["snapshot"] for _, v in events(worker.log, f"app.public.{t}")]
