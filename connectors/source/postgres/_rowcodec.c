@@ -410,6 +410,19 @@ fast_int(obuf *b, const uint8_t *p, Py_ssize_t n)
    ('u' for \u00XX) */
 static char str_escape[128];
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* No byte of w needs a JSON escape: none below 0x20, no '"', no '\\' (bytes from 0x80 on
+   are copied as they are). Exact as a yes/no (the classic has-zero/has-less tricks). */
+static inline int
+word_plain(uint64_t w)
+{
+    uint64_t q = w ^ (ONES * '"'), bs = w ^ (ONES * '\\');
+    uint64_t t = ((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) | ((bs - ONES) & ~bs);
+    return (t & HIGHS) == 0;
+}
+
 static int
 fast_str(obuf *b, const uint8_t *p, Py_ssize_t n)
 {
@@ -419,7 +432,16 @@ fast_str(obuf *b, const uint8_t *p, Py_ssize_t n)
 
     /* validate first (strict UTF-8, as bytes.decode), so nothing is written for bad input */
     while (i < n) {
-        uint8_t c = p[i];
+        uint8_t c;
+        uint64_t w;
+        if (i + 8 <= n) { /* 8 ASCII bytes at a time */
+            memcpy(&w, p + i, 8);
+            if (!(w & HIGHS)) {
+                i += 8;
+                continue;
+            }
+        }
+        c = p[i];
         if (c < 0x80) {
             i++;
             continue;
@@ -464,8 +486,21 @@ fast_str(obuf *b, const uint8_t *p, Py_ssize_t n)
     i = 0;
     while (i < n) {
         start = i;
-        while (i < n && (p[i] >= 0x80 || !str_escape[p[i]]))
-            i++;
+        for (;;) { /* 8 bytes at a time while none needs escaping, then byte by byte */
+            Py_ssize_t lim;
+            uint64_t w;
+            while (i + 8 <= n) {
+                memcpy(&w, p + i, 8);
+                if (!word_plain(w))
+                    break;
+                i += 8;
+            }
+            lim = i + 8 < n ? i + 8 : n;
+            while (i < lim && (p[i] >= 0x80 || !str_escape[p[i]]))
+                i++;
+            if (i < lim || i >= n)
+                break;
+        }
         memcpy(o, p + start, i - start);
         o += i - start;
         if (i < n) {

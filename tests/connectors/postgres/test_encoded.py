@@ -21,6 +21,7 @@ from connectors.source.postgres.events import envelope
 from connectors.source.postgres.filters import Filters
 from connectors.source.postgres.schemas import TableSchemas
 from connectors.source.postgres.snapshot import copy_text, parse_copy_text
+from hub.log.packed import Packed
 from hub.runtime.api import EncodedBatch, SourceTaskContext
 from hub.runtime.converters import JsonConverter
 from tests.connectors.postgres.helpers import events, failure, source_config, start, wait_for
@@ -81,7 +82,11 @@ def test_encoded_events_are_the_converters_bytes(
         t = enc.table(schema)
         kc, vc = JsonConverter(json_encoding[0]), JsonConverter(json_encoding[1])
         copied = t.codec.copy_rows(data, (0,))
-        wrapped = SnapshotRows(t).copy_rows(data, (0,))
+        structs, ends, keys, key_ends, _, declined = SnapshotRows(t).copy_packed(data)
+        assert declined == []
+        head, tail = enc.snapshot_wrap(t, ts_us=COMMIT_US, lsn=1234, ts_ns=TS_NS)
+        packed = Packed(structs, ends, keys, key_ends, 0, len(rows),
+                        (head, tail, t.key_head, t.key_tail))  # fmt: skip
         for n, (values, (row, key, pos, fallback)) in enumerate(zip(rows, copied, strict=True)):
             assert fallback is None and row is not None
             assert values[0] is not None and pos == (values[0].decode(),)
@@ -92,12 +97,11 @@ def test_encoded_events_are_the_converters_bytes(
             want = vc.from_value(envelope("r", None, after, src, ts_ns=TS_NS), schema.value_schema)
             got = enc.snapshot(t, row, ts_us=COMMIT_US, marker="last", lsn=1234, ts_ns=TS_NS)
             assert got == want
-            # the snapshot reader's form (marker "true"), wrapped by the task
+            # the snapshot reader's form (marker "true"): packed, wrapped as the log writes it
             src = schema.source(db, name, ts_us=COMMIT_US, snapshot="true", lsn=1234)
             want = vc.from_value(envelope("r", None, after, src, ts_ns=TS_NS), schema.value_schema)
-            head, tail = enc.snapshot_wrap(t, ts_us=COMMIT_US, lsn=1234, ts_ns=TS_NS)
-            assert head + wrapped[n][0] + tail == want
-            assert wrapped[n][1] == kc.from_value(schema.key(after), schema.key_schema)
+            assert packed.value(n) == want
+            assert packed.key(n) == kc.from_value(schema.key(after), schema.key_schema)
             # streamed changes, the row from a TupleData
             new, new_key, end = t.codec.tuple(b"xx" + tuple_data(values), 2)
             assert (new, new_key, end) == (row, key, len(tuple_data(values)) + 2)
