@@ -1041,7 +1041,7 @@ static const uint8_t lz4_frame_header[7] = {0x04, 0x22, 0x4d, 0x18, 0x60, 0x70, 
    Returns 0, or PACKED_NOMEM. */
 static int
 packed_lz4_pass(Section *secs, Py_ssize_t ns, const uint32_t *sec_of, const uint32_t *bsz,
-                Py_ssize_t n, Py_ssize_t start, const int64_t *vends, const int64_t *kends,
+                Py_ssize_t n, const int64_t *vends, const int64_t *kends,
                 const Py_buffer *vb, const Py_buffer *kb, const Py_buffer *wb, const char *hk,
                 Py_ssize_t hklen, const Py_buffer *pb, long long first_seq)
 {
@@ -1071,8 +1071,7 @@ packed_lz4_pass(Section *secs, Py_ssize_t ns, const uint32_t *sec_of, const uint
     for (i = 0; i < n && !err; i++) {
         Section *sc = &secs[sec_of[i]];
         Lz4W *w = sc->w;
-        Py_ssize_t idx = start + i;
-        int64_t lo = idx ? vends[idx - 1] : 0, hi = vends[idx];
+        int64_t lo = vends[i], hi = vends[i + 1];
         uint8_t head[40], *q = head;
         char digits[24];
         int nd;
@@ -1082,7 +1081,7 @@ packed_lz4_pass(Section *secs, Py_ssize_t ns, const uint32_t *sec_of, const uint
         *q++ = 0;                             /* timestamp delta */
         q = put_varint(q, zigzag(sc->done)); /* offset delta */
         if (kends) {
-            int64_t klo = idx ? kends[idx - 1] : 0, khi = kends[idx];
+            int64_t klo = kends[i], khi = kends[i + 1];
             q = put_varint(q, zigzag(wb[2].len + (khi - klo) + wb[3].len));
             err = w_lit(w, head, (size_t)(q - head)) || w_piece(w, 0, wb[2].buf, wb[2].len) ||
                   w_lit(w, (const uint8_t *)kb->buf + klo, (size_t)(khi - klo)) ||
@@ -1127,6 +1126,7 @@ encode_packed_impl(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, i
     Py_ssize_t scap = 0, *cur = NULL, largest = 0;
     long long first_seq, ts;
     const int64_t *vends, *kends = NULL;
+    int64_t *vcopy = NULL, *kcopy = NULL;
     uint32_t *bsz = NULL, *sec_of = NULL;
     Section *secs = NULL;
     uint8_t *scratch = NULL;
@@ -1197,10 +1197,26 @@ encode_packed_impl(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, i
         PyErr_SetString(PyExc_ValueError, "start and stop must lie within the packed records");
         goto done;
     }
-    vends = (const int64_t *)veb.buf;
-    if (have_ke)
-        kends = (const int64_t *)keb.buf;
     n = stop - start;
+    /* private copies of the ends of start..stop-1, each with the end before it first: pass 2
+       must see the sizes pass 1 measured even if a writable buffer changes meanwhile */
+    if (!(vcopy = PyMem_New(int64_t, (size_t)n + 1)) ||
+        (have_ke && !(kcopy = PyMem_New(int64_t, (size_t)n + 1)))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    vcopy[0] = 0; /* memcpy: the buffer need not be aligned */
+    if (start)
+        memcpy(vcopy, (const char *)veb.buf + 8 * (start - 1), 8);
+    memcpy(vcopy + 1, (const char *)veb.buf + 8 * start, sizeof(int64_t) * (size_t)n);
+    vends = vcopy;
+    if (have_ke) {
+        kcopy[0] = 0;
+        if (start)
+            memcpy(kcopy, (const char *)keb.buf + 8 * (start - 1), 8);
+        memcpy(kcopy + 1, (const char *)keb.buf + 8 * start, sizeof(int64_t) * (size_t)n);
+        kends = kcopy;
+    }
     if (!(bsz = PyMem_New(uint32_t, (size_t)(n ? n : 1))) ||
         !(sec_of = PyMem_New(uint32_t, (size_t)(n ? n : 1))) ||
         !(cur = PyMem_New(Py_ssize_t, (size_t)np))) {
@@ -1213,8 +1229,8 @@ encode_packed_impl(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, i
     /* pass 1: each record's partition, section and size */
     Py_BEGIN_ALLOW_THREADS
     for (i = 0; i < n && !err; i++) {
-        Py_ssize_t idx = start + i, klen = -1, vlen, hvlen = 0, p = sticky, c;
-        int64_t lo = idx ? vends[idx - 1] : 0, hi = vends[idx], klo = 0, khi = 0;
+        Py_ssize_t klen = -1, vlen, hvlen = 0, p = sticky, c;
+        int64_t lo = vends[i], hi = vends[i + 1], klo = 0, khi = 0;
         uint64_t hsize = 1, body, rec, size;
         char digits[24];
 
@@ -1224,8 +1240,8 @@ encode_packed_impl(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, i
         }
         vlen = wb[0].len + (Py_ssize_t)(hi - lo) + wb[1].len;
         if (kends) {
-            klo = idx ? kends[idx - 1] : 0;
-            khi = kends[idx];
+            klo = kends[i];
+            khi = kends[i + 1];
             if (klo < 0 || klo > khi || khi > kb.len) {
                 err = PACKED_BAD_ENDS;
                 break;
@@ -1327,7 +1343,7 @@ encode_packed_impl(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, i
 
     /* pass 2: write (only memory the call owns or holds a buffer of) */
     if (lz4) {
-        err = packed_lz4_pass(secs, ns, sec_of, bsz, n, start, vends, kends, &vb, &kb, wb, hk,
+        err = packed_lz4_pass(secs, ns, sec_of, bsz, n, vends, kends, &vb, &kb, wb, hk,
                               hklen, &pb, first_seq);
         if (err) {
             PyErr_NoMemory();
@@ -1352,8 +1368,7 @@ encode_packed_impl(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, i
     Py_BEGIN_ALLOW_THREADS
     for (i = 0; i < n; i++) {
         Section *sc = &secs[sec_of[i]];
-        Py_ssize_t idx = start + i;
-        int64_t lo = idx ? vends[idx - 1] : 0, hi = vends[idx];
+        int64_t lo = vends[i], hi = vends[i + 1];
         uint8_t *q = sc->p;
         char digits[24];
         int nd;
@@ -1363,7 +1378,7 @@ encode_packed_impl(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, i
         *q++ = 0;                             /* timestamp delta */
         q = put_varint(q, zigzag(sc->done)); /* offset delta */
         if (kends) {
-            int64_t klo = idx ? kends[idx - 1] : 0, khi = kends[idx];
+            int64_t klo = kends[i], khi = kends[i + 1];
             q = put_varint(q, zigzag(wb[2].len + (khi - klo) + wb[3].len));
             put_span(&q, wb[2].buf, wb[2].len);
             put_span(&q, (const uint8_t *)kb.buf + klo, (Py_ssize_t)(khi - klo));
@@ -1433,6 +1448,8 @@ done:
     PyMem_Free(bsz);
     PyMem_Free(sec_of);
     PyMem_Free(cur);
+    PyMem_Free(vcopy);
+    PyMem_Free(kcopy);
     if (have_v)
         PyBuffer_Release(&vb);
     if (have_ve)

@@ -190,30 +190,55 @@ class Producer:
                 records.start, records.stop, records.wrap, header_key, header_prefix,
                 first_seq, ts, parts, sticky,
             )  # fmt: skip
-            got = None
+            # a section is a batch's records: with its header it must fit the topic's
+            # max.message.bytes, compressed or not (compression can add a little)
+            limit = t.config.max_message_bytes
+            budget = min(self._max_batch_bytes, limit - _batch.HEADER_SIZE)
+            if compression != "none":
+                budget = int(budget * 0.99) - 64
+            budget = max(budget, 1)
+            batches = None
             if compression == "lz4" and codec.encode_packed_lz4 is not None:
                 # LZ4 frames written from the records' structure: the repeated wrap becomes
                 # matches, without an uncompressed copy or a compressor's search (~6x faster
                 # than encoding then lz4.frame, for about twice lz4.frame's output size)
                 got = codec.encode_packed_lz4(
-                    *args, min(self._max_batch_bytes, LZ4_MAX_SECTION), self._batch_records
+                    *args, min(budget, LZ4_MAX_SECTION), self._batch_records
                 )
-            precompressed = got is not None
-            if got is None:  # no C codec, another compression or a record past 4 MB
-                got = codec.encode_packed(*args, self._max_batch_bytes, self._batch_records)
-            sections, largest = got
-            if 100 + largest > t.config.max_message_bytes:
-                raise RecordTooLargeError(topic, 100 + largest, t.config.max_message_bytes)
+                if got is not None:
+                    batches = self._packed_batches(got, True, compression, limit, topic)
+            if batches is None:  # no C codec, another compression, or a frame past the limit
+                got = codec.encode_packed(*args, budget, self._batch_records)
+                batches = self._packed_batches(got, False, compression, limit, topic)
+                if batches is None:
+                    raise RecordTooLargeError(topic, got[1] + 100, limit)
             out: list[AppendInfo] = []
-            for p, encoded in enumerate(sections):
+            for p, data in batches:  # all checked: nothing is appended if one is too large
                 part = t.partitions[partition if partition is not None else p]
-                for records_, count, first_ts, max_ts in encoded or ():
-                    data = _batch.build_batch_parts(
-                        records_, count, first_ts, max_ts, compression, compressed=precompressed
-                    )
-                    out.append(part.append_batch(data))
-                    self._touched.add(part)
+                out.append(part.append_batch(data))
+                self._touched.add(part)
             return out
+
+    @staticmethod
+    def _packed_batches(
+        got: tuple[list[list[tuple[bytes, int, int, int]] | None], int], precompressed: bool,
+        compression: str, limit: int, topic: str,
+    ) -> list[tuple[int, tuple[bytearray, bytes]]] | None:  # fmt: skip
+        """The batches of `codec.encode_packed`'s sections, per partition index; None when
+        one is past ``limit`` (max.message.bytes)."""
+        sections, largest = got
+        if 100 + largest > limit:
+            raise RecordTooLargeError(topic, 100 + largest, limit)
+        out = []
+        for p, encoded in enumerate(sections):
+            for records_, count, first_ts, max_ts in encoded or ():
+                data = _batch.build_batch_parts(
+                    records_, count, first_ts, max_ts, compression, compressed=precompressed
+                )
+                if len(data[0]) + len(data[1]) > limit:
+                    return None
+                out.append((p, data))
+        return out
 
     def _append(
         self,

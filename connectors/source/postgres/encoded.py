@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from connectors.source.postgres.events import CONNECTOR, VERSION, TableSchema
-from connectors.source.postgres.rowcodec import CopyPacked, RowCodec
+from connectors.source.postgres.rowcodec import KIND_PY, CopyPacked, PyRowCodec, RowCodec
 
 
 def _lit(doc: Any) -> bytes:
@@ -141,6 +141,10 @@ class SnapshotRows:
 
     def __init__(self, t: _Table) -> None:
         self.t = t
+        # the C codec encodes a table of fast kinds only without the GIL
+        self.gil_free = not isinstance(t.codec, PyRowCodec) and all(
+            f[2] != KIND_PY for f in t.codec.fields
+        )
 
     def copy_packed(self, data: bytes) -> CopyPacked:
         return self.t.codec.copy_packed(data)

@@ -244,8 +244,11 @@ class SnapshotReader:
             self._conns.append(conn)
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             # a whole table in key order comes from its primary key's index: never let the
-            # planner sort it first (the first row would wait for the whole table)
+            # planner sort it first (the first row would wait for the whole table); and one
+            # COPY streams a whole table as the task takes it, however long that is, so a
+            # role's or database's statement_timeout must not cut it
             conn.execute("SET LOCAL enable_sort = off")
+            conn.execute("SET LOCAL statement_timeout = 0")
             if snapshot:
                 conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
             elif threads > 1:  # the first one's snapshot, for all
@@ -421,22 +424,21 @@ class SnapshotReader:
                           codec=codec)  # fmt: skip
             if len(chunk):
                 self._progress(t, len(chunk))
-                yield chunk
+                yield _encode_here(chunk)
 
     def _encoded(
         self, conn: Any, t: TableInfo, codec: Any, sql: str, params: Sequence[Any]
     ) -> Chunk:
-        """A chunk of COPY text, which the consuming thread encodes all at once (`Chunk.encode`:
-        this thread then holds no GIL while the server sends the next chunk); a row's
-        position is its key columns (or the trailing ctid)."""
+        """A chunk of COPY text, encoded all at once (`_encode_here`); a row's position is
+        its key columns (or the trailing ctid)."""
         names = [c.name for c in t.columns]
         where = [names.index(k) for k in t.primary_key] if t.primary_key else [len(names)]
         if self._copy_out is not None:
             text = self._copy_out.copy(conn, sql, params)
         else:
             text = copy_text(conn, sql, params)
-        return Chunk(t, [], [], text=text, count=text.count(b"\n"), where=tuple(where),
-                     codec=codec)  # fmt: skip
+        return _encode_here(Chunk(t, [], [], text=text, count=text.count(b"\n"),
+                                  where=tuple(where), codec=codec))  # fmt: skip
 
     def _by_ctid(
         self, conn: Any, t: TableInfo, cols: str, rel: str, after: tuple[str | None, ...] | None
@@ -482,6 +484,16 @@ class SnapshotReader:
             self._last_log = now
             pct = f" ({100 * done / t.estimated_rows:.0f}%)" if t.estimated_rows > 0 else ""
             log.info("snapshot: %s %d of ~%d rows%s", t.qualified, done, t.estimated_rows, pct)
+
+
+def _encode_here(chunk: Chunk) -> Chunk:
+    """Encode a reader's chunk on its own thread when the codec runs without the GIL (then
+    the task thread, which appends to the log, only wraps and writes); else the task thread
+    encodes it (`Chunk.encode` in `chunks`), so that this one, holding no GIL, keeps reading
+    while the server sends."""
+    if getattr(chunk.codec, "gil_free", False):
+        chunk.encode()
+    return chunk
 
 
 def copy_text(conn: Any, sql: str, params: Sequence[Any] = ()) -> bytes:

@@ -1,0 +1,198 @@
+"""The snapshot's packed path driven by hand (JSON encoding): every row once and in order,
+offsets that resume right after their row, declined rows among packed runs, a statement_timeout
+longer than nothing but shorter than the table, and batches within max.message.bytes without
+compression (found by review; each failed on the first version of the path)."""
+
+from __future__ import annotations
+
+import json
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from connectors.source.postgres import PostgresSourceTask, copyout, encoded
+from connectors.source.postgres.snapshot import parse_copy_text
+from hub.log import Log
+from hub.runtime.api import EncodedBatch, SourceTaskContext
+from hub.runtime.offsets import partition_key
+from tests.connectors.postgres.helpers import failure, source_config, wait_for
+from tests.connectors.postgres.helpers import start as start_worker
+from tests.fixtures.postgres import PgServer
+
+
+@pytest.fixture
+def sql(pg_server: PgServer, pg_db: str) -> Any:
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as conn:
+        yield conn
+
+
+def start(cfg: dict[str, Any], offset: dict[str, Any] | None = None) -> PostgresSourceTask:
+    offsets = {partition_key({"server": "app"}): offset} if offset else {}
+    task = PostgresSourceTask()
+    task.start(cfg, SourceTaskContext("pg", 0, offsets, lambda: None, (True, True)))
+    return task
+
+
+def expand(recs: list[Any]) -> list[tuple[Any, dict[str, Any], str]]:
+    """(key id, offset after the record (batches: only on their last), snapshot marker)."""
+    out = []
+    for r in recs:
+        if isinstance(r, EncodedBatch):
+            keys, values = r.packed.lists() if r.packed is not None else (r.keys, r.values)
+            for i, (k, v) in enumerate(zip(keys, values, strict=True)):
+                p = json.loads(v)["payload"]
+                out.append(
+                    (
+                        json.loads(k)["payload"]["id"],
+                        r.source_offset if i == len(values) - 1 else None,
+                        p["source"]["snapshot"],
+                    )
+                )
+        elif r.topic:
+            v = r.value if isinstance(r.value, dict) else json.loads(r.value)["payload"]
+            out.append(
+                (
+                    json.loads(r.key)["payload"]["id"] if r.encoded else r.key["id"],
+                    r.source_offset,
+                    v["source"]["snapshot"],
+                )
+            )
+    return out
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+def test_statement_timeout_over_a_slowly_consumed_table(
+    pg_server: PgServer, pg_db: str, sql: Any, streamed: bool, monkeypatch: Any
+) -> None:
+    """A role/database statement_timeout now bounds the time the task takes for a whole table
+    (one streamed COPY), not one chunk's COPY."""
+    if not streamed:
+        monkeypatch.setattr(copyout.CopyOut, "available", classmethod(lambda cls, c: None))
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    sql.execute("INSERT INTO t SELECT g, repeat('x', 400) FROM generate_series(1, 150000) g")
+    sql.execute(f"ALTER DATABASE {pg_db} SET statement_timeout = '3s'")
+    cfg = source_config(
+        pg_server,
+        pg_db,
+        **{"snapshot.mode": "initial_only", "max.batch.size": 2000, "snapshot.fetch.size": 2000},
+    )
+    task = start(cfg)
+    n = 0
+    try:
+        while task.reader is not None:
+            n += len(expand(task.poll()))
+            time.sleep(0.1)  # a slow log: ~8 s for the table
+    finally:
+        task.stop()
+    assert n == 150000
+
+
+def _declining(monkeypatch: Any, every: int) -> None:
+    """The codec declines rows whose id % every == 0 (as it does a value orjson refuses)."""
+    orig = encoded.SnapshotRows.copy_packed
+
+    def copy_packed(self: Any, data: bytes) -> Any:
+        vals, vends, keys, kends, lends, declined = orig(self, data)
+        rows = parse_copy_text(data)
+        ve, ke = array("q", vends), array("q", kends)
+        nv, nk, nve, nke = bytearray(), bytearray(), array("q"), array("q")
+        declined = dict(declined)
+        for i, row in enumerate(rows):
+            lo, klo = (ve[i - 1], ke[i - 1]) if i else (0, 0)
+            if int(row[0]) % every == 0:
+                declined[i] = row
+            elif i not in declined:
+                nv += vals[lo : ve[i]]
+                nk += keys[klo : ke[i]]
+            nve.append(len(nv))
+            nke.append(len(nk))
+        return (bytes(nv), nve.tobytes(), bytes(nk), nke.tobytes(), lends, sorted(declined.items()))
+
+    monkeypatch.setattr(encoded.SnapshotRows, "copy_packed", copy_packed)
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+def test_every_row_once_in_order_and_offsets_resume_right_after(
+    pg_server: PgServer, pg_db: str, sql: Any, streamed: bool, monkeypatch: Any
+) -> None:
+    if not streamed:
+        monkeypatch.setattr(copyout.CopyOut, "available", classmethod(lambda cls, c: None))
+    _declining(monkeypatch, 37)
+    sql.execute("CREATE TABLE a (id int PRIMARY KEY, v text)")
+    sql.execute("CREATE TABLE b (id int PRIMARY KEY, v text)")
+    sql.execute("INSERT INTO a SELECT g, 'x' || g FROM generate_series(1, 1000) g")
+    sql.execute("INSERT INTO b SELECT g, 'y' || g FROM generate_series(1, 333) g")
+    cfg = source_config(
+        pg_server,
+        pg_db,
+        **{"snapshot.mode": "initial_only", "max.batch.size": 77, "snapshot.fetch.size": 100},
+    )
+    task = start(cfg)
+    got: list[Any] = []
+    try:
+        while task.reader is not None:
+            got += expand(task.poll())
+    finally:
+        task.stop()
+    ids = [g[0] for g in got]
+    assert ids == list(range(1, 1001)) + list(range(1, 334))
+    markers = [(i, g[0], g[2]) for i, g in enumerate(got) if g[2] != "true"]
+    assert markers[0][2] == "first" and markers[-1][2] == "last", markers
+    # every offset names its own row; restarting from it continues with the next row
+    for i in (5, 76, 99, 100, 150, 199, 998, 999, 1000, 1100, 1331):
+        off = got[i][1]
+        if off is None:
+            continue
+        assert off["after"] == [str(got[i][0])], (i, off)
+        t2 = start(cfg, dict(off))
+        try:
+            nxt = []
+            while not nxt and t2.reader is not None:
+                nxt = expand(t2.poll())
+            assert nxt[0][0] == got[i + 1][0], (i, nxt[:2])
+        finally:
+            t2.stop()
+
+
+def test_a_snapshot_without_compression_fits_max_message_bytes(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    """Uncompressed sections filled to max_batch_bytes made batches past max.message.bytes
+    (the batch header on top): the task failed at every restart."""
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    sql.execute(
+        "INSERT INTO t SELECT g, left(repeat(md5(g::text), 4), (g * 7919) % 120) "
+        "FROM generate_series(1, 150000) g"
+    )
+    cfg = source_config(pg_server, pg_db, **{
+        "snapshot.mode": "initial_only", "producer.override.compression.type": "none",
+    })  # fmt: skip
+    worker = start_worker(tmp_path, cfg)
+    try:
+
+        def done() -> bool:
+            log = worker.log
+            return bool(failure(worker)) or (
+                log.has_topic("app.public.t")
+                and log.partition("app.public.t", 0).high_watermark >= 150000
+            )
+
+        wait_for(done, 120, "the snapshot")
+        assert failure(worker) is None, failure(worker)
+    finally:
+        worker.stop()
+    log = Log(str(tmp_path / "data"), read_only=True)
+    try:
+        ids, off = [], 0
+        while True:
+            recs, off = log.partition("app.public.t", 0).records(off)
+            if not recs:
+                break
+            ids += [json.loads(r.key)["payload"]["id"] for r in recs]
+    finally:
+        log.close()
+    assert ids == list(range(1, 150001))
