@@ -927,6 +927,17 @@ put_span(uint8_t **pp, const uint8_t *s, Py_ssize_t n)
 #define PACKED_NOMEM 3
 
 
+/* A packed record's bytes up to its key: length, attributes, timestamp delta (0: one
+   timestamp a call), offset delta. */
+static inline uint8_t *
+record_head(uint8_t *q, uint32_t body, Py_ssize_t offset_delta)
+{
+    q = put_varint(q, zigzag((int64_t)body));
+    *q++ = 0; /* attributes */
+    *q++ = 0; /* timestamp delta */
+    return put_varint(q, zigzag(offset_delta));
+}
+
 /* An LZ4 block written straight from the records' structure (encode_packed_lz4): the bytes
    every record repeats (the wrap: an event's schema and envelope, the seq header's name and
    prefix) become matches against the previous record, everything else literals. No search,
@@ -1076,10 +1087,7 @@ packed_lz4_pass(Section *secs, Py_ssize_t ns, const uint32_t *sec_of, const uint
         char digits[24];
         int nd;
 
-        q = put_varint(q, zigzag((int64_t)bsz[i]));
-        *q++ = 0;                             /* attributes */
-        *q++ = 0;                             /* timestamp delta */
-        q = put_varint(q, zigzag(sc->done)); /* offset delta */
+        q = record_head(q, bsz[i], sc->done);
         if (kends) {
             int64_t klo = kends[i], khi = kends[i + 1];
             q = put_varint(q, zigzag(wb[2].len + (khi - klo) + wb[3].len));
@@ -1373,10 +1381,7 @@ encode_packed_impl(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, i
         char digits[24];
         int nd;
 
-        q = put_varint(q, zigzag((int64_t)bsz[i]));
-        *q++ = 0;                             /* attributes */
-        *q++ = 0;                             /* timestamp delta */
-        q = put_varint(q, zigzag(sc->done)); /* offset delta */
+        q = record_head(q, bsz[i], sc->done);
         if (kends) {
             int64_t klo = kends[i], khi = kends[i + 1];
             q = put_varint(q, zigzag(wb[2].len + (khi - klo) + wb[3].len));

@@ -31,6 +31,22 @@ def source_config(server: PgServer, db: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def start_task(
+    cfg: dict[str, Any], offset: dict[str, Any] | None = None,
+    json_encoding: tuple[bool, bool] | None = None,
+) -> Any:  # fmt: skip
+    """A PostgresSourceTask driven by hand (no worker), from ``offset``; with
+    ``json_encoding`` it takes the encoded paths, as under JSON converters."""
+    from connectors.source.postgres import PostgresSourceTask
+    from hub.runtime.api import SourceTaskContext
+    from hub.runtime.offsets import partition_key
+
+    offsets = {partition_key({"server": "app"}): offset} if offset else {}
+    task = PostgresSourceTask()
+    task.start(cfg, SourceTaskContext("pg", 0, offsets, None, json_encoding))
+    return task
+
+
 def start(tmp_path: Path, config: dict[str, Any], name: str = "pg") -> Worker:
     worker = Worker(str(tmp_path / "data"))
     worker.add(ConnectorSpec(name, config, "test"))

@@ -10,9 +10,8 @@ import psycopg
 import pytest
 
 from connectors.source.postgres import PostgresSourceTask
-from hub.runtime.api import SourceRecord, SourceTaskContext
-from hub.runtime.offsets import partition_key
-from tests.connectors.postgres.helpers import source_config
+from hub.runtime.api import SourceRecord
+from tests.connectors.postgres.helpers import source_config, start_task
 from tests.fixtures.postgres import PgServer
 
 pytestmark = pytest.mark.integration
@@ -25,9 +24,7 @@ def sql(pg_server: PgServer, pg_db: str) -> Any:
 
 
 def start(cfg: dict[str, Any], offset: dict[str, Any] | None = None) -> PostgresSourceTask:
-    offsets = {partition_key({"server": "app"}): offset} if offset else {}
-    task = PostgresSourceTask()
-    task.start(cfg, SourceTaskContext("pg", 0, offsets))
+    task: PostgresSourceTask = start_task(cfg, offset)
     return task
 
 
@@ -220,9 +217,7 @@ def test_a_key_text_change_gives_the_same_records_on_both_paths_and_after_a_resu
     )
 
     def begin(offset: dict[str, Any] | None) -> PostgresSourceTask:
-        offsets = {partition_key({"server": "app"}): offset} if offset else {}
-        task = PostgresSourceTask()
-        task.start(cfg, SourceTaskContext("pg", 0, offsets, None, encoding))
+        task: PostgresSourceTask = start_task(cfg, offset, json_encoding=encoding)
         return task
 
     task = begin(None)

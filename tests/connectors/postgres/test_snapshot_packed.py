@@ -17,9 +17,8 @@ import pytest
 from connectors.source.postgres import PostgresSourceTask, copyout, encoded
 from connectors.source.postgres.snapshot import parse_copy_text
 from hub.log import Log
-from hub.runtime.api import EncodedBatch, SourceTaskContext
-from hub.runtime.offsets import partition_key
-from tests.connectors.postgres.helpers import failure, source_config, wait_for
+from hub.runtime.api import EncodedBatch
+from tests.connectors.postgres.helpers import failure, source_config, start_task, wait_for
 from tests.connectors.postgres.helpers import start as start_worker
 from tests.fixtures.postgres import PgServer
 
@@ -31,9 +30,7 @@ def sql(pg_server: PgServer, pg_db: str) -> Any:
 
 
 def start(cfg: dict[str, Any], offset: dict[str, Any] | None = None) -> PostgresSourceTask:
-    offsets = {partition_key({"server": "app"}): offset} if offset else {}
-    task = PostgresSourceTask()
-    task.start(cfg, SourceTaskContext("pg", 0, offsets, lambda: None, (True, True)))
+    task: PostgresSourceTask = start_task(cfg, offset, json_encoding=(True, True))
     return task
 
 
