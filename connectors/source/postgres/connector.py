@@ -306,7 +306,7 @@ class PostgresSourceTask(SourceTask):
             run = i + 1
             offset = self._row_offset(chunk, i, marker)
             if i in self._declined:
-                self._value_record(chunk, schema, self._declined[i], marker, offset, out)
+                self._value_record(schema, self._declined[i], marker, offset, out)
                 continue
             h, t = self.encoder.snapshot_wrap(
                 table, ts_us=ts_us, lsn=lsn, ts_ns=ts_ns, marker=marker
@@ -321,7 +321,7 @@ class PostgresSourceTask(SourceTask):
                                     packed=rows.slice(run, end)))  # fmt: skip
 
     def _value_record(
-        self, chunk: Chunk, schema: TableSchema, values: list[bytes | None], marker: str,
+        self, schema: TableSchema, values: list[bytes | None], marker: str,
         offset: dict[str, Any], out: list[SourceRecord | EncodedBatch],
     ) -> None:  # fmt: skip
         """A read event of ``values`` as Python values, for the converters."""
@@ -343,7 +343,7 @@ class PostgresSourceTask(SourceTask):
         for i in range(start, end):
             marker = self._marker(chunk, i)
             offset = self._row_offset(chunk, i, marker)
-            self._value_record(chunk, schema, chunk.rows[i], marker, offset, out)
+            self._value_record(schema, chunk.rows[i], marker, offset, out)
 
     def _finish_snapshot(self, out: list[SourceRecord | EncodedBatch]) -> None:
         assert self.reader is not None

@@ -144,7 +144,7 @@ class Chunk:
     last_in_table: bool = False  # ends its table
     # with a codec for the table (SnapshotReader's ``codecs``): the COPY text (``rows`` and
     # ``positions`` stay empty), its row count, the columns of a row's position in it, and
-    # the rows encoded at once (`rowcodec.CopyPacked`) by `encode`, on the consuming thread
+    # the rows encoded at once (`rowcodec.CopyPacked`) by `encode` (see `_encode_here`)
     text: bytes | None = None
     count: int = 0
     where: tuple[int, ...] = ()
