@@ -6,7 +6,8 @@
  *   RowCodec(fields, key)
  *   .values(seq) -> (row, key or None) or None
  *   .tuple(buf, pos) -> (row or None, key or None, end)
- *   .copy_rows(data, positions) -> [(row, key, position texts, values or None), ...]
+ *   .copy_packed(data) -> (structs, ends, keys, key ends, line ends, declined)
+ *   copy_out(conn, get_copy_data, freemem, max_rows) -> (COPY text, status)  (module level)
  *
  * Each field's value is encoded by a fast path for its kind when the text has the simple form
  * the server prints; any other text goes through the field's Python converter and
@@ -22,14 +23,16 @@
  *   - .values takes its values as a tuple (any other iterable is copied to one first) rather
  *     than indexing the sequence field by field;
  *   - .tuple refuses a negative pos (ValueError; struct.unpack_from would read from the end),
- *     and .tuple and .copy_rows take any bytes-like buffer;
- *   - .copy_rows decodes PostgreSQL's octal (\ooo) and hex (\xhh) escapes, as COPY FROM does
+ *     and .tuple and .copy_packed take any bytes-like buffer;
+ *   - .copy_packed decodes PostgreSQL's octal (\ooo) and hex (\xhh) escapes, as COPY FROM does
  *     (and parse_copy_text); COPY TO never writes either form. An empty line is a row of one
  *     empty field.
  *
  * The fast paths never call Python code; the slow path calls the converter and orjson, which
  * can run arbitrary code, so everything a row is read from is owned by the call (a tuple of
  * the values, the buffer's Py_buffer, the codec's own references to its converters).
+ * .copy_packed of a codec without Python kinds runs with the GIL released and takes it back
+ * for a slow field or an error (gil_t).
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -1189,7 +1192,7 @@ out:
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* .copy_rows(data, positions)                                                                */
+/* COPY text: escapes and lines                                                               */
 
 static inline int
 hexval(uint8_t c)
@@ -1318,204 +1321,6 @@ span_object(span *s)
         Py_RETURN_NONE;
     return PyBytes_FromStringAndSize((const char *)s->p, s->n);
 }
-
-/* head + middle (bytes) + tail, as one new bytes object */
-static PyObject *
-wrap3(const Py_buffer *head, PyObject *middle, const Py_buffer *tail)
-{
-    Py_ssize_t n = PyBytes_GET_SIZE(middle);
-    PyObject *out = PyBytes_FromStringAndSize(NULL, head->len + n + tail->len);
-    char *p;
-    if (!out)
-        return NULL;
-    p = PyBytes_AS_STRING(out);
-    memcpy(p, head->buf, head->len);
-    memcpy(p + head->len, PyBytes_AS_STRING(middle), n);
-    memcpy(p + head->len + n, tail->buf, tail->len);
-    return out;
-}
-
-static PyObject *
-RowCodec_copy_rows(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    static const char *const names[] = {"data", "positions", "wrap"};
-    PyObject *a[3], *out = NULL, *positions = NULL, *result = NULL;
-    Py_buffer wv[4];
-    int nwrap = 0;
-    Py_buffer view;
-    const uint8_t *data, *end, *line;
-    uint8_t *scratch = NULL;
-    Py_ssize_t size, npos, *posidx = NULL, cap = 0, i;
-    span *spans = NULL;
-    obuf b;
-
-    if (nargs == 2 && !kwnames) {
-        a[0] = args[0];
-        a[1] = args[1];
-        a[2] = Py_None;
-    }
-    else if (parse_args("copy_rows", names, 3, args, nargs, kwnames, a) < 0)
-        return NULL;
-    if (a[2] != Py_None) {
-        /* wrap = (value head, value tail, key head, key tail): the rows come wrapped */
-        if (!PyTuple_Check(a[2]) || PyTuple_GET_SIZE(a[2]) != 4) {
-            PyErr_SetString(PyExc_TypeError, "copy_rows(): wrap must be None or 4 bytes");
-            return NULL;
-        }
-        for (; nwrap < 4; nwrap++)
-            if (PyObject_GetBuffer(PyTuple_GET_ITEM(a[2], nwrap), &wv[nwrap], PyBUF_SIMPLE) < 0) {
-                while (nwrap > 0)
-                    PyBuffer_Release(&wv[--nwrap]);
-                return NULL;
-            }
-    }
-    if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0) {
-        while (nwrap > 0)
-            PyBuffer_Release(&wv[--nwrap]);
-        return NULL;
-    }
-    obuf_init(&b);
-    if (!(positions = PySequence_Tuple(a[1])))
-        goto out;
-    npos = PyTuple_GET_SIZE(positions);
-    if (!(posidx = PyMem_Malloc(sizeof(Py_ssize_t) * (npos ? npos : 1)))) {
-        PyErr_NoMemory();
-        goto out;
-    }
-    for (i = 0; i < npos; i++) {
-        posidx[i] = PyNumber_AsSsize_t(PyTuple_GET_ITEM(positions, i), PyExc_IndexError);
-        if (posidx[i] == -1 && PyErr_Occurred())
-            goto out;
-    }
-    data = (const uint8_t *)view.buf;
-    size = view.len;
-    end = data + size;
-    if (!(scratch = PyMem_Malloc(size ? size : 1))) {
-        PyErr_NoMemory();
-        goto out;
-    }
-    if (!(out = PyList_New(0)))
-        goto out;
-    line = data;
-    while (line < end) {
-        const uint8_t *eol = memchr(line, '\n', end - line);
-        Py_ssize_t nf;
-        int r;
-        PyObject *row, *key, *ptexts, *item, *vals = NULL;
-
-        if (!eol)
-            eol = end; /* eol == line: a row of one empty field (the loop ends at the last \n) */
-        if ((nf = split_line(line, eol, scratch + (line - data), &spans, &cap)) < 0) {
-            PyErr_NoMemory();
-            goto fail;
-        }
-        line = eol + 1;
-        /* the position texts first, as the reference */
-        if (!(ptexts = PyTuple_New(npos)))
-            goto fail;
-        for (i = 0; i < npos; i++) {
-            Py_ssize_t c = posidx[i];
-            PyObject *t;
-            if (c < 0)
-                c += nf;
-            if (c < 0 || c >= nf) {
-                Py_DECREF(ptexts);
-                PyErr_SetString(PyExc_IndexError, "list index out of range");
-                goto fail;
-            }
-            if (spans[c].kind == V_NULL) {
-                t = Py_None;
-                Py_INCREF(t);
-            }
-            else if (!(t = PyUnicode_DecodeUTF8((const char *)spans[c].p, spans[c].n, NULL))) {
-                Py_DECREF(ptexts);
-                goto fail;
-            }
-            PyTuple_SET_ITEM(ptexts, i, t);
-        }
-        r = encode_row(self, &b, spans, nf, &row, &key);
-        if (r < 0) {
-            Py_DECREF(ptexts);
-            goto fail;
-        }
-        if (r == 0) {
-            if (!(vals = PyList_New(nf))) {
-                Py_DECREF(ptexts);
-                goto fail;
-            }
-            for (i = 0; i < nf; i++) {
-                PyObject *v = span_object(&spans[i]);
-                if (!v) {
-                    Py_DECREF(ptexts);
-                    Py_DECREF(vals);
-                    goto fail;
-                }
-                PyList_SET_ITEM(vals, i, v);
-            }
-            row = Py_None;
-            key = Py_None;
-            Py_INCREF(row);
-            Py_INCREF(key);
-        }
-        else {
-            vals = Py_None;
-            Py_INCREF(vals);
-            if (nwrap) {
-                PyObject *w = row;
-                if (wv[0].len || wv[1].len) { /* else the row stays as it is, uncopied */
-                    w = wrap3(&wv[0], row, &wv[1]);
-                    Py_DECREF(row);
-                    row = w;
-                }
-                if (w && key != Py_None) {
-                    w = wrap3(&wv[2], key, &wv[3]);
-                    Py_DECREF(key);
-                    key = w;
-                }
-                if (!row || !key) {
-                    Py_XDECREF(row);
-                    Py_XDECREF(key);
-                    Py_DECREF(ptexts);
-                    Py_DECREF(vals);
-                    goto fail;
-                }
-            }
-        }
-        item = PyTuple_New(4);
-        if (!item) {
-            Py_DECREF(row);
-            Py_DECREF(key);
-            Py_DECREF(ptexts);
-            Py_DECREF(vals);
-            goto fail;
-        }
-        PyTuple_SET_ITEM(item, 0, row);
-        PyTuple_SET_ITEM(item, 1, key);
-        PyTuple_SET_ITEM(item, 2, ptexts);
-        PyTuple_SET_ITEM(item, 3, vals);
-        r = PyList_Append(out, item);
-        Py_DECREF(item);
-        if (r < 0)
-            goto fail;
-    }
-    result = out;
-    out = NULL;
-    goto out;
-fail:
-    Py_CLEAR(out);
-out:
-    Py_XDECREF(out);
-    Py_XDECREF(positions);
-    PyMem_Free(posidx);
-    PyMem_Free(scratch);
-    PyMem_RawFree(spans);
-    obuf_free(&b);
-    PyBuffer_Release(&view);
-    while (nwrap > 0)
-        PyBuffer_Release(&wv[--nwrap]);
-    return result;
-}
-
 
 /* ------------------------------------------------------------------------------------------ */
 /* .copy_packed(data): a COPY chunk's rows into shared buffers                                */
@@ -1735,10 +1540,6 @@ static PyMethodDef RowCodec_methods[] = {
     {"tuple", FASTCALL_KW(RowCodec_tuple), METH_FASTCALL | METH_KEYWORDS,
      "tuple(buf, pos) -> (row or None, key or None, end)\n\n"
      "The struct and key JSON of the pgoutput TupleData at buf[pos:]."},
-    {"copy_rows", FASTCALL_KW(RowCodec_copy_rows), METH_FASTCALL | METH_KEYWORDS,
-     "copy_rows(data, positions, wrap=None) -> list\n\n"
-     "(row, key, position texts, values or None) of each row of COPY TO STDOUT text;\n"
-     "wrap = (value head, value tail, key head, key tail) wraps each encoded row and key."},
     {"copy_packed", FASTCALL_KW(RowCodec_copy_packed), METH_FASTCALL | METH_KEYWORDS,
      "copy_packed(data) -> (values, value_ends, keys, key_ends, line_ends, declined)\n\n"
      "Every row of COPY TO STDOUT text encoded into shared buffers (see rowcodec.py)."},

@@ -42,9 +42,6 @@ KIND_TIMESTAMP = 6  # epoch micros (arg 0) or millis (arg 1)
 KIND_DATE = 7  # epoch days
 
 Field = tuple[int, str, int, int, Callable[[bytes | None], Any]]
-# (struct, key, the texts of the asked-for columns, the values when the struct is None)
-Wrap = tuple[bytes, bytes, bytes, bytes]  # value head, value tail, key head, key tail
-CopyRow = tuple[bytes | None, bytes | None, tuple[str | None, ...], list[Any] | None]
 # copy_packed: (structs, their ends, keys or None, their ends or None, line ends, declined);
 # the ends are native int64 arrays, one entry per row: row i's struct is
 # structs[ends[i - 1]:ends[i]] (from 0 for row 0), empty for a declined row
@@ -122,32 +119,6 @@ class PyRowCodec:
         if got is None:
             return None, None, pos
         return got[0], got[1], pos
-
-    def copy_rows(
-        self,
-        data: bytes,
-        positions: Sequence[int],
-        wrap: Wrap | None = None,
-    ) -> list[CopyRow]:
-        """Each row of ``COPY ... TO STDOUT`` text ``data``: (struct, key, the text of the
-        columns at ``positions``, None); when the struct is None (a value with no orjson
-        form) the last item is the row's values, for the slow path. ``wrap`` = (value head,
-        value tail, key head, key tail) puts each struct and key between its two."""
-        from connectors.source.postgres.snapshot import parse_copy_text
-
-        out: list[CopyRow] = []
-        for values in parse_copy_text(data):
-            texts = [values[i] for i in positions]
-            pos = tuple(None if v is None else v.decode() for v in texts)
-            got = self.values(values)
-            if got is None:
-                out.append((None, None, pos, values))
-            elif wrap is not None:
-                key = None if got[1] is None else wrap[2] + got[1] + wrap[3]
-                out.append((wrap[0] + got[0] + wrap[1], key, pos, None))
-            else:
-                out.append((got[0], got[1], pos, None))
-        return out
 
     def copy_packed(self, data: bytes) -> CopyPacked:
         """Every row of ``COPY ... TO STDOUT`` text ``data`` at once, into shared buffers
