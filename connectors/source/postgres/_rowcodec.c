@@ -6,6 +6,7 @@
  *   RowCodec(fields, key)
  *   .values(seq) -> (row, key or None) or None
  *   .tuple(buf, pos) -> (row or None, key or None, end)
+ *   .change(buf, wrap, src, lsn, block, ts_ns) -> (value, key or None) or None
  *   .copy_packed(data) -> (structs, ends, keys, key ends, line ends, declined)
  *   copy_out(conn, get_copy_data, freemem, max_rows) -> (COPY text, status)  (module level)
  *
@@ -40,6 +41,7 @@
 #include <structmember.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "fastcall.h"
 
@@ -1082,16 +1084,89 @@ RowCodec_values(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
 /* ------------------------------------------------------------------------------------------ */
 /* .tuple(buf, pos)                                                                           */
 
+/* The pgoutput TupleData at buf[*pos:size] as spans into buf (in *spans: the caller's stack
+   array of STACK_SPANS, or a PyMem_Malloc'd one the caller frees); *pos moves past it. The
+   number of columns, or -1 with ValueError (malformed) or MemoryError set. */
+static Py_ssize_t
+tuple_spans(RowCodec *self, const uint8_t *buf, Py_ssize_t size, Py_ssize_t *at, span **spans)
+{
+    Py_ssize_t pos = *at, i, ncols;
+    int16_t n;
+
+    if (pos < 0 || pos > size || size - pos < 2) {
+        PyErr_SetString(PyExc_ValueError, "truncated TupleData");
+        return -1;
+    }
+    n = (int16_t)((uint16_t)buf[pos] << 8 | buf[pos + 1]);
+    pos += 2;
+    ncols = n > 0 ? n : 0;
+    if (ncols > STACK_SPANS) {
+        span *heap = PyMem_Malloc(sizeof(span) * ncols);
+        if (!heap) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        *spans = heap;
+    }
+    for (i = 0; i < ncols; i++) {
+        uint8_t k;
+        span *s = &(*spans)[i];
+        if (pos >= size) {
+            PyErr_SetString(PyExc_ValueError, "truncated TupleData");
+            return -1;
+        }
+        k = buf[pos++];
+        s->obj = NULL;
+        if (k == 0x74) {
+            int32_t len;
+            if (size - pos < 4) {
+                PyErr_SetString(PyExc_ValueError, "truncated TupleData");
+                return -1;
+            }
+            len = (int32_t)((uint32_t)buf[pos] << 24 | (uint32_t)buf[pos + 1] << 16 |
+                            (uint32_t)buf[pos + 2] << 8 | buf[pos + 3]);
+            pos += 4;
+            if (len < 0 || len > size - pos) {
+                PyErr_SetString(PyExc_ValueError, "truncated TupleData");
+                return -1;
+            }
+            s->kind = V_TEXT;
+            s->p = buf + pos;
+            s->n = len;
+            pos += len;
+        }
+        else if (k == 0x6E) {
+            s->kind = V_NULL;
+            s->p = NULL;
+            s->n = 0;
+        }
+        else if (k == 0x75)
+            s->kind = V_TOAST;
+        else {
+            PyObject *c = PyUnicode_FromOrdinal(k);
+            if (c) {
+                PyErr_Format(PyExc_ValueError, "unexpected tuple column kind %R", c);
+                Py_DECREF(c);
+            }
+            return -1;
+        }
+    }
+    if (self->nfields && self->max_column >= n) {
+        PyErr_SetString(PyExc_ValueError, "TupleData has fewer columns than the relation");
+        return -1;
+    }
+    *at = pos;
+    return ncols;
+}
+
 static PyObject *
 RowCodec_tuple(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"buf", "pos"};
     PyObject *a[2], *row = NULL, *key = NULL, *result = NULL;
     Py_buffer view;
-    const uint8_t *buf;
-    Py_ssize_t size, pos, i, ncols;
+    Py_ssize_t pos, ncols;
     span spans_stack[STACK_SPANS], *spans = spans_stack;
-    int16_t n;
     obuf b;
     int r;
 
@@ -1102,65 +1177,9 @@ RowCodec_tuple(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObject
         return NULL;
     if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    buf = (const uint8_t *)view.buf;
-    size = view.len;
-    if (pos < 0 || pos > size || size - pos < 2) {
-        PyErr_SetString(PyExc_ValueError, "truncated TupleData");
+    ncols = tuple_spans(self, (const uint8_t *)view.buf, view.len, &pos, &spans);
+    if (ncols < 0)
         goto out;
-    }
-    n = (int16_t)((uint16_t)buf[pos] << 8 | buf[pos + 1]);
-    pos += 2;
-    ncols = n > 0 ? n : 0;
-    if (ncols > STACK_SPANS && !(spans = PyMem_Malloc(sizeof(span) * ncols))) {
-        PyErr_NoMemory();
-        goto out;
-    }
-    for (i = 0; i < ncols; i++) {
-        uint8_t k;
-        if (pos >= size) {
-            PyErr_SetString(PyExc_ValueError, "truncated TupleData");
-            goto out;
-        }
-        k = buf[pos++];
-        spans[i].obj = NULL;
-        if (k == 0x74) {
-            int32_t len;
-            if (size - pos < 4) {
-                PyErr_SetString(PyExc_ValueError, "truncated TupleData");
-                goto out;
-            }
-            len = (int32_t)((uint32_t)buf[pos] << 24 | (uint32_t)buf[pos + 1] << 16 |
-                            (uint32_t)buf[pos + 2] << 8 | buf[pos + 3]);
-            pos += 4;
-            if (len < 0 || len > size - pos) {
-                PyErr_SetString(PyExc_ValueError, "truncated TupleData");
-                goto out;
-            }
-            spans[i].kind = V_TEXT;
-            spans[i].p = buf + pos;
-            spans[i].n = len;
-            pos += len;
-        }
-        else if (k == 0x6E) {
-            spans[i].kind = V_NULL;
-            spans[i].p = NULL;
-            spans[i].n = 0;
-        }
-        else if (k == 0x75)
-            spans[i].kind = V_TOAST;
-        else {
-            PyObject *c = PyUnicode_FromOrdinal(k);
-            if (c) {
-                PyErr_Format(PyExc_ValueError, "unexpected tuple column kind %R", c);
-                Py_DECREF(c);
-            }
-            goto out;
-        }
-    }
-    if (self->nfields && self->max_column >= n) {
-        PyErr_SetString(PyExc_ValueError, "TupleData has fewer columns than the relation");
-        goto out;
-    }
     obuf_init(&b);
     r = encode_row(self, &b, spans, ncols, &row, &key);
     obuf_free(&b);
@@ -1187,6 +1206,185 @@ RowCodec_tuple(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObject
 out:
     if (spans != spans_stack)
         PyMem_Free(spans);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* .change(buf, wrap, src, lsn, block, ts_ns)                                                 */
+
+/* Encode the struct of the TupleData at buf[*pos:] into b (marks as in encode_struct): 1, 0
+   the row is None, -1 error. */
+static int
+tuple_struct(RowCodec *self, obuf *b, const uint8_t *buf, Py_ssize_t size, Py_ssize_t *pos,
+             Py_ssize_t *marks)
+{
+    span spans_stack[STACK_SPANS], *spans = spans_stack;
+    Py_ssize_t ncols = tuple_spans(self, buf, size, pos, &spans);
+    int r = ncols < 0 ? -1 : encode_struct(self, b, spans, ncols, marks);
+    if (spans != spans_stack)
+        PyMem_Free(spans);
+    return r;
+}
+
+static int
+put_bytes(obuf *b, PyObject *o)
+{
+    return obuf_put(b, PyBytes_AS_STRING(o), PyBytes_GET_SIZE(o));
+}
+
+#define PUT_LIT(b, s) obuf_put((b), (s), (Py_ssize_t)(sizeof(s) - 1))
+
+static PyObject *
+RowCodec_change(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"buf", "wrap", "src", "lsn", "block", "ts_ns"};
+    PyObject *a[6], *value = NULL, *key = NULL, *result = NULL, *head, *tail, *khead, *ktail;
+    PyObject *src_a, *src_b;
+    Py_buffer view;
+    const uint8_t *buf;
+    Py_ssize_t size, pos, marks_stack[2 * STACK_MARKS], *marks = NULL, at_len, ns_len;
+    unsigned long long lsn;
+    long long ts_ns;
+    char at[24], ns[24];
+    uint8_t kind, tag;
+    const char *op;
+    obuf b;
+    int r = 0;
+
+    if (parse_args("change", names, 6, args, nargs, kwnames, a) < 0)
+        return NULL;
+    if (!PyTuple_CheckExact(a[1]) || PyTuple_GET_SIZE(a[1]) != 4 || !PyTuple_CheckExact(a[2]) ||
+        PyTuple_GET_SIZE(a[2]) != 2) {
+        PyErr_SetString(PyExc_TypeError, "change(): wrap is a 4-tuple, src a 2-tuple of bytes");
+        return NULL;
+    }
+    head = PyTuple_GET_ITEM(a[1], 0);
+    tail = PyTuple_GET_ITEM(a[1], 1);
+    khead = PyTuple_GET_ITEM(a[1], 2);
+    ktail = PyTuple_GET_ITEM(a[1], 3);
+    src_a = PyTuple_GET_ITEM(a[2], 0);
+    src_b = PyTuple_GET_ITEM(a[2], 1);
+    if (!PyBytes_Check(head) || !PyBytes_Check(tail) || !PyBytes_Check(khead) ||
+        !PyBytes_Check(ktail) || !PyBytes_Check(src_a) || !PyBytes_Check(src_b) ||
+        (a[4] != Py_None && !PyBytes_Check(a[4]))) {
+        PyErr_SetString(PyExc_TypeError, "change(): wrap, src and block hold bytes");
+        return NULL;
+    }
+    lsn = PyLong_AsUnsignedLongLong(a[3]);
+    if (lsn == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    if (a[5] == Py_None) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        ts_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+    }
+    else if ((ts_ns = PyLong_AsLongLong(a[5])) == -1 && PyErr_Occurred())
+        return NULL;
+    if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    buf = (const uint8_t *)view.buf;
+    size = view.len;
+    obuf_init(&b);
+    if (self->nkey) {
+        if (self->nfields > STACK_MARKS &&
+            !(marks = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * self->nfields))) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        if (!marks)
+            marks = marks_stack;
+    }
+    if (size < 7)
+        goto decline;
+    kind = buf[0];
+    tag = buf[5];
+    pos = 6;
+    if (put_bytes(&b, head) < 0 || PUT_LIT(&b, "{\"before\":") < 0)
+        goto out;
+    if (kind == 0x49) { /* Insert: 'N' + new tuple */
+        op = ",\"op\":\"c\",\"ts_ms\":";
+        if (tag != 0x4E || PUT_LIT(&b, "null,\"after\":") < 0)
+            goto decline_or_out;
+        r = tuple_struct(self, &b, buf, size, &pos, marks);
+    }
+    else if (kind == 0x44) { /* Delete: 'K' or 'O' + old tuple */
+        op = ",\"op\":\"d\",\"ts_ms\":";
+        if (tag != 0x4B && tag != 0x4F)
+            goto decline;
+        r = tuple_struct(self, &b, buf, size, &pos, marks);
+        if (r == 1 && PUT_LIT(&b, ",\"after\":null") < 0)
+            goto out;
+    }
+    else if (kind == 0x55) { /* Update: ['O' + old tuple] 'N' + new tuple ('K': key changed) */
+        op = ",\"op\":\"u\",\"ts_ms\":";
+        if (tag == 0x4F) {
+            /* whether the key changed is the slow path's call (see stream._encoded_change) */
+            if (self->nkey)
+                goto decline;
+            r = tuple_struct(self, &b, buf, size, &pos, NULL);
+            if (r != 1)
+                goto decline_or_out;
+            if (pos >= size)
+                goto decline;
+            tag = buf[pos++];
+        }
+        else if (PUT_LIT(&b, "null") < 0)
+            goto out;
+        if (tag != 0x4E || PUT_LIT(&b, ",\"after\":") < 0)
+            goto decline_or_out;
+        r = tuple_struct(self, &b, buf, size, &pos, marks);
+    }
+    else
+        goto decline;
+    if (r != 1 || pos != size)
+        goto decline_or_out;
+    at_len = snprintf(at, sizeof(at), "%llu", lsn);
+    ns_len = snprintf(ns, sizeof(ns), "%lld", ts_ns);
+    if (put_bytes(&b, src_a) < 0 || obuf_put(&b, at, at_len) < 0 || put_bytes(&b, src_b) < 0 ||
+        obuf_put(&b, at, at_len) < 0 || PUT_LIT(&b, ",\"xmin\":null},\"transaction\":") < 0 ||
+        (a[4] == Py_None ? PUT_LIT(&b, "null") : put_bytes(&b, a[4])) < 0 ||
+        obuf_put(&b, op, (Py_ssize_t)strlen(op)) < 0 ||
+        obuf_put(&b, ns, ns_len > 6 ? ns_len - 6 : 0) < 0 || PUT_LIT(&b, ",\"ts_us\":") < 0 ||
+        obuf_put(&b, ns, ns_len > 3 ? ns_len - 3 : 0) < 0 || PUT_LIT(&b, ",\"ts_ns\":") < 0 ||
+        obuf_put(&b, ns, ns_len) < 0 || PUT_LIT(&b, "}") < 0 || put_bytes(&b, tail) < 0)
+        goto out;
+    if (!(value = PyBytes_FromStringAndSize(b.p, b.len)))
+        goto out;
+    if (self->nkey) {
+        Py_ssize_t kh = PyBytes_GET_SIZE(khead), kt = PyBytes_GET_SIZE(ktail);
+        Py_ssize_t kn = key_size(self, marks);
+        char *o;
+        if (!(key = PyBytes_FromStringAndSize(NULL, kh + kn + kt)))
+            goto out;
+        o = PyBytes_AS_STRING(key);
+        memcpy(o, PyBytes_AS_STRING(khead), kh);
+        key_write(self, b.p, marks, o + kh);
+        memcpy(o + kh + kn, PyBytes_AS_STRING(ktail), kt);
+    }
+    else {
+        key = Py_None;
+        Py_INCREF(key);
+    }
+    result = PyTuple_Pack(2, value, key);
+    goto out;
+decline_or_out:
+    if (r < 0 || PyErr_Occurred()) {
+        /* the reference's `except ValueError`: a malformed tuple (or a converter's
+           ValueError) is the slow path's to report; anything else propagates */
+        if (!PyErr_ExceptionMatches(PyExc_ValueError))
+            goto out;
+        PyErr_Clear();
+    }
+decline:
+    result = Py_None;
+    Py_INCREF(result);
+out:
+    Py_XDECREF(value);
+    Py_XDECREF(key);
+    if (marks && marks != marks_stack)
+        PyMem_Free(marks);
+    obuf_free(&b);
     PyBuffer_Release(&view);
     return result;
 }
@@ -1540,6 +1738,9 @@ static PyMethodDef RowCodec_methods[] = {
     {"tuple", FASTCALL_KW(RowCodec_tuple), METH_FASTCALL | METH_KEYWORDS,
      "tuple(buf, pos) -> (row or None, key or None, end)\n\n"
      "The struct and key JSON of the pgoutput TupleData at buf[pos:]."},
+    {"change", FASTCALL_KW(RowCodec_change), METH_FASTCALL | METH_KEYWORDS,
+     "change(buf, wrap, src, lsn, block, ts_ns) -> (value, key or None) or None\n\n"
+     "A pgoutput Insert, Update or Delete message's event value and key (see rowcodec.py)."},
     {"copy_packed", FASTCALL_KW(RowCodec_copy_packed), METH_FASTCALL | METH_KEYWORDS,
      "copy_packed(data) -> (values, value_ends, keys, key_ends, line_ends, declined)\n\n"
      "Every row of COPY TO STDOUT text encoded into shared buffers (see rowcodec.py)."},

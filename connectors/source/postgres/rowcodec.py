@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 from array import array
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -49,6 +50,33 @@ CopyPacked = tuple[bytes, bytes, bytes | None, bytes | None, bytes, list[tuple[i
 
 _I16 = struct.Struct("!h")
 _I32 = struct.Struct("!i")
+
+
+# a change event's constant parts: (value head, value tail, key head, key tail); its value is
+# head + envelope + tail, its key key head + key struct + key tail (EventEncoder's _Table)
+Wrap = tuple[bytes, bytes, bytes, bytes]
+Src = tuple[bytes, bytes]  # a change's source block, before and after its LSN
+Change = tuple[bytes, bytes | None]  # (value, key or None)
+_KIND_OPS = {0x49: b"c", 0x55: b"u", 0x44: b"d"}
+_XMIN = b',"xmin":null},"transaction":'
+
+
+def change_value(
+    wrap: Wrap, src: Src, op: bytes, before: bytes | None, after: bytes | None,
+    lsn: int, block: bytes | None, ts_ns: int,
+) -> bytes:  # fmt: skip
+    """The value of a streamed change event: ``src`` is the source block around the event's
+    LSN (EventEncoder's per-transaction parts), ``block`` the transaction block's JSON (None:
+    null), ``ts_ns`` the event's time."""
+    at = b"%d" % lsn
+    ns = b"%d" % ts_ns
+    return b"".join((
+        wrap[0], b'{"before":', b"null" if before is None else before,
+        b',"after":', b"null" if after is None else after,
+        src[0], at, src[1], at, _XMIN, b"null" if block is None else block,
+        b',"op":"', op, b'","ts_ms":', ns[:-6], b',"ts_us":', ns[:-3], b',"ts_ns":', ns, b"}",
+        wrap[1],
+    ))  # fmt: skip
 
 
 class PyRowCodec:
@@ -119,6 +147,61 @@ class PyRowCodec:
         if got is None:
             return None, None, pos
         return got[0], got[1], pos
+
+    def change(
+        self, buf: bytes, wrap: Wrap, src: Src, lsn: int, block: bytes | None, ts_ns: int | None
+    ) -> Change | None:
+        """(value, key or None) of the change event of the pgoutput Insert, Update or Delete
+        message ``buf`` (its relation is the caller's business), as `change_value` and
+        `wrap`'s key parts make them; ``ts_ns`` None: now. None for what only the slow path
+        handles: a row that gives None, an Update with the old row of a keyed table (whether
+        its key changed is the slow path's call), any other message, anything malformed."""
+        if not (type(wrap) is tuple and len(wrap) == 4 and type(src) is tuple and len(src) == 2):
+            raise TypeError("change(): wrap is a 4-tuple, src a 2-tuple of bytes")
+        if not all(isinstance(x, bytes) for x in (*wrap, *src, block or b"")):
+            raise TypeError("change(): wrap, src and block hold bytes")
+        size = len(buf)
+        if size < 7:
+            return None
+        kind, tag = buf[0], buf[5]
+        before: bytes | None = None
+        after: bytes | None = None
+        try:
+            if kind == 0x49:  # Insert: 'N' + new tuple
+                if tag != 0x4E:
+                    return None
+                after, key, end = self.tuple(buf, 6)
+                row = after
+            elif kind == 0x44:  # Delete: 'K' or 'O' + old tuple
+                if tag != 0x4B and tag != 0x4F:
+                    return None
+                before, key, end = self.tuple(buf, 6)
+                row = before
+            elif kind == 0x55:  # Update: ['O' + old tuple] 'N' + new tuple ('K': key changed)
+                pos = 6
+                if tag == 0x4F:
+                    if self.key:
+                        return None
+                    before, _, pos = self.tuple(buf, 6)
+                    if before is None or pos >= size:
+                        return None
+                    tag = buf[pos]
+                    pos += 1
+                if tag != 0x4E:
+                    return None
+                after, key, end = self.tuple(buf, pos)
+                row = after
+            else:
+                return None
+        except ValueError:
+            return None
+        if row is None or end != size:
+            return None
+        op = _KIND_OPS[kind]
+        value = change_value(
+            wrap, src, op, before, after, lsn, block, time.time_ns() if ts_ns is None else ts_ns
+        )
+        return value, None if key is None else wrap[2] + key + wrap[3]
 
     def copy_packed(self, data: bytes) -> CopyPacked:
         """Every row of ``COPY ... TO STDOUT`` text ``data`` at once, into shared buffers

@@ -18,6 +18,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.encoded import EventEncoder
 from connectors.source.postgres.events import (
@@ -40,6 +42,7 @@ from hub.runtime.api import EncodedBatch, JsonMap, SourceRecord, offset_update
 log = logging.getLogger(__name__)
 
 _ROW_KINDS = frozenset(b"IUD")
+_KIND_OP = {0x49: "c", 0x55: "u", 0x44: "d"}
 Out = list[SourceRecord | EncodedBatch]
 _REL_ID = struct.Struct("!I")
 
@@ -405,15 +408,12 @@ class ChangeStream:
             before = schema.row(msg.old.values)
             self._emit(txn, schema, "d", before, None, schema.key(before), lsn, out)
 
-    def _encoded_change(
-        self, txn: _Txn, kind: int, buf: bytes, lsn: int, out: Out
-    ) -> bool:
-        """An Insert, Update or Delete as encoded records, straight from the message's bytes;
-        False (nothing done) for what needs the slow path: a table being snapshotted
-        incrementally, the signal table, a changed key, an unchanged TOASTed value, a
-        skipped operation, anything malformed (the slow path reports it)."""
-        size = len(buf)
-        if size < 7 or (self.incremental is not None and self.incremental.open):
+    def _encoded_change(self, txn: _Txn, kind: int, buf: bytes, lsn: int, out: Out) -> bool:
+        """An Insert, Update or Delete as encoded records, straight from the message's bytes
+        (`RowCodec.change`); False (nothing done) for what needs the slow path: a table being
+        snapshotted incrementally, the signal table, a changed key, an unchanged TOASTed
+        value, a skipped operation, anything malformed (the slow path reports it)."""
+        if len(buf) < 7 or (self.incremental is not None and self.incremental.open):
             return False
         rel_id = _REL_ID.unpack_from(buf, 1)[0]
         if rel_id == self._signal_relid:
@@ -422,71 +422,45 @@ class ChangeStream:
         if schema is None:
             txn.event += 1
             return True  # not captured
+        op = _KIND_OP[kind]
+        if op in self.skipped_ops:
+            return False
         enc = self.encoder
         assert enc is not None
         t = enc.table(schema)
-        tag = buf[5]
-        before: bytes | None = None
-        try:
-            if kind == 0x49:  # Insert: 'N' + new tuple
-                op = "c"
-                if tag != 0x4E:
-                    return False
-                after, key, end = t.codec.tuple(buf, 6)
-                if after is None or end != size:
-                    return False
-            elif kind == 0x44:  # Delete: 'K' or 'O' + old tuple
-                op = "d"
-                if tag != 0x4B and tag != 0x4F:
-                    return False
-                before, key, end = t.codec.tuple(buf, 6)
-                after = None
-                if before is None or end != size:
-                    return False
-            else:  # Update: ['O' + old tuple] 'N' + new tuple ('K': the key changed)
-                op = "u"
-                pos = 6
-                if tag == 0x4F:
-                    if schema.key_columns:
-                        # whether the key changed is the slow path's call (raw key text, which
-                        # the encoded key cannot tell: 1.0 -> 1.00 in double mode): both paths
-                        # must emit the same records, a resumed transaction takes the slow one
-                        return False
-                    before, _, pos = t.codec.tuple(buf, 6)
-                    if before is None or pos >= size:
-                        return False
-                    tag = buf[pos]
-                    pos += 1
-                if tag != 0x4E:
-                    return False
-                after, key, end = t.codec.tuple(buf, pos)
-                if after is None or end != size:
-                    return False
-        except ValueError:
+        topic = schema.topic
+        block = None
+        if self.metadata:  # the transaction block this event gets, if it is emitted
+            n = txn.counts.get(topic, 0) + 1
+            block = orjson.dumps(
+                {"id": txn.id, "total_order": txn.total + 1, "data_collection_order": n}
+            )
+        got = t.codec.change(
+            buf, t.wrap, t.source_parts(txn.ts_us, self._last_commit_lsn, txn.xid), lsn, block,
+            None,
+        )  # fmt: skip
+        if got is None:
             return False
-        if op in self.skipped_ops:
-            return False
+        if block is not None:
+            txn.total += 1
+            txn.counts[topic] = n
+        value, key = got
         txn.event += 1
         offset = self._offset(txn, lsn)
-        value = enc.change(
-            t, op, before, after, ts_us=txn.ts_us, last_commit=self._last_commit_lsn, lsn=lsn,
-            txid=txn.xid, transaction=self._block(txn, schema), ts_ns=time.time_ns(),
-        )  # fmt: skip
-        key_bytes = enc.key(t, key)
         # consecutive changes of a table travel as one EncodedBatch: only the offset of the
         # last record of a poll is ever stored, so the batch carries its latest
         last = out[-1] if out else None
-        if type(last) is EncodedBatch and last.topic == schema.topic:
-            last.keys.append(key_bytes)
+        if type(last) is EncodedBatch and last.topic == topic:
+            last.keys.append(key)
             last.values.append(value)
             last.source_offset = offset
         else:
-            last = EncodedBatch(schema.topic, [key_bytes], [value], self.partition, offset)
+            last = EncodedBatch(topic, [key], [value], self.partition, offset)
             out.append(last)
         self.batched += 1
         self.events += 1
         if op == "d" and self.tombstones and key is not None:
-            last.keys.append(key_bytes)
+            last.keys.append(key)
             last.values.append(None)
             self.batched += 1
         return True

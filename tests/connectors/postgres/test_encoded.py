@@ -76,6 +76,7 @@ def test_encoded_events_are_the_converters_bytes(
     rows = parse_copy_text(data)
     assert len(rows) == 5
     db, name = cfg.dbname, cfg.topic_prefix
+    rel = struct.pack("!I", 7)
     block = {"id": "77:5", "total_order": 3, "data_collection_order": 2}
     for json_encoding in [(True, True), (False, False), (False, True)]:
         enc = EventEncoder(json_encoding, db, name)
@@ -120,6 +121,23 @@ def test_encoded_events_are_the_converters_bytes(
                     last_commit=5, lsn=999, txid=77, transaction=txn, ts_ns=TS_NS,
                 )  # fmt: skip
                 assert got == want, op
+                # straight from the pgoutput message, as the stream's hot path takes it
+                msg = {"u": b"U" + rel + b"N" + tuple_data(values),
+                       "d": b"D" + rel + b"O" + tuple_data(values),
+                       "c": b"I" + rel + b"N" + tuple_data(values)}[op]  # fmt: skip
+                if op == "u":  # the message has no old row: before is null
+                    want = vc.from_value(
+                        envelope(op, None, after, src, txn, ts_ns=TS_NS), schema.value_schema
+                    )
+                change = t.codec.change(
+                    msg, t.wrap, t.source_parts(COMMIT_US, 5, 77), 999,
+                    None if txn is None else orjson.dumps(txn), TS_NS,
+                )  # fmt: skip
+                assert change == (want, enc.key(t, key)), op
+            # the old row of a keyed table's update: whether the key changed is the slow
+            # path's call
+            old_new = b"U" + rel + b"O" + tuple_data(values) + b"N" + tuple_data(values)
+            assert t.codec.change(old_new, t.wrap, (b"", b""), 1, None, TS_NS) is None
 
 
 def test_copy_text_rows_of_one_empty_field_are_rows() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -409,6 +410,113 @@ def test_tuple_errors() -> None:
         b'{"b":null}',
         10,
     )
+
+
+# -- pgoutput change messages ------------------------------------------------------------------
+
+WRAP = (b'{"schema":1,"payload":', b"}", b'{"schema":2,"payload":', b"}")
+SRC = (b',"source":{"sequence":"[\\"5\\",\\"', b'\\"]","lsn":')
+TS_NS = 1_764_000_000_123_456_789
+
+
+def change_message(kind: bytes, parts: Sequence[tuple[bytes, Sequence[Any]]]) -> bytes:
+    """A pgoutput Insert/Update/Delete of relation 7: (tag, tuple values) parts."""
+    return kind + struct.pack("!I", 7) + b"".join(tag + tuple_data(v) for tag, v in parts)
+
+
+def check_change(
+    fields: Sequence[Any], key: Sequence[int], buf: bytes, block: bytes | None = None
+) -> Any:
+    py, c = PyRowCodec(fields, key), CRowCodec(fields, key)
+    expected = outcome(lambda: py.change(buf, WRAP, SRC, 2**40 + 5, block, TS_NS))
+    assert outcome(lambda: c.change(buf, WRAP, SRC, 2**40 + 5, block, TS_NS)) == expected, (
+        fields, key, buf,
+    )  # fmt: skip
+    return expected
+
+
+@SETTINGS
+@given(data=st.data())
+def test_change(data: Any) -> None:
+    ncols = data.draw(st.integers(1, 5))
+    cols = [data.draw(st.sampled_from(ROW_COLS)) for _ in range(ncols)]
+    fields = [field(j, f"c{j}", cols[j]) for j in range(ncols)]
+    key = data.draw(st.sampled_from([[], [0], [ncols - 1, 0]]))
+
+    def row() -> list[Any]:
+        values = [
+            data.draw(st.sampled_from(SAMPLE[cols[j]]) | st.just(None)) for j in range(ncols)
+        ]
+        if data.draw(st.integers(0, 6)) == 0:
+            values[data.draw(st.integers(0, ncols - 1))] = UNCHANGED_TOAST
+        return values
+
+    kind = data.draw(st.sampled_from([b"I", b"U", b"D"]))
+    if kind == b"I":
+        parts = [(b"N", row())]
+    elif kind == b"D":
+        parts = [(data.draw(st.sampled_from([b"K", b"O"])), row())]
+    else:
+        parts = data.draw(st.sampled_from([[(b"N", row())], [(b"O", row()), (b"N", row())],
+                                           [(b"K", row()), (b"N", row())]]))  # fmt: skip
+    buf = change_message(kind, parts)
+    block = data.draw(st.sampled_from([None, b'{"id":"1:2","total_order":3}']))
+    got = check_change(fields, key, buf, block)
+    assert got[0] == "ok"
+    # declined: the old row of a keyed table's update, a 'K' update (key changed), TOAST
+    values = [v for _, v in parts]
+    declined = (
+        any(UNCHANGED_TOAST in v for v in values)
+        or (kind == b"U" and parts[0][0] == b"K")
+        or (kind == b"U" and parts[0][0] == b"O" and bool(key))
+    )  # fmt: skip
+    if declined:
+        assert got[1] is None
+    elif got[1] is not None:
+        value, k = got[1]
+        op = {b"I": b"c", b"U": b"u", b"D": b"d"}[kind]
+        assert value.startswith(WRAP[0] + b'{"before":') and value.endswith(
+            b',"op":"' + op + b'","ts_ms":1764000000123,"ts_us":1764000000123456,'
+            b'"ts_ns":1764000000123456789}' + WRAP[1]
+        )  # fmt: skip
+        assert b'"lsn":1099511627781,"xmin":null},"transaction":' + (block or b"null") in value
+        assert (k is None) == (not key)
+    cut = data.draw(st.integers(0, len(buf)))
+    check_change(fields, key, buf[:cut])
+    i = data.draw(st.integers(0, len(buf) - 1))
+    check_change(fields, key, buf[:i] + bytes([data.draw(st.integers(0, 255))]) + buf[i + 1 :])
+    check_change(fields, key, buf + b"x")
+
+
+def test_change_shapes() -> None:
+    f = [field(0, "id", "int4"), field(1, "t", "text")]
+    new = [b"12", b"a\"b"]
+    insert = change_message(b"I", [(b"N", new)])
+    for codec in (PyRowCodec, CRowCodec):
+        value, key = codec(f, [0]).change(insert, WRAP, SRC, 77, None, TS_NS)
+        assert key == b'{"schema":2,"payload":{"id":12}}'
+        assert value == (
+            b'{"schema":1,"payload":{"before":null,"after":{"id":12,"t":"a\\"b"}'
+            + SRC[0] + b"77" + SRC[1] + b'77,"xmin":null},"transaction":null,"op":"c",'
+            b'"ts_ms":1764000000123,"ts_us":1764000000123456,"ts_ns":1764000000123456789}}'
+        )  # fmt: skip
+        # a delete's key comes from its old row; an update of a keyless table keeps its old row
+        _, key = codec(f, [0]).change(change_message(b"D", [(b"K", [b"3", None])]), WRAP, SRC,
+                                      1, None, TS_NS)  # fmt: skip
+        assert key == b'{"schema":2,"payload":{"id":3}}'
+        value, key = codec(f, []).change(
+            change_message(b"U", [(b"O", [b"3", b"x"]), (b"N", new)]), WRAP, SRC, 1, None, TS_NS
+        )
+        assert key is None
+        assert b'{"before":{"id":3,"t":"x"},"after":{"id":12,' in value
+        # now: the clock's time
+        value, _ = codec(f, [0]).change(insert, WRAP, SRC, 77, None, None)
+        ts = int(re.search(rb'"ts_ns":(\d+)', value).group(1))  # type: ignore[union-attr]
+        assert abs(ts - time.time_ns()) < 60 * 10**9
+        for other in (b"T" + insert[1:], insert[:6], b"I" + insert[1:5] + b"K" + insert[6:]):
+            assert codec(f, [0]).change(other, WRAP, SRC, 77, None, TS_NS) is None
+        with pytest.raises(TypeError):
+            codec(f, [0]).change(insert, WRAP[:3], SRC, 77, None, TS_NS)
 
 
 # -- COPY text -------------------------------------------------------------------------------
