@@ -9,6 +9,8 @@
  *   .change(buf, wrap, src, lsn, block, ts_ns) -> (value, key or None) or None
  *   .copy_packed(data) -> (structs, ends, keys, key ends, line ends, declined)
  *   copy_out(conn, get_copy_data, freemem, max_rows) -> (COPY text, status)  (module level)
+ *   read_xlog(conn, get_copy_data, freemem, consume_input, max_msgs) -> (starts, payloads,
+ *             wal_end, other, status)  (module level)
  *
  * Each field's value is encoded by a fast path for its kind when the text has the simple form
  * the server prints; any other text goes through the field's Python converter and
@@ -1728,6 +1730,109 @@ py_copy_out(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject 
     return out;
 }
 /* ------------------------------------------------------------------------------------------ */
+/* read_xlog(conn, get_copy_data, freemem, consume_input, max_msgs): replication messages     */
+
+typedef int (*pq_consumeinput_fn)(void *conn);
+
+static inline uint64_t
+be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static PyObject *
+py_read_xlog(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"conn", "get_copy_data", "freemem", "consume_input",
+                                        "max_msgs"};
+    PyObject *a[5], *payloads = NULL, *starts = NULL, *other = NULL, *result = NULL;
+    void *conn;
+    pq_getcopydata_fn getcopy;
+    pq_freemem_fn freemem;
+    pq_consumeinput_fn consume;
+    Py_ssize_t max_msgs, n = 0;
+    int64_t *sp;
+    uint64_t wal_end = 0;
+    int r, status = 1, consumed = 0;
+    char *msg;
+
+    (void)module;
+    if (parse_args("read_xlog", names, 5, args, nargs, kwnames, a) < 0)
+        return NULL;
+    conn = PyLong_AsVoidPtr(a[0]);
+    getcopy = (pq_getcopydata_fn)PyLong_AsVoidPtr(a[1]);
+    freemem = (pq_freemem_fn)PyLong_AsVoidPtr(a[2]);
+    consume = (pq_consumeinput_fn)PyLong_AsVoidPtr(a[3]);
+    max_msgs = PyNumber_AsSsize_t(a[4], PyExc_OverflowError);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!conn || !getcopy || !freemem || !consume || max_msgs <= 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "read_xlog(): null connection or function, or max_msgs < 1");
+        return NULL;
+    }
+    if (max_msgs > 1 << 20)
+        max_msgs = 1 << 20;
+    if (!(payloads = PyList_New(0)) ||
+        !(starts = PyBytes_FromStringAndSize(NULL, sizeof(int64_t) * max_msgs)))
+        goto out;
+    sp = (int64_t *)PyBytes_AS_STRING(starts);
+    while (n < max_msgs) {
+        PyObject *payload;
+        r = getcopy(conn, &msg, 1); /* never blocks: 0 means nothing complete is buffered */
+        if (r == 0) {
+            /* once a call: take what the socket holds (libpq's sockets never block) */
+            if (consumed++ || !consume(conn)) {
+                status = 0;
+                break;
+            }
+            continue;
+        }
+        if (r < 0) {
+            status = r; /* -1 the server ended the COPY, -2 an error */
+            break;
+        }
+        if (msg[0] != 'w' || r < 25) {
+            /* a keepalive (or anything else): the caller's, after the messages before it */
+            other = PyBytes_FromStringAndSize(msg, r);
+            freemem(msg);
+            if (!other)
+                goto out;
+            status = 2;
+            break;
+        }
+        /* XLogData: 'w', wal_start, wal_end, send time (big-endian int64s), payload */
+        {
+            uint64_t end = be64((const uint8_t *)msg + 9);
+            sp[n] = (int64_t)be64((const uint8_t *)msg + 1);
+            if (end > wal_end)
+                wal_end = end;
+        }
+        payload = PyBytes_FromStringAndSize(msg + 25, r - 25);
+        freemem(msg);
+        if (!payload || PyList_Append(payloads, payload) < 0) {
+            Py_XDECREF(payload);
+            goto out;
+        }
+        Py_DECREF(payload);
+        n++;
+    }
+    if (_PyBytes_Resize(&starts, sizeof(int64_t) * n) < 0)
+        goto out;
+    result = Py_BuildValue("(OOKOi)", starts, payloads, (unsigned long long)wal_end,
+                           other ? other : Py_None, status);
+out:
+    Py_XDECREF(payloads);
+    Py_XDECREF(starts);
+    Py_XDECREF(other);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 
 #define FASTCALL_KW(f) ((PyCFunction)(void (*)(void))(f))
 
@@ -1776,6 +1881,13 @@ static PyMethodDef module_methods[] = {
      "PGconn*), read with the GIL released through libpq's PQgetCopyData and PQfreemem at\n"
      "the given addresses; status: 1 max_rows read (more may follow), -1 done, -2 error\n"
      "(see PQgetResult)."},
+    {"read_xlog", FASTCALL_KW(py_read_xlog), METH_FASTCALL | METH_KEYWORDS,
+     "read_xlog(conn, get_copy_data, freemem, consume_input, max_msgs)\n"
+     "    -> (starts, payloads, wal_end, other, status)\n\n"
+     "Up to max_msgs XLogData messages of a replication COPY on libpq connection conn, as\n"
+     "already buffered or in the socket (PQconsumeInput once; never blocks): their WAL starts\n"
+     "(native int64s), payloads, and highest WAL end. It stops at any other message (other,\n"
+     "status 2); status 1 max_msgs read, 0 nothing more buffered, -1/-2 PQgetCopyData's."},
     {NULL, NULL, 0, NULL},
 };
 

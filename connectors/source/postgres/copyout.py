@@ -24,8 +24,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def _libpq_functions(conn: Any) -> tuple[int, int] | None:
-    """(PQgetCopyData, PQfreemem) addresses in psycopg's libpq, checked against ``conn``."""
+def libpq_functions(conn: Any, *names: str) -> list[int] | None:
+    """The addresses of libpq functions ``names`` in psycopg's libpq, checked against
+    ``conn`` (None when it cannot be found or does not agree with psycopg)."""
     import ctypes
 
     from psycopg import pq
@@ -53,7 +54,7 @@ def _libpq_functions(conn: Any) -> tuple[int, int] | None:
         assert value
         return value
 
-    return addr("PQgetCopyData"), addr("PQfreemem")
+    return [addr(name) for name in names]
 
 
 class CopyOut:
@@ -69,7 +70,7 @@ class CopyOut:
     def available(cls, conn: Any) -> CopyOut | None:
         """A reader for connections like ``conn`` (an open psycopg connection), or None."""
         try:
-            fns = _libpq_functions(conn)
+            fns = libpq_functions(conn, "PQgetCopyData", "PQfreemem")
             return cls(*fns) if fns is not None else None
         except Exception as exc:  # noqa: BLE001 - any failure: psycopg's COPY instead
             log.debug("snapshot: COPY through psycopg (no direct libpq path: %s)", exc)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -140,6 +140,8 @@ class ChangeStream:
         # pgoutput.streaming: large transactions arrive in blocks before their commit
         self.streamed = StreamedTransactions() if cfg.pgoutput_streaming else None
         self._replay: Iterator[tuple[bytes, int]] | None = None  # a committed streamed txn
+        # messages of a read batch that come after a streamed transaction's replay
+        self._held: tuple[Sequence[int], list[bytes], int] | None = None
         self._live_relations: dict[int, pg.Relation] = {}  # relation messages outside it
         self._replayed_relations: set[int] = set()
 
@@ -178,7 +180,7 @@ class ChangeStream:
         assert self.stream is not None
         out: Out = []
         deadline = time.monotonic() + timeout
-        read = self.stream.read_change
+        read = self.stream.read_batch
         handle = self._handle
         self.batched = 0  # records in out's EncodedBatches
         if self._replay is not None:
@@ -190,13 +192,28 @@ class ChangeStream:
                     handle(item[0], item[1], out)
                     continue
                 self._end_replay()
-            msg = read(0 if out else max(deadline - time.monotonic(), 0))
-            if msg is None:
-                break
-            handle(msg[1], msg[0], out)
+            if self._held is not None:  # read before that replay began: theirs is next
+                starts, payloads, i = self._held
+                self._held = None
+            else:
+                # a message gives one record or a few (a delete and its tombstone)
+                starts, payloads = read(
+                    max_records - len(out) - self.batched,
+                    0 if out else max(deadline - time.monotonic(), 0),
+                )  # fmt: skip
+                if not payloads:
+                    break
+                i = 0
+            n = len(payloads)
+            while i < n:
+                handle(payloads[i], starts[i], out)
+                i += 1
+                if self._replay is not None and i < n:  # a streamed transaction committed
+                    self._held = (starts, payloads, i)
+                    break
         if out:
             self._idle_since = time.monotonic()
-        elif self._txn is None:
+        elif self._txn is None and self._held is None:
             self._idle(out)
         self._returned = self._completed
         return out

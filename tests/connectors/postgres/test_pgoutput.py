@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 from collections.abc import Iterator
@@ -20,7 +21,11 @@ from connectors.source.postgres.protocol.pgoutput import (
     lsn_to_str,
     str_to_lsn,
 )
-from connectors.source.postgres.protocol.stream import ReplicationStream, create_logical_slot
+from connectors.source.postgres.protocol.stream import (
+    ReplicationStream,
+    ReplicationStreamError,
+    create_logical_slot,
+)
 from tests.fixtures.postgres import PgServer
 
 # --- hand-built messages -----------------------------------------------------------------------
@@ -364,6 +369,72 @@ def test_streamed_transaction_protocol_2(
         assert inserts[-1].new.values == (b"2000", b"x" * 100)
     finally:
         stream.close()
+
+
+def read_all(stream: ReplicationStream, commits: int, max_msgs: int) -> list[tuple[int, bytes]]:
+    """(wal_start, payload) of every message read with `read_batch` until ``commits`` Commits,
+    checking each batch's size against ``max_msgs``."""
+    got: list[tuple[int, bytes]] = []
+    deadline = time.monotonic() + 30
+    while sum(p[:1] == b"C" for _, p in got) < commits:
+        assert time.monotonic() < deadline, f"timed out after {len(got)} messages"
+        starts, payloads = stream.read_batch(max_msgs, 0.2)
+        assert len(starts) == len(payloads) <= max_msgs
+        got.extend(zip(starts, payloads, strict=True))
+    return got
+
+
+@pytest.mark.integration
+def test_read_batch_gives_every_message_as_read_does(
+    pg_server: PgServer, pg_db: str, sql: psycopg.Connection[Any]
+) -> None:
+    """`read_batch` through the C reader, and through its fallback, gives exactly the
+    messages `read` gives, in order, with their WAL starts; and the slot keeps answering."""
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    sql.execute("CREATE PUBLICATION p FOR TABLE t")
+    conns, streams = [], []
+    for slot in ("a", "b", "c"):
+        conn = psycopg.connect(pg_server.dsn(pg_db), replication="database", autocommit=True)
+        create_logical_slot(conn, slot)
+        conns.append(conn)
+        streams.append(ReplicationStream(conn, slot, ["p"], messages=True, status_interval=0.05))
+    c_reader, slow, plain = streams
+    if os.environ.get("HUB_REQUIRE_SPEEDUPS") == "1":
+        assert c_reader._read_xlog is not None
+    slow._read_xlog = None
+    for stream in streams:
+        stream.start()
+    try:
+        sql.execute("INSERT INTO t SELECT i, repeat('x', i % 300) FROM generate_series(1, 3000) i")
+        for i in range(1, 21):
+            sql.execute("UPDATE t SET v = %s WHERE id = %s", (f"v{i}", i))
+        sql.execute("DELETE FROM t WHERE id < 500")
+        sql.execute("SELECT pg_logical_emit_message(false, 'nt', 'now')")
+        sql.execute("INSERT INTO t VALUES (0, 'last')")
+        want: list[tuple[int, bytes]] = []
+        while sum(p[:1] == b"C" for _, p in want) < 23:
+            x = plain.read(timeout=5)
+            assert x is not None
+            want.append((x.wal_start, x.payload))
+        assert len(want) == 3 + 3000 + 20 * 3 + 2 + 499 + 1 + 3
+        assert read_all(c_reader, 23, 7) == want
+        assert read_all(slow, 23, 100) == want
+        # idle: keepalives are answered and move keepalive_lsn up to the last commit
+        end = [p for _, p in want if p[:1] == b"C"][-1]
+        end_lsn = struct.unpack_from(">q", end, 10)[0]
+        deadline = time.monotonic() + 20
+        while c_reader.keepalive_lsn < end_lsn:
+            assert time.monotonic() < deadline, "no keepalive after the last commit"
+            assert c_reader.read_batch(10, 0.2) == ((), [])
+        # the server ends the stream: the reader says so
+        pid = conns[0].pgconn.backend_pid
+        sql.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises((ReplicationStreamError, psycopg.OperationalError)):
+            while True:
+                c_reader.read_batch(10, 0.2)
+    finally:
+        for stream in streams:
+            stream.close()
 
 
 def test_fast_row_decoding_equals_the_checked_reader() -> None:

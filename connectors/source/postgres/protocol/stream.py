@@ -26,7 +26,7 @@ from __future__ import annotations
 import select
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from connectors.source.postgres.protocol.pgoutput import (
     _XLOGDATA_HEADER,
@@ -66,6 +66,19 @@ def create_logical_slot(
     return str_to_lsn(str(row[1])), (str(row[2]) if export and row[2] else None)
 
 
+def _xlog_reader(conn: psycopg.Connection[tuple[object, ...]]) -> tuple[Any, list[int]]:
+    """(``_rowcodec.read_xlog``, the libpq functions it calls) for ``conn``, or (None, [])
+    without the C module or a libpq that agrees with psycopg's (see copyout.py)."""
+    try:
+        from connectors.source.postgres._rowcodec import read_xlog  # type: ignore[import-not-found]
+        from connectors.source.postgres.copyout import libpq_functions
+
+        fns = libpq_functions(conn, "PQgetCopyData", "PQfreemem", "PQconsumeInput")
+    except Exception:  # noqa: BLE001 - any failure: messages read one by one instead
+        return None, []
+    return (read_xlog, fns) if fns is not None else (None, [])
+
+
 class ReplicationStream:
     """Reads XLogData from a slot, answers keepalives, and reports the flushed position.
 
@@ -102,6 +115,9 @@ class ReplicationStream:
         self.keepalive_lsn = 0
         self.flushed_lsn = start_lsn  # last position the caller confirmed
         self._last_status = 0.0
+        self._held: PrimaryKeepalive | None = None  # read_batch: a keepalive to handle next
+        self._end_status = 0  # read_batch: PQgetCopyData's end, once the batch is handled
+        self._read_xlog, self._libpq = _xlog_reader(conn)
 
     def start(self) -> None:
         """Send ``START_REPLICATION`` and enter COPY_BOTH mode."""
@@ -179,6 +195,73 @@ class ReplicationStream:
             self._ended(n)
         msg = self.read(timeout)
         return None if msg is None else (msg.wal_start, msg.payload)
+
+    def read_batch(self, max_msgs: int, timeout: float) -> tuple[Sequence[int], list[bytes]]:
+        """Up to ``max_msgs`` XLogData at once, as (their WAL starts, their payloads): what
+        is buffered, or else the first to arrive within ``timeout`` seconds (both empty
+        when none did). Keepalives are handled here, each after the messages before it.
+
+        With the C module, ``_rowcodec.read_xlog`` reads them from libpq in one call (one
+        Python call a batch instead of a few per message: ~0.6 µs of ~3 µs an event);
+        otherwise `read_change` reads them one by one."""
+        if self._held is not None:  # a keepalive that came after the last batch's messages
+            held, self._held = self._held, None
+            self._on_keepalive(held)
+        if self._end_status:
+            self._ended(self._end_status)
+        if self._read_xlog is None:
+            return self._read_batch_slowly(max_msgs, timeout)
+        pgconn = self._pgconn
+        deadline = time.monotonic() + timeout
+        checked = False  # one look at the socket even when the timeout is 0
+        while True:
+            starts, payloads, wal_end, other, status = self._read_xlog(
+                pgconn.pgconn_ptr,  # type: ignore[attr-defined]
+                *self._libpq,
+                max_msgs,
+            )
+            if wal_end > self.received_lsn:
+                self.received_lsn = wal_end
+            if other is not None:
+                msg = decode_copy_data(other)
+                if not isinstance(msg, PrimaryKeepalive):
+                    raise ReplicationStreamError(
+                        f"unexpected message {other[:1]!r} on slot {self.slot}"
+                    )
+                if payloads:
+                    self._held = msg
+                else:
+                    self._on_keepalive(msg)
+            if status < 0:
+                if not payloads:
+                    self._ended(status)
+                self._end_status = status  # raised once these are handled
+            self._maybe_send_status()
+            if payloads:
+                return memoryview(starts).cast("q"), payloads
+            if other is not None:
+                continue  # more may be buffered behind the keepalive
+            wait = min(self.status_interval, deadline - time.monotonic())
+            if wait <= 0:
+                if checked:
+                    return (), []
+                wait, checked = 0, True
+            readable, _, _ = select.select([pgconn.socket], [], [], wait)
+            if readable:
+                pgconn.consume_input()
+
+    def _read_batch_slowly(
+        self, max_msgs: int, timeout: float
+    ) -> tuple[Sequence[int], list[bytes]]:
+        starts: list[int] = []
+        payloads: list[bytes] = []
+        while len(payloads) < max_msgs:
+            got = self.read_change(0 if payloads else timeout)
+            if got is None:
+                break
+            starts.append(got[0])
+            payloads.append(got[1])
+        return starts, payloads
 
     def ping(self, interval: float = 1.0) -> None:
         """A status update, unless one went out in the last ``interval`` seconds: the
