@@ -129,6 +129,18 @@ def copy_out(srv: Server, table: str) -> float:
 
 
 # -- hub in its own process ------------------------------------------------------------------
+def cpu_s(pid: int) -> tuple[float, float, int]:
+    """(user, system) CPU seconds a live process has used so far, and its page faults."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0, 0.0, 0
+    tick = os.sysconf("SC_CLK_TCK")
+    # minflt, majflt, utime, stime
+    return int(fields[11]) / tick, int(fields[12]) / tick, int(fields[7]) + int(fields[9])
+
+
 def hwm_mb(pid: int) -> float:
     """Peak resident set (VmHWM) of a live process, MB."""
     try:
@@ -225,10 +237,12 @@ def run_hub(
                 )
             time.sleep(0.05)
         peak = max(peak, hwm_mb(pid))
+        user, system, faults = cpu_s(pid)
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(data_dir)
                    if topic in d for f in fs if f.endswith(".log"))  # fmt: skip
         print(f"  hub {name}: first record durable after {first:.2f} s; "
-              f"{size / expected:,.0f} B per record in the log")  # fmt: skip
+              f"{size / expected:,.0f} B per record in the log; CPU {user:.2f} s user + "
+              f"{system:.2f} s system, {faults:,} page faults")  # fmt: skip
     finally:
         watch.close()
         with contextlib.suppress(ProcessLookupError):
