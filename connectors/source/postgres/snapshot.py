@@ -150,6 +150,8 @@ class Chunk:
     where: tuple[int, ...] = ()
     codec: Any = None
     packed: CopyPacked | None = None
+    # appended to every row's position: a keyless table's file node (see _by_ctid)
+    suffix: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.positions) if self.text is None else self.count
@@ -161,8 +163,8 @@ class Chunk:
     def position(self, i: int) -> tuple[str | None, ...]:
         """Row i's key (or ctid) as text: where a resumed snapshot goes on after it."""
         if self.text is None:
-            return self.positions[i]
-        return tuple(_text(self.values(i)[c]) for c in self.where)
+            return self.positions[i] + self.suffix
+        return tuple(_text(self.values(i)[c]) for c in self.where) + self.suffix
 
     def values(self, i: int) -> list[bytes | None]:
         """Row i's values (of a COPY text chunk: parsed again from the text)."""
@@ -443,15 +445,30 @@ class SnapshotReader:
     def _by_ctid(
         self, conn: Any, t: TableInfo, cols: str, rel: str, after: tuple[str | None, ...] | None
     ) -> Iterator[Chunk]:
+        """A table without a key, in ranges of pages. A row's position is its ctid and the
+        table's file node: a ctid means nothing in another file, and VACUUM FULL, CLUSTER or
+        a rewriting ALTER TABLE give the table a new one (and every row a new ctid) while a
+        crashed snapshot waits to resume. Such a table is read again from the start (its
+        rows read before the crash come twice, none is lost). The lock, held to the end of
+        the snapshot transaction, keeps the file node as read while this one reads."""
+        conn.execute(f"LOCK TABLE {rel.replace('%%', '%')} IN ACCESS SHARE MODE")
         row = conn.execute(
             "SELECT pg_relation_size(%s) / current_setting('block_size')::int, "
-            "greatest(c.reltuples, 0), greatest(c.relpages, 1) FROM pg_class c WHERE c.oid = %s",
-            (t.oid, t.oid),
+            "greatest(c.reltuples, 0), greatest(c.relpages, 1), pg_relation_filenode(%s)::text "
+            "FROM pg_class c WHERE c.oid = %s",
+            (t.oid, t.oid, t.oid),
         ).fetchone()
-        pages, tuples, relpages = int(row[0]), float(row[1]), int(row[2])
+        pages, tuples, relpages, filenode = int(row[0]), float(row[1]), int(row[2]), row[3]
         per_page = max(tuples / relpages, 1.0)
         step = max(int(self.chunk_rows / per_page), 1)
         lo, lower = 0, None
+        if after is not None and len(after) > 1 and after[1] != filenode:
+            log.warning(
+                "snapshot: %s was rewritten (VACUUM FULL, CLUSTER or ALTER TABLE) since the "
+                "interrupted snapshot read it: reading it again from the start (rows read "
+                "before come twice)", t.qualified,
+            )  # fmt: skip
+            after = None
         if after is not None and after[0]:
             lower = after[0]
             lo = int(after[0].strip("()").split(",")[0])
@@ -472,6 +489,7 @@ class SnapshotReader:
                 rows = parse_copy_text(copy_text(conn, sql, [*params, f"({hi},0)"]))
                 positions: list[tuple[str | None, ...]] = [(_text(r.pop()),) for r in rows]
                 chunk = Chunk(t, rows, positions)
+            chunk.suffix = (filenode,)
             lo, lower = hi, None
             if len(chunk):
                 self._progress(t, len(chunk))
