@@ -14,7 +14,8 @@ unmaps as soon as one is wholly free, whatever the trim threshold: the task thre
 records sections the log's flusher frees, page-faulted ~15 times a call into fresh memory
 (37 k faults, 0.33 s of system time in a 5 M-row snapshot; 0.8 k and 0.02 s with one arena).
 Hub's threads allocate mostly with the GIL held, so they seldom contend for the arena's lock.
-Linux with glibc only; a no-op elsewhere.
+A user's ``MALLOC_ARENA_MAX`` (or ``glibc.malloc.arena_max`` tunable) wins. Linux with glibc
+only; a no-op elsewhere.
 """
 
 from __future__ import annotations
@@ -47,5 +48,7 @@ def tune() -> None:
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     mallopt(_M_MMAP_THRESHOLD, _MMAP)
     mallopt(_M_TRIM_THRESHOLD, _TRIM)
-    if "MALLOC_ARENA_MAX" not in os.environ:  # the user's own setting wins
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    if "MALLOC_ARENA_MAX" not in os.environ and "malloc.arena_max" not in tunables:
+        # the user's own setting wins
         mallopt(_M_ARENA_MAX, _ARENAS)

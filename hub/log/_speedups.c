@@ -1048,8 +1048,13 @@ same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
         uint64_t x, y;
         memcpy(&x, a + k, 8);
         memcpy(&y, b + k, 8);
-        if (x != y)
-            return k + (size_t)(__builtin_ctzll(x ^ y) >> 3); /* little-endian */
+        if (x != y) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            return k + (size_t)(__builtin_clzll(x ^ y) >> 3); /* the first byte is the top */
+#else
+            return k + (size_t)(__builtin_ctzll(x ^ y) >> 3); /* the first byte is the bottom */
+#endif
+        }
         k += 8;
     }
     while (k < n && a[k] == b[k])

@@ -1683,11 +1683,13 @@ py_copy_out(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject 
     (void)module;
     if (parse_args("copy_out", names, 4, args, nargs, kwnames, a) < 0)
         return NULL;
-    conn = PyLong_AsVoidPtr(a[0]);
-    getcopy = (pq_getcopydata_fn)PyLong_AsVoidPtr(a[1]);
-    freemem = (pq_freemem_fn)PyLong_AsVoidPtr(a[2]);
-    max_rows = PyNumber_AsSsize_t(a[3], PyExc_OverflowError);
-    if (PyErr_Occurred())
+    if (!(conn = PyLong_AsVoidPtr(a[0])) && PyErr_Occurred())
+        return NULL;
+    if (!(getcopy = (pq_getcopydata_fn)PyLong_AsVoidPtr(a[1])) && PyErr_Occurred())
+        return NULL;
+    if (!(freemem = (pq_freemem_fn)PyLong_AsVoidPtr(a[2])) && PyErr_Occurred())
+        return NULL;
+    if ((max_rows = PyNumber_AsSsize_t(a[3], PyExc_OverflowError)) == -1 && PyErr_Occurred())
         return NULL;
     if (!conn || !getcopy || !freemem) {
         PyErr_SetString(PyExc_ValueError, "copy_out(): null connection or function");
@@ -1763,12 +1765,15 @@ py_read_xlog(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject
     (void)module;
     if (parse_args("read_xlog", names, 5, args, nargs, kwnames, a) < 0)
         return NULL;
-    conn = PyLong_AsVoidPtr(a[0]);
-    getcopy = (pq_getcopydata_fn)PyLong_AsVoidPtr(a[1]);
-    freemem = (pq_freemem_fn)PyLong_AsVoidPtr(a[2]);
-    consume = (pq_consumeinput_fn)PyLong_AsVoidPtr(a[3]);
-    max_msgs = PyNumber_AsSsize_t(a[4], PyExc_OverflowError);
-    if (PyErr_Occurred())
+    if (!(conn = PyLong_AsVoidPtr(a[0])) && PyErr_Occurred())
+        return NULL;
+    if (!(getcopy = (pq_getcopydata_fn)PyLong_AsVoidPtr(a[1])) && PyErr_Occurred())
+        return NULL;
+    if (!(freemem = (pq_freemem_fn)PyLong_AsVoidPtr(a[2])) && PyErr_Occurred())
+        return NULL;
+    if (!(consume = (pq_consumeinput_fn)PyLong_AsVoidPtr(a[3])) && PyErr_Occurred())
+        return NULL;
+    if ((max_msgs = PyNumber_AsSsize_t(a[4], PyExc_OverflowError)) == -1 && PyErr_Occurred())
         return NULL;
     if (!conn || !getcopy || !freemem || !consume || max_msgs <= 0) {
         PyErr_SetString(PyExc_ValueError,

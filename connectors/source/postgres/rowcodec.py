@@ -158,7 +158,9 @@ class PyRowCodec:
         its key changed is the slow path's call), any other message, anything malformed."""
         if not (type(wrap) is tuple and len(wrap) == 4 and type(src) is tuple and len(src) == 2):
             raise TypeError("change(): wrap is a 4-tuple, src a 2-tuple of bytes")
-        if not all(isinstance(x, bytes) for x in (*wrap, *src, block or b"")):
+        if not all(isinstance(x, bytes) for x in (*wrap, *src)) or not (
+            block is None or isinstance(block, bytes)
+        ):
             raise TypeError("change(): wrap, src and block hold bytes")
         size = len(buf)
         if size < 7:
