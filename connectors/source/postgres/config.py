@@ -67,7 +67,8 @@ class PostgresSourceConfig(ConnectorConfig):
     )
     snapshot_max_threads: int = Field(
         1, alias="snapshot.max.threads", ge=1, le=64,
-        description="connections reading tables side by side in the snapshot",
+        description="connections reading tables, and a big table's key ranges, side by side "
+        "in the snapshot",
     )  # fmt: skip
     # -- incremental snapshots ----------------------------------------------------------------
     signal_data_collection: str = Field(

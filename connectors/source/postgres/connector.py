@@ -176,6 +176,9 @@ class PostgresSourceTask(SourceTask):
     ) -> None:  # fmt: skip
         cfg = self.cfg
         resume_at: tuple[str, tuple[str | None, ...] | None] | None = None
+        resume_ranges: list[list[Any]] | None = None
+        # a table read in key ranges: its name and each range's [lower, upper, after, done]
+        self._ranges: tuple[str, list[list[Any]]] | None = None
         exported, repl = None, None
         if in_progress and usable and offset is not None and offset.snapshot_lsn is not None:
             # resume: the slot still stands at the first attempt's consistent point
@@ -185,7 +188,14 @@ class PostgresSourceTask(SourceTask):
             self._resume = base.snapshot_done()
             if offset.table is not None:
                 resume_at = (offset.table, offset.after)
-            log.info("resuming the snapshot at %s after %s", offset.table, offset.after)
+                if offset.ranges:
+                    resume_ranges = [list(r) for r in offset.ranges]
+                    self._ranges = (offset.table, [list(r) for r in offset.ranges])
+            if resume_ranges:
+                log.info("resuming the snapshot at %s in %d key ranges: %s", offset.table,
+                         len(resume_ranges), resume_ranges)  # fmt: skip
+            else:
+                log.info("resuming the snapshot at %s after %s", offset.table, offset.after)
         elif offset is not None and usable and not in_progress:
             # snapshot.mode=always with a usable position: re-read, then stream on from it
             self._resume = offset
@@ -212,7 +222,7 @@ class PostgresSourceTask(SourceTask):
                 codecs[t.qualified] = SnapshotRows(self.encoder.table(schema))
         self.reader = SnapshotReader(
             cfg.conninfo(), tables, cfg.snapshot_fetch_size, exported=exported, resume=resume_at,
-            codecs=codecs, threads=cfg.snapshot_max_threads,
+            codecs=codecs, threads=cfg.snapshot_max_threads, resume_ranges=resume_ranges,
         )  # fmt: skip
         try:
             self.reader.begin()
@@ -262,9 +272,22 @@ class PostgresSourceTask(SourceTask):
         return marker
 
     def _row_offset(self, chunk: Chunk, i: int, marker: str = "true") -> dict[str, Any]:
-        """The offset after snapshot row i (`PostgresOffset.at_snapshot_row`, built directly)."""
+        """The offset after snapshot row i (`PostgresOffset.at_snapshot_row`, built directly).
+        Rows are emitted in order, and this is asked of the last of every run (a chunk's
+        last row included): for a table read in key ranges, each range's progress moves
+        on here (after: its last row emitted; done: its last chunk's last row)."""
         offset = self._snapshot_base.at_snapshot_row(chunk.table.qualified, ()).to_dict()
-        offset["after"] = list(chunk.position(i))
+        position = list(chunk.position(i))
+        offset["after"] = position
+        if chunk.ranges is not None:
+            name = chunk.table.qualified
+            if self._ranges is None or self._ranges[0] != name:
+                self._ranges = (name, [[lo, hi, None, False] for lo, hi in chunk.ranges])
+            state = self._ranges[1]
+            r = chunk.range_index
+            state[r][2] = position
+            state[r][3] = chunk.last_in_range and i == len(chunk) - 1
+            offset["ranges"] = [list(x) for x in state]
         if marker == "last":
             offset["last_snapshot_record"] = True
         return offset

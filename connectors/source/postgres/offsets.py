@@ -38,6 +38,8 @@ class PostgresOffset:
     table: str | None = None
     after: tuple[str | None, ...] | None = None
     last_snapshot_record: bool = False
+    # a snapshot table read in key ranges: each [lower, upper, after, done] (snapshot.py)
+    ranges: tuple[tuple[Any, ...], ...] | None = None
     incremental: Mapping[str, Any] | None = None  # an incremental snapshot's progress
     stream: Mapping[str, Any] | None = None  # snapshot.mode=always: where streaming resumes
 
@@ -101,6 +103,7 @@ class PostgresOffset:
                 "snapshot": True, "snapshot_lsn": self.snapshot_lsn, "lsn": self.snapshot_lsn,
                 "table": self.table, "after": list(self.after) if self.after is not None else None,
                 "last_snapshot_record": self.last_snapshot_record,
+                **({"ranges": [list(r) for r in self.ranges]} if self.ranges else {}),
                 **({"stream": dict(self.stream)} if self.stream else {}),
             }  # fmt: skip
         out: dict[str, Any] = {"lsn": self.lsn}
@@ -132,6 +135,7 @@ class PostgresOffset:
             table=d.get("table"),
             after=tuple(after) if after is not None else None,
             last_snapshot_record=bool(d.get("last_snapshot_record", False)),
+            ranges=tuple(tuple(r) for r in d["ranges"]) if d.get("ranges") else None,
             incremental=d.get("incremental"),
             stream=d.get("stream"),
         )

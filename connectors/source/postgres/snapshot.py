@@ -15,7 +15,10 @@ reads the remaining rows in a new transaction; streaming from the slot's consist
 then replays every change made since, so each row still ends in its latest state.
 
 A thread reads the next chunk while the task turns the current one into events; at most two
-chunks are in memory.
+chunks are in memory. With ``snapshot.max.threads`` N > 1, N connections share the snapshot:
+they read tables side by side, and a big keyed table in N key ranges cut at keys sampled from
+its pages (`split_keys`); then a row's offset holds every range's progress, and a resumed
+snapshot goes on in each range after its own last row.
 """
 
 from __future__ import annotations
@@ -134,6 +137,13 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+Range = tuple["Key | None", "Key | None"]  # (lower bound, exclusive; upper, inclusive)
+RangeState = list[Any]  # [lower, upper, after or None, done]: a key range's progress (JSON)
+# the split tables read at most this many ranges; a table is split when it has at least
+# SPLIT_CHUNKS chunks' worth of rows a range
+SPLIT_CHUNKS = 4
+
+
 @dataclass(slots=True)
 class Chunk:
     table: TableInfo
@@ -152,6 +162,12 @@ class Chunk:
     packed: CopyPacked | None = None
     # appended to every row's position: a keyless table's file node (see _by_ctid)
     suffix: tuple[str, ...] = ()
+    # a table read in key ranges side by side (SnapshotReader): the ranges (lower bound
+    # exclusive, upper inclusive, None: open), which one this chunk is of, and whether it
+    # ends that range
+    ranges: list[Range] | None = None
+    range_index: int = 0
+    last_in_range: bool = False
 
     def __len__(self) -> int:
         return len(self.positions) if self.text is None else self.count
@@ -187,13 +203,14 @@ _END = object()
 class SnapshotReader:
     """Reads ``tables`` (sorted) from ``resume`` = (table, after) on, chunk by chunk.
 
-    ``threads`` connections read whole tables side by side, all in the same database snapshot
-    (the exported one, or the first connection's, exported to the others), each a table at a
-    time and at most two chunks ahead. `chunks` still hands them over in table order, so a
-    snapshot resumes from (table, last key) whatever ran in parallel: the parallelism buys
-    overlapping server work and network round trips. A reader takes a table at most
-    ``threads`` ahead of the one being handed over, so memory stays bounded by about four
-    chunks a connection.
+    ``threads`` connections read tables side by side, all in the same database snapshot (the
+    exported one, or the first connection's, exported to the others), each a table at a
+    time, or a key range of a big table (``resume_ranges``: a resumed one's ranges, as
+    `Chunk.ranges` and the task's offsets describe them). `chunks` hands tables over in
+    table order, a table's ranges as their chunks come, so a snapshot resumes from (table,
+    last key, or each range's last key) whatever ran in parallel. A reader takes a table at
+    most ``threads`` ahead of the one being handed over, and a table's queue holds two
+    chunks a connection, so memory stays bounded by a few chunks a connection.
     """
 
     def __init__(
@@ -206,6 +223,7 @@ class SnapshotReader:
         resume: tuple[str, tuple[str | None, ...] | None] | None = None,
         codecs: Mapping[str, Any] | None = None,
         threads: int = 1,
+        resume_ranges: Sequence[RangeState] | None = None,
     ) -> None:
         self._conninfo = conninfo
         self.tables = list(tables)
@@ -217,9 +235,14 @@ class SnapshotReader:
         self._queues: dict[int, queue.Queue[Any]] = {}  # table index -> its chunks
         self._lock = threading.Condition()
         self._consuming = 0  # the table index chunks() is on: readers stay < it + threads
-        self._next = 0  # the next table index a reader takes
+        self._next = 0  # the next work item a reader takes
         self._start = 0
         self._after: tuple[str | None, ...] | None = None
+        self.resume_ranges = list(resume_ranges) if resume_ranges else None
+        # what readers read, in table order: (table index, range index, after, upper, the
+        # table's ranges or None), and per table how many items it has
+        self._work: list[tuple[int, int, Key | None, Key | None, list[Range] | None]] = []
+        self._items: dict[int, int] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._conns: list[Any] = []
@@ -238,8 +261,14 @@ class SnapshotReader:
             self._start = next((i for i, n in enumerate(names) if n >= table), len(names))
             if self._start < len(names) and names[self._start] != table:
                 self._after = None  # the table is gone: go on with the next one
-        self._next = self._consuming = self._start
-        threads = min(self.threads, max(len(self.tables) - self._start, 1))
+                self.resume_ranges = None
+        self._consuming = self._start
+        self._next = 0
+        big = any(self._splittable(t) for t in self.tables[self._start :])
+        ranges = len(self.resume_ranges or ())
+        threads = min(self.threads, max(len(self.tables) - self._start, ranges, 1))
+        if big:  # a big table is read in key ranges side by side
+            threads = self.threads
         snapshot = self.exported
         for n in range(threads):
             conn = psycopg.connect(self._conninfo)
@@ -263,6 +292,7 @@ class SnapshotReader:
                 log.info("snapshot: %d connections read tables side by side", threads)
         if self.codecs:
             self._copy_out = CopyOut.available(self._conns[0])
+        self._plan(self._conns[0], threads)
         for n, conn in enumerate(self._conns):
             th = threading.Thread(
                 target=self._run, args=(conn,), name=f"pg-snapshot-{n}", daemon=True
@@ -271,23 +301,30 @@ class SnapshotReader:
             th.start()
 
     def chunks(self) -> Iterator[Chunk]:
-        """Chunks in table order; the last has ``final`` set. Raises what a reader hit."""
+        """Chunks in table order (a table read in ranges: theirs as they come); the last has
+        ``final`` set. Raises what a reader hit."""
         held: Chunk | None = None
         for i in range(self._start, len(self.tables)):
             with self._lock:
                 self._consuming = i
                 self._lock.notify_all()
             q = self._queue(i)
-            while True:
+            resumed = i == self._start and (self._after is not None or bool(self.resume_ranges))
+            ends, first = 0, not resumed
+            while ends < self._items.get(i, 0):
                 item = q.get()
                 if item is _END:
-                    break
+                    ends += 1
+                    continue
                 if isinstance(item, BaseException):
                     raise item
+                item.first_in_table, first = first, False
                 if held is not None:
                     yield held
                 held = item
                 held.encode()
+            if held is not None and held.table is self.tables[i]:
+                held.last_in_table = True
             with self._lock:
                 self._queues.pop(i, None)
         if held is not None:
@@ -320,7 +357,7 @@ class SnapshotReader:
         with self._lock:
             q = self._queues.get(i)
             if q is None:
-                q = self._queues[i] = queue.Queue(maxsize=2)
+                q = self._queues[i] = queue.Queue(maxsize=2 * self.threads)
             return q
 
     def _put(self, q: queue.Queue[Any], item: Any) -> bool:
@@ -332,30 +369,64 @@ class SnapshotReader:
                 continue
         return False
 
+    def _splittable(self, t: TableInfo) -> bool:
+        return (
+            self.threads > 1 and bool(t.primary_key)
+            and t.estimated_rows >= SPLIT_CHUNKS * self.chunk_rows * self.threads
+        )  # fmt: skip
+
+    def _plan(self, conn: Any, threads: int) -> None:
+        """The work items: a table, or each of its key ranges (a big table with several
+        connections: `split_keys`); a resumed split table, its unfinished ranges."""
+        for i in range(self._start, len(self.tables)):
+            t = self.tables[i]
+            after = self._after if i == self._start else None
+            ranges: list[Range] | None = None
+            todo: list[tuple[int, Key | None, Key | None]] = []
+            if i == self._start and self.resume_ranges:
+                ranges = [(_key(r[0]), _key(r[1])) for r in self.resume_ranges]
+                todo = [
+                    (n, _key(r[2]) if r[2] is not None else lo, hi)
+                    for n, (r, (lo, hi)) in enumerate(zip(self.resume_ranges, ranges, strict=True))
+                    if not r[3]
+                ]  # fmt: skip
+            elif after is None and self._splittable(t):
+                bounds = split_keys(conn, t, threads)
+                if bounds:
+                    edges: list[Key | None] = [None, *bounds, None]
+                    ranges = list(zip(edges[:-1], edges[1:], strict=True))
+                    todo = [(n, lo, hi) for n, (lo, hi) in enumerate(ranges)]
+                    log.info("snapshot: %s in %d key ranges side by side", t.qualified,
+                             len(ranges))  # fmt: skip
+            if ranges is None:
+                todo = [(0, after, None)]
+            self._items[i] = len(todo)
+            self._work.extend((i, n, lo, hi, ranges) for n, lo, hi in todo)
+
     def _run(self, conn: Any) -> None:
         i = -1
         try:
             while not self._stop.is_set():
                 with self._lock:
-                    i = self._next
+                    k = self._next
                     self._next += 1
+                    i = self._work[k][0] if k < len(self._work) else len(self.tables)
                     # a table at most ``threads`` ahead of the task's: small tables must not
                     # all be read into memory while it is on a big one
                     while i >= self._consuming + self.threads and not self._stop.is_set():
                         self._lock.wait(0.2)
-                if i >= len(self.tables) or self._stop.is_set():
+                if k >= len(self._work) or self._stop.is_set():
                     break
+                _, r, after, upper, ranges = self._work[k]
                 q = self._queue(i)
-                t = self.tables[i]
-                after = self._after if i == self._start else None
                 held: Chunk | None = None
-                for chunk in self._read_table(conn, t, after):
-                    chunk.first_in_table = held is None and after is None
+                for chunk in self._read_table(conn, self.tables[i], after, upper):
+                    chunk.ranges, chunk.range_index = ranges, r
                     if held is not None and not self._put(q, held):
                         return
                     held = chunk
                 if held is not None:
-                    held.last_in_table = True
+                    held.last_in_range = True
                     if not self._put(q, held):
                         return
                 if not self._put(q, _END):
@@ -367,10 +438,10 @@ class SnapshotReader:
 
                 if isinstance(exc, psycopg.OperationalError):
                     exc = ConnectionLostError(f"snapshot connection lost: {exc}")
-                self._put(self._queue(i), exc)
+                self._put(self._queue(min(i, len(self.tables) - 1)), exc)
 
     def _read_table(
-        self, conn: Any, t: TableInfo, after: tuple[str | None, ...] | None
+        self, conn: Any, t: TableInfo, after: Key | None, upper: Key | None = None
     ) -> Iterator[Chunk]:
         # '%' doubled: the statement goes through psycopg's parameter binding
         cols = ", ".join(_ident(c.name) for c in t.columns).replace("%", "%%")
@@ -380,23 +451,23 @@ class SnapshotReader:
         if conn.execute("SELECT 1 FROM pg_class WHERE oid = %s", (t.oid,)).fetchone() is None:
             return
         if t.primary_key:
-            yield from self._by_key(conn, t, after)
+            yield from self._by_key(conn, t, after, upper)
         else:
             yield from self._by_ctid(conn, t, cols, rel, after)
 
     def _by_key(
-        self, conn: Any, t: TableInfo, after: tuple[str | None, ...] | None
+        self, conn: Any, t: TableInfo, after: Key | None, upper: Key | None
     ) -> Iterator[Chunk]:
         codec = self.codecs.get(t.qualified)
         if codec is not None and self._copy_out is not None:
-            yield from self._streamed(conn, t, codec, after)
+            yield from self._streamed(conn, t, codec, after, upper)
             return
         while not self._stop.is_set():
             if codec is not None:
-                sql = key_sql(t, after, self.chunk_rows)
-                chunk = self._encoded(conn, t, codec, sql, after or ())
+                sql = key_sql(t, after, self.chunk_rows, upper)
+                chunk = self._encoded(conn, t, codec, sql, (*(after or ()), *(upper or ())))
             else:
-                rows, positions = key_chunk(conn, t, after, self.chunk_rows)
+                rows, positions = key_chunk(conn, t, after, self.chunk_rows, upper)
                 chunk = Chunk(t, rows, positions)
             n = len(chunk)
             if not n:
@@ -408,7 +479,7 @@ class SnapshotReader:
                 return
 
     def _streamed(
-        self, conn: Any, t: TableInfo, codec: Any, after: tuple[str | None, ...] | None
+        self, conn: Any, t: TableInfo, codec: Any, after: Key | None, upper: Key | None
     ) -> Iterator[Chunk]:
         """A keyed table as one COPY in key order, cut into chunks of ``chunk_rows`` as it
         arrives: the same chunks, and positions, as one COPY per chunk would give (a
@@ -418,7 +489,8 @@ class SnapshotReader:
         assert self._copy_out is not None
         names = [c.name for c in t.columns]
         where = tuple(names.index(k) for k in t.primary_key)
-        self._copy_out.start(conn, key_sql(t, after, None), after or ())
+        self._copy_out.start(conn, key_sql(t, after, None, upper),
+                             (*(after or ()), *(upper or ())))  # fmt: skip
         done = False
         while not done and not self._stop.is_set():
             text, done = self._copy_out.rows(conn, self.chunk_rows)
@@ -502,7 +574,8 @@ class SnapshotReader:
                 yield chunk
 
     def _progress(self, t: TableInfo, n: int) -> None:
-        done = self.rows_done[t.qualified] = self.rows_done[t.qualified] + n
+        with self._lock:  # the ranges of a table are read side by side
+            done = self.rows_done[t.qualified] = self.rows_done[t.qualified] + n
         now = time.monotonic()
         if now - self._last_log >= 5:
             self._last_log = now
@@ -532,30 +605,64 @@ def copy_text(conn: Any, sql: str, params: Sequence[Any] = ()) -> bytes:
     return b"".join(parts)
 
 
-def key_sql(t: TableInfo, after: tuple[str | None, ...] | None, limit: int | None) -> str:
+Key = tuple[str | None, ...]  # a primary key's columns as text
+
+
+def key_sql(t: TableInfo, after: Key | None, limit: int | None, upper: Key | None = None) -> str:
     """The COPY of up to ``limit`` (None: all) rows of ``t`` (all columns) with a primary key
-    above ``after`` (``%s`` parameters), in key order."""
+    above ``after`` and at most ``upper`` (``%s`` parameters: after's, then upper's), in key
+    order."""
     cols = ", ".join(_ident(c.name) for c in t.columns).replace("%", "%%")
     rel = f"{_ident(t.schema)}.{_ident(t.name)}".replace("%", "%%")
     order = ", ".join(_ident(k) for k in t.primary_key).replace("%", "%%")
     types = {c.name: c.type_name for c in t.columns}
-    where = ""
-    if after is not None:
-        bound = ", ".join(f"%s::{types[k]}" for k in t.primary_key)
-        where = f"WHERE ({order}) > ({bound})"
+    bound = ", ".join(f"%s::{types[k]}" for k in t.primary_key)
+    conds = ([f"({order}) > ({bound})"] if after is not None else []) + (
+        [f"({order}) <= ({bound})"] if upper is not None else []
+    )  # fmt: skip
+    where = f"WHERE {' AND '.join(conds)}" if conds else ""
     limit_sql = "" if limit is None else f" LIMIT {limit}"
     return f"COPY (SELECT {cols} FROM {rel} {where} ORDER BY {order}{limit_sql}) TO STDOUT"
 
 
 def key_chunk(
-    conn: Any, t: TableInfo, after: tuple[str | None, ...] | None, limit: int
+    conn: Any, t: TableInfo, after: Key | None, limit: int, upper: Key | None = None
 ) -> tuple[list[list[bytes | None]], list[tuple[str | None, ...]]]:
-    """Up to ``limit`` rows of ``t`` (all columns) with a primary key above ``after``, in key
-    order, and each row's key as text."""
-    rows = parse_copy_text(copy_text(conn, key_sql(t, after, limit), after or ()))
+    """Up to ``limit`` rows of ``t`` (all columns) with a primary key above ``after`` (and
+    at most ``upper``), in key order, and each row's key as text."""
+    sql = key_sql(t, after, limit, upper)
+    rows = parse_copy_text(copy_text(conn, sql, (*(after or ()), *(upper or ()))))
     names = [c.name for c in t.columns]
     key_idx = [names.index(k) for k in t.primary_key]
     return rows, [tuple(_text(r[i]) for i in key_idx) for r in rows]
+
+
+def split_keys(conn: Any, t: TableInfo, n: int) -> list[Key]:
+    """Up to ``n - 1`` primary keys that cut ``t`` into ``n`` ranges of about as many rows,
+    from a sample of its pages (TABLESAMPLE SYSTEM, ~2000 rows, in the snapshot's view);
+    empty when the sample is too small to cut."""
+    # the table's own columns, qualified: a bare name in ORDER BY would be the text output
+    order = ", ".join(f"s.{_ident(k)}" for k in t.primary_key)
+    cols = ", ".join(f"s.{_ident(k)}::text" for k in t.primary_key)
+    rel = f"{_ident(t.schema)}.{_ident(t.name)}"
+    pct = min(100.0, 100.0 * 2000 / max(t.estimated_rows, 1))
+    keys = [
+        tuple(row) for row in conn.execute(
+            f"SELECT {cols} FROM {rel} AS s TABLESAMPLE SYSTEM ({pct:.6f}) ORDER BY {order}"
+        ).fetchall()
+    ]  # fmt: skip
+    if len(keys) < 2 * n:
+        return []
+    bounds: list[Key] = []
+    for k in range(1, n):
+        key = keys[len(keys) * k // n]
+        if not bounds or key != bounds[-1]:
+            bounds.append(key)
+    return bounds
+
+
+def _key(v: Sequence[str | None] | None) -> Key | None:
+    return None if v is None else tuple(v)
 
 
 def _text(v: bytes | None) -> str | None:

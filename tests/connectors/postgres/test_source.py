@@ -672,3 +672,72 @@ def test_keyless_table_rewritten_before_a_resume_is_read_again_from_the_start(
     finally:
         sql.execute(f"DROP OWNED BY {role}")
         sql.execute(f"DROP ROLE {role}")
+
+
+def test_a_big_table_is_read_in_key_ranges_side_by_side_and_resumes_per_range(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    """With several connections a big keyed table is cut into key ranges read side by side;
+    every row comes once, each chunk within its range; a snapshot resumed from each range's
+    progress (what the task stores) reads exactly the rest."""
+    from connectors.source.postgres import catalog
+    from connectors.source.postgres.filters import Filters
+    from connectors.source.postgres.snapshot import SnapshotReader
+
+    sql.execute("CREATE TABLE big (a int, b text, v text, PRIMARY KEY (a, b))")
+    sql.execute("INSERT INTO big SELECT g / 3, (g % 3)::text, md5(g::text) "
+                "FROM generate_series(1, 30000) g")  # fmt: skip
+    sql.execute("ANALYZE big")
+    tables = catalog.tables(sql, Filters())
+
+    def key(c: Any, i: int) -> tuple[int, str]:
+        values = c.values(i)
+        return int(values[0]), values[1].decode()
+
+    def cmp(k: tuple[int, str], bound: Any) -> int:
+        b = (int(bound[0]), bound[1])
+        return (k > b) - (k < b)
+
+    reader = SnapshotReader(pg_server.dsn(pg_db), tables, 500, threads=3)
+    reader.begin()
+    try:
+        it = reader.chunks()
+        first = next(it)
+        time.sleep(0.5)  # the three readers fill the table's queue side by side
+        chunks = [first, *it]
+    finally:
+        reader.close()
+    keys = [key(c, i) for c in chunks for i in range(len(c))]
+    assert len(keys) == 30000 and len(set(keys)) == 30000
+    ranges = first.ranges
+    assert ranges is not None and len(ranges) == 3
+    lows, highs = [lo for lo, _ in ranges[1:]], [hi for _, hi in ranges[:-1]]
+    assert ranges[0][0] is None and ranges[-1][1] is None and lows == highs
+    assert cmp((int(highs[0][0]), highs[0][1]), highs[1]) < 0  # in key order, not as text
+    for c in chunks:
+        lo, hi = c.ranges[c.range_index]
+        for i in range(len(c)):
+            assert lo is None or cmp(key(c, i), lo) > 0
+            assert hi is None or cmp(key(c, i), hi) <= 0
+    assert len({c.range_index for c in chunks[: len(chunks) // 2]}) >= 2  # side by side
+    assert [c.first_in_table for c in chunks].count(True) == 1 and chunks[0].first_in_table
+    assert [c.last_in_table for c in chunks].count(True) == 1 and chunks[-1].last_in_table
+    assert sum(c.last_in_range for c in chunks) == 3
+
+    # stop after 25 chunks: each range's progress as the task stores it
+    done = chunks[:25]
+    state = [[list(lo) if lo else None, list(hi) if hi else None, None, False]
+             for lo, hi in ranges]  # fmt: skip
+    for c in done:
+        state[c.range_index][2:] = [list(c.position(len(c) - 1)), c.last_in_range]
+    reader = SnapshotReader(pg_server.dsn(pg_db), tables, 500, threads=3,
+                            resume=("public.big", None), resume_ranges=state)  # fmt: skip
+    reader.begin()
+    try:
+        rest = list(reader.chunks())
+    finally:
+        reader.close()
+    again = [key(c, i) for c in done for i in range(len(c))]
+    again += [key(c, i) for c in rest for i in range(len(c))]
+    assert sorted(again) == sorted(keys)  # the rest exactly: nothing lost, nothing twice
+    assert not any(c.first_in_table for c in rest) and rest[-1].last_in_table
