@@ -127,11 +127,13 @@ class SourceTaskContext:
         offsets: Mapping[str, JsonMap],
         on_inexact_replay: Callable[[], None] | None = None,
         json_encoding: tuple[bool, bool] | None = None,
+        on_commit_request: Callable[[], None] | None = None,
     ) -> None:
         self.connector = connector
         self.task_id = task_id
         self._offsets = offsets
         self._on_inexact_replay = on_inexact_replay
+        self._on_commit_request = on_commit_request
         self.json_encoding = json_encoding
         """(key schemas.enable, value schemas.enable) when both converters are Kafka's
         JsonConverter and no transform sits between the task and the log: the task may then
@@ -146,6 +148,14 @@ class SourceTaskContext:
         already in the log: at-least-once for that stretch instead of a wrong skip."""
         if self._on_inexact_replay is not None:
             self._on_inexact_replay()
+
+    def request_commit(self) -> None:
+        """Ask for a commit as soon as the records of the current ``poll`` are written, rather
+        than at the next ``offset.flush.interval.ms``: at a boundary worth making durable at
+        once, such as the end of a snapshot (Kafka Connect's
+        ``TransactionContext.commitTransaction`` plays this part for its sources)."""
+        if self._on_commit_request is not None:
+            self._on_commit_request()
 
     def offset(self, partition: JsonMap) -> JsonMap | None:
         """The last stored offset of ``partition`` (None: start from the beginning)."""

@@ -78,6 +78,7 @@ class SourceRunner:
         self._window: dict[str, int] = {}  # "topic/partition" -> log end offset at start
         self._pending: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._topics: set[str] = set()
+        self._commit_requested = False  # SourceTaskContext.request_commit
         self.stopping = threading.Event()
 
     # -- recovery ----------------------------------------------------------------------------
@@ -113,7 +114,7 @@ class SourceRunner:
         self._window = dict(cp.get("window") or {})
         context = SourceTaskContext(
             self.connector, self.task_id, self.offsets.offsets(self.connector), self._inexact,
-            self._json_encoding(),
+            self._json_encoding(), self._request_commit,
         )  # fmt: skip
         self.task.start(self.ctx.config, context)
         self.state.running()
@@ -124,7 +125,10 @@ class SourceRunner:
                 records = self.task.poll()
                 if records:
                     self._append(records)
-                if time.monotonic() - last_commit >= self.ctx.flush_interval:
+                if self._commit_requested or (
+                    time.monotonic() - last_commit >= self.ctx.flush_interval
+                ):  # fmt: skip
+                    self._commit_requested = False
                     self.commit()
                     last_commit = time.monotonic()
             ok = True
@@ -144,6 +148,9 @@ class SourceRunner:
         if type(kc) is not JsonConverter or type(vc) is not JsonConverter:
             return None
         return kc.schemas_enable, vc.schemas_enable
+
+    def _request_commit(self) -> None:
+        self._commit_requested = True
 
     def _inexact(self) -> None:
         if self._skip:

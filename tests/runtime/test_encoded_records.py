@@ -1,6 +1,7 @@
 """Encoded source records: a task told ``json_encoding`` may hand the runtime the converters'
 bytes itself; the runtime writes them as they are, and says None whenever a transform or a
-non-JSON converter sits in between (the task must then return values)."""
+non-JSON converter sits in between (the task must then return values). Also what else a
+task may ask of its context: a commit at once."""
 
 from __future__ import annotations
 
@@ -198,3 +199,51 @@ def test_packed_batches_are_written_in_order_among_records(tmp_path: Path) -> No
         (None, b'"first"'), (b'["k1"]', b'{"v":"v1"}'), (b'["k2"]', b'{"v":"v2"}'),
         (None, b'"mid"'), (b'["k3"]', b'{"v":"v3"}'),
     ]  # fmt: skip
+
+
+class AskConfig(ConnectorConfig):
+    ask: bool = False
+
+
+class CommittingTask(SourceTask):
+    """Emits one record a poll; after the third it asks for a commit, then stays quiet."""
+
+    def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
+        self.context, self.n = context, 0
+        self.ask = bool(config.get("ask"))
+
+    def poll(self) -> Sequence[SourceRecord]:
+        if self.n >= 3:
+            time.sleep(0.05)
+            return []
+        self.n += 1
+        if self.n == 3 and self.ask:
+            self.context.request_commit()
+        return [SourceRecord("t", {"n": self.n}, None, {"p": 1}, {"o": self.n})]
+
+    def stop(self) -> None:
+        pass
+
+
+class CommittingSource(SourceConnector):
+    name = "committing-test"
+    config_model = AskConfig
+    task_class = CommittingTask
+
+
+@pytest.mark.parametrize("ask", [True, False], ids=["asked", "not-asked"])
+def test_a_task_asking_for_a_commit_gets_it_at_once(tmp_path: Path, ask: bool) -> None:
+    """`SourceTaskContext.request_commit`: the offsets are stored right after that poll's
+    records are written, not at the next offset.flush.interval.ms (here an hour)."""
+    worker = Worker(str(tmp_path / "data"))
+    spec = {"connector.class": f"{__name__}:CommittingSource", "name": "c", "ask": ask,
+            "offset.flush.interval.ms": 3_600_000}  # fmt: skip
+    worker.add(ConnectorSpec("c", spec, "test"))
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and worker.offsets.offsets("c") == {}:
+            time.sleep(0.05)
+        stored = list(worker.offsets.offsets("c").values())
+        assert stored == ([{"o": 3}] if ask else [])
+    finally:
+        worker.stop()

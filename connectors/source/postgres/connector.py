@@ -77,6 +77,7 @@ def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
 class PostgresSourceTask(SourceTask):
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         cfg = self.cfg = PostgresSourceConfig.of(config)
+        self._context = context
         self.filters = Filters.from_config(cfg)
         self.partition = {"server": cfg.topic_prefix}
         self.reader: SnapshotReader | None = None
@@ -375,6 +376,7 @@ class PostgresSourceTask(SourceTask):
         self.reader.close()
         self.reader = None
         out.append(offset_update(self.partition, self._resume.to_dict()))
+        self._context.request_commit()  # the snapshot is durable and stored at once
         if self.should_stream:
             self._start_stream()
 

@@ -741,3 +741,23 @@ def test_a_big_table_is_read_in_key_ranges_side_by_side_and_resumes_per_range(
     again += [key(c, i) for c in rest for i in range(len(c))]
     assert sorted(again) == sorted(keys)  # the rest exactly: nothing lost, nothing twice
     assert not any(c.first_in_table for c in rest) and rest[-1].last_in_table
+
+
+def test_the_end_of_the_snapshot_is_committed_at_once(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    """The task asks for a commit when its snapshot is read: the stored offset moves to the
+    streaming position then, not at the next offset.flush.interval.ms (an hour here)."""
+    sql.execute("CREATE TABLE s (id int PRIMARY KEY)")
+    sql.execute("INSERT INTO s SELECT generate_series(1, 500)")
+    cfg = source_config(pg_server, pg_db, **{"offset.flush.interval.ms": 3_600_000})
+    worker = start(tmp_path, cfg)
+    try:
+        stored = wait_for(
+            lambda: next(iter(worker.offsets.offsets("pg").values()), None), timeout=20,
+            what="a stored offset",
+        )  # fmt: skip
+        assert not stored.get("snapshot") and stored["lsn"] > 0, stored
+        assert len(events(worker.log, "app.public.s")) == 500  # durable: committed
+    finally:
+        worker.stop()
