@@ -64,7 +64,7 @@ static PyObject *default_kwnames; /* ("default",) */
 /* ------------------------------------------------------------------------------------------ */
 /* growable output buffer                                                                     */
 
-#define STACK_BUF 2048
+#define STACK_BUF 8192 /* a streamed change with its schema (~3 kB) fits: no malloc a call */
 
 /* copy_packed encodes with the GIL released (`ts` set) and takes it back only for what
    needs Python: a field's converter, an error to raise. */
@@ -1229,6 +1229,21 @@ tuple_struct(RowCodec *self, obuf *b, const uint8_t *buf, Py_ssize_t size, Py_ss
     return r;
 }
 
+/* v in decimal at o (up to 20 digits); the length. */
+static Py_ssize_t
+u64_digits(uint64_t v, char *o)
+{
+    char tmp[20];
+    Py_ssize_t n = 0, len = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        o[len++] = tmp[--n];
+    return len;
+}
+
 static int
 put_bytes(obuf *b, PyObject *o)
 {
@@ -1341,8 +1356,8 @@ RowCodec_change(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
         goto decline;
     if (r != 1 || pos != size)
         goto decline_or_out;
-    at_len = snprintf(at, sizeof(at), "%llu", lsn);
-    ns_len = snprintf(ns, sizeof(ns), "%lld", ts_ns);
+    at_len = u64_digits(lsn, at);
+    ns_len = ts_ns < 0 ? snprintf(ns, sizeof(ns), "%lld", ts_ns) : u64_digits((uint64_t)ts_ns, ns);
     if (put_bytes(&b, src_a) < 0 || obuf_put(&b, at, at_len) < 0 || put_bytes(&b, src_b) < 0 ||
         obuf_put(&b, at, at_len) < 0 || PUT_LIT(&b, ",\"xmin\":null},\"transaction\":") < 0 ||
         (a[4] == Py_None ? PUT_LIT(&b, "null") : put_bytes(&b, a[4])) < 0 ||
