@@ -139,8 +139,8 @@ def _ident(name: str) -> str:
 
 Range = tuple["Key | None", "Key | None"]  # (lower bound, exclusive; upper, inclusive)
 RangeState = list[Any]  # [lower, upper, after or None, done]: a key range's progress (JSON)
-# the split tables read at most this many ranges; a table is split when it has at least
-# SPLIT_CHUNKS chunks' worth of rows a range
+# with several connections, a keyed table is read in key ranges (one a connection) when it
+# holds at least SPLIT_CHUNKS chunks' worth of rows a connection
 SPLIT_CHUNKS = 4
 
 
