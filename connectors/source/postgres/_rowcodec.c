@@ -1682,12 +1682,28 @@ out:
 typedef int (*pq_getcopydata_fn)(void *conn, char **buffer, int async);
 typedef void (*pq_freemem_fn)(void *ptr);
 
+/* Addresses given as ints (a PGconn*, libpq functions) into out[0..n): 0, or -1 with an
+   exception set (not an int; ValueError for a null one, naming fname). */
+static int
+pointer_args(const char *fname, PyObject *const *a, Py_ssize_t n, void **out)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        if (!(out[i] = PyLong_AsVoidPtr(a[i]))) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "%s(): null connection or function", fname);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static PyObject *
 py_copy_out(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"conn", "get_copy_data", "freemem", "max_rows"};
     PyObject *a[4], *out;
-    void *conn;
+    void *ptrs[3], *conn;
     pq_getcopydata_fn getcopy;
     pq_freemem_fn freemem;
     char *buf = NULL, *row;
@@ -1698,18 +1714,13 @@ py_copy_out(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject 
     (void)module;
     if (parse_args("copy_out", names, 4, args, nargs, kwnames, a) < 0)
         return NULL;
-    if (!(conn = PyLong_AsVoidPtr(a[0])) && PyErr_Occurred())
+    if (pointer_args("copy_out", a, 3, ptrs) < 0)
         return NULL;
-    if (!(getcopy = (pq_getcopydata_fn)PyLong_AsVoidPtr(a[1])) && PyErr_Occurred())
-        return NULL;
-    if (!(freemem = (pq_freemem_fn)PyLong_AsVoidPtr(a[2])) && PyErr_Occurred())
-        return NULL;
+    conn = ptrs[0];
+    getcopy = (pq_getcopydata_fn)ptrs[1];
+    freemem = (pq_freemem_fn)ptrs[2];
     if ((max_rows = PyNumber_AsSsize_t(a[3], PyExc_OverflowError)) == -1 && PyErr_Occurred())
         return NULL;
-    if (!conn || !getcopy || !freemem) {
-        PyErr_SetString(PyExc_ValueError, "copy_out(): null connection or function");
-        return NULL;
-    }
     Py_BEGIN_ALLOW_THREADS
     while (max_rows <= 0 || rows < max_rows) {
         r = getcopy(conn, &row, 0); /* blocking: one row (> 0), -1 done, -2 error */
@@ -1767,7 +1778,7 @@ py_read_xlog(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject
     static const char *const names[] = {"conn", "get_copy_data", "freemem", "consume_input",
                                         "max_msgs"};
     PyObject *a[5], *payloads = NULL, *starts = NULL, *other = NULL, *result = NULL;
-    void *conn;
+    void *ptrs[4], *conn;
     pq_getcopydata_fn getcopy;
     pq_freemem_fn freemem;
     pq_consumeinput_fn consume;
@@ -1780,19 +1791,16 @@ py_read_xlog(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject
     (void)module;
     if (parse_args("read_xlog", names, 5, args, nargs, kwnames, a) < 0)
         return NULL;
-    if (!(conn = PyLong_AsVoidPtr(a[0])) && PyErr_Occurred())
+    if (pointer_args("read_xlog", a, 4, ptrs) < 0)
         return NULL;
-    if (!(getcopy = (pq_getcopydata_fn)PyLong_AsVoidPtr(a[1])) && PyErr_Occurred())
-        return NULL;
-    if (!(freemem = (pq_freemem_fn)PyLong_AsVoidPtr(a[2])) && PyErr_Occurred())
-        return NULL;
-    if (!(consume = (pq_consumeinput_fn)PyLong_AsVoidPtr(a[3])) && PyErr_Occurred())
-        return NULL;
+    conn = ptrs[0];
+    getcopy = (pq_getcopydata_fn)ptrs[1];
+    freemem = (pq_freemem_fn)ptrs[2];
+    consume = (pq_consumeinput_fn)ptrs[3];
     if ((max_msgs = PyNumber_AsSsize_t(a[4], PyExc_OverflowError)) == -1 && PyErr_Occurred())
         return NULL;
-    if (!conn || !getcopy || !freemem || !consume || max_msgs <= 0) {
-        PyErr_SetString(PyExc_ValueError,
-                        "read_xlog(): null connection or function, or max_msgs < 1");
+    if (max_msgs <= 0) {
+        PyErr_SetString(PyExc_ValueError, "read_xlog(): max_msgs must be at least 1");
         return NULL;
     }
     if (max_msgs > 1 << 20)

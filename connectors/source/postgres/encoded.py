@@ -21,7 +21,6 @@ from connectors.source.postgres.rowcodec import (
     PyRowCodec,
     RowCodec,
     Wrap,
-    change_value,
 )
 
 
@@ -100,23 +99,6 @@ class EventEncoder:
         return got[1]
 
     @staticmethod
-    def key(t: _Table, key: bytes | None) -> bytes | None:
-        return None if key is None else t.key_head + key + t.key_tail
-
-    @staticmethod
-    def change(
-        t: _Table, op: str, before: bytes | None, after: bytes | None, *, ts_us: int,
-        last_commit: int, lsn: int, txid: int, transaction: dict[str, Any] | None, ts_ns: int,
-    ) -> bytes:  # fmt: skip
-        """The value of a streamed change from its structs; ``ts_us`` is the transaction's
-        commit time, ``ts_ns`` the event's (now). The stream's hot path goes straight from
-        the message (`RowCodec.change`), to the same bytes."""
-        return change_value(
-            t.wrap, t.source_parts(ts_us, last_commit, txid), op.encode(), before, after, lsn,
-            None if transaction is None else orjson.dumps(transaction), ts_ns,
-        )  # fmt: skip
-
-    @staticmethod
     def snapshot_wrap(
         t: _Table, *, ts_us: int, lsn: int | None, ts_ns: int, marker: str = "true"
     ) -> tuple[bytes, bytes]:
@@ -129,13 +111,6 @@ class EventEncoder:
         return t.head + b'{"before":null,"after":', b"".join(
             (source, ns[:-6], b',"ts_us":', ns[:-3], b',"ts_ns":', ns, b"}", t.tail)
         )
-
-    @classmethod
-    def snapshot(
-        cls, t: _Table, after: bytes, *, ts_us: int, marker: str, lsn: int | None, ts_ns: int
-    ) -> bytes:
-        head, tail = cls.snapshot_wrap(t, ts_us=ts_us, lsn=lsn, ts_ns=ts_ns, marker=marker)
-        return b"".join((head, after, tail))
 
 
 class SnapshotRows:

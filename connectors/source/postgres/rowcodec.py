@@ -183,6 +183,10 @@ class PyRowCodec:
                 pos = 6
                 if tag == 0x4F:
                     if self.key:
+                        # whether the key changed is the slow path's call, on the raw key
+                        # text, which encoded keys cannot tell (1.0 -> 1.00 in double mode):
+                        # both paths must emit the same records, and a resumed
+                        # transaction takes the slow one
                         return None
                     before, _, pos = self.tuple(buf, 6)
                     if before is None or pos >= size:

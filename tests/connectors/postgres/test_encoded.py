@@ -92,12 +92,13 @@ def test_encoded_events_are_the_converters_bytes(
             assert got is not None
             row, key = got
             after = schema.row(values)
-            assert enc.key(t, key) == kc.from_value(schema.key(after), schema.key_schema)
+            key_bytes = t.key_head + key + t.key_tail if key is not None else None
+            assert key_bytes == kc.from_value(schema.key(after), schema.key_schema)
             # a snapshot read
             src = schema.source(db, name, ts_us=COMMIT_US, snapshot="last", lsn=1234)
             want = vc.from_value(envelope("r", None, after, src, ts_ns=TS_NS), schema.value_schema)
-            got = enc.snapshot(t, row, ts_us=COMMIT_US, marker="last", lsn=1234, ts_ns=TS_NS)
-            assert got == want
+            h, tl = enc.snapshot_wrap(t, ts_us=COMMIT_US, marker="last", lsn=1234, ts_ns=TS_NS)
+            assert h + row + tl == want
             # the snapshot reader's form (marker "true"): packed, wrapped as the log writes it
             src = schema.source(db, name, ts_us=COMMIT_US, snapshot="true", lsn=1234)
             want = vc.from_value(envelope("r", None, after, src, ts_ns=TS_NS), schema.value_schema)
@@ -116,9 +117,10 @@ def test_encoded_events_are_the_converters_bytes(
                     envelope(op, after if old else None, new_after, src, txn, ts_ns=TS_NS),
                     schema.value_schema,
                 )
-                got = enc.change(
-                    t, op, new if old else None, None if op == "d" else new, ts_us=COMMIT_US,
-                    last_commit=5, lsn=999, txid=77, transaction=txn, ts_ns=TS_NS,
+                txn_json = None if txn is None else orjson.dumps(txn)
+                got = rowcodec.change_value(
+                    t.wrap, t.source_parts(COMMIT_US, 5, 77), op.encode(),
+                    new if old else None, None if op == "d" else new, 999, txn_json, TS_NS,
                 )  # fmt: skip
                 assert got == want, op
                 # straight from the pgoutput message, as the stream's hot path takes it
@@ -130,10 +132,9 @@ def test_encoded_events_are_the_converters_bytes(
                         envelope(op, None, after, src, txn, ts_ns=TS_NS), schema.value_schema
                     )
                 change = t.codec.change(
-                    msg, t.wrap, t.source_parts(COMMIT_US, 5, 77), 999,
-                    None if txn is None else orjson.dumps(txn), TS_NS,
-                )  # fmt: skip
-                assert change == (want, enc.key(t, key)), op
+                    msg, t.wrap, t.source_parts(COMMIT_US, 5, 77), 999, txn_json, TS_NS
+                )
+                assert change == (want, key_bytes), op
             # the old row of a keyed table's update: whether the key changed is the slow
             # path's call
             old_new = b"U" + rel + b"O" + tuple_data(values) + b"N" + tuple_data(values)

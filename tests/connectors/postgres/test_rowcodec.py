@@ -92,11 +92,16 @@ def outcome(fn: Callable[[], Any]) -> Any:
         return ("raises", type(e))
 
 
-def check_values(fields: Sequence[Any], key: Sequence[int], values: Sequence[Any]) -> Any:
+def check(method: str, fields: Sequence[Any], key: Sequence[int], *args: Any) -> Any:
+    """The outcome of ``codec.method(*args)``, which the C codec and the reference share."""
     py, c = PyRowCodec(fields, key), CRowCodec(fields, key)
-    expected = outcome(lambda: py.values(values))
-    assert outcome(lambda: c.values(values)) == expected, (fields, values)
+    expected = outcome(lambda: getattr(py, method)(*args))
+    assert outcome(lambda: getattr(c, method)(*args)) == expected, (method, fields, key, args)
     return expected
+
+
+def check_values(fields: Sequence[Any], key: Sequence[int], values: Sequence[Any]) -> Any:
+    return check("values", fields, key, values)
 
 
 def check_one(col: str, raw: bytes | None) -> Any:
@@ -362,10 +367,7 @@ def tuple_data(values: Sequence[Any]) -> bytes:
 
 
 def check_tuple(fields: Sequence[Any], key: Sequence[int], buf: bytes, pos: int) -> Any:
-    py, c = PyRowCodec(fields, key), CRowCodec(fields, key)
-    expected = outcome(lambda: py.tuple(buf, pos))
-    assert outcome(lambda: c.tuple(buf, pos)) == expected, (fields, buf, pos)
-    return expected
+    return check("tuple", fields, key, buf, pos)
 
 
 @SETTINGS
@@ -427,12 +429,7 @@ def change_message(kind: bytes, parts: Sequence[tuple[bytes, Sequence[Any]]]) ->
 def check_change(
     fields: Sequence[Any], key: Sequence[int], buf: bytes, block: bytes | None = None
 ) -> Any:
-    py, c = PyRowCodec(fields, key), CRowCodec(fields, key)
-    expected = outcome(lambda: py.change(buf, WRAP, SRC, 2**40 + 5, block, TS_NS))
-    assert outcome(lambda: c.change(buf, WRAP, SRC, 2**40 + 5, block, TS_NS)) == expected, (
-        fields, key, buf,
-    )  # fmt: skip
-    return expected
+    return check("change", fields, key, buf, WRAP, SRC, 2**40 + 5, block, TS_NS)
 
 
 @SETTINGS
