@@ -43,8 +43,21 @@ class ConnectorSpec:
         return mask(self.config, self.secret_keys)
 
 
+# broader: any name with a part that may hold a secret. Used for properties the connector does
+# not define (a misspelt ``database.pasword`` must not be shown in the clear either)
+_SECRETISH = re.compile(r"pas|pwd|word|secret|token|credential|key|auth|cert|jaas|sign", re.I)
+
+
 def is_secret(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
+
+
+def looks_secret(name: str) -> bool:
+    """True for any name that may hold a secret: ``password``, ``pasword``, ``api_key``,
+    ``token``, ``credentials``... Applied to properties a connector does not define, whose
+    meaning is unknown (a known property is secret when :func:`is_secret` says so or the
+    connector declares it)."""
+    return bool(_SECRETISH.search(name))
 
 
 def mask(

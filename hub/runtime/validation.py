@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hub.config import MASK, ConnectorSpec, is_secret
+from hub.config import MASK, ConnectorSpec, is_secret, looks_secret
 from hub.errors import ConfigError
 from hub.runtime.api import Connector, ConnectorConfig
 from hub.runtime.transforms import TransformChain, TransformConfigError, build_chain
@@ -118,9 +118,26 @@ class ValidatedConnector:
 
     @property
     def secret_keys(self) -> set[str]:
-        """Properties to mask: those that used a ${...} reference and those the connector
-        declares secret (besides every name that looks like a secret, see hub.config)."""
-        return self.spec.secret_keys | set(self.cls.secret_properties)
+        """Properties to mask: those that used a ${...} reference, those the connector
+        declares secret, and those it does not define whose name may hold a secret (besides
+        every name that looks like a secret, see hub.config)."""
+        known = COMMON | _fields(self.cls)
+        unknown = {k for k in self.raw if k not in known and looks_secret(k)}
+        return self.spec.secret_keys | set(self.cls.secret_properties) | unknown
+
+
+def _fields(cls: type[Connector]) -> set[str]:
+    return {f.alias or n for n, f in cls.config_model.model_fields.items()}
+
+
+def _unknown(key: str, known: set[str], plugin: str) -> str:
+    """The message for a property nobody defines. Its value is never shown: an unknown
+    property may be a misspelt secret (``database.pasword``)."""
+    import difflib
+
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"{key}: unknown property for {plugin}{hint}"
 
 
 def _show(
@@ -166,7 +183,7 @@ def validate(spec: ConnectorSpec) -> ValidatedConnector:
         cls = plugins.resolve(str(raw["connector.class"]), raw)
     except ConfigError as exc:
         raise ConfigError(f"invalid config in {where}:\n  - {exc}") from None
-    fields = {f.alias or n for n, f in cls.config_model.model_fields.items()}
+    fields = _fields(cls)
     chain: TransformChain | None = None
     try:
         chain = build_chain(raw)
@@ -176,15 +193,13 @@ def validate(spec: ConnectorSpec) -> ValidatedConnector:
         chain_keys = {k for k in raw if k.startswith(("transforms", "predicates"))}
     common_values = {k: v for k, v in raw.items() if k in COMMON}
     own_values = {k: v for k, v in raw.items() if k in fields}
-    for k, v in raw.items():
+    for k in raw:
         if k in COMMON or k in fields or k in IGNORED or k in chain_keys:
             continue
         if NOT_YET.match(k):
             warnings.append(f"{where}: {k} is not supported yet and is ignored")
         else:
-            problems.append(
-                f"{k} = {_show(k, v, spec, cls.secret_properties)}: unknown property for {cls.name}"
-            )
+            problems.append(_unknown(k, fields | COMMON, cls.name))
     common: CommonConfig | None = None
     config: ConnectorConfig | None = None
     try:

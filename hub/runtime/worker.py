@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hub.config import ConnectorSpec, is_secret, mask, resolve
+from hub.config import ConnectorSpec, is_secret, looks_secret, mask, resolve
 from hub.errors import ConfigError
 from hub.log import Log, TopicPartition
 from hub.runtime.api import (
@@ -102,7 +102,10 @@ class ConnectorRuntime:
 
     @property
     def secret_keys(self) -> set[str]:
-        return self.spec.secret_keys if self.spec is not None else set()
+        if self.spec is not None:
+            return self.spec.secret_keys
+        # a stored config that no longer validates: mask whatever may be a secret
+        return {k for k in self.config if looks_secret(k)}
 
     def masked(self, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return mask(self.config if config is None else config, self.secret_keys)

@@ -309,7 +309,7 @@ def test_secrets_are_masked_everywhere(client: TestClient, tmp_path: Path) -> No
     responses.append(client.put("/connectors/sec2/config", json={**bad, "user.password": "pw1"}))
     for r in responses:
         assert PASSWORD not in r.text and "pw1" not in r.text, r.text
-    assert responses[-1].status_code == 400 and "user.password = ********" in responses[-1].text
+    assert responses[-1].status_code == 400 and "user.password: unknown property" in responses[-1].text
 
 
 def test_bearer_token(worker: Worker) -> None:

@@ -373,7 +373,7 @@ BAD: list[tuple[dict[str, Any], list[str]]] = [
             "transforms.r.regexp": "c",
         },
         [
-            "transforms.r.regexp = 'c': unknown property of RegexRouter "
+            "transforms.r.regexp: unknown property of RegexRouter "
             "(it has: negate, predicate, regex, replacement, type)"
         ],
     ),
@@ -414,7 +414,7 @@ BAD: list[tuple[dict[str, Any], list[str]]] = [
     ),
     (
         {"predicates": "p", "predicates.p.type": "RecordIsTombstone", "predicates.p.x": 1},
-        ["predicates.p.x = 1: unknown property of RecordIsTombstone (it has: type)"],
+        ["predicates.p.x: unknown property of RecordIsTombstone (it has: type)"],
     ),
     (
         {"predicates": "p", "predicates.p.type": "IsTombstone"},
@@ -579,7 +579,7 @@ BAD: list[tuple[dict[str, Any], list[str]]] = [
     ),
     (
         {"transforms": "u", "transforms.u.type": "unwrap", "transforms.u.add.field": "op"},
-        ["transforms.u.add.field = 'op': unknown property of ExtractNewRecordState (it has: "],
+        ["transforms.u.add.field: unknown property of ExtractNewRecordState (it has: "],
     ),
 ]
 
@@ -617,13 +617,12 @@ def test_every_problem_is_reported_at_once() -> None:
         assert any(p.startswith(name) for p in found), (name, found)
 
 
-def test_secret_looking_values_are_masked_in_messages() -> None:
+def test_values_of_unknown_properties_are_never_shown() -> None:
     found = problems(
-        {"transforms": "a", "transforms.a.type": "Filter", "transforms.a.password": "s3"}
+        {"transforms": "a", "transforms.a.type": "Filter", "transforms.a.pasword": "s3cr3t"}
     )
     assert found == [
-        "transforms.a.password = ********: unknown property of Filter "
-        "(it has: negate, predicate, type)"
+        "transforms.a.pasword: unknown property of Filter (it has: negate, predicate, type)"
     ]
 
 

@@ -142,5 +142,7 @@ class Props:
                 continue
             if key in unsupported:
                 self.problem(key, f"{unsupported[key]}; remove it")
-            else:
-                self.problem(key, f"unknown property of {type_name} (it has: {allowed})")
+            else:  # its value is never shown: it may be a misspelt secret
+                self.problems.append(
+                    f"{self.full(key)}: unknown property of {type_name} (it has: {allowed})"
+                )
