@@ -48,6 +48,18 @@ class ConnectorSpec:
 _SECRETISH = re.compile(r"pas|pwd|word|secret|token|credential|key|auth|cert|jaas|sign", re.I)
 
 
+SHOWN_MAX = 200  # longest value an error message quotes
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` for a message, cut to ``SHOWN_MAX`` characters: a 50 MB value sent by
+    mistake must not come back in the reply."""
+    text = repr(value)
+    if len(text) <= SHOWN_MAX:
+        return text
+    return f"{text[:SHOWN_MAX]}... ({len(text)} characters)"
+
+
 def is_secret(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
@@ -136,6 +148,20 @@ def resolve(config: Mapping[str, Any], where: str) -> tuple[dict[str, Any], set[
     return out, secret
 
 
+_ENTRY_KEYS = ("name", "config")
+
+
+def _known_keys(doc: Mapping[str, Any], known: tuple[str, ...], what: str) -> None:
+    """A key nobody reads is a mistake (``wrker:`` beside ``connectors:``, ``confg:``)."""
+    unknown = [str(k) for k in doc if k not in known]
+    if unknown:
+        listed = ", ".join(repr(k) for k in unknown)
+        raise ConfigError(
+            f"{what}{'s' if len(unknown) > 1 else ''} {listed}; the known keys are "
+            f"{', '.join(known)} (connector properties belong under 'config')"
+        )
+
+
 def load_connector_file(path: str) -> list[ConnectorSpec]:
     """Read one YAML file of connectors. Raises ConfigError naming the file."""
     import yaml
@@ -150,6 +176,7 @@ def load_connector_file(path: str) -> list[ConnectorSpec]:
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
     if isinstance(doc, Mapping) and "connectors" in doc:
+        _known_keys(doc, ("connectors",), f"{path}: unknown top-level key")
         items = doc["connectors"]
         if not isinstance(items, list):
             raise ConfigError(f"{path}: 'connectors' must be a list of {{name, config}} entries")
@@ -166,6 +193,7 @@ def load_connector_file(path: str) -> list[ConnectorSpec]:
         if not isinstance(item, Mapping) or "name" not in item or "config" not in item:
             raise ConfigError(f"{where}: each connector needs 'name' and 'config' keys")
         name = str(item["name"])
+        _known_keys(item, _ENTRY_KEYS, f"{path}, connector {name!r}: unknown key")
         if not isinstance(item["config"], Mapping):
             raise ConfigError(
                 f"{path}, connector {name!r}: 'config' must be a mapping of properties"

@@ -9,7 +9,6 @@ any other ConfigError (an invalid config, offsets of a running connector) 400, a
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import os
 from typing import Any
@@ -21,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from hub import __version__
 from hub.api import metrics
+from hub.api.guards import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, bearer_ok
 from hub.api.validate import config_infos
 from hub.errors import ConfigError, HubError
 from hub.runtime.worker import (
@@ -78,17 +78,23 @@ def _connector_body(body: Any) -> tuple[str, dict[str, Any]]:
     return name, config
 
 
-def create_app(worker: Worker, *, auth_token: str | None = None) -> FastAPI:
+def create_app(
+    worker: Worker,
+    *,
+    auth_token: str | None = None,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+) -> FastAPI:
+    """``max_request_bytes`` caps a request body (413 beyond it)."""
     app = FastAPI(title="hub", version=__version__, docs_url=None, redoc_url=None)
     cluster_id = hashlib.sha256(os.path.abspath(worker.log.path).encode()).hexdigest()[:22]
+    app.add_middleware(BodyLimit, limit=max_request_bytes)
 
     if auth_token:
-        expected = f"Bearer {auth_token}".encode()
+        token = auth_token
 
         @app.middleware("http")
         async def _auth(request: Request, call_next: Any) -> Any:
-            given = request.headers.get("authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
+            if not bearer_ok(request.headers.get("authorization", ""), token):
                 return _error(401, "missing or wrong 'Authorization: Bearer <token>' header")
             return await call_next(request)
 

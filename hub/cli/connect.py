@@ -142,8 +142,21 @@ def plugins() -> None:
     help="Require 'Authorization: Bearer TOKEN' on every request (rest.auth.token) "
     "[env HUB_REST_AUTH_TOKEN].",
 )
+@click.option(
+    "--max-request-bytes",
+    default=1 << 20,
+    show_default=True,
+    type=click.IntRange(min=1024),
+    help="Largest request body accepted; a larger one gets 413.",
+)
 @common_options
-def serve(configs: tuple[str, ...], host: str, port: int, auth_token: str | None) -> None:
+def serve(
+    configs: tuple[str, ...],
+    host: str,
+    port: int,
+    auth_token: str | None,
+    max_request_bytes: int,
+) -> None:
     """Run a worker with Kafka Connect's REST API until stopped (Ctrl-C or SIGTERM).
 
     Connectors created over REST are kept in the data directory and start again with the
@@ -170,7 +183,7 @@ def serve(configs: tuple[str, ...], host: str, port: int, auth_token: str | None
             if v.name in worker.connectors:  # the file's config wins over a stored one
                 worker.remove(v.name)
             worker.add(v.spec, valid=v)
-        app = create_app(worker, auth_token=auth_token)
+        app = create_app(worker, auth_token=auth_token, max_request_bytes=max_request_bytes)
         config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None)
         with contextlib.suppress(KeyboardInterrupt):  # SIGTERM/Ctrl-C: a clean stop
             uvicorn.Server(config).run()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
+from hub.config import shown
 from hub.errors import ConfigError
 from hub.runtime.api import Connector
 
@@ -60,10 +61,10 @@ def resolve(connector_class: str, config: dict[str, Any] | None = None) -> type[
             cls = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(
-                f"connector.class={connector_class!r}: cannot import it ({exc})"
+                f"connector.class={shown(connector_class)}: cannot import it ({exc})"
             ) from None
         if not (isinstance(cls, type) and issubclass(cls, Connector)):
-            raise ConfigError(f"connector.class={connector_class!r} is not a hub Connector")
+            raise ConfigError(f"connector.class={shown(connector_class)} is not a hub Connector")
         return cls
     matches = [p for p in discover() if connector_class in _names(p)]
     if len(matches) > 1 and config is not None:
@@ -73,6 +74,6 @@ def resolve(connector_class: str, config: dict[str, Any] | None = None) -> type[
     if not matches:
         known = sorted({p.name for p in discover()})
         raise ConfigError(
-            f"connector.class={connector_class!r}: no such connector; installed: {', '.join(known)}"
+            f"connector.class={shown(connector_class)}: no such connector; installed: {', '.join(known)}"
         )
     return matches[0].cls

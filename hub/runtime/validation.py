@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hub.config import MASK, ConnectorSpec, is_secret, looks_secret
+from hub.config import MASK, SHOWN_MAX, ConnectorSpec, is_secret, looks_secret, shown
 from hub.errors import ConfigError
 from hub.runtime.api import Connector, ConnectorConfig
 from hub.runtime.transforms import TransformChain, TransformConfigError, build_chain
@@ -137,7 +137,8 @@ def _unknown(key: str, known: set[str], plugin: str) -> str:
 
     close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
     hint = f"; did you mean {close[0]}?" if close else ""
-    return f"{key}: unknown property for {plugin}{hint}"
+    name = key if len(key) <= SHOWN_MAX else f"{key[:SHOWN_MAX]}..."
+    return f"{name}: unknown property for {plugin}{hint}"
 
 
 def _show(
@@ -146,7 +147,7 @@ def _show(
     """A value for an error message: masked when the name, a reference or the connector's
     ``secret_properties`` make it a secret."""
     secret = is_secret(key) or key in spec.secret_keys or key in declared
-    return MASK if secret and value else repr(value)
+    return MASK if secret and value else shown(value)
 
 
 def _problems(
@@ -169,14 +170,16 @@ def _problems(
 def validate(spec: ConnectorSpec) -> ValidatedConnector:
     from hub.runtime import plugins
 
-    where = f"{spec.source}, connector {spec.name!r}"
+    where = f"{spec.source}, connector {shown(spec.name)}"
     raw = dict(spec.config)
     problems: list[str] = []
     warnings: list[str] = []
     if "name" in raw and str(raw["name"]) != spec.name:
-        problems.append(f"name = {raw['name']!r}: differs from the connector's name {spec.name!r}")
+        problems.append(
+            f"name = {shown(raw['name'])}: differs from the connector's name {shown(spec.name)}"
+        )
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", spec.name):
-        problems.append(f"name {spec.name!r}: use letters, digits, '.', '_' and '-'")
+        problems.append(f"name {shown(spec.name)}: use letters, digits, '.', '_' and '-'")
     if "connector.class" not in raw:
         raise ConfigError(f"invalid config in {where}:\n  - connector.class: required, not set")
     try:

@@ -309,7 +309,9 @@ def test_secrets_are_masked_everywhere(client: TestClient, tmp_path: Path) -> No
     responses.append(client.put("/connectors/sec2/config", json={**bad, "user.password": "pw1"}))
     for r in responses:
         assert PASSWORD not in r.text and "pw1" not in r.text, r.text
-    assert responses[-1].status_code == 400 and "user.password: unknown property" in responses[-1].text
+    assert (
+        responses[-1].status_code == 400 and "user.password: unknown property" in responses[-1].text
+    )
 
 
 def test_bearer_token(worker: Worker) -> None:
@@ -318,6 +320,31 @@ def test_bearer_token(worker: Worker) -> None:
     assert r.status_code == 401 and r.json()["error_code"] == 401
     assert client.get("/", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.get("/connectors", headers={"Authorization": "Bearer t0k"}).json() == []
+    # the scheme is case-insensitive (RFC 7235), the token is not
+    assert client.get("/connectors", headers={"Authorization": "bearer t0k"}).json() == []
+    assert client.get("/connectors", headers={"Authorization": "BEARER  t0k"}).json() == []
+    assert client.get("/connectors", headers={"Authorization": "Bearer T0K"}).status_code == 401
+    assert client.get("/connectors", headers={"Authorization": "Basic t0k"}).status_code == 401
+
+
+def test_request_bodies_are_capped_and_never_echoed(worker: Worker) -> None:
+    client = TestClient(create_app(worker, max_request_bytes=4096))
+    big = {"name": "big", "config": {**_gen(), "topic": "x" * 10_000}}
+    r = client.post("/connectors", json=big)  # Content-Length says it is too large
+    assert r.status_code == 413 and "larger than 4096 bytes" in r.json()["message"]
+    assert "xxxx" not in r.text
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        body = json.dumps(big).encode()
+        for i in range(0, len(body), 1000):
+            yield body[i : i + 1000]
+
+    r = client.post("/connectors", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "xxxx" not in r.text
+    assert client.get("/connectors").json() == []
+    # under the cap, a long bad value is quoted cut short
+    r = client.post("/connectors", json={"name": "long", "config": {**_gen(), "keys": "9x" * 1500}})
+    assert r.status_code == 400 and "(3002 characters)" in r.text and len(r.text) < 1000
 
 
 @pytest.mark.integration

@@ -127,6 +127,15 @@ BAD = [
     ),
     ("name: a b\nconfig: {connector.class: datagen, topic: t}", ["name 'a b': use letters"]),
     ("- just\n- a list", ["expected a connector"]),
+    ("name: a\nconfig: {connector.class: datagen, topic: t, rate: 1e999}", ["rate = inf"]),
+    (
+        "wrker: {x: 1}\nconnectors:\n  - {name: a, config: {connector.class: datagen, topic: t}}",
+        ["unknown top-level key 'wrker'; the known keys are connectors"],
+    ),
+    (
+        "name: a\nconfig: {connector.class: datagen, topic: t}\nconfg: {tasks.max: 2}",
+        ["connector 'a': unknown key 'confg'; the known keys are name, config"],
+    ),
     ("name: a\nconfig: [1]", ["'config' must be a mapping"]),
     ("name: a\nconfig: {x: '${env:HUB_TEST_SURELY_UNSET}'}", ["HUB_TEST_SURELY_UNSET is not set"]),
     ("name: [", ["not valid YAML (line 1"]),

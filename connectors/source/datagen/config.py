@@ -7,7 +7,9 @@ from hub.runtime.api import ConnectorConfig
 
 class DatagenConfig(ConnectorConfig):
     topic: str = Field(description="topic to write to")
-    rate: float = Field(1000, ge=0, description="records per second per task; 0 = unthrottled")
+    rate: float = Field(
+        1000, ge=0, allow_inf_nan=False, description="records per second per task; 0 = unthrottled"
+    )
     keys: int = Field(1000, ge=1, description="distinct keys (key-0 .. key-N-1)")
     value_size: int = Field(64, alias="value.size", ge=0, description="bytes of payload text")
     max_records: int = Field(-1, alias="max.records", ge=-1, description="stop after N; -1 = never")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from hub.config import MASK, is_secret
+from hub.config import MASK, is_secret, shown
 from hub.runtime.transforms.java_regex import compile_java
 
 T = TypeVar("T")
@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 def show(name: str, value: Any) -> str:
     """A value as messages show it: repr, or masked when the property holds a secret."""
-    return MASK if is_secret(name) and value not in (None, "") else repr(value)
+    return MASK if is_secret(name) and value not in (None, "") else shown(value)
 
 
 def text(value: Any) -> str:

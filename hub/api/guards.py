@@ -1,0 +1,70 @@
+"""What guards every request before a handler sees it: the bearer token and the body size.
+
+``BodyLimit`` is plain ASGI (it must see the body as it streams): a request whose
+``Content-Length`` is over the limit is answered 413 at once; a body that streams past it
+(chunked, or a lying header) raises a 413 ``HTTPException`` from ``receive``, which FastAPI
+passes through to the app's handler. Nothing of the body is echoed back.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from starlette.exceptions import HTTPException
+
+DEFAULT_MAX_REQUEST_BYTES = 1 << 20  # 1 MiB: a connector config is a few kB
+
+
+def _too_large(limit: int) -> str:
+    return (
+        f"request body larger than {limit} bytes; send less, or start the worker with a larger "
+        "--max-request-bytes"
+    )
+
+
+class BodyLimit:
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            body = json.dumps({"error_code": 413, "message": _too_large(self.limit)}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise HTTPException(413, _too_large(self.limit))
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def bearer_ok(header: str, token: str) -> bool:
+    """``Authorization: Bearer <token>``; the scheme is case-insensitive (RFC 7235 2.1)."""
+    scheme, _, given = header.strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
