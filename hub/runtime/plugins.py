@@ -74,6 +74,7 @@ def resolve(connector_class: str, config: dict[str, Any] | None = None) -> type[
     if not matches:
         known = sorted({p.name for p in discover()})
         raise ConfigError(
-            f"connector.class={shown(connector_class)}: no such connector; installed: {', '.join(known)}"
+            f"connector.class={shown(connector_class)}: no such connector; "
+            f"installed: {', '.join(known)}"
         )
     return matches[0].cls
