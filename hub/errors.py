@@ -26,3 +26,10 @@ class TransientError(HubError):
 
 class FatalError(HubError):
     """A failure that retrying will not fix; the task stops."""
+
+
+def describe(exc: BaseException) -> str:
+    """A driver's message on one line, every line of it kept: libpq puts the cause on one
+    line ("Connection refused") and its hint on the next ("Is the server running...?")."""
+    lines = [" ".join(line.split()) for line in str(exc).splitlines()]
+    return "; ".join(line for line in lines if line) or type(exc).__name__

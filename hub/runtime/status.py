@@ -21,6 +21,8 @@ class TaskStatus:
     failures: int = 0  # times the task failed (and was restarted)
     last_batch_size: int | None = None  # records in the last non-empty poll/batch
     metrics: dict[str, float] = field(default_factory=dict)  # the task's own (Task.metrics)
+    error: str | None = None  # the last failure's message, one line, scrubbed
+    permanent: bool = False  # the last failure was one retrying will not fix (a config error)
 
 
 class TaskState:
@@ -37,14 +39,16 @@ class TaskState:
         self.last_batch_size: int | None = None
         self.error_source: object = None  # the task's ErrorReporter (counts skipped records)
         self.metrics_source: object = None  # the connector's task (Task.metrics)
+        self.error: str | None = None
+        self.permanent = False
 
     def running(self) -> None:
         with self._lock:
-            self.state, self.trace = "RUNNING", None
+            self.state, self.trace, self.error, self.permanent = "RUNNING", None, None, False
 
-    def failed(self, trace: str) -> None:
+    def failed(self, trace: str, error: str | None = None, permanent: bool = False) -> None:
         with self._lock:
-            self.state, self.trace = "FAILED", trace
+            self.state, self.trace, self.error, self.permanent = "FAILED", trace, error, permanent
             self.failures += 1
 
     def stopped(self) -> None:
@@ -81,5 +85,5 @@ class TaskState:
                 metrics = {}
         return TaskStatus(
             self.task_id, self.state, self.trace, self.records, rate, age, self.lag, errors,
-            self.failures, self.last_batch_size, metrics,
+            self.failures, self.last_batch_size, metrics, self.error, self.permanent,
         )  # fmt: skip

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hub.config import ConnectorSpec, is_secret, looks_secret, mask, resolve
-from hub.errors import ConfigError
+from hub.errors import ConfigError, FatalError, describe
 from hub.log import Log, TopicPartition
 from hub.runtime.api import (
     Connector,
@@ -93,6 +93,7 @@ class ConnectorRuntime:
     tasks: list[_Task] = field(default_factory=list)
     state: str = STOPPED
     trace: str | None = None
+    error: str | None = None  # why the connector failed to start, one line, scrubbed
     connector: Connector | None = None
     paused: threading.Event = field(default_factory=threading.Event)
 
@@ -374,7 +375,8 @@ class Worker:
             configs = connector.task_configs(valid.common.tasks_max)[: valid.common.tasks_max]
         except Exception as exc:
             rt.state, rt.trace = FAILED, _scrub("".join(traceback.format_exception(exc)), valid)
-            log.error("connector %s failed to start: %s", rt.name, _scrub(str(exc), valid))
+            rt.error = _scrub(describe(exc), valid)
+            log.error("connector %s failed to start: %s", rt.name, rt.error)
             return
         rt.connector, rt.state, rt.trace = connector, target, None
         rt.tasks = [_Task(i, c, TaskState(i)) for i, c in enumerate(configs)]
@@ -446,6 +448,7 @@ class Worker:
     def _supervise(self, rt: ConnectorRuntime, task: _Task) -> None:
         assert rt.spec is not None
         backoff = BACKOFF_MIN
+        told = ""  # the permanent failure already explained in the log
         while not task.stop.is_set():
             runner = task.runner = self._runner(rt, task)
             if task.stop.is_set():  # stopped while the runner was being built
@@ -455,17 +458,31 @@ class Worker:
                 runner.run()
             except Exception as exc:
                 text = _scrub("".join(traceback.format_exception(exc)), rt.spec)
-                task.state.failed(text)
-                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                log.error(
-                    "%s task %d failed: %s (restarting in %.0f s)",
-                    rt.name, task.task_id, _scrub(first, rt.spec), backoff,
-                )  # fmt: skip
+                first = _scrub(describe(exc), rt.spec)
+                # a config error (wrong password, unknown database, wal_level) does not heal by
+                # itself: say so once, then retry at the slowest pace
+                permanent = isinstance(exc, ConfigError | FatalError)
+                if permanent:
+                    backoff = BACKOFF_MAX
+                if permanent and first != told:
+                    told = first
+                    log.error(
+                        "%s task %d failed: %s. Retrying will not fix this: change the "
+                        "configuration or the server, then restart the connector. Retrying "
+                        "every %.0f s meanwhile ('hub run --fail-fast' exits instead).",
+                        rt.name, task.task_id, first, backoff,
+                    )  # fmt: skip
+                else:
+                    log.error(
+                        "%s task %d failed: %s (restarting in %.0f s)",
+                        rt.name, task.task_id, first, backoff,
+                    )  # fmt: skip
+                task.state.failed(text, first, permanent)
                 try:
                     runner.task.stop()
                 except Exception as stop_exc:
                     log.error("stopping the failed task raised: %s", _scrubbed(stop_exc, rt.spec))
-                if time.monotonic() - started > 60:
+                if time.monotonic() - started > 60 and not permanent:
                     backoff = BACKOFF_MIN
                 if task.stop.wait(backoff):
                     break
@@ -498,6 +515,21 @@ class Worker:
             if rt.state == PAUSED and s.state == RUNNING:
                 s = replace(s, state=PAUSED)
             out.append(s)
+        return out
+
+    def failures(self, *, permanent_only: bool = False) -> list[str]:
+        """One line per failed connector or task: ``name: message`` (``name task N: ...``).
+        ``permanent_only``: only failures retrying will not fix (a connector that could not
+        start, a task that failed with a config error)."""
+        out = []
+        with self._lock:
+            for name, rt in sorted(self.connectors.items()):
+                if rt.state == FAILED:
+                    out.append(f"{name}: {rt.error or 'failed'}")
+                    continue
+                for s in self.task_statuses(rt):
+                    if s.state == FAILED and (s.permanent or not permanent_only):
+                        out.append(f"{name} task {s.id}: {s.error or 'failed'}")
         return out
 
     def status(self) -> dict[str, list[TaskStatus]]:

@@ -17,6 +17,7 @@ from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import ColumnType
 from connectors.sink.postgres import types as ptypes
 from connectors.sink.postgres.config import PostgresSinkConfig, conninfo
+from hub.errors import describe
 
 
 class PostgresDialect(Dialect):
@@ -136,5 +137,5 @@ class PostgresDialect(Dialect):
 
 def _safe(exc: BaseException) -> str:
     """A driver message without the connection string (it may hold a password)."""
-    text = str(exc)
-    return text.split("\n")[0] if "password" not in text.lower() else "authentication failed"
+    text = describe(exc)
+    return text if "password" not in text.lower() else "authentication failed"

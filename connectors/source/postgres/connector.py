@@ -32,7 +32,7 @@ from connectors.source.postgres.filters import Filters
 from connectors.source.postgres.offsets import PostgresOffset
 from connectors.source.postgres.protocol.pgoutput import lsn_to_str
 from connectors.source.postgres.snapshot import SNAPSHOTTERS, Chunk, SnapshotReader, WhenNeeded
-from hub.errors import ConfigError
+from hub.errors import ConfigError, describe
 from hub.log.packed import Packed
 from hub.runtime.api import (
     EncodedBatch,
@@ -63,7 +63,7 @@ def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
     try:
         return psycopg.connect(cfg.conninfo(), autocommit=True, **kwargs)
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        reason = describe(exc)
         if "password authentication failed" in str(exc) or "no password supplied" in str(exc):
             raise ConfigError(
                 f"cannot log in to {cfg.where()}: {reason}; check database.user and "

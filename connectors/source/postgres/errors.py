@@ -13,8 +13,9 @@ class ServerSetupError(ConfigError):
     """The server or role is not set up for logical replication."""
 
 
-class SlotInUseError(ConfigError):
-    """Another process streams from the slot."""
+class SlotInUseError(TransientError):
+    """Another process streams from the slot. Often it heals by itself: the stream of a
+    process killed a moment ago holds the slot until the server notices, so it is retried."""
 
     def __init__(self, slot: str, pid: int | None) -> None:
         self.slot, self.pid = slot, pid

@@ -1,0 +1,110 @@
+"""`hub run` facing errors that retrying cannot fix, and errors it must retry: what the user
+sees in the log, and the exit status. Real subprocesses against the test PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hub.demo.postgres import PgServer
+
+pytestmark = pytest.mark.integration
+
+
+def _config(tmp_path: Path, port: int, dbname: str, user: str = "postgres") -> Path:
+    cfg = tmp_path / "pg.yaml"
+    cfg.write_text(
+        json.dumps(
+            {
+                "name": "src",
+                "config": {
+                    "connector.class": "postgres",
+                    "database.hostname": "127.0.0.1",
+                    "database.port": port,
+                    "database.user": user,
+                    "database.dbname": dbname,
+                    "topic.prefix": "t",
+                },
+            }
+        )
+    )
+    return cfg
+
+
+def _start(tmp_path: Path, cfg: Path, *flags: str) -> subprocess.Popen[bytes]:
+    err = (tmp_path / "stderr.txt").open("wb")
+    with err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run", *flags,
+             str(cfg)],
+            stderr=err, stdout=subprocess.DEVNULL,
+            env={k: v for k, v in os.environ.items() if k != "HUB_DATA_DIR"},
+        )  # fmt: skip
+
+
+def _stderr(tmp_path: Path) -> str:
+    return (tmp_path / "stderr.txt").read_text()
+
+
+def _wait_for(tmp_path: Path, needle: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while needle not in _stderr(tmp_path):
+        assert time.monotonic() < deadline, f"{needle!r} not seen in: {_stderr(tmp_path)}"
+        time.sleep(0.05)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=30)
+    finally:
+        proc.kill()
+
+
+def test_fail_fast_exits_on_a_config_error(tmp_path: Path, pg_server: PgServer) -> None:
+    proc = _start(
+        tmp_path, _config(tmp_path, pg_server.port, "no_such_db", pg_server.user), "--fail-fast"
+    )
+    try:
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    err = _stderr(tmp_path)
+    assert proc.returncode == 1, err
+    assert 'database "no_such_db" does not exist' in err
+    assert "Retrying will not fix this" in err and "--fail-fast: stopping at an error" in err
+    assert "Traceback" not in err
+
+
+def test_a_config_error_is_explained_once_and_the_exit_status_says_it(
+    tmp_path: Path, pg_server: PgServer
+) -> None:
+    proc = _start(tmp_path, _config(tmp_path, pg_server.port, "no_such_db", pg_server.user))
+    _wait_for(tmp_path, "Retrying will not fix this")
+    time.sleep(1.5)  # a transient error would have been retried within this
+    code = _stop(proc)
+    err = _stderr(tmp_path)
+    assert code == 1, err
+    assert err.count("does not exist") == 2, err  # the failure, then the exit's summary
+    assert "stopped; failed: src task 0:" in err
+
+
+def test_a_refused_connection_keeps_its_cause_and_is_retried(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = _start(tmp_path, _config(tmp_path, port, "x"), "--fail-fast")
+    _wait_for(tmp_path, "restarting in 2 s")  # retried with backoff: 1 s, then 2 s
+    code = _stop(proc)
+    err = _stderr(tmp_path)
+    assert "Connection refused" in err and "Is the server running" in err
+    assert "Retrying will not fix" not in err
+    assert code == 1
