@@ -40,6 +40,13 @@ def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
     return valid
 
 
+def _scrub(text: str, valid) -> str:  # type: ignore[no-untyped-def]
+    """``text`` without any secret value of the connector's config."""
+    from hub.runtime.worker import _scrub as scrub
+
+    return str(scrub(text, valid))
+
+
 def _status_line(worker) -> str:  # type: ignore[no-untyped-def]
     parts = []
     for name, tasks in worker.status().items():
@@ -126,18 +133,49 @@ def run(configs: tuple[str, ...], fail_fast: bool) -> int:
 
 @click.command()
 @click.argument("configs", nargs=-1, required=True, metavar="CONFIG.yaml...")
+@click.option(
+    "--connect/--no-connect",
+    default=True,
+    show_default=True,
+    help="Also open each database or target and check it is set up for the connector "
+    "(wal_level, REPLICATION, slot, publication, table privileges; the sink's permission "
+    "to create tables). Nothing is created or changed there.",
+)
 @common_options
-def validate(configs: tuple[str, ...]) -> None:
+def validate(configs: tuple[str, ...], connect: bool) -> None:
     """Check connector configs without starting anything.
+
+    Every property is checked (names, values, regular expressions), then, with --connect
+    (the default), every database and target the configs point at: one line per check.
+    Exit status 0 when all is well, 2 when something must be fixed.
 
     \b
     Example:
-      hub validate configs/datagen-to-file.yaml
+      hub validate configs/postgres-to-duckdb.yaml
+      hub validate --no-connect configs/*.yaml     # offline: the configs only
     """
+    import os
+
+    from hub.runtime.api import Check
+
+    os.environ.setdefault("PGCONNECT_TIMEOUT", "5")  # a wrong host must not hang the check
+    failed = 0
     for v in _load(configs):
         click.echo(f"ok: {v.name} ({v.cls.name} {v.cls.type}, tasks.max={v.common.tasks_max})")
         for w in v.warnings:
             click.echo(f"warning: {w}", err=True)
+        if not connect:
+            continue
+        try:
+            checks = v.cls.check(v.raw)
+        except Exception as exc:  # noqa: BLE001 - a connector's check must not traceback
+            checks = [Check("check", False, f"{type(exc).__name__}: {exc}")]
+        for c in checks:
+            detail = f": {_scrub(c.detail, v)}" if c.detail else ""
+            click.echo(f"  {'ok  ' if c.ok else 'FAIL'}  {c.what}{detail}")
+            failed += not c.ok
+    if failed:
+        raise ConfigError(f"{failed} check(s) failed; see the FAIL lines above")
 
 
 @click.command()

@@ -29,6 +29,7 @@ Register it under the entry-point group ``hub.connectors`` (or name it ``module:
 """
 
 from hub.runtime.api import (
+    Check,
     Connector,
     ConnectorConfig,
     EncodedBatch,
@@ -43,6 +44,7 @@ from hub.runtime.api import (
 )
 
 __all__ = [
+    "Check",
     "Connector",
     "ConnectorConfig",
     "EncodedBatch",

@@ -211,6 +211,16 @@ class SinkTask(Task):
         """Make everything ``put`` so far durable; ``offsets`` are the next offsets to read."""
 
 
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One thing ``hub validate --connect`` checked against the real system: what, whether it
+    passed, and what was found (on failure: what to do)."""
+
+    what: str
+    ok: bool
+    detail: str = ""
+
+
 class Connector(ABC):
     """Metadata and task planning. ``name`` is the short name configs use."""
 
@@ -221,6 +231,13 @@ class Connector(ABC):
     config_model: ClassVar[builtins.type[ConnectorConfig]]
     # properties that hold secrets: masked as ******** in logs, errors, status and REST
     secret_properties: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def check(cls, config: Mapping[str, Any]) -> list[Check]:
+        """Check the systems a (valid) config points at: reachable, set up, permissions, one
+        `Check` each (``hub validate --connect``). Reports what it finds instead of raising,
+        and changes nothing there. The default checks nothing."""
+        return []
 
     def start(self, config: Mapping[str, Any]) -> None:
         self.config = config

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from connectors.sink.duckdb.config import DuckDBSinkConfig
 from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.dialect import Dialect
 from connectors.sink.engine.task import EngineSinkTask
-from hub.runtime.api import SinkConnector
+from hub.runtime.api import Check, SinkConnector
 
 
 class DuckDBSinkTask(EngineSinkTask):
@@ -26,3 +27,20 @@ class DuckDBSink(SinkConnector):
     config_model = DuckDBSinkConfig
     task_class = DuckDBSinkTask
     secret_properties = ("connection.password", "connection.url")
+
+    @classmethod
+    def check(cls, config: Mapping[str, Any]) -> list[Check]:
+        import os
+
+        from connectors.sink.duckdb.config import duckdb_path
+        from connectors.sink.engine.checks import check_target
+
+        path = os.path.abspath(duckdb_path(str(config["connection.url"])) or "")
+        if not os.path.exists(path):  # never create the file just to check
+            parent = os.path.dirname(path)
+            while not os.path.exists(parent):
+                parent = os.path.dirname(parent)
+            ok = os.access(parent, os.W_OK | os.X_OK)
+            return [Check(f"DuckDB file {path} can be created", ok,
+                          "" if ok else f"{parent} is not writable")]  # fmt: skip
+        return check_target(cls.task_class, {**config, "duckdb.lock.timeout.ms": 2000}, path)

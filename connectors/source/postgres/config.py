@@ -176,6 +176,29 @@ class PostgresSourceConfig(ConnectorConfig):
             )
         return self
 
+    @model_validator(mode="after")
+    def _filters(self) -> PostgresSourceConfig:
+        """The include/exclude lists and message.key.columns compile as the task will compile
+        them, so `hub validate` catches what the running source would refuse."""
+        from connectors.source.postgres.filters import Filters, patterns
+        from hub.errors import ConfigError
+
+        problems = []
+        for kind in ("schema", "table", "column"):
+            for which in ("include", "exclude"):
+                try:
+                    patterns(f"{kind}.{which}.list", getattr(self, f"{kind}_{which}_list"))
+                except ConfigError as exc:
+                    problems.append(str(exc))
+        if not problems:
+            try:
+                Filters.from_config(self)
+            except ConfigError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     def skipped(self) -> frozenset[str]:
         if self.skipped_operations == "none":
             return frozenset()

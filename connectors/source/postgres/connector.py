@@ -35,6 +35,7 @@ from connectors.source.postgres.snapshot import SNAPSHOTTERS, Chunk, SnapshotRea
 from hub.errors import ConfigError, describe
 from hub.log.packed import Packed
 from hub.runtime.api import (
+    Check,
     EncodedBatch,
     SourceConnector,
     SourceRecord,
@@ -514,6 +515,12 @@ class PostgresConnector(SourceConnector):
     config_model = PostgresSourceConfig
     task_class = PostgresSourceTask
     secret_properties = ("database.password",)
+
+    @classmethod
+    def check(cls, config: Mapping[str, Any]) -> list[Check]:
+        from connectors.source.postgres.checks import check
+
+        return check(config)
 
     def task_configs(self, max_tasks: int) -> list[dict[str, Any]]:
         return [dict(self.config)]  # one replication slot is read by one task

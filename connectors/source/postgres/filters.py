@@ -17,7 +17,7 @@ from hub.errors import ConfigError
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 
 
-def _patterns(prop: str, value: str) -> tuple[re.Pattern[str], ...]:
+def patterns(prop: str, value: str) -> tuple[re.Pattern[str], ...]:
     out = []
     for item in (v.strip() for v in value.split(",")):
         if not item:
@@ -61,14 +61,14 @@ class Filters:
                 raise ConfigError(
                     f"message.key.columns: {entry!r} is not <schema>.<table>:<col>[,<col>...]"
                 )
-            keys.append((_patterns("message.key.columns", table)[0], columns))
+            keys.append((patterns("message.key.columns", table)[0], columns))
         return cls(
-            _patterns("schema.include.list", cfg.schema_include_list),
-            _patterns("schema.exclude.list", cfg.schema_exclude_list),
-            _patterns("table.include.list", cfg.table_include_list),
-            _patterns("table.exclude.list", cfg.table_exclude_list),
-            _patterns("column.include.list", cfg.column_include_list),
-            _patterns("column.exclude.list", cfg.column_exclude_list),
+            patterns("schema.include.list", cfg.schema_include_list),
+            patterns("schema.exclude.list", cfg.schema_exclude_list),
+            patterns("table.include.list", cfg.table_include_list),
+            patterns("table.exclude.list", cfg.table_exclude_list),
+            patterns("column.include.list", cfg.column_include_list),
+            patterns("column.exclude.list", cfg.column_exclude_list),
             tuple(keys),
         )
 

@@ -1,0 +1,132 @@
+"""``hub validate --connect`` for the PostgreSQL source: one `Check` per thing the source will
+need from the server, read from the catalogs without changing anything (no slot, no
+publication is created)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.source.postgres.config import PostgresSourceConfig
+from hub.errors import describe
+from hub.runtime.api import Check
+
+
+def check(config: Mapping[str, Any]) -> list[Check]:
+    import psycopg
+
+    cfg = PostgresSourceConfig.of(config)
+    where = cfg.where()
+    try:
+        conn = psycopg.connect(cfg.conninfo(connect_timeout="5"), autocommit=True)
+    except psycopg.Error as exc:
+        return [Check(f"connect to {where}", False, describe(exc))]
+    with conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        return [Check(f"connect to {where}", True, f"PostgreSQL {version}"), *_server(conn, cfg)]
+
+
+def _server(conn: Any, cfg: PostgresSourceConfig) -> list[Check]:
+    from connectors.source.postgres import catalog
+    from connectors.source.postgres.filters import Filters
+
+    wal_level, can_replicate, superuser, slots_max, slots_used = conn.execute(
+        "SELECT current_setting('wal_level'), r.rolreplication OR r.rolsuper, r.rolsuper, "
+        "current_setting('max_replication_slots')::int, "
+        "(SELECT count(*) FROM pg_replication_slots) "
+        "FROM pg_roles r WHERE r.rolname = current_user"
+    ).fetchone()
+    out = [
+        Check("wal_level is logical", wal_level == "logical", f"it is {wal_level}" + (
+            "" if wal_level == "logical"
+            else ": run ALTER SYSTEM SET wal_level = logical and restart the server"
+        )),
+        Check(f"role {cfg.user} may replicate", bool(can_replicate), "" if can_replicate else (
+            f"run ALTER ROLE {cfg.user} WITH REPLICATION"
+        )),
+    ]  # fmt: skip
+    slot = conn.execute(
+        "SELECT plugin, database, active_pid FROM pg_replication_slots WHERE slot_name = %s",
+        (cfg.slot_name,),
+    ).fetchone()
+    if slot is None:
+        free = slots_max - slots_used
+        out.append(Check(f"a replication slot can be created ({cfg.slot_name})", free > 0, (
+            f"{free} of max_replication_slots={slots_max} free" if free > 0
+            else f"all {slots_max} slots are used: drop one or raise max_replication_slots"
+        )))  # fmt: skip
+    else:
+        plugin, database, pid = slot
+        ours = plugin == "pgoutput" and database == cfg.dbname
+        out.append(Check(f"replication slot {cfg.slot_name} is usable", ours and pid is None, (
+            f"it is a {plugin or 'physical'} slot of {database}: choose another slot.name"
+            if not ours else f"in use by server process {pid}" if pid is not None
+            else "exists, pgoutput, not in use"
+        )))  # fmt: skip
+    tables = catalog.tables(conn, Filters.from_config(cfg))
+    if tables or cfg.publication_autocreate_mode != "all_tables":
+        out.append(Check("tables to capture", bool(tables), (
+            f"{len(tables)} table(s) match" if tables
+            else "no table matches schema/table.include.list and exclude lists"
+        )))  # fmt: skip
+    else:
+        out.append(Check("tables to capture", True, "none yet; tables created later are "
+                         "captured (publication.autocreate.mode=all_tables)"))  # fmt: skip
+    keyless = [t.qualified for t in tables if not t.primary_key and t.replica_identity in "dn"]
+    if keyless:
+        out.append(Check("tables without a key have REPLICA IDENTITY FULL", False, (
+            f"{', '.join(keyless)}: ALTER TABLE ... REPLICA IDENTITY FULL, add a primary key, "
+            "or exclude them"
+        )))  # fmt: skip
+    unreadable = [
+        t.qualified for t in tables
+        if not conn.execute("SELECT has_table_privilege(%s, 'SELECT')", (t.oid,)).fetchone()[0]
+    ]  # fmt: skip
+    out.append(Check(f"role {cfg.user} may read the tables", not unreadable, (
+        f"no SELECT on {', '.join(unreadable)}: GRANT SELECT ON ... TO {cfg.user}"
+        if unreadable else ""
+    )))  # fmt: skip
+    out.append(_publication(conn, cfg, tables, superuser))
+    return out
+
+
+def _publication(conn: Any, cfg: PostgresSourceConfig, tables: list[Any], superuser: bool) -> Check:
+    name, mode = cfg.publication_name, cfg.publication_autocreate_mode
+    row = conn.execute(
+        "SELECT puballtables, (SELECT count(*) FROM pg_publication_tables t "
+        "WHERE t.pubname = p.pubname) FROM pg_publication p WHERE pubname = %s",
+        (name,),
+    ).fetchone()
+    if row is not None:
+        all_tables, n = row
+        if all_tables and mode == "filtered":
+            return Check(f"publication {name}", False, "it is FOR ALL TABLES but "
+                         "publication.autocreate.mode is filtered: use all_tables or another "
+                         "publication.name")  # fmt: skip
+        return Check(
+            f"publication {name}",
+            True,
+            "exists, FOR ALL TABLES" if all_tables else f"exists, {n} table(s)",
+        )
+    if mode == "disabled":
+        return Check(
+            f"publication {name}",
+            False,
+            "does not exist and publication.autocreate.mode is disabled: CREATE PUBLICATION it",
+        )
+    if mode == "all_tables":
+        return Check(f"publication {name} can be created", bool(superuser), (
+            "will be created FOR ALL TABLES" if superuser
+            else "FOR ALL TABLES needs a superuser; create it as one, or use filtered"
+        ))  # fmt: skip
+    not_owned = [
+        t.qualified for t in tables
+        if not conn.execute(
+            "SELECT pg_has_role(c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = %s", (t.oid,)
+        ).fetchone()[0]
+    ]  # fmt: skip
+    return Check(f"publication {name} can be created", not not_owned, (
+        "will be created for the matched tables" if not not_owned
+        else f"role {cfg.user} does not own {', '.join(not_owned)}: create the publication as "
+        "their owner and set publication.autocreate.mode=disabled"
+    ))  # fmt: skip

@@ -1,0 +1,92 @@
+"""`hub validate`: regular expressions compiled as the source compiles them, and with --connect
+(the default) the real database and target checked, one line per check, nothing created."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.connectors.postgres.helpers import source_config
+from tests.fixtures.postgres import PgServer
+
+pytestmark = pytest.mark.integration
+
+
+def _validate(tmp_path: Path, *connectors: dict[str, Any], flags: tuple[str, ...] = ()) -> Any:
+    path = tmp_path / "c.yaml"
+    path.write_text(json.dumps({"connectors": list(connectors)}))
+    return subprocess.run(
+        [sys.executable, "-m", "hub", "validate", *flags, str(path)],
+        capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "HUB_DATA_DIR"},
+    )  # fmt: skip
+
+
+def test_bad_regex_is_caught_without_connecting(tmp_path: Path) -> None:
+    cfg = {
+        "connector.class": "postgres", "database.dbname": "x", "topic.prefix": "t",
+        "table.include.list": "public.(orders", "column.exclude.list": "[a",
+    }  # fmt: skip
+    r = _validate(tmp_path, {"name": "src", "config": cfg})
+    assert r.returncode == 2
+    assert "table.include.list: 'public.(orders' is not a valid regular expression" in r.stderr
+    assert "column.exclude.list: '[a' is not a valid regular expression" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_connect_checks_source_and_sinks(tmp_path: Path, pg_server: PgServer, pg_db: str) -> None:
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as sql:
+        sql.execute("CREATE TABLE good (id int PRIMARY KEY)")
+        sql.execute("CREATE TABLE keyless (v int)")
+        sql.execute("DROP ROLE IF EXISTS hub_weak")
+        sql.execute("CREATE ROLE hub_weak LOGIN")
+    src = source_config(pg_server, pg_db)
+    warehouse = tmp_path / "w.duckdb"
+    sinks = [
+        {"name": "duck", "config": {"connector.class": "duckdb", "topics": "t",
+                                    "connection.url": f"duckdb:{warehouse}"}},
+        {"name": "pg-weak", "config": {
+            "connector.class": "postgres-sink", "topics": "t",
+            "connection.url": f"postgresql://hub_weak:pw@{pg_server.host}:{pg_server.port}/{pg_db}",
+        }},
+    ]  # fmt: skip
+    try:
+        r = _validate(tmp_path, {"name": "src", "config": src}, *sinks)
+        out = r.stdout
+        assert r.returncode == 2, out + r.stderr
+        assert f"ok    connect to {pg_server.user}@" in out and "PostgreSQL 15" in out
+        assert "ok    wal_level is logical" in out
+        assert "ok    tables to capture: 2 table(s) match" in out
+        assert f"FAIL  tables without a key have REPLICA IDENTITY FULL: {'public.keyless'}" in out
+        assert f"ok    DuckDB file {warehouse} can be created" in out
+        assert "FAIL  may create tables" in out and "permission denied" in out
+        assert "pw" not in out.replace("postgres-sink", "")  # the sink's password never shows
+        assert "2 check(s) failed" in r.stderr
+        assert not warehouse.exists()  # checking created nothing
+        with psycopg.connect(pg_server.dsn(pg_db)) as sql:
+            assert sql.execute("SELECT count(*) FROM pg_publication").fetchone() == (0,)
+            assert sql.execute(
+                "SELECT count(*) FROM pg_tables WHERE tablename LIKE '_hub_check%'"
+            ).fetchone() == (0,)
+        # fixed: the keyless table excluded, the weak sink dropped
+        src["table.exclude.list"] = "public.keyless"
+        r = _validate(tmp_path, {"name": "src", "config": src}, sinks[0])
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "FAIL" not in r.stdout and "1 table(s) match" in r.stdout
+        # offline
+        r = _validate(tmp_path, {"name": "src", "config": {**src, "database.port": 1}},
+                      flags=("--no-connect",))  # fmt: skip
+        assert r.returncode == 0 and "connect to" not in r.stdout
+        r = _validate(tmp_path, {"name": "src", "config": {**src, "database.port": 1}})
+        assert r.returncode == 2 and "FAIL  connect to" in r.stdout
+        assert "Connection refused" in r.stdout
+    finally:
+        with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as sql:
+            sql.execute("DROP OWNED BY hub_weak; DROP ROLE hub_weak")
