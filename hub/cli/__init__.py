@@ -44,6 +44,7 @@ _COMMANDS = {
     "connectors": ("connectors", "connectors"),
     "validate": ("connect", "validate"),
     "plugins": ("connect", "plugins"),
+    "verify": ("verify", "verify"),
 }
 
 

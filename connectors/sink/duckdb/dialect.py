@@ -62,6 +62,8 @@ class DuckDBDialect(Dialect):
             ) from None
         while True:
             try:
+                if self.read_only:  # hub verify: never takes the write lock
+                    return duckdb.connect(self.path, read_only=True)
                 con = duckdb.connect(self.path)
                 # checkpoint every 256 MB of WAL rather than DuckDB's 16 MB: a batch commit
                 # then rarely pays for a checkpoint (closing the file checkpoints anyway)

@@ -49,6 +49,9 @@ class Dialect(ABC):
     """One target database. ``param`` is its bind-parameter marker."""
 
     param = "?"
+    # set before the first begin() by readers that never write (hub verify): a dialect whose
+    # target has a single-writer lock (DuckDB) then opens without taking it
+    read_only = False
     # ALTER TABLE t <alter_type> "c" TYPE x  (DuckDB and PostgreSQL both take ALTER COLUMN)
     alter_type = "ALTER COLUMN"
 

@@ -29,6 +29,13 @@ class PostgresSink(SinkConnector):
     secret_properties = ("connection.password", "connection.url")
 
     @classmethod
+    def verify_target(cls, config: Mapping[str, Any]) -> Any:
+        """Its tables as ``hub verify`` reads them back."""
+        from connectors.sink.engine.verify import EngineTarget
+
+        return EngineTarget(cls.task_class, config)
+
+    @classmethod
     def check(cls, config: Mapping[str, Any]) -> list[Check]:
         from connectors.sink.engine.checks import check_target
 

@@ -22,7 +22,7 @@ def check(config: Mapping[str, Any]) -> list[Check]:
     except psycopg.Error as exc:
         return [Check(f"connect to {where}", False, describe(exc))]
     with conn:
-        version = conn.execute("SHOW server_version").fetchone()[0]
+        version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
         return [Check(f"connect to {where}", True, f"PostgreSQL {version}"), *_server(conn, cfg)]
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors.source.postgres import catalog, replication
 from connectors.source.postgres.config import PostgresSourceConfig
@@ -43,6 +43,9 @@ from hub.runtime.api import (
     SourceTaskContext,
     offset_update,
 )
+
+if TYPE_CHECKING:
+    from hub.verify.api import SourceTable
 
 log = logging.getLogger(__name__)
 
@@ -521,6 +524,15 @@ class PostgresConnector(SourceConnector):
         from connectors.source.postgres.checks import check
 
         return check(config)
+
+    @classmethod
+    def verify_tables(
+        cls, config: Mapping[str, Any], only: set[str] | None = None
+    ) -> list[SourceTable]:
+        """The captured tables as ``hub verify`` compares them (see ``verify.py``)."""
+        from connectors.source.postgres.verify import verify_tables
+
+        return verify_tables(config, only)
 
     def task_configs(self, max_tasks: int) -> list[dict[str, Any]]:
         return [dict(self.config)]  # one replication slot is read by one task

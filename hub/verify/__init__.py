@@ -1,0 +1,13 @@
+"""``hub verify``: does each sink table hold exactly the rows of its source table?
+
+Connectors take part through two class methods: a source connector's ``verify_tables(config)``
+lists the tables it captures as `SourceTable`\\ s, a sink connector's ``verify_target(config)``
+opens a `Target` that finds and reads back the table a topic lands in. Both sides give rows as
+tuples of comparable values (`values.py`) in the same column order, so the comparison here
+knows no database. See `compare.py` for the algorithm.
+"""
+
+from hub.verify.api import SourceTable, Target, TargetTable
+from hub.verify.compare import TableResult, compare
+
+__all__ = ["SourceTable", "TableResult", "Target", "TargetTable", "compare"]

@@ -1,0 +1,129 @@
+"""One comparable form for a value, whichever database it was read from.
+
+A source gives the sink engine's canonical values (``connectors/sink/engine/types.py``: a
+date as days since 1970, a decimal as its unscaled integer, a zoned timestamp as ISO text...);
+a sink gives what its driver returns (``datetime.date``, ``Decimal``, an aware ``datetime``,
+a dict for jsonb). ``comparable(kind, value)`` turns both into the same tagged form: temporal
+values as integers of days or microseconds, decimals as their normalized text, JSON as
+compact text with sorted keys, UUIDs as lower-case text, bytes as bytes, lists element-wise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import struct
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_EPOCH_TZ = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_EPOCH_DATE = dt.date(1970, 1, 1)
+_US = dt.timedelta(microseconds=1)
+
+
+def _micros_of_day(t: dt.time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
+
+
+def _decimal(v: Any) -> Any:
+    try:
+        d = v if isinstance(v, Decimal) else Decimal(str(v))
+    except InvalidOperation:
+        return ("n", str(v))
+    return ("n", str(d.normalize()) if d.is_finite() else str(d))
+
+
+def _json(v: Any) -> Any:
+    if isinstance(v, bytes | str):
+        try:
+            v = json.loads(v)
+        except ValueError:
+            return ("json?", v)
+    return ("json", json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+def _zoned(v: Any) -> Any:
+    """A zoned timestamp (ISO text or aware datetime) as epoch microseconds."""
+    if isinstance(v, str):
+        try:
+            v = dt.datetime.fromisoformat(v)
+        except ValueError:
+            return ("tstz?", v)
+    if isinstance(v, dt.datetime):
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=dt.UTC)
+        return ("tstz", (v - _EPOCH_TZ) // _US)
+    return native(v)
+
+
+def _zoned_time(v: Any) -> Any:
+    if isinstance(v, str):
+        try:
+            v = dt.time.fromisoformat(v)
+        except ValueError:
+            return ("ttz?", v)
+    if isinstance(v, dt.time):
+        offset = v.utcoffset() or dt.timedelta(0)
+        return ("ttz", (_micros_of_day(v) - offset // _US) % 86_400_000_000)
+    return native(v)
+
+
+def native(v: Any) -> Any:
+    """The comparable form of a driver's value, by its Python type."""
+    if v is None or isinstance(v, bool | int | str):
+        return v
+    if isinstance(v, float):
+        return ("f", repr(v))
+    if isinstance(v, Decimal):
+        return _decimal(v)
+    if isinstance(v, dt.datetime):
+        if v.tzinfo is not None:
+            return _zoned(v)
+        return ("ts", (v - _EPOCH) // _US)
+    if isinstance(v, dt.date):
+        return ("d", (v - _EPOCH_DATE).days)
+    if isinstance(v, dt.time):
+        return _zoned_time(v) if v.tzinfo is not None else ("t", _micros_of_day(v))
+    if isinstance(v, dt.timedelta):
+        return ("iv", v // _US)
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    if isinstance(v, bytes | bytearray | memoryview):
+        return bytes(v)
+    if isinstance(v, list | tuple):
+        return tuple(native(x) for x in v)
+    if isinstance(v, dict):
+        return _json(v)
+    return ("?", repr(v))
+
+
+def comparable(kind: str, v: Any) -> Any:
+    """``v`` of a column of engine kind ``kind`` (``date``, ``decimal``...), from either side:
+    the source's canonical value or the sink driver's."""
+    if v is None:
+        return None
+    if kind == "date" and isinstance(v, int):
+        return ("d", v)
+    if kind == "timestamp" and isinstance(v, int):
+        return ("ts", v)
+    if kind == "time" and isinstance(v, int):
+        return ("t", v)
+    if kind == "interval" and isinstance(v, int):
+        return ("iv", v)
+    if kind in ("decimal", "vdecimal"):
+        return _decimal(v)
+    if kind == "timestamptz":
+        return _zoned(v)
+    if kind == "timetz":
+        return _zoned_time(v)
+    if kind == "json":
+        return _json(v)
+    if kind == "uuid":
+        return str(v).lower()
+    if kind == "float32" and isinstance(v, int | float | str):  # as a 4-byte float holds it
+        return ("f", repr(struct.unpack("<f", struct.pack("<f", float(v)))[0]))
+    if kind == "float64" and isinstance(v, int | float | str):
+        return ("f", repr(float(v)))
+    return native(v)

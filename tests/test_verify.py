@@ -1,0 +1,124 @@
+"""`hub verify` against a real pipeline: PostgreSQL -> DuckDB and PostgreSQL sinks, all tables
+equal after catch-up, then each kind of difference named (a row lost, a value changed, a row
+in excess), for a keyed and a keyless table."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pytest
+
+from tests.fixtures.hub_process import reap_hub, start_hub, stop_hub
+from tests.fixtures.postgres import PgServer
+
+pytestmark = pytest.mark.integration
+
+TYPES = """
+CREATE TABLE typed (
+  id int PRIMARY KEY, b boolean, s smallint, big bigint, r real, d double precision,
+  n numeric(12,3), nv numeric, t text, c char(4), j json, jb jsonb, u uuid, by bytea,
+  dt date, ts timestamp, tz timestamptz, tm time, iv interval, ai int[], at text[]
+);
+INSERT INTO typed VALUES
+  (1, true, 7, 9000000000, 1.5, 2.25, 123456789.125, 3.14159265358979, 'héllo', 'ab',
+   '{"b": 1, "a": [1, 2]}', '{"z": null, "a": "x"}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+   '\\x00ff10', '2024-02-29', '2024-02-29 12:34:56.789123', '1999-12-31 23:59:59.999999+05',
+   '23:59:59.999999', '1 day 02:03:04.5', '{1,NULL,3}', '{"a b",c}'),
+  (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL),
+  (3, false, -1, -1, -0.25, 1e300, -0.001, -12345678901234567890.123456789, '', '', '[]', '{}',
+   '00000000-0000-0000-0000-000000000000', '\\x', '1900-01-01', '1900-01-01 00:00:00',
+   '2038-01-19 03:14:08+00', '00:00:00', '-3 days', '{}', '{}');
+CREATE TABLE keyless (v int, w text);
+ALTER TABLE keyless REPLICA IDENTITY FULL;
+INSERT INTO keyless VALUES (1, 'a'), (1, 'a'), (2, NULL);
+"""
+
+
+def _hub(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args], capture_output=True, text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "HUB_DATA_DIR"},
+    )  # fmt: skip
+
+
+def _config(tmp_path: Path, server: PgServer, db: str, sink_db: str) -> Path:
+    src: dict[str, Any] = {
+        "connector.class": "postgres", "database.hostname": server.host,
+        "database.port": server.port, "database.user": server.user, "database.dbname": db,
+        "topic.prefix": "v", "slot.name": f"s_{uuid.uuid4().hex[:10]}",
+    }  # fmt: skip
+    sinks = [
+        {"name": "duck", "config": {
+            "connector.class": "duckdb", "topics.regex": r"v\.public\..*",
+            "connection.url": f"duckdb:{tmp_path / 'w.duckdb'}",
+            "table.name.format": "${source.table}", "batch.max.wait.ms": 100,
+        }},
+        {"name": "pgsink", "config": {
+            "connector.class": "postgres-sink", "topics.regex": r"v\.public\..*",
+            "connection.url": f"postgresql://{server.user}@{server.host}:{server.port}/{sink_db}",
+            "table.name.format": "${source.table}", "batch.max.wait.ms": 100,
+        }},
+    ]  # fmt: skip
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(json.dumps({"connectors": [{"name": "src", "config": src}, *sinks]}))
+    return path
+
+
+def test_verify_equal_then_each_difference_named(
+    pg_server: PgServer, pg_db: str, tmp_path: Path
+) -> None:
+    sink_db = f"sink_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{sink_db}"')
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as pg:
+        pg.execute(TYPES)
+    config = _config(tmp_path, pg_server, pg_db, sink_db)
+    proc = start_hub(tmp_path, str(config), {})
+    try:
+        with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as pg:
+            time.sleep(2)  # streamed changes too: an update, a delete, a keyless update
+            pg.execute("UPDATE typed SET t = 'changed', n = 1.5 WHERE id = 3")
+            pg.execute("DELETE FROM typed WHERE id = 2")
+            pg.execute("INSERT INTO typed (id, t) VALUES (4, 'new')")
+        deadline = time.monotonic() + 60
+        while True:
+            r = _hub("verify", str(config))
+            if r.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert r.returncode == 0, r.stdout + r.stderr
+        lines = r.stdout.splitlines()
+        assert "ok    src public.typed -> duck typed: 3 rows" in lines, r.stdout
+        assert "ok    src public.typed -> pgsink typed: 3 rows" in lines, r.stdout
+        assert "ok    src public.keyless -> duck keyless: 3 rows" in lines, r.stdout
+        stop_hub(proc, tmp_path)
+    finally:
+        reap_hub(proc)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("UPDATE typed SET tz = tz + INTERVAL 1 MICROSECOND WHERE id = 1")
+    con.execute("DELETE FROM typed WHERE id = 4")
+    con.execute("INSERT INTO keyless VALUES (9, 'x')")
+    con.close()
+    with psycopg.connect(pg_server.dsn(sink_db), autocommit=True) as sink:
+        sink.execute('UPDATE typed SET jb = \'{"a": "y"}\' WHERE id = 1')
+    r = _hub("verify", str(config), "--tables", "typed,public.keyless")
+    assert r.returncode == 1, r.stdout + r.stderr
+    out = r.stdout
+    assert "DIFF  src public.typed -> duck typed: source 3 rows, sink 2" in out
+    assert "differs at id=1: tz (source" in out and "missing in the sink: id=4" in out
+    assert "DIFF  src public.keyless -> duck keyless: source 3 rows, sink 4" in out
+    assert "not in the source: v=9, w='x'" in out
+    assert "DIFF  src public.typed -> pgsink typed: source 3 rows, sink 3" in out
+    assert "differs at id=1: jb (source" in out
+    assert "ok    src public.keyless -> pgsink keyless: 3 rows" in out
+    assert "3 of 4 table(s) differ" in r.stderr
