@@ -16,7 +16,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from hub.config import load_connector_file
 from hub.demo import job, shop
+from hub.runtime.validation import validate
 from tests.fixtures.hub_process import reap_hub, start_hub, stop_hub
 from tests.fixtures.postgres import PgServer
 
@@ -24,7 +26,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_kill_9_anywhere_leaves_duckdb_equal_to_postgres(
-    pg_server: PgServer, pg_db: str, tmp_path: Path
+    pg_server: PgServer, pg_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     env = {
@@ -32,6 +34,8 @@ def test_kill_9_anywhere_leaves_duckdb_equal_to_postgres(
         "PGDATABASE": pg_db, "HUB_WAREHOUSE": str(warehouse),
     }  # fmt: skip
     config = str(Path(os.getcwd()) / "configs" / "postgres-to-duckdb.yaml")
+    for name, value in env.items():  # the config's ${env:...}, for the comparison below
+        monkeypatch.setenv(name, value)
     with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as pg:
         shop.create(pg)
         stop = threading.Event()
@@ -41,6 +45,7 @@ def test_kill_9_anywhere_leaves_duckdb_equal_to_postgres(
         def start() -> subprocess.Popen[bytes]:
             return start_hub(tmp_path, config, env)
 
+        valid = [validate(s) for s in load_connector_file(config)]
         rnd = random.Random(23)
         proc = start()
         thread.start()
@@ -59,7 +64,7 @@ def test_kill_9_anywhere_leaves_duckdb_equal_to_postgres(
             result: dict[str, tuple[int, int, bool]] = {}
             while time.monotonic() < deadline:
                 try:
-                    result = job.compare(pg, str(warehouse))
+                    result = job.compare(valid)
                 except Exception:  # noqa: BLE001 - the sink holds the file right now
                     result = {}
                 if result and all(eq for _, _, eq in result.values()):
@@ -69,6 +74,6 @@ def test_kill_9_anywhere_leaves_duckdb_equal_to_postgres(
         finally:
             stop.set()
             reap_hub(proc)
-        result = job.compare(pg, str(warehouse))
+        result = job.compare(valid)
         assert all(eq for _, _, eq in result.values()), result
         assert result["orders"][0] > 500 and result["order_lines"][0] > 1000

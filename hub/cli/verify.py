@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from hub.cli._common import common_options
-from hub.errors import ConfigError
 
 
 @click.command()
@@ -52,44 +51,22 @@ def verify(
       hub verify configs/postgres-to-duckdb.yaml --tables public.orders --limit 20
     """
     from hub.cli.connect import _load
-    from hub.verify import compare
+    from hub.verify.pairs import verify_all
 
-    valid = _load(configs)
     only = {t.strip() for t in tables.split(",") if t.strip()} or None
-    srcs = [
-        v for v in valid if hasattr(v.cls, "verify_tables") and (not sources or v.name in sources)
-    ]
-    snks = [v for v in valid if hasattr(v.cls, "verify_target") and (not sinks or v.name in sinks)]
-    if not srcs or not snks:
-        raise ConfigError(
-            "hub verify needs a source connector that can list its tables (postgres) and a "
-            "sink that can read them back (duckdb, postgres-sink) in the given files"
-        )
-    differ = pairs = 0
-    for src in srcs:
-        source_tables = src.cls.verify_tables(src.raw, only)
-        for snk in snks:
-            target = snk.cls.verify_target(snk.raw)
-            try:
-                for st in source_tables:
-                    tt = target.table(st)
-                    if tt is None:
-                        continue
-                    pairs += 1
-                    r = compare(st, tt, limit)
-                    where = f"{src.name} {r.source} -> {snk.name} {r.target}"
-                    if r.equal:
-                        click.echo(f"ok    {where}: {r.source_rows} rows")
-                        continue
-                    differ += 1
-                    click.echo(f"DIFF  {where}: source {r.source_rows} rows, sink {r.target_rows}")
-                    for d in r.differences:
-                        click.echo(f"        {d}")
-            finally:
-                target.close()
-    if not pairs:
-        raise ConfigError("no sink in the given files consumes the topics of the source tables")
+    differ = total = 0
+    for p in verify_all(_load(configs), sources=sources, sinks=sinks, only=only, limit=limit):
+        r = p.result
+        total += 1
+        where = f"{p.source} {r.source} -> {p.sink} {r.target}"
+        if r.equal:
+            click.echo(f"ok    {where}: {r.source_rows} rows")
+            continue
+        differ += 1
+        click.echo(f"DIFF  {where}: source {r.source_rows} rows, sink {r.target_rows}")
+        for d in r.differences:
+            click.echo(f"        {d}")
     if differ:
-        click.echo(f"hub verify: {differ} of {pairs} table(s) differ", err=True)
+        click.echo(f"hub verify: {differ} of {total} table(s) differ", err=True)
         return 1
     return 0

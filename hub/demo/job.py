@@ -19,8 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -48,57 +46,17 @@ def throwaway_postgres(echo: Echo) -> Iterator[dict[str, str]]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _normal(value: Any) -> Any:
-    """One form for a value read from PostgreSQL or DuckDB (JSON text vs dict, Decimal
-    scale, time zones)."""
-    import json
-    from datetime import datetime
+def compare(valid: list[Any]) -> dict[str, tuple[int, int, bool]]:
+    """Per source table (by name): (source rows, warehouse rows, equal), by ``hub verify``'s
+    comparison of the validated connectors ``valid``."""
+    from hub.verify.pairs import verify_all
 
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.dumps(json.loads(value), sort_keys=True)
-        except ValueError:
-            return value
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    if isinstance(value, Decimal):
-        return value.normalize()
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC)
-    if isinstance(value, str):
-        return value.rstrip()  # char(n) pads
-    return value
-
-
-def _rows(cursor_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    return sorted((tuple(_normal(v) for v in r) for r in cursor_rows), key=repr)
-
-
-def compare(pg: Any, warehouse: str) -> dict[str, tuple[int, int, bool]]:
-    """Per table: (source rows, warehouse rows, equal)."""
-    import duckdb
-
-    out: dict[str, tuple[int, int, bool]] = {}
-    con = duckdb.connect(warehouse, read_only=True)
-    try:
-        present = {
-            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-        }
-        for table in shop.TABLES:
-            columns = [r[0] for r in pg.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
-                "ORDER BY ordinal_position", (table,)).fetchall()]  # fmt: skip
-            cols = ", ".join(f'"{c}"' for c in columns)
-            source = _rows(pg.execute(f"SELECT {cols} FROM {table}").fetchall())
-            target = (
-                _rows(con.execute(f'SELECT {cols} FROM "{table}"').fetchall())
-                if table in present
-                else []
-            )
-            out[table] = (len(source), len(target), source == target)
-    finally:
-        con.close()
-    return out
+    return {
+        p.result.source.split(".", 1)[1]: (
+            p.result.source_rows, p.result.target_rows, p.result.equal,
+        )
+        for p in verify_all(valid)
+    }  # fmt: skip
 
 
 def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, rate: float,
@@ -107,6 +65,7 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
     import psycopg
 
     from hub.config import load_connector_file
+    from hub.runtime.validation import validate
     from hub.runtime.worker import Worker
 
     data = workdir / "data"
@@ -140,17 +99,18 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
                 echo(f"created the sample shop in database {dbname!r}: "
                      f"{', '.join(shop.TABLES)}")  # fmt: skip
             specs = load_connector_file(config_path)
+            valid = [validate(spec) for spec in specs]
             worker = Worker(str(data))
             try:
-                for spec in specs:
-                    worker.add(spec)
+                for v in valid:
+                    worker.add(v.spec, valid=v)
                 echo(f"running {config_path}: {' -> '.join(s.name for s in specs)}")
-                ok = _stream(worker, pg, specs, seconds, rate, echo, str(warehouse))
+                ok = _stream(worker, pg, valid, seconds, rate, echo)
             finally:
                 worker.stop()
             if not ok:
                 return False
-            result = compare(pg, str(warehouse))
+            result = compare(valid)
     echo("")
     for table, (n_source, n_target, equal) in result.items():
         mark = "match" if equal else "DIFFER"
@@ -196,9 +156,9 @@ def _create_database(admin_dsn: str, dbname: str, *, fresh: bool) -> None:
         admin.execute(f'CREATE DATABASE "{dbname}"')
 
 
-def _stream(worker: Any, pg: Any, specs: list[Any], seconds: float, rate: float, echo: Echo,
-            warehouse: str) -> bool:  # fmt: skip
-    source, sink = specs[0].name, specs[-1].name
+def _stream(worker: Any, pg: Any, valid: list[Any], seconds: float, rate: float,
+            echo: Echo) -> bool:  # fmt: skip
+    source, sink = valid[0].name, valid[-1].name
     stop = threading.Event()
     writer = shop.Writer(pg, seed=3, customers=200, products=50)
     thread = threading.Thread(target=writer.run, args=(rate, stop), name="demo-writes")
@@ -222,7 +182,7 @@ def _stream(worker: Any, pg: Any, specs: list[Any], seconds: float, rate: float,
         if not _progress(worker, source, sink, started, writer, echo):
             return False
         try:
-            if all(eq for _, _, eq in compare(pg, warehouse).values()):
+            if all(eq for _, _, eq in compare(valid).values()):
                 return True
         except Exception:  # noqa: BLE001 - the sink holds the file: try again shortly
             pass

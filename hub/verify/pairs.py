@@ -1,0 +1,54 @@
+"""Which source tables land in which sink tables, across validated connectors, compared."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hub.errors import ConfigError
+from hub.verify.compare import TableResult, compare
+
+
+@dataclass
+class PairResult:
+    source: str  # connector names
+    sink: str
+    result: TableResult
+
+
+def verify_all(
+    valid: Sequence[Any],
+    *,
+    sources: Sequence[str] = (),
+    sinks: Sequence[str] = (),
+    only: set[str] | None = None,
+    limit: int = 10,
+) -> Iterator[PairResult]:
+    """Every table of every source connector (``verify_tables``) compared with the table of
+    every sink connector (``verify_target``) that consumes its topic. ``valid``: validated
+    connectors (`hub.runtime.validation.ValidatedConnector`)."""
+    srcs = [
+        v for v in valid if hasattr(v.cls, "verify_tables") and (not sources or v.name in sources)
+    ]
+    snks = [v for v in valid if hasattr(v.cls, "verify_target") and (not sinks or v.name in sinks)]
+    if not srcs or not snks:
+        raise ConfigError(
+            "hub verify needs a source connector that can list its tables (postgres) and a "
+            "sink that can read them back (duckdb, postgres-sink) in the given files"
+        )
+    pairs = 0
+    for src in srcs:
+        tables = src.cls.verify_tables(src.raw, only)
+        for snk in snks:
+            target = snk.cls.verify_target(snk.raw)
+            try:
+                for table in tables:
+                    found = target.table(table)
+                    if found is not None:
+                        pairs += 1
+                        yield PairResult(src.name, snk.name, compare(table, found, limit))
+            finally:
+                target.close()
+    if not pairs:
+        raise ConfigError("no sink in the given files consumes the topics of the source tables")
