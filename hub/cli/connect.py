@@ -6,6 +6,8 @@ import contextlib
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import click
 
@@ -92,34 +94,28 @@ def run(configs: tuple[str, ...], fail_fast: bool) -> int:
     """
     from hub.runtime.worker import Worker
 
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    tty = sys.stderr.isatty()
+    console = _logging(tty)
     log = logging.getLogger("hub")
     valid = _load(configs)
     worker = Worker(current_state().data_dir, restore=False)
-    tty = sys.stderr.isatty()
     failed: list[str] = []
     try:
         for v in valid:
             worker.add(v.spec, valid=v)
-        last_log = time.monotonic()
-        while True:
-            time.sleep(1)
-            if fail_fast and (failed := worker.failures(permanent_only=True)):
-                if tty:
-                    click.echo("", err=True)
-                log.error("--fail-fast: stopping at an error that retrying will not fix")
-                break
-            line = _status_line(worker)
-            if tty:
-                click.echo(f"\r\033[K{line}", nl=False, err=True)
-            elif time.monotonic() - last_log >= 10:
-                log.info("status: %s", line)
-                last_log = time.monotonic()
+        with _display(console) as show:
+            last_log = time.monotonic()
+            while True:
+                time.sleep(1)
+                if fail_fast and (failed := worker.failures(permanent_only=True)):
+                    log.error("--fail-fast: stopping at an error that retrying will not fix")
+                    break
+                if show is not None:
+                    show(worker, {v.name: v.cls.type for v in valid})
+                elif time.monotonic() - last_log >= 10:
+                    log.info("status: %s", _status_line(worker))
+                    last_log = time.monotonic()
     except KeyboardInterrupt:
-        if tty:
-            click.echo("", err=True)
         log.info("stopping: flushing and committing")
         failed = worker.failures()
     finally:
@@ -129,6 +125,42 @@ def run(configs: tuple[str, ...], fail_fast: bool) -> int:
         return 1
     log.info("stopped cleanly")
     return 0
+
+
+def _logging(tty: bool) -> Any:
+    """Log to stderr; on a terminal through rich's console (returned), so that log lines
+    print above the live view instead of through it."""
+    if not tty:
+        logging.basicConfig(
+            level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+        )
+        return None
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    console = Console(stderr=True)
+    handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[handler])
+    return console
+
+
+@contextlib.contextmanager
+def _display(console: Any) -> Iterator[Callable[[Any, dict[str, str]], None] | None]:
+    """The live view's update function on a terminal (``console``), else None."""
+    if console is None:
+        yield None
+        return
+    from rich.live import Live
+
+    from hub.cli.live import LiveView
+
+    view = LiveView()
+    with Live(console=console, refresh_per_second=2, transient=False) as live:
+
+        def show(worker: Any, types: dict[str, str]) -> None:
+            live.update(view.render(worker.status(), types))
+
+        yield show
 
 
 @click.command()
