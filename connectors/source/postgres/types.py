@@ -133,6 +133,7 @@ DATE_POSITIVE_INFINITY_DAYS = -2147472692
 DATE_NEGATIVE_INFINITY_DAYS = -2147472691
 
 _MICROS_PER_DAY = 86_400_000_000
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _DAYS_PER_MONTH_AVG = 365.25 / 12.0  # io.debezium.time.MicroDuration.DAYS_PER_MONTH_AVG
 _VARIABLE_SCALE_FIELDS = [
     {"type": "int32", "optional": False, "field": "scale"},
@@ -357,7 +358,9 @@ def _interval_micros(s: str) -> int:
     y, mo, d, h, mi, us = _parse_interval(s)
     n_days = (y * 12 + mo) * _DAYS_PER_MONTH_AVG + d
     n_seconds = ((n_days * 24 + h) * 60 + mi) * 60 + us / 1_000_000
-    return int(n_seconds * 1e6)
+    # Java's (long) cast saturates: an interval past int64 microseconds (PostgreSQL's reach
+    # 178 million years) is clamped as Debezium clamps it, never an out-of-range int64
+    return max(_INT64_MIN, min(_INT64_MAX, int(n_seconds * 1e6)))
 
 
 def _interval_iso(s: str) -> str:
