@@ -37,6 +37,7 @@ __all__ = [
     "Oid",
     "SpecialDecimalError",
     "TypeMapper",
+    "named_specials",
     "parse_array",
 ]
 
@@ -633,6 +634,12 @@ class TypeMapper:
                 kwargs[arg] = int(value) if arg == "money_fraction_digits" else str(value)
         return cls(**kwargs)
 
+    def element(self, type_oid: int) -> int:
+        """The innermost element type of an array type (the type itself if no array)."""
+        while type_oid in self.arrays:
+            type_oid = self.arrays[type_oid]
+        return type_oid
+
     # -- temporal precision ------------------------------------------------------------------
 
     def _time_kind(self, typmod: int) -> str:
@@ -924,15 +931,31 @@ def _precise(s: str, scale: int) -> bytes:
 
 class SpecialDecimalError(ConfigError):
     """A numeric NaN or ±Infinity met in ``decimal.handling.mode=precise``, which has no form
-    for them: Debezium stops the connector here too (SpecialValueDecimal.fromLogical)."""
+    for them: Debezium stops the connector here too (SpecialValueDecimal.fromLogical). The
+    column is named where it is known (`named_specials`)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, column: str | None = None) -> None:
         self.text = text
+        self.column = column
+        where = f"{column}: " if column else ""
         super().__init__(
-            f"numeric value {text!r} has no Connect Decimal form with "
+            f"{where}numeric value {text!r} has no Connect Decimal form with "
             f"decimal.handling.mode=precise; set decimal.handling.mode=string (or double) to "
             f"capture NaN and Infinity"
         )
+
+
+def named_specials(convert: Converter, column: str) -> Converter:
+    """``convert`` whose `SpecialDecimalError` names ``column`` (e.g. 'table public.t,
+    column n')."""
+
+    def named(raw: bytes | None) -> Any:
+        try:
+            return convert(raw)
+        except SpecialDecimalError as exc:
+            raise SpecialDecimalError(exc.text, column) from None
+
+    return named
 
 
 def _finite_decimal(s: str) -> Decimal:
