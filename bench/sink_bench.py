@@ -184,10 +184,25 @@ def bench_duckdb(base: str, n: int, keys: int, size: int) -> tuple[float, float]
     return ref, put_s
 
 
+def _native(t: Any, v: Any) -> Any:
+    """A canonical value as the Python object psycopg binds (this table's kinds)."""
+    import datetime as dt
+
+    from connectors.sink.engine.types import DECIMAL, TIMESTAMP, decimal_value
+
+    if v is None:
+        return None
+    if t.kind == TIMESTAMP:
+        return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=v)
+    if t.kind == DECIMAL:
+        return decimal_value(t, v)
+    return v
+
+
 def bench_postgres(dsn: str | None, base: str, n: int, keys: int, size: int) -> None:
     import psycopg
 
-    from connectors.sink.engine.types import columns_of, native
+    from connectors.sink.engine.types import columns_of
     from connectors.sink.postgres import PostgresSinkTask
 
     server = None
@@ -216,8 +231,8 @@ def bench_postgres(dsn: str | None, base: str, n: int, keys: int, size: int) -> 
                 cur.copy("COPY accounts_ref FROM STDIN") as cp,
             ):
                 for r in rows:
-                    cp.write_row([native(c.type, c.convert(r[c.name]) if c.convert else
-                                         r[c.name]) for c in cols])  # fmt: skip
+                    cp.write_row([_native(c.type, c.convert(r[c.name]) if c.convert else
+                                          r[c.name]) for c in cols])  # fmt: skip
             ref = time.perf_counter() - t0
         task, put_s, decode_s = run_sink(PostgresSinkTask, dsn, n, keys, size, {})
         task.stop()

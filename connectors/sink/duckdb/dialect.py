@@ -176,7 +176,7 @@ class DuckDBDialect(Dialect):
     def stage(self, name: str, columns: Sequence[StagedColumn]) -> str:
         import pyarrow as pa
 
-        arrays = [dtypes.arrow_array(c.type, c.values) for c in columns]
+        arrays = [dtypes.arrow_array(c.type, c.values, c.name) for c in columns]
         table = pa.Table.from_arrays(arrays, names=[c.name for c in columns])
         self._stage_n += 1
         rel = f"_hub_stage_{name}_{self._stage_n}"

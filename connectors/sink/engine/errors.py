@@ -56,3 +56,20 @@ class SchemaChangeError(SinkFatalError):
 
 class MissingTableError(SinkFatalError):
     """schema.evolution=none and the table or a column does not exist."""
+
+
+class ValueNotHeldError(SinkFatalError):
+    """A value the target column cannot hold as it is (a timestamp past the target's range, a
+    nested array in a one-dimensional column, ...): the batch fails rather than write a
+    different value. Dialects raise it without the table; the engine adds it."""
+
+    def __init__(self, column: str, what: str, target: str, table: str | None = None) -> None:
+        where = f"table {table}, column {column}" if table else f"column {column}"
+        super().__init__(
+            f"{where}: {what} cannot be held by {target}; the batch is not written (change "
+            "the value in the source, exclude the column, or route the topic to another sink)"
+        )
+        self.column, self.what, self.target, self.table = column, what, target, table
+
+    def in_table(self, table: str) -> ValueNotHeldError:
+        return ValueNotHeldError(self.column, self.what, self.target, table)

@@ -24,7 +24,7 @@ from connectors.sink.engine.apply import DELETED, apply
 from connectors.sink.engine.batch import TableBatch, collapse
 from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.dialect import Dialect, TableInfo
-from connectors.sink.engine.errors import MissingTableError
+from connectors.sink.engine.errors import MissingTableError, ValueNotHeldError
 from connectors.sink.engine.evolution import create, evolve
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.records import ChangeReader
@@ -146,7 +146,10 @@ class EngineSinkTask(SinkTask):
                 t = d.column_type(info.columns.get(k, "")) or self._guess(tb, k)
                 columns.append(Column(k, t))
         upsert = cfg.insert_mode != "insert"
-        apply(d, tb, info, columns, upsert=upsert, soft=soft, unavailable=self.unavailable)
+        try:
+            apply(d, tb, info, columns, upsert=upsert, soft=soft, unavailable=self.unavailable)
+        except ValueNotHeldError as exc:
+            raise exc.in_table(str(tb.table)) from None
 
     @staticmethod
     def _guess(tb: TableBatch, name: str) -> ColumnType:

@@ -16,23 +16,29 @@ vdecimal       io.debezium.data.VariableScaleDecimal            decimal.Decimal
 string         string, Enum, Xml, Interval (string), ...        str
 json           io.debezium.data.Json, map, struct               str (JSON text)
 uuid           io.debezium.data.Uuid                            str
-bytes          bytes, io.debezium.data.Bits, geometry (WKB)     bytes
+bytes          bytes, io.debezium.data.Bits of unbounded length,    bytes
+               geometry (WKB)
+bits           io.debezium.data.Bits of length n (bit(n))       str of n '0'/'1' (width kept)
 date           io.debezium.time.Date, connect Date              int (days since epoch)
 time           Time / MicroTime / NanoTime, connect Time        int (microseconds of day)
 timestamp      Timestamp / MicroTimestamp / NanoTimestamp       int (epoch microseconds)
 timestamptz    io.debezium.time.ZonedTimestamp                  str (ISO 8601 with offset)
 timetz         io.debezium.time.ZonedTime                       str
 interval       io.debezium.time.MicroDuration                   int (microseconds)
-array          array                                            list of native values
+array          array                                            list (of lists) of items
 ============== ================================================ ==========================
 
-Array elements are turned into native Python values (``datetime.date`` ...), see
-`native`, since dialects bind them as whole lists.
+Array items are canonical values too, except decimals (``decimal.Decimal``), and a value may
+be nested deeper than its schema says (a PostgreSQL column ``int[]`` holds ``{{1,2},{3,4}}``):
+dialects bind whole lists and say so when their column cannot hold the depth.
+
+Special values travel as Debezium writes them: a date or timestamp of ``±infinity`` is one of
+the markers below (kept as they are: dialects map them back to infinity or refuse them), a
+ZonedTimestamp is the string ``infinity``/``-infinity``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from binascii import a2b_base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,13 +53,22 @@ BOOLEAN, INT16, INT32, INT64 = "boolean", "int16", "int32", "int64"
 FLOAT32, FLOAT64, DECIMAL, VDECIMAL = "float32", "float64", "decimal", "vdecimal"
 STRING, JSON, UUID, BYTES = "string", "json", "uuid", "bytes"
 DATE, TIME, TIMESTAMP, TIMESTAMPTZ, TIMETZ = "date", "time", "timestamp", "timestamptz", "timetz"
-INTERVAL, ARRAY = "interval", "array"
+INTERVAL, ARRAY, BITS = "interval", "array", "bits"
+
+# Debezium's ±infinity markers (PostgresValueConverter): timestamps as epoch micros
+# (PGStatement.DATE_POSITIVE/NEGATIVE_INFINITY), millis times 1000 land on the same values;
+# dates as epoch days, both in year -5877611, +infinity the smaller (sic).
+TIMESTAMP_POSITIVE_INFINITY = 9223372036825200000
+TIMESTAMP_NEGATIVE_INFINITY = -9223372036832400000
+DATE_POSITIVE_INFINITY = -2147472692
+DATE_NEGATIVE_INFINITY = -2147472691
+_UNBOUNDED_BITS = 2**31 - 1  # Debezium's length of a varbit without a limit
 
 
 @dataclass(frozen=True, slots=True)
 class ColumnType:
     kind: str
-    precision: int | None = None  # decimal
+    precision: int | None = None  # decimal; bits: the length
     scale: int | None = None  # decimal
     item: ColumnType | None = None  # array
 
@@ -62,6 +77,8 @@ class ColumnType:
             return f"decimal({self.precision if self.precision is not None else '*'},{self.scale})"
         if self.kind == ARRAY:
             return f"array<{self.item}>"
+        if self.kind == BITS:
+            return f"bits({self.precision})"
         return self.kind
 
 
@@ -117,6 +134,19 @@ def _json_text(v: Any) -> Any:
     return v if isinstance(v, str) else orjson.dumps(v).decode()
 
 
+def _bits_of(length: int) -> Convert:
+    """Debezium's Bits bytes (the bit string as a little-endian number) back to the bit
+    string of the column's width: bit(8) '00000000' is one zero byte, or none, in the event."""
+
+    def convert(v: Any) -> Any:
+        n = int.from_bytes(_b(v), "little")
+        if n.bit_length() > length:
+            raise ValueError(f"{n.bit_length()} bits in a bit({length}) value")
+        return format(n, f"0{length}b")
+
+    return convert
+
+
 def _geometry(v: Any) -> Any:
     return _b(v["wkb"]) if isinstance(v, Mapping) else _b(v)
 
@@ -162,13 +192,21 @@ def column_type(schema: Mapping[str, Any]) -> tuple[ColumnType, Convert | None]:
         return ColumnType(DECIMAL, int(p) if p is not None else None, scale), _decimal_of(scale)
     if name == "io.debezium.data.Bits" and kind == "boolean":
         return ColumnType(BOOLEAN), None
+    if name == "io.debezium.data.Bits":
+        length = int((schema.get("parameters") or {}).get("length", _UNBOUNDED_BITS))
+        if 0 < length < _UNBOUNDED_BITS:  # varbit: the width is not in the event
+            return ColumnType(BITS, length), _bits_of(length)
     if isinstance(name, str) and name.startswith("io.debezium.data.geometry."):
         return ColumnType(BYTES), _geometry
     if name in _NAMED:
         return _NAMED[name]
     if kind == "array":
-        item, item_convert = column_type(schema.get("items") or {"type": "string"})
-        return ColumnType(ARRAY, item=item), _array_of(item, item_convert)
+        items = schema.get("items") or {"type": "string"}
+        item, _ = column_type(items)
+        while items.get("type") == "array":
+            items = items.get("items") or {"type": "string"}
+        leaf, leaf_convert = column_type(items)
+        return ColumnType(ARRAY, item=item), _array_of(leaf, leaf_convert)
     if kind in ("map", "struct"):
         return ColumnType(JSON), _json_text
     if kind == "bytes":
@@ -211,41 +249,30 @@ def inferred_columns(row: Mapping[str, Any]) -> list[Column]:
     return out
 
 
-# -- native values (array elements) -----------------------------------------------------------
-
-_EPOCH = dt.datetime(1970, 1, 1)
-_EPOCH_DATE = dt.date(1970, 1, 1)
+# -- array items --------------------------------------------------------------------------------
 
 
-def native(t: ColumnType, v: Any) -> Any:
-    """A canonical value as the Python object drivers bind for the kind."""
-    if v is None:
-        return None
-    k = t.kind
-    if k == DATE:
-        return _EPOCH_DATE + dt.timedelta(days=v)
-    if k == TIMESTAMP:
-        return _EPOCH + dt.timedelta(microseconds=v)
-    if k == TIME:
-        return (_EPOCH + dt.timedelta(microseconds=v)).time()
-    if k == INTERVAL:
-        return dt.timedelta(microseconds=v)
-    if k == TIMESTAMPTZ:
-        return dt.datetime.fromisoformat(v)
-    if k == DECIMAL:
-        return decimal_value(t, v)
-    if k == ARRAY:
+def leaf(t: ColumnType) -> ColumnType:
+    """The item type of the innermost array of ``t`` (``t`` itself if no array)."""
+    while t.kind == ARRAY:
         assert t.item is not None
-        return [native(t.item, x) for x in v]
-    return v
+        t = t.item
+    return t
 
 
-def _array_of(item: ColumnType, item_convert: Convert | None) -> Convert:
-    def convert(v: Any) -> Any:
-        if item_convert is None:
-            return [native(item, x) for x in v]
-        if item.kind == ARRAY:  # the inner conversion gives native values already
-            return [None if x is None else item_convert(x) for x in v]
-        return [None if x is None else native(item, item_convert(x)) for x in v]
+def _array_of(item: ColumnType, item_convert: Convert | None) -> Convert | None:
+    """Items converted at any depth (a list is a nested array, whatever the schema says);
+    decimals become ``Decimal``, every other item stays canonical (None: nothing to do)."""
+    conv: Convert
+    if item.kind == DECIMAL:
+        unscaled = item_convert or int
+        conv = lambda x: decimal_value(item, unscaled(x))  # noqa: E731
+    elif item_convert is not None:
+        conv = item_convert
+    else:
+        return None
 
-    return convert
+    def items(v: Any) -> Any:
+        return [None if x is None else items(x) if type(x) is list else conv(x) for x in v]
+
+    return items

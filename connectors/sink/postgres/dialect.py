@@ -107,9 +107,10 @@ class PostgresDialect(Dialect):
         names = ", ".join(quote(c.name) for c in columns)
         with self._con.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE {rel} ({defs}) ON COMMIT DROP")
+            values = [ptypes.staged_values(c.name, c.type, c.values) for c in columns]
             with cur.copy(f"COPY {rel} ({names}) FROM STDIN") as copy:
                 write = copy.write_row
-                for row in zip(*(c.values for c in columns), strict=True):
+                for row in zip(*values, strict=True):
                     write(row)
             if name == "del":
                 # a TEMP table has no statistics: the planner would guess ~1000s of rows and

@@ -14,28 +14,39 @@ Decimal(p,s)       numeric(p,s) (p unknown:       numeric unscaled → n * 1e-s 
 VariableScale-     numeric                        exact decimal text
 Decimal
 string, Enum, Xml  text                           as is
-Json, map, struct  jsonb                          JSON text
+Json, map, struct  jsonb                          JSON text (``\u0000``: refused, jsonb
+                                                  cannot hold it)
 Uuid               uuid                           text
-bytes, Bits,       bytea                          bytes
+bytes, varbit,     bytea                          bytes
 geometry (WKB)
-Date               date                           bigint days → '1970-01-01'::date + n
-Time/Micro/Nano    time without time zone         bigint µs → '00:00'::time + n µs
-Timestamp/Micro/   timestamp without time zone    bigint µs → epoch + n µs (exact, no float)
+Bits(length n)     bit(n)                         the bit string, width kept
+Date               date                           exact text ('4713-01-01 BC', 'infinity')
+Time/Micro/Nano    time without time zone         exact text ('24:00:00' kept)
+Timestamp/Micro/   timestamp without time zone    exact text (BC, year 294276, infinity)
 NanoTimestamp
-ZonedTimestamp     timestamp with time zone       ISO 8601 text
+ZonedTimestamp     timestamp with time zone       text in UTC (BC, years past 9999, infinity)
 ZonedTime          time with time zone            ISO text
-MicroDuration      interval                       bigint µs → n * interval '1 microsecond'
-array              <item>[]                       array literal (psycopg)
+MicroDuration      interval                       exact text: n µs as hh:mm:ss.ffffff
+array              <item>[]                       array literal (psycopg), items as above,
+                                                  any depth
 ================== ============================== ========================================
 
+Dates, times, timestamps and intervals are written as text computed with integers and parsed
+by the server: no float on their way (``TIMESTAMP '1970-01-01' + n * INTERVAL '1
+microsecond'`` is computed in float8 and moved 9999-12-31 23:59:59.999999 to year 10000).
+Debezium's ±infinity markers become ``infinity``/``-infinity``.
 Nanoseconds are truncated to microseconds (PostgreSQL's resolution).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
+from connectors.sink.engine import temporal
 from connectors.sink.engine import types as k
+from connectors.sink.engine.errors import ValueNotHeldError
 from connectors.sink.engine.types import ColumnType
 
 _SIMPLE = {
@@ -48,8 +59,14 @@ _SIMPLE = {
 }  # fmt: skip
 _REVERSE = {v: ColumnType(kind) for kind, v in _SIMPLE.items()}
 _REVERSE.update({"character varying": ColumnType(k.STRING), "json": ColumnType(k.JSON)})
-_INT_STAGED = {k.DATE, k.TIME, k.TIMESTAMP, k.INTERVAL}
 _NUMERIC_RE = re.compile(r"numeric\((\d+),(-?\d+)\)")
+_BIT_RE = re.compile(r"bit\((\d+)\)")
+_TEXT: dict[str, Callable[[Any], str]] = {
+    k.DATE: temporal.pg_date, k.TIME: temporal.pg_time, k.TIMESTAMP: temporal.pg_timestamp,
+    k.INTERVAL: temporal.pg_interval, k.TIMESTAMPTZ: temporal.pg_timestamptz,
+}  # fmt: skip
+# a JSON escape of NUL: an odd number of backslashes before u0000
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def sql_type(t: ColumnType) -> str:
@@ -60,6 +77,8 @@ def sql_type(t: ColumnType) -> str:
     if t.kind == k.ARRAY:
         assert t.item is not None
         return sql_type(t.item) + "[]"
+    if t.kind == k.BITS:
+        return f"bit({t.precision})"
     return _SIMPLE[t.kind]
 
 
@@ -71,6 +90,9 @@ def column_type(sql: str) -> ColumnType | None:
     m = _NUMERIC_RE.fullmatch(s)
     if m:
         return ColumnType(k.DECIMAL, int(m[1]), int(m[2]))
+    m = _BIT_RE.fullmatch(s)
+    if m:
+        return ColumnType(k.BITS, int(m[1]))
     if s.startswith("character varying") or s.startswith("character("):
         return ColumnType(k.STRING)
     return _REVERSE.get(s)
@@ -79,19 +101,34 @@ def column_type(sql: str) -> ColumnType | None:
 def staged_type(t: ColumnType) -> str:
     if t.kind == k.DECIMAL:
         return "numeric"  # the unscaled integer
-    return "bigint" if t.kind in _INT_STAGED else sql_type(t)
+    return sql_type(t)
+
+
+def staged_values(name: str, t: ColumnType, values: list[Any]) -> list[Any]:
+    """A column's canonical values as COPY binds them: temporal kinds as exact text."""
+    kind = t.kind
+    if kind in _TEXT:
+        fn = _TEXT[kind]
+        return [None if v is None else fn(v) for v in values]
+    if kind == k.JSON:
+        for v in values:
+            if v is not None and "\\u0000" in v and _JSON_NUL.search(v):
+                raise ValueNotHeldError(
+                    name, "a JSON value holding \\u0000 (NUL)", "PostgreSQL jsonb"
+                )
+        return values
+    if kind == k.ARRAY:
+        item_text = _TEXT.get(k.leaf(t).kind)
+        if item_text is not None:
+            return [None if v is None else _items(v, item_text) for v in values]
+    return values
+
+
+def _items(v: list[Any], fn: Callable[[Any], str]) -> list[Any]:
+    return [None if x is None else _items(x, fn) if type(x) is list else fn(x) for x in v]
 
 
 def select_expr(t: ColumnType, ref: str) -> str:
-    kind = t.kind
-    if kind == k.DECIMAL:
+    if t.kind == k.DECIMAL:
         return f"({ref} * 1e{-(t.scale or 0)})"  # numeric arithmetic: exact
-    if kind == k.DATE:
-        return f"(DATE '1970-01-01' + {ref}::integer)"
-    if kind == k.TIMESTAMP:
-        return f"(TIMESTAMP '1970-01-01' + {ref} * INTERVAL '1 microsecond')"
-    if kind == k.TIME:
-        return f"(TIME '00:00' + {ref} * INTERVAL '1 microsecond')"
-    if kind == k.INTERVAL:
-        return f"({ref} * INTERVAL '1 microsecond')"
     return ref

@@ -37,6 +37,7 @@ __all__ = [
     "Oid",
     "SpecialDecimalError",
     "TypeMapper",
+    "named_specials",
     "parse_array",
 ]
 
@@ -133,6 +134,7 @@ DATE_POSITIVE_INFINITY_DAYS = -2147472692
 DATE_NEGATIVE_INFINITY_DAYS = -2147472691
 
 _MICROS_PER_DAY = 86_400_000_000
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _DAYS_PER_MONTH_AVG = 365.25 / 12.0  # io.debezium.time.MicroDuration.DAYS_PER_MONTH_AVG
 _VARIABLE_SCALE_FIELDS = [
     {"type": "int32", "optional": False, "field": "scale"},
@@ -357,7 +359,9 @@ def _interval_micros(s: str) -> int:
     y, mo, d, h, mi, us = _parse_interval(s)
     n_days = (y * 12 + mo) * _DAYS_PER_MONTH_AVG + d
     n_seconds = ((n_days * 24 + h) * 60 + mi) * 60 + us / 1_000_000
-    return int(n_seconds * 1e6)
+    # Java's (long) cast saturates: an interval past int64 microseconds (PostgreSQL's reach
+    # 178 million years) is clamped as Debezium clamps it, never an out-of-range int64
+    return max(_INT64_MIN, min(_INT64_MAX, int(n_seconds * 1e6)))
 
 
 def _interval_iso(s: str) -> str:
@@ -629,6 +633,12 @@ class TypeMapper:
                 value = config[key]
                 kwargs[arg] = int(value) if arg == "money_fraction_digits" else str(value)
         return cls(**kwargs)
+
+    def element(self, type_oid: int) -> int:
+        """The innermost element type of an array type (the type itself if no array)."""
+        while type_oid in self.arrays:
+            type_oid = self.arrays[type_oid]
+        return type_oid
 
     # -- temporal precision ------------------------------------------------------------------
 
@@ -921,15 +931,31 @@ def _precise(s: str, scale: int) -> bytes:
 
 class SpecialDecimalError(ConfigError):
     """A numeric NaN or ±Infinity met in ``decimal.handling.mode=precise``, which has no form
-    for them: Debezium stops the connector here too (SpecialValueDecimal.fromLogical)."""
+    for them: Debezium stops the connector here too (SpecialValueDecimal.fromLogical). The
+    column is named where it is known (`named_specials`)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, column: str | None = None) -> None:
         self.text = text
+        self.column = column
+        where = f"{column}: " if column else ""
         super().__init__(
-            f"numeric value {text!r} has no Connect Decimal form with "
+            f"{where}numeric value {text!r} has no Connect Decimal form with "
             f"decimal.handling.mode=precise; set decimal.handling.mode=string (or double) to "
             f"capture NaN and Infinity"
         )
+
+
+def named_specials(convert: Converter, column: str) -> Converter:
+    """``convert`` whose `SpecialDecimalError` names ``column`` (e.g. 'table public.t,
+    column n')."""
+
+    def named(raw: bytes | None) -> Any:
+        try:
+            return convert(raw)
+        except SpecialDecimalError as exc:
+            raise SpecialDecimalError(exc.text, column) from None
+
+    return named
 
 
 def _finite_decimal(s: str) -> Decimal:

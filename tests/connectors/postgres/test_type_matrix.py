@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import math
 import struct
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -599,21 +600,35 @@ def test_non_default_handling_modes(
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize(
+    ("ddl", "literal", "streamed"),
+    [("numeric(10,2)", "'NaN'", False), ("numeric", "'Infinity'", True),
+     ("numeric(5,1)[]", "'{1.5,NaN}'", True)],
+)  # fmt: skip
 def test_numeric_nan_in_precise_mode_stops_the_connector(
-    pg_server: PgServer, pg_db: str, tmp_path: Path
+    pg_server: PgServer, pg_db: str, tmp_path: Path, ddl: str, literal: str, streamed: bool
 ) -> None:
     """SpecialValueDecimal.fromLogical throws for NaN/Infinity with decimal.handling.mode=precise
-    ("set decimal handling mode to 'string'"): no event with a silent null."""
+    ("set decimal handling mode to 'string'"): no event with a silent null, and the message
+    names the table and the column."""
     with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as conn:
-        conn.execute("CREATE TABLE nan (id int PRIMARY KEY, n numeric(10,2))")
-        conn.execute("INSERT INTO nan VALUES (1, 'NaN')")
-    worker = start(tmp_path, source_config(pg_server, pg_db))
-    try:
-        trace = wait_for(lambda: failure(worker), what="the failure")
-        assert "'NaN'" in trace and "decimal.handling.mode=string" in trace
-        assert raw_events(worker, "app.public.nan") == []
-    finally:
-        worker.stop()
+        conn.execute(f"CREATE TABLE nan (id int PRIMARY KEY, n {ddl})")
+        if not streamed:
+            conn.execute(f"INSERT INTO nan VALUES (1, {literal})")
+        worker = start(tmp_path, source_config(pg_server, pg_db))
+        try:
+            if streamed:
+                wait_for(lambda: worker.status()["pg"][0].state == "RUNNING", what="running")
+                time.sleep(1)  # the snapshot (of nothing) is done, the stream reads
+                conn.execute(f"INSERT INTO nan VALUES (1, {literal})")
+            trace = wait_for(lambda: failure(worker), what="the failure")
+            special = literal.strip("'{}").split(",")[-1]
+            assert f"numeric value '{special}'" in trace, trace
+            assert "decimal.handling.mode=string" in trace
+            assert "table public.nan, column n:" in trace
+            assert raw_events(worker, "app.public.nan") == []
+        finally:
+            worker.stop()
 
 
 # -- known gaps outside connectors/source/postgres/types.py --------------------------------------
