@@ -38,6 +38,14 @@ INSERT INTO typed VALUES
   (3, false, -1, -1, -0.25, 1e300, -0.001, -12345678901234567890.123456789, '', '', '[]', '{}',
    '00000000-0000-0000-0000-000000000000', '\\x', '1900-01-01', '1900-01-01 00:00:00',
    '2038-01-19 03:14:08+00', '00:00:00', '-3 days', '{}', '{}');
+CREATE TABLE edges (id int PRIMARY KEY, d date, ts timestamp, tz timestamptz, tm time,
+  bits bit(8), vb varbit, da date[]);
+INSERT INTO edges VALUES
+  (1, 'infinity', '-infinity', 'infinity', '24:00:00', B'00000000', B'101', '{2024-01-01}'),
+  (2, '0044-03-15 BC', '0001-01-01 00:00:00 BC', '1600-06-15 12:34:56.789123+00',
+   '00:00:00.000001', B'10000001', B'', '{}'),
+  (3, '12000-01-01', '9999-12-31 23:59:59.999999', '9999-12-31 23:59:59.999999+00',
+   '12:00:00', NULL, NULL, NULL);
 CREATE TABLE keyless (v int, w text);
 ALTER TABLE keyless REPLICA IDENTITY FULL;
 INSERT INTO keyless VALUES (1, 'a'), (1, 'a'), (2, NULL);
@@ -101,6 +109,8 @@ def test_verify_equal_then_each_difference_named(
         assert "ok    src public.typed -> duck typed: 3 rows" in lines, r.stdout
         assert "ok    src public.typed -> pgsink typed: 3 rows" in lines, r.stdout
         assert "ok    src public.keyless -> duck keyless: 3 rows" in lines, r.stdout
+        assert "ok    src public.edges -> duck edges: 3 rows" in lines, r.stdout
+        assert "ok    src public.edges -> pgsink edges: 3 rows" in lines, r.stdout
         stop_hub(proc, tmp_path)
     finally:
         reap_hub(proc)

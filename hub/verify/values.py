@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import struct
 import uuid
 from decimal import Decimal, InvalidOperation
@@ -99,31 +100,63 @@ def native(v: Any) -> Any:
     return ("?", repr(v))
 
 
-def comparable(kind: str, v: Any) -> Any:
-    """``v`` of a column of engine kind ``kind`` (``date``, ``decimal``...), from either side:
-    the source's canonical value or the sink driver's."""
+TEXT_KINDS = frozenset({"date", "timestamp", "time", "timestamptz"})
+"""Kinds both sides give as PostgreSQL-style text (infinity, BC and far years included)."""
+
+_BC = re.compile(r"^(\S+) \(BC\)(.*)$")  # DuckDB: 0044-03-15 (BC) 12:00:00
+_ZEROS = re.compile(r"(\.\d*?)0+(?=\D|$)")
+
+
+def _temporal_text(s: str) -> str:
+    """PostgreSQL's and DuckDB's text of a date/time value in one form: ``BC`` last, no
+    trailing zeros in the fraction of a second."""
+    m = _BC.match(s)
+    if m is not None:
+        s = f"{m[1]}{m[2]} BC"
+    return _ZEROS.sub(r"\1", s).replace(". ", " ").removesuffix(".").replace(".+", "+")
+
+
+def _item(kind: str, x: Any) -> Any:
+    """An array item: canonical from the source (days, microseconds), native from a sink."""
+    if x is None:
+        return None
+    if isinstance(x, list):
+        return tuple(_item(kind, y) for y in x)
+    if isinstance(x, int) and not isinstance(x, bool):
+        tag = {"date": "d", "timestamp": "ts", "time": "t", "interval": "iv"}.get(kind)
+        if tag is not None:
+            return (tag, x)
+    if kind == "timestamptz":
+        return _zoned(x)
+    if kind in ("json", "uuid", "decimal", "vdecimal", "float32", "float64"):
+        return comparable(kind, x)
+    return native(x)
+
+
+def comparable(kind: str, v: Any, item: str | None = None) -> Any:
+    """``v`` of a column of engine kind ``kind`` (``date``, ``decimal``...; for an array,
+    ``item`` is its innermost item's kind), from either side: the source's canonical value,
+    mapped to text for `TEXT_KINDS`, or the sink driver's."""
     if v is None:
         return None
-    if kind == "date" and isinstance(v, int):
-        return ("d", v)
-    if kind == "timestamp" and isinstance(v, int):
-        return ("ts", v)
-    if kind == "time" and isinstance(v, int):
-        return ("t", v)
-    if kind == "interval" and isinstance(v, int):
-        return ("iv", v)
+    if kind in TEXT_KINDS and isinstance(v, str):
+        return ("tx", _temporal_text(v))
+    if kind == "array" and isinstance(v, list | tuple):
+        return tuple(_item(item or "", x) for x in v)
     if kind in ("decimal", "vdecimal"):
         return _decimal(v)
-    if kind == "timestamptz":
-        return _zoned(v)
     if kind == "timetz":
         return _zoned_time(v)
     if kind == "json":
         return _json(v)
     if kind == "uuid":
         return str(v).lower()
+    if kind == "bits":
+        return str(v)
     if kind == "float32" and isinstance(v, int | float | str):  # as a 4-byte float holds it
         return ("f", repr(struct.unpack("<f", struct.pack("<f", float(v)))[0]))
     if kind == "float64" and isinstance(v, int | float | str):
         return ("f", repr(float(v)))
+    if kind == "interval" and isinstance(v, int):
+        return ("iv", v)
     return native(v)

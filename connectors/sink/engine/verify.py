@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.sink.engine.dialect import qualified, quote
 from connectors.sink.engine.naming import TableNamer, TableRef
+from connectors.sink.engine.types import leaf
 from hub.runtime.validation import csv_list
 from hub.verify.api import Row, SourceTable, TargetTable
-from hub.verify.values import comparable
+from hub.verify.values import TEXT_KINDS, comparable
 
 if TYPE_CHECKING:
     from connectors.sink.engine.task import EngineSinkTask
@@ -29,6 +30,7 @@ class EngineTarget:
         regex = str(config.get("topics.regex") or "")
         self.regex = re.compile(regex) if regex else None
         self.dialect.begin()
+        self.dialect.execute("SET TimeZone = 'UTC'")  # zoned values as text in UTC
 
     def _takes(self, topic: str) -> bool:
         return topic in self.topics or bool(self.regex and self.regex.fullmatch(topic))
@@ -44,14 +46,19 @@ class EngineTarget:
         if info is None:
             return TargetTable(str(ref), False, lambda: iter(()), lambda: 0)
         present = set(info.columns)
-        select = ", ".join(quote(c.name) if c.name in present else "NULL" for c in source.columns)
+        select = ", ".join(
+            "NULL" if c.name not in present
+            else f"CAST({quote(c.name)} AS VARCHAR)" if c.type.kind in TEXT_KINDS
+            else quote(c.name)
+            for c in source.columns
+        )  # fmt: skip
         where = ' WHERE "__deleted" IS NOT TRUE' if "__deleted" in present else ""
         sql = f"SELECT {select} FROM {qualified(ref)}{where}"
-        kinds = [c.type.kind for c in source.columns]
+        kinds = [(c.type.kind, leaf(c.type).kind) for c in source.columns]
 
         def rows() -> Iterator[Row]:
             for values in self.dialect.execute(sql):
-                yield tuple(comparable(k, v) for k, v in zip(kinds, values, strict=True))
+                yield tuple(comparable(k, v, i) for (k, i), v in zip(kinds, values, strict=True))
 
         def count() -> int:
             return int(self.dialect.execute(f"SELECT count(*) FROM {qualified(ref)}{where}")[0][0])

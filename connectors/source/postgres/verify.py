@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from connectors.sink.engine.types import Column, columns_of, native
+from connectors.sink.engine import temporal
+from connectors.sink.engine.types import Column, columns_of, decimal_value, leaf
 from connectors.source.postgres.config import PostgresSourceConfig
 from hub.verify.api import Row, SourceTable
 from hub.verify.values import comparable
@@ -81,8 +82,21 @@ def _reader(cfg: PostgresSourceConfig, sql: str, ts: Any, columns: tuple[Column,
     return rows
 
 
+_TEXT = {
+    "date": temporal.pg_date, "timestamp": temporal.pg_timestamp, "time": temporal.pg_time,
+    "timestamptz": temporal.pg_timestamptz,
+}  # fmt: skip
+
+
 def _value(c: Column, v: Any) -> Any:
+    """The comparable form of one event value: canonical (what the sink engine applies),
+    temporal kinds as PostgreSQL's text (what the sink's reader selects)."""
     if v is None:
         return None
     canonical = c.convert(v) if c.convert is not None else v
-    return comparable(c.type.kind, native(c.type, canonical))
+    kind = c.type.kind
+    if kind in _TEXT:
+        canonical = _TEXT[kind](canonical)
+    elif kind == "decimal":
+        canonical = decimal_value(c.type, canonical)
+    return comparable(kind, canonical, leaf(c.type).kind if kind == "array" else None)
