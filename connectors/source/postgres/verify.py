@@ -4,7 +4,7 @@ canonical value and its native form), so a sink that applied every event holds t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from connectors.sink.engine import temporal
@@ -82,7 +82,7 @@ def _reader(cfg: PostgresSourceConfig, sql: str, ts: Any, columns: tuple[Column,
     return rows
 
 
-_TEXT = {
+_TEXT: dict[str, Callable[[Any], str]] = {
     "date": temporal.pg_date, "timestamp": temporal.pg_timestamp, "time": temporal.pg_time,
     "timestamptz": temporal.pg_timestamptz,
 }  # fmt: skip
