@@ -1,0 +1,25 @@
+"""Every example in configs/ loads and validates as it ships (the README points users at them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.config import load_connector_file
+from hub.runtime.validation import validate
+
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+
+
+def test_there_are_examples() -> None:
+    assert len(CONFIGS) >= 3
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_example_config_validates(path: Path) -> None:
+    specs = load_connector_file(str(path))
+    assert specs
+    for spec in specs:
+        valid = validate(spec)
+        assert not valid.warnings, valid.warnings  # an example uses no unsupported property
