@@ -123,7 +123,7 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
         f"\nevery table in {warehouse} equals its source, row for row. Query it:\n\n"
         f"  python -c \"import duckdb; print(duckdb.connect('{warehouse}', read_only=True)"
         f".sql('{query}'))\"\n"
-        f"  duckdb -readonly {warehouse} \"FROM orders LIMIT 5\"     # with the DuckDB CLI\n\n"
+        f'  duckdb -readonly {warehouse} "FROM orders LIMIT 5"     # with the DuckDB CLI\n\n'
         f"the change events are in the log:\n"
         f"  hub --data-dir {data} topics list\n"
         f"  hub --data-dir {data} consume shop.public.orders --from-beginning --max-messages 3\n"

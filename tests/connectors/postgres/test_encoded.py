@@ -107,9 +107,7 @@ def test_encoded_events_are_the_converters_bytes(
             # streamed changes, the row from a TupleData
             new, new_key, end = t.codec.tuple(b"xx" + tuple_data(values), 2)
             assert (new, new_key, end) == (row, key, len(tuple_data(values)) + 2)
-            src = schema.source(
-                db, name, ts_us=COMMIT_US, txid=77, lsn=999, sequence='["5","999"]'
-            )
+            src = schema.source(db, name, ts_us=COMMIT_US, txid=77, lsn=999, sequence='["5","999"]')
             # an update with its old row and transaction metadata; a delete without it
             for op, old, txn in (("u", True, block), ("d", True, None), ("c", False, None)):
                 new_after = None if op == "d" else after
@@ -150,7 +148,9 @@ def test_copy_text_rows_of_one_empty_field_are_rows() -> None:
         structs, ends, *_ = codec(fields, (0,)).copy_packed(data)
         cut = memoryview(ends).cast("q")
         assert [structs[cut[i - 1] if i else 0 : cut[i]] for i in range(len(cut))] == [
-            b'{"k":""}', b'{"k":"a"}', b'{"k":""}'
+            b'{"k":""}',
+            b'{"k":"a"}',
+            b'{"k":""}',
         ]
 
 

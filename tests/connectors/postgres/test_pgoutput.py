@@ -466,7 +466,7 @@ def test_fast_row_decoding_equals_the_checked_reader() -> None:
         elif kind == ord("D"):
             body += rnd.choice([b"K", b"O"]) + tuple_bytes()
         else:
-            body += (rnd.choice([b"K", b"O"]) + tuple_bytes() if rnd.random() < 0.5 else b"")
+            body += rnd.choice([b"K", b"O"]) + tuple_bytes() if rnd.random() < 0.5 else b""
             body += b"N" + tuple_bytes()
         msg = bytes([kind]) + body
         checked = pg._DECODERS[kind](pg._Reader(msg, chr(kind)), False)

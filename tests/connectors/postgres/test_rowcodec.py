@@ -441,9 +441,7 @@ def test_change(data: Any) -> None:
     key = data.draw(st.sampled_from([[], [0], [ncols - 1, 0]]))
 
     def row() -> list[Any]:
-        values = [
-            data.draw(st.sampled_from(SAMPLE[cols[j]]) | st.just(None)) for j in range(ncols)
-        ]
+        values = [data.draw(st.sampled_from(SAMPLE[cols[j]]) | st.just(None)) for j in range(ncols)]
         if data.draw(st.integers(0, 6)) == 0:
             values[data.draw(st.integers(0, ncols - 1))] = UNCHANGED_TOAST
         return values
@@ -487,7 +485,7 @@ def test_change(data: Any) -> None:
 
 def test_change_shapes() -> None:
     f = [field(0, "id", "int4"), field(1, "t", "text")]
-    new = [b"12", b"a\"b"]
+    new = [b"12", b'a"b']
     insert = change_message(b"I", [(b"N", new)])
     for codec in (PyRowCodec, CRowCodec):
         value, key = codec(f, [0]).change(insert, WRAP, SRC, 77, None, TS_NS)

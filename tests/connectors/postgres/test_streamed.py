@@ -33,9 +33,13 @@ def _stream_txns(sql: Any, slot: str) -> int:
 
 def _wait_streaming(sql: Any, worker: Worker, slot: str) -> None:
     wait_for(
-        lambda: sql.execute(
-            "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)
-        ).fetchone() == (True,) or failure(worker),
+        lambda: (
+            sql.execute(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+            ).fetchone()
+            == (True,)
+            or failure(worker)
+        ),
         what="the stream to start",
     )
 
@@ -83,8 +87,7 @@ def test_streamed_transactions_emit_at_commit_without_rolled_back_changes(
         _wait_streaming(sql, worker, cfg["slot.name"])
         _workload(pg_server, pg_db, "os" if streaming else "ow")  # short names: see Origin
         evs = wait_for(
-            lambda: (e := events(worker.log, "app.public.t")) and e[-1][0] == {"id": 1000000}
-            and e,
+            lambda: (e := events(worker.log, "app.public.t")) and e[-1][0] == {"id": 1000000} and e,
             what="the events",
         )
         # the other topic's partition is flushed on its own
@@ -128,7 +131,8 @@ def test_a_long_replay_keeps_the_server_connection(
         sql.execute("INSERT INTO t VALUES (0, 'after')")
         wait_for(
             lambda: (e := events(worker.log, "app.public.t")) and e[-1][0] == {"id": 0},
-            timeout=90, what="the events",
+            timeout=90,
+            what="the events",
         )
         task = worker.status()["pg"][0]
     finally:
