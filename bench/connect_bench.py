@@ -20,6 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench import _results  # noqa: E402
 from hub.config import ConnectorSpec  # noqa: E402
 from hub.log import Log  # noqa: E402
 from hub.runtime.worker import Worker  # noqa: E402
@@ -39,6 +40,7 @@ def main() -> None:
     )
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--dir", default=None)
+    _results.add_json_arg(ap)
     args = ap.parse_args()
     n = args.records
     base = tempfile.mkdtemp(prefix="hub-connect-bench-", dir=args.dir)
@@ -80,6 +82,9 @@ def main() -> None:
             f"   {ref / e2e:5.2f}x the log's append rate"
         )
         print(f"  (source task counted {src.records:,} records)")
+        _results.record("datagen -> log -> FileStreamSink", "log append (send_many)", n / e2e,
+                        n / ref, "records/s")  # fmt: skip
+        _results.dump(args.json)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench import _results  # noqa: E402
 from hub.log import ACCELERATED, Log, TopicPartition  # noqa: E402
 
 CHUNK = 100_000
@@ -166,6 +167,7 @@ def main() -> None:
     )
     ap.add_argument("--open-gb", type=float, default=0, help="also measure opening a log this big")
     ap.add_argument("--probe-open", help=argparse.SUPPRESS)
+    _results.add_json_arg(ap)
     args = ap.parse_args()
     if args.probe_open:
         open_probe(args.probe_open)
@@ -199,6 +201,11 @@ def main() -> None:
         report("raw sequential read", r_raw, payload, records, None)
         report("log consume (poll)", c_log, payload, records, r_raw)
         print(f"  peak RSS of this process: {rss_mb():.0f} MB (current)")
+        _results.record("log append, 100 B records", "raw sequential write+fsync",
+                        records / w_log, records / w_raw, "records/s")  # fmt: skip
+        _results.record("log consume", "raw sequential read", records / c_log, records / r_raw,
+                        "records/s")  # fmt: skip
+        _results.dump(args.json)
         if args.open_gb:
             measure_open(base, args.open_gb)
     finally:

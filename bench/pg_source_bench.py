@@ -46,6 +46,7 @@ sys.path.insert(0, ROOT)
 
 import psycopg  # noqa: E402
 
+from bench import _results  # noqa: E402
 from hub.log import Log  # noqa: E402
 from tests.fixtures.postgres import PG_BIN, PG_OS_USER, start_server, stop_server  # noqa: E402
 
@@ -320,6 +321,7 @@ def main() -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="a connector property for every hub run, e.g. value.converter.schemas.enable=false",
     )  # fmt: skip
+    _results.add_json_arg(ap)
     args = ap.parse_args()
     for item in args.set:
         key, sep, value = item.partition("=")
@@ -370,6 +372,9 @@ def main() -> None:
             )  # fmt: skip
             srv.drop_slot("ref_stream")
             srv.drop_slot("hub_stream")
+            _results.record("PostgreSQL streaming -> log", "pg_recvlogical (pgoutput)",
+                            events / hub_s, events / ref, "events/s", TARGETS["stream"], 100_000,
+                            peak_rss_mb=hub_rss)  # fmt: skip
             rows.append(f"stream    pg_recvlogical        {ref:7.2f} s {events / ref:12,.0f} ev/s")
             rows.append(f"stream    hub -> log            {hub_s:7.2f} s {events / hub_s:12,.0f} "
                         f"ev/s  {ratio(events / hub_s, events / ref, TARGETS['stream'], 100_000)}"
@@ -389,6 +394,9 @@ def main() -> None:
             )  # fmt: skip
             srv.drop_slot("ref_big")
             srv.drop_slot("hub_big")
+            _results.record("PostgreSQL one big transaction -> log", "pg_recvlogical (pgoutput)",
+                            n / hub_s, n / ref, "events/s", TARGETS["big"], 100_000,
+                            peak_rss_mb=hub_rss)  # fmt: skip
             rows.append(f"1 txn     pg_recvlogical        {ref:7.2f} s {n / ref:12,.0f} ev/s")
             rows.append(f"1 txn     hub -> log            {hub_s:7.2f} s {n / hub_s:12,.0f} "
                         f"ev/s  {ratio(n / hub_s, n / ref, TARGETS['big'], 100_000)}"
@@ -402,6 +410,10 @@ def main() -> None:
                                         "table.include.list": "public.snap",
                                         "slot.drop.on.stop": "true"},
                 "bench.public.snap", n, args.profile_dir, args.timeout,
+            )  # fmt: skip
+            _results.record(
+                "PostgreSQL snapshot -> log", "psql COPY TO STDOUT", n / hub_s, n / ref,
+                "rows/s", TARGETS["snapshot"], peak_rss_mb=hub_rss,
             )  # fmt: skip
             rows.append(f"snapshot  psql COPY TO STDOUT   {ref:7.2f} s {n / ref:12,.0f} rows/s")
             rows.append(f"snapshot  hub -> log            {hub_s:7.2f} s {n / hub_s:12,.0f} "
@@ -421,6 +433,7 @@ def main() -> None:
         "COPY; hub peak RSS < 400 MB"
     )
     print(f"  total bench time {time.perf_counter() - t_start:.0f} s")
+    _results.dump(args.json)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench import _results  # noqa: E402
 from connectors.source.postgres.types import Oid, TypeMapper  # noqa: E402
 from hub.log import TopicPartition  # noqa: E402
 from hub.runtime.api import SinkRecord, SinkTaskContext  # noqa: E402
@@ -254,6 +255,9 @@ def report(target: str, n: int, rows: int, ref: float, put_s: float, decode_s: f
         f"JSON decoding (runner) {decode_s:.2f} s | peak RSS {rss_mb():.0f} MB",
         flush=True,
     )
+    reference = "bulk load of the final rows" + (" (COPY)" if target == "PostgreSQL" else "")
+    _results.record(f"sink into {target}", reference, ev_rate, ref_rate, "events/s vs rows/s",
+                    0.5, decode_seconds=round(decode_s, 2))  # fmt: skip
 
 
 def main() -> None:
@@ -265,6 +269,7 @@ def main() -> None:
     ap.add_argument("--keys", type=int, default=100_000)
     ap.add_argument("--batch-size", type=int, default=10_000)
     ap.add_argument("--dsn", default=None, help="an existing PostgreSQL (default: throwaway)")
+    _results.add_json_arg(ap)
     args = ap.parse_args()
     base = tempfile.mkdtemp(prefix="hub-sink-bench-")
     try:
@@ -273,6 +278,7 @@ def main() -> None:
             bench_duckdb(base, args.events, args.keys, args.batch_size)
         if args.target in ("postgres", "both"):
             bench_postgres(args.dsn, base, args.events, args.keys, args.batch_size)
+        _results.dump(args.json)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
