@@ -8,5 +8,7 @@ import sys
 # Run the repository's code even when hub is not installed (plain `pytest` from a checkout).
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# PostgreSQL: `pg_server` (one throwaway server per session) and `pg_db` (a database per test).
+# PostgreSQL: `pg_server` (one throwaway server per session) and `pg_db` (a database per test);
+# MariaDB: `mariadb_server` and `mariadb_db` the same way, for the MySQL/MariaDB source.
+from tests.fixtures.mariadb import mariadb_db, mariadb_server  # noqa: E402, F401
 from tests.fixtures.postgres import pg_db, pg_server  # noqa: E402, F401
