@@ -97,7 +97,7 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(p * len(values)))]
 
 
-def run(sink: str, rates: list[int], seconds: float, extra: dict[str, str]) -> None:
+def run(sink: str, rates: list[int], seconds: float, extra: dict[str, str], flush_ms: int) -> None:
     import psycopg
 
     from hub.demo.postgres import prepare_dir, start_server, stop_server
@@ -123,7 +123,7 @@ def run(sink: str, rates: list[int], seconds: float, extra: dict[str, str]) -> N
         target |= {"connector.class": "postgres-sink", "connection.url":
                    f"postgresql://{server.user}@{server.host}:{server.port}/target"}  # fmt: skip
     target |= extra
-    worker = Worker(str(base / "data"))
+    worker = Worker(str(base / "data"), flush_interval_ms=flush_ms)
     readers: list[Any] = []
     try:
         worker.add(ConnectorSpec("src", source, "bench"))
@@ -197,6 +197,8 @@ def main() -> None:
     ap.add_argument("--sink", choices=["duckdb", "postgres", "both"], default="both")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a sink property, e.g. batch.max.wait.ms=100")  # fmt: skip
+    ap.add_argument("--flush-ms", type=int, default=100,
+                    help="the worker's log flush interval (hub run's default: 100)")  # fmt: skip
     _results.add_json_arg(ap)
     args = ap.parse_args()
     extra = dict(item.split("=", 1) for item in args.set)
@@ -204,7 +206,7 @@ def main() -> None:
     print(f"freshness: PostgreSQL -> hub -> sink, {args.seconds:.0f} s per rate, "
           f"{os.cpu_count()} cores{', ' + str(extra) if extra else ''}")  # fmt: skip
     for sink in ["duckdb", "postgres"] if args.sink == "both" else [args.sink]:
-        run(sink, rates, args.seconds, extra)
+        run(sink, rates, args.seconds, extra, args.flush_ms)
     _results.dump(args.json)
 
 

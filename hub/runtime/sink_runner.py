@@ -1,7 +1,8 @@
 """Runs one sink task: a member of the consumer group ``connect-<name>``.
 
-Batches: records are gathered until ``batch.size`` or ``batch.max.wait.ms``, converted and
-handed to ``put``. Every ``offset.flush.interval.ms`` (and before partitions move or the task
+Batches: a batch is handed to ``put`` as soon as the consumer has drained what is durable
+(``batch.linger.ms`` waits for more, within ``batch.max.wait.ms``; ``batch.size`` caps it),
+after conversion. Every ``offset.flush.interval.ms`` (and before partitions move or the task
 stops) the runner calls ``flush`` and, only after it returned, commits the group's offsets.
 A sink that keeps its offsets in its target returns them from ``open`` and the runner seeks
 there, so a crash between the target's commit and the group commit duplicates nothing.
@@ -31,7 +32,7 @@ class SinkRunner:
         self.topics = ctx.common.topics
         self.topics_regex = ctx.common.topics_regex
         self.batch_size = ctx.common.batch_size
-        self.max_wait = ctx.common.batch_max_wait_ms / 1000
+        self.linger = min(ctx.common.batch_linger_ms, ctx.common.batch_max_wait_ms) / 1000
         self.state = ctx.state
         self.errors = ctx.errors
         self.consumer = ctx.log.consumer(
@@ -150,14 +151,26 @@ class SinkRunner:
                 self.errors.failed("TASK_PUT", exc, raw)
 
     def _gather(self) -> list[Record]:
-        deadline = time.monotonic() + self.max_wait
+        """The next batch. Idle, it waits (up to 0.2 s, woken as soon as records are durable)
+        for the first records; then it takes what else is durable right now and hands the
+        batch over: low load gives small batches at once, and under load the records that
+        arrived while the target applied the previous batch make the next one big. With
+        ``batch.linger.ms`` it keeps gathering that long for more (within
+        ``batch.max.wait.ms``); ``batch.size`` caps it."""
         out: list[Record] = []
+        deadline = 0.0
         while len(out) < self.batch_size and not self._stopping:
-            remaining = deadline - time.monotonic()
-            got = self.consumer.poll(max(min(remaining, 0.2), 0), self.batch_size - len(out))
+            if not out:
+                got = self.consumer.poll(0.2, self.batch_size)
+                if not got:
+                    return out  # nothing: the caller commits when due, then asks again
+                deadline = time.monotonic() + self.linger
+            else:
+                remaining = deadline - time.monotonic()
+                got = self.consumer.poll(max(remaining, 0.0), self.batch_size - len(out))
+                if not got:
+                    break  # drained what is durable (and lingered, if asked to)
             out.extend(got)
-            if remaining <= 0:
-                break
         return out
 
     def _flush_and_commit(self) -> None:

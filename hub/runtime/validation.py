@@ -65,6 +65,9 @@ class CommonConfig(BaseModel):
     topics_regex: str = Field("", alias="topics.regex")
     batch_size: int = Field(500, alias="batch.size", ge=1)
     batch_max_wait_ms: int = Field(500, alias="batch.max.wait.ms", ge=0)
+    # how long a sink batch waits for more records once the durable ones are taken (Kafka's
+    # linger.ms): 0 hands them over at once; capped by batch.max.wait.ms
+    batch_linger_ms: int = Field(0, alias="batch.linger.ms", ge=0)
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         "earliest", alias="consumer.override.auto.offset.reset"
     )
