@@ -1,0 +1,259 @@
+"""One column value of a binlog row image, from its column type and TABLE_MAP metadata.
+
+The formats are the server's on-disk ("binary") forms as the replication protocol sends them:
+integers little-endian; DATETIME2, TIMESTAMP2 and TIME2 big-endian with an offset and 0-3
+bytes of fractional seconds (by the column's fsp); NEWDECIMAL in groups of nine decimal digits
+big-endian with the sign in the top bit; strings behind a 1- or 2-byte length (4 for the
+longest blobs); ENUM as an index, SET as a bit mask; BIT big-endian.
+
+Values come out as: int (YEAR as its year, 0 for 0000), float, decimal.Decimal,
+datetime.date, datetime.datetime (DATETIME naive; TIMESTAMP as UTC seconds + microseconds in
+an aware datetime), datetime.timedelta (TIME, negative and past 24 h included), str (text in
+its column charset), bytes (binary strings, BLOB, BIT as its bytes, GEOMETRY as SRID + WKB),
+ENUM as its 1-based index and SET as its bit mask (the labels are in the table map). A date
+or datetime the calendar cannot hold (zero dates such as 0000-00-00) is `ZeroDate` with its
+fields, so the caller decides (Debezium: null when the column is nullable).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+
+class T:
+    """Column types (MySQL's enum_field_types)."""
+
+    DECIMAL, TINY, SHORT, LONG, FLOAT, DOUBLE, NULL, TIMESTAMP, LONGLONG, INT24 = range(10)
+    DATE, TIME, DATETIME, YEAR, NEWDATE, VARCHAR, BIT, TIMESTAMP2, DATETIME2, TIME2 = range(10, 20)
+    JSON, NEWDECIMAL, ENUM, SET, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB = range(245, 253)
+    VAR_STRING, STRING, GEOMETRY = 253, 254, 255
+
+
+NUMERIC = frozenset({T.TINY, T.SHORT, T.INT24, T.LONG, T.LONGLONG, T.FLOAT, T.DOUBLE,
+                     T.NEWDECIMAL, T.DECIMAL})  # fmt: skip
+BLOBS = frozenset({T.TINY_BLOB, T.MEDIUM_BLOB, T.LONG_BLOB, T.BLOB})
+_DIG2BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+class ZeroDate(NamedTuple):
+    """A DATE/DATETIME the calendar cannot hold (``0000-00-00``, ``2024-00-10``...)."""
+
+    year: int
+    month: int
+    day: int
+    hour: int = 0
+    minute: int = 0
+    second: int = 0
+    microsecond: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a TABLE_MAP: binlog type and metadata, and what FULL row metadata adds."""
+
+    type: int
+    meta: int  # the type's metadata (see `read_metadata`); for STRING: real type << 8 | len
+    nullable: bool = True
+    name: str | None = None
+    unsigned: bool = False
+    charset: int | None = None  # collation id for character columns
+    labels: tuple[str, ...] = ()  # ENUM/SET values
+
+    @property
+    def real_type(self) -> int:
+        """STRING columns carry ENUM and SET as their real type in the metadata."""
+        if self.type == T.STRING and self.meta >> 8 in (T.ENUM, T.SET):
+            return self.meta >> 8
+        return self.type
+
+
+def read_metadata(types: bytes, data: memoryview, pos: int) -> tuple[list[int], int]:
+    """Each column's metadata from the TABLE_MAP metadata block at ``pos``."""
+    out = []
+    for t in types:
+        if t in (T.FLOAT, T.DOUBLE, T.TIMESTAMP2, T.DATETIME2, T.TIME2, T.JSON, T.GEOMETRY) or (
+            t in BLOBS
+        ):
+            out.append(data[pos])
+            pos += 1
+        elif t in (T.VARCHAR, T.VAR_STRING):
+            out.append(data[pos] | data[pos + 1] << 8)
+            pos += 2
+        elif t in (T.NEWDECIMAL, T.BIT):
+            out.append(data[pos] << 8 | data[pos + 1])  # precision/scale, bytes/bits... see use
+            pos += 2
+        elif t in (T.STRING, T.ENUM, T.SET):
+            out.append(data[pos] << 8 | data[pos + 1])  # real type, length
+            pos += 2
+        else:
+            out.append(0)
+    return out, pos
+
+
+def _frac(data: memoryview, pos: int, fsp: int) -> tuple[int, int]:
+    """Fractional seconds (microseconds) of ``fsp`` digits at ``pos``; returns (micros, pos)."""
+    if fsp <= 0:
+        return 0, pos
+    if fsp <= 2:
+        return data[pos] * 10000, pos + 1
+    if fsp <= 4:
+        return int.from_bytes(data[pos : pos + 2], "big") * 100, pos + 2
+    return int.from_bytes(data[pos : pos + 3], "big"), pos + 3
+
+
+def _signed_frac(data: memoryview, pos: int, fsp: int) -> tuple[int, int]:
+    """The fraction of a TIME2, in its own signed width (negative times borrow from it)."""
+    if fsp <= 0:
+        return 0, pos
+    width = 1 if fsp <= 2 else 2 if fsp <= 4 else 3
+    return int.from_bytes(data[pos : pos + width], "big"), pos + width
+
+
+def _decimal(data: memoryview, pos: int, precision: int, scale: int) -> tuple[Decimal, int]:
+    """NEWDECIMAL: groups of nine digits in 4 bytes, the rest in fewer, integral part then
+    fraction, big-endian; the sign is the top bit flipped, a negative value's bytes inverted."""
+    int_full, int_rest = divmod(precision - scale, 9)
+    frac_full, frac_rest = divmod(scale, 9)
+    size = _DIG2BYTES[int_rest] + 4 * (int_full + frac_full) + _DIG2BYTES[frac_rest]
+    raw = bytearray(data[pos : pos + size])
+    negative = not raw[0] & 0x80
+    raw[0] ^= 0x80
+    if negative:
+        raw = bytearray(b ^ 0xFF for b in raw)
+    at = 0
+
+    def take(n: int) -> int:
+        nonlocal at
+        at += n
+        return int.from_bytes(raw[at - n : at], "big")
+
+    whole = str(take(_DIG2BYTES[int_rest])) if int_rest else ""
+    whole += "".join(f"{take(4):09d}" for _ in range(int_full))
+    frac = "".join(f"{take(4):09d}" for _ in range(frac_full))
+    if frac_rest:
+        frac += f"{take(_DIG2BYTES[frac_rest]):0{frac_rest}d}"
+    text = (whole.lstrip("0") or "0") + (f".{frac}" if scale else "")
+    return Decimal(("-" if negative else "") + text), pos + size
+
+
+def _length(data: memoryview, pos: int, width: int) -> tuple[int, int]:
+    return int.from_bytes(data[pos : pos + width], "little"), pos + width
+
+
+def read_value(c: Column, data: memoryview, pos: int) -> tuple[Any, int]:
+    """The value of column ``c`` at ``pos``; returns (value, position after it)."""
+    t, meta = c.type, c.meta
+    if t == T.LONG:
+        return int.from_bytes(data[pos : pos + 4], "little", signed=not c.unsigned), pos + 4
+    if t == T.LONGLONG:
+        return int.from_bytes(data[pos : pos + 8], "little", signed=not c.unsigned), pos + 8
+    if t == T.TINY:
+        return int.from_bytes(data[pos : pos + 1], "little", signed=not c.unsigned), pos + 1
+    if t == T.SHORT:
+        return int.from_bytes(data[pos : pos + 2], "little", signed=not c.unsigned), pos + 2
+    if t == T.INT24:
+        return int.from_bytes(data[pos : pos + 3], "little", signed=not c.unsigned), pos + 3
+    if t in (T.VARCHAR, T.VAR_STRING):
+        n, pos = _length(data, pos, 1 if meta < 256 else 2)
+        return _text(c, bytes(data[pos : pos + n])), pos + n
+    if t == T.STRING:
+        real = meta >> 8
+        if real == T.ENUM:
+            width = meta & 0xFF
+            return int.from_bytes(data[pos : pos + width], "little"), pos + width
+        if real == T.SET:
+            width = meta & 0xFF
+            return int.from_bytes(data[pos : pos + width], "little"), pos + width
+        max_len = (((meta >> 4) & 0x300) ^ 0x300) + (meta & 0xFF)
+        n, pos = _length(data, pos, 1 if max_len < 256 else 2)
+        raw = bytes(data[pos : pos + n])
+        if c.charset == 63 and n < max_len:  # BINARY(n): the binlog drops the 0x00 padding
+            return raw.ljust(max_len, b"\x00"), pos + n
+        return _text(c, raw), pos + n
+    if t in BLOBS or t == T.GEOMETRY or t == T.JSON:
+        n, pos = _length(data, pos, meta)
+        raw = bytes(data[pos : pos + n])
+        if t in BLOBS:
+            return _text(c, raw), pos + n
+        return raw, pos + n  # GEOMETRY: SRID (4 bytes LE) + WKB; JSON: MySQL's binary form
+    if t == T.NEWDECIMAL:
+        return _decimal(data, pos, meta >> 8, meta & 0xFF)
+    if t == T.DOUBLE:
+        return struct.unpack_from("<d", data, pos)[0], pos + 8
+    if t == T.FLOAT:
+        return struct.unpack_from("<f", data, pos)[0], pos + 4
+    if t == T.DATETIME2:
+        packed = int.from_bytes(data[pos : pos + 5], "big") - 0x8000000000
+        micros, pos = _frac(data, pos + 5, meta)
+        ymd, hms = packed >> 17, packed & 0x1FFFF
+        year, month, day = (ymd >> 5) // 13, (ymd >> 5) % 13, ymd & 31
+        hour, minute, second = hms >> 12, (hms >> 6) & 63, hms & 63
+        return _datetime(year, month, day, hour, minute, second, micros), pos
+    if t == T.TIMESTAMP2:
+        seconds = int.from_bytes(data[pos : pos + 4], "big")
+        micros, pos = _frac(data, pos + 4, meta)
+        return _EPOCH + dt.timedelta(seconds=seconds, microseconds=micros), pos
+    if t == T.TIME2:
+        return _time2(data, pos, meta)
+    if t == T.DATE:
+        v = int.from_bytes(data[pos : pos + 3], "little")
+        year, month, day = v >> 9, (v >> 5) & 15, v & 31
+        try:
+            return dt.date(year, month, day), pos + 3
+        except ValueError:
+            return ZeroDate(year, month, day), pos + 3
+    if t == T.YEAR:
+        v = data[pos]
+        return (1900 + v if v else 0), pos + 1
+    if t == T.BIT:  # metadata: bits past whole bytes (high byte), whole bytes (low byte)
+        nbytes = (meta & 0xFF) + (1 if meta >> 8 else 0)
+        return bytes(data[pos : pos + nbytes]), pos + nbytes
+    if t == T.TIMESTAMP:
+        return _EPOCH + dt.timedelta(seconds=int.from_bytes(data[pos : pos + 4], "little")), pos + 4
+    raise ValueError(f"column type {t} is not supported in row images")
+
+
+def _text(c: Column, raw: bytes) -> str | bytes:
+    """Character data in its column's charset; binary columns (charset 63) stay bytes."""
+    if c.charset is None or c.charset == 63:
+        return raw
+    return raw.decode(_encoding(c.charset))
+
+
+def _encoding(collation: int) -> str:
+    from pymysql.charset import charset_by_id
+
+    return _ENCODINGS.get(charset_by_id(collation).name, "utf-8")
+
+
+_ENCODINGS = {"utf8mb4": "utf-8", "utf8mb3": "utf-8", "utf8": "utf-8", "latin1": "cp1252",
+              "ascii": "ascii", "ucs2": "utf-16-be", "utf16": "utf-16-be", "utf32": "utf-32-be",
+              "binary": "latin1"}  # fmt: skip
+
+
+def _datetime(y: int, mo: int, d: int, h: int, mi: int, s: int, us: int) -> Any:
+    try:
+        return dt.datetime(y, mo, d, h, mi, s, us)
+    except ValueError:
+        return ZeroDate(y, mo, d, h, mi, s, us)
+
+
+def _time2(data: memoryview, pos: int, fsp: int) -> tuple[dt.timedelta, int]:
+    intpart = int.from_bytes(data[pos : pos + 3], "big") - 0x800000
+    frac, end = _signed_frac(data, pos + 3, fsp)
+    width = end - pos - 3
+    if intpart < 0 and frac:
+        intpart += 1
+        frac -= 1 << (8 * width)
+    scale = {0: 0, 1: 10000, 2: 100, 3: 1}[width]
+    micros_frac = frac * scale
+    negative = intpart < 0 or (intpart == 0 and micros_frac < 0)
+    hms = abs(intpart)
+    hours, minutes, seconds = (hms >> 12) & 0x3FF, (hms >> 6) & 63, hms & 63
+    total = ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + abs(micros_frac)
+    return dt.timedelta(microseconds=-total if negative else total), end
