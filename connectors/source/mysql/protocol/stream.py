@@ -1,0 +1,120 @@
+"""A replica's binlog connection, on a PyMySQL connection: register as a replica, ask for the
+binlog from a file and position or (MariaDB) from a GTID position, and read the events as the
+server sends them, checksums checked.
+
+It never reconnects by itself: a lost connection raises, and the caller resumes from the
+position it has made durable (replication libraries that reconnect from the position they
+were first given send the same events again). While the source is idle the server sends a
+heartbeat every ``heartbeat_s`` seconds, so a read returns at least that often.
+
+Not thread-safe: one reader.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from connectors.source.mysql.protocol.events import HEADER, E, Header, check_crc, header
+
+COM_BINLOG_DUMP, COM_REGISTER_SLAVE = 0x12, 0x15
+HEARTBEAT = 27
+MARIADB_SLAVE_CAPABILITY_GTID = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where the events come from: the file and the position after the event (``log_pos``
+    of its header; 0 for the server's artificial events)."""
+
+    file: str
+    pos: int
+
+
+class BinlogStream:
+    def __init__(
+        self, host: str, port: int, user: str, password: str, server_id: int, *,
+        heartbeat_s: float = 1.0, connect_timeout: float = 10.0,
+    ) -> None:  # fmt: skip
+        import pymysql
+
+        self.server_id = server_id
+        self.heartbeat_s = heartbeat_s
+        self.con = pymysql.connect(
+            host=host, port=port, user=user, password=password, autocommit=True,
+            connect_timeout=connect_timeout, read_timeout=max(heartbeat_s * 5, 10.0),
+        )  # fmt: skip
+        self.mariadb = "mariadb" in self._one("SELECT VERSION()").lower()
+        self.checksum = False
+        self.file = ""
+
+    def _one(self, sql: str) -> str:
+        with self.con.cursor() as cur:
+            cur.execute(sql)
+            row = cur.fetchone()
+        return "" if row is None or row[0] is None else str(row[0])
+
+    def _prepare(self) -> None:
+        # every event the server sends carries the checksum it writes (the artificial ROTATE
+        # that comes before the FORMAT_DESCRIPTION too)
+        self.checksum = self._one("SELECT @@global.binlog_checksum").upper() == "CRC32"
+        with self.con.cursor() as cur:
+            # events with the checksum the server writes (CRC32 or NONE)
+            cur.execute("SET @master_binlog_checksum = @@global.binlog_checksum")
+            cur.execute("SET @master_heartbeat_period = %s", (int(self.heartbeat_s * 1e9),))
+            if self.mariadb:
+                cur.execute("SET @mariadb_slave_capability = %s", (MARIADB_SLAVE_CAPABILITY_GTID,))
+        host = b"hub"
+        self.con._execute_command(
+            COM_REGISTER_SLAVE,
+            struct.pack("<IB", self.server_id, len(host))
+            + host
+            + b"\x00\x00"
+            + struct.pack("<HII", 0, 0, 0),
+        )
+        self.con._read_packet()  # OK (an error raises)
+
+    def open_file(self, file: str, pos: int) -> None:
+        """Stream from ``pos`` of ``file`` (4: its beginning)."""
+        self._prepare()
+        self.file = file
+        self._dump(file, pos)
+
+    def open_gtid(self, gtid: str) -> None:
+        """Stream from after the MariaDB GTID position ``gtid`` (``0-1-100,1-2-7``; empty:
+        from the oldest binlog the server has)."""
+        if not self.mariadb:
+            raise NotImplementedError("MySQL GTID positions (COM_BINLOG_DUMP_GTID) come later")
+        self._prepare()
+        with self.con.cursor() as cur:
+            cur.execute("SET @slave_connect_state = %s", (gtid,))
+            cur.execute("SET @slave_gtid_strict_mode = 1")
+            cur.execute("SET @slave_gtid_ignore_duplicates = 0")
+        self._dump("", 4)
+
+    def _dump(self, file: str, pos: int) -> None:
+        name = file.encode()
+        self.con._execute_command(
+            COM_BINLOG_DUMP, struct.pack("<IHI", pos, 0, self.server_id) + name
+        )
+
+    def read(self) -> tuple[Header, memoryview] | None:
+        """The next event, waiting for it (a heartbeat comes at least every ``heartbeat_s``):
+        (header, the whole event). None: the server ended the stream."""
+        packet = self.con._read_packet()  # a server error raises pymysql's error
+        data = memoryview(packet.get_all_data())
+        if data[0] == 0xFE and len(data) < 9:
+            return None  # EOF
+        event = data[1:]
+        h = header(event[:HEADER])
+        if h.type == E.FORMAT_DESCRIPTION:
+            self.checksum = event[-5] == 1
+        if self.checksum:
+            check_crc(event, f"binlog event of type {h.type} in {self.file} at {h.log_pos}")
+        if h.type == E.ROTATE:  # position (8 bytes), then the next file's name
+            end = len(event) - (4 if self.checksum else 0)
+            self.file = bytes(event[HEADER + 8 : end]).decode()
+        return h, event
+
+    def close(self) -> None:
+        self.con.close()
