@@ -27,6 +27,7 @@ from connectors.sink.engine.types import ColumnType
 
 
 class DuckDBDialect(Dialect):
+    row_id = "rowid"
     param = "?"
 
     def __init__(self, cfg: DuckDBSinkConfig) -> None:

@@ -51,6 +51,9 @@ class Dialect(ABC):
     param = "?"
     # ALTER TABLE t <alter_type> "c" TYPE x  (DuckDB and PostgreSQL both take ALTER COLUMN)
     alter_type = "ALTER COLUMN"
+    # a column naming one row of a table (DuckDB ``rowid``, PostgreSQL ``ctid``): keyless
+    # tables' updates and deletes take away one row by it; None: the target has none
+    row_id: str | None = None
 
     @abstractmethod
     def begin(self) -> None:

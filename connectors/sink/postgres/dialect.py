@@ -20,6 +20,7 @@ from connectors.sink.postgres.config import PostgresSinkConfig, conninfo
 
 
 class PostgresDialect(Dialect):
+    row_id = "ctid"
     param = "%s"
 
     def __init__(self, cfg: PostgresSinkConfig) -> None:
