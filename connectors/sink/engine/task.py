@@ -19,7 +19,7 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from connectors.sink.engine import offsets
+from connectors.sink.engine import offsets as offsets_table
 from connectors.sink.engine.apply import DELETED, apply
 from connectors.sink.engine.batch import TableBatch, collapse
 from connectors.sink.engine.config import SinkConfig
@@ -51,7 +51,7 @@ class EngineSinkTask(SinkTask):
         self.dialect = self.make_dialect(self.cfg)
         self.tables: dict[TableRef, TableInfo | None] = {}
         self.next: dict[tuple[str, int], int] = {}
-        self._run(lambda: offsets.ensure_table(self.dialect))
+        self._run(lambda: offsets_table.ensure_table(self.dialect))
 
     def _run(self, fn: Any) -> Any:
         """``fn()`` in one transaction; any failure rolls back and is raised as a hub error."""
@@ -70,7 +70,7 @@ class EngineSinkTask(SinkTask):
 
     def open(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
         stored: dict[tuple[str, int], int] = self._run(
-            lambda: offsets.read(self.dialect, self.connector)
+            lambda: offsets_table.read(self.dialect, self.connector)
         )
         out = {}
         for tp in partitions:
@@ -114,7 +114,7 @@ class EngineSinkTask(SinkTask):
     def _write(self, batches: list[TableBatch], positions: dict[tuple[str, int], int]) -> None:
         for tb in batches:
             self._apply(tb)
-        offsets.write(self.dialect, self.connector, positions)
+        offsets_table.write(self.dialect, self.connector, positions)
 
     def _info(self, table: TableRef) -> TableInfo | None:
         if table not in self.tables:
@@ -157,7 +157,18 @@ class EngineSinkTask(SinkTask):
         return ColumnType(STRING)
 
     def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Every put committed its own transaction: nothing is pending."""
+        """Every put committed its own transaction: nothing is pending. ``offsets`` past what
+        the target holds cover records that never reached it (sent to the dead letter queue,
+        filtered out): store them, or the next start would take those records again."""
+        nxt = self.next
+        ahead = {
+            (tp.topic, tp.partition): off
+            for tp, off in offsets.items()
+            if off > nxt.get((tp.topic, tp.partition), -1)
+        }
+        if ahead:
+            self._run(lambda: offsets_table.write(self.dialect, self.connector, ahead))
+            nxt.update(ahead)
 
     def stop(self) -> None:
         dialect = getattr(self, "dialect", None)
