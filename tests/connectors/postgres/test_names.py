@@ -52,12 +52,13 @@ def test_hostile_table_names_replicate_under_their_exact_names(
             pg.execute(f"CREATE TABLE {q(schema)}.{q(table)} (id int PRIMARY KEY, v text)")
             pg.execute(f"INSERT INTO {q(schema)}.{q(table)} VALUES (1, 'snap'), (2, 'two')")
         pg.execute(f'CREATE DATABASE "{target}"')
-        worker = start(tmp_path, source_config(pg_server, pg_db))
+        worker = start(tmp_path, source_config(pg_server, pg_db, **{
+            "provide.transaction.metadata": True}))  # fmt: skip
         url = f"postgresql://{pg_server.user}@{pg_server.host}:{pg_server.port}/{target}"
         for name, cls, conn in (("duck", "duckdb", f"duckdb://{duck}"),
                                 ("pgs", "postgres-sink", url)):  # fmt: skip
             worker.add(ConnectorSpec(name, {
-                "connector.class": cls, "connection.url": conn, "topics.regex": r"app\..*",
+                "connector.class": cls, "connection.url": conn, "topics.regex": r"app\.[^.]+\..*",
                 "table.name.format": "${source.schema}.${source.table}",
                 "batch.max.wait.ms": 50,
                 **({"duckdb.idle.release.ms": 50} if cls == "duckdb" else {}),
@@ -73,6 +74,9 @@ def test_hostile_table_names_replicate_under_their_exact_names(
             for topic in TABLES.values():
                 wait_for(lambda: len(events(worker.log, topic)) >= 5, what=topic)  # noqa: B023
             assert failure(worker) is None
+            collections = {c["data_collection"] for _, v in events(worker.log, "app.transaction")
+                           for c in (v["data_collections"] or ())}  # fmt: skip
+            assert collections == {f"{s}.{t}" for s, t in TABLES}, collections
             want = [(1, "streamed")]
 
             def pg_rows(schema: str, table: str) -> list[tuple[Any, ...]]:
