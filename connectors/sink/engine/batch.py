@@ -7,10 +7,10 @@ no key appends every upsert as a new row, in order; an update or delete that car
 old row (REPLICA IDENTITY FULL) first takes away ONE row equal to it: a row appended earlier
 in the batch when one is (it is dropped, or marked dead for a soft delete), else one of the
 target's rows (`removed`, applied before the batch's rows: what the batch appended was found
-first). The columns are the union of the
-columns the batch's records carried. When a column's type changes inside a batch, the table's
-changes are cut into two `TableBatch`es at that point, applied one after the other (in the same
-transaction), so each value is read with the schema it was written with.
+first). The columns are the union of the columns the batch's records carried. When a
+column's type changes inside a batch, the table's changes are cut into two `TableBatch`es at
+that point, applied one after the other (in the same transaction), so each value is read with
+the schema it was written with.
 
 Not thread-safe: one batch is built and applied by one task thread.
 """
