@@ -5,7 +5,8 @@ the target's commit and the group commit), read each record into a change, colla
 table and key, then in ONE transaction: evolve each table, stage and apply its changes, and
 upsert the batch's next offsets into ``_hub_offsets``. On any error the transaction is rolled
 back and the target is as before the call, so the runtime may re-put the batch record by
-record (``errors.tolerance=all``) to isolate a poison record. ``flush`` has nothing left to do.
+record (``errors.tolerance=all``) to isolate a poison record. ``flush`` stores only offsets
+past the target's own: records that never reached it (dead-lettered, filtered out).
 ``open`` hands the runtime the offsets stored in the target.
 
 A dialect package subclasses `EngineSinkTask` and implements `make_dialect`.
