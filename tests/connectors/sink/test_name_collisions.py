@@ -25,8 +25,8 @@ JSON = JsonConverter(schemas_enable=True)
 
 def _tables() -> tuple[PgTable, PgTable, PgTable, PgTable]:
     cols = [("id", Oid.INT4, -1), ("v", Oid.TEXT, -1)]
-    return (PgTable("Foo", cols), PgTable("foo", cols), PgTable("bar", cols),
-            PgTable("mixed", [*cols, ("MixedCase", Oid.TEXT, -1), ("mixedcase", Oid.TEXT, -1)]))  # fmt: skip
+    mixed = [*cols, ("MixedCase", Oid.TEXT, -1), ("mixedcase", Oid.TEXT, -1)]
+    return PgTable("Foo", cols), PgTable("foo", cols), PgTable("bar", cols), PgTable("mixed", mixed)
 
 
 def test_case_folded_tables_and_columns_are_a_per_table_error(sink: Sink) -> None:
