@@ -74,9 +74,13 @@ def test_hostile_table_names_replicate_under_their_exact_names(
             for topic in TABLES.values():
                 wait_for(lambda: len(events(worker.log, topic)) >= 5, what=topic)  # noqa: B023
             assert failure(worker) is None
-            collections = {c["data_collection"] for _, v in events(worker.log, "app.transaction")
-                           for c in (v["data_collections"] or ())}  # fmt: skip
-            assert collections == {f"{s}.{t}" for s, t in TABLES}, collections
+
+            def collections() -> set[str]:
+                return {c["data_collection"] for _, v in events(worker.log, "app.transaction")
+                        for c in (v["data_collections"] or ())}  # fmt: skip
+
+            wait_for(lambda: collections() == {f"{s}.{t}" for s, t in TABLES},
+                     what="the transactions' data collections")  # fmt: skip
             want = [(1, "streamed")]
 
             def pg_rows(schema: str, table: str) -> list[tuple[Any, ...]]:
