@@ -6,6 +6,12 @@ after conversion. Every ``offset.flush.interval.ms`` (and before partitions move
 stops) the runner calls ``flush`` and, only after it returned, commits the group's offsets.
 A sink that keeps its offsets in its target returns them from ``open`` and the runner seeks
 there, so a crash between the target's commit and the group commit duplicates nothing.
+
+The offsets ``flush`` gets and the group commits are those after the records the runner has
+handled: put, sent to the dead letter queue, or filtered out (not the consumer's position,
+which may be past records gathered and not yet put). A record that never reached the target
+is thus covered by them, and a sink keeping offsets in its target stores them in ``flush``, so
+a dead-lettered record that ends its partition is not taken again at the next start.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class SinkRunner:
             max_poll_records=self.batch_size,
         )
         self._dirty = False
+        self._done: dict[TopicPartition, int] = {}  # next offset after the handled records
         self._stopping = False
         self._failed = False
 
@@ -66,6 +73,8 @@ class SinkRunner:
     def _on_revoke(self, tps: set[TopicPartition]) -> None:
         if not self._failed:  # after a failed batch the position is past unwritten records
             self._flush_and_commit()
+        for tp in tps:
+            self._done.pop(tp, None)
         self.task.close(tps)
 
     def _convert(self, r: Record) -> SinkRecord:
@@ -101,6 +110,9 @@ class SinkRunner:
                 if batch:
                     self._put(batch)
                     self._dirty = True
+                    ends = {(r.topic, r.partition): r.offset for r in batch}  # the last ones
+                    for (topic, p), offset in ends.items():
+                        self._done[TopicPartition(topic, p)] = offset + 1
                     self.state.add_records(len(batch))
                 if time.monotonic() - last_commit >= self.ctx.flush_interval:
                     self._flush_and_commit()
@@ -174,7 +186,8 @@ class SinkRunner:
         return out
 
     def _flush_and_commit(self) -> None:
-        positions = {tp: self.consumer.position(tp) for tp in self.consumer.assignment()}
+        done = self._done
+        positions = {tp: done[tp] for tp in self.consumer.assignment() if tp in done}
         if self._dirty:
             self.errors.retry("TASK_FLUSH", lambda: self.task.flush(positions))
             self._dirty = False

@@ -16,6 +16,12 @@ After a crash inside a window, some of its records may be durable and others not
 the runner scans the window's log ranges for its own headers and, while the task replays from
 the stored offsets (sources replay deterministically), drops exactly the records whose seq is
 already in the log. So the log receives every record once, whatever the moment of the crash.
+
+A task that fails (an exception from ``poll``, a record refused by the log) stores the offsets
+of what its earlier polls wrote, when nothing of the failing poll reached the log: the restart
+resumes right after them, which matters for a source that cannot replay exactly (a snapshot
+re-read in a new transaction would otherwise write its rows again). A record over its topic's
+``max.message.bytes`` fails the task with `SourceRecordTooLargeError` (topic, table, key, size).
 """
 
 from __future__ import annotations
@@ -27,11 +33,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from hub.log import RecordTooLargeError
 from hub.log.packed import Packed
 from hub.runtime.api import EncodedBatch, SourceRecord, SourceTask, SourceTaskContext
 from hub.runtime.converters import JsonConverter
 from hub.runtime.offsets import OffsetStore, partition_key
 from hub.runtime.runner import RunnerContext
+from hub.runtime.too_large import too_large
 
 log = logging.getLogger(__name__)
 
@@ -40,27 +48,35 @@ SEQ_HEADER = "hub.source.seq"
 
 class _PackedRun:
     """A packed EncodedBatch waiting in `SourceRunner._append`: its records take the seqs
-    ``first_seq``.. in order."""
+    ``first_seq``.. in order; ``span`` is [first, last] index of the poll's records in it."""
 
-    __slots__ = ("packed", "first_seq", "timestamp")
+    __slots__ = ("packed", "first_seq", "timestamp", "span")
 
-    def __init__(self, packed: Packed, first_seq: int, timestamp: int) -> None:
+    def __init__(self, packed: Packed, first_seq: int, timestamp: int, i: int) -> None:
         self.packed = packed
         self.first_seq = first_seq
         self.timestamp = timestamp
+        self.span = [i, i]
 
 
-def _list_run(groups: dict[tuple[str, int | None], list[Any]], slot: tuple[str, int | None]) -> Any:
-    """The (keys, values, headers, timestamps) lists records of ``slot`` go on to: its last
-    run, or a new one after a packed run."""
+def _list_run(
+    groups: dict[tuple[str, int | None], list[Any]], slot: tuple[str, int | None], i: int
+) -> Any:
+    """The (keys, values, headers, timestamps, span) lists records of ``slot`` go on to: its
+    last run, or a new one after a packed run; ``span`` is [first, last] index of the poll's
+    records in it (the caller sets last)."""
     runs = groups.get(slot)
     if runs is None:
         runs = groups[slot] = []
     elif type(runs[-1]) is not _PackedRun:
         return runs[-1]
-    run: tuple[list[Any], ...] = ([], [], [], [])
+    run: tuple[list[Any], ...] = ([], [], [], [], [i, i])
     runs.append(run)
     return run
+
+
+def _span(run: Any) -> list[int]:
+    return run.span if type(run) is _PackedRun else run[4]
 
 
 class SourceRunner:
@@ -79,6 +95,9 @@ class SourceRunner:
         self._pending: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._topics: set[str] = set()
         self._commit_requested = False  # SourceTaskContext.request_commit
+        # the log may hold part of the poll being written (a send failed after others, or
+        # failed in a way that may have left part of it): no offset may be stored then
+        self._log_unsure = False
         self.stopping = threading.Event()
 
     # -- recovery ----------------------------------------------------------------------------
@@ -135,11 +154,21 @@ class SourceRunner:
         finally:
             if ok:
                 self.commit()
+            elif not self._log_unsure:
+                # nothing of the failing poll is in the log: store what the earlier ones wrote
+                self._store_after_failure()
             else:
                 # the task failed part-way through a poll: store no offset (the failed records
                 # were not written); what was appended is flushed and, being inside the open
                 # window, is found and skipped by the restarted task's recovery
                 self.producer.flush()
+
+    def _store_after_failure(self) -> None:
+        try:
+            self._store()
+        except Exception as exc:  # the task's own failure is the one to report
+            log.error("%s task %d: storing offsets after its failure failed: %s",
+                      self.connector, self.task_id, exc)  # fmt: skip
 
     def _json_encoding(self) -> tuple[bool, bool] | None:
         kc, vc = self.ctx.key_converter, self.ctx.value_converter
@@ -168,17 +197,18 @@ class SourceRunner:
         now = time.time_ns() // 1_000_000
         last_partition: object = None
         pkey = ""
-        pending, skip, prefix = self._pending, self._skip, self._prefix
+        pending: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # stored once written
+        skip, prefix = self._skip, self._prefix
         seq = self._seq
         written = 0
         try:
-            for r in records:
+            for i, r in enumerate(records):
                 if r.source_partition is not last_partition:  # usually one object per poll
                     last_partition, pkey = r.source_partition, partition_key(r.source_partition)
                 pending[pkey] = (r.source_partition, r.source_offset)  # type: ignore[assignment]
                 if type(r) is EncodedBatch:
                     n = len(r.packed) if r.packed is not None else len(r.values)
-                    seq = self._append_batch(r, groups, seq, now)
+                    seq = self._append_batch(r, groups, seq, now, i)
                     written += n
                     continue
                 assert isinstance(r, SourceRecord)
@@ -215,7 +245,8 @@ class SourceRunner:
                     except Exception as exc:  # e.g. a value JSON cannot represent
                         self.errors.failed("VALUE_CONVERTER", exc)
                         continue
-                g = _list_run(groups, (r.topic, r.partition))
+                g = _list_run(groups, (r.topic, r.partition), i)
+                g[4][1] = i
                 g[0].append(key)
                 g[1].append(value)
                 g[2].append((*r.headers, *seq_header) if r.headers else seq_header)
@@ -225,20 +256,51 @@ class SourceRunner:
         for topic, _ in groups:
             self._ensure_topic(topic)
         self._open_window({topic for topic, _ in groups})
+        sent: list[Any] = []
+        self._log_unsure = True
         for (topic, partition), runs in groups.items():
             for run in runs:
-                if type(run) is _PackedRun:
-                    self.producer.send_packed(
-                        run.packed, topic, header_key=SEQ_HEADER, header_prefix=prefix,
-                        first_seq=run.first_seq, timestamp=run.timestamp, partition=partition,
-                    )  # fmt: skip
-                    continue
-                keys, values, headers, stamps = run
-                self.producer.send_many(
-                    topic, values, keys=keys, headers=headers, timestamps=stamps,
-                    partition=partition,
-                )  # fmt: skip
+                try:
+                    if type(run) is _PackedRun:
+                        self.producer.send_packed(
+                            run.packed, topic, header_key=SEQ_HEADER, header_prefix=prefix,
+                            first_seq=run.first_seq, timestamp=run.timestamp,
+                            partition=partition,
+                        )  # fmt: skip
+                    else:
+                        keys, values, headers, stamps, _ = run
+                        self.producer.send_many(
+                            topic, values, keys=keys, headers=headers, timestamps=stamps,
+                            partition=partition,
+                        )  # fmt: skip
+                except RecordTooLargeError as exc:  # nothing of this run was appended
+                    self._written_prefix(records, groups, sent)
+                    ks, vs = run.packed.lists() if type(run) is _PackedRun else run[:2]
+                    raise too_large(exc, ks, vs) from None
+                sent.append(run)
+        self._log_unsure = False
+        self._pending.update(pending)
         self.state.add_records(written)
+
+    def _written_prefix(
+        self,
+        records: Sequence[SourceRecord | EncodedBatch],
+        groups: dict[tuple[str, int | None], list[Any]],
+        sent: list[Any],
+    ) -> None:
+        """After a refused send: when what reached the log is the poll's first records, and
+        only they, note their offsets (stored at the failure, as an earlier poll's are)."""
+        done = {id(run) for run in sent}
+        first_unsent = min(
+            _span(run)[0] for runs in groups.values() for run in runs if id(run) not in done
+        )
+        if any(_span(run)[1] >= first_unsent for run in sent):
+            return  # records after one that is not in the log are: no offset covers that
+        for r in records[:first_unsent]:
+            self._pending[partition_key(r.source_partition)] = (
+                r.source_partition, r.source_offset,  # type: ignore[assignment]
+            )  # fmt: skip
+        self._log_unsure = False
 
     def _append_batch(
         self,
@@ -246,6 +308,7 @@ class SourceRunner:
         groups: dict[tuple[str, int | None], list[Any]],
         seq: int,
         now: int,
+        i: int,
     ) -> int:
         """Group an EncodedBatch's records (as _append does one record's); the last seq."""
         prefix, skip = self._prefix, self._skip
@@ -256,13 +319,14 @@ class SourceRunner:
                 runs = groups.get((b.topic, None))
                 if runs is None:
                     runs = groups[(b.topic, None)] = []
-                runs.append(_PackedRun(b.packed, seq + 1, stamp))
+                runs.append(_PackedRun(b.packed, seq + 1, stamp, i))
                 return seq + n
             keys, values = b.packed.lists()
         else:
             keys, values = b.keys, b.values
             n = len(values)
-        g = _list_run(groups, (b.topic, None))
+        g = _list_run(groups, (b.topic, None), i)
+        g[4][1] = i
         if skip:  # replaying a crashed window: drop what is already in the log
             kept = [i for i in range(n) if seq + 1 + i not in skip]
             skip.difference_update(range(seq + 1, seq + n + 1))
@@ -299,8 +363,14 @@ class SourceRunner:
         self._topics.add(topic)
 
     def commit(self) -> None:
+        if self._store():
+            self.task.commit()
+            self.state.committed()
+
+    def _store(self) -> bool:
+        """Make the window durable and store its offsets; False when there was nothing."""
         if not self._window and not self._pending:
-            return
+            return False
         self.producer.flush()  # the window's records are durable from here on
         # while the replay has not yet passed all the records a crashed run left in the log,
         # the window that holds them stays open: a crash now must find the rest of them again
@@ -312,8 +382,7 @@ class SourceRunner:
         if keep is None:
             self._window.clear()
         self._pending.clear()
-        self.task.commit()
-        self.state.committed()
+        return True
 
     def stop(self) -> None:
         self.stopping.set()

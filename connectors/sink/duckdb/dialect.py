@@ -27,6 +27,8 @@ from connectors.sink.engine.types import ColumnType
 
 
 class DuckDBDialect(Dialect):
+    row_id = "rowid"
+    case_insensitive = True
     param = "?"
 
     def __init__(self, cfg: DuckDBSinkConfig) -> None:
@@ -172,6 +174,18 @@ class DuckDBDialect(Dialect):
             [schema, table.name],
         )
         return TableInfo({str(n): str(t) for n, t in cols}, tuple(pk[0][0]) if pk else ())
+
+    def folded_twin(self, table: TableRef) -> str | None:
+        schema = table.schema or "main"
+        rows = self.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE "
+            "lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
+            [schema, table.name],
+        )
+        for s, n in rows:
+            if (s, n) != (schema, table.name):
+                return str(n) if table.schema is None else f"{s}.{n}"
+        return None
 
     def stage(self, name: str, columns: Sequence[StagedColumn]) -> str:
         import pyarrow as pa

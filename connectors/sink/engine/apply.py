@@ -1,8 +1,9 @@
 """Apply one collapsed `TableBatch` inside the open transaction: stage, then a few statements.
 
-Order: truncate (``DELETE FROM t``), deletes (``DELETE … USING`` the staged keys), then the
-rows: ``INSERT … SELECT … ON CONFLICT (key) DO UPDATE`` when the table's primary key is the
-batch's key, ``DELETE … USING`` + ``INSERT … SELECT`` when the table has no such constraint,
+Order: truncate (``DELETE FROM t``), deletes (``DELETE … USING`` the staged keys), the old
+rows that updates and deletes of a keyless table take away (`keyless`), then the rows:
+``INSERT … SELECT … ON CONFLICT (key) DO UPDATE`` when the table's primary key is the batch's
+key, ``DELETE … USING`` + ``INSERT … SELECT`` when the table has no such constraint,
 and a plain ``INSERT … SELECT`` for ``insert.mode=insert`` and tables without a key. Deletes
 and upserts of one batch never share a key (collapse), so their order cannot matter.
 Soft deletes (``delete.mode=soft``) set ``__deleted = TRUE`` instead of deleting, and written
@@ -15,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
+from connectors.sink.engine import keyless
 from connectors.sink.engine.batch import TableBatch
 from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, qualified, quote
 from connectors.sink.engine.errors import SinkFatalError
@@ -96,7 +98,8 @@ def apply(
         else:
             d.execute(f"DELETE FROM {t} USING {rel} WHERE {cond}")
         d.unstage(rel)
-    rows = tb.upserts()
+    keyless.remove(d, tb, info, columns, staged, soft=soft)
+    rows = tb.upserts(soft)
     if not rows:
         return
     cols = list(columns)
@@ -105,7 +108,8 @@ def apply(
     stage_cols = staged(name, cols, rows, unavailable, keep if keyed_upsert else None)
     if soft:
         cols.append(DELETED)
-        stage_cols.append(StagedColumn(DELETED.name, DELETED.type, [False] * len(rows)))
+        marks_ = tb.dead_marks() if tb.dead else [False] * len(rows)
+        stage_cols.append(StagedColumn(DELETED.name, DELETED.type, marks_))
     marks = [StagedColumn(f"__hub_keep_{c}", ColumnType(BOOLEAN), m) for c, m in keep.items()]
     rel = d.stage("up", stage_cols + marks)
     names = ", ".join(quote(c.name) for c in cols)

@@ -3,10 +3,14 @@
 Collapse: for a keyed table only the last change per key survives (a later update replaces an
 earlier one, a delete removes the row, a create after a delete writes it again); a truncate
 drops what came before it in the batch and marks the table to be emptied first. A table with
-no key is append only: every upsert is a new row, in order. The columns are the union of the
-columns the batch's records carried. When a column's type changes inside a batch, the table's
-changes are cut into two `TableBatch`es at that point, applied one after the other (in the same
-transaction), so each value is read with the schema it was written with.
+no key appends every upsert as a new row, in order; an update or delete that carries the full
+old row (REPLICA IDENTITY FULL) first takes away ONE row equal to it: a row appended earlier
+in the batch when one is (it is dropped, or marked dead for a soft delete), else one of the
+target's rows (`removed`, applied before the batch's rows: what the batch appended was found
+first). The columns are the union of the columns the batch's records carried. When a
+column's type changes inside a batch, the table's changes are cut into two `TableBatch`es at
+that point, applied one after the other (in the same transaction), so each value is read with
+the schema it was written with.
 
 Not thread-safe: one batch is built and applied by one task thread.
 """
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.sink.engine.naming import TableRef
-from connectors.sink.engine.records import DELETE, TRUNCATE, UPSERT, Change
+from connectors.sink.engine.records import DELETE, TRUNCATE, UPSERT, Change, hashable
 from connectors.sink.engine.types import Column
 from connectors.sink.engine.unavailable import Unavailable
 
@@ -39,6 +43,12 @@ class TableBatch:
     truncate: bool = False
     keyed: dict[Any, tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
     appended: list[Mapping[str, Any]] = field(default_factory=list)
+    # keyless tables with old images: rows of the target to take away, (replaced?, old row)
+    removed: list[tuple[bool, Mapping[str, Any]]] = field(default_factory=list)
+    dead: set[int] = field(default_factory=set)  # appended rows deleted later in the batch
+    gone: set[int] = field(default_factory=set)  # appended rows replaced later in the batch
+    _images: list[Mapping[str, Any] | None] = field(default_factory=list)
+    _index: dict[Any, list[int]] | None = None  # image -> live appended rows (when needed)
     columns: dict[str, Column] = field(default_factory=dict)
     unavailable: Unavailable | None = None
     _last_cols: tuple[Column, ...] | None = None
@@ -49,6 +59,11 @@ class TableBatch:
             self.truncate = True
             self.keyed.clear()
             self.appended.clear()
+            self.removed.clear()
+            self.dead.clear()
+            self.gone.clear()
+            self._images.clear()
+            self._index = None
             return True
         if ch.columns is not self._last_cols:
             if not self._merge(ch.columns):
@@ -56,8 +71,13 @@ class TableBatch:
             self._last_cols = ch.columns
         assert ch.row is not None
         if ch.key is None:
+            if ch.before is not None:
+                self._remove(ch.before, replace=ch.op == UPSERT)
             if ch.op == UPSERT:
+                if self._index is not None and ch.image is not None:
+                    self._index.setdefault(_image_key(ch.image), []).append(len(self.appended))
                 self.appended.append(ch.row)
+                self._images.append(ch.image)
             return True
         if not self.pk:
             self.pk = ch.pk
@@ -69,6 +89,19 @@ class TableBatch:
         self.keyed[ch.key] = (ch.op, row)
         return True
 
+    def _remove(self, before: Mapping[str, Any], replace: bool) -> None:
+        index = self._index
+        if index is None:  # the first removal of the batch: index what it appended so far
+            index = self._index = {}
+            for i, image in enumerate(self._images):
+                if image is not None and i not in self.dead and i not in self.gone:
+                    index.setdefault(_image_key(image), []).append(i)
+        hits = index.get(_image_key(before))
+        if hits:
+            (self.gone if replace else self.dead).add(hits.pop())
+        else:
+            self.removed.append((replace, before))
+
     def _merge(self, cols: tuple[Column, ...]) -> bool:
         have = self.columns
         for c in cols:
@@ -79,12 +112,28 @@ class TableBatch:
             have.setdefault(c.name, c)
         return True
 
-    def upserts(self) -> list[Mapping[str, Any]]:
+    def upserts(self, soft: bool = False) -> list[Mapping[str, Any]]:
+        """The rows to write: keyed ones, then appended ones (deleted ones only when ``soft``
+        keeps them, `dead_marks` tells which)."""
         rows = [row for op, row in self.keyed.values() if op == UPSERT]
-        return rows + self.appended
+        if not self.dead and not self.gone:
+            return rows + self.appended
+        drop = self.gone if soft else self.gone | self.dead
+        return rows + [r for i, r in enumerate(self.appended) if i not in drop]
+
+    def dead_marks(self) -> list[bool]:
+        """For ``upserts(soft=True)``: which rows are deleted (soft) already."""
+        n = sum(1 for op, _ in self.keyed.values() if op == UPSERT)
+        return [False] * n + [
+            i in self.dead for i in range(len(self.appended)) if i not in self.gone
+        ]
 
     def deletes(self) -> list[Mapping[str, Any]]:
         return [row for op, row in self.keyed.values() if op == DELETE]
+
+
+def _image_key(row: Mapping[str, Any]) -> Any:
+    return hashable(tuple(sorted(row.items())))
 
 
 def collapse(changes: list[Change], unavailable: Unavailable | None = None) -> list[TableBatch]:

@@ -54,6 +54,11 @@ class Dialect(ABC):
     read_only = False
     # ALTER TABLE t <alter_type> "c" TYPE x  (DuckDB and PostgreSQL both take ALTER COLUMN)
     alter_type = "ALTER COLUMN"
+    # a column naming one row of a table (DuckDB ``rowid``, PostgreSQL ``ctid``): keyless
+    # tables' updates and deletes take away one row by it; None: the target has none
+    row_id: str | None = None
+    # identifiers the target folds together whatever the quoting (DuckDB: case-insensitive)
+    case_insensitive = False
 
     @abstractmethod
     def begin(self) -> None:
@@ -87,6 +92,11 @@ class Dialect(ABC):
     @abstractmethod
     def describe(self, table: TableRef) -> TableInfo | None:
         """The table's columns and primary key; None if it does not exist."""
+
+    def folded_twin(self, table: TableRef) -> str | None:
+        """With ``case_insensitive``: the name of an existing table the target takes for
+        ``table`` though it is spelt differently (``Foo`` for ``foo``); None if none."""
+        return None
 
     @abstractmethod
     def stage(self, name: str, columns: Sequence[StagedColumn]) -> str:

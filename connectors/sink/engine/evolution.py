@@ -6,20 +6,45 @@ than the incoming one is widened when a type holds both (`wider`), and left alon
 already holds the incoming values. Anything else raises `SchemaChangeError` naming table,
 column and both types. ``schema.evolution=none`` raises `MissingTableError` instead of any
 DDL. Columns the records no longer carry stay in the table (written as NULL).
+
+In a target whose identifiers are case-insensitive (DuckDB), a table or column that differs
+from an existing one (or another of the batch) only in case raises `NameCollisionError`
+naming both, before any DDL: the batch fails, and its records go to the dead letter queue or
+stop the task, per ``errors.tolerance``; other tables are not affected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from connectors.sink.engine.dialect import Dialect, TableInfo, qualified, quote
-from connectors.sink.engine.errors import MissingTableError, SchemaChangeError
+from connectors.sink.engine.errors import (
+    MissingTableError,
+    NameCollisionError,
+    SchemaChangeError,
+)
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import Column
 from connectors.sink.engine.widening import wider
 
 
+def check_names(d: Dialect, table: TableRef, have: Iterable[str], new: Iterable[str]) -> None:
+    """`NameCollisionError` when the target would take two of the names for one."""
+    if not d.case_insensitive:
+        return
+    seen = {n.lower(): n for n in have}
+    for n in new:
+        other = seen.setdefault(n.lower(), n)
+        if other != n:
+            raise NameCollisionError(str(table), "columns", other, n)
+
+
 def create(d: Dialect, table: TableRef, columns: Sequence[Column], pk: Sequence[str]) -> TableInfo:
+    if d.case_insensitive:
+        twin = d.folded_twin(table)
+        if twin is not None:
+            raise NameCollisionError(str(table), "tables", twin, str(table))
+    check_names(d, table, (), [c.name for c in columns])
     if table.schema is not None:
         d.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(table.schema)}")
     types = {c.name: d.sql_type(c.type) for c in columns}
@@ -35,6 +60,7 @@ def evolve(
 ) -> TableInfo:
     """``info`` updated after the DDL that lets ``columns`` in (none when nothing changes)."""
     changed = dict(info.columns)
+    check_names(d, table, changed, [c.name for c in columns if c.name not in changed])
     for c in columns:
         incoming = d.sql_type(c.type)
         existing = changed.get(c.name)

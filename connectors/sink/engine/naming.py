@@ -2,8 +2,10 @@
 
 ``${topic}`` is the topic with dots turned into underscores (as Debezium's JDBC sink does),
 ``${source.db}``, ``${source.schema}`` and ``${source.table}`` come from a Debezium envelope's
-``source`` block. A dot written in the format itself qualifies the table with a schema
-(``analytics.${source.table}``); the engine creates that schema when it is missing.
+``source`` block as they are: the real names, whatever characters they hold (a dot included),
+since identifiers are always quoted. A dot written in the format itself qualifies the table
+with a schema (``analytics.${source.table}``); the engine creates that schema when it is
+missing.
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ class TableNamer:
         for part in re.split(r"\.(?![^{]*\})", self.fmt):  # dots outside ${...}
             parts.append(
                 part.replace("${topic}", topic.replace(".", "_"))
-                .replace("${source.db}", str(db or "").replace(".", "_"))
-                .replace("${source.schema}", str(schema or "").replace(".", "_"))
-                .replace("${source.table}", str(table or "").replace(".", "_"))
+                .replace("${source.db}", str(db or ""))
+                .replace("${source.schema}", str(schema or ""))
+                .replace("${source.table}", str(table or ""))
             )
         if len(parts) == 1:
             return TableRef(None, parts[0])

@@ -16,6 +16,7 @@ Connect schema when the JSON converter carried one, otherwise they are inferred 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ from connectors.sink.engine.types import (
 )
 from hub.runtime.api import SinkRecord
 
+log = logging.getLogger(__name__)
 UPSERT, DELETE, TRUNCATE = "u", "d", "t"
 META_OP = Column("__op", ColumnType(STRING))
 META_TS = Column("__source_ts_ms", ColumnType(INT64))
@@ -51,9 +53,13 @@ class Change:
     row: Mapping[str, Any] | None  # raw column values (for a delete: at least the key)
     columns: tuple[Column, ...]  # of the row, key columns included where known
     pk: tuple[str, ...] = ()  # names of the key columns
+    # no key: the full old row (REPLICA IDENTITY FULL) an update or delete replaces, and the
+    # new row as the source has it (no metadata columns) for a later change to find it by
+    before: Mapping[str, Any] | None = None
+    image: Mapping[str, Any] | None = None
 
 
-def _hashable(values: tuple[Any, ...]) -> tuple[Any, ...]:
+def hashable(values: tuple[Any, ...]) -> tuple[Any, ...]:
     try:
         hash(values)
         return values
@@ -70,6 +76,18 @@ class ChangeReader:
         self._schemas: dict[tuple[str, str], tuple[Any, tuple[Column, ...]]] = {}
         self._tombstone_tables: dict[str, TableRef] = {}  # topic -> table of its last event
         self._after_memo: tuple[Any, str, tuple[Column, ...]] | None = None
+        self._warned: set[TableRef] = set()  # keyless tables told they stay append only
+
+    def _append_only(self, table: TableRef, op: str) -> None:
+        if table in self._warned:
+            return
+        self._warned.add(table)
+        log.warning(
+            "table %s has no key and its %s events carry no old row (the source table needs "
+            "REPLICA IDENTITY FULL): its updates are appended as new rows and its deletes "
+            "are not applied",
+            table, "update" if op == "u" else "delete",
+        )  # fmt: skip
 
     def _columns(
         self, topic: str, part: str, schema: Mapping[str, Any] | None
@@ -129,7 +147,12 @@ class ChangeReader:
             cols = self._columns(r.topic, "before", self._field_schema(r, "before"))
             pk, key = self._key(r, before)
             if key is None:
-                return None  # no key: nothing identifies the row (append-only table)
+                if before is None or cfg.primary_key_mode != "record_key":
+                    if cfg.primary_key_mode == "record_key":
+                        self._append_only(table, op)
+                    return None  # nothing identifies the row (append-only table)
+                # no key, the full old row: delete one row equal to it
+                return Change(table, DELETE, None, before, cols, (), before)
             row = before if before is not None else self._key_row(r)
             return Change(table, DELETE, key, row, cols + self._key_columns(r), pk)
         after = v.get("after")
@@ -144,6 +167,7 @@ class ChangeReader:
             self._after_memo = (vs, r.topic, cols)
         if not cols:
             cols = tuple(inferred_columns(after))
+        image = after
         if cfg.cdc_metadata and source is not None:
             meta: dict[str, Any] = {"__op": op, "__source_ts_ms": source.get("ts_ms")}
             mcols = [META_OP, META_TS]
@@ -156,7 +180,13 @@ class ChangeReader:
             after = {**after, **meta}
             cols = cols + tuple(mcols)
         pk, key = self._key(r, after)
-        return Change(table, UPSERT, key, after, cols, pk)
+        if key is not None or cfg.primary_key_mode != "record_key":
+            return Change(table, UPSERT, key, after, cols, pk)
+        before = v.get("before") if op == "u" else None
+        if op == "u" and type(before) is not dict:
+            self._append_only(table, op)
+            before = None
+        return Change(table, UPSERT, None, after, cols, pk, before, image)
 
     def _flat(self, r: SinkRecord, v: Any) -> Change | None:
         if v is None:
@@ -236,7 +266,7 @@ class ChangeReader:
             try:
                 hash(key)
             except TypeError:
-                key = _hashable(key)
+                key = hashable(key)
             return tuple(r.key), key
         src = row if mode == "record_value" else None
         if src is None:
@@ -247,7 +277,7 @@ class ChangeReader:
             return (), None
         names = tuple(fields) if fields else tuple(src.keys())
         try:
-            return names, _hashable(tuple(src[n] for n in names))
+            return names, hashable(tuple(src[n] for n in names))
         except KeyError as exc:
             raise RecordError(
                 r.topic, r.partition, r.offset, f"key column {exc.args[0]!r} is missing"

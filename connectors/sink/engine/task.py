@@ -5,7 +5,8 @@ the target's commit and the group commit), read each record into a change, colla
 table and key, then in ONE transaction: evolve each table, stage and apply its changes, and
 upsert the batch's next offsets into ``_hub_offsets``. On any error the transaction is rolled
 back and the target is as before the call, so the runtime may re-put the batch record by
-record (``errors.tolerance=all``) to isolate a poison record. ``flush`` has nothing left to do.
+record (``errors.tolerance=all``) to isolate a poison record. ``flush`` stores only offsets
+past the target's own: records that never reached it (dead-lettered, filtered out).
 ``open`` hands the runtime the offsets stored in the target.
 
 A dialect package subclasses `EngineSinkTask` and implements `make_dialect`.
@@ -19,7 +20,7 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from connectors.sink.engine import offsets
+from connectors.sink.engine import offsets as offsets_table
 from connectors.sink.engine.apply import DELETED, apply
 from connectors.sink.engine.batch import TableBatch, collapse
 from connectors.sink.engine.config import SinkConfig
@@ -51,7 +52,7 @@ class EngineSinkTask(SinkTask):
         self.dialect = self.make_dialect(self.cfg)
         self.tables: dict[TableRef, TableInfo | None] = {}
         self.next: dict[tuple[str, int], int] = {}
-        self._run(lambda: offsets.ensure_table(self.dialect))
+        self._run(lambda: offsets_table.ensure_table(self.dialect))
 
     def _run(self, fn: Any) -> Any:
         """``fn()`` in one transaction; any failure rolls back and is raised as a hub error."""
@@ -70,7 +71,7 @@ class EngineSinkTask(SinkTask):
 
     def open(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
         stored: dict[tuple[str, int], int] = self._run(
-            lambda: offsets.read(self.dialect, self.connector)
+            lambda: offsets_table.read(self.dialect, self.connector)
         )
         out = {}
         for tp in partitions:
@@ -114,7 +115,7 @@ class EngineSinkTask(SinkTask):
     def _write(self, batches: list[TableBatch], positions: dict[tuple[str, int], int]) -> None:
         for tb in batches:
             self._apply(tb)
-        offsets.write(self.dialect, self.connector, positions)
+        offsets_table.write(self.dialect, self.connector, positions)
 
     def _info(self, table: TableRef) -> TableInfo | None:
         if table not in self.tables:
@@ -160,7 +161,18 @@ class EngineSinkTask(SinkTask):
         return ColumnType(STRING)
 
     def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Every put committed its own transaction: nothing is pending."""
+        """Every put committed its own transaction: nothing is pending. ``offsets`` past what
+        the target holds cover records that never reached it (sent to the dead letter queue,
+        filtered out): store them, or the next start would take those records again."""
+        nxt = self.next
+        ahead = {
+            (tp.topic, tp.partition): off
+            for tp, off in offsets.items()
+            if off > nxt.get((tp.topic, tp.partition), -1)
+        }
+        if ahead:
+            self._run(lambda: offsets_table.write(self.dialect, self.connector, ahead))
+            nxt.update(ahead)
 
     def stop(self) -> None:
         dialect = getattr(self, "dialect", None)

@@ -21,6 +21,7 @@ from hub.errors import describe
 
 
 class PostgresDialect(Dialect):
+    row_id = "ctid"
     param = "%s"
 
     def __init__(self, cfg: PostgresSinkConfig) -> None:

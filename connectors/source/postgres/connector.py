@@ -32,6 +32,7 @@ from connectors.source.postgres.filters import Filters
 from connectors.source.postgres.offsets import PostgresOffset
 from connectors.source.postgres.protocol.pgoutput import lsn_to_str
 from connectors.source.postgres.snapshot import SNAPSHOTTERS, Chunk, SnapshotReader, WhenNeeded
+from connectors.source.postgres.topics import check_unique
 from hub.errors import ConfigError, describe
 from hub.log.packed import Packed
 from hub.runtime.api import (
@@ -108,10 +109,11 @@ class PostgresSourceTask(SourceTask):
         ]  # fmt: skip
         if keyless:
             raise ReplicaIdentityError(keyless)
+        topics = check_unique(cfg.topic_prefix, [(t.schema, t.name) for t in tables])
         replication.ensure_publication(self.meta, cfg, tables, self._signal_table(tables))
         from connectors.source.postgres.schemas import TableSchemas
 
-        self.schemas = TableSchemas(self.meta, cfg, self.filters)
+        self.schemas = TableSchemas(self.meta, cfg, self.filters, topics)
         offset = PostgresOffset.load(context.offset(self.partition))
         slot = replication.slot_state(self.meta, cfg.slot_name)
         if slot is not None:

@@ -8,7 +8,8 @@ A change event is, as Debezium's PostgreSQL connector writes it (JsonConverter f
 * value: ``{before, after, source, transaction, op, ts_ms, ts_us, ts_ns}``, schema
   ``<topic>.Envelope``; ``source`` is ``io.debezium.connector.postgresql.Source``.
 
-Topics are ``<topic.prefix>.<schema>.<table>``.
+Topics are ``<topic.prefix>.<schema>.<table>``, sanitized (`topics`); ``source`` holds the real
+schema and table names.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST
+from connectors.source.postgres.topics import topic_name
 from connectors.source.postgres.types import Oid, TypeMapper, named_specials
 
 CONNECTOR = "postgresql"
@@ -163,7 +165,7 @@ class TableSchema:
         include_unknown: bool = False,
     ) -> None:
         self.schema, self.table = schema, table
-        self.topic = f"{prefix}.{schema}.{table}"
+        self.topic = topic_name(prefix, schema, table)
         self.column_names = tuple(c[0] for c in columns)
         present = set(self.column_names)
         missing = [k for k in key if k not in present]

@@ -13,6 +13,7 @@ from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.events import TableSchema
 from connectors.source.postgres.filters import Filters
 from connectors.source.postgres.protocol.pgoutput import Relation
+from connectors.source.postgres.topics import TopicRegistry
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +21,14 @@ FIRST_USER_OID = 16384
 
 
 class TableSchemas:
-    def __init__(self, meta: Any, cfg: PostgresSourceConfig, filters: Filters) -> None:
+    def __init__(
+        self, meta: Any, cfg: PostgresSourceConfig, filters: Filters,
+        topics: TopicRegistry | None = None,
+    ) -> None:  # fmt: skip
         self.meta = meta  # a normal connection for catalog lookups
         self.cfg = cfg
         self.filters = filters
+        self.topics = topics or TopicRegistry(cfg.topic_prefix)
         self.mapper, self.domains = catalog.type_mapper(meta, cfg)
         self.by_relation: dict[int, TableSchema | None] = {}
         self._warned: set[tuple[str, str]] = set()
@@ -40,6 +45,7 @@ class TableSchemas:
         fallback_key: tuple[str, ...] = (),
         wal_key: tuple[str, ...] = (),
     ) -> TableSchema:  # fmt: skip
+        self.topics.topic(schema, table)  # a table new since the start may share a topic
         if not all(self._known(c[1]) for c in columns):
             self.mapper, self.domains = catalog.type_mapper(self.meta, self.cfg)
         key = self.filters.key_override(schema, table)

@@ -545,11 +545,14 @@ class ChangeStream:
     def _txn_record(self, txn: _Txn, status: str, out: Out) -> None:
         end = status == "END"
         prefix_len = len(self.name) + 1
+        real = {  # a topic's table by its real name (topic names are sanitized)
+            sc.topic: f"{sc.schema}.{sc.table}" for sc in self.schemas.by_relation.values() if sc
+        } if end else {}  # fmt: skip
         value = {
             "status": status, "id": txn.id,
             "event_count": txn.total if end else None,
             "data_collections": [
-                {"data_collection": topic[prefix_len:], "event_count": n}
+                {"data_collection": real.get(topic, topic[prefix_len:]), "event_count": n}
                 for topic, n in txn.counts.items()
             ] if end else None,
             "ts_ms": txn.ts_us // 1000,

@@ -1,0 +1,98 @@
+"""Names a target folds together: DuckDB's identifiers are case-insensitive, so tables ``Foo``
+and ``foo``, or columns ``MixedCase`` and ``mixedcase``, would be one. The sink reports such a
+collision per table, naming both names; the other tables go on (with a dead letter queue the
+bad table's records go there, without one the task fails with that error, as Kafka Connect
+does). PostgreSQL quotes identifiers case-sensitively and takes both."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from connectors.sink.engine.errors import NameCollisionError
+from connectors.source.postgres.types import Oid
+from hub.config import ConnectorSpec
+from hub.log import Log
+from hub.runtime.converters import JsonConverter
+from hub.runtime.worker import Worker
+from tests.connectors.sink.conftest import Sink
+from tests.connectors.sink.events import PgTable
+
+JSON = JsonConverter(schemas_enable=True)
+
+
+def _tables() -> tuple[PgTable, PgTable, PgTable, PgTable]:
+    cols = [("id", Oid.INT4, -1), ("v", Oid.TEXT, -1)]
+    mixed = [*cols, ("MixedCase", Oid.TEXT, -1), ("mixedcase", Oid.TEXT, -1)]
+    return PgTable("Foo", cols), PgTable("foo", cols), PgTable("bar", cols), PgTable("mixed", mixed)
+
+
+def test_case_folded_tables_and_columns_are_a_per_table_error(sink: Sink) -> None:
+    big, small, bar, mixed = _tables()
+    row = {"id": 1, "v": "x"}
+    cfg = {"table.name.format": "${source.table}"}
+    sink.start([], **cfg)
+    sink.put([big.insert(0, row)])
+    if sink.kind == "postgres":  # case-sensitive quoted identifiers: all of them replicate
+        sink.put([small.insert(0, row), mixed.insert(0, {**row, "MixedCase": "a",
+                                                          "mixedcase": "b"})])  # fmt: skip
+        assert sink.rows("foo") == [(1, "x")] and sink.rows("mixed") == [(1, "x", "a", "b")]
+        return
+    with pytest.raises(NameCollisionError) as err:
+        sink.put([small.insert(0, row)])
+    msg = str(err.value)
+    assert "'foo'" in msg and "'Foo'" in msg and "case-insensitive" in msg, msg
+    with pytest.raises(NameCollisionError) as err:
+        sink.put([mixed.insert(0, {**row, "MixedCase": "a", "mixedcase": "b"})])
+    msg = str(err.value)
+    assert "table mixed" in msg and "'MixedCase'" in msg and "'mixedcase'" in msg, msg
+    sink.put([bar.insert(0, row)])  # the other tables go on
+    assert sink.rows("Foo") == [(1, "x")] and sink.rows("bar") == [(1, "x")]
+    # a column that differs only in case from one the table has
+    sink.put([big.insert(1, {"id": 2, "v": "y"})])
+    wide = PgTable("Foo", [("id", Oid.INT4, -1), ("V", Oid.TEXT, -1)])
+    with pytest.raises(NameCollisionError, match="'V'.*'v'|'v'.*'V'"):
+        sink.put([wide.insert(2, {"id": 3, "V": "z"})])
+
+
+def test_with_a_dead_letter_queue_only_the_bad_table_is_set_aside(tmp_path: Path) -> None:
+    big, small, bar, _ = _tables()
+    data = tmp_path / "data"
+    with Log(str(data)) as log:
+        prod = log.producer()
+        for t in (big, small, bar):
+            log.create_topic(t.topic, 1)
+            for i in range(3):
+                r = t.insert(i, {"id": i, "v": "x"})
+                prod.send(t.topic, JSON.from_value(r.value, r.value_schema),
+                          key=JSON.from_value(r.key, r.key_schema))  # fmt: skip
+        prod.flush()
+    duck = tmp_path / "w.duckdb"
+    worker = Worker(str(data))
+    try:
+        worker.add(ConnectorSpec("sink", {
+            "connector.class": "duckdb", "connection.url": f"duckdb://{duck}",
+            "topics": ",".join(t.topic for t in (big, small, bar)),
+            "table.name.format": "${source.table}", "errors.tolerance": "all",
+            "errors.deadletterqueue.topic.name": "dlq",
+            "errors.deadletterqueue.context.headers.enable": "true", "batch.max.wait.ms": 50,
+        }, "test"))  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if worker.log.has_topic("dlq") and worker.log.partition("dlq", 0).high_watermark >= 3:
+                break
+            time.sleep(0.05)
+        recs, _ = worker.log.partition("dlq", 0).records(0)
+        assert {dict(r.headers)["__connect.errors.topic"] for r in recs} == {b"srv.public.foo"}
+        msg = dict(recs[0].headers)["__connect.errors.exception.message"] or b""
+        assert b"'Foo'" in msg and b"'foo'" in msg
+        assert worker.status()["sink"][0].state == "RUNNING"
+    finally:
+        worker.stop()
+    import duckdb
+
+    with duckdb.connect(str(duck), read_only=True) as con:
+        assert con.execute('SELECT count(*) FROM "Foo"').fetchall() == [(3,)]
+        assert con.execute('SELECT count(*) FROM "bar"').fetchall() == [(3,)]
