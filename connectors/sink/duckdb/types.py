@@ -169,7 +169,7 @@ def _zoned(name: str, v: str) -> int:
     """Epoch micros of a ZonedTimestamp, DuckDB's infinity for ``infinity``."""
     try:
         return (dt.datetime.fromisoformat(v) - _UTC_EPOCH) // _MICRO  # years 1..9999, in C
-    except ValueError:
+    except (ValueError, TypeError):  # another form, or no offset (zoned_micros says so)
         micros = temporal.zoned_micros(v)
     if micros == temporal.INFINITY:
         return _TS_INF
