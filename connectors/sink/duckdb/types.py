@@ -135,7 +135,8 @@ def arrow_array(t: ColumnType, values: list[Any], name: str = "?") -> Any:
             return pa.array(values, raw).cast(target)
         except OverflowError:
             what = f"a {kind} beyond 64-bit microseconds"
-            raise ValueNotHeldError(name, what, _DUCK_TS) from None
+            target = _DUCK_TS if kind in (k.TIMESTAMP, k.TIMESTAMPTZ) else f"DuckDB {_SIMPLE[kind]}"
+            raise ValueNotHeldError(name, what, target) from None
     if kind == k.DECIMAL:
         if _decimal_fits(t):
             return _decimal128(t, values)

@@ -63,6 +63,7 @@ CASES: list[tuple[int, int, str, Any, Any]] = [
     (Oid.BIT, 10, "0000000011", SAME, SAME),
     (1007, -1, "{{1,2},{3,4}}", Refused("a multidimensional array"), SAME),
     (1007, -1, "{}", "[]", SAME),
+    (1561, 8, "{00000000,10000001,NULL}", "[00000000, 10000001, NULL]", SAME),
     (1182, -1, "{infinity,-infinity,NULL}", "[infinity, -infinity, NULL]", SAME),
     (1182, -1, "{\"0044-03-15 BC\"}", "['0044-03-15 (BC)']", SAME),
     (1115, -1, '{"0044-03-15 12:00:00 BC",infinity}', "['0044-03-15 (BC) 12:00:00', infinity]",
