@@ -135,7 +135,8 @@ def arrow_array(t: ColumnType, values: list[Any], name: str = "?") -> Any:
             return pa.array(values, raw).cast(target)
         except OverflowError:
             what = f"a {kind} beyond 64-bit microseconds"
-            raise ValueNotHeldError(name, what, _DUCK_TS) from None
+            target = _DUCK_TS if kind in (k.TIMESTAMP, k.TIMESTAMPTZ) else f"DuckDB {_SIMPLE[kind]}"
+            raise ValueNotHeldError(name, what, target) from None
     if kind == k.DECIMAL:
         if _decimal_fits(t):
             return _decimal128(t, values)
@@ -169,7 +170,7 @@ def _zoned(name: str, v: str) -> int:
     """Epoch micros of a ZonedTimestamp, DuckDB's infinity for ``infinity``."""
     try:
         return (dt.datetime.fromisoformat(v) - _UTC_EPOCH) // _MICRO  # years 1..9999, in C
-    except ValueError:
+    except (ValueError, TypeError):  # another form, or no offset (zoned_micros says so)
         micros = temporal.zoned_micros(v)
     if micros == temporal.INFINITY:
         return _TS_INF

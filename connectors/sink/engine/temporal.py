@@ -142,7 +142,10 @@ def zoned_micros(s: str) -> int | str:
 
 
 def pg_timestamptz(s: str) -> str:
-    """PostgreSQL's input text of a ZonedTimestamp, in UTC (BC and far years included)."""
+    """PostgreSQL's input text of a ZonedTimestamp (BC and far years included): as it is when
+    PostgreSQL reads it so (a 4-digit year: ISO 8601 with its offset), else in UTC."""
+    if s[:1].isdigit() and s[4:5] == "-":
+        return s
     v = zoned_micros(s)
     if isinstance(v, str):
         return v

@@ -2,15 +2,19 @@
 
 A PostgreSQL update that leaves a large (TOASTed) value alone does not carry it in the WAL
 unless the table has REPLICA IDENTITY FULL; the source then emits a placeholder in its place:
-the text for string columns, its bytes (base64 in JSON) for bytes columns, a one-element array
-for arrays. The sink must keep the value the target already has. Two places do it: collapse
-(an update of a row written earlier in the same batch takes that row's value) and apply (the
-staged row marks the column, and the upsert reads the current value from the table).
+the text for string columns, its bytes (base64 in JSON) for bytes columns; for arrays (as
+Debezium's UnchangedToastedPlaceholder builds them) the text once, or one item per byte of it
+for numbers, booleans and decimals. The sink must keep the value the target already has. Two
+places do it: collapse (an update of a row written earlier in the same batch takes that row's
+value) and apply (the staged row marks the column, and the upsert reads the current value from
+the table).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +23,16 @@ class Unavailable:
     def __init__(self, text: str) -> None:
         self.text = text
         self.b64 = base64.b64encode(text.encode()).decode()
-        self.forms: tuple[Any, ...] = (text, self.b64, [text], [self.b64])
+        raw = text.encode()
+        uuid3 = str(uuid.UUID(bytes=hashlib.md5(raw).digest(), version=3))
+        per_byte = [base64.b64encode(bytes([b])).decode() for b in raw]
+        self.forms: tuple[Any, ...] = (
+            text, self.b64, [text], [self.b64], [uuid3],
+            list(raw),  # numbers (95 == 95.0: float arrays too)
+            [b != 0 for b in raw],  # booleans
+            per_byte,  # Connect decimals, base64 of the unscaled byte
+            [{"scale": 0, "value": v} for v in per_byte],  # VariableScaleDecimal
+        )  # fmt: skip
 
     def is_placeholder(self, v: Any) -> bool:
         return (type(v) is str or type(v) is list) and v in self.forms

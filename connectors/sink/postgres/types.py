@@ -104,10 +104,38 @@ def staged_type(t: ColumnType) -> str:
     return sql_type(t)
 
 
+# kinds Arrow formats as PostgreSQL reads them, for years 1..9999: (raw type, typed type)
+_ARROW_TEXT = {k.DATE: ("int32", "date32"), k.TIMESTAMP: ("int64", "timestamp")}
+_ARROW_RANGE = {k.DATE: (-719162, 2932896), k.TIMESTAMP: (-62135596800000000, 253402300799999999)}
+
+
+def _arrow_text(kind: str, values: list[Any]) -> list[Any] | None:
+    """The texts of a column of dates or timestamps all in years 1..9999, formatted by Arrow
+    in C (integer arithmetic, several times faster than Python's); None if one is not."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    raw, typed = _ARROW_TEXT[kind]
+    lo, hi = _ARROW_RANGE[kind]
+    try:
+        arr = pa.array(values, raw)
+    except (OverflowError, pa.ArrowInvalid):
+        return None
+    bounds = pc.min_max(arr).as_py()  # type: ignore[attr-defined]
+    if bounds["min"] is None or bounds["min"] < lo or bounds["max"] > hi:
+        return None
+    as_type = pa.date32() if typed == "date32" else pa.timestamp("us")
+    return arr.cast(as_type).cast(pa.string()).to_pylist()  # type: ignore[no-any-return]
+
+
 def staged_values(name: str, t: ColumnType, values: list[Any]) -> list[Any]:
     """A column's canonical values as COPY binds them: temporal kinds as exact text."""
     kind = t.kind
     if kind in _TEXT:
+        if kind in _ARROW_TEXT and len(values) > 16:
+            fast = _arrow_text(kind, values)
+            if fast is not None:
+                return fast
         fn = _TEXT[kind]
         return [None if v is None else fn(v) for v in values]
     if kind == k.JSON:

@@ -14,7 +14,9 @@ schema and table names.
 
 from __future__ import annotations
 
+import hashlib
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -135,10 +137,36 @@ def _placeholder(schema: Mapping[str, Any], text: str) -> Any:
     if kind == "bytes":
         return text.encode()
     if kind == "array":
-        return [_placeholder(schema["items"], text)]
+        return _array_placeholder(schema["items"], text)
     if kind == "map":
         return {text: text}
     return None  # not a TOAST-able Connect type: never reached for varlena columns
+
+
+def _array_placeholder(items: Mapping[str, Any], text: str) -> list[Any]:
+    """Debezium's placeholder for an unchanged TOASTed array (UnchangedToastedPlaceholder.
+    getArrayValue): text-like items hold the placeholder once (a uuid its name-based UUID),
+    bytes items its bytes; numbers and booleans one item per byte of the placeholder, so a
+    sink can tell it from a value (a single null would overwrite the array)."""
+    raw = text.encode()
+    kind, name = items["type"], items.get("name")
+    if kind == "string":
+        if name == "io.debezium.data.Uuid":  # java.util.UUID.nameUUIDFromBytes
+            return [str(uuid.UUID(bytes=hashlib.md5(raw).digest(), version=3))]
+        return [text]
+    if kind == "bytes":
+        if name == "org.apache.kafka.connect.data.Decimal":
+            return [bytes([b]) for b in raw]
+        return [raw]
+    if kind in ("int8", "int16", "int32", "int64"):
+        return list(raw)
+    if kind in ("float", "double"):
+        return [float(b) for b in raw]
+    if kind == "boolean":
+        return [b != 0 for b in raw]
+    if name == "io.debezium.data.VariableScaleDecimal":
+        return [{"scale": 0, "value": bytes([b])} for b in raw]
+    return [_placeholder(items, text)]
 
 
 class TableSchema:

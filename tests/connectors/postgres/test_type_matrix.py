@@ -315,6 +315,25 @@ MATRIX: list[Col] = [
         ("-0043-03-15T12:00:00.000000Z", "0001-01-01T00:00:00.000000Z",
          "9999-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.500000Z"),
         sch("string", "io.debezium.time.ZonedTimestamp")),
+    # edges: int64-clamped intervals (Debezium's (long) cast saturates), bit(8) zero (Debezium's
+    # Bits drop the width: the sinks restore it from the schema's length), infinity and BC
+    # array items, multidimensional arrays (nested under the one-dimensional schema)
+    Col("c_interval_edge", "interval",
+        ("'178000000 years'", "'-178000000 years'", "'00:00:00.000001'", "'-00:00:00.000001'"),
+        (2**63 - 1, -(2**63), 1, -1), sch("int64", "io.debezium.time.MicroDuration")),
+    Col("c_bit8", "bit(8)", ("B'00000000'", "B'10000000'", "B'00000001'", "B'11111111'"),
+        ("", b64(b"\x80"), b64(b"\x01"), b64(b"\xff")), bits(8)),
+    Col("c_datearr_edge", "date[]",
+        ("'{infinity,-infinity}'", "'{\"0044-03-15 BC\"}'", "'{5874897-12-31}'", "'{NULL}'"),
+        ([DATE_PINF, DATE_NINF], [days(757, 3, 15) - 2 * 146097], [days(5874897, 12, 31)],
+         [None]),
+        arr(sch("int32", "io.debezium.time.Date"))),
+    Col("c_tsarr_edge", "timestamp[]",
+        ("'{infinity,-infinity}'", "'{\"0044-03-15 12:00:00 BC\"}'", "'{}'", "'{NULL}'"),
+        ([TS_PINF, TS_NINF], [micros(757, 3, 15, 12) - 2 * 146097 * 86_400_000_000], [], [None]),
+        arr(sch("int64", "io.debezium.time.MicroTimestamp"))),
+    Col("c_int4arr2", "int[]", ("'{{1,2},{3,4}}'", "'{{NULL}}'", "'{{{1}}}'", "'{}'"),
+        ([[1, 2], [3, 4]], [[None]], [[[1]]], []), arr(sch("int32"))),
     # arrays
     Col("c_int4arr", "int[]", ("'{1,2,3}'", "'{}'", "'{1,NULL,3}'", "'{-2147483648}'"),
         ([1, 2, 3], [], [1, None, 3], [-2147483648]), arr(sch("int32"))),
