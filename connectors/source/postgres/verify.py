@@ -82,9 +82,18 @@ def _reader(cfg: PostgresSourceConfig, sql: str, ts: Any, columns: tuple[Column,
     return rows
 
 
+def _zoned_text(s: str) -> str:
+    """A ZonedTimestamp as PostgreSQL prints a timestamptz in UTC (BC last)."""
+    v = temporal.zoned_micros(s)
+    if isinstance(v, str):
+        return v  # infinity
+    text = temporal.pg_timestamp(v)
+    return f"{text[:-3]}+00 BC" if text.endswith(" BC") else f"{text}+00"
+
+
 _TEXT: dict[str, Callable[[Any], str]] = {
     "date": temporal.pg_date, "timestamp": temporal.pg_timestamp, "time": temporal.pg_time,
-    "timestamptz": temporal.pg_timestamptz,
+    "timestamptz": _zoned_text,
 }  # fmt: skip
 
 
