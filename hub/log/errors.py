@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from hub.errors import ConfigError, FatalError, HubError, TransientError
 
 
@@ -89,6 +91,27 @@ class CorruptRecordError(LogError, FatalError):
         super().__init__(f"corrupt record batch in {path} at byte {position}: {reason}")
 
 
+class LogStorageError(LogError, TransientError):
+    """Writing the log's files failed (disk full, I/O error). The partition was rolled back to
+    its last durable offset before this was raised: nothing of the failed write stays pending,
+    so retrying (after space returns) writes each record once."""
+
+    def __init__(
+        self, directory: str, path: str, needed: int, free: int, errno: int | None, cause: str
+    ) -> None:
+        self.directory = directory
+        self.path = path
+        self.needed = needed
+        self.free = free
+        self.errno = errno
+        self.cause = cause
+        super().__init__(
+            f"cannot write the log in {directory}: {cause} (writing {needed} bytes to "
+            f"{os.path.basename(path)}, {free} bytes free); the partition is back at its last "
+            "durable offset; free disk space there and send again (a hub worker retries by itself)"
+        )
+
+
 class RecordTooLargeError(LogError, ConfigError):
     def __init__(self, topic: str, size: int, limit: int) -> None:
         self.topic = topic
@@ -119,6 +142,7 @@ __all__ = [
     "InvalidTopicError",
     "LogError",
     "LogLockedError",
+    "LogStorageError",
     "MissingLogDirError",
     "OffsetOutOfRangeError",
     "ReadOnlyLogError",

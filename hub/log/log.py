@@ -15,6 +15,7 @@ Thread safety: all methods may be called from any thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -29,6 +30,7 @@ from hub.log import _malloc, cleaner, files
 from hub.log.config import TopicConfig
 from hub.log.errors import (
     InvalidTopicError,
+    LogStorageError,
     MissingLogDirError,
     ReadOnlyLogError,
     TopicExistsError,
@@ -280,6 +282,7 @@ class Log:
         interval = self.maintenance_interval_ms
         period = math.inf if interval is None else interval / 1000  # None: the owner runs it
         next_maintenance = time.monotonic() + period
+        last_report = -math.inf
         while not self._stop.wait(0.02):
             try:
                 with self._lock:
@@ -287,12 +290,18 @@ class Log:
                 for topic in topics:
                     for p in topic.partitions:
                         if p.flush_due(self.flush_interval_ms):
-                            p.flush()
+                            with contextlib.suppress(LogStorageError):  # rolled back and
+                                p.flush()  # reported by the partition
                 if time.monotonic() >= next_maintenance:
-                    self.run_maintenance()
                     next_maintenance = time.monotonic() + period
-            except Exception:  # keep the flusher alive; the next round retries
-                log.exception("log maintenance failed")
+                    self.run_maintenance()
+            except Exception as exc:  # keep the flusher alive; the next round retries
+                now = time.monotonic()
+                if now - last_report >= 60:  # not a traceback every 20 ms
+                    log.exception("log maintenance failed")
+                    last_report = now
+                else:
+                    log.debug("log maintenance failed again: %s", exc)
 
     def close(self) -> None:
         with self._lock:

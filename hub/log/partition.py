@@ -26,6 +26,7 @@ topic deleted) every operation raises PartitionClosedError.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 import threading
 import time
@@ -39,10 +40,12 @@ from hub.log.errors import (
     CorruptRecordError,
     FatalError,
     LogError,
+    LogStorageError,
     OffsetOutOfRangeError,
     ReadOnlyLogError,
     RecordTooLargeError,
 )
+from hub.log.failures import ReportLimiter, storage_error
 from hub.log.record import AppendInfo, PartitionInfo, Record
 from hub.log.segment import InvalidBatchAt, LogSegment
 
@@ -101,6 +104,9 @@ class Partition:
         self._last_flush = time.monotonic()
         self.truncated_bytes = 0
         self._closed = False
+        self.epoch = 0  # counts rollbacks that dropped appended records (see _roll_back)
+        self.write_error: LogStorageError | None = None  # the last one
+        self._reports = ReportLimiter()
         if not read_only:
             if not os.path.isdir(directory):
                 os.makedirs(directory, exist_ok=True)
@@ -295,18 +301,24 @@ class Partition:
             if self.read_only:
                 raise ReadOnlyLogError(self.directory, "roll a segment")
             self._check_open()
-            self._wait_for_flush()
+            self.flush()  # everything durable first, rolled back if it fails
             old = self.active
             if old.size == 0:
                 return
-            old.seal()
+            seg: LogSegment | None = None
+            try:
+                seg = LogSegment(
+                    self.directory,
+                    self.log_end_offset,
+                    index_interval=self.config.index_interval_bytes,
+                    active=True,
+                )
+                old.seal()
+            except OSError as exc:  # e.g. disk full: the data is durable, the old segment
+                if seg is not None:  # stays the active one
+                    seg.delete()
+                raise self._roll_back(exc, 0) from exc
             old.next_offset = self.log_end_offset
-            seg = LogSegment(
-                self.directory,
-                self.log_end_offset,
-                index_interval=self.config.index_interval_bytes,
-                active=True,
-            )
             self.segments.append(seg)
             self._bases.append(seg.base_offset)
             files.fsync_dir(self.directory)
@@ -320,7 +332,8 @@ class Partition:
         """Write buffered batches; with ``fsync`` make them durable and visible to readers.
 
         The write and the fsync run outside the partition lock (and outside the GIL), so
-        producers keep appending while a flush is on its way to disk."""
+        producers keep appending while a flush is on its way to disk. A failed write rolls
+        the partition back to its last durable offset and raises LogStorageError."""
         with self.lock:
             if self.read_only or not self.segments:
                 return  # closed: close() made everything appended durable
@@ -333,24 +346,46 @@ class Partition:
                     self._mark_durable(end_offset)
                 return
             self._flushing = True
-        ok = False
         try:
             written = seg.write_chunk(data, position)
             if fsync:
                 seg.sync()
-            ok = True
-        finally:
+        except BaseException as exc:
             with self.lock:
-                if ok:
-                    seg.written_size = written
-                    if fsync:
-                        seg.durable_size = written
-                        self._mark_durable(end_offset)
-                    seg.flush_indexes(written, end_offset)
-                else:  # e.g. disk full: keep the batches for the next attempt (same position)
-                    seg._pending[:0] = data
+                seg._pending[:0] = data  # dropped with everything else not durable
                 self._flushing = False
                 self._flush_done.notify_all()
+                err = self._roll_back(exc, sum(len(d) for d in data))
+            if isinstance(exc, Exception):
+                raise err from exc
+            raise
+        with self.lock:
+            seg.written_size = written
+            if fsync:
+                seg.durable_size = written
+                self._mark_durable(end_offset)
+            self._flushing = False
+            self._flush_done.notify_all()
+            try:
+                seg.flush_indexes(written, end_offset)
+            except OSError as exc:  # the batches are durable; the entries are written later
+                self._reports.report(storage_error(exc, self.directory, seg.index.path, 0), 0, 0)
+
+    def _roll_back(self, exc: BaseException, needed: int) -> LogStorageError:
+        """After a failed write: put the active segment back at its last durable batch and
+        drop every record not durable yet (lock held, no flush running). Producers that
+        appended here since their last flush find ``epoch`` moved and get the error."""
+        seg = self.active
+        dropped = self.log_end_offset - self.high_watermark
+        dropped_bytes = seg.rollback(self.high_watermark)
+        self.log_end_offset = self.high_watermark
+        self._unflushed_records = 0
+        err = storage_error(exc, self.directory, seg.path, needed or dropped_bytes)
+        if dropped:
+            self.epoch += 1
+            self.write_error = err
+        self._reports.report(err, dropped, dropped_bytes)
+        return err
 
     def _mark_durable(self, offset: int) -> None:
         self._last_flush = time.monotonic()
@@ -572,6 +607,9 @@ class Partition:
     def close(self) -> None:
         with self.lock:
             self._wait_for_flush()
+            if not self.read_only and self.segments and not self._closed:
+                with contextlib.suppress(LogStorageError):  # rolled back and reported:
+                    self.flush()  # what is durable stays, the rest is gone
             self._closed = True
             for seg in self.segments:
                 seg.close()

@@ -201,6 +201,23 @@ class LogSegment:
         self.index.flush()
         self.time_index.flush()
 
+    def rollback(self, next_offset: int) -> int:
+        """Go back to the last durable point after a failed write: drop the buffered batches,
+        cut the file to ``durable_size`` (bytes past it may be torn or never synced) and forget
+        the index entries past it. ``next_offset`` is the offset after the last durable batch.
+        Returns the bytes dropped. Lock held, no flush running."""
+        dropped = self.size - self.durable_size
+        self._pending = []
+        if os.fstat(self._fd).st_size > self.durable_size:
+            os.ftruncate(self._fd, self.durable_size)
+        self.size = self.written_size = self.durable_size
+        self.next_offset = next_offset
+        self.index.drop_from(self.durable_size)
+        self.time_index.drop_from(next_offset - self.base_offset)
+        self._max_timestamp = None  # from the time index again
+        self._bytes_since_index = 0
+        return dropped
+
     @property
     def unflushed(self) -> bool:
         return self.durable_size < self.size
@@ -336,6 +353,10 @@ class LogSegment:
         last = self.time_index.last()
         if self.max_timestamp >= 0 and (last is None or last[0] < self.max_timestamp):
             self.time_index.append(self.max_timestamp, self.next_offset - 1)
+        for index in (self.index, self.time_index):  # what may fail (disk full) comes first:
+            if not os.path.exists(index.path):  # a failure leaves the segment active
+                open(index.path, "wb").close()
+            index.flush(fsync=True)
         self.index.seal()
         self.time_index.seal()
         self.active = False
