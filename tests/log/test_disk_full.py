@@ -12,7 +12,7 @@ import os
 import pytest
 
 from hub.log import Log, LogStorageError, TopicPartition
-from tests.fixtures.tmpfs import Tmpfs, tmpfs_dir  # noqa: F401
+from tests.fixtures.tmpfs import Tmpfs
 
 TP = TopicPartition("t", 0)
 CHUNK = 200  # records per send
@@ -48,9 +48,8 @@ def _fill_until_full(log: Log) -> tuple[int, LogStorageError]:
 
 
 def _segment_bytes(part_dir: str) -> int:
-    return sum(
-        os.path.getsize(os.path.join(part_dir, n)) for n in os.listdir(part_dir) if n.endswith(".log")
-    )
+    names = [n for n in os.listdir(part_dir) if n.endswith(".log")]
+    return sum(os.path.getsize(os.path.join(part_dir, n)) for n in names)
 
 
 @pytest.mark.parametrize("segment_bytes", [None, "65536"], ids=["one-segment", "rolling"])
