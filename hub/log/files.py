@@ -10,6 +10,10 @@ Layout of a data directory::
         00000000000000000000.timeindex   sparse time index of that segment
         *.cleaned / *.swap / *.deleted   transient states of compaction and retention
         cleaning.json                    manifest of an in-flight compaction swap
+        recovery.json                    what recovery cut from this partition (hub.log.recovery)
+
+Everything is created owner-only (``FILE_MODE``, ``DIR_MODE``): records may hold secrets
+(connector configs in ``__connect_configs``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ import re
 LOCK_FILE = ".lock"
 TOPIC_META = "topic.json"
 CLEANING_MANIFEST = "cleaning.json"
+RECOVERY_NOTES = "recovery.json"
+QUARANTINE_SUFFIX = ".quarantined"  # a file recovery set aside instead of adopting it
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from hub.log import batch as _batch
-from hub.log import codec, files
+from hub.log import codec, files, recovery
 from hub.log.batch import BatchHeader, InvalidBatchError
 from hub.log.config import TopicConfig
 from hub.log.errors import (
@@ -104,6 +104,7 @@ class Partition:
         self._last_flush = time.monotonic()
         self.truncated_bytes = 0
         self._closed = False
+        self.corruption: CorruptRecordError | None = None  # read-only: damage at the end
         self.epoch = 0  # counts rollbacks that dropped appended records (see _roll_back)
         self.write_error: LogStorageError | None = None  # the last one
         self._reports = ReportLimiter()
@@ -151,7 +152,10 @@ class Partition:
         if created:
             files.fsync_dir(self.directory)  # the new .log's name must survive a power loss
         active = self.segments[-1]
-        self.truncated_bytes = active.recover(full=not clean_shutdown)
+        cut = active.recover(full=not clean_shutdown)
+        if cut is not None:
+            recovery.report(self.directory, cut)
+            self.truncated_bytes = cut.bytes_cut
         self.log_end_offset = self.high_watermark = active.next_offset
 
     def _scan_tail(self, seg: LogSegment) -> None:
@@ -165,12 +169,14 @@ class Partition:
         else:
             pos = seg.size
         seg.size = seg.written_size = seg.durable_size = pos
+        self.corruption = None
         try:
             for p, header in seg.iter_batches(pos, size, check_crc=True):
                 seg.next_offset = header.next_offset
                 seg.size = seg.written_size = seg.durable_size = p + header.size
-        except InvalidBatchError:
-            pass  # a batch being written, or a torn tail the writer will truncate
+        except InvalidBatchAt as exc:
+            if "torn" not in exc.reason:  # not a batch being written: damage, which readers
+                self.corruption = _corrupt(exc, seg, exc.position)  # must hear about
 
     def refresh(self) -> None:
         """Read-only: pick up batches and segments the writer made durable since, drop the
@@ -256,6 +262,7 @@ class Partition:
                 durable_offset=self.high_watermark,
                 size_bytes=self.size_bytes(),
                 segments=len(self.segments),
+                recovery=recovery.note_lines(self.directory),
             )
 
     # -- appends ---------------------------------------------------------------------------
@@ -428,6 +435,8 @@ class Partition:
                 self._check_offset(offset)
                 found = self._find(offset, max_bytes, durable_only)
             if found is None:
+                if self.corruption is not None and offset >= self.high_watermark:
+                    raise self.corruption  # never end quietly where the data is damaged
                 return b"", "", 0
             data, seg, pos = found
             if self._skips(offset, data):

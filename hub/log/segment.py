@@ -28,6 +28,7 @@ from hub.log import batch as _batch
 from hub.log import files
 from hub.log.batch import BatchHeader, InvalidBatchError
 from hub.log.index import OffsetIndex, TimeIndex
+from hub.log.recovery import Truncation, last_intact_offset
 
 _SCAN_CHUNK = 1 << 20
 _IOV_MAX = 1024  # buffers per pwritev call (Linux's IOV_MAX)
@@ -284,11 +285,12 @@ class LogSegment:
         return None
 
     # -- recovery -------------------------------------------------------------------------
-    def recover(self, full: bool) -> int:
+    def recover(self, full: bool) -> Truncation | None:
         """Validate the tail, truncate a torn or corrupt end, rebuild lost index entries.
 
         ``full`` rescans the whole segment (after an unclean shutdown); otherwise only from the
-        last index entry that still points at an intact batch. Returns bytes truncated.
+        last index entry that still points at an intact batch. Returns what was cut, if
+        anything (the caller reports it: hub.log.recovery).
         """
         size = os.fstat(self._fd).st_size
         entries = self.index.entries()
@@ -302,21 +304,33 @@ class LogSegment:
         self._max_timestamp = times[-1][0] if times else -1
         self.size = self.written_size = self.durable_size = position
         self._bytes_since_index = 0
+        reason = ""
         try:
             for pos, header in self.iter_batches(position, size, check_crc=True):
-                if header.base_offset != self.next_offset:
-                    break  # an active segment's batches are contiguous: anything else is garbage
+                if header.base_offset != self.next_offset:  # an active segment's batches are
+                    reason = (  # contiguous: anything else is garbage
+                        f"batch at byte {pos} starts at offset {header.base_offset}, "
+                        f"expected {self.next_offset}"
+                    )
+                    break
                 self._register(header)
                 self.size = self.written_size = self.durable_size = pos + header.size
-        except InvalidBatchError:
-            pass
+        except InvalidBatchError as exc:
+            reason = exc.reason
         truncated = size - self.size
+        cut = None
         if truncated:
+            last = last_intact_offset(self._fd, self.size, size)
+            if last is not None and last < self.next_offset:
+                last = None  # an old batch's copy, not records past the damage
+            cut = Truncation(
+                self.path, self.size, truncated, self.next_offset, last, reason or "torn batch"
+            )
             os.ftruncate(self._fd, self.size)
             os.fsync(self._fd)
         self.index.flush()
         self.time_index.flush()
-        return truncated
+        return cut
 
     def intact_index_entries(self, size: int) -> int:
         """Index entries up to and including the last one that points at an intact batch
