@@ -77,6 +77,16 @@ def topic_name_problem(name: str) -> str | None:
     return None
 
 
+def private_opener(path: str, flags: int) -> int:
+    """``open(..., opener=private_opener)``: a file created owner-only (``FILE_MODE``)."""
+    return os.open(path, flags, FILE_MODE)
+
+
+def make_dirs(path: str) -> None:
+    """``os.makedirs`` with owner-only directories (``DIR_MODE``); an existing one is fine."""
+    os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+
+
 def fsync_dir(path: str) -> None:
     """Make renames and creations inside ``path`` durable."""
     fd = os.open(path, os.O_RDONLY)

@@ -30,6 +30,8 @@ import os
 import struct
 from typing import Any, Self
 
+from hub.log.files import private_opener
+
 _OFFSET_ENTRY = struct.Struct(">II")
 _TIME_ENTRY = struct.Struct(">qI")
 
@@ -147,7 +149,7 @@ class _SparseIndex:
         """Replace the file with the entries in memory (tmp file, fsync, rename): a reader that
         mapped the old file keeps it; truncating in place would kill it with SIGBUS."""
         tmp = self.path + ".tmp"
-        with open(tmp, "wb") as f:
+        with open(tmp, "wb", opener=private_opener) as f:
             f.write(self._buf)
             f.flush()
             os.fsync(f.fileno())
@@ -167,7 +169,7 @@ class _SparseIndex:
                 end -= size  # entries are ordered: the ones to hold back are at the end
         if self._written < end:
             try:
-                with open(self.path, "ab") as f:
+                with open(self.path, "ab", opener=private_opener) as f:
                     f.write(self._buf[self._written : end])
                     if fsync:
                         os.fsync(f.fileno())
@@ -177,14 +179,14 @@ class _SparseIndex:
                 raise
             self._written = end
         elif fsync and os.path.exists(self.path):
-            with open(self.path, "ab") as f:
+            with open(self.path, "ab", opener=private_opener) as f:
                 os.fsync(f.fileno())
 
     def seal(self) -> None:
         """Write out and fsync; from now on the index is read-only and mapped on demand."""
         if self._active:
             if not os.path.exists(self.path):
-                open(self.path, "wb").close()
+                open(self.path, "wb", opener=private_opener).close()
             self.flush(fsync=True)
             self._active = False
             self._buf = None

@@ -76,7 +76,9 @@ class Log:
                 raise MissingLogDirError(self.path)
             clean = True
         else:
-            os.makedirs(self.path, exist_ok=True)
+            files.make_dirs(self.path)
+            if os.stat(self.path).st_mode & 0o077:  # records may hold secrets: owner only
+                os.chmod(self.path, files.DIR_MODE)
             self._dir_lock = DirectoryLock(self.path)
             self._dir_lock.acquire()
             marker = os.path.join(self.path, CLEAN_SHUTDOWN)
@@ -315,7 +317,7 @@ class Log:
             for topic in self._topics.values():
                 topic.close()
             if not self.read_only:
-                with open(os.path.join(self.path, CLEAN_SHUTDOWN), "w"):
+                with open(os.path.join(self.path, CLEAN_SHUTDOWN), "w", opener=files.private_opener):
                     pass
                 files.fsync_dir(self.path)
             self._release()

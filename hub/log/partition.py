@@ -110,7 +110,7 @@ class Partition:
         self._reports = ReportLimiter()
         if not read_only:
             if not os.path.isdir(directory):
-                os.makedirs(directory, exist_ok=True)
+                files.make_dirs(directory)
                 files.fsync_dir(os.path.dirname(directory))
             from hub.log.cleaner import resolve_interrupted
 

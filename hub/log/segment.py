@@ -72,7 +72,7 @@ class LogSegment:
         self.state = state  # "" or one of the transient suffixes (cleaned / swap)
         self.path = files.segment_path(directory, base_offset, files.LOG_SUFFIX, state)
         flags = os.O_RDWR | os.O_CREAT if active else os.O_RDONLY
-        self._fd = os.open(self.path, flags, 0o644)
+        self._fd = os.open(self.path, flags, files.FILE_MODE)
         st = os.fstat(self._fd)
         self._file_id = (st.st_dev, st.st_ino)
         self.size = self.written_size = self.durable_size = st.st_size
@@ -369,7 +369,7 @@ class LogSegment:
             self.time_index.append(self.max_timestamp, self.next_offset - 1)
         for index in (self.index, self.time_index):  # what may fail (disk full) comes first:
             if not os.path.exists(index.path):  # a failure leaves the segment active
-                open(index.path, "wb").close()
+                open(index.path, "wb", opener=files.private_opener).close()
             index.flush(fsync=True)
         self.index.seal()
         self.time_index.seal()

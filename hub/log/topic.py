@@ -72,7 +72,7 @@ class Topic:
     @staticmethod
     def write_meta(directory: str, name: str, partitions: int, config: TopicConfig) -> None:
         if not os.path.isdir(directory):
-            os.makedirs(directory)
+            files.make_dirs(directory)
             files.fsync_dir(os.path.dirname(directory))
         meta = {
             "name": name,
@@ -80,7 +80,7 @@ class Topic:
             "config": config.to_properties(include_defaults=False),
         }
         path = os.path.join(directory, files.TOPIC_META)
-        with open(path + ".tmp", "w") as f:
+        with open(path + ".tmp", "w", opener=files.private_opener) as f:
             json.dump(meta, f, indent=2)
             f.flush()
             os.fsync(f.fileno())
