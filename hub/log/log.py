@@ -317,7 +317,8 @@ class Log:
             for topic in self._topics.values():
                 topic.close()
             if not self.read_only:
-                with open(os.path.join(self.path, CLEAN_SHUTDOWN), "w", opener=files.private_opener):
+                marker = os.path.join(self.path, CLEAN_SHUTDOWN)
+                with open(marker, "w", opener=files.private_opener):
                     pass
                 files.fsync_dir(self.path)
             self._release()

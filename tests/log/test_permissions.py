@@ -40,9 +40,7 @@ def test_files_and_directories_are_owner_only(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert any(p.endswith(".index") for p in modes) and any(p.endswith(".lock") for p in modes)
-    loose = {
-        p: oct(m) for p, m in modes.items() if m != (0o700 if os.path.isdir(p) else 0o600)
-    }
+    loose = {p: oct(m) for p, m in modes.items() if m != (0o700 if os.path.isdir(p) else 0o600)}
     assert not loose, loose
 
 
