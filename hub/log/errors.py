@@ -50,6 +50,32 @@ class TopicExistsError(LogError, ConfigError):
         super().__init__(f"topic {topic!r} already exists")
 
 
+class TopicDirectoryExistsError(LogError, ConfigError):
+    """A topic's directory name is taken by a directory that is not a hub topic."""
+
+    def __init__(self, topic: str, directory: str) -> None:
+        self.topic = topic
+        self.directory = directory
+        super().__init__(
+            f"cannot create topic {topic!r}: {directory} already exists and is not a hub topic "
+            "(no topic.json); hub will not touch files it did not write: move that directory "
+            "out of the data directory, or choose another topic name"
+        )
+
+
+class BadTopicMetaError(LogError, ConfigError):
+    """A topic's ``topic.json`` cannot be read."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(
+            f"{path}: {problem}; restore it (it holds the topic's name, partition count and "
+            'config, as {"name": ..., "partitions": N, "config": {...}}) or move the topic\'s '
+            "directory out of the data directory"
+        )
+
+
 class InvalidTopicError(LogError, ConfigError):
     def __init__(self, topic: str, reason: str) -> None:
         self.topic = topic
@@ -136,6 +162,7 @@ class RebalanceInProgressError(LogError, TransientError):
 
 
 __all__ = [
+    "BadTopicMetaError",
     "ConfigError",
     "CorruptRecordError",
     "FatalError",
@@ -148,6 +175,7 @@ __all__ = [
     "ReadOnlyLogError",
     "RebalanceInProgressError",
     "RecordTooLargeError",
+    "TopicDirectoryExistsError",
     "TopicExistsError",
     "TransientError",
     "UnknownPartitionError",

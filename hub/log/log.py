@@ -33,6 +33,7 @@ from hub.log.errors import (
     LogStorageError,
     MissingLogDirError,
     ReadOnlyLogError,
+    TopicDirectoryExistsError,
     TopicExistsError,
     UnknownTopicError,
 )
@@ -46,6 +47,14 @@ log = logging.getLogger(__name__)
 CLEAN_SHUTDOWN = ".clean_shutdown"
 OFFSETS_TOPIC = "__consumer_offsets"
 INTERNAL_TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
+
+
+def _half_created(directory: str) -> bool:
+    """Whether ``directory`` is what a topic create that crashed half-way leaves: an empty
+    directory, or one holding only the temporary ``topic.json.tmp``."""
+    if os.path.islink(directory) or not os.path.isdir(directory):
+        return False
+    return set(os.listdir(directory)) <= {files.TOPIC_META + ".tmp"}
 
 
 class Log:
@@ -120,7 +129,9 @@ class Log:
                 directory,
                 topic_name,
                 partitions,
-                TopicConfig.parse(props, where=f"config of topic {topic_name!r}"),
+                TopicConfig.parse(
+                    props, where=f"config in {os.path.join(directory, files.TOPIC_META)}"
+                ),
                 read_only=self.read_only,
                 clean_shutdown=clean,
                 on_durable=self._notify,
@@ -159,8 +170,10 @@ class Log:
             if name in self._topics:
                 raise TopicExistsError(name)
             directory = os.path.join(self.path, name)
-            if os.path.exists(directory):
-                shutil.rmtree(directory)  # no topic.json: a create that crashed half-way
+            if os.path.lexists(directory):  # no topic.json (else the topic would be known)
+                if not _half_created(directory):
+                    raise TopicDirectoryExistsError(name, directory)
+                shutil.rmtree(directory)  # a create that crashed before its topic.json
             Topic.write_meta(directory, name, partitions, cfg)
             topic = Topic(
                 directory, name, partitions, cfg,

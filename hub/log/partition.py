@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from hub.log import batch as _batch
-from hub.log import codec, files, recovery
+from hub.log import codec, files, recovery, strays
 from hub.log.batch import BatchHeader, InvalidBatchError
 from hub.log.config import TopicConfig
 from hub.log.errors import (
@@ -137,7 +137,10 @@ class Partition:
         if self.read_only:
             self._refresh()
             return
-        bases = self._segment_bases()
+        from hub.log.cleaner import CHECKPOINT
+
+        compacted = self.config.compact or os.path.exists(os.path.join(self.directory, CHECKPOINT))
+        bases = strays.set_aside(self.directory, self._segment_bases(), compacted)
         created = not bases
         if created:
             bases = [0]
