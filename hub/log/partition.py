@@ -427,6 +427,15 @@ class Partition:
 
     def _read(self, offset: int, max_bytes: int, durable_only: bool) -> tuple[bytes, str, int]:
         """``read``, plus the segment file and byte position the data starts at."""
+        try:
+            return self._read_at(offset, max_bytes, durable_only)
+        except CorruptRecordError as exc:  # say which records are out of reach
+            where = f"{self.topic}-{self.index} cannot be read from offset {offset}"
+            if where in exc.reason:
+                raise
+            raise CorruptRecordError(exc.path, exc.position, f"{exc.reason}; {where}") from None
+
+    def _read_at(self, offset: int, max_bytes: int, durable_only: bool) -> tuple[bytes, str, int]:
         with self.lock:
             self._check_open()
             self._check_offset(offset)

@@ -69,6 +69,7 @@ def test_overwritten_bytes_fail_the_reader_and_recovery_says_what_it_cut(tmp_pat
     r = _consume(data, "--from-beginning")
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "corrupt record batch" in r.stderr and seg in r.stderr
+    assert "t-0 cannot be read from offset 4000" in r.stderr
 
     _unclean(data)
     r = _hub(data, "topics", "create", "other")  # opens the log for writing: recovery runs
