@@ -5,11 +5,19 @@ is fsynced, the only part readers see unless they ask otherwise) <= ``log_end_of
 offset to assign). Appends go to the active segment's memory buffer; ``flush`` writes and
 fsyncs them and advances the high watermark.
 
-On open (writer), transient files of an interrupted retention or compaction are resolved, then
-the active segment's tail is validated by CRC and a torn or corrupt end truncated. A new
-partition directory and its first segment file are made durable (directory fsync) at once.
+On open (writer), transient files of an interrupted retention or compaction are resolved,
+stray segment files are set aside (hub.log.strays), then the active segment's tail is
+validated by CRC and a torn or corrupt end truncated, and the cut reported (hub.log.recovery).
+A new partition directory and its first segment file are made durable (directory fsync) at
+once.
 
-A read-only partition never changes a file; it stops at the first invalid batch and, on
+A failed write (disk full, I/O error) rolls the partition back to its high watermark: the
+active segment's file and indexes are cut to the durable size and every record not durable yet
+is dropped, so nothing half-written stays pending to be written twice; ``epoch`` moves, which
+tells the producers that had appended here (hub.log.producer), and LogStorageError is raised.
+
+A read-only partition never changes a file; it stops at the first invalid batch (one that is
+complete but damaged is kept as ``corruption`` and raised to a reader that gets there) and, on
 ``refresh``, makes its segment list match the directory: segments deleted by retention are
 closed and dropped (``log_start_offset`` moves), segments a compaction swapped are reopened,
 the previous last segment is scanned to its end before new segments are added. Files vanishing
