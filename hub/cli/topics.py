@@ -95,7 +95,8 @@ def topics_describe(name: str, all_config: bool, fmt: str) -> None:
     """Show a topic's partitions (offsets, size, segments) and config.
 
     START is the first offset still stored, END the next offset to be written, DURABLE
-    the end of what is fsync'd and visible to consumers.
+    the end of what is fsync'd and visible to consumers. Data that recovery cut from a
+    partition (a torn or corrupt segment tail) is listed under "Recovery".
 
     \b
     Example:
@@ -130,6 +131,11 @@ def topics_describe(name: str, all_config: bool, fmt: str) -> None:
         for p in info.partitions
     ]  # fmt: skip
     click.echo(table(["PARTITION", "START", "END", "DURABLE", "SIZE", "SEGMENTS"], rows))
+    notes = [(p.partition, line) for p in info.partitions for line in p.recovery]
+    if notes:
+        click.echo("Recovery (data cut when the log was opened after damage or a crash):")
+        for partition, line in notes:
+            click.echo(f"  partition {partition}: {line}")
 
 
 @topics.command("alter")

@@ -67,7 +67,7 @@ def _read_checkpoint(directory: str) -> dict[str, Any]:
 
 def _write_atomic(path: str, data: str) -> None:
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with open(tmp, "w", opener=files.private_opener) as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from hub.errors import ConfigError, FatalError, HubError, TransientError
 
 
@@ -48,6 +50,32 @@ class TopicExistsError(LogError, ConfigError):
         super().__init__(f"topic {topic!r} already exists")
 
 
+class TopicDirectoryExistsError(LogError, ConfigError):
+    """A topic's directory name is taken by a directory that is not a hub topic."""
+
+    def __init__(self, topic: str, directory: str) -> None:
+        self.topic = topic
+        self.directory = directory
+        super().__init__(
+            f"cannot create topic {topic!r}: {directory} already exists and is not a hub topic "
+            "(no topic.json); hub will not touch files it did not write: move that directory "
+            "out of the data directory, or choose another topic name"
+        )
+
+
+class BadTopicMetaError(LogError, ConfigError):
+    """A topic's ``topic.json`` cannot be read."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(
+            f"{path}: {problem}; restore it (it holds the topic's name, partition count and "
+            'config, as {"name": ..., "partitions": N, "config": {...}}) or move the topic\'s '
+            "directory out of the data directory"
+        )
+
+
 class InvalidTopicError(LogError, ConfigError):
     def __init__(self, topic: str, reason: str) -> None:
         self.topic = topic
@@ -89,6 +117,27 @@ class CorruptRecordError(LogError, FatalError):
         super().__init__(f"corrupt record batch in {path} at byte {position}: {reason}")
 
 
+class LogStorageError(LogError, TransientError):
+    """Writing the log's files failed (disk full, I/O error). The partition was rolled back to
+    its last durable offset before this was raised: nothing of the failed write stays pending,
+    so retrying (after space returns) writes each record once."""
+
+    def __init__(
+        self, directory: str, path: str, needed: int, free: int, errno: int | None, cause: str
+    ) -> None:
+        self.directory = directory
+        self.path = path
+        self.needed = needed
+        self.free = free
+        self.errno = errno
+        self.cause = cause
+        super().__init__(
+            f"cannot write the log in {directory}: {cause} (writing {needed} bytes to "
+            f"{os.path.basename(path)}, {free} bytes free); the partition is back at its last "
+            "durable offset; free disk space there and send again (a hub worker retries by itself)"
+        )
+
+
 class RecordTooLargeError(LogError, ConfigError):
     def __init__(self, topic: str, size: int, limit: int) -> None:
         self.topic = topic
@@ -113,17 +162,20 @@ class RebalanceInProgressError(LogError, TransientError):
 
 
 __all__ = [
+    "BadTopicMetaError",
     "ConfigError",
     "CorruptRecordError",
     "FatalError",
     "InvalidTopicError",
     "LogError",
     "LogLockedError",
+    "LogStorageError",
     "MissingLogDirError",
     "OffsetOutOfRangeError",
     "ReadOnlyLogError",
     "RebalanceInProgressError",
     "RecordTooLargeError",
+    "TopicDirectoryExistsError",
     "TopicExistsError",
     "TransientError",
     "UnknownPartitionError",

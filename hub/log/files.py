@@ -10,6 +10,10 @@ Layout of a data directory::
         00000000000000000000.timeindex   sparse time index of that segment
         *.cleaned / *.swap / *.deleted   transient states of compaction and retention
         cleaning.json                    manifest of an in-flight compaction swap
+        recovery.json                    what recovery cut from this partition (hub.log.recovery)
+
+Everything is created owner-only (``FILE_MODE``, ``DIR_MODE``): records may hold secrets
+(connector configs in ``__connect_configs``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ import re
 LOCK_FILE = ".lock"
 TOPIC_META = "topic.json"
 CLEANING_MANIFEST = "cleaning.json"
+RECOVERY_NOTES = "recovery.json"
+QUARANTINE_SUFFIX = ".quarantined"  # a file recovery set aside instead of adopting it
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
@@ -66,6 +75,16 @@ def topic_name_problem(name: str) -> str | None:
     if not _TOPIC_NAME.match(name):
         return "use 1 to 249 characters from ASCII letters, digits, '.', '_' and '-'"
     return None
+
+
+def private_opener(path: str, flags: int) -> int:
+    """``open(..., opener=private_opener)``: a file created owner-only (``FILE_MODE``)."""
+    return os.open(path, flags, FILE_MODE)
+
+
+def make_dirs(path: str) -> None:
+    """``os.makedirs`` with owner-only directories (``DIR_MODE``); an existing one is fine."""
+    os.makedirs(path, mode=DIR_MODE, exist_ok=True)
 
 
 def fsync_dir(path: str) -> None:

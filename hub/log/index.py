@@ -24,10 +24,13 @@ Not thread-safe: the caller holds the partition lock.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
 from typing import Any, Self
+
+from hub.log.files import private_opener
 
 _OFFSET_ENTRY = struct.Struct(">II")
 _TIME_ENTRY = struct.Struct(">qI")
@@ -122,11 +125,31 @@ class _SparseIndex:
             del self._buf[n * self.entry.size :]
             self._rewrite()
 
+    def drop_from(self, field_value: int) -> None:
+        """Forget the entries whose second field (offset index: position; time index: relative
+        offset) is ``field_value`` or more: they describe batches a failed write rolled back.
+        Works on a full disk: the file is shortened in place when it cannot be rewritten."""
+        size = self.entry.size
+        end = len(self._buf)
+        while end and self.entry.unpack_from(self._buf, end - size)[1] >= field_value:
+            end -= size
+        if end == len(self._buf):
+            return
+        del self._buf[end:]
+        if self._written > end:
+            try:
+                self._rewrite()
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path + ".tmp")
+                os.truncate(self.path, end)
+                self._written = end
+
     def _rewrite(self) -> None:
         """Replace the file with the entries in memory (tmp file, fsync, rename): a reader that
         mapped the old file keeps it; truncating in place would kill it with SIGBUS."""
         tmp = self.path + ".tmp"
-        with open(tmp, "wb") as f:
+        with open(tmp, "wb", opener=private_opener) as f:
             f.write(self._buf)
             f.flush()
             os.fsync(f.fileno())
@@ -145,20 +168,25 @@ class _SparseIndex:
             while end > self._written and self.entry.unpack_from(self._buf, end - size)[1] >= below:
                 end -= size  # entries are ordered: the ones to hold back are at the end
         if self._written < end:
-            with open(self.path, "ab") as f:
-                f.write(self._buf[self._written : end])
-                if fsync:
-                    os.fsync(f.fileno())
+            try:
+                with open(self.path, "ab", opener=private_opener) as f:
+                    f.write(self._buf[self._written : end])
+                    if fsync:
+                        os.fsync(f.fileno())
+            except OSError:  # e.g. disk full: no torn entry may stay for the next append
+                with contextlib.suppress(OSError):
+                    os.truncate(self.path, self._written)
+                raise
             self._written = end
         elif fsync and os.path.exists(self.path):
-            with open(self.path, "ab") as f:
+            with open(self.path, "ab", opener=private_opener) as f:
                 os.fsync(f.fileno())
 
     def seal(self) -> None:
         """Write out and fsync; from now on the index is read-only and mapped on demand."""
         if self._active:
             if not os.path.exists(self.path):
-                open(self.path, "wb").close()
+                open(self.path, "wb", opener=private_opener).close()
             self.flush(fsync=True)
             self._active = False
             self._buf = None

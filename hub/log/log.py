@@ -15,6 +15,7 @@ Thread safety: all methods may be called from any thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -29,8 +30,10 @@ from hub.log import _malloc, cleaner, files
 from hub.log.config import TopicConfig
 from hub.log.errors import (
     InvalidTopicError,
+    LogStorageError,
     MissingLogDirError,
     ReadOnlyLogError,
+    TopicDirectoryExistsError,
     TopicExistsError,
     UnknownTopicError,
 )
@@ -44,6 +47,14 @@ log = logging.getLogger(__name__)
 CLEAN_SHUTDOWN = ".clean_shutdown"
 OFFSETS_TOPIC = "__consumer_offsets"
 INTERNAL_TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
+
+
+def _half_created(directory: str) -> bool:
+    """Whether ``directory`` is what a topic create that crashed half-way leaves: an empty
+    directory, or one holding only the temporary ``topic.json.tmp``."""
+    if os.path.islink(directory) or not os.path.isdir(directory):
+        return False
+    return set(os.listdir(directory)) <= {files.TOPIC_META + ".tmp"}
 
 
 class Log:
@@ -74,7 +85,9 @@ class Log:
                 raise MissingLogDirError(self.path)
             clean = True
         else:
-            os.makedirs(self.path, exist_ok=True)
+            files.make_dirs(self.path)
+            if os.stat(self.path).st_mode & 0o077:  # records may hold secrets: owner only
+                os.chmod(self.path, files.DIR_MODE)
             self._dir_lock = DirectoryLock(self.path)
             self._dir_lock.acquire()
             marker = os.path.join(self.path, CLEAN_SHUTDOWN)
@@ -116,7 +129,9 @@ class Log:
                 directory,
                 topic_name,
                 partitions,
-                TopicConfig.parse(props, where=f"config of topic {topic_name!r}"),
+                TopicConfig.parse(
+                    props, where=f"config in {os.path.join(directory, files.TOPIC_META)}"
+                ),
                 read_only=self.read_only,
                 clean_shutdown=clean,
                 on_durable=self._notify,
@@ -155,8 +170,10 @@ class Log:
             if name in self._topics:
                 raise TopicExistsError(name)
             directory = os.path.join(self.path, name)
-            if os.path.exists(directory):
-                shutil.rmtree(directory)  # no topic.json: a create that crashed half-way
+            if os.path.lexists(directory):  # no topic.json (else the topic would be known)
+                if not _half_created(directory):
+                    raise TopicDirectoryExistsError(name, directory)
+                shutil.rmtree(directory)  # a create that crashed before its topic.json
             Topic.write_meta(directory, name, partitions, cfg)
             topic = Topic(
                 directory, name, partitions, cfg,
@@ -280,6 +297,7 @@ class Log:
         interval = self.maintenance_interval_ms
         period = math.inf if interval is None else interval / 1000  # None: the owner runs it
         next_maintenance = time.monotonic() + period
+        last_report = -math.inf
         while not self._stop.wait(0.02):
             try:
                 with self._lock:
@@ -287,12 +305,18 @@ class Log:
                 for topic in topics:
                     for p in topic.partitions:
                         if p.flush_due(self.flush_interval_ms):
-                            p.flush()
+                            with contextlib.suppress(LogStorageError):  # rolled back and
+                                p.flush()  # reported by the partition
                 if time.monotonic() >= next_maintenance:
-                    self.run_maintenance()
                     next_maintenance = time.monotonic() + period
-            except Exception:  # keep the flusher alive; the next round retries
-                log.exception("log maintenance failed")
+                    self.run_maintenance()
+            except Exception as exc:  # keep the flusher alive; the next round retries
+                now = time.monotonic()
+                if now - last_report >= 60:  # not a traceback every 20 ms
+                    log.exception("log maintenance failed")
+                    last_report = now
+                else:
+                    log.debug("log maintenance failed again: %s", exc)
 
     def close(self) -> None:
         with self._lock:
@@ -306,7 +330,8 @@ class Log:
             for topic in self._topics.values():
                 topic.close()
             if not self.read_only:
-                with open(os.path.join(self.path, CLEAN_SHUTDOWN), "w"):
+                marker = os.path.join(self.path, CLEAN_SHUTDOWN)
+                with open(marker, "w", opener=files.private_opener):
                     pass
                 files.fsync_dir(self.path)
             self._release()

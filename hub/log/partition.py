@@ -5,11 +5,19 @@ is fsynced, the only part readers see unless they ask otherwise) <= ``log_end_of
 offset to assign). Appends go to the active segment's memory buffer; ``flush`` writes and
 fsyncs them and advances the high watermark.
 
-On open (writer), transient files of an interrupted retention or compaction are resolved, then
-the active segment's tail is validated by CRC and a torn or corrupt end truncated. A new
-partition directory and its first segment file are made durable (directory fsync) at once.
+On open (writer), transient files of an interrupted retention or compaction are resolved,
+stray segment files are set aside (hub.log.strays), then the active segment's tail is
+validated by CRC and a torn or corrupt end truncated, and the cut reported (hub.log.recovery).
+A new partition directory and its first segment file are made durable (directory fsync) at
+once.
 
-A read-only partition never changes a file; it stops at the first invalid batch and, on
+A failed write (disk full, I/O error) rolls the partition back to its high watermark: the
+active segment's file and indexes are cut to the durable size and every record not durable yet
+is dropped, so nothing half-written stays pending to be written twice; ``epoch`` moves, which
+tells the producers that had appended here (hub.log.producer), and LogStorageError is raised.
+
+A read-only partition never changes a file; it stops at the first invalid batch (one that is
+complete but damaged is kept as ``corruption`` and raised to a reader that gets there) and, on
 ``refresh``, makes its segment list match the directory: segments deleted by retention are
 closed and dropped (``log_start_offset`` moves), segments a compaction swapped are reopened,
 the previous last segment is scanned to its end before new segments are added. Files vanishing
@@ -26,23 +34,26 @@ topic deleted) every operation raises PartitionClosedError.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
 from hub.log import batch as _batch
-from hub.log import codec, files
+from hub.log import codec, files, recovery, strays
 from hub.log.batch import BatchHeader, InvalidBatchError
 from hub.log.config import TopicConfig
 from hub.log.errors import (
     CorruptRecordError,
     FatalError,
     LogError,
+    LogStorageError,
     OffsetOutOfRangeError,
     ReadOnlyLogError,
     RecordTooLargeError,
 )
+from hub.log.failures import ReportLimiter, storage_error
 from hub.log.record import AppendInfo, PartitionInfo, Record
 from hub.log.segment import InvalidBatchAt, LogSegment
 
@@ -101,9 +112,13 @@ class Partition:
         self._last_flush = time.monotonic()
         self.truncated_bytes = 0
         self._closed = False
+        self.corruption: CorruptRecordError | None = None  # read-only: damage at the end
+        self.epoch = 0  # counts rollbacks that dropped appended records (see _roll_back)
+        self.write_error: LogStorageError | None = None  # the last one
+        self._reports = ReportLimiter()
         if not read_only:
             if not os.path.isdir(directory):
-                os.makedirs(directory, exist_ok=True)
+                files.make_dirs(directory)
                 files.fsync_dir(os.path.dirname(directory))
             from hub.log.cleaner import resolve_interrupted
 
@@ -130,7 +145,10 @@ class Partition:
         if self.read_only:
             self._refresh()
             return
-        bases = self._segment_bases()
+        from hub.log.cleaner import CHECKPOINT
+
+        compacted = self.config.compact or os.path.exists(os.path.join(self.directory, CHECKPOINT))
+        bases = strays.set_aside(self.directory, self._segment_bases(), compacted)
         created = not bases
         if created:
             bases = [0]
@@ -145,7 +163,10 @@ class Partition:
         if created:
             files.fsync_dir(self.directory)  # the new .log's name must survive a power loss
         active = self.segments[-1]
-        self.truncated_bytes = active.recover(full=not clean_shutdown)
+        cut = active.recover(full=not clean_shutdown)
+        if cut is not None:
+            recovery.report(self.directory, cut)
+            self.truncated_bytes = cut.bytes_cut
         self.log_end_offset = self.high_watermark = active.next_offset
 
     def _scan_tail(self, seg: LogSegment) -> None:
@@ -159,12 +180,14 @@ class Partition:
         else:
             pos = seg.size
         seg.size = seg.written_size = seg.durable_size = pos
+        self.corruption = None
         try:
             for p, header in seg.iter_batches(pos, size, check_crc=True):
                 seg.next_offset = header.next_offset
                 seg.size = seg.written_size = seg.durable_size = p + header.size
-        except InvalidBatchError:
-            pass  # a batch being written, or a torn tail the writer will truncate
+        except InvalidBatchAt as exc:
+            if "torn" not in exc.reason:  # not a batch being written: damage, which readers
+                self.corruption = _corrupt(exc, seg, exc.position)  # must hear about
 
     def refresh(self) -> None:
         """Read-only: pick up batches and segments the writer made durable since, drop the
@@ -250,6 +273,7 @@ class Partition:
                 durable_offset=self.high_watermark,
                 size_bytes=self.size_bytes(),
                 segments=len(self.segments),
+                recovery=recovery.note_lines(self.directory),
             )
 
     # -- appends ---------------------------------------------------------------------------
@@ -295,18 +319,24 @@ class Partition:
             if self.read_only:
                 raise ReadOnlyLogError(self.directory, "roll a segment")
             self._check_open()
-            self._wait_for_flush()
+            self.flush()  # everything durable first, rolled back if it fails
             old = self.active
             if old.size == 0:
                 return
-            old.seal()
+            seg: LogSegment | None = None
+            try:
+                seg = LogSegment(
+                    self.directory,
+                    self.log_end_offset,
+                    index_interval=self.config.index_interval_bytes,
+                    active=True,
+                )
+                old.seal()
+            except OSError as exc:  # e.g. disk full: the data is durable, the old segment
+                if seg is not None:  # stays the active one
+                    seg.delete()
+                raise self._roll_back(exc, 0) from exc
             old.next_offset = self.log_end_offset
-            seg = LogSegment(
-                self.directory,
-                self.log_end_offset,
-                index_interval=self.config.index_interval_bytes,
-                active=True,
-            )
             self.segments.append(seg)
             self._bases.append(seg.base_offset)
             files.fsync_dir(self.directory)
@@ -320,7 +350,8 @@ class Partition:
         """Write buffered batches; with ``fsync`` make them durable and visible to readers.
 
         The write and the fsync run outside the partition lock (and outside the GIL), so
-        producers keep appending while a flush is on its way to disk."""
+        producers keep appending while a flush is on its way to disk. A failed write rolls
+        the partition back to its last durable offset and raises LogStorageError."""
         with self.lock:
             if self.read_only or not self.segments:
                 return  # closed: close() made everything appended durable
@@ -333,24 +364,46 @@ class Partition:
                     self._mark_durable(end_offset)
                 return
             self._flushing = True
-        ok = False
         try:
             written = seg.write_chunk(data, position)
             if fsync:
                 seg.sync()
-            ok = True
-        finally:
+        except BaseException as exc:
             with self.lock:
-                if ok:
-                    seg.written_size = written
-                    if fsync:
-                        seg.durable_size = written
-                        self._mark_durable(end_offset)
-                    seg.flush_indexes(written, end_offset)
-                else:  # e.g. disk full: keep the batches for the next attempt (same position)
-                    seg._pending[:0] = data
+                seg._pending[:0] = data  # dropped with everything else not durable
                 self._flushing = False
                 self._flush_done.notify_all()
+                err = self._roll_back(exc, sum(len(d) for d in data))
+            if isinstance(exc, Exception):
+                raise err from exc
+            raise
+        with self.lock:
+            seg.written_size = written
+            if fsync:
+                seg.durable_size = written
+                self._mark_durable(end_offset)
+            self._flushing = False
+            self._flush_done.notify_all()
+            try:
+                seg.flush_indexes(written, end_offset)
+            except OSError as exc:  # the batches are durable; the entries are written later
+                self._reports.report(storage_error(exc, self.directory, seg.index.path, 0), 0, 0)
+
+    def _roll_back(self, exc: BaseException, needed: int) -> LogStorageError:
+        """After a failed write: put the active segment back at its last durable batch and
+        drop every record not durable yet (lock held, no flush running). Producers that
+        appended here since their last flush find ``epoch`` moved and get the error."""
+        seg = self.active
+        dropped = self.log_end_offset - self.high_watermark
+        dropped_bytes = seg.rollback(self.high_watermark)
+        self.log_end_offset = self.high_watermark
+        self._unflushed_records = 0
+        err = storage_error(exc, self.directory, seg.path, needed or dropped_bytes)
+        if dropped:
+            self.epoch += 1
+            self.write_error = err
+        self._reports.report(err, dropped, dropped_bytes)
+        return err
 
     def _mark_durable(self, offset: int) -> None:
         self._last_flush = time.monotonic()
@@ -382,6 +435,15 @@ class Partition:
 
     def _read(self, offset: int, max_bytes: int, durable_only: bool) -> tuple[bytes, str, int]:
         """``read``, plus the segment file and byte position the data starts at."""
+        try:
+            return self._read_at(offset, max_bytes, durable_only)
+        except CorruptRecordError as exc:  # say which records are out of reach
+            where = f"{self.topic}-{self.index} cannot be read from offset {offset}"
+            if where in exc.reason:
+                raise
+            raise CorruptRecordError(exc.path, exc.position, f"{exc.reason}; {where}") from None
+
+    def _read_at(self, offset: int, max_bytes: int, durable_only: bool) -> tuple[bytes, str, int]:
         with self.lock:
             self._check_open()
             self._check_offset(offset)
@@ -393,6 +455,8 @@ class Partition:
                 self._check_offset(offset)
                 found = self._find(offset, max_bytes, durable_only)
             if found is None:
+                if self.corruption is not None and offset >= self.high_watermark:
+                    raise self.corruption  # never end quietly where the data is damaged
                 return b"", "", 0
             data, seg, pos = found
             if self._skips(offset, data):
@@ -572,6 +636,9 @@ class Partition:
     def close(self) -> None:
         with self.lock:
             self._wait_for_flush()
+            if not self.read_only and self.segments and not self._closed:
+                with contextlib.suppress(LogStorageError):  # rolled back and reported:
+                    self.flush()  # what is durable stays, the rest is gone
             self._closed = True
             for seg in self.segments:
                 seg.close()

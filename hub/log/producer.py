@@ -4,6 +4,11 @@
 for a topic or on ``flush``. ``send_many`` appends a whole list at once through the codec's
 one-call partition-and-encode path (the fast path: no per-record Python work).
 
+A failed write (disk full) rolls a partition back to its last durable offset; records this
+producer appended there since its last ``flush`` are then gone, and the next append to that
+partition or ``flush`` raises LogStorageError: send them again (hub's source runner replays
+from its last committed offsets).
+
 Partitioning is Kafka's default: a keyed record goes to
 ``toPositive(murmur2(key)) % partitions``; records without a key stick to one partition per
 batch, and the sticky partition moves on after each batch (KIP-480).
@@ -21,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from hub.log import batch as _batch
 from hub.log import codec
-from hub.log.errors import RecordTooLargeError, UnknownPartitionError
+from hub.log.errors import LogStorageError, RecordTooLargeError, UnknownPartitionError
 from hub.log.record import AppendInfo, Header, Record
 
 if TYPE_CHECKING:
@@ -99,7 +104,9 @@ class Producer:
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, int], _Pending] = {}  # partition -1: by key
         self._sticky: dict[str, int] = {}
-        self._touched: set[Partition] = set()  # appended to since the last flush
+        # partitions appended to since the last flush, with their epoch at the first append:
+        # a moved epoch means a failed write rolled our records back (Partition._roll_back)
+        self._touched: dict[Partition, int] = {}
 
     def _codec_for(self, topic: str) -> str:
         configured = self._log.topic(topic).config.compression_type
@@ -215,8 +222,8 @@ class Producer:
             out: list[AppendInfo] = []
             for p, data in batches:  # all checked: nothing is appended if one is too large
                 part = t.partitions[partition if partition is not None else p]
+                self._appending(part)
                 out.append(part.append_batch(data))
-                self._touched.add(part)
             return out
 
     @staticmethod
@@ -300,9 +307,18 @@ class Producer:
                 out.extend(self._append_encoded(part, sub, compression))
             return out
         data = _batch.build_batch_parts(records, count, first, max_ts, compression)
-        info = part.append_batch(data)
-        self._touched.add(part)
-        return [info]
+        self._appending(part)
+        return [part.append_batch(data)]
+
+    def _appending(self, part: Partition) -> None:
+        """Note an append to ``part``; raise the partition's write error if records this
+        producer appended there since its last flush were rolled back meanwhile."""
+        epoch = self._touched.get(part)
+        if epoch is None:
+            self._touched[part] = part.epoch
+        elif epoch != part.epoch:
+            assert part.write_error is not None
+            raise part.write_error
 
     def flush(self, durable: bool = True) -> list[AppendInfo]:
         """Append everything buffered; with ``durable`` fsync every partition this producer
@@ -311,9 +327,17 @@ class Producer:
             infos: list[AppendInfo] = []
             for slot in list(self._pending):
                 infos.extend(self._drain(slot))
-            touched, self._touched = self._touched, set()
-        for part in touched:
-            part.flush(fsync=durable)
+            touched, self._touched = self._touched, {}
+        failed: LogStorageError | None = None
+        for part, epoch in touched.items():  # every partition, even after a failure
+            try:
+                part.flush(fsync=durable)
+            except LogStorageError as exc:
+                failed = failed or exc
+            if failed is None and part.epoch != epoch:  # rolled back by another flush
+                failed = part.write_error
+        if failed is not None:
+            raise failed
         return infos
 
     def _drain(self, slot: tuple[str, int]) -> list[AppendInfo]:

@@ -50,6 +50,7 @@ class PartitionInfo:
     durable_offset: int
     size_bytes: int
     segments: int
+    recovery: tuple[str, ...] = ()  # what recovery cut, oldest first (hub.log.recovery)
 
 
 @dataclass(frozen=True, slots=True)

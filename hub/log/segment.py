@@ -28,6 +28,7 @@ from hub.log import batch as _batch
 from hub.log import files
 from hub.log.batch import BatchHeader, InvalidBatchError
 from hub.log.index import OffsetIndex, TimeIndex
+from hub.log.recovery import Truncation, last_intact_offset
 
 _SCAN_CHUNK = 1 << 20
 _IOV_MAX = 1024  # buffers per pwritev call (Linux's IOV_MAX)
@@ -71,7 +72,7 @@ class LogSegment:
         self.state = state  # "" or one of the transient suffixes (cleaned / swap)
         self.path = files.segment_path(directory, base_offset, files.LOG_SUFFIX, state)
         flags = os.O_RDWR | os.O_CREAT if active else os.O_RDONLY
-        self._fd = os.open(self.path, flags, 0o644)
+        self._fd = os.open(self.path, flags, files.FILE_MODE)
         st = os.fstat(self._fd)
         self._file_id = (st.st_dev, st.st_ino)
         self.size = self.written_size = self.durable_size = st.st_size
@@ -201,6 +202,23 @@ class LogSegment:
         self.index.flush()
         self.time_index.flush()
 
+    def rollback(self, next_offset: int) -> int:
+        """Go back to the last durable point after a failed write: drop the buffered batches,
+        cut the file to ``durable_size`` (bytes past it may be torn or never synced) and forget
+        the index entries past it. ``next_offset`` is the offset after the last durable batch.
+        Returns the bytes dropped. Lock held, no flush running."""
+        dropped = self.size - self.durable_size
+        self._pending = []
+        if os.fstat(self._fd).st_size > self.durable_size:
+            os.ftruncate(self._fd, self.durable_size)
+        self.size = self.written_size = self.durable_size
+        self.next_offset = next_offset
+        self.index.drop_from(self.durable_size)
+        self.time_index.drop_from(next_offset - self.base_offset)
+        self._max_timestamp = None  # from the time index again
+        self._bytes_since_index = 0
+        return dropped
+
     @property
     def unflushed(self) -> bool:
         return self.durable_size < self.size
@@ -267,11 +285,12 @@ class LogSegment:
         return None
 
     # -- recovery -------------------------------------------------------------------------
-    def recover(self, full: bool) -> int:
+    def recover(self, full: bool) -> Truncation | None:
         """Validate the tail, truncate a torn or corrupt end, rebuild lost index entries.
 
         ``full`` rescans the whole segment (after an unclean shutdown); otherwise only from the
-        last index entry that still points at an intact batch. Returns bytes truncated.
+        last index entry that still points at an intact batch. Returns what was cut, if
+        anything (the caller reports it: hub.log.recovery).
         """
         size = os.fstat(self._fd).st_size
         entries = self.index.entries()
@@ -285,21 +304,33 @@ class LogSegment:
         self._max_timestamp = times[-1][0] if times else -1
         self.size = self.written_size = self.durable_size = position
         self._bytes_since_index = 0
+        reason = ""
         try:
             for pos, header in self.iter_batches(position, size, check_crc=True):
-                if header.base_offset != self.next_offset:
-                    break  # an active segment's batches are contiguous: anything else is garbage
+                if header.base_offset != self.next_offset:  # an active segment's batches are
+                    reason = (  # contiguous: anything else is garbage
+                        f"batch at byte {pos} starts at offset {header.base_offset}, "
+                        f"expected {self.next_offset}"
+                    )
+                    break
                 self._register(header)
                 self.size = self.written_size = self.durable_size = pos + header.size
-        except InvalidBatchError:
-            pass
+        except InvalidBatchError as exc:
+            reason = exc.reason
         truncated = size - self.size
+        cut = None
         if truncated:
+            last = last_intact_offset(self._fd, self.size, size)
+            if last is not None and last < self.next_offset:
+                last = None  # an old batch's copy, not records past the damage
+            cut = Truncation(
+                self.path, self.size, truncated, self.next_offset, last, reason or "torn batch"
+            )
             os.ftruncate(self._fd, self.size)
             os.fsync(self._fd)
         self.index.flush()
         self.time_index.flush()
-        return truncated
+        return cut
 
     def intact_index_entries(self, size: int) -> int:
         """Index entries up to and including the last one that points at an intact batch
@@ -336,6 +367,10 @@ class LogSegment:
         last = self.time_index.last()
         if self.max_timestamp >= 0 and (last is None or last[0] < self.max_timestamp):
             self.time_index.append(self.max_timestamp, self.next_offset - 1)
+        for index in (self.index, self.time_index):  # what may fail (disk full) comes first:
+            if not os.path.exists(index.path):  # a failure leaves the segment active
+                open(index.path, "wb", opener=files.private_opener).close()
+            index.flush(fsync=True)
         self.index.seal()
         self.time_index.seal()
         self.active = False

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 from hub.log import files
 from hub.log.config import TopicConfig
-from hub.log.errors import UnknownPartitionError
+from hub.log.errors import BadTopicMetaError, UnknownPartitionError
 from hub.log.partition import Partition
 from hub.log.record import TopicInfo
 
@@ -72,7 +72,7 @@ class Topic:
     @staticmethod
     def write_meta(directory: str, name: str, partitions: int, config: TopicConfig) -> None:
         if not os.path.isdir(directory):
-            os.makedirs(directory)
+            files.make_dirs(directory)
             files.fsync_dir(os.path.dirname(directory))
         meta = {
             "name": name,
@@ -80,7 +80,7 @@ class Topic:
             "config": config.to_properties(include_defaults=False),
         }
         path = os.path.join(directory, files.TOPIC_META)
-        with open(path + ".tmp", "w") as f:
+        with open(path + ".tmp", "w", opener=files.private_opener) as f:
             json.dump(meta, f, indent=2)
             f.flush()
             os.fsync(f.fileno())
@@ -89,9 +89,27 @@ class Topic:
 
     @staticmethod
     def read_meta(directory: str) -> tuple[str, int, Mapping[str, str]] | None:
+        """``(name, partitions, config)`` from ``topic.json``; None when there is none;
+        BadTopicMetaError naming the file when it cannot be used."""
+        path = os.path.join(directory, files.TOPIC_META)
         try:
-            with open(os.path.join(directory, files.TOPIC_META)) as f:
-                meta = json.load(f)
+            with open(path, "rb") as f:
+                meta = json.loads(f.read())
         except FileNotFoundError:
             return None
-        return meta["name"], int(meta["partitions"]), meta.get("config", {})
+        except OSError as exc:
+            raise BadTopicMetaError(path, f"cannot be read ({exc.strerror})") from None
+        except ValueError as exc:
+            raise BadTopicMetaError(path, f"is not valid JSON ({exc})") from None
+        if not isinstance(meta, dict):
+            raise BadTopicMetaError(path, "is not a JSON object")
+        name, partitions, config = meta.get("name"), meta.get("partitions"), meta.get("config", {})
+        if not isinstance(name, str) or files.topic_name_problem(name):
+            raise BadTopicMetaError(path, f'"name" is {name!r}, not a valid topic name')
+        if name != os.path.basename(directory):
+            raise BadTopicMetaError(path, f'"name" is {name!r} but the directory is not')
+        if not isinstance(partitions, int) or isinstance(partitions, bool) or partitions < 1:
+            raise BadTopicMetaError(path, f'"partitions" is {partitions!r}, not a count >= 1')
+        if not isinstance(config, dict):
+            raise BadTopicMetaError(path, '"config" is not a JSON object')
+        return name, partitions, {str(k): str(v) for k, v in config.items()}

@@ -347,7 +347,10 @@ class SourceRunner:
             return
         for t in sorted(new):
             for p in self.log.topic(t).partitions:
-                self._window[f"{t}/{p.index}"] = p.log_end_offset
+                # from the durable end, not the log end: a failed write (disk full) rolls
+                # the partition back to it, and our records may then land below the log end
+                # of this moment
+                self._window[f"{t}/{p.index}"] = p.high_watermark
         checkpoint = {"seq": self._committed_seq, "window": dict(self._window)}
         self.offsets.write(self.connector, {}, (self.task_id, checkpoint))
 

@@ -1,0 +1,129 @@
+"""Disk full on a real (tiny) tmpfs: a failed write rolls the partition back to its last
+durable batch, says where and how much, and once space returns every record is there once.
+
+Needs root to mount (CI runs as root); without it the tests fail, they are never skipped.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+
+from hub.log import Log, LogStorageError, TopicPartition
+from tests.fixtures.tmpfs import Tmpfs
+
+TP = TopicPartition("t", 0)
+CHUNK = 200  # records per send
+
+
+def _values(start: int, n: int) -> list[bytes | None]:
+    return [b"%010d" % i + b"v" * 90 for i in range(start, start + n)]
+
+
+def _read_all(data: str) -> list[bytes | None]:
+    """Every record value, read by a separate read-only opening of the directory."""
+    with Log(data, read_only=True) as log:
+        c = log.consumer(auto_offset_reset="earliest")
+        c.assign([TP])
+        out: list[bytes | None] = []
+        while batch := c.poll(0):
+            out.extend(r.value for r in batch)
+        return out
+
+
+def _fill_until_full(log: Log) -> tuple[int, LogStorageError]:
+    """Send and flush chunks until the disk is full; returns the records acknowledged."""
+    prod = log.producer()
+    acked = 0
+    for _ in range(10_000):
+        try:
+            prod.send_many("t", _values(acked, CHUNK), partition=0)
+            prod.flush()
+        except LogStorageError as exc:
+            return acked, exc
+        acked += CHUNK
+    raise AssertionError("the 1 MB tmpfs never filled up")
+
+
+def _segment_bytes(part_dir: str) -> int:
+    names = [n for n in os.listdir(part_dir) if n.endswith(".log")]
+    return sum(os.path.getsize(os.path.join(part_dir, n)) for n in names)
+
+
+@pytest.mark.parametrize("segment_bytes", [None, "65536"], ids=["one-segment", "rolling"])
+def test_disk_full_rolls_back_to_the_last_durable_batch_and_resumes_exactly(
+    tmpfs_dir: Tmpfs, segment_bytes: str | None
+) -> None:
+    data = str(tmpfs_dir.path / "data")
+    config = {"segment.bytes": segment_bytes} if segment_bytes else {}
+    log = Log(data, background=False)
+    try:
+        log.create_topic("t", 1, config)
+        part = log.partition("t", 0)
+        acked, err = _fill_until_full(log)
+        assert acked > 0
+        # one clear error: the directory, the bytes it needed and the bytes free
+        assert err.errno == errno.ENOSPC
+        assert err.directory == part.directory
+        assert part.directory in str(err) and "no space left on device" in str(err)
+        assert err.needed > err.free >= 0
+        assert f"{err.needed} bytes" in str(err) and f"{err.free} bytes free" in str(err)
+        # the partition is back at its last durable batch, in memory and on disk
+        assert part.log_end_offset == part.high_watermark == acked
+        assert not part.active._pending
+        assert part.active.size == part.active.durable_size
+        assert _segment_bytes(part.directory) == sum(s.size for s in part.segments)
+        assert _read_all(data) == _values(0, acked)
+
+        # still full: it fails again, and still nothing half-written stays
+        prod = log.producer()
+        with pytest.raises(LogStorageError):
+            prod.send_many("t", _values(acked, CHUNK), partition=0)
+            prod.flush()
+        assert part.log_end_offset == part.high_watermark == acked
+
+        tmpfs_dir.resize("20m")  # space returns: the same records again, then more
+        prod = log.producer()
+        for start in range(acked, acked + 5 * CHUNK, CHUNK):
+            prod.send_many("t", _values(start, CHUNK), partition=0)
+            prod.flush()
+        total = acked + 5 * CHUNK
+    finally:
+        log.close()
+    assert _read_all(data) == _values(0, total)
+    with Log(data, background=False) as log:  # reopened: indexes find every offset
+        c = log.consumer()
+        c.assign([TP])
+        for offset in (0, acked - 1, acked, total - 1):
+            c.seek(TP, offset)
+            assert c.poll(0)[0].value == _values(offset, 1)[0]
+        assert log.partition("t", 0).log_end_offset == total
+
+
+def test_a_producer_learns_of_a_rollback_another_flush_made(tmpfs_dir: Tmpfs) -> None:
+    """The log's background flusher may be the one that hits the full disk: the producer
+    whose records it dropped must not see its next flush succeed."""
+    data = str(tmpfs_dir.path / "data")
+    with Log(data, background=False) as log:
+        log.create_topic("t", 1)
+        part = log.partition("t", 0)
+        prod = log.producer()
+        sent = 0
+        while True:  # appended, not flushed by the producer
+            prod.send_many("t", _values(sent, CHUNK), partition=0)
+            sent += CHUNK
+            try:
+                part.flush()  # what the background flusher does
+            except LogStorageError:
+                break
+        durable = part.high_watermark
+        assert part.log_end_offset == durable < sent
+        with pytest.raises(LogStorageError):
+            prod.flush()
+        other = log.producer()  # a producer that appended nothing before is not concerned
+        tmpfs_dir.resize("20m")
+        other.send_many("t", _values(durable, sent - durable), partition=0)
+        other.flush()
+    assert _read_all(data) == _values(0, sent)
