@@ -27,7 +27,7 @@ import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,7 +44,7 @@ class ConnectorConfig(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
 
     @classmethod
-    def of(cls, config: Mapping[str, Any]) -> Any:
+    def of(cls, config: Mapping[str, Any]) -> Self:
         """This connector's properties out of a task config (which holds the runtime's too)."""
         own = {f.alias or n for n, f in cls.model_fields.items()}
         return cls.model_validate({k: v for k, v in config.items() if k in own})
