@@ -107,6 +107,10 @@ class Producer:
         # partitions appended to since the last flush, with their epoch at the first append:
         # a moved epoch means a failed write rolled our records back (Partition._roll_back)
         self._touched: dict[Partition, int] = {}
+        # once records of this producer were rolled back, it stays failed: a later flush
+        # that finds nothing to write must not look like success to a caller that still
+        # counts on those records (it would store offsets past them)
+        self._failure: LogStorageError | None = None
 
     def _codec_for(self, topic: str) -> str:
         configured = self._log.topic(topic).config.compression_type
@@ -313,16 +317,23 @@ class Producer:
     def _appending(self, part: Partition) -> None:
         """Note an append to ``part``; raise the partition's write error if records this
         producer appended there since its last flush were rolled back meanwhile."""
+        if self._failure is not None:
+            raise self._failure
         epoch = self._touched.get(part)
         if epoch is None:
             self._touched[part] = part.epoch
         elif epoch != part.epoch:
             assert part.write_error is not None
+            self._failure = part.write_error
             raise part.write_error
 
     def flush(self, durable: bool = True) -> list[AppendInfo]:
         """Append everything buffered; with ``durable`` fsync every partition this producer
-        appended to since the last flush (records of ``send_many`` included)."""
+        appended to since the last flush (records of ``send_many`` included). After a
+        LogStorageError (records of this producer were rolled back) every later flush and
+        append raises it again: a new producer starts afresh."""
+        if self._failure is not None:
+            raise self._failure
         with self._lock:
             infos: list[AppendInfo] = []
             for slot in list(self._pending):
@@ -337,6 +348,7 @@ class Producer:
             if failed is None and part.epoch != epoch:  # rolled back by another flush
                 failed = part.write_error
         if failed is not None:
+            self._failure = failed
             raise failed
         return infos
 

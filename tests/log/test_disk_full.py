@@ -127,3 +127,26 @@ def test_a_producer_learns_of_a_rollback_another_flush_made(tmpfs_dir: Tmpfs) ->
         other.send_many("t", _values(durable, sent - durable), partition=0)
         other.flush()
     assert _read_all(data) == _values(0, sent)
+
+
+def test_a_producer_whose_records_were_rolled_back_stays_failed(tmpfs_dir: Tmpfs) -> None:
+    """Its next flush finds nothing left to write: were it to succeed, a caller would take
+    it for the records being durable (the source runner stored offsets past them)."""
+    data = str(tmpfs_dir.path / "data")
+    with Log(data) as log:
+        log.create_topic("t", 1)
+        prod = log.producer()
+        acked, first = _fill_until_full(log)
+        prod.send_many("t", _values(acked, CHUNK), partition=0)
+        with pytest.raises(LogStorageError):
+            prod.flush()
+        tmpfs_dir.resize("20m")  # space is back, but these records are gone all the same
+        with pytest.raises(LogStorageError):
+            prod.flush()
+        with pytest.raises(LogStorageError):
+            prod.send_many("t", _values(0, 1), partition=0)
+        fresh = log.producer()  # a new producer writes again
+        fresh.send_many("t", _values(acked, CHUNK), partition=0)
+        fresh.flush()
+    assert len(_read_all(data)) == acked + CHUNK
+    assert first.errno == errno.ENOSPC
