@@ -57,6 +57,27 @@ def test_case_folded_tables_and_columns_are_a_per_table_error(sink: Sink) -> Non
         sink.put([wide.insert(2, {"id": 3, "V": "z"})])
 
 
+def test_names_that_differ_only_in_non_ascii_case_are_two_names(sink: Sink) -> None:
+    """DuckDB folds ASCII case only: ``Ä``/``ä`` columns and ``Äpfel``/``äpfel`` tables are
+    distinct there (as in PostgreSQL), so both replicate; ``ÄB``/``Äb`` still collide."""
+    cols = [("id", Oid.INT4, -1), ("Ä", Oid.TEXT, -1), ("ä", Oid.TEXT, -1)]
+    one, two = PgTable("Äpfel", cols), PgTable("äpfel", [("id", Oid.INT4, -1)])
+    cfg = {"table.name.format": "${source.table}"}
+    sink.start([], **cfg)
+    sink.put([one.insert(0, {"id": 1, "Ä": "upper", "ä": "lower"})])
+    sink.put([two.insert(0, {"id": 2})])
+    assert sink.rows("Äpfel") == [(1, "upper", "lower")] and sink.rows("äpfel") == [(2,)]
+    both = PgTable("grün", [("id", Oid.INT4, -1), ("ÄB", Oid.TEXT, -1), ("Äb", Oid.TEXT, -1)])
+    if sink.kind == "postgres":
+        sink.put([both.insert(0, {"id": 1, "ÄB": "x", "Äb": "y"})])
+        assert sink.rows("grün") == [(1, "x", "y")]
+        return
+    with pytest.raises(NameCollisionError, match="'ÄB'.*'Äb'"):
+        sink.put([both.insert(0, {"id": 1, "ÄB": "x", "Äb": "y"})])
+    with pytest.raises(NameCollisionError, match="'ÄPFEL'.*'Äpfel'|'Äpfel'.*'ÄPFEL'"):
+        sink.put([PgTable("ÄPFEL", [("id", Oid.INT4, -1)]).insert(0, {"id": 3})])
+
+
 def test_with_a_dead_letter_queue_only_the_bad_table_is_set_aside(tmp_path: Path) -> None:
     big, small, bar, _ = _tables()
     data = tmp_path / "data"
