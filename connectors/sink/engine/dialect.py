@@ -116,6 +116,12 @@ class Dialect(ABC):
         """The expression turning staged column ``ref`` into the target column's type."""
         return ref
 
+    def match_expr(self, col: StagedColumn, expr: str) -> str:
+        """``expr`` (a target column, or `select_expr` of a staged one) as keyless old rows
+        are compared with ``=`` / ``IS NOT DISTINCT FROM``: for a type without equality, or a
+        column the target holds as another type than the one staged (PostgreSQL ``json``)."""
+        return expr
+
     def unstage(self, relation: str) -> None:  # noqa: B027 - optional hook
         """Release a staging relation early (e.g. unregister an Arrow table)."""
 

@@ -103,6 +103,27 @@ def test_an_old_row_finds_a_row_of_the_batch_across_a_column_added_or_dropped(
     assert got == Counter({("b", 2, None): 1, ("d", 2, None): 1})
 
 
+@pytest.mark.parametrize("sink", ["postgres"], indirect=True)  # DuckDB has no json/jsonb
+def test_an_existing_json_column_is_matched_as_jsonb(sink: Sink) -> None:
+    """A user-created ``json`` (not ``jsonb``) column, and ``json[]``: ``json = jsonb`` does
+    not exist, the old row is compared as jsonb."""
+    sink.start()
+    assert sink.task is not None
+    d = sink.task.dialect
+    d.begin()
+    d.execute('CREATE TABLE "srv_public_docs" ("name" text, "doc" json, "docs" json[])')
+    d.commit()
+    t = PgTable("docs", [("name", Oid.TEXT, -1), ("doc", Oid.JSON, -1), ("docs", 199, -1)],
+                pk=())  # fmt: skip
+    docs = r'{"{\"k\": 1}","[]"}'  # the array's text form, as pgoutput sends it
+    a = {"name": "a", "doc": '{"k": 1}', "docs": docs}
+    sink.put([t.insert(0, a), t.insert(1, {**a, "name": "b"})])
+    sink.put([t.event("u", 2, a, {**a, "doc": '{"k": 2}'}),
+              t.event("d", 3, {**a, "name": "b"}, None)])  # fmt: skip
+    q = 'SELECT name, doc::text, docs::text FROM "srv_public_docs"'
+    assert sink.query(q) == [("a", '{"k": 2}', r'{"{\"k\": 1}",[]}')]
+
+
 def test_soft_delete_marks_one_matching_row(sink: Sink) -> None:
     t = bag()
     a = row("a", 1)
