@@ -6,8 +6,9 @@ tables ``"a.b"`` and ``a_b`` give ``srv.public.a.b`` and ``srv.public.a_b``, bot
 ``srv_public_a_b``). The first topic that writes a table owns it; a second one is a
 `TableCollisionError` naming both, instead of one table silently mixing two sources' rows (a
 delete in one taking the other's row). The owner is written in the same transaction as the
-rows, so it outlives restarts; a table that no longer exists is owned again by the next topic
-that writes it.
+rows, so it outlives restarts and is shared by the connector's tasks (a claim that another task
+committed first wins); a table that no longer exists is owned again by the next topic that
+writes it.
 
     CREATE TABLE "_hub_table_topics" (table_schema VARCHAR, table_name VARCHAR, topic VARCHAR,
                                       PRIMARY KEY (table_schema, table_name))
@@ -39,12 +40,14 @@ def read(d: Dialect) -> dict[TableRef, str]:
     return {TableRef(str(s) or None, str(n)): str(t) for s, n, t in rows}
 
 
-def write(d: Dialect, owners: Mapping[TableRef, str]) -> None:
+def write(d: Dialect, owners: Mapping[TableRef, str], *, replace: bool) -> None:
+    """Store the owners; an existing row is overwritten only with ``replace``."""
     p = d.param
     rows = sorted(((t.schema or "", t.name), topic) for t, topic in owners.items())
     values = ", ".join([f"({p}, {p}, {p})"] * len(rows))
+    action = "UPDATE SET topic = EXCLUDED.topic" if replace else "NOTHING"
     d.execute(
         f"INSERT INTO {_T} (table_schema, table_name, topic) VALUES {values} "
-        "ON CONFLICT (table_schema, table_name) DO UPDATE SET topic = EXCLUDED.topic",
+        f"ON CONFLICT (table_schema, table_name) DO {action}",
         [x for (s, n), topic in rows for x in (s, n, topic)],
     )

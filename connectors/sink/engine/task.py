@@ -147,20 +147,32 @@ class EngineSinkTask(SinkTask):
 
     def _claim(self, topics: dict[TableRef, str]) -> dict[TableRef, str]:
         """`TableCollisionError` when another topic owns one of the tables (and it exists);
-        else the tables no topic owned yet, claimed in the open transaction."""
-        owners = self.owners
+        else the tables ``topics`` own from now on, claimed in the open transaction."""
+        owners, d = self.owners, self.dialect
         assert owners is not None
-        new = {}
+        if all(owners.get(t) == topic for t, topic in topics.items()):
+            return {}
+        owners.update(owners_table.read(d))  # another task of the connector may own it now
+        new, moved = {}, {}
         for table, topic in topics.items():
             owner = owners.get(table)
             if owner == topic:
                 continue
-            if owner is not None and self._info(table) is not None:
+            if owner is None:
+                new[table] = topic
+            elif self._info(table) is None:  # dropped since: the next writer's
+                moved[table] = topic
+            else:
                 raise self._collision(table, owner, topic)
-            new[table] = topic
-        if new:
-            owners_table.write(self.dialect, new)
-        return new
+        if moved:
+            owners_table.write(d, moved, replace=True)
+        if new:  # a concurrent claim that committed first wins: check what the target holds
+            owners_table.write(d, new, replace=False)
+            held = owners_table.read(d)
+            for table, topic in new.items():
+                if held.get(table, topic) != topic:
+                    raise self._collision(table, held[table], topic)
+        return {**new, **moved}
 
     def _collision(self, table: TableRef, owner: str, topic: str) -> TableCollisionError:
         return TableCollisionError(str(table), owner, topic, self.cfg.table_name_format)
