@@ -54,13 +54,15 @@ class EngineSinkTask(SinkTask):
         self.dialect = self.make_dialect(self.cfg)
         self.tables: dict[TableRef, TableInfo | None] = {}
         self.next: dict[tuple[str, int], int] = {}
-        self._run(lambda: offsets_table.ensure_table(self.dialect))
         # table -> the topic that writes it, when table names are made of topics (`owners`)
         self.owners: dict[TableRef, str] | None = None
-        if "${topic}" in self.cfg.table_name_format:
-            self.owners = self._run(self._read_owners)
+        self.owners = self._run(self._prepare)
 
-    def _read_owners(self) -> dict[TableRef, str]:
+    def _prepare(self) -> dict[TableRef, str] | None:
+        """The engine's own tables (one transaction: DuckDB commits are not free)."""
+        offsets_table.ensure_table(self.dialect)
+        if "${topic}" not in self.cfg.table_name_format:
+            return None
         owners_table.ensure_table(self.dialect)
         return owners_table.read(self.dialect)
 
