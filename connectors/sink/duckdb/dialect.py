@@ -20,7 +20,7 @@ from typing import Any
 
 from connectors.sink.duckdb import types as dtypes
 from connectors.sink.duckdb.config import DuckDBSinkConfig, duckdb_path
-from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo
+from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, fold_ascii
 from connectors.sink.engine.errors import SinkConfigError, SinkFatalError, SinkTransientError
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import ColumnType
@@ -177,13 +177,16 @@ class DuckDBDialect(Dialect):
 
     def folded_twin(self, table: TableRef) -> str | None:
         schema = table.schema or "main"
+        # SQL lower() folds Unicode case too, DuckDB's names only ASCII: lower() narrows the
+        # candidates (every ASCII-case twin is among them), fold_ascii decides
         rows = self.execute(
             "SELECT table_schema, table_name FROM information_schema.tables WHERE "
             "lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
             [schema, table.name],
         )
+        want = (fold_ascii(schema), fold_ascii(table.name))
         for s, n in rows:
-            if (s, n) != (schema, table.name):
+            if (s, n) != (schema, table.name) and (fold_ascii(s), fold_ascii(n)) == want:
                 return str(n) if table.schema is None else f"{s}.{n}"
         return None
 

@@ -7,7 +7,9 @@ no key appends every upsert as a new row, in order; an update or delete that car
 old row (REPLICA IDENTITY FULL) first takes away ONE row equal to it: a row appended earlier
 in the batch when one is (it is dropped, or marked dead for a soft delete), else one of the
 target's rows (`removed`, applied before the batch's rows: what the batch appended was found
-first). The columns are the union of the columns the batch's records carried. When a
+first). An old row is compared on its own columns only, a column an appended row lacks
+reading as NULL, as the target compares it (a column added or dropped mid-batch changes
+nothing). The columns are the union of the columns the batch's records carried. When a
 column's type changes inside a batch, the table's changes are cut into two `TableBatch`es at
 that point, applied one after the other (in the same transaction), so each value is read with
 the schema it was written with.
@@ -48,7 +50,8 @@ class TableBatch:
     dead: set[int] = field(default_factory=set)  # appended rows deleted later in the batch
     gone: set[int] = field(default_factory=set)  # appended rows replaced later in the batch
     _images: list[Mapping[str, Any] | None] = field(default_factory=list)
-    _index: dict[Any, list[int]] | None = None  # image -> live appended rows (when needed)
+    # old-image column names -> image projected on them -> appended rows (built when needed)
+    _indexes: dict[tuple[str, ...], dict[Any, list[int]]] = field(default_factory=dict)
     columns: dict[str, Column] = field(default_factory=dict)
     unavailable: Unavailable | None = None
     _last_cols: tuple[Column, ...] | None = None
@@ -63,7 +66,7 @@ class TableBatch:
             self.dead.clear()
             self.gone.clear()
             self._images.clear()
-            self._index = None
+            self._indexes.clear()
             return True
         if ch.columns is not self._last_cols:
             if not self._merge(ch.columns):
@@ -74,8 +77,10 @@ class TableBatch:
             if ch.before is not None:
                 self._remove(ch.before, replace=ch.op == UPSERT)
             if ch.op == UPSERT:
-                if self._index is not None and ch.image is not None:
-                    self._index.setdefault(_image_key(ch.image), []).append(len(self.appended))
+                if self._indexes and ch.image is not None:
+                    i, image = len(self.appended), ch.image
+                    for names, index in self._indexes.items():
+                        index.setdefault(_project(image, names), []).append(i)
                 self.appended.append(ch.row)
                 self._images.append(ch.image)
             return True
@@ -90,17 +95,20 @@ class TableBatch:
         return True
 
     def _remove(self, before: Mapping[str, Any], replace: bool) -> None:
-        index = self._index
-        if index is None:  # the first removal of the batch: index what it appended so far
-            index = self._index = {}
+        names = tuple(sorted(before))
+        index = self._indexes.get(names)
+        if index is None:  # the first old row of these columns: index what came so far
+            index = self._indexes[names] = {}
             for i, image in enumerate(self._images):
                 if image is not None and i not in self.dead and i not in self.gone:
-                    index.setdefault(_image_key(image), []).append(i)
-        hits = index.get(_image_key(before))
-        if hits:
-            (self.gone if replace else self.dead).add(hits.pop())
-        else:
-            self.removed.append((replace, before))
+                    index.setdefault(_project(image, names), []).append(i)
+        hits = index.get(_project(before, names))
+        while hits:  # rows taken by an old row of other columns are still listed here
+            i = hits.pop()
+            if i not in self.dead and i not in self.gone:
+                (self.gone if replace else self.dead).add(i)
+                return
+        self.removed.append((replace, before))
 
     def _merge(self, cols: tuple[Column, ...]) -> bool:
         have = self.columns
@@ -132,8 +140,9 @@ class TableBatch:
         return [row for op, row in self.keyed.values() if op == DELETE]
 
 
-def _image_key(row: Mapping[str, Any]) -> Any:
-    return hashable(tuple(sorted(row.items())))
+def _project(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:
+    """``row``'s values of ``names`` (a missing column is NULL), hashable."""
+    return hashable(tuple(row.get(n) for n in names))
 
 
 def collapse(changes: list[Change], unavailable: Unavailable | None = None) -> list[TableBatch]:

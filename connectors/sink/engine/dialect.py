@@ -7,6 +7,7 @@ Everything else — which statements run, in what order, the offsets table — i
 
 from __future__ import annotations
 
+import string
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,15 @@ class StagedColumn:
     values: list[Any]
 
 
+_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def fold_ascii(name: str) -> str:
+    """``name`` as a target that folds only ASCII case sees it (DuckDB: ``Foo`` is ``foo``, but
+    ``Ä`` and ``ä`` are two names); ``str.lower`` would fold those too."""
+    return name.translate(_ASCII_FOLD)
+
+
 def quote(name: str) -> str:
     """A quoted identifier (double quotes doubled inside): never a bare name from data."""
     return '"' + name.replace('"', '""') + '"'
@@ -57,7 +67,8 @@ class Dialect(ABC):
     # a column naming one row of a table (DuckDB ``rowid``, PostgreSQL ``ctid``): keyless
     # tables' updates and deletes take away one row by it; None: the target has none
     row_id: str | None = None
-    # identifiers the target folds together whatever the quoting (DuckDB: case-insensitive)
+    # identifiers the target folds together whatever the quoting (DuckDB: ASCII letters'
+    # case, see `fold_ascii`)
     case_insensitive = False
 
     @abstractmethod
@@ -95,7 +106,8 @@ class Dialect(ABC):
 
     def folded_twin(self, table: TableRef) -> str | None:
         """With ``case_insensitive``: the name of an existing table the target takes for
-        ``table`` though it is spelt differently (``Foo`` for ``foo``); None if none."""
+        ``table`` though it is spelt differently (``Foo`` for ``foo``, by `fold_ascii`); None
+        if none."""
         return None
 
     @abstractmethod
@@ -106,6 +118,12 @@ class Dialect(ABC):
     def select_expr(self, col: StagedColumn, ref: str) -> str:
         """The expression turning staged column ``ref`` into the target column's type."""
         return ref
+
+    def match_expr(self, col: StagedColumn, expr: str) -> str:
+        """``expr`` (a target column, or `select_expr` of a staged one) as keyless old rows
+        are compared with ``=`` / ``IS NOT DISTINCT FROM``: for a type without equality, or a
+        column the target holds as another type than the one staged (PostgreSQL ``json``)."""
+        return expr
 
     def unstage(self, relation: str) -> None:  # noqa: B027 - optional hook
         """Release a staging relation early (e.g. unregister an Arrow table)."""

@@ -68,6 +68,21 @@ class NameCollisionError(SinkFatalError):
         self.names = (first, second)
 
 
+class TableCollisionError(SinkFatalError):
+    """Two topics map to one table through ``${topic}`` (its dots become underscores)."""
+
+    def __init__(self, table: str, owner: str, topic: str, fmt: str) -> None:
+        super().__init__(
+            f"table {table}: topics {owner!r} and {topic!r} both map to it "
+            f"(table.name.format={fmt!r} turns dots into underscores); it holds the rows of "
+            f"{owner!r}, so {topic!r} is not written there: route one topic to another table "
+            f"(table.name.format, e.g. with ${{source.schema}}.${{source.table}}, or a "
+            f"RegexRouter transform) or rename the source table"
+        )
+        self.table = table
+        self.topics = (owner, topic)
+
+
 class MissingTableError(SinkFatalError):
     """schema.evolution=none and the table or a column does not exist."""
 

@@ -7,8 +7,9 @@ already holds the incoming values. Anything else raises `SchemaChangeError` nami
 column and both types. ``schema.evolution=none`` raises `MissingTableError` instead of any
 DDL. Columns the records no longer carry stay in the table (written as NULL).
 
-In a target whose identifiers are case-insensitive (DuckDB), a table or column that differs
-from an existing one (or another of the batch) only in case raises `NameCollisionError`
+In a target whose identifiers are case-insensitive (DuckDB, for ASCII letters only: ``Ä`` and
+``ä`` are two names there), a table or column that differs from an existing one (or another of
+the batch) only in case raises `NameCollisionError`
 naming both, before any DDL: the batch fails, and its records go to the dead letter queue or
 stop the task, per ``errors.tolerance``; other tables are not affected.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from connectors.sink.engine.dialect import Dialect, TableInfo, qualified, quote
+from connectors.sink.engine.dialect import Dialect, TableInfo, fold_ascii, qualified, quote
 from connectors.sink.engine.errors import (
     MissingTableError,
     NameCollisionError,
@@ -32,9 +33,9 @@ def check_names(d: Dialect, table: TableRef, have: Iterable[str], new: Iterable[
     """`NameCollisionError` when the target would take two of the names for one."""
     if not d.case_insensitive:
         return
-    seen = {n.lower(): n for n in have}
+    seen = {fold_ascii(n): n for n in have}
     for n in new:
-        other = seen.setdefault(n.lower(), n)
+        other = seen.setdefault(fold_ascii(n), n)
         if other != n:
             raise NameCollisionError(str(table), "columns", other, n)
 

@@ -11,10 +11,12 @@ and takes the first ``n``:
       row_number() OVER (PARTITION BY s.g) AS rn FROM t AS cur JOIN stage s ON cur.a IS NOT
       DISTINCT FROM s.a AND …) WHERE rn <= n)
 
-A column no old row holds NULL in is compared with ``=`` (the same there), so the target can
-hash-join on it. Two distinct old rows never match the same target row, so the groups cannot
-compete. With ``delete.mode=soft`` only live rows (``__deleted`` not true) match; a delete
-marks its row, an update's old row is replaced (deleted) as with hard deletes.
+Both sides go through the dialect's `match_expr` (PostgreSQL compares JSON as ``jsonb``: a
+``json`` column has no ``=``). A column no old row holds NULL in is compared with ``=`` (the
+same there), so the target can hash-join on it. Two distinct old rows never match the same
+target row, so the groups cannot compete. With ``delete.mode=soft`` only live rows
+(``__deleted`` not true) match; a delete marks its row, an update's old row is replaced
+(deleted) as with hard deletes.
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ def _remove(
     for c in sc[: len(cols)]:
         # '=' where no old row holds NULL (the same there, and it lets the target hash-join)
         op = "IS NOT DISTINCT FROM" if None in c.values else "="
-        conds.append(f"cur.{quote(c.name)} {op} {d.select_expr(c, f's.{quote(c.name)}')}")
+        cur = d.match_expr(c, f"cur.{quote(c.name)}")
+        conds.append(f"{cur} {op} {d.match_expr(c, d.select_expr(c, f's.{quote(c.name)}'))}")
     if "__deleted" in info.columns:  # a soft-deleted row is gone already
         conds.append('cur."__deleted" IS NOT TRUE')
     match = (

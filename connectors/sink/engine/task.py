@@ -3,7 +3,8 @@
 ``put(records)``: skip records below the stored next offset (redelivered after a crash between
 the target's commit and the group commit), read each record into a change, collapse them per
 table and key, then in ONE transaction: evolve each table, stage and apply its changes, and
-upsert the batch's next offsets into ``_hub_offsets``. On any error the transaction is rolled
+upsert the batch's next offsets into ``_hub_offsets``. With table names made of topics, a table
+another topic owns is a `TableCollisionError` (`owners`). On any error the transaction is rolled
 back and the target is as before the call, so the runtime may re-put the batch record by
 record (``errors.tolerance=all``) to isolate a poison record. ``flush`` stores only offsets
 past the target's own: records that never reached it (dead-lettered, filtered out).
@@ -21,11 +22,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from connectors.sink.engine import offsets as offsets_table
+from connectors.sink.engine import owners as owners_table
 from connectors.sink.engine.apply import DELETED, apply
 from connectors.sink.engine.batch import TableBatch, collapse
 from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.dialect import Dialect, TableInfo
-from connectors.sink.engine.errors import MissingTableError, ValueNotHeldError
+from connectors.sink.engine.errors import (
+    MissingTableError,
+    TableCollisionError,
+    ValueNotHeldError,
+)
 from connectors.sink.engine.evolution import create, evolve
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.records import ChangeReader
@@ -52,7 +58,17 @@ class EngineSinkTask(SinkTask):
         self.dialect = self.make_dialect(self.cfg)
         self.tables: dict[TableRef, TableInfo | None] = {}
         self.next: dict[tuple[str, int], int] = {}
-        self._run(lambda: offsets_table.ensure_table(self.dialect))
+        # table -> the topic that writes it, when table names are made of topics (`owners`)
+        self.owners: dict[TableRef, str] | None = None
+        self.owners = self._run(self._prepare)
+
+    def _prepare(self) -> dict[TableRef, str] | None:
+        """The engine's own tables (one transaction: DuckDB commits are not free)."""
+        offsets_table.ensure_table(self.dialect)
+        if "${topic}" not in self.cfg.table_name_format:
+            return None
+        owners_table.ensure_table(self.dialect)
+        return owners_table.read(self.dialect)
 
     def _run(self, fn: Any) -> Any:
         """``fn()`` in one transaction; any failure rolls back and is raised as a hub error."""
@@ -97,6 +113,8 @@ class EngineSinkTask(SinkTask):
         positions: dict[tuple[str, int], int] = {}
         nxt = self.next
         read = self.reader.read
+        owned = self.owners is not None
+        topics: dict[TableRef, str] = {}  # table -> topic, with `owners`
         for r in records:
             tp = (r.topic, r.partition)
             stored = nxt.get(tp)
@@ -104,18 +122,66 @@ class EngineSinkTask(SinkTask):
                 continue  # already in the target (stored with the rows it covers)
             ch = read(r)
             if ch is not None:
+                if owned and topics.setdefault(ch.table, r.topic) != r.topic:
+                    first, owners = topics[ch.table], self.owners or {}
+                    if owners.get(ch.table) == r.topic:  # the owner came second
+                        raise self._collision(ch.table, r.topic, first)
+                    raise self._collision(ch.table, first, r.topic)
                 changes.append(ch)
             positions[tp] = r.offset + 1
         if not positions:
             return
         batches = collapse(changes, self.unavailable)
-        self._run(lambda: self._write(batches, positions))
+        claimed = self._run(lambda: self._write(batches, positions, topics))
         nxt.update(positions)
+        if claimed:
+            assert self.owners is not None
+            self.owners.update(claimed)
 
-    def _write(self, batches: list[TableBatch], positions: dict[tuple[str, int], int]) -> None:
+    def _write(
+        self,
+        batches: list[TableBatch],
+        positions: dict[tuple[str, int], int],
+        topics: dict[TableRef, str],
+    ) -> dict[TableRef, str]:
+        """Apply the batches and store the offsets; the tables newly owned by a topic."""
+        claimed = self._claim(topics) if topics else {}
         for tb in batches:
             self._apply(tb)
         offsets_table.write(self.dialect, self.connector, positions)
+        return claimed
+
+    def _claim(self, topics: dict[TableRef, str]) -> dict[TableRef, str]:
+        """`TableCollisionError` when another topic owns one of the tables (and it exists);
+        else the tables ``topics`` own from now on, claimed in the open transaction."""
+        owners, d = self.owners, self.dialect
+        assert owners is not None
+        if all(owners.get(t) == topic for t, topic in topics.items()):
+            return {}
+        owners.update(owners_table.read(d))  # another task of the connector may own it now
+        new, moved = {}, {}
+        for table, topic in topics.items():
+            owner = owners.get(table)
+            if owner == topic:
+                continue
+            if owner is None:
+                new[table] = topic
+            elif self._info(table) is None:  # dropped since: the next writer's
+                moved[table] = topic
+            else:
+                raise self._collision(table, owner, topic)
+        if moved:
+            owners_table.write(d, moved, replace=True)
+        if new:  # a concurrent claim that committed first wins: check what the target holds
+            owners_table.write(d, new, replace=False)
+            held = owners_table.read(d)
+            for table, topic in new.items():
+                if held.get(table, topic) != topic:
+                    raise self._collision(table, held[table], topic)
+        return {**new, **moved}
+
+    def _collision(self, table: TableRef, owner: str, topic: str) -> TableCollisionError:
+        return TableCollisionError(str(table), owner, topic, self.cfg.table_name_format)
 
     def _info(self, table: TableRef) -> TableInfo | None:
         if table not in self.tables:

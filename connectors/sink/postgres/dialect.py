@@ -122,6 +122,9 @@ class PostgresDialect(Dialect):
     def select_expr(self, col: StagedColumn, ref: str) -> str:
         return ptypes.select_expr(col.type, ref)
 
+    def match_expr(self, col: StagedColumn, expr: str) -> str:
+        return ptypes.match_expr(col.type, expr)
+
     def unstage(self, relation: str) -> None:
         self.execute(f"DROP TABLE {relation}")
 

@@ -160,3 +160,13 @@ def select_expr(t: ColumnType, ref: str) -> str:
     if t.kind == k.DECIMAL:
         return f"({ref} * 1e{-(t.scale or 0)})"  # numeric arithmetic: exact
     return ref
+
+
+def match_expr(t: ColumnType, expr: str) -> str:
+    """``expr`` as keyless old rows compare it: JSON as ``jsonb``, since a target column may be
+    ``json`` (created by the user), which has no ``=`` (``json = jsonb`` does not exist)."""
+    if t.kind == k.JSON:
+        return f"({expr})::jsonb"
+    if t.kind == k.ARRAY and t.item is not None and t.item.kind == k.JSON:
+        return f"({expr})::jsonb[]"
+    return expr

@@ -76,6 +76,54 @@ def test_a_truncate_in_the_batch_drops_what_came_before(sink: Sink) -> None:
     assert content(sink) == Counter({("b", 2): 1})
 
 
+def test_an_old_row_finds_a_row_of_the_batch_across_a_column_added_or_dropped(
+    sink: Sink,
+) -> None:
+    """The source: INSERT (b,1); ALTER TABLE bag ADD COLUMN c int; UPDATE bag SET n = 2, all
+    in one batch: the old row (b,1,NULL) is the row (b,1) the batch appended before the
+    column existed (a missing column is NULL, as in the target); then c is dropped again."""
+    v1 = PgTable("bag", [("name", Oid.TEXT, -1), ("n", Oid.INT8, -1)], pk=())
+    v2 = PgTable("bag", [("name", Oid.TEXT, -1), ("n", Oid.INT8, -1), ("c", Oid.INT4, -1)],
+                 pk=())  # fmt: skip
+    sink.put([v1.insert(0, {"name": "a", "n": 1})])
+    sink.put([
+        v1.insert(1, {"name": "b", "n": 1}),
+        v2.event("u", 2, {"name": "a", "n": 1, "c": None}, {"name": "a", "n": 2, "c": None}),
+        v2.event("u", 3, {"name": "b", "n": 1, "c": None}, {"name": "b", "n": 2, "c": None}),
+    ])  # fmt: skip
+    got = Counter(sink.query(f'SELECT "name", "n", "c" FROM "{T}"'))
+    assert got == Counter({("a", 2, None): 1, ("b", 2, None): 1})
+    # the other way: rows with c written, c dropped, the old rows no longer carry it
+    sink.put([
+        v2.insert(4, {"name": "d", "n": 1, "c": 7}),
+        v1.event("u", 5, {"name": "d", "n": 1}, {"name": "d", "n": 2}),
+        v1.event("d", 6, {"name": "a", "n": 2}, None),
+    ])  # fmt: skip
+    got = Counter(sink.query(f'SELECT "name", "n", "c" FROM "{T}"'))
+    assert got == Counter({("b", 2, None): 1, ("d", 2, None): 1})
+
+
+@pytest.mark.parametrize("sink", ["postgres"], indirect=True)  # DuckDB has no json/jsonb
+def test_an_existing_json_column_is_matched_as_jsonb(sink: Sink) -> None:
+    """A user-created ``json`` (not ``jsonb``) column, and ``json[]``: ``json = jsonb`` does
+    not exist, the old row is compared as jsonb."""
+    sink.start()
+    assert sink.task is not None
+    d = sink.task.dialect
+    d.begin()
+    d.execute('CREATE TABLE "srv_public_docs" ("name" text, "doc" json, "docs" json[])')
+    d.commit()
+    t = PgTable("docs", [("name", Oid.TEXT, -1), ("doc", Oid.JSON, -1), ("docs", 199, -1)],
+                pk=())  # fmt: skip
+    docs = r'{"{\"k\": 1}","[]"}'  # the array's text form, as pgoutput sends it
+    a = {"name": "a", "doc": '{"k": 1}', "docs": docs}
+    sink.put([t.insert(0, a), t.insert(1, {**a, "name": "b"})])
+    sink.put([t.event("u", 2, a, {**a, "doc": '{"k": 2}'}),
+              t.event("d", 3, {**a, "name": "b"}, None)])  # fmt: skip
+    q = 'SELECT name, doc::text, docs::text FROM "srv_public_docs"'
+    assert sink.query(q) == [("a", '{"k": 2}', r'{"{\"k\": 1}",[]}')]
+
+
 def test_soft_delete_marks_one_matching_row(sink: Sink) -> None:
     t = bag()
     a = row("a", 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sink.engine.errors import NameCollisionError
+from connectors.sink.engine.errors import NameCollisionError, TableCollisionError
 from connectors.source.postgres.types import Oid
 from hub.config import ConnectorSpec
 from hub.log import Log
@@ -55,6 +55,86 @@ def test_case_folded_tables_and_columns_are_a_per_table_error(sink: Sink) -> Non
     wide = PgTable("Foo", [("id", Oid.INT4, -1), ("V", Oid.TEXT, -1)])
     with pytest.raises(NameCollisionError, match="'V'.*'v'|'v'.*'V'"):
         sink.put([wide.insert(2, {"id": 3, "V": "z"})])
+
+
+def test_names_that_differ_only_in_non_ascii_case_are_two_names(sink: Sink) -> None:
+    """DuckDB folds ASCII case only: ``Ä``/``ä`` columns and ``Äpfel``/``äpfel`` tables are
+    distinct there (as in PostgreSQL), so both replicate; ``ÄB``/``Äb`` still collide."""
+    cols = [("id", Oid.INT4, -1), ("Ä", Oid.TEXT, -1), ("ä", Oid.TEXT, -1)]
+    one, two = PgTable("Äpfel", cols), PgTable("äpfel", [("id", Oid.INT4, -1)])
+    cfg = {"table.name.format": "${source.table}"}
+    sink.start([], **cfg)
+    sink.put([one.insert(0, {"id": 1, "Ä": "upper", "ä": "lower"})])
+    sink.put([two.insert(0, {"id": 2})])
+    assert sink.rows("Äpfel") == [(1, "upper", "lower")] and sink.rows("äpfel") == [(2,)]
+    both = PgTable("grün", [("id", Oid.INT4, -1), ("ÄB", Oid.TEXT, -1), ("Äb", Oid.TEXT, -1)])
+    if sink.kind == "postgres":
+        sink.put([both.insert(0, {"id": 1, "ÄB": "x", "Äb": "y"})])
+        assert sink.rows("grün") == [(1, "x", "y")]
+        return
+    with pytest.raises(NameCollisionError, match="'ÄB'.*'Äb'"):
+        sink.put([both.insert(0, {"id": 1, "ÄB": "x", "Äb": "y"})])
+    with pytest.raises(NameCollisionError, match="'ÄPFEL'.*'Äpfel'|'Äpfel'.*'ÄPFEL'"):
+        sink.put([PgTable("ÄPFEL", [("id", Oid.INT4, -1)]).insert(0, {"id": 3})])
+
+
+def test_two_topics_that_name_one_table_are_a_per_table_error(sink: Sink) -> None:
+    """``${topic}`` turns dots into underscores: source tables ``"a.b"`` and ``a_b`` would
+    share ``srv_public_a_b`` (a delete in one taking the other's row). The first topic keeps
+    the table, across restarts too; the second is refused, naming both."""
+    cols = [("id", Oid.INT4, -1), ("v", Oid.TEXT, -1)]
+    dotted, under, other = PgTable("a.b", cols), PgTable("a_b", cols), PgTable("c", cols)
+    table = "srv_public_a_b"
+    sink.put([dotted.insert(0, {"id": 1, "v": "from a.b"})])
+    for batch in ([under.insert(0, {"id": 1, "v": "from a_b"})],
+                  [under.event("d", 1, {"id": 1, "v": "from a.b"}, None)],
+                  [other.insert(0, {"id": 1, "v": "c"}), dotted.insert(1, {"id": 2, "v": "x"}),
+                   under.insert(2, {"id": 3, "v": "y"})],
+                  [under.insert(3, {"id": 3, "v": "y"}), dotted.insert(2, {"id": 2, "v": "x"})],
+                  ):  # fmt: skip
+        with pytest.raises(TableCollisionError) as err:
+            sink.put(batch)
+        msg = str(err.value)
+        assert msg.startswith(f"table {table}: topics 'srv.public.a.b' and 'srv.public.a_b'"), msg
+        assert "table.name.format" in msg
+    assert sink.rows(table) == [(1, "from a.b")]
+    sink.stop()  # the owner is in the target: a new task refuses a_b too
+    sink.start([dotted.topic, under.topic])
+    with pytest.raises(TableCollisionError):
+        sink.put([under.insert(4, {"id": 5, "v": "from a_b"})])
+    sink.put([dotted.insert(3, {"id": 2, "v": "x"}), other.insert(1, {"id": 2, "v": "c"})])
+    assert sink.rows(table) == [(1, "from a.b"), (2, "x")]
+    assert sink.rows("srv_public_c") == [(2, "c")]  # the refused batch wrote nothing
+    # a table dropped in the target is the next writer's
+    assert sink.task is not None
+    d = sink.task.dialect
+    d.begin()
+    d.execute(f'DROP TABLE "{table}"')
+    d.commit()
+    sink.start([under.topic])  # (a running task knows the table: its write would fail first)
+    sink.put([under.insert(5, {"id": 6, "v": "from a_b"})])
+    assert sink.rows(table) == [(6, "from a_b")]
+    # a format without ${topic} merges topics on purpose (e.g. shards of one table)
+    sink.start([], **{"table.name.format": "merged"})
+    sink.put([dotted.insert(4, {"id": 7, "v": "a.b"}), under.insert(6, {"id": 8, "v": "a_b"})])
+    assert sink.rows("merged") == [(7, "a.b"), (8, "a_b")]
+
+
+@pytest.mark.parametrize("sink", ["postgres"], indirect=True)  # DuckDB: one writer a file
+def test_the_owner_is_shared_by_the_tasks_of_a_target(sink: Sink) -> None:
+    """A second task started before the first claimed the table still refuses the other
+    topic: it asks the target, not only what it read at its start."""
+    cols = [("id", Oid.INT4, -1), ("v", Oid.TEXT, -1)]
+    dotted, under = PgTable("a.b", cols), PgTable("a_b", cols)
+    other = Sink(sink.kind, sink.url)
+    other.start([under.topic])
+    try:
+        sink.put([dotted.insert(0, {"id": 1, "v": "from a.b"})])
+        with pytest.raises(TableCollisionError, match="'srv.public.a.b' and 'srv.public.a_b'"):
+            other.put([under.insert(0, {"id": 2, "v": "from a_b"})])
+    finally:
+        other.stop()
+    assert sink.rows("srv_public_a_b") == [(1, "from a.b")]
 
 
 def test_with_a_dead_letter_queue_only_the_bad_table_is_set_aside(tmp_path: Path) -> None:
