@@ -53,11 +53,15 @@ CASES: list[tuple[int, int, str, Any, Any]] = [
      "21016-11-04 06:51:30.123456+00"),
     (Oid.TIMESTAMPTZ, -1, "9999-12-31 23:59:59.999999+00", SAME, SAME),
     (Oid.INTERVAL, -1, "1 day 00:00:00.000001", "24:00:00.000001", "24:00:00.000001"),
-    # MicroDuration past int64 is clamped as Debezium's (long) cast does
-    (Oid.INTERVAL, -1, "178000000 years", "2562047788:00:54.775807",
-     "2562047788:00:54.775807"),
-    (Oid.INTERVAL, -1, "-178000000 years", "-2562047788:00:54.775808",
-     "-2562047788:00:54.775808"),
+    # MicroDuration in exact integers: a month is 30.4375 days, 2 629 800 000 000 µs (an
+    # interval past int64 µs stops the source: tests/connectors/postgres/test_type_matrix.py)
+    (Oid.INTERVAL, -1, "100000 days 00:00:00.000001", "2400000:00:00.000001",
+     "2400000:00:00.000001"),
+    (Oid.INTERVAL, -1, "35 years 00:00:00.000007", "306810:00:00.000007",
+     "306810:00:00.000007"),
+    (Oid.INTERVAL, -1, "-1 mons -00:00:00.000001", "-730:30:00.000001", "-730:30:00.000001"),
+    (Oid.INTERVAL, -1, "2562047788:00:54.775807", SAME, SAME),
+    (Oid.INTERVAL, -1, "-2562047788:00:54.775807", SAME, SAME),
     (Oid.JSON, -1, '{"a": "\\u0000"}', SAME, Refused("\\u0000 (NUL) cannot be held by")),
     (Oid.BIT, 8, "00000000", SAME, SAME),
     (Oid.BIT, 10, "0000000011", SAME, SAME),
