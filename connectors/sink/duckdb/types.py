@@ -10,7 +10,9 @@ int64            BIGINT                       int64
 float / double   FLOAT / DOUBLE               float32 / float64
 Decimal(p,s)     DECIMAL(p,s) (p ≤ 38;        decimal128(p,s); p > 38: string
                  p unknown: DECIMAL(38,s);
-                 p > 38: VARCHAR, exact text)
+                 s > p: DECIMAL(s,s);
+                 p or s > 38, s < 0:
+                 VARCHAR, exact text)
 VariableScale-   VARCHAR (exact decimal text; string
 Decimal          DuckDB has no unbounded
                  decimal, DOUBLE would round)
@@ -92,15 +94,27 @@ _DUCK_TS = "DuckDB TIMESTAMP (up to 294247-01-10 04:00:54.775806)"
 _DECIMAL_RE = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 
 
+def _decimal_of(t: ColumnType) -> tuple[int, int] | None:
+    """DuckDB's (width, scale) for a DECIMAL(p,s): a scale above the precision (PostgreSQL
+    15's numeric(3,5), values below 10^(p-s)) widens to DECIMAL(s,s); None past 38 digits or
+    with a negative scale (VARCHAR, the exact text)."""
+    scale = t.scale or 0
+    width = max(t.precision, scale) if t.precision else 38
+    if width > 38 or scale < 0:
+        return None
+    return width, scale
+
+
 def _decimal_fits(t: ColumnType) -> bool:
-    return (t.precision is None or t.precision <= 38) and 0 <= (t.scale or 0) <= 38
+    return _decimal_of(t) is not None
 
 
 def sql_type(t: ColumnType) -> str:
     if t.kind == k.DECIMAL:
-        if not _decimal_fits(t):
+        ps = _decimal_of(t)
+        if ps is None:
             return "VARCHAR"
-        return f"DECIMAL({t.precision or 38},{t.scale or 0})"
+        return f"DECIMAL({ps[0]},{ps[1]})"
     if t.kind == k.ARRAY:
         assert t.item is not None
         return sql_type(t.item) + "[]"
@@ -246,7 +260,9 @@ def _decimal128(t: ColumnType, values: list[Any]) -> Any:
     validity = None
     if None in values:
         validity = pa.array([v is not None for v in values], pa.bool_()).buffers()[1]
-    typ = pa.decimal128(t.precision or 38, t.scale or 0)
+    ps = _decimal_of(t)
+    assert ps is not None
+    typ = pa.decimal128(*ps)
     return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(data)])
 
 
@@ -254,8 +270,8 @@ def _item_type(t: ColumnType | None) -> Any:
     assert t is not None
     if t.kind == k.ARRAY:
         return pa.list_(_item_type(t.item))
-    if t.kind == k.DECIMAL and _decimal_fits(t):
-        return pa.decimal128(t.precision or 38, t.scale or 0)
+    if t.kind == k.DECIMAL and (ps := _decimal_of(t)) is not None:
+        return pa.decimal128(*ps)
     if t.kind == k.TIMESTAMPTZ:
         return pa.timestamp("us", tz="UTC")
     return _ITEM_ARROW.get(t.kind) or _ARROW.get(t.kind, pa.string())

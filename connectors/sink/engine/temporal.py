@@ -141,10 +141,17 @@ def zoned_micros(s: str) -> int | str:
     return micros
 
 
+_PAST_MICROS = re.compile(r"(\.\d{6})\d+")
+
+
 def pg_timestamptz(s: str) -> str:
     """PostgreSQL's input text of a ZonedTimestamp (BC and far years included): as it is when
-    PostgreSQL reads it so (a 4-digit year: ISO 8601 with its offset), else in UTC."""
-    if s[:1].isdigit() and s[4:5] == "-":
+    PostgreSQL reads it so (a 4-digit year from 0001: ISO 8601 with its offset; a fraction
+    past microseconds truncated, as everywhere else, where PostgreSQL would round it), else
+    in UTC (year 0000, 1 BC, is no year to PostgreSQL)."""
+    if s[:1].isdigit() and s[4:5] == "-" and not s.startswith("0000"):
+        if len(s) > 27 and s[19:20] == ".":  # room for more than 6 fraction digits
+            return _PAST_MICROS.sub(r"\1", s, count=1)
         return s
     v = zoned_micros(s)
     if isinstance(v, str):

@@ -56,6 +56,10 @@
 #define KIND_TIMESTAMP 6
 #define KIND_DATE 7
 
+/* Debezium's ±infinity markers for timestamps, epoch micros (types.TIMESTAMP_*_INFINITY) */
+#define TS_POS_INF 9223372036825200000LL
+#define TS_NEG_INF (-9223372036832400000LL)
+
 static PyObject *orjson_dumps;    /* orjson.dumps */
 static PyObject *json_default;    /* hub.runtime.converters._default */
 static PyObject *unchanged_toast; /* pgoutput.UNCHANGED_TOAST */
@@ -738,6 +742,11 @@ fast_timestamp(obuf *b, const uint8_t *p, Py_ssize_t n, long millis)
             q--;
         micros = q;
     }
+    /* a real value equal to Debezium's ±infinity marker is refused by the converter (years
+       1..9999 never are one: this keeps the two paths equal whatever the range above) */
+    if (micros == (millis ? TS_POS_INF / 1000 : TS_POS_INF) ||
+        micros == (millis ? TS_NEG_INF / 1000 : TS_NEG_INF))
+        return 0;
     return put_int64(b, micros) < 0 ? -1 : 1;
 }
 

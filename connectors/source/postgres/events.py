@@ -22,7 +22,7 @@ from typing import Any
 
 from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST
 from connectors.source.postgres.topics import topic_name
-from connectors.source.postgres.types import Oid, TypeMapper, named_specials
+from connectors.source.postgres.types import TypeMapper, named_errors
 
 CONNECTOR = "postgresql"
 VERSION = "2.7.0.hub"  # Debezium's event format version hub follows, marked as ours
@@ -222,8 +222,8 @@ class TableSchema:
             fs = {**mapper.schema(base, typmod, optional), "field": name}
             fields.append(fs)
             convert = mapper.converter(base, typmod)
-            if mapper.decimal_mode == "precise" and mapper.element(base) == Oid.NUMERIC:
-                convert = named_specials(convert, f"table {schema}.{table}, column {name}")
+            if mapper.may_refuse(base):  # a value no event can carry: name the column
+                convert = named_errors(convert, f"table {schema}.{table}, column {name}")
             self._fields.append((i, name, convert, _placeholder(fs, placeholder)))
             self._codec_fields.append((i, name, *mapper.fast_kind(base, typmod), convert))
         self.row_schema: dict[str, Any] = {

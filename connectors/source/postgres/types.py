@@ -33,11 +33,14 @@ __all__ = [
     "DATE_POSITIVE_INFINITY_DAYS",
     "TIMESTAMP_NEGATIVE_INFINITY",
     "TIMESTAMP_POSITIVE_INFINITY",
+    "ColumnValueError",
     "Converter",
+    "IntervalRangeError",
     "Oid",
     "SpecialDecimalError",
+    "TimestampMarkerError",
     "TypeMapper",
-    "named_specials",
+    "named_errors",
     "parse_array",
 ]
 
@@ -135,7 +138,9 @@ DATE_NEGATIVE_INFINITY_DAYS = -2147472691
 
 _MICROS_PER_DAY = 86_400_000_000
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_DAYS_PER_MONTH_AVG = 365.25 / 12.0  # io.debezium.time.MicroDuration.DAYS_PER_MONTH_AVG
+# io.debezium.time.MicroDuration.DAYS_PER_MONTH_AVG (365.25 / 12 = 30.4375 days) in exact
+# microseconds: Debezium computes in double, which is up to a microsecond off
+_MICROS_PER_MONTH = 2_629_800_000_000
 _VARIABLE_SCALE_FIELDS = [
     {"type": "int32", "optional": False, "field": "scale"},
     {"type": "bytes", "optional": False, "field": "value"},
@@ -355,13 +360,16 @@ def _parse_interval(s: str) -> tuple[int, int, int, int, int, int]:
 
 
 def _interval_micros(s: str) -> int:
-    """io.debezium.time.MicroDuration.durationMicros with the 365.25/12 days a month."""
+    """io.debezium.time.MicroDuration.durationMicros with the 365.25/12 days a month, in exact
+    integers. An interval past int64 microseconds (about 292 000 years; PostgreSQL reaches 178
+    million) is `IntervalRangeError`: Debezium's (long) cast clamps it to a different value."""
     y, mo, d, h, mi, us = _parse_interval(s)
-    n_days = (y * 12 + mo) * _DAYS_PER_MONTH_AVG + d
-    n_seconds = ((n_days * 24 + h) * 60 + mi) * 60 + us / 1_000_000
-    # Java's (long) cast saturates: an interval past int64 microseconds (PostgreSQL's reach
-    # 178 million years) is clamped as Debezium clamps it, never an out-of-range int64
-    return max(_INT64_MIN, min(_INT64_MAX, int(n_seconds * 1e6)))
+    micros = (
+        (y * 12 + mo) * _MICROS_PER_MONTH + d * _MICROS_PER_DAY + (h * 60 + mi) * 60_000_000 + us
+    )
+    if not _INT64_MIN <= micros <= _INT64_MAX:
+        raise IntervalRangeError(s)
+    return micros
 
 
 def _interval_iso(s: str) -> str:
@@ -639,6 +647,17 @@ class TypeMapper:
         while type_oid in self.arrays:
             type_oid = self.arrays[type_oid]
         return type_oid
+
+    def may_refuse(self, type_oid: int) -> bool:
+        """Whether the converter of this type (or of its arrays' items) may raise a
+        `ColumnValueError`: numeric NaN/Infinity in precise mode, a timestamp equal to an
+        infinity marker, an interval past int64 microseconds in numeric mode."""
+        o = self.element(type_oid)
+        return (
+            (o == Oid.NUMERIC and self.decimal_mode == "precise")
+            or o == Oid.TIMESTAMP
+            or (o == Oid.INTERVAL and self.interval_mode == "numeric")
+        )
 
     # -- temporal precision ------------------------------------------------------------------
 
@@ -929,31 +948,67 @@ def _precise(s: str, scale: int) -> bytes:
     return _twos_complement(_unscaled(_finite_decimal(s), scale))
 
 
-class SpecialDecimalError(ConfigError):
-    """A numeric NaN or ±Infinity met in ``decimal.handling.mode=precise``, which has no form
-    for them: Debezium stops the connector here too (SpecialValueDecimal.fromLogical). The
-    column is named where it is known (`named_specials`)."""
+class ColumnValueError(ConfigError):
+    """A value the change event cannot carry as itself: the task stops rather than emit a
+    different one. ``text`` is the value's PostgreSQL text; the column is named where it is
+    known (`named_errors`). Subclasses say why and what to do (`problem`)."""
 
     def __init__(self, text: str, column: str | None = None) -> None:
         self.text = text
         self.column = column
         where = f"{column}: " if column else ""
-        super().__init__(
-            f"{where}numeric value {text!r} has no Connect Decimal form with "
+        super().__init__(where + self.problem())
+
+    def problem(self) -> str:
+        raise NotImplementedError
+
+
+class SpecialDecimalError(ColumnValueError):
+    """A numeric NaN or ±Infinity met in ``decimal.handling.mode=precise``, which has no form
+    for them: Debezium stops the connector here too (SpecialValueDecimal.fromLogical)."""
+
+    def problem(self) -> str:
+        return (
+            f"numeric value {self.text!r} has no Connect Decimal form with "
             f"decimal.handling.mode=precise; set decimal.handling.mode=string (or double) to "
             f"capture NaN and Infinity"
         )
 
 
-def named_specials(convert: Converter, column: str) -> Converter:
-    """``convert`` whose `SpecialDecimalError` names ``column`` (e.g. 'table public.t,
+class IntervalRangeError(ColumnValueError):
+    """An interval past int64 microseconds in ``interval.handling.mode=numeric``: a
+    MicroDuration cannot hold it (Debezium's cast clamps it to a different value)."""
+
+    def problem(self) -> str:
+        return (
+            f"interval {self.text!r} is beyond int64 microseconds (about 292 000 years), the "
+            f"reach of io.debezium.time.MicroDuration; set interval.handling.mode=string to "
+            f"capture it as an ISO 8601 duration"
+        )
+
+
+class TimestampMarkerError(ColumnValueError):
+    """A real timestamp whose Debezium value equals the marker Debezium emits for
+    ``infinity``/``-infinity`` (PGStatement.DATE_POSITIVE/NEGATIVE_INFINITY): every consumer
+    would read it as infinity, so no event can carry it as itself."""
+
+    def problem(self) -> str:
+        return (
+            f"timestamp {self.text!r} equals Debezium's marker for 'infinity' (epoch "
+            f"microseconds {TIMESTAMP_POSITIVE_INFINITY}) and would be read as infinity; "
+            f"change the value, or leave the column out with column.exclude.list"
+        )
+
+
+def named_errors(convert: Converter, column: str) -> Converter:
+    """``convert`` whose `ColumnValueError` names ``column`` (e.g. 'table public.t,
     column n')."""
 
     def named(raw: bytes | None) -> Any:
         try:
             return convert(raw)
-        except SpecialDecimalError as exc:
-            raise SpecialDecimalError(exc.text, column) from None
+        except ColumnValueError as exc:
+            raise type(exc)(exc.text, column) from None
 
     return named
 
@@ -998,7 +1053,15 @@ def _date_value(s: str) -> int:
     return _parse_date(s)
 
 
+# the markers as io.debezium.time.Timestamp (millis) values; both are whole milliseconds, so a
+# consumer reading millis * 1000 meets the markers themselves
+_MARKERS = (TIMESTAMP_POSITIVE_INFINITY, TIMESTAMP_NEGATIVE_INFINITY)
+_MILLIS_MARKERS = tuple(m // 1000 for m in _MARKERS)
+
+
 def _timestamp_function(millis: bool) -> Callable[[str], int]:
+    markers = _MILLIS_MARKERS if millis else _MARKERS
+
     def convert(s: str) -> int:
         if s == "infinity":
             micros = TIMESTAMP_POSITIVE_INFINITY
@@ -1006,6 +1069,10 @@ def _timestamp_function(millis: bool) -> Callable[[str], int]:
             micros = TIMESTAMP_NEGATIVE_INFINITY
         else:
             micros = _parse_timestamp(s)[0]
+            value = micros // 1000 if millis else micros
+            if value in markers:  # a real value a consumer would read as infinity
+                raise TimestampMarkerError(s)
+            return value
         return micros // 1000 if millis else micros
 
     return convert

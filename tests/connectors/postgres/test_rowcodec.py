@@ -145,6 +145,9 @@ TIMESTAMPS = [
     "2020-01-01 00:00:00.1234567", "2020-01-01 00:00:00.", "2020-01-01T00:00:00",
     "2020-01-01 00:00:00+00", "0044-03-15 12:00:00 BC", "12345-01-01 00:00:00", "infinity",
     "-infinity", "", "2020-01-01", "2020-1-01 00:00:00",
+    # Debezium's +infinity marker as a real value (refused), and next to it
+    "294247-01-10 04:00:25.2", "294247-01-10 04:00:25.200999", "294247-01-10 04:00:25.201",
+    "294247-01-10 04:00:25.199999",
 ]  # fmt: skip
 DATES = [
     "1970-01-01", "1969-12-31", "0001-01-01", "9999-12-31", "2000-02-29", "1900-02-29",
@@ -183,6 +186,21 @@ def test_known_values() -> None:
     assert check_one("timestamp_3", b"1969-12-31 23:59:59.9995")[1][0] == b'{"v":-1,"k":7}'
     assert check_one("int8", b"-9223372036854775809") == ("ok", None)  # orjson: past 64 bits
     assert check_one("text", b"\xed\xa0\x80")[0] == "raises"  # a UTF-8 encoded surrogate
+    # a real timestamp equal to Debezium's +infinity marker would read as infinity: refused
+    for col in ("timestamp", "timestamp_3", "timestamp_connect"):
+        assert check_one(col, b"294247-01-10 04:00:25.2")[0] == "raises", col
+    assert check_one("timestamp_3", b"294247-01-10 04:00:25.200999")[0] == "raises"
+    assert check_one("timestamp", b"294247-01-10 04:00:25.200001")[1][0] == (
+        b'{"v":9223372036825200001,"k":7}'
+    )
+    # MicroDuration: exact (a month is 2 629 800 000 000 µs), past int64 refused
+    assert check_one("interval", b"100000 days 00:00:01.000001")[1][0] == (
+        b'{"v":8640000001000001,"k":7}'
+    )
+    assert check_one("interval", b"35 years 00:00:00.000007")[1][0] == (
+        b'{"v":1104516000000007,"k":7}'
+    )
+    assert check_one("interval", b"1000000 years")[0] == "raises"
 
 
 def test_strings() -> None:

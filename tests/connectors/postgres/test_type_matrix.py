@@ -65,9 +65,13 @@ def micros(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, us: int
 
 
 def duration(y: int, mo: int, d: int, h: int, mi: int, s: float) -> int:
-    """io.debezium.time.MicroDuration.durationMicros with DAYS_PER_MONTH_AVG = 365.25 / 12."""
-    n_days = (y * 12 + mo) * (365.25 / 12.0) + d
-    return int((((n_days * 24 + h) * 60 + mi) * 60 + s) * 1e6)
+    """io.debezium.time.MicroDuration.durationMicros with DAYS_PER_MONTH_AVG = 365.25 / 12, in
+    exact integers (Debezium computes in double and can be 1 µs off): a month is 30.4375 days,
+    2 629 800 000 000 µs."""
+    return (
+        (y * 12 + mo) * 2_629_800_000_000 + d * 86_400_000_000
+        + (h * 60 + mi) * 60_000_000 + round(s * 1_000_000)
+    )  # fmt: skip
 
 
 # PgStatement.DATE_POSITIVE_INFINITY / DATE_NEGATIVE_INFINITY, read as micros (documented)
@@ -315,12 +319,15 @@ MATRIX: list[Col] = [
         ("-0043-03-15T12:00:00.000000Z", "0001-01-01T00:00:00.000000Z",
          "9999-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.500000Z"),
         sch("string", "io.debezium.time.ZonedTimestamp")),
-    # edges: int64-clamped intervals (Debezium's (long) cast saturates), bit(8) zero (Debezium's
+    # edges: intervals exact to the microsecond up to int64 (past it the connector stops, see
+    # test_values_the_events_cannot_carry_stop_the_connector), bit(8) zero (Debezium's
     # Bits drop the width: the sinks restore it from the schema's length), infinity and BC
     # array items, multidimensional arrays (nested under the one-dimensional schema)
     Col("c_interval_edge", "interval",
-        ("'178000000 years'", "'-178000000 years'", "'00:00:00.000001'", "'-00:00:00.000001'"),
-        (2**63 - 1, -(2**63), 1, -1), sch("int64", "io.debezium.time.MicroDuration")),
+        ("'2562047788:00:54.775807'", "'-2562047788:00:54.775807'",
+         "'100000 days 00:00:00.000001'", "'-35 years -00:00:00.000007'"),
+        (2**63 - 1, -(2**63) + 1, 100_000 * 86_400_000_000 + 1,
+         -35 * 12 * 2_629_800_000_000 - 7), sch("int64", "io.debezium.time.MicroDuration")),
     Col("c_bit8", "bit(8)", ("B'00000000'", "B'10000000'", "B'00000001'", "B'11111111'"),
         ("", b64(b"\x80"), b64(b"\x01"), b64(b"\xff")), bits(8)),
     Col("c_datearr_edge", "date[]",
@@ -646,6 +653,46 @@ def test_numeric_nan_in_precise_mode_stops_the_connector(
             assert "decimal.handling.mode=string" in trace
             assert "table public.nan, column n:" in trace
             assert raw_events(worker, "app.public.nan") == []
+        finally:
+            worker.stop()
+
+
+@pytest.mark.parametrize(
+    ("ddl", "literal", "streamed", "words"),
+    [("timestamp", "'294247-01-10 04:00:25.2'", False, "Debezium's marker for 'infinity'"),
+     ("timestamp(3)", "'294247-01-10 04:00:25.2'", True, "Debezium's marker for 'infinity'"),
+     ("timestamp[]", "'{2000-01-01,\"294247-01-10 04:00:25.2\"}'", True,
+      "Debezium's marker for 'infinity'"),
+     ("interval", "'1000000 years'", False, "interval.handling.mode=string"),
+     ("interval", "'-178000000 years'", True, "interval.handling.mode=string")],
+)  # fmt: skip
+def test_values_the_events_cannot_carry_stop_the_connector(
+    pg_server: PgServer,
+    pg_db: str,
+    tmp_path: Path,
+    ddl: str,
+    literal: str,
+    streamed: bool,
+    words: str,
+) -> None:
+    """A real timestamp equal to Debezium's +infinity marker (it would land as infinity) and
+    an interval past int64 microseconds (MicroDuration cannot hold it; Debezium clamps it to a
+    different value): no event, and the message names the table and the column, and what to
+    do."""
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE odd (id int PRIMARY KEY, v {ddl})")
+        if not streamed:
+            conn.execute(f"INSERT INTO odd VALUES (1, {literal})")
+        worker = start(tmp_path, source_config(pg_server, pg_db))
+        try:
+            if streamed:
+                wait_for(lambda: worker.status()["pg"][0].state == "RUNNING", what="running")
+                time.sleep(1)  # the snapshot (of nothing) is done, the stream reads
+                conn.execute(f"INSERT INTO odd VALUES (1, {literal})")
+            trace = wait_for(lambda: failure(worker), what="the failure")
+            assert "table public.odd, column v:" in trace, trace
+            assert words in trace, trace
+            assert raw_events(worker, "app.public.odd") == []
         finally:
             worker.stop()
 

@@ -26,6 +26,14 @@ class Refused:
 
 
 SAME = object()  # read back as the source's text
+
+
+def _numeric(precision: int, scale: int) -> int:
+    """The typmod of numeric(precision, scale)."""
+    return ((precision << 16) | (scale & 0x7FF)) + 4
+
+
+NUM_3_5, NUM_38_40 = _numeric(3, 5), _numeric(38, 40)
 NOT_HELD_TS = Refused("a timestamp beyond 64-bit microseconds")
 
 # type OID, typmod, PostgreSQL text, DuckDB's text of it, PostgreSQL's text of it
@@ -52,12 +60,31 @@ CASES: list[tuple[int, int, str, Any, Any]] = [
     (Oid.TIMESTAMPTZ, -1, "21016-11-04 13:51:30.123456+07", "21016-11-04 06:51:30.123456+00",
      "21016-11-04 06:51:30.123456+00"),
     (Oid.TIMESTAMPTZ, -1, "9999-12-31 23:59:59.999999+00", SAME, SAME),
+    # year 0 (1 BC): "0000-..." in the event, which PostgreSQL does not read as a year
+    (Oid.TIMESTAMPTZ, -1, "0001-06-01 00:00:00+00 BC", "0001-06-01 (BC) 00:00:00+00", SAME),
+    (Oid.TIMESTAMPTZ, -1, "0001-01-01 00:00:00+05", "0001-12-31 (BC) 19:00:00+00",
+     "0001-12-31 19:00:00+00 BC"),
+    (1185, -1, '{"0001-01-01 00:00:00+05","0001-06-01 12:00:00.5+00 BC"}',
+     "['0001-12-31 (BC) 19:00:00+00', '0001-06-01 (BC) 12:00:00.5+00']",
+     '{"0001-12-31 19:00:00+00 BC","0001-06-01 12:00:00.5+00 BC"}'),
+    # numeric(p,s) with s > p (PostgreSQL 15): DuckDB holds it as DECIMAL(s,s) up to 38
+    # digits (and prints a DECIMAL(s,s) without the 0 before the point), else as text
+    (Oid.NUMERIC, NUM_3_5, "0.00123", ".00123", SAME),
+    (Oid.NUMERIC, NUM_3_5, "-0.00999", "-.00999", SAME),
+    (1231, NUM_3_5, "{0.00123,NULL}", "[.00123, NULL]", SAME),
+    (Oid.NUMERIC, NUM_38_40, "0.0012345678901234567890123456789012345678", SAME, SAME),
+    (1231, NUM_38_40, "{-0.0000000000000000000000000000000000000001}",
+     "[-0.0000000000000000000000000000000000000001]", SAME),
     (Oid.INTERVAL, -1, "1 day 00:00:00.000001", "24:00:00.000001", "24:00:00.000001"),
-    # MicroDuration past int64 is clamped as Debezium's (long) cast does
-    (Oid.INTERVAL, -1, "178000000 years", "2562047788:00:54.775807",
-     "2562047788:00:54.775807"),
-    (Oid.INTERVAL, -1, "-178000000 years", "-2562047788:00:54.775808",
-     "-2562047788:00:54.775808"),
+    # MicroDuration in exact integers: a month is 30.4375 days, 2 629 800 000 000 µs (an
+    # interval past int64 µs stops the source: tests/connectors/postgres/test_type_matrix.py)
+    (Oid.INTERVAL, -1, "100000 days 00:00:00.000001", "2400000:00:00.000001",
+     "2400000:00:00.000001"),
+    (Oid.INTERVAL, -1, "35 years 00:00:00.000007", "306810:00:00.000007",
+     "306810:00:00.000007"),
+    (Oid.INTERVAL, -1, "-1 mons -00:00:00.000001", "-730:30:00.000001", "-730:30:00.000001"),
+    (Oid.INTERVAL, -1, "2562047788:00:54.775807", SAME, SAME),
+    (Oid.INTERVAL, -1, "-2562047788:00:54.775807", SAME, SAME),
     (Oid.JSON, -1, '{"a": "\\u0000"}', SAME, Refused("\\u0000 (NUL) cannot be held by")),
     (Oid.BIT, 8, "00000000", SAME, SAME),
     (Oid.BIT, 10, "0000000011", SAME, SAME),
@@ -119,3 +146,24 @@ def test_a_batch_of_timestamps_lands_exactly(sink: Sink) -> None:
     cast = "CAST({} AS VARCHAR)" if sink.kind == "duckdb" else "{}::text"
     got = sink.query(f"SELECT id, {cast.format('ts')}, {cast.format('d')} FROM srv_public_many")
     assert set(got) == want
+
+
+def test_nanosecond_zoned_timestamps_are_truncated_to_microseconds(sink: Sink) -> None:
+    """A ZonedTimestamp with more than 6 fraction digits (nanoseconds, as other Debezium
+    sources write them) loses the digits past the microsecond, as every other path of both
+    sinks does: PostgreSQL would round '10:00:00.9999999' up to 10:00:01."""
+    t = PgTable("nanos", [("id", Oid.INT4, -1), ("v", Oid.TIMESTAMPTZ, -1), ("a", 1185, -1)])
+    t.converters["v"] = lambda raw: None if raw is None else raw.decode()  # the event's text
+    t.converters["a"] = lambda raw: None if raw is None else raw.decode().split(" ")
+    texts = {
+        1: ("2021-01-01T10:00:00.9999999Z", "2021-01-01 10:00:00.999999+00"),
+        2: ("2021-12-31T23:59:59.999999999Z", "2021-12-31 23:59:59.999999+00"),
+        3: ("1999-06-30T12:00:00.000000500+02:00", "1999-06-30 10:00:00+00"),
+        4: ("+10000-01-01T00:00:00.1234569Z", "10000-01-01 00:00:00.123456+00"),
+    }
+    sink.put([t.insert(i, {"id": i, "v": v, "a": f"{v} {v}"}) for i, (v, _) in texts.items()])
+    cast = "CAST({} AS VARCHAR)" if sink.kind == "duckdb" else "{}::text"
+    got = sink.query(
+        f"SELECT id, {cast.format('v')}, {cast.format('a[1]')} FROM srv_public_nanos ORDER BY id"
+    )
+    assert got == [(i, want, want) for i, (_, want) in texts.items()]
