@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from connectors.calendar import civil_from_days, days_from_civil
 from connectors.sink.engine.types import (
     DATE_NEGATIVE_INFINITY,
     DATE_POSITIVE_INFINITY,
@@ -26,28 +27,6 @@ _EPOCH_DATE = dt.date(1970, 1, 1)
 _MIN_MICROS = -62135596800000000  # 0001-01-01 00:00:00
 _MAX_MICROS = 253402300799999999  # 9999-12-31 23:59:59.999999
 _MIN_DAYS, _MAX_DAYS = -719162, 2932896  # 0001-01-01, 9999-12-31
-
-
-def days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 of a proleptic Gregorian date (astronomical year)."""
-    year -= month <= 2
-    era = year // 400
-    yoe = year - era * 400
-    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-
-
-def civil_from_days(days: int) -> tuple[int, int, int]:
-    """The (astronomical year, month, day) of a count of days since 1970-01-01."""
-    z = days + 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = mp + 3 if mp < 10 else mp - 9
-    return yoe + era * 400 + (month <= 2), month, day
 
 
 def infinity_of_date(days: int) -> str | None:
