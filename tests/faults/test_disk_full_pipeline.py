@@ -22,29 +22,13 @@ import yaml
 
 from hub.log import Log
 from tests.connectors.postgres.helpers import source_config
+from tests.fixtures.duckdb_reader import read_duckdb
 from tests.fixtures.hub_process import reap_hub, start_hub, stop_hub
 from tests.fixtures.postgres import PgServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PAD = "p" * 300
-
-
-def _duckdb(path: str, sql: str) -> list[tuple[Any, ...]] | None:
-    import duckdb
-
-    if not os.path.exists(path):
-        return []
-    try:
-        con = duckdb.connect(path, read_only=True)
-    except duckdb.Error:
-        return None  # the worker holds the file right now
-    try:
-        return con.execute(sql).fetchall()
-    except duckdb.CatalogException:
-        return []
-    finally:
-        con.close()
 
 
 def _seq_counts(data: str) -> collections.Counter[bytes]:
@@ -122,8 +106,8 @@ def test_disk_full_then_space_back_leaves_every_table_exact(
             want_kd = sorted(sql.execute("SELECT id, v FROM kd").fetchall())
             deadline = time.monotonic() + 150
             while True:
-                got_kl = _duckdb(warehouse, "SELECT id, v FROM kl ORDER BY ALL")
-                got_kd = _duckdb(warehouse, "SELECT id, v FROM kd ORDER BY ALL")
+                got_kl = read_duckdb(warehouse, "SELECT id, v FROM kl ORDER BY ALL")
+                got_kd = read_duckdb(warehouse, "SELECT id, v FROM kd ORDER BY ALL")
                 if got_kl == want_kl and got_kd == want_kd:
                     break
                 if time.monotonic() > deadline:

@@ -54,8 +54,10 @@ class DuckDBDialect(Dialect):
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.02
         parent = os.path.dirname(os.path.abspath(self.path))
+        mode = "reading" if self.read_only else "writing"
         try:
-            os.makedirs(parent, exist_ok=True)  # duckdb:out/warehouse.duckdb needs out/
+            if not self.read_only:  # duckdb:out/warehouse.duckdb needs out/
+                os.makedirs(parent, exist_ok=True)
         except OSError as exc:
             raise SinkConfigError(
                 "connection.url",
@@ -73,15 +75,18 @@ class DuckDBDialect(Dialect):
                 if self.memory_limit:
                     con.execute(f"SET memory_limit = '{self.memory_limit}'")  # pattern-checked
                 return con
-            except duckdb.IOException as exc:
-                locked = "lock" in str(exc).lower()
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                # another process holds the file (a lock), or a connection of this process
+                # opened it with another configuration (a read-only reader): both let go
+                text = str(exc).lower()
+                locked = "lock" in text or "different configuration" in text
                 if not locked:
                     raise SinkTransientError(
-                        f"cannot open DuckDB file {self.path} for writing: {exc}"
+                        f"cannot open DuckDB file {self.path} for {mode}: {exc}"
                     ) from None
                 if time.monotonic() + delay > deadline:
                     raise SinkTransientError(
-                        f"cannot open DuckDB file {self.path} for writing: {exc}; another "
+                        f"cannot open DuckDB file {self.path} for {mode}: {exc}; another "
                         "process holds it (readers must close their connections)"
                     ) from None
                 time.sleep(delay)

@@ -22,15 +22,14 @@ def _quote(name: str) -> str:
 
 def verify_tables(config: Mapping[str, Any], only: set[str] | None = None) -> list[SourceTable]:
     """The captured tables (``only``: those named ``schema.table`` or ``table``)."""
-    import psycopg
-
     from connectors.source.postgres import catalog
+    from connectors.source.postgres.connector import _connect
     from connectors.source.postgres.filters import Filters
     from connectors.source.postgres.schemas import TableSchemas
 
     cfg = PostgresSourceConfig.of(config)
     filters = Filters.from_config(cfg)
-    conn = psycopg.connect(cfg.conninfo(), autocommit=True)
+    conn = _connect(cfg)  # a refused login or a missing database: one clear error
     schemas = TableSchemas(conn, cfg, filters)
     out = []
     for info in catalog.tables(conn, filters):

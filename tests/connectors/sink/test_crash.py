@@ -4,7 +4,6 @@ lost, nothing doubled), thanks to the offsets stored in ``_hub_offsets`` with th
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import textwrap
@@ -20,6 +19,7 @@ from connectors.source.postgres.types import Oid
 from hub.log import Log
 from hub.runtime.converters import JsonConverter
 from tests.connectors.sink.events import PgTable
+from tests.fixtures.duckdb_reader import read_duckdb
 from tests.fixtures.hub_process import start_hub, stop_hub
 
 N_EVENTS = 16000
@@ -127,20 +127,7 @@ class Target:
                     return con.execute(sql).fetchall()
                 except psycopg.errors.UndefinedTable:
                     return []
-        import duckdb
-
-        if not os.path.exists(self.where):
-            return []
-        try:
-            con = duckdb.connect(self.where, read_only=True)
-        except duckdb.Error:
-            return None  # the worker holds the file right now
-        try:
-            return con.execute(sql).fetchall()
-        except duckdb.CatalogException:
-            return []
-        finally:
-            con.close()
+        return read_duckdb(self.where, sql)
 
     def consumed(self) -> int:
         rows = self.read('SELECT sum(next_offset) FROM "_hub_offsets"')
