@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from connectors.source.postgres.events import SOURCE_SCHEMA, envelope, envelope_schema
+from connectors.source.cdc.envelope import envelope
+from connectors.source.postgres.events import SOURCE_SCHEMA, envelope_schema
 from hub.runtime.converters import JsonConverter, dumps
 
 ROW_SCHEMA: dict[str, Any] = {

@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from connectors.source.cdc.filters import Filters
+from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.errors import ServerSetupError
-from connectors.source.postgres.filters import Filters
 from connectors.source.postgres.types import TypeMapper
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def tables(
     rows = [
         r
         for r in conn.execute(_TABLES.replace("{where}", where), params).fetchall()
-        if filters.table(r[1], r[2])
+        if not PostgresSourceConfig.system_namespace(r[1]) and filters.table(r[1], r[2])
     ]
     columns: dict[int, list[ColumnInfo]] = {}
     if rows:

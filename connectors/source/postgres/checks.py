@@ -27,8 +27,8 @@ def check(config: Mapping[str, Any]) -> list[Check]:
 
 
 def _server(conn: Any, cfg: PostgresSourceConfig) -> list[Check]:
+    from connectors.source.cdc.filters import Filters
     from connectors.source.postgres import catalog
-    from connectors.source.postgres.filters import Filters
 
     wal_level, can_replicate, superuser, slots_max, slots_used = conn.execute(
         "SELECT current_setting('wal_level'), r.rolreplication OR r.rolsuper, r.rolsuper, "

@@ -19,6 +19,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from connectors.source.cdc.envelope import envelope
+from connectors.source.cdc.filters import Filters
+from connectors.source.cdc.heartbeat import Heartbeat
+from connectors.source.cdc.snapshotters import WhenNeeded, snapshotter
+from connectors.source.cdc.topics import check_unique
 from connectors.source.postgres import catalog, replication
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.encoded import EventEncoder, SnapshotRows
@@ -27,12 +32,10 @@ from connectors.source.postgres.errors import (
     PostgresSourceError,
     ReplicaIdentityError,
 )
-from connectors.source.postgres.events import TableSchema, envelope
-from connectors.source.postgres.filters import Filters
+from connectors.source.postgres.events import TableSchema
 from connectors.source.postgres.offsets import PostgresOffset
 from connectors.source.postgres.protocol.pgoutput import lsn_to_str
-from connectors.source.postgres.snapshot import SNAPSHOTTERS, Chunk, SnapshotReader, WhenNeeded
-from connectors.source.postgres.topics import check_unique
+from connectors.source.postgres.snapshot import Chunk, SnapshotReader
 from hub.errors import ConfigError, describe
 from hub.log.packed import Packed
 from hub.runtime.api import (
@@ -51,15 +54,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 5.0
-
-HEARTBEAT_KEY_SCHEMA: dict[str, Any] = {
-    "type": "struct", "optional": False, "name": "io.debezium.connector.common.ServerNameKey",
-    "fields": [{"type": "string", "optional": False, "field": "serverName"}],
-}  # fmt: skip
-HEARTBEAT_VALUE_SCHEMA: dict[str, Any] = {
-    "type": "struct", "optional": False, "name": "io.debezium.connector.common.Heartbeat",
-    "fields": [{"type": "int64", "optional": False, "field": "ts_ms"}],
-}  # fmt: skip  # how often the server's WAL position is read for the gauges
 
 
 def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
@@ -92,7 +86,11 @@ class PostgresSourceTask(SourceTask):
         self._declined: dict[int, list[bytes | None]] = {}  # the chunk's rows the codec declined
         self._row = 0
         self._table_schemas: dict[str, TableSchema] = {}
-        self._last_heartbeat = time.monotonic()
+        self._beat = Heartbeat(
+            cfg.heartbeat_interval_ms, cfg.heartbeat_topics_prefix, cfg.topic_prefix,
+            (lambda: self.meta.execute(cfg.heartbeat_action_query))
+            if cfg.heartbeat_action_query else None,
+        )  # fmt: skip
         self._sampled = 0.0
         self.json_encoding = context.json_encoding
         self.encoder = (
@@ -118,13 +116,13 @@ class PostgresSourceTask(SourceTask):
         slot = replication.slot_state(self.meta, cfg.slot_name)
         if slot is not None:
             replication.check_slot(slot, cfg)
-        snapshotter = SNAPSHOTTERS[cfg.snapshot_mode]()
-        self.should_stream = snapshotter.should_stream()
+        policy = snapshotter(cfg.snapshot_mode)
+        self.should_stream = policy.should_stream()
         usable = slot is not None and (
             offset is None or slot.confirmed_flush is None
             or slot.confirmed_flush <= offset.start_lsn()
         )  # fmt: skip
-        if offset is not None and not usable and not isinstance(snapshotter, WhenNeeded):
+        if offset is not None and not usable and not isinstance(policy, WhenNeeded):
             where = lsn_to_str(offset.start_lsn())
             state = "does not exist" if slot is None else (
                 f"has moved on to {lsn_to_str(slot.confirmed_flush or 0)}"
@@ -136,7 +134,7 @@ class PostgresSourceTask(SourceTask):
                 f"offsets (DELETE /connectors/<name>/offsets) to start over"
             )
         in_progress = offset is not None and offset.snapshot
-        if snapshotter.should_snapshot(offset is not None, in_progress, usable):
+        if policy.should_snapshot(offset is not None, in_progress, usable):
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
             self._start_snapshot(offset, slot is not None, usable, in_progress, tables)
         else:
@@ -152,7 +150,7 @@ class PostgresSourceTask(SourceTask):
         if not name:
             return None
         schema, _, table = name.partition(".")
-        from connectors.source.postgres.filters import Filters as F
+        from connectors.source.cdc.filters import Filters as F
 
         found = [
             t for t in catalog.tables(self.meta, F()) if t.schema == schema and t.name == table
@@ -459,33 +457,14 @@ class PostgresSourceTask(SourceTask):
         return out
 
     def _heartbeat(self, out: list[SourceRecord | EncodedBatch]) -> None:
-        """Every heartbeat.interval.ms: run heartbeat.action.query, and write a heartbeat
-        record ``{"ts_ms": ...}`` keyed ``{"serverName": <topic.prefix>}`` to
-        ``<heartbeat.topics.prefix>.<topic.prefix>``, as Debezium does, so consumers see the
-        connector alive on a quiet database. Heartbeats are not part of the replay: one may
-        repeat or go missing across a crash."""
-        cfg = self.cfg
-        if not cfg.heartbeat_interval_ms:
+        """A heartbeat record when one is due (`cdc.heartbeat`), unless the stream is inside
+        a transaction or busy: then its own records speak for it."""
+        if not self._beat.due():
             return
-        now = time.monotonic()
-        if now - self._last_heartbeat < cfg.heartbeat_interval_ms / 1000:
-            return
-        self._last_heartbeat = now
-        if cfg.heartbeat_action_query:
-            try:
-                self.meta.execute(cfg.heartbeat_action_query)
-            except Exception as exc:  # noqa: BLE001 - a failed heartbeat must not stop the stream
-                log.warning("heartbeat.action.query failed: %s", exc)
         stream = self.stream
         if stream is None or stream._txn is not None or out:
-            return  # inside a transaction, or busy: the stream's own records speak for it
-        out.append(SourceRecord(
-            f"{cfg.heartbeat_topics_prefix}.{cfg.topic_prefix}",
-            {"ts_ms": time.time_ns() // 1_000_000}, {"serverName": cfg.topic_prefix},
-            self.partition, stream.position.to_dict(),
-            key_schema=HEARTBEAT_KEY_SCHEMA, value_schema=HEARTBEAT_VALUE_SCHEMA,
-            replayable=False,
-        ))  # fmt: skip
+            return
+        out.append(self._beat.record(self.partition, stream.position.to_dict()))
 
     def commit(self) -> None:
         if self.stream is not None:
@@ -520,6 +499,21 @@ class PostgresConnector(SourceConnector):
     config_model = PostgresSourceConfig
     task_class = PostgresSourceTask
     secret_properties = ("database.password",)
+    not_yet: ClassVar[tuple[str, ...]] = (
+        r"snapshot\.lock\.timeout\.ms", r"snapshot\.select\.statement\..*",
+        r"snapshot\.isolation\.mode", r"slot\.max\.retries", r"slot\.retry\.delay\.ms",
+        r"slot\.stream\.params", r"signal\.(enabled\.channels|kafka\..*|file)",
+        r"incremental\.snapshot\.(allow\.schema\.changes|watermarking\.strategy)",
+        r"database\.initial\.statements", r"schema\.refresh\.mode", r"converters",
+        r"event\.processing\.failure\.handling\.mode", r"publish\.via\.partition\.root",
+        r"database\.tcpKeepAlive", r"retriable\.restart\.connector\.wait\.ms",
+        r"schema\.history\.internal\..*", r"include\.schema\.changes", r"max\.queue\.size",
+        r"column\.(mask|truncate|propagate|mask\.hash)\..*", r"datatype\.propagate\..*",
+        r"custom\.metric\.tags", r"errors\.max\.retries", r"field\.name\.adjustment\.mode",
+        r"schema\.name\.adjustment\.mode", r"topic\.naming\.strategy",
+        r"snapshot\.delay\.ms", r"streaming\.delay\.ms", r"snapshot\.include\.collection\.list",
+        r"slot\.failover", r"notification\..*", r"lsn\.flush\.mode", r"heartbeat\.topics\.prefix",
+    )  # fmt: skip
 
     @classmethod
     def check(cls, config: Mapping[str, Any]) -> list[Check]:

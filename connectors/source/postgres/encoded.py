@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from connectors.source.postgres.events import CONNECTOR, VERSION, TableSchema
+from connectors.source.cdc.envelope import VERSION
+from connectors.source.postgres.events import CONNECTOR, TableSchema
 from connectors.source.postgres.rowcodec import (
     KIND_PY,
     CopyPacked,

@@ -15,99 +15,32 @@ schema and table names.
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from connectors.source.cdc.envelope import VERSION, source_schema
+from connectors.source.cdc.envelope import envelope_schema as cdc_envelope_schema
+from connectors.source.cdc.topics import topic_name
 from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST
-from connectors.source.postgres.topics import topic_name
 from connectors.source.postgres.types import TypeMapper, named_errors
 
 CONNECTOR = "postgresql"
-VERSION = "2.7.0.hub"  # Debezium's event format version hub follows, marked as ours
 
-SOURCE_SCHEMA: dict[str, Any] = {
-    "type": "struct",
-    "fields": [
-        {"type": "string", "optional": False, "field": "version"},
-        {"type": "string", "optional": False, "field": "connector"},
-        {"type": "string", "optional": False, "field": "name"},
-        {"type": "int64", "optional": False, "field": "ts_ms"},
-        {
-            "type": "string",
-            "optional": True,
-            "name": "io.debezium.data.Enum",
-            "version": 1,
-            "parameters": {
-                "allowed": "true,first,first_in_data_collection,"
-                "last_in_data_collection,last,false,incremental"
-            },
-            "default": "false",
-            "field": "snapshot",
-        },  # fmt: skip
-        {"type": "string", "optional": False, "field": "db"},
-        {"type": "string", "optional": True, "field": "sequence"},
-        {"type": "int64", "optional": True, "field": "ts_us"},
-        {"type": "int64", "optional": True, "field": "ts_ns"},
+SOURCE_SCHEMA: dict[str, Any] = source_schema(
+    "io.debezium.connector.postgresql.Source",
+    [
         {"type": "string", "optional": False, "field": "schema"},
         {"type": "string", "optional": False, "field": "table"},
         {"type": "int64", "optional": True, "field": "txId"},
         {"type": "int64", "optional": True, "field": "lsn"},
         {"type": "int64", "optional": True, "field": "xmin"},
     ],
-    "optional": False,
-    "name": "io.debezium.connector.postgresql.Source",
-    "field": "source",
-}
-
-TRANSACTION_BLOCK_SCHEMA: dict[str, Any] = {
-    "type": "struct",
-    "fields": [
-        {"type": "string", "optional": False, "field": "id"},
-        {"type": "int64", "optional": False, "field": "total_order"},
-        {"type": "int64", "optional": False, "field": "data_collection_order"},
-    ],
-    "optional": True,
-    "name": "event.block",
-    "version": 1,
-    "field": "transaction",
-}
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+)
 
 
 def envelope_schema(name: str, row_schema: Mapping[str, Any] | None) -> dict[str, Any]:
-    fields: list[dict[str, Any]] = []
-    if row_schema is not None:
-        fields += [{**row_schema, "field": "before"}, {**row_schema, "field": "after"}]
-    fields += [
-        SOURCE_SCHEMA,
-        TRANSACTION_BLOCK_SCHEMA,
-        {"type": "string", "optional": False, "field": "op"},
-        {"type": "int64", "optional": True, "field": "ts_ms"},
-        {"type": "int64", "optional": True, "field": "ts_us"},
-        {"type": "int64", "optional": True, "field": "ts_ns"},
-    ]
-    return {"type": "struct", "fields": fields, "optional": False, "name": name, "version": 2}
-
-
-def envelope(
-    op: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    source: dict[str, Any],
-    transaction: dict[str, Any] | None = None,
-    ts_ns: int | None = None,
-) -> dict[str, Any]:
-    if ts_ns is None:
-        ts_ns = time.time_ns()
-    return {
-        "before": before, "after": after, "source": source, "transaction": transaction,
-        "op": op, "ts_ms": ts_ns // 1_000_000, "ts_us": ts_ns // 1_000, "ts_ns": ts_ns,
-    }  # fmt: skip
+    return cdc_envelope_schema(name, row_schema, SOURCE_SCHEMA)
 
 
 # Types Debezium has no schema for (PostgresValueConverter.schemaBuilder returns null; the

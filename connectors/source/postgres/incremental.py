@@ -31,10 +31,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from connectors.source.cdc.envelope import envelope
+from connectors.source.cdc.filters import Filters
 from connectors.source.postgres import catalog
 from connectors.source.postgres.catalog import TableInfo
-from connectors.source.postgres.events import TableSchema, envelope
-from connectors.source.postgres.filters import Filters
+from connectors.source.postgres.events import TableSchema
 from connectors.source.postgres.snapshot import key_chunk
 
 log = logging.getLogger(__name__)

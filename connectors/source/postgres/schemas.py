@@ -7,13 +7,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from connectors.source.cdc.filters import Filters
+from connectors.source.cdc.topics import TopicRegistry
 from connectors.source.postgres import catalog
 from connectors.source.postgres.catalog import TableInfo
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.events import TableSchema
-from connectors.source.postgres.filters import Filters
 from connectors.source.postgres.protocol.pgoutput import Relation
-from connectors.source.postgres.topics import TopicRegistry
 
 log = logging.getLogger(__name__)
 

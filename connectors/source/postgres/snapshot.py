@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from connectors.source.postgres.catalog import TableInfo
 from connectors.source.postgres.copyout import CopyOut
@@ -41,62 +41,6 @@ if TYPE_CHECKING:
     from connectors.source.postgres.rowcodec import CopyPacked
 
 log = logging.getLogger(__name__)
-
-
-# -- when ---------------------------------------------------------------------------------------
-class Snapshotter:
-    """Answers the questions ``snapshot.mode`` settles (as Debezium's snapshotter SPI)."""
-
-    mode: ClassVar[str]
-
-    def should_snapshot(self, has_offset: bool, in_progress: bool, slot_usable: bool) -> bool:
-        return not has_offset or in_progress
-
-    def should_stream(self) -> bool:
-        return True
-
-
-class Initial(Snapshotter):
-    mode = "initial"
-
-
-class InitialOnly(Snapshotter):
-    mode = "initial_only"
-
-    def should_stream(self) -> bool:
-        return False
-
-
-class NoData(Snapshotter):
-    mode = "no_data"
-
-    def should_snapshot(self, has_offset: bool, in_progress: bool, slot_usable: bool) -> bool:
-        return False
-
-
-class Never(NoData):
-    mode = "never"
-
-
-class Always(Snapshotter):
-    mode = "always"
-
-    def should_snapshot(self, has_offset: bool, in_progress: bool, slot_usable: bool) -> bool:
-        return True
-
-
-class WhenNeeded(Snapshotter):
-    """Also when the stored position can no longer be streamed (slot gone or moved past it)."""
-
-    mode = "when_needed"
-
-    def should_snapshot(self, has_offset: bool, in_progress: bool, slot_usable: bool) -> bool:
-        return not has_offset or in_progress or not slot_usable
-
-
-SNAPSHOTTERS: dict[str, type[Snapshotter]] = {
-    c.mode: c for c in (Initial, InitialOnly, NoData, Never, Always, WhenNeeded)
-}
 
 
 # -- COPY text format ---------------------------------------------------------------------------

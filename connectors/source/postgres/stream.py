@@ -20,15 +20,10 @@ from typing import Any
 
 import orjson
 
+from connectors.source.cdc.envelope import VERSION, Transaction, envelope, now_ms
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.encoded import EventEncoder
-from connectors.source.postgres.events import (
-    SOURCE_SCHEMA,
-    VERSION,
-    TableSchema,
-    envelope,
-    now_ms,
-)
+from connectors.source.postgres.events import SOURCE_SCHEMA, TableSchema
 from connectors.source.postgres.incremental import IncrementalSnapshot
 from connectors.source.postgres.offsets import PostgresOffset
 from connectors.source.postgres.protocol import pgoutput as pg
@@ -52,26 +47,6 @@ MESSAGE_KEY_SCHEMA: dict[str, Any] = {
     "type": "struct", "optional": False, "name": "io.debezium.connector.postgresql.MessageKey",
     "fields": [{"type": "string", "optional": True, "field": "prefix"}],
 }  # fmt: skip
-TXN_KEY_SCHEMA: dict[str, Any] = {
-    "type": "struct", "optional": False,
-    "name": "io.debezium.connector.common.TransactionMetadataKey",
-    "fields": [{"type": "string", "optional": False, "field": "id"}],
-}  # fmt: skip
-TXN_VALUE_SCHEMA: dict[str, Any] = {
-    "type": "struct", "optional": False,
-    "name": "io.debezium.connector.common.TransactionMetadataValue",
-    "fields": [
-        {"type": "string", "optional": False, "field": "status"},
-        {"type": "string", "optional": False, "field": "id"},
-        {"type": "int64", "optional": True, "field": "event_count"},
-        {"type": "array", "optional": True, "field": "data_collections", "items": {
-            "type": "struct", "optional": False, "fields": [
-                {"type": "string", "optional": False, "field": "data_collection"},
-                {"type": "int64", "optional": False, "field": "event_count"}]}},
-        {"type": "int64", "optional": False, "field": "ts_ms"},
-    ],
-}  # fmt: skip
-
 MESSAGE_VALUE_SCHEMA: dict[str, Any] = {
     "type": "struct", "optional": False, "name": "io.debezium.connector.postgresql.MessageValue",
     "fields": [
@@ -86,17 +61,15 @@ MESSAGE_VALUE_SCHEMA: dict[str, Any] = {
 }  # fmt: skip
 
 
-class _Txn:
-    __slots__ = ("commit_lsn", "xid", "ts_us", "event", "id", "counts", "total", "skipped")
+class _Txn(Transaction):
+    __slots__ = ("commit_lsn", "xid", "ts_us", "event", "skipped")
 
     def __init__(self, begin: pg.Begin) -> None:
+        super().__init__(f"{begin.xid}:{begin.final_lsn}")
         self.commit_lsn = begin.final_lsn
         self.xid = begin.xid
         self.ts_us = begin.commit_time + PG_EPOCH_US
         self.event = 0  # messages handled so far
-        self.id = f"{begin.xid}:{begin.final_lsn}"
-        self.counts: dict[str, int] = {}
-        self.total = 0
         self.skipped = False
 
 
@@ -536,31 +509,15 @@ class ChangeStream:
         )  # fmt: skip
 
     def _block(self, txn: _Txn, schema: TableSchema) -> dict[str, Any] | None:
-        txn.total += 1
-        n = txn.counts[schema.topic] = txn.counts.get(schema.topic, 0) + 1
-        if not self.metadata:
-            return None
-        return {"id": txn.id, "total_order": txn.total, "data_collection_order": n}
+        return txn.block(schema.topic, self.metadata)
 
     def _txn_record(self, txn: _Txn, status: str, out: Out) -> None:
-        end = status == "END"
-        prefix_len = len(self.name) + 1
-        real = {  # a topic's table by its real name (topic names are sanitized)
+        real = {  # a topic's table by its real name (topics are sanitized)
             sc.topic: f"{sc.schema}.{sc.table}" for sc in self.schemas.by_relation.values() if sc
-        } if end else {}  # fmt: skip
-        value = {
-            "status": status, "id": txn.id,
-            "event_count": txn.total if end else None,
-            "data_collections": [
-                {"data_collection": real.get(topic, topic[prefix_len:]), "event_count": n}
-                for topic, n in txn.counts.items()
-            ] if end else None,
-            "ts_ms": txn.ts_us // 1000,
-        }  # fmt: skip
+        } if status == "END" else {}  # fmt: skip
         offset = self._offset(txn, txn.commit_lsn)
-        out.append(SourceRecord(
-            f"{self.name}.transaction", value, {"id": txn.id}, self.partition, offset,
-            key_schema=TXN_KEY_SCHEMA, value_schema=TXN_VALUE_SCHEMA,
+        out.append(txn.metadata_record(
+            self.name, status, txn.ts_us // 1000, self.partition, offset, real
         ))  # fmt: skip
 
     def _message(self, txn: _Txn | None, msg: pg.LogicalMessage, out: Out) -> None:

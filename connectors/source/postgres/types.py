@@ -19,7 +19,6 @@ Gregorian calendar PostgreSQL uses, so BC years and years past 9999 need no ``da
 
 from __future__ import annotations
 
-import base64
 import re
 import struct
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.calendar import civil_from_days, days_from_civil
+from connectors.source.cdc.modes import BinaryMode, DecimalMode, TimePrecision, unscaled_bytes
 from hub.errors import ConfigError
 
 __all__ = [
@@ -264,9 +264,7 @@ def _zoned_timestamp(epoch_micros: int, width: int | None) -> str:
     return f"{_iso_year(y)}-{mo:02d}-{d:02d}T{_hms(micros, width)}Z"
 
 
-def _twos_complement(n: int) -> bytes:
-    """java.math.BigInteger.toByteArray(): minimal big-endian two's complement."""
-    return n.to_bytes((n + (n < 0)).bit_length() // 8 + 1, "big", signed=True)
+_twos_complement = unscaled_bytes  # java.math.BigInteger.toByteArray()
 
 
 def _bits_bytes(s: str) -> bytes:
@@ -596,6 +594,9 @@ class TypeMapper:
         self.decimal_mode = decimal_handling_mode
         self.time_mode = time_precision_mode
         self.binary_mode = binary_handling_mode
+        self.decimals = DecimalMode(decimal_handling_mode)
+        self.times = TimePrecision(time_precision_mode)
+        self.binary = BinaryMode(binary_handling_mode)
         self.hstore_mode = hstore_handling_mode
         self.interval_mode = interval_handling_mode
         self.money_fraction_digits = money_fraction_digits
@@ -641,14 +642,10 @@ class TypeMapper:
 
     def _time_kind(self, typmod: int) -> str:
         """'millis' (int32) or 'micros' (int64) for a time column."""
-        if self.time_mode == "connect":
-            return "millis"
-        if self.time_mode == "adaptive_time_microseconds":
-            return "micros"
-        return "millis" if 0 <= typmod <= 3 else "micros"
+        return "micros" if self.times.time_micros(typmod) else "millis"
 
     def _timestamp_millis(self, typmod: int) -> bool:
-        return self.time_mode == "connect" or 0 <= typmod <= 3
+        return self.times.timestamp_millis(typmod)
 
     # -- schemas -----------------------------------------------------------------------------
 
@@ -677,9 +674,7 @@ class TypeMapper:
         if o == Oid.MONEY:
             return self._decimal_schema(None, self.money_fraction_digits, optional)
         if o == Oid.BYTEA:
-            if self.binary_mode == "bytes":
-                return _schema("bytes", optional)
-            return _schema("string", optional)
+            return self.binary.schema(optional)
         if o == Oid.UUID:
             return _schema("string", optional, "io.debezium.data.Uuid")
         if o in (Oid.JSON, Oid.JSONB):
@@ -687,22 +682,11 @@ class TypeMapper:
         if o == Oid.XML:
             return _schema("string", optional, "io.debezium.data.Xml")
         if o == Oid.DATE:
-            name = "org.apache.kafka.connect.data.Date"
-            if self.time_mode != "connect":
-                name = "io.debezium.time.Date"
-            return _schema("int32", optional, name)
+            return self.times.date_schema(optional)
         if o == Oid.TIME:
-            if self.time_mode == "connect":
-                return _schema("int32", optional, "org.apache.kafka.connect.data.Time")
-            if self._time_kind(typmod) == "millis":
-                return _schema("int32", optional, "io.debezium.time.Time")
-            return _schema("int64", optional, "io.debezium.time.MicroTime")
+            return self.times.time_schema(typmod, optional)
         if o == Oid.TIMESTAMP:
-            if self.time_mode == "connect":
-                return _schema("int64", optional, "org.apache.kafka.connect.data.Timestamp")
-            if self._timestamp_millis(typmod):
-                return _schema("int64", optional, "io.debezium.time.Timestamp")
-            return _schema("int64", optional, "io.debezium.time.MicroTimestamp")
+            return self.times.timestamp_schema(typmod, optional)
         if o == Oid.TIMESTAMPTZ:
             return _schema("string", optional, "io.debezium.time.ZonedTimestamp")
         if o == Oid.TIMETZ:
@@ -757,15 +741,7 @@ class TypeMapper:
         return self._decimal_schema(ps[0], ps[1], optional)
 
     def _decimal_schema(self, precision: int | None, scale: int, optional: bool) -> dict[str, Any]:
-        if self.decimal_mode == "double":
-            return _schema("double", optional)
-        if self.decimal_mode == "string":
-            return _schema("string", optional)
-        params = {"scale": str(scale)}
-        if precision is not None:
-            params["connect.decimal.precision"] = str(precision)
-        name = "org.apache.kafka.connect.data.Decimal"
-        return _schema("bytes", optional, name, parameters=params)
+        return self.decimals.schema(precision, scale, optional)
 
     # -- converters --------------------------------------------------------------------------
 
@@ -822,15 +798,7 @@ class TypeMapper:
         return rc.KIND_PY, 0
 
     def _bytea_converter(self) -> Converter:
-        encode: Callable[[bytes], Any]
-        if self.binary_mode == "base64":
-            encode = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
-        elif self.binary_mode == "base64-url-safe":
-            encode = lambda b: base64.urlsafe_b64encode(b).decode("ascii")  # noqa: E731
-        elif self.binary_mode == "hex":
-            encode = bytes.hex
-        else:
-            encode = bytes
+        encode = self.binary.converter()
 
         def convert(raw: bytes | None) -> Any:
             return None if raw is None else encode(_parse_bytea(raw))

@@ -22,9 +22,9 @@ def _quote(name: str) -> str:
 
 def verify_tables(config: Mapping[str, Any], only: set[str] | None = None) -> list[SourceTable]:
     """The captured tables (``only``: those named ``schema.table`` or ``table``)."""
+    from connectors.source.cdc.filters import Filters
     from connectors.source.postgres import catalog
     from connectors.source.postgres.connector import _connect
-    from connectors.source.postgres.filters import Filters
     from connectors.source.postgres.schemas import TableSchemas
 
     cfg = PostgresSourceConfig.of(config)

@@ -14,11 +14,11 @@ import orjson
 import psycopg
 import pytest
 
+from connectors.source.cdc.envelope import envelope
+from connectors.source.cdc.filters import Filters
 from connectors.source.postgres import PostgresSourceTask, catalog, encoded, rowcodec
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.encoded import EventEncoder, SnapshotRows
-from connectors.source.postgres.events import envelope
-from connectors.source.postgres.filters import Filters
 from connectors.source.postgres.schemas import TableSchemas
 from connectors.source.postgres.snapshot import copy_text, parse_copy_text
 from hub.log.packed import Packed

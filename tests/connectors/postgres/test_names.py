@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from connectors.source.postgres.topics import topic_name
+from connectors.source.cdc.topics import topic_name
 from hub.config import ConnectorSpec
 from tests.connectors.postgres.helpers import events, failure, source_config, start, wait_for
 from tests.fixtures.postgres import PgServer

@@ -68,7 +68,8 @@ def test_a_restart_inside_a_transaction_keeps_its_position_while_the_server_catc
                 elif first is None:
                     first = r
         assert moves == []  # no idle move may drop the (commit LSN, message) position
-        assert first is not None and first.key == {"id": 2001}
+        # the row after the last one returned (a poll may return fewer than max.batch.size)
+        assert first is not None and first.key == {"id": got[-1].key["id"] + 1}
     finally:
         crash(task)
 

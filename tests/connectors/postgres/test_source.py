@@ -594,8 +594,8 @@ def test_parallel_snapshot_reads_ahead_a_bounded_number_of_tables(
 ) -> None:
     """With threads connections, readers stay within ``threads`` tables of the one being
     handed over: many small tables behind a big one are not all read into memory."""
+    from connectors.source.cdc.filters import Filters
     from connectors.source.postgres import catalog
-    from connectors.source.postgres.filters import Filters
     from connectors.source.postgres.snapshot import SnapshotReader
 
     sql.execute("CREATE TABLE a0 (id int PRIMARY KEY, v text)")
@@ -626,8 +626,8 @@ def test_keyless_table_rewritten_before_a_resume_is_read_again_from_the_start(
     """A table without a key resumes after the ctid of its last stored row, which only means
     something in the same file: after VACUUM FULL (new file, new ctids) the resumed snapshot
     reads the table again from the start rather than skip rows whose ctid moved back."""
+    from connectors.source.cdc.filters import Filters
     from connectors.source.postgres import catalog
-    from connectors.source.postgres.filters import Filters
     from connectors.source.postgres.snapshot import SnapshotReader
 
     sql.execute("CREATE TABLE k (x int, pad text)")
@@ -680,8 +680,8 @@ def test_a_big_table_is_read_in_key_ranges_side_by_side_and_resumes_per_range(
     """With several connections a big keyed table is cut into key ranges read side by side;
     every row comes once, each chunk within its range; a snapshot resumed from each range's
     progress (what the task stores) reads exactly the rest."""
+    from connectors.source.cdc.filters import Filters
     from connectors.source.postgres import catalog
-    from connectors.source.postgres.filters import Filters
     from connectors.source.postgres.snapshot import SnapshotReader
 
     sql.execute("CREATE TABLE big (a int, b text, v text, PRIMARY KEY (a, b))")

@@ -1,20 +1,21 @@
 """Which tables and columns are captured, and which columns form the message key.
 
 As in Debezium: each list is comma-separated regular expressions matched against the whole
-name (anchored): ``<schema>`` for schema lists, ``<schema>.<table>`` for table lists and
-``<schema>.<table>.<column>`` for column lists. An include list and an exclude list of the
-same kind cannot both be set.
+name (anchored): ``<ns>`` for the namespace lists, ``<ns>.<table>`` for table lists and
+``<ns>.<table>.<column>`` for column lists, where the namespace is what holds a table: a
+schema in PostgreSQL (``schema.include.list``), a database in MySQL
+(``database.include.list``). An include list and an exclude list of the same kind cannot
+both be set. System namespaces (``pg_catalog``, ``mysql``...) are never captured.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from connectors.source.postgres.config import PostgresSourceConfig
 from hub.errors import ConfigError
-
-SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 
 
 def patterns(prop: str, value: str) -> tuple[re.Pattern[str], ...]:
@@ -44,10 +45,13 @@ class Filters:
     column_include: tuple[re.Pattern[str], ...] = ()
     column_exclude: tuple[re.Pattern[str], ...] = ()
     key_columns: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = ()
+    system: Callable[[str], bool] = lambda namespace: False
 
     @classmethod
-    def from_config(cls, cfg: PostgresSourceConfig) -> Filters:
-        for kind in ("schema", "table", "column"):
+    def from_config(cls, cfg: Any) -> Filters:
+        """From a `CdcSourceConfig`: its ``namespace`` kind names the first lists."""
+        ns = cfg.namespace
+        for kind in (ns, "table", "column"):
             inc, exc = f"{kind}.include.list", f"{kind}.exclude.list"
             if getattr(cfg, f"{kind}_include_list") and getattr(cfg, f"{kind}_exclude_list"):
                 raise ConfigError(f"{inc} and {exc} cannot both be set: keep one of them")
@@ -59,22 +63,23 @@ class Filters:
             columns = tuple(c.strip() for c in cols.split(",") if c.strip())
             if not sep or not table or not columns:
                 raise ConfigError(
-                    f"message.key.columns: {entry!r} is not <schema>.<table>:<col>[,<col>...]"
+                    f"message.key.columns: {entry!r} is not <ns>.<table>:<col>[,<col>...]"
                 )
             keys.append((patterns("message.key.columns", table)[0], columns))
         return cls(
-            patterns("schema.include.list", cfg.schema_include_list),
-            patterns("schema.exclude.list", cfg.schema_exclude_list),
+            patterns(f"{ns}.include.list", getattr(cfg, f"{ns}_include_list")),
+            patterns(f"{ns}.exclude.list", getattr(cfg, f"{ns}_exclude_list")),
             patterns("table.include.list", cfg.table_include_list),
             patterns("table.exclude.list", cfg.table_exclude_list),
             patterns("column.include.list", cfg.column_include_list),
             patterns("column.exclude.list", cfg.column_exclude_list),
             tuple(keys),
+            cfg.system_namespace,
         )
 
     def table(self, schema: str, table: str) -> bool:
         """Is ``schema.table`` captured?"""
-        if schema in SYSTEM_SCHEMAS or schema.startswith("pg_temp"):
+        if self.system(schema):
             return False
         if self.schema_include and not _matches(self.schema_include, schema):
             return False

@@ -1,0 +1,128 @@
+"""The Debezium properties every change-data-capture source has, with Debezium's names and
+defaults: topic prefix, filters, snapshot pacing, incremental snapshots, event options,
+type handling modes, polling and heartbeats. A connector's config class adds its own
+(connection, ``snapshot.mode`` values, namespace lists: ``schema.*`` for PostgreSQL,
+``database.*`` for MySQL)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from hub.runtime.api import ConnectorConfig
+
+
+class CdcSourceConfig(ConnectorConfig):
+    namespace: ClassVar[str] = "schema"  # what holds a table: its lists are <ns>.*.list
+
+    topic_prefix: str = Field(
+        alias="topic.prefix",
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="logical server name: topics are <topic.prefix>.<namespace>.<table>",
+    )
+    # -- snapshot ---------------------------------------------------------------------------
+    snapshot_fetch_size: int = Field(
+        10_240, alias="snapshot.fetch.size", ge=1, description="rows per snapshot chunk"
+    )
+    # -- incremental snapshots ----------------------------------------------------------------
+    signal_data_collection: str = Field(
+        "", alias="signal.data.collection",
+        description="<namespace>.<table> of the signal table (id PRIMARY KEY, type, data); "
+        "insert an execute-snapshot row there to snapshot tables while streaming",
+    )  # fmt: skip
+    incremental_snapshot_chunk_size: int = Field(
+        1024, alias="incremental.snapshot.chunk.size", ge=1,
+        description="rows per chunk of an incremental snapshot",
+    )  # fmt: skip
+    # -- filters ----------------------------------------------------------------------------
+    table_include_list: str = Field("", alias="table.include.list")
+    table_exclude_list: str = Field("", alias="table.exclude.list")
+    column_include_list: str = Field("", alias="column.include.list")
+    column_exclude_list: str = Field("", alias="column.exclude.list")
+    message_key_columns: str = Field(
+        "", alias="message.key.columns",
+        description="<namespace>.<table>:<col>[,<col>...] entries separated by ';'",
+    )  # fmt: skip
+    skipped_operations: str = Field(
+        "t", alias="skipped.operations",
+        description="comma-separated ops not to emit: c, u, d, t; 'none' emits all",
+    )  # fmt: skip
+    # -- events -----------------------------------------------------------------------------
+    tombstones_on_delete: bool = Field(True, alias="tombstones.on.delete")
+    provide_transaction_metadata: bool = Field(False, alias="provide.transaction.metadata")
+    decimal_handling_mode: Literal["precise", "double", "string"] = Field(
+        "precise", alias="decimal.handling.mode"
+    )
+    binary_handling_mode: Literal["bytes", "base64", "base64-url-safe", "hex"] = Field(
+        "bytes", alias="binary.handling.mode"
+    )
+    # -- pacing -----------------------------------------------------------------------------
+    max_batch_size: int = Field(2048, alias="max.batch.size", ge=1, description="records/poll")
+    poll_interval_ms: int = Field(
+        500, alias="poll.interval.ms", ge=1, description="longest wait for changes per poll"
+    )
+    heartbeat_interval_ms: int = Field(
+        0, alias="heartbeat.interval.ms", ge=0,
+        description="when > 0, write a heartbeat record this often on a quiet stream (and run "
+        "heartbeat.action.query)",
+    )  # fmt: skip
+    heartbeat_topics_prefix: str = Field(
+        "__debezium-heartbeat", alias="topic.heartbeat.prefix",
+        description="heartbeat records go to <topic.heartbeat.prefix>.<topic.prefix>",
+    )  # fmt: skip
+    heartbeat_action_query: str = Field(
+        "", alias="heartbeat.action.query",
+        description="SQL run at each heartbeat, e.g. an UPDATE of a heartbeat table",
+    )  # fmt: skip
+
+    @staticmethod
+    def system_namespace(name: str) -> bool:
+        """The database's own namespaces, never captured."""
+        return False
+
+    @field_validator("skipped_operations")
+    @classmethod
+    def _ops(cls, value: str) -> str:
+        ops = {o.strip() for o in value.split(",") if o.strip()}
+        if ops == {"none"}:
+            return "none"
+        bad = ops - {"c", "u", "d", "t"}
+        if bad:
+            raise ValueError(f"unknown operation(s) {sorted(bad)}: use c, u, d, t or none")
+        return ",".join(sorted(ops))
+
+    @field_validator("signal_data_collection")
+    @classmethod
+    def _signal(cls, value: str) -> str:
+        if value and value.count(".") != 1:
+            raise ValueError(f"use <{cls.namespace}>.<table>, e.g. inventory.debezium_signal")
+        return value
+
+    @model_validator(mode="after")
+    def _filters(self) -> Self:
+        """The include/exclude lists and message.key.columns compile as the task will compile
+        them, so `hub validate` catches what the running source would refuse."""
+        from connectors.source.cdc.filters import Filters, patterns
+        from hub.errors import ConfigError
+
+        problems = []
+        for kind in (self.namespace, "table", "column"):
+            for which in ("include", "exclude"):
+                try:
+                    patterns(f"{kind}.{which}.list", getattr(self, f"{kind}_{which}_list"))
+                except ConfigError as exc:
+                    problems.append(str(exc))
+        if not problems:
+            try:
+                Filters.from_config(self)
+            except ConfigError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def skipped(self) -> frozenset[str]:
+        if self.skipped_operations == "none":
+            return frozenset()
+        return frozenset(o for o in self.skipped_operations.split(",") if o)

@@ -1,0 +1,81 @@
+"""When to take a snapshot: one small class per ``snapshot.mode``, as Debezium's snapshotter
+SPI. Each connector lists the modes it supports (`snapshotter` refuses the others)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from hub.errors import ConfigError
+
+
+class Snapshotter:
+    """Answers the questions ``snapshot.mode`` settles.
+
+    ``has_offset``: the connector stored a position before; ``in_progress``: that position is
+    inside a snapshot (a crash interrupted it); ``position_usable``: the stored position can
+    still be streamed from (the slot has not moved past it, the binlog is not purged)."""
+
+    mode: ClassVar[str]
+
+    def should_snapshot(self, has_offset: bool, in_progress: bool, position_usable: bool) -> bool:
+        return not has_offset or in_progress
+
+    def should_stream(self) -> bool:
+        return True
+
+    def snapshot_data(self) -> bool:
+        """Read the tables' rows (False: the schemas only, as ``recovery`` does)."""
+        return True
+
+
+class Initial(Snapshotter):
+    mode = "initial"
+
+
+class InitialOnly(Snapshotter):
+    mode = "initial_only"
+
+    def should_stream(self) -> bool:
+        return False
+
+
+class NoData(Snapshotter):
+    mode = "no_data"
+
+    def should_snapshot(self, has_offset: bool, in_progress: bool, position_usable: bool) -> bool:
+        return False
+
+
+class Never(NoData):
+    mode = "never"
+
+
+class Always(Snapshotter):
+    mode = "always"
+
+    def should_snapshot(self, has_offset: bool, in_progress: bool, position_usable: bool) -> bool:
+        return True
+
+
+class WhenNeeded(Snapshotter):
+    """Also when the stored position can no longer be streamed (slot gone, binlog purged)."""
+
+    mode = "when_needed"
+
+    def should_snapshot(self, has_offset: bool, in_progress: bool, position_usable: bool) -> bool:
+        return not has_offset or in_progress or not position_usable
+
+
+SNAPSHOTTERS: dict[str, type[Snapshotter]] = {
+    c.mode: c for c in (Initial, InitialOnly, NoData, Never, Always, WhenNeeded)
+}
+
+
+def snapshotter(mode: str, supported: tuple[str, ...] | None = None) -> Snapshotter:
+    """The policy of ``snapshot.mode=mode``, if the connector supports it."""
+    allowed = supported or tuple(SNAPSHOTTERS)
+    if mode not in allowed:
+        raise ConfigError(
+            f"snapshot.mode={mode!r} is not supported; use one of {', '.join(allowed)}"
+        )
+    return SNAPSHOTTERS[mode]()
