@@ -1,2 +1,10 @@
-"""The MySQL/MariaDB source (in progress): binlog decoding in ``protocol``; the connector
-itself comes with the shared CDC core (issue 13)."""
+"""MySQL/MariaDB source: consistent snapshot + binlog streaming, Debezium events."""
+
+from connectors.source.mysql.connector import (
+    MariaDbConnector,
+    MariaDbSourceTask,
+    MySqlConnector,
+    MySqlSourceTask,
+)
+
+__all__ = ["MariaDbConnector", "MariaDbSourceTask", "MySqlConnector", "MySqlSourceTask"]

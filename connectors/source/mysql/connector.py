@@ -1,0 +1,323 @@
+"""The MySQL/MariaDB source: Debezium's MySqlConnector and MariaDbConnector, in one task.
+
+Start-up decides, from the stored offset, the server's binlog files and ``snapshot.mode``:
+
+* a fresh snapshot: read every captured table in one consistent transaction and note the
+  binlog position it stands at, then stream from there;
+* a snapshot resumed after a crash: read the remaining rows in a new transaction, then
+  stream from the first attempt's position (the changes in between are replayed);
+* streaming from the stored offset (its binlog file must still be on the server).
+
+PyMySQL is imported when the task starts, so listing and validating connectors stays light.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from connectors.source.cdc.envelope import envelope
+from connectors.source.cdc.filters import Filters
+from connectors.source.cdc.heartbeat import Heartbeat
+from connectors.source.cdc.snapshotters import WhenNeeded, snapshotter
+from connectors.source.cdc.topics import check_unique
+from connectors.source.mysql.config import MySqlSourceConfig
+from connectors.source.mysql.schema import MySqlTable
+from connectors.source.mysql.server import (
+    PositionLostError,
+    binlog_files,
+    connect,
+    current_position,
+    is_mariadb,
+    require,
+    server_checks,
+    tables,
+)
+from connectors.source.mysql.snapshot import Chunk, begin, chunks, encode_key, end
+from connectors.source.mysql.types import TypeMapper
+from hub.runtime.api import (
+    Check,
+    SourceConnector,
+    SourceRecord,
+    SourceTask,
+    SourceTaskContext,
+    offset_update,
+)
+
+log = logging.getLogger(__name__)
+
+
+class MySqlSourceTask(SourceTask):
+    connector_name: ClassVar[str] = "mysql"
+
+    def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
+        cfg = self.cfg = MySqlSourceConfig.of(config)
+        self._context = context
+        self.filters = Filters.from_config(cfg)
+        self.mapper = TypeMapper(
+            cfg.decimal_handling_mode, cfg.time_precision_mode, cfg.binary_handling_mode,
+            cfg.bigint_unsigned_handling_mode,
+        )  # fmt: skip
+        self.partition = {"server": cfg.topic_prefix}
+        self.stream: Any = None
+        self.snapshot_con: Any = None
+        self._chunks: Any = None
+        self._chunk: Chunk | None = None
+        self._row = 0
+        self._rows_done: dict[str, int] = {}
+        self._snapshot_tables: list[Any] = []
+        self.meta = connect(cfg)
+        self._beat = Heartbeat(
+            cfg.heartbeat_interval_ms, cfg.heartbeat_topics_prefix, cfg.topic_prefix,
+            self._action if cfg.heartbeat_action_query else None,
+        )  # fmt: skip
+        require(server_checks(self.meta, cfg), cfg)
+        self.mariadb = is_mariadb(self.meta)
+        offset = context.offset(self.partition)
+        files = binlog_files(self.meta)
+        usable = offset is None or str(offset.get("file")) in files
+        policy = snapshotter(cfg.snapshot_mode)
+        self.should_stream = policy.should_stream()
+        if offset is not None and not usable and not isinstance(policy, WhenNeeded):
+            raise PositionLostError(
+                f"binlog file {offset.get('file')!r}, where this connector stopped, is no "
+                f"longer on {cfg.where()} (the server has {', '.join(files[:3])}"
+                f"{'...' if len(files) > 3 else ''}): the changes in between are lost to it. "
+                "Set snapshot.mode=when_needed to take a new snapshot, or reset the "
+                "connector's offsets (DELETE /connectors/<name>/offsets) to start over"
+            )
+        in_progress = bool(offset and offset.get("snapshot"))
+        if policy.should_snapshot(offset is not None, in_progress, usable):
+            context.replay_is_inexact()  # a snapshot re-read after a crash may differ
+            self._start_snapshot(offset if usable else None, in_progress and usable)
+        else:
+            if offset is None:
+                p = current_position(self.meta, self.mariadb)
+                offset = {"file": p.file, "pos": p.pos, **({"gtids": p.gtids} if p.gtids else {})}
+            self._resume = dict(offset)
+            if self.should_stream:
+                self._start_stream()
+
+    def _action(self) -> None:
+        from connectors.source.mysql.server import query
+
+        query(self.meta, self.cfg.heartbeat_action_query)
+
+    # -- snapshot ----------------------------------------------------------------------------
+    def _start_snapshot(self, offset: Mapping[str, Any] | None, resuming: bool) -> None:
+        cfg = self.cfg
+        con = self.snapshot_con = connect(cfg)
+        resume_at = None
+        if resuming and offset is not None:
+            begin(con, cfg, self.mariadb, fresh=False)
+            base = {k: offset[k] for k in ("file", "pos", "gtids") if offset.get(k) is not None}
+            if offset.get("stream"):
+                base["stream"] = offset["stream"]
+            resume_at = (str(offset["table"]), offset.get("after"))
+            log.info("resuming the snapshot at %s after %s", resume_at[0], resume_at[1])
+        else:
+            p = begin(con, cfg, self.mariadb, fresh=True)
+            assert p is not None
+            base = {"file": p.file, "pos": p.pos, **({"gtids": p.gtids} if p.gtids else {})}
+            if offset is not None and not offset.get("snapshot"):
+                base["stream"] = dict(offset)  # snapshot.mode=always: stream on from there
+        stream_from = dict(base.get("stream") or {k: v for k, v in base.items() if k != "stream"})
+        self._resume = stream_from
+        self._base = base
+        found = tables(con, self.filters)
+        check_unique(cfg.topic_prefix, [(t.db, t.name) for t in found])
+        self._schemas: dict[str, MySqlTable] = {}
+        keys: dict[str, tuple[str, ...]] = {}
+        for t in found:
+            key = self.filters.key_override(t.db, t.name)
+            keys[t.qualified] = key if key is not None else t.primary_key
+            self._schemas[t.qualified] = MySqlTable(
+                cfg.topic_prefix, self.connector_name, t.db, t.name, t.columns, keys[t.qualified],
+                self.mapper, self._column_filter(t.db, t.name),
+            )  # fmt: skip
+        self._snapshot_tables = found
+        self._keys = keys
+        self._first = resume_at is None
+        self._snapshot_ts = time.time_ns() // 1_000_000
+        self._chunks = chunks(con, found, keys, cfg.snapshot_fetch_size, resume_at)
+        log.info("snapshot of %d table(s), ~%d rows, at %s:%s", len(found),
+                 sum(t.estimated_rows for t in found), base["file"], base["pos"])  # fmt: skip
+
+    def _column_filter(self, db: str, table: str) -> Callable[[str], bool]:
+        return lambda name: self.filters.column(db, table, name)
+
+    def _poll_snapshot(self) -> list[SourceRecord]:
+        out: list[SourceRecord] = []
+        limit = self.cfg.max_batch_size
+        while len(out) < limit:
+            chunk = self._chunk
+            if chunk is None or self._row >= len(chunk.rows):
+                chunk = self._chunk = next(self._chunks, None)
+                self._row = 0
+                if chunk is None:
+                    self._finish_snapshot(out)
+                    return out
+            i = self._row
+            self._row += 1
+            self._snapshot_row(chunk, i, out)
+        return out
+
+    def _marker(self, chunk: Chunk, i: int) -> str:
+        last = len(chunk.rows) - 1
+        marker = "true"
+        if i == 0 and chunk.first_in_table:
+            marker = "first_in_data_collection"
+        if i == last and chunk.last_in_table:
+            marker = "last_in_data_collection"
+        if self._first:
+            marker, self._first = "first", False
+        if chunk.final and i == last:
+            marker = "last"
+        return marker
+
+    def _snapshot_row(self, chunk: Chunk, i: int, out: list[SourceRecord]) -> None:
+        t = chunk.table
+        schema = self._schemas[t.qualified]
+        values = chunk.rows[i]
+        marker = self._marker(chunk, i)
+        key_cols = self._keys[t.qualified]
+        after = None
+        if key_cols:
+            names = schema.column_names
+            after = encode_key([values[names.index(k)] for k in key_cols])
+        offset: dict[str, Any] = {**self._base, "snapshot": True, "table": t.qualified,
+                                  "after": after}  # fmt: skip
+        if marker == "last":
+            offset["last_snapshot_record"] = True
+        row = schema.row(values)
+        source = schema.source(
+            self.cfg.topic_prefix, ts_ms=self._snapshot_ts, snapshot=marker,
+            file=str(self._base["file"]), pos=int(self._base["pos"]),
+            gtid=None,
+        )  # fmt: skip
+        out.append(SourceRecord(
+            schema.topic, envelope("r", None, row, source), schema.key(row), self.partition,
+            offset, key_schema=schema.key_schema, value_schema=schema.value_schema,
+        ))  # fmt: skip
+        self._rows_done[t.qualified] = self._rows_done.get(t.qualified, 0) + 1
+
+    def _finish_snapshot(self, out: list[SourceRecord]) -> None:
+        log.info("snapshot done: %d rows from %d table(s)", sum(self._rows_done.values()),
+                 len(self._snapshot_tables))  # fmt: skip
+        end(self.snapshot_con, self.cfg)
+        self.snapshot_con.close()
+        self.snapshot_con = None
+        self._chunks = None
+        out.append(offset_update(self.partition, self._resume))
+        self._context.request_commit()  # the snapshot is durable and stored at once
+        if self.should_stream:
+            self._start_stream()
+
+    # -- streaming ---------------------------------------------------------------------------
+    def _start_stream(self) -> None:
+        from connectors.source.mysql.stream import ChangeStream
+
+        self.stream = ChangeStream(
+            self.cfg, self.connector_name, self.filters, self.mapper, self.partition,
+            self._resume, self.mariadb,
+        )  # fmt: skip
+        self.stream.open()
+
+    def poll(self) -> Sequence[SourceRecord]:
+        if self._chunks is not None:
+            return self._poll_snapshot()
+        if self.stream is None:  # snapshot.mode=initial_only: done
+            time.sleep(self.cfg.poll_interval_ms / 1000)
+            return []
+        records: list[SourceRecord] = self.stream.poll(
+            self.cfg.max_batch_size, self.cfg.poll_interval_ms / 1000
+        )
+        if self._beat.due() and self.stream._txn is None and not any(r.topic for r in records):
+            records.append(self._beat.record(self.partition, self.stream.position()))
+        return records
+
+    def metrics(self) -> dict[str, float]:
+        out: dict[str, float] = {"snapshot_running": 1.0 if self._chunks is not None else 0.0}
+        if self._chunks is not None:
+            for t in self._snapshot_tables:
+                out[f"snapshot_rows_done:{t.qualified}"] = self._rows_done.get(t.qualified, 0)
+                out[f"snapshot_rows_estimated:{t.qualified}"] = t.estimated_rows
+        stream = self.stream
+        if stream is not None:
+            out["events"] = stream.events
+            out["milliseconds_behind_source"] = stream.behind_ms
+            out["binlog_position"] = stream.pos
+        return out
+
+    def stop(self) -> None:
+        for part in (getattr(self, "stream", None), getattr(self, "snapshot_con", None),
+                     getattr(self, "meta", None)):  # fmt: skip
+            if part is None:
+                continue
+            try:
+                part.close()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                log.debug("closing", exc_info=True)
+
+
+class MariaDbSourceTask(MySqlSourceTask):
+    connector_name: ClassVar[str] = "mariadb"
+
+
+_NOT_YET = (
+    r"snapshot\.max\.threads", r"snapshot\.lock\.timeout\.ms", r"snapshot\.select\.statement\..*",
+    r"snapshot\.include\.collection\.list", r"snapshot\.delay\.ms", r"streaming\.delay\.ms",
+    r"include\.query", r"include\.schema\.changes", r"schema\.history\.internal.*",
+    r"gtid\.source\.(includes|excludes)", r"database\.ssl\..*", r"database\.jdbc\.driver",
+    r"database\.initial\.statements", r"connect\.keep\.alive.*", r"converters",
+    r"event\.deserialization\.failure\.handling\.mode",
+    r"inconsistent\.schema\.handling\.mode", r"enable\.time\.adjuster",
+    r"event\.processing\.failure\.handling\.mode", r"column\.(mask|truncate|propagate)\..*",
+    r"datatype\.propagate\..*", r"custom\.metric\.tags", r"errors\.max\.retries",
+    r"field\.name\.adjustment\.mode", r"schema\.name\.adjustment\.mode",
+    r"topic\.naming\.strategy", r"signal\..*", r"incremental\.snapshot\..*",
+    r"notification\..*", r"min\.row\.count\.to\.stream\.results", r"max\.queue\.size",
+    r"database\.query\.timeout\.ms", r"table\.ignore\.builtin", r"binlog\.buffer\.size",
+    r"heartbeat\.topics\.prefix", r"use\.nongraceful\.disconnect",
+)  # fmt: skip
+
+
+class MySqlConnector(SourceConnector):
+    """Captures row changes of a MySQL or MariaDB server (the binlog) as Debezium events."""
+
+    name = "mysql"
+    aliases: ClassVar[tuple[str, ...]] = ("io.debezium.connector.mysql.MySqlConnector",)
+    config_model = MySqlSourceConfig
+    task_class: ClassVar[type[SourceTask]] = MySqlSourceTask
+    secret_properties = ("database.password",)
+    not_yet: ClassVar[tuple[str, ...]] = _NOT_YET
+
+    @classmethod
+    def check(cls, config: Mapping[str, Any]) -> list[Check]:
+        from hub.errors import HubError, describe
+
+        cfg = MySqlSourceConfig.of(config)
+        try:
+            con = connect(cfg)
+        except HubError as exc:
+            return [Check(f"connect to {cfg.where()}", False, describe(exc))]
+        try:
+            version = con.get_server_info()
+            return [Check(f"connect to {cfg.where()}", True, version),
+                    *server_checks(con, cfg)]  # fmt: skip
+        finally:
+            con.close()
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, Any]]:
+        return [dict(self.config)]  # one binlog is read by one task
+
+
+class MariaDbConnector(MySqlConnector):
+    """Captures row changes of a MariaDB server (the binlog, MariaDB GTIDs) as Debezium
+    events, as Debezium's MariaDbConnector."""
+
+    name = "mariadb"
+    aliases: ClassVar[tuple[str, ...]] = ("io.debezium.connector.mariadb.MariaDbConnector",)
+    task_class: ClassVar[type[SourceTask]] = MariaDbSourceTask

@@ -1,0 +1,97 @@
+"""One captured MySQL table as its events see it: topic, key, the row struct's schema and
+the converters, built from a `Column` list (a TABLE_MAP's or the catalog's), and the
+``source`` block (``io.debezium.connector.mysql.Source``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from connectors.source.cdc.envelope import VERSION, envelope_schema, source_schema
+from connectors.source.cdc.topics import topic_name
+from connectors.source.mysql.protocol.values import Column
+from connectors.source.mysql.types import TypeMapper
+from hub.errors import ConfigError
+
+SOURCE_FIELDS = (
+    {"type": "string", "optional": True, "field": "table"},
+    {"type": "int64", "optional": False, "field": "server_id"},
+    {"type": "string", "optional": True, "field": "gtid"},
+    {"type": "string", "optional": False, "field": "file"},
+    {"type": "int64", "optional": False, "field": "pos"},
+    {"type": "int32", "optional": False, "field": "row"},
+    {"type": "int64", "optional": True, "field": "thread"},
+    {"type": "string", "optional": True, "field": "query"},
+)
+
+
+def mysql_source_schema(connector: str) -> dict[str, Any]:
+    return source_schema(f"io.debezium.connector.{connector}.Source", SOURCE_FIELDS)
+
+
+class MySqlTable:
+    def __init__(
+        self, prefix: str, connector: str, db: str, table: str, columns: Sequence[Column],
+        key: Sequence[str], mapper: TypeMapper, include: Callable[[str], bool],
+    ) -> None:  # fmt: skip
+        self.db, self.table, self.connector = db, table, connector
+        self.topic = topic_name(prefix, db, table)
+        names = [c.name or f"UNKNOWN_COL{i}" for i, c in enumerate(columns)]
+        missing = [k for k in key if k not in names]
+        if missing:
+            raise ConfigError(
+                f"table {db}.{table}: key column(s) {missing} do not exist (check "
+                "message.key.columns)"
+            )
+        self.column_names = tuple(names)
+        self.key_columns = tuple(key)
+        keyset = set(key)
+        fields: list[dict[str, Any]] = []
+        self._fields: list[tuple[int, str, Callable[[Any], Any]]] = []
+        for i, (name, c) in enumerate(zip(names, columns, strict=True)):
+            if name not in keyset and not include(name):
+                continue
+            optional = c.nullable and name not in keyset
+            fields.append({**mapper.schema(c, optional), "field": name})
+            self._fields.append((i, name, mapper.converter(c, c.nullable)))
+        self.row_schema: dict[str, Any] = {
+            "type": "struct", "fields": fields, "optional": True, "name": f"{self.topic}.Value",
+        }  # fmt: skip
+        by_name = {f["field"]: f for f in fields}
+        self.key_schema: dict[str, Any] | None = None
+        if key:
+            self.key_schema = {
+                "type": "struct", "optional": False, "name": f"{self.topic}.Key",
+                "fields": [{**by_name[k], "optional": False} for k in key],
+            }  # fmt: skip
+        self.value_schema = envelope_schema(
+            f"{self.topic}.Envelope", self.row_schema, mysql_source_schema(connector)
+        )
+        self._key_index = tuple(names.index(k) for k in key)
+
+    def row(self, values: Sequence[Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for i, name, convert in self._fields:
+            v = values[i]
+            out[name] = None if v is None else convert(v)
+        return out
+
+    def key(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        if not self.key_columns:
+            return None
+        return {k: row[k] for k in self.key_columns}
+
+    def raw_key(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(values[i] for i in self._key_index)
+
+    def source(
+        self, name: str, *, ts_ms: int, snapshot: str = "false", server_id: int = 0,
+        gtid: str | None = None, file: str = "", pos: int = 0, row: int = 0,
+        thread: int | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        return {
+            "version": VERSION, "connector": self.connector, "name": name, "ts_ms": ts_ms,
+            "snapshot": snapshot, "db": self.db, "sequence": None, "ts_us": ts_ms * 1000,
+            "ts_ns": ts_ms * 1_000_000, "table": self.table, "server_id": server_id,
+            "gtid": gtid, "file": file, "pos": pos, "row": row, "thread": thread, "query": None,
+        }  # fmt: skip

@@ -1,0 +1,246 @@
+"""Talking to the MySQL/MariaDB server outside the binlog: connections, the checks a CDC
+source needs (each failure says what to change), the binlog position, and the catalog of
+captured tables."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.source.cdc.filters import Filters
+from connectors.source.mysql.config import MySqlSourceConfig
+from connectors.source.mysql.protocol.values import Column
+from connectors.source.mysql.types import catalog_column
+from hub.errors import ConfigError, TransientError, describe
+from hub.runtime.api import Check
+
+log = logging.getLogger(__name__)
+
+
+class ServerSetupError(ConfigError):
+    """The server or user is not set up for binlog CDC."""
+
+
+class MySqlConnectionError(TransientError):
+    """The connection failed; the task is restarted and resumes."""
+
+
+class PositionLostError(ConfigError):
+    """The binlog the stored position needs is gone from the server."""
+
+
+def connect(cfg: MySqlSourceConfig, **kwargs: Any) -> Any:
+    """A PyMySQL connection, autocommit, session time zone UTC (TIMESTAMP values read in the
+    snapshot are UTC, as the binlog's are)."""
+    import pymysql
+
+    try:
+        con = pymysql.connect(
+            host=cfg.hostname, port=cfg.port, user=cfg.user, password=cfg.password,
+            autocommit=True, connect_timeout=cfg.connect_timeout_ms / 1000,
+            init_command="SET time_zone = '+00:00'", charset="utf8mb4", **kwargs,
+        )  # fmt: skip
+    except pymysql.err.OperationalError as exc:
+        code = exc.args[0] if exc.args else 0
+        if code in (1045, 1044, 1698):  # access denied
+            raise ConfigError(
+                f"cannot log in to {cfg.where()}: {describe(exc)}; check database.user and "
+                "database.password"
+            ) from None
+        raise MySqlConnectionError(
+            f"cannot connect to {cfg.where()}: {describe(exc)} (retrying)"
+        ) from None
+    return con
+
+
+def query(con: Any, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+    with con.cursor() as cur:
+        cur.execute(sql, args)
+        return list(cur.fetchall())
+
+
+def variables(con: Any, *names: str) -> dict[str, str]:
+    like = " OR ".join(["Variable_name = %s"] * len(names))
+    rows = query(con, f"SHOW GLOBAL VARIABLES WHERE {like}", names)
+    return {str(k).lower(): str(v) for k, v in rows}
+
+
+def is_mariadb(con: Any) -> bool:
+    return "mariadb" in str(query(con, "SELECT VERSION()")[0][0]).lower()
+
+
+# -- checks -----------------------------------------------------------------------------------
+def server_checks(con: Any, cfg: MySqlSourceConfig) -> list[Check]:
+    mariadb = is_mariadb(con)
+    v = variables(
+        con, "log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata",
+        "log_bin_compress", "binlog_transaction_compression", "binlog_row_value_options",
+        "server_id",
+    )  # fmt: skip
+    out = [
+        _check("binlog is on (log_bin)", v.get("log_bin", "OFF").upper() in ("ON", "1"),
+               "start the server with --log-bin (and a --server-id)"),
+        _check("binlog_format is ROW", v.get("binlog_format", "").upper() == "ROW",
+               f"it is {v.get('binlog_format')}: SET GLOBAL binlog_format = 'ROW' (and in "
+               "the server's config)"),
+        _check("binlog_row_image is FULL", v.get("binlog_row_image", "").upper() == "FULL",
+               f"it is {v.get('binlog_row_image')}: SET GLOBAL binlog_row_image = 'FULL' "
+               "(updates and deletes must carry whole rows)"),
+        _check("binlog_row_metadata is FULL",
+               v.get("binlog_row_metadata", "").upper() == "FULL",
+               f"it is {v.get('binlog_row_metadata', 'not available')}: SET GLOBAL "
+               "binlog_row_metadata = 'FULL' (hub reads column names and types from the "
+               "binlog; MySQL 8.0.1+ and MariaDB 10.5+ have it)"),
+    ]  # fmt: skip
+    if v.get("log_bin_compress", "OFF").upper() in ("ON", "1"):
+        out.append(Check("binlog compression is off", False,
+                         "log_bin_compress=ON writes compressed row events hub cannot read: "
+                         "SET GLOBAL log_bin_compress = OFF"))  # fmt: skip
+    if v.get("binlog_transaction_compression", "OFF").upper() in ("ON", "1"):
+        out.append(Check("binlog transaction compression is off", False,
+                         "binlog_transaction_compression=ON writes compressed payload events "
+                         "hub cannot read: SET GLOBAL binlog_transaction_compression = OFF",
+                         ))  # fmt: skip
+    if "partial_json" in v.get("binlog_row_value_options", "").lower():
+        out.append(Check("binlog_row_value_options is empty", False,
+                         "PARTIAL_JSON writes JSON updates as diffs: SET GLOBAL "
+                         "binlog_row_value_options = ''"))  # fmt: skip
+    if str(cfg.replica_id()) == v.get("server_id"):
+        out.append(Check("database.server.id differs from the server's", False,
+                         f"the server itself has server_id {cfg.replica_id()}: choose another "
+                         "database.server.id"))  # fmt: skip
+    out += _grants(con, cfg, mariadb)
+    return out
+
+
+def _check(name: str, ok: bool, fix: str) -> Check:
+    return Check(name, ok, "" if ok else fix)
+
+
+def _grants(con: Any, cfg: MySqlSourceConfig, mariadb: bool) -> list[Check]:
+    text = " ".join(str(r[0]) for r in query(con, "SHOW GRANTS")).upper()
+    on_all = [
+        g
+        for g in text.split("GRANT ")[1:]
+        if " ON *.* " in g or g.startswith("ALL PRIVILEGES ON *.*")
+    ]
+    privileges = " ".join(g.split(" ON ")[0] for g in on_all)
+
+    def has(*names: str) -> bool:
+        return "ALL PRIVILEGES" in privileges or any(n in privileges for n in names)
+
+    client = ("REPLICATION CLIENT", "BINLOG MONITOR")
+    out = [
+        _check("user may read the binlog (REPLICATION SLAVE)", has("REPLICATION SLAVE"),
+               f"GRANT REPLICATION SLAVE ON *.* TO '{cfg.user}'"),
+        _check("user may read binlog positions (" + ("BINLOG MONITOR" if mariadb else
+               "REPLICATION CLIENT") + ")", has(*client),
+               f"GRANT {'BINLOG MONITOR' if mariadb else 'REPLICATION CLIENT'} ON *.* TO "
+               f"'{cfg.user}'"),
+        _check("user may SELECT the tables", has("SELECT") or "SELECT" in text,
+               f"GRANT SELECT ON <db>.* TO '{cfg.user}'"),
+    ]  # fmt: skip
+    if cfg.snapshot_locking_mode != "none" and not mariadb and not has("RELOAD"):
+        # (MariaDB reads a consistent binlog position without the lock: RELOAD is optional)
+        out.append(Check("user may take the snapshot's global read lock (RELOAD)", False,
+                         f"GRANT RELOAD ON *.* TO '{cfg.user}', or set "
+                         "snapshot.locking.mode=none"))  # fmt: skip
+    return out
+
+
+def require(checks: list[Check], cfg: MySqlSourceConfig) -> None:
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        raise ServerSetupError(
+            f"{cfg.where()} is not ready for change data capture: "
+            + "; ".join(f"{c.what}: {c.detail}" for c in failed)
+        )
+
+
+# -- positions --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class BinlogPosition:
+    file: str
+    pos: int
+    gtids: str | None  # MariaDB's gtid_binlog_pos / MySQL's gtid_executed at that point
+
+
+def current_position(con: Any, mariadb: bool) -> BinlogPosition:
+    rows = query(con, "SHOW MASTER STATUS")
+    if not rows:
+        raise ServerSetupError("SHOW MASTER STATUS is empty: the binlog is off")
+    file, pos = str(rows[0][0]), int(rows[0][1])
+    if mariadb:
+        gtids = str(query(con, "SELECT @@global.gtid_binlog_pos")[0][0] or "")
+    else:
+        gtids = str(rows[0][4] or "") if len(rows[0]) > 4 else ""
+    return BinlogPosition(file, pos, gtids or None)
+
+
+def binlog_files(con: Any) -> list[str]:
+    return [str(r[0]) for r in query(con, "SHOW BINARY LOGS")]
+
+
+def gtid_at(con: Any, file: str, pos: int) -> str | None:
+    """MariaDB: the GTID position at ``file``:``pos`` (BINLOG_GTID_POS)."""
+    row = query(con, "SELECT BINLOG_GTID_POS(%s, %s)", (file, pos))
+    return str(row[0][0]) if row and row[0][0] is not None else None
+
+
+# -- catalog ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CatalogTable:
+    db: str
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    estimated_rows: int
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.db}.{self.name}"
+
+
+def tables(con: Any, filters: Filters, only: tuple[str, str] | None = None) -> list[CatalogTable]:
+    """The captured base tables (or ``only`` = (db, table) if captured), sorted by name."""
+    where, args = "", tuple[str, ...]()
+    if only is not None:
+        where, args = " AND t.TABLE_SCHEMA = %s AND t.TABLE_NAME = %s", only
+    rows = query(con,
+        "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, COALESCE(t.TABLE_ROWS, 0) "
+        "FROM information_schema.TABLES t WHERE t.TABLE_TYPE = 'BASE TABLE'" + where
+        + " ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME", args)  # fmt: skip
+    names = [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+    names = [n for n in names if filters.table(n[0], n[1])]
+    if not names:
+        return []
+    dbs = sorted({n[0] for n in names})
+    marks = ",".join(["%s"] * len(dbs))
+    cols: dict[tuple[str, str], list[Column]] = {}
+    for r in query(con,
+        "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
+        "NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME "
+        f"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN ({marks}) "
+        "ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION", dbs):  # fmt: skip
+        db, table = str(r[0]), str(r[1])
+        try:
+            c = catalog_column(str(r[2]), str(r[3]), str(r[4]), r[5] == "YES",
+                               _int(r[6]), _int(r[7]), _int(r[8]), r[9])  # fmt: skip
+        except ConfigError as exc:
+            raise ConfigError(f"table {db}.{table}: {exc}") from None
+        cols.setdefault((db, table), []).append(c)
+    keys: dict[tuple[str, str], list[str]] = {}
+    for r in query(con,
+        "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+        f"WHERE INDEX_NAME = 'PRIMARY' AND TABLE_SCHEMA IN ({marks}) "
+        "ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX", dbs):  # fmt: skip
+        keys.setdefault((str(r[0]), str(r[1])), []).append(str(r[2]))
+    return [
+        CatalogTable(db, t, tuple(cols.get((db, t), ())), tuple(keys.get((db, t), ())), n)
+        for db, t, n in names
+    ]
+
+
+def _int(v: Any) -> int | None:
+    return None if v is None else int(v)

@@ -1,0 +1,212 @@
+"""The consistent snapshot: every captured table's rows as of one binlog position, so
+streaming from that position has neither a gap nor an overlap with them.
+
+One connection reads, in a ``REPEATABLE READ`` transaction started ``WITH CONSISTENT
+SNAPSHOT``. Its binlog position: on MariaDB the server says where the snapshot stands
+(``binlog_snapshot_file``/``_position``, no lock needed; a global read lock is still taken
+for ``snapshot.locking.mode`` minimal/extended when the user may, so non-transactional tables
+are consistent too); on MySQL a global read lock (``FLUSH TABLES WITH READ LOCK``) is held
+while the transaction starts and the position is read (minimal), or for the whole snapshot
+(extended).
+
+Keyed tables are read in key order, ``snapshot.fetch.size`` rows per ``SELECT ... WHERE key >
+last ORDER BY key LIMIT n``; each row's offset holds its table and key, so a task that dies
+mid-snapshot resumes after the last row it stored (in a new transaction; streaming from the
+first attempt's position then replays every change made since). A table without a key is read
+in one pass and, after a crash, again from its start: its rows read before the crash are
+written again (at-least-once for that table's snapshot).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from connectors.source.mysql.config import MySqlSourceConfig
+from connectors.source.mysql.server import (
+    BinlogPosition,
+    CatalogTable,
+    ServerSetupError,
+    gtid_at,
+    query,
+)
+
+log = logging.getLogger(__name__)
+
+
+def ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+@dataclass
+class Chunk:
+    table: CatalogTable
+    rows: list[tuple[Any, ...]]
+    first_in_table: bool
+    last_in_table: bool
+    final: bool = False  # the snapshot's last chunk
+
+
+def begin(con: Any, cfg: MySqlSourceConfig, mariadb: bool, fresh: bool) -> BinlogPosition | None:
+    """Start the snapshot transaction on ``con``; with ``fresh``, also the binlog position it
+    stands at (a resumed snapshot streams from the first attempt's)."""
+    locked = False
+    if fresh and cfg.snapshot_locking_mode != "none":
+        try:
+            query(con, "FLUSH TABLES WITH READ LOCK")
+            locked = True
+        except Exception as exc:  # noqa: BLE001 - no RELOAD (managed servers)
+            if not mariadb:
+                raise ServerSetupError(
+                    f"FLUSH TABLES WITH READ LOCK failed ({exc}): grant RELOAD to "
+                    f"'{cfg.user}', or set snapshot.locking.mode=none"
+                ) from None
+            log.info("no global read lock (%s): MariaDB's consistent snapshot position is "
+                     "used without it", exc)  # fmt: skip
+    query(con, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    query(con, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+    position = None
+    if fresh:
+        if mariadb:
+            status = dict(
+                (str(k).lower(), str(v))
+                for k, v in query(con, "SHOW STATUS LIKE 'binlog_snapshot_%'")
+            )  # fmt: skip
+            file = status["binlog_snapshot_file"]
+            pos = int(status["binlog_snapshot_position"])
+            position = BinlogPosition(file, pos, gtid_at(con, file, pos))
+        else:
+            from connectors.source.mysql.server import current_position
+
+            position = current_position(con, mariadb)
+    if locked and cfg.snapshot_locking_mode != "extended":
+        query(con, "UNLOCK TABLES")
+    return position
+
+
+def end(con: Any, cfg: MySqlSourceConfig) -> None:
+    query(con, "COMMIT")
+    if cfg.snapshot_locking_mode == "extended":
+        query(con, "UNLOCK TABLES")
+
+
+def chunks(
+    con: Any, tables: Sequence[CatalogTable], keys: dict[str, tuple[str, ...]], size: int,
+    resume: tuple[str, Any] | None,
+) -> Iterator[Chunk]:  # fmt: skip
+    """The tables' rows in chunks, each chunk told whether it is its table's first or last
+    and whether it is the snapshot's last (one chunk of lookahead)."""
+    pending: Chunk | None = None
+    started = resume is None
+    for t in tables:
+        after = None
+        if not started:
+            if t.qualified != resume[0]:  # type: ignore[index]
+                continue
+            started = True
+            after = decode_key(resume[1]) if resume[1] is not None else None  # type: ignore[index]
+        first = True
+        for rows, last in _table_rows(con, t, keys[t.qualified], size, after):
+            if not rows:
+                continue  # an empty table
+            chunk = Chunk(t, rows, first, last)
+            first = False
+            if pending is not None:
+                yield pending
+            pending = chunk
+    if pending is not None:
+        pending.final = True
+        yield pending
+
+
+def _table_rows(
+    con: Any, t: CatalogTable, key: tuple[str, ...], size: int, after: list[Any] | None
+) -> Iterator[tuple[list[tuple[Any, ...]], bool]]:
+    names = [c.name or "" for c in t.columns]
+    cols = ", ".join(ident(n) for n in names)
+    source = f"{ident(t.db)}.{ident(t.name)}"
+    if not key:
+        import pymysql.cursors
+
+        with con.cursor(pymysql.cursors.SSCursor) as cur:
+            cur.execute(f"SELECT {cols} FROM {source}")
+            rows = list(cur.fetchmany(size))
+            while True:
+                nxt = list(cur.fetchmany(size)) if rows else []
+                yield rows, not nxt
+                if not nxt:
+                    return
+                rows = nxt
+    order = ", ".join(ident(k) for k in key)
+    index = [names.index(k) for k in key]
+
+    def fetch(after: Sequence[Any] | None) -> list[tuple[Any, ...]]:
+        where, args = _after(key, after) if after is not None else ("", [])
+        with con.cursor() as cur:
+            cur.execute(f"SELECT {cols} FROM {source}{where} ORDER BY {order} LIMIT {size}", args)
+            return list(cur.fetchall())
+
+    rows = fetch(after)
+    while True:  # one chunk ahead, so the table's last chunk is known as such
+        nxt = fetch([rows[-1][i] for i in index]) if len(rows) == size else []
+        yield rows, not nxt
+        if not nxt:
+            return
+        rows = nxt
+
+
+def _after(key: Sequence[str], values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """WHERE for rows after ``values`` in key order, as ORs of equalities and one greater-than
+    (index friendly on every server version)."""
+    terms, args = [], []
+    for i in range(len(key)):
+        eq = [f"{ident(k)} = %s" for k in key[:i]]
+        terms.append("(" + " AND ".join([*eq, f"{ident(key[i])} > %s"]) + ")")
+        args += [*values[:i], values[i]]
+    return " WHERE " + " OR ".join(terms), args
+
+
+# -- keys in offsets ---------------------------------------------------------------------------
+def encode_key(values: Sequence[Any]) -> list[Any]:
+    """Key values as JSON for an offset, typed so they come back as the same values."""
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, bool | int | str) or v is None:
+            out.append(v)
+        elif isinstance(v, Decimal):
+            out.append({"decimal": str(v)})
+        elif isinstance(v, dt.datetime):
+            out.append({"datetime": v.isoformat(sep=" ")})
+        elif isinstance(v, dt.date):
+            out.append({"date": v.isoformat()})
+        elif isinstance(v, dt.timedelta):
+            out.append({"time_us": (v.days * 86_400 + v.seconds) * 1_000_000 + v.microseconds})
+        elif isinstance(v, bytes | bytearray):
+            out.append({"hex": bytes(v).hex()})
+        elif isinstance(v, float):
+            out.append({"float": repr(v)})
+        else:
+            out.append({"text": str(v)})
+    return out
+
+
+_DECODE: dict[str, Any] = {
+    "decimal": Decimal, "datetime": dt.datetime.fromisoformat, "date": dt.date.fromisoformat,
+    "time_us": lambda us: dt.timedelta(microseconds=us), "hex": bytes.fromhex, "float": float,
+    "text": str,
+}  # fmt: skip
+
+
+def decode_key(values: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for v in values:
+        if not isinstance(v, dict):
+            out.append(v)
+            continue
+        ((kind, x),) = v.items()
+        out.append(_DECODE[kind](x))
+    return out

@@ -1,0 +1,364 @@
+"""Streaming: binlog events turned into Debezium change events.
+
+The server sends every event of the binlog in order; a transaction starts at its GTID event
+(MariaDB; MySQL: GTID or anonymous GTID, then ``BEGIN``) and ends at its XID event (or a
+``COMMIT`` query for non-transactional tables); DDL stands alone.
+
+Offsets (as Debezium's): between transactions ``{file, pos, gtids}`` is where the next one
+starts. Inside one, ``file``/``pos``/``gtids`` stay at the transaction's start and ``event``
+and ``row`` say how far it was emitted: rows events 0..event-1 whole and ``row`` rows of
+rows event ``event``. A restarted task asks the server for the binlog from that start (by
+GTID on MariaDB, by file and position otherwise), reads the transaction again from its first
+event, TABLE_MAPs included, and skips what was emitted: no gap, no repeat, whatever the
+transaction's size. Nothing is confirmed to the server: the position lives in hub's offsets,
+and heartbeats move it on while the server is idle.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from connectors.source.cdc.envelope import Transaction, change_records
+from connectors.source.cdc.filters import Filters
+from connectors.source.mysql.config import MySqlSourceConfig
+from connectors.source.mysql.protocol.events import (
+    HEADER,
+    BinlogFormatError,
+    E,
+    TableMap,
+    rows_event,
+    table_map,
+)
+from connectors.source.mysql.protocol.stream import HEARTBEAT, BinlogStream
+from connectors.source.mysql.schema import MySqlTable
+from connectors.source.mysql.server import MySqlConnectionError, PositionLostError
+from connectors.source.mysql.types import TypeMapper
+from hub.errors import ConfigError, describe
+from hub.runtime.api import JsonMap, SourceRecord, offset_update
+
+log = logging.getLogger(__name__)
+
+FL_STANDALONE = 1
+_UNREADABLE = {
+    40: "compressed transaction payloads (binlog_transaction_compression=ON)",
+    164: "encrypted binlog events (encrypt_binlog=ON)",
+    **{t: "compressed row events (log_bin_compress=ON)" for t in range(165, 172)},
+}
+
+
+class _Txn(Transaction):
+    __slots__ = ("file", "pos", "gtids", "gtid", "rows_events", "ts", "standalone", "thread")
+
+    def __init__(self, file: str, pos: int, gtids: str | None, gtid: str | None, ts: int) -> None:
+        super().__init__(gtid or f"{file}:{pos}")
+        self.file, self.pos, self.gtids, self.gtid, self.ts = file, pos, gtids, gtid, ts
+        self.rows_events = 0  # rows events of captured tables seen so far
+        self.standalone = False
+        self.thread: int | None = None
+
+
+def _gtid_set(current: str | None, gtid: str) -> str:
+    """MariaDB's GTID position after ``gtid`` (domain-server-seq): one entry per domain."""
+    domains = {g.split("-")[0]: g for g in (current or "").split(",") if g}
+    domains[gtid.split("-")[0]] = gtid
+    return ",".join(domains[d] for d in sorted(domains, key=int))
+
+
+class ChangeStream:
+    def __init__(
+        self, cfg: MySqlSourceConfig, connector: str, filters: Filters, mapper: TypeMapper,
+        partition: JsonMap, resume: Mapping[str, Any], mariadb: bool,
+    ) -> None:  # fmt: skip
+        self.cfg, self.connector, self.filters, self.mapper = cfg, connector, filters, mapper
+        self.partition = partition
+        self.mariadb = mariadb
+        self.file = str(resume["file"])
+        self.pos = int(resume["pos"])
+        self.gtids: str | None = resume.get("gtids")
+        # inside a transaction at the restart: skip what was emitted
+        self._skip = (
+            (int(resume["event"]), int(resume.get("row", 0))) if "event" in resume else None
+        )
+        self.skipped_ops = cfg.skipped()
+        self.tombstones = cfg.tombstones_on_delete
+        self.metadata = cfg.provide_transaction_metadata
+        self.stream: BinlogStream | None = None
+        self._txn: _Txn | None = None
+        self._maps: dict[int, TableMap] = {}  # captured tables' maps, by table id
+        self._tables: dict[tuple[Any, ...], MySqlTable] = {}  # by TABLE_MAP signature
+        self._by_id: dict[int, MySqlTable] = {}
+        self._ignored: set[int] = set()  # table ids of tables not captured
+        self._emitted: dict[str, Any] | None = None  # offset of the last record returned
+        self.events = 0
+        self.behind_ms = 0.0
+
+    # -- connection ---------------------------------------------------------------------------
+    def open(self) -> None:
+        cfg = self.cfg
+        try:
+            stream = BinlogStream(
+                cfg.hostname, cfg.port, cfg.user, cfg.password, cfg.replica_id(),
+                heartbeat_s=min(cfg.poll_interval_ms, 1000) / 1000,
+                connect_timeout=cfg.connect_timeout_ms / 1000,
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - PyMySQL's errors: say where, retry
+            raise MySqlConnectionError(
+                f"cannot open the binlog connection to {cfg.where()}: {describe(exc)}"
+            ) from None
+        try:
+            if self.mariadb and self.gtids is not None:
+                stream.open_gtid(self.gtids)
+                log.info("streaming from GTID position %s", self.gtids)
+            else:
+                stream.open_file(self.file, self.pos)
+                log.info("streaming from %s:%d", self.file, self.pos)
+        except Exception as exc:  # noqa: BLE001
+            stream.close()
+            raise self._error(exc) from None
+        self.stream = stream
+
+    def _error(self, exc: BaseException) -> Exception:
+        text = describe(exc)
+        code = exc.args[0] if getattr(exc, "args", None) else None
+        if code == 1236 or "purged" in text or "Could not find" in text:
+            where = f"GTID position {self.gtids}" if self.mariadb and self.gtids else (
+                f"{self.file}:{self.pos}"
+            )  # fmt: skip
+            return PositionLostError(
+                f"the server no longer has the binlog at {where} this connector stopped at "
+                f"({text}): the changes in between are lost to it. Set "
+                "snapshot.mode=when_needed to take a new snapshot, or reset the connector's "
+                "offsets (DELETE /connectors/<name>/offsets) to start over"
+            )
+        if "server_id" in text or "same server" in text.lower():
+            return ConfigError(
+                f"{text}: another replica uses database.server.id={self.cfg.replica_id()}; "
+                "give this connector its own"
+            )
+        return MySqlConnectionError(f"binlog connection to {self.cfg.where()}: {text}")
+
+    # -- offsets ------------------------------------------------------------------------------
+    def position(self) -> dict[str, Any]:
+        """The offset between transactions: where the next one starts."""
+        out: dict[str, Any] = {"file": self.file, "pos": self.pos,
+                               "server_id": self.cfg.replica_id()}  # fmt: skip
+        if self.gtids is not None:
+            out["gtids"] = self.gtids
+        return out
+
+    def _offset(self, txn: _Txn, event: int, row: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"file": txn.file, "pos": txn.pos, "event": event, "row": row,
+                               "server_id": self.cfg.replica_id(), "ts_sec": txn.ts}  # fmt: skip
+        if txn.gtids is not None:
+            out["gtids"] = txn.gtids
+        return out
+
+    # -- events -------------------------------------------------------------------------------
+    def poll(self, limit: int, timeout_s: float) -> list[SourceRecord]:
+        assert self.stream is not None
+        out: list[SourceRecord] = []
+        deadline = time.monotonic() + timeout_s
+        while len(out) < limit:
+            try:
+                got = self.stream.read()
+            except Exception as exc:  # noqa: BLE001 - a lost connection: resume from offsets
+                raise self._error(exc) from None
+            if got is None:
+                raise MySqlConnectionError(f"{self.cfg.where()} ended the binlog stream")
+            h, event = got
+            if h.type == HEARTBEAT:
+                if self._txn is None and h.log_pos > self.pos:
+                    self.pos = h.log_pos
+                if out or time.monotonic() >= deadline:
+                    break
+                continue
+            self._event(h, event, out)
+            if time.monotonic() >= deadline and self._txn is None:
+                break
+        if out:
+            self._emitted = dict(out[-1].source_offset)
+        if self._txn is None and self._emitted != self.position():
+            # transactions of tables not captured, DDL, rotations, heartbeats: move on
+            out.append(offset_update(self.partition, self.position()))
+            self._emitted = self.position()
+        return out
+
+    def _event(self, h: Any, event: memoryview, out: list[SourceRecord]) -> None:
+        t = h.type
+        stream = self.stream
+        assert stream is not None
+        checksum = stream.checksum
+        if t in (E.WRITE_V1, E.UPDATE_V1, E.DELETE_V1, E.WRITE, E.UPDATE, E.DELETE):
+            self._rows(h, event, checksum, out)
+        elif t == E.TABLE_MAP:
+            self._table_map(event, checksum)
+        elif t == E.XID:
+            self._commit(h)
+        elif t == E.MARIADB_GTID:
+            seq = int.from_bytes(event[HEADER : HEADER + 8], "little")
+            domain = int.from_bytes(event[HEADER + 8 : HEADER + 12], "little")
+            flags = event[HEADER + 12]
+            self._begin(h, f"{domain}-{h.server_id}-{seq}")
+            assert self._txn is not None
+            self._txn.standalone = bool(flags & FL_STANDALONE)
+        elif t == E.GTID or t == 34:  # MySQL GTID / anonymous GTID
+            uuid = bytes(event[HEADER + 1 : HEADER + 17]).hex()
+            gno = int.from_bytes(event[HEADER + 17 : HEADER + 25], "little")
+            sid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
+            self._begin(h, f"{sid}:{gno}" if t == E.GTID else None)
+        elif t == E.QUERY:
+            self._query(h, event, checksum)
+        elif t == E.ROTATE:
+            if self._txn is None:
+                end = len(event) - (4 if checksum else 0)
+                self.file = bytes(event[HEADER + 8 : end]).decode()
+                self.pos = int.from_bytes(event[HEADER : HEADER + 8], "little")
+        elif t in _UNREADABLE:
+            raise ConfigError(
+                f"{self.cfg.where()} writes {_UNREADABLE[t]}, which hub cannot read: turn it "
+                "off on the server"
+            )
+
+    def _begin(self, h: Any, gtid: str | None) -> None:
+        start = h.log_pos - h.size
+        self._txn = _Txn(self.stream.file if self.stream else self.file, start, self.gtids,
+                         gtid, h.timestamp)  # fmt: skip
+        self.behind_ms = max(time.time() - h.timestamp, 0) * 1000
+
+    def _commit(self, h: Any) -> None:
+        txn = self._txn
+        if txn is not None and txn.gtid is not None and self.mariadb:
+            self.gtids = _gtid_set(self.gtids, txn.gtid)
+        elif txn is not None and txn.gtid is not None and not self.mariadb:
+            self.gtids = None  # MySQL GTID sets: resumed by file and position
+        assert self.stream is not None
+        self.file, self.pos = self.stream.file, h.log_pos
+        self._txn = None
+        self._skip = None  # past the transaction the restart was inside
+
+    def _query(self, h: Any, event: memoryview, checksum: bool) -> None:
+        pos = HEADER
+        thread = int.from_bytes(event[pos : pos + 4], "little")
+        db_len = event[pos + 8]
+        vars_len = int.from_bytes(event[pos + 11 : pos + 13], "little")
+        pos += 13 + vars_len
+        db = bytes(event[pos : pos + db_len]).decode("utf-8", "replace")
+        end = len(event) - (4 if checksum else 0)
+        sql = bytes(event[pos + db_len + 1 : end]).decode("utf-8", "replace").strip()
+        word = sql.split(None, 1)[0].upper() if sql else ""
+        if word == "BEGIN":
+            if self._txn is None:
+                self._begin(h, None)
+            if self._txn is not None:
+                self._txn.thread = thread
+            return
+        upper = sql.upper()
+        if word == "COMMIT" or upper == "ROLLBACK":
+            self._commit(h)
+            return
+        if word in ("SAVEPOINT", "RELEASE") or upper.startswith("ROLLBACK TO"):
+            return  # inside a transaction
+        if word == "XA":
+            raise ConfigError(f"XA transactions in the binlog are not supported yet ({sql!r})")
+        # DDL (standalone): the next TABLE_MAP of a changed table brings its new columns
+        log.info("DDL in %s: %s", db or "(no database)", sql[:200])
+        self._maps.clear()
+        self._by_id.clear()
+        self._ignored.clear()
+        self._commit(h)
+
+    def _table_map(self, event: memoryview, checksum: bool) -> None:
+        tm = table_map(event, checksum)
+        if not self.filters.table(tm.schema, tm.table):
+            self._ignored.add(tm.table_id)
+            self._maps.pop(tm.table_id, None)
+            return
+        self._ignored.discard(tm.table_id)
+        self._maps[tm.table_id] = tm
+        signature = (tm.schema, tm.table, tm.columns, tm.primary_key)
+        table = self._tables.get(signature)
+        if table is None:
+            if any(c.name is None for c in tm.columns):
+                raise ConfigError(
+                    f"the binlog has no column names for {tm.schema}.{tm.table}: set "
+                    "binlog_row_metadata=FULL on the server"
+                )
+            names = [c.name or "" for c in tm.columns]
+            key = self.filters.key_override(tm.schema, tm.table)
+            if key is None:
+                key = tuple(names[i] for i in tm.primary_key)
+            table = self._tables[signature] = MySqlTable(
+                self.cfg.topic_prefix, self.connector, tm.schema, tm.table, tm.columns, key,
+                self.mapper, self._column_filter(tm.schema, tm.table),
+            )  # fmt: skip
+        self._by_id[tm.table_id] = table
+
+    def _column_filter(self, db: str, table: str) -> Callable[[str], bool]:
+        return lambda name: self.filters.column(db, table, name)
+
+    def _rows(self, h: Any, event: memoryview, checksum: bool, out: list[SourceRecord]) -> None:
+        table_id = int.from_bytes(event[HEADER : HEADER + 6], "little")
+        if table_id in self._ignored:
+            return
+        table = self._by_id.get(table_id)
+        txn = self._txn
+        if table is None or txn is None:  # never silently: these rows would be lost
+            raise BinlogFormatError(
+                f"{self.stream.file if self.stream else self.file} at {h.log_pos - h.size}: "
+                "a rows event " + ("without its TABLE_MAP" if table is None else
+                                   "outside a transaction")
+            )  # fmt: skip
+        ev = rows_event(event, self._maps, checksum)
+        index = txn.rows_events
+        txn.rows_events += 1
+        if ev.op in self.skipped_ops:
+            return
+        ts_ms = h.timestamp * 1000
+        skip = self._skip
+        for r, (before_raw, after_raw) in enumerate(ev.rows):
+            if skip is not None and (index, r) < skip:
+                self._count(txn, table, ev.op, before_raw, after_raw)
+                continue
+            offset = self._offset(txn, index, r + 1)
+            source = table.source(
+                self.cfg.topic_prefix, ts_ms=ts_ms, server_id=h.server_id, gtid=txn.gtid,
+                file=txn.file, pos=h.log_pos - h.size, row=r, thread=txn.thread,
+            )  # fmt: skip
+            before = table.row(before_raw) if before_raw is not None else None
+            after = table.row(after_raw) if after_raw is not None else None
+            if (
+                ev.op == "u" and table.key_columns and before_raw is not None
+                and after_raw is not None
+                and table.raw_key(before_raw) != table.raw_key(after_raw)
+            ):  # fmt: skip
+                # the primary key changed: a delete of the old key and a create of the new
+                self._emit(txn, table, "d", before, None, source, offset, out)
+                self._emit(txn, table, "c", None, after, source, offset, out)
+                continue
+            self._emit(txn, table, ev.op, before, after, source, offset, out)
+
+    def _count(self, txn: _Txn, table: MySqlTable, op: str, before: Any, after: Any) -> None:
+        """A row emitted before the restart: its place in the transaction's metadata."""
+        txn.block(table.topic, False)
+        if op == "u" and table.key_columns and table.raw_key(before) != table.raw_key(after):
+            txn.block(table.topic, False)
+
+    def _emit(
+        self, txn: _Txn, table: MySqlTable, op: str, before: Any, after: Any,
+        source: dict[str, Any], offset: dict[str, Any], out: list[SourceRecord],
+    ) -> None:  # fmt: skip
+        key = table.key(after if after is not None else before)
+        out += change_records(
+            table.topic, op, before, after, key, source, txn.block(table.topic, self.metadata),
+            self.partition, offset, key_schema=table.key_schema,
+            value_schema=table.value_schema, tombstones=self.tombstones,
+        )  # fmt: skip
+        self.events += 1
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None

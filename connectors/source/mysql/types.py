@@ -1,0 +1,259 @@
+"""Debezium's mapping of MySQL/MariaDB column types to Connect schemas and values.
+
+One description of a column serves both paths: the binlog's TABLE_MAP (`Column`, with what
+``binlog_row_metadata=FULL`` adds) and, for the snapshot, the catalog (`catalog_column` builds
+the same `Column` from ``information_schema.COLUMNS``), so a table's snapshot and streamed
+events carry the same schema. The converters take a value as either path decodes it: the
+binlog decoder (`protocol.values`) or PyMySQL's text protocol (a connection whose session time
+zone is UTC).
+
+Mapping (Debezium's MySQL connector): TINYINT, SMALLINT int16 (SMALLINT UNSIGNED int32);
+MEDIUMINT, INT int32 (INT UNSIGNED int64); BIGINT int64 (UNSIGNED by
+``bigint.unsigned.handling.mode``); FLOAT float32; DOUBLE float64; DECIMAL by
+``decimal.handling.mode``; BIT(1) boolean, BIT(n) ``io.debezium.data.Bits`` (little-endian
+bytes); DATE ``io.debezium.time.Date``; DATETIME ``Timestamp`` (fsp <= 3) or
+``MicroTimestamp``; TIMESTAMP ``ZonedTimestamp`` (UTC, the column's fraction digits); TIME
+``MicroTime`` (negative and past 24 h kept); YEAR ``io.debezium.time.Year``; CHAR, VARCHAR,
+TEXT strings; BINARY, VARBINARY, BLOB by ``binary.handling.mode``; ENUM ``Enum`` and SET
+``EnumSet`` with ``allowed``; JSON ``io.debezium.data.Json``; GEOMETRY
+``io.debezium.data.geometry.Geometry`` {wkb, srid}. Zero dates (``0000-00-00``) are null in a
+nullable column and the epoch in a NOT NULL one, as in Debezium.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from connectors.source.cdc.modes import BinaryMode, DecimalMode, TimePrecision, unscaled_bytes
+from connectors.source.mysql.protocol.values import BLOBS, Column, T, ZeroDate
+from hub.errors import ConfigError
+
+Converter = Callable[[Any], Any]
+_EPOCH_DATE = dt.date(1970, 1, 1)
+_EPOCH = dt.datetime(1970, 1, 1)
+BINARY_CHARSET = 63
+
+GEOMETRY_FIELDS = (
+    {"type": "bytes", "optional": False, "field": "wkb"},
+    {"type": "int32", "optional": True, "field": "srid"},
+)
+
+
+def _schema(kind: str, optional: bool, name: str | None = None, **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": kind, "optional": optional}
+    if name is not None:
+        out["name"] = name
+        out["version"] = 1
+    out.update(extra)
+    return out
+
+
+class TypeMapper:
+    def __init__(
+        self, decimal_mode: str = "precise", time_mode: str = "adaptive_time_microseconds",
+        binary_mode: str = "bytes", bigint_unsigned: str = "long",
+    ) -> None:  # fmt: skip
+        self.decimals = DecimalMode(decimal_mode)
+        self.times = TimePrecision(time_mode)
+        self.binary = BinaryMode(binary_mode)
+        self.bigint_precise = bigint_unsigned == "precise"
+
+    def schema(self, c: Column, optional: bool) -> dict[str, Any]:
+        t = c.real_type
+        if t in (T.TINY, T.SHORT):
+            return _schema("int32" if t == T.SHORT and c.unsigned else "int16", optional)
+        if t in (T.INT24, T.LONG):
+            return _schema("int64" if t == T.LONG and c.unsigned else "int32", optional)
+        if t == T.LONGLONG:
+            if c.unsigned and self.bigint_precise:  # Connect Decimal, whatever the decimal mode
+                return DecimalMode("precise").schema(20, 0, optional)
+            return _schema("int64", optional)
+        if t == T.FLOAT:
+            return _schema("float", optional)
+        if t == T.DOUBLE:
+            return _schema("double", optional)
+        if t in (T.NEWDECIMAL, T.DECIMAL):
+            return self.decimals.schema(c.meta >> 8, c.meta & 0xFF, optional)
+        if t == T.DATE:
+            return self.times.date_schema(optional)
+        if t in (T.DATETIME2, T.DATETIME):
+            return self.times.timestamp_schema(c.meta if t == T.DATETIME2 else 0, optional)
+        if t in (T.TIMESTAMP2, T.TIMESTAMP):
+            return _schema("string", optional, "io.debezium.time.ZonedTimestamp")
+        if t in (T.TIME2, T.TIME):
+            if self.times.connect:
+                return _schema("int32", optional, "org.apache.kafka.connect.data.Time")
+            return _schema("int64", optional, "io.debezium.time.MicroTime")
+        if t == T.YEAR:
+            return _schema("int32", optional, "io.debezium.time.Year")
+        if t == T.BIT:
+            bits = bit_length(c)
+            if bits == 1:
+                return _schema("boolean", optional)
+            return _schema("bytes", optional, "io.debezium.data.Bits",
+                           parameters={"length": str(bits)})  # fmt: skip
+        if t == T.ENUM:
+            return _schema("string", optional, "io.debezium.data.Enum",
+                           parameters={"allowed": ",".join(c.labels)})  # fmt: skip
+        if t == T.SET:
+            return _schema("string", optional, "io.debezium.data.EnumSet",
+                           parameters={"allowed": ",".join(c.labels)})  # fmt: skip
+        if t == T.JSON:
+            return _schema("string", optional, "io.debezium.data.Json")
+        if t == T.GEOMETRY:
+            return _schema("struct", optional, "io.debezium.data.geometry.Geometry",
+                           fields=[dict(f) for f in GEOMETRY_FIELDS],
+                           doc="Geometry")  # fmt: skip
+        if t in (T.VARCHAR, T.VAR_STRING, T.STRING) or t in BLOBS:
+            if c.charset == BINARY_CHARSET:
+                return self.binary.schema(optional)
+            return _schema("string", optional)
+        raise ConfigError(f"column {c.name!r}: MySQL column type {t} is not supported")
+
+    def converter(self, c: Column, nullable: bool) -> Converter:
+        """value (as the binlog decoder or PyMySQL gives it) -> the event's value; never
+        called with None."""
+        t = c.real_type
+        if t in (T.TINY, T.SHORT, T.INT24, T.LONG):
+            return int
+        if t == T.LONGLONG:
+            if c.unsigned and self.bigint_precise:
+                return lambda v: unscaled_bytes(int(v))
+            if c.unsigned:
+                return lambda v: v - (1 << 64) if v >= 1 << 63 else v  # Debezium's wrap
+            return int
+        if t in (T.FLOAT, T.DOUBLE):
+            return float
+        if t in (T.NEWDECIMAL, T.DECIMAL):
+            scale = c.meta & 0xFF
+            convert = self.decimals.converter(scale)
+            return lambda v: convert(v if isinstance(v, Decimal) else Decimal(v))
+        if t == T.DATE:
+            zero = None if nullable else 0
+            return lambda v: zero if _zero(v) else (v - _EPOCH_DATE).days
+        if t in (T.DATETIME2, T.DATETIME):
+            millis = self.times.timestamp_millis(c.meta if t == T.DATETIME2 else 0)
+            zero = None if nullable else 0
+            div = 1000 if millis else 1
+
+            def datetime_(v: Any) -> Any:
+                if _zero(v):
+                    return zero
+                d = v - _EPOCH
+                micros = (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+                return micros // div
+
+            return datetime_
+        if t in (T.TIMESTAMP2, T.TIMESTAMP):
+            fsp = c.meta if t == T.TIMESTAMP2 else 0
+            zero_ts = None if nullable else "1970-01-01T00:00:00Z"
+            return lambda v: zero_ts if _zero(v) else zoned(v, fsp)
+        if t in (T.TIME2, T.TIME):
+            if self.times.connect:
+                return lambda v: _micros(v) // 1000
+            return _micros
+        if t == T.YEAR:
+            return int
+        if t == T.BIT:
+            if bit_length(c) == 1:
+                return lambda v: bool(int.from_bytes(v, "big"))
+            n = (bit_length(c) + 7) // 8
+            return lambda v: int.from_bytes(v, "big").to_bytes(n, "little")
+        if t == T.ENUM:
+            labels = c.labels
+            return lambda v: v if isinstance(v, str) else (labels[v - 1] if v else "")
+        if t == T.SET:
+            labels = c.labels
+            return lambda v: v if isinstance(v, str) else ",".join(
+                label for i, label in enumerate(labels) if v >> i & 1
+            )  # fmt: skip
+        if t == T.JSON:
+            return lambda v: v if isinstance(v, str) else _binary_json(c)
+        if t == T.GEOMETRY:
+            return lambda v: {"wkb": bytes(v[4:]), "srid": int.from_bytes(v[:4], "little")}
+        if c.charset == BINARY_CHARSET:
+            encode = self.binary.converter()
+            return lambda v: encode(v if isinstance(v, bytes) else v.encode())
+        return lambda v: v if isinstance(v, str) else bytes(v).decode("utf-8", "replace")
+
+
+def _binary_json(c: Column) -> Any:
+    raise ConfigError(
+        f"column {c.name!r}: MySQL's binary JSON in row events is not supported yet "
+        "(MariaDB's JSON, stored as text, is)"
+    )
+
+
+def bit_length(c: Column) -> int:
+    return (c.meta & 0xFF) * 8 + (c.meta >> 8)
+
+
+def _zero(v: Any) -> bool:
+    """A zero or otherwise impossible date: ZeroDate from the binlog, a string from PyMySQL."""
+    return isinstance(v, ZeroDate | str)
+
+
+def _micros(v: dt.timedelta) -> int:
+    return (v.days * 86_400 + v.seconds) * 1_000_000 + v.microseconds
+
+
+def zoned(v: dt.datetime, fsp: int) -> str:
+    """A TIMESTAMP as io.debezium.time.ZonedTimestamp in UTC, with the column's fraction
+    digits (a naive value is UTC: the snapshot's session time zone)."""
+    if v.tzinfo is not None:
+        v = v.astimezone(dt.UTC).replace(tzinfo=None)
+    out = v.strftime("%Y-%m-%dT%H:%M:%S")
+    if fsp:
+        out += "." + f"{v.microsecond:06d}"[:fsp]
+    return out + "Z"
+
+
+# -- the catalog's description of a column as the binlog's ----------------------------------
+_TYPES = {
+    "tinyint": T.TINY, "smallint": T.SHORT, "mediumint": T.INT24, "int": T.LONG,
+    "integer": T.LONG, "bigint": T.LONGLONG, "float": T.FLOAT, "double": T.DOUBLE,
+    "real": T.DOUBLE, "decimal": T.NEWDECIMAL, "numeric": T.NEWDECIMAL, "date": T.DATE,
+    "datetime": T.DATETIME2, "timestamp": T.TIMESTAMP2, "time": T.TIME2, "year": T.YEAR,
+    "char": T.STRING, "binary": T.STRING, "varchar": T.VARCHAR, "varbinary": T.VARCHAR,
+    "tinytext": T.BLOB, "text": T.BLOB, "mediumtext": T.BLOB, "longtext": T.BLOB,
+    "tinyblob": T.BLOB, "blob": T.BLOB, "mediumblob": T.BLOB, "longblob": T.BLOB,
+    "enum": T.STRING, "set": T.STRING, "bit": T.BIT, "json": T.JSON,
+    "geometry": T.GEOMETRY, "point": T.GEOMETRY, "linestring": T.GEOMETRY,
+    "polygon": T.GEOMETRY, "multipoint": T.GEOMETRY, "multilinestring": T.GEOMETRY,
+    "multipolygon": T.GEOMETRY, "geometrycollection": T.GEOMETRY,
+}  # fmt: skip
+_LABEL = re.compile(r"'((?:[^']|'')*)'")
+
+
+def catalog_column(
+    name: str, data_type: str, column_type: str, nullable: bool, precision: int | None,
+    scale: int | None, fsp: int | None, charset: str | None,
+) -> Column:  # fmt: skip
+    """A `Column` as a TABLE_MAP with FULL row metadata would describe it."""
+    kind = data_type.lower()
+    t = _TYPES.get(kind)
+    if t is None:
+        raise ConfigError(f"column {name!r}: type {column_type!r} is not supported")
+    meta = 0
+    labels: tuple[str, ...] = ()
+    if kind in ("decimal", "numeric"):
+        meta = (precision or 10) << 8 | (scale or 0)
+    elif t in (T.DATETIME2, T.TIMESTAMP2, T.TIME2):
+        meta = fsp or 0
+    elif kind == "bit":
+        bits = int(re.search(r"\((\d+)\)", column_type).group(1)) if "(" in column_type else 1  # type: ignore[union-attr]
+        meta = (bits % 8) << 8 | bits // 8
+    elif kind in ("enum", "set"):
+        meta = (T.ENUM if kind == "enum" else T.SET) << 8
+        inner = column_type[column_type.index("(") + 1 : column_type.rindex(")")]
+        labels = tuple(m.replace("''", "'") for m in _LABEL.findall(inner))
+    cs = None
+    if kind in ("binary", "varbinary") or kind.endswith("blob"):
+        cs = BINARY_CHARSET
+    elif charset is not None:
+        cs = 45  # a text charset: the snapshot's values arrive decoded
+    return Column(t, meta, nullable, name, "unsigned" in column_type.lower(), cs, labels)

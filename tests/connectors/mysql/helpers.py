@@ -1,0 +1,66 @@
+"""Helpers for the MySQL/MariaDB source's tests: a connector config for a test database, a
+task driven by hand, a root connection for the tests' own writes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pymysql
+
+from hub.runtime.api import SourceRecord
+from tests.fixtures.mariadb import MariaDBServer
+
+
+def source_config(server: MariaDBServer, db: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "connector.class": "mariadb",
+        "database.hostname": server.host,
+        "database.port": server.port,
+        "database.user": server.user,
+        "database.password": server.password,
+        "database.include.list": db,
+        "database.server.id": 7000 + hash(db) % 1000,
+        "topic.prefix": "app",
+        "offset.flush.interval.ms": 100,
+        "poll.interval.ms": 100,
+        **extra,
+    }
+
+
+def root(server: MariaDBServer, db: str) -> Any:
+    return pymysql.connect(unix_socket=str(server.socket), user="root", database=db,
+                           autocommit=True)  # fmt: skip
+
+
+def start_task(cfg: dict[str, Any], offset: dict[str, Any] | None = None) -> Any:
+    from connectors.source.mysql import MariaDbSourceTask
+    from hub.runtime.api import SourceTaskContext
+    from hub.runtime.offsets import partition_key
+
+    offsets = {partition_key({"server": "app"}): offset} if offset else {}
+    task = MariaDbSourceTask()
+    task.start(cfg, SourceTaskContext("my", 0, offsets))
+    return task
+
+
+def poll_until(task: Any, want: int, seconds: float = 20) -> list[SourceRecord]:
+    """Records with a topic (no offset-only updates) until ``want`` of them came; the offset
+    of the last record of the last poll (an update included) is in ``task.test_offset``."""
+    out: list[SourceRecord] = []
+    deadline = time.monotonic() + seconds
+    while len(out) < want:
+        assert time.monotonic() < deadline, f"{len(out)} of {want}: {out[-3:]}"
+        got = task.poll()
+        if got:
+            task.test_offset = dict(got[-1].source_offset)
+        out += [r for r in got if r.topic]
+    return out
+
+
+def poll_for(task: Any, seconds: float) -> list[SourceRecord]:
+    out: list[SourceRecord] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        out += task.poll()
+    return out

@@ -1,0 +1,183 @@
+"""The MySQL/MariaDB source against a real MariaDB: snapshot then stream with no gap or
+overlap, Debezium's envelope, restarts inside a multi-row event, resuming by GTID and by
+file/position, a purged binlog, and the server checks' errors."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from hub.errors import ConfigError
+from tests.connectors.mysql.helpers import poll_for, poll_until, root, source_config, start_task
+from tests.fixtures.mariadb import MariaDBServer
+
+pytestmark = pytest.mark.integration
+
+
+def _rows(records: list[Any], topic: str) -> list[tuple[str, Any, Any]]:
+    return [
+        (r.value["op"], r.key, r.value["after"] if r.value["after"] else r.value["before"])
+        for r in records if r.topic == topic and r.value is not None
+    ]  # fmt: skip
+
+
+def test_snapshot_then_stream(mariadb_server: MariaDBServer, mariadb_db: str) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY, v varchar(20), n decimal(10,2))")
+    cur.execute("CREATE TABLE nokey (a int, b text)")
+    cur.executemany("INSERT INTO t VALUES (%s, %s, %s)", [(i, f"v{i}", i / 4) for i in range(1, 6)])
+    cur.execute("INSERT INTO nokey VALUES (1, 'x'), (1, 'x')")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.fetch.size": 2}))
+    try:
+        snap = poll_until(task, 7)
+        topic = f"app.{mariadb_db}.t"
+        assert [k for _, k, _ in _rows(snap, topic)] == [{"id": i} for i in range(1, 6)]
+        assert {r.value["op"] for r in snap} == {"r"}
+        markers = [r.value["source"]["snapshot"] for r in snap]
+        assert markers[0] == "first" and markers[-1] == "last"
+        assert snap[0].value["source"]["connector"] == "mariadb"
+        first = next(r for r in snap if r.topic == topic).value["after"]
+        assert first == {"id": 1, "v": "v1", "n": (25).to_bytes(1, "big")}
+        cur.execute("INSERT INTO t VALUES (6, 'six', 1.5)")
+        cur.execute("UPDATE t SET v = 'uno' WHERE id = 1")
+        cur.execute("DELETE FROM t WHERE id = 2")
+        cur.execute("UPDATE t SET id = 20 WHERE id = 3")  # key change: delete + create
+        got = poll_until(task, 7)  # c, u, d + tombstone, d + tombstone + c
+        ops = [(r.value["op"] if r.value else None, r.key) for r in got]
+        assert ops == [
+            ("c", {"id": 6}),
+            ("u", {"id": 1}),
+            ("d", {"id": 2}),
+            (None, {"id": 2}),
+            ("d", {"id": 3}),
+            (None, {"id": 3}),
+            ("c", {"id": 20}),
+        ]
+        upd = got[1].value
+        assert upd["before"]["v"] == "v1" and upd["after"]["v"] == "uno"
+        src = upd["source"]
+        assert src["db"] == mariadb_db and src["table"] == "t" and src["gtid"]
+        assert src["file"] and src["pos"] > 0 and src["server_id"] == 1
+    finally:
+        task.stop()
+
+
+def test_restart_inside_a_multi_row_event_has_no_gap_and_no_repeat(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY, v varchar(200))")
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data",
+                                                        "max.batch.size": 300})  # fmt: skip
+    task = start_task(cfg)
+    poll_for(task, 0.3)
+    # one transaction, several rows events of many rows each
+    cur.execute("INSERT INTO t SELECT seq, repeat('x', 150) FROM seq_1_to_5000")
+    got = poll_until(task, 1000)
+    stopped = dict(got[-1].source_offset)
+    assert "event" in stopped and "row" in stopped  # inside the transaction
+    task.stop()  # as a crash: nothing more is stored
+    task = start_task(cfg, stopped)
+    try:
+        rest = poll_until(task, 5000 - len(got))
+        ids = [r.key["id"] for r in got + rest]
+        assert ids == list(range(1, 5001))
+        assert not [r for r in poll_for(task, 0.5) if r.topic]
+    finally:
+        task.stop()
+
+
+@pytest.mark.parametrize("by", ["gtid", "file"])
+def test_resume_between_transactions(
+    mariadb_server: MariaDBServer, mariadb_db: str, by: str
+) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"})
+    task = start_task(cfg)
+    poll_for(task, 0.3)
+    for i in range(1, 4):
+        cur.execute(f"INSERT INTO t VALUES ({i})")
+    poll_until(task, 3)
+    offset = task.test_offset  # the offset-only update after the last commit
+    task.stop()
+    assert "event" not in offset
+    if by == "file":
+        offset.pop("gtids")
+    for i in range(4, 6):
+        cur.execute(f"INSERT INTO t VALUES ({i})")
+    task = start_task(cfg, offset)
+    try:
+        assert [r.key["id"] for r in poll_until(task, 2)] == [4, 5]
+    finally:
+        task.stop()
+
+
+def test_snapshot_under_concurrent_writes_ends_equal(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+    cur.execute("INSERT INTO t SELECT seq, 0 FROM seq_1_to_20000")
+    stop = threading.Event()
+
+    def write() -> None:
+        w = root(mariadb_server, mariadb_db).cursor()
+        i = 0
+        while not stop.is_set():
+            i += 1
+            w.execute(f"UPDATE t SET v = v + 1 WHERE id = {i % 20000 + 1}")
+            w.execute(f"INSERT INTO t VALUES ({20000 + i}, 0)")
+            w.execute(f"DELETE FROM t WHERE id = {i * 7 % 20000 + 1}")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.fetch.size": 1000}))
+    try:
+        state: dict[int, Any] = {}
+        records = poll_for(task, 3)
+        stop.set()
+        writer.join()
+        records += poll_for(task, 3)
+        for r in records:
+            if not r.topic or r.value is None:
+                continue
+            if r.value["op"] == "d":
+                state.pop(r.key["id"], None)
+            else:
+                state[r.key["id"]] = r.value["after"]["v"]
+        cur.execute("SELECT id, v FROM t")
+        assert state == dict(cur.fetchall())
+    finally:
+        stop.set()
+        task.stop()
+
+
+def test_a_purged_binlog_is_a_clear_error(mariadb_server: MariaDBServer, mariadb_db: str) -> None:
+    cfg = source_config(mariadb_server, mariadb_db)
+    offset = {"file": "binlog.000000", "pos": 4, "server_id": 1}
+    with pytest.raises(ConfigError, match="no longer on .*snapshot.mode=when_needed"):
+        start_task(cfg, offset)
+    task = start_task({**cfg, "snapshot.mode": "when_needed"}, offset)
+    task.stop()
+
+
+def test_server_checks_name_what_to_change(mariadb_server: MariaDBServer, mariadb_db: str) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("SET GLOBAL binlog_row_image = 'MINIMAL'")
+    try:
+        with pytest.raises(
+            ConfigError, match="binlog_row_image is FULL.*SET GLOBAL binlog_row_image"
+        ):
+            start_task(source_config(mariadb_server, mariadb_db))
+    finally:
+        cur.execute("SET GLOBAL binlog_row_image = 'FULL'")
+    with pytest.raises(ConfigError, match="cannot log in"):
+        start_task(source_config(mariadb_server, mariadb_db, **{"database.password": "wrong"}))
