@@ -271,7 +271,7 @@ class ChangeStream:
         self._commit(h)
 
     def _table_map(self, event: memoryview, checksum: bool) -> None:
-        tm = table_map(event, checksum)
+        tm = table_map(event, checksum, self.mariadb)
         if not self.filters.table(tm.schema, tm.table):
             self._ignored.add(tm.table_id)
             self._maps.pop(tm.table_id, None)

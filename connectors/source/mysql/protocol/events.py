@@ -128,7 +128,9 @@ def _msb_bits(data: memoryview, pos: int, end: int) -> list[bool]:
     return [bool(b >> (7 - i) & 1) for b in data[pos:end] for i in range(8)]
 
 
-def table_map(event: memoryview, checksum: bool = True) -> TableMap:
+def table_map(event: memoryview, checksum: bool = True, mariadb: bool = True) -> TableMap:
+    """A TABLE_MAP event; ``mariadb``: the server counts YEAR among the numeric columns of the
+    signedness metadata (its YEAR is an unsigned TINYINT), as MySQL does not."""
     end = len(event) - (4 if checksum else 0)
     pos = HEADER
     table_id = int.from_bytes(event[pos : pos + 6], "little")
@@ -145,7 +147,7 @@ def table_map(event: memoryview, checksum: bool = True) -> TableMap:
     _, pos = _packed_int(event, pos)  # metadata length
     metas, pos = read_metadata(types, event, pos)
     nullable, pos = _bits(event, pos, ncols)
-    numeric = [i for i, t in enumerate(types) if t in NUMERIC]
+    numeric = [i for i, t in enumerate(types) if t in NUMERIC or (mariadb and t == T.YEAR)]
     character = [i for i, t in enumerate(types) if _is_character(t, metas[i])]
     extra = _optional_metadata(event, pos, end, len(character))
     columns = []

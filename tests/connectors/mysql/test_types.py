@@ -1,0 +1,165 @@
+"""Each MySQL/MariaDB column type as Debezium's MySQL connector writes it, the same from the
+snapshot (PyMySQL's text protocol) and from the binlog (row events), schemas included."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from tests.connectors.mysql.helpers import poll_for, poll_until, root, source_config, start_task
+from tests.fixtures.mariadb import MariaDBServer
+
+pytestmark = pytest.mark.integration
+
+# column definition, SQL literal, expected event value, expected (type, name) of its schema
+MATRIX: list[tuple[str, str, Any, tuple[str, str | None]]] = [
+    ("tinyint", "-128", -128, ("int16", None)),
+    ("tinyint unsigned", "255", 255, ("int16", None)),
+    ("smallint unsigned", "65535", 65535, ("int32", None)),
+    ("mediumint", "-8388608", -8388608, ("int32", None)),
+    ("int unsigned", "4294967295", 4294967295, ("int64", None)),
+    ("bigint", "-9223372036854775808", -9223372036854775808, ("int64", None)),
+    ("bigint unsigned", "18446744073709551615", -1, ("int64", None)),  # long mode wraps
+    ("float", "1.5", 1.5, ("float", None)),
+    ("double", "-2.25e100", -2.25e100, ("double", None)),
+    (
+        "decimal(20,5)",
+        "-123456789012345.12345",
+        (-12345678901234512345).to_bytes(9, "big", signed=True),
+        ("bytes", "org.apache.kafka.connect.data.Decimal"),
+    ),
+    (
+        "decimal(5,0)",
+        "99999",
+        (99999).to_bytes(3, "big", signed=True),
+        ("bytes", "org.apache.kafka.connect.data.Decimal"),
+    ),
+    ("bit(1)", "b'1'", True, ("boolean", None)),
+    (
+        "bit(10)",
+        "b'1000000001'",
+        (0b1000000001).to_bytes(2, "little"),
+        ("bytes", "io.debezium.data.Bits"),
+    ),
+    ("date", "'2024-02-29'", 19782, ("int32", "io.debezium.time.Date")),
+    ("date", "'0000-00-00'", None, ("int32", "io.debezium.time.Date")),
+    ("date not null", "'0000-00-00'", 0, ("int32", "io.debezium.time.Date")),
+    ("date", "'1000-01-01'", -354285, ("int32", "io.debezium.time.Date")),
+    ("datetime", "'2024-01-02 03:04:05'", 1704164645000, ("int64", "io.debezium.time.Timestamp")),
+    (
+        "datetime(3)",
+        "'2024-01-02 03:04:05.678'",
+        1704164645678,
+        ("int64", "io.debezium.time.Timestamp"),
+    ),
+    (
+        "datetime(6)",
+        "'9999-12-31 23:59:59.999999'",
+        253402300799999999,
+        ("int64", "io.debezium.time.MicroTimestamp"),
+    ),
+    ("datetime", "'0000-00-00 00:00:00'", None, ("int64", "io.debezium.time.Timestamp")),
+    (
+        "timestamp null",
+        "'2024-01-02 03:04:05'",
+        "2024-01-02T03:04:05Z",
+        ("string", "io.debezium.time.ZonedTimestamp"),
+    ),
+    (
+        "timestamp(3) null",
+        "'2024-01-02 03:04:05.120'",
+        "2024-01-02T03:04:05.120Z",
+        ("string", "io.debezium.time.ZonedTimestamp"),
+    ),
+    (
+        "time",
+        "'-838:59:59'",
+        -(838 * 3600 + 59 * 60 + 59) * 1_000_000,
+        ("int64", "io.debezium.time.MicroTime"),
+    ),
+    ("time(6)", "'25:00:00.000001'", 90_000_000_001, ("int64", "io.debezium.time.MicroTime")),
+    ("time(2)", "'-00:00:01.50'", -1_500_000, ("int64", "io.debezium.time.MicroTime")),
+    ("year", "2155", 2155, ("int32", "io.debezium.time.Year")),
+    ("char(3)", "'ab'", "ab", ("string", None)),
+    ("varchar(20)", "'héllo 🐘'", "héllo 🐘", ("string", None)),
+    ("varchar(20) character set latin1", "'café'", "café", ("string", None)),
+    ("text", "'long text'", "long text", ("string", None)),
+    ("binary(4)", "x'0102'", b"\x01\x02\x00\x00", ("bytes", None)),
+    ("varbinary(10)", "x'00ff'", b"\x00\xff", ("bytes", None)),
+    ("blob", "x'deadbeef'", b"\xde\xad\xbe\xef", ("bytes", None)),
+    ("enum('a','b c','d''e')", "'d''e'", "d'e", ("string", "io.debezium.data.Enum")),
+    ("set('x','y','z')", "'x,z'", "x,z", ("string", "io.debezium.data.EnumSet")),
+    ("json", "'{\"a\": [1, 2]}'", '{"a": [1, 2]}', ("string", None)),  # MariaDB: JSON is text
+    (
+        "geometry",
+        "ST_GeomFromText('POINT(1 2)', 4326)",
+        {"wkb": bytes.fromhex("0101000000000000000000f03f0000000000000040"), "srid": 4326},
+        ("struct", "io.debezium.data.geometry.Geometry"),
+    ),
+    ("int", "NULL", None, ("int32", None)),
+]
+
+
+def _columns() -> str:
+    return ", ".join(f"c{i} {d}" for i, (d, *_) in enumerate(MATRIX))
+
+
+def _values(row_id: int) -> str:
+    return f"({row_id}, " + ", ".join(v for _, v, *_ in MATRIX) + ")"
+
+
+def test_type_matrix_snapshot_and_stream(mariadb_server: MariaDBServer, mariadb_db: str) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("SET SESSION sql_mode = ''")  # zero dates allowed
+    cur.execute("SET SESSION time_zone = '+00:00'")
+    cur.execute(f"CREATE TABLE t (id int PRIMARY KEY, {_columns()})")
+    cur.execute(f"INSERT INTO t VALUES {_values(1)}")
+    task = start_task(source_config(mariadb_server, mariadb_db))
+    try:
+        snap = poll_until(task, 1)[0]
+        cur.execute(f"INSERT INTO t VALUES {_values(2)}")
+        streamed = poll_until(task, 1)[0]
+    finally:
+        task.stop()
+    assert snap.value_schema == streamed.value_schema
+    fields = {f["field"]: f for f in snap.value_schema["fields"][0]["fields"]}
+    for record in (snap, streamed):
+        after = record.value["after"]
+        for i, (definition, literal, want, (kind, name)) in enumerate(MATRIX):
+            col = f"c{i}"
+            assert after[col] == want, (record.value["op"], definition, literal, after[col])
+            assert (fields[col]["type"], fields[col].get("name")) == (kind, name), definition
+    assert fields["c12"]["parameters"] == {"length": "10"}
+    assert fields["c34"]["parameters"] == {"allowed": "a,b c,d'e"}
+    assert fields["c9"]["parameters"] == {"scale": "5", "connect.decimal.precision": "20"}
+    assert fields["c15"]["optional"] is False and fields["c14"]["optional"] is True
+
+
+def test_modes(mariadb_server: MariaDBServer, mariadb_db: str) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY, u bigint unsigned, d decimal(6,2), "
+                "b varbinary(4), tm time(3))")  # fmt: skip
+    cur.execute("INSERT INTO t VALUES (1, 18446744073709551615, 12.5, x'0102', '01:00:00.5')")
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "bigint.unsigned.handling.mode": "precise", "decimal.handling.mode": "string",
+        "binary.handling.mode": "base64", "time.precision.mode": "connect",
+    })  # fmt: skip
+    task = start_task(cfg)
+    try:
+        snap = poll_until(task, 1)[0]
+        cur.execute("INSERT INTO t VALUES (2, 18446744073709551615, 12.5, x'0102', '01:00:00.5')")
+        streamed = poll_until(task, 1)[0]
+        assert not [r for r in poll_for(task, 0.2) if r.topic]
+    finally:
+        task.stop()
+    for r in (snap, streamed):
+        after = r.value["after"]
+        assert after["u"] == (2**64 - 1).to_bytes(9, "big", signed=True)
+        assert after["d"] == "12.50"
+        assert after["b"] == base64.b64encode(b"\x01\x02").decode()
+        assert after["tm"] == 3_600_500
+    assert snap.value_schema == streamed.value_schema
