@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors.source.cdc.envelope import envelope
 from connectors.source.cdc.filters import Filters
@@ -45,6 +45,9 @@ from hub.runtime.api import (
     SourceTaskContext,
     offset_update,
 )
+
+if TYPE_CHECKING:
+    from hub.verify.api import SourceTable
 
 log = logging.getLogger(__name__)
 
@@ -309,6 +312,15 @@ class MySqlConnector(SourceConnector):
                     *server_checks(con, cfg)]  # fmt: skip
         finally:
             con.close()
+
+    @classmethod
+    def verify_tables(
+        cls, config: Mapping[str, Any], only: set[str] | None = None
+    ) -> list[SourceTable]:
+        """The captured tables as ``hub verify`` compares them (see ``verify.py``)."""
+        from connectors.source.mysql.verify import verify_tables
+
+        return verify_tables(config, cls.task_class.connector_name, only)  # type: ignore[attr-defined]
 
     def task_configs(self, max_tasks: int) -> list[dict[str, Any]]:
         return [dict(self.config)]  # one binlog is read by one task

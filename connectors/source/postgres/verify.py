@@ -4,14 +4,13 @@ canonical value and its native form), so a sink that applied every event holds t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from connectors.sink.engine import temporal
-from connectors.sink.engine.types import Column, columns_of, decimal_value, leaf
+from connectors.sink.engine.types import Column, columns_of
+from connectors.source.cdc.verify import comparable_value
 from connectors.source.postgres.config import PostgresSourceConfig
 from hub.verify.api import Row, SourceTable
-from hub.verify.values import comparable
 
 FETCH = 5_000
 
@@ -76,35 +75,6 @@ def _reader(cfg: PostgresSourceConfig, sql: str, ts: Any, columns: tuple[Column,
             cur.execute(sql)
             for values in cur:
                 row = ts.row([None if v is None else v.encode() for v in values])
-                yield tuple(_value(c, row.get(c.name)) for c in columns)
+                yield tuple(comparable_value(c, row.get(c.name)) for c in columns)
 
     return rows
-
-
-def _zoned_text(s: str) -> str:
-    """A ZonedTimestamp as PostgreSQL prints a timestamptz in UTC (BC last)."""
-    v = temporal.zoned_micros(s)
-    if isinstance(v, str):
-        return v  # infinity
-    text = temporal.pg_timestamp(v)
-    return f"{text[:-3]}+00 BC" if text.endswith(" BC") else f"{text}+00"
-
-
-_TEXT: dict[str, Callable[[Any], str]] = {
-    "date": temporal.pg_date, "timestamp": temporal.pg_timestamp, "time": temporal.pg_time,
-    "timestamptz": _zoned_text,
-}  # fmt: skip
-
-
-def _value(c: Column, v: Any) -> Any:
-    """The comparable form of one event value: canonical (what the sink engine applies),
-    temporal kinds as PostgreSQL's text (what the sink's reader selects)."""
-    if v is None:
-        return None
-    canonical = c.convert(v) if c.convert is not None else v
-    kind = c.type.kind
-    if kind in _TEXT:
-        canonical = _TEXT[kind](canonical)
-    elif kind == "decimal":
-        canonical = decimal_value(c.type, canonical)
-    return comparable(kind, canonical, leaf(c.type).kind if kind == "array" else None)

@@ -181,3 +181,33 @@ def test_server_checks_name_what_to_change(mariadb_server: MariaDBServer, mariad
         cur.execute("SET GLOBAL binlog_row_image = 'FULL'")
     with pytest.raises(ConfigError, match="cannot log in"):
         start_task(source_config(mariadb_server, mariadb_db, **{"database.password": "wrong"}))
+
+
+def test_a_snapshot_resumes_after_the_last_stored_row(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE a (k1 int, k2 varchar(5), v int, PRIMARY KEY (k1, k2))")
+    cur.execute("INSERT INTO a SELECT seq DIV 3, CONCAT('x', seq % 3), seq FROM seq_1_to_3000")
+    cur.execute("CREATE TABLE b (id int PRIMARY KEY)")
+    cur.execute("INSERT INTO b SELECT seq FROM seq_1_to_500")
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.fetch.size": 250,
+                                                        "max.batch.size": 100})  # fmt: skip
+    task = start_task(cfg)
+    got = poll_until(task, 1234)
+    stopped = dict(got[-1].source_offset)
+    task.stop()  # a crash: the rest was never stored
+    assert stopped["snapshot"] is True and stopped["table"] == f"{mariadb_db}.a"
+    cur.execute("UPDATE a SET v = -1 WHERE k1 = 999")  # after the first snapshot's position
+    task = start_task(cfg, stopped)
+    try:
+        rest = poll_until(task, 3500 - len(got))
+        keys = [tuple(r.key.values()) for r in got + rest if r.value is not None]
+        assert len(keys) == len(set(keys)) == 3500  # each row once
+        assert rest[-1].value["source"]["snapshot"] == "last"
+        # then streaming from the first attempt's position: the update made in between
+        upd = poll_until(task, 3)
+        assert {r.value["after"]["v"] for r in upd} == {-1}
+    finally:
+        task.stop()
