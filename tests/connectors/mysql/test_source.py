@@ -211,3 +211,32 @@ def test_a_snapshot_resumes_after_the_last_stored_row(
         assert {r.value["after"]["v"] for r in upd} == {-1}
     finally:
         task.stop()
+
+
+def test_a_quiet_source_still_moves_its_position_on(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """Other databases' transactions and the server's heartbeats move the stored position, so
+    the binlog it points at can be purged without losing the connector."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"})
+    task = start_task(cfg)
+    try:
+        poll_for(task, 0.3)
+        before = task.stream.position()
+        other = f"{mariadb_db}_other"
+        cur.execute(f"CREATE DATABASE {other}")
+        cur.execute(f"CREATE TABLE {other}.u (id int PRIMARY KEY)")
+        cur.execute(f"INSERT INTO {other}.u VALUES (1)")
+        records = poll_for(task, 1.0)
+        assert not [r for r in records if r.topic]  # not captured
+        moved = [r for r in records if not r.topic]
+        assert moved and moved[-1].source_offset["pos"] > before["pos"]
+        cur.execute("FLUSH BINARY LOGS")  # a new file: the position follows it
+        moved = [r for r in poll_for(task, 1.0) if not r.topic]
+        assert moved and moved[-1].source_offset["file"] != before["file"]
+        cur.execute(f"DROP DATABASE {other}")
+    finally:
+        task.stop()
