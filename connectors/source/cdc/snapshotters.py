@@ -79,3 +79,31 @@ def snapshotter(mode: str, supported: tuple[str, ...] | None = None) -> Snapshot
             f"snapshot.mode={mode!r} is not supported; use one of {', '.join(allowed)}"
         )
     return SNAPSHOTTERS[mode]()
+
+
+class SnapshotMarkers:
+    """``source.snapshot`` of each snapshot row, as Debezium marks it: ``first`` (the first
+    row this snapshot emits), ``first_in_data_collection``, ``true``,
+    ``last_in_data_collection``, ``last`` (the snapshot's last row); when several apply:
+    last, first, last_in_data_collection, first_in_data_collection. ``resumed``: a snapshot
+    resumed after a crash already emitted its first row."""
+
+    def __init__(self, resumed: bool = False) -> None:
+        self._first = not resumed
+
+    def marker(
+        self, i: int, rows: int, first_in_table: bool, last_in_table: bool, final: bool
+    ) -> str:
+        """Row ``i`` of a chunk of ``rows`` rows (the chunk is its table's first/last, the
+        snapshot's ``final``)."""
+        last = rows - 1
+        marker = "true"
+        if i == 0 and first_in_table:
+            marker = "first_in_data_collection"
+        if i == last and last_in_table:
+            marker = "last_in_data_collection"
+        if self._first:
+            marker, self._first = "first", False
+        if final and i == last:
+            marker = "last"
+        return marker

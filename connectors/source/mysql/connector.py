@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from connectors.source.cdc.envelope import envelope
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
-from connectors.source.cdc.snapshotters import WhenNeeded, snapshotter
+from connectors.source.cdc.snapshotters import SnapshotMarkers, WhenNeeded, snapshotter
 from connectors.source.cdc.topics import check_unique
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.schema import MySqlTable
@@ -142,7 +142,7 @@ class MySqlSourceTask(SourceTask):
             )  # fmt: skip
         self._snapshot_tables = found
         self._keys = keys
-        self._first = resume_at is None
+        self._markers = SnapshotMarkers(resumed=resume_at is not None)
         self._snapshot_ts = time.time_ns() // 1_000_000
         self._chunks = chunks(con, found, keys, cfg.snapshot_fetch_size, resume_at)
         log.info("snapshot of %d table(s), ~%d rows, at %s:%s", len(found),
@@ -168,17 +168,9 @@ class MySqlSourceTask(SourceTask):
         return out
 
     def _marker(self, chunk: Chunk, i: int) -> str:
-        last = len(chunk.rows) - 1
-        marker = "true"
-        if i == 0 and chunk.first_in_table:
-            marker = "first_in_data_collection"
-        if i == last and chunk.last_in_table:
-            marker = "last_in_data_collection"
-        if self._first:
-            marker, self._first = "first", False
-        if chunk.final and i == last:
-            marker = "last"
-        return marker
+        return self._markers.marker(
+            i, len(chunk.rows), chunk.first_in_table, chunk.last_in_table, chunk.final
+        )
 
     def _snapshot_row(self, chunk: Chunk, i: int, out: list[SourceRecord]) -> None:
         t = chunk.table

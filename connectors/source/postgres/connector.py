@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from connectors.source.cdc.envelope import envelope
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
-from connectors.source.cdc.snapshotters import WhenNeeded, snapshotter
+from connectors.source.cdc.snapshotters import SnapshotMarkers, WhenNeeded, snapshotter
 from connectors.source.cdc.topics import check_unique
 from connectors.source.postgres import catalog, replication
 from connectors.source.postgres.config import PostgresSourceConfig
@@ -217,7 +217,7 @@ class PostgresSourceTask(SourceTask):
             base = PostgresOffset(snapshot=True, snapshot_lsn=lsn)
             self._resume = base.snapshot_done()
         self._snapshot_base = base
-        self._first = resume_at is None
+        self._markers = SnapshotMarkers(resumed=resume_at is not None)
         self._snapshot_ts = time.time_ns() // 1000
         codecs = None
         if self.encoder is not None:  # chunks come as the events' bytes, straight from COPY
@@ -262,19 +262,9 @@ class PostgresSourceTask(SourceTask):
         return out
 
     def _marker(self, chunk: Chunk, i: int) -> str:
-        """source.snapshot of row i, as Debezium marks it; when several apply: last, first,
-        last_in_data_collection, first_in_data_collection."""
-        last = len(chunk) - 1
-        marker = "true"
-        if i == 0 and chunk.first_in_table:
-            marker = "first_in_data_collection"
-        if i == last and chunk.last_in_table:
-            marker = "last_in_data_collection"
-        if self._first:
-            marker, self._first = "first", False
-        if chunk.final and i == last:
-            marker = "last"
-        return marker
+        return self._markers.marker(
+            i, len(chunk), chunk.first_in_table, chunk.last_in_table, chunk.final
+        )
 
     def _row_offset(self, chunk: Chunk, i: int, marker: str = "true") -> dict[str, Any]:
         """The offset after snapshot row i (`PostgresOffset.at_snapshot_row`, built directly).
