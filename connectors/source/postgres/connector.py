@@ -380,9 +380,9 @@ class PostgresSourceTask(SourceTask):
 
         incremental = None
         if self.cfg.signal_data_collection:
-            from connectors.source.postgres.incremental import IncrementalSnapshot
+            from connectors.source.postgres.incremental import incremental_snapshot
 
-            incremental = IncrementalSnapshot(
+            incremental = incremental_snapshot(
                 self.meta, self.cfg.signal_data_collection,
                 self.cfg.incremental_snapshot_chunk_size, self.filters, self.schemas,
             )  # fmt: skip

@@ -21,10 +21,10 @@ from typing import Any
 import orjson
 
 from connectors.source.cdc.envelope import VERSION, Transaction, envelope, now_ms
+from connectors.source.cdc.incremental import IncrementalSnapshot
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.encoded import EventEncoder
 from connectors.source.postgres.events import SOURCE_SCHEMA, TableSchema
-from connectors.source.postgres.incremental import IncrementalSnapshot
 from connectors.source.postgres.offsets import PostgresOffset
 from connectors.source.postgres.protocol import pgoutput as pg
 from connectors.source.postgres.protocol.pgoutput import lsn_to_str
