@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors.source.cdc.envelope import envelope
@@ -26,6 +26,7 @@ from connectors.source.cdc.topics import check_unique
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import (
+    CatalogTable,
     PositionLostError,
     binlog_files,
     connect,
@@ -136,10 +137,7 @@ class MySqlSourceTask(SourceTask):
         for t in found:
             key = self.filters.key_override(t.db, t.name)
             keys[t.qualified] = key if key is not None else t.primary_key
-            self._schemas[t.qualified] = MySqlTable(
-                cfg.topic_prefix, self.connector_name, t.db, t.name, t.columns, keys[t.qualified],
-                self.mapper, self._column_filter(t.db, t.name),
-            )  # fmt: skip
+            self._schemas[t.qualified] = self._table(t, keys[t.qualified])
         self._snapshot_tables = found
         self._keys = keys
         self._markers = SnapshotMarkers(resumed=resume_at is not None)
@@ -148,8 +146,12 @@ class MySqlSourceTask(SourceTask):
         log.info("snapshot of %d table(s), ~%d rows, at %s:%s", len(found),
                  sum(t.estimated_rows for t in found), base["file"], base["pos"])  # fmt: skip
 
-    def _column_filter(self, db: str, table: str) -> Callable[[str], bool]:
-        return lambda name: self.filters.column(db, table, name)
+    def _table(self, t: CatalogTable, key: tuple[str, ...]) -> MySqlTable:
+        """The events' view of a table as the catalog describes it."""
+        return MySqlTable(
+            self.cfg.topic_prefix, self.connector_name, t.db, t.name, t.columns, key,
+            self.mapper, lambda name: self.filters.column(t.db, t.name, name),
+        )  # fmt: skip
 
     def _poll_snapshot(self) -> list[SourceRecord]:
         out: list[SourceRecord] = []
@@ -214,9 +216,18 @@ class MySqlSourceTask(SourceTask):
     def _start_stream(self) -> None:
         from connectors.source.mysql.stream import ChangeStream
 
+        incremental = None
+        if self.cfg.signal_data_collection:
+            from connectors.source.mysql.incremental import incremental_snapshot
+
+            incremental = incremental_snapshot(
+                self.meta, self.cfg.signal_data_collection,
+                self.cfg.incremental_snapshot_chunk_size, self.filters, self._table,
+            )  # fmt: skip
+            incremental.resume(self._resume.get("incremental"))
         self.stream = ChangeStream(
             self.cfg, self.connector_name, self.filters, self.mapper, self.partition,
-            self._resume, self.mariadb,
+            self._resume, self.mariadb, incremental,
         )  # fmt: skip
         self.stream.open()
 
@@ -272,7 +283,8 @@ _NOT_YET = (
     r"event\.processing\.failure\.handling\.mode", r"column\.(mask|truncate|propagate)\..*",
     r"datatype\.propagate\..*", r"custom\.metric\.tags", r"errors\.max\.retries",
     r"field\.name\.adjustment\.mode", r"schema\.name\.adjustment\.mode",
-    r"topic\.naming\.strategy", r"signal\..*", r"incremental\.snapshot\..*",
+    r"topic\.naming\.strategy", r"signal\.(enabled\.channels|kafka\..*|file)",
+    r"incremental\.snapshot\.(allow\.schema\.changes|watermarking\.strategy)",
     r"notification\..*", r"min\.row\.count\.to\.stream\.results", r"max\.queue\.size",
     r"database\.query\.timeout\.ms", r"table\.ignore\.builtin", r"binlog\.buffer\.size",
     r"heartbeat\.topics\.prefix", r"use\.nongraceful\.disconnect",

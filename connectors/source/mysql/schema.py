@@ -76,6 +76,11 @@ class MySqlTable:
             out[name] = None if v is None else convert(v)
         return out
 
+    def event_key(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        """The key columns as the event carries them (comparable whatever decoded them)."""
+        convert = {i: c for i, _, c in self._fields}
+        return tuple(None if values[i] is None else convert[i](values[i]) for i in self._key_index)
+
     def key(self, row: dict[str, Any]) -> dict[str, Any] | None:
         if not self.key_columns:
             return None

@@ -141,14 +141,10 @@ def _table_rows(
                 if not nxt:
                     return
                 rows = nxt
-    order = ", ".join(ident(k) for k in key)
     index = [names.index(k) for k in key]
 
     def fetch(after: Sequence[Any] | None) -> list[tuple[Any, ...]]:
-        where, args = _after(key, after) if after is not None else ("", [])
-        with con.cursor() as cur:
-            cur.execute(f"SELECT {cols} FROM {source}{where} ORDER BY {order} LIMIT {size}", args)
-            return list(cur.fetchall())
+        return chunk_after(con, t, key, after, size)
 
     rows = fetch(after)
     while True:  # one chunk ahead, so the table's last chunk is known as such
@@ -157,6 +153,19 @@ def _table_rows(
         if not nxt:
             return
         rows = nxt
+
+
+def chunk_after(
+    con: Any, t: CatalogTable, key: Sequence[str], after: Sequence[Any] | None, limit: int
+) -> list[tuple[Any, ...]]:
+    """Up to ``limit`` rows of ``t`` (all columns) with a key above ``after``, in key order."""
+    cols = ", ".join(ident(c.name or "") for c in t.columns)
+    order = ", ".join(ident(k) for k in key)
+    where, args = _after(key, after) if after is not None else ("", [])
+    with con.cursor() as cur:
+        cur.execute(f"SELECT {cols} FROM {ident(t.db)}.{ident(t.name)}{where} ORDER BY {order} "
+                    f"LIMIT {int(limit)}", args)  # fmt: skip
+        return list(cur.fetchall())
 
 
 def _after(key: Sequence[str], values: Sequence[Any]) -> tuple[str, list[Any]]:

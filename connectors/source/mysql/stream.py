@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from connectors.source.cdc.envelope import Transaction, change_records
+from connectors.source.cdc.envelope import VERSION, Transaction, change_records
 from connectors.source.cdc.filters import Filters
+from connectors.source.cdc.incremental import IncrementalSnapshot
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.protocol.events import (
     HEADER,
@@ -71,6 +72,7 @@ class ChangeStream:
     def __init__(
         self, cfg: MySqlSourceConfig, connector: str, filters: Filters, mapper: TypeMapper,
         partition: JsonMap, resume: Mapping[str, Any], mariadb: bool,
+        incremental: IncrementalSnapshot | None = None,
     ) -> None:  # fmt: skip
         self.cfg, self.connector, self.filters, self.mapper = cfg, connector, filters, mapper
         self.partition = partition
@@ -94,6 +96,10 @@ class ChangeStream:
         self._emitted: dict[str, Any] | None = None  # offset of the last record returned
         self.events = 0
         self.behind_ms = 0.0
+        self.incremental = incremental
+        self._signal = tuple(cfg.signal_data_collection.split(".", 1)) if incremental else None
+        self._signal_id: int | None = None
+        self._signal_columns: list[str] = []
 
     # -- connection ---------------------------------------------------------------------------
     def open(self) -> None:
@@ -147,6 +153,8 @@ class ChangeStream:
                                "server_id": self.cfg.replica_id()}  # fmt: skip
         if self.gtids is not None:
             out["gtids"] = self.gtids
+        if self.incremental is not None and self.incremental.state() is not None:
+            out["incremental"] = self.incremental.state()
         return out
 
     def _offset(self, txn: _Txn, event: int, row: int) -> dict[str, Any]:
@@ -154,6 +162,8 @@ class ChangeStream:
                                "server_id": self.cfg.replica_id(), "ts_sec": txn.ts}  # fmt: skip
         if txn.gtids is not None:
             out["gtids"] = txn.gtids
+        if self.incremental is not None and self.incremental.state() is not None:
+            out["incremental"] = self.incremental.state()
         return out
 
     # -- events -------------------------------------------------------------------------------
@@ -272,9 +282,14 @@ class ChangeStream:
 
     def _table_map(self, event: memoryview, checksum: bool) -> None:
         tm = table_map(event, checksum, self.mariadb)
+        if self._signal is not None and (tm.schema, tm.table) == self._signal:
+            self._signal_id = tm.table_id
+            self._signal_columns = [c.name or "" for c in tm.columns]
+            self._maps[tm.table_id] = tm
         if not self.filters.table(tm.schema, tm.table):
-            self._ignored.add(tm.table_id)
-            self._maps.pop(tm.table_id, None)
+            if tm.table_id != self._signal_id:
+                self._ignored.add(tm.table_id)
+                self._maps.pop(tm.table_id, None)
             return
         self._ignored.discard(tm.table_id)
         self._maps[tm.table_id] = tm
@@ -303,6 +318,10 @@ class ChangeStream:
         table_id = int.from_bytes(event[HEADER : HEADER + 6], "little")
         if table_id in self._ignored:
             return
+        if table_id == self._signal_id:
+            self._signal_rows(h, event, checksum, out)
+            if table_id not in self._by_id:
+                return
         table = self._by_id.get(table_id)
         txn = self._txn
         if table is None or txn is None:  # never silently: these rows would be lost
@@ -327,6 +346,11 @@ class ChangeStream:
                 self.cfg.topic_prefix, ts_ms=ts_ms, server_id=h.server_id, gtid=txn.gtid,
                 file=txn.file, pos=h.log_pos - h.size, row=r, thread=txn.thread,
             )  # fmt: skip
+            inc = self.incremental
+            if inc is not None and inc.open:
+                newest = after_raw if after_raw is not None else before_raw
+                assert newest is not None
+                inc.on_change(table, newest, before_raw if after_raw is not None else None)
             before = table.row(before_raw) if before_raw is not None else None
             after = table.row(after_raw) if after_raw is not None else None
             if (
@@ -339,6 +363,40 @@ class ChangeStream:
                 self._emit(txn, table, "c", None, after, source, offset, out)
                 continue
             self._emit(txn, table, ev.op, before, after, source, offset, out)
+
+    def _signal_rows(
+        self, h: Any, event: memoryview, checksum: bool, out: list[SourceRecord]
+    ) -> None:  # fmt: skip
+        """Rows inserted into the signal table: signals, or our own watermarks."""
+        inc, txn = self.incremental, self._txn
+        if inc is None or txn is None:
+            return
+        ev = rows_event(event, self._maps, checksum)
+        if ev.op != "c":
+            return
+        for _, values in ev.rows:
+            if self._skip is not None:
+                return  # read before the restart: its effect is in the restored state
+            row = {n: (v.decode() if isinstance(v, bytes) else v)
+                   for n, v in zip(self._signal_columns, values or (), strict=False)}  # fmt: skip
+            if not inc.on_signal(row.get("type"), row.get("id"), row.get("data")):
+                continue
+            source = {
+                "version": VERSION, "connector": self.connector, "name": self.cfg.topic_prefix,
+                "ts_ms": h.timestamp * 1000, "snapshot": "incremental", "db": "",
+                "sequence": None, "ts_us": h.timestamp * 1_000_000,
+                "ts_ns": h.timestamp * 1_000_000_000, "table": None,
+                "server_id": h.server_id, "gtid": txn.gtid, "file": txn.file,
+                "pos": h.log_pos - h.size, "row": 0, "thread": txn.thread, "query": None,
+            }  # fmt: skip
+            schema, rows = inc.take(source)
+            offset = self._offset(txn, txn.rows_events, 0)
+            for key, value in rows:
+                out.append(SourceRecord(
+                    schema.topic, value, key, self.partition, offset,
+                    key_schema=schema.key_schema, value_schema=schema.value_schema,
+                    replayable=False,
+                ))  # fmt: skip
 
     def _count(self, txn: _Txn, table: MySqlTable, op: str, before: Any, after: Any) -> None:
         """A row emitted before the restart: its place in the transaction's metadata."""

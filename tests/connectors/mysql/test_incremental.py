@@ -1,0 +1,120 @@
+"""Incremental snapshots of the MySQL/MariaDB source through the signal table (the shared
+DBLog algorithm): with writes going on, the topic ends equal to the table, each row read
+once; and heartbeats on a quiet stream."""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.connectors.mysql.helpers import root, source_config
+from tests.connectors.postgres.helpers import events, start, wait_for
+from tests.fixtures.mariadb import MariaDBServer
+
+pytestmark = pytest.mark.integration
+
+
+def test_incremental_snapshot_with_concurrent_writes_ends_in_the_latest_state(
+    mariadb_server: MariaDBServer, mariadb_db: str, tmp_path: Path
+) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE inc (id int PRIMARY KEY, v int NOT NULL)")
+    cur.execute("INSERT INTO inc SELECT seq, 0 FROM seq_1_to_3000")
+    cur.execute("CREATE TABLE debezium_signal (id varchar(64) PRIMARY KEY, "
+                "type varchar(32) NOT NULL, data text)")  # fmt: skip
+    cur.execute(f"GRANT INSERT ON `{mariadb_db}`.debezium_signal TO '{mariadb_server.user}'@'%'")
+    topic = f"app.{mariadb_db}.inc"
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "snapshot.mode": "no_data", "signal.data.collection": f"{mariadb_db}.debezium_signal",
+        "incremental.snapshot.chunk.size": 100,
+        "table.exclude.list": rf"{mariadb_db}\.debezium_signal",
+    })  # fmt: skip
+    worker = start(tmp_path, cfg, name="my")
+    stop = threading.Event()
+
+    def writer() -> None:
+        rnd = random.Random(3)
+        w = root(mariadb_server, mariadb_db).cursor()
+        while not stop.is_set():
+            i = rnd.randint(1, 3200)
+            w.execute("UPDATE inc SET v = v + 1 WHERE id = %s", (i,))
+            if i % 17 == 0:
+                w.execute("DELETE FROM inc WHERE id = %s", (i,))
+            if i > 3000:
+                w.execute("INSERT IGNORE INTO inc VALUES (%s, 0)", (i,))
+
+    t = threading.Thread(target=writer)
+    try:
+        wait_for(lambda: worker.status()["my"][0].state == "RUNNING", what="start")
+        t.start()
+        cur.execute("INSERT INTO debezium_signal VALUES ('s1', 'execute-snapshot', "
+                    '\'{"data-collections": ["' + mariadb_db + '.inc"]}\')')  # fmt: skip
+        wait_for(
+            lambda: sum(1 for _, v in events(worker.log, topic) if v and v["op"] == "r") > 2500,
+            timeout=60, what="the incremental snapshot",
+        )  # fmt: skip
+        stop.set()
+        t.join()
+        cur.execute("SELECT id, v FROM inc")
+        final = dict(cur.fetchall())
+
+        def state() -> dict[int, Any]:
+            rows: dict[int, Any] = {}
+            for key, v in events(worker.log, topic):
+                if v is None:
+                    continue
+                if v["op"] == "d":
+                    rows.pop(key["id"], None)
+                else:
+                    rows[v["after"]["id"]] = v["after"]["v"]
+            return rows
+
+        wait_for(lambda: state() == final, timeout=60, what="the topic to equal the table")
+        reads = [v for _, v in events(worker.log, topic) if v and v["op"] == "r"]
+        assert {v["source"]["snapshot"] for v in reads} == {"incremental"}
+        assert {v["source"]["table"] for v in reads} == {"inc"}
+        assert len({v["after"]["id"] for v in reads}) == len(reads)  # each row read once
+        changes = [v for _, v in events(worker.log, topic) if v and v["op"] != "r"]
+        assert len(changes) > 100  # the writes went on during the snapshot
+        assert not worker.log.has_topic(f"app.{mariadb_db}.debezium_signal")
+    finally:
+        stop.set()
+        if t.is_alive():
+            t.join()
+        worker.stop()
+
+
+def test_heartbeats_on_a_quiet_stream(
+    mariadb_server: MariaDBServer, mariadb_db: str, tmp_path: Path
+) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE hb (id int PRIMARY KEY, at datetime(6))")
+    cur.execute("INSERT INTO hb VALUES (1, NOW(6))")
+    cur.execute(f"GRANT UPDATE ON `{mariadb_db}`.hb TO '{mariadb_server.user}'@'%'")
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "heartbeat.interval.ms": 200, "table.include.list": rf"{mariadb_db}\.nothing",
+        "heartbeat.action.query": f"UPDATE `{mariadb_db}`.hb SET at = NOW(6) WHERE id = 1",
+    })  # fmt: skip
+    worker = start(tmp_path, cfg, name="my")
+    try:
+        beats = wait_for(
+            lambda: (e := events(worker.log, "__debezium-heartbeat.app")) and len(e) >= 3 and e,
+            what="heartbeats",
+        )
+        assert all(k == {"serverName": "app"} and v["ts_ms"] > 0 for k, v in beats)
+        cur.execute("SELECT at FROM hb")
+        before = cur.fetchone()[0]
+
+        def moved() -> bool:
+            cur.execute("SELECT at FROM hb")
+            return bool(cur.fetchone()[0] > before)
+
+        wait_for(moved, what="the action query")
+    finally:
+        worker.stop()
