@@ -118,3 +118,30 @@ def test_heartbeats_on_a_quiet_stream(
         wait_for(moved, what="the action query")
     finally:
         worker.stop()
+
+
+def test_a_killed_binlog_connection_resumes_with_nothing_lost_or_repeated(
+    mariadb_server: MariaDBServer, mariadb_db: str, tmp_path: Path
+) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    topic = f"app.{mariadb_db}.t"
+    worker = start(tmp_path, source_config(mariadb_server, mariadb_db), name="my")
+    try:
+        wait_for(lambda: worker.status()["my"][0].state == "RUNNING", what="start")
+        for round_ in range(3):
+            cur.execute(f"INSERT INTO t SELECT seq FROM seq_{round_ * 1000 + 1}_to_"
+                        f"{round_ * 1000 + 1000}")  # fmt: skip
+            wait_for(lambda n=round_: len(events(worker.log, topic)) >= (n + 1) * 1000,
+                     what="the rows")  # fmt: skip
+            cur.execute("SELECT id FROM information_schema.PROCESSLIST WHERE COMMAND LIKE "
+                        "'Binlog Dump%'")  # fmt: skip
+            for (thread,) in cur.fetchall():
+                cur.execute(f"KILL {thread}")
+        cur.execute("INSERT INTO t SELECT seq FROM seq_3001_to_3500")
+        wait_for(lambda: len(events(worker.log, topic)) >= 3500, timeout=60, what="catch-up")
+        ids = [k["id"] for k, _ in events(worker.log, topic)]
+        assert sorted(ids) == list(range(1, 3501))  # each once
+    finally:
+        worker.stop()
