@@ -154,6 +154,9 @@ class MySqlSourceTask(SourceTask):
         )  # fmt: skip
 
     def _poll_snapshot(self) -> list[SourceRecord]:
+        """Up to max.batch.size snapshot rows. The runtime stores only the offset of a poll's
+        last record, so the records of one run of rows share the offset after its last row
+        (built once), and rows of one marker share their source block."""
         out: list[SourceRecord] = []
         limit = self.cfg.max_batch_size
         while len(out) < limit:
@@ -164,41 +167,45 @@ class MySqlSourceTask(SourceTask):
                 if chunk is None:
                     self._finish_snapshot(out)
                     return out
-            i = self._row
-            self._row += 1
-            self._snapshot_row(chunk, i, out)
+            start = self._row
+            end = min(len(chunk.rows), start + limit - len(out))
+            self._row = end
+            self._snapshot_rows(chunk, start, end, out)
         return out
 
-    def _marker(self, chunk: Chunk, i: int) -> str:
-        return self._markers.marker(
-            i, len(chunk.rows), chunk.first_in_table, chunk.last_in_table, chunk.final
-        )
-
-    def _snapshot_row(self, chunk: Chunk, i: int, out: list[SourceRecord]) -> None:
+    def _snapshot_rows(self, chunk: Chunk, start: int, end: int, out: list[SourceRecord]) -> None:
         t = chunk.table
         schema = self._schemas[t.qualified]
-        values = chunk.rows[i]
-        marker = self._marker(chunk, i)
+        rows = chunk.rows
         key_cols = self._keys[t.qualified]
         after = None
-        if key_cols:
+        if key_cols:  # the offset after the run's last row
             names = schema.column_names
-            after = encode_key([values[names.index(k)] for k in key_cols])
+            after = encode_key([rows[end - 1][names.index(k)] for k in key_cols])
         offset: dict[str, Any] = {**self._base, "snapshot": True, "table": t.qualified,
                                   "after": after}  # fmt: skip
-        if marker == "last":
-            offset["last_snapshot_record"] = True
-        row = schema.row(values)
-        source = schema.source(
-            self.cfg.topic_prefix, ts_ms=self._snapshot_ts, snapshot=marker,
-            file=str(self._base["file"]), pos=int(self._base["pos"]),
-            gtid=None,
-        )  # fmt: skip
-        out.append(SourceRecord(
-            schema.topic, envelope("r", None, row, source), schema.key(row), self.partition,
-            offset, key_schema=schema.key_schema, value_schema=schema.value_schema,
-        ))  # fmt: skip
-        self._rows_done[t.qualified] = self._rows_done.get(t.qualified, 0) + 1
+        sources: dict[str, dict[str, Any]] = {}
+        topic, key_schema, value_schema = schema.topic, schema.key_schema, schema.value_schema
+        part, row_of, key_of = self.partition, schema.row, schema.key
+        n = len(rows)
+        for i in range(start, end):
+            marker = self._markers.marker(
+                i, n, chunk.first_in_table, chunk.last_in_table, chunk.final
+            )
+            source = sources.get(marker)
+            if source is None:
+                source = sources[marker] = schema.source(
+                    self.cfg.topic_prefix, ts_ms=self._snapshot_ts, snapshot=marker,
+                    file=str(self._base["file"]), pos=int(self._base["pos"]),
+                )  # fmt: skip
+            if marker == "last":
+                offset["last_snapshot_record"] = True
+            row = row_of(rows[i])
+            out.append(SourceRecord(
+                topic, envelope("r", None, row, source), key_of(row), part, offset,
+                key_schema=key_schema, value_schema=value_schema,
+            ))  # fmt: skip
+        self._rows_done[t.qualified] = self._rows_done.get(t.qualified, 0) + end - start
 
     def _finish_snapshot(self, out: list[SourceRecord]) -> None:
         log.info("snapshot done: %d rows from %d table(s)", sum(self._rows_done.values()),

@@ -179,8 +179,10 @@ class ChangeStream:
             if got is None:
                 raise MySqlConnectionError(f"{self.cfg.where()} ended the binlog stream")
             h, event = got
-            if h.type == HEARTBEAT:
-                if self._txn is None and h.log_pos > self.pos:
+            if h.type == HEARTBEAT:  # body: the binlog file the server stands in
+                end = len(event) - (4 if self.stream.checksum else 0)
+                file = bytes(event[HEADER:end]).decode(errors="replace")
+                if self._txn is None and file == self.file and h.log_pos > self.pos:
                     self.pos = h.log_pos
                 if out or time.monotonic() >= deadline:
                     break

@@ -54,7 +54,7 @@ def _written(tmp_path: Path) -> int:
         return sum(p.log_end_offset for t in log.topics() for p in log.topic(t).partitions)
 
 
-def _storedstart_hub(tmp_path: Path) -> int:
+def _stored_start_lsn(tmp_path: Path) -> int:
     """Where the connector's stored offset resumes streaming, read from the offsets topic."""
     offset = PostgresOffset.load(_stored_offset(tmp_path))
     return offset.start_lsn() if offset is not None else 0
@@ -136,12 +136,17 @@ def test_kill_9_while_streaming_loses_and_duplicates_no_change(
             time.sleep(0.05)
         writer.start()  # after the snapshot, so the snapshot holds exactly the first 200 rows
         try:
-            for _ in range(4):
+            for run in range(4):
+                # the worker streams again before it is killed (a loaded machine starts slowly)
+                deadline = time.monotonic() + 60
+                while (tmp_path / "worker.log").read_text().count("streaming from slot") <= run:
+                    assert time.monotonic() < deadline, "the connector did not stream again"
+                    time.sleep(0.05)
                 time.sleep(rnd.uniform(1.0, 2.5))
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 # the slot never runs ahead of what the log has durably stored
-                stored = _storedstart_hub(tmp_path)
+                stored = _stored_start_lsn(tmp_path)
                 assert stored > 0
                 assert _confirmed(sql, cfg["slot.name"]) <= stored
                 proc = start_hub(tmp_path, config)
