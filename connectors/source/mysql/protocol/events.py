@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.source.mysql.protocol.values import NUMERIC, Column, T, read_metadata, read_value
+from connectors.source.mysql.protocol.values import (
+    NUMERIC,
+    Column,
+    Decoder,
+    T,
+    decoder,
+    read_metadata,
+)
 
 HEADER = 19
 MAGIC = b"\xfebin"
@@ -54,6 +61,8 @@ class TableMap:
     table: str
     columns: tuple[Column, ...]
     primary_key: tuple[int, ...] = ()
+    # each column's value decoder (`values.decoder`), chosen once per table map
+    decoders: tuple[Decoder, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -164,7 +173,8 @@ def table_map(event: memoryview, checksum: bool = True, mariadb: bool = True) ->
             t, metas[i], nullable[i], names[i] if i < len(names) else None, i in unsigned,
             charsets.get(i), labels.get(i, ()),
         ))  # fmt: skip
-    return TableMap(table_id, schema, table, tuple(columns), tuple(extra.get("pk", ())))
+    return TableMap(table_id, schema, table, tuple(columns), tuple(extra.get("pk", ())),
+                    tuple(decoder(c) for c in columns))  # fmt: skip
 
 
 def _real(t: int, meta: int) -> int:
@@ -256,11 +266,11 @@ def rows_event(event: memoryview, tables: dict[int, TableMap], checksum: bool = 
     if op == "u":
         present_after, pos = _bits(event, pos, ncols)
     out = RowsEvent(table_id, op, flags)
-    columns = tm.columns
+    decoders = tm.decoders or tuple(decoder(c) for c in tm.columns)
     while pos < end:
-        first, pos = _image(event, pos, columns, present)
+        first, pos = _image(event, pos, decoders, present)
         if op == "u":
-            second, pos = _image(event, pos, columns, present_after)
+            second, pos = _image(event, pos, decoders, present_after)
             out.rows.append((first, second))
         elif op == "c":
             out.rows.append((None, first))
@@ -270,22 +280,23 @@ def rows_event(event: memoryview, tables: dict[int, TableMap], checksum: bool = 
 
 
 def _image(
-    event: memoryview, pos: int, columns: tuple[Column, ...], present: list[bool]
+    event: memoryview, pos: int, decoders: tuple[Decoder, ...], present: list[bool]
 ) -> tuple[tuple[Any, ...], int]:  # fmt: skip
     """One row image: a null bitmap over the present columns, then their non-null values
     (a column not present in the image reads None)."""
     n_present = sum(present)
     nulls, pos = _bits(event, pos, n_present)
     values: list[Any] = []
+    append = values.append
     k = 0
-    for c, here in zip(columns, present, strict=True):
+    for decode, here in zip(decoders, present, strict=True):
         if not here:
-            values.append(None)
+            append(None)
             continue
         if nulls[k]:
-            values.append(None)
+            append(None)
         else:
-            v, pos = read_value(c, event, pos)
-            values.append(v)
+            v, pos = decode(event, pos)
+            append(v)
         k += 1
     return tuple(values), pos

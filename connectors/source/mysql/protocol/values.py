@@ -18,7 +18,9 @@ fields, so the caller decides (Debezium: null when the column is nullable).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -225,10 +227,61 @@ def _text(c: Column, raw: bytes) -> str | bytes:
     return raw.decode(_encoding(c.charset))
 
 
+@functools.lru_cache(maxsize=512)
 def _encoding(collation: int) -> str:
     from pymysql.charset import charset_by_id
 
     return _ENCODINGS.get(charset_by_id(collation).name, "utf-8")
+
+
+Decoder = Callable[[memoryview, int], tuple[Any, int]]
+
+
+@functools.lru_cache(maxsize=4096)
+def decoder(c: Column) -> Decoder:
+    """`read_value` for one column, its type's branch chosen once: the common types (integers,
+    strings) as closures of their own, the others through `read_value`."""
+    t, signed = c.type, not c.unsigned
+    width = {T.LONG: 4, T.LONGLONG: 8, T.TINY: 1, T.SHORT: 2, T.INT24: 3}.get(t)
+    if width is not None:
+        from_bytes = int.from_bytes
+
+        def integer(data: memoryview, pos: int) -> tuple[Any, int]:
+            end = pos + width
+            return from_bytes(data[pos:end], "little", signed=signed), end
+
+        return integer
+    if t in (T.VARCHAR, T.VAR_STRING) and (c.charset is None or c.charset == 63):
+        one = c.meta < 256
+
+        def binary(data: memoryview, pos: int) -> tuple[Any, int]:
+            if one:
+                n = data[pos]
+                pos += 1
+            else:
+                n = data[pos] | data[pos + 1] << 8
+                pos += 2
+            return bytes(data[pos : pos + n]), pos + n
+
+        return binary
+    if t in (T.VARCHAR, T.VAR_STRING) or (t == T.STRING and c.meta >> 8 not in (T.ENUM, T.SET)
+                                          and c.charset not in (None, 63)):  # fmt: skip
+        max_len = (((c.meta >> 4) & 0x300) ^ 0x300) + (c.meta & 0xFF) if t == T.STRING else c.meta
+        one = max_len < 256
+        encoding = _encoding(c.charset) if c.charset not in (None, 63) else None
+
+        def text(data: memoryview, pos: int) -> tuple[Any, int]:
+            if one:
+                n = data[pos]
+                pos += 1
+            else:
+                n = data[pos] | data[pos + 1] << 8
+                pos += 2
+            raw = bytes(data[pos : pos + n])
+            return (raw.decode(encoding) if encoding else raw), pos + n
+
+        return text
+    return lambda data, pos: read_value(c, data, pos)
 
 
 _ENCODINGS = {"utf8mb4": "utf-8", "utf8mb3": "utf-8", "utf8": "utf-8", "latin1": "cp1252",
