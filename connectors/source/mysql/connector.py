@@ -34,7 +34,6 @@ from connectors.source.mysql.server import (
     is_mariadb,
     require,
     server_checks,
-    tables,
 )
 from connectors.source.mysql.snapshot import Chunk, begin, chunks, encode_key, end
 from connectors.source.mysql.types import TypeMapper
@@ -115,14 +114,14 @@ class MySqlSourceTask(SourceTask):
         con = self.snapshot_con = connect(cfg)
         resume_at = None
         if resuming and offset is not None:
-            begin(con, cfg, self.mariadb, fresh=False)
+            _, found = begin(con, cfg, self.mariadb, False, self.filters)
             base = {k: offset[k] for k in ("file", "pos", "gtids") if offset.get(k) is not None}
             if offset.get("stream"):
                 base["stream"] = offset["stream"]
             resume_at = (str(offset["table"]), offset.get("after"))
             log.info("resuming the snapshot at %s after %s", resume_at[0], resume_at[1])
         else:
-            p = begin(con, cfg, self.mariadb, fresh=True)
+            p, found = begin(con, cfg, self.mariadb, True, self.filters)
             assert p is not None
             base = {"file": p.file, "pos": p.pos, **({"gtids": p.gtids} if p.gtids else {})}
             if offset is not None and not offset.get("snapshot"):
@@ -130,7 +129,6 @@ class MySqlSourceTask(SourceTask):
         stream_from = dict(base.get("stream") or {k: v for k, v in base.items() if k != "stream"})
         self._resume = stream_from
         self._base = base
-        found = tables(con, self.filters)
         check_unique(cfg.topic_prefix, [(t.db, t.name) for t in found])
         self._schemas: dict[str, MySqlTable] = {}
         keys: dict[str, tuple[str, ...]] = {}

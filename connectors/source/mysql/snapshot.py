@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from connectors.source.cdc.filters import Filters
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.server import (
     BinlogPosition,
@@ -33,6 +34,7 @@ from connectors.source.mysql.server import (
     ServerSetupError,
     gtid_at,
     query,
+    tables,
 )
 
 log = logging.getLogger(__name__)
@@ -51,9 +53,13 @@ class Chunk:
     final: bool = False  # the snapshot's last chunk
 
 
-def begin(con: Any, cfg: MySqlSourceConfig, mariadb: bool, fresh: bool) -> BinlogPosition | None:
+def begin(
+    con: Any, cfg: MySqlSourceConfig, mariadb: bool, fresh: bool, filters: Filters
+) -> tuple[BinlogPosition | None, list[CatalogTable]]:
     """Start the snapshot transaction on ``con``; with ``fresh``, also the binlog position it
-    stands at (a resumed snapshot streams from the first attempt's)."""
+    stands at (a resumed snapshot streams from the first attempt's). The captured tables are
+    listed before the global read lock (if any) is released, so no DDL comes between the
+    position and the tables' columns."""
     locked = False
     if fresh and cfg.snapshot_locking_mode != "none":
         try:
@@ -83,9 +89,10 @@ def begin(con: Any, cfg: MySqlSourceConfig, mariadb: bool, fresh: bool) -> Binlo
             from connectors.source.mysql.server import current_position
 
             position = current_position(con, mariadb)
+    found = tables(con, filters)
     if locked and cfg.snapshot_locking_mode != "extended":
         query(con, "UNLOCK TABLES")
-    return position
+    return position, found
 
 
 def end(con: Any, cfg: MySqlSourceConfig) -> None:
