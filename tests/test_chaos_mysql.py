@@ -103,7 +103,7 @@ def test_chaos_mysql_to_duckdb_and_postgres(
     env = {
         "MYSQL_HOST": mariadb_server.host, "MYSQL_PORT": str(mariadb_server.port),
         "MYSQL_USER": mariadb_server.user, "MYSQL_PASSWORD": mariadb_server.password,
-        "MYSQL_DATABASE": mariadb_db, "HUB_WAREHOUSE": str(tmp_path / "w.duckdb"),
+        "MYSQL_DATABASE": mariadb_db, "HUB_MYSQL_WAREHOUSE": str(tmp_path / "w.duckdb"),
         "HUB_TARGET_URL": f"postgresql://{pg_server.user}@{pg_server.host}:{pg_server.port}/{sink_db}",
     }  # fmt: skip
     configs = [str(ROOT / "configs" / "mysql-to-duckdb.yaml"),

@@ -59,13 +59,20 @@ def test_compose_runs_a_config_that_validates(monkeypatch: pytest.MonkeyPatch) -
     from hub.cli.connect import serve
 
     ctx = serve.make_context("serve", list(command[1:]))  # hub accepts the arguments
-    (config,) = ctx.params["configs"]
-    local = ROOT / "configs" / Path(config).name
-    assert config.startswith("/etc/hub/") and local.exists()
+    configs = ctx.params["configs"]
+    assert len(configs) == 2
     for name, value in hub["environment"].items():
         monkeypatch.setenv(name, str(value))
-    for spec in load_connector_file(str(local)):
-        validate(spec)
+    for config in configs:
+        local = ROOT / "configs" / Path(config).name
+        assert config.startswith("/etc/hub/") and local.exists()
+        for spec in load_connector_file(str(local)):
+            validate(spec)
     assert "wal_level=logical" in compose["services"]["postgres"]["command"]
+    mariadb = " ".join(compose["services"]["mariadb"]["command"])
+    for flag in ("--binlog-format=ROW", "--binlog-row-image=FULL", "--binlog-row-metadata=FULL"):
+        assert flag in mariadb
+    assert hub["environment"]["MYSQL_HOST"] == "mariadb"
+    assert hub["environment"]["HUB_MYSQL_WAREHOUSE"] != hub["environment"]["HUB_WAREHOUSE"]
     assert hub["environment"]["PGHOST"] == "postgres"
     assert all(p.startswith("127.0.0.1:") for p in hub["ports"])  # not on every interface
