@@ -4,7 +4,7 @@ library, on one throwaway MariaDB.
     python bench/mysql_source_bench.py              # 1 M row changes, a 5 M-row snapshot
     python bench/mysql_source_bench.py --quick      # 100 k changes, a 200 k-row snapshot
     python bench/mysql_source_bench.py --rows 3e5 --snapshot-rows 1e6
-    python bench/mysql_source_bench.py --cprofile 200000   # + hub's decoding under cProfile
+    python bench/mysql_source_bench.py --cprofile 200000   # + hub's paths under cProfile
     python bench/mysql_source_bench.py --set decimal.handling.mode=string  # any property
 
 Run on demand, not in CI. Needs the MariaDB server and client binaries (mariadbd,
@@ -237,13 +237,39 @@ def change_stream(srv: Server, file: str, pos: int, events: int, profile: int = 
             prof.disable()
         stream.close()
     if prof:
-        for key in ("cumulative", "tottime"):
-            out = io.StringIO()
-            pstats.Stats(prof, stream=out).sort_stats(key).print_stats(10)
-            text = out.getvalue()
-            print(f"  cProfile of ChangeStream over {seen:,} change events, top 10 by {key}:")
-            print(text[text.index("   ncalls") :].rstrip())
+        print_profile(prof, f"ChangeStream over {seen:,} change events")
     return elapsed
+
+
+def snapshot_profile(srv: Server, n: int) -> None:
+    """Hub's snapshot task in this process under cProfile until ``n`` rows came; prints the
+    top functions."""
+    from connectors.source.mysql import MariaDbSourceTask
+    from hub.runtime.api import SourceTaskContext
+
+    cfg = connector_config(srv, 9006, **{"snapshot.mode": "initial_only",
+                                         "table.include.list": f"{DB}.snap"})  # fmt: skip
+    task = MariaDbSourceTask()
+    prof = cProfile.Profile()
+    prof.enable()
+    task.start(cfg, SourceTaskContext("snapshot-profile", 0, {}))
+    seen = 0
+    try:
+        while seen < n:
+            seen += sum(1 for r in task.poll() if r.topic)
+    finally:
+        prof.disable()
+        task.stop()
+    print_profile(prof, f"the snapshot task over {seen:,} rows")
+
+
+def print_profile(prof: cProfile.Profile, what: str) -> None:
+    for key in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats(key).print_stats(10)
+        text = out.getvalue()
+        print(f"  cProfile of {what}, top 10 by {key}:")
+        print(text[text.index("   ncalls") :].rstrip())
 
 
 def select_out(srv: Server, table: str) -> float:
@@ -271,8 +297,9 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1800, help="per hub run, seconds")
     ap.add_argument("--profile-dir", help="run hub under py-spy, writing collapsed stacks here")
     ap.add_argument("--cprofile", type=count, default=0, metavar="N",
-                    help="also run hub's ChangeStream over N change events under cProfile and "
-                    "print its top 10 functions (by cumulative and own time)")  # fmt: skip
+                    help="also run hub's ChangeStream over N change events and its snapshot "
+                    "task over N rows under cProfile, in this process, and print their top 10 "
+                    "functions (by cumulative and own time)")  # fmt: skip
     ap.add_argument("--skip", default="",
                     help="comma-separated: binlog,library,changestream,hub,snapshot")  # fmt: skip
     ap.add_argument(
@@ -400,6 +427,8 @@ def main() -> None:
                 TARGETS["snapshot"],
                 peak_rss_mb=hub_rss,
             )
+            if args.cprofile:
+                snapshot_profile(srv, min(args.cprofile, n))
             out.append(f"snapshot  mariadb --quick SELECT {ref:7.2f} s {n / ref:12,.0f} rows/s")
             out.append(f"snapshot  hub -> log             {hub_s:7.2f} s {n / hub_s:12,.0f} "
                        f"rows/s {ratio(n / hub_s, n / ref, TARGETS['snapshot'])}"
