@@ -28,12 +28,9 @@ the topic's high watermark through a read-only Log; the writer fsyncs every 100 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -46,8 +43,8 @@ sys.path.insert(0, ROOT)
 
 import psycopg  # noqa: E402
 
-from bench import _results  # noqa: E402
-from hub.log import Log  # noqa: E402
+from bench import _hub, _results  # noqa: E402
+from bench._hub import count, ratio, rss  # noqa: E402
 from tests.fixtures.postgres import PG_BIN, PG_OS_USER, start_server, stop_server  # noqa: E402
 
 DB = "bench"
@@ -60,11 +57,6 @@ ROW_SQL = (
 )
 TARGETS = {"stream": 0.7, "big": 0.7, "snapshot": 0.5}
 EXTRA: dict[str, str] = {}  # --set KEY=VALUE: connector properties for every hub run
-
-
-def count(text: str) -> int:
-    """``1000000``, ``1_000_000`` or ``1e6``."""
-    return int(float(text.replace("_", "")))
 
 
 def tool(name: str) -> str:
@@ -130,132 +122,19 @@ def copy_out(srv: Server, table: str) -> float:
 
 
 # -- hub in its own process ------------------------------------------------------------------
-def cpu_s(pid: int) -> tuple[float, float, int]:
-    """(user, system) CPU seconds a live process has used so far, and its page faults."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rpartition(")")[2].split()
-    except OSError:
-        return 0.0, 0.0, 0
-    tick = os.sysconf("SC_CLK_TCK")
-    # minflt, majflt, utime, stime
-    return int(fields[11]) / tick, int(fields[12]) / tick, int(fields[7]) + int(fields[9])
-
-
-def hwm_mb(pid: int) -> float:
-    """Peak resident set (VmHWM) of a live process, MB."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-class Watcher:
-    """Records of a topic durable in hub's log, seen through a read-only Log of this
-    process (reopened until the topic exists)."""
-
-    def __init__(self, data_dir: str, topic: str) -> None:
-        self.data_dir, self.topic = data_dir, topic
-        self.log: Log | None = None
-
-    def durable(self) -> int:
-        log = self.log
-        if log is None or not log.has_topic(self.topic):
-            self.close()
-            if not os.path.isdir(self.data_dir):
-                return 0
-            log = self.log = Log(self.data_dir, read_only=True, background=False)
-            if not log.has_topic(self.topic):
-                return 0
-        total = 0
-        for p in log.topic(self.topic).partitions:
-            part = log.partition(self.topic, p.index)
-            part.refresh()
-            total += part.high_watermark
-        return total
-
-    def close(self) -> None:
-        if self.log is not None:
-            self.log.close()
-            self.log = None
-
-
-def child_pid(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            kids = f.read().split()
-    except OSError:
-        return None
-    return int(kids[0]) if kids else None
-
-
 def run_hub(
     srv: Server, work: Path, name: str, extra: dict[str, object], topic: str, expected: int,
     profile_dir: str | None, timeout: float,
 ) -> tuple[float, float]:  # fmt: skip
     """Start hub on a connector config; seconds until ``expected`` records of ``topic`` are
     durable, and the process's peak RSS (MB)."""
-    data_dir = str(work / f"data-{name}")
-    config = {"name": name, "config": {
+    config = {
         "connector.class": "postgres", "database.hostname": srv.pg.host,
         "database.port": srv.pg.port, "database.user": srv.pg.user, "database.dbname": DB,
         "topic.prefix": "bench", "publication.name": PUB,
         "publication.autocreate.mode": "disabled", **extra, **EXTRA,
-    }}  # fmt: skip
-    cfg_path = work / f"{name}.yaml"
-    cfg_path.write_text(json.dumps(config))  # JSON is YAML
-    cmd = [sys.executable, "-m", "hub", "--data-dir", data_dir, "run", str(cfg_path)]
-    if profile_dir:
-        os.makedirs(profile_dir, exist_ok=True)
-        out = os.path.join(profile_dir, f"{name}.txt")
-        cmd = ["py-spy", "record", "-r", "200", "--format", "raw", "-o", out, "--", *cmd]
-    err = open(work / f"{name}.stderr", "wb")  # noqa: SIM115
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=err, stdout=subprocess.DEVNULL)
-    peak, watch, pid, first = 0.0, Watcher(data_dir, topic), proc.pid, None
-    try:
-        while True:
-            if profile_dir and pid == proc.pid:  # py-spy's child is hub
-                pid = child_pid(proc.pid) or pid
-            peak = max(peak, hwm_mb(pid))
-            done = watch.durable()
-            if done and first is None:
-                first = time.perf_counter() - t0
-            if done >= expected:
-                elapsed = time.perf_counter() - t0
-                break
-            if proc.poll() is not None:
-                raise SystemExit(f"hub exited early, see {work / (name + '.stderr')}:\n"
-                                 + (work / f"{name}.stderr").read_text()[-3000:])  # fmt: skip
-            if time.perf_counter() - t0 > timeout:
-                raise SystemExit(
-                    f"hub did not finish {name} within {timeout:.0f} s "
-                    f"({watch.durable()} of {expected})"
-                )
-            time.sleep(0.05)
-        peak = max(peak, hwm_mb(pid))
-        user, system, faults = cpu_s(pid)
-        size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(data_dir)
-                   if topic in d for f in fs if f.endswith(".log"))  # fmt: skip
-        print(f"  hub {name}: first record durable after {first:.2f} s; "
-              f"{size / expected:,.0f} B per record in the log; CPU {user:.2f} s user + "
-              f"{system:.2f} s system, {faults:,} page faults")  # fmt: skip
-    finally:
-        watch.close()
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGINT)  # hub itself (under py-spy: its child)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        err.close()
-        shutil.rmtree(data_dir, ignore_errors=True)
-    return elapsed, peak
+    }  # fmt: skip
+    return _hub.run_hub(work, name, config, topic, expected, profile_dir, timeout)
 
 
 # -- workloads -----------------------------------------------------------------------------------
@@ -293,17 +172,6 @@ def stream_workload(srv: Server, n: int) -> tuple[int, int, int, int]:
     return ins, upd, dele, txns
 
 
-def rss(mb: float) -> str:
-    return f"peak RSS {mb:.0f} MB ({'ok' if mb < 400 else 'OVER 400'})"
-
-
-def ratio(hub_rate: float, ref_rate: float, target: float, floor: float = 0) -> str:
-    r = hub_rate / ref_rate
-    ok = r >= target and hub_rate >= floor
-    want = f">= {target}x" + (f" and >= {floor:,.0f}/s" if floor else "")
-    return f"{r:5.2f}x  (target {want}: {'ok' if ok else 'MISSED'})"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -329,10 +197,7 @@ def main() -> None:
             ap.error(f"--set {item!r}: write KEY=VALUE")
         EXTRA[key] = value
     skip = set(filter(None, args.skip.split(",")))
-    # hub's bytecode, as a pip install leaves it (an editable checkout under
-    # PYTHONDONTWRITEBYTECODE=1 would otherwise compile ~120 modules at every start)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "hub", "connectors"], cwd=ROOT,
-                   stdout=subprocess.DEVNULL, check=True)  # fmt: skip
+    _hub.compile_hub()
     work = Path(tempfile.mkdtemp(prefix="hub-pgbench-work-", dir=args.dir))
     t_start = time.perf_counter()
     print(f"PostgreSQL source benchmark: {os.cpu_count()} cores, python "
