@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.source.cdc.filters import Filters
+from connectors.source.mysql import textrows
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.server import (
     BinlogPosition,
@@ -137,17 +138,14 @@ def _table_rows(
     cols = ", ".join(ident(n) for n in names)
     source = f"{ident(t.db)}.{ident(t.name)}"
     if not key:
-        import pymysql.cursors
-
-        with con.cursor(pymysql.cursors.SSCursor) as cur:
-            cur.execute(f"SELECT {cols} FROM {source}")
-            rows = list(cur.fetchmany(size))
-            while True:
-                nxt = list(cur.fetchmany(size)) if rows else []
-                yield rows, not nxt
-                if not nxt:
-                    return
-                rows = nxt
+        batches = textrows.rows(con, f"SELECT {cols} FROM {source}", (), _parsers(t), size)
+        rows = next(batches, [])
+        while True:
+            nxt = next(batches, []) if rows else []
+            yield rows, not nxt
+            if not nxt:
+                return
+            rows = nxt
     index = [names.index(k) for k in key]
 
     def fetch(after: Sequence[Any] | None) -> list[tuple[Any, ...]]:
@@ -169,10 +167,13 @@ def chunk_after(
     cols = ", ".join(ident(c.name or "") for c in t.columns)
     order = ", ".join(ident(k) for k in key)
     where, args = _after(key, after) if after is not None else ("", [])
-    with con.cursor() as cur:
-        cur.execute(f"SELECT {cols} FROM {ident(t.db)}.{ident(t.name)}{where} ORDER BY {order} "
-                    f"LIMIT {int(limit)}", args)  # fmt: skip
-        return list(cur.fetchall())
+    relation = f"{ident(t.db)}.{ident(t.name)}"
+    sql = f"SELECT {cols} FROM {relation}{where} ORDER BY {order} LIMIT {int(limit)}"
+    return [row for batch in textrows.rows(con, sql, args, _parsers(t), limit) for row in batch]
+
+
+def _parsers(t: CatalogTable) -> list[textrows.Parser | None]:
+    return [textrows.parser(c) for c in t.columns]
 
 
 def _after(key: Sequence[str], values: Sequence[Any]) -> tuple[str, list[Any]]:
