@@ -337,17 +337,19 @@ class ChangeStream:
         txn.rows_events += 1
         if ev.op in self.skipped_ops:
             return
-        ts_ms = h.timestamp * 1000
         skip = self._skip
+        # the event's source block and offset, then per row only what differs
+        base_source = table.source(
+            self.cfg.topic_prefix, ts_ms=h.timestamp * 1000, server_id=h.server_id,
+            gtid=txn.gtid, file=txn.file, pos=h.log_pos - h.size, row=0, thread=txn.thread,
+        )  # fmt: skip
+        base_offset = self._offset(txn, index, 0)
         for r, (before_raw, after_raw) in enumerate(ev.rows):
             if skip is not None and (index, r) < skip:
                 self._count(txn, table, ev.op, before_raw, after_raw)
                 continue
-            offset = self._offset(txn, index, r + 1)
-            source = table.source(
-                self.cfg.topic_prefix, ts_ms=ts_ms, server_id=h.server_id, gtid=txn.gtid,
-                file=txn.file, pos=h.log_pos - h.size, row=r, thread=txn.thread,
-            )  # fmt: skip
+            offset = {**base_offset, "row": r + 1}
+            source = {**base_source, "row": r} if r else base_source
             inc = self.incremental
             if inc is not None and inc.open:
                 newest = after_raw if after_raw is not None else before_raw
