@@ -8,10 +8,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
+_EXACT = Context(prec=1000)
 
 
 def _schema(kind: str, optional: bool, name: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -52,7 +53,8 @@ class DecimalMode:
         if self.name == "string":
             return lambda d: format(d, "f")
         exp = Decimal(1).scaleb(-scale)
-        return lambda d: unscaled_bytes(int(d.quantize(exp).scaleb(scale)))
+        # exactly, whatever the number of digits (the default context keeps 28)
+        return lambda d: unscaled_bytes(int(d.quantize(exp, context=_EXACT).scaleb(scale, _EXACT)))
 
     @property
     def precise(self) -> bool:

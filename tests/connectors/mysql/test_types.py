@@ -36,6 +36,15 @@ MATRIX: list[tuple[str, str, Any, tuple[str, str | None]]] = [
         (99999).to_bytes(3, "big", signed=True),
         ("bytes", "org.apache.kafka.connect.data.Decimal"),
     ),
+    # 65 digits: past the 28 of Python's default decimal context, nothing may be rounded
+    (
+        "decimal(65,30)",
+        "-12345678901234567890123456789012345.123456789012345678901234567891",
+        (-12345678901234567890123456789012345123456789012345678901234567891).to_bytes(
+            27, "big", signed=True
+        ),
+        ("bytes", "org.apache.kafka.connect.data.Decimal"),
+    ),
     ("bit(1)", "b'1'", True, ("boolean", None)),
     (
         "bit(10)",
@@ -132,10 +141,11 @@ def test_type_matrix_snapshot_and_stream(mariadb_server: MariaDBServer, mariadb_
             col = f"c{i}"
             assert after[col] == want, (record.value["op"], definition, literal, after[col])
             assert (fields[col]["type"], fields[col].get("name")) == (kind, name), definition
-    assert fields["c12"]["parameters"] == {"length": "10"}
-    assert fields["c34"]["parameters"] == {"allowed": "a,b c,d'e"}
+    assert fields["c13"]["parameters"] == {"length": "10"}
+    assert fields["c35"]["parameters"] == {"allowed": "a,b c,d'e"}
     assert fields["c9"]["parameters"] == {"scale": "5", "connect.decimal.precision": "20"}
-    assert fields["c15"]["optional"] is False and fields["c14"]["optional"] is True
+    assert fields["c11"]["parameters"] == {"scale": "30", "connect.decimal.precision": "65"}
+    assert fields["c16"]["optional"] is False and fields["c15"]["optional"] is True
 
 
 def test_modes(mariadb_server: MariaDBServer, mariadb_db: str) -> None:

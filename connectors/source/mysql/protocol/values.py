@@ -22,7 +22,7 @@ import functools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, NamedTuple
 
 
@@ -39,6 +39,7 @@ NUMERIC = frozenset({T.TINY, T.SHORT, T.INT24, T.LONG, T.LONGLONG, T.FLOAT, T.DO
                      T.NEWDECIMAL, T.DECIMAL})  # fmt: skip
 BLOBS = frozenset({T.TINY_BLOB, T.MEDIUM_BLOB, T.LONG_BLOB, T.BLOB})
 _DIG2BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)
+_EXACT = Context(prec=100)  # DECIMAL has at most 65 digits: nothing is rounded
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -118,7 +119,8 @@ def _signed_frac(data: memoryview, pos: int, fsp: int) -> tuple[int, int]:
 
 def _decimal(data: memoryview, pos: int, precision: int, scale: int) -> tuple[Decimal, int]:
     """NEWDECIMAL: groups of nine digits in 4 bytes, the rest in fewer, integral part then
-    fraction, big-endian; the sign is the top bit flipped, a negative value's bytes inverted."""
+    fraction, big-endian; the sign is the top bit flipped, a negative value's bytes inverted.
+    Read as the unscaled integer, group by group."""
     int_full, int_rest = divmod(precision - scale, 9)
     frac_full, frac_rest = divmod(scale, 9)
     size = _DIG2BYTES[int_rest] + 4 * (int_full + frac_full) + _DIG2BYTES[frac_rest]
@@ -127,20 +129,16 @@ def _decimal(data: memoryview, pos: int, precision: int, scale: int) -> tuple[De
     raw[0] ^= 0x80
     if negative:
         raw = bytearray(b ^ 0xFF for b in raw)
-    at = 0
-
-    def take(n: int) -> int:
-        nonlocal at
-        at += n
-        return int.from_bytes(raw[at - n : at], "big")
-
-    whole = str(take(_DIG2BYTES[int_rest])) if int_rest else ""
-    whole += "".join(f"{take(4):09d}" for _ in range(int_full))
-    frac = "".join(f"{take(4):09d}" for _ in range(frac_full))
+    from_bytes = int.from_bytes
+    n = _DIG2BYTES[int_rest]
+    value = from_bytes(raw[:n], "big") if n else 0
+    at = n
+    for _ in range(int_full + frac_full):
+        value = value * 1_000_000_000 + from_bytes(raw[at : at + 4], "big")
+        at += 4
     if frac_rest:
-        frac += f"{take(_DIG2BYTES[frac_rest]):0{frac_rest}d}"
-    text = (whole.lstrip("0") or "0") + (f".{frac}" if scale else "")
-    return Decimal(("-" if negative else "") + text), pos + size
+        value = value * 10**frac_rest + from_bytes(raw[at:], "big")
+    return Decimal(-value if negative else value).scaleb(-scale, _EXACT), pos + size
 
 
 def _length(data: memoryview, pos: int, width: int) -> tuple[int, int]:
