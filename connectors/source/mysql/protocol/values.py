@@ -279,6 +279,22 @@ def decoder(c: Column) -> Decoder:
             return (raw.decode(encoding) if encoding else raw), pos + n
 
         return text
+    if t == T.NEWDECIMAL:
+        precision, scale = c.meta >> 8, c.meta & 0xFF
+        return lambda data, pos: _decimal(data, pos, precision, scale)
+    if t == T.DATETIME2:
+        fsp = c.meta
+        from_bytes = int.from_bytes
+
+        def datetime2(data: memoryview, pos: int) -> tuple[Any, int]:
+            packed = from_bytes(data[pos : pos + 5], "big") - 0x8000000000
+            micros, end = _frac(data, pos + 5, fsp)
+            ymd, hms = packed >> 17, packed & 0x1FFFF
+            ym = ymd >> 5
+            return _datetime(ym // 13, ym % 13, ymd & 31, hms >> 12, (hms >> 6) & 63, hms & 63,
+                             micros), end  # fmt: skip
+
+        return datetime2
     return lambda data, pos: read_value(c, data, pos)
 
 
