@@ -46,6 +46,11 @@ class MySqlSourceConfig(CdcSourceConfig):
         "extended: for the whole snapshot; none: no lock (MariaDB still reads a consistent "
         "position; on MySQL only safe when no DDL or non-transactional writes happen)",
     )  # fmt: skip
+    include_query: bool = Field(
+        False, alias="include.query",
+        description="put the statement behind each row change in source.query (MariaDB: "
+        "binlog_annotate_row_events=ON; MySQL: binlog_rows_query_log_events=ON)",
+    )  # fmt: skip
     # -- types ------------------------------------------------------------------------------
     time_precision_mode: Literal["adaptive_time_microseconds", "connect"] = Field(
         "adaptive_time_microseconds", alias="time.precision.mode"

@@ -280,7 +280,7 @@ class MariaDbSourceTask(MySqlSourceTask):
 _NOT_YET = (
     r"snapshot\.max\.threads", r"snapshot\.lock\.timeout\.ms", r"snapshot\.select\.statement\..*",
     r"snapshot\.include\.collection\.list", r"snapshot\.delay\.ms", r"streaming\.delay\.ms",
-    r"include\.query", r"include\.schema\.changes", r"schema\.history\.internal.*",
+    r"include\.schema\.changes", r"schema\.history\.internal.*",
     r"gtid\.source\.(includes|excludes)", r"database\.ssl\..*", r"database\.jdbc\.driver",
     r"database\.initial\.statements", r"connect\.keep\.alive.*", r"converters",
     r"event\.deserialization\.failure\.handling\.mode",

@@ -92,11 +92,11 @@ class MySqlTable:
     def source(
         self, name: str, *, ts_ms: int, snapshot: str = "false", server_id: int = 0,
         gtid: str | None = None, file: str = "", pos: int = 0, row: int = 0,
-        thread: int | None = None,
+        thread: int | None = None, query: str | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         return {
             "version": VERSION, "connector": self.connector, "name": name, "ts_ms": ts_ms,
             "snapshot": snapshot, "db": self.db, "sequence": None, "ts_us": ts_ms * 1000,
             "ts_ns": ts_ms * 1_000_000, "table": self.table, "server_id": server_id,
-            "gtid": gtid, "file": file, "pos": pos, "row": row, "thread": thread, "query": None,
+            "gtid": gtid, "file": file, "pos": pos, "row": row, "thread": thread, "query": query,
         }  # fmt: skip

@@ -43,6 +43,7 @@ from hub.runtime.api import JsonMap, SourceRecord, offset_update
 log = logging.getLogger(__name__)
 
 FL_STANDALONE = 1
+ROWS_QUERY = 29  # MySQL's statement of the rows events that follow
 _UNREADABLE = {
     40: "compressed transaction payloads (binlog_transaction_compression=ON)",
     164: "encrypted binlog events (encrypt_binlog=ON)",
@@ -51,7 +52,8 @@ _UNREADABLE = {
 
 
 class _Txn(Transaction):
-    __slots__ = ("file", "pos", "gtids", "gtid", "rows_events", "ts", "standalone", "thread")
+    __slots__ = ("file", "pos", "gtids", "gtid", "rows_events", "ts", "standalone", "thread",
+                 "query")  # fmt: skip
 
     def __init__(self, file: str, pos: int, gtids: str | None, gtid: str | None, ts: int) -> None:
         super().__init__(gtid or f"{file}:{pos}")
@@ -59,6 +61,7 @@ class _Txn(Transaction):
         self.rows_events = 0  # rows events of captured tables seen so far
         self.standalone = False
         self.thread: int | None = None
+        self.query: str | None = None  # the statement of the rows events that follow
 
 
 def _gtid_set(current: str | None, gtid: str) -> str:
@@ -108,7 +111,7 @@ class ChangeStream:
             stream = BinlogStream(
                 cfg.hostname, cfg.port, cfg.user, cfg.password, cfg.replica_id(),
                 heartbeat_s=min(cfg.poll_interval_ms, 1000) / 1000,
-                connect_timeout=cfg.connect_timeout_ms / 1000,
+                connect_timeout=cfg.connect_timeout_ms / 1000, annotate_rows=cfg.include_query,
             )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - PyMySQL's errors: say where, retry
             raise MySqlConnectionError(
@@ -228,6 +231,11 @@ class ChangeStream:
                 end = len(event) - (4 if checksum else 0)
                 self.file = bytes(event[HEADER + 8 : end]).decode()
                 self.pos = int.from_bytes(event[HEADER : HEADER + 8], "little")
+        elif t in (E.MARIADB_ANNOTATE_ROWS, ROWS_QUERY):
+            if self.cfg.include_query and self._txn is not None:
+                end = len(event) - (4 if checksum else 0)
+                start = HEADER + (1 if t == ROWS_QUERY else 0)  # MySQL: a length byte first
+                self._txn.query = bytes(event[start:end]).decode("utf-8", "replace")
         elif t in _UNREADABLE:
             raise ConfigError(
                 f"{self.cfg.where()} writes {_UNREADABLE[t]}, which hub cannot read: turn it "
@@ -342,6 +350,7 @@ class ChangeStream:
         base_source = table.source(
             self.cfg.topic_prefix, ts_ms=h.timestamp * 1000, server_id=h.server_id,
             gtid=txn.gtid, file=txn.file, pos=h.log_pos - h.size, row=0, thread=txn.thread,
+            query=txn.query,
         )  # fmt: skip
         base_offset = self._offset(txn, index, 0)
         for r, (before_raw, after_raw) in enumerate(ev.rows):

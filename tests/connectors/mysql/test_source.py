@@ -240,3 +240,31 @@ def test_a_quiet_source_still_moves_its_position_on(
         cur.execute(f"DROP DATABASE {other}")
     finally:
         task.stop()
+
+
+def test_include_query_puts_the_statement_in_source(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data",
+                                                        "include.query": True})  # fmt: skip
+    task = start_task(cfg)
+    try:
+        poll_for(task, 0.3)
+        cur.execute("INSERT INTO t VALUES (1, 1), (2, 2)")
+        cur.execute("UPDATE t SET v = v + 10 WHERE id = 2 /* hub */")
+        got = poll_until(task, 3)
+        assert [r.value["source"]["query"] for r in got] == [
+            "INSERT INTO t VALUES (1, 1), (2, 2)",
+            "INSERT INTO t VALUES (1, 1), (2, 2)",
+            "UPDATE t SET v = v + 10 WHERE id = 2 /* hub */",
+        ]
+    finally:
+        task.stop()
+    task = start_task({**cfg, "include.query": False}, dict(got[0].source_offset))
+    try:
+        assert {r.value["source"]["query"] for r in poll_until(task, 2)} == {None}
+    finally:
+        task.stop()

@@ -20,6 +20,7 @@ from connectors.source.mysql.protocol.events import HEADER, E, Header, check_crc
 COM_BINLOG_DUMP, COM_REGISTER_SLAVE = 0x12, 0x15
 HEARTBEAT = 27
 MARIADB_SLAVE_CAPABILITY_GTID = 4
+BINLOG_SEND_ANNOTATE_ROWS = 2  # COM_BINLOG_DUMP flag (MariaDB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +35,12 @@ class Position:
 class BinlogStream:
     def __init__(
         self, host: str, port: int, user: str, password: str, server_id: int, *,
-        heartbeat_s: float = 1.0, connect_timeout: float = 10.0,
+        heartbeat_s: float = 1.0, connect_timeout: float = 10.0, annotate_rows: bool = False,
     ) -> None:  # fmt: skip
         import pymysql
 
         self.server_id = server_id
+        self.annotate_rows = annotate_rows  # MariaDB: send ANNOTATE_ROWS (the statements)
         self.heartbeat_s = heartbeat_s
         self.con = pymysql.connect(
             host=host, port=port, user=user, password=password, autocommit=True,
@@ -95,7 +97,11 @@ class BinlogStream:
     def _dump(self, file: str, pos: int) -> None:
         name = file.encode()
         self.con._execute_command(
-            COM_BINLOG_DUMP, struct.pack("<IHI", pos, 0, self.server_id) + name
+            COM_BINLOG_DUMP,
+            struct.pack(
+                "<IHI", pos, BINLOG_SEND_ANNOTATE_ROWS if self.annotate_rows else 0, self.server_id
+            )
+            + name,  # fmt: skip
         )
 
     def read(self) -> tuple[Header, memoryview] | None:
