@@ -25,7 +25,10 @@ class Converter:
         raise NotImplementedError
 
 
-def _default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
+    """How the JSON converter writes what JSON has no type for (orjson's ``default``):
+    bytes as base64, Decimal as its text, dates and times as ISO strings; the C encoders of
+    connectors call it too, so their bytes stay equal to the converter's."""
     if isinstance(o, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(o)).decode()
     if isinstance(o, Decimal):
@@ -39,9 +42,9 @@ def dumps(doc: Any) -> bytes:
     """Compact JSON bytes: orjson, or the json module for what orjson refuses (ints past 64
     bits, non-string keys)."""
     try:
-        return orjson.dumps(doc, default=_default)
+        return orjson.dumps(doc, default=json_default)
     except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(doc, default=_default, separators=(",", ":")).encode()
+        return json.dumps(doc, default=json_default, separators=(",", ":")).encode()
 
 
 class JsonConverter(Converter):
@@ -71,7 +74,7 @@ class JsonConverter(Converter):
         cached = self._schemas.get(id(schema))
         if cached is None or cached[0] is not schema:
             try:
-                encoded = orjson.dumps(schema, default=_default)
+                encoded = orjson.dumps(schema, default=json_default)
             except (orjson.JSONEncodeError, TypeError):
                 # the json module's fallback writes the whole document differently (ASCII
                 # escapes): keep the exact bytes of the uncached path
@@ -80,7 +83,7 @@ class JsonConverter(Converter):
                 self._schemas.clear()
             cached = self._schemas[id(schema)] = (schema, encoded)
         try:
-            payload = orjson.dumps(value, default=_default)
+            payload = orjson.dumps(value, default=json_default)
         except (orjson.JSONEncodeError, TypeError):
             return dumps({"schema": schema, "payload": value})
         return b"".join((b'{"schema":', cached[1], b',"payload":', payload, b"}"))

@@ -14,7 +14,7 @@
  *
  * Each field's value is encoded by a fast path for its kind when the text has the simple form
  * the server prints; any other text goes through the field's Python converter and
- * orjson.dumps(value, default=hub.runtime.converters._default), exactly as the reference, so
+ * orjson.dumps(value, default=hub.runtime.converters.json_default), exactly as the reference, so
  * the bytes never depend on the kind. A TypeError (orjson.JSONEncodeError included) from the
  * converter or orjson makes the row None, as in the reference; other exceptions propagate.
  *
@@ -61,7 +61,7 @@
 #define TS_NEG_INF (-9223372036832400000LL)
 
 static PyObject *orjson_dumps;    /* orjson.dumps */
-static PyObject *json_default;    /* hub.runtime.converters._default */
+static PyObject *json_default;    /* hub.runtime.converters.json_default */
 static PyObject *unchanged_toast; /* pgoutput.UNCHANGED_TOAST */
 static PyObject *default_kwnames; /* ("default",) */
 
@@ -753,7 +753,7 @@ fast_timestamp(obuf *b, const uint8_t *p, Py_ssize_t n, long millis)
 /* ------------------------------------------------------------------------------------------ */
 /* one field                                                                                  */
 
-/* The slow path: prefix + orjson.dumps(convert(raw), default=_default). raw_obj is the bytes
+/* The slow path: prefix + orjson.dumps(convert(raw), default=json_default). raw_obj is the bytes
    to pass (borrowed) or NULL to make one of p[:n]. 1 written, 0 the row is None (TypeError),
    -1 error. */
 static int
@@ -1968,7 +1968,7 @@ PyInit__rowcodec(void)
     str_escape['\\'] = '\\';
     if (!orjson_dumps && !(orjson_dumps = import_attr("orjson", "dumps")))
         return NULL;
-    if (!json_default && !(json_default = import_attr("hub.runtime.converters", "_default")))
+    if (!json_default && !(json_default = import_attr("hub.runtime.converters", "json_default")))
         return NULL;
     if (!unchanged_toast &&
         !(unchanged_toast =

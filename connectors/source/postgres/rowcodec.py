@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST
-from hub.runtime.converters import _default
+from hub.runtime.converters import json_default
 
 KIND_PY = 0  # convert(raw) and orjson
 KIND_INT = 1  # int2/int4/int8/oid text -> JSON number
@@ -102,7 +102,7 @@ class PyRowCodec:
                 parts.append(prefix + b"null")
                 continue
             try:
-                encoded = orjson.dumps(convert(bytes(raw)), default=_default)
+                encoded = orjson.dumps(convert(bytes(raw)), default=json_default)
             except (orjson.JSONEncodeError, TypeError):
                 return None
             parts.append(prefix + encoded)
