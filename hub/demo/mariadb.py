@@ -1,7 +1,7 @@
 """A throwaway MariaDB server for CDC: ``mariadb-install-db`` into a directory, ``mariadbd`` on
 a free port of 127.0.0.1 with the binlog a CDC source needs (ROW format, FULL row image and
 row metadata, GTIDs as MariaDB always has them), stopped with ``mariadb-admin shutdown``. Used
-by the test suite (and meant for ``hub demo`` from MariaDB).
+by ``hub demo --mysql`` and the test suite.
 
 ``--no-defaults`` keeps the machine's my.cnf out. ``--skip-test-db`` creates no anonymous
 users (they shadow ``user@'%'`` logins over 127.0.0.1). The server runs as the invoking user;
@@ -34,6 +34,10 @@ SERVER_SETTINGS = {
     "collation-server": "utf8mb4_general_ci",
 }
 
+# The mariadb clients read these from the environment, and MYSQL_HOST beats ``-S``: with the
+# demo's MYSQL_HOST=127.0.0.1 set they would talk to whatever listens on port 3306.
+CLIENT_ENV_VARS = ("MYSQL_HOST", "MYSQL_TCP_PORT", "MYSQL_UNIX_PORT", "MYSQL_PWD")
+
 CDC_USER, CDC_PASSWORD = "hub", "hub"
 CDC_GRANTS = "SELECT, RELOAD, SHOW DATABASES, LOCK TABLES, REPLICATION SLAVE, BINLOG MONITOR"
 
@@ -52,14 +56,19 @@ class MariaDBServer:
 
     def client(self, *args: str, sql: str | None = None) -> str:
         """Run the ``mariadb`` client as root over the socket; its output (tab-separated)."""
-        cmd = ["mariadb", "--no-defaults", "-S", str(self.socket), "-u", "root", "-N", "-B",
-               *args]  # fmt: skip
+        cmd = ["mariadb", "--no-defaults", "--protocol=socket", "-S", str(self.socket),
+               "-u", "root", "-N", "-B", *args]  # fmt: skip
         if sql is not None:
             cmd += ["-e", sql]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False,
+                              env=_client_env())  # fmt: skip
         if proc.returncode != 0:
             raise RuntimeError(f"mariadb {' '.join(args)} failed: {proc.stderr.strip()}")
         return proc.stdout
+
+
+def _client_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in CLIENT_ENV_VARS}
 
 
 def find_binaries() -> tuple[str, str]:
@@ -132,8 +141,9 @@ def start_server(base: Path, **settings: str | None) -> MariaDBServer:
 
 def stop_server(server: MariaDBServer) -> None:
     subprocess.run(
-        ["mariadb-admin", "--no-defaults", "-S", str(server.socket), "-u", "root", "shutdown"],
-        capture_output=True, timeout=60, check=False,
+        ["mariadb-admin", "--no-defaults", "--protocol=socket", "-S", str(server.socket),
+         "-u", "root", "shutdown"],
+        capture_output=True, timeout=60, check=False, env=_client_env(),
     )  # fmt: skip
     if server.process is not None:
         try:
