@@ -1,5 +1,5 @@
-"""`hub demo`, README's first command: a throwaway PostgreSQL replicated into DuckDB while
-it is written to, then compared table by table."""
+"""`hub demo`, README's first command: a throwaway PostgreSQL (or, with --mysql, MariaDB)
+replicated into DuckDB while it is written to, then compared table by table."""
 
 from __future__ import annotations
 
@@ -39,3 +39,51 @@ def test_demo_replicates_postgres_into_duckdb_and_checks_it(tmp_path: Path) -> N
     assert (workdir / "data" / "shop.public.orders").exists() or any(
         p.name.startswith("shop.public.orders") for p in (workdir / "data").iterdir()
     )
+
+
+@pytest.mark.integration
+def test_demo_mysql_replicates_mariadb_into_duckdb_and_checks_it(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    env["MYSQL_HOST"] = "192.0.2.1"  # a user's own setting: the throwaway server wins
+    proc = subprocess.run(
+        [sys.executable, "-m", "hub", "demo", "--mysql", "--seconds", "3", "--rate", "40",
+         "--workdir", str(workdir)],
+        capture_output=True, text=True, timeout=240, cwd=os.getcwd(), env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert "started a throwaway MariaDB (binlog_format=ROW)" in out
+    assert "configs/mysql-to-duckdb.yaml" in out
+    for table in ("customers", "products", "orders", "order_lines"):
+        assert f"  {table}" in out
+    assert out.count(" rows in MariaDB, ") == 4 and out.count(": match") == 4
+    assert "DIFFER" not in out and "PostgreSQL" not in out
+    assert "equals its source, row for row" in out
+    assert "consume shopdb.shop.orders" in out
+    con = duckdb.connect(str(workdir / "warehouse.duckdb"), read_only=True)
+    try:
+        (orders,) = con.execute("SELECT count(*) FROM orders").fetchone()  # type: ignore[misc]
+        assert orders >= 450  # 500 in the snapshot, plus new ones, less cancelled
+        # the workload did more than insert: orders moved along (an UPDATE whose subquery
+        # MariaDB re-evaluates would change nothing), and cancelled orders took their lines
+        (moved,) = con.execute(  # type: ignore[misc]
+            "SELECT count(*) FROM orders WHERE status <> 'placed'"
+        ).fetchone()
+        assert moved > 0
+        (orphans,) = con.execute(  # type: ignore[misc]
+            "SELECT count(*) FROM order_lines WHERE order_id NOT IN (SELECT id FROM orders)"
+        ).fetchone()
+        assert orphans == 0
+    finally:
+        con.close()
+
+
+def test_demo_mysql_refuses_source() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "hub", "demo", "--mysql", "--source", "dbname=shop"],
+        capture_output=True, text=True, timeout=60, cwd=os.getcwd(),
+        env=dict(os.environ, PYTHONPATH=os.getcwd()),
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "--source is for PostgreSQL only" in proc.stderr

@@ -1,4 +1,4 @@
-"""``hub demo``: the main job (PostgreSQL -> log -> DuckDB, checked row by row), and
+"""``hub demo``: the main job (PostgreSQL or MariaDB -> log -> DuckDB, checked row by row), and
 ``hub demo log``: produce and consume N records through a new topic, with timings."""
 
 from __future__ import annotations
@@ -20,27 +20,32 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = "configs/postgres-to-duckdb.yaml"
+MYSQL_CONFIG = "configs/mysql-to-duckdb.yaml"
 
 
 @click.group(context_settings=CONTEXT, invoke_without_command=True)
+@click.option("--mysql", is_flag=True,
+              help=f"From a throwaway MariaDB (ROW binlog) instead of PostgreSQL, with "
+              f"{MYSQL_CONFIG}.")  # fmt: skip
 @click.option("--source", metavar="DSN", default=None,
               help="Your PostgreSQL (libpq DSN or URL; wal_level=logical, a REPLICATION role) "
               "instead of a throwaway one. The sample shop is created there if it has no "
-              "orders table.")  # fmt: skip
+              "orders table. PostgreSQL only: not with --mysql.")  # fmt: skip
 @click.option("--seconds", type=click.FloatRange(min=0), default=15, show_default=True,
               help="How long to keep writing to the source.")  # fmt: skip
 @click.option("--rate", type=click.FloatRange(min=1), default=50, show_default=True,
               help="Source transactions per second while writing.")  # fmt: skip
 @click.option("--config", "config_path", metavar="FILE", default=None,
-              help=f"The connectors to run [default: {DEFAULT_CONFIG}].")  # fmt: skip
+              help=f"The connectors to run [default: {DEFAULT_CONFIG}, with --mysql "
+              f"{MYSQL_CONFIG}].")  # fmt: skip
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("hub-demo"), show_default=True,
               help="Where the log (data/) and the warehouse (warehouse.duckdb) go; both are "
               "replaced on each run.")  # fmt: skip
 @click.pass_context
-def demo(ctx: click.Context, source: str | None, seconds: float, rate: float,
+def demo(ctx: click.Context, mysql: bool, source: str | None, seconds: float, rate: float,
          config_path: str | None, workdir: Path) -> None:  # fmt: skip
-    """Replicate a PostgreSQL database into DuckDB, live, and check the result.
+    """Replicate a PostgreSQL (or MariaDB) database into DuckDB, live, and check the result.
 
     With no --source, starts a throwaway PostgreSQL (wal_level=logical; needs the server
     binaries, e.g. Debian's postgresql package) holding a small shop, runs
@@ -49,32 +54,38 @@ def demo(ctx: click.Context, source: str | None, seconds: float, rate: float,
     while writing orders, payments and cancellations for --seconds, then waits for the
     warehouse to catch up and compares every table with its source, row by row.
 
+    With --mysql, the same from a throwaway MariaDB (ROW binlog; needs the server binaries,
+    e.g. Debian's mariadb-server package) with configs/mysql-to-duckdb.yaml.
+
     \b
     Examples:
       hub demo
       hub demo --seconds 60 --rate 200
       hub demo --source postgresql://me@db.internal/shop
+      hub demo --mysql                     # from MariaDB's binlog instead
       hub demo log --records 1000000       # the log alone: produce, consume, inspect
     """
     if ctx.invoked_subcommand is not None:
         return
     from hub.demo import job
 
-    config = config_path or _default_config()
+    if mysql and source is not None:
+        raise click.UsageError("--source is for PostgreSQL only; leave it out with --mysql")
+    config = config_path or _default_config(MYSQL_CONFIG if mysql else DEFAULT_CONFIG)
     job.check_workdir(workdir)
-    ok = job.run(config, workdir, source=source, seconds=seconds, rate=rate, echo=_Echo())
+    ok = job.run(config, workdir, source=source, seconds=seconds, rate=rate, echo=_Echo(),
+                 mysql=mysql)  # fmt: skip
     if not ok:
         ctx.exit(1)
 
 
-def _default_config() -> str:
+def _default_config(name: str) -> str:
     for base in (Path.cwd(), REPO):
-        candidate = base / DEFAULT_CONFIG
+        candidate = base / name
         if candidate.exists():
             return str(candidate.relative_to(Path.cwd()) if base == Path.cwd() else candidate)
     raise click.ClickException(
-        f"{DEFAULT_CONFIG} not found (it comes with hub's source tree): run from a checkout "
-        f"or pass --config"
+        f"{name} not found (it comes with hub's source tree): run from a checkout or pass --config"
     )
 
 

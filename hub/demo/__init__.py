@@ -1,2 +1,3 @@
-"""``hub demo``: a throwaway PostgreSQL (`postgres`), the sample shop (`shop`) and the run
-that replicates it into DuckDB and checks the result (`job`)."""
+"""``hub demo``: a throwaway PostgreSQL (`postgres`) or MariaDB (`mariadb`), the sample shop
+(`shop`, on either through `dialects`) and the run that replicates it into DuckDB and checks
+the result (`job`)."""

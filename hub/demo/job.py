@@ -1,9 +1,10 @@
 """``hub demo``: the main job on embedded defaults, end to end.
 
 1. a PostgreSQL with the sample shop (`hub.demo.shop`): a throwaway server started here
-   (``wal_level=logical``, deleted afterwards), or the user's database (``--source``);
-2. ``configs/postgres-to-duckdb.yaml`` in a worker: the PostgreSQL source snapshots the
-   tables and streams their changes into the log, the DuckDB sink keeps
+   (``wal_level=logical``, deleted afterwards), or the user's database (``--source``); with
+   ``--mysql``, a throwaway MariaDB (ROW binlog) instead;
+2. ``configs/postgres-to-duckdb.yaml`` (``configs/mysql-to-duckdb.yaml``) in a worker: the
+   source snapshots the tables and streams their changes into the log, the DuckDB sink keeps
    ``hub-demo/warehouse.duckdb`` equal to them;
 3. a steady stream of writes while a progress line shows changes captured and applied;
 4. the writes stop, the warehouse catches up, and every table is compared row by row with
@@ -19,11 +20,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.demo import shop
+from hub.demo.dialects import MariaDBShop, PostgresShop, ShopDatabase
 from hub.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hub.demo.mariadb import MariaDBServer
 
 Echo = Callable[[str], None]
 
@@ -46,6 +52,34 @@ def throwaway_postgres(echo: Echo) -> Iterator[dict[str, str]]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@contextmanager
+def throwaway_mariadb(echo: Echo) -> Iterator[MariaDBServer]:
+    """Start a MariaDB for the demo (ROW binlog, CDC user ``hub``); yields the server."""
+    from hub.demo.mariadb import start_server, stop_server
+
+    base = Path(tempfile.mkdtemp(prefix="hub-demo-mariadb-"))
+    try:
+        started = time.monotonic()
+        server = start_server(base)
+        echo(f"started a throwaway MariaDB (binlog_format=ROW) on 127.0.0.1:{server.port} "
+             f"in {time.monotonic() - started:.1f} s")  # fmt: skip
+        try:
+            yield server
+        finally:
+            stop_server(server)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class DemoSource:
+    """The demo's source database while it runs."""
+
+    db: ShopDatabase  # the workload's connection; ``db.label`` names the server
+    orders_topic: str  # where the orders' change events go
+    own: str  # the variables that point the config at your own database
+
+
 def compare(valid: list[Any]) -> dict[str, tuple[int, int, bool]]:
     """Per source table (by name): (source rows, warehouse rows, equal), by ``hub verify``'s
     comparison of the validated connectors ``valid``."""
@@ -60,14 +94,15 @@ def compare(valid: list[Any]) -> dict[str, tuple[int, int, bool]]:
 
 
 def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, rate: float,
-        echo: Echo) -> bool:  # fmt: skip
-    """The whole demo; True when every table matches."""
-    import psycopg
-
+        echo: Echo, mysql: bool = False) -> bool:  # fmt: skip
+    """The whole demo; True when every table matches. ``mysql``: from a throwaway MariaDB
+    instead of PostgreSQL (``source`` must then be None)."""
     from hub.config import load_connector_file
     from hub.runtime.validation import validate
     from hub.runtime.worker import Worker
 
+    if mysql and source is not None:
+        raise ConfigError("--source names a PostgreSQL database: leave it out with --mysql")
     data = workdir / "data"
     warehouse = workdir / "warehouse.duckdb"
     for stale in (data, warehouse, Path(f"{warehouse}.wal")):
@@ -76,9 +111,52 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
         elif stale.exists():
             stale.unlink()
     workdir.mkdir(parents=True, exist_ok=True)
+    opened = _mariadb_shop(echo) if mysql else _postgres_shop(source, echo)
+    with opened as src:
+        os.environ["HUB_WAREHOUSE"] = str(warehouse)  # the config's connection.url
+        specs = load_connector_file(config_path)
+        valid = [validate(spec) for spec in specs]
+        worker = Worker(str(data))
+        try:
+            for v in valid:
+                worker.add(v.spec, valid=v)
+            echo(f"running {config_path}: {' -> '.join(s.name for s in specs)}")
+            ok = _stream(worker, src.db, valid, seconds, rate, echo)
+        finally:
+            worker.stop()
+        if not ok:
+            return False
+        result = compare(valid)
+    label = src.db.label
+    echo("")
+    for table, (n_source, n_target, equal) in result.items():
+        mark = "match" if equal else "DIFFER"
+        echo(f"  {table:<12} {n_source:>6} rows in {label}, {n_target:>6} in DuckDB: {mark}")
+    if not all(eq for _, _, eq in result.values()):
+        echo("\nthe warehouse does not match the source: please report this as a bug")
+        return False
+    query = "SELECT status, count(*), sum(total) FROM orders GROUP BY 1"
+    echo(
+        f"\nevery table in {warehouse} equals its source, row for row. Query it:\n\n"
+        f"  python -c \"import duckdb; print(duckdb.connect('{warehouse}', read_only=True)"
+        f".sql('{query}'))\"\n"
+        f'  duckdb -readonly {warehouse} "FROM orders LIMIT 5"     # with the DuckDB CLI\n\n'
+        f"the change events are in the log:\n"
+        f"  hub --data-dir {data} topics list\n"
+        f"  hub --data-dir {data} consume {src.orders_topic} --from-beginning --max-messages 3\n"
+        f"run it against your own database:\n"
+        f"  {src.own} hub --data-dir {data} run {config_path}"
+    )
+    return True
+
+
+@contextmanager
+def _postgres_shop(source: str | None, echo: Echo) -> Iterator[DemoSource]:
+    """The shop in a throwaway PostgreSQL, or in the user's database (``source``)."""
+    import psycopg
+
     with _postgres(source, echo) as env:
         os.environ.update(env)
-        os.environ["HUB_WAREHOUSE"] = str(warehouse)  # the config's connection.url
         dbname = os.environ.setdefault("PGDATABASE", "shop")
         admin_dsn = "dbname=postgres" if source is None else source
         _create_database(admin_dsn, dbname, fresh=source is None)
@@ -98,39 +176,34 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
                 shop.create(pg)
                 echo(f"created the sample shop in database {dbname!r}: "
                      f"{', '.join(shop.TABLES)}")  # fmt: skip
-            specs = load_connector_file(config_path)
-            valid = [validate(spec) for spec in specs]
-            worker = Worker(str(data))
-            try:
-                for v in valid:
-                    worker.add(v.spec, valid=v)
-                echo(f"running {config_path}: {' -> '.join(s.name for s in specs)}")
-                ok = _stream(worker, pg, valid, seconds, rate, echo)
-            finally:
-                worker.stop()
-            if not ok:
-                return False
-            result = compare(valid)
-    echo("")
-    for table, (n_source, n_target, equal) in result.items():
-        mark = "match" if equal else "DIFFER"
-        echo(f"  {table:<12} {n_source:>6} rows in PostgreSQL, {n_target:>6} in DuckDB: {mark}")
-    if not all(eq for _, _, eq in result.values()):
-        echo("\nthe warehouse does not match the source: please report this as a bug")
-        return False
-    query = "SELECT status, count(*), sum(total) FROM orders GROUP BY 1"
-    echo(
-        f"\nevery table in {warehouse} equals its source, row for row. Query it:\n\n"
-        f"  python -c \"import duckdb; print(duckdb.connect('{warehouse}', read_only=True)"
-        f".sql('{query}'))\"\n"
-        f'  duckdb -readonly {warehouse} "FROM orders LIMIT 5"     # with the DuckDB CLI\n\n'
-        f"the change events are in the log:\n"
-        f"  hub --data-dir {data} topics list\n"
-        f"  hub --data-dir {data} consume shop.public.orders --from-beginning --max-messages 3\n"
-        f"run it against your own database:\n"
-        f"  PGHOST=... PGDATABASE=... hub --data-dir {data} run {config_path}"
-    )
-    return True
+            yield DemoSource(PostgresShop(pg), "shop.public.orders", "PGHOST=... PGDATABASE=...")
+
+
+@contextmanager
+def _mariadb_shop(echo: Echo) -> Iterator[DemoSource]:
+    """The shop in a throwaway MariaDB; the config reads it as the CDC user ``hub``, the
+    workload writes as root over the socket."""
+    import pymysql
+
+    dbname = "shop"
+    with throwaway_mariadb(echo) as server:
+        os.environ.update({
+            "MYSQL_HOST": server.host, "MYSQL_PORT": str(server.port),
+            "MYSQL_USER": server.user, "MYSQL_PASSWORD": server.password,
+            "MYSQL_DATABASE": dbname,
+        })  # fmt: skip
+        server.client(sql=f"CREATE DATABASE {dbname}")
+        con = pymysql.connect(unix_socket=str(server.socket), user="root", database=dbname,
+                              autocommit=True)  # fmt: skip
+        try:
+            db = MariaDBShop(con)
+            shop.create(db)
+            echo(f"created the sample shop in database {dbname!r}: {', '.join(shop.TABLES)}")
+            yield DemoSource(db, f"shopdb.{dbname}.orders",
+                             "MYSQL_HOST=... MYSQL_USER=... MYSQL_PASSWORD=... "
+                             "MYSQL_DATABASE=...")  # fmt: skip
+        finally:
+            con.close()
 
 
 @contextmanager
@@ -156,11 +229,11 @@ def _create_database(admin_dsn: str, dbname: str, *, fresh: bool) -> None:
         admin.execute(f'CREATE DATABASE "{dbname}"')
 
 
-def _stream(worker: Any, pg: Any, valid: list[Any], seconds: float, rate: float,
+def _stream(worker: Any, db: ShopDatabase, valid: list[Any], seconds: float, rate: float,
             echo: Echo) -> bool:  # fmt: skip
     source, sink = valid[0].name, valid[-1].name
     stop = threading.Event()
-    writer = shop.Writer(pg, seed=3, customers=200, products=50)
+    writer = shop.Writer(db, seed=3, customers=200, products=50)
     thread = threading.Thread(target=writer.run, args=(rate, stop), name="demo-writes")
     started = time.monotonic()
     thread.start()
