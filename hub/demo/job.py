@@ -78,6 +78,7 @@ class DemoSource:
     db: ShopDatabase  # the workload's connection; ``db.label`` names the server
     orders_topic: str  # where the orders' change events go
     own: str  # the variables that point the config at your own database
+    warehouse_var: str  # the variable the config's DuckDB connection.url reads
 
 
 def compare(valid: list[Any]) -> dict[str, tuple[int, int, bool]]:
@@ -113,7 +114,7 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
     workdir.mkdir(parents=True, exist_ok=True)
     opened = _mariadb_shop(echo) if mysql else _postgres_shop(source, echo)
     with opened as src:
-        os.environ["HUB_WAREHOUSE"] = str(warehouse)  # the config's connection.url
+        os.environ[src.warehouse_var] = str(warehouse)  # the config's connection.url
         specs = load_connector_file(config_path)
         valid = [validate(spec) for spec in specs]
         worker = Worker(str(data))
@@ -176,7 +177,8 @@ def _postgres_shop(source: str | None, echo: Echo) -> Iterator[DemoSource]:
                 shop.create(pg)
                 echo(f"created the sample shop in database {dbname!r}: "
                      f"{', '.join(shop.TABLES)}")  # fmt: skip
-            yield DemoSource(PostgresShop(pg), "shop.public.orders", "PGHOST=... PGDATABASE=...")
+            yield DemoSource(PostgresShop(pg), "shop.public.orders", "PGHOST=... PGDATABASE=...",
+                             "HUB_WAREHOUSE")  # fmt: skip
 
 
 @contextmanager
@@ -201,7 +203,7 @@ def _mariadb_shop(echo: Echo) -> Iterator[DemoSource]:
             echo(f"created the sample shop in database {dbname!r}: {', '.join(shop.TABLES)}")
             yield DemoSource(db, f"shopdb.{dbname}.orders",
                              "MYSQL_HOST=... MYSQL_USER=... MYSQL_PASSWORD=... "
-                             "MYSQL_DATABASE=...")  # fmt: skip
+                             "MYSQL_DATABASE=...", "HUB_MYSQL_WAREHOUSE")  # fmt: skip
         finally:
             con.close()
 
