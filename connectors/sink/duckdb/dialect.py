@@ -20,13 +20,14 @@ from typing import Any
 
 from connectors.sink.duckdb import types as dtypes
 from connectors.sink.duckdb.config import DuckDBSinkConfig, duckdb_path
-from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, fold_ascii
+from connectors.sink.engine.dialect import StagedColumn, TableInfo, fold_ascii
 from connectors.sink.engine.errors import SinkConfigError, SinkFatalError, SinkTransientError
 from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.onconflict import OnConflictDialect
 from connectors.sink.engine.types import ColumnType
 
 
-class DuckDBDialect(Dialect):
+class DuckDBDialect(OnConflictDialect):
     row_id = "rowid"
     case_insensitive = True
     param = "?"
@@ -154,9 +155,6 @@ class DuckDBDialect(Dialect):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cur = self._con.execute(sql, list(params)) if params else self._con.execute(sql)
         return list(cur.fetchall()) if cur.description else []
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._con.executemany(sql, [list(r) for r in rows])
 
     def sql_type(self, t: ColumnType) -> str:
         return dtypes.sql_type(t)

@@ -1,0 +1,95 @@
+"""Statements for targets with ``INSERT … ON CONFLICT`` and ``DELETE … USING`` (PostgreSQL,
+DuckDB), where they beat the default ``MERGE`` (measured with bench/sink_bench.py: see the
+`OnConflictDialect` docstring).
+
+A batch's deletes are staged apart and applied by ``DELETE FROM t USING stage WHERE key``
+(soft: ``UPDATE t SET __deleted = TRUE FROM stage WHERE key``), then its rows by::
+
+    INSERT INTO t (k, c, …) SELECT s.k, s.c, … FROM stage s
+      ON CONFLICT (k) DO UPDATE SET c = EXCLUDED.c, …
+
+An unchanged TOASTed value reads the row's current one (``LEFT JOIN t AS cur``). A table
+whose primary key is not the batch's key has no conflict to name: the default ``MERGE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from connectors.sink.engine.dialect import Dialect, Merge, StagedColumn
+from connectors.sink.engine.merge import KEEP_PREFIX
+from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.types import BOOLEAN, ColumnType
+
+
+class OnConflictDialect(Dialect):
+    """`Dialect` with ``ON CONFLICT`` upserts instead of ``MERGE``: at 200 k events into
+    20 k keys (bench/sink_bench.py, 2 cores), ``MERGE`` was slower in both targets."""
+
+    def _match(self, key: Sequence[str], a: str, b: str) -> str:
+        q = self.quote
+        return " AND ".join(f"{a}.{q(k)} = {b}.{q(k)}" for k in key)
+
+    def merge(self, m: Merge) -> None:
+        if not m.constraint:
+            super().merge(m)
+            return
+        q, t = self.quote, self.table_name(m.table)
+        if m.deletes:
+            rel = self.stage("del", m.deletes)
+            cond = self._match(m.key, t, rel)
+            if m.soft:
+                self.execute(f"UPDATE {t} SET {q('__deleted')} = TRUE FROM {rel} WHERE {cond}")
+            else:
+                self.execute(f"DELETE FROM {t} USING {rel} WHERE {cond}")
+            self.unstage(rel)
+        if not m.count:
+            return
+        keep = m.keep
+        flag = ColumnType(BOOLEAN)
+        marks = [StagedColumn(KEEP_PREFIX + c, flag, list(v)) for c, v in keep.items()]
+        rel = self.stage("up", [*m.rows, *marks])
+        exprs = []
+        for sc in m.rows:
+            e = self.select_expr(sc, f"{rel}.{q(sc.name)}")
+            if sc.name in keep:  # an unchanged TOASTed value: the row's current one
+                e = f"CASE WHEN {rel}.{q(KEEP_PREFIX + sc.name)} THEN cur.{q(sc.name)} ELSE {e} END"
+            exprs.append(e)
+        source = rel
+        if keep:
+            source = f"{rel} LEFT JOIN {t} AS cur ON {self._match(m.key, 'cur', rel)}"
+        names = ", ".join(q(c.name) for c in m.rows)
+        sql = f"INSERT INTO {t} ({names}) SELECT {', '.join(exprs)} FROM {source}"
+        on = ", ".join(q(k) for k in m.key)
+        rest = [c.name for c in m.rows if c.name not in m.key]
+        if rest:
+            sets = ", ".join(f"{q(n)} = EXCLUDED.{q(n)}" for n in rest)
+            sql += f" ON CONFLICT ({on}) DO UPDATE SET {sets}"
+        else:
+            sql += f" ON CONFLICT ({on}) DO NOTHING"
+        self.execute(sql)
+        self.unstage(rel)
+
+    def upsert_values(
+        self,
+        table: TableRef,
+        key: Sequence[str],
+        names: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        replace: bool,
+    ) -> None:
+        if not rows:
+            return
+        q, p = self.quote, self.param
+        values = ", ".join(["(" + ", ".join([p] * len(names)) + ")"] * len(rows))
+        rest = [n for n in names if n not in key]
+        action = "NOTHING"
+        if replace and rest:
+            action = "UPDATE SET " + ", ".join(f"{q(n)} = EXCLUDED.{q(n)}" for n in rest)
+        self.execute(
+            f"INSERT INTO {self.table_name(table)} ({', '.join(q(n) for n in names)}) "
+            f"VALUES {values} ON CONFLICT ({', '.join(q(k) for k in key)}) DO {action}",
+            [v for row in rows for v in row],
+        )
