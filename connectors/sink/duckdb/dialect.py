@@ -1,4 +1,6 @@
-"""The DuckDB dialect: one read-write connection, batches staged as registered Arrow tables.
+"""The DuckDB dialect: one read-write connection, batches staged as registered Arrow tables
+and applied with the engine's default statements (one ``MERGE`` per table and batch: as fast
+as ``INSERT … ON CONFLICT`` + ``DELETE … USING`` or faster, see `postgres.statements`).
 
 DuckDB lets ONE process open a file read-write, or many processes open it read-only, never
 both. The dialect opens the file when a batch arrives and closes it after
@@ -20,14 +22,13 @@ from typing import Any
 
 from connectors.sink.duckdb import types as dtypes
 from connectors.sink.duckdb.config import DuckDBSinkConfig, duckdb_path
-from connectors.sink.engine.dialect import StagedColumn, TableInfo, fold_ascii
+from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, fold_ascii
 from connectors.sink.engine.errors import SinkConfigError, SinkFatalError, SinkTransientError
 from connectors.sink.engine.naming import TableRef
-from connectors.sink.engine.onconflict import OnConflictDialect
 from connectors.sink.engine.types import ColumnType
 
 
-class DuckDBDialect(OnConflictDialect):
+class DuckDBDialect(Dialect):
     row_id = "rowid"
     case_insensitive = True
     param = "?"

@@ -1,6 +1,6 @@
 """The PostgreSQL dialect (psycopg 3): batches are COPYed into TEMP staging tables
 (``ON COMMIT DROP``), then applied with ``INSERT … ON CONFLICT`` / ``DELETE … USING``
-(`OnConflictDialect`) in the same transaction. A lost connection is a `SinkTransientError`;
+(`statements`) in the same transaction. A lost connection is a `SinkTransientError`;
 the next batch reconnects.
 
 Thread safety: one task thread uses the dialect.
@@ -15,14 +15,14 @@ from typing import Any
 from connectors.sink.engine.dialect import StagedColumn, TableInfo
 from connectors.sink.engine.errors import SinkFatalError, SinkTransientError
 from connectors.sink.engine.naming import TableRef
-from connectors.sink.engine.onconflict import OnConflictDialect
 from connectors.sink.engine.types import ColumnType
 from connectors.sink.postgres import types as ptypes
 from connectors.sink.postgres.config import PostgresSinkConfig, conninfo
+from connectors.sink.postgres.statements import OnConflict
 from hub.errors import describe
 
 
-class PostgresDialect(OnConflictDialect):
+class PostgresDialect(OnConflict):
     row_id = "ctid"
     param = "%s"
 
