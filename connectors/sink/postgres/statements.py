@@ -7,8 +7,9 @@ A batch's deletes are staged apart and applied by ``DELETE FROM t USING stage WH
     INSERT INTO t (k, c, …) SELECT s.k, s.c, … FROM stage s
       ON CONFLICT (k) DO UPDATE SET c = EXCLUDED.c, …
 
-An unchanged TOASTed value reads the row's current one (``LEFT JOIN t AS cur``). A table
-whose primary key is not the batch's key has no conflict to name: the default ``MERGE``.
+An unchanged TOASTed value reads the row's current one (``LEFT JOIN t AS cur``). Rows of a
+table whose primary key is not the batch's key have no conflict to name: the default
+``MERGE``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class OnConflict(Dialect):
         return " AND ".join(f"{a}.{q(k)} = {b}.{q(k)}" for k in key)
 
     def merge(self, m: Merge) -> None:
-        if not m.constraint:
+        if m.count and not m.constraint:  # no conflict to name: the default MERGE
             super().merge(m)
             return
         q, t = self.quote, self.table_name(m.table)
