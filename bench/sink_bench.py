@@ -16,6 +16,10 @@ psycopg. Ratio = sink events/s ÷ reference rows/s (≥ 0.5 is the target). Peak
 process's maximum resident set (``ru_maxrss``), printed after each phase.
 
 PostgreSQL: a throwaway server is started (hub.demo.postgres) unless --dsn is given.
+
+``--statements default`` applies the batches with the engine's default statements (one
+``MERGE`` per table and batch, see connectors/sink/engine/merge.py) instead of the dialect's
+own (``INSERT … ON CONFLICT`` + ``DELETE … USING``); ``both`` runs each in turn.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ COLUMNS = [("id", Oid.INT4, -1), ("owner", Oid.TEXT, -1),
            ("balance", Oid.NUMERIC, (12 << 16) + 2 + 4), ("ops", Oid.INT8, -1),
            ("updated", Oid.TIMESTAMP, -1), ("active", Oid.BOOL, -1)]  # fmt: skip
 MAPPER = TypeMapper()
+STATEMENTS = "own"  # or "default": the engine's MERGE (--statements)
 CONVERTERS = [MAPPER.converter(oid, tm) for _, oid, tm in COLUMNS]
 
 
@@ -131,6 +136,11 @@ def rss_mb() -> float:
 
 def run_sink(task_cls: Any, url: str, n: int, keys: int, size: int, extra: dict[str, Any]) -> Any:
     task = task_cls()
+    if STATEMENTS == "default":
+        from connectors.sink.engine.dialect import default_statements
+
+        make = task.make_dialect
+        task.make_dialect = lambda cfg: default_statements(make(cfg))
     task.start({"connection.url": url, **extra}, SinkTaskContext("bench", 0))
     task.open({TopicPartition(TOPIC, 0)})
     put_s = decode_s = 0.0
@@ -151,6 +161,9 @@ def bench_duckdb(base: str, n: int, keys: int, size: int) -> tuple[float, float]
     from connectors.sink.duckdb.types import arrow_array
     from connectors.sink.engine.types import columns_of
 
+    for name in ("ref.duckdb", "ref.duckdb.wal", "sink.duckdb", "sink.duckdb.wal"):
+        if os.path.exists(os.path.join(base, name)):  # a run before, --statements both
+            os.remove(os.path.join(base, name))
     rows = final_rows(n, keys)
     cols = columns_of(_schemas()[1]["fields"][1])
     ref_path = os.path.join(base, "ref.duckdb")
@@ -181,7 +194,7 @@ def bench_duckdb(base: str, n: int, keys: int, size: int) -> tuple[float, float]
     got = con.execute('SELECT count(*) FROM "bench_public_accounts"').fetchone()
     con.close()
     assert got is not None and got[0] == len(rows), (got, len(rows))
-    report("DuckDB", n, len(rows), ref, put_s, decode_s)
+    report(f"DuckDB{_label()}", n, len(rows), ref, put_s, decode_s)
     return ref, put_s
 
 
@@ -235,15 +248,21 @@ def bench_postgres(dsn: str | None, base: str, n: int, keys: int, size: int) -> 
                     cp.write_row([_native(c.type, c.convert(r[c.name]) if c.convert else
                                           r[c.name]) for c in cols])  # fmt: skip
             ref = time.perf_counter() - t0
+        with psycopg.connect(dsn, autocommit=True) as con:
+            con.execute('DROP TABLE IF EXISTS "bench_public_accounts", "_hub_offsets"')
         task, put_s, decode_s = run_sink(PostgresSinkTask, dsn, n, keys, size, {})
         task.stop()
         with psycopg.connect(dsn) as con:
             got = con.execute('SELECT count(*) FROM "bench_public_accounts"').fetchone()
         assert got is not None and got[0] == len(rows), (got, len(rows))
-        report("PostgreSQL", n, len(rows), ref, put_s, decode_s)
+        report(f"PostgreSQL{_label()}", n, len(rows), ref, put_s, decode_s)
     finally:
         if server is not None:
             stop_server(server)
+
+
+def _label() -> str:
+    return " (default MERGE)" if STATEMENTS == "default" else ""
 
 
 def report(target: str, n: int, rows: int, ref: float, put_s: float, decode_s: float) -> None:
@@ -255,7 +274,7 @@ def report(target: str, n: int, rows: int, ref: float, put_s: float, decode_s: f
         f"JSON decoding (runner) {decode_s:.2f} s | peak RSS {rss_mb():.0f} MB",
         flush=True,
     )
-    reference = "bulk load of the final rows" + (" (COPY)" if target == "PostgreSQL" else "")
+    reference = "bulk load of the final rows" + (" (COPY)" if "PostgreSQL" in target else "")
     _results.record(f"sink into {target}", reference, ev_rate, ref_rate, "events/s vs rows/s",
                     0.5, decode_seconds=round(decode_s, 2))  # fmt: skip
 
@@ -269,15 +288,25 @@ def main() -> None:
     ap.add_argument("--keys", type=int, default=100_000)
     ap.add_argument("--batch-size", type=int, default=10_000)
     ap.add_argument("--dsn", default=None, help="an existing PostgreSQL (default: throwaway)")
+    ap.add_argument(
+        "--statements",
+        choices=["own", "default", "both"],
+        default="own",
+        help="the dialect's own statements, the engine's default MERGE, or both",
+    )
     _results.add_json_arg(ap)
     args = ap.parse_args()
+    global STATEMENTS
     base = tempfile.mkdtemp(prefix="hub-sink-bench-")
     try:
         print(f"{args.events:,} events over {args.keys:,} keys, batch.size {args.batch_size:,}")
+        kinds = ["own", "default"] if args.statements == "both" else [args.statements]
         if args.target in ("duckdb", "both"):
-            bench_duckdb(base, args.events, args.keys, args.batch_size)
+            for STATEMENTS in kinds:  # noqa: B007 - read by run_sink
+                bench_duckdb(base, args.events, args.keys, args.batch_size)
         if args.target in ("postgres", "both"):
-            bench_postgres(args.dsn, base, args.events, args.keys, args.batch_size)
+            for STATEMENTS in kinds:  # noqa: B007 - read by run_sink
+                bench_postgres(args.dsn, base, args.events, args.keys, args.batch_size)
         _results.dump(args.json)
     finally:
         shutil.rmtree(base, ignore_errors=True)

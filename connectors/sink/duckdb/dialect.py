@@ -1,4 +1,6 @@
-"""The DuckDB dialect: one read-write connection, batches staged as registered Arrow tables.
+"""The DuckDB dialect: one read-write connection, batches staged as registered Arrow tables
+and applied with the engine's default statements (one ``MERGE`` per table and batch: as fast
+as ``INSERT … ON CONFLICT`` + ``DELETE … USING`` or faster, see `postgres.statements`).
 
 DuckDB lets ONE process open a file read-write, or many processes open it read-only, never
 both. The dialect opens the file when a batch arrives and closes it after
@@ -154,9 +156,6 @@ class DuckDBDialect(Dialect):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cur = self._con.execute(sql, list(params)) if params else self._con.execute(sql)
         return list(cur.fetchall()) if cur.description else []
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._con.executemany(sql, [list(r) for r in rows])
 
     def sql_type(self, t: ColumnType) -> str:
         return dtypes.sql_type(t)

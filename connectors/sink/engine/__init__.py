@@ -4,11 +4,18 @@ A record becomes a `Change` (`records`), a batch's changes are collapsed per tab
 (`batch`), each table is created or evolved (`evolution`), its rows bulk-loaded into a
 staging relation and applied with a few set-based statements (`apply`), and the batch's next
 offsets stored in ``_hub_offsets`` (`offsets`), all in one transaction (`task`). A dialect
-(`dialect`) supplies the connection, type names and the bulk-load call.
+(`dialect`) supplies the connection, type names, the bulk load and the SQL of every statement
+(standard SQL by default: one ``MERGE`` per table and batch, `merge`).
 """
 
 from connectors.sink.engine.config import SinkConfig
-from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo
+from connectors.sink.engine.dialect import (
+    Dialect,
+    Merge,
+    StagedColumn,
+    TableInfo,
+    default_statements,
+)
 from connectors.sink.engine.errors import (
     MissingTableError,
     RecordError,
@@ -22,6 +29,7 @@ from connectors.sink.engine.task import EngineSinkTask
 __all__ = [
     "Dialect",
     "EngineSinkTask",
+    "Merge",
     "MissingTableError",
     "RecordError",
     "SchemaChangeError",
@@ -31,4 +39,5 @@ __all__ = [
     "SinkTransientError",
     "StagedColumn",
     "TableInfo",
+    "default_statements",
 ]

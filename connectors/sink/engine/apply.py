@@ -1,13 +1,12 @@
-"""Apply one collapsed `TableBatch` inside the open transaction: stage, then a few statements.
+"""Apply one collapsed `TableBatch` inside the open transaction, through the dialect.
 
-Order: truncate (``DELETE FROM t``), deletes (``DELETE … USING`` the staged keys), the old
-rows that updates and deletes of a keyless table take away (`keyless`), then the rows:
-``INSERT … SELECT … ON CONFLICT (key) DO UPDATE`` when the table's primary key is the batch's
-key, ``DELETE … USING`` + ``INSERT … SELECT`` when the table has no such constraint,
-and a plain ``INSERT … SELECT`` for ``insert.mode=insert`` and tables without a key. Deletes
-and upserts of one batch never share a key (collapse), so their order cannot matter.
-Soft deletes (``delete.mode=soft``) set ``__deleted = TRUE`` instead of deleting, and written
-rows get ``__deleted = FALSE``.
+Order: a truncate (`Dialect.truncate`), the old rows that updates and deletes of a keyless
+table take away (`keyless`), the keyed changes — upserts and deletes of the batch's key, at
+most one per key — as one `Merge` (`Dialect.merge`), and the appended rows of a table without
+key (`Dialect.insert`). With ``insert.mode=insert`` keyed rows are inserted too (a key already
+in the table is the target's error). Soft deletes (``delete.mode=soft``) set ``__deleted =
+TRUE`` instead of deleting, and written rows get ``__deleted = FALSE``. Which statements run
+is the dialect's: this module only decides what is written.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from typing import Any
 
 from connectors.sink.engine import keyless
 from connectors.sink.engine.batch import TableBatch
-from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, qualified, quote
+from connectors.sink.engine.dialect import Dialect, Merge, StagedColumn, TableInfo
 from connectors.sink.engine.errors import SinkFatalError
 from connectors.sink.engine.types import ARRAY, BOOLEAN, BYTES, JSON, STRING, Column, ColumnType
 from connectors.sink.engine.unavailable import Unavailable
@@ -68,10 +67,6 @@ def staged(
     return out
 
 
-def _match(pk: Sequence[str], a: str, b: str) -> str:
-    return " AND ".join(f"{a}.{quote(k)} = {b}.{quote(k)}" for k in pk)
-
-
 def apply(
     d: Dialect,
     tb: TableBatch,
@@ -82,58 +77,32 @@ def apply(
     soft: bool,
     unavailable: Unavailable | None = None,
 ) -> None:
-    t = qualified(tb.table)
     name = str(tb.table)
     if tb.truncate:
-        d.execute(f'UPDATE {t} SET "__deleted" = TRUE' if soft else f"DELETE FROM {t}")
-    pk = tb.pk
-    deletes = tb.deletes()
-    if deletes:
-        by_name = {c.name: c for c in columns}
-        key_cols = [by_name[k] for k in pk]
-        rel = d.stage("del", staged(name, key_cols, deletes))
-        cond = _match(pk, t, rel)
-        if soft:
-            d.execute(f'UPDATE {t} SET "__deleted" = TRUE FROM {rel} WHERE {cond}')
-        else:
-            d.execute(f"DELETE FROM {t} USING {rel} WHERE {cond}")
-        d.unstage(rel)
+        d.truncate(tb.table, soft=soft)
     keyless.remove(d, tb, info, columns, staged, soft=soft)
-    rows = tb.upserts(soft)
-    if not rows:
-        return
     cols = list(columns)
-    keyed_upsert = bool(pk and upsert and tb.keyed and tuple(info.pk) == tuple(pk))
-    keep: dict[str, list[bool]] = {}
-    stage_cols = staged(name, cols, rows, unavailable, keep if keyed_upsert else None)
-    if soft:
-        cols.append(DELETED)
-        marks_ = tb.dead_marks() if tb.dead else [False] * len(rows)
-        stage_cols.append(StagedColumn(DELETED.name, DELETED.type, marks_))
-    marks = [StagedColumn(f"__hub_keep_{c}", ColumnType(BOOLEAN), m) for c, m in keep.items()]
-    rel = d.stage("up", stage_cols + marks)
-    names = ", ".join(quote(c.name) for c in cols)
-    exprs = []
-    for sc in stage_cols:
-        e = d.select_expr(sc, f"{rel}.{quote(sc.name)}")
-        if sc.name in keep:  # an unchanged TOASTed value: the row's current one
-            mark = f"{rel}.{quote('__hub_keep_' + sc.name)}"
-            e = f"CASE WHEN {mark} THEN cur.{quote(sc.name)} ELSE {e} END"
-        exprs.append(e)
-    source = rel
-    if keep:
-        source = f"{rel} LEFT JOIN {t} AS cur ON {_match(pk, 'cur', rel)}"
-    insert = f"INSERT INTO {t} ({names}) SELECT {', '.join(exprs)} FROM {source}"
-    if pk and upsert and tb.keyed:
-        if tuple(info.pk) == tuple(pk):
-            rest = [c.name for c in cols if c.name not in pk]
-            on = ", ".join(quote(k) for k in pk)
-            if rest:
-                sets = ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in rest)
-                insert += f" ON CONFLICT ({on}) DO UPDATE SET {sets}"
-            else:
-                insert += f" ON CONFLICT ({on}) DO NOTHING"
-        else:  # the table has no primary key on these columns: replace the rows
-            d.execute(f"DELETE FROM {t} USING {rel} WHERE {_match(pk, t, rel)}")
-    d.execute(insert)
-    d.unstage(rel)
+    plain: list[Mapping[str, Any]] = []  # rows to insert as they are
+    if tb.pk and tb.keyed:
+        by_name = {c.name: c for c in cols}
+        deletes = tb.deletes()
+        dels = staged(name, [by_name[k] for k in tb.pk], deletes) if deletes else []
+        rows = tb.upserts()
+        if upsert:
+            keep: dict[str, list[bool]] = {}
+            up = staged(name, cols, rows, unavailable, keep) if rows else []
+            if soft and up:
+                up.append(StagedColumn(DELETED.name, DELETED.type, [False] * len(rows)))
+            constraint = tuple(info.pk) == tuple(tb.pk)
+            d.merge(Merge(tb.table, tb.pk, up, dels, keep, soft, constraint))
+        else:
+            if dels:
+                d.merge(Merge(tb.table, tb.pk, [], dels, {}, soft, False))
+            plain = rows
+    appended = tb.appends(soft)
+    if plain or appended:
+        stage_cols = staged(name, cols, plain + appended)
+        if soft:
+            marks = [False] * len(plain) + (tb.dead_marks() if tb.dead else [False] * len(appended))
+            stage_cols.append(StagedColumn(DELETED.name, DELETED.type, marks))
+        d.insert(tb.table, stage_cols)

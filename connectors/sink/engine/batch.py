@@ -120,21 +120,21 @@ class TableBatch:
             have.setdefault(c.name, c)
         return True
 
-    def upserts(self, soft: bool = False) -> list[Mapping[str, Any]]:
-        """The rows to write: keyed ones, then appended ones (deleted ones only when ``soft``
-        keeps them, `dead_marks` tells which)."""
-        rows = [row for op, row in self.keyed.values() if op == UPSERT]
+    def upserts(self) -> list[Mapping[str, Any]]:
+        """The keyed rows to write (the last change of their key)."""
+        return [row for op, row in self.keyed.values() if op == UPSERT]
+
+    def appends(self, soft: bool = False) -> list[Mapping[str, Any]]:
+        """The rows of a table without key to append (deleted ones only when ``soft`` keeps
+        them, `dead_marks` tells which)."""
         if not self.dead and not self.gone:
-            return rows + self.appended
+            return self.appended
         drop = self.gone if soft else self.gone | self.dead
-        return rows + [r for i, r in enumerate(self.appended) if i not in drop]
+        return [r for i, r in enumerate(self.appended) if i not in drop]
 
     def dead_marks(self) -> list[bool]:
-        """For ``upserts(soft=True)``: which rows are deleted (soft) already."""
-        n = sum(1 for op, _ in self.keyed.values() if op == UPSERT)
-        return [False] * n + [
-            i in self.dead for i in range(len(self.appended)) if i not in self.gone
-        ]
+        """For ``appends(soft=True)``: which rows are deleted (soft) already."""
+        return [i in self.dead for i in range(len(self.appended)) if i not in self.gone]
 
     def deletes(self) -> list[Mapping[str, Any]]:
         return [row for op, row in self.keyed.values() if op == DELETE]

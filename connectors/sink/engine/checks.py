@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from connectors.sink.engine.dialect import quote
+from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.types import INT32, STRING, ColumnType
 from hub.errors import describe
 from hub.runtime.api import Check
 
@@ -27,9 +28,10 @@ def check_target(
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             return [Check(f"connect to {what}", False, describe(exc))]
         checks = [Check(f"connect to {what}", True)]
-        table = quote(f"_hub_check_{uuid.uuid4().hex[:12]}")
+        table = TableRef(None, f"_hub_check_{uuid.uuid4().hex[:12]}")
+        types = {"id": ColumnType(INT32), "v": ColumnType(STRING)}
         try:
-            dialect.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, v VARCHAR)")
+            dialect.create_table(table, {n: dialect.sql_type(t) for n, t in types.items()}, ["id"])
             checks.append(Check("may create tables", True))
         except Exception as exc:  # noqa: BLE001
             checks.append(Check("may create tables", False, describe(dialect.translate(exc))))

@@ -1,15 +1,23 @@
-"""What a target supplies to the engine: connection, type names, staging and a few SQL forms.
+"""What a target supplies to the engine: connection, catalog, type names, staging, and the
+SQL of every statement the engine runs.
+
+The engine decides WHAT happens to a batch (which tables to create or widen, which rows to
+write, delete or keep, which offsets to store) and hands it to the dialect as values
+(`Merge`, `StagedColumn`, column types); the dialect decides HOW: its quoting, its DDL, how
+rows are staged (an Arrow table, ``COPY``, a load job, a stage file) and the statements that
+apply them. The statement methods below have defaults in standard SQL (a ``MERGE`` per batch,
+``CREATE TABLE … PRIMARY KEY``, ``ALTER COLUMN … SET DATA TYPE``) that a warehouse dialect
+keeps or overrides one by one; the abstract methods are what every dialect must write.
 
 A dialect is used by one task thread at a time, inside the engine's transactions:
-``begin`` → DDL / ``stage`` / ``execute`` … → ``commit`` (or ``rollback`` on any error).
-Everything else — which statements run, in what order, the offsets table — is the engine's.
+``begin`` → DDL / ``stage`` / statements … → ``commit`` (or ``rollback`` on any error).
 """
 
 from __future__ import annotations
 
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +43,32 @@ class StagedColumn:
     values: list[Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """One table's keyed changes of a batch, collapsed: at most one change per key, so the
+    deletes and the rows never share a key and their order cannot matter.
+
+    ``rows`` are the rows to write, column-major (every column of the batch; with ``soft``,
+    ``__deleted`` = FALSE last); ``deletes`` the keys to delete (the ``key`` columns).
+    ``keep[c][i]``: row ``i`` leaves column ``c`` as the target has it (an unchanged TOASTed
+    value; staged as NULL, which an inserted row keeps). ``soft``: a delete sets ``__deleted``
+    = TRUE instead. ``constraint``: the table's primary key is ``key`` (an ``ON CONFLICT``
+    can name it); without one, a key's rows are all replaced."""
+
+    table: TableRef
+    key: tuple[str, ...]
+    rows: Sequence[StagedColumn]
+    deletes: Sequence[StagedColumn]
+    keep: Mapping[str, Sequence[bool]]
+    soft: bool
+    constraint: bool
+
+    @property
+    def count(self) -> int:
+        """How many rows are to be written."""
+        return len(self.rows[0].values) if self.rows else 0
+
+
 _ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
@@ -45,14 +79,8 @@ def fold_ascii(name: str) -> str:
 
 
 def quote(name: str) -> str:
-    """A quoted identifier (double quotes doubled inside): never a bare name from data."""
+    """A double-quoted identifier (double quotes doubled inside), as standard SQL quotes it."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def qualified(table: TableRef) -> str:
-    return (
-        quote(table.name) if table.schema is None else f"{quote(table.schema)}.{quote(table.name)}"
-    )
 
 
 class Dialect(ABC):
@@ -62,14 +90,14 @@ class Dialect(ABC):
     # set before the first begin() by readers that never write (hub verify): a dialect whose
     # target has a single-writer lock (DuckDB) then opens without taking it
     read_only = False
-    # ALTER TABLE t <alter_type> "c" TYPE x  (DuckDB and PostgreSQL both take ALTER COLUMN)
-    alter_type = "ALTER COLUMN"
     # a column naming one row of a table (DuckDB ``rowid``, PostgreSQL ``ctid``): keyless
     # tables' updates and deletes take away one row by it; None: the target has none
     row_id: str | None = None
     # identifiers the target folds together whatever the quoting (DuckDB: ASCII letters'
     # case, see `fold_ascii`)
     case_insensitive = False
+
+    # -- connection (abstract) ----------------------------------------------------------------
 
     @abstractmethod
     def begin(self) -> None:
@@ -90,7 +118,10 @@ class Dialect(ABC):
         """Run one statement with bound parameters; the rows it returns (or [])."""
 
     @abstractmethod
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    def translate(self, exc: Exception) -> Exception:
+        """The hub error for a driver error: SinkTransientError or SinkFatalError."""
+
+    # -- catalog and types (abstract) ---------------------------------------------------------
 
     @abstractmethod
     def sql_type(self, t: ColumnType) -> str:
@@ -110,10 +141,15 @@ class Dialect(ABC):
         if none."""
         return None
 
+    # -- staging ------------------------------------------------------------------------------
+
     @abstractmethod
     def stage(self, name: str, columns: Sequence[StagedColumn]) -> str:
         """Bulk-load columns into a staging relation named after ``name`` (no per-row SQL);
         returns the relation to select from. Dropped by the end of the transaction."""
+
+    def unstage(self, relation: str) -> None:  # noqa: B027 - optional hook
+        """Release a staging relation early (e.g. unregister an Arrow table)."""
 
     def select_expr(self, col: StagedColumn, ref: str) -> str:
         """The expression turning staged column ``ref`` into the target column's type."""
@@ -125,9 +161,103 @@ class Dialect(ABC):
         column the target holds as another type than the one staged (PostgreSQL ``json``)."""
         return expr
 
-    def unstage(self, relation: str) -> None:  # noqa: B027 - optional hook
-        """Release a staging relation early (e.g. unregister an Arrow table)."""
+    # -- names --------------------------------------------------------------------------------
 
-    @abstractmethod
-    def translate(self, exc: Exception) -> Exception:
-        """The hub error for a driver error: SinkTransientError or SinkFatalError."""
+    def quote(self, name: str) -> str:
+        """A quoted identifier: never a bare name from data."""
+        return quote(name)
+
+    def table_name(self, table: TableRef) -> str:
+        """The qualified, quoted name of ``table``."""
+        q = self.quote
+        return q(table.name) if table.schema is None else f"{q(table.schema)}.{q(table.name)}"
+
+    # -- DDL ----------------------------------------------------------------------------------
+
+    def create_schema(self, schema: str) -> None:
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}")
+
+    def create_table(
+        self,
+        table: TableRef,
+        columns: Mapping[str, str],
+        pk: Sequence[str],
+        *,
+        if_not_exists: bool = False,
+    ) -> None:
+        """``columns``: name -> `sql_type`; key columns are NOT NULL."""
+        q = self.quote
+        defs = [f"{q(n)} {t}" + (" NOT NULL" if n in pk else "") for n, t in columns.items()]
+        if pk:
+            defs.append("PRIMARY KEY (" + ", ".join(q(k) for k in pk) + ")")
+        exists = "IF NOT EXISTS " if if_not_exists else ""
+        self.execute(f"CREATE TABLE {exists}{self.table_name(table)} ({', '.join(defs)})")
+
+    def add_column(self, table: TableRef, name: str, sql_type: str) -> None:
+        """Add a nullable column."""
+        t, c = self.table_name(table), self.quote(name)
+        self.execute(f"ALTER TABLE {t} ADD COLUMN {c} {sql_type}")
+
+    def widen_column(self, table: TableRef, name: str, sql_type: str) -> None:
+        """Change a column's type to a wider one (every value it holds stays as it is)."""
+        self.execute(
+            f"ALTER TABLE {self.table_name(table)} ALTER COLUMN {self.quote(name)} "
+            f"SET DATA TYPE {sql_type}"
+        )
+
+    # -- statements ---------------------------------------------------------------------------
+
+    def truncate(self, table: TableRef, *, soft: bool) -> None:
+        """Empty the table (``soft``: mark every row deleted)."""
+        t = self.table_name(table)
+        deleted = self.quote("__deleted")
+        self.execute(f"UPDATE {t} SET {deleted} = TRUE" if soft else f"DELETE FROM {t}")
+
+    def insert(self, table: TableRef, columns: Sequence[StagedColumn]) -> None:
+        """Append rows (staged once, one ``INSERT … SELECT``)."""
+        rel = self.stage("ins", columns)
+        names = ", ".join(self.quote(c.name) for c in columns)
+        exprs = ", ".join(self.select_expr(c, f"{rel}.{self.quote(c.name)}") for c in columns)
+        self.execute(f"INSERT INTO {self.table_name(table)} ({names}) SELECT {exprs} FROM {rel}")
+        self.unstage(rel)
+
+    def merge(self, m: Merge) -> None:
+        """Apply keyed changes: by default one staging relation and one ``MERGE``."""
+        from connectors.sink.engine.merge import merge
+
+        merge(self, m)
+
+    def upsert_values(
+        self,
+        table: TableRef,
+        key: Sequence[str],
+        names: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        replace: bool,
+    ) -> None:
+        """Write a few rows of the engine's own tables (``_hub_offsets``, the table owners) by
+        bound parameters; a row whose key exists is overwritten only with ``replace``. By
+        default one ``MERGE`` from a ``SELECT … UNION ALL`` of the values."""
+        from connectors.sink.engine.merge import upsert_values
+
+        upsert_values(self, table, key, names, rows, replace=replace)
+
+    # -- reading back (hub verify) ------------------------------------------------------------
+
+    def text_expr(self, expr: str) -> str:
+        """``expr`` as text (a value hub verify compares as the source prints it)."""
+        return f"CAST({expr} AS VARCHAR)"
+
+    def set_utc(self) -> None:
+        """Make the session show zoned values in UTC (hub verify reads them as text)."""
+        self.execute("SET TimeZone = 'UTC'")
+
+
+def default_statements(d: Dialect) -> Dialect:
+    """``d`` writing batches and offsets with the engine's default statements (`Dialect.merge`,
+    `Dialect.upsert_values`: ``MERGE``) whatever its own: what a warehouse dialect that keeps
+    them runs, tried against DuckDB and PostgreSQL (the sink tests, bench/sink_bench.py)."""
+    for name in ("merge", "upsert_values"):
+        setattr(d, name, getattr(Dialect, name).__get__(d))
+    return d

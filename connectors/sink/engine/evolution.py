@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from connectors.sink.engine.dialect import Dialect, TableInfo, fold_ascii, qualified, quote
+from connectors.sink.engine.dialect import Dialect, TableInfo, fold_ascii
 from connectors.sink.engine.errors import (
     MissingTableError,
     NameCollisionError,
@@ -47,12 +47,9 @@ def create(d: Dialect, table: TableRef, columns: Sequence[Column], pk: Sequence[
             raise NameCollisionError(str(table), "tables", twin, str(table))
     check_names(d, table, (), [c.name for c in columns])
     if table.schema is not None:
-        d.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(table.schema)}")
+        d.create_schema(table.schema)
     types = {c.name: d.sql_type(c.type) for c in columns}
-    defs = [f"{quote(n)} {t}" + (" NOT NULL" if n in pk else "") for n, t in types.items()]
-    if pk:
-        defs.append("PRIMARY KEY (" + ", ".join(quote(k) for k in pk) + ")")
-    d.execute(f"CREATE TABLE {qualified(table)} (" + ", ".join(defs) + ")")
+    d.create_table(table, types, pk)
     return TableInfo(types, tuple(pk))
 
 
@@ -73,7 +70,7 @@ def evolve(
                     f"table {table}: column {c.name} ({incoming}) does not exist and "
                     "schema.evolution=none; add it or set schema.evolution=basic"
                 )
-            d.execute(f"ALTER TABLE {qualified(table)} ADD COLUMN {quote(c.name)} {incoming}")
+            d.add_column(table, c.name, incoming)
             changed[c.name] = incoming
             continue
         have = d.column_type(existing)
@@ -91,6 +88,6 @@ def evolve(
             raise SchemaChangeError(
                 str(table), c.name, existing, incoming, "a primary key column is not altered"
             )
-        d.execute(f"ALTER TABLE {qualified(table)} {d.alter_type} {quote(c.name)} TYPE {target}")
+        d.widen_column(table, c.name, target)
         changed[c.name] = target
     return info if changed == info.columns else TableInfo(changed, info.pk)

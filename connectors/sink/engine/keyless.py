@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from connectors.sink.engine.batch import TableBatch
-from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, qualified, quote
+from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo
 from connectors.sink.engine.errors import SinkFatalError
 from connectors.sink.engine.records import hashable
 from connectors.sink.engine.types import INT64, Column, ColumnType
@@ -90,23 +90,23 @@ def _remove(
     sc.append(StagedColumn(_G, ColumnType(INT64), list(range(len(distinct)))))
     sc.append(StagedColumn(_N, ColumnType(INT64), counts))
     rel = d.stage("old", sc)
-    t, rid = qualified(tb.table), d.row_id
+    q, t, rid = d.quote, d.table_name(tb.table), d.row_id
     conds = []
     for c in sc[: len(cols)]:
         # '=' where no old row holds NULL (the same there, and it lets the target hash-join)
         op = "IS NOT DISTINCT FROM" if None in c.values else "="
-        cur = d.match_expr(c, f"cur.{quote(c.name)}")
-        conds.append(f"{cur} {op} {d.match_expr(c, d.select_expr(c, f's.{quote(c.name)}'))}")
+        cur = d.match_expr(c, f"cur.{q(c.name)}")
+        conds.append(f"{cur} {op} {d.match_expr(c, d.select_expr(c, f's.{q(c.name)}'))}")
     if "__deleted" in info.columns:  # a soft-deleted row is gone already
-        conds.append('cur."__deleted" IS NOT TRUE')
+        conds.append(f"cur.{q('__deleted')} IS NOT TRUE")
     match = (
-        f"SELECT cur.{rid} AS rid, s.{quote(_N)} AS n, "
-        f"row_number() OVER (PARTITION BY s.{quote(_G)}) AS rn "
+        f"SELECT cur.{rid} AS rid, s.{q(_N)} AS n, "
+        f"row_number() OVER (PARTITION BY s.{q(_G)}) AS rn "
         f"FROM {t} AS cur JOIN {rel} AS s ON {' AND '.join(conds) or 'TRUE'}"
     )
     which = f"{rid} IN (SELECT rid FROM ({match}) AS m WHERE rn <= n)"
     if mark:
-        d.execute(f'UPDATE {t} SET "__deleted" = TRUE WHERE {which}')
+        d.execute(f"UPDATE {t} SET {q('__deleted')} = TRUE WHERE {which}")
     else:
         d.execute(f"DELETE FROM {t} WHERE {which}")
     d.unstage(rel)

@@ -1,43 +1,42 @@
 """The ``_hub_offsets`` table: the next offset to read per connector, topic and partition,
 written in the same transaction as the rows it covers (exactly-once into the target).
 
-    CREATE TABLE "_hub_offsets" (connector VARCHAR, topic VARCHAR, "partition" INTEGER,
-                                 next_offset BIGINT, PRIMARY KEY (connector, topic, "partition"))
+    _hub_offsets (connector STRING, topic STRING, partition INT32, next_offset INT64,
+                  PRIMARY KEY (connector, topic, partition))
+
+in the dialect's type names (`Dialect.create_table`), written by `Dialect.upsert_values`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from connectors.sink.engine.dialect import Dialect, quote
+from connectors.sink.engine.dialect import Dialect
+from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.types import INT32, INT64, STRING, ColumnType
 
 TABLE = "_hub_offsets"
-_T = quote(TABLE)
+REF = TableRef(None, TABLE)
+_KEY = ("connector", "topic", "partition")
+_NAMES = (*_KEY, "next_offset")
 
 
 def ensure_table(d: Dialect) -> None:
-    d.execute(
-        f"CREATE TABLE IF NOT EXISTS {_T} (connector VARCHAR NOT NULL, topic VARCHAR NOT NULL, "
-        '"partition" INTEGER NOT NULL, next_offset BIGINT NOT NULL, '
-        'PRIMARY KEY (connector, topic, "partition"))'
-    )
+    text, int32, int64 = (d.sql_type(ColumnType(k)) for k in (STRING, INT32, INT64))
+    columns = dict(zip(_NAMES, (text, text, int32, int64), strict=True))
+    d.create_table(REF, columns, _KEY, if_not_exists=True)
 
 
 def read(d: Dialect, connector: str) -> dict[tuple[str, int], int]:
-    p = d.param
+    q = d.quote
     rows = d.execute(
-        f'SELECT topic, "partition", next_offset FROM {_T} WHERE connector = {p}', [connector]
+        f"SELECT {q('topic')}, {q('partition')}, {q('next_offset')} FROM {d.table_name(REF)} "
+        f"WHERE {q('connector')} = {d.param}",
+        [connector],
     )
     return {(str(t), int(part)): int(off) for t, part, off in rows}
 
 
 def write(d: Dialect, connector: str, offsets: Mapping[tuple[str, int], int]) -> None:
-    p = d.param
-    rows = sorted(offsets.items())
-    values = ", ".join([f"({p}, {p}, {p}, {p})"] * len(rows))
-    d.execute(
-        f'INSERT INTO {_T} (connector, topic, "partition", next_offset) VALUES {values} '
-        'ON CONFLICT (connector, topic, "partition") DO UPDATE SET '
-        "next_offset = EXCLUDED.next_offset",
-        [x for (t, part), off in rows for x in (connector, t, part, off)],
-    )
+    rows = [(connector, t, part, off) for (t, part), off in sorted(offsets.items())]
+    d.upsert_values(REF, _KEY, _NAMES, rows, replace=True)

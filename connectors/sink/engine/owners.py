@@ -10,8 +10,8 @@ rows, so it outlives restarts and is shared by the connector's tasks (a claim th
 committed first wins); a table that no longer exists is owned again by the next topic that
 writes it.
 
-    CREATE TABLE "_hub_table_topics" (table_schema VARCHAR, table_name VARCHAR, topic VARCHAR,
-                                      PRIMARY KEY (table_schema, table_name))
+    _hub_table_topics (table_schema STRING, table_name STRING, topic STRING,
+                       PRIMARY KEY (table_schema, table_name))
 
 ``table_schema`` is ``''`` for a table without a schema.
 """
@@ -20,34 +20,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from connectors.sink.engine.dialect import Dialect, quote
+from connectors.sink.engine.dialect import Dialect
 from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.types import STRING, ColumnType
 
 TABLE = "_hub_table_topics"
-_T = quote(TABLE)
+REF = TableRef(None, TABLE)
+_KEY = ("table_schema", "table_name")
+_NAMES = (*_KEY, "topic")
 
 
 def ensure_table(d: Dialect) -> None:
-    d.execute(
-        f"CREATE TABLE IF NOT EXISTS {_T} (table_schema VARCHAR NOT NULL, "
-        "table_name VARCHAR NOT NULL, topic VARCHAR NOT NULL, "
-        "PRIMARY KEY (table_schema, table_name))"
-    )
+    text = d.sql_type(ColumnType(STRING))
+    d.create_table(REF, dict.fromkeys(_NAMES, text), _KEY, if_not_exists=True)
 
 
 def read(d: Dialect) -> dict[TableRef, str]:
-    rows = d.execute(f"SELECT table_schema, table_name, topic FROM {_T}")
+    names = ", ".join(d.quote(n) for n in _NAMES)
+    rows = d.execute(f"SELECT {names} FROM {d.table_name(REF)}")
     return {TableRef(str(s) or None, str(n)): str(t) for s, n, t in rows}
 
 
 def write(d: Dialect, owners: Mapping[TableRef, str], *, replace: bool) -> None:
     """Store the owners; an existing row is overwritten only with ``replace``."""
-    p = d.param
-    rows = sorted(((t.schema or "", t.name), topic) for t, topic in owners.items())
-    values = ", ".join([f"({p}, {p}, {p})"] * len(rows))
-    action = "UPDATE SET topic = EXCLUDED.topic" if replace else "NOTHING"
-    d.execute(
-        f"INSERT INTO {_T} (table_schema, table_name, topic) VALUES {values} "
-        f"ON CONFLICT (table_schema, table_name) DO {action}",
-        [x for (s, n), topic in rows for x in (s, n, topic)],
-    )
+    rows = sorted((t.schema or "", t.name, topic) for t, topic in owners.items())
+    d.upsert_values(REF, _KEY, _NAMES, rows, replace=replace)

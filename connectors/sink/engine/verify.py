@@ -9,7 +9,6 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from connectors.sink.engine.dialect import qualified, quote
 from connectors.sink.engine.naming import TableNamer, TableRef
 from connectors.sink.engine.types import leaf
 from hub.runtime.validation import csv_list
@@ -30,7 +29,7 @@ class EngineTarget:
         regex = str(config.get("topics.regex") or "")
         self.regex = re.compile(regex) if regex else None
         self.dialect.begin()
-        self.dialect.execute("SET TimeZone = 'UTC'")  # zoned values as text in UTC
+        self.dialect.set_utc()  # zoned values as text in UTC
 
     def _takes(self, topic: str) -> bool:
         return topic in self.topics or bool(self.regex and self.regex.fullmatch(topic))
@@ -46,22 +45,23 @@ class EngineTarget:
         if info is None:
             return TargetTable(str(ref), False, lambda: iter(()), lambda: 0)
         present = set(info.columns)
+        d, q = self.dialect, self.dialect.quote
         select = ", ".join(
             "NULL" if c.name not in present
-            else f"CAST({quote(c.name)} AS VARCHAR)" if c.type.kind in TEXT_KINDS
-            else quote(c.name)
+            else d.text_expr(q(c.name)) if c.type.kind in TEXT_KINDS
+            else q(c.name)
             for c in source.columns
         )  # fmt: skip
-        where = ' WHERE "__deleted" IS NOT TRUE' if "__deleted" in present else ""
-        sql = f"SELECT {select} FROM {qualified(ref)}{where}"
+        where = f" WHERE {q('__deleted')} IS NOT TRUE" if "__deleted" in present else ""
+        sql = f"SELECT {select} FROM {d.table_name(ref)}{where}"
         kinds = [(c.type.kind, leaf(c.type).kind) for c in source.columns]
 
         def rows() -> Iterator[Row]:
-            for values in self.dialect.execute(sql):
+            for values in d.execute(sql):
                 yield tuple(comparable(k, v, i) for (k, i), v in zip(kinds, values, strict=True))
 
         def count() -> int:
-            return int(self.dialect.execute(f"SELECT count(*) FROM {qualified(ref)}{where}")[0][0])
+            return int(d.execute(f"SELECT count(*) FROM {d.table_name(ref)}{where}")[0][0])
 
         return TargetTable(_name(ref), True, rows, count)
 

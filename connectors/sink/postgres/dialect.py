@@ -1,6 +1,7 @@
 """The PostgreSQL dialect (psycopg 3): batches are COPYed into TEMP staging tables
-(``ON COMMIT DROP``), then applied with ``INSERT … ON CONFLICT`` / ``DELETE … USING`` in the
-same transaction. A lost connection is a `SinkTransientError`; the next batch reconnects.
+(``ON COMMIT DROP``), then applied with ``INSERT … ON CONFLICT`` / ``DELETE … USING``
+(`statements`) in the same transaction. A lost connection is a `SinkTransientError`;
+the next batch reconnects.
 
 Thread safety: one task thread uses the dialect.
 """
@@ -11,16 +12,17 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, qualified, quote
+from connectors.sink.engine.dialect import StagedColumn, TableInfo
 from connectors.sink.engine.errors import SinkFatalError, SinkTransientError
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import ColumnType
 from connectors.sink.postgres import types as ptypes
 from connectors.sink.postgres.config import PostgresSinkConfig, conninfo
+from connectors.sink.postgres.statements import OnConflict
 from hub.errors import describe
 
 
-class PostgresDialect(Dialect):
+class PostgresDialect(OnConflict):
     row_id = "ctid"
     param = "%s"
 
@@ -73,10 +75,6 @@ class PostgresDialect(Dialect):
             cur.execute(sql, list(params) if params else None)
             return list(cur.fetchall()) if cur.description else []
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self._con.cursor() as cur:
-            cur.executemany(sql, [list(r) for r in rows])
-
     def sql_type(self, t: ColumnType) -> str:
         return ptypes.sql_type(t)
 
@@ -84,7 +82,7 @@ class PostgresDialect(Dialect):
         return ptypes.column_type(sql_type)
 
     def describe(self, table: TableRef) -> TableInfo | None:
-        name = qualified(table)
+        name = self.table_name(table)
         cols = self.execute(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
             "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped "
@@ -103,9 +101,10 @@ class PostgresDialect(Dialect):
 
     def stage(self, name: str, columns: Sequence[StagedColumn]) -> str:
         self._stage_n += 1
-        rel = quote(f"_hub_stage_{name}_{self._stage_n}")
-        defs = ", ".join(f"{quote(c.name)} {ptypes.staged_type(c.type)}" for c in columns)
-        names = ", ".join(quote(c.name) for c in columns)
+        q = self.quote
+        rel = q(f"_hub_stage_{name}_{self._stage_n}")
+        defs = ", ".join(f"{q(c.name)} {ptypes.staged_type(c.type)}" for c in columns)
+        names = ", ".join(q(c.name) for c in columns)
         with self._con.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE {rel} ({defs}) ON COMMIT DROP")
             values = [ptypes.staged_values(c.name, c.type, c.values) for c in columns]

@@ -1,5 +1,6 @@
-"""A sink under test against a real target: a DuckDB file in tmp_path or a fresh PostgreSQL
-database from the session server (`pg_db`)."""
+"""A sink under test against a real target (`targets`): a DuckDB file in tmp_path or a fresh
+PostgreSQL database from the session server (`pg_db`), with the dialect's own statements or
+the engine's default ``MERGE``."""
 
 from __future__ import annotations
 
@@ -9,26 +10,26 @@ from typing import Any
 
 import pytest
 
-from connectors.sink.duckdb import DuckDBSinkTask
+from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.task import EngineSinkTask
-from connectors.sink.postgres import PostgresSinkTask
 from hub.log import TopicPartition
 from hub.runtime.api import SinkRecord, SinkTaskContext
-from tests.fixtures.postgres import PgServer
+from tests.connectors.sink.targets import TARGETS, Target, place
 
 
 class Sink:
     """Drives a sink task as the runner does (start, open, put, flush) and reads the target
     through the task's own connection (DuckDB lets one process hold the file)."""
 
-    def __init__(self, kind: str, url: str, **config: Any) -> None:
-        self.kind, self.url = kind, url
+    def __init__(self, target: Target, url: str, **config: Any) -> None:
+        self.target, self.url = target, url
+        self.kind = target.database  # what the SQL of a test reads from: duckdb, postgres
         self.config = {"connection.url": url, **config}
         self.task: EngineSinkTask | None = None
 
     def start(self, topics: Sequence[str] = (), **config: Any) -> dict[TopicPartition, int]:
         self.stop()
-        task = DuckDBSinkTask() if self.kind == "duckdb" else PostgresSinkTask()
+        task = self.target.task()
         task.start({**self.config, **config}, SinkTaskContext("sink", 0))
         self.task = task
         return task.open({TopicPartition(t, 0) for t in topics})
@@ -52,13 +53,15 @@ class Sink:
             d.rollback()
 
     def rows(self, table: str, order: str = "1") -> list[tuple[Any, ...]]:
-        return self.query(f'SELECT * FROM "{table}" ORDER BY {order}')
+        if self.task is None:
+            self.start()
+        assert self.task is not None
+        name = self.task.dialect.table_name(TableRef(None, table))
+        return self.query(f"SELECT * FROM {name} ORDER BY {order}")
 
     def columns(self, table: str) -> dict[str, str]:
         assert self.task is not None
         self.task.tables.clear()
-        from connectors.sink.engine.naming import TableRef
-
         d = self.task.dialect
         d.begin()
         try:
@@ -73,20 +76,17 @@ class Sink:
             self.task = None
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=list(TARGETS))
 def sink(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sink]:
-    if request.param == "duckdb":
-        s = Sink("duckdb", f"duckdb://{tmp_path / 'sink.duckdb'}")
-    else:
-        server: PgServer = request.getfixturevalue("pg_server")
-        db: str = request.getfixturevalue("pg_db")
-        s = Sink("postgres", f"postgresql://{server.user}@{server.host}:{server.port}/{db}")
+    target = TARGETS[request.param]
+    url, _ = place(target, request, tmp_path)
+    s = Sink(target, url)
     yield s
     s.stop()
 
 
 @pytest.fixture
 def duck(tmp_path: Path) -> Iterator[Sink]:
-    s = Sink("duckdb", f"duckdb://{tmp_path / 'sink.duckdb'}")
+    s = Sink(TARGETS["duckdb"], f"duckdb://{tmp_path / 'sink.duckdb'}")
     yield s
     s.stop()

@@ -13,6 +13,7 @@ from hub.runtime.api import SinkTaskContext
 from hub.runtime.validation import validate
 from tests.connectors.sink.conftest import Sink
 from tests.connectors.sink.events import people
+from tests.connectors.sink.targets import TARGETS
 
 
 def _validate(cls: str, **config: Any) -> Any:
@@ -76,7 +77,7 @@ def test_debezium_jdbc_class_name_picks_the_dialect_from_the_url(
 def test_wrong_password_is_transient_and_hidden(pg_server: Any, pg_db: str) -> None:
     from hub.errors import TransientError
 
-    s = Sink("postgres", f"postgresql://nobody:hunter2@{pg_server.host}:1/{pg_db}")
+    s = Sink(TARGETS["postgres"], f"postgresql://nobody:hunter2@{pg_server.host}:1/{pg_db}")
     with pytest.raises(TransientError) as err:
         s.start()
     assert "hunter2" not in str(err.value)

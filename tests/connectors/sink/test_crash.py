@@ -19,6 +19,8 @@ from connectors.source.postgres.types import Oid
 from hub.log import Log
 from hub.runtime.converters import JsonConverter
 from tests.connectors.sink.events import PgTable
+from tests.connectors.sink.targets import TARGETS, place
+from tests.connectors.sink.targets import Target as SinkTarget
 from tests.fixtures.duckdb_reader import read_duckdb
 from tests.fixtures.hub_process import start_hub, stop_hub
 
@@ -84,13 +86,13 @@ def _prefill(data: Path) -> tuple[dict[int, tuple[Any, ...]], Counter[tuple[int,
     return items, Counter((b["seq"], b["v"]) for b in bag)
 
 
-def _config(tmp_path: Path, cls: str, url: str) -> str:
+def _config(tmp_path: Path, target: SinkTarget, url: str) -> str:
     path = tmp_path / "sink.yaml"
     path.write_text(
         textwrap.dedent(f"""
         name: warehouse
         config:
-          connector.class: {cls}
+          connector.class: {target.connector_class}
           topics: srv.public.items,srv.public.audit
           connection.url: {url}
           batch.size: 100
@@ -98,7 +100,7 @@ def _config(tmp_path: Path, cls: str, url: str) -> str:
           offset.flush.interval.ms: 100000
     """)
         # DuckDB: let go of the file between batches so the test can look at it
-        + ("  duckdb.idle.release.ms: 50\n" if cls == "duckdb" else "")
+        + ("  duckdb.idle.release.ms: 50\n" if target.database == "duckdb" else "")
     )
     return str(path)
 
@@ -115,8 +117,9 @@ def _wait_started(tmp_path: Path, runs: int) -> None:
 class Target:
     """Reads the sink's target from outside the worker (DuckDB: read-only, between batches)."""
 
-    def __init__(self, kind: str, url: str, where: str) -> None:
-        self.kind, self.url, self.where = kind, url, where
+    def __init__(self, target: SinkTarget, url: str, where: str) -> None:
+        self.target, self.url, self.where = target, url, where
+        self.kind = target.database
 
     def read(self, sql: str) -> list[tuple[Any, ...]] | None:
         if self.kind == "postgres":
@@ -139,23 +142,17 @@ class Target:
         return "strftime(seen, '%Y-%m-%dT%H:%M:%S.%f')"
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=list(TARGETS))
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
-    if request.param == "duckdb":
-        path = str(tmp_path / "w.duckdb")
-        return Target("duckdb", f"duckdb://{path}", path)
-    server = request.getfixturevalue("pg_server")
-    db = request.getfixturevalue("pg_db")
-    return Target("postgres", f"postgresql://{server.user}@{server.host}:{server.port}/{db}",
-                  server.dsn(db))  # fmt: skip
+    t = TARGETS[request.param]
+    return Target(t, *place(t, request, tmp_path))
 
 
 @pytest.mark.integration
 @pytest.mark.slow
 def test_kill_9_at_random_moments_leaves_the_table_exact(tmp_path: Path, target: Target) -> None:
     expected, audit = _prefill(tmp_path / "data")
-    cls = "postgres-sink" if target.kind == "postgres" else "duckdb"
-    config = _config(tmp_path, cls, target.url)
+    config = _config(tmp_path, target.target, target.url)
     rnd = random.Random(3)
     progress: list[int] = []
     total = N_EVENTS + N_AUDIT

@@ -28,7 +28,7 @@ def _dlq(worker: Worker) -> list[bytes | None]:
 
 def test_a_dead_lettered_last_record_is_not_processed_again(sink: Sink, tmp_path: Path) -> None:
     config = {
-        "connector.class": "duckdb" if sink.kind == "duckdb" else "postgres-sink",
+        "connector.class": sink.target.connector_class,
         "connection.url": sink.url, "topics": "in", "table.name.format": "t",
         "primary.key.mode": "none", "delete.enabled": "false",
         "value.converter.schemas.enable": "false",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.connectors.sink.conftest import Sink
 from tests.connectors.sink.events import people
+from tests.connectors.sink.targets import TARGETS
 
 READER = """
 import sys, time, duckdb
@@ -22,7 +23,7 @@ con.close()
 
 def test_a_reader_attaches_while_idle_and_the_sink_waits_for_it(tmp_path: Path) -> None:
     path = tmp_path / "sink.duckdb"
-    sink = Sink("duckdb", f"duckdb://{path}", **{"duckdb.idle.release.ms": 50})
+    sink = Sink(TARGETS["duckdb"], f"duckdb://{path}", **{"duckdb.idle.release.ms": 50})
     t = people()
     try:
         sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"})])

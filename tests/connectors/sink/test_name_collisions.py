@@ -120,13 +120,13 @@ def test_two_topics_that_name_one_table_are_a_per_table_error(sink: Sink) -> Non
     assert sink.rows("merged") == [(7, "a.b"), (8, "a_b")]
 
 
-@pytest.mark.parametrize("sink", ["postgres"], indirect=True)  # DuckDB: one writer a file
+@pytest.mark.parametrize("sink", ["postgres", "postgres-merge"], indirect=True)  # DuckDB: 1 writer
 def test_the_owner_is_shared_by_the_tasks_of_a_target(sink: Sink) -> None:
     """A second task started before the first claimed the table still refuses the other
     topic: it asks the target, not only what it read at its start."""
     cols = [("id", Oid.INT4, -1), ("v", Oid.TEXT, -1)]
     dotted, under = PgTable("a.b", cols), PgTable("a_b", cols)
-    other = Sink(sink.kind, sink.url)
+    other = Sink(sink.target, sink.url)
     other.start([under.topic])
     try:
         sink.put([dotted.insert(0, {"id": 1, "v": "from a.b"})])

@@ -1,0 +1,98 @@
+"""PostgreSQL's own statements for a batch, in place of the engine's default ``MERGE``:
+``INSERT … ON CONFLICT`` and ``DELETE … USING``, faster there (measured: see `OnConflict`).
+
+A batch's deletes are staged apart and applied by ``DELETE FROM t USING stage WHERE key``
+(soft: ``UPDATE t SET __deleted = TRUE FROM stage WHERE key``), then its rows by::
+
+    INSERT INTO t (k, c, …) SELECT s.k, s.c, … FROM stage s
+      ON CONFLICT (k) DO UPDATE SET c = EXCLUDED.c, …
+
+An unchanged TOASTed value reads the row's current one (``LEFT JOIN t AS cur``). Rows of a
+table whose primary key is not the batch's key have no conflict to name: the default
+``MERGE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from connectors.sink.engine.dialect import Dialect, Merge, StagedColumn
+from connectors.sink.engine.merge import KEEP_PREFIX
+from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.types import BOOLEAN, ColumnType
+
+
+class OnConflict(Dialect):
+    """`Dialect` with ``ON CONFLICT`` upserts instead of ``MERGE``. bench/sink_bench.py, 300 k
+    events into 100 k keys on 2 shared cores, three alternating runs (2026-12-03): these
+    statements 71.8 / 64.6 / 75.8 k events/s, the default ``MERGE`` 54.8 / 61.2 / 56.9 k.
+    (DuckDB went the other way, ``MERGE`` 93.9 / 80.5 / 101.1 against 86.4 / 80.0 / 87.7 k,
+    and keeps the default.)"""
+
+    def _match(self, key: Sequence[str], a: str, b: str) -> str:
+        q = self.quote
+        return " AND ".join(f"{a}.{q(k)} = {b}.{q(k)}" for k in key)
+
+    def merge(self, m: Merge) -> None:
+        if m.count and not m.constraint:  # no conflict to name: the default MERGE
+            super().merge(m)
+            return
+        q, t = self.quote, self.table_name(m.table)
+        if m.deletes:
+            rel = self.stage("del", m.deletes)
+            cond = self._match(m.key, t, rel)
+            if m.soft:
+                self.execute(f"UPDATE {t} SET {q('__deleted')} = TRUE FROM {rel} WHERE {cond}")
+            else:
+                self.execute(f"DELETE FROM {t} USING {rel} WHERE {cond}")
+            self.unstage(rel)
+        if not m.count:
+            return
+        keep = m.keep
+        flag = ColumnType(BOOLEAN)
+        marks = [StagedColumn(KEEP_PREFIX + c, flag, list(v)) for c, v in keep.items()]
+        rel = self.stage("up", [*m.rows, *marks])
+        exprs = []
+        for sc in m.rows:
+            e = self.select_expr(sc, f"{rel}.{q(sc.name)}")
+            if sc.name in keep:  # an unchanged TOASTed value: the row's current one
+                e = f"CASE WHEN {rel}.{q(KEEP_PREFIX + sc.name)} THEN cur.{q(sc.name)} ELSE {e} END"
+            exprs.append(e)
+        source = rel
+        if keep:
+            source = f"{rel} LEFT JOIN {t} AS cur ON {self._match(m.key, 'cur', rel)}"
+        names = ", ".join(q(c.name) for c in m.rows)
+        sql = f"INSERT INTO {t} ({names}) SELECT {', '.join(exprs)} FROM {source}"
+        on = ", ".join(q(k) for k in m.key)
+        rest = [c.name for c in m.rows if c.name not in m.key]
+        if rest:
+            sets = ", ".join(f"{q(n)} = EXCLUDED.{q(n)}" for n in rest)
+            sql += f" ON CONFLICT ({on}) DO UPDATE SET {sets}"
+        else:
+            sql += f" ON CONFLICT ({on}) DO NOTHING"
+        self.execute(sql)
+        self.unstage(rel)
+
+    def upsert_values(
+        self,
+        table: TableRef,
+        key: Sequence[str],
+        names: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        replace: bool,
+    ) -> None:
+        if not rows:
+            return
+        q, p = self.quote, self.param
+        values = ", ".join(["(" + ", ".join([p] * len(names)) + ")"] * len(rows))
+        rest = [n for n in names if n not in key]
+        action = "NOTHING"
+        if replace and rest:
+            action = "UPDATE SET " + ", ".join(f"{q(n)} = EXCLUDED.{q(n)}" for n in rest)
+        self.execute(
+            f"INSERT INTO {self.table_name(table)} ({', '.join(q(n) for n in names)}) "
+            f"VALUES {values} ON CONFLICT ({', '.join(q(k) for k in key)}) DO {action}",
+            [v for row in rows for v in row],
+        )

@@ -1,0 +1,70 @@
+"""The targets the sink engine tests run against: each a connector (its task builds the
+dialect) and the database the fixtures start for it.
+
+``duckdb`` and ``postgres`` are the sinks as shipped (DuckDB applies batches with the
+engine's default statements, `MERGE`: connectors/sink/engine/merge.py; PostgreSQL with its
+own, ``ON CONFLICT``); ``postgres-merge`` is PostgreSQL with the default statements, which a
+warehouse dialect inherits unless it overrides them. A new warehouse adds one `Target` here
+and, in `place`, where its tables live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.sink.duckdb.connector import DuckDBSink
+from connectors.sink.engine.dialect import Dialect, default_statements
+from connectors.sink.postgres.connector import PostgresSink, PostgresSinkTask
+from hub.runtime.api import SinkConnector
+
+
+class PostgresMergeTask(PostgresSinkTask):
+    def make_dialect(self, cfg: Any) -> Dialect:
+        return default_statements(super().make_dialect(cfg))
+
+
+class PostgresMergeSink(PostgresSink):
+    name = "postgres-merge"
+    aliases = ()
+    task_class = PostgresMergeTask
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str
+    connector: type[SinkConnector]
+    database: str  # the server its tables live in: "duckdb" (a file) or "postgres"
+
+    @property
+    def connector_class(self) -> str:
+        """The ``connector.class`` that names it (importable from the tests)."""
+        c = self.connector
+        return c.name if c.__module__.startswith("connectors.") else f"{__name__}:{c.__name__}"
+
+    def task(self) -> Any:
+        return self.connector.task_class()
+
+
+TARGETS = {
+    t.id: t
+    for t in (
+        Target("duckdb", DuckDBSink, "duckdb"),
+        Target("postgres", PostgresSink, "postgres"),
+        Target("postgres-merge", PostgresMergeSink, "postgres"),
+    )
+}
+
+
+def place(target: Target, request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """A fresh place for the target's tables: its ``connection.url``, and where a test reads
+    them from outside the sink (a DuckDB file's path, a PostgreSQL DSN)."""
+    if target.database == "duckdb":
+        path = str(tmp_path / "sink.duckdb")
+        return f"duckdb://{path}", path
+    server = request.getfixturevalue("pg_server")
+    db = request.getfixturevalue("pg_db")
+    return f"postgresql://{server.user}@{server.host}:{server.port}/{db}", server.dsn(db)
