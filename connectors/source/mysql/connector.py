@@ -118,8 +118,11 @@ class MySqlSourceTask(SourceTask):
             base = {k: offset[k] for k in ("file", "pos", "gtids") if offset.get(k) is not None}
             if offset.get("stream"):
                 base["stream"] = offset["stream"]
-            resume_at = (str(offset["table"]), offset.get("after"))
-            log.info("resuming the snapshot at %s after %s", resume_at[0], resume_at[1])
+            if offset.get("table") is not None:
+                resume_at = (str(offset["table"]), offset.get("after"))
+                log.info("resuming the snapshot at %s after %s", resume_at[0], resume_at[1])
+            else:
+                log.info("restarting the snapshot from %s:%s", base["file"], base["pos"])
         else:
             p, found = begin(con, cfg, self.mariadb, True, self.filters)
             assert p is not None
@@ -141,6 +144,10 @@ class MySqlSourceTask(SourceTask):
         self._markers = SnapshotMarkers(resumed=resume_at is not None)
         self._snapshot_ts = time.time_ns() // 1_000_000
         self._chunks = chunks(con, found, keys, cfg.snapshot_fetch_size, resume_at)
+        # the position is stored before the first row is emitted: a task that dies before it
+        # stored any row must stream from this same position after reading the tables again,
+        # or the deletes in between would never reach rows its first attempt emitted
+        self._announce = resume_at is None
         log.info("snapshot of %d table(s), ~%d rows, at %s:%s", len(found),
                  sum(t.estimated_rows for t in found), base["file"], base["pos"])  # fmt: skip
 
@@ -155,6 +162,11 @@ class MySqlSourceTask(SourceTask):
         """Up to max.batch.size snapshot rows. The runtime stores only the offset of a poll's
         last record, so the records of one run of rows share the offset after its last row
         (built once), and rows of one marker share their source block."""
+        if self._announce:  # first the position alone, committed at once
+            self._announce = False
+            self._context.request_commit()
+            return [offset_update(self.partition, {**self._base, "snapshot": True,
+                                                   "table": None, "after": None})]  # fmt: skip
         out: list[SourceRecord] = []
         limit = self.cfg.max_batch_size
         while len(out) < limit:
