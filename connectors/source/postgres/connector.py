@@ -235,11 +235,20 @@ class PostgresSourceTask(SourceTask):
             if repl is not None:
                 repl.close()  # the snapshot is imported: the export may end
         self._chunks = self.reader.chunks()
+        # the consistent point is stored before the first row is emitted: a task that dies
+        # before it stored any row resumes the snapshot on the same slot and streams from
+        # the same point, instead of dropping the slot for a new one (the deletes in between
+        # would then never reach rows its first attempt emitted)
+        self._announce = resume_at is None
         total = sum(t.estimated_rows for t in tables)
         log.info("snapshot of %d table(s), ~%d rows, at %s", len(tables), total,
                  lsn_to_str(base.snapshot_lsn or 0))  # fmt: skip
 
     def _poll_snapshot(self) -> list[SourceRecord | EncodedBatch]:
+        if self._announce:  # first the consistent point alone, committed at once
+            self._announce = False
+            self._context.request_commit()
+            return [offset_update(self.partition, self._snapshot_base.to_dict())]
         out: list[SourceRecord | EncodedBatch] = []
         limit = self.cfg.max_batch_size
         rows = 0  # snapshot rows in out (an EncodedBatch holds many)
