@@ -1,0 +1,53 @@
+"""Review of the MySQL/MariaDB source (issue 13): defects found against a real MariaDB, one
+failing test each."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.connectors.mysql.helpers import root, source_config, start_task
+from tests.fixtures.mariadb import MariaDBServer
+
+pytestmark = pytest.mark.integration
+
+
+def _snapshot(task: Any, seconds: float = 20) -> list[Any]:
+    """The snapshot's records, up to its ``last`` marker."""
+    out: list[Any] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        out += [r for r in task.poll() if r.topic and r.value is not None]
+        if out and out[-1].value["source"]["snapshot"] == "last":
+            return out
+    raise AssertionError(f"no end of the snapshot: {len(out)} records")
+
+
+def _until(task: Any, done: Any, seconds: float = 15) -> list[Any]:
+    out: list[Any] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not done(out):
+        out += [r for r in task.poll() if r.topic and r.value is not None]
+    return out
+
+
+def test_snapshot_with_a_non_unique_message_key_reads_every_row(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """message.key.columns (a non-unique column) became the snapshot's chunk cursor:
+    ``WHERE g > last`` skips the rest of the rows sharing the chunk's last g."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY, g int)")
+    cur.execute("INSERT INTO t VALUES (1, 1), (2, 1), (3, 1), (4, 2), (5, 2)")
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "snapshot.fetch.size": 2, "message.key.columns": f"{mariadb_db}.t:g"})  # fmt: skip
+    task = start_task(cfg)
+    try:
+        snap = _snapshot(task)
+        assert sorted(r.value["after"]["id"] for r in snap) == [1, 2, 3, 4, 5]
+        assert snap[0].key == {"g": 1}
+    finally:
+        task.stop()
