@@ -29,6 +29,7 @@ from typing import Any
 from connectors.source.cdc.filters import Filters
 from connectors.source.mysql import textrows
 from connectors.source.mysql.config import MySqlSourceConfig
+from connectors.source.mysql.protocol.values import Column, T
 from connectors.source.mysql.server import (
     BinlogPosition,
     CatalogTable,
@@ -166,10 +167,24 @@ def chunk_after(
     """Up to ``limit`` rows of ``t`` (all columns) with a key above ``after``, in key order."""
     cols = ", ".join(ident(c.name or "") for c in t.columns)
     order = ", ".join(ident(k) for k in key)
+    if after is not None:  # ENUM/SET sort by their number, but compare with text as text
+        columns = {c.name: c for c in t.columns}
+        after = [_ordinal(columns[k], v) for k, v in zip(key, after, strict=True)]
     where, args = _after(key, after) if after is not None else ("", [])
     relation = f"{ident(t.db)}.{ident(t.name)}"
     sql = f"SELECT {cols} FROM {relation}{where} ORDER BY {order} LIMIT {int(limit)}"
     return [row for batch in textrows.rows(con, sql, args, _parsers(t), limit) for row in batch]
+
+
+def _ordinal(c: Column, v: Any) -> Any:
+    """An ENUM's index or a SET's bit mask for a key value (compared as numbers, as sorted)."""
+    if not isinstance(v, str):
+        return v
+    if c.real_type == T.ENUM:
+        return c.labels.index(v) + 1 if v in c.labels else 0
+    if c.real_type == T.SET:
+        return sum(1 << c.labels.index(m) for m in v.split(",") if m in c.labels)
+    return v
 
 
 def _parsers(t: CatalogTable) -> list[textrows.Parser | None]:

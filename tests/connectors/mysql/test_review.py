@@ -51,3 +51,30 @@ def test_snapshot_with_a_non_unique_message_key_reads_every_row(
         assert snap[0].key == {"g": 1}
     finally:
         task.stop()
+
+
+def test_snapshot_enum_key_reads_every_row(mariadb_server: MariaDBServer, mariadb_db: str) -> None:
+    """ORDER BY an ENUM sorts by its index, ``k > 'z'`` compares the strings."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (k enum('z','y','x','a') PRIMARY KEY, v int)")
+    cur.execute("INSERT INTO t VALUES ('z',1),('y',1),('x',1),('a',1)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.fetch.size": 1}))
+    try:
+        snap = _snapshot(task)
+        assert sorted(r.key["k"] for r in snap) == ["a", "x", "y", "z"]
+    finally:
+        task.stop()
+
+
+def test_snapshot_set_key_reads_every_row(mariadb_server: MariaDBServer, mariadb_db: str) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (k set('z','y','a') PRIMARY KEY, v int)")
+    cur.execute("INSERT INTO t VALUES ('',1),('z',1),('y',1),('z,y',1),('a',1),('z,a',1)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.fetch.size": 1}))
+    try:
+        snap = _snapshot(task)
+        assert sorted(r.key["k"] for r in snap) == sorted(["", "z", "y", "z,y", "a", "z,a"])
+    finally:
+        task.stop()
