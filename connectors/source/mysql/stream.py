@@ -283,11 +283,13 @@ class ChangeStream:
             return  # inside a transaction
         if word == "XA":
             raise ConfigError(f"XA transactions in the binlog are not supported yet ({sql!r})")
-        # DDL (standalone): the next TABLE_MAP of a changed table brings its new columns
+        # DDL: the next TABLE_MAP of a changed table brings its new columns
         log.info("DDL in %s: %s", db or "(no database)", sql[:200])
         self._maps.clear()
         self._by_id.clear()
         self._ignored.clear()
+        if self._txn is not None and self.mariadb and not self._txn.standalone:
+            return  # CREATE TABLE ... SELECT: its rows and its XID follow in the transaction
         self._commit(h)
 
     def _table_map(self, event: memoryview, checksum: bool) -> None:

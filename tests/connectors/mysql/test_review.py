@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.connectors.mysql.helpers import root, source_config, start_task
+from tests.connectors.mysql.helpers import poll_for, root, source_config, start_task
 from tests.fixtures.mariadb import MariaDBServer
 
 pytestmark = pytest.mark.integration
@@ -76,5 +76,25 @@ def test_snapshot_set_key_reads_every_row(mariadb_server: MariaDBServer, mariadb
     try:
         snap = _snapshot(task)
         assert sorted(r.key["k"] for r in snap) == sorted(["", "z", "y", "z,y", "a", "z,a"])
+    finally:
+        task.stop()
+
+
+def test_create_table_select_in_the_stream(mariadb_server: MariaDBServer, mariadb_db: str) -> None:
+    """CREATE TABLE ... SELECT is one transaction: GTID, the CREATE query, rows, XID."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE a (id int PRIMARY KEY)")
+    cur.execute("INSERT INTO a VALUES (1), (2)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
+    try:
+        poll_for(task, 0.3)
+        cur.execute("CREATE TABLE b (PRIMARY KEY (id)) SELECT id FROM a")
+        cur.execute("ALTER TABLE b ADD c int")
+        cur.execute("INSERT INTO b VALUES (4, 8)")
+        cur.execute("INSERT INTO a VALUES (3)")
+        got = _until(task, lambda out: any(r.key == {"id": 3} for r in out))
+        ops = sorted((r.topic.rsplit(".", 1)[1], r.key["id"]) for r in got)
+        assert ops == [("a", 3), ("b", 1), ("b", 2), ("b", 4)]
     finally:
         task.stop()
