@@ -98,3 +98,38 @@ def test_create_table_select_in_the_stream(mariadb_server: MariaDBServer, mariad
         assert ops == [("a", 3), ("b", 1), ("b", 2), ("b", 4)]
     finally:
         task.stop()
+
+
+def _snapshot_and_stream(
+    server: MariaDBServer, db: str, columns: str, values: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``after`` of one row read by the snapshot and of the same row streamed."""
+    con = root(server, db)
+    cur = con.cursor()
+    cur.execute("SET sql_mode = ''")
+    cur.execute(f"CREATE TABLE t (id int PRIMARY KEY, {columns})")
+    cur.execute(f"INSERT INTO t VALUES (1, {values})")
+    task = start_task(source_config(server, db))
+    try:
+        snap = _snapshot(task)
+        cur.execute(f"INSERT INTO t VALUES (2, {values})")
+        got = _until(task, lambda out: bool(out))
+        a, b = dict(snap[0].value["after"]), dict(got[0].value["after"])
+        a.pop("id"), b.pop("id")
+        return a, b
+    finally:
+        task.stop()
+
+
+def test_zero_timestamp_is_the_same_in_snapshot_and_stream(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """A zero TIMESTAMP: null (nullable) or the epoch (NOT NULL) in the snapshot, but the
+    binlog's 0 seconds decoded as 1970-01-01T00:00:00.000000Z by the stream."""
+    snap, stream = _snapshot_and_stream(
+        mariadb_server, mariadb_db,
+        "a timestamp(6) NULL, b timestamp(3) NOT NULL DEFAULT '2000-01-01', c timestamp NULL",
+        "'0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00 00:00:00'",
+    )  # fmt: skip
+    assert snap == {"a": None, "b": "1970-01-01T00:00:00Z", "c": None}
+    assert stream == snap
