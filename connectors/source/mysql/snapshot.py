@@ -136,7 +136,7 @@ def _table_rows(
     con: Any, t: CatalogTable, key: tuple[str, ...], size: int, after: list[Any] | None
 ) -> Iterator[tuple[list[tuple[Any, ...]], bool]]:
     names = [c.name or "" for c in t.columns]
-    cols = ", ".join(ident(n) for n in names)
+    cols = select_list(t)
     source = f"{ident(t.db)}.{ident(t.name)}"
     if not key:
         batches = textrows.rows(con, f"SELECT {cols} FROM {source}", (), _parsers(t), size)
@@ -165,7 +165,7 @@ def chunk_after(
     con: Any, t: CatalogTable, key: Sequence[str], after: Sequence[Any] | None, limit: int
 ) -> list[tuple[Any, ...]]:
     """Up to ``limit`` rows of ``t`` (all columns) with a key above ``after``, in key order."""
-    cols = ", ".join(ident(c.name or "") for c in t.columns)
+    cols = select_list(t)
     order = ", ".join(ident(k) for k in key)
     if after is not None:  # ENUM/SET sort by their number, but compare with text as text
         columns = {c.name: c for c in t.columns}
@@ -174,6 +174,15 @@ def chunk_after(
     relation = f"{ident(t.db)}.{ident(t.name)}"
     sql = f"SELECT {cols} FROM {relation}{where} ORDER BY {order} LIMIT {int(limit)}"
     return [row for batch in textrows.rows(con, sql, args, _parsers(t), limit) for row in batch]
+
+
+def select_list(t: CatalogTable) -> str:
+    """The columns to SELECT; FLOAT widened to DOUBLE (exact) since the server's text of a
+    FLOAT has 6 significant digits only (16777216 -> 16777200)."""
+    return ", ".join(
+        f"{ident(c.name or '')} + 0e0" if c.real_type == T.FLOAT else ident(c.name or "")
+        for c in t.columns
+    )
 
 
 def _ordinal(c: Column, v: Any) -> Any:

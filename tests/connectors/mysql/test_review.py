@@ -133,3 +133,14 @@ def test_zero_timestamp_is_the_same_in_snapshot_and_stream(
     )  # fmt: skip
     assert snap == {"a": None, "b": "1970-01-01T00:00:00Z", "c": None}
     assert stream == snap
+
+
+def test_float_is_the_same_in_snapshot_and_stream(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """FLOAT: the snapshot parses the server's text (6 significant digits: 1.23457), the
+    stream widens the binlog's float32 to a double (1.100000023841858)."""
+    snap, stream = _snapshot_and_stream(
+        mariadb_server, mariadb_db, "a float, b float, c float", "1.1, 1.2345678, 16777216"
+    )
+    assert snap == stream
