@@ -343,6 +343,12 @@ class ChangeStream:
                                    "outside a transaction")
             )  # fmt: skip
         ev = rows_event(event, self._maps, checksum)
+        if ev.partial:  # missing columns would read as nulls (and an update as a key change)
+            raise ConfigError(
+                f"{table.db}.{table.table}: the binlog at {txn.file}:{h.log_pos - h.size} has "
+                "partial row images (a session set binlog_row_image=MINIMAL or NOBLOB): hub "
+                "needs binlog_row_image=FULL in every session that writes captured tables"
+            )
         index = txn.rows_events
         txn.rows_events += 1
         if ev.op in self.skipped_ops:

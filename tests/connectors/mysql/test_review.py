@@ -144,3 +144,32 @@ def test_float_is_the_same_in_snapshot_and_stream(
         mariadb_server, mariadb_db, "a float, b float, c float", "1.1, 1.2345678, 16777216"
     )
     assert snap == stream
+
+
+def test_session_minimal_row_image_is_not_emitted_as_nulls(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """binlog_row_image is checked globally at start, but a session may set MINIMAL: its
+    row images lack columns, which must not become nulls in the events."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY, a varchar(10), b int)")
+    cur.execute("INSERT INTO t VALUES (1, 'x', 5)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
+    try:
+        poll_for(task, 0.3)
+        cur.execute("SET SESSION binlog_row_image = 'MINIMAL'")
+        cur.execute("UPDATE t SET a = 'y' WHERE id = 1")
+        got: list[Any] = []
+        error: Exception | None = None
+        try:
+            got = _until(task, lambda out: bool(out), seconds=5)
+        except Exception as exc:  # noqa: BLE001 - a clear error is an acceptable answer
+            error = exc
+        if error is not None:
+            assert "binlog_row_image" in str(error) and f"{mariadb_db}.t" in str(error)
+        else:
+            assert got, "the update was not emitted"
+            assert got[0].value["after"] == {"id": 1, "a": "y", "b": 5}, got[0].value
+    finally:
+        task.stop()
