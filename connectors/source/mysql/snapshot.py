@@ -167,7 +167,7 @@ def chunk_after(
     """Up to ``limit`` rows of ``t`` (all columns) with a key above ``after``, in key order."""
     cols = select_list(t)
     order = ", ".join(ident(k) for k in key)
-    if after is not None:  # ENUM/SET sort by their number, but compare with text as text
+    if after is not None:  # ENUM/SET/BIT sort as numbers: compare them as numbers
         columns = {c.name: c for c in t.columns}
         after = [_ordinal(columns[k], v) for k, v in zip(key, after, strict=True)]
     where, args = _after(key, after) if after is not None else ("", [])
@@ -186,7 +186,10 @@ def select_list(t: CatalogTable) -> str:
 
 
 def _ordinal(c: Column, v: Any) -> Any:
-    """An ENUM's index or a SET's bit mask for a key value (compared as numbers, as sorted)."""
+    """An ENUM's index or a SET's bit mask for a key value (compared as numbers, as sorted);
+    a BIT's bytes as their number (a BIT compared with a string compares the string as 0)."""
+    if c.real_type == T.BIT and isinstance(v, bytes | bytearray):
+        return int.from_bytes(v, "big")
     if not isinstance(v, str):
         return v
     if c.real_type == T.ENUM:
