@@ -87,6 +87,8 @@ class ChangeStream:
         self._skip = (
             (int(resume["event"]), int(resume.get("row", 0))) if "event" in resume else None
         )
+        # until past that transaction, the place to store is still the one resumed from
+        self._resumed = dict(resume) if self._skip is not None else None
         self.skipped_ops = cfg.skipped()
         self.tombstones = cfg.tombstones_on_delete
         self.metadata = cfg.provide_transaction_metadata
@@ -151,7 +153,10 @@ class ChangeStream:
 
     # -- offsets ------------------------------------------------------------------------------
     def position(self) -> dict[str, Any]:
-        """The offset between transactions: where the next one starts."""
+        """The offset between transactions: where the next one starts (inside the one a
+        restart resumed in, until it is read on: the offset resumed from)."""
+        if self._skip is not None and self._resumed is not None:
+            return dict(self._resumed)
         out: dict[str, Any] = {"file": self.file, "pos": self.pos,
                                "server_id": self.cfg.replica_id()}  # fmt: skip
         if self.gtids is not None:
