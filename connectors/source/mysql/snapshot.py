@@ -111,6 +111,12 @@ def chunks(
     and whether it is the snapshot's last (one chunk of lookahead)."""
     pending: Chunk | None = None
     started = resume is None
+    if resume is not None and all(t.qualified != resume[0] for t in tables):
+        # the table the snapshot stopped in is gone: go on with the tables after it
+        log.warning("table %s, where the snapshot stopped, is no longer captured", resume[0])
+        gone = tuple(x.casefold() for x in resume[0].split(".", 1))
+        tables = [t for t in tables if (t.db.casefold(), t.name.casefold()) > gone]
+        started = True
     for t in tables:
         after = None
         if not started:

@@ -402,3 +402,67 @@ def test_rollback_of_a_mixed_transaction(mariadb_server: MariaDBServer, mariadb_
         assert rows == [("n", 10), ("t", 99)]
     finally:
         task.stop()
+
+
+def test_snapshot_resumed_at_a_table_dropped_meanwhile_reads_the_others(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """The snapshot resumes at the table its offset names; when that table is gone, every
+    table was skipped and the snapshot ended with none of the later tables' rows."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    for name in ("a", "b", "c"):
+        cur.execute(f"CREATE TABLE {name} (id int PRIMARY KEY)")
+        cur.execute(f"INSERT INTO {name} SELECT seq FROM seq_1_to_4")
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.fetch.size": 2,
+                                                        "max.batch.size": 2})  # fmt: skip
+    task = start_task(cfg)
+    try:
+        got = task.poll()
+        got = [*got, *task.poll()]
+        got = [*got, *task.poll()]
+    finally:
+        task.stop()
+    offset = dict(got[-1].source_offset)
+    assert offset["table"] == f"{mariadb_db}.b", offset
+    cur.execute("DROP TABLE b")
+    task = start_task(cfg, offset)
+    try:
+        snap = _snapshot(task)
+        assert sorted(r.key["id"] for r in snap if r.topic.endswith(".c")) == [1, 2, 3, 4]
+    finally:
+        task.stop()
+
+
+def test_same_table_name_in_two_databases(mariadb_server: MariaDBServer, mariadb_db: str) -> None:
+    other = mariadb_db + "_2"
+    mariadb_server.client(sql=f"CREATE DATABASE `{other}`")
+    try:
+        con = root(mariadb_server, mariadb_db)
+        cur = con.cursor()
+        cur.execute("CREATE TABLE t (id int PRIMARY KEY, v varchar(5))")
+        cur.execute(f"CREATE TABLE `{other}`.t (id int PRIMARY KEY, w int)")
+        cur.execute("INSERT INTO t VALUES (1, 'a')")
+        cur.execute(f"INSERT INTO `{other}`.t VALUES (1, 10)")
+        cfg = source_config(mariadb_server, mariadb_db,
+                            **{"database.include.list": f"{mariadb_db},{other}"})  # fmt: skip
+        task = start_task(cfg)
+        try:
+            snap = _snapshot(task)
+            assert {(r.topic, str(r.value["after"])) for r in snap} == {
+                (f"app.{mariadb_db}.t", str({"id": 1, "v": "a"})),
+                (f"app.{other}.t", str({"id": 1, "w": 10})),
+            }
+            cur.execute("BEGIN")
+            cur.execute("INSERT INTO t VALUES (2, 'b')")
+            cur.execute(f"INSERT INTO `{other}`.t VALUES (2, 20)")
+            cur.execute("COMMIT")
+            got = _until(task, lambda out: len(out) >= 2)
+            assert [(r.topic, r.value["after"]) for r in got] == [
+                (f"app.{mariadb_db}.t", {"id": 2, "v": "b"}),
+                (f"app.{other}.t", {"id": 2, "w": 20}),
+            ]
+        finally:
+            task.stop()
+    finally:
+        mariadb_server.client(sql=f"DROP DATABASE IF EXISTS `{other}`")
