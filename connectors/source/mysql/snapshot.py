@@ -124,6 +124,10 @@ def chunks(
                 continue
             started = True
             after = decode_key(resume[1]) if resume[1] is not None else None  # type: ignore[index]
+            if after is not None and len(after) != len(keys[t.qualified]):
+                log.warning("the primary key of %s changed since the snapshot stopped in it: "
+                            "it is read again from its start", t.qualified)  # fmt: skip
+                after = None
         first = True
         for rows, last in _table_rows(con, t, keys[t.qualified], size, after):
             if not rows:

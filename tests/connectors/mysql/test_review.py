@@ -466,3 +466,57 @@ def test_same_table_name_in_two_databases(mariadb_server: MariaDBServer, mariadb
             task.stop()
     finally:
         mariadb_server.client(sql=f"DROP DATABASE IF EXISTS `{other}`")
+
+
+def test_snapshot_resumed_after_the_primary_key_changed(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """The stored key has one value, the table's key two columns now: the resume failed
+    (an IndexError) at every restart."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE a (id int PRIMARY KEY, x int NOT NULL DEFAULT 0)")
+    cur.execute("INSERT INTO a (id) SELECT seq FROM seq_1_to_6")
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.fetch.size": 2,
+                                                        "max.batch.size": 2})  # fmt: skip
+    task = start_task(cfg)
+    try:
+        got = task.poll()
+    finally:
+        task.stop()
+    offset = dict(got[-1].source_offset)
+    assert offset["after"] == [2], offset
+    cur.execute("ALTER TABLE a DROP PRIMARY KEY, ADD PRIMARY KEY (x, id)")
+    task = start_task(cfg, offset)
+    try:
+        snap = _snapshot(task)
+        assert {r.key["id"] for r in snap} >= {3, 4, 5, 6}
+    finally:
+        task.stop()
+
+
+@pytest.mark.xfail(strict=True, reason="not fixed: any XA transaction stops the connector")
+def test_an_xa_transaction_on_a_table_not_captured(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """stream.py raises ConfigError at any ``XA ...`` query event, even for tables that are
+    not captured: the task fails at every restart."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE a (id int PRIMARY KEY)")
+    cur.execute("CREATE TABLE other (id int PRIMARY KEY)")
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "snapshot.mode": "no_data", "table.include.list": f"{mariadb_db}.a"})  # fmt: skip
+    task = start_task(cfg)
+    try:
+        poll_for(task, 0.3)
+        cur.execute("XA START 'x1'")
+        cur.execute("INSERT INTO other VALUES (1)")
+        cur.execute("XA END 'x1'")
+        cur.execute("XA PREPARE 'x1'")
+        cur.execute("XA COMMIT 'x1'")
+        cur.execute("INSERT INTO a VALUES (1)")
+        got = _until(task, lambda out: bool(out))
+        assert [r.key for r in got] == [{"id": 1}]
+    finally:
+        task.stop()
