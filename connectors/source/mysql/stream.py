@@ -286,6 +286,14 @@ class ChangeStream:
             return
         if word in ("SAVEPOINT", "RELEASE") or upper.startswith("ROLLBACK TO"):
             return  # inside a transaction
+        if word in ("INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD"):
+            file = self.stream.file if self.stream else self.file
+            raise ConfigError(
+                f"{self.cfg.where()} logged a change as a statement, not as rows "
+                f"({sql[:100]!r} in {db or '(no database)'}, {file}:{h.log_pos - h.size}): "
+                "a session set binlog_format=STATEMENT or MIXED; hub "
+                "needs binlog_format=ROW in every session"
+            )
         if word == "XA":
             raise ConfigError(f"XA transactions in the binlog are not supported yet ({sql!r})")
         # DDL: the next TABLE_MAP of a changed table brings its new columns

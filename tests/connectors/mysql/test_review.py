@@ -520,3 +520,32 @@ def test_an_xa_transaction_on_a_table_not_captured(
         assert [r.key for r in got] == [{"id": 1}]
     finally:
         task.stop()
+
+
+def test_statement_based_dml_in_the_binlog_is_not_skipped_silently(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """binlog_format is checked globally at start, but a session may log its DML as
+    statements: the stream took that INSERT for DDL and dropped the change without a word."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE a (id int PRIMARY KEY)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
+    try:
+        poll_for(task, 0.3)
+        cur.execute("SET SESSION binlog_format = 'STATEMENT'")
+        cur.execute("INSERT INTO a VALUES (1)")
+        cur.execute("SET SESSION binlog_format = 'ROW'")
+        cur.execute("INSERT INTO a VALUES (2)")
+        error: Exception | None = None
+        got: list[Any] = []
+        try:
+            got = _until(task, lambda out: len(out) >= 2, seconds=5)
+        except Exception as exc:  # noqa: BLE001 - a clear error is an acceptable answer
+            error = exc
+        if error is not None:
+            assert "binlog_format" in str(error), error
+        else:
+            assert [r.key["id"] for r in got] == [1, 2]
+    finally:
+        task.stop()
