@@ -134,11 +134,11 @@ class MySqlSourceTask(SourceTask):
         self._base = base
         check_unique(cfg.topic_prefix, [(t.db, t.name) for t in found])
         self._schemas: dict[str, MySqlTable] = {}
-        keys: dict[str, tuple[str, ...]] = {}
+        # the chunk cursor is the primary key (unique), never message.key.columns' key
+        keys = {t.qualified: t.primary_key for t in found}
         for t in found:
             key = self.filters.key_override(t.db, t.name)
-            keys[t.qualified] = key if key is not None else t.primary_key
-            self._schemas[t.qualified] = self._table(t, keys[t.qualified])
+            self._schemas[t.qualified] = self._table(t, key if key is not None else t.primary_key)
         self._snapshot_tables = found
         self._keys = keys
         self._markers = SnapshotMarkers(resumed=resume_at is not None)

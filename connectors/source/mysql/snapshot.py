@@ -29,6 +29,7 @@ from typing import Any
 from connectors.source.cdc.filters import Filters
 from connectors.source.mysql import textrows
 from connectors.source.mysql.config import MySqlSourceConfig
+from connectors.source.mysql.protocol.values import Column, T
 from connectors.source.mysql.server import (
     BinlogPosition,
     CatalogTable,
@@ -110,6 +111,12 @@ def chunks(
     and whether it is the snapshot's last (one chunk of lookahead)."""
     pending: Chunk | None = None
     started = resume is None
+    if resume is not None and all(t.qualified != resume[0] for t in tables):
+        # the table the snapshot stopped in is gone: go on with the tables after it
+        log.warning("table %s, where the snapshot stopped, is no longer captured", resume[0])
+        gone = tuple(x.casefold() for x in resume[0].split(".", 1))
+        tables = [t for t in tables if (t.db.casefold(), t.name.casefold()) > gone]
+        started = True
     for t in tables:
         after = None
         if not started:
@@ -117,6 +124,10 @@ def chunks(
                 continue
             started = True
             after = decode_key(resume[1]) if resume[1] is not None else None  # type: ignore[index]
+            if after is not None and len(after) != len(keys[t.qualified]):
+                log.warning("the primary key of %s changed since the snapshot stopped in it: "
+                            "it is read again from its start", t.qualified)  # fmt: skip
+                after = None
         first = True
         for rows, last in _table_rows(con, t, keys[t.qualified], size, after):
             if not rows:
@@ -135,7 +146,7 @@ def _table_rows(
     con: Any, t: CatalogTable, key: tuple[str, ...], size: int, after: list[Any] | None
 ) -> Iterator[tuple[list[tuple[Any, ...]], bool]]:
     names = [c.name or "" for c in t.columns]
-    cols = ", ".join(ident(n) for n in names)
+    cols = select_list(t)
     source = f"{ident(t.db)}.{ident(t.name)}"
     if not key:
         batches = textrows.rows(con, f"SELECT {cols} FROM {source}", (), _parsers(t), size)
@@ -164,12 +175,38 @@ def chunk_after(
     con: Any, t: CatalogTable, key: Sequence[str], after: Sequence[Any] | None, limit: int
 ) -> list[tuple[Any, ...]]:
     """Up to ``limit`` rows of ``t`` (all columns) with a key above ``after``, in key order."""
-    cols = ", ".join(ident(c.name or "") for c in t.columns)
+    cols = select_list(t)
     order = ", ".join(ident(k) for k in key)
+    if after is not None:  # ENUM/SET/BIT sort as numbers: compare them as numbers
+        columns = {c.name: c for c in t.columns}
+        after = [_ordinal(columns[k], v) for k, v in zip(key, after, strict=True)]
     where, args = _after(key, after) if after is not None else ("", [])
     relation = f"{ident(t.db)}.{ident(t.name)}"
     sql = f"SELECT {cols} FROM {relation}{where} ORDER BY {order} LIMIT {int(limit)}"
     return [row for batch in textrows.rows(con, sql, args, _parsers(t), limit) for row in batch]
+
+
+def select_list(t: CatalogTable) -> str:
+    """The columns to SELECT; FLOAT widened to DOUBLE (exact) since the server's text of a
+    FLOAT has 6 significant digits only (16777216 -> 16777200)."""
+    return ", ".join(
+        f"{ident(c.name or '')} + 0e0" if c.real_type == T.FLOAT else ident(c.name or "")
+        for c in t.columns
+    )
+
+
+def _ordinal(c: Column, v: Any) -> Any:
+    """An ENUM's index or a SET's bit mask for a key value (compared as numbers, as sorted);
+    a BIT's bytes as their number (a BIT compared with a string compares the string as 0)."""
+    if c.real_type == T.BIT and isinstance(v, bytes | bytearray):
+        return int.from_bytes(v, "big")
+    if not isinstance(v, str):
+        return v
+    if c.real_type == T.ENUM:
+        return c.labels.index(v) + 1 if v in c.labels else 0
+    if c.real_type == T.SET:
+        return sum(1 << c.labels.index(m) for m in v.split(",") if m in c.labels)
+    return v
 
 
 def _parsers(t: CatalogTable) -> list[textrows.Parser | None]:

@@ -87,6 +87,8 @@ class ChangeStream:
         self._skip = (
             (int(resume["event"]), int(resume.get("row", 0))) if "event" in resume else None
         )
+        # until past that transaction, the place to store is still the one resumed from
+        self._resumed = dict(resume) if self._skip is not None else None
         self.skipped_ops = cfg.skipped()
         self.tombstones = cfg.tombstones_on_delete
         self.metadata = cfg.provide_transaction_metadata
@@ -151,7 +153,10 @@ class ChangeStream:
 
     # -- offsets ------------------------------------------------------------------------------
     def position(self) -> dict[str, Any]:
-        """The offset between transactions: where the next one starts."""
+        """The offset between transactions: where the next one starts (inside the one a
+        restart resumed in, until it is read on: the offset resumed from)."""
+        if self._skip is not None and self._resumed is not None:
+            return dict(self._resumed)
         out: dict[str, Any] = {"file": self.file, "pos": self.pos,
                                "server_id": self.cfg.replica_id()}  # fmt: skip
         if self.gtids is not None:
@@ -281,13 +286,23 @@ class ChangeStream:
             return
         if word in ("SAVEPOINT", "RELEASE") or upper.startswith("ROLLBACK TO"):
             return  # inside a transaction
+        if word in ("INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD"):
+            file = self.stream.file if self.stream else self.file
+            raise ConfigError(
+                f"{self.cfg.where()} logged a change as a statement, not as rows "
+                f"({sql[:100]!r} in {db or '(no database)'}, {file}:{h.log_pos - h.size}): "
+                "a session set binlog_format=STATEMENT or MIXED; hub "
+                "needs binlog_format=ROW in every session"
+            )
         if word == "XA":
             raise ConfigError(f"XA transactions in the binlog are not supported yet ({sql!r})")
-        # DDL (standalone): the next TABLE_MAP of a changed table brings its new columns
+        # DDL: the next TABLE_MAP of a changed table brings its new columns
         log.info("DDL in %s: %s", db or "(no database)", sql[:200])
         self._maps.clear()
         self._by_id.clear()
         self._ignored.clear()
+        if self._txn is not None and self.mariadb and not self._txn.standalone:
+            return  # CREATE TABLE ... SELECT: its rows and its XID follow in the transaction
         self._commit(h)
 
     def _table_map(self, event: memoryview, checksum: bool) -> None:
@@ -341,6 +356,12 @@ class ChangeStream:
                                    "outside a transaction")
             )  # fmt: skip
         ev = rows_event(event, self._maps, checksum)
+        if ev.partial:  # missing columns would read as nulls (and an update as a key change)
+            raise ConfigError(
+                f"{table.db}.{table.table}: the binlog at {txn.file}:{h.log_pos - h.size} has "
+                "partial row images (a session set binlog_row_image=MINIMAL or NOBLOB): hub "
+                "needs binlog_row_image=FULL in every session that writes captured tables"
+            )
         index = txn.rows_events
         txn.rows_events += 1
         if ev.op in self.skipped_ops:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import struct
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -126,7 +127,9 @@ class TypeMapper:
             if c.unsigned:
                 return lambda v: v - (1 << 64) if v >= 1 << 63 else v  # Debezium's wrap
             return int
-        if t in (T.FLOAT, T.DOUBLE):
+        if t == T.FLOAT:
+            return _float32
+        if t == T.DOUBLE:
             return float
         if t in (T.NEWDECIMAL, T.DECIMAL):
             scale = c.meta & 0xFF
@@ -195,6 +198,17 @@ def bit_length(c: Column) -> int:
 def _zero(v: Any) -> bool:
     """A zero or otherwise impossible date: ZeroDate from the binlog, a string from PyMySQL."""
     return isinstance(v, ZeroDate | str)
+
+
+def _float32(v: Any) -> float:
+    """A FLOAT's value as its shortest decimal that is the same float32 (1.1, not the
+    widened 1.100000023841858), as Debezium's (a Java float) and whichever way it was read."""
+    x = float(v)
+    for digits in range(6, 10):
+        y = float(f"{x:.{digits}g}")
+        if struct.unpack("<f", struct.pack("<f", y))[0] == x:
+            return y
+    return x
 
 
 def _micros(v: dt.timedelta) -> int:

@@ -11,7 +11,7 @@ from connectors.sink.engine.types import Column, columns_of
 from connectors.source.cdc.verify import comparable_value
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.schema import MySqlTable
-from connectors.source.mysql.snapshot import ident
+from connectors.source.mysql.snapshot import ident, select_list
 from hub.verify.api import Row, SourceTable
 
 FETCH = 5_000
@@ -42,7 +42,7 @@ def verify_tables(
                 lambda name, d=t.db, n=t.name: filters.column(d, n, name),  # type: ignore[misc]
             )  # fmt: skip
             columns = tuple(columns_of(table.row_schema))
-            names = ", ".join(ident(c.name or "") for c in t.columns)
+            names = select_list(t)  # FLOAT widened, as the snapshot reads it
             relation = f"{ident(t.db)}.{ident(t.name)}"
             out.append(SourceTable(
                 t.db, t.name, table.topic, columns, table.key_columns,

@@ -72,6 +72,7 @@ class RowsEvent:
     flags: int
     # per row: (before, after); None where the event has no such image (inserts, deletes)
     rows: list[tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]] = field(default_factory=list)
+    partial: bool = False  # some columns are not in the images (binlog_row_image not FULL)
 
 
 def header(data: memoryview | bytes) -> Header:
@@ -265,7 +266,7 @@ def rows_event(event: memoryview, tables: dict[int, TableMap], checksum: bool = 
     op = ROWS[h.type]
     if op == "u":
         present_after, pos = _bits(event, pos, ncols)
-    out = RowsEvent(table_id, op, flags)
+    out = RowsEvent(table_id, op, flags, partial=not (all(present) and all(present_after)))
     decoders = tm.decoders or tuple(decoder(c) for c in tm.columns)
     while pos < end:
         first, pos = _image(event, pos, decoders, present)

@@ -197,6 +197,8 @@ def read_value(c: Column, data: memoryview, pos: int) -> tuple[Any, int]:
     if t == T.TIMESTAMP2:
         seconds = int.from_bytes(data[pos : pos + 4], "big")
         micros, pos = _frac(data, pos + 4, meta)
+        if seconds == 0 and micros == 0:  # below TIMESTAMP's range: the zero date
+            return ZeroDate(0, 0, 0), pos
         return _EPOCH + dt.timedelta(seconds=seconds, microseconds=micros), pos
     if t == T.TIME2:
         return _time2(data, pos, meta)
@@ -214,7 +216,10 @@ def read_value(c: Column, data: memoryview, pos: int) -> tuple[Any, int]:
         nbytes = (meta & 0xFF) + (1 if meta >> 8 else 0)
         return bytes(data[pos : pos + nbytes]), pos + nbytes
     if t == T.TIMESTAMP:
-        return _EPOCH + dt.timedelta(seconds=int.from_bytes(data[pos : pos + 4], "little")), pos + 4
+        seconds = int.from_bytes(data[pos : pos + 4], "little")
+        if seconds == 0:  # the zero date
+            return ZeroDate(0, 0, 0), pos + 4
+        return _EPOCH + dt.timedelta(seconds=seconds), pos + 4
     raise ValueError(f"column type {t} is not supported in row images")
 
 
