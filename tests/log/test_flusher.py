@@ -1,0 +1,120 @@
+"""The log's background flusher: asleep while idle, woken by appends, group commit under load,
+timed policies kept. Bounds are generous (the machine is shared): they separate "woken by the
+event" from "never" or "a timer's period", not fast from slow."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from hub.log import Log, TopicPartition
+from hub.log.segment import LogSegment
+
+TP = TopicPartition("t", 0)
+
+
+def _poll_in_thread(log: Log, timeout: float) -> tuple[threading.Thread, list[object]]:
+    consumer = log.consumer(auto_offset_reset="earliest")
+    consumer.assign([TP])
+    got: list[object] = []
+
+    def run() -> None:
+        records = consumer.poll(timeout=timeout)
+        got.append((time.monotonic(), [r.value for r in records]))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, got
+
+
+def test_idle_flusher_sleeps_and_an_append_wakes_it_and_the_blocked_consumer(
+    data_dir: str,
+) -> None:
+    with Log(data_dir) as log:
+        log.create_topic("t", 1)
+        thread, got = _poll_in_thread(log, timeout=30.0)
+        time.sleep(0.3)  # the flusher's first round (at start) is behind it
+        rounds = log.flusher_rounds
+        time.sleep(0.6)
+        # no timer: a 20 ms polling loop would have gone round ~30 times by now
+        assert log.flusher_rounds == rounds
+        assert not got  # the consumer is blocked too, waiting for durable records
+        appended = time.monotonic()
+        log.producer().send_many("t", [b"a"], partition=0)  # no flush: the flusher's job
+        thread.join(10)
+        assert got, "the consumer was not woken"
+        woke, values = got[0]  # type: ignore[misc]
+        assert values == [b"a"]
+        assert woke - appended < 1.0
+        assert log.partition("t", 0).high_watermark == 1
+        assert log.flusher_rounds > rounds
+
+
+def test_appends_from_several_threads_share_fsyncs(
+    data_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs = 0
+    real_sync = LogSegment.sync
+
+    def counting_sync(self: LogSegment) -> None:
+        nonlocal syncs
+        syncs += 1
+        real_sync(self)
+
+    monkeypatch.setattr(LogSegment, "sync", counting_sync)
+    threads, per_thread = 4, 100
+    with Log(data_dir) as log:
+        log.create_topic("t", 1)
+
+        def produce() -> None:
+            producer = log.producer()
+            for i in range(per_thread):
+                producer.send_many("t", [b"%d" % i], partition=0)
+                producer.flush()  # each waits for its record to be durable
+
+        workers = [threading.Thread(target=produce) for _ in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+        assert log.partition("t", 0).high_watermark == threads * per_thread
+    # one fsync per flush and per background round would be 400 or more
+    assert syncs < threads * per_thread
+
+
+def test_a_timed_policy_still_waits_for_its_interval(data_dir: str) -> None:
+    with Log(data_dir) as log:
+        log.create_topic("t", 1, {"flush.ms": "1500"})
+        producer = log.producer()
+        producer.send_many("t", [b"a"], partition=0)
+        producer.flush()  # the interval counts from this flush
+        producer.send_many("t", [b"b"], partition=0)
+        part = log.partition("t", 0)
+        time.sleep(0.3)
+        assert part.high_watermark == 1  # the append woke the flusher, the policy holds it
+        deadline = time.monotonic() + 10
+        while part.high_watermark < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert part.high_watermark == 2  # then it woke at the partition's due time
+
+
+def test_no_background_flush_without_a_policy(data_dir: str) -> None:
+    with Log(data_dir, flush_interval_ms=None) as log:
+        log.create_topic("t", 1)
+        log.producer().send_many("t", [b"a"], partition=0)
+        time.sleep(0.3)
+        assert log.partition("t", 0).high_watermark == 0
+        log.flush()
+        assert log.partition("t", 0).high_watermark == 1
+
+
+def test_close_wakes_the_sleeping_flusher(data_dir: str) -> None:
+    log = Log(data_dir)
+    log.create_topic("t", 1)
+    time.sleep(0.2)  # asleep, with no maintenance due for minutes
+    started = time.monotonic()
+    log.close()
+    assert time.monotonic() - started < 5.0
+    assert log._thread is not None and not log._thread.is_alive()
