@@ -15,10 +15,13 @@ from hub.log.segment import LogSegment
 TP = TopicPartition("t", 0)
 
 
-def _poll_in_thread(log: Log, timeout: float) -> tuple[threading.Thread, list[object]]:
+Polled = list[tuple[float, list[bytes | None]]]  # (when poll returned, values)
+
+
+def _poll_in_thread(log: Log, timeout: float) -> tuple[threading.Thread, Polled]:
     consumer = log.consumer(auto_offset_reset="earliest")
     consumer.assign([TP])
-    got: list[object] = []
+    got: Polled = []
 
     def run() -> None:
         records = consumer.poll(timeout=timeout)
@@ -45,7 +48,7 @@ def test_idle_flusher_sleeps_and_an_append_wakes_it_and_the_blocked_consumer(
         log.producer().send_many("t", [b"a"], partition=0)  # no flush: the flusher's job
         thread.join(10)
         assert got, "the consumer was not woken"
-        woke, values = got[0]  # type: ignore[misc]
+        woke, values = got[0]
         assert values == [b"a"]
         assert woke - appended < 1.0
         assert log.partition("t", 0).high_watermark == 1
