@@ -203,6 +203,7 @@ class Log:
             topic.config = cfg
             for p in topic.partitions:
                 p.config = cfg
+            self._wake.set()  # a flush.ms the flusher sleeps on may have changed
             return topic.info()
 
     def delete_topic(self, name: str) -> None:
@@ -345,7 +346,7 @@ class Log:
         nxt = math.inf
         for topic in topics:
             for p in topic.partitions:
-                due = p.flush_deadline(default)
+                due = p.flusher_deadline(default)
                 if due is None:
                     continue
                 if due > time.monotonic():

@@ -109,6 +109,7 @@ class Partition:
         self._flush_done = threading.Condition(self.lock)
         self._on_durable = on_durable
         self._on_append = on_append
+        self._flusher_called = False  # on_append sent, and the flusher has not looked since
         self.segments: list[LogSegment] = []
         self._bases: list[int] = []
         self._unflushed_records = 0
@@ -303,7 +304,8 @@ class Partition:
             fm = self.config.flush_messages
             if fm is not None and self._unflushed_records >= fm:
                 self.flush()
-            elif self._on_append is not None:
+            elif not self._flusher_called and self._on_append is not None:
+                self._flusher_called = True
                 self._on_append()
             return AppendInfo(
                 self.topic, self.index, base, header.last_offset, header.max_timestamp
@@ -432,6 +434,18 @@ class Partition:
         if interval is None or self.high_watermark == self.log_end_offset:
             return None
         return self._last_flush + interval / 1000
+
+    def flusher_deadline(self, default_ms: int | None) -> float | None:
+        """``flush_deadline``, for the log's flusher, which the next append calls again unless
+        it comes back at the returned deadline anyway (a positive interval) or there is no
+        policy to apply."""
+        self._flusher_called = False  # first: an append from here on calls it
+        due = self.flush_deadline(default_ms)
+        if due is not None and due > time.monotonic():
+            self._flusher_called = True  # it comes back then: appends need not call it
+        elif self.config.flush_ms is None and default_ms is None:
+            self._flusher_called = True  # no policy: nothing to call it for (alter_topic wakes it)
+        return due
 
     def flush_appended(self) -> None:
         """Make durable every record appended before this call (and whatever else is

@@ -121,3 +121,37 @@ def test_close_wakes_the_sleeping_flusher(data_dir: str) -> None:
     log.close()
     assert time.monotonic() - started < 5.0
     assert log._thread is not None and not log._thread.is_alive()
+
+
+def test_appends_under_a_timed_policy_do_not_wake_the_flusher_each_time(data_dir: str) -> None:
+    with Log(data_dir) as log:
+        log.create_topic("t", 1, {"flush.ms": "60000"})
+        producer = log.producer()
+        producer.send_many("t", [b"first"], partition=0)
+        producer.flush()  # the interval counts from here
+        time.sleep(0.2)
+        rounds = log.flusher_rounds
+        for i in range(100):
+            producer.send_many("t", [b"%d" % i], partition=0)
+            time.sleep(0.003)  # the flusher gets the GIL in between
+        time.sleep(0.2)
+        # the first append wakes it and it sleeps until the partition is due: not 100 rounds
+        assert log.flusher_rounds - rounds <= 3
+        assert log.partition("t", 0).high_watermark == 1
+
+
+def test_altering_flush_ms_wakes_the_flusher(data_dir: str) -> None:
+    with Log(data_dir) as log:
+        log.create_topic("t", 1, {"flush.ms": "600000"})
+        producer = log.producer()
+        producer.send_many("t", [b"a"], partition=0)
+        producer.flush()
+        producer.send_many("t", [b"b"], partition=0)  # due in 10 minutes
+        time.sleep(0.2)
+        part = log.partition("t", 0)
+        assert part.high_watermark == 1
+        log.alter_topic("t", {"flush.ms": "0"})
+        deadline = time.monotonic() + 5
+        while part.high_watermark < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert part.high_watermark == 2
