@@ -13,14 +13,16 @@ each row's commit time; a reader polls the target every 2 ms and notes
 when each row appears. Latency = appearance - commit, per row; printed as p50 / p99 / max per
 rate against the target (p99 <= 250 ms at 1 000 rows/s, <= 500 ms at 10 000 rows/s).
 
-The worker shares this process with the writer and the reader (DuckDB lets another
-connection of the same process read a file a writer holds, and no other process), so the
-figures include their share of the GIL: they are an upper bound of what ``hub run`` gives.
+The worker shares this process with the reader (DuckDB lets another connection of the same
+process read a file a writer holds, and no other process), so the figures include its share
+of the GIL: they are an upper bound of what ``hub run`` gives. The writer runs in a process
+of its own: in this one, a sink busy in Python held it below the rate asked.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -77,6 +79,28 @@ class Writer(threading.Thread):
                 for i in ids:
                     self.committed[i] = t
                 n += 1
+
+
+def _write_child(dsn: str, rate: int, seconds: float, first_id: int, conn: Any) -> None:
+    writer = Writer(dsn, rate, seconds, first_id)
+    writer.run()
+    conn.send((writer.committed, writer.next_id))
+    conn.close()
+
+
+def write(dsn: str, rate: int, seconds: float, first_id: int) -> Writer:
+    """A Writer run in a process of its own, so the worker's threads cannot hold it back
+    from its rate through the GIL; its commit times are ``time.perf_counter()`` there, the
+    system's monotonic clock as here (Linux), so they compare with the reader's."""
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process running threads
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_write_child, args=(dsn, rate, seconds, first_id, child))
+    proc.start()
+    child.close()
+    writer = Writer(dsn, rate, seconds, first_id)
+    writer.committed, writer.next_id = parent.recv()
+    proc.join()
+    return writer
 
 
 class Reader(threading.Thread):
@@ -155,10 +179,9 @@ def run(sink: str, rates: list[int], seconds: float, extra: dict[str, str], flus
             def query(last: int) -> list[int]:
                 return [r[0] for r in pg.execute("SELECT id FROM fresh WHERE id > %s", (last,))]
 
-        warm = Writer(dsn, 10, 1.0, 1)  # the pipeline streams before anything is measured
         reader = Reader(query)
         reader.start()
-        warm.run()
+        warm = write(dsn, 10, 1.0, 1)  # the pipeline streams before anything is measured
         deadline = time.monotonic() + 120
         while not set(warm.committed) <= set(reader.seen):
             if time.monotonic() > deadline:
@@ -166,8 +189,7 @@ def run(sink: str, rates: list[int], seconds: float, extra: dict[str, str], flus
             time.sleep(0.05)
         next_id = warm.next_id
         for rate in rates:
-            writer = Writer(dsn, rate, seconds, next_id)
-            writer.run()
+            writer = write(dsn, rate, seconds, next_id)
             next_id = writer.next_id
             deadline = time.monotonic() + 60
             while not set(writer.committed) <= set(reader.seen) and time.monotonic() < deadline:
