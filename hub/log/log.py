@@ -8,9 +8,10 @@ and, every ``maintenance_interval_ms``, retention and compaction. With
 ``run_maintenance`` itself (the connect worker does: hub.runtime.scheduler).
 
 The flusher sleeps until something is to be done: an append wakes it, and with the default
-policy (0 ms) it writes and fsyncs at once. Records appended while an fsync runs go together
-in the next one, so under load each fsync covers everything that arrived during the previous
-one (group commit) and an idle log costs no wake-ups. With a positive interval it wakes that
+policy (0 ms) it writes and fsyncs at once, or ``GROUP_COMMIT_S`` (5 ms) after its previous
+flush ended if that was sooner. Records appended meanwhile go together in the next fsync, so
+under load each one covers everything that arrived during the previous one (group commit),
+and an idle log costs no wake-ups. With a positive interval it wakes that
 long after a partition's last flush instead; ``None`` leaves flushing to the callers (and to
 topics that set ``flush.ms``).
 
@@ -53,6 +54,10 @@ log = logging.getLogger(__name__)
 
 CLEAN_SHUTDOWN = ".clean_shutdown"
 _RETRY_S = 0.1  # the flusher's next round after an unexpected error
+# the least time between the end of a flush round and the start of the next: appends that
+# arrive meanwhile share its fsync. At 1 000 single-row appends a second the flusher's fsync
+# per append cost ~0.12 of a core here; this caps it at 200 rounds a second
+GROUP_COMMIT_S = 0.005
 OFFSETS_TOPIC = "__consumer_offsets"
 INTERNAL_TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
 
@@ -312,16 +317,22 @@ class Log:
         next_maintenance = time.monotonic() + period
         last_report = -math.inf
         wait: float | None = 0.0
+        last_flush = -math.inf  # when the last round that flushed something ended
         while True:
             self._wake.wait(wait)
             if self._stop.is_set():
+                return
+            gap = last_flush + GROUP_COMMIT_S - time.monotonic()
+            if gap > 0 and self._stop.wait(gap):
                 return
             # cleared before looking: an append from here on wakes the next round
             self._wake.clear()
             self.flusher_rounds += 1
             try:
-                due = self._flush_due()
+                due, flushed = self._flush_due()
                 now = time.monotonic()
+                if flushed:
+                    last_flush = now
                 if now >= next_maintenance:
                     self.run_maintenance()
                     now = time.monotonic()
@@ -337,13 +348,14 @@ class Log:
                 else:
                     log.debug("log maintenance failed again: %s", exc)
 
-    def _flush_due(self) -> float:
+    def _flush_due(self) -> tuple[float, bool]:
         """Flush every partition whose policy asks for it now; when the next one will
-        (``time.monotonic()``, inf: none waits)."""
+        (``time.monotonic()``, inf: none waits), and whether any was flushed."""
         with self._lock:
             topics = list(self._topics.values())
         default = self.flush_interval_ms
         nxt = math.inf
+        flushed = False
         for topic in topics:
             for p in topic.partitions:
                 due = p.flusher_deadline(default)
@@ -352,9 +364,10 @@ class Log:
                 if due > time.monotonic():
                     nxt = min(nxt, due)
                     continue
+                flushed = True
                 with contextlib.suppress(LogStorageError):  # rolled back and reported by
                     p.flush()  # the partition
-        return nxt
+        return nxt, flushed
 
     def close(self) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from hub.log import Log, TopicPartition
+from hub.log.log import GROUP_COMMIT_S
 from hub.log.segment import LogSegment
 
 TP = TopicPartition("t", 0)
@@ -155,3 +156,24 @@ def test_altering_flush_ms_wakes_the_flusher(data_dir: str) -> None:
         while part.high_watermark < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert part.high_watermark == 2
+
+
+def test_a_stream_of_appends_gets_at_most_one_flush_round_per_group_commit_interval(
+    data_dir: str,
+) -> None:
+    with Log(data_dir) as log:
+        log.create_topic("t", 1)
+        producer = log.producer()
+        time.sleep(0.1)
+        rounds = log.flusher_rounds
+        started = time.monotonic()
+        for i in range(200):
+            producer.send_many("t", [b"%d" % i], partition=0)
+            time.sleep(0.001)  # one append a millisecond or so: a round each without spacing
+        elapsed = time.monotonic() - started
+        part = log.partition("t", 0)
+        deadline = time.monotonic() + 5
+        while part.high_watermark < 200 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert part.high_watermark == 200
+        assert log.flusher_rounds - rounds <= (elapsed + 0.05) / GROUP_COMMIT_S + 5
