@@ -27,7 +27,8 @@ Offsets are contiguous except where compaction removed records, so ``read`` neve
 offsets silently: a gap anywhere else raises CorruptRecordError.
 
 Thread safety: every public method takes ``self.lock``; waiting readers are woken through the
-shared ``data_ready`` condition when the high watermark moves. After ``close`` (log closed or
+shared ``data_ready`` condition when the high watermark moves (``on_durable``), and the log's
+flusher through ``on_append`` when records are appended. After ``close`` (log closed or
 topic deleted) every operation raises PartitionClosedError.
 """
 
@@ -96,6 +97,7 @@ class Partition:
         read_only: bool = False,
         clean_shutdown: bool = True,
         on_durable: Callable[[], None] | None = None,
+        on_append: Callable[[], None] | None = None,
     ) -> None:
         self.directory = directory
         self.topic = topic
@@ -106,6 +108,8 @@ class Partition:
         self._flushing = False  # a flush is writing outside the lock
         self._flush_done = threading.Condition(self.lock)
         self._on_durable = on_durable
+        self._on_append = on_append
+        self._flusher_called = False  # on_append sent, and the flusher has not looked since
         self.segments: list[LogSegment] = []
         self._bases: list[int] = []
         self._unflushed_records = 0
@@ -300,6 +304,9 @@ class Partition:
             fm = self.config.flush_messages
             if fm is not None and self._unflushed_records >= fm:
                 self.flush()
+            elif not self._flusher_called and self._on_append is not None:
+                self._flusher_called = True
+                self._on_append()
             return AppendInfo(
                 self.topic, self.index, base, header.last_offset, header.max_timestamp
             )
@@ -416,10 +423,40 @@ class Partition:
 
     def flush_due(self, default_ms: int | None) -> bool:
         """True when the flush.ms policy asks for a flush now."""
+        due = self.flush_deadline(default_ms)
+        return due is not None and time.monotonic() >= due
+
+    def flush_deadline(self, default_ms: int | None) -> float | None:
+        """When (``time.monotonic()``) the flush.ms policy (``default_ms`` unless the topic
+        sets it) asks for a flush of the records not durable yet: at once with 0, else that
+        long after the last flush; None when nothing waits or there is no policy."""
         interval = self.config.flush_ms if self.config.flush_ms is not None else default_ms
         if interval is None or self.high_watermark == self.log_end_offset:
-            return False
-        return (time.monotonic() - self._last_flush) * 1000 >= interval
+            return None
+        return self._last_flush + interval / 1000
+
+    def flusher_deadline(self, default_ms: int | None) -> float | None:
+        """``flush_deadline``, for the log's flusher, which the next append calls again unless
+        it comes back at the returned deadline anyway (a positive interval) or there is no
+        policy to apply."""
+        self._flusher_called = False  # first: an append from here on calls it
+        due = self.flush_deadline(default_ms)
+        if due is not None and due > time.monotonic():
+            self._flusher_called = True  # it comes back then: appends need not call it
+        elif self.config.flush_ms is None and default_ms is None:
+            self._flusher_called = True  # no policy: nothing to call it for (alter_topic wakes it)
+        return due
+
+    def flush_appended(self) -> None:
+        """Make durable every record appended before this call (and whatever else is
+        buffered). A flush already running that covers them is waited for instead of
+        followed by another fsync: callers that flush together share one (group commit)."""
+        with self.lock:
+            end = self.log_end_offset
+            self._wait_for_flush()
+            if self.high_watermark >= end:
+                return
+        self.flush()
 
     # -- reads -----------------------------------------------------------------------------
     def _check_offset(self, offset: int) -> None:

@@ -328,8 +328,9 @@ class Producer:
             raise part.write_error
 
     def flush(self, durable: bool = True) -> list[AppendInfo]:
-        """Append everything buffered; with ``durable`` fsync every partition this producer
-        appended to since the last flush (records of ``send_many`` included). After a
+        """Append everything buffered; with ``durable`` make durable every partition this
+        producer appended to since the last flush (records of ``send_many`` included), sharing
+        an fsync already on its way with the log's flusher or other producers. After a
         LogStorageError (records of this producer were rolled back) every later flush and
         append raises it again: a new producer starts afresh."""
         if self._failure is not None:
@@ -342,7 +343,10 @@ class Producer:
         failed: LogStorageError | None = None
         for part, epoch in touched.items():  # every partition, even after a failure
             try:
-                part.flush(fsync=durable)
+                if durable:  # an fsync that is running and covers them will do
+                    part.flush_appended()
+                else:
+                    part.flush(fsync=False)
             except LogStorageError as exc:
                 failed = failed or exc
             if failed is None and part.epoch != epoch:  # rolled back by another flush

@@ -28,6 +28,7 @@ class Topic:
         read_only: bool,
         clean_shutdown: bool,
         on_durable: Callable[[], None] | None,
+        on_append: Callable[[], None] | None = None,
     ) -> None:
         self.directory = directory
         self.name = name
@@ -41,6 +42,7 @@ class Topic:
                 read_only=read_only,
                 clean_shutdown=clean_shutdown,
                 on_durable=on_durable,
+                on_append=on_append,
             )
             for p in range(num_partitions)
         ]

@@ -1,8 +1,8 @@
 """Runs one source task: poll, convert, append to the log, checkpoint offsets exactly once.
 
-Records reach the log's files whenever the log flushes (its background flusher runs every
-100 ms), which need not coincide with a commit. So the runner keeps a *window*: the records
-appended since the last commit. Protocol:
+Records reach the log's files whenever the log flushes (its background flusher makes them
+durable as soon as they are appended), which need not coincide with a commit. So the runner
+keeps a *window*: the records appended since the last commit. Protocol:
 
 1. before the first record of a window goes to a topic, store the task checkpoint
    ``{"seq": committed, "window": {topic/partition: log end offset}}`` for every partition

@@ -181,14 +181,16 @@ class Worker:
         self,
         data_dir: str,
         *,
-        flush_interval_ms: int = 100,
+        flush_interval_ms: int | None = 0,
         restore: bool = True,
         worker_id: str = "127.0.0.1:8083",
         retention_check_interval_ms: int = 300_000,
         lag_refresh_interval_ms: int = 5_000,
     ) -> None:
-        """``retention_check_interval_ms`` is Kafka's ``log.retention.check.interval.ms``;
-        ``lag_refresh_interval_ms`` how often the sinks' lag is recomputed."""
+        """``flush_interval_ms`` is the log's flush policy (hub.log.log: 0 fsyncs appended
+        records at once, coalescing what arrives meanwhile); ``retention_check_interval_ms`` is
+        Kafka's ``log.retention.check.interval.ms``; ``lag_refresh_interval_ms`` how often the
+        sinks' lag is recomputed."""
         self.log = Log(data_dir, flush_interval_ms=flush_interval_ms, maintenance_interval_ms=None)
         self.offsets = OffsetStore(self.log)
         self.configs = ConfigStore(self.log)
