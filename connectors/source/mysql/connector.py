@@ -155,7 +155,7 @@ class MySqlSourceTask(SourceTask):
         """The events' view of a table as the catalog describes it."""
         return MySqlTable(
             self.cfg.topic_prefix, self.connector_name, t.db, t.name, t.columns, key,
-            self.mapper, lambda name: self.filters.column(t.db, t.name, name),
+            self.mapper, lambda name: self.filters.column(t.db, t.name, name), t.primary_key,
         )  # fmt: skip
 
     def _poll_snapshot(self) -> list[SourceRecord]:

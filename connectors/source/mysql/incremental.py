@@ -29,7 +29,8 @@ class MySqlIncrementalPort:
         self.build = build  # CatalogTable, key -> MySqlTable
 
     def tables(self) -> dict[str, bool]:
-        return {t.qualified: bool(self._key(t)) for t in tables(self.con, self.filters)}
+        """Chunks go by the primary key (message.key.columns may not be unique)."""
+        return {t.qualified: bool(t.primary_key) for t in tables(self.con, self.filters)}
 
     def _key(self, t: Any) -> tuple[str, ...]:
         key = self.filters.key_override(t.db, t.name)
@@ -42,19 +43,20 @@ class MySqlIncrementalPort:
     def read(self, table: str, after: list[Any] | None, limit: int) -> Chunk | None:
         db, _, name = table.partition(".")
         found = tables(self.con, self.filters, only=(db, name))
-        if not found or not self._key(found[0]):
+        if not found or not found[0].primary_key:
             return None
-        t, key = found[0], self._key(found[0])
-        schema: MySqlTable = self.build(t, key)
-        rows = chunk_after(self.con, t, key, decode_key(after) if after else None, limit)
+        t = found[0]
+        pk = t.primary_key
+        schema: MySqlTable = self.build(t, self._key(t))
+        rows = chunk_after(self.con, t, pk, decode_key(after) if after else None, limit)
         if not rows:
             return None
         names = [c.name or "" for c in t.columns]
-        last = [rows[-1][names.index(k)] for k in key]
-        return Chunk(schema, {schema.event_key(r): r for r in rows}, encode_key(last))
+        last = [rows[-1][names.index(k)] for k in pk]
+        return Chunk(schema, {schema.primary_values(r): r for r in rows}, encode_key(last))
 
     def key_of(self, schema: MySqlTable, values: Sequence[Any]) -> Hashable:
-        return schema.event_key(values)
+        return schema.primary_values(values)
 
     def same_table(self, schema: MySqlTable, other: MySqlTable) -> bool:
         return schema.topic == other.topic

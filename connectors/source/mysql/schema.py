@@ -33,6 +33,7 @@ class MySqlTable:
     def __init__(
         self, prefix: str, connector: str, db: str, table: str, columns: Sequence[Column],
         key: Sequence[str], mapper: TypeMapper, include: Callable[[str], bool],
+        primary_key: Sequence[str] = (),
     ) -> None:  # fmt: skip
         self.db, self.table, self.connector = db, table, connector
         self.topic = topic_name(prefix, db, table)
@@ -68,6 +69,12 @@ class MySqlTable:
             f"{self.topic}.Envelope", self.row_schema, mysql_source_schema(connector)
         )
         self._key_index = tuple(names.index(k) for k in key)
+        # the primary key (what an incremental snapshot chunks and matches rows by: the
+        # message key may be a non-unique message.key.columns), each with its converter
+        self._pk = tuple(
+            (names.index(k), mapper.converter(columns[names.index(k)], False))
+            for k in primary_key if k in names
+        )  # fmt: skip
 
     def row(self, values: Sequence[Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -75,6 +82,11 @@ class MySqlTable:
             v = values[i]
             out[name] = None if v is None else convert(v)
         return out
+
+    def primary_values(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        """The primary key's values as the event would carry them (comparable whatever
+        decoded them: the binlog or the text protocol)."""
+        return tuple(None if values[i] is None else convert(values[i]) for i, convert in self._pk)
 
     def event_key(self, values: Sequence[Any]) -> tuple[Any, ...]:
         """The key columns as the event carries them (comparable whatever decoded them)."""

@@ -333,6 +333,7 @@ class ChangeStream:
             table = self._tables[signature] = MySqlTable(
                 self.cfg.topic_prefix, self.connector, tm.schema, tm.table, tm.columns, key,
                 self.mapper, self._column_filter(tm.schema, tm.table),
+                tuple(names[i] for i in tm.primary_key),
             )  # fmt: skip
         self._by_id[tm.table_id] = table
 
