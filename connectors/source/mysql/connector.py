@@ -147,7 +147,7 @@ class MySqlSourceTask(SourceTask):
         # the position is stored before the first row is emitted: a task that dies before it
         # stored any row must stream from this same position after reading the tables again,
         # or the deletes in between would never reach rows its first attempt emitted
-        self._announce = resume_at is None
+        self._announce = not resuming  # (a resumed snapshot's position is stored already)
         log.info("snapshot of %d table(s), ~%d rows, at %s:%s", len(found),
                  sum(t.estimated_rows for t in found), base["file"], base["pos"])  # fmt: skip
 

@@ -185,7 +185,8 @@ class PostgresSourceTask(SourceTask):
         # a table read in key ranges: its name and each range's [lower, upper, after, done]
         self._ranges: tuple[str, list[list[Any]]] | None = None
         exported, repl = None, None
-        if in_progress and usable and offset is not None and offset.snapshot_lsn is not None:
+        resumed = in_progress and usable and offset is not None and offset.snapshot_lsn is not None
+        if resumed and offset is not None and offset.snapshot_lsn is not None:
             # resume: the slot still stands at the first attempt's consistent point
             base = PostgresOffset(
                 snapshot=True, snapshot_lsn=offset.snapshot_lsn, stream=offset.stream
@@ -239,7 +240,7 @@ class PostgresSourceTask(SourceTask):
         # before it stored any row resumes the snapshot on the same slot and streams from
         # the same point, instead of dropping the slot for a new one (the deletes in between
         # would then never reach rows its first attempt emitted)
-        self._announce = resume_at is None
+        self._announce = not resumed  # (a resumed snapshot's point is stored already)
         total = sum(t.estimated_rows for t in tables)
         log.info("snapshot of %d table(s), ~%d rows, at %s", len(tables), total,
                  lsn_to_str(base.snapshot_lsn or 0))  # fmt: skip
