@@ -276,7 +276,9 @@ def test_restart_after_every_poll_in_a_multi_table_transaction(
             got: list[Any] = []
             deadline = time.monotonic() + 5
             while not got and time.monotonic() < deadline:
-                got = list(task.poll())
+                # a poll that ends before reaching the transaction (a slow machine) may say
+                # the resume point again: no progress, so poll on rather than restart
+                got = [r for r in task.poll() if r.topic or dict(r.source_offset) != offset]
         finally:
             task.stop()
         if got:
