@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
@@ -174,6 +177,27 @@ class PostgresSourceTask(SourceTask):
             repl.close()
         return lsn, name, repl
 
+    def _consistent_point(self) -> tuple[int, str, Any]:
+        """A database snapshot and the exact LSN it is consistent at, for a snapshot that
+        cannot read in the slot's own (resumed, or re-taken while streaming goes on): a
+        temporary slot exports them and vanishes with its connection (`SnapshotCuts`)."""
+        from connectors.source.postgres.protocol.stream import create_logical_slot
+
+        repl = _connect(self.cfg, replication="database")
+        name = f"{self.cfg.slot_name[:40]}_cut_{uuid.uuid4().hex[:8]}"
+        try:
+            lsn, exported = create_logical_slot(repl, name, export=True, temporary=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. every replication slot in use
+            repl.close()
+            raise PostgresSourceError(
+                f"cannot create a temporary replication slot to resume the snapshot "
+                f"consistently ({describe(exc)}): it needs one free slot "
+                f"(max_replication_slots) while the snapshot reads"
+            ) from None
+        assert exported is not None
+        log.info("the snapshot reads on at %s (a new database snapshot)", lsn_to_str(lsn))
+        return lsn, exported, repl
+
     # -- snapshot ----------------------------------------------------------------------------
     def _start_snapshot(
         self, offset: PostgresOffset | None, slot_exists: bool, usable: bool, in_progress: bool,
@@ -185,29 +209,50 @@ class PostgresSourceTask(SourceTask):
         # a table read in key ranges: its name and each range's [lower, upper, after, done]
         self._ranges: tuple[str, list[list[Any]]] | None = None
         exported, repl = None, None
+        keyed = {t.qualified: bool(t.primary_key) for t in tables}
         resumed = in_progress and usable and offset is not None and offset.snapshot_lsn is not None
+        # a keyless table a crash cut short is read again whole, after a truncate event
+        self._truncate: list[str] = []
+        self._announced: PostgresOffset | None = None  # stored with the truncate events
         if resumed and offset is not None and offset.snapshot_lsn is not None:
-            # resume: the slot still stands at the first attempt's consistent point
+            # resume: the slot still stands at the first attempt's consistent point, and the
+            # rest is read in a new database snapshot, consistent at a later LSN
+            table = offset.table
+            cut = offset.cut
+            self._truncate = truncated(list(keyed.items()), table, True)
+            if self._truncate:
+                cut_lsn, exported, repl = self._consistent_point()
+                cut = (cut or SnapshotCuts()).extended(self._truncate, cut_lsn)
             base = PostgresOffset(
-                snapshot=True, snapshot_lsn=offset.snapshot_lsn, stream=offset.stream
+                snapshot=True, snapshot_lsn=offset.snapshot_lsn, stream=offset.stream, cut=cut
             )
             self._resume = base.snapshot_done()
-            if offset.table is not None:
-                resume_at = (offset.table, offset.after)
+            if table is not None and keyed.get(table, True):
+                resume_at = (table, offset.after)
                 if offset.ranges:
                     resume_ranges = [list(r) for r in offset.ranges]
-                    self._ranges = (offset.table, [list(r) for r in offset.ranges])
+                    self._ranges = (table, [list(r) for r in offset.ranges])
+            elif table is not None:
+                resume_at = (table, None)
+            self._announced = replace(offset, cut=cut)
             if resume_ranges:
-                log.info("resuming the snapshot at %s in %d key ranges: %s", offset.table,
+                log.info("resuming the snapshot at %s in %d key ranges: %s", table,
                          len(resume_ranges), resume_ranges)  # fmt: skip
+            elif resume_at is not None and resume_at[1] is None:
+                log.info("resuming the snapshot at %s, from its start", table)
             else:
-                log.info("resuming the snapshot at %s after %s", offset.table, offset.after)
+                log.info("resuming the snapshot at %s after %s", table, offset.after)
         elif offset is not None and usable and not in_progress:
             # snapshot.mode=always with a usable position: re-read, then stream on from it
-            self._resume = offset
+            cut = offset.cut
+            self._truncate = truncated(list(keyed.items()), None, True)
+            if self._truncate:
+                cut_lsn, exported, repl = self._consistent_point()
+                cut = (cut or SnapshotCuts()).extended(self._truncate, cut_lsn)
             base = PostgresOffset(
-                snapshot=True, snapshot_lsn=offset.start_lsn(), stream=offset.to_dict()
+                snapshot=True, snapshot_lsn=offset.start_lsn(), stream=offset.to_dict(), cut=cut
             )
+            self._resume = base.snapshot_done()
         else:
             if slot_exists:
                 replication.drop_slot(self.meta, cfg.slot_name)
@@ -217,7 +262,13 @@ class PostgresSourceTask(SourceTask):
             tables = catalog.tables(self.meta, self.filters)
             base = PostgresOffset(snapshot=True, snapshot_lsn=lsn)
             self._resume = base.snapshot_done()
+            # a new slot after an earlier one (snapshot.mode=when_needed, or a slot lost
+            # mid-snapshot): sinks may hold rows of keyless tables from before
+            self._truncate = truncated(
+                [(t.qualified, bool(t.primary_key)) for t in tables], None, offset is not None
+            )
         self._snapshot_base = base
+        self._snapshot_tables = tables
         self._markers = SnapshotMarkers(resumed=resume_at is not None)
         self._snapshot_ts = time.time_ns() // 1000
         codecs = None
@@ -250,6 +301,8 @@ class PostgresSourceTask(SourceTask):
             self._announce = False
             self._context.request_commit()
             return [offset_update(self.partition, self._snapshot_base.to_dict())]
+        if self._truncate:
+            return self._truncates()
         out: list[SourceRecord | EncodedBatch] = []
         limit = self.cfg.max_batch_size
         rows = 0  # snapshot rows in out (an EncodedBatch holds many)
@@ -269,6 +322,33 @@ class PostgresSourceTask(SourceTask):
                 self._snapshot_rows(chunk, self._row, end, out)
             rows += end - self._row
             self._row = end
+        return out
+
+    def _truncates(self) -> list[SourceRecord | EncodedBatch]:
+        """Truncate events for the keyless tables this snapshot reads whole, before any of
+        their rows (`connectors.source.cdc.cuts`), with the offset resumed from."""
+        by_name = {t.qualified: t for t in self._snapshot_tables}
+        announced = self._announced or self._snapshot_base
+        offset = announced.to_dict()
+        out: list[SourceRecord | EncodedBatch] = []
+        for name in self._truncate:
+            info = by_name.get(name)
+            if info is None:
+                continue
+            schema = self._table_schemas.get(name) or self.schemas.for_table(info)
+            self._table_schemas[name] = schema
+            src = schema.source(self.cfg.dbname, self.cfg.topic_prefix, ts_us=self._snapshot_ts,
+                                snapshot="true", lsn=self._snapshot_base.snapshot_lsn)  # fmt: skip
+            out.append(SourceRecord(
+                schema.topic, envelope("t", None, None, src), None, self.partition, offset,
+                value_schema=schema.value_schema,
+            ))  # fmt: skip
+        log.info("snapshot: %d table(s) without a key are read again whole: %s",
+                 len(self._truncate), ", ".join(self._truncate))  # fmt: skip
+        self._truncate = []
+        if not out:
+            out.append(offset_update(self.partition, offset))
+        self._context.request_commit()
         return out
 
     def _marker(self, chunk: Chunk, i: int) -> str:

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from connectors.source.cdc.cuts import SnapshotCuts
+
 
 @dataclass(frozen=True, slots=True)
 class PostgresOffset:
@@ -42,21 +44,31 @@ class PostgresOffset:
     ranges: tuple[tuple[Any, ...], ...] | None = None
     incremental: Mapping[str, Any] | None = None  # an incremental snapshot's progress
     stream: Mapping[str, Any] | None = None  # snapshot.mode=always: where streaming resumes
+    # tables a resumed snapshot read in a later database snapshot: the changes to drop
+    cut: SnapshotCuts | None = None
 
     # -- intention-revealing updates ------------------------------------------------------
     def at_event(
         self, commit_lsn: int, event: int, lsn: int, txid: int, ts_usec: int
     ) -> PostgresOffset:
-        return PostgresOffset(lsn, commit_lsn, event, txid, ts_usec, incremental=self.incremental)
+        return PostgresOffset(
+            lsn, commit_lsn, event, txid, ts_usec, incremental=self.incremental, cut=self.cut
+        )
 
     def at_commit(self, commit_lsn: int, end_lsn: int, txid: int, ts_usec: int) -> PostgresOffset:
         return PostgresOffset(
-            end_lsn, commit_lsn, None, txid, ts_usec, incremental=self.incremental
+            end_lsn, commit_lsn, None, txid, ts_usec, incremental=self.incremental, cut=self.cut
         )
 
     def at_idle(self, lsn: int) -> PostgresOffset:
         return PostgresOffset(
-            lsn, self.lsn_commit, None, self.txid, self.ts_usec, incremental=self.incremental
+            lsn,
+            self.lsn_commit,
+            None,
+            self.txid,
+            self.ts_usec,
+            incremental=self.incremental,
+            cut=self.cut,
         )
 
     def with_incremental(self, state: Mapping[str, Any] | None) -> PostgresOffset:
@@ -70,9 +82,9 @@ class PostgresOffset:
         the stream position the snapshot interrupted (snapshot.mode=always)."""
         resumed = PostgresOffset.load(self.stream) if self.stream else None
         if resumed is not None:
-            return resumed
+            return replace(resumed, cut=self.cut)
         assert self.snapshot_lsn is not None
-        return PostgresOffset(lsn=self.snapshot_lsn, snapshot_lsn=self.snapshot_lsn)
+        return PostgresOffset(lsn=self.snapshot_lsn, snapshot_lsn=self.snapshot_lsn, cut=self.cut)
 
     # -- where to resume ---------------------------------------------------------------------
     @property
@@ -105,6 +117,7 @@ class PostgresOffset:
                 "last_snapshot_record": self.last_snapshot_record,
                 **({"ranges": [list(r) for r in self.ranges]} if self.ranges else {}),
                 **({"stream": dict(self.stream)} if self.stream else {}),
+                **({"cut": self.cut.to_json()} if self.cut else {}),
             }  # fmt: skip
         out: dict[str, Any] = {"lsn": self.lsn}
         if self.lsn_commit is not None:
@@ -117,6 +130,8 @@ class PostgresOffset:
             out["ts_usec"] = self.ts_usec
         if self.incremental is not None:
             out["incremental"] = dict(self.incremental)
+        if self.cut:
+            out["cut"] = self.cut.to_json()
         return out
 
     @classmethod
@@ -138,6 +153,7 @@ class PostgresOffset:
             ranges=tuple(tuple(r) for r in d["ranges"]) if d.get("ranges") else None,
             incremental=d.get("incremental"),
             stream=d.get("stream"),
+            cut=SnapshotCuts.load(d["cut"]) if d.get("cut") else None,
         )
 
 

@@ -16,6 +16,7 @@ import logging
 import struct
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -62,7 +63,7 @@ MESSAGE_VALUE_SCHEMA: dict[str, Any] = {
 
 
 class _Txn(Transaction):
-    __slots__ = ("commit_lsn", "xid", "ts_us", "event", "skipped")
+    __slots__ = ("commit_lsn", "xid", "ts_us", "event", "skipped", "cut")
 
     def __init__(self, begin: pg.Begin) -> None:
         super().__init__(f"{begin.xid}:{begin.final_lsn}")
@@ -71,6 +72,7 @@ class _Txn(Transaction):
         self.ts_us = begin.commit_time + PG_EPOCH_US
         self.event = 0  # messages handled so far
         self.skipped = False
+        self.cut = False  # commits before a snapshot cut: some tables' changes are dropped
 
 
 class ChangeStream:
@@ -117,6 +119,11 @@ class ChangeStream:
         self._held: tuple[Sequence[int], list[bytes], int] | None = None
         self._live_relations: dict[int, pg.Relation] = {}  # relation messages outside it
         self._replayed_relations: set[int] = set()
+        # changes a resumed snapshot read already (`connectors.source.cdc.cuts`): per
+        # relation, the LSN its changes must commit at or after; dropped once past them all
+        self._cut = resume.cut if resume.cut else None
+        self._cut_json = self._cut.to_json() if self._cut is not None else None
+        self._cut_at: dict[int, int] = {}
 
     def open(self, conn: Any) -> None:
         start = self.resume.start_lsn() if self.resume is not None else 0
@@ -202,6 +209,7 @@ class ChangeStream:
         if lsn > self._completed and time.monotonic() - self._idle_since >= 1.0:
             self._completed = lsn
             self.position = self.position.at_idle(lsn)
+            self._past_cut(lsn)
             out.append(offset_update(self.partition, self.position.to_dict()))
 
     def _end_replay(self) -> None:
@@ -245,6 +253,9 @@ class ChangeStream:
         if self.streamed is not None and self._streamed(kind, payload, lsn):
             return
         txn = self._txn
+        if kind in _ROW_KINDS and txn is not None and txn.cut and self._cuts(txn, payload):
+            txn.event += 1  # in the snapshot that read its table already
+            return
         if (
             kind in _ROW_KINDS and self.encoder is not None and txn is not None
             and not txn.skipped and self._encoded_change(txn, kind, payload, lsn, out)
@@ -255,6 +266,7 @@ class ChangeStream:
             assert isinstance(msg, pg.Begin)
             txn = self._txn = _Txn(msg)
             txn.skipped = self._skips(txn.commit_lsn, 0)
+            txn.cut = self._cut is not None and not self._cut.passed(txn.commit_lsn)
             if self.metadata and not txn.skipped:
                 self._txn_record(txn, "BEGIN", out)
             return
@@ -269,6 +281,7 @@ class ChangeStream:
             else:
                 self._live_relations[msg.relation_id] = msg
             self.schemas.on_relation(msg)
+            self._cut_at.pop(msg.relation_id, None)
             if f"{msg.namespace}.{msg.name}" == self.cfg.signal_data_collection:
                 self._signal_relid = msg.relation_id
                 self._signal_columns = [c.name for c in msg.columns]
@@ -284,6 +297,28 @@ class ChangeStream:
             self._message(txn, msg, out)
             return
         # Origin and Type need nothing: types are looked up with the relation
+
+    def _cut_lsn(self, rel_id: int) -> int:
+        lsn = self._cut_at.get(rel_id)
+        if lsn is None:
+            assert self._cut is not None
+            sc = self.schemas.by_relation.get(rel_id)
+            lsn = (self._cut.position(f"{sc.schema}.{sc.table}") if sc else None) or 0
+            self._cut_at[rel_id] = lsn
+        return lsn
+
+    def _cuts(self, txn: _Txn, payload: bytes) -> bool:
+        """Is this row change one a resumed snapshot read already (its table was read
+        whole in a database snapshot consistent after the change committed)?"""
+        return len(payload) >= 5 and txn.commit_lsn < self._cut_lsn(
+            _REL_ID.unpack_from(payload, 1)[0]
+        )
+
+    def _past_cut(self, lsn: int) -> None:
+        if self._cut is not None and self._cut.passed(lsn):
+            self._cut = self._cut_json = None
+            self._cut_at.clear()
+            self.position = replace(self.position, cut=None)
 
     def _skips(self, commit_lsn: int, event: int) -> bool:
         resume = self.resume
@@ -307,6 +342,7 @@ class ChangeStream:
         self._completed = msg.end_lsn
         self.behind_ms = max(time.time_ns() / 1e6 - txn.ts_us / 1000, 0.0)
         self.position = self.position.at_commit(txn.commit_lsn, msg.end_lsn, txn.xid, txn.ts_us)
+        self._past_cut(txn.commit_lsn)
         self.lsn = msg.end_lsn
         out.append(offset_update(self.partition, self.position.to_dict()))
 
@@ -320,6 +356,8 @@ class ChangeStream:
         }  # fmt: skip
         if self.position.incremental is not None:
             d["incremental"] = dict(self.position.incremental)
+        if self._cut_json is not None:
+            d["cut"] = self._cut_json
         return d
 
     def _change(self, txn: _Txn, msg: Any, lsn: int, out: Out) -> None:
@@ -327,6 +365,11 @@ class ChangeStream:
         inc = self.incremental
         if isinstance(msg, pg.Truncate):
             schemas = [self.schemas.by_relation.get(rid) for rid in msg.relation_ids]
+            if txn.cut:  # a table a resumed snapshot read after this truncate: not again
+                schemas = [
+                    sc for sc, rid in zip(schemas, msg.relation_ids, strict=True)
+                    if txn.commit_lsn >= self._cut_lsn(rid)
+                ]  # fmt: skip
             captured = [sc for sc in schemas if sc is not None]
             if inc is not None and inc.open and not skip:
                 for sc in captured:

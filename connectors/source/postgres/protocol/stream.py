@@ -50,16 +50,21 @@ class ReplicationStreamError(TransientError):
 
 
 def create_logical_slot(
-    conn: psycopg.Connection[tuple[object, ...]], slot: str, *, export: bool = False
+    conn: psycopg.Connection[tuple[object, ...]],
+    slot: str,
+    *,
+    export: bool = False,
+    temporary: bool = False,
 ) -> tuple[int, str | None]:
     """Create a logical ``pgoutput`` slot over a replication connection; return its
     consistent point (the LSN from which it will stream) and, with ``export``, the name of
     the snapshot it exported: a transaction that runs ``SET TRANSACTION SNAPSHOT`` with it
     sees the database exactly at the consistent point. The export lasts until the next
-    command on ``conn``."""
+    command on ``conn``; a ``temporary`` slot, until ``conn`` closes."""
     mode = "export" if export else "nothing"
+    temp = " TEMPORARY" if temporary else ""
     row = conn.execute(
-        f"CREATE_REPLICATION_SLOT \"{slot}\" LOGICAL pgoutput (SNAPSHOT '{mode}')"
+        f"CREATE_REPLICATION_SLOT \"{slot}\"{temp} LOGICAL pgoutput (SNAPSHOT '{mode}')"
     ).fetchone()
     if row is None:
         raise ReplicationStreamError(f"CREATE_REPLICATION_SLOT {slot} returned no row")

@@ -1,0 +1,78 @@
+"""Snapshot cuts: the streamed changes a resumed snapshot already read.
+
+A fresh snapshot reads every table in the database snapshot of the stream's start position,
+so the stream from there has neither a gap nor an overlap with it. A snapshot resumed after
+a crash (or re-taken by ``snapshot.mode=always`` while streaming goes on from its stored
+position) reads the rest in a *new* database snapshot, consistent at a later position P,
+while the stream still starts at the first position: the changes committed in between come
+twice, once in the rows read and once streamed.
+
+For a table with a primary key that is harmless: each change is an upsert or a delete by
+key, so a replay ends in the latest row (and the deletes it replays remove rows the first
+attempt emitted after its stored offset, which the log keeps). A table without one is
+different: a sink appends its rows, so a row read and then streamed again stays twice, and
+nothing says which rows of an earlier attempt still stand. So a resumed snapshot reads each
+keyless table it has not finished whole: first a truncate event (what earlier attempts
+emitted of it goes), then every row in the new database snapshot; and the stream drops
+every change to it that commits before P (the table's *cut*), since the read holds them.
+
+Positions are the source's own, compared as the source orders them: an LSN, or a binlog
+``[file, pos]``. The cuts are dropped once the stream is past the last of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotCuts:
+    """Per table without a key that a snapshot attempt read whole: the position its database
+    snapshot was consistent at (changes to it that commit before are dropped)."""
+
+    positions: Mapping[str, Any] = field(default_factory=dict)
+
+    def extended(self, tables: Iterable[str], position: Any) -> SnapshotCuts:
+        """After an attempt that reads ``tables`` whole in a snapshot at ``position``."""
+        return SnapshotCuts({**self.positions, **dict.fromkeys(tables, position)})
+
+    def position(self, table: str) -> Any:
+        """The position before which changes to ``table`` are dropped (None: none are)."""
+        return self.positions.get(table)
+
+    def passed(self, position: Any) -> bool:
+        """Is the stream at ``position`` past every cut (they can be dropped)?"""
+        keys = [_key(p) for p in self.positions.values()]
+        return not keys or _key(position) >= max(keys)
+
+    def __bool__(self) -> bool:
+        return bool(self.positions)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.positions)
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any] | None) -> SnapshotCuts:
+        return cls(dict(data or {}))
+
+
+def _key(position: Any) -> Any:
+    return tuple(position) if isinstance(position, list) else position
+
+
+def truncated(
+    tables: Sequence[tuple[str, bool]], resume_table: str | None, resumed: bool
+) -> list[str]:
+    """The tables without a key (``tables``: (qualified name, has a key), in the order the
+    snapshot reads them) that a snapshot must empty with a truncate event before it reads
+    them: none for a connector's first snapshot; in a resumed or repeated one, every keyless
+    table it reads, from the one it resumes at (the first named ``resume_table`` or after,
+    as the readers find it) on, which it reads whole."""
+    if not resumed:
+        return []
+    start = 0
+    if resume_table is not None:
+        start = next((i for i, (n, _) in enumerate(tables) if n >= resume_table), len(tables))
+    return [n for n, keyed in tables[start:] if not keyed]
