@@ -62,17 +62,9 @@ def _key(position: Any) -> Any:
     return tuple(position) if isinstance(position, list) else position
 
 
-def truncated(
-    tables: Sequence[tuple[str, bool]], resume_table: str | None, resumed: bool
-) -> list[str]:
-    """The tables without a key (``tables``: (qualified name, has a key), in the order the
-    snapshot reads them) that a snapshot must empty with a truncate event before it reads
-    them: none for a connector's first snapshot; in a resumed or repeated one, every keyless
-    table it reads, from the one it resumes at (the first named ``resume_table`` or after,
-    as the readers find it) on, which it reads whole."""
-    if not resumed:
-        return []
-    start = 0
-    if resume_table is not None:
-        start = next((i for i, (n, _) in enumerate(tables) if n >= resume_table), len(tables))
+def truncated(tables: Sequence[tuple[str, bool]], start: int) -> list[str]:
+    """The tables without a key among ``tables`` ((qualified name, has a key), in the order
+    the snapshot reads them) from index ``start`` (the table a resumed snapshot goes on
+    with) on: a snapshot that is not the connector's first reads each of them whole, after
+    a truncate event (a sink may hold rows an earlier attempt emitted)."""
     return [n for n, keyed in tables[start:] if not keyed]

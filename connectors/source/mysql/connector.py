@@ -13,11 +13,13 @@ PyMySQL is imported when the task starts, so listing and validating connectors s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
@@ -35,7 +37,14 @@ from connectors.source.mysql.server import (
     require,
     server_checks,
 )
-from connectors.source.mysql.snapshot import Chunk, begin, chunks, encode_key, end
+from connectors.source.mysql.snapshot import (
+    Chunk,
+    begin,
+    chunks,
+    encode_key,
+    end,
+    resume_index,
+)
 from connectors.source.mysql.types import TypeMapper
 from hub.runtime.api import (
     Check,
@@ -94,7 +103,9 @@ class MySqlSourceTask(SourceTask):
         in_progress = bool(offset and offset.get("snapshot"))
         if policy.should_snapshot(offset is not None, in_progress, usable):
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
-            self._start_snapshot(offset if usable else None, in_progress and usable)
+            self._start_snapshot(
+                offset if usable else None, in_progress and usable, offset is not None
+            )
         else:
             if offset is None:
                 p = current_position(self.meta, self.mariadb)
@@ -109,27 +120,52 @@ class MySqlSourceTask(SourceTask):
         query(self.meta, self.cfg.heartbeat_action_query)
 
     # -- snapshot ----------------------------------------------------------------------------
-    def _start_snapshot(self, offset: Mapping[str, Any] | None, resuming: bool) -> None:
+    def _start_snapshot(
+        self, offset: Mapping[str, Any] | None, resuming: bool, had_offset: bool
+    ) -> None:
+        """A resumed snapshot (or one re-taken while streaming goes on from the stored
+        position) reads every keyless table it has not finished whole, after a truncate
+        event, and the stream drops the changes to it that the new read holds
+        (`connectors.source.cdc.cuts`)."""
         cfg = self.cfg
         con = self.snapshot_con = connect(cfg)
         resume_at = None
+        self._announced: dict[str, Any] | None = None  # stored with the truncate events
+        # the position this read is consistent at (a resumed one too: its cuts need it)
+        p, found = begin(con, cfg, self.mariadb, True, self.filters)
+        assert p is not None
+        keyed = [(t.qualified, bool(t.primary_key)) for t in found]
+        cut = SnapshotCuts.load(offset.get("cut")) if offset is not None else SnapshotCuts()
         if resuming and offset is not None:
-            _, found = begin(con, cfg, self.mariadb, False, self.filters)
             base = {k: offset[k] for k in ("file", "pos", "gtids") if offset.get(k) is not None}
             if offset.get("stream"):
                 base["stream"] = offset["stream"]
-            if offset.get("table") is not None:
-                resume_at = (str(offset["table"]), offset.get("after"))
+            table = offset.get("table")
+            start = 0
+            if table is not None:
+                resume_at = (str(table), offset.get("after"))
+                start = resume_index(found, str(table))
                 log.info("resuming the snapshot at %s after %s", resume_at[0], resume_at[1])
             else:
                 log.info("restarting the snapshot from %s:%s", base["file"], base["pos"])
+            self._truncate = truncated(keyed, start)
+            cut = cut.extended(self._truncate, [p.file, p.pos])
+            self._announced = {**offset, **({"cut": cut.to_json()} if cut else {})}
         else:
-            p, found = begin(con, cfg, self.mariadb, True, self.filters)
-            assert p is not None
             base = {"file": p.file, "pos": p.pos, **({"gtids": p.gtids} if p.gtids else {})}
             if offset is not None and not offset.get("snapshot"):
                 base["stream"] = dict(offset)  # snapshot.mode=always: stream on from there
+            # after an earlier snapshot, sinks may hold rows of keyless tables from before
+            self._truncate = truncated(keyed, 0) if had_offset else []
+            if "stream" in base:  # streaming goes on from before this read
+                cut = cut.extended(self._truncate, [p.file, p.pos])
+            else:
+                cut = SnapshotCuts()
+        if cut:
+            base["cut"] = cut.to_json()
         stream_from = dict(base.get("stream") or {k: v for k, v in base.items() if k != "stream"})
+        if cut:
+            stream_from["cut"] = cut.to_json()
         self._resume = stream_from
         self._base = base
         check_unique(cfg.topic_prefix, [(t.db, t.name) for t in found])
@@ -167,6 +203,8 @@ class MySqlSourceTask(SourceTask):
             self._context.request_commit()
             return [offset_update(self.partition, {**self._base, "snapshot": True,
                                                    "table": None, "after": None})]  # fmt: skip
+        if self._truncate:
+            return self._truncates()
         out: list[SourceRecord] = []
         limit = self.cfg.max_batch_size
         while len(out) < limit:
@@ -181,6 +219,28 @@ class MySqlSourceTask(SourceTask):
             end = min(len(chunk.rows), start + limit - len(out))
             self._row = end
             self._snapshot_rows(chunk, start, end, out)
+        return out
+
+    def _truncates(self) -> list[SourceRecord]:
+        """Truncate events for the keyless tables this snapshot reads whole, before any of
+        their rows, with the offset resumed from."""
+        offset = self._announced or {**self._base, "snapshot": True, "table": None,
+                                     "after": None}  # fmt: skip
+        out: list[SourceRecord] = []
+        for name in self._truncate:
+            schema = self._schemas[name]
+            source = schema.source(
+                self.cfg.topic_prefix, ts_ms=self._snapshot_ts, snapshot="true",
+                file=str(self._base["file"]), pos=int(self._base["pos"]),
+            )  # fmt: skip
+            out.append(SourceRecord(
+                schema.topic, envelope("t", None, None, source), None, self.partition, offset,
+                value_schema=schema.value_schema,
+            ))  # fmt: skip
+        log.info("snapshot: %d table(s) without a key are read again whole: %s",
+                 len(self._truncate), ", ".join(self._truncate))  # fmt: skip
+        self._truncate = []
+        self._context.request_commit()
         return out
 
     def _snapshot_rows(self, chunk: Chunk, start: int, end: int, out: list[SourceRecord]) -> None:
@@ -275,6 +335,14 @@ class MySqlSourceTask(SourceTask):
         return out
 
     def stop(self) -> None:
+        chunks, self._chunks = getattr(self, "_chunks", None), None
+        if chunks is not None:  # stopped mid-snapshot: no streamed result left unread
+            snapshot_con, self.snapshot_con = getattr(self, "snapshot_con", None), None
+            if snapshot_con is not None:  # closed first, so the reader's open result is
+                with contextlib.suppress(Exception):  # not drained (a long table would block)
+                    snapshot_con.close()
+            with contextlib.suppress(Exception):
+                chunks.close()
         for part in (getattr(self, "stream", None), getattr(self, "snapshot_con", None),
                      getattr(self, "meta", None)):  # fmt: skip
             if part is None:

@@ -114,8 +114,7 @@ def chunks(
     if resume is not None and all(t.qualified != resume[0] for t in tables):
         # the table the snapshot stopped in is gone: go on with the tables after it
         log.warning("table %s, where the snapshot stopped, is no longer captured", resume[0])
-        gone = tuple(x.casefold() for x in resume[0].split(".", 1))
-        tables = [t for t in tables if (t.db.casefold(), t.name.casefold()) > gone]
+        tables = tables[resume_index(tables, resume[0]) :]
         started = True
     for t in tables:
         after = None
@@ -140,6 +139,19 @@ def chunks(
     if pending is not None:
         pending.final = True
         yield pending
+
+
+def resume_index(tables: Sequence[CatalogTable], table: str) -> int:
+    """Where a snapshot stopped in ``table`` goes on: that table, or when it is no longer
+    captured, the first after it."""
+    for i, t in enumerate(tables):
+        if t.qualified == table:
+            return i
+    gone = tuple(x.casefold() for x in table.split(".", 1))
+    return next(
+        (i for i, t in enumerate(tables) if (t.db.casefold(), t.name.casefold()) > gone),
+        len(tables),
+    )
 
 
 def _table_rows(

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from connectors.source.cdc.cuts import SnapshotCuts
 from connectors.source.cdc.envelope import VERSION, Transaction, change_records
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import IncrementalSnapshot
@@ -105,6 +106,8 @@ class ChangeStream:
         self._signal = tuple(cfg.signal_data_collection.split(".", 1)) if incremental else None
         self._signal_id: int | None = None
         self._signal_columns: list[str] = []
+        # changes a resumed snapshot read already (`connectors.source.cdc.cuts`)
+        self._cut = SnapshotCuts.load(resume.get("cut")) if resume.get("cut") else None
 
     # -- connection ---------------------------------------------------------------------------
     def open(self) -> None:
@@ -163,6 +166,8 @@ class ChangeStream:
             out["gtids"] = self.gtids
         if self.incremental is not None and self.incremental.state() is not None:
             out["incremental"] = self.incremental.state()
+        if self._cut is not None:
+            out["cut"] = self._cut.to_json()
         return out
 
     def _offset(self, txn: _Txn, event: int, row: int) -> dict[str, Any]:
@@ -172,6 +177,8 @@ class ChangeStream:
             out["gtids"] = txn.gtids
         if self.incremental is not None and self.incremental.state() is not None:
             out["incremental"] = self.incremental.state()
+        if self._cut is not None:
+            out["cut"] = self._cut.to_json()
         return out
 
     # -- events -------------------------------------------------------------------------------
@@ -261,6 +268,8 @@ class ChangeStream:
             self.gtids = None  # MySQL GTID sets: resumed by file and position
         assert self.stream is not None
         self.file, self.pos = self.stream.file, h.log_pos
+        if self._cut is not None and self._cut.passed([self.file, self.pos]):
+            self._cut = None
         self._txn = None
         self._skip = None  # past the transaction the restart was inside
 
@@ -367,6 +376,10 @@ class ChangeStream:
         txn.rows_events += 1
         if ev.op in self.skipped_ops:
             return
+        if self._cut is not None:
+            cut = self._cut.position(f"{table.db}.{table.table}")
+            if cut is not None and (txn.file, txn.pos) < tuple(cut):
+                return  # a resumed snapshot read its table after this committed
         skip = self._skip
         # the event's source block and offset, then per row only what differs
         base_source = table.source(

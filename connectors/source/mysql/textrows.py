@@ -83,7 +83,8 @@ def rows(con: Any, sql: str, args: Sequence[Any], parsers: Sequence[Parser | Non
     selected column)."""
     import pymysql.cursors
 
-    with con.cursor(pymysql.cursors.SSCursor) as cur:
+    cur = con.cursor(pymysql.cursors.SSCursor)
+    try:
         cur.execute(sql, args)
         result = cur._result
         read = con._read_packet
@@ -121,3 +122,9 @@ def rows(con: Any, sql: str, args: Sequence[Any], parsers: Sequence[Parser | Non
                 out = []
         if out:
             yield out
+    finally:
+        if con.open:
+            cur.close()
+        elif cur._result is not None:  # closed under it by a stopped task: nothing to drain
+            cur._result.unbuffered_active = False  # (as collecting it would try)
+            cur.connection = None

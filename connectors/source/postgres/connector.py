@@ -219,7 +219,11 @@ class PostgresSourceTask(SourceTask):
             # rest is read in a new database snapshot, consistent at a later LSN
             table = offset.table
             cut = offset.cut
-            self._truncate = truncated(list(keyed.items()), table, True)
+            names = list(keyed)  # where the reader goes on: the first at or after it
+            start = next((i for i, n in enumerate(names) if n >= table), len(names)) if (
+                table is not None
+            ) else 0  # fmt: skip
+            self._truncate = truncated(list(keyed.items()), start)
             if self._truncate:
                 cut_lsn, exported, repl = self._consistent_point()
                 cut = (cut or SnapshotCuts()).extended(self._truncate, cut_lsn)
@@ -245,7 +249,7 @@ class PostgresSourceTask(SourceTask):
         elif offset is not None and usable and not in_progress:
             # snapshot.mode=always with a usable position: re-read, then stream on from it
             cut = offset.cut
-            self._truncate = truncated(list(keyed.items()), None, True)
+            self._truncate = truncated(list(keyed.items()), 0)
             if self._truncate:
                 cut_lsn, exported, repl = self._consistent_point()
                 cut = (cut or SnapshotCuts()).extended(self._truncate, cut_lsn)
@@ -264,9 +268,8 @@ class PostgresSourceTask(SourceTask):
             self._resume = base.snapshot_done()
             # a new slot after an earlier one (snapshot.mode=when_needed, or a slot lost
             # mid-snapshot): sinks may hold rows of keyless tables from before
-            self._truncate = truncated(
-                [(t.qualified, bool(t.primary_key)) for t in tables], None, offset is not None
-            )
+            if offset is not None:
+                self._truncate = truncated([(t.qualified, bool(t.primary_key)) for t in tables], 0)
         self._snapshot_base = base
         self._snapshot_tables = tables
         self._markers = SnapshotMarkers(resumed=resume_at is not None)

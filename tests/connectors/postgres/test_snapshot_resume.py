@@ -16,8 +16,8 @@ import orjson
 import psycopg
 import pytest
 
-from hub.runtime.api import EncodedBatch
 from tests.connectors.postgres.helpers import source_config, start_task
+from tests.connectors.replay import Sink, changes
 from tests.fixtures.postgres import PgServer
 
 pytestmark = pytest.mark.integration
@@ -31,61 +31,6 @@ def sql(pg_server: PgServer, pg_db: str) -> Any:
         yield conn
 
 
-def _changes(records: Any) -> list[tuple[str, Any, Any]]:
-    """(topic, key, value) of every record, encoded ones and packed batches decoded."""
-    out: list[tuple[str, Any, Any]] = []
-
-    def payload(b: bytes | None) -> Any:
-        if b is None:
-            return None
-        doc = orjson.loads(b)
-        return doc["payload"] if isinstance(doc, dict) and "payload" in doc else doc
-
-    for r in records:
-        if type(r) is EncodedBatch:
-            keys, values = r.packed.lists() if r.packed is not None else (r.keys, r.values)
-            out += [(r.topic, payload(k), payload(v)) for k, v in zip(keys, values, strict=True)]
-        elif r.topic:
-            key, value = (payload(r.key), payload(r.value)) if r.encoded else (r.key, r.value)
-            out.append((r.topic, key, value))
-    return out
-
-
-class Sink:
-    """Applies changes as the sinks do: keyed tables upsert/delete by key; a table without a
-    key appends created rows and deletes one row equal to a deleted one; truncate empties."""
-
-    def __init__(self) -> None:
-        self.keyed: dict[str, dict[Any, Any]] = {}
-        self.keyless: dict[str, Counter[Any]] = {}
-
-    def apply(self, changes: list[tuple[str, Any, Any]]) -> None:
-        for topic, key, value in changes:
-            if value is None:
-                continue  # a tombstone
-            table = topic.rsplit(".", 1)[1]
-            op = value["op"]
-            if key is None:
-                rows = self.keyless.setdefault(table, Counter())
-                if op == "t":
-                    rows.clear()
-                    continue
-                if op in ("u", "d"):
-                    before = tuple(sorted(value["before"].items()))
-                    if rows[before] > 0:  # (a row the sink lacks: nothing to delete)
-                        rows[before] -= 1
-                if op in ("r", "c", "u"):
-                    rows[tuple(sorted(value["after"].items()))] += 1
-            else:
-                keyed = self.keyed.setdefault(table, {})
-                if op == "t":
-                    keyed.clear()
-                elif op == "d":
-                    keyed.pop(orjson.dumps(key), None)
-                else:
-                    keyed[orjson.dumps(key)] = value["after"]
-
-
 def _source(sql: Any, table: str) -> Counter[Any]:
     cur = sql.execute(f"SELECT * FROM {table}")
     names = [d.name for d in cur.description]
@@ -94,7 +39,7 @@ def _source(sql: Any, table: str) -> Counter[Any]:
 
 def _run_until(task: Any, written: list[Any], done: Any, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
-    while not done(_changes(written)):
+    while not done(changes(written)):
         assert time.monotonic() < deadline, "the restarted task never got there"
         written.extend(task.poll())
 
@@ -141,14 +86,14 @@ def test_a_keyless_table_not_reached_before_the_kill_is_read_once(
     try:
         sql.execute("INSERT INTO a VALUES (-1, -1)")  # after everything: the end
 
-        def done(changes: list[Any]) -> bool:
-            return any(k == {"id": -1} for _, k, _ in changes)
+        def done(got: list[Any]) -> bool:
+            return any(k == {"id": -1} for _, k, _ in got)
 
         _run_until(task, written, done)
     finally:
         task.stop()
     sink = Sink()
-    sink.apply(_changes(written))
+    sink.apply(changes(written))
     assert sink.keyless["h"] == _source(sql, "h")
     want = {orjson.dumps({"id": r[0]}): {"id": r[0], "v": r[1]}
             for r in sql.execute("SELECT id, v FROM a").fetchall()}  # fmt: skip
@@ -177,12 +122,12 @@ def test_a_keyless_table_read_part_way_before_the_kill_ends_equal(
     try:
         sql.execute("INSERT INTO z VALUES (1)")  # after everything: the end
 
-        def done(changes: list[Any]) -> bool:
-            return any(k == {"id": 1} and v is not None for _, k, v in changes)
+        def done(got: list[Any]) -> bool:
+            return any(k == {"id": 1} and v is not None for _, k, v in got)
 
         _run_until(task, written, done)
     finally:
         task.stop()
     sink = Sink()
-    sink.apply(_changes(written))
+    sink.apply(changes(written))
     assert sink.keyless["h"] == _source(sql, "h")
