@@ -13,8 +13,8 @@ Keyed tables are read in key order, ``snapshot.fetch.size`` rows per ``SELECT ..
 last ORDER BY key LIMIT n``; each row's offset holds its table and key, so a task that dies
 mid-snapshot resumes after the last row it stored (in a new transaction; streaming from the
 first attempt's position then replays every change made since). A table without a key is read
-in one pass and, after a crash, again from its start: its rows read before the crash are
-written again (at-least-once for that table's snapshot).
+in one pass and, after a crash, again whole, after a truncate event, with the stream dropping
+its changes before the new read's position (`connectors.source.cdc.cuts`).
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ The source partition is ``{"server": <topic.prefix>}``. The offset has two shape
   consistent point (streaming starts there afterwards), ``table`` the table being read and
   ``after`` the key (or ctid) of the last row emitted, as text.
 
+``cut`` (both shapes, while it matters): per table without a key that a resumed snapshot
+read whole in a later database snapshot, the LSN that snapshot is consistent at; the stream
+drops changes to the table that commit before it (`connectors.source.cdc.cuts`).
+
 Debezium's names are kept where they mean the same (``lsn``, ``lsn_commit``, ``txId``,
 ``ts_usec``, ``snapshot``, ``last_snapshot_record``).
 """

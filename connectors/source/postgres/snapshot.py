@@ -12,7 +12,8 @@ in ranges of pages by ``ctid``. Each row's offset holds its table and key (or ct
 task that dies mid-snapshot resumes after the last row it stored, not from the start. The
 exported snapshot does not outlive the connection that exported it, so a resumed snapshot
 reads the remaining rows in a new transaction; streaming from the slot's consistent point
-then replays every change made since, so each row still ends in its latest state.
+then replays every change made since, so each row still ends in its latest state (a table
+without a key is read again whole instead: `connectors.source.cdc.cuts`).
 
 A thread reads the next chunk while the task turns the current one into events; at most two
 chunks are in memory. With ``snapshot.max.threads`` N > 1, N connections share the snapshot:
