@@ -302,9 +302,12 @@ class MySqlSourceTask(SourceTask):
                 self.cfg.incremental_snapshot_chunk_size, self.filters, self._table,
             )  # fmt: skip
             incremental.resume(self._resume.get("incremental"))
+        from connectors.source.mysql.server import transactional
+
         self.stream = ChangeStream(
             self.cfg, self.connector_name, self.filters, self.mapper, self.partition,
             self._resume, self.mariadb, incremental,
+            lambda db, table: transactional(self.meta, db, table),
         )  # fmt: skip
         self.stream.open()
 

@@ -244,3 +244,16 @@ def tables(con: Any, filters: Filters, only: tuple[str, str] | None = None) -> l
 
 def _int(v: Any) -> int | None:
     return None if v is None else int(v)
+
+
+_ROLLS_BACK = ("innodb", "xtradb", "rocksdb", "tokudb")
+
+
+def transactional(con: Any, db: str, table: str) -> bool:
+    """Does ``db.table``'s engine roll back (InnoDB) rather than keep every change (MyISAM,
+    Aria, MEMORY)? A table no longer there is taken to roll back."""
+    rows = query(
+        con, "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND "
+        "TABLE_NAME = %s", (db, table),
+    )  # fmt: skip
+    return not rows or rows[0][0] is None or str(rows[0][0]).casefold() in _ROLLS_BACK

@@ -17,6 +17,7 @@ and heartbeats move it on while the server is idle.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -44,6 +45,11 @@ from hub.runtime.api import JsonMap, SourceRecord, offset_update
 log = logging.getLogger(__name__)
 
 FL_STANDALONE = 1
+FL_PREPARED_XA = 64  # MariaDB's GTID event of an XA transaction's prepared part
+XA_PREPARE = 38  # the event that ends it (MySQL and MariaDB)
+_SAVEPOINT_NAME = re.compile(
+    r"(?is)^(?:ROLLBACK\s+(?:WORK\s+)?TO|RELEASE)?\s*(?:SAVEPOINT\s+)?(.+?)\s*;?$"
+)
 ROWS_QUERY = 29  # MySQL's statement of the rows events that follow
 _UNREADABLE = {
     40: "compressed transaction payloads (binlog_transaction_compression=ON)",
@@ -54,7 +60,7 @@ _UNREADABLE = {
 
 class _Txn(Transaction):
     __slots__ = ("file", "pos", "gtids", "gtid", "rows_events", "ts", "standalone", "thread",
-                 "query")  # fmt: skip
+                 "query", "xa", "held", "marks")  # fmt: skip
 
     def __init__(self, file: str, pos: int, gtids: str | None, gtid: str | None, ts: int) -> None:
         super().__init__(gtid or f"{file}:{pos}")
@@ -63,6 +69,11 @@ class _Txn(Transaction):
         self.standalone = False
         self.thread: int | None = None
         self.query: str | None = None  # the statement of the rows events that follow
+        self.xa = False  # an XA transaction's prepared part
+        # after a SAVEPOINT: the records since, held until no ROLLBACK TO can undo them, each
+        # run with its table; and the savepoints, each with how many runs came before it
+        self.held: list[tuple[tuple[str, str], list[SourceRecord]]] | None = None
+        self.marks: list[tuple[str, int]] = []
 
 
 def _gtid_set(current: str | None, gtid: str) -> str:
@@ -77,8 +88,12 @@ class ChangeStream:
         self, cfg: MySqlSourceConfig, connector: str, filters: Filters, mapper: TypeMapper,
         partition: JsonMap, resume: Mapping[str, Any], mariadb: bool,
         incremental: IncrementalSnapshot | None = None,
+        transactional: Callable[[str, str], bool] | None = None,
     ) -> None:  # fmt: skip
         self.cfg, self.connector, self.filters, self.mapper = cfg, connector, filters, mapper
+        # does a table's engine roll back (InnoDB) or not (MyISAM, Aria): asked at a
+        # ROLLBACK TO SAVEPOINT that has rows of the table to undo
+        self._transactional = transactional or (lambda db, table: True)
         self.partition = partition
         self.mariadb = mariadb
         self.file = str(resume["file"])
@@ -222,8 +237,8 @@ class ChangeStream:
             self._rows(h, event, checksum, out)
         elif t == E.TABLE_MAP:
             self._table_map(event, checksum)
-        elif t == E.XID:
-            self._commit(h)
+        elif t == E.XID or t == XA_PREPARE:
+            self._commit(h, out)
         elif t == E.MARIADB_GTID:
             seq = int.from_bytes(event[HEADER : HEADER + 8], "little")
             domain = int.from_bytes(event[HEADER + 8 : HEADER + 12], "little")
@@ -231,13 +246,14 @@ class ChangeStream:
             self._begin(h, f"{domain}-{h.server_id}-{seq}")
             assert self._txn is not None
             self._txn.standalone = bool(flags & FL_STANDALONE)
+            self._txn.xa = bool(flags & FL_PREPARED_XA)
         elif t == E.GTID or t == 34:  # MySQL GTID / anonymous GTID
             uuid = bytes(event[HEADER + 1 : HEADER + 17]).hex()
             gno = int.from_bytes(event[HEADER + 17 : HEADER + 25], "little")
             sid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}"
             self._begin(h, f"{sid}:{gno}" if t == E.GTID else None)
         elif t == E.QUERY:
-            self._query(h, event, checksum)
+            self._query(h, event, checksum, out)
         elif t == E.ROTATE:
             if self._txn is None:
                 end = len(event) - (4 if checksum else 0)
@@ -260,8 +276,12 @@ class ChangeStream:
                          gtid, h.timestamp)  # fmt: skip
         self.behind_ms = max(time.time() - h.timestamp, 0) * 1000
 
-    def _commit(self, h: Any) -> None:
+    def _commit(self, h: Any, out: list[SourceRecord], rollback: bool = False) -> None:
         txn = self._txn
+        if txn is not None and txn.held is not None:  # what no savepoint can undo now
+            for table, records in txn.held:
+                if not rollback or not self._transactional(*table):
+                    out += records
         if txn is not None and txn.gtid is not None and self.mariadb:
             self.gtids = _gtid_set(self.gtids, txn.gtid)
         elif txn is not None and txn.gtid is not None and not self.mariadb:
@@ -273,7 +293,7 @@ class ChangeStream:
         self._txn = None
         self._skip = None  # past the transaction the restart was inside
 
-    def _query(self, h: Any, event: memoryview, checksum: bool) -> None:
+    def _query(self, h: Any, event: memoryview, checksum: bool, out: list[SourceRecord]) -> None:
         pos = HEADER
         thread = int.from_bytes(event[pos : pos + 4], "little")
         db_len = event[pos + 8]
@@ -291,10 +311,12 @@ class ChangeStream:
             return
         upper = sql.upper()
         if word == "COMMIT" or upper == "ROLLBACK":
-            self._commit(h)
+            self._commit(h, out, rollback=upper == "ROLLBACK")
             return
-        if word in ("SAVEPOINT", "RELEASE") or upper.startswith("ROLLBACK TO"):
-            return  # inside a transaction
+        if word in ("SAVEPOINT", "RELEASE") or upper.startswith("ROLLBACK"):
+            if self._txn is not None:
+                self._savepoint(word, sql, out)
+            return
         if word in ("INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD"):
             file = self.stream.file if self.stream else self.file
             raise ConfigError(
@@ -304,7 +326,8 @@ class ChangeStream:
                 "needs binlog_format=ROW in every session"
             )
         if word == "XA":
-            raise ConfigError(f"XA transactions in the binlog are not supported yet ({sql!r})")
+            self._xa(h, upper, out)
+            return
         # DDL: the next TABLE_MAP of a changed table brings its new columns
         log.info("DDL in %s: %s", db or "(no database)", sql[:200])
         self._maps.clear()
@@ -312,7 +335,53 @@ class ChangeStream:
         self._ignored.clear()
         if self._txn is not None and self.mariadb and not self._txn.standalone:
             return  # CREATE TABLE ... SELECT: its rows and its XID follow in the transaction
-        self._commit(h)
+        self._commit(h, out)
+
+    def _savepoint(self, word: str, sql: str, out: list[SourceRecord]) -> None:
+        """SAVEPOINT, ROLLBACK TO and RELEASE inside a transaction. Rows after a savepoint
+        are held: a ROLLBACK TO drops those of tables whose engine rolls back (the binlog
+        keeps them when a non-transactional table changed in between), and once no
+        savepoint is left (RELEASE) or at the commit they go out."""
+        txn = self._txn
+        assert txn is not None
+        m = _SAVEPOINT_NAME.match(sql.split(None, 1)[1] if word == "SAVEPOINT" else sql)
+        name = (m.group(1) if m else sql).strip("`").casefold()
+        names = [n for n, _ in txn.marks]
+        if word == "SAVEPOINT":
+            if txn.held is None:
+                txn.held = []
+            if name in names:
+                del txn.marks[names.index(name)]
+            txn.marks.append((name, len(txn.held)))
+            return
+        if name not in names or txn.held is None:
+            return  # (a savepoint set before the restart point: nothing held of it)
+        at = names.index(name)
+        if word == "RELEASE":
+            del txn.marks[at:]
+            if not txn.marks:  # nothing can undo them any more
+                for _, records in txn.held:
+                    out += records
+                txn.held = None
+            return
+        start = txn.marks[at][1]  # ROLLBACK TO: the savepoint stays, those after it go
+        del txn.marks[at + 1 :]
+        txn.held[start:] = [(t, r) for t, r in txn.held[start:] if not self._transactional(*t)]
+
+    def _xa(self, h: Any, upper: str, out: list[SourceRecord]) -> None:
+        """XA START begins the prepared part (MySQL logs it as a query; MariaDB flags the
+        GTID event), XA_PREPARE ends it; XA COMMIT or ROLLBACK is a group of its own. Rows of
+        captured tables in the prepared part are refused (`_rows`): whether they commit is
+        only known later."""
+        parts = upper.split()
+        verb = parts[1] if len(parts) > 1 else ""
+        if verb in ("START", "BEGIN"):
+            if self._txn is None:
+                self._begin(h, None)
+            assert self._txn is not None
+            self._txn.xa = True
+        elif verb in ("COMMIT", "ROLLBACK"):
+            self._commit(h, out)
 
     def _table_map(self, event: memoryview, checksum: bool) -> None:
         tm = table_map(event, checksum, self.mariadb)
@@ -374,8 +443,19 @@ class ChangeStream:
             )
         index = txn.rows_events
         txn.rows_events += 1
+        if txn.xa:
+            raise ConfigError(
+                f"{table.db}.{table.table}: an XA transaction changed it ({txn.file}:"
+                f"{txn.pos}), and hub cannot yet tell whether such a transaction commits when "
+                "it reads its rows; use ordinary transactions for captured tables, or exclude "
+                "the table"
+            )
         if ev.op in self.skipped_ops:
             return
+        if txn.held is not None:  # after a SAVEPOINT: held until nothing can undo it
+            run: list[SourceRecord] = []
+            txn.held.append(((table.db, table.table), run))
+            out = run
         if self._cut is not None:
             cut = self._cut.position(f"{table.db}.{table.table}")
             if cut is not None and (txn.file, txn.pos) < tuple(cut):

@@ -352,7 +352,6 @@ def test_snapshot_text_key_latin1_swedish_ci_reads_every_row(
         task.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: rows rolled back to a savepoint are emitted")
 def test_rollback_to_savepoint_with_a_non_transactional_table(
     mariadb_server: MariaDBServer, mariadb_db: str
 ) -> None:
@@ -499,7 +498,6 @@ def test_snapshot_resumed_after_the_primary_key_changed(
         task.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: any XA transaction stops the connector")
 def test_an_xa_transaction_on_a_table_not_captured(
     mariadb_server: MariaDBServer, mariadb_db: str
 ) -> None:

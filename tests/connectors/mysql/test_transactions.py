@@ -1,0 +1,132 @@
+"""Transactions the binlog records with more than BEGIN ... COMMIT: savepoints rolled back to
+(the binlog keeps their rows when a non-transactional table changed in between) and XA."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from hub.errors import ConfigError
+from tests.connectors.mysql.helpers import poll_for, root, source_config, start_task
+from tests.fixtures.mariadb import MariaDBServer
+
+pytestmark = pytest.mark.integration
+
+
+def _savepoint_workload(cur: Any) -> None:
+    cur.execute("BEGIN")
+    cur.execute("INSERT INTO t VALUES (1)")
+    cur.execute("SAVEPOINT a")
+    cur.execute("INSERT INTO t VALUES (2)")
+    cur.execute("INSERT INTO n VALUES (20)")  # non-transactional: the binlog keeps t 2
+    cur.execute("SAVEPOINT b")
+    cur.execute("INSERT INTO t VALUES (3)")
+    cur.execute("INSERT INTO n VALUES (30)")
+    cur.execute("ROLLBACK TO SAVEPOINT b")  # t 3 never was
+    cur.execute("INSERT INTO t VALUES (4)")
+    cur.execute("RELEASE SAVEPOINT b")
+    cur.execute("SAVEPOINT c")
+    cur.execute("INSERT INTO t VALUES (5)")
+    cur.execute("INSERT INTO n VALUES (50)")
+    cur.execute("ROLLBACK TO a")  # t 2, 4, 5 never were
+    cur.execute("INSERT INTO t VALUES (6)")
+    cur.execute("COMMIT")
+    cur.execute("INSERT INTO t VALUES (99)")
+
+
+def test_savepoints_rolled_back_to_drop_their_rows_across_restarts(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """Nested savepoints, RELEASE and ROLLBACK TO, with a non-transactional table changed in
+    between; the task restarted from its stored offset after every poll: the target gets
+    what the tables hold, each row once."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY) ENGINE=InnoDB")
+    cur.execute("CREATE TABLE n (id int PRIMARY KEY) ENGINE=Aria TRANSACTIONAL=0")
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data",
+                                                        "max.batch.size": 2})  # fmt: skip
+    task = start_task(cfg)
+    offset: dict[str, Any] = {}
+    try:
+        for r in poll_for(task, 0.3):
+            offset = dict(r.source_offset)
+    finally:
+        task.stop()
+    _savepoint_workload(cur)
+    seen: list[tuple[str, int]] = []
+    for _ in range(100):
+        task = start_task(cfg, offset)
+        try:
+            got: list[Any] = []
+            deadline = time.monotonic() + 5
+            while not got and time.monotonic() < deadline:
+                got = [r for r in task.poll() if r.topic or dict(r.source_offset) != offset]
+        finally:
+            task.stop()
+        if got:
+            offset = dict(got[-1].source_offset)
+        seen += [(r.topic.rsplit(".", 1)[1], r.key["id"]) for r in got if r.topic]
+        if ("t", 99) in seen:
+            break
+    cur.execute("SELECT id FROM t ORDER BY id")
+    assert [r[0] for r in cur.fetchall()] == [1, 6, 99]
+    cur.execute("SELECT id FROM n ORDER BY id")
+    assert [r[0] for r in cur.fetchall()] == [20, 30, 50]
+    assert sorted(seen) == [("n", 20), ("n", 30), ("n", 50), ("t", 1), ("t", 6), ("t", 99)]
+
+
+def test_an_xa_transaction_on_a_captured_table_is_a_clear_error(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """Whether a prepared XA transaction commits is known only later: its rows are refused
+    with the table named, not emitted (they may be rolled back) nor dropped."""
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE a (id int PRIMARY KEY)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
+    try:
+        poll_for(task, 0.3)
+        cur.execute("XA START 'x1'")
+        cur.execute("INSERT INTO a VALUES (1)")
+        cur.execute("XA END 'x1'")
+        cur.execute("XA PREPARE 'x1'")
+        cur.execute("XA ROLLBACK 'x1'")
+        with pytest.raises(ConfigError, match=rf"{mariadb_db}\.a: an XA transaction"):
+            poll_for(task, 3)
+    finally:
+        task.stop()
+
+
+def test_one_phase_xa_commits_and_prepared_xa_elsewhere_pass(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """XA COMMIT ... ONE PHASE is logged as an ordinary transaction; a two-phase XA
+    transaction on a table not captured, committed or rolled back, is passed over."""
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE a (id int PRIMARY KEY)")
+    cur.execute("CREATE TABLE other (id int PRIMARY KEY)")
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "snapshot.mode": "no_data", "table.include.list": f"{mariadb_db}.a"})  # fmt: skip
+    task = start_task(cfg)
+    try:
+        poll_for(task, 0.3)
+        for xid, end in (("p1", "XA COMMIT 'p1'"), ("p2", "XA ROLLBACK 'p2'")):
+            cur.execute(f"XA START '{xid}'")
+            cur.execute(f"INSERT INTO other VALUES ({len(xid) + int(xid[1])})")
+            cur.execute(f"XA END '{xid}'")
+            cur.execute(f"XA PREPARE '{xid}'")
+            cur.execute(end)
+        cur.execute("XA START 'o1'")
+        cur.execute("INSERT INTO a VALUES (1)")
+        cur.execute("XA END 'o1'")
+        cur.execute("XA COMMIT 'o1' ONE PHASE")
+        cur.execute("INSERT INTO a VALUES (2)")
+        got: list[Any] = []
+        deadline = time.monotonic() + 10
+        while len(got) < 2 and time.monotonic() < deadline:
+            got += [r for r in task.poll() if r.topic]
+        assert [r.key for r in got] == [{"id": 1}, {"id": 2}]
+    finally:
+        task.stop()
