@@ -307,9 +307,18 @@ class MySqlSourceTask(SourceTask):
         self.stream = ChangeStream(
             self.cfg, self.connector_name, self.filters, self.mapper, self.partition,
             self._resume, self.mariadb, incremental,
-            lambda db, table: transactional(self.meta, db, table),
+            lambda db, table: transactional(self.meta, db, table), self._describe,
         )  # fmt: skip
         self.stream.open()
+
+    def _describe(self, db: str, table: str) -> MySqlTable | None:
+        """A captured table as the catalog describes it now, or None."""
+        from connectors.source.mysql.server import tables
+
+        for t in tables(self.meta, self.filters, (db, table)):
+            key = self.filters.key_override(t.db, t.name)
+            return self._table(t, key if key is not None else t.primary_key)
+        return None
 
     def poll(self) -> Sequence[SourceRecord]:
         if self._chunks is not None:

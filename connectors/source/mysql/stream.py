@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.source.cdc.cuts import SnapshotCuts
-from connectors.source.cdc.envelope import VERSION, Transaction, change_records
+from connectors.source.cdc.envelope import VERSION, Transaction, change_records, envelope
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import IncrementalSnapshot
 from connectors.source.mysql.config import MySqlSourceConfig
@@ -76,6 +76,31 @@ class _Txn(Transaction):
         self.marks: list[tuple[str, int]] = []
 
 
+_IDENT = re.compile(r"`((?:[^`]|``)+)`|([^\s`.;]+)")
+
+
+def truncate_target(sql: str, db: str) -> tuple[str, str] | None:
+    """(database, table) of ``TRUNCATE [TABLE] [db.]name`` (names quoted or not), the
+    statement's default database where none is named."""
+    rest = sql.split(None, 1)[1] if len(sql.split(None, 1)) > 1 else ""
+    if rest[:6].upper() == "TABLE " or rest[:6].upper() == "TABLE`":
+        rest = rest[5:].lstrip()
+    names: list[str] = []
+    pos = 0
+    while len(names) < 2:
+        m = _IDENT.match(rest, pos)
+        if m is None:
+            break
+        names.append(m.group(1).replace("``", "`") if m.group(1) is not None else m.group(2))
+        pos = m.end()
+        if rest[pos : pos + 1] != ".":
+            break
+        pos += 1
+    if not names:
+        return None
+    return (names[0], names[1]) if len(names) == 2 else ((db, names[0]) if db else None)
+
+
 def _gtid_set(current: str | None, gtid: str) -> str:
     """MariaDB's GTID position after ``gtid`` (domain-server-seq): one entry per domain."""
     domains = {g.split("-")[0]: g for g in (current or "").split(",") if g}
@@ -89,11 +114,14 @@ class ChangeStream:
         partition: JsonMap, resume: Mapping[str, Any], mariadb: bool,
         incremental: IncrementalSnapshot | None = None,
         transactional: Callable[[str, str], bool] | None = None,
+        describe: Callable[[str, str], MySqlTable | None] | None = None,
     ) -> None:  # fmt: skip
         self.cfg, self.connector, self.filters, self.mapper = cfg, connector, filters, mapper
         # does a table's engine roll back (InnoDB) or not (MyISAM, Aria): asked at a
         # ROLLBACK TO SAVEPOINT that has rows of the table to undo
         self._transactional = transactional or (lambda db, table: True)
+        # a table as the catalog has it now (for a TRUNCATE's event, which has no TABLE_MAP)
+        self._describe = describe or (lambda db, table: None)
         self.partition = partition
         self.mariadb = mariadb
         self.file = str(resume["file"])
@@ -335,7 +363,40 @@ class ChangeStream:
         self._ignored.clear()
         if self._txn is not None and self.mariadb and not self._txn.standalone:
             return  # CREATE TABLE ... SELECT: its rows and its XID follow in the transaction
+        txn = self._txn
         self._commit(h, out)
+        if word == "TRUNCATE" and "t" not in self.skipped_ops:
+            self._truncate(h, txn, thread, truncate_target(sql, db), sql, out)
+
+    def _truncate(
+        self, h: Any, txn: _Txn | None, thread: int, target: tuple[str, str] | None, sql: str,
+        out: list[SourceRecord],
+    ) -> None:  # fmt: skip
+        """TRUNCATE TABLE of a captured table: a truncate event (``op: t``), stored with the
+        position after it (the statement is a group of its own)."""
+        if target is None or not self.filters.table(*target):
+            return
+        file = txn.file if txn is not None else self.file
+        pos = txn.pos if txn is not None else h.log_pos - h.size
+        if self._cut is not None:
+            cut = self._cut.position(f"{target[0]}.{target[1]}")
+            if cut is not None and (file, pos) < tuple(cut):
+                return  # a resumed snapshot read the table after it
+        table = self._describe(*target)
+        if table is None:
+            log.warning("TRUNCATE of %s.%s: the table is gone from the catalog, so no truncate "
+                        "event can be built for it; the sink keeps its rows", *target)  # fmt: skip
+            return
+        source = table.source(
+            self.cfg.topic_prefix, ts_ms=h.timestamp * 1000, server_id=h.server_id,
+            gtid=txn.gtid if txn is not None else None, file=file, pos=pos, thread=thread,
+            query=sql if self.cfg.include_query else None,
+        )  # fmt: skip
+        out.append(SourceRecord(
+            table.topic, envelope("t", None, None, source), None, self.partition,
+            self.position(), value_schema=table.value_schema,
+        ))  # fmt: skip
+        self.events += 1
 
     def _savepoint(self, word: str, sql: str, out: list[SourceRecord]) -> None:
         """SAVEPOINT, ROLLBACK TO and RELEASE inside a transaction. Rows after a savepoint

@@ -57,3 +57,45 @@ def test_ddl_mid_stream_and_replayed(mariadb_server: MariaDBServer, mariadb_db: 
         assert {**c_type, "type": "int32"} in replayed[1].value_schema["fields"][0]["fields"]
     finally:
         task.stop()
+
+
+@pytest.mark.parametrize("skipped", ["none", "t"])
+def test_truncate_table_is_a_truncate_event_unless_skipped(
+    mariadb_server: MariaDBServer, mariadb_db: str, skipped: str
+) -> None:
+    """TRUNCATE TABLE is DDL in the binlog: with skipped.operations=none it becomes Debezium's
+    truncate event (op t, no key), stored with the position after it; Debezium's default
+    (skipped.operations=t) leaves it out. Tables not captured give nothing either way."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+    cur.execute("CREATE TABLE other (id int PRIMARY KEY)")
+    cur.execute("INSERT INTO t VALUES (1, 1), (2, 2)")
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "snapshot.mode": "no_data", "skipped.operations": skipped,
+        "table.include.list": f"{mariadb_db}.t"})  # fmt: skip
+    task = start_task(cfg)
+    try:
+        poll_for(task, 0.3)
+        cur.execute(f"TRUNCATE TABLE `{mariadb_db}`.t")
+        cur.execute("TRUNCATE other")
+        cur.execute("INSERT INTO t VALUES (3, 3)")
+        got = poll_until(task, 2 if skipped == "none" else 1)
+        ops = [(r.value["op"], r.key) for r in got]
+        if skipped == "none":
+            assert ops == [("t", None), ("c", {"id": 3})]
+            value = got[0].value
+            assert value["before"] is None and value["after"] is None
+            assert value["source"]["table"] == "t" and value["source"]["db"] == mariadb_db
+            assert got[0].value_schema is not None
+            assert got[0].topic == f"app.{mariadb_db}.t"
+            # stored after it: a restart from its offset does not truncate again
+            again = start_task(cfg, dict(got[0].source_offset))
+            try:
+                assert [r.value["op"] for r in poll_until(again, 1)] == ["c"]
+            finally:
+                again.stop()
+        else:
+            assert ops == [("c", {"id": 3})]
+    finally:
+        task.stop()
