@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.source.cdc.cuts import SnapshotCuts, truncated
+from connectors.source.cdc.cuts import SnapshotCuts, precedes, truncated
 
 
 def test_a_later_attempt_moves_the_cut_of_the_tables_it_reads_again() -> None:
@@ -28,3 +28,27 @@ def test_the_keyless_tables_from_the_resume_point_are_truncated() -> None:
     assert truncated(tables, 0) == ["s.a", "s.c", "s.d"]
     assert truncated(tables, 2) == ["s.c", "s.d"]
     assert truncated(tables, 4) == []
+
+
+def test_binlog_files_order_by_number_past_a_rollover_of_digits() -> None:
+    cuts = SnapshotCuts().extended(["d.h"], ["binlog.999999", 100])
+    assert not cuts.passed(["binlog.999999", 99])
+    assert cuts.passed(["binlog.1000000", 4])  # a name that sorts lower as text
+    assert precedes(["binlog.999999", 5], ["binlog.1000000", 4])
+    assert not precedes(["binlog.1000000", 4], ["binlog.999999", 5])
+
+
+def test_truncate_statements_name_their_table() -> None:
+    from connectors.source.mysql.stream import truncate_target
+
+    cases = {
+        "TRUNCATE TABLE `t`": ("cur", "t"),
+        "truncate t": ("cur", "t"),
+        "TRUNCATE TABLE\n  shop.orders;": ("shop", "orders"),
+        "TRUNCATE\tTABLE\tt": ("cur", "t"),
+        "TRUNCATE /* why */ TABLE `d b`.`x``y`": ("d b", "x`y"),
+        "TRUNCATE TABLE tables": ("cur", "tables"),
+    }
+    for sql, want in cases.items():
+        assert truncate_target(sql, "cur") == want, sql
+    assert truncate_target("TRUNCATE t", "") is None  # no database to name

@@ -59,7 +59,18 @@ class SnapshotCuts:
 
 
 def _key(position: Any) -> Any:
-    return tuple(position) if isinstance(position, list) else position
+    """A position as it orders: an LSN as is; a binlog [file, pos] by the file's number (not
+    its name: binlog.999999 comes before binlog.1000000), then the position."""
+    if isinstance(position, (list, tuple)):
+        file, pos = position
+        base, _, number = str(file).rpartition(".")
+        return (base, int(number) if number.isdigit() else -1, str(file), int(pos))
+    return position
+
+
+def precedes(position: Any, cut: Any) -> bool:
+    """Does ``position`` come before ``cut`` (as the source orders them)?"""
+    return bool(_key(position) < _key(cut))
 
 
 def truncated(tables: Sequence[tuple[str, bool]], start: int) -> list[str]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from hub.verify.api import SourceTable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class MySqlSourceTask(SourceTask):
@@ -302,20 +303,36 @@ class MySqlSourceTask(SourceTask):
                 self.cfg.incremental_snapshot_chunk_size, self.filters, self._table,
             )  # fmt: skip
             incremental.resume(self._resume.get("incremental"))
-        from connectors.source.mysql.server import transactional
-
         self.stream = ChangeStream(
             self.cfg, self.connector_name, self.filters, self.mapper, self.partition,
             self._resume, self.mariadb, incremental,
-            lambda db, table: transactional(self.meta, db, table), self._describe,
+            self._transactional, self._describe,
         )  # fmt: skip
         self.stream.open()
+
+    def _on_meta(self, ask: Callable[[Any], T]) -> T:
+        """``ask(connection)`` on the metadata connection, on a new one if the server closed
+        it (it may sit idle for hours while the task streams)."""
+        import pymysql
+
+        try:
+            return ask(self.meta)
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError):
+            with contextlib.suppress(Exception):
+                self.meta.close()
+            self.meta = connect(self.cfg)
+            return ask(self.meta)
+
+    def _transactional(self, db: str, table: str) -> bool:
+        from connectors.source.mysql.server import transactional
+
+        return self._on_meta(lambda con: transactional(con, db, table))
 
     def _describe(self, db: str, table: str) -> MySqlTable | None:
         """A captured table as the catalog describes it now, or None."""
         from connectors.source.mysql.server import tables
 
-        for t in tables(self.meta, self.filters, (db, table)):
+        for t in self._on_meta(lambda con: tables(con, self.filters, (db, table))):
             key = self.filters.key_override(t.db, t.name)
             return self._table(t, key if key is not None else t.primary_key)
         return None

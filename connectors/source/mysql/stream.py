@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from connectors.source.cdc.cuts import SnapshotCuts
+from connectors.source.cdc.cuts import SnapshotCuts, precedes
 from connectors.source.cdc.envelope import VERSION, Transaction, change_records, envelope
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import IncrementalSnapshot
@@ -76,15 +76,19 @@ class _Txn(Transaction):
         self.marks: list[tuple[str, int]] = []
 
 
+_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_TABLE_KW = re.compile(r"(?i)TABLE\b\s*")
 _IDENT = re.compile(r"`((?:[^`]|``)+)`|([^\s`.;]+)")
 
 
 def truncate_target(sql: str, db: str) -> tuple[str, str] | None:
     """(database, table) of ``TRUNCATE [TABLE] [db.]name`` (names quoted or not), the
     statement's default database where none is named."""
-    rest = sql.split(None, 1)[1] if len(sql.split(None, 1)) > 1 else ""
-    if rest[:6].upper() == "TABLE " or rest[:6].upper() == "TABLE`":
-        rest = rest[5:].lstrip()
+    words = _COMMENT.sub(" ", sql).split(None, 1)
+    rest = words[1] if len(words) > 1 else ""
+    table_kw = _TABLE_KW.match(rest)
+    if table_kw is not None:
+        rest = rest[table_kw.end() :]
     names: list[str] = []
     pos = 0
     while len(names) < 2:
@@ -265,8 +269,10 @@ class ChangeStream:
             self._rows(h, event, checksum, out)
         elif t == E.TABLE_MAP:
             self._table_map(event, checksum)
-        elif t == E.XID or t == XA_PREPARE:
+        elif t == E.XID:
             self._commit(h, out)
+        elif t == XA_PREPARE:
+            self._xa_prepare(h, event, out)
         elif t == E.MARIADB_GTID:
             seq = int.from_bytes(event[HEADER : HEADER + 8], "little")
             domain = int.from_bytes(event[HEADER + 8 : HEADER + 12], "little")
@@ -380,7 +386,7 @@ class ChangeStream:
         pos = txn.pos if txn is not None else h.log_pos - h.size
         if self._cut is not None:
             cut = self._cut.position(f"{target[0]}.{target[1]}")
-            if cut is not None and (file, pos) < tuple(cut):
+            if cut is not None and precedes([file, pos], cut):
                 return  # a resumed snapshot read the table after it
         table = self._describe(*target)
         if table is None:
@@ -429,11 +435,28 @@ class ChangeStream:
         del txn.marks[at + 1 :]
         txn.held[start:] = [(t, r) for t, r in txn.held[start:] if not self._transactional(*t)]
 
+    def _xa_prepare(self, h: Any, event: memoryview, out: list[SourceRecord]) -> None:
+        """The end of an XA transaction's group, whose rows were held. One phase (MySQL's
+        ``XA COMMIT ... ONE PHASE``; MariaDB logs that as an ordinary transaction): committed,
+        they go out. Two phases: whether they commit is logged later, so rows of captured
+        tables are refused rather than emitted or dropped."""
+        txn = self._txn
+        one_phase = len(event) > HEADER and event[HEADER] != 0
+        if txn is not None and txn.held and not one_phase:
+            tables = sorted({f"{db}.{name}" for (db, name), rows in txn.held if rows})
+            if tables:
+                raise ConfigError(
+                    f"{', '.join(tables)}: a two-phase XA transaction changed it ({txn.file}:"
+                    f"{txn.pos}), and hub cannot yet tell whether such a transaction commits "
+                    "when it reads its rows; use ordinary transactions (or XA COMMIT ... ONE "
+                    "PHASE) for captured tables, or exclude the table"
+                )
+        self._commit(h, out)
+
     def _xa(self, h: Any, upper: str, out: list[SourceRecord]) -> None:
-        """XA START begins the prepared part (MySQL logs it as a query; MariaDB flags the
-        GTID event), XA_PREPARE ends it; XA COMMIT or ROLLBACK is a group of its own. Rows of
-        captured tables in the prepared part are refused (`_rows`): whether they commit is
-        only known later."""
+        """XA START begins an XA transaction's group (MySQL logs it as a query; MariaDB flags
+        the GTID event), an XA_PREPARE event ends it (`_xa_prepare`); XA COMMIT or ROLLBACK
+        of a prepared one is a group of its own."""
         parts = upper.split()
         verb = parts[1] if len(parts) > 1 else ""
         if verb in ("START", "BEGIN"):
@@ -504,13 +527,8 @@ class ChangeStream:
             )
         index = txn.rows_events
         txn.rows_events += 1
-        if txn.xa:
-            raise ConfigError(
-                f"{table.db}.{table.table}: an XA transaction changed it ({txn.file}:"
-                f"{txn.pos}), and hub cannot yet tell whether such a transaction commits when "
-                "it reads its rows; use ordinary transactions for captured tables, or exclude "
-                "the table"
-            )
+        if txn.xa and txn.held is None:  # its outcome is known at its XA_PREPARE event
+            txn.held = []
         if ev.op in self.skipped_ops:
             return
         if txn.held is not None:  # after a SAVEPOINT: held until nothing can undo it
@@ -519,7 +537,7 @@ class ChangeStream:
             out = run
         if self._cut is not None:
             cut = self._cut.position(f"{table.db}.{table.table}")
-            if cut is not None and (txn.file, txn.pos) < tuple(cut):
+            if cut is not None and precedes([txn.file, txn.pos], cut):
                 return  # a resumed snapshot read its table after this committed
         skip = self._skip
         # the event's source block and offset, then per row only what differs

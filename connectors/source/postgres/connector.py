@@ -274,21 +274,22 @@ class PostgresSourceTask(SourceTask):
         self._snapshot_tables = tables
         self._markers = SnapshotMarkers(resumed=resume_at is not None)
         self._snapshot_ts = time.time_ns() // 1000
-        codecs = None
-        if self.encoder is not None:  # chunks come as the events' bytes, straight from COPY
-            codecs = {}
-            for t in tables:
-                schema = self._table_schemas[t.qualified] = self.schemas.for_table(t)
-                codecs[t.qualified] = SnapshotRows(self.encoder.table(schema))
-        self.reader = SnapshotReader(
-            cfg.conninfo(), tables, cfg.snapshot_fetch_size, exported=exported, resume=resume_at,
-            codecs=codecs, threads=cfg.snapshot_max_threads, resume_ranges=resume_ranges,
-        )  # fmt: skip
         try:
+            codecs = None
+            if self.encoder is not None:  # chunks come as the events' bytes, from COPY
+                codecs = {}
+                for t in tables:
+                    schema = self._table_schemas[t.qualified] = self.schemas.for_table(t)
+                    codecs[t.qualified] = SnapshotRows(self.encoder.table(schema))
+            self.reader = SnapshotReader(
+                cfg.conninfo(), tables, cfg.snapshot_fetch_size, exported=exported,
+                resume=resume_at, codecs=codecs, threads=cfg.snapshot_max_threads,
+                resume_ranges=resume_ranges,
+            )  # fmt: skip
             self.reader.begin()
         finally:
             if repl is not None:
-                repl.close()  # the snapshot is imported: the export may end
+                repl.close()  # the snapshot is imported (or failed): the export may end
         self._chunks = self.reader.chunks()
         # the consistent point is stored before the first row is emitted: a task that dies
         # before it stored any row resumes the snapshot on the same slot and streams from

@@ -93,7 +93,7 @@ def test_an_xa_transaction_on_a_captured_table_is_a_clear_error(
         cur.execute("XA END 'x1'")
         cur.execute("XA PREPARE 'x1'")
         cur.execute("XA ROLLBACK 'x1'")
-        with pytest.raises(ConfigError, match=rf"{mariadb_db}\.a: an XA transaction"):
+        with pytest.raises(ConfigError, match=rf"{mariadb_db}\.a: a two-phase XA transaction"):
             poll_for(task, 3)
     finally:
         task.stop()
