@@ -70,9 +70,10 @@ class _Txn(Transaction):
         self.thread: int | None = None
         self.query: str | None = None  # the statement of the rows events that follow
         self.xa = False  # an XA transaction's prepared part
-        # after a SAVEPOINT: the records since, held until no ROLLBACK TO can undo them, each
-        # run with its table; and the savepoints, each with how many runs came before it
-        self.held: list[tuple[tuple[str, str], list[SourceRecord]]] | None = None
+        # after a SAVEPOINT (or XA START): the records since, held until nothing can undo
+        # them, in runs of one table each; and the savepoints, each with how many runs came
+        # before it
+        self.held: list[_Held] | None = None
         self.marks: list[tuple[str, int]] = []
 
 
@@ -103,6 +104,19 @@ def truncate_target(sql: str, db: str) -> tuple[str, str] | None:
     if not names:
         return None
     return (names[0], names[1]) if len(names) == 2 else ((db, names[0]) if db else None)
+
+
+class _Held:
+    """A held run: one rows event's records, its table (its engine decides whether a ROLLBACK
+    TO undoes it) and what it tells an open incremental snapshot, told at its release (a row
+    rolled back must not drop a chunk's row as superseded)."""
+
+    __slots__ = ("table", "records", "changes")
+
+    def __init__(self, table: tuple[str, str]) -> None:
+        self.table = table
+        self.records: list[SourceRecord] = []
+        self.changes: list[tuple[MySqlTable, Any, Any]] = []
 
 
 def _gtid_set(current: str | None, gtid: str) -> str:
@@ -313,9 +327,8 @@ class ChangeStream:
     def _commit(self, h: Any, out: list[SourceRecord], rollback: bool = False) -> None:
         txn = self._txn
         if txn is not None and txn.held is not None:  # what no savepoint can undo now
-            for table, records in txn.held:
-                if not rollback or not self._transactional(*table):
-                    out += records
+            kept = [r for r in txn.held if not rollback or not self._transactional(*r.table)]
+            self._release(kept, out)
         if txn is not None and txn.gtid is not None and self.mariadb:
             self.gtids = _gtid_set(self.gtids, txn.gtid)
         elif txn is not None and txn.gtid is not None and not self.mariadb:
@@ -426,14 +439,21 @@ class ChangeStream:
         at = names.index(name)
         if word == "RELEASE":
             del txn.marks[at:]
-            if not txn.marks:  # nothing can undo them any more
-                for _, records in txn.held:
-                    out += records
+            if not txn.marks and not txn.xa:  # nothing can undo them any more
+                self._release(txn.held, out)
                 txn.held = None
             return
         start = txn.marks[at][1]  # ROLLBACK TO: the savepoint stays, those after it go
         del txn.marks[at + 1 :]
-        txn.held[start:] = [(t, r) for t, r in txn.held[start:] if not self._transactional(*t)]
+        txn.held[start:] = [h for h in txn.held[start:] if not self._transactional(*h.table)]
+
+    def _release(self, runs: list[_Held], out: list[SourceRecord]) -> None:
+        inc = self.incremental
+        for run in runs:
+            if inc is not None and inc.open:
+                for table, newest, old in run.changes:
+                    inc.on_change(table, newest, old)
+            out += run.records
 
     def _xa_prepare(self, h: Any, event: memoryview, out: list[SourceRecord]) -> None:
         """The end of an XA transaction's group, whose rows were held. One phase (MySQL's
@@ -443,7 +463,7 @@ class ChangeStream:
         txn = self._txn
         one_phase = len(event) > HEADER and event[HEADER] != 0
         if txn is not None and txn.held and not one_phase:
-            tables = sorted({f"{db}.{name}" for (db, name), rows in txn.held if rows})
+            tables = sorted({f"{h.table[0]}.{h.table[1]}" for h in txn.held if h.records})
             if tables:
                 raise ConfigError(
                     f"{', '.join(tables)}: a two-phase XA transaction changed it ({txn.file}:"
@@ -531,10 +551,11 @@ class ChangeStream:
             txn.held = []
         if ev.op in self.skipped_ops:
             return
+        held: _Held | None = None
         if txn.held is not None:  # after a SAVEPOINT: held until nothing can undo it
-            run: list[SourceRecord] = []
-            txn.held.append(((table.db, table.table), run))
-            out = run
+            held = _Held((table.db, table.table))
+            txn.held.append(held)
+            out = held.records
         if self._cut is not None:
             cut = self._cut.position(f"{table.db}.{table.table}")
             if cut is not None and precedes([txn.file, txn.pos], cut):
@@ -557,7 +578,11 @@ class ChangeStream:
             if inc is not None and inc.open:
                 newest = after_raw if after_raw is not None else before_raw
                 assert newest is not None
-                inc.on_change(table, newest, before_raw if after_raw is not None else None)
+                old = before_raw if after_raw is not None else None
+                if held is not None:
+                    held.changes.append((table, newest, old))
+                else:
+                    inc.on_change(table, newest, old)
             before = table.row(before_raw) if before_raw is not None else None
             after = table.row(after_raw) if after_raw is not None else None
             if (
