@@ -64,3 +64,29 @@ def poll_for(task: Any, seconds: float) -> list[SourceRecord]:
     while time.monotonic() < deadline:
         out += task.poll()
     return out
+
+
+def restart_after_every_poll(
+    cfg: dict[str, Any], offset: dict[str, Any], done: Any, rounds: int = 200
+) -> list[SourceRecord]:
+    """The task started from ``offset``, polled until it returns something new, stopped, and
+    started again from the offset of the last record it returned, until ``done(records with
+    a topic so far)``: every change must come once however often a task restarts."""
+    seen: list[SourceRecord] = []
+    for _ in range(rounds):
+        task = start_task(cfg, offset)
+        try:
+            got: list[SourceRecord] = []
+            deadline = time.monotonic() + 5
+            while not got and time.monotonic() < deadline:
+                # a poll that ends before reaching the transaction (a slow machine) may say
+                # the resume point again: no progress, so poll on rather than restart
+                got = [r for r in task.poll() if r.topic or dict(r.source_offset) != offset]
+        finally:
+            task.stop()
+        if got:
+            offset = dict(got[-1].source_offset)
+        seen += [r for r in got if r.topic]
+        if done(seen):
+            return seen
+    raise AssertionError(f"not done after {rounds} restarts: {seen[-3:]}")

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from tests.connectors.mysql.helpers import poll_for, root, source_config, start_task
+from tests.connectors.mysql.helpers import (
+    poll_for,
+    restart_after_every_poll,
+    root,
+    source_config,
+    start_task,
+)
 from tests.fixtures.mariadb import MariaDBServer
 
 pytestmark = pytest.mark.integration
@@ -269,23 +275,10 @@ def test_restart_after_every_poll_in_a_multi_table_transaction(
     cur.execute("DELETE FROM a WHERE id BETWEEN 6 AND 8")
     cur.execute("COMMIT")
     cur.execute("INSERT INTO nokey VALUES (99)")
-    seen: list[Any] = []
-    for _ in range(200):
-        task = start_task(cfg, offset)
-        try:
-            got: list[Any] = []
-            deadline = time.monotonic() + 5
-            while not got and time.monotonic() < deadline:
-                # a poll that ends before reaching the transaction (a slow machine) may say
-                # the resume point again: no progress, so poll on rather than restart
-                got = [r for r in task.poll() if r.topic or dict(r.source_offset) != offset]
-        finally:
-            task.stop()
-        if got:
-            offset = dict(got[-1].source_offset)
-        seen += [(r.topic.rsplit(".", 1)[1], r.value["op"], r.key) for r in got if r.topic]
-        if any(r.topic and (r.value["after"] or {}).get("x") == 99 for r in got):
-            break
+    got = restart_after_every_poll(
+        cfg, offset, lambda seen: any((r.value["after"] or {}).get("x") == 99 for r in seen)
+    )
+    seen = [(r.topic.rsplit(".", 1)[1], r.value["op"], r.key) for r in got]
     want = (
         [("a", "u", {"id": i}) for i in range(1, 6)]
         + [("nokey", "c", None)] * 4

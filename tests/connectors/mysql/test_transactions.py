@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from hub.errors import ConfigError
-from tests.connectors.mysql.helpers import poll_for, root, source_config, start_task
+from tests.connectors.mysql.helpers import (
+    poll_for,
+    restart_after_every_poll,
+    root,
+    source_config,
+    start_task,
+)
 from tests.fixtures.mariadb import MariaDBServer
 
 pytestmark = pytest.mark.integration
@@ -56,21 +62,8 @@ def test_savepoints_rolled_back_to_drop_their_rows_across_restarts(
     finally:
         task.stop()
     _savepoint_workload(cur)
-    seen: list[tuple[str, int]] = []
-    for _ in range(100):
-        task = start_task(cfg, offset)
-        try:
-            got: list[Any] = []
-            deadline = time.monotonic() + 5
-            while not got and time.monotonic() < deadline:
-                got = [r for r in task.poll() if r.topic or dict(r.source_offset) != offset]
-        finally:
-            task.stop()
-        if got:
-            offset = dict(got[-1].source_offset)
-        seen += [(r.topic.rsplit(".", 1)[1], r.key["id"]) for r in got if r.topic]
-        if ("t", 99) in seen:
-            break
+    got = restart_after_every_poll(cfg, offset, lambda seen: any(r.key == {"id": 99} for r in seen))
+    seen = [(r.topic.rsplit(".", 1)[1], r.key["id"]) for r in got]
     cur.execute("SELECT id FROM t ORDER BY id")
     assert [r[0] for r in cur.fetchall()] == [1, 6, 99]
     cur.execute("SELECT id FROM n ORDER BY id")

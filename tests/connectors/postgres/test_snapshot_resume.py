@@ -37,11 +37,30 @@ def _source(sql: Any, table: str) -> Counter[Any]:
     return Counter(tuple(sorted(zip(names, row, strict=True))) for row in cur.fetchall())
 
 
-def _run_until(task: Any, written: list[Any], done: Any, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not done(changes(written)):
-        assert time.monotonic() < deadline, "the restarted task never got there"
-        written.extend(task.poll())
+def _resume_to_the_end(
+    sql: Any,
+    cfg: dict[str, Any],
+    stored: Any,
+    written: list[Any],
+    end: str,
+    end_key: Any,
+    encoding: Any = None,
+    seconds: float = 30,
+) -> Sink:
+    """The task restarted from ``stored``; ``end`` (a write after all the others) run; polled
+    until the change of ``end_key`` came; everything written replayed into a `Sink`."""
+    task = start_task(cfg, stored, json_encoding=encoding)
+    try:
+        sql.execute(end)
+        deadline = time.monotonic() + seconds
+        while not any(k == end_key and v is not None for _, k, v in changes(written)):
+            assert time.monotonic() < deadline, "the restarted task never got there"
+            written.extend(task.poll())
+    finally:
+        task.stop()
+    sink = Sink()
+    sink.apply(changes(written))
+    return sink
 
 
 def _first_attempt(cfg: dict[str, Any], polls: int, store_at: int) -> tuple[Any, list[Any]]:
@@ -82,18 +101,10 @@ def test_a_keyless_table_not_reached_before_the_kill_is_read_once(
     sql.execute("DELETE FROM h WHERE x <= 10")
     sql.execute("UPDATE h SET note = 'changed' WHERE x BETWEEN 11 AND 15")
     sql.execute("UPDATE a SET v = 1 WHERE id <= 500")
-    task = start_task(cfg, stored, json_encoding=encoding)
-    try:
-        sql.execute("INSERT INTO a VALUES (-1, -1)")  # after everything: the end
-
-        def done(got: list[Any]) -> bool:
-            return any(k == {"id": -1} for _, k, _ in got)
-
-        _run_until(task, written, done)
-    finally:
-        task.stop()
-    sink = Sink()
-    sink.apply(changes(written))
+    # after everything: the end
+    sink = _resume_to_the_end(
+        sql, cfg, stored, written, "INSERT INTO a VALUES (-1, -1)", {"id": -1}, encoding
+    )
     assert sink.keyless["h"] == _source(sql, "h")
     want = {orjson.dumps({"id": r[0]}): {"id": r[0], "v": r[1]}
             for r in sql.execute("SELECT id, v FROM a").fetchall()}  # fmt: skip
@@ -118,18 +129,10 @@ def test_a_keyless_table_read_part_way_before_the_kill_ends_equal(
     sql.execute("DELETE FROM h WHERE x <= 100 OR x % 7 = 0")  # pages read and pages not
     sql.execute("UPDATE h SET note = 'changed' WHERE x BETWEEN 200 AND 260")
     sql.execute("INSERT INTO h SELECT g, 'new' FROM generate_series(3001, 3100) g")
-    task = start_task(cfg, stored, json_encoding=encoding)
-    try:
-        sql.execute("INSERT INTO z VALUES (1)")  # after everything: the end
-
-        def done(got: list[Any]) -> bool:
-            return any(k == {"id": 1} and v is not None for _, k, v in got)
-
-        _run_until(task, written, done)
-    finally:
-        task.stop()
-    sink = Sink()
-    sink.apply(changes(written))
+    # after everything: the end
+    sink = _resume_to_the_end(
+        sql, cfg, stored, written, "INSERT INTO z VALUES (1)", {"id": 1}, encoding
+    )
     assert sink.keyless["h"] == _source(sql, "h")
 
 
@@ -158,16 +161,6 @@ def test_snapshot_mode_always_reads_a_keyless_table_once_more_not_twice(
         task.stop()
     sql.execute("INSERT INTO h SELECT g, 'new' FROM generate_series(301, 350) g")
     sql.execute("DELETE FROM h WHERE x <= 20")
-    task = start_task(cfg, stored)
-    try:
-        sql.execute("INSERT INTO z VALUES (1)")  # after everything: the end
-
-        def done(got: list[Any]) -> bool:
-            return any(k == {"id": 1} and v is not None for _, k, v in got)
-
-        _run_until(task, written, done)
-    finally:
-        task.stop()
-    sink = Sink()
-    sink.apply(changes(written))
+    # after everything: the end
+    sink = _resume_to_the_end(sql, cfg, stored, written, "INSERT INTO z VALUES (1)", {"id": 1})
     assert sink.keyless["h"] == _source(sql, "h")
