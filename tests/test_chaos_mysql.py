@@ -1,8 +1,10 @@
 """Chaos for the MySQL/MariaDB source: sysbench (oltp_write_only) and a writer of big
-multi-row transactions change a MariaDB while hub replicates it into DuckDB and PostgreSQL with
-the shipped configs (configs/mysql-to-duckdb.yaml, configs/mysql-to-postgres.yaml); the
-workers are SIGKILLed at random moments (the first during the snapshot) and the binlog
-connections killed on the server. After the load stops, `hub verify` must find every table
+multi-row transactions (and of a table without a key, read last by the snapshot: a sink
+appends its rows, so a row read or streamed twice stays twice) change a MariaDB while hub
+replicates it into DuckDB and PostgreSQL with the shipped configs
+(configs/mysql-to-duckdb.yaml, configs/mysql-to-postgres.yaml); the workers are SIGKILLed
+at random moments (the first during the snapshot) and the binlog connections killed on the
+server. After the load stops, `hub verify` must find every table
 equal in both targets: nothing lost, nothing twice. Repeat a run with the seed it prints
 (``HUB_CHAOS_SEED=...``)."""
 
@@ -47,6 +49,7 @@ def _write(server: MariaDBServer, db: str, stop: threading.Event, seed: int) -> 
                           autocommit=True)  # fmt: skip
     cur = con.cursor()
     next_id = 30_001
+    audit = 1_000
     while not stop.is_set():
         kind = rnd.random()
         if kind < 0.01:  # a big transaction: many rows events
@@ -67,6 +70,12 @@ def _write(server: MariaDBServer, db: str, stop: threading.Event, seed: int) -> 
         else:
             cur.execute("DELETE FROM orders WHERE id = %s", (rnd.randint(1, next_id),))
         cur.execute("INSERT INTO events (kind) VALUES (%s)", (rnd.choice("abc"),))
+        audit += 1
+        cur.execute("INSERT INTO zz_audit VALUES (%s, %s)", (rnd.choice("abc"), audit))
+        if kind < 0.1:
+            cur.execute("DELETE FROM zz_audit WHERE n = %s LIMIT 1", (rnd.randint(1, audit),))
+        elif kind < 0.2:
+            cur.execute("UPDATE zz_audit SET kind = 'u' WHERE n = %s", (rnd.randint(1, audit),))
         time.sleep(0.005)
 
 
@@ -97,6 +106,8 @@ def test_chaos_mysql_to_duckdb_and_postgres(
     cur.execute("INSERT INTO orders SELECT seq, seq % 13, 'old', '2024-01-01', seq / 7 "
                 "FROM seq_1_to_30000")  # fmt: skip
     cur.execute("CREATE TABLE events (n bigint AUTO_INCREMENT PRIMARY KEY, kind char(1))")
+    cur.execute("CREATE TABLE zz_audit (kind char(1), n int)")  # no key
+    cur.execute("INSERT INTO zz_audit SELECT 'o', seq FROM seq_1_to_1000")
     sink_db = f"sink_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_server.dsn(), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{sink_db}"')
@@ -154,7 +165,7 @@ def test_chaos_mysql_to_duckdb_and_postgres(
                 time.sleep(2)
             log = (d / "worker.log").read_text()
             assert r.returncode == 0, f"seed {seed}\n{r.stdout}{r.stderr}" + log[-3000:]
-            for table in ("orders", "events", "sbtest1", "sbtest4"):
+            for table in ("orders", "events", "sbtest1", "sbtest4", "zz_audit"):
                 assert f".{table} -> " in r.stdout, r.stdout
             print(r.stdout)
             stop_hub(p, d)
