@@ -327,3 +327,30 @@ def test_a_snapshot_killed_before_any_commit_streams_from_its_first_position(
         assert state == expected
     finally:
         task.stop()
+
+
+def test_two_connectors_with_one_server_id_is_a_clear_error(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """The server keeps one binlog connection per replica id: a second connector with the
+    same database.server.id takes it over, and the first fails with an error that says so
+    (not an endless reconnect in which both lose events in turn)."""
+    from hub.errors import ConfigError
+
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"})
+    first = start_task(cfg)
+    second = None
+    try:
+        poll_for(first, 0.3)
+        second = start_task(cfg)
+        poll_for(second, 0.3)
+        cur.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(ConfigError, match=r"database\.server\.id=\d+; give this connector"):
+            poll_for(first, 3)
+        assert [r.key for r in poll_until(second, 1)] == [{"id": 1}]
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
