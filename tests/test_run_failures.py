@@ -108,3 +108,32 @@ def test_a_refused_connection_keeps_its_cause_and_is_retried(tmp_path: Path) -> 
     assert "Connection refused" in err and "Is the server running" in err
     assert "Retrying will not fix" not in err
     assert code == 1
+
+
+def test_sigusr1_prints_every_threads_stack_and_the_worker_runs_on(tmp_path: Path) -> None:
+    """A worker that seems stuck can be asked where each thread waits (kill -USR1), without
+    stopping it."""
+    from tests.fixtures.hub_process import start_hub, stop_hub
+
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({"connectors": [{"name": "gen", "config": {
+        "connector.class": "datagen", "topic": "t", "rate": 100}}]}))  # fmt: skip
+    proc = start_hub(tmp_path, str(config))
+    try:
+        log = tmp_path / "worker.log"
+        deadline = time.monotonic() + 30
+        while "connector gen started" not in log.read_text():
+            assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGUSR1)
+        while "most recent call first" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        text = log.read_text()
+        assert "Current thread" in text or "Thread 0x" in text, text
+        assert proc.poll() is None  # still running
+        stop_hub(proc, tmp_path)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -129,7 +131,10 @@ def run(configs: tuple[str, ...], fail_fast: bool) -> int:
 
 def _logging(tty: bool) -> Any:
     """Log to stderr; on a terminal through rich's console (returned), so that log lines
-    print above the live view instead of through it."""
+    print above the live view instead of through it. ``kill -USR1`` prints every thread's
+    stack to stderr (where a worker that does not stop waits)."""
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     if not tty:
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
@@ -267,9 +272,7 @@ def serve(
     from hub.api import create_app
     from hub.runtime.worker import Worker
 
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    _logging(False)
     valid = _load(configs)
     worker = Worker(current_state().data_dir, worker_id=f"{host}:{port}")
     try:
