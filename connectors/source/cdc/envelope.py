@@ -165,6 +165,25 @@ class Transaction:
         )  # fmt: skip
 
 
+def truncate_record(
+    topic: str,
+    source: dict[str, Any],
+    partition: JsonMap,
+    offset: JsonMap,
+    value_schema: dict[str, Any] | None,
+    block: dict[str, Any] | None = None,
+) -> SourceRecord:
+    """Debezium's truncate event (``op: t``) of a table: no key, no rows."""
+    return SourceRecord(
+        topic,
+        envelope("t", None, None, source, block),
+        None,
+        partition,
+        offset,
+        value_schema=value_schema,
+    )
+
+
 def change_records(
     topic: str, op: str, before: dict[str, Any] | None, after: dict[str, Any] | None,
     key: dict[str, Any] | None, source: dict[str, Any], block: dict[str, Any] | None,

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
-from connectors.source.cdc.envelope import envelope
+from connectors.source.cdc.envelope import envelope, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
 from connectors.source.cdc.snapshotters import SnapshotMarkers, WhenNeeded, snapshotter
@@ -174,8 +174,7 @@ class MySqlSourceTask(SourceTask):
         # the chunk cursor is the primary key (unique), never message.key.columns' key
         keys = {t.qualified: t.primary_key for t in found}
         for t in found:
-            key = self.filters.key_override(t.db, t.name)
-            self._schemas[t.qualified] = self._table(t, key if key is not None else t.primary_key)
+            self._schemas[t.qualified] = self._event_table(t)
         self._snapshot_tables = found
         self._keys = keys
         self._markers = SnapshotMarkers(resumed=resume_at is not None)
@@ -234,10 +233,9 @@ class MySqlSourceTask(SourceTask):
                 self.cfg.topic_prefix, ts_ms=self._snapshot_ts, snapshot="true",
                 file=str(self._base["file"]), pos=int(self._base["pos"]),
             )  # fmt: skip
-            out.append(SourceRecord(
-                schema.topic, envelope("t", None, None, source), None, self.partition, offset,
-                value_schema=schema.value_schema,
-            ))  # fmt: skip
+            out.append(
+                truncate_record(schema.topic, source, self.partition, offset, schema.value_schema)
+            )
         log.info("snapshot: %d table(s) without a key are read again whole: %s",
                  len(self._truncate), ", ".join(self._truncate))  # fmt: skip
         self._truncate = []
@@ -333,9 +331,13 @@ class MySqlSourceTask(SourceTask):
         from connectors.source.mysql.server import tables
 
         for t in self._on_meta(lambda con: tables(con, self.filters, (db, table))):
-            key = self.filters.key_override(t.db, t.name)
-            return self._table(t, key if key is not None else t.primary_key)
+            return self._event_table(t)
         return None
+
+    def _event_table(self, t: CatalogTable) -> MySqlTable:
+        """A table's events, keyed by message.key.columns where set, else its primary key."""
+        key = self.filters.key_override(t.db, t.name)
+        return self._table(t, key if key is not None else t.primary_key)
 
     def poll(self) -> Sequence[SourceRecord]:
         if self._chunks is not None:

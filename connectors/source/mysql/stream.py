@@ -23,7 +23,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.source.cdc.cuts import SnapshotCuts, precedes
-from connectors.source.cdc.envelope import VERSION, Transaction, change_records, envelope
+from connectors.source.cdc.envelope import (
+    VERSION,
+    Transaction,
+    change_records,
+    truncate_record,
+)
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import IncrementalSnapshot
 from connectors.source.mysql.config import MySqlSourceConfig
@@ -169,6 +174,7 @@ class ChangeStream:
         self._signal_columns: list[str] = []
         # changes a resumed snapshot read already (`connectors.source.cdc.cuts`)
         self._cut = SnapshotCuts.load(resume.get("cut")) if resume.get("cut") else None
+        self._cut_json = self._cut.to_json() if self._cut is not None else None  # (shared)
 
     # -- connection ---------------------------------------------------------------------------
     def open(self) -> None:
@@ -227,8 +233,8 @@ class ChangeStream:
             out["gtids"] = self.gtids
         if self.incremental is not None and self.incremental.state() is not None:
             out["incremental"] = self.incremental.state()
-        if self._cut is not None:
-            out["cut"] = self._cut.to_json()
+        if self._cut_json is not None:
+            out["cut"] = self._cut_json
         return out
 
     def _offset(self, txn: _Txn, event: int, row: int) -> dict[str, Any]:
@@ -238,8 +244,8 @@ class ChangeStream:
             out["gtids"] = txn.gtids
         if self.incremental is not None and self.incremental.state() is not None:
             out["incremental"] = self.incremental.state()
-        if self._cut is not None:
-            out["cut"] = self._cut.to_json()
+        if self._cut_json is not None:
+            out["cut"] = self._cut_json
         return out
 
     # -- events -------------------------------------------------------------------------------
@@ -336,7 +342,7 @@ class ChangeStream:
         assert self.stream is not None
         self.file, self.pos = self.stream.file, h.log_pos
         if self._cut is not None and self._cut.passed([self.file, self.pos]):
-            self._cut = None
+            self._cut = self._cut_json = None
         self._txn = None
         self._skip = None  # past the transaction the restart was inside
 
@@ -411,10 +417,10 @@ class ChangeStream:
             gtid=txn.gtid if txn is not None else None, file=file, pos=pos, thread=thread,
             query=sql if self.cfg.include_query else None,
         )  # fmt: skip
-        out.append(SourceRecord(
-            table.topic, envelope("t", None, None, source), None, self.partition,
-            self.position(), value_schema=table.value_schema,
-        ))  # fmt: skip
+        out.append(
+            truncate_record(table.topic, source, self.partition, self.position(),
+                            table.value_schema)
+        )  # fmt: skip
         self.events += 1
 
     def _savepoint(self, word: str, sql: str, out: list[SourceRecord]) -> None:

@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
-from connectors.source.cdc.envelope import envelope
+from connectors.source.cdc.envelope import envelope, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
 from connectors.source.cdc.snapshotters import SnapshotMarkers, WhenNeeded, snapshotter
@@ -343,10 +343,9 @@ class PostgresSourceTask(SourceTask):
             self._table_schemas[name] = schema
             src = schema.source(self.cfg.dbname, self.cfg.topic_prefix, ts_us=self._snapshot_ts,
                                 snapshot="true", lsn=self._snapshot_base.snapshot_lsn)  # fmt: skip
-            out.append(SourceRecord(
-                schema.topic, envelope("t", None, None, src), None, self.partition, offset,
-                value_schema=schema.value_schema,
-            ))  # fmt: skip
+            out.append(
+                truncate_record(schema.topic, src, self.partition, offset, schema.value_schema)
+            )
         log.info("snapshot: %d table(s) without a key are read again whole: %s",
                  len(self._truncate), ", ".join(self._truncate))  # fmt: skip
         self._truncate = []

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from connectors.source.cdc.envelope import VERSION, Transaction, envelope, now_ms
+from connectors.source.cdc.envelope import VERSION, Transaction, envelope, now_ms, truncate_record
 from connectors.source.cdc.incremental import IncrementalSnapshot
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.encoded import EventEncoder
@@ -382,10 +382,9 @@ class ChangeStream:
                 return
             offset = self._offset(txn, lsn)
             for sc in captured:
-                src = self._source(sc, txn, lsn)
-                value = envelope("t", None, None, src, self._block(txn, sc))
-                out.append(SourceRecord(
-                    sc.topic, value, None, self.partition, offset, value_schema=sc.value_schema,
+                out.append(truncate_record(
+                    sc.topic, self._source(sc, txn, lsn), self.partition, offset,
+                    sc.value_schema, self._block(txn, sc),
                 ))  # fmt: skip
             return
         if msg.relation_id == self._signal_relid and not skip and isinstance(msg, pg.Insert):
