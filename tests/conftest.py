@@ -1,4 +1,5 @@
-"""Shared fixtures. Servers (PostgreSQL, MariaDB) join here as the connectors arrive."""
+"""Shared fixtures. Servers (PostgreSQL, MariaDB, a Snowflake stand-in) join here as the
+connectors arrive."""
 
 from __future__ import annotations
 
@@ -12,3 +13,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # MariaDB: `mariadb_server` and `mariadb_db` the same way, for the MySQL/MariaDB source.
 from tests.fixtures.mariadb import mariadb_db, mariadb_server  # noqa: E402, F401
 from tests.fixtures.postgres import pg_db, pg_server  # noqa: E402, F401
+
+# Snowflake: `snowflake_server` (fakesnow's server, one per session) and `snowflake_schema`.
+from tests.fixtures.snowflake import snowflake_schema, snowflake_server  # noqa: E402, F401

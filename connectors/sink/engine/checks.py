@@ -33,6 +33,8 @@ def check_target(
         try:
             dialect.create_table(table, {n: dialect.sql_type(t) for n, t in types.items()}, ["id"])
             checks.append(Check("may create tables", True))
+            if not dialect.transactional_ddl:  # committed: no rollback takes it away
+                dialect.drop_table(table)
         except Exception as exc:  # noqa: BLE001
             checks.append(Check("may create tables", False, describe(dialect.translate(exc))))
         return checks

@@ -96,6 +96,9 @@ class Dialect(ABC):
     # identifiers the target folds together whatever the quoting (DuckDB: ASCII letters'
     # case, see `fold_ascii`)
     case_insensitive = False
+    # DDL runs inside the batch's transaction and rolls back with it (DuckDB, PostgreSQL);
+    # False: DDL commits on its own (Snowflake, BigQuery: see `deferred.DeferredDialect`)
+    transactional_ddl = True
 
     # -- connection (abstract) ----------------------------------------------------------------
 
@@ -116,6 +119,14 @@ class Dialect(ABC):
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement with bound parameters; the rows it returns (or [])."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a statement that only reads (a SELECT, a catalog lookup); its rows."""
+        return self.execute(sql, params)
+
+    def ddl(self, sql: str) -> None:
+        """Run a DDL statement (CREATE, ALTER, DROP)."""
+        self.execute(sql)
 
     @abstractmethod
     def translate(self, exc: Exception) -> Exception:
@@ -175,7 +186,7 @@ class Dialect(ABC):
     # -- DDL ----------------------------------------------------------------------------------
 
     def create_schema(self, schema: str) -> None:
-        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}")
+        self.ddl(f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}")
 
     def create_table(
         self,
@@ -191,16 +202,19 @@ class Dialect(ABC):
         if pk:
             defs.append("PRIMARY KEY (" + ", ".join(q(k) for k in pk) + ")")
         exists = "IF NOT EXISTS " if if_not_exists else ""
-        self.execute(f"CREATE TABLE {exists}{self.table_name(table)} ({', '.join(defs)})")
+        self.ddl(f"CREATE TABLE {exists}{self.table_name(table)} ({', '.join(defs)})")
+
+    def drop_table(self, table: TableRef) -> None:
+        self.ddl(f"DROP TABLE IF EXISTS {self.table_name(table)}")
 
     def add_column(self, table: TableRef, name: str, sql_type: str) -> None:
         """Add a nullable column."""
         t, c = self.table_name(table), self.quote(name)
-        self.execute(f"ALTER TABLE {t} ADD COLUMN {c} {sql_type}")
+        self.ddl(f"ALTER TABLE {t} ADD COLUMN {c} {sql_type}")
 
     def widen_column(self, table: TableRef, name: str, sql_type: str) -> None:
         """Change a column's type to a wider one (every value it holds stays as it is)."""
-        self.execute(
+        self.ddl(
             f"ALTER TABLE {self.table_name(table)} ALTER COLUMN {self.quote(name)} "
             f"SET DATA TYPE {sql_type}"
         )

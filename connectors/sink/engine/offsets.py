@@ -29,7 +29,7 @@ def ensure_table(d: Dialect) -> None:
 
 def read(d: Dialect, connector: str) -> dict[tuple[str, int], int]:
     q = d.quote
-    rows = d.execute(
+    rows = d.query(
         f"SELECT {q('topic')}, {q('partition')}, {q('next_offset')} FROM {d.table_name(REF)} "
         f"WHERE {q('connector')} = {d.param}",
         [connector],

@@ -37,7 +37,7 @@ def ensure_table(d: Dialect) -> None:
 
 def read(d: Dialect) -> dict[TableRef, str]:
     names = ", ".join(d.quote(n) for n in _NAMES)
-    rows = d.execute(f"SELECT {names} FROM {d.table_name(REF)}")
+    rows = d.query(f"SELECT {names} FROM {d.table_name(REF)}")
     return {TableRef(str(s) or None, str(n)): str(t) for s, n, t in rows}
 
 

@@ -57,11 +57,11 @@ class EngineTarget:
         kinds = [(c.type.kind, leaf(c.type).kind) for c in source.columns]
 
         def rows() -> Iterator[Row]:
-            for values in d.execute(sql):
+            for values in d.query(sql):
                 yield tuple(comparable(k, v, i) for (k, i), v in zip(kinds, values, strict=True))
 
         def count() -> int:
-            return int(d.execute(f"SELECT count(*) FROM {d.table_name(ref)}{where}")[0][0])
+            return int(d.query(f"SELECT count(*) FROM {d.table_name(ref)}{where}")[0][0])
 
         return TargetTable(_name(ref), True, rows, count)
 

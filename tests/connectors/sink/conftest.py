@@ -1,10 +1,10 @@
-"""A sink under test against a real target (`targets`): a DuckDB file in tmp_path or a fresh
+"""A sink under test against a real target (`targets`): a DuckDB file in tmp_path, a fresh
 PostgreSQL database from the session server (`pg_db`), with the dialect's own statements or
-the engine's default ``MERGE``."""
+the engine's default ``MERGE``, or a fresh schema of the Snowflake stand-in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,11 @@ class Sink:
     """Drives a sink task as the runner does (start, open, put, flush) and reads the target
     through the task's own connection (DuckDB lets one process hold the file)."""
 
-    def __init__(self, target: Target, url: str, **config: Any) -> None:
-        self.target, self.url = target, url
-        self.kind = target.database  # what the SQL of a test reads from: duckdb, postgres
-        self.config = {"connection.url": url, **config}
+    def __init__(self, target: Target, where: Mapping[str, Any], **config: Any) -> None:
+        self.target = target
+        # what the SQL of a test reads from: duckdb, postgres, snowflake
+        self.kind = target.database
+        self.config = {**where, **config}
         self.task: EngineSinkTask | None = None
 
     def start(self, topics: Sequence[str] = (), **config: Any) -> dict[TopicPartition, int]:
@@ -48,7 +49,7 @@ class Sink:
         d = self.task.dialect
         d.begin()
         try:
-            return d.execute(sql)
+            return d.query(sql)
         finally:
             d.rollback()
 
@@ -78,15 +79,17 @@ class Sink:
 
 @pytest.fixture(params=list(TARGETS))
 def sink(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sink]:
+    """Every target; a test limited to some names them: ``@pytest.mark.parametrize("sink",
+    [...], indirect=True)``, saying why."""
     target = TARGETS[request.param]
-    url, _ = place(target, request, tmp_path)
-    s = Sink(target, url)
+    where, _ = place(target, request, tmp_path)
+    s = Sink(target, where)
     yield s
     s.stop()
 
 
 @pytest.fixture
 def duck(tmp_path: Path) -> Iterator[Sink]:
-    s = Sink(TARGETS["duckdb"], f"duckdb://{tmp_path / 'sink.duckdb'}")
+    s = Sink(TARGETS["duckdb"], {"connection.url": f"duckdb://{tmp_path / 'sink.duckdb'}"})
     yield s
     s.stop()

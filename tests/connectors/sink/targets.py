@@ -4,8 +4,9 @@ dialect) and the database the fixtures start for it.
 ``duckdb`` and ``postgres`` are the sinks as shipped (DuckDB applies batches with the
 engine's default statements, `MERGE`: connectors/sink/engine/merge.py; PostgreSQL with its
 own, ``ON CONFLICT``); ``postgres-merge`` is PostgreSQL with the default statements, which a
-warehouse dialect inherits unless it overrides them. A new warehouse adds one `Target` here
-and, in `place`, where its tables live.
+warehouse dialect inherits unless it overrides them; ``snowflake`` is the Snowflake sink
+against fakesnow's server (tests/fixtures/snowflake.py). A new warehouse adds one `Target`
+here and, in `place`, where its tables live.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from connectors.sink.duckdb.connector import DuckDBSink
 from connectors.sink.engine.dialect import Dialect, default_statements
 from connectors.sink.postgres.connector import PostgresSink, PostgresSinkTask
+from connectors.sink.snowflake.connector import SnowflakeSink
 from hub.runtime.api import SinkConnector
 
 
@@ -37,7 +39,7 @@ class PostgresMergeSink(PostgresSink):
 class Target:
     id: str
     connector: type[SinkConnector]
-    database: str  # the server its tables live in: "duckdb" (a file) or "postgres"
+    database: str  # where its tables live: "duckdb" (a file), "postgres", "snowflake"
 
     @property
     def connector_class(self) -> str:
@@ -55,16 +57,25 @@ TARGETS = {
         Target("duckdb", DuckDBSink, "duckdb"),
         Target("postgres", PostgresSink, "postgres"),
         Target("postgres-merge", PostgresMergeSink, "postgres"),
+        Target("snowflake", SnowflakeSink, "snowflake"),
     )
 }
 
 
-def place(target: Target, request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
-    """A fresh place for the target's tables: its ``connection.url``, and where a test reads
-    them from outside the sink (a DuckDB file's path, a PostgreSQL DSN)."""
+def place(
+    target: Target, request: pytest.FixtureRequest, tmp_path: Path
+) -> tuple[dict[str, Any], str]:
+    """A fresh place for the target's tables: the sink properties that name it
+    (``connection.url``, or the ``snowflake.*`` ones), and where a test reads them from
+    outside the sink (a DuckDB file's path, a PostgreSQL DSN, a Snowflake schema)."""
     if target.database == "duckdb":
         path = str(tmp_path / "sink.duckdb")
-        return f"duckdb://{path}", path
+        return {"connection.url": f"duckdb://{path}"}, path
+    if target.database == "snowflake":
+        server = request.getfixturevalue("snowflake_server")
+        schema = request.getfixturevalue("snowflake_schema")
+        return server.config(schema), schema
     server = request.getfixturevalue("pg_server")
     db = request.getfixturevalue("pg_db")
-    return f"postgresql://{server.user}@{server.host}:{server.port}/{db}", server.dsn(db)
+    url = f"postgresql://{server.user}@{server.host}:{server.port}/{db}"
+    return {"connection.url": url}, server.dsn(db)

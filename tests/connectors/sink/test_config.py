@@ -77,7 +77,10 @@ def test_debezium_jdbc_class_name_picks_the_dialect_from_the_url(
 def test_wrong_password_is_transient_and_hidden(pg_server: Any, pg_db: str) -> None:
     from hub.errors import TransientError
 
-    s = Sink(TARGETS["postgres"], f"postgresql://nobody:hunter2@{pg_server.host}:1/{pg_db}")
+    s = Sink(
+        TARGETS["postgres"],
+        {"connection.url": f"postgresql://nobody:hunter2@{pg_server.host}:1/{pg_db}"},
+    )
     with pytest.raises(TransientError) as err:
         s.start()
     assert "hunter2" not in str(err.value)

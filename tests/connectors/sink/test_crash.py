@@ -86,15 +86,16 @@ def _prefill(data: Path) -> tuple[dict[int, tuple[Any, ...]], Counter[tuple[int,
     return items, Counter((b["seq"], b["v"]) for b in bag)
 
 
-def _config(tmp_path: Path, target: SinkTarget, url: str) -> str:
+def _config(tmp_path: Path, target: SinkTarget, props: dict[str, Any], audit: bool) -> str:
     path = tmp_path / "sink.yaml"
+    topics = "srv.public.items" + (",srv.public.audit" if audit else "")
+    lines = "".join(f"\n          {k}: {v}" for k, v in props.items())
     path.write_text(
         textwrap.dedent(f"""
         name: warehouse
         config:
           connector.class: {target.connector_class}
-          topics: srv.public.items,srv.public.audit
-          connection.url: {url}
+          topics: {topics}{lines}
           batch.size: 100
           batch.max.wait.ms: 50
           offset.flush.interval.ms: 100000
@@ -117,11 +118,27 @@ def _wait_started(tmp_path: Path, runs: int) -> None:
 class Target:
     """Reads the sink's target from outside the worker (DuckDB: read-only, between batches)."""
 
-    def __init__(self, target: SinkTarget, url: str, where: str) -> None:
-        self.target, self.url, self.where = target, url, where
+    def __init__(self, target: SinkTarget, props: dict[str, Any], where: str, server: Any) -> None:
+        self.target, self.props, self.where, self.server = target, props, where, server
         self.kind = target.database
+        # Snowflake has no row identifier for a keyless table's updates: items only there
+        self.audit = self.kind != "snowflake"
+        self.total = N_EVENTS + (N_AUDIT if self.audit else 0)
 
     def read(self, sql: str) -> list[tuple[Any, ...]] | None:
+        if self.kind == "snowflake":
+            con = self.server.connect(self.where)
+            try:
+                return [
+                    tuple(v.isoformat() if hasattr(v, "isoformat") else v for v in row)
+                    for row in con.cursor().execute(sql).fetchall()
+                ]
+            except Exception as exc:  # noqa: BLE001 - not created yet
+                if "does not exist" in str(exc):
+                    return []
+                raise
+            finally:
+                con.close()
         if self.kind == "postgres":
             import psycopg
 
@@ -137,28 +154,38 @@ class Target:
         return int(rows[0][0] or 0) if rows else 0
 
     def seen(self) -> str:
+        if self.kind == "snowflake":
+            return '"seen"'  # read as a datetime, shown in ISO form by `read`
         if self.kind == "postgres":
             return "to_char(seen, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
         return "strftime(seen, '%Y-%m-%dT%H:%M:%S.%f')"
 
 
-@pytest.fixture(params=list(TARGETS))
+# Not Snowflake yet: a killed worker's session keeps its open transaction (the stand-in keeps
+# it for good, Snowflake until the session expires), and its locks hold up the next worker's
+# batch. Aborting the previous session of the task at start (fencing) is what is missing.
+@pytest.fixture(params=[t for t in TARGETS if t != "snowflake"])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
     t = TARGETS[request.param]
-    return Target(t, *place(t, request, tmp_path))
+    server = request.getfixturevalue("snowflake_server") if t.database == "snowflake" else None
+    return Target(t, *place(t, request, tmp_path), server)
 
 
 @pytest.mark.integration
 @pytest.mark.slow
 def test_kill_9_at_random_moments_leaves_the_table_exact(tmp_path: Path, target: Target) -> None:
     expected, audit = _prefill(tmp_path / "data")
-    config = _config(tmp_path, target.target, target.url)
+    config = _config(tmp_path, target.target, target.props, target.audit)
     rnd = random.Random(3)
     progress: list[int] = []
-    total = N_EVENTS + N_AUDIT
+    total = target.total
     for run in range(1, 5):
         proc = start_hub(tmp_path, config)
         _wait_started(tmp_path, run)
+        if target.kind == "snowflake":  # its client takes ~1 s to load and log in
+            deadline = time.monotonic() + 30
+            while target.consumed() <= max(progress, default=0) and time.monotonic() < deadline:
+                time.sleep(0.05)
         time.sleep(rnd.uniform(0.2, 0.7))  # batches are flowing: kill it anywhere
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -170,19 +197,16 @@ def test_kill_9_at_random_moments_leaves_the_table_exact(tmp_path: Path, target:
     proc = start_hub(tmp_path, config)
     _wait_started(tmp_path, len(progress) + 1)  # a SIGTERM before then would kill it
     deadline = time.monotonic() + 60
-    while (
-        target.consumed() < N_EVENTS + N_AUDIT
-        and time.monotonic() < deadline
-        and proc.poll() is None
-    ):
+    while target.consumed() < total and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
     stop_hub(proc, tmp_path)
-    assert target.consumed() == N_EVENTS + N_AUDIT
+    assert target.consumed() == total
     rows = target.read(
         f'SELECT id, name, price, {target.seen()} FROM "srv_public_items" ORDER BY id'
     )
     assert rows is not None
     assert rows == [(k, *expected[k]) for k in sorted(expected)]
-    rows = target.read('SELECT seq, v FROM "srv_public_audit"')
-    assert rows is not None
-    assert Counter(rows) == audit
+    if target.audit:
+        rows = target.read('SELECT seq, v FROM "srv_public_audit"')
+        assert rows is not None
+        assert Counter(rows) == audit

@@ -29,7 +29,7 @@ def _dlq(worker: Worker) -> list[bytes | None]:
 def test_a_dead_lettered_last_record_is_not_processed_again(sink: Sink, tmp_path: Path) -> None:
     config = {
         "connector.class": sink.target.connector_class,
-        "connection.url": sink.url, "topics": "in", "table.name.format": "t",
+        **sink.config, "topics": "in", "table.name.format": "t",
         "primary.key.mode": "none", "delete.enabled": "false",
         "value.converter.schemas.enable": "false",
         "key.converter.schemas.enable": "false", "errors.tolerance": "all",

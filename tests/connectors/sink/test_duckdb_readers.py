@@ -23,7 +23,9 @@ con.close()
 
 def test_a_reader_attaches_while_idle_and_the_sink_waits_for_it(tmp_path: Path) -> None:
     path = tmp_path / "sink.duckdb"
-    sink = Sink(TARGETS["duckdb"], f"duckdb://{path}", **{"duckdb.idle.release.ms": 50})
+    sink = Sink(
+        TARGETS["duckdb"], {"connection.url": f"duckdb://{path}"}, **{"duckdb.idle.release.ms": 50}
+    )
     t = people()
     try:
         sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"})])

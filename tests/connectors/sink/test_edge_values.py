@@ -5,6 +5,7 @@ one at a time, so a failure names the type and the value."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -100,6 +101,14 @@ CASES: list[tuple[int, int, str, Any, Any]] = [
 ]  # fmt: skip
 
 
+# the texts compared are DuckDB's and PostgreSQL's; the Snowflake stand-in would print its
+# DuckDB's, not Snowflake's: Snowflake's edge values are `test_snowflake_...` below
+TEXT_TARGETS = pytest.mark.parametrize(
+    "sink", ["duckdb", "postgres", "postgres-merge"], indirect=True
+)
+
+
+@TEXT_TARGETS
 @pytest.mark.parametrize(
     ("oid", "typmod", "text", "duck", "pg"),
     CASES,
@@ -128,6 +137,7 @@ def _shown(stamp: str) -> str:
     return stamp.rstrip("0").rstrip(".") if "." in stamp else stamp
 
 
+@TEXT_TARGETS
 def test_a_batch_of_timestamps_lands_exactly(sink: Sink) -> None:
     """Many values at once take the PostgreSQL sink's batch path (Arrow formats the column
     when every value is in years 1..9999); one out of range sends the batch the slow way."""
@@ -148,6 +158,7 @@ def test_a_batch_of_timestamps_lands_exactly(sink: Sink) -> None:
     assert set(got) == want
 
 
+@TEXT_TARGETS
 def test_nanosecond_zoned_timestamps_are_truncated_to_microseconds(sink: Sink) -> None:
     """A ZonedTimestamp with more than 6 fraction digits (nanoseconds, as other Debezium
     sources write them) loses the digits past the microsecond, as every other path of both
@@ -167,3 +178,42 @@ def test_nanosecond_zoned_timestamps_are_truncated_to_microseconds(sink: Sink) -
         f"SELECT id, {cast.format('v')}, {cast.format('a[1]')} FROM srv_public_nanos ORDER BY id"
     )
     assert got == [(i, want, want) for i, (_, want) in texts.items()]
+
+
+# PostgreSQL text, what Snowflake holds (read back through the client), or the refusal
+SNOWFLAKE_CASES: list[tuple[int, str, Any]] = [
+    (Oid.TIMESTAMP, "9999-12-31 23:59:59.999999", dt.datetime(9999, 12, 31, 23, 59, 59, 999999)),
+    (Oid.TIMESTAMP, "0001-01-01 00:00:00", dt.datetime(1, 1, 1)),
+    (Oid.TIMESTAMP, "infinity", Refused("Snowflake TIMESTAMP_NTZ")),
+    (Oid.TIMESTAMP, "0044-03-15 12:00:00 BC", Refused("Snowflake TIMESTAMP_NTZ")),
+    (Oid.DATE, "9999-12-31", dt.date(9999, 12, 31)),
+    (Oid.DATE, "-infinity", Refused("Snowflake DATE")),
+    (Oid.DATE, "4713-01-01 BC", Refused("Snowflake DATE")),
+    (Oid.TIME, "23:59:59.999999", dt.time(23, 59, 59, 999999)),
+    (Oid.TIME, "24:00:00", Refused("Snowflake TIME")),
+    (Oid.TIMESTAMPTZ, "2024-02-29 13:14:15.123456+02",
+     dt.datetime(2024, 2, 29, 11, 14, 15, 123456, tzinfo=dt.UTC)),
+    (Oid.TIMESTAMPTZ, "21016-11-04 13:51:30+07", Refused("Snowflake TIMESTAMP_TZ")),
+    (Oid.TIMESTAMPTZ, "infinity", Refused("Snowflake TIMESTAMP_TZ")),
+    (1182, "{infinity}", Refused("Snowflake DATE")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("sink", ["snowflake"], indirect=True)
+@pytest.mark.parametrize(
+    ("oid", "text", "want"), SNOWFLAKE_CASES, ids=[f"{o}={t}" for o, t, _ in SNOWFLAKE_CASES]
+)
+def test_snowflake_holds_years_1_to_9999_and_refuses_the_rest(
+    sink: Sink, oid: int, text: str, want: Any
+) -> None:
+    t = PgTable("edge", [("id", Oid.INT4, -1), ("v", oid, -1)])
+    record = t.insert(0, {"id": 1, "v": text})
+    if isinstance(want, Refused):
+        with pytest.raises(ValueNotHeldError, match=want.words):
+            sink.put([record])
+        return
+    sink.put([record])
+    (got,) = sink.query('SELECT "v" FROM "srv_public_edge"')[0]
+    if isinstance(got, dt.datetime) and got.tzinfo is not None:
+        got = got.astimezone(dt.UTC)
+    assert got == want

@@ -146,7 +146,8 @@ def test_unchanged_toasted_values_keep_what_the_table_has(sink: Sink) -> None:
     for row, n in zip(rows, (2, 1, 5), strict=True):
         assert row[1] == "long text" and row[5] == n
         assert json.loads(row[2]) == {"a": 1} if isinstance(row[2], str) else row[2] == {"a": 1}
-        assert bytes(row[3]) == b"\x01\x02" and list(row[4]) == ["x", "y"]
+        tags = json.loads(row[4]) if isinstance(row[4], str) else list(row[4])  # Snowflake: JSON
+        assert bytes(row[3]) == b"\x01\x02" and tags == ["x", "y"]
 
 
 def test_float_nan_and_infinities_arrive_as_such(sink: Sink) -> None:

@@ -1,0 +1,347 @@
+"""The Snowflake dialect (snowflake-connector-python), on `DeferredDialect`: a DDL statement
+commits Snowflake's open transaction, so tables are created and altered first, each batch's
+changes are loaded into staging tables (a Parquet file PUT to a temporary stage, then
+``COPY INTO`` a transient table), and only then one transaction applies them and writes the
+``_hub_offsets`` row::
+
+    UPDATE t AS cur SET c = s.c, … FROM stage AS s WHERE cur.k = s.k AND NOT s.__hub_delete
+    INSERT INTO t (k, c, …) SELECT … FROM stage AS s WHERE NOT s.__hub_delete
+      AND NOT EXISTS (SELECT 1 FROM t AS cur WHERE cur.k = s.k)
+    DELETE FROM t AS cur USING stage AS s WHERE cur.k = s.k AND s.__hub_delete
+
+Three statements where a ``MERGE`` would do: the same effect (at most one change per key, as
+the engine collapses a batch), and they also run inside a transaction on the local stand-in
+(fakesnow, whose ``MERGE`` cannot), so the tests run the production path.
+
+Staging tables have positional column names (``C0``, ``C1``…, matched to the Parquet file's by
+name) and are read through a subquery that names them as the engine does: any column name
+survives, whatever its case. Tables without a key have no row identifier in Snowflake: their
+updates and deletes by old row are refused (`keyless`), appends work.
+
+Thread safety: one task thread uses the dialect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from connectors.sink.engine.deferred import DeferredDialect, Statement
+from connectors.sink.engine.dialect import Merge, StagedColumn, TableInfo
+from connectors.sink.engine.errors import SinkConfigError, SinkFatalError, SinkTransientError
+from connectors.sink.engine.merge import DELETE_FLAG, KEEP_PREFIX, staged_changes
+from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.types import ColumnType
+from connectors.sink.snowflake import types as st
+from connectors.sink.snowflake.config import SnowflakeSinkConfig, identifier
+
+# the client logs every login and query at INFO: hub's log says what matters
+logging.getLogger("snowflake.connector").setLevel(logging.WARNING)
+
+
+class SnowflakeDialect(DeferredDialect):
+    row_id = None
+    param = "%s"
+
+    def __init__(self, cfg: SnowflakeSinkConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.database = identifier(cfg.database_name)
+        self.schema = identifier(cfg.schema_name)
+        self._con: Any = None
+        self._tag = uuid.uuid4().hex[:12]
+        self._n = 0
+        self._stage: str | None = None  # the session's temporary stage, once created
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        if self._con is not None and not self._con.is_closed():
+            return
+        import snowflake.connector
+
+        cfg, e = self.cfg, self.cfg.endpoint
+        timeout = cfg.timeout_ms // 1000
+        kw: dict[str, Any] = {
+            "account": e.account,
+            "user": cfg.user_name,
+            "host": e.host,
+            "port": e.port,
+            "protocol": e.protocol,
+            "login_timeout": timeout,
+            "network_timeout": timeout,
+            "socket_timeout": timeout,
+            "autocommit": True,
+            "application": "hub",
+            "session_parameters": {"TIMEZONE": "UTC", "QUERY_TAG": "hub"},
+        }
+        if cfg.role_name:
+            kw["role"] = cfg.role_name
+        if cfg.warehouse_name:
+            kw["warehouse"] = cfg.warehouse_name
+        if cfg.private_key:
+            kw["private_key"] = _private_key(cfg.private_key, cfg.private_key_passphrase)
+            kw["authenticator"] = "SNOWFLAKE_JWT"
+        else:
+            kw["password"] = cfg.password
+        try:
+            self._con = snowflake.connector.connect(**kw)
+        except snowflake.connector.errors.Error as exc:
+            raise self._connect_error(exc) from None
+        self._stage = None
+        self._use_schema()
+
+    def _connect_error(self, exc: Exception) -> Exception:
+        import snowflake.connector.errors as se
+
+        text = f"cannot connect to {self.cfg.where}: {_message(exc)}"
+        if isinstance(exc, se.DatabaseError) and getattr(exc, "errno", 0) in (390100, 390144):
+            # wrong user, password or key: retrying will not help
+            return SinkFatalError(text + "; check snowflake.user.name and the credentials")
+        return SinkTransientError(text)
+
+    def _use_schema(self) -> None:
+        where = f"{self.database}.{self.schema}"
+        try:
+            self.run(f"USE SCHEMA {where}")
+        except Exception:  # noqa: BLE001 - a missing schema: create it, then say what failed
+            try:
+                self.run(f"CREATE SCHEMA IF NOT EXISTS {where}")
+                self.run(f"USE SCHEMA {where}")
+            except Exception as exc:  # noqa: BLE001
+                raise SinkConfigError(
+                    "snowflake.schema.name",
+                    f"cannot use or create the schema {where}: {_message(exc)}; check "
+                    "snowflake.database.name, snowflake.schema.name and the role's privileges",
+                ) from None
+
+    def close(self) -> None:
+        if self._con is not None:
+            with contextlib.suppress(Exception):
+                self._con.close()
+            self._con = None
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._con.cursor() as cur:
+            cur.execute(sql, tuple(params) if params else None)
+            return list(cur.fetchall()) if cur.description else []
+
+    def run_transaction(self, statements: Sequence[Statement]) -> None:
+        with self._con.cursor() as cur:
+            cur.execute("BEGIN")
+            try:
+                for sql, params in statements:
+                    cur.execute(sql, params or None)
+                cur.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    cur.execute("ROLLBACK")
+                raise
+
+    def translate(self, exc: Exception) -> Exception:
+        import snowflake.connector.errors as se
+
+        transient = (
+            se.OperationalError,
+            se.InterfaceError,
+            se.InternalServerError,
+            se.ServiceUnavailableError,
+            se.GatewayTimeoutError,
+            se.BadGatewayError,
+            se.RequestTimeoutError,
+            se.OtherHTTPRetryableError,
+        )
+        if isinstance(exc, transient) or self._con is None or self._con.is_closed():
+            self.close()
+            return SinkTransientError(f"{self.cfg.where}: {_message(exc)}")
+        return SinkFatalError(f"{self.cfg.where}: {type(exc).__name__}: {_message(exc)}")
+
+    # -- names and types ----------------------------------------------------------------------
+
+    def table_name(self, table: TableRef) -> str:
+        schema = self.schema if table.schema is None else self.quote(table.schema)
+        return f"{self.database}.{schema}.{self.quote(table.name)}"
+
+    def create_schema(self, schema: str) -> None:
+        self.ddl(f"CREATE SCHEMA IF NOT EXISTS {self.database}.{self.quote(schema)}")
+        self.run(f"USE SCHEMA {self.database}.{self.schema}")  # CREATE SCHEMA switched to it
+
+    def sql_type(self, t: ColumnType) -> str:
+        return st.sql_type(t)
+
+    def column_type(self, sql_type: str) -> ColumnType | None:
+        return st.column_type(sql_type)
+
+    def describe(self, table: TableRef) -> TableInfo | None:
+        schema = _unquoted(self.schema) if table.schema is None else table.schema
+        cols = self.run(
+            "SELECT column_name, data_type, numeric_precision, numeric_scale FROM "
+            f"{self.database}.INFORMATION_SCHEMA.COLUMNS WHERE table_schema = %s AND "
+            "table_name = %s ORDER BY ordinal_position",
+            [schema, table.name],
+        )
+        if not cols:
+            return None
+        keys = self.run(f"SHOW PRIMARY KEYS IN TABLE {self.table_name(table)}")
+        pk = tuple(str(r[4]) for r in sorted(keys, key=lambda r: int(r[5])))
+        return TableInfo({str(n): st.spelled(str(t), p, s) for n, t, p, s in cols}, pk)
+
+    def select_expr(self, col: StagedColumn, ref: str) -> str:
+        return st.select_expr(col.type, ref)
+
+    def set_utc(self) -> None:
+        self.run("ALTER SESSION SET TIMEZONE = 'UTC'")
+
+    # -- staging ------------------------------------------------------------------------------
+
+    def load(self, name: str, columns: Sequence[StagedColumn]) -> tuple[str, str]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._n += 1
+        table = f'{self.database}.{self.schema}."_hub_stage_{self._tag}_{self._n}"'
+        q = self.quote
+        positional = [f"C{i}" for i in range(len(columns))]
+        arrays = [st.arrow_array(c.type, c.values, c.name) for c in columns]
+        buf = io.BytesIO()
+        pq.write_table(pa.Table.from_arrays(arrays, names=positional), buf)  # type: ignore[no-untyped-call]
+        buf.seek(0)
+        defs = ", ".join(
+            f"{q(p)} {st.staged_type(c.type)}" for p, c in zip(positional, columns, strict=True)
+        )
+        self.run(f"CREATE OR REPLACE TRANSIENT TABLE {table} ({defs})")
+        stage = self._ensure_stage()
+        prefix = f"{self._tag}_{self._n}"
+        with self._con.cursor() as cur:  # the file from memory, never from disk
+            cur.execute(
+                f"PUT file:///{prefix}.parquet @{stage}/{prefix}/ OVERWRITE = TRUE "
+                "AUTO_COMPRESS = FALSE",
+                file_stream=buf,
+            )
+        self.run(
+            f"COPY INTO {table} FROM @{stage}/{prefix}/ FILE_FORMAT = (TYPE = PARQUET) "
+            "MATCH_BY_COLUMN_NAME = CASE_SENSITIVE PURGE = TRUE"
+        )
+        names = ", ".join(
+            f"{q(p)} AS {q(c.name)}" for p, c in zip(positional, columns, strict=True)
+        )
+        return f"(SELECT {names} FROM {table})", table
+
+    def _ensure_stage(self) -> str:
+        if self._stage is None:
+            stage = f"{self.database}.{self.schema}.HUB_STAGE_{self._tag.upper()}"
+            self.run(f"CREATE TEMPORARY STAGE IF NOT EXISTS {stage}")
+            self._stage = stage
+        return self._stage
+
+    # -- statements ---------------------------------------------------------------------------
+
+    def insert(self, table: TableRef, columns: Sequence[StagedColumn]) -> None:
+        rel = self.stage("ins", columns)
+        q = self.quote
+        names = ", ".join(q(c.name) for c in columns)
+        exprs = ", ".join(self.select_expr(c, f"s.{q(c.name)}") for c in columns)
+        self.execute(
+            f"INSERT INTO {self.table_name(table)} ({names}) SELECT {exprs} FROM {rel} AS s"
+        )
+
+    def merge(self, m: Merge) -> None:
+        q, t = self.quote, self.table_name(m.table)
+        cols = staged_changes(m)
+        rel = self.stage("merge", cols)
+        on = " AND ".join(f"cur.{q(k)} = s.{q(k)}" for k in m.key)
+        flag = f"s.{q(DELETE_FLAG)}"
+        live = f" AND NOT {flag}" if m.deletes else ""
+        if m.count:
+            rows = cols[: len(m.rows)]
+            sets = []
+            for c in rows:
+                if c.name in m.key:
+                    continue
+                e = self.select_expr(c, f"s.{q(c.name)}")
+                if c.name in m.keep:  # an unchanged TOASTed value: the row's current one
+                    e = f"CASE WHEN s.{q(KEEP_PREFIX + c.name)} THEN cur.{q(c.name)} ELSE {e} END"
+                sets.append(f"{q(c.name)} = {e}")
+            if sets:
+                self.execute(
+                    f"UPDATE {t} AS cur SET {', '.join(sets)} FROM {rel} AS s WHERE {on}{live}"
+                )
+            names = ", ".join(q(c.name) for c in rows)
+            exprs = ", ".join(self.select_expr(c, f"s.{q(c.name)}") for c in rows)
+            self.execute(
+                f"INSERT INTO {t} ({names}) SELECT {exprs} FROM {rel} AS s WHERE "
+                f"NOT EXISTS (SELECT 1 FROM {t} AS cur WHERE {on}){live}"
+            )
+        if m.deletes:
+            if m.soft:
+                self.execute(
+                    f"UPDATE {t} AS cur SET {q('__deleted')} = TRUE FROM {rel} AS s "
+                    f"WHERE {on} AND {flag}"
+                )
+            else:
+                self.execute(f"DELETE FROM {t} AS cur USING {rel} AS s WHERE {on} AND {flag}")
+
+    def upsert_values(
+        self,
+        table: TableRef,
+        key: Sequence[str],
+        names: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        replace: bool,
+    ) -> None:
+        q, t, p = self.quote, self.table_name(table), self.param
+        cols = ", ".join(q(n) for n in names)
+        match = " AND ".join(f"{q(k)} = {p}" for k in key)
+        at = [names.index(k) for k in key]
+        for row in rows:
+            keys = [row[i] for i in at]
+            if replace:
+                self.execute(f"DELETE FROM {t} WHERE {match}", keys)
+                self.execute(f"INSERT INTO {t} ({cols}) VALUES ({', '.join([p] * len(row))})", row)
+            else:
+                self.execute(
+                    f"INSERT INTO {t} ({cols}) SELECT {', '.join([p] * len(row))} "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {match})",
+                    [*row, *keys],
+                )
+
+
+def _unquoted(quoted: str) -> str:
+    return quoted[1:-1].replace('""', '"')
+
+
+def _message(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _private_key(text: str, passphrase: str) -> bytes:
+    """The DER (PKCS#8) bytes the client takes, from a PEM key or its base64 body (the
+    Snowflake Kafka connector's form: one line, no header)."""
+    from cryptography.hazmat.primitives import serialization
+
+    pem = text.strip()
+    if "-----BEGIN" not in pem:
+        kind = "ENCRYPTED PRIVATE KEY" if passphrase else "PRIVATE KEY"
+        body = "".join(pem.split())
+        lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+        pem = f"-----BEGIN {kind}-----\n{lines}\n-----END {kind}-----\n"
+    try:
+        key = serialization.load_pem_private_key(
+            pem.encode(), passphrase.encode() if passphrase else None
+        )
+    except (ValueError, TypeError) as exc:
+        raise SinkConfigError(
+            "snowflake.private.key",
+            f"cannot read the private key ({exc}); give a PKCS#8 PEM key (or its base64 body) "
+            "and snowflake.private.key.passphrase if it is encrypted",
+        ) from None
+    return key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
