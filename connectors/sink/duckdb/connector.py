@@ -7,9 +7,10 @@ from typing import Any, ClassVar
 
 from connectors.sink.duckdb.config import DuckDBSinkConfig
 from connectors.sink.engine.config import SinkConfig
+from connectors.sink.engine.connector import EngineSink
 from connectors.sink.engine.dialect import Dialect
 from connectors.sink.engine.task import EngineSinkTask
-from hub.runtime.api import Check, SinkConnector
+from hub.runtime.api import Check
 
 
 class DuckDBSinkTask(EngineSinkTask):
@@ -21,19 +22,12 @@ class DuckDBSinkTask(EngineSinkTask):
         return DuckDBDialect(cfg)
 
 
-class DuckDBSink(SinkConnector):
+class DuckDBSink(EngineSink):
     name = "duckdb"
     aliases = ("DuckDBSink", "DuckDBSinkConnector")
     config_model = DuckDBSinkConfig
     task_class = DuckDBSinkTask
     secret_properties = ("connection.password", "connection.url")
-
-    @classmethod
-    def verify_target(cls, config: Mapping[str, Any]) -> Any:
-        """Its tables as ``hub verify`` reads them back."""
-        from connectors.sink.engine.verify import EngineTarget
-
-        return EngineTarget(cls.task_class, config)
 
     @classmethod
     def check(cls, config: Mapping[str, Any]) -> list[Check]:

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from connectors.sink.engine.config import SinkConfig
+from connectors.sink.engine.connector import EngineSink
 from connectors.sink.engine.dialect import Dialect
 from connectors.sink.engine.task import EngineSinkTask
 from connectors.sink.postgres.config import PostgresSinkConfig
-from hub.runtime.api import Check, SinkConnector
 
 
 class PostgresSinkTask(EngineSinkTask):
@@ -21,7 +21,7 @@ class PostgresSinkTask(EngineSinkTask):
         return PostgresDialect(cfg)
 
 
-class PostgresSink(SinkConnector):
+class PostgresSink(EngineSink):
     name = "postgres-sink"
     aliases = ("PostgresSink", "PostgresSinkConnector")
     config_model = PostgresSinkConfig
@@ -29,18 +29,8 @@ class PostgresSink(SinkConnector):
     secret_properties = ("connection.password", "connection.url")
 
     @classmethod
-    def verify_target(cls, config: Mapping[str, Any]) -> Any:
-        """Its tables as ``hub verify`` reads them back."""
-        from connectors.sink.engine.verify import EngineTarget
-
-        return EngineTarget(cls.task_class, config)
-
-    @classmethod
-    def check(cls, config: Mapping[str, Any]) -> list[Check]:
-        from connectors.sink.engine.checks import check_target
-
-        cfg = PostgresSinkConfig.of(config)
-        return check_target(cls.task_class, config, _where(cfg.connection_url))
+    def where(cls, config: Mapping[str, Any]) -> str:
+        return _where(PostgresSinkConfig.of(config).connection_url)
 
 
 def _where(url: str) -> str:

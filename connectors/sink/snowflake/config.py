@@ -94,6 +94,11 @@ class SnowflakeSinkConfig(SinkConfig):
     @model_validator(mode="after")
     def _credentials(self) -> SnowflakeSinkConfig:
         endpoint(self.url_name)  # raises with the property's name
+        if self.connection_username or self.connection_password:
+            raise ValueError(
+                "the snowflake sink does not take connection.username or connection.password; "
+                "set snowflake.user.name and snowflake.password or snowflake.private.key"
+            )
         if not self.private_key and not self.password:
             raise ValueError(
                 "set snowflake.private.key (key-pair authentication) or snowflake.password"

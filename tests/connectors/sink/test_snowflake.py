@@ -37,6 +37,8 @@ def _validate(**config: Any) -> Any:
          ["snowflake.url.name", "not a Snowflake URL"]),
         ({**BASE, "snowflake.password": "hunter2", "connection.url": "duckdb:x.db"},
          ["connection.url", "snowflake.url.name"]),
+        ({**BASE, "snowflake.password": "x", "connection.password": "hunter2"},
+         ["connection.password", "snowflake.password"]),
         ({"snowflake.url.name": "a.snowflakecomputing.com", "snowflake.password": "hunter2"},
          ["snowflake.user.name", "snowflake.database.name"]),
     ],
