@@ -242,6 +242,13 @@ class Connector(ABC):
         and changes nothing there. The default checks nothing."""
         return []
 
+    @classmethod
+    def runtime_defaults(cls, config: ConnectorConfig) -> dict[str, Any]:
+        """The runtime's own properties (``batch.size``, ``batch.linger.ms``…) that this
+        connector defaults otherwise, from its valid config; a property the user sets wins.
+        Default: none (a warehouse sink that merges once a minute sets its batching)."""
+        return {}
+
     def start(self, config: Mapping[str, Any]) -> None:
         self.config = config
 

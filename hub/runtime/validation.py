@@ -209,13 +209,14 @@ def validate(spec: ConnectorSpec) -> ValidatedConnector:
     common: CommonConfig | None = None
     config: ConnectorConfig | None = None
     try:
+        config = cls.config_model.model_validate(own_values)
+        common_values = {**cls.runtime_defaults(config), **common_values}
+    except ValidationError as exc:
+        problems += _problems(exc, own_values, spec, tuple(cls.secret_properties))
+    try:
         common = CommonConfig.model_validate(common_values)
     except ValidationError as exc:
         problems += _problems(exc, common_values, spec)
-    try:
-        config = cls.config_model.model_validate(own_values)
-    except ValidationError as exc:
-        problems += _problems(exc, own_values, spec, tuple(cls.secret_properties))
     if common is not None and cls.type == "sink" and not (common.topics or common.topics_regex):
         problems.append("topics: a sink needs 'topics' (a list) or 'topics.regex'")
     if problems or common is None or config is None:

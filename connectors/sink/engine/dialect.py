@@ -142,6 +142,12 @@ class Dialect(ABC):
     def column_type(self, sql_type: str) -> ColumnType | None:
         """The engine type a target column type holds (for widening); None if unknown."""
 
+    def holds(self, existing: str, t: ColumnType) -> bool:
+        """A column of type ``existing`` (as `describe` spells it) takes ``t``'s values though
+        `sql_type` spells ``t`` otherwise (a text column that exists already taking JSON);
+        the dialect's statements then write them as that column takes them."""
+        return False
+
     @abstractmethod
     def describe(self, table: TableRef) -> TableInfo | None:
         """The table's columns and primary key; None if it does not exist."""
@@ -256,6 +262,15 @@ class Dialect(ABC):
         from connectors.sink.engine.merge import upsert_values
 
         upsert_values(self, table, key, names, rows, replace=replace)
+
+    def expect_offsets(  # noqa: B027 - optional hook
+        self, connector: str, expected: Mapping[tuple[str, int], int | None]
+    ) -> None:
+        """Make the open transaction fail with `OffsetsMovedError` unless ``_hub_offsets``
+        still holds ``expected`` (topic, partition -> next offset, None: no row) for the
+        connector: for targets where a killed worker's last transaction may still commit
+        after the next worker read the offsets (a warehouse job runs on without its
+        client). By default nothing: the target ends a dead client's transaction."""
 
     # -- reading back (hub verify) ------------------------------------------------------------
 

@@ -25,6 +25,12 @@ class SinkTransientError(TransientError):
     """The target is unreachable or busy (connection lost, file locked): retry."""
 
 
+class OffsetsMovedError(SinkTransientError):
+    """The target's ``_hub_offsets`` rows are not the ones the task read: another writer (a
+    batch a killed worker left running in the warehouse) committed since. The task reads
+    them again and skips what is in the target."""
+
+
 class SinkFatalError(FatalError):
     """The target refused the batch and retrying will not help."""
 

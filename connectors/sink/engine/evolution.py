@@ -62,7 +62,7 @@ def evolve(
     for c in columns:
         incoming = d.sql_type(c.type)
         existing = changed.get(c.name)
-        if existing == incoming:
+        if existing == incoming or (existing is not None and d.holds(existing, c.type)):
             continue
         if existing is None:
             if not allowed:

@@ -29,6 +29,7 @@ from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.dialect import Dialect, TableInfo
 from connectors.sink.engine.errors import (
     MissingTableError,
+    OffsetsMovedError,
     TableCollisionError,
     ValueNotHeldError,
 )
@@ -103,10 +104,31 @@ class EngineSinkTask(SinkTask):
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            self._put(records)
+            self._moved_safe(lambda: self._put(records))
         finally:
             if was_enabled:
                 gc.enable()
+
+    def _moved_safe(self, fn: Any) -> None:
+        """``fn()``; when another writer moved the stored offsets meanwhile (a killed
+        worker's last transaction that committed late), read them again and redo ``fn``,
+        which then skips what is in the target."""
+        for attempt in range(3):
+            try:
+                fn()
+                return
+            except OffsetsMovedError as exc:
+                if attempt == 2:
+                    raise
+                log.warning("%s: %s; reading the offsets again", self.connector, exc)
+                self.next.update(
+                    self._run(lambda: offsets_table.read(self.dialect, self.connector))
+                )
+
+    def _store_offsets(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Write the offsets (in the open transaction), unless the stored ones moved."""
+        self.dialect.expect_offsets(self.connector, {tp: self.next.get(tp) for tp in positions})
+        offsets_table.write(self.dialect, self.connector, positions)
 
     def _put(self, records: Sequence[SinkRecord]) -> None:
         changes = []
@@ -148,7 +170,7 @@ class EngineSinkTask(SinkTask):
         claimed = self._claim(topics) if topics else {}
         for tb in batches:
             self._apply(tb)
-        offsets_table.write(self.dialect, self.connector, positions)
+        self._store_offsets(positions)
         return claimed
 
     def _claim(self, topics: dict[TableRef, str]) -> dict[TableRef, str]:
@@ -230,6 +252,9 @@ class EngineSinkTask(SinkTask):
         """Every put committed its own transaction: nothing is pending. ``offsets`` past what
         the target holds cover records that never reached it (sent to the dead letter queue,
         filtered out): store them, or the next start would take those records again."""
+        self._moved_safe(lambda: self._flush(offsets))
+
+    def _flush(self, offsets: Mapping[TopicPartition, int]) -> None:
         nxt = self.next
         ahead = {
             (tp.topic, tp.partition): off
@@ -237,7 +262,7 @@ class EngineSinkTask(SinkTask):
             if off > nxt.get((tp.topic, tp.partition), -1)
         }
         if ahead:
-            self._run(lambda: offsets_table.write(self.dialect, self.connector, ahead))
+            self._run(lambda: self._store_offsets(ahead))
             nxt.update(ahead)
 
     def stop(self) -> None:

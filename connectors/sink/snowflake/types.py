@@ -38,17 +38,11 @@ names the column (the batch goes to the dead letter queue or stops the task).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
-import orjson
-import pyarrow as pa
-
-from connectors.sink.engine import temporal
 from connectors.sink.engine import types as k
-from connectors.sink.engine.errors import ValueNotHeldError
-from connectors.sink.engine.types import ColumnType, decimal_value
+from connectors.sink.engine.arrow_values import ArrowValues
+from connectors.sink.engine.types import ColumnType
 
 _SIMPLE = {
     k.BOOLEAN: "BOOLEAN", k.INT16: "NUMBER(5,0)", k.INT32: "NUMBER(10,0)",
@@ -65,15 +59,6 @@ for _kind, _name in _SIMPLE.items():
 _REVERSE.update(FLOAT=ColumnType(k.FLOAT64), VARCHAR=ColumnType(k.STRING))
 _NUMBER_RE = re.compile(r"NUMBER\((\d+),(\d+)\)")
 _PARSED = {k.JSON, k.ARRAY}  # staged as JSON text, parsed in SQL
-_MIN_DAYS, _MAX_DAYS = -719162, 2932896  # 0001-01-01, 9999-12-31
-_MIN_MICROS, _MAX_MICROS = -62135596800000000, 253402300799999999
-_DAY = temporal.MICROS_PER_DAY
-_ARROW: dict[str, Any] = {
-    k.BOOLEAN: pa.bool_(), k.INT16: pa.int64(), k.INT32: pa.int64(), k.INT64: pa.int64(),
-    k.FLOAT32: pa.float64(), k.FLOAT64: pa.float64(), k.STRING: pa.string(),
-    k.UUID: pa.string(), k.BITS: pa.string(), k.TIMETZ: pa.string(), k.BYTES: pa.binary(),
-    k.INTERVAL: pa.int64(),
-}  # fmt: skip
 
 
 def _number(t: ColumnType) -> tuple[int, int] | None:
@@ -134,96 +119,8 @@ def to_staged_expr(t: ColumnType, ref: str) -> str:
 
 # -- values ------------------------------------------------------------------------------------
 
+VALUES = ArrowValues("Snowflake", _number, sql_type)
+
 
 def arrow_array(t: ColumnType, values: list[Any], name: str) -> Any:
-    kind = t.kind
-    if kind in _ARROW:
-        return pa.array(values, _ARROW[kind])
-    if kind == k.DECIMAL:
-        ps = _number(t)
-        if ps is None:
-            return pa.array([None if v is None else _text(t, v) for v in values], pa.string())
-        return pa.array([None if v is None else decimal_value(t, v) for v in values],
-                        pa.decimal128(*ps))  # fmt: skip
-    if kind == k.VDECIMAL:
-        return pa.array([None if v is None else format(v, "f") for v in values], pa.string())
-    if kind == k.JSON:
-        return pa.array(values, pa.string())
-    if kind == k.DATE:
-        return pa.array([None if v is None else _day(name, v) for v in values], pa.date32())
-    if kind == k.TIME:
-        return pa.array([None if v is None else _clock(name, v) for v in values], pa.time64("us"))
-    if kind == k.TIMESTAMP:
-        held = [None if v is None else _micros(name, v) for v in values]
-        return pa.array(held, pa.int64()).cast(pa.timestamp("us"))
-    if kind == k.TIMESTAMPTZ:
-        held = [None if v is None else _zoned(name, v) for v in values]
-        return pa.array(held, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-    if kind == k.ARRAY:
-        item = k.leaf(t)
-        render = _item_renderer(item, name)
-        return pa.array([None if v is None else _json_array(v, render) for v in values],
-                        pa.string())  # fmt: skip
-    raise ValueNotHeldError(name, f"a {t} value", "a Snowflake column")
-
-
-def _text(t: ColumnType, unscaled: int) -> str:
-    return format(decimal_value(t, unscaled), "f")
-
-
-def _day(name: str, days: int) -> int:
-    if not _MIN_DAYS <= days <= _MAX_DAYS:
-        raise ValueNotHeldError(name, f"the date {temporal.pg_date(days)}", "Snowflake DATE")
-    return days
-
-
-def _clock(name: str, micros: int) -> int:
-    if not 0 <= micros < _DAY:
-        raise ValueNotHeldError(name, f"the time {temporal.clock(micros)}", "Snowflake TIME")
-    return micros
-
-
-def _micros(name: str, micros: int) -> int:
-    if not _MIN_MICROS <= micros <= _MAX_MICROS:
-        what = f"the timestamp {temporal.pg_timestamp(micros)}"
-        raise ValueNotHeldError(name, what, "Snowflake TIMESTAMP_NTZ (years 0001-9999)")
-    return micros
-
-
-def _zoned(name: str, v: str) -> int:
-    micros = temporal.zoned_micros(v)
-    if not isinstance(micros, int) or not _MIN_MICROS <= micros <= _MAX_MICROS:
-        raise ValueNotHeldError(name, f"the timestamp {v}", "Snowflake TIMESTAMP_TZ")
-    return micros
-
-
-Render = Callable[[Any], Any]
-
-
-def _item_renderer(item: ColumnType, name: str) -> Render:
-    """An array item as JSON takes it (a `Decimal` is written as its exact number)."""
-    kind = item.kind
-    if kind == k.DATE:
-        return lambda v: temporal.pg_date(_day(name, v))
-    if kind == k.TIME:
-        return lambda v: temporal.clock(_clock(name, v))
-    if kind == k.TIMESTAMP:
-        return lambda v: temporal.pg_timestamp(_micros(name, v)).replace(" ", "T")
-    if kind == k.BYTES:
-        return lambda v: bytes(v).hex()
-    if kind == k.JSON:
-        return lambda v: orjson.Fragment(v) if isinstance(v, str) else v
-    return lambda v: v
-
-
-def _json_array(v: list[Any], render: Render) -> str:
-    def items(x: list[Any]) -> list[Any]:
-        return [None if i is None else items(i) if type(i) is list else render(i) for i in x]
-
-    return orjson.dumps(items(v), default=_exact).decode()
-
-
-def _exact(v: Any) -> Any:
-    if isinstance(v, Decimal):
-        return orjson.Fragment(format(v, "f"))
-    raise TypeError(f"{type(v).__name__} in an array")
+    return VALUES.array(t, values, name)
