@@ -1,7 +1,8 @@
 """The mission's promise, end to end: PostgreSQL -> log -> DuckDB with `hub run` of
-configs/postgres-to-duckdb.yaml as it ships, killed with SIGKILL at random moments while the
-sample shop is written to; after a clean run catches up, every DuckDB table equals its
-PostgreSQL table, row for row."""
+configs/postgres-to-duckdb.yaml as it ships (and -> BigQuery's stand-in with
+configs/postgres-to-bigquery.yaml), killed with SIGKILL at random moments while the sample shop
+is written to; after a clean run catches up, every sink table equals its PostgreSQL table, row
+for row."""
 
 from __future__ import annotations
 
@@ -25,15 +26,25 @@ from tests.fixtures.postgres import PgServer
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_kill_9_anywhere_leaves_duckdb_equal_to_postgres(
-    pg_server: PgServer, pg_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
+@pytest.mark.parametrize("sink", ["duckdb", "bigquery"])
+def test_kill_9_anywhere_leaves_the_sink_equal_to_postgres(
+    pg_server: PgServer, pg_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest, sink: str,
+) -> None:  # fmt: skip
     env = {
         "PGHOST": pg_server.host, "PGPORT": str(pg_server.port), "PGUSER": pg_server.user,
-        "PGDATABASE": pg_db, "HUB_WAREHOUSE": str(warehouse),
+        "PGDATABASE": pg_db,
     }  # fmt: skip
-    config = str(Path(os.getcwd()) / "configs" / "postgres-to-duckdb.yaml")
+    if sink == "duckdb":
+        env["HUB_WAREHOUSE"] = str(tmp_path / "warehouse.duckdb")
+    else:
+        server = request.getfixturevalue("bigquery_server")
+        env |= {
+            "BIGQUERY_ENDPOINT": server.endpoint, "BIGQUERY_PROJECT": server.project,
+            "BIGQUERY_DATASET": request.getfixturevalue("bigquery_dataset"),
+            "BIGQUERY_MERGE_INTERVAL_MS": "500",
+        }  # fmt: skip
+    config = str(Path(os.getcwd()) / "configs" / f"postgres-to-{sink}.yaml")
     for name, value in env.items():  # the config's ${env:...}, for the comparison below
         monkeypatch.setenv(name, value)
     with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as pg:

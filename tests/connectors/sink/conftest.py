@@ -4,6 +4,7 @@ the engine's default ``MERGE``, or a fresh schema of the Snowflake stand-in."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ class Sink:
 
     def __init__(self, target: Target, where: Mapping[str, Any], **config: Any) -> None:
         self.target = target
-        # what the SQL of a test reads from: duckdb, postgres, snowflake
+        # what the SQL of a test reads from: duckdb, postgres, snowflake, bigquery
         self.kind = target.database
         self.config = {**where, **config}
         self.task: EngineSinkTask | None = None
@@ -47,6 +48,8 @@ class Sink:
             self.start()
         assert self.task is not None
         d = self.task.dialect
+        if self.kind == "bigquery":  # the tests' SQL quotes names as the other targets do
+            sql = re.sub(r'"((?:[^"]|"")*)"', lambda m: d.quote(m[1].replace('""', '"')), sql)
         d.begin()
         try:
             return d.query(sql)

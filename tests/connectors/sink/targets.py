@@ -5,7 +5,8 @@ dialect) and the database the fixtures start for it.
 engine's default statements, `MERGE`: connectors/sink/engine/merge.py; PostgreSQL with its
 own, ``ON CONFLICT``); ``postgres-merge`` is PostgreSQL with the default statements, which a
 warehouse dialect inherits unless it overrides them; ``snowflake`` is the Snowflake sink
-against fakesnow's server (tests/fixtures/snowflake.py). A new warehouse adds one `Target`
+against fakesnow's server (tests/fixtures/snowflake.py), ``bigquery`` the BigQuery sink against
+bqemulator (tests/fixtures/bigquery.py). A new warehouse adds one `Target`
 here and, in `place`, where its tables live.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from connectors.sink.bigquery.connector import BigQuerySink
 from connectors.sink.duckdb.connector import DuckDBSink
 from connectors.sink.engine.dialect import Dialect, default_statements
 from connectors.sink.postgres.connector import PostgresSink, PostgresSinkTask
@@ -39,7 +41,8 @@ class PostgresMergeSink(PostgresSink):
 class Target:
     id: str
     connector: type[SinkConnector]
-    database: str  # where its tables live: "duckdb" (a file), "postgres", "snowflake"
+    # where its tables live: "duckdb" (a file), "postgres", "snowflake", "bigquery"
+    database: str
 
     @property
     def connector_class(self) -> str:
@@ -58,6 +61,7 @@ TARGETS = {
         Target("postgres", PostgresSink, "postgres"),
         Target("postgres-merge", PostgresMergeSink, "postgres"),
         Target("snowflake", SnowflakeSink, "snowflake"),
+        Target("bigquery", BigQuerySink, "bigquery"),
     )
 }
 
@@ -66,8 +70,9 @@ def place(
     target: Target, request: pytest.FixtureRequest, tmp_path: Path
 ) -> tuple[dict[str, Any], str]:
     """A fresh place for the target's tables: the sink properties that name it
-    (``connection.url``, or the ``snowflake.*`` ones), and where a test reads them from
-    outside the sink (a DuckDB file's path, a PostgreSQL DSN, a Snowflake schema)."""
+    (``connection.url``, or the warehouse's own), and where a test reads them from
+    outside the sink (a DuckDB file's path, a PostgreSQL DSN, a Snowflake schema, a BigQuery
+    dataset)."""
     if target.database == "duckdb":
         path = str(tmp_path / "sink.duckdb")
         return {"connection.url": f"duckdb://{path}"}, path
@@ -75,6 +80,10 @@ def place(
         server = request.getfixturevalue("snowflake_server")
         schema = request.getfixturevalue("snowflake_schema")
         return server.config(schema), schema
+    if target.database == "bigquery":
+        server = request.getfixturevalue("bigquery_server")
+        dataset = request.getfixturevalue("bigquery_dataset")
+        return server.config(dataset), dataset
     server = request.getfixturevalue("pg_server")
     db = request.getfixturevalue("pg_db")
     url = f"postgresql://{server.user}@{server.host}:{server.port}/{db}"

@@ -101,8 +101,8 @@ CASES: list[tuple[int, int, str, Any, Any]] = [
 ]  # fmt: skip
 
 
-# the texts compared are DuckDB's and PostgreSQL's; the Snowflake stand-in would print its
-# DuckDB's, not Snowflake's: Snowflake's edge values are `test_snowflake_...` below
+# the texts compared are DuckDB's and PostgreSQL's; the warehouses' stand-ins would print their
+# DuckDB's, not the warehouse's: their edge values are `test_warehouses_...` below
 TEXT_TARGETS = pytest.mark.parametrize(
     "sink", ["duckdb", "postgres", "postgres-merge"], indirect=True
 )
@@ -180,36 +180,43 @@ def test_nanosecond_zoned_timestamps_are_truncated_to_microseconds(sink: Sink) -
     assert got == [(i, want, want) for i, (_, want) in texts.items()]
 
 
-# PostgreSQL text, what Snowflake holds (read back through the client), or the refusal
-SNOWFLAKE_CASES: list[tuple[int, str, Any]] = [
+# PostgreSQL text, what the warehouse holds (read back through its client), or the refusal
+# naming the column type (`HELD` below)
+WAREHOUSE_CASES: list[tuple[int, str, Any]] = [
     (Oid.TIMESTAMP, "9999-12-31 23:59:59.999999", dt.datetime(9999, 12, 31, 23, 59, 59, 999999)),
     (Oid.TIMESTAMP, "0001-01-01 00:00:00", dt.datetime(1, 1, 1)),
-    (Oid.TIMESTAMP, "infinity", Refused("Snowflake TIMESTAMP_NTZ")),
-    (Oid.TIMESTAMP, "0044-03-15 12:00:00 BC", Refused("Snowflake TIMESTAMP_NTZ")),
+    (Oid.TIMESTAMP, "infinity", Refused("timestamp")),
+    (Oid.TIMESTAMP, "0044-03-15 12:00:00 BC", Refused("timestamp")),
     (Oid.DATE, "9999-12-31", dt.date(9999, 12, 31)),
-    (Oid.DATE, "-infinity", Refused("Snowflake DATE")),
-    (Oid.DATE, "4713-01-01 BC", Refused("Snowflake DATE")),
+    (Oid.DATE, "-infinity", Refused("date")),
+    (Oid.DATE, "4713-01-01 BC", Refused("date")),
     (Oid.TIME, "23:59:59.999999", dt.time(23, 59, 59, 999999)),
-    (Oid.TIME, "24:00:00", Refused("Snowflake TIME")),
+    (Oid.TIME, "24:00:00", Refused("time")),
     (Oid.TIMESTAMPTZ, "2024-02-29 13:14:15.123456+02",
      dt.datetime(2024, 2, 29, 11, 14, 15, 123456, tzinfo=dt.UTC)),
-    (Oid.TIMESTAMPTZ, "21016-11-04 13:51:30+07", Refused("Snowflake TIMESTAMP_TZ")),
-    (Oid.TIMESTAMPTZ, "infinity", Refused("Snowflake TIMESTAMP_TZ")),
-    (1182, "{infinity}", Refused("Snowflake DATE")),
+    (Oid.TIMESTAMPTZ, "21016-11-04 13:51:30+07", Refused("timestamptz")),
+    (Oid.TIMESTAMPTZ, "infinity", Refused("timestamptz")),
+    (1182, "{infinity}", Refused("date")),
 ]  # fmt: skip
+HELD = {
+    "snowflake": {"timestamp": "Snowflake TIMESTAMP_NTZ", "date": "Snowflake DATE",
+                  "time": "Snowflake TIME", "timestamptz": "Snowflake TIMESTAMP_TZ"},
+    "bigquery": {"timestamp": "BigQuery DATETIME", "date": "BigQuery DATE",
+                 "time": "BigQuery TIME", "timestamptz": "BigQuery TIMESTAMP"},
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("sink", ["snowflake"], indirect=True)
+@pytest.mark.parametrize("sink", ["snowflake", "bigquery"], indirect=True)
 @pytest.mark.parametrize(
-    ("oid", "text", "want"), SNOWFLAKE_CASES, ids=[f"{o}={t}" for o, t, _ in SNOWFLAKE_CASES]
+    ("oid", "text", "want"), WAREHOUSE_CASES, ids=[f"{o}={t}" for o, t, _ in WAREHOUSE_CASES]
 )
-def test_snowflake_holds_years_1_to_9999_and_refuses_the_rest(
+def test_warehouses_hold_years_1_to_9999_and_refuse_the_rest(
     sink: Sink, oid: int, text: str, want: Any
 ) -> None:
     t = PgTable("edge", [("id", Oid.INT4, -1), ("v", oid, -1)])
     record = t.insert(0, {"id": 1, "v": text})
     if isinstance(want, Refused):
-        with pytest.raises(ValueNotHeldError, match=want.words):
+        with pytest.raises(ValueNotHeldError, match=HELD[sink.kind][want.words]):
             sink.put([record])
         return
     sink.put([record])

@@ -20,7 +20,7 @@ from tests.connectors.sink.events import PgTable
 from tests.fixtures.postgres import PgServer
 
 T = "srv_public_bag"
-# targets with a row identifier (Snowflake has none: `test_without_a_row_identifier_...`)
+# targets with a row identifier (the warehouses have none: `test_without_a_row_identifier_...`)
 ROW_ID = pytest.mark.parametrize("sink", ["duckdb", "postgres", "postgres-merge"], indirect=True)
 
 
@@ -37,10 +37,11 @@ def content(sink: Sink, table: str = T) -> Counter[tuple[Any, ...]]:
     return Counter(sink.query(f'SELECT "name", "n" FROM "{table}"'))
 
 
-@pytest.mark.parametrize("sink", ["snowflake"], indirect=True)
+@pytest.mark.parametrize("sink", ["snowflake", "bigquery"], indirect=True)
 def test_without_a_row_identifier_updates_of_a_keyless_table_are_refused(sink: Sink) -> None:
-    """Snowflake has no row identifier to take away one of identical rows: appends land, an
-    update or delete by old row fails the batch with what to do, and nothing of it lands."""
+    """Snowflake and BigQuery have no row identifier to take away one of identical rows:
+    appends land, an update or delete by old row fails the batch with what to do, and nothing
+    of it lands."""
     t = bag()
     a = row("a", 1)
     sink.put([t.insert(0, a), t.insert(1, a)])

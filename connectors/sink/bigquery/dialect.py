@@ -1,0 +1,459 @@
+"""The BigQuery dialect (google-cloud-bigquery), on `DeferredDialect`: BigQuery runs a load as a
+job of its own and a transaction as one script, so tables are created and altered first, each
+batch's changes are loaded into staging tables (a Parquet file from memory, one load job per
+staging table), and then ONE script applies them and writes the ``_hub_offsets`` row::
+
+    BEGIN TRANSACTION;
+    IF (SELECT COUNT(*) FROM _hub_offsets WHERE <not what this task stored>) > 0 THEN
+      SELECT ERROR('hub: …');                    -- another writer moved the offsets: fenced
+    END IF;
+    MERGE INTO t AS cur USING (SELECT C0 AS k, … FROM stage) AS s ON cur.k = s.k
+      WHEN MATCHED AND s.__hub_delete THEN DELETE WHEN MATCHED THEN UPDATE SET …
+      WHEN NOT MATCHED AND NOT s.__hub_delete THEN INSERT (…) VALUES (…);
+    DELETE FROM _hub_offsets WHERE …; INSERT INTO _hub_offsets VALUES (…);
+    COMMIT TRANSACTION;
+
+A script that fails rolls back as a whole. A job keeps running when the client that sent it
+dies, so the script first checks that the stored offsets are still the ones this task read
+(`expect_offsets`): a batch a killed worker left running that commits late makes the next
+worker's transaction fail instead of applying a batch twice; the engine then reads the offsets
+again and skips what is in (`OffsetsMovedError`).
+
+Staging tables have positional column names (``C0``, ``C1``…: BigQuery restricts the
+characters of column names a Parquet load maps) and expire after a day, so a worker killed
+between the load and the drop leaves nothing for good. The values in the script (offsets,
+table owners) are literals: BigQuery's scripts take query parameters, but its local emulator's
+do not, and both take these literals alike.
+
+Thread safety: one task thread uses the dialect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from connectors.sink.bigquery import types as bt
+from connectors.sink.bigquery.config import BigQuerySinkConfig
+from connectors.sink.engine import offsets as offsets_table
+from connectors.sink.engine.deferred import DeferredDialect, Statement
+from connectors.sink.engine.dialect import Merge, StagedColumn, TableInfo
+from connectors.sink.engine.errors import (
+    OffsetsMovedError,
+    SinkConfigError,
+    SinkFatalError,
+    SinkTransientError,
+)
+from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.types import ColumnType
+
+log = logging.getLogger(__name__)
+
+_MOVED = "hub: the stored offsets moved"
+_SCOPES = ["https://www.googleapis.com/auth/bigquery"]
+
+
+class BigQueryDialect(DeferredDialect):
+    row_id = None
+    param = "?"
+    case_insensitive = True  # column names (table names are not: `folded_twin` finds none)
+
+    def __init__(self, cfg: BigQuerySinkConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self._client: Any = None
+        self._tag = uuid.uuid4().hex[:12]
+        self._n = 0
+        # the target's column types per table, as this task knows them (describe, DDL): a
+        # JSON value is written as text into a STRING column, parsed into a JSON one
+        self._types: dict[TableRef, dict[str, str]] = {}
+        self._table: TableRef | None = None  # the table the statement being built writes
+        # the client retries rate limits, 5xx and lost connections for up to bigquery.timeout.ms
+        # (its own default: 10 minutes); then the batch fails and the runtime's retry takes over
+        self._timeout = cfg.timeout_ms / 1000
+        from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
+
+        self._retry = DEFAULT_RETRY.with_timeout(self._timeout)
+        self._job_retry = DEFAULT_JOB_RETRY.with_timeout(self._timeout)
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        if self._client is not None:
+            return
+        from google.cloud import bigquery
+
+        cfg = self.cfg
+        kw: dict[str, Any] = {"project": cfg.project, "credentials": self._credentials()}
+        if cfg.location:
+            kw["location"] = cfg.location
+        if cfg.endpoint:
+            from google.api_core.client_options import ClientOptions
+
+            kw["client_options"] = ClientOptions(api_endpoint=cfg.endpoint)
+        try:
+            client = bigquery.Client(**kw)
+            dataset = bigquery.Dataset(f"{cfg.project}.{cfg.default_dataset}")
+            if cfg.location:
+                dataset.location = cfg.location
+            client.create_dataset(dataset, exists_ok=True, retry=self._retry, timeout=self._timeout)
+        except Exception as exc:  # noqa: BLE001 - every failure is said with the target
+            raise self._connect_error(exc) from None
+        self._client = client
+
+    def _credentials(self) -> Any:
+        cfg = self.cfg
+        if cfg.source == "FILE" or cfg.source == "JSON":
+            from google.oauth2 import service_account
+
+            try:
+                if cfg.source == "FILE":
+                    return service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+                        cfg.keyfile, scopes=_SCOPES
+                    )
+                return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                    json.loads(cfg.keyfile), scopes=_SCOPES
+                )
+            except (ValueError, KeyError, OSError) as exc:
+                raise SinkConfigError(
+                    "keyfile",
+                    f"not a service account key ({type(exc).__name__}); give the JSON key "
+                    "file Google Cloud created for the service account",
+                ) from None
+        if cfg.endpoint and cfg.key_source is None:  # a local emulator: no Google login
+            from google.auth.credentials import AnonymousCredentials
+
+            return AnonymousCredentials()  # type: ignore[no-untyped-call]
+        import google.auth
+        import google.auth.exceptions
+
+        try:
+            credentials, _ = google.auth.default(scopes=_SCOPES)
+        except google.auth.exceptions.DefaultCredentialsError:
+            raise SinkConfigError(
+                "keyfile",
+                "no keyfile and no application default credentials; set keyfile to a service "
+                "account key, or run `gcloud auth application-default login` / set "
+                "GOOGLE_APPLICATION_CREDENTIALS",
+            ) from None
+        return credentials
+
+    def _connect_error(self, exc: Exception) -> Exception:
+        from google.api_core import exceptions as ge
+
+        text = f"cannot reach {self.cfg.where}: {_message(exc)}"
+        if isinstance(exc, (ge.Forbidden, ge.Unauthorized)) and not _rate_limited(exc):
+            return SinkFatalError(
+                text + "; the credentials need the BigQuery Data Editor and Job User roles"
+            )
+        if isinstance(exc, (ge.BadRequest, ge.NotFound)):
+            return SinkFatalError(text + "; check project, defaultDataset and location")
+        return SinkTransientError(text)
+
+    def close(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+            self._client = None
+
+    def _job_config(self, params: Sequence[Any] = ()) -> Any:
+        from google.cloud import bigquery
+
+        return bigquery.QueryJobConfig(
+            query_parameters=[_parameter(v) for v in params],
+            use_legacy_sql=False,
+            default_dataset=f"{self.cfg.project}.{self.cfg.default_dataset}",
+            labels={"hub": "sink"},
+        )
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        job = self._client.query(
+            sql, job_config=self._job_config(params), retry=self._retry, job_retry=self._job_retry
+        )
+        rows = job.result(timeout=self._timeout, retry=self._retry)
+        return [tuple(r.values()) for r in rows]
+
+    def run_transaction(self, statements: Sequence[Statement]) -> None:
+        for sql, params in statements:
+            if params:  # every held statement is built with literals (see the module doc)
+                raise AssertionError(f"a BigQuery script statement with parameters: {sql}")
+        body = ";\n".join(sql for sql, _ in statements)
+        self.run(f"BEGIN TRANSACTION;\n{body};\nCOMMIT TRANSACTION;")
+
+    def translate(self, exc: Exception) -> Exception:
+        import concurrent.futures
+
+        import requests
+        from google.api_core import exceptions as ge
+
+        text = _message(exc)
+        if _MOVED in text:
+            return OffsetsMovedError(f"{self.cfg.where}: {_MOVED} (another writer committed)")
+        transient = (
+            ge.TooManyRequests,
+            ge.InternalServerError,
+            ge.BadGateway,
+            ge.ServiceUnavailable,
+            ge.GatewayTimeout,
+            ge.RetryError,
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            concurrent.futures.TimeoutError,
+            TimeoutError,
+        )
+        if (
+            isinstance(exc, transient)
+            or _rate_limited(exc)
+            or "concurrent update" in text  # two transactions on one table: one retries
+        ):
+            self.close()
+            return SinkTransientError(f"{self.cfg.where}: {text}")
+        return SinkFatalError(f"{self.cfg.where}: {type(exc).__name__}: {text}")
+
+    # -- names and types ----------------------------------------------------------------------
+
+    def quote(self, name: str) -> str:
+        return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+    def _dataset(self, table: TableRef) -> str:
+        return self.cfg.default_dataset if table.schema is None else table.schema
+
+    def table_name(self, table: TableRef) -> str:
+        q = self.quote
+        return f"{q(self.cfg.project)}.{q(self._dataset(table))}.{q(table.name)}"
+
+    def create_schema(self, schema: str) -> None:
+        loc = self.cfg.location
+        where = f" OPTIONS (location = {_literal(loc)})" if loc else ""
+        name = f"{self.quote(self.cfg.project)}.{self.quote(schema)}"
+        self.ddl(f"CREATE SCHEMA IF NOT EXISTS {name}{where}")
+
+    def create_table(
+        self,
+        table: TableRef,
+        columns: Mapping[str, str],
+        pk: Sequence[str],
+        *,
+        if_not_exists: bool = False,
+    ) -> None:
+        q = self.quote
+        defs = [f"{q(n)} {t}" + (" NOT NULL" if n in pk else "") for n, t in columns.items()]
+        exists = "IF NOT EXISTS " if if_not_exists else ""
+        sql = f"CREATE TABLE {exists}{self.table_name(table)} ({', '.join(defs)})"
+        cluster = self._clustering(columns, pk)
+        if cluster:
+            sql += " CLUSTER BY " + ", ".join(q(c) for c in cluster)
+        self.ddl(sql)
+        self._types[table] = dict(columns)
+
+    def _clustering(self, columns: Mapping[str, str], pk: Sequence[str]) -> list[str]:
+        """The configured clustering columns the table has, or its key columns BigQuery can
+        cluster by (a MERGE then reads only the blocks of the batch's keys)."""
+        wanted = self.cfg.clustering_fields
+        if wanted is not None:
+            return [c for c in wanted if c in columns]
+        ok = [k for k in pk if columns[k] in bt.CLUSTERABLE or "NUMERIC(" in columns[k]]
+        return ok[:4]
+
+    def add_column(self, table: TableRef, name: str, sql_type: str) -> None:
+        super().add_column(table, name, sql_type)
+        self._types.setdefault(table, {})[name] = sql_type
+
+    def widen_column(self, table: TableRef, name: str, sql_type: str) -> None:
+        super().widen_column(table, name, sql_type)
+        self._types.setdefault(table, {})[name] = sql_type
+
+    def drop_table(self, table: TableRef) -> None:
+        super().drop_table(table)
+        self._types.pop(table, None)
+
+    def sql_type(self, t: ColumnType) -> str:
+        return bt.sql_type(t)
+
+    def column_type(self, sql_type: str) -> ColumnType | None:
+        return bt.column_type(sql_type)
+
+    def holds(self, existing: str, t: ColumnType) -> bool:
+        return bt.holds(existing, t)
+
+    def describe(self, table: TableRef) -> TableInfo | None:
+        from google.api_core import exceptions as ge
+
+        ref = f"{self.cfg.project}.{self._dataset(table)}.{table.name}"
+        try:
+            tb = self._client.get_table(ref, retry=self._retry, timeout=self._timeout)
+        except ge.NotFound:
+            self._types.pop(table, None)
+            return None
+        columns = {
+            f.name: bt.spelled(f.field_type, f.mode, f.precision, f.scale) for f in tb.schema
+        }
+        self._types[table] = columns
+        return TableInfo(columns, ())  # BigQuery enforces no primary key
+
+    def select_expr(self, col: StagedColumn, ref: str) -> str:
+        target = None if self._table is None else self._types.get(self._table, {}).get(col.name)
+        return bt.select_expr(col.type, ref, target)
+
+    def text_expr(self, expr: str) -> str:
+        return f"CAST({expr} AS STRING)"
+
+    def set_utc(self) -> None:
+        """BigQuery shows timestamps in UTC."""
+
+    # -- staging ------------------------------------------------------------------------------
+
+    def load(self, name: str, columns: Sequence[StagedColumn]) -> tuple[str, str]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        from google.cloud import bigquery
+
+        self._n += 1
+        table = TableRef(None, f"_hub_stage_{self._tag}_{self._n}")
+        q, full = self.quote, self.table_name(table)
+        positional = [f"C{i}" for i in range(len(columns))]
+        arrays = [bt.arrow_array(c.type, c.values, c.name) for c in columns]
+        buf = io.BytesIO()
+        pq.write_table(pa.Table.from_arrays(arrays, names=positional), buf)  # type: ignore[no-untyped-call]
+        buf.seek(0)
+        defs = ", ".join(
+            f"{q(p)} {bt.staged_type(c.type)}" for p, c in zip(positional, columns, strict=True)
+        )
+        self.run(
+            f"CREATE OR REPLACE TABLE {full} ({defs}) OPTIONS (expiration_timestamp = "
+            "TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY))"
+        )
+        ref = f"{self.cfg.project}.{self.cfg.default_dataset}.{table.name}"
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET,
+            write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+            create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
+        )
+        job = self._client.load_table_from_file(
+            buf, ref, job_config=config, rewind=True, timeout=self._timeout
+        )
+        job.result(timeout=self._timeout, retry=self._retry)
+        names = ", ".join(
+            f"{q(p)} AS {q(c.name)}" for p, c in zip(positional, columns, strict=True)
+        )
+        return f"(SELECT {names} FROM {full})", ref
+
+    def drop_staged(self, table: str) -> None:
+        self._client.delete_table(
+            table, not_found_ok=True, retry=self._retry, timeout=self._timeout
+        )
+
+    # -- statements ---------------------------------------------------------------------------
+
+    def truncate(self, table: TableRef, *, soft: bool) -> None:
+        t = self.table_name(table)
+        if soft:
+            self.execute(f"UPDATE {t} SET {self.quote('__deleted')} = TRUE WHERE TRUE")
+        else:
+            self.execute(f"DELETE FROM {t} WHERE TRUE")
+
+    def insert(self, table: TableRef, columns: Sequence[StagedColumn]) -> None:
+        rel = self.stage("ins", columns)
+        q = self.quote
+        self._table = table
+        try:
+            names = ", ".join(q(c.name) for c in columns)
+            exprs = ", ".join(self.select_expr(c, f"s.{q(c.name)}") for c in columns)
+        finally:
+            self._table = None
+        self.execute(
+            f"INSERT INTO {self.table_name(table)} ({names}) SELECT {exprs} FROM {rel} AS s"
+        )
+
+    def merge(self, m: Merge) -> None:
+        self._table = m.table
+        try:
+            super().merge(m)  # the engine's MERGE (`connectors.sink.engine.merge`)
+        finally:
+            self._table = None
+
+    def upsert_values(
+        self,
+        table: TableRef,
+        key: Sequence[str],
+        names: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        replace: bool,
+    ) -> None:
+        q, t = self.quote, self.table_name(table)
+        cols = ", ".join(q(n) for n in names)
+        at = [names.index(k) for k in key]
+        for row in rows:
+            match = " AND ".join(f"{q(key[j])} = {_literal(row[i])}" for j, i in enumerate(at))
+            values = ", ".join(_literal(v) for v in row)
+            if replace:
+                self.execute(f"DELETE FROM {t} WHERE {match}")
+                self.execute(f"INSERT INTO {t} ({cols}) VALUES ({values})")
+            else:
+                self.execute(
+                    f"INSERT INTO {t} ({cols}) SELECT {values} "
+                    f"FROM (SELECT 1) WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {match})"
+                )
+
+    def expect_offsets(
+        self, connector: str, expected: Mapping[tuple[str, int], int | None]
+    ) -> None:
+        """Fail the batch's script if ``_hub_offsets`` holds for these partitions anything but
+        what this task read (None: no row)."""
+        if not expected:
+            return
+        q = self.quote
+        topic, part, nxt = q("topic"), q("partition"), q("next_offset")
+        moved = []
+        for (t, p), off in sorted(expected.items()):
+            same = f"{topic} = {_literal(t)} AND {part} = {p}"
+            moved.append(f"({same})" if off is None else f"({same} AND {nxt} <> {int(off)})")
+        self.execute(
+            f"IF (SELECT COUNT(*) FROM {self.table_name(offsets_table.REF)} WHERE "
+            f"{q('connector')} = {_literal(connector)} AND ({' OR '.join(moved)})) > 0 THEN "
+            f"SELECT ERROR({_literal(_MOVED)}); END IF"
+        )
+
+
+def _literal(v: Any) -> str:
+    """A GoogleSQL literal: strings quoted with ``\\`` and ``'`` escaped; other control
+    characters go in as the bytes' base64 (GoogleSQL's ``\\x`` escapes are not understood by
+    every engine that speaks it)."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, int):
+        return str(v)
+    s = str(v)
+    if any(ord(c) < 32 or ord(c) == 127 for c in s):
+        import base64
+
+        return f"CAST(FROM_BASE64('{base64.b64encode(s.encode()).decode()}') AS STRING)"
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _parameter(v: Any) -> Any:
+    from google.cloud import bigquery
+
+    kind = "BOOL" if isinstance(v, bool) else "INT64" if isinstance(v, int) else "STRING"
+    return bigquery.ScalarQueryParameter(None, kind, v)
+
+
+def _rate_limited(exc: Exception) -> bool:
+    errors = getattr(exc, "errors", None) or []
+    reasons = {e.get("reason") for e in errors if isinstance(e, dict)}
+    return bool(reasons & {"rateLimitExceeded", "quotaExceeded", "backendError"})
+
+
+def _message(exc: BaseException) -> str:
+    """One line, without the client's job id and location trailer."""
+    text = getattr(exc, "message", None) or str(exc)
+    text = str(text).split("\n\nLocation:")[0]
+    return " ".join(text.split()) or type(exc).__name__

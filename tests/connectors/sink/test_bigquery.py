@@ -1,0 +1,154 @@
+"""The BigQuery sink's own surface: config errors that name the property (and never show a
+secret), its batching defaults (merge.interval.ms), the fence against a killed worker's late
+commit, a STRING column that exists already taking JSON text, staging tables gone after a
+batch, and `hub validate --connect` against the stand-in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.sink.bigquery.connector import BigQuerySink
+from connectors.source.postgres.types import Oid
+from hub.config import ConnectorSpec
+from hub.errors import ConfigError
+from hub.runtime.validation import validate
+from tests.connectors.sink.conftest import Sink
+from tests.connectors.sink.events import PgTable
+from tests.connectors.sink.targets import TARGETS
+from tests.fixtures.bigquery import BigQueryServer
+
+BASE = {"project": "analytics-prod", "defaultDataset": "cdc"}
+
+
+def _validate(**config: Any) -> Any:
+    spec = ConnectorSpec("bq", {"connector.class": "bigquery", "topics": "t", **config}, "x.yaml")
+    return validate(spec)
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ({"defaultDataset": "cdc"}, ["project: required"]),
+        ({"project": "analytics-prod"}, ["defaultDataset: required"]),
+        ({**BASE, "defaultDataset": "my-data"}, ["defaultDataset", "letters, digits and '_'"]),
+        ({**BASE, "keyfile": "/nonexistent/hunter2.json"}, ["keyfile: no such file"]),
+        ({**BASE, "keySource": "JSON", "keyfile": "{hunter2"}, ["keyfile: not JSON"]),
+        ({**BASE, "keySource": "JSON"}, ["keySource=JSON needs keyfile"]),
+        ({**BASE, "connection.url": "duckdb:x.db"}, ["connection.url", "defaultDataset"]),
+        ({**BASE, "connection.password": "hunter2"}, ["connection.password", "keyfile"]),
+        ({**BASE, "clusteringPartitionFieldNames": "a,b,c,d,e"}, ["at most 4"]),
+        ({**BASE, "merge.interval.ms": -1}, ["merge.interval.ms"]),
+    ],
+)  # fmt: skip
+def test_bad_configs_name_the_property_and_hide_secrets(
+    config: dict[str, Any], words: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        _validate(**config)
+    for w in words:
+        assert w in str(err.value)
+    assert "hunter2" not in str(err.value)
+
+
+def test_a_good_config_masks_the_key_and_batches_by_merge_interval(tmp_path: Path) -> None:
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps({"type": "service_account"}))
+    valid = _validate(**BASE, keyfile=str(key))
+    assert not valid.warnings
+    assert "keyfile" in BigQuerySink.secret_properties
+    # a MERGE scans the target: a batch gathers for merge.interval.ms (60 s by default)
+    c = valid.common
+    assert (c.batch_linger_ms, c.batch_max_wait_ms, c.batch_size) == (60_000, 60_000, 100_000)
+    c = _validate(**BASE, **{"merge.interval.ms": 5000, "merge.records.threshold": 10}).common
+    assert (c.batch_linger_ms, c.batch_max_wait_ms, c.batch_size) == (5000, 5000, 10)
+    # what the user sets for the runtime wins
+    c = _validate(**BASE, **{"batch.linger.ms": 7, "batch.size": 3}).common
+    assert (c.batch_linger_ms, c.batch_max_wait_ms, c.batch_size) == (7, 60_000, 3)
+
+
+def _log() -> PgTable:
+    return PgTable("log", [("msg", Oid.TEXT, -1), ("n", Oid.INT4, -1)], pk=())
+
+
+def _dataset_tables(server: BigQueryServer, dataset: str) -> list[str]:
+    return sorted(t.table_id for t in server.client().list_tables(f"{server.project}.{dataset}"))
+
+
+def test_a_killed_workers_late_commit_is_not_applied_twice(
+    bigquery_server: BigQueryServer, bigquery_dataset: str
+) -> None:
+    """A worker read the offsets, then a batch an earlier worker left running in BigQuery
+    committed: the worker's own batch must not apply those records again (appends would be
+    doubled). Its transaction fails on the moved offsets; it reads them again and skips."""
+    where = bigquery_server.config(bigquery_dataset)
+    t = _log()
+    early, late = Sink(TARGETS["bigquery"], where), Sink(TARGETS["bigquery"], where)
+    try:
+        early.start([t.topic])
+        late.start([t.topic])  # reads the offsets: none yet
+        early.put([t.insert(i, {"msg": f"m{i}", "n": str(i)}) for i in range(5)])
+        late.put([t.insert(i, {"msg": f"m{i}", "n": str(i)}) for i in range(8)])
+        assert late.rows("srv_public_log", "n") == [(f"m{i}", i) for i in range(8)]
+        assert late.query('SELECT next_offset FROM "_hub_offsets"') == [(8,)]
+    finally:
+        early.stop()
+        late.stop()
+
+
+def test_an_existing_string_column_takes_json_as_text(
+    bigquery_server: BigQueryServer, bigquery_dataset: str
+) -> None:
+    """Tables the Confluent connector made hold Debezium's Json in STRING columns: the sink
+    writes the JSON text there instead of failing on the type."""
+    sink = Sink(TARGETS["bigquery"], bigquery_server.config(bigquery_dataset))
+    t = PgTable("docs", [("id", Oid.INT4, -1), ("doc", Oid.JSONB, -1)])
+    try:
+        sink.start([t.topic])  # creates the dataset
+        table = f"`{bigquery_server.project}.{bigquery_dataset}.srv_public_docs`"
+        bigquery_server.client().query(f"CREATE TABLE {table} (id INT64, doc STRING)").result()
+        sink.put([t.insert(0, {"id": 1, "doc": '{"a": [1, null]}'})])
+        sink.put([t.update(1, {"id": 1, "doc": '{"b": "é"}'})])
+        [(key, doc)] = sink.rows("srv_public_docs")
+        assert (key, json.loads(doc)) == (1, {"b": "é"})
+        assert sink.columns("srv_public_docs")["doc"] == "STRING"
+    finally:
+        sink.stop()
+
+
+def test_staging_tables_are_dropped_after_each_batch(
+    bigquery_server: BigQueryServer, bigquery_dataset: str
+) -> None:
+    sink = Sink(TARGETS["bigquery"], bigquery_server.config(bigquery_dataset))
+    t = PgTable("items", [("id", Oid.INT4, -1), ("v", Oid.TEXT, -1)])
+    try:
+        sink.put([t.insert(0, {"id": 1, "v": "a"}), t.insert(1, {"id": 2, "v": "b"})])
+        sink.put([t.delete(2, {"id": 1})])
+        assert sink.rows("srv_public_items") == [(2, "b")]
+    finally:
+        sink.stop()
+    assert _dataset_tables(bigquery_server, bigquery_dataset) == [
+        "_hub_offsets",
+        "_hub_table_topics",
+        "srv_public_items",
+    ]
+
+
+def test_validate_connect_creates_and_drops_a_table(
+    bigquery_server: BigQueryServer, bigquery_dataset: str
+) -> None:
+    config = {"topics": "t", **bigquery_server.config(bigquery_dataset)}
+    checks = BigQuerySink.check(config)
+    assert [(c.what.split(" ")[0], c.ok) for c in checks] == [("connect", True), ("may", True)]
+    assert _dataset_tables(bigquery_server, bigquery_dataset) == []  # the test table is gone
+
+
+def test_an_unreachable_endpoint_is_a_clear_check_failure() -> None:
+    config = {"topics": "t", **BASE, "bigquery.endpoint": "http://127.0.0.1:9",
+              "bigquery.timeout.ms": 2000}  # fmt: skip
+    checks = BigQuerySink.check(config)
+    assert not checks[0].ok
+    assert "analytics-prod.cdc" in checks[0].what + checks[0].detail
