@@ -178,10 +178,13 @@ class SinkRunner:
                     return out  # nothing: the caller commits when due, then asks again
                 deadline = time.monotonic() + self.linger
             else:
+                # a long linger (a warehouse sink's minute) waits in steps: a stop is heard
                 remaining = deadline - time.monotonic()
-                got = self.consumer.poll(max(remaining, 0.0), self.batch_size - len(out))
+                got = self.consumer.poll(min(max(remaining, 0.0), 0.5), self.batch_size - len(out))
                 if not got:
-                    break  # drained what is durable (and lingered, if asked to)
+                    if time.monotonic() >= deadline:
+                        break  # drained what is durable (and lingered, if asked to)
+                    continue
             out.extend(got)
         return out
 

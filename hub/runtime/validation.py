@@ -213,6 +213,11 @@ def validate(spec: ConnectorSpec) -> ValidatedConnector:
         common_values = {**cls.runtime_defaults(config), **common_values}
     except ValidationError as exc:
         problems += _problems(exc, own_values, spec, tuple(cls.secret_properties))
+    except Exception as exc:  # noqa: BLE001 - a check that raised: its text may quote a secret
+        problems.append(
+            f"the {cls.name} connector's config check failed ({type(exc).__name__}); a bug in "
+            "the connector: please report it with the config (secrets removed)"
+        )
     try:
         common = CommonConfig.model_validate(common_values)
     except ValidationError as exc:

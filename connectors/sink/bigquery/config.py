@@ -119,7 +119,9 @@ class BigQuerySinkConfig(SinkConfig):
             raise ValueError("keySource=APPLICATION_DEFAULT takes no keyfile; remove one")
         if source in ("FILE", "JSON") and not self.keyfile:
             raise ValueError(f"keySource={source} needs keyfile")
-        if source == "FILE" and not Path(self.keyfile).is_file():
+        if source == "FILE" and not _is_file(self.keyfile):
+            if self.keyfile.lstrip().startswith("{"):
+                raise ValueError("keyfile holds a key, not a path: set keySource=JSON")
             raise ValueError(
                 "keyfile: no such file (with keySource=FILE it is the path of a service "
                 "account key; set keySource=JSON to give the key itself)"
@@ -142,3 +144,12 @@ class BigQuerySinkConfig(SinkConfig):
         """``BigQuery project.dataset`` for messages (no credentials)."""
         at = f" at {self.endpoint}" if self.endpoint else ""
         return f"BigQuery {self.project}.{self.default_dataset}{at}"
+
+
+def _is_file(path: str) -> bool:
+    """Whether ``path`` names a file; False for what cannot be a path (too long, NUL): the
+    error about it would quote the value, which may be the key itself."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False

@@ -30,10 +30,14 @@ Thread safety: one task thread uses the dialect.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import hashlib
 import io
 import json
 import logging
+import random
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -45,6 +49,7 @@ from connectors.sink.engine.deferred import DeferredDialect, Statement
 from connectors.sink.engine.dialect import Merge, StagedColumn, TableInfo
 from connectors.sink.engine.errors import (
     OffsetsMovedError,
+    SchemaChangeError,
     SinkConfigError,
     SinkFatalError,
     SinkTransientError,
@@ -61,6 +66,7 @@ _SCOPES = ["https://www.googleapis.com/auth/bigquery"]
 class BigQueryDialect(DeferredDialect):
     row_id = None
     param = "?"
+    max_tables = 90  # BigQuery: 100 per transaction; the offsets and owners tables count too
     case_insensitive = True  # column names (table names are not: `folded_twin` finds none)
 
     def __init__(self, cfg: BigQuerySinkConfig) -> None:
@@ -96,15 +102,74 @@ class BigQueryDialect(DeferredDialect):
             from google.api_core.client_options import ClientOptions
 
             kw["client_options"] = ClientOptions(api_endpoint=cfg.endpoint)
+        from google.api_core import exceptions as ge
+
         try:
             client = bigquery.Client(**kw)
-            dataset = bigquery.Dataset(f"{cfg.project}.{cfg.default_dataset}")
-            if cfg.location:
-                dataset.location = cfg.location
-            client.create_dataset(dataset, exists_ok=True, retry=self._retry, timeout=self._timeout)
+            ref = bigquery.DatasetReference(cfg.project, cfg.default_dataset)
+            try:  # a role on the dataset alone may read it but not create datasets
+                client.get_dataset(ref, retry=self._retry, timeout=self._timeout)
+            except ge.NotFound:
+                dataset = bigquery.Dataset(ref)
+                if cfg.location:
+                    dataset.location = cfg.location
+                client.create_dataset(
+                    dataset, exists_ok=True, retry=self._retry, timeout=self._timeout
+                )
         except Exception as exc:  # noqa: BLE001 - every failure is said with the target
             raise self._connect_error(exc) from None
         self._client = client
+        self._end_predecessors()
+
+    @property
+    def _job_prefix(self) -> str:
+        """This task's job ids begin so (the same in every run of the task)."""
+        digest = hashlib.sha1(self.writer.encode()).hexdigest()[:16]
+        return f"hub_{digest}_"
+
+    def _end_predecessors(self) -> None:
+        """Cancel this task's jobs that are still running (a killed worker's, or this run's
+        own after a timeout) and wait for them to end, so none commits after this run read
+        the offsets: the offsets check (`expect_offsets`) cannot see a commit that has not
+        happened yet."""
+        if not self.writer:
+            return
+        import datetime as dt
+
+        prefix, deadline = self._job_prefix, time.monotonic() + self._timeout
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        try:
+            running = [
+                j
+                for state in ("running", "pending")
+                for j in self._client.list_jobs(
+                    state_filter=state,
+                    min_creation_time=since,
+                    retry=self._retry,
+                    timeout=self._timeout,
+                )  # fmt: skip
+                if j.job_id.startswith(prefix)
+            ]
+        except Exception as exc:  # noqa: BLE001 - the offsets check still guards what it can
+            log.warning("%s: cannot list running jobs: %s", self.cfg.where, _message(exc))
+            return
+        for job in running:
+            log.warning(
+                "%s: cancelling job %s, left running by an earlier run of %s",
+                self.cfg.where, job.job_id, self.writer,
+            )  # fmt: skip
+            with contextlib.suppress(Exception):
+                self._client.cancel_job(job.job_id, location=job.location, timeout=self._timeout)
+            while True:
+                job.reload(timeout=self._timeout)
+                if job.state == "DONE":
+                    break
+                if time.monotonic() > deadline:
+                    raise SinkTransientError(
+                        f"{self.cfg.where}: job {job.job_id} of an earlier run of this task is "
+                        "still running; waiting for it"
+                    )
+                time.sleep(1)
 
     def _credentials(self) -> Any:
         cfg = self.cfg
@@ -144,12 +209,16 @@ class BigQueryDialect(DeferredDialect):
         return credentials
 
     def _connect_error(self, exc: Exception) -> Exception:
+        import google.auth.exceptions as ga
         from google.api_core import exceptions as ge
 
         text = f"cannot reach {self.cfg.where}: {_message(exc)}"
+        if isinstance(exc, ga.RefreshError):
+            return SinkFatalError(text + "; the credentials were refused (a revoked key?)")
         if isinstance(exc, (ge.Forbidden, ge.Unauthorized)) and not _rate_limited(exc):
             return SinkFatalError(
-                text + "; the credentials need the BigQuery Data Editor and Job User roles"
+                text + "; the credentials need BigQuery Data Editor on the dataset (on the "
+                "project to create it) and Job User on the project"
             )
         if isinstance(exc, (ge.BadRequest, ge.NotFound)):
             return SinkFatalError(text + "; check project, defaultDataset and location")
@@ -173,9 +242,19 @@ class BigQueryDialect(DeferredDialect):
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         job = self._client.query(
-            sql, job_config=self._job_config(params), retry=self._retry, job_retry=self._job_retry
+            sql,
+            job_config=self._job_config(params),
+            job_id_prefix=self._job_prefix,
+            retry=self._retry,
+            job_retry=self._job_retry,
         )
-        rows = job.result(timeout=self._timeout, retry=self._retry)
+        try:
+            rows = job.result(timeout=self._timeout, retry=self._retry)
+        except concurrent.futures.TimeoutError:
+            # the job runs on without us: cancel it (the next connect waits for its end)
+            with contextlib.suppress(Exception):
+                job.cancel(timeout=self._timeout)
+            raise
         return [tuple(r.values()) for r in rows]
 
     def run_transaction(self, statements: Sequence[Statement]) -> None:
@@ -183,11 +262,23 @@ class BigQueryDialect(DeferredDialect):
             if params:  # every held statement is built with literals (see the module doc)
                 raise AssertionError(f"a BigQuery script statement with parameters: {sql}")
         body = ";\n".join(sql for sql, _ in statements)
-        self.run(f"BEGIN TRANSACTION;\n{body};\nCOMMIT TRANSACTION;")
+        script = f"BEGIN TRANSACTION;\n{body};\nCOMMIT TRANSACTION;"
+        # BigQuery aborts one of two transactions that change one table at once (another task
+        # of the connector, another connector's offsets): the script rolled back; run it again
+        deadline, pause = time.monotonic() + self._timeout, 0.5
+        while True:
+            try:
+                self.run(script)
+                return
+            except Exception as exc:
+                if not _conflict(exc) or time.monotonic() + pause > deadline:
+                    raise
+                log.info("%s: transaction aborted by a concurrent one; again", self.cfg.where)
+                time.sleep(pause * random.uniform(0.5, 1.5))
+                pause = min(pause * 2, 8.0)
 
     def translate(self, exc: Exception) -> Exception:
-        import concurrent.futures
-
+        import google.auth.exceptions as ga
         import requests
         from google.api_core import exceptions as ge
 
@@ -203,14 +294,14 @@ class BigQueryDialect(DeferredDialect):
             ge.RetryError,
             requests.exceptions.ConnectionError,
             requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError,
             concurrent.futures.TimeoutError,
             TimeoutError,
+            ga.TransportError,  # the token's refresh did not reach Google
         )
-        if (
-            isinstance(exc, transient)
-            or _rate_limited(exc)
-            or "concurrent update" in text  # two transactions on one table: one retries
-        ):
+        if isinstance(exc, ga.RefreshError):  # a revoked or deleted key
+            return SinkFatalError(f"{self.cfg.where}: the credentials were refused: {text}")
+        if isinstance(exc, transient) or _rate_limited(exc) or _conflict(exc):
             self.close()
             return SinkTransientError(f"{self.cfg.where}: {text}")
         return SinkFatalError(f"{self.cfg.where}: {type(exc).__name__}: {text}")
@@ -222,6 +313,13 @@ class BigQueryDialect(DeferredDialect):
 
     def _dataset(self, table: TableRef) -> str:
         return self.cfg.default_dataset if table.schema is None else table.schema
+
+    def _ref(self, table: TableRef) -> Any:
+        """The client's reference of ``table`` (a name with dots in it stays one name)."""
+        from google.cloud import bigquery
+
+        dataset = bigquery.DatasetReference(self.cfg.project, self._dataset(table))
+        return bigquery.TableReference(dataset, table.name)
 
     def table_name(self, table: TableRef) -> str:
         q = self.quote
@@ -243,8 +341,8 @@ class BigQueryDialect(DeferredDialect):
     ) -> None:
         q = self.quote
         defs = [f"{q(n)} {t}" + (" NOT NULL" if n in pk else "") for n, t in columns.items()]
-        exists = "IF NOT EXISTS " if if_not_exists else ""
-        sql = f"CREATE TABLE {exists}{self.table_name(table)} ({', '.join(defs)})"
+        # IF NOT EXISTS always: another task of the connector may create it first
+        sql = f"CREATE TABLE IF NOT EXISTS {self.table_name(table)} ({', '.join(defs)})"
         cluster = self._clustering(columns, pk)
         if cluster:
             sql += " CLUSTER BY " + ", ".join(q(c) for c in cluster)
@@ -261,10 +359,16 @@ class BigQueryDialect(DeferredDialect):
         return ok[:4]
 
     def add_column(self, table: TableRef, name: str, sql_type: str) -> None:
-        super().add_column(table, name, sql_type)
+        t, c = self.table_name(table), self.quote(name)
+        self.ddl(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {sql_type}")  # a race, as above
         self._types.setdefault(table, {})[name] = sql_type
 
     def widen_column(self, table: TableRef, name: str, sql_type: str) -> None:
+        have = self._types.get(table, {}).get(name, "")
+        if sql_type == "STRING" and have != "STRING":  # past 38 digits: BigQuery cannot
+            raise SchemaChangeError(
+                str(table), name, have, sql_type, "BigQuery cannot change a number to STRING"
+            )
         super().widen_column(table, name, sql_type)
         self._types.setdefault(table, {})[name] = sql_type
 
@@ -284,9 +388,8 @@ class BigQueryDialect(DeferredDialect):
     def describe(self, table: TableRef) -> TableInfo | None:
         from google.api_core import exceptions as ge
 
-        ref = f"{self.cfg.project}.{self._dataset(table)}.{table.name}"
         try:
-            tb = self._client.get_table(ref, retry=self._retry, timeout=self._timeout)
+            tb = self._client.get_table(self._ref(table), retry=self._retry, timeout=self._timeout)
         except ge.NotFound:
             self._types.pop(table, None)
             return None
@@ -328,24 +431,29 @@ class BigQueryDialect(DeferredDialect):
             f"CREATE OR REPLACE TABLE {full} ({defs}) OPTIONS (expiration_timestamp = "
             "TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY))"
         )
-        ref = f"{self.cfg.project}.{self.cfg.default_dataset}.{table.name}"
+        ref = self._ref(table)
         config = bigquery.LoadJobConfig(
             source_format=bigquery.SourceFormat.PARQUET,
             write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
             create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
         )
         job = self._client.load_table_from_file(
-            buf, ref, job_config=config, rewind=True, timeout=self._timeout
-        )
+            buf, ref, job_config=config, rewind=True, job_id_prefix=self._job_prefix,
+            timeout=self._timeout,
+        )  # fmt: skip
         job.result(timeout=self._timeout, retry=self._retry)
         names = ", ".join(
             f"{q(p)} AS {q(c.name)}" for p, c in zip(positional, columns, strict=True)
         )
-        return f"(SELECT {names} FROM {full})", ref
+        return f"(SELECT {names} FROM {full})", table.name
 
     def drop_staged(self, table: str) -> None:
+        """``table``: a staging table's name, in the default dataset."""
         self._client.delete_table(
-            table, not_found_ok=True, retry=self._retry, timeout=self._timeout
+            self._ref(TableRef(None, table)),
+            not_found_ok=True,
+            retry=self._retry,
+            timeout=self._timeout,
         )
 
     # -- statements ---------------------------------------------------------------------------
@@ -414,7 +522,7 @@ class BigQueryDialect(DeferredDialect):
         for (t, p), off in sorted(expected.items()):
             same = f"{topic} = {_literal(t)} AND {part} = {p}"
             moved.append(f"({same})" if off is None else f"({same} AND {nxt} <> {int(off)})")
-        self.execute(
+        self.hold_first(
             f"IF (SELECT COUNT(*) FROM {self.table_name(offsets_table.REF)} WHERE "
             f"{q('connector')} = {_literal(connector)} AND ({' OR '.join(moved)})) > 0 THEN "
             f"SELECT ERROR({_literal(_MOVED)}); END IF"
@@ -444,6 +552,12 @@ def _parameter(v: Any) -> Any:
 
     kind = "BOOL" if isinstance(v, bool) else "INT64" if isinstance(v, int) else "STRING"
     return bigquery.ScalarQueryParameter(None, kind, v)
+
+
+def _conflict(exc: Exception) -> bool:
+    """BigQuery aborted the transaction for a concurrent one that changed the same table."""
+    text = str(exc)
+    return "concurrent update" in text or "aborted due to concurrent" in text
 
 
 def _rate_limited(exc: Exception) -> bool:

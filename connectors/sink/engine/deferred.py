@@ -98,6 +98,11 @@ class DeferredDialect(Dialect):
         self._held.append((sql, tuple(params)))
         return []
 
+    def hold_first(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Hold a statement that the transaction runs before every other (a check that
+        should fail the batch before its writes cost anything)."""
+        self._held.insert(0, (sql, tuple(params)))
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.run(sql, params)
 

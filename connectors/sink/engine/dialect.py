@@ -96,6 +96,12 @@ class Dialect(ABC):
     # identifiers the target folds together whatever the quoting (DuckDB: ASCII letters'
     # case, see `fold_ascii`)
     case_insensitive = False
+    # the most tables one transaction may change (BigQuery: 100); a batch over more topics is
+    # written as several transactions, each with its offsets. None: no limit
+    max_tables: int | None = None
+    # who writes through this dialect: "connector/task" (set by the task before `begin`), so a
+    # target can tell the transactions of a dead predecessor of the same task (Snowflake)
+    writer = ""
     # DDL runs inside the batch's transaction and rolls back with it (DuckDB, PostgreSQL);
     # False: DDL commits on its own (Snowflake, BigQuery: see `deferred.DeferredDialect`)
     transactional_ddl = True

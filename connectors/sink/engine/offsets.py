@@ -34,7 +34,11 @@ def read(d: Dialect, connector: str) -> dict[tuple[str, int], int]:
         f"WHERE {q('connector')} = {d.param}",
         [connector],
     )
-    return {(str(t), int(part)): int(off) for t, part, off in rows}
+    out: dict[tuple[str, int], int] = {}
+    for t, part, off in rows:  # one row per key; should a target hold two, the further counts
+        key = (str(t), int(part))
+        out[key] = max(out.get(key, -1), int(off))
+    return out
 
 
 def write(d: Dialect, connector: str, offsets: Mapping[tuple[str, int], int]) -> None:

@@ -57,6 +57,7 @@ class EngineSinkTask(SinkTask):
         self.reader = ChangeReader(self.cfg)
         self.unavailable = Unavailable(self.cfg.unavailable_value_placeholder)
         self.dialect = self.make_dialect(self.cfg)
+        self.dialect.writer = f"{context.connector}/{context.task_id}"
         self.tables: dict[TableRef, TableInfo | None] = {}
         self.next: dict[tuple[str, int], int] = {}
         # table -> the topic that writes it, when table names are made of topics (`owners`)
@@ -104,10 +105,27 @@ class EngineSinkTask(SinkTask):
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            self._moved_safe(lambda: self._put(records))
+            for chunk in self._chunks(records):
+                self._moved_safe(lambda chunk=chunk: self._put(chunk))
         finally:
             if was_enabled:
                 gc.enable()
+
+    def _chunks(self, records: Sequence[SinkRecord]) -> list[Sequence[SinkRecord]]:
+        """The records in runs of at most `Dialect.max_tables` topics (each topic one table at
+        most), in log order: each run is a transaction with its own offsets."""
+        limit = self.dialect.max_tables
+        if limit is None or len({r.topic for r in records}) <= limit:
+            return [records]
+        out: list[Sequence[SinkRecord]] = []
+        start, topics = 0, set[str]()
+        for i, r in enumerate(records):
+            if r.topic not in topics and len(topics) == limit:
+                out.append(records[start:i])
+                start, topics = i, set()
+            topics.add(r.topic)
+        out.append(records[start:])
+        return out
 
     def _moved_safe(self, fn: Any) -> None:
         """``fn()``; when another writer moved the stored offsets meanwhile (a killed

@@ -24,6 +24,7 @@ Thread safety: one task thread uses the dialect.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import uuid
@@ -41,6 +42,7 @@ from connectors.sink.snowflake.config import SnowflakeSinkConfig, identifier
 
 # the client logs every login and query at INFO: hub's log says what matters
 logging.getLogger("snowflake.connector").setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 
 
 class SnowflakeDialect(DeferredDialect):
@@ -94,6 +96,8 @@ class SnowflakeDialect(DeferredDialect):
             raise self._connect_error(exc) from None
         self._stage = None
         self._use_schema()
+        self._end_predecessors()
+        self._drop_leftovers()
 
     def _connect_error(self, exc: Exception) -> Exception:
         import snowflake.connector.errors as se
@@ -103,6 +107,65 @@ class SnowflakeDialect(DeferredDialect):
             # wrong user, password or key: retrying will not help
             return SinkFatalError(text + "; check snowflake.user.name and the credentials")
         return SinkTransientError(text)
+
+    @property
+    def _txn_name(self) -> str:
+        """The name of this task's transactions (Snowflake upper-cases it): the same for every
+        worker that runs the task, so the next one finds what a killed one left open."""
+        return "HUB_" + hashlib.sha1(self.writer.encode()).hexdigest()[:16].upper()
+
+    def _end_predecessors(self) -> None:
+        """Abort the transactions of this task that other sessions left open: a killed worker's
+        session keeps its transaction, and its locks, until Snowflake ends the session (hours
+        later); the next worker's batch would wait for them. A live duplicate of the task (the
+        same connector run twice) is fenced off the same way."""
+        if not self.writer:
+            return
+        try:
+            me = str(self.run("SELECT CURRENT_SESSION()")[0][0])
+            with self._con.cursor() as cur:
+                cur.execute("SHOW TRANSACTIONS")
+                names = [d[0].lower() for d in cur.description]
+                rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        except Exception as exc:  # noqa: BLE001 - not fatal: the next batch may just wait
+            log.warning("%s: cannot list open transactions: %s", self.cfg.where, _message(exc))
+            return
+        for r in rows:
+            if str(r.get("name", "")).upper() == self._txn_name and str(r.get("session")) != me:
+                log.warning(
+                    "%s: aborting transaction %s that an earlier run of %s left open in "
+                    "session %s",
+                    self.cfg.where, r.get("id"), self.writer, r.get("session"),
+                )  # fmt: skip
+                try:
+                    self.run(f"SELECT SYSTEM$ABORT_TRANSACTION({int(r['id'])})")
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("%s: cannot abort it: %s", self.cfg.where, _message(exc))
+
+    @property
+    def _staging_prefix(self) -> str:
+        """Staging tables are named after the task, so its next run finds a killed one's."""
+        return f"_hub_stage_{self._txn_name[4:12].lower()}_" if self.writer else "_hub_stage_"
+
+    def _drop_leftovers(self) -> None:
+        """Drop the staging tables an earlier run of this task left (killed between the load
+        and the drop); this run's own are dropped after each batch."""
+        if not self.writer:
+            return
+        prefix, mine = self._staging_prefix, self._staging_prefix + self._tag
+        try:
+            rows = self.run(
+                f"SELECT table_name FROM {self.database}.INFORMATION_SCHEMA.TABLES "
+                "WHERE table_schema = %s AND table_name LIKE %s",
+                [_unquoted(self.schema), "%hub%stage%"],
+            )
+            for (name,) in rows:
+                if str(name).startswith(prefix) and not str(name).startswith(mine):
+                    self.run(
+                        f"DROP TABLE IF EXISTS {self.database}.{self.schema}.{self.quote(name)}"
+                    )
+        except Exception as exc:  # noqa: BLE001 - a leftover costs storage, not correctness
+            log.warning("%s: cannot drop old staging tables: %s", self.cfg.where, _message(exc))
 
     def _use_schema(self) -> None:
         where = f"{self.database}.{self.schema}"
@@ -132,7 +195,7 @@ class SnowflakeDialect(DeferredDialect):
 
     def run_transaction(self, statements: Sequence[Statement]) -> None:
         with self._con.cursor() as cur:
-            cur.execute("BEGIN")
+            cur.execute(f"BEGIN TRANSACTION NAME {self._txn_name}" if self.writer else "BEGIN")
             try:
                 for sql, params in statements:
                     cur.execute(sql, params or None)
@@ -203,7 +266,7 @@ class SnowflakeDialect(DeferredDialect):
         import pyarrow.parquet as pq
 
         self._n += 1
-        table = f'{self.database}.{self.schema}."_hub_stage_{self._tag}_{self._n}"'
+        table = f'{self.database}.{self.schema}."{self._staging_prefix}{self._tag}_{self._n}"'
         q = self.quote
         positional = [f"C{i}" for i in range(len(columns))]
         arrays = [st.arrow_array(c.type, c.values, c.name) for c in columns]

@@ -42,6 +42,9 @@ def _validate(**config: Any) -> Any:
         ({**BASE, "connection.password": "hunter2"}, ["connection.password", "keyfile"]),
         ({**BASE, "clusteringPartitionFieldNames": "a,b,c,d,e"}, ["at most 4"]),
         ({**BASE, "merge.interval.ms": -1}, ["merge.interval.ms"]),
+        # the key itself where a path belongs (keySource unset): said without quoting it
+        ({**BASE, "keyfile": '{"private_key": "hunter2' + "A" * 300 + "/" + "B" * 300 + '"}'},
+         ["keyfile holds a key, not a path: set keySource=JSON"]),
     ],
 )  # fmt: skip
 def test_bad_configs_name_the_property_and_hide_secrets(
@@ -152,3 +155,32 @@ def test_an_unreachable_endpoint_is_a_clear_check_failure() -> None:
     checks = BigQuerySink.check(config)
     assert not checks[0].ok
     assert "analytics-prod.cdc" in checks[0].what + checks[0].detail
+
+
+def test_a_batch_over_more_topics_than_a_transaction_may_change_is_split_in_log_order(
+    bigquery_server: BigQueryServer, bigquery_dataset: str
+) -> None:
+    """BigQuery's transaction changes at most 100 tables: a batch over more topics is written
+    as several transactions (here the limit is lowered to 2), each with its offsets."""
+    sink = Sink(TARGETS["bigquery"], bigquery_server.config(bigquery_dataset))
+    tables = [PgTable(f"t{i}", [("id", Oid.INT4, -1), ("v", Oid.TEXT, -1)]) for i in range(5)]
+    try:
+        sink.start([t.topic for t in tables])
+        assert sink.task is not None
+        sink.task.dialect.max_tables = 2
+        records = [t.insert(k, {"id": k, "v": f"{t.name}-{k}"}) for k in range(3) for t in tables]
+        client = bigquery_server.client()
+        before = {j.job_id for j in client.list_jobs()}
+        sink.put(records)
+        scripts = [
+            j for j in client.list_jobs()
+            if j.job_id not in before and "BEGIN TRANSACTION" in (getattr(j, "query", "") or "")
+        ]  # fmt: skip
+        # records in log order t0..t4 per key, two topics a transaction: 8 of them
+        assert len(scripts) == 8
+        for t in tables:
+            assert sink.rows(f"srv_public_{t.name}") == [(k, f"{t.name}-{k}") for k in range(3)]
+        offsets = sink.query('SELECT topic, next_offset FROM "_hub_offsets" ORDER BY topic')
+        assert offsets == [(t.topic, 3) for t in tables]
+    finally:
+        sink.stop()
