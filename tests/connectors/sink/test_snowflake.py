@@ -76,7 +76,11 @@ def test_validate_connect_creates_and_drops_a_table(
 ) -> None:
     config = {"topics": "t", **snowflake_server.config(snowflake_schema)}
     checks = SnowflakeSink.check(config)
-    assert [(c.what.split(" ")[0], c.ok) for c in checks] == [("connect", True), ("may", True)]
+    assert [(c.what, c.ok) for c in checks][1:] == [
+        ("may create tables", True),
+        ("may load and merge rows", True),
+    ]
+    assert checks[0].ok
     con = snowflake_server.connect()
     try:
         cur = con.cursor()
