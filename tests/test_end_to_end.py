@@ -1,8 +1,9 @@
 """The mission's promise, end to end: PostgreSQL -> log -> DuckDB with `hub run` of
-configs/postgres-to-duckdb.yaml as it ships (and -> BigQuery's stand-in with
-configs/postgres-to-bigquery.yaml), killed with SIGKILL at random moments while the sample shop
-is written to (into DuckDB, a column added and one widened on the way); after a clean run
-catches up, every sink table equals its PostgreSQL table, row for row."""
+configs/postgres-to-duckdb.yaml as it ships (and -> the Snowflake and BigQuery stand-ins with
+configs/postgres-to-snowflake.yaml and postgres-to-bigquery.yaml), killed with SIGKILL at random
+moments while the sample shop is written to (a column added and one widened on the way, but
+for BigQuery's stand-in); after a clean run catches up, every sink table equals its PostgreSQL
+table, row for row."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from tests.fixtures.postgres import PgServer
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.mark.parametrize("sink", ["duckdb", "bigquery"])
+@pytest.mark.parametrize("sink", ["duckdb", "snowflake", "bigquery"])
 def test_kill_9_anywhere_leaves_the_sink_equal_to_postgres(
     pg_server: PgServer, pg_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest, sink: str,
@@ -37,6 +38,10 @@ def test_kill_9_anywhere_leaves_the_sink_equal_to_postgres(
     }  # fmt: skip
     if sink == "duckdb":
         env["HUB_WAREHOUSE"] = str(tmp_path / "warehouse.duckdb")
+    elif sink == "snowflake":
+        server = request.getfixturevalue("snowflake_server")
+        env |= {"SNOWFLAKE_URL": server.url, "SNOWFLAKE_SCHEMA": request.getfixturevalue(
+            "snowflake_schema")}  # fmt: skip
     else:
         server = request.getfixturevalue("bigquery_server")
         env |= {

@@ -257,7 +257,7 @@ class SnowflakeDialect(DeferredDialect):
         return st.select_expr(col.type, ref)
 
     def set_utc(self) -> None:
-        self.run("ALTER SESSION SET TIMEZONE = 'UTC'")
+        """The session is opened with TIMEZONE = UTC (`connect`)."""
 
     # -- staging ------------------------------------------------------------------------------
 
