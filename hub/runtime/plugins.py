@@ -49,6 +49,24 @@ def discover() -> list[Plugin]:
     return sorted(plugins, key=lambda p: (p.type, p.name))
 
 
+def _wanted(config: dict[str, Any]) -> str:
+    """A sink config names topics; a source config does not."""
+    return "sink" if ("topics" in config or "topics.regex" in config) else "source"
+
+
+def _by_entry_name(name: str) -> type[Connector] | None:
+    """The connector whose entry point is called ``name`` (``postgres``, ``duckdb``), loading
+    no other plugin; None when no entry point has that name or it does not load."""
+    for ep in entry_points(group=GROUP, name=name):
+        try:
+            cls = ep.load()
+        except Exception:  # noqa: BLE001 - discover() reports it
+            return None
+        if isinstance(cls, type) and issubclass(cls, Connector):
+            return cls
+    return None
+
+
 def _names(p: Plugin) -> set[str]:
     return {p.name, p.cls.name, *p.cls.aliases, p.class_name, p.cls.__qualname__}
 
@@ -66,11 +84,13 @@ def resolve(connector_class: str, config: dict[str, Any] | None = None) -> type[
         if not (isinstance(cls, type) and issubclass(cls, Connector)):
             raise ConfigError(f"connector.class={shown(connector_class)} is not a hub Connector")
         return cls
+    direct = _by_entry_name(connector_class)
+    if direct is not None and (config is None or direct.type == _wanted(config)):
+        return direct  # a plugin's own name: that one loaded alone (start-up time)
     matches = [p for p in discover() if connector_class in _names(p)]
     if len(matches) > 1 and config is not None:
         # the same short name for a source and a sink (file): a sink config names topics
-        want = "sink" if ("topics" in config or "topics.regex" in config) else "source"
-        matches = [p for p in matches if p.type == want] or matches
+        matches = [p for p in matches if p.type == _wanted(config)] or matches
     if not matches:
         known = sorted({p.name for p in discover()})
         raise ConfigError(
