@@ -67,6 +67,15 @@ class BigQuerySinkConfig(SinkConfig):
         description="columns that created tables are clustered by (at most 4); default: the "
         "key columns BigQuery can cluster by; empty: none",
     )
+    partition_field: str = Field(
+        "",
+        alias="timestampPartitionFieldName",
+        description="a DATE, DATETIME or TIMESTAMP column that created tables having it are "
+        "partitioned by (MERGEs and queries that filter on it read fewer partitions)",
+    )
+    partitioning_type: Literal["HOUR", "DAY", "MONTH", "YEAR"] = Field(
+        "DAY", alias="partitioning.type", description="the partitions' span"
+    )
     timeout_ms: int = Field(
         300_000,
         alias="bigquery.timeout.ms",

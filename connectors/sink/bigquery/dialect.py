@@ -343,11 +343,36 @@ class BigQueryDialect(DeferredDialect):
         defs = [f"{q(n)} {t}" + (" NOT NULL" if n in pk else "") for n, t in columns.items()]
         # IF NOT EXISTS always: another task of the connector may create it first
         sql = f"CREATE TABLE IF NOT EXISTS {self.table_name(table)} ({', '.join(defs)})"
+        partition = self._partitioning(table, columns)
+        if partition:
+            sql += f" PARTITION BY {partition}"
         cluster = self._clustering(columns, pk)
         if cluster:
             sql += " CLUSTER BY " + ", ".join(q(c) for c in cluster)
         self.ddl(sql)
         self._types[table] = dict(columns)
+
+    def _partitioning(self, table: TableRef, columns: Mapping[str, str]) -> str:
+        """The PARTITION BY expression for a table with the configured column, or ''."""
+        field, unit = self.cfg.partition_field, self.cfg.partitioning_type
+        kind = columns.get(field) if field else None
+        col = self.quote(field)
+        if kind == "TIMESTAMP":
+            return f"TIMESTAMP_TRUNC({col}, {unit})"
+        if kind == "DATETIME":
+            return f"DATETIME_TRUNC({col}, {unit})"
+        if kind == "DATE" and unit == "DAY":
+            return col
+        if kind == "DATE" and unit in ("MONTH", "YEAR"):
+            return f"DATE_TRUNC({col}, {unit})"
+        if kind is not None:
+            raise SinkConfigError(
+                "timestampPartitionFieldName",
+                f"table {table}: column {field} is {kind}, which BigQuery cannot partition by "
+                f"{unit}; name a DATE, DATETIME or TIMESTAMP column (a DATE one by DAY, MONTH "
+                "or YEAR)",
+            )
+        return ""
 
     def _clustering(self, columns: Mapping[str, str], pk: Sequence[str]) -> list[str]:
         """The configured clustering columns the table has, or its key columns BigQuery can
