@@ -327,6 +327,8 @@ class Log:
                 return
             # cleared before looking: an append from here on wakes the next round
             self._wake.clear()
+            if self._stop.is_set():  # close() set both after the look above: its wake-up
+                return  # was just cleared, and the next wait could be for ever
             self.flusher_rounds += 1
             try:
                 due, flushed = self._flush_due()

@@ -177,3 +177,30 @@ def test_a_stream_of_appends_gets_at_most_one_flush_round_per_group_commit_inter
             time.sleep(0.01)
         assert part.high_watermark == 200
         assert log.flusher_rounds - rounds <= (elapsed + 0.05) / GROUP_COMMIT_S + 5
+
+
+def test_a_close_landing_inside_the_flushers_round_still_stops_it(data_dir: str) -> None:
+    """close() sets stop and wakes the flusher. If that lands after the flusher looked at stop
+    and before it cleared its wake-up (as `hub run` once hung on SIGTERM), the flusher must
+    still see stop and end, not wait for ever (no timed policy, no maintenance: nothing else
+    would wake it)."""
+    log = Log(data_dir, maintenance_interval_ms=None)
+    log.create_topic("t", 1)
+    stop, thread = log._stop, log._thread
+    assert thread is not None
+
+    class CloseLandsHere(threading.Event):
+        def clear(self) -> None:
+            if not stop.is_set():  # close() runs right here: stop set, the flusher woken
+                stop.set()
+                self.set()
+            super().clear()
+
+    idle = log._wake  # what the idle flusher waits on now
+    wake = log._wake = CloseLandsHere()
+    idle.set()  # an append: the next round looks at stop, then clears `wake`
+    thread.join(timeout=5)
+    alive = thread.is_alive()
+    wake.set()  # a flusher stuck in its wait is let go, so close() below returns
+    log.close()
+    assert not alive
