@@ -43,9 +43,7 @@ class ConnectorConfig(BaseModel):
 
     # defer_build: a model's validator is built when it first validates, not when its module
     # is imported: `hub run` loads every plugin to resolve names, and uses two or three
-    model_config = ConfigDict(
-        populate_by_name=True, extra="forbid", frozen=True, defer_build=True
-    )
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True, defer_build=True)
 
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> Self:
