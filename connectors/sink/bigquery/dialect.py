@@ -119,7 +119,11 @@ class BigQueryDialect(DeferredDialect):
         except Exception as exc:  # noqa: BLE001 - every failure is said with the target
             raise self._connect_error(exc) from None
         self._client = client
-        self._end_predecessors()
+        try:
+            self._end_predecessors()
+        except BaseException:
+            self.close()  # connected only once no earlier job of the task can still commit
+            raise
 
     @property
     def _job_prefix(self) -> str:
