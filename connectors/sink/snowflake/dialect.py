@@ -28,12 +28,18 @@ import hashlib
 import io
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from connectors.sink.engine import offsets as offsets_table
 from connectors.sink.engine.deferred import DeferredDialect, Statement
 from connectors.sink.engine.dialect import Merge, StagedColumn, TableInfo
-from connectors.sink.engine.errors import SinkConfigError, SinkFatalError, SinkTransientError
+from connectors.sink.engine.errors import (
+    OffsetsMovedError,
+    SinkConfigError,
+    SinkFatalError,
+    SinkTransientError,
+)
 from connectors.sink.engine.merge import DELETE_FLAG, KEEP_PREFIX, staged_changes
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import ColumnType
@@ -58,6 +64,8 @@ class SnowflakeDialect(DeferredDialect):
         self._tag = uuid.uuid4().hex[:12]
         self._n = 0
         self._stage: str | None = None  # the session's temporary stage, once created
+        # the offsets the next transaction checks first (`expect_offsets`)
+        self._expected: tuple[str, dict[tuple[str, int], int | None]] | None = None
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -194,9 +202,12 @@ class SnowflakeDialect(DeferredDialect):
             return list(cur.fetchall()) if cur.description else []
 
     def run_transaction(self, statements: Sequence[Statement]) -> None:
+        expected, self._expected = self._expected, None
         with self._con.cursor() as cur:
             cur.execute(f"BEGIN TRANSACTION NAME {self._txn_name}" if self.writer else "BEGIN")
             try:
+                if expected is not None:
+                    self._check_offsets(cur, *expected)
                 for sql, params in statements:
                     cur.execute(sql, params or None)
                 cur.execute("COMMIT")
@@ -204,6 +215,39 @@ class SnowflakeDialect(DeferredDialect):
                 with contextlib.suppress(Exception):
                     cur.execute("ROLLBACK")
                 raise
+
+    def begin(self) -> None:
+        super().begin()
+        self._expected = None
+
+    def expect_offsets(
+        self, connector: str, expected: Mapping[tuple[str, int], int | None]
+    ) -> None:
+        """Checked first in the batch's transaction (`_check_offsets`)."""
+        self._expected = (connector, dict(expected))
+
+    def _check_offsets(
+        self, cur: Any, connector: str, expected: Mapping[tuple[str, int], int | None]
+    ) -> None:
+        """Lock the connector's ``_hub_offsets`` rows (an UPDATE waits for a transaction that
+        holds them, such as a killed worker's COMMIT still in flight), then read them: any
+        other value than this task read means another writer committed since."""
+        q, t = self.quote, self.table_name(offsets_table.REF)
+        who = f"{q('connector')} = %s"
+        cur.execute(
+            f"UPDATE {t} SET {q('next_offset')} = {q('next_offset')} WHERE {who}", (connector,)
+        )
+        cur.execute(
+            f"SELECT {q('topic')}, {q('partition')}, {q('next_offset')} FROM {t} WHERE {who}",
+            (connector,),
+        )
+        stored = {(str(tp), int(p)): int(off) for tp, p, off in cur.fetchall()}
+        for key, off in expected.items():
+            if stored.get(key) != off:
+                raise OffsetsMovedError(
+                    f"{self.cfg.where}: {key[0]}[{key[1]}] holds {stored.get(key)} in "
+                    f"_hub_offsets, this task read {off} (another writer committed)"
+                )
 
     def translate(self, exc: Exception) -> Exception:
         import snowflake.connector.errors as se

@@ -82,27 +82,6 @@ def _dataset_tables(server: BigQueryServer, dataset: str) -> list[str]:
     return sorted(t.table_id for t in server.client().list_tables(f"{server.project}.{dataset}"))
 
 
-def test_a_killed_workers_late_commit_is_not_applied_twice(
-    bigquery_server: BigQueryServer, bigquery_dataset: str
-) -> None:
-    """A worker read the offsets, then a batch an earlier worker left running in BigQuery
-    committed: the worker's own batch must not apply those records again (appends would be
-    doubled). Its transaction fails on the moved offsets; it reads them again and skips."""
-    where = bigquery_server.config(bigquery_dataset)
-    t = _log()
-    early, late = Sink(TARGETS["bigquery"], where), Sink(TARGETS["bigquery"], where)
-    try:
-        early.start([t.topic])
-        late.start([t.topic])  # reads the offsets: none yet
-        early.put([t.insert(i, {"msg": f"m{i}", "n": str(i)}) for i in range(5)])
-        late.put([t.insert(i, {"msg": f"m{i}", "n": str(i)}) for i in range(8)])
-        assert late.rows("srv_public_log", "n") == [(f"m{i}", i) for i in range(8)]
-        assert late.query('SELECT next_offset FROM "_hub_offsets"') == [(8,)]
-    finally:
-        early.stop()
-        late.stop()
-
-
 def test_an_existing_string_column_takes_json_as_text(
     bigquery_server: BigQueryServer, bigquery_dataset: str
 ) -> None:
