@@ -67,6 +67,7 @@ class BigQueryDialect(DeferredDialect):
     row_id = None
     param = "?"
     max_tables = 90  # BigQuery: 100 per transaction; the offsets and owners tables count too
+    primary_keys = False  # not enforced there; its stand-in cannot parse one either
     case_insensitive = True  # column names (table names are not: `folded_twin` finds none)
 
     def __init__(self, cfg: BigQuerySinkConfig) -> None:
@@ -343,18 +344,19 @@ class BigQueryDialect(DeferredDialect):
         *,
         if_not_exists: bool = False,
     ) -> None:
-        q = self.quote
-        defs = [f"{q(n)} {t}" + (" NOT NULL" if n in pk else "") for n, t in columns.items()]
         # IF NOT EXISTS always: another task of the connector may create it first
-        sql = f"CREATE TABLE IF NOT EXISTS {self.table_name(table)} ({', '.join(defs)})"
+        super().create_table(table, columns, pk, if_not_exists=True)
+        self._types[table] = dict(columns)
+
+    def table_options(self, table: TableRef, columns: Mapping[str, str], pk: Sequence[str]) -> str:
+        out = ""
         partition = self._partitioning(table, columns)
         if partition:
-            sql += f" PARTITION BY {partition}"
+            out += f" PARTITION BY {partition}"
         cluster = self._clustering(columns, pk)
         if cluster:
-            sql += " CLUSTER BY " + ", ".join(q(c) for c in cluster)
-        self.ddl(sql)
-        self._types[table] = dict(columns)
+            out += " CLUSTER BY " + ", ".join(self.quote(c) for c in cluster)
+        return out
 
     def _partitioning(self, table: TableRef, columns: Mapping[str, str]) -> str:
         """The PARTITION BY expression for a table with the configured column, or ''."""

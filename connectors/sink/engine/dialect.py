@@ -99,6 +99,8 @@ class Dialect(ABC):
     # the most tables one transaction may change (BigQuery: 100); a batch over more topics is
     # written as several transactions, each with its offsets. None: no limit
     max_tables: int | None = None
+    # created tables declare their PRIMARY KEY (False: the target has none, BigQuery)
+    primary_keys = True
     # who writes through this dialect: "connector/task" (set by the task before `begin`), so a
     # target can tell the transactions of a dead predecessor of the same task (Snowflake)
     writer = ""
@@ -208,13 +210,20 @@ class Dialect(ABC):
         *,
         if_not_exists: bool = False,
     ) -> None:
-        """``columns``: name -> `sql_type`; key columns are NOT NULL."""
+        """``columns``: name -> `sql_type`; key columns are NOT NULL (and the PRIMARY KEY
+        where `primary_keys`), then `table_options`."""
         q = self.quote
         defs = [f"{q(n)} {t}" + (" NOT NULL" if n in pk else "") for n, t in columns.items()]
-        if pk:
+        if pk and self.primary_keys:
             defs.append("PRIMARY KEY (" + ", ".join(q(k) for k in pk) + ")")
         exists = "IF NOT EXISTS " if if_not_exists else ""
-        self.ddl(f"CREATE TABLE {exists}{self.table_name(table)} ({', '.join(defs)})")
+        options = self.table_options(table, columns, pk)
+        self.ddl(f"CREATE TABLE {exists}{self.table_name(table)} ({', '.join(defs)}){options}")
+
+    def table_options(self, table: TableRef, columns: Mapping[str, str], pk: Sequence[str]) -> str:
+        """What follows a created table's column list (BigQuery: PARTITION BY, CLUSTER BY);
+        with a leading space, or ''."""
+        return ""
 
     def drop_table(self, table: TableRef) -> None:
         self.ddl(f"DROP TABLE IF EXISTS {self.table_name(table)}")
