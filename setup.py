@@ -6,7 +6,7 @@ is available the build goes on and hub uses the pure-Python codecs (same bytes, 
 
 from setuptools import Extension, setup
 
-SHARED = {"include_dirs": ["hub/_c"], "depends": ["hub/_c/fastcall.h"]}  # shared C helpers
+SHARED = {"include_dirs": ["hub/_c"], "depends": ["hub/_c/fastcall.h", "hub/_c/rowcodec.h"]}  # shared C helpers
 
 setup(
     ext_modules=[

@@ -1,4 +1,4 @@
-/* Shared by hub's C accelerators (hub/log/_speedups.c, connectors/source/postgres/_rowcodec.c):
+/* Shared by hub's C accelerators (hub/log/_speedups.c, the sources' row codecs):
  * argument parsing for METH_FASTCALL | METH_KEYWORDS functions. Include after Python.h. */
 #ifndef HUB_FASTCALL_H
 #define HUB_FASTCALL_H
