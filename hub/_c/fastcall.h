@@ -50,4 +50,7 @@ parse_args(const char *fname, const char *const *names, Py_ssize_t nparams,
     return 0;
 }
 
+/* a METH_FASTCALL | METH_KEYWORDS function in a PyMethodDef */
+#define FASTCALL_KW(f) ((PyCFunction)(void (*)(void))(f))
+
 #endif /* HUB_FASTCALL_H */

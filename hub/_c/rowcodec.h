@@ -12,6 +12,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+
+/* a module uses what it needs of these */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
 #define KIND_PY 0
 #define KIND_INT 1
 #define KIND_BOOL 2
@@ -20,6 +24,10 @@
 #define KIND_TIMESTAMPTZ 5
 #define KIND_TIMESTAMP 6
 #define KIND_DATE 7
+#define KIND_ZONED 8  /* 'YYYY-MM-DD HH:MM:SS[.f]' in UTC -> ZonedTimestamp; arg as TIMESTAMPTZ */
+#define KIND_TIME 9   /* '[-]H+:MM:SS[.f]' -> MicroTime (arg 0) or millis (arg 1), floored */
+#define KIND_BYTES 10 /* raw bytes -> base64 string */
+#define KIND_LAST KIND_BYTES
 
 /* Debezium's ±infinity markers for timestamps, epoch micros (types.TIMESTAMP_*_INFINITY) */
 #define TS_POS_INF 9223372036825200000LL
@@ -253,7 +261,7 @@ RowCodec_init(RowCodec *self, PyObject *args, PyObject *kwds)
         kind = PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
         if (kind == -1 && PyErr_Occurred())
             goto fail_item;
-        f[i].kind = (kind >= KIND_PY && kind <= KIND_DATE) ? (int)kind : KIND_PY;
+        f[i].kind = (kind >= KIND_PY && kind <= KIND_LAST) ? (int)kind : KIND_PY;
         f[i].arg = PyLong_AsLong(PyTuple_GET_ITEM(item, 3));
         if (f[i].arg == -1 && PyErr_Occurred())
             goto fail_item;
@@ -497,6 +505,49 @@ fast_str(obuf *b, const uint8_t *p, Py_ssize_t n)
     return 1;
 }
 
+/* bytes p[:n] as a JSON string of their standard base64 (as json_default) */
+static int
+put_base64(obuf *b, const uint8_t *p, Py_ssize_t n)
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    Py_ssize_t k;
+    char *o;
+
+    if (n > (PY_SSIZE_T_MAX - 8) / 4 * 3) {
+        no_memory(b->gil);
+        return -1;
+    }
+    if (obuf_reserve(b, 2 + 4 * ((n + 2) / 3)) < 0)
+        return -1;
+    o = b->p + b->len;
+    *o++ = '"';
+    for (k = 0; k + 2 < n; k += 3) {
+        uint32_t t = (uint32_t)p[k] << 16 | (uint32_t)p[k + 1] << 8 | p[k + 2];
+        *o++ = b64[t >> 18];
+        *o++ = b64[(t >> 12) & 63];
+        *o++ = b64[(t >> 6) & 63];
+        *o++ = b64[t & 63];
+    }
+    if (n - k == 1) {
+        uint32_t t = (uint32_t)p[k] << 16;
+        *o++ = b64[t >> 18];
+        *o++ = b64[(t >> 12) & 63];
+        *o++ = '=';
+        *o++ = '=';
+    }
+    else if (n - k == 2) {
+        uint32_t t = (uint32_t)p[k] << 16 | (uint32_t)p[k + 1] << 8;
+        *o++ = b64[t >> 18];
+        *o++ = b64[(t >> 12) & 63];
+        *o++ = b64[(t >> 6) & 63];
+        *o++ = '=';
+    }
+    *o++ = '"';
+    b->len = o - b->p;
+    return 1;
+}
+
 typedef __int128 i128;
 typedef unsigned __int128 u128;
 
@@ -504,14 +555,11 @@ typedef unsigned __int128 u128;
 static int
 fast_decimal(obuf *b, const uint8_t *p, Py_ssize_t n, long scale)
 {
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     Py_ssize_t i = 0, ni, nf = 0, dot = -1;
     u128 mag = 0;
     i128 v;
     uint8_t bytes[17];
     int nbytes, bits, k;
-    char *o;
 
     if (scale < 0)
         return 0;
@@ -550,34 +598,7 @@ fast_decimal(obuf *b, const uint8_t *p, Py_ssize_t n, long scale)
     nbytes = bits / 8 + 1;
     for (k = 0; k < nbytes; k++)
         bytes[nbytes - 1 - k] = (uint8_t)((u128)v >> (8 * k));
-    if (obuf_reserve(b, 2 + 4 * ((nbytes + 2) / 3)) < 0)
-        return -1;
-    o = b->p + b->len;
-    *o++ = '"';
-    for (k = 0; k + 2 < nbytes; k += 3) {
-        uint32_t t = (uint32_t)bytes[k] << 16 | (uint32_t)bytes[k + 1] << 8 | bytes[k + 2];
-        *o++ = b64[t >> 18];
-        *o++ = b64[(t >> 12) & 63];
-        *o++ = b64[(t >> 6) & 63];
-        *o++ = b64[t & 63];
-    }
-    if (nbytes - k == 1) {
-        uint32_t t = (uint32_t)bytes[k] << 16;
-        *o++ = b64[t >> 18];
-        *o++ = b64[(t >> 12) & 63];
-        *o++ = '=';
-        *o++ = '=';
-    }
-    else if (nbytes - k == 2) {
-        uint32_t t = (uint32_t)bytes[k] << 16 | (uint32_t)bytes[k + 1] << 8;
-        *o++ = b64[t >> 18];
-        *o++ = b64[(t >> 12) & 63];
-        *o++ = b64[(t >> 6) & 63];
-        *o++ = '=';
-    }
-    *o++ = '"';
-    b->len = o - b->p;
-    return 1;
+    return put_base64(b, bytes, nbytes);
 }
 
 /* "YYYY-MM-DD HH:MM:SS" (ASCII digits where digits go) */
@@ -715,6 +736,96 @@ fast_timestamp(obuf *b, const uint8_t *p, Py_ssize_t n, long millis)
     return put_int64(b, micros) < 0 ? -1 : 1;
 }
 
+/* a timestamp printed in UTC without a zone ('YYYY-MM-DD HH:MM:SS[.f{1,6}]', as MySQL's
+   TIMESTAMP in a UTC session) -> ZonedTimestamp, as fast_timestamptz; a date the calendar
+   cannot hold (MySQL's zero dates) is the converter's */
+static int
+fast_zoned(obuf *b, const uint8_t *p, Py_ssize_t n, long width)
+{
+    Py_ssize_t nf = 0;
+    char *o;
+    int k, ok;
+
+    if (n < 19 || n > 26 || !datetime_shape(p))
+        return 0;
+    if (n > 19) {
+        nf = n - 20;
+        if (p[19] != '.' || nf < 1 || !all_digits(p + 20, nf))
+            return 0;
+    }
+    civil_days(p, &ok);
+    if (!ok || num2(p + 11) > 23 || num2(p + 14) > 59 || num2(p + 17) > 59)
+        return 0;
+    if (obuf_reserve(b, 32) < 0)
+        return -1;
+    o = b->p + b->len;
+    *o++ = '"';
+    memcpy(o, p, 10);
+    o[10] = 'T';
+    memcpy(o + 11, p + 11, 8);
+    o += 19;
+    if (width > 0 && width <= 9) {
+        *o++ = '.';
+        for (k = 0; k < width; k++)
+            *o++ = k < nf ? (char)p[20 + k] : '0';
+    }
+    else {
+        while (nf > 0 && p[20 + nf - 1] == '0')
+            nf--;
+        if (nf) {
+            *o++ = '.';
+            memcpy(o, p + 20, nf);
+            o += nf;
+        }
+    }
+    *o++ = 'Z';
+    *o++ = '"';
+    b->len = o - b->p;
+    return 1;
+}
+
+/* a time of day or duration '[-]H+:MM:SS[.f{1,6}]' (MySQL's TIME, -838:59:59 to 838:59:59)
+   -> micros, or millis floored (arg 1) */
+static int
+fast_time(obuf *b, const uint8_t *p, Py_ssize_t n, long millis)
+{
+    Py_ssize_t i = 0, nh = 0, nf = 0, at;
+    int64_t h = 0, micros, frac = 0;
+    int k;
+
+    if (n > 0 && p[0] == '-')
+        i = 1;
+    while (i + nh < n && is_digit(p[i + nh]))
+        nh++;
+    if (nh < 1 || nh > 6)
+        return 0;
+    at = i + nh;
+    if (n - at < 6 || p[at] != ':' || !all_digits(p + at + 1, 2) || p[at + 3] != ':' ||
+        !all_digits(p + at + 4, 2))
+        return 0;
+    if (n - at > 6) {
+        nf = n - at - 7;
+        if (p[at + 6] != '.' || nf < 1 || nf > 6 || !all_digits(p + at + 7, nf))
+            return 0;
+    }
+    if (num2(p + at + 1) > 59 || num2(p + at + 4) > 59)
+        return 0;
+    for (k = 0; k < nh; k++)
+        h = h * 10 + (p[i + k] - '0');
+    for (k = 0; k < 6; k++)
+        frac = frac * 10 + (k < nf ? p[at + 7 + k] - '0' : 0);
+    micros = ((h * 60 + num2(p + at + 1)) * 60 + num2(p + at + 4)) * 1000000 + frac;
+    if (i)
+        micros = -micros;
+    if (millis) {
+        int64_t q = micros / 1000;
+        if (micros % 1000 < 0)
+            q--;
+        micros = q;
+    }
+    return put_int64(b, micros) < 0 ? -1 : 1;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* one field                                                                                  */
 
@@ -797,6 +908,15 @@ encode_field(obuf *b, field_t *f, const uint8_t *p, Py_ssize_t n, PyObject *raw_
         break;
     case KIND_DATE:
         r = fast_date(b, p, n);
+        break;
+    case KIND_ZONED:
+        r = fast_zoned(b, p, n, f->arg);
+        break;
+    case KIND_TIME:
+        r = fast_time(b, p, n, f->arg);
+        break;
+    case KIND_BYTES:
+        r = put_base64(b, p, n);
         break;
     default:
         r = 0;
@@ -1096,5 +1216,7 @@ rowcodec_core_init(const char *toast_module, const char *toast_name)
     }
     return 0;
 }
+
+#pragma GCC diagnostic pop
 
 #endif /* HUB_ROWCODEC_H */

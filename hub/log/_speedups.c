@@ -1981,8 +1981,6 @@ error:
 /* ------------------------------------------------------------------------------------------ */
 /* module                                                                                     */
 
-#define FASTCALL_KW(f) ((PyCFunction)(void (*)(void))(f))
-
 static PyMethodDef speedups_methods[] = {
     {"murmur2", FASTCALL_KW(py_murmur2), METH_FASTCALL | METH_KEYWORDS,
      "murmur2(data) -> int\n\nKafka's murmur2 of a bytes-like object, as a signed 32-bit int."},

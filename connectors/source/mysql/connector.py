@@ -304,7 +304,7 @@ class MySqlSourceTask(SourceTask):
         self.stream = ChangeStream(
             self.cfg, self.connector_name, self.filters, self.mapper, self.partition,
             self._resume, self.mariadb, incremental,
-            self._transactional, self._describe,
+            self._transactional, self._describe, self._context.json_encoding,
         )  # fmt: skip
         self.stream.open()
 

@@ -45,16 +45,18 @@ class MySqlTable:
                 "message.key.columns)"
             )
         self.column_names = tuple(names)
+        self.columns = tuple(columns)
         self.key_columns = tuple(key)
         keyset = set(key)
         fields: list[dict[str, Any]] = []
-        self._fields: list[tuple[int, str, Callable[[Any], Any]]] = []
+        # the event's fields: (column index, name, converter)
+        self.fields: list[tuple[int, str, Callable[[Any], Any]]] = []
         for i, (name, c) in enumerate(zip(names, columns, strict=True)):
             if name not in keyset and not include(name):
                 continue
             optional = c.nullable and name not in keyset
             fields.append({**mapper.schema(c, optional), "field": name})
-            self._fields.append((i, name, mapper.converter(c, c.nullable)))
+            self.fields.append((i, name, mapper.converter(c, c.nullable)))
         self.row_schema: dict[str, Any] = {
             "type": "struct", "fields": fields, "optional": True, "name": f"{self.topic}.Value",
         }  # fmt: skip
@@ -78,7 +80,7 @@ class MySqlTable:
 
     def row(self, values: Sequence[Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for i, name, convert in self._fields:
+        for i, name, convert in self.fields:
             v = values[i]
             out[name] = None if v is None else convert(v)
         return out
@@ -90,7 +92,7 @@ class MySqlTable:
 
     def event_key(self, values: Sequence[Any]) -> tuple[Any, ...]:
         """The key columns as the event carries them (comparable whatever decoded them)."""
-        convert = {i: c for i, _, c in self._fields}
+        convert = {i: c for i, _, c in self.fields}
         return tuple(None if values[i] is None else convert[i](values[i]) for i in self._key_index)
 
     def key(self, row: dict[str, Any]) -> dict[str, Any] | None:

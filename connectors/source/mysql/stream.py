@@ -32,9 +32,11 @@ from connectors.source.cdc.envelope import (
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import IncrementalSnapshot
 from connectors.source.mysql.config import MySqlSourceConfig
+from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
 from connectors.source.mysql.protocol.events import (
     HEADER,
     BinlogFormatError,
+    ROWS,
     E,
     TableMap,
     rows_event,
@@ -45,7 +47,7 @@ from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import MySqlConnectionError, PositionLostError
 from connectors.source.mysql.types import TypeMapper
 from hub.errors import ConfigError, describe
-from hub.runtime.api import JsonMap, SourceRecord, offset_update
+from hub.runtime.api import EncodedBatch, JsonMap, SourceRecord, offset_update
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +140,14 @@ class ChangeStream:
         incremental: IncrementalSnapshot | None = None,
         transactional: Callable[[str, str], bool] | None = None,
         describe: Callable[[str, str], MySqlTable | None] | None = None,
+        json_encoding: tuple[bool, bool] | None = None,
     ) -> None:  # fmt: skip
         self.cfg, self.connector, self.filters, self.mapper = cfg, connector, filters, mapper
+        # encoded events (SourceTaskContext.json_encoding): rows events' bytes, no dicts
+        self.encoder: EventEncoder | None = None
+        if json_encoding is not None and ACCELERATED and not cfg.provide_transaction_metadata:
+            self.encoder = EventEncoder(json_encoding, cfg.topic_prefix, mapper)
+        self._batched = 0  # records in this poll's EncodedBatches beyond one each
         # does a table's engine roll back (InnoDB) or not (MyISAM, Aria): asked at a
         # ROLLBACK TO SAVEPOINT that has rows of the table to undo
         self._transactional = transactional or (lambda db, table: True)
@@ -253,7 +261,8 @@ class ChangeStream:
         assert self.stream is not None
         out: list[SourceRecord] = []
         deadline = time.monotonic() + timeout_s
-        while len(out) < limit:
+        self._batched = 0
+        while len(out) + self._batched < limit:
             try:
                 got = self.stream.read()
             except Exception as exc:  # noqa: BLE001 - a lost connection: resume from offsets
@@ -544,18 +553,12 @@ class ChangeStream:
                 "a rows event " + ("without its TABLE_MAP" if table is None else
                                    "outside a transaction")
             )  # fmt: skip
-        ev = rows_event(event, self._maps, checksum)
-        if ev.partial:  # missing columns would read as nulls (and an update as a key change)
-            raise ConfigError(
-                f"{table.db}.{table.table}: the binlog at {txn.file}:{h.log_pos - h.size} has "
-                "partial row images (a session set binlog_row_image=MINIMAL or NOBLOB): hub "
-                "needs binlog_row_image=FULL in every session that writes captured tables"
-            )
+        op = ROWS[h.type]
         index = txn.rows_events
         txn.rows_events += 1
         if txn.xa and txn.held is None:  # its outcome is known at its XA_PREPARE event
             txn.held = []
-        if ev.op in self.skipped_ops:
+        if op in self.skipped_ops:
             return
         held: _Held | None = None
         if txn.held is not None:  # after a SAVEPOINT: held until nothing can undo it
@@ -567,6 +570,20 @@ class ChangeStream:
             if cut is not None and precedes([txn.file, txn.pos], cut):
                 return  # a resumed snapshot read its table after this committed
         skip = self._skip
+        inc = self.incremental
+        if (
+            self.encoder is not None and skip is None and held is None
+            and (inc is None or not inc.open) and self._encoded(h, event, checksum, txn, table,
+                                                                index, op, out)
+        ):  # fmt: skip
+            return  # (the codec declines partial images: the check below reports them)
+        ev = rows_event(event, self._maps, checksum)
+        if ev.partial:  # missing columns would read as nulls (and an update as a key change)
+            raise ConfigError(
+                f"{table.db}.{table.table}: the binlog at {txn.file}:{h.log_pos - h.size} has "
+                "partial row images (a session set binlog_row_image=MINIMAL or NOBLOB): hub "
+                "needs binlog_row_image=FULL in every session that writes captured tables"
+            )
         # the event's source block and offset, then per row only what differs
         base_source = table.source(
             self.cfg.topic_prefix, ts_ms=h.timestamp * 1000, server_id=h.server_id,
@@ -580,7 +597,6 @@ class ChangeStream:
                 continue
             offset = {**base_offset, "row": r + 1}
             source = {**base_source, "row": r} if r else base_source
-            inc = self.incremental
             if inc is not None and inc.open:
                 newest = after_raw if after_raw is not None else before_raw
                 assert newest is not None
@@ -601,6 +617,44 @@ class ChangeStream:
                 self._emit(txn, table, "c", None, after, source, offset, out)
                 continue
             self._emit(txn, table, ev.op, before, after, source, offset, out)
+
+    def _encoded(
+        self, h: Any, event: memoryview, checksum: bool, txn: _Txn, table: MySqlTable,
+        index: int, op: str, out: list[Any],
+    ) -> bool:  # fmt: skip
+        """The rows event's change events as encoded records (`encoded.py`), straight from
+        its bytes; False (nothing done) where the codec declines: the slow path's then."""
+        enc = self.encoder
+        assert enc is not None
+        t = enc.table(table)
+        pos = HEADER + 8
+        if h.type in (E.WRITE, E.UPDATE, E.DELETE):  # v2: extra data, its length included
+            pos += int.from_bytes(event[pos : pos + 2], "little")
+        src = t.source(
+            h.timestamp * 1000, h.server_id, txn.gtid, txn.file, h.log_pos - h.size,
+            txn.thread, txn.query,
+        )  # fmt: skip
+        end = len(event) - (4 if checksum else 0)
+        got = t.codec.rows(event, pos, end, ord(op), t.wrap, src, self.tombstones)
+        if got is None:
+            return False
+        keys, values, rows, events = got
+        if not rows:
+            return True
+        offset = self._offset(txn, index, rows)
+        # consecutive events of a table travel as one EncodedBatch: only the offset of the
+        # last record of a poll is ever stored, so the batch carries its latest
+        last = out[-1] if out else None
+        if type(last) is EncodedBatch and last.topic == t.topic:
+            last.keys += keys
+            last.values += values
+            last.source_offset = offset
+            self._batched += len(keys)
+        else:
+            out.append(EncodedBatch(t.topic, keys, values, self.partition, offset))
+            self._batched += len(keys) - 1
+        self.events += events
+        return True
 
     def _signal_rows(
         self, h: Any, event: memoryview, checksum: bool, out: list[SourceRecord]

@@ -838,8 +838,6 @@ out:
 
 /* ------------------------------------------------------------------------------------------ */
 
-#define FASTCALL_KW(f) ((PyCFunction)(void (*)(void))(f))
-
 static PyMethodDef RowCodec_methods[] = {
     {"values", FASTCALL_KW(RowCodec_values), METH_FASTCALL | METH_KEYWORDS,
      "values(values) -> (row, key or None) or None\n\n"
