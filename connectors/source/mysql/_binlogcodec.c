@@ -196,9 +196,12 @@ put2(char *o, int v)
     return o;
 }
 
+/* a year: 4 digits, or all of them past 9999 (never a valid date: the fast paths decline) */
 static inline char *
 put4(char *o, int v)
 {
+    if (v > 9999 || v < 0)
+        return o + u64_digits((uint64_t)(v < 0 ? 0 : v), o);
     o = put2(o, v / 100 % 100);
     return put2(o, v % 100);
 }

@@ -37,14 +37,20 @@ R_TIMESTAMP2, R_TIME2, R_YEAR, R_STR, R_BINARY, R_ENUM, R_SET, R_FIXED = range(7
 KIND_PY, KIND_INT, KIND_STR, KIND_DECIMAL, KIND_TIMESTAMP, KIND_DATE = 0, 1, 3, 4, 6, 7
 KIND_ZONED, KIND_TIME, KIND_BYTES = 8, 9, 10
 
-RowsCodec: Any = None
-if not os.environ.get("HUB_PURE_PYTHON"):
+
+def _codec() -> Any:
+    """The C RowsCodec type, or None (built without a C compiler, or HUB_PURE_PYTHON set as
+    for the other codecs): then the slow path serves every event."""
+    if os.environ.get("HUB_PURE_PYTHON"):
+        return None
     try:
-        from connectors.source.mysql._binlogcodec import (  # type: ignore[import-not-found]
-            RowsCodec,
-        )
-    except ImportError:  # built without a C compiler: the slow path serves every event
-        pass
+        from connectors.source.mysql import _binlogcodec  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _binlogcodec.RowsCodec
+
+
+RowsCodec: Any = _codec()
 ACCELERATED = RowsCodec is not None
 
 Column4 = tuple[int, int, int, tuple[bytes, ...] | None]
@@ -106,7 +112,7 @@ def _parse(c: Column) -> Callable[[bytes], Any]:
     if (t in (T.VARCHAR, T.VAR_STRING, T.STRING) or t in BLOBS) and c.charset not in (
         None, BINARY_CHARSET,
     ):  # fmt: skip
-        encoding = _encoding(c.charset)  # type: ignore[arg-type]
+        encoding = _encoding(c.charset)
         return lambda b: b.decode(encoding)
     parse = textrows.parser(c)
     return bytes if parse is None else parse
@@ -164,7 +170,8 @@ class _Table:
         ) else b""  # fmt: skip
         tail = b"}" if value_schemas else b""
         if key_schemas and table.key_schema is not None:
-            key_head, key_tail = b'{"schema":' + orjson.dumps(table.key_schema) + b',"payload":', b"}"
+            key_head = b'{"schema":' + orjson.dumps(table.key_schema) + b',"payload":'
+            key_tail = b"}"
         else:
             key_head = key_tail = b""
         self.wrap = (head, tail, key_head, key_tail)

@@ -35,8 +35,8 @@ from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
 from connectors.source.mysql.protocol.events import (
     HEADER,
-    BinlogFormatError,
     ROWS,
+    BinlogFormatError,
     E,
     TableMap,
     rows_event,
