@@ -117,8 +117,16 @@ def test_chaos_mysql_to_duckdb_and_postgres(
         "MYSQL_DATABASE": mariadb_db, "HUB_MYSQL_WAREHOUSE": str(tmp_path / "w.duckdb"),
         "HUB_TARGET_URL": f"postgresql://{pg_server.user}@{pg_server.host}:{pg_server.port}/{sink_db}",
     }  # fmt: skip
-    configs = [str(ROOT / "configs" / "mysql-to-duckdb.yaml"),
-               str(ROOT / "configs" / "mysql-to-postgres.yaml")]  # fmt: skip
+    # the shipped configs, but for small snapshot chunks: a snapshot of these ~130 k rows
+    # in the default chunks takes ~0.2 s, too short for a kill to land in it reliably
+    configs = []
+    for name in ("mysql-to-duckdb.yaml", "mysql-to-postgres.yaml"):
+        text = (ROOT / "configs" / name).read_text()
+        line = "      connector.class: mysql"
+        assert text.count(line) == 1
+        text = text.replace(line, "      snapshot.fetch.size: 40\n" + line)
+        (tmp_path / name).write_text(text)
+        configs.append(str(tmp_path / name))
     runs = [(tmp_path / "a", configs[0]), (tmp_path / "b", configs[1])]
     for d, _ in runs:
         d.mkdir()
@@ -138,7 +146,7 @@ def test_chaos_mysql_to_duckdb_and_postgres(
             _wait_log(runs, "connector shop-mysql started", k + 1)
             if k == 0:
                 _wait_log(runs, "snapshot of", 1)
-            time.sleep(rnd.uniform(0.5, 1.5) if k == 0 else rnd.uniform(0.5, 3.0))
+            time.sleep(rnd.uniform(0.2, 0.8) if k == 0 else rnd.uniform(0.5, 3.0))
             if k == 2:  # the server drops the binlog connections
                 cur.execute("SELECT id FROM information_schema.PROCESSLIST WHERE COMMAND "
                             "LIKE 'Binlog Dump%'")  # fmt: skip

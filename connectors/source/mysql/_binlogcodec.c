@@ -6,6 +6,12 @@
  *
  *   RowsCodec(fields, key, columns)
  *   .rows(event, pos, end, op, wrap, src, tombstones) -> (keys, values, rows, events) or None
+ *   .text_packed(data) -> (structs, ends, keys, key ends, packet ends, declined)
+ *   frame(buf, pos, max_rows) -> (end, rows, status)  (module level)
+ *
+ * The snapshot's rows come as the text protocol's row packets (length-coded text fields):
+ * frame() finds where whole packets end, text_packed() encodes them into shared buffers as the
+ * PostgreSQL codec's copy_packed does for COPY text (without the GIL for fast kinds only).
  *
  * Each column's binary value is first rendered as the text MySQL's text protocol would print
  * for it (integers, DECIMAL with its scale's digits, 'YYYY-MM-DD HH:MM:SS.ffffff', TIME as
@@ -881,11 +887,315 @@ out:
     return result;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* the text protocol: a result's row packets (the snapshot)                                   */
+
+#define MAX_PACKET 0xFFFFFF
+
+/* The logical packet at buf[pos:end] (a payload of MAX_PACKET bytes continues in the next
+   packet): 1 with *next after it and *size its payload's total size, 0 incomplete. */
+static int
+next_packet(const uint8_t *buf, Py_ssize_t pos, Py_ssize_t end, Py_ssize_t *next,
+            Py_ssize_t *size)
+{
+    Py_ssize_t total = 0, len;
+    do {
+        if (end - pos < 4)
+            return 0;
+        len = (Py_ssize_t)le_uint(buf + pos, 3);
+        if (end - pos - 4 < len)
+            return 0;
+        total += len;
+        pos += 4 + len;
+    } while (len == MAX_PACKET);
+    *next = pos;
+    *size = total;
+    return 1;
+}
+
+/* A logical packet's payload: in place when it is one packet, else copied into *owned
+   (PyMem_RawMalloc'd, the caller frees); NULL on a memory error. */
+static const uint8_t *
+payload_of(const uint8_t *buf, Py_ssize_t pos, Py_ssize_t size, uint8_t **owned)
+{
+    Py_ssize_t len = (Py_ssize_t)le_uint(buf + pos, 3), at = 0;
+    uint8_t *o;
+    *owned = NULL;
+    if (len != MAX_PACKET)
+        return buf + pos + 4;
+    if (!(o = PyMem_RawMalloc(size ? size : 1)))
+        return NULL;
+    do {
+        len = (Py_ssize_t)le_uint(buf + pos, 3);
+        memcpy(o + at, buf + pos + 4, len);
+        at += len;
+        pos += 4 + len;
+    } while (len == MAX_PACKET);
+    *owned = o;
+    return o;
+}
+
+/* frame(buf, pos, max_rows) -> (end, rows, status): row packets from pos, up to max_rows (0:
+   any number), end just after the last whole one. status 0: more bytes are needed; 1: the
+   end-of-rows packet starts at end; 2: an error packet starts at end; 3: max_rows read. */
+static PyObject *
+py_frame(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
+         PyObject *kwnames)
+{
+    static const char *const names[] = {"buf", "pos", "max_rows"};
+    PyObject *a[3];
+    Py_buffer view;
+    Py_ssize_t pos, max_rows, rows = 0, next, size, end;
+    const uint8_t *buf;
+    int status = 0;
+
+    if (parse_args("frame", names, 3, args, nargs, kwnames, a) < 0)
+        return NULL;
+    pos = PyNumber_AsSsize_t(a[1], PyExc_OverflowError);
+    max_rows = PyNumber_AsSsize_t(a[2], PyExc_OverflowError);
+    if (PyErr_Occurred())
+        return NULL;
+    if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    buf = (const uint8_t *)view.buf;
+    end = view.len;
+    if (pos < 0 || pos > end) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "frame(): pos outside the buffer");
+        return NULL;
+    }
+    while (!max_rows || rows < max_rows) {
+        if (!next_packet(buf, pos, end, &next, &size))
+            break;
+        if (size > 0 && size < 9 && buf[pos + 4] == 0xFE) {
+            status = 1;
+            break;
+        }
+        if (size > 0 && buf[pos + 4] == 0xFF) {
+            status = 2;
+            break;
+        }
+        pos = next;
+        rows++;
+    }
+    if (status == 0 && max_rows && rows >= max_rows)
+        status = 3;
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(nni)", pos, rows, status);
+}
+
+/* A text-protocol row (length-coded fields, 0xFB: NULL) into spans: the number of fields,
+   or -1 if malformed. */
+static Py_ssize_t
+text_spans(const uint8_t *p, Py_ssize_t n, span *spans, Py_ssize_t max)
+{
+    Py_ssize_t pos = 0, k = 0;
+    while (pos < n) {
+        uint8_t first = p[pos++];
+        Py_ssize_t len;
+        if (k >= max)
+            return -1;
+        spans[k].obj = NULL;
+        if (first == 0xFB) {
+            spans[k].kind = V_NULL;
+            spans[k].p = NULL;
+            spans[k].n = 0;
+            k++;
+            continue;
+        }
+        if (first < 0xFB)
+            len = first;
+        else {
+            int w = first == 0xFC ? 2 : first == 0xFD ? 3 : first == 0xFE ? 8 : 0;
+            uint64_t v;
+            if (!w || n - pos < w)
+                return -1;
+            v = le_uint(p + pos, w);
+            pos += w;
+            if (v > (uint64_t)(n - pos))
+                return -1;
+            len = (Py_ssize_t)v;
+        }
+        if (len > n - pos)
+            return -1;
+        spans[k].kind = V_TEXT;
+        spans[k].p = p + pos;
+        spans[k].n = len;
+        pos += len;
+        k++;
+    }
+    return k;
+}
+
+static PyObject *
+span_bytes(span *s)
+{
+    if (s->kind == V_NULL)
+        Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize((const char *)s->p, s->n);
+}
+
+/* .text_packed(data): the row packets in data (whole ones, no end-of-rows packet) encoded as
+   the fields say into shared buffers, as rowcodec's copy_packed does for COPY text:
+   (structs, ends, keys or None, key ends or None, packet ends, declined). */
+static PyObject *
+RowsCodec_text_packed(RowsCodec *self, PyObject *const *args, Py_ssize_t nargs,
+                      PyObject *kwnames)
+{
+    static const char *const names[] = {"data"};
+    RowCodec *rc = &self->rc;
+    PyObject *a[1], *declined = NULL, *result = NULL;
+    Py_ssize_t marks_stack[2 * STACK_MARKS], *marks = NULL, i, row = 0, pos = 0;
+    Py_ssize_t nmax = self->ncols > rc->max_column + 1 ? self->ncols : rc->max_column + 1;
+    Py_buffer view;
+    const uint8_t *data;
+    span *spans = NULL;
+    obuf vals, keys, vends, kends, pends;
+    gil_t g = {NULL, 0};
+    int release = 1, failed = 0;
+
+    if (parse_args("text_packed", names, 1, args, nargs, kwnames, a) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    obuf_init(&vals);
+    obuf_init(&keys);
+    obuf_init(&vends);
+    obuf_init(&kends);
+    obuf_init(&pends);
+    data = (const uint8_t *)view.buf;
+    if (!(spans = PyMem_RawMalloc(sizeof(span) * (nmax ? nmax : 1)))) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    if (!(marks = marks_for(rc, marks_stack)) && rc->nkey)
+        goto out;
+    if (!(declined = PyList_New(0)))
+        goto out;
+    if (obuf_reserve(&vals, view.len * 2 + 64) < 0)
+        goto out;
+    for (i = 0; i < rc->nfields; i++)
+        if (rc->f[i].kind == KIND_PY)
+            release = 0;
+    if (release) {
+        vals.gil = keys.gil = vends.gil = kends.gil = pends.gil = &g;
+        g.ts = PyEval_SaveThread();
+    }
+    while (pos < view.len) {
+        Py_ssize_t next, size, nf, start = vals.len;
+        const uint8_t *payload;
+        uint8_t *owned = NULL;
+        int r;
+
+        if (!next_packet(data, pos, view.len, &next, &size)) {
+            gil_take(&g);
+            PyErr_SetString(PyExc_ValueError, "text_packed(): a truncated row packet");
+            goto fail;
+        }
+        if (!(payload = payload_of(data, pos, size, &owned))) {
+            no_memory(&g);
+            goto fail;
+        }
+        pos = next;
+        nf = text_spans(payload, size, spans, nmax);
+        if (nf < 0 || nf <= rc->max_column) {
+            PyMem_RawFree(owned);
+            gil_take(&g);
+            PyErr_Format(PyExc_ValueError, "text_packed(): a malformed row packet (row %zd)",
+                         row);
+            goto fail;
+        }
+        r = encode_struct(rc, &vals, spans, nf, marks);
+        if (r < 0) {
+            PyMem_RawFree(owned);
+            goto fail;
+        }
+        if (r == 0) {
+            /* declined: (row, its values) for the caller; no bytes here */
+            PyObject *v, *item;
+            int ok = 0;
+            vals.len = start;
+            gil_take(&g);
+            if ((v = PyList_New(nf))) {
+                ok = 1;
+                for (i = 0; i < nf && ok; i++) {
+                    PyObject *o = span_bytes(&spans[i]);
+                    if (!o)
+                        ok = 0;
+                    else
+                        PyList_SET_ITEM(v, i, o);
+                }
+                item = ok ? Py_BuildValue("(nO)", row, v) : NULL;
+                Py_DECREF(v);
+                ok = item && PyList_Append(declined, item) == 0;
+                Py_XDECREF(item);
+            }
+            PyMem_RawFree(owned);
+            if (!ok)
+                goto fail;
+            if (release)
+                g.ts = PyEval_SaveThread();
+        }
+        else {
+            PyMem_RawFree(owned);
+            if (rc->nkey) {
+                Py_ssize_t kl = key_size(rc, marks);
+                if (obuf_reserve(&keys, kl) < 0)
+                    goto fail;
+                key_write(rc, vals.p, marks, keys.p + keys.len);
+                keys.len += kl;
+            }
+        }
+        if (put_end(&vends, vals.len) < 0 || (rc->nkey && put_end(&kends, keys.len) < 0) ||
+            put_end(&pends, pos) < 0)
+            goto fail;
+        row++;
+    }
+    goto done;
+fail:
+    failed = 1;
+done:
+    gil_take(&g);
+    if (failed) {
+        if (g.oom || !PyErr_Occurred())
+            PyErr_NoMemory();
+        goto out;
+    }
+    if (rc->nkey)
+        result = Py_BuildValue("(y#y#y#y#y#O)", vals.p, vals.len, vends.p, vends.len, keys.p,
+                               keys.len, kends.p, kends.len, pends.p, pends.len, declined);
+    else
+        result = Py_BuildValue("(y#y#OOy#O)", vals.p, vals.len, vends.p, vends.len, Py_None,
+                               Py_None, pends.p, pends.len, declined);
+out:
+    if (marks != marks_stack)
+        PyMem_Free(marks);
+    Py_XDECREF(declined);
+    PyMem_RawFree(spans);
+    obuf_free(&vals);
+    obuf_free(&keys);
+    obuf_free(&vends);
+    obuf_free(&kends);
+    obuf_free(&pends);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef RowsCodec_methods[] = {
     {"rows", FASTCALL_KW(RowsCodec_rows), METH_FASTCALL | METH_KEYWORDS,
      "rows(event, pos, end, op, wrap, src, tombstones) -> (keys, values, rows, events) or None\n\n"
      "The change events of the rows event in event[pos:end] (pos: its column count), op\n"
      "ord('c'), ord('u') or ord('d'); None: declined (see the module's doc)."},
+    {"text_packed", FASTCALL_KW(RowsCodec_text_packed), METH_FASTCALL | METH_KEYWORDS,
+     "text_packed(data) -> (values, value_ends, keys, key_ends, packet_ends, declined)\n\n"
+     "Every text-protocol row packet in data encoded into shared buffers (as copy_packed)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMethodDef module_methods[] = {
+    {"frame", FASTCALL_KW(py_frame), METH_FASTCALL | METH_KEYWORDS,
+     "frame(buf, pos, max_rows) -> (end, rows, status)\n\n"
+     "Whole row packets of a text-protocol result from pos (see the C source)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -916,7 +1226,7 @@ static struct PyModuleDef binlogcodec_module = {
     "connectors.source.mysql._binlogcodec",
     "Binlog rows events to Debezium event bytes (see connectors/source/mysql/encoded.py).",
     -1,
-    NULL,
+    module_methods,
     NULL,
     NULL,
     NULL,

@@ -26,6 +26,7 @@ from connectors.source.cdc.heartbeat import Heartbeat
 from connectors.source.cdc.snapshotters import SnapshotMarkers, WhenNeeded, snapshotter
 from connectors.source.cdc.topics import check_unique
 from connectors.source.mysql.config import MySqlSourceConfig
+from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import (
     CatalogTable,
@@ -45,9 +46,12 @@ from connectors.source.mysql.snapshot import (
     end,
     resume_index,
 )
+from connectors.source.mysql.textrows import PackedRows
 from connectors.source.mysql.types import TypeMapper
+from hub.log.packed import Packed
 from hub.runtime.api import (
     Check,
+    EncodedBatch,
     SourceConnector,
     SourceRecord,
     SourceTask,
@@ -74,6 +78,11 @@ class MySqlSourceTask(SourceTask):
             cfg.bigint_unsigned_handling_mode,
         )  # fmt: skip
         self.partition = {"server": cfg.topic_prefix}
+        # encoded snapshot reads (SourceTaskContext.json_encoding): rows' bytes, no dicts
+        self.encoder: EventEncoder | None = None
+        if context.json_encoding is not None and ACCELERATED:
+            self.encoder = EventEncoder(context.json_encoding, cfg.topic_prefix, self.mapper)
+        self._declined: dict[int, tuple[Any, ...]] = {}  # of the packed chunk being emitted
         self.stream: Any = None
         self.snapshot_con: Any = None
         self._chunks: Any = None
@@ -179,7 +188,14 @@ class MySqlSourceTask(SourceTask):
         self._keys = keys
         self._markers = SnapshotMarkers(resumed=resume_at is not None)
         self._snapshot_ts = time.time_ns() // 1_000_000
-        self._chunks = chunks(con, found, keys, cfg.snapshot_fetch_size, resume_at)
+        codecs = None
+        if self.encoder is not None:
+            codecs = {name: self.encoder.snapshot(t) for name, t in self._schemas.items()}
+        self._snapshot_codecs = codecs or {}
+        self._chunks = chunks(
+            con, found, keys, cfg.snapshot_fetch_size, resume_at,
+            {name: t.codec for name, t in self._snapshot_codecs.items()},
+        )  # fmt: skip
         # the position is stored before the first row is emitted: a task that dies before it
         # stored any row must stream from this same position after reading the tables again,
         # or the deletes in between would never reach rows its first attempt emitted
@@ -242,17 +258,36 @@ class MySqlSourceTask(SourceTask):
         self._context.request_commit()
         return out
 
-    def _snapshot_rows(self, chunk: Chunk, start: int, end: int, out: list[SourceRecord]) -> None:
+    def _run_offset(self, chunk: Chunk, i: int, marker: str = "true") -> dict[str, Any]:
+        """The offset after row i of a chunk (its table and the row's key)."""
         t = chunk.table
-        schema = self._schemas[t.qualified]
-        rows = chunk.rows
-        key_cols = self._keys[t.qualified]
         after = None
-        if key_cols:  # the offset after the run's last row
-            names = schema.column_names
-            after = encode_key([rows[end - 1][names.index(k)] for k in key_cols])
+        key_cols = self._keys[t.qualified]
+        if key_cols:
+            names = self._schemas[t.qualified].column_names
+            row = chunk.rows[i]
+            after = encode_key([row[names.index(k)] for k in key_cols])
         offset: dict[str, Any] = {**self._base, "snapshot": True, "table": t.qualified,
                                   "after": after}  # fmt: skip
+        if marker == "last":
+            offset["last_snapshot_record"] = True
+        return offset
+
+    def _source(self, schema: MySqlTable, marker: str) -> dict[str, Any]:
+        return schema.source(
+            self.cfg.topic_prefix, ts_ms=self._snapshot_ts, snapshot=marker,
+            file=str(self._base["file"]), pos=int(self._base["pos"]),
+        )  # fmt: skip
+
+    def _snapshot_rows(self, chunk: Chunk, start: int, end: int, out: list[Any]) -> None:
+        t = chunk.table
+        rows = chunk.rows
+        if isinstance(rows, PackedRows) and t.qualified in self._snapshot_codecs:
+            self._packed_rows(chunk, rows, start, end, out)
+            self._rows_done[t.qualified] = self._rows_done.get(t.qualified, 0) + end - start
+            return
+        schema = self._schemas[t.qualified]
+        offset = self._run_offset(chunk, end - 1)  # the offset after the run's last row
         sources: dict[str, dict[str, Any]] = {}
         topic, key_schema, value_schema = schema.topic, schema.key_schema, schema.value_schema
         part, row_of, key_of = self.partition, schema.row, schema.key
@@ -263,10 +298,7 @@ class MySqlSourceTask(SourceTask):
             )
             source = sources.get(marker)
             if source is None:
-                source = sources[marker] = schema.source(
-                    self.cfg.topic_prefix, ts_ms=self._snapshot_ts, snapshot=marker,
-                    file=str(self._base["file"]), pos=int(self._base["pos"]),
-                )  # fmt: skip
+                source = sources[marker] = self._source(schema, marker)
             if marker == "last":
                 offset["last_snapshot_record"] = True
             row = row_of(rows[i])
@@ -275,6 +307,57 @@ class MySqlSourceTask(SourceTask):
                 key_schema=key_schema, value_schema=value_schema,
             ))  # fmt: skip
         self._rows_done[t.qualified] = self._rows_done.get(t.qualified, 0) + end - start
+
+    def _packed_rows(
+        self, chunk: Chunk, rows: PackedRows, start: int, end: int, out: list[Any]
+    ) -> None:  # fmt: skip
+        """Rows start..end-1 of a packed chunk: runs of plain reads as packed EncodedBatches
+        (no object per row); the rows with a marker of their own, or that the codec
+        declined, one by one."""
+        t = chunk.table
+        schema = self._schemas[t.qualified]
+        snap = self._snapshot_codecs[t.qualified]
+        values, value_ends, keys, key_ends, _, declined = rows.packed
+        if start == 0:
+            self._declined = {i: tuple(v) for i, v in declined}
+        ts_ns = time.time_ns()
+        head, tail = snap.read_wrap(self._source(schema, "true"), ts_ns)
+        packed = Packed(values, value_ends, keys, key_ends, start, start,
+                        (head, tail, snap.wrap[2], snap.wrap[3]))  # fmt: skip
+        n = len(rows)
+        # the only rows that may not be plain "true" reads: a table's first and last, the
+        # snapshot's first (the first this task emits) and last, and declined ones
+        candidates = {0, n - 1, start} | self._declined.keys()
+        run = start
+        for i in sorted(c for c in candidates if start <= c < end):
+            marker = self._markers.marker(
+                i, n, chunk.first_in_table, chunk.last_in_table, chunk.final
+            )
+            if marker == "true" and i not in self._declined:
+                continue
+            if run < i:
+                out.append(EncodedBatch(schema.topic, [], [], self.partition,
+                                        self._run_offset(chunk, i - 1),
+                                        packed=packed.slice(run, i)))  # fmt: skip
+            run = i + 1
+            offset = self._run_offset(chunk, i, marker)
+            if i in self._declined:  # a value the converters write: the values path
+                row = schema.row(rows[i])
+                out.append(SourceRecord(
+                    schema.topic, envelope("r", None, row, self._source(schema, marker)),
+                    schema.key(row), self.partition, offset, key_schema=schema.key_schema,
+                    value_schema=schema.value_schema,
+                ))  # fmt: skip
+                continue
+            h, tl = snap.read_wrap(self._source(schema, marker), ts_ns)
+            one = packed.slice(i, i + 1, (h, tl, snap.wrap[2], snap.wrap[3]))
+            out.append(SourceRecord(
+                schema.topic, one.value(i), one.key(i), self.partition, offset, encoded=True
+            ))  # fmt: skip
+        if run < end:
+            out.append(EncodedBatch(schema.topic, [], [], self.partition,
+                                    self._run_offset(chunk, end - 1),
+                                    packed=packed.slice(run, end)))  # fmt: skip
 
     def _finish_snapshot(self, out: list[SourceRecord]) -> None:
         log.info("snapshot done: %d rows from %d table(s)", sum(self._rows_done.values()),

@@ -38,19 +38,21 @@ KIND_PY, KIND_INT, KIND_STR, KIND_DECIMAL, KIND_TIMESTAMP, KIND_DATE = 0, 1, 3, 
 KIND_ZONED, KIND_TIME, KIND_BYTES = 8, 9, 10
 
 
-def _codec() -> Any:
+def _load_codec() -> Any:
     """The C RowsCodec type, or None (built without a C compiler, or HUB_PURE_PYTHON set as
     for the other codecs): then the slow path serves every event."""
     if os.environ.get("HUB_PURE_PYTHON"):
         return None
     try:
-        from connectors.source.mysql import _binlogcodec  # type: ignore[attr-defined]
+        from connectors.source.mysql._binlogcodec import (  # type: ignore[import-not-found]
+            RowsCodec as codec,
+        )
     except ImportError:
         return None
-    return _binlogcodec.RowsCodec
+    return codec
 
 
-RowsCodec: Any = _codec()
+RowsCodec: Any = _load_codec()
 ACCELERATED = RowsCodec is not None
 
 Column4 = tuple[int, int, int, tuple[bytes, ...] | None]
@@ -150,31 +152,62 @@ def _lit(doc: Any) -> bytes:
     return orjson.dumps(doc)
 
 
+def _wrap(table: MySqlTable, json_encoding: tuple[bool, bool]) -> tuple[bytes, bytes, bytes, bytes]:
+    """(value head, value tail, key head, key tail): the converters' schema envelopes."""
+    key_schemas, value_schemas = json_encoding
+    head = tail = key_head = key_tail = b""
+    if value_schemas:
+        head, tail = b'{"schema":' + orjson.dumps(table.value_schema) + b',"payload":', b"}"
+    if key_schemas and table.key_schema is not None:
+        key_head = b'{"schema":' + orjson.dumps(table.key_schema) + b',"payload":'
+        key_tail = b"}"
+    return head, tail, key_head, key_tail
+
+
+def _codec(table: MySqlTable, mapper: TypeMapper, parse: Callable[[Column], Any]) -> Any:
+    """A RowsCodec for ``table``'s fields, each value's text parsed by ``parse(column)``."""
+    fields = [
+        (i, name, *_kind(table.columns[i], mapper), _converter(parse(table.columns[i]), convert))
+        for i, name, convert in table.fields
+    ]  # fmt: skip
+    names = [f[1] for f in fields]
+    key = [names.index(k) for k in table.key_columns]
+    return RowsCodec(fields, key, [render(c) for c in table.columns])
+
+
+def _text_parse(c: Column) -> Callable[[bytes], Any]:
+    """A snapshot value's text (the text protocol, utf8mb4) -> what the converters take."""
+    return textrows.parser(c) or bytes
+
+
+class SnapshotTable:
+    """One table's snapshot codec (its rows' text-protocol packets) and event pieces."""
+
+    __slots__ = ("codec", "wrap", "topic")
+
+    def __init__(self, table: MySqlTable, enc: EventEncoder) -> None:
+        self.codec = _codec(table, enc.mapper, _text_parse)
+        self.wrap = _wrap(table, enc.json_encoding)
+        self.topic = table.topic
+
+    def read_wrap(self, source: dict[str, Any], ts_ns: int) -> tuple[bytes, bytes]:
+        """(head, tail): ``head + after + tail`` is the value of a read event of ``source``."""
+        tail = b"".join((
+            b',"source":', orjson.dumps(source), b',"transaction":null,"op":"r","ts_ms":',
+            b"%d" % (ts_ns // 1_000_000), b',"ts_us":', b"%d" % (ts_ns // 1000), b',"ts_ns":',
+            b"%d" % ts_ns, b"}", self.wrap[1],
+        ))  # fmt: skip
+        return self.wrap[0] + b'{"before":null,"after":', tail
+
+
 class _Table:
     """One table's codec and the constant pieces of its events' bytes."""
 
     __slots__ = ("codec", "wrap", "topic", "_head", "_db", "_table")
 
     def __init__(self, table: MySqlTable, enc: EventEncoder) -> None:
-        fields = [
-            (i, name, *_kind(table.columns[i], enc.mapper),
-             _converter(_parse(table.columns[i]), convert))
-            for i, name, convert in table.fields
-        ]  # fmt: skip
-        names = [f[1] for f in fields]
-        key = [names.index(k) for k in table.key_columns]
-        self.codec = RowsCodec(fields, key, [render(c) for c in table.columns])
-        key_schemas, value_schemas = enc.json_encoding
-        head = b'{"schema":' + orjson.dumps(table.value_schema) + b',"payload":' if (
-            value_schemas
-        ) else b""  # fmt: skip
-        tail = b"}" if value_schemas else b""
-        if key_schemas and table.key_schema is not None:
-            key_head = b'{"schema":' + orjson.dumps(table.key_schema) + b',"payload":'
-            key_tail = b"}"
-        else:
-            key_head = key_tail = b""
-        self.wrap = (head, tail, key_head, key_tail)
+        self.codec = _codec(table, enc.mapper, _parse)
+        self.wrap = _wrap(table, enc.json_encoding)
         self.topic = table.topic
         # the source block up to its ts_ms: the rest is per event
         self._head = (
@@ -209,9 +242,14 @@ class EventEncoder:
         self._tables: dict[int, tuple[MySqlTable, _Table]] = {}
 
     def table(self, table: MySqlTable) -> _Table:
+        """The streamed events' codec and pieces of ``table``."""
         got = self._tables.get(id(table))
         if got is None or got[0] is not table:  # MySqlTables are replaced, never changed
             if len(self._tables) > 4096:
                 self._tables.clear()
             got = self._tables[id(table)] = (table, _Table(table, self))
         return got[1]
+
+    def snapshot(self, table: MySqlTable) -> SnapshotTable:
+        """The snapshot's codec and pieces of ``table`` (a catalog description)."""
+        return SnapshotTable(table, self)

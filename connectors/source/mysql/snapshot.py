@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -49,7 +49,7 @@ def ident(name: str) -> str:
 @dataclass
 class Chunk:
     table: CatalogTable
-    rows: list[tuple[Any, ...]]
+    rows: Sequence[tuple[Any, ...]]  # a list, or textrows.PackedRows
     first_in_table: bool
     last_in_table: bool
     final: bool = False  # the snapshot's last chunk
@@ -105,10 +105,11 @@ def end(con: Any, cfg: MySqlSourceConfig) -> None:
 
 def chunks(
     con: Any, tables: Sequence[CatalogTable], keys: dict[str, tuple[str, ...]], size: int,
-    resume: tuple[str, Any] | None,
+    resume: tuple[str, Any] | None, codecs: Mapping[str, Any] | None = None,
 ) -> Iterator[Chunk]:  # fmt: skip
     """The tables' rows in chunks, each chunk told whether it is its table's first or last
-    and whether it is the snapshot's last (one chunk of lookahead)."""
+    and whether it is the snapshot's last (one chunk of lookahead). A table with a codec in
+    ``codecs`` (a ``RowsCodec`` for its columns' text) comes in `textrows.PackedRows`."""
     pending: Chunk | None = None
     started = resume is None
     if resume is not None and all(t.qualified != resume[0] for t in tables):
@@ -128,7 +129,8 @@ def chunks(
                             "it is read again from its start", t.qualified)  # fmt: skip
                 after = None
         first = True
-        for rows, last in _table_rows(con, t, keys[t.qualified], size, after):
+        codec = (codecs or {}).get(t.qualified)
+        for rows, last in _table_rows(con, t, keys[t.qualified], size, after, codec):
             if not rows:
                 continue  # an empty table
             chunk = Chunk(t, rows, first, last)
@@ -155,13 +157,22 @@ def resume_index(tables: Sequence[CatalogTable], table: str) -> int:
 
 
 def _table_rows(
-    con: Any, t: CatalogTable, key: tuple[str, ...], size: int, after: list[Any] | None
-) -> Iterator[tuple[list[tuple[Any, ...]], bool]]:
+    con: Any,
+    t: CatalogTable,
+    key: tuple[str, ...],
+    size: int,
+    after: list[Any] | None,
+    codec: Any = None,
+) -> Iterator[tuple[Sequence[tuple[Any, ...]], bool]]:
     names = [c.name or "" for c in t.columns]
     cols = select_list(t)
     source = f"{ident(t.db)}.{ident(t.name)}"
     if not key:
-        batches = textrows.rows(con, f"SELECT {cols} FROM {source}", (), _parsers(t), size)
+        sql = f"SELECT {cols} FROM {source}"
+        batches: Iterator[Sequence[tuple[Any, ...]]] = (
+            textrows.packed_rows(con, sql, (), _parsers(t), codec, size) if codec is not None
+            else textrows.rows(con, sql, (), _parsers(t), size)
+        )  # fmt: skip
         rows = next(batches, [])
         while True:
             nxt = next(batches, []) if rows else []
@@ -171,8 +182,8 @@ def _table_rows(
             rows = nxt
     index = [names.index(k) for k in key]
 
-    def fetch(after: Sequence[Any] | None) -> list[tuple[Any, ...]]:
-        return chunk_after(con, t, key, after, size)
+    def fetch(after: Sequence[Any] | None) -> Sequence[tuple[Any, ...]]:
+        return chunk_after(con, t, key, after, size, codec)
 
     rows = fetch(after)
     while True:  # one chunk ahead, so the table's last chunk is known as such
@@ -184,9 +195,15 @@ def _table_rows(
 
 
 def chunk_after(
-    con: Any, t: CatalogTable, key: Sequence[str], after: Sequence[Any] | None, limit: int
-) -> list[tuple[Any, ...]]:
-    """Up to ``limit`` rows of ``t`` (all columns) with a key above ``after``, in key order."""
+    con: Any,
+    t: CatalogTable,
+    key: Sequence[str],
+    after: Sequence[Any] | None,
+    limit: int,
+    codec: Any = None,
+) -> Sequence[tuple[Any, ...]]:
+    """Up to ``limit`` rows of ``t`` (all columns) with a key above ``after``, in key order
+    (with ``codec``: as one `textrows.PackedRows`)."""
     cols = select_list(t)
     order = ", ".join(ident(k) for k in key)
     if after is not None:  # ENUM/SET/BIT sort as numbers: compare them as numbers
@@ -195,6 +212,9 @@ def chunk_after(
     where, args = _after(key, after) if after is not None else ("", [])
     relation = f"{ident(t.db)}.{ident(t.name)}"
     sql = f"SELECT {cols} FROM {relation}{where} ORDER BY {order} LIMIT {int(limit)}"
+    if codec is not None:
+        batches = list(textrows.packed_rows(con, sql, args, _parsers(t), codec, limit))
+        return batches[0] if batches else []
     return [row for batch in textrows.rows(con, sql, args, _parsers(t), limit) for row in batch]
 
 

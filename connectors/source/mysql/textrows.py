@@ -128,3 +128,127 @@ def rows(con: Any, sql: str, args: Sequence[Any], parsers: Sequence[Parser | Non
         elif cur._result is not None:  # closed under it by a stopped task: nothing to drain
             cur._result.unbuffered_active = False  # (as collecting it would try)
             cur.connection = None
+
+
+def parse_row(data: bytes | memoryview, parsers: Sequence[Parser | None]) -> tuple[Any, ...]:
+    """One row packet's payload (length-coded fields) as `rows` gives it."""
+    values: list[Any] = []
+    pos = 0
+    for parse in parsers:
+        first = data[pos]
+        pos += 1
+        if first == 0xFB:
+            values.append(None)
+            continue
+        if first < 0xFB:
+            size = first
+        else:
+            width = {0xFC: 2, 0xFD: 3, 0xFE: 8}[first]
+            size = int.from_bytes(data[pos : pos + width], "little")
+            pos += width
+        raw = bytes(data[pos : pos + size])
+        pos += size
+        values.append(raw if parse is None else parse(raw))
+    return tuple(values)
+
+
+def _payload(data: bytes, start: int, end: int) -> bytes:
+    """The payload of the (logical) packet at data[start:end]: its 4-byte headers dropped,
+    the pieces of a row of 16 MB or more joined."""
+    parts = []
+    while start < end:
+        size = int.from_bytes(data[start : start + 3], "little")
+        parts.append(data[start + 4 : start + 4 + size])
+        start += 4 + size
+    return b"".join(parts)
+
+
+class PackedRows(Sequence[tuple[Any, ...]]):
+    """A batch of a result's rows as the server sent them, encoded at once by the C codec
+    (``RowsCodec.text_packed``; `packed` is its result for the encoded path); row i's
+    values, parsed as `rows` gives them, on demand (a chunk's last key, a declined row)."""
+
+    def __init__(self, data: bytes, packed: Any, parsers: Sequence[Parser | None]) -> None:
+        self.data = data
+        self.packed = packed
+        self._ends = memoryview(packed[4]).cast("q")
+        self._parsers = parsers
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError("row index out of range")
+        start = self._ends[i - 1] if i else 0
+        return parse_row(_payload(self.data, start, self._ends[i]), self._parsers)
+
+
+def packed_rows(con: Any, sql: str, args: Sequence[Any], parsers: Sequence[Parser | None],
+                codec: Any, batch: int) -> Iterator[PackedRows]:  # fmt: skip
+    """The rows of ``sql`` in batches of up to ``batch``, read off the socket in large reads
+    and encoded by ``codec`` (a ``RowsCodec`` for the result's columns) without a Python
+    object per row. A generator closed before the result's end closes the connection (the
+    rest of the result would be in the way of its next command)."""
+    import pymysql
+    import pymysql.cursors
+
+    from connectors.source.mysql._binlogcodec import frame  # type: ignore[import-not-found]
+
+    cur = con.cursor(pymysql.cursors.SSCursor)
+    finished = False
+    try:
+        cur.execute(sql, args)
+        result = cur._result
+        rfile = con._rfile
+        buf = bytearray()
+        scanned = rows = 0
+        while True:
+            end, n, status = frame(buf, scanned, batch - rows)
+            scanned, rows = end, rows + n
+            if status == 0:  # more bytes needed
+                try:
+                    got = rfile.read1(1 << 20)
+                except OSError as exc:
+                    con._force_close()
+                    raise pymysql.err.OperationalError(
+                        2013, f"Lost connection to server during query ({exc})"
+                    ) from None
+                if not got:
+                    con._force_close()
+                    raise pymysql.err.OperationalError(
+                        2013, "Lost connection to server during query"
+                    )
+                buf += got
+                continue
+            if rows:
+                data = bytes(buf[:scanned])
+                yield PackedRows(data, codec.text_packed(data), parsers)
+            del buf[:scanned]
+            scanned = rows = 0
+            if status == 3:
+                continue
+            # the end of the rows (1) or an error (2): a whole packet at the buffer's start
+            size = int.from_bytes(buf[:3], "little")
+            packet = bytes(buf[4 : 4 + size])
+            if len(buf) != 4 + size:
+                con._force_close()
+                raise pymysql.err.InternalError("unexpected bytes after a result's last row")
+            result.unbuffered_active = False
+            result.connection = None
+            finished = True
+            if status == 2:
+                pymysql.err.raise_mysql_exception(packet)
+            return
+    finally:
+        if not finished and con.open:
+            con._force_close()  # stopped inside the result: the connection cannot go on
+        if con.open:
+            cur.close()
+        elif cur._result is not None:
+            cur._result.unbuffered_active = False
+            cur.connection = None

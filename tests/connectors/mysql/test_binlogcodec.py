@@ -325,3 +325,76 @@ def test_truncated_and_corrupted_events_are_declined_or_read() -> None:
     with pytest.raises(ValueError):
         t.codec.rows(event, 19 + 8, len(event), ord("x"), t.wrap, src, True)
     assert t.codec.rows(event, 19 + 8, len(event) + 1, ord(op), t.wrap, src, True) is None
+
+
+def _lenenc(v: bytes | None) -> bytes:
+    if v is None:
+        return b"\xfb"
+    n = len(v)
+    if n < 251:
+        return bytes([n]) + v
+    if n < 1 << 16:
+        return b"\xfc" + n.to_bytes(2, "little") + v
+    if n < 1 << 24:
+        return b"\xfd" + n.to_bytes(3, "little") + v
+    return b"\xfe" + n.to_bytes(8, "little") + v
+
+
+def text_packets(rows: list[list[bytes | None]], seq: int = 1) -> bytes:
+    """Text-protocol row packets (a payload of 16 MB or more split as the server splits it)."""
+    out = bytearray()
+    for row in rows:
+        payload = b"".join(_lenenc(v) for v in row)
+        while True:
+            piece, payload = payload[:0xFFFFFF], payload[0xFFFFFF:]
+            out += len(piece).to_bytes(3, "little") + bytes([seq % 256]) + piece
+            seq += 1
+            if len(piece) < 0xFFFFFF:
+                break
+    return bytes(out)
+
+
+def test_text_packets_frame_and_encode() -> None:
+    """frame() finds whole row packets and the end-of-rows or error packet; text_packed()
+    encodes them as the fields' converters would (a converter's TypeError declines the row,
+    with its values), rows of 16 MB and more included."""
+    from connectors.source.mysql._binlogcodec import RowsCodec, frame
+
+    def convert(raw: bytes) -> Any:
+        if raw == b"bad":
+            raise TypeError("no")
+        return raw.decode()
+
+    fields = [(0, "id", encoded.KIND_INT, 0, int), (1, "s", encoded.KIND_PY, 0, convert),
+              (2, "b", encoded.KIND_BYTES, 0, bytes)]  # fmt: skip
+    codec = RowsCodec(fields, [0], [(encoded.R_UNSUPPORTED, 0, 0, None)] * 3)
+    big = b"x" * (0xFFFFFF + 10)
+    rows = [[b"1", b"a", b"\x00\x01"], [b"2", None, None], [b"3", b"bad", b""], [b"4", big, b"z"]]
+    data = text_packets(rows)
+    eof = b"\x05\x00\x00\x09\xfe\x00\x00\x02\x00"
+    assert frame(data + eof, 0, 0) == (len(data), 4, 1)
+    assert frame(data + eof, 0, 2)[1:] == (2, 3)
+    assert frame(data[:-1], 0, 0) == (len(text_packets(rows[:3])), 3, 0)
+    err = b"\x09\x00\x00\x09\xff\x15\x04#42000"
+    assert frame(data + err, 0, 0) == (len(data), 4, 2)
+    structs, ends, keys, key_ends, packet_ends, declined = codec.text_packed(data)
+    cut = memoryview(ends).cast("q")
+    got = [structs[cut[i - 1] if i else 0 : cut[i]] for i in range(len(cut))]
+    assert got[:3] == [b'{"id":1,"s":"a","b":"AAE="}', b'{"id":2,"s":null,"b":null}', b""]
+    assert got[3] == b'{"id":4,"s":"' + big + b'","b":"eg=="}'
+    assert declined == [(2, [b"3", b"bad", b""])]
+    kcut = memoryview(key_ends).cast("q")
+    assert [keys[kcut[i - 1] if i else 0 : kcut[i]] for i in range(4)] == [
+        b'{"id":1}',
+        b'{"id":2}',
+        b"",
+        b'{"id":4}',
+    ]
+    assert list(memoryview(packet_ends).cast("q")) == [
+        len(text_packets(rows[: i + 1])) for i in range(4)
+    ]
+    for cut_at in range(1, len(data) - len(big), 3):  # truncated or malformed: an error
+        with contextlib.suppress(ValueError):
+            codec.text_packed(data[:cut_at])
+    with pytest.raises(ValueError):
+        codec.text_packed(text_packets([[b"1"]]))  # fewer fields than the codec reads
