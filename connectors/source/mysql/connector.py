@@ -223,7 +223,8 @@ class MySqlSourceTask(SourceTask):
             return self._truncates()
         out: list[SourceRecord] = []
         limit = self.cfg.max_batch_size
-        while len(out) < limit:
+        rows = 0  # this poll's (packed batches hold many)
+        while rows < limit:
             chunk = self._chunk
             if chunk is None or self._row >= len(chunk.rows):
                 chunk = self._chunk = next(self._chunks, None)
@@ -232,8 +233,9 @@ class MySqlSourceTask(SourceTask):
                     self._finish_snapshot(out)
                     return out
             start = self._row
-            end = min(len(chunk.rows), start + limit - len(out))
+            end = min(len(chunk.rows), start + limit - rows)
             self._row = end
+            rows += end - start
             self._snapshot_rows(chunk, start, end, out)
         return out
 
