@@ -5,7 +5,9 @@
  * reference, and the tests compare the two byte for byte).
  *
  *   RowsCodec(fields, key, columns)
- *   .rows(event, pos, end, op, wrap, src, tombstones) -> (keys, values, rows, events) or None
+ *   .rows(event, pos, end, op, wrap, src, tombstones, packed)
+ *       -> (keys, values, rows, events) or, packed, (values, value ends, keys, key ends,
+ *          tombstone keys, rows, events); None: declined; False: packed, but a key changed
  *   .text_packed(data) -> (structs, ends, keys, key ends, packet ends, declined)
  *   frame(buf, pos, max_rows) -> (end, rows, status)  (module level)
  *
@@ -636,15 +638,14 @@ typedef struct {
     Py_ssize_t ts_len;
 } parts_t;
 
-/* head + {"before":B,"after":A,"source":src_a ROW src_b,"op":"x"ts} + tail, as bytes */
-static PyObject *
-event_value(obuf *b, parts_t *w, const char *before, Py_ssize_t nb, const char *after,
-            Py_ssize_t na, Py_ssize_t row, char op)
+/* Append head + {"before":B,"after":A,"source":src_a ROW src_b,"op":"x"ts} + tail to b. */
+static int
+put_event(obuf *b, parts_t *w, const char *before, Py_ssize_t nb, const char *after,
+          Py_ssize_t na, Py_ssize_t row, char op)
 {
     char digits[24], opb[8] = ",\"op\":\"";
     Py_ssize_t nd = u64_digits((uint64_t)row, digits);
 
-    b->len = 0;
     opb[7] = op;
     if (put_bytes(b, w->head) < 0 || PUT_LIT(b, "{\"before\":") < 0 ||
         (before ? obuf_put(b, before, nb) : PUT_LIT(b, "null")) < 0 ||
@@ -654,35 +655,93 @@ event_value(obuf *b, parts_t *w, const char *before, Py_ssize_t nb, const char *
         obuf_put(b, digits, nd) < 0 || put_bytes(b, w->src_b) < 0 ||
         obuf_put(b, opb, 8) < 0 || PUT_LIT(b, "\"") < 0 || obuf_put(b, w->ts, w->ts_len) < 0 ||
         put_bytes(b, w->tail) < 0)
-        return NULL;
-    return PyBytes_FromStringAndSize(b->p, b->len);
+        return -1;
+    return 0;
 }
 
-static PyObject *
-key_bytes(RowsCodec *self, parts_t *w, const char *structp, const Py_ssize_t *marks)
+/* Append key head + the key of the struct at structp (its fields in marks) + key tail. */
+static int
+put_key(RowsCodec *self, obuf *b, parts_t *w, const char *structp, const Py_ssize_t *marks)
 {
     Py_ssize_t kh = PyBytes_GET_SIZE(w->khead), kt = PyBytes_GET_SIZE(w->ktail);
     Py_ssize_t kn = key_size(&self->rc, marks);
-    PyObject *key = PyBytes_FromStringAndSize(NULL, kh + kn + kt);
-    char *o;
-    if (!key)
-        return NULL;
-    o = PyBytes_AS_STRING(key);
-    memcpy(o, PyBytes_AS_STRING(w->khead), kh);
-    key_write(&self->rc, structp, marks, o + kh);
-    memcpy(o + kh + kn, PyBytes_AS_STRING(w->ktail), kt);
-    return key;
+    if (obuf_reserve(b, kh + kn + kt) < 0)
+        return -1;
+    memcpy(b->p + b->len, PyBytes_AS_STRING(w->khead), kh);
+    key_write(&self->rc, structp, marks, b->p + b->len + kh);
+    memcpy(b->p + b->len + kh + kn, PyBytes_AS_STRING(w->ktail), kt);
+    b->len += kh + kn + kt;
+    return 0;
 }
 
-/* append (key, value) to the lists; steals both */
+/* Where a rows event's records go: two lists (keys, values; a tombstone's value None), or
+   packed into shared buffers (hub.log.packed.Packed: values and their ends, keys and theirs)
+   with the tombstones' keys in a list of their own, written after them. */
+typedef struct {
+    int packed;
+    PyObject *keys, *values, *tombs;
+    obuf vals, vends, kbuf, kends;
+    obuf tmp; /* one record's bytes (lists) */
+} emit_t;
+
+/* One change event (key from the struct at kstruct with its marks, or none). */
 static int
-add(PyObject *keys, PyObject *values, PyObject *key, PyObject *value)
+emit(RowsCodec *self, emit_t *em, parts_t *w, const char *before, Py_ssize_t nb,
+     const char *after, Py_ssize_t na, Py_ssize_t row, char op, const char *kstruct,
+     const Py_ssize_t *marks)
 {
-    int r = -1;
-    if (key && value && PyList_Append(keys, key) == 0 && PyList_Append(values, value) == 0)
-        r = 0;
-    Py_XDECREF(key);
-    Py_XDECREF(value);
+    PyObject *key, *value;
+    int r;
+
+    if (em->packed) {
+        if (put_event(&em->vals, w, before, nb, after, na, row, op) < 0 ||
+            put_end(&em->vends, em->vals.len) < 0)
+            return -1;
+        if (kstruct && (put_key(self, &em->kbuf, w, kstruct, marks) < 0 ||
+                        put_end(&em->kends, em->kbuf.len) < 0))
+            return -1;
+        return 0;
+    }
+    em->tmp.len = 0;
+    if (put_event(&em->tmp, w, before, nb, after, na, row, op) < 0)
+        return -1;
+    if (!(value = PyBytes_FromStringAndSize(em->tmp.p, em->tmp.len)))
+        return -1;
+    if (kstruct) {
+        em->tmp.len = 0;
+        if (put_key(self, &em->tmp, w, kstruct, marks) < 0 ||
+            !(key = PyBytes_FromStringAndSize(em->tmp.p, em->tmp.len))) {
+            Py_DECREF(value);
+            return -1;
+        }
+    }
+    else {
+        key = Py_None;
+        Py_INCREF(key);
+    }
+    r = PyList_Append(em->keys, key) < 0 || PyList_Append(em->values, value) < 0 ? -1 : 0;
+    Py_DECREF(key);
+    Py_DECREF(value);
+    return r;
+}
+
+/* A tombstone (null value) for the key of the struct at kstruct. */
+static int
+emit_tombstone(RowsCodec *self, emit_t *em, parts_t *w, const char *kstruct,
+               const Py_ssize_t *marks)
+{
+    PyObject *key;
+    int r;
+
+    em->tmp.len = 0;
+    if (put_key(self, &em->tmp, w, kstruct, marks) < 0 ||
+        !(key = PyBytes_FromStringAndSize(em->tmp.p, em->tmp.len)))
+        return -1;
+    if (em->packed)
+        r = PyList_Append(em->tombs, key);
+    else
+        r = PyList_Append(em->keys, key) < 0 || PyList_Append(em->values, Py_None) < 0 ? -1 : 0;
+    Py_DECREF(key);
     return r;
 }
 
@@ -690,28 +749,30 @@ static PyObject *
 RowsCodec_rows(RowsCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"event", "pos", "end", "op", "wrap", "src",
-                                        "tombstones"};
-    PyObject *a[7], *keys = NULL, *values = NULL, *result = NULL;
+                                        "tombstones", "packed"};
+    PyObject *a[8], *result = NULL;
     Py_buffer view;
     const uint8_t *ev;
     Py_ssize_t pos, end, ncols, nb, i, rows = 0, events = 0, nspans = self->ncols;
     Py_ssize_t mb_stack[2 * STACK_MARKS], ma_stack[2 * STACK_MARKS], *mb = NULL, *ma = NULL;
     span *sp = NULL;
     cell *cells = NULL;
-    obuf sb, sa, out, scratch;
+    obuf sb, sa, scratch;
+    emit_t em;
     parts_t w;
     long op;
     int tombstones, r = 0, keyed = self->rc.nkey > 0;
     struct timespec now;
     long long ns;
 
-    if (parse_args("rows", names, 7, args, nargs, kwnames, a) < 0)
+    if (parse_args("rows", names, 8, args, nargs, kwnames, a) < 0)
         return NULL;
     pos = PyNumber_AsSsize_t(a[1], PyExc_OverflowError);
     end = PyNumber_AsSsize_t(a[2], PyExc_OverflowError);
     op = PyLong_AsLong(a[3]);
     tombstones = PyObject_IsTrue(a[6]);
-    if (PyErr_Occurred() || tombstones < 0)
+    em.packed = PyObject_IsTrue(a[7]);
+    if (PyErr_Occurred() || tombstones < 0 || em.packed < 0)
         return NULL;
     if (!PyTuple_CheckExact(a[4]) || PyTuple_GET_SIZE(a[4]) != 4 || !PyTuple_CheckExact(a[5]) ||
         PyTuple_GET_SIZE(a[5]) != 2) {
@@ -742,11 +803,17 @@ RowsCodec_rows(RowsCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
     ev = (const uint8_t *)view.buf;
     obuf_init(&sb);
     obuf_init(&sa);
-    obuf_init(&out);
     obuf_init(&scratch);
+    obuf_init(&em.vals);
+    obuf_init(&em.vends);
+    obuf_init(&em.kbuf);
+    obuf_init(&em.kends);
+    obuf_init(&em.tmp);
+    em.keys = em.values = em.tombs = NULL;
     if (end > view.len || pos < 0 || pos > end)
         goto decline;
-    if (!(keys = PyList_New(0)) || !(values = PyList_New(0)))
+    if (!(em.keys = PyList_New(0)) || !(em.values = PyList_New(0)) ||
+        !(em.tombs = PyList_New(0)))
         goto fail;
     if (!(sp = PyMem_Malloc(sizeof(span) * (nspans ? nspans : 1))) ||
         !(cells = PyMem_Malloc(sizeof(cell) * (nspans ? nspans : 1)))) {
@@ -817,46 +884,37 @@ RowsCodec_rows(RowsCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
                 same = lb == la && memcmp(sb.p + mb[2 * f], sa.p + ma[2 * f], lb) == 0;
             }
             if (!same) {
-                if (add(keys, values, key_bytes(self, &w, sb.p, mb),
-                        event_value(&out, &w, sb.p, sb.len, NULL, 0, rows, 'd')) < 0)
-                    goto fail;
-                if (tombstones) {
-                    PyObject *k2 = key_bytes(self, &w, sb.p, mb);
-                    Py_INCREF(Py_None);
-                    if (add(keys, values, k2, Py_None) < 0)
-                        goto fail;
+                if (em.packed) { /* in order, inline: the lists' call */
+                    result = Py_False;
+                    Py_INCREF(result);
+                    goto out;
                 }
-                if (add(keys, values, key_bytes(self, &w, sa.p, ma),
-                        event_value(&out, &w, NULL, 0, sa.p, sa.len, rows, 'c')) < 0)
+                if (emit(self, &em, &w, sb.p, sb.len, NULL, 0, rows, 'd', sb.p, mb) < 0 ||
+                    (tombstones && emit_tombstone(self, &em, &w, sb.p, mb) < 0) ||
+                    emit(self, &em, &w, NULL, 0, sa.p, sa.len, rows, 'c', sa.p, ma) < 0)
                     goto fail;
                 events += 2;
                 rows++;
                 continue;
             }
         }
-        {
-            PyObject *key, *value;
-            if (keyed)
-                key = op == 'd' ? key_bytes(self, &w, sb.p, mb) : key_bytes(self, &w, sa.p, ma);
-            else {
-                key = Py_None;
-                Py_INCREF(key);
-            }
-            value = event_value(&out, &w, ob ? sb.p : NULL, sb.len, oa ? sa.p : NULL, sa.len,
-                                rows, (char)op);
-            if (add(keys, values, key, value) < 0)
-                goto fail;
-            if (op == 'd' && tombstones && keyed) {
-                key = key_bytes(self, &w, sb.p, mb);
-                Py_INCREF(Py_None);
-                if (add(keys, values, key, Py_None) < 0)
-                    goto fail;
-            }
-        }
+        if (emit(self, &em, &w, ob ? sb.p : NULL, sb.len, oa ? sa.p : NULL, sa.len, rows,
+                 (char)op, keyed ? (op == 'd' ? sb.p : sa.p) : NULL, op == 'd' ? mb : ma) < 0)
+            goto fail;
+        if (op == 'd' && tombstones && keyed && emit_tombstone(self, &em, &w, sb.p, mb) < 0)
+            goto fail;
         events++;
         rows++;
     }
-    result = Py_BuildValue("(OOnn)", keys, values, rows, events);
+    if (!em.packed)
+        result = Py_BuildValue("(OOnn)", em.keys, em.values, rows, events);
+    else if (keyed)
+        result = Py_BuildValue("(y#y#y#y#Onn)", em.vals.p, em.vals.len, em.vends.p,
+                               em.vends.len, em.kbuf.p, em.kbuf.len, em.kends.p, em.kends.len,
+                               em.tombs, rows, events);
+    else
+        result = Py_BuildValue("(y#y#OOOnn)", em.vals.p, em.vals.len, em.vends.p, em.vends.len,
+                               Py_None, Py_None, em.tombs, rows, events);
     goto out;
 decline_or_fail:
     if (r < 0) {
@@ -871,8 +929,14 @@ fail:
     if (!PyErr_Occurred())
         PyErr_NoMemory();
 out:
-    Py_XDECREF(keys);
-    Py_XDECREF(values);
+    Py_XDECREF(em.keys);
+    Py_XDECREF(em.values);
+    Py_XDECREF(em.tombs);
+    obuf_free(&em.vals);
+    obuf_free(&em.vends);
+    obuf_free(&em.kbuf);
+    obuf_free(&em.kends);
+    obuf_free(&em.tmp);
     PyMem_Free(sp);
     PyMem_Free(cells);
     if (mb && mb != mb_stack)
@@ -881,7 +945,6 @@ out:
         PyMem_Free(ma);
     obuf_free(&sb);
     obuf_free(&sa);
-    obuf_free(&out);
     obuf_free(&scratch);
     PyBuffer_Release(&view);
     return result;
@@ -1183,9 +1246,11 @@ out:
 
 static PyMethodDef RowsCodec_methods[] = {
     {"rows", FASTCALL_KW(RowsCodec_rows), METH_FASTCALL | METH_KEYWORDS,
-     "rows(event, pos, end, op, wrap, src, tombstones) -> (keys, values, rows, events) or None\n\n"
+     "rows(event, pos, end, op, wrap, src, tombstones, packed)\n"
+     "    -> (keys, values, rows, events), or packed: (values, value_ends, keys, key_ends,\n"
+     "       tombstone keys, rows, events); None: declined; False (packed): a key changed\n\n"
      "The change events of the rows event in event[pos:end] (pos: its column count), op\n"
-     "ord('c'), ord('u') or ord('d'); None: declined (see the module's doc)."},
+     "ord('c'), ord('u') or ord('d') (see the module's doc)."},
     {"text_packed", FASTCALL_KW(RowsCodec_text_packed), METH_FASTCALL | METH_KEYWORDS,
      "text_packed(data) -> (values, value_ends, keys, key_ends, packet_ends, declined)\n\n"
      "Every text-protocol row packet in data encoded into shared buffers (as copy_packed)."},

@@ -47,6 +47,7 @@ from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import MySqlConnectionError, PositionLostError
 from connectors.source.mysql.types import TypeMapper
 from hub.errors import ConfigError, describe
+from hub.log.packed import Packed
 from hub.runtime.api import EncodedBatch, JsonMap, SourceRecord, offset_update
 
 log = logging.getLogger(__name__)
@@ -635,26 +636,42 @@ class ChangeStream:
             txn.thread, txn.query,
         )  # fmt: skip
         end = len(event) - (4 if checksum else 0)
-        got = t.codec.rows(event, pos, end, ord(op), t.wrap, src, self.tombstones)
+        args = (event, pos, end, ord(op), t.wrap, src, self.tombstones)
+        got = t.codec.rows(*args, True)  # packed: encoded into the log in one C call
+        if got is False:  # a key changed: its delete, tombstone and create go in order
+            got = t.codec.rows(*args, False)
         if got is None:
             return False
-        keys, values, rows, events = got
-        if not rows:
-            return True
-        offset = self._offset(txn, index, rows)
-        # consecutive events of a table travel as one EncodedBatch: only the offset of the
+        offset = self._offset(txn, index, got[-2])
+        if len(got) == 4:
+            keys, values, rows, events = got
+            if rows:
+                self._add(t.topic, keys, values, offset, out)
+        else:
+            values, value_ends, keys, key_ends, tombs, rows, events = got
+            if rows:
+                n = len(value_ends) // 8
+                packed = Packed(values, value_ends, keys, key_ends, 0, n)
+                out.append(EncodedBatch(t.topic, [], [], self.partition, offset, packed=packed))
+                self._batched += n - 1
+            if tombs:  # after their deletes (the event's keys are distinct)
+                self._add(t.topic, tombs, [None] * len(tombs), offset, out)
+        self.events += events
+        return True
+
+    def _add(self, topic: str, keys: list[Any], values: list[Any], offset: dict[str, Any],
+             out: list[Any]) -> None:  # fmt: skip
+        # consecutive records of a table travel as one EncodedBatch: only the offset of the
         # last record of a poll is ever stored, so the batch carries its latest
         last = out[-1] if out else None
-        if type(last) is EncodedBatch and last.topic == t.topic:
+        if type(last) is EncodedBatch and last.topic == topic and last.packed is None:
             last.keys += keys
             last.values += values
             last.source_offset = offset
             self._batched += len(keys)
         else:
-            out.append(EncodedBatch(t.topic, keys, values, self.partition, offset))
+            out.append(EncodedBatch(topic, keys, values, self.partition, offset))
             self._batched += len(keys) - 1
-        self.events += events
-        return True
 
     def _signal_rows(
         self, h: Any, event: memoryview, checksum: bool, out: list[SourceRecord]

@@ -21,6 +21,7 @@ from connectors.source.mysql.protocol.events import E, TableMap, rows_event
 from connectors.source.mysql.protocol.values import Column, T, decoder
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.types import TypeMapper
+from hub.log.packed import Packed
 from hub.runtime.converters import JsonConverter
 
 if os.environ.get("HUB_REQUIRE_SPEEDUPS") == "1":  # CI: a missing C build fails here
@@ -252,11 +253,25 @@ def _fast(table: MySqlTable, event: bytes, json_encoding: tuple[bool, bool],
         src_args["ts_ms"], src_args["server_id"], src_args["gtid"], src_args["file"],
         src_args["pos"], src_args["thread"], src_args["query"],
     )  # fmt: skip
-    got = t.codec.rows(event, 19 + 8, len(event), ord(op), t.wrap, src, True)
+    args = (event, 19 + 8, len(event), ord(op), t.wrap, src, True)
+    got = t.codec.rows(*args, False)
     if got is None:
         return None
-    keys, values, _, _ = got
-    return list(zip(keys, values, strict=True))
+    keys, values, rows, events = got
+    lists = list(zip(keys, values, strict=True))
+    # packed: the same records, a delete's tombstones after the event's records
+    packed = t.codec.rows(*args, True)
+    if packed is False:  # a key changed: the lists' call
+        assert op == "u" and any(v is None for v in values) or not table.key_columns
+        return lists
+    assert packed is not None
+    vals, vends, kbuf, kends, tombs, prow, pevents = packed
+    assert (prow, pevents) == (rows, events)
+    p = Packed(vals, vends, kbuf, kends, 0, len(vends) // 8)
+    want = [(k, v) for k, v in lists if v is not None] + [(k, v) for k, v in lists if v is None]
+    got = list(zip(*p.lists(), strict=True)) + [(k, None) for k in tombs]
+    assert _plain(got) == _plain(want)
+    return lists
 
 
 def _plain(pairs: list[Any]) -> list[Any]:
@@ -313,18 +328,19 @@ def test_truncated_and_corrupted_events_are_declined_or_read() -> None:
         images = [[gen(r) for _, gen in COLUMNS] for _ in range(4 if op != "u" else 8)]
         event = rows_body(cols, images, op)
         for cut in range(19 + 8, len(event)):
-            got = t.codec.rows(event[:cut], 19 + 8, cut, ord(op), t.wrap, src, True)
-            assert got is None or isinstance(got, tuple)
+            for packed in (False, True):
+                got = t.codec.rows(event[:cut], 19 + 8, cut, ord(op), t.wrap, src, True, packed)
+                assert got is None or got is False or isinstance(got, tuple)
         for _ in range(300):
             bad = bytearray(event)
             for _ in range(r.randrange(1, 4)):
                 bad[r.randrange(19 + 8, len(bad))] = r.randrange(256)
             # a converter may refuse a corrupted value (as on the slow path)
             with contextlib.suppress(UnicodeDecodeError, IndexError, ValueError, OverflowError):
-                t.codec.rows(bytes(bad), 19 + 8, len(bad), ord(op), t.wrap, src, True)
+                t.codec.rows(bytes(bad), 19 + 8, len(bad), ord(op), t.wrap, src, True, op == "d")
     with pytest.raises(ValueError):
-        t.codec.rows(event, 19 + 8, len(event), ord("x"), t.wrap, src, True)
-    assert t.codec.rows(event, 19 + 8, len(event) + 1, ord(op), t.wrap, src, True) is None
+        t.codec.rows(event, 19 + 8, len(event), ord("x"), t.wrap, src, True, False)
+    assert t.codec.rows(event, 19 + 8, len(event) + 1, ord(op), t.wrap, src, True, True) is None
 
 
 def _lenenc(v: bytes | None) -> bytes:
