@@ -29,6 +29,9 @@ class Packed:
     start: int
     stop: int
     wrap: Wrap = NO_WRAP
+    # the records repeat much beyond the wrap (change events: each its source block, before
+    # and after alike): compressed as a whole rather than with only the wrap as matches
+    compress_bodies: bool = False
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -36,7 +39,7 @@ class Packed:
     def slice(self, start: int, stop: int, wrap: Wrap | None = None) -> Packed:
         """Records ``start..stop-1`` (absolute indexes into the buffers)."""
         return Packed(self.values, self.value_ends, self.keys, self.key_ends, start, stop,
-                      self.wrap if wrap is None else wrap)  # fmt: skip
+                      self.wrap if wrap is None else wrap, self.compress_bodies)  # fmt: skip
 
     @staticmethod
     def _item(buf: bytes, ends: bytes, i: int) -> bytes:

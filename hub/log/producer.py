@@ -209,7 +209,10 @@ class Producer:
                 budget = int(budget * 0.99) - 64
             budget = max(budget, 1)
             batches = None
-            if compression == "lz4" and codec.encode_packed_lz4 is not None:
+            if (
+                compression == "lz4" and codec.encode_packed_lz4 is not None
+                and not records.compress_bodies
+            ):  # fmt: skip
                 # LZ4 frames written from the records' structure: the repeated wrap becomes
                 # matches, without an uncompressed copy or a compressor's search (~6x faster
                 # than encoding then lz4.frame, for about twice lz4.frame's output size)

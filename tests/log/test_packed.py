@@ -3,6 +3,7 @@ against lz4's own decoder, and `Producer.send_packed` against `send_many` throug
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from array import array
 from itertools import accumulate
@@ -150,8 +151,11 @@ def test_bad_ends_are_refused(c: ModuleType, impl: str) -> None:
                               0, 0, 1, 0, 100, 10)  # fmt: skip
 
 
+@pytest.mark.parametrize("compress_bodies", [False, True], ids=["wrap", "bodies"])
 @pytest.mark.parametrize("compression", ["none", "lz4", "zstd"])
-def test_send_packed_writes_what_send_many_writes(tmp_path: Any, compression: str) -> None:
+def test_send_packed_writes_what_send_many_writes(
+    tmp_path: Any, compression: str, compress_bodies: bool
+) -> None:
     log = Log(str(tmp_path / "data"), background=False)
     try:
         for t in ("packed", "lists"):
@@ -159,7 +163,9 @@ def test_send_packed_writes_what_send_many_writes(tmp_path: Any, compression: st
         keys = [b"k%d" % i for i in range(500)]
         values = [b"v%d" % i * (i % 7) for i in range(500)]
         wrap = (b'{"payload":', b"}", b'{"k":', b"}")
-        p = packed(keys, values, 10, 480, wrap)
+        p = dataclasses.replace(
+            packed(keys, values, 10, 480, wrap), compress_bodies=compress_bodies
+        )
         producer = log.producer(compression=compression, max_batch_bytes=2000)
         producer.send_packed(p, "packed", header_key="seq", header_prefix=b"c/0/", first_seq=11,
                              timestamp=1234)  # fmt: skip
@@ -172,6 +178,30 @@ def test_send_packed_writes_what_send_many_writes(tmp_path: Any, compression: st
             want, _ = log.partition("lists", part).records(0)
             assert [r[3:] for r in got] == [r[3:] for r in want]
             assert len(got) > 100  # keyed: spread over the three partitions
+    finally:
+        log.close()
+
+
+def test_records_alike_beyond_the_wrap_take_less_room_with_compress_bodies(tmp_path: Any) -> None:
+    """Change events repeat much besides their wrap (a source block each): compressed whole,
+    not only with the wrap as matches."""
+    log = Log(str(tmp_path / "data"), background=False)
+    try:
+        body = b'{"source":{"version":"2.7.0","connector":"mysql","db":"shop","row":%d}}'
+        values = [body % i for i in range(2000)]
+        sizes = []
+        for bodies in (False, True):
+            topic = f"t{int(bodies)}"
+            log.create_topic(topic, 1)
+            p = dataclasses.replace(packed(None, values, 0, 2000, (b"{", b"}", b"", b"")),
+                                    compress_bodies=bodies)  # fmt: skip
+            producer = log.producer(compression="lz4")
+            producer.send_packed(p, topic)
+            producer.flush()
+            got, _ = log.partition(topic, 0).records(0)
+            assert [r.value for r in got] == p.lists()[1]
+            sizes.append(log.partition(topic, 0).size_bytes())
+        assert sizes[1] < sizes[0] / 2, sizes
     finally:
         log.close()
 

@@ -638,32 +638,36 @@ typedef struct {
     Py_ssize_t ts_len;
 } parts_t;
 
-/* Append head + {"before":B,"after":A,"source":src_a ROW src_b,"op":"x"ts} + tail to b. */
+/* Append head + {"before":B,"after":A,"source":src_a ROW src_b,"op":"x"ts} + tail to b
+   (bare: without head and tail, which a Packed's wrap adds). */
 static int
 put_event(obuf *b, parts_t *w, const char *before, Py_ssize_t nb, const char *after,
-          Py_ssize_t na, Py_ssize_t row, char op)
+          Py_ssize_t na, Py_ssize_t row, char op, int bare)
 {
     char digits[24], opb[8] = ",\"op\":\"";
     Py_ssize_t nd = u64_digits((uint64_t)row, digits);
 
     opb[7] = op;
-    if (put_bytes(b, w->head) < 0 || PUT_LIT(b, "{\"before\":") < 0 ||
+    if ((!bare && put_bytes(b, w->head) < 0) || PUT_LIT(b, "{\"before\":") < 0 ||
         (before ? obuf_put(b, before, nb) : PUT_LIT(b, "null")) < 0 ||
         PUT_LIT(b, ",\"after\":") < 0 ||
         (after ? obuf_put(b, after, na) : PUT_LIT(b, "null")) < 0 ||
         PUT_LIT(b, ",\"source\":") < 0 || put_bytes(b, w->src_a) < 0 ||
         obuf_put(b, digits, nd) < 0 || put_bytes(b, w->src_b) < 0 ||
         obuf_put(b, opb, 8) < 0 || PUT_LIT(b, "\"") < 0 || obuf_put(b, w->ts, w->ts_len) < 0 ||
-        put_bytes(b, w->tail) < 0)
+        (!bare && put_bytes(b, w->tail) < 0))
         return -1;
     return 0;
 }
 
-/* Append key head + the key of the struct at structp (its fields in marks) + key tail. */
+/* Append key head + the key of the struct at structp (its fields in marks) + key tail (bare:
+   the key alone). */
 static int
-put_key(RowsCodec *self, obuf *b, parts_t *w, const char *structp, const Py_ssize_t *marks)
+put_key(RowsCodec *self, obuf *b, parts_t *w, const char *structp, const Py_ssize_t *marks,
+        int bare)
 {
-    Py_ssize_t kh = PyBytes_GET_SIZE(w->khead), kt = PyBytes_GET_SIZE(w->ktail);
+    Py_ssize_t kh = bare ? 0 : PyBytes_GET_SIZE(w->khead);
+    Py_ssize_t kt = bare ? 0 : PyBytes_GET_SIZE(w->ktail);
     Py_ssize_t kn = key_size(&self->rc, marks);
     if (obuf_reserve(b, kh + kn + kt) < 0)
         return -1;
@@ -675,8 +679,9 @@ put_key(RowsCodec *self, obuf *b, parts_t *w, const char *structp, const Py_ssiz
 }
 
 /* Where a rows event's records go: two lists (keys, values; a tombstone's value None), or
-   packed into shared buffers (hub.log.packed.Packed: values and their ends, keys and theirs)
-   with the tombstones' keys in a list of their own, written after them. */
+   packed into shared buffers (hub.log.packed.Packed: values and their ends, keys and theirs,
+   each without the wrap's head and tail) with the tombstones' keys (whole) in a list of their
+   own, written after them. */
 typedef struct {
     int packed;
     PyObject *keys, *values, *tombs;
@@ -694,22 +699,22 @@ emit(RowsCodec *self, emit_t *em, parts_t *w, const char *before, Py_ssize_t nb,
     int r;
 
     if (em->packed) {
-        if (put_event(&em->vals, w, before, nb, after, na, row, op) < 0 ||
+        if (put_event(&em->vals, w, before, nb, after, na, row, op, 1) < 0 ||
             put_end(&em->vends, em->vals.len) < 0)
             return -1;
-        if (kstruct && (put_key(self, &em->kbuf, w, kstruct, marks) < 0 ||
+        if (kstruct && (put_key(self, &em->kbuf, w, kstruct, marks, 1) < 0 ||
                         put_end(&em->kends, em->kbuf.len) < 0))
             return -1;
         return 0;
     }
     em->tmp.len = 0;
-    if (put_event(&em->tmp, w, before, nb, after, na, row, op) < 0)
+    if (put_event(&em->tmp, w, before, nb, after, na, row, op, 0) < 0)
         return -1;
     if (!(value = PyBytes_FromStringAndSize(em->tmp.p, em->tmp.len)))
         return -1;
     if (kstruct) {
         em->tmp.len = 0;
-        if (put_key(self, &em->tmp, w, kstruct, marks) < 0 ||
+        if (put_key(self, &em->tmp, w, kstruct, marks, 0) < 0 ||
             !(key = PyBytes_FromStringAndSize(em->tmp.p, em->tmp.len))) {
             Py_DECREF(value);
             return -1;
@@ -734,7 +739,7 @@ emit_tombstone(RowsCodec *self, emit_t *em, parts_t *w, const char *kstruct,
     int r;
 
     em->tmp.len = 0;
-    if (put_key(self, &em->tmp, w, kstruct, marks) < 0 ||
+    if (put_key(self, &em->tmp, w, kstruct, marks, 0) < 0 ||
         !(key = PyBytes_FromStringAndSize(em->tmp.p, em->tmp.len)))
         return -1;
     if (em->packed)

@@ -267,7 +267,7 @@ def _fast(table: MySqlTable, event: bytes, json_encoding: tuple[bool, bool],
     assert packed is not None
     vals, vends, kbuf, kends, tombs, prow, pevents = packed
     assert (prow, pevents) == (rows, events)
-    p = Packed(vals, vends, kbuf, kends, 0, len(vends) // 8)
+    p = Packed(vals, vends, kbuf, kends, 0, len(vends) // 8, t.wrap)
     want = [(k, v) for k, v in lists if v is not None] + [(k, v) for k, v in lists if v is None]
     got = list(zip(*p.lists(), strict=True)) + [(k, None) for k in tombs]
     assert _plain(got) == _plain(want)
