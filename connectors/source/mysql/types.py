@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.source.cdc.modes import BinaryMode, DecimalMode, TimePrecision, unscaled_bytes
+from connectors.source.mysql.protocol import jsonb
 from connectors.source.mysql.protocol.values import BLOBS, Column, T, ZeroDate
 from hub.errors import ConfigError
 
@@ -174,21 +175,14 @@ class TypeMapper:
             return lambda v: v if isinstance(v, str) else ",".join(
                 label for i, label in enumerate(labels) if v >> i & 1
             )  # fmt: skip
-        if t == T.JSON:
-            return lambda v: v if isinstance(v, str) else _binary_json(c)
+        if t == T.JSON:  # MySQL's binary form from the binlog, its text from a snapshot
+            return lambda v: v if isinstance(v, str) else jsonb.to_text(bytes(v))
         if t == T.GEOMETRY:
             return lambda v: {"wkb": bytes(v[4:]), "srid": int.from_bytes(v[:4], "little")}
         if c.charset == BINARY_CHARSET:
             encode = self.binary.converter()
             return lambda v: encode(v if isinstance(v, bytes) else v.encode())
         return lambda v: v if isinstance(v, str) else bytes(v).decode("utf-8", "replace")
-
-
-def _binary_json(c: Column) -> Any:
-    raise ConfigError(
-        f"column {c.name!r}: MySQL's binary JSON in row events is not supported yet "
-        "(MariaDB's JSON, stored as text, is)"
-    )
 
 
 def bit_length(c: Column) -> int:
