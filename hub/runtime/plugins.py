@@ -54,6 +54,27 @@ def _wanted(config: dict[str, Any]) -> str:
     return "sink" if ("topics" in config or "topics.regex" in config) else "source"
 
 
+def _by_class_name(name: str, config: dict[str, Any] | None) -> type[Connector] | None:
+    """The one connector whose entry point's class is called as ``name`` or its last dotted
+    part (``FileStreamSink``, ``io.debezium.connector.mysql.MySqlConnector``) and answers to
+    ``name`` (`_names`), loading only such plugins; None when not exactly one does (then
+    every plugin is looked at)."""
+    short = name.rpartition(".")[2]
+    found = []
+    for ep in entry_points(group=GROUP):
+        if ep.value.rpartition(":")[2] not in (name, short):
+            continue
+        try:
+            cls = ep.load()
+        except Exception:  # noqa: BLE001 - discover() reports it
+            return None
+        if isinstance(cls, type) and issubclass(cls, Connector):
+            plugin = Plugin(ep.name, cls)
+            if name in _names(plugin) and (config is None or plugin.type == _wanted(config)):
+                found.append(cls)
+    return found[0] if len(found) == 1 else None
+
+
 def _by_entry_name(name: str) -> type[Connector] | None:
     """The connector whose entry point is called ``name`` (``postgres``, ``duckdb``), loading
     no other plugin; None when no entry point has that name or it does not load."""
@@ -87,6 +108,9 @@ def resolve(connector_class: str, config: dict[str, Any] | None = None) -> type[
     direct = _by_entry_name(connector_class)
     if direct is not None and (config is None or direct.type == _wanted(config)):
         return direct  # a plugin's own name: that one loaded alone (start-up time)
+    likely = _by_class_name(connector_class, config)
+    if likely is not None:
+        return likely  # a Connect/Debezium class name matching a plugin's class: that one
     matches = [p for p in discover() if connector_class in _names(p)]
     if len(matches) > 1 and config is not None:
         # the same short name for a source and a sink (file): a sink config names topics

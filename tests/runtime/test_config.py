@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -11,6 +14,8 @@ import pytest
 from hub.config import MASK, load_connector_file
 from hub.errors import ConfigError
 from hub.runtime.validation import validate
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _write(tmp_path: Path, text: str) -> str:
@@ -184,6 +189,29 @@ def test_connect_class_names_resolve(tmp_path: Path) -> None:
         path = _write(tmp_path, f"name: a\nconfig: {{connector.class: {cls}, {extra}, file: x}}")
         assert validate(load_connector_file(path)[0]).cls.type == kind
     _ = os.sep
+
+
+@pytest.mark.parametrize(("name", "config", "want"), [
+    ("FileStreamSink", {"topics": "t"}, "connectors.sink.file"),
+    ("io.debezium.connector.mysql.MySqlConnector", {}, "connectors.source.mysql"),
+    ("io.debezium.connector.postgresql.PostgresConnector", {}, "connectors.source.postgres"),
+    ("duckdb", {"topics": "t"}, "connectors.sink.duckdb"),
+])  # fmt: skip
+def test_a_class_name_loads_its_plugin_alone(name: str, config: dict[str, str], want: str) -> None:
+    """Start-up time: a connector named by its plugin's entry point or class (as Connect and
+    Debezium configs name them) is found without importing every other plugin."""
+    code = (
+        "import sys, json; from importlib.metadata import entry_points; "
+        "from hub.runtime.plugins import GROUP, resolve; "
+        f"cls = resolve({name!r}, {config!r}); "
+        "plugins = {ep.value.split(':')[0] for ep in entry_points(group=GROUP)}; "
+        "print(json.dumps([cls.__module__, sorted(plugins & set(sys.modules))]))"
+    )  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout  # fmt: skip
+    module, loaded = json.loads(out)
+    assert module.startswith(want)
+    assert [m for m in loaded if not m.startswith(want)] == [], loaded
 
 
 def test_a_misspelt_secret_is_never_shown(tmp_path: Path) -> None:
