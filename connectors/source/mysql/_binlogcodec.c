@@ -122,10 +122,11 @@ RowsCodec_init(RowsCodec *self, PyObject *args, PyObject *kwds)
             PyErr_SetString(PyExc_TypeError, "a column is (render, width, arg, labels)");
             goto fail;
         }
-        render = PyLong_AsLong(PyTuple_GET_ITEM(c, 0));
-        width = PyLong_AsLong(PyTuple_GET_ITEM(c, 1));
-        cols[i].arg = PyLong_AsLong(PyTuple_GET_ITEM(c, 2));
-        if (PyErr_Occurred())
+        if ((render = PyLong_AsLong(PyTuple_GET_ITEM(c, 0))) == -1 && PyErr_Occurred())
+            goto fail;
+        if ((width = PyLong_AsLong(PyTuple_GET_ITEM(c, 1))) == -1 && PyErr_Occurred())
+            goto fail;
+        if ((cols[i].arg = PyLong_AsLong(PyTuple_GET_ITEM(c, 2))) == -1 && PyErr_Occurred())
             goto fail;
         labels = PyTuple_GET_ITEM(c, 3);
         if (labels != Py_None) {
@@ -150,6 +151,8 @@ RowsCodec_init(RowsCodec *self, PyObject *args, PyObject *kwds)
         cols[i].width = (int)width;
         if ((cols[i].render == R_ENUM || cols[i].render == R_SET) && !cols[i].labels)
             cols[i].render = R_UNSUPPORTED;
+        if (cols[i].render == R_ENUM && cols[i].width > 2)
+            cols[i].render = R_UNSUPPORTED; /* an ENUM index is 1 or 2 bytes */
     }
     if (!(core_args = PyTuple_Pack(2, fields, key)))
         goto fail;
@@ -554,7 +557,7 @@ read_cell(bcol_t *c, const uint8_t *ev, Py_ssize_t *pos, Py_ssize_t end, obuf *s
                 out->n = 0;
                 return 1;
             }
-            if ((Py_ssize_t)v > nl)
+            if (v > (uint64_t)nl)
                 return 0;
             label = PyTuple_GET_ITEM(c->labels, (Py_ssize_t)v - 1);
             out->p = (const uint8_t *)PyBytes_AS_STRING(label);
@@ -772,12 +775,13 @@ RowsCodec_rows(RowsCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
 
     if (parse_args("rows", names, 8, args, nargs, kwnames, a) < 0)
         return NULL;
-    pos = PyNumber_AsSsize_t(a[1], PyExc_OverflowError);
-    end = PyNumber_AsSsize_t(a[2], PyExc_OverflowError);
-    op = PyLong_AsLong(a[3]);
-    tombstones = PyObject_IsTrue(a[6]);
-    em.packed = PyObject_IsTrue(a[7]);
-    if (PyErr_Occurred() || tombstones < 0 || em.packed < 0)
+    if ((pos = PyNumber_AsSsize_t(a[1], PyExc_OverflowError)) == -1 && PyErr_Occurred())
+        return NULL;
+    if ((end = PyNumber_AsSsize_t(a[2], PyExc_OverflowError)) == -1 && PyErr_Occurred())
+        return NULL;
+    if ((op = PyLong_AsLong(a[3])) == -1 && PyErr_Occurred())
+        return NULL;
+    if ((tombstones = PyObject_IsTrue(a[6])) < 0 || (em.packed = PyObject_IsTrue(a[7])) < 0)
         return NULL;
     if (!PyTuple_CheckExact(a[4]) || PyTuple_GET_SIZE(a[4]) != 4 || !PyTuple_CheckExact(a[5]) ||
         PyTuple_GET_SIZE(a[5]) != 2) {
@@ -1019,9 +1023,9 @@ py_frame(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
 
     if (parse_args("frame", names, 3, args, nargs, kwnames, a) < 0)
         return NULL;
-    pos = PyNumber_AsSsize_t(a[1], PyExc_OverflowError);
-    max_rows = PyNumber_AsSsize_t(a[2], PyExc_OverflowError);
-    if (PyErr_Occurred())
+    if ((pos = PyNumber_AsSsize_t(a[1], PyExc_OverflowError)) == -1 && PyErr_Occurred())
+        return NULL;
+    if ((max_rows = PyNumber_AsSsize_t(a[2], PyExc_OverflowError)) == -1 && PyErr_Occurred())
         return NULL;
     if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0)
         return NULL;

@@ -176,7 +176,14 @@ class TypeMapper:
                 label for i, label in enumerate(labels) if v >> i & 1
             )  # fmt: skip
         if t == T.JSON:  # MySQL's binary form from the binlog, its text from a snapshot
-            return lambda v: v if isinstance(v, str) else jsonb.to_text(bytes(v))
+            empty = None if nullable else "{}"  # an empty value, as Debezium reads it
+
+            def json_(v: Any) -> Any:
+                if isinstance(v, str):
+                    return v
+                return jsonb.to_text(bytes(v)) if len(v) else empty
+
+            return json_
         if t == T.GEOMETRY:
             return lambda v: {"wkb": bytes(v[4:]), "srid": int.from_bytes(v[:4], "little")}
         if c.charset == BINARY_CHARSET:

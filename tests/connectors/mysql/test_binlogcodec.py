@@ -414,3 +414,20 @@ def test_text_packets_frame_and_encode() -> None:
             codec.text_packed(data[:cut_at])
     with pytest.raises(ValueError):
         codec.text_packed(text_packets([[b"1"]]))  # fewer fields than the codec reads
+
+
+def test_an_enum_index_past_its_labels_is_declined() -> None:
+    """A corrupt ENUM (an index past the labels, or a width no server writes) is declined,
+    never read outside the labels."""
+    from connectors.source.mysql._binlogcodec import RowsCodec
+
+    wrap, src = (b"", b"", b"", b""), (b"{", b"}")
+    for width, value in ((8, b"\x00" * 7 + b"\x80"), (8, b"\xff" * 8), (1, b"\x03")):
+        codec = RowsCodec([(0, "e", encoded.KIND_STR, 0, bytes)], [],
+                          [(encoded.R_ENUM, width, 0, (b"a", b"b"))])  # fmt: skip
+        event = bytes([1, 1, 0]) + value  # 1 column, present; a row: no nulls, the value
+        assert codec.rows(event, 0, len(event), ord("c"), wrap, src, True, False) is None
+    codec = RowsCodec([(0, "e", encoded.KIND_STR, 0, bytes)], [],
+                      [(encoded.R_ENUM, 1, 0, (b"a", b"b"))])  # fmt: skip
+    got = codec.rows(bytes([1, 1, 0, 2]), 0, 4, ord("c"), wrap, src, True, False)
+    assert got is not None and got[1][0].startswith(b'{"before":null,"after":{"e":"b"}')

@@ -1,8 +1,11 @@
 """MySQL's binary JSON (the JSON column type of MySQL 5.7+, as row images carry it) as JSON
 text, the way Debezium's MySQL connector writes it (mysql-binlog-connector-java's
 ``JsonStringFormatter``): compact, object members in their stored order, doubles as Java's
-``Double.toString`` prints them, DECIMAL as its plain digits, dates and times as quoted
-strings, other opaque values as quoted base64. MariaDB's JSON is text and never comes here.
+``Double.toString`` prints them unless that has an exponent (then ``BigDecimal``'s exact plain
+digits), DECIMAL as its plain digits, dates and times as quoted strings with the fraction's
+trailing zeros trimmed, other opaque values as quoted base64, control characters as
+``\\uXXXX`` in upper-case hex. Unlike that library, a negative TIME keeps its value (it
+mangles them). MariaDB's JSON is text and never comes here.
 
 Layout (MySQL's ``json_binary.h``): a value is a type byte then its data. Objects and arrays
 (small: 2-byte counts and offsets; large: 4-byte) hold the element count and their size in
@@ -30,12 +33,16 @@ class JsonbError(ValueError):
     """Bytes that are no MySQL binary JSON (the message says where)."""
 
 
+MAX_DEPTH = 100  # MySQL's own limit on a document's nesting
+
+
 def to_text(data: bytes) -> str:
-    """The JSON text of one binary JSON document (empty: ``null``, as MySQL reads it)."""
+    """The JSON text of one non-empty binary JSON document (the caller decides what an empty
+    value is: Debezium gives null in a nullable column, ``{}`` in a NOT NULL one)."""
     if not data:
-        return "null"
+        raise JsonbError("binary JSON: an empty value")
     out: list[str] = []
-    _value(data[0], memoryview(data), 1, len(data), out)
+    _value(data[0], memoryview(data), 1, len(data), out, 0)
     return "".join(out)
 
 
@@ -61,10 +68,12 @@ def _varlen(data: memoryview, pos: int, end: int) -> tuple[int, int]:
     raise JsonbError("binary JSON: a length of more than 5 bytes")
 
 
-def _value(kind: int, data: memoryview, pos: int, end: int, out: list[str]) -> None:
+def _value(kind: int, data: memoryview, pos: int, end: int, out: list[str], depth: int) -> None:
     """The value of type ``kind`` whose data starts at ``pos`` (before ``end``)."""
     if kind in (SMALL_OBJECT, LARGE_OBJECT, SMALL_ARRAY, LARGE_ARRAY):
-        _container(kind, data, pos, end, out)
+        if depth >= MAX_DEPTH:
+            raise JsonbError(f"binary JSON nested deeper than {MAX_DEPTH}")
+        _container(kind, data, pos, end, out, depth + 1)
     elif kind == LITERAL:
         literal = _unpack("<B", data, pos, end)
         if literal > 2:
@@ -73,7 +82,7 @@ def _value(kind: int, data: memoryview, pos: int, end: int, out: list[str]) -> N
     elif kind in _INTS:
         out.append(str(_unpack(_INTS[kind], data, pos, end)))
     elif kind == DOUBLE:
-        out.append(java_double(struct.unpack("<d", bytes(_slice(data, pos, 8, end)))[0]))
+        out.append(debezium_double(struct.unpack("<d", bytes(_slice(data, pos, 8, end)))[0]))
     elif kind == STRING:
         n, pos = _varlen(data, pos, end)
         out.append(quote(bytes(_slice(data, pos, n, end)).decode("utf-8")))
@@ -94,7 +103,9 @@ def _slice(data: memoryview, pos: int, n: int, end: int) -> memoryview:
     return data[pos : pos + n]
 
 
-def _container(kind: int, data: memoryview, base: int, end: int, out: list[str]) -> None:
+def _container(
+    kind: int, data: memoryview, base: int, end: int, out: list[str], depth: int
+) -> None:
     large = kind in (LARGE_OBJECT, LARGE_ARRAY)
     word = "<I" if large else "<H"
     width = 4 if large else 2
@@ -120,10 +131,12 @@ def _container(kind: int, data: memoryview, base: int, end: int, out: list[str])
         entry = values + i * (1 + width)
         vtype = _unpack("<B", data, entry, stop)
         if vtype == LITERAL or vtype in (INT16, UINT16) or (large and vtype in (INT32, UINT32)):
-            _value(vtype, data, entry + 1, stop, out)  # inlined in the entry
+            _value(vtype, data, entry + 1, stop, out, depth)  # inlined in the entry
         else:
             offset = _unpack(word, data, entry + 1, stop)
-            _value(vtype, data, base + offset, stop, out)
+            if offset >= size:
+                raise JsonbError(f"binary JSON: a value offset {offset} past its container")
+            _value(vtype, data, base + offset, stop, out, depth)
     out.append("}" if is_object else "]")
 
 
@@ -159,8 +172,7 @@ def _datetime(packed: int, date_only: bool) -> str:
     text = f"{'-' if negative else ''}{year:04d}-{month:02d}-{day:02d}"
     if date_only:
         return text
-    text += f" {hour:02d}:{minute:02d}:{second:02d}"
-    return text + (f".{micros:06d}" if micros else "")
+    return text + f" {hour:02d}:{minute:02d}:{second:02d}" + _fraction(micros)
 
 
 def _time(packed: int) -> str:
@@ -170,8 +182,12 @@ def _time(packed: int) -> str:
     micros = packed % (1 << 24)
     hms = packed >> 24
     hour, minute, second = (hms >> 12) % (1 << 10), (hms >> 6) % (1 << 6), hms % (1 << 6)
-    text = f"{'-' if negative else ''}{hour:02d}:{minute:02d}:{second:02d}"
-    return text + (f".{micros:06d}" if micros else "")
+    return f"{'-' if negative else ''}{hour:02d}:{minute:02d}:{second:02d}" + _fraction(micros)
+
+
+def _fraction(micros: int) -> str:
+    """Fractional seconds with the trailing zeros trimmed (none for a whole second)."""
+    return ("." + f"{micros:06d}".rstrip("0")) if micros else ""
 
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
@@ -185,11 +201,20 @@ def quote(s: str) -> str:
         if ch in _ESCAPES:
             out.append(_ESCAPES[ch])
         elif ch < " ":
-            out.append(f"\\u{ord(ch):04x}")
+            out.append(f"\\u{ord(ch):04X}")
         else:
             out.append(ch)
     out.append('"')
     return "".join(out)
+
+
+def debezium_double(x: float) -> str:
+    """A JSON double as the library writes it: ``Double.toString``, or, when that has an
+    exponent, ``new BigDecimal(x).toPlainString()`` (the double's exact decimal value)."""
+    text = java_double(x)
+    if "E" in text:
+        return format(Decimal(x), "f")
+    return text
 
 
 def java_double(x: float) -> str:
