@@ -658,8 +658,8 @@ class ChangeStream:
                 n = len(value_ends) // 8
                 # (bodies compressed too: 119 rather than 163 B a record in the log, for
                 # ~290 k rather than ~380 k events/s)
-                packed = Packed(values, value_ends, keys, key_ends, 0, n, t.wrap, True)
-                out.append(EncodedBatch(t.topic, [], [], self.partition, offset, packed=packed))
+                batch = Packed(values, value_ends, keys, key_ends, 0, n, t.wrap, True)
+                out.append(EncodedBatch(t.topic, [], [], self.partition, offset, packed=batch))
                 self._batched += n - 1
             assert not tombs  # (deletes with tombstones take the lists)
         self.events += events
