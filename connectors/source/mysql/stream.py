@@ -592,6 +592,10 @@ class ChangeStream:
             query=txn.query,
         )  # fmt: skip
         base_offset = self._offset(txn, index, 0)
+        # a delete event's tombstones follow all its deletes (its keys are distinct), as on
+        # the encoded path: a restart inside the transaction, which comes here, must write the
+        # same sequence of records as the run before it
+        tombs: list[SourceRecord] | None = [] if ev.op == "d" else None
         for r, (before_raw, after_raw) in enumerate(ev.rows):
             if skip is not None and (index, r) < skip:
                 self._count(txn, table, ev.op, before_raw, after_raw)
@@ -617,7 +621,9 @@ class ChangeStream:
                 self._emit(txn, table, "d", before, None, source, offset, out)
                 self._emit(txn, table, "c", None, after, source, offset, out)
                 continue
-            self._emit(txn, table, ev.op, before, after, source, offset, out)
+            self._emit(txn, table, ev.op, before, after, source, offset, out, tombs)
+        if tombs:
+            out += tombs
 
     def _encoded(
         self, h: Any, event: memoryview, checksum: bool, txn: _Txn, table: MySqlTable,
@@ -637,12 +643,10 @@ class ChangeStream:
         )  # fmt: skip
         end = len(event) - (4 if checksum else 0)
         args = (event, pos, end, ord(op), t.wrap, src, self.tombstones)
-        # packed: into the log in one C call. Not a delete event with tombstones: packed
-        # buffers hold no null values, and its records must come in the slow path's order
-        # (delete, tombstone, delete, ...), which a restart inside the transaction takes and
-        # whose records the runtime recognizes as already written by their sequence alone
-        packed = op != "d" or not self.tombstones or not table.key_columns
-        got = t.codec.rows(*args, packed)
+        # packed: into the log in one C call (a delete event's tombstones, which packed
+        # buffers cannot hold, right after it: the slow path's order, which a restart inside
+        # the transaction takes, and whose records the runtime recognizes by sequence alone)
+        got = t.codec.rows(*args, True)
         if got is False:  # a key changed: its delete, tombstone and create go in order
             got = t.codec.rows(*args, False)
         if got is None:
@@ -661,7 +665,8 @@ class ChangeStream:
                 batch = Packed(values, value_ends, keys, key_ends, 0, n, t.wrap, True)
                 out.append(EncodedBatch(t.topic, [], [], self.partition, offset, packed=batch))
                 self._batched += n - 1
-            assert not tombs  # (deletes with tombstones take the lists)
+            if tombs:
+                self._add(t.topic, tombs, [None] * len(tombs), offset, out)
         self.events += events
         return True
 
@@ -722,13 +727,18 @@ class ChangeStream:
     def _emit(
         self, txn: _Txn, table: MySqlTable, op: str, before: Any, after: Any,
         source: dict[str, Any], offset: dict[str, Any], out: list[SourceRecord],
+        tombs: list[SourceRecord] | None = None,
     ) -> None:  # fmt: skip
+        """One change's records into ``out``; a delete's tombstone into ``tombs`` if given."""
         key = table.key(after if after is not None else before)
-        out += change_records(
+        records = change_records(
             table.topic, op, before, after, key, source, txn.block(table.topic, self.metadata),
             self.partition, offset, key_schema=table.key_schema,
             value_schema=table.value_schema, tombstones=self.tombstones,
         )  # fmt: skip
+        if tombs is not None and len(records) == 2:
+            tombs.append(records.pop())
+        out += records
         self.events += 1
 
     def close(self) -> None:
