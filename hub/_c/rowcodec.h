@@ -610,24 +610,15 @@ datetime_shape(const uint8_t *p)
            all_digits(p + 14, 2) && p[16] == ':' && all_digits(p + 17, 2);
 }
 
-/* timestamptz printed in UTC: 'YYYY-MM-DD HH:MM:SS[.f{1,6}]+00' reshuffled, as
-   _timestamptz_value's first branch (no range checks there either) */
+/* A ZonedTimestamp string from a checked 'YYYY-MM-DD HH:MM:SS' at p and its nf fraction
+   digits at p + 20: the fraction padded or cut to width digits (1-9), or without its trailing
+   zeros (width <= 0). */
 static int
-fast_timestamptz(obuf *b, const uint8_t *p, Py_ssize_t n, long width)
+put_zoned(obuf *b, const uint8_t *p, Py_ssize_t nf, long width)
 {
-    Py_ssize_t nf = 0;
     char *o;
     int k;
 
-    if (n < 22 || n > 29 || !datetime_shape(p))
-        return 0;
-    if (p[n - 3] != '+' || p[n - 2] != '0' || p[n - 1] != '0')
-        return 0;
-    if (n > 22) {
-        nf = n - 23;
-        if (p[19] != '.' || nf < 1 || !all_digits(p + 20, nf))
-            return 0;
-    }
     if (obuf_reserve(b, 32) < 0)
         return -1;
     o = b->p + b->len;
@@ -654,6 +645,25 @@ fast_timestamptz(obuf *b, const uint8_t *p, Py_ssize_t n, long width)
     *o++ = '"';
     b->len = o - b->p;
     return 1;
+}
+
+/* timestamptz printed in UTC: 'YYYY-MM-DD HH:MM:SS[.f{1,6}]+00' reshuffled, as
+   _timestamptz_value's first branch (no range checks there either) */
+static int
+fast_timestamptz(obuf *b, const uint8_t *p, Py_ssize_t n, long width)
+{
+    Py_ssize_t nf = 0;
+
+    if (n < 22 || n > 29 || !datetime_shape(p))
+        return 0;
+    if (p[n - 3] != '+' || p[n - 2] != '0' || p[n - 1] != '0')
+        return 0;
+    if (n > 22) {
+        nf = n - 23;
+        if (p[19] != '.' || nf < 1 || !all_digits(p + 20, nf))
+            return 0;
+    }
+    return put_zoned(b, p, nf, width);
 }
 
 static inline int
@@ -743,8 +753,7 @@ static int
 fast_zoned(obuf *b, const uint8_t *p, Py_ssize_t n, long width)
 {
     Py_ssize_t nf = 0;
-    char *o;
-    int k, ok;
+    int ok;
 
     if (n < 19 || n > 26 || !datetime_shape(p))
         return 0;
@@ -756,32 +765,7 @@ fast_zoned(obuf *b, const uint8_t *p, Py_ssize_t n, long width)
     civil_days(p, &ok);
     if (!ok || num2(p + 11) > 23 || num2(p + 14) > 59 || num2(p + 17) > 59)
         return 0;
-    if (obuf_reserve(b, 32) < 0)
-        return -1;
-    o = b->p + b->len;
-    *o++ = '"';
-    memcpy(o, p, 10);
-    o[10] = 'T';
-    memcpy(o + 11, p + 11, 8);
-    o += 19;
-    if (width > 0 && width <= 9) {
-        *o++ = '.';
-        for (k = 0; k < width; k++)
-            *o++ = k < nf ? (char)p[20 + k] : '0';
-    }
-    else {
-        while (nf > 0 && p[20 + nf - 1] == '0')
-            nf--;
-        if (nf) {
-            *o++ = '.';
-            memcpy(o, p + 20, nf);
-            o += nf;
-        }
-    }
-    *o++ = 'Z';
-    *o++ = '"';
-    b->len = o - b->p;
-    return 1;
+    return put_zoned(b, p, nf, width);
 }
 
 /* a time of day or duration '[-]H+:MM:SS[.f{1,6}]' (MySQL's TIME, -838:59:59 to 838:59:59)
@@ -1178,6 +1162,150 @@ import_attr(const char *module, const char *name)
     a = PyObject_GetAttrString(m, name);
     Py_DECREF(m);
     return a;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* packed rows: a bulk read's rows encoded into shared buffers                                */
+
+static PyObject *
+span_object(span *s)
+{
+    if (s->kind == V_NULL)
+        Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize((const char *)s->p, s->n);
+}
+
+/* The state of one bulk call (copy_packed, text_packed): the rows' structs and keys in shared
+   buffers with their ends (native int64s), each row's end in the input, the declined rows as
+   (row, [values]). A codec without Python kinds runs with the GIL released (g). */
+typedef struct {
+    RowCodec *rc;
+    obuf vals, keys, vends, kends, ends;
+    PyObject *declined;
+    Py_ssize_t marks_stack[2 * STACK_MARKS], *marks;
+    gil_t g;
+    int release;
+    Py_ssize_t row;
+} packer_t;
+
+/* Before any row, with the GIL: 0, or -1 with an exception set (packer_finish still frees). */
+static int
+packer_init(packer_t *pk, RowCodec *rc, Py_ssize_t hint)
+{
+    Py_ssize_t i;
+
+    pk->rc = rc;
+    pk->row = 0;
+    pk->g.ts = NULL;
+    pk->g.oom = 0;
+    obuf_init(&pk->vals);
+    obuf_init(&pk->keys);
+    obuf_init(&pk->vends);
+    obuf_init(&pk->kends);
+    obuf_init(&pk->ends);
+    pk->declined = NULL;
+    pk->marks = pk->marks_stack;
+    pk->release = 0;
+    if (!(pk->marks = marks_for(rc, pk->marks_stack)) && rc->nkey)
+        return -1;
+    if (!(pk->declined = PyList_New(0)))
+        return -1;
+    /* room for a typical chunk up front: fewer regrowths of big buffers */
+    if (obuf_reserve(&pk->vals, hint * 2 + 64) < 0)
+        return -1;
+    /* a table of fast kinds only encodes without the GIL (a reader thread and the log's
+       writer go on meanwhile); a field's text the fast form does not cover still takes it
+       back for its converter. With Python kinds, every row would: keep it. */
+    pk->release = 1;
+    for (i = 0; i < rc->nfields; i++)
+        if (rc->f[i].kind == KIND_PY)
+            pk->release = 0;
+    if (pk->release) {
+        pk->vals.gil = pk->keys.gil = pk->vends.gil = pk->kends.gil = pk->ends.gil = &pk->g;
+        pk->g.ts = PyEval_SaveThread();
+    }
+    return 0;
+}
+
+/* One row of nf values that ends at input position end: 0, or -1 (an exception to raise once
+   the GIL is back, see packer_finish). */
+static int
+packer_row(packer_t *pk, span *spans, Py_ssize_t nf, Py_ssize_t end)
+{
+    RowCodec *rc = pk->rc;
+    Py_ssize_t start = pk->vals.len, i;
+    int r = encode_struct(rc, &pk->vals, spans, nf, pk->marks);
+
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        /* declined: (row, its values) for the caller; no bytes here */
+        PyObject *v, *item;
+        int ok = 0;
+        pk->vals.len = start;
+        gil_take(&pk->g);
+        if ((v = PyList_New(nf))) {
+            ok = 1;
+            for (i = 0; i < nf && ok; i++) {
+                PyObject *o = span_object(&spans[i]);
+                if (!o)
+                    ok = 0;
+                else
+                    PyList_SET_ITEM(v, i, o);
+            }
+            item = ok ? Py_BuildValue("(nO)", pk->row, v) : NULL;
+            Py_DECREF(v);
+            ok = item && PyList_Append(pk->declined, item) == 0;
+            Py_XDECREF(item);
+        }
+        if (!ok)
+            return -1;
+        if (pk->release)
+            pk->g.ts = PyEval_SaveThread();
+    }
+    else if (rc->nkey) {
+        Py_ssize_t kl = key_size(rc, pk->marks);
+        if (obuf_reserve(&pk->keys, kl) < 0)
+            return -1;
+        key_write(rc, pk->vals.p, pk->marks, pk->keys.p + pk->keys.len);
+        pk->keys.len += kl;
+    }
+    if (put_end(&pk->vends, pk->vals.len) < 0 ||
+        (rc->nkey && put_end(&pk->kends, pk->keys.len) < 0) || put_end(&pk->ends, end) < 0)
+        return -1;
+    pk->row++;
+    return 0;
+}
+
+/* The GIL back, the buffers freed: (values, value ends, keys or None, key ends or None, row
+   ends, declined), or NULL with the exception (failed: a packer_init/packer_row error). */
+static PyObject *
+packer_finish(packer_t *pk, int failed)
+{
+    PyObject *result = NULL;
+
+    gil_take(&pk->g);
+    if (failed) {
+        if (pk->g.oom || !PyErr_Occurred())
+            PyErr_NoMemory();
+    }
+    else if (pk->rc->nkey)
+        result = Py_BuildValue("(y#y#y#y#y#O)", pk->vals.p, pk->vals.len, pk->vends.p,
+                               pk->vends.len, pk->keys.p, pk->keys.len, pk->kends.p,
+                               pk->kends.len, pk->ends.p, pk->ends.len, pk->declined);
+    else
+        result = Py_BuildValue("(y#y#OOy#O)", pk->vals.p, pk->vals.len, pk->vends.p,
+                               pk->vends.len, Py_None, Py_None, pk->ends.p, pk->ends.len,
+                               pk->declined);
+    if (pk->marks && pk->marks != pk->marks_stack)
+        PyMem_Free(pk->marks);
+    Py_XDECREF(pk->declined);
+    obuf_free(&pk->vals);
+    obuf_free(&pk->keys);
+    obuf_free(&pk->vends);
+    obuf_free(&pk->kends);
+    obuf_free(&pk->ends);
+    return result;
 }
 
 /* The module-level objects the core calls, and the escape table: 0, or -1 with an exception

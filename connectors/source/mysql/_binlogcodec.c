@@ -1100,155 +1100,63 @@ text_spans(const uint8_t *p, Py_ssize_t n, span *spans, Py_ssize_t max)
 }
 
 static PyObject *
-span_bytes(span *s)
-{
-    if (s->kind == V_NULL)
-        Py_RETURN_NONE;
-    return PyBytes_FromStringAndSize((const char *)s->p, s->n);
-}
-
-/* .text_packed(data): the row packets in data (whole ones, no end-of-rows packet) encoded as
-   the fields say into shared buffers, as rowcodec's copy_packed does for COPY text:
-   (structs, ends, keys or None, key ends or None, packet ends, declined). */
-static PyObject *
 RowsCodec_text_packed(RowsCodec *self, PyObject *const *args, Py_ssize_t nargs,
                       PyObject *kwnames)
 {
     static const char *const names[] = {"data"};
     RowCodec *rc = &self->rc;
-    PyObject *a[1], *declined = NULL, *result = NULL;
-    Py_ssize_t marks_stack[2 * STACK_MARKS], *marks = NULL, i, row = 0, pos = 0;
+    PyObject *a[1], *result;
+    Py_ssize_t pos = 0;
     Py_ssize_t nmax = self->ncols > rc->max_column + 1 ? self->ncols : rc->max_column + 1;
     Py_buffer view;
     const uint8_t *data;
-    span *spans = NULL;
-    obuf vals, keys, vends, kends, pends;
-    gil_t g = {NULL, 0};
-    int release = 1, failed = 0;
+    span *spans;
+    packer_t pk;
+    int failed = 0;
 
     if (parse_args("text_packed", names, 1, args, nargs, kwnames, a) < 0)
         return NULL;
     if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    obuf_init(&vals);
-    obuf_init(&keys);
-    obuf_init(&vends);
-    obuf_init(&kends);
-    obuf_init(&pends);
     data = (const uint8_t *)view.buf;
     if (!(spans = PyMem_RawMalloc(sizeof(span) * (nmax ? nmax : 1)))) {
         PyErr_NoMemory();
-        goto out;
+        failed = 1;
     }
-    if (!(marks = marks_for(rc, marks_stack)) && rc->nkey)
-        goto out;
-    if (!(declined = PyList_New(0)))
-        goto out;
-    if (obuf_reserve(&vals, view.len * 2 + 64) < 0)
-        goto out;
-    for (i = 0; i < rc->nfields; i++)
-        if (rc->f[i].kind == KIND_PY)
-            release = 0;
-    if (release) {
-        vals.gil = keys.gil = vends.gil = kends.gil = pends.gil = &g;
-        g.ts = PyEval_SaveThread();
-    }
-    while (pos < view.len) {
-        Py_ssize_t next, size, nf, start = vals.len;
+    if (packer_init(&pk, rc, view.len) < 0)
+        failed = 1;
+    while (!failed && pos < view.len) {
+        Py_ssize_t next, size, nf;
         const uint8_t *payload;
         uint8_t *owned = NULL;
-        int r;
 
         if (!next_packet(data, pos, view.len, &next, &size)) {
-            gil_take(&g);
+            gil_take(&pk.g);
             PyErr_SetString(PyExc_ValueError, "text_packed(): a truncated row packet");
-            goto fail;
+            failed = 1;
+            break;
         }
         if (!(payload = payload_of(data, pos, size, &owned))) {
-            no_memory(&g);
-            goto fail;
+            no_memory(&pk.g);
+            failed = 1;
+            break;
         }
         pos = next;
         nf = text_spans(payload, size, spans, nmax);
         if (nf < 0 || nf <= rc->max_column) {
             PyMem_RawFree(owned);
-            gil_take(&g);
+            gil_take(&pk.g);
             PyErr_Format(PyExc_ValueError, "text_packed(): a malformed row packet (row %zd)",
-                         row);
-            goto fail;
+                         pk.row);
+            failed = 1;
+            break;
         }
-        r = encode_struct(rc, &vals, spans, nf, marks);
-        if (r < 0) {
-            PyMem_RawFree(owned);
-            goto fail;
-        }
-        if (r == 0) {
-            /* declined: (row, its values) for the caller; no bytes here */
-            PyObject *v, *item;
-            int ok = 0;
-            vals.len = start;
-            gil_take(&g);
-            if ((v = PyList_New(nf))) {
-                ok = 1;
-                for (i = 0; i < nf && ok; i++) {
-                    PyObject *o = span_bytes(&spans[i]);
-                    if (!o)
-                        ok = 0;
-                    else
-                        PyList_SET_ITEM(v, i, o);
-                }
-                item = ok ? Py_BuildValue("(nO)", row, v) : NULL;
-                Py_DECREF(v);
-                ok = item && PyList_Append(declined, item) == 0;
-                Py_XDECREF(item);
-            }
-            PyMem_RawFree(owned);
-            if (!ok)
-                goto fail;
-            if (release)
-                g.ts = PyEval_SaveThread();
-        }
-        else {
-            PyMem_RawFree(owned);
-            if (rc->nkey) {
-                Py_ssize_t kl = key_size(rc, marks);
-                if (obuf_reserve(&keys, kl) < 0)
-                    goto fail;
-                key_write(rc, vals.p, marks, keys.p + keys.len);
-                keys.len += kl;
-            }
-        }
-        if (put_end(&vends, vals.len) < 0 || (rc->nkey && put_end(&kends, keys.len) < 0) ||
-            put_end(&pends, pos) < 0)
-            goto fail;
-        row++;
+        if (packer_row(&pk, spans, nf, pos) < 0)
+            failed = 1;
+        PyMem_RawFree(owned);
     }
-    goto done;
-fail:
-    failed = 1;
-done:
-    gil_take(&g);
-    if (failed) {
-        if (g.oom || !PyErr_Occurred())
-            PyErr_NoMemory();
-        goto out;
-    }
-    if (rc->nkey)
-        result = Py_BuildValue("(y#y#y#y#y#O)", vals.p, vals.len, vends.p, vends.len, keys.p,
-                               keys.len, kends.p, kends.len, pends.p, pends.len, declined);
-    else
-        result = Py_BuildValue("(y#y#OOy#O)", vals.p, vals.len, vends.p, vends.len, Py_None,
-                               Py_None, pends.p, pends.len, declined);
-out:
-    if (marks != marks_stack)
-        PyMem_Free(marks);
-    Py_XDECREF(declined);
+    result = packer_finish(&pk, failed);
     PyMem_RawFree(spans);
-    obuf_free(&vals);
-    obuf_free(&keys);
-    obuf_free(&vends);
-    obuf_free(&kends);
-    obuf_free(&pends);
     PyBuffer_Release(&view);
     return result;
 }

@@ -510,14 +510,6 @@ split_line(const uint8_t *line, const uint8_t *eol, uint8_t *sp, span **spans, P
     return nf;
 }
 
-static PyObject *
-span_object(span *s)
-{
-    if (s->kind == V_NULL)
-        Py_RETURN_NONE;
-    return PyBytes_FromStringAndSize((const char *)s->p, s->n);
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* .copy_packed(data): a COPY chunk's rows into shared buffers                                */
 
@@ -526,128 +518,46 @@ static PyObject *
 RowCodec_copy_packed(RowCodec *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"data"};
-    PyObject *a[1], *declined = NULL, *result = NULL;
-    Py_ssize_t marks_stack[2 * STACK_MARKS], *marks = NULL, cap = 0, i, row = 0;
+    PyObject *a[1], *result;
+    Py_ssize_t cap = 0;
     Py_buffer view;
     const uint8_t *data, *end, *line;
-    uint8_t *scratch = NULL;
+    uint8_t *scratch;
     span *spans = NULL;
-    obuf vals, keys, vends, kends, lends;
-    gil_t g = {NULL, 0};
-    int release = 1, failed = 0;
+    packer_t pk;
+    int failed = 0;
 
     if (parse_args("copy_packed", names, 1, args, nargs, kwnames, a) < 0)
         return NULL;
     if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    obuf_init(&vals);
-    obuf_init(&keys);
-    obuf_init(&vends);
-    obuf_init(&kends);
-    obuf_init(&lends);
     data = (const uint8_t *)view.buf;
     end = data + view.len;
-    if (!(scratch = PyMem_Malloc(view.len ? view.len : 1))) {
+    if (!(scratch = PyMem_RawMalloc(view.len ? view.len : 1))) {
         PyErr_NoMemory();
-        goto out;
+        failed = 1;
     }
-    if (!(marks = marks_for(self, marks_stack)) && self->nkey)
-        goto out;
-    if (!(declined = PyList_New(0)))
-        goto out;
-    /* room for a typical chunk up front: fewer regrowths of big buffers */
-    if (obuf_reserve(&vals, view.len * 2 + 64) < 0)
-        goto out;
-    /* a table of fast kinds only encodes without the GIL (the reader thread and the log's
-       writer go on meanwhile); a field's text the fast form does not cover still takes it
-       back for its converter. With Python kinds, every row would: keep it. */
-    for (i = 0; i < self->nfields; i++)
-        if (self->f[i].kind == KIND_PY)
-            release = 0;
-    if (release) {
-        vals.gil = keys.gil = vends.gil = kends.gil = lends.gil = &g;
-        g.ts = PyEval_SaveThread();
-    }
+    if (packer_init(&pk, self, view.len) < 0)
+        failed = 1;
     line = data;
-    while (line < end) {
+    while (!failed && line < end) {
         const uint8_t *eol = memchr(line, '\n', end - line);
-        Py_ssize_t nf, start = vals.len;
-        int r;
+        Py_ssize_t nf;
 
         if (!eol)
             eol = end; /* eol == line: a row of one empty field */
         if ((nf = split_line(line, eol, scratch + (line - data), &spans, &cap)) < 0) {
-            no_memory(&g);
-            goto fail;
+            no_memory(&pk.g);
+            failed = 1;
+            break;
         }
         line = eol + 1;
-        r = encode_struct(self, &vals, spans, nf, marks);
-        if (r < 0)
-            goto fail;
-        if (r == 0) {
-            /* declined: (row, its values) for the caller; no bytes here */
-            PyObject *v, *item;
-            int ok = 0;
-            vals.len = start;
-            gil_take(&g);
-            if ((v = PyList_New(nf))) {
-                ok = 1;
-                for (i = 0; i < nf && ok; i++) {
-                    PyObject *o = span_object(&spans[i]);
-                    if (!o)
-                        ok = 0;
-                    else
-                        PyList_SET_ITEM(v, i, o);
-                }
-                item = ok ? Py_BuildValue("(nO)", row, v) : NULL;
-                Py_DECREF(v);
-                ok = item && PyList_Append(declined, item) == 0;
-                Py_XDECREF(item);
-            }
-            if (!ok)
-                goto fail;
-            if (release)
-                g.ts = PyEval_SaveThread();
-        }
-        else if (self->nkey) {
-            Py_ssize_t kl = key_size(self, marks);
-            if (obuf_reserve(&keys, kl) < 0)
-                goto fail;
-            key_write(self, vals.p, marks, keys.p + keys.len);
-            keys.len += kl;
-        }
-        if (put_end(&vends, vals.len) < 0 || (self->nkey && put_end(&kends, keys.len) < 0) ||
-            put_end(&lends, line > end ? view.len : line - data) < 0)
-            goto fail;
-        row++;
+        if (packer_row(&pk, spans, nf, line > end ? view.len : line - data) < 0)
+            failed = 1;
     }
-    goto done;
-fail:
-    failed = 1;
-done:
-    gil_take(&g);
-    if (failed) {
-        if (g.oom || !PyErr_Occurred())
-            PyErr_NoMemory();
-        goto out;
-    }
-    if (self->nkey)
-        result = Py_BuildValue("(y#y#y#y#y#O)", vals.p, vals.len, vends.p, vends.len, keys.p,
-                               keys.len, kends.p, kends.len, lends.p, lends.len, declined);
-    else
-        result = Py_BuildValue("(y#y#OOy#O)", vals.p, vals.len, vends.p, vends.len, Py_None,
-                               Py_None, lends.p, lends.len, declined);
-out:
-    if (marks != marks_stack)
-        PyMem_Free(marks);
-    Py_XDECREF(declined);
-    PyMem_Free(scratch);
+    result = packer_finish(&pk, failed);
+    PyMem_RawFree(scratch);
     PyMem_RawFree(spans);
-    obuf_free(&vals);
-    obuf_free(&keys);
-    obuf_free(&vends);
-    obuf_free(&kends);
-    obuf_free(&lends);
     PyBuffer_Release(&view);
     return result;
 }
