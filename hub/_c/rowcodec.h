@@ -1345,6 +1345,28 @@ rowcodec_core_init(const char *toast_module, const char *toast_name)
     return 0;
 }
 
+/* A codec module: the core initialized, its type ready and added under name. */
+static PyObject *
+rowcodec_module(struct PyModuleDef *def, PyTypeObject *type, const char *name,
+                const char *toast_module, const char *toast_name)
+{
+    PyObject *m;
+
+    if (rowcodec_core_init(toast_module, toast_name) < 0)
+        return NULL;
+    if (PyType_Ready(type) < 0)
+        return NULL;
+    if (!(m = PyModule_Create(def)))
+        return NULL;
+    Py_INCREF(type);
+    if (PyModule_AddObject(m, name, (PyObject *)type) < 0) {
+        Py_DECREF(type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
+
 #pragma GCC diagnostic pop
 
 #endif /* HUB_ROWCODEC_H */

@@ -1218,20 +1218,5 @@ static struct PyModuleDef binlogcodec_module = {
 PyMODINIT_FUNC
 PyInit__binlogcodec(void)
 {
-    PyObject *m;
-
-    if (rowcodec_core_init(NULL, NULL) < 0)
-        return NULL;
-    if (PyType_Ready(&RowsCodecType) < 0)
-        return NULL;
-    m = PyModule_Create(&binlogcodec_module);
-    if (!m)
-        return NULL;
-    Py_INCREF(&RowsCodecType);
-    if (PyModule_AddObject(m, "RowsCodec", (PyObject *)&RowsCodecType) < 0) {
-        Py_DECREF(&RowsCodecType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
+    return rowcodec_module(&binlogcodec_module, &RowsCodecType, "RowsCodec", NULL, NULL);
 }

@@ -23,6 +23,7 @@ from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
+from connectors.source.cdc.runs import read_runs
 from connectors.source.cdc.snapshotters import SnapshotMarkers, WhenNeeded, snapshotter
 from connectors.source.cdc.topics import check_unique
 from connectors.source.mysql.config import MySqlSourceConfig
@@ -326,25 +327,20 @@ class MySqlSourceTask(SourceTask):
         head, tail = snap.read_wrap(self._source(schema, "true"), ts_ns)
         packed = Packed(values, value_ends, keys, key_ends, start, start,
                         (head, tail, snap.wrap[2], snap.wrap[3]))  # fmt: skip
-        n = len(rows)
-        # the only rows that may not be plain "true" reads: a table's first and last, the
-        # snapshot's first (the first this task emits) and last, and declined ones
-        candidates = {0, n - 1, start} | self._declined.keys()
-        run = start
-        for i in sorted(c for c in candidates if start <= c < end):
-            marker = self._markers.marker(
-                i, n, chunk.first_in_table, chunk.last_in_table, chunk.final
-            )
-            if marker == "true" and i not in self._declined:
-                continue
-            if run < i:
+        for a, b, marker in read_runs(
+            start, end, len(rows), self._declined.keys(),
+            lambda i: self._markers.marker(
+                i, len(rows), chunk.first_in_table, chunk.last_in_table, chunk.final
+            ),
+        ):  # fmt: skip
+            if marker is None:  # a run of plain reads
                 out.append(EncodedBatch(schema.topic, [], [], self.partition,
-                                        self._run_offset(chunk, i - 1),
-                                        packed=packed.slice(run, i)))  # fmt: skip
-            run = i + 1
-            offset = self._run_offset(chunk, i, marker)
-            if i in self._declined:  # a value the converters write: the values path
-                row = schema.row(rows[i])
+                                        self._run_offset(chunk, b - 1),
+                                        packed=packed.slice(a, b)))  # fmt: skip
+                continue
+            offset = self._run_offset(chunk, a, marker)
+            if a in self._declined:  # a value the converters write: the values path
+                row = schema.row(rows[a])
                 out.append(SourceRecord(
                     schema.topic, envelope("r", None, row, self._source(schema, marker)),
                     schema.key(row), self.partition, offset, key_schema=schema.key_schema,
@@ -352,14 +348,10 @@ class MySqlSourceTask(SourceTask):
                 ))  # fmt: skip
                 continue
             h, tl = snap.read_wrap(self._source(schema, marker), ts_ns)
-            one = packed.slice(i, i + 1, (h, tl, snap.wrap[2], snap.wrap[3]))
+            one = packed.slice(a, b, (h, tl, snap.wrap[2], snap.wrap[3]))
             out.append(SourceRecord(
-                schema.topic, one.value(i), one.key(i), self.partition, offset, encoded=True
+                schema.topic, one.value(a), one.key(a), self.partition, offset, encoded=True
             ))  # fmt: skip
-        if run < end:
-            out.append(EncodedBatch(schema.topic, [], [], self.partition,
-                                    self._run_offset(chunk, end - 1),
-                                    packed=packed.slice(run, end)))  # fmt: skip
 
     def _finish_snapshot(self, out: list[SourceRecord]) -> None:
         log.info("snapshot done: %d rows from %d table(s)", sum(self._rows_done.values()),

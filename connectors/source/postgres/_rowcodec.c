@@ -803,7 +803,7 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef rowcodec_module = {
+static struct PyModuleDef rowcodec_module_def = {
     PyModuleDef_HEAD_INIT,
     "connectors.source.postgres._rowcodec",
     "C implementation of connectors.source.postgres.rowcodec.PyRowCodec.",
@@ -819,20 +819,6 @@ static struct PyModuleDef rowcodec_module = {
 PyMODINIT_FUNC
 PyInit__rowcodec(void)
 {
-    PyObject *m;
-
-    if (rowcodec_core_init("connectors.source.postgres.protocol.pgoutput", "UNCHANGED_TOAST") < 0)
-        return NULL;
-    if (PyType_Ready(&RowCodecType) < 0)
-        return NULL;
-    m = PyModule_Create(&rowcodec_module);
-    if (!m)
-        return NULL;
-    Py_INCREF(&RowCodecType);
-    if (PyModule_AddObject(m, "RowCodec", (PyObject *)&RowCodecType) < 0) {
-        Py_DECREF(&RowCodecType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
+    return rowcodec_module(&rowcodec_module_def, &RowCodecType, "RowCodec",
+                           "connectors.source.postgres.protocol.pgoutput", "UNCHANGED_TOAST");
 }

@@ -25,6 +25,7 @@ from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
+from connectors.source.cdc.runs import read_runs
 from connectors.source.cdc.snapshotters import SnapshotMarkers, WhenNeeded, snapshotter
 from connectors.source.cdc.topics import check_unique
 from connectors.source.postgres import catalog, replication
@@ -402,34 +403,24 @@ class PostgresSourceTask(SourceTask):
         head, tail = self.encoder.snapshot_wrap(table, ts_us=ts_us, lsn=lsn, ts_ns=ts_ns)
         rows = Packed(values, value_ends, keys, key_ends, start, start,
                       (head, tail, table.key_head, table.key_tail))  # fmt: skip
-        # the only rows that may not be plain "true" reads: a table's first and last, the
-        # snapshot's first (the first this task emits) and last, and declined ones
-        candidates = {0, len(chunk) - 1, start} | self._declined.keys()
-        run = start
-        for i in sorted(c for c in candidates if start <= c < end):
-            marker = self._marker(chunk, i)
-            if marker == "true" and i not in self._declined:
-                continue
-            if run < i:
+        for a, b, marker in read_runs(start, end, len(chunk), self._declined.keys(),
+                                      lambda i: self._marker(chunk, i)):  # fmt: skip
+            if marker is None:  # a run of plain reads
                 out.append(EncodedBatch(schema.topic, [], [], self.partition,
-                                        self._row_offset(chunk, i - 1),
-                                        packed=rows.slice(run, i)))  # fmt: skip
-            run = i + 1
-            offset = self._row_offset(chunk, i, marker)
-            if i in self._declined:
-                self._value_record(schema, self._declined[i], marker, offset, out)
+                                        self._row_offset(chunk, b - 1),
+                                        packed=rows.slice(a, b)))  # fmt: skip
+                continue
+            offset = self._row_offset(chunk, a, marker)
+            if a in self._declined:
+                self._value_record(schema, self._declined[a], marker, offset, out)
                 continue
             h, t = self.encoder.snapshot_wrap(
                 table, ts_us=ts_us, lsn=lsn, ts_ns=ts_ns, marker=marker
             )
-            one = rows.slice(i, i + 1, (h, t, table.key_head, table.key_tail))
+            one = rows.slice(a, b, (h, t, table.key_head, table.key_tail))
             out.append(SourceRecord(
-                schema.topic, one.value(i), one.key(i), self.partition, offset, encoded=True
+                schema.topic, one.value(a), one.key(a), self.partition, offset, encoded=True
             ))  # fmt: skip
-        if run < end:
-            out.append(EncodedBatch(schema.topic, [], [], self.partition,
-                                    self._row_offset(chunk, end - 1),
-                                    packed=rows.slice(run, end)))  # fmt: skip
 
     def _value_record(
         self, schema: TableSchema, values: list[bytes | None], marker: str,
