@@ -26,7 +26,14 @@ import orjson
 
 from connectors.source.cdc.envelope import VERSION
 from connectors.source.mysql import textrows
-from connectors.source.mysql.protocol.values import BLOBS, Column, T, _encoding
+from connectors.source.mysql.protocol.values import (
+    BLOBS,
+    Column,
+    T,
+    _encoding,
+    bit_bytes,
+    string_max_len,
+)
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.types import BINARY_CHARSET, TypeMapper
 
@@ -91,7 +98,7 @@ def render(c: Column) -> Column4:
         labels = tuple(label.encode() for label in c.labels)
         return (R_ENUM if real == T.ENUM else R_SET), meta & 0xFF, 0, labels
     if t == T.STRING:
-        max_len = (((meta >> 4) & 0x300) ^ 0x300) + (meta & 0xFF)
+        max_len = string_max_len(meta)
         width = 1 if max_len < 256 else 2
         if c.charset == BINARY_CHARSET:
             return R_BINARY, width, max_len, None  # BINARY(n): the binlog drops its padding
@@ -99,7 +106,7 @@ def render(c: Column) -> Column4:
     if t in BLOBS or t in (T.JSON, T.GEOMETRY):
         return (R_STR, meta, 0, None) if 1 <= meta <= 4 else (R_UNSUPPORTED, 0, 0, None)
     if t == T.BIT:
-        return R_FIXED, (meta & 0xFF) + (1 if meta >> 8 else 0), 0, None
+        return R_FIXED, bit_bytes(meta), 0, None
     return R_UNSUPPORTED, 0, 0, None  # pre-5.6 TIME/DATETIME/TIMESTAMP, anything new
 
 

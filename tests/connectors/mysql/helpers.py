@@ -90,3 +90,28 @@ def restart_after_every_poll(
         if done(seen):
             return seen
     raise AssertionError(f"not done after {rounds} restarts: {seen[-3:]}")
+
+
+_DIG2BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)
+
+
+def decimal_bytes(unscaled: int, precision: int, scale: int) -> bytes:
+    """NEWDECIMAL's binary form of ``unscaled`` * 10**-scale (values._decimal's inverse)."""
+    sign = unscaled < 0
+    text = str(abs(unscaled)).rjust(precision, "0")
+    ip, fp = text[: precision - scale], text[precision - scale :]
+    int_full, int_rest = divmod(precision - scale, 9)
+    frac_full, frac_rest = divmod(scale, 9)
+    out = bytearray()
+    if int_rest:
+        out += int(ip[:int_rest]).to_bytes(_DIG2BYTES[int_rest], "big")
+    for g in range(int_full):
+        out += int(ip[int_rest + 9 * g : int_rest + 9 * g + 9]).to_bytes(4, "big")
+    for g in range(frac_full):
+        out += int(fp[9 * g : 9 * g + 9]).to_bytes(4, "big")
+    if frac_rest:
+        out += int(fp[9 * frac_full :]).to_bytes(_DIG2BYTES[frac_rest], "big")
+    out[0] ^= 0x80
+    if sign:
+        out = bytearray(b ^ 0xFF for b in out)
+    return bytes(out)

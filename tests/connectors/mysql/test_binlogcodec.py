@@ -23,6 +23,7 @@ from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.types import TypeMapper
 from hub.log.packed import Packed
 from hub.runtime.converters import JsonConverter
+from tests.connectors.mysql.helpers import decimal_bytes
 
 if os.environ.get("HUB_REQUIRE_SPEEDUPS") == "1":  # CI: a missing C build fails here
     from connectors.source.mysql._binlogcodec import RowsCodec  # type: ignore[import-not-found]  # noqa: F401
@@ -30,30 +31,7 @@ else:
     pytest.importorskip("connectors.source.mysql._binlogcodec", reason="no C compiler at build")
 
 UTF8, LATIN1, BINARY = 45, 8, 63
-_DIG2BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)
 _TS = re.compile(rb'("op":"[crud]"),"ts_ms":\d+,"ts_us":\d+,"ts_ns":\d+')
-
-
-def decimal_bytes(unscaled: int, precision: int, scale: int) -> bytes:
-    """NEWDECIMAL's binary form of ``unscaled`` * 10**-scale (values._decimal's inverse)."""
-    sign = unscaled < 0
-    text = str(abs(unscaled)).rjust(precision, "0")
-    ip, fp = text[: precision - scale], text[precision - scale :]
-    int_full, int_rest = divmod(precision - scale, 9)
-    frac_full, frac_rest = divmod(scale, 9)
-    out = bytearray()
-    if int_rest:
-        out += int(ip[:int_rest]).to_bytes(_DIG2BYTES[int_rest], "big")
-    for g in range(int_full):
-        out += int(ip[int_rest + 9 * g : int_rest + 9 * g + 9]).to_bytes(4, "big")
-    for g in range(frac_full):
-        out += int(fp[9 * g : 9 * g + 9]).to_bytes(4, "big")
-    if frac_rest:
-        out += int(fp[9 * frac_full :]).to_bytes(_DIG2BYTES[frac_rest], "big")
-    out[0] ^= 0x80
-    if sign:
-        out = bytearray(b ^ 0xFF for b in out)
-    return bytes(out)
 
 
 def frac_bytes(micros: int, fsp: int) -> bytes:

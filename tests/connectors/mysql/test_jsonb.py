@@ -17,6 +17,7 @@ import pytest
 from connectors.source.mysql.protocol import jsonb
 from connectors.source.mysql.protocol.values import Column, T
 from connectors.source.mysql.types import TypeMapper
+from tests.connectors.mysql.helpers import decimal_bytes
 
 
 def _varlen(n: int) -> bytes:
@@ -124,8 +125,6 @@ def _opaque(field: int, raw: bytes) -> bytes:
 
 
 def test_opaque_decimal_and_temporal_values() -> None:
-    from tests.connectors.mysql.test_binlogcodec import decimal_bytes
-
     dec = bytes([10, 2]) + decimal_bytes(-12345, 10, 2)
     assert jsonb.to_text(_opaque(T.NEWDECIMAL, dec)) == "-123.45"
     ymdhms = ((2024 * 13 + 2) << 5 | 29) << 17 | (13 << 12 | 5 << 6 | 9)

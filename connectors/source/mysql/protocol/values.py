@@ -75,6 +75,18 @@ class Column:
         return self.type
 
 
+def string_max_len(meta: int) -> int:
+    """A CHAR/BINARY column's length in bytes from its STRING metadata (lengths past 255 keep
+    their two high bits in the real-type byte)."""
+    return (((meta >> 4) & 0x300) ^ 0x300) + (meta & 0xFF)
+
+
+def bit_bytes(meta: int) -> int:
+    """A BIT(n) value's size: whole bytes (low byte of the metadata) and one for the bits
+    past them (high byte)."""
+    return (meta & 0xFF) + (1 if meta >> 8 else 0)
+
+
 def read_metadata(types: bytes, data: memoryview, pos: int) -> tuple[list[int], int]:
     """Each column's metadata from the TABLE_MAP metadata block at ``pos``."""
     out = []
@@ -169,7 +181,7 @@ def read_value(c: Column, data: memoryview, pos: int) -> tuple[Any, int]:
         if real == T.SET:
             width = meta & 0xFF
             return int.from_bytes(data[pos : pos + width], "little"), pos + width
-        max_len = (((meta >> 4) & 0x300) ^ 0x300) + (meta & 0xFF)
+        max_len = string_max_len(meta)
         n, pos = _length(data, pos, 1 if max_len < 256 else 2)
         raw = bytes(data[pos : pos + n])
         if c.charset == 63 and n < max_len:  # BINARY(n): the binlog drops the 0x00 padding
@@ -213,7 +225,7 @@ def read_value(c: Column, data: memoryview, pos: int) -> tuple[Any, int]:
         v = data[pos]
         return (1900 + v if v else 0), pos + 1
     if t == T.BIT:  # metadata: bits past whole bytes (high byte), whole bytes (low byte)
-        nbytes = (meta & 0xFF) + (1 if meta >> 8 else 0)
+        nbytes = bit_bytes(meta)
         return bytes(data[pos : pos + nbytes]), pos + nbytes
     if t == T.TIMESTAMP:
         seconds = int.from_bytes(data[pos : pos + 4], "little")
@@ -269,7 +281,7 @@ def decoder(c: Column) -> Decoder:
         return binary
     if t in (T.VARCHAR, T.VAR_STRING) or (t == T.STRING and c.meta >> 8 not in (T.ENUM, T.SET)
                                           and c.charset not in (None, 63)):  # fmt: skip
-        max_len = (((c.meta >> 4) & 0x300) ^ 0x300) + (c.meta & 0xFF) if t == T.STRING else c.meta
+        max_len = string_max_len(c.meta) if t == T.STRING else c.meta
         one = max_len < 256
         encoding = _encoding(c.charset) if c.charset not in (None, 63) else None
 
