@@ -1,18 +1,20 @@
 """Warehouse sinks on their local stand-ins, beside the DuckDB sink in the same run: N change
 events (the sink benchmark's: Debezium envelopes of a 6-column table, inserts then updates and
-a few deletes) applied by the Snowflake sink into fakesnow's server and by the BigQuery sink
-into bqemulator, batch by batch as the runner hands them over.
+a few deletes) applied by the Snowflake sink into fakesnow's server, by the BigQuery sink
+into bqemulator and by the Redshift sink into its stand-in (PostgreSQL behind Redshift's
+protocol, staging through moto's S3), batch by batch as the runner hands them over.
 
     python bench/warehouse_bench.py                      # 100 000 events over 20 000 keys
     python bench/warehouse_bench.py --events 1000000 --keys 1000000 --target bigquery
 
 Reference: the DuckDB sink taking the same events into a local file. Ratio = the warehouse
-sink's events/s ÷ the DuckDB sink's. The stand-ins are DuckDB behind each service's protocol,
-on this machine: the figures say what hub's own side costs (Parquet staging, loads, the
-protocol round trips, the transaction), not how fast Snowflake or BigQuery are. Peak RSS is
-the process's maximum resident set after each target, warehouses first (memory is bounded by
-the batch, not by the table). The stand-ins are started as the tests start them
-(tests/fixtures/), bqemulator from its own virtual environment (made once per machine).
+sink's events/s ÷ the DuckDB sink's. The stand-ins are DuckDB (Snowflake, BigQuery) or
+PostgreSQL (Redshift) behind each service's protocol, on this machine: the figures say what
+hub's own side costs (Parquet staging, loads, the protocol round trips, the transaction), not
+how fast Snowflake, BigQuery or Redshift are. Peak RSS is the process's maximum resident set
+after each target, warehouses first (memory is bounded by the batch, not by the table). The
+stand-ins are started as the tests start them (tests/fixtures/), bqemulator from its own
+virtual environment (made once per machine), Redshift's on a throwaway PostgreSQL.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--target", choices=["snowflake", "bigquery", "both"], default="both")
+    ap.add_argument("--target", choices=["snowflake", "bigquery", "redshift", "all"], default="all")
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--keys", type=int, default=20_000)
     ap.add_argument("--batch-size", type=int, default=10_000)
@@ -93,20 +95,37 @@ def main() -> None:
 
     results: list[tuple[str, float]] = []
 
-    if args.target in ("snowflake", "both"):
+    if args.target in ("snowflake", "all"):
         from connectors.sink.snowflake import SnowflakeSinkTask
         from tests.fixtures.snowflake import running_fakesnow
 
         (base / "fakesnow").mkdir()
         with running_fakesnow(base / "fakesnow") as sf:
             measure("Snowflake (fakesnow stand-in)", SnowflakeSinkTask, sf.config("BENCH"))
-    if args.target in ("bigquery", "both"):
+    if args.target in ("bigquery", "all"):
         from connectors.sink.bigquery import BigQuerySinkTask
         from tests.fixtures.bigquery import running_bqemulator
 
         (base / "bq").mkdir()
         with running_bqemulator(base / "bq") as bq:
             measure("BigQuery (bqemulator stand-in)", BigQuerySinkTask, bq.config("bench"))
+    if args.target in ("redshift", "all"):
+        from connectors.sink.redshift import RedshiftSinkTask
+        from hub.demo.postgres import prepare_dir, start_server, stop_server
+        from tests.fixtures.redshift import running_redshift
+
+        pgbase = Path(tempfile.mkdtemp(prefix="hub-warehouse-pg-"))  # the server's user enters it
+        prepare_dir(pgbase)
+        (base / "rs").mkdir()
+        pg = start_server(pgbase)
+        try:
+            with running_redshift(base / "rs", pg) as rs:
+                for staging in ("s3", "insert"):
+                    measure(f"Redshift (stand-in, {staging} staging)", RedshiftSinkTask,
+                            rs.config(f"bench_{staging}", staging))  # fmt: skip
+        finally:
+            stop_server(pg)
+            shutil.rmtree(pgbase, ignore_errors=True)
     from connectors.sink.duckdb import DuckDBSinkTask
 
     duck = {"connection.url": f"duckdb://{base / 'sink.duckdb'}", "duckdb.idle.release.ms": 600_000}

@@ -17,5 +17,9 @@ from tests.fixtures.bigquery import bigquery_dataset, bigquery_server  # noqa: E
 from tests.fixtures.mariadb import mariadb_db, mariadb_server  # noqa: E402, F401
 from tests.fixtures.postgres import pg_db, pg_server  # noqa: E402, F401
 
+# Redshift: `redshift_server` (PostgreSQL behind a protocol proxy, S3 from moto) and
+# `redshift_schema`.
+from tests.fixtures.redshift import redshift_schema, redshift_server  # noqa: E402, F401
+
 # Snowflake: `snowflake_server` (fakesnow's server, one per session) and `snowflake_schema`.
 from tests.fixtures.snowflake import snowflake_schema, snowflake_server  # noqa: E402, F401

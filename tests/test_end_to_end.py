@@ -1,6 +1,7 @@
 """The mission's promise, end to end: PostgreSQL -> log -> DuckDB with `hub run` of
-configs/postgres-to-duckdb.yaml as it ships (and -> the Snowflake and BigQuery stand-ins with
-configs/postgres-to-snowflake.yaml and postgres-to-bigquery.yaml), killed with SIGKILL at random
+configs/postgres-to-duckdb.yaml as it ships (and -> the Snowflake, BigQuery and Redshift
+stand-ins with configs/postgres-to-snowflake.yaml, postgres-to-bigquery.yaml and
+postgres-to-redshift.yaml), killed with SIGKILL at random
 moments while the sample shop is written to (a column added and one widened on the way, but
 for BigQuery's stand-in); after a clean run catches up, every sink table equals its PostgreSQL
 table, row for row."""
@@ -27,7 +28,7 @@ from tests.fixtures.postgres import PgServer
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.mark.parametrize("sink", ["duckdb", "snowflake", "bigquery"])
+@pytest.mark.parametrize("sink", ["duckdb", "snowflake", "bigquery", "redshift"])
 def test_kill_9_anywhere_leaves_the_sink_equal_to_postgres(
     pg_server: PgServer, pg_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest, sink: str,
@@ -42,6 +43,16 @@ def test_kill_9_anywhere_leaves_the_sink_equal_to_postgres(
         server = request.getfixturevalue("snowflake_server")
         env |= {"SNOWFLAKE_URL": server.url, "SNOWFLAKE_SCHEMA": request.getfixturevalue(
             "snowflake_schema")}  # fmt: skip
+    elif sink == "redshift":  # through S3, as the real service is best used
+        server = request.getfixturevalue("redshift_server")
+        props = server.config(request.getfixturevalue("redshift_schema"))
+        env |= {
+            "REDSHIFT_URL": props["connection.url"], "REDSHIFT_SCHEMA": props[
+                "redshift.schema.name"], "REDSHIFT_S3_BUCKET": props["s3.bucket.name"],
+            "REDSHIFT_S3_ENDPOINT": props["s3.endpoint"], "REDSHIFT_S3_REGION": "us-east-1",
+            "REDSHIFT_AWS_ACCESS_KEY_ID": props["aws.access.key.id"],
+            "REDSHIFT_AWS_SECRET_ACCESS_KEY": props["aws.secret.access.key"],
+        }  # fmt: skip
     else:
         server = request.getfixturevalue("bigquery_server")
         env |= {

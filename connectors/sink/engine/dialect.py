@@ -96,6 +96,10 @@ class Dialect(ABC):
     # identifiers the target folds together whatever the quoting (DuckDB: ASCII letters'
     # case, see `fold_ascii`)
     case_insensitive = False
+    # the target stores names with ASCII letters folded to lower case, quoted or not
+    # (Redshift; ``case_insensitive`` too): `describe` gives the folded names, which the
+    # engine matches to the batch's spelling (`evolution.aligned`); `quote` folds
+    folds_names = False
     # the most tables one transaction may change (BigQuery: 100); a batch over more topics is
     # written as several transactions, each with its offsets. None: no limit
     max_tables: int | None = None
@@ -163,7 +167,8 @@ class Dialect(ABC):
     def folded_twin(self, table: TableRef) -> str | None:
         """With ``case_insensitive``: the name of an existing table the target takes for
         ``table`` though it is spelt differently (``Foo`` for ``foo``, by `fold_ascii`); None
-        if none."""
+        if none. With ``folds_names`` also asked when the table is found: the spelling it was
+        created for, if another."""
         return None
 
     # -- staging ------------------------------------------------------------------------------

@@ -40,6 +40,22 @@ def check_names(d: Dialect, table: TableRef, have: Iterable[str], new: Iterable[
             raise NameCollisionError(str(table), "columns", other, n)
 
 
+def aligned(d: Dialect, info: TableInfo, names: Iterable[str]) -> TableInfo:
+    """``info`` with its columns and key named as ``names`` spell them where a target that
+    folds names (`Dialect.folds_names`) holds them folded (``name`` for ``Name``)."""
+    if not d.folds_names:
+        return info
+    spelled = {}
+    for n in names:
+        f = fold_ascii(n)
+        if f != n and f in info.columns and n not in info.columns:
+            spelled[f] = n
+    if not spelled:
+        return info
+    columns = {spelled.get(c, c): t for c, t in info.columns.items()}
+    return TableInfo(columns, tuple(spelled.get(k, k) for k in info.pk))
+
+
 def create(d: Dialect, table: TableRef, columns: Sequence[Column], pk: Sequence[str]) -> TableInfo:
     if d.case_insensitive:
         twin = d.folded_twin(table)

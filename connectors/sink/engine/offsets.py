@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from connectors.sink.engine.dialect import Dialect
+from connectors.sink.engine.errors import OffsetsMovedError
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import INT32, INT64, STRING, ColumnType
 
@@ -44,3 +45,18 @@ def read(d: Dialect, connector: str) -> dict[tuple[str, int], int]:
 def write(d: Dialect, connector: str, offsets: Mapping[tuple[str, int], int]) -> None:
     rows = [(connector, t, part, off) for (t, part), off in sorted(offsets.items())]
     d.upsert_values(REF, _KEY, _NAMES, rows, replace=True)
+
+
+def check(
+    where: str,
+    stored: Mapping[tuple[str, int], int],
+    expected: Mapping[tuple[str, int], int | None],
+) -> None:
+    """`OffsetsMovedError` unless ``stored`` (read in the writing transaction) still holds
+    what the task read (``expected``; None: no row): else another writer committed since."""
+    for key, off in expected.items():
+        if stored.get(key) != off:
+            raise OffsetsMovedError(
+                f"{where}: {key[0]}[{key[1]}] holds {stored.get(key)} in _hub_offsets, this "
+                f"task read {off} (another writer committed)"
+            )

@@ -29,11 +29,12 @@ from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.dialect import Dialect, TableInfo
 from connectors.sink.engine.errors import (
     MissingTableError,
+    NameCollisionError,
     OffsetsMovedError,
     TableCollisionError,
     ValueNotHeldError,
 )
-from connectors.sink.engine.evolution import create, evolve
+from connectors.sink.engine.evolution import aligned, create, evolve
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.records import ChangeReader
 from connectors.sink.engine.types import STRING, Column, ColumnType, infer
@@ -225,12 +226,20 @@ class EngineSinkTask(SinkTask):
 
     def _info(self, table: TableRef) -> TableInfo | None:
         if table not in self.tables:
-            self.tables[table] = self.dialect.describe(table)
+            d = self.dialect
+            info = d.describe(table)
+            if info is not None and d.folds_names:  # found under its folded name: whose?
+                twin = d.folded_twin(table)
+                if twin is not None:
+                    raise NameCollisionError(str(table), "tables", twin, str(table))
+            self.tables[table] = info
         return self.tables[table]
 
     def _apply(self, tb: TableBatch) -> None:
         d, cfg = self.dialect, self.cfg
         info = self._info(tb.table)
+        if info is not None and d.folds_names:
+            info = aligned(d, info, [*tb.columns, *tb.pk])
         soft = cfg.delete_mode == "soft"
         columns = list(tb.columns.values())
         extra = [DELETED] if soft else []

@@ -112,6 +112,16 @@ def _decimal_of(scale: int) -> Convert:
     return convert
 
 
+def exact_decimal(t: ColumnType, max_precision: int = 38) -> tuple[int, int] | None:
+    """The precision and scale of a decimal column type of ``max_precision`` digits at most
+    (Snowflake's NUMBER, Redshift's NUMERIC) that holds ``t`` exactly; None when none does
+    (no precision, a negative scale, too many digits)."""
+    scale = t.scale or 0
+    if t.precision is None or not 0 <= scale <= t.precision <= max_precision or t.precision < 1:
+        return None
+    return t.precision, scale
+
+
 def decimal_value(t: ColumnType, unscaled: int) -> Decimal:
     """The Decimal of a canonical (unscaled) DECIMAL value."""
     return Decimal(unscaled).scaleb(-(t.scale or 0), _EXACT)

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from connectors.sink.engine.evolution import aligned
 from connectors.sink.engine.naming import TableNamer, TableRef
 from connectors.sink.engine.types import leaf
 from hub.runtime.validation import csv_list
@@ -44,6 +45,7 @@ class EngineTarget:
         info = self.dialect.describe(ref)
         if info is None:
             return TargetTable(str(ref), False, lambda: iter(()), lambda: 0)
+        info = aligned(self.dialect, info, [c.name for c in source.columns])
         present = set(info.columns)
         d, q = self.dialect, self.dialect.quote
         select = ", ".join(

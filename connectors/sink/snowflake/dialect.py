@@ -9,9 +9,9 @@ changes are loaded into staging tables (a Parquet file PUT to a temporary stage,
       AND NOT EXISTS (SELECT 1 FROM t AS cur WHERE cur.k = s.k)
     DELETE FROM t AS cur USING stage AS s WHERE cur.k = s.k AND s.__hub_delete
 
-Three statements where a ``MERGE`` would do: the same effect (at most one change per key, as
-the engine collapses a batch), and they also run inside a transaction on the local stand-in
-(fakesnow, whose ``MERGE`` cannot), so the tests run the production path.
+Three statements where a ``MERGE`` would do (`connectors.sink.engine.separate`): the same
+effect, and they also run inside a transaction on the local stand-in (fakesnow, whose ``MERGE``
+cannot), so the tests run the production path.
 
 Staging tables have positional column names (``C0``, ``C1``…, matched to the Parquet file's by
 name) and are read through a subquery that names them as the engine does: any column name
@@ -33,15 +33,14 @@ from typing import Any
 
 from connectors.sink.engine import offsets as offsets_table
 from connectors.sink.engine.deferred import DeferredDialect, Statement
-from connectors.sink.engine.dialect import Merge, StagedColumn, TableInfo
+from connectors.sink.engine.dialect import StagedColumn, TableInfo
 from connectors.sink.engine.errors import (
-    OffsetsMovedError,
     SinkConfigError,
     SinkFatalError,
     SinkTransientError,
 )
-from connectors.sink.engine.merge import DELETE_FLAG, KEEP_PREFIX, staged_changes
 from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.separate import SeparateStatements
 from connectors.sink.engine.types import ColumnType
 from connectors.sink.snowflake import types as st
 from connectors.sink.snowflake.config import SnowflakeSinkConfig, identifier
@@ -51,7 +50,7 @@ logging.getLogger("snowflake.connector").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
 
 
-class SnowflakeDialect(DeferredDialect):
+class SnowflakeDialect(SeparateStatements, DeferredDialect):
     row_id = None
     param = "%s"
 
@@ -242,12 +241,7 @@ class SnowflakeDialect(DeferredDialect):
             (connector,),
         )
         stored = {(str(tp), int(p)): int(off) for tp, p, off in cur.fetchall()}
-        for key, off in expected.items():
-            if stored.get(key) != off:
-                raise OffsetsMovedError(
-                    f"{self.cfg.where}: {key[0]}[{key[1]}] holds {stored.get(key)} in "
-                    f"_hub_offsets, this task read {off} (another writer committed)"
-                )
+        offsets_table.check(self.cfg.where, stored, expected)
 
     def translate(self, exc: Exception) -> Exception:
         import snowflake.connector.errors as se
@@ -355,67 +349,6 @@ class SnowflakeDialect(DeferredDialect):
         self.execute(
             f"INSERT INTO {self.table_name(table)} ({names}) SELECT {exprs} FROM {rel} AS s"
         )
-
-    def merge(self, m: Merge) -> None:
-        q, t = self.quote, self.table_name(m.table)
-        cols = staged_changes(m)
-        rel = self.stage("merge", cols)
-        on = " AND ".join(f"cur.{q(k)} = s.{q(k)}" for k in m.key)
-        flag = f"s.{q(DELETE_FLAG)}"
-        live = f" AND NOT {flag}" if m.deletes else ""
-        if m.count:
-            rows = cols[: len(m.rows)]
-            sets = []
-            for c in rows:
-                if c.name in m.key:
-                    continue
-                e = self.select_expr(c, f"s.{q(c.name)}")
-                if c.name in m.keep:  # an unchanged TOASTed value: the row's current one
-                    e = f"CASE WHEN s.{q(KEEP_PREFIX + c.name)} THEN cur.{q(c.name)} ELSE {e} END"
-                sets.append(f"{q(c.name)} = {e}")
-            if sets:
-                self.execute(
-                    f"UPDATE {t} AS cur SET {', '.join(sets)} FROM {rel} AS s WHERE {on}{live}"
-                )
-            names = ", ".join(q(c.name) for c in rows)
-            exprs = ", ".join(self.select_expr(c, f"s.{q(c.name)}") for c in rows)
-            self.execute(
-                f"INSERT INTO {t} ({names}) SELECT {exprs} FROM {rel} AS s WHERE "
-                f"NOT EXISTS (SELECT 1 FROM {t} AS cur WHERE {on}){live}"
-            )
-        if m.deletes:
-            if m.soft:
-                self.execute(
-                    f"UPDATE {t} AS cur SET {q('__deleted')} = TRUE FROM {rel} AS s "
-                    f"WHERE {on} AND {flag}"
-                )
-            else:
-                self.execute(f"DELETE FROM {t} AS cur USING {rel} AS s WHERE {on} AND {flag}")
-
-    def upsert_values(
-        self,
-        table: TableRef,
-        key: Sequence[str],
-        names: Sequence[str],
-        rows: Sequence[Sequence[Any]],
-        *,
-        replace: bool,
-    ) -> None:
-        q, t, p = self.quote, self.table_name(table), self.param
-        cols = ", ".join(q(n) for n in names)
-        match = " AND ".join(f"{q(k)} = {p}" for k in key)
-        at = [names.index(k) for k in key]
-        for row in rows:
-            keys = [row[i] for i in at]
-            if replace:
-                self.execute(f"DELETE FROM {t} WHERE {match}", keys)
-                self.execute(f"INSERT INTO {t} ({cols}) VALUES ({', '.join([p] * len(row))})", row)
-            else:
-                self.execute(
-                    f"INSERT INTO {t} ({cols}) SELECT {', '.join([p] * len(row))} "
-                    f"WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {match})",
-                    [*row, *keys],
-                )
 
 
 def _unquoted(quoted: str) -> str:

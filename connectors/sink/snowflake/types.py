@@ -42,7 +42,7 @@ from typing import Any
 
 from connectors.sink.engine import types as k
 from connectors.sink.engine.arrow_values import ArrowValues
-from connectors.sink.engine.types import ColumnType
+from connectors.sink.engine.types import ColumnType, exact_decimal
 
 _SIMPLE = {
     k.BOOLEAN: "BOOLEAN", k.INT16: "NUMBER(5,0)", k.INT32: "NUMBER(10,0)",
@@ -61,17 +61,9 @@ _NUMBER_RE = re.compile(r"NUMBER\((\d+),(\d+)\)")
 _PARSED = {k.JSON, k.ARRAY}  # staged as JSON text, parsed in SQL
 
 
-def _number(t: ColumnType) -> tuple[int, int] | None:
-    """NUMBER(p,s) of a decimal; None when Snowflake's NUMBER cannot hold it exactly."""
-    scale = t.scale or 0
-    if t.precision is None or not 0 <= scale <= t.precision <= 38 or t.precision < 1:
-        return None
-    return t.precision, scale
-
-
 def sql_type(t: ColumnType) -> str:
     if t.kind == k.DECIMAL:
-        ps = _number(t)
+        ps = exact_decimal(t)
         return "VARCHAR" if ps is None else f"NUMBER({ps[0]},{ps[1]})"
     return _SIMPLE[t.kind]
 
@@ -119,7 +111,7 @@ def to_staged_expr(t: ColumnType, ref: str) -> str:
 
 # -- values ------------------------------------------------------------------------------------
 
-VALUES = ArrowValues("Snowflake", _number, sql_type)
+VALUES = ArrowValues("Snowflake", exact_decimal, sql_type)
 
 
 def arrow_array(t: ColumnType, values: list[Any], name: str) -> Any:

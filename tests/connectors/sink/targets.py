@@ -6,8 +6,9 @@ engine's default statements, `MERGE`: connectors/sink/engine/merge.py; PostgreSQ
 own, ``ON CONFLICT``); ``postgres-merge`` is PostgreSQL with the default statements, which a
 warehouse dialect inherits unless it overrides them; ``snowflake`` is the Snowflake sink
 against fakesnow's server (tests/fixtures/snowflake.py), ``bigquery`` the BigQuery sink against
-bqemulator (tests/fixtures/bigquery.py). A new warehouse adds one `Target`
-here and, in `place`, where its tables live.
+bqemulator (tests/fixtures/bigquery.py), ``redshift`` the Redshift sink staging through S3
+against PostgreSQL behind a Redshift protocol proxy and moto's S3 (tests/fixtures/redshift.py).
+A new warehouse adds one `Target` here and, in `place`, where its tables live.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from connectors.sink.bigquery.connector import BigQuerySink
 from connectors.sink.duckdb.connector import DuckDBSink
 from connectors.sink.engine.dialect import Dialect, default_statements
 from connectors.sink.postgres.connector import PostgresSink, PostgresSinkTask
+from connectors.sink.redshift.connector import RedshiftSink
 from connectors.sink.snowflake.connector import SnowflakeSink
 from hub.runtime.api import SinkConnector
 
@@ -41,7 +43,7 @@ class PostgresMergeSink(PostgresSink):
 class Target:
     id: str
     connector: type[SinkConnector]
-    # where its tables live: "duckdb" (a file), "postgres", "snowflake", "bigquery"
+    # where its tables live: "duckdb" (a file), "postgres", "snowflake", "bigquery", "redshift"
     database: str
 
     @property
@@ -62,6 +64,7 @@ TARGETS = {
         Target("postgres-merge", PostgresMergeSink, "postgres"),
         Target("snowflake", SnowflakeSink, "snowflake"),
         Target("bigquery", BigQuerySink, "bigquery"),
+        Target("redshift", RedshiftSink, "redshift"),
     )
 }
 
@@ -79,6 +82,10 @@ def place(
     if target.database == "snowflake":
         server = request.getfixturevalue("snowflake_server")
         schema = request.getfixturevalue("snowflake_schema")
+        return server.config(schema), schema
+    if target.database == "redshift":
+        server = request.getfixturevalue("redshift_server")
+        schema = request.getfixturevalue("redshift_schema")
         return server.config(schema), schema
     if target.database == "bigquery":
         server = request.getfixturevalue("bigquery_server")

@@ -126,7 +126,7 @@ class Target:
         self.target, self.props, self.where, self.server = target, props, where, server
         self.kind = target.database
         # the warehouses have no row identifier for a keyless table's updates: items only there
-        self.audit = self.kind not in ("snowflake", "bigquery")
+        self.audit = self.kind not in ("snowflake", "bigquery", "redshift")
         self.total = N_EVENTS + (N_AUDIT if self.audit else 0)
 
     def read(self, sql: str) -> list[tuple[Any, ...]] | None:
@@ -155,10 +155,13 @@ class Target:
                 return []
             return [tuple(v.isoformat() if hasattr(v, "isoformat") else v for v in r.values())
                     for r in rows]  # fmt: skip
-        if self.kind == "postgres":
+        if self.kind in ("postgres", "redshift"):
             import psycopg
 
-            with psycopg.connect(self.where) as con:
+            dsn, opts = self.where, ""
+            if self.kind == "redshift":  # the stand-in's database, the test's schema
+                dsn, opts = self.server.pg_dsn, f"-c search_path={self.where}"
+            with psycopg.connect(dsn, options=opts) as con:
                 try:
                     return con.execute(sql).fetchall()
                 except psycopg.errors.UndefinedTable:
@@ -172,7 +175,7 @@ class Target:
     def seen(self) -> str:
         if self.kind in ("snowflake", "bigquery"):
             return '"seen"'  # read as a datetime, shown in ISO form by `read`
-        if self.kind == "postgres":
+        if self.kind in ("postgres", "redshift"):
             return "to_char(seen, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
         return "strftime(seen, '%Y-%m-%dT%H:%M:%S.%f')"
 
@@ -186,7 +189,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
     t = TARGETS[request.param]
     server = (
         request.getfixturevalue(f"{t.database}_server")
-        if t.database in ("snowflake", "bigquery")
+        if t.database in ("snowflake", "bigquery", "redshift")
         else None
     )
     return Target(t, *place(t, request, tmp_path), server)
@@ -203,7 +206,7 @@ def test_kill_9_at_random_moments_leaves_the_table_exact(tmp_path: Path, target:
     for run in range(1, 5):
         proc = start_hub(tmp_path, config)
         _wait_started(tmp_path, run)
-        if target.kind in ("snowflake", "bigquery"):  # the client takes ~1 s to load and log in
+        if target.kind in ("snowflake", "bigquery", "redshift"):  # clients take ~1 s to load
             deadline = time.monotonic() + 30
             while target.consumed() <= max(progress, default=0) and time.monotonic() < deadline:
                 time.sleep(0.05)

@@ -203,10 +203,12 @@ HELD = {
                   "time": "Snowflake TIME", "timestamptz": "Snowflake TIMESTAMP_TZ"},
     "bigquery": {"timestamp": "BigQuery DATETIME", "date": "BigQuery DATE",
                  "time": "BigQuery TIME", "timestamptz": "BigQuery TIMESTAMP"},
+    "redshift": {"timestamp": "Redshift timestamp without", "date": "Redshift date",
+                 "time": "Redshift time without", "timestamptz": "Redshift timestamp with"},
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("sink", ["snowflake", "bigquery"], indirect=True)
+@pytest.mark.parametrize("sink", ["snowflake", "bigquery", "redshift"], indirect=True)
 @pytest.mark.parametrize(
     ("oid", "text", "want"), WAREHOUSE_CASES, ids=[f"{o}={t}" for o, t, _ in WAREHOUSE_CASES]
 )

@@ -58,8 +58,9 @@ MATRIX: list[tuple[str, int, int, str, Any]] = [
 ]  # fmt: skip
 
 
-# what the Snowflake and BigQuery sinks' mappings make of some (connectors/sink/snowflake/types.py,
-# connectors/sink/bigquery/types.py): money (a variable-scale decimal) and uuid as text,
+# what the Snowflake, BigQuery and Redshift sinks' mappings make of some
+# (connectors/sink/snowflake/types.py, connectors/sink/bigquery/types.py,
+# connectors/sink/redshift/types.py): money (a variable-scale decimal) and uuid as text,
 # ZonedTime as its ISO text, an interval as microseconds, array items of dates and timestamps as
 # ISO text (Snowflake's ARRAY and BigQuery's JSON hold JSON values)
 SNOWFLAKE: dict[str, Any] = {
@@ -94,9 +95,9 @@ def test_every_type_round_trips_exactly(sink: Sink) -> None:
     full, empty = sink.query(f'SELECT {names} FROM "srv_public_matrix" ORDER BY id')
     bad = []
     for (c, *_, expected), got in zip(MATRIX, full, strict=True):
-        if c == "nv" and sink.kind in ("duckdb", "snowflake", "bigquery"):
+        if c == "nv" and sink.kind in ("duckdb", "snowflake", "bigquery", "redshift"):
             expected = str(expected)  # no unbounded decimal there: exact text
-        if sink.kind in ("snowflake", "bigquery"):
+        if sink.kind in ("snowflake", "bigquery", "redshift"):
             expected = SNOWFLAKE.get(c, expected)
         if c == "nva" and sink.kind == "duckdb":
             expected = [str(x) for x in expected]

@@ -1,0 +1,33 @@
+"""The ``redshift`` sink connector and its task (the engine with the Redshift dialect)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from connectors.sink.engine.config import SinkConfig
+from connectors.sink.engine.connector import EngineSink
+from connectors.sink.engine.dialect import Dialect
+from connectors.sink.engine.task import EngineSinkTask
+from connectors.sink.redshift.config import RedshiftSinkConfig
+
+
+class RedshiftSinkTask(EngineSinkTask):
+    config_class: ClassVar[type[SinkConfig]] = RedshiftSinkConfig
+
+    def make_dialect(self, cfg: Any) -> Dialect:
+        from connectors.sink.redshift.dialect import RedshiftDialect
+
+        return RedshiftDialect(cfg)
+
+
+class RedshiftSink(EngineSink):
+    name = "redshift"
+    aliases = ("RedshiftSink", "RedshiftSinkConnector")
+    config_model = RedshiftSinkConfig
+    task_class = RedshiftSinkTask
+    secret_properties = ("connection.password", "aws.secret.access.key")
+
+    @classmethod
+    def where(cls, config: Mapping[str, Any]) -> str:
+        return RedshiftSinkConfig.of(config).where
