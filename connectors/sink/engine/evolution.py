@@ -42,14 +42,19 @@ def check_names(d: Dialect, table: TableRef, have: Iterable[str], new: Iterable[
 
 def aligned(d: Dialect, info: TableInfo, names: Iterable[str]) -> TableInfo:
     """``info`` with its columns and key named as ``names`` spell them where a target that
-    folds names (`Dialect.folds_names`) holds them folded (``name`` for ``Name``)."""
+    folds names (`Dialect.folds_names`) takes them for one (``name`` for ``Name``); two of
+    ``names`` that fold to one then leave one of them unmatched, a collision for `evolve`."""
     if not d.folds_names:
         return info
-    spelled = {}
+    # by the folded name: the info may hold the target's names or an earlier batch's spelling
+    folded = {fold_ascii(c): c for c in info.columns}
+    spelled: dict[str, str] = {}
     for n in names:
-        f = fold_ascii(n)
-        if f != n and f in info.columns and n not in info.columns:
-            spelled[f] = n
+        if n in info.columns:
+            continue
+        c = folded.get(fold_ascii(n))
+        if c is not None and c not in spelled:
+            spelled[c] = n
     if not spelled:
         return info
     columns = {spelled.get(c, c): t for c, t in info.columns.items()}

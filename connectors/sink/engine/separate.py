@@ -25,8 +25,9 @@ from connectors.sink.engine.naming import TableRef
 
 class SeparateStatements(Dialect):
     """`Dialect` applying batches with ``UPDATE`` / ``INSERT`` / ``DELETE`` instead of
-    ``MERGE``. ``alias_delete``: the target's ``DELETE`` takes an alias for its table (Redshift's
-    does not: its rows are then named by the table's own name)."""
+    ``MERGE``. ``alias_delete``: the target's ``DELETE`` takes aliases (Redshift's grammar
+    names none: the rows of the table and of the staging relation, then a table's name, are
+    named by their own names)."""
 
     alias_delete = True
 
@@ -65,9 +66,10 @@ class SeparateStatements(Dialect):
                 )
             elif self.alias_delete:
                 self.execute(f"DELETE FROM {t} AS cur USING {rel} AS s WHERE {on} AND {flag}")
-            else:
-                own = " AND ".join(f"{q(m.table.name)}.{q(k)} = s.{q(k)}" for k in m.key)
-                self.execute(f"DELETE FROM {t} USING {rel} AS s WHERE {own} AND {flag}")
+            else:  # no aliases: the rows of both by their tables' own names
+                own = " AND ".join(f"{q(m.table.name)}.{q(k)} = {rel}.{q(k)}" for k in m.key)
+                mark = f"{rel}.{q(DELETE_FLAG)}"
+                self.execute(f"DELETE FROM {t} USING {rel} WHERE {own} AND {mark}")
         self.unstage(rel)
 
     def upsert_values(

@@ -112,14 +112,16 @@ def _decimal_of(scale: int) -> Convert:
     return convert
 
 
-def exact_decimal(t: ColumnType, max_precision: int = 38) -> tuple[int, int] | None:
-    """The precision and scale of a decimal column type of ``max_precision`` digits at most
-    (Snowflake's NUMBER, Redshift's NUMERIC) that holds ``t`` exactly; None when none does
-    (no precision, a negative scale, too many digits)."""
+def exact_decimal(
+    t: ColumnType, max_precision: int = 38, max_scale: int = 38
+) -> tuple[int, int] | None:
+    """The precision and scale of a decimal column type of ``max_precision`` digits and
+    ``max_scale`` fraction digits at most (Snowflake's NUMBER, Redshift's NUMERIC) that holds
+    ``t`` exactly; None when none does (no precision, a negative scale, too many digits)."""
     scale = t.scale or 0
     if t.precision is None or not 0 <= scale <= t.precision <= max_precision or t.precision < 1:
         return None
-    return t.precision, scale
+    return (t.precision, scale) if scale <= max_scale else None
 
 
 def decimal_value(t: ColumnType, unscaled: int) -> Decimal:

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.dialect import fold_ascii
 
-SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
+SSL_MODES = ("disable", "verify-ca", "verify-full")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ def endpoint(url: str) -> Endpoint:
     text = url[5:] if url.startswith("jdbc:") else url
     parts = urlsplit(text)
     database = unquote(parts.path.lstrip("/"))
+    if text.startswith("redshift:iam:"):
+        raise ValueError(
+            "IAM authentication (jdbc:redshift:iam://) is not supported yet; "
+            "use jdbc:redshift:// with connection.username and connection.password"
+        )
     if parts.scheme != "redshift" or not parts.hostname or not database or "/" in database:
         raise ValueError(
             "not a Redshift URL; use jdbc:redshift://CLUSTER.ID.REGION.redshift.amazonaws.com"
@@ -40,7 +45,11 @@ def endpoint(url: str) -> Endpoint:
     query = parse_qs(parts.query)
     sslmode = query.pop("sslmode", ["verify-ca"])[-1]
     if sslmode not in SSL_MODES:
-        raise ValueError(f"sslmode={sslmode}: use one of {', '.join(SSL_MODES)}")
+        raise ValueError(
+            f"sslmode={sslmode}: use one of {', '.join(SSL_MODES)} (the driver always checks "
+            "the server's certificate when it encrypts: verify-ca, the default, does not check "
+            "its host name)"
+        )
     if query:
         raise ValueError(f"unknown URL parameters {', '.join(sorted(query))}; only sslmode")
     return Endpoint(parts.hostname, parts.port or 5439, database, sslmode)
@@ -50,7 +59,7 @@ class RedshiftSinkConfig(SinkConfig):
     connection_url: str = Field(
         alias="connection.url",
         description="jdbc:redshift://CLUSTER.ID.REGION.redshift.amazonaws.com:5439/DATABASE "
-        "(?sslmode=disable|require|verify-ca|verify-full, default verify-ca)",
+        "(?sslmode=disable|verify-ca|verify-full, default verify-ca)",
     )
     schema_name: str = Field(
         "public",

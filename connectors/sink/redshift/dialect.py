@@ -49,8 +49,12 @@ from connectors.sink.engine.types import ColumnType
 from connectors.sink.redshift import types as rt
 from connectors.sink.redshift.config import RedshiftSinkConfig
 
+# the driver logs statements at DEBUG (a COPY's text may hold the secret key)
+logging.getLogger("redshift_connector").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
 _MAX_PARAMS = 32767  # a Bind message's parameter count is a 16-bit integer
+_MAX_INSERT_BYTES = 8 << 20  # Redshift takes statements of up to 16 MB
+_MAX_NAME = 127  # bytes of a Redshift identifier; a longer one would be cut short
 _COMMENT = "hub: the table of "  # + the name it was created for
 _KEY_NAME = re.compile(r'"((?:[^"]|"")*)"|([^,\s"]+)')
 
@@ -70,6 +74,7 @@ class RedshiftDialect(SeparateStatements):
         self._n = 0
         self._run = uuid.uuid4().hex[:12]
         self._objects: list[str] = []  # this batch's staging files
+        self._offsets_table = False  # _hub_offsets exists: each write transaction locks it
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -86,6 +91,8 @@ class RedshiftDialect(SeparateStatements):
             "password": cfg.connection_password,
             "timeout": timeout,
             "application_name": "hub",
+            # no statement cache: its keys are the statements' text (a COPY's may hold a key)
+            "max_prepared_statements": 0,
         }
         if e.sslmode == "disable":
             kw["ssl"] = False
@@ -103,6 +110,8 @@ class RedshiftDialect(SeparateStatements):
         except Exception as exc:  # noqa: BLE001
             self.close()
             raise SinkTransientError(f"{self.cfg.where}: {_message(exc)}") from None
+        if self.read_only:  # hub verify: reads only
+            return
         try:
             self._ensure_schema()
             if self.s3:
@@ -144,6 +153,29 @@ class RedshiftDialect(SeparateStatements):
         if self._con is None:
             self._connect()
         self._objects = []
+        if not self.read_only:
+            self._lock_offsets()
+
+    def _lock_offsets(self) -> None:
+        """Start the transaction with ``LOCK _hub_offsets``, before anything that takes its
+        snapshot (Redshift: the first read or write): a writer that committed meanwhile (a
+        killed worker's COMMIT in flight, another task of the connector) is waited for and
+        then seen by `expect_offsets`, under serializable and snapshot isolation alike, instead
+        of two transactions both writing the offsets. Writers sharing the table take turns."""
+        t = self.table_name(offsets_table.REF)
+        if not self._offsets_table:
+            schema = fold_ascii(self.cfg.default_schema)
+            self._offsets_table = bool(
+                self.execute(
+                    "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = %s AND c.relname = %s",
+                    [schema, offsets_table.TABLE],
+                )
+            )
+            self._con.commit()  # the lookup's snapshot is not the batch's
+            if not self._offsets_table:
+                return  # the first transaction creates it
+        self.execute(f"LOCK {t}")
 
     def commit(self) -> None:
         self._con.commit()
@@ -183,7 +215,7 @@ class RedshiftDialect(SeparateStatements):
         if isinstance(exc, InterfaceError | OperationalError | OSError):
             self.close()
             return SinkTransientError(f"{self.cfg.where}: {text}")
-        if "serializable isolation violation" in text.lower():
+        if "serializable isolation violation" in text.lower() or "'C': '40001'" in text:
             # two writers of one table (a killed run's COMMIT in flight): the batch is retried
             return SinkTransientError(f"{self.cfg.where}: {text}")
         return SinkFatalError(f"{self.cfg.where}: {type(exc).__name__}: {text}")
@@ -196,7 +228,14 @@ class RedshiftDialect(SeparateStatements):
     # -- names and types ----------------------------------------------------------------------
 
     def quote(self, name: str) -> str:
-        return quote(fold_ascii(name))
+        folded = fold_ascii(name)
+        if len(folded.encode()) > _MAX_NAME:
+            raise SinkFatalError(
+                f"{self.cfg.where}: the name {name!r} is longer than Redshift's 127 bytes, which "
+                "would cut it short; rename it in the source, or route the topic to another "
+                "table (table.name.format)"
+            )
+        return quote(folded)
 
     def table_name(self, table: TableRef) -> str:
         schema = self.cfg.default_schema if table.schema is None else table.schema
@@ -246,7 +285,7 @@ class RedshiftDialect(SeparateStatements):
         name alone cannot tell ``Foo``'s table from ``foo``'s (`folded_twin`)."""
         super().create_table(table, columns, pk, if_not_exists=if_not_exists)
         if not if_not_exists:
-            spelled = _literal(_COMMENT + table.name)
+            spelled = _literal(_COMMENT + _spelled(table))
             self.ddl(f"COMMENT ON TABLE {self.table_name(table)} IS {spelled}")
 
     def folded_twin(self, table: TableRef) -> str | None:
@@ -261,9 +300,7 @@ class RedshiftDialect(SeparateStatements):
         if not text.startswith(_COMMENT):
             return None  # not created by hub: taken as the table asked for
         name = text[len(_COMMENT) :]
-        if name == table.name:
-            return None
-        return name if table.schema is None else f"{table.schema}.{name}"
+        return None if name == _spelled(table) else name
 
     def create_schema(self, schema: str) -> None:
         self.ddl(f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}")
@@ -272,7 +309,7 @@ class RedshiftDialect(SeparateStatements):
         """Add the wider column, copy, drop the old one, rename: the column moves to the end
         of the table (statements name their columns)."""
         t, c = self.table_name(table), self.quote(name)
-        tmp = self.quote(f"{name}__hub_widen")
+        tmp = self.quote("__hub_widen_" + hashlib.sha1(name.encode()).hexdigest()[:12])
         self.ddl(f"ALTER TABLE {t} ADD COLUMN {tmp} {sql_type}")
         self.execute(f"UPDATE {t} SET {tmp} = CAST({c} AS {sql_type})")
         self.ddl(f"ALTER TABLE {t} DROP COLUMN {c}")
@@ -281,9 +318,10 @@ class RedshiftDialect(SeparateStatements):
     def expect_offsets(
         self, connector: str, expected: Mapping[tuple[str, int], int | None]
     ) -> None:
-        """Lock ``_hub_offsets`` (waits for a transaction that wrote it, such as a killed
-        worker's COMMIT in flight), then read the connector's rows."""
-        self.execute(f"LOCK {self.table_name(offsets_table.REF)}")
+        """Read the connector's rows in the transaction that `begin` started by locking the
+        table (the first transaction, which created it, locks it now)."""
+        if not self._offsets_table:
+            self.execute(f"LOCK {self.table_name(offsets_table.REF)}")
         stored = offsets_table.read(self, connector)
         offsets_table.check(self.cfg.where, stored, expected)
 
@@ -307,15 +345,24 @@ class RedshiftDialect(SeparateStatements):
 
     def _insert(self, rel: str, columns: Sequence[StagedColumn], arrays: list[Any]) -> None:
         values = [rt.bound(a, c.type) for a, c in zip(arrays, columns, strict=True)]
-        rows = list(zip(*values, strict=True))
         per = max(1, _MAX_PARAMS // max(1, len(columns)))
         one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        for i in range(0, len(rows), per):
-            chunk = rows[i : i + per]
-            self.execute(
-                f"INSERT INTO {rel} VALUES {', '.join([one] * len(chunk))}",
-                [v for row in chunk for v in row],
-            )
+        chunk: list[Any] = []
+        size = 0
+        for row in zip(*values, strict=True):
+            chunk.append(row)
+            size += sum(len(v) for v in row if isinstance(v, str))
+            if len(chunk) >= per or size >= _MAX_INSERT_BYTES:
+                self._insert_rows(rel, one, chunk)
+                chunk, size = [], 0
+        if chunk:
+            self._insert_rows(rel, one, chunk)
+
+    def _insert_rows(self, rel: str, one: str, rows: list[Any]) -> None:
+        self.execute(
+            f"INSERT INTO {rel} VALUES {', '.join([one] * len(rows))}",
+            [v for row in rows for v in row],
+        )
 
     def _copy(self, rel: str, arrays: list[Any]) -> None:
         import pyarrow as pa
@@ -407,6 +454,11 @@ def _key_columns(definition: str) -> tuple[str, ...]:
     )
 
 
+def _spelled(table: TableRef) -> str:
+    """How a table was named when created: ``Foo``, or ``Sales.Foo`` with its schema."""
+    return table.name if table.schema is None else f"{table.schema}.{table.name}"
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -417,8 +469,18 @@ def _message(exc: BaseException) -> str:
 
 
 def _s3_error(exc: Exception, where: str) -> Exception:
+    """A boto3 error: what the user must fix (bucket, region, credentials) is a
+    `SinkConfigError` naming the property, the rest transient."""
     text = f"S3 {where}: {_message(exc)}"
+    if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
+        return SinkConfigError(
+            "aws.access.key.id",
+            text + "; set aws.access.key.id and aws.secret.access.key, or give boto3 "
+            "credentials (AWS_ACCESS_KEY_ID…, ~/.aws, an instance role)",
+        )
     code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+    if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraint"):
+        return SinkConfigError("s3.region", text + "; set s3.region to the bucket's region")
     if code in ("NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
         return SinkConfigError(
             "s3.bucket.name",

@@ -6,9 +6,11 @@ Debezium/Connect Redshift column              staged as (Parquet / INSERT) → S
 ================ ============================ ================================================
 boolean          boolean                      bool
 int8/16/32/64    smallint / integer / bigint  int64 in a bigint column
-float / double   real / double precision      float64 (NaN and ±inf kept)
+float / double   real / double precision      float64 in a double precision column (NaN
+                                              and ±inf kept)
 Decimal(p,s)     numeric(p,s) (p ≤ 38,        decimal128(p,s); else the exact text
-                 0 ≤ s ≤ p); else varchar
+                 0 ≤ s ≤ min(p, 37)); else
+                 varchar
 VariableScale-   character varying(65535)     string
 Decimal          (exact text)
 string, Enum,    character varying(65535)     string
@@ -19,10 +21,10 @@ struct, array
 bytes, varbit,   varbyte(1024000)             binary (INSERT: hex text → FROM_HEX)
 geometry (WKB)
 Date             date                         date32
-Time/Micro/Nano  time without time zone       time64[us]
+Time/Micro/Nano  time without time zone       its text (HH:MM:SS.ffffff) → CAST
 Timestamp/Micro/ timestamp without time zone  timestamp[us]
 NanoTimestamp
-ZonedTimestamp   timestamp with time zone     timestamp[us, UTC]
+ZonedTimestamp   timestamp with time zone     timestamp[us] in UTC → AT TIME ZONE 'UTC'
 MicroDuration    bigint (microseconds)        int64
 ================ ============================ ================================================
 
@@ -37,6 +39,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pyarrow as pa
+
 from connectors.sink.engine import types as k
 from connectors.sink.engine.arrow_values import ArrowValues
 from connectors.sink.engine.errors import ValueNotHeldError
@@ -46,6 +50,7 @@ VARCHAR = "character varying(65535)"
 MAX_VARCHAR = 65535
 VARBYTE = "varbyte(1024000)"
 MAX_VARBYTE = 1024000
+MAX_SCALE = 37  # NUMERIC(38,38) is refused: at most 37 fraction digits
 _SIMPLE = {
     k.BOOLEAN: "boolean", k.INT16: "smallint", k.INT32: "integer", k.INT64: "bigint",
     k.FLOAT32: "real", k.FLOAT64: "double precision", k.VDECIMAL: VARCHAR, k.STRING: VARCHAR,
@@ -74,28 +79,37 @@ _TEXT = {k.STRING, k.VDECIMAL, k.UUID, k.BITS, k.TIMETZ, *_PARSED}  # staged as 
 
 def sql_type(t: ColumnType) -> str:
     if t.kind == k.DECIMAL:
-        ps = exact_decimal(t)
+        ps = exact_decimal(t, max_scale=MAX_SCALE)
         return VARCHAR if ps is None else f"numeric({ps[0]},{ps[1]})"
     return _SIMPLE[t.kind]
 
 
 def staged_type(t: ColumnType, s3: bool) -> str:
-    """The staging table's column type: integers as bigint (Parquet's int64), JSON and arrays
-    as their text, bytes as hex text when staged by INSERT."""
+    """The staging table's column type, as a Parquet file's column loads into it (COPY
+    matches Parquet's types strictly): integers as bigint (int64), floats as double
+    precision, times of day as their text, zoned timestamps as timestamps in UTC, JSON and
+    arrays as their text, bytes as hex text when staged by INSERT."""
     if t.kind in (k.INT16, k.INT32):
         return "bigint"
-    if t.kind in _PARSED or (t.kind == k.BYTES and not s3):
+    if t.kind == k.FLOAT32:
+        return "double precision"
+    if t.kind == k.TIMESTAMPTZ:
+        return "timestamp without time zone"
+    if t.kind in _PARSED or t.kind == k.TIME or (t.kind == k.BYTES and not s3):
         return VARCHAR
     return sql_type(t)
 
 
 def select_expr(t: ColumnType, ref: str, s3: bool) -> str:
+    """A staged column (`staged_type`) as the target column's type."""
     if t.kind in _PARSED:
         return f"JSON_PARSE({ref})"
     if t.kind == k.BYTES and not s3:
         return f"FROM_HEX({ref})"
-    if t.kind in (k.INT16, k.INT32):
+    if t.kind in (k.INT16, k.INT32, k.FLOAT32, k.TIME):
         return f"CAST({ref} AS {sql_type(t)})"
+    if t.kind == k.TIMESTAMPTZ:
+        return f"({ref} AT TIME ZONE 'UTC')"
     return ref
 
 
@@ -114,7 +128,12 @@ def column_type(sql: str) -> ColumnType | None:
 
 # -- values ------------------------------------------------------------------------------------
 
-VALUES = ArrowValues("Redshift", exact_decimal, sql_type)
+
+def _numeric(t: ColumnType) -> tuple[int, int] | None:
+    return exact_decimal(t, max_scale=MAX_SCALE)
+
+
+VALUES = ArrowValues("Redshift", _numeric, sql_type)
 
 
 def arrow_array(t: ColumnType, values: list[Any], name: str, s3: bool) -> Any:
@@ -122,7 +141,11 @@ def arrow_array(t: ColumnType, values: list[Any], name: str, s3: bool) -> Any:
     cannot hold (text past 65 535 bytes, bytes past 1 024 000; staged by INSERT, as hex text,
     past 32 767)."""
     arr = VALUES.array(t, values, name)
-    if t.kind in _TEXT or (t.kind == k.DECIMAL and exact_decimal(t) is None):
+    if t.kind == k.TIME:  # HH:MM:SS.ffffff
+        return arr.cast(pa.string())
+    if t.kind == k.TIMESTAMPTZ:  # the same instants, as UTC wall-clock times
+        return arr.cast(pa.timestamp("us"))
+    if t.kind in _TEXT or (t.kind == k.DECIMAL and _numeric(t) is None):
         _check_lengths(arr, name, MAX_VARCHAR, VARCHAR)
     elif t.kind == k.BYTES:
         if s3:

@@ -12,9 +12,33 @@ from typing import Any
 
 import pytest
 
-from connectors.sink.engine.errors import SinkConfigError, ValueNotHeldError
+from connectors.sink.engine.errors import SinkConfigError, SinkFatalError, ValueNotHeldError
+from connectors.sink.engine.types import (
+    ARRAY,
+    BITS,
+    BOOLEAN,
+    BYTES,
+    DATE,
+    DECIMAL,
+    FLOAT32,
+    FLOAT64,
+    INT16,
+    INT32,
+    INT64,
+    INTERVAL,
+    JSON,
+    STRING,
+    TIME,
+    TIMESTAMP,
+    TIMESTAMPTZ,
+    TIMETZ,
+    UUID,
+    VDECIMAL,
+    ColumnType,
+)
+from connectors.sink.redshift import types as rt
 from connectors.sink.redshift.connector import RedshiftSink
-from connectors.sink.redshift.dialect import RedshiftDialect, _key_columns
+from connectors.sink.redshift.dialect import RedshiftDialect, _key_columns, _s3_error
 from connectors.source.postgres.types import Oid
 from hub.config import ConnectorSpec
 from hub.errors import ConfigError
@@ -39,6 +63,8 @@ def _validate(**config: Any) -> Any:
     [
         ({**BASE, "connection.url": "postgresql://h/db"}, ["connection.url", "jdbc:redshift://"]),
         ({**BASE, "connection.url": URL + "?sslmode=maybe"}, ["sslmode=maybe", "verify-full"]),
+        ({**BASE, "connection.url": URL + "?sslmode=require"}, ["sslmode=require", "verify-ca"]),
+        ({**BASE, "connection.url": "jdbc:redshift:iam://c:5439/dev"}, ["IAM authentication"]),
         ({**BASE, "connection.url": URL + "?tcpKeepAlive=true"}, ["tcpKeepAlive"]),
         ({**BASE, "connection.url": "jdbc:redshift://u:hunter2@h:5439/dev"},
          ["connection.username"]),
@@ -67,6 +93,53 @@ def test_good_configs_stage_as_asked_and_mask_their_secrets() -> None:
     assert {"connection.password", "aws.secret.access.key"} <= set(RedshiftSink.secret_properties)
 
 
+def test_decimals_redshift_cannot_hold_exactly_are_text() -> None:
+    """NUMERIC holds 38 digits of which at most 37 after the point: others are their text."""
+    assert rt.sql_type(ColumnType(DECIMAL, 38, 37)) == "numeric(38,37)"
+    assert rt.sql_type(ColumnType(DECIMAL, 38, 38)) == rt.VARCHAR
+    assert rt.sql_type(ColumnType(DECIMAL, 39, 2)) == rt.VARCHAR
+    arr = rt.arrow_array(ColumnType(DECIMAL, 38, 38), [5 * 10**37, None], "d", True)
+    assert arr.to_pylist() == ["0.50000000000000000000000000000000000000", None]
+
+
+# Redshift's COPY of Parquet into a column of each type (its documentation's mapping, held
+# strictly: a double into a real column, or a zoned timestamp, is refused there; the stand-in
+# turns any Parquet value into text and would not notice)
+PARQUET_INTO = {
+    "bigint": "int64", "double precision": "double", "boolean": "bool",
+    "character varying(65535)": "string", "varbyte(1024000)": "binary", "date": "date32[day]",
+    "timestamp without time zone": "timestamp[us]",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "t",
+    [ColumnType(kind) for kind in (BOOLEAN, INT16, INT32, INT64, FLOAT32, FLOAT64, VDECIMAL,
+                                   STRING, JSON, UUID, BYTES, DATE, TIME, TIMESTAMP,
+                                   TIMESTAMPTZ, TIMETZ, INTERVAL)]
+    + [ColumnType(BITS, 3), ColumnType(DECIMAL, 10, 2), ColumnType(DECIMAL, 38, 38),
+       ColumnType(ARRAY, item=ColumnType(INT32))],
+    ids=str,
+)  # fmt: skip
+def test_each_staged_parquet_column_is_of_the_type_copy_loads(t: ColumnType) -> None:
+    staged = rt.staged_type(t, s3=True)
+    arrow = str(rt.arrow_array(t, [None], "c", True).type)
+    if staged.startswith("numeric("):
+        assert arrow.replace(" ", "") == "decimal128" + staged[len("numeric") :]
+    else:
+        assert PARQUET_INTO[staged] == arrow, (staged, arrow)
+
+
+def test_s3_errors_a_user_must_fix_name_the_property() -> None:
+    from botocore.exceptions import ClientError, NoCredentialsError
+
+    err = _s3_error(NoCredentialsError(), "s3://b/k")
+    assert isinstance(err, SinkConfigError) and "aws.access.key.id" in str(err)
+    moved = ClientError({"Error": {"Code": "PermanentRedirect", "Message": "x"}}, "PutObject")
+    assert "s3.region" in str(_s3_error(moved, "s3://b/k"))
+    assert not isinstance(_s3_error(OSError("reset"), "s3://b/k"), SinkConfigError)
+
+
 def test_primary_key_columns_as_pg_get_constraintdef_prints_them() -> None:
     assert _key_columns("PRIMARY KEY (id)") == ("id",)
     assert _key_columns('PRIMARY KEY (a, "b c", "x""y", "é,f")') == ("a", "b c", 'x"y', "é,f")
@@ -81,10 +154,17 @@ def test_names_are_folded_as_redshift_folds_them(sink: Sink) -> None:
     cfg = {"table.name.format": "${source.table}"}
     sink.start([t.topic], **cfg)
     sink.put([t.insert(0, {"Id": 1, "CustomerId": 7}), t.insert(1, {"Id": 2, "CustomerId": 8})])
-    sink.start([t.topic], **cfg)  # a new task: what it knows it reads from the catalog
+    # the same task, then a new one (which reads the folded names from the catalog), take a
+    # column spelt otherwise as the same column
+    other = PgTable("Orders", [("Id", Oid.INT4, -1), ("CUSTOMERID", Oid.INT4, -1)], pk=("Id",),
+                    prefix="Shop")  # fmt: skip
+    sink.put([other.update(2, {"Id": 2, "CUSTOMERID": 6})])
+    sink.start([t.topic], **cfg)
     wider = PgTable("Orders", [*t.columns, ("Note", Oid.TEXT, -1)], pk=("Id",), prefix="Shop")
-    sink.put([t.update(2, {"Id": 1, "CustomerId": 9}), wider.insert(3, {"Id": 3, "Note": "n"}),
-              t.delete(4, {"Id": 2})])  # fmt: skip
+    sink.put([t.update(3, {"Id": 1, "CustomerId": 9}), wider.insert(4, {"Id": 3, "Note": "n"})])
+    sink.put([other.update(5, {"Id": 2, "CUSTOMERID": 5})])  # (in one batch: two names)
+    assert sink.rows("orders") == [(1, 9, None), (2, 5, None), (3, None, "n")]
+    sink.put([t.delete(6, {"Id": 2})])
     assert sink.rows("orders") == [(1, 9, None), (3, None, "n")]
     assert list(sink.columns("Orders")) == ["id", "customerid", "note"]
     assert sink.query("SELECT table_name FROM information_schema.tables WHERE "
@@ -113,6 +193,23 @@ def test_insert_staging_holds_what_s3_staging_holds(
             sink.stop()
     assert got["insert"] == got["s3"]
     assert len(got["s3"]) == 2 and got["s3"][0][0] == 1
+
+
+@pytest.mark.parametrize("sink", ["redshift"], indirect=True)
+def test_a_table_named_like_the_statements_aliases_takes_deletes(sink: Sink) -> None:
+    for name in ("s", "cur"):
+        t = PgTable(name, [("id", Oid.INT4, -1), ("v", Oid.TEXT, -1)])
+        sink.start([t.topic], **{"table.name.format": "${source.table}"})
+        sink.put([t.insert(0, {"id": 1, "v": "a"}), t.insert(1, {"id": 2, "v": "b"})])
+        sink.put([t.delete(2, {"id": 1}), t.update(3, {"id": 2, "v": "c"})])
+        assert sink.rows(name) == [(2, "c")]
+
+
+@pytest.mark.parametrize("sink", ["redshift"], indirect=True)
+def test_a_name_longer_than_redshift_holds_is_refused(sink: Sink) -> None:
+    t = PgTable("t" * 128, [("id", Oid.INT4, -1)])
+    with pytest.raises(SinkFatalError, match="longer than Redshift's 127 bytes"):
+        sink.put([t.insert(0, {"id": 1})])
 
 
 @pytest.mark.parametrize("sink", ["redshift"], indirect=True)
