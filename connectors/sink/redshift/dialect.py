@@ -7,10 +7,10 @@ staged into a temporary table, applied, and the ``_hub_offsets`` row written, th
 
 - ``s3``: the staged columns as one Parquet file from memory, put to
   ``s3://s3.bucket.name/s3.prefix/<task>/<n>.parquet`` (boto3), loaded by
-  ``COPY … FORMAT AS PARQUET`` (``IAM_ROLE`` or the access key), deleted after the load; a
-  killed run's files are deleted when its task starts again;
-- ``insert``: multi-row ``INSERT … VALUES`` with bound parameters (at most 32 767 values per
-  statement), for a cluster without a bucket and small volumes.
+  ``COPY … FORMAT AS PARQUET`` (``IAM_ROLE`` or the access key), deleted once the batch
+  commits or rolls back; a killed run's files are deleted when its task starts again;
+- ``insert``: multi-row ``INSERT … VALUES`` with bound parameters (at most 32 767 values and
+  about 8 MB per statement), for a cluster without a bucket and small volumes.
 
 Redshift's ``MERGE`` takes one ``WHEN MATCHED`` clause, so a batch is applied by ``UPDATE`` /
 ``INSERT … WHERE NOT EXISTS`` / ``DELETE … USING`` (`SeparateStatements`). Identifiers: Redshift
@@ -23,8 +23,9 @@ transaction) is not used: a column is widened by adding the wider one, copying, 
 old and renaming, in the batch's transaction.
 
 A killed worker's open transaction ends with its connection; one whose ``COMMIT`` is still in
-flight when the next worker reads the offsets is caught by `expect_offsets`: the batch locks
-``_hub_offsets`` (``LOCK``) and checks they are still what the task read before it commits.
+flight when the next worker reads the offsets is caught by `expect_offsets`: every writing
+transaction begins with ``LOCK _hub_offsets`` (`_lock_offsets`), so it waits for such a commit
+and then sees it, and checks they are still what the task read before it writes them.
 
 Thread safety: one task thread uses the dialect.
 """

@@ -127,7 +127,8 @@ def test_a_long_replay_keeps_the_server_connection(
     worker = start(tmp_path, cfg)
     try:
         _wait_streaming(sql, worker, cfg["slot.name"])
-        sql.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 300000) g")
+        # ~1 000 polls of 100: a replay several times longer than wal_sender_timeout
+        sql.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 100000) g")
         sql.execute("INSERT INTO t VALUES (0, 'after')")
         wait_for(
             lambda: (e := events(worker.log, "app.public.t")) and e[-1][0] == {"id": 0},
