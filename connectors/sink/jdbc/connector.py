@@ -18,6 +18,8 @@ class JdbcSinkConfig(DuckDBSinkConfig):
 
     @classmethod
     def url_problem(cls, url: str) -> str | None:
+        if url.startswith(("jdbc:redshift:", "redshift:")):
+            return "Redshift has its own sink: set connector.class: redshift (same URL)"
         if duckdb_path(url) is None and not url.startswith(SCHEMES):
             return "no sink for this URL; use duckdb:///path.duckdb or postgresql://host/db"
         return None

@@ -86,6 +86,14 @@ def test_bad_configs_name_the_property_and_hide_secrets(
     assert "hunter2" not in str(err.value)
 
 
+def test_debeziums_jdbc_sink_class_with_a_redshift_url_points_to_this_sink() -> None:
+    spec = ConnectorSpec("rs", {"connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
+                                "topics": "t", **BASE}, "x.yaml")  # fmt: skip
+    with pytest.raises(ConfigError, match="connector.class: redshift") as err:
+        validate(spec)
+    assert "hunter2" not in str(err.value)
+
+
 def test_good_configs_stage_as_asked_and_mask_their_secrets() -> None:
     assert not _validate(**BASE).warnings  # no bucket: staged by INSERT
     role = "arn:aws:iam::123456789012:role/hub-copy"
