@@ -111,6 +111,8 @@ class RedshiftSinkConfig(SinkConfig):
 
     @model_validator(mode="after")
     def _staging(self) -> RedshiftSinkConfig:
+        if not self.connection_username:
+            raise ValueError("connection.username: required (the database user)")
         if self.staging == "s3" and not self.bucket_name:
             raise ValueError("redshift.staging=s3 needs s3.bucket.name")
         if (

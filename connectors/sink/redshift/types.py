@@ -77,9 +77,14 @@ _PARSED = {k.JSON, k.ARRAY}  # staged as JSON text, parsed in SQL
 _TEXT = {k.STRING, k.VDECIMAL, k.UUID, k.BITS, k.TIMETZ, *_PARSED}  # staged as VARCHAR
 
 
+def _numeric(t: ColumnType) -> tuple[int, int] | None:
+    """numeric(p,s) of a decimal; None when Redshift's NUMERIC cannot hold it exactly."""
+    return exact_decimal(t, max_scale=MAX_SCALE)
+
+
 def sql_type(t: ColumnType) -> str:
     if t.kind == k.DECIMAL:
-        ps = exact_decimal(t, max_scale=MAX_SCALE)
+        ps = _numeric(t)
         return VARCHAR if ps is None else f"numeric({ps[0]},{ps[1]})"
     return _SIMPLE[t.kind]
 
@@ -129,10 +134,6 @@ def column_type(sql: str) -> ColumnType | None:
 # -- values ------------------------------------------------------------------------------------
 
 
-def _numeric(t: ColumnType) -> tuple[int, int] | None:
-    return exact_decimal(t, max_scale=MAX_SCALE)
-
-
 VALUES = ArrowValues("Redshift", _numeric, sql_type)
 
 
@@ -167,7 +168,7 @@ def _check_lengths(arr: Any, name: str, limit: int, held_by: str) -> None:
 
 def bound(arr: Any, t: ColumnType) -> list[Any]:
     """An Arrow array's values as the INSERT binds them (bytes as hex text for FROM_HEX)."""
-    values = arr.to_pylist()
+    values: list[Any] = arr.to_pylist()
     if t.kind == k.BYTES:
         return [None if v is None else v.hex() for v in values]
-    return list(values)
+    return values

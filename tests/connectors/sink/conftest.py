@@ -1,6 +1,8 @@
 """A sink under test against a real target (`targets`): a DuckDB file in tmp_path, a fresh
 PostgreSQL database from the session server (`pg_db`), with the dialect's own statements or
-the engine's default ``MERGE``, or a fresh schema of the Snowflake stand-in."""
+the engine's default ``MERGE``, or a fresh schema or dataset of a warehouse's stand-in; and
+what the warehouse sinks' config and connection tests share (`validate_sink`, `refuses`,
+`checks_pass`)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,37 @@ import pytest
 
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.task import EngineSinkTask
+from hub.config import ConnectorSpec
+from hub.errors import ConfigError
 from hub.log import TopicPartition
-from hub.runtime.api import SinkRecord, SinkTaskContext
+from hub.runtime.api import Check, SinkRecord, SinkTaskContext
+from hub.runtime.validation import validate
 from tests.connectors.sink.targets import TARGETS, Target, place
+
+
+def validate_sink(cls: str, **config: Any) -> Any:
+    """``hub validate --no-connect`` of one sink named by ``connector.class`` ``cls``."""
+    spec = ConnectorSpec("wh", {"connector.class": cls, "topics": "t", **config}, "test.yaml")
+    return validate(spec)
+
+
+def refuses(cls: str, config: Mapping[str, Any], words: Sequence[str]) -> ConfigError:
+    """The config is refused with every one of ``words`` and never the secret ``hunter2``."""
+    with pytest.raises(ConfigError) as err:
+        validate_sink(cls, **config)
+    for w in words:
+        assert w in str(err.value)
+    assert "hunter2" not in str(err.value)
+    return err.value
+
+
+def checks_pass(checks: Sequence[Check]) -> None:
+    """``hub validate --connect``'s checks of an engine sink all passed."""
+    assert [(c.what, c.ok) for c in checks][1:] == [
+        ("may create tables", True),
+        ("may load and merge rows", True),
+    ]
+    assert checks[0].ok
 
 
 class Sink:

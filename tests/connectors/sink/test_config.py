@@ -7,18 +7,13 @@ from typing import Any
 
 import pytest
 
-from hub.config import ConnectorSpec
 from hub.errors import ConfigError
 from hub.runtime.api import SinkTaskContext
-from hub.runtime.validation import validate
-from tests.connectors.sink.conftest import Sink
+from tests.connectors.sink.conftest import Sink, validate_sink
 from tests.connectors.sink.events import people
 from tests.connectors.sink.targets import TARGETS
 
-
-def _validate(cls: str, **config: Any) -> Any:
-    spec = ConnectorSpec("wh", {"connector.class": cls, "topics": "t", **config}, "test.yaml")
-    return validate(spec)
+_validate = validate_sink
 
 
 @pytest.mark.parametrize(
