@@ -130,12 +130,14 @@ class SourceTaskContext:
         on_inexact_replay: Callable[[], None] | None = None,
         json_encoding: tuple[bool, bool] | None = None,
         on_commit_request: Callable[[], None] | None = None,
+        internal_topic: Callable[[str, Mapping[str, str]], list[bytes | None]] | None = None,
     ) -> None:
         self.connector = connector
         self.task_id = task_id
         self._offsets = offsets
         self._on_inexact_replay = on_inexact_replay
         self._on_commit_request = on_commit_request
+        self._internal_topic = internal_topic
         self.json_encoding = json_encoding
         """(key schemas.enable, value schemas.enable) when both converters are Kafka's
         JsonConverter and no transform sits between the task and the log: the task may then
@@ -158,6 +160,15 @@ class SourceTaskContext:
         ``TransactionContext.commitTransaction`` plays this part for its sources)."""
         if self._on_commit_request is not None:
             self._on_commit_request()
+
+    def internal_topic(self, name: str, config: Mapping[str, str]) -> list[bytes | None]:
+        """The values of the task's own single-partition topic ``name`` (created with
+        ``config`` if missing), in order: state the task keeps in the log, such as a source's
+        schema history. The task writes to it by returning ``encoded`` records for it (bytes
+        as they are, stored with its other records and its offsets)."""
+        if self._internal_topic is None:
+            return []
+        return self._internal_topic(name, config)
 
     def offset(self, partition: JsonMap) -> JsonMap | None:
         """The last stored offset of ``partition`` (None: start from the beginning)."""

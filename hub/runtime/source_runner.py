@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -133,7 +133,7 @@ class SourceRunner:
         self._window = dict(cp.get("window") or {})
         context = SourceTaskContext(
             self.connector, self.task_id, self.offsets.offsets(self.connector), self._inexact,
-            self._json_encoding(), self._request_commit,
+            self._json_encoding(), self._request_commit, self._internal_topic,
         )  # fmt: skip
         self.task.start(self.ctx.config, context)
         self.state.running()
@@ -177,6 +177,11 @@ class SourceRunner:
         if type(kc) is not JsonConverter or type(vc) is not JsonConverter:
             return None
         return kc.schemas_enable, vc.schemas_enable
+
+    def _internal_topic(self, name: str, config: Mapping[str, str]) -> list[bytes | None]:
+        if not self.log.has_topic(name):
+            self.log.create_topic(name, 1, dict(config))
+        return [r.value for r in self.log.partition(name, 0).scan()]
 
     def _request_commit(self) -> None:
         self._commit_requested = True

@@ -27,6 +27,11 @@ class Snapshotter:
         """Read the tables' rows (False: the schemas only, as ``recovery`` does)."""
         return True
 
+    def rebuilds_history(self) -> bool:
+        """Rebuild a source's schema history from the catalog as of the stored position
+        (``recovery``: the history topic was lost; right only if no DDL came since)."""
+        return False
+
 
 class Initial(Snapshotter):
     mode = "initial"
@@ -66,8 +71,18 @@ class WhenNeeded(Snapshotter):
         return not has_offset or in_progress or not position_usable
 
 
+class Recovery(Snapshotter):
+    """Streams on from the stored position with the schema history rebuilt from the catalog
+    (a first start takes the initial snapshot)."""
+
+    mode = "recovery"
+
+    def rebuilds_history(self) -> bool:
+        return True
+
+
 SNAPSHOTTERS: dict[str, type[Snapshotter]] = {
-    c.mode: c for c in (Initial, InitialOnly, NoData, Never, Always, WhenNeeded)
+    c.mode: c for c in (Initial, InitialOnly, NoData, Never, Always, WhenNeeded, Recovery)
 }
 
 

@@ -10,7 +10,10 @@ from pydantic import Field
 
 from connectors.source.cdc.config import CdcSourceConfig
 
-SnapshotMode = Literal["initial", "initial_only", "no_data", "never", "always", "when_needed"]
+SnapshotMode = Literal[
+    "initial", "initial_only", "no_data", "never", "always", "when_needed", "recovery"
+]
+HistoryClass = Literal["io.debezium.storage.kafka.history.KafkaSchemaHistory"]
 SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 
 
@@ -50,6 +53,27 @@ class MySqlSourceConfig(CdcSourceConfig):
         False, alias="include.query",
         description="put the statement behind each row change in source.query (MariaDB: "
         "binlog_annotate_row_events=ON; MySQL: binlog_rows_query_log_events=ON)",
+    )  # fmt: skip
+    # -- schema history ---------------------------------------------------------------------
+    include_schema_changes: bool = Field(
+        True, alias="include.schema.changes",
+        description="emit each DDL of a captured table as a schema change event to the topic "
+        "<topic.prefix> (key: databaseName)",
+    )  # fmt: skip
+    history_class: HistoryClass = Field(
+        "io.debezium.storage.kafka.history.KafkaSchemaHistory", alias="schema.history.internal",
+        description="where the schema history is kept: hub keeps it in a topic of its log",
+    )  # fmt: skip
+    history_topic: str = Field(
+        "", alias="schema.history.internal.kafka.topic", pattern=r"^[A-Za-z0-9_.\-]*$",
+        description="the log topic of the schema history (every DDL with its binlog "
+        "position; infinite retention); default __schema_history.<connector name>",
+    )  # fmt: skip
+    history_skip_unparseable_ddl: bool = Field(
+        False, alias="schema.history.internal.skip.unparseable.ddl",
+        description="log and skip a DDL statement hub cannot parse instead of stopping (with "
+        "binlog_row_metadata=FULL the binlog still names the columns; otherwise the tables "
+        "it changed may be decoded with their former columns)",
     )  # fmt: skip
     # -- types ------------------------------------------------------------------------------
     time_precision_mode: Literal["adaptive_time_microseconds", "connect"] = Field(

@@ -25,19 +25,27 @@ from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
 from connectors.source.cdc.runs import read_runs
 from connectors.source.cdc.snapshotters import SnapshotMarkers, WhenNeeded, snapshotter
-from connectors.source.cdc.topics import check_unique
+from connectors.source.cdc.topics import check_unique, sanitize
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
+from connectors.source.mysql.history import (
+    TOPIC_CONFIG,
+    SchemaHistory,
+    SchemaHistoryError,
+    Schemas,
+    from_catalog,
+    replay,
+)
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import (
     CatalogTable,
     PositionLostError,
     binlog_files,
     connect,
-    current_position,
     is_mariadb,
     require,
     server_checks,
+    variables,
 )
 from connectors.source.mysql.snapshot import (
     Chunk,
@@ -112,18 +120,88 @@ class MySqlSourceTask(SourceTask):
                 "connector's offsets (DELETE /connectors/<name>/offsets) to start over"
             )
         in_progress = bool(offset and offset.get("snapshot"))
+        self.history: SchemaHistory | None = None
+        self._history_records: list[SourceRecord] = []  # the first poll's
+        self._baseline: tuple[Schemas, tuple[str, int]] | None = None
+        stored = context.internal_topic(self._history_topic(), TOPIC_CONFIG)
         if policy.should_snapshot(offset is not None, in_progress, usable):
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
             self._start_snapshot(
                 offset if usable else None, in_progress and usable, offset is not None
             )
+            self._open_history(stored, policy, offset if usable else None)
         else:
             if offset is None:
-                p = current_position(self.meta, self.mariadb)
+                # a first start without a snapshot: the position and the tables' definitions
+                # read under the snapshot's lock; a crashed first run's records came from
+                # another position, so none of them may stand for this run's
+                context.replay_is_inexact()
+                con = connect(cfg)
+                try:
+                    p, _, schemas = begin(con, cfg, self.mariadb, True, self.filters, True)
+                    end(con, cfg)
+                finally:
+                    con.close()
+                assert p is not None and schemas is not None
+                self._baseline = (schemas, (p.file, p.pos))
                 offset = {"file": p.file, "pos": p.pos, **({"gtids": p.gtids} if p.gtids else {})}
             self._resume = dict(offset)
+            self._open_history(stored, policy, offset)
             if self.should_stream:
                 self._start_stream()
+
+    # -- schema history ----------------------------------------------------------------------
+    def _history_topic(self) -> str:
+        return self.cfg.history_topic or sanitize(f"__schema_history.{self._context.connector}")
+
+    def _take_history(self) -> list[SourceRecord]:
+        """A new baseline of the schema history, stored at once."""
+        out, self._history_records = self._history_records, []
+        if out:
+            self._context.request_commit()
+        return out
+
+    def _open_history(
+        self, stored: list[bytes | None], policy: Any, offset: Mapping[str, Any] | None
+    ) -> None:
+        """The tables' definitions as of the position streaming starts from: a new
+        snapshot's (stored as the history's new baseline), or the stored history's."""
+        cfg = self.cfg
+        resume = (str(self._resume["file"]), int(self._resume["pos"]))
+        if self._baseline is not None and "stream" not in getattr(self, "_base", {}):
+            schemas, at = self._baseline
+            records = True
+        else:
+            schemas = Schemas(mariadb=self.mariadb)
+            at, records = resume, False
+            if policy.rebuilds_history() or not replay(stored, resume, schemas):
+                metadata = variables(self.meta, "binlog_row_metadata").get("binlog_row_metadata")
+                if (offset is not None and (metadata or "").upper() != "FULL"
+                        and not policy.rebuilds_history()):  # fmt: skip
+                    raise SchemaHistoryError(
+                        f"the schema history topic {self._history_topic()!r} holds nothing "
+                        f"for {resume[0]}:{resume[1]}, where this connector resumes, and the "
+                        f"binlog of {cfg.where()} has no column names (binlog_row_metadata="
+                        f"{metadata}): set snapshot.mode=recovery to rebuild the history from "
+                        "the tables as they are now (right only if no DDL ran since), or "
+                        "reset the connector's offsets to take a new snapshot"
+                    )
+                if offset is not None:
+                    log.warning("%s: no schema history for %s:%s; the tables' definitions "
+                                "are read from the catalog as they are now",
+                                self._context.connector, *resume)  # fmt: skip
+                schemas, records = from_catalog(self.meta, self.mariadb), True
+        self.history = SchemaHistory(
+            schemas, self._history_topic(), cfg.topic_prefix, self.connector_name,
+            self.partition, cfg.include_schema_changes, cfg.history_skip_unparseable_ddl,
+            self.filters.table,
+        )  # fmt: skip
+        if records:
+            stored_at = dict(self._resume)
+            if self._chunks is not None:  # with the snapshot's own offset
+                stored_at = self._announced or {**self._base, "snapshot": True, "table": None,
+                                                "after": None}  # fmt: skip
+            self._history_records = self.history.baseline(at, stored_at)
 
     def _action(self) -> None:
         from connectors.source.mysql.server import query
@@ -143,8 +221,10 @@ class MySqlSourceTask(SourceTask):
         resume_at = None
         self._announced: dict[str, Any] | None = None  # stored with the truncate events
         # the position this read is consistent at (a resumed one too: its cuts need it)
-        p, found = begin(con, cfg, self.mariadb, True, self.filters)
+        p, found, schemas = begin(con, cfg, self.mariadb, True, self.filters, not resuming)
         assert p is not None
+        if schemas is not None:
+            self._baseline = (schemas, (p.file, p.pos))
         keyed = [(t.qualified, bool(t.primary_key)) for t in found]
         cut = SnapshotCuts.load(offset.get("cut")) if offset is not None else SnapshotCuts()
         if resuming and offset is not None:
@@ -215,11 +295,14 @@ class MySqlSourceTask(SourceTask):
         """Up to max.batch.size snapshot rows. The runtime stores only the offset of a poll's
         last record, so the records of one run of rows share the offset after its last row
         (built once), and rows of one marker share their source block."""
-        if self._announce:  # first the position alone, committed at once
+        if self._announce:  # first the position alone (and the history), committed at once
             self._announce = False
             self._context.request_commit()
-            return [offset_update(self.partition, {**self._base, "snapshot": True,
+            return [*self._take_history(),
+                    offset_update(self.partition, {**self._base, "snapshot": True,
                                                    "table": None, "after": None})]  # fmt: skip
+        if self._history_records:
+            return self._take_history()
         if self._truncate:
             return self._truncates()
         out: list[SourceRecord] = []
@@ -381,7 +464,7 @@ class MySqlSourceTask(SourceTask):
         self.stream = ChangeStream(
             self.cfg, self.connector_name, self.filters, self.mapper, self.partition,
             self._resume, self.mariadb, incremental,
-            self._transactional, self._describe, self._context.json_encoding,
+            self._transactional, self._describe, self._context.json_encoding, self.history,
         )  # fmt: skip
         self.stream.open()
 
@@ -425,6 +508,8 @@ class MySqlSourceTask(SourceTask):
         records: list[SourceRecord] = self.stream.poll(
             self.cfg.max_batch_size, self.cfg.poll_interval_ms / 1000
         )
+        if self._history_records:
+            records = [*self._take_history(), *records]
         if self._beat.due() and self.stream._txn is None and not any(r.topic for r in records):
             records.append(self._beat.record(self.partition, self.stream.position()))
         return records
@@ -468,7 +553,9 @@ class MariaDbSourceTask(MySqlSourceTask):
 _NOT_YET = (
     r"snapshot\.max\.threads", r"snapshot\.lock\.timeout\.ms", r"snapshot\.select\.statement\..*",
     r"snapshot\.include\.collection\.list", r"snapshot\.delay\.ms", r"streaming\.delay\.ms",
-    r"include\.schema\.changes", r"schema\.history\.internal.*",
+    r"schema\.history\.internal\.(kafka\.(bootstrap\.servers|recovery\..*|query\.timeout\.ms"
+    r"|create\.timeout\.ms)|store\.only\.captured\.(tables|databases)\.ddl|producer\..*"
+    r"|consumer\..*|ddl\.filter|prefer\.ddl)",
     r"gtid\.source\.(includes|excludes)", r"database\.ssl\..*", r"database\.jdbc\.driver",
     r"database\.initial\.statements", r"connect\.keep\.alive.*", r"converters",
     r"event\.deserialization\.failure\.handling\.mode",

@@ -29,6 +29,7 @@ from typing import Any
 from connectors.source.cdc.filters import Filters
 from connectors.source.mysql import textrows
 from connectors.source.mysql.config import MySqlSourceConfig
+from connectors.source.mysql.history import Schemas, from_catalog
 from connectors.source.mysql.protocol.values import Column, T
 from connectors.source.mysql.server import (
     BinlogPosition,
@@ -56,12 +57,14 @@ class Chunk:
 
 
 def begin(
-    con: Any, cfg: MySqlSourceConfig, mariadb: bool, fresh: bool, filters: Filters
-) -> tuple[BinlogPosition | None, list[CatalogTable]]:
+    con: Any, cfg: MySqlSourceConfig, mariadb: bool, fresh: bool, filters: Filters,
+    history: bool = False,
+) -> tuple[BinlogPosition | None, list[CatalogTable], Schemas | None]:  # fmt: skip
     """Start the snapshot transaction on ``con``; with ``fresh``, also the binlog position it
-    stands at (a resumed snapshot streams from the first attempt's). The captured tables are
-    listed before the global read lock (if any) is released, so no DDL comes between the
-    position and the tables' columns."""
+    stands at (a resumed snapshot streams from the first attempt's). The captured tables (and
+    with ``history`` every table, for the schema history) are listed before the global read
+    lock (if any) is released, so no DDL comes between the position and the tables'
+    columns."""
     locked = False
     if fresh and cfg.snapshot_locking_mode != "none":
         try:
@@ -92,9 +95,10 @@ def begin(
 
             position = current_position(con, mariadb)
     found = tables(con, filters)
+    schemas = from_catalog(con, mariadb) if history else None
     if locked and cfg.snapshot_locking_mode != "extended":
         query(con, "UNLOCK TABLES")
-    return position, found
+    return position, found, schemas
 
 
 def end(con: Any, cfg: MySqlSourceConfig) -> None:

@@ -33,6 +33,7 @@ from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import IncrementalSnapshot
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
+from connectors.source.mysql.history import SchemaHistory
 from connectors.source.mysql.protocol.events import (
     HEADER,
     ROWS,
@@ -142,8 +143,12 @@ class ChangeStream:
         transactional: Callable[[str, str], bool] | None = None,
         describe: Callable[[str, str], MySqlTable | None] | None = None,
         json_encoding: tuple[bool, bool] | None = None,
+        history: SchemaHistory | None = None,
     ) -> None:  # fmt: skip
         self.cfg, self.connector, self.filters, self.mapper = cfg, connector, filters, mapper
+        # the tables' columns at the stream's position, changed by each DDL read
+        self.history = history
+        self._completed: dict[tuple[Any, ...], TableMap] = {}  # TABLE_MAPs named from it
         # encoded events (SourceTaskContext.json_encoding): rows events' bytes, no dicts
         self.encoder: EventEncoder | None = None
         if json_encoding is not None and ACCELERATED and not cfg.provide_transaction_metadata:
@@ -396,12 +401,35 @@ class ChangeStream:
         self._maps.clear()
         self._by_id.clear()
         self._ignored.clear()
-        if self._txn is not None and self.mariadb and not self._txn.standalone:
-            return  # CREATE TABLE ... SELECT: its rows and its XID follow in the transaction
+        self._completed.clear()
+        at = (self.stream.file if self.stream else self.file, h.log_pos - h.size)
         txn = self._txn
+        if txn is not None and self.mariadb and not txn.standalone:
+            # CREATE TABLE ... SELECT: its rows and its XID follow in the transaction (a
+            # restart inside it stored an offset past this statement's records)
+            if self.history is not None:
+                out += self.history.ddl(sql, db, at, self._offset(txn, txn.rows_events, 0),
+                                        self._ddl_source(h, txn, thread, sql),
+                                        emit=self._skip is None)  # fmt: skip
+            return
         self._commit(h, out)
+        if self.history is not None:
+            out += self.history.ddl(sql, db, at, self.position(),
+                                    self._ddl_source(h, txn, thread, sql))  # fmt: skip
         if word == "TRUNCATE" and "t" not in self.skipped_ops:
             self._truncate(h, txn, thread, truncate_target(sql, db), sql, out)
+
+    def _ddl_source(self, h: Any, txn: _Txn | None, thread: int, sql: str) -> dict[str, Any]:
+        """A schema change event's source block (its db and table filled in by the history)."""
+        return {
+            "version": VERSION, "connector": self.connector, "name": self.cfg.topic_prefix,
+            "ts_ms": h.timestamp * 1000, "snapshot": "false", "db": "", "sequence": None,
+            "ts_us": h.timestamp * 1_000_000, "ts_ns": h.timestamp * 1_000_000_000,
+            "table": None, "server_id": h.server_id,
+            "gtid": txn.gtid if txn is not None else None,
+            "file": self.stream.file if self.stream else self.file, "pos": h.log_pos - h.size,
+            "row": 0, "thread": thread, "query": None,
+        }  # fmt: skip
 
     def _truncate(
         self, h: Any, txn: _Txn | None, thread: int, target: tuple[str, str] | None, sql: str,
@@ -505,6 +533,17 @@ class ChangeStream:
 
     def _table_map(self, event: memoryview, checksum: bool) -> None:
         tm = table_map(event, checksum, self.mariadb)
+        if (
+            self.history is not None
+            and tm.columns
+            and tm.columns[0].name is None
+            and (self.filters.table(tm.schema, tm.table) or (tm.schema, tm.table) == self._signal)
+        ):  # no column names in the binlog (binlog_row_metadata MINIMAL or NO_LOG)
+            sig = (tm.table_id, tm.schema, tm.table, tm.columns)
+            done = self._completed.get(sig)
+            if done is None:
+                done = self._completed[sig] = self.history.schemas.complete(tm)
+            tm = done
         if self._signal is not None and (tm.schema, tm.table) == self._signal:
             self._signal_id = tm.table_id
             self._signal_columns = [c.name or "" for c in tm.columns]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.connectors.mysql.helpers import (
+    poll,
     poll_for,
     restart_after_every_poll,
     root,
@@ -25,7 +26,7 @@ def _snapshot(task: Any, seconds: float = 20) -> list[Any]:
     out: list[Any] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        out += [r for r in task.poll() if r.topic and r.value is not None]
+        out += [r for r in poll(task) if r.topic and r.value is not None]
         if out and out[-1].value["source"]["snapshot"] == "last":
             return out
     raise AssertionError(f"no end of the snapshot: {len(out)} records")
@@ -35,7 +36,7 @@ def _until(task: Any, done: Any, seconds: float = 15) -> list[Any]:
     out: list[Any] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not done(out):
-        out += [r for r in task.poll() if r.topic and r.value is not None]
+        out += [r for r in poll(task) if r.topic and r.value is not None]
     return out
 
 
@@ -212,9 +213,9 @@ def test_snapshot_resume_with_a_composite_key_of_many_types(
     for _ in range(60):  # a restart after every poll
         task = start_task(cfg, offset)
         try:
-            got = task.poll()
+            got = poll(task)
             while not got:
-                got = task.poll()
+                got = poll(task)
         finally:
             task.stop()
         seen += [r for r in got if r.topic and r.value is not None and r.value["op"] == "r"]
@@ -262,7 +263,7 @@ def test_restart_after_every_poll_in_a_multi_table_transaction(
     offset: dict[str, Any] = {}
     try:
         for _ in range(5):
-            for r in task.poll():
+            for r in poll(task):
                 offset = dict(r.source_offset)
     finally:
         task.stop()
@@ -317,7 +318,7 @@ def test_a_task_restarted_inside_a_transaction_keeps_its_place_until_it_reads_on
         assert "event" in task.stream.position(), task.stream.position()
         stored = offset
         for _ in range(2000):
-            records = task.poll()
+            records = poll(task)
             if records:
                 stored = dict(records[-1].source_offset)
             if any(r.topic for r in records):
@@ -412,10 +413,10 @@ def test_snapshot_resumed_at_a_table_dropped_meanwhile_reads_the_others(
                                                         "max.batch.size": 2})  # fmt: skip
     task = start_task(cfg)
     try:
-        assert not [r for r in task.poll() if r.topic]  # first the position, stored alone
-        got = task.poll()
-        got = [*got, *task.poll()]
-        got = [*got, *task.poll()]
+        assert not [r for r in poll(task) if r.topic]  # first the position, stored alone
+        got = poll(task)
+        got = [*got, *poll(task)]
+        got = [*got, *poll(task)]
     finally:
         task.stop()
     offset = dict(got[-1].source_offset)
@@ -476,8 +477,8 @@ def test_snapshot_resumed_after_the_primary_key_changed(
                                                         "max.batch.size": 2})  # fmt: skip
     task = start_task(cfg)
     try:
-        assert not [r for r in task.poll() if r.topic]  # first the position, stored alone
-        got = task.poll()
+        assert not [r for r in poll(task) if r.topic]  # first the position, stored alone
+        got = poll(task)
     finally:
         task.stop()
     offset = dict(got[-1].source_offset)
@@ -603,7 +604,7 @@ def test_snapshot_with_concurrent_deletes_then_stream_ends_equal(
         deadline = time.monotonic() + 60
         done = False
         while time.monotonic() < deadline:
-            for r in task.poll():
+            for r in poll(task):
                 if not r.topic or r.value is None:
                     continue
                 if r.value["op"] == "d":
@@ -656,7 +657,7 @@ def test_snapshot_resumed_with_concurrent_deletes_then_stream_ends_equal(
         polls = 0
         while time.monotonic() < deadline:
             polls += 1
-            got = task.poll()
+            got = poll(task)
             if polls in (3, 9) and got:  # a crash: restart from the last record's offset
                 task.stop()
                 task = start_task(cfg, dict(got[-1].source_offset))

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.connectors.mysql.helpers import root, source_config, start_task
+from tests.connectors.mysql.helpers import poll, root, source_config, start_task
 from tests.connectors.replay import Sink, changes
 from tests.fixtures.mariadb import MariaDBServer
 
@@ -31,7 +31,7 @@ def _first_attempt(cfg: dict[str, Any], polls: int, store_at: int) -> tuple[Any,
     stored: Any = None
     try:
         for n in range(polls):
-            records = task.poll()
+            records = poll(task)
             written.extend(records)
             if n == store_at and records:
                 stored = dict(records[-1].source_offset)
@@ -45,7 +45,7 @@ def _run_until(task: Any, written: list[Any], key: Any, seconds: float = 30) -> 
     deadline = time.monotonic() + seconds
     while not any(k == key and v is not None for _, k, v in changes(written)):
         assert time.monotonic() < deadline, "the restarted task never got there"
-        written.extend(task.poll())
+        written.extend(poll(task))
 
 
 def test_a_keyless_table_not_reached_before_the_kill_is_read_once(

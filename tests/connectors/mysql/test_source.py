@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from hub.errors import ConfigError
-from tests.connectors.mysql.helpers import poll_for, poll_until, root, source_config, start_task
+from tests.connectors.mysql.helpers import (
+    poll,
+    poll_for,
+    poll_until,
+    root,
+    source_config,
+    start_task,
+)
 from tests.fixtures.mariadb import MariaDBServer
 
 pytestmark = pytest.mark.integration
@@ -299,7 +306,7 @@ def test_a_snapshot_killed_before_any_commit_streams_from_its_first_position(
         task.start(cfg, SourceTaskContext("my", 0, offsets, None, None,
                                           lambda: requested.append(1)))  # fmt: skip
         for _ in range(polls):
-            records = task.poll()
+            records = poll(task)
             log.extend(r for r in records if r.topic)
             if requested and records:  # the runtime commits at once when asked
                 stored = dict(records[-1].source_offset)
@@ -315,7 +322,7 @@ def test_a_snapshot_killed_before_any_commit_streams_from_its_first_position(
         deadline = time.monotonic() + 30
         state: dict[int, Any] = {}
         while state != expected and time.monotonic() < deadline:
-            log.extend(r for r in task.poll() if r.topic)
+            log.extend(r for r in poll(task) if r.topic)
             state = {}
             for r in log:
                 if r.value is None:

@@ -10,6 +10,7 @@ import pytest
 
 from hub.errors import ConfigError
 from tests.connectors.mysql.helpers import (
+    poll,
     poll_for,
     restart_after_every_poll,
     root,
@@ -119,7 +120,7 @@ def test_one_phase_xa_commits_and_prepared_xa_elsewhere_pass(
         got: list[Any] = []
         deadline = time.monotonic() + 10
         while len(got) < 2 and time.monotonic() < deadline:
-            got += [r for r in task.poll() if r.topic]
+            got += [r for r in poll(task) if r.topic]
         assert [r.key for r in got] == [{"id": 1}, {"id": 2}]
     finally:
         task.stop()

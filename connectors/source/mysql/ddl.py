@@ -1,0 +1,801 @@
+"""MySQL/MariaDB DDL as the schema history needs it: a tokenizer and a recursive-descent
+parser for the statements that change what a table's row images hold.
+
+Parsed: ``CREATE TABLE`` (column definitions, ``LIKE``), ``ALTER TABLE`` (ADD / DROP / MODIFY
+/ CHANGE / RENAME COLUMN, RENAME TO, ADD / DROP PRIMARY KEY, CONVERT TO CHARACTER SET, the
+table's default charset), ``RENAME TABLE``, ``DROP TABLE``, ``CREATE / ALTER / DROP
+DATABASE``. Every other statement (indexes, views, routines, grants, ...) is recognised by its
+first words and has no effect. Executable comments (``/*!50100 ... */``, ``/*M!100100 ... */``)
+are read as the server reads them. A statement of the parsed kinds that does not parse raises
+`DdlError` naming the place; the caller decides (schema.history.internal.skip.unparseable.ddl).
+
+sqlglot (30.x) was tried first and fell back to an opaque command or failed on statements the
+binlog holds every day (``RENAME TABLE``, ``CONVERT TO CHARACTER SET``, ``ADD COLUMN (a, b)``,
+``POINT`` and ``NATIONAL VARCHAR`` columns); this grammar is MySQL's own, for these statements.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+__all__ = [
+    "ColumnSpec", "DdlError", "parse", "parse_type",
+    "AddColumn", "DropColumn", "ModifyColumn", "RenameColumn", "RenameTo", "PrimaryKey",
+    "Convert", "DefaultCharset", "CreateTable", "AlterTable", "RenameTables", "DropTables",
+    "Database",
+]  # fmt: skip
+
+
+class DdlError(ValueError):
+    def __init__(self, message: str, sql: str, at: int) -> None:
+        super().__init__(f"{message} at character {at}: {sql[max(0, at - 40) : at + 40]!r}")
+        self.sql, self.at = sql, at
+
+
+# -- tokens --------------------------------------------------------------------------------
+_TOKEN = re.compile(
+    r"""(?P<ws>\s+)
+      | (?P<comment>--(?:[ \t][^\n]*)?(?:\n|$)|\#[^\n]*|/\*(?!M?!).*?\*/)
+      | (?P<exec>/\*M?!\d*)
+      | (?P<end>\*/)
+      | (?P<qid>`(?:[^`]|``)*`)
+      | (?P<str>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
+      | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w$\x80-\U0010ffff]))
+      | (?P<id>[\w$\x80-\U0010ffff]+)
+      | (?P<op>.)""",
+    re.X | re.S,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Tok:
+    kind: str  # id, qid, str, num, op
+    text: str  # identifiers unquoted, strings unescaped
+    at: int
+
+    def word(self) -> str:
+        return self.text.upper() if self.kind == "id" else ""
+
+
+_ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a"}
+
+
+def _unescape(raw: str) -> str:
+    quote, body = raw[0], raw[1:-1]
+    body = body.replace(quote * 2, quote)
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body, flags=re.S)
+
+
+def tokens(sql: str) -> list[Tok]:
+    out: list[Tok] = []
+    for m in _TOKEN.finditer(sql):
+        kind = m.lastgroup
+        text = m.group()
+        if kind in ("ws", "comment", "exec", "end"):
+            continue  # an executable comment's text is read as the statement's own
+        if kind == "qid":
+            text = text[1:-1].replace("``", "`")
+        elif kind == "str":
+            text = _unescape(text)
+        out.append(Tok(str(kind), text, m.start()))
+    return out
+
+
+# -- what the parser returns ---------------------------------------------------------------
+@dataclass(frozen=True)
+class ColumnSpec:
+    """A column definition: its type as information_schema's COLUMN_TYPE writes it
+    (``int(10) unsigned``, ``enum('a','b')``) and the attributes the history keeps."""
+
+    name: str
+    type_name: str  # canonical, lower case: int, varchar, enum, point, ...
+    args: tuple[int, ...] = ()  # length / precision, scale / fraction digits
+    labels: tuple[str, ...] = ()  # ENUM / SET values
+    unsigned: bool = False
+    zerofill: bool = False
+    charset: str | None = None  # as written (or implied: NATIONAL, BINARY types)
+    collation: str | None = None
+    nullable: bool = True
+    primary: bool = False
+    auto_increment: bool = False
+    generated: bool = False
+    default: str | None = None
+    comment: str | None = None
+
+    @property
+    def type_expression(self) -> str:
+        out = self.type_name
+        if self.labels:
+            out += "(" + ",".join("'" + v.replace("'", "''") + "'" for v in self.labels) + ")"
+        elif self.args:
+            out += "(" + ",".join(map(str, self.args)) + ")"
+        if self.unsigned:
+            out += " unsigned"
+        if self.zerofill:
+            out += " zerofill"
+        return out
+
+
+@dataclass(frozen=True)
+class AddColumn:
+    column: ColumnSpec
+    position: str | None = None  # None: last; "": first; a name: after it
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class DropColumn:
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class ModifyColumn:
+    old: str  # the column changed (CHANGE: renamed to column.name)
+    column: ColumnSpec
+    position: str | None = None
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class RenameColumn:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class RenameTo:
+    db: str | None
+    name: str
+
+
+@dataclass(frozen=True)
+class PrimaryKey:
+    columns: tuple[str, ...] | None  # None: DROP PRIMARY KEY
+
+
+@dataclass(frozen=True)
+class Convert:
+    charset: str | None
+    collation: str | None
+
+
+@dataclass(frozen=True)
+class DefaultCharset:
+    charset: str | None
+    collation: str | None
+
+
+Action = (
+    AddColumn | DropColumn | ModifyColumn | RenameColumn | RenameTo | PrimaryKey | Convert
+    | DefaultCharset
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CreateTable:
+    db: str | None
+    name: str
+    columns: tuple[ColumnSpec, ...] = ()
+    primary_key: tuple[str, ...] = ()
+    charset: str | None = None
+    collation: str | None = None
+    like: tuple[str | None, str] | None = None
+    if_not_exists: bool = False
+    temporary: bool = False
+
+
+@dataclass(frozen=True)
+class AlterTable:
+    db: str | None
+    name: str
+    actions: tuple[Action, ...]
+
+
+@dataclass(frozen=True)
+class RenameTables:
+    pairs: tuple[tuple[tuple[str | None, str], tuple[str | None, str]], ...]
+
+
+@dataclass(frozen=True)
+class DropTables:
+    tables: tuple[tuple[str | None, str], ...]
+    temporary: bool = False
+
+
+@dataclass(frozen=True)
+class Database:
+    verb: str  # CREATE, ALTER, DROP
+    name: str | None  # ALTER DATABASE without a name: the default database
+    charset: str | None = None
+    collation: str | None = None
+    if_not_exists: bool = False
+
+
+Statement = CreateTable | AlterTable | RenameTables | DropTables | Database
+
+
+# -- types ---------------------------------------------------------------------------------
+_SYNONYMS = {
+    "integer": "int", "int1": "tinyint", "int2": "smallint", "int3": "mediumint",
+    "middleint": "mediumint", "int4": "int", "int8": "bigint", "dec": "decimal",
+    "fixed": "decimal", "numeric": "decimal", "real": "double", "float4": "float",
+    "float8": "double", "character": "char", "geomcollection": "geometrycollection",
+    "nchar": "char", "nvarchar": "varchar",
+}  # fmt: skip
+_NATIONAL = {"nchar", "nvarchar"}
+_TEXTUAL = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
+_BINARY_OF = {"char": "binary", "varchar": "varbinary", "tinytext": "tinyblob",
+              "text": "blob", "mediumtext": "mediumblob", "longtext": "longblob"}  # fmt: skip
+
+
+def is_textual(type_name: str) -> bool:
+    return type_name in _TEXTUAL
+
+
+class _Parser:
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        self.toks = tokens(sql)
+        self.i = 0
+
+    # -- primitives
+    def peek(self, k: int = 0) -> Tok | None:
+        j = self.i + k
+        return self.toks[j] if j < len(self.toks) else None
+
+    def word(self, k: int = 0) -> str:
+        t = self.peek(k)
+        return t.word() if t is not None else ""
+
+    def error(self, message: str) -> DdlError:
+        t = self.peek()
+        return DdlError(message, self.sql, t.at if t is not None else len(self.sql))
+
+    def next(self) -> Tok:
+        t = self.peek()
+        if t is None:
+            raise self.error("unexpected end of statement")
+        self.i += 1
+        return t
+
+    def accept(self, *words: str) -> bool:
+        """The next words are ``words`` (consumed) or nothing is consumed."""
+        for k, w in enumerate(words):
+            t = self.peek(k)
+            if t is None or (t.word() != w if w[0].isalpha() else
+                             t.kind != "op" or t.text != w):  # fmt: skip
+                return False
+        self.i += len(words)
+        return True
+
+    def expect(self, *words: str) -> None:
+        if not self.accept(*words):
+            raise self.error(f"expected {' '.join(words)}")
+
+    def op(self, text: str) -> bool:
+        t = self.peek()
+        if t is not None and t.kind == "op" and t.text == text:
+            self.i += 1
+            return True
+        return False
+
+    def ident(self) -> str:
+        t = self.next()
+        if t.kind in ("id", "qid", "str"):  # "name": an identifier under ANSI_QUOTES
+            return t.text
+        raise DdlError("expected a name", self.sql, t.at)
+
+    def name(self) -> tuple[str | None, str]:
+        first = self.ident()
+        if self.op("."):
+            return first, self.ident()
+        return None, first
+
+    def string(self) -> str:
+        t = self.next()
+        if t.kind == "id" and t.text.startswith("_") and self.peek() is not None:
+            t = self.next()  # a charset introducer: _utf8mb4'x'
+        if t.kind != "str":
+            raise DdlError("expected a quoted string", self.sql, t.at)
+        return t.text
+
+    def number(self) -> int:
+        t = self.next()
+        if t.kind != "num" or not t.text.isdigit():
+            raise DdlError("expected a number", self.sql, t.at)
+        return int(t.text)
+
+    def skip_expression(self) -> str:
+        """One expression or balanced group up to ``,`` or ``)`` at depth 0: its text."""
+        start = self.peek()
+        depth = 0
+        end = start.at if start is not None else len(self.sql)
+        while (t := self.peek()) is not None:
+            if t.kind == "op" and t.text in ",)" and depth == 0:
+                break
+            if t.kind == "op" and t.text == "(":
+                depth += 1
+            elif t.kind == "op" and t.text == ")":
+                depth -= 1
+            self.i += 1
+            end = t.at + len(t.text)
+        return self.sql[start.at : end] if start is not None else ""
+
+    def skip_group(self) -> None:
+        """A parenthesised group, whole."""
+        self.expect("(")
+        depth = 1
+        while depth:
+            t = self.next()
+            if t.kind == "op" and t.text == "(":
+                depth += 1
+            elif t.kind == "op" and t.text == ")":
+                depth -= 1
+
+    def skip_to_comma(self) -> None:
+        """The rest of a clause: up to a ``,`` or ``)`` at depth 0, or the end."""
+        self.skip_expression()
+
+    def charset_name(self) -> str:
+        t = self.next()
+        if t.kind not in ("id", "qid", "str"):
+            raise DdlError("expected a character set name", self.sql, t.at)
+        return t.text.lower()
+
+    # -- column types
+    def data_type(self, name: str) -> ColumnSpec:
+        base = self.next()
+        if base.kind != "id":
+            raise DdlError("expected a type", self.sql, base.at)
+        kind = base.text.lower()
+        charset: str | None = None
+        national = False
+        if kind == "national":
+            national, kind = True, self.next().text.lower()
+        if kind in ("char", "character") and self.accept("VARYING"):
+            kind = "varchar"
+        elif kind == "double" and self.accept("PRECISION"):
+            pass
+        elif kind == "long":
+            if self.accept("VARBINARY"):
+                kind = "mediumblob"
+            else:
+                self.accept("VARCHAR") or self.accept("CHAR", "VARYING")
+                kind = "mediumtext"
+        if kind in _NATIONAL:
+            national = True
+        kind = _SYNONYMS.get(kind, kind)
+        spec = ColumnSpec(name, kind)
+        if kind in ("bool", "boolean"):
+            spec = replace(spec, type_name="tinyint", args=(1,))
+        elif kind == "serial":
+            spec = replace(spec, type_name="bigint", unsigned=True, nullable=False,
+                           auto_increment=True)  # fmt: skip
+        elif kind in ("enum", "set"):
+            self.expect("(")
+            labels = [self.string()]
+            while self.op(","):
+                labels.append(self.string())
+            self.expect(")")
+            spec = replace(spec, labels=tuple(labels))
+        elif self.peek() is not None and self.peek().text == "(":  # type: ignore[union-attr]
+            self.next()
+            args = [self.number()]
+            while self.op(","):
+                args.append(self.number())
+            self.expect(")")
+            spec = replace(spec, args=tuple(args))
+        if national:
+            charset = "utf8mb3"
+        # attributes that belong to the type
+        while True:
+            if self.accept("UNSIGNED"):
+                spec = replace(spec, unsigned=True)
+            elif self.accept("SIGNED"):
+                pass
+            elif self.accept("ZEROFILL"):
+                spec = replace(spec, zerofill=True, unsigned=True)
+            elif self.accept("CHARACTER", "SET") or self.accept("CHARSET"):
+                charset = self.charset_name()
+            elif self.accept("ASCII"):
+                charset = "latin1"
+            elif self.accept("UNICODE"):
+                charset = "ucs2"
+            elif self.accept("BYTE") and kind == "char":
+                charset = "binary"
+            elif self.accept("BINARY"):
+                pass  # the charset's binary collation: the same charset
+            elif self.accept("COLLATE"):
+                spec = replace(spec, collation=self.charset_name())
+            else:
+                break
+        if charset == "binary" and kind in _BINARY_OF:
+            spec = replace(spec, type_name=_BINARY_OF[kind])
+            charset = None
+        return replace(spec, charset=charset if is_textual(spec.type_name) else None)
+
+    def column(self, name: str) -> ColumnSpec:
+        spec = self.data_type(name)
+        while (t := self.peek()) is not None and not (t.kind == "op" and t.text in ",)"):
+            w = t.word()
+            if w in ("FIRST", "AFTER"):  # ALTER TABLE's position: the caller's
+                break
+            if self.accept("NOT", "NULL"):
+                spec = replace(spec, nullable=False)
+            elif self.accept("NULL"):
+                spec = replace(spec, nullable=True)
+            elif self.accept("DEFAULT"):
+                spec = replace(spec, default=self.default_value())
+            elif self.accept("AUTO_INCREMENT"):
+                spec = replace(spec, auto_increment=True)
+            elif self.accept("PRIMARY", "KEY") or (w == "KEY" and self.accept("KEY")):
+                spec = replace(spec, primary=True, nullable=False)
+            elif self.accept("UNIQUE"):
+                self.accept("KEY")
+            elif self.accept("COMMENT"):
+                spec = replace(spec, comment=self.string())
+            elif self.accept("COLLATE"):
+                spec = replace(spec, collation=self.charset_name())
+            elif self.accept("CHARACTER", "SET") or self.accept("CHARSET"):
+                spec = replace(spec, charset=self.charset_name()
+                               if is_textual(spec.type_name) else None)  # fmt: skip
+            elif w in ("GENERATED", "AS"):
+                self.accept("GENERATED", "ALWAYS")
+                self.expect("AS")
+                if self.peek() is not None and self.peek().text == "(":  # type: ignore[union-attr]
+                    self.skip_group()
+                    spec = replace(spec, generated=True)
+                else:  # AS ROW START / END, AS IDENTITY (system versioning)
+                    self.next()
+                    self.accept("START") or self.accept("END")
+            elif w in ("REFERENCES", "CHECK"):
+                self.next()
+                while (
+                    (u := self.peek()) is not None
+                    and not (u.kind == "op" and u.text in ",)")
+                    and u.word() not in ("NOT", "NULL", "DEFAULT", "COMMENT")
+                ):
+                    if u.kind == "op" and u.text == "(":
+                        self.skip_group()
+                    else:
+                        self.next()
+            elif t.kind == "op" and t.text == "(":
+                self.skip_group()
+            else:  # ON UPDATE ..., VIRTUAL/STORED, INVISIBLE, COLUMN_FORMAT x, SRID n, ...
+                self.next()
+        if spec.charset is None and spec.collation:
+            spec = replace(spec, charset=collation_charset(spec.collation)
+                           if is_textual(spec.type_name) else None)  # fmt: skip
+        if spec.charset == "binary" and spec.type_name in _BINARY_OF:
+            spec = replace(spec, type_name=_BINARY_OF[spec.type_name], charset=None)
+        return spec
+
+    def default_value(self) -> str:
+        t = self.peek()
+        if t is not None and t.kind == "op" and t.text == "(":
+            start = t.at
+            self.skip_group()
+            prev = self.toks[self.i - 1]
+            return self.sql[start : prev.at + 1]
+        if t is not None and t.kind == "op" and t.text in "-+":
+            self.next()
+            return t.text + self.next().text
+        if t is not None and t.kind == "id" and t.text.startswith("_"):
+            return self.string()
+        v = self.next()
+        if v.kind == "id" and self.peek() is not None and self.peek().text == "(":  # type: ignore[union-attr]
+            self.skip_group()  # CURRENT_TIMESTAMP(6), NOW()
+            return v.text + "(...)"
+        return v.text
+
+    # -- statements
+    def statement(self) -> Statement | None:
+        w = self.word()
+        if w == "CREATE":
+            self.next()
+            self.accept("OR", "REPLACE")
+            self.accept("DEFINER")  # (views, routines: ignored below)
+            temporary = self.accept("TEMPORARY")
+            if self.accept("TABLE"):
+                return self.create_table(temporary)
+            if self.accept("DATABASE") or self.accept("SCHEMA"):
+                return self.database("CREATE")
+            return None
+        if w == "ALTER":
+            self.next()
+            self.accept("ONLINE")
+            self.accept("IGNORE")
+            if self.accept("TABLE"):
+                return self.alter_table()
+            if self.accept("DATABASE") or self.accept("SCHEMA"):
+                return self.database("ALTER")
+            return None
+        if w == "DROP":
+            self.next()
+            temporary = self.accept("TEMPORARY")
+            if self.accept("TABLE") or self.accept("TABLES"):
+                self.accept("IF", "EXISTS")
+                names = [self.name()]
+                while self.op(","):
+                    names.append(self.name())
+                return DropTables(tuple(names), temporary)
+            if self.accept("DATABASE") or self.accept("SCHEMA"):
+                self.accept("IF", "EXISTS")
+                return Database("DROP", self.ident())
+            return None
+        if w == "RENAME" and self.word(1) in ("TABLE", "TABLES"):
+            self.i += 2
+            pairs = []
+            while True:
+                self.accept("IF", "EXISTS")
+                old = self.name()
+                if self.accept("WAIT"):
+                    self.number()
+                self.accept("NOWAIT")
+                self.expect("TO")
+                pairs.append((old, self.name()))
+                if not self.op(","):
+                    break
+            return RenameTables(tuple(pairs))
+        return None
+
+    def database(self, verb: str) -> Database:
+        if_not_exists = self.accept("IF", "NOT", "EXISTS")
+        name = None
+        t = self.peek()
+        if t is not None and t.word() not in ("DEFAULT", "CHARACTER", "CHARSET", "COLLATE",
+                                              "COMMENT", "UPGRADE"):  # fmt: skip
+            name = self.ident()
+        charset = collation = None
+        while (t := self.peek()) is not None:
+            if self.accept("CHARACTER", "SET") or self.accept("CHARSET"):
+                self.op("=")
+                charset = self.charset_name()
+            elif self.accept("COLLATE"):
+                self.op("=")
+                collation = self.charset_name()
+            else:
+                self.next()
+        return Database(verb, name, charset, collation, if_not_exists)
+
+    def create_table(self, temporary: bool) -> CreateTable:
+        if_not_exists = self.accept("IF", "NOT", "EXISTS")
+        db, name = self.name()
+        if self.accept("LIKE"):
+            return CreateTable(db, name, like=self.name(), if_not_exists=if_not_exists,
+                               temporary=temporary)  # fmt: skip
+        if self.peek() is not None and self.word(1) == "LIKE" and self.op("("):
+            self.expect("LIKE")
+            like = self.name()
+            self.expect(")")
+            return CreateTable(db, name, like=like, if_not_exists=if_not_exists,
+                               temporary=temporary)  # fmt: skip
+        columns: list[ColumnSpec] = []
+        pk: tuple[str, ...] = ()
+        if self.op("("):
+            while True:
+                got = self.create_definition()
+                if isinstance(got, ColumnSpec):
+                    columns.append(got)
+                elif got is not None:
+                    pk = got
+                if not self.op(","):
+                    break
+            self.expect(")")
+        if not pk:
+            pk = tuple(c.name for c in columns if c.primary)
+        charset, collation = self.table_options()
+        if self.peek() is not None and self.word() in ("SELECT", "AS", "IGNORE", "REPLACE"):
+            raise self.error("CREATE TABLE ... SELECT is logged with its columns in ROW format")
+        return CreateTable(db, name, tuple(columns), pk, charset, collation, None,
+                           if_not_exists, temporary)  # fmt: skip
+
+    def create_definition(self) -> ColumnSpec | tuple[str, ...] | None:
+        """A column (ColumnSpec), the primary key (its columns) or another key (None)."""
+        w = self.word()
+        if w == "CONSTRAINT":
+            self.next()
+            if self.word() not in ("PRIMARY", "UNIQUE", "FOREIGN", "CHECK"):
+                self.ident()
+            w = self.word()
+        if w == "PRIMARY" and self.word(1) == "KEY":
+            self.i += 2
+            return self.key_columns()
+        if self.keyword_clause(w):
+            self.skip_to_comma()
+            return None
+        name = self.ident()
+        return self.column(name)
+
+    def keyword_clause(self, w: str) -> bool:
+        """An index, key, check or period clause (reserved words, or words that are only
+        keywords before the next one: a column may be named ``period``)."""
+        nxt = self.word(1)
+        return w in ("INDEX", "KEY", "UNIQUE", "FULLTEXT", "SPATIAL", "FOREIGN", "CHECK") or (
+            (w == "PERIOD" and nxt == "FOR") or (w == "VECTOR" and nxt in ("INDEX", "KEY"))
+            or (w == "SYSTEM" and nxt == "VERSIONING")
+            or (w == "PARTITION" and self.peek(1) is not None and self.peek(1).text == "(")  # type: ignore[union-attr]
+        )  # fmt: skip
+
+    def key_columns(self) -> tuple[str, ...]:
+        while self.accept("USING"):
+            self.next()
+        self.expect("(")
+        cols = []
+        while True:
+            cols.append(self.ident())
+            t = self.peek()
+            if t is not None and t.text == "(":
+                self.skip_group()  # a prefix length
+            self.accept("ASC") or self.accept("DESC")
+            if not self.op(","):
+                break
+        self.expect(")")
+        self.skip_to_comma()  # USING BTREE, COMMENT, ...
+        return tuple(cols)
+
+    def table_options(self) -> tuple[str | None, str | None]:
+        charset = collation = None
+        while (t := self.peek()) is not None and not (t.kind == "op" and t.text in ";"):
+            w = t.word()
+            if w in ("PARTITION", "SELECT", "AS", "IGNORE", "REPLACE"):
+                if w == "PARTITION":
+                    self.i = len(self.toks)
+                break
+            self.accept("DEFAULT")
+            if self.accept("CHARACTER", "SET") or self.accept("CHARSET"):
+                self.op("=")
+                charset = self.charset_name()
+            elif self.accept("COLLATE"):
+                self.op("=")
+                collation = self.charset_name()
+            elif t.kind == "op" and t.text == "(":
+                self.skip_group()
+            else:
+                self.next()
+        return charset, collation
+
+    def alter_table(self) -> AlterTable:
+        db, name = self.name()
+        actions: list[Action] = []
+        while self.peek() is not None:
+            got = self.alter_action()
+            if got is not None:
+                actions.extend(got)
+            if not self.op(","):
+                if self.peek() is not None and self.word() == "PARTITION":
+                    break
+                if self.peek() is not None:
+                    raise self.error("expected , between ALTER TABLE clauses")
+        return AlterTable(db, name, tuple(actions))
+
+    def position(self) -> str | None:
+        if self.accept("FIRST"):
+            return ""
+        if self.accept("AFTER"):
+            return self.ident()
+        return None
+
+    def alter_action(self) -> list[Action] | None:
+        w = self.word()
+        if w == "ADD":
+            self.next()
+            if self.word() == "CONSTRAINT" or (self.word() == "PRIMARY" and self.word(1) == "KEY"):
+                got = self.create_definition()
+                return [PrimaryKey(got)] if isinstance(got, tuple) else None
+            if self.keyword_clause(self.word()) or self.word() == "PARTITION":
+                self.skip_to_comma()
+                return None
+            self.accept("COLUMN")
+            if_not_exists = self.accept("IF", "NOT", "EXISTS")
+            if self.op("("):
+                out: list[Action] = []
+                while True:
+                    got = self.create_definition()
+                    if isinstance(got, ColumnSpec):
+                        out.append(AddColumn(got, None, if_not_exists))
+                    elif got is not None:
+                        out.append(PrimaryKey(got))
+                    if not self.op(","):
+                        break
+                self.expect(")")
+                return out
+            col = self.column(self.ident())
+            out = [AddColumn(col, self.position(), if_not_exists)]
+            return out + ([PrimaryKey((col.name,))] if col.primary else [])
+        if w == "DROP":
+            self.next()
+            if self.accept("PRIMARY", "KEY"):
+                return [PrimaryKey(None)]
+            w = self.word()
+            if w in ("INDEX", "KEY", "FOREIGN", "CONSTRAINT", "CHECK", "PARTITION") or (
+                w in ("PERIOD", "SYSTEM") and self.word(1) in ("FOR", "VERSIONING")
+            ):
+                self.skip_to_comma()
+                return None
+            self.accept("COLUMN")
+            if_exists = self.accept("IF", "EXISTS")
+            name = self.ident()
+            self.accept("RESTRICT") or self.accept("CASCADE")
+            return [DropColumn(name, if_exists)]
+        if w in ("MODIFY", "CHANGE"):
+            self.next()
+            self.accept("COLUMN")
+            if_exists = self.accept("IF", "EXISTS")
+            old = self.ident()
+            col = self.column(self.ident() if w == "CHANGE" else old)
+            out = [ModifyColumn(old, col, self.position(), if_exists)]
+            return out + ([PrimaryKey((col.name,))] if col.primary else [])
+        if w == "RENAME":
+            self.next()
+            if self.accept("COLUMN"):
+                old = self.ident()
+                self.expect("TO")
+                return [RenameColumn(old, self.ident())]
+            if self.word() in ("INDEX", "KEY"):
+                self.skip_to_comma()
+                return None
+            self.accept("TO") or self.accept("AS")
+            db, name = self.name()
+            return [RenameTo(db, name)]
+        if w == "CONVERT":
+            self.next()
+            self.expect("TO")
+            charset = collation = None
+            if self.accept("CHARACTER", "SET") or self.accept("CHARSET"):
+                charset = self.charset_name()
+            if self.accept("COLLATE"):
+                collation = self.charset_name()
+            return [Convert(charset, collation)]
+        if w in ("DEFAULT", "CHARACTER", "CHARSET", "COLLATE"):
+            charset, collation = None, None
+            self.accept("DEFAULT")
+            if self.accept("CHARACTER", "SET") or self.accept("CHARSET"):
+                self.op("=")
+                charset = self.charset_name()
+            if self.accept("COLLATE"):
+                self.op("=")
+                collation = self.charset_name()
+            if charset is None and collation is None:
+                self.skip_to_comma()
+                return None
+            return [DefaultCharset(charset, collation)]
+        # ALTER COLUMN .. SET DEFAULT, ENGINE=, ALGORITHM=, LOCK=, FORCE, ORDER BY, options
+        self.skip_to_comma()
+        return None
+
+
+def collation_charset(collation: str) -> str | None:
+    """The character set of a collation name (``latin1_swedish_ci`` -> ``latin1``)."""
+    from pymysql.charset import _charsets
+
+    name = collation.lower()
+    if name == "binary":
+        return "binary"
+    for c in _charsets._by_id.values():
+        if c.collation == name:
+            return str(c.name)
+    head = name.split("_", 1)[0]
+    return "utf8mb4" if head == "uca1400" else head
+
+
+def parse(sql: str) -> Statement | None:
+    """The statement's effect on tables and databases, or None when it has none."""
+    p = _Parser(sql)
+    try:
+        got = p.statement()
+    except IndexError:
+        raise p.error("unexpected end of statement") from None
+    return got
+
+
+def parse_type(name: str, text: str) -> ColumnSpec:
+    """A column of the type ``text`` (information_schema's COLUMN_TYPE, or a history
+    record's typeExpression)."""
+    p = _Parser(text)
+    spec = p.data_type(name)
+    if p.peek() is not None:
+        raise p.error("unexpected text after the type")
+    return spec

@@ -1,0 +1,684 @@
+"""The schema history: every table's columns at each binlog position, kept from the DDL in
+the binlog, so a row event is decoded with the columns of its time whatever
+``binlog_row_metadata`` the server logs (with MINIMAL or NO_LOG a TABLE_MAP holds types but
+no column names, signedness, ENUM labels or primary key).
+
+State: every base table outside the system databases (a table renamed into the captured
+ones must be known), each database's and the server's default character set (a column
+declared without one takes its table's, then its database's, then the server's).
+
+Stored in an internal topic of the log (``schema.history.internal.kafka.topic``), one record
+per DDL in Debezium's history format (``source``, ``position``, ``ts_ms``, ``databaseName``,
+``ddl``, ``tableChanges``: each changed table's whole definition after the statement) plus a
+``hub`` block (where the statement stands in the binlog, database charsets, and on the
+records of a baseline ``reset``). A baseline (every table, read from the catalog at a
+snapshot's position) starts the history and each new snapshot. The records are written like
+the connector's events, so a DDL's record is durable before an offset past it is stored.
+
+Replay at start: records in log order, each applied when its statement comes before the
+position the task resumes from, so a restart that re-reads a DDL decodes the events before
+it with the columns before it. Not compacted: a table's latest definition alone would be
+wrong for a task resuming from before its last DDL; the topic keeps every record (its
+retention is infinite) and a DDL is rare.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from connectors.source.cdc.cuts import precedes
+from connectors.source.mysql import ddl
+from connectors.source.mysql.ddl import ColumnSpec, is_textual
+from connectors.source.mysql.protocol.events import TableMap
+from connectors.source.mysql.protocol.values import Column, T, decoder
+from connectors.source.mysql.types import BINARY_CHARSET, catalog_column
+from hub.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SYSTEM = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
+TABLES_PER_RECORD = 200  # of a baseline
+
+
+class SchemaHistoryError(ConfigError):
+    """The history cannot say what a table's columns are (an unknown table, a DDL it could
+    not parse, or columns that do not match the binlog's)."""
+
+
+@dataclass(frozen=True)
+class TableDef:
+    db: str
+    name: str
+    columns: tuple[ColumnSpec, ...]  # textual columns with their charset resolved
+    primary_key: tuple[str, ...] = ()
+    charset: str | None = None  # the table's default
+
+    def index(self, column: str) -> int:
+        """A column's position (names are case-insensitive), -1 when absent."""
+        want = column.casefold()
+        for i, c in enumerate(self.columns):
+            if c.name.casefold() == want:
+                return i
+        return -1
+
+
+@dataclass(frozen=True)
+class TableChange:
+    type: str  # CREATE, ALTER, DROP
+    db: str
+    name: str
+    table: TableDef | None  # None: DROP
+
+
+# -- columns as Debezium's history writes them ---------------------------------------------
+_JDBC = {
+    "bit": -7, "tinyint": -6, "smallint": 5, "mediumint": 4, "int": 4, "bigint": -5,
+    "float": 6, "double": 8, "decimal": 3, "date": 91, "time": 92, "datetime": 93,
+    "timestamp": 2014, "year": 4, "char": 1, "varchar": 12, "tinytext": 12, "text": 12,
+    "mediumtext": 12, "longtext": 12, "binary": -2, "varbinary": -3, "tinyblob": -4,
+    "blob": -4, "mediumblob": -4, "longblob": -4, "enum": 1, "set": 1, "json": 1111,
+}  # fmt: skip
+
+
+def _column_json(c: ColumnSpec, position: int) -> dict[str, Any]:
+    return {
+        "name": c.name, "jdbcType": _JDBC.get(c.type_name, 1111),
+        "typeName": c.type_name.upper() + (" UNSIGNED" if c.unsigned else ""),
+        "typeExpression": c.type_expression, "charsetName": c.charset,
+        "length": c.args[0] if c.args and not c.labels else None,
+        "scale": c.args[1] if len(c.args) > 1 else None, "position": position,
+        "optional": c.nullable, "autoIncremented": c.auto_increment, "generated": c.generated,
+        "comment": c.comment, "hasDefaultValue": c.default is not None,
+        "defaultValueExpression": c.default, "enumValues": list(c.labels) or None,
+    }  # fmt: skip
+
+
+def _column_of(doc: Mapping[str, Any]) -> ColumnSpec:
+    spec = ddl.parse_type(str(doc["name"]), str(doc["typeExpression"]))
+    return replace(
+        spec, charset=doc.get("charsetName"), nullable=bool(doc.get("optional", True)),
+        auto_increment=bool(doc.get("autoIncremented")), generated=bool(doc.get("generated")),
+        comment=doc.get("comment"), default=doc.get("defaultValueExpression"),
+    )  # fmt: skip
+
+
+def table_id(db: str, name: str) -> str:
+    return '"' + db.replace('"', '""') + '"."' + name.replace('"', '""') + '"'
+
+
+_ID = re.compile(r'^"((?:[^"]|"")*)"\."((?:[^"]|"")*)"$')
+
+
+def _parse_id(text: str) -> tuple[str, str]:
+    m = _ID.match(text)
+    if m is None:
+        raise ValueError(f"not a table id: {text!r}")
+    return m.group(1).replace('""', '"'), m.group(2).replace('""', '"')
+
+
+def change_json(change: TableChange) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": change.type, "id": table_id(change.db, change.name)}
+    t = change.table
+    if t is not None:
+        out["table"] = {
+            "defaultCharsetName": t.charset, "primaryKeyColumnNames": list(t.primary_key),
+            "columns": [_column_json(c, i + 1) for i, c in enumerate(t.columns)],
+            "attributes": [], "comment": None,
+        }  # fmt: skip
+    return out
+
+
+# -- the state -------------------------------------------------------------------------------
+_BINLOG_FAMILY = {
+    T.DATETIME: T.DATETIME2, T.TIMESTAMP: T.TIMESTAMP2, T.TIME: T.TIME2, T.NEWDATE: T.DATE,
+    T.VAR_STRING: T.VARCHAR, T.TINY_BLOB: T.BLOB, T.MEDIUM_BLOB: T.BLOB, T.LONG_BLOB: T.BLOB,
+    T.DECIMAL: T.NEWDECIMAL,
+}  # fmt: skip
+
+
+def _family(c: Column) -> int:
+    t = c.real_type
+    return _BINLOG_FAMILY.get(t, t)
+
+
+def charset_id(name: str | None) -> int | None:
+    """A collation id of the charset (what a TABLE_MAP's charset metadata would hold)."""
+    if name is None:
+        return None
+    if name == "binary":
+        return BINARY_CHARSET
+    from pymysql.charset import charset_by_name
+
+    try:
+        return int(charset_by_name(name).id)
+    except KeyError:
+        return None
+
+
+class Schemas:
+    """The tables' definitions at one position of the binlog. Not thread-safe."""
+
+    def __init__(self, server_charset: str = "utf8mb4", mariadb: bool = True,
+                 lower_case_names: bool = False) -> None:  # fmt: skip
+        self.server_charset = server_charset
+        self.mariadb = mariadb
+        self.lower_case_names = lower_case_names
+        self.tables: dict[tuple[str, str], TableDef] = {}
+        self.databases: dict[str, str | None] = {}  # default charset by database
+
+    def key(self, db: str, name: str) -> tuple[str, str]:
+        return (db.lower(), name.lower()) if self.lower_case_names else (db, name)
+
+    def get(self, db: str, name: str) -> TableDef | None:
+        return self.tables.get(self.key(db, name))
+
+    def put(self, t: TableDef) -> None:
+        self.tables[self.key(t.db, t.name)] = t
+
+    # -- columns: a definition's charset resolved as the server resolves it
+    def resolve(self, c: ColumnSpec, table_charset: str | None) -> ColumnSpec:
+        if c.type_name == "json" and self.mariadb:  # MariaDB: LONGTEXT ... utf8mb4_bin
+            return replace(c, type_name="longtext", charset="utf8mb4")
+        if not is_textual(c.type_name):
+            return replace(c, charset=None)
+        if c.charset is not None:
+            return c
+        if c.collation is not None:
+            return replace(c, charset=ddl.collation_charset(c.collation))
+        return replace(c, charset=table_charset)
+
+    def table_charset(self, db: str, charset: str | None, collation: str | None) -> str:
+        if charset is not None:
+            return charset
+        if collation is not None:
+            return ddl.collation_charset(collation) or self.server_charset
+        return self.databases.get(db) or self.server_charset
+
+    # -- DDL
+    def apply(self, sql: str, default_db: str) -> list[TableChange]:
+        """The statement's effect (`ddl.DdlError` when it does not parse,
+        `SchemaHistoryError` when it names a table the history does not hold)."""
+        stmt = ddl.parse(sql)
+        if stmt is None:
+            return []
+        return self.apply_statement(stmt, default_db)
+
+    def _db(self, db: str | None, default_db: str) -> str:
+        if db is None and not default_db:
+            raise SchemaHistoryError("a table is named without a database and none is in use")
+        return db if db is not None else default_db
+
+    def _known(self, db: str, name: str) -> TableDef:
+        t = self.get(db, name)
+        if t is None:
+            raise SchemaHistoryError(f"the schema history does not hold table {db}.{name}")
+        return t
+
+    def apply_statement(self, stmt: ddl.Statement, default_db: str) -> list[TableChange]:
+        if isinstance(stmt, ddl.Database):
+            return self._database(stmt, default_db)
+        if isinstance(stmt, ddl.CreateTable):
+            db = self._db(stmt.db, default_db)
+            if stmt.temporary or db.lower() in SYSTEM:
+                return []
+            if stmt.if_not_exists and self.get(db, stmt.name) is not None:
+                return []
+            if stmt.like is not None:
+                src = self._known(self._db(stmt.like[0], default_db), stmt.like[1])
+                t = replace(src, db=db, name=stmt.name)
+            else:
+                cs = self.table_charset(db, stmt.charset, stmt.collation)
+                t = TableDef(db, stmt.name, tuple(self.resolve(c, cs) for c in stmt.columns),
+                             stmt.primary_key, cs)  # fmt: skip
+            self.put(t)
+            return [TableChange("CREATE", db, stmt.name, t)]
+        if isinstance(stmt, ddl.DropTables):
+            out = []
+            for db_, name in stmt.tables:
+                db = self._db(db_, default_db)
+                if not stmt.temporary and self.tables.pop(self.key(db, name), None) is not None:
+                    out.append(TableChange("DROP", db, name, None))
+            return out
+        if isinstance(stmt, ddl.RenameTables):
+            out = []
+            for (odb, old), (ndb, new) in stmt.pairs:
+                src_db, dst_db = self._db(odb, default_db), self._db(ndb, default_db)
+                if src_db.lower() in SYSTEM:
+                    continue
+                moving = self.tables.pop(self.key(src_db, old), None)
+                if moving is None:
+                    raise SchemaHistoryError(
+                        f"the schema history does not hold table {src_db}.{old}"
+                    )
+                out.append(TableChange("DROP", src_db, old, None))
+                moved = replace(moving, db=dst_db, name=new)
+                self.put(moved)
+                out.append(TableChange("CREATE", dst_db, new, moved))
+            return out
+        assert isinstance(stmt, ddl.AlterTable)
+        db = self._db(stmt.db, default_db)
+        if db.lower() in SYSTEM:
+            return []
+        t = self._known(db, stmt.name)
+        for action in stmt.actions:
+            t = self._alter(t, action)
+        if (t.db, t.name) != (db, stmt.name) and self.key(t.db, t.name) != self.key(db, stmt.name):
+            self.tables.pop(self.key(db, stmt.name), None)
+            self.put(t)
+            return [
+                TableChange("DROP", db, stmt.name, None),
+                TableChange("CREATE", t.db, t.name, t),
+            ]
+        self.put(t)
+        return [TableChange("ALTER", t.db, t.name, t)]
+
+    def _database(self, stmt: ddl.Database, default_db: str) -> list[TableChange]:
+        name = stmt.name if stmt.name is not None else default_db
+        if not name or name.lower() in SYSTEM:
+            return []
+        if stmt.verb == "DROP":
+            self.databases.pop(name, None)
+            gone = sorted((t.db, t.name) for t in self.tables.values()
+                          if self.key(t.db, "") == self.key(name, ""))  # fmt: skip
+            for db, table in gone:
+                del self.tables[self.key(db, table)]
+            return [TableChange("DROP", db, table, None) for db, table in gone]
+        if stmt.verb == "CREATE" and stmt.if_not_exists and name in self.databases:
+            return []
+        charset = stmt.charset or (
+            ddl.collation_charset(stmt.collation) if stmt.collation else None
+        )
+        if stmt.verb == "CREATE" or charset is not None:
+            self.databases[name] = charset or self.databases.get(name)
+        return []
+
+    def _alter(self, t: TableDef, a: ddl.Action) -> TableDef:
+        cols = list(t.columns)
+        pk = t.primary_key
+
+        def place(c: ColumnSpec, position: str | None) -> None:
+            if position is None:
+                cols.append(c)
+            elif position == "":
+                cols.insert(0, c)
+            else:
+                at = _find(cols, position, t)
+                cols.insert(at + 1, c)
+
+        if isinstance(a, ddl.AddColumn):
+            if _index(cols, a.column.name) >= 0:
+                if a.if_not_exists:
+                    return t
+                raise SchemaHistoryError(f"{t.db}.{t.name} already has column {a.column.name}")
+            place(self.resolve(a.column, t.charset), a.position)
+        elif isinstance(a, ddl.DropColumn):
+            at = _index(cols, a.name)
+            if at < 0:
+                if a.if_exists:
+                    return t
+                raise SchemaHistoryError(f"{t.db}.{t.name} has no column {a.name}")
+            gone = cols.pop(at).name.casefold()
+            pk = tuple(k for k in pk if k.casefold() != gone)
+        elif isinstance(a, ddl.ModifyColumn):
+            at = _index(cols, a.old)
+            if at < 0:
+                if a.if_exists:
+                    return t
+                raise SchemaHistoryError(f"{t.db}.{t.name} has no column {a.old}")
+            old = cols.pop(at)
+            new = self.resolve(a.column, t.charset)
+            if a.position is None:
+                cols.insert(at, new)
+            else:
+                place(new, a.position)
+            pk = tuple(new.name if k.casefold() == old.name.casefold() else k for k in pk)
+        elif isinstance(a, ddl.RenameColumn):
+            at = _find(cols, a.old, t)
+            old_name = cols[at].name
+            cols[at] = replace(cols[at], name=a.new)
+            pk = tuple(a.new if k.casefold() == old_name.casefold() else k for k in pk)
+        elif isinstance(a, ddl.RenameTo):
+            return replace(t, db=a.db if a.db is not None else t.db, name=a.name,
+                           columns=tuple(cols), primary_key=pk)  # fmt: skip
+        elif isinstance(a, ddl.PrimaryKey):
+            pk = tuple(cols[_find(cols, k, t)].name for k in a.columns) if a.columns else ()
+        elif isinstance(a, ddl.Convert):
+            cs = a.charset or (ddl.collation_charset(a.collation) if a.collation else None)
+            if cs is not None and cs != "binary":
+                cols = [replace(c, charset=cs, collation=None) if is_textual(c.type_name) else c
+                        for c in cols]  # fmt: skip
+                return replace(t, columns=tuple(cols), primary_key=pk, charset=cs)
+        elif isinstance(a, ddl.DefaultCharset):
+            cs = a.charset or (ddl.collation_charset(a.collation) if a.collation else None)
+            return replace(t, columns=tuple(cols), primary_key=pk, charset=cs or t.charset)
+        return replace(t, columns=tuple(cols), primary_key=pk)
+
+    # -- the binlog's view
+    def complete(self, tm: TableMap) -> TableMap:
+        """A TABLE_MAP without column names (MINIMAL / NO_LOG metadata) completed from the
+        history: names, signedness, charsets, ENUM/SET labels, the primary key. Each
+        column's binlog type must be the history's, or the history is not this binlog's."""
+        t = self.get(tm.schema, tm.table)
+        where = f"{tm.schema}.{tm.table}"
+        if t is None:
+            raise SchemaHistoryError(
+                f"the binlog has no column names for {where} (binlog_row_metadata is not "
+                "FULL) and the schema history does not hold the table"
+            )
+        if len(t.columns) != len(tm.columns):
+            raise SchemaHistoryError(
+                f"{where}: the binlog's rows have {len(tm.columns)} columns, the schema "
+                f"history says {len(t.columns)} ({', '.join(c.name for c in t.columns)})"
+            )
+        cols = []
+        for c, spec in zip(tm.columns, t.columns, strict=True):
+            want = catalog_column(spec.name, spec.type_name, spec.type_expression, c.nullable,
+                                  None, None, None, spec.charset)  # fmt: skip
+            if _family(want) != _family(c):
+                raise SchemaHistoryError(
+                    f"{where}: column {spec.name!r} is {spec.type_expression} in the schema "
+                    f"history but binlog type {c.real_type} in the rows"
+                )
+            charset = c.charset
+            if charset is None and (want.charset is not None):
+                charset = BINARY_CHARSET if want.charset == BINARY_CHARSET else (
+                    charset_id(spec.charset)
+                )  # fmt: skip
+            cols.append(Column(c.type, c.meta, c.nullable, spec.name, spec.unsigned, charset,
+                               spec.labels or c.labels))  # fmt: skip
+        pk = tm.primary_key or tuple(t.index(k) for k in t.primary_key if t.index(k) >= 0)
+        return TableMap(tm.table_id, tm.schema, tm.table, tuple(cols), pk,
+                        tuple(decoder(c) for c in cols))  # fmt: skip
+
+    # -- records
+    def baseline(self) -> Iterator[list[TableChange]]:
+        tables = sorted(self.tables.values(), key=lambda t: (t.db, t.name))
+        for i in range(0, max(len(tables), 1), TABLES_PER_RECORD):
+            yield [
+                TableChange("CREATE", t.db, t.name, t) for t in tables[i : i + TABLES_PER_RECORD]
+            ]
+
+    def load(self, doc: Mapping[str, Any]) -> None:
+        """Apply one history record."""
+        hub = doc.get("hub") or {}
+        if hub.get("reset"):
+            self.tables.clear()
+            self.databases.clear()
+            self.server_charset = hub.get("server_charset") or self.server_charset
+        if "databases" in hub:  # (baselines and database statements: the whole map)
+            self.databases = dict(hub["databases"])
+        for change in doc.get("tableChanges") or ():
+            db, name = _parse_id(str(change["id"]))
+            if change["type"] == "DROP":
+                self.tables.pop(self.key(db, name), None)
+                continue
+            t = change["table"]
+            self.put(TableDef(db, name, tuple(_column_of(c) for c in t["columns"]),
+                              tuple(t.get("primaryKeyColumnNames") or ()),
+                              t.get("defaultCharsetName")))  # fmt: skip
+
+
+def _index(cols: list[ColumnSpec], name: str) -> int:
+    want = name.casefold()
+    for i, c in enumerate(cols):
+        if c.name.casefold() == want:
+            return i
+    return -1
+
+
+def _find(cols: list[ColumnSpec], name: str, t: TableDef) -> int:
+    at = _index(cols, name)
+    if at < 0:
+        raise SchemaHistoryError(f"{t.db}.{t.name} has no column {name}")
+    return at
+
+
+# -- the stored history ----------------------------------------------------------------------
+def record(
+    server: str, position: Mapping[str, Any], at: tuple[str, int], ts_ms: int, db: str,
+    sql: str, changes: Iterable[TableChange], hub: Mapping[str, Any] | None = None,
+) -> bytes:  # fmt: skip
+    return orjson.dumps({
+        "source": {"server": server}, "position": dict(position), "ts_ms": ts_ms,
+        "databaseName": db, "schemaName": None, "ddl": sql,
+        "tableChanges": [change_json(c) for c in changes],
+        "hub": {"at": list(at), **(hub or {})},
+    })  # fmt: skip
+
+
+def replay(values: Iterable[bytes | None], resume: tuple[str, int], schemas: Schemas) -> int:
+    """Apply the stored records whose statements come before ``resume`` (a baseline: at or
+    before it) to ``schemas``; how many applied."""
+    applied = 0
+    for value in values:
+        if value is None:
+            continue
+        doc = orjson.loads(value)
+        hub = doc.get("hub") or {}
+        at = hub.get("at")
+        if not at:
+            continue
+        if hub.get("baseline"):
+            if precedes(list(resume), at):
+                continue
+        elif not precedes(at, list(resume)):
+            continue
+        schemas.load(doc)
+        applied += 1
+    return applied
+
+
+def from_catalog(con: Any, mariadb: bool) -> Schemas:
+    """Every base table's definition as the catalog has it now (outside system databases)."""
+    from connectors.source.mysql.server import query, variables
+
+    v = variables(con, "character_set_server", "lower_case_table_names")
+    schemas = Schemas(v.get("character_set_server") or "utf8mb4", mariadb,
+                      v.get("lower_case_table_names", "0") != "0")  # fmt: skip
+    system = ",".join(f"'{s}'" for s in sorted(SYSTEM))
+    for db, cs in query(
+        con,
+        "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME FROM "
+        f"information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ({system})",
+    ):
+        schemas.databases[str(db)] = None if cs is None else str(cs)
+    charsets: dict[tuple[str, str], str | None] = {}
+    for db, name, collation in query(con,
+        "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES "
+        f"WHERE TABLE_SCHEMA NOT IN ({system}) AND TABLE_TYPE IN ('BASE TABLE', "
+        "'SYSTEM VERSIONED')"):  # fmt: skip
+        charsets[(str(db), str(name))] = (
+            ddl.collation_charset(str(collation)) if collation is not None else None
+        )
+    columns: dict[tuple[str, str], list[ColumnSpec]] = {}
+    for db, name, col, ctype, nullable, cs, collation, extra, default, comment in query(con,
+        "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, "
+        "CHARACTER_SET_NAME, COLLATION_NAME, EXTRA, COLUMN_DEFAULT, COLUMN_COMMENT "
+        f"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN ({system}) "
+        "ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"):  # fmt: skip
+        key = (str(db), str(name))
+        if key not in charsets:
+            continue  # a view's columns
+        try:
+            spec = ddl.parse_type(str(col), str(ctype))
+        except ddl.DdlError as exc:
+            raise SchemaHistoryError(f"column {db}.{name}.{col}: {exc}") from None
+        extra = str(extra or "").lower()
+        spec = replace(
+            spec, nullable=nullable == "YES", charset=None if cs is None else str(cs),
+            collation=None if collation is None else str(collation),
+            auto_increment="auto_increment" in extra,
+            generated="generated" in extra or "virtual" in extra or "persistent" in extra
+            or "stored" in extra,
+            default=None if default is None else str(default), comment=str(comment or "") or None,
+        )  # fmt: skip
+        columns.setdefault(key, []).append(spec)
+    keys: dict[tuple[str, str], list[str]] = {}
+    for db, name, col in query(con,
+        "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+        f"WHERE INDEX_NAME = 'PRIMARY' AND TABLE_SCHEMA NOT IN ({system}) "
+        "ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX"):  # fmt: skip
+        keys.setdefault((str(db), str(name)), []).append(str(col))
+    for (db, name), cs in charsets.items():
+        cols = tuple(schemas.resolve(c, cs) for c in columns.get((db, name), ()))
+        schemas.put(TableDef(db, name, cols, tuple(keys.get((db, name), ())), cs))
+    return schemas
+
+
+# -- the connector's history: state, records, schema change events ---------------------------
+TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+_STR = {"type": "string", "optional": True}
+
+
+def _field(name: str, type_: str, optional: bool = True, **more: Any) -> dict[str, Any]:
+    return {"type": type_, "optional": optional, "field": name, **more}
+
+
+_COLUMN_SCHEMA = {
+    "type": "struct", "optional": False, "name": "io.debezium.connector.schema.Column",
+    "fields": [
+        _field("name", "string", False), _field("jdbcType", "int32", False),
+        _field("nativeType", "int32"), _field("typeName", "string", False),
+        _field("typeExpression", "string"), _field("charsetName", "string"),
+        _field("length", "int32"), _field("scale", "int32"), _field("position", "int32", False),
+        _field("optional", "boolean"), _field("autoIncremented", "boolean"),
+        _field("generated", "boolean"), _field("comment", "string"),
+        _field("defaultValueExpression", "string"),
+        _field("enumValues", "array", items={"type": "string", "optional": False}),
+    ],
+}  # fmt: skip
+_CHANGE_SCHEMA = {
+    "type": "struct", "optional": False, "name": "io.debezium.connector.schema.Change",
+    "fields": [
+        _field("type", "string", False), _field("id", "string", False),
+        {"type": "struct", "optional": True, "name": "io.debezium.connector.schema.Table",
+         "field": "table", "fields": [
+            _field("defaultCharsetName", "string"),
+            _field("primaryKeyColumnNames", "array", items={"type": "string", "optional": False}),
+            {"type": "array", "optional": False, "field": "columns", "items": _COLUMN_SCHEMA},
+            _field("comment", "string"),
+         ]},
+    ],
+}  # fmt: skip
+_COLUMN_FIELDS = [
+    "name", "jdbcType", "nativeType", "typeName", "typeExpression", "charsetName", "length",
+    "scale", "position", "optional", "autoIncremented", "generated", "comment",
+    "defaultValueExpression", "enumValues",
+]  # fmt: skip
+
+
+def _event_change(change: TableChange) -> dict[str, Any]:
+    doc = change_json(change)
+    t = doc.get("table")
+    if t is None:
+        return {"type": doc["type"], "id": doc["id"], "table": None}
+    cols = [{k: c.get(k) for k in _COLUMN_FIELDS} for c in t["columns"]]
+    return {"type": doc["type"], "id": doc["id"], "table": {
+        "defaultCharsetName": t["defaultCharsetName"],
+        "primaryKeyColumnNames": t["primaryKeyColumnNames"], "columns": cols, "comment": None,
+    }}  # fmt: skip
+
+
+class SchemaHistory:
+    """A connector's schema history: the state, the records that store it and the schema
+    change events (``include.schema.changes``)."""
+
+    def __init__(
+        self, schemas: Schemas, topic: str, prefix: str, connector: str,
+        partition: Mapping[str, Any], emit_changes: bool, skip_unparseable: bool, captured: Any,
+    ) -> None:  # fmt: skip
+        from connectors.source.mysql.schema import mysql_source_schema
+
+        self.schemas, self.topic, self.prefix, self.connector = schemas, topic, prefix, connector
+        self.partition = dict(partition)
+        self.emit_changes, self.skip_unparseable = emit_changes, skip_unparseable
+        self.captured = captured  # (db, table) -> bool: the connector's table filter
+        self.key_schema = {
+            "type": "struct", "optional": False,
+            "name": f"io.debezium.connector.{connector}.SchemaChangeKey",
+            "fields": [_field("databaseName", "string", False)],
+        }  # fmt: skip
+        self.value_schema = {
+            "type": "struct", "optional": False,
+            "name": f"io.debezium.connector.{connector}.SchemaChangeValue",
+            "fields": [
+                {**mysql_source_schema(connector), "field": "source"},
+                _field("ts_ms", "int64", False), _field("databaseName", "string"),
+                _field("schemaName", "string"), _field("ddl", "string"),
+                {"type": "array", "optional": False, "field": "tableChanges",
+                 "items": _CHANGE_SCHEMA},
+            ],
+        }  # fmt: skip
+
+    def _record(self, value: bytes, offset: Mapping[str, Any]) -> Any:
+        from hub.runtime.api import SourceRecord
+
+        return SourceRecord(self.topic, value, None, self.partition, dict(offset), encoded=True)
+
+    def baseline(self, at: tuple[str, int], offset: Mapping[str, Any]) -> list[Any]:
+        """Records that start the history over with every table (a new snapshot's)."""
+        out = []
+        now = _now_ms()
+        for i, changes in enumerate(self.schemas.baseline()):
+            hub: dict[str, Any] = {"baseline": True, "reset": i == 0}
+            if i == 0:
+                hub["server_charset"] = self.schemas.server_charset
+                hub["databases"] = self.schemas.databases
+            out.append(self._record(
+                record(self.prefix, offset, at, now, "", "", changes, hub), offset
+            ))  # fmt: skip
+        return out
+
+    def ddl(
+        self, sql: str, db: str, at: tuple[str, int], offset: Mapping[str, Any],
+        source: Mapping[str, Any], emit: bool = True,
+    ) -> list[Any]:  # fmt: skip
+        """Apply a statement; its history record and schema change event (``emit``)."""
+        try:
+            stmt = ddl.parse(sql)
+            changes = self.schemas.apply_statement(stmt, db) if stmt is not None else []
+        except (ddl.DdlError, SchemaHistoryError) as exc:
+            where = f"{at[0]}:{at[1]}"
+            if not self.skip_unparseable:
+                raise SchemaHistoryError(
+                    f"the binlog at {where} has a DDL statement the schema history cannot "
+                    f"apply ({exc}): {sql[:300]!r}. Set "
+                    "schema.history.internal.skip.unparseable.ddl=true to skip it (the "
+                    "tables it changed may then be decoded with their former columns where "
+                    "binlog_row_metadata is not FULL)"
+                ) from None
+            log.warning("skipped a DDL statement at %s the schema history cannot apply (%s): "
+                        "%s", where, exc, sql[:300])  # fmt: skip
+            return []
+        if stmt is None or not emit:
+            return []
+        hub = {"databases": self.schemas.databases} if isinstance(stmt, ddl.Database) else None
+        now = _now_ms()
+        out = [self._record(record(self.prefix, offset, at, now, db, sql, changes, hub), offset)]
+        mine = [c for c in changes if self.captured(c.db, c.name)]
+        if self.emit_changes and mine:
+            from hub.runtime.api import SourceRecord
+
+            name = db or mine[0].db
+            value = {
+                "source": {**source, "db": name, "table": ",".join(sorted({c.name for c in mine}))},
+                "ts_ms": now, "databaseName": name, "schemaName": None, "ddl": sql,
+                "tableChanges": [_event_change(c) for c in mine],
+            }  # fmt: skip
+            out.append(SourceRecord(
+                self.prefix, value, {"databaseName": name}, self.partition, dict(offset),
+                key_schema=self.key_schema, value_schema=self.value_schema,
+            ))  # fmt: skip
+        return out
+
+
+def _now_ms() -> int:
+    import time
+
+    return time.time_ns() // 1_000_000
