@@ -1,6 +1,9 @@
 """Chaos for the MySQL/MariaDB source: sysbench (oltp_write_only) and a writer of big
 multi-row transactions (and of a table without a key, read last by the snapshot: a sink
-appends its rows, so a row read or streamed twice stays twice) change a MariaDB while hub
+appends its rows, so a row read or streamed twice stays twice; and of columns added in the
+middle of a table while the binlog has no column names, binlog_row_metadata=MINIMAL, so each
+restart must decode its events with the schema history replayed to its position) change a
+MariaDB while hub
 replicates it into DuckDB and PostgreSQL with the shipped configs
 (configs/mysql-to-duckdb.yaml, configs/mysql-to-postgres.yaml); the workers are SIGKILLed
 at random moments (the first during the snapshot) and the binlog connections killed on the
@@ -50,22 +53,30 @@ def _write(server: MariaDBServer, db: str, stop: threading.Event, seed: int) -> 
     cur = con.cursor()
     next_id = 30_001
     audit = 1_000
+    extras: list[str] = []  # columns added while it runs, each between qty and note
+    step = 0
     while not stop.is_set():
         kind = rnd.random()
+        step += 1
+        if step in (100, 400, 800):  # DDL: the binlog has no column names
+            extras.append(f"extra{len(extras) + 1}")
+            cur.execute(f"ALTER TABLE orders ADD COLUMN {extras[-1]} int AFTER qty")
         if kind < 0.01:  # a big transaction: many rows events
             cur.execute("BEGIN")
-            cur.execute(f"INSERT INTO orders SELECT seq, seq % 97, 'bulk', NOW(6), NULL "
-                        f"FROM seq_{next_id}_to_{next_id + 999}")  # fmt: skip
+            cur.execute(f"INSERT INTO orders (id, qty, note, at, price) SELECT seq, seq % 97, "
+                        f"'bulk', NOW(6), NULL FROM seq_{next_id}_to_{next_id + 999}")  # fmt: skip
             cur.execute(f"UPDATE orders SET qty = qty + 1 WHERE id BETWEEN {next_id} AND "
                         f"{next_id + 499}")  # fmt: skip
             cur.execute("COMMIT")
             next_id += 1000
         elif kind < 0.6:
-            cur.execute("INSERT INTO orders VALUES (%s, %s, %s, NOW(6), %s)",
-                        (next_id, rnd.randint(1, 9), "new", rnd.choice([None, 1.25])))  # fmt: skip
+            cur.execute("INSERT INTO orders (id, qty, note, at, price) VALUES (%s, %s, %s, "
+                        "NOW(6), %s)", (next_id, rnd.randint(1, 9), "new",
+                                        rnd.choice([None, 1.25])))  # fmt: skip
             next_id += 1
         elif kind < 0.85:
-            cur.execute("UPDATE orders SET qty = qty + 1, note = 'upd' WHERE id = %s",
+            more = "".join(f", {c} = qty" for c in extras)
+            cur.execute(f"UPDATE orders SET qty = qty + 1, note = 'upd'{more} WHERE id = %s",
                         (rnd.randint(1, next_id),))  # fmt: skip
         else:
             cur.execute("DELETE FROM orders WHERE id = %s", (rnd.randint(1, next_id),))
@@ -137,6 +148,7 @@ def test_chaos_mysql_to_duckdb_and_postgres(
                   f"--rand-seed={seed % 100000 + 1}", "--rate=60"),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    mariadb_server.client(sql="SET GLOBAL binlog_row_metadata = 'MINIMAL'")
     writer.start()
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -175,6 +187,7 @@ def test_chaos_mysql_to_duckdb_and_postgres(
             assert r.returncode == 0, f"seed {seed}\n{r.stdout}{r.stderr}" + log[-3000:]
             for table in ("orders", "events", "sbtest1", "sbtest4", "zz_audit"):
                 assert f".{table} -> " in r.stdout, r.stdout
+            assert "DDL in" in log, "no DDL while streaming"
             print(r.stdout)
             stop_hub(p, d)
         assert (
@@ -183,6 +196,7 @@ def test_chaos_mysql_to_duckdb_and_postgres(
             + (tmp_path / "b" / "worker.log").read_text()
         ), "no kill landed in the snapshot"
     finally:
+        mariadb_server.client(sql="SET GLOBAL binlog_row_metadata = 'FULL'")
         stop.set()
         if bench.poll() is None:
             bench.kill()

@@ -247,3 +247,59 @@ def test_a_task_asking_for_a_commit_gets_it_at_once(tmp_path: Path, ask: bool) -
         assert stored == ([{"o": 3}] if ask else [])
     finally:
         worker.stop()
+
+
+class StateTask(SourceTask):
+    """Keeps what it saw in its own internal topic (as the MySQL source keeps its schema
+    history): reads it at start, adds one record per run."""
+
+    def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
+        self.seen = context.internal_topic("__state.t", {"retention.ms": "-1"})
+        SEEN.setdefault("state", []).append(self.seen)
+        self.done = False
+
+    def poll(self) -> Sequence[SourceRecord]:
+        if self.done:
+            time.sleep(0.05)
+            return []
+        self.done = True
+        run = len(self.seen)
+        return [SourceRecord("__state.t", b"run %d" % run, None, {"p": 1}, {"o": run},
+                             encoded=True)]  # fmt: skip
+
+    def stop(self) -> None:
+        pass
+
+
+class StateSource(SourceConnector):
+    name = "state-test"
+    config_model = Config
+    task_class = StateTask
+
+
+def test_a_task_keeps_its_state_in_an_internal_topic(tmp_path: Path) -> None:
+    """Created with the task's config (retention: forever), read back at the next start, its
+    records written as they are (the transform that renames every other topic passes them
+    by), hidden among the internal topics."""
+    spec = {
+        "connector.class": f"{__name__}:StateSource", "name": "state", "transforms": "route",
+        "transforms.route.type": "RegexRouter", "transforms.route.regex": ".*",
+        "transforms.route.replacement": "elsewhere",
+    }  # fmt: skip
+    for run in range(2):
+        worker = Worker(str(tmp_path / "data"))
+        worker.add(ConnectorSpec("state", spec, "test"))
+        try:
+            deadline = time.monotonic() + 15
+            while (
+                not worker.log.has_topic("__state.t")
+                or len(worker.log.partition("__state.t", 0).records(0)[0]) < run + 1
+            ):
+                assert time.monotonic() < deadline, "no records"
+                time.sleep(0.05)
+            info = worker.log.describe("__state.t")
+            assert info.internal and info.config["retention.ms"] == "-1"
+            assert "__state.t" not in worker.log.topics() and not worker.log.has_topic("elsewhere")
+        finally:
+            worker.stop()
+    assert SEEN["state"] == [[], [b"run 0"]]

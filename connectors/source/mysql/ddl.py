@@ -295,8 +295,14 @@ class _Parser:
 
     def string(self) -> str:
         t = self.next()
-        if t.kind == "id" and t.text.startswith("_") and self.peek() is not None:
-            t = self.next()  # a charset introducer: _utf8mb4'x'
+        if (
+            t.kind == "id"
+            and (t.text.startswith("_") or t.text.lower() == "n")
+            and (
+                self.peek() is not None and self.peek().kind == "str"  # type: ignore[union-attr]
+            )
+        ):
+            t = self.next()  # a charset introducer: _utf8mb4'x', N'x'
         if t.kind != "str":
             raise DdlError("expected a quoted string", self.sql, t.at)
         return t.text
@@ -450,21 +456,47 @@ class _Parser:
                 else:  # AS ROW START / END, AS IDENTITY (system versioning)
                     self.next()
                     self.accept("START") or self.accept("END")
-            elif w in ("REFERENCES", "CHECK"):
-                self.next()
-                while (
-                    (u := self.peek()) is not None
-                    and not (u.kind == "op" and u.text in ",)")
-                    and u.word() not in ("NOT", "NULL", "DEFAULT", "COMMENT")
-                ):
-                    if u.kind == "op" and u.text == "(":
-                        self.skip_group()
-                    else:
-                        self.next()
-            elif t.kind == "op" and t.text == "(":
+            elif self.accept("CONSTRAINT"):
+                if self.word() != "CHECK":
+                    self.ident()
+            elif self.accept("CHECK"):
                 self.skip_group()
-            else:  # ON UPDATE ..., VIRTUAL/STORED, INVISIBLE, COLUMN_FORMAT x, SRID n, ...
+            elif self.accept("REFERENCES"):
+                self.name()
+                if self.peek() is not None and self.peek().text == "(":  # type: ignore[union-attr]
+                    self.skip_group()
+                while self.word() in ("MATCH", "ON"):
+                    if self.accept("MATCH"):
+                        self.next()
+                        continue
+                    self.next()
+                    self.next()  # DELETE / UPDATE
+                    if not (self.accept("SET") and self.next()) and not self.accept("NO", "ACTION"):
+                        self.accept("RESTRICT") or self.accept("CASCADE")
+            elif self.accept("ON", "UPDATE"):
+                self.next()  # CURRENT_TIMESTAMP, NOW, LOCALTIMESTAMP...
+                if self.peek() is not None and self.peek().text == "(":  # type: ignore[union-attr]
+                    self.skip_group()
+            elif w in ("VIRTUAL", "STORED", "PERSISTENT", "INVISIBLE", "VISIBLE"):
                 self.next()
+            elif w in ("COLUMN_FORMAT", "STORAGE", "SRID"):
+                self.next()
+                self.next()
+            elif (
+                self.accept("WITH", "SYSTEM", "VERSIONING")
+                or self.accept("WITHOUT", "SYSTEM", "VERSIONING")
+                or self.accept("SERIAL", "DEFAULT", "VALUE")
+            ):
+                pass
+            elif w == "COMPRESSED":
+                self.next()
+                if self.op("="):
+                    self.next()
+            elif t.kind == "id" and (n := self.peek(1)) is not None and n.text == "=":
+                self.i += 2  # ENGINE_ATTRIBUTE = '...', an engine's own column attribute
+                self.next()
+            else:
+                raise self.error(f"unexpected {t.text!r} in the definition of column {name!r}")
         if spec.charset is None and spec.collation:
             spec = replace(spec, charset=collation_charset(spec.collation)
                            if is_textual(spec.type_name) else None)  # fmt: skip
@@ -472,7 +504,7 @@ class _Parser:
             spec = replace(spec, type_name=_BINARY_OF[spec.type_name], charset=None)
         return spec
 
-    def default_value(self) -> str:
+    def default_value(self) -> str | None:
         t = self.peek()
         if t is not None and t.kind == "op" and t.text == "(":
             start = t.at
@@ -482,9 +514,18 @@ class _Parser:
         if t is not None and t.kind == "op" and t.text in "-+":
             self.next()
             return t.text + self.next().text
-        if t is not None and t.kind == "id" and t.text.startswith("_"):
-            return self.string()
+        if (
+            t is not None
+            and t.kind == "id"
+            and (t.text.startswith("_") or t.text.lower() in ("b", "x", "n"))
+            and (n := self.peek(1)) is not None
+            and n.kind == "str"
+        ):  # _utf8mb4'x', b'1', x'ff'
+            self.next()
+            return t.text + "'" + self.next().text + "'" if t.text.lower() in "bx" else n.text
         v = self.next()
+        if v.word() == "NULL":
+            return None
         if v.kind == "id" and self.peek() is not None and self.peek().text == "(":  # type: ignore[union-attr]
             self.skip_group()  # CURRENT_TIMESTAMP(6), NOW()
             return v.text + "(...)"

@@ -183,15 +183,16 @@ class Schemas:
 
     # -- columns: a definition's charset resolved as the server resolves it
     def resolve(self, c: ColumnSpec, table_charset: str | None) -> ColumnSpec:
+        """A column as the history keeps it: its charset resolved as the server resolves it
+        (then no collation), its primary key flag on the table instead."""
+        charset: str | None = None
         if c.type_name == "json" and self.mariadb:  # MariaDB: LONGTEXT ... utf8mb4_bin
-            return replace(c, type_name="longtext", charset="utf8mb4")
-        if not is_textual(c.type_name):
-            return replace(c, charset=None)
-        if c.charset is not None:
-            return c
-        if c.collation is not None:
-            return replace(c, charset=ddl.collation_charset(c.collation))
-        return replace(c, charset=table_charset)
+            c, charset = replace(c, type_name="longtext"), "utf8mb4"
+        elif is_textual(c.type_name):
+            charset = c.charset or (
+                ddl.collation_charset(c.collation) if c.collation else table_charset
+            )  # fmt: skip
+        return replace(c, charset=charset, collation=None, primary=False)
 
     def table_charset(self, db: str, charset: str | None, collation: str | None) -> str:
         if charset is not None:

@@ -87,12 +87,12 @@ def server_checks(con: Any, cfg: MySqlSourceConfig) -> list[Check]:
         _check("binlog_row_image is FULL", v.get("binlog_row_image", "").upper() == "FULL",
                f"it is {v.get('binlog_row_image')}: SET GLOBAL binlog_row_image = 'FULL' "
                "(updates and deletes must carry whole rows)"),
-        _check("binlog_row_metadata is FULL",
-               v.get("binlog_row_metadata", "").upper() == "FULL",
-               f"it is {v.get('binlog_row_metadata', 'not available')}: SET GLOBAL "
-               "binlog_row_metadata = 'FULL' (hub reads column names and types from the "
-               "binlog; MySQL 8.0.1+ and MariaDB 10.5+ have it)"),
     ]  # fmt: skip
+    metadata = v.get("binlog_row_metadata", "not available").upper()
+    out.append(Check("binlog_row_metadata", True, "FULL" if metadata == "FULL" else (
+        f"{metadata}: column names come from the schema history (hub's DDL parser); FULL "
+        "(MySQL 8.0.1+, MariaDB 10.5+) also puts them in the binlog"
+    )))  # fmt: skip
     if v.get("log_bin_compress", "OFF").upper() in ("ON", "1"):
         out.append(Check("binlog compression is off", False,
                          "log_bin_compress=ON writes compressed row events hub cannot read: "

@@ -1,18 +1,40 @@
-"""DDL while streaming: each row event is decoded with the columns of its time (the binlog's
-TABLE_MAP carries them with binlog_row_metadata=FULL), also when a restart replays events
-from before the DDL."""
+"""DDL while streaming: each row event is decoded with the columns of its time, also when a
+restart replays events from before the DDL: the binlog's TABLE_MAP names them with
+binlog_row_metadata=FULL; with MINIMAL or NO_LOG the schema history does (`history.py`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import orjson
 import pytest
 
-from tests.connectors.mysql.helpers import poll_for, poll_until, root, source_config, start_task
+from tests.connectors.mysql.helpers import (
+    TOPICS,
+    poll_for,
+    poll_until,
+    root,
+    source_config,
+    start_task,
+)
 from tests.fixtures.mariadb import MariaDBServer
 
 pytestmark = pytest.mark.integration
 
 
-def test_ddl_mid_stream_and_replayed(mariadb_server: MariaDBServer, mariadb_db: str) -> None:
+@pytest.fixture(params=["FULL", "MINIMAL", "NO_LOG"])
+def row_metadata(request: pytest.FixtureRequest, mariadb_server: MariaDBServer) -> Iterator[str]:
+    """The server's binlog_row_metadata for one test (FULL again afterwards)."""
+    mariadb_server.client(sql=f"SET GLOBAL binlog_row_metadata = '{request.param}'")
+    try:
+        yield str(request.param)
+    finally:
+        mariadb_server.client(sql="SET GLOBAL binlog_row_metadata = 'FULL'")
+
+
+def test_ddl_mid_stream_and_replayed(
+    mariadb_server: MariaDBServer, mariadb_db: str, row_metadata: str
+) -> None:
     con = root(mariadb_server, mariadb_db)
     cur = con.cursor()
     cur.execute("CREATE TABLE t (id int PRIMARY KEY, a int, b varchar(10))")
@@ -101,3 +123,173 @@ def test_truncate_table_is_a_truncate_event_unless_skipped(
             assert ops == [("c", {"id": 3})]
     finally:
         task.stop()
+
+
+def test_without_column_names_in_the_binlog_every_ddl_kind_is_followed(
+    mariadb_server: MariaDBServer, mariadb_db: str, row_metadata: str
+) -> None:
+    """Tables created, copied, renamed, dropped and created again, columns added first or in
+    the middle, changed in type and name, charsets converted, a key added: each event has
+    the columns, types and key of its moment, and a restart from before all of it (the
+    history replayed to that position) gives the same events."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE a (id int unsigned PRIMARY KEY, e enum('x','y') NOT NULL, "
+                "v varchar(10) CHARACTER SET latin1)")  # fmt: skip
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"})
+    task = start_task(cfg)
+    poll_for(task, 0.3)
+    start = task.stream.position()
+    statements = [
+        "INSERT INTO a VALUES (4294967295, 'y', 'café')",
+        "ALTER TABLE a ADD COLUMN f int FIRST, ADD COLUMN m smallint unsigned AFTER e",
+        "INSERT INTO a VALUES (7, 1, 'x', 65535, 'é')",
+        "ALTER TABLE a CHANGE v w text CHARACTER SET utf8mb4, MODIFY e enum('x','y','z') "
+        "NOT NULL AFTER w",
+        "INSERT INTO a (id, e, w) VALUES (2, 'z', '🐘')",
+        "CREATE TABLE b (k bigint, s set('p','q'), j json)",
+        "INSERT INTO b VALUES (1, 'p,q', '{\"a\": 1}')",
+        "ALTER TABLE b ADD PRIMARY KEY (k)",
+        "UPDATE b SET s = 'q' WHERE k = 1",
+        "CREATE TABLE c LIKE a",
+        "INSERT INTO c SELECT * FROM a WHERE id = 2",
+        "RENAME TABLE a TO a_old, c TO a",
+        "INSERT INTO a (id, e) VALUES (3, 'x')",
+        "DROP TABLE a_old",
+        "ALTER TABLE b CONVERT TO CHARACTER SET latin1",
+        "INSERT INTO b (k, s) VALUES (2, '')",
+        "DROP TABLE b",
+        "CREATE TABLE b (x varchar(3) PRIMARY KEY)",
+        "INSERT INTO b VALUES ('new')",
+    ]
+    for sql in statements:
+        cur.execute(sql)
+    t = f"app.{mariadb_db}"
+    want = [
+        (f"{t}.a", {"id": 4294967295}, {"id": 4294967295, "e": "y", "v": "café"}),
+        (f"{t}.a", {"id": 7}, {"f": 7, "id": 1, "e": "x", "m": 65535, "v": "é"}),
+        (f"{t}.a", {"id": 2}, {"f": None, "id": 2, "m": None, "w": "🐘", "e": "z"}),
+        (f"{t}.b", None, {"k": 1, "s": "p,q", "j": '{"a": 1}'}),
+        (f"{t}.b", {"k": 1}, {"k": 1, "s": "q", "j": '{"a": 1}'}),
+        (f"{t}.c", {"id": 2}, {"f": None, "id": 2, "m": None, "w": "🐘", "e": "z"}),
+        (f"{t}.a", {"id": 3}, {"f": None, "id": 3, "m": None, "w": None, "e": "x"}),
+        (f"{t}.b", {"k": 2}, {"k": 2, "s": "", "j": None}),
+        (f"{t}.b", {"x": "new"}, {"x": "new"}),
+    ]
+    try:
+        got = [(r.topic, r.key, r.value["after"]) for r in poll_until(task, len(want))]
+        # (id 7 was inserted with f=7, id=1: the INSERT lists values in the new order)
+        want[1] = (f"{t}.a", {"id": 1}, want[1][2])
+        assert got == want
+    finally:
+        task.stop()
+    again = start_task(cfg, start)
+    try:
+        replayed = [(r.topic, r.key, r.value["after"]) for r in poll_until(again, len(want))]
+        assert replayed == want
+    finally:
+        again.stop()
+
+
+def test_schema_change_events_and_the_stored_history(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "snapshot.mode": "no_data", "table.include.list": f"{mariadb_db}.t"})  # fmt: skip
+    task = start_task(cfg)
+    try:
+        first = task.poll()  # the history's baseline, before anything else, stored at once
+        assert first and all(r.topic == "__schema_history.my" for r in first if r.topic)
+        cur.execute("ALTER TABLE t ADD COLUMN v varchar(5) NOT NULL DEFAULT 'x' COMMENT 'c'")
+        cur.execute("CREATE TABLE other (id int)")  # not captured: no schema change event
+        out: list = []
+        while not any(r.topic == "__schema_history.my" and b"other" in r.value for r in out):
+            out += [r for r in task.poll() if r.topic]
+    finally:
+        task.stop()
+    changes = [r for r in out if r.topic == "app"]
+    assert len(changes) == 1
+    event = changes[0]
+    assert event.key == {"databaseName": mariadb_db}
+    assert event.key_schema["name"] == "io.debezium.connector.mariadb.SchemaChangeKey"
+    value = event.value
+    assert value["ddl"].startswith("ALTER TABLE t ADD COLUMN v")
+    assert value["source"]["db"] == mariadb_db and value["source"]["table"] == "t"
+    (change,) = value["tableChanges"]
+    assert change["type"] == "ALTER" and change["id"] == f'"{mariadb_db}"."t"'
+    cols = change["table"]["columns"]
+    assert [(c["name"], c["typeName"], c["optional"], c["position"]) for c in cols] == [
+        ("id", "INT", False, 1),
+        ("v", "VARCHAR", False, 2),
+    ]
+    assert cols[1]["defaultValueExpression"] == "x" and cols[1]["comment"] == "c"
+    assert cols[1]["charsetName"] == "utf8mb4" and cols[1]["length"] == 5
+    stored = [orjson.loads(r.value) for r in [*first, *out] if r.topic == "__schema_history.my"]
+    assert stored[0]["hub"]["baseline"] and stored[0]["hub"]["reset"]
+    ddl = [d for d in stored if d["ddl"]]
+    assert [d["ddl"][:25] for d in ddl] == [
+        "ALTER TABLE t ADD COLUMN ",
+        "CREATE TABLE other (id in",
+    ]
+    assert ddl[0]["position"]["file"].startswith("binlog") and ddl[0]["databaseName"] == mariadb_db
+
+
+def test_a_lost_history_without_column_names_is_an_error_until_recovery(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"})
+    task = start_task(cfg)
+    poll_for(task, 0.3)
+    start = task.stream.position()
+    task.stop()
+    del TOPICS[(mariadb_db, "__schema_history.my")]  # the history topic deleted
+    mariadb_server.client(sql="SET GLOBAL binlog_row_metadata = 'MINIMAL'")
+    try:
+        from connectors.source.mysql.history import SchemaHistoryError
+
+        with pytest.raises(SchemaHistoryError, match="snapshot.mode=recovery"):
+            start_task(cfg, start)
+        cur.execute("INSERT INTO t VALUES (1, 2)")
+        task = start_task({**cfg, "snapshot.mode": "recovery"}, start)
+        try:
+            assert [r.value["after"] for r in poll_until(task, 1)] == [{"id": 1, "v": 2}]
+        finally:
+            task.stop()
+    finally:
+        mariadb_server.client(sql="SET GLOBAL binlog_row_metadata = 'FULL'")
+
+
+def test_the_catalog_and_the_ddl_parser_agree(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """The history learns a table from the catalog (a snapshot's baseline) or from its DDL
+    (created while streaming): both must give the same definition, for every column type."""
+    from connectors.source.mysql.history import Schemas, from_catalog
+    from tests.connectors.mysql.test_types import MATRIX
+
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cols = ", ".join(f"c{i} {d}" for i, (d, *_) in enumerate(MATRIX))
+    cur.execute(f"CREATE TABLE m (id int PRIMARY KEY, {cols}) DEFAULT CHARSET=latin1")
+    cur.execute("CREATE TABLE k (a int NOT NULL, b varchar(3) COLLATE utf8mb4_bin, "
+                "g int AS (a + 1) VIRTUAL, n bigint unsigned AUTO_INCREMENT, "
+                "PRIMARY KEY (n, a), UNIQUE KEY (b))")  # fmt: skip
+    catalog = from_catalog(con, True)
+    parsed = Schemas(catalog.server_charset, True)
+    parsed.databases = dict(catalog.databases)
+    for table in ("m", "k"):
+        cur.execute(f"SHOW CREATE TABLE {table}")
+        parsed.apply(cur.fetchone()[1], mariadb_db)
+        a, b = catalog.get(mariadb_db, table), parsed.get(mariadb_db, table)
+        assert a is not None and b is not None
+        assert (a.primary_key, a.charset) == (b.primary_key, b.charset)
+        for x, y in zip(a.columns, b.columns, strict=True):
+            key = ("name", "type_expression", "charset", "nullable", "labels", "auto_increment",
+                   "generated")  # fmt: skip
+            assert [getattr(x, k) for k in key] == [getattr(y, k) for k in key]

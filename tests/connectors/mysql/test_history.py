@@ -1,0 +1,277 @@
+"""The schema history without a server: the DDL parser, the tables' definitions it keeps,
+TABLE_MAPs without column names completed from it, and its stored records replayed up to a
+position."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from connectors.source.mysql import ddl
+from connectors.source.mysql.history import (
+    SchemaHistory,
+    SchemaHistoryError,
+    Schemas,
+    TableChange,
+    change_json,
+    record,
+    replay,
+)
+from connectors.source.mysql.protocol.events import TableMap
+from connectors.source.mysql.protocol.values import Column, T
+
+
+def names(schemas: Schemas, table: str, db: str = "d") -> list[str]:
+    t = schemas.get(db, table)
+    assert t is not None
+    return [c.name for c in t.columns]
+
+
+def test_create_table_with_every_kind_of_clause() -> None:
+    stmt = ddl.parse(
+        "CREATE TABLE IF NOT EXISTS `d`.`t` (id INT(11) UNSIGNED NOT NULL AUTO_INCREMENT, "
+        "b VARCHAR(20) CHARACTER SET latin1 COLLATE latin1_bin DEFAULT 'x' COMMENT 'it''s', "
+        "e ENUM('a','b''c',\"d\") NOT NULL, s SET('x','y'), dd DECIMAL(10,2) UNSIGNED, "
+        "n NATIONAL VARCHAR(3), p POINT NOT NULL SRID 0, g int GENERATED ALWAYS AS (id+1) "
+        "VIRTUAL, `key` int, `a``b` double precision, vb varchar(4) character set binary, "
+        "ts TIMESTAMP(3) NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3), "
+        "period int, PRIMARY KEY (id), KEY k (b(3)), UNIQUE KEY (s), CONSTRAINT fk FOREIGN "
+        "KEY (b) REFERENCES x(y) ON DELETE CASCADE, CHECK (id > 0)) ENGINE=InnoDB "
+        "DEFAULT CHARSET=utf8mb4 /*!50100 PARTITION BY HASH (id) PARTITIONS 4 */"
+    )
+    assert isinstance(stmt, ddl.CreateTable)
+    assert (stmt.db, stmt.name, stmt.primary_key, stmt.charset) == ("d", "t", ("id",), "utf8mb4")
+    cols = {c.name: c for c in stmt.columns}
+    assert list(cols) == ["id", "b", "e", "s", "dd", "n", "p", "g", "key", "a`b", "vb", "ts",
+                          "period"]  # fmt: skip
+    assert cols["id"].type_expression == "int(11) unsigned" and not cols["id"].nullable
+    assert cols["id"].auto_increment
+    assert (cols["b"].charset, cols["b"].default, cols["b"].comment) == ("latin1", "x", "it's")
+    assert cols["e"].labels == ("a", "b'c", "d") and cols["e"].type_expression == (
+        "enum('a','b''c','d')"
+    )
+    assert cols["dd"].type_expression == "decimal(10,2) unsigned"
+    assert cols["n"].charset == "utf8mb3"
+    assert cols["p"].type_name == "point" and cols["g"].generated
+    assert cols["a`b"].type_name == "double"
+    assert cols["vb"].type_name == "varbinary" and cols["vb"].charset is None
+    assert cols["ts"].args == (3,) and cols["ts"].nullable
+
+
+@pytest.mark.parametrize(
+    ("sql", "actions"),
+    [
+        ("ALTER TABLE t ADD COLUMN c INT UNSIGNED NOT NULL AFTER b",
+         [("add", "c", "b")]),
+        ("alter table t add c int first, drop column b, modify d bigint after c, change "
+         "column e e2 varchar(5), rename column s to s2, algorithm=inplace, lock=none",
+         [("add", "c", ""), ("drop", "b"), ("modify", "d", "d", "c"), ("modify", "e", "e2", None),
+          ("rename", "s", "s2")]),
+        ("ALTER TABLE t ADD COLUMN (a INT, b INT)", [("add", "a", None), ("add", "b", None)]),
+        ("ALTER TABLE t ADD PRIMARY KEY (a, b(10)), DROP INDEX i, ADD INDEX j (a)",
+         [("pk", ("a", "b"))]),
+        ("ALTER TABLE t DROP PRIMARY KEY, ADD CONSTRAINT pk PRIMARY KEY USING BTREE (c)",
+         [("pk", None), ("pk", ("c",))]),
+        ("ALTER TABLE t CONVERT TO CHARACTER SET latin1", [("convert", "latin1")]),
+        ("ALTER TABLE t DEFAULT CHARSET = latin1, ENGINE = InnoDB", [("charset", "latin1")]),
+        ("ALTER TABLE t ALTER COLUMN c SET DEFAULT 3, ORDER BY c, FORCE", []),
+        ("ALTER TABLE t RENAME TO e.u", [("to", "e", "u")]),
+        ("ALTER TABLE t ADD COLUMN IF NOT EXISTS a INT, DROP COLUMN IF EXISTS z",
+         [("add", "a", None), ("drop", "z")]),
+    ],
+)  # fmt: skip
+def test_alter_table_actions(sql: str, actions: list[tuple[object, ...]]) -> None:
+    stmt = ddl.parse(sql)
+    assert isinstance(stmt, ddl.AlterTable)
+    got: list[tuple[object, ...]] = []
+    for a in stmt.actions:
+        if isinstance(a, ddl.AddColumn):
+            got.append(("add", a.column.name, a.position))
+        elif isinstance(a, ddl.DropColumn):
+            got.append(("drop", a.name))
+        elif isinstance(a, ddl.ModifyColumn):
+            got.append(("modify", a.old, a.column.name, a.position))
+        elif isinstance(a, ddl.RenameColumn):
+            got.append(("rename", a.old, a.new))
+        elif isinstance(a, ddl.PrimaryKey):
+            got.append(("pk", a.columns))
+        elif isinstance(a, ddl.Convert):
+            got.append(("convert", a.charset))
+        elif isinstance(a, ddl.DefaultCharset):
+            got.append(("charset", a.charset))
+        elif isinstance(a, ddl.RenameTo):
+            got.append(("to", a.db, a.name))
+    assert got == actions
+
+
+def test_statements_without_effect_on_columns_are_none() -> None:
+    for sql in (
+        "CREATE INDEX i ON t (a)", "DROP INDEX i ON t", "GRANT SELECT ON *.* TO u",
+        "CREATE VIEW v AS SELECT 1", "CREATE DEFINER=`root`@`%` PROCEDURE p() BEGIN END",
+        "TRUNCATE TABLE t", "FLUSH TABLES", "ANALYZE TABLE t", "CREATE USER u",
+        "SET x = 1",
+    ):  # fmt: skip
+        assert ddl.parse(sql) is None, sql
+
+
+def test_executable_comments_are_read() -> None:
+    assert ddl.parse("/*!40000 ALTER TABLE t DISABLE KEYS */") == ddl.AlterTable(None, "t", ())
+    stmt = ddl.parse("CREATE TABLE t (a int /*M!100301 INVISIBLE */, b int)")
+    assert isinstance(stmt, ddl.CreateTable) and [c.name for c in stmt.columns] == ["a", "b"]
+
+
+def test_rename_drop_and_databases() -> None:
+    assert ddl.parse("RENAME TABLE a TO b, d.c TO e.d") == ddl.RenameTables(
+        (((None, "a"), (None, "b")), (("d", "c"), ("e", "d")))
+    )
+    assert ddl.parse("DROP TABLE IF EXISTS `a`,b /* generated by server */") == ddl.DropTables(
+        ((None, "a"), (None, "b"))
+    )
+    assert ddl.parse("CREATE DATABASE IF NOT EXISTS x DEFAULT CHARACTER SET = latin1") == (
+        ddl.Database("CREATE", "x", "latin1", None, True)
+    )
+    assert ddl.parse("DROP SCHEMA x") == ddl.Database("DROP", "x")
+    assert ddl.parse("CREATE TABLE x LIKE y") == ddl.CreateTable(None, "x", like=(None, "y"))
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["ALTER TABLE t ADD COLUMN", "CREATE TABLE t (a int", "ALTER TABLE t ADD c ENUM(",
+     "CREATE TABLE t (a int) SELECT 1", "ALTER TABLE t ADD c int d int"],
+)  # fmt: skip
+def test_statements_that_do_not_parse_say_where(sql: str) -> None:
+    with pytest.raises(ddl.DdlError, match="at character"):
+        ddl.parse(sql)
+
+
+def test_alterations_follow_the_server() -> None:
+    s = Schemas("latin1", mariadb=True)
+    s.databases["d"] = "utf8mb4"
+    s.apply("CREATE TABLE t (id int, a int, b varchar(5), PRIMARY KEY (id, a))", "d")
+    t = s.get("d", "t")
+    assert t is not None and t.charset == "utf8mb4" and t.columns[2].charset == "utf8mb4"
+    s.apply("ALTER TABLE t ADD c int FIRST, ADD x text CHARSET latin1 AFTER id", "d")
+    assert names(s, "t") == ["c", "id", "x", "a", "b"]
+    s.apply("ALTER TABLE t CHANGE A aa bigint unsigned, MODIFY c int AFTER b", "d")
+    t = s.get("d", "t")
+    assert t is not None and t.primary_key == ("id", "aa")
+    assert names(s, "t") == ["id", "x", "aa", "b", "c"] and t.columns[2].unsigned
+    s.apply("ALTER TABLE t DROP COLUMN aa, RENAME COLUMN b TO bb", "d")
+    t = s.get("d", "t")
+    assert t is not None and t.primary_key == ("id",) and names(s, "t") == ["id", "x", "bb", "c"]
+    s.apply("ALTER TABLE t CONVERT TO CHARACTER SET latin1", "d")
+    t = s.get("d", "t")
+    assert t is not None and {c.charset for c in t.columns} == {"latin1", None}
+    s.apply("CREATE TABLE u LIKE t", "d")
+    s.apply("RENAME TABLE t TO e.t2, u TO t", "d")
+    assert s.get("d", "u") is None and names(s, "t2", "e") == names(s, "t")
+    s.apply("CREATE DATABASE z CHARACTER SET latin1", "")
+    s.apply("CREATE TABLE z.k (v varchar(3), j json)", "")
+    k = s.get("z", "k")
+    assert k is not None and [c.charset for c in k.columns] == ["latin1", "utf8mb4"]
+    assert k.columns[1].type_name == "longtext"  # MariaDB's JSON
+    s.apply("CREATE TABLE IF NOT EXISTS z.k (other int)", "")
+    assert names(s, "k", "z") == ["v", "j"]
+    changes = s.apply("DROP DATABASE z", "")
+    assert [(c.type, c.db, c.name) for c in changes] == [("DROP", "z", "k")]
+    s.apply("DROP TABLE t, e.t2", "d")
+    assert s.tables == {}
+    with pytest.raises(SchemaHistoryError, match="does not hold table d.gone"):
+        s.apply("ALTER TABLE gone ADD c int", "d")
+    assert s.apply("ALTER TABLE mysql.user ADD c int", "d") == []  # system tables: not kept
+
+
+def test_lower_case_table_names() -> None:
+    s = Schemas(lower_case_names=True)
+    s.apply("CREATE TABLE D.Tab (a int)", "")
+    assert s.get("d", "tab") is not None and s.get("D", "TAB") is not None
+
+
+def _map(*cols: Column) -> TableMap:
+    return TableMap(7, "d", "t", cols)
+
+
+def test_a_table_map_without_names_is_completed_and_checked() -> None:
+    s = Schemas("utf8mb4")
+    s.apply("CREATE TABLE t (id int unsigned PRIMARY KEY, e enum('x','y'), v varchar(5) "
+            "CHARACTER SET latin1, b varbinary(3))", "d")  # fmt: skip
+    tm = _map(Column(T.LONG, 0, False), Column(T.STRING, T.ENUM << 8 | 1),
+              Column(T.VARCHAR, 5), Column(T.VARCHAR, 3))  # fmt: skip
+    done = s.complete(tm)
+    assert [c.name for c in done.columns] == ["id", "e", "v", "b"]
+    assert done.columns[0].unsigned and done.columns[1].labels == ("x", "y")
+    assert done.columns[2].charset == 8 and done.columns[3].charset == 63  # latin1, binary
+    assert done.primary_key == (0,) and len(done.decoders) == 4
+    with pytest.raises(SchemaHistoryError, match="rows have 3 columns"):
+        s.complete(_map(*tm.columns[:3]))
+    with pytest.raises(SchemaHistoryError, match="column 'v' is varchar"):
+        s.complete(_map(tm.columns[0], tm.columns[1], Column(T.LONGLONG, 0), tm.columns[3]))
+    with pytest.raises(SchemaHistoryError, match="does not hold the table"):
+        s.complete(TableMap(8, "d", "other", tm.columns))
+
+
+def test_records_replay_up_to_the_resume_position() -> None:
+    s = Schemas("utf8mb4")
+    s.databases["d"] = "latin1"
+    s.apply("CREATE TABLE t (id int PRIMARY KEY, e enum('a','b') NOT NULL, v varchar(9))", "d")
+    h = SchemaHistory(s, "__h", "app", "mariadb", {"server": "app"}, True, False,
+                      lambda db, t: True)  # fmt: skip
+    stored = [r.value for r in h.baseline(("binlog.000001", 100), {"file": "x", "pos": 1})]
+    source = {"db": "", "table": None}
+    for at, sql in [(200, "ALTER TABLE t ADD c int"), (300, "ALTER TABLE t RENAME COLUMN c TO k")]:
+        out = h.ddl(sql, "d", ("binlog.000001", at), {"file": "binlog.000001", "pos": at + 50},
+                    source)  # fmt: skip
+        assert [r.topic for r in out] == ["__h", "app"]  # the history's, the change event
+        assert out[1].key == {"databaseName": "d"} and out[1].value["ddl"] == sql
+        stored.append(out[0].value)
+    for resume, want in [(100, ["id", "e", "v"]), (200, ["id", "e", "v"]),
+                         (250, ["id", "e", "v", "c"]), (999, ["id", "e", "v", "k"])]:  # fmt: skip
+        again = Schemas()
+        assert replay(stored, ("binlog.000001", resume), again) >= 1
+        assert names(again, "t") == want, resume
+        assert again.databases == {"d": "latin1"} and again.server_charset == "utf8mb4"
+    assert replay(stored, ("binlog.000001", 99), Schemas()) == 0  # before the baseline
+    # a later file is later whatever its name's length
+    assert names_after(stored, ("binlog.1000000", 4)) == ["id", "e", "v", "k"]
+    t = s.get("d", "t")
+    assert t is not None
+    loaded = Schemas()
+    loaded.load(orjson.loads(record("app", {}, ("f.1", 1), 0, "d", "",
+                                    [TableChange("CREATE", "d", "t", t)])))  # fmt: skip
+    assert loaded.get("d", "t") == t  # a definition survives its record
+
+
+def names_after(stored: list[bytes | None], resume: tuple[str, int]) -> list[str]:
+    s = Schemas()
+    replay(stored, resume, s)
+    return names(s, "t")
+
+
+def test_ddl_that_cannot_be_applied_stops_unless_skipped() -> None:
+    s = Schemas()
+    s.apply("CREATE TABLE t (id int)", "d")
+    strict = SchemaHistory(s, "__h", "app", "mysql", {}, True, False, lambda db, t: True)
+    with pytest.raises(SchemaHistoryError, match="skip.unparseable.ddl=true"):
+        strict.ddl("ALTER TABLE t ADD c int d", "d", ("f.1", 5), {}, {})
+    with pytest.raises(SchemaHistoryError, match="has no column nope"):
+        strict.ddl("ALTER TABLE t DROP COLUMN nope", "d", ("f.1", 5), {}, {})
+    lenient = SchemaHistory(s, "__h", "app", "mysql", {}, True, True, lambda db, t: True)
+    assert lenient.ddl("ALTER TABLE t ADD c int d", "d", ("f.1", 5), {}, {}) == []
+    assert names(s, "t") == ["id"]
+
+
+def test_schema_change_events_only_for_captured_tables() -> None:
+    s = Schemas()
+    h = SchemaHistory(s, "__h", "app", "mysql", {}, True, False, lambda db, t: t == "keep")
+    assert [r.topic for r in h.ddl("CREATE TABLE other (a int)", "d", ("f.1", 1), {}, {})] == [
+        "__h"
+    ]
+    out = h.ddl("CREATE TABLE keep (a int NOT NULL, PRIMARY KEY (a))", "d", ("f.1", 2), {}, {})
+    change = out[1].value["tableChanges"][0]
+    assert change["type"] == "CREATE" and change["id"] == '"d"."keep"'
+    assert change["table"]["primaryKeyColumnNames"] == ["a"]
+    assert change["table"]["columns"][0]["typeName"] == "INT"
+    assert change["table"]["columns"][0]["optional"] is False
+    silent = SchemaHistory(s, "__h", "app", "mysql", {}, False, False, lambda db, t: True)
+    assert [r.topic for r in silent.ddl("DROP TABLE keep", "d", ("f.1", 3), {}, {})] == ["__h"]
+    assert change_json(TableChange("DROP", "d", "x", None)) == {"type": "DROP", "id": '"d"."x"'}
