@@ -244,3 +244,22 @@ def test_a_misspelt_secret_is_never_shown(tmp_path: Path) -> None:
     assert rt.masked()["database.pasword"] == MASK
     assert rt.masked()["producer.override.ssl.keystore.pasword"] == MASK
     assert rt.masked()["database.user"] == "me"
+
+
+def test_debeziums_schema_history_properties(tmp_path: Path) -> None:
+    """A MySQL config copied from Debezium: the history's topic and options are hub's, its
+    Kafka client settings warn (hub keeps the history in its own log), another history
+    class is an error naming the property."""
+    base = ("name: a\nconfig: {connector.class: mysql, database.user: u, topic.prefix: p, "
+            "include.schema.changes: false, snapshot.mode: recovery, "
+            "schema.history.internal.kafka.topic: schema-changes.shop, "
+            "schema.history.internal.skip.unparseable.ddl: true")  # fmt: skip
+    v = validate(load_connector_file(_write(
+        tmp_path, base + ", schema.history.internal.kafka.bootstrap.servers: 'kafka:9092'}"
+    ))[0])  # fmt: skip
+    assert len(v.warnings) == 1
+    assert "schema.history.internal.kafka.bootstrap.servers" in v.warnings[0]
+    path = _write(tmp_path, base + ", schema.history.internal: "
+                  "io.debezium.storage.file.history.FileSchemaHistory}")  # fmt: skip
+    with pytest.raises(ConfigError, match="schema.history.internal"):
+        validate(load_connector_file(path)[0])

@@ -25,6 +25,11 @@ class CdcSourceConfig(ConnectorConfig):
     snapshot_fetch_size: int = Field(
         10_240, alias="snapshot.fetch.size", ge=1, description="rows per snapshot chunk"
     )
+    snapshot_max_threads: int = Field(
+        1, alias="snapshot.max.threads", ge=1, le=64,
+        description="connections reading tables side by side in the snapshot (PostgreSQL: "
+        "also a big table's key ranges; MySQL: needs the global read lock)",
+    )  # fmt: skip
     # -- incremental snapshots ----------------------------------------------------------------
     signal_data_collection: str = Field(
         "", alias="signal.data.collection",

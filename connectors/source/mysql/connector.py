@@ -94,6 +94,7 @@ class MySqlSourceTask(SourceTask):
         self._declined: dict[int, tuple[Any, ...]] = {}  # of the packed chunk being emitted
         self.stream: Any = None
         self.snapshot_con: Any = None
+        self._readers: list[Any] = []  # snapshot.max.threads' other connections
         self._chunks: Any = None
         self._chunk: Chunk | None = None
         self._row = 0
@@ -138,10 +139,11 @@ class MySqlSourceTask(SourceTask):
                 context.replay_is_inexact()
                 con = connect(cfg)
                 try:
-                    p, _, schemas = begin(con, cfg, self.mariadb, True, self.filters, True)
+                    begun = begin(con, cfg, self.mariadb, True, self.filters, True)
                     end(con, cfg)
                 finally:
                     con.close()
+                p, schemas = begun.position, begun.schemas
                 assert p is not None and schemas is not None
                 self._baseline = (schemas, (p.file, p.pos))
                 offset = {"file": p.file, "pos": p.pos, **({"gtids": p.gtids} if p.gtids else {})}
@@ -218,13 +220,18 @@ class MySqlSourceTask(SourceTask):
         (`connectors.source.cdc.cuts`)."""
         cfg = self.cfg
         con = self.snapshot_con = connect(cfg)
+        self._readers = [connect(cfg) for _ in range(cfg.snapshot_max_threads - 1)]
         resume_at = None
         self._announced: dict[str, Any] | None = None  # stored with the truncate events
         # the position this read is consistent at (a resumed one too: its cuts need it)
-        p, found, schemas = begin(con, cfg, self.mariadb, True, self.filters, not resuming)
+        begun = begin(con, cfg, self.mariadb, True, self.filters, not resuming, self._readers)
+        for unused in self._readers[len(begun.readers) :]:
+            unused.close()
+        self._readers = begun.readers
+        p, found = begun.position, begun.tables
         assert p is not None
-        if schemas is not None:
-            self._baseline = (schemas, (p.file, p.pos))
+        if begun.schemas is not None:
+            self._baseline = (begun.schemas, (p.file, p.pos))
         keyed = [(t.qualified, bool(t.primary_key)) for t in found]
         cut = SnapshotCuts.load(offset.get("cut")) if offset is not None else SnapshotCuts()
         if resuming and offset is not None:
@@ -275,7 +282,7 @@ class MySqlSourceTask(SourceTask):
         self._snapshot_codecs = codecs or {}
         self._chunks = chunks(
             con, found, keys, cfg.snapshot_fetch_size, resume_at,
-            {name: t.codec for name, t in self._snapshot_codecs.items()},
+            {name: t.codec for name, t in self._snapshot_codecs.items()}, self._readers,
         )  # fmt: skip
         # the position is stored before the first row is emitted: a task that dies before it
         # stored any row must stream from this same position after reading the tables again,
@@ -442,6 +449,9 @@ class MySqlSourceTask(SourceTask):
         end(self.snapshot_con, self.cfg)
         self.snapshot_con.close()
         self.snapshot_con = None
+        for c in self._readers:
+            c.close()  # (their read-only transactions end with them)
+        self._readers = []
         self._chunks = None
         out.append(offset_update(self.partition, self._resume))
         self._context.request_commit()  # the snapshot is durable and stored at once
@@ -531,9 +541,10 @@ class MySqlSourceTask(SourceTask):
         chunks, self._chunks = getattr(self, "_chunks", None), None
         if chunks is not None:  # stopped mid-snapshot: no streamed result left unread
             snapshot_con, self.snapshot_con = getattr(self, "snapshot_con", None), None
-            if snapshot_con is not None:  # closed first, so the reader's open result is
-                with contextlib.suppress(Exception):  # not drained (a long table would block)
-                    snapshot_con.close()
+            for c in [snapshot_con, *getattr(self, "_readers", ())]:
+                if c is not None:  # closed first, so a reader's open result is not
+                    with contextlib.suppress(Exception):  # drained (a long table would block)
+                        c.close()
             with contextlib.suppress(Exception):
                 chunks.close()
         for part in (getattr(self, "stream", None), getattr(self, "snapshot_con", None),
@@ -551,7 +562,7 @@ class MariaDbSourceTask(MySqlSourceTask):
 
 
 _NOT_YET = (
-    r"snapshot\.max\.threads", r"snapshot\.lock\.timeout\.ms", r"snapshot\.select\.statement\..*",
+    r"snapshot\.lock\.timeout\.ms", r"snapshot\.select\.statement\..*",
     r"snapshot\.include\.collection\.list", r"snapshot\.delay\.ms", r"streaming\.delay\.ms",
     r"schema\.history\.internal\.(kafka\.(bootstrap\.servers|recovery\..*|query\.timeout\.ms"
     r"|create\.timeout\.ms)|store\.only\.captured\.(tables|databases)\.ddl|producer\..*"

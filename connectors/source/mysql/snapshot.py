@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -56,15 +58,25 @@ class Chunk:
     final: bool = False  # the snapshot's last chunk
 
 
+@dataclass
+class Begun:
+    position: BinlogPosition | None
+    tables: list[CatalogTable]
+    schemas: Schemas | None  # every table's definition (``history``)
+    readers: list[Any]  # of ``more``, those in the same database snapshot as ``con``
+
+
 def begin(
     con: Any, cfg: MySqlSourceConfig, mariadb: bool, fresh: bool, filters: Filters,
-    history: bool = False,
-) -> tuple[BinlogPosition | None, list[CatalogTable], Schemas | None]:  # fmt: skip
+    history: bool = False, more: Sequence[Any] = (),
+) -> Begun:  # fmt: skip
     """Start the snapshot transaction on ``con``; with ``fresh``, also the binlog position it
     stands at (a resumed snapshot streams from the first attempt's). The captured tables (and
     with ``history`` every table, for the schema history) are listed before the global read
     lock (if any) is released, so no DDL comes between the position and the tables'
-    columns."""
+    columns. The connections ``more`` start their transactions while the lock is held, so
+    they read the same database snapshot (``snapshot.max.threads``); without the lock no two
+    connections can be made to, and ``readers`` is empty."""
     locked = False
     if fresh and cfg.snapshot_locking_mode != "none":
         try:
@@ -78,8 +90,13 @@ def begin(
                 ) from None
             log.info("no global read lock (%s): MariaDB's consistent snapshot position is "
                      "used without it", exc)  # fmt: skip
-    query(con, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-    query(con, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+    readers = list(more) if locked else []
+    if more and not locked:
+        log.info("snapshot.max.threads: without the global read lock the connections cannot "
+                 "share one database snapshot; one connection reads the tables")  # fmt: skip
+    for c in (con, *readers):
+        query(c, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        query(c, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
     position = None
     if fresh:
         if mariadb:
@@ -98,7 +115,7 @@ def begin(
     schemas = from_catalog(con, mariadb) if history else None
     if locked and cfg.snapshot_locking_mode != "extended":
         query(con, "UNLOCK TABLES")
-    return position, found, schemas
+    return Begun(position, found, schemas, readers)
 
 
 def end(con: Any, cfg: MySqlSourceConfig) -> None:
@@ -110,41 +127,141 @@ def end(con: Any, cfg: MySqlSourceConfig) -> None:
 def chunks(
     con: Any, tables: Sequence[CatalogTable], keys: dict[str, tuple[str, ...]], size: int,
     resume: tuple[str, Any] | None, codecs: Mapping[str, Any] | None = None,
+    more: Sequence[Any] = (),
 ) -> Iterator[Chunk]:  # fmt: skip
     """The tables' rows in chunks, each chunk told whether it is its table's first or last
     and whether it is the snapshot's last (one chunk of lookahead). A table with a codec in
-    ``codecs`` (a ``RowsCodec`` for its columns' text) comes in `textrows.PackedRows`."""
+    ``codecs`` (a ``RowsCodec`` for its columns' text) comes in `textrows.PackedRows`.
+
+    With connections ``more`` (in the same database snapshot: `begin`), each reads every
+    N-th table in a thread of its own, at most two chunks ahead of the task; the chunks still
+    come in table order, so offsets and a resumed snapshot are as with one connection."""
+    plan = _plan(tables, keys, resume)
+    codecs = codecs or {}
+    readers = None
+    if more and len(plan) > 1:
+        readers = _Readers([con, *more], plan, keys, size, codecs)
+        per_table: Iterator[Iterator[Chunk]] = readers.tables()
+    else:
+        per_table = (
+            _table_chunks(con, t, keys[t.qualified], size, after, codecs.get(t.qualified))
+            for t, after in plan
+        )  # fmt: skip
     pending: Chunk | None = None
-    started = resume is None
-    if resume is not None and all(t.qualified != resume[0] for t in tables):
+    try:
+        for table in per_table:
+            for chunk in table:
+                if pending is not None:
+                    yield pending
+                pending = chunk
+        if pending is not None:
+            pending.final = True
+            yield pending
+    finally:
+        if readers is not None:
+            readers.close()
+
+
+def _plan(
+    tables: Sequence[CatalogTable], keys: dict[str, tuple[str, ...]], resume: tuple[str, Any] | None
+) -> list[tuple[CatalogTable, list[Any] | None]]:
+    """The tables to read, each with the key to read after (a resumed snapshot's)."""
+    if resume is None:
+        return [(t, None) for t in tables]
+    start = resume_index(tables, resume[0])
+    if start >= len(tables) or tables[start].qualified != resume[0]:
         # the table the snapshot stopped in is gone: go on with the tables after it
         log.warning("table %s, where the snapshot stopped, is no longer captured", resume[0])
-        tables = tables[resume_index(tables, resume[0]) :]
-        started = True
-    for t in tables:
+        return [(t, None) for t in tables[start:]]
+    t = tables[start]
+    after = decode_key(resume[1]) if resume[1] is not None else None
+    if after is not None and len(after) != len(keys[t.qualified]):
+        log.warning("the primary key of %s changed since the snapshot stopped in it: "
+                    "it is read again from its start", t.qualified)  # fmt: skip
         after = None
-        if not started:
-            if t.qualified != resume[0]:  # type: ignore[index]
-                continue
-            started = True
-            after = decode_key(resume[1]) if resume[1] is not None else None  # type: ignore[index]
-            if after is not None and len(after) != len(keys[t.qualified]):
-                log.warning("the primary key of %s changed since the snapshot stopped in it: "
-                            "it is read again from its start", t.qualified)  # fmt: skip
-                after = None
-        first = True
-        codec = (codecs or {}).get(t.qualified)
-        for rows, last in _table_rows(con, t, keys[t.qualified], size, after, codec):
-            if not rows:
-                continue  # an empty table
-            chunk = Chunk(t, rows, first, last)
+    return [(t, after)] + [(u, None) for u in tables[start + 1 :]]
+
+
+def _table_chunks(
+    con: Any, t: CatalogTable, key: tuple[str, ...], size: int, after: list[Any] | None,
+    codec: Any,
+) -> Iterator[Chunk]:  # fmt: skip
+    first = True
+    for rows, last in _table_rows(con, t, key, size, after, codec):
+        if rows:  # (an empty table has none)
+            yield Chunk(t, rows, first, last)
             first = False
-            if pending is not None:
-                yield pending
-            pending = chunk
-    if pending is not None:
-        pending.final = True
-        yield pending
+
+
+_END = object()
+
+
+class _Readers:
+    """``snapshot.max.threads``: one thread per connection, connection w reading tables w,
+    w + N, ... of the plan into a queue per table (two chunks each), which the task drains
+    in table order. A reader's failure is raised to the task at that table's turn."""
+
+    def __init__(
+        self, cons: Sequence[Any], plan: list[tuple[CatalogTable, list[Any] | None]],
+        keys: dict[str, tuple[str, ...]], size: int, codecs: Mapping[str, Any],
+    ) -> None:  # fmt: skip
+        self.plan = plan
+        self.queues: list[queue.Queue[Any]] = [queue.Queue(maxsize=2) for _ in plan]
+        self.stopping = threading.Event()
+        self.threads = [
+            threading.Thread(
+                target=self._read,
+                args=(w, con, len(cons), keys, size, codecs),
+                name=f"mysql-snapshot-{w}",
+                daemon=True,
+            )  # fmt: skip
+            for w, con in enumerate(cons)
+        ]
+        log.info("snapshot: %d connections read tables side by side", len(cons))
+        for th in self.threads:
+            th.start()
+
+    def _read(
+        self, w: int, con: Any, n: int, keys: dict[str, tuple[str, ...]], size: int,
+        codecs: Mapping[str, Any],
+    ) -> None:  # fmt: skip
+        i = w
+        try:
+            for i in range(w, len(self.plan), n):
+                t, after = self.plan[i]
+                for chunk in _table_chunks(con, t, keys[t.qualified], size, after,
+                                           codecs.get(t.qualified)):  # fmt: skip
+                    if not self._put(i, chunk):
+                        return
+                self._put(i, _END)
+        except BaseException as exc:  # noqa: BLE001 - the task raises it at that table
+            if i < len(self.plan):
+                self._put(i, exc)
+
+    def _put(self, i: int, item: Any) -> bool:
+        while not self.stopping.is_set():
+            try:
+                self.queues[i].put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def tables(self) -> Iterator[Iterator[Chunk]]:
+        for i in range(len(self.plan)):
+            yield self._table(i)
+
+    def _table(self, i: int) -> Iterator[Chunk]:
+        while True:
+            item = self.queues[i].get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self.stopping.set()
 
 
 def resume_index(tables: Sequence[CatalogTable], table: str) -> int:

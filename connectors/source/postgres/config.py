@@ -58,11 +58,6 @@ class PostgresSourceConfig(CdcSourceConfig):
     snapshot_mode: SnapshotMode = Field(
         "initial", alias="snapshot.mode", description="when to read the tables' existing rows"
     )
-    snapshot_max_threads: int = Field(
-        1, alias="snapshot.max.threads", ge=1, le=64,
-        description="connections reading tables, and a big table's key ranges, side by side "
-        "in the snapshot",
-    )  # fmt: skip
     # -- filters (and the table, column and key lists every CDC source has) -----------------
     schema_include_list: str = Field("", alias="schema.include.list")
     schema_exclude_list: str = Field("", alias="schema.exclude.list")

@@ -5,6 +5,7 @@ of the first attempt is in the log, those after the stored offset too (the worst
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from typing import Any
@@ -48,16 +49,37 @@ def _run_until(task: Any, written: list[Any], key: Any, seconds: float = 30) -> 
         written.extend(poll(task))
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 def test_a_keyless_table_not_reached_before_the_kill_is_read_once(
-    mariadb_server: MariaDBServer, mariadb_db: str
+    mariadb_server: MariaDBServer, mariadb_db: str, threads: int, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Also with snapshot.max.threads: connections reading tables side by side, each in
+    the database snapshot the first took (all begun under the global read lock)."""
+    caplog.set_level(logging.INFO, logger="connectors.source.mysql.snapshot")
     cur = root(mariadb_server, mariadb_db).cursor()
     cur.execute("CREATE TABLE a (id int PRIMARY KEY, v int)")
     cur.execute("INSERT INTO a SELECT seq, 0 FROM seq_1_to_2000")
+    cur.execute("CREATE TABLE b (id int PRIMARY KEY)")
+    cur.execute("INSERT INTO b SELECT seq FROM seq_1_to_300")
     cur.execute("CREATE TABLE h (x int, note varchar(20))")
     cur.execute("INSERT INTO h SELECT seq, 'old' FROM seq_1_to_100")
     cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.fetch.size": 100,
-                                                        "max.batch.size": 100})  # fmt: skip
+                                                        "max.batch.size": 100,
+                                                        "snapshot.max.threads": threads})  # fmt: skip
+    task = start_task(cfg)
+    try:  # rows written once the snapshot began are not in it, whichever connection reads
+        cur.execute("INSERT INTO b VALUES (1000)")
+        cur.execute("INSERT INTO h VALUES (1000, 'late')")
+        snapshot: list[Any] = []
+        while not snapshot or snapshot[-1].value["source"]["snapshot"] != "last":
+            snapshot += [r for r in poll(task) if r.topic]
+        assert all(r.value["op"] == "r" for r in snapshot)
+        tables = [r.topic.rsplit(".", 1)[1] for r in snapshot]
+        assert tables == ["a"] * 2000 + ["b"] * 300 + ["h"] * 100  # in table order
+    finally:
+        task.stop()
+    side_by_side = "3 connections read tables side by side" in caplog.text
+    assert side_by_side == (threads == 3)
     stored, written = _first_attempt(cfg, polls=6, store_at=3)
     cur.execute("INSERT INTO h SELECT seq, 'new' FROM seq_101_to_150")
     cur.execute("DELETE FROM h WHERE x <= 10")
