@@ -26,6 +26,7 @@ re-read in a new transaction would otherwise write its rows again). A record ove
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -33,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from hub.log import RecordTooLargeError
+from hub.log import RecordTooLargeError, TopicExistsError
 from hub.log.packed import Packed
 from hub.runtime.api import EncodedBatch, SourceRecord, SourceTask, SourceTaskContext
 from hub.runtime.converters import JsonConverter
@@ -180,7 +181,8 @@ class SourceRunner:
 
     def _internal_topic(self, name: str, config: Mapping[str, str]) -> list[bytes | None]:
         if not self.log.has_topic(name):
-            self.log.create_topic(name, 1, dict(config))
+            with contextlib.suppress(TopicExistsError):  # (created meanwhile)
+                self.log.create_topic(name, 1, dict(config))
         return [r.value for r in self.log.partition(name, 0).scan()]
 
     def _request_commit(self) -> None:

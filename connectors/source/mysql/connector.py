@@ -139,7 +139,8 @@ class MySqlSourceTask(SourceTask):
                 context.replay_is_inexact()
                 con = connect(cfg)
                 try:
-                    begun = begin(con, cfg, self.mariadb, True, self.filters, True)
+                    begun = begin(con, cfg, self.mariadb, True, self.filters, True,
+                                  need_lock=False)  # fmt: skip
                     end(con, cfg)
                 finally:
                     con.close()
@@ -155,6 +156,11 @@ class MySqlSourceTask(SourceTask):
     # -- schema history ----------------------------------------------------------------------
     def _history_topic(self) -> str:
         return self.cfg.history_topic or sanitize(f"__schema_history.{self._context.connector}")
+
+    def _row_metadata(self) -> str:
+        """binlog_row_metadata (MySQL before 8.0.1 and MariaDB before 10.5: none, MINIMAL)."""
+        value = variables(self.meta, "binlog_row_metadata").get("binlog_row_metadata")
+        return (value or "MINIMAL").upper()
 
     def _take_history(self) -> list[SourceRecord]:
         """A new baseline of the schema history, stored at once."""
@@ -177,9 +183,8 @@ class MySqlSourceTask(SourceTask):
             schemas = Schemas(mariadb=self.mariadb)
             at, records = resume, False
             if policy.rebuilds_history() or not replay(stored, resume, schemas):
-                metadata = variables(self.meta, "binlog_row_metadata").get("binlog_row_metadata")
-                if (offset is not None and (metadata or "").upper() != "FULL"
-                        and not policy.rebuilds_history()):  # fmt: skip
+                metadata = self._row_metadata()
+                if offset is not None and metadata != "FULL" and not policy.rebuilds_history():
                     raise SchemaHistoryError(
                         f"the schema history topic {self._history_topic()!r} holds nothing "
                         f"for {resume[0]}:{resume[1]}, where this connector resumes, and the "
@@ -196,7 +201,7 @@ class MySqlSourceTask(SourceTask):
         self.history = SchemaHistory(
             schemas, self._history_topic(), cfg.topic_prefix, self.connector_name,
             self.partition, cfg.include_schema_changes, cfg.history_skip_unparseable_ddl,
-            self.filters.table,
+            self.filters.table, self._row_metadata() != "FULL",
         )  # fmt: skip
         if records:
             stored_at = dict(self._resume)

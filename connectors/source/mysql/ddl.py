@@ -62,9 +62,18 @@ _ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a"}
 
 
 def _unescape(raw: str) -> str:
+    """A quoted string's text: doubled quotes and backslash escapes read in one pass."""
     quote, body = raw[0], raw[1:-1]
-    body = body.replace(quote * 2, quote)
-    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body, flags=re.S)
+    return re.sub(
+        r"\\(.)|" + quote * 2,
+        lambda m: quote if m.group(1) is None else _ESCAPES.get(m.group(1), m.group(1)),
+        body, flags=re.S,
+    )  # fmt: skip
+
+
+def quote(text: str) -> str:
+    """``text`` as a string literal `tokens` reads back as ``text``."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def tokens(sql: str) -> list[Tok]:
@@ -107,7 +116,7 @@ class ColumnSpec:
     def type_expression(self) -> str:
         out = self.type_name
         if self.labels:
-            out += "(" + ",".join("'" + v.replace("'", "''") + "'" for v in self.labels) + ")"
+            out += "(" + ",".join(quote(v) for v in self.labels) + ")"
         elif self.args:
             out += "(" + ",".join(map(str, self.args)) + ")"
         if self.unsigned:
@@ -226,7 +235,7 @@ _SYNONYMS = {
 }  # fmt: skip
 _NATIONAL = {"nchar", "nvarchar"}
 _TEXTUAL = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
-_BINARY_OF = {"char": "binary", "varchar": "varbinary", "tinytext": "tinyblob",
+BINARY_OF = {"char": "binary", "varchar": "varbinary", "tinytext": "tinyblob",
               "text": "blob", "mediumtext": "mediumblob", "longtext": "longblob"}  # fmt: skip
 
 
@@ -393,6 +402,8 @@ class _Parser:
                 args.append(self.number())
             self.expect(")")
             spec = replace(spec, args=tuple(args))
+        if spec.type_name == "float" and len(spec.args) == 1:  # FLOAT(p): by its precision
+            spec = replace(spec, type_name="double" if spec.args[0] > 24 else "float", args=())
         if national:
             charset = "utf8mb3"
         # attributes that belong to the type
@@ -417,8 +428,8 @@ class _Parser:
                 spec = replace(spec, collation=self.charset_name())
             else:
                 break
-        if charset == "binary" and kind in _BINARY_OF:
-            spec = replace(spec, type_name=_BINARY_OF[kind])
+        if charset == "binary" and kind in BINARY_OF:
+            spec = replace(spec, type_name=BINARY_OF[kind])
             charset = None
         return replace(spec, charset=charset if is_textual(spec.type_name) else None)
 
@@ -461,6 +472,7 @@ class _Parser:
                     self.ident()
             elif self.accept("CHECK"):
                 self.skip_group()
+                self.accept("NOT", "ENFORCED") or self.accept("ENFORCED")
             elif self.accept("REFERENCES"):
                 self.name()
                 if self.peek() is not None and self.peek().text == "(":  # type: ignore[union-attr]
@@ -500,8 +512,8 @@ class _Parser:
         if spec.charset is None and spec.collation:
             spec = replace(spec, charset=collation_charset(spec.collation)
                            if is_textual(spec.type_name) else None)  # fmt: skip
-        if spec.charset == "binary" and spec.type_name in _BINARY_OF:
-            spec = replace(spec, type_name=_BINARY_OF[spec.type_name], charset=None)
+        if spec.charset == "binary" and spec.type_name in BINARY_OF:
+            spec = replace(spec, type_name=BINARY_OF[spec.type_name], charset=None)
         return spec
 
     def default_value(self) -> str | None:
@@ -520,9 +532,10 @@ class _Parser:
             and (t.text.startswith("_") or t.text.lower() in ("b", "x", "n"))
             and (n := self.peek(1)) is not None
             and n.kind == "str"
-        ):  # _utf8mb4'x', b'1', x'ff'
+        ):  # _utf8mb4'x', N'x', b'1', x'ff'
             self.next()
-            return t.text + "'" + self.next().text + "'" if t.text.lower() in "bx" else n.text
+            self.next()
+            return f"{t.text}'{n.text}'" if t.text.lower() in ("b", "x") else n.text
         v = self.next()
         if v.word() == "NULL":
             return None
@@ -750,6 +763,13 @@ class _Parser:
             self.next()
             if self.accept("PRIMARY", "KEY"):
                 return [PrimaryKey(None)]
+            if (
+                self.word() in ("INDEX", "KEY")
+                and (n := self.peek(1)) is not None
+                and (n.text.upper() == "PRIMARY")
+            ):  # DROP INDEX `PRIMARY`
+                self.i += 2
+                return [PrimaryKey(None)]
             w = self.word()
             if w in ("INDEX", "KEY", "FOREIGN", "CONSTRAINT", "CHECK", "PARTITION") or (
                 w in ("PERIOD", "SYSTEM") and self.word(1) in ("FOR", "VERSIONING")
@@ -790,22 +810,29 @@ class _Parser:
             if self.accept("COLLATE"):
                 collation = self.charset_name()
             return [Convert(charset, collation)]
-        if w in ("DEFAULT", "CHARACTER", "CHARSET", "COLLATE"):
-            charset, collation = None, None
+        if w == "ALTER" or w == "ORDER":  # ALTER [COLUMN] c SET DEFAULT ..., ORDER BY ...
+            self.skip_to_comma()
+            return None
+        # table options, space-separated and in any order (ENGINE=InnoDB DEFAULT CHARSET=x),
+        # ALGORITHM=, LOCK=, FORCE...: only the default charset matters
+        charset = collation = None
+        while (t := self.peek()) is not None and not (t.kind == "op" and t.text == ","):
+            if t.word() == "PARTITION":
+                break
             self.accept("DEFAULT")
             if self.accept("CHARACTER", "SET") or self.accept("CHARSET"):
                 self.op("=")
                 charset = self.charset_name()
-            if self.accept("COLLATE"):
+            elif self.accept("COLLATE"):
                 self.op("=")
                 collation = self.charset_name()
-            if charset is None and collation is None:
-                self.skip_to_comma()
-                return None
-            return [DefaultCharset(charset, collation)]
-        # ALTER COLUMN .. SET DEFAULT, ENGINE=, ALGORITHM=, LOCK=, FORCE, ORDER BY, options
-        self.skip_to_comma()
-        return None
+            elif t.kind == "op" and t.text == "(":
+                self.skip_group()
+            elif self.peek() is t:
+                self.next()
+        if charset is None and collation is None:
+            return None
+        return [DefaultCharset(charset, collation)]
 
 
 def collation_charset(collation: str) -> str | None:

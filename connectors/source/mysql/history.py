@@ -43,7 +43,7 @@ from hub.errors import ConfigError
 log = logging.getLogger(__name__)
 
 SYSTEM = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
-TABLES_PER_RECORD = 200  # of a baseline
+RECORD_BYTES = 256 << 10  # a baseline's tables per record: about this much JSON
 
 
 class SchemaHistoryError(ConfigError):
@@ -142,6 +142,9 @@ _BINLOG_FAMILY = {
 }  # fmt: skip
 
 
+_TYPE_NAMES = {v: k for k, v in vars(T).items() if isinstance(v, int) and k.isupper()}
+
+
 def _family(c: Column) -> int:
     t = c.real_type
     return _BINLOG_FAMILY.get(t, t)
@@ -155,10 +158,8 @@ def charset_id(name: str | None) -> int | None:
         return BINARY_CHARSET
     from pymysql.charset import charset_by_name
 
-    try:
-        return int(charset_by_name(name).id)
-    except KeyError:
-        return None
+    found = charset_by_name(name)
+    return None if found is None else int(found.id)
 
 
 class Schemas:
@@ -199,7 +200,7 @@ class Schemas:
             return charset
         if collation is not None:
             return ddl.collation_charset(collation) or self.server_charset
-        return self.databases.get(db) or self.server_charset
+        return self.databases.get(self.key(db, "")[0]) or self.server_charset
 
     # -- DDL
     def apply(self, sql: str, default_db: str) -> list[TableChange]:
@@ -222,6 +223,32 @@ class Schemas:
         return t
 
     def apply_statement(self, stmt: ddl.Statement, default_db: str) -> list[TableChange]:
+        """Apply a parsed statement, whole or not at all."""
+        tables, databases = dict(self.tables), dict(self.databases)
+        try:
+            return self._apply(stmt, default_db)
+        except BaseException:
+            self.tables, self.databases = tables, databases
+            raise
+
+    def targets(self, stmt: ddl.Statement, default_db: str) -> list[tuple[str, str]]:
+        """The tables a statement creates or changes (as named in it)."""
+        if isinstance(stmt, ddl.CreateTable | ddl.AlterTable):
+            out = [(stmt.db or default_db, stmt.name)]
+            if isinstance(stmt, ddl.AlterTable):
+                out += [(a.db or stmt.db or default_db, a.name) for a in stmt.actions
+                        if isinstance(a, ddl.RenameTo)]  # fmt: skip
+            return out
+        if isinstance(stmt, ddl.RenameTables):
+            return [(db or default_db, n) for pair in stmt.pairs for db, n in pair]
+        return []
+
+    def forget(self, tables: Iterable[tuple[str, str]]) -> list[TableChange]:
+        """Drop tables whose definition the history can no longer tell."""
+        return [TableChange("DROP", db, n, None) for db, n in tables
+                if self.tables.pop(self.key(db, n), None) is not None]  # fmt: skip
+
+    def _apply(self, stmt: ddl.Statement, default_db: str) -> list[TableChange]:
         if isinstance(stmt, ddl.Database):
             return self._database(stmt, default_db)
         if isinstance(stmt, ddl.CreateTable):
@@ -253,10 +280,10 @@ class Schemas:
                 if src_db.lower() in SYSTEM:
                     continue
                 moving = self.tables.pop(self.key(src_db, old), None)
-                if moving is None:
-                    raise SchemaHistoryError(
-                        f"the schema history does not hold table {src_db}.{old}"
-                    )
+                if moving is None:  # a view (the history holds base tables only)
+                    continue
+                if self.get(dst_db, new) is not None:
+                    raise SchemaHistoryError(f"table {dst_db}.{new} exists already")
                 out.append(TableChange("DROP", src_db, old, None))
                 moved = replace(moving, db=dst_db, name=new)
                 self.put(moved)
@@ -266,9 +293,7 @@ class Schemas:
         db = self._db(stmt.db, default_db)
         if db.lower() in SYSTEM:
             return []
-        t = self._known(db, stmt.name)
-        for action in stmt.actions:
-            t = self._alter(t, action)
+        t = self._alter(self._known(db, stmt.name), stmt.actions)
         if (t.db, t.name) != (db, stmt.name) and self.key(t.db, t.name) != self.key(db, stmt.name):
             self.tables.pop(self.key(db, stmt.name), None)
             self.put(t)
@@ -283,6 +308,7 @@ class Schemas:
         name = stmt.name if stmt.name is not None else default_db
         if not name or name.lower() in SYSTEM:
             return []
+        name = self.key(name, "")[0]
         if stmt.verb == "DROP":
             self.databases.pop(name, None)
             gone = sorted((t.db, t.name) for t in self.tables.values()
@@ -299,66 +325,84 @@ class Schemas:
             self.databases[name] = charset or self.databases.get(name)
         return []
 
-    def _alter(self, t: TableDef, a: ddl.Action) -> TableDef:
-        cols = list(t.columns)
-        pk = t.primary_key
+    def _alter(self, t: TableDef, actions: tuple[ddl.Action, ...]) -> TableDef:
+        """The table after an ALTER TABLE's clauses. As the server does, the columns a
+        clause changes, drops or renames are named as they were before the statement (so
+        ``RENAME COLUMN a TO b, RENAME COLUMN b TO a`` swaps them), and FIRST/AFTER and the
+        primary key name the new columns."""
+        # each column with the name it had before the statement ("" for one added by it)
+        cols: list[tuple[str, ColumnSpec]] = [(c.name, c) for c in t.columns]
+        pk: tuple[str, ...] | None = None  # set by the statement (new names), else kept
+        kept_pk = [k.casefold() for k in t.primary_key]  # the old names, while they last
+        charset, db, name = t.charset, t.db, t.name
 
-        def place(c: ColumnSpec, position: str | None) -> None:
-            if position is None:
-                cols.append(c)
+        def old(column: str, missing_ok: bool = False) -> int:
+            want = column.casefold()
+            for i, (was, _) in enumerate(cols):
+                if was.casefold() == want:
+                    return i
+            if missing_ok:
+                return -1
+            raise SchemaHistoryError(f"{t.db}.{t.name} has no column {column}")
+
+        def new(column: str) -> int:
+            want = column.casefold()
+            for i, (_, c) in enumerate(cols):
+                if c.name.casefold() == want:
+                    return i
+            raise SchemaHistoryError(f"{t.db}.{t.name} has no column {column}")
+
+        def place(entry: tuple[str, ColumnSpec], position: str | None, at: int) -> None:
+            if position is None and at >= 0:
+                cols.insert(at, entry)
+            elif position is None:
+                cols.append(entry)
             elif position == "":
-                cols.insert(0, c)
+                cols.insert(0, entry)
             else:
-                at = _find(cols, position, t)
-                cols.insert(at + 1, c)
+                cols.insert(new(position) + 1, entry)
 
-        if isinstance(a, ddl.AddColumn):
-            if _index(cols, a.column.name) >= 0:
-                if a.if_not_exists:
-                    return t
-                raise SchemaHistoryError(f"{t.db}.{t.name} already has column {a.column.name}")
-            place(self.resolve(a.column, t.charset), a.position)
-        elif isinstance(a, ddl.DropColumn):
-            at = _index(cols, a.name)
-            if at < 0:
-                if a.if_exists:
-                    return t
-                raise SchemaHistoryError(f"{t.db}.{t.name} has no column {a.name}")
-            gone = cols.pop(at).name.casefold()
-            pk = tuple(k for k in pk if k.casefold() != gone)
-        elif isinstance(a, ddl.ModifyColumn):
-            at = _index(cols, a.old)
-            if at < 0:
-                if a.if_exists:
-                    return t
-                raise SchemaHistoryError(f"{t.db}.{t.name} has no column {a.old}")
-            old = cols.pop(at)
-            new = self.resolve(a.column, t.charset)
-            if a.position is None:
-                cols.insert(at, new)
-            else:
-                place(new, a.position)
-            pk = tuple(new.name if k.casefold() == old.name.casefold() else k for k in pk)
-        elif isinstance(a, ddl.RenameColumn):
-            at = _find(cols, a.old, t)
-            old_name = cols[at].name
-            cols[at] = replace(cols[at], name=a.new)
-            pk = tuple(a.new if k.casefold() == old_name.casefold() else k for k in pk)
-        elif isinstance(a, ddl.RenameTo):
-            return replace(t, db=a.db if a.db is not None else t.db, name=a.name,
-                           columns=tuple(cols), primary_key=pk)  # fmt: skip
-        elif isinstance(a, ddl.PrimaryKey):
-            pk = tuple(cols[_find(cols, k, t)].name for k in a.columns) if a.columns else ()
-        elif isinstance(a, ddl.Convert):
-            cs = a.charset or (ddl.collation_charset(a.collation) if a.collation else None)
-            if cs is not None and cs != "binary":
-                cols = [replace(c, charset=cs, collation=None) if is_textual(c.type_name) else c
-                        for c in cols]  # fmt: skip
-                return replace(t, columns=tuple(cols), primary_key=pk, charset=cs)
-        elif isinstance(a, ddl.DefaultCharset):
-            cs = a.charset or (ddl.collation_charset(a.collation) if a.collation else None)
-            return replace(t, columns=tuple(cols), primary_key=pk, charset=cs or t.charset)
-        return replace(t, columns=tuple(cols), primary_key=pk)
+        for a in actions:
+            if isinstance(a, ddl.AddColumn):
+                if any(c.name.casefold() == a.column.name.casefold() for _, c in cols):
+                    if a.if_not_exists:
+                        continue
+                    raise SchemaHistoryError(f"{t.db}.{t.name} already has column {a.column.name}")
+                place(("", self.resolve(a.column, charset)), a.position, -1)
+            elif isinstance(a, ddl.DropColumn):
+                at = old(a.name, a.if_exists)
+                if at >= 0:
+                    was, _ = cols.pop(at)
+                    kept_pk = [k for k in kept_pk if k != was.casefold()]
+            elif isinstance(a, ddl.ModifyColumn):
+                at = old(a.old, a.if_exists)
+                if at >= 0:
+                    was, _ = cols.pop(at)
+                    place((was, self.resolve(a.column, charset)), a.position, at)
+            elif isinstance(a, ddl.RenameColumn):
+                at = old(a.old)
+                was, c = cols[at]
+                cols[at] = (was, replace(c, name=a.new))
+            elif isinstance(a, ddl.RenameTo):
+                db, name = (a.db if a.db is not None else db), a.name
+            elif isinstance(a, ddl.PrimaryKey):
+                pk = tuple(cols[new(k)][1].name for k in a.columns) if a.columns else ()
+                kept_pk = []
+            elif isinstance(a, ddl.Convert):
+                cs = a.charset or (ddl.collation_charset(a.collation) if a.collation else None)
+                if cs == "binary":  # CHAR/VARCHAR/TEXT become BINARY/VARBINARY/BLOB
+                    cols = [(w, _to_binary(c)) for w, c in cols]
+                elif cs is not None:
+                    cols = [(w, replace(c, charset=cs) if is_textual(c.type_name) else c)
+                            for w, c in cols]  # fmt: skip
+                    charset = cs
+            elif isinstance(a, ddl.DefaultCharset):
+                cs = a.charset or (ddl.collation_charset(a.collation) if a.collation else None)
+                charset = cs or charset
+        if pk is None:  # the key's columns as they are named now
+            by_old = {w.casefold(): c.name for w, c in cols if w}
+            pk = tuple(by_old[k] for k in kept_pk if k in by_old)
+        return TableDef(db, name, tuple(c for _, c in cols), pk, charset)
 
     # -- the binlog's view
     def complete(self, tm: TableMap) -> TableMap:
@@ -384,7 +428,9 @@ class Schemas:
             if _family(want) != _family(c):
                 raise SchemaHistoryError(
                     f"{where}: column {spec.name!r} is {spec.type_expression} in the schema "
-                    f"history but binlog type {c.real_type} in the rows"
+                    f"history but {_TYPE_NAMES.get(c.real_type, c.real_type)} in the binlog's "
+                    "rows: the history is not this binlog's (a DDL it missed?); set "
+                    "binlog_row_metadata=FULL, or snapshot.mode=recovery to rebuild it"
                 )
             charset = c.charset
             if charset is None and (want.charset is not None):
@@ -399,11 +445,18 @@ class Schemas:
 
     # -- records
     def baseline(self) -> Iterator[list[TableChange]]:
-        tables = sorted(self.tables.values(), key=lambda t: (t.db, t.name))
-        for i in range(0, max(len(tables), 1), TABLES_PER_RECORD):
-            yield [
-                TableChange("CREATE", t.db, t.name, t) for t in tables[i : i + TABLES_PER_RECORD]
-            ]
+        """Every table as CREATE changes, in groups of about `RECORD_BYTES` of JSON."""
+        group: list[TableChange] = []
+        size = 0
+        for t in sorted(self.tables.values(), key=lambda t: (t.db, t.name)):
+            change = TableChange("CREATE", t.db, t.name, t)
+            group.append(change)
+            size += len(orjson.dumps(change_json(change)))
+            if size >= RECORD_BYTES:
+                yield group
+                group, size = [], 0
+        if group or not self.tables:
+            yield group
 
     def load(self, doc: Mapping[str, Any]) -> None:
         """Apply one history record."""
@@ -412,6 +465,7 @@ class Schemas:
             self.tables.clear()
             self.databases.clear()
             self.server_charset = hub.get("server_charset") or self.server_charset
+            self.lower_case_names = bool(hub.get("lower_case_names", self.lower_case_names))
         if "databases" in hub:  # (baselines and database statements: the whole map)
             self.databases = dict(hub["databases"])
         for change in doc.get("tableChanges") or ():
@@ -425,19 +479,9 @@ class Schemas:
                               t.get("defaultCharsetName")))  # fmt: skip
 
 
-def _index(cols: list[ColumnSpec], name: str) -> int:
-    want = name.casefold()
-    for i, c in enumerate(cols):
-        if c.name.casefold() == want:
-            return i
-    return -1
-
-
-def _find(cols: list[ColumnSpec], name: str, t: TableDef) -> int:
-    at = _index(cols, name)
-    if at < 0:
-        raise SchemaHistoryError(f"{t.db}.{t.name} has no column {name}")
-    return at
+def _to_binary(c: ColumnSpec) -> ColumnSpec:
+    binary = ddl.BINARY_OF.get(c.type_name)
+    return replace(c, type_name=binary, charset=None) if binary else c
 
 
 # -- the stored history ----------------------------------------------------------------------
@@ -510,13 +554,21 @@ def from_catalog(con: Any, mariadb: bool) -> Schemas:
             spec = ddl.parse_type(str(col), str(ctype))
         except ddl.DdlError as exc:
             raise SchemaHistoryError(f"column {db}.{name}.{col}: {exc}") from None
-        extra = str(extra or "").lower()
+        extra = str(extra or "").lower().replace("default_generated", "")  # (MySQL 8)
+        if default is not None and str(default) == "NULL":  # MariaDB: the literal NULL
+            default = None
+        elif (
+            default is not None
+            and len(str(default)) > 1
+            and str(default)[0] == "'"
+            and (str(default)[-1] == "'")
+        ):  # MariaDB quotes string defaults
+            default = str(default)[1:-1].replace("''", "'")
         spec = replace(
             spec, nullable=nullable == "YES", charset=None if cs is None else str(cs),
             collation=None if collation is None else str(collation),
             auto_increment="auto_increment" in extra,
-            generated="generated" in extra or "virtual" in extra or "persistent" in extra
-            or "stored" in extra,
+            generated=any(w in extra for w in ("virtual", "stored", "persistent")),
             default=None if default is None else str(default), comment=str(comment or "") or None,
         )  # fmt: skip
         columns.setdefault(key, []).append(spec)
@@ -533,7 +585,10 @@ def from_catalog(con: Any, mariadb: bool) -> Schemas:
 
 
 # -- the connector's history: state, records, schema change events ---------------------------
-TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+TOPIC_CONFIG = {
+    "retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete",
+    "max.message.bytes": str(64 << 20),  # a table of thousands of columns is one record
+}  # fmt: skip
 _STR = {"type": "string", "optional": True}
 
 
@@ -593,6 +648,7 @@ class SchemaHistory:
     def __init__(
         self, schemas: Schemas, topic: str, prefix: str, connector: str,
         partition: Mapping[str, Any], emit_changes: bool, skip_unparseable: bool, captured: Any,
+        required: bool = True,
     ) -> None:  # fmt: skip
         from connectors.source.mysql.schema import mysql_source_schema
 
@@ -600,6 +656,9 @@ class SchemaHistory:
         self.partition = dict(partition)
         self.emit_changes, self.skip_unparseable = emit_changes, skip_unparseable
         self.captured = captured  # (db, table) -> bool: the connector's table filter
+        # the binlog has no column names (binlog_row_metadata MINIMAL, NO_LOG): events are
+        # decoded with the history's definitions, so a DDL it cannot apply stops the task
+        self.required = required
         self.key_schema = {
             "type": "struct", "optional": False,
             "name": f"io.debezium.connector.{connector}.SchemaChangeKey",
@@ -617,10 +676,11 @@ class SchemaHistory:
             ],
         }  # fmt: skip
 
-    def _record(self, value: bytes, offset: Mapping[str, Any]) -> Any:
+    def _record(self, value: bytes, offset: Mapping[str, Any], replayable: bool = True) -> Any:
         from hub.runtime.api import SourceRecord
 
-        return SourceRecord(self.topic, value, None, self.partition, dict(offset), encoded=True)
+        return SourceRecord(self.topic, value, None, self.partition, dict(offset), partition=0,
+                            encoded=True, replayable=replayable)  # fmt: skip
 
     def baseline(self, at: tuple[str, int], offset: Mapping[str, Any]) -> list[Any]:
         """Records that start the history over with every table (a new snapshot's)."""
@@ -630,9 +690,13 @@ class SchemaHistory:
             hub: dict[str, Any] = {"baseline": True, "reset": i == 0}
             if i == 0:
                 hub["server_charset"] = self.schemas.server_charset
+                hub["lower_case_names"] = self.schemas.lower_case_names
                 hub["databases"] = self.schemas.databases
+            # not replayable: a restart may or may not write a baseline again (it finds
+            # this one when it became durable), so its records must not take sequence numbers
+            # that a replay of the change events counts on
             out.append(self._record(
-                record(self.prefix, offset, at, now, "", "", changes, hub), offset
+                record(self.prefix, offset, at, now, "", "", changes, hub), offset, False
             ))  # fmt: skip
         return out
 
@@ -640,29 +704,34 @@ class SchemaHistory:
         self, sql: str, db: str, at: tuple[str, int], offset: Mapping[str, Any],
         source: Mapping[str, Any], emit: bool = True,
     ) -> list[Any]:  # fmt: skip
-        """Apply a statement; its history record and schema change event (``emit``)."""
+        """Apply a statement; its history record and schema change event (``emit``).
+
+        One the history cannot parse, or apply (a column it does not know...), stops the
+        task where the binlog has no column names (``required``) unless
+        skip.unparseable.ddl; otherwise it is logged and skipped, and the tables it names
+        are dropped from the history (a record says so), so none of them is decoded from a
+        definition the history can no longer vouch for."""
         try:
             stmt = ddl.parse(sql)
-            changes = self.schemas.apply_statement(stmt, db) if stmt is not None else []
-        except (ddl.DdlError, SchemaHistoryError) as exc:
-            where = f"{at[0]}:{at[1]}"
-            if not self.skip_unparseable:
-                raise SchemaHistoryError(
-                    f"the binlog at {where} has a DDL statement the schema history cannot "
-                    f"apply ({exc}): {sql[:300]!r}. Set "
-                    "schema.history.internal.skip.unparseable.ddl=true to skip it (the "
-                    "tables it changed may then be decoded with their former columns where "
-                    "binlog_row_metadata is not FULL)"
-                ) from None
-            log.warning("skipped a DDL statement at %s the schema history cannot apply (%s): "
-                        "%s", where, exc, sql[:300])  # fmt: skip
+        except ddl.DdlError as exc:
+            self._cannot(sql, at, exc, self.required)
             return []
-        if stmt is None or not emit:
+        if stmt is None:
             return []
-        hub = {"databases": self.schemas.databases} if isinstance(stmt, ddl.Database) else None
+        hub: dict[str, Any] | None = None
+        try:
+            changes = self.schemas.apply_statement(stmt, db)
+            mine = [c for c in changes if self.captured(c.db, c.name)]
+        except SchemaHistoryError as exc:
+            targets = self.schemas.targets(stmt, db)
+            self._cannot(sql, at, exc, self.required and any(self.captured(*t) for t in targets))
+            changes, mine, hub = self.schemas.forget(targets), [], {"forgotten": True}
+        if isinstance(stmt, ddl.Database):
+            hub = {"databases": self.schemas.databases}
+        if not emit:
+            return []
         now = _now_ms()
         out = [self._record(record(self.prefix, offset, at, now, db, sql, changes, hub), offset)]
-        mine = [c for c in changes if self.captured(c.db, c.name)]
         if self.emit_changes and mine:
             from hub.runtime.api import SourceRecord
 
@@ -677,6 +746,19 @@ class SchemaHistory:
                 key_schema=self.key_schema, value_schema=self.value_schema,
             ))  # fmt: skip
         return out
+
+    def _cannot(self, sql: str, at: tuple[str, int], exc: Exception, stop: bool) -> None:
+        where = f"{at[0]}:{at[1]}"
+        if stop and not self.skip_unparseable:
+            raise SchemaHistoryError(
+                f"the binlog at {where} has a DDL statement the schema history cannot apply "
+                f"({exc}): {sql[:300]!r}. Set schema.history.internal.skip.unparseable.ddl="
+                "true to skip it (the tables it names are then dropped from the history: "
+                "their events stop the task until binlog_row_metadata=FULL names their "
+                "columns), or set binlog_row_metadata=FULL on the server"
+            ) from None
+        log.warning("skipped a DDL statement at %s the schema history cannot apply (%s): %s",
+                    where, exc, sql[:300])  # fmt: skip
 
 
 def _now_ms() -> int:

@@ -68,7 +68,7 @@ class Begun:
 
 def begin(
     con: Any, cfg: MySqlSourceConfig, mariadb: bool, fresh: bool, filters: Filters,
-    history: bool = False, more: Sequence[Any] = (),
+    history: bool = False, more: Sequence[Any] = (), need_lock: bool = True,
 ) -> Begun:  # fmt: skip
     """Start the snapshot transaction on ``con``; with ``fresh``, also the binlog position it
     stands at (a resumed snapshot streams from the first attempt's). The captured tables (and
@@ -76,20 +76,22 @@ def begin(
     lock (if any) is released, so no DDL comes between the position and the tables'
     columns. The connections ``more`` start their transactions while the lock is held, so
     they read the same database snapshot (``snapshot.max.threads``); without the lock no two
-    connections can be made to, and ``readers`` is empty."""
+    connections can be made to, and ``readers`` is empty. Without ``need_lock`` (no rows are
+    read: a start without a snapshot) MySQL goes on without the lock where it is refused."""
     locked = False
     if fresh and cfg.snapshot_locking_mode != "none":
         try:
             query(con, "FLUSH TABLES WITH READ LOCK")
             locked = True
         except Exception as exc:  # noqa: BLE001 - no RELOAD (managed servers)
-            if not mariadb:
+            if not mariadb and need_lock:
                 raise ServerSetupError(
                     f"FLUSH TABLES WITH READ LOCK failed ({exc}): grant RELOAD to "
                     f"'{cfg.user}', or set snapshot.locking.mode=none"
                 ) from None
-            log.info("no global read lock (%s): MariaDB's consistent snapshot position is "
-                     "used without it", exc)  # fmt: skip
+            log.info("no global read lock (%s): the consistent snapshot's position is used "
+                     "without it (a DDL running meanwhile could be missed by the schema "
+                     "history where the binlog has no column names)", exc)  # fmt: skip
     readers = list(more) if locked else []
     if more and not locked:
         log.info("snapshot.max.threads: without the global read lock the connections cannot "

@@ -404,9 +404,13 @@ class ChangeStream:
         self._completed.clear()
         at = (self.stream.file if self.stream else self.file, h.log_pos - h.size)
         txn = self._txn
-        if txn is not None and self.mariadb and not txn.standalone:
-            # CREATE TABLE ... SELECT: its rows and its XID follow in the transaction (a
-            # restart inside it stored an offset past this statement's records)
+        # CREATE TABLE ... SELECT: its rows and its XID follow in the transaction (MariaDB;
+        # MySQL 8.0.21+ logs it as "CREATE TABLE ... START TRANSACTION"); a restart inside it
+        # stored an offset past this statement's records
+        if txn is not None and (
+            (self.mariadb and not txn.standalone)
+            or (not self.mariadb and upper.rstrip(" ;").endswith("START TRANSACTION"))
+        ):
             if self.history is not None:
                 out += self.history.ddl(sql, db, at, self._offset(txn, txn.rows_events, 0),
                                         self._ddl_source(h, txn, thread, sql),

@@ -275,3 +275,96 @@ def test_schema_change_events_only_for_captured_tables() -> None:
     silent = SchemaHistory(s, "__h", "app", "mysql", {}, False, False, lambda db, t: True)
     assert [r.topic for r in silent.ddl("DROP TABLE keep", "d", ("f.1", 3), {}, {})] == ["__h"]
     assert change_json(TableChange("DROP", "d", "x", None)) == {"type": "DROP", "id": '"d"."x"'}
+
+
+def test_an_alter_names_the_columns_as_they_were_before_it() -> None:
+    """MySQL resolves CHANGE / RENAME / DROP against the table before the statement: two
+    renames can swap names (and the key follows its columns)."""
+    s = Schemas()
+    s.apply("CREATE TABLE t (a int, b bigint, c int, PRIMARY KEY (a))", "d")
+    s.apply("ALTER TABLE t RENAME COLUMN a TO b, RENAME COLUMN b TO a", "d")
+    t = s.get("d", "t")
+    assert t is not None and [(c.name, c.type_name) for c in t.columns] == [
+        ("b", "int"), ("a", "bigint"), ("c", "int")]  # fmt: skip
+    assert t.primary_key == ("b",)
+    s.apply("ALTER TABLE t CHANGE b x int, CHANGE a b bigint, ADD y int AFTER x, DROP c", "d")
+    t = s.get("d", "t")
+    assert t is not None and names(s, "t") == ["x", "y", "b"] and t.primary_key == ("x",)
+    s.apply("ALTER TABLE t DROP INDEX `PRIMARY`", "d")
+    t = s.get("d", "t")
+    assert t is not None and t.primary_key == ()
+
+
+def test_table_options_and_binary_conversion_set_charsets() -> None:
+    s = Schemas("utf8mb4")
+    s.apply("CREATE TABLE t (v varchar(3), e enum('a'), x text)", "d")
+    s.apply("ALTER TABLE t ENGINE=InnoDB DEFAULT CHARSET=latin1", "d")
+    s.apply("ALTER TABLE t ROW_FORMAT=DYNAMIC, ADD w varchar(3)", "d")
+    t = s.get("d", "t")
+    assert t is not None and [c.charset for c in t.columns] == [
+        "utf8mb4", "utf8mb4", "utf8mb4", "latin1"]  # fmt: skip
+    s.apply("ALTER TABLE t CONVERT TO CHARACTER SET binary", "d")
+    t = s.get("d", "t")
+    assert t is not None and [(c.type_name, c.charset) for c in t.columns] == [
+        ("varbinary", None), ("enum", "utf8mb4"), ("blob", None), ("varbinary", None)]  # fmt: skip
+
+
+def test_what_a_restart_replays_is_what_the_live_history_had() -> None:
+    """Labels with quotes and backslashes, lower_case_table_names, many tables (a baseline
+    in several records), a statement applied whole or not at all."""
+    live = Schemas("utf8mb4", lower_case_names=True)
+    live.databases["shop"] = "latin1"
+    live.apply("CREATE TABLE Shop.Orders (e enum('C:\\\\dir','it''s','x\\\\'), v varchar(2))", "")
+    for i in range(300):
+        cols = ", ".join(f"c{j} varchar(200) COMMENT '{'x' * 100}'" for j in range(10))
+        live.apply(f"CREATE TABLE shop.t{i} ({cols})", "")
+    h = SchemaHistory(live, "__h", "app", "mariadb", {}, True, False, lambda db, t: True)
+    records = h.baseline(("b.000001", 4), {})
+    assert len(records) > 1 and all(not r.replayable for r in records)
+    docs = [orjson.loads(r.value) for r in records]
+    assert [d["hub"]["reset"] for d in docs] == [True] + [False] * (len(docs) - 1)
+    with pytest.raises(SchemaHistoryError, match="exists already"):  # the first is undone
+        live.apply("RENAME TABLE shop.t1 TO shop.u1, shop.t2 TO shop.t3", "")
+    assert live.get("shop", "t1") is not None and live.get("shop", "u1") is None
+    again = Schemas()
+    replay([r.value for r in records], ("b.000001", 4), again)
+    assert again.lower_case_names and again.get("SHOP", "orders") == live.get("shop", "orders")
+    t = again.get("shop", "orders")
+    assert t is not None and t.columns[0].labels == ("C:\\dir", "it's", "x\\")
+    assert again.tables == live.tables and again.databases == live.databases
+
+
+def test_with_column_names_in_the_binlog_a_ddl_the_history_cannot_apply_only_warns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    s = Schemas()
+    s.apply("CREATE TABLE t (id int)", "d")
+    s.apply("CREATE TABLE u (id int)", "d")
+    full = SchemaHistory(s, "__h", "app", "mysql", {}, True, False, lambda db, t: True,
+                         required=False)  # fmt: skip
+    assert full.ddl("ALTER TABLE t ADD c int d", "d", ("f.1", 5), {}, {}) == []  # unparsed
+    out = full.ddl("ALTER TABLE t DROP COLUMN nope", "d", ("f.1", 6), {}, {})
+    assert [r.topic for r in out] == ["__h"]  # no schema change event
+    doc = orjson.loads(out[0].value)
+    assert doc["hub"]["forgotten"] and doc["tableChanges"] == [{"type": "DROP", "id": '"d"."t"'}]
+    assert s.get("d", "t") is None and "cannot apply" in caplog.text
+    # where the history names the columns, a table not captured is forgotten, not fatal
+    minimal = SchemaHistory(s, "__h", "app", "mysql", {}, True, False, lambda db, t: t == "x")
+    assert minimal.ddl("ALTER TABLE u DROP COLUMN nope", "d", ("f.1", 7), {}, {})
+    assert s.get("d", "u") is None
+    assert minimal.ddl("RENAME TABLE a_view TO other_view", "d", ("f.1", 8), {}, {})  # no error
+
+
+def test_literals_and_clauses_seen_in_real_ddl() -> None:
+    stmt = ddl.parse(
+        "CREATE TABLE t (a varchar(3) DEFAULT N'x', b varchar(3) DEFAULT _utf8mb4'y' NOT NULL, "
+        "c int CHECK (c > 0) NOT ENFORCED, d float(30), e float(10), f float(7,3), "
+        "g bit(1) DEFAULT b'1')"
+    )
+    assert isinstance(stmt, ddl.CreateTable)
+    assert [(c.name, c.type_expression, c.default) for c in stmt.columns] == [
+        ("a", "varchar(3)", "x"), ("b", "varchar(3)", "y"), ("c", "int", None),
+        ("d", "double", None), ("e", "float", None), ("f", "float(7,3)", None),
+        ("g", "bit(1)", "b'1'"),
+    ]  # fmt: skip
+    assert not stmt.columns[1].nullable

@@ -63,9 +63,9 @@ def test_a_keyless_table_not_reached_before_the_kill_is_read_once(
     cur.execute("INSERT INTO b SELECT seq FROM seq_1_to_300")
     cur.execute("CREATE TABLE h (x int, note varchar(20))")
     cur.execute("INSERT INTO h SELECT seq, 'old' FROM seq_1_to_100")
-    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.fetch.size": 100,
-                                                        "max.batch.size": 100,
-                                                        "snapshot.max.threads": threads})  # fmt: skip
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "snapshot.fetch.size": 100, "max.batch.size": 100, "snapshot.max.threads": threads,
+    })  # fmt: skip
     task = start_task(cfg)
     try:  # rows written once the snapshot began are not in it, whichever connection reads
         cur.execute("INSERT INTO b VALUES (1000)")
