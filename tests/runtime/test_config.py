@@ -263,3 +263,6 @@ def test_debeziums_schema_history_properties(tmp_path: Path) -> None:
                   "io.debezium.storage.file.history.FileSchemaHistory}")  # fmt: skip
     with pytest.raises(ConfigError, match="schema.history.internal"):
         validate(load_connector_file(path)[0])
+    path = _write(tmp_path, base.replace("schema-changes.shop", "p.history") + "}")
+    with pytest.raises(ConfigError, match="would hold this connector's events too"):
+        validate(load_connector_file(path)[0])

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import zlib
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from connectors.source.cdc.config import CdcSourceConfig
 
@@ -89,6 +89,17 @@ class MySqlSourceConfig(CdcSourceConfig):
         1000, alias="binlog.heartbeat.period.ms", ge=100,
         description="how often an idle server sends a heartbeat (the stored position moves on)",
     )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _history_apart(self) -> Self:
+        """The history topic is the connector's own: not its events' or schema changes'."""
+        topic = self.history_topic
+        if topic and (topic == self.topic_prefix or topic.startswith(self.topic_prefix + ".")):
+            raise ValueError(
+                f"schema.history.internal.kafka.topic {topic!r} would hold this connector's "
+                f"events too (topic.prefix {self.topic_prefix!r}): choose a topic of its own"
+            )
+        return self
 
     @staticmethod
     def system_namespace(name: str) -> bool:
