@@ -33,6 +33,7 @@ from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import IncrementalSnapshot
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
+from connectors.source.mysql.gtids import MySqlGtidSet, mariadb_after
 from connectors.source.mysql.history import SchemaHistory
 from connectors.source.mysql.protocol.events import (
     HEADER,
@@ -128,13 +129,6 @@ class _Held:
         self.changes: list[tuple[MySqlTable, Any, Any]] = []
 
 
-def _gtid_set(current: str | None, gtid: str) -> str:
-    """MariaDB's GTID position after ``gtid`` (domain-server-seq): one entry per domain."""
-    domains = {g.split("-")[0]: g for g in (current or "").split(",") if g}
-    domains[gtid.split("-")[0]] = gtid
-    return ",".join(domains[d] for d in sorted(domains, key=int))
-
-
 class ChangeStream:
     def __init__(
         self, cfg: MySqlSourceConfig, connector: str, filters: Filters, mapper: TypeMapper,
@@ -164,6 +158,7 @@ class ChangeStream:
         self.file = str(resume["file"])
         self.pos = int(resume["pos"])
         self.gtids: str | None = resume.get("gtids")
+        self._mysql_gtids: MySqlGtidSet | None = None  # MySQL's executed set, parsed
         # inside a transaction at the restart: skip what was emitted
         self._skip = (
             (int(resume["event"]), int(resume.get("row", 0))) if "event" in resume else None
@@ -351,9 +346,11 @@ class ChangeStream:
             kept = [r for r in txn.held if not rollback or not self._transactional(*r.table)]
             self._release(kept, out)
         if txn is not None and txn.gtid is not None and self.mariadb:
-            self.gtids = _gtid_set(self.gtids, txn.gtid)
-        elif txn is not None and txn.gtid is not None and not self.mariadb:
-            self.gtids = None  # MySQL GTID sets: resumed by file and position
+            self.gtids = mariadb_after(self.gtids, txn.gtid)
+        elif txn is not None and txn.gtid is not None:  # (resumed by file and position)
+            if self._mysql_gtids is None:
+                self._mysql_gtids = MySqlGtidSet(self.gtids)
+            self.gtids = self._mysql_gtids.add(txn.gtid)
         assert self.stream is not None
         self.file, self.pos = self.stream.file, h.log_pos
         if self._cut is not None and self._cut.passed([self.file, self.pos]):

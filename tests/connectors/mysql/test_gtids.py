@@ -1,0 +1,58 @@
+"""GTID positions in the offsets, both flavours: MariaDB's position per domain, MySQL's
+executed set (kept in the offset as Debezium's is; a MySQL task resumes by file and
+position, the only form testable here: the machine has no MySQL server)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from connectors.source.cdc.filters import Filters
+from connectors.source.mysql.config import MySqlSourceConfig
+from connectors.source.mysql.gtids import MySqlGtidSet, format_mysql, mariadb_after, parse_mysql
+from connectors.source.mysql.protocol.events import HEADER, E, header
+from connectors.source.mysql.stream import ChangeStream
+from connectors.source.mysql.types import TypeMapper
+
+U1 = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+U2 = "a1b2c3d4-0000-0000-0000-000000000001"
+
+
+def test_mariadb_positions_keep_one_entry_per_domain() -> None:
+    assert mariadb_after(None, "0-1-5") == "0-1-5"
+    assert mariadb_after("0-1-5,1-2-3", "1-2-4") == "0-1-5,1-2-4"
+    assert mariadb_after("1-2-3", "0-7-9") == "0-7-9,1-2-3"
+
+
+def test_mysql_sets_as_the_server_prints_them() -> None:
+    text = f"{U1.upper()}:1-5:7,\n {U2}:1-3:2-4"  # SHOW MASTER STATUS wraps lines
+    assert format_mysql(parse_mysql(text)) == f"{U1}:1-5:7,{U2}:1-4"
+    s = MySqlGtidSet(text)
+    assert s.add(f"{U1}:6") == f"{U1}:1-7,{U2}:1-4"  # fills the gap: one interval
+    assert s.add(f"{U1}:8") == f"{U1}:1-8,{U2}:1-4"  # the next number: extended in place
+    assert s.add(f"{U1}:20") == f"{U1}:1-8:20,{U2}:1-4"
+    assert s.add(f"{U2.upper()}:5") == f"{U1}:1-8:20,{U2}:1-5"
+    assert MySqlGtidSet(None).add(f"{U2}:1") == f"{U2}:1"
+
+
+def _event(type_: int, body: bytes, log_pos: int) -> tuple[object, memoryview]:
+    raw = (1_700_000_000).to_bytes(4, "little") + bytes((type_,)) + (1).to_bytes(4, "little")
+    raw += (HEADER + len(body)).to_bytes(4, "little") + log_pos.to_bytes(4, "little") + b"\0\0"
+    raw += body
+    return header(raw), memoryview(raw)
+
+
+def test_a_mysql_stream_stores_its_executed_set_after_each_transaction() -> None:
+    cfg = MySqlSourceConfig.of({"database.user": "u", "topic.prefix": "app"})
+    stream = ChangeStream(
+        cfg, "mysql", Filters.from_config(cfg), TypeMapper("precise", "adaptive_time_microseconds",
+                                                           "bytes", "long"),
+        {"server": "app"}, {"file": "binlog.000001", "pos": 4, "gtids": f"{U1}:1-10"}, False,
+    )  # fmt: skip
+    stream.stream = SimpleNamespace(file="binlog.000001", checksum=False)  # type: ignore[assignment]
+    out: list = []
+    for gno, pos in ((11, 200), (13, 400)):
+        gtid = b"\x01" + bytes.fromhex(U1.replace("-", "")) + gno.to_bytes(8, "little")
+        stream._event(*_event(E.GTID, gtid, pos - 50), out)  # type: ignore[arg-type]
+        stream._event(*_event(E.XID, (7).to_bytes(8, "little"), pos), out)  # type: ignore[arg-type]
+        assert stream.position()["pos"] == pos
+    assert stream.position()["gtids"] == f"{U1}:1-11:13"
