@@ -33,7 +33,8 @@ stopped at the end.
 
    Figure: change events/s (a delete counts once; hub also writes its tombstone), each as a
    ratio to (a) and to (b); hub's peak RSS.
-2. snapshot of a --snapshot-rows table (same columns; loaded with sql_log_bin=0):
+2. snapshot of a --snapshot-rows table (same columns; loaded with sql_log_bin=0; or of
+   --snapshot-tables tables sharing those rows, the reference then reading each in turn):
    ``mariadb --quick -e 'SELECT * FROM snap' > /dev/null`` over TCP (best of 2) vs hub
    (snapshot.mode=initial_only) into the log; rows/s and hub's peak RSS.
 
@@ -299,6 +300,9 @@ def main() -> None:
     )
     ap.add_argument("--rows", type=count, default=None, help="row changes (default 1 M)")
     ap.add_argument("--snapshot-rows", type=count, default=None, help="table rows (default 5 M)")
+    ap.add_argument("--snapshot-tables", type=int, default=1,
+                    help="spread the snapshot rows over this many tables (with --set "
+                    "snapshot.max.threads=N: read side by side)")  # fmt: skip
     ap.add_argument("--quick", action="store_true",
                     help="small sizes (100 k changes, 200 k snapshot rows): noisier")  # fmt: skip
     ap.add_argument("--dir", default=None, help="where hub's data dirs go (default: /tmp)")
@@ -340,15 +344,22 @@ def main() -> None:
     out: list[str] = []
     try:
         srv.sql(f"CREATE TABLE s ({COLUMNS})")
-        srv.sql(f"CREATE TABLE snap ({COLUMNS})")
+        snaps = ["snap"] if args.snapshot_tables == 1 else [
+            f"snap{i}" for i in range(args.snapshot_tables)
+        ]  # fmt: skip
+        per_table = snap_rows // len(snaps)
+        for table in snaps:
+            srv.sql(f"CREATE TABLE {table} ({COLUMNS})")
         if "snapshot" not in skip:
             t0 = time.perf_counter()
             srv.sql("SET SESSION sql_log_bin = 0")  # not in the binlog the readers read
-            for a in range(1, snap_rows + 1, 500_000):
-                insert(srv, "snap", a, min(a + 499_999, snap_rows))
+            for table in snaps:
+                for a in range(1, per_table + 1, 500_000):
+                    insert(srv, table, a, min(a + 499_999, per_table))
+                srv.sql(f"ANALYZE TABLE {table}")
             srv.sql("SET SESSION sql_log_bin = 1")
-            srv.sql("ANALYZE TABLE snap")
-            print(f"  loaded snap: {snap_rows:,} rows in {time.perf_counter() - t0:.1f} s")
+            print(f"  loaded {', '.join(snaps)}: {per_table * len(snaps):,} rows in "
+                  f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
 
         stream_phases = {"binlog", "library", "changestream", "hub"} - skip
         if stream_phases or args.cprofile:
@@ -419,12 +430,13 @@ def main() -> None:
                 change_stream(srv, file, pos, events, profile=args.cprofile)
 
         if "snapshot" not in skip:
-            n = snap_rows
-            ref = select_out(srv, "snap")
-            hub_s, hub_rss = _hub.run_hub(
+            n = per_table * len(snaps)
+            ref = sum(select_out(srv, table) for table in snaps)
+            hub_s, hub_rss = _hub.run_hub(  # (the tables come in order: the last one ends it)
                 work, "snapshot", connector_config(srv, 9005, **{
-                    "snapshot.mode": "initial_only", "table.include.list": f"{DB}.snap"}),
-                f"{PREFIX}.{DB}.snap", n, args.profile_dir, args.timeout,
+                    "snapshot.mode": "initial_only",
+                    "table.include.list": "|".join(f"{DB}\\.{t}" for t in snaps)}),
+                f"{PREFIX}.{DB}.{snaps[-1]}", per_table, args.profile_dir, args.timeout,
             )  # fmt: skip
             _results.record(
                 "MariaDB snapshot -> log",
