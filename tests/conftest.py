@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import sys
 
+import pytest
+
 # Run the repository's code even when hub is not installed (plain `pytest` from a checkout).
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -23,3 +25,12 @@ from tests.fixtures.redshift import redshift_schema, redshift_server  # noqa: E4
 
 # Snowflake: `snowflake_server` (fakesnow's server, one per session) and `snowflake_schema`.
 from tests.fixtures.snowflake import snowflake_schema, snowflake_server  # noqa: E402, F401
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Slow one-off preparations of fixtures the selected tests use start now, in the
+    background, so they overlap with the tests that run first."""
+    if any("bigquery_server" in getattr(item, "fixturenames", ()) for item in session.items):
+        from tests.fixtures.bigquery import prefetch
+
+        prefetch()
