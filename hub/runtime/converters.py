@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -17,12 +17,29 @@ from hub.errors import ConfigError
 
 
 class Converter:
+    """Values to bytes and back, one at a time or a batch at a time (the runners use the
+    batch methods: one call per poll; a converter may override them to save the per-record
+    calls, and must give the same result as the single ones, or raise)."""
+
     def from_value(self, value: Any, schema: Mapping[str, Any] | None = None) -> bytes | None:
         raise NotImplementedError
 
     def to_value(self, data: bytes | None) -> tuple[Any, Mapping[str, Any] | None]:
         """The value and its schema (None when the format carries none)."""
         raise NotImplementedError
+
+    def from_values(
+        self, values: Sequence[Any], schemas: Sequence[Mapping[str, Any] | None]
+    ) -> list[bytes | None]:
+        convert = self.from_value
+        return [convert(v, s) for v, s in zip(values, schemas, strict=True)]
+
+    def to_values(
+        self, datas: Sequence[bytes | None]
+    ) -> tuple[list[Any], list[Mapping[str, Any] | None]]:
+        """The values and their schemas."""
+        pairs = [self.to_value(d) for d in datas]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def json_default(o: Any) -> Any:
@@ -87,6 +104,54 @@ class JsonConverter(Converter):
         except (orjson.JSONEncodeError, TypeError):
             return dumps({"schema": schema, "payload": value})
         return b"".join((b'{"schema":', cached[1], b',"payload":', payload, b"}"))
+
+    def from_values(
+        self, values: Sequence[Any], schemas: Sequence[Mapping[str, Any] | None]
+    ) -> list[bytes | None]:
+        if self.schemas_enable:
+            return super().from_values(values, schemas)
+        out: list[bytes | None] = []
+        append, encode = out.append, orjson.dumps
+        for v in values:
+            if v is None:
+                append(None)
+                continue
+            try:
+                append(encode(v, default=json_default))
+            except (orjson.JSONEncodeError, TypeError):
+                append(dumps(v))  # (the json module's fallback, as from_value)
+        return out
+
+    def to_values(
+        self, datas: Sequence[bytes | None]
+    ) -> tuple[list[Any], list[Mapping[str, Any] | None]]:
+        decode = orjson.loads
+        if not self.schemas_enable:
+            return [None if d is None else decode(d) for d in datas], [None] * len(datas)
+        values: list[Any] = []
+        schemas: list[Mapping[str, Any] | None] = []
+        add_value, add_schema = values.append, schemas.append
+        prefix, schema, cut = b"", None, 0  # the schema the last record had (as `to_value`)
+        for d in datas:
+            if d is None:
+                add_value(None)
+                add_schema(None)
+                continue
+            if cut and d.startswith(prefix) and d.endswith(b"}"):
+                try:
+                    add_value(decode(d[cut:-1]))
+                    add_schema(schema)
+                    continue
+                except orjson.JSONDecodeError:
+                    pass  # not the plain two-key layout: as to_value reads it
+            v, sch = self.to_value(d)
+            add_value(v)
+            add_schema(sch)
+            cut = 0
+            if self._seen and d.startswith(self._seen[0][0]):
+                prefix, schema = self._seen[0]
+                cut = len(prefix)
+        return values, schemas
 
     def to_value(self, data: bytes | None) -> tuple[Any, Mapping[str, Any] | None]:
         if data is None:

@@ -127,15 +127,37 @@ class SinkRunner:
                 self._flush_and_commit()
             self.consumer.close()
 
+    def _convert_all(self, batch: list[Record]) -> list[SinkRecord] | None:
+        """The batch converted in one call per converter; None when a record fails to convert
+        (then `_put` converts one by one and reports the ones that fail)."""
+        try:
+            keys, key_schemas = self.ctx.key_converter.to_values([r.key for r in batch])
+            values, value_schemas = self.ctx.value_converter.to_values([r.value for r in batch])
+        except Exception:  # noqa: BLE001 - found and reported record by record
+            return None
+        return [
+            SinkRecord(r.topic, r.partition, r.offset, r.timestamp, k, v, r.headers, ks, vs)
+            for r, k, v, ks, vs in zip(
+                batch, keys, values, key_schemas, value_schemas, strict=True
+            )  # fmt: skip
+        ]
+
     def _put(self, batch: list[Record]) -> None:
         pairs: list[tuple[Record, SinkRecord]] = []
         chain = self.ctx.chain
-        for r in batch:
-            try:
-                rec: SinkRecord | None = self._convert(r)
-            except Exception as exc:  # a record the converter cannot read
-                self.errors.failed("VALUE_CONVERTER", exc, r)
-                continue
+        converted = self._convert_all(batch)
+        if converted is not None and chain is None:  # the common case: no per-record work
+            self._put_pairs(batch, converted)
+            return
+        for i, r in enumerate(batch):
+            if converted is not None:
+                rec: SinkRecord | None = converted[i]
+            else:
+                try:
+                    rec = self._convert(r)
+                except Exception as exc:  # a record the converter cannot read
+                    self.errors.failed("VALUE_CONVERTER", exc, r)
+                    continue
             if chain is not None and rec is not None:
                 try:
                     rec = chain.apply(rec)
@@ -146,17 +168,24 @@ class SinkRunner:
                 pairs.append((r, rec))
         if not pairs:
             return
+        self._put_pairs([r for r, _ in pairs], [s for _, s in pairs])
+
+    def _put_pairs(self, raws: list[Record], records: list[SinkRecord]) -> None:
+        """``put`` the records; with errors.tolerance=all, a batch that fails is put again
+        one record at a time and the records that fail go to the dead letter queue."""
+        if not records:
+            return
         try:
-            self.errors.retry("TASK_PUT", lambda: self.task.put([s for _, s in pairs]))
+            self.errors.retry("TASK_PUT", lambda: self.task.put(records))
             return
         except Exception as exc:
             if not self.errors.tolerate:
                 raise
-            if len(pairs) == 1:
-                self.errors.failed("TASK_PUT", exc, pairs[0][0])
+            if len(records) == 1:
+                self.errors.failed("TASK_PUT", exc, raws[0])
                 return
         # errors.tolerance=all: isolate the poison, one record at a time; failures to the DLQ
-        for raw, rec in pairs:
+        for raw, rec in zip(raws, records, strict=True):
             try:
                 self.errors.retry("TASK_PUT", lambda rec=rec: self.task.put([rec]))  # type: ignore[misc]
             except Exception as exc:

@@ -208,6 +208,11 @@ class SourceRunner:
         skip, prefix = self._skip, self._prefix
         seq = self._seq
         written = 0
+        chain = self.ctx.chain
+        # without transforms, the records' keys and values in one call per converter (None:
+        # one failed, so each is converted on its own and the failure reported)
+        converted = None if chain is not None else self._convert_all(records)
+        j = 0  # the next of them
         try:
             for i, r in enumerate(records):
                 if r.source_partition is not last_partition:  # usually one object per poll
@@ -221,6 +226,10 @@ class SourceRunner:
                 assert isinstance(r, SourceRecord)
                 if not r.topic:  # an offset update (api.offset_update): nothing to write
                     continue
+                kv = None
+                if converted is not None and not r.encoded:
+                    kv = converted[j]
+                    j += 1
                 written += 1
                 if r.replayable:
                     seq += 1
@@ -228,14 +237,15 @@ class SourceRunner:
                         skip.discard(seq)
                         continue
                     seq_header: tuple[tuple[str, bytes], ...] = (
-                        (SEQ_HEADER, prefix + str(seq).encode()),
+                        (SEQ_HEADER, prefix + b"%d" % seq),
                     )
                 else:
                     seq_header = ()
                 if r.encoded:  # the converters' bytes already (no transforms: _json_encoding)
                     key, value = r.key, r.value
+                elif kv is not None:
+                    key, value = kv
                 else:
-                    chain = self.ctx.chain
                     if chain is not None:
                         if r.timestamp is None:
                             r = replace(r, timestamp=now)
@@ -288,6 +298,26 @@ class SourceRunner:
         self._log_unsure = False
         self._pending.update(pending)
         self.state.add_records(written)
+
+    def _convert_all(
+        self, records: Sequence[SourceRecord | EncodedBatch]
+    ) -> list[tuple[bytes | None, bytes | None]] | None:
+        """The keys and values of the records to convert (with a topic, not encoded), in
+        order, converted a batch at a time; None when there are none or one fails."""
+        plain = [r for r in records
+                 if type(r) is SourceRecord and r.topic and not r.encoded]  # fmt: skip
+        if not plain:
+            return None
+        try:
+            keys = self.ctx.key_converter.from_values(
+                [r.key for r in plain], [r.key_schema for r in plain]
+            )
+            values = self.ctx.value_converter.from_values(
+                [r.value for r in plain], [r.value_schema for r in plain]
+            )
+        except Exception:  # noqa: BLE001 - converted one by one, the failure reported
+            return None
+        return list(zip(keys, values, strict=True))
 
     def _written_prefix(
         self,

@@ -38,10 +38,9 @@ class DatagenTask(SourceTask):
         key = f"key-{h % self.cfg.keys}"
         start = h % self._pool_span
         payload = self._pool[start : start + self.cfg.value_size]
-        return SourceRecord(
-            topic=self.cfg.topic, key={"id": key},
-            value={"seq": n, "task": self.task, "key": key, "payload": payload},
-            source_partition=self.partition, source_offset={"seq": n + 1},
+        return SourceRecord(  # (positional: keywords cost a third more per record)
+            self.cfg.topic, {"seq": n, "task": self.task, "key": key, "payload": payload},
+            {"id": key}, self.partition, {"seq": n + 1},
         )  # fmt: skip
 
     def poll(self) -> Sequence[SourceRecord]:

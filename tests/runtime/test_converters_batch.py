@@ -1,0 +1,98 @@
+"""Converters a batch at a time (what the runners call, once per poll) give what they give
+one record at a time; a batch with a record that cannot be converted is converted record by
+record, so only that one is reported and the others go on in order."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.runtime.api import (
+    ConnectorConfig,
+    SourceConnector,
+    SourceRecord,
+    SourceTask,
+    SourceTaskContext,
+)
+from hub.runtime.converters import make_converter
+from hub.runtime.worker import ConnectorSpec, Worker
+
+SCHEMA = {"type": "struct", "optional": False,
+          "fields": [{"type": "string", "optional": True, "field": "v"}]}  # fmt: skip
+VALUES: list[Any] = [{"v": "a"}, None, {"v": "é\n"}, [1, 2], 2**70, Decimal("1.50"), b"\x00\xff",
+                     "plain", {"n": 1.5}]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["json", "string", "bytes"])
+@pytest.mark.parametrize("schemas", [True, False])
+def test_a_batch_converts_as_its_records_do(name: str, schemas: bool) -> None:
+    c = make_converter(name, schemas)
+    values = [v for v in VALUES if name != "bytes" or v is None or isinstance(v, bytes)]
+    schema_list = [SCHEMA if isinstance(v, dict) and "v" in v else None for v in values]
+    one = [c.from_value(v, s) for v, s in zip(values, schema_list, strict=True)]
+    assert c.from_values(values, schema_list) == one
+    back = make_converter(name, schemas)
+    got = back.to_values(one)
+    assert got == ([back.to_value(d)[0] for d in one], [back.to_value(d)[1] for d in one])
+
+
+def test_a_record_after_a_known_schema_but_laid_out_otherwise_reads_as_alone() -> None:
+    c = make_converter("json", True)
+    first = c.from_value({"v": "a"}, SCHEMA)
+    assert first is not None
+    prefix = first[: first.index(b'"payload":') + len(b'"payload":')]
+    odd = [first, prefix + b'1,"extra":2}', first, None, prefix + b'{"v":"b"}}']
+    alone = make_converter("json", True)
+    want = [alone.to_value(d) for d in odd]
+    assert c.to_values(odd) == ([w[0] for w in want], [w[1] for w in want])
+    assert want[1][0] == {"schema": SCHEMA, "payload": 1, "extra": 2}
+
+
+class Config(ConnectorConfig):
+    pass
+
+
+class Task(SourceTask):
+    def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
+        self.done = False
+
+    def poll(self) -> Sequence[SourceRecord]:
+        if self.done:
+            time.sleep(0.05)
+            return []
+        self.done = True
+        values: list[Any] = ["a", object(), "b", "c"]  # JSON cannot hold the second
+        return [SourceRecord("t", v, None, {"p": 1}, {"o": n}) for n, v in enumerate(values)]
+
+    def stop(self) -> None:
+        pass
+
+
+class Source(SourceConnector):
+    name = "batch-test"
+    config_model = Config
+    task_class = Task
+
+
+def test_a_value_that_cannot_be_converted_is_reported_alone(tmp_path: Path) -> None:
+    worker = Worker(str(tmp_path / "data"))
+    spec = {"connector.class": f"{__name__}:Source", "name": "src", "errors.tolerance": "all",
+            "value.converter.schemas.enable": "false"}  # fmt: skip
+    worker.add(ConnectorSpec("src", spec, "test"))
+    try:
+        deadline = time.monotonic() + 15
+        while not worker.log.has_topic("t") or len(worker.log.partition("t", 0).records(0)[0]) < 3:
+            assert time.monotonic() < deadline, "no records"
+            time.sleep(0.05)
+        recs, _ = worker.log.partition("t", 0).records(0)
+        assert [r.value for r in recs] == [b'"a"', b'"b"', b'"c"']
+        seqs = [dict(r.headers)["hub.source.seq"].rsplit(b"/", 1)[1] for r in recs]
+        assert seqs == [b"1", b"3", b"4"]  # the failed one counted: a replay lines up
+        assert worker.status()["src"][0].errors == 1
+    finally:
+        worker.stop()
