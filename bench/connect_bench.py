@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench import _results  # noqa: E402
 from hub.config import ConnectorSpec  # noqa: E402
 from hub.log import Log  # noqa: E402
+from hub.runtime import _gc  # noqa: E402
 from hub.runtime.worker import Worker  # noqa: E402
 
 
@@ -71,6 +72,7 @@ def main() -> None:
         log.close()
 
         out = os.path.join(base, "out.jsonl")
+        _gc.tune()  # as hub run does
         worker = Worker(os.path.join(base, "data"))
         t0 = time.perf_counter()
         worker.add(ConnectorSpec("gen", {

@@ -28,6 +28,12 @@ class FatalError(HubError):
     """A failure that retrying will not fix; the task stops."""
 
 
+class ResumeError(HubError):
+    """The task's position is no longer right (a sink's target went back to offsets before
+    the ones the task wrote): the runtime restarts the task, which resumes from where its
+    target says it is. Never retried in place, never sent to a dead letter queue."""
+
+
 def describe(exc: BaseException) -> str:
     """A driver's message on one line, every line of it kept: libpq puts the cause on one
     line ("Connection refused") and its hint on the next ("Is the server running...?")."""

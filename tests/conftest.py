@@ -30,6 +30,8 @@ from tests.fixtures.snowflake import snowflake_schema, snowflake_server  # noqa:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Slow one-off preparations of fixtures the selected tests use start now, in the
     background, so they overlap with the tests that run first."""
+    if session.config.option.collectonly:
+        return
     if any("bigquery_server" in getattr(item, "fixturenames", ()) for item in session.items):
         from tests.fixtures.bigquery import prefetch
 

@@ -94,12 +94,14 @@ def run(configs: tuple[str, ...], fail_fast: bool) -> int:
       hub run configs/datagen-to-file.yaml
       hub --data-dir /var/lib/hub run --fail-fast configs/*.yaml
     """
+    from hub.runtime import _gc
     from hub.runtime.worker import Worker
 
     tty = sys.stderr.isatty()
     console = _logging(tty)
     log = logging.getLogger("hub")
     valid = _load(configs)
+    _gc.tune()
     worker = Worker(current_state().data_dir, restore=False)
     failed: list[str] = []
     try:
@@ -270,10 +272,12 @@ def serve(
     import uvicorn
 
     from hub.api import create_app
+    from hub.runtime import _gc
     from hub.runtime.worker import Worker
 
     _logging(False)
     valid = _load(configs)
+    _gc.tune()
     worker = Worker(current_state().data_dir, worker_id=f"{host}:{port}")
     try:
         for v in valid:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 
+from hub.errors import ResumeError
 from hub.log import OffsetOutOfRangeError, Record, TopicPartition
 from hub.runtime.api import SinkRecord, SinkTask, SinkTaskContext
 from hub.runtime.runner import RunnerContext
@@ -176,8 +177,11 @@ class SinkRunner:
         if not records:
             return
         try:
-            self.errors.retry("TASK_PUT", lambda: self.task.put(records))
+            self.errors.retry("TASK_PUT", lambda: self.task.put(list(records)))  # (a fresh list:
+            # a task may sort or empty it, and a retry and the isolation below need it whole)
             return
+        except ResumeError:
+            raise  # the task restarts from its target's offsets: nothing to isolate
         except Exception as exc:
             if not self.errors.tolerate:
                 raise
@@ -188,6 +192,8 @@ class SinkRunner:
         for raw, rec in zip(raws, records, strict=True):
             try:
                 self.errors.retry("TASK_PUT", lambda rec=rec: self.task.put([rec]))  # type: ignore[misc]
+            except ResumeError:
+                raise
             except Exception as exc:
                 self.errors.failed("TASK_PUT", exc, raw)
 

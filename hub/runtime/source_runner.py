@@ -304,8 +304,8 @@ class SourceRunner:
     ) -> list[tuple[bytes | None, bytes | None]] | None:
         """The keys and values of the records to convert (with a topic, not encoded), in
         order, converted a batch at a time; None when there are none or one fails."""
-        plain = [r for r in records
-                 if type(r) is SourceRecord and r.topic and not r.encoded]  # fmt: skip
+        plain = [r for r in records  # (as _append takes them: subclasses too)
+                 if isinstance(r, SourceRecord) and r.topic and not r.encoded]  # fmt: skip
         if not plain:
             return None
         try:

@@ -33,7 +33,6 @@ from typing import Any
 from hub.config import ConnectorSpec, is_secret, looks_secret, mask, resolve
 from hub.errors import ConfigError, FatalError, describe
 from hub.log import Log, TopicPartition
-from hub.runtime import _gc
 from hub.runtime.api import (
     Connector,
     EncodedBatch,
@@ -192,7 +191,6 @@ class Worker:
         records at once, coalescing what arrives meanwhile); ``retention_check_interval_ms`` is
         Kafka's ``log.retention.check.interval.ms``; ``lag_refresh_interval_ms`` how often the
         sinks' lag is recomputed."""
-        _gc.tune()  # (once per process)
         self.log = Log(data_dir, flush_interval_ms=flush_interval_ms, maintenance_interval_ms=None)
         self.offsets = OffsetStore(self.log)
         self.configs = ConfigStore(self.log)

@@ -67,10 +67,17 @@ class Task(SourceTask):
             return []
         self.done = True
         values: list[Any] = ["a", object(), "b", "c"]  # JSON cannot hold the second
-        return [SourceRecord("t", v, None, {"p": 1}, {"o": n}) for n, v in enumerate(values)]
+        out = [SourceRecord("t", v, None, {"p": 1}, {"o": n}) for n, v in enumerate(values)]
+        # a connector's own record class, and an offset-only update, in between
+        return [out[0], Mine("t", "mine", None, {"p": 1}, {"o": 0}),
+                SourceRecord("", None, None, {"p": 1}, {"o": 0}), *out[1:]]  # fmt: skip
 
     def stop(self) -> None:
         pass
+
+
+class Mine(SourceRecord):
+    pass
 
 
 class Source(SourceConnector):
@@ -86,13 +93,13 @@ def test_a_value_that_cannot_be_converted_is_reported_alone(tmp_path: Path) -> N
     worker.add(ConnectorSpec("src", spec, "test"))
     try:
         deadline = time.monotonic() + 15
-        while not worker.log.has_topic("t") or len(worker.log.partition("t", 0).records(0)[0]) < 3:
+        while not worker.log.has_topic("t") or len(worker.log.partition("t", 0).records(0)[0]) < 4:
             assert time.monotonic() < deadline, "no records"
             time.sleep(0.05)
         recs, _ = worker.log.partition("t", 0).records(0)
-        assert [r.value for r in recs] == [b'"a"', b'"b"', b'"c"']
+        assert [r.value for r in recs] == [b'"a"', b'"mine"', b'"b"', b'"c"']
         seqs = [dict(r.headers)["hub.source.seq"].rsplit(b"/", 1)[1] for r in recs]
-        assert seqs == [b"1", b"3", b"4"]  # the failed one counted: a replay lines up
+        assert seqs == [b"1", b"2", b"4", b"5"]  # the failed one counted: a replay lines up
         assert worker.status()["src"][0].errors == 1
     finally:
         worker.stop()

@@ -283,14 +283,21 @@ class Dialect(ABC):
 
         upsert_values(self, table, key, names, rows, replace=replace)
 
-    def expect_offsets(  # noqa: B027 - optional hook
+    def expect_offsets(
         self, connector: str, expected: Mapping[tuple[str, int], int | None]
     ) -> None:
         """Make the open transaction fail with `OffsetsMovedError` unless ``_hub_offsets``
         still holds ``expected`` (topic, partition -> next offset, None: no row) for the
-        connector: for targets where a killed worker's last transaction may still commit
-        after the next worker read the offsets (a warehouse job runs on without its
-        client). By default nothing: the target ends a dead client's transaction."""
+        connector. Offsets moved on: a killed worker's last transaction committed after the
+        next worker read them (a warehouse job runs on without its client; warehouses lock
+        first, see theirs). Offsets gone back: the target lost committed transactions (a
+        crash with synchronous_commit=off, a failover, a restore), and writing on would
+        leave a gap. By default they are read in the open transaction and compared."""
+        from connectors.sink.engine import offsets as offsets_table
+
+        if expected:
+            stored = offsets_table.read(self, connector)
+            offsets_table.check(type(self).__name__.removesuffix("Dialect"), stored, expected)
 
     # -- reading back (hub verify) ------------------------------------------------------------
 

@@ -9,7 +9,7 @@ never the connection's password.
 
 from __future__ import annotations
 
-from hub.errors import ConfigError, FatalError, TransientError
+from hub.errors import ConfigError, FatalError, ResumeError, TransientError
 
 
 class SinkConfigError(ConfigError):
@@ -29,6 +29,13 @@ class OffsetsMovedError(SinkTransientError):
     """The target's ``_hub_offsets`` rows are not the ones the task read: another writer (a
     batch a killed worker left running in the warehouse) committed since. The task reads
     them again and skips what is in the target."""
+
+
+class TargetRewoundError(ResumeError):
+    """The target's ``_hub_offsets`` went back below what this task committed: the target
+    lost committed transactions (a crash with ``synchronous_commit=off``, a failover to a
+    replica that was behind, a restore). Writing on would leave the lost records out for
+    good; the task restarts instead and resumes from the stored offsets."""
 
 
 class SinkFatalError(FatalError):

@@ -32,6 +32,7 @@ from connectors.sink.engine.errors import (
     NameCollisionError,
     OffsetsMovedError,
     TableCollisionError,
+    TargetRewoundError,
     ValueNotHeldError,
 )
 from connectors.sink.engine.evolution import aligned, create, evolve
@@ -107,7 +108,8 @@ class EngineSinkTask(SinkTask):
         gc.disable()
         try:
             for chunk in self._chunks(records):
-                self._moved_safe(lambda chunk=chunk: self._put(chunk))
+                tps = {(r.topic, r.partition) for r in chunk}
+                self._moved_safe(lambda chunk=chunk: self._put(chunk), tps)
         finally:
             if was_enabled:
                 gc.enable()
@@ -128,10 +130,12 @@ class EngineSinkTask(SinkTask):
         out.append(records[start:])
         return out
 
-    def _moved_safe(self, fn: Any) -> None:
-        """``fn()``; when another writer moved the stored offsets meanwhile (a killed
-        worker's last transaction that committed late), read them again and redo ``fn``,
-        which then skips what is in the target."""
+    def _moved_safe(self, fn: Any, tps: set[tuple[str, int]]) -> None:
+        """``fn()``; when another writer moved the stored offsets of ``tps`` on meanwhile (a
+        killed worker's last transaction that committed late), read them again and redo
+        ``fn``, which then skips what is in the target. Stored offsets *behind* what this
+        task committed mean the target lost transactions: `TargetRewoundError`, so the task
+        restarts from them rather than write past the gap."""
         for attempt in range(3):
             try:
                 fn()
@@ -140,9 +144,23 @@ class EngineSinkTask(SinkTask):
                 if attempt == 2:
                     raise
                 log.warning("%s: %s; reading the offsets again", self.connector, exc)
-                self.next.update(
-                    self._run(lambda: offsets_table.read(self.dialect, self.connector))
-                )
+                stored = self._run(lambda: offsets_table.read(self.dialect, self.connector))
+                behind = sorted(
+                    (tp, self.next[tp], stored.get(tp)) for tp in tps
+                    if tp in self.next and (stored.get(tp) or 0) < self.next[tp]
+                )  # fmt: skip
+                self.next.update(stored)
+                if behind:
+                    for tp, _, now in behind:
+                        if now is None:
+                            self.next.pop(tp, None)
+                    raise TargetRewoundError(
+                        f"{self.connector}: the target's stored offsets went back ("
+                        + ", ".join(f"{t}[{p}] {was} -> {now}" for (t, p), was, now in behind)
+                        + "): it lost committed transactions (a crash with synchronous_commit"
+                        "=off, a failover to a replica that was behind, a restore); the task "
+                        "restarts and resumes from them"
+                    ) from None
 
     def _store_offsets(self, positions: Mapping[tuple[str, int], int]) -> None:
         """Write the offsets (in the open transaction), unless the stored ones moved."""
@@ -279,7 +297,8 @@ class EngineSinkTask(SinkTask):
         """Every put committed its own transaction: nothing is pending. ``offsets`` past what
         the target holds cover records that never reached it (sent to the dead letter queue,
         filtered out): store them, or the next start would take those records again."""
-        self._moved_safe(lambda: self._flush(offsets))
+        self._moved_safe(lambda: self._flush(offsets),
+                         {(tp.topic, tp.partition) for tp in offsets})  # fmt: skip
 
     def _flush(self, offsets: Mapping[TopicPartition, int]) -> None:
         nxt = self.next

@@ -225,11 +225,17 @@ class MySqlSourceTask(SourceTask):
         (`connectors.source.cdc.cuts`)."""
         cfg = self.cfg
         con = self.snapshot_con = connect(cfg)
-        self._readers = [connect(cfg) for _ in range(cfg.snapshot_max_threads - 1)]
         resume_at = None
         self._announced: dict[str, Any] | None = None  # stored with the truncate events
-        # the position this read is consistent at (a resumed one too: its cuts need it)
-        begun = begin(con, cfg, self.mariadb, True, self.filters, not resuming, self._readers)
+        try:  # (stop() closes them too; here: a failed start-up leaves none open)
+            for _ in range(cfg.snapshot_max_threads - 1):
+                self._readers.append(connect(cfg))
+            # the position this read is consistent at (a resumed one too: its cuts need it)
+            begun = begin(con, cfg, self.mariadb, True, self.filters, not resuming,
+                          self._readers)  # fmt: skip
+        except BaseException:
+            self._close_readers()
+            raise
         for unused in self._readers[len(begun.readers) :]:
             unused.close()
         self._readers = begun.readers
@@ -295,6 +301,12 @@ class MySqlSourceTask(SourceTask):
         self._announce = not resuming  # (a resumed snapshot's position is stored already)
         log.info("snapshot of %d table(s), ~%d rows, at %s:%s", len(found),
                  sum(t.estimated_rows for t in found), base["file"], base["pos"])  # fmt: skip
+
+    def _close_readers(self) -> None:
+        readers, self._readers = getattr(self, "_readers", []), []
+        for c in readers:
+            with contextlib.suppress(Exception):
+                c.close()
 
     def _table(self, t: CatalogTable, key: tuple[str, ...]) -> MySqlTable:
         """The events' view of a table as the catalog describes it."""
@@ -454,9 +466,7 @@ class MySqlSourceTask(SourceTask):
         end(self.snapshot_con, self.cfg)
         self.snapshot_con.close()
         self.snapshot_con = None
-        for c in self._readers:
-            c.close()  # (their read-only transactions end with them)
-        self._readers = []
+        self._close_readers()  # (their read-only transactions end with them)
         self._chunks = None
         out.append(offset_update(self.partition, self._resume))
         self._context.request_commit()  # the snapshot is durable and stored at once
@@ -546,12 +556,13 @@ class MySqlSourceTask(SourceTask):
         chunks, self._chunks = getattr(self, "_chunks", None), None
         if chunks is not None:  # stopped mid-snapshot: no streamed result left unread
             snapshot_con, self.snapshot_con = getattr(self, "snapshot_con", None), None
-            for c in [snapshot_con, *getattr(self, "_readers", ())]:
-                if c is not None:  # closed first, so a reader's open result is not
-                    with contextlib.suppress(Exception):  # drained (a long table would block)
-                        c.close()
+            if snapshot_con is not None:  # closed first, so a reader's open result is not
+                with contextlib.suppress(Exception):  # drained (a long table would block)
+                    snapshot_con.close()
+            self._close_readers()
             with contextlib.suppress(Exception):
                 chunks.close()
+        self._close_readers()  # (also when the start failed before the chunks began)
         for part in (getattr(self, "stream", None), getattr(self, "snapshot_con", None),
                      getattr(self, "meta", None)):  # fmt: skip
             if part is None:

@@ -9,6 +9,10 @@ task stores its set (as Debezium's offsets do) and resumes by file and position.
 
 from __future__ import annotations
 
+import logging
+
+log = logging.getLogger(__name__)
+
 
 def mariadb_after(current: str | None, gtid: str) -> str:
     """MariaDB's GTID position after ``gtid`` (domain-server-seq): one entry per domain."""
@@ -52,14 +56,26 @@ def format_mysql(gtids: dict[str, list[list[int]]]) -> str:
 
 class MySqlGtidSet:
     """A MySQL executed set a stream adds its transactions to (the usual next number of a
-    UUID extends its last interval in place)."""
+    UUID extends its last interval in place). A set it cannot read (MySQL 8.3's tagged GTIDs,
+    ``uuid:tag:1-3``) is not kept: ``add`` then says None, and the offset holds no set (a MySQL
+    task resumes by file and position)."""
 
     def __init__(self, text: str | None) -> None:
-        self.sets = parse_mysql(text)
+        try:
+            self.sets: dict[str, list[list[int]]] | None = parse_mysql(text)
+        except ValueError:
+            log.warning("GTID set %r is not one hub reads: the offsets keep none", text)
+            self.sets = None
 
-    def add(self, gtid: str) -> str:
+    def add(self, gtid: str) -> str | None:
         """The set's text with the transaction ``gtid`` (uuid:number) added."""
+        if self.sets is None:
+            return None
         uuid, _, number = gtid.rpartition(":")
+        if not number.isdigit() or ":" in uuid:  # (a tagged GTID: uuid:tag:number)
+            log.warning("GTID %r is not one hub reads: the offsets keep no set", gtid)
+            self.sets = None
+            return None
         n, uuid = int(number), uuid.lower()
         spans = self.sets.setdefault(uuid, [])
         if spans and spans[-1][1] + 1 == n:

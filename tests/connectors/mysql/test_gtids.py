@@ -56,3 +56,11 @@ def test_a_mysql_stream_stores_its_executed_set_after_each_transaction() -> None
         stream._event(*_event(E.XID, (7).to_bytes(8, "little"), pos), out)  # type: ignore[arg-type]
         assert stream.position()["pos"] == pos
     assert stream.position()["gtids"] == f"{U1}:1-11:13"
+
+
+def test_a_set_hub_cannot_read_is_not_kept() -> None:
+    """MySQL 8.3's tagged GTIDs (uuid:tag:1-3): the offset keeps no set rather than the
+    stream failing at its first transaction (a MySQL task resumes by file and position)."""
+    assert MySqlGtidSet(f"{U1}:1-5:tag:1-3").add(f"{U1}:6") is None
+    s = MySqlGtidSet(f"{U1}:1-5")
+    assert s.add(f"{U1}:tag:6") is None and s.add(f"{U1}:7") is None

@@ -123,3 +123,33 @@ def test_a_keyless_table_read_part_way_before_the_kill_ends_equal(
     sink = Sink()
     sink.apply(changes(written))
     assert sink.keyless["h"] == _source(cur, "h")
+
+
+def test_a_failed_start_leaves_no_snapshot_connection_open(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """snapshot.max.threads opens its connections before the snapshot begins; a start that
+    fails after that (two tables for one topic) closes them all, as the runtime's stop does
+    (each would hold a read view open, keeping InnoDB from purging)."""
+    from connectors.source.cdc.topics import TopicCollisionError
+    from connectors.source.mysql import MariaDbSourceTask
+    from tests.connectors.mysql.helpers import context
+
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE `t$x` (id int PRIMARY KEY)")
+    cur.execute("CREATE TABLE t_x (id int PRIMARY KEY)")
+
+    def connections() -> int:
+        cur.execute("SELECT count(*) FROM information_schema.PROCESSLIST")
+        return int(cur.fetchone()[0])
+
+    before = connections()
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.max.threads": 3})
+    task = MariaDbSourceTask()
+    with pytest.raises(TopicCollisionError):
+        task.start(cfg, context(cfg, {}))
+    task.stop()
+    deadline = time.monotonic() + 5
+    while connections() != before:
+        assert time.monotonic() < deadline, f"{connections()} connections, {before} before"
+        time.sleep(0.1)

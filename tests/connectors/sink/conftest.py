@@ -90,6 +90,24 @@ class Sink:
         finally:
             d.rollback()
 
+    def execute(self, *statements: str) -> None:
+        """Change the target behind the task's back, in one committed transaction."""
+        if self.task is None:
+            self.start()
+        assert self.task is not None
+        d = self.task.dialect
+        d.begin()
+        try:
+            for sql in statements:
+                if self.kind == "bigquery":
+                    sql = re.sub(r'"((?:[^"]|"")*)"', lambda m: d.quote(m[1].replace('""', '"')),
+                                 sql)  # fmt: skip
+                d.execute(sql)
+            d.commit()
+        except BaseException:
+            d.rollback()
+            raise
+
     def _direct(self, sql: str) -> list[tuple[Any, ...]]:
         """Read the Redshift stand-in's PostgreSQL database directly (the Redshift driver
         hands VARBYTE and SUPER back as text, as Redshift does: the tests compare values)."""
