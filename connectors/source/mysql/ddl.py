@@ -698,17 +698,26 @@ class _Parser:
                 if w == "PARTITION":
                     self.i = len(self.toks)
                 break
-            self.accept("DEFAULT")
-            if self.accept("CHARACTER", "SET") or self.accept("CHARSET"):
-                self.op("=")
-                charset = self.charset_name()
-            elif self.accept("COLLATE"):
-                self.op("=")
-                collation = self.charset_name()
-            elif t.kind == "op" and t.text == "(":
-                self.skip_group()
-            else:
-                self.next()
+            charset, collation = self.table_option(charset, collation)
+        return charset, collation
+
+    def table_option(
+        self, charset: str | None, collation: str | None
+    ) -> tuple[str | None, str | None]:
+        """One table option (``DEFAULT CHARSET=x``, ``COLLATE y``, ``ENGINE=InnoDB``, a
+        group...): the table's default charset and collation after it."""
+        t = self.peek()
+        self.accept("DEFAULT")
+        if self.accept("CHARACTER", "SET") or self.accept("CHARSET"):
+            self.op("=")
+            return self.charset_name(), collation
+        if self.accept("COLLATE"):
+            self.op("=")
+            return charset, self.charset_name()
+        if t is not None and t.kind == "op" and t.text == "(":
+            self.skip_group()
+        elif self.peek() is t:
+            self.next()
         return charset, collation
 
     def alter_table(self) -> AlterTable:
@@ -819,17 +828,7 @@ class _Parser:
         while (t := self.peek()) is not None and not (t.kind == "op" and t.text == ","):
             if t.word() == "PARTITION":
                 break
-            self.accept("DEFAULT")
-            if self.accept("CHARACTER", "SET") or self.accept("CHARSET"):
-                self.op("=")
-                charset = self.charset_name()
-            elif self.accept("COLLATE"):
-                self.op("=")
-                collation = self.charset_name()
-            elif t.kind == "op" and t.text == "(":
-                self.skip_group()
-            elif self.peek() is t:
-                self.next()
+            charset, collation = self.table_option(charset, collation)
         if charset is None and collation is None:
             return None
         return [DefaultCharset(charset, collation)]
