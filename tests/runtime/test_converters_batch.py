@@ -21,6 +21,8 @@ from hub.runtime.api import (
 )
 from hub.runtime.converters import make_converter
 from hub.runtime.worker import ConnectorSpec, Worker
+from tests.connectors.postgres.helpers import wait_for
+from tests.runtime.test_encoded_records import _count
 
 SCHEMA = {"type": "struct", "optional": False,
           "fields": [{"type": "string", "optional": True, "field": "v"}]}  # fmt: skip
@@ -92,10 +94,7 @@ def test_a_value_that_cannot_be_converted_is_reported_alone(tmp_path: Path) -> N
             "value.converter.schemas.enable": "false"}  # fmt: skip
     worker.add(ConnectorSpec("src", spec, "test"))
     try:
-        deadline = time.monotonic() + 15
-        while not worker.log.has_topic("t") or len(worker.log.partition("t", 0).records(0)[0]) < 4:
-            assert time.monotonic() < deadline, "no records"
-            time.sleep(0.05)
+        wait_for(lambda: _count(worker, "t") >= 4, 15, "the four records")
         recs, _ = worker.log.partition("t", 0).records(0)
         assert [r.value for r in recs] == [b'"a"', b'"mine"', b'"b"', b'"c"']
         seqs = [dict(r.headers)["hub.source.seq"].rsplit(b"/", 1)[1] for r in recs]

@@ -29,6 +29,7 @@ from hub.runtime.converters import JsonConverter
 from hub.runtime.offsets import OffsetStore
 from hub.runtime.source_runner import SEQ_HEADER, SourceRunner
 from hub.runtime.worker import ConnectorSpec, Worker
+from tests.connectors.postgres.helpers import wait_for
 
 SCHEMA = {"type": "struct", "optional": False, "fields": [
     {"type": "int64", "optional": False, "field": "n"}]}  # fmt: skip
@@ -249,6 +250,13 @@ def test_a_task_asking_for_a_commit_gets_it_at_once(tmp_path: Path, ask: bool) -
         worker.stop()
 
 
+def _count(worker: Worker, topic: str) -> int:
+    """Records in the topic's partition 0 (0 while it does not exist)."""
+    if not worker.log.has_topic(topic):
+        return 0
+    return len(worker.log.partition(topic, 0).records(0)[0])
+
+
 class StateTask(SourceTask):
     """Keeps what it saw in its own internal topic (as the MySQL source keeps its schema
     history): reads it at start, adds one record per run."""
@@ -290,13 +298,7 @@ def test_a_task_keeps_its_state_in_an_internal_topic(tmp_path: Path) -> None:
         worker = Worker(str(tmp_path / "data"))
         worker.add(ConnectorSpec("state", spec, "test"))
         try:
-            deadline = time.monotonic() + 15
-            while (
-                not worker.log.has_topic("__state.t")
-                or len(worker.log.partition("__state.t", 0).records(0)[0]) < run + 1
-            ):
-                assert time.monotonic() < deadline, "no records"
-                time.sleep(0.05)
+            wait_for(lambda w=worker, n=run + 1: _count(w, "__state.t") >= n, 15, "its record")
             info = worker.log.describe("__state.t")
             assert info.internal and info.config["retention.ms"] == "-1"
             assert "__state.t" not in worker.log.topics() and not worker.log.has_topic("elsewhere")

@@ -6,7 +6,6 @@ with errors.tolerance=all nothing may go to the dead letter queue for it."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import psycopg
@@ -15,6 +14,7 @@ import pytest
 from connectors.source.postgres.types import Oid
 from hub.runtime.converters import JsonConverter
 from hub.runtime.worker import ConnectorSpec, Worker
+from tests.connectors.postgres.helpers import wait_for
 from tests.connectors.sink.events import PgTable
 from tests.fixtures.postgres import PgServer
 
@@ -38,13 +38,6 @@ def _ids(con: psycopg.Connection) -> list[int]:
     return [r[0] for r in con.execute("SELECT id FROM srv_public_t ORDER BY id").fetchall()]
 
 
-def _wait(cond, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def test_a_target_gone_back_is_caught_up_from_its_own_offsets(
     tmp_path: Path, pg_server: PgServer, pg_db: str
 ) -> None:
@@ -61,13 +54,13 @@ def test_a_target_gone_back_is_caught_up_from_its_own_offsets(
             "batch.max.wait.ms": 50, "offset.flush.interval.ms": 100,
         }, "test"))  # fmt: skip
         with psycopg.connect(dsn, autocommit=True) as con:
-            _wait(lambda: con.execute("SELECT to_regclass('srv_public_t')").fetchone()[0]
+            wait_for(lambda: con.execute("SELECT to_regclass('srv_public_t')").fetchone()[0]
                   is not None and len(_ids(con)) == 10)  # fmt: skip
             # the target loses its last five rows and goes back to offset 5
             con.execute("DELETE FROM srv_public_t WHERE id >= 5")
             con.execute("UPDATE _hub_offsets SET next_offset = 5")
             _produce(worker, t, 10, 15)
-            _wait(lambda: _ids(con) == list(range(15)))
+            wait_for(lambda: _ids(con) == list(range(15)), what="all 15 rows")
         assert not worker.log.has_topic("dlq") or not worker.log.partition("dlq", 0).records(0)[0]
     finally:
         worker.stop()

@@ -176,6 +176,7 @@ class MySqlSourceTask(SourceTask):
         snapshot's (stored as the history's new baseline), or the stored history's."""
         cfg = self.cfg
         resume = (str(self._resume["file"]), int(self._resume["pos"]))
+        metadata = self._row_metadata()
         if self._baseline is not None and "stream" not in getattr(self, "_base", {}):
             schemas, at = self._baseline
             records = True
@@ -183,7 +184,6 @@ class MySqlSourceTask(SourceTask):
             schemas = Schemas(mariadb=self.mariadb)
             at, records = resume, False
             if policy.rebuilds_history() or not replay(stored, resume, schemas):
-                metadata = self._row_metadata()
                 if offset is not None and metadata != "FULL" and not policy.rebuilds_history():
                     raise SchemaHistoryError(
                         f"the schema history topic {self._history_topic()!r} holds nothing "
@@ -201,7 +201,7 @@ class MySqlSourceTask(SourceTask):
         self.history = SchemaHistory(
             schemas, self._history_topic(), cfg.topic_prefix, self.connector_name,
             self.partition, cfg.include_schema_changes, cfg.history_skip_unparseable_ddl,
-            self.filters.table, self._row_metadata() != "FULL",
+            self.filters.table, metadata != "FULL",
         )  # fmt: skip
         if records:
             stored_at = dict(self._resume)
