@@ -3,10 +3,12 @@
 #ifndef HUB_FASTCALL_H
 #define HUB_FASTCALL_H
 
-/* Positional and keyword arguments into out[0..nparams), all required. */
+/* Positional and keyword arguments into out[0..nparams): the first nrequired required, the
+   others NULL when not given. */
 static int
-parse_args(const char *fname, const char *const *names, Py_ssize_t nparams,
-           PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **out)
+parse_args_opt(const char *fname, const char *const *names, Py_ssize_t nparams,
+               Py_ssize_t nrequired, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+               PyObject **out)
 {
     Py_ssize_t i, k, nkw;
 
@@ -40,7 +42,7 @@ parse_args(const char *fname, const char *const *names, Py_ssize_t nparams,
         }
         out[i] = args[nargs + k];
     }
-    for (i = 0; i < nparams; i++) {
+    for (i = 0; i < nrequired; i++) {
         if (!out[i]) {
             PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s' (pos %zd)", fname,
                          names[i], i + 1);
@@ -48,6 +50,14 @@ parse_args(const char *fname, const char *const *names, Py_ssize_t nparams,
         }
     }
     return 0;
+}
+
+/* Positional and keyword arguments into out[0..nparams), all required. */
+static inline int
+parse_args(const char *fname, const char *const *names, Py_ssize_t nparams,
+           PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **out)
+{
+    return parse_args_opt(fname, names, nparams, nparams, args, nargs, kwnames, out);
 }
 
 /* a METH_FASTCALL | METH_KEYWORDS function in a PyMethodDef */

@@ -19,6 +19,7 @@ A record (Kafka message format v2), all varints zigzag-encoded::
 
 from __future__ import annotations
 
+import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -104,13 +105,40 @@ def _ts(timestamps: int | Sequence[int], i: int) -> int:
     return timestamps if isinstance(timestamps, int) else timestamps[i]
 
 
+SeqHeader = tuple[str, bytes, int]
+
+
+def _seq_headers(
+    seq_header: SeqHeader | None, headers: Sequence[Sequence[Header] | None] | None, n: int
+) -> Sequence[Sequence[Header] | None] | None:
+    """The headers ``seq_header`` stands for: record i's one header is
+    ``(key, prefix + b"%d" % (first_seq + i))``."""
+    if seq_header is None:
+        return headers
+    if (
+        type(seq_header) is not tuple or len(seq_header) != 3
+        or not isinstance(seq_header[0], str) or type(seq_header[1]) is not bytes
+        or not isinstance(seq_header[2], int)
+    ):  # fmt: skip
+        raise TypeError("seq_header must be a (str, bytes, int) tuple or None")
+    if headers is not None:
+        raise ValueError("seq_header needs headers=None")
+    key, prefix, first = seq_header
+    if not 0 <= first <= _INT64_MAX - n:
+        raise ValueError("seq_header's first seq out of range")
+    return [((key, prefix + b"%d" % (first + i)),) for i in range(n)]
+
+
 def encode_records(
     keys: Sequence[bytes | None],
     values: Sequence[bytes | None],
     headers: Sequence[Sequence[Header] | None] | None,
     timestamps: int | Sequence[int],
+    seq_header: SeqHeader | None = None,
 ) -> Encoded:
-    """Encode records with offset deltas 0..n-1; timestamps is one int or one per record."""
+    """Encode records with offset deltas 0..n-1; timestamps is one int or one per record.
+    With ``seq_header`` (key, prefix, first_seq) and no ``headers``, record i gets the one
+    header ``(key, prefix + b"%d" % (first_seq + i))``."""
     n = len(values)
     if len(keys) != n or (headers is not None and len(headers) != n):
         raise ValueError("keys, values and headers must have the same length")
@@ -118,6 +146,7 @@ def encode_records(
         raise ValueError("timestamps must be an int or have one entry per record")
     if n == 0:
         return b"", 0, -1, -1
+    headers = _seq_headers(seq_header, headers, n)
     first = _ts(timestamps, 0)
     max_ts = first
     out = bytearray()
@@ -137,11 +166,13 @@ def partition_encode(
     timestamps: int | Sequence[int],
     num_partitions: int,
     sticky: int,
+    seq_header: SeqHeader | None = None,
 ) -> list[Encoded | None]:
     """Split records by Kafka's default partitioner and encode each partition's share.
 
     A keyed record goes to ``(murmur2(key) & 0x7fffffff) % num_partitions``; a record without a
     key goes to ``sticky``. Returns one entry per partition, None where it got no record.
+    ``seq_header`` as in `encode_records`, numbered in the input's order.
     """
     n = len(values)
     if len(keys) != n or (headers is not None and len(headers) != n):
@@ -150,6 +181,8 @@ def partition_encode(
         raise ValueError("timestamps must be an int or have one entry per record")
     if num_partitions <= 0 or not 0 <= sticky < num_partitions:
         raise ValueError("num_partitions must be positive and sticky a valid partition")
+    if n:
+        headers = _seq_headers(seq_header, headers, n)
     groups: list[list[int]] = [[] for _ in range(num_partitions)]
     for i, key in enumerate(keys):
         p = sticky if key is None else (murmur2(key) & 0x7FFFFFFF) % num_partitions
@@ -335,4 +368,57 @@ def decode_records(
         )
     if pos != end:
         raise ValueError("trailing bytes after the last record")
+    return out
+
+
+def _members(cls: type, names: tuple[str, ...]) -> list[Any]:
+    """The member descriptors (``__slots__``) ``names`` of ``cls``, in order."""
+    out = []
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError("slot names must be str")
+        d = next((c.__dict__[name] for c in cls.__mro__ if name in c.__dict__), None)
+        if not isinstance(d, types.MemberDescriptorType):
+            raise TypeError(f"{cls.__name__}.{name} is not a __slots__ member")
+        if not issubclass(cls, d.__objclass__):
+            raise TypeError(f"{cls.__name__}.{name} is another class's slot")
+        out.append(d)
+    return out
+
+
+def slot_columns(objects: list[Any], cls: type, names: tuple[str, ...]) -> list[list[Any]] | None:
+    """The values of the ``__slots__`` members ``names`` of every object in the list
+    ``objects``, one list per name; None when an object is not exactly of type ``cls`` or one
+    of those slots is unset (what the runners read of records a batch at a time)."""
+    if type(objects) is not list or not isinstance(cls, type) or type(names) is not tuple:
+        raise TypeError("slot_columns(list, type, tuple of str)")
+    members = _members(cls, names)
+    if any(type(o) is not cls for o in objects):
+        return None
+    try:
+        return [[d.__get__(o, cls) for o in objects] for d in members]
+    except AttributeError:  # an unset slot
+        return None
+
+
+def slot_objects(cls: type, names: tuple[str, ...], columns: tuple[list[Any], ...]) -> list[Any]:
+    """Objects of ``cls`` whose ``__slots__`` members ``names`` hold ``columns``' values (one
+    list a name), without calling ``__init__``: for plain slots classes (a dataclass without
+    ``__post_init__``)."""
+    if (
+        not isinstance(cls, type) or type(names) is not tuple or type(columns) is not tuple
+        or len(names) != len(columns) or not names
+    ):  # fmt: skip
+        raise TypeError("slot_objects(type, tuple of str, tuple of lists of the same size)")
+    if cls.__new__ is not object.__new__:  # type: ignore[comparison-overlap]
+        raise TypeError(f"{cls.__name__} has its own __new__")
+    if any(type(c) is not list or len(c) != len(columns[0]) for c in columns):
+        raise TypeError("slot_objects: columns must be lists of one size")
+    descriptors = _members(cls, names)
+    out: list[Any] = []
+    for i in range(len(columns[0])):
+        o: Any = object.__new__(cls)
+        for d, c in zip(descriptors, columns, strict=True):
+            d.__set__(o, c[i])
+        out.append(o)
     return out

@@ -4,8 +4,12 @@
  * malformed input. _pycodec.py is the reference and documents the record layout.
  *
  *   murmur2(data) -> int
- *   encode_records(keys, values, headers, timestamps) -> (bytes, count, first_ts, max_ts)
- *   partition_encode(keys, values, headers, timestamps, num_partitions, sticky) -> list
+ *   encode_records(keys, values, headers, timestamps, seq_header=None)
+ *       -> (bytes, count, first_ts, max_ts)
+ *   partition_encode(keys, values, headers, timestamps, num_partitions, sticky,
+ *                    seq_header=None) -> list
+ *   slot_columns(objects, cls, names) -> list of lists, or None
+ *   slot_objects(cls, names, columns) -> list
  *   decode_records(buf, pos, end, count, base_offset, first_timestamp, topic, partition, cls)
  *
  * Deliberate differences from the reference, all on input the reference mishandles:
@@ -21,6 +25,8 @@
  *     value, when end lies past the buffer.
  *   - A single record (or header section) of 4 GiB or more is refused with ValueError, and
  *     num_partitions above 2**31 - 1 too (the reference would try to build that many lists).
+ *   - slot_columns and slot_objects take only object slots (T_OBJECT_EX: what __slots__
+ *     makes); the reference takes any member descriptor.
  *   - decode_records decodes like the reference, values beyond int64 included (a 10-byte
  *     varint keeps the bits above 64 of its last byte there; Kafka drops them). It shares one
  *     int object between records with equal timestamps, and builds namedtuple records through
@@ -41,6 +47,7 @@
 #include <string.h>
 
 #include "fastcall.h"
+#include "structmember.h"
 
 #define MAX_RECORD 0xFFFFFFFFu /* largest record body the encoders produce (stored in uint32) */
 
@@ -363,6 +370,30 @@ error:
     return -1;
 }
 
+static inline int
+dec_digits(int64_t v, char *out)
+{
+    char tmp[24];
+    int n = 0, len = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    return len;
+}
+
+static inline void
+put_span(uint8_t **pp, const uint8_t *s, Py_ssize_t n)
+{
+    memcpy(*pp, s, (size_t)n);
+    *pp += n;
+}
+
 /* One partition's share of an encode. */
 typedef struct {
     Py_ssize_t count;   /* records (pass 1) */
@@ -383,6 +414,12 @@ typedef struct {
     PyObject *headers; /* NULL: no headers */
     PyObject *ts;      /* NULL: ts_const for every record */
     int64_t ts_const;
+    /* seq_header (headers NULL then): record i's one header is (sk, sp + str(seq0 + i)) */
+    PyObject *sk_obj, *sp_obj; /* strong references keeping sk and sp alive */
+    const char *sk;
+    const char *sp;
+    Py_ssize_t sklen, splen;
+    int64_t seq0;
 } Input;
 
 static void
@@ -392,6 +429,67 @@ input_clear(Input *in)
     Py_CLEAR(in->values);
     Py_CLEAR(in->headers);
     Py_CLEAR(in->ts);
+    Py_CLEAR(in->sk_obj);
+    Py_CLEAR(in->sp_obj);
+}
+
+/* Decimal digits of v (sign included). */
+static inline int
+dec_len(int64_t v)
+{
+    char tmp[24];
+    return dec_digits(v, tmp);
+}
+
+/* The seq_header argument, (key: str, prefix: bytes, first_seq: int) or None, into in. */
+static int
+input_seq_header(Input *in, Py_ssize_t n, PyObject *seq_header, PyObject *headers)
+{
+    PyObject *k, *p;
+    int overflow;
+    long long first;
+
+    if (!seq_header || seq_header == Py_None)
+        return 0;
+    if (!PyTuple_CheckExact(seq_header) || PyTuple_GET_SIZE(seq_header) != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "seq_header must be a (str, bytes, int) tuple or None");
+        return -1;
+    }
+    k = PyTuple_GET_ITEM(seq_header, 0);
+    p = PyTuple_GET_ITEM(seq_header, 1);
+    if (!PyUnicode_Check(k) || !PyBytes_CheckExact(p) ||
+        !PyLong_Check(PyTuple_GET_ITEM(seq_header, 2))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "seq_header must be a (str, bytes, int) tuple or None");
+        return -1;
+    }
+    if (headers != Py_None) {
+        PyErr_SetString(PyExc_ValueError, "seq_header needs headers=None");
+        return -1;
+    }
+    first = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(seq_header, 2), &overflow);
+    if (first == -1 && PyErr_Occurred())
+        return -1;
+    /* (every seq of the call must fit too: first + n within int64) */
+    if (overflow || first < 0 || first > INT64_MAX - n) {
+        PyErr_SetString(PyExc_ValueError, "seq_header's first seq out of range");
+        return -1;
+    }
+    if (!(in->sk = PyUnicode_AsUTF8AndSize(k, &in->sklen)))
+        return -1;
+    in->sp = PyBytes_AS_STRING(p);
+    in->splen = PyBytes_GET_SIZE(p);
+    if ((uint64_t)in->sklen > MAX_RECORD / 2 || (uint64_t)in->splen > MAX_RECORD / 2) {
+        err_too_large();
+        return -1;
+    }
+    Py_INCREF(k);
+    in->sk_obj = k;
+    Py_INCREF(p);
+    in->sp_obj = p;
+    in->seq0 = (int64_t)first;
+    return 0;
 }
 
 /* The reference's argument checks, in its order: returns n or -1. */
@@ -471,12 +569,15 @@ as_timestamp(PyObject *o, int64_t *out)
     return 0;
 }
 
+/* in from the arguments; seq_header (NULL or None: none) checked first, as the reference */
 static int
 input_init(Input *in, Py_ssize_t n, PyObject *keys, PyObject *values, PyObject *headers,
-           PyObject *timestamps)
+           PyObject *timestamps, PyObject *seq_header)
 {
     memset(in, 0, sizeof(*in));
     in->n = n;
+    if (input_seq_header(in, n, seq_header, headers) < 0)
+        goto error;
     if (!(in->keys = as_fast(keys, "keys", n)))
         goto error;
     if (!(in->values = as_fast(values, "values", n)))
@@ -511,6 +612,10 @@ headers_size_at(Input *in, Py_ssize_t i)
     PyObject *h;
     Py_ssize_t r;
 
+    if (in->sk_obj) { /* one header: count 1, its key, its value */
+        Py_ssize_t vlen = in->splen + dec_len(in->seq0 + i);
+        return (Py_ssize_t)(1 + field_size(in->sklen) + field_size(vlen));
+    }
     if (!in->headers)
         return 1;
     if (!(h = item_at(in->headers, i)))
@@ -715,6 +820,21 @@ encode_core(Input *in, Py_ssize_t np, Py_ssize_t sticky, Part *parts)
             if (r < 0)
                 goto error;
         }
+        else if (in->sk_obj) {
+            char digits[24];
+            int nd = dec_digits(in->seq0 + i, digits);
+            Py_ssize_t vlen = in->splen + nd;
+            if ((uint64_t)(lim - p) < 1 + field_size(in->sklen) + field_size(vlen)) {
+                err_changed();
+                goto error;
+            }
+            *p++ = 2; /* zigzag(1): one header */
+            p = put_varint(p, zigzag(in->sklen));
+            put_span(&p, (const uint8_t *)in->sk, in->sklen);
+            p = put_varint(p, zigzag(vlen));
+            put_span(&p, (const uint8_t *)in->sp, in->splen);
+            put_span(&p, (const uint8_t *)digits, nd);
+        }
         else {
             if (lim - p < 1) {
                 err_changed();
@@ -779,20 +899,21 @@ error:
 static PyObject *
 py_encode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"keys", "values", "headers", "timestamps"};
-    PyObject *a[4], *result;
+    static const char *const names[] = {"keys", "values", "headers", "timestamps",
+                                        "seq_header"};
+    PyObject *a[5], *result;
     Py_ssize_t n;
     Input in;
     Part part;
 
     (void)module;
-    if (parse_args("encode_records", names, 4, args, nargs, kwnames, a) < 0)
+    if (parse_args_opt("encode_records", names, 5, 4, args, nargs, kwnames, a) < 0)
         return NULL;
     if ((n = check_lengths(a[0], a[1], a[2], a[3])) < 0)
         return NULL;
     if (n == 0)
         return Py_BuildValue("(y#iii)", "", (Py_ssize_t)0, 0, -1, -1);
-    if (input_init(&in, n, a[0], a[1], a[2], a[3]) < 0)
+    if (input_init(&in, n, a[0], a[1], a[2], a[3], a[4]) < 0)
         return NULL;
     memset(&part, 0, sizeof(part));
     if (encode_core(&in, 1, 0, &part) < 0) {
@@ -810,8 +931,9 @@ py_partition_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
                     PyObject *kwnames)
 {
     static const char *const names[] = {"keys",       "values",         "headers",
-                                        "timestamps", "num_partitions", "sticky"};
-    PyObject *a[6], *result = NULL;
+                                        "timestamps", "num_partitions", "sticky",
+                                        "seq_header"};
+    PyObject *a[7], *result = NULL;
     Py_ssize_t n, k;
     long long np, sticky;
     int ovf_np, ovf_sticky;
@@ -819,7 +941,7 @@ py_partition_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     Part *parts;
 
     (void)module;
-    if (parse_args("partition_encode", names, 6, args, nargs, kwnames, a) < 0)
+    if (parse_args_opt("partition_encode", names, 7, 6, args, nargs, kwnames, a) < 0)
         return NULL;
     if ((n = check_lengths(a[0], a[1], a[2], a[3])) < 0)
         return NULL;
@@ -853,7 +975,7 @@ py_partition_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
     if (!parts)
         return PyErr_NoMemory();
     memset(parts, 0, sizeof(Part) * (size_t)np);
-    if (input_init(&in, n, a[0], a[1], a[2], a[3]) < 0)
+    if (input_init(&in, n, a[0], a[1], a[2], a[3], a[6]) < 0)
         goto done;
     if (encode_core(&in, (Py_ssize_t)np, (Py_ssize_t)sticky, parts) < 0) {
         input_clear(&in);
@@ -897,30 +1019,6 @@ typedef struct {
     PyObject *bytes;
     struct lz4w *w; /* encode_packed_lz4: the section's block */
 } Section;
-
-static inline int
-dec_digits(int64_t v, char *out)
-{
-    char tmp[24];
-    int n = 0, len = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        out[len++] = '-';
-    while (n)
-        out[len++] = tmp[--n];
-    return len;
-}
-
-static inline void
-put_span(uint8_t **pp, const uint8_t *s, Py_ssize_t n)
-{
-    memcpy(*pp, s, (size_t)n);
-    *pp += n;
-}
 
 #define PACKED_BAD_ENDS 1
 #define PACKED_TOO_LARGE 2
@@ -1978,6 +2076,178 @@ error:
     return NULL;
 }
 
+
+/* ------------------------------------------------------------------------------------------ */
+/* slot_columns / slot_objects: the runners' per-record attribute work, a batch at a time      */
+
+/* The byte offsets of names' __slots__ members in cls (writable: for slot_objects), or -1
+   with an exception set. offsets has len(names) entries. */
+static int
+slot_offsets(PyTypeObject *cls, PyObject *names, Py_ssize_t *offsets, int writable)
+{
+    Py_ssize_t j, m = PyTuple_GET_SIZE(names);
+
+    for (j = 0; j < m; j++) {
+        PyObject *name = PyTuple_GET_ITEM(names, j), *d;
+        PyMemberDef *md;
+
+        if (!PyUnicode_Check(name)) {
+            PyErr_SetString(PyExc_TypeError, "slot names must be str");
+            return -1;
+        }
+        d = _PyType_Lookup(cls, name); /* borrowed, along the MRO */
+        if (!d || !PyObject_TypeCheck(d, &PyMemberDescr_Type)) {
+            PyErr_Format(PyExc_TypeError, "%.100s.%U is not a __slots__ member", cls->tp_name,
+                         name);
+            return -1;
+        }
+        if (!PyType_IsSubtype(cls, PyDescr_TYPE(d))) { /* (one of another class, set here) */
+            PyErr_Format(PyExc_TypeError, "%.100s.%U is another class's slot", cls->tp_name,
+                         name);
+            return -1;
+        }
+        md = ((PyMemberDescrObject *)d)->d_member;
+        if (md->type != T_OBJECT_EX || (writable && (md->flags & READONLY))) {
+            PyErr_Format(PyExc_TypeError, "%.100s.%U is not a writable object slot",
+                         cls->tp_name, name);
+            return -1;
+        }
+        offsets[j] = md->offset;
+    }
+    return 0;
+}
+
+static PyObject *
+py_slot_columns(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"objects", "cls", "names"};
+    PyObject *a[3], *objs, *cols = NULL;
+    PyTypeObject *cls;
+    Py_ssize_t n, m, i, j, *offsets = NULL;
+
+    (void)module;
+    if (parse_args("slot_columns", names, 3, args, nargs, kwnames, a) < 0)
+        return NULL;
+    objs = a[0];
+    if (!PyList_CheckExact(objs) || !PyType_Check(a[1]) || !PyTuple_CheckExact(a[2])) {
+        PyErr_SetString(PyExc_TypeError, "slot_columns(list, type, tuple of str)");
+        return NULL;
+    }
+    cls = (PyTypeObject *)a[1];
+    m = PyTuple_GET_SIZE(a[2]);
+    n = PyList_GET_SIZE(objs);
+    if (!(offsets = PyMem_New(Py_ssize_t, (size_t)(m ? m : 1))))
+        return PyErr_NoMemory();
+    if (slot_offsets(cls, a[2], offsets, 0) < 0)
+        goto error;
+    /* the columns first: allocating can run Python code (the garbage collector), the pass
+       below runs none */
+    if (!(cols = PyList_New(m)))
+        goto error;
+    for (j = 0; j < m; j++) {
+        PyObject *col = PyList_New(n);
+        if (!col)
+            goto error;
+        PyList_SET_ITEM(cols, j, col);
+    }
+    if (PyList_GET_SIZE(objs) != n) {
+        err_changed();
+        goto error;
+    }
+    /* only objects of exactly cls with every slot set */
+    for (i = 0; i < n; i++) {
+        PyObject *o = PyList_GET_ITEM(objs, i);
+        if (Py_TYPE(o) != cls)
+            goto none;
+        for (j = 0; j < m; j++) {
+            PyObject *v = *(PyObject **)((char *)o + offsets[j]);
+            if (!v)
+                goto none;
+            Py_INCREF(v);
+            PyList_SET_ITEM(PyList_GET_ITEM(cols, j), i, v);
+        }
+    }
+    PyMem_Free(offsets);
+    return cols;
+none:
+    PyMem_Free(offsets);
+    Py_DECREF(cols); /* (items not filled yet are NULL: freed as such) */
+    Py_RETURN_NONE;
+error:
+    PyMem_Free(offsets);
+    Py_XDECREF(cols);
+    return NULL;
+}
+
+static PyObject *
+py_slot_objects(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"cls", "names", "columns"};
+    PyObject *a[3], *out = NULL, *cols = NULL;
+    PyTypeObject *cls;
+    Py_ssize_t n = 0, m, i, j, *offsets = NULL;
+
+    (void)module;
+    if (parse_args("slot_objects", names, 3, args, nargs, kwnames, a) < 0)
+        return NULL;
+    if (!PyType_Check(a[0]) || !PyTuple_CheckExact(a[1]) || !PyTuple_CheckExact(a[2]) ||
+        PyTuple_GET_SIZE(a[1]) != PyTuple_GET_SIZE(a[2]) || PyTuple_GET_SIZE(a[1]) == 0) {
+        PyErr_SetString(PyExc_TypeError,
+                        "slot_objects(type, tuple of str, tuple of lists of the same size)");
+        return NULL;
+    }
+    cls = (PyTypeObject *)a[0];
+    if (cls->tp_flags & Py_TPFLAGS_IS_ABSTRACT) {
+        PyErr_Format(PyExc_TypeError, "%.100s is abstract", cls->tp_name);
+        return NULL;
+    }
+    if (cls->tp_new != PyBaseObject_Type.tp_new || cls->tp_itemsize != 0) {
+        PyErr_Format(PyExc_TypeError, "%.100s has its own __new__", cls->tp_name);
+        return NULL;
+    }
+    m = PyTuple_GET_SIZE(a[1]);
+    cols = a[2];
+    for (j = 0; j < m; j++) {
+        PyObject *c = PyTuple_GET_ITEM(cols, j);
+        if (!PyList_CheckExact(c) || (j && PyList_GET_SIZE(c) != n)) {
+            PyErr_SetString(PyExc_TypeError, "slot_objects: columns must be lists of one size");
+            return NULL;
+        }
+        n = PyList_GET_SIZE(c);
+    }
+    if (!(offsets = PyMem_New(Py_ssize_t, (size_t)m)))
+        return PyErr_NoMemory();
+    if (slot_offsets(cls, a[1], offsets, 1) < 0)
+        goto error;
+    if (!(out = PyList_New(n)))
+        goto error;
+    for (i = 0; i < n; i++) {
+        /* an allocation can run the garbage collector, and with it Python code that could
+           shrink a column: check the size again */
+        PyObject *o = cls->tp_alloc(cls, 0);
+        if (!o)
+            goto error;
+        PyList_SET_ITEM(out, i, o);
+        for (j = 0; j < m; j++) {
+            PyObject *c = PyTuple_GET_ITEM(cols, j);
+            PyObject *v;
+            if (i >= PyList_GET_SIZE(c)) {
+                err_changed();
+                goto error;
+            }
+            v = PyList_GET_ITEM(c, i);
+            Py_INCREF(v);
+            *(PyObject **)((char *)o + offsets[j]) = v;
+        }
+    }
+    PyMem_Free(offsets);
+    return out;
+error:
+    PyMem_Free(offsets);
+    Py_XDECREF(out);
+    return NULL;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* module                                                                                     */
 
@@ -1985,8 +2255,11 @@ static PyMethodDef speedups_methods[] = {
     {"murmur2", FASTCALL_KW(py_murmur2), METH_FASTCALL | METH_KEYWORDS,
      "murmur2(data) -> int\n\nKafka's murmur2 of a bytes-like object, as a signed 32-bit int."},
     {"encode_records", FASTCALL_KW(py_encode_records), METH_FASTCALL | METH_KEYWORDS,
-     "encode_records(keys, values, headers, timestamps) -> (bytes, count, first_ts, max_ts)\n\n"
-     "Encode records with offset deltas 0..n-1; timestamps is one int or one per record."},
+     "encode_records(keys, values, headers, timestamps, seq_header=None)\n"
+     "    -> (bytes, count, first_ts, max_ts)\n\n"
+     "Encode records with offset deltas 0..n-1; timestamps is one int or one per record;\n"
+     "seq_header (key, prefix, first_seq) gives record i the one header\n"
+     "(key, prefix + b'%d' % (first_seq + i)) (headers must be None)."},
     {"encode_packed", FASTCALL_KW(py_encode_packed), METH_FASTCALL | METH_KEYWORDS,
      "encode_packed(values, value_ends, keys, key_ends, start, stop, wrap, header_key,\n"
      "              header_prefix, first_seq, timestamp, num_partitions, sticky, max_bytes,\n"
@@ -1998,12 +2271,21 @@ static PyMethodDef speedups_methods[] = {
      "(the wrap, the seq header) are matches against the previous record: no search, no\n"
      "uncompressed copy. None when a section would not fit one 4 MB block."},
     {"partition_encode", FASTCALL_KW(py_partition_encode), METH_FASTCALL | METH_KEYWORDS,
-     "partition_encode(keys, values, headers, timestamps, num_partitions, sticky) -> list\n\n"
+     "partition_encode(keys, values, headers, timestamps, num_partitions, sticky,\n"
+     "                 seq_header=None) -> list\n\n"
      "Split records by Kafka's default partitioner and encode each partition's share;\n"
      "None for a partition that got no record."},
     {"decode_records", FASTCALL_KW(py_decode_records), METH_FASTCALL | METH_KEYWORDS,
      "decode_records(buf, pos, end, count, base_offset, first_timestamp, topic, partition, "
      "cls) -> list\n\nDecode count records from buf[pos:end]; ValueError on any malformation."},
+    {"slot_columns", FASTCALL_KW(py_slot_columns), METH_FASTCALL | METH_KEYWORDS,
+     "slot_columns(objects, cls, names) -> list of lists, or None\n\n"
+     "The values of the __slots__ members names of every object in the list objects, one\n"
+     "list per name; None when an object is not exactly of type cls or a slot is unset."},
+    {"slot_objects", FASTCALL_KW(py_slot_objects), METH_FASTCALL | METH_KEYWORDS,
+     "slot_objects(cls, names, columns) -> list\n\n"
+     "Objects of cls whose __slots__ members names hold columns' values (one list a name),\n"
+     "without calling __init__: for plain slots classes (a dataclass without __post_init__)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -28,6 +28,9 @@ encode_packed = _impl.encode_packed
 # LZ4 frames straight from packed records (C only; None with the reference codec)
 encode_packed_lz4 = getattr(_impl, "encode_packed_lz4", None)
 decode_records = _impl.decode_records
+# the runners' per-record attribute work, a batch at a time
+slot_columns = _impl.slot_columns
+slot_objects = _impl.slot_objects
 
 __all__ = [
     "ACCELERATED",
@@ -37,4 +40,6 @@ __all__ = [
     "encode_records",
     "murmur2",
     "partition_encode",
+    "slot_columns",
+    "slot_objects",
 ]

@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING
 
 from hub.log import batch as _batch
 from hub.log import codec
-from hub.log.errors import LogStorageError, RecordTooLargeError, UnknownPartitionError
+from hub.log.errors import (
+    LogError,
+    LogStorageError,
+    RecordTooLargeError,
+    UnknownPartitionError,
+)
 from hub.log.record import AppendInfo, Header, Record
 
 if TYPE_CHECKING:
@@ -158,13 +163,17 @@ class Producer:
         headers: Sequence[Sequence[Header] | None] | None = None,
         timestamps: int | Sequence[int] | None = None,
         partition: int | None = None,
+        seq_header: tuple[str, bytes, int] | None = None,
     ) -> list[AppendInfo]:
         """Append many records now (not yet durable: see ``flush``). One timestamp for all
-        unless a sequence is given."""
+        unless a sequence is given. With ``seq_header`` (key, prefix, first_seq) and no
+        ``headers``, record i (from 0) gets the one header ``(key, prefix + b"%d" %
+        (first_seq + i))``, written by the codec (as ``send_packed``'s). Every batch is
+        checked against the topic's max.message.bytes before any is appended."""
         keys = keys if keys is not None else [None] * len(values)
         ts = now_ms() if timestamps is None else timestamps
         with self._lock:
-            return self._append(topic, partition, keys, values, headers, ts)
+            return self._append(topic, partition, keys, values, headers, ts, seq_header)
 
     def send_packed(
         self,
@@ -262,48 +271,73 @@ class Producer:
         values: Sequence[bytes | None],
         headers: Sequence[Sequence[Header] | None] | None,
         timestamps: int | Sequence[int],
+        seq_header: tuple[str, bytes, int] | None = None,
     ) -> list[AppendInfo]:
         t = self._log.topic(topic)
         n = len(t.partitions)
         if partition is not None and not 0 <= partition < n:
             raise UnknownPartitionError(topic, partition, n)
         compression = self._codec_for(topic)
-        out: list[AppendInfo] = []
         step = self._batch_records
         if len(values) > 1:
             # big records: cut the input so a chunk's batch fits max_batch_bytes, rather than
-            # encoding it whole and splitting it again in _append_encoded
+            # encoding it whole and splitting it again in _encoded_batches
             size = sum(len(v) for v in values if v is not None)
             size += sum(len(k) for k in keys if k is not None) + 70 * len(values)
             fit = int(self._max_batch_bytes * 0.9 * len(values) / max(size, 1))
             step = max(1, min(step, fit))
+        batches: list[tuple[Partition, tuple[bytearray, bytes]]] = []
         for start in range(0, len(values), step):
             stop = start + step
             k, v = keys[start:stop], values[start:stop]
             h = headers[start:stop] if headers is not None else None
             ts = timestamps if isinstance(timestamps, int) else timestamps[start:stop]
+            sh = None if seq_header is None else (*seq_header[:2], seq_header[2] + start)
             if partition is not None:
                 parts: list[tuple[bytes, int, int, int] | None] = [None] * n
-                parts[partition] = codec.encode_records(k, v, h, ts)
+                parts[partition] = codec.encode_records(k, v, h, ts, sh)
             else:
                 sticky = self._sticky.get(topic)
                 if sticky is None or sticky >= n:
                     sticky = random.randrange(n)
-                parts = codec.partition_encode(k, v, h, ts, n, sticky)
+                parts = codec.partition_encode(k, v, h, ts, n, sticky, sh)
                 self._sticky[topic] = (sticky + 1) % n
             for p, enc in enumerate(parts):
                 if enc is not None:
-                    out.extend(self._append_encoded(t.partitions[p], enc, compression))
+                    self._encoded_batches(t.partitions[p], enc, compression, batches)
+        # all or nothing: a batch past max.message.bytes fails the call before any is appended
+        # (a caller that stores offsets after a refused send relies on it)
+        limit = t.config.max_message_bytes
+        for _, data in batches:
+            if len(data[0]) + len(data[1]) > limit:
+                raise RecordTooLargeError(topic, len(data[0]) + len(data[1]), limit)
+        out: list[AppendInfo] = []
+        for part, data in batches:
+            self._appending(part)
+            try:
+                out.append(part.append_batch(data))
+            except RecordTooLargeError as exc:
+                if not out:
+                    raise
+                # max.message.bytes lowered meanwhile (alter_topic): part of the call is in
+                # the log, which a RecordTooLargeError must not leave unsaid
+                raise LogError(
+                    f"topic {topic!r}: max.message.bytes changed during a send; {len(out)} of "
+                    f"its {len(batches)} batches were appended"
+                ) from exc
         return out
 
-    def _append_encoded(
-        self, part: Partition, enc: tuple[bytes, int, int, int], compression: str
-    ) -> list[AppendInfo]:
+    def _encoded_batches(
+        self,
+        part: Partition,
+        enc: tuple[bytes, int, int, int],
+        compression: str,
+        out: list[tuple[Partition, tuple[bytearray, bytes]]],
+    ) -> None:
         records, count, first, max_ts = enc
         if len(records) > self._max_batch_bytes and count > 1:
             # too big for one batch (skewed keys or big values): halve and re-encode
             recs = codec.decode_records(records, 0, len(records), count, 0, first, "", 0, Record)
-            out: list[AppendInfo] = []
             for half in (recs[: count // 2], recs[count // 2 :]):
                 sub = codec.encode_records(
                     [r.key for r in half],
@@ -311,11 +345,9 @@ class Producer:
                     [r.headers for r in half],
                     [r.timestamp for r in half],
                 )
-                out.extend(self._append_encoded(part, sub, compression))
-            return out
-        data = _batch.build_batch_parts(records, count, first, max_ts, compression)
-        self._appending(part)
-        return [part.append_batch(data)]
+                self._encoded_batches(part, sub, compression, out)
+            return
+        out.append((part, _batch.build_batch_parts(records, count, first, max_ts, compression)))
 
     def _appending(self, part: Partition) -> None:
         """Note an append to ``part``; raise the partition's write error if records this

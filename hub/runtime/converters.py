@@ -167,7 +167,10 @@ class JsonConverter(Converter):
                     except orjson.JSONDecodeError:
                         break  # not the plain two-key layout: parse it whole
         doc = orjson.loads(data)
-        if self.schemas_enable and isinstance(doc, dict) and set(doc) == {"schema", "payload"}:
+        if (
+            self.schemas_enable and type(doc) is dict and len(doc) == 2
+            and "schema" in doc and "payload" in doc
+        ):  # fmt: skip
             self._remember(data, doc["schema"])
             return doc["payload"], doc["schema"]
         return doc, None

@@ -17,15 +17,24 @@ a dead-lettered record that ends its partition is not taken again at the next st
 from __future__ import annotations
 
 import logging
+import operator
 import time
 
 from hub.errors import ResumeError
-from hub.log import OffsetOutOfRangeError, Record, TopicPartition
+from hub.log import OffsetOutOfRangeError, Record, TopicPartition, codec
 from hub.runtime.api import SinkRecord, SinkTask, SinkTaskContext
 from hub.runtime.runner import RunnerContext
 
 log = logging.getLogger(__name__)
 
+
+# SinkRecord's fields, in the order `_convert_all` builds them
+_SINK_RECORD_FIELDS = (
+    "topic", "partition", "offset", "timestamp", "key", "value", "headers", "key_schema",
+    "value_schema",
+)  # fmt: skip
+
+_TP, _OFFSET = operator.itemgetter(0, 1), operator.itemgetter(2)  # of a log Record
 
 TOPIC_REFRESH_S = 1.0  # how often topics.regex is matched against the log's topics
 
@@ -111,7 +120,9 @@ class SinkRunner:
                 if batch:
                     self._put(batch)
                     self._dirty = True
-                    ends = {(r.topic, r.partition): r.offset for r in batch}  # the last ones
+                    # the last offset per partition (records are tuples: topic, partition,
+                    # offset first; a batch at a time, without a Python line a record)
+                    ends = dict(zip(map(_TP, batch), map(_OFFSET, batch), strict=True))
                     for (topic, p), offset in ends.items():
                         self._done[TopicPartition(topic, p)] = offset + 1
                     self.state.add_records(len(batch))
@@ -131,17 +142,27 @@ class SinkRunner:
     def _convert_all(self, batch: list[Record]) -> list[SinkRecord] | None:
         """The batch converted in one call per converter; None when a record fails to convert
         (then `_put` converts one by one and reports the ones that fail)."""
+        if not batch:
+            return []
+        topics, partitions, offsets, stamps, raw_keys, raw_values, headers = map(
+            list, zip(*batch, strict=True)
+        )
         try:
-            keys, key_schemas = self.ctx.key_converter.to_values([r.key for r in batch])
-            values, value_schemas = self.ctx.value_converter.to_values([r.value for r in batch])
+            keys, key_schemas = self.ctx.key_converter.to_values(raw_keys)
+            values, value_schemas = self.ctx.value_converter.to_values(raw_values)
         except Exception:  # noqa: BLE001 - found and reported record by record
             return None
-        return [
-            SinkRecord(r.topic, r.partition, r.offset, r.timestamp, k, v, r.headers, ks, vs)
-            for r, k, v, ks, vs in zip(
-                batch, keys, values, key_schemas, value_schemas, strict=True
-            )  # fmt: skip
-        ]
+        converted = [c if type(c) is list else list(c)  # (a converter may return tuples)
+                     for c in (keys, values, key_schemas, value_schemas)]  # fmt: skip
+        if any(len(c) != len(batch) for c in converted):
+            raise ValueError("a converter's to_values returned a list of another length")
+        keys, values, key_schemas, value_schemas = converted
+        # (the records made a batch at a time, without a Python call each)
+        records: list[SinkRecord] = codec.slot_objects(SinkRecord, _SINK_RECORD_FIELDS, (
+            topics, partitions, offsets, stamps, keys, values, headers, key_schemas,
+            value_schemas,
+        ))  # fmt: skip
+        return records
 
     def _put(self, batch: list[Record]) -> None:
         pairs: list[tuple[Record, SinkRecord]] = []

@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import operator
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from itertools import repeat
 from typing import Any
 
-from hub.log import RecordTooLargeError, TopicExistsError
+from hub.log import RecordTooLargeError, TopicExistsError, codec
 from hub.log.packed import Packed
 from hub.runtime.api import EncodedBatch, SourceRecord, SourceTask, SourceTaskContext
 from hub.runtime.converters import JsonConverter
@@ -45,6 +47,12 @@ from hub.runtime.too_large import too_large
 log = logging.getLogger(__name__)
 
 SEQ_HEADER = "hub.source.seq"
+
+# what `SourceRunner._append_fast` reads of every record (`codec.slot_columns`)
+_FAST_FIELDS = (
+    "topic", "partition", "key", "key_schema", "value", "value_schema", "source_partition",
+    "source_offset", "headers", "timestamp", "replayable", "encoded",
+)  # fmt: skip
 
 
 class _PackedRun:
@@ -198,6 +206,10 @@ class SourceRunner:
         self._skip.clear()
 
     def _append(self, records: Sequence[SourceRecord | EncodedBatch]) -> None:
+        if self.ctx.chain is None and not self._skip and type(records) is list:
+            cols = codec.slot_columns(records, SourceRecord, _FAST_FIELDS)
+            if cols is not None and self._append_fast(records, cols):
+                return
         # per (topic, partition): its runs in order, each a list-run (keys, values, headers,
         # timestamps) or a _PackedRun
         groups: dict[tuple[str, int | None], list[Any]] = {}
@@ -298,6 +310,63 @@ class SourceRunner:
         self._log_unsure = False
         self._pending.update(pending)
         self.state.add_records(written)
+
+    def _append_fast(self, records: list[SourceRecord], cols: list[list[Any]]) -> bool:
+        """The common poll, a batch at a time: plain records of one topic, partitioned by key,
+        without headers, converted (no transforms) and written in one call each, their seq
+        headers written by the codec. False (nothing done) for any other poll."""
+        topics, parts, keys, key_schemas, values, value_schemas = cols[:6]
+        source_partitions, source_offsets, headers, stamps, replayable, encoded = cols[6:]
+        n = len(records)
+        topic = topics[0] if n else ""
+        if (
+            not topic or topics.count(topic) != n or parts.count(None) != n
+            or headers.count(()) != n or replayable.count(True) != n
+            or encoded.count(False) != n
+        ):  # fmt: skip
+            return False
+        try:
+            keys = self.ctx.key_converter.from_values(keys, key_schemas)
+            values = self.ctx.value_converter.from_values(values, value_schemas)
+        except Exception:  # noqa: BLE001 - _append converts one by one, reporting the failure
+            return False
+        now = time.time_ns() // 1_000_000
+        none = stamps.count(None)
+        ts: int | list[int] = (
+            now if none == n else stamps if not none else [now if t is None else t for t in stamps]
+        )
+        pending: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        first = source_partitions[0]
+        if all(map(operator.is_, source_partitions, repeat(first, n))):  # the usual poll
+            # (the same object: equal dicts may still differ in key, {"t": 1} and {"t": True})
+            pending[partition_key(first)] = (first, source_offsets[-1])
+        else:
+            last: object = None
+            pkey = ""
+            for sp, so in zip(source_partitions, source_offsets, strict=True):
+                if sp is not last:
+                    last, pkey = sp, partition_key(sp)
+                pending[pkey] = (sp, so)
+        first_seq = self._seq + 1
+        self._seq += n
+        self._ensure_topic(topic)
+        self._open_window({topic})
+        self._log_unsure = True
+        try:
+            self.producer.send_many(
+                topic,
+                values,
+                keys=keys,
+                timestamps=ts,
+                seq_header=(SEQ_HEADER, self._prefix, first_seq),
+            )
+        except RecordTooLargeError as exc:  # nothing of the poll was appended
+            self._log_unsure = False
+            raise too_large(exc, keys, values) from None
+        self._log_unsure = False
+        self._pending.update(pending)
+        self.state.add_records(n)
+        return True
 
     def _convert_all(
         self, records: Sequence[SourceRecord | EncodedBatch]

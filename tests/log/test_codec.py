@@ -7,6 +7,7 @@ to the reference implementation.
 
 from __future__ import annotations
 
+import abc
 import gc
 import mmap
 import os
@@ -749,3 +750,195 @@ def test_fuzz_decode_mutated_encodings(c: ModuleType, batch: tuple[Any, ...],
     assert decode_outcome(c, data, 0, len(buf), count + extra, base, first) == decode_outcome(
         _pycodec, data, 0, len(buf), count + extra, base, first
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# seq_header: the source runner's per-record sequence header, written by the codec
+
+
+@SOME
+@given(
+    batches(max_records=30),
+    st.text(min_size=1, max_size=20),
+    st.binary(max_size=20),
+    st.integers(0, 2**62),
+    st.integers(1, 6),
+)
+def test_seq_header_matches_explicit_headers(
+    c: ModuleType, batch: tuple[Any, ...], key: str, prefix: bytes, first: int, parts: int
+) -> None:
+    keys, values, _, ts = batch
+    spelled = [((key, prefix + b"%d" % (first + i)),) for i in range(len(values))]
+    for impl in (c, _pycodec):
+        assert impl.encode_records(keys, values, None, ts, (key, prefix, first)) == (
+            _pycodec.encode_records(keys, values, spelled, ts)
+        )
+        assert impl.partition_encode(keys, values, None, ts, parts, 0, (key, prefix, first)) == (
+            _pycodec.partition_encode(keys, values, spelled, ts, parts, 0)
+        )
+
+
+def test_seq_header_decodes_to_its_numbers(codec: ModuleType) -> None:
+    enc = codec.encode_records([b"k", None, b"m"], [b"1", b"2", None], None, 5,
+                               seq_header=("hub.source.seq", b"c/0/", 98))  # fmt: skip
+    recs = codec.decode_records(enc[0], 0, len(enc[0]), enc[1], 0, enc[2], "t", 0, Rec)
+    assert [r.headers for r in recs] == [
+        (("hub.source.seq", b"c/0/98"),), (("hub.source.seq", b"c/0/99"),),
+        (("hub.source.seq", b"c/0/100"),),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("seq_header", "error"),
+    [
+        (("k", b"p", -1), ValueError),
+        (("k", b"p", 2**63 - 2), ValueError),  # the third record's seq would pass int64
+        (("k", "p", 0), TypeError),
+        ((b"k", b"p", 0), TypeError),
+        (("k", b"p"), TypeError),
+        (["k", b"p", 0], TypeError),
+    ],
+)
+def test_seq_header_refuses_what_it_cannot_write(
+    codec: ModuleType, seq_header: Any, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        codec.encode_records([None] * 3, [b"v"] * 3, None, 1, seq_header)
+    with pytest.raises(error):
+        codec.partition_encode([None] * 3, [b"v"] * 3, None, 1, 2, 0, seq_header)
+
+
+def test_seq_header_and_headers_are_exclusive(codec: ModuleType) -> None:
+    with pytest.raises(ValueError, match="headers=None"):
+        codec.encode_records([None], [b"v"], [None], 1, ("k", b"p", 0))
+
+
+# ---------------------------------------------------------------------------------------------
+# slot_columns / slot_objects: the runners' records a batch at a time
+
+
+class _Slots:
+    __slots__ = ("a", "b", "__weakref__")
+
+    def __init__(self, a: Any, b: Any) -> None:
+        self.a, self.b = a, b
+
+
+class _SubSlots(_Slots):
+    __slots__ = ("c",)
+
+
+class _OwnNew(_Slots):
+    __slots__ = ()
+
+    def __new__(cls, *args: Any) -> _OwnNew:
+        return super().__new__(cls)
+
+
+def test_slot_columns_reads_every_object(codec: ModuleType) -> None:
+    objs = [_Slots(i, str(i)) for i in range(5)]
+    assert codec.slot_columns(objs, _Slots, ("b", "a")) == [
+        ["0", "1", "2", "3", "4"], [0, 1, 2, 3, 4],
+    ]  # fmt: skip
+    assert codec.slot_columns([], _Slots, ("a",)) == [[]]
+
+
+def test_slot_columns_is_none_for_another_type_or_an_unset_slot(codec: ModuleType) -> None:
+    sub = _SubSlots(1, 2)
+    assert codec.slot_columns([_Slots(1, 2), sub], _Slots, ("a",)) is None
+    unset = _Slots.__new__(_Slots)
+    unset.a = 1
+    assert codec.slot_columns([_Slots(1, 2), unset], _Slots, ("a",)) == [[1, 1]]
+    assert codec.slot_columns([_Slots(1, 2), unset], _Slots, ("a", "b")) is None
+    # the inherited slots of a subclass are read through its own type
+    sub.c = 3
+    assert codec.slot_columns([sub], _SubSlots, ("a", "c")) == [[1], [3]]
+
+
+@pytest.mark.parametrize("names", [("nope",), ("__init__",), (1,)])
+def test_slot_columns_refuses_what_is_not_a_slot(codec: ModuleType, names: tuple[Any]) -> None:
+    with pytest.raises(TypeError):
+        codec.slot_columns([_Slots(1, 2)], _Slots, names)
+
+
+def test_slot_objects_builds_without_init(codec: ModuleType) -> None:
+    objs = codec.slot_objects(_Slots, ("b", "a"), (["x", "y"], [1, [2]]))
+    assert [type(o) for o in objs] == [_Slots, _Slots]
+    assert [(o.a, o.b) for o in objs] == [(1, "x"), ([2], "y")]
+    assert codec.slot_objects(_Slots, ("a",), ([],)) == []
+    refs = sys.getrefcount(_Slots)
+    del objs
+    gc.collect()
+    assert sys.getrefcount(_Slots) <= refs - 2  # the objects' references to their type went
+
+
+@pytest.mark.parametrize(
+    ("cls", "names", "columns"),
+    [
+        (_OwnNew, ("a",), ([1],)),  # a __new__ of its own would be skipped
+        (_Slots, ("a", "b"), ([1], [1, 2])),  # columns of different sizes
+        (_Slots, ("a",), ((1,),)),  # a column that is not a list
+        (_Slots, ("a", "b"), ([1],)),  # names and columns differ in number
+        (_Slots, (), ()),
+        (_Slots, ("nope",), ([1],)),
+    ],
+)
+def test_slot_objects_refuses_bad_input(
+    codec: ModuleType, cls: type, names: tuple[Any, ...], columns: tuple[Any, ...]
+) -> None:
+    with pytest.raises(TypeError):
+        codec.slot_objects(cls, names, columns)
+
+
+class _Big:
+    __slots__ = tuple(f"s{i}" for i in range(50))
+
+
+class _Small:
+    __slots__ = ("x",)
+
+
+_Small.y = _Big.__dict__["s49"]  # type: ignore[attr-defined]  # another class's slot
+
+
+class _Abstract(abc.ABC):
+    __slots__ = ("a",)
+
+    @abc.abstractmethod
+    def f(self) -> None: ...
+
+
+def test_slots_of_another_class_or_an_abstract_class_are_refused(codec: ModuleType) -> None:
+    # (C would read and write past the object's end with another class's slot offsets)
+    with pytest.raises(TypeError, match="another class"):
+        codec.slot_columns([_Small()], _Small, ("y",))
+    with pytest.raises(TypeError, match="another class"):
+        codec.slot_objects(_Small, ("y",), ([1],))
+    with pytest.raises(TypeError):
+        codec.slot_objects(_Abstract, ("a",), ([1],))
+
+
+def test_slot_columns_does_not_fall_back_to_getattr(codec: ModuleType) -> None:
+    class WithGetattr:
+        __slots__ = ("a",)
+
+        def __getattr__(self, name: str) -> Any:
+            return "fallback"
+
+    assert codec.slot_columns([WithGetattr()], WithGetattr, ("a",)) is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "seq_header", "ts", "error"),
+    [
+        ([None], ("k", "p", 0), 1, TypeError),  # the tuple's types before headers
+        (None, ("k", bytearray(b"p"), 0), 1, TypeError),
+        (None, ("k", type("B", (bytes,), {})(b"p"), 0), 1, TypeError),  # exactly bytes
+        (None, ("k", "p", 0), [2**64], TypeError),  # seq_header before the timestamps
+    ],
+)
+def test_seq_header_errors_as_the_reference(
+    codec: ModuleType, headers: Any, seq_header: Any, ts: Any, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        codec.encode_records([None], [b"v"], headers, ts, seq_header)

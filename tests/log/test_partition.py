@@ -157,6 +157,34 @@ def test_large_sends_are_split_into_batches(log: Log) -> None:
     assert part.log_end_offset == 1000
 
 
+def test_a_send_many_with_one_record_too_large_appends_none(log: Log) -> None:
+    # batches before the refused one must not land either: the source runner stores the
+    # offsets of earlier polls after such a failure, and a restart would write them again
+    log.create_topic("t", 3, {"max.message.bytes": "5000"})
+    prod = log.producer(batch_records=10)
+    values = [b"v%d" % i for i in range(100)] + [b"x" * 6000]
+    keys = [b"k%d" % i for i in range(101)]
+    with pytest.raises(RecordTooLargeError):
+        prod.send_many("t", values, keys=keys)
+    with pytest.raises(RecordTooLargeError):
+        prod.send_many("t", values, keys=keys, seq_header=("h", b"p/", 1))
+    prod.flush()
+    assert [log.partition("t", p).log_end_offset for p in range(3)] == [0, 0, 0]
+
+
+def test_send_many_seq_header(log: Log) -> None:
+    log.create_topic("t", 2)
+    prod = log.producer(batch_records=7)  # several chunks: each numbered from its start
+    prod.send_many("t", [b"%d" % i for i in range(30)], keys=[b"k%d" % i for i in range(30)],
+                   seq_header=("hub.source.seq", b"c/1/", 11))  # fmt: skip
+    prod.flush()
+    got = {}
+    for p in range(2):
+        for r in log.partition("t", p).records(0)[0]:
+            got[r.value] = r.headers
+    assert got == {b"%d" % i: (("hub.source.seq", b"c/1/%d" % (11 + i)),) for i in range(30)}
+
+
 def test_keys_go_to_kafkas_partition(log: Log) -> None:
     log.create_topic("t", 7)
     prod = log.producer()

@@ -21,14 +21,17 @@ from hub.runtime.api import SinkConnector, SinkRecord, SinkTask, SinkTaskContext
 from hub.runtime.converters import dumps
 
 
-def _line(value: Any) -> str:
+def _line(value: Any) -> bytes:
+    """The UTF-8 line (without its newline) of a value."""
+    if type(value) is dict:  # (the usual value: first, and without the checks below)
+        return dumps(value)
     if value is None:
-        return "null"
+        return b"null"
     if isinstance(value, str):
-        return value
+        return value.encode()
     if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return dumps(value).decode()
+        return value.decode("utf-8", errors="replace").encode()
+    return dumps(value)
 
 
 class FileStreamSinkTask(SinkTask):
@@ -74,7 +77,8 @@ class FileStreamSinkTask(SinkTask):
 
     def put(self, records: Sequence[SinkRecord]) -> None:
         assert self._out is not None
-        self._out.write("".join(_line(r.value) + "\n" for r in records).encode())
+        if records:
+            self._out.write(b"\n".join([_line(r.value) for r in records]) + b"\n")
 
     def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
         if self._out is None:

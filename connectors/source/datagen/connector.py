@@ -30,18 +30,35 @@ class DatagenTask(SourceTask):
         self._salt = rnd.getrandbits(32)
         self._pool = "".join(rnd.choices(_ALPHABET, k=self.cfg.value_size + 4093))
         self._pool_span = 4093
+        # key name and key document per key, made on first use (keys may be many: bounded)
+        self._keys: dict[int, tuple[str, dict[str, str]]] = {}
 
-    def _record(self, n: int) -> SourceRecord:
+    def _records(self, a: int, b: int) -> list[SourceRecord]:
         # cheap and deterministic: a multiplicative hash picks the key, the payload is a
-        # slice of a seeded random pool (record n always gets the same key and payload)
-        h = (n * 0x9E3779B1 + self._salt) & 0xFFFFFFFF
-        key = f"key-{h % self.cfg.keys}"
-        start = h % self._pool_span
-        payload = self._pool[start : start + self.cfg.value_size]
-        return SourceRecord(  # (positional: keywords cost a third more per record)
-            self.cfg.topic, {"seq": n, "task": self.task, "key": key, "payload": payload},
-            {"id": key}, self.partition, {"seq": n + 1},
-        )  # fmt: skip
+        # slice of a seeded random pool (record n always gets the same key and payload);
+        # one loop with locals, the key dicts shared (records are treated as immutable)
+        cfg = self.cfg
+        topic, task, part, salt = cfg.topic, self.task, self.partition, self._salt
+        nkeys, pool, span, size = cfg.keys, self._pool, self._pool_span, cfg.value_size
+        known = self._keys
+        if len(known) > 65536:
+            known.clear()
+        out: list[SourceRecord] = []
+        append = out.append
+        for n in range(a, b):
+            h = (n * 0x9E3779B1 + salt) & 0xFFFFFFFF
+            k = h % nkeys
+            got = known.get(k)
+            if got is None:
+                name = f"key-{k}"
+                got = known[k] = (name, {"id": name})
+            key, doc = got
+            start = h % span
+            append(SourceRecord(  # (positional: keywords cost a third more per record)
+                topic, {"seq": n, "task": task, "key": key, "payload": pool[start : start + size]},
+                doc, part, {"seq": n + 1},
+            ))  # fmt: skip
+        return out
 
     def poll(self) -> Sequence[SourceRecord]:
         cfg = self.cfg
@@ -57,7 +74,7 @@ class DatagenTask(SourceTask):
                 time.sleep(min(1 / cfg.rate, 0.1))
                 return []
             count = min(count, due)
-        out = [self._record(n) for n in range(self.next, self.next + count)]
+        out = self._records(self.next, self.next + count)
         self.next += count
         return out
 
