@@ -95,7 +95,7 @@ def events(n: int, keys: int, seed: int = 1) -> Any:
 def batches(n: int, keys: int, size: int) -> Any:
     """Lists of SinkRecords as the runner makes them (JSON bytes -> JsonConverter)."""
     key_schema, value_schema = _schemas()
-    conv = JsonConverter(True)
+    convs = JsonConverter(True), JsonConverter(True)  # key and value, as the runner has
     raw: list[tuple[int, bytes, bytes | None]] = []
     src = {"version": "3.0", "connector": "postgresql", "name": "bench", "db": "db",
            "schema": "public", "table": "accounts", "ts_ms": 0, "txId": 1, "lsn": 0}  # fmt: skip
@@ -109,19 +109,19 @@ def batches(n: int, keys: int, size: int) -> Any:
             vb = dumps({"schema": value_schema, "payload": env})
         raw.append((off, kb, vb))
         if len(raw) == size:
-            yield _decode(conv, raw)
+            yield _decode(convs, raw)
             raw = []
     if raw:
-        yield _decode(conv, raw)
+        yield _decode(convs, raw)
 
 
-def _decode(conv: JsonConverter, raw: list[tuple[int, bytes, bytes | None]]) -> tuple[
-    list[SinkRecord], float
-]:  # fmt: skip
+def _decode(
+    convs: tuple[JsonConverter, JsonConverter], raw: list[tuple[int, bytes, bytes | None]]
+) -> tuple[list[SinkRecord], float]:
     """A batch decoded as the sink runner decodes it (one call per converter), and the time."""
     t0 = time.perf_counter()
-    keys, kss = conv.to_values([kb for _, kb, _ in raw])
-    values, vss = conv.to_values([vb for _, _, vb in raw])
+    keys, kss = convs[0].to_values([kb for _, kb, _ in raw])
+    values, vss = convs[1].to_values([vb for _, _, vb in raw])
     rows = zip(raw, keys, values, kss, vss, strict=True)
     out = [SinkRecord(TOPIC, 0, off, 0, k, v, (), ks, vs) for (off, _, _), k, v, ks, vs in rows]
     return out, time.perf_counter() - t0

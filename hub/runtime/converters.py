@@ -148,9 +148,10 @@ class JsonConverter(Converter):
             add_value(v)
             add_schema(sch)
             cut = 0
-            if self._seen and d.startswith(self._seen[0][0]):
-                prefix, schema = self._seen[0]
-                cut = len(prefix)
+            for seen_prefix, seen_schema in self._seen:  # the prefix this record has, if any
+                if seen_schema is sch and d.startswith(seen_prefix):
+                    prefix, schema, cut = seen_prefix, seen_schema, len(seen_prefix)
+                    break
         return values, schemas
 
     def to_value(self, data: bytes | None) -> tuple[Any, Mapping[str, Any] | None]:
