@@ -19,6 +19,7 @@ import pytest
 
 from tests.fixtures.hub_process import reap_hub, start_hub, stop_hub
 from tests.fixtures.postgres import PgServer
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -93,8 +94,10 @@ def test_verify_equal_then_each_difference_named(
     config = _config(tmp_path, pg_server, pg_db, sink_db)
     proc = start_hub(tmp_path, str(config), {})
     try:
+        # streamed changes too (after the snapshot): an update, a delete, an insert
+        wait_for(lambda: "snapshot done" in (tmp_path / "worker.log").read_text(), 60,
+                 "the end of the snapshot")  # fmt: skip
         with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as pg:
-            time.sleep(2)  # streamed changes too: an update, a delete, a keyless update
             pg.execute("UPDATE typed SET t = 'changed', n = 1.5 WHERE id = 3")
             pg.execute("DELETE FROM typed WHERE id = 2")
             pg.execute("INSERT INTO typed (id, t) VALUES (4, 'new')")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,18 +11,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub.api import create_app
 from hub.runtime.worker import Worker
+from tests.helpers import wait_for
 
 TOKEN = "metrics-t0ken"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def _wait(cond: Callable[[], Any], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def _scrape(client: TestClient) -> Samples:
@@ -72,7 +64,7 @@ def test_metrics_for_a_datagen_to_file_pipeline(worker: Worker, tmp_path: Path) 
             _get(s, "hub_scheduler_job_last_duration_seconds", name="log-maintenance") is not None
         )
 
-    _wait(ready)
+    wait_for(ready)
     s = _scrape(client)
 
     for labels in (src, snk):

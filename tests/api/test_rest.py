@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from connectors.source.file.config import FileSourceConfig
 from hub.api import create_app
 from hub.runtime.api import SourceTaskContext
 from hub.runtime.worker import Worker
+from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "hunter2-s3cr3t"
@@ -49,13 +50,6 @@ class SecretSource(FileStreamSource):
 
 
 SECRET_CLASS = f"{__name__}:SecretSource"
-
-
-def _wait(cond: Callable[[], Any], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -108,7 +102,7 @@ def test_create_list_get_status_shapes(client: TestClient) -> None:
     assert client.get("/connectors").json() == ["gen"]
     assert client.get("/connectors/gen").json()["config"] == _gen()
     assert client.get("/connectors/gen/config").json() == _gen()
-    _wait(lambda: _state(client, "gen") == ("RUNNING", ["RUNNING"]))
+    wait_for(lambda: _state(client, "gen") == ("RUNNING", ["RUNNING"]))
     status = client.get("/connectors/gen/status").json()
     assert status == {
         "name": "gen", "connector": {"state": "RUNNING", "worker_id": "127.0.0.1:8083"},
@@ -175,8 +169,8 @@ def test_configs_persist_across_a_worker_restart(tmp_path: Path) -> None:
         c = TestClient(create_app(w))
         assert c.get("/connectors").json() == ["a", "b", "p", "s"]
         assert c.get("/connectors/b/config").json() == updated
-        _wait(lambda: _state(c, "b") == ("RUNNING", ["RUNNING"]))
-        _wait(lambda: _records(w, "b2") > 0)
+        wait_for(lambda: _state(c, "b") == ("RUNNING", ["RUNNING"]))
+        wait_for(lambda: _records(w, "b2") > 0)
         # target states set over REST survive the restart, as in Kafka Connect
         assert _state(c, "p")[0] == "PAUSED"
         assert _state(c, "s")[0] == "STOPPED"
@@ -186,7 +180,7 @@ def test_configs_persist_across_a_worker_restart(tmp_path: Path) -> None:
 
 def test_pause_resume_stop_restart(client: TestClient, worker: Worker) -> None:
     assert client.post("/connectors", json={"name": "gen", "config": _gen()}).status_code == 201
-    _wait(lambda: _records(worker, "gen") > 0)
+    wait_for(lambda: _records(worker, "gen") > 0)
 
     assert client.put("/connectors/gen/pause").status_code == 202
     assert _state(client, "gen") == ("PAUSED", ["PAUSED"])
@@ -197,20 +191,20 @@ def test_pause_resume_stop_restart(client: TestClient, worker: Worker) -> None:
 
     assert client.put("/connectors/gen/resume").status_code == 202
     assert _state(client, "gen") == ("RUNNING", ["RUNNING"])
-    _wait(lambda: _records(worker, "gen") > n)
+    wait_for(lambda: _records(worker, "gen") > n)
 
     assert client.put("/connectors/gen/stop").status_code == 202
     assert _state(client, "gen") == ("STOPPED", [])
     assert client.get("/connectors/gen/tasks").json() == []
     assert client.get("/connectors/gen/config").json() == _gen()  # the config is kept
     assert client.put("/connectors/gen/resume").status_code == 202
-    _wait(lambda: _state(client, "gen") == ("RUNNING", ["RUNNING"]))
+    wait_for(lambda: _state(client, "gen") == ("RUNNING", ["RUNNING"]))
 
     assert client.post("/connectors/gen/restart").status_code == 204
     r = client.post("/connectors/gen/restart?includeTasks=true")
     assert r.status_code == 202 and r.json()["name"] == "gen"
     assert client.post("/connectors/gen/tasks/0/restart").status_code == 204
-    _wait(lambda: _state(client, "gen") == ("RUNNING", ["RUNNING"]))
+    wait_for(lambda: _state(client, "gen") == ("RUNNING", ["RUNNING"]))
     assert client.post("/connectors/gen/tasks/3/restart").status_code == 404
 
 
@@ -223,7 +217,7 @@ def test_offsets_of_a_source_and_a_sink(client: TestClient, worker: Worker, tmp_
         "offset.flush.interval.ms": "100", "batch.max.wait.ms": "50",
     }  # fmt: skip
     assert client.post("/connectors", json={"name": "sink", "config": sink}).status_code == 201
-    _wait(lambda: client.get("/connectors/src/offsets").json()["offsets"])
+    wait_for(lambda: client.get("/connectors/src/offsets").json()["offsets"])
     assert client.get("/connectors/src/offsets").json() == {
         "offsets": [{"partition": {"filename": str(src_file)}, "offset": {"position": 6}}]
     }
@@ -233,18 +227,18 @@ def test_offsets_of_a_source_and_a_sink(client: TestClient, worker: Worker, tmp_
              "offset": {"kafka_offset": 3}}
         ]
     }  # fmt: skip
-    _wait(lambda: client.get("/connectors/sink/offsets").json() == sink_offsets)
+    wait_for(lambda: client.get("/connectors/sink/offsets").json() == sink_offsets)
     assert client.put("/connectors/sink/pause").status_code == 202  # a paused sink puts nothing
     assert _state(client, "sink") == ("PAUSED", ["PAUSED"])
     with src_file.open("a") as f:
         f.write("d\n")
-    _wait(lambda: _records(worker, "lines") == 4)
+    wait_for(lambda: _records(worker, "lines") == 4)
     time.sleep(0.5)
     assert out_file.read_text() == "a\nb\nc\n"
     assert client.put("/connectors/sink/resume").status_code == 202
-    _wait(lambda: out_file.read_text() == "a\nb\nc\nd\n")
+    wait_for(lambda: out_file.read_text() == "a\nb\nc\nd\n")
     sink_offsets["offsets"][0]["offset"]["kafka_offset"] = 4
-    _wait(lambda: client.get("/connectors/sink/offsets").json() == sink_offsets)
+    wait_for(lambda: client.get("/connectors/sink/offsets").json() == sink_offsets)
 
     reset = {"offsets": [{"partition": {"filename": str(src_file)}, "offset": {"position": 0}}]}
     r = client.patch("/connectors/src/offsets", json=reset)
@@ -256,8 +250,8 @@ def test_offsets_of_a_source_and_a_sink(client: TestClient, worker: Worker, tmp_
     assert r.status_code == 200, r.json()
     assert client.get("/connectors/src/offsets").json() == reset
     assert client.put("/connectors/src/resume").status_code == 202
-    _wait(lambda: _records(worker, "lines") == 8)  # the file was read again from position 0
-    _wait(lambda: client.get("/connectors/src/offsets").json()["offsets"][0]["offset"]
+    wait_for(lambda: _records(worker, "lines") == 8)  # the file was read again from position 0
+    wait_for(lambda: client.get("/connectors/src/offsets").json()["offsets"][0]["offset"]
           == {"position": 8})  # fmt: skip
 
     assert client.put("/connectors/sink/stop").status_code == 202
@@ -294,7 +288,7 @@ def test_secrets_are_masked_everywhere(client: TestClient, tmp_path: Path) -> No
     }  # fmt: skip
     responses = [client.post("/connectors", json={"name": "sec", "config": config})]
     assert responses[0].status_code == 201
-    _wait(lambda: _state(client, "sec")[1] == ["FAILED"])
+    wait_for(lambda: _state(client, "sec")[1] == ["FAILED"])
     for path in ("/connectors/sec", "/connectors/sec/config", "/connectors/sec/status",
                  "/connectors/sec/tasks", "/connectors/sec/tasks/0/status",
                  "/connectors?expand=status&expand=info"):  # fmt: skip

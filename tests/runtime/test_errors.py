@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -10,13 +9,7 @@ import pytest
 from hub.config import ConnectorSpec
 from hub.log import TopicPartition
 from hub.runtime.worker import Worker
-
-
-def _wait(cond, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+from tests.helpers import wait_for
 
 
 def _lines(p: Path) -> list[str]:
@@ -49,9 +42,9 @@ def test_tolerance_all_skips_poison_to_the_dlq_with_context(tmp_path: Path) -> N
             "errors.deadletterqueue.context.headers.enable": "true",
         }))  # fmt: skip
         out = tmp_path / "out.txt"
-        _wait(lambda: len(_lines(out)) == 3)
+        wait_for(lambda: len(_lines(out)) == 3)
         assert _lines(out) == ["a", "b", "c"]
-        _wait(lambda: worker.log.has_topic("dlq"))
+        wait_for(lambda: worker.log.has_topic("dlq"))
         recs, _ = worker.log.partition("dlq", 0).records(0)
         assert [r.value for r in recs] == [b"{not json"]
         h = dict(recs[0].headers)
@@ -67,7 +60,7 @@ def test_tolerance_all_skips_poison_to_the_dlq_with_context(tmp_path: Path) -> N
             om = worker.log.groups.committed("connect-sink", TopicPartition("in", 0))
             return None if om is None else om.offset
 
-        _wait(lambda: committed() == 4)
+        wait_for(lambda: committed() == 4)
     finally:
         worker.stop()
 
@@ -77,7 +70,7 @@ def test_tolerance_none_fails_the_task_with_its_trace(tmp_path: Path) -> None:
     try:
         _produce(worker, [b'"a"', b"{not json"])
         worker.add(_sink(tmp_path))
-        _wait(lambda: worker.status()["sink"][0].state == "FAILED")
+        wait_for(lambda: worker.status()["sink"][0].state == "FAILED")
         status = worker.status()["sink"][0]
         assert status.trace is not None and "JSONDecodeError" in status.trace
         assert _lines(tmp_path / "out.txt") == []  # the good record before it was not committed
@@ -107,7 +100,7 @@ def test_transforms_run_in_sources_and_sinks(tmp_path: Path) -> None:
             "transforms": "mask", "transforms.mask.type": "MaskField$Value",
             "transforms.mask.fields": "payload",
         }, "test"))  # fmt: skip
-        _wait(lambda: len(_lines(tmp_path / "o")) == 50)
+        wait_for(lambda: len(_lines(tmp_path / "o")) == 50)
         rows = [json.loads(line) for line in _lines(tmp_path / "o")]
         assert {r["origin"] for r in rows} == {"gen"} and {r["payload"] for r in rows} == {""}
         assert sorted(r["seq"] for r in rows) == list(range(50))
@@ -129,7 +122,7 @@ def test_transient_errors_are_retried_with_backoff(tmp_path: Path) -> None:
             "failures": 3, "errors.retry.timeout": 10_000, "errors.retry.delay.max.ms": 200,
             "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
         }, "test"))  # fmt: skip
-        _wait(lambda: flaky_sink.RECEIVED == ["a", "b"])
+        wait_for(lambda: flaky_sink.RECEIVED == ["a", "b"])
         assert flaky_sink.ATTEMPTS[0] == 4  # three transient failures, then success
         assert worker.status()["flaky"][0].state == "RUNNING"
     finally:
@@ -149,7 +142,7 @@ def test_transient_errors_past_the_retry_timeout_fail_the_task(tmp_path: Path) -
             "failures": 1000, "errors.retry.timeout": 300,
             "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
         }, "test"))  # fmt: skip
-        _wait(lambda: worker.status()["flaky"][0].state == "FAILED")
+        wait_for(lambda: worker.status()["flaky"][0].state == "FAILED")
         assert "target busy" in (worker.status()["flaky"][0].trace or "")
         assert flaky_sink.RECEIVED == []
     finally:
@@ -167,7 +160,7 @@ def test_a_failing_source_task_stores_no_offsets(tmp_path: Path) -> None:
             "connector.class": "FileStreamSource", "file": str(src), "topic": "t",
             "transforms": "k", "transforms.k.type": "ValueToKey", "transforms.k.fields": "id",
         }, "test"))  # fmt: skip
-        _wait(lambda: worker.status()["src"][0].state == "FAILED")
+        wait_for(lambda: worker.status()["src"][0].state == "FAILED")
         assert worker.offsets.partitions("src") == []
         assert not worker.log.has_topic("t") or worker.log.partition("t", 0).log_end_offset == 0
     finally:
@@ -213,7 +206,7 @@ def test_dead_letter_queue_and_error_log_never_carry_a_secret(
                 "errors.deadletterqueue.context.headers.enable": "true",
                 "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
             }, "test"))  # fmt: skip
-            _wait(lambda: worker.log.has_topic("dlq")
+            wait_for(lambda: worker.log.has_topic("dlq")
                   and worker.log.partition("dlq", 0).high_watermark == 1)  # fmt: skip
         recs, _ = worker.log.partition("dlq", 0).records(0)
         headers = dict(recs[0].headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +13,7 @@ import pytest
 
 from hub.runtime.scheduler import Scheduler
 from hub.runtime.worker import Worker
-
-
-def _wait(cond: Callable[[], Any], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -42,7 +36,7 @@ def test_maintenance_runs_on_the_scheduler_and_deletes_segments(worker: Worker) 
         producer.flush()
     part = worker.log.partition("t", 0)
     assert part.log_end_offset == 80  # ~10 KiB written, five times retention.bytes
-    _wait(lambda: part.info().segments <= 3)  # only run_maintenance deletes segments
+    wait_for(lambda: part.info().segments <= 3)  # only run_maintenance deletes segments
     assert part.log_start_offset > 0
     assert part.size_bytes() <= 2048 + 1024
     job = _job(worker, "log-maintenance")
@@ -62,12 +56,12 @@ def test_a_failing_job_is_reported_and_the_scheduler_goes_on(
         raise OSError("disk on fire")
 
     monkeypatch.setattr(worker.log, "run_maintenance", broken)
-    _wait(lambda: _job(worker, "log-maintenance").failures >= 2)
+    wait_for(lambda: _job(worker, "log-maintenance").failures >= 2)
     job = _job(worker, "log-maintenance")
     assert job.last_error == "OSError: disk on fire" and job.failing
     assert worker.scheduler.running
     monkeypatch.setattr(worker.log, "run_maintenance", real)
-    _wait(lambda: not _job(worker, "log-maintenance").failing)
+    wait_for(lambda: not _job(worker, "log-maintenance").failing)
     job = _job(worker, "log-maintenance")
     assert job.last_error == "OSError: disk on fire"  # kept for whoever looks later
     assert job.to_dict()["last_error_time"] is not None
@@ -90,7 +84,7 @@ def test_runs_of_one_job_never_overlap() -> None:
     scheduler.add("slow", slow, 0.02)
     scheduler.start()
     try:
-        _wait(lambda: scheduler.jobs()[0].runs >= 3)
+        wait_for(lambda: scheduler.jobs()[0].runs >= 3)
     finally:
         scheduler.shutdown()
     assert most == 1
@@ -122,7 +116,7 @@ def test_stop_shuts_the_scheduler_down_before_the_log_closes(tmp_path: Path) -> 
 
     w.scheduler.shutdown = spy_shutdown  # type: ignore[method-assign]
     w.log.close = spy_close  # type: ignore[method-assign]
-    _wait(lambda: _job(w, "log-maintenance").runs >= 1)
+    wait_for(lambda: _job(w, "log-maintenance").runs >= 1)
     w.stop()
     assert order == ["scheduler", "log"]
     assert not w.scheduler.running

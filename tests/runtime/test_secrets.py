@@ -7,8 +7,9 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
+
+from tests.helpers import wait_for
 
 
 def test_secret_in_a_failing_task_is_masked_in_logs(tmp_path: Path) -> None:
@@ -24,13 +25,18 @@ def test_secret_in_a_failing_task_is_masked_in_logs(tmp_path: Path) -> None:
     """)
     )
     env = dict(os.environ, PYTHONPATH=os.getcwd(), HUB_TEST_SECRET_FILE=str(secret_dir / "out"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run", str(cfg)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    time.sleep(4)  # long enough for the task to fail and be restarted once
-    proc.terminate()
-    out, _ = proc.communicate(timeout=30)
+    output = tmp_path / "output.log"
+    with output.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run", str(cfg)],
+            env=env, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:  # until the task has failed twice (failed, restarted, failed again)
+        wait_for(lambda: output.read_text().count("failed:") >= 2, 30, "the task's failures")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    out = output.read_text()
     assert "No such file or directory: '********'" in out  # failed, and masked
     assert "s3cr3t" not in out
     assert "********" in out

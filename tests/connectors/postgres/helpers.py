@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from hub.config import ConnectorSpec
 from hub.log import Log
 from hub.runtime.worker import Worker
 from tests.fixtures.postgres import PgServer
+from tests.helpers import wait_for  # noqa: F401  (re-exported: tests import it from here)
 
 
 def source_config(server: PgServer, db: str, **extra: Any) -> dict[str, Any]:
@@ -38,13 +38,27 @@ def start_task(
     """A PostgresSourceTask driven by hand (no worker), from ``offset``; with
     ``json_encoding`` it takes the encoded paths, as under JSON converters."""
     from connectors.source.postgres import PostgresSourceTask
+    from connectors.source.postgres.errors import SlotInUseError
     from hub.runtime.api import SourceTaskContext
     from hub.runtime.offsets import partition_key
 
     offsets = {partition_key({"server": "app"}): offset} if offset else {}
-    task = PostgresSourceTask()
-    task.start(cfg, SourceTaskContext("pg", 0, offsets, None, json_encoding))
-    return task
+    deadline = time.monotonic() + 15
+    while True:
+        task = PostgresSourceTask()
+        try:
+            task.start(cfg, SourceTaskContext("pg", 0, offsets, None, json_encoding))
+            return task
+        except SlotInUseError:
+            # the server has not yet seen a crashed task's stream go: stop and start again,
+            # as the worker does after a transient error
+            task.stop()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+        except BaseException:
+            task.stop()
+            raise
 
 
 def start(tmp_path: Path, config: dict[str, Any], name: str = "pg") -> Worker:
@@ -70,17 +84,6 @@ def events(log: Log, topic: str) -> list[tuple[Any, Any]]:
                 value = json.loads(r.value)["payload"] if r.value else None
                 out.append((key, value))
     return out
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = cond()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def failure(worker: Worker, name: str = "pg") -> str | None:

@@ -10,13 +10,7 @@ from hub.config import ConnectorSpec
 from hub.log import TopicPartition
 from hub.runtime.worker import Worker
 from tests.connectors.sink.conftest import Sink
-
-
-def _wait(cond, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+from tests.helpers import wait_for
 
 
 def _dlq(worker: Worker) -> list[bytes | None]:
@@ -46,13 +40,13 @@ def test_a_dead_lettered_last_record_is_not_processed_again(sink: Sink, tmp_path
                 prod.send_many("in", values, partition=0)
                 prod.flush()
             worker.add(ConnectorSpec("sink", config, "test"))
-            _wait(lambda: _dlq(worker) == [b'"not a row"'])  # noqa: B023
+            wait_for(lambda: _dlq(worker) == [b'"not a row"'])  # noqa: B023
 
             def committed() -> int | None:
                 om = worker.log.groups.committed("connect-sink", TopicPartition("in", 0))  # noqa: B023
                 return None if om is None else om.offset
 
-            _wait(lambda: committed() == 3)
+            wait_for(lambda: committed() == 3)
             time.sleep(0.5)  # time enough to take the record again, were it to
             assert _dlq(worker) == [b'"not a row"'], f"run {run}"
         finally:
