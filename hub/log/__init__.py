@@ -36,12 +36,14 @@ from hub.log.errors import (
 )
 from hub.log.group import GroupInfo, OffsetAndMetadata, PartitionLag
 from hub.log.log import Log
+from hub.log.packed import Packed
 from hub.log.partition import PartitionClosedError
 from hub.log.partitioner import default_partition, murmur2, to_positive
 from hub.log.producer import Producer
 from hub.log.record import AppendInfo, PartitionInfo, Record, TopicInfo, TopicPartition
 
 __all__ = [
+    "Packed",
     "ACCELERATED",
     "AppendInfo",
     "Consumer",

@@ -41,7 +41,9 @@ from hub.runtime.api import (
     SourceRecord,
     SourceTask,
     SourceTaskContext,
+    csv_list,
 )
+from hub.runtime.converters import dumps, json_default
 
 __all__ = [
     "Check",
@@ -56,4 +58,7 @@ __all__ = [
     "SourceRecord",
     "SourceTask",
     "SourceTaskContext",
+    "csv_list",
+    "dumps",
+    "json_default",
 ]

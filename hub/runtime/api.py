@@ -52,6 +52,15 @@ class ConnectorConfig(BaseModel):
         return cls.model_validate({k: v for k, v in config.items() if k in own})
 
 
+def csv_list(v: Any) -> list[str]:
+    """A Connect list property: comma-separated text or a YAML list, blanks dropped."""
+    if v is None or v == "":
+        return []
+    if isinstance(v, str):
+        return [p.strip() for p in v.split(",") if p.strip()]
+    return [str(p) for p in v]
+
+
 @dataclass(slots=True)
 class SourceRecord:
     """Treat as immutable (transforms build new ones with ``dataclasses.replace``); not

@@ -16,17 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hub.config import MASK, SHOWN_MAX, ConnectorSpec, is_secret, looks_secret, shown
 from hub.errors import ConfigError
-from hub.runtime.api import Connector, ConnectorConfig
+from hub.runtime.api import Connector, ConnectorConfig, csv_list
 from hub.runtime.transforms import TransformChain, TransformConfigError, build_chain
-
-
-def csv_list(v: Any) -> list[str]:
-    """A Connect list property: comma-separated text or a YAML list, blanks dropped."""
-    if v is None or v == "":
-        return []
-    if isinstance(v, str):
-        return [p.strip() for p in v.split(",") if p.strip()]
-    return [str(p) for p in v]
 
 
 class CommonConfig(BaseModel):

@@ -7,7 +7,17 @@ tuples of comparable values (`values.py`) in the same column order, so the compa
 knows no database. See `compare.py` for the algorithm.
 """
 
-from hub.verify.api import SourceTable, Target, TargetTable
+from hub.verify.api import Row, SourceTable, Target, TargetTable
 from hub.verify.compare import TableResult, compare
+from hub.verify.values import TEXT_KINDS, comparable
 
-__all__ = ["SourceTable", "TableResult", "Target", "TargetTable", "compare"]
+__all__ = [
+    "TEXT_KINDS",
+    "Row",
+    "SourceTable",
+    "TableResult",
+    "Target",
+    "TargetTable",
+    "comparable",
+    "compare",
+]

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from connectors.sink.engine.config import SinkConfig
-from hub.runtime.validation import csv_list
+from hub.runtime import csv_list
 
 _PROJECT = re.compile(r"[a-z][a-z0-9.:-]{4,62}|[A-Za-z0-9_.:-]{1,63}")
 _DATASET = re.compile(r"[A-Za-z0-9_]{1,1024}")

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from hub.runtime import csv_list
 from hub.runtime.api import ConnectorConfig
-from hub.runtime.validation import csv_list
 
 PLACEHOLDERS = ("${topic}", "${source.schema}", "${source.table}", "${source.db}")
 

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 from connectors.sink.engine.evolution import aligned
 from connectors.sink.engine.naming import TableNamer, TableRef
 from connectors.sink.engine.types import leaf
-from hub.runtime.validation import csv_list
-from hub.verify.api import Row, SourceTable, TargetTable
-from hub.verify.values import TEXT_KINDS, comparable
+from hub.runtime import csv_list
+from hub.verify import TEXT_KINDS, Row, SourceTable, TargetTable, comparable
 
 if TYPE_CHECKING:
     from connectors.sink.engine.task import EngineSinkTask

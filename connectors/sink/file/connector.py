@@ -17,8 +17,8 @@ from typing import Any, BinaryIO
 
 from connectors.sink.file.config import FileSinkConfig
 from hub.log import TopicPartition
+from hub.runtime import dumps
 from hub.runtime.api import SinkConnector, SinkRecord, SinkTask, SinkTaskContext
-from hub.runtime.converters import dumps
 
 
 def _line(value: Any) -> bytes:

@@ -9,7 +9,7 @@ from typing import Any
 
 from connectors.sink.engine import temporal
 from connectors.sink.engine.types import Column, decimal_value, leaf
-from hub.verify.values import comparable
+from hub.verify import comparable
 
 
 def _zoned_text(s: str) -> str:

@@ -57,7 +57,7 @@ from connectors.source.mysql.snapshot import (
 )
 from connectors.source.mysql.textrows import PackedRows
 from connectors.source.mysql.types import TypeMapper
-from hub.log.packed import Packed
+from hub.log import Packed
 from hub.runtime.api import (
     Check,
     EncodedBatch,
@@ -69,7 +69,7 @@ from hub.runtime.api import (
 )
 
 if TYPE_CHECKING:
-    from hub.verify.api import SourceTable
+    from hub.verify import SourceTable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

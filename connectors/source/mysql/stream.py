@@ -49,7 +49,7 @@ from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import MySqlConnectionError, PositionLostError
 from connectors.source.mysql.types import TypeMapper
 from hub.errors import ConfigError, describe
-from hub.log.packed import Packed
+from hub.log import Packed
 from hub.runtime.api import EncodedBatch, JsonMap, SourceRecord, offset_update
 
 log = logging.getLogger(__name__)

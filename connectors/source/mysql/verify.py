@@ -12,7 +12,7 @@ from connectors.source.cdc.verify import comparable_value
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.snapshot import ident, select_list
-from hub.verify.api import Row, SourceTable
+from hub.verify import Row, SourceTable
 
 FETCH = 5_000
 

@@ -41,7 +41,7 @@ from connectors.source.postgres.offsets import PostgresOffset
 from connectors.source.postgres.protocol.pgoutput import lsn_to_str
 from connectors.source.postgres.snapshot import Chunk, SnapshotReader
 from hub.errors import ConfigError, describe
-from hub.log.packed import Packed
+from hub.log import Packed
 from hub.runtime.api import (
     Check,
     EncodedBatch,
@@ -53,7 +53,7 @@ from hub.runtime.api import (
 )
 
 if TYPE_CHECKING:
-    from hub.verify.api import SourceTable
+    from hub.verify import SourceTable
 
 log = logging.getLogger(__name__)
 

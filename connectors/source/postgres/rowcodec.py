@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST
-from hub.runtime.converters import json_default
+from hub.runtime import json_default
 
 KIND_PY = 0  # convert(raw) and orjson
 KIND_INT = 1  # int2/int4/int8/oid text -> JSON number

@@ -10,7 +10,7 @@ from typing import Any
 from connectors.sink.engine.types import Column, columns_of
 from connectors.source.cdc.verify import comparable_value
 from connectors.source.postgres.config import PostgresSourceConfig
-from hub.verify.api import Row, SourceTable
+from hub.verify import Row, SourceTable
 
 FETCH = 5_000
 
