@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from connectors.sink.bigquery.config import BigQuerySinkConfig
-from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.connector import EngineSink
 from connectors.sink.engine.dialect import Dialect
 from connectors.sink.engine.task import EngineSinkTask
 from hub.runtime.api import ConnectorConfig
 
 
-class BigQuerySinkTask(EngineSinkTask):
-    config_class: ClassVar[type[SinkConfig]] = BigQuerySinkConfig
+class BigQuerySinkTask(EngineSinkTask[BigQuerySinkConfig]):
+    config_class = BigQuerySinkConfig
 
-    def make_dialect(self, cfg: Any) -> Dialect:
+    def make_dialect(self, cfg: BigQuerySinkConfig) -> Dialect:
         from connectors.sink.bigquery.dialect import BigQueryDialect
 
         return BigQueryDialect(cfg)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from connectors.sink.duckdb.config import DuckDBSinkConfig
-from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.connector import EngineSink
 from connectors.sink.engine.dialect import Dialect
 from connectors.sink.engine.task import EngineSinkTask
 from hub.runtime.api import Check
 
 
-class DuckDBSinkTask(EngineSinkTask):
-    config_class: ClassVar[type[SinkConfig]] = DuckDBSinkConfig
+class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
+    config_class = DuckDBSinkConfig
 
-    def make_dialect(self, cfg: Any) -> Dialect:
+    def make_dialect(self, cfg: DuckDBSinkConfig) -> Dialect:
         from connectors.sink.duckdb.dialect import DuckDBDialect
 
         return DuckDBDialect(cfg)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def check_target(
-    task_class: type[EngineSinkTask], config: Mapping[str, Any], what: str
+    task_class: type[EngineSinkTask[Any]], config: Mapping[str, Any], what: str
 ) -> list[Check]:
     cfg = task_class.config_class.of(config)
     dialect = task_class().make_dialect(cfg)

@@ -12,7 +12,7 @@ from hub.runtime.api import Check, SinkConnector
 
 
 class EngineSink(SinkConnector):
-    task_class: ClassVar[type[EngineSinkTask]]
+    task_class: ClassVar[type[EngineSinkTask[Any]]]
 
     @classmethod
     def where(cls, config: Mapping[str, Any]) -> str:

@@ -19,7 +19,7 @@ import gc
 import logging
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, Generic, TypeVar
 
 from connectors.sink.engine import offsets as offsets_table
 from connectors.sink.engine import owners as owners_table
@@ -47,14 +47,20 @@ from hub.runtime.api import SinkRecord, SinkTask, SinkTaskContext
 log = logging.getLogger(__name__)
 
 
-class EngineSinkTask(SinkTask):
-    config_class: ClassVar[type[SinkConfig]] = SinkConfig
+C = TypeVar("C", bound=SinkConfig)
+
+
+class EngineSinkTask(SinkTask, Generic[C]):
+    """The engine's task, generic over its sink's config class: ``self.cfg`` and
+    ``make_dialect`` are typed with it, so a misspelt property is a type error."""
+
+    config_class: type[C]  # (each sink sets its own)
 
     @abstractmethod
-    def make_dialect(self, cfg: Any) -> Dialect: ...
+    def make_dialect(self, cfg: C) -> Dialect: ...
 
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
-        self.cfg = self.config_class.of(config)
+        self.cfg: C = self.config_class.of(config)
         self.connector = context.connector
         self.reader = ChangeReader(self.cfg)
         self.unavailable = Unavailable(self.cfg.unavailable_value_placeholder)

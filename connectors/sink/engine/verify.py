@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class EngineTarget:
-    def __init__(self, task_class: type[EngineSinkTask], config: Mapping[str, Any]) -> None:
+    def __init__(self, task_class: type[EngineSinkTask[Any]], config: Mapping[str, Any]) -> None:
         self.cfg = task_class.config_class.of(config)
         self.dialect = task_class().make_dialect(self.cfg)
         self.dialect.read_only = True

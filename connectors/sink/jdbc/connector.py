@@ -32,7 +32,7 @@ class JdbcSinkTask(SinkTask):
         from connectors.sink.engine.task import EngineSinkTask
 
         url = str(config.get("connection.url", ""))
-        inner: EngineSinkTask
+        inner: EngineSinkTask[Any]
         if duckdb_path(url) is not None:
             from connectors.sink.duckdb.connector import DuckDBSinkTask
 

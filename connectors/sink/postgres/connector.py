@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.connector import EngineSink
 from connectors.sink.engine.dialect import Dialect
 from connectors.sink.engine.task import EngineSinkTask
 from connectors.sink.postgres.config import PostgresSinkConfig
 
 
-class PostgresSinkTask(EngineSinkTask):
-    config_class: ClassVar[type[SinkConfig]] = PostgresSinkConfig
+class PostgresSinkTask(EngineSinkTask[PostgresSinkConfig]):
+    config_class = PostgresSinkConfig
 
-    def make_dialect(self, cfg: Any) -> Dialect:
+    def make_dialect(self, cfg: PostgresSinkConfig) -> Dialect:
         from connectors.sink.postgres.dialect import PostgresDialect
 
         return PostgresDialect(cfg)

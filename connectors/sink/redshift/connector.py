@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.connector import EngineSink
 from connectors.sink.engine.dialect import Dialect
 from connectors.sink.engine.task import EngineSinkTask
 from connectors.sink.redshift.config import RedshiftSinkConfig
 
 
-class RedshiftSinkTask(EngineSinkTask):
-    config_class: ClassVar[type[SinkConfig]] = RedshiftSinkConfig
+class RedshiftSinkTask(EngineSinkTask[RedshiftSinkConfig]):
+    config_class = RedshiftSinkConfig
 
-    def make_dialect(self, cfg: Any) -> Dialect:
+    def make_dialect(self, cfg: RedshiftSinkConfig) -> Dialect:
         from connectors.sink.redshift.dialect import RedshiftDialect
 
         return RedshiftDialect(cfg)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.connector import EngineSink
 from connectors.sink.engine.dialect import Dialect
 from connectors.sink.engine.task import EngineSinkTask
 from connectors.sink.snowflake.config import SnowflakeSinkConfig
 
 
-class SnowflakeSinkTask(EngineSinkTask):
-    config_class: ClassVar[type[SinkConfig]] = SnowflakeSinkConfig
+class SnowflakeSinkTask(EngineSinkTask[SnowflakeSinkConfig]):
+    config_class = SnowflakeSinkConfig
 
-    def make_dialect(self, cfg: Any) -> Dialect:
+    def make_dialect(self, cfg: SnowflakeSinkConfig) -> Dialect:
         from connectors.sink.snowflake.dialect import SnowflakeDialect
 
         return SnowflakeDialect(cfg)
