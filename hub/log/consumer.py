@@ -19,17 +19,16 @@ Not thread-safe: use one consumer per thread, like Kafka's.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
+from hub.log.backend import Listener
 from hub.log.errors import LogError, OffsetOutOfRangeError, RebalanceInProgressError
 from hub.log.group import OffsetAndMetadata
 from hub.log.record import Record, TopicPartition
 
 if TYPE_CHECKING:
     from hub.log.log import Log
-
-Listener = Callable[[set[TopicPartition]], None]
 
 
 class NoOffsetError(LogError):
@@ -312,6 +311,10 @@ class Consumer:
             return None
         om = self._log.groups.committed(self.group_id, tp)
         return om.offset if om else None
+
+    def heartbeat(self) -> None:
+        """Keep the group membership alive without fetching (a paused sink)."""
+        self._sync_group()
 
     def lag(self) -> dict[TopicPartition, int]:
         """Records between the position and the high watermark, per assigned partition."""

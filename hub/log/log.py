@@ -31,8 +31,8 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from hub.log import _malloc, cleaner, files
 from hub.log.config import TopicConfig
@@ -47,8 +47,12 @@ from hub.log.errors import (
 )
 from hub.log.lock import DirectoryLock
 from hub.log.partition import Partition
-from hub.log.record import TopicInfo
+from hub.log.record import Record, TopicInfo, TopicPartition
 from hub.log.topic import Topic
+
+if TYPE_CHECKING:
+    from hub.log.consumer import Consumer
+    from hub.log.producer import Producer
 
 log = logging.getLogger(__name__)
 
@@ -273,15 +277,34 @@ class Log:
         return self.topic(topic).partition(partition)
 
     # -- clients ---------------------------------------------------------------------------
-    def producer(self, **config: Any) -> Any:
+    def producer(self, **config: Any) -> Producer:
         from hub.log.producer import Producer
 
         return Producer(self, **config)
 
-    def consumer(self, **config: Any) -> Any:
+    def consumer(self, **config: Any) -> Consumer:
         from hub.log.consumer import Consumer
 
         return Consumer(self, **config)
+
+    # -- the rest of the backend seam (hub.log.backend.LogBackend) ---------------------------
+    def partition_count(self, topic: str) -> int:
+        return len(self.topic(topic).partitions)
+
+    def watermarks(self, tp: TopicPartition) -> tuple[int, int]:
+        """(log start offset, high watermark: the durable end) of ``tp``."""
+        part = self.partition(tp.topic, tp.partition)
+        return part.log_start_offset, part.high_watermark
+
+    def scan(self, tp: TopicPartition, start: int = 0) -> Iterator[Record]:
+        """The durable records of ``tp`` from ``start`` (`Partition.scan`)."""
+        return self.partition(tp.topic, tp.partition).scan(start)
+
+    def append_durable(
+        self, tp: TopicPartition, keys: Sequence[bytes | None], values: Sequence[bytes | None]
+    ) -> None:
+        """Keyed records as one batch, fsynced before returning (`Partition.append_records`)."""
+        self.partition(tp.topic, tp.partition).append_records(keys, values)
 
     # -- durability and maintenance ----------------------------------------------------------
     def flush(self) -> None:

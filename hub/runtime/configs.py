@@ -17,14 +17,16 @@ import json
 import threading
 from typing import Any
 
-from hub.log import Log
+from hub.log import TopicPartition
+from hub.log.backend import LogBackend
 
 TOPIC = "__connect_configs"
+_TP = TopicPartition(TOPIC, 0)
 STATE_PREFIX = "target-state-"
 
 
 class ConfigStore:
-    def __init__(self, log: Log) -> None:
+    def __init__(self, log: LogBackend) -> None:
         self._log = log
         self._lock = threading.Lock()
         self._configs: dict[str, dict[str, Any]] = {}
@@ -33,7 +35,7 @@ class ConfigStore:
             self._load()
 
     def _load(self) -> None:
-        for r in self._log.partition(TOPIC, 0).scan():
+        for r in self._log.scan(_TP):
             if r.key is None:
                 continue
             name = r.key.decode()
@@ -88,4 +90,4 @@ class ConfigStore:
             self._log.create_topic(
                 TOPIC, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
             )
-        self._log.partition(TOPIC, 0).append_records([k for k, _ in items], [v for _, v in items])
+        self._log.append_durable(_TP, [k for k, _ in items], [v for _, v in items])

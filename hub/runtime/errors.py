@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from hub.errors import TransientError
-from hub.log import Log, Record
+from hub.log import Record
+from hub.log.backend import LogBackend
 from hub.runtime.validation import CommonConfig
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class ErrorReporter:
         connector: str,
         task_id: int,
         common: CommonConfig,
-        log_: Log,
+        log_: LogBackend,
         scrub: Callable[[str], str] = str,
     ) -> None:
         """``scrub`` masks the connector's secrets in any text this reporter logs or sends

@@ -22,9 +22,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from hub.log import Log
+from hub.log import TopicPartition
+from hub.log.backend import LogBackend
 
 TOPIC = "__connect_offsets"
+_TP = TopicPartition(TOPIC, 0)
 TASK_KEY = "hub.task"
 
 
@@ -33,7 +35,7 @@ def partition_key(partition: Mapping[str, Any]) -> str:
 
 
 class OffsetStore:
-    def __init__(self, log: Log) -> None:
+    def __init__(self, log: LogBackend) -> None:
         self._log = log
         self._lock = threading.Lock()
         # connector -> partition key -> (partition, offset)
@@ -46,7 +48,7 @@ class OffsetStore:
         self._load()
 
     def _load(self) -> None:
-        for r in self._log.partition(TOPIC, 0).scan():
+        for r in self._log.scan(_TP):
             if r.key is not None:
                 self._apply(r.key, r.value)
 
@@ -99,9 +101,7 @@ class OffsetStore:
         if not items:
             return
         with self._lock:
-            self._log.partition(TOPIC, 0).append_records(
-                [k for k, _ in items], [v for _, v in items]
-            )
+            self._log.append_durable(_TP, [k for k, _ in items], [v for _, v in items])
             for k, v in items:
                 self._apply(k, v)
 
@@ -124,5 +124,5 @@ class OffsetStore:
         for t in tasks:
             key = json.dumps([connector, {TASK_KEY: t}], separators=(",", ":")).encode()
             with self._lock:
-                self._log.partition(TOPIC, 0).append_records([key], [None])
+                self._log.append_durable(_TP, [key], [None])
                 self._apply(key, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hub.log import Log
+from hub.log.backend import LogBackend
 from hub.runtime.converters import Converter
 from hub.runtime.errors import ErrorReporter
 from hub.runtime.status import TaskState
@@ -19,7 +19,7 @@ class RunnerContext:
     task_id: int
     config: dict[str, Any]  # the task's config (connector and runtime properties)
     common: CommonConfig
-    log: Log
+    log: LogBackend
     key_converter: Converter
     value_converter: Converter
     state: TaskState

@@ -36,7 +36,7 @@ from dataclasses import replace
 from itertools import repeat
 from typing import Any
 
-from hub.log import RecordTooLargeError, TopicExistsError, codec
+from hub.log import RecordTooLargeError, TopicExistsError, TopicPartition, codec
 from hub.log.packed import Packed
 from hub.runtime.api import EncodedBatch, SourceRecord, SourceTask, SourceTaskContext
 from hub.runtime.converters import JsonConverter
@@ -119,7 +119,7 @@ class SourceRunner:
             topic, _, p = key.rpartition("/")
             if not self.log.has_topic(topic):
                 continue
-            for r in self.log.partition(topic, int(p)).scan(int(start)):
+            for r in self.log.scan(TopicPartition(topic, int(p)), int(start)):
                 for hk, hv in r.headers:
                     if hk == SEQ_HEADER and hv is not None and hv.startswith(self._prefix):
                         seq = int(hv[len(self._prefix) :])
@@ -191,7 +191,7 @@ class SourceRunner:
         if not self.log.has_topic(name):
             with contextlib.suppress(TopicExistsError):  # (created meanwhile)
                 self.log.create_topic(name, 1, dict(config))
-        return [r.value for r in self.log.partition(name, 0).scan()]
+        return [r.value for r in self.log.scan(TopicPartition(name, 0))]
 
     def _request_commit(self) -> None:
         self._commit_requested = True
@@ -452,11 +452,11 @@ class SourceRunner:
         if not new:
             return
         for t in sorted(new):
-            for p in self.log.topic(t).partitions:
+            for p in range(self.log.partition_count(t)):
                 # from the durable end, not the log end: a failed write (disk full) rolls
                 # the partition back to it, and our records may then land below the log end
                 # of this moment
-                self._window[f"{t}/{p.index}"] = p.high_watermark
+                self._window[f"{t}/{p}"] = self.log.watermarks(TopicPartition(t, p))[1]
         checkpoint = {"seq": self._committed_seq, "window": dict(self._window)}
         self.offsets.write(self.connector, {}, (self.task_id, checkpoint))
 

@@ -26,13 +26,14 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hub.config import ConnectorSpec, is_secret, looks_secret, mask, resolve
 from hub.errors import ConfigError, FatalError, describe
 from hub.log import Log, TopicPartition
+from hub.log.backend import Listener, LogConsumer
 from hub.runtime.api import (
     Connector,
     EncodedBatch,
@@ -138,7 +139,7 @@ class _PausableConsumer:
     """A sink's consumer that fetches nothing while its connector is paused; it still takes
     part in its group, so the partitions stay assigned."""
 
-    def __init__(self, consumer: Any, paused: threading.Event) -> None:
+    def __init__(self, consumer: LogConsumer, paused: threading.Event) -> None:
         self._consumer, self._paused = consumer, paused
 
     def poll(self, timeout: float = 0.0, max_records: int | None = None) -> list[Any]:
@@ -153,12 +154,40 @@ class _PausableConsumer:
             for tp, offset in first.items():
                 self._consumer.seek(tp, offset)
             return []
-        self._consumer._sync_group()  # keep the membership alive
+        self._consumer.heartbeat()  # keep the membership alive
         time.sleep(min(max(timeout, 0.0), 0.1))
         return []
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._consumer, name)
+    # the rest as the consumer does it
+    def subscribe(
+        self,
+        topics: Iterable[str],
+        on_assign: Listener | None = None,
+        on_revoke: Listener | None = None,
+    ) -> None:
+        self._consumer.subscribe(topics, on_assign, on_revoke)
+
+    def assignment(self) -> set[TopicPartition]:
+        return self._consumer.assignment()
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._consumer.seek(tp, offset)
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        self._consumer.commit(offsets)
+
+    def lag(self) -> dict[TopicPartition, int]:
+        return self._consumer.lag()
+
+    def heartbeat(self) -> None:
+        self._consumer.heartbeat()
+
+    @property
+    def member_id(self) -> str | None:
+        return self._consumer.member_id
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 def _scrubbed(exc: BaseException, rt_spec: ValidatedConnector | None) -> str:

@@ -1,0 +1,121 @@
+"""What the runtime needs from a log: the seam between the connect runtime and its log.
+
+The runners, the offsets and config stores and the dead letter queue use a log only through
+these protocols (`hub.runtime.runner.RunnerContext.log` is a `LogBackend`), and ``mypy
+--strict`` holds them to it. The embedded log (`hub.log.Log`) is the one implementation today;
+a Kafka backend (issue 16, docs/kafka-backend.md) is to be the second. What stays embedded
+only (a data directory, maintenance, segment sizes, the CLI's commands) is not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from hub.log.packed import Packed
+from hub.log.record import Header, Record, TopicPartition
+
+Listener = Callable[[set[TopicPartition]], None]
+
+
+class LogProducer(Protocol):
+    def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        headers: Sequence[Header] | None = None,
+        timestamp: int | None = None,
+        partition: int | None = None,
+    ) -> object:
+        """Buffer one record (appended at the latest by ``flush``)."""
+
+    def send_many(
+        self,
+        topic: str,
+        values: Sequence[bytes | None],
+        keys: Sequence[bytes | None] | None = None,
+        headers: Sequence[Sequence[Header] | None] | None = None,
+        timestamps: int | Sequence[int] | None = None,
+        partition: int | None = None,
+        seq_header: tuple[str, bytes, int] | None = None,
+    ) -> object:
+        """Append records now, all or none of them (`RecordTooLargeError`: none);
+        ``seq_header`` (key, prefix, first_seq) gives record i the header
+        ``(key, prefix + b"%d" % (first_seq + i))``."""
+
+    def send_packed(
+        self,
+        records: Packed,
+        topic: str,
+        *,
+        header_key: str | None = None,
+        header_prefix: bytes = b"",
+        first_seq: int = 0,
+        timestamp: int | None = None,
+        partition: int | None = None,
+    ) -> object:
+        """Append packed records now, as ``send_many`` (a backend may expand them)."""
+
+    def flush(self, durable: bool = True) -> object:
+        """Everything sent so far appended and durable (or the first failure raised)."""
+
+
+class LogConsumer(Protocol):
+    def subscribe(
+        self,
+        topics: Iterable[str],
+        on_assign: Listener | None = None,
+        on_revoke: Listener | None = None,
+    ) -> None:
+        """Join the group for ``topics``; the listeners get the partitions added / removed."""
+
+    def assignment(self) -> set[TopicPartition]: ...
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        """Read ``tp`` from ``offset`` next (`OffsetOutOfRangeError` outside the log)."""
+
+    def poll(self, timeout: float = 0.0, max_records: int | None = None) -> list[Record]:
+        """Durable records of the assigned partitions, waiting up to ``timeout`` s."""
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        """Store the group's next offsets (the positions, if None)."""
+
+    def lag(self) -> dict[TopicPartition, int]: ...
+
+    def heartbeat(self) -> None:
+        """Keep the group membership alive while not polling (a paused connector)."""
+
+    @property
+    def member_id(self) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+class LogBackend(Protocol):
+    def has_topic(self, name: str) -> bool: ...
+
+    def topics(self, include_internal: bool = False) -> list[str]: ...
+
+    def create_topic(
+        self, name: str, partitions: int = 1, config: Mapping[str, Any] | None = None
+    ) -> object:
+        """`TopicExistsError` if it exists."""
+
+    def partition_count(self, topic: str) -> int: ...
+
+    def watermarks(self, tp: TopicPartition) -> tuple[int, int]:
+        """(first offset, durable end): records below the end survive a crash."""
+
+    def scan(self, tp: TopicPartition, start: int = 0) -> Iterator[Record]:
+        """The durable records of ``tp`` from ``start`` to its durable end, in order."""
+
+    def append_durable(
+        self, tp: TopicPartition, keys: Sequence[bytes | None], values: Sequence[bytes | None]
+    ) -> None:
+        """Append keyed records to ``tp`` all or nothing and make them durable before
+        returning (how the internal topics are written)."""
+
+    def producer(self, **config: Any) -> LogProducer: ...
+
+    def consumer(self, **config: Any) -> LogConsumer: ...
