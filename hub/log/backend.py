@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from hub.log.group import GroupInfo
 from hub.log.packed import Packed
 from hub.log.record import Header, Record, TopicPartition
 
@@ -92,7 +93,24 @@ class LogConsumer(Protocol):
     def close(self) -> None: ...
 
 
+class GroupAdmin(Protocol):
+    """The groups' committed offsets, as the worker's offsets endpoints and its sink-lag job
+    read and change them."""
+
+    def describe(self, group: str) -> GroupInfo:
+        """Members and, per partition, the committed offset, the end and the lag."""
+
+    def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+        """Store offsets for partitions no live member owns (a STOPPED connector's)."""
+
+    def delete_offsets(self, group: str, tps: list[TopicPartition] | None = None) -> None:
+        """Forget the committed offsets of ``tps`` (all of the group's if None)."""
+
+
 class LogBackend(Protocol):
+    @property
+    def groups(self) -> GroupAdmin: ...
+
     def has_topic(self, name: str) -> bool: ...
 
     def topics(self, include_internal: bool = False) -> list[str]: ...
@@ -119,3 +137,5 @@ class LogBackend(Protocol):
     def producer(self, **config: Any) -> LogProducer: ...
 
     def consumer(self, **config: Any) -> LogConsumer: ...
+
+    def close(self) -> None: ...

@@ -33,7 +33,7 @@ from typing import Any
 from hub.config import ConnectorSpec, is_secret, looks_secret, mask, resolve
 from hub.errors import ConfigError, FatalError, describe
 from hub.log import Log, TopicPartition
-from hub.log.backend import Listener, LogConsumer
+from hub.log.backend import Listener, LogBackend, LogConsumer
 from hub.runtime.api import (
     Connector,
     EncodedBatch,
@@ -221,8 +221,11 @@ class Worker:
         Kafka's ``log.retention.check.interval.ms``; ``lag_refresh_interval_ms`` how often the
         sinks' lag is recomputed."""
         self.log = Log(data_dir, flush_interval_ms=flush_interval_ms, maintenance_interval_ms=None)
-        self.offsets = OffsetStore(self.log)
-        self.configs = ConfigStore(self.log)
+        # everything but the embedded log's own maintenance goes through the backend seam
+        # (hub.log.backend), so another log (issue 16: Kafka) can take its place
+        self.backend: LogBackend = self.log
+        self.offsets = OffsetStore(self.backend)
+        self.configs = ConfigStore(self.backend)
         self.worker_id = worker_id
         self.connectors: dict[str, ConnectorRuntime] = {}
         self._lock = threading.RLock()
@@ -460,10 +463,10 @@ class Worker:
         key_conv = make_converter(c.key_converter, c.key_converter_schemas_enable)
         value_conv = make_converter(c.value_converter, c.value_converter_schemas_enable)
         ctx = RunnerContext(
-            connector=v.name, task_id=task.task_id, config=task.config, common=c, log=self.log,
+            connector=v.name, task_id=task.task_id, config=task.config, common=c, log=self.backend,
             key_converter=key_conv, value_converter=value_conv, state=task.state,
             errors=ErrorReporter(
-                v.name, task.task_id, c, self.log, scrub=lambda text: _scrub(text, v)
+                v.name, task.task_id, c, self.backend, scrub=lambda text: _scrub(text, v)
             ),
             chain=v.chain if v.chain else None,
         )  # fmt: skip
@@ -587,7 +590,7 @@ class Worker:
             if rt.type != "sink" or rt.state not in (RUNNING, PAUSED):
                 continue
             lags: dict[str, int] = {}
-            for p in self.log.groups.describe(f"connect-{rt.name}").partitions:
+            for p in self.backend.groups.describe(f"connect-{rt.name}").partitions:
                 if p.owner is not None and p.lag is not None:
                     lags[p.owner] = lags.get(p.owner, 0) + p.lag
             for task in list(rt.tasks):
@@ -608,7 +611,7 @@ class Worker:
     def get_offsets(self, name: str) -> list[dict[str, Any]]:
         rt = self.get(name)
         if rt.type == "sink":
-            info = self.log.groups.describe(f"connect-{name}")
+            info = self.backend.groups.describe(f"connect-{name}")
             return [
                 {
                     "partition": {"kafka_topic": p.topic, "kafka_partition": p.partition},
@@ -659,16 +662,16 @@ class Worker:
             commits[tp] = off
         group = f"connect-{name}"
         if commits:
-            self.log.groups.commit(group, commits)
+            self.backend.groups.commit(group, commits)
         if deletes:
-            self.log.groups.delete_offsets(group, deletes)
+            self.backend.groups.delete_offsets(group, deletes)
 
     def reset_offsets(self, name: str) -> None:
         with self._lock:
             rt = self.get(name)
             self._stopped(rt)
             if rt.type == "sink":
-                self.log.groups.delete_offsets(f"connect-{name}")
+                self.backend.groups.delete_offsets(f"connect-{name}")
             else:
                 self.offsets.forget(name)
 
@@ -677,4 +680,4 @@ class Worker:
         with self._lock:
             for name in list(self.connectors):
                 self.remove(name)
-        self.log.close()
+        self.backend.close()
