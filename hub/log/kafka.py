@@ -1,0 +1,515 @@
+"""The log on Apache Kafka through confluent-kafka (librdkafka): the second implementation of
+the backend seam (`hub.log.backend`), issue 16's first part: every part of `LogBackend`
+(topics, produce, scans, durable appends, group consumers, group offsets), tested against a
+Kafka-protocol broker (tests/log/test_kafka_backend.py). Not built yet: the worker choosing
+this backend from its config, transactions, distributed workers (docs/kafka-backend.md).
+
+Records keep the embedded log's semantics where the runtime relies on them: an idempotent
+producer (``acks=all``: retries neither duplicate nor reorder, which the source runner's seq
+recovery needs), Kafka's own murmur2 partitioner (as `hub.log.default_partition`), a send of
+many records refused whole when one is past the topic's ``max.message.bytes``, and ``flush``
+raising the first failed delivery. A scan reads until a fetch comes back empty at the end
+rather than stopping at the high watermark (a broker may report it low: docs/kafka-backend.md).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    Producer,
+)
+from confluent_kafka import TopicPartition as KafkaTopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.cimpl import NewTopic
+
+from hub.errors import ConfigError, TransientError
+from hub.log.backend import Listener, LogBackend
+from hub.log.errors import LogError, RecordTooLargeError, TopicExistsError, UnknownTopicError
+from hub.log.group import GroupInfo, MemberInfo, PartitionLag
+from hub.log.packed import Packed
+from hub.log.record import Header, Record, TopicPartition
+
+TIMEOUT_S = 30.0
+DEFAULT_MAX_MESSAGE_BYTES = 1048588  # Kafka's default max.message.bytes
+
+
+class KafkaDeliveryError(LogError, TransientError):
+    """Records sent to Kafka were not acknowledged (the first failed delivery report); the
+    producer refuses further sends (a task restarts with a new one)."""
+
+
+class KafkaRecordTooLargeError(LogError, ConfigError):
+    """The broker refused a batch past the topic's max.message.bytes (after sending began:
+    part of the send may have landed)."""
+
+
+def _kafka_error(exc: KafkaException) -> KafkaError:
+    err: KafkaError = exc.args[0]
+    return err
+
+
+class KafkaLog:
+    """The log backend on a Kafka cluster. ``config`` holds librdkafka's client properties
+    (``bootstrap.servers``, ``security.protocol``, ``sasl.*``, ``ssl.*``) with Kafka's names;
+    ``replication.factor`` is the internal and auto-created topics' replication factor."""
+
+    def __init__(self, config: Mapping[str, Any], replication_factor: int = 1) -> None:
+        self._conf = {str(k): v for k, v in config.items()}
+        self.replication_factor = replication_factor
+        self._admin = AdminClient(self._conf)
+        self._util: Consumer | None = None
+        self._internal: KafkaProducer | None = None  # append_durable's
+        self._lock = threading.Lock()
+        self._limits: dict[str, int] = {}
+        self.groups = KafkaGroups(self)
+
+    # -- topics ------------------------------------------------------------------------------
+    def _topics(self) -> dict[str, Any]:
+        topics: dict[str, Any] = self._admin.list_topics(timeout=TIMEOUT_S).topics
+        return topics
+
+    def has_topic(self, name: str) -> bool:
+        return name in self._topics()
+
+    def topics(self, include_internal: bool = False) -> list[str]:
+        return sorted(t for t in self._topics() if include_internal or not t.startswith("__"))
+
+    def create_topic(
+        self, name: str, partitions: int = 1, config: Mapping[str, Any] | None = None
+    ) -> None:
+        conf = {str(k): str(v) for k, v in (config or {}).items()}
+        topic = NewTopic(name, partitions, self.replication_factor, config=conf)
+        try:
+            self._admin.create_topics([topic])[name].result(TIMEOUT_S)
+        except KafkaException as exc:
+            if _kafka_error(exc).code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                raise TopicExistsError(name) from None
+            raise
+        deadline = time.monotonic() + TIMEOUT_S
+        while not self.has_topic(name):  # (metadata reaches every broker a moment later)
+            if time.monotonic() > deadline:
+                raise LogError(f"topic {name!r} was created but does not show in the metadata")
+            time.sleep(0.05)
+
+    def partition_count(self, topic: str) -> int:
+        md = self._topics().get(topic)
+        if md is None:
+            raise UnknownTopicError(topic)
+        return len(md.partitions)
+
+    def max_message_bytes(self, topic: str) -> int:
+        """The topic's max.message.bytes (asked once per topic)."""
+        limit = self._limits.get(topic)
+        if limit is None:
+            res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+            entries = self._admin.describe_configs([res])[res].result(TIMEOUT_S)
+            entry = entries.get("max.message.bytes")
+            limit = int(entry.value) if entry is not None else DEFAULT_MAX_MESSAGE_BYTES
+            self._limits[topic] = limit
+        return limit
+
+    # -- offsets and reads -------------------------------------------------------------------
+    def _utility(self) -> Consumer:
+        if self._util is None:
+            self._util = Consumer(
+                {
+                    **self._conf,
+                    "group.id": f"hub-util-{uuid.uuid4().hex}",
+                    "enable.auto.commit": False,
+                }  # fmt: skip
+            )
+        return self._util
+
+    def watermarks(self, tp: TopicPartition) -> tuple[int, int]:
+        lo, hi = self._utility().get_watermark_offsets(
+            KafkaTopicPartition(tp.topic, tp.partition), timeout=TIMEOUT_S, cached=False
+        )
+        return int(lo), int(hi)
+
+    def scan(self, tp: TopicPartition, start: int = 0) -> Iterator[Record]:
+        consumer = Consumer(
+            {
+                **self._conf,
+                "group.id": f"hub-scan-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "enable.partition.eof": True,
+            }
+        )
+        try:
+            lo, _ = self.watermarks(tp)
+            consumer.assign([KafkaTopicPartition(tp.topic, tp.partition, max(start, lo))])
+            # the end: the client says the partition is read up to its end (EOF), and a fetch
+            # after that finds nothing more (a broker may report the end too low)
+            deadline = time.monotonic() + TIMEOUT_S
+            at_end = False
+            while True:
+                got = consumer.consume(1000, 0.25)
+                records = []
+                for m in got:
+                    err = m.error()
+                    if err is None:
+                        records.append(_record(m))
+                    elif err.code() == KafkaError._PARTITION_EOF:
+                        at_end = True
+                    else:
+                        raise KafkaException(err)
+                if records:
+                    yield from records
+                    deadline = time.monotonic() + TIMEOUT_S
+                elif at_end and not got:
+                    return
+                elif time.monotonic() > deadline:
+                    raise LogError(f"reading {tp} from Kafka: no end within {TIMEOUT_S:.0f} s")
+        finally:
+            consumer.close()
+
+    def append_durable(
+        self, tp: TopicPartition, keys: Sequence[bytes | None], values: Sequence[bytes | None]
+    ) -> None:
+        with self._lock:  # (the offsets and config stores write from their own threads)
+            if self._internal is None:
+                self._internal = self.producer()
+            try:
+                self._internal.send_many(tp.topic, values, keys=keys, partition=tp.partition)
+                self._internal.flush()
+            except BaseException:
+                self._internal = None  # a failed producer refuses further sends: a new one
+                raise
+
+    # -- clients -----------------------------------------------------------------------------
+    def producer(self, **config: Any) -> KafkaProducer:
+        return KafkaProducer(self, compression=config.get("compression"))
+
+    def consumer(self, **config: Any) -> KafkaConsumer:
+        return KafkaConsumer(
+            self,
+            group_id=config.get("group_id"),
+            auto_offset_reset=config.get("auto_offset_reset", "latest"),
+            max_poll_records=int(config.get("max_poll_records", 500)),
+        )
+
+    def close(self) -> None:
+        if self._internal is not None:
+            self._internal.flush()
+            self._internal = None
+        if self._util is not None:
+            self._util.close()
+            self._util = None
+
+
+class KafkaGroups:
+    """The groups' committed offsets through Kafka's admin API (`hub.log.backend.GroupAdmin`).
+    Kafka has no call that forgets one partition's committed offset: ``delete_offsets`` with
+    partitions deletes the group and commits the others again, which needs the group empty
+    (a STOPPED connector's, as the worker's offsets endpoints require)."""
+
+    def __init__(self, log: KafkaLog) -> None:
+        self._log = log
+
+    def _committed(self, group: str) -> dict[TopicPartition, int]:
+        req = ConsumerGroupTopicPartitions(group)
+        got = self._log._admin.list_consumer_group_offsets([req])[group].result(TIMEOUT_S)
+        return {
+            TopicPartition(str(p.topic), int(p.partition)): int(p.offset)
+            for p in got.topic_partitions or ()
+            if p.offset is not None and p.offset >= 0
+        }
+
+    def describe(self, group: str) -> GroupInfo:
+        committed = self._committed(group)
+        desc = self._log._admin.describe_consumer_groups([group])[group].result(TIMEOUT_S)
+        members, owners = [], {}
+        for m in desc.members or ():
+            mine = tuple(
+                TopicPartition(str(p.topic), int(p.partition))
+                for p in (m.assignment.topic_partitions if m.assignment else None) or ()
+            )
+            members.append(MemberInfo(m.member_id, tuple(sorted({tp.topic for tp in mine})), mine))
+            owners.update({tp: m.member_id for tp in mine})
+        parts = []
+        for tp in sorted({*committed, *owners}, key=lambda t: (t.topic, t.partition)):
+            end = self._log.watermarks(tp)[1]
+            done = committed.get(tp)
+            lag = None if done is None else max(end - done, 0)
+            parts.append(PartitionLag(tp.topic, tp.partition, done, end, lag, owners.get(tp)))
+        state = str(getattr(desc.state, "name", desc.state)).capitalize()
+        return GroupInfo(group, state, 0, tuple(members), tuple(parts))
+
+    def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+        if not offsets:
+            return
+        req = ConsumerGroupTopicPartitions(
+            group, [KafkaTopicPartition(tp.topic, tp.partition, o) for tp, o in offsets.items()]
+        )
+        self._log._admin.alter_consumer_group_offsets([req])[group].result(TIMEOUT_S)
+
+    def delete_offsets(self, group: str, tps: list[TopicPartition] | None = None) -> None:
+        kept = {} if tps is None else {tp: o for tp, o in self._committed(group).items()
+                                      if tp not in set(tps)}  # fmt: skip
+        try:
+            self._log._admin.delete_consumer_groups([group])[group].result(TIMEOUT_S)
+        except KafkaException as exc:
+            if _kafka_error(exc).code() != KafkaError.GROUP_ID_NOT_FOUND:
+                raise
+        self.commit(group, kept)
+
+
+def _record(m: Any) -> Record:
+    headers = tuple((k, v) for k, v in (m.headers() or ()))
+    return Record(m.topic(), m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(),
+                  headers)  # fmt: skip
+
+
+class KafkaProducer:
+    def __init__(self, log: KafkaLog, compression: str | None = None) -> None:
+        self._log = log
+        self._p = Producer(
+            {**log._conf, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
+             "partitioner": "murmur2_random",
+             # a record not acknowledged by then fails, rather than arriving after a flush
+             # gave up on it (and after a restarted task's recovery scan)
+             "message.timeout.ms": int(TIMEOUT_S * 1000),
+             # the topic's max.message.bytes is checked before sending, not the client's
+             "message.max.bytes": 1 << 29,
+             "compression.type": compression if compression not in (None, "producer") else "none"}
+        )  # fmt: skip
+        self._failed: KafkaError | None = None
+
+    def _delivered(self, err: KafkaError | None, _msg: Any) -> None:
+        if err is not None and self._failed is None:
+            self._failed = err
+
+    def _produce(self, topic: str, value: bytes | None, key: bytes | None,
+                 headers: Sequence[Header] | None, timestamp: int | None,
+                 partition: int | None) -> None:  # fmt: skip
+        self._raise_failed()  # (later records must not land before the failed ones' replay)
+        kw: dict[str, Any] = {"on_delivery": self._delivered}
+        if headers:
+            kw["headers"] = list(headers)
+        if timestamp is not None:
+            kw["timestamp"] = timestamp
+        if partition is not None:
+            kw["partition"] = partition
+        while True:
+            try:
+                self._p.produce(topic, value=value, key=key, **kw)
+                return
+            except BufferError:  # the client's queue is full: let it send, then again
+                self._p.poll(0.1)
+
+    def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        headers: Sequence[Header] | None = None,
+        timestamp: int | None = None,
+        partition: int | None = None,
+    ) -> None:
+        self._check(topic, [key], [value], [headers])
+        self._produce(topic, value, key, headers, timestamp, partition)
+
+    def _check(
+        self,
+        topic: str,
+        keys: Sequence[bytes | None],
+        values: Sequence[bytes | None],
+        headers: Sequence[Sequence[Header] | None] | None,
+    ) -> None:
+        """Refuse the whole send when one record is past the topic's max.message.bytes."""
+        limit = self._log.max_message_bytes(topic)
+        for i, v in enumerate(values):
+            size = 100 + (len(v) if v is not None else 0)
+            k = keys[i]
+            size += len(k) if k is not None else 0
+            for hk, hv in (headers[i] if headers is not None else None) or ():
+                size += len(hk) + (len(hv) if hv is not None else 0)
+            if size > limit:
+                raise RecordTooLargeError(topic, size, limit)
+
+    def send_many(
+        self,
+        topic: str,
+        values: Sequence[bytes | None],
+        keys: Sequence[bytes | None] | None = None,
+        headers: Sequence[Sequence[Header] | None] | None = None,
+        timestamps: int | Sequence[int] | None = None,
+        partition: int | None = None,
+        seq_header: tuple[str, bytes, int] | None = None,
+    ) -> None:
+        keys = keys if keys is not None else [None] * len(values)
+        if seq_header is not None:
+            if headers is not None:
+                raise ValueError("seq_header needs headers=None")
+            hk, prefix, first = seq_header
+            headers = [((hk, prefix + b"%d" % (first + i)),) for i in range(len(values))]
+        self._check(topic, keys, values, headers)
+        for i, v in enumerate(values):
+            ts = timestamps if timestamps is None or isinstance(timestamps, int) else timestamps[i]
+            self._produce(topic, v, keys[i], headers[i] if headers is not None else None, ts,
+                          partition)  # fmt: skip
+
+    def send_packed(
+        self,
+        records: Packed,
+        topic: str,
+        *,
+        header_key: str | None = None,
+        header_prefix: bytes = b"",
+        first_seq: int = 0,
+        timestamp: int | None = None,
+        partition: int | None = None,
+    ) -> None:
+        keys, values = records.lists()
+        seq = (header_key, header_prefix, first_seq) if header_key is not None else None
+        self.send_many(topic, values, keys=keys, timestamps=timestamp, partition=partition,
+                       seq_header=seq)  # fmt: skip
+
+    def _raise_failed(self) -> None:
+        err = self._failed
+        if err is None:
+            return
+        if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:  # a batch the broker refused
+            raise KafkaRecordTooLargeError(f"Kafka refused a batch as too large: {err}")
+        raise KafkaDeliveryError(f"a record was not delivered to Kafka: {err}")
+
+    def flush(self, durable: bool = True) -> None:
+        left = self._p.flush(TIMEOUT_S + 5)
+        self._raise_failed()
+        if left:
+            raise KafkaDeliveryError(f"{left} records not acknowledged by Kafka within "
+                                     f"{TIMEOUT_S:.0f} s")  # fmt: skip
+
+
+class KafkaConsumer:
+    """A group consumer with the embedded consumer's listeners: on_assign gets the partitions
+    added, on_revoke those taken away; a ``seek`` inside on_assign sets where the partition
+    is read from."""
+
+    def __init__(
+        self, log: KafkaLog, group_id: str | None, auto_offset_reset: str, max_poll_records: int
+    ) -> None:
+        self.max_poll_records = max_poll_records
+        self._c = Consumer(
+            {
+                **log._conf,
+                "group.id": group_id or f"hub-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": auto_offset_reset,
+                "session.timeout.ms": 6000,
+            }  # fmt: skip
+        )
+        self._assigned: set[TopicPartition] = set()
+        self._seeks: dict[TopicPartition, int] | None = None  # inside on_assign
+        self._paused = False
+
+    def subscribe(
+        self,
+        topics: Iterable[str],
+        on_assign: Listener | None = None,
+        on_revoke: Listener | None = None,
+    ) -> None:
+        def assigned(c: Any, parts: list[KafkaTopicPartition]) -> None:
+            tps = {TopicPartition(p.topic, p.partition) for p in parts}
+            added = tps - self._assigned
+            self._assigned |= tps
+            self._seeks = {}
+            try:
+                if on_assign is not None and added:
+                    on_assign(added)
+                for p in parts:
+                    off = self._seeks.get(TopicPartition(p.topic, p.partition))
+                    if off is not None:
+                        p.offset = off
+            finally:
+                self._seeks = None
+            c.assign(parts)
+
+        def revoked(c: Any, parts: list[KafkaTopicPartition]) -> None:
+            tps = {TopicPartition(p.topic, p.partition) for p in parts}
+            gone = tps & self._assigned
+            try:
+                if on_revoke is not None and gone:
+                    on_revoke(gone)
+            finally:
+                self._assigned -= tps
+                c.unassign()
+
+        self._c.subscribe(list(topics), on_assign=assigned, on_revoke=revoked)
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._assigned)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        if self._seeks is not None:
+            self._seeks[tp] = offset
+        else:
+            self._c.seek(KafkaTopicPartition(tp.topic, tp.partition, offset))
+
+    def poll(self, timeout: float = 0.0, max_records: int | None = None) -> list[Record]:
+        if self._paused:
+            self._c.resume(self._c.assignment())
+            self._paused = False
+        out = []
+        for m in self._c.consume(max_records or self.max_poll_records, timeout):
+            err = m.error()
+            if err is None:
+                out.append(_record(m))
+            elif err.code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(err)
+        return out
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        if offsets is None:
+            self._c.commit(asynchronous=False)
+        elif offsets:
+            self._c.commit(
+                offsets=[
+                    KafkaTopicPartition(tp.topic, tp.partition, o) for tp, o in offsets.items()
+                ],
+                asynchronous=False,
+            )
+
+    def lag(self) -> dict[TopicPartition, int]:
+        out = {}
+        for p in self._c.position(
+            [KafkaTopicPartition(t.topic, t.partition) for t in self._assigned]
+        ):
+            _, hi = self._c.get_watermark_offsets(p, cached=True) or (-1, -1)
+            if p.offset >= 0 and hi >= 0:  # (no fetch yet: no figure)
+                out[TopicPartition(p.topic, p.partition)] = max(int(hi) - int(p.offset), 0)
+        return out
+
+    def heartbeat(self) -> None:
+        """Stay in the group without taking records: pause the assignment and serve the
+        client's callbacks (a later ``poll`` resumes it)."""
+        if not self._paused:
+            self._c.pause(self._c.assignment())
+            self._paused = True
+        m = self._c.poll(0)
+        if m is not None and m.error() is None:  # fetched before the pause: read it again
+            self._c.seek(KafkaTopicPartition(str(m.topic()), int(m.partition() or 0),
+                                             int(m.offset() or 0)))  # fmt: skip
+
+    @property
+    def member_id(self) -> str | None:
+        member: str | None = self._c.memberid()
+        return member
+
+    def close(self) -> None:
+        self._c.close()
+
+
+if TYPE_CHECKING:  # mypy --strict checks that KafkaLog implements the whole seam
+    _: type[LogBackend] = KafkaLog

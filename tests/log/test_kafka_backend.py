@@ -1,0 +1,239 @@
+"""The log backend on Kafka (`hub.log.kafka.KafkaLog`) against a real Kafka-protocol broker
+(Tansu, tests/fixtures/kafka.py): the seam's semantics the runtime relies on — topics, sends
+partitioned as the embedded log partitions them and refused whole, seq headers, scans to the
+end, durable appends, group consumers with the embedded consumer's listeners and commits —
+and the source runner's exactly-once recovery on it after a kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from hub.log import RecordTooLargeError, TopicExistsError, TopicPartition, default_partition
+from hub.log.kafka import KafkaLog
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def _topic() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def klog(kafka_broker: str) -> KafkaLog:
+    log = KafkaLog({"bootstrap.servers": kafka_broker})
+    yield log  # type: ignore[misc]
+    log.close()
+
+
+def test_topics(klog: KafkaLog) -> None:
+    name = _topic()
+    assert not klog.has_topic(name)
+    klog.create_topic(name, 3, {"cleanup.policy": "compact"})
+    assert klog.has_topic(name) and name in klog.topics()
+    assert klog.partition_count(name) == 3
+    with pytest.raises(TopicExistsError):
+        klog.create_topic(name, 3)
+
+
+def test_sends_are_partitioned_as_the_embedded_log_and_numbered(klog: KafkaLog) -> None:
+    name = _topic()
+    klog.create_topic(name, 3)
+    producer = klog.producer()
+    keys = [b"key-%d" % i for i in range(30)]
+    values = [b"value-%d" % i for i in range(30)]
+    producer.send_many(name, values, keys=keys, timestamps=1_700_000_000_000,
+                       seq_header=("hub.source.seq", b"c/0/", 5))  # fmt: skip
+    producer.flush()
+    got = {}
+    for p in range(3):
+        for r in klog.scan(TopicPartition(name, p)):
+            assert p == default_partition(r.key, 3)  # Kafka's murmur2, as hub.log partitions
+            got[r.value] = (r.key, r.headers, r.timestamp)
+    assert got == {
+        values[i]: (keys[i], (("hub.source.seq", b"c/0/%d" % (5 + i)),), 1_700_000_000_000)
+        for i in range(30)
+    }
+
+
+def test_a_send_with_one_record_too_large_sends_nothing(klog: KafkaLog) -> None:
+    name = _topic()
+    klog.create_topic(name, 1, {"max.message.bytes": 2000})
+    producer = klog.producer()
+    with pytest.raises(RecordTooLargeError):
+        producer.send_many(name, [b"small"] * 10 + [b"x" * 5000])
+    producer.send_many(name, [b"after"])
+    producer.flush()
+    assert [r.value for r in klog.scan(TopicPartition(name, 0))] == [b"after"]
+
+
+def test_durable_appends_scan_back_in_order_from_any_offset(klog: KafkaLog) -> None:
+    name = _topic()
+    klog.create_topic(name, 1, {"cleanup.policy": "compact"})
+    tp = TopicPartition(name, 0)
+    klog.append_durable(tp, [b"a", b"b", b"c"], [b"1", b"2", b"3"])
+    klog.append_durable(tp, [b"d", b"e"], [b"4", None])
+    assert [(r.offset, r.key, r.value) for r in klog.scan(tp)] == [
+        (0, b"a", b"1"), (1, b"b", b"2"), (2, b"c", b"3"), (3, b"d", b"4"), (4, b"e", None),
+    ]  # fmt: skip
+    assert [r.key for r in klog.scan(tp, 3)] == [b"d", b"e"]
+
+
+def test_a_group_consumer_seeks_in_on_assign_and_resumes_from_its_commit(
+    klog: KafkaLog,
+) -> None:
+    name, group = _topic(), f"g-{uuid.uuid4().hex[:8]}"
+    klog.create_topic(name, 1)
+    tp = TopicPartition(name, 0)
+    klog.append_durable(tp, [None] * 6, [b"%d" % i for i in range(6)])
+    consumer = klog.consumer(group_id=group, auto_offset_reset="earliest", max_poll_records=3)
+    opened: list[set[TopicPartition]] = []
+
+    def on_assign(tps: set[TopicPartition]) -> None:
+        opened.append(tps)
+        consumer.seek(tp, 2)  # as a sink resuming from its target's offsets
+
+    consumer.subscribe([name], on_assign=on_assign)
+    got = wait_for(lambda: consumer.poll(1.0), 30, "records")
+    assert opened == [{tp}] and consumer.assignment() == {tp}
+    assert [r.value for r in got] == [b"2", b"3", b"4"]
+    consumer.commit({tp: 5})
+    consumer.close()
+    again = klog.consumer(group_id=group, auto_offset_reset="earliest", max_poll_records=10)
+    again.subscribe([name])
+    assert [r.value for r in wait_for(lambda: again.poll(1.0), 30, "records")] == [b"5"]
+    again.close()
+
+
+def test_group_offsets_are_set_read_and_forgotten_as_the_worker_does(klog: KafkaLog) -> None:
+    # (the offsets endpoints of a STOPPED sink connector: its group has no member)
+    name, group = _topic(), f"connect-{uuid.uuid4().hex[:8]}"
+    klog.create_topic(name, 2)
+    klog.append_durable(TopicPartition(name, 0), [None] * 5, [b"x"] * 5)
+    a, b = TopicPartition(name, 0), TopicPartition(name, 1)
+    klog.groups.commit(group, {a: 3, b: 0})
+    info = klog.groups.describe(group)
+    assert [(p.topic, p.partition, p.committed) for p in info.partitions] == [
+        (name, 0, 3), (name, 1, 0),
+    ]  # fmt: skip
+    klog.groups.delete_offsets(group)
+    assert klog.groups.describe(group).partitions == ()
+    # (deleting one partition's offset deletes the group and commits the rest again, which
+    # Tansu cannot do: it fails a commit to a group it deleted; not tested here)
+    # a consumer of a group starts where the offsets set for it say
+    other = f"{group}-2"
+    klog.groups.commit(other, {a: 4})
+    consumer = klog.consumer(group_id=other, auto_offset_reset="earliest", max_poll_records=10)
+    consumer.subscribe([name])
+    try:
+        got = wait_for(lambda: consumer.poll(1.0), 30, "records")
+        assert [(r.partition, r.offset) for r in got] == [(0, 4)]
+    finally:
+        consumer.close()
+
+
+def _alive(proc: subprocess.Popen[bytes]) -> bool:
+    assert proc.poll() is None, "the runner exited (its error is in the captured output)"
+    return True
+
+
+RUNNER = textwrap.dedent("""
+    import logging, sys, time
+    from hub.log.kafka import KafkaLog
+    from hub.runtime.api import SourceRecord, SourceTask
+    from hub.runtime.converters import JsonConverter
+    from hub.runtime.errors import ErrorReporter
+    from hub.runtime.offsets import OffsetStore
+    from hub.runtime.runner import RunnerContext
+    from hub.runtime.source_runner import SourceRunner
+    from hub.runtime.status import TaskState
+    from hub.runtime.validation import CommonConfig
+
+    bootstrap, topic, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+    class Counter(SourceTask):  # replays exactly from its offset
+        def start(self, config, context):
+            got = context.offset({"c": 1})
+            self.n = got["n"] if got else 0
+        def poll(self):
+            if self.n >= total:
+                time.sleep(0.05)
+                return []
+            time.sleep(0.01)
+            batch = [SourceRecord(topic, {"n": i}, {"k": i % 7}, {"c": 1}, {"n": i + 1})
+                     for i in range(self.n, min(self.n + 25, total))]
+            self.n += len(batch)
+            return batch
+        def stop(self):
+            pass
+
+    logging.basicConfig(level=logging.INFO)
+    log = KafkaLog({"bootstrap.servers": bootstrap})
+    common = CommonConfig.model_validate({"connector.class": "counter",
+                                          "offset.flush.interval.ms": 300,
+                                          "topic.creation.default.partitions": 2})
+    errors = ErrorReporter("counter", 0, common, log)
+    conv = JsonConverter(False)
+    ctx = RunnerContext("counter", 0, {}, common, log, conv, JsonConverter(False), TaskState(0),
+                        errors)
+    print("started", flush=True)
+    SourceRunner(ctx, Counter(), OffsetStore(log)).run()
+""")
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_source_on_kafka_loses_and_duplicates_nothing(
+    kafka_broker: str, klog: KafkaLog, tmp_path: Path
+) -> None:
+    name, total = _topic(), 5000
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+
+    def written() -> int:  # (at least: the broker may report its watermarks low)
+        if not klog.has_topic(name):
+            return 0
+        return sum(klog.watermarks(TopicPartition(name, p))[1] for p in range(2))
+
+    def count() -> int:
+        return sum(1 for p in range(2) for _ in klog.scan(TopicPartition(name, p)))
+
+    out = (tmp_path / "runner.log").open("ab")
+    for kill_at in (800, 2000, 3200):  # killed three times, mid-stream
+        proc = subprocess.Popen([sys.executable, str(script), kafka_broker, name, str(total)],
+                                env=env, stderr=out)  # fmt: skip
+        try:
+            wait_for(lambda p=proc, at=kill_at: _alive(p) and written() >= at, 60, "records")
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    proc = subprocess.Popen(
+        [sys.executable, str(script), kafka_broker, name, str(total)], env=env, stderr=out
+    )
+    try:
+        wait_for(lambda: _alive(proc) and written() >= total * 0.9, 60, "the records")
+        wait_for(lambda: count() >= total, 60, "every record")
+        time.sleep(1)  # anything written twice would show up by now
+        by_key: dict[bytes | None, list[int]] = {}
+        for p in range(2):
+            for r in klog.scan(TopicPartition(name, p)):
+                assert r.value is not None
+                by_key.setdefault(r.key, []).append(int(r.value.split(b":")[1].rstrip(b"}")))
+        values = sorted(n for ns in by_key.values() for n in ns)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    out.close()
+    assert values == list(range(total))
+    assert all(ns == sorted(ns) for ns in by_key.values())  # each key's records in order
+    # (the kills came inside windows: restarts found records of an unfinished commit)
+    assert "will not be written again" in (tmp_path / "runner.log").read_text()
