@@ -34,13 +34,27 @@ from confluent_kafka.cimpl import NewTopic
 
 from hub.errors import ConfigError, TransientError
 from hub.log.backend import Listener, LogBackend
-from hub.log.errors import LogError, RecordTooLargeError, TopicExistsError, UnknownTopicError
+from hub.log.errors import (
+    LogError,
+    RebalanceInProgressError,
+    RecordTooLargeError,
+    TopicExistsError,
+    UnknownTopicError,
+)
 from hub.log.group import GroupInfo, MemberInfo, PartitionLag
 from hub.log.packed import Packed
 from hub.log.record import Header, Record, TopicPartition
 
 TIMEOUT_S = 30.0
 DEFAULT_MAX_MESSAGE_BYTES = 1048588  # Kafka's default max.message.bytes
+
+
+# a commit refused because the group moved on (the embedded log's RebalanceInProgressError)
+_REBALANCED = (
+    KafkaError.REBALANCE_IN_PROGRESS,
+    KafkaError.ILLEGAL_GENERATION,
+    KafkaError.UNKNOWN_MEMBER_ID,
+)
 
 
 class KafkaDeliveryError(LogError, TransientError):
@@ -401,14 +415,15 @@ class KafkaConsumer:
         self, log: KafkaLog, group_id: str | None, auto_offset_reset: str, max_poll_records: int
     ) -> None:
         self.max_poll_records = max_poll_records
+        self.group_id = group_id or f"hub-{uuid.uuid4().hex}"
         self._c = Consumer(
             {
+                "session.timeout.ms": 6000,  # (the client's properties may say otherwise)
                 **log._conf,
-                "group.id": group_id or f"hub-{uuid.uuid4().hex}",
+                "group.id": self.group_id,
                 "enable.auto.commit": False,
                 "auto.offset.reset": auto_offset_reset,
-                "session.timeout.ms": 6000,
-            }  # fmt: skip
+            }
         )
         self._assigned: set[TopicPartition] = set()
         self._seeks: dict[TopicPartition, int] | None = None  # inside on_assign
@@ -471,15 +486,20 @@ class KafkaConsumer:
         return out
 
     def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
-        if offsets is None:
-            self._c.commit(asynchronous=False)
-        elif offsets:
-            self._c.commit(
-                offsets=[
-                    KafkaTopicPartition(tp.topic, tp.partition, o) for tp, o in offsets.items()
-                ],
-                asynchronous=False,
-            )
+        try:
+            if offsets is None:
+                self._c.commit(asynchronous=False)
+            elif offsets:
+                self._c.commit(
+                    offsets=[
+                        KafkaTopicPartition(tp.topic, tp.partition, o) for tp, o in offsets.items()
+                    ],
+                    asynchronous=False,
+                )
+        except KafkaException as exc:
+            if _kafka_error(exc).code() in _REBALANCED:
+                raise RebalanceInProgressError(self.group_id, self.member_id or "?") from exc
+            raise
 
     def lag(self) -> dict[TopicPartition, int]:
         out = {}
