@@ -114,6 +114,30 @@ def test_a_group_consumer_seeks_in_on_assign_and_resumes_from_its_commit(
     again.close()
 
 
+def test_a_paused_consumer_keeps_its_partitions_and_loses_nothing(klog: KafkaLog) -> None:
+    # (a paused sink connector: heartbeat instead of poll, then polling again)
+    name = _topic()
+    klog.create_topic(name, 1)
+    tp = TopicPartition(name, 0)
+    klog.append_durable(tp, [None] * 3, [b"0", b"1", b"2"])
+    consumer = klog.consumer(group_id=f"g-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
+                             max_poll_records=2)  # fmt: skip
+    consumer.subscribe([name])
+    try:
+        first = wait_for(lambda: consumer.poll(1.0), 30, "records")
+        klog.append_durable(tp, [None] * 3, [b"3", b"4", b"5"])
+        for _ in range(10):  # paused for a while, records arriving meanwhile
+            consumer.heartbeat()
+            time.sleep(0.1)
+        assert consumer.assignment() == {tp}
+        rest: list[bytes | None] = []
+        wait_for(lambda: rest.extend(r.value for r in consumer.poll(0.5)) or len(rest) >= 6
+                 - len(first), 30, "the other records")  # fmt: skip
+        assert [r.value for r in first] + rest == [b"%d" % i for i in range(6)]
+    finally:
+        consumer.close()
+
+
 def test_group_offsets_are_set_read_and_forgotten_as_the_worker_does(klog: KafkaLog) -> None:
     # (the offsets endpoints of a STOPPED sink connector: its group has no member)
     name, group = _topic(), f"connect-{uuid.uuid4().hex[:8]}"
