@@ -86,7 +86,8 @@ def create_app(
 ) -> FastAPI:
     """``max_request_bytes`` caps a request body (413 beyond it)."""
     app = FastAPI(title="hub", version=__version__, docs_url=None, redoc_url=None)
-    cluster_id = hashlib.sha256(os.path.abspath(worker.log.path).encode()).hexdigest()[:22]
+    where = os.path.abspath(worker.log.path) if worker.log is not None else worker.backend_name
+    cluster_id = hashlib.sha256(where.encode()).hexdigest()[:22]
     app.add_middleware(BodyLimit, limit=max_request_bytes)
 
     if auth_token:

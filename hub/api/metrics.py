@@ -100,6 +100,9 @@ class WorkerCollector(Collector):
         size = gauge("hub_log_partition_size_bytes", "bytes in the partition's segments")
         segments = gauge("hub_log_partition_segments", "segments in the partition")
         log = self.worker.log
+        if log is None:  # (partition sizes and segments: the embedded log's)
+            yield from (start, end, size, segments)
+            return
         for name in log.topics(include_internal=True):
             try:
                 partitions = log.topic(name).partitions

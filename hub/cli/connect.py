@@ -16,6 +16,48 @@ import click
 from hub.cli._common import common_options, current_state
 from hub.errors import ConfigError
 
+WORKER_CONFIG_HELP = (
+    "A YAML file of worker properties. 'log.backend: kafka' with 'bootstrap.servers' (and "
+    "librdkafka's security properties under Kafka's names) keeps topics, offsets and configs "
+    "on that Kafka cluster instead of the data directory (a preview: see docs/kafka-backend.md)."
+)
+
+
+def _backend(path: str | None) -> Any:
+    """The log backend a worker config names; None: the embedded log in the data dir."""
+    if path is None:
+        return None
+    import yaml
+
+    try:
+        with open(path) as f:
+            doc = yaml.safe_load(f) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the worker config: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: the worker config must be a mapping of properties")
+    props = {str(k): v for k, v in doc.items()}
+    kind = str(props.pop("log.backend", "embedded"))
+    if kind == "embedded":
+        return None
+    if kind != "kafka":
+        raise ConfigError(f"{path}: log.backend must be 'embedded' or 'kafka', not {kind!r}")
+    try:
+        factor = int(props.pop("replication.factor", 1))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{path}: replication.factor must be an integer") from None
+    if not props.get("bootstrap.servers"):
+        raise ConfigError(f"{path}: log.backend kafka needs bootstrap.servers (host:port,...)")
+    try:
+        from hub.log.kafka import KafkaLog
+    except ImportError:
+        raise ConfigError(
+            f"{path}: log.backend kafka needs confluent-kafka: pip install 'hub[kafka]'"
+        ) from None
+    return KafkaLog(props, replication_factor=factor)
+
 
 def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
     """Load and validate every connector of every file; all problems in one error."""
@@ -75,8 +117,9 @@ def _status_line(worker) -> str:  # type: ignore[no-untyped-def]
     "will not fix (wrong password, unknown database, wal_level), instead of retrying it "
     "every minute.",
 )
+@click.option("--worker-config", metavar="FILE", default=None, help=WORKER_CONFIG_HELP)
 @common_options
-def run(configs: tuple[str, ...], fail_fast: bool) -> int:
+def run(configs: tuple[str, ...], fail_fast: bool, worker_config: str | None) -> int:
     """Run connectors from YAML files until stopped (Ctrl-C or SIGTERM).
 
     Each file holds one connector (name + config) or several under 'connectors:'. Every
@@ -101,8 +144,9 @@ def run(configs: tuple[str, ...], fail_fast: bool) -> int:
     console = _logging(tty)
     log = logging.getLogger("hub")
     valid = _load(configs)
+    backend = _backend(worker_config)
     _gc.tune()
-    worker = Worker(current_state().data_dir, restore=False)
+    worker = Worker(current_state().data_dir, restore=False, backend=backend)
     failed: list[str] = []
     try:
         for v in valid:
@@ -250,6 +294,7 @@ def plugins() -> None:
     type=click.IntRange(min=1024),
     help="Largest request body accepted; a larger one gets 413.",
 )
+@click.option("--worker-config", metavar="FILE", default=None, help=WORKER_CONFIG_HELP)
 @common_options
 def serve(
     configs: tuple[str, ...],
@@ -257,6 +302,7 @@ def serve(
     port: int,
     auth_token: str | None,
     max_request_bytes: int,
+    worker_config: str | None,
 ) -> None:
     """Run a worker with Kafka Connect's REST API until stopped (Ctrl-C or SIGTERM).
 
@@ -277,8 +323,9 @@ def serve(
 
     _logging(False)
     valid = _load(configs)
+    backend = _backend(worker_config)
     _gc.tune()
-    worker = Worker(current_state().data_dir, worker_id=f"{host}:{port}")
+    worker = Worker(current_state().data_dir, worker_id=f"{host}:{port}", backend=backend)
     try:
         for v in valid:
             if v.name in worker.connectors:  # the file's config wins over a stored one

@@ -46,6 +46,17 @@ from hub.log.packed import Packed
 from hub.log.record import Header, Record, TopicPartition
 
 TIMEOUT_S = 30.0
+
+# client properties only consumers take (librdkafka warns when a producer is given them)
+_CONSUMER_ONLY = ("session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms",
+                  "auto.offset.reset", "enable.auto.commit", "isolation.level",
+                  "partition.assignment.strategy", "group.", "fetch.")  # fmt: skip
+
+
+def _not_consumer_only(conf: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in conf.items() if not k.startswith(_CONSUMER_ONLY)}
+
+
 DEFAULT_MAX_MESSAGE_BYTES = 1048588  # Kafka's default max.message.bytes
 
 
@@ -79,8 +90,9 @@ class KafkaLog:
 
     def __init__(self, config: Mapping[str, Any], replication_factor: int = 1) -> None:
         self._conf = {str(k): v for k, v in config.items()}
+        self.name = str(self._conf.get("bootstrap.servers", ""))  # (no secret in it)
         self.replication_factor = replication_factor
-        self._admin = AdminClient(self._conf)
+        self._admin = AdminClient(_not_consumer_only(self._conf))
         self._util: Consumer | None = None
         self._internal: KafkaProducer | None = None  # append_durable's
         self._lock = threading.Lock()
@@ -289,7 +301,8 @@ class KafkaProducer:
     def __init__(self, log: KafkaLog, compression: str | None = None) -> None:
         self._log = log
         self._p = Producer(
-            {**log._conf, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
+            {**_not_consumer_only(log._conf), "enable.idempotence": True, "acks": "all",
+             "linger.ms": 5,
              "partitioner": "murmur2_random",
              # a record not acknowledged by then fails, rather than arriving after a flush
              # gave up on it (and after a restarted task's recovery scan)

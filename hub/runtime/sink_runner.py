@@ -16,12 +16,13 @@ a dead-lettered record that ends its partition is not taken again at the next st
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import operator
 import time
 
 from hub.errors import ResumeError
-from hub.log import OffsetOutOfRangeError, Record, TopicPartition, codec
+from hub.log import OffsetOutOfRangeError, Record, TopicExistsError, TopicPartition, codec
 from hub.runtime.api import SinkRecord, SinkTask, SinkTaskContext
 from hub.runtime.runner import RunnerContext
 
@@ -99,7 +100,9 @@ class SinkRunner:
         self.task.start(self.ctx.config, SinkTaskContext(self.connector, self.ctx.task_id))
         for t in self.topics:
             if not self.log.has_topic(t):
-                self.log.create_topic(t, 1)
+                # (its source may create it meanwhile: a lost race is no failure)
+                with contextlib.suppress(TopicExistsError):
+                    self.log.create_topic(t, 1)
         subscribed = self._subscribed_topics()
         self.consumer.subscribe(subscribed, on_assign=self._on_assign, on_revoke=self._on_revoke)
         self.state.running()

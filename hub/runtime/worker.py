@@ -215,15 +215,24 @@ class Worker:
         worker_id: str = "127.0.0.1:8083",
         retention_check_interval_ms: int = 300_000,
         lag_refresh_interval_ms: int = 5_000,
+        backend: LogBackend | None = None,
     ) -> None:
         """``flush_interval_ms`` is the log's flush policy (hub.log.log: 0 fsyncs appended
         records at once, coalescing what arrives meanwhile); ``retention_check_interval_ms`` is
         Kafka's ``log.retention.check.interval.ms``; ``lag_refresh_interval_ms`` how often the
-        sinks' lag is recomputed."""
-        self.log = Log(data_dir, flush_interval_ms=flush_interval_ms, maintenance_interval_ms=None)
+        sinks' lag is recomputed. With ``backend`` (a Kafka cluster, `hub.log.kafka`) the
+        worker keeps its topics, offsets and configs there instead of in ``data_dir``."""
         # everything but the embedded log's own maintenance goes through the backend seam
         # (hub.log.backend), so another log (issue 16: Kafka) can take its place
-        self.backend: LogBackend = self.log
+        self.log: Log | None = None
+        if backend is None:
+            self.log = Log(
+                data_dir, flush_interval_ms=flush_interval_ms, maintenance_interval_ms=None
+            )
+            backend = self.log
+        self.backend: LogBackend = backend
+        # what the REST API's cluster id is made of for another backend
+        self.backend_name = type(backend).__name__ + ":" + str(getattr(backend, "name", ""))
         self.offsets = OffsetStore(self.backend)
         self.configs = ConfigStore(self.backend)
         self.worker_id = worker_id
@@ -233,7 +242,10 @@ class Worker:
             for name, config in self.configs.configs().items():
                 self._restore(name, config)
         self.scheduler = Scheduler()
-        self.scheduler.add("log-maintenance", self._maintain, retention_check_interval_ms / 1000)
+        if self.log is not None:  # (a Kafka cluster keeps its own retention)
+            self.scheduler.add(
+                "log-maintenance", self._maintain, retention_check_interval_ms / 1000
+            )
         self.scheduler.add("sink-lag", self.refresh_lag, lag_refresh_interval_ms / 1000)
         self.scheduler.start()
 
@@ -576,6 +588,7 @@ class Worker:
         return self.scheduler.jobs()
 
     def _maintain(self) -> None:
+        assert self.log is not None
         stats = self.log.run_maintenance()
         if any(stats.values()):
             log.info(

@@ -1,0 +1,173 @@
+"""`hub run --worker-config` with `log.backend: kafka`: the worker keeps its topics, source
+offsets and sink progress on a Kafka-protocol broker (Tansu, tests/fixtures/kafka.py) instead of
+the data directory, and a kill -9 at any moment still loses and doubles nothing end to end
+(datagen → Kafka → FileStreamSink)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.integration
+
+TOTAL = 6000
+
+
+def _lines(path: Path) -> list[bytes]:
+    if not path.exists():
+        return []
+    return path.read_bytes().split(b"\n")[:-1]  # (a torn last line is not one yet)
+
+
+@pytest.mark.slow
+def test_datagen_to_file_through_kafka_survives_kill_9(kafka_broker: str, tmp_path: Path) -> None:
+    topic, out = f"events-{uuid.uuid4().hex[:8]}", tmp_path / "out.jsonl"
+    worker = tmp_path / "worker.yaml"
+    # (a killed worker's group member is let go after session.timeout.ms: short here)
+    worker.write_text(f"log.backend: kafka\nbootstrap.servers: {kafka_broker}\n"
+                      "session.timeout.ms: 2000\nheartbeat.interval.ms: 500\n")  # fmt: skip
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(json.dumps({"connectors": [
+        {"name": "gen", "config": {
+            "connector.class": "datagen", "topic": topic, "rate": 400, "keys": 50,
+            "max.records": TOTAL, "batch.size": 100, "topic.creation.default.partitions": 2,
+            "value.converter.schemas.enable": "false", "key.converter.schemas.enable": "false",
+        }},
+        {"name": "out", "config": {
+            "connector.class": "FileStreamSink", "topics": topic, "file": str(out),
+            "value.converter.schemas.enable": "false", "key.converter.schemas.enable": "false",
+            "offset.flush.interval.ms": 300,
+        }},
+    ]}))  # fmt: skip
+    cmd = [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run",
+           "--worker-config", str(worker), str(pipeline)]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    log = (tmp_path / "worker.log").open("ab")
+
+    def alive(proc: subprocess.Popen[bytes]) -> bool:
+        assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+        return True
+
+    for at in (1500, 3500):  # killed twice while both connectors run
+        proc = subprocess.Popen(cmd, env=env, stderr=log)
+        try:
+            wait_for(lambda p=proc, n=at: alive(p) and len(_lines(out)) >= n, 90, f"{at} lines")
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        assert len(_lines(out)) < TOTAL  # (mid-stream: the source had more to write)
+    proc = subprocess.Popen(cmd, env=env, stderr=log)
+    try:
+        wait_for(lambda: alive(proc) and len(_lines(out)) >= TOTAL, 120, "every line")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    log.close()
+    seqs = sorted(json.loads(line)["seq"] for line in _lines(out))
+    assert seqs == list(range(TOTAL))
+    assert not (tmp_path / "data").exists()  # (nothing in the data directory: all on Kafka)
+    assert "failed" not in (tmp_path / "worker.log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("log.backend: kafak\n", "log.backend must be 'embedded' or 'kafka', not 'kafak'"),
+        ("log.backend: kafka\n", "log.backend kafka needs bootstrap.servers"),
+        ("log.backend: kafka\nbootstrap.servers: h:9092\nreplication.factor: x\n",
+         "replication.factor must be an integer"),
+        ("- a list\n", "the worker config must be a mapping"),
+    ],
+)  # fmt: skip
+def test_a_bad_worker_config_is_named_and_nothing_starts(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    worker = tmp_path / "worker.yaml"
+    worker.write_text(text)
+    r = subprocess.run(
+        [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run",
+         "--worker-config", str(worker), "configs/datagen-to-file.yaml"],
+        env=dict(os.environ, PYTHONPATH=os.getcwd()), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert f"{worker}: {said}" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_hub_serve_on_kafka_answers_and_keeps_its_configs_there(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    import httpx
+
+    from tests.fixtures.standin import free_port
+
+    topic, out = f"served-{uuid.uuid4().hex[:8]}", tmp_path / "out.jsonl"
+    worker = tmp_path / "worker.yaml"
+    worker.write_text(f"log.backend: kafka\nbootstrap.servers: {kafka_broker}\n"
+                      "session.timeout.ms: 2000\nheartbeat.interval.ms: 500\n")  # fmt: skip
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "serve",
+           "--port", str(port), "--worker-config", str(worker)]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    gen = {
+        "connector.class": "datagen",
+        "topic": topic,
+        "rate": 0,
+        "max.records": 300,
+        "value.converter.schemas.enable": "false",
+        "key.converter.schemas.enable": "false",
+    }
+    sink = {
+        "connector.class": "FileStreamSink",
+        "topics": topic,
+        "file": str(out),
+        "value.converter.schemas.enable": "false",
+        "key.converter.schemas.enable": "false",
+    }
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{url}/connectors", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    log = (tmp_path / "serve.log").open("ab")
+    proc = subprocess.Popen(cmd, env=env, stderr=log)
+    try:
+        wait_for(up, 60, "the REST API")
+        for name, config in (("gen", gen), ("out", sink)):
+            assert httpx.post(f"{url}/connectors", json={"name": name, "config": config},
+                              timeout=30).status_code == 201  # fmt: skip
+        wait_for(lambda: len(_lines(out)) >= 300, 60, "the file sink's lines")
+        httpx.put(f"{url}/connectors/out/stop", timeout=30)
+        # a STOPPED sink's offsets: its group's, read from Kafka
+        offsets = wait_for(
+            lambda: httpx.get(f"{url}/connectors/out/offsets", timeout=30).json()["offsets"],
+            30, "the sink's offsets",
+        )  # fmt: skip
+        assert sum(o["offset"]["kafka_offset"] for o in offsets) == 300
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    proc = subprocess.Popen(cmd, env=env, stderr=log)  # the configs come back from Kafka
+    try:
+        wait_for(up, 60, "the REST API again")
+        assert sorted(httpx.get(f"{url}/connectors", timeout=30).json()) == ["gen", "out"]
+        state = httpx.get(f"{url}/connectors/out/status", timeout=30).json()["connector"]["state"]
+        assert state == "STOPPED"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    log.close()
+    assert sorted(json.loads(line)["seq"] for line in _lines(out)) == list(range(300))
+    assert not (tmp_path / "data").exists()
