@@ -86,6 +86,8 @@ def test_datagen_to_file_through_kafka_survives_kill_9(kafka_broker: str, tmp_pa
         ("log.backend: kafka\nbootstrap.servers: h:9092\nreplication.factor: x\n",
          "replication.factor must be an integer"),
         ("- a list\n", "the worker config must be a mapping"),
+        ("log.backend: kafka\nbootstrap.servers: h:9092\nsasl.pasword: hunter2\n",
+         'No such configuration property: "sasl.pasword"'),
     ],
 )  # fmt: skip
 def test_a_bad_worker_config_is_named_and_nothing_starts(
@@ -100,6 +102,7 @@ def test_a_bad_worker_config_is_named_and_nothing_starts(
     )  # fmt: skip
     assert r.returncode == 2
     assert f"{worker}: {said}" in r.stderr and "Traceback" not in r.stderr
+    assert "hunter2" not in r.stderr
     assert not (tmp_path / "data").exists()
 
 

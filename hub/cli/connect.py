@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from hub.cli._common import common_options, current_state
+from hub.config import MASK, is_secret
 from hub.errors import ConfigError
 
 WORKER_CONFIG_HELP = (
@@ -51,12 +52,21 @@ def _backend(path: str | None) -> Any:
     if not props.get("bootstrap.servers"):
         raise ConfigError(f"{path}: log.backend kafka needs bootstrap.servers (host:port,...)")
     try:
+        from confluent_kafka import KafkaException
+
         from hub.log.kafka import KafkaLog
     except ImportError:
         raise ConfigError(
             f"{path}: log.backend kafka needs confluent-kafka: pip install 'hub[kafka]'"
         ) from None
-    return KafkaLog(props, replication_factor=factor)
+    try:
+        return KafkaLog(props, replication_factor=factor)
+    except KafkaException as exc:  # a property librdkafka refuses
+        said = exc.args[0].str() if exc.args else str(exc)
+        for k, v in props.items():  # (never a secret in the message)
+            if is_secret(k) and isinstance(v, str) and v:
+                said = said.replace(v, MASK)
+        raise ConfigError(f"{path}: {said}") from None
 
 
 def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
