@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tests.fixtures.bigquery import bigquery_dataset, bigquery_server  # noqa: E402, F401
 
 # Kafka: `kafka_broker` (a Kafka-protocol broker, Tansu, one per session).
-from tests.fixtures.kafka import kafka_broker  # noqa: E402, F401
+from tests.fixtures.kafka import kafka_broker, own_kafka_broker  # noqa: E402, F401
 
 # PostgreSQL: `pg_server` (one throwaway server per session) and `pg_db` (a database per test);
 # MariaDB: `mariadb_server` and `mariadb_db` the same way, for the MySQL/MariaDB source.

@@ -29,7 +29,10 @@ def _lines(path: Path) -> list[bytes]:
 
 
 @pytest.mark.slow
-def test_datagen_to_file_through_kafka_survives_kill_9(kafka_broker: str, tmp_path: Path) -> None:
+def test_datagen_to_file_through_kafka_survives_kill_9(
+    own_kafka_broker: str, tmp_path: Path
+) -> None:
+    kafka_broker = own_kafka_broker  # (its connectors' offsets are this test's alone)
     topic, out = f"events-{uuid.uuid4().hex[:8]}", tmp_path / "out.jsonl"
     worker = tmp_path / "worker.yaml"
     # (a killed worker's group member is let go after session.timeout.ms: short here)
@@ -86,6 +89,8 @@ def test_datagen_to_file_through_kafka_survives_kill_9(kafka_broker: str, tmp_pa
         ("log.backend: kafka\nbootstrap.servers: h:9092\nreplication.factor: x\n",
          "replication.factor must be an integer"),
         ("- a list\n", "the worker config must be a mapping"),
+        ("log.backend: kafka\nbootstrap.servers: 127.0.0.1:1\nsasl.password: hunter2\n",
+         "cannot reach the Kafka cluster at bootstrap.servers 127.0.0.1:1"),
         ("log.backend: kafka\nbootstrap.servers: h:9092\nsasl.pasword: hunter2\n",
          'No such configuration property: "sasl.pasword"'),
     ],
@@ -107,8 +112,9 @@ def test_a_bad_worker_config_is_named_and_nothing_starts(
 
 
 def test_hub_serve_on_kafka_answers_and_keeps_its_configs_there(
-    kafka_broker: str, tmp_path: Path
+    own_kafka_broker: str, tmp_path: Path
 ) -> None:
+    kafka_broker = own_kafka_broker  # (the configs it restores are this test's alone)
     import httpx
 
     from tests.fixtures.standin import free_port

@@ -86,7 +86,10 @@ def create_app(
 ) -> FastAPI:
     """``max_request_bytes`` caps a request body (413 beyond it)."""
     app = FastAPI(title="hub", version=__version__, docs_url=None, redoc_url=None)
-    where = os.path.abspath(worker.log.path) if worker.log is not None else worker.backend_name
+    where = (
+        os.path.abspath(worker.log.path) if worker.log is not None
+        else f"{type(worker.backend).__name__}:{getattr(worker.backend, 'name', '')}"
+    )  # fmt: skip
     cluster_id = hashlib.sha256(where.encode()).hexdigest()[:22]
     app.add_middleware(BodyLimit, limit=max_request_bytes)
 

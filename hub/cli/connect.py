@@ -59,14 +59,27 @@ def _backend(path: str | None) -> Any:
         raise ConfigError(
             f"{path}: log.backend kafka needs confluent-kafka: pip install 'hub[kafka]'"
         ) from None
-    try:
-        return KafkaLog(props, replication_factor=factor)
-    except KafkaException as exc:  # a property librdkafka refuses
-        said = exc.args[0].str() if exc.args else str(exc)
+
+    def said(exc: KafkaException) -> str:
+        text: str = exc.args[0].str() if exc.args else str(exc)
         for k, v in props.items():  # (never a secret in the message)
             if is_secret(k) and isinstance(v, str) and v:
-                said = said.replace(v, MASK)
-        raise ConfigError(f"{path}: {said}") from None
+                text = text.replace(v, MASK)
+        return text
+
+    try:
+        backend = KafkaLog(props, replication_factor=factor)
+    except KafkaException as exc:  # a property librdkafka refuses
+        raise ConfigError(f"{path}: {said(exc)}") from None
+    try:
+        backend.topics()  # reachable? (before any connector starts)
+    except KafkaException as exc:
+        raise ConfigError(
+            f"{path}: cannot reach the Kafka cluster at bootstrap.servers "
+            f"{props['bootstrap.servers']}: {said(exc)}; check the address and that the "
+            "brokers are up"
+        ) from None
+    return backend
 
 
 def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]

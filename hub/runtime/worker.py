@@ -231,8 +231,6 @@ class Worker:
             )
             backend = self.log
         self.backend: LogBackend = backend
-        # what the REST API's cluster id is made of for another backend
-        self.backend_name = type(backend).__name__ + ":" + str(getattr(backend, "name", ""))
         self.offsets = OffsetStore(self.backend)
         self.configs = ConfigStore(self.backend)
         self.worker_id = worker_id

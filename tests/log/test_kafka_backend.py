@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,9 @@ def _topic() -> str:
 
 
 @pytest.fixture
-def klog(kafka_broker: str) -> KafkaLog:
+def klog(kafka_broker: str) -> Iterator[KafkaLog]:
     log = KafkaLog({"bootstrap.servers": kafka_broker})
-    yield log  # type: ignore[misc]
+    yield log
     log.close()
 
 
