@@ -131,8 +131,10 @@ class LogBackend(Protocol):
     def append_durable(
         self, tp: TopicPartition, keys: Sequence[bytes | None], values: Sequence[bytes | None]
     ) -> None:
-        """Append keyed records to ``tp`` all or nothing and make them durable before
-        returning (how the internal topics are written)."""
+        """Append keyed records to ``tp`` in order and make them durable before returning
+        (how the internal topics are written). The embedded log appends them all or nothing;
+        Kafka may land a prefix of them when the process dies mid-call, so writers order
+        their records such that any prefix reads back consistently (hub.runtime.offsets)."""
 
     def producer(self, **config: Any) -> LogProducer: ...
 

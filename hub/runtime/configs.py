@@ -69,7 +69,9 @@ class ConfigStore:
                 return
             items = [(name.encode(), value)]
             if config is None and name in self._states:
-                items.append(((STATE_PREFIX + name).encode(), None))
+                # the state first: a backend that lands a prefix of the write (Kafka) must
+                # not leave a state behind for a later connector of the same name
+                items.insert(0, ((STATE_PREFIX + name).encode(), None))
             self._append(items)
             if config is None:
                 self._configs.pop(name, None)

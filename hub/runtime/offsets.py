@@ -12,6 +12,23 @@ records durable and cleared when the offsets are stored. After a crash inside th
 runtime scans those log ranges for the task's ``hub.source.seq`` headers to learn which
 replayed records are already in the log (see hub.runtime.source_runner).
 
+A write is several records, and a log backend need not append them atomically (on Kafka a
+crash can land the first ones only), so each kind of write is ordered such that any prefix of
+it reads back as the whole write or none of it:
+
+* a task's commit: the checkpoint goes first and carries the commit's offsets too
+  (``"offsets": [[partition, offset], ...]``, applied in log order when the topic is read);
+  the per-partition records follow in Connect's format for tools that read them. Never new
+  offsets with the old checkpoint, whose open window would then skip replayed records that are
+  not in the log.
+* offsets changed by hand (a STOPPED connector's, over REST): one record
+  ``["<connector>", {"hub.offsets": "altered"}]`` first, ``{"gen": G, "offsets": [...]}``,
+  then the per-partition records. Every checkpoint written from then on carries ``"gen": G``;
+  an older checkpoint's window is void (its replayed records no longer line up with its seqs),
+  so one record closes the windows of all the connector's tasks.
+* a connector forgotten: the checkpoints and that record are deleted before the offsets (one
+  that outlived the offsets' deletion would bring back the offsets it carries).
+
 Thread safety: one lock; every write is fsynced before it returns.
 """
 
@@ -28,6 +45,7 @@ from hub.log.backend import LogBackend
 TOPIC = "__connect_offsets"
 _TP = TopicPartition(TOPIC, 0)
 TASK_KEY = "hub.task"
+ALTERED_KEY = "hub.offsets"
 
 
 def partition_key(partition: Mapping[str, Any]) -> str:
@@ -41,6 +59,7 @@ class OffsetStore:
         # connector -> partition key -> (partition, offset)
         self._offsets: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {}
         self._tasks: dict[tuple[str, int], dict[str, Any]] = {}
+        self._gens: dict[str, int] = {}  # connector -> generation of its offsets (by hand)
         if not log.has_topic(TOPIC):
             log.create_topic(
                 TOPIC, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
@@ -61,14 +80,29 @@ class OffsetStore:
         if TASK_KEY in partition and len(partition) == 1:
             if doc is None:
                 self._tasks.pop((connector, partition[TASK_KEY]), None)
-            else:
-                self._tasks[(connector, partition[TASK_KEY])] = doc
+                return
+            for p, o in doc.pop("offsets", None) or ():  # the commit it heads
+                self._apply_offset(connector, p, o)
+            self._tasks[(connector, partition[TASK_KEY])] = doc
             return
+        if partition == {ALTERED_KEY: "altered"}:
+            if doc is None:
+                self._gens.pop(connector, None)
+                return
+            for p, o in doc.get("offsets") or ():
+                self._apply_offset(connector, p, o)
+            self._gens[connector] = int(doc.get("gen", 0))
+            return
+        self._apply_offset(connector, partition, doc)
+
+    def _apply_offset(
+        self, connector: str, partition: dict[str, Any], offset: dict[str, Any] | None
+    ) -> None:
         offsets = self._offsets.setdefault(connector, {})
-        if doc is None:
+        if offset is None:
             offsets.pop(partition_key(partition), None)
         else:
-            offsets[partition_key(partition)] = (partition, doc)
+            offsets[partition_key(partition)] = (partition, offset)
 
     def offsets(self, connector: str) -> dict[str, dict[str, Any]]:
         """partition key -> offset, for ``SourceTaskContext``."""
@@ -81,8 +115,13 @@ class OffsetStore:
             return list(self._offsets.get(connector, {}).values())
 
     def task_checkpoint(self, connector: str, task_id: int) -> dict[str, Any]:
+        """``{"seq": S, "window": ...}``; the window of a checkpoint older than the last
+        change of the offsets by hand is void (None)."""
         with self._lock:
-            return dict(self._tasks.get((connector, task_id), {"seq": 0, "window": None}))
+            cp = dict(self._tasks.get((connector, task_id), {"seq": 0, "window": None}))
+            if cp.pop("gen", 0) < self._gens.get(connector, 0):
+                cp["window"] = None
+            return cp
 
     def write(
         self,
@@ -90,39 +129,68 @@ class OffsetStore:
         offsets: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any] | None]],
         task: tuple[int, dict[str, Any]] | None = None,
     ) -> None:
-        """Store offsets (None deletes) and optionally a task checkpoint, durably, at once."""
-        items: list[tuple[bytes, bytes | None]] = []
+        """Store offsets (None deletes) and optionally a task checkpoint, durably; the
+        checkpoint heads the write and carries the offsets (see the module's doc)."""
+        with self._lock:
+            items: list[tuple[bytes, bytes | None]] = []
+            if task is not None:
+                doc = dict(task[1])
+                if offsets:
+                    doc["offsets"] = _pairs(offsets)
+                gen = self._gens.get(connector, 0)
+                if gen:
+                    doc["gen"] = gen
+                items.append((_key(connector, {TASK_KEY: task[0]}), json.dumps(doc).encode()))
+            self._append(connector, items, offsets)
+
+    def alter(
+        self,
+        connector: str,
+        offsets: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+    ) -> None:
+        """Offsets changed by hand (a STOPPED connector's): stored with a new generation,
+        which voids its tasks' unfinished commit windows (see the module's doc)."""
+        with self._lock:
+            doc = {"gen": self._gens.get(connector, 0) + 1, "offsets": _pairs(offsets)}
+            key = _key(connector, {ALTERED_KEY: "altered"})
+            items: list[tuple[bytes, bytes | None]] = [(key, json.dumps(doc).encode())]
+            self._append(connector, items, offsets)
+
+    def _append(
+        self,
+        connector: str,
+        items: list[tuple[bytes, bytes | None]],
+        offsets: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+    ) -> None:
+        """``items``, then the offsets' records in Connect's format (under the lock)."""
         for partition, offset in offsets.values():
-            key = json.dumps([connector, dict(partition)], sort_keys=True, separators=(",", ":"))
-            items.append((key.encode(), None if offset is None else json.dumps(offset).encode()))
-        if task is not None:
-            key = json.dumps([connector, {TASK_KEY: task[0]}], separators=(",", ":"))
-            items.append((key.encode(), json.dumps(task[1]).encode()))
+            value = None if offset is None else json.dumps(offset).encode()
+            items.append((_key(connector, partition), value))
         if not items:
             return
-        with self._lock:
-            self._log.append_durable(_TP, [k for k, _ in items], [v for _, v in items])
-            for k, v in items:
-                self._apply(k, v)
-
-    def close_windows(self, connector: str) -> None:
-        """Forget the unfinished commit windows of a connector's tasks (after its offsets were
-        changed by hand: replayed records no longer line up with the window's seqs)."""
-        with self._lock:
-            open_ = {
-                t: cp for (c, t), cp in self._tasks.items() if c == connector and cp.get("window")
-            }
-        for t, cp in open_.items():
-            self.write(connector, {}, (t, {"seq": cp.get("seq", 0), "window": None}))
+        self._log.append_durable(_TP, [k for k, _ in items], [v for _, v in items])
+        for k, v in items:
+            self._apply(k, v)
 
     def forget(self, connector: str) -> None:
-        """Delete every offset and checkpoint of a connector."""
+        """Delete every offset and checkpoint of a connector, the checkpoints first."""
         with self._lock:
-            parts = dict(self._offsets.get(connector, {}))
-            tasks = [t for (c, t) in self._tasks if c == connector]
-        self.write(connector, {k: (p, None) for k, (p, _) in parts.items()})
-        for t in tasks:
-            key = json.dumps([connector, {TASK_KEY: t}], separators=(",", ":")).encode()
-            with self._lock:
-                self._log.append_durable(_TP, [key], [None])
-                self._apply(key, None)
+            items: list[tuple[bytes, bytes | None]] = [
+                (_key(connector, {TASK_KEY: t}), None)
+                for c, t in sorted(self._tasks) if c == connector
+            ]  # fmt: skip
+            if connector in self._gens:
+                items.append((_key(connector, {ALTERED_KEY: "altered"}), None))
+            parts = self._offsets.get(connector, {})
+            self._append(connector, items, {k: (p, None) for k, (p, _) in parts.items()})
+
+
+def _pairs(
+    offsets: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+) -> list[list[Any]]:
+    return [[dict(p), None if o is None else dict(o)] for p, o in offsets.values()]
+
+
+def _key(connector: str, partition: Mapping[str, Any]) -> bytes:
+    """Connect's key: ``["<connector>", {<partition>}]``."""
+    return json.dumps([connector, dict(partition)], sort_keys=True, separators=(",", ":")).encode()

@@ -649,8 +649,7 @@ class Worker:
                 if offset is not None and not isinstance(offset, dict):
                     raise ConfigError(f"offsets[{i}].offset: an object or null is required")
                 changes[partition_key(partition)] = (partition, offset)
-            self.offsets.write(name, changes)
-            self.offsets.close_windows(name)
+            self.offsets.alter(name, changes)
 
     def _alter_sink_offsets(self, name: str, offsets: list[dict[str, Any]]) -> None:
         commits: dict[TopicPartition, int] = {}
