@@ -16,13 +16,12 @@ a dead-lettered record that ends its partition is not taken again at the next st
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import operator
 import time
 
 from hub.errors import ResumeError
-from hub.log import OffsetOutOfRangeError, Record, TopicExistsError, TopicPartition, codec
+from hub.log import OffsetOutOfRangeError, Record, TopicPartition, codec
 from hub.runtime.api import SinkRecord, SinkTask, SinkTaskContext
 from hub.runtime.runner import RunnerContext
 
@@ -61,14 +60,25 @@ class SinkRunner:
         self._done: dict[TopicPartition, int] = {}  # next offset after the handled records
         self._stopping = False
         self._failed = False
+        self._waiting: set[str] = set()  # configured topics that do not exist yet
 
     def _subscribed_topics(self) -> list[str]:
+        """The configured topics that exist, and the ones topics.regex matches. A missing
+        topic is waited for, not created: its source creates it with the partitions it asks
+        for (``topic.creation.default.partitions``), and a sink that created it first with
+        one partition would decide that by a race."""
+        found = [t for t in self.topics if self.log.has_topic(t)]
+        missing = [t for t in self.topics if t not in found and t not in self._waiting]
+        if missing:
+            log.info("%s: waiting for topic(s) %s to be created", self.connector,
+                     ", ".join(missing))  # fmt: skip
+        self._waiting = {t for t in self.topics if t not in found}
         if not self.topics_regex:
-            return self.topics
+            return found
         import re
 
         pattern = re.compile(self.topics_regex)
-        return sorted({*self.topics, *(t for t in self.log.topics() if pattern.fullmatch(t))})
+        return sorted({*found, *(t for t in self.log.topics() if pattern.fullmatch(t))})
 
     def _on_assign(self, tps: set[TopicPartition]) -> None:
         for tp, offset in self.task.open(tps).items():
@@ -98,27 +108,30 @@ class SinkRunner:
 
     def run(self) -> None:
         self.task.start(self.ctx.config, SinkTaskContext(self.connector, self.ctx.task_id))
-        for t in self.topics:
-            if not self.log.has_topic(t):
-                # (its source may create it meanwhile: a lost race is no failure)
-                with contextlib.suppress(TopicExistsError):
-                    self.log.create_topic(t, 1)
         subscribed = self._subscribed_topics()
-        self.consumer.subscribe(subscribed, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        if subscribed:  # (none yet: waited for below; Kafka refuses an empty subscription)
+            self.consumer.subscribe(
+                subscribed, on_assign=self._on_assign, on_revoke=self._on_revoke
+            )
         self.state.running()
         last_commit = last_refresh = time.monotonic()
         try:
             while not self._stopping:
-                if self.topics_regex and time.monotonic() - last_refresh >= TOPIC_REFRESH_S:
+                refresh = self.topics_regex or self._waiting
+                if refresh and time.monotonic() - last_refresh >= TOPIC_REFRESH_S:
                     # topics.regex also takes topics created after the start (a source's new
-                    # tables): re-subscribe when the matching set changes
+                    # tables), and a missing topic is taken once it exists: re-subscribe when
+                    # the set changes
                     last_refresh = time.monotonic()
                     now_matching = self._subscribed_topics()
-                    if now_matching != subscribed:
+                    if now_matching and now_matching != subscribed:  # (Kafka: none empty)
                         subscribed = now_matching
                         self.consumer.subscribe(
                             subscribed, on_assign=self._on_assign, on_revoke=self._on_revoke
                         )
+                if not subscribed:
+                    time.sleep(0.2)
+                    continue
                 batch = self._gather()
                 if batch:
                     self._put(batch)

@@ -25,6 +25,10 @@ def test_secret_in_a_failing_task_is_masked_in_logs(tmp_path: Path) -> None:
     """)
     )
     env = dict(os.environ, PYTHONPATH=os.getcwd(), HUB_TEST_SECRET_FILE=str(secret_dir / "out"))
+    from hub.log import Log
+
+    with Log(str(tmp_path / "data")) as log:  # (the topic is there: the sink opens its file)
+        log.create_topic("t", 1)
     output = tmp_path / "output.log"
     with output.open("wb") as sink:
         proc = subprocess.Popen(
