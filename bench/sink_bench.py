@@ -5,10 +5,12 @@
 
 Events: Debezium envelopes exactly as the PostgreSQL source emits them (its TypeMapper's
 schemas, 6 columns: int4 key, text, numeric(12,2), int8, timestamp(6), bool): one insert per
-key, then updates of random keys (a few deletes + tombstones), encoded to JSON with schemas and
-decoded by the runtime's JsonConverter one batch at a time (``to_values``), as the sink runner
-decodes them. The figure is events / (decoding + ``put``): what the runner's thread spends on
-them; ``put`` alone is printed too.
+key, then updates of random keys (a few deletes + tombstones), encoded to JSON with schemas,
+handed to the task a batch at a time as the sink runner hands them: ``put_encoded`` first (a
+sink's own path for records still encoded: DuckDB's parses the JSON in DuckDB), else decoded
+by the runtime's JsonConverter (``to_values``) and ``put``. The figure is events / (decoding +
+``put``): what the runner's thread spends on them; ``put`` alone is printed too. DuckDB runs
+both paths (``--duckdb-path``), and each table is compared with the reference's, row by row.
 
 Reference, measured in the same run into the same kind of target: a plain bulk load of the
 final rows (one row per live key) into an empty table with the same primary key — DuckDB: an
@@ -40,7 +42,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench import _results  # noqa: E402
 from connectors.source.postgres.types import Oid, TypeMapper  # noqa: E402
 from hub.log import TopicPartition  # noqa: E402
-from hub.runtime.api import SinkRecord, SinkTaskContext  # noqa: E402
+from hub.log.record import Record  # noqa: E402
+from hub.runtime.api import EncodedSinkRecords, SinkRecord, SinkTaskContext  # noqa: E402
 from hub.runtime.converters import JsonConverter, dumps  # noqa: E402
 
 TOPIC = "bench.public.accounts"
@@ -49,6 +52,7 @@ COLUMNS = [("id", Oid.INT4, -1), ("owner", Oid.TEXT, -1),
            ("updated", Oid.TIMESTAMP, -1), ("active", Oid.BOOL, -1)]  # fmt: skip
 MAPPER = TypeMapper()
 STATEMENTS = "own"  # or "default": the engine's MERGE (--statements)
+NATIVE = [True, False]  # DuckDB: its own path for encoded events, the engine's (--duckdb-path)
 CONVERTERS = [MAPPER.converter(oid, tm) for _, oid, tm in COLUMNS]
 
 
@@ -93,10 +97,9 @@ def events(n: int, keys: int, seed: int = 1) -> Any:
 
 
 def batches(n: int, keys: int, size: int) -> Any:
-    """Lists of SinkRecords as the runner makes them (JSON bytes -> JsonConverter)."""
+    """Lists of log records (JSON bytes with schemas, as the PostgreSQL source writes them)."""
     key_schema, value_schema = _schemas()
-    convs = JsonConverter(True), JsonConverter(True)  # key and value, as the runner has
-    raw: list[tuple[int, bytes, bytes | None]] = []
+    raw: list[Record] = []
     src = {"version": "3.0", "connector": "postgresql", "name": "bench", "db": "db",
            "schema": "public", "table": "accounts", "ts_ms": 0, "txId": 1, "lsn": 0}  # fmt: skip
     for off, (op, k, row) in enumerate(events(n, keys)):
@@ -107,24 +110,20 @@ def batches(n: int, keys: int, size: int) -> Any:
             before = {**_row(k, 0), "id": k} if op == "d" else None
             env = {"before": before, "after": row, "source": src, "op": op, "ts_ms": off}
             vb = dumps({"schema": value_schema, "payload": env})
-        raw.append((off, kb, vb))
+        raw.append(Record(TOPIC, 0, off, 0, kb, vb, ()))
         if len(raw) == size:
-            yield _decode(convs, raw)
+            yield raw
             raw = []
     if raw:
-        yield _decode(convs, raw)
+        yield raw
 
 
-def _decode(
-    convs: tuple[JsonConverter, JsonConverter], raw: list[tuple[int, bytes, bytes | None]]
-) -> tuple[list[SinkRecord], float]:
-    """A batch decoded as the sink runner decodes it (one call per converter), and the time."""
-    t0 = time.perf_counter()
-    keys, kss = convs[0].to_values([kb for _, kb, _ in raw])
-    values, vss = convs[1].to_values([vb for _, _, vb in raw])
+def _decode(convs: tuple[JsonConverter, JsonConverter], raw: list[Record]) -> list[SinkRecord]:
+    """A batch decoded as the sink runner decodes it (one call per converter)."""
+    keys, kss = convs[0].to_values([r.key for r in raw])
+    values, vss = convs[1].to_values([r.value for r in raw])
     rows = zip(raw, keys, values, kss, vss, strict=True)
-    out = [SinkRecord(TOPIC, 0, off, 0, k, v, (), ks, vs) for (off, _, _), k, v, ks, vs in rows]
-    return out, time.perf_counter() - t0
+    return [SinkRecord(TOPIC, 0, r.offset, 0, k, v, (), ks, vs) for r, k, v, ks, vs in rows]
 
 
 def final_rows(n: int, keys: int) -> list[dict[str, Any]]:
@@ -143,6 +142,8 @@ def rss_mb() -> float:
 
 
 def run_sink(task_cls: Any, url: str, n: int, keys: int, size: int, extra: dict[str, Any]) -> Any:
+    """The batches through the task as the sink runner hands them over: `put_encoded` first
+    (a sink's own path for encoded records, when it has one), else decoded and `put`."""
     task = task_cls()
     if STATEMENTS == "default":
         from connectors.sink.engine.dialect import default_statements
@@ -151,17 +152,24 @@ def run_sink(task_cls: Any, url: str, n: int, keys: int, size: int, extra: dict[
         task.make_dialect = lambda cfg: default_statements(make(cfg))
     task.start({"connection.url": url, **extra}, SinkTaskContext("bench", 0))
     task.open({TopicPartition(TOPIC, 0)})
+    convs = JsonConverter(True), JsonConverter(True)  # key and value, as the runner has
     put_s = decode_s = 0.0
-    for batch, dec in batches(n, keys, size):
-        decode_s += dec
+    for batch in batches(n, keys, size):
         t0 = time.perf_counter()
-        task.put(batch)
+        if task.put_encoded(EncodedSinkRecords(batch, *convs)):
+            put_s += time.perf_counter() - t0
+            continue
+        t1 = time.perf_counter()
+        records = _decode(convs, batch)
+        t2 = time.perf_counter()
+        task.put(records)
         task.flush({})
-        put_s += time.perf_counter() - t0
+        put_s += time.perf_counter() - t2 + (t1 - t0)
+        decode_s += t2 - t1
     return task, put_s, decode_s
 
 
-def bench_duckdb(base: str, n: int, keys: int, size: int) -> tuple[float, float]:
+def bench_duckdb(base: str, n: int, keys: int, size: int) -> None:
     import duckdb
     import pyarrow as pa
 
@@ -192,18 +200,30 @@ def bench_duckdb(base: str, n: int, keys: int, size: int) -> tuple[float, float]
     con.execute("INSERT INTO accounts SELECT * FROM src")
     ref = time.perf_counter() - t0
     con.close()
-    url = f"duckdb://{os.path.join(base, 'sink.duckdb')}"
-    # the runner feeds batches back to back; here decoding pauses between them, which must not
-    # count as idle time (closing and reopening the file is a separate cost, see the README)
-    idle = {"duckdb.idle.release.ms": 600_000}
-    task, put_s, decode_s = run_sink(DuckDBSinkTask, url, n, keys, size, idle)
-    task.stop()
-    con = duckdb.connect(os.path.join(base, "sink.duckdb"), read_only=True)
-    got = con.execute('SELECT count(*) FROM "bench_public_accounts"').fetchone()
-    con.close()
-    assert got is not None and got[0] == len(rows), (got, len(rows))
-    report(f"DuckDB{_label()}", n, len(rows), ref, put_s, decode_s)
-    return ref, put_s
+    for native in NATIVE:
+        sink = os.path.join(base, "sink.duckdb")
+        for f in (sink, sink + ".wal"):
+            if os.path.exists(f):
+                os.remove(f)
+        # the runner feeds batches back to back; here making them pauses in between, which
+        # must not count as idle time (closing and reopening the file is a separate cost)
+        extra = {"duckdb.idle.release.ms": 600_000, "duckdb.native.apply": native}
+        task, put_s, decode_s = run_sink(DuckDBSinkTask, f"duckdb://{sink}", n, keys, size, extra)
+        task.stop()
+        con = duckdb.connect(sink, read_only=True)
+        con.execute(f"ATTACH '{ref_path}' AS ref (READ_ONLY)")
+        got = con.execute('SELECT count(*) FROM "bench_public_accounts"').fetchone()
+        differ = con.execute(
+            'SELECT count(*) FROM ((SELECT * FROM "bench_public_accounts" EXCEPT ALL '
+            "SELECT * FROM ref.accounts) UNION ALL (SELECT * FROM ref.accounts EXCEPT ALL "
+            'SELECT * FROM "bench_public_accounts"))'
+        ).fetchone()
+        con.close()
+        assert got is not None and got[0] == len(rows), (got, len(rows))
+        assert differ == (0,), f"{differ[0] if differ else '?'} rows differ from the reference"
+        path = " (DuckDB parses the JSON)" if native else " (the engine's Python path)"
+        report(f"DuckDB{_label()}{path if len(NATIVE) > 1 else ''}", n, len(rows), ref, put_s,
+               decode_s)  # fmt: skip
 
 
 def _native(t: Any, v: Any) -> Any:
@@ -307,9 +327,17 @@ def main() -> None:
         default="own",
         help="the dialect's own statements, the engine's default MERGE, or both",
     )
+    ap.add_argument(
+        "--duckdb-path",
+        choices=["native", "engine", "both"],
+        default="both",
+        help="DuckDB: its own path for encoded change events (duckdb.native.apply, the "
+        "default), the engine's Python path, or both",
+    )
     _results.add_json_arg(ap)
     args = ap.parse_args()
-    global STATEMENTS
+    global STATEMENTS, NATIVE
+    NATIVE = {"native": [True], "engine": [False], "both": [True, False]}[args.duckdb_path]
     base = tempfile.mkdtemp(prefix="hub-sink-bench-")
     try:
         print(f"{args.events:,} events over {args.keys:,} keys, batch.size {args.batch_size:,}")

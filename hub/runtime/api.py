@@ -32,7 +32,8 @@ from typing import Any, ClassVar, Self
 from pydantic import BaseModel, ConfigDict
 
 from hub.log.packed import Packed
-from hub.log.record import TopicPartition
+from hub.log.record import Record, TopicPartition
+from hub.runtime.converters import Converter
 
 Header = tuple[str, bytes | None]
 JsonMap = Mapping[str, Any]
@@ -104,6 +105,18 @@ class EncodedBatch:
     source_offset: JsonMap
     timestamp: int | None = None
     packed: Packed | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedSinkRecords:
+    """A sink's batch as the log holds it, for `SinkTask.put_encoded`: ``records`` are the
+    log's (topic, partition, offset, timestamp, key, value, headers; keys and values the
+    bytes the converters read), in log order; ``key_converter``/``value_converter`` are the
+    task's, for the task to read those bytes as they would."""
+
+    records: Sequence[Record]
+    key_converter: Converter
+    value_converter: Converter
 
 
 @dataclass(slots=True)
@@ -228,6 +241,14 @@ class SinkTask(Task):
 
     @abstractmethod
     def put(self, records: Sequence[SinkRecord]) -> None: ...
+
+    def put_encoded(self, batch: EncodedSinkRecords) -> bool:
+        """Optional: write a batch still encoded (no `SinkRecord` made), with the same
+        result as ``put`` of the decoded records. Return False, having written nothing, to
+        have the runtime decode the batch and call ``put`` (a batch the fast path does not
+        cover); an exception is handled as ``put``'s. Only called when the connector has no
+        transforms. The default declines every batch."""
+        return False
 
     def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Make everything ``put`` so far durable; ``offsets`` are the next offsets to read."""

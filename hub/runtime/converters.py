@@ -154,6 +154,22 @@ class JsonConverter(Converter):
                     break
         return values, schemas
 
+    def schema_prefix(self, data: bytes) -> tuple[bytes, Mapping[str, Any]] | None:
+        """For bytes of the plain layout ``{"schema":S,"payload":P}``: the prefix up to P
+        (every record of the schema starts with it) and S parsed (the object `to_value`
+        hands out for it); None for other bytes (no schema, another writer's formatting)."""
+        if not self.schemas_enable:
+            return None
+        for _ in range(2):
+            for prefix, schema in self._seen:
+                if data.startswith(prefix) and data.endswith(b"}"):
+                    return prefix, schema
+            try:
+                self.to_value(data)  # (remembers the schema's prefix when it has one)
+            except orjson.JSONDecodeError:
+                return None
+        return None
+
     def to_value(self, data: bytes | None) -> tuple[Any, Mapping[str, Any] | None]:
         if data is None:
             return None, None

@@ -22,7 +22,7 @@ import time
 
 from hub.errors import ResumeError
 from hub.log import OffsetOutOfRangeError, Record, TopicPartition, codec
-from hub.runtime.api import SinkRecord, SinkTask, SinkTaskContext
+from hub.runtime.api import EncodedSinkRecords, SinkRecord, SinkTask, SinkTaskContext
 from hub.runtime.runner import RunnerContext
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ class SinkRunner:
         self._stopping = False
         self._failed = False
         self._waiting: set[str] = set()  # configured topics that do not exist yet
+        # the task writes batches still encoded (its class has the fast path)
+        self._encoded = type(task).put_encoded is not SinkTask.put_encoded
 
     def _subscribed_topics(self) -> list[str]:
         """The configured topics that exist, and the ones topics.regex matches. A missing
@@ -183,6 +185,8 @@ class SinkRunner:
     def _put(self, batch: list[Record]) -> None:
         pairs: list[tuple[Record, SinkRecord]] = []
         chain = self.ctx.chain
+        if chain is None and self._encoded and self._put_encoded(batch):
+            return
         converted = self._convert_all(batch)
         if converted is not None and chain is None:  # the common case: no per-record work
             self._put_pairs(batch, converted)
@@ -207,6 +211,20 @@ class SinkRunner:
         if not pairs:
             return
         self._put_pairs([r for r, _ in pairs], [s for _, s in pairs])
+
+    def _put_encoded(self, batch: list[Record]) -> bool:
+        """The batch to the task's `SinkTask.put_encoded`; False when it declined it, or
+        failed with errors.tolerance=all (then the decoded path isolates the poison)."""
+        encoded = EncodedSinkRecords(batch, self.ctx.key_converter, self.ctx.value_converter)
+        try:
+            done: bool = self.errors.retry("TASK_PUT", lambda: self.task.put_encoded(encoded))
+            return done
+        except ResumeError:
+            raise
+        except Exception:
+            if not self.errors.tolerate:
+                raise
+            return False
 
     def _put_pairs(self, raws: list[Record], records: list[SinkRecord]) -> None:
         """``put`` the records; with errors.tolerance=all, a batch that fails is put again

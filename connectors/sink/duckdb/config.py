@@ -40,6 +40,22 @@ class DuckDBSinkConfig(SinkConfig):
         "DuckDB's default, 80% of RAM): its cache and indexes grow with the table up to it",
     )
 
+    native_apply: bool = Field(
+        True,
+        alias="duckdb.native.apply",
+        description="let DuckDB parse and collapse batches of Debezium change events itself "
+        "(JSON with schemas, no transforms), with the same result as the engine's path, "
+        "which takes every batch it does not cover",
+    )
+
+    native_min_records: int = Field(
+        1200,
+        alias="duckdb.native.min.records",
+        ge=1,
+        description="smaller batches take the engine's path: DuckDB's own costs ~6 ms a batch "
+        "however small (measured: faster from ~1200 records a batch on)",
+    )
+
     @classmethod
     def url_problem(cls, url: str) -> str | None:
         if duckdb_path(url) is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,16 +11,194 @@ from connectors.sink.duckdb.config import DuckDBSinkConfig
 from connectors.sink.engine.connector import EngineSink
 from connectors.sink.engine.dialect import Dialect
 from connectors.sink.engine.task import EngineSinkTask
-from hub.runtime.api import Check
+from hub.runtime.api import Check, EncodedSinkRecords, SinkTaskContext
+
+log = logging.getLogger(__name__)
 
 
 class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
+    """The engine's task; batches of Debezium change events still encoded as JSON take
+    DuckDB's own path (`native`) when it covers them, with the same result."""
+
     config_class = DuckDBSinkConfig
 
     def make_dialect(self, cfg: DuckDBSinkConfig) -> Dialect:
         from connectors.sink.duckdb.dialect import DuckDBDialect
 
         return DuckDBDialect(cfg)
+
+    def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
+        from connectors.sink.duckdb import native
+
+        super().start(config, context)
+        self._native = self.cfg.native_apply and native.eligible(self.cfg)
+        self._plans: dict[tuple[str, bytes, bytes], Any] = {}
+        # topic -> (table, source fields) of its last batch, for table names of source fields
+        self._sources: dict[str, tuple[Any, Any]] = {}
+        self._declined: set[tuple[str, str]] = set()
+
+    def put_encoded(self, batch: EncodedSinkRecords) -> bool:
+        if not self._native:
+            return False
+        was_enabled = gc.isenabled()
+        gc.disable()  # (as put: the batch's objects are acyclic)
+        try:
+            return self._put_encoded(batch)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _put_encoded(self, batch: EncodedSinkRecords) -> bool:
+        from connectors.sink.duckdb import native
+        from hub.runtime.converters import JsonConverter
+
+        kc, vc, records = batch.key_converter, batch.value_converter, batch.records
+        if not (isinstance(kc, JsonConverter) and isinstance(vc, JsonConverter)):
+            return False
+        if len(records) < self.cfg.native_min_records:
+            return False  # (the engine's path is faster there)
+        tps = [(r[0], r[1]) for r in records]
+        offsets = [r[2] for r in records]
+        positions = {tp: off + 1 for tp, off in zip(tps, offsets, strict=True)}
+        firsts = dict(zip(reversed(tps), reversed(offsets), strict=True))
+        nxt = self.next
+        if any(nxt.get(tp, -1) > first for tp, first in firsts.items()):
+            return False  # redelivered records below the target's offsets: put skips them
+        topics: dict[str, list[int]] = {}
+        for i, (topic, _) in enumerate(tps):
+            topics.setdefault(topic, []).append(i)
+        parts = []
+        try:
+            for topic, idx in topics.items():
+                parts.append(self._part(topic, [records[i] for i in idx], idx, kc, vc))
+        except native.Declined as exc:
+            self._decline(list(topics), exc)
+            return False
+        d = self.dialect
+        d.begin()  # (its errors are put's: a locked file, a directory that cannot be made)
+        try:
+            con = d.connection  # type: ignore[attr-defined]
+            registered = [native.register(con, *p) for p in parts]
+            targets = [self._target(con, part) for part in registered]
+            tables = {t: part.topic for part, (t, _) in zip(registered, targets, strict=True)}
+            if len(tables) < len(registered):
+                raise native.Declined("two topics, one table")
+            claimed = self._claim(tables) if self.owners is not None else {}
+            for part, (table, source) in zip(registered, targets, strict=True):
+                if self._evolved(con, part, table):
+                    native.merge(con, d, part, table, deletes=self.cfg.delete_enabled,
+                                 unavailable=self.unavailable, source=source)  # fmt: skip
+            self._store_offsets(positions)
+            d.commit()
+        except Exception as exc:  # nothing written: the engine's path gives the result
+            d.rollback()
+            self.tables.clear()
+            self._decline([p[0] for p in parts], exc)
+            return False
+        except BaseException:
+            d.rollback()
+            raise
+        nxt.update(positions)
+        if claimed:
+            assert self.owners is not None
+            self.owners.update(claimed)
+        for part, (table, source) in zip(registered, targets, strict=True):
+            if part.plan.source:
+                self.reader._tombstone_tables[part.topic] = table
+                self._sources[part.topic] = (table, source)
+        return True
+
+    def _target(self, con: Any, part: Any) -> tuple[Any, Any]:
+        """(table, the source fields its events must have) of a registered part: known from
+        the topic's last batch when the table is named after source fields, else looked at
+        (`native.probe`)."""
+        from connectors.sink.duckdb import native
+
+        if not part.plan.source:
+            return native.table_of(self.reader.namer, part, None), None
+        last = self._sources.get(part.topic)
+        if last is not None and self.reader._tombstone_tables.get(part.topic) == last[0]:
+            return last  # (MERGE checks that every event has these source fields)
+        found = native.probe(con, part)
+        table = native.table_of(self.reader.namer, part, found.source)
+        early = found.early_tombstone  # deleted from the table of the topic's last event
+        if table is None or (early and self.reader._tombstone_tables.get(part.topic) != table):
+            raise native.Declined("tombstones of an earlier batch's table, or no table")
+        return table, found.source
+
+    def _evolved(self, con: Any, part: Any, table: Any) -> bool:
+        """The table made able to take the part's rows, as the engine's ``_apply`` does it;
+        False when there is nothing to write (no table, and no row in the part)."""
+        from connectors.sink.duckdb import native
+        from connectors.sink.engine.evolution import create, evolve
+
+        d, info = self.dialect, self._info(table)
+        columns = [x.column for x in part.plan.after]
+        if info is None:
+            if not native.probe(con, part).upserts:
+                return False
+            if self.cfg.schema_evolution == "none":
+                raise native.Declined("no table and schema.evolution=none")
+            info = create(d, table, columns, [x.column.name for x in part.plan.key])
+        elif not all(
+            (have := info.columns.get(c.name)) == d.sql_type(c.type)
+            or (have is not None and d.holds(have, c.type))
+            for c in columns
+        ):  # DDL to come (the engine's, on a batch that writes rows only)
+            if not native.probe(con, part).upserts:
+                raise native.Declined("deletes only, for a table the batch's columns change")
+            info = evolve(d, table, info, columns, self.cfg.schema_evolution == "basic")
+        self.tables[table] = info
+        return True
+
+    def _part(self, topic: str, recs: list[Any], idx: list[int], kc: Any, vc: Any) -> Any:
+        """(topic, plan, ords, key payloads, value payloads) of one topic's records;
+        `native.Declined` when the plan or the bytes are not this path's."""
+        from connectors.sink.duckdb import native
+
+        keys = [r[4] for r in recs]
+        values = [r[5] for r in recs]
+        first = next((v for v in values if v is not None), None)
+        if first is None or None in keys:
+            raise native.Declined("tombstones only, or a record without key")
+        kp, vp = kc.schema_prefix(keys[0]), vc.schema_prefix(first)
+        if kp is None or vp is None:
+            raise native.Declined("JSON without schemas, or not as the JSON converter writes it")
+        (kprefix, kschema), (vprefix, vschema) = kp, vp
+        ck = (topic, vprefix, kprefix)
+        plan = self._plans.get(ck)
+        if plan is None:
+            if len(self._plans) > 64:
+                self._plans.clear()
+            try:
+                plan = native.plan_for(vschema, kschema, self.reader.namer)
+            except native.Declined as exc:
+                plan = exc
+            self._plans[ck] = plan
+        if isinstance(plan, native.Declined):
+            raise plan
+        if not all([k.startswith(kprefix) for k in keys]) or not all(
+            [v is None or v.startswith(vprefix) for v in values]
+        ):
+            raise native.Declined("several schemas in one batch")
+        kcut, vcut = len(kprefix), len(vprefix)
+        return (
+            topic, plan, idx, [k[kcut:-1] for k in keys],
+            [None if v is None else v[vcut:-1] for v in values],
+        )  # fmt: skip
+
+    def _decline(self, topics: list[str], exc: Exception) -> None:
+        """Say once per topic and reason that its batches take the engine's path."""
+        from connectors.sink.duckdb import native
+
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if not isinstance(exc, native.Declined):
+            reason = f"{type(exc).__name__}: {reason}"
+        for topic in topics:
+            if (topic, reason) not in self._declined and len(self._declined) < 1000:
+                self._declined.add((topic, reason))
+                log.info("%s: batches of %s take the engine's path: %s", self.connector,
+                         topic, reason)  # fmt: skip
 
 
 class DuckDBSink(EngineSink):

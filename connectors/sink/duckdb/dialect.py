@@ -151,6 +151,12 @@ class DuckDBDialect(Dialect):
                 self._con.close()
                 self._con = None
 
+    @property
+    def connection(self) -> Any:
+        """The DuckDB connection, inside a transaction (`begin`) only."""
+        assert self._in_tx, "the connection is the open transaction's"
+        return self._con
+
     # -- statements ---------------------------------------------------------------------------
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -14,7 +14,7 @@ The staging relation holds at most one change per key (collapse), as ``MERGE`` r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from connectors.sink.engine.naming import TableRef
@@ -51,35 +51,53 @@ def merge(d: Dialect, m: Merge) -> None:
     q = d.quote
     cols = staged_changes(m)
     rel = d.stage("merge", cols)
-    t = d.table_name(m.table)
-    on = " AND ".join(f"cur.{q(k)} = s.{q(k)}" for k in m.key)
-    sql = [f"MERGE INTO {t} AS cur USING {rel} AS s ON {on}"]
+    rows = cols[: len(m.rows)] if m.count else []
+    exprs = {c.name: d.select_expr(c, f"s.{q(c.name)}") for c in rows}
+    sql = merge_sql(d, m.table, m.key, rel, exprs, deletes=bool(m.deletes), keep=m.keep,
+                    soft=m.soft)  # fmt: skip
+    d.execute(sql)
+    d.unstage(rel)
+
+
+def merge_sql(
+    d: Dialect,
+    table: TableRef,
+    key: Sequence[str],
+    rel: str,
+    exprs: Mapping[str, str],
+    *,
+    deletes: bool,
+    keep: Collection[str] = (),
+    soft: bool = False,
+) -> str:
+    """The ``MERGE`` of staging relation ``rel`` (aliased ``s``: one change per key, a
+    `DELETE_FLAG` column when ``deletes``) into ``table``; ``exprs``: column -> the expression
+    of its new value (none: a relation of deletes only)."""
+    q = d.quote
+    on = " AND ".join(f"cur.{q(k)} = s.{q(k)}" for k in key)
+    sql = [f"MERGE INTO {d.table_name(table)} AS cur USING {rel} AS s ON {on}"]
     flag = f"s.{q(DELETE_FLAG)}"
-    if m.deletes:
-        if m.soft:
+    if deletes:
+        if soft:
             sql.append(f"WHEN MATCHED AND {flag} THEN UPDATE SET {q('__deleted')} = TRUE")
         else:
             sql.append(f"WHEN MATCHED AND {flag} THEN DELETE")
-    if m.count:
-        exprs = {}
-        for c in cols[: len(m.rows)]:
-            exprs[c.name] = d.select_expr(c, f"s.{q(c.name)}")
+    if exprs:
         sets = []
         for name, e in exprs.items():
-            if name in m.key:
+            if name in key:
                 continue
-            if name in m.keep:  # an unchanged TOASTed value: the row's current one
+            if name in keep:  # an unchanged TOASTed value: the row's current one
                 e = f"CASE WHEN s.{q(KEEP_PREFIX + name)} THEN cur.{q(name)} ELSE {e} END"
             sets.append(f"{q(name)} = {e}")
         if sets:
             sql.append(f"WHEN MATCHED THEN UPDATE SET {', '.join(sets)}")
         names = ", ".join(q(n) for n in exprs)
-        only = f" AND NOT {flag}" if m.deletes else ""
+        only = f" AND NOT {flag}" if deletes else ""
         sql.append(
             f"WHEN NOT MATCHED{only} THEN INSERT ({names}) VALUES ({', '.join(exprs.values())})"
         )
-    d.execute(" ".join(sql))
-    d.unstage(rel)
+    return " ".join(sql)
 
 
 def upsert_values(

@@ -1,0 +1,278 @@
+"""DuckDB's own path for encoded change events (`connectors.sink.duckdb.native`) against the
+engine's Python path: the same batches of Debezium envelopes, as JSON with schemas, through a
+task with ``duckdb.native.apply`` on (as the runner hands them: ``put_encoded``, else
+decoded and ``put``) and one with it off, must leave the same tables and offsets; what the
+fast path does not cover it declines before writing anything."""
+
+from __future__ import annotations
+
+import base64
+import random
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from connectors.sink.duckdb import DuckDBSinkTask
+from hub.log import TopicPartition
+from hub.log.record import Record
+from hub.runtime.api import EncodedSinkRecords, SinkRecord, SinkTaskContext
+from hub.runtime.converters import JsonConverter, dumps
+
+TOPIC = "srv.public.things"
+TABLE = "srv_public_things"
+PLACEHOLDER = "__debezium_unavailable_value"
+
+
+def _field(name: str, type_: str, logical: str | None = None, **params: str) -> dict[str, Any]:
+    f: dict[str, Any] = {"type": type_, "optional": name != "id", "field": name}
+    if logical:
+        f["name"] = logical
+    if params:
+        f["parameters"] = params
+    return f
+
+
+FIELDS = [
+    _field("id", "int32"),
+    _field("small", "int16"),
+    _field("big", "int64"),
+    _field("txt", "string"),
+    _field("flag", "boolean"),
+    _field("day", "int32", "io.debezium.time.Date"),
+    _field("at", "int64", "io.debezium.time.MicroTimestamp"),
+    _field("at_ms", "int64", "org.apache.kafka.connect.data.Timestamp"),
+    _field(
+        "price",
+        "bytes",
+        "org.apache.kafka.connect.data.Decimal",
+        scale="2",
+        **{"connect.decimal.precision": "12"},
+    ),  # fmt: skip
+    _field(
+        "whole",
+        "bytes",
+        "org.apache.kafka.connect.data.Decimal",
+        scale="0",
+        **{"connect.decimal.precision": "18"},
+    ),  # fmt: skip
+]
+ROW = {"type": "struct", "optional": True, "name": f"{TOPIC}.Value", "fields": FIELDS}
+SOURCE = {"type": "struct", "optional": False, "name": "io.debezium.connector.postgresql.Source",
+          "fields": [_field("db", "string"), _field("schema", "string"),
+                     _field("table", "string")]}  # fmt: skip
+VALUE_SCHEMA = {"type": "struct", "optional": False, "name": f"{TOPIC}.Envelope", "fields": [
+    {**ROW, "field": "before"}, {**ROW, "field": "after"}, {**SOURCE, "field": "source"},
+    _field("op", "string"), _field("ts_ms", "int64")]}  # fmt: skip
+KEY_SCHEMA = {"type": "struct", "optional": False, "name": f"{TOPIC}.Key", "fields": FIELDS[:1]}
+SRC = {"db": "db", "schema": "public", "table": "things"}
+
+
+def _decimal(unscaled: int) -> str:
+    n = max(1, (unscaled.bit_length() + 8) // 8)
+    return base64.b64encode(unscaled.to_bytes(n, "big", signed=True)).decode()
+
+
+def _value(rnd: random.Random, name: str) -> Any:
+    if rnd.random() < 0.15:
+        return None
+    pick = rnd.random()
+    if name == "small":
+        return rnd.choice([-(2**15), 2**15 - 1, 0, rnd.randint(-999, 999)])
+    if name == "big":
+        return rnd.choice([-(2**63), 2**63 - 1, 0, rnd.randint(-(10**12), 10**12)])
+    if name == "txt":
+        return rnd.choice(["", "plain", 'a "quoted" \\ back\\slash', "tab\tnew\nline",
+                           "ünï😀 cödé", "\u2028", "x" * rnd.randint(0, 300),
+                           PLACEHOLDER if pick < 0.02 else "y"])  # fmt: skip
+    if name == "flag":
+        return rnd.random() < 0.5
+    if name == "day":
+        return rnd.choice(
+            [-2147472692, -2147472691, 0, -719162, 2932896, rnd.randint(-9999, 99999)]
+        )
+    if name == "at":
+        return rnd.choice([9223372036825200000, -9223372036832400000, 0, -1,
+                           rnd.randint(-(10**16), 10**16)])  # fmt: skip
+    if name == "at_ms":
+        return rnd.choice([0, -1, rnd.randint(-(10**13), 10**13)])
+    if name == "price":
+        return _decimal(
+            rnd.choice([0, -1, 1, 10**12 - 1, -(10**12) + 1, rnd.randint(-(10**9), 10**9)])
+        )
+    assert name == "whole"
+    return _decimal(rnd.choice([0, 10**18 - 1, -(10**18) + 1, rnd.randint(-(10**15), 10**15)]))
+
+
+def _row(rnd: random.Random, key: int) -> dict[str, Any]:
+    return {"id": key, **{f["field"]: _value(rnd, f["field"]) for f in FIELDS[1:]}}
+
+
+def _events(seed: int, n: int, keys: int) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """(key, envelope payload or None for a tombstone), Debezium-like: a delete is followed by
+    its tombstone; updates and deletes of keys not created (yet) happen too."""
+    rnd = random.Random(seed)
+    for _ in range(n):
+        k = rnd.randrange(keys)
+        r = rnd.random()
+        if r < 0.12:
+            before = _row(rnd, k) if rnd.random() < 0.7 else None
+            yield k, {"before": before, "after": None, "source": SRC, "op": "d", "ts_ms": 1}
+            yield k, None
+        elif r < 0.14:
+            yield k, None  # a tombstone on its own
+        else:
+            op = rnd.choice(["c", "r", "u"])
+            before = _row(rnd, k) if op == "u" and rnd.random() < 0.3 else None
+            yield k, {"before": before, "after": _row(rnd, k), "source": SRC, "op": op,
+                      "ts_ms": 1}  # fmt: skip
+
+
+def _encode(events: Sequence[tuple[int, dict[str, Any] | None]], start: int) -> list[Record]:
+    out = []
+    for i, (k, payload) in enumerate(events):
+        kb = dumps({"schema": KEY_SCHEMA, "payload": {"id": k}})
+        vb = None if payload is None else dumps({"schema": VALUE_SCHEMA, "payload": payload})
+        out.append(Record(TOPIC, i % 2, start + i, 0, kb, vb, ()))
+    return out
+
+
+def _decode(batch: Sequence[Record]) -> list[SinkRecord]:
+    kc, vc = JsonConverter(True), JsonConverter(True)
+    keys, kss = kc.to_values([r.key for r in batch])
+    values, vss = vc.to_values([r.value for r in batch])
+    return [
+        SinkRecord(r.topic, r.partition, r.offset, r.timestamp, k, v, (), ks, vs)
+        for r, k, v, ks, vs in zip(batch, keys, values, kss, vss, strict=True)
+    ]
+
+
+class Task:
+    """A DuckDB sink task fed as the runner feeds it."""
+
+    def __init__(self, path: Path, native: bool, **config: Any) -> None:
+        self.path = path
+        self.task = DuckDBSinkTask()
+        self.task.start({"connection.url": f"duckdb://{path}", "duckdb.native.apply": native,
+                         "duckdb.idle.release.ms": 0, "duckdb.native.min.records": 1, **config},
+                        SinkTaskContext("sink", 0))  # fmt: skip
+        self.task.open({TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)})
+        self.kc, self.vc = JsonConverter(True), JsonConverter(True)  # (kept, as the runner's)
+        self.native = 0
+
+    def put(self, batch: Sequence[Record]) -> None:
+        if self.task.put_encoded(EncodedSinkRecords(batch, self.kc, self.vc)):
+            self.native += 1
+        else:
+            self.task.put(_decode(batch))
+        self.task.flush({})
+
+    def tables(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[Any]]:
+        self.task.stop()
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            rows = con.execute(f'SELECT * FROM "{TABLE}" ORDER BY id').fetchall()
+            offsets = con.execute("SELECT * FROM _hub_offsets ORDER BY ALL").fetchall()
+            columns = con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                f"WHERE table_name = '{TABLE}' ORDER BY ordinal_position"
+            ).fetchall()
+            return rows, offsets, columns
+        finally:
+            con.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_batches_leave_the_tables_the_engine_leaves(tmp_path: Path, seed: int) -> None:
+    events = list(_events(seed, 3000, keys=120))
+    rnd = random.Random(seed)
+    fast, engine = Task(tmp_path / "fast.duckdb", True), Task(tmp_path / "engine.duckdb", False)
+    i = batches = 0
+    while i < len(events):
+        size = rnd.choice([1, 2, 7, 50, 300, 900])
+        batch = _encode(events[i : i + size], i)
+        fast.put(batch)
+        engine.put(batch)
+        i += size
+        batches += 1
+    assert engine.native == 0
+    # most batches are the fast path's: the first creates the table through it too; the
+    # ones holding the placeholder (about one in four here) take the engine's
+    assert fast.native >= batches * 0.5, (fast.native, batches)
+    got, want = fast.tables(), engine.tables()
+    assert got[2] == want[2]  # the same columns, of the same types, in the same order
+    assert len(got[0]) > 30
+    assert got[0] == want[0]
+    assert got[1] == want[1]
+
+
+def _one(payload: dict[str, Any] | None, key: int = 1, offset: int = 0) -> list[Record]:
+    return _encode([(key, payload)], offset)
+
+
+def _upsert(**after: Any) -> dict[str, Any]:
+    row = {f["field"]: None for f in FIELDS}
+    return {"before": None, "after": {**row, "id": 1, **after}, "source": SRC, "op": "c",
+            "ts_ms": 1}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        {"small": 1.5},  # not an integer: the converter's value is a float
+        {"big": "12"},  # a string where an integer is due
+        {"txt": 12},  # a number where a string is due
+        {"flag": 1},
+        {"small": 70000},  # past int16
+        {"price": "12.5"},  # not base64
+    ],
+    ids=["float-int", "string-int", "number-string", "int-bool", "int16-range", "not-base64"],
+)
+def test_a_value_its_schema_does_not_allow_is_left_to_the_engine(
+    tmp_path: Path, after: dict[str, Any]
+) -> None:
+    """DuckDB's JSON functions would round 1.5 to 2 or read 12 as '12': the fast path
+    declines, and the engine's path decides (here it refuses the value, or writes it as
+    it always did)."""
+    outcomes = []
+    for native in (True, False):
+        t = Task(tmp_path / f"{native}.duckdb", native)
+        t.put(_one(_upsert(id=2)))  # the table exists
+        batch = _one(_upsert(**after), offset=1)
+        assert not t.task.put_encoded(EncodedSinkRecords(batch, t.kc, t.vc))
+        try:
+            t.task.put(_decode(batch))
+            outcomes.append(("written", t.tables()[0]))
+        except Exception as exc:  # noqa: BLE001 - compared below
+            outcomes.append(("refused", type(exc).__name__))
+            t.task.stop()
+    assert outcomes[0] == outcomes[1]
+
+
+def test_what_the_fast_path_leaves_to_the_engine(tmp_path: Path) -> None:
+    t = Task(tmp_path / "t.duckdb", True)
+    t.put(_one(_upsert(txt="a")))
+    assert t.native == 1
+
+    def declined(batch: list[Record]) -> bool:
+        return not t.task.put_encoded(EncodedSinkRecords(batch, t.kc, t.vc))
+
+    assert declined(_one(_upsert(txt=PLACEHOLDER), offset=1))  # keep the current value
+    assert declined(_one({**_upsert(), "op": "t", "after": None}, offset=1))  # a truncate
+    assert declined(_one(None, offset=1))  # tombstones only
+    assert declined(_encode([(1, _upsert(txt="b"))], 0))  # below the stored offsets
+    t.put(_one(_upsert(txt="c"), offset=1))
+    assert t.native == 2
+    assert t.tables()[0][0][3] == "c"
+
+
+def test_a_config_the_fast_path_does_not_cover_declines_every_batch(tmp_path: Path) -> None:
+    for config in ({"delete.mode": "soft"}, {"insert.mode": "insert"},
+                   {"cdc.metadata.enabled": True}, {"primary.key.fields": "id"},
+                   {"duckdb.native.apply": False},
+                   {"duckdb.native.min.records": 2}):  # fmt: skip
+        t = Task(tmp_path / "t.duckdb", True, **config)
+        assert not t.task.put_encoded(EncodedSinkRecords(_one(_upsert()), t.kc, t.vc)), config
+        t.task.stop()
