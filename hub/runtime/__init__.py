@@ -44,7 +44,7 @@ from hub.runtime.api import (
     SourceTaskContext,
     csv_list,
 )
-from hub.runtime.converters import dumps, json_default
+from hub.runtime.converters import JsonConverter, dumps, json_default
 
 __all__ = [
     "Check",
@@ -52,6 +52,7 @@ __all__ = [
     "ConnectorConfig",
     "EncodedBatch",
     "EncodedSinkRecords",
+    "JsonConverter",
     "SinkConnector",
     "SinkRecord",
     "SinkTask",

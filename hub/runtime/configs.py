@@ -68,14 +68,17 @@ class ConfigStore:
             if config is None and name not in self._configs:
                 return
             items = [(name.encode(), value)]
-            if config is None and name in self._states:
-                # the state first: a backend that lands a prefix of the write (Kafka) must
-                # not leave a state behind for a later connector of the same name
-                items.insert(0, ((STATE_PREFIX + name).encode(), None))
+            gone = config is None or name not in self._configs
+            if gone and name in self._states:
+                # deleted with it; and a state a deletion that landed in part (Kafka) left
+                # behind is not a new connector's of the same name: deleted first
+                state = ((STATE_PREFIX + name).encode(), None)
+                items.insert(0 if config is not None else 1, state)
             self._append(items)
+            if gone:
+                self._states.pop(name, None)
             if config is None:
                 self._configs.pop(name, None)
-                self._states.pop(name, None)
             else:
                 self._configs[name] = dict(config)
 

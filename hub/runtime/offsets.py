@@ -21,13 +21,19 @@ it reads back as the whole write or none of it:
   the per-partition records follow in Connect's format for tools that read them. Never new
   offsets with the old checkpoint, whose open window would then skip replayed records that are
   not in the log.
-* offsets changed by hand (a STOPPED connector's, over REST): one record
-  ``["<connector>", {"hub.offsets": "altered"}]`` first, ``{"gen": G, "offsets": [...]}``,
-  then the per-partition records. Every checkpoint written from then on carries ``"gen": G``;
-  an older checkpoint's window is void (its replayed records no longer line up with its seqs),
-  so one record closes the windows of all the connector's tasks.
-* a connector forgotten: the checkpoints and that record are deleted before the offsets (one
-  that outlived the offsets' deletion would bring back the offsets it carries).
+* offsets changed by hand (a STOPPED connector's, over REST) or forgotten (every offset
+  null): one record ``["<connector>", {"hub.offsets": "altered"}]`` first, ``{"gen": G,
+  "offsets": [...]}``, then the connector's checkpoints again without the offsets they
+  carried (or deleted, when forgotten), then the per-partition records. Every checkpoint
+  written from then on carries ``"gen": G``; an older checkpoint's window is void (its
+  replayed records no longer line up with its seqs), so one record closes the windows of all
+  the connector's tasks. No older record carries offsets after such a write: one could
+  otherwise bring back a deleted offset once compaction has dropped its tombstone.
+
+A write that lands in part leaves per-partition records behind the offsets a checkpoint or
+alteration record carries; compaction would drop those when the key is written again.
+Reading the topic (at start, and after a write that failed) rewrites the per-partition
+records that differ from what was read.
 
 Thread safety: one lock; every write is fsynced before it returns.
 """
@@ -60,16 +66,45 @@ class OffsetStore:
         self._offsets: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {}
         self._tasks: dict[tuple[str, int], dict[str, Any]] = {}
         self._gens: dict[str, int] = {}  # connector -> generation of its offsets (by hand)
+        # connector -> partition key -> (partition, value) of its latest per-partition record
+        self._plain: dict[str, dict[str, tuple[dict[str, Any], Any]]] = {}
+        self._stale = False  # a write failed: what landed of it is unknown until read again
         if not log.has_topic(TOPIC):
             log.create_topic(
                 TOPIC, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
             )
-        self._load()
+        with self._lock:
+            self._load()
 
     def _load(self) -> None:
+        """Read the topic; rewrite the per-partition records behind what it holds (a write
+        that landed in part). Under the lock."""
+        self._offsets, self._tasks, self._gens, self._plain = {}, {}, {}, {}
         for r in self._log.scan(_TP):
             if r.key is not None:
                 self._apply(r.key, r.value)
+        repairs: list[tuple[bytes, bytes | None]] = []
+        for connector, plain in self._plain.items():
+            have = self._offsets.get(connector, {})
+            for pkey in {*plain, *have}:
+                partition, value = have.get(pkey) or (plain[pkey][0], None)
+                if pkey not in plain or plain[pkey][1] != value:
+                    encoded = None if value is None else json.dumps(value).encode()
+                    repairs.append((_key(connector, partition), encoded))
+        for connector, have in self._offsets.items():  # carried only, never written plain
+            if connector not in self._plain:
+                for partition, value in have.values():
+                    repairs.append((_key(connector, partition), json.dumps(value).encode()))
+        if repairs:
+            self._log.append_durable(_TP, [k for k, _ in repairs], [v for _, v in repairs])
+            for k, v in repairs:
+                self._apply(k, v)
+        self._stale = False
+
+    def _fresh(self) -> None:
+        """Read the topic again after a failed write (under the lock)."""
+        if self._stale:
+            self._load()
 
     def _apply(self, key: bytes, value: bytes | None) -> None:
         try:
@@ -94,6 +129,7 @@ class OffsetStore:
             self._gens[connector] = int(doc.get("gen", 0))
             return
         self._apply_offset(connector, partition, doc)
+        self._plain.setdefault(connector, {})[partition_key(partition)] = (partition, doc)
 
     def _apply_offset(
         self, connector: str, partition: dict[str, Any], offset: dict[str, Any] | None
@@ -107,17 +143,20 @@ class OffsetStore:
     def offsets(self, connector: str) -> dict[str, dict[str, Any]]:
         """partition key -> offset, for ``SourceTaskContext``."""
         with self._lock:
+            self._fresh()
             return {k: v[1] for k, v in self._offsets.get(connector, {}).items()}
 
     def partitions(self, connector: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """(partition, offset) pairs, as the REST API shows them."""
         with self._lock:
+            self._fresh()
             return list(self._offsets.get(connector, {}).values())
 
     def task_checkpoint(self, connector: str, task_id: int) -> dict[str, Any]:
         """``{"seq": S, "window": ...}``; the window of a checkpoint older than the last
         change of the offsets by hand is void (None)."""
         with self._lock:
+            self._fresh()
             cp = dict(self._tasks.get((connector, task_id), {"seq": 0, "window": None}))
             if cp.pop("gen", 0) < self._gens.get(connector, 0):
                 cp["window"] = None
@@ -132,6 +171,7 @@ class OffsetStore:
         """Store offsets (None deletes) and optionally a task checkpoint, durably; the
         checkpoint heads the write and carries the offsets (see the module's doc)."""
         with self._lock:
+            self._fresh()
             items: list[tuple[bytes, bytes | None]] = []
             if task is not None:
                 doc = dict(task[1])
@@ -151,10 +191,33 @@ class OffsetStore:
         """Offsets changed by hand (a STOPPED connector's): stored with a new generation,
         which voids its tasks' unfinished commit windows (see the module's doc)."""
         with self._lock:
-            doc = {"gen": self._gens.get(connector, 0) + 1, "offsets": _pairs(offsets)}
-            key = _key(connector, {ALTERED_KEY: "altered"})
-            items: list[tuple[bytes, bytes | None]] = [(key, json.dumps(doc).encode())]
-            self._append(connector, items, offsets)
+            self._fresh()
+            self._by_hand(connector, offsets, forget=False)
+
+    def forget(self, connector: str) -> None:
+        """Delete every offset and checkpoint of a connector (its generation stays, so a
+        checkpoint that outlived this is void)."""
+        with self._lock:
+            self._fresh()
+            parts = self._offsets.get(connector, {})
+            self._by_hand(connector, {k: (p, None) for k, (p, _) in parts.items()}, forget=True)
+
+    def _by_hand(
+        self,
+        connector: str,
+        offsets: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+        forget: bool,
+    ) -> None:
+        gen = self._gens.get(connector, 0) + 1
+        doc = {"gen": gen, "offsets": _pairs(offsets)}
+        items: list[tuple[bytes, bytes | None]] = [
+            (_key(connector, {ALTERED_KEY: "altered"}), json.dumps(doc).encode())
+        ]
+        for (c, t), cp in sorted(self._tasks.items()):
+            if c == connector:  # again without the offsets it carried (or gone)
+                value = None if forget else json.dumps({**cp, "window": None}).encode()
+                items.append((_key(connector, {TASK_KEY: t}), value))
+        self._append(connector, items, offsets)
 
     def _append(
         self,
@@ -168,21 +231,13 @@ class OffsetStore:
             items.append((_key(connector, partition), value))
         if not items:
             return
-        self._log.append_durable(_TP, [k for k, _ in items], [v for _, v in items])
+        try:
+            self._log.append_durable(_TP, [k for k, _ in items], [v for _, v in items])
+        except BaseException:
+            self._stale = True  # (part of it may have landed: read the topic again)
+            raise
         for k, v in items:
             self._apply(k, v)
-
-    def forget(self, connector: str) -> None:
-        """Delete every offset and checkpoint of a connector, the checkpoints first."""
-        with self._lock:
-            items: list[tuple[bytes, bytes | None]] = [
-                (_key(connector, {TASK_KEY: t}), None)
-                for c, t in sorted(self._tasks) if c == connector
-            ]  # fmt: skip
-            if connector in self._gens:
-                items.append((_key(connector, {ALTERED_KEY: "altered"}), None))
-            parts = self._offsets.get(connector, {})
-            self._append(connector, items, {k: (p, None) for k, (p, _) in parts.items()})
 
 
 def _pairs(

@@ -69,18 +69,21 @@ class SinkRunner:
         topic is waited for, not created: its source creates it with the partitions it asks
         for (``topic.creation.default.partitions``), and a sink that created it first with
         one partition would decide that by a race."""
-        found = [t for t in self.topics if self.log.has_topic(t)]
+        existing = set(self.log.topics(include_internal=True))  # (one metadata request)
+        found = [t for t in self.topics if t in existing]
         missing = [t for t in self.topics if t not in found and t not in self._waiting]
         if missing:
-            log.info("%s: waiting for topic(s) %s to be created", self.connector,
-                     ", ".join(missing))  # fmt: skip
+            log.warning("%s: topic(s) %s do not exist: waiting for them to be created (by "
+                        "their source, or hub topics create)", self.connector,
+                        ", ".join(missing))  # fmt: skip
         self._waiting = {t for t in self.topics if t not in found}
         if not self.topics_regex:
             return found
         import re
 
         pattern = re.compile(self.topics_regex)
-        return sorted({*found, *(t for t in self.log.topics() if pattern.fullmatch(t))})
+        return sorted({*found, *(t for t in existing if pattern.fullmatch(t)
+                                 and not t.startswith("__"))})  # fmt: skip
 
     def _on_assign(self, tps: set[TopicPartition]) -> None:
         for tp, offset in self.task.open(tps).items():

@@ -164,38 +164,88 @@ def test_checkpoints_written_after_an_alteration_keep_their_windows(tmp_path: Pa
     )
 
 
-def test_forgetting_landing_in_part_deletes_the_checkpoints_first(tmp_path: Path) -> None:
-    """A checkpoint or alteration record that outlived the deletion of the offsets it carries
-    would bring them back once compaction drops the offsets' tombstones."""
-
+def test_forgetting_landing_in_part_reads_as_forgotten(tmp_path: Path) -> None:
     def setup(store: OffsetStore) -> None:
-        store.write("c", _offsets(1, A), (0, {"seq": 10, "window": None}))
+        store.write("c", _offsets(1, A), (0, {"seq": 10, "window": {"t/0": 5}}))
         store.write("c", _offsets(1, B), (1, {"seq": 7, "window": None}))
-        store.alter("c", _offsets(2, A, B))
 
     def forget(store: OffsetStore) -> None:
         store.forget("c")
 
     before, after, *prefixes = _every_prefix(tmp_path, setup, forget)
-    assert before[0] and after == ({}, {"seq": 0, "window": None}, {"seq": 0, "window": None})
+    assert before[0] and before[1]["window"]
+    assert after == ({}, {"seq": 0, "window": None}, {"seq": 0, "window": None})
     assert prefixes[0] == before
-    for land in range(1, len(prefixes)):
-        log = Log(str(tmp_path / f"land{land}"))
-        latest = {
-            r.key: r.value
-            for r in log.scan(TopicPartition("__connect_offsets", 0))
-            if r.key is not None
-        }
+    for i, (offsets, cp0, cp1) in enumerate(prefixes[1:], 1):
+        assert (offsets, cp0["window"], cp1["window"]) == ({}, None, None), f"{i} landed"
+
+
+def _compacted(src: Path, dst: Path, drop_tombstones: bool) -> None:
+    """What compaction leaves of the offsets topic: the latest record of each key, in log
+    order (and, once delete.retention.ms has passed, no tombstone)."""
+    tp = TopicPartition("__connect_offsets", 0)
+    with Log(str(src)) as log:
+        records = list(log.scan(tp))
+    latest = {r.key: r.offset for r in records}
+    with Log(str(dst)) as log:
+        log.create_topic(tp.topic, 1, {"cleanup.policy": "compact"})
+        for r in records:
+            if latest[r.key] == r.offset and not (drop_tombstones and r.value is None):
+                log.append_durable(tp, [r.key], [r.value])
+
+
+def test_a_commit_landed_in_part_survives_the_next_checkpoint_and_compaction(
+    tmp_path: Path,
+) -> None:
+    """The checkpoint carries the offsets its per-partition records did not get to write;
+    the task's next checkpoint replaces it, so reading the topic again (a restart) must have
+    written them by then."""
+    path = tmp_path / "log"
+    _run(path, lambda s: s.write("c", _offsets(1, A, B), (0, {"seq": 10, "window": None})))
+    _run(path, lambda s: s.write("c", _offsets(2, A, B), (0, {"seq": 20, "window": None})), 1)
+    # the restarted task opens a window: a checkpoint without offsets replaces the one above
+    _run(path, lambda s: s.write("c", {}, (0, {"seq": 20, "window": {"t/0": 9}})))
+    _compacted(path, tmp_path / "compacted", drop_tombstones=True)
+    offsets, cp0, _ = _read(tmp_path / "compacted")
+    assert offsets == {k: v[1] for k, v in _offsets(2, A, B).items()}
+    assert cp0 == {"seq": 20, "window": {"t/0": 9}}
+
+
+def test_an_offset_deleted_by_hand_stays_deleted_after_compaction(tmp_path: Path) -> None:
+    """A checkpoint carrying an offset must not bring it back once its tombstone is gone."""
+    path = tmp_path / "log"
+    _run(path, lambda s: s.write("c", _offsets(1, A, B), (0, {"seq": 10, "window": None})))
+    _run(path, lambda s: s.alter("c", {partition_key(B): (B, None)}))
+    _run(path, lambda s: s.alter("c", _offsets(5, A)))  # (replaces the alteration above)
+    _compacted(path, tmp_path / "compacted", drop_tombstones=True)
+    assert _read(tmp_path / "compacted")[0] == {partition_key(A): {"pos": 5}}
+    _run(path, lambda s: s.forget("c"))
+    _compacted(path, tmp_path / "forgotten", drop_tombstones=True)
+    assert _read(tmp_path / "forgotten") == ({}, {"seq": 0, "window": None},
+                                              {"seq": 0, "window": None})  # fmt: skip
+
+
+def test_after_a_write_that_failed_the_store_reads_what_landed(tmp_path: Path) -> None:
+    log = PrefixLog(Log(str(tmp_path / "log")))
+    try:
+        store = OffsetStore(log)
+        store.write("c", _offsets(1, A), (0, {"seq": 10, "window": {"t/0": 5}}))
+        log.land = 1
+        with pytest.raises(Died):
+            store.alter("c", _offsets(7, A))
+        # the alteration's first record landed: this store must not go on with the old state
+        assert store.offsets("c") == {partition_key(A): {"pos": 7}}
+        assert store.task_checkpoint("c", 0) == {"seq": 10, "window": None}
+        store.write("c", {}, (0, {"seq": 10, "window": {"t/0": 8}}))  # gen of the alteration
+        assert store.task_checkpoint("c", 0) == {"seq": 10, "window": {"t/0": 8}}
+    finally:
         log.close()
-        carriers = [k for k in latest if b'"hub.' in k]
-        offsets = [k for k in latest if b'"hub.' not in k]
-        if any(latest[k] is None for k in offsets):
-            assert all(latest[k] is None for k in carriers), f"{land} record(s) landed"
 
 
 def test_a_connector_deleted_in_part_leaves_no_target_state_behind(tmp_path: Path) -> None:
-    """The config store's deletion of a paused connector (config + target state): whatever
-    part landed, a connector created again under the name starts as asked, not PAUSED."""
+    """The config store's deletion of a paused connector (config, then target state):
+    whatever part landed, a connector created again under the name starts as asked, not
+    PAUSED, and a deletion that did not land leaves the connector as it was."""
     from hub.runtime.configs import ConfigStore
 
     for land in (0, 1):
@@ -210,9 +260,13 @@ def test_a_connector_deleted_in_part_leaves_no_target_state_behind(tmp_path: Pat
         log.close()
         log = PrefixLog(Log(str(tmp_path / f"land{land}")))
         store = ConfigStore(log)
-        if "orders" in store.configs():  # the deletion did not land: as before it
-            assert store.state("orders") == ("PAUSED" if land == 0 else "STARTED")
-        store.put("orders", {"connector.class": "datagen"})
+        assert ("orders" in store.configs()) == (land == 0)
+        if land == 0:  # the deletion did not land: the connector as before it
+            assert store.state("orders") == "PAUSED"
+        else:  # it is created again
+            store.put("orders", {"connector.class": "datagen"})
+            assert store.state("orders") == "STARTED"
         log.close()
-        again = ConfigStore(Log(str(tmp_path / f"land{land}")))
-        assert again.state("orders") == ("PAUSED" if land == 0 else "STARTED"), land
+        with Log(str(tmp_path / f"land{land}")) as reopened:
+            again = ConfigStore(reopened)
+            assert again.state("orders") == ("PAUSED" if land == 0 else "STARTED"), land

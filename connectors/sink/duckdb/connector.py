@@ -50,7 +50,7 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
 
     def _put_encoded(self, batch: EncodedSinkRecords) -> bool:
         from connectors.sink.duckdb import native
-        from hub.runtime.converters import JsonConverter
+        from hub.runtime import JsonConverter
 
         kc, vc, records = batch.key_converter, batch.value_converter, batch.records
         if not (isinstance(kc, JsonConverter) and isinstance(vc, JsonConverter)):
