@@ -79,15 +79,29 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
         try:
             con = d.connection  # type: ignore[attr-defined]
             registered = [native.register(con, *p) for p in parts]
-            targets = [self._target(con, part) for part in registered]
+            looks: dict[str, Any] = {}  # topic -> its part's probe, when one was needed
+
+            def look(part: Any) -> Any:
+                if part.topic not in looks:
+                    looks[part.topic] = native.probe(con, part)
+                return looks[part.topic]
+
+            targets = [self._target(part, look) for part in registered]
             tables = {t: part.topic for part, (t, _) in zip(registered, targets, strict=True)}
             if len(tables) < len(registered):
                 raise native.Declined("two topics, one table")
-            claimed = self._claim(tables) if self.owners is not None else {}
+            claimed = {}
+            if self.owners is not None:  # (a topic claims its table with its first change)
+                claimed = self._claim({
+                    t: part.topic for part, (t, _) in zip(registered, targets, strict=True)
+                    if self.owners.get(t) == part.topic or self._changes(part, look)
+                })  # fmt: skip
             for part, (table, source) in zip(registered, targets, strict=True):
-                if self._evolved(con, part, table):
+                if self._evolved(part, table, look):
                     native.merge(con, d, part, table, deletes=self.cfg.delete_enabled,
                                  unavailable=self.unavailable, source=source)  # fmt: skip
+                else:
+                    native.unregister(con, part)
             self._store_offsets(positions)
             d.commit()
         except Exception as exc:  # nothing written: the engine's path gives the result
@@ -108,10 +122,10 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
                 self._sources[part.topic] = (table, source)
         return True
 
-    def _target(self, con: Any, part: Any) -> tuple[Any, Any]:
+    def _target(self, part: Any, look: Any) -> tuple[Any, Any]:
         """(table, the source fields its events must have) of a registered part: known from
         the topic's last batch when the table is named after source fields, else looked at
-        (`native.probe`)."""
+        (``look``: `native.probe`)."""
         from connectors.sink.duckdb import native
 
         if not part.plan.source:
@@ -119,34 +133,48 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
         last = self._sources.get(part.topic)
         if last is not None and self.reader._tombstone_tables.get(part.topic) == last[0]:
             return last  # (MERGE checks that every event has these source fields)
-        found = native.probe(con, part)
+        found = look(part)
         table = native.table_of(self.reader.namer, part, found.source)
         early = found.early_tombstone  # deleted from the table of the topic's last event
         if table is None or (early and self.reader._tombstone_tables.get(part.topic) != table):
             raise native.Declined("tombstones of an earlier batch's table, or no table")
         return table, found.source
 
-    def _evolved(self, con: Any, part: Any, table: Any) -> bool:
-        """The table made able to take the part's rows, as the engine's ``_apply`` does it;
-        False when there is nothing to write (no table, and no row in the part)."""
+    def _changes(self, part: Any, look: Any) -> int:
+        """How many of the part's records the engine reads into changes (every one, unless
+        deletes are disabled)."""
+        if self.cfg.delete_enabled:
+            return int(part.count)
+        return int(look(part).upserts)
+
+    def _evolved(self, part: Any, table: Any, look: Any) -> bool:
+        """The table made able to take the part's changes, as the engine's ``_apply`` does
+        it (a batch of deletes too); False when the part changes nothing (no table, or only
+        deletes and ``delete.enabled=false``)."""
         from connectors.sink.duckdb import native
         from connectors.sink.engine.evolution import create, evolve
 
         d, info = self.dialect, self._info(table)
         columns = [x.column for x in part.plan.after]
         if info is None:
-            if not native.probe(con, part).upserts:
+            if not self._changes(part, look):
                 return False
             if self.cfg.schema_evolution == "none":
                 raise native.Declined("no table and schema.evolution=none")
-            info = create(d, table, columns, [x.column.name for x in part.plan.key])
+            key = [x.column for x in part.plan.key]
+            if self.cfg.delete_enabled and look(part).early_tombstone:
+                # the engine's columns come in the order its changes bring them: a
+                # tombstone first brings the key's
+                names = {c.name for c in key}
+                columns = key + [c for c in columns if c.name not in names]
+            info = create(d, table, columns, [c.name for c in key])
         elif not all(
             (have := info.columns.get(c.name)) == d.sql_type(c.type)
             or (have is not None and d.holds(have, c.type))
             for c in columns
-        ):  # DDL to come (the engine's, on a batch that writes rows only)
-            if not native.probe(con, part).upserts:
-                raise native.Declined("deletes only, for a table the batch's columns change")
+        ):  # DDL to come (the engine's, for a batch with changes)
+            if not self._changes(part, look):
+                return False
             info = evolve(d, table, info, columns, self.cfg.schema_evolution == "basic")
         self.tables[table] = info
         return True
@@ -174,13 +202,15 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
                 plan = native.plan_for(vschema, kschema, self.reader.namer)
             except native.Declined as exc:
                 plan = exc
+            except Exception as exc:  # noqa: BLE001 - a schema it cannot read: the engine's
+                plan = native.Declined(f"{type(exc).__name__}: {exc}")
             self._plans[ck] = plan
         if isinstance(plan, native.Declined):
             raise plan
-        if not all([k.startswith(kprefix) for k in keys]) or not all(
-            [v is None or v.startswith(vprefix) for v in values]
+        if not all([k.startswith(kprefix) and k.endswith(b"}") for k in keys]) or not all(
+            [v is None or (v.startswith(vprefix) and v.endswith(b"}")) for v in values]
         ):
-            raise native.Declined("several schemas in one batch")
+            raise native.Declined("several schemas in one batch, or not the converter's layout")
         kcut, vcut = len(kprefix), len(vprefix)
         return (
             topic, plan, idx, [k[kcut:-1] for k in keys],

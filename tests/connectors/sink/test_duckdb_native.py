@@ -130,11 +130,15 @@ def _events(seed: int, n: int, keys: int) -> Iterator[tuple[int, dict[str, Any] 
                       "ts_ms": 1}  # fmt: skip
 
 
-def _encode(events: Sequence[tuple[int, dict[str, Any] | None]], start: int) -> list[Record]:
+def _encode(
+    events: Sequence[tuple[int, dict[str, Any] | None]],
+    start: int,
+    schema: dict[str, Any] = VALUE_SCHEMA,
+) -> list[Record]:
     out = []
     for i, (k, payload) in enumerate(events):
         kb = dumps({"schema": KEY_SCHEMA, "payload": {"id": k}})
-        vb = None if payload is None else dumps({"schema": VALUE_SCHEMA, "payload": payload})
+        vb = None if payload is None else dumps({"schema": schema, "payload": payload})
         out.append(Record(TOPIC, i % 2, start + i, 0, kb, vb, ()))
     return out
 
@@ -276,3 +280,115 @@ def test_a_config_the_fast_path_does_not_cover_declines_every_batch(tmp_path: Pa
         t = Task(tmp_path / "t.duckdb", True, **config)
         assert not t.task.put_encoded(EncodedSinkRecords(_one(_upsert()), t.kc, t.vc)), config
         t.task.stop()
+
+
+def _everything(path: Path) -> dict[str, Any]:
+    """Every table of the file: its columns (in order, with types) and rows."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        out = {}
+        for schema, name in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables ORDER BY ALL"
+        ).fetchall():
+            ref = f'"{schema}"."{name}"'
+            columns = con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE "
+                f"table_schema = '{schema}' AND table_name = '{name}' ORDER BY ordinal_position"
+            ).fetchall()
+            out[f"{schema}.{name}"] = (
+                columns,
+                con.execute(f"SELECT * FROM {ref} ORDER BY ALL").fetchall(),
+            )
+        return out
+    finally:
+        con.close()
+
+
+def _both(tmp_path: Path, batches: list[list[Record]], **config: Any) -> tuple[int, Any]:
+    """The batches through the fast path and the engine's: the same outcome of each batch
+    (written, or refused with the same error) and the same tables; the fast path's count."""
+    results = []
+    for native in (True, False):
+        path = tmp_path / f"{native}.duckdb"
+        t = Task(path, native, **config)
+        outcomes = []
+        for batch in batches:
+            try:
+                t.put(batch)
+                outcomes.append("written")
+            except Exception as exc:  # noqa: BLE001 - compared
+                outcomes.append(type(exc).__name__)
+                break
+        t.task.stop()
+        results.append((t.native, outcomes, _everything(path)))
+    (fast, got_outcomes, got), (_, want_outcomes, want) = results
+    assert got_outcomes == want_outcomes
+    assert got == want
+    return fast, want
+
+
+def _delete(key: int, before: bool = True) -> dict[str, Any]:
+    row = {f["field"]: None for f in FIELDS}
+    return {"before": {**row, "id": key} if before else None, "after": None, "source": SRC,
+            "op": "d", "ts_ms": 1}  # fmt: skip
+
+
+@pytest.mark.parametrize("evolution", ["basic", "none"])
+def test_a_first_batch_of_deletes_does_as_the_engine_does(tmp_path: Path, evolution: str) -> None:
+    """(the engine creates the table from a batch of deletes too; or refuses it with
+    schema.evolution=none)"""
+    batch = _encode([(1, _delete(1)), (1, None), (2, _delete(2, before=False))], 0)
+    fast, _ = _both(tmp_path, [batch], **{"schema.evolution": evolution})
+    assert fast == (1 if evolution == "basic" else 0)
+
+
+def test_a_tombstone_first_creates_the_key_column_first(tmp_path: Path) -> None:
+    """The engine's columns come in the order its changes bring them."""
+    row = {**ROW, "fields": [*FIELDS[1:], FIELDS[0]]}  # the key column last in the row
+    schema = {**VALUE_SCHEMA, "fields": [{**row, "field": "before"}, {**row, "field": "after"},
+                                         *VALUE_SCHEMA["fields"][2:]]}  # fmt: skip
+    batch = _encode([(1, None), (2, _upsert(id=2))], 0, schema)
+    fast, tables = _both(tmp_path, [batch])
+    assert fast == 1
+    assert [c for c, _ in tables[f"main.{TABLE}"][0]][:2] == ["id", "small"]
+
+
+def test_deletes_disabled_claim_no_table_for_deletes_only(tmp_path: Path) -> None:
+    fast, tables = _both(
+        tmp_path, [_encode([(1, _delete(1)), (1, None)], 0)], **{"delete.enabled": False}
+    )
+    assert fast == 1
+    assert set(tables) == {"main._hub_offsets", "main._hub_table_topics"}
+    assert tables["main._hub_table_topics"][1] == []
+
+
+def test_bytes_past_the_payload_or_a_null_source_are_the_engines(tmp_path: Path) -> None:
+    good = _encode([(1, _upsert(id=1))], 0)
+    t = Task(tmp_path / "t.duckdb", True, **{"table.name.format": "cdc_${source.table}"})
+    trailing = [good[0]._replace(value=good[0].value + b" x")]
+    assert not t.task.put_encoded(EncodedSinkRecords(trailing, t.kc, t.vc))
+    no_source = _encode([(1, {**_upsert(id=1), "source": None})], 0)
+    assert not t.task.put_encoded(EncodedSinkRecords(no_source, t.kc, t.vc))
+    t.task.stop()
+    _both(tmp_path / "both", [no_source], **{"table.name.format": "cdc_${source.table}"})
+
+
+def test_a_key_payload_other_than_its_schema_is_the_engines(tmp_path: Path) -> None:
+    t = Task(tmp_path / "t.duckdb", True)
+    value = dumps({"schema": VALUE_SCHEMA, "payload": _upsert(id=1)})
+    for key in ({"id": 1, "extra": 2}, {}):
+        kb = dumps({"schema": KEY_SCHEMA, "payload": key})
+        batch = [Record(TOPIC, 0, 0, 0, kb, value, ())]
+        assert not t.task.put_encoded(EncodedSinkRecords(batch, t.kc, t.vc)), key
+    t.task.stop()
+
+
+def test_a_decimal_that_spells_the_placeholder_is_the_engines(tmp_path: Path) -> None:
+    """A short custom placeholder is also valid base64: the engine keeps an earlier value of
+    the batch in its place, in any column."""
+    placeholder = "N/A="  # (base64 of 3 bytes)
+    batch = _encode(
+        [(1, _upsert(id=1, price=_decimal(5))), (1, _upsert(id=1, price=placeholder))], 0
+    )
+    fast, _ = _both(tmp_path, [batch], **{"unavailable.value.placeholder": placeholder})
+    assert fast == 0
