@@ -17,6 +17,8 @@ from hub.cli._common import common_options, current_state
 from hub.config import MASK, is_secret
 from hub.errors import ConfigError
 
+REACH_TIMEOUT_S = 10.0  # how long a worker on Kafka waits for a broker to answer at start
+
 WORKER_CONFIG_HELP = (
     "A YAML file of worker properties. 'log.backend: kafka' with 'bootstrap.servers' (and "
     "librdkafka's security properties under Kafka's names) keeps topics, offsets and configs "
@@ -72,12 +74,12 @@ def _backend(path: str | None) -> Any:
     except KafkaException as exc:  # a property librdkafka refuses
         raise ConfigError(f"{path}: {said(exc)}") from None
     try:
-        backend.topics()  # reachable? (before any connector starts)
+        backend.check_reachable(REACH_TIMEOUT_S)  # (before any connector starts)
     except KafkaException as exc:
         raise ConfigError(
             f"{path}: cannot reach the Kafka cluster at bootstrap.servers "
-            f"{props['bootstrap.servers']}: {said(exc)}; check the address and that the "
-            "brokers are up"
+            f"{props['bootstrap.servers']} within {REACH_TIMEOUT_S:.0f} s: {said(exc)}; check "
+            "the address and that the brokers are up"
         ) from None
     return backend
 

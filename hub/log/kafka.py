@@ -104,6 +104,11 @@ class KafkaLog:
         topics: dict[str, Any] = self._admin.list_topics(timeout=TIMEOUT_S).topics
         return topics
 
+    def check_reachable(self, timeout_s: float) -> None:
+        """Ask the cluster for its metadata; `KafkaException` when no broker answers within
+        ``timeout_s``."""
+        self._admin.list_topics(timeout=timeout_s)
+
     def has_topic(self, name: str) -> bool:
         return name in self._topics()
 
