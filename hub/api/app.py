@@ -15,11 +15,11 @@ from typing import Any
 
 from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from hub import __version__
-from hub.api import metrics
+from hub.api import console, metrics
 from hub.api.guards import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, bearer_ok
 from hub.api.validate import config_infos
 from hub.errors import ConfigError, HubError
@@ -98,9 +98,23 @@ def create_app(
 
         @app.middleware("http")
         async def _auth(request: Request, call_next: Any) -> Any:
-            if not bearer_ok(request.headers.get("authorization", ""), token):
-                return _error(401, "missing or wrong 'Authorization: Bearer <token>' header")
-            return await call_next(request)
+            path = request.url.path
+            if (
+                console.public(path)
+                or bearer_ok(request.headers.get("authorization", ""), token)
+                or console.cookie_ok(request, token)
+            ):
+                return await call_next(request)
+            if (
+                request.method == "GET"
+                and console.wants_html(request)
+                and (path == "/" or path.startswith("/console"))
+            ):  # a browser: to the sign-in page
+                return RedirectResponse("/console/login", status_code=303)
+            return _error(401, "missing or wrong 'Authorization: Bearer <token>' header")
+
+        console.add_login(app, token)
+    console.add_console(app, auth=bool(auth_token))
 
     @app.exception_handler(HubError)
     def _hub_error(_request: Request, exc: HubError) -> JSONResponse:
@@ -130,8 +144,10 @@ def create_app(
         return _error(500, f"internal error ({type(exc).__name__}); see the worker's log")
 
     # -- root and plugins ------------------------------------------------------------------
-    @app.get("/")
-    def root() -> dict[str, Any]:
+    @app.get("/", response_model=None)
+    def root(request: Request) -> dict[str, Any] | RedirectResponse:
+        if console.wants_html(request):  # a browser: the console (API clients: Connect's)
+            return RedirectResponse("/console/", status_code=303)
         return {
             "version": __version__, "commit": "", "kafka_cluster_id": cluster_id,
             "jobs": [j.to_dict() for j in worker.jobs()],
@@ -246,6 +262,29 @@ def create_app(
         if not includeTasks and not onlyFailed:
             return Response(status_code=204)
         return JSONResponse(_status(worker, worker.get(name)), status_code=202)
+
+    # -- hub's own views (the console reads them) -----------------------------------------
+    @app.get("/hub/connectors")
+    def hub_connectors() -> list[dict[str, Any]]:
+        """Every connector with its state and its tasks' figures: records, records/s, lag,
+        tolerated errors, the last failure (Connect's status has no place for them)."""
+        with worker.lock:
+            rts = [worker.connectors[n] for n in sorted(worker.connectors)]
+        out = []
+        for rt in rts:
+            tasks = [
+                {
+                    "id": s.id, "state": s.state, "records": s.records,
+                    "records_per_second": round(s.records_per_second, 1), "lag": s.lag,
+                    "errors": s.errors, "failures": s.failures, "error": s.error,
+                    "trace": s.trace, "last_commit_age_s": s.last_commit_age_s,
+                    "last_batch_size": s.last_batch_size,
+                }
+                for s in worker.task_statuses(rt)
+            ]  # fmt: skip
+            out.append({"name": rt.name, "type": rt.type, "state": rt.state,
+                        "error": rt.error, "trace": rt.trace, "tasks": tasks})  # fmt: skip
+        return out
 
     # -- offsets (KIP-875) -----------------------------------------------------------------
     @app.get("/connectors/{name}/offsets")

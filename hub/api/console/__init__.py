@@ -1,0 +1,114 @@
+"""The web console: pages for browsers on the REST API's port, from the same endpoints.
+
+``GET /`` answers a browser (``Accept: text/html``) with a redirect to ``/console/``; API
+clients keep Kafka Connect's JSON. The pages are a shell rendered once (Jinja2, autoescaped)
+and a small script (``console.js``, no dependency, nothing from a CDN) that reads the REST
+endpoints every 2 s and builds the tables with DOM text nodes only: a table name, a record
+value or an error trace is never parsed as HTML.
+
+With ``--auth-token``, a browser signs in with the token at ``/console/login``: it is kept in
+an HttpOnly, SameSite=Strict cookie (never in a URL) that the API accepts in place of the
+``Authorization`` header; a request that changes something with the cookie must also carry
+``X-Hub-Console: 1``, which a page of another site cannot send (no cross-site request
+forgery).
+"""
+
+from __future__ import annotations
+
+import hmac
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from hub import __version__
+
+COOKIE = "hub_console"
+HEADER = "x-hub-console"
+_SAFE = ("GET", "HEAD", "OPTIONS")
+
+
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def cookie_ok(request: Request, token: str) -> bool:
+    """The console's cookie holds the token; a change also needs the console's header."""
+    given = request.cookies.get(COOKIE, "")
+    if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        return False
+    return request.method in _SAFE or request.headers.get(HEADER) == "1"
+
+
+def public(path: str) -> bool:
+    """Paths served without a token: signing in and out, the static files."""
+    return path in ("/console/login", "/console/logout") or path.startswith("/console/static/")
+
+
+def add_console(app: FastAPI, auth: bool) -> None:
+    from jinja2 import Environment, FunctionLoader, select_autoescape
+
+    env = Environment(
+        loader=FunctionLoader(lambda name: _asset(name)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+
+    def page(template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        html = env.get_template(template).render(version=__version__, auth=auth, **values)
+        return HTMLResponse(html, status_code=status, headers={
+            "Cache-Control": "no-store",
+            # the pages' own script and style only: an injected tag would not run
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            "X-Content-Type-Options": "nosniff",
+        })  # fmt: skip
+
+    @app.get("/console", include_in_schema=False)
+    def console_root() -> RedirectResponse:
+        return RedirectResponse("/console/", status_code=307)
+
+    @app.get("/console/", include_in_schema=False)
+    def overview() -> HTMLResponse:
+        return page("overview.html", title="Pipelines")
+
+    @app.get("/console/connectors/{name:path}", include_in_schema=False)
+    def connector(name: str) -> HTMLResponse:
+        return page("connector.html", title=name, name=name)
+
+    @app.get("/console/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        types = {"console.js": "text/javascript", "console.css": "text/css"}
+        if name not in types:
+            return Response(status_code=404)
+        return Response(_asset(name), media_type=types[name],
+                        headers={"Cache-Control": "no-cache"})  # fmt: skip
+
+    @app.get("/console/login", include_in_schema=False)
+    def login_form(failed: int = 0) -> HTMLResponse:
+        return page("login.html", title="Sign in", failed=bool(failed))
+
+    @app.post("/console/logout", include_in_schema=False)
+    def logout() -> RedirectResponse:
+        out = RedirectResponse("/console/login", status_code=303)
+        out.delete_cookie(COOKIE, path="/")
+        return out
+
+
+def add_login(app: FastAPI, token: str) -> None:
+    """The sign-in form's POST: the token checked, then kept in the console's cookie."""
+
+    @app.post("/console/login", include_in_schema=False)
+    async def login(request: Request) -> RedirectResponse:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        given = (form.get("token") or [""])[0].strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return RedirectResponse("/console/login?failed=1", status_code=303)
+        out = RedirectResponse("/console/", status_code=303)
+        out.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+        return out
