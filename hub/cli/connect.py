@@ -332,13 +332,16 @@ def serve(
     """Run a worker with Kafka Connect's REST API until stopped (Ctrl-C or SIGTERM).
 
     Connectors created over REST are kept in the data directory and start again with the
-    next 'hub serve'; connectors from CONFIG.yaml files start too, but are not kept.
+    next 'hub serve'; connectors from CONFIG.yaml files start too, but are not kept. A
+    browser opening the address gets the web console (pipelines, connector pages, actions;
+    with --auth-token it asks for the token once).
 
     \b
     Example:
       hub serve --port 8083 configs/datagen-to-file.yaml
       curl -s localhost:8083/connectors?expand=status
       hub connectors list
+      open http://localhost:8083/        # the web console
     """
     import uvicorn
 
