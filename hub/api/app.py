@@ -98,9 +98,9 @@ def create_app(
 
         @app.middleware("http")
         async def _auth(request: Request, call_next: Any) -> Any:
-            path = request.url.path
+            path = request.scope["path"]  # (what the router matches; not the Host header's)
             if (
-                console.public(path)
+                console.public(request)
                 or bearer_ok(request.headers.get("authorization", ""), token)
                 or console.cookie_ok(request, token)
             ):

@@ -69,12 +69,14 @@ def test_signing_in_keeps_the_token_in_an_httponly_cookie(worker: Worker) -> Non
     assert form.status_code == 200 and 'type="password"' in form.text
     wrong = client.post("/console/login", data={"token": "nope"}, follow_redirects=False)
     assert wrong.status_code == 303 and "failed" in wrong.headers["location"]
-    assert "hub_console" not in client.cookies
+    assert not list(client.cookies)
     ok = client.post("/console/login", data={"token": TOKEN}, follow_redirects=False)
     assert ok.status_code == 303 and ok.headers["location"] == "/console/"
     assert TOKEN not in ok.headers["location"]
     cookie = ok.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert cookie.startswith("hub_console_80=")  # (one per port: a host's ports share cookies)
+    assert TOKEN not in cookie  # a session derived from it, no credential elsewhere
     # the cookie reads the API, and changes it with the console's header only
     assert client.get("/hub/connectors").status_code == 200
     assert client.put("/connectors/gen/pause").status_code == 401  # (a forged request)
@@ -92,3 +94,14 @@ def test_a_hostile_connector_name_is_text_in_the_page(worker: Worker) -> None:
     assert page.status_code == 200
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_a_host_header_cannot_make_a_request_look_public(worker: Worker) -> None:
+    """(Starlette before 1.0.1 rebuilt url.path from the Host header: the token check reads
+    the path the router matches)"""
+    client = TestClient(create_app(worker, auth_token=TOKEN))
+    for host in ("x/console/login?", "x/console/static/console.js?"):
+        body = {"name": "evil", "config": {"connector.class": "datagen"}}
+        got = client.post("/connectors", headers={"Host": host}, json=body)
+        assert got.status_code == 401, host
+    assert "evil" not in worker.connectors

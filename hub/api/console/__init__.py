@@ -6,15 +6,17 @@ and a small script (``console.js``, no dependency, nothing from a CDN) that read
 endpoints every 2 s and builds the tables with DOM text nodes only: a table name, a record
 value or an error trace is never parsed as HTML.
 
-With ``--auth-token``, a browser signs in with the token at ``/console/login``: it is kept in
-an HttpOnly, SameSite=Strict cookie (never in a URL) that the API accepts in place of the
-``Authorization`` header; a request that changes something with the cookie must also carry
-``X-Hub-Console: 1``, which a page of another site cannot send (no cross-site request
-forgery).
+With ``--auth-token``, a browser signs in with the token at ``/console/login``: an HttpOnly,
+SameSite=Strict cookie named after the worker's port (Secure over https) then holds a session
+derived from the token (an HMAC of it: the token itself is in no cookie and no URL), which the
+API accepts in place of the ``Authorization`` header; a request that changes something with
+the cookie must also carry ``X-Hub-Console: 1``, which a page of another site cannot send (no
+cross-site request forgery).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from importlib import resources
 from typing import Any
@@ -25,9 +27,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub import __version__
 
-COOKIE = "hub_console"
+COOKIE = "hub_console"  # + the worker's port: browsers share cookies across a host's ports
 HEADER = "x-hub-console"
 _SAFE = ("GET", "HEAD", "OPTIONS")
+
+
+def _cookie_name(request: Request) -> str:
+    server = request.scope.get("server") or ("", 0)
+    return f"{COOKIE}_{server[1] or 0}"
+
+
+def _session(token: str) -> str:
+    """What the cookie holds: derived from the token, not the token (a cookie that reaches
+    another service of the host is no API credential elsewhere)."""
+    return hmac.new(token.encode(), b"hub-console-session", hashlib.sha256).hexdigest()
 
 
 def _asset(name: str) -> str:
@@ -39,15 +52,18 @@ def wants_html(request: Request) -> bool:
 
 
 def cookie_ok(request: Request, token: str) -> bool:
-    """The console's cookie holds the token; a change also needs the console's header."""
-    given = request.cookies.get(COOKIE, "")
-    if not given or not hmac.compare_digest(given.encode(), token.encode()):
+    """The console's cookie (a session derived from the token); a change also needs the
+    console's header, which a page of another site cannot send."""
+    given = request.cookies.get(_cookie_name(request), "")
+    if not given or not hmac.compare_digest(given.encode(), _session(token).encode()):
         return False
     return request.method in _SAFE or request.headers.get(HEADER) == "1"
 
 
-def public(path: str) -> bool:
-    """Paths served without a token: signing in and out, the static files."""
+def public(request: Request) -> bool:
+    """Requests served without a token: signing in and out, the static files. The path the
+    router matches (``scope["path"]``), never one rebuilt from the Host header."""
+    path = request.scope["path"]
     return path in ("/console/login", "/console/logout") or path.startswith("/console/static/")
 
 
@@ -94,9 +110,9 @@ def add_console(app: FastAPI, auth: bool) -> None:
         return page("login.html", title="Sign in", failed=bool(failed))
 
     @app.post("/console/logout", include_in_schema=False)
-    def logout() -> RedirectResponse:
+    def logout(request: Request) -> RedirectResponse:
         out = RedirectResponse("/console/login", status_code=303)
-        out.delete_cookie(COOKIE, path="/")
+        out.delete_cookie(_cookie_name(request), path="/")
         return out
 
 
@@ -110,5 +126,6 @@ def add_login(app: FastAPI, token: str) -> None:
         if not hmac.compare_digest(given.encode(), token.encode()):
             return RedirectResponse("/console/login?failed=1", status_code=303)
         out = RedirectResponse("/console/", status_code=303)
-        out.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+        out.set_cookie(_cookie_name(request), _session(token), httponly=True, samesite="strict",
+                       path="/", secure=request.url.scheme == "https")  # fmt: skip
         return out

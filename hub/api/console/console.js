@@ -18,7 +18,13 @@ async function api(method, path, body) {
     throw new Error("sign in first");
   }
   const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch (err) {
+    // not JSON: a proxy's error page, say
+    if (res.ok) throw new Error(`unreadable answer from ${path}`);
+  }
   if (!res.ok) throw new Error((data && data.message) || `${res.status} ${res.statusText}`);
   return data;
 }
@@ -39,10 +45,16 @@ function badge(state) {
   return el("span", { class: `state state-${state}`, "data-state": state }, state);
 }
 
-function problem(message) {
+// what went wrong: an action's error stays until the next action; a refresh's until the
+// next refresh that works
+const problems = { action: "", load: "" };
+
+function problem(kind, message) {
+  problems[kind] = message || "";
   const box = document.getElementById("problem");
-  box.textContent = message || "";
-  box.hidden = !message;
+  const shown = problems.action || problems.load;
+  box.textContent = shown;
+  box.hidden = !shown;
 }
 
 function firstLine(text) {
@@ -111,7 +123,10 @@ async function connectorPage(name) {
     api("GET", "/hub/connectors"), api("GET", path), api("GET", path + "/offsets"),
   ]);
   const c = all.find((x) => x.name === name);
-  if (!c) throw new Error(`connector ${name} is gone`);
+  if (!c) {
+    gone = true;
+    throw new Error(`connector ${name} is gone`);
+  }
   const state = document.getElementById("state");
   state.replaceChildren(badge(c.state));
   document.getElementById("type").textContent = c.type;
@@ -121,6 +136,8 @@ async function connectorPage(name) {
     button.disabled =
       (action === "pause" && c.state !== "RUNNING") ||
       (action === "resume" && c.state === "RUNNING") ||
+      (action === "stop" && c.state === "STOPPED") ||
+      (action === "restart" && c.state === "STOPPED") ||
       (action === "reset-offsets" && c.state !== "STOPPED");
   }
   const tasks = document.querySelector("#tasks tbody");
@@ -175,28 +192,43 @@ async function act(name, action, task) {
       location.assign("/console/");
       return;
     }
-    delete document.getElementById("problem").dataset.sticky;
-    problem("");
+    problem("action", "");
   } catch (err) {
-    problem(`${action}: ${err.message}`);
-    document.getElementById("problem").dataset.sticky = "1"; // (until the next action)
+    problem("action", `${action}: ${err.message}`);
   }
   refresh();
 }
 
+// one refresh at a time: one asked for while another runs follows it (no second loop)
 let timer = null;
+let busy = false;
+let again = false;
+let gone = false; // the connector of this page was deleted: stop asking
+
 async function refresh() {
-  clearTimeout(timer);
   const page = document.body.dataset.page;
+  if (page !== "overview" && page !== "connector") return;
+  if (busy) {
+    again = true;
+    return;
+  }
+  busy = true;
+  clearTimeout(timer);
   try {
     if (page === "overview") await overview();
-    else if (page === "connector") await connectorPage(document.body.dataset.name);
-    else return;
-    if (!document.getElementById("problem").dataset.sticky) problem("");
+    else await connectorPage(document.body.dataset.name);
+    problem("load", "");
   } catch (err) {
-    problem(err.message);
+    problem("load", err.message);
+  } finally {
+    busy = false;
   }
-  timer = setTimeout(refresh, REFRESH_MS);
+  if (again) {
+    again = false;
+    refresh();
+  } else if (!gone) {
+    timer = setTimeout(refresh, REFRESH_MS);
+  }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
