@@ -19,10 +19,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from hub import __version__
-from hub.api import console, metrics
+from hub.api import browse, console, metrics
 from hub.api.guards import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, bearer_ok
 from hub.api.validate import config_infos
 from hub.errors import ConfigError, HubError
+from hub.log import UnknownTopicError
 from hub.runtime.worker import (
     ConnectorExistsError,
     ConnectorNotFoundError,
@@ -118,8 +119,10 @@ def create_app(
 
     @app.exception_handler(HubError)
     def _hub_error(_request: Request, exc: HubError) -> JSONResponse:
-        if isinstance(exc, ConnectorNotFoundError):
+        if isinstance(exc, ConnectorNotFoundError | UnknownTopicError):
             return _error(404, str(exc))
+        if isinstance(exc, browse.NotOnThisBackendError):
+            return _error(501, str(exc))
         if isinstance(exc, ConnectorExistsError):
             return _error(409, str(exc))
         if isinstance(exc, ConfigError):
@@ -285,6 +288,8 @@ def create_app(
             out.append({"name": rt.name, "type": rt.type, "state": rt.state,
                         "error": rt.error, "trace": rt.trace, "tasks": tasks})  # fmt: skip
         return out
+
+    browse.add_browse(app, worker)
 
     # -- offsets (KIP-875) -----------------------------------------------------------------
     @app.get("/connectors/{name}/offsets")

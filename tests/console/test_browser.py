@@ -6,6 +6,7 @@ page's screenshot is saved (``$HUB_TEST_ARTIFACTS``, else the test's tmp dir).""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -127,3 +128,56 @@ def test_sign_in_see_pipelines_and_steer_a_connector(server: tuple[str, Worker],
     assert HOSTILE in page.locator("#config").inner_text()
     assert page.locator("img").count() == 0
     assert page.evaluate("window.pwned") is None
+
+
+def _sign_in(page: Any, url: str) -> None:
+    page.goto(url + "/console/login")
+    page.fill("input[name=token]", TOKEN)
+    page.click("form.login button")
+    page.wait_for_url(url + "/console/")
+
+
+def test_topics_messages_and_groups(server: tuple[str, Worker], page: Any, tmp_path: Path) -> None:
+    """A change event shows as before/after with the changed column marked; a hostile value
+    stays text; the sink's consumer group shows its partitions and lag."""
+    from playwright.sync_api import expect
+
+    url, worker = server
+    log = worker.log
+    assert log is not None
+    log.create_topic("shop.items", 1)
+    event = {"before": {"id": 7, "name": "old", "qty": 1}, "after": {"id": 7, "name": "new",
+             "qty": 1}, "source": {"table": "items"}, "op": "u", "ts_ms": 1}  # fmt: skip
+    prod = log.producer()
+    prod.send("shop.items", json.dumps({"schema": {}, "payload": event}).encode(), key=b"7")
+    prod.send("shop.items", HOSTILE.encode(), key=HOSTILE.encode())
+    prod.flush()
+    worker.create("out", {"connector.class": "FileStreamSink", "topics": "shop.items",
+                          "file": str(tmp_path / "out.txt"), "value.converter": "string",
+                          "key.converter": "string"})  # fmt: skip
+    _sign_in(page, url)
+
+    page.click('nav a[href="/console/topics"]')
+    row = page.locator('tr[data-topic="shop.items"]')
+    expect(row).to_contain_text("2")  # records
+    row.locator("a").click()
+    page.wait_for_url(url + "/console/topics/shop.items")
+    expect(page.locator('#messages tr[data-offset="0"] table.diff')).to_be_visible()
+    changed = page.locator('#messages tr[data-offset="0"] td.changed')
+    expect(changed).to_have_count(2)  # name: before and after
+    expect(changed.first).to_have_text('"old"')
+    hostile = page.locator('#messages tr[data-offset="1"]')
+    expect(hostile).to_contain_text(HOSTILE)
+    assert page.locator("img").count() == 0
+    assert page.evaluate("window.pwned") is None
+    # browse from an offset
+    page.fill("#browse input[name=offset]", "1")
+    page.click("#browse button")
+    expect(page.locator("#messages tbody tr")).to_have_count(1)
+
+    page.click('nav a[href="/console/groups"]')
+    group = page.locator('tr[data-group="connect-out"]')
+    expect(group).to_be_visible()
+    group.locator("a").click()
+    expect(page.locator("#lags tbody tr")).to_have_count(1)
+    expect(page.locator("#lags tbody tr td").nth(0)).to_have_text("shop.items")

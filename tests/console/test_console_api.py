@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -105,3 +106,63 @@ def test_a_host_header_cannot_make_a_request_look_public(worker: Worker) -> None
         got = client.post("/connectors", headers={"Host": host}, json=body)
         assert got.status_code == 401, host
     assert "evil" not in worker.connectors
+
+
+def test_topics_messages_and_groups_are_served_read_only(worker: Worker) -> None:
+    client = TestClient(create_app(worker))
+    log = worker.log
+    assert log is not None
+    log.create_topic("orders", 2, {"retention.ms": "86400000"})
+    prod = log.producer()
+    for i in range(30):
+        prod.send("orders", b'{"n":%d}' % i, key=b"k%d" % i, partition=i % 2,
+                  timestamp=1_700_000_000_000 + i, headers=[("h", b"\xff\x00")])  # fmt: skip
+    prod.send("orders", b"x" * (70 << 10), partition=0, timestamp=1_700_000_000_100)
+    prod.flush()
+    topics = {t["name"]: t for t in client.get("/hub/topics").json()}
+    assert topics["orders"]["partitions"] == 2 and topics["orders"]["records"] == 31
+    assert topics["orders"]["config"] == {"retention.ms": "86400000"}
+    one = client.get("/hub/topics/orders").json()
+    assert [p["end_offset"] for p in one["partitions"]] == [16, 15]
+    assert one["effective_config"]["retention.ms"] == "86400000"
+    # the newest records by default, then from an offset, then from a time
+    newest = client.get("/hub/topics/orders/messages", params={"partition": 0, "limit": 3}).json()
+    assert [r["offset"] for r in newest["records"]] == [13, 14, 15]
+    big = newest["records"][-1]["value"]
+    assert big["truncated"] and big["size"] == 70 << 10 and len(big["text"]) == 64 << 10
+    first = newest["records"][0]
+    assert first["key"] == {"text": "k26", "encoding": "utf-8", "size": 3, "truncated": False}
+    assert first["headers"][0][1]["encoding"] == "base64"  # (not UTF-8)
+    got = client.get("/hub/topics/orders/messages",
+                     params={"partition": 1, "offset": 2, "limit": 2}).json()  # fmt: skip
+    assert [r["value"]["text"] for r in got["records"]] == ['{"n":5}', '{"n":7}']
+    at = client.get("/hub/topics/orders/messages",
+                    params={"partition": 0, "timestamp": 1_700_000_000_020}).json()  # fmt: skip
+    assert at["records"][0]["offset"] == 10 and at["records"][0]["value"]["text"] == '{"n":20}'
+    assert client.get("/hub/topics/nope").status_code == 404
+    bad = client.get("/hub/topics/orders/messages", params={"partition": 5})
+    assert bad.status_code == 400 and "0..1" in bad.json()["message"]
+    # the internal topics' records are not served (connector configs, as they were sent)
+    worker.create("gen", {"connector.class": "datagen", "topic": "events", "rate": 100})
+    internal = client.get("/hub/topics/__connect_configs/messages")
+    assert internal.status_code == 400 and "internal" in internal.json()["message"]
+    assert "records" not in internal.json()
+    # groups: a sink's, with its lag
+    worker.create("out", {"connector.class": "FileStreamSink", "topics": "orders",
+                          "file": str(Path(log.path) / ".." / "out.txt"),
+                          "key.converter": "string", "value.converter": "string",
+                          "offset.flush.interval.ms": 100})  # fmt: skip
+
+    def committed() -> dict[str, Any]:
+        got = client.get("/hub/groups/connect-out")
+        return got.json() if got.status_code == 200 else {"partitions": []}
+
+    wait_for(lambda: sum(p["committed"] or 0 for p in committed()["partitions"]) == 31,
+             what="the sink's group at the end")  # fmt: skip
+    assert [g for g in client.get("/hub/groups").json() if g["group"] == "connect-out"] == [
+        {"group": "connect-out", "state": "Stable", "members": 1, "lag": 0, "partitions": 2}
+    ]
+    group = committed()
+    assert {(p["topic"], p["partition"], p["committed"]) for p in group["partitions"]} == {
+        ("orders", 0, 16), ("orders", 1, 15)}  # fmt: skip
+    assert client.get("/hub/groups/nope").status_code == 400

@@ -97,6 +97,22 @@ def add_console(app: FastAPI, auth: bool) -> None:
     def connector(name: str) -> HTMLResponse:
         return page("connector.html", title=name, name=name)
 
+    @app.get("/console/topics", include_in_schema=False)
+    def topics() -> HTMLResponse:
+        return page("topics.html", title="Topics")
+
+    @app.get("/console/topics/{name:path}", include_in_schema=False)
+    def topic(name: str) -> HTMLResponse:
+        return page("topic.html", title=name, name=name)
+
+    @app.get("/console/groups", include_in_schema=False)
+    def groups() -> HTMLResponse:
+        return page("groups.html", title="Consumer groups")
+
+    @app.get("/console/groups/{name:path}", include_in_schema=False)
+    def group(name: str) -> HTMLResponse:
+        return page("group.html", title=name, name=name)
+
     @app.get("/console/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
         types = {"console.js": "text/javascript", "console.css": "text/css"}

@@ -172,6 +172,163 @@ async function connectorPage(name) {
   }
 }
 
+function size(bytes) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let n = bytes;
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i += 1;
+  }
+  return `${i ? n.toFixed(1) : n} ${units[i]}`;
+}
+
+function configText(config) {
+  return pairs(config).map(([k, v]) => `${k}=${v}`).join(", ");
+}
+
+async function topicsPage() {
+  const rows = await api("GET", "/hub/topics");
+  const body = document.querySelector("#topics tbody");
+  body.replaceChildren();
+  for (const t of rows) {
+    body.append(el("tr", { "data-topic": t.name },
+      el("td", {}, el("a", { href: "/console/topics/" + encodeURIComponent(t.name) }, t.name),
+         t.internal ? el("span", { class: "muted" }, " (internal)") : ""),
+      el("td", { class: "num" }, String(t.partitions)),
+      el("td", { class: "num" }, t.records.toLocaleString()),
+      el("td", { class: "num" }, size(t.size_bytes)),
+      el("td", { class: "wrap" }, configText(t.config)),
+    ));
+  }
+}
+
+// a record's bytes as the API gives them: text (UTF-8) or base64, maybe cut
+function shown(b) {
+  if (b == null) return el("span", { class: "muted" }, "null");
+  const note = [];
+  if (b.encoding !== "utf-8") note.push("base64");
+  if (b.truncated) note.push(`first 64 KiB of ${b.size.toLocaleString()} bytes`);
+  return el("span", {}, b.text, note.length ? el("span", { class: "muted" }, ` (${note.join(", ")})`) : "");
+}
+
+function cell(value) {
+  return value === undefined ? "" : JSON.stringify(value);
+}
+
+// a Debezium change event (with or without the converter's schema envelope): its before and
+// after side by side, the changed columns marked; any other JSON pretty-printed
+function valueView(b) {
+  if (b == null || b.encoding !== "utf-8" || b.truncated) return shown(b);
+  let doc;
+  try {
+    doc = JSON.parse(b.text);
+  } catch (err) {
+    return shown(b);
+  }
+  const env = doc && typeof doc === "object" && doc.payload !== undefined && doc.schema !== undefined ? doc.payload : doc;
+  const isEvent = env && typeof env === "object" && "op" in env && ("before" in env || "after" in env);
+  if (!isEvent) return el("pre", { class: "value" }, JSON.stringify(env, null, 2));
+  const before = env.before || {};
+  const after = env.after || {};
+  const columns = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+  const table = el("table", { class: "diff" },
+    el("thead", {}, el("tr", {}, el("th", {}, `op ${env.op}`), el("th", {}, "before"), el("th", {}, "after"))));
+  const body = el("tbody");
+  for (const c of columns) {
+    const changed = env.before && env.after && cell(before[c]) !== cell(after[c]);
+    body.append(el("tr", {}, el("td", {}, c),
+      el("td", { class: changed ? "wrap changed" : "wrap" }, env.before ? cell(before[c]) : ""),
+      el("td", { class: changed ? "wrap changed" : "wrap" }, env.after ? cell(after[c]) : "")));
+  }
+  table.append(body);
+  return table;
+}
+
+let browsing = null; // the messages form's query, once shown
+
+async function topicPage(name) {
+  const path = "/hub/topics/" + encodeURIComponent(name);
+  const t = await api("GET", path);
+  const parts = document.querySelector("#partitions tbody");
+  parts.replaceChildren();
+  const select = document.querySelector("#browse select[name=partition]");
+  if (select.options.length !== t.partitions.length) {
+    select.replaceChildren(...t.partitions.map((p) => el("option", { value: String(p.partition) }, String(p.partition))));
+  }
+  for (const p of t.partitions) {
+    parts.append(el("tr", {}, el("td", {}, String(p.partition)),
+      el("td", { class: "num" }, p.start_offset.toLocaleString()),
+      el("td", { class: "num" }, p.end_offset.toLocaleString()),
+      el("td", { class: "num" }, p.durable_offset.toLocaleString()),
+      el("td", { class: "num" }, size(p.size_bytes)), el("td", { class: "num" }, String(p.segments))));
+  }
+  const config = document.querySelector("#topic-config tbody");
+  config.replaceChildren();
+  for (const [k, v] of pairs(t.effective_config)) {
+    const set = k in (t.config || {});
+    config.append(el("tr", {}, el("td", {}, k), el("td", { class: "wrap" }, String(v), set ? "" : el("span", { class: "muted" }, " (default)"))));
+  }
+  if (browsing === null && !t.internal) await messages(name);
+}
+
+async function messages(name) {
+  const form = document.getElementById("browse");
+  const query = new URLSearchParams();
+  query.set("partition", form.partition.value || "0");
+  query.set("limit", form.limit.value || "20");
+  if (form.offset.value !== "") query.set("offset", form.offset.value);
+  else if (form.time.value) query.set("timestamp", String(new Date(form.time.value).getTime()));
+  browsing = query.toString();
+  const got = await api("GET", `/hub/topics/${encodeURIComponent(name)}/messages?${browsing}`);
+  document.getElementById("range").textContent =
+    `Partition ${got.partition}: offsets ${got.start_offset}–${got.end_offset - 1}, ${got.records.length} shown`;
+  const body = document.querySelector("#messages tbody");
+  body.replaceChildren();
+  for (const r of got.records) {
+    const headers = el("td", { class: "wrap" });
+    for (const [k, v] of r.headers) headers.append(el("div", {}, `${k}: `, shown(v)));
+    body.append(el("tr", { "data-offset": String(r.offset) },
+      el("td", { class: "num" }, String(r.offset)),
+      el("td", {}, new Date(r.timestamp).toISOString()),
+      el("td", { class: "wrap" }, shown(r.key)),
+      el("td", { class: "wrap" }, valueView(r.value)),
+      headers));
+  }
+}
+
+async function groupsPage() {
+  const rows = await api("GET", "/hub/groups");
+  const body = document.querySelector("#groups tbody");
+  body.replaceChildren();
+  for (const g of rows) {
+    body.append(el("tr", { "data-group": g.group },
+      el("td", {}, el("a", { href: "/console/groups/" + encodeURIComponent(g.group) }, g.group)),
+      el("td", {}, g.state), el("td", { class: "num" }, String(g.members)),
+      el("td", { class: "num" }, String(g.partitions)), el("td", { class: "num" }, g.lag.toLocaleString())));
+  }
+}
+
+async function groupPage(name) {
+  const g = await api("GET", "/hub/groups/" + encodeURIComponent(name));
+  const lag = g.partitions.reduce((s, p) => s + (p.lag || 0), 0);
+  document.getElementById("summary").textContent = `${g.state}, generation ${g.generation}, ${g.members.length} member(s), lag ${lag.toLocaleString()}`;
+  const members = document.querySelector("#members tbody");
+  members.replaceChildren();
+  for (const m of g.members) {
+    members.append(el("tr", {}, el("td", {}, m.member_id), el("td", { class: "wrap" }, m.topics.join(", ")),
+      el("td", { class: "wrap" }, m.assignment.map((tp) => Array.isArray(tp) ? `${tp[0]}[${tp[1]}]` : `${tp.topic}[${tp.partition}]`).join(", "))));
+  }
+  const lags = document.querySelector("#lags tbody");
+  lags.replaceChildren();
+  for (const p of g.partitions) {
+    lags.append(el("tr", {}, el("td", {}, p.topic), el("td", { class: "num" }, String(p.partition)),
+      el("td", { class: "num" }, p.committed == null ? "" : p.committed.toLocaleString()),
+      el("td", { class: "num" }, p.end_offset.toLocaleString()),
+      el("td", { class: "num" }, p.lag == null ? "" : p.lag.toLocaleString()), el("td", {}, p.owner || "")));
+  }
+}
+
 async function act(name, action, task) {
   const path = "/connectors/" + encodeURIComponent(name);
   try {
@@ -207,7 +364,7 @@ let gone = false; // the connector of this page was deleted: stop asking
 
 async function refresh() {
   const page = document.body.dataset.page;
-  if (page !== "overview" && page !== "connector") return;
+  if (!(page in PAGES)) return;
   if (busy) {
     again = true;
     return;
@@ -215,8 +372,7 @@ async function refresh() {
   busy = true;
   clearTimeout(timer);
   try {
-    if (page === "overview") await overview();
-    else await connectorPage(document.body.dataset.name);
+    await PAGES[page](document.body.dataset.name);
     problem("load", "");
   } catch (err) {
     problem("load", err.message);
@@ -231,7 +387,24 @@ async function refresh() {
   }
 }
 
+const PAGES = {
+  overview: overview, connector: connectorPage, topics: topicsPage, topic: topicPage,
+  groups: groupsPage, group: groupPage,
+};
+
 document.addEventListener("DOMContentLoaded", () => {
+  const browse = document.getElementById("browse");
+  if (browse) {
+    browse.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await messages(document.body.dataset.name);
+        problem("action", "");
+      } catch (err) {
+        problem("action", `messages: ${err.message}`);
+      }
+    });
+  }
   for (const button of document.querySelectorAll("button[data-action]")) {
     button.addEventListener("click", () => act(document.body.dataset.name, button.dataset.action));
   }

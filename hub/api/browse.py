@@ -1,0 +1,141 @@
+"""Read-only views of the log for the console: topics, their partitions and config, their
+messages, and the consumer groups (``/hub/topics``, ``/hub/groups``). On the embedded log;
+a worker on Kafka answers 501 here for now (Kafka's own tools read its topics).
+
+Messages: ``GET /hub/topics/{name}/messages?partition=P`` with ``offset=O`` (default: the
+last ``limit`` records), or ``timestamp=ms`` (the first record at or after it); at most
+``limit`` (≤ 200) records, each key and value as text when it is UTF-8 (else base64, said
+so), cut at 64 KiB (said so). The internal topics' records are not served: the configs topic
+holds connector configs as they were sent, literal secrets included.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from typing import Any
+
+from fastapi import FastAPI
+
+from hub.errors import ConfigError, HubError
+from hub.log import Log
+from hub.runtime.worker import Worker
+
+MAX_LIMIT = 200
+MAX_SHOWN = 64 << 10
+
+
+class NotOnThisBackendError(HubError):
+    """A view the worker's log backend does not offer (501)."""
+
+
+def _log(worker: Worker) -> Log:
+    if worker.log is None:
+        raise NotOnThisBackendError(
+            "this view reads the embedded log; on Kafka, use Kafka's tools for now"
+        )
+    return worker.log
+
+
+def _bytes(data: bytes | None) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    cut = len(data) > MAX_SHOWN
+    shown = data[:MAX_SHOWN]
+    # (a cut may split a character: text up to it)
+    for end in (len(shown), *((len(shown) - k for k in (1, 2, 3)) if cut else ())):
+        try:
+            text = shown[:end].decode("utf-8")
+            return {"text": text, "encoding": "utf-8", "size": len(data), "truncated": cut}
+        except UnicodeDecodeError:
+            continue
+    text = base64.b64encode(shown).decode()
+    return {"text": text, "encoding": "base64", "size": len(data), "truncated": cut}
+
+
+def add_browse(app: FastAPI, worker: Worker) -> None:
+    @app.get("/hub/topics")
+    def topics(internal: bool = True) -> list[dict[str, Any]]:
+        log = _log(worker)
+        out = []
+        for name in log.topics(include_internal=internal):
+            info = log.describe(name)
+            out.append({
+                "name": name, "internal": info.internal, "partitions": len(info.partitions),
+                "records": sum(p.end_offset - p.start_offset for p in info.partitions),
+                "size_bytes": sum(p.size_bytes for p in info.partitions),
+                "config": info.config,
+            })  # fmt: skip
+        return out
+
+    @app.get("/hub/topics/{name}")
+    def topic(name: str) -> dict[str, Any]:
+        log = _log(worker)
+        info = log.describe(name)  # (UnknownTopicError: 404)
+        data = dataclasses.asdict(info)
+        data["effective_config"] = log.topic(name).config.to_properties()
+        return data
+
+    @app.get("/hub/topics/{name}/messages")
+    def messages(
+        name: str,
+        partition: int = 0,
+        offset: int | None = None,
+        timestamp: int | None = None,
+        limit: int = 50,
+    ) -> dict[str, Any]:
+        log = _log(worker)
+        info = log.describe(name)
+        if info.internal:
+            raise ConfigError(
+                f"topic {name!r} is internal: its records are not served (the configs topic "
+                "holds connector configs as they were sent); use hub consume on the worker"
+            )
+        if not 0 <= partition < len(info.partitions):
+            raise ConfigError(f"topic {name!r} has partitions 0..{len(info.partitions) - 1}")
+        limit = max(1, min(limit, MAX_LIMIT))
+        p = info.partitions[partition]
+        part = log.partition(name, partition)
+        if timestamp is not None:
+            found = part.offset_for_timestamp(timestamp)
+            start = p.durable_offset if found is None else found
+        elif offset is not None:
+            start = offset
+        else:
+            start = max(p.start_offset, p.durable_offset - limit)
+        start = max(start, p.start_offset)
+        out: list[dict[str, Any]] = []
+        at = start
+        while len(out) < limit and at < p.durable_offset:
+            records, nxt = part.records(at)
+            if not records and nxt <= at:
+                break
+            for r in records:
+                if len(out) == limit:
+                    break
+                out.append({
+                    "offset": r.offset, "timestamp": r.timestamp,
+                    "key": _bytes(r.key), "value": _bytes(r.value),
+                    "headers": [[k, _bytes(v)] for k, v in r.headers],
+                })  # fmt: skip
+            at = max(nxt, at + 1) if records else nxt
+        return {"topic": name, "partition": partition, "start_offset": p.start_offset,
+                "end_offset": p.durable_offset, "records": out}  # fmt: skip
+
+    @app.get("/hub/groups")
+    def groups() -> list[dict[str, Any]]:
+        log = _log(worker)
+        out = []
+        for g in log.groups.list_groups():
+            info = log.groups.describe(g)
+            out.append({"group": g, "state": info.state, "members": len(info.members),
+                        "lag": sum(p.lag or 0 for p in info.partitions),
+                        "partitions": len(info.partitions)})  # fmt: skip
+        return out
+
+    @app.get("/hub/groups/{group}")
+    def group(group: str) -> dict[str, Any]:
+        log = _log(worker)
+        if group not in log.groups.list_groups():
+            raise ConfigError(f"no consumer group {group!r}")
+        return dataclasses.asdict(log.groups.describe(group))
