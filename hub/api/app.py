@@ -68,6 +68,18 @@ def _status(worker: Worker, rt: ConnectorRuntime) -> dict[str, Any]:
     }
 
 
+def _tree_bytes(path: str) -> int:
+    """The bytes of the files under ``path``."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.stat(os.path.join(root, f)).st_size
+            except OSError:
+                continue  # (removed meanwhile: a segment deleted by retention)
+    return total
+
+
 def _connector_body(body: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(body, dict):
         raise ConfigError("the request body must be a JSON object {name, config}")
@@ -282,11 +294,38 @@ def create_app(
                     "errors": s.errors, "failures": s.failures, "error": s.error,
                     "trace": s.trace, "last_commit_age_s": s.last_commit_age_s,
                     "last_batch_size": s.last_batch_size,
+                    "metrics": s.metrics,  # the task's own gauges (a snapshot's progress...)
                 }
                 for s in worker.task_statuses(rt)
             ]  # fmt: skip
             out.append({"name": rt.name, "type": rt.type, "state": rt.state,
                         "error": rt.error, "trace": rt.trace, "tasks": tasks})  # fmt: skip
+        return out
+
+    @app.get("/hub/connectors/{name}/history")
+    def history(name: str) -> dict[str, Any]:
+        """The connector's last hour, one sample every few seconds (kept by the worker)."""
+        worker.get(name)  # (404 for an unknown one)
+        return {"interval_s": worker.history.interval_s, "samples": worker.history.of(name)}
+
+    @app.get("/hub/health")
+    def health() -> dict[str, Any]:
+        """The worker: version, uptime, where its log lives and the disk under it, its
+        scheduled jobs (last run, duration, error)."""
+        import shutil
+        import time
+
+        out: dict[str, Any] = {
+            "version": __version__, "worker_id": worker.worker_id,
+            "uptime_s": round(time.time() - worker.started_at, 1),
+            "backend": "embedded" if worker.log is not None else type(worker.backend).__name__,
+            "jobs": [j.to_dict() for j in worker.jobs()],
+        }  # fmt: skip
+        if worker.log is not None:
+            path = os.path.abspath(worker.log.path)
+            disk = shutil.disk_usage(path)
+            out.update(data_dir=path, data_bytes=_tree_bytes(path), disk_free_bytes=disk.free,
+                       disk_total_bytes=disk.total)  # fmt: skip
         return out
 
     browse.add_browse(app, worker)

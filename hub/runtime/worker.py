@@ -44,6 +44,7 @@ from hub.runtime.api import (
 from hub.runtime.configs import ConfigStore
 from hub.runtime.converters import make_converter
 from hub.runtime.errors import ErrorReporter
+from hub.runtime.history import History
 from hub.runtime.offsets import OffsetStore, partition_key
 from hub.runtime.runner import RunnerContext
 from hub.runtime.scheduler import JobStatus, Scheduler
@@ -215,6 +216,7 @@ class Worker:
         worker_id: str = "127.0.0.1:8083",
         retention_check_interval_ms: int = 300_000,
         lag_refresh_interval_ms: int = 5_000,
+        history_interval_ms: int = 5_000,
         backend: LogBackend | None = None,
     ) -> None:
         """``flush_interval_ms`` is the log's flush policy (hub.log.log: 0 fsyncs appended
@@ -245,6 +247,12 @@ class Worker:
                 "log-maintenance", self._maintain, retention_check_interval_ms / 1000
             )
         self.scheduler.add("sink-lag", self.refresh_lag, lag_refresh_interval_ms / 1000)
+        # the last hour of each connector's figures, for the console's charts
+        self.history = History(history_interval_ms / 1000)
+        self.scheduler.add(
+            "metrics-history", lambda: self.history.sample(self.status()), self.history.interval_s
+        )
+        self.started_at = time.time()
         self.scheduler.start()
 
     # -- creating, updating, deleting -------------------------------------------------------

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from connectors.source.datagen import Datagen, DatagenTask
 from hub.api import create_app
 from hub.runtime.worker import Worker
 from tests.helpers import wait_for
@@ -34,7 +37,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Worker]]:
-    worker = Worker(str(tmp_path / "data"))
+    worker = Worker(str(tmp_path / "data"), history_interval_ms=250)  # (charts fill quickly)
     port = _free_port()
     config = uvicorn.Config(create_app(worker, auth_token=TOKEN), host="127.0.0.1", port=port,
                             log_level="warning")  # fmt: skip
@@ -181,3 +184,75 @@ def test_topics_messages_and_groups(server: tuple[str, Worker], page: Any, tmp_p
     group.locator("a").click()
     expect(page.locator("#lags tbody tr")).to_have_count(1)
     expect(page.locator("#lags tbody tr td").nth(0)).to_have_text("shop.items")
+
+
+class SnapshottingTask(DatagenTask):
+    """datagen that reports a snapshot in progress, as the CDC sources' tasks do (their
+    gauges: rows done and estimated per table), 100 rows a second of an estimated 100 000."""
+
+    def start(self, config: Any, context: Any) -> None:
+        super().start(config, context)
+        self._began = time.monotonic()
+
+    def metrics(self) -> dict[str, float]:
+        done = float(int((time.monotonic() - self._began) * 100))
+        return {"snapshot_running": 1.0, "snapshot_rows_done:public.big": done,
+                "snapshot_rows_estimated:public.big": 100_000.0}  # fmt: skip
+
+
+class Snapshotting(Datagen):
+    name = "snapshotting"
+    aliases = ()
+    task_class = SnapshottingTask
+
+
+def test_postgres_to_duckdb_charts_and_a_snapshot(
+    server: tuple[str, Worker], page: Any, tmp_path: Path, pg_server: Any, pg_db: str
+) -> None:
+    """A real pipeline (PostgreSQL -> DuckDB): both connectors run, the source's page shows
+    how far behind it is and its last hour, the sink's its lag; a snapshot in progress shows
+    per table a bar with rows done of estimated; the health page lists the jobs."""
+    import psycopg
+    from playwright.sync_api import expect
+
+    from tests.connectors.postgres.helpers import source_config
+
+    url, worker = server
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as con:
+        con.execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
+        con.execute("INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 500) g")
+    worker.create("pg", source_config(pg_server, pg_db))
+    worker.create("duck", {"connector.class": "duckdb", "topics.regex": "app\\..*",
+                           "connection.url": f"duckdb:///{tmp_path / 'w.duckdb'}"})  # fmt: skip
+    worker.create("snap", {"connector.class": f"{__name__}:Snapshotting", "topic": "s",
+                           "rate": 10})  # fmt: skip
+    _sign_in(page, url)
+    for name in ("pg", "duck", "snap"):
+        expect(page.locator(f'tr[data-connector="{name}"] .state')).to_have_attribute(
+            "data-state", "RUNNING"
+        )
+    expect(page.locator('tr[data-connector="snap"]')).to_contain_text("snapshot")
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as con:
+        for i in range(501, 521):
+            con.execute("INSERT INTO items VALUES (%s, 'late')", [i])
+    expect(page.locator('tr[data-connector="pg"]')).to_contain_text("behind")
+
+    page.click('a[href="/console/connectors/pg"]')
+    expect(page.locator("#chart-lag-title")).to_have_text("Behind the source (s)")
+    expect(page.locator("#chart-rate polyline")).to_have_count(1)  # (two samples at least)
+    page.goto(url + "/console/connectors/duck")
+    expect(page.locator("#chart-lag-title")).to_have_text("Lag (records)")
+    expect(page.locator("#chart-lag polyline")).to_have_count(1)
+    assert page.locator("#snapshot").is_hidden()
+
+    page.goto(url + "/console/connectors/snap")
+    row = page.locator('#snapshot-tables tr[data-table="public.big"]')
+    expect(row).to_contain_text("/ ~100,000")
+    expect(row.locator("td").nth(3)).to_have_text(re.compile(r"\d+ s"))  # an ETA, from the rate
+    value = float(row.locator("progress").get_attribute("value") or 0)
+    assert 0 < value < 100_000
+
+    page.click('nav a[href="/console/health"]')
+    for job in ("log-maintenance", "sink-lag", "metrics-history"):
+        expect(page.locator(f'tr[data-job="{job}"]')).to_be_visible()
+    expect(page.locator("#worker")).to_contain_text(str(tmp_path / "data"))

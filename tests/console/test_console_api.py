@@ -166,3 +166,48 @@ def test_topics_messages_and_groups_are_served_read_only(worker: Worker) -> None
     assert {(p["topic"], p["partition"], p["committed"]) for p in group["partitions"]} == {
         ("orders", 0, 16), ("orders", 1, 15)}  # fmt: skip
     assert client.get("/hub/groups/nope").status_code == 400
+
+
+def test_health_and_the_last_hour_of_a_connector(tmp_path: Path) -> None:
+    worker = Worker(str(tmp_path / "data"), history_interval_ms=100)
+    try:
+        client = TestClient(create_app(worker))
+        _gen(worker)
+        h = client.get("/hub/health").json()
+        assert h["backend"] == "embedded" and h["uptime_s"] >= 0
+        assert h["data_dir"] == str(tmp_path / "data") and h["disk_free_bytes"] > 0
+        assert h["data_bytes"] > 0
+        assert {"log-maintenance", "sink-lag", "metrics-history"} <= {j["name"] for j in h["jobs"]}
+        wait_for(lambda: len(client.get("/hub/connectors/gen/history").json()["samples"]) >= 3,
+                 what="samples")  # fmt: skip
+        got = client.get("/hub/connectors/gen/history").json()
+        assert got["interval_s"] == 0.1
+        times = [s["t"] for s in got["samples"]]
+        assert times == sorted(times)
+        wait_for(lambda: client.get("/hub/connectors/gen/history").json()["samples"][-1][
+            "records_per_second"] > 0, what="a rate")  # fmt: skip
+        assert client.get("/hub/connectors/nope/history").status_code == 404
+        # an hour at most: the samples of a connector gone are forgotten
+        worker.delete("gen")
+        wait_for(lambda: worker.history.of("gen") == [], what="the deleted one forgotten")
+    finally:
+        worker.stop()
+
+
+def test_history_keeps_an_hour_and_sums_the_tasks() -> None:
+    from hub.runtime.history import History
+    from hub.runtime.status import TaskStatus
+
+    h = History(interval_s=600)  # (6 samples an hour)
+
+    def task(rate: float, lag: int | None, done: float) -> TaskStatus:
+        return TaskStatus(0, "RUNNING", None, 10, rate, None, lag, 0, last_batch_size=5,
+                          metrics={"snapshot_rows_done:public.t": done,
+                                   "milliseconds_behind_source": 40.0})  # fmt: skip
+
+    for i in range(8):
+        h.sample({"c": [task(1.5, 3, i), task(2.0, None, 10)]}, now_ms=i)
+    samples = h.of("c")
+    assert [s["t"] for s in samples] == [2, 3, 4, 5, 6, 7]
+    assert samples[-1] == {"t": 7, "records_per_second": 3.5, "lag": 3, "behind_ms": 40.0,
+                           "batch_size": 10, "snapshot_rows": 17.0}  # fmt: skip

@@ -98,14 +98,17 @@ async function overview() {
     samples.push(eps);
     while (samples.length > HISTORY) samples.shift();
     history.set(c.name, samples);
+    const metrics = Object.assign({}, ...c.tasks.map((t) => t.metrics || {}));
+    const behind = metrics.milliseconds_behind_source;
     body.append(el("tr", { "data-connector": c.name },
       el("td", {}, el("a", { href: connectorHref(c.name) }, c.name)),
       el("td", {}, c.type),
-      el("td", {}, badge(c.state)),
+      el("td", {}, badge(c.state), metrics.snapshot_running ? el("span", { class: "muted" }, " snapshot") : ""),
       el("td", {}, `${running}/${c.tasks.length} running`),
       el("td", { class: "num" }, rate(eps)),
       el("td", {}, sparkline(samples)),
-      el("td", { class: "num" }, lags.length ? lags.reduce((a, b) => a + b, 0).toLocaleString() : ""),
+      el("td", { class: "num" }, c.type === "source" && behind != null ? `${(behind / 1000).toFixed(1)} s behind`
+        : lags.length ? lags.reduce((a, b) => a + b, 0).toLocaleString() : ""),
       el("td", { class: "wrap" }, firstLine(errors[0])),
     ));
   }
@@ -127,6 +130,8 @@ async function connectorPage(name) {
     gone = true;
     throw new Error(`connector ${name} is gone`);
   }
+  snapshotView(c.tasks);
+  await charts(name, c.type === "source");
   const state = document.getElementById("state");
   state.replaceChildren(badge(c.state));
   document.getElementById("type").textContent = c.type;
@@ -329,6 +334,90 @@ async function groupPage(name) {
   }
 }
 
+// a snapshot's tables from the tasks' gauges: rows done of estimated, an ETA from the rate
+// between two refreshes
+const DONE = "snapshot_rows_done:";
+const ESTIMATED = "snapshot_rows_estimated:";
+const snapshotRates = new Map();
+
+function snapshotView(tasks) {
+  const metrics = {};
+  for (const t of tasks) Object.assign(metrics, t.metrics || {});
+  const section = document.getElementById("snapshot");
+  const body = document.querySelector("#snapshot-tables tbody");
+  body.replaceChildren();
+  const now = Date.now();
+  for (const [key, done] of Object.entries(metrics)) {
+    if (!key.startsWith(DONE)) continue;
+    const table = key.slice(DONE.length);
+    const estimated = Math.max(metrics[ESTIMATED + table] || 0, done);
+    const last = snapshotRates.get(table);
+    let rate = last ? last.rate : 0;
+    if (last && now > last.t && done > last.done) {
+      const r = ((done - last.done) * 1000) / (now - last.t);
+      rate = rate ? 0.5 * rate + 0.5 * r : r;
+    }
+    snapshotRates.set(table, { t: now, done, rate });
+    let eta = "";
+    if (estimated && done >= estimated) eta = "done";
+    else if (rate > 0) eta = `${Math.ceil((estimated - done) / rate)} s`;
+    const bar = el("progress", { max: String(estimated || 1), value: String(done) });
+    body.append(el("tr", { "data-table": table }, el("td", {}, table), el("td", {}, bar),
+      el("td", { class: "num" }, `${done.toLocaleString()} / ~${estimated.toLocaleString()}`),
+      el("td", {}, eta)));
+  }
+  section.hidden = body.children.length === 0;
+}
+
+// a line chart of the last hour's samples (an SVG polyline; no chart library)
+function chart(id, samples, field, label) {
+  const svg = document.getElementById(id);
+  const ns = "http://www.w3.org/2000/svg";
+  svg.replaceChildren();
+  const points = samples.filter((s) => s[field] != null);
+  const max = Math.max(1, ...points.map((s) => s[field]));
+  document.getElementById(id + "-max").textContent = points.length
+    ? `max ${label(max)}, now ${label(points[points.length - 1][field])}` : "no samples yet";
+  if (points.length < 2) return;
+  const t0 = points[0].t;
+  const span = Math.max(1, points[points.length - 1].t - t0);
+  const line = document.createElementNS(ns, "polyline");
+  line.setAttribute("points", points.map((s) =>
+    `${((400 * (s.t - t0)) / span).toFixed(1)},${(98 - (96 * s[field]) / max).toFixed(1)}`).join(" "));
+  svg.append(line);
+}
+
+async function charts(name, source) {
+  const got = await api("GET", `/hub/connectors/${encodeURIComponent(name)}/history`);
+  chart("chart-rate", got.samples, "records_per_second", rate);
+  if (source) {
+    document.getElementById("chart-lag-title").textContent = "Behind the source (s)";
+    chart("chart-lag", got.samples.map((s) => ({ ...s, behind: s.behind_ms == null ? null : s.behind_ms / 1000 })), "behind", (x) => x.toFixed(1));
+  } else {
+    document.getElementById("chart-lag-title").textContent = "Lag (records)";
+    chart("chart-lag", got.samples, "lag", (x) => Math.round(x).toLocaleString());
+  }
+}
+
+async function healthPage() {
+  const h = await api("GET", "/hub/health");
+  const rows = [["Version", h.version], ["Worker", h.worker_id], ["Up for", `${Math.round(h.uptime_s)} s`],
+    ["Log", h.backend]];
+  if (h.data_dir) {
+    rows.push(["Data directory", h.data_dir], ["Its size", size(h.data_bytes)],
+      ["Free disk", `${size(h.disk_free_bytes)} of ${size(h.disk_total_bytes)}`]);
+  }
+  const body = document.querySelector("#worker tbody");
+  body.replaceChildren(...rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { class: "wrap" }, v))));
+  const jobs = document.querySelector("#jobs tbody");
+  jobs.replaceChildren(...h.jobs.map((j) => el("tr", { "data-job": j.name }, el("td", {}, j.name),
+    el("td", { class: "num" }, String(j.interval_ms / 1000)),
+    el("td", {}, j.last_run ? new Date(j.last_run).toLocaleTimeString() : "not yet"),
+    el("td", { class: "num" }, j.last_duration_ms == null ? "" : (j.last_duration_ms / 1000).toFixed(3)),
+    el("td", { class: "num" }, String(j.runs)), el("td", { class: "num" }, String(j.failures)),
+    el("td", { class: "wrap" }, firstLine(j.last_error)))));
+}
+
 async function act(name, action, task) {
   const path = "/connectors/" + encodeURIComponent(name);
   try {
@@ -389,7 +478,7 @@ async function refresh() {
 
 const PAGES = {
   overview: overview, connector: connectorPage, topics: topicsPage, topic: topicPage,
-  groups: groupsPage, group: groupPage,
+  groups: groupsPage, group: groupPage, health: healthPage,
 };
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -1,0 +1,51 @@
+"""The last hour of each connector's figures, kept in memory by the worker for the console's
+charts: every ``interval_s`` one sample per connector (events/s of its tasks, lag, how far
+behind its source, the last batch's size, snapshot rows done). No external time-series
+store; a restart starts an empty hour."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+INTERVAL_S = 5.0
+KEEP_S = 3600.0
+
+
+class History:
+    def __init__(self, interval_s: float = INTERVAL_S, keep_s: float = KEEP_S) -> None:
+        self.interval_s = interval_s
+        self._size = max(1, int(keep_s / interval_s))
+        self._lock = threading.Lock()
+        self._samples: dict[str, deque[dict[str, Any]]] = {}
+
+    def sample(self, status: Mapping[str, Sequence[Any]], now_ms: int | None = None) -> None:
+        """One sample per connector of ``status`` (`Worker.status()`); connectors gone are
+        forgotten."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        with self._lock:
+            for name in list(self._samples):
+                if name not in status:
+                    del self._samples[name]
+            for name, tasks in status.items():
+                lags = [t.lag for t in tasks if t.lag is not None]
+                snapshot = [v for t in tasks for k, v in t.metrics.items()
+                            if k.startswith("snapshot_rows_done:")]  # fmt: skip
+                behind = [t.metrics["milliseconds_behind_source"] for t in tasks
+                          if "milliseconds_behind_source" in t.metrics]  # fmt: skip
+                batches = [t.last_batch_size for t in tasks if t.last_batch_size is not None]
+                self._samples.setdefault(name, deque(maxlen=self._size)).append({
+                    "t": now_ms,
+                    "records_per_second": round(sum(t.records_per_second for t in tasks), 1),
+                    "lag": sum(lags) if lags else None,
+                    "behind_ms": max(behind) if behind else None,  # (the slowest task)
+                    "batch_size": sum(batches) if batches else None,
+                    "snapshot_rows": sum(snapshot) if snapshot else None,
+                })  # fmt: skip
+
+    def of(self, name: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._samples.get(name, ()))
