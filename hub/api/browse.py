@@ -1,5 +1,6 @@
-"""Read-only views of the log for the console: topics, their partitions and config, their
-messages, and the consumer groups (``/hub/topics``, ``/hub/groups``). On the embedded log;
+"""Views of the log for the console: topics, their partitions and config, their messages,
+and the consumer groups (``/hub/topics``, ``/hub/groups``), read-only but for resetting a
+group that has no active member (``POST /hub/groups/{group}/reset``). On the embedded log;
 a worker on Kafka answers 501 here for now (Kafka's own tools read its topics).
 
 Messages: ``GET /hub/topics/{name}/messages?partition=P`` with ``offset=O`` (default: the
@@ -15,7 +16,7 @@ import base64
 import dataclasses
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Body, FastAPI
 
 from hub.errors import ConfigError, HubError
 from hub.log import Log
@@ -132,6 +133,35 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
                         "lag": sum(p.lag or 0 for p in info.partitions),
                         "partitions": len(info.partitions)})  # fmt: skip
         return out
+
+    @app.post("/hub/groups/{group}/reset")
+    def reset(group: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        """Move the group's committed offsets on a topic: ``{"topic": T, "to": "earliest" |
+        "latest" | "offset" | "timestamp", "value": N, "partition": P (default all),
+        "dry_run": true}``; the plan (each partition's current and new offset), applied
+        unless ``dry_run``. Refused (400) while the group has active members."""
+        from hub.log.resets import apply_reset, plan_reset, refuse_active
+
+        log = _log(worker)
+        if group not in log.groups.list_groups():
+            raise ConfigError(f"no consumer group {group!r}")
+        topic, to = body.get("topic"), body.get("to")
+        value, partition = body.get("value"), body.get("partition")
+        if not isinstance(topic, str) or not topic:
+            raise ConfigError("'topic' is required")
+        if to not in ("earliest", "latest", "offset", "timestamp"):
+            raise ConfigError("'to' must be one of earliest, latest, offset, timestamp")
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ConfigError("'value' must be an integer (an offset, or epoch milliseconds)")
+        if partition is not None and (not isinstance(partition, int) or partition < 0):
+            raise ConfigError("'partition' must be a partition number")
+        dry_run = body.get("dry_run", True) is not False
+        refuse_active(log, group, "reset")
+        rows = plan_reset(log, group, topic, to, value, partition)
+        if not dry_run:
+            apply_reset(log, group, rows)
+        return {"group": group, "applied": not dry_run,
+                "partitions": [dataclasses.asdict(r) for r in rows]}  # fmt: skip
 
     @app.get("/hub/groups/{group}")
     def group(group: str) -> dict[str, Any]:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -41,10 +40,9 @@ def _require_group(log: Log, group: str) -> None:
 
 
 def _refuse_active(log: Log, group: str, action: str) -> None:
-    if log.groups.has_members(group):
-        raise ConfigError(
-            f"cannot {action} group {group!r}: it has active members; stop its consumers first"
-        )
+    from hub.log.resets import refuse_active
+
+    refuse_active(log, group, action)
 
 
 @groups.command("list")
@@ -140,45 +138,23 @@ def groups_reset(
         raise click.UsageError(
             "give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime"
         )
-    timestamp = _parse_datetime(to_datetime) if to_datetime is not None else None
-    from hub.log import OffsetAndMetadata, OffsetOutOfRangeError, TopicPartition
+    from hub.log.resets import apply_reset, plan_reset, refuse_active
 
+    to: Any = ("earliest", "latest", "offset", "timestamp")[chosen.index(True)]
+    value = to_offset if to == "offset" else None
+    if to_datetime is not None:
+        value = _parse_datetime(to_datetime)
     with open_log(write=not dry_run) as log:
-        _refuse_active(log, group, "reset")
-        info = log.describe(topic)
-        parts = info.partitions
-        if partition is not None:
-            log.partition(topic, partition)  # validates
-            parts = (info.partitions[partition],)
-        plan: dict[TopicPartition, OffsetAndMetadata] = {}
-        rows = []
-        now = time.time_ns() // 1_000_000
-        for p in parts:
-            tp = TopicPartition(topic, p.partition)
-            if to_earliest:
-                new = p.start_offset
-            elif to_latest:
-                new = p.durable_offset
-            elif to_offset is not None:
-                if not p.start_offset <= to_offset <= p.durable_offset:
-                    raise OffsetOutOfRangeError(
-                        topic, p.partition, to_offset, p.start_offset, p.durable_offset
-                    )
-                new = to_offset
-            else:
-                assert timestamp is not None
-                found = log.partition(topic, p.partition).offset_for_timestamp(timestamp)
-                new = p.durable_offset if found is None else found
-            current = log.groups.committed(group, tp)
-            rows.append((topic, p.partition, current.offset if current else None, new))
-            plan[tp] = OffsetAndMetadata(new, "", now)
+        refuse_active(log, group, "reset")
+        rows = plan_reset(log, group, topic, to, value, partition)
         if not dry_run:
-            log.groups.commit(group, plan)
-    click.echo(table(["TOPIC", "PARTITION", "CURRENT", "NEW"], rows))
+            apply_reset(log, group, rows)
+    click.echo(table(["TOPIC", "PARTITION", "CURRENT", "NEW"],
+                     [(r.topic, r.partition, r.current, r.new) for r in rows]))  # fmt: skip
     if dry_run:
         click.echo("dry run: nothing changed (run again without --dry-run to apply)")
     else:
-        click.echo(f"reset group {group} on {topic}: {len(plan)} partition(s)")
+        click.echo(f"reset group {group} on {topic}: {len(rows)} partition(s)")
 
 
 @groups.command("delete")

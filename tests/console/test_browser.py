@@ -184,6 +184,19 @@ def test_topics_messages_and_groups(server: tuple[str, Worker], page: Any, tmp_p
     group.locator("a").click()
     expect(page.locator("#lags tbody tr")).to_have_count(1)
     expect(page.locator("#lags tbody tr td").nth(0)).to_have_text("shop.items")
+    expect(page.locator("#lags tbody tr td").nth(2)).to_have_text("2")  # committed
+
+    # reset to the earliest offset: refused while the sink runs, previewed, then applied
+    page.click("#reset button[type=submit]")
+    expect(page.locator("#problem")).to_contain_text("active members")
+    worker.stop_connector("out")
+    page.click("#reset button[type=submit]")
+    expect(page.locator("#plan tbody tr td").nth(3)).to_have_text("0")
+    assert worker.backend.groups.describe("connect-out").partitions[0].committed == 2
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#apply")
+    expect(page.locator("#lags tbody tr td").nth(2)).to_have_text("0")
+    assert worker.backend.groups.describe("connect-out").partitions[0].committed == 0
 
 
 class SnapshottingTask(DatagenTask):

@@ -211,3 +211,52 @@ def test_history_keeps_an_hour_and_sums_the_tasks() -> None:
     assert [s["t"] for s in samples] == [2, 3, 4, 5, 6, 7]
     assert samples[-1] == {"t": 7, "records_per_second": 3.5, "lag": 3, "behind_ms": 40.0,
                            "batch_size": 10, "snapshot_rows": 17.0}  # fmt: skip
+
+
+def test_a_group_is_reset_only_without_active_members(worker: Worker, tmp_path: Path) -> None:
+    client = TestClient(create_app(worker))
+    log = worker.log
+    assert log is not None
+    log.create_topic("orders", 2)
+    prod = log.producer()
+    for i in range(20):
+        prod.send("orders", b'"%d"' % i, partition=i % 2, timestamp=1_700_000_000_000 + i)
+    prod.flush()
+    worker.create(
+        "out",
+        {
+            "connector.class": "FileStreamSink",
+            "topics": "orders",
+            "file": str(tmp_path / "out.txt"),
+            "offset.flush.interval.ms": 100,
+        },
+    )
+
+    def committed() -> list[int | None]:
+        got = client.get("/hub/groups/connect-out")
+        return [p["committed"] for p in got.json()["partitions"]] if got.status_code == 200 else []
+
+    wait_for(lambda: committed() == [10, 10], what="the sink at the end")
+    body = {"topic": "orders", "to": "earliest", "dry_run": False}
+    refused = client.post("/hub/groups/connect-out/reset", json=body)
+    assert refused.status_code == 400 and "active members" in refused.json()["message"]
+    client.put("/connectors/out/stop")
+    wait_for(lambda: client.get("/hub/groups").json()[0]["members"] == 0, what="no member")
+    preview = client.post("/hub/groups/connect-out/reset",
+                          json={"topic": "orders", "to": "timestamp",
+                                "value": 1_700_000_000_010}).json()  # fmt: skip
+    assert preview["applied"] is False
+    assert [(p["partition"], p["current"], p["new"]) for p in preview["partitions"]] == [
+        (0, 10, 5), (1, 10, 5)]  # fmt: skip
+    assert committed() == [10, 10]  # (a preview changes nothing)
+    one = client.post("/hub/groups/connect-out/reset",
+                      json={"topic": "orders", "to": "offset", "value": 3, "partition": 1,
+                            "dry_run": False}).json()  # fmt: skip
+    assert one["applied"] and committed() == [10, 3]
+    bad = client.post(
+        "/hub/groups/connect-out/reset",
+        json={"topic": "orders", "to": "offset", "value": 99, "dry_run": False},
+    )
+    assert bad.status_code == 400 and committed() == [10, 3]
+    assert client.post("/hub/groups/connect-out/reset", json={"topic": "orders", "to": "x"}
+                       ).status_code == 400  # fmt: skip

@@ -314,8 +314,45 @@ async function groupsPage() {
   }
 }
 
+function resetBody(dryRun) {
+  const form = document.getElementById("reset");
+  const body = { topic: form.topic.value, to: form.to.value, dry_run: dryRun };
+  if (form.partition.value !== "") body.partition = Number(form.partition.value);
+  if (body.to === "offset") body.value = form.offset.value === "" ? null : Number(form.offset.value);
+  if (body.to === "timestamp") body.value = form.time.value ? new Date(form.time.value).getTime() : null;
+  return body;
+}
+
+async function reset(name, dryRun) {
+  const path = `/hub/groups/${encodeURIComponent(name)}/reset`;
+  const apply = document.getElementById("apply");
+  const body = resetBody(dryRun);
+  if (!dryRun && !confirm(`Move the committed offsets of ${name} on ${body.topic} as previewed?`)) return;
+  try {
+    const got = await api("POST", path, body);
+    const plan = document.getElementById("plan");
+    plan.querySelector("tbody").replaceChildren(...got.partitions.map((r) => el("tr", {},
+      el("td", {}, r.topic), el("td", { class: "num" }, String(r.partition)),
+      el("td", { class: "num" }, r.current == null ? "none" : String(r.current)),
+      el("td", { class: "num" }, String(r.new)))));
+    plan.hidden = false;
+    apply.disabled = got.applied; // (a new preview first, after an apply)
+    problem("action", "");
+    document.getElementById("plan").dataset.applied = got.applied ? "1" : "0";
+  } catch (err) {
+    apply.disabled = true;
+    problem("action", `reset: ${err.message}`);
+  }
+  refresh();
+}
+
 async function groupPage(name) {
   const g = await api("GET", "/hub/groups/" + encodeURIComponent(name));
+  const topics = [...new Set(g.partitions.map((p) => p.topic))].sort();
+  const select = document.querySelector("#reset select[name=topic]");
+  if (select && select.options.length !== topics.length) {
+    select.replaceChildren(...topics.map((t) => el("option", { value: t }, t)));
+  }
   const lag = g.partitions.reduce((s, p) => s + (p.lag || 0), 0);
   document.getElementById("summary").textContent = `${g.state}, generation ${g.generation}, ${g.members.length} member(s), lag ${lag.toLocaleString()}`;
   const members = document.querySelector("#members tbody");
@@ -482,6 +519,15 @@ const PAGES = {
 };
 
 document.addEventListener("DOMContentLoaded", () => {
+  const resetForm = document.getElementById("reset");
+  if (resetForm) {
+    resetForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      reset(document.body.dataset.name, true);
+    });
+    resetForm.addEventListener("change", () => { document.getElementById("apply").disabled = true; });
+    document.getElementById("apply").addEventListener("click", () => reset(document.body.dataset.name, false));
+  }
   const browse = document.getElementById("browse");
   if (browse) {
     browse.addEventListener("submit", async (event) => {
