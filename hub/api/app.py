@@ -178,8 +178,9 @@ def create_app(
     def list_plugins(connectorsOnly: bool = True) -> list[dict[str, Any]]:  # noqa: N803
         from hub.runtime.plugins import discover
 
-        return [
-            {"class": p.class_name, "type": p.type, "version": p.cls.version} for p in discover()
+        return [  # ("name": hub's addition, the short name configs use: datagen, duckdb...)
+            {"class": p.class_name, "type": p.type, "version": p.cls.version, "name": p.cls.name}
+            for p in discover()
         ]
 
     @app.put("/connector-plugins/{plugin}/config/validate")

@@ -269,3 +269,40 @@ def test_postgres_to_duckdb_charts_and_a_snapshot(
     for job in ("log-maintenance", "sink-lag", "metrics-history"):
         expect(page.locator(f'tr[data-job="{job}"]')).to_be_visible()
     expect(page.locator("#worker")).to_contain_text(str(tmp_path / "data"))
+
+
+def test_a_connector_made_with_the_form(server: tuple[str, Worker], page: Any) -> None:
+    """The plugin's fields, a validation error shown beside its field, the YAML to keep
+    (a secret as a reference, never its value), then the connector created and running."""
+    from playwright.sync_api import expect
+
+    url, worker = server
+    _sign_in(page, url)
+    page.click('a[href="/console/new"]')
+    page.wait_for_url(url + "/console/new")
+    page.select_option("#new select[name=plugin]", "datagen")
+    expect(page.locator("#fields h2", has_text="datagen")).to_be_visible()
+    rate = page.locator('input[data-field="rate"]')
+    expect(rate).to_be_visible()
+    page.fill("#new input[name=name]", "made")
+    page.fill('input[data-field="topic"]', "from.form")
+    rate.fill("fast")
+    expect(page.locator('[data-errors="rate"]')).not_to_be_empty()
+    expect(page.locator("#create")).to_be_disabled()
+    rate.fill("20")
+    expect(page.locator("#verdict")).to_have_text("Valid.")
+    yaml = page.locator("#yaml")
+    expect(yaml).to_contain_text("connector.class: datagen")
+    expect(yaml).to_contain_text("rate: 20")
+    page.click("#create")
+    page.wait_for_url(url + "/console/connectors/made")
+    expect(page.locator("#state .state")).to_have_attribute("data-state", "RUNNING")
+    assert worker.get("made").config["topic"] == "from.form"
+
+    # a sink with a password: the YAML carries a reference to it, not the value
+    page.goto(url + "/console/new")
+    page.select_option("#new select[name=plugin]", "postgres-sink")
+    expect(page.locator("#fields h2", has_text="postgres-sink")).to_be_visible()
+    page.fill('input[data-field="connection.password"]', "hunter2")
+    expect(yaml).to_contain_text("connection.password: ${env:HUB_CONNECTION_PASSWORD}")
+    assert "hunter2" not in yaml.inner_text()

@@ -113,6 +113,10 @@ def add_console(app: FastAPI, auth: bool) -> None:
     def group(name: str) -> HTMLResponse:
         return page("group.html", title=name, name=name)
 
+    @app.get("/console/new", include_in_schema=False)
+    def new() -> HTMLResponse:
+        return page("new.html", title="New connector")
+
     @app.get("/console/health", include_in_schema=False)
     def health() -> HTMLResponse:
         return page("health.html", title="Health")

@@ -455,6 +455,120 @@ async function healthPage() {
     el("td", { class: "wrap" }, firstLine(j.last_error)))));
 }
 
+// the new-connector form: fields from the plugin's definitions (validate with the values so
+// far), errors per field, and the YAML to keep in configs/
+const form = { plugin: null, values: {}, timer: null, seq: 0, ok: false };
+
+function yamlScalar(v) {
+  const text = String(v);
+  if (/^(-?[0-9]+(\.[0-9]+)?|true|false)$/.test(text)) return text; // (read as the same value)
+  return /^[A-Za-z0-9_./:@${}\-]+$/.test(text) && !/^(true|false|null|yes|no|on|off|~|[0-9.eE+-]+)$/i.test(text)
+    ? text : JSON.stringify(text);
+}
+
+// hub.config.is_secret's names: their values stay out of the YAML (a reference instead)
+const SECRET = /(password|passwd|secret|token|credentials|private\.key|api\.key)$|^sasl\.jaas/i;
+
+function yamlOf(name, plugin, values) {
+  const lines = [`name: ${yamlScalar(name || "my-connector")}`, "config:", `  connector.class: ${yamlScalar(plugin)}`];
+  for (const [k, v] of pairs(values)) {
+    if (v === "" || k === "connector.class") continue;
+    if (SECRET.test(k)) {
+      const env = "HUB_" + k.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+      lines.push(`  ${k}: \${env:${env}}   # the secret from the environment, not from this file`);
+    } else {
+      lines.push(`  ${k}: ${yamlScalar(v)}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+function field(def, value, errors) {
+  const input = el("input", { name: def.name, "data-field": def.name, placeholder: def.default_value == null ? "" : def.default_value });
+  if (SECRET.test(def.name)) input.setAttribute("type", "password");
+  input.value = value == null ? "" : value;
+  input.addEventListener("input", () => {
+    if (input.value === "") delete form.values[def.name];
+    else form.values[def.name] = input.value;
+    schedule();
+  });
+  const label = el("label", { class: "field" }, el("span", {}, def.name, def.required ? " *" : ""), input);
+  const doc = el("small", { class: "muted" }, def.documentation || "",
+    def.default_value != null ? ` (default ${def.default_value})` : "");
+  const problems = el("small", { class: "error", "data-errors": def.name }, errors.join("; "));
+  return el("div", { class: "def" }, label, doc, problems);
+}
+
+async function validateForm(rebuild) {
+  const seq = ++form.seq;
+  const name = document.querySelector("#new input[name=name]").value;
+  const body = { ...form.values, name: name || "my-connector", "connector.class": form.plugin };
+  const got = await api("PUT", `/connector-plugins/${encodeURIComponent(form.plugin)}/config/validate`, body);
+  if (seq !== form.seq) return; // (a later change is being checked)
+  const byGroup = new Map();
+  for (const c of got.configs) {
+    const group = c.definition.group || "Unknown";
+    if (!byGroup.has(group)) byGroup.set(group, []);
+    byGroup.get(group).push(c);
+  }
+  const box = document.getElementById("fields");
+  if (rebuild) {
+    box.replaceChildren();
+    for (const group of [...got.groups, "Unknown"]) {
+      const items = (byGroup.get(group) || []).filter((c) => c.definition.name !== "connector.class" && c.definition.type);
+      if (!items.length) continue;
+      box.append(el("h2", {}, group === "Common" ? "Runtime" : group),
+        ...items.map((c) => field(c.definition, form.values[c.definition.name], c.value.errors)));
+    }
+  } else {
+    for (const c of got.configs) {
+      const spot = box.querySelector(`[data-errors="${CSS.escape(c.definition.name)}"]`);
+      if (spot) spot.textContent = c.value.errors.join("; ");
+    }
+  }
+  const others = got.configs.filter((c) => !c.definition.type).flatMap((c) => c.value.errors);
+  form.ok = got.error_count === 0 && /^[A-Za-z0-9._-]+$/.test(name);
+  document.getElementById("verdict").textContent = got.error_count
+    ? `${got.error_count} problem(s)${others.length ? ": " + others.join("; ") : ""}`
+    : name ? "Valid." : "Valid; give it a name.";
+  document.getElementById("create").disabled = !form.ok;
+  document.getElementById("yaml").textContent = yamlOf(name, form.plugin, form.values);
+}
+
+function schedule(rebuild) {
+  clearTimeout(form.timer);
+  form.rebuild = form.rebuild || rebuild; // (a typed value must not cancel a pending rebuild)
+  form.timer = setTimeout(() => {
+    const again = form.rebuild;
+    form.rebuild = false;
+    validateForm(again).catch((err) => problem("load", err.message));
+  }, form.rebuild ? 0 : 300);
+}
+
+async function newPage() {
+  const select = document.querySelector("#new select[name=plugin]");
+  if (select.options.length) return; // (built once: the form keeps what was typed)
+  const plugins = await api("GET", "/connector-plugins");
+  select.replaceChildren(...plugins.map((p) => el("option", { value: p.name || p.class }, `${p.name || p.class} (${p.type})`)));
+  const choose = () => {
+    form.plugin = select.value;
+    form.values = {};
+    schedule(true);
+  };
+  select.addEventListener("change", choose);
+  document.querySelector("#new input[name=name]").addEventListener("input", () => schedule(false));
+  document.getElementById("create").addEventListener("click", async () => {
+    const name = document.querySelector("#new input[name=name]").value;
+    try {
+      await api("POST", "/connectors", { name, config: { ...form.values, "connector.class": form.plugin } });
+      location.assign(connectorHref(name));
+    } catch (err) {
+      problem("action", `create: ${err.message}`);
+    }
+  });
+  choose();
+}
+
 async function act(name, action, task) {
   const path = "/connectors/" + encodeURIComponent(name);
   try {
@@ -515,7 +629,7 @@ async function refresh() {
 
 const PAGES = {
   overview: overview, connector: connectorPage, topics: topicsPage, topic: topicPage,
-  groups: groupsPage, group: groupPage, health: healthPage,
+  groups: groupsPage, group: groupPage, health: healthPage, new: newPage,
 };
 
 document.addEventListener("DOMContentLoaded", () => {
