@@ -158,9 +158,17 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
         dry_run = body.get("dry_run", True) is not False
         refuse_active(log, group, "reset")
         rows = plan_reset(log, group, topic, to, value, partition)
+        warning = None
+        if group.startswith("connect-"):  # a sink connector's group
+            try:
+                worker.refuse_target_offsets(group[len("connect-") :])
+            except ConfigError as exc:
+                if not dry_run:
+                    raise
+                warning = str(exc)
         if not dry_run:
             apply_reset(log, group, rows)
-        return {"group": group, "applied": not dry_run,
+        return {"group": group, "applied": not dry_run, "warning": warning,
                 "partitions": [dataclasses.asdict(r) for r in rows]}  # fmt: skip
 
     @app.get("/hub/groups/{group}")

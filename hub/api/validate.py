@@ -20,15 +20,18 @@ from hub.runtime.validation import CommonConfig, validate
 _PROP = re.compile(r"^\s*-\s+([A-Za-z0-9_.\-\[\]]+)")
 
 
-def _definition(name: str, f: FieldInfo, group: str, order: int) -> dict[str, Any]:
+def _definition(
+    name: str, f: FieldInfo, group: str, order: int, secret: bool = False
+) -> dict[str, Any]:
     required = f.is_required()
     default = None if required else f.get_default(call_default_factory=True)
     type_name = getattr(f.annotation, "__name__", str(f.annotation)).upper()
+    kind = {"INT": "INT", "FLOAT": "DOUBLE", "BOOL": "BOOLEAN", "LIST": "LIST"}.get(
+        type_name, "STRING" if type_name in ("STR", "LITERAL") else type_name
+    )
     return {
         "name": name,
-        "type": {"INT": "INT", "FLOAT": "DOUBLE", "BOOL": "BOOLEAN", "LIST": "LIST"}.get(
-            type_name, "STRING" if type_name in ("STR", "LITERAL") else type_name
-        ),
+        "type": "PASSWORD" if secret else kind,  # (Connect's type of a secret)
         "required": required,
         "default_value": None if default is None else str(default),
         "importance": "HIGH" if required else "MEDIUM",
@@ -71,11 +74,12 @@ def config_infos(plugin: str, config: dict[str, Any]) -> dict[str, Any]:
         seen.add(prop)
         errors = [msg for p, msg in problems if p == prop]
         value = config.get(prop)
-        if value is not None and (prop in secret or is_secret(prop)):
+        hidden = prop in secret or is_secret(prop)
+        if value is not None and hidden:
             value = MASK
         configs.append(
             {
-                "definition": _definition(prop, f, group, order),
+                "definition": _definition(prop, f, group, order, hidden),
                 "value": {
                     "name": prop,
                     "value": None if value is None else str(value),

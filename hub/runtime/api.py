@@ -228,6 +228,11 @@ class SourceTask(Task):
 
 
 class SinkTask(Task):
+    # True when ``open`` returns offsets kept in the target, which the runner resumes from:
+    # changing the consumer group's committed offsets would not move such a task, so the
+    # runtime refuses it (KIP-875: a connector that keeps its own offsets handles them)
+    offsets_in_target: ClassVar[bool] = False
+
     @abstractmethod
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None: ...
 

@@ -641,12 +641,26 @@ class Worker:
             ]
         return [{"partition": p, "offset": o} for p, o in self.offsets.partitions(name)]
 
+    def refuse_target_offsets(self, name: str) -> None:
+        """`ConfigError` when ``name`` is a sink that resumes from offsets kept in its target
+        (`SinkTask.offsets_in_target`): its consumer group's offsets do not move it."""
+        rt = self.connectors.get(name)
+        task = getattr(rt.spec.cls, "task_class", None) if rt and rt.spec else None
+        if rt is not None and rt.type == "sink" and getattr(task, "offsets_in_target", False):
+            raise ConfigError(
+                f"connector {name} keeps its offsets in its target and resumes from them, so "
+                "changing its consumer group's offsets would not move it; change them in the "
+                "target while it is STOPPED (the database sinks: the connector's rows of the "
+                "table _hub_offsets; FileStreamSink: the file, whose size they are)"
+            )
+
     def alter_offsets(self, name: str, offsets: list[dict[str, Any]]) -> None:
         """Set (or with a null offset, remove) offsets of a STOPPED connector."""
         with self._lock:
             rt = self.get(name)
             self._stopped(rt)
             if rt.type == "sink":
+                self.refuse_target_offsets(name)
                 self._alter_sink_offsets(name, offsets)
                 return
             changes: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {}
@@ -689,6 +703,7 @@ class Worker:
             rt = self.get(name)
             self._stopped(rt)
             if rt.type == "sink":
+                self.refuse_target_offsets(name)
                 self.backend.groups.delete_offsets(f"connect-{name}")
             else:
                 self.offsets.forget(name)

@@ -186,17 +186,31 @@ def test_topics_messages_and_groups(server: tuple[str, Worker], page: Any, tmp_p
     expect(page.locator("#lags tbody tr td").nth(0)).to_have_text("shop.items")
     expect(page.locator("#lags tbody tr td").nth(2)).to_have_text("2")  # committed
 
-    # reset to the earliest offset: refused while the sink runs, previewed, then applied
+    # the sink's group: refused while it runs; stopped, the preview warns that the sink
+    # resumes from its own offsets
     page.click("#reset button[type=submit]")
     expect(page.locator("#problem")).to_contain_text("active members")
     worker.stop_connector("out")
     page.click("#reset button[type=submit]")
+    expect(page.locator("#reset-note")).to_contain_text("keeps its offsets in its target")
+
+    # a plain consumer group: previewed, then applied
+    consumer = log.consumer(group_id="billing", auto_offset_reset="earliest")
+    consumer.subscribe(["shop.items"])
+    while len(consumer.poll(1.0)) == 0:
+        pass
+    consumer.commit()
+    consumer.close()
+    page.goto(url + "/console/groups/billing")
+    expect(page.locator("#lags tbody tr td").nth(2)).to_have_text("2")
+    page.click("#reset button[type=submit]")
     expect(page.locator("#plan tbody tr td").nth(3)).to_have_text("0")
-    assert worker.backend.groups.describe("connect-out").partitions[0].committed == 2
+    assert page.locator("#reset-note").is_hidden()
+    assert worker.backend.groups.describe("billing").partitions[0].committed == 2
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#apply")
     expect(page.locator("#lags tbody tr td").nth(2)).to_have_text("0")
-    assert worker.backend.groups.describe("connect-out").partitions[0].committed == 0
+    assert worker.backend.groups.describe("billing").partitions[0].committed == 0
 
 
 class SnapshottingTask(DatagenTask):

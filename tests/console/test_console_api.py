@@ -222,6 +222,41 @@ def test_a_group_is_reset_only_without_active_members(worker: Worker, tmp_path: 
     for i in range(20):
         prod.send("orders", b'"%d"' % i, partition=i % 2, timestamp=1_700_000_000_000 + i)
     prod.flush()
+    consumer = log.consumer(group_id="billing", auto_offset_reset="earliest")
+    consumer.subscribe(["orders"])
+    got = 0
+    while got < 20:
+        got += len(consumer.poll(1.0))
+    consumer.commit()
+
+    def committed() -> list[int | None]:
+        return [p["committed"] for p in client.get("/hub/groups/billing").json()["partitions"]]
+
+    assert committed() == [10, 10]
+    body = {"topic": "orders", "to": "earliest", "dry_run": False}
+    refused = client.post("/hub/groups/billing/reset", json=body)
+    assert refused.status_code == 400 and "active members" in refused.json()["message"]
+    consumer.close()
+    preview = client.post("/hub/groups/billing/reset",
+                          json={"topic": "orders", "to": "timestamp",
+                                "value": 1_700_000_000_010}).json()  # fmt: skip
+    assert preview["applied"] is False and preview["warning"] is None
+    assert [(p["partition"], p["current"], p["new"]) for p in preview["partitions"]] == [
+        (0, 10, 5), (1, 10, 5)]  # fmt: skip
+    assert committed() == [10, 10]  # (a preview changes nothing)
+    one = client.post("/hub/groups/billing/reset",
+                      json={"topic": "orders", "to": "offset", "value": 3, "partition": 1,
+                            "dry_run": False}).json()  # fmt: skip
+    assert one["applied"] and committed() == [10, 3]
+    bad = client.post(
+        "/hub/groups/billing/reset",
+        json={"topic": "orders", "to": "offset", "value": 99, "dry_run": False},
+    )
+    assert bad.status_code == 400 and committed() == [10, 3]
+    assert client.post("/hub/groups/billing/reset", json={"topic": "orders", "to": "x"}
+                       ).status_code == 400  # fmt: skip
+
+    # a sink connector that resumes from offsets in its target: warned in the preview, refused
     worker.create(
         "out",
         {
@@ -231,32 +266,12 @@ def test_a_group_is_reset_only_without_active_members(worker: Worker, tmp_path: 
             "offset.flush.interval.ms": 100,
         },
     )
-
-    def committed() -> list[int | None]:
-        got = client.get("/hub/groups/connect-out")
-        return [p["committed"] for p in got.json()["partitions"]] if got.status_code == 200 else []
-
-    wait_for(lambda: committed() == [10, 10], what="the sink at the end")
-    body = {"topic": "orders", "to": "earliest", "dry_run": False}
-    refused = client.post("/hub/groups/connect-out/reset", json=body)
-    assert refused.status_code == 400 and "active members" in refused.json()["message"]
+    wait_for(lambda: any(g["group"] == "connect-out" for g in client.get("/hub/groups").json()))
     client.put("/connectors/out/stop")
-    wait_for(lambda: client.get("/hub/groups").json()[0]["members"] == 0, what="no member")
-    preview = client.post("/hub/groups/connect-out/reset",
-                          json={"topic": "orders", "to": "timestamp",
-                                "value": 1_700_000_000_010}).json()  # fmt: skip
-    assert preview["applied"] is False
-    assert [(p["partition"], p["current"], p["new"]) for p in preview["partitions"]] == [
-        (0, 10, 5), (1, 10, 5)]  # fmt: skip
-    assert committed() == [10, 10]  # (a preview changes nothing)
-    one = client.post("/hub/groups/connect-out/reset",
-                      json={"topic": "orders", "to": "offset", "value": 3, "partition": 1,
-                            "dry_run": False}).json()  # fmt: skip
-    assert one["applied"] and committed() == [10, 3]
-    bad = client.post(
-        "/hub/groups/connect-out/reset",
-        json={"topic": "orders", "to": "offset", "value": 99, "dry_run": False},
-    )
-    assert bad.status_code == 400 and committed() == [10, 3]
-    assert client.post("/hub/groups/connect-out/reset", json={"topic": "orders", "to": "x"}
-                       ).status_code == 400  # fmt: skip
+    wait_for(lambda: client.get("/hub/groups/connect-out").json()["members"] == [])
+    look = client.post(
+        "/hub/groups/connect-out/reset", json={"topic": "orders", "to": "earliest"}
+    ).json()
+    assert "keeps its offsets in its target" in look["warning"]
+    apply = client.post("/hub/groups/connect-out/reset", json={**body})
+    assert apply.status_code == 400 and "_hub_offsets" in apply.json()["message"]

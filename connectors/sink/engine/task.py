@@ -55,6 +55,7 @@ class EngineSinkTask(SinkTask, Generic[C]):
     ``make_dialect`` are typed with it, so a misspelt property is a type error."""
 
     config_class: type[C]  # (each sink sets its own)
+    offsets_in_target = True  # (the table _hub_offsets)
 
     @abstractmethod
     def make_dialect(self, cfg: C) -> Dialect: ...

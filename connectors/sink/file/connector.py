@@ -35,6 +35,8 @@ def _line(value: Any) -> bytes:
 
 
 class FileStreamSinkTask(SinkTask):
+    offsets_in_target = True  # (the file's size, stored with them)
+
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
         cfg: FileSinkConfig = FileSinkConfig.of(config)
         self.path = cfg.file

@@ -323,13 +323,28 @@ function resetBody(dryRun) {
   return body;
 }
 
+let previewed = null; // the inputs of the last preview: Apply sends those or nothing
+
+function sameInputs(a, b) {
+  return JSON.stringify({ ...a, dry_run: null }) === JSON.stringify({ ...b, dry_run: null });
+}
+
 async function reset(name, dryRun) {
   const path = `/hub/groups/${encodeURIComponent(name)}/reset`;
   const apply = document.getElementById("apply");
   const body = resetBody(dryRun);
-  if (!dryRun && !confirm(`Move the committed offsets of ${name} on ${body.topic} as previewed?`)) return;
+  if (!dryRun) {
+    if (!previewed || !sameInputs(previewed, body)) {
+      apply.disabled = true;
+      problem("action", "reset: the inputs changed since the preview; preview again");
+      return;
+    }
+    if (!confirm(`Move the committed offsets of ${name} on ${body.topic} as previewed?`)) return;
+  }
   try {
     const got = await api("POST", path, body);
+    if (dryRun && !sameInputs(body, resetBody(true))) return; // (changed meanwhile: stale)
+    previewed = dryRun ? body : null;
     const plan = document.getElementById("plan");
     plan.querySelector("tbody").replaceChildren(...got.partitions.map((r) => el("tr", {},
       el("td", {}, r.topic), el("td", { class: "num" }, String(r.partition)),
@@ -337,6 +352,9 @@ async function reset(name, dryRun) {
       el("td", { class: "num" }, String(r.new)))));
     plan.hidden = false;
     apply.disabled = got.applied; // (a new preview first, after an apply)
+    const note = document.getElementById("reset-note");
+    note.textContent = got.warning || "";
+    note.hidden = !got.warning;
     problem("action", "");
     document.getElementById("plan").dataset.applied = got.applied ? "1" : "0";
   } catch (err) {
@@ -457,7 +475,7 @@ async function healthPage() {
 
 // the new-connector form: fields from the plugin's definitions (validate with the values so
 // far), errors per field, and the YAML to keep in configs/
-const form = { plugin: null, values: {}, timer: null, seq: 0, ok: false };
+const form = { plugin: null, values: {}, timer: null, seq: 0, ok: false, secrets: new Set(), rebuild: false, built: null };
 
 function yamlScalar(v) {
   const text = String(v);
@@ -469,11 +487,15 @@ function yamlScalar(v) {
 // hub.config.is_secret's names: their values stay out of the YAML (a reference instead)
 const SECRET = /(password|passwd|secret|token|credentials|private\.key|api\.key)$|^sasl\.jaas/i;
 
+function secretProp(name) {
+  return SECRET.test(name) || form.secrets.has(name);
+}
+
 function yamlOf(name, plugin, values) {
   const lines = [`name: ${yamlScalar(name || "my-connector")}`, "config:", `  connector.class: ${yamlScalar(plugin)}`];
   for (const [k, v] of pairs(values)) {
     if (v === "" || k === "connector.class") continue;
-    if (SECRET.test(k)) {
+    if (secretProp(k)) {
       const env = "HUB_" + k.toUpperCase().replace(/[^A-Z0-9]/g, "_");
       lines.push(`  ${k}: \${env:${env}}   # the secret from the environment, not from this file`);
     } else {
@@ -485,7 +507,7 @@ function yamlOf(name, plugin, values) {
 
 function field(def, value, errors) {
   const input = el("input", { name: def.name, "data-field": def.name, placeholder: def.default_value == null ? "" : def.default_value });
-  if (SECRET.test(def.name)) input.setAttribute("type", "password");
+  if (def.type === "PASSWORD" || SECRET.test(def.name)) input.setAttribute("type", "password");
   input.value = value == null ? "" : value;
   input.addEventListener("input", () => {
     if (input.value === "") delete form.values[def.name];
@@ -504,7 +526,8 @@ async function validateForm(rebuild) {
   const name = document.querySelector("#new input[name=name]").value;
   const body = { ...form.values, name: name || "my-connector", "connector.class": form.plugin };
   const got = await api("PUT", `/connector-plugins/${encodeURIComponent(form.plugin)}/config/validate`, body);
-  if (seq !== form.seq) return; // (a later change is being checked)
+  if (seq !== form.seq) return; // (a later check answers)
+  form.secrets = new Set(got.configs.filter((c) => c.definition.type === "PASSWORD").map((c) => c.definition.name));
   const byGroup = new Map();
   for (const c of got.configs) {
     const group = c.definition.group || "Unknown";
@@ -512,7 +535,8 @@ async function validateForm(rebuild) {
     byGroup.get(group).push(c);
   }
   const box = document.getElementById("fields");
-  if (rebuild) {
+  if (rebuild || form.built !== form.plugin) { // (the fields on screen are another plugin's)
+    form.built = form.plugin;
     box.replaceChildren();
     for (const group of [...got.groups, "Unknown"]) {
       const items = (byGroup.get(group) || []).filter((c) => c.definition.name !== "connector.class" && c.definition.type);
