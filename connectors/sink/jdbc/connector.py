@@ -30,7 +30,6 @@ class JdbcSinkTask(SinkTask):
 
     offsets_in_target = True  # (the engine task it wraps keeps them)
 
-
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
         from connectors.sink.engine.task import EngineSinkTask
 
