@@ -43,6 +43,19 @@ def _session(token: str) -> str:
     return hmac.new(token.encode(), b"hub-console-session", hashlib.sha256).hexdigest()
 
 
+# the pages: path, template, title (None: the page of one named thing, titled by its name)
+PAGES = (
+    ("/console/", "overview.html", "Pipelines"),
+    ("/console/connectors/{name:path}", "connector.html", None),
+    ("/console/topics", "topics.html", "Topics"),
+    ("/console/topics/{name:path}", "topic.html", None),
+    ("/console/groups", "groups.html", "Consumer groups"),
+    ("/console/groups/{name:path}", "group.html", None),
+    ("/console/new", "new.html", "New connector"),
+    ("/console/health", "health.html", "Health"),
+)
+
+
 def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
@@ -89,37 +102,21 @@ def add_console(app: FastAPI, auth: bool) -> None:
     def console_root() -> RedirectResponse:
         return RedirectResponse("/console/", status_code=307)
 
-    @app.get("/console/", include_in_schema=False)
-    def overview() -> HTMLResponse:
-        return page("overview.html", title="Pipelines")
+    def fixed(template: str, title: str) -> Any:
+        def view() -> HTMLResponse:
+            return page(template, title=title)
 
-    @app.get("/console/connectors/{name:path}", include_in_schema=False)
-    def connector(name: str) -> HTMLResponse:
-        return page("connector.html", title=name, name=name)
+        return view
 
-    @app.get("/console/topics", include_in_schema=False)
-    def topics() -> HTMLResponse:
-        return page("topics.html", title="Topics")
+    def named(template: str) -> Any:
+        def view(name: str) -> HTMLResponse:
+            return page(template, title=name, name=name)
 
-    @app.get("/console/topics/{name:path}", include_in_schema=False)
-    def topic(name: str) -> HTMLResponse:
-        return page("topic.html", title=name, name=name)
+        return view
 
-    @app.get("/console/groups", include_in_schema=False)
-    def groups() -> HTMLResponse:
-        return page("groups.html", title="Consumer groups")
-
-    @app.get("/console/groups/{name:path}", include_in_schema=False)
-    def group(name: str) -> HTMLResponse:
-        return page("group.html", title=name, name=name)
-
-    @app.get("/console/new", include_in_schema=False)
-    def new() -> HTMLResponse:
-        return page("new.html", title="New connector")
-
-    @app.get("/console/health", include_in_schema=False)
-    def health() -> HTMLResponse:
-        return page("health.html", title="Health")
+    for path, template, title in PAGES:
+        view = fixed(template, title) if title else named(template)
+        app.add_api_route(path, view, methods=["GET"], include_in_schema=False)
 
     @app.get("/console/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
