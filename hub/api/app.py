@@ -303,6 +303,16 @@ def create_app(
                         "error": rt.error, "trace": rt.trace, "tasks": tasks})  # fmt: skip
         return out
 
+    @app.post("/hub/connectors/{name}/signals", status_code=202)
+    def signal(name: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        """A signal through the source's channel: ``{"type": "execute-snapshot", "data":
+        {"data-collections": ["public.orders"]}}`` (Debezium's), acted on when the stream
+        reaches it."""
+        kind, data = body.get("type"), body.get("data") or {}
+        if not isinstance(kind, str) or not kind or not isinstance(data, dict):
+            raise ConfigError('the body must be {"type": "...", "data": {...}}')
+        return {"id": worker.signal(name, kind, data)}
+
     @app.get("/hub/connectors/{name}/history")
     def history(name: str) -> dict[str, Any]:
         """The connector's last hour, one sample every few seconds (kept by the worker)."""

@@ -31,6 +31,7 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
 
+from hub.errors import ConfigError
 from hub.log.packed import Packed
 from hub.log.record import Record, TopicPartition
 from hub.runtime.converters import Converter
@@ -311,6 +312,12 @@ class Connector(ABC):
 class SourceConnector(Connector):
     type: ClassVar[str] = "source"
     task_class: ClassVar[builtins.type[SourceTask]]
+
+    @classmethod
+    def signal(cls, config: ConnectorConfig, kind: str, data: Mapping[str, Any]) -> str:
+        """Send a signal (Debezium's: ``execute-snapshot`` with ``{"data-collections": [...]}``)
+        through the connector's own channel; returns its id. The default has none."""
+        raise ConfigError(f"the {cls.name} connector takes no signals")
 
 
 class SinkConnector(Connector):

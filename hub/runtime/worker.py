@@ -37,6 +37,7 @@ from hub.log.backend import Listener, LogBackend, LogConsumer
 from hub.runtime.api import (
     Connector,
     EncodedBatch,
+    SourceConnector,
     SourceRecord,
     SourceTask,
     SourceTaskContext,
@@ -640,6 +641,16 @@ class Worker:
                 if p.committed is not None
             ]
         return [{"partition": p, "offset": o} for p, o in self.offsets.partitions(name)]
+
+    def signal(self, name: str, kind: str, data: Mapping[str, Any]) -> str:
+        """Send a signal through a source connector's own channel (its signal table); its
+        id. The source acts on it when its stream reaches it (paused: when resumed)."""
+        rt = self.get(name)
+        if rt.type != "source" or rt.spec is None:
+            raise ConfigError(f"connector {name} is not a source: it takes no signals")
+        cls = rt.spec.cls
+        assert issubclass(cls, SourceConnector)
+        return cls.signal(rt.spec.config, kind, data)
 
     def refuse_target_offsets(self, name: str) -> None:
         """`ConfigError` when ``name`` is a sink that resumes from offsets kept in its target

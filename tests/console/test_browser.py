@@ -248,7 +248,11 @@ def test_postgres_to_duckdb_charts_and_a_snapshot(
     with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as con:
         con.execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
         con.execute("INSERT INTO items SELECT g, 'n' || g FROM generate_series(1, 500) g")
-    worker.create("pg", source_config(pg_server, pg_db))
+        con.execute("CREATE TABLE debezium_signal (id text PRIMARY KEY, type text, data text)")
+    worker.create("pg", source_config(pg_server, pg_db, **{
+        "signal.data.collection": "public.debezium_signal",
+        "table.exclude.list": r"public\.debezium_signal",
+    }))  # fmt: skip
     worker.create("duck", {"connector.class": "duckdb", "topics.regex": "app\\..*",
                            "connection.url": f"duckdb:///{tmp_path / 'w.duckdb'}"})  # fmt: skip
     worker.create("snap", {"connector.class": f"{__name__}:Snapshotting", "topic": "s",
@@ -267,6 +271,18 @@ def test_postgres_to_duckdb_charts_and_a_snapshot(
     page.click('a[href="/console/connectors/pg"]')
     expect(page.locator("#chart-lag-title")).to_have_text("Behind the source (s)")
     expect(page.locator("#chart-rate polyline")).to_have_count(1)  # (two samples at least)
+    # an incremental snapshot of a table, asked for from the page (the source's signal table)
+    page.fill("#signal input[name=tables]", "public.items")
+    page.click("#signal button")
+    expect(page.locator("#signal-sent")).to_contain_text("signal hub-")
+
+    def incremental() -> int:
+        log = worker.log
+        assert log is not None
+        records, _ = log.partition("app.public.items", 0).records(0)
+        return sum(b'"snapshot":"incremental"' in (r.value or b"") for r in records)
+
+    wait_for(lambda: incremental() >= 520, what="the table read again, incrementally")
     page.goto(url + "/console/connectors/duck")
     expect(page.locator("#chart-lag-title")).to_have_text("Lag (records)")
     expect(page.locator("#chart-lag polyline")).to_have_count(1)

@@ -275,3 +275,18 @@ def test_a_group_is_reset_only_without_active_members(worker: Worker, tmp_path: 
     assert "keeps its offsets in its target" in look["warning"]
     apply = client.post("/hub/groups/connect-out/reset", json={**body})
     assert apply.status_code == 400 and "_hub_offsets" in apply.json()["message"]
+
+
+def test_signals_go_to_sources_with_a_channel(worker: Worker, tmp_path: Path) -> None:
+    """(a PostgreSQL source's signal reaching its stream: tests/console/test_browser.py)"""
+    client = TestClient(create_app(worker))
+    _gen(worker)
+    worker.create("out", {"connector.class": "FileStreamSink", "topics": "events",
+                          "file": str(tmp_path / "o.txt")})  # fmt: skip
+    body = {"type": "execute-snapshot", "data": {"data-collections": ["public.t"]}}
+    gen = client.post("/hub/connectors/gen/signals", json=body)
+    assert gen.status_code == 400 and "takes no signals" in gen.json()["message"]
+    out = client.post("/hub/connectors/out/signals", json=body)
+    assert out.status_code == 400 and "not a source" in out.json()["message"]
+    assert client.post("/hub/connectors/gen/signals", json={"data": {}}).status_code == 400
+    assert client.post("/hub/connectors/nope/signals", json=body).status_code == 404

@@ -35,6 +35,13 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 OPEN, CLOSE = "snapshot-window-open", "snapshot-window-close"
+# a row of the signal table (its name quoted by the source's dialect)
+SIGNAL_INSERT = "INSERT INTO {table} (id, type, data) VALUES (%s, %s, %s)"
+
+
+def signal_row(kind: str, data: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(id, type, data) of a signal sent by hub (the console, ``POST .../signals``)."""
+    return f"hub-{uuid.uuid4().hex[:16]}", kind, json.dumps(dict(data))
 
 
 @dataclass

@@ -57,9 +57,11 @@ from connectors.source.mysql.snapshot import (
 )
 from connectors.source.mysql.textrows import PackedRows
 from connectors.source.mysql.types import TypeMapper
+from hub.errors import ConfigError
 from hub.log import Packed
 from hub.runtime.api import (
     Check,
+    ConnectorConfig,
     EncodedBatch,
     SourceConnector,
     SourceRecord,
@@ -635,6 +637,29 @@ class MySqlConnector(SourceConnector):
 
     def task_configs(self, max_tasks: int) -> list[dict[str, Any]]:
         return [dict(self.config)]  # one binlog is read by one task
+
+    @classmethod
+    def signal(cls, config: ConnectorConfig, kind: str, data: Mapping[str, Any]) -> str:
+        """A row in ``signal.data.collection``: the binlog delivers it to the task."""
+        from connectors.source.cdc.incremental import SIGNAL_INSERT, signal_row
+        from connectors.source.mysql.server import query
+        from connectors.source.mysql.snapshot import ident as quote
+
+        cfg = config
+        assert isinstance(cfg, MySqlSourceConfig)
+        if not cfg.signal_data_collection:
+            raise ConfigError(
+                "set signal.data.collection (a table id, type, data) for signals such as "
+                "incremental snapshots"
+            )
+        db, _, table = cfg.signal_data_collection.partition(".")
+        row = signal_row(kind, data)
+        con = connect(cfg)
+        try:
+            query(con, SIGNAL_INSERT.format(table=f"{quote(db)}.{quote(table)}"), row)
+        finally:
+            con.close()
+        return row[0]
 
 
 class MariaDbConnector(MySqlConnector):

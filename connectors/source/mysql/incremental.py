@@ -13,7 +13,7 @@ from typing import Any
 
 from connectors.source.cdc.envelope import envelope
 from connectors.source.cdc.filters import Filters
-from connectors.source.cdc.incremental import Chunk, IncrementalSnapshot
+from connectors.source.cdc.incremental import SIGNAL_INSERT, Chunk, IncrementalSnapshot
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import query, tables
 from connectors.source.mysql.snapshot import chunk_after, decode_key, encode_key, ident
@@ -37,7 +37,7 @@ class MySqlIncrementalPort:
         return tuple(key) if key is not None else tuple(t.primary_key)
 
     def watermark(self, ident_: str, kind: str) -> None:
-        query(self.con, f"INSERT INTO {self.signal} (id, type, data) VALUES (%s, %s, %s)",
+        query(self.con, SIGNAL_INSERT.format(table=self.signal),
               (ident_, kind, json.dumps({"ts": time.time()})))  # fmt: skip
 
     def read(self, table: str, after: list[Any] | None, limit: int) -> Chunk | None:

@@ -44,6 +44,7 @@ from hub.errors import ConfigError, describe
 from hub.log import Packed
 from hub.runtime.api import (
     Check,
+    ConnectorConfig,
     EncodedBatch,
     SourceConnector,
     SourceRecord,
@@ -594,6 +595,24 @@ class PostgresConnector(SourceConnector):
         from connectors.source.postgres.checks import check
 
         return check(config)
+
+    @classmethod
+    def signal(cls, config: ConnectorConfig, kind: str, data: Mapping[str, Any]) -> str:
+        """A row in ``signal.data.collection``: the stream delivers it to the task."""
+        from connectors.source.cdc.incremental import SIGNAL_INSERT, signal_row
+
+        cfg = config
+        assert isinstance(cfg, PostgresSourceConfig)
+        if not cfg.signal_data_collection:
+            raise ConfigError(
+                "set signal.data.collection (a table id text, type text, data text) for "
+                "signals such as incremental snapshots"
+            )
+        schema, _, table = cfg.signal_data_collection.partition(".")
+        row = signal_row(kind, data)
+        with _connect(cfg) as con:
+            con.execute(SIGNAL_INSERT.format(table=f'"{schema}"."{table}"'), row)
+        return row[0]
 
     @classmethod
     def verify_tables(

@@ -11,7 +11,7 @@ from typing import Any
 
 from connectors.source.cdc.envelope import envelope
 from connectors.source.cdc.filters import Filters
-from connectors.source.cdc.incremental import Chunk, IncrementalSnapshot
+from connectors.source.cdc.incremental import SIGNAL_INSERT, Chunk, IncrementalSnapshot
 from connectors.source.postgres import catalog
 from connectors.source.postgres.events import TableSchema
 from connectors.source.postgres.snapshot import key_chunk
@@ -31,7 +31,7 @@ class PostgresIncrementalPort:
 
     def watermark(self, ident: str, kind: str) -> None:
         self.meta.execute(
-            f"INSERT INTO {self.signal_rel} (id, type, data) VALUES (%s, %s, %s)",
+            SIGNAL_INSERT.format(table=self.signal_rel),
             (ident, kind, json.dumps({"ts": time.time()})),
         )
 

@@ -131,6 +131,7 @@ async function connectorPage(name) {
     throw new Error(`connector ${name} is gone`);
   }
   snapshotView(c.tasks);
+  document.getElementById("signal").hidden = c.type !== "source";
   await charts(name, c.type === "source");
   const state = document.getElementById("state");
   state.replaceChildren(badge(c.state));
@@ -657,6 +658,23 @@ const PAGES = {
 };
 
 document.addEventListener("DOMContentLoaded", () => {
+  const signalForm = document.getElementById("signal");
+  if (signalForm) {
+    signalForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const name = document.body.dataset.name;
+      const tables = signalForm.tables.value.split(",").map((t) => t.trim()).filter(Boolean);
+      if (!tables.length) return;
+      try {
+        const got = await api("POST", `/hub/connectors/${encodeURIComponent(name)}/signals`,
+          { type: "execute-snapshot", data: { "data-collections": tables, type: "incremental" } });
+        document.getElementById("signal-sent").textContent = `signal ${got.id} sent`;
+        problem("action", "");
+      } catch (err) {
+        problem("action", `snapshot: ${err.message}`);
+      }
+    });
+  }
   const resetForm = document.getElementById("reset");
   if (resetForm) {
     resetForm.addEventListener("submit", (event) => {
