@@ -183,6 +183,23 @@ def create_app(
             for p in discover()
         ]
 
+    @app.put("/hub/connector-plugins/{plugin}/tables")
+    def plugin_tables(plugin: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        """The tables a source config captures (its include/exclude lists against its
+        database, connected to now) and their topics; 400 for an invalid config or a
+        source that cannot list its tables."""
+        from hub.config import ConnectorSpec
+        from hub.runtime.validation import validate
+
+        config = {**body, "connector.class": body.get("connector.class") or plugin}
+        valid = validate(ConnectorSpec(str(body.get("name") or "preview"), config, "REST"))
+        lister = getattr(valid.cls, "verify_tables", None)
+        if valid.cls.type != "source" or lister is None:
+            raise ConfigError(f"the {valid.cls.name} connector cannot list the tables it reads")
+        tables = lister(valid.raw)
+        return {"tables": [{"schema": t.schema, "table": t.table, "topic": t.topic,
+                            "key": list(t.key)} for t in tables]}  # fmt: skip
+
     @app.put("/connector-plugins/{plugin}/config/validate")
     def validate_config(plugin: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
         return config_infos(plugin, body)

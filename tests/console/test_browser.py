@@ -336,3 +336,35 @@ def test_a_connector_made_with_the_form(server: tuple[str, Worker], page: Any) -
     page.fill('input[data-field="connection.password"]', "hunter2")
     expect(yaml).to_contain_text("connection.password: ${env:HUB_CONNECTION_PASSWORD}")
     assert "hunter2" not in yaml.inner_text()
+
+
+def test_the_form_previews_the_tables_a_source_would_capture(
+    server: tuple[str, Worker], page: Any, pg_server: Any, pg_db: str
+) -> None:
+    import psycopg
+    from playwright.sync_api import expect
+
+    url, _ = server
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as con:
+        con.execute("CREATE TABLE orders (id int PRIMARY KEY)")
+        con.execute("CREATE TABLE customers (id int PRIMARY KEY)")
+    _sign_in(page, url)
+    page.goto(url + "/console/new")
+    page.select_option("#new select[name=plugin]", "postgres")
+    expect(page.locator("#fields h2", has_text="postgres")).to_be_visible()
+    page.fill("#new input[name=name]", "shop")
+    for prop, value in (
+        ("database.hostname", pg_server.host),
+        ("database.port", str(pg_server.port)),
+        ("database.user", pg_server.user),
+        ("database.dbname", pg_db),
+        ("topic.prefix", "shop"),
+        ("table.include.list", r"public\.orders"),
+    ):
+        page.fill(f'input[data-field="{prop}"]', value)
+    expect(page.locator("#verdict")).to_have_text("Valid.")
+    page.click("#preview-tables")
+    expect(page.locator("#tables tbody tr")).to_have_count(1)
+    expect(page.locator('#tables tr[data-table="public.orders"]')).to_contain_text(
+        "shop.public.orders"
+    )

@@ -290,3 +290,28 @@ def test_signals_go_to_sources_with_a_channel(worker: Worker, tmp_path: Path) ->
     assert out.status_code == 400 and "not a source" in out.json()["message"]
     assert client.post("/hub/connectors/gen/signals", json={"data": {}}).status_code == 400
     assert client.post("/hub/connectors/nope/signals", json=body).status_code == 404
+
+
+def test_a_source_config_previews_the_tables_it_captures(
+    worker: Worker, pg_server: Any, pg_db: str
+) -> None:
+    import psycopg
+
+    client = TestClient(create_app(worker))
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as con:
+        con.execute("CREATE TABLE orders (id int PRIMARY KEY, v text)")
+        con.execute("CREATE TABLE order_lines (id int, line int, PRIMARY KEY (id, line))")
+        con.execute("CREATE TABLE audit (v text)")
+    config = {"database.hostname": pg_server.host, "database.port": pg_server.port,
+              "database.user": pg_server.user, "database.dbname": pg_db, "topic.prefix": "shop",
+              "table.include.list": r"public\.order.*"}  # fmt: skip
+    got = client.put("/hub/connector-plugins/postgres/tables", json=config)
+    assert got.status_code == 200, got.text
+    assert sorted((t["table"], t["topic"], tuple(t["key"])) for t in got.json()["tables"]) == [
+        ("order_lines", "shop.public.order_lines", ("id", "line")),
+        ("orders", "shop.public.orders", ("id",)),
+    ]
+    bad = client.put("/hub/connector-plugins/postgres/tables", json={"topic.prefix": "x"})
+    assert bad.status_code == 400 and "database.dbname: required" in bad.json()["message"]
+    gen = client.put("/hub/connector-plugins/datagen/tables", json={"topic": "t"})
+    assert gen.status_code == 400 and "cannot list" in gen.json()["message"]

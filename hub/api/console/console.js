@@ -557,6 +557,7 @@ async function validateForm(rebuild) {
     ? `${got.error_count} problem(s)${others.length ? ": " + others.join("; ") : ""}`
     : name ? "Valid." : "Valid; give it a name.";
   document.getElementById("create").disabled = !form.ok;
+  document.getElementById("preview-tables").hidden = !(form.ok && form.source);
   document.getElementById("yaml").textContent = yamlOf(name, form.plugin, form.values);
 }
 
@@ -575,13 +576,31 @@ async function newPage() {
   if (select.options.length) return; // (built once: the form keeps what was typed)
   const plugins = await api("GET", "/connector-plugins");
   select.replaceChildren(...plugins.map((p) => el("option", { value: p.name || p.class }, `${p.name || p.class} (${p.type})`)));
+  const types = new Map(plugins.map((p) => [p.name || p.class, p.type]));
   const choose = () => {
     form.plugin = select.value;
+    form.source = types.get(select.value) === "source";
+    document.getElementById("tables").hidden = true;
     form.values = {};
     schedule(true);
   };
   select.addEventListener("change", choose);
   document.querySelector("#new input[name=name]").addEventListener("input", () => schedule(false));
+  document.getElementById("preview-tables").addEventListener("click", async () => {
+    const name = document.querySelector("#new input[name=name]").value;
+    const box = document.getElementById("tables");
+    try {
+      const got = await api("PUT", `/hub/connector-plugins/${encodeURIComponent(form.plugin)}/tables`,
+        { ...form.values, name, "connector.class": form.plugin });
+      box.querySelector("tbody").replaceChildren(...got.tables.map((t) => el("tr", { "data-table": `${t.schema}.${t.table}` },
+        el("td", {}, `${t.schema}.${t.table}`), el("td", {}, t.topic), el("td", {}, t.key.join(", ")))));
+      box.hidden = false;
+      problem("action", got.tables.length ? "" : "preview: no table matches the include/exclude lists");
+    } catch (err) {
+      box.hidden = true;
+      problem("action", `preview: ${err.message}`);
+    }
+  });
   document.getElementById("create").addEventListener("click", async () => {
     const name = document.querySelector("#new input[name=name]").value;
     try {
