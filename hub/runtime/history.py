@@ -1,6 +1,7 @@
 """The last hour of each connector's figures, kept in memory by the worker for the console's
 charts: every ``interval_s`` one sample per connector (events/s of its tasks, lag, how far
-behind its source, the last batch's size, snapshot rows done). No external time-series
+behind its source, the last batch's size and a sink's time to write it, the WAL a source's
+slot keeps on the server, snapshot rows done). No external time-series
 store; a restart starts an empty hour."""
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class History:
                 behind = [t.metrics["milliseconds_behind_source"] for t in tasks
                           if "milliseconds_behind_source" in t.metrics]  # fmt: skip
                 batches = [t.last_batch_size for t in tasks if t.last_batch_size is not None]
+                applies = [t.last_apply_ms for t in tasks if t.last_apply_ms is not None]
+                retained = [t.metrics["slot_retained_wal_bytes"] for t in tasks
+                            if "slot_retained_wal_bytes" in t.metrics]  # fmt: skip
                 self._samples.setdefault(name, deque(maxlen=self._size)).append({
                     "t": now_ms,
                     "records_per_second": round(sum(t.records_per_second for t in tasks), 1),
@@ -44,6 +48,8 @@ class History:
                     "behind_ms": max(behind) if behind else None,  # (the slowest task)
                     "batch_size": sum(batches) if batches else None,
                     "snapshot_rows": sum(snapshot) if snapshot else None,
+                    "apply_ms": round(max(applies), 1) if applies else None,
+                    "retained_bytes": max(retained) if retained else None,
                 })  # fmt: skip
 
     def of(self, name: str) -> list[dict[str, Any]]:

@@ -139,7 +139,9 @@ class SinkRunner:
                     continue
                 batch = self._gather()
                 if batch:
+                    began = time.monotonic()
                     self._put(batch)
+                    self.state.last_apply_ms = (time.monotonic() - began) * 1000
                     self._dirty = True
                     # the last offset per partition (records are tuples: topic, partition,
                     # offset first; a batch at a time, without a Python line a record)

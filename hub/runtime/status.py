@@ -23,6 +23,7 @@ class TaskStatus:
     metrics: dict[str, float] = field(default_factory=dict)  # the task's own (Task.metrics)
     error: str | None = None  # the last failure's message, one line, scrubbed
     permanent: bool = False  # the last failure was one retrying will not fix (a config error)
+    last_apply_ms: float | None = None  # a sink: how long its last batch took to write
 
 
 class TaskState:
@@ -37,6 +38,7 @@ class TaskState:
         self.lag: int | None = None
         self.failures = 0
         self.last_batch_size: int | None = None
+        self.last_apply_ms: float | None = None
         self.error_source: object = None  # the task's ErrorReporter (counts skipped records)
         self.metrics_source: object = None  # the connector's task (Task.metrics)
         self.error: str | None = None
@@ -86,4 +88,5 @@ class TaskState:
         return TaskStatus(
             self.task_id, self.state, self.trace, self.records, rate, age, self.lag, errors,
             self.failures, self.last_batch_size, metrics, self.error, self.permanent,
+            self.last_apply_ms,
         )  # fmt: skip

@@ -283,9 +283,13 @@ def test_postgres_to_duckdb_charts_and_a_snapshot(
         return sum(b'"snapshot":"incremental"' in (r.value or b"") for r in records)
 
     wait_for(lambda: incremental() >= 520, what="the table read again, incrementally")
+    expect(page.locator("#chart-third-title")).to_have_text("WAL kept by the slot")
+    expect(page.locator("#chart-third polyline")).to_have_count(1)
     page.goto(url + "/console/connectors/duck")
     expect(page.locator("#chart-lag-title")).to_have_text("Lag (records)")
     expect(page.locator("#chart-lag polyline")).to_have_count(1)
+    expect(page.locator("#chart-fourth-title")).to_have_text("Batch write time (ms)")
+    expect(page.locator("#chart-fourth polyline")).to_have_count(1)
     assert page.locator("#snapshot").is_hidden()
 
     page.goto(url + "/console/connectors/snap")

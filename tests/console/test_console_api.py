@@ -210,7 +210,8 @@ def test_history_keeps_an_hour_and_sums_the_tasks() -> None:
     samples = h.of("c")
     assert [s["t"] for s in samples] == [2, 3, 4, 5, 6, 7]
     assert samples[-1] == {"t": 7, "records_per_second": 3.5, "lag": 3, "behind_ms": 40.0,
-                           "batch_size": 10, "snapshot_rows": 17.0}  # fmt: skip
+                           "batch_size": 10, "snapshot_rows": 17.0, "apply_ms": None,
+                           "retained_bytes": None}  # fmt: skip
 
 
 def test_a_group_is_reset_only_without_active_members(worker: Worker, tmp_path: Path) -> None:

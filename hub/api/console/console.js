@@ -446,12 +446,23 @@ function chart(id, samples, field, label) {
 async function charts(name, source) {
   const got = await api("GET", `/hub/connectors/${encodeURIComponent(name)}/history`);
   chart("chart-rate", got.samples, "records_per_second", rate);
+  const count = (x) => Math.round(x).toLocaleString();
+  const third = document.getElementById("chart-third-title");
+  const fourth = document.getElementById("chart-fourth-title");
   if (source) {
     document.getElementById("chart-lag-title").textContent = "Behind the source (s)";
     chart("chart-lag", got.samples.map((s) => ({ ...s, behind: s.behind_ms == null ? null : s.behind_ms / 1000 })), "behind", (x) => x.toFixed(1));
+    third.textContent = "WAL kept by the slot";
+    chart("chart-third", got.samples, "retained_bytes", size);
+    fourth.textContent = "Records per poll";
+    chart("chart-fourth", got.samples, "batch_size", count);
   } else {
     document.getElementById("chart-lag-title").textContent = "Lag (records)";
-    chart("chart-lag", got.samples, "lag", (x) => Math.round(x).toLocaleString());
+    chart("chart-lag", got.samples, "lag", count);
+    third.textContent = "Batch size (records)";
+    chart("chart-third", got.samples, "batch_size", count);
+    fourth.textContent = "Batch write time (ms)";
+    chart("chart-fourth", got.samples, "apply_ms", (x) => x.toFixed(1));
   }
 }
 
