@@ -155,6 +155,12 @@ def groups_reset(
         click.echo("dry run: nothing changed (run again without --dry-run to apply)")
     else:
         click.echo(f"reset group {group} on {topic}: {len(rows)} partition(s)")
+    if group.startswith("connect-"):
+        click.echo(
+            f"note: {group} is a sink connector's group; the built-in sinks resume from offsets "
+            "kept in their target (the table _hub_offsets, FileStreamSink's file), which this "
+            "does not move"
+        )
 
 
 @groups.command("delete")
