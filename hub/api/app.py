@@ -328,6 +328,12 @@ def create_app(
         kind, data = body.get("type"), body.get("data") or {}
         if not isinstance(kind, str) or not kind or not isinstance(data, dict):
             raise ConfigError('the body must be {"type": "...", "data": {...}}')
+        tables = data.get("data-collections")
+        if kind == "execute-snapshot" and (
+            not isinstance(tables, list) or not tables
+            or not all(isinstance(t, str) and t for t in tables)
+        ):  # fmt: skip
+            raise ConfigError('execute-snapshot needs "data-collections": a list of tables')
         return {"id": worker.signal(name, kind, data)}
 
     @app.get("/hub/connectors/{name}/history")
@@ -373,12 +379,22 @@ def create_app(
         offsets = body.get("offsets")
         if not isinstance(offsets, list) or not all(isinstance(o, dict) for o in offsets):
             raise ConfigError('the body must be {"offsets": [{"partition": {...}, ...}]}')
-        worker.alter_offsets(name, offsets)
-        return {"message": "The offsets for this connector have been altered successfully"}
+        out: dict[str, Any] = {
+            "message": "The offsets for this connector have been altered successfully"
+        }
+        warning = worker.alter_offsets(name, offsets)
+        if warning:
+            out["warning"] = warning  # (hub's addition)
+        return out
 
     @app.delete("/connectors/{name}/offsets")
     def reset_offsets(name: str) -> dict[str, Any]:
-        worker.reset_offsets(name)
-        return {"message": "The offsets for this connector have been reset successfully"}
+        out: dict[str, Any] = {
+            "message": "The offsets for this connector have been reset successfully"
+        }
+        warning = worker.reset_offsets(name)
+        if warning:
+            out["warning"] = warning  # (hub's addition)
+        return out
 
     return app

@@ -160,12 +160,7 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
         rows = plan_reset(log, group, topic, to, value, partition)
         warning = None
         if group.startswith("connect-"):  # a sink connector's group
-            try:
-                worker.refuse_target_offsets(group[len("connect-") :])
-            except ConfigError as exc:
-                if not dry_run:
-                    raise
-                warning = str(exc)
+            warning = worker.target_offsets_warning(group[len("connect-") :])
         if not dry_run:
             apply_reset(log, group, rows)
         return {"group": group, "applied": not dry_run, "warning": warning,

@@ -652,28 +652,30 @@ class Worker:
         assert issubclass(cls, SourceConnector)
         return cls.signal(rt.spec.config, kind, data)
 
-    def refuse_target_offsets(self, name: str) -> None:
-        """`ConfigError` when ``name`` is a sink that resumes from offsets kept in its target
-        (`SinkTask.offsets_in_target`): its consumer group's offsets do not move it."""
+    def target_offsets_warning(self, name: str) -> str | None:
+        """What to know before changing the group offsets of ``name``, a sink that resumes
+        from offsets kept in its target (`SinkTask.offsets_in_target`) where it has them: the
+        group's count only where the target has none (a new or emptied target)."""
         rt = self.connectors.get(name)
         task = getattr(rt.spec.cls, "task_class", None) if rt and rt.spec else None
-        if rt is not None and rt.type == "sink" and getattr(task, "offsets_in_target", False):
-            raise ConfigError(
-                f"connector {name} keeps its offsets in its target and resumes from them, so "
-                "changing its consumer group's offsets would not move it; change them in the "
-                "target while it is STOPPED (the database sinks: the connector's rows of the "
-                "table _hub_offsets; FileStreamSink: the file, whose size they are)"
-            )
+        if rt is None or rt.type != "sink" or not getattr(task, "offsets_in_target", False):
+            return None
+        return (
+            f"connector {name} resumes from the offsets kept in its target where it has them "
+            "(the database sinks: the connector's rows of the table _hub_offsets; "
+            "FileStreamSink: its file's size), not from its consumer group's: to replay, also "
+            "remove those while it is STOPPED"
+        )
 
-    def alter_offsets(self, name: str, offsets: list[dict[str, Any]]) -> None:
-        """Set (or with a null offset, remove) offsets of a STOPPED connector."""
+    def alter_offsets(self, name: str, offsets: list[dict[str, Any]]) -> str | None:
+        """Set (or with a null offset, remove) offsets of a STOPPED connector; a warning to
+        pass on (`target_offsets_warning`)."""
         with self._lock:
             rt = self.get(name)
             self._stopped(rt)
             if rt.type == "sink":
-                self.refuse_target_offsets(name)
                 self._alter_sink_offsets(name, offsets)
-                return
+                return self.target_offsets_warning(name)
             changes: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {}
             for i, item in enumerate(offsets):
                 partition, offset = item.get("partition"), item.get("offset")
@@ -683,6 +685,7 @@ class Worker:
                     raise ConfigError(f"offsets[{i}].offset: an object or null is required")
                 changes[partition_key(partition)] = (partition, offset)
             self.offsets.alter(name, changes)
+            return None
 
     def _alter_sink_offsets(self, name: str, offsets: list[dict[str, Any]]) -> None:
         commits: dict[TopicPartition, int] = {}
@@ -709,15 +712,16 @@ class Worker:
         if deletes:
             self.backend.groups.delete_offsets(group, deletes)
 
-    def reset_offsets(self, name: str) -> None:
+    def reset_offsets(self, name: str) -> str | None:
+        """Forget a STOPPED connector's offsets; a warning to pass on."""
         with self._lock:
             rt = self.get(name)
             self._stopped(rt)
             if rt.type == "sink":
-                self.refuse_target_offsets(name)
                 self.backend.groups.delete_offsets(f"connect-{name}")
-            else:
-                self.offsets.forget(name)
+                return self.target_offsets_warning(name)
+            self.offsets.forget(name)
+            return None
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=True)  # no job may touch the log once it closes

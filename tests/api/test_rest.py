@@ -254,14 +254,16 @@ def test_offsets_of_a_source_and_a_sink(client: TestClient, worker: Worker, tmp_
     wait_for(lambda: client.get("/connectors/src/offsets").json()["offsets"][0]["offset"]
           == {"position": 8})  # fmt: skip
 
-    # FileStreamSink resumes from offsets kept with its file: changing its group's offsets
-    # would not move it, so it is refused (it used to answer 200 and change nothing)
+    # FileStreamSink resumes from offsets kept with its file where it has them: the answer
+    # says so (the group's offsets change all the same)
     assert client.put("/connectors/sink/stop").status_code == 202
-    before = client.get("/connectors/sink/offsets").json()
-    for r in (client.delete("/connectors/sink/offsets"),
-              client.patch("/connectors/sink/offsets", json=sink_offsets)):  # fmt: skip
-        assert r.status_code == 400 and "keeps its offsets in its target" in r.json()["message"]
-    assert client.get("/connectors/sink/offsets").json() == before
+    r = client.delete("/connectors/sink/offsets")
+    assert r.status_code == 200 and "resumes from the offsets kept in its target" in r.json()[
+        "warning"]  # fmt: skip
+    assert client.get("/connectors/sink/offsets").json() == {"offsets": []}
+    r = client.patch("/connectors/sink/offsets", json=sink_offsets)
+    assert r.status_code == 200 and "warning" in r.json()
+    assert client.get("/connectors/sink/offsets").json() == sink_offsets
 
 
 def test_validate_endpoint_counts_errors(client: TestClient) -> None:

@@ -192,7 +192,7 @@ def test_topics_messages_and_groups(server: tuple[str, Worker], page: Any, tmp_p
     expect(page.locator("#problem")).to_contain_text("active members")
     worker.stop_connector("out")
     page.click("#reset button[type=submit]")
-    expect(page.locator("#reset-note")).to_contain_text("keeps its offsets in its target")
+    expect(page.locator("#reset-note")).to_contain_text("resumes from the offsets kept in its")
 
     # a plain consumer group: previewed, then applied
     consumer = log.consumer(group_id="billing", auto_offset_reset="earliest")

@@ -654,9 +654,16 @@ class MySqlConnector(SourceConnector):
             )
         db, _, table = cfg.signal_data_collection.partition(".")
         row = signal_row(kind, data)
+        import pymysql
+
         con = connect(cfg)
         try:
             query(con, SIGNAL_INSERT.format(table=f"{quote(db)}.{quote(table)}"), row)
+        except pymysql.err.MySQLError as exc:  # (no such table, no INSERT privilege)
+            raise ConfigError(
+                f"cannot write the signal into {cfg.signal_data_collection} "
+                f"(signal.data.collection): {exc}"
+            ) from None
         finally:
             con.close()
         return row[0]

@@ -6,6 +6,7 @@ are reported by ``hub validate`` with a warning rather than silently ignored.
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -118,6 +119,8 @@ class PostgresSourceConfig(CdcSourceConfig):
         }  # fmt: skip
         if self.password:
             params["password"] = self.password
+        if "PGCONNECT_TIMEOUT" not in os.environ:  # (hub validate sets its own)
+            params["connect_timeout"] = 30  # libpq waits forever by default; Debezium's 30 s
         params.update(extra)
         return make_conninfo("", **params)
 

@@ -608,10 +608,19 @@ class PostgresConnector(SourceConnector):
                 "set signal.data.collection (a table id text, type text, data text) for "
                 "signals such as incremental snapshots"
             )
+        import psycopg
+
         schema, _, table = cfg.signal_data_collection.partition(".")
+        relation = ".".join('"' + n.replace('"', '""') + '"' for n in (schema, table))
         row = signal_row(kind, data)
         with _connect(cfg) as con:
-            con.execute(SIGNAL_INSERT.format(table=f'"{schema}"."{table}"'), row)
+            try:
+                con.execute(SIGNAL_INSERT.format(table=relation), row)
+            except psycopg.Error as exc:  # (no such table, no INSERT privilege)
+                raise ConfigError(
+                    f"cannot write the signal into {cfg.signal_data_collection} "
+                    f"(signal.data.collection): {describe(exc)}"
+                ) from None
         return row[0]
 
     @classmethod

@@ -637,7 +637,12 @@ async function act(name, action, task) {
       const lines = (now.offsets || []).map((o) => `${JSON.stringify(o.partition)}: ${JSON.stringify(o.offset)}`);
       const shown = lines.length ? lines.join("\n") : "(none stored)";
       if (!confirm(`Reset every offset of ${name}? It starts from scratch when resumed.\n\nNow:\n${shown}`)) return;
-      await api("DELETE", path + "/offsets");
+      const done = await api("DELETE", path + "/offsets");
+      if (done && done.warning) {
+        problem("action", `offsets reset; note: ${done.warning}`);
+        refresh();
+        return;
+      }
     } else if (action === "delete") {
       if (!confirm(`Delete connector ${name}? Its tasks stop; topics and targets stay.`)) return;
       await api("DELETE", path);
