@@ -54,6 +54,15 @@ def _bytes(data: bytes | None) -> dict[str, Any] | None:
     return {"text": text, "encoding": "base64", "size": len(data), "truncated": cut}
 
 
+def _shown(r: Any, partition: int) -> dict[str, Any]:
+    """A record as the API serves it."""
+    return {
+        "partition": partition, "offset": r.offset, "timestamp": r.timestamp,
+        "key": _bytes(r.key), "value": _bytes(r.value),
+        "headers": [[k, _bytes(v)] for k, v in r.headers],
+    }  # fmt: skip
+
+
 def add_browse(app: FastAPI, worker: Worker) -> None:
     @app.get("/hub/topics")
     def topics(internal: bool = True) -> list[dict[str, Any]]:
@@ -114,14 +123,45 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
             for r in records:
                 if len(out) == limit:
                     break
-                out.append({
-                    "offset": r.offset, "timestamp": r.timestamp,
-                    "key": _bytes(r.key), "value": _bytes(r.value),
-                    "headers": [[k, _bytes(v)] for k, v in r.headers],
-                })  # fmt: skip
+                out.append(_shown(r, partition))
             at = max(nxt, at + 1) if records else nxt
         return {"topic": name, "partition": partition, "start_offset": p.start_offset,
                 "end_offset": p.durable_offset, "records": out}  # fmt: skip
+
+    @app.get("/hub/topics/{name}/search")
+    def search(name: str, key: str, limit: int = 50, scan: int = 100_000) -> dict[str, Any]:
+        """Records whose key contains ``key`` (its UTF-8 bytes), newest first: the last
+        ``scan`` records of each partition are read (≤ 1 000 000), at most ``limit`` found."""
+        log = _log(worker)
+        info = log.describe(name)
+        if info.internal:
+            raise ConfigError(f"topic {name!r} is internal: its records are not served")
+        if not key:
+            raise ConfigError("give the key (or part of it) to look for")
+        needle = key.encode()
+        limit = max(1, min(limit, MAX_LIMIT))
+        scan = max(1, min(scan, 1_000_000))
+        found: list[tuple[int, int, Any]] = []  # (timestamp, partition, record)
+        scanned = 0
+        for p in info.partitions:
+            part = log.partition(name, p.partition)
+            at = max(p.start_offset, p.durable_offset - scan)
+            while at < p.durable_offset:
+                records, nxt = part.records(at)
+                for r in records:
+                    if r.offset >= p.durable_offset:
+                        break
+                    scanned += 1
+                    if r.key is not None and needle in r.key:
+                        found.append((r.timestamp, p.partition, r))
+                if nxt <= at:
+                    break
+                at = nxt
+        found.sort(key=lambda x: (x[0], x[2].offset), reverse=True)
+        return {
+            "topic": name, "key": key, "scanned": scanned, "matches": len(found),
+            "records": [_shown(r, partition) for _, partition, r in found[:limit]],
+        }  # fmt: skip
 
     @app.get("/hub/groups")
     def groups() -> list[dict[str, Any]]:

@@ -177,6 +177,11 @@ def test_topics_messages_and_groups(server: tuple[str, Worker], page: Any, tmp_p
     page.fill("#browse input[name=offset]", "1")
     page.click("#browse button")
     expect(page.locator("#messages tbody tr")).to_have_count(1)
+    # search by key
+    page.fill("#search input[name=key]", "7")
+    page.click("#search button")
+    expect(page.locator("#range")).to_contain_text("1 record(s) with a key containing")
+    expect(page.locator('#messages tr[data-offset="0"] table.diff')).to_be_visible()
 
     page.click('nav a[href="/console/groups"]')
     group = page.locator('tr[data-group="connect-out"]')

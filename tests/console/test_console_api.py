@@ -139,6 +139,16 @@ def test_topics_messages_and_groups_are_served_read_only(worker: Worker) -> None
     at = client.get("/hub/topics/orders/messages",
                     params={"partition": 0, "timestamp": 1_700_000_000_020}).json()  # fmt: skip
     assert at["records"][0]["offset"] == 10 and at["records"][0]["value"]["text"] == '{"n":20}'
+    # by key: the keys holding "k2" (k2, k20..k29), newest first, from both partitions
+    found = client.get("/hub/topics/orders/search", params={"key": "k2"}).json()
+    assert found["matches"] == 11 and found["scanned"] == 31
+    assert [r["key"]["text"] for r in found["records"]][:3] == ["k29", "k28", "k27"]
+    assert {r["partition"] for r in found["records"]} == {0, 1}
+    few = client.get("/hub/topics/orders/search", params={"key": "k2", "scan": 5}).json()
+    assert few["scanned"] == 10 and [r["key"]["text"] for r in few["records"]] == [
+        f"k{i}" for i in range(29, 20, -1)
+    ]  # (k20 is older than the last 5 of partition 0)
+    assert client.get("/hub/topics/orders/search", params={"key": ""}).status_code == 400
     assert client.get("/hub/topics/nope").status_code == 404
     bad = client.get("/hub/topics/orders/messages", params={"partition": 5})
     assert bad.status_code == 400 and "0..1" in bad.json()["message"]

@@ -289,13 +289,26 @@ async function messages(name) {
   const got = await api("GET", `/hub/topics/${encodeURIComponent(name)}/messages?${browsing}`);
   document.getElementById("range").textContent =
     `Partition ${got.partition}: offsets ${got.start_offset}–${got.end_offset - 1}, ${got.records.length} shown`;
+  showRecords(got.records);
+}
+
+async function searchKey(name) {
+  const key = document.querySelector("#search input[name=key]").value;
+  if (!key) return;
+  const got = await api("GET", `/hub/topics/${encodeURIComponent(name)}/search?key=${encodeURIComponent(key)}`);
+  document.getElementById("range").textContent =
+    `${got.matches} record(s) with a key containing "${got.key}" among the last ${got.scanned.toLocaleString()} read, newest first`;
+  showRecords(got.records);
+}
+
+function showRecords(records) {
   const body = document.querySelector("#messages tbody");
   body.replaceChildren();
-  for (const r of got.records) {
+  for (const r of records) {
     const headers = el("td", { class: "wrap" });
     for (const [k, v] of r.headers) headers.append(el("div", {}, `${k}: `, shown(v)));
-    body.append(el("tr", { "data-offset": String(r.offset) },
-      el("td", { class: "num" }, String(r.offset)),
+    body.append(el("tr", { "data-offset": String(r.offset), "data-partition": String(r.partition) },
+      el("td", { class: "num" }, `${r.partition}:${r.offset}`),
       el("td", {}, new Date(r.timestamp).toISOString()),
       el("td", { class: "wrap" }, shown(r.key)),
       el("td", { class: "wrap" }, valueView(r.value)),
@@ -718,6 +731,18 @@ document.addEventListener("DOMContentLoaded", () => {
     });
     resetForm.addEventListener("change", () => { document.getElementById("apply").disabled = true; });
     document.getElementById("apply").addEventListener("click", () => reset(document.body.dataset.name, false));
+  }
+  const search = document.getElementById("search");
+  if (search) {
+    search.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await searchKey(document.body.dataset.name);
+        problem("action", "");
+      } catch (err) {
+        problem("action", `search: ${err.message}`);
+      }
+    });
   }
   const browse = document.getElementById("browse");
   if (browse) {
