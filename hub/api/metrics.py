@@ -9,6 +9,7 @@ Series (labels in braces)::
     hub_task_errors_total{connector,task,type}         failed records tolerated (errors.tolerance)
     hub_task_failures_total{connector,task,type}       times the task failed and was restarted
     hub_task_last_batch_size{connector,task,type}      records in the last non-empty batch
+    hub_task_last_batch_seconds{connector,task,type}   sinks: how long the last batch took to write
     hub_task_lag{connector,task,type}                  sinks: records behind the log end
     hub_log_partition_start_offset{topic,partition}
     hub_log_partition_end_offset{topic,partition}
@@ -66,6 +67,7 @@ class WorkerCollector(Collector):
         failures = counter("hub_task_failures", "times the task failed and was restarted")
         batch = gauge("hub_task_last_batch_size", "records in the task's last non-empty batch")
         lag = gauge("hub_task_lag", "records between the committed offsets and the log end")
+        apply = gauge("hub_task_last_batch_seconds", "a sink's time to write its last batch")
         own = gauge(
             "hub_task_metric", "a connector's own gauge (e.g. the PostgreSQL source's "
             "replication lag); name and an optional detail such as a table",
@@ -86,10 +88,13 @@ class WorkerCollector(Collector):
                     batch.add_metric(labels, st.last_batch_size)
                 if st.lag is not None:
                     lag.add_metric(labels, st.lag)
+                if st.last_apply_ms is not None:
+                    apply.add_metric(labels, st.last_apply_ms / 1000)
                 for key, value in st.metrics.items():
                     name, _, detail = key.partition(":")
                     own.add_metric([*labels, name, detail], float(value))
-        yield from (conn_state, task_state, records, rate, errors, failures, batch, lag, own)
+        yield from (conn_state, task_state, records, rate, errors, failures, batch, lag, apply,
+                    own)  # fmt: skip
 
     def _partitions(self) -> Iterator[Metric]:
         def gauge(name: str, doc: str) -> GaugeMetricFamily:

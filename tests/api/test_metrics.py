@@ -83,6 +83,8 @@ def test_metrics_for_a_datagen_to_file_pipeline(worker: Worker, tmp_path: Path) 
     assert produced >= (_get(s, "hub_task_records_total", **src) or 0) >= 1
     assert produced >= consumed >= 100
     assert 1 <= (_get(s, "hub_task_last_batch_size", **snk) or 0) <= 100
+    assert 0 < (_get(s, "hub_task_last_batch_seconds", **snk) or 0) < 10  # (the file's write)
+    assert _get(s, "hub_task_last_batch_seconds", **src) is None  # (a sink's only)
     assert 1 <= (_get(s, "hub_task_last_batch_size", **src) or 0) <= 50
     lag = _get(s, "hub_task_lag", **snk)
     assert lag is not None and 0 <= lag <= produced
