@@ -28,7 +28,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,9 +39,33 @@ OPEN, CLOSE = "snapshot-window-open", "snapshot-window-close"
 SIGNAL_INSERT = "INSERT INTO {table} (id, type, data) VALUES (%s, %s, %s)"
 
 
-def signal_row(kind: str, data: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(id, type, data) of a signal sent by hub (the console, ``POST .../signals``)."""
-    return f"hub-{uuid.uuid4().hex[:16]}", kind, json.dumps(dict(data))
+def send_signal(
+    collection: str,
+    kind: str,
+    data: Mapping[str, Any],
+    quote: Callable[[str], str],
+    insert: Callable[[str, tuple[str, str, str]], object],
+    errors: type[Exception],
+) -> str:
+    """Write a signal hub sends (the console, ``POST .../signals``) as a row of the signal
+    table ``collection`` (``schema.table``, quoted with the source's ``quote``) through
+    ``insert(sql, row)``; its id. ``errors``: the driver's, for a table that refuses it."""
+    from hub.errors import ConfigError, describe
+
+    if not collection:
+        raise ConfigError(
+            "set signal.data.collection (a table of id, type and data text columns) for "
+            "signals such as incremental snapshots"
+        )
+    first, _, second = collection.partition(".")
+    row = (f"hub-{uuid.uuid4().hex[:16]}", kind, json.dumps(dict(data)))
+    try:
+        insert(SIGNAL_INSERT.format(table=f"{quote(first)}.{quote(second)}"), row)
+    except errors as exc:  # (no such table, no INSERT privilege)
+        raise ConfigError(
+            f"cannot write the signal into {collection} (signal.data.collection): {describe(exc)}"
+        ) from None
+    return row[0]
 
 
 @dataclass

@@ -57,7 +57,6 @@ from connectors.source.mysql.snapshot import (
 )
 from connectors.source.mysql.textrows import PackedRows
 from connectors.source.mysql.types import TypeMapper
-from hub.errors import ConfigError
 from hub.log import Packed
 from hub.runtime.api import (
     Check,
@@ -641,32 +640,24 @@ class MySqlConnector(SourceConnector):
     @classmethod
     def signal(cls, config: ConnectorConfig, kind: str, data: Mapping[str, Any]) -> str:
         """A row in ``signal.data.collection``: the binlog delivers it to the task."""
-        from connectors.source.cdc.incremental import SIGNAL_INSERT, signal_row
+        import pymysql
+
+        from connectors.source.cdc.incremental import send_signal
         from connectors.source.mysql.server import query
-        from connectors.source.mysql.snapshot import ident as quote
+        from connectors.source.mysql.snapshot import ident
 
         cfg = config
         assert isinstance(cfg, MySqlSourceConfig)
-        if not cfg.signal_data_collection:
-            raise ConfigError(
-                "set signal.data.collection (a table id, type, data) for signals such as "
-                "incremental snapshots"
-            )
-        db, _, table = cfg.signal_data_collection.partition(".")
-        row = signal_row(kind, data)
-        import pymysql
 
-        con = connect(cfg)
-        try:
-            query(con, SIGNAL_INSERT.format(table=f"{quote(db)}.{quote(table)}"), row)
-        except pymysql.err.MySQLError as exc:  # (no such table, no INSERT privilege)
-            raise ConfigError(
-                f"cannot write the signal into {cfg.signal_data_collection} "
-                f"(signal.data.collection): {exc}"
-            ) from None
-        finally:
-            con.close()
-        return row[0]
+        def insert(sql: str, row: tuple[str, str, str]) -> None:
+            con = connect(cfg)
+            try:
+                query(con, sql, row)
+            finally:
+                con.close()
+
+        return send_signal(cfg.signal_data_collection, kind, data, ident, insert,
+                           pymysql.err.MySQLError)  # fmt: skip
 
 
 class MariaDbConnector(MySqlConnector):

@@ -42,6 +42,11 @@ class TableInfo:
         return f"{self.schema}.{self.name}"
 
 
+def quote(name: str) -> str:
+    """A quoted identifier (its quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def check_server(conn: psycopg.Connection[tuple[Any, ...]], cfg: PostgresSourceConfig) -> int:
     """Fail clearly unless the server can serve logical replication to this role; return the
     server version number."""

@@ -599,29 +599,19 @@ class PostgresConnector(SourceConnector):
     @classmethod
     def signal(cls, config: ConnectorConfig, kind: str, data: Mapping[str, Any]) -> str:
         """A row in ``signal.data.collection``: the stream delivers it to the task."""
-        from connectors.source.cdc.incremental import SIGNAL_INSERT, signal_row
+        import psycopg
+
+        from connectors.source.cdc.incremental import send_signal
 
         cfg = config
         assert isinstance(cfg, PostgresSourceConfig)
-        if not cfg.signal_data_collection:
-            raise ConfigError(
-                "set signal.data.collection (a table id text, type text, data text) for "
-                "signals such as incremental snapshots"
-            )
-        import psycopg
 
-        schema, _, table = cfg.signal_data_collection.partition(".")
-        relation = ".".join('"' + n.replace('"', '""') + '"' for n in (schema, table))
-        row = signal_row(kind, data)
-        with _connect(cfg) as con:
-            try:
-                con.execute(SIGNAL_INSERT.format(table=relation), row)
-            except psycopg.Error as exc:  # (no such table, no INSERT privilege)
-                raise ConfigError(
-                    f"cannot write the signal into {cfg.signal_data_collection} "
-                    f"(signal.data.collection): {describe(exc)}"
-                ) from None
-        return row[0]
+        def insert(sql: str, row: tuple[str, str, str]) -> None:
+            with _connect(cfg) as con:
+                con.execute(sql, row)
+
+        return send_signal(cfg.signal_data_collection, kind, data, catalog.quote, insert,
+                           psycopg.Error)  # fmt: skip
 
     @classmethod
     def verify_tables(

@@ -21,7 +21,7 @@ class PostgresIncrementalPort:
     def __init__(self, meta: Any, signal_table: str, filters: Filters, schemas: Any) -> None:
         self.meta = meta
         schema, _, table = signal_table.partition(".")
-        self.signal_rel = ".".join('"' + n.replace('"', '""') + '"' for n in (schema, table))
+        self.signal_rel = f"{catalog.quote(schema)}.{catalog.quote(table)}"
         self.filters = filters
         self.schemas = schemas  # TableSchemas: row conversion for the chunk's table
         self._keys: dict[str, tuple[str, ...]] = {}  # primary keys of the chunks' tables

@@ -15,10 +15,6 @@ from hub.verify import Row, SourceTable
 FETCH = 5_000
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def verify_tables(config: Mapping[str, Any], only: set[str] | None = None) -> list[SourceTable]:
     """The captured tables (``only``: those named ``schema.table`` or ``table``)."""
     from connectors.source.cdc.filters import Filters
@@ -42,9 +38,9 @@ def verify_tables(config: Mapping[str, Any], only: set[str] | None = None) -> li
         # strip char(n)'s padding)
         select = ", ".join(
             f"CASE WHEN {q} IS NULL THEN NULL ELSE format('%s', {q}) END"
-            for q in (_quote(c.name) for c in info.columns)
+            for q in (catalog.quote(c.name) for c in info.columns)
         )
-        relation = f"{_quote(info.schema)}.{_quote(info.name)}"
+        relation = f"{catalog.quote(info.schema)}.{catalog.quote(info.name)}"
         out.append(
             SourceTable(
                 info.schema, info.name, ts.topic, columns, ts.key_columns,

@@ -705,24 +705,34 @@ const PAGES = {
   groups: groupsPage, group: groupPage, health: healthPage, new: newPage,
 };
 
+// a form of the page (if it has one) whose submit runs ``fn(form)``; its error shown
+function onSubmit(id, label, fn) {
+  const form = document.getElementById(id);
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await fn(form);
+      problem("action", "");
+    } catch (err) {
+      problem("action", `${label}: ${err.message}`);
+    }
+  });
+}
+
+async function askSnapshot(form) {
+  const name = document.body.dataset.name;
+  const tables = form.tables.value.split(",").map((t) => t.trim()).filter(Boolean);
+  if (!tables.length) return;
+  const got = await api("POST", `/hub/connectors/${encodeURIComponent(name)}/signals`,
+    { type: "execute-snapshot", data: { "data-collections": tables, type: "incremental" } });
+  document.getElementById("signal-sent").textContent = `signal ${got.id} sent`;
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  const signalForm = document.getElementById("signal");
-  if (signalForm) {
-    signalForm.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      const name = document.body.dataset.name;
-      const tables = signalForm.tables.value.split(",").map((t) => t.trim()).filter(Boolean);
-      if (!tables.length) return;
-      try {
-        const got = await api("POST", `/hub/connectors/${encodeURIComponent(name)}/signals`,
-          { type: "execute-snapshot", data: { "data-collections": tables, type: "incremental" } });
-        document.getElementById("signal-sent").textContent = `signal ${got.id} sent`;
-        problem("action", "");
-      } catch (err) {
-        problem("action", `snapshot: ${err.message}`);
-      }
-    });
-  }
+  onSubmit("signal", "snapshot", askSnapshot);
+  onSubmit("search", "search", () => searchKey(document.body.dataset.name));
+  onSubmit("browse", "messages", () => messages(document.body.dataset.name));
   const resetForm = document.getElementById("reset");
   if (resetForm) {
     resetForm.addEventListener("submit", (event) => {
@@ -731,30 +741,6 @@ document.addEventListener("DOMContentLoaded", () => {
     });
     resetForm.addEventListener("change", () => { document.getElementById("apply").disabled = true; });
     document.getElementById("apply").addEventListener("click", () => reset(document.body.dataset.name, false));
-  }
-  const search = document.getElementById("search");
-  if (search) {
-    search.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      try {
-        await searchKey(document.body.dataset.name);
-        problem("action", "");
-      } catch (err) {
-        problem("action", `search: ${err.message}`);
-      }
-    });
-  }
-  const browse = document.getElementById("browse");
-  if (browse) {
-    browse.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      try {
-        await messages(document.body.dataset.name);
-        problem("action", "");
-      } catch (err) {
-        problem("action", `messages: ${err.message}`);
-      }
-    });
   }
   for (const button of document.querySelectorAll("button[data-action]")) {
     button.addEventListener("click", () => act(document.body.dataset.name, button.dataset.action));
