@@ -63,8 +63,21 @@ class MariaDBServer:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False,
                               env=_client_env())  # fmt: skip
         if proc.returncode != 0:
-            raise RuntimeError(f"mariadb {' '.join(args)} failed: {proc.stderr.strip()}")
+            raise RuntimeError(
+                f"mariadb {' '.join(args)} failed: {proc.stderr.strip()}{self.death_notice()}"
+            )
         return proc.stdout
+
+    def death_notice(self) -> str:
+        """If the server process has exited: its exit status and the end of its error log
+        (empty while it runs, or when this process did not start it)."""
+        if self.process is None or self.process.poll() is None:
+            return ""
+        try:
+            tail = (self.data_dir.parent / "server.log").read_text(errors="replace")[-4000:]
+        except OSError as exc:
+            tail = f"(its log could not be read: {exc})"
+        return f"\nthe server exited with status {self.process.returncode}; its log ends:\n{tail}"
 
 
 def _client_env() -> dict[str, str]:
