@@ -1,5 +1,6 @@
 """The last hour of each connector's figures, kept in memory by the worker for the console's
-charts: every ``interval_s`` one sample per connector (events/s of its tasks, lag, how far
+charts: every ``interval_s`` one sample per connector (events/s of its tasks, and by operation
+for a source that counts its events so (`op_events:<op>` metrics: c, u, d, r, t), lag, how far
 behind its source, the last batch's size and a sink's time to write it, the WAL a source's
 slot keeps on the server, snapshot rows done). No external time-series
 store; a restart starts an empty hour."""
@@ -22,6 +23,8 @@ class History:
         self._size = max(1, int(keep_s / interval_s))
         self._lock = threading.Lock()
         self._samples: dict[str, deque[dict[str, Any]]] = {}
+        # per connector and task: when last sampled and its op_events counts then
+        self._ops: dict[tuple[str, int], tuple[int, dict[str, float]]] = {}
 
     def sample(self, status: Mapping[str, Sequence[Any]], now_ms: int | None = None) -> None:
         """One sample per connector of ``status`` (`Worker.status()`); connectors gone are
@@ -31,6 +34,9 @@ class History:
             for name in list(self._samples):
                 if name not in status:
                     del self._samples[name]
+            for key in list(self._ops):
+                if key[0] not in status:
+                    del self._ops[key]
             for name, tasks in status.items():
                 lags = [t.lag for t in tasks if t.lag is not None]
                 snapshot = [v for t in tasks for k, v in t.metrics.items()
@@ -50,7 +56,29 @@ class History:
                     "snapshot_rows": sum(snapshot) if snapshot else None,
                     "apply_ms": round(max(applies), 1) if applies else None,
                     "retained_bytes": max(retained) if retained else None,
+                    "ops": self._op_rates(name, tasks, now_ms),
                 })  # fmt: skip
+
+    def _op_rates(self, name: str, tasks: Sequence[Any], now_ms: int) -> dict[str, float] | None:
+        """Events/s by operation since the last sample, summed over the tasks that count
+        them; None when none does (or at a task's first sample). A count that went down is
+        a restarted task's: what it counted since is the interval's."""
+        rates: dict[str, float] | None = None
+        for t in tasks:
+            counts = {k[10:]: v for k, v in t.metrics.items() if k.startswith("op_events:")}
+            if not counts:
+                continue
+            last = self._ops.get((name, t.id))
+            self._ops[(name, t.id)] = (now_ms, counts)
+            if last is None or now_ms <= last[0]:
+                continue
+            seconds = (now_ms - last[0]) / 1000
+            rates = rates if rates is not None else {}
+            for op, n in counts.items():
+                before = last[1].get(op, 0.0)
+                done = n - before if n >= before else n
+                rates[op] = round(rates.get(op, 0.0) + done / seconds, 1)
+        return rates
 
     def of(self, name: str) -> list[dict[str, Any]]:
         with self._lock:

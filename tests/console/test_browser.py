@@ -290,12 +290,18 @@ def test_postgres_to_duckdb_charts_and_a_snapshot(
     wait_for(lambda: incremental() >= 520, what="the table read again, incrementally")
     expect(page.locator("#chart-third-title")).to_have_text("WAL kept by the slot")
     expect(page.locator("#chart-third polyline")).to_have_count(1)
+    # events/s by operation: the late inserts (c) and the rows read again (r), a line each
+    expect(page.locator("#chart-ops-figure")).to_be_visible()
+    expect(page.locator('#chart-ops-max [data-op="c"]')).to_contain_text("create")
+    expect(page.locator('#chart-ops-max [data-op="r"]')).to_contain_text("read")
+    expect(page.locator("#chart-ops polyline.op-r")).to_have_count(1)
     page.goto(url + "/console/connectors/duck")
     expect(page.locator("#chart-lag-title")).to_have_text("Lag (records)")
     expect(page.locator("#chart-lag polyline")).to_have_count(1)
     expect(page.locator("#chart-fourth-title")).to_have_text("Batch write time (ms)")
     expect(page.locator("#chart-fourth polyline")).to_have_count(1)
     assert page.locator("#snapshot").is_hidden()
+    assert page.locator("#chart-ops-figure").is_hidden()  # (a sink counts no operations)
 
     page.goto(url + "/console/connectors/snap")
     row = page.locator('#snapshot-tables tr[data-table="public.big"]')

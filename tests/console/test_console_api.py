@@ -221,7 +221,25 @@ def test_history_keeps_an_hour_and_sums_the_tasks() -> None:
     assert [s["t"] for s in samples] == [2, 3, 4, 5, 6, 7]
     assert samples[-1] == {"t": 7, "records_per_second": 3.5, "lag": 3, "behind_ms": 40.0,
                            "batch_size": 10, "snapshot_rows": 17.0, "apply_ms": None,
-                           "retained_bytes": None}  # fmt: skip
+                           "retained_bytes": None, "ops": None}  # fmt: skip
+
+
+def test_history_gives_events_per_second_by_operation() -> None:
+    from hub.runtime.history import History
+    from hub.runtime.status import TaskStatus
+
+    h = History(interval_s=5)
+
+    def task(i: int, c: float, d: float) -> TaskStatus:
+        return TaskStatus(i, "RUNNING", None, 0, 0.0, None, None, 0,
+                          metrics={"op_events:c": c, "op_events:d": d})  # fmt: skip
+
+    h.sample({"s": [task(0, 100, 0), task(1, 10, 0)]}, now_ms=0)
+    h.sample({"s": [task(0, 600, 50), task(1, 20, 0)]}, now_ms=5000)
+    # task 1 restarted: what it counted since is the interval's
+    h.sample({"s": [task(0, 600, 50), task(1, 5, 5)]}, now_ms=10_000)
+    assert [x["ops"] for x in h.of("s")] == [
+        None, {"c": 102.0, "d": 10.0}, {"c": 1.0, "d": 1.0}]  # fmt: skip
 
 
 def test_a_group_is_reset_only_without_active_members(worker: Worker, tmp_path: Path) -> None:

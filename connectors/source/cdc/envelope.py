@@ -25,6 +25,19 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+OPS = ("c", "u", "d", "r", "t")  # create, update, delete, read (snapshots), truncate
+
+
+def op_metrics(ops: Mapping[str, int], snapshot_rows: int = 0) -> dict[str, float]:
+    """A source task's change events so far by operation, as `SourceTask.metrics` keys
+    ``op_events:<op>`` (the console charts their rates): ``ops`` the stream's counts,
+    ``snapshot_rows`` the rows its initial snapshot has read (op ``r``, as are an
+    incremental snapshot's rows counted in ``ops``)."""
+    out = {f"op_events:{op}": float(ops.get(op, 0)) for op in OPS}
+    out["op_events:r"] += snapshot_rows
+    return out
+
+
 def source_schema(name: str, fields: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The ``source`` block's schema: the fields every Debezium connector has (version,
     connector, name, ts_ms, snapshot, db, sequence, ts_us, ts_ns), then ``fields``, the

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
-from connectors.source.cdc.envelope import envelope, truncate_record
+from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
 from connectors.source.cdc.runs import read_runs
@@ -551,6 +551,8 @@ class MySqlSourceTask(SourceTask):
             out["events"] = stream.events
             out["milliseconds_behind_source"] = stream.behind_ms
             out["binlog_position"] = stream.pos
+        out.update(op_metrics(stream.ops if stream is not None else {},
+                              sum(self._rows_done.values())))  # fmt: skip
         return out
 
     def stop(self) -> None:

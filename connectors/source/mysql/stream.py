@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -176,6 +177,7 @@ class ChangeStream:
         self._ignored: set[int] = set()  # table ids of tables not captured
         self._emitted: dict[str, Any] | None = None  # offset of the last record returned
         self.events = 0
+        self.ops: Counter[str] = Counter()  # events by operation (c, u, d, r, t)
         self.behind_ms = 0.0
         self.incremental = incremental
         self._signal = tuple(cfg.signal_data_collection.split(".", 1)) if incremental else None
@@ -461,6 +463,7 @@ class ChangeStream:
                             table.value_schema)
         )  # fmt: skip
         self.events += 1
+        self.ops["t"] += 1
 
     def _savepoint(self, word: str, sql: str, out: list[SourceRecord]) -> None:
         """SAVEPOINT, ROLLBACK TO and RELEASE inside a transaction. Rows after a savepoint
@@ -708,6 +711,12 @@ class ChangeStream:
             if tombs:
                 self._add(t.topic, tombs, [None] * len(tombs), offset, out)
         self.events += events
+        if op == "u":  # a changed key: a delete and a create instead of an update
+            self.ops["u"] += 2 * rows - events
+            self.ops["d"] += events - rows
+            self.ops["c"] += events - rows
+        else:
+            self.ops[op] += events
         return True
 
     def _add(self, topic: str, keys: list[Any], values: list[Any], offset: dict[str, Any],
@@ -750,6 +759,7 @@ class ChangeStream:
                 "pos": h.log_pos - h.size, "row": 0, "thread": txn.thread, "query": None,
             }  # fmt: skip
             schema, rows = inc.take(source)
+            self.ops["r"] += len(rows)
             offset = self._offset(txn, txn.rows_events, 0)
             for key, value in rows:
                 out.append(SourceRecord(
@@ -780,6 +790,7 @@ class ChangeStream:
             tombs.append(records.pop())
         out += records
         self.events += 1
+        self.ops[op] += 1
 
     def close(self) -> None:
         if self.stream is not None:

@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
-from connectors.source.cdc.envelope import envelope, truncate_record
+from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
 from connectors.source.cdc.runs import read_runs
@@ -85,6 +85,7 @@ class PostgresSourceTask(SourceTask):
         self.filters = Filters.from_config(cfg)
         self.partition = {"server": cfg.topic_prefix}
         self.reader: SnapshotReader | None = None
+        self._snapshot_read = 0  # rows of the finished initial snapshot
         self.stream: Any = None
         self._chunks: Any = None
         self._chunk: Chunk | None = None
@@ -451,6 +452,7 @@ class PostgresSourceTask(SourceTask):
     def _finish_snapshot(self, out: list[SourceRecord | EncodedBatch]) -> None:
         assert self.reader is not None
         done = self.reader.rows_done
+        self._snapshot_read += sum(done.values())
         log.info("snapshot done: %d rows from %d table(s)", sum(done.values()), len(done))
         self.reader.close()
         self.reader = None
@@ -529,6 +531,10 @@ class PostgresSourceTask(SourceTask):
         if current and restart:
             out["slot_retained_wal_bytes"] = max(current - restart, 0)
             out["slot_confirmed_flush_lsn"] = confirmed
+        read = getattr(self, "_snapshot_read", 0)
+        if reader is not None:
+            read += sum(reader.rows_done.values())
+        out.update(op_metrics(stream.ops if stream is not None else {}, read))
         return out
 
     def _heartbeat(self, out: list[SourceRecord | EncodedBatch]) -> None:

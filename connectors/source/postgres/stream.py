@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -106,6 +107,7 @@ class ChangeStream:
         self._signal_relid: int | None = None
         self._signal_columns: list[str] = []
         self.events = 0
+        self.ops: Counter[str] = Counter()  # events by operation (c, u, d, r, t)
         self.batched = 0
         self.behind_ms = 0.0  # commit time to handling, for the last transaction
         # encoded events (SourceTaskContext.json_encoding): the rows' bytes, no dicts
@@ -386,6 +388,7 @@ class ChangeStream:
                     sc.topic, self._source(sc, txn, lsn), self.partition, offset,
                     sc.value_schema, self._block(txn, sc),
                 ))  # fmt: skip
+            self.ops["t"] += len(captured)
             return
         if msg.relation_id == self._signal_relid and not skip and isinstance(msg, pg.Insert):
             self._signal(txn, msg, lsn, out)
@@ -491,6 +494,7 @@ class ChangeStream:
             out.append(last)
         self.batched += 1
         self.events += 1
+        self.ops[op] += 1
         if op == "d" and self.tombstones and key is not None:
             last.keys.append(key)
             last.values.append(None)
@@ -515,6 +519,7 @@ class ChangeStream:
                 "table": "", "txId": txn.xid, "lsn": lsn, "xmin": None,
             }  # fmt: skip
             schema, rows = inc.take(src)
+            self.ops["r"] += len(rows)
             self.position = self.position.with_incremental(inc.state())
             offset = self._offset(txn, lsn)
             for key, value in rows:
@@ -539,6 +544,7 @@ class ChangeStream:
             key_schema=schema.key_schema, value_schema=schema.value_schema,
         ))  # fmt: skip
         self.events += 1
+        self.ops[op] += 1
         if op == "d" and self.tombstones and key is not None:
             out.append(SourceRecord(
                 schema.topic, None, key, self.partition, offset, key_schema=schema.key_schema

@@ -440,25 +440,52 @@ function snapshotView(tasks) {
 
 // a line chart of the last hour's samples (an SVG polyline; no chart library)
 function chart(id, samples, field, label) {
-  const svg = document.getElementById(id);
-  const ns = "http://www.w3.org/2000/svg";
-  svg.replaceChildren();
   const points = samples.filter((s) => s[field] != null);
   const max = Math.max(1, ...points.map((s) => s[field]));
   document.getElementById(id + "-max").textContent = points.length
     ? `max ${label(max)}, now ${label(points[points.length - 1][field])}` : "no samples yet";
+  lines(id, points, [[field, null]], max);
+}
+
+// one polyline per [field, class] over the samples, on a common scale up to max
+function lines(id, points, series, max) {
+  const svg = document.getElementById(id);
+  const ns = "http://www.w3.org/2000/svg";
+  svg.replaceChildren();
   if (points.length < 2) return;
   const t0 = points[0].t;
   const span = Math.max(1, points[points.length - 1].t - t0);
-  const line = document.createElementNS(ns, "polyline");
-  line.setAttribute("points", points.map((s) =>
-    `${((400 * (s.t - t0)) / span).toFixed(1)},${(98 - (96 * s[field]) / max).toFixed(1)}`).join(" "));
-  svg.append(line);
+  for (const [field, cls] of series) {
+    const line = document.createElementNS(ns, "polyline");
+    if (cls) line.setAttribute("class", cls);
+    line.setAttribute("points", points.map((s) =>
+      `${((400 * (s.t - t0)) / span).toFixed(1)},${(98 - (96 * (s[field] || 0)) / max).toFixed(1)}`).join(" "));
+    svg.append(line);
+  }
+}
+
+const OPS = [["c", "create"], ["u", "update"], ["d", "delete"], ["r", "read"], ["t", "truncate"]];
+
+// a source's events/s by operation (the ops its tasks counted); hidden for other connectors
+function opsChart(samples) {
+  const figure = document.getElementById("chart-ops-figure");
+  const points = samples.filter((s) => s.ops != null).map((s) => ({ t: s.t, ...s.ops }));
+  figure.hidden = points.length === 0;
+  if (!points.length) return;
+  const seen = OPS.filter(([op]) => points.some((p) => p[op] > 0));
+  const shown = seen.length ? seen : OPS.slice(0, 3);
+  const max = Math.max(1, ...points.flatMap((p) => shown.map(([op]) => p[op] || 0)));
+  const now = points[points.length - 1];
+  const legend = document.getElementById("chart-ops-max");
+  legend.replaceChildren(...shown.map(([op, word]) =>
+    el("span", { class: `legend op-${op}`, "data-op": op }, `${word} ${rate(now[op] || 0)}`)));
+  lines("chart-ops", points, shown.map(([op]) => [op, `op-${op}`]), max);
 }
 
 async function charts(name, source) {
   const got = await api("GET", `/hub/connectors/${encodeURIComponent(name)}/history`);
   chart("chart-rate", got.samples, "records_per_second", rate);
+  opsChart(got.samples);
   const count = (x) => Math.round(x).toLocaleString();
   const third = document.getElementById("chart-third-title");
   const fourth = document.getElementById("chart-fourth-title");

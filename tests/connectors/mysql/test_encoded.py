@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -126,9 +127,15 @@ def test_the_encoded_stream_equals_the_converted_stream(
         _workload(con.cursor())
         fast = poll_for(tasks[0], 2.0)
         slow = poll_for(tasks[1], 2.0)
+        counted = [{k: v for k, v in t.metrics().items() if k.startswith("op_events:")}
+                   for t in tasks]  # fmt: skip
     finally:
         for task in tasks:
             task.stop()
+    # both paths count the events they emit by operation (the console's chart)
+    ops = Counter(r.value["op"] for r in slow if r.topic.startswith("app.") and r.value)
+    assert ops["u"] and ops["d"] and ops["c"] and ops["t"] == 0
+    assert counted[0] == counted[1] == {f"op_events:{op}": ops[op] for op in "cudrt"}
     batches = [r for r in fast if type(r) is EncodedBatch]
     assert sum(len(b.packed or b.keys) for b in batches) > 500  # the fast path ran
     assert any(b.packed is not None for b in batches)

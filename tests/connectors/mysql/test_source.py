@@ -69,6 +69,9 @@ def test_snapshot_then_stream(mariadb_server: MariaDBServer, mariadb_db: str) ->
         src = upd["source"]
         assert src["db"] == mariadb_db and src["table"] == "t" and src["gtid"]
         assert src["file"] and src["pos"] > 0 and src["server_id"] == 1
+        counted = {k: v for k, v in task.metrics().items() if k.startswith("op_events:")}
+        assert counted == {"op_events:r": 7, "op_events:c": 2, "op_events:u": 1,
+                           "op_events:d": 2, "op_events:t": 0}  # fmt: skip
     finally:
         task.stop()
 

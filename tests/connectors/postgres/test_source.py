@@ -380,7 +380,12 @@ def test_metrics_show_snapshot_progress_lag_and_retained_wal(
     sql.execute("CREATE TABLE g (id int PRIMARY KEY)")
     sql.execute("INSERT INTO g SELECT generate_series(1, 1000)")
     sql.execute("ANALYZE g")
-    worker = start(tmp_path, source_config(pg_server, pg_db, **{"snapshot.fetch.size": 100}))
+    worker = start(
+        tmp_path,
+        source_config(
+            pg_server, pg_db, **{"snapshot.fetch.size": 100, "skipped.operations": "none"}
+        ),
+    )
     try:
         wait_for(lambda: len(events(worker.log, "app.public.g")) == 1000, what="the snapshot")
         sql.execute("INSERT INTO g VALUES (1001)")
@@ -399,6 +404,23 @@ def test_metrics_show_snapshot_progress_lag_and_retained_wal(
 
         text = TestClient(create_app(worker)).get("/metrics").text
         assert 'hub_task_metric{connector="pg",detail="",name="slot_retained_wal_bytes"' in text
+        # events by operation (the console's chart): a changed key is a delete and a create
+        sql.execute("UPDATE g SET id = 2000 WHERE id = 1")
+        sql.execute("UPDATE g SET id = id WHERE id = 2")
+        sql.execute("DELETE FROM g WHERE id = 3")
+        sql.execute("TRUNCATE g")
+        want = {"op_events:c": 2, "op_events:u": 1, "op_events:d": 2, "op_events:r": 1000,
+                "op_events:t": 1}  # fmt: skip
+
+        def ops() -> dict[str, float]:
+            m = worker.status()["pg"][0].metrics
+            return {k: v for k, v in m.items() if k.startswith("op_events:")}
+
+        try:
+            wait_for(lambda: ops() == want, what="the counts by operation")
+        except AssertionError:
+            assert ops() == want
+            raise
     finally:
         connector.SAMPLE_INTERVAL_S = 5.0
         worker.stop()
