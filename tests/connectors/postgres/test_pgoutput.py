@@ -270,10 +270,16 @@ def test_stream_from_real_server(
         sql.execute("SELECT pg_logical_emit_message(false, 'nt', 'now')")
         sql.execute("TRUNCATE t, f")
         msgs = collect(stream, po.Commit, count=9)
-        # TRUNCATE rewrites the tables (new relfilenodes), which invalidates pgoutput's
-        # per-relation cache: Type and Relation are sent again before the Truncate.
-        expected = ["BYRIIC", "BUC", "BUC", "BDC", "BRIC", "BUC", "BDC", "BMC", "M", "BYRRTC"]
-        assert kinds(msgs) == "".join(expected)
+        # pgoutput sends a type and a relation before their first use, and again whenever
+        # its cache of them is invalidated: TRUNCATE rewrites the tables (new relfilenodes),
+        # and other sessions' catalog changes can overflow the invalidation queue at any
+        # moment (it happened in a full suite run): the changes, then where they must be.
+        core = [m for m in msgs if not isinstance(m, po.Relation | po.Type)]
+        expected = ["BIIC", "BUC", "BUC", "BDC", "BIC", "BUC", "BDC", "BMC", "M", "BTC"]
+        assert kinds(core) == "".join(expected)
+        assert kinds(msgs).startswith("BYRI")
+        at = next(i for i, m in enumerate(msgs) if isinstance(m, po.Truncate))
+        assert kinds(msgs[at - 2 : at]) == "RR"
         typ, rel = msgs[1], msgs[2]
         assert (typ.namespace, typ.name) == ("public", "mood")
         assert (rel.namespace, rel.name, rel.replica_identity) == ("public", "t", "d")
@@ -289,14 +295,14 @@ def test_stream_from_real_server(
         ]
         big = sql.execute(f"SELECT {BIG}").fetchone()[0].encode()
         assert len(big) == 9600
-        ins1 = msgs[3]
+        ins1 = core[1]
         assert ins1.relation_id == rel.relation_id
         assert ins1.new.values == (
             b"1", b"ann", b"12.50", b"t", b"2024-01-02 03:04:05+00", b'{"a": 1}', b"happy", big
         )  # fmt: skip
-        assert msgs[4].new.kinds == "tnnnnnnn"  # explicit NULL and defaults alike
+        assert core[2].new.kinds == "tnnnnnnn"  # explicit NULL and defaults alike
 
-        upd_name, upd_key, dele = msgs[7], msgs[10], msgs[13]
+        upd_name, upd_key, dele = core[5], core[8], core[11]
         assert upd_name.old_kind is None and upd_name.old is None
         assert upd_name.new.values[:2] == (b"1", b"bob")
         assert upd_name.new.values[7] is UNCHANGED_TOAST and upd_name.new.kinds[7] == "u"
@@ -305,28 +311,28 @@ def test_stream_from_real_server(
         assert upd_key.new.values[0] == b"20"
         assert dele.old_kind == "K" and dele.old.values == (b"20",) + (None,) * 7
 
-        rel_f = msgs[16]
+        rel_f = next(m for m in msgs if isinstance(m, po.Relation) and m.name == "f")
         assert (rel_f.name, rel_f.replica_identity) == ("f", "f")
-        upd_f, del_f = msgs[20], msgs[23]
+        upd_f, del_f = core[17], core[20]
         assert upd_f.old_kind == "O" and upd_f.old.values == (b"1", b"x")
         assert upd_f.new.values == (b"1", b"y")
         assert del_f.old_kind == "O" and del_f.old.values == (b"1", b"y")
 
-        emitted, plain = msgs[26], msgs[28]
+        emitted, plain = core[23], core[25]
         assert (emitted.prefix, emitted.content, emitted.transactional) == (
             "prefix",
             b"content",
             True,
         )
         assert (plain.prefix, plain.content, plain.transactional) == ("nt", b"now", False)
-        trunc = msgs[33]
+        trunc = core[27]
         assert set(trunc.relation_ids) == {rel.relation_id, rel_f.relation_id}
         assert trunc.options == 0
 
         # every commit's LSNs are ordered and send_feedback moves confirmed_flush_lsn
         commit = msgs[-1]
         assert isinstance(commit, po.Commit) and commit.end_lsn > commit.commit_lsn
-        assert msgs[0].final_lsn == msgs[5].commit_lsn
+        assert core[0].final_lsn == core[3].commit_lsn
         stream.send_feedback(commit.end_lsn)
         deadline = time.monotonic() + 5
         while True:
