@@ -133,8 +133,6 @@ def create_app(
     def _hub_error(_request: Request, exc: HubError) -> JSONResponse:
         if isinstance(exc, ConnectorNotFoundError | UnknownTopicError):
             return _error(404, str(exc))
-        if isinstance(exc, browse.NotOnThisBackendError):
-            return _error(501, str(exc))
         if isinstance(exc, ConnectorExistsError):
             return _error(409, str(exc))
         if isinstance(exc, ConfigError):

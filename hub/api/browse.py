@@ -1,7 +1,8 @@
 """Views of the log for the console: topics, their partitions and config, their messages,
 and the consumer groups (``/hub/topics``, ``/hub/groups``), read-only but for resetting a
-group that has no active member (``POST /hub/groups/{group}/reset``). On the embedded log;
-a worker on Kafka answers 501 here for now (Kafka's own tools read its topics).
+group that has no active member (``POST /hub/groups/{group}/reset``). On either log backend
+(`hub.log.backend.LogBackend`): the embedded log gives partition sizes and segments, Kafka
+does not (null).
 
 Messages: ``GET /hub/topics/{name}/messages?partition=P`` with ``offset=O`` (default: the
 last ``limit`` records), or ``timestamp=ms`` (the first record at or after it); at most
@@ -14,28 +15,41 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Body, FastAPI
 
-from hub.errors import ConfigError, HubError
-from hub.log import Log
+from hub.errors import ConfigError
+from hub.log import Record, TopicInfo, TopicPartition
+from hub.log.backend import LogBackend
 from hub.runtime.worker import Worker
 
 MAX_LIMIT = 200
 MAX_SHOWN = 64 << 10
 
 
-class NotOnThisBackendError(HubError):
-    """A view the worker's log backend does not offer (501)."""
+def _records(log: LogBackend, tp: TopicPartition, start: int, end: int) -> Iterator[Record]:
+    """The records of ``tp`` from ``start`` below ``end`` (its durable end when described)."""
+    records = log.scan(tp, start)
+    try:
+        for r in records:
+            if r.offset >= end:
+                return
+            yield r
+    finally:  # (a generator's: a Kafka scan closes its consumer)
+        close = getattr(records, "close", None)
+        if close is not None:
+            close()
 
 
-def _log(worker: Worker) -> Log:
-    if worker.log is None:
-        raise NotOnThisBackendError(
-            "this view reads the embedded log; on Kafka, use Kafka's tools for now"
+def _served(info: TopicInfo) -> None:
+    if info.internal:
+        raise ConfigError(
+            f"topic {info.name!r} is internal: its records are not served (the configs topic "
+            "holds connector configs as they were sent); use hub consume on the worker"
         )
-    return worker.log
 
 
 def _bytes(data: bytes | None) -> dict[str, Any] | None:
@@ -66,24 +80,24 @@ def _shown(r: Any, partition: int) -> dict[str, Any]:
 def add_browse(app: FastAPI, worker: Worker) -> None:
     @app.get("/hub/topics")
     def topics(internal: bool = True) -> list[dict[str, Any]]:
-        log = _log(worker)
+        log = worker.backend
         out = []
         for name in log.topics(include_internal=internal):
             info = log.describe(name)
+            sizes = [p.size_bytes for p in info.partitions]
             out.append({
                 "name": name, "internal": info.internal, "partitions": len(info.partitions),
                 "records": sum(p.end_offset - p.start_offset for p in info.partitions),
-                "size_bytes": sum(p.size_bytes for p in info.partitions),
+                "size_bytes": None if None in sizes else sum(s or 0 for s in sizes),
                 "config": info.config,
             })  # fmt: skip
         return out
 
     @app.get("/hub/topics/{name}")
     def topic(name: str) -> dict[str, Any]:
-        log = _log(worker)
-        info = log.describe(name)  # (UnknownTopicError: 404)
-        data = dataclasses.asdict(info)
-        data["effective_config"] = log.topic(name).config.to_properties()
+        log = worker.backend
+        data = dataclasses.asdict(log.describe(name))  # (UnknownTopicError: 404)
+        data["effective_config"] = log.topic_properties(name)
         return data
 
     @app.get("/hub/topics/{name}/messages")
@@ -94,20 +108,16 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
         timestamp: int | None = None,
         limit: int = 50,
     ) -> dict[str, Any]:
-        log = _log(worker)
+        log = worker.backend
         info = log.describe(name)
-        if info.internal:
-            raise ConfigError(
-                f"topic {name!r} is internal: its records are not served (the configs topic "
-                "holds connector configs as they were sent); use hub consume on the worker"
-            )
+        _served(info)
         if not 0 <= partition < len(info.partitions):
             raise ConfigError(f"topic {name!r} has partitions 0..{len(info.partitions) - 1}")
         limit = max(1, min(limit, MAX_LIMIT))
         p = info.partitions[partition]
-        part = log.partition(name, partition)
+        tp = TopicPartition(name, partition)
         if timestamp is not None:
-            found = part.offset_for_timestamp(timestamp)
+            found = log.offset_for_timestamp(tp, timestamp)
             start = p.durable_offset if found is None else found
         elif offset is not None:
             start = offset
@@ -115,16 +125,9 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
             start = max(p.start_offset, p.durable_offset - limit)
         start = max(start, p.start_offset)
         out: list[dict[str, Any]] = []
-        at = start
-        while len(out) < limit and at < p.durable_offset:
-            records, nxt = part.records(at)
-            if not records and nxt <= at:
-                break
-            for r in records:
-                if len(out) == limit:
-                    break
-                out.append(_shown(r, partition))
-            at = max(nxt, at + 1) if records else nxt
+        if start < p.durable_offset:
+            records = _records(log, tp, start, p.durable_offset)
+            out = [_shown(r, partition) for r in itertools.islice(records, limit)]
         return {"topic": name, "partition": partition, "start_offset": p.start_offset,
                 "end_offset": p.durable_offset, "records": out}  # fmt: skip
 
@@ -132,10 +135,9 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
     def search(name: str, key: str, limit: int = 50, scan: int = 100_000) -> dict[str, Any]:
         """Records whose key contains ``key`` (its UTF-8 bytes), newest first: the last
         ``scan`` records of each partition are read (≤ 1 000 000), at most ``limit`` found."""
-        log = _log(worker)
+        log = worker.backend
         info = log.describe(name)
-        if info.internal:
-            raise ConfigError(f"topic {name!r} is internal: its records are not served")
+        _served(info)
         if not key:
             raise ConfigError("give the key (or part of it) to look for")
         needle = key.encode()
@@ -144,19 +146,13 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
         found: list[tuple[int, int, Any]] = []  # (timestamp, partition, record)
         scanned = 0
         for p in info.partitions:
-            part = log.partition(name, p.partition)
-            at = max(p.start_offset, p.durable_offset - scan)
-            while at < p.durable_offset:
-                records, nxt = part.records(at)
-                for r in records:
-                    if r.offset >= p.durable_offset:
-                        break
-                    scanned += 1
-                    if r.key is not None and needle in r.key:
-                        found.append((r.timestamp, p.partition, r))
-                if nxt <= at:
-                    break
-                at = nxt
+            start = max(p.start_offset, p.durable_offset - scan)
+            if start >= p.durable_offset:
+                continue
+            for r in _records(log, TopicPartition(name, p.partition), start, p.durable_offset):
+                scanned += 1
+                if r.key is not None and needle in r.key:
+                    found.append((r.timestamp, p.partition, r))
         found.sort(key=lambda x: (x[0], x[2].offset), reverse=True)
         return {
             "topic": name, "key": key, "scanned": scanned, "matches": len(found),
@@ -165,10 +161,10 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
 
     @app.get("/hub/groups")
     def groups() -> list[dict[str, Any]]:
-        log = _log(worker)
+        admin = worker.backend.groups
         out = []
-        for g in log.groups.list_groups():
-            info = log.groups.describe(g)
+        for g in admin.list_groups():
+            info = admin.describe(g)
             out.append({"group": g, "state": info.state, "members": len(info.members),
                         "lag": sum(p.lag or 0 for p in info.partitions),
                         "partitions": len(info.partitions)})  # fmt: skip
@@ -182,7 +178,7 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
         unless ``dry_run``. Refused (400) while the group has active members."""
         from hub.log.resets import apply_reset, plan_reset, refuse_active
 
-        log = _log(worker)
+        log = worker.backend
         if group not in log.groups.list_groups():
             raise ConfigError(f"no consumer group {group!r}")
         topic, to = body.get("topic"), body.get("to")
@@ -208,7 +204,7 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
 
     @app.get("/hub/groups/{group}")
     def group(group: str) -> dict[str, Any]:
-        log = _log(worker)
-        if group not in log.groups.list_groups():
+        admin = worker.backend.groups
+        if group not in admin.list_groups():
             raise ConfigError(f"no consumer group {group!r}")
-        return dataclasses.asdict(log.groups.describe(group))
+        return dataclasses.asdict(admin.describe(group))

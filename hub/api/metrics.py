@@ -118,8 +118,9 @@ class WorkerCollector(Collector):
                 labels = [name, str(info.partition)]
                 start.add_metric(labels, info.start_offset)
                 end.add_metric(labels, info.end_offset)
-                size.add_metric(labels, info.size_bytes)
-                segments.add_metric(labels, info.segments)
+                if info.size_bytes is not None and info.segments is not None:
+                    size.add_metric(labels, info.size_bytes)
+                    segments.add_metric(labels, info.segments)
         yield from (start, end, size, segments)
 
     def _jobs(self) -> Iterator[Metric]:

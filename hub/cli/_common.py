@@ -124,7 +124,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     )
 
 
-def size(n: int) -> str:
+def size(n: int | None) -> str:
+    """Bytes for people; "-" when not known (a Kafka partition's)."""
+    if n is None:
+        return "-"
     if n < 1024:
         return f"{n} B"
     value = float(n)

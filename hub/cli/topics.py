@@ -112,7 +112,7 @@ def topics_describe(name: str, all_config: bool, fmt: str) -> None:
         print_json(data)
         return
     records = sum(p.end_offset - p.start_offset for p in info.partitions)
-    nbytes = sum(p.size_bytes for p in info.partitions)
+    nbytes = sum(p.size_bytes or 0 for p in info.partitions)  # (the embedded log's: known)
     click.echo(
         f"Topic: {info.name}  Partitions: {len(info.partitions)}  "
         f"Offsets: {records}  Size: {size(nbytes)}" + ("  (internal)" if info.internal else "")

@@ -3,8 +3,10 @@
 The runners, the offsets and config stores and the dead letter queue use a log only through
 these protocols (`hub.runtime.runner.RunnerContext.log` is a `LogBackend`), and ``mypy
 --strict`` holds them to it. The embedded log (`hub.log.Log`) is the one implementation today;
-a Kafka backend (issue 16, docs/kafka-backend.md) is to be the second. What stays embedded
-only (a data directory, maintenance, segment sizes, the CLI's commands) is not here.
+the Kafka backend (`hub.log.kafka`, issue 16, docs/kafka-backend.md) the second. What stays
+embedded only (a data directory, maintenance, segment files, the CLI's commands) is not here.
+The console's views of topics and groups (hub/api/browse.py) and group resets
+(hub/log/resets.py) read through it too.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, Protocol
 
 from hub.log.group import GroupInfo
 from hub.log.packed import Packed
-from hub.log.record import Header, Record, TopicPartition
+from hub.log.record import Header, Record, TopicInfo, TopicPartition
 
 Listener = Callable[[set[TopicPartition]], None]
 
@@ -106,6 +108,12 @@ class GroupAdmin(Protocol):
     def delete_offsets(self, group: str, tps: list[TopicPartition] | None = None) -> None:
         """Forget the committed offsets of ``tps`` (all of the group's if None)."""
 
+    def list_groups(self) -> list[str]:
+        """The groups with members or committed offsets, sorted."""
+
+    def has_members(self, group: str) -> bool:
+        """Whether a consumer is in the group now (its commits would undo a reset)."""
+
 
 class LogBackend(Protocol):
     @property
@@ -121,6 +129,17 @@ class LogBackend(Protocol):
         """`TopicExistsError` if it exists."""
 
     def partition_count(self, topic: str) -> int: ...
+
+    def describe(self, name: str) -> TopicInfo:
+        """Its partitions (start, end, durable end, and size where known) and its config as
+        set (`UnknownTopicError` if there is no such topic)."""
+
+    def topic_properties(self, name: str) -> dict[str, str]:
+        """The topic's effective configuration (defaults included)."""
+
+    def offset_for_timestamp(self, tp: TopicPartition, timestamp: int) -> int | None:
+        """The first offset whose record's timestamp is at or after ``timestamp`` (epoch
+        ms); None when there is none."""
 
     def watermarks(self, tp: TopicPartition) -> tuple[int, int]:
         """(first offset, durable end): records below the end survive a crash."""

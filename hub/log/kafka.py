@@ -29,7 +29,7 @@ from confluent_kafka import (
 )
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.admin._config import ConfigResource, ConfigSource
 from confluent_kafka.cimpl import NewTopic
 
 from hub.errors import ConfigError, TransientError
@@ -43,7 +43,7 @@ from hub.log.errors import (
 )
 from hub.log.group import GroupInfo, MemberInfo, PartitionLag
 from hub.log.packed import Packed
-from hub.log.record import Header, Record, TopicPartition
+from hub.log.record import Header, PartitionInfo, Record, TopicInfo, TopicPartition
 
 TIMEOUT_S = 30.0
 
@@ -138,12 +138,50 @@ class KafkaLog:
             raise UnknownTopicError(topic)
         return len(md.partitions)
 
+    def describe(self, name: str) -> TopicInfo:
+        """Partitions with their watermarks (the high watermark is both the end and the
+        durable end: what the in-sync replicas hold), no sizes; the config set on the topic
+        (``DYNAMIC_TOPIC_CONFIG`` entries)."""
+        md = self._topics().get(name)
+        if md is None:
+            raise UnknownTopicError(name)
+        parts = []
+        for p in sorted(md.partitions):
+            lo, hi = self.watermarks(TopicPartition(name, p))
+            parts.append(PartitionInfo(p, lo, hi, hi, None, None))
+        explicit = {
+            k: str(e.value) for k, e in self._config_entries(name).items()
+            if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value and e.value is not None
+            and not e.is_sensitive
+        }  # fmt: skip
+        return TopicInfo(name, tuple(parts), explicit, name.startswith("__"))
+
+    def topic_properties(self, name: str) -> dict[str, str]:
+        return {k: str(e.value) for k, e in sorted(self._config_entries(name).items())
+                if e.value is not None and not e.is_sensitive}  # fmt: skip
+
+    def _config_entries(self, topic: str) -> dict[str, Any]:
+        res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        try:
+            got: dict[str, Any] = self._admin.describe_configs([res])[res].result(TIMEOUT_S)
+        except KafkaException as exc:
+            if _kafka_error(exc).code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise UnknownTopicError(topic) from None
+            raise
+        return got
+
+    def offset_for_timestamp(self, tp: TopicPartition, timestamp: int) -> int | None:
+        got = self._utility().offsets_for_times(
+            [KafkaTopicPartition(tp.topic, tp.partition, timestamp)], timeout=TIMEOUT_S
+        )
+        offset = int(got[0].offset)
+        return None if offset < 0 else offset
+
     def max_message_bytes(self, topic: str) -> int:
         """The topic's max.message.bytes (asked once per topic)."""
         limit = self._limits.get(topic)
         if limit is None:
-            res = ConfigResource(ConfigResource.Type.TOPIC, topic)
-            entries = self._admin.describe_configs([res])[res].result(TIMEOUT_S)
+            entries = self._config_entries(topic)
             entry = entries.get("max.message.bytes")
             limit = int(entry.value) if entry is not None else DEFAULT_MAX_MESSAGE_BYTES
             self._limits[topic] = limit
@@ -284,6 +322,21 @@ class KafkaGroups:
             group, [KafkaTopicPartition(tp.topic, tp.partition, o) for tp, o in offsets.items()]
         )
         self._log._admin.alter_consumer_group_offsets([req])[group].result(TIMEOUT_S)
+
+    def list_groups(self) -> list[str]:
+        got = self._log._admin.list_consumer_groups().result(TIMEOUT_S)
+        return sorted(
+            str(g.group_id) for g in got.valid or ()
+            if not str(g.group_id).startswith(("hub-util-", "hub-scan-"))  # (our readers')
+        )  # fmt: skip
+
+    def has_members(self, group: str) -> bool:
+        """Members listed, or a state only a group with members has (Tansu lists none)."""
+        desc = self._log._admin.describe_consumer_groups([group])[group].result(TIMEOUT_S)
+        state = str(getattr(desc.state, "name", desc.state)).upper()
+        return bool(desc.members) or state in ("STABLE", "PREPARING_REBALANCE",
+                                               "COMPLETING_REBALANCE", "ASSIGNING",
+                                               "RECONCILING")  # fmt: skip
 
     def delete_offsets(self, group: str, tps: list[TopicPartition] | None = None) -> None:
         kept = {} if tps is None else {tp: o for tp, o in self._committed(group).items()
@@ -446,6 +499,11 @@ class KafkaConsumer:
         self._assigned: set[TopicPartition] = set()
         self._seeks: dict[TopicPartition, int] | None = None  # inside on_assign
         self._paused = False
+        # read by other threads (the worker's sink-lag job): noted by the polling thread.
+        # confluent-kafka's memberid() holds the GIL while it waits for librdkafka's group
+        # thread, which may be waiting for a rebalance callback that needs the GIL: a
+        # worker's stop hung on it
+        self._member: str | None = None
 
     def subscribe(
         self,
@@ -468,6 +526,7 @@ class KafkaConsumer:
             finally:
                 self._seeks = None
             c.assign(parts)
+            self._member = c.memberid()
 
         def revoked(c: Any, parts: list[KafkaTopicPartition]) -> None:
             tps = {TopicPartition(p.topic, p.partition) for p in parts}
@@ -501,6 +560,8 @@ class KafkaConsumer:
                 out.append(_record(m))
             elif err.code() != KafkaError._PARTITION_EOF:
                 raise KafkaException(err)
+        if not self._assigned:
+            self._member = None
         return out
 
     def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
@@ -542,8 +603,8 @@ class KafkaConsumer:
 
     @property
     def member_id(self) -> str | None:
-        member: str | None = self._c.memberid()
-        return member
+        """The member id in the group as of the last assignment (None: no partitions)."""
+        return self._member
 
     def close(self) -> None:
         self._c.close()

@@ -300,6 +300,12 @@ class Log:
         """The durable records of ``tp`` from ``start`` (`Partition.scan`)."""
         return self.partition(tp.topic, tp.partition).scan(start)
 
+    def topic_properties(self, name: str) -> dict[str, str]:
+        return self.topic(name).config.to_properties()
+
+    def offset_for_timestamp(self, tp: TopicPartition, timestamp: int) -> int | None:
+        return self.partition(tp.topic, tp.partition).offset_for_timestamp(timestamp)
+
     def append_durable(
         self, tp: TopicPartition, keys: Sequence[bytes | None], values: Sequence[bytes | None]
     ) -> None:

@@ -42,14 +42,15 @@ class AppendInfo:
 
 @dataclass(frozen=True, slots=True)
 class PartitionInfo:
-    """A partition's state as ``hub topics describe`` shows it."""
+    """A partition's state as ``hub topics describe`` shows it. ``size_bytes`` and
+    ``segments`` are None where the backend does not say (Kafka)."""
 
     partition: int
     start_offset: int
     end_offset: int
     durable_offset: int
-    size_bytes: int
-    segments: int
+    size_bytes: int | None
+    segments: int | None
     recovery: tuple[str, ...] = ()  # what recovery cut, oldest first (hub.log.recovery)
 
 

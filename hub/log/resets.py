@@ -1,21 +1,20 @@
 """Moving a consumer group's committed offsets on a topic (``hub groups reset``, the REST API
 and the console): to the earliest or latest durable offset, an offset, or the first record
 at or after a time; planned first (what each partition has and gets), applied only when the
-group has no active member (a running consumer would overwrite it with its next commit)."""
+group has no active member (a running consumer would overwrite it with its next commit). On
+either log backend (`hub.log.backend.LogBackend`)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from hub.errors import ConfigError
 from hub.log.errors import OffsetOutOfRangeError
-from hub.log.group import OffsetAndMetadata
 from hub.log.record import TopicPartition
 
 if TYPE_CHECKING:
-    from hub.log.log import Log
+    from hub.log.backend import LogBackend
 
 Target = Literal["earliest", "latest", "offset", "timestamp"]
 
@@ -28,7 +27,7 @@ class ResetRow:
     new: int
 
 
-def refuse_active(log: Log, group: str, action: str) -> None:
+def refuse_active(log: LogBackend, group: str, action: str) -> None:
     if log.groups.has_members(group):
         raise ConfigError(
             f"cannot {action} group {group!r}: it has active members; stop its consumers "
@@ -37,7 +36,7 @@ def refuse_active(log: Log, group: str, action: str) -> None:
 
 
 def plan_reset(
-    log: Log, group: str, topic: str, to: Target, value: int | None = None,
+    log: LogBackend, group: str, topic: str, to: Target, value: int | None = None,
     partition: int | None = None,
 ) -> list[ResetRow]:  # fmt: skip
     """Where each partition of ``topic`` (or just ``partition``) would move; ``value`` is
@@ -47,8 +46,10 @@ def plan_reset(
     info = log.describe(topic)
     parts = info.partitions
     if partition is not None:
-        log.partition(topic, partition)  # validates
+        if not 0 <= partition < len(parts):
+            raise ConfigError(f"topic {topic!r} has partitions 0..{len(parts) - 1}")
         parts = (info.partitions[partition],)
+    committed = {(p.topic, p.partition): p.committed for p in log.groups.describe(group).partitions}
     rows = []
     for p in parts:
         if to == "earliest":
@@ -64,17 +65,12 @@ def plan_reset(
             new = value
         else:
             assert value is not None
-            found = log.partition(topic, p.partition).offset_for_timestamp(value)
+            found = log.offset_for_timestamp(TopicPartition(topic, p.partition), value)
             new = p.durable_offset if found is None else found
-        current = log.groups.committed(group, TopicPartition(topic, p.partition))
-        rows.append(ResetRow(topic, p.partition, current.offset if current else None, new))
+        rows.append(ResetRow(topic, p.partition, committed.get((topic, p.partition)), new))
     return rows
 
 
-def apply_reset(log: Log, group: str, rows: list[ResetRow]) -> None:
+def apply_reset(log: LogBackend, group: str, rows: list[ResetRow]) -> None:
     refuse_active(log, group, "reset")
-    now = time.time_ns() // 1_000_000
-    log.groups.commit(
-        group, {TopicPartition(r.topic, r.partition): OffsetAndMetadata(r.new, "", now)
-                for r in rows},
-    )  # fmt: skip
+    log.groups.commit(group, {TopicPartition(r.topic, r.partition): r.new for r in rows})

@@ -179,6 +179,7 @@ async function connectorPage(name) {
 }
 
 function size(bytes) {
+  if (bytes == null) return "—"; // (not known: a partition on Kafka)
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let n = bytes;
   let i = 0;
@@ -267,7 +268,7 @@ async function topicPage(name) {
       el("td", { class: "num" }, p.start_offset.toLocaleString()),
       el("td", { class: "num" }, p.end_offset.toLocaleString()),
       el("td", { class: "num" }, p.durable_offset.toLocaleString()),
-      el("td", { class: "num" }, size(p.size_bytes)), el("td", { class: "num" }, String(p.segments))));
+      el("td", { class: "num" }, size(p.size_bytes)), el("td", { class: "num" }, p.segments == null ? "—" : String(p.segments))));
   }
   const config = document.querySelector("#topic-config tbody");
   config.replaceChildren();
