@@ -2,7 +2,8 @@
 charts: every ``interval_s`` one sample per connector (events/s of its tasks, and by operation
 for a source that counts its events so (`op_events:<op>` metrics: c, u, d, r, t), lag, how far
 behind its source, the last batch's size and a sink's time to write it, the WAL a source's
-slot keeps on the server, snapshot rows done). No external time-series
+slot keeps on the server, the WAL or binlog bytes a source has still to read, snapshot rows
+done). No external time-series
 store; a restart starts an empty hour."""
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class History:
                 applies = [t.last_apply_ms for t in tasks if t.last_apply_ms is not None]
                 retained = [t.metrics["slot_retained_wal_bytes"] for t in tasks
                             if "slot_retained_wal_bytes" in t.metrics]  # fmt: skip
+                unread = [t.metrics["lag_bytes"] for t in tasks if "lag_bytes" in t.metrics]
                 self._samples.setdefault(name, deque(maxlen=self._size)).append({
                     "t": now_ms,
                     "records_per_second": round(sum(t.records_per_second for t in tasks), 1),
@@ -56,6 +58,7 @@ class History:
                     "snapshot_rows": sum(snapshot) if snapshot else None,
                     "apply_ms": round(max(applies), 1) if applies else None,
                     "retained_bytes": max(retained) if retained else None,
+                    "unread_bytes": max(unread) if unread else None,  # (WAL or binlog)
                     "ops": self._op_rates(name, tasks, now_ms),
                 })  # fmt: skip
 

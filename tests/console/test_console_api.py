@@ -213,7 +213,8 @@ def test_history_keeps_an_hour_and_sums_the_tasks() -> None:
     def task(rate: float, lag: int | None, done: float) -> TaskStatus:
         return TaskStatus(0, "RUNNING", None, 10, rate, None, lag, 0, last_batch_size=5,
                           metrics={"snapshot_rows_done:public.t": done,
-                                   "milliseconds_behind_source": 40.0})  # fmt: skip
+                                   "milliseconds_behind_source": 40.0,
+                                   "lag_bytes": 100.0 * (lag or 0)})  # fmt: skip
 
     for i in range(8):
         h.sample({"c": [task(1.5, 3, i), task(2.0, None, 10)]}, now_ms=i)
@@ -221,7 +222,8 @@ def test_history_keeps_an_hour_and_sums_the_tasks() -> None:
     assert [s["t"] for s in samples] == [2, 3, 4, 5, 6, 7]
     assert samples[-1] == {"t": 7, "records_per_second": 3.5, "lag": 3, "behind_ms": 40.0,
                            "batch_size": 10, "snapshot_rows": 17.0, "apply_ms": None,
-                           "retained_bytes": None, "ops": None}  # fmt: skip
+                           "retained_bytes": None, "unread_bytes": 300.0,
+                           "ops": None}  # fmt: skip
 
 
 def test_history_gives_events_per_second_by_operation() -> None:

@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from hub.verify import SourceTable
 
 log = logging.getLogger(__name__)
+SAMPLE_INTERVAL_S = 5.0  # how often the server's binlog files are listed (bytes-behind gauge)
 T = TypeVar("T")
 
 
@@ -102,6 +103,8 @@ class MySqlSourceTask(SourceTask):
         self._rows_done: dict[str, int] = {}
         self._snapshot_tables: list[Any] = []
         self.meta = connect(cfg)
+        self._sampled = 0.0
+        self._binlogs: list[tuple[str, int]] = []  # the server's binlog files and sizes
         self._beat = Heartbeat(
             cfg.heartbeat_interval_ms, cfg.heartbeat_topics_prefix, cfg.topic_prefix,
             self._action if cfg.heartbeat_action_query else None,
@@ -538,7 +541,22 @@ class MySqlSourceTask(SourceTask):
             records = [*self._take_history(), *records]
         if self._beat.due() and self.stream._txn is None and not any(r.topic for r in records):
             records.append(self._beat.record(self.partition, self.stream.position()))
+        if time.monotonic() - self._sampled >= SAMPLE_INTERVAL_S:
+            self._sample_server()
         return records
+
+    def _sample_server(self) -> None:
+        """The server's binlog files and their sizes (``SHOW BINARY LOGS``), for the gauges
+        of the bytes still to read and the binlog the server keeps."""
+        from connectors.source.mysql.server import query
+
+        self._sampled = time.monotonic()
+        try:
+            rows = self._on_meta(lambda con: query(con, "SHOW BINARY LOGS"))
+        except Exception as exc:  # noqa: BLE001 - gauges must not stop the stream
+            log.debug("listing the binlog files failed: %s", exc)
+            return
+        self._binlogs = [(str(r[0]), int(r[1])) for r in rows]
 
     def metrics(self) -> dict[str, float]:
         out: dict[str, float] = {"snapshot_running": 1.0 if self._chunks is not None else 0.0}
@@ -551,6 +569,11 @@ class MySqlSourceTask(SourceTask):
             out["events"] = stream.events
             out["milliseconds_behind_source"] = stream.behind_ms
             out["binlog_position"] = stream.pos
+            behind = binlog_behind(self._binlogs, stream.file, stream.pos)
+            if behind is not None:
+                out["lag_bytes"] = behind
+        if self._binlogs:
+            out["binlog_total_bytes"] = sum(size for _, size in self._binlogs)
         out.update(op_metrics(stream.ops if stream is not None else {},
                               sum(self._rows_done.values())))  # fmt: skip
         return out
@@ -669,3 +692,13 @@ class MariaDbConnector(MySqlConnector):
     name = "mariadb"
     aliases: ClassVar[tuple[str, ...]] = ("io.debezium.connector.mariadb.MariaDbConnector",)
     task_class: ClassVar[type[SourceTask]] = MariaDbSourceTask
+
+
+def binlog_behind(files: Sequence[tuple[str, int]], file: str, pos: int) -> int | None:
+    """The binlog bytes after ``file``:``pos`` (``files``: the server's, in order, with their
+    sizes); None when ``file`` is not among them."""
+    names = [name for name, _ in files]
+    if file not in names:
+        return None
+    at = names.index(file)
+    return max(files[at][1] - pos, 0) + sum(size for _, size in files[at + 1 :])

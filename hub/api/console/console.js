@@ -493,8 +493,11 @@ async function charts(name, source) {
   if (source) {
     document.getElementById("chart-lag-title").textContent = "Behind the source (s)";
     chart("chart-lag", got.samples.map((s) => ({ ...s, behind: s.behind_ms == null ? null : s.behind_ms / 1000 })), "behind", (x) => x.toFixed(1));
-    third.textContent = "WAL kept by the slot";
-    chart("chart-third", got.samples, "retained_bytes", size);
+    // PostgreSQL: the WAL its slot keeps on the server; MySQL/MariaDB (no slot): the binlog
+    // it has still to read
+    const slot = got.samples.some((x) => x.retained_bytes != null);
+    third.textContent = slot ? "WAL kept by the slot" : "Binlog to read";
+    chart("chart-third", got.samples, slot ? "retained_bytes" : "unread_bytes", size);
     fourth.textContent = "Records per poll";
     chart("chart-fourth", got.samples, "batch_size", count);
   } else {

@@ -53,7 +53,12 @@ def test_snapshot_then_stream(mariadb_server: MariaDBServer, mariadb_db: str) ->
         cur.execute("UPDATE t SET v = 'uno' WHERE id = 1")
         cur.execute("DELETE FROM t WHERE id = 2")
         cur.execute("UPDATE t SET id = 20 WHERE id = 3")  # key change: delete + create
+        # the binlog bytes still to read, and the binlog the server keeps (sampled at a poll)
+        task._sample_server()
+        assert task.metrics()["lag_bytes"] > 0 and task.metrics()["binlog_total_bytes"] > 0
         got = poll_until(task, 7)  # c, u, d + tombstone, d + tombstone + c
+        task._sample_server()
+        assert task.metrics()["lag_bytes"] == 0
         ops = [(r.value["op"] if r.value else None, r.key) for r in got]
         assert ops == [
             ("c", {"id": 6}),
