@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from fastapi import Body, FastAPI
@@ -30,7 +30,9 @@ MAX_LIMIT = 200
 MAX_SHOWN = 64 << 10
 
 
-def _records(log: LogBackend, tp: TopicPartition, start: int, end: int) -> Iterator[Record]:
+def _records(
+    log: LogBackend, tp: TopicPartition, start: int, end: int
+) -> Generator[Record, None, None]:
     """The records of ``tp`` from ``start`` below ``end`` (its durable end when described)."""
     records = log.scan(tp, start)
     try:
@@ -127,7 +129,10 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
         out: list[dict[str, Any]] = []
         if start < p.durable_offset:
             records = _records(log, tp, start, p.durable_offset)
-            out = [_shown(r, partition) for r in itertools.islice(records, limit)]
+            try:
+                out = [_shown(r, partition) for r in itertools.islice(records, limit)]
+            finally:  # (at once: a Kafka scan holds a consumer)
+                records.close()
         return {"topic": name, "partition": partition, "start_offset": p.start_offset,
                 "end_offset": p.durable_offset, "records": out}  # fmt: skip
 

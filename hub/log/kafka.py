@@ -174,6 +174,8 @@ class KafkaLog:
         got = self._utility().offsets_for_times(
             [KafkaTopicPartition(tp.topic, tp.partition, timestamp)], timeout=TIMEOUT_S
         )
+        if got[0].error is not None:
+            raise KafkaException(got[0].error)
         offset = int(got[0].offset)
         return None if offset < 0 else offset
 
@@ -312,7 +314,9 @@ class KafkaGroups:
             done = committed.get(tp)
             lag = None if done is None else max(end - done, 0)
             parts.append(PartitionLag(tp.topic, tp.partition, done, end, lag, owners.get(tp)))
-        state = str(getattr(desc.state, "name", desc.state)).capitalize()
+        # Kafka's names (Stable, Empty, PreparingRebalance...), not the client's enum's
+        raw = str(getattr(desc.state, "name", desc.state))
+        state = "".join(w.capitalize() for w in raw.replace("REBALANCING", "REBALANCE").split("_"))
         return GroupInfo(group, state, 0, tuple(members), tuple(parts))
 
     def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
@@ -331,12 +335,11 @@ class KafkaGroups:
         )  # fmt: skip
 
     def has_members(self, group: str) -> bool:
-        """Members listed, or a state only a group with members has (Tansu lists none)."""
+        """Members listed, or any state but EMPTY and DEAD (Tansu lists no members; an
+        UNKNOWN state counts as active: a reset then waits rather than races a consumer)."""
         desc = self._log._admin.describe_consumer_groups([group])[group].result(TIMEOUT_S)
         state = str(getattr(desc.state, "name", desc.state)).upper()
-        return bool(desc.members) or state in ("STABLE", "PREPARING_REBALANCE",
-                                               "COMPLETING_REBALANCE", "ASSIGNING",
-                                               "RECONCILING")  # fmt: skip
+        return bool(desc.members) or state not in ("EMPTY", "DEAD")
 
     def delete_offsets(self, group: str, tps: list[TopicPartition] | None = None) -> None:
         kept = {} if tps is None else {tp: o for tp, o in self._committed(group).items()

@@ -64,23 +64,29 @@ class History:
 
     def _op_rates(self, name: str, tasks: Sequence[Any], now_ms: int) -> dict[str, float] | None:
         """Events/s by operation since the last sample, summed over the tasks that count
-        them; None when none does (or at a task's first sample). A count that went down is
-        a restarted task's: what it counted since is the interval's."""
+        them; None when none does (or at a task's first sample). A task whose counts are
+        missing (failed, stopped) is forgotten until it counts again; a task with any count
+        lower than before was restarted: all it counted since is the interval's."""
         rates: dict[str, float] | None = None
         for t in tasks:
+            key = (name, t.id)
             counts = {k[10:]: v for k, v in t.metrics.items() if k.startswith("op_events:")}
             if not counts:
+                self._ops.pop(key, None)
                 continue
-            last = self._ops.get((name, t.id))
-            self._ops[(name, t.id)] = (now_ms, counts)
+            last = self._ops.get(key)
+            self._ops[key] = (now_ms, counts)
             if last is None or now_ms <= last[0]:
                 continue
             seconds = (now_ms - last[0]) / 1000
+            restarted = any(n < last[1].get(op, 0.0) for op, n in counts.items())
             rates = rates if rates is not None else {}
             for op, n in counts.items():
-                before = last[1].get(op, 0.0)
-                done = n - before if n >= before else n
+                done = n if restarted else n - last[1].get(op, 0.0)
                 rates[op] = round(rates.get(op, 0.0) + done / seconds, 1)
+        ids = {t.id for t in tasks}
+        for key in [k for k in self._ops if k[0] == name and k[1] not in ids]:
+            del self._ops[key]  # (tasks.max lowered)
         return rates
 
     def of(self, name: str) -> list[dict[str, Any]]:

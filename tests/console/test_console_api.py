@@ -238,10 +238,17 @@ def test_history_gives_events_per_second_by_operation() -> None:
 
     h.sample({"s": [task(0, 100, 0), task(1, 10, 0)]}, now_ms=0)
     h.sample({"s": [task(0, 600, 50), task(1, 20, 0)]}, now_ms=5000)
-    # task 1 restarted: what it counted since is the interval's
+    # task 1 restarted (a count went down): all it counted since is the interval's, even
+    # the count that is higher than before the restart
     h.sample({"s": [task(0, 600, 50), task(1, 5, 5)]}, now_ms=10_000)
+    # task 1 failed (no counts): forgotten; back, its first sample gives no rate
+    h.sample({"s": [task(0, 650, 50), TaskStatus(1, "FAILED", None, 0, 0.0, None, None, 0)]},
+             now_ms=15_000)  # fmt: skip
+    h.sample({"s": [task(0, 650, 50), task(1, 7, 0)]}, now_ms=20_000)
+    h.sample({"s": [task(0, 650, 50), task(1, 12, 0)]}, now_ms=25_000)
     assert [x["ops"] for x in h.of("s")] == [
-        None, {"c": 102.0, "d": 10.0}, {"c": 1.0, "d": 1.0}]  # fmt: skip
+        None, {"c": 102.0, "d": 10.0}, {"c": 1.0, "d": 1.0}, {"c": 10.0, "d": 0.0},
+        {"c": 0.0, "d": 0.0}, {"c": 1.0, "d": 0.0}]  # fmt: skip
 
 
 def test_a_group_is_reset_only_without_active_members(worker: Worker, tmp_path: Path) -> None:

@@ -28,14 +28,11 @@ def now_ms() -> int:
 OPS = ("c", "u", "d", "r", "t")  # create, update, delete, read (snapshots), truncate
 
 
-def op_metrics(ops: Mapping[str, int], snapshot_rows: int = 0) -> dict[str, float]:
+def op_metrics(*counts: Mapping[str, int]) -> dict[str, float]:
     """A source task's change events so far by operation, as `SourceTask.metrics` keys
-    ``op_events:<op>`` (the console charts their rates): ``ops`` the stream's counts,
-    ``snapshot_rows`` the rows its initial snapshot has read (op ``r``, as are an
-    incremental snapshot's rows counted in ``ops``)."""
-    out = {f"op_events:{op}": float(ops.get(op, 0)) for op in OPS}
-    out["op_events:r"] += snapshot_rows
-    return out
+    ``op_events:<op>`` (the console charts their rates): the sum of ``counts`` (the
+    stream's, its snapshot's), each counted as the task hands the events over."""
+    return {f"op_events:{op}": float(sum(c.get(op, 0) for c in counts)) for op in OPS}
 
 
 def source_schema(name: str, fields: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -101,10 +101,12 @@ class MySqlSourceTask(SourceTask):
         self._chunk: Chunk | None = None
         self._row = 0
         self._rows_done: dict[str, int] = {}
+        self._truncates_sent = 0  # by the snapshot (keyless tables read again whole)
         self._snapshot_tables: list[Any] = []
         self.meta = connect(cfg)
         self._sampled = 0.0
         self._binlogs: list[tuple[str, int]] = []  # the server's binlog files and sizes
+        self._gauge_con: Any = None  # its own connection (a failure replaces only it)
         self._beat = Heartbeat(
             cfg.heartbeat_interval_ms, cfg.heartbeat_topics_prefix, cfg.topic_prefix,
             self._action if cfg.heartbeat_action_query else None,
@@ -368,6 +370,7 @@ class MySqlSourceTask(SourceTask):
             )
         log.info("snapshot: %d table(s) without a key are read again whole: %s",
                  len(self._truncate), ", ".join(self._truncate))  # fmt: skip
+        self._truncates_sent += len(out)
         self._truncate = []
         self._context.request_commit()
         return out
@@ -547,14 +550,22 @@ class MySqlSourceTask(SourceTask):
 
     def _sample_server(self) -> None:
         """The server's binlog files and their sizes (``SHOW BINARY LOGS``), for the gauges
-        of the bytes still to read and the binlog the server keeps."""
+        of the bytes still to read and the binlog the server keeps. On a connection of its
+        own: the metadata connection is the incremental snapshot's too, and a failure here
+        must not replace it under that."""
         from connectors.source.mysql.server import query
 
         self._sampled = time.monotonic()
         try:
-            rows = self._on_meta(lambda con: query(con, "SHOW BINARY LOGS"))
+            if self._gauge_con is None:
+                self._gauge_con = connect(self.cfg)
+            rows = query(self._gauge_con, "SHOW BINARY LOGS")
         except Exception as exc:  # noqa: BLE001 - gauges must not stop the stream
             log.debug("listing the binlog files failed: %s", exc)
+            con, self._gauge_con = self._gauge_con, None
+            if con is not None:
+                with contextlib.suppress(Exception):
+                    con.close()
             return
         self._binlogs = [(str(r[0]), int(r[1])) for r in rows]
 
@@ -574,8 +585,8 @@ class MySqlSourceTask(SourceTask):
                 out["lag_bytes"] = behind
         if self._binlogs:
             out["binlog_total_bytes"] = sum(size for _, size in self._binlogs)
-        out.update(op_metrics(stream.ops if stream is not None else {},
-                              sum(self._rows_done.values())))  # fmt: skip
+        snapshot = {"r": sum(self._rows_done.values()), "t": self._truncates_sent}
+        out.update(op_metrics(stream.ops if stream is not None else {}, snapshot))
         return out
 
     def stop(self) -> None:
@@ -590,7 +601,7 @@ class MySqlSourceTask(SourceTask):
                 chunks.close()
         self._close_readers()  # (also when the start failed before the chunks began)
         for part in (getattr(self, "stream", None), getattr(self, "snapshot_con", None),
-                     getattr(self, "meta", None)):  # fmt: skip
+                     getattr(self, "meta", None), getattr(self, "_gauge_con", None)):  # fmt: skip
             if part is None:
                 continue
             try:

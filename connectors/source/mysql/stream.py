@@ -122,12 +122,13 @@ class _Held:
     TO undoes it) and what it tells an open incremental snapshot, told at its release (a row
     rolled back must not drop a chunk's row as superseded)."""
 
-    __slots__ = ("table", "records", "changes")
+    __slots__ = ("table", "records", "changes", "ops")
 
     def __init__(self, table: tuple[str, str]) -> None:
         self.table = table
         self.records: list[SourceRecord] = []
         self.changes: list[tuple[MySqlTable, Any, Any]] = []
+        self.ops: Counter[str] = Counter()  # its events by operation
 
 
 class ChangeStream:
@@ -502,6 +503,7 @@ class ChangeStream:
                 for table, newest, old in run.changes:
                     inc.on_change(table, newest, old)
             out += run.records
+            self.ops.update(run.ops)
 
     def _xa_prepare(self, h: Any, event: memoryview, out: list[SourceRecord]) -> None:
         """The end of an XA transaction's group, whose rows were held. One phase (MySQL's
@@ -604,11 +606,22 @@ class ChangeStream:
             txn.held = []
         if op in self.skipped_ops:
             return
-        held: _Held | None = None
-        if txn.held is not None:  # after a SAVEPOINT: held until nothing can undo it
-            held = _Held((table.db, table.table))
-            txn.held.append(held)
-            out = held.records
+        if txn.held is None:
+            self._rows_of(h, event, checksum, txn, table, op, index, None, out)
+            return
+        # after a SAVEPOINT: held until nothing can undo it, and counted when released
+        held = _Held((table.db, table.table))
+        txn.held.append(held)
+        ops, self.ops = self.ops, held.ops
+        try:
+            self._rows_of(h, event, checksum, txn, table, op, index, held, held.records)
+        finally:
+            self.ops = ops
+
+    def _rows_of(
+        self, h: Any, event: memoryview, checksum: bool, txn: _Txn, table: MySqlTable, op: str,
+        index: int, held: _Held | None, out: list[SourceRecord],
+    ) -> None:  # fmt: skip
         if self._cut is not None:
             cut = self._cut.position(f"{table.db}.{table.table}")
             if cut is not None and precedes([txn.file, txn.pos], cut):

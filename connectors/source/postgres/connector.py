@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -85,7 +86,7 @@ class PostgresSourceTask(SourceTask):
         self.filters = Filters.from_config(cfg)
         self.partition = {"server": cfg.topic_prefix}
         self.reader: SnapshotReader | None = None
-        self._snapshot_read = 0  # rows of the finished initial snapshot
+        self._snapshot_ops: Counter[str] = Counter()  # the snapshot's events handed over
         self.stream: Any = None
         self._chunks: Any = None
         self._chunk: Chunk | None = None
@@ -328,6 +329,7 @@ class PostgresSourceTask(SourceTask):
             else:
                 self._snapshot_rows(chunk, self._row, end, out)
             rows += end - self._row
+            self._snapshot_ops["r"] += end - self._row
             self._row = end
         return out
 
@@ -351,6 +353,7 @@ class PostgresSourceTask(SourceTask):
             )
         log.info("snapshot: %d table(s) without a key are read again whole: %s",
                  len(self._truncate), ", ".join(self._truncate))  # fmt: skip
+        self._snapshot_ops["t"] += len(out)
         self._truncate = []
         if not out:
             out.append(offset_update(self.partition, offset))
@@ -452,7 +455,6 @@ class PostgresSourceTask(SourceTask):
     def _finish_snapshot(self, out: list[SourceRecord | EncodedBatch]) -> None:
         assert self.reader is not None
         done = self.reader.rows_done
-        self._snapshot_read += sum(done.values())
         log.info("snapshot done: %d rows from %d table(s)", sum(done.values()), len(done))
         self.reader.close()
         self.reader = None
@@ -531,10 +533,8 @@ class PostgresSourceTask(SourceTask):
         if current and restart:
             out["slot_retained_wal_bytes"] = max(current - restart, 0)
             out["slot_confirmed_flush_lsn"] = confirmed
-        read = getattr(self, "_snapshot_read", 0)
-        if reader is not None:
-            read += sum(reader.rows_done.values())
-        out.update(op_metrics(stream.ops if stream is not None else {}, read))
+        out.update(op_metrics(stream.ops if stream is not None else {},
+                              getattr(self, "_snapshot_ops", {})))  # fmt: skip
         return out
 
     def _heartbeat(self, out: list[SourceRecord | EncodedBatch]) -> None:

@@ -132,7 +132,7 @@ async function connectorPage(name) {
   }
   snapshotView(c.tasks);
   document.getElementById("signal").hidden = c.type !== "source";
-  await charts(name, c.type === "source");
+  await charts(name, c.type === "source", (info.config || {})["connector.class"] || "");
   const state = document.getElementById("state");
   state.replaceChildren(badge(c.state));
   document.getElementById("type").textContent = c.type;
@@ -483,7 +483,7 @@ function opsChart(samples) {
   lines("chart-ops", points, shown.map(([op]) => [op, `op-${op}`]), max);
 }
 
-async function charts(name, source) {
+async function charts(name, source, connectorClass) {
   const got = await api("GET", `/hub/connectors/${encodeURIComponent(name)}/history`);
   chart("chart-rate", got.samples, "records_per_second", rate);
   opsChart(got.samples);
@@ -495,7 +495,7 @@ async function charts(name, source) {
     chart("chart-lag", got.samples.map((s) => ({ ...s, behind: s.behind_ms == null ? null : s.behind_ms / 1000 })), "behind", (x) => x.toFixed(1));
     // PostgreSQL: the WAL its slot keeps on the server; MySQL/MariaDB (no slot): the binlog
     // it has still to read
-    const slot = got.samples.some((x) => x.retained_bytes != null);
+    const slot = /postgres/i.test(connectorClass);
     third.textContent = slot ? "WAL kept by the slot" : "Binlog to read";
     chart("chart-third", got.samples, slot ? "retained_bytes" : "unread_bytes", size);
     fourth.textContent = "Records per poll";

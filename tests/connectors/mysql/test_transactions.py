@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -124,3 +125,24 @@ def test_one_phase_xa_commits_and_prepared_xa_elsewhere_pass(
         assert [r.key for r in got] == [{"id": 1}, {"id": 2}]
     finally:
         task.stop()
+
+
+def test_rows_rolled_back_to_a_savepoint_are_not_counted(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """The events by operation (the console's chart) count what is emitted: the rows a
+    ROLLBACK TO drops were never handed over."""
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY) ENGINE=InnoDB")
+    cur.execute("CREATE TABLE n (id int PRIMARY KEY) ENGINE=Aria TRANSACTIONAL=0")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
+    try:
+        poll_for(task, 0.3)
+        _savepoint_workload(cur)
+        got = poll_for(task, 2.0)
+        counted = {k: v for k, v in task.metrics().items() if k.startswith("op_events:")}
+    finally:
+        task.stop()
+    emitted = Counter(r.value["op"] for r in got if r.value is not None and "op" in r.value)
+    assert emitted["c"] == 6  # (t: 1, 6, 99; n: 20, 30, 50)
+    assert counted == {f"op_events:{op}": emitted[op] for op in "cudrt"}
