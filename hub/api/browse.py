@@ -46,8 +46,16 @@ def _records(
             close()
 
 
-def _served(info: TopicInfo) -> None:
-    if info.internal:
+def _internal(worker: Worker, name: str, info: TopicInfo | None = None) -> bool:
+    """One of the worker's internal topics (``__*``, or named by ``*.storage.topic``)."""
+    s = worker.storage
+    return name in (s.configs, s.offsets, s.status) or (
+        info.internal if info is not None else name.startswith("__")
+    )
+
+
+def _served(worker: Worker, info: TopicInfo) -> None:
+    if _internal(worker, info.name, info):
         raise ConfigError(
             f"topic {info.name!r} is internal: its records are not served (the configs topic "
             "holds connector configs as they were sent); use hub consume on the worker"
@@ -85,10 +93,13 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
         log = worker.backend
         out = []
         for name in log.topics(include_internal=internal):
+            if not internal and _internal(worker, name):
+                continue
             info = log.describe(name)
             sizes = [p.size_bytes for p in info.partitions]
             out.append({
-                "name": name, "internal": info.internal, "partitions": len(info.partitions),
+                "name": name, "internal": _internal(worker, name, info),
+                "partitions": len(info.partitions),
                 "records": sum(p.end_offset - p.start_offset for p in info.partitions),
                 "size_bytes": None if None in sizes else sum(s or 0 for s in sizes),
                 "config": info.config,
@@ -98,7 +109,9 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
     @app.get("/hub/topics/{name}")
     def topic(name: str) -> dict[str, Any]:
         log = worker.backend
-        data = dataclasses.asdict(log.describe(name))  # (UnknownTopicError: 404)
+        info = log.describe(name)  # (UnknownTopicError: 404)
+        data = dataclasses.asdict(info)
+        data["internal"] = _internal(worker, name, info)
         data["effective_config"] = log.topic_properties(name)
         return data
 
@@ -112,7 +125,7 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
     ) -> dict[str, Any]:
         log = worker.backend
         info = log.describe(name)
-        _served(info)
+        _served(worker, info)
         if not 0 <= partition < len(info.partitions):
             raise ConfigError(f"topic {name!r} has partitions 0..{len(info.partitions) - 1}")
         limit = max(1, min(limit, MAX_LIMIT))
@@ -142,7 +155,7 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
         ``scan`` records of each partition are read (≤ 1 000 000), at most ``limit`` found."""
         log = worker.backend
         info = log.describe(name)
-        _served(info)
+        _served(worker, info)
         if not key:
             raise ConfigError("give the key (or part of it) to look for")
         needle = key.encode()

@@ -22,14 +22,19 @@ REACH_TIMEOUT_S = 10.0  # how long a worker on Kafka waits for a broker to answe
 WORKER_CONFIG_HELP = (
     "A YAML file of worker properties. 'log.backend: kafka' with 'bootstrap.servers' (and "
     "librdkafka's security properties under Kafka's names) keeps topics, offsets and configs "
-    "on that Kafka cluster instead of the data directory (a preview: see docs/kafka-backend.md)."
+    "on that Kafka cluster instead of the data directory (a preview: see docs/kafka-backend.md); "
+    "'config.storage.topic', 'offset.storage.topic' and 'status.storage.topic' name the "
+    "internal topics (default __connect_configs, __connect_offsets, __connect_status)."
 )
 
 
-def _backend(path: str | None) -> Any:
-    """The log backend a worker config names; None: the embedded log in the data dir."""
+def _worker_config(path: str | None) -> tuple[Any, Any]:
+    """The log backend a worker config names (None: the embedded log in the data dir) and
+    its internal topics' names (`hub.runtime.storage.StorageTopics`)."""
+    from hub.runtime.storage import StorageTopics
+
     if path is None:
-        return None
+        return None, StorageTopics()
     import yaml
 
     try:
@@ -42,9 +47,10 @@ def _backend(path: str | None) -> Any:
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: the worker config must be a mapping of properties")
     props = {str(k): v for k, v in doc.items()}
+    storage = StorageTopics.of(props, path)
     kind = str(props.pop("log.backend", "embedded"))
     if kind == "embedded":
-        return None
+        return None, storage
     if kind != "kafka":
         raise ConfigError(f"{path}: log.backend must be 'embedded' or 'kafka', not {kind!r}")
     try:
@@ -81,7 +87,7 @@ def _backend(path: str | None) -> Any:
             f"{props['bootstrap.servers']} within {REACH_TIMEOUT_S:.0f} s: {said(exc)}; check "
             "the address and that the brokers are up"
         ) from None
-    return backend
+    return backend, storage
 
 
 def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
@@ -169,9 +175,9 @@ def run(configs: tuple[str, ...], fail_fast: bool, worker_config: str | None) ->
     console = _logging(tty)
     log = logging.getLogger("hub")
     valid = _load(configs)
-    backend = _backend(worker_config)
+    backend, storage = _worker_config(worker_config)
     _gc.tune()
-    worker = Worker(current_state().data_dir, restore=False, backend=backend)
+    worker = Worker(current_state().data_dir, restore=False, backend=backend, storage=storage)
     failed: list[str] = []
     try:
         for v in valid:
@@ -351,9 +357,10 @@ def serve(
 
     _logging(False)
     valid = _load(configs)
-    backend = _backend(worker_config)
+    backend, storage = _worker_config(worker_config)
     _gc.tune()
-    worker = Worker(current_state().data_dir, worker_id=f"{host}:{port}", backend=backend)
+    worker = Worker(current_state().data_dir, worker_id=f"{host}:{port}", backend=backend,
+                    storage=storage)  # fmt: skip
     try:
         for v in valid:
             if v.name in worker.connectors:  # the file's config wins over a stored one

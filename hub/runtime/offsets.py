@@ -1,4 +1,5 @@
-"""Source offsets in the compacted internal topic ``__connect_offsets``.
+"""Source offsets in a compacted internal topic: ``__connect_offsets`` unless the worker
+config's ``offset.storage.topic`` names another.
 
 Records use Kafka Connect's format, so tools that read Connect's offsets topic read ours:
 key ``["<connector>", {<source partition>}]``, value ``{<source offset>}`` as JSON; a null
@@ -49,7 +50,6 @@ from hub.log import TopicPartition
 from hub.log.backend import LogBackend
 
 TOPIC = "__connect_offsets"
-_TP = TopicPartition(TOPIC, 0)
 TASK_KEY = "hub.task"
 ALTERED_KEY = "hub.offsets"
 
@@ -59,8 +59,10 @@ def partition_key(partition: Mapping[str, Any]) -> str:
 
 
 class OffsetStore:
-    def __init__(self, log: LogBackend) -> None:
+    def __init__(self, log: LogBackend, topic: str = TOPIC) -> None:
         self._log = log
+        self.topic = topic
+        self._tp = TopicPartition(topic, 0)
         self._lock = threading.Lock()
         # connector -> partition key -> (partition, offset)
         self._offsets: dict[str, dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {}
@@ -69,9 +71,9 @@ class OffsetStore:
         # connector -> partition key -> (partition, value) of its latest per-partition record
         self._plain: dict[str, dict[str, tuple[dict[str, Any], Any]]] = {}
         self._stale = False  # a write failed: what landed of it is unknown until read again
-        if not log.has_topic(TOPIC):
+        if not log.has_topic(topic):
             log.create_topic(
-                TOPIC, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
+                topic, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
             )
         with self._lock:
             self._load()
@@ -80,7 +82,7 @@ class OffsetStore:
         """Read the topic; rewrite the per-partition records behind what it holds (a write
         that landed in part). Under the lock."""
         self._offsets, self._tasks, self._gens, self._plain = {}, {}, {}, {}
-        for r in self._log.scan(_TP):
+        for r in self._log.scan(self._tp):
             if r.key is not None:
                 self._apply(r.key, r.value)
         repairs: list[tuple[bytes, bytes | None]] = []
@@ -96,7 +98,7 @@ class OffsetStore:
                 for partition, value in have.values():
                     repairs.append((_key(connector, partition), json.dumps(value).encode()))
         if repairs:
-            self._log.append_durable(_TP, [k for k, _ in repairs], [v for _, v in repairs])
+            self._log.append_durable(self._tp, [k for k, _ in repairs], [v for _, v in repairs])
             for k, v in repairs:
                 self._apply(k, v)
         self._stale = False
@@ -232,7 +234,7 @@ class OffsetStore:
         if not items:
             return
         try:
-            self._log.append_durable(_TP, [k for k, _ in items], [v for _, v in items])
+            self._log.append_durable(self._tp, [k for k, _ in items], [v for _, v in items])
         except BaseException:
             self._stale = True  # (part of it may have landed: read the topic again)
             raise

@@ -52,12 +52,14 @@ from hub.runtime.scheduler import JobStatus, Scheduler
 from hub.runtime.sink_runner import SinkRunner
 from hub.runtime.source_runner import SourceRunner
 from hub.runtime.status import TaskState, TaskStatus
+from hub.runtime.storage import StatusStore, StorageTopics, status_value
 from hub.runtime.validation import ValidatedConnector, validate
 
 log = logging.getLogger(__name__)
 
 BACKOFF_MIN, BACKOFF_MAX = 1.0, 60.0
 RUNNING, PAUSED, STOPPED, FAILED = "RUNNING", "PAUSED", "STOPPED", "FAILED"
+STATUS_INTERVAL_S = 1.0  # how often the status topic is brought up to date
 
 
 class ConnectorNotFoundError(ConfigError):
@@ -219,12 +221,14 @@ class Worker:
         lag_refresh_interval_ms: int = 5_000,
         history_interval_ms: int = 5_000,
         backend: LogBackend | None = None,
+        storage: StorageTopics | None = None,
     ) -> None:
         """``flush_interval_ms`` is the log's flush policy (hub.log.log: 0 fsyncs appended
         records at once, coalescing what arrives meanwhile); ``retention_check_interval_ms`` is
         Kafka's ``log.retention.check.interval.ms``; ``lag_refresh_interval_ms`` how often the
         sinks' lag is recomputed. With ``backend`` (a Kafka cluster, `hub.log.kafka`) the
-        worker keeps its topics, offsets and configs there instead of in ``data_dir``."""
+        worker keeps its topics, offsets and configs there instead of in ``data_dir``.
+        ``storage``: the names of its internal topics (Connect's ``*.storage.topic``)."""
         # everything but the embedded log's own maintenance goes through the backend seam
         # (hub.log.backend), so another log (issue 16: Kafka) can take its place
         self.log: Log | None = None
@@ -234,8 +238,10 @@ class Worker:
             )
             backend = self.log
         self.backend: LogBackend = backend
-        self.offsets = OffsetStore(self.backend)
-        self.configs = ConfigStore(self.backend)
+        self.storage = storage or StorageTopics()
+        self.offsets = OffsetStore(self.backend, self.storage.offsets)
+        self.configs = ConfigStore(self.backend, self.storage.configs)
+        self.status_store = StatusStore(self.backend, self.storage.status)
         self.worker_id = worker_id
         self.connectors: dict[str, ConnectorRuntime] = {}
         self._lock = threading.RLock()
@@ -248,6 +254,7 @@ class Worker:
                 "log-maintenance", self._maintain, retention_check_interval_ms / 1000
             )
         self.scheduler.add("sink-lag", self.refresh_lag, lag_refresh_interval_ms / 1000)
+        self.scheduler.add("status-store", self.publish_status, STATUS_INTERVAL_S)
         # the last hour of each connector's figures, for the console's charts
         self.history = History(history_interval_ms / 1000)
         self.scheduler.add(
@@ -602,6 +609,20 @@ class Worker:
                 "log maintenance: %d segment(s) deleted, %d partition(s) compacted",
                 stats["segments_deleted"], stats["partitions_compacted"],
             )  # fmt: skip
+
+    def publish_status(self) -> None:
+        """Bring the status topic up to the connectors' and tasks' states (Connect's
+        format, hub.runtime.storage); a connector gone has its records deleted."""
+        states: dict[bytes, bytes] = {}
+        for rt in list(self.connectors.values()):
+            states[f"status-connector-{rt.name}".encode()] = status_value(
+                rt.state, rt.trace, self.worker_id
+            )
+            for st in self.task_statuses(rt):
+                states[f"status-task-{rt.name}-{st.id}".encode()] = status_value(
+                    st.state, st.trace, self.worker_id
+                )
+        self.status_store.publish(states)
 
     def refresh_lag(self) -> None:
         """Set each sink task's lag: the records between its partitions' committed offsets and

@@ -104,7 +104,7 @@ def test_metrics_for_a_datagen_to_file_pipeline(worker: Worker, tmp_path: Path) 
     root = client.get("/", headers=AUTH).json()
     assert {"version", "commit", "kafka_cluster_id"} <= set(root)
     jobs = {j["name"]: j for j in root["jobs"]}
-    assert set(jobs) == {"log-maintenance", "sink-lag", "metrics-history"}
+    assert set(jobs) == {"log-maintenance", "sink-lag", "metrics-history", "status-store"}
     assert jobs["log-maintenance"]["last_run"] and jobs["log-maintenance"]["next_run"]
     assert jobs["log-maintenance"]["last_error"] is None
 
