@@ -211,7 +211,11 @@ def _logging(tty: bool) -> Any:
     print above the live view instead of through it. ``kill -USR1`` prints every thread's
     stack to stderr (where a worker that does not stop waits)."""
     if hasattr(signal, "SIGUSR1"):
-        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+        # from a Python handler (the main thread, holding the GIL), not faulthandler's C
+        # handler: that one reads the other threads' states while they change, and killed a
+        # worker starting its threads with SIGSEGV (1 run in 5 here)
+        signal.signal(signal.SIGUSR1, lambda _sig, _frame: faulthandler.dump_traceback(
+            file=sys.stderr, all_threads=True))  # fmt: skip
     if not tty:
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
