@@ -383,3 +383,14 @@ def test_the_form_previews_the_tables_a_source_would_capture(
     expect(page.locator('#tables tr[data-table="public.orders"]')).to_contain_text(
         "shop.public.orders"
     )
+    # a table named like HTML is shown as its name, never run
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as con:
+        quoted = HOSTILE.replace('"', '""')
+        con.execute(f'CREATE TABLE "{quoted}" (id int PRIMARY KEY)')
+    page.fill('input[data-field="table.include.list"]', r"public\..*")
+    expect(page.locator("#verdict")).to_have_text("Valid.")
+    page.click("#preview-tables")
+    expect(page.locator("#tables tbody tr")).to_have_count(3)
+    expect(page.locator("#tables tbody")).to_contain_text(f"public.{HOSTILE}")
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("#tables img").count() == 0
