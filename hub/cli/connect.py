@@ -7,6 +7,7 @@ import faulthandler
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -210,12 +211,8 @@ def _logging(tty: bool) -> Any:
     """Log to stderr; on a terminal through rich's console (returned), so that log lines
     print above the live view instead of through it. ``kill -USR1`` prints every thread's
     stack to stderr (where a worker that does not stop waits)."""
-    if hasattr(signal, "SIGUSR1"):
-        # from a Python handler (the main thread, holding the GIL), not faulthandler's C
-        # handler: that one reads the other threads' states while they change, and killed a
-        # worker starting its threads with SIGSEGV (1 run in 5 here)
-        signal.signal(signal.SIGUSR1, lambda _sig, _frame: faulthandler.dump_traceback(
-            file=sys.stderr, all_threads=True))  # fmt: skip
+    if hasattr(signal, "SIGUSR1") and threading.current_thread() is threading.main_thread():
+        _dump_threads_on_sigusr1()
     if not tty:
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
@@ -228,6 +225,31 @@ def _logging(tty: bool) -> Any:
     handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[handler])
     return console
+
+
+def _dump_threads_on_sigusr1() -> None:
+    """``kill -USR1``: every thread's stack to stderr, from a thread of its own that waits for
+    the signal (it is blocked in the others, which inherit the mask from here), holding the
+    GIL while it dumps. Not faulthandler's C handler: that one reads the threads' states
+    while they change, and crashed a worker starting its threads with SIGSEGV (1 run in 5
+    here); not a Python handler either: that runs only when the main thread runs Python,
+    and a worker that seems stuck may be stuck there."""
+    wanted = {signal.SIGUSR1}
+    signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+
+    def dump(_sig: int = 0, _frame: Any = None) -> None:
+        with contextlib.suppress(Exception):  # (stderr gone: nothing to tell it to)
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+
+    # (a thread started before the mask may still take the signal: then this handler)
+    signal.signal(signal.SIGUSR1, dump)
+
+    def wait() -> None:
+        while True:
+            signal.sigwait(wanted)
+            dump()
+
+    threading.Thread(target=wait, name="hub-sigusr1", daemon=True).start()
 
 
 @contextlib.contextmanager

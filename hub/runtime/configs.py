@@ -9,12 +9,14 @@ format, so tools that read Connect's config topic read ours:
   "STARTED" | "PAUSED" | "STOPPED"}`` (Connect 3.5's: a STOPPED connector reads as PAUSED to
   older readers), so a paused or stopped connector stays so across restarts.
 
-Connect also keeps its tasks' configs there (``task-<name>-<n>``, ``commit-<name>``); hub
-does not (each worker computes a connector's tasks when it starts it) and skips them when it
-reads a topic that has them. A topic written before this format (key: the connector's name,
-value: its config; ``{"state": ...}`` target states) reads as before, and a connector stored
-so is written in the new format when it next changes. The worker reads the topic on start and
-restarts what it finds.
+Connect also keeps its tasks' configs there (``task-<name>-<n>``, ``commit-<name>``) and
+other records (fencing, restart requests, log levels); hub writes none of them (each worker
+computes a connector's tasks when it starts it) and skips them when it reads a topic that has
+them. Config values are kept as given (Connect writes strings only). A topic written before
+this format (key: the connector's name, value: its config; target states as ``{"state":
+...}``) is read, then rewritten in this format at once: the connectors' records first, then
+tombstones for the old keys, so a rewrite that lands in part reads back the same and is done
+again at the next start.
 
 Thread safety: one lock; every write is fsynced before it returns. The topic is created on
 the first write, so a data directory that never saw a REST-created connector has none.
@@ -32,7 +34,6 @@ from hub.log.backend import LogBackend
 TOPIC = "__connect_configs"
 CONNECTOR_PREFIX = "connector-"
 STATE_PREFIX = "target-state-"
-_CONNECT_ONLY = ("task-", "commit-", "session-key")  # Connect's records hub does not keep
 
 
 def _state_record(state: str) -> bytes:
@@ -49,9 +50,15 @@ class ConfigStore:
         self._lock = threading.Lock()
         self._configs: dict[str, dict[str, Any]] = {}
         self._states: dict[str, str] = {}
-        self._legacy: set[str] = set()  # connectors stored under their bare name (old format)
+        # the earlier format: keys that hold a connector's config under its bare name, and
+        # the connectors whose config is such a record
+        self._live_bare: set[str] = set()
+        self._from_bare: set[str] = set()
+        self._old_states: set[str] = set()  # target states without "state.v2"
         if log.has_topic(topic):
             self._load()
+            if self._live_bare or self._old_states:
+                self._rewrite()
 
     def _load(self) -> None:
         for r in self._log.scan(self._tp):
@@ -59,33 +66,52 @@ class ConfigStore:
                 continue
             key = r.key.decode()
             doc = None if r.value is None else json.loads(r.value)
-            fields = set(doc) if isinstance(doc, dict) else set()
-            if key.startswith(STATE_PREFIX) and (doc is None or "state" in fields <= {
-                "state", "state.v2"
-            }):  # fmt: skip
-                target = key[len(STATE_PREFIX) :]
-                if doc is None:
-                    self._states.pop(target, None)
-                else:
-                    self._states[target] = str(doc.get("state.v2", doc["state"]))
-            elif key.startswith(CONNECTOR_PREFIX) and (doc is None or fields == {"properties"}):
-                name = key[len(CONNECTOR_PREFIX) :]
-                self._legacy.discard(name)  # (its old record's tombstone follows, if any)
-                if doc is None:
+            if doc is None:
+                if key in self._live_bare:  # an earlier-format record deleted
+                    self._live_bare.discard(key)
+                    if key in self._from_bare:
+                        self._from_bare.discard(key)
+                        self._configs.pop(key, None)
+                elif key.startswith(STATE_PREFIX):
+                    self._states.pop(key[len(STATE_PREFIX) :], None)
+                    self._old_states.discard(key[len(STATE_PREFIX) :])
+                elif key.startswith(CONNECTOR_PREFIX):
+                    name = key[len(CONNECTOR_PREFIX) :]
                     self._configs.pop(name, None)
-                else:
-                    self._configs[name] = dict(doc["properties"])
-            elif key.startswith(_CONNECT_ONLY) and (
-                doc is None or fields in ({"properties"}, {"tasks"}) or key == "session-key"
-            ):
+                    self._from_bare.discard(name)
                 continue
-            elif doc is None:  # the old format: the name as the key
-                if key in self._legacy:  # (else: a config in the new format has replaced it)
-                    self._configs.pop(key, None)
-                    self._legacy.discard(key)
-            else:
+            fields = set(doc) if isinstance(doc, dict) else set()
+            if key.startswith(STATE_PREFIX) and "state" in fields <= {"state", "state.v2"}:
+                target = key[len(STATE_PREFIX) :]
+                self._states[target] = str(doc.get("state.v2", doc["state"]))
+                if "state.v2" in fields:
+                    self._old_states.discard(target)
+                else:
+                    self._old_states.add(target)
+            elif key.startswith(CONNECTOR_PREFIX) and fields == {"properties"}:
+                name = key[len(CONNECTOR_PREFIX) :]
+                self._configs[name] = dict(doc["properties"])
+                self._from_bare.discard(name)
+            elif "connector.class" in fields:  # the earlier format: the name as the key
                 self._configs[key] = doc
-                self._legacy.add(key)
+                self._live_bare.add(key)
+                self._from_bare.add(key)
+            # else: Connect's task, commit, fencing, restart or logger records
+
+    def _rewrite(self) -> None:
+        """The earlier format's records in this one: new records first, then the old keys'
+        tombstones (any prefix of the write reads back the same)."""
+        items: list[tuple[bytes, bytes | None]] = []
+        for name in sorted(self._from_bare):
+            config = {"properties": self._configs[name]}
+            items.append(((CONNECTOR_PREFIX + name).encode(), json.dumps(config).encode()))
+        for name in sorted(self._old_states & set(self._states)):
+            items.append(((STATE_PREFIX + name).encode(), _state_record(self._states[name])))
+        items += [(key.encode(), None) for key in sorted(self._live_bare)]
+        self._append(items)
+        self._live_bare.clear()
+        self._from_bare.clear()
+        self._old_states.clear()
 
     def configs(self) -> dict[str, dict[str, Any]]:
         """connector name -> config, in the order they were first stored."""
@@ -107,8 +133,6 @@ class ConfigStore:
             if config is None and name not in self._configs:
                 return
             items = [((CONNECTOR_PREFIX + name).encode(), value)]
-            if name in self._legacy:  # (after the new record: any prefix of it reads right)
-                items.append((name.encode(), None))
             gone = config is None or name not in self._configs
             if gone and name in self._states:
                 # deleted with it; and a state a deletion that landed in part (Kafka) left
@@ -116,7 +140,6 @@ class ConfigStore:
                 state = ((STATE_PREFIX + name).encode(), None)
                 items.insert(0 if config is not None else len(items), state)
             self._append(items)
-            self._legacy.discard(name)
             if gone:
                 self._states.pop(name, None)
             if config is None:

@@ -25,6 +25,8 @@ class RunnerContext:
     state: TaskState
     errors: ErrorReporter
     chain: TransformChain | None = None  # the connector's transforms, if any
+    # the worker's internal topics by name (``*.storage.topic``): never a sink's to read
+    internal_topics: frozenset[str] = frozenset()
 
     @property
     def flush_interval(self) -> float:

@@ -82,8 +82,9 @@ class SinkRunner:
         import re
 
         pattern = re.compile(self.topics_regex)
+        internal = self.ctx.internal_topics
         return sorted({*found, *(t for t in existing if pattern.fullmatch(t)
-                                 and not t.startswith("__"))})  # fmt: skip
+                                 and not t.startswith("__") and t not in internal)})  # fmt: skip
 
     def _on_assign(self, tps: set[TopicPartition]) -> None:
         for tp, offset in self.task.open(tps).items():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -71,6 +72,8 @@ class StatusStore:
         self._tp = TopicPartition(topic, 0)
         self._lock = threading.Lock()
         self._written: dict[bytes, bytes] = {}  # key -> the value it holds now
+        self._retry_at = 0.0  # (after a failed write: when to try again)
+        self._wait = 0.0
         if log.has_topic(topic):
             for r in log.scan(self._tp):
                 if r.key is None:
@@ -80,21 +83,37 @@ class StatusStore:
                 else:
                     self._written[r.key] = r.value
 
-    def publish(self, states: Mapping[bytes, bytes]) -> int:
+    def publish(
+        self, states: Mapping[bytes, bytes], keep_others: bool = False, backoff: bool = False
+    ) -> int:
         """Make the topic say ``states`` (key -> value): the keys whose value changed are
-        written, the keys not in ``states`` deleted; how many records that took."""
+        written, the keys not in ``states`` deleted (unless ``keep_others``); how many records
+        that took. With ``backoff`` (the periodic publish) a failure makes the next calls do
+        nothing for a while (1 s, doubling to 60 s): a cluster refusing the writes is told
+        about once in a while, not every second, and the offset store's writes do not queue
+        behind these."""
         with self._lock:
+            if backoff and time.monotonic() < self._retry_at:
+                return 0
             items: list[tuple[bytes, bytes | None]] = [
                 (k, v) for k, v in states.items() if self._written.get(k) != v
             ]
-            items += [(k, None) for k in self._written if k not in states]
+            if not keep_others:
+                items += [(k, None) for k in self._written if k not in states]
             if not items:
                 return 0
-            if not self._log.has_topic(self.topic):
-                self._log.create_topic(
-                    self.topic, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
-                )
-            self._log.append_durable(self._tp, [k for k, _ in items], [v for _, v in items])
+            try:
+                if not self._log.has_topic(self.topic):  # (new, or deleted meanwhile: all)
+                    self._log.create_topic(self.topic, 1, {
+                        "cleanup.policy": "compact", "segment.bytes": str(16 << 20)})  # fmt: skip
+                    self._written.clear()
+                    items = list(states.items())
+                self._log.append_durable(self._tp, [k for k, _ in items], [v for _, v in items])
+            except Exception:
+                self._wait = min(max(self._wait * 2, 1.0), 60.0)
+                self._retry_at = time.monotonic() + self._wait
+                raise
+            self._wait = 0.0
             for k, v in items:
                 if v is None:
                     self._written.pop(k, None)

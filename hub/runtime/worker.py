@@ -486,6 +486,14 @@ class Worker:
         v = rt.spec
         assert v is not None
         c = v.common
+        internal = frozenset((self.storage.configs, self.storage.offsets, self.storage.status))
+        named = [t for t in (*c.topics, c.errors_deadletterqueue_topic_name) if t in internal]
+        if named:  # (the configs topic holds configs as sent, literal secrets too)
+            raise ConfigError(
+                f"{v.name}: {', '.join(sorted(set(named)))} is one of the worker's internal "
+                "topics (config/offset/status.storage.topic): a connector may not read or "
+                "write it"
+            )
         key_conv = make_converter(c.key_converter, c.key_converter_schemas_enable)
         value_conv = make_converter(c.value_converter, c.value_converter_schemas_enable)
         ctx = RunnerContext(
@@ -494,7 +502,7 @@ class Worker:
             errors=ErrorReporter(
                 v.name, task.task_id, c, self.backend, scrub=lambda text: _scrub(text, v)
             ),
-            chain=v.chain if v.chain else None,
+            chain=v.chain if v.chain else None, internal_topics=internal,
         )  # fmt: skip
         task.state.error_source = ctx.errors
         instance = v.cls.task_class()  # type: ignore[attr-defined]
@@ -622,7 +630,7 @@ class Worker:
                 states[f"status-task-{rt.name}-{st.id}".encode()] = status_value(
                     st.state, st.trace, self.worker_id
                 )
-        self.status_store.publish(states)
+        self.status_store.publish(states, backoff=True)
 
     def refresh_lag(self) -> None:
         """Set each sink task's lag: the records between its partitions' committed offsets and
@@ -747,6 +755,16 @@ class Worker:
     def stop(self) -> None:
         self.scheduler.shutdown(wait=True)  # no job may touch the log once it closes
         with self._lock:
-            for name in list(self.connectors):
+            names = list(self.connectors)
+            tasks = {n: [t.task_id for t in self.connectors[n].tasks] for n in names}
+            for name in names:
                 self.remove(name)
+        try:  # as Connect's worker leaves them: no longer running anywhere
+            unassigned = status_value("UNASSIGNED", None, self.worker_id)
+            self.status_store.publish({
+                **{f"status-connector-{n}".encode(): unassigned for n in names},
+                **{f"status-task-{n}-{i}".encode(): unassigned for n in names for i in tasks[n]},
+            }, keep_others=True)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - a stop goes on (the next start rewrites it)
+            log.warning("could not write the connectors' final states: %s", exc)
         self.backend.close()
