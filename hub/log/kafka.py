@@ -483,7 +483,9 @@ class KafkaProducer:
 class KafkaConsumer:
     """A group consumer with the embedded consumer's listeners: on_assign gets the partitions
     added, on_revoke those taken away; a ``seek`` inside on_assign sets where the partition
-    is read from."""
+    is read from. Cooperative rebalancing (``cooperative-sticky``, as Connect's sink tasks
+    use): a member joining or leaving moves only the partitions that change owner; the others
+    are neither revoked nor read again from their commit."""
 
     def __init__(
         self, log: KafkaLog, group_id: str | None, auto_offset_reset: str, max_poll_records: int
@@ -493,6 +495,7 @@ class KafkaConsumer:
         self._c = Consumer(
             {
                 "session.timeout.ms": 6000,  # (the client's properties may say otherwise)
+                "partition.assignment.strategy": "cooperative-sticky",
                 **log._conf,
                 "group.id": self.group_id,
                 "enable.auto.commit": False,
@@ -528,7 +531,7 @@ class KafkaConsumer:
                         p.offset = off
             finally:
                 self._seeks = None
-            c.assign(parts)
+            c.incremental_assign(parts)
             self._member = c.memberid()
 
         def revoked(c: Any, parts: list[KafkaTopicPartition]) -> None:
@@ -539,7 +542,7 @@ class KafkaConsumer:
                     on_revoke(gone)
             finally:
                 self._assigned -= tps
-                c.unassign()
+                c.incremental_unassign(parts)
 
         self._c.subscribe(list(topics), on_assign=assigned, on_revoke=revoked)
 

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,6 +114,45 @@ def test_a_group_consumer_seeks_in_on_assign_and_resumes_from_its_commit(
     again.subscribe([name])
     assert [r.value for r in wait_for(lambda: again.poll(1.0), 30, "records")] == [b"5"]
     again.close()
+
+
+def test_a_member_joining_moves_only_the_partitions_that_change_owner(klog: KafkaLog) -> None:
+    """Cooperative rebalancing (as Connect's sink tasks): the first member keeps reading the
+    partitions it keeps; only those that go to the new member are revoked from it."""
+    name, group = _topic(), f"g-{uuid.uuid4().hex[:8]}"
+    klog.create_topic(name, 4)
+    events: dict[str, list[tuple[str, set[int]]]] = {"a": [], "b": []}
+    members = {}
+    for m in ("a", "b"):
+        c = klog.consumer(group_id=group, auto_offset_reset="earliest")
+        members[m] = c
+    try:
+
+        def listen(m: str) -> tuple[Any, Any]:
+            return (
+                lambda tps: events[m].append(("assign", {tp.partition for tp in tps})),
+                lambda tps: events[m].append(("revoke", {tp.partition for tp in tps})),
+            )
+
+        members["a"].subscribe([name], *listen("a"))
+        wait_for(lambda: members["a"].poll(0.2) is not None
+                 and len(members["a"].assignment()) == 4, 30, "a with every partition")  # fmt: skip
+        members["b"].subscribe([name], *listen("b"))
+
+        def split() -> bool:
+            for c in members.values():
+                c.poll(0.2)
+            return [len(c.assignment()) for c in members.values()] == [2, 2]
+
+        wait_for(split, 60, "the partitions shared")
+        kept = {tp.partition for tp in members["a"].assignment()}
+        moved = {tp.partition for tp in members["b"].assignment()}
+        assert kept | moved == {0, 1, 2, 3} and not kept & moved
+        assert events["a"] == [("assign", {0, 1, 2, 3}), ("revoke", moved)]
+        assert events["b"] == [("assign", moved)]
+    finally:
+        for c in members.values():
+            c.close()
 
 
 def test_a_paused_consumer_keeps_its_partitions_and_loses_nothing(klog: KafkaLog) -> None:
