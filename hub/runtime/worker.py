@@ -430,6 +430,15 @@ class Worker:
             rt.state = STOPPED
             return
         try:
+            c = valid.common
+            named = [t for t in (*c.topics, c.errors_deadletterqueue_topic_name)
+                     if t in self._internal_topics()]  # fmt: skip
+            if named:  # (the configs topic holds configs as sent, literal secrets too)
+                raise ConfigError(
+                    f"{rt.name}: {', '.join(sorted(set(named)))} is one of the worker's "
+                    "internal topics (config/offset/status.storage.topic): a connector may "
+                    "not read or write it"
+                )
             connector = valid.cls()
             connector.start(valid.raw)
             configs = connector.task_configs(valid.common.tasks_max)[: valid.common.tasks_max]
@@ -486,14 +495,7 @@ class Worker:
         v = rt.spec
         assert v is not None
         c = v.common
-        internal = frozenset((self.storage.configs, self.storage.offsets, self.storage.status))
-        named = [t for t in (*c.topics, c.errors_deadletterqueue_topic_name) if t in internal]
-        if named:  # (the configs topic holds configs as sent, literal secrets too)
-            raise ConfigError(
-                f"{v.name}: {', '.join(sorted(set(named)))} is one of the worker's internal "
-                "topics (config/offset/status.storage.topic): a connector may not read or "
-                "write it"
-            )
+        internal = self._internal_topics()
         key_conv = make_converter(c.key_converter, c.key_converter_schemas_enable)
         value_conv = make_converter(c.value_converter, c.value_converter_schemas_enable)
         ctx = RunnerContext(
@@ -617,6 +619,9 @@ class Worker:
                 "log maintenance: %d segment(s) deleted, %d partition(s) compacted",
                 stats["segments_deleted"], stats["partitions_compacted"],
             )  # fmt: skip
+
+    def _internal_topics(self) -> frozenset[str]:
+        return frozenset((self.storage.configs, self.storage.offsets, self.storage.status))
 
     def publish_status(self) -> None:
         """Bring the status topic up to the connectors' and tasks' states (Connect's

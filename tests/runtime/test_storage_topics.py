@@ -224,3 +224,32 @@ def test_on_kafka_a_plain_consumer_reads_connects_formats(
         consumer.close()
         topics[field] = got
     _check(topics, stopped=True)
+
+
+def test_no_connector_reads_or_writes_the_internal_topics(tmp_path: Path) -> None:
+    """The configs topic holds configs as sent (literal secrets too): a sink's topics.regex
+    passes it by under any name, and naming it (or another internal topic) is an error."""
+    worker = Worker(str(tmp_path / "data"), storage=NAMES)
+    try:
+        worker.create("gen", {"connector.class": "datagen", "topic": "events", "rate": 50})
+        worker.create("all", {"connector.class": "FileStreamSink", "topics.regex": ".*",
+                              "file": str(tmp_path / "all.txt"), "key.converter": "string",
+                              "value.converter": "string"})  # fmt: skip
+        out = tmp_path / "all.txt"
+        wait_for(lambda: out.exists() and out.stat().st_size > 0, what="the sink writing")
+        assert worker.log is not None and worker.log.has_topic("connect-configs")
+        text = (tmp_path / "all.txt").read_text()
+        assert "connector.class" not in text and "UNASSIGNED" not in text  # (only events)
+        dlq = {"topics": "events", "errors.deadletterqueue.topic.name": "connect-status"}
+        for name, extra in (("cfg", {"topics": "connect-configs"}), ("dlq", dlq)):
+            worker.create(name, {"connector.class": "FileStreamSink",
+                                 "file": str(tmp_path / f"{name}.txt"), **extra})  # fmt: skip
+
+            def failed(name: str = name) -> str | None:
+                rt = worker.connectors[name]
+                return rt.trace if rt.state == "FAILED" else None
+
+            trace = wait_for(failed, what=f"{name} refused")
+            assert "one of the worker's internal topics" in trace
+    finally:
+        worker.stop()
