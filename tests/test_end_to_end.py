@@ -1,5 +1,6 @@
 """The mission's promise, end to end: PostgreSQL -> log -> DuckDB with `hub run` of
-configs/postgres-to-duckdb.yaml as it ships (and -> the Snowflake, BigQuery and Redshift
+configs/postgres-to-duckdb.yaml as it ships (the log embedded, or a Kafka cluster: Tansu,
+tests/fixtures/kafka.py) (and -> the Snowflake, BigQuery and Redshift
 stand-ins with configs/postgres-to-snowflake.yaml, postgres-to-bigquery.yaml and
 postgres-to-redshift.yaml), killed with SIGKILL at random
 moments while the sample shop is written to (a column added and one widened on the way, but
@@ -28,7 +29,8 @@ from tests.fixtures.postgres import PgServer
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.mark.parametrize("sink", ["duckdb", "snowflake", "bigquery", "redshift"])
+@pytest.mark.parametrize("sink", ["duckdb", "duckdb-on-kafka", "snowflake", "bigquery",
+                                  "redshift"])  # fmt: skip
 def test_kill_9_anywhere_leaves_the_sink_equal_to_postgres(
     pg_server: PgServer, pg_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest, sink: str,
@@ -37,6 +39,12 @@ def test_kill_9_anywhere_leaves_the_sink_equal_to_postgres(
         "PGHOST": pg_server.host, "PGPORT": str(pg_server.port), "PGUSER": pg_server.user,
         "PGDATABASE": pg_db,
     }  # fmt: skip
+    worker_config = broker = None
+    if sink == "duckdb-on-kafka":  # the same job with its topics and offsets on Kafka
+        broker = request.getfixturevalue("own_kafka_broker")
+        worker_config = str(tmp_path / "worker.yaml")
+        Path(worker_config).write_text(f"log.backend: kafka\nbootstrap.servers: {broker}\n")
+        sink = "duckdb"
     if sink == "duckdb":
         env["HUB_WAREHOUSE"] = str(tmp_path / "warehouse.duckdb")
     elif sink == "snowflake":
@@ -70,7 +78,7 @@ def test_kill_9_anywhere_leaves_the_sink_equal_to_postgres(
         thread = threading.Thread(target=writer.run, args=(100, stop))
 
         def start() -> subprocess.Popen[bytes]:
-            return start_hub(tmp_path, config, env)
+            return start_hub(tmp_path, config, env, worker_config)
 
         valid = [validate(s) for s in load_connector_file(config)]
         rnd = random.Random(23)
@@ -113,4 +121,10 @@ def test_kill_9_anywhere_leaves_the_sink_equal_to_postgres(
             reap_hub(proc)
         result = job.compare(valid)
         assert all(eq for _, _, eq in result.values()), result
+        if worker_config is not None:  # (the change events went through Kafka)
+            from hub.log.kafka import KafkaLog
+
+            on_kafka = KafkaLog({"bootstrap.servers": broker})
+            assert [t for t in on_kafka.topics() if t.endswith(".orders")], on_kafka.topics()
+            on_kafka.close()
         assert result["orders"][0] > 500 and result["order_lines"][0] > 1000
