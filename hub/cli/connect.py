@@ -19,6 +19,7 @@ from hub.config import MASK, is_secret
 from hub.errors import ConfigError
 
 REACH_TIMEOUT_S = 10.0  # how long a worker on Kafka waits for a broker to answer at start
+_dumper: threading.Thread | None = None  # the thread that dumps the stacks on SIGUSR1
 
 WORKER_CONFIG_HELP = (
     "A YAML file of worker properties. 'log.backend: kafka' with 'bootstrap.servers' (and "
@@ -234,6 +235,9 @@ def _dump_threads_on_sigusr1() -> None:
     while they change, and crashed a worker starting its threads with SIGSEGV (1 run in 5
     here); not a Python handler either: that runs only when the main thread runs Python,
     and a worker that seems stuck may be stuck there."""
+    global _dumper
+    if _dumper is not None:  # (the CLI called again in this process)
+        return
     wanted = {signal.SIGUSR1}
     signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
 
@@ -249,7 +253,8 @@ def _dump_threads_on_sigusr1() -> None:
             signal.sigwait(wanted)
             dump()
 
-    threading.Thread(target=wait, name="hub-sigusr1", daemon=True).start()
+    _dumper = threading.Thread(target=wait, name="hub-sigusr1", daemon=True)
+    _dumper.start()
 
 
 @contextlib.contextmanager

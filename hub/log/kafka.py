@@ -495,8 +495,10 @@ class KafkaConsumer:
         self._c = Consumer(
             {
                 "session.timeout.ms": 6000,  # (the client's properties may say otherwise)
-                "partition.assignment.strategy": "cooperative-sticky",
                 **log._conf,
+                # (not the client's to change: the listeners call incremental_assign and
+                # incremental_unassign, which an eager assignor refuses)
+                "partition.assignment.strategy": "cooperative-sticky",
                 "group.id": self.group_id,
                 "enable.auto.commit": False,
                 "auto.offset.reset": auto_offset_reset,
@@ -532,6 +534,8 @@ class KafkaConsumer:
             finally:
                 self._seeks = None
             c.incremental_assign(parts)
+            if self._paused:  # (a paused sink: what it gets meanwhile stays paused too)
+                c.pause(parts)
             self._member = c.memberid()
 
         def revoked(c: Any, parts: list[KafkaTopicPartition]) -> None:

@@ -92,6 +92,9 @@ class ConfigStore:
                 name = key[len(CONNECTOR_PREFIX) :]
                 self._configs[name] = dict(doc["properties"])
                 self._from_bare.discard(name)
+                # (the key was an earlier-format connector's too, "connector-<name>": this
+                # record replaced that one, which the rewrite wrote under its new key first)
+                self._live_bare.discard(key)
             elif "connector.class" in fields:  # the earlier format: the name as the key
                 self._configs[key] = doc
                 self._live_bare.add(key)
@@ -100,14 +103,20 @@ class ConfigStore:
 
     def _rewrite(self) -> None:
         """The earlier format's records in this one: new records first, then the old keys'
-        tombstones (any prefix of the write reads back the same)."""
+        tombstones, so any prefix of the write reads back the same, compacted or not. A
+        connector's new key can be another's old one (``x`` -> ``connector-x``, which an
+        earlier-format connector named ``connector-x`` used): the longer name goes first,
+        so its config is under its new key before its old record is overwritten, and a key
+        a new record overwrites gets no tombstone."""
         items: list[tuple[bytes, bytes | None]] = []
-        for name in sorted(self._from_bare):
+        for name in sorted(self._from_bare, key=lambda n: (-len(n), n)):
             config = {"properties": self._configs[name]}
             items.append(((CONNECTOR_PREFIX + name).encode(), json.dumps(config).encode()))
         for name in sorted(self._old_states & set(self._states)):
             items.append(((STATE_PREFIX + name).encode(), _state_record(self._states[name])))
-        items += [(key.encode(), None) for key in sorted(self._live_bare)]
+        written = {k for k, _ in items}
+        items += [(key.encode(), None) for key in sorted(self._live_bare)
+                  if key.encode() not in written]  # fmt: skip
         self._append(items)
         self._live_bare.clear()
         self._from_bare.clear()

@@ -36,6 +36,7 @@ from dataclasses import replace
 from itertools import repeat
 from typing import Any
 
+from hub.errors import ConfigError
 from hub.log import RecordTooLargeError, TopicExistsError, TopicPartition, codec
 from hub.log.packed import Packed
 from hub.runtime.api import EncodedBatch, SourceRecord, SourceTask, SourceTaskContext
@@ -463,6 +464,12 @@ class SourceRunner:
     def _ensure_topic(self, topic: str) -> None:
         if topic in self._topics:
             return
+        if topic in self.ctx.internal_topics:  # (a topic name, prefix or route gone wrong)
+            raise ConfigError(
+                f"{self.connector}: its records would go to {topic!r}, one of the worker's "
+                "internal topics (config/offset/status.storage.topic); change the topic its "
+                "records get (topic, topic.prefix or a routing transform)"
+            )
         if not self.log.has_topic(topic):
             try:
                 self.log.create_topic(topic, self.ctx.common.topic_creation_default_partitions)

@@ -83,6 +83,10 @@ class StatusStore:
                 else:
                     self._written[r.key] = r.value
 
+    def backing_off(self) -> bool:
+        """A write failed a moment ago: the periodic publish waits."""
+        return time.monotonic() < self._retry_at
+
     def publish(
         self, states: Mapping[bytes, bytes], keep_others: bool = False, backoff: bool = False
     ) -> int:

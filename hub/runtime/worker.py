@@ -760,16 +760,19 @@ class Worker:
     def stop(self) -> None:
         self.scheduler.shutdown(wait=True)  # no job may touch the log once it closes
         with self._lock:
-            names = list(self.connectors)
-            tasks = {n: [t.task_id for t in self.connectors[n].tasks] for n in names}
-            for name in names:
+            # as Connect's worker leaves them: no longer running anywhere (a FAILED one
+            # keeps its state and trace)
+            left = [f"status-connector-{n}" for n, rt in self.connectors.items()
+                    if rt.state != FAILED]  # fmt: skip
+            left += [f"status-task-{n}-{t.task_id}" for n, rt in self.connectors.items()
+                     for t in rt.tasks if t.state.state != FAILED]  # fmt: skip
+            for name in list(self.connectors):
                 self.remove(name)
-        try:  # as Connect's worker leaves them: no longer running anywhere
+        if not self.status_store.backing_off():  # (a cluster refusing writes: no wait)
             unassigned = status_value("UNASSIGNED", None, self.worker_id)
-            self.status_store.publish({
-                **{f"status-connector-{n}".encode(): unassigned for n in names},
-                **{f"status-task-{n}-{i}".encode(): unassigned for n in names for i in tasks[n]},
-            }, keep_others=True)  # fmt: skip
-        except Exception as exc:  # noqa: BLE001 - a stop goes on (the next start rewrites it)
-            log.warning("could not write the connectors' final states: %s", exc)
+            try:
+                self.status_store.publish({k.encode(): unassigned for k in left},
+                                          keep_others=True)  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - a stop goes on (a start rewrites it)
+                log.warning("could not write the connectors' final states: %s", exc)
         self.backend.close()

@@ -6,6 +6,7 @@ change."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -251,5 +252,61 @@ def test_no_connector_reads_or_writes_the_internal_topics(tmp_path: Path) -> Non
 
             trace = wait_for(failed, what=f"{name} refused")
             assert "one of the worker's internal topics" in trace
+        # nor a source (nothing of it written there: the configs still read)
+        worker.create("src", {"connector.class": "datagen", "topic": "connect-configs",
+                              "rate": 50})  # fmt: skip
+        trace = wait_for(lambda: worker.status()["src"][0].trace, what="the source refused")
+        assert "would go to 'connect-configs', one of the worker's internal topics" in trace
+        assert ConfigStore(worker.backend, "connect-configs").configs()["src"]
     finally:
         worker.stop()
+
+
+def _compacted(log: Any, topic: str) -> list[tuple[bytes, bytes]]:
+    """The topic as full compaction leaves it: each key's last record, where it stood, and
+    no tombstones."""
+    last: dict[bytes, tuple[int, bytes | None]] = {}
+    for r in log.scan(TopicPartition(topic, 0)):
+        last[r.key] = (r.offset, r.value)
+    kept = sorted((offset, key, value) for key, (offset, value) in last.items())
+    return [(key, value) for _, key, value in kept if value is not None]
+
+
+def test_the_rewrite_keeps_connectors_whose_new_key_was_anothers_old_one(tmp_path: Path) -> None:
+    """``x``'s new key ``connector-x`` was the earlier-format key of a connector named
+    ``connector-x`` (and so on): whatever prefix of the rewrite lands, and compacted or not,
+    every connector reads back."""
+    from tests.runtime.test_offset_store import Died, PrefixLog
+
+    names = ["x", "connector-x", "connector-connector-x", "y"]
+    earlier = [(n.encode(), json.dumps({"connector.class": "datagen", "topic": n}).encode())
+               for n in names]  # fmt: skip
+    want = {n: {"connector.class": "datagen", "topic": n} for n in names}
+    for land in range(12):
+        with Log(str(tmp_path / f"land{land}")) as plain:
+            plain.create_topic("__connect_configs", 1, {"cleanup.policy": "compact"})
+            plain.append_durable(
+                TopicPartition("__connect_configs", 0), *zip(*earlier, strict=True)
+            )
+            log = PrefixLog(plain)
+            log.land = land
+            with contextlib.suppress(Died):
+                ConfigStore(log)
+            for compact in (False, True):
+                if compact:  # (what a compacted topic holds; read by a new worker)
+                    records = _compacted(plain, "__connect_configs")
+                    fresh = Log(str(tmp_path / f"compacted{land}"))
+                    fresh.create_topic("__connect_configs", 1, {"cleanup.policy": "compact"})
+                    fresh.append_durable(TopicPartition("__connect_configs", 0),
+                                         *zip(*records, strict=True))  # fmt: skip
+                    assert ConfigStore(fresh).configs() == want, (land, compact)
+                    # and once more after that start's own rewrite, compacted again
+                    again = _compacted(fresh, "__connect_configs")
+                    fresh.close()
+                    with Log(str(tmp_path / f"again{land}")) as last:
+                        last.create_topic("__connect_configs", 1, {"cleanup.policy": "compact"})
+                        last.append_durable(TopicPartition("__connect_configs", 0),
+                                            *zip(*again, strict=True))  # fmt: skip
+                        assert ConfigStore(last).configs() == want, (land, "twice")
+                else:
+                    assert ConfigStore(plain).configs() == want, (land, compact)
