@@ -365,6 +365,16 @@ def _record(m: Any) -> Record:
 class KafkaProducer:
     def __init__(self, log: KafkaLog, compression: str | None = None) -> None:
         self._log = log
+        # the first failed delivery; the callback holds this list, not the producer (a
+        # cycle through the client would keep a dropped producer's threads and connections
+        # until the garbage collector's next full pass)
+        failures: list[KafkaError] = []
+        self._failures = failures
+
+        def delivered(err: KafkaError | None, _msg: Any) -> None:
+            if err is not None and not failures:
+                failures.append(err)
+
         self._p = Producer(
             {**_not_consumer_only(log._conf), "enable.idempotence": True, "acks": "all",
              "linger.ms": 5,
@@ -377,13 +387,8 @@ class KafkaProducer:
              "compression.type": compression if compression not in (None, "producer") else "none",
              # one callback for the producer, called for the failures only (a Python call a
              # record halved the throughput: bench/kafka_bench.py)
-             "on_delivery": self._delivered, "delivery.report.only.error": True}
+             "on_delivery": delivered, "delivery.report.only.error": True}
         )  # fmt: skip
-        self._failed: KafkaError | None = None
-
-    def _delivered(self, err: KafkaError | None, _msg: Any) -> None:
-        if err is not None and self._failed is None:
-            self._failed = err
 
     def _produce(self, topic: str, value: bytes | None, key: bytes | None,
                  headers: Sequence[Header] | None, timestamp: int | None,
@@ -457,9 +462,9 @@ class KafkaProducer:
         self._check(topic, keys, values, headers)
         if headers is None and timestamps is None and partition is None:
             # the common case a record at a time, without building keyword arguments
-            produce = self._p.produce
+            produce, failures = self._p.produce, self._failures
             for v, k in zip(values, keys, strict=True):
-                if self._failed is not None:
+                if failures:
                     self._raise_failed()
                 try:
                     produce(topic, v, k)
@@ -488,9 +493,9 @@ class KafkaProducer:
                        seq_header=seq)  # fmt: skip
 
     def _raise_failed(self) -> None:
-        err = self._failed
-        if err is None:
+        if not self._failures:
             return
+        err = self._failures[0]
         if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:  # a batch the broker refused
             raise KafkaRecordTooLargeError(f"Kafka refused a batch as too large: {err}")
         raise KafkaDeliveryError(f"a record was not delivered to Kafka: {err}")
