@@ -48,8 +48,7 @@ def _records(
 
 def _internal(worker: Worker, name: str, info: TopicInfo | None = None) -> bool:
     """One of the worker's internal topics (``__*``, or named by ``*.storage.topic``)."""
-    s = worker.storage
-    return name in (s.configs, s.offsets, s.status) or (
+    return name in worker.internal_topics() or (
         info.internal if info is not None else name.startswith("__")
     )
 

@@ -432,7 +432,7 @@ class Worker:
         try:
             c = valid.common
             named = [t for t in (*c.topics, c.errors_deadletterqueue_topic_name)
-                     if t in self._internal_topics()]  # fmt: skip
+                     if t in self.internal_topics()]  # fmt: skip
             if named:  # (the configs topic holds configs as sent, literal secrets too)
                 raise ConfigError(
                     f"{rt.name}: {', '.join(sorted(set(named)))} is one of the worker's "
@@ -495,7 +495,7 @@ class Worker:
         v = rt.spec
         assert v is not None
         c = v.common
-        internal = self._internal_topics()
+        internal = self.internal_topics()
         key_conv = make_converter(c.key_converter, c.key_converter_schemas_enable)
         value_conv = make_converter(c.value_converter, c.value_converter_schemas_enable)
         ctx = RunnerContext(
@@ -620,7 +620,8 @@ class Worker:
                 stats["segments_deleted"], stats["partitions_compacted"],
             )  # fmt: skip
 
-    def _internal_topics(self) -> frozenset[str]:
+    def internal_topics(self) -> frozenset[str]:
+        """The worker's three storage topics (``*.storage.topic``): no connector's."""
         return frozenset((self.storage.configs, self.storage.offsets, self.storage.status))
 
     def publish_status(self) -> None:
