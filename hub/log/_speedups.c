@@ -11,6 +11,8 @@
  *   slot_columns(objects, cls, names) -> list of lists, or None
  *   slot_objects(cls, names, columns) -> list
  *   decode_records(buf, pos, end, count, base_offset, first_timestamp, topic, partition, cls)
+ *   json_valid(datas) -> bool; json_lines(datas, prefix) -> bytes or None (C only: JSON
+ *       documents checked without decoding them, for sinks that write them as they are)
  *
  * Deliberate differences from the reference, all on input the reference mishandles:
  *   - Timestamps given to the encoders must fit in a signed 64-bit integer and so must every
@@ -2249,6 +2251,426 @@ error:
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* JSON documents checked without being decoded (a sink that writes them as they are)        */
+
+/* The scanner accepts a subset of what orjson.loads accepts (RFC 8259 as orjson reads it:
+   strict UTF-8 without surrogates, \u escapes paired, no control character in a string, no
+   NaN, no trailing comma, depth at most 1024), and declines what it cannot vouch for without
+   decoding: numbers orjson would read as infinity (refused there) are declined by magnitude
+   (more than JS_MAX_MAGNITUDE digits before the point after the exponent), integers that
+   orjson would turn into a float (outside [-2**63, 2**64 - 1]), and nesting deeper than
+   JS_MAX_DEPTH. "Declined" and "invalid" are the same answer: the caller decodes instead. */
+#define JS_MAX_DEPTH 1000
+#define JS_MAX_MAGNITUDE 300
+
+typedef struct {
+    const unsigned char *p, *end;
+} jscan;
+
+static void
+js_ws(jscan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static int
+js_hex4(const unsigned char *p, const unsigned char *end, unsigned *out)
+{
+    unsigned u = 0;
+    int i;
+    if (end - p < 4)
+        return 0;
+    for (i = 0; i < 4; i++) {
+        unsigned c = p[i], d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return 0;
+        u = (u << 4) | d;
+    }
+    *out = u;
+    return 1;
+}
+
+#define JS_CONT(x) (((x) & 0xC0) == 0x80)
+
+/* at the opening quote */
+static int
+js_string(jscan *s)
+{
+    const unsigned char *p = s->p + 1, *end = s->end;
+    while (p < end) {
+        unsigned c = *p;
+        if (c == '"') {
+            s->p = p + 1;
+            return 1;
+        }
+        if (c < 0x20)
+            return 0;
+        if (c == '\\') {
+            if (++p >= end)
+                return 0;
+            c = *p++;
+            switch (c) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                break;
+            case 'u': {
+                unsigned u, lo;
+                if (!js_hex4(p, end, &u))
+                    return 0;
+                p += 4;
+                if (u >= 0xDC00 && u <= 0xDFFF)
+                    return 0; /* a low surrogate first */
+                if (u >= 0xD800 && u <= 0xDBFF) {
+                    if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !js_hex4(p + 2, end, &lo) ||
+                        lo < 0xDC00 || lo > 0xDFFF)
+                        return 0;
+                    p += 6;
+                }
+                break;
+            }
+            default:
+                return 0;
+            }
+            continue;
+        }
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        /* UTF-8: shortest forms only, no surrogates, at most U+10FFFF */
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (end - p < 2 || !JS_CONT(p[1]))
+                return 0;
+            p += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+            if (end - p < 3 || p[1] < lo || p[1] > hi || !JS_CONT(p[2]))
+                return 0;
+            p += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+            if (end - p < 4 || p[1] < lo || p[1] > hi || !JS_CONT(p[2]) || !JS_CONT(p[3]))
+                return 0;
+            p += 4;
+        } else {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static int
+js_number(jscan *s)
+{
+    const unsigned char *p = s->p, *end = s->end, *digits;
+    int neg = 0, is_float = 0;
+    Py_ssize_t ndigits, exp = 0;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    digits = p;
+    if (p >= end || *p < '0' || *p > '9')
+        return 0;
+    if (*p == '0')
+        p++;
+    else
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    ndigits = p - digits;
+    if (p < end && *p == '.') {
+        is_float = 1;
+        p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return 0;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int eneg = 0;
+        is_float = 1;
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            eneg = *p++ == '-';
+        if (p >= end || *p < '0' || *p > '9')
+            return 0;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (exp < 100000)
+                exp = exp * 10 + (*p - '0');
+            p++;
+        }
+        if (eneg)
+            exp = -exp;
+    }
+    if (is_float) {
+        if (ndigits + exp > JS_MAX_MAGNITUDE) /* may be infinity as a double: orjson refuses */
+            return 0;
+    } else if (ndigits > 18) {
+        /* orjson keeps [-2**63, 2**64 - 1] as int, turns the rest into a float */
+        if (neg ? (ndigits > 19 || memcmp(digits, "9223372036854775808", 19) > 0)
+                : (ndigits > 20 || (ndigits == 20 && memcmp(digits, "18446744073709551615", 20) > 0)))
+            return 0;
+    }
+    s->p = p;
+    return 1;
+}
+
+static int
+js_literal(jscan *s, const char *word, Py_ssize_t n)
+{
+    if (s->end - s->p < n || memcmp(s->p, word, (size_t)n) != 0)
+        return 0;
+    s->p += n;
+    return 1;
+}
+
+/* One value at s->p (no leading whitespace). Iterative: containers on an explicit stack. */
+static int
+js_value(jscan *s)
+{
+    char stack[JS_MAX_DEPTH]; /* '{' or '[' per open container */
+    int depth = 0;
+    for (;;) {
+        /* a value */
+        if (s->p >= s->end)
+            return 0;
+        switch (*s->p) {
+        case '{':
+        case '[':
+            if (depth == JS_MAX_DEPTH)
+                return 0;
+            stack[depth++] = (char)*s->p++;
+            js_ws(s);
+            if (s->p < s->end && *s->p == (stack[depth - 1] == '{' ? '}' : ']')) {
+                s->p++;
+                depth--;
+                break; /* an empty container: a complete value */
+            }
+            if (stack[depth - 1] == '{') {
+                if (s->p >= s->end || *s->p != '"' || !js_string(s))
+                    return 0;
+                js_ws(s);
+                if (s->p >= s->end || *s->p != ':')
+                    return 0;
+                s->p++;
+                js_ws(s);
+            }
+            continue; /* the first member's value */
+        case '"':
+            if (!js_string(s))
+                return 0;
+            break;
+        case 't':
+            if (!js_literal(s, "true", 4))
+                return 0;
+            break;
+        case 'f':
+            if (!js_literal(s, "false", 5))
+                return 0;
+            break;
+        case 'n':
+            if (!js_literal(s, "null", 4))
+                return 0;
+            break;
+        default:
+            if (!js_number(s))
+                return 0;
+        }
+        /* after a complete value: close containers, or go on to the next member */
+        for (;;) {
+            if (!depth)
+                return 1;
+            js_ws(s);
+            if (s->p >= s->end)
+                return 0;
+            if (*s->p == ',') {
+                s->p++;
+                js_ws(s);
+                if (stack[depth - 1] == '{') {
+                    if (s->p >= s->end || *s->p != '"' || !js_string(s))
+                        return 0;
+                    js_ws(s);
+                    if (s->p >= s->end || *s->p != ':')
+                        return 0;
+                    s->p++;
+                    js_ws(s);
+                }
+                break; /* the next value */
+            }
+            if (*s->p != (stack[depth - 1] == '{' ? '}' : ']'))
+                return 0;
+            s->p++;
+            depth--;
+        }
+    }
+}
+
+/* 1 when buf is one JSON document (whitespace around it allowed) the scanner vouches for;
+   with lines set, also neither a top-level string (a sink writes a string's text) nor a
+   CR or LF anywhere */
+static int
+js_document(const unsigned char *buf, Py_ssize_t n, int lines)
+{
+    jscan s = {buf, buf + n};
+    if (lines && (memchr(buf, '\n', (size_t)n) || memchr(buf, '\r', (size_t)n)))
+        return 0;
+    js_ws(&s);
+    if (s.p >= s.end || (lines && *s.p == '"'))
+        return 0;
+    if (!js_value(&s))
+        return 0;
+    js_ws(&s);
+    return s.p == s.end;
+}
+
+typedef struct {
+    PyObject *obj; /* a new reference, or NULL for None */
+    const unsigned char *buf;
+    Py_ssize_t len;
+} js_item;
+
+/* the items of a list of bytes-or-None, referenced (NULL with an exception set) */
+static js_item *
+js_items(PyObject *list, Py_ssize_t *n)
+{
+    js_item *items;
+    Py_ssize_t i;
+    if (!PyList_CheckExact(list)) {
+        PyErr_SetString(PyExc_TypeError, "a list of bytes or None");
+        return NULL;
+    }
+    *n = PyList_GET_SIZE(list);
+    if (!(items = PyMem_New(js_item, (size_t)(*n ? *n : 1)))) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (i = 0; i < *n; i++) {
+        PyObject *o = PyList_GET_ITEM(list, i);
+        if (o == Py_None) {
+            items[i].obj = NULL;
+            items[i].buf = NULL;
+            items[i].len = 0;
+        } else if (PyBytes_CheckExact(o)) {
+            Py_INCREF(o);
+            items[i].obj = o;
+            items[i].buf = (const unsigned char *)PyBytes_AS_STRING(o);
+            items[i].len = PyBytes_GET_SIZE(o);
+        } else {
+            while (i--)
+                Py_XDECREF(items[i].obj);
+            PyMem_Free(items);
+            PyErr_Format(PyExc_TypeError, "a list of bytes or None, not %.100s",
+                         Py_TYPE(o)->tp_name);
+            return NULL;
+        }
+    }
+    return items;
+}
+
+static void
+js_items_free(js_item *items, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++)
+        Py_XDECREF(items[i].obj);
+    PyMem_Free(items);
+}
+
+static PyObject *
+py_json_valid(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"datas"};
+    PyObject *a[1];
+    js_item *items;
+    Py_ssize_t n, i;
+    int ok = 1;
+
+    (void)module;
+    if (parse_args("json_valid", names, 1, args, nargs, kwnames, a) < 0)
+        return NULL;
+    if (!(items = js_items(a[0], &n)))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n && ok; i++)
+        ok = !items[i].obj || js_document(items[i].buf, items[i].len, 0);
+    Py_END_ALLOW_THREADS
+    js_items_free(items, n);
+    return PyBool_FromLong(ok);
+}
+
+static PyObject *
+py_json_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"datas", "prefix"};
+    PyObject *a[2], *out;
+    js_item *items;
+    Py_ssize_t n, i, plen, total = 0;
+    const char *prefix;
+    char *w;
+    int ok = 1;
+
+    (void)module;
+    if (parse_args("json_lines", names, 2, args, nargs, kwnames, a) < 0)
+        return NULL;
+    if (!PyBytes_CheckExact(a[1])) {
+        PyErr_SetString(PyExc_TypeError, "json_lines: prefix must be bytes");
+        return NULL;
+    }
+    prefix = PyBytes_AS_STRING(a[1]);
+    plen = PyBytes_GET_SIZE(a[1]);
+    if (!(items = js_items(a[0], &n)))
+        return NULL;
+    /* each document: the part after the prefix and before the closing brace that ends the
+       envelope (with a prefix), or the whole (without) */
+    for (i = 0; i < n; i++) {
+        if (!items[i].obj) {
+            total += 5; /* null\n */
+            continue;
+        }
+        if (plen) {
+            if (items[i].len < plen + 1 || memcmp(items[i].buf, prefix, (size_t)plen) != 0 ||
+                items[i].buf[items[i].len - 1] != '}') {
+                js_items_free(items, n);
+                Py_RETURN_NONE;
+            }
+            items[i].buf += plen;
+            items[i].len -= plen + 1;
+        }
+        total += items[i].len + 1;
+    }
+    if (!(out = PyBytes_FromStringAndSize(NULL, total))) {
+        js_items_free(items, n);
+        return NULL;
+    }
+    w = PyBytes_AS_STRING(out);
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n && ok; i++) {
+        if (!items[i].obj) {
+            memcpy(w, "null\n", 5);
+            w += 5;
+            continue;
+        }
+        ok = js_document(items[i].buf, items[i].len, 1);
+        memcpy(w, items[i].buf, (size_t)items[i].len);
+        w += items[i].len;
+        *w++ = '\n';
+    }
+    Py_END_ALLOW_THREADS
+    js_items_free(items, n);
+    if (!ok) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* module                                                                                     */
 
 static PyMethodDef speedups_methods[] = {
@@ -2286,6 +2708,17 @@ static PyMethodDef speedups_methods[] = {
      "slot_objects(cls, names, columns) -> list\n\n"
      "Objects of cls whose __slots__ members names hold columns' values (one list a name),\n"
      "without calling __init__: for plain slots classes (a dataclass without __post_init__)."},
+    {"json_valid", FASTCALL_KW(py_json_valid), METH_FASTCALL | METH_KEYWORDS,
+     "json_valid(datas) -> bool\n\n"
+     "Whether every item (bytes, or None) is one JSON document orjson.loads reads without\n"
+     "losing an integer's exactness; False also where the scanner declines to vouch (see\n"
+     "the C source)."},
+    {"json_lines", FASTCALL_KW(py_json_lines), METH_FASTCALL | METH_KEYWORDS,
+     "json_lines(datas, prefix) -> bytes or None\n\n"
+     "The items as JSON lines, each followed by a newline (None as null), when every item\n"
+     "is one document json_valid vouches for, on one line, not a string; with a prefix,\n"
+     "every item must be prefix + document + '}' and the line is the document. None\n"
+     "otherwise (decode them instead)."},
     {NULL, NULL, 0, NULL},
 };
 

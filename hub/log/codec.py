@@ -31,6 +31,10 @@ decode_records = _impl.decode_records
 # the runners' per-record attribute work, a batch at a time
 slot_columns = _impl.slot_columns
 slot_objects = _impl.slot_objects
+# JSON documents checked without decoding them, for sinks that write them as they are (C
+# only; None with the reference codec: such a sink decodes instead)
+json_valid = getattr(_impl, "json_valid", None)
+json_lines = getattr(_impl, "json_lines", None)
 
 __all__ = [
     "ACCELERATED",
@@ -38,6 +42,8 @@ __all__ = [
     "encode_packed",
     "encode_packed_lz4",
     "encode_records",
+    "json_lines",
+    "json_valid",
     "murmur2",
     "partition_encode",
     "slot_columns",

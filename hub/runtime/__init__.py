@@ -44,9 +44,16 @@ from hub.runtime.api import (
     SourceTaskContext,
     csv_list,
 )
-from hub.runtime.converters import JsonConverter, dumps, json_default
+from hub.runtime.converters import (
+    ByteArrayConverter,
+    JsonConverter,
+    StringConverter,
+    dumps,
+    json_default,
+)
 
 __all__ = [
+    "ByteArrayConverter",
     "Check",
     "Connector",
     "ConnectorConfig",
@@ -61,6 +68,7 @@ __all__ = [
     "SourceRecord",
     "SourceTask",
     "SourceTaskContext",
+    "StringConverter",
     "csv_list",
     "dumps",
     "json_default",

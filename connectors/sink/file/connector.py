@@ -1,5 +1,9 @@
 """Appends each record's value as one line (strings as they are, other values as JSON).
 
+With the JSON converter, batches whose values are JSON documents on one line are written as
+they are in the log (the writer's formatting kept, checked by a C scanner without decoding);
+any other batch is decoded and each value written as compact JSON.
+
 Exactly once into the file: after each ``flush`` (fsync) the sink stores, beside the file,
 ``.<name>.hub-offsets`` = the file's size and the next offset per partition (written to a
 temporary file, fsynced, renamed). On ``open`` it cuts the file back to that size and hands
@@ -16,9 +20,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
 from connectors.sink.file.config import FileSinkConfig
-from hub.log import TopicPartition
-from hub.runtime import dumps
-from hub.runtime.api import SinkConnector, SinkRecord, SinkTask, SinkTaskContext
+from hub.log import TopicPartition, codec
+from hub.runtime import ByteArrayConverter, JsonConverter, StringConverter, dumps
+from hub.runtime.api import (
+    EncodedSinkRecords,
+    SinkConnector,
+    SinkRecord,
+    SinkTask,
+    SinkTaskContext,
+)
+
+# key converters whose reading cannot fail (the file holds no key), and JSON's, checked
+_KEYS_READ_AS_IS = (ByteArrayConverter, JsonConverter, StringConverter)
 
 
 def _line(value: Any) -> bytes:
@@ -81,6 +94,33 @@ class FileStreamSinkTask(SinkTask):
         assert self._out is not None
         if records:
             self._out.write(b"\n".join([_line(r.value) for r in records]) + b"\n")
+
+    def put_encoded(self, batch: EncodedSinkRecords) -> bool:
+        """JSON values written as they are in the log, one line each, when the C scanner
+        vouches that every key and value is a document the JSON converter reads (then the
+        line is the same JSON value `put` writes, in the writer's own formatting: no
+        decoding and encoding again); declined (`put` takes the batch) for anything else."""
+        json_lines, json_valid = codec.json_lines, codec.json_valid
+        kc, vc, records = batch.key_converter, batch.value_converter, batch.records
+        if self._out is None or json_lines is None or json_valid is None:
+            return False
+        if type(vc) is not JsonConverter or type(kc) not in _KEYS_READ_AS_IS:
+            return False
+        values = [r[5] for r in records]
+        prefix = b""
+        if vc.schemas_enable:  # {"schema": ..., "payload": P}: the line is P
+            first = next((v for v in values if v is not None), None)
+            found = vc.schema_prefix(first) if first is not None else None
+            if first is not None and found is None:
+                return False
+            prefix = found[0] if found is not None else b""
+        if type(kc) is JsonConverter and not json_valid([r[4] for r in records]):
+            return False  # (a key the converter cannot read fails the record in put)
+        lines = json_lines(values, prefix)
+        if lines is None:
+            return False
+        self._out.write(lines)
+        return True
 
     def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
         if self._out is None:
