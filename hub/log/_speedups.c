@@ -2259,8 +2259,10 @@ error:
    decoding: numbers orjson would read as infinity (refused there) are declined by magnitude
    (more than JS_MAX_MAGNITUDE digits before the point after the exponent), integers that
    orjson would turn into a float (outside [-2**63, 2**64 - 1]), and nesting deeper than
-   JS_MAX_DEPTH. "Declined" and "invalid" are the same answer: the caller decodes instead. */
-#define JS_MAX_DEPTH 1000
+   JS_MAX_DEPTH: orjson.dumps writes at most 254 levels (past them a sink's decoded path
+   falls back to the json module and Python's recursion limit, and fails the record).
+   "Declined" and "invalid" are the same answer: the caller decodes instead. */
+#define JS_MAX_DEPTH 254
 #define JS_MAX_MAGNITUDE 300
 
 typedef struct {
@@ -2630,6 +2632,10 @@ py_json_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObjec
        envelope (with a prefix), or the whole (without) */
     for (i = 0; i < n; i++) {
         if (!items[i].obj) {
+            if (total > PY_SSIZE_T_MAX - 5) {
+                js_items_free(items, n);
+                return PyErr_NoMemory();
+            }
             total += 5; /* null\n */
             continue;
         }
@@ -2641,6 +2647,10 @@ py_json_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObjec
             }
             items[i].buf += plen;
             items[i].len -= plen + 1;
+        }
+        if (items[i].len >= PY_SSIZE_T_MAX - 5 - total) { /* (one object listed many times) */
+            js_items_free(items, n);
+            return PyErr_NoMemory();
         }
         total += items[i].len + 1;
     }

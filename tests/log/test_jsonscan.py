@@ -95,8 +95,10 @@ CASES = [
     (b"[NaN]", False, False),
     (b"[Infinity]", False, False),
     (b'{"a":"unterminated}', False, False),
-    (b"[" * 1000 + b"]" * 1000, True, True),
-    (b"[" * 1001 + b"]" * 1001, False, True),  # deeper than the scanner goes
+    (b"[" * 254 + b"]" * 254, True, True),
+    # deeper than the scanner goes: orjson.dumps writes 254 levels at most (a sink's decoded
+    # path then fails the record), so the scanner does not vouch for more
+    (b"[" * 255 + b"]" * 255, False, True),
     (b"[" * 1025 + b"]" * 1025, False, False),  # deeper than orjson goes
 ]
 
