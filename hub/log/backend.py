@@ -70,8 +70,13 @@ class LogConsumer(Protocol):
         topics: Iterable[str],
         on_assign: Listener | None = None,
         on_revoke: Listener | None = None,
+        on_lost: Listener | None = None,
     ) -> None:
-        """Join the group for ``topics``; the listeners get the partitions added / removed."""
+        """Join the group for ``topics``; the listeners get the partitions added / removed.
+        ``on_lost`` gets partitions taken away without a hand-over (the member was expelled:
+        its session or poll interval expired), which another member may own already: no
+        commit for them can succeed. Without it, ``on_revoke`` gets them (as Kafka's
+        ``ConsumerRebalanceListener`` does)."""
 
     def assignment(self) -> set[TopicPartition]: ...
 

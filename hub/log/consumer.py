@@ -72,6 +72,7 @@ class Consumer:
         self._subscription: tuple[str, ...] = ()
         self._on_assign: Listener | None = None
         self._on_revoke: Listener | None = None
+        self._on_lost: Listener | None = None
         self._next = 0
         self._closed = False
 
@@ -91,6 +92,7 @@ class Consumer:
         topics: Iterable[str],
         on_assign: Listener | None = None,
         on_revoke: Listener | None = None,
+        on_lost: Listener | None = None,
     ) -> None:
         if self.group_id is None:
             raise LogError("subscribe() needs a group_id; use assign() without one")
@@ -100,6 +102,7 @@ class Consumer:
         self.unsubscribe()
         self._subscription = topics
         self._on_assign, self._on_revoke = on_assign, on_revoke
+        self._on_lost = on_lost
         self._member_id = self._log.groups.join(self.group_id, topics, self._session_timeout_ms)
 
     def unsubscribe(self) -> None:
@@ -139,10 +142,15 @@ class Consumer:
         try:
             _gen, owned, revoke = self._log.groups.sync(self.group_id, self._member_id)
         except RebalanceInProgressError:
-            # expelled (session timeout): rejoin with nothing owned
-            for tp in list(self._assigned):
+            # expelled (session timeout): what it held is lost (maybe owned by another member
+            # already: no commit for it); rejoin with nothing owned
+            lost = set(self._assigned)
+            for tp in lost:
                 self._drop(tp)
             self._assigned = []
+            listener = self._on_lost or self._on_revoke
+            if lost and listener is not None:
+                listener(lost)
             self._member_id = self._log.groups.join(
                 self.group_id, self._subscription, self._session_timeout_ms
             )

@@ -14,10 +14,11 @@ rather than stopping at the high watermark (a broker may report it low: docs/kaf
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import (
@@ -56,6 +57,8 @@ _CONSUMER_ONLY = ("session.timeout.ms", "heartbeat.interval.ms", "max.poll.inter
 def _not_consumer_only(conf: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in conf.items() if not k.startswith(_CONSUMER_ONLY)}
 
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 1048588  # Kafka's default max.message.bytes
 
@@ -546,6 +549,7 @@ class KafkaConsumer:
         topics: Iterable[str],
         on_assign: Listener | None = None,
         on_revoke: Listener | None = None,
+        on_lost: Listener | None = None,
     ) -> None:
         def assigned(c: Any, parts: list[KafkaTopicPartition]) -> None:
             tps = {TopicPartition(p.topic, p.partition) for p in parts}
@@ -566,17 +570,21 @@ class KafkaConsumer:
                 c.pause(parts)
             self._member = c.memberid()
 
-        def revoked(c: Any, parts: list[KafkaTopicPartition]) -> None:
-            tps = {TopicPartition(p.topic, p.partition) for p in parts}
-            gone = tps & self._assigned
-            try:
-                if on_revoke is not None and gone:
-                    on_revoke(gone)
-            finally:
-                self._assigned -= tps
-                c.incremental_unassign(parts)
+        def taken(listener: Listener | None) -> Callable[[Any, list[KafkaTopicPartition]], None]:
+            def revoked(c: Any, parts: list[KafkaTopicPartition]) -> None:
+                tps = {TopicPartition(p.topic, p.partition) for p in parts}
+                gone = tps & self._assigned
+                try:
+                    if listener is not None and gone:
+                        listener(gone)
+                finally:
+                    self._assigned -= tps
+                    c.incremental_unassign(parts)
 
-        self._c.subscribe(list(topics), on_assign=assigned, on_revoke=revoked)
+            return revoked
+
+        self._c.subscribe(list(topics), on_assign=assigned, on_revoke=taken(on_revoke),
+                          on_lost=taken(on_lost or on_revoke))  # fmt: skip
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._assigned)
@@ -596,6 +604,10 @@ class KafkaConsumer:
             err = m.error()
             if err is None:
                 out.append(_record(m))
+            elif err.code() == KafkaError._MAX_POLL_EXCEEDED:
+                # (the member left the group; this poll rejoins it, the partitions it held
+                # reach on_lost: not a failure of the consumer)
+                logger.warning("Kafka consumer %s: %s", self.group_id, err.str())
             elif err.code() != KafkaError._PARTITION_EOF:
                 raise KafkaException(err)
         if not self._assigned:

@@ -21,7 +21,13 @@ import operator
 import time
 
 from hub.errors import ResumeError
-from hub.log import OffsetOutOfRangeError, Record, TopicPartition, codec
+from hub.log import (
+    OffsetOutOfRangeError,
+    RebalanceInProgressError,
+    Record,
+    TopicPartition,
+    codec,
+)
 from hub.runtime.api import EncodedSinkRecords, SinkRecord, SinkTask, SinkTaskContext
 from hub.runtime.runner import RunnerContext
 
@@ -104,6 +110,25 @@ class SinkRunner:
             self._done.pop(tp, None)
         self.task.close(tps)
 
+    def _on_lost(self, tps: set[TopicPartition]) -> None:
+        """Partitions taken away without a hand-over (this member was expelled: a batch
+        outlasted the session or poll interval). Another member may own them already: no
+        group commit (it would fail, and could move the group's offset back). A task that
+        keeps its offsets in the target stores what it wrote (its target refuses positions
+        older than its own); the others' unflushed records are read again by the new owner
+        (at least once, as Connect does)."""
+        log.warning("%s task %d: lost partitions %s (expelled from the group: a batch took "
+                    "longer than the session timeout?); their new owner resumes them",
+                    self.connector, self.ctx.task_id,
+                    ", ".join(sorted(f"{tp.topic}/{tp.partition}" for tp in tps)))  # fmt: skip
+        if not self._failed and self._dirty and self.task.offsets_in_target:
+            positions = dict(self._done)  # (every partition held: a flush covers them all)
+            self.errors.retry("TASK_FLUSH", lambda: self.task.flush(positions))
+            self._dirty = False
+        for tp in tps:
+            self._done.pop(tp, None)
+        self.task.close(tps)
+
     def _convert(self, r: Record) -> SinkRecord:
         key, key_schema = self.ctx.key_converter.to_value(r.key)
         value, value_schema = self.ctx.value_converter.to_value(r.value)
@@ -117,7 +142,10 @@ class SinkRunner:
         subscribed = self._subscribed_topics()
         if subscribed:  # (none yet: waited for below; Kafka refuses an empty subscription)
             self.consumer.subscribe(
-                subscribed, on_assign=self._on_assign, on_revoke=self._on_revoke
+                subscribed,
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
             )
         self.state.running()
         last_commit = last_refresh = time.monotonic()
@@ -133,7 +161,10 @@ class SinkRunner:
                     if now_matching and now_matching != subscribed:  # (Kafka: none empty)
                         subscribed = now_matching
                         self.consumer.subscribe(
-                            subscribed, on_assign=self._on_assign, on_revoke=self._on_revoke
+                            subscribed,
+                            on_assign=self._on_assign,
+                            on_revoke=self._on_revoke,
+                            on_lost=self._on_lost,
                         )
                 if not subscribed:
                     time.sleep(0.2)
@@ -291,8 +322,16 @@ class SinkRunner:
             self.errors.retry("TASK_FLUSH", lambda: self.task.flush(positions))
             self._dirty = False
         if positions:
-            self.consumer.commit(positions)
-            self.state.committed()
+            try:
+                self.consumer.commit(positions)
+            except RebalanceInProgressError as exc:
+                # the group moved on (this member was expelled, its next poll hears of it):
+                # the partitions' owner resumes from the last commit, or from the target's
+                # own offsets the flush above stored
+                log.warning("%s task %d: offsets not committed, the group rebalanced: %s",
+                            self.connector, self.ctx.task_id, exc)  # fmt: skip
+            else:
+                self.state.committed()
         self.state.lag = sum(self.consumer.lag().values())
 
     def stop(self) -> None:

@@ -168,8 +168,9 @@ class _PausableConsumer:
         topics: Iterable[str],
         on_assign: Listener | None = None,
         on_revoke: Listener | None = None,
+        on_lost: Listener | None = None,
     ) -> None:
-        self._consumer.subscribe(topics, on_assign, on_revoke)
+        self._consumer.subscribe(topics, on_assign, on_revoke, on_lost)
 
     def assignment(self) -> set[TopicPartition]:
         return self._consumer.assignment()

@@ -172,3 +172,30 @@ def test_reset_offsets_and_delete_group(log: Log) -> None:
     assert log.groups.list_groups() == ["g"]
     log.groups.delete_offsets("g")
     assert log.groups.list_groups() == []
+
+
+@pytest.mark.parametrize("with_on_lost", [True, False])
+def test_an_expelled_member_hears_its_partitions_were_lost(log: Log, with_on_lost: bool) -> None:
+    log.create_topic("t", 2)
+    _produce(log, "t", 10, 2)
+    events: list[tuple[str, set[TopicPartition]]] = []
+    a = log.consumer(group_id="g", session_timeout_ms=100, auto_offset_reset="earliest")
+    a.subscribe(
+        ["t"],
+        on_assign=lambda tps: events.append(("assign", tps)),
+        on_revoke=lambda tps: events.append(("revoke", tps)),
+        on_lost=(lambda tps: events.append(("lost", tps))) if with_on_lost else None,
+    )
+    a.poll(0)
+    both = {TopicPartition("t", 0), TopicPartition("t", 1)}
+    assert events == [("assign", both)]
+    b = log.consumer(group_id="g", session_timeout_ms=100, auto_offset_reset="earliest")
+    b.subscribe(["t"])
+    for _ in range(4):  # a stays silent past its session: b takes both partitions
+        b.poll(0)
+        time.sleep(0.06)
+    assert b.assignment() == both
+    a.poll(0)  # a hears of it: lost (not handed over), then it rejoins
+    assert events[1] == ("lost" if with_on_lost else "revoke", both)
+    with pytest.raises(RebalanceInProgressError):
+        a.commit({TopicPartition("t", 0): 5})  # (no longer its partition to commit)

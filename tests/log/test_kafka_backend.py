@@ -116,6 +116,36 @@ def test_a_group_consumer_seeks_in_on_assign_and_resumes_from_its_commit(
     again.close()
 
 
+def test_a_consumer_past_its_poll_interval_loses_its_partitions_and_rejoins(
+    kafka_broker: str,
+) -> None:
+    """librdkafka leaves the group when the application does not poll for
+    max.poll.interval.ms (a sink's batch that takes that long): the next poll reports it,
+    which is not a failure; the partitions reach on_lost (no commit can succeed for them),
+    and the member rejoins and is assigned again."""
+    klog = KafkaLog({"bootstrap.servers": kafka_broker, "session.timeout.ms": "1000",
+                     "heartbeat.interval.ms": "300", "max.poll.interval.ms": "1500"})  # fmt: skip
+    try:
+        name = _topic()
+        klog.create_topic(name, 2)
+        events: list[tuple[str, set[TopicPartition]]] = []
+        consumer = klog.consumer(group_id=f"g-{uuid.uuid4().hex[:8]}")
+        consumer.subscribe(
+            [name],
+            on_assign=lambda tps: events.append(("assign", tps)),
+            on_revoke=lambda tps: events.append(("revoke", tps)),
+            on_lost=lambda tps: events.append(("lost", tps)),
+        )
+        both = {TopicPartition(name, 0), TopicPartition(name, 1)}
+        wait_for(lambda: consumer.poll(0.2) or consumer.assignment() == both, 30, "assigned")
+        time.sleep(2.5)  # past max.poll.interval.ms without a poll
+        wait_for(lambda: consumer.poll(0.2) or len(events) >= 3, 30, "lost and rejoined")
+        assert events == [("assign", both), ("lost", both), ("assign", both)]
+        consumer.close()
+    finally:
+        klog.close()
+
+
 def test_a_member_joining_moves_only_the_partitions_that_change_owner(klog: KafkaLog) -> None:
     """Cooperative rebalancing (as Connect's sink tasks): the first member keeps reading the
     partitions it keeps; only those that go to the new member are revoked from it."""
