@@ -87,7 +87,8 @@ def test_datagen_to_file_through_kafka_survives_kill_9(
         ("log.backend: kafak\n", "log.backend must be 'embedded' or 'kafka', not 'kafak'"),
         ("log.backend: kafka\n", "log.backend kafka needs bootstrap.servers"),
         ("log.backend: kafka\nbootstrap.servers: h:9092\nreplication.factor: x\n",
-         "replication.factor must be an integer"),
+         "replication.factor must be -1 (the cluster's default.replication.factor) or at least "
+         "1, not 'x'"),
         ("- a list\n", "the worker config must be a mapping"),
         ("log.backend: kafka\nbootstrap.servers: 127.0.0.1:1\nsasl.password: hunter2\n",
          "cannot reach the Kafka cluster at bootstrap.servers 127.0.0.1:1"),

@@ -26,14 +26,16 @@ WORKER_CONFIG_HELP = (
     "librdkafka's security properties under Kafka's names) keeps topics, offsets and configs "
     "on that Kafka cluster instead of the data directory (a preview: see docs/kafka-backend.md); "
     "'config.storage.topic', 'offset.storage.topic' and 'status.storage.topic' name the "
-    "internal topics (default __connect_configs, __connect_offsets, __connect_status)."
+    "internal topics (default __connect_configs, __connect_offsets, __connect_status); "
+    "'replication.factor' (default 3, -1: the cluster's default) is that of every topic hub "
+    "creates there, '*.storage.replication.factor' an internal topic's."
 )
 
 
 def _worker_config(path: str | None) -> tuple[Any, Any]:
     """The log backend a worker config names (None: the embedded log in the data dir) and
     its internal topics' names (`hub.runtime.storage.StorageTopics`)."""
-    from hub.runtime.storage import StorageTopics
+    from hub.runtime.storage import StorageTopics, replication_factor
 
     if path is None:
         return None, StorageTopics()
@@ -55,10 +57,9 @@ def _worker_config(path: str | None) -> tuple[Any, Any]:
         return None, storage
     if kind != "kafka":
         raise ConfigError(f"{path}: log.backend must be 'embedded' or 'kafka', not {kind!r}")
-    try:
-        factor = int(props.pop("replication.factor", 1))
-    except (TypeError, ValueError):
-        raise ConfigError(f"{path}: replication.factor must be an integer") from None
+    # (Connect's default for its internal topics; a cluster of fewer brokers refuses it, and
+    # the error says to set replication.factor: 1 on a one-broker cluster, or -1)
+    factor = replication_factor(props.pop("replication.factor", 3), f"{path}: replication.factor")
     if not props.get("bootstrap.servers"):
         raise ConfigError(f"{path}: log.backend kafka needs bootstrap.servers (host:port,...)")
     try:

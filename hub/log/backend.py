@@ -129,9 +129,15 @@ class LogBackend(Protocol):
     def topics(self, include_internal: bool = False) -> list[str]: ...
 
     def create_topic(
-        self, name: str, partitions: int = 1, config: Mapping[str, Any] | None = None
+        self,
+        name: str,
+        partitions: int = 1,
+        config: Mapping[str, Any] | None = None,
+        replication_factor: int | None = None,
     ) -> object:
-        """`TopicExistsError` if it exists."""
+        """`TopicExistsError` if it exists. ``replication_factor``: copies of each partition
+        on a cluster (None: the backend's default; -1: the cluster's own
+        ``default.replication.factor``); a log on one machine keeps one and ignores it."""
 
     def partition_count(self, topic: str) -> int: ...
 

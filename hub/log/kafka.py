@@ -119,15 +119,32 @@ class KafkaLog:
         return sorted(t for t in self._topics() if include_internal or not t.startswith("__"))
 
     def create_topic(
-        self, name: str, partitions: int = 1, config: Mapping[str, Any] | None = None
+        self,
+        name: str,
+        partitions: int = 1,
+        config: Mapping[str, Any] | None = None,
+        replication_factor: int | None = None,
     ) -> None:
         conf = {str(k): str(v) for k, v in (config or {}).items()}
-        topic = NewTopic(name, partitions, self.replication_factor, config=conf)
+        factor = self.replication_factor if replication_factor is None else replication_factor
+        topic = NewTopic(name, partitions, factor, config=conf)
         try:
             self._admin.create_topics([topic])[name].result(TIMEOUT_S)
         except KafkaException as exc:
-            if _kafka_error(exc).code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            code = _kafka_error(exc).code()
+            if code == KafkaError.TOPIC_ALREADY_EXISTS:
                 raise TopicExistsError(name) from None
+            if code in (KafkaError.INVALID_REPLICATION_FACTOR, KafkaError.INVALID_CONFIG):
+                what = ("replication factor" if code == KafkaError.INVALID_REPLICATION_FACTOR
+                        else "config")  # fmt: skip
+                raise ConfigError(
+                    f"the Kafka cluster refused to create topic {name!r} (replication factor "
+                    f"{factor}, config {conf or '{}'}): {_kafka_error(exc).str()}; set the "
+                    f"{what} it takes (replication factor: the worker's replication.factor or "
+                    "*.storage.replication.factor, a connector's "
+                    "topic.creation.default.replication.factor; at most the number of "
+                    "brokers, or -1 for the cluster's default)"
+                ) from None
             raise
         deadline = time.monotonic() + TIMEOUT_S
         while not self.has_topic(name):  # (metadata reaches every broker a moment later)

@@ -177,7 +177,11 @@ class Log:
             raise ReadOnlyLogError(self.path, operation)
 
     def create_topic(
-        self, name: str, partitions: int = 1, config: Mapping[str, Any] | None = None
+        self,
+        name: str,
+        partitions: int = 1,
+        config: Mapping[str, Any] | None = None,
+        replication_factor: int | None = None,  # (one copy on one machine: ignored)
     ) -> TopicInfo:
         self._writable(f"create topic {name!r}")
         problem = files.topic_name_problem(name)

@@ -30,6 +30,7 @@ from typing import Any
 
 from hub.log import TopicPartition
 from hub.log.backend import LogBackend
+from hub.runtime.storage import single_partition
 
 TOPIC = "__connect_configs"
 CONNECTOR_PREFIX = "connector-"
@@ -43,9 +44,12 @@ def _state_record(state: str) -> bytes:
 
 
 class ConfigStore:
-    def __init__(self, log: LogBackend, topic: str = TOPIC) -> None:
+    def __init__(
+        self, log: LogBackend, topic: str = TOPIC, replication_factor: int | None = None
+    ) -> None:
         self._log = log
         self.topic = topic
+        self._replication = replication_factor
         self._tp = TopicPartition(topic, 0)
         self._lock = threading.Lock()
         self._configs: dict[str, dict[str, Any]] = {}
@@ -56,6 +60,7 @@ class ConfigStore:
         self._from_bare: set[str] = set()
         self._old_states: set[str] = set()  # target states without "state.v2"
         if log.has_topic(topic):
+            single_partition(log, topic, "connector configs")
             self._load()
             if self._live_bare or self._old_states:
                 self._rewrite()
@@ -167,6 +172,7 @@ class ConfigStore:
     def _append(self, items: list[tuple[bytes, bytes | None]]) -> None:
         if not self._log.has_topic(self.topic):
             self._log.create_topic(
-                self.topic, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
-            )
+                self.topic, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)},
+                self._replication,
+            )  # fmt: skip
         self._log.append_durable(self._tp, [k for k, _ in items], [v for _, v in items])

@@ -46,6 +46,7 @@ class ErrorReporter:
         self.log_enable = common.errors_log_enable
         self.include_messages = common.errors_log_include_messages
         self.dlq = common.errors_deadletterqueue_topic_name
+        self.dlq_replication = common.errors_deadletterqueue_topic_replication_factor
         self.context_headers = common.errors_deadletterqueue_context_headers_enable
         self.retry_timeout = common.errors_retry_timeout
         self.retry_delay_max = common.errors_retry_delay_max_ms / 1000
@@ -90,7 +91,7 @@ class ErrorReporter:
         assert self._producer is not None
         if not self._log.has_topic(self.dlq):
             try:
-                self._log.create_topic(self.dlq, 1)
+                self._log.create_topic(self.dlq, 1, None, self.dlq_replication)
             except Exception:
                 if not self._log.has_topic(self.dlq):
                     raise

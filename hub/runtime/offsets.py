@@ -48,6 +48,7 @@ from typing import Any
 
 from hub.log import TopicPartition
 from hub.log.backend import LogBackend
+from hub.runtime.storage import single_partition
 
 TOPIC = "__connect_offsets"
 TASK_KEY = "hub.task"
@@ -59,7 +60,9 @@ def partition_key(partition: Mapping[str, Any]) -> str:
 
 
 class OffsetStore:
-    def __init__(self, log: LogBackend, topic: str = TOPIC) -> None:
+    def __init__(
+        self, log: LogBackend, topic: str = TOPIC, replication_factor: int | None = None
+    ) -> None:
         self._log = log
         self.topic = topic
         self._tp = TopicPartition(topic, 0)
@@ -73,8 +76,11 @@ class OffsetStore:
         self._stale = False  # a write failed: what landed of it is unknown until read again
         if not log.has_topic(topic):
             log.create_topic(
-                topic, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)}
-            )
+                topic, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)},
+                replication_factor,
+            )  # fmt: skip
+        else:
+            single_partition(log, topic, "offsets")
         with self._lock:
             self._load()
 

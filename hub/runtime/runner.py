@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hub.log.backend import LogBackend
@@ -27,6 +27,8 @@ class RunnerContext:
     chain: TransformChain | None = None  # the connector's transforms, if any
     # the worker's internal topics by name (``*.storage.topic``): never a sink's to read
     internal_topics: frozenset[str] = frozenset()
+    # the config of the topics a source creates (topic.creation.default.<topic config>)
+    topic_configs: dict[str, str] = field(default_factory=dict)
 
     @property
     def flush_interval(self) -> float:

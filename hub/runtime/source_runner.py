@@ -472,7 +472,11 @@ class SourceRunner:
             )
         if not self.log.has_topic(topic):
             try:
-                self.log.create_topic(topic, self.ctx.common.topic_creation_default_partitions)
+                c = self.ctx.common
+                self.log.create_topic(
+                    topic, c.topic_creation_default_partitions, self.ctx.topic_configs,
+                    c.topic_creation_default_replication_factor,
+                )  # fmt: skip
             except Exception:
                 if not self.log.has_topic(topic):  # not a lost race with another task
                     raise

@@ -32,31 +32,74 @@ class StorageTopics:
     configs: str = "__connect_configs"
     offsets: str = "__connect_offsets"
     status: str = "__connect_status"
+    # copies of each when created on a cluster (Connect's *.storage.replication.factor;
+    # None: the backend's default, the worker's replication.factor; -1: the cluster's own)
+    configs_replication: int | None = None
+    offsets_replication: int | None = None
+    status_replication: int | None = None
 
     @classmethod
     def of(cls, props: dict[str, object], where: str) -> StorageTopics:
-        """Take Connect's ``*.storage.topic`` properties out of ``props`` (a worker config
-        read from ``where``); the defaults for those not given."""
-        names: dict[str, str] = {}
-        for field, prop in (("configs", "config.storage.topic"),
-                            ("offsets", "offset.storage.topic"),
-                            ("status", "status.storage.topic")):  # fmt: skip
-            if prop not in props:
-                continue
-            value = props.pop(prop)
-            if not isinstance(value, str) or not _LEGAL.fullmatch(value) or value in (".", ".."):
-                raise ConfigError(
-                    f"{where}: {prop} must be a topic name (letters, digits, '.', '_', '-'; "
-                    f"at most 249), not {value!r}"
+        """Take Connect's ``*.storage.topic``, ``*.storage.replication.factor`` and
+        ``*.storage.partitions`` properties out of ``props`` (a worker config read from
+        ``where``); the defaults for those not given."""
+        fields: dict[str, str | int] = {}
+        for field, prop in (("configs", "config.storage"), ("offsets", "offset.storage"),
+                            ("status", "status.storage")):  # fmt: skip
+            if f"{prop}.topic" in props:
+                value = props.pop(f"{prop}.topic")
+                if (not isinstance(value, str) or not _LEGAL.fullmatch(value)
+                        or value in (".", "..")):  # fmt: skip
+                    raise ConfigError(
+                        f"{where}: {prop}.topic must be a topic name (letters, digits, '.', "
+                        f"'_', '-'; at most 249), not {value!r}"
+                    )
+                fields[field] = value
+            if f"{prop}.replication.factor" in props:
+                fields[f"{field}_replication"] = replication_factor(
+                    props.pop(f"{prop}.replication.factor"), f"{where}: {prop}.replication.factor"
                 )
-            names[field] = value
-        topics = cls(**names)
+            if f"{prop}.partitions" in props:
+                value = props.pop(f"{prop}.partitions")
+                if str(value).strip() != "1":
+                    raise ConfigError(
+                        f"{where}: {prop}.partitions is {value!r}, but hub keeps its "
+                        f"{field} in one partition (Connect's offsets and status topics have "
+                        "25 and 5): remove the property"
+                    )
+        topics = cls(**fields)  # type: ignore[arg-type]
         if len({topics.configs, topics.offsets, topics.status}) != 3:
             raise ConfigError(
                 f"{where}: config.storage.topic, offset.storage.topic and status.storage.topic "
                 "must be three different topics"
             )
         return topics
+
+
+def replication_factor(value: object, what: str) -> int:
+    """A replication factor property: -1 (the cluster's default) or at least 1."""
+    try:
+        factor = int(str(value).strip())
+    except ValueError:
+        factor = 0
+    if factor != -1 and factor < 1:
+        raise ConfigError(
+            f"{what} must be -1 (the cluster's default.replication.factor) or at least 1, "
+            f"not {value!r}"
+        )
+    return factor
+
+
+def single_partition(log: LogBackend, topic: str, what: str) -> None:
+    """Refuse a storage topic of several partitions: hub reads and writes partition 0 only
+    (Connect's own offsets topic, 25 partitions, would lose the offsets in the others)."""
+    count = log.partition_count(topic)
+    if count != 1:
+        raise ConfigError(
+            f"the {what} topic {topic!r} has {count} partitions; hub keeps its {what} in one "
+            f"(partition 0) and would miss what the others hold: name a topic of hub's own "
+            "(config.storage.topic, offset.storage.topic, status.storage.topic)"
+        )
 
 
 def status_value(state: str, trace: str | None, worker_id: str) -> bytes:
@@ -66,15 +109,17 @@ def status_value(state: str, trace: str | None, worker_id: str) -> bytes:
 
 
 class StatusStore:
-    def __init__(self, log: LogBackend, topic: str) -> None:
+    def __init__(self, log: LogBackend, topic: str, replication_factor: int | None = None) -> None:
         self._log = log
         self.topic = topic
+        self._replication = replication_factor
         self._tp = TopicPartition(topic, 0)
         self._lock = threading.Lock()
         self._written: dict[bytes, bytes] = {}  # key -> the value it holds now
         self._retry_at = 0.0  # (after a failed write: when to try again)
         self._wait = 0.0
         if log.has_topic(topic):
+            single_partition(log, topic, "status")
             for r in log.scan(self._tp):
                 if r.key is None:
                     continue
@@ -109,7 +154,8 @@ class StatusStore:
             try:
                 if not self._log.has_topic(self.topic):  # (new, or deleted meanwhile: all)
                     self._log.create_topic(self.topic, 1, {
-                        "cleanup.policy": "compact", "segment.bytes": str(16 << 20)})  # fmt: skip
+                        "cleanup.policy": "compact", "segment.bytes": str(16 << 20)},
+                        self._replication)  # fmt: skip
                     self._written.clear()
                     items = list(states.items())
                 self._log.append_durable(self._tp, [k for k, _ in items], [v for _, v in items])

@@ -44,6 +44,14 @@ class CommonConfig(BaseModel):
     topic_creation_default_partitions: int = Field(
         1, alias="topic.creation.default.partitions", ge=1
     )
+    # copies of each partition of the topics a source creates, and of the dead letter queue
+    # (None: the worker's replication.factor; -1: the cluster's default; one machine: ignored)
+    topic_creation_default_replication_factor: int | None = Field(
+        None, alias="topic.creation.default.replication.factor"
+    )
+    errors_deadletterqueue_topic_replication_factor: int | None = Field(
+        None, alias="errors.deadletterqueue.topic.replication.factor"
+    )
     # Kafka Connect's per-connector producer override. Kafka's default is none; hub's is lz4:
     # change events repeat their schema and source block record after record, so batches
     # shrink ~15x for a few percent of a core (bench/pg_source_bench.py), and consumers
@@ -66,6 +74,16 @@ class CommonConfig(BaseModel):
         "earliest", alias="consumer.override.auto.offset.reset"
     )
 
+    @field_validator(
+        "topic_creation_default_replication_factor",
+        "errors_deadletterqueue_topic_replication_factor",
+    )
+    @classmethod
+    def _factor(cls, v: int | None) -> int | None:
+        if v is not None and v != -1 and v < 1:
+            raise ValueError("must be -1 (the cluster's default) or at least 1")
+        return v
+
     @field_validator("topics", mode="before")
     @classmethod
     def _topics(cls, v: Any) -> list[str]:
@@ -83,6 +101,19 @@ class CommonConfig(BaseModel):
 
 
 COMMON = {f.alias for f in CommonConfig.model_fields.values() if f.alias}
+# Connect's topic.creation.default.<topic config>: the config of the topics a source creates
+TOPIC_CREATION = "topic.creation.default."
+_NOT_TOPIC_CONFIGS = {"partitions", "replication.factor", "include", "exclude"}
+
+
+def topic_creation_configs(raw: dict[str, Any]) -> dict[str, str]:
+    """The topic configs a connector gives the topics it creates (``cleanup.policy``,
+    ``retention.ms``, ...; on Kafka any topic config, checked by the cluster)."""
+    n = len(TOPIC_CREATION)
+    return {k[n:]: str(v) for k, v in raw.items()
+            if k.startswith(TOPIC_CREATION) and k[n:] not in _NOT_TOPIC_CONFIGS}  # fmt: skip
+
+
 IGNORED = {"name"}  # Connect repeats the name inside config; allowed, must match
 
 # Known Kafka Connect properties hub does not implement yet: a warning, not an error. Each
@@ -161,6 +192,19 @@ def _problems(
     return out
 
 
+def _topic_config_problems(configs: dict[str, str]) -> list[str]:
+    """Values the log's topic configs cannot take (names it does not know pass: a Kafka
+    cluster knows more, and the embedded log names what it knows when it creates a topic)."""
+    from hub.log.config import TopicConfig
+
+    known = set(TopicConfig.parse({}).to_properties())
+    try:
+        TopicConfig.parse({k: v for k, v in configs.items() if k in known})
+    except ConfigError as exc:
+        return [f"{TOPIC_CREATION}*: {exc}"]
+    return []
+
+
 def validate(spec: ConnectorSpec) -> ValidatedConnector:
     from hub.runtime import plugins
 
@@ -190,8 +234,12 @@ def validate(spec: ConnectorSpec) -> ValidatedConnector:
         chain_keys = {k for k in raw if k.startswith(("transforms", "predicates"))}
     common_values = {k: v for k, v in raw.items() if k in COMMON}
     own_values = {k: v for k, v in raw.items() if k in fields}
+    topic_configs = topic_creation_configs(raw)
+    problems += _topic_config_problems(topic_configs)
     for k in raw:
         if k in COMMON or k in fields or k in IGNORED or k in chain_keys:
+            continue
+        if k.startswith(TOPIC_CREATION) and k[len(TOPIC_CREATION) :] in topic_configs:
             continue
         if _not_yet(cls, k):
             warnings.append(f"{where}: {k} is not supported yet and is ignored")

@@ -53,7 +53,7 @@ from hub.runtime.sink_runner import SinkRunner
 from hub.runtime.source_runner import SourceRunner
 from hub.runtime.status import TaskState, TaskStatus
 from hub.runtime.storage import StatusStore, StorageTopics, status_value
-from hub.runtime.validation import ValidatedConnector, validate
+from hub.runtime.validation import ValidatedConnector, topic_creation_configs, validate
 
 log = logging.getLogger(__name__)
 
@@ -240,9 +240,10 @@ class Worker:
             backend = self.log
         self.backend: LogBackend = backend
         self.storage = storage or StorageTopics()
-        self.offsets = OffsetStore(self.backend, self.storage.offsets)
-        self.configs = ConfigStore(self.backend, self.storage.configs)
-        self.status_store = StatusStore(self.backend, self.storage.status)
+        s = self.storage
+        self.offsets = OffsetStore(self.backend, s.offsets, s.offsets_replication)
+        self.configs = ConfigStore(self.backend, s.configs, s.configs_replication)
+        self.status_store = StatusStore(self.backend, s.status, s.status_replication)
         self.worker_id = worker_id
         self.connectors: dict[str, ConnectorRuntime] = {}
         self._lock = threading.RLock()
@@ -506,6 +507,7 @@ class Worker:
                 v.name, task.task_id, c, self.backend, scrub=lambda text: _scrub(text, v)
             ),
             chain=v.chain if v.chain else None, internal_topics=internal,
+            topic_configs=topic_creation_configs(v.raw),
         )  # fmt: skip
         task.state.error_source = ctx.errors
         instance = v.cls.task_class()  # type: ignore[attr-defined]

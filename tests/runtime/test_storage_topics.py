@@ -310,3 +310,142 @@ def test_the_rewrite_keeps_connectors_whose_new_key_was_anothers_old_one(tmp_pat
                         assert ConfigStore(last).configs() == want, (land, "twice")
                 else:
                     assert ConfigStore(plain).configs() == want, (land, compact)
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"config.storage.replication.factor": 0}, "config.storage.replication.factor must be -1"),
+        ({"offset.storage.replication.factor": "x"}, "offset.storage.replication.factor must"),
+        ({"offset.storage.partitions": 25}, "offset.storage.partitions is 25, but hub keeps"),
+        ({"status.storage.partitions": 5}, "status.storage.partitions is 5"),
+    ],
+)
+def test_bad_storage_topic_properties_are_named(doc: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        StorageTopics.of(dict(doc), "worker.yaml")
+
+
+def test_storage_topic_properties_are_read() -> None:
+    props: dict[str, object] = {
+        "config.storage.replication.factor": 3, "offset.storage.replication.factor": "-1",
+        "status.storage.partitions": 1, "bootstrap.servers": "b:9092",
+    }  # fmt: skip
+    topics = StorageTopics.of(props, "worker.yaml")
+    assert (topics.configs_replication, topics.offsets_replication) == (3, -1)
+    assert topics.status_replication is None  # (the worker's replication.factor)
+    assert props == {"bootstrap.servers": "b:9092"}  # (the rest goes to the client)
+
+
+def test_a_storage_topic_of_several_partitions_is_refused(tmp_path: Path) -> None:
+    """Connect's own offsets topic has 25 partitions: hub reads partition 0 only, and would
+    start its sources again from scratch for the offsets the others hold."""
+    with Log(str(tmp_path / "data")) as log:
+        log.create_topic("connect-offsets", 25)
+    with pytest.raises(ConfigError, match="'connect-offsets' has 25 partitions"):
+        Worker(str(tmp_path / "data"), storage=NAMES)
+
+
+def test_on_kafka_topics_get_the_replication_factors_asked_for(
+    own_kafka_broker: str, tmp_path: Path
+) -> None:
+    """Each internal topic its *.storage.replication.factor, a source's topics the
+    connector's topic.creation.default.replication.factor and partitions, its dead letter
+    queue errors.deadletterqueue.topic.replication.factor, anything else the worker's
+    replication.factor (Tansu keeps one copy whatever it is asked, but reports the factor
+    asked for: what is checked here is what hub asks)."""
+    from confluent_kafka.admin import AdminClient
+
+    from hub.log.kafka import KafkaLog
+
+    storage = StorageTopics("connect-configs", "connect-offsets", "connect-status",
+                            configs_replication=3, offsets_replication=2)  # fmt: skip
+    backend = KafkaLog({"bootstrap.servers": own_kafka_broker}, replication_factor=1)
+    worker = Worker(str(tmp_path / "data"), storage=storage, backend=backend)
+    try:
+        worker.create("gen", {
+            "connector.class": "datagen", "topic": "events", "rate": 100,
+            "topic.creation.default.replication.factor": 2,
+            "topic.creation.default.partitions": 3,
+        })  # fmt: skip
+        worker.create("other", {"connector.class": "datagen", "topic": "plain", "rate": 100})
+        worker.create("sink", {
+            "connector.class": "FileStreamSink", "topics": "events",
+            "file": str(tmp_path / "out.txt"), "errors.tolerance": "all",
+            "errors.deadletterqueue.topic.name": "dlq",
+            "errors.deadletterqueue.topic.replication.factor": 3,
+            "value.converter": "string",
+        })  # fmt: skip
+        worker.publish_status()
+        # a record the sink's converter cannot read: to the dead letter queue, created
+        backend.create_topic("bad", 1)
+        worker.put_config("sink", {**worker.connectors["sink"].config, "topics": "events,bad",
+                                   "key.converter": "json"})  # fmt: skip
+        prod = backend.producer()
+        prod.send("bad", b'"v"', key=b"{not json")
+        prod.flush()
+        admin = AdminClient({"bootstrap.servers": own_kafka_broker})
+
+        def factors() -> dict[str, tuple[int, int]]:
+            md = admin.list_topics(timeout=10).topics
+            return {name: (len(t.partitions), len(t.partitions[0].replicas))
+                    for name, t in md.items() if 0 in t.partitions}  # fmt: skip
+
+        wait_for(lambda: {"events", "plain", "dlq"} <= set(factors()), 60, "the topics")
+        got = factors()
+        assert got["connect-configs"] == (1, 3)
+        assert got["connect-offsets"] == (1, 2)
+        assert got["connect-status"] == (1, 1)  # (the worker's)
+        assert got["events"] == (3, 2)
+        assert got["plain"] == (1, 1)
+        assert got["dlq"] == (1, 3)
+    finally:
+        worker.stop()
+        backend.close()
+
+
+def test_topic_creation_default_configs_go_to_the_topics_a_source_creates(
+    tmp_path: Path,
+) -> None:
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        worker.create("gen", {
+            "connector.class": "datagen", "topic": "events", "rate": 100,
+            "topic.creation.default.cleanup.policy": "compact",
+            "topic.creation.default.retention.ms": 3_600_000,
+        })  # fmt: skip
+        assert worker.log is not None
+        log = worker.log
+        wait_for(lambda: log.has_topic("events"), what="the topic")
+        props = worker.backend.topic_properties("events")
+        assert (props["cleanup.policy"], props["retention.ms"]) == ("compact", "3600000")
+    finally:
+        worker.stop()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"topic.creation.default.retention.ms": "soon"}, "retention.ms='soon'"),
+        ({"topic.creation.default.replication.factor": 0}, "must be -1"),
+        ({"errors.deadletterqueue.topic.replication.factor": -2}, "must be -1"),
+    ],
+)
+def test_bad_topic_creation_properties_are_named(extra: dict[str, Any], message: str) -> None:
+    from hub.config import ConnectorSpec
+    from hub.runtime.validation import validate
+
+    spec = ConnectorSpec("gen", {"connector.class": "datagen", "topic": "t", **extra}, "x.yaml")
+    with pytest.raises(ConfigError, match=message):
+        validate(spec)
+
+
+def test_kafka_only_topic_configs_pass_validation_without_a_warning() -> None:
+    from hub.config import ConnectorSpec
+    from hub.runtime.validation import validate
+
+    valid = validate(ConnectorSpec("gen", {
+        "connector.class": "datagen", "topic": "t",
+        "topic.creation.default.min.insync.replicas": 2,
+    }, "x.yaml"))  # fmt: skip
+    assert valid.warnings == []
