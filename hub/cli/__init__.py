@@ -46,6 +46,7 @@ _COMMANDS = {
     "validate": ("connect", "validate"),
     "plugins": ("connect", "plugins"),
     "verify": ("verify", "verify"),
+    "log": ("logcmd", "log_group"),
 }
 
 

@@ -1,0 +1,260 @@
+"""Copy a worker's log from one backend to another (the embedded log to a Kafka cluster, or
+back), so a user can move without taking new snapshots: ``hub log export`` / ``hub log import``.
+
+What is copied:
+
+* every topic (a MySQL source's schema history too; not the brokers' ``__consumer_offsets``)
+  with its partition count and the config set on it, each partition's records in order with
+  their keys, values, headers and timestamps;
+* the connector configs topic and the source offsets topic (under the destination's
+  ``*.storage.topic`` names), record for record: the sources resume from their offsets;
+* the consumer groups' committed offsets of the copied partitions (a sink that keeps its
+  offsets in the group resumes where it was).
+
+The destination assigns offsets from 0, so a partition keeps its offsets only when the source
+holds every offset from 0 to its end (no retention or compaction removed any). A sink that
+keeps its offsets in its target (DuckDB, PostgreSQL, the file sink) needs them kept: a copy
+that would shift a partition is refused unless ``allow_offset_shift`` is given, and the
+groups' offsets are then translated (the committed offset moves to the first copied record at
+or after it). A source task's open recovery window (a worker killed, never restarted) names
+log offsets too: it is refused when the partitions it names would shift.
+
+Nothing may run on either side meanwhile (the CLI holds the embedded log's lock; on Kafka, a
+group with members is refused), and no destination topic may exist yet: a copy is never mixed
+into what is there.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.errors import ConfigError
+from hub.log import Record, TopicPartition
+from hub.log.backend import LogBackend, LogProducer
+from hub.runtime.offsets import ALTERED_KEY, TASK_KEY
+from hub.runtime.storage import StorageTopics
+
+BATCH = 5000
+# the brokers' own (groups' offsets are copied through the group API); the status topic is
+# not copied either: the workers write it again
+NOT_COPIED = frozenset({"__consumer_offsets", "__transaction_state"})
+
+
+@dataclass
+class PartitionPlan:
+    tp: TopicPartition
+    start: int
+    count: int
+    # whether the copy keeps every record's offset: the records hold the offsets 0, 1, 2 ...
+    # with none missing (read from the records: a broker may report its end low)
+    kept: bool
+
+
+@dataclass
+class CopyPlan:
+    """What a copy would do: per destination topic, its source topic and partitions."""
+
+    topics: dict[str, str]  # destination -> source
+    partitions: dict[str, list[PartitionPlan]]  # by source topic
+    configs: dict[str, dict[str, str]]  # by source topic: the config set on it
+    groups: dict[str, dict[TopicPartition, int]]  # group -> committed offsets (copied tps)
+    open_windows: dict[str, list[str]] = field(default_factory=dict)  # task -> topic/partition
+
+    @property
+    def shifted(self) -> list[PartitionPlan]:
+        return [p for ps in self.partitions.values() for p in ps if not p.kept]
+
+    @property
+    def records(self) -> int:
+        return sum(p.count for ps in self.partitions.values() for p in ps)
+
+
+def topic_mapping(
+    src: LogBackend, src_storage: StorageTopics, dst_storage: StorageTopics
+) -> dict[str, str]:
+    """The topics a copy writes: destination name -> source name."""
+    renamed = {src_storage.configs: dst_storage.configs, src_storage.offsets: dst_storage.offsets}
+    topics: dict[str, str] = {}
+    for name in src.topics(include_internal=True):
+        if name in NOT_COPIED or name == src_storage.status:
+            continue
+        dest = renamed.get(name, name)
+        if dest in topics:
+            raise ConfigError(
+                f"topics {topics[dest]!r} and {name!r} would both be {dest!r} there (the "
+                "worker config's storage topic names): name other storage topics"
+            )
+        topics[dest] = name
+    return topics
+
+
+def existing(topics: dict[str, str], dst: LogBackend) -> None:
+    """ConfigError when the destination holds any of the topics already."""
+    there = sorted(t for t in topics if dst.has_topic(t))
+    if there:
+        raise ConfigError(
+            f"the destination already has {', '.join(there)}: a copy goes into topics of its "
+            "own (delete them there, or name other storage topics in the worker config)"
+        )
+
+
+def plan_copy(src: LogBackend, src_storage: StorageTopics, dst_storage: StorageTopics) -> CopyPlan:
+    """Read the source (one pass over every partition, counting) and say what a copy does."""
+    topics = topic_mapping(src, src_storage, dst_storage)
+    partitions: dict[str, list[PartitionPlan]] = {}
+    configs: dict[str, dict[str, str]] = {}
+    for source in topics.values():
+        info = src.describe(source)
+        configs[source] = dict(info.config)
+        plans = []
+        for p in info.partitions:
+            tp = TopicPartition(source, p.partition)
+            count, kept = 0, True
+            for r in src.scan(tp, p.start_offset):
+                kept = kept and r.offset == count
+                count += 1
+            plans.append(PartitionPlan(tp, p.start_offset, count, kept))
+        partitions[source] = plans
+    copied = {p.tp for ps in partitions.values() for p in ps}
+    groups: dict[str, dict[TopicPartition, int]] = {}
+    for group in src.groups.list_groups():
+        committed = {
+            TopicPartition(p.topic, p.partition): p.committed
+            for p in src.groups.describe(group).partitions
+            if p.committed is not None and TopicPartition(p.topic, p.partition) in copied
+        }
+        if committed:
+            groups[group] = committed
+    plan = CopyPlan(topics, partitions, configs, groups)
+    if src.has_topic(src_storage.offsets):
+        plan.open_windows = _open_windows(src, src_storage.offsets)
+    return plan
+
+
+def _open_windows(src: LogBackend, topic: str) -> dict[str, list[str]]:
+    """The source tasks whose last checkpoint has an open recovery window: task -> the
+    topic/partitions it names."""
+    latest: dict[bytes, bytes | None] = {}
+    for r in src.scan(TopicPartition(topic, 0)):
+        if r.key is not None:
+            latest[r.key] = r.value
+    gens: dict[str, int] = {}  # connector -> generation of its offsets changed by hand
+    checkpoints: list[tuple[str, Any, dict[str, Any]]] = []
+    for key, value in latest.items():
+        try:
+            connector, partition = json.loads(key)
+            doc = json.loads(value) if value is not None else None
+        except (ValueError, TypeError):
+            continue
+        if not isinstance(partition, dict) or not isinstance(doc, dict):
+            continue
+        if partition.get(ALTERED_KEY) is not None:
+            gens[connector] = max(gens.get(connector, 0), int(doc.get("gen", 0)))
+        elif TASK_KEY in partition:
+            checkpoints.append((connector, partition[TASK_KEY], doc))
+    out = {}
+    for connector, task, doc in checkpoints:
+        window = doc.get("window")
+        if window and int(doc.get("gen", 0)) >= gens.get(connector, 0):  # (else void)
+            out[f"{connector} task {task}"] = sorted(window)
+    return out
+
+
+def check_copy(plan: CopyPlan, dst: LogBackend, allow_offset_shift: bool) -> None:
+    """ConfigError when the copy must not go ahead (naming what and what to do)."""
+    existing(plan.topics, dst)
+    busy = [g for g in plan.groups if dst.groups.has_members(g)]
+    if busy:
+        raise ConfigError(
+            f"consumer group(s) {', '.join(busy)} have members on the destination: stop "
+            "the workers there first"
+        )
+    shifted = {f"{p.tp.topic}/{p.tp.partition}" for p in plan.shifted}
+    stuck = {task: [tp for tp in tps if tp in shifted] for task, tps in plan.open_windows.items()}
+    stuck = {task: tps for task, tps in stuck.items() if tps}
+    if stuck:
+        raise ConfigError(
+            "source task(s) stopped without a clean stop ("
+            + "; ".join(f"{t}: {', '.join(tps)}" for t, tps in sorted(stuck.items()))
+            + ") have a recovery window over partitions whose offsets the copy would shift: "
+            "start the worker on this log once and stop it (Ctrl-C), then copy"
+        )
+    if shifted and not allow_offset_shift:
+        listed = sorted(shifted)
+        more = f" and {len(listed) - 10} more" if len(listed) > 10 else ""
+        raise ConfigError(
+            f"{len(listed)} partition(s) do not hold every offset from 0 (retention or "
+            f"compaction removed records): {', '.join(listed[:10])}{more}. Their records would "
+            "get other offsets there, and a sink that keeps its offsets in its target (DuckDB, "
+            "PostgreSQL, the file sink) would resume at the wrong record; group offsets are "
+            "translated. Pass --allow-offset-shift to copy anyway (then reset such sinks)"
+        )
+
+
+def copy_log(
+    src: LogBackend,
+    dst: LogBackend,
+    plan: CopyPlan,
+    progress: Callable[[str, int, int], None] | None = None,
+    dst_is_embedded: bool = False,
+) -> dict[str, dict[TopicPartition, int]]:
+    """Copy what ``plan`` says; the groups' offsets as committed on the destination."""
+    old_offsets: dict[TopicPartition, list[int]] = {}  # shifted partitions: old offset by index
+    for dest, source in plan.topics.items():
+        parts = plan.partitions[source]
+        config = plan.configs[source]
+        if dst_is_embedded:  # (Kafka's other settings mean nothing to the embedded log)
+            from hub.log.config import TopicConfig
+
+            known = set(TopicConfig.parse({}).to_properties())
+            config = {k: v for k, v in config.items() if k in known}
+        dst.create_topic(dest, len(parts), config)
+        producer = dst.producer()
+        done = 0
+        for part in parts:
+            shifted = not part.kept
+            if shifted:
+                old_offsets[part.tp] = []
+            batch: list[Record] = []
+            for r in src.scan(part.tp, part.start):
+                batch.append(r)
+                if shifted:
+                    old_offsets[part.tp].append(r.offset)
+                if len(batch) >= BATCH:
+                    _send(producer, dest, part.tp.partition, batch)
+                    done += len(batch)
+                    batch = []
+                    if progress is not None:
+                        progress(dest, done, sum(p.count for p in parts))
+            if batch:
+                _send(producer, dest, part.tp.partition, batch)
+                done += len(batch)
+        producer.flush()
+        if progress is not None:
+            progress(dest, done, sum(p.count for p in parts))
+    out: dict[str, dict[TopicPartition, int]] = {}
+    renamed = {source: dest for dest, source in plan.topics.items()}
+    for group, committed in plan.groups.items():
+        moved = {}
+        for tp, offset in committed.items():
+            olds = old_offsets.get(tp)
+            new = offset if olds is None else bisect.bisect_left(olds, offset)
+            moved[TopicPartition(renamed[tp.topic], tp.partition)] = new
+        dst.groups.commit(group, moved)
+        out[group] = moved
+    return out
+
+
+def _send(producer: LogProducer, topic: str, partition: int, batch: list[Record]) -> None:
+    producer.send_many(
+        topic,
+        [r.value for r in batch],
+        keys=[r.key for r in batch],
+        headers=[r.headers for r in batch],
+        timestamps=[r.timestamp for r in batch],
+        partition=partition,
+    )

@@ -1,0 +1,202 @@
+"""`hub log export` / `hub log import`: a worker's log moved between its data directory and a
+Kafka cluster (Tansu), and the same connectors resuming there without a new snapshot: every
+record once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.config import ConnectorSpec
+from hub.log import Log, TopicPartition
+from hub.log.backend import LogBackend
+from hub.runtime.offsets import OffsetStore
+from hub.runtime.storage import StorageTopics
+from hub.runtime.worker import Worker
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.integration
+
+STORAGE = StorageTopics("connect-configs", "connect-offsets", "connect-status")
+
+
+def _worker_yaml(tmp_path: Path, broker: str) -> Path:
+    path = tmp_path / "worker.yaml"
+    path.write_text(
+        f"log.backend: kafka\nbootstrap.servers: {broker}\nreplication.factor: 1\n"
+        "config.storage.topic: connect-configs\noffset.storage.topic: connect-offsets\n"
+        "status.storage.topic: connect-status\nsession.timeout.ms: 2000\n"
+        "heartbeat.interval.ms: 500\n"
+    )
+    return path
+
+
+def _hub(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args], capture_output=True, text=True, timeout=180,
+        env=dict(os.environ, PYTHONPATH=os.getcwd()),
+    )  # fmt: skip
+
+
+def _contents(log: LogBackend, topic: str) -> list[list[tuple[Any, ...]]]:
+    return [
+        [
+            (r.offset, r.key, r.value, tuple(r.headers), r.timestamp)
+            for r in log.scan(TopicPartition(topic, p))
+        ]  # fmt: skip
+        for p in range(log.partition_count(topic))
+    ]
+
+
+def _seqs(path: Path) -> list[int]:
+    return [json.loads(line)["seq"] for line in path.read_text().splitlines()]
+
+
+def test_a_pipeline_moves_to_kafka_and_back_with_every_record_once(
+    own_kafka_broker: str, tmp_path: Path
+) -> None:
+    from hub.log.kafka import KafkaLog
+
+    out = tmp_path / "out.jsonl"
+    gen = {"connector.class": "datagen", "topic": "events", "rate": 0, "keys": 50,
+           "max.records": 3000, "batch.size": 500, "value.converter.schemas.enable": "false",
+           "topic.creation.default.partitions": 3}  # fmt: skip
+    sink = {"connector.class": "FileStreamSink", "topics": "events", "file": str(out),
+            "value.converter.schemas.enable": "false", "offset.flush.interval.ms": 100}  # fmt: skip
+    # 1. on the embedded log, as REST creates them (their configs in the configs topic)
+    embedded = tmp_path / "data"
+    worker = Worker(str(embedded))
+    try:
+        worker.create("gen", gen)
+        worker.create("out", sink)
+        wait_for(lambda: out.exists() and len(_seqs(out)) == 3000, 60, "3000 lines")
+        worker.log.create_topic("plain", 1, {"retention.ms": "86400000"})  # type: ignore[union-attr]
+        prod = worker.log.producer()  # type: ignore[union-attr]
+        prod.send("plain", b"v", key=b"k", headers=[("h", b"1")], timestamp=1234)
+        prod.flush()
+    finally:
+        worker.stop()
+    config = _worker_yaml(tmp_path, own_kafka_broker)
+
+    # 2. export: a dry run says what, then the copy
+    dry = _hub("--data-dir", str(embedded), "log", "export", "--worker-config", str(config),
+               "--dry-run")  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert "events: 3 partition(s), 3,000 records, offsets kept" in dry.stdout
+    assert "__connect_configs -> connect-configs" in dry.stdout
+    assert "dry run:" in dry.stdout
+    kafka = KafkaLog({"bootstrap.servers": own_kafka_broker})
+    try:
+        assert not kafka.has_topic("events")  # (nothing copied by a dry run)
+        done = _hub("--data-dir", str(embedded), "log", "export", "--worker-config", str(config))
+        assert done.returncode == 0, done.stderr
+        with Log(str(embedded), read_only=True) as log:
+            for topic, there in (("events", "events"), ("plain", "plain"),
+                                 ("__connect_offsets", "connect-offsets"),
+                                 ("__connect_configs", "connect-configs")):  # fmt: skip
+                assert _contents(kafka, there) == _contents(log, topic), topic
+            committed = {
+                p.partition: p.committed for p in log.groups.describe("connect-out").partitions
+            }
+        assert kafka.topic_properties("plain")  # (Tansu reports its configs as defaults)
+        kafka_committed = {p.partition: p.committed
+                           for p in kafka.groups.describe("connect-out").partitions}  # fmt: skip
+        assert kafka_committed == committed
+
+        # 3. the same connectors on Kafka, read back from the copied configs: the source goes on
+        # from its offset, the sink from its file's: every record once
+        there = Worker(str(tmp_path / "kafka-data"), backend=kafka, storage=STORAGE)
+        try:
+            assert set(there.connectors) == {"gen", "out"}
+            there.put_config("gen", {**gen, "max.records": 6000})
+            wait_for(lambda: len(_seqs(out)) >= 6000, 90, "6000 lines")
+        finally:
+            there.stop()
+        assert sorted(_seqs(out)) == list(range(6000))
+
+        # 4. and back: import into a new data directory
+        back = tmp_path / "back"
+        done = _hub("--data-dir", str(back), "log", "import", "--worker-config", str(config))
+        assert done.returncode == 0, done.stderr
+        with Log(str(back), read_only=True) as log:
+            for topic, there_name in (
+                ("events", "events"),
+                ("__connect_offsets", "connect-offsets"),
+            ):
+                assert _contents(log, topic) == _contents(kafka, there_name), topic
+            assert len([r for p in _contents(log, "events") for r in p]) == 6000
+        # a second copy into the same place is refused: nothing is mixed
+        again = _hub("--data-dir", str(back), "log", "import", "--worker-config", str(config))
+        assert again.returncode == 2 and "already has" in again.stderr
+    finally:
+        kafka.close()
+
+
+def test_a_copy_that_would_shift_offsets_is_refused_unless_allowed(
+    own_kafka_broker: str, tmp_path: Path
+) -> None:
+    """A compacted topic has lost offsets: its records would get other offsets on Kafka. The
+    copy is refused; allowed, the group's offset moves to the same record's new offset."""
+    from hub.log.kafka import KafkaLog
+
+    data = tmp_path / "data"
+    with Log(str(data)) as log:
+        log.create_topic("table", 1, {"cleanup.policy": "compact", "segment.bytes": "1024",
+                                      "min.cleanable.dirty.ratio": "0"})  # fmt: skip
+        prod = log.producer()
+        for i in range(0, 200, 20):  # (batches of 20 over several segments)
+            chunk = range(i, i + 20)
+            prod.send_many("table", [b"%d" % j for j in chunk],
+                           keys=[b"k%d" % (j % 10) for j in chunk], partition=0)  # fmt: skip
+            prod.flush()
+        log.run_maintenance(force_compaction=True)
+        kept = [r.offset for r in log.scan(TopicPartition("table", 0))]
+        assert len(kept) < 200 and kept[-1] == 199  # (gaps: compacted)
+        log.groups.commit("readers", {TopicPartition("table", 0): kept[-3]})
+        # a source task killed inside a commit: its window names table/0
+        OffsetStore(log).write("src", {}, task=(0, {"seq": 5, "window": {"table/0": 150}}))
+    config = _worker_yaml(tmp_path, own_kafka_broker)
+    stuck = _hub("--data-dir", str(data), "log", "export", "--worker-config", str(config),
+                 "--allow-offset-shift")  # fmt: skip
+    assert stuck.returncode == 2
+    assert "src task 0: table/0" in stuck.stderr and "stop it" in stuck.stderr
+    with Log(str(data)) as log:  # (a clean stop closes it)
+        OffsetStore(log).write("src", {}, task=(0, {"seq": 5, "window": None}))
+    refused = _hub("--data-dir", str(data), "log", "export", "--worker-config", str(config))
+    assert refused.returncode == 2
+    assert "table/0" in refused.stderr and "--allow-offset-shift" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    done = _hub("--data-dir", str(data), "log", "export", "--worker-config", str(config),
+                "--allow-offset-shift")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    kafka = KafkaLog({"bootstrap.servers": own_kafka_broker})
+    try:
+        values = [r.value for r in kafka.scan(TopicPartition("table", 0))]
+        assert len(values) == len(kept)
+        (lag,) = kafka.groups.describe("readers").partitions
+        assert lag.committed == len(kept) - 3  # the same record, at its new offset
+        assert values[len(kept) - 3] == b"%d" % kept[-3]
+    finally:
+        kafka.close()
+
+
+def test_exporting_while_a_worker_holds_the_log_is_refused(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        worker.add(ConnectorSpec("gen", {"connector.class": "datagen", "topic": "t",
+                                         "rate": 10}, "test"))  # fmt: skip
+        config = _worker_yaml(tmp_path, kafka_broker)
+        r = _hub("--data-dir", str(tmp_path / "data"), "log", "export", "--worker-config",
+                 str(config))  # fmt: skip
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert "lock" in r.stderr.lower()
+    finally:
+        worker.stop()
