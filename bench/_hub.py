@@ -89,6 +89,40 @@ class Watcher:
             self.log = None
 
 
+class KafkaWatcher:
+    """Records of a topic on a Kafka cluster, counted by a consumer reading them from the
+    beginning (a broker's high watermark can be reported low: docs/kafka-backend.md)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        import uuid
+
+        from confluent_kafka import Consumer
+
+        self.n, self.topic, self.assigned = 0, topic, False
+        self.consumer = Consumer({
+            "bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+        })  # fmt: skip
+
+    def durable(self) -> int:
+        if not self.assigned:  # (no group: every partition assigned once the topic exists)
+            from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+            md = self.consumer.list_topics(self.topic, timeout=5).topics.get(self.topic)
+            if md is None or md.error is not None or not md.partitions:
+                return 0
+            self.consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING)
+                                  for p in md.partitions])  # fmt: skip
+            self.assigned = True
+        for m in self.consumer.consume(10_000, 0.05):
+            if m.error() is None:
+                self.n += 1
+        return self.n
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
 def child_pid(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
@@ -113,17 +147,25 @@ def store_offset(
 def run_hub(
     work: Path, name: str, config: Mapping[str, Any], topic: str, expected: int,
     profile_dir: str | None, timeout: float, offset: tuple[dict[str, Any], dict[str, Any]]
-    | None = None,
+    | None = None, kafka: str | None = None,
 ) -> tuple[float, float]:  # fmt: skip
     """Start hub on a connector config (``offset``: a (partition, offset) stored first);
     seconds until ``expected`` records of ``topic`` are durable, and the process's peak RSS
-    (MB)."""
+    (MB). With ``kafka`` (bootstrap servers) hub runs on that cluster (log.backend: kafka) and
+    the records are counted as a consumer reads them there."""
     data_dir = str(work / f"data-{name}")
     if offset is not None:
         store_offset(data_dir, name, *offset)
     cfg_path = work / f"{name}.yaml"
     cfg_path.write_text(json.dumps({"name": name, "config": dict(config)}))  # JSON is YAML
     cmd = [sys.executable, "-m", "hub", "--data-dir", data_dir, "run", str(cfg_path)]
+    watch: Watcher | KafkaWatcher = Watcher(data_dir, topic)
+    if kafka is not None:
+        worker = work / f"{name}-worker.yaml"
+        worker.write_text(f"log.backend: kafka\nbootstrap.servers: {kafka}\n"
+                          "replication.factor: 1\n")  # fmt: skip
+        cmd[-1:-1] = ["--worker-config", str(worker)]
+        watch = KafkaWatcher(kafka, topic)
     if profile_dir:
         os.makedirs(profile_dir, exist_ok=True)
         out = os.path.join(profile_dir, f"{name}.txt")
@@ -131,7 +173,7 @@ def run_hub(
     err = open(work / f"{name}.stderr", "wb")  # noqa: SIM115
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=err, stdout=subprocess.DEVNULL)
-    peak, watch, pid, first = 0.0, Watcher(data_dir, topic), proc.pid, None
+    peak, pid, first = 0.0, proc.pid, None
     try:
         while True:
             if profile_dir and pid == proc.pid:  # py-spy's child is hub
@@ -156,9 +198,9 @@ def run_hub(
         user, system, faults = cpu_s(pid)
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(data_dir)
                    if topic in d for f in fs if f.endswith(".log"))  # fmt: skip
-        print(f"  hub {name}: first record durable after {first:.2f} s; "
-              f"{size / expected:,.0f} B per record in the log; CPU {user:.2f} s user + "
-              f"{system:.2f} s system, {faults:,} page faults")  # fmt: skip
+        where = " on Kafka" if kafka else f"; {size / expected:,.0f} B per record in the log"
+        print(f"  hub {name}: first record durable after {first:.2f} s{where}; CPU "
+              f"{user:.2f} s user + {system:.2f} s system, {faults:,} page faults")  # fmt: skip
     finally:
         watch.close()
         with contextlib.suppress(ProcessLookupError):

@@ -4,6 +4,7 @@
     python bench/pg_source_bench.py --stream-rows 200000 --big-txn-rows 2e5 --snapshot-rows 1e6
     python bench/pg_source_bench.py --profile-dir /tmp/prof   # hub runs under py-spy (slower)
     python bench/pg_source_bench.py --set value.converter.schemas.enable=false  # any property
+    python bench/pg_source_bench.py --kafka   # each phase also into Kafka (a Tansu broker)
 
 Run on demand, not in CI. Needs PostgreSQL 15 binaries (HUB_TEST_PG_BIN), pg_recvlogical and
 psql. One throwaway server is started (``fsync=off``, ``synchronous_commit=off``,
@@ -28,6 +29,7 @@ the topic's high watermark through a read-only Log; the writer fsyncs every 100 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
@@ -124,7 +126,7 @@ def copy_out(srv: Server, table: str) -> float:
 # -- hub in its own process ------------------------------------------------------------------
 def run_hub(
     srv: Server, work: Path, name: str, extra: dict[str, object], topic: str, expected: int,
-    profile_dir: str | None, timeout: float,
+    profile_dir: str | None, timeout: float, kafka: str | None = None,
 ) -> tuple[float, float]:  # fmt: skip
     """Start hub on a connector config; seconds until ``expected`` records of ``topic`` are
     durable, and the process's peak RSS (MB)."""
@@ -134,7 +136,26 @@ def run_hub(
         "topic.prefix": "bench", "publication.name": PUB,
         "publication.autocreate.mode": "disabled", **extra, **EXTRA,
     }  # fmt: skip
-    return _hub.run_hub(work, name, config, topic, expected, profile_dir, timeout)
+    return _hub.run_hub(work, name, config, topic, expected, profile_dir, timeout, kafka=kafka)
+
+
+KAFKA: list[str] = []  # --kafka: the bootstrap servers of the Tansu broker the bench started
+
+
+def on_kafka(
+    srv: Server, work: Path, phase: str, label: str, extra: dict[str, object], topic: str,
+    expected: int, embedded_s: float, unit: str, rows: list[str], args: argparse.Namespace,
+) -> None:  # fmt: skip
+    """The same phase again with hub on Kafka (log.backend: kafka), against hub on the
+    embedded log in the same run."""
+    if not KAFKA:
+        return
+    hub_s, hub_rss = run_hub(srv, work, f"{phase.replace(' ', '')}-kafka", extra, topic, expected,
+                             args.profile_dir, args.timeout, kafka=KAFKA[0])  # fmt: skip
+    _results.record(f"{label} -> Kafka (Tansu)", "hub -> embedded log, same run",
+                    expected / hub_s, expected / embedded_s, unit, peak_rss_mb=hub_rss)  # fmt: skip
+    rows.append(f"{phase:9} hub -> Kafka (Tansu)  {hub_s:7.2f} s {expected / hub_s:12,.0f} "
+                f"{unit}  {embedded_s / hub_s:4.2f}x hub -> log  {rss(hub_rss)}")  # fmt: skip
 
 
 # -- workloads -----------------------------------------------------------------------------------
@@ -189,6 +210,11 @@ def main() -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="a connector property for every hub run, e.g. value.converter.schemas.enable=false",
     )  # fmt: skip
+    ap.add_argument(
+        "--kafka",
+        action="store_true",
+        help="also run each phase with hub on Kafka (a Tansu broker started here)",
+    )
     _results.add_json_arg(ap)
     args = ap.parse_args()
     for item in args.set:
@@ -202,6 +228,12 @@ def main() -> None:
     t_start = time.perf_counter()
     print(f"PostgreSQL source benchmark: {os.cpu_count()} cores, python "
           f"{sys.version.split()[0]}, {platform.platform()}")  # fmt: skip
+    broker = contextlib.ExitStack()
+    if args.kafka:
+        from tests.fixtures.kafka import running_tansu
+
+        KAFKA.append(broker.enter_context(running_tansu(work)))
+        print(f"  a Tansu broker at {KAFKA[0]} for the hub -> Kafka runs")
     srv = Server()
     ver = srv.sql("SHOW server_version")[0][0]
     print(f"  PostgreSQL {ver} (throwaway: fsync=off, synchronous_commit=off, "
@@ -223,6 +255,8 @@ def main() -> None:
         if "stream" not in skip:
             srv.slot("ref_stream")
             srv.slot("hub_stream")
+            if KAFKA:
+                srv.slot("kafka_stream")
             t0 = time.perf_counter()
             ins, upd, dele, txns = stream_workload(srv, args.stream_rows)
             end = srv.lsn()
@@ -235,8 +269,14 @@ def main() -> None:
                                       "table.include.list": "public.s"},
                 "bench.public.s", ins + upd + 2 * dele, args.profile_dir, args.timeout,
             )  # fmt: skip
+            on_kafka(srv, work, "stream", "PostgreSQL streaming",
+                     {"slot.name": "kafka_stream", "snapshot.mode": "no_data",
+                      "table.include.list": "public.s"},
+                     "bench.public.s", events + dele, hub_s, "events/s", rows, args)  # fmt: skip
             srv.drop_slot("ref_stream")
             srv.drop_slot("hub_stream")
+            if KAFKA:
+                srv.drop_slot("kafka_stream")
             _results.record("PostgreSQL streaming -> log", "pg_recvlogical (pgoutput)",
                             events / hub_s, events / ref, "events/s", TARGETS["stream"], 100_000,
                             peak_rss_mb=hub_rss)  # fmt: skip
@@ -249,6 +289,8 @@ def main() -> None:
             n = args.big_txn_rows
             srv.slot("ref_big")
             srv.slot("hub_big")
+            if KAFKA:
+                srv.slot("kafka_big")
             srv.sql(f"INSERT INTO b {ROW_SQL} FROM generate_series(1, %s) g", (n,))
             end = srv.lsn()
             ref = recvlogical(srv, "ref_big", end)
@@ -257,8 +299,14 @@ def main() -> None:
                                    "table.include.list": "public.b"},
                 "bench.public.b", n, args.profile_dir, args.timeout,
             )  # fmt: skip
+            on_kafka(srv, work, "1 txn", "PostgreSQL one big transaction",
+                     {"slot.name": "kafka_big", "snapshot.mode": "no_data",
+                      "table.include.list": "public.b"},
+                     "bench.public.b", n, hub_s, "events/s", rows, args)  # fmt: skip
             srv.drop_slot("ref_big")
             srv.drop_slot("hub_big")
+            if KAFKA:
+                srv.drop_slot("kafka_big")
             _results.record("PostgreSQL one big transaction -> log", "pg_recvlogical (pgoutput)",
                             n / hub_s, n / ref, "events/s", TARGETS["big"], 100_000,
                             peak_rss_mb=hub_rss)  # fmt: skip
@@ -284,8 +332,13 @@ def main() -> None:
             rows.append(f"snapshot  hub -> log            {hub_s:7.2f} s {n / hub_s:12,.0f} "
                         f"rows/s {ratio(n / hub_s, n / ref, TARGETS['snapshot'])}"
                         f"  {rss(hub_rss)}")  # fmt: skip
+            on_kafka(srv, work, "snapshot", "PostgreSQL snapshot",
+                     {"slot.name": "kafka_snap", "snapshot.mode": "initial_only",
+                      "table.include.list": "public.snap", "slot.drop.on.stop": "true"},
+                     "bench.public.snap", n, hub_s, "rows/s", rows, args)  # fmt: skip
     finally:
         srv.stop()
+        broker.close()
         shutil.rmtree(work, ignore_errors=True)
     print(
         "results (hub: python -m hub run, default JSON converters with schemas; time from "

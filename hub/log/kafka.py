@@ -396,7 +396,11 @@ class KafkaProducer:
                 failures.append(err)
 
         self._p = Producer(
-            {**_not_consumer_only(log._conf), "enable.idempotence": True, "acks": "all",
+            {# what waits for the brokers, at most (Java's buffer.memory is 32 MB; librdkafka's
+             # own default, 1 GB, grew a worker to 400 MB behind a slow broker); a full queue
+             # makes sends wait. The client's properties may say otherwise
+             "queue.buffering.max.kbytes": 32768,
+             **_not_consumer_only(log._conf), "enable.idempotence": True, "acks": "all",
              "linger.ms": 5,
              "partitioner": "murmur2_random",
              # a record not acknowledged by then fails, rather than arriving after a flush
