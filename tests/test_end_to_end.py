@@ -43,7 +43,9 @@ def test_kill_9_anywhere_leaves_the_sink_equal_to_postgres(
     if sink == "duckdb-on-kafka":  # the same job with its topics and offsets on Kafka
         broker = request.getfixturevalue("own_kafka_broker")
         worker_config = str(tmp_path / "worker.yaml")
-        Path(worker_config).write_text(f"log.backend: kafka\nbootstrap.servers: {broker}\n")
+        Path(worker_config).write_text(
+            f"log.backend: kafka\nbootstrap.servers: {broker}\nreplication.factor: 1\n"
+        )
         sink = "duckdb"
     if sink == "duckdb":
         env["HUB_WAREHOUSE"] = str(tmp_path / "warehouse.duckdb")

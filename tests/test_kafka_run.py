@@ -37,6 +37,7 @@ def test_datagen_to_file_through_kafka_survives_kill_9(
     worker = tmp_path / "worker.yaml"
     # (a killed worker's group member is let go after session.timeout.ms: short here)
     worker.write_text(f"log.backend: kafka\nbootstrap.servers: {kafka_broker}\n"
+                      "replication.factor: 1\n"
                       "session.timeout.ms: 2000\nheartbeat.interval.ms: 500\n")  # fmt: skip
     pipeline = tmp_path / "pipeline.yaml"
     pipeline.write_text(json.dumps({"connectors": [
@@ -123,6 +124,7 @@ def test_hub_serve_on_kafka_answers_and_keeps_its_configs_there(
     topic, out = f"served-{uuid.uuid4().hex[:8]}", tmp_path / "out.jsonl"
     worker = tmp_path / "worker.yaml"
     worker.write_text(f"log.backend: kafka\nbootstrap.servers: {kafka_broker}\n"
+                      "replication.factor: 1\n"
                       "session.timeout.ms: 2000\nheartbeat.interval.ms: 500\n")  # fmt: skip
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -181,3 +183,21 @@ def test_hub_serve_on_kafka_answers_and_keeps_its_configs_there(
     log.close()
     assert sorted(json.loads(line)["seq"] for line in _lines(out)) == list(range(300))
     assert not (tmp_path / "data").exists()
+
+
+def test_a_replication_factor_past_the_brokers_is_refused_at_start(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    """The default replication.factor is 3 (Connect's): on a one-broker cluster the worker
+    says so at start, not when it first creates a topic."""
+    worker = tmp_path / "worker.yaml"
+    worker.write_text(f"log.backend: kafka\nbootstrap.servers: {kafka_broker}\n"
+                      "offset.storage.replication.factor: 2\n")  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run",
+         "--worker-config", str(worker), "configs/datagen-to-file.yaml"],
+        env=dict(os.environ, PYTHONPATH=os.getcwd()), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert "replication.factor 3, offset.storage.replication.factor 2, but" in r.stderr
+    assert "has 1 broker(s)" in r.stderr and "Traceback" not in r.stderr

@@ -200,3 +200,113 @@ def test_exporting_while_a_worker_holds_the_log_is_refused(
         assert "lock" in r.stderr.lower()
     finally:
         worker.stop()
+
+
+def _embedded_plan(tmp_path: Path) -> tuple[Log, Any]:
+    """A log whose t/0 was emptied by retention (its start and end 10, the group at 10) and
+    whose compacted offsets topic lost offsets: what a long-running worker leaves."""
+    import time
+
+    src = Log(str(tmp_path / "src"), background=False)
+    src.create_topic("t", 2, {})
+    prod = src.producer()
+    old = int(time.time() * 1000) - 30 * 86_400_000
+    prod.send_many("t", [b"v%d" % i for i in range(10)], timestamps=old, partition=0)
+    prod.send_many("t", [b"w%d" % i for i in range(10)], partition=1)
+    prod.flush()
+    src.groups.commit("connect-out", {TopicPartition("t", 0): 10, TopicPartition("t", 1): 7})
+    src.partition("t", 0).roll()
+    src.run_maintenance()
+    assert src.watermarks(TopicPartition("t", 0)) == (10, 10)
+    return src, src
+
+
+def test_an_emptied_partition_is_not_taken_for_one_that_keeps_its_offsets(
+    tmp_path: Path,
+) -> None:
+    from hub.errors import ConfigError
+    from hub.runtime.migrate import check_copy, copy_log, plan_copy
+
+    src, _ = _embedded_plan(tmp_path)
+    dst = Log(str(tmp_path / "dst"), background=False)
+    try:
+        plan = plan_copy(src, StorageTopics(), StorageTopics(), dst_is_embedded=True)
+        kept = {p.tp.partition: p.kept for p in plan.partitions["t"]}
+        assert kept == {0: False, 1: True}
+        with pytest.raises(ConfigError, match="t/0"):
+            check_copy(plan, src, dst, allow_offset_shift=False)
+        check_copy(plan, src, dst, allow_offset_shift=True)
+        groups = copy_log(src, dst, plan)
+        # the group's offset 10 was past every record of t/0: it is the new end, 0
+        assert groups["connect-out"] == {TopicPartition("t", 0): 0, TopicPartition("t", 1): 7}
+        prod = dst.producer()
+        prod.send_many("t", [b"new%d" % i for i in range(15)], partition=0)
+        prod.flush()
+        c = dst.consumer(group_id="connect-out", auto_offset_reset="earliest")
+        c.assign([TopicPartition("t", 0)])
+        got: list[bytes | None] = []
+        while batch := c.poll(0.2):
+            got += [r.value for r in batch]
+        assert got == [b"new%d" % i for i in range(15)]  # none skipped
+    finally:
+        src.close()
+        dst.close()
+
+
+def test_a_compacted_offsets_topic_needs_no_offset_shift_permission(tmp_path: Path) -> None:
+    """Storage topics are read by key: their offsets may change in a copy."""
+    from hub.runtime.migrate import check_copy, plan_copy
+
+    with Log(str(tmp_path / "src"), background=False) as src:
+        src.create_topic("__connect_offsets", 1, {"cleanup.policy": "compact",
+                                                  "segment.bytes": "1024"})  # fmt: skip
+        store = OffsetStore(src)
+        for i in range(300):  # a source committing its offset again and again
+            store.write("gen", {'{"p":0}': ({"p": 0}, {"n": i})})
+        src.run_maintenance(force_compaction=True)
+        assert len(list(src.scan(TopicPartition("__connect_offsets", 0)))) < 300
+        with Log(str(tmp_path / "dst"), background=False) as dst:
+            plan = plan_copy(src, StorageTopics(), StorageTopics("c", "o", "s"))
+            assert plan.shifted == []
+            check_copy(plan, src, dst, allow_offset_shift=False)
+
+
+def test_custom_storage_names_of_the_data_directory_are_used(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    """--embedded-worker-config: the data directory's own storage topic names."""
+    names = StorageTopics("my-configs", "my-offsets", "my-status")
+    worker = Worker(str(tmp_path / "data"), storage=names)
+    try:
+        worker.create("gen", {"connector.class": "datagen", "topic": "t", "rate": 200,
+                              "offset.flush.interval.ms": 100})  # fmt: skip
+        wait_for(lambda: worker.offsets.offsets("gen"), what="offsets stored")
+    finally:
+        worker.stop()
+    embedded = tmp_path / "embedded.yaml"
+    embedded.write_text("config.storage.topic: my-configs\noffset.storage.topic: my-offsets\n"
+                        "status.storage.topic: my-status\n")  # fmt: skip
+    config = _worker_yaml(tmp_path, kafka_broker)
+    r = _hub("--data-dir", str(tmp_path / "data"), "log", "export", "--worker-config",
+             str(config), "--embedded-worker-config", str(embedded), "--dry-run")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "my-offsets -> connect-offsets" in r.stdout
+    assert "my-configs -> connect-configs" in r.stdout
+    assert "my-status" not in r.stdout  # (workers write it again)
+
+
+def test_a_copy_stopped_part_way_names_what_it_made(tmp_path: Path) -> None:
+    from hub.runtime.migrate import CopyFailed, check_copy, copy_log, plan_copy
+
+    with Log(str(tmp_path / "src"), background=False) as src:
+        for name in ("a", "b"):
+            src.create_topic(name, 1)
+            prod = src.producer()
+            prod.send_many(name, [b"x"] * 3, partition=0)
+            prod.flush()
+        with Log(str(tmp_path / "dst"), background=False) as dst:
+            plan = plan_copy(src, StorageTopics(), StorageTopics(), dst_is_embedded=True)
+            check_copy(plan, src, dst, allow_offset_shift=False)
+            dst.create_topic("b", 1)  # (made meanwhile: the copy fails there)
+            with pytest.raises(CopyFailed, match="created a on the destination: delete it"):
+                copy_log(src, dst, plan)

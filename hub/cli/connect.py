@@ -83,13 +83,26 @@ def _worker_config(path: str | None) -> tuple[Any, Any]:
     except KafkaException as exc:  # a property librdkafka refuses
         raise ConfigError(f"{path}: {said(exc)}") from None
     try:
-        backend.check_reachable(REACH_TIMEOUT_S)  # (before any connector starts)
+        brokers = backend.check_reachable(REACH_TIMEOUT_S)  # (before any connector starts)
     except KafkaException as exc:
         raise ConfigError(
             f"{path}: cannot reach the Kafka cluster at bootstrap.servers "
             f"{props['bootstrap.servers']} within {REACH_TIMEOUT_S:.0f} s: {said(exc)}; check "
             "the address and that the brokers are up"
         ) from None
+    factors = {"replication.factor": factor,
+               "config.storage.replication.factor": storage.configs_replication,
+               "offset.storage.replication.factor": storage.offsets_replication,
+               "status.storage.replication.factor": storage.status_replication}  # fmt: skip
+    over = {k: v for k, v in factors.items() if v is not None and v > brokers}
+    if over:
+        backend.close()
+        named = ", ".join(f"{k} {v}" for k, v in over.items())
+        raise ConfigError(
+            f"{path}: {named}, but the Kafka cluster at bootstrap.servers "
+            f"{props['bootstrap.servers']} has {brokers} broker(s): set {' and '.join(over)} "
+            "to at most that (a one-broker cluster: 1), or -1 for the cluster's default"
+        )
     return backend, storage
 
 

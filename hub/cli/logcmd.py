@@ -24,6 +24,13 @@ SHIFT = click.option(
     "removed records): their records get other offsets there; group offsets are translated, "
     "offsets a sink keeps in its target are not.",
 )
+EMBEDDED = click.option(
+    "--embedded-worker-config",
+    "embedded_config",
+    metavar="FILE",
+    help="The worker config the data directory was run with, when it names its storage "
+    "topics (config/offset/status.storage.topic); default: Connect's names.",
+)
 DRY_RUN = click.option(
     "--dry-run", is_flag=True, help="Say what would be copied (and whether it may), copy nothing."
 )
@@ -48,36 +55,54 @@ def log_group() -> None:
 
 @log_group.command("export")
 @WORKER_CONFIG
+@EMBEDDED
 @SHIFT
 @DRY_RUN
 @common_options
-def log_export(worker_config: str, allow_offset_shift: bool, dry_run: bool) -> None:
+def log_export(
+    worker_config: str, embedded_config: str | None, allow_offset_shift: bool, dry_run: bool
+) -> None:
     """Copy the data directory's log into the Kafka cluster a worker config names."""
-    from hub.runtime.storage import StorageTopics
-
+    embedded = _embedded(embedded_config)
     kafka, storage = _kafka(worker_config)
     try:
         with open_log(write=True) as log:  # (the lock: no worker runs on it meanwhile)
-            _copy(log, StorageTopics(), kafka, storage, allow_offset_shift, dry_run, False)
+            _copy(log, embedded, kafka, storage, allow_offset_shift, dry_run, False)
     finally:
         kafka.close()
 
 
 @log_group.command("import")
 @WORKER_CONFIG
+@EMBEDDED
 @SHIFT
 @DRY_RUN
 @common_options
-def log_import(worker_config: str, allow_offset_shift: bool, dry_run: bool) -> None:
+def log_import(
+    worker_config: str, embedded_config: str | None, allow_offset_shift: bool, dry_run: bool
+) -> None:
     """Copy the log on the Kafka cluster a worker config names into the data directory."""
-    from hub.runtime.storage import StorageTopics
-
+    embedded = _embedded(embedded_config)
     kafka, storage = _kafka(worker_config)
     try:
         with open_log(write=True, must_exist=False) as log:
-            _copy(kafka, storage, log, StorageTopics(), allow_offset_shift, dry_run, True)
+            _copy(kafka, storage, log, embedded, allow_offset_shift, dry_run, True)
     finally:
         kafka.close()
+
+
+def _embedded(path: str | None) -> Any:
+    from hub.cli.connect import _worker_config
+    from hub.errors import ConfigError
+    from hub.runtime.storage import StorageTopics
+
+    if path is None:
+        return StorageTopics()
+    backend, storage = _worker_config(path)
+    if backend is not None:
+        backend.close()
+        raise ConfigError(f"{path}: names a Kafka cluster, not the data directory's log")
+    return storage
 
 
 def _kafka(path: str) -> tuple[Any, Any]:
@@ -98,7 +123,7 @@ def _copy(
 
     existing(topic_mapping(src, src_storage, dst_storage), dst)  # (before reading it all)
     click.echo("reading the source ...", err=True)
-    plan = plan_copy(src, src_storage, dst_storage)
+    plan = plan_copy(src, src_storage, dst_storage, dst_is_embedded)
     for dest, source in plan.topics.items():
         parts = plan.partitions[source]
         kept = "offsets kept" if all(p.kept for p in parts) else "offsets SHIFT"
@@ -107,7 +132,10 @@ def _copy(
                    f"{sum(p.count for p in parts):,} records, {kept}")  # fmt: skip
     for group, committed in sorted(plan.groups.items()):
         click.echo(f"  group {group}: {len(committed)} committed partition(s)")
-    check_copy(plan, dst, allow_offset_shift)
+    for topic, dropped in sorted(plan.dropped.items()):
+        settings = ", ".join(f"{k}={v}" for k, v in sorted(dropped.items()))
+        click.echo(f"  {topic}: the embedded log does not take {settings}: left out")
+    check_copy(plan, src, dst, allow_offset_shift)
     if dry_run:
         click.echo(f"dry run: {plan.records:,} records in {len(plan.topics)} topic(s) would "
                    "be copied")  # fmt: skip
@@ -119,6 +147,6 @@ def _copy(
             click.echo(f"  {topic}: {done:,} / {total:,}", err=True)
             last[0] = topic
 
-    groups = copy_log(src, dst, plan, progress, dst_is_embedded)
+    groups = copy_log(src, dst, plan, progress)
     click.echo(f"copied {plan.records:,} records in {len(plan.topics)} topic(s) and the "
                f"offsets of {len(groups)} group(s)")  # fmt: skip

@@ -65,6 +65,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 1048588  # Kafka's default max.message.bytes
 
 # a commit refused because the group moved on (the embedded log's RebalanceInProgressError)
 _REBALANCED = (
+    KafkaError._ASSIGNMENT_LOST,  # (librdkafka's own answer for a commit after a lost assignment)
     KafkaError.REBALANCE_IN_PROGRESS,
     KafkaError.ILLEGAL_GENERATION,
     KafkaError.UNKNOWN_MEMBER_ID,
@@ -107,10 +108,10 @@ class KafkaLog:
         topics: dict[str, Any] = self._admin.list_topics(timeout=TIMEOUT_S).topics
         return topics
 
-    def check_reachable(self, timeout_s: float) -> None:
-        """Ask the cluster for its metadata; `KafkaException` when no broker answers within
-        ``timeout_s``."""
-        self._admin.list_topics(timeout=timeout_s)
+    def check_reachable(self, timeout_s: float) -> int:
+        """Ask the cluster for its metadata: how many brokers it has; `KafkaException` when no
+        broker answers within ``timeout_s``."""
+        return len(self._admin.list_topics(timeout=timeout_s).brokers)
 
     def has_topic(self, name: str) -> bool:
         return name in self._topics()

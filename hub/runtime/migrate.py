@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.errors import ConfigError
+from hub.errors import ConfigError, HubError
 from hub.log import Record, TopicPartition
 from hub.log.backend import LogBackend, LogProducer
 from hub.runtime.offsets import ALTERED_KEY, TASK_KEY
@@ -50,23 +50,28 @@ class PartitionPlan:
     start: int
     count: int
     # whether the copy keeps every record's offset: the records hold the offsets 0, 1, 2 ...
-    # with none missing (read from the records: a broker may report its end low)
+    # with none missing (read from the records: a broker may report its end low), and the
+    # partition does not end past them (an emptied partition, a transaction marker)
     kept: bool
+    storage: bool = False  # a configs/offsets topic: read by key, its offsets do not matter
 
 
 @dataclass
 class CopyPlan:
     """What a copy would do: per destination topic, its source topic and partitions."""
 
-    topics: dict[str, str]  # destination -> source
+    topics: dict[str, str]  # destination -> source, the storage topics first
     partitions: dict[str, list[PartitionPlan]]  # by source topic
     configs: dict[str, dict[str, str]]  # by source topic: the config set on it
     groups: dict[str, dict[TopicPartition, int]]  # group -> committed offsets (copied tps)
     open_windows: dict[str, list[str]] = field(default_factory=dict)  # task -> topic/partition
+    replication: dict[str, int | None] = field(default_factory=dict)  # destination -> factor
+    dropped: dict[str, dict[str, str]] = field(default_factory=dict)  # configs not taken
 
     @property
     def shifted(self) -> list[PartitionPlan]:
-        return [p for ps in self.partitions.values() for p in ps if not p.kept]
+        """Data partitions whose records would get other offsets."""
+        return [p for ps in self.partitions.values() for p in ps if not p.kept and not p.storage]
 
     @property
     def records(self) -> int:
@@ -79,14 +84,18 @@ def topic_mapping(
     """The topics a copy writes: destination name -> source name."""
     renamed = {src_storage.configs: dst_storage.configs, src_storage.offsets: dst_storage.offsets}
     topics: dict[str, str] = {}
-    for name in src.topics(include_internal=True):
+    # the storage topics first: the offsets read (and copied) before the records they cover,
+    # so a source that wrote meanwhile resumes from offsets the copied records include
+    names = src.topics(include_internal=True)
+    names = [n for n in renamed if n in names] + [n for n in names if n not in renamed]
+    for name in names:
         if name in NOT_COPIED or name == src_storage.status:
             continue
         dest = renamed.get(name, name)
-        if dest in topics:
+        if dest in topics or (name not in renamed and dest in renamed.values()):
             raise ConfigError(
-                f"topics {topics[dest]!r} and {name!r} would both be {dest!r} there (the "
-                "worker config's storage topic names): name other storage topics"
+                f"topic {name!r} would be {dest!r} there, which is (or replaces) a storage "
+                "topic (the worker config's *.storage.topic names): name other storage topics"
             )
         topics[dest] = name
     return topics
@@ -102,9 +111,15 @@ def existing(topics: dict[str, str], dst: LogBackend) -> None:
         )
 
 
-def plan_copy(src: LogBackend, src_storage: StorageTopics, dst_storage: StorageTopics) -> CopyPlan:
+def plan_copy(
+    src: LogBackend,
+    src_storage: StorageTopics,
+    dst_storage: StorageTopics,
+    dst_is_embedded: bool = False,
+) -> CopyPlan:
     """Read the source (one pass over every partition, counting) and say what a copy does."""
     topics = topic_mapping(src, src_storage, dst_storage)
+    storage = {src_storage.configs, src_storage.offsets}
     partitions: dict[str, list[PartitionPlan]] = {}
     configs: dict[str, dict[str, str]] = {}
     for source in topics.values():
@@ -117,7 +132,8 @@ def plan_copy(src: LogBackend, src_storage: StorageTopics, dst_storage: StorageT
             for r in src.scan(tp, p.start_offset):
                 kept = kept and r.offset == count
                 count += 1
-            plans.append(PartitionPlan(tp, p.start_offset, count, kept))
+            kept = kept and p.durable_offset <= count  # (a broker may say less, not more)
+            plans.append(PartitionPlan(tp, p.start_offset, count, kept, source in storage))
         partitions[source] = plans
     copied = {p.tp for ps in partitions.values() for p in ps}
     groups: dict[str, dict[TopicPartition, int]] = {}
@@ -132,6 +148,18 @@ def plan_copy(src: LogBackend, src_storage: StorageTopics, dst_storage: StorageT
     plan = CopyPlan(topics, partitions, configs, groups)
     if src.has_topic(src_storage.offsets):
         plan.open_windows = _open_windows(src, src_storage.offsets)
+    plan.replication = {dst_storage.configs: dst_storage.configs_replication,
+                        dst_storage.offsets: dst_storage.offsets_replication}  # fmt: skip
+    if dst_is_embedded:  # what the embedded log cannot take: named, and left out
+        from hub.log.config import TopicConfig
+
+        for source, config in configs.items():
+            for k, v in list(config.items()):
+                try:
+                    TopicConfig.parse({k: v})
+                except ConfigError:
+                    plan.dropped.setdefault(source, {})[k] = v
+                    del config[k]
     return plan
 
 
@@ -164,15 +192,16 @@ def _open_windows(src: LogBackend, topic: str) -> dict[str, list[str]]:
     return out
 
 
-def check_copy(plan: CopyPlan, dst: LogBackend, allow_offset_shift: bool) -> None:
+def check_copy(plan: CopyPlan, src: LogBackend, dst: LogBackend, allow_offset_shift: bool) -> None:
     """ConfigError when the copy must not go ahead (naming what and what to do)."""
     existing(plan.topics, dst)
-    busy = [g for g in plan.groups if dst.groups.has_members(g)]
-    if busy:
-        raise ConfigError(
-            f"consumer group(s) {', '.join(busy)} have members on the destination: stop "
-            "the workers there first"
-        )
+    for side, log in (("source", src), ("destination", dst)):
+        busy = [g for g in plan.groups if log.groups.has_members(g)]
+        if busy:
+            raise ConfigError(
+                f"consumer group(s) {', '.join(busy)} have members on the {side}: stop the "
+                "workers there first (a copy reads and writes a log nothing else uses)"
+            )
     shifted = {f"{p.tp.topic}/{p.tp.partition}" for p in plan.shifted}
     stuck = {task: [tp for tp in tps if tp in shifted] for task, tps in plan.open_windows.items()}
     stuck = {task: tps for task, tps in stuck.items() if tps}
@@ -195,24 +224,42 @@ def check_copy(plan: CopyPlan, dst: LogBackend, allow_offset_shift: bool) -> Non
         )
 
 
+class CopyFailed(HubError):
+    """A copy stopped part way: what it created is named, to delete before trying again."""
+
+
 def copy_log(
     src: LogBackend,
     dst: LogBackend,
     plan: CopyPlan,
     progress: Callable[[str, int, int], None] | None = None,
-    dst_is_embedded: bool = False,
 ) -> dict[str, dict[TopicPartition, int]]:
-    """Copy what ``plan`` says; the groups' offsets as committed on the destination."""
+    """Copy what ``plan`` says (the records it counted, no more); the groups' offsets as
+    committed on the destination. `CopyFailed` naming the topics made when it stops."""
+    made: list[str] = []
+    try:
+        return _copy(src, dst, plan, progress, made)
+    except Exception as exc:
+        raise CopyFailed(
+            f"the copy stopped ({type(exc).__name__}: {exc}); it had created "
+            f"{', '.join(made) or 'no topic'} on the destination: delete "
+            f"{'them' if len(made) > 1 else 'it'} (for a new data directory, the directory) "
+            "and copy again"
+        ) from exc
+
+
+def _copy(
+    src: LogBackend,
+    dst: LogBackend,
+    plan: CopyPlan,
+    progress: Callable[[str, int, int], None] | None,
+    made: list[str],
+) -> dict[str, dict[TopicPartition, int]]:
     old_offsets: dict[TopicPartition, list[int]] = {}  # shifted partitions: old offset by index
     for dest, source in plan.topics.items():
         parts = plan.partitions[source]
-        config = plan.configs[source]
-        if dst_is_embedded:  # (Kafka's other settings mean nothing to the embedded log)
-            from hub.log.config import TopicConfig
-
-            known = set(TopicConfig.parse({}).to_properties())
-            config = {k: v for k, v in config.items() if k in known}
-        dst.create_topic(dest, len(parts), config)
+        dst.create_topic(dest, len(parts), plan.configs[source], plan.replication.get(dest))
+        made.append(dest)
         producer = dst.producer()
         done = 0
         for part in parts:
@@ -220,10 +267,20 @@ def copy_log(
             if shifted:
                 old_offsets[part.tp] = []
             batch: list[Record] = []
+            left = part.count  # (records written since the count are not copied)
             for r in src.scan(part.tp, part.start):
-                batch.append(r)
+                if not left:
+                    break
+                left -= 1
                 if shifted:
                     old_offsets[part.tp].append(r.offset)
+                elif r.offset != part.count - left - 1:
+                    raise ConfigError(
+                        f"{part.tp.topic}/{part.tp.partition} changed during the copy (offset "
+                        f"{r.offset} where {part.count - left - 1} was counted): is a worker "
+                        "or retention running on the source?"
+                    )
+                batch.append(r)
                 if len(batch) >= BATCH:
                     _send(producer, dest, part.tp.partition, batch)
                     done += len(batch)

@@ -66,6 +66,7 @@ class SinkRunner:
         self._done: dict[TopicPartition, int] = {}  # next offset after the handled records
         self._stopping = False
         self._failed = False
+        self._moved: set[TopicPartition] = set()  # partitions assigned or taken since a look
         self._waiting: set[str] = set()  # configured topics that do not exist yet
         # the task writes batches still encoded (its class has the fast path)
         self._encoded = type(task).put_encoded is not SinkTask.put_encoded
@@ -93,6 +94,7 @@ class SinkRunner:
                                  and not t.startswith("__") and t not in internal)})  # fmt: skip
 
     def _on_assign(self, tps: set[TopicPartition]) -> None:
+        self._moved |= tps
         for tp, offset in self.task.open(tps).items():
             try:
                 self.consumer.seek(tp, offset)
@@ -104,6 +106,7 @@ class SinkRunner:
                 )
 
     def _on_revoke(self, tps: set[TopicPartition]) -> None:
+        self._moved |= tps
         if not self._failed:  # after a failed batch the position is past unwritten records
             self._flush_and_commit()
         for tp in tps:
@@ -117,6 +120,7 @@ class SinkRunner:
         keeps its offsets in the target stores what it wrote (its target refuses positions
         older than its own); the others' unflushed records are read again by the new owner
         (at least once, as Connect does)."""
+        self._moved |= tps
         log.warning("%s task %d: lost partitions %s (expelled from the group: a batch took "
                     "longer than the session timeout?); their new owner resumes them",
                     self.connector, self.ctx.task_id,
@@ -298,6 +302,7 @@ class SinkRunner:
         ``batch.max.wait.ms``); ``batch.size`` caps it."""
         out: list[Record] = []
         deadline = 0.0
+        self._moved = set()
         while len(out) < self.batch_size and not self._stopping:
             if not out:
                 got = self.consumer.poll(0.2, self.batch_size)
@@ -308,10 +313,16 @@ class SinkRunner:
                 # a long linger (a warehouse sink's minute) waits in steps: a stop is heard
                 remaining = deadline - time.monotonic()
                 got = self.consumer.poll(min(max(remaining, 0.0), 0.5), self.batch_size - len(out))
-                if not got:
+                if not got and not self._moved:
                     if time.monotonic() >= deadline:
                         break  # drained what is durable (and lingered, if asked to)
                     continue
+            if self._moved:  # partitions changed owner in that poll: what was gathered of
+                # them before is read again (from the commit, or the target's offsets)
+                moved, self._moved = self._moved, set()
+                out = [r for r in out if TopicPartition(r[0], r[1]) not in moved]
+                held = self.consumer.assignment()
+                got = [r for r in got if TopicPartition(r[0], r[1]) in held]
             out.extend(got)
         return out
 

@@ -102,6 +102,14 @@ def single_partition(log: LogBackend, topic: str, what: str) -> None:
         )
 
 
+def check_storage(log: LogBackend, storage: StorageTopics) -> None:
+    """Every existing storage topic one partition, before any of them is created."""
+    for topic, what in ((storage.configs, "connector configs"), (storage.offsets, "offsets"),
+                        (storage.status, "status")):  # fmt: skip
+        if log.has_topic(topic):
+            single_partition(log, topic, what)
+
+
 def status_value(state: str, trace: str | None, worker_id: str) -> bytes:
     return json.dumps(
         {"state": state, "trace": trace, "worker_id": worker_id, "generation": 0}

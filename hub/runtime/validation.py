@@ -192,12 +192,28 @@ def _problems(
     return out
 
 
+def embedded_topic_configs(configs: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The topic configs the embedded log takes, and those it does not (a Kafka cluster's
+    own, such as ``min.insync.replicas``, or a codec it lacks): (taken, left out)."""
+    from hub.log.config import TopicConfig
+
+    taken, left = {}, {}
+    for k, v in configs.items():
+        try:
+            TopicConfig.parse({k: v})
+            taken[k] = v
+        except ConfigError:
+            left[k] = v
+    return taken, left
+
+
 def _topic_config_problems(configs: dict[str, str]) -> list[str]:
     """Values the log's topic configs cannot take (names it does not know pass: a Kafka
     cluster knows more, and the embedded log names what it knows when it creates a topic)."""
     from hub.log.config import TopicConfig
 
-    known = set(TopicConfig.parse({}).to_properties())
+    # (compression.type: Kafka knows codecs the embedded log does not; left to the cluster)
+    known = set(TopicConfig.parse({}).to_properties()) - {"compression.type"}
     try:
         TopicConfig.parse({k: v for k, v in configs.items() if k in known})
     except ConfigError as exc:

@@ -52,8 +52,13 @@ from hub.runtime.scheduler import JobStatus, Scheduler
 from hub.runtime.sink_runner import SinkRunner
 from hub.runtime.source_runner import SourceRunner
 from hub.runtime.status import TaskState, TaskStatus
-from hub.runtime.storage import StatusStore, StorageTopics, status_value
-from hub.runtime.validation import ValidatedConnector, topic_creation_configs, validate
+from hub.runtime.storage import StatusStore, StorageTopics, check_storage, status_value
+from hub.runtime.validation import (
+    ValidatedConnector,
+    embedded_topic_configs,
+    topic_creation_configs,
+    validate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +246,7 @@ class Worker:
         self.backend: LogBackend = backend
         self.storage = storage or StorageTopics()
         s = self.storage
+        check_storage(self.backend, s)  # (refused before any of them is created)
         self.offsets = OffsetStore(self.backend, s.offsets, s.offsets_replication)
         self.configs = ConfigStore(self.backend, s.configs, s.configs_replication)
         self.status_store = StatusStore(self.backend, s.status, s.status_replication)
@@ -507,7 +513,7 @@ class Worker:
                 v.name, task.task_id, c, self.backend, scrub=lambda text: _scrub(text, v)
             ),
             chain=v.chain if v.chain else None, internal_topics=internal,
-            topic_configs=topic_creation_configs(v.raw),
+            topic_configs=self._topic_configs(v),
         )  # fmt: skip
         task.state.error_source = ctx.errors
         instance = v.cls.task_class()  # type: ignore[attr-defined]
@@ -517,6 +523,20 @@ class Worker:
         runner = SinkRunner(ctx, instance)
         runner.consumer = _PausableConsumer(runner.consumer, rt.paused)
         return runner
+
+    def _topic_configs(self, v: ValidatedConnector) -> dict[str, str]:
+        """The connector's topic.creation.default.<topic config>s this log takes (the
+        embedded log leaves out a Kafka cluster's own, with a warning)."""
+        configs = topic_creation_configs(v.raw)
+        if self.log is None or not configs:
+            return configs
+        taken, left = embedded_topic_configs(configs)
+        if left:
+            log.warning(
+                "%s: the embedded log leaves out topic.creation.default.%s (a Kafka cluster's "
+                "topic config)", v.name, ", topic.creation.default.".join(sorted(left)),
+            )  # fmt: skip
+        return taken
 
     def _supervise(self, rt: ConnectorRuntime, task: _Task) -> None:
         assert rt.spec is not None

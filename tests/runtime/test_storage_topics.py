@@ -447,5 +447,26 @@ def test_kafka_only_topic_configs_pass_validation_without_a_warning() -> None:
     valid = validate(ConnectorSpec("gen", {
         "connector.class": "datagen", "topic": "t",
         "topic.creation.default.min.insync.replicas": 2,
+        "topic.creation.default.compression.type": "snappy",  # (Kafka's; not the embedded log's)
     }, "x.yaml"))  # fmt: skip
     assert valid.warnings == []
+
+
+def test_the_embedded_log_leaves_out_kafka_only_topic_configs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        worker.create("gen", {
+            "connector.class": "datagen", "topic": "events", "rate": 100,
+            "topic.creation.default.min.insync.replicas": 2,
+            "topic.creation.default.retention.ms": 60_000,
+        })  # fmt: skip
+        assert worker.log is not None
+        log = worker.log
+        wait_for(lambda: log.has_topic("events"), what="the topic, created all the same")
+        assert worker.backend.topic_properties("events")["retention.ms"] == "60000"
+        assert worker.status()["gen"][0].state == "RUNNING"
+        assert "leaves out topic.creation.default.min.insync.replicas" in caplog.text
+    finally:
+        worker.stop()
