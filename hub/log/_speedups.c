@@ -2432,6 +2432,20 @@ js_literal(jscan *s, const char *word, Py_ssize_t n)
     return 1;
 }
 
+/* An object member's name and its colon, and the whitespace after them */
+static int
+js_member_name(jscan *s)
+{
+    if (s->p >= s->end || *s->p != '"' || !js_string(s))
+        return 0;
+    js_ws(s);
+    if (s->p >= s->end || *s->p != ':')
+        return 0;
+    s->p++;
+    js_ws(s);
+    return 1;
+}
+
 /* One value at s->p (no leading whitespace). Iterative: containers on an explicit stack. */
 static int
 js_value(jscan *s)
@@ -2454,15 +2468,8 @@ js_value(jscan *s)
                 depth--;
                 break; /* an empty container: a complete value */
             }
-            if (stack[depth - 1] == '{') {
-                if (s->p >= s->end || *s->p != '"' || !js_string(s))
-                    return 0;
-                js_ws(s);
-                if (s->p >= s->end || *s->p != ':')
-                    return 0;
-                s->p++;
-                js_ws(s);
-            }
+            if (stack[depth - 1] == '{' && !js_member_name(s))
+                return 0;
             continue; /* the first member's value */
         case '"':
             if (!js_string(s))
@@ -2494,15 +2501,8 @@ js_value(jscan *s)
             if (*s->p == ',') {
                 s->p++;
                 js_ws(s);
-                if (stack[depth - 1] == '{') {
-                    if (s->p >= s->end || *s->p != '"' || !js_string(s))
-                        return 0;
-                    js_ws(s);
-                    if (s->p >= s->end || *s->p != ':')
-                        return 0;
-                    s->p++;
-                    js_ws(s);
-                }
+                if (stack[depth - 1] == '{' && !js_member_name(s))
+                    return 0;
                 break; /* the next value */
             }
             if (*s->p != (stack[depth - 1] == '{' ? '}' : ']'))
