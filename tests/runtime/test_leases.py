@@ -1,0 +1,144 @@
+"""Task leases on a Kafka cluster (Tansu): each lease held by exactly one of the workers
+competing for it; given up before another takes it; a killed worker's taken over within its
+session timeout (hub.runtime.leases, docs/distributed.md)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from hub.runtime.leases import TaskLeases
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.integration
+
+NAMES = {"src-0", "src-1", "sink-0", "sink-1"}
+CONF = {"session.timeout.ms": 2000, "heartbeat.interval.ms": 300}
+Event = tuple[float, str, str, str]  # (when, worker, "+" acquired or "-" released, lease)
+
+
+class Worker:
+    """A worker's leases, polled by a thread of its own, with what happened when."""
+
+    def __init__(self, broker: str, cluster: str, name: str, events: list[Event]) -> None:
+        self.name = name
+        self.leases = TaskLeases(
+            {"bootstrap.servers": broker, **CONF}, cluster,
+            on_acquire=lambda n: events.append((time.monotonic(), self.name, "+", n)),
+            on_release=lambda n: events.append((time.monotonic(), self.name, "-", n)),
+        )  # fmt: skip
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.leases.poll()
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.leases.close()
+
+
+@contextmanager
+def _workers(
+    broker: str, cluster: str, names: list[str], events: list[Event]
+) -> Iterator[list[Worker]]:
+    workers = [Worker(broker, cluster, n, events) for n in names]
+    try:
+        yield workers
+    finally:
+        for w in workers:
+            if not w._stop.is_set():
+                w.close()
+
+
+def _split(workers: list[Worker]) -> bool:
+    held = [w.leases.held() for w in workers]
+    return set().union(*held) == NAMES and sum(map(len, held)) == len(NAMES)
+
+
+def test_each_lease_has_one_holder_and_moves_only_after_it_was_given_up(
+    kafka_broker: str,
+) -> None:
+    events: list[tuple[float, str, str, str]] = []
+    cluster = f"c-{uuid.uuid4().hex[:8]}"
+    with _workers(kafka_broker, cluster, ["a", "b"], events) as (a, b):
+        a.leases.want(NAMES)
+        wait_for(lambda: a.leases.held() == NAMES, 30, "a holding every lease alone")
+        b.leases.want(NAMES)  # (sticky: b joining takes none of a's)
+        time.sleep(3)
+        assert a.leases.held() == NAMES and b.leases.held() == set()
+        a.close()  # a leaves: b takes them all, each after a gave it up
+        wait_for(lambda: b.leases.held() == NAMES, 30, "b holding every lease")
+    released = {n: t for t, who, what, n in events if who == "a" and what == "-"}
+    taken = {n: t for t, who, what, n in events if who == "b" and what == "+"}
+    assert set(released) == set(taken) == NAMES
+    assert all(released[n] <= taken[n] for n in NAMES)
+
+
+def test_two_workers_share_the_leases_without_overlap(kafka_broker: str) -> None:
+    events: list[tuple[float, str, str, str]] = []
+    cluster = f"c-{uuid.uuid4().hex[:8]}"
+    with _workers(kafka_broker, cluster, ["a", "b"], events) as workers:
+        for w in workers:
+            w.leases.want(NAMES)
+        wait_for(lambda: _split(workers), 30, "every lease held by one worker")
+        time.sleep(2)
+        assert _split(workers)  # (and it stays so)
+        a, b = workers
+        a.leases.want(NAMES - {"src-0"})  # a lease no longer wanted by a: b's
+        wait_for(lambda: "src-0" in b.leases.held() and "src-0" not in a.leases.held(), 30,
+                 "src-0 with b")  # fmt: skip
+        assert _split(workers)
+
+
+def test_a_killed_workers_leases_are_taken_over_within_its_session(kafka_broker: str) -> None:
+    cluster = f"c-{uuid.uuid4().hex[:8]}"
+    script = textwrap.dedent(f"""
+        import sys, time
+        from hub.runtime.leases import TaskLeases
+        leases = TaskLeases({{"bootstrap.servers": {kafka_broker!r}, **{CONF!r}}}, {cluster!r},
+                            on_acquire=lambda n: print("+", n, flush=True),
+                            on_release=lambda n: print("-", n, flush=True))
+        leases.want({sorted(NAMES)!r})
+        while True:
+            leases.poll()
+            time.sleep(0.05)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=os.getcwd()))  # fmt: skip
+    events: list[tuple[float, str, str, str]] = []
+    try:
+        assert proc.stdout is not None
+        held: set[str] = set()
+        while held != NAMES:  # the other process holds every lease first
+            line = proc.stdout.readline()
+            assert line, "the leasing process ended"
+            held.add(line.split()[1])
+        with _workers(kafka_broker, cluster, ["b"], events) as (b,):
+            b.leases.want(NAMES)
+            time.sleep(3)
+            assert b.leases.held() == set()  # (held elsewhere)
+            killed = time.monotonic()
+            os.kill(proc.pid, signal.SIGKILL)
+            wait_for(lambda: b.leases.held() == NAMES, 30, "b taking over every lease")
+            took = time.monotonic() - killed
+        assert took < 15, took  # session.timeout.ms 2 s, and the group's rebalance
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
