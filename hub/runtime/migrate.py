@@ -295,11 +295,13 @@ def _copy(
             progress(dest, done, sum(p.count for p in parts))
     out: dict[str, dict[TopicPartition, int]] = {}
     renamed = {source: dest for dest, source in plan.topics.items()}
+    counted = {p.tp: p.count for ps in plan.partitions.values() for p in ps}
     for group, committed in plan.groups.items():
         moved = {}
         for tp, offset in committed.items():
             olds = old_offsets.get(tp)
-            new = offset if olds is None else bisect.bisect_left(olds, offset)
+            # (past what was copied: at its end, where the next record written there goes)
+            new = min(offset, counted[tp]) if olds is None else bisect.bisect_left(olds, offset)
             moved[TopicPartition(renamed[tp.topic], tp.partition)] = new
         dst.groups.commit(group, moved)
         out[group] = moved
