@@ -111,9 +111,28 @@ def test_batches_the_scanner_declines_go_to_put(
     task.stop()
 
 
+def test_text_is_written_as_the_string_converter_reads_it(tmp_path: Path) -> None:
+    texts: list[bytes | None] = [b"plain", "caf\u00e9 \u20ac".encode(), b"", None,
+                                 b"two\nlines", b'{"not": "parsed"}']  # fmt: skip
+    kc, vc = StringConverter(), StringConverter()
+    fast, slow = _task(tmp_path / "fast.txt"), _task(tmp_path / "slow.txt")
+    assert fast.put_encoded(EncodedSinkRecords(_records(texts), kc, vc)) is True
+    slow.put(_decoded(_records(texts), kc, vc))
+    for task in (fast, slow):
+        task.flush({TP: 0})
+        task.stop()
+    assert (tmp_path / "fast.txt").read_bytes() == (tmp_path / "slow.txt").read_bytes()
+    # not valid UTF-8 (a broken sequence, a surrogate): put writes replacement characters
+    for bad in (b"caf\xc3", b"\xed\xa0\x80", b"\xc3", b"ok"):
+        task = _task(tmp_path / "bad.txt")
+        batch = EncodedSinkRecords(_records([bad, b"\xa9"] if bad == b"\xc3" else [bad]), kc, vc)
+        assert task.put_encoded(batch) is (bad == b"ok"), bad  # (c3 + a9 would be a valid é)
+        task.stop()
+
+
 def test_other_value_converters_go_to_put(tmp_path: Path) -> None:
     task = _task(tmp_path / "out.jsonl")
-    batch = EncodedSinkRecords(_records([b'{"id":1}']), JsonConverter(False), StringConverter())
+    batch = EncodedSinkRecords(_records([b"\x00\x01"]), JsonConverter(False), ByteArrayConverter())
     assert task.put_encoded(batch) is False
     task.stop()
 

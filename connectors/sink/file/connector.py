@@ -2,7 +2,8 @@
 
 With the JSON converter, batches whose values are JSON documents on one line are written as
 they are in the log (the writer's formatting kept, checked by a C scanner without decoding);
-any other batch is decoded and each value written as compact JSON.
+with the string converter, batches of valid UTF-8 as they are too; any other batch is decoded
+and each value written as its text or compact JSON.
 
 Exactly once into the file: after each ``flush`` (fsync) the sink stores, beside the file,
 ``.<name>.hub-offsets`` = the file's size and the next offset per partition (written to a
@@ -104,9 +105,23 @@ class FileStreamSinkTask(SinkTask):
         kc, vc, records = batch.key_converter, batch.value_converter, batch.records
         if self._out is None or json_lines is None or json_valid is None:
             return False
-        if type(vc) is not JsonConverter or type(kc) not in _KEYS_READ_AS_IS:
+        if type(kc) not in _KEYS_READ_AS_IS:
             return False
         values = [r[5] for r in records]
+        if not values:
+            return True
+        if type(vc) is StringConverter:  # the text as it is, when it is valid UTF-8
+            if type(kc) is JsonConverter and not json_valid([r[4] for r in records]):
+                return False
+            data = b"\n".join([b"null" if v is None else v for v in values]) + b"\n"
+            try:  # (joined by a newline: no value's broken sequence can mend another's)
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return False  # (put writes it with replacement characters)
+            self._out.write(data)
+            return True
+        if type(vc) is not JsonConverter:
+            return False
         prefix = b""
         if vc.schemas_enable:  # {"schema": ..., "payload": P}: the line is P
             first = next((v for v in values if v is not None), None)
