@@ -109,9 +109,14 @@ def start_server(base: Path, **settings: str | None) -> MariaDBServer:
     `SERVER_SETTINGS` (``binlog_row_metadata="MINIMAL"``; None: a flag without a value)."""
     install, mariadbd = find_binaries()
     data = base / "data"
+    # temporary tables in a directory of its own, not /tmp: servers installed side by side
+    # lost each other's (mariadb-install-db failed: "Could not remove temporary table
+    # '/tmp/#sql-temptable-...'", then "Unknown table 'mysql.tmp_user_sys'")
+    tmp = base / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
     as_root = ["--user=root"] if os.geteuid() == 0 else []
     proc = subprocess.run(
-        [install, "--no-defaults", *as_root, f"--datadir={data}",
+        [install, "--no-defaults", *as_root, f"--datadir={data}", f"--tmpdir={tmp}",
          "--auth-root-authentication-method=normal", "--skip-test-db"],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
@@ -125,7 +130,8 @@ def start_server(base: Path, **settings: str | None) -> MariaDBServer:
         port = _free_port()
         with open(base / "server.log", "ab") as log:
             process = subprocess.Popen(
-                [mariadbd, "--no-defaults", *as_root, f"--datadir={data}", f"--port={port}",
+                [mariadbd, "--no-defaults", *as_root, f"--datadir={data}", f"--tmpdir={tmp}",
+                 f"--port={port}",
                  "--bind-address=127.0.0.1", f"--socket={sock}", f"--pid-file={base}/mariadb.pid",
                  f"--log-bin={data}/binlog", f"--log-error={base}/server.log", *flags],
                 stdout=log, stderr=log, start_new_session=True,

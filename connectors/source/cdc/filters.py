@@ -77,13 +77,18 @@ class Filters:
             cfg.system_namespace,
         )
 
-    def table(self, schema: str, table: str) -> bool:
-        """Is ``schema.table`` captured?"""
+    def namespace(self, schema: str) -> bool:
+        """May tables of ``schema`` be captured (its include/exclude lists, not a system
+        one)?"""
         if self.system(schema):
             return False
         if self.schema_include and not _matches(self.schema_include, schema):
             return False
-        if _matches(self.schema_exclude, schema):
+        return not _matches(self.schema_exclude, schema)
+
+    def table(self, schema: str, table: str) -> bool:
+        """Is ``schema.table`` captured?"""
+        if not self.namespace(schema):
             return False
         name = f"{schema}.{table}"
         if self.table_include and not _matches(self.table_include, name):
