@@ -109,9 +109,10 @@ def start_server(base: Path, **settings: str | None) -> MariaDBServer:
     `SERVER_SETTINGS` (``binlog_row_metadata="MINIMAL"``; None: a flag without a value)."""
     install, mariadbd = find_binaries()
     data = base / "data"
-    # temporary tables in a directory of its own, not /tmp: servers installed side by side
-    # lost each other's (mariadb-install-db failed: "Could not remove temporary table
-    # '/tmp/#sql-temptable-...'", then "Unknown table 'mysql.tmp_user_sys'")
+    # temporary tables in a directory of its own, not /tmp: a server starting removes every
+    # #sql* file of its tmpdir, another running server's too (seen: mariadb-install-db
+    # failing on "Unknown table 'mysql.tmp_user_sys'", a server's SIGSEGV in an
+    # information_schema query; a user's own MariaDB on /tmp would be hit the same way)
     tmp = base / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     as_root = ["--user=root"] if os.geteuid() == 0 else []

@@ -209,8 +209,7 @@ def tables(con: Any, filters: Filters, only: tuple[str, str] | None = None) -> l
         where, args = " AND t.TABLE_SCHEMA = %s AND t.TABLE_NAME = %s", only
     else:
         # the captured databases' tables only: information_schema.TABLES opens every table it
-        # lists (slow on a server of many databases; a MariaDB 10.11 test server crashed,
-        # SIGSEGV in get_all_tables, listing all of them while other databases were dropped)
+        # lists (slow on a server of many databases)
         schemas = [str(r[0]) for r in query(con, "SELECT SCHEMA_NAME FROM "
                                             "information_schema.SCHEMATA")]  # fmt: skip
         args = tuple(s for s in schemas if filters.namespace(s))
