@@ -10,33 +10,18 @@ from hub.config import ConnectorSpec
 from hub.log import TopicPartition
 from hub.runtime.worker import Worker
 from tests.helpers import wait_for
+from tests.runtime.file_pipeline import file_sink, produce
 
 
 def _lines(p: Path) -> list[str]:
     return p.read_text().splitlines() if p.exists() else []
 
 
-def _sink(tmp_path: Path, **extra: object) -> ConnectorSpec:
-    return ConnectorSpec("sink", {
-        "connector.class": "FileStreamSink", "topics": "in", "file": str(tmp_path / "out.txt"),
-        "value.converter.schemas.enable": "false", "offset.flush.interval.ms": 100,
-        "batch.max.wait.ms": 50, **extra,
-    }, "test")  # fmt: skip
-
-
-def _produce(worker: Worker, values: list[bytes]) -> None:
-    if not worker.log.has_topic("in"):
-        worker.log.create_topic("in", 1)
-    prod = worker.log.producer()
-    prod.send_many("in", values, partition=0)
-    prod.flush()
-
-
 def test_tolerance_all_skips_poison_to_the_dlq_with_context(tmp_path: Path) -> None:
     worker = Worker(str(tmp_path / "data"))
     try:
-        _produce(worker, [b'"a"', b"{not json", b'"b"', b'"c"'])
-        worker.add(_sink(tmp_path, **{
+        produce(worker, [b'"a"', b"{not json", b'"b"', b'"c"'])
+        worker.add(file_sink(tmp_path, **{
             "errors.tolerance": "all", "errors.log.enable": "true",
             "errors.deadletterqueue.topic.name": "dlq",
             "errors.deadletterqueue.context.headers.enable": "true",
@@ -68,8 +53,8 @@ def test_tolerance_all_skips_poison_to_the_dlq_with_context(tmp_path: Path) -> N
 def test_tolerance_none_fails_the_task_with_its_trace(tmp_path: Path) -> None:
     worker = Worker(str(tmp_path / "data"))
     try:
-        _produce(worker, [b'"a"', b"{not json"])
-        worker.add(_sink(tmp_path))
+        produce(worker, [b'"a"', b"{not json"])
+        worker.add(file_sink(tmp_path))
         wait_for(lambda: worker.status()["sink"][0].state == "FAILED")
         status = worker.status()["sink"][0]
         assert status.trace is not None and "JSONDecodeError" in status.trace
@@ -116,7 +101,7 @@ def test_transient_errors_are_retried_with_backoff(tmp_path: Path) -> None:
     flaky_sink.ATTEMPTS[0] = 0
     worker = Worker(str(tmp_path / "data"))
     try:
-        _produce(worker, [b'"a"', b'"b"'])
+        produce(worker, [b'"a"', b'"b"'])
         worker.add(ConnectorSpec("flaky", {
             "connector.class": "tests.runtime.flaky_sink:FlakySink", "topics": "in",
             "failures": 3, "errors.retry.timeout": 10_000, "errors.retry.delay.max.ms": 200,
@@ -136,7 +121,7 @@ def test_transient_errors_past_the_retry_timeout_fail_the_task(tmp_path: Path) -
     flaky_sink.ATTEMPTS[0] = 0
     worker = Worker(str(tmp_path / "data"))
     try:
-        _produce(worker, [b'"a"'])
+        produce(worker, [b'"a"'])
         worker.add(ConnectorSpec("flaky", {
             "connector.class": "tests.runtime.flaky_sink:FlakySink", "topics": "in",
             "failures": 1000, "errors.retry.timeout": 300,
@@ -197,7 +182,7 @@ def test_dead_letter_queue_and_error_log_never_carry_a_secret(
     flaky_sink.ATTEMPTS[0] = 0
     worker = Worker(str(tmp_path / "data"))
     try:
-        _produce(worker, [b'"a"'])
+        produce(worker, [b'"a"'])
         with caplog.at_level("WARNING"):
             worker.add(ConnectorSpec("flaky", {
                 "connector.class": "tests.runtime.flaky_sink:FlakySink", "topics": "in",
