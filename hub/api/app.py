@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import urllib.error
+import urllib.request
 from typing import Any
 
 from fastapi import Body, FastAPI, Request
@@ -28,10 +30,12 @@ from hub.runtime.worker import (
     ConnectorExistsError,
     ConnectorNotFoundError,
     ConnectorRuntime,
+    TaskElsewhereError,
     Worker,
 )
 
 log = logging.getLogger(__name__)
+FORWARD_TIMEOUT_S = 60.0  # a request forwarded to another worker (a task's restart)
 
 
 def _error(code: int, message: str) -> JSONResponse:
@@ -48,7 +52,9 @@ def _info(rt: ConnectorRuntime) -> dict[str, Any]:
 
 
 def _task_status(worker: Worker, s: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": s.id, "state": s.state, "worker_id": worker.worker_id}
+    # (distributed: a task another worker runs, as the status topic says)
+    out: dict[str, Any] = {"id": s.id, "state": s.state,
+                           "worker_id": s.worker_id or worker.worker_id}  # fmt: skip
     if s.trace:
         out["trace"] = s.trace
     if s.metrics:
@@ -57,7 +63,7 @@ def _task_status(worker: Worker, s: Any) -> dict[str, Any]:
 
 
 def _status(worker: Worker, rt: ConnectorRuntime) -> dict[str, Any]:
-    connector: dict[str, Any] = {"state": rt.state, "worker_id": worker.worker_id}
+    connector: dict[str, Any] = {"state": rt.state, "worker_id": worker.connector_worker(rt)}
     if rt.trace:
         connector["trace"] = rt.trace
     return {
@@ -66,6 +72,24 @@ def _status(worker: Worker, rt: ConnectorRuntime) -> dict[str, Any]:
         "tasks": [_task_status(worker, s) for s in worker.task_statuses(rt)],
         "type": rt.type,
     }
+
+
+def _forward(request: Request, worker_id: str) -> Response:
+    """Send ``request`` (a POST without a body) to the worker ``worker_id`` (its REST
+    host:port) once, with its credentials; that worker's answer."""
+    url = f"http://{worker_id}{request.url.path}?forward=false"
+    headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
+    req = urllib.request.Request(url, data=b"", headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=FORWARD_TIMEOUT_S) as got:
+            return Response(got.read(), status_code=got.status,
+                            media_type=got.headers.get("content-type"))  # fmt: skip
+    except urllib.error.HTTPError as exc:
+        return Response(exc.read(), status_code=exc.code,
+                        media_type=exc.headers.get("content-type"))  # fmt: skip
+    except OSError as exc:
+        return _error(409, f"the worker {worker_id} running it did not answer ({exc}): try "
+                      "again in a moment")  # fmt: skip
 
 
 def _tree_bytes(path: str) -> int:
@@ -264,8 +288,13 @@ def create_app(
         raise ConnectorNotFoundError(name, task_id)
 
     @app.post("/connectors/{name}/tasks/{task_id}/restart", status_code=204)
-    def restart_task(name: str, task_id: int) -> Response:
-        worker.restart_task(name, task_id)
+    def restart_task(name: str, task_id: int, request: Request, forward: bool = True) -> Response:
+        try:
+            worker.restart_task(name, task_id)
+        except TaskElsewhereError as exc:  # (distributed) to the worker running it, as Connect
+            if not forward or not exc.worker_id:
+                return _error(409, f"{exc}: try again in a moment")
+            return _forward(request, exc.worker_id)
         return Response(status_code=204)
 
     @app.put("/connectors/{name}/pause", status_code=202)
@@ -305,7 +334,8 @@ def create_app(
         for rt in rts:
             tasks = [
                 {
-                    "id": s.id, "state": s.state, "records": s.records,
+                    "id": s.id, "state": s.state, "worker_id": s.worker_id or worker.worker_id,
+                    "records": s.records,
                     "records_per_second": round(s.records_per_second, 1), "lag": s.lag,
                     "errors": s.errors, "failures": s.failures, "error": s.error,
                     "trace": s.trace, "last_commit_age_s": s.last_commit_age_s,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import logging
+import re
 import signal
+import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -32,13 +35,29 @@ WORKER_CONFIG_HELP = (
 )
 
 
-def _worker_config(path: str | None) -> tuple[Any, Any]:
-    """The log backend a worker config names (None: the embedded log in the data dir) and
-    its internal topics' names (`hub.runtime.storage.StorageTopics`)."""
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """A worker config's distributed part (Connect's property names)."""
+
+    group_id: str  # group.id: the workers sharing connectors
+    advertised_host: str | None  # rest.advertised.host.name: how other workers reach this one
+    advertised_port: int | None  # rest.advertised.port
+
+    def worker_id(self, host: str, port: int) -> str:
+        """This worker's REST address for the others (a task's restart is forwarded there)."""
+        if self.advertised_host is None and host in ("0.0.0.0", "::", ""):
+            host = socket.getfqdn()
+        return f"{self.advertised_host or host}:{self.advertised_port or port}"
+
+
+def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
+    """The log backend a worker config names (None: the embedded log in the data dir), its
+    internal topics' names (`hub.runtime.storage.StorageTopics`) and its cluster (Connect's
+    ``group.id``: distributed workers; None: a worker on its own)."""
     from hub.runtime.storage import StorageTopics, replication_factor
 
     if path is None:
-        return None, StorageTopics()
+        return None, StorageTopics(), None
     import yaml
 
     try:
@@ -53,8 +72,29 @@ def _worker_config(path: str | None) -> tuple[Any, Any]:
     props = {str(k): v for k, v in doc.items()}
     storage = StorageTopics.of(props, path)
     kind = str(props.pop("log.backend", "embedded"))
+    group = props.pop("group.id", None)
+    if group is not None and (not isinstance(group, str) or not _GROUP.fullmatch(group)):
+        raise ConfigError(
+            f"{path}: group.id must be a name of letters, digits, '.', '_' and '-' (at most "
+            f"200; the workers' lease topic is <group.id>.leases), not {group!r}"
+        )
+    host, port = (
+        props.pop("rest.advertised.host.name", None),
+        props.pop("rest.advertised.port", None),
+    )
+    if port is not None and (not str(port).isdigit() or not 0 < int(str(port)) < 65536):
+        raise ConfigError(f"{path}: rest.advertised.port must be a port number, not {port!r}")
+    cluster = None if group is None else Cluster(
+        group, None if host is None else str(host), None if port is None else int(str(port))
+    )  # fmt: skip
     if kind == "embedded":
-        return None, storage
+        if cluster is not None:
+            raise ConfigError(
+                f"{path}: group.id makes the worker one of a cluster of workers, which share "
+                "their connectors through a Kafka cluster: it needs log.backend: kafka "
+                "(remove group.id to run one worker on the embedded log)"
+            )
+        return None, storage, None
     if kind != "kafka":
         raise ConfigError(f"{path}: log.backend must be 'embedded' or 'kafka', not {kind!r}")
     # (Connect's default for its internal topics; a cluster of fewer brokers refuses it, and
@@ -103,7 +143,10 @@ def _worker_config(path: str | None) -> tuple[Any, Any]:
             f"{props['bootstrap.servers']} has {brokers} broker(s): set {' and '.join(over)} "
             "to at most that (a one-broker cluster: 1), or -1 for the cluster's default"
         )
-    return backend, storage
+    return backend, storage, cluster
+
+
+_GROUP = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
 def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
@@ -191,7 +234,14 @@ def run(configs: tuple[str, ...], fail_fast: bool, worker_config: str | None) ->
     console = _logging(tty)
     log = logging.getLogger("hub")
     valid = _load(configs)
-    backend, storage = _worker_config(worker_config)
+    backend, storage, cluster = _worker_config(worker_config)
+    if cluster is not None:
+        backend.close()
+        raise ConfigError(
+            f"{worker_config}: group.id makes a worker of a cluster, which 'hub serve' runs "
+            "(its connectors created over REST); 'hub run' runs the files' connectors on one "
+            "worker: remove group.id"
+        )
     _gc.tune()
     worker = Worker(current_state().data_dir, restore=False, backend=backend, storage=storage)
     failed: list[str] = []
@@ -402,10 +452,20 @@ def serve(
 
     _logging(False)
     valid = _load(configs)
-    backend, storage = _worker_config(worker_config)
+    backend, storage, cluster = _worker_config(worker_config)
+    if cluster is not None and valid:
+        backend.close()
+        raise ConfigError(
+            f"{worker_config}: a worker of a cluster (group.id) takes its connectors from the "
+            "cluster's config topic: create them over the REST API (POST /connectors, or "
+            "'hub connectors create'), not as files on its command line"
+        )
     _gc.tune()
-    worker = Worker(current_state().data_dir, worker_id=f"{host}:{port}", backend=backend,
-                    storage=storage)  # fmt: skip
+    worker = Worker(
+        current_state().data_dir, backend=backend, storage=storage,
+        worker_id=f"{host}:{port}" if cluster is None else cluster.worker_id(host, port),
+        cluster=None if cluster is None else cluster.group_id,
+    )  # fmt: skip
     try:
         for v in valid:
             if v.name in worker.connectors:  # the file's config wins over a stored one

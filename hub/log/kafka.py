@@ -108,6 +108,11 @@ class KafkaLog:
         topics: dict[str, Any] = self._admin.list_topics(timeout=TIMEOUT_S).topics
         return topics
 
+    def client_config(self) -> dict[str, Any]:
+        """The librdkafka properties this log's clients start from (the worker config's:
+        bootstrap servers, security, timeouts)."""
+        return dict(self._conf)
+
     def check_reachable(self, timeout_s: float) -> int:
         """Ask the cluster for its metadata: how many brokers it has; `KafkaException` when no
         broker answers within ``timeout_s``."""

@@ -28,13 +28,14 @@ import json
 import threading
 from typing import Any
 
-from hub.log import TopicPartition
+from hub.log import Record, TopicPartition
 from hub.log.backend import LogBackend
-from hub.runtime.storage import single_partition
+from hub.runtime.storage import single_partition, tail
 
 TOPIC = "__connect_configs"
 CONNECTOR_PREFIX = "connector-"
 STATE_PREFIX = "target-state-"
+RESTART_PREFIX = "restart-connector-"
 
 
 def _state_record(state: str) -> bytes:
@@ -59,52 +60,88 @@ class ConfigStore:
         self._live_bare: set[str] = set()
         self._from_bare: set[str] = set()
         self._old_states: set[str] = set()  # target states without "state.v2"
+        self._next = 0  # the offset after the last record read
+        self._restarts: list[tuple[str, bool, bool]] = []
+        self._loaded = False
         if log.has_topic(topic):
             single_partition(log, topic, "connector configs")
             self._load()
             if self._live_bare or self._old_states:
                 self._rewrite()
+        self._loaded = True
 
     def _load(self) -> None:
         for r in self._log.scan(self._tp):
-            if r.key is None:
-                continue
-            key = r.key.decode()
-            doc = None if r.value is None else json.loads(r.value)
-            if doc is None:
-                if key in self._live_bare:  # an earlier-format record deleted
-                    self._live_bare.discard(key)
-                    if key in self._from_bare:
-                        self._from_bare.discard(key)
-                        self._configs.pop(key, None)
-                elif key.startswith(STATE_PREFIX):
-                    self._states.pop(key[len(STATE_PREFIX) :], None)
-                    self._old_states.discard(key[len(STATE_PREFIX) :])
-                elif key.startswith(CONNECTOR_PREFIX):
-                    name = key[len(CONNECTOR_PREFIX) :]
-                    self._configs.pop(name, None)
-                    self._from_bare.discard(name)
-                continue
-            fields = set(doc) if isinstance(doc, dict) else set()
-            if key.startswith(STATE_PREFIX) and "state" in fields <= {"state", "state.v2"}:
-                target = key[len(STATE_PREFIX) :]
-                self._states[target] = str(doc.get("state.v2", doc["state"]))
-                if "state.v2" in fields:
-                    self._old_states.discard(target)
-                else:
-                    self._old_states.add(target)
-            elif key.startswith(CONNECTOR_PREFIX) and fields == {"properties"}:
-                name = key[len(CONNECTOR_PREFIX) :]
-                self._configs[name] = dict(doc["properties"])
-                self._from_bare.discard(name)
-                # (the key was an earlier-format connector's too, "connector-<name>": this
-                # record replaced that one, which the rewrite wrote under its new key first)
+            self._apply(r)
+
+    def refresh(self) -> bool:
+        """Read what other workers wrote since (hub.runtime.worker's distributed mode);
+        whether anything was."""
+        with self._lock:
+            got = False
+            for r in tail(self._log, self._tp, self._next):
+                self._apply(r)
+                got = True
+            return got
+
+    def restarts(self) -> list[tuple[str, bool, bool]]:
+        """The restart requests read since the last call: (connector, include tasks, only
+        failed)."""
+        with self._lock:
+            out, self._restarts = self._restarts, []
+            return out
+
+    def put_restart(self, name: str, include_tasks: bool, only_failed: bool) -> None:
+        """Ask every worker to restart ``name`` (Connect's restart request record)."""
+        value = json.dumps({"include-tasks": include_tasks, "only-failed": only_failed})
+        with self._lock:
+            self._append([((RESTART_PREFIX + name).encode(), value.encode())])
+
+    def _apply(self, r: Record) -> None:
+        self._next = max(self._next, r.offset + 1)
+        if r.key is not None:
+            self._apply_record(r.key.decode(), None if r.value is None else json.loads(r.value))
+
+    def _apply_record(self, key: str, doc: Any) -> None:
+        if doc is None:
+            if key in self._live_bare:  # an earlier-format record deleted
                 self._live_bare.discard(key)
-            elif "connector.class" in fields:  # the earlier format: the name as the key
-                self._configs[key] = doc
-                self._live_bare.add(key)
-                self._from_bare.add(key)
-            # else: Connect's task, commit, fencing, restart or logger records
+                if key in self._from_bare:
+                    self._from_bare.discard(key)
+                    self._configs.pop(key, None)
+            elif key.startswith(STATE_PREFIX):
+                self._states.pop(key[len(STATE_PREFIX) :], None)
+                self._old_states.discard(key[len(STATE_PREFIX) :])
+            elif key.startswith(CONNECTOR_PREFIX):
+                name = key[len(CONNECTOR_PREFIX) :]
+                self._configs.pop(name, None)
+                self._from_bare.discard(name)
+            return
+        fields = set(doc) if isinstance(doc, dict) else set()
+        if key.startswith(STATE_PREFIX) and "state" in fields <= {"state", "state.v2"}:
+            target = key[len(STATE_PREFIX) :]
+            self._states[target] = str(doc.get("state.v2", doc["state"]))
+            if "state.v2" in fields:
+                self._old_states.discard(target)
+            else:
+                self._old_states.add(target)
+        elif key.startswith(CONNECTOR_PREFIX) and fields == {"properties"}:
+            name = key[len(CONNECTOR_PREFIX) :]
+            self._configs[name] = dict(doc["properties"])
+            self._from_bare.discard(name)
+            # (the key was an earlier-format connector's too, "connector-<name>": this
+            # record replaced that one, which the rewrite wrote under its new key first)
+            self._live_bare.discard(key)
+        elif key.startswith(RESTART_PREFIX) and isinstance(doc, dict):
+            if self._loaded:  # (a request from before this worker started is done)
+                self._restarts.append((key[len(RESTART_PREFIX) :],
+                                       bool(doc.get("include-tasks")),
+                                       bool(doc.get("only-failed"))))  # fmt: skip
+        elif "connector.class" in fields:  # the earlier format: the name as the key
+            self._configs[key] = doc
+            self._live_bare.add(key)
+            self._from_bare.add(key)
+        # else: Connect's task, commit, fencing, restart or logger records
 
     def _rewrite(self) -> None:
         """The earlier format's records in this one: new records first, then the old keys'

@@ -1,5 +1,5 @@
 """Task leases on a Kafka cluster: which worker of a cluster runs which task (the building
-block of distributed workers, docs/distributed.md; not wired into the worker yet).
+block of distributed workers: hub.runtime.worker, docs/distributed.md).
 
 Each lease (a task's name) is a consumer group of its own, ``<cluster>.lease.<name>``, over one
 topic of one partition that nothing is written to. The group gives that partition to exactly
@@ -16,14 +16,11 @@ consumer is not polled for ``max.poll.interval.ms`` is lost).
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
-
-_LEGAL = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class TaskLeases:
@@ -57,7 +54,7 @@ class TaskLeases:
                     raise exc
 
     def group(self, name: str) -> str:
-        return f"{self.cluster}.lease.{_LEGAL.sub('_', name)}"
+        return f"{self.cluster}.lease.{name}"  # (a group id may hold any character)
 
     def want(self, names: Iterable[str]) -> None:
         """Compete for exactly these leases: join the new ones' groups, leave the others'

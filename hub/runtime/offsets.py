@@ -43,12 +43,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hub.log import TopicPartition
+from hub.log import Record, TopicPartition
 from hub.log.backend import LogBackend
-from hub.runtime.storage import single_partition
+from hub.runtime.storage import single_partition, tail
 
 TOPIC = "__connect_offsets"
 TASK_KEY = "hub.task"
@@ -61,9 +61,17 @@ def partition_key(partition: Mapping[str, Any]) -> str:
 
 class OffsetStore:
     def __init__(
-        self, log: LogBackend, topic: str = TOPIC, replication_factor: int | None = None
+        self,
+        log: LogBackend,
+        topic: str = TOPIC,
+        replication_factor: int | None = None,
+        repair: bool = True,
     ) -> None:
+        """``repair=False`` (distributed workers): reading the topic rewrites nothing (a
+        worker's repair could land after another's newer commit of the same partitions)."""
         self._log = log
+        self._repair = repair
+        self._next = 0  # the offset after the last record read
         self.topic = topic
         self._tp = TopicPartition(topic, 0)
         self._lock = threading.Lock()
@@ -88,9 +96,11 @@ class OffsetStore:
         """Read the topic; rewrite the per-partition records behind what it holds (a write
         that landed in part). Under the lock."""
         self._offsets, self._tasks, self._gens, self._plain = {}, {}, {}, {}
-        for r in self._log.scan(self._tp):
-            if r.key is not None:
-                self._apply(r.key, r.value)
+        self._next = 0
+        self._read(self._log.scan(self._tp))
+        if not self._repair:
+            self._stale = False
+            return
         repairs: list[tuple[bytes, bytes | None]] = []
         for connector, plain in self._plain.items():
             have = self._offsets.get(connector, {})
@@ -108,6 +118,21 @@ class OffsetStore:
             for k, v in repairs:
                 self._apply(k, v)
         self._stale = False
+
+    def _read(self, records: Iterable[Record]) -> None:
+        for r in records:
+            self._next = max(self._next, r.offset + 1)
+            if r.key is not None:
+                self._apply(r.key, r.value)
+
+    def refresh(self) -> None:
+        """Read what other workers wrote since: before a task another worker ran starts
+        here, so it starts from that worker's last commit."""
+        with self._lock:
+            if self._stale:
+                self._load()
+            else:
+                self._read(tail(self._log, self._tp, self._next))
 
     def _fresh(self) -> None:
         """Read the topic again after a failed write (under the lock)."""

@@ -24,6 +24,9 @@ class TaskStatus:
     error: str | None = None  # the last failure's message, one line, scrubbed
     permanent: bool = False  # the last failure was one retrying will not fix (a config error)
     last_apply_ms: float | None = None  # a sink: how long its last batch took to write
+    # the worker running it, when not this one (distributed workers: read from the status
+    # topic, with none of the figures above)
+    worker_id: str | None = None
 
 
 class TaskState:

@@ -17,11 +17,11 @@ import json
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from hub.errors import ConfigError
-from hub.log import TopicPartition
+from hub.log import Record, TopicPartition
 from hub.log.backend import LogBackend
 
 _LEGAL = re.compile(r"[A-Za-z0-9._-]{1,249}")
@@ -110,6 +110,15 @@ def check_storage(log: LogBackend, storage: StorageTopics) -> None:
             single_partition(log, topic, what)
 
 
+def tail(log: LogBackend, tp: TopicPartition, start: int) -> Iterator[Record]:
+    """The records of a one-partition storage topic from offset ``start`` on: nothing, at
+    the cost of asking for its end, when nothing was added (the distributed workers read
+    each other's writes this way, hub.runtime.worker)."""
+    if not log.has_topic(tp.topic) or log.watermarks(tp)[1] <= start:
+        return iter(())
+    return log.scan(tp, start)
+
+
 def status_value(state: str, trace: str | None, worker_id: str) -> bytes:
     return json.dumps(
         {"state": state, "trace": trace, "worker_id": worker_id, "generation": 0}
@@ -126,29 +135,54 @@ class StatusStore:
         self._written: dict[bytes, bytes] = {}  # key -> the value it holds now
         self._retry_at = 0.0  # (after a failed write: when to try again)
         self._wait = 0.0
+        self._next = 0  # the offset after the last record read
         if log.has_topic(topic):
             single_partition(log, topic, "status")
-            for r in log.scan(self._tp):
-                if r.key is None:
-                    continue
-                if r.value is None:
-                    self._written.pop(r.key, None)
-                else:
-                    self._written[r.key] = r.value
+            self._read(log.scan(self._tp))
+
+    def _read(self, records: Iterable[Record]) -> None:
+        for r in records:
+            self._next = max(self._next, r.offset + 1)
+            if r.key is None:
+                continue
+            if r.value is None:
+                self._written.pop(r.key, None)
+            else:
+                self._written[r.key] = r.value
+
+    def refresh(self) -> None:
+        """Read what other workers wrote since (distributed workers)."""
+        with self._lock:
+            self._read(tail(self._log, self._tp, self._next))
+
+    def keys_of(self, connector: str) -> list[bytes]:
+        """The keys the topic holds for ``connector`` (its own and its tasks')."""
+        task = re.compile(rb"status-task-" + re.escape(connector.encode()) + rb"-\d+")
+        with self._lock:
+            return [k for k in self._written if k == f"status-connector-{connector}".encode()
+                    or task.fullmatch(k)]  # fmt: skip
+
+    def get(self, key: bytes) -> bytes | None:
+        """What the topic holds for ``key`` (as of the last read or write)."""
+        with self._lock:
+            return self._written.get(key)
 
     def backing_off(self) -> bool:
         """A write failed a moment ago: the periodic publish waits."""
         return time.monotonic() < self._retry_at
 
     def publish(
-        self, states: Mapping[bytes, bytes], keep_others: bool = False, backoff: bool = False
+        self,
+        states: Mapping[bytes, bytes | None],
+        keep_others: bool = False,
+        backoff: bool = False,
     ) -> int:
-        """Make the topic say ``states`` (key -> value): the keys whose value changed are
-        written, the keys not in ``states`` deleted (unless ``keep_others``); how many records
-        that took. With ``backoff`` (the periodic publish) a failure makes the next calls do
-        nothing for a while (1 s, doubling to 60 s): a cluster refusing the writes is told
-        about once in a while, not every second, and the offset store's writes do not queue
-        behind these."""
+        """Make the topic say ``states`` (key -> value, None: deleted): the keys whose value
+        changed are written, the keys not in ``states`` deleted (unless ``keep_others``); how
+        many records that took. With ``backoff`` (the periodic publish) a failure makes the
+        next calls do nothing for a while (1 s, doubling to 60 s): a cluster refusing the
+        writes is told about once in a while, not every second, and the offset store's writes
+        do not queue behind these."""
         with self._lock:
             if backoff and time.monotonic() < self._retry_at:
                 return 0
@@ -165,7 +199,7 @@ class StatusStore:
                         "cleanup.policy": "compact", "segment.bytes": str(16 << 20)},
                         self._replication)  # fmt: skip
                     self._written.clear()
-                    items = list(states.items())
+                    items = [(k, v) for k, v in states.items() if v is not None]
                 self._log.append_durable(self._tp, [k for k, _ in items], [v for _, v in items])
             except Exception:
                 self._wait = min(max(self._wait * 2, 1.0), 60.0)

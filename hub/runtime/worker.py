@@ -22,13 +22,14 @@ waiting for a running job, before the log closes.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.config import ConnectorSpec, is_secret, looks_secret, mask, resolve
 from hub.errors import ConfigError, FatalError, describe
@@ -60,11 +61,16 @@ from hub.runtime.validation import (
     validate,
 )
 
+if TYPE_CHECKING:
+    from hub.runtime.leases import TaskLeases
+
 log = logging.getLogger(__name__)
 
 BACKOFF_MIN, BACKOFF_MAX = 1.0, 60.0
 RUNNING, PAUSED, STOPPED, FAILED = "RUNNING", "PAUSED", "STOPPED", "FAILED"
 STATUS_INTERVAL_S = 1.0  # how often the status topic is brought up to date
+LEASE_POLL_S = 0.1  # distributed: how often the leases' groups are served
+CONFIG_SYNC_S = 0.5  # distributed: how often the config topic is read for other workers' writes
 
 
 class ConnectorNotFoundError(ConfigError):
@@ -78,6 +84,16 @@ class ConnectorExistsError(ConfigError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"Connector {name} already exists")
+
+
+class TaskElsewhereError(ConfigError):
+    """A task another worker of the cluster runs (``worker_id``: its REST address, when
+    known)."""
+
+    def __init__(self, name: str, task_id: int, worker_id: str | None) -> None:
+        self.name, self.task_id, self.worker_id = name, task_id, worker_id
+        where = f"worker {worker_id}" if worker_id else "another worker (none has said yet)"
+        super().__init__(f"Task {name}-{task_id} runs on {where}")
 
 
 class ConnectorStateError(ConfigError):
@@ -228,13 +244,17 @@ class Worker:
         history_interval_ms: int = 5_000,
         backend: LogBackend | None = None,
         storage: StorageTopics | None = None,
+        cluster: str | None = None,
     ) -> None:
         """``flush_interval_ms`` is the log's flush policy (hub.log.log: 0 fsyncs appended
         records at once, coalescing what arrives meanwhile); ``retention_check_interval_ms`` is
         Kafka's ``log.retention.check.interval.ms``; ``lag_refresh_interval_ms`` how often the
         sinks' lag is recomputed. With ``backend`` (a Kafka cluster, `hub.log.kafka`) the
         worker keeps its topics, offsets and configs there instead of in ``data_dir``.
-        ``storage``: the names of its internal topics (Connect's ``*.storage.topic``)."""
+        ``storage``: the names of its internal topics (Connect's ``*.storage.topic``).
+        ``cluster`` (Connect's ``group.id``, a Kafka backend only): a distributed worker,
+        which shares the connectors of its config topic and their tasks with the other
+        workers of that cluster (see the module's doc)."""
         # everything but the embedded log's own maintenance goes through the backend seam
         # (hub.log.backend), so another log (issue 16: Kafka) can take its place
         self.log: Log | None = None
@@ -247,15 +267,31 @@ class Worker:
         self.storage = storage or StorageTopics()
         s = self.storage
         check_storage(self.backend, s)  # (refused before any of them is created)
-        self.offsets = OffsetStore(self.backend, s.offsets, s.offsets_replication)
+        # (distributed: reading the offsets rewrites nothing another worker may write newer)
+        self.offsets = OffsetStore(
+            self.backend, s.offsets, s.offsets_replication, repair=cluster is None
+        )
         self.configs = ConfigStore(self.backend, s.configs, s.configs_replication)
         self.status_store = StatusStore(self.backend, s.status, s.status_replication)
         self.worker_id = worker_id
         self.connectors: dict[str, ConnectorRuntime] = {}
         self._lock = threading.RLock()
+        self.cluster = cluster
+        self.leases: TaskLeases | None = None
+        self._held: set[tuple[str, int | None]] = set()  # leases held: (connector, task id)
+        self._closing = threading.Event()
+        if cluster is not None:
+            self.leases = self._leases(cluster)
         if restore:
             for name, config in self.configs.configs().items():
                 self._restore(name, config)
+        self._cluster_thread: threading.Thread | None = None
+        if self.leases is not None:
+            self._want()
+            self._cluster_thread = threading.Thread(
+                target=self._serve_cluster, name="cluster", daemon=True
+            )
+            self._cluster_thread.start()
         self.scheduler = Scheduler()
         if self.log is not None:  # (a Kafka cluster keeps its own retention)
             self.scheduler.add(
@@ -315,6 +351,7 @@ class Worker:
                 self.configs.put(spec.name, rt.config)
             self.connectors[spec.name] = rt
             self._start(rt, RUNNING)
+            self._want()
             return rt
 
     def create(self, name: str, config: Mapping[str, Any]) -> ConnectorRuntime:
@@ -336,6 +373,7 @@ class Worker:
             rt = ConnectorRuntime(name, dict(config), valid)
             self.connectors[name] = rt
             self._start(rt, target)
+            self._want()
             return rt, False
 
     def delete(self, name: str) -> None:
@@ -345,11 +383,14 @@ class Worker:
             self._shutdown(rt)
             del self.connectors[name]
             self.configs.put(name, None)
+            self._forget_status(name)
+            self._want()
 
     def remove(self, name: str) -> None:
         with self._lock:
             rt = self.connectors.pop(name)
             self._shutdown(rt)
+            self._want()
 
     @property
     def lock(self) -> threading.RLock:
@@ -365,56 +406,77 @@ class Worker:
     # -- state changes ----------------------------------------------------------------------
     def pause(self, name: str) -> None:
         with self._lock:
-            rt = self.get(name)
-            if rt.state == STOPPED:
-                self._start(rt, PAUSED)
-            elif rt.state == RUNNING:
-                rt.paused.set()
-                rt.state = PAUSED
+            self._target(self.get(name), PAUSED)
             self.configs.put_state(name, "PAUSED")
+            self._want()
 
     def resume(self, name: str) -> None:
         with self._lock:
-            rt = self.get(name)
-            if rt.state == PAUSED:
-                rt.paused.clear()
-                rt.state = RUNNING
-            elif rt.state == STOPPED:
-                self._start(rt, RUNNING)
+            self._target(self.get(name), RUNNING)
             self.configs.put_state(name, "STARTED")
+            self._want()
 
     def stop_connector(self, name: str) -> None:
         with self._lock:
-            rt = self.get(name)
+            self._target(self.get(name), STOPPED)
+            self.configs.put_state(name, "STOPPED")
+            self._want()
+
+    def _target(self, rt: ConnectorRuntime, target: str) -> None:
+        """Bring a connector to the target state RUNNING, PAUSED or STOPPED here (a FAILED
+        one is started again only by RUNNING's restart)."""
+        if target == STOPPED:
             if rt.state != STOPPED:
                 self._shutdown(rt)
-            self.configs.put_state(name, "STOPPED")
+        elif rt.state == STOPPED:
+            self._start(rt, target)
+        elif target == PAUSED and rt.state == RUNNING:
+            rt.paused.set()
+            rt.state = PAUSED
+        elif target == RUNNING and rt.state == PAUSED:
+            rt.paused.clear()
+            rt.state = RUNNING
 
     def restart(self, name: str, *, include_tasks: bool = False, only_failed: bool = False) -> None:
         """Kafka Connect's restart: the connector, and with ``include_tasks`` its tasks;
-        ``only_failed`` restarts only what is FAILED."""
+        ``only_failed`` restarts only what is FAILED. Distributed: a restart request in the
+        config topic, which every worker applies to what it runs (Connect's)."""
         with self._lock:
             rt = self.get(name)
-            if rt.state == STOPPED:
+            if self.leases is None:
+                self._restart(rt, include_tasks, only_failed)
                 return
-            if not only_failed or rt.state == FAILED:
-                target = PAUSED if rt.state == PAUSED else RUNNING
-                if rt.state == FAILED or include_tasks:
-                    self._shutdown(rt)
-                    if rt.spec is None:  # maybe the plugin is installed now
-                        rt.spec = validate(self.spec(name, rt.config))
-                    self._start(rt, target)
-                    return
-                self._restart_connector(rt)
-            if include_tasks:
-                for task in list(rt.tasks):
-                    if not only_failed or task.state.state == FAILED:
-                        self._restart_task(rt, task)
+        self.configs.put_restart(name, include_tasks, only_failed)
+        self.sync()  # (this worker's part at once)
+
+    def _restart(self, rt: ConnectorRuntime, include_tasks: bool, only_failed: bool) -> None:
+        name = rt.name
+        if rt.state == STOPPED:
+            return
+        if not only_failed or rt.state == FAILED:
+            target = PAUSED if rt.state == PAUSED else RUNNING
+            if rt.state == FAILED or include_tasks:
+                self._shutdown(rt)
+                if rt.spec is None:  # maybe the plugin is installed now
+                    rt.spec = validate(self.spec(name, rt.config))
+                self._start(rt, target)
+                self._want()
+                return
+            self._restart_connector(rt)
+        if include_tasks:
+            for task in list(rt.tasks):
+                if not only_failed or task.state.state == FAILED:
+                    self._restart_task(rt, task)
 
     def restart_task(self, name: str, task_id: int) -> None:
+        """Restart a task this worker runs; `TaskElsewhereError` when another one does
+        (distributed: the REST API forwards the request to it, as Connect does)."""
         with self._lock:
             rt = self.get(name)
             task = self._task(rt, task_id)
+            if not self._runs_here(name, task_id):
+                raise TaskElsewhereError(name, task_id, self.task_statuses(rt)[
+                    rt.tasks.index(task)].worker_id)  # fmt: skip
             self._restart_task(rt, task)
 
     def _task(self, rt: ConnectorRuntime, task_id: int) -> _Task:
@@ -458,7 +520,8 @@ class Worker:
         rt.connector, rt.state, rt.trace = connector, target, None
         rt.tasks = [_Task(i, c, TaskState(i)) for i, c in enumerate(configs)]
         for task in rt.tasks:
-            self._launch(rt, task)
+            if self._runs_here(rt.name, task.task_id):  # (distributed: its lease's holder)
+                self._launch(rt, task)
         log.info(
             "connector %s started with %d task(s): %s",
             rt.name,
@@ -474,6 +537,8 @@ class Worker:
         rt.connector.start(rt.spec.raw)
 
     def _launch(self, rt: ConnectorRuntime, task: _Task) -> None:
+        if self.leases is not None and rt.type == "source":
+            self.offsets.refresh()  # (from the last commit of a worker that ran it before)
         task.thread = threading.Thread(
             target=self._supervise, args=(rt, task), name=f"{rt.name}-{task.task_id}",
             daemon=True,
@@ -481,6 +546,8 @@ class Worker:
         task.thread.start()
 
     def _restart_task(self, rt: ConnectorRuntime, task: _Task) -> None:
+        if not self._runs_here(rt.name, task.task_id):
+            return  # (its worker restarts it)
         self._stop_tasks([task])
         new = _Task(task.task_id, task.config, TaskState(task.task_id))
         rt.tasks[rt.tasks.index(task)] = new
@@ -600,10 +667,156 @@ class Worker:
             if task.thread is not None:
                 task.thread.join()
 
+    # -- distributed workers -------------------------------------------------------------------
+    def _leases(self, cluster: str) -> TaskLeases:
+        from hub.runtime.leases import TaskLeases
+
+        client_config = getattr(self.backend, "client_config", None)
+        if client_config is None:
+            raise ConfigError("group.id (distributed workers) needs log.backend: kafka")
+        return TaskLeases(client_config(), cluster, self._acquired, self._released)
+
+    @staticmethod
+    def _lease(name: str, task_id: int | None) -> str:
+        return f"connector:{name}" if task_id is None else f"task:{name}:{task_id}"
+
+    def _runs_here(self, name: str, task_id: int | None) -> bool:
+        """Whether this worker runs the connector (``task_id`` None) or task: always on its
+        own, distributed when it holds the lease."""
+        return self.leases is None or (name, task_id) in self._held
+
+    def _want(self) -> None:
+        """Compete for the lease of every connector (its holder writes its status) and of
+        the tasks of those that run (under the lock)."""
+        if self.leases is None or self._closing.is_set():
+            return
+        wanted = set()
+        for rt in self.connectors.values():
+            wanted.add(self._lease(rt.name, None))
+            if rt.state in (RUNNING, PAUSED):
+                wanted.update(self._lease(rt.name, t.task_id) for t in rt.tasks)
+        self.leases.want(wanted)
+
+    def _acquired(self, lease: str) -> None:
+        """This worker got a lease: it runs that task from now on (the cluster thread, under
+        the lock; the worker that ran it before has stopped it)."""
+        kind, _, rest = lease.partition(":")
+        name, task_id = (rest, None) if kind == "connector" else rest.rpartition(":")[::2]
+        key = (name, None if task_id is None else int(task_id))
+        self._held.add(key)
+        rt = self.connectors.get(name)
+        if key[1] is None or rt is None or rt.state not in (RUNNING, PAUSED):
+            return
+        for task in rt.tasks:
+            if task.task_id == key[1] and task.thread is None:
+                log.info("%s task %d runs on this worker now", name, task.task_id)
+                self._launch(rt, task)
+
+    def _released(self, lease: str) -> None:
+        """This worker gave a lease up (revoked: another worker starts the task once this
+        returns; lost: this worker's session expired, another may run it already)."""
+        kind, _, rest = lease.partition(":")
+        name, task_id = (rest, None) if kind == "connector" else rest.rpartition(":")[::2]
+        key = (name, None if task_id is None else int(task_id))
+        self._held.discard(key)
+        rt = self.connectors.get(name)
+        if key[1] is None or rt is None:
+            return
+        for i, task in enumerate(rt.tasks):
+            if task.task_id == key[1] and task.thread is not None:
+                log.info("%s task %d moves to another worker: stopping it here", name, key[1])
+                self._stop_tasks([task])
+                rt.tasks[i] = _Task(task.task_id, task.config, TaskState(task.task_id))
+
+    def _serve_cluster(self) -> None:
+        """Distributed: serve the leases' groups (their callbacks start and stop tasks) and
+        apply what other workers wrote to the config topic."""
+        assert self.leases is not None
+        next_sync = time.monotonic() + CONFIG_SYNC_S
+        while not self._closing.wait(LEASE_POLL_S):
+            try:
+                with self._lock:
+                    if self._closing.is_set():
+                        break
+                    self.leases.poll()
+                if time.monotonic() >= next_sync:
+                    next_sync = time.monotonic() + CONFIG_SYNC_S
+                    self.sync()
+            except Exception as exc:  # noqa: BLE001 - the cluster's work goes on
+                log.error("serving the cluster: %s (retrying)", describe(exc))
+                self._closing.wait(1.0)
+
+    def sync(self) -> None:
+        """Distributed: read the config topic and do what it says that this worker does not
+        yet do (connectors created, reconfigured, deleted, paused, resumed, stopped or to be
+        restarted by another worker's REST API)."""
+        changed = self.configs.refresh()
+        restarts = self.configs.restarts()
+        if not changed and not restarts:
+            return
+        with self._lock:
+            if self._closing.is_set():
+                return
+            stored = self.configs.configs()
+            for name in [n for n in self.connectors if n not in stored]:
+                log.info("connector %s was deleted", name)
+                self._shutdown(self.connectors.pop(name))
+                self._forget_status(name)
+            for name, config in stored.items():
+                rt = self.connectors.get(name)
+                target = {"PAUSED": PAUSED, "STOPPED": STOPPED}.get(
+                    self.configs.state(name), RUNNING
+                )
+                if rt is None:
+                    log.info("connector %s was created", name)
+                    self._restore(name, config)
+                elif rt.config != config:
+                    log.info("connector %s was reconfigured", name)
+                    self._shutdown(rt)
+                    self.connectors.pop(name)
+                    self._restore(name, config)
+                elif rt.state != target and not (rt.state == FAILED and target == RUNNING):
+                    self._target(rt, target)
+            for name, include_tasks, only_failed in restarts:
+                if name in self.connectors:
+                    self._restart(self.connectors[name], include_tasks, only_failed)
+            self._want()
+
+    def _forget_status(self, name: str) -> None:
+        """A deleted connector's records in the status topic: tombstones."""
+        keys = self.status_store.keys_of(name)
+        if keys:
+            try:
+                self.status_store.publish(dict.fromkeys(keys), keep_others=True)
+            except Exception as exc:  # noqa: BLE001 - a status record is no reason to fail
+                log.warning("could not delete connector %s's status records: %s", name, exc)
+
+    def connector_worker(self, rt: ConnectorRuntime) -> str | None:
+        """The worker that reports the connector's state (distributed: its lease's holder,
+        as the status topic says)."""
+        if self._runs_here(rt.name, None):
+            return self.worker_id
+        return self._topic_status(f"status-connector-{rt.name}").get("worker_id")
+
+    def _topic_status(self, key: str) -> dict[str, Any]:
+        raw = self.status_store.get(key.encode())
+        try:
+            doc = json.loads(raw) if raw else {}
+        except ValueError:
+            doc = {}
+        return doc if isinstance(doc, dict) else {}
+
     # -- status ------------------------------------------------------------------------------
     def task_statuses(self, rt: ConnectorRuntime) -> list[TaskStatus]:
         out = []
         for t in rt.tasks:
+            if not self._runs_here(rt.name, t.task_id):  # as its worker says
+                doc = self._topic_status(f"status-task-{rt.name}-{t.task_id}")
+                out.append(TaskStatus(
+                    t.task_id, str(doc.get("state") or "UNASSIGNED"), doc.get("trace"), 0, 0.0,
+                    None, None, 0, worker_id=doc.get("worker_id"),
+                ))  # fmt: skip
+                continue
             s = t.state.snapshot()
             if rt.state == PAUSED and s.state == RUNNING:
                 s = replace(s, state=PAUSED)
@@ -649,17 +862,22 @@ class Worker:
 
     def publish_status(self) -> None:
         """Bring the status topic up to the connectors' and tasks' states (Connect's
-        format, hub.runtime.storage); a connector gone has its records deleted."""
-        states: dict[bytes, bytes] = {}
+        format, hub.runtime.storage); a connector gone has its records deleted.
+        Distributed: only what this worker runs, after reading what the others wrote."""
+        states: dict[bytes, bytes | None] = {}
         for rt in list(self.connectors.values()):
-            states[f"status-connector-{rt.name}".encode()] = status_value(
-                rt.state, rt.trace, self.worker_id
-            )
-            for st in self.task_statuses(rt):
-                states[f"status-task-{rt.name}-{st.id}".encode()] = status_value(
-                    st.state, st.trace, self.worker_id
+            if self._runs_here(rt.name, None):
+                states[f"status-connector-{rt.name}".encode()] = status_value(
+                    rt.state, rt.trace, self.worker_id
                 )
-        self.status_store.publish(states, backoff=True)
+            for st in self.task_statuses(rt):
+                if st.worker_id is None:
+                    states[f"status-task-{rt.name}-{st.id}".encode()] = status_value(
+                        st.state, st.trace, self.worker_id
+                    )
+        if self.leases is not None:
+            self.status_store.refresh()
+        self.status_store.publish(states, keep_others=self.leases is not None, backoff=True)
 
     def refresh_lag(self) -> None:
         """Set each sink task's lag: the records between its partitions' committed offsets and
@@ -782,14 +1000,18 @@ class Worker:
             return None
 
     def stop(self) -> None:
+        self._closing.set()  # (distributed: the leases stay held until the tasks stopped)
+        if self._cluster_thread is not None:
+            self._cluster_thread.join()
         self.scheduler.shutdown(wait=True)  # no job may touch the log once it closes
         with self._lock:
             # as Connect's worker leaves them: no longer running anywhere (a FAILED one
-            # keeps its state and trace)
+            # keeps its state and trace); distributed: what this worker ran
             left = [f"status-connector-{n}" for n, rt in self.connectors.items()
-                    if rt.state != FAILED]  # fmt: skip
+                    if rt.state != FAILED and self._runs_here(n, None)]  # fmt: skip
             left += [f"status-task-{n}-{t.task_id}" for n, rt in self.connectors.items()
-                     for t in rt.tasks if t.state.state != FAILED]  # fmt: skip
+                     for t in rt.tasks if t.state.state != FAILED
+                     and self._runs_here(n, t.task_id)]  # fmt: skip
             for name in list(self.connectors):
                 self.remove(name)
         if not self.status_store.backing_off():  # (a cluster refusing writes: no wait)
@@ -799,4 +1021,7 @@ class Worker:
                                           keep_others=True)  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - a stop goes on (a start rewrites it)
                 log.warning("could not write the connectors' final states: %s", exc)
+        if self.leases is not None:  # (now the other workers take the tasks)
+            with self._lock:
+                self.leases.close()
         self.backend.close()

@@ -1,0 +1,153 @@
+"""Distributed workers (issue 16): several `hub serve` processes with one ``group.id`` on a
+Kafka-protocol broker (Tansu) share the connectors of their config topic and run each task on
+exactly one of them; a worker killed with SIGKILL has its tasks moved to the others, which
+go on from its last commit with nothing lost or doubled; any worker's REST API answers for
+the cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures.workers import Workers
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.integration
+
+TOTAL = 6000
+
+
+def _seqs(path: Path) -> list[int]:
+    if not path.exists():
+        return []
+    lines = path.read_bytes().split(b"\n")[:-1]  # (a torn last line is not one yet)
+    return [json.loads(line)["seq"] for line in lines]
+
+
+@pytest.mark.slow
+def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    topic, out = f"events-{uuid.uuid4().hex[:8]}", tmp_path / "out.jsonl"
+    gen = {
+        "connector.class": "datagen", "topic": topic, "rate": 400, "keys": 50,
+        "max.records": TOTAL, "batch.size": 100, "topic.creation.default.partitions": 2,
+        "value.converter.schemas.enable": "false", "key.converter.schemas.enable": "false",
+    }  # fmt: skip
+    sink = {
+        "connector.class": "FileStreamSink", "topics": topic, "file": str(out),
+        "value.converter.schemas.enable": "false", "key.converter.schemas.enable": "false",
+        "offset.flush.interval.ms": 300,
+    }  # fmt: skip
+    cluster = Workers(kafka_broker, tmp_path)
+    try:
+        a, b, c = (cluster.start() for _ in range(3))
+        cluster.create(a, "gen", gen)
+        cluster.create(b, "out", sink)
+        # every worker knows both; each task runs on one of them, and all of them say which
+        for port in (a, b, c):
+            wait_for(lambda p=port: cluster.get(p, "/connectors") == ["gen", "out"], 30,
+                     f"worker {port} listing both connectors")  # fmt: skip
+        source_on = cluster.running_on("gen")
+        cluster.running_on("out")
+        other = next(p for p in (a, b, c) if p != source_on)
+        # a state change through a worker that does not run the task reaches the one that does
+        assert httpx.put(cluster.url(other, "/connectors/gen/pause"), timeout=30).status_code == 202
+        for port in (a, b, c):
+            wait_for(
+                lambda p=port: cluster.owners(p, "gen") == [("PAUSED", f"127.0.0.1:{source_on}")],
+                30,
+                f"worker {port} saying PAUSED",
+            )
+        paused_at = len(_seqs(out))
+        time.sleep(1)
+        assert len(_seqs(out)) <= paused_at + 400  # (what the source had sent on drains)
+        assert (
+            httpx.put(cluster.url(other, "/connectors/gen/resume"), timeout=30).status_code == 202
+        )
+        # a task's restart asked of another worker is forwarded to the one running it
+        r = httpx.post(cluster.url(other, "/connectors/gen/tasks/0/restart"), timeout=60)
+        assert r.status_code == 204, r.text
+        wait_for(lambda: len(_seqs(out)) >= 1500, 60, "1 500 lines")
+
+        # the worker running the source killed mid-stream: another takes the task over
+        cluster.kill(source_on)
+        killed_at = time.monotonic()
+        assert len(_seqs(out)) < TOTAL
+        moved_to = cluster.running_on("gen")
+        took = time.monotonic() - killed_at
+        assert moved_to != source_on and took < 20, took  # (session.timeout.ms 2 s)
+        wait_for(lambda: len(_seqs(out)) >= 3500, 60, "3 500 lines")
+        # then the worker running the sink; a new worker joins meanwhile
+        sink_on = cluster.running_on("out")
+        cluster.kill(sink_on)
+        cluster.start()
+        assert cluster.running_on("out") != sink_on
+        wait_for(lambda: len(_seqs(out)) >= TOTAL, 120, "every line")
+        time.sleep(1)  # (nothing more comes)
+        assert sorted(_seqs(out)) == list(range(TOTAL))  # every record once
+
+        # deleted through one worker: gone on every worker
+        live = cluster.live()
+        r = httpx.delete(cluster.url(live[0], "/connectors/gen"), timeout=60)
+        assert r.status_code == 204, r.text
+        for port in live:
+            wait_for(lambda p=port: cluster.get(p, "/connectors") == ["out"], 30,
+                     f"worker {port} forgetting gen")  # fmt: skip
+        cluster.stop_all()
+    finally:
+        cluster.reap()
+    for port in cluster.procs:
+        text = (tmp_path / f"worker-{port}.log").read_text()
+        assert "Traceback" not in text and "failed" not in text, text[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("group.id: c1\n", "group.id makes the worker one of a cluster of workers, which share "
+         "their connectors through a Kafka cluster: it needs log.backend: kafka"),
+        ("log.backend: kafka\nbootstrap.servers: h:9092\ngroup.id: a b\n",
+         "group.id must be a name of letters, digits, '.', '_' and '-'"),
+        ("log.backend: kafka\nbootstrap.servers: h:9092\ngroup.id: c1\n"
+         "rest.advertised.port: http\n", "rest.advertised.port must be a port number"),
+    ],
+)  # fmt: skip
+def test_a_bad_cluster_config_is_named(tmp_path: Path, text: str, said: str) -> None:
+    worker = tmp_path / "worker.yaml"
+    worker.write_text(text)
+    r = subprocess.run(
+        [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "serve",
+         "--worker-config", str(worker)],
+        env=dict(os.environ, PYTHONPATH=os.getcwd()), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert f"{worker}: {said}" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "serve"])
+def test_a_clusters_worker_takes_no_connector_files(
+    kafka_broker: str, tmp_path: Path, command: str
+) -> None:
+    """Its connectors are the cluster's (created over REST): `hub run` is refused, and so
+    are files on `hub serve`'s command line."""
+    worker = tmp_path / "worker.yaml"
+    worker.write_text(f"log.backend: kafka\nbootstrap.servers: {kafka_broker}\n"
+                      "replication.factor: 1\ngroup.id: files\n")  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), command,
+         "--worker-config", str(worker), "configs/datagen-to-file.yaml"],
+        env=dict(os.environ, PYTHONPATH=os.getcwd()), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    expected = "'hub run' runs the files' connectors on one worker" if command == "run" else (
+        "create them over the REST API")  # fmt: skip
+    assert expected in r.stderr and "Traceback" not in r.stderr
