@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
+import yaml
 
+from hub.config import load_connector_file
+from hub.demo import job, shop
+from hub.runtime.validation import validate
+from tests.fixtures.postgres import PgServer
 from tests.fixtures.workers import Workers
 from tests.helpers import wait_for
 
@@ -151,3 +159,65 @@ def test_a_clusters_worker_takes_no_connector_files(
     expected = "'hub run' runs the files' connectors on one worker" if command == "run" else (
         "create them over the REST API")  # fmt: skip
     assert expected in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_postgres_to_duckdb_across_workers_killed_mid_stream(
+    kafka_broker: str, pg_server: PgServer, pg_db: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """configs/postgres-to-duckdb.yaml's two connectors created on a cluster of two workers
+    while the sample shop is written to; the worker running the source is killed with SIGKILL
+    (twice) and so is the one running the sink, a new worker starting after each: the
+    warehouse ends equal to PostgreSQL, table for table (`hub verify`'s comparison)."""
+    env = {
+        "PGHOST": pg_server.host, "PGPORT": str(pg_server.port), "PGUSER": pg_server.user,
+        "PGDATABASE": pg_db, "HUB_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+    }  # fmt: skip
+    for name, value in env.items():  # the configs' ${env:...}, for the comparison below
+        monkeypatch.setenv(name, value)
+    path = str(Path(os.getcwd()) / "configs" / "postgres-to-duckdb.yaml")
+    specs = load_connector_file(path)
+    listed = yaml.safe_load(Path(path).read_text())["connectors"]
+    raw = {c["name"]: dict(c["config"]) for c in listed}
+    raw["shop-source"]["slot.name"] = f"hub_{pg_db}"  # (slots are the server's, not the db's)
+    valid = [validate(s) for s in specs]
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as pg:
+        shop.create(pg)
+        stop = threading.Event()
+        writer = shop.Writer(pg, seed=5, customers=200, products=50)
+        thread = threading.Thread(target=writer.run, args=(100, stop))
+        cluster = Workers(kafka_broker, tmp_path, env)
+        rnd = random.Random(31)
+        try:
+            a, _b = cluster.start(), cluster.start()
+            for name, config in raw.items():  # as given: the workers resolve ${env:...}
+                cluster.create(a, name, config)
+            thread.start()
+            for name in ("shop-source", "shop-warehouse", "shop-source"):
+                time.sleep(rnd.uniform(1.5, 3.5))
+                cluster.kill(cluster.running_on(name))
+                cluster.start()
+            cluster.running_on("shop-source")
+            time.sleep(2)
+            stop.set()
+            thread.join()
+            assert writer.error is None, writer.error
+            result: dict[str, tuple[int, int, bool]] = {}
+
+            def equal() -> bool:
+                nonlocal result
+                try:
+                    result = job.compare(valid)
+                except Exception:  # noqa: BLE001 - the sink holds the file right now
+                    return False
+                return all(eq for _, _, eq in result.values())
+
+            wait_for(equal, 120, "the warehouse equal to PostgreSQL", 1.0)
+            cluster.stop_all()
+        finally:
+            stop.set()
+            cluster.reap()
+    result = job.compare(valid)
+    assert all(eq for _, _, eq in result.values()), result
+    assert result["orders"][0] > 300 and result["order_lines"][0] > 600, result

@@ -1,0 +1,103 @@
+"""The internal topics' stores as distributed workers share them (hub.runtime.worker): two
+stores over one topic, each reading what the other wrote with ``refresh``, on the embedded
+log (the Kafka path is tests/test_distributed.py's)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hub.log import Log, TopicPartition
+from hub.runtime.configs import ConfigStore
+from hub.runtime.offsets import OffsetStore, partition_key
+from hub.runtime.storage import StatusStore
+
+P = {"file": "a"}
+
+
+def test_a_config_store_reads_the_other_workers_writes(tmp_path: Path) -> None:
+    with Log(tmp_path / "data") as log:
+        mine, theirs = ConfigStore(log), ConfigStore(log)
+        theirs.put("gen", {"connector.class": "datagen"})
+        theirs.put_state("gen", "PAUSED")
+        assert mine.configs() == {}
+        assert mine.refresh() is True
+        assert mine.configs() == {"gen": {"connector.class": "datagen"}}
+        assert mine.state("gen") == "PAUSED"
+        assert mine.refresh() is False  # nothing new
+        # a restart request is for the workers running when it was written
+        theirs.put_restart("gen", True, False)
+        later = ConfigStore(log)
+        assert later.restarts() == []
+        mine.refresh()
+        assert mine.restarts() == [("gen", True, False)]
+        assert mine.restarts() == []  # (handed over once)
+        theirs.put("gen", None)
+        mine.refresh()
+        assert mine.configs() == {} and mine.state("gen") == "STARTED"
+        # my own write and theirs after it: reading ends where the topic ends
+        mine.put("x", {"v": 1})
+        theirs.refresh()
+        theirs.put("x", {"v": 2})
+        mine.refresh()
+        assert mine.configs() == {"x": {"v": 2}}
+
+
+def test_an_offset_store_starts_a_moved_task_from_the_last_commit(tmp_path: Path) -> None:
+    with Log(tmp_path / "data") as log:
+        old_owner = OffsetStore(log, repair=False)
+        new_owner = OffsetStore(log, repair=False)
+        old_owner.write("src", {partition_key(P): (P, {"pos": 5})}, (0, {"seq": 5, "window": None}))
+        old_owner.write("src", {partition_key(P): (P, {"pos": 9})}, (0, {"seq": 9, "window": None}))
+        assert new_owner.offsets("src") == {}
+        new_owner.refresh()
+        assert new_owner.offsets("src") == {partition_key(P): {"pos": 9}}
+        assert new_owner.task_checkpoint("src", 0) == {"seq": 9, "window": None}
+        # the new owner's commit, then the old one reads it too
+        new_owner.write(
+            "src", {partition_key(P): (P, {"pos": 12})}, (0, {"seq": 12, "window": None})
+        )
+        old_owner.refresh()
+        assert old_owner.offsets("src") == {partition_key(P): {"pos": 12}}
+
+
+def test_reading_the_offsets_without_repair_writes_nothing(tmp_path: Path) -> None:
+    """A commit that landed in part (its checkpoint only) is rewritten by a worker on its own
+    (repair), never by a distributed one: its rewrite could land after the task's owner
+    committed newer offsets."""
+    tp = TopicPartition("__connect_offsets", 0)
+    with Log(tmp_path / "data") as log:
+        store = OffsetStore(log)
+        store.write("src", {partition_key(P): (P, {"pos": 5})}, (0, {"seq": 5, "window": None}))
+        end = log.watermarks(tp)[1]
+        # the next commit's checkpoint alone (a crash before its per-partition record)
+        checkpoint = b'{"seq":7,"window":null,"offsets":[[{"file":"a"},{"pos":7}]]}'
+        log.append_durable(tp, [b'["src",{"hub.task":0}]'], [checkpoint])
+        OffsetStore(log, repair=False)
+        assert log.watermarks(tp)[1] == end + 1
+        assert OffsetStore(log, repair=False).offsets("src") == {partition_key(P): {"pos": 7}}
+        OffsetStore(log)  # (on its own: rewrites the per-partition record)
+        assert log.watermarks(tp)[1] == end + 2
+
+
+def test_status_stores_keep_each_others_keys(tmp_path: Path) -> None:
+    with Log(tmp_path / "data") as log:
+        a, b = StatusStore(log, "__connect_status"), StatusStore(log, "__connect_status")
+        a.publish({b"status-task-x-0": b"A", b"status-connector-x": b"A"}, keep_others=True)
+        b.refresh()
+        b.publish({b"status-task-x-1": b"B", b"status-task-x-1-0": b"B"}, keep_others=True)
+        a.refresh()
+        assert a.get(b"status-task-x-1") == b"B"
+        assert sorted(a.keys_of("x")) == [
+            b"status-connector-x",
+            b"status-task-x-0",
+            b"status-task-x-1",
+        ]  # (status-task-x-1-0 is task 0 of connector x-1)
+        # a task moved back to a: its value is written again though a wrote it before
+        b.publish({b"status-task-x-0": b"B"}, keep_others=True)
+        a.refresh()
+        assert a.publish({b"status-task-x-0": b"A"}, keep_others=True) == 1
+        b.refresh()
+        assert b.get(b"status-task-x-0") == b"A"
+        a.publish(dict.fromkeys(a.keys_of("x")), keep_others=True)
+        b.refresh()
+        assert b.keys_of("x") == [] and b.get(b"status-task-x-1-0") == b"B"
