@@ -118,6 +118,49 @@ def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
         assert "Traceback" not in text and "failed" not in text, text[-3000:]
 
 
+def test_a_worker_that_joins_gets_its_share_of_the_tasks(kafka_broker: str, tmp_path: Path) -> None:
+    """A worker alone runs every task; a second one joining gets half of them (the first
+    gives them up), and the records each task writes arrive once."""
+    topic, out = f"shared-{uuid.uuid4().hex[:8]}", tmp_path / "out.jsonl"
+    per_task = 1500
+    gen = {
+        "connector.class": "datagen", "topic": topic, "rate": 150, "keys": 50,
+        "max.records": per_task, "batch.size": 50, "tasks.max": 4,
+        "value.converter.schemas.enable": "false", "key.converter.schemas.enable": "false",
+    }  # fmt: skip
+    sink = {
+        "connector.class": "FileStreamSink", "topics": topic, "file": str(out),
+        "value.converter.schemas.enable": "false", "key.converter.schemas.enable": "false",
+        "offset.flush.interval.ms": 300,
+    }  # fmt: skip
+    cluster = Workers(kafka_broker, tmp_path)
+    try:
+        first = cluster.start()
+        cluster.create(first, "gen", gen)
+        cluster.create(first, "out", sink)
+        for task in range(4):
+            assert cluster.running_on("gen", task) == first
+        second = cluster.start()
+
+        def spread() -> list[str]:
+            on = [w for n in ("gen", "out") for s, w in cluster.owners(first, n) if s == "RUNNING"]
+            return sorted(on)
+
+        # 5 tasks over 2 workers: 3 and 2
+        wait_for(lambda: spread() == sorted([f"127.0.0.1:{first}"] * 3
+                                            + [f"127.0.0.1:{second}"] * 2), 60,
+                 "the second worker running 2 of the 5 tasks")  # fmt: skip
+        wait_for(lambda: len(_seqs(out)) >= 4 * per_task, 120, "every line")
+        time.sleep(1)
+        lines = [json.loads(x) for x in out.read_bytes().split(b"\n")[:-1]]
+        assert sorted((d["task"], d["seq"]) for d in lines) == [
+            (t, n) for t in range(4) for n in range(per_task)
+        ]
+        cluster.stop_all()
+    finally:
+        cluster.reap()
+
+
 @pytest.mark.parametrize(
     ("text", "said"),
     [

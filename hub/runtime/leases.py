@@ -11,16 +11,26 @@ no longer wanted. A worker that dies loses its leases after ``session.timeout.ms
 
 The callbacks run in the thread that calls `TaskLeases.poll` (every ~100 ms: a lease whose
 consumer is not polled for ``max.poll.interval.ms`` is lost).
+
+Members: each worker also writes a heartbeat about once a second to ``<cluster>.workers`` (one
+partition, an hour's retention; key and value its worker id) and reads everyone's, so
+`members` names the live workers (a group's member list is not something every broker
+describes). A worker holding more than its share of the tasks gives some up (`shed`): it
+leaves their groups for a while, so the group gives each to another member.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
+BEAT_S = 1.0  # how often a worker says it is alive
 
 
 class TaskLeases:
@@ -31,26 +41,48 @@ class TaskLeases:
         on_acquire: Callable[[str], None],
         on_release: Callable[[str], None],
         topic: str | None = None,
+        member: str | None = None,
     ) -> None:
         """``config``: librdkafka client properties (``bootstrap.servers``, security,
-        ``session.timeout.ms``); ``cluster``: the workers' ``group.id``."""
+        ``session.timeout.ms``); ``cluster``: the workers' ``group.id``; ``member``: this
+        worker's id in the heartbeats."""
+        from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer
+        from confluent_kafka import TopicPartition as KafkaTopicPartition
         from confluent_kafka.admin import AdminClient
-        from confluent_kafka.cimpl import NewTopic
 
         self._conf = {str(k): v for k, v in config.items()}
         self.cluster = cluster
         self.topic = topic or f"{cluster}.leases"
+        self.members_topic = f"{self.topic.removesuffix('.leases')}.workers"
+        self.member = member or uuid.uuid4().hex
+        self.session_s = int(self._conf.get("session.timeout.ms", 6000)) / 1000
         self._on_acquire, self._on_release = on_acquire, on_release
         self._consumers: dict[str, Any] = {}
         self._held: set[str] = set()
+        self._wanted: set[str] = set()
+        self._resting: dict[str, float] = {}  # lease -> when it is competed for again
+        self._seen: dict[str, tuple[int, int, bool]] = {}  # member -> first, last beat, gone
+        self._next_beat = 0.0
         self._lock = threading.RLock()
-        admin = AdminClient({k: v for k, v in self._conf.items() if not k.startswith(
-            ("session.", "heartbeat.", "max.poll."))})  # fmt: skip
-        if self.topic not in admin.list_topics(timeout=30).topics:
+        client = {k: v for k, v in self._conf.items() if not k.startswith(
+            ("session.", "heartbeat.", "max.poll.", "partition.assignment"))}  # fmt: skip
+        admin = AdminClient(client)
+        self._create(admin, self.topic, {})
+        self._create(admin, self.members_topic, {"retention.ms": str(3600_000)})
+        self._producer = Producer(client)
+        self._beats = Consumer({**client, "group.id": f"hub-util-{uuid.uuid4().hex}",
+                                "enable.auto.commit": False})  # fmt: skip
+        self._beats.assign([KafkaTopicPartition(self.members_topic, 0, OFFSET_BEGINNING)])
+
+    @staticmethod
+    def _create(admin: Any, topic: str, config: dict[str, str]) -> None:
+        from confluent_kafka.cimpl import NewTopic
+
+        if topic not in admin.list_topics(timeout=30).topics:
             try:
-                admin.create_topics([NewTopic(self.topic, 1, -1)])[self.topic].result(30)
+                admin.create_topics([NewTopic(topic, 1, -1, config=config)])[topic].result(30)
             except Exception as exc:  # (created by another worker meanwhile)
-                if self.topic not in admin.list_topics(timeout=30).topics:
+                if topic not in admin.list_topics(timeout=30).topics:
                     raise exc
 
     def group(self, name: str) -> str:
@@ -59,12 +91,25 @@ class TaskLeases:
     def want(self, names: Iterable[str]) -> None:
         """Compete for exactly these leases: join the new ones' groups, leave the others'
         (giving them up first)."""
-        wanted = set(names)
         with self._lock:
-            for name in sorted(set(self._consumers) - wanted):
-                self._leave(name)
-            for name in sorted(wanted - set(self._consumers)):
-                self._join(name)
+            self._wanted = set(names)
+            self._compete()
+
+    def _compete(self) -> None:
+        now = time.monotonic()
+        self._resting = {n: t for n, t in self._resting.items() if t > now}
+        wanted = self._wanted - set(self._resting)
+        for name in sorted(set(self._consumers) - wanted):
+            self._leave(name)
+        for name in sorted(wanted - set(self._consumers)):
+            self._join(name)
+
+    def shed(self, name: str, seconds: float) -> None:
+        """Give a lease up and stay out of its group for ``seconds`` (another member takes
+        it meanwhile and, the groups being sticky, keeps it)."""
+        with self._lock:
+            self._resting[name] = time.monotonic() + seconds
+            self._compete()
 
     def _join(self, name: str) -> None:
         from confluent_kafka import Consumer
@@ -103,17 +148,58 @@ class TaskLeases:
             consumer.close()  # (leaves the group: another member takes the lease at once)
 
     def poll(self) -> None:
-        """Serve every lease's group (its callbacks run here)."""
+        """Serve every lease's group (its callbacks run here); beat and read the beats."""
         with self._lock:
+            if self._resting and min(self._resting.values()) <= time.monotonic():
+                self._compete()
             for name, consumer in list(self._consumers.items()):
                 m = consumer.poll(0)
                 if m is not None and m.error() is not None:  # (the client retries them)
                     log.debug("lease %s: %s", name, m.error().str())
+            if time.monotonic() >= self._next_beat:
+                self._next_beat = time.monotonic() + BEAT_S
+                self._beat(gone=False)
+            self._producer.poll(0)
+            for m in self._beats.consume(1000, 0):
+                if m.error() is None and m.key() is not None:
+                    self._saw(m)
+
+    def _beat(self, gone: bool) -> None:
+        value = json.dumps({"worker_id": self.member, "gone": gone}).encode()
+        try:
+            self._producer.produce(self.members_topic, value, self.member.encode())
+        except Exception as exc:  # noqa: BLE001 - (a full queue: the next beat)
+            log.debug("heartbeat: %s", exc)
+
+    def _saw(self, m: Any) -> None:
+        try:
+            doc = json.loads(m.value())
+        except (TypeError, ValueError):
+            return
+        at = m.timestamp()[1] if m.timestamp()[1] > 0 else int(time.time() * 1000)
+        member = str(doc.get("worker_id"))
+        first, _, was_gone = self._seen.get(member, (at, at, False))
+        self._seen[member] = (at if was_gone else first, at, bool(doc.get("gone")))
+
+    def members(self, settled_s: float = 0.0) -> set[str]:
+        """The workers whose heartbeat came in the last session timeout (at least 3 s), this
+        one among them; with ``settled_s``, only those beating for that long."""
+        now = time.time() * 1000
+        window = max(self.session_s, 3 * BEAT_S) * 1000
+        with self._lock:
+            return {self.member} | {
+                m for m, (first, last, gone) in self._seen.items()
+                if not gone and now - last <= window and now - first >= settled_s * 1000
+            }  # fmt: skip
 
     def held(self) -> set[str]:
         with self._lock:
             return set(self._held)
 
     def close(self) -> None:
-        """Give every lease up and leave the groups."""
+        """Give every lease up and leave the groups (the other workers take them at once)."""
         self.want(())
+        with self._lock:
+            self._beat(gone=True)
+            self._producer.flush(5)
+            self._beats.close()

@@ -71,6 +71,7 @@ RUNNING, PAUSED, STOPPED, FAILED = "RUNNING", "PAUSED", "STOPPED", "FAILED"
 STATUS_INTERVAL_S = 1.0  # how often the status topic is brought up to date
 LEASE_POLL_S = 0.1  # distributed: how often the leases' groups are served
 CONFIG_SYNC_S = 0.5  # distributed: how often the config topic is read for other workers' writes
+BALANCE_S = 5.0  # distributed: how often a worker compares its tasks with its share
 
 
 class ConnectorNotFoundError(ConfigError):
@@ -674,7 +675,9 @@ class Worker:
         client_config = getattr(self.backend, "client_config", None)
         if client_config is None:
             raise ConfigError("group.id (distributed workers) needs log.backend: kafka")
-        return TaskLeases(client_config(), cluster, self._acquired, self._released)
+        return TaskLeases(
+            client_config(), cluster, self._acquired, self._released, member=self.worker_id
+        )
 
     @staticmethod
     def _lease(name: str, task_id: int | None) -> str:
@@ -733,18 +736,39 @@ class Worker:
         apply what other workers wrote to the config topic."""
         assert self.leases is not None
         next_sync = time.monotonic() + CONFIG_SYNC_S
+        next_balance = time.monotonic() + BALANCE_S
         while not self._closing.wait(LEASE_POLL_S):
             try:
                 with self._lock:
                     if self._closing.is_set():
                         break
                     self.leases.poll()
+                    if time.monotonic() >= next_balance:
+                        next_balance = time.monotonic() + BALANCE_S
+                        self._balance()
                 if time.monotonic() >= next_sync:
                     next_sync = time.monotonic() + CONFIG_SYNC_S
                     self.sync()
             except Exception as exc:  # noqa: BLE001 - the cluster's work goes on
                 log.error("serving the cluster: %s (retrying)", describe(exc))
                 self._closing.wait(1.0)
+
+    def _balance(self) -> None:
+        """Give up the tasks past this worker's share (the tasks to run over the live
+        workers, rounded up), so a worker that joins gets some (under the lock)."""
+        assert self.leases is not None
+        workers = self.leases.members(settled_s=self.leases.session_s)
+        tasks = sum(len(rt.tasks) for rt in self.connectors.values()
+                    if rt.state in (RUNNING, PAUSED))  # fmt: skip
+        mine = sorted(k for k in self._held if k[1] is not None)
+        share = -(-tasks // len(workers))
+        for name, task_id in mine[share:] if len(workers) > 1 else ():
+            assert task_id is not None
+            log.info(
+                "%s task %d moves to a worker with fewer tasks (%d tasks, %d workers, %d here)",
+                name, task_id, tasks, len(workers), len(mine),
+            )  # fmt: skip
+            self.leases.shed(self._lease(name, task_id), max(self.leases.session_s, 3.0))
 
     def sync(self) -> None:
         """Distributed: read the config topic and do what it says that this worker does not
