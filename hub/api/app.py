@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -74,20 +75,21 @@ def _status(worker: Worker, rt: ConnectorRuntime) -> dict[str, Any]:
     }
 
 
-def _forward(request: Request, worker_id: str) -> Response:
+def _forward(request: Request, worker_id: str, token: str | None) -> Response:
     """Send ``request`` (a POST without a body) to the worker ``worker_id`` (its REST
-    host:port) once, with its credentials; that worker's answer."""
-    url = f"http://{worker_id}{request.url.path}?forward=false"
-    headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
-    req = urllib.request.Request(url, data=b"", headers=headers, method="POST")
+    host:port) once, with this worker's own token (the cluster's workers share one); that
+    worker's answer."""
+    url = f"http://{worker_id}{urllib.parse.quote(request.url.path)}?forward=false"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
+        req = urllib.request.Request(url, data=b"", headers=headers, method="POST")
         with urllib.request.urlopen(req, timeout=FORWARD_TIMEOUT_S) as got:
             return Response(got.read(), status_code=got.status,
                             media_type=got.headers.get("content-type"))  # fmt: skip
     except urllib.error.HTTPError as exc:
         return Response(exc.read(), status_code=exc.code,
                         media_type=exc.headers.get("content-type"))  # fmt: skip
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         return _error(409, f"the worker {worker_id} running it did not answer ({exc}): try "
                       "again in a moment")  # fmt: skip
 
@@ -292,9 +294,9 @@ def create_app(
         try:
             worker.restart_task(name, task_id)
         except TaskElsewhereError as exc:  # (distributed) to the worker running it, as Connect
-            if not forward or not exc.worker_id:
+            if not forward or not exc.worker_id or not worker.is_member(exc.worker_id):
                 return _error(409, f"{exc}: try again in a moment")
-            return _forward(request, exc.worker_id)
+            return _forward(request, exc.worker_id, auth_token)
         return Response(status_code=204)
 
     @app.put("/connectors/{name}/pause", status_code=202)

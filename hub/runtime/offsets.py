@@ -82,6 +82,8 @@ class OffsetStore:
         # connector -> partition key -> (partition, value) of its latest per-partition record
         self._plain: dict[str, dict[str, tuple[dict[str, Any], Any]]] = {}
         self._stale = False  # a write failed: what landed of it is unknown until read again
+        # (connector, partition key) -> the task whose checkpoint carried its latest offset
+        self._carrier: dict[tuple[str, str], int] = {}
         if not log.has_topic(topic):
             log.create_topic(
                 topic, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)},
@@ -96,6 +98,7 @@ class OffsetStore:
         """Read the topic; rewrite the per-partition records behind what it holds (a write
         that landed in part). Under the lock."""
         self._offsets, self._tasks, self._gens, self._plain = {}, {}, {}, {}
+        self._carrier = {}
         self._next = 0
         self._read(self._log.scan(self._tp))
         if not self._repair:
@@ -125,14 +128,27 @@ class OffsetStore:
             if r.key is not None:
                 self._apply(r.key, r.value)
 
-    def refresh(self) -> None:
+    def refresh(self, repair: tuple[str, int] | None = None) -> None:
         """Read what other workers wrote since: before a task another worker ran starts
-        here, so it starts from that worker's last commit."""
+        here, so it starts from that worker's last commit. ``repair`` (connector, task id):
+        rewrite the per-partition records behind the offsets that task's last checkpoints
+        carry (a commit that landed in part), which no other task writes."""
         with self._lock:
             if self._stale:
                 self._load()
             else:
                 self._read(tail(self._log, self._tp, self._next))
+            if repair is None:
+                return
+            connector, task_id = repair
+            plain = self._plain.get(connector, {})
+            items: list[tuple[bytes, bytes | None]] = []
+            for pkey, (partition, value) in self._offsets.get(connector, {}).items():
+                carried = self._carrier.get((connector, pkey))
+                if carried == task_id and (pkey not in plain or plain[pkey][1] != value):
+                    items.append((_key(connector, partition), json.dumps(value).encode()))
+            if items:
+                self._append(connector, items, {})
 
     def _fresh(self) -> None:
         """Read the topic again after a failed write (under the lock)."""
@@ -151,6 +167,7 @@ class OffsetStore:
                 return
             for p, o in doc.pop("offsets", None) or ():  # the commit it heads
                 self._apply_offset(connector, p, o)
+                self._carrier[(connector, partition_key(p))] = partition[TASK_KEY]
             self._tasks[(connector, partition[TASK_KEY])] = doc
             return
         if partition == {ALTERED_KEY: "altered"}:
@@ -159,6 +176,7 @@ class OffsetStore:
                 return
             for p, o in doc.get("offsets") or ():
                 self._apply_offset(connector, p, o)
+                self._carrier.pop((connector, partition_key(p)), None)
             self._gens[connector] = int(doc.get("gen", 0))
             return
         self._apply_offset(connector, partition, doc)

@@ -72,6 +72,7 @@ STATUS_INTERVAL_S = 1.0  # how often the status topic is brought up to date
 LEASE_POLL_S = 0.1  # distributed: how often the leases' groups are served
 CONFIG_SYNC_S = 0.5  # distributed: how often the config topic is read for other workers' writes
 BALANCE_S = 5.0  # distributed: how often a worker compares its tasks with its share
+FULL_SYNC_S = 10.0  # distributed: how often every connector is compared with its config
 
 
 class ConnectorNotFoundError(ConfigError):
@@ -281,6 +282,8 @@ class Worker:
         self.leases: TaskLeases | None = None
         self._held: set[tuple[str, int | None]] = set()  # leases held: (connector, task id)
         self._closing = threading.Event()
+        self._acquiring = False  # a task lease was got: the cluster loop starts it
+        self._status_lock = threading.Lock()
         if cluster is not None:
             self.leases = self._leases(cluster)
         if restore:
@@ -407,21 +410,30 @@ class Worker:
     # -- state changes ----------------------------------------------------------------------
     def pause(self, name: str) -> None:
         with self._lock:
+            self._fresh_configs()
             self._target(self.get(name), PAUSED)
             self.configs.put_state(name, "PAUSED")
             self._want()
 
     def resume(self, name: str) -> None:
         with self._lock:
+            self._fresh_configs()
             self._target(self.get(name), RUNNING)
             self.configs.put_state(name, "STARTED")
             self._want()
 
     def stop_connector(self, name: str) -> None:
         with self._lock:
+            self._fresh_configs()
             self._target(self.get(name), STOPPED)
             self.configs.put_state(name, "STOPPED")
             self._want()
+
+    def _fresh_configs(self) -> None:
+        """Distributed: read what other workers wrote before a change (a target state
+        written as this worker last read it is not skipped as one it already has)."""
+        if self.leases is not None:
+            self.configs.refresh()
 
     def _target(self, rt: ConnectorRuntime, target: str) -> None:
         """Bring a connector to the target state RUNNING, PAUSED or STOPPED here (a FAILED
@@ -538,8 +550,6 @@ class Worker:
         rt.connector.start(rt.spec.raw)
 
     def _launch(self, rt: ConnectorRuntime, task: _Task) -> None:
-        if self.leases is not None and rt.type == "source":
-            self.offsets.refresh()  # (from the last commit of a worker that ran it before)
         task.thread = threading.Thread(
             target=self._supervise, args=(rt, task), name=f"{rt.name}-{task.task_id}",
             daemon=True,
@@ -611,6 +621,17 @@ class Worker:
         backoff = BACKOFF_MIN
         told = ""  # the permanent failure already explained in the log
         while not task.stop.is_set():
+            if self.leases is not None and rt.type == "source":
+                try:  # from the last commit of the worker that ran it before
+                    self.offsets.refresh(repair=(rt.name, task.task_id))
+                except Exception as exc:  # noqa: BLE001 - (retried, as a failed run is)
+                    log.error("%s task %d: reading the offsets failed: %s (retrying in %.0f s)",
+                              rt.name, task.task_id, describe(exc), backoff)  # fmt: skip
+                    task.state.failed(describe(exc), describe(exc))
+                    if task.stop.wait(backoff):
+                        break
+                    backoff = min(backoff * 2, BACKOFF_MAX)
+                    continue
             runner = task.runner = self._runner(rt, task)
             if task.stop.is_set():  # stopped while the runner was being built
                 runner.stop()
@@ -707,13 +728,21 @@ class Worker:
         name, task_id = (rest, None) if kind == "connector" else rest.rpartition(":")[::2]
         key = (name, None if task_id is None else int(task_id))
         self._held.add(key)
-        rt = self.connectors.get(name)
-        if key[1] is None or rt is None or rt.state not in (RUNNING, PAUSED):
-            return
-        for task in rt.tasks:
-            if task.task_id == key[1] and task.thread is None:
-                log.info("%s task %d runs on this worker now", name, task.task_id)
-                self._launch(rt, task)
+        if key[1] is not None:  # (started by the cluster loop once the configs are read)
+            self._acquiring = True
+
+    def _launch_held(self) -> None:
+        """Start the tasks whose leases this worker got (under the lock; the configs read
+        just before, so a connector stopped or deleted meanwhile does not start here)."""
+        self._acquiring = False
+        for name, task_id in sorted(k for k in self._held if k[1] is not None):
+            rt = self.connectors.get(name)
+            if rt is None or rt.state not in (RUNNING, PAUSED):
+                continue
+            for task in rt.tasks:
+                if task.task_id == task_id and task.thread is None:
+                    log.info("%s task %d runs on this worker now", name, task_id)
+                    self._launch(rt, task)
 
     def _released(self, lease: str) -> None:
         """This worker gave a lease up (revoked: another worker starts the task once this
@@ -737,6 +766,7 @@ class Worker:
         assert self.leases is not None
         next_sync = time.monotonic() + CONFIG_SYNC_S
         next_balance = time.monotonic() + BALANCE_S
+        next_full = time.monotonic() + FULL_SYNC_S
         while not self._closing.wait(LEASE_POLL_S):
             try:
                 with self._lock:
@@ -746,9 +776,17 @@ class Worker:
                     if time.monotonic() >= next_balance:
                         next_balance = time.monotonic() + BALANCE_S
                         self._balance()
+                if self._acquiring:  # (the configs first: it may be stopped or gone)
+                    self.sync()
+                    with self._lock:
+                        if not self._closing.is_set():
+                            self._launch_held()
                 if time.monotonic() >= next_sync:
                     next_sync = time.monotonic() + CONFIG_SYNC_S
-                    self.sync()
+                    force = time.monotonic() >= next_full
+                    if force:
+                        next_full = time.monotonic() + FULL_SYNC_S
+                    self.sync(force)
             except Exception as exc:  # noqa: BLE001 - the cluster's work goes on
                 log.error("serving the cluster: %s (retrying)", describe(exc))
                 self._closing.wait(1.0)
@@ -770,13 +808,14 @@ class Worker:
             )  # fmt: skip
             self.leases.shed(self._lease(name, task_id), max(self.leases.session_s, 3.0))
 
-    def sync(self) -> None:
+    def sync(self, force: bool = False) -> None:
         """Distributed: read the config topic and do what it says that this worker does not
         yet do (connectors created, reconfigured, deleted, paused, resumed, stopped or to be
-        restarted by another worker's REST API)."""
+        restarted by another worker's REST API). ``force``: compare everything even when
+        nothing new was read (what failed to apply before is tried again)."""
         changed = self.configs.refresh()
         restarts = self.configs.restarts()
-        if not changed and not restarts:
+        if not changed and not restarts and not force:
             return
         with self._lock:
             if self._closing.is_set():
@@ -787,33 +826,58 @@ class Worker:
                 self._shutdown(self.connectors.pop(name))
                 self._forget_status(name)
             for name, config in stored.items():
-                rt = self.connectors.get(name)
-                target = {"PAUSED": PAUSED, "STOPPED": STOPPED}.get(
-                    self.configs.state(name), RUNNING
-                )
-                if rt is None:
-                    log.info("connector %s was created", name)
-                    self._restore(name, config)
-                elif rt.config != config:
-                    log.info("connector %s was reconfigured", name)
-                    self._shutdown(rt)
-                    self.connectors.pop(name)
-                    self._restore(name, config)
-                elif rt.state != target and not (rt.state == FAILED and target == RUNNING):
-                    self._target(rt, target)
+                self._apply_stored(name, config)
             for name, include_tasks, only_failed in restarts:
-                if name in self.connectors:
-                    self._restart(self.connectors[name], include_tasks, only_failed)
+                rt = self.connectors.get(name)
+                if rt is None:
+                    continue
+                try:
+                    self._restart(rt, include_tasks, only_failed)
+                except Exception as exc:  # noqa: BLE001 - (the others go on)
+                    self._failed(rt, exc)
             self._want()
+
+    def _apply_stored(self, name: str, config: dict[str, Any]) -> None:
+        """Bring one connector to its stored config and target state (under the lock); a
+        connector that cannot be is FAILED here, the others go on."""
+        rt = self.connectors.get(name)
+        target = {"PAUSED": PAUSED, "STOPPED": STOPPED}.get(self.configs.state(name), RUNNING)
+        try:
+            if rt is None:
+                log.info("connector %s was created", name)
+                self._restore(name, config)
+            elif rt.config != config:
+                log.info("connector %s was reconfigured", name)
+                self._shutdown(rt)
+                self.connectors.pop(name)
+                self._restore(name, config)
+            elif rt.state != target and not (rt.state == FAILED and target == RUNNING):
+                self._target(rt, target)  # (a FAILED one waits for a restart, as Connect's)
+        except Exception as exc:  # noqa: BLE001 - (the others go on)
+            self._failed(self.connectors.get(name) or rt, exc)
+
+    def _failed(self, rt: ConnectorRuntime | None, exc: Exception) -> None:
+        if rt is None:
+            return
+        rt.state = FAILED
+        rt.error = describe(exc) if rt.spec is None else _scrub(describe(exc), rt.spec)
+        rt.trace = rt.error
+        log.error("connector %s failed: %s", rt.name, rt.error)
 
     def _forget_status(self, name: str) -> None:
         """A deleted connector's records in the status topic: tombstones."""
-        keys = self.status_store.keys_of(name)
-        if keys:
-            try:
-                self.status_store.publish(dict.fromkeys(keys), keep_others=True)
-            except Exception as exc:  # noqa: BLE001 - a status record is no reason to fail
-                log.warning("could not delete connector %s's status records: %s", name, exc)
+        with self._status_lock:
+            keys = self.status_store.keys_of(name)
+            if keys:
+                try:
+                    self.status_store.publish(dict.fromkeys(keys), keep_others=True)
+                except Exception as exc:  # noqa: BLE001 - a status record is no reason to fail
+                    log.warning("could not delete connector %s's status records: %s", name, exc)
+
+    def is_member(self, worker_id: str) -> bool:
+        """Distributed: whether ``worker_id`` is a live worker of the cluster (a request is
+        forwarded only to one)."""
+        return self.leases is not None and worker_id in self.leases.members()
 
     def connector_worker(self, rt: ConnectorRuntime) -> str | None:
         """The worker that reports the connector's state (distributed: its lease's holder,
@@ -888,20 +952,28 @@ class Worker:
         """Bring the status topic up to the connectors' and tasks' states (Connect's
         format, hub.runtime.storage); a connector gone has its records deleted.
         Distributed: only what this worker runs, after reading what the others wrote."""
-        states: dict[bytes, bytes | None] = {}
-        for rt in list(self.connectors.values()):
-            if self._runs_here(rt.name, None):
-                states[f"status-connector-{rt.name}".encode()] = status_value(
-                    rt.state, rt.trace, self.worker_id
-                )
-            for st in self.task_statuses(rt):
-                if st.worker_id is None:
-                    states[f"status-task-{rt.name}-{st.id}".encode()] = status_value(
-                        st.state, st.trace, self.worker_id
-                    )
-        if self.leases is not None:
+        distributed = self.leases is not None
+        if distributed:
             self.status_store.refresh()
-        self.status_store.publish(states, keep_others=self.leases is not None, backoff=True)
+        # (one at a time with a deleted connector's tombstones: neither writes over the other)
+        with self._status_lock:
+            states: dict[bytes, bytes | None] = {}
+            for rt in list(self.connectors.values()):
+                if self._runs_here(rt.name, None):
+                    states[f"status-connector-{rt.name}".encode()] = status_value(
+                        rt.state, rt.trace, self.worker_id
+                    )
+                    if distributed:  # the records of tasks it no longer has (fewer tasks)
+                        tasks = {f"status-task-{rt.name}-{t.task_id}".encode() for t in rt.tasks}
+                        for key in self.status_store.keys_of(rt.name):
+                            if key.startswith(b"status-task-") and key not in tasks:
+                                states[key] = None
+                for t, st in zip(list(rt.tasks), self.task_statuses(rt), strict=False):
+                    if self._runs_here(rt.name, t.task_id):
+                        states[f"status-task-{rt.name}-{st.id}".encode()] = status_value(
+                            st.state, st.trace, self.worker_id
+                        )
+            self.status_store.publish(states, keep_others=distributed, backoff=True)
 
     def refresh_lag(self) -> None:
         """Set each sink task's lag: the records between its partitions' committed offsets and
@@ -926,6 +998,18 @@ class Worker:
                 "Connectors must be in the STOPPED state before their offsets can be modified. "
                 f"This can be done for the specified connector by issuing a 'PUT' request to "
                 f"the '/connectors/{rt.name}/stop' endpoint"
+            )
+        if self.leases is None:
+            return
+        # distributed: no worker may still run a task (one that has not read the stop yet
+        # would commit over the change)
+        tasks = rt.spec.common.tasks_max if rt.spec is not None else 1
+        groups = [self.leases.group(self._lease(rt.name, i)) for i in range(tasks)]
+        running = [i for i, g in enumerate(groups) if self.backend.groups.has_members(g)]
+        if running:
+            raise ConnectorStateError(
+                f"Connector {rt.name} is STOPPED, but task(s) {running} still run on a worker "
+                "of the cluster that has not stopped them yet: try again in a moment"
             )
 
     def get_offsets(self, name: str) -> list[dict[str, Any]]:
