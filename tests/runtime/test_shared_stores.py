@@ -101,3 +101,29 @@ def test_status_stores_keep_each_others_keys(tmp_path: Path) -> None:
         a.publish(dict.fromkeys(a.keys_of("x")), keep_others=True)
         b.refresh()
         assert b.keys_of("x") == [] and b.get(b"status-task-x-1-0") == b"B"
+
+
+def test_a_moved_task_repairs_its_own_commit_that_landed_in_part(tmp_path: Path) -> None:
+    """The checkpoint of task 0's last commit landed, its per-partition record not: the
+    worker that takes task 0 over rewrites that record (no other task writes it); a
+    partition another task's checkpoint carries is left to that task."""
+    tp = TopicPartition("__connect_offsets", 0)
+    other = {"file": "b"}
+    with Log(tmp_path / "data") as log:
+        store = OffsetStore(log, repair=False)
+        store.write("src", {partition_key(P): (P, {"pos": 5})}, (0, {"seq": 5, "window": None}))
+        store.write("src", {partition_key(other): (other, {"pos": 1})},
+                    (1, {"seq": 1, "window": None}))  # fmt: skip
+        for task, part, pos in ((0, "a", 7), (1, "b", 3)):  # checkpoints alone
+            log.append_durable(tp, [f'["src",{{"hub.task":{task}}}]'.encode()], [
+                f'{{"seq":{pos},"window":null,"offsets":[[{{"file":"{part}"}},{{"pos":{pos}}}]]}}'
+                .encode()])  # fmt: skip
+        taker = OffsetStore(log, repair=False)
+        end = log.watermarks(tp)[1]
+        taker.refresh(repair=("src", 0))
+        assert log.watermarks(tp)[1] == end + 1  # task 0's partition only
+        plain = {r.key: r.value for r in log.scan(tp) if r.key is not None}
+        assert plain[b'["src",{"file":"a"}]'] == b'{"pos": 7}'
+        assert plain[b'["src",{"file":"b"}]'] == b'{"pos": 1}'
+        taker.refresh(repair=("src", 0))
+        assert log.watermarks(tp)[1] == end + 1  # (nothing more to repair)
