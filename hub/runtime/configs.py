@@ -10,9 +10,11 @@ format, so tools that read Connect's config topic read ours:
   older readers), so a paused or stopped connector stays so across restarts.
 
 Connect also keeps its tasks' configs there (``task-<name>-<n>``, ``commit-<name>``) and
-other records (fencing, restart requests, log levels); hub writes none of them (each worker
-computes a connector's tasks when it starts it) and skips them when it reads a topic that has
-them. Config values are kept as given (Connect writes strings only). A topic written before
+other records (fencing, log levels); hub writes none of them (each worker computes a
+connector's tasks when it starts it) and skips them when it reads a topic that has them.
+Distributed workers write and read Connect's restart requests (``restart-connector-<name>``,
+``{"include-tasks": bool, "only-failed": bool}``) and read what the others wrote with
+``refresh``. Config values are kept as given (Connect writes strings only). A topic written before
 this format (key: the connector's name, value: its config; target states as ``{"state":
 ...}``) is read, then rewritten in this format at once: the connectors' records first, then
 tombstones for the old keys, so a rewrite that lands in part reads back the same and is done

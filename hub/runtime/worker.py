@@ -18,6 +18,14 @@ Periodic jobs run on the worker's scheduler (hub.runtime.scheduler), not in the 
 default 5 minutes) and ``sink-lag`` (each sink task's lag from its group's committed offsets,
 so it moves between commits). ``jobs()`` reports them; ``stop`` shuts the scheduler down,
 waiting for a running job, before the log closes.
+
+Distributed (``cluster``: Connect's ``group.id``, on a Kafka backend): several workers share
+the connectors of the config topic. Each connector and task has a lease
+(hub.runtime.leases) that one live worker holds; a worker runs the tasks whose leases it
+holds and writes their status, and every worker computes every connector's tasks. A thread
+("cluster") serves the leases every 0.1 s, reads the config topic every 0.5 s and applies
+what other workers' REST APIs wrote, and every 5 s gives up tasks past this worker's share.
+docs/distributed.md has the design and its limits.
 """
 
 from __future__ import annotations
