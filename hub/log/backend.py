@@ -155,8 +155,10 @@ class LogBackend(Protocol):
     def watermarks(self, tp: TopicPartition) -> tuple[int, int]:
         """(first offset, durable end): records below the end survive a crash."""
 
-    def scan(self, tp: TopicPartition, start: int = 0) -> Iterator[Record]:
-        """The durable records of ``tp`` from ``start`` to its durable end, in order."""
+    def scan(self, tp: TopicPartition, start: int = 0, end: int | None = None) -> Iterator[Record]:
+        """The durable records of ``tp`` from ``start`` to its durable end, in order. With
+        ``end`` (a durable end the caller read before): every record of a batch that began
+        before it, and possibly more, however fast others append meanwhile."""
 
     def append_durable(
         self, tp: TopicPartition, keys: Sequence[bytes | None], values: Sequence[bytes | None]

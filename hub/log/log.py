@@ -24,6 +24,7 @@ Thread safety: all methods may be called from any thread.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import os
@@ -300,9 +301,13 @@ class Log:
         part = self.partition(tp.topic, tp.partition)
         return part.log_start_offset, part.high_watermark
 
-    def scan(self, tp: TopicPartition, start: int = 0) -> Iterator[Record]:
-        """The durable records of ``tp`` from ``start`` (`Partition.scan`)."""
-        return self.partition(tp.topic, tp.partition).scan(start)
+    def scan(self, tp: TopicPartition, start: int = 0, end: int | None = None) -> Iterator[Record]:
+        """The durable records of ``tp`` from ``start`` (`Partition.scan`), up to ``end``
+        when given."""
+        records = self.partition(tp.topic, tp.partition).scan(start)
+        if end is None:
+            return records
+        return itertools.takewhile(lambda r: r.offset < end, records)
 
     def topic_properties(self, name: str) -> dict[str, str]:
         return self.topic(name).config.to_properties()

@@ -16,11 +16,13 @@ Members: each worker also writes a heartbeat about once a second to ``<cluster>.
 partition, an hour's retention; key and value its worker id) and reads everyone's, so
 `members` names the live workers (a group's member list is not something every broker
 describes). A worker holding more than its share of the tasks gives some up (`shed`): it
-leaves their groups for a while, so the group gives each to another member.
+leaves their groups for a while, so the group gives each to another member (`ideal` says
+which of its tasks should run elsewhere: those go first).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -31,6 +33,26 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 BEAT_S = 1.0  # how often a worker says it is alive
+
+
+def ideal(tasks: Iterable[str], workers: Iterable[str]) -> dict[str, str]:
+    """Where each task should run: rendezvous hashing with bounded loads. Each task, in
+    order, goes to the worker ranking highest for it (a hash of the pair) that has fewer than
+    its share (tasks over workers, rounded up). Every worker computes the same from the same
+    live workers; one joining or leaving moves about its share of tasks, not the rest."""
+    names, members = sorted(tasks), sorted(workers)
+    if not members:
+        return {}
+    share = -(-len(names) // len(members))
+    load = dict.fromkeys(members, 0)
+    out = {}
+    for task in names:
+        ranked = sorted(members, key=lambda w: hashlib.blake2b(
+            f"{task}\0{w}".encode(), digest_size=8).digest(), reverse=True)  # fmt: skip
+        worker = next(w for w in ranked if load[w] < share)
+        load[worker] += 1
+        out[task] = worker
+    return out
 
 
 class TaskLeases:
@@ -63,6 +85,7 @@ class TaskLeases:
         self._resting: dict[str, float] = {}  # lease -> when it is competed for again
         self._seen: dict[str, tuple[int, int, bool]] = {}  # member -> first, last beat, gone
         self._next_beat = 0.0
+        self.releasing_lost = False  # (during on_release: the lease was lost, not handed over)
         self._lock = threading.RLock()
         client = {k: v for k, v in self._conf.items() if not k.startswith(
             ("session.", "heartbeat.", "max.poll.", "partition.assignment"))}  # fmt: skip
@@ -104,6 +127,14 @@ class TaskLeases:
         for name in sorted(wanted - set(self._consumers)):
             self._join(name)
 
+    def rejoin(self, name: str) -> None:
+        """Join a lease's group again as a new member, when this worker does not hold it (a
+        group that seems to give the lease to nobody gets a fresh rebalance)."""
+        with self._lock:
+            if name in self._consumers and name not in self._held:
+                self._leave(name)
+                self._join(name)
+
     def shed(self, name: str, seconds: float) -> None:
         """Give a lease up and stay out of its group for ``seconds`` (another member takes
         it meanwhile and, the groups being sticky, keeps it)."""
@@ -127,15 +158,18 @@ class TaskLeases:
                 self._held.add(name)
                 self._on_acquire(name)
 
-        def taken(c: Any, parts: list[Any]) -> None:
+        def taken(c: Any, parts: list[Any], lost: bool = False) -> None:
             try:
                 if parts and name in self._held:
                     self._held.discard(name)
+                    self.releasing_lost = lost
                     self._on_release(name)
             finally:
+                self.releasing_lost = False
                 c.incremental_unassign(parts)
 
-        consumer.subscribe([self.topic], on_assign=assigned, on_revoke=taken, on_lost=taken)
+        consumer.subscribe([self.topic], on_assign=assigned, on_revoke=taken,
+                           on_lost=lambda c, parts: taken(c, parts, lost=True))  # fmt: skip
         self._consumers[name] = consumer
 
     def _leave(self, name: str) -> None:

@@ -120,7 +120,13 @@ class SourceRunner:
             topic, _, p = key.rpartition("/")
             if not self.log.has_topic(topic):
                 continue
-            for r in self.log.scan(TopicPartition(topic, int(p)), int(start)):
+            tp = TopicPartition(topic, int(p))
+            # (to the end as it is now: the other tasks writing on meanwhile leave no end;
+            # none past the window's start: nothing of the window was written)
+            end = self.log.watermarks(tp)[1]
+            if end <= int(start):
+                continue
+            for r in self.log.scan(tp, int(start), end=end):
                 for hk, hv in r.headers:
                     if hk == SEQ_HEADER and hv is not None and hv.startswith(self._prefix):
                         seq = int(hv[len(self._prefix) :])

@@ -79,7 +79,8 @@ RUNNING, PAUSED, STOPPED, FAILED = "RUNNING", "PAUSED", "STOPPED", "FAILED"
 STATUS_INTERVAL_S = 1.0  # how often the status topic is brought up to date
 LEASE_POLL_S = 0.1  # distributed: how often the leases' groups are served
 CONFIG_SYNC_S = 0.5  # distributed: how often the config topic is read for other workers' writes
-BALANCE_S = 5.0  # distributed: how often a worker compares its tasks with its share
+BALANCE_S = 1.0  # distributed: how often a worker looks for tasks to move
+MOVE_DELAY_S = 4.0  # a worker over its share that long gives tasks up
 FULL_SYNC_S = 10.0  # distributed: how often every connector is compared with its config
 
 
@@ -292,6 +293,8 @@ class Worker:
         self._closing = threading.Event()
         self._acquiring = False  # a task lease was got: the cluster loop starts it
         self._status_lock = threading.Lock()
+        self._over: float | None = None  # since when this worker holds more than its share
+        self._orphans: dict[str, float] = {}  # task lease -> since when nobody runs it
         if cluster is not None:
             self.leases = self._leases(cluster)
         if restore:
@@ -767,6 +770,16 @@ class Worker:
                 log.info("%s task %d moves to another worker: stopping it here", name, key[1])
                 self._stop_tasks([task])
                 rt.tasks[i] = _Task(task.task_id, task.config, TaskState(task.task_id))
+        assert self.leases is not None
+        if not self.leases.releasing_lost:  # handed over: no longer running here (its next
+            # worker writes RUNNING once this returns; lost: another may run it already)
+            with self._status_lock:
+                status = status_value("UNASSIGNED", None, self.worker_id)
+                try:
+                    self.status_store.publish({f"status-task-{name}-{key[1]}".encode(): status},
+                                              keep_others=True)  # fmt: skip
+                except Exception as exc:  # noqa: BLE001 - a status record is no reason to fail
+                    log.warning("could not write %s task %d's status: %s", name, key[1], exc)
 
     def _serve_cluster(self) -> None:
         """Distributed: serve the leases' groups (their callbacks start and stop tasks) and
@@ -800,21 +813,55 @@ class Worker:
                 self._closing.wait(1.0)
 
     def _balance(self) -> None:
-        """Give up the tasks past this worker's share (the tasks to run over the live
-        workers, rounded up), so a worker that joins gets some (under the lock)."""
+        """Give up the tasks past this worker's share (the tasks over the live workers,
+        rounded up) once it has held too many for a few seconds, those that should run
+        elsewhere (`hub.runtime.leases.ideal`) first: a worker that joins gets its share
+        (under the lock)."""
+        from hub.runtime.leases import ideal
+
         assert self.leases is not None
         workers = self.leases.members(settled_s=self.leases.session_s)
-        tasks = sum(len(rt.tasks) for rt in self.connectors.values()
-                    if rt.state in (RUNNING, PAUSED))  # fmt: skip
-        mine = sorted(k for k in self._held if k[1] is not None)
-        share = -(-tasks // len(workers))
-        for name, task_id in mine[share:] if len(workers) > 1 else ():
-            assert task_id is not None
-            log.info(
-                "%s task %d moves to a worker with fewer tasks (%d tasks, %d workers, %d here)",
-                name, task_id, tasks, len(workers), len(mine),
-            )  # fmt: skip
-            self.leases.shed(self._lease(name, task_id), max(self.leases.session_s, 3.0))
+        tasks = {self._lease(rt.name, t.task_id): (rt.name, t.task_id)
+                 for rt in self.connectors.values() if rt.state in (RUNNING, PAUSED)
+                 for t in rt.tasks}  # fmt: skip
+        now = time.monotonic()
+        self._watch(tasks, workers, now)
+        share = -(-len(tasks) // len(workers))
+        mine = [lease for lease, key in tasks.items() if key in self._held]
+        if len(workers) < 2 or len(mine) <= share:
+            self._over = None
+            return
+        if self._over is None:
+            self._over = now
+        if now - self._over < MOVE_DELAY_S:  # (a view of the workers a moment old settles)
+            return
+        self._over = None
+        target = ideal(tasks, workers)
+        mine.sort(key=lambda lease: (target.get(lease) == self.worker_id, lease))
+        for lease in mine[: len(mine) - share]:
+            name, task_id = tasks[lease]
+            log.info("%s task %d moves to a worker with fewer tasks (%d tasks, %d workers, "
+                     "%d here)", name, task_id, len(tasks), len(workers), len(mine))  # fmt: skip
+            self.leases.shed(lease, max(self.leases.session_s, 3.0))
+
+    def _watch(self, tasks: dict[str, tuple[str, int]], workers: set[str], now: float) -> None:
+        """A task no live worker has said it runs for a while: join its group again (its
+        rebalance may have left the lease with no member, seen once on Tansu)."""
+        assert self.leases is not None
+        orphans = {}
+        for lease, (name, task_id) in tasks.items():
+            if (name, task_id) in self._held:
+                continue
+            doc = self._topic_status(f"status-task-{name}-{task_id}")
+            if doc.get("state") in (RUNNING, PAUSED) and doc.get("worker_id") in workers:
+                continue
+            since = orphans[lease] = self._orphans.get(lease, now)
+            if now - since >= 2 * self.leases.session_s + MOVE_DELAY_S:
+                log.info("%s task %d runs nowhere: joining its lease's group again",
+                         name, task_id)  # fmt: skip
+                self.leases.rejoin(lease)
+                orphans[lease] = now
+        self._orphans = orphans
 
     def sync(self, force: bool = False) -> None:
         """Distributed: read the config topic and do what it says that this worker does not

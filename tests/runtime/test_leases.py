@@ -142,3 +142,19 @@ def test_a_killed_workers_leases_are_taken_over_within_its_session(kafka_broker:
         proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_the_ideal_placement_is_balanced_and_moves_little() -> None:
+    from hub.runtime.leases import ideal
+
+    tasks = [f"task:c{c}:{t}" for c in range(4) for t in range(5)]  # 20 tasks
+    three = ideal(tasks, ["w1", "w2", "w3"])
+    assert sorted(three) == sorted(tasks)
+    assert sorted(list(three.values()).count(w) for w in ("w1", "w2", "w3")) == [6, 7, 7]
+    assert ideal(reversed(tasks), ["w3", "w1", "w2"]) == three  # (the same on every worker)
+    four = ideal(tasks, ["w1", "w2", "w3", "w4"])
+    assert sorted(list(four.values()).count(w) for w in ("w1", "w2", "w3", "w4")) == [5] * 4
+    moved = [t for t in tasks if four[t] != three[t]]
+    # the joining worker's 5, and a few that its share displaced (not a reshuffle)
+    assert sum(four[t] == "w4" for t in moved) == 5 and len(moved) <= 10, moved
+    assert ideal(tasks, []) == {} and set(ideal(tasks, ["w1"]).values()) == {"w1"}
