@@ -270,15 +270,17 @@ class KafkaLog:
                         position = record.offset + 1
                     elif err.code() == KafkaError._PARTITION_EOF:
                         at_end = True
-                        if end is not None and position >= end:
-                            yield from records
-                            return
                     else:
                         raise KafkaException(err)
+                if end is not None and position >= end and (at_end or len(got) < 1000):
+                    # past ``end`` with the client's queue drained (it queues a fetched
+                    # batch whole): every batch that began before ``end`` was read
+                    yield from records
+                    return
                 if records:
                     yield from records
                     deadline = time.monotonic() + TIMEOUT_S
-                elif at_end and not got:
+                elif at_end and not got and end is None:  # (below ``end``: wait for it)
                     return
                 elif time.monotonic() > deadline:
                     raise LogError(f"reading {tp} from Kafka: no end within {TIMEOUT_S:.0f} s")

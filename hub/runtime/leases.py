@@ -85,13 +85,16 @@ class TaskLeases:
         self._resting: dict[str, float] = {}  # lease -> when it is competed for again
         self._seen: dict[str, tuple[int, int, bool]] = {}  # member -> first, last beat, gone
         self._next_beat = 0.0
+        self._newest = 0  # the newest beat's timestamp (ms)
         self.releasing_lost = False  # (during on_release: the lease was lost, not handed over)
         self._lock = threading.RLock()
         client = {k: v for k, v in self._conf.items() if not k.startswith(
             ("session.", "heartbeat.", "max.poll.", "partition.assignment"))}  # fmt: skip
         admin = AdminClient(client)
         self._create(admin, self.topic, {})
-        self._create(admin, self.members_topic, {"retention.ms": str(3600_000)})
+        # (stamped by the broker: ages compare one clock, whatever the workers' clocks say)
+        beats = {"retention.ms": str(3600_000), "message.timestamp.type": "LogAppendTime"}
+        self._create(admin, self.members_topic, beats)
         self._producer = Producer(client)
         self._beats = Consumer({**client, "group.id": f"hub-util-{uuid.uuid4().hex}",
                                 "enable.auto.commit": False})  # fmt: skip
@@ -211,14 +214,16 @@ class TaskLeases:
         except (TypeError, ValueError):
             return
         at = m.timestamp()[1] if m.timestamp()[1] > 0 else int(time.time() * 1000)
+        self._newest = max(self._newest, at)
         member = str(doc.get("worker_id"))
         first, _, was_gone = self._seen.get(member, (at, at, False))
         self._seen[member] = (at if was_gone else first, at, bool(doc.get("gone")))
 
     def members(self, settled_s: float = 0.0) -> set[str]:
-        """The workers whose heartbeat came in the last session timeout (at least 3 s), this
-        one among them; with ``settled_s``, only those beating for that long."""
-        now = time.time() * 1000
+        """The workers whose heartbeat came within a session timeout (at least 3 s) of the
+        newest one read, this one among them; with ``settled_s``, only those beating for
+        that long."""
+        now = self._newest  # (the newest beat read, this worker's own among them)
         window = max(self.session_s, 3 * BEAT_S) * 1000
         with self._lock:
             return {self.member} | {

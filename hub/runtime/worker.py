@@ -81,6 +81,7 @@ LEASE_POLL_S = 0.1  # distributed: how often the leases' groups are served
 CONFIG_SYNC_S = 0.5  # distributed: how often the config topic is read for other workers' writes
 BALANCE_S = 1.0  # distributed: how often a worker looks for tasks to move
 MOVE_DELAY_S = 4.0  # a worker over its share that long gives tasks up
+ORPHAN_S = 60.0  # a task no live worker runs that long: its lease group is joined again
 FULL_SYNC_S = 10.0  # distributed: how often every connector is compared with its config
 
 
@@ -294,6 +295,8 @@ class Worker:
         self._acquiring = False  # a task lease was got: the cluster loop starts it
         self._status_lock = threading.Lock()
         self._over: float | None = None  # since when this worker holds more than its share
+        self._shed: dict[str, float] = {}  # lease given up -> until when its return counts
+        self._keep: dict[str, tuple[float, int]] = {}  # lease -> (kept until, times back)
         self._orphans: dict[str, float] = {}  # task lease -> since when nobody runs it
         if cluster is not None:
             self.leases = self._leases(cluster)
@@ -741,6 +744,11 @@ class Worker:
         self._held.add(key)
         if key[1] is not None:  # (started by the cluster loop once the configs are read)
             self._acquiring = True
+        now = time.monotonic()
+        if self._shed.pop(lease, 0.0) > now:  # given up a moment ago and back: no other
+            # worker competes for it (its connector failed there?): keep it, longer each time
+            times = self._keep.get(lease, (0.0, 0))[1] + 1
+            self._keep[lease] = (now + min(30.0 * 2**times, 600.0), times)
 
     def _launch_held(self) -> None:
         """Start the tasks whose leases this worker got (under the lock; the configs read
@@ -838,25 +846,34 @@ class Worker:
         self._over = None
         target = ideal(tasks, workers)
         mine.sort(key=lambda lease: (target.get(lease) == self.worker_id, lease))
-        for lease in mine[: len(mine) - share]:
+        # (a task given up that came back, no other worker wanting it, is kept a while)
+        movable = [lease for lease in mine if self._keep.get(lease, (0.0, 0))[0] <= now]
+        for lease in movable[: len(mine) - share]:
             name, task_id = tasks[lease]
             log.info("%s task %d moves to a worker with fewer tasks (%d tasks, %d workers, "
                      "%d here)", name, task_id, len(tasks), len(workers), len(mine))  # fmt: skip
-            self.leases.shed(lease, max(self.leases.session_s, 3.0))
+            rest = max(self.leases.session_s, 3.0)
+            self._shed[lease] = now + 3 * rest  # (back before then: nobody else took it)
+            self.leases.shed(lease, rest)
 
     def _watch(self, tasks: dict[str, tuple[str, int]], workers: set[str], now: float) -> None:
-        """A task no live worker has said it runs for a while: join its group again (its
-        rebalance may have left the lease with no member, seen once on Tansu)."""
+        """A task no live worker has said it runs (or failed on) for a minute: join its
+        group again as a new member, a last resort (a group that gave the lease to nobody)."""
         assert self.leases is not None
         orphans = {}
         for lease, (name, task_id) in tasks.items():
             if (name, task_id) in self._held:
                 continue
             doc = self._topic_status(f"status-task-{name}-{task_id}")
-            if doc.get("state") in (RUNNING, PAUSED) and doc.get("worker_id") in workers:
+            holder = doc.get("worker_id")
+            if (
+                doc.get("state") in (RUNNING, PAUSED, FAILED)
+                and holder in workers
+                and holder != self.worker_id
+            ):  # (a record of its own: a lease it lost)
                 continue
             since = orphans[lease] = self._orphans.get(lease, now)
-            if now - since >= 2 * self.leases.session_s + MOVE_DELAY_S:
+            if now - since >= max(4 * self.leases.session_s, ORPHAN_S):
                 log.info("%s task %d runs nowhere: joining its lease's group again",
                          name, task_id)  # fmt: skip
                 self.leases.rejoin(lease)

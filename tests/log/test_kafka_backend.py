@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -88,6 +89,44 @@ def test_durable_appends_scan_back_in_order_from_any_offset(klog: KafkaLog) -> N
         (0, b"a", b"1"), (1, b"b", b"2"), (2, b"c", b"3"), (3, b"d", b"4"), (4, b"e", None),
     ]  # fmt: skip
     assert [r.key for r in klog.scan(tp, 3)] == [b"d", b"e"]
+
+
+@pytest.mark.parametrize("backend", ["kafka", "embedded"])
+def test_a_scan_to_an_end_returns_while_others_append(
+    klog: KafkaLog, tmp_path: Path, backend: str
+) -> None:
+    """A crashed source task's recovery reads its window up to the end as it was: every
+    record of a batch that began before that end, and it returns although other tasks keep
+    appending (a scan to the end that is there none left while they did)."""
+    from hub.log import Log
+
+    log = klog if backend == "kafka" else Log(tmp_path / "data", flush_interval_ms=0)
+    name = _topic()
+    log.create_topic(name, 1)
+    tp = TopicPartition(name, 0)
+    log.append_durable(tp, [None] * 5, [b"%d" % i for i in range(5)])
+    log.append_durable(tp, [None] * 3, [b"mine-%d" % i for i in range(3)])  # the window's
+    end = log.watermarks(tp)[1]
+    stop = threading.Event()
+
+    def others() -> None:
+        while not stop.is_set():
+            log.append_durable(tp, [None], [b"other"])
+
+    thread = threading.Thread(target=others)
+    thread.start()
+    try:
+        time.sleep(0.3)  # (appending all the while)
+        began = time.monotonic()
+        read = [r.value for r in log.scan(tp, 5, end=end)]
+        took = time.monotonic() - began
+    finally:
+        stop.set()
+        thread.join()
+        if log is not klog:
+            log.close()
+    assert read[:3] == [b"mine-0", b"mine-1", b"mine-2"]
+    assert took < 5, took  # (to the end as it was, not to one that keeps moving)
 
 
 def test_a_group_consumer_seeks_in_on_assign_and_resumes_from_its_commit(
