@@ -10,6 +10,9 @@ live worker as every live worker's REST API says (the status topic), then starts
 worker. The figure is the median round; ratio = session timeout /
 takeover (1.0 would be a takeover exactly at the timeout; it also takes the group's
 rebalance, the task's start and a status publish, about a second each).
+
+On Tansu (the default broker here) keep --session-ms at 3000 or less: with 4 500 ms or more
+its lease groups never hand a lease given up to another member (README, docs/distributed.md).
 """
 
 from __future__ import annotations
