@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -40,21 +41,28 @@ def _seqs(path: Path) -> list[int]:
     return [json.loads(line)["seq"] for line in lines]
 
 
-@pytest.mark.slow
-def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
-    kafka_broker: str, tmp_path: Path
-) -> None:
-    topic, out = f"events-{uuid.uuid4().hex[:8]}", tmp_path / "out.jsonl"
-    gen = {
-        "connector.class": "datagen", "topic": topic, "rate": 400, "keys": 50,
-        "max.records": TOTAL, "batch.size": 100, "topic.creation.default.partitions": 2,
+def _pipeline(topic: str, out: Path, **gen: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """datagen into ``topic`` (``gen``: its settings) and a FileStreamSink of it into ``out``."""
+    source = {
+        "connector.class": "datagen", "topic": topic, "keys": 50,
         "value.converter.schemas.enable": "false", "key.converter.schemas.enable": "false",
+        **gen,
     }  # fmt: skip
     sink = {
         "connector.class": "FileStreamSink", "topics": topic, "file": str(out),
         "value.converter.schemas.enable": "false", "key.converter.schemas.enable": "false",
         "offset.flush.interval.ms": 300,
     }  # fmt: skip
+    return source, sink
+
+
+@pytest.mark.slow
+def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    topic, out = f"events-{uuid.uuid4().hex[:8]}", tmp_path / "out.jsonl"
+    gen, sink = _pipeline(topic, out, **{"rate": 400, "max.records": TOTAL, "batch.size": 100,
+                                         "topic.creation.default.partitions": 2})  # fmt: skip
     cluster = Workers(kafka_broker, tmp_path, {"HUB_TEST_TOPIC": f"{topic}-x"})
     try:
         # (c lacks an environment variable a connector's config names: it fails there)
@@ -140,16 +148,8 @@ def test_a_worker_that_joins_gets_its_share_of_the_tasks(kafka_broker: str, tmp_
     gives them up), and the records each task writes arrive once."""
     topic, out = f"shared-{uuid.uuid4().hex[:8]}", tmp_path / "out.jsonl"
     per_task = 1500
-    gen = {
-        "connector.class": "datagen", "topic": topic, "rate": 150, "keys": 50,
-        "max.records": per_task, "batch.size": 50, "tasks.max": 4,
-        "value.converter.schemas.enable": "false", "key.converter.schemas.enable": "false",
-    }  # fmt: skip
-    sink = {
-        "connector.class": "FileStreamSink", "topics": topic, "file": str(out),
-        "value.converter.schemas.enable": "false", "key.converter.schemas.enable": "false",
-        "offset.flush.interval.ms": 300,
-    }  # fmt: skip
+    gen, sink = _pipeline(topic, out, **{"rate": 150, "max.records": per_task,
+                                         "batch.size": 50, "tasks.max": 4})  # fmt: skip
     cluster = Workers(kafka_broker, tmp_path)
     try:
         first = cluster.start()

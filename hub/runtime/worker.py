@@ -24,7 +24,8 @@ the connectors of the config topic. Each connector and task has a lease
 (hub.runtime.leases) that one live worker holds; a worker runs the tasks whose leases it
 holds and writes their status, and every worker computes every connector's tasks. A thread
 ("cluster") serves the leases every 0.1 s, reads the config topic every 0.5 s and applies
-what other workers' REST APIs wrote, and every 5 s gives up tasks past this worker's share.
+what other workers' REST APIs wrote, and every second compares what it runs with its share
+of the tasks (over it for 4 s: it gives tasks up).
 docs/distributed.md has the design and its limits.
 """
 
