@@ -76,6 +76,11 @@ def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
                      f"worker {port} listing both connectors")  # fmt: skip
         source_on = cluster.settle([("gen", 0), ("out", 0)])[("gen", 0)]
         other = next(p for p in (a, b, c) if p != source_on)
+        # the connector's state as one worker (its lease's holder) reports it, on every worker
+        wait_for(lambda: len({(st["connector"]["state"], st["connector"]["worker_id"])
+                              for p in (a, b, c)
+                              for st in [cluster.get(p, "/connectors/gen/status")]}) == 1,
+                 30, "every worker reporting gen's state alike")  # fmt: skip
         # a state change through a worker that does not run the task reaches the one that does
         assert httpx.put(cluster.url(other, "/connectors/gen/pause"), timeout=30).status_code == 202
         for port in (a, b, c):
@@ -129,8 +134,9 @@ def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
         for verb, state in (("stop", "STOPPED"), ("resume", "FAILED")):
             r = httpx.put(cluster.url(has_env, f"/connectors/x/{verb}"), timeout=30)
             assert r.status_code == 202, r.text
-            wait_for(lambda s=state: cluster.get(c, "/connectors/x/status")["connector"][
-                "state"] == s, 30, f"worker c saying x is {state}")  # fmt: skip
+            wait_for(lambda s=state: [x["state"] for x in cluster.get(c, "/hub/connectors")
+                                      if x["name"] == "x"] == [s], 30,
+                     f"worker c having x {state}")  # fmt: skip
         cluster.create(has_env, "y", {**gen, "topic": f"{topic}-y", "max.records": 10})
         wait_for(lambda: cluster.get(c, "/connectors") == ["out", "x", "y"], 30,
                  "worker c listing y")  # fmt: skip

@@ -64,9 +64,10 @@ def _task_status(worker: Worker, s: Any) -> dict[str, Any]:
 
 
 def _status(worker: Worker, rt: ConnectorRuntime) -> dict[str, Any]:
-    connector: dict[str, Any] = {"state": rt.state, "worker_id": worker.connector_worker(rt)}
-    if rt.trace:
-        connector["trace"] = rt.trace
+    state, worker_id, trace = worker.connector_status(rt)
+    connector: dict[str, Any] = {"state": state, "worker_id": worker_id}
+    if trace:
+        connector["trace"] = trace
     return {
         "name": rt.name,
         "connector": connector,

@@ -952,12 +952,14 @@ class Worker:
         forwarded only to one)."""
         return self.leases is not None and worker_id in self.leases.members()
 
-    def connector_worker(self, rt: ConnectorRuntime) -> str | None:
-        """The worker that reports the connector's state (distributed: its lease's holder,
-        as the status topic says)."""
-        if self._runs_here(rt.name, None):
-            return self.worker_id
-        return self._topic_status(f"status-connector-{rt.name}").get("worker_id")
+    def connector_status(self, rt: ConnectorRuntime) -> tuple[str, str | None, str | None]:
+        """The connector's state, the worker reporting it and its trace: distributed, as its
+        lease's holder wrote them to the status topic (this worker's own until it has)."""
+        if not self._runs_here(rt.name, None):
+            doc = self._topic_status(f"status-connector-{rt.name}")
+            if doc.get("state"):
+                return str(doc["state"]), doc.get("worker_id"), doc.get("trace")
+        return rt.state, self.worker_id, rt.trace
 
     def _topic_status(self, key: str) -> dict[str, Any]:
         raw = self.status_store.get(key.encode())
