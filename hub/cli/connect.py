@@ -31,7 +31,9 @@ WORKER_CONFIG_HELP = (
     "'config.storage.topic', 'offset.storage.topic' and 'status.storage.topic' name the "
     "internal topics (default __connect_configs, __connect_offsets, __connect_status); "
     "'replication.factor' (default 3, -1: the cluster's default) is that of every topic hub "
-    "creates there, '*.storage.replication.factor' an internal topic's."
+    "creates there, '*.storage.replication.factor' an internal topic's. With Kafka, 'group.id' "
+    "makes 'hub serve' one worker of a cluster: the workers with that group.id share the "
+    "connectors created over any one's REST API (README: Several workers)."
 )
 
 
