@@ -107,7 +107,8 @@ def _tree_bytes(path: str) -> int:
     return total
 
 
-def _connector_body(body: Any) -> tuple[str, dict[str, Any]]:
+def _connector_body(body: Any) -> tuple[str, dict[str, Any], str]:
+    """The name, config and initial state (Connect's ``initial_state``, default RUNNING)."""
     if not isinstance(body, dict):
         raise ConfigError("the request body must be a JSON object {name, config}")
     name, config = body.get("name"), body.get("config")
@@ -115,7 +116,12 @@ def _connector_body(body: Any) -> tuple[str, dict[str, Any]]:
         raise ConfigError("Connector name is required ('name')")
     if not isinstance(config, dict):
         raise ConfigError(f"connector {name!r}: 'config' must be a JSON object of properties")
-    return name, config
+    initial = body.get("initial_state") or "RUNNING"
+    if initial not in ("RUNNING", "PAUSED", "STOPPED"):
+        raise ConfigError(
+            f"connector {name!r}: initial_state must be RUNNING, PAUSED or STOPPED, not {initial!r}"
+        )
+    return name, config, str(initial)
 
 
 def create_app(
@@ -249,8 +255,8 @@ def create_app(
 
     @app.post("/connectors", status_code=201)
     def create(body: Any = Body(...)) -> dict[str, Any]:  # noqa: B008
-        name, config = _connector_body(body)
-        return _info(worker.create(name, config))
+        name, config, initial = _connector_body(body)
+        return _info(worker.create(name, config, initial))
 
     @app.get("/connectors/{name}")
     def get_connector(name: str) -> dict[str, Any]:

@@ -111,7 +111,8 @@ def status(name: str, url: str, token: str | None) -> None:
     for t in s["tasks"]:
         trace = t.get("trace")
         why = f": {trace.strip().splitlines()[-1]}" if trace else ""
-        click.echo(f"  task {t['id']}: {t['state']}{why}")
+        where = f" on {t['worker_id']}" if t.get("worker_id") else ""  # (several workers)
+        click.echo(f"  task {t['id']}: {t['state']}{where}{why}")
 
 
 def _action(verb: str, method: str, suffix: str, done: str) -> click.Command:

@@ -176,8 +176,10 @@ class ConfigStore:
         with self._lock:
             return self._states.get(name, "STARTED")
 
-    def put(self, name: str, config: dict[str, Any] | None) -> None:
-        """Store a connector's config durably; None deletes it (and its target state)."""
+    def put(self, name: str, config: dict[str, Any] | None, state: str | None = None) -> None:
+        """Store a connector's config durably; None deletes it (and its target state).
+        ``state``: a new connector's target state (PAUSED or STOPPED), written before its
+        config, so no reader starts it running first."""
         value = (
             None if config is None
             else json.dumps({"properties": config}, sort_keys=True).encode()
@@ -187,13 +189,17 @@ class ConfigStore:
                 return
             items = [((CONNECTOR_PREFIX + name).encode(), value)]
             gone = config is None or name not in self._configs
-            if gone and name in self._states:
+            if config is not None and state not in (None, "STARTED"):
+                items.insert(0, ((STATE_PREFIX + name).encode(), _state_record(state)))
+            elif gone and name in self._states:
                 # deleted with it; and a state a deletion that landed in part (Kafka) left
                 # behind is not a new connector's of the same name: deleted first
-                state = ((STATE_PREFIX + name).encode(), None)
-                items.insert(0 if config is not None else len(items), state)
+                tombstone = ((STATE_PREFIX + name).encode(), None)
+                items.insert(0 if config is not None else len(items), tombstone)
             self._append(items)
-            if gone:
+            if config is not None and state not in (None, "STARTED"):
+                self._states[name] = str(state)
+            elif gone:
                 self._states.pop(name, None)
             if config is None:
                 self._configs.pop(name, None)

@@ -353,6 +353,7 @@ class Worker:
         persist: bool = False,
         raw: Mapping[str, Any] | None = None,
         valid: ValidatedConnector | None = None,
+        initial: str = RUNNING,
     ) -> ConnectorRuntime:
         """Validate and start a connector; ConnectorExistsError when the name is taken.
         ``persist`` keeps ``raw`` (the config as given; default ``spec.config``) in
@@ -367,15 +368,19 @@ class Worker:
                 raise ConnectorExistsError(spec.name)
             rt = ConnectorRuntime(spec.name, dict(spec.config if raw is None else raw), valid)
             if persist:
-                self.configs.put(spec.name, rt.config)
+                stored = {PAUSED: "PAUSED", STOPPED: "STOPPED"}.get(initial)
+                self.configs.put(spec.name, rt.config, state=stored)
             self.connectors[spec.name] = rt
-            self._start(rt, RUNNING)
+            self._start(rt, initial)
             self._want()
             return rt
 
-    def create(self, name: str, config: Mapping[str, Any]) -> ConnectorRuntime:
-        """A connector from REST: kept in ``__connect_configs``."""
-        return self.add(self.spec(name, config), persist=True, raw=config)
+    def create(
+        self, name: str, config: Mapping[str, Any], initial: str = RUNNING
+    ) -> ConnectorRuntime:
+        """A connector from REST: kept in ``__connect_configs``; ``initial``: RUNNING,
+        PAUSED or STOPPED (Connect's ``initial_state``, KIP-980)."""
+        return self.add(self.spec(name, config), persist=True, raw=config, initial=initial)
 
     def put_config(self, name: str, config: Mapping[str, Any]) -> tuple[ConnectorRuntime, bool]:
         """Create or reconfigure (restart with the new config, same target state); returns the
