@@ -298,6 +298,13 @@ class Connector(ABC):
         Default: none (a warehouse sink that merges once a minute sets its batching)."""
         return {}
 
+    @classmethod
+    def local_files(cls, config: Mapping[str, Any]) -> list[str]:
+        """Files on the worker's own machine its tasks write (a DuckDB database, a
+        FileStreamSink's file), from its valid config: distributed workers warn that a task
+        moved to another machine writes that machine's. Default: none."""
+        return []
+
     def start(self, config: Mapping[str, Any]) -> None:
         self.config = config
 

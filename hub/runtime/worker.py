@@ -551,6 +551,13 @@ class Worker:
             log.error("connector %s failed to start: %s", rt.name, rt.error)
             return
         rt.connector, rt.state, rt.trace = connector, target, None
+        files = valid.cls.local_files(valid.raw) if self.leases is not None else []
+        if files:  # (a path a secret reference gave is masked)
+            log.warning(_scrub(
+                f"connector {rt.name} writes {', '.join(files)} on the machine that runs it: in "
+                "a cluster of workers its task may move to another machine, which writes its "
+                "own. Keep the file on storage every worker shares, or run the connector on "
+                "one worker", valid))  # fmt: skip
         rt.tasks = [_Task(i, c, TaskState(i)) for i, c in enumerate(configs)]
         for task in rt.tasks:
             if self._runs_here(rt.name, task.task_id):  # (distributed: its lease's holder)

@@ -239,6 +239,13 @@ class DuckDBSink(EngineSink):
     secret_properties = ("connection.password", "connection.url")
 
     @classmethod
+    def local_files(cls, config: Mapping[str, Any]) -> list[str]:
+        from connectors.sink.duckdb.config import duckdb_path
+
+        path = duckdb_path(str(config.get("connection.url", "")))
+        return [] if path is None else [path]
+
+    @classmethod
     def check(cls, config: Mapping[str, Any]) -> list[Check]:
         import os
 

@@ -179,3 +179,7 @@ class FileStreamSink(SinkConnector):
     )
     config_model = FileSinkConfig
     task_class = FileStreamSinkTask
+
+    @classmethod
+    def local_files(cls, config: Mapping[str, Any]) -> list[str]:
+        return [str(config["file"])] if config.get("file") else []

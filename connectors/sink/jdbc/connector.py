@@ -71,3 +71,8 @@ class JdbcSink(SinkConnector):
     config_model = JdbcSinkConfig
     task_class = JdbcSinkTask
     secret_properties = ("connection.password", "connection.url")
+
+    @classmethod
+    def local_files(cls, config: Mapping[str, Any]) -> list[str]:
+        path = duckdb_path(str(config.get("connection.url", "")))
+        return [] if path is None else [path]
