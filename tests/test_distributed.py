@@ -74,8 +74,13 @@ def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
         for port in (a, b, c):
             wait_for(lambda p=port: cluster.get(p, "/connectors") == ["gen", "out"], 30,
                      f"worker {port} listing both connectors")  # fmt: skip
-        source_on = cluster.settle([("gen", 0), ("out", 0)])[("gen", 0)]
+        placed = cluster.settle([("gen", 0), ("out", 0)])
+        source_on = placed[("gen", 0)]
         other = next(p for p in (a, b, c) if p != source_on)
+        # each worker's /hub/health: the cluster, its live workers, what runs there
+        health = cluster.get(source_on, "/hub/health")["cluster"]
+        assert health["group.id"].startswith("cluster-") and "gen-0" in health["tasks"]
+        assert sorted(health["workers"]) == sorted(f"127.0.0.1:{p}" for p in (a, b, c))
         # the connector's state as one worker (its lease's holder) reports it, on every worker
         wait_for(lambda: len({(st["connector"]["state"], st["connector"]["worker_id"])
                               for p in (a, b, c)

@@ -384,7 +384,7 @@ def create_app(
     @app.get("/hub/health")
     def health() -> dict[str, Any]:
         """The worker: version, uptime, where its log lives and the disk under it, its
-        scheduled jobs (last run, duration, error)."""
+        scheduled jobs (last run, duration, error); one of several workers: its cluster."""
         import shutil
         import time
 
@@ -394,6 +394,9 @@ def create_app(
             "backend": "embedded" if worker.log is not None else type(worker.backend).__name__,
             "jobs": [j.to_dict() for j in worker.jobs()],
         }  # fmt: skip
+        cluster = worker.cluster_info()
+        if cluster is not None:  # (several workers: the group, who is in it, what runs here)
+            out["cluster"] = cluster
         if worker.log is not None:
             path = os.path.abspath(worker.log.path)
             disk = shutil.disk_usage(path)

@@ -959,6 +959,18 @@ class Worker:
                 except Exception as exc:  # noqa: BLE001 - a status record is no reason to fail
                     log.warning("could not delete connector %s's status records: %s", name, exc)
 
+    def cluster_info(self) -> dict[str, Any] | None:
+        """Distributed: the cluster's ``group.id``, its live workers and the connectors and
+        tasks this worker runs; None for a worker on its own."""
+        if self.leases is None:
+            return None
+        held = sorted(self._held, key=lambda k: (k[0], -1 if k[1] is None else k[1]))
+        return {
+            "group.id": self.cluster, "workers": sorted(self.leases.members()),
+            "connectors": [n for n, t in held if t is None],
+            "tasks": [f"{n}-{t}" for n, t in held if t is not None],
+        }  # fmt: skip
+
     def is_member(self, worker_id: str) -> bool:
         """Distributed: whether ``worker_id`` is a live worker of the cluster (a request is
         forwarded only to one)."""
