@@ -731,6 +731,15 @@ class Worker:
     def _lease(name: str, task_id: int | None) -> str:
         return f"connector:{name}" if task_id is None else f"task:{name}:{task_id}"
 
+    @staticmethod
+    def _leased(lease: str) -> tuple[str, int | None]:
+        """(connector, task id or None) of a lease `_lease` named."""
+        kind, _, rest = lease.partition(":")
+        if kind == "connector":
+            return rest, None
+        name, _, task_id = rest.rpartition(":")
+        return name, int(task_id)
+
     def _runs_here(self, name: str, task_id: int | None) -> bool:
         """Whether this worker runs the connector (``task_id`` None) or task: always on its
         own, distributed when it holds the lease."""
@@ -751,9 +760,7 @@ class Worker:
     def _acquired(self, lease: str) -> None:
         """This worker got a lease: it runs that task from now on (the cluster thread, under
         the lock; the worker that ran it before has stopped it)."""
-        kind, _, rest = lease.partition(":")
-        name, task_id = (rest, None) if kind == "connector" else rest.rpartition(":")[::2]
-        key = (name, None if task_id is None else int(task_id))
+        key = self._leased(lease)
         self._held.add(key)
         if key[1] is not None:  # (started by the cluster loop once the configs are read)
             self._acquiring = True
@@ -779,9 +786,8 @@ class Worker:
     def _released(self, lease: str) -> None:
         """This worker gave a lease up (revoked: another worker starts the task once this
         returns; lost: this worker's session expired, another may run it already)."""
-        kind, _, rest = lease.partition(":")
-        name, task_id = (rest, None) if kind == "connector" else rest.rpartition(":")[::2]
-        key = (name, None if task_id is None else int(task_id))
+        key = self._leased(lease)
+        name = key[0]
         self._held.discard(key)
         rt = self.connectors.get(name)
         if key[1] is None or rt is None:
