@@ -147,12 +147,13 @@ def store_offset(
 def run_hub(
     work: Path, name: str, config: Mapping[str, Any], topic: str, expected: int,
     profile_dir: str | None, timeout: float, offset: tuple[dict[str, Any], dict[str, Any]]
-    | None = None, kafka: str | None = None,
+    | None = None, kafka: str | None = None, worker_extra: str = "",
 ) -> tuple[float, float]:  # fmt: skip
     """Start hub on a connector config (``offset``: a (partition, offset) stored first);
     seconds until ``expected`` records of ``topic`` are durable, and the process's peak RSS
     (MB). With ``kafka`` (bootstrap servers) hub runs on that cluster (log.backend: kafka) and
-    the records are counted as a consumer reads them there."""
+    the records are counted as a consumer reads them there (``worker_extra``: more lines of
+    its worker config)."""
     data_dir = str(work / f"data-{name}")
     if offset is not None:
         store_offset(data_dir, name, *offset)
@@ -163,7 +164,7 @@ def run_hub(
     if kafka is not None:
         worker = work / f"{name}-worker.yaml"
         worker.write_text(f"log.backend: kafka\nbootstrap.servers: {kafka}\n"
-                          "replication.factor: 1\n")  # fmt: skip
+                          "replication.factor: 1\n" + worker_extra)  # fmt: skip
         cmd[-1:-1] = ["--worker-config", str(worker)]
         watch = KafkaWatcher(kafka, topic)
     if profile_dir:

@@ -5,6 +5,7 @@
     python bench/pg_source_bench.py --profile-dir /tmp/prof   # hub runs under py-spy (slower)
     python bench/pg_source_bench.py --set value.converter.schemas.enable=false  # any property
     python bench/pg_source_bench.py --kafka   # each phase also into Kafka (a Tansu broker)
+    python bench/pg_source_bench.py --kafka --eos   # and again in Kafka transactions
 
 Run on demand, not in CI. Needs PostgreSQL 15 binaries (HUB_TEST_PG_BIN), pg_recvlogical and
 psql. One throwaway server is started (``fsync=off``, ``synchronous_commit=off``,
@@ -126,7 +127,7 @@ def copy_out(srv: Server, table: str) -> float:
 # -- hub in its own process ------------------------------------------------------------------
 def run_hub(
     srv: Server, work: Path, name: str, extra: dict[str, object], topic: str, expected: int,
-    profile_dir: str | None, timeout: float, kafka: str | None = None,
+    profile_dir: str | None, timeout: float, kafka: str | None = None, worker_extra: str = "",
 ) -> tuple[float, float]:  # fmt: skip
     """Start hub on a connector config; seconds until ``expected`` records of ``topic`` are
     durable, and the process's peak RSS (MB)."""
@@ -136,10 +137,21 @@ def run_hub(
         "topic.prefix": "bench", "publication.name": PUB,
         "publication.autocreate.mode": "disabled", **extra, **EXTRA,
     }  # fmt: skip
-    return _hub.run_hub(work, name, config, topic, expected, profile_dir, timeout, kafka=kafka)
+    return _hub.run_hub(work, name, config, topic, expected, profile_dir, timeout, kafka=kafka,
+                        worker_extra=worker_extra)  # fmt: skip
 
 
 KAFKA: list[str] = []  # --kafka: the bootstrap servers of the Tansu broker the bench started
+EOS: list[bool] = []  # --eos: each Kafka phase again with transactions
+
+
+def slots(srv: Server, name: str, make: bool) -> None:
+    """Create (or drop) the Kafka runs' slots: ``name``, and ``name``_eos with --eos."""
+    for slot in [name, f"{name}_eos"][: 1 + len(EOS)] if KAFKA else []:
+        if make:
+            srv.slot(slot)
+        else:
+            srv.drop_slot(slot)
 
 
 def on_kafka(
@@ -156,6 +168,18 @@ def on_kafka(
                     expected / hub_s, expected / embedded_s, unit, peak_rss_mb=hub_rss)  # fmt: skip
     rows.append(f"{phase:9} hub -> Kafka (Tansu)  {hub_s:7.2f} s {expected / hub_s:12,.0f} "
                 f"{unit}  {embedded_s / hub_s:4.2f}x hub -> log  {rss(hub_rss)}")  # fmt: skip
+    if not EOS:
+        return
+    # (a slot and topics of their own: the broker holds the run's before)
+    eos = {**extra, "slot.name": f"{extra['slot.name']}_eos", "topic.prefix": "bencheos"}
+    eos_s, eos_rss = run_hub(srv, work, f"{phase.replace(' ', '')}-eos", eos,
+                             topic.replace("bench.", "bencheos.", 1), expected, args.profile_dir,
+                             args.timeout, kafka=KAFKA[0],
+                             worker_extra="exactly.once.source.support: enabled\n")  # fmt: skip
+    _results.record(f"{label} -> Kafka (Tansu), in transactions", "hub -> Kafka without, same run",
+                    expected / eos_s, expected / hub_s, unit, peak_rss_mb=eos_rss)  # fmt: skip
+    rows.append(f"{phase:9} hub -> Kafka, txns    {eos_s:7.2f} s {expected / eos_s:12,.0f} "
+                f"{unit}  {hub_s / eos_s:4.2f}x without  {rss(eos_rss)}")  # fmt: skip
 
 
 # -- workloads -----------------------------------------------------------------------------------
@@ -215,6 +239,12 @@ def main() -> None:
         action="store_true",
         help="also run each phase with hub on Kafka (a Tansu broker started here)",
     )
+    ap.add_argument(
+        "--eos",
+        action="store_true",
+        help="with --kafka: each Kafka phase again with exactly.once.source.support: enabled "
+        "(source tasks in transactions), against the run without",
+    )
     _results.add_json_arg(ap)
     args = ap.parse_args()
     for item in args.set:
@@ -229,6 +259,8 @@ def main() -> None:
     print(f"PostgreSQL source benchmark: {os.cpu_count()} cores, python "
           f"{sys.version.split()[0]}, {platform.platform()}")  # fmt: skip
     broker = contextlib.ExitStack()
+    if args.eos:
+        EOS.append(True)
     if args.kafka:
         from tests.fixtures.kafka import running_tansu
 
@@ -255,8 +287,7 @@ def main() -> None:
         if "stream" not in skip:
             srv.slot("ref_stream")
             srv.slot("hub_stream")
-            if KAFKA:
-                srv.slot("kafka_stream")
+            slots(srv, "kafka_stream", make=True)
             t0 = time.perf_counter()
             ins, upd, dele, txns = stream_workload(srv, args.stream_rows)
             end = srv.lsn()
@@ -275,8 +306,7 @@ def main() -> None:
                      "bench.public.s", events + dele, hub_s, "events/s", rows, args)  # fmt: skip
             srv.drop_slot("ref_stream")
             srv.drop_slot("hub_stream")
-            if KAFKA:
-                srv.drop_slot("kafka_stream")
+            slots(srv, "kafka_stream", make=False)
             _results.record("PostgreSQL streaming -> log", "pg_recvlogical (pgoutput)",
                             events / hub_s, events / ref, "events/s", TARGETS["stream"], 100_000,
                             peak_rss_mb=hub_rss)  # fmt: skip
@@ -289,8 +319,7 @@ def main() -> None:
             n = args.big_txn_rows
             srv.slot("ref_big")
             srv.slot("hub_big")
-            if KAFKA:
-                srv.slot("kafka_big")
+            slots(srv, "kafka_big", make=True)
             srv.sql(f"INSERT INTO b {ROW_SQL} FROM generate_series(1, %s) g", (n,))
             end = srv.lsn()
             ref = recvlogical(srv, "ref_big", end)
@@ -305,8 +334,7 @@ def main() -> None:
                      "bench.public.b", n, hub_s, "events/s", rows, args)  # fmt: skip
             srv.drop_slot("ref_big")
             srv.drop_slot("hub_big")
-            if KAFKA:
-                srv.drop_slot("kafka_big")
+            slots(srv, "kafka_big", make=False)
             _results.record("PostgreSQL one big transaction -> log", "pg_recvlogical (pgoutput)",
                             n / hub_s, n / ref, "events/s", TARGETS["big"], 100_000,
                             peak_rss_mb=hub_rss)  # fmt: skip

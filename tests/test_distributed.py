@@ -243,7 +243,10 @@ def test_postgres_to_duckdb_across_workers_killed_mid_stream(
     """configs/postgres-to-duckdb.yaml's two connectors created on a cluster of two workers
     while the sample shop is written to; the worker running the source is killed with SIGKILL
     (twice) and so is the one running the sink, a new worker starting after each: the
-    warehouse ends equal to PostgreSQL, table for table (`hub verify`'s comparison)."""
+    warehouse ends equal to PostgreSQL, table for table (`hub verify`'s comparison). The
+    source writes in transactions (exactly.once.source.support): each worker taking it over
+    fences the producer of the one before (on Tansu an aborted transaction's records stay
+    visible, and the sink's upserts absorb them)."""
     env = {
         "PGHOST": pg_server.host, "PGPORT": str(pg_server.port), "PGUSER": pg_server.user,
         "PGDATABASE": pg_db, "HUB_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
@@ -261,7 +264,7 @@ def test_postgres_to_duckdb_across_workers_killed_mid_stream(
         stop = threading.Event()
         writer = shop.Writer(pg, seed=5, customers=200, products=50)
         thread = threading.Thread(target=writer.run, args=(100, stop))
-        cluster = Workers(kafka_broker, tmp_path, env)
+        cluster = Workers(kafka_broker, tmp_path, env, exactly_once=True)
         rnd = random.Random(31)
         try:
             a, _b = cluster.start(), cluster.start()

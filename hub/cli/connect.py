@@ -86,6 +86,12 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
     )
     if port is not None and (not str(port).isdigit() or not 0 < int(str(port)) < 65536):
         raise ConfigError(f"{path}: rest.advertised.port must be a port number, not {port!r}")
+    eos = str(props.pop("exactly.once.source.support", "disabled"))
+    if eos not in ("enabled", "disabled"):
+        raise ConfigError(
+            f"{path}: exactly.once.source.support must be 'enabled' (source tasks write their "
+            f"records and offsets in Kafka transactions) or 'disabled', not {eos!r}"
+        )
     cluster = None if group is None else Cluster(
         group, None if host is None else str(host), None if port is None else int(str(port))
     )  # fmt: skip
@@ -95,6 +101,12 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
                 f"{path}: group.id makes the worker one of a cluster of workers, which share "
                 "their connectors through a Kafka cluster: it needs log.backend: kafka "
                 "(remove group.id to run one worker on the embedded log)"
+            )
+        if eos == "enabled":
+            raise ConfigError(
+                f"{path}: exactly.once.source.support is for log.backend: kafka (Kafka "
+                "transactions); on the embedded log source tasks are exactly-once without "
+                "them: remove the property"
             )
         return None, storage, None
     if kind != "kafka":
@@ -121,7 +133,11 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
         return text
 
     try:
-        backend = KafkaLog(props, replication_factor=factor)
+        backend = KafkaLog(
+            props, replication_factor=factor,
+            # (Connect's transactional ids: <group.id>-<connector>-<task>)
+            transaction_prefix=(group or "hub") if eos == "enabled" else None,
+        )  # fmt: skip
     except KafkaException as exc:  # a property librdkafka refuses
         raise ConfigError(f"{path}: {said(exc)}") from None
     try:

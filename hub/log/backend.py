@@ -64,6 +64,25 @@ class LogProducer(Protocol):
         """Everything sent so far appended and durable (or the first failure raised)."""
 
 
+class TransactionalProducer(LogProducer, Protocol):
+    """A source task's producer on a log with transactions (Kafka with the worker's
+    ``exactly.once.source.support: enabled``, KIP-618). Made with a transactional id, it
+    fences every earlier producer of that id first (their open transaction is aborted, their
+    next send or commit fails with `ProducerFencedError`). The first send after a commit
+    opens a transaction; readers (read_committed) see its records when it commits."""
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (something was sent since the last commit)."""
+
+    def commit_transaction(self) -> None:
+        """Commit the open transaction (nothing when none is open); `ProducerFencedError`
+        when a newer producer of the same id exists."""
+
+    def abort_transaction(self) -> None:
+        """Abort the open transaction, if any (best effort: a failure is logged)."""
+
+
 class LogConsumer(Protocol):
     def subscribe(
         self,
@@ -169,6 +188,15 @@ class LogBackend(Protocol):
         their records such that any prefix reads back consistently (hub.runtime.offsets)."""
 
     def producer(self, **config: Any) -> LogProducer: ...
+
+    @property
+    def transaction_prefix(self) -> str | None:
+        """Source tasks write in transactions (`transactional_producer`) with ids
+        ``<prefix>-<connector>-<task>``; None: they do not (the embedded log, one writer per
+        data directory, needs none)."""
+
+    def transactional_producer(self, transactional_id: str, **config: Any) -> TransactionalProducer:
+        """A producer writing in transactions, having fenced the id's earlier producers."""
 
     def consumer(self, **config: Any) -> LogConsumer: ...
 

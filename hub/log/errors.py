@@ -161,6 +161,20 @@ class RebalanceInProgressError(LogError, TransientError):
         )
 
 
+class ProducerFencedError(LogError, FatalError):
+    """A newer producer with the same transactional id exists: another worker (or a
+    restarted task) runs this source task now. This one's open transaction is aborted; it
+    must stop writing."""
+
+    def __init__(self, transactional_id: str, detail: str) -> None:
+        self.transactional_id = transactional_id
+        super().__init__(
+            f"another producer took over transactional id {transactional_id!r} (fenced: "
+            f"{detail}); the task runs elsewhere now, or was started twice. Its unfinished "
+            "transaction was aborted and nothing of it is committed"
+        )
+
+
 __all__ = [
     "BadTopicMetaError",
     "ConfigError",
@@ -172,6 +186,7 @@ __all__ = [
     "LogStorageError",
     "MissingLogDirError",
     "OffsetOutOfRangeError",
+    "ProducerFencedError",
     "ReadOnlyLogError",
     "RebalanceInProgressError",
     "RecordTooLargeError",

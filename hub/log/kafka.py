@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from confluent_kafka import (
     Consumer,
@@ -37,6 +37,7 @@ from hub.errors import ConfigError, TransientError
 from hub.log.backend import Listener, LogBackend
 from hub.log.errors import (
     LogError,
+    ProducerFencedError,
     RebalanceInProgressError,
     RecordTooLargeError,
     TopicExistsError,
@@ -47,6 +48,7 @@ from hub.log.packed import Packed
 from hub.log.record import Header, PartitionInfo, Record, TopicInfo, TopicPartition
 
 TIMEOUT_S = 30.0
+TXN_TIMEOUT_MS = 20000  # a source task's transactions (transaction.timeout.ms)
 
 # client properties only consumers take (librdkafka warns when a producer is given them)
 _CONSUMER_ONLY = ("session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms",
@@ -92,10 +94,18 @@ class KafkaLog:
     (``bootstrap.servers``, ``security.protocol``, ``sasl.*``, ``ssl.*``) with Kafka's names;
     ``replication.factor`` is the internal and auto-created topics' replication factor."""
 
-    def __init__(self, config: Mapping[str, Any], replication_factor: int = 1) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        replication_factor: int = 1,
+        transaction_prefix: str | None = None,
+    ) -> None:
+        """``transaction_prefix``: source tasks write in transactions (the worker config's
+        ``exactly.once.source.support: enabled``) with ids ``<prefix>-<connector>-<task>``."""
         self._conf = {str(k): v for k, v in config.items()}
         self.name = str(self._conf.get("bootstrap.servers", ""))  # (no secret in it)
         self.replication_factor = replication_factor
+        self.transaction_prefix = transaction_prefix
         self._admin = AdminClient(_not_consumer_only(self._conf))
         self._util: Consumer | None = None
         self._internal: KafkaProducer | None = None  # append_durable's
@@ -223,6 +233,9 @@ class KafkaLog:
                     **self._conf,
                     "group.id": f"hub-util-{uuid.uuid4().hex}",
                     "enable.auto.commit": False,
+                    # the high watermark, not the last stable offset (below the first record
+                    # of a transaction still open): a read to the end waits for those
+                    "isolation.level": "read_uncommitted",
                 }  # fmt: skip
             )
         return self._util
@@ -236,7 +249,8 @@ class KafkaLog:
     def scan(self, tp: TopicPartition, start: int = 0, end: int | None = None) -> Iterator[Record]:
         """To the end the client reports and a fetch after it that finds nothing (a broker
         may report the end too low); with ``end``, to the first end reported at or past it
-        (others appending all the while leave no empty fetch)."""
+        (others appending all the while leave no empty fetch). Committed records only
+        (read_committed): with ``end``, a transaction open below it is waited for."""
         consumer = Consumer(
             {
                 **self._conf,
@@ -272,6 +286,10 @@ class KafkaLog:
                         at_end = True
                     else:
                         raise KafkaException(err)
+                if end is not None and (at_end or not records):
+                    # past the markers that end transactions, which are not records
+                    (where,) = consumer.position([KafkaTopicPartition(tp.topic, tp.partition)])
+                    position = max(position, where.offset)
                 if end is not None and position >= end and (at_end or len(got) < 1000):
                     # past ``end`` with the client's queue drained (it queues a fetched
                     # batch whole): every batch that began before ``end`` was read
@@ -280,7 +298,9 @@ class KafkaLog:
                 if records:
                     yield from records
                     deadline = time.monotonic() + TIMEOUT_S
-                elif at_end and not got and end is None:  # (below ``end``: wait for it)
+                elif at_end and end is None:  # (below ``end``: wait for it)
+                    # a fetch after the end found no record (on a topic with transactions the
+                    # client reports the end again after each fetch: not "nothing came back")
                     return
                 elif time.monotonic() > deadline:
                     raise LogError(f"reading {tp} from Kafka: no end within {TIMEOUT_S:.0f} s")
@@ -303,6 +323,11 @@ class KafkaLog:
     # -- clients -----------------------------------------------------------------------------
     def producer(self, **config: Any) -> KafkaProducer:
         return KafkaProducer(self, compression=config.get("compression"))
+
+    def transactional_producer(self, transactional_id: str, **config: Any) -> KafkaProducer:
+        return KafkaProducer(
+            self, compression=config.get("compression"), transactional_id=transactional_id
+        )
 
     def consumer(self, **config: Any) -> KafkaConsumer:
         return KafkaConsumer(
@@ -404,9 +429,26 @@ def _record(m: Any) -> Record:
                   headers)  # fmt: skip
 
 
+# what a transaction's operation answers when a newer producer of its id exists
+_FENCED = (
+    KafkaError.PRODUCER_FENCED,
+    KafkaError.INVALID_PRODUCER_EPOCH,
+    KafkaError._FENCED,
+)
+
+
 class KafkaProducer:
-    def __init__(self, log: KafkaLog, compression: str | None = None) -> None:
+    """``transactional_id``: every send after a commit opens a transaction (KIP-618's
+    source task producer); made, it has fenced the id's earlier producers."""
+
+    def __init__(
+        self, log: KafkaLog, compression: str | None = None, transactional_id: str | None = None
+    ) -> None:
         self._log = log
+        self.transactional_id = transactional_id
+        self._in_txn = False
+        # fenced, or failed for good: no abort (it would wait its whole timeout), no send
+        self._unusable = False
         # the first failed delivery; the callback holds this list, not the producer (a
         # cycle through the client would keep a dropped producer's threads and connections
         # until the garbage collector's next full pass)
@@ -417,11 +459,21 @@ class KafkaProducer:
             if err is not None and not failures:
                 failures.append(err)
 
+        # the error that made the producer unusable (fenced, a sequence lost): its sends then
+        # fail with a bare "fatal error", this says which (`_cause`)
+        self._fatal: list[KafkaError] = []
+
+        txn: dict[str, Any] = {}
+        if transactional_id is not None:
+            # the coordinator aborts a transaction its producer left open after this: a
+            # read to the end (hub.log.kafka.KafkaLog.scan with ``end``) waits that long at
+            # most, below its own 30 s (Kafka's default, 60 s, would make it fail first)
+            txn = {"transaction.timeout.ms": TXN_TIMEOUT_MS}
         self._p = Producer(
             {# what waits for the brokers, at most (Java's buffer.memory is 32 MB; librdkafka's
              # own default, 1 GB, grew a worker to 400 MB behind a slow broker); a full queue
              # makes sends wait. The client's properties may say otherwise
-             "queue.buffering.max.kbytes": 32768,
+             "queue.buffering.max.kbytes": 32768, **txn,
              **_not_consumer_only(log._conf), "enable.idempotence": True, "acks": "all",
              "linger.ms": 5,
              "partitioner": "murmur2_random",
@@ -433,8 +485,95 @@ class KafkaProducer:
              "compression.type": compression if compression not in (None, "producer") else "none",
              # one callback for the producer, called for the failures only (a Python call a
              # record halved the throughput: bench/kafka_bench.py)
-             "on_delivery": delivered, "delivery.report.only.error": True}
+             "on_delivery": delivered, "delivery.report.only.error": True,
+             **({} if transactional_id is None else {
+                 "transactional.id": transactional_id,
+                 "message.timeout.ms": TXN_TIMEOUT_MS})}  # (at most the transaction's)
         )  # fmt: skip
+        if transactional_id is not None:
+            try:  # fences the earlier producers of the id, aborting what they left open
+                self._p.init_transactions(TIMEOUT_S)
+            except KafkaException as exc:
+                raise self._txn_error(exc, "starting its transactions") from None
+
+    def _txn_error(self, exc: KafkaException, doing: str) -> LogError:
+        err = self._cause(_kafka_error(exc))
+        assert self.transactional_id is not None
+        if err.code() in _FENCED:
+            self._unusable = True
+            return ProducerFencedError(self.transactional_id, err.str())
+        if err.fatal():
+            self._unusable = True
+            return KafkaDeliveryError(f"{doing} failed for transactional id "
+                                      f"{self.transactional_id!r}: {err.str()}")  # fmt: skip
+        return KafkaDeliveryError(f"{doing} failed: {err.str()}")
+
+    def _cause(self, err: KafkaError) -> KafkaError:
+        """The error behind librdkafka's bare "fatal error" (the next poll raises it)."""
+        if err.code() != KafkaError._FATAL:
+            return err
+        if not self._fatal:
+            try:
+                self._p.poll(0)
+            except KafkaException as exc:
+                if _kafka_error(exc).fatal():
+                    self._fatal.append(_kafka_error(exc))
+            except SystemError:  # (see flush)
+                pass
+        return self._fatal[0] if self._fatal else err
+
+    def _failed_for_good(self, exc: KafkaException | SystemError) -> NoReturn:
+        """Raise what a flush or poll raised: a fatal error (fenced) as our error. It comes
+        as a KafkaException, or (confluent-kafka 2.16) as the cause of a SystemError from
+        serving the reports of the records it purged meanwhile."""
+        raised = exc if isinstance(exc, KafkaException) else exc.__cause__
+        if isinstance(raised, KafkaException):
+            cause = self._cause(_kafka_error(raised))
+            if cause.fatal():
+                if not self._fatal:
+                    self._fatal.append(cause)
+                self._raise_failed()
+        raise exc
+
+    def _begin(self) -> None:
+        """Open a transaction for what is sent next (a transactional producer, none open)."""
+        if self.transactional_id is None or self._in_txn:
+            return
+        self._raise_failed()
+        try:
+            self._p.begin_transaction()
+        except KafkaException as exc:
+            raise self._txn_error(exc, "opening a transaction") from None
+        self._in_txn = True
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_txn
+
+    def commit_transaction(self) -> None:
+        if not self._in_txn:
+            return
+        self._raise_failed()  # (a record not delivered: the commit would fail anyway)
+        try:
+            self._p.commit_transaction(TIMEOUT_S)
+        except KafkaException as exc:
+            error = self._txn_error(exc, "committing a transaction")
+            if _kafka_error(exc).txn_requires_abort():
+                self.abort_transaction()
+            raise error from None
+        self._in_txn = False
+
+    def abort_transaction(self) -> None:
+        if not self._in_txn:
+            return
+        self._in_txn = False
+        if self._unusable:  # (the coordinator aborts it: a newer producer fenced this one)
+            return
+        try:
+            self._p.abort_transaction(TIMEOUT_S)
+        except KafkaException as exc:  # (fenced or fatal: the coordinator aborts it anyway)
+            logger.warning("aborting transaction of %r: %s", self.transactional_id,
+                           _kafka_error(exc).str())  # fmt: skip
 
     def _produce(self, topic: str, value: bytes | None, key: bytes | None,
                  headers: Sequence[Header] | None, timestamp: int | None,
@@ -452,7 +591,14 @@ class KafkaProducer:
                 self._p.produce(topic, value=value, key=key, **kw)
                 return
             except BufferError:  # the client's queue is full: let it send, then again
-                self._p.poll(0.01)  # (0.1 s waits cost a third of the throughput)
+                try:
+                    self._p.poll(0.01)  # (0.1 s waits cost a third of the throughput)
+                except (KafkaException, SystemError) as exc:
+                    self._failed_for_good(exc)
+            except KafkaException as exc:  # (a transaction's state: fenced, failed)
+                if self.transactional_id is None:
+                    raise
+                raise self._txn_error(exc, "sending") from None
 
     def send(
         self,
@@ -464,6 +610,7 @@ class KafkaProducer:
         partition: int | None = None,
     ) -> None:
         self._check(topic, [key], [value], [headers])
+        self._begin()
         self._produce(topic, value, key, headers, timestamp, partition)
 
     def _check(
@@ -506,6 +653,7 @@ class KafkaProducer:
             hk, prefix, first = seq_header
             headers = [((hk, prefix + b"%d" % (first + i)),) for i in range(len(values))]
         self._check(topic, keys, values, headers)
+        self._begin()
         if headers is None and timestamps is None and partition is None:
             # the common case a record at a time, without building keyword arguments
             produce, failures = self._p.produce, self._failures
@@ -514,7 +662,7 @@ class KafkaProducer:
                     self._raise_failed()
                 try:
                     produce(topic, v, k)
-                except BufferError:  # the client's queue is full: the slow path waits
+                except (BufferError, KafkaException):  # the slow path waits or says why
                     self._produce(topic, v, k, None, None, None)
             return
         for i, v in enumerate(values):
@@ -539,15 +687,27 @@ class KafkaProducer:
                        seq_header=seq)  # fmt: skip
 
     def _raise_failed(self) -> None:
+        if self._fatal:
+            self._unusable = True
+            err = self._fatal[0]
+            if self.transactional_id is not None and err.code() in _FENCED:
+                raise ProducerFencedError(self.transactional_id, err.str())
+            raise KafkaDeliveryError(f"the Kafka producer failed for good: {err.str()}")
         if not self._failures:
             return
         err = self._failures[0]
+        if self.transactional_id is not None and err.code() in _FENCED:
+            self._unusable = True
+            raise ProducerFencedError(self.transactional_id, err.str())
         if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:  # a batch the broker refused
             raise KafkaRecordTooLargeError(f"Kafka refused a batch as too large: {err}")
         raise KafkaDeliveryError(f"a record was not delivered to Kafka: {err}")
 
     def flush(self, durable: bool = True) -> None:
-        left = self._p.flush(TIMEOUT_S + 5)
+        try:
+            left = self._p.flush(TIMEOUT_S + 5)
+        except (KafkaException, SystemError) as exc:
+            self._failed_for_good(exc)
         self._raise_failed()
         if left:
             raise KafkaDeliveryError(f"{left} records not acknowledged by Kafka within "

@@ -33,12 +33,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hub.log import _malloc, cleaner, files
 from hub.log.config import TopicConfig
 from hub.log.errors import (
     InvalidTopicError,
+    LogError,
     LogStorageError,
     MissingLogDirError,
     ReadOnlyLogError,
@@ -286,6 +287,13 @@ class Log:
         from hub.log.producer import Producer
 
         return Producer(self, **config)
+
+    # one writer per data directory: a source task's records and offsets need no transaction
+    # (its recovery scan finds what a crash left), and no other process can write meanwhile
+    transaction_prefix: str | None = None
+
+    def transactional_producer(self, transactional_id: str, **config: Any) -> NoReturn:
+        raise LogError("the embedded log has no transactions (transaction_prefix is None)")
 
     def consumer(self, **config: Any) -> Consumer:
         from hub.log.consumer import Consumer

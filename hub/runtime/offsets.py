@@ -47,7 +47,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hub.log import Record, TopicPartition
-from hub.log.backend import LogBackend
+from hub.log.backend import LogBackend, TransactionalProducer
 from hub.runtime.storage import single_partition, tail
 
 TOPIC = "__connect_offsets"
@@ -92,15 +92,21 @@ class OffsetStore:
         else:
             single_partition(log, topic, "offsets")
         with self._lock:
-            self._load()
+            # (to the last stable offset only: a transaction a killed worker's task left open
+            # is aborted when that task starts again, which is after this; each source task
+            # reads on to the end then, `refresh`)
+            self._load(wait=False)
 
-    def _load(self) -> None:
+    def _load(self, wait: bool = True) -> None:
         """Read the topic; rewrite the per-partition records behind what it holds (a write
-        that landed in part). Under the lock."""
+        that landed in part). Under the lock. ``wait``: to the end as it is now (with
+        transactions, one still open below it is waited for, not read past: the records
+        after it could be a task's last commit); else up to the first one still open."""
         self._offsets, self._tasks, self._gens, self._plain = {}, {}, {}, {}
         self._carrier = {}
         self._next = 0
-        self._read(self._log.scan(self._tp))
+        end = self._log.watermarks(self._tp)[1] if wait else None
+        self._read(self._log.scan(self._tp, 0, end=end))
         if not self._repair:
             self._stale = False
             return
@@ -218,9 +224,11 @@ class OffsetStore:
         connector: str,
         offsets: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any] | None]],
         task: tuple[int, dict[str, Any]] | None = None,
+        via: TransactionalProducer | None = None,
     ) -> None:
         """Store offsets (None deletes) and optionally a task checkpoint, durably; the
-        checkpoint heads the write and carries the offsets (see the module's doc)."""
+        checkpoint heads the write and carries the offsets (see the module's doc). ``via``:
+        the records go in the task's open transaction, which is then committed."""
         with self._lock:
             self._fresh()
             items: list[tuple[bytes, bytes | None]] = []
@@ -232,7 +240,7 @@ class OffsetStore:
                 if gen:
                     doc["gen"] = gen
                 items.append((_key(connector, {TASK_KEY: task[0]}), json.dumps(doc).encode()))
-            self._append(connector, items, offsets)
+            self._append(connector, items, offsets, via)
 
     def alter(
         self,
@@ -275,6 +283,7 @@ class OffsetStore:
         connector: str,
         items: list[tuple[bytes, bytes | None]],
         offsets: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+        via: TransactionalProducer | None = None,
     ) -> None:
         """``items``, then the offsets' records in Connect's format (under the lock)."""
         for partition, offset in offsets.values():
@@ -282,8 +291,13 @@ class OffsetStore:
             items.append((_key(connector, partition), value))
         if not items:
             return
+        keys, values = [k for k, _ in items], [v for _, v in items]
         try:
-            self._log.append_durable(self._tp, [k for k, _ in items], [v for _, v in items])
+            if via is None:
+                self._log.append_durable(self._tp, keys, values)
+            else:
+                via.send_many(self._tp.topic, values, keys=keys, partition=0)
+                via.commit_transaction()
         except BaseException:
             self._stale = True  # (part of it may have landed: read the topic again)
             raise

@@ -22,6 +22,14 @@ of what its earlier polls wrote, when nothing of the failing poll reached the lo
 resumes right after them, which matters for a source that cannot replay exactly (a snapshot
 re-read in a new transaction would otherwise write its rows again). A record over its topic's
 ``max.message.bytes`` fails the task with `SourceRecordTooLargeError` (topic, table, key, size).
+
+On a log with transactions (Kafka, the worker's ``exactly.once.source.support: enabled``,
+KIP-618's model) there is no window: the task's producer has the transactional id
+``<prefix>-<connector>-<task>`` and, made, fences the earlier producers of that id (a
+zombie's next write fails; its open transaction is aborted). The records a transaction sent
+and the offsets that cover them commit together after every poll (``transaction.boundary:
+poll``) or every ``transaction.boundary.interval.ms`` (``interval``); a failed task aborts
+its open transaction, and read_committed readers never see an aborted one's records.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from typing import Any
 
 from hub.errors import ConfigError
 from hub.log import RecordTooLargeError, TopicExistsError, TopicPartition, codec
+from hub.log.backend import LogProducer, TransactionalProducer
 from hub.log.packed import Packed
 from hub.runtime.api import EncodedBatch, SourceRecord, SourceTask, SourceTaskContext
 from hub.runtime.converters import JsonConverter
@@ -99,7 +108,23 @@ class SourceRunner:
         self.offsets = offsets
         self.state = ctx.state
         self.errors = ctx.errors
-        self.producer = ctx.log.producer(compression=ctx.common.producer_compression_type)
+        c = ctx.common
+        self._txn: TransactionalProducer | None = None
+        self._interval = ctx.flush_interval
+        self._per_poll = False
+        if ctx.log.transaction_prefix is not None:  # KIP-618: records and offsets committed
+            # together; made, the producer has fenced the task's earlier ones (another
+            # worker's, a zombie's): their open transaction is aborted, their next write fails
+            self._txn = ctx.log.transactional_producer(
+                f"{ctx.log.transaction_prefix}-{ctx.connector}-{ctx.task_id}",
+                compression=c.producer_compression_type,
+            )
+            self._per_poll = c.transaction_boundary == "poll"
+            if c.transaction_boundary_interval_ms is not None:
+                self._interval = c.transaction_boundary_interval_ms / 1000
+        self.producer: LogProducer = self._txn or ctx.log.producer(
+            compression=c.producer_compression_type
+        )
         self._prefix = f"{ctx.connector}/{ctx.task_id}/".encode()
         self._window: dict[str, int] = {}  # "topic/partition" -> log end offset at start
         self._pending: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
@@ -141,6 +166,10 @@ class SourceRunner:
 
     # -- main loop ----------------------------------------------------------------------------
     def run(self) -> None:
+        if self._txn is not None:
+            # the offsets as the last transaction of this task committed them (read after
+            # the fencing: what the earlier producer left open is aborted, not waited for)
+            self.offsets.refresh()
         self._seq, self._skip = self._recover()
         self._committed_seq = self._seq
         # an unfinished window stays open until the next commit: a second crash before it
@@ -160,9 +189,9 @@ class SourceRunner:
                 records = self.task.poll()
                 if records:
                     self._append(records)
-                if self._commit_requested or (
-                    time.monotonic() - last_commit >= self.ctx.flush_interval
-                ):  # fmt: skip
+                    if self._per_poll:  # (transaction.boundary: poll)
+                        self._commit_requested = True
+                if self._commit_requested or time.monotonic() - last_commit >= self._interval:
                     self._commit_requested = False
                     self.commit()
                     last_commit = time.monotonic()
@@ -170,6 +199,10 @@ class SourceRunner:
         finally:
             if ok:
                 self.commit()
+            elif self._txn is not None:
+                # nothing of the unfinished transaction is committed: the restarted task
+                # sends it again from the offsets of the last one
+                self._txn.abort_transaction()
             elif not self._log_unsure:
                 # nothing of the failing poll is in the log: store what the earlier ones wrote
                 self._store_after_failure()
@@ -456,8 +489,8 @@ class SourceRunner:
     def _open_window(self, topics: set[str]) -> None:
         """Durably note where the window starts in every partition of topics new to it."""
         new = {t for t in topics if f"{t}/0" not in self._window}
-        if not new:
-            return
+        if not new or self._txn is not None:  # (a transaction needs no window: read_committed
+            return  # readers never see what an aborted one sent)
         for t in sorted(new):
             for p in range(self.log.partition_count(t)):
                 # from the durable end, not the log end: a failed write (disk full) rolls
@@ -495,15 +528,18 @@ class SourceRunner:
 
     def _store(self) -> bool:
         """Make the window durable and store its offsets; False when there was nothing."""
-        if not self._window and not self._pending:
+        txn = self._txn
+        if not self._window and not self._pending and not (txn and txn.in_transaction):
             return False
         self.producer.flush()  # the window's records are durable from here on
         # while the replay has not yet passed all the records a crashed run left in the log,
         # the window that holds them stays open: a crash now must find the rest of them again
         keep = dict(self._window) if self._skip else None
+        # (in a transaction: the offsets go in it, and it commits)
         self.offsets.write(
-            self.connector, self._pending, (self.task_id, {"seq": self._seq, "window": keep})
-        )
+            self.connector, self._pending, (self.task_id, {"seq": self._seq, "window": keep}),
+            via=txn,
+        )  # fmt: skip
         self._committed_seq = self._seq
         if keep is None:
             self._window.clear()

@@ -114,9 +114,13 @@ def tail(log: LogBackend, tp: TopicPartition, start: int) -> Iterator[Record]:
     """The records of a one-partition storage topic from offset ``start`` on: nothing, at
     the cost of asking for its end, when nothing was added (the distributed workers read
     each other's writes this way, hub.runtime.worker)."""
-    if not log.has_topic(tp.topic) or log.watermarks(tp)[1] <= start:
+    if not log.has_topic(tp.topic):
         return iter(())
-    return log.scan(tp, start)
+    end = log.watermarks(tp)[1]
+    if end <= start:
+        return iter(())
+    # (to that end: a transaction still open below it is waited for, not read past)
+    return log.scan(tp, start, end=end)
 
 
 def status_value(state: str, trace: str | None, worker_id: str) -> bytes:

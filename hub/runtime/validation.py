@@ -41,6 +41,16 @@ class CommonConfig(BaseModel):
         False, alias="errors.deadletterqueue.context.headers.enable"
     )
     offset_flush_interval_ms: int = Field(1000, alias="offset.flush.interval.ms", ge=1)
+    # KIP-618 (a source on Kafka with the worker's exactly.once.source.support: enabled):
+    # "required" refuses to run without transactions there; a transaction ends after each
+    # poll's records ("poll") or every transaction.boundary.interval.ms ("interval")
+    exactly_once_support: Literal["requested", "required"] = Field(
+        "requested", alias="exactly.once.support"
+    )
+    transaction_boundary: Literal["poll", "interval"] = Field("poll", alias="transaction.boundary")
+    transaction_boundary_interval_ms: int | None = Field(
+        None, alias="transaction.boundary.interval.ms", ge=1
+    )
     topic_creation_default_partitions: int = Field(
         1, alias="topic.creation.default.partitions", ge=1
     )

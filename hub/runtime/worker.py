@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.config import ConnectorSpec, is_secret, looks_secret, mask, resolve
 from hub.errors import ConfigError, FatalError, describe
-from hub.log import Log, TopicPartition
+from hub.log import Log, ProducerFencedError, TopicPartition
 from hub.log.backend import Listener, LogBackend, LogConsumer
 from hub.runtime.api import (
     Connector,
@@ -624,6 +624,12 @@ class Worker:
         instance = v.cls.task_class()  # type: ignore[attr-defined]
         task.state.metrics_source = instance
         if rt.type == "source":
+            if c.exactly_once_support == "required" and not self._exactly_once:
+                raise ConfigError(
+                    f"{v.name}: exactly.once.support is 'required', but this worker's source "
+                    "tasks do not write in transactions: set exactly.once.source.support: "
+                    "enabled in the worker config (log.backend: kafka), or 'requested'"
+                )
             return SourceRunner(ctx, _PausableSourceTask(instance, rt.paused), self.offsets)
         runner = SinkRunner(ctx, instance)
         runner.consumer = _PausableConsumer(runner.consumer, rt.paused)
@@ -648,7 +654,13 @@ class Worker:
         backoff = BACKOFF_MIN
         told = ""  # the permanent failure already explained in the log
         while not task.stop.is_set():
-            if self.leases is not None and rt.type == "source":
+            # (with transactions the runner reads them, after fencing that worker's producer:
+            # a transaction it left open would hold this read until Kafka aborts it)
+            if (
+                self.leases is not None
+                and rt.type == "source"
+                and self.backend.transaction_prefix is None
+            ):
                 try:  # from the last commit of the worker that ran it before
                     self.offsets.refresh(repair=(rt.name, task.task_id))
                 except Exception as exc:  # noqa: BLE001 - (retried, as a failed run is)
@@ -659,11 +671,14 @@ class Worker:
                         break
                     backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
-            runner = task.runner = self._runner(rt, task)
-            if task.stop.is_set():  # stopped while the runner was being built
-                runner.stop()
             started = time.monotonic()
+            runner: SourceRunner | SinkRunner | None = None
             try:
+                # (built here: a task that cannot be, e.g. its producer refused, fails as one
+                # that stopped running does)
+                runner = task.runner = self._runner(rt, task)
+                if task.stop.is_set():  # stopped while the runner was being built
+                    runner.stop()
                 runner.run()
             except Exception as exc:
                 text = _scrub("".join(traceback.format_exception(exc)), rt.spec)
@@ -673,7 +688,13 @@ class Worker:
                 permanent = isinstance(exc, ConfigError | FatalError)
                 if permanent:
                     backoff = BACKOFF_MAX
-                if permanent and first != told:
+                if isinstance(exc, ProducerFencedError) and first != told:
+                    told = first  # (no config to change: the task runs in another process)
+                    log.error("%s task %d stopped: %s. Trying again in %.0f s unless it moved "
+                              "to another worker meanwhile (that would fence the other in "
+                              "turn): if two processes run this connector, stop one",
+                              rt.name, task.task_id, first, backoff)  # fmt: skip
+                elif permanent and first != told:
                     told = first
                     log.error(
                         "%s task %d failed: %s. Retrying will not fix this: change the "
@@ -688,7 +709,8 @@ class Worker:
                     )  # fmt: skip
                 task.state.failed(text, first, permanent)
                 try:
-                    runner.task.stop()
+                    if runner is not None:
+                        runner.task.stop()
                 except Exception as stop_exc:
                     log.error("stopping the failed task raised: %s", _scrubbed(stop_exc, rt.spec))
                 if time.monotonic() - started > 60 and not permanent:
@@ -1048,6 +1070,12 @@ class Worker:
                 "log maintenance: %d segment(s) deleted, %d partition(s) compacted",
                 stats["segments_deleted"], stats["partitions_compacted"],
             )  # fmt: skip
+
+    @property
+    def _exactly_once(self) -> bool:
+        """Whether a source task here is exactly-once against zombies too: the embedded log
+        (one writer per data directory) or Kafka transactions (KIP-618)."""
+        return self.log is not None or self.backend.transaction_prefix is not None
 
     def internal_topics(self) -> frozenset[str]:
         """The worker's three storage topics (``*.storage.topic``): no connector's."""

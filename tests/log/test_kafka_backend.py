@@ -91,6 +91,39 @@ def test_durable_appends_scan_back_in_order_from_any_offset(klog: KafkaLog) -> N
     assert [r.key for r in klog.scan(tp, 3)] == [b"d", b"e"]
 
 
+def test_a_transactional_producer_fences_the_earlier_one_of_its_id(klog: KafkaLog) -> None:
+    """KIP-618's zombie fencing: the task's producer made again (another worker, a restart)
+    makes the earlier one's next send or commit fail, with an error saying why; a read to
+    the end steps over the markers that close transactions."""
+    from hub.log import ProducerFencedError
+
+    name = _topic()
+    klog.create_topic(name, 1)
+    tp = TopicPartition(name, 0)
+    txn_id = f"hub-{name}-0"
+    first = klog.transactional_producer(txn_id)
+    assert not first.in_transaction
+    first.commit_transaction()  # (none open: nothing to do)
+    first.send_many(name, [b"a", b"b"])
+    assert first.in_transaction
+    first.commit_transaction()
+    first.send_many(name, [b"c"])  # a transaction the zombie leaves open
+    first.flush()
+    second = klog.transactional_producer(txn_id)  # fences the first
+    with pytest.raises(ProducerFencedError, match="another producer took over"):
+        first.send_many(name, [b"zombie"])
+        first.commit_transaction()
+    assert not first.in_transaction
+    second.send_many(name, [b"d"])
+    second.commit_transaction()
+    end = klog.watermarks(tp)[1]
+    began = time.monotonic()
+    values = [r.value for r in klog.scan(tp, 0, end=end)]
+    assert time.monotonic() - began < 5  # (not waiting for a record past the last marker)
+    assert values[:2] == [b"a", b"b"] and values[-1] == b"d"
+    assert b"zombie" not in values
+
+
 @pytest.mark.parametrize("backend", ["kafka", "embedded"])
 def test_a_scan_to_an_end_returns_while_others_append(
     klog: KafkaLog, tmp_path: Path, backend: str
