@@ -121,7 +121,7 @@ def test_a_second_producer_of_the_task_fences_the_first(
             second_cmd = [*cmd]
             second_cmd[second_cmd.index("--data-dir") + 1] = str(tmp_path / "data2")
             second = subprocess.Popen(second_cmd, env=env, stderr=f2)
-            wait_for(lambda: "another producer took over transactional id 'hub-gen-0'"
+            wait_for(lambda: "another producer took over transactional id '__connect_offsets-gen-0'"
                      in first_log.read_text(), 60, "the first task fenced")  # fmt: skip
             assert "Traceback" not in first_log.read_text().split("fenced")[0]
             at = len(_lines(out))
@@ -186,9 +186,10 @@ def test_a_commit_left_open_by_a_killed_task_holds_no_start(kafka_broker: str) -
     topic = f"offsets-{uuid.uuid4().hex[:8]}"
     try:
         store = OffsetStore(log, topic, replication_factor=1)
+        log.create_topic(f"data-{topic}", 1, replication_factor=1)
         part = {"file": "a"}
         first = log.transactional_producer("hub-c-0")
-        first.send_many(f"data-{topic}", [b"r"])  # (a record of the commit, created on send)
+        first.send_many(f"data-{topic}", [b"r"])  # (a record of the commit)
         store.write("c", {partition_key(part): (part, {"pos": 1})}, (0, {"seq": 1}), via=first)
         # the next commit: its offsets sent, then the worker dies (no commit, no abort)
         first.send_many(topic, [b'{"pos": 2}'], keys=[b'["other", {"file": "b"}]'], partition=0)
@@ -197,6 +198,7 @@ def test_a_commit_left_open_by_a_killed_task_holds_no_start(kafka_broker: str) -
         started = OffsetStore(log, topic)  # a worker starting now
         assert time.monotonic() - began < 10
         assert started.offsets("c") == {partition_key(part): {"pos": 1}}
+        assert started.offsets("other") == {}  # (read up to the open one, not past it)
         log.transactional_producer("hub-c-0")  # the task starting: fences the killed one's
         began = time.monotonic()
         started.refresh()
@@ -204,3 +206,21 @@ def test_a_commit_left_open_by_a_killed_task_holds_no_start(kafka_broker: str) -
         assert started.task_checkpoint("c", 0)["seq"] == 1
     finally:
         log.close()
+
+
+def test_a_transaction_interval_kafka_would_abort_is_refused(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    cmd, out, _ = _setup(tmp_path, kafka_broker, **{"transaction.boundary": "interval",
+                                                    "offset.flush.interval.ms": 15000})  # fmt: skip
+    r = subprocess.run(
+        [*cmd[:-3], "--fail-fast", *cmd[-3:]],
+        env=dict(os.environ, PYTHONPATH=os.getcwd()), capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert r.returncode != 0
+    assert (
+        "gen: with transaction.boundary: interval a transaction stays open up to "
+        "offset.flush.interval.ms (15000), but Kafka aborts one open longer than the worker's "
+        "transaction.timeout.ms (20000)" in r.stderr
+    )
+    assert not _lines(out)

@@ -135,8 +135,10 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
     try:
         backend = KafkaLog(
             props, replication_factor=factor,
-            # (Connect's transactional ids: <group.id>-<connector>-<task>)
-            transaction_prefix=(group or "hub") if eos == "enabled" else None,
+            # (Connect's transactional ids: <group.id>-<connector>-<task>; a worker on its own
+            # is named by its offsets topic: two sharing it are one deployment, running the
+            # same task twice, and two with their own must not fence each other)
+            transaction_prefix=(group or storage.offsets) if eos == "enabled" else None,
         )  # fmt: skip
     except KafkaException as exc:  # a property librdkafka refuses
         raise ConfigError(f"{path}: {said(exc)}") from None

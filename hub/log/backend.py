@@ -75,6 +75,10 @@ class TransactionalProducer(LogProducer, Protocol):
     def in_transaction(self) -> bool:
         """Whether a transaction is open (something was sent since the last commit)."""
 
+    @property
+    def timeout_ms(self) -> int:
+        """How long a transaction may stay open before the broker aborts it."""
+
     def commit_transaction(self) -> None:
         """Commit the open transaction (nothing when none is open); `ProducerFencedError`
         when a newer producer of the same id exists."""

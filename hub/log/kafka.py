@@ -247,10 +247,11 @@ class KafkaLog:
         return int(lo), int(hi)
 
     def scan(self, tp: TopicPartition, start: int = 0, end: int | None = None) -> Iterator[Record]:
-        """To the end the client reports and a fetch after it that finds nothing (a broker
-        may report the end too low); with ``end``, to the first end reported at or past it
-        (others appending all the while leave no empty fetch). Committed records only
-        (read_committed): with ``end``, a transaction open below it is waited for."""
+        """To the end the client reports and a fetch after it that brings no record (a
+        broker may report the end too low); with ``end``, to the first end reported at or
+        past it (others appending all the while leave no empty fetch). Committed records only
+        (read_committed): without ``end``, to the first transaction still open (the last
+        stable offset); with ``end``, such a transaction below it is waited for."""
         consumer = Consumer(
             {
                 **self._conf,
@@ -446,6 +447,7 @@ class KafkaProducer:
     ) -> None:
         self._log = log
         self.transactional_id = transactional_id
+        self.timeout_ms = 0  # (transactional: transaction.timeout.ms)
         self._in_txn = False
         # fenced, or failed for good: no abort (it would wait its whole timeout), no send
         self._unusable = False
@@ -467,13 +469,16 @@ class KafkaProducer:
         if transactional_id is not None:
             # the coordinator aborts a transaction its producer left open after this: a
             # read to the end (hub.log.kafka.KafkaLog.scan with ``end``) waits that long at
-            # most, below its own 30 s (Kafka's default, 60 s, would make it fail first)
-            txn = {"transaction.timeout.ms": TXN_TIMEOUT_MS}
+            # most, below its own 30 s (Kafka's default, 60 s, would make it fail first); a
+            # record not delivered by then fails (librdkafka wants it so)
+            limit = int(log._conf.get("transaction.timeout.ms", TXN_TIMEOUT_MS))
+            txn = {"transaction.timeout.ms": limit, "message.timeout.ms": limit}
+            self.timeout_ms = limit
         self._p = Producer(
             {# what waits for the brokers, at most (Java's buffer.memory is 32 MB; librdkafka's
              # own default, 1 GB, grew a worker to 400 MB behind a slow broker); a full queue
              # makes sends wait. The client's properties may say otherwise
-             "queue.buffering.max.kbytes": 32768, **txn,
+             "queue.buffering.max.kbytes": 32768,
              **_not_consumer_only(log._conf), "enable.idempotence": True, "acks": "all",
              "linger.ms": 5,
              "partitioner": "murmur2_random",
@@ -486,9 +491,7 @@ class KafkaProducer:
              # one callback for the producer, called for the failures only (a Python call a
              # record halved the throughput: bench/kafka_bench.py)
              "on_delivery": delivered, "delivery.report.only.error": True,
-             **({} if transactional_id is None else {
-                 "transactional.id": transactional_id,
-                 "message.timeout.ms": TXN_TIMEOUT_MS})}  # (at most the transaction's)
+             **txn, **({} if transactional_id is None else {"transactional.id": transactional_id})}
         )  # fmt: skip
         if transactional_id is not None:
             try:  # fences the earlier producers of the id, aborting what they left open
@@ -499,11 +502,12 @@ class KafkaProducer:
     def _txn_error(self, exc: KafkaException, doing: str) -> LogError:
         err = self._cause(_kafka_error(exc))
         assert self.transactional_id is not None
+        if err.code() in _FENCED or err.fatal():
+            # (for good: the coordinator aborts what was open, or a newer producer did)
+            self._unusable, self._in_txn = True, False
         if err.code() in _FENCED:
-            self._unusable = True
             return ProducerFencedError(self.transactional_id, err.str())
         if err.fatal():
-            self._unusable = True
             return KafkaDeliveryError(f"{doing} failed for transactional id "
                                       f"{self.transactional_id!r}: {err.str()}")  # fmt: skip
         return KafkaDeliveryError(f"{doing} failed: {err.str()}")
@@ -688,7 +692,7 @@ class KafkaProducer:
 
     def _raise_failed(self) -> None:
         if self._fatal:
-            self._unusable = True
+            self._unusable, self._in_txn = True, False
             err = self._fatal[0]
             if self.transactional_id is not None and err.code() in _FENCED:
                 raise ProducerFencedError(self.transactional_id, err.str())
@@ -697,7 +701,7 @@ class KafkaProducer:
             return
         err = self._failures[0]
         if self.transactional_id is not None and err.code() in _FENCED:
-            self._unusable = True
+            self._unusable, self._in_txn = True, False
             raise ProducerFencedError(self.transactional_id, err.str())
         if err.code() == KafkaError.MSG_SIZE_TOO_LARGE:  # a batch the broker refused
             raise KafkaRecordTooLargeError(f"Kafka refused a batch as too large: {err}")

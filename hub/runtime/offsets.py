@@ -240,7 +240,23 @@ class OffsetStore:
                 if gen:
                     doc["gen"] = gen
                 items.append((_key(connector, {TASK_KEY: task[0]}), json.dumps(doc).encode()))
-            self._append(connector, items, offsets, via)
+            if via is None:
+                self._append(connector, items, offsets)
+                return
+            items = self._records(connector, items, offsets)
+        # (the transaction commits outside the lock: against a slow coordinator that takes
+        # up to 30 s, which the other tasks' commits and the REST API's reads need not wait)
+        try:
+            via.send_many(self._tp.topic, [v for _, v in items], keys=[k for k, _ in items],
+                          partition=0)  # fmt: skip
+            via.commit_transaction()
+        except BaseException:
+            with self._lock:
+                self._stale = True  # (whether it committed is not known: read it again)
+            raise
+        with self._lock:
+            for k, v in items:
+                self._apply(k, v)
 
     def alter(
         self,
@@ -283,26 +299,30 @@ class OffsetStore:
         connector: str,
         items: list[tuple[bytes, bytes | None]],
         offsets: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any] | None]],
-        via: TransactionalProducer | None = None,
     ) -> None:
         """``items``, then the offsets' records in Connect's format (under the lock)."""
-        for partition, offset in offsets.values():
-            value = None if offset is None else json.dumps(offset).encode()
-            items.append((_key(connector, partition), value))
+        items = self._records(connector, items, offsets)
         if not items:
             return
-        keys, values = [k for k, _ in items], [v for _, v in items]
         try:
-            if via is None:
-                self._log.append_durable(self._tp, keys, values)
-            else:
-                via.send_many(self._tp.topic, values, keys=keys, partition=0)
-                via.commit_transaction()
+            self._log.append_durable(self._tp, [k for k, _ in items], [v for _, v in items])
         except BaseException:
             self._stale = True  # (part of it may have landed: read the topic again)
             raise
         for k, v in items:
             self._apply(k, v)
+
+    @staticmethod
+    def _records(
+        connector: str,
+        items: list[tuple[bytes, bytes | None]],
+        offsets: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+    ) -> list[tuple[bytes, bytes | None]]:
+        """``items`` followed by the offsets' records in Connect's format."""
+        for partition, offset in offsets.values():
+            value = None if offset is None else json.dumps(offset).encode()
+            items.append((_key(connector, partition), value))
+        return items
 
 
 def _pairs(

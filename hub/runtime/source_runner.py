@@ -120,8 +120,19 @@ class SourceRunner:
                 compression=c.producer_compression_type,
             )
             self._per_poll = c.transaction_boundary == "poll"
-            if c.transaction_boundary_interval_ms is not None:
-                self._interval = c.transaction_boundary_interval_ms / 1000
+            interval_ms = c.transaction_boundary_interval_ms or c.offset_flush_interval_ms
+            if not self._per_poll:
+                self._interval = interval_ms / 1000
+            if not self._per_poll and interval_ms * 2 > self._txn.timeout_ms:
+                name = "transaction.boundary.interval.ms"
+                if c.transaction_boundary_interval_ms is None:
+                    name = "offset.flush.interval.ms"
+                raise ConfigError(
+                    f"{ctx.connector}: with transaction.boundary: interval a transaction stays "
+                    f"open up to {name} ({interval_ms}), but Kafka aborts one open longer than "
+                    f"the worker's transaction.timeout.ms ({self._txn.timeout_ms}): keep it "
+                    "below half of that (or raise transaction.timeout.ms in the worker config)"
+                )
         self.producer: LogProducer = self._txn or ctx.log.producer(
             compression=c.producer_compression_type
         )
