@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -20,3 +23,37 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(interval)
+
+
+def run_killed(
+    cmd: Sequence[str],
+    env: Mapping[str, str],
+    log_path: Path,
+    progress: Callable[[], int],
+    kills_at: Sequence[int],
+    finished: Callable[[], bool],
+) -> None:
+    """Run the hub process ``cmd`` (stderr appended to ``log_path``), SIGKILL it each time
+    ``progress()`` reaches the next of ``kills_at`` (each kill mid-stream: not yet
+    ``finished()``), then once more until ``finished()``, and stop it with SIGTERM, which
+    must end it with exit status 0."""
+    with log_path.open("ab") as log:
+
+        def alive(proc: subprocess.Popen[bytes]) -> bool:
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            return True
+
+        for at in kills_at:
+            proc = subprocess.Popen(cmd, env=env, stderr=log)
+            try:
+                wait_for(lambda p=proc, n=at: alive(p) and progress() >= n, 90, f"{at} done")
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+            assert not finished()  # (mid-stream: there was more to do)
+        proc = subprocess.Popen(cmd, env=env, stderr=log)
+        try:
+            wait_for(lambda: alive(proc) and finished(), 120, "the end")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 0, log_path.read_text()[-3000:]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import run_killed, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -55,27 +55,9 @@ def test_datagen_to_file_through_kafka_survives_kill_9(
     cmd = [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run",
            "--worker-config", str(worker), str(pipeline)]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=os.getcwd())
-    log = (tmp_path / "worker.log").open("ab")
-
-    def alive(proc: subprocess.Popen[bytes]) -> bool:
-        assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
-        return True
-
-    for at in (1500, 3500):  # killed twice while both connectors run
-        proc = subprocess.Popen(cmd, env=env, stderr=log)
-        try:
-            wait_for(lambda p=proc, n=at: alive(p) and len(_lines(out)) >= n, 90, f"{at} lines")
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-        assert len(_lines(out)) < TOTAL  # (mid-stream: the source had more to write)
-    proc = subprocess.Popen(cmd, env=env, stderr=log)
-    try:
-        wait_for(lambda: alive(proc) and len(_lines(out)) >= TOTAL, 120, "every line")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(60) == 0, (tmp_path / "worker.log").read_text()[-3000:]
-    log.close()
+    # killed twice while both connectors run
+    run_killed(cmd, env, tmp_path / "worker.log", lambda: len(_lines(out)), (1500, 3500),
+               lambda: len(_lines(out)) >= TOTAL)  # fmt: skip
     seqs = sorted(json.loads(line)["seq"] for line in _lines(out))
     assert seqs == list(range(TOTAL))
     assert not (tmp_path / "data").exists()  # (nothing in the data directory: all on Kafka)

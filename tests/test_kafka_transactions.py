@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import run_killed, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -61,35 +61,23 @@ def _setup(tmp_path: Path, broker: str, eos: bool = True, **source: object) -> t
     return cmd, out, topic
 
 
+def _fail_fast(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    """``cmd`` (hub run) with --fail-fast: it exits at an error retrying will not fix."""
+    return subprocess.run(
+        [*cmd[:-3], "--fail-fast", *cmd[-3:]],
+        env=dict(os.environ, PYTHONPATH=os.getcwd()), capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 def test_a_killed_task_goes_on_from_its_last_transaction(
     own_kafka_broker: str, tmp_path: Path
 ) -> None:
     cmd, out, _ = _setup(tmp_path, own_kafka_broker)
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
     log_path = tmp_path / "worker.log"
-    log = log_path.open("ab")
-
-    def alive(proc: subprocess.Popen[bytes]) -> bool:
-        assert proc.poll() is None, log_path.read_text()[-3000:]
-        return True
-
-    kills = (1200, 2600)
-    for at in kills:  # killed twice while both connectors run
-        proc = subprocess.Popen(cmd, env=env, stderr=log)
-        try:
-            wait_for(lambda p=proc, n=at: alive(p) and len(_lines(out)) >= n, 90, f"{at} lines")
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-        assert len(_lines(out)) < TOTAL  # (mid-stream: the source had more to write)
-    proc = subprocess.Popen(cmd, env=env, stderr=log)
-    try:
-        wait_for(lambda: alive(proc) and len({*_lines(out)}) >= TOTAL, 120, "every line")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(60) == 0, log_path.read_text()[-3000:]
-    log.close()
+    kills = (1200, 2600)  # killed twice while both connectors run
+    run_killed(cmd, dict(os.environ, PYTHONPATH=os.getcwd()), log_path, lambda: len(_lines(out)),
+               kills, lambda: len({*_lines(out)}) >= TOTAL)  # fmt: skip
     seqs = [json.loads(line)["seq"] for line in _lines(out)]
     assert sorted(set(seqs)) == list(range(TOTAL))  # nothing lost
     # twice: at most the records of the transaction each kill interrupted (Tansu shows an
@@ -160,10 +148,7 @@ def test_a_source_requiring_exactly_once_does_not_run_without_transactions(
     kafka_broker: str, tmp_path: Path
 ) -> None:
     cmd, out, _ = _setup(tmp_path, kafka_broker, eos=False, **{"exactly.once.support": "required"})
-    r = subprocess.run(
-        [*cmd[:-3], "--fail-fast", *cmd[-3:]],
-        env=dict(os.environ, PYTHONPATH=os.getcwd()), capture_output=True, text=True, timeout=90,
-    )  # fmt: skip
+    r = _fail_fast(cmd)
     assert r.returncode != 0
     assert (
         "gen: exactly.once.support is 'required', but this worker's source tasks do not "
@@ -213,10 +198,7 @@ def test_a_transaction_interval_kafka_would_abort_is_refused(
 ) -> None:
     cmd, out, _ = _setup(tmp_path, kafka_broker, **{"transaction.boundary": "interval",
                                                     "offset.flush.interval.ms": 15000})  # fmt: skip
-    r = subprocess.run(
-        [*cmd[:-3], "--fail-fast", *cmd[-3:]],
-        env=dict(os.environ, PYTHONPATH=os.getcwd()), capture_output=True, text=True, timeout=90,
-    )  # fmt: skip
+    r = _fail_fast(cmd)
     assert r.returncode != 0
     assert (
         "gen: with transaction.boundary: interval a transaction stays open up to "
