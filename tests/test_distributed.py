@@ -24,6 +24,8 @@ import yaml
 
 from hub.config import load_connector_file
 from hub.demo import job, shop
+from hub.log import TopicPartition
+from hub.log.kafka import KafkaLog
 from hub.runtime.validation import validate
 from tests.fixtures.postgres import PgServer
 from tests.fixtures.workers import Workers
@@ -158,7 +160,9 @@ def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
 
 def test_a_worker_that_joins_gets_its_share_of_the_tasks(kafka_broker: str, tmp_path: Path) -> None:
     """A worker alone runs every task; a second one joining gets half of them (the first
-    gives them up), and the records each task writes arrive once."""
+    gives them up), and the records each task writes arrive once. (The sink is paused while
+    the sources write: Tansu sometimes skips records for a reader at the end of a partition
+    that several producers write at once, docs/kafka-backend.md; it reads them after.)"""
     topic, out = f"shared-{uuid.uuid4().hex[:8]}", tmp_path / "out.jsonl"
     per_task = 1500
     gen, sink = _pipeline(topic, out, **{"rate": 150, "max.records": per_task,
@@ -167,13 +171,14 @@ def test_a_worker_that_joins_gets_its_share_of_the_tasks(kafka_broker: str, tmp_
     try:
         first = cluster.start()
         cluster.create(first, "gen", gen)
-        cluster.create(first, "out", sink)
+        cluster.create(first, "out", sink, initial_state="PAUSED")
         for task in range(4):
             assert cluster.running_on("gen", task) == first
         second = cluster.start()
 
         def spread() -> list[str]:
-            on = [w for n in ("gen", "out") for s, w in cluster.owners(first, n) if s == "RUNNING"]
+            on = [w for n in ("gen", "out") for s, w in cluster.owners(first, n)
+                  if s in ("RUNNING", "PAUSED")]  # fmt: skip
             return sorted(on)
 
         # 5 tasks over 2 workers: 3 and 2, one way or the other
@@ -181,6 +186,14 @@ def test_a_worker_that_joins_gets_its_share_of_the_tasks(kafka_broker: str, tmp_
         wait_for(lambda: spread() in (sorted([ids[0]] * 3 + [ids[1]] * 2),
                                       sorted([ids[0]] * 2 + [ids[1]] * 3)), 60,
                  "the second worker running 2 or 3 of the 5 tasks")  # fmt: skip
+        log = KafkaLog({"bootstrap.servers": kafka_broker})
+        try:  # every record of the sources written (and once), then the sink reads them
+            wait_for(lambda: sum(1 for _ in log.scan(TopicPartition(topic, 0))) >= 4 * per_task,
+                     120, "every record in the topic", 0.5)  # fmt: skip
+        finally:
+            log.close()
+        r = httpx.put(cluster.url(second, "/connectors/out/resume"), timeout=60)
+        assert r.status_code == 202, r.text
         wait_for(lambda: len(_seqs(out)) >= 4 * per_task, 120, "every line")
         time.sleep(1)
         lines = [json.loads(x) for x in out.read_bytes().split(b"\n")[:-1]]

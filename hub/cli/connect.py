@@ -22,6 +22,9 @@ from hub.config import MASK, is_secret
 from hub.errors import ConfigError
 
 REACH_TIMEOUT_S = 10.0  # how long a worker on Kafka waits for a broker to answer at start
+# a source task's transaction.timeout.ms, at most: a read to an end waits for a transaction a
+# killed worker left open, and gives up after 30 s (hub.log.kafka.TIMEOUT_S)
+TXN_TIMEOUT_MAX_MS = 25000
 _dumper: threading.Thread | None = None  # the thread that dumps the stacks on SIGUSR1
 
 WORKER_CONFIG_HELP = (
@@ -91,6 +94,15 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
         raise ConfigError(
             f"{path}: exactly.once.source.support must be 'enabled' (source tasks write their "
             f"records and offsets in Kafka transactions) or 'disabled', not {eos!r}"
+        )
+    timeout = props.get("transaction.timeout.ms")
+    if timeout is not None and (
+        not str(timeout).isdigit() or not 1000 <= int(str(timeout)) <= TXN_TIMEOUT_MAX_MS
+    ):
+        raise ConfigError(
+            f"{path}: transaction.timeout.ms must be a whole number of milliseconds from 1000 "
+            f"to {TXN_TIMEOUT_MAX_MS} (a read of the offsets waits for a transaction a killed "
+            f"worker left open, 30 s at most), not {timeout!r}"
         )
     cluster = None if group is None else Cluster(
         group, None if host is None else str(host), None if port is None else int(str(port))

@@ -75,10 +75,6 @@ class TransactionalProducer(LogProducer, Protocol):
     def in_transaction(self) -> bool:
         """Whether a transaction is open (something was sent since the last commit)."""
 
-    @property
-    def timeout_ms(self) -> int:
-        """How long a transaction may stay open before the broker aborts it."""
-
     def commit_transaction(self) -> None:
         """Commit the open transaction (nothing when none is open); `ProducerFencedError`
         when a newer producer of the same id exists."""
@@ -198,6 +194,10 @@ class LogBackend(Protocol):
         """Source tasks write in transactions (`transactional_producer`) with ids
         ``<prefix>-<connector>-<task>``; None: they do not (the embedded log, one writer per
         data directory, needs none)."""
+
+    @property
+    def transaction_timeout_ms(self) -> int:
+        """How long a transaction may stay open before the broker aborts it (0: none)."""
 
     def transactional_producer(self, transactional_id: str, **config: Any) -> TransactionalProducer:
         """A producer writing in transactions, having fenced the id's earlier producers."""

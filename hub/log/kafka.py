@@ -106,6 +106,8 @@ class KafkaLog:
         self.name = str(self._conf.get("bootstrap.servers", ""))  # (no secret in it)
         self.replication_factor = replication_factor
         self.transaction_prefix = transaction_prefix
+        # (a worker config's value is checked where it is read: hub.cli.connect)
+        self.transaction_timeout_ms = int(self._conf.get("transaction.timeout.ms", TXN_TIMEOUT_MS))
         self._admin = AdminClient(_not_consumer_only(self._conf))
         self._util: Consumer | None = None
         self._internal: KafkaProducer | None = None  # append_durable's
@@ -447,7 +449,6 @@ class KafkaProducer:
     ) -> None:
         self._log = log
         self.transactional_id = transactional_id
-        self.timeout_ms = 0  # (transactional: transaction.timeout.ms)
         self._in_txn = False
         # fenced, or failed for good: no abort (it would wait its whole timeout), no send
         self._unusable = False
@@ -471,9 +472,8 @@ class KafkaProducer:
             # read to the end (hub.log.kafka.KafkaLog.scan with ``end``) waits that long at
             # most, below its own 30 s (Kafka's default, 60 s, would make it fail first); a
             # record not delivered by then fails (librdkafka wants it so)
-            limit = int(log._conf.get("transaction.timeout.ms", TXN_TIMEOUT_MS))
+            limit = log.transaction_timeout_ms
             txn = {"transaction.timeout.ms": limit, "message.timeout.ms": limit}
-            self.timeout_ms = limit
         self._p = Producer(
             {# what waits for the brokers, at most (Java's buffer.memory is 32 MB; librdkafka's
              # own default, 1 GB, grew a worker to 400 MB behind a slow broker); a full queue

@@ -291,6 +291,7 @@ class Log:
     # one writer per data directory: a source task's records and offsets need no transaction
     # (its recovery scan finds what a crash left), and no other process can write meanwhile
     transaction_prefix: str | None = None
+    transaction_timeout_ms = 0
 
     def transactional_producer(self, transactional_id: str, **config: Any) -> NoReturn:
         raise LogError("the embedded log has no transactions (transaction_prefix is None)")

@@ -72,6 +72,7 @@ class OffsetStore:
         self._log = log
         self._repair = repair
         self._next = 0  # the offset after the last record read
+        self._reads = 0  # records read from the topic so far (a transaction's commit checks)
         self.topic = topic
         self._tp = TopicPartition(topic, 0)
         self._lock = threading.Lock()
@@ -130,6 +131,7 @@ class OffsetStore:
 
     def _read(self, records: Iterable[Record]) -> None:
         for r in records:
+            self._reads += 1
             self._next = max(self._next, r.offset + 1)
             if r.key is not None:
                 self._apply(r.key, r.value)
@@ -244,6 +246,7 @@ class OffsetStore:
                 self._append(connector, items, offsets)
                 return
             items = self._records(connector, items, offsets)
+            reads = self._reads
         # (the transaction commits outside the lock: against a slow coordinator that takes
         # up to 30 s, which the other tasks' commits and the REST API's reads need not wait)
         try:
@@ -255,6 +258,11 @@ class OffsetStore:
                 self._stale = True  # (whether it committed is not known: read it again)
             raise
         with self._lock:
+            if self._reads != reads:
+                # the topic was read meanwhile, maybe past these records (a newer commit of
+                # the same keys after them): applied now they could undo it; read it again
+                self._stale = True
+                return
             for k, v in items:
                 self._apply(k, v)
 

@@ -113,26 +113,27 @@ class SourceRunner:
         self._interval = ctx.flush_interval
         self._per_poll = False
         if ctx.log.transaction_prefix is not None:  # KIP-618: records and offsets committed
+            self._per_poll = c.transaction_boundary == "poll"
+            interval_ms = c.transaction_boundary_interval_ms or c.offset_flush_interval_ms
+            limit = ctx.log.transaction_timeout_ms
+            if not self._per_poll:
+                self._interval = interval_ms / 1000
+                if interval_ms * 2 > limit:
+                    name = "transaction.boundary.interval.ms"
+                    if c.transaction_boundary_interval_ms is None:
+                        name = "offset.flush.interval.ms"
+                    raise ConfigError(
+                        f"{ctx.connector}: with transaction.boundary: interval a transaction "
+                        f"stays open up to {name} ({interval_ms}), but Kafka aborts one open "
+                        f"longer than the worker's transaction.timeout.ms ({limit}): keep it "
+                        "below half of that"
+                    )
             # together; made, the producer has fenced the task's earlier ones (another
             # worker's, a zombie's): their open transaction is aborted, their next write fails
             self._txn = ctx.log.transactional_producer(
                 f"{ctx.log.transaction_prefix}-{ctx.connector}-{ctx.task_id}",
                 compression=c.producer_compression_type,
             )
-            self._per_poll = c.transaction_boundary == "poll"
-            interval_ms = c.transaction_boundary_interval_ms or c.offset_flush_interval_ms
-            if not self._per_poll:
-                self._interval = interval_ms / 1000
-            if not self._per_poll and interval_ms * 2 > self._txn.timeout_ms:
-                name = "transaction.boundary.interval.ms"
-                if c.transaction_boundary_interval_ms is None:
-                    name = "offset.flush.interval.ms"
-                raise ConfigError(
-                    f"{ctx.connector}: with transaction.boundary: interval a transaction stays "
-                    f"open up to {name} ({interval_ms}), but Kafka aborts one open longer than "
-                    f"the worker's transaction.timeout.ms ({self._txn.timeout_ms}): keep it "
-                    "below half of that (or raise transaction.timeout.ms in the worker config)"
-                )
         self.producer: LogProducer = self._txn or ctx.log.producer(
             compression=c.producer_compression_type
         )
