@@ -112,7 +112,7 @@ class SourceRunner:
         self._txn: TransactionalProducer | None = None
         self._interval = ctx.flush_interval
         self._per_poll = False
-        if ctx.log.transaction_prefix is not None:  # KIP-618: records and offsets committed
+        if ctx.log.transaction_prefix is not None:  # KIP-618 (see the module's doc)
             self._per_poll = c.transaction_boundary == "poll"
             interval_ms = c.transaction_boundary_interval_ms or c.offset_flush_interval_ms
             limit = ctx.log.transaction_timeout_ms
@@ -128,8 +128,8 @@ class SourceRunner:
                         f"longer than the worker's transaction.timeout.ms ({limit}): keep it "
                         "below half of that"
                     )
-            # together; made, the producer has fenced the task's earlier ones (another
-            # worker's, a zombie's): their open transaction is aborted, their next write fails
+            # (checked first: made, the producer has fenced the task's earlier ones, another
+            # worker's or a zombie's: their open transaction is aborted, their next write fails)
             self._txn = ctx.log.transactional_producer(
                 f"{ctx.log.transaction_prefix}-{ctx.connector}-{ctx.task_id}",
                 compression=c.producer_compression_type,
