@@ -36,7 +36,9 @@ WORKER_CONFIG_HELP = (
     "'replication.factor' (default 3, -1: the cluster's default) is that of every topic hub "
     "creates there, '*.storage.replication.factor' an internal topic's. With Kafka, 'group.id' "
     "makes 'hub serve' one worker of a cluster: the workers with that group.id share the "
-    "connectors created over any one's REST API (README: Several workers)."
+    "connectors created over any one's REST API (README: Several workers); "
+    "'exactly.once.source.support: enabled' makes source tasks write their records and "
+    "offsets in Kafka transactions, fencing a task's earlier producers (README)."
 )
 
 
