@@ -77,6 +77,14 @@ def test_datagen_to_file_through_kafka_survives_kill_9(
          "cannot reach the Kafka cluster at bootstrap.servers 127.0.0.1:1"),
         ("log.backend: kafka\nbootstrap.servers: h:9092\nsasl.pasword: hunter2\n",
          'No such configuration property: "sasl.pasword"'),
+        # source tasks in Kafka transactions (tests/test_kafka_transactions.py)
+        ("log.backend: kafka\nbootstrap.servers: h:9092\nexactly.once.source.support: enable\n",
+         "exactly.once.source.support must be 'enabled' (source tasks write their records and "
+         "offsets in Kafka transactions) or 'disabled', not 'enable'"),
+        ("exactly.once.source.support: enabled\n",
+         "exactly.once.source.support is for log.backend: kafka"),
+        ("log.backend: kafka\nbootstrap.servers: h:9092\ntransaction.timeout.ms: 60000\n",
+         "transaction.timeout.ms must be a whole number of milliseconds from 1000 to 25000"),
     ],
 )  # fmt: skip
 def test_a_bad_worker_config_is_named_and_nothing_starts(

@@ -122,30 +122,6 @@ def test_a_second_producer_of_the_task_fences_the_first(
     assert "fenced" not in second_log.read_text()
 
 
-@pytest.mark.parametrize(
-    ("worker", "said"),
-    [
-        ("log.backend: kafka\nbootstrap.servers: h:9092\nexactly.once.source.support: enable\n",
-         "exactly.once.source.support must be 'enabled' (source tasks write their records and "
-         "offsets in Kafka transactions) or 'disabled', not 'enable'"),
-        ("exactly.once.source.support: enabled\n",
-         "exactly.once.source.support is for log.backend: kafka"),
-        ("log.backend: kafka\nbootstrap.servers: h:9092\ntransaction.timeout.ms: 60000\n",
-         "transaction.timeout.ms must be a whole number of milliseconds from 1000 to 25000"),
-    ],
-)  # fmt: skip
-def test_a_bad_exactly_once_setting_is_named(tmp_path: Path, worker: str, said: str) -> None:
-    path = tmp_path / "worker.yaml"
-    path.write_text(worker)
-    r = subprocess.run(
-        [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "data"), "run",
-         "--worker-config", str(path), "configs/datagen-to-file.yaml"],
-        env=dict(os.environ, PYTHONPATH=os.getcwd()), capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert r.returncode == 2
-    assert f"{path}: {said}" in r.stderr and "Traceback" not in r.stderr
-
-
 def test_a_source_requiring_exactly_once_does_not_run_without_transactions(
     kafka_broker: str, tmp_path: Path
 ) -> None:
