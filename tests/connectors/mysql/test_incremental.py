@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.connectors.mysql.helpers import root, source_config
-from tests.connectors.postgres.helpers import events, start, wait_for
+from tests.connectors.postgres.helpers import TopicEvents, events, start, wait_for
 from tests.fixtures.mariadb import MariaDBServer
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,7 @@ def test_incremental_snapshot_with_concurrent_writes_ends_in_the_latest_state(
     def writer() -> None:
         rnd = random.Random(3)
         w = root(mariadb_server, mariadb_db).cursor()
-        while not stop.is_set():
+        while not stop.wait(0.002):  # a steady load, not a race the binlog reader must win
             i = rnd.randint(1, 3200)
             w.execute("UPDATE inc SET v = v + 1 WHERE id = %s", (i,))
             if i % 17 == 0:
@@ -54,8 +54,9 @@ def test_incremental_snapshot_with_concurrent_writes_ends_in_the_latest_state(
         t.start()
         cur.execute("INSERT INTO debezium_signal VALUES ('s1', 'execute-snapshot', "
                     '\'{"data-collections": ["' + mariadb_db + '.inc"]}\')')  # fmt: skip
+        seen = TopicEvents(worker.log, topic)
         wait_for(
-            lambda: sum(1 for _, v in events(worker.log, topic) if v and v["op"] == "r") > 2500,
+            lambda: sum(1 for _, v in seen() if v and v["op"] == "r") > 2500,
             timeout=60, what="the incremental snapshot",
         )  # fmt: skip
         stop.set()
@@ -65,7 +66,7 @@ def test_incremental_snapshot_with_concurrent_writes_ends_in_the_latest_state(
 
         def state() -> dict[int, Any]:
             rows: dict[int, Any] = {}
-            for key, v in events(worker.log, topic):
+            for key, v in seen():
                 if v is None:
                     continue
                 if v["op"] == "d":

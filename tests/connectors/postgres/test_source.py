@@ -15,7 +15,14 @@ import pytest
 
 from connectors.source.postgres.copyout import CopyOut
 from hub.log import Log
-from tests.connectors.postgres.helpers import events, failure, source_config, start, wait_for
+from tests.connectors.postgres.helpers import (
+    TopicEvents,
+    events,
+    failure,
+    source_config,
+    start,
+    wait_for,
+)
 from tests.fixtures.postgres import PgServer
 
 pytestmark = pytest.mark.integration
@@ -444,7 +451,7 @@ def test_incremental_snapshot_with_concurrent_writes_ends_in_the_latest_state(
 
         rnd = random.Random(3)
         with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as c:
-            while not stop.is_set():
+            while not stop.wait(0.002):  # a steady load, not a race the WAL reader must win
                 i = rnd.randint(1, 3200)
                 c.execute("UPDATE inc SET v = v + 1 WHERE id = %s", (i,))
                 if i % 17 == 0:
@@ -460,9 +467,10 @@ def test_incremental_snapshot_with_concurrent_writes_ends_in_the_latest_state(
             "INSERT INTO debezium_signal VALUES ('s1', 'execute-snapshot', "
             '\'{"data-collections": ["public.inc"], "type": "incremental"}\')'
         )
+        seen = TopicEvents(worker.log, "app.public.inc")
         wait_for(
-            lambda: sum(1 for _, v in events(worker.log, "app.public.inc") if v and v["op"] == "r")
-            > 2500, timeout=60, what="the incremental snapshot",
+            lambda: sum(1 for _, v in seen() if v and v["op"] == "r") > 2500,
+            timeout=60, what="the incremental snapshot",
         )  # fmt: skip
         stop.set()
         t.join()
@@ -470,7 +478,7 @@ def test_incremental_snapshot_with_concurrent_writes_ends_in_the_latest_state(
 
         def state() -> dict[int, int]:
             rows: dict[int, int] = {}
-            for key, v in events(worker.log, "app.public.inc"):
+            for key, v in seen():
                 if v is None:
                     continue
                 if v["op"] == "d":
