@@ -30,10 +30,16 @@ class PostgresIncrementalPort:
         return {t.qualified: bool(t.primary_key) for t in catalog.tables(self.meta, self.filters)}
 
     def watermark(self, ident: str, kind: str) -> None:
-        self.meta.execute(
-            SIGNAL_INSERT.format(table=self.signal_rel),
-            (ident, kind, json.dumps({"ts": time.time()})),
-        )
+        # Committed with its WAL flushed: under ``synchronous_commit = off`` (a server's or
+        # the user's setting) the walsender sees a commit only once the WAL writer flushes it,
+        # up to ``wal_writer_delay`` (200 ms) later, and every chunk waits for its close
+        # watermark (measured: 219 ms a chunk of 100 rows, 3000 rows in 6.6 s).
+        with self.meta.transaction():
+            self.meta.execute("SET LOCAL synchronous_commit = on")
+            self.meta.execute(
+                SIGNAL_INSERT.format(table=self.signal_rel),
+                (ident, kind, json.dumps({"ts": time.time()})),
+            )
 
     def read(self, table: str, after: list[Any] | None, limit: int) -> Chunk | None:
         info = next((t for t in catalog.tables(self.meta, self.filters) if t.qualified == table),
