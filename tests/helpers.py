@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import orjson
+
+
+def loads(doc: bytes | str) -> Any:
+    """``json.loads``, through orjson (5-10x faster: tests that read whole topics again and
+    again spent most of their time in the stdlib's decoder); what orjson refuses (integers
+    past 64 bits, NaN) goes to the stdlib as before."""
+    try:
+        return orjson.loads(doc)
+    except orjson.JSONDecodeError:
+        return json.loads(doc)
 
 
 def wait_for(

@@ -3,7 +3,6 @@ worker running it, and the events of a topic as ``(key, value)`` JSON payloads."
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from pathlib import Path
@@ -13,7 +12,10 @@ from hub.config import ConnectorSpec
 from hub.log import Log
 from hub.runtime.worker import Worker
 from tests.fixtures.postgres import PgServer
-from tests.helpers import wait_for  # noqa: F401  (re-exported: tests import it from here)
+from tests.helpers import (
+    loads,
+    wait_for,  # noqa: F401  (re-exported: tests import it from here)
+)
 
 
 def source_config(server: PgServer, db: str, **extra: Any) -> dict[str, Any]:
@@ -80,8 +82,8 @@ def events(log: Log, topic: str) -> list[tuple[Any, Any]]:
             if not recs:
                 break
             for r in recs:
-                key = json.loads(r.key)["payload"] if r.key else None
-                value = json.loads(r.value)["payload"] if r.value else None
+                key = loads(r.key)["payload"] if r.key else None
+                value = loads(r.value)["payload"] if r.value else None
                 out.append((key, value))
     return out
 
@@ -106,8 +108,8 @@ class TopicEvents:
                 if not recs:
                     break
                 for r in recs:
-                    key = json.loads(r.key)["payload"] if r.key else None
-                    value = json.loads(r.value)["payload"] if r.value else None
+                    key = loads(r.key)["payload"] if r.key else None
+                    value = loads(r.value)["payload"] if r.value else None
                     self.seen.append((key, value))
             self._next[p.index] = offset
         return self.seen
