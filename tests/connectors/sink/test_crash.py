@@ -217,8 +217,8 @@ def test_kill_9_at_random_moments_leaves_the_table_exact(tmp_path: Path, target:
         proc.wait()
         progress.append(target.consumed())
         stalls += progress[-1] == (progress[-2] if len(progress) > 1 else 0)
-        if progress[-1] >= total:
-            break
+        if progress[-1] >= total or sum(0 < p < total for p in progress) >= 5:
+            break  # (five kills mid-stream are enough; the runs past them cost ~2 s each)
     mid_stream = [p for p in progress if 0 < p < total]
     assert len(mid_stream) >= 2, f"the kills should land mid-stream: {progress}"
     proc = start_hub(tmp_path, config)
