@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 import yaml
@@ -89,7 +88,10 @@ def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
                               for st in [cluster.get(p, "/connectors/gen/status")]}) == 1,
                  30, "every worker reporting gen's state alike")  # fmt: skip
         # a state change through a worker that does not run the task reaches the one that does
-        assert httpx.put(cluster.url(other, "/connectors/gen/pause"), timeout=30).status_code == 202
+        assert (
+            cluster.http.put(cluster.url(other, "/connectors/gen/pause"), timeout=30).status_code
+            == 202
+        )
         for port in (a, b, c):
             wait_for(
                 lambda p=port: cluster.owners(p, "gen") == [("PAUSED", f"127.0.0.1:{source_on}")],
@@ -100,10 +102,11 @@ def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
         time.sleep(1)
         assert len(_seqs(out)) <= paused_at + 400  # (what the source had sent on drains)
         assert (
-            httpx.put(cluster.url(other, "/connectors/gen/resume"), timeout=30).status_code == 202
+            cluster.http.put(cluster.url(other, "/connectors/gen/resume"), timeout=30).status_code
+            == 202
         )
         # a task's restart asked of another worker is forwarded to the one running it
-        r = httpx.post(cluster.url(other, "/connectors/gen/tasks/0/restart"), timeout=60)
+        r = cluster.http.post(cluster.url(other, "/connectors/gen/tasks/0/restart"), timeout=60)
         assert r.status_code == 204, r.text
         wait_for(lambda: len(_seqs(out)) >= 1500, 60, "1 500 lines")
 
@@ -126,7 +129,7 @@ def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
 
         # deleted through one worker: gone on every worker
         live = cluster.live()
-        r = httpx.delete(cluster.url(live[0], "/connectors/gen"), timeout=60)
+        r = cluster.http.delete(cluster.url(live[0], "/connectors/gen"), timeout=60)
         assert r.status_code == 204, r.text
         for port in live:
             wait_for(lambda p=port: cluster.get(p, "/connectors") == ["out"], 30,
@@ -139,7 +142,7 @@ def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
         has_env = next(p for p in cluster.live() if p != c)
         cluster.create(has_env, "x", x)
         for verb, state in (("stop", "STOPPED"), ("resume", "FAILED")):
-            r = httpx.put(cluster.url(has_env, f"/connectors/x/{verb}"), timeout=30)
+            r = cluster.http.put(cluster.url(has_env, f"/connectors/x/{verb}"), timeout=30)
             assert r.status_code == 202, r.text
             wait_for(lambda s=state: [x["state"] for x in cluster.get(c, "/hub/connectors")
                                       if x["name"] == "x"] == [s], 30,
@@ -192,7 +195,7 @@ def test_a_worker_that_joins_gets_its_share_of_the_tasks(kafka_broker: str, tmp_
                      120, "every record in the topic", 0.5)  # fmt: skip
         finally:
             log.close()
-        r = httpx.put(cluster.url(second, "/connectors/out/resume"), timeout=60)
+        r = cluster.http.put(cluster.url(second, "/connectors/out/resume"), timeout=60)
         assert r.status_code == 202, r.text
         wait_for(lambda: len(_seqs(out)) >= 4 * per_task, 120, "every line")
         time.sleep(1)
