@@ -70,6 +70,10 @@ def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
         a, b = cluster.start(), cluster.start()
         c = cluster.start({k: v for k, v in cluster.env.items() if k != "HUB_TEST_TOPIC"})
         cluster.create(a, "gen", gen)
+        # the same name at once on another worker: taken (it reads the config topic first)
+        r = cluster.http.post(cluster.url(c, "/connectors"), json={"name": "gen", "config": sink},
+                              timeout=60)  # fmt: skip
+        assert r.status_code == 409, r.text
         cluster.create(b, "out", sink)
         # every worker knows both; each task runs on one of them, and all of them say which
         for port in (a, b, c):

@@ -364,7 +364,13 @@ class Worker:
         for w in valid.warnings:
             log.warning(w)
         with self._lock:
-            if spec.name in self.connectors:
+            if persist:
+                # distributed: a connector another worker created a moment ago is in the
+                # config topic before this worker's sync has started it here
+                self._fresh_configs()
+            if spec.name in self.connectors or (
+                persist and self.leases is not None and spec.name in self.configs.configs()
+            ):
                 raise ConnectorExistsError(spec.name)
             rt = ConnectorRuntime(spec.name, dict(spec.config if raw is None else raw), valid)
             if persist:
