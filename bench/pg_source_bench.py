@@ -25,6 +25,8 @@ the topic's high watermark through a read-only Log; the writer fsyncs every 100 
 3. snapshot of a --snapshot-rows table (int PK, text, numeric, timestamptz; ~100 B a row):
    ``psql -c "COPY t TO STDOUT" > /dev/null`` (best of 2) vs hub (snapshot.mode=initial_only)
    into the log; rows/s and hub's peak RSS.
+4. the same table read by an incremental snapshot (an ``execute-snapshot`` signal; chunks of
+   1 024 rows between watermarks, read while streaming) vs the same ``COPY``.
 """
 
 from __future__ import annotations
@@ -228,7 +230,9 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1800, help="per hub run, seconds")
     ap.add_argument("--profile-dir", help="run hub under py-spy, writing collapsed stacks here")
     ap.add_argument(
-        "--skip", default="", help="comma-separated phases to skip: stream,big,snapshot"
+        "--skip",
+        default="",
+        help="comma-separated phases to skip: stream,big,snapshot,incremental",
     )
     ap.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
@@ -364,6 +368,32 @@ def main() -> None:
                      {"slot.name": "kafka_snap", "snapshot.mode": "initial_only",
                       "table.include.list": "public.snap", "slot.drop.on.stop": "true"},
                      "bench.public.snap", n, hub_s, "rows/s", rows, args)  # fmt: skip
+
+        if "snapshot" not in skip and "incremental" not in skip:
+            # the same table read by an incremental snapshot (signal table, chunks of the
+            # default 1 024 rows between watermarks) while hub streams: the signal is in the
+            # slot's WAL before hub starts, so its time runs from the process start too
+            n = args.snapshot_rows
+            ref = copy_out(srv, "snap")
+            srv.sql("CREATE TABLE signals (id text PRIMARY KEY, type text NOT NULL, data text)")
+            srv.sql(f"CREATE PUBLICATION {PUB}_inc FOR TABLE snap, signals")
+            srv.slot("hub_inc")
+            srv.sql("INSERT INTO signals VALUES ('s1', 'execute-snapshot', "
+                    "'{\"data-collections\": [\"public.snap\"]}')")  # fmt: skip
+            hub_s, hub_rss = run_hub(
+                srv, work, "incremental", {
+                    "slot.name": "hub_inc", "snapshot.mode": "no_data",
+                    "publication.name": f"{PUB}_inc", "table.include.list": "public.snap",
+                    "signal.data.collection": "public.signals",
+                },
+                "bench.public.snap", n, args.profile_dir, args.timeout,
+            )  # fmt: skip
+            srv.drop_slot("hub_inc")
+            _results.record("PostgreSQL incremental snapshot -> log", "psql COPY TO STDOUT",
+                            n / hub_s, n / ref, "rows/s", peak_rss_mb=hub_rss)  # fmt: skip
+            rows.append(f"incr.     psql COPY TO STDOUT   {ref:7.2f} s {n / ref:12,.0f} rows/s")
+            rows.append(f"incr.     hub -> log            {hub_s:7.2f} s {n / hub_s:12,.0f} "
+                        f"rows/s {hub_s / ref:5.1f}x COPY's time  {rss(hub_rss)}")  # fmt: skip
     finally:
         srv.stop()
         broker.close()
