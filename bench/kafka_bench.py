@@ -96,6 +96,8 @@ def main() -> int:
                          "CreateTopics nor DescribeConfigs")  # fmt: skip
     _results.add_json_arg(ap)
     args = ap.parse_args()
+    if args.auto_create and args.bootstrap is None:
+        ap.error("--auto-create is for a mock cluster: give its --bootstrap")
     keys, values = records(args.records)
     with ExitStack() as stack:
         bootstrap = args.bootstrap

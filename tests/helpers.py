@@ -15,8 +15,9 @@ import orjson
 
 def loads(doc: bytes | str) -> Any:
     """``json.loads``, through orjson (5-10x faster: tests that read whole topics again and
-    again spent most of their time in the stdlib's decoder); what orjson refuses (integers
-    past 64 bits, NaN) goes to the stdlib as before."""
+    again spent most of their time in the stdlib's decoder); what orjson refuses (NaN,
+    Infinity) goes to the stdlib. Not for exact integers past 64 bits: orjson reads those as
+    floats (use ``json.loads`` there, as the type-matrix tests do)."""
     try:
         return orjson.loads(doc)
     except orjson.JSONDecodeError:

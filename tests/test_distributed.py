@@ -70,7 +70,10 @@ def test_three_workers_share_the_tasks_and_take_over_a_killed_ones(
         a, b = cluster.start(), cluster.start()
         c = cluster.start({k: v for k, v in cluster.env.items() if k != "HUB_TEST_TOPIC"})
         cluster.create(a, "gen", gen)
-        # the same name at once on another worker: taken (it reads the config topic first)
+        # at once on the other workers (each reads the config topic first): its config put
+        # is an update (200), a create of the same name is refused (409)
+        r = cluster.http.put(cluster.url(b, "/connectors/gen/config"), json=gen, timeout=60)
+        assert r.status_code == 200, r.text
         r = cluster.http.post(cluster.url(c, "/connectors"), json={"name": "gen", "config": sink},
                               timeout=60)  # fmt: skip
         assert r.status_code == 409, r.text

@@ -299,6 +299,9 @@ class Worker:
         self._shed: dict[str, float] = {}  # lease given up -> until when its return counts
         self._keep: dict[str, tuple[float, int]] = {}  # lease -> (kept until, times back)
         self._orphans: dict[str, float] = {}  # task lease -> since when nobody runs it
+        # distributed: a REST call read the config topic (`_fresh_configs`) and may have
+        # written nothing (a refused create): the next `sync` applies what it read
+        self._unsynced = False
         if cluster is not None:
             self.leases = self._leases(cluster)
         if restore:
@@ -364,13 +367,17 @@ class Worker:
         for w in valid.warnings:
             log.warning(w)
         with self._lock:
-            if persist:
-                # distributed: a connector another worker created a moment ago is in the
-                # config topic before this worker's sync has started it here
+            if persist and self.leases is not None:
+                # distributed: the config topic says what exists, before this worker's sync
+                # has caught up with it (created or deleted on another worker a moment ago)
                 self._fresh_configs()
-            if spec.name in self.connectors or (
-                persist and self.leases is not None and spec.name in self.configs.configs()
-            ):
+                if spec.name in self.configs.configs():
+                    raise ConnectorExistsError(spec.name)
+                if spec.name in self.connectors:  # deleted elsewhere: as `sync` would
+                    log.info("connector %s was deleted", spec.name)
+                    self._shutdown(self.connectors.pop(spec.name))
+                    self._forget_status(spec.name)
+            if spec.name in self.connectors:
                 raise ConnectorExistsError(spec.name)
             rt = ConnectorRuntime(spec.name, dict(spec.config if raw is None else raw), valid)
             if persist:
@@ -394,6 +401,11 @@ class Worker:
         spec = self.spec(name, config)
         valid = validate(spec)
         with self._lock:
+            self._fresh_configs()
+            stored = self.configs.configs().get(name) if self.leases is not None else None
+            if name not in self.connectors and stored is not None:
+                # created on another worker, not yet started here: this is an update
+                self._apply_stored(name, stored)
             old = self.connectors.get(name)
             if old is None:
                 return self.create(name, config), True
@@ -458,8 +470,8 @@ class Worker:
     def _fresh_configs(self) -> None:
         """Distributed: read what other workers wrote before a change (a target state
         written as this worker last read it is not skipped as one it already has)."""
-        if self.leases is not None:
-            self.configs.refresh()
+        if self.leases is not None and self.configs.refresh():
+            self._unsynced = True
 
     def _target(self, rt: ConnectorRuntime, target: str) -> None:
         """Bring a connector to the target state RUNNING, PAUSED or STOPPED here (a FAILED
@@ -932,7 +944,8 @@ class Worker:
         yet do (connectors created, reconfigured, deleted, paused, resumed, stopped or to be
         restarted by another worker's REST API). ``force``: compare everything even when
         nothing new was read (what failed to apply before is tried again)."""
-        changed = self.configs.refresh()
+        pending, self._unsynced = self._unsynced, False
+        changed = self.configs.refresh() or pending
         restarts = self.configs.restarts()
         if not changed and not restarts and not force:
             return

@@ -59,6 +59,9 @@ def test_incremental_snapshot_with_concurrent_writes_ends_in_the_latest_state(
             lambda: sum(1 for _, v in seen() if v and v["op"] == "r") > 2500,
             timeout=60, what="the incremental snapshot",
         )  # fmt: skip
+        # (and enough writes, however fast the snapshot was: the check below wants > 100)
+        wait_for(lambda: sum(1 for _, v in seen() if v and v["op"] != "r") > 200,
+                 timeout=60, what="the writer's changes")  # fmt: skip
         stop.set()
         t.join()
         cur.execute("SELECT id, v FROM inc")
