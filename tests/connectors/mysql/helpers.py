@@ -94,6 +94,32 @@ def poll_for(task: Any, seconds: float) -> list[SourceRecord]:
     return out
 
 
+def replay(state: dict[Any, Any], records: list[SourceRecord], column: str) -> bool:
+    """``records`` applied to ``state`` (id -> the after image's ``column``; a delete drops
+    the id); True when the snapshot's last row was among them."""
+    last = False
+    for r in records:
+        if not r.topic or r.value is None:
+            continue
+        if r.value["op"] == "d":
+            state.pop(r.key["id"], None)
+        else:
+            state[r.key["id"]] = r.value["after"][column]
+        last = last or r.value["source"]["snapshot"] == "last"
+    return last
+
+
+def catch_up(task: Any, state: dict[Any, Any], column: str, table: dict[Any, Any]) -> None:
+    """Poll until the replayed ``state`` equals ``table`` (read after its writers stopped:
+    however long the stream takes on a loaded machine), then 0.5 s more (a late extra
+    change would show); assert they are equal."""
+    deadline = time.monotonic() + 60
+    while state != table and time.monotonic() < deadline:
+        replay(state, poll(task), column)
+    replay(state, poll_for(task, 0.5), column)
+    assert state == table
+
+
 def restart_after_every_poll(
     cfg: dict[str, Any], offset: dict[str, Any], done: Any, rounds: int = 200
 ) -> list[SourceRecord]:

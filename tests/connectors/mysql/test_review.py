@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from tests.connectors.mysql.helpers import (
+    catch_up,
     poll,
     poll_for,
+    replay,
     restart_after_every_poll,
     root,
     source_config,
@@ -613,20 +615,6 @@ def _snapshot_with_concurrent_deletes(
         "snapshot.fetch.size": 500, "max.batch.size": 500})  # fmt: skip
     task = start_task(cfg)
     state: dict[int, Any] = {}
-
-    def apply(records: list[Any]) -> bool:
-        """Into ``state``; True when the snapshot's last row was among them."""
-        last = False
-        for r in records:
-            if not r.topic or r.value is None:
-                continue
-            if r.value["op"] == "d":
-                state.pop(r.key["id"], None)
-            else:
-                state[r.key["id"]] = r.value["after"]["q"]
-            last = last or r.value["source"]["snapshot"] == "last"
-        return last
-
     try:
         t.start()
         deadline = time.monotonic() + 60
@@ -638,20 +626,13 @@ def _snapshot_with_concurrent_deletes(
             if polls in restarts and got:  # a crash: restart from the last record's offset
                 task.stop()
                 task = start_task(cfg, dict(got[-1].source_offset))
-            if apply(got):
+            if replay(state, got, "q"):
                 break
         time.sleep(0.5)  # changes on after the snapshot's end
         stop.set()
         t.join()
         cur.execute("SELECT id, q FROM o")
-        final = dict(cur.fetchall())
-        # the stream catches up with every change made while the snapshot ran (however long
-        # that takes on a loaded machine), then nothing more changes the replayed state
-        deadline = time.monotonic() + 60
-        while state != final and time.monotonic() < deadline:
-            apply(poll(task))
-        apply(poll_for(task, 0.5))
-        assert state == final
+        catch_up(task, state, "q", dict(cur.fetchall()))
     finally:
         stop.set()
         task.stop()
