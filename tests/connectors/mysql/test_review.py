@@ -12,6 +12,7 @@ from tests.connectors.mysql.helpers import (
     catch_up,
     poll,
     poll_for,
+    poll_until,
     replay,
     restart_after_every_poll,
     root,
@@ -571,7 +572,8 @@ def test_incremental_snapshot_with_a_non_unique_message_key_reads_every_row(
         poll_for(task, 0.3)
         cur.execute("INSERT INTO debezium_signal VALUES ('s1', 'execute-snapshot', "
                     '\'{"data-collections": ["' + mariadb_db + '.t"]}\')')  # fmt: skip
-        got = [r for r in poll_for(task, 4) if r.topic and r.value and r.value["op"] == "r"]
+        got = [r for r in poll_until(task, 5, 30) if r.value and r.value["op"] == "r"]
+        got += [r for r in poll_for(task, 0.5) if r.topic and r.value and r.value["op"] == "r"]
         assert sorted(r.value["after"]["id"] for r in got) == [1, 2, 3, 4, 5]
     finally:
         task.stop()
