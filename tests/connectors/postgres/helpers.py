@@ -72,24 +72,11 @@ def start(tmp_path: Path, config: dict[str, Any], name: str = "pg") -> Worker:
 def events(log: Log, topic: str) -> list[tuple[Any, Any]]:
     """(key payload, value payload) of every record of ``topic`` in offset order (one
     partition), None for a tombstone's value."""
-    if not log.has_topic(topic):
-        return []
-    out = []
-    for p in log.topic(topic).partitions:
-        offset = 0
-        while True:
-            recs, offset = log.partition(topic, p.index).records(offset)
-            if not recs:
-                break
-            for r in recs:
-                key = loads(r.key)["payload"] if r.key else None
-                value = loads(r.value)["payload"] if r.value else None
-                out.append((key, value))
-    return out
+    return list(TopicEvents(log, topic)())
 
 
 class TopicEvents:
-    """``events(log, topic)`` read as the topic grows (one partition): each call decodes
+    """``events(log, topic)`` read as the topic grows: each call decodes
     only the records appended since the last (a wait that scanned the whole topic every
     50 ms spent the process on ever longer scans while the worker it waited for ran in it)."""
 
