@@ -122,7 +122,12 @@ class EncodedSinkRecords:
 
 @dataclass(slots=True)
 class SinkRecord:
-    """Treat as immutable, as `SourceRecord`."""
+    """Treat as immutable, as `SourceRecord`.
+
+    ``original_topic``/``original_partition``/``original_offset`` are where the record is in
+    the log when a transform may have changed ``topic`` (Connect's ``originalTopic()``,
+    KIP-793; set by the runner when the connector has transforms, None otherwise): a task
+    that keeps offsets keys them by `position`, never by a renamed topic."""
 
     topic: str
     partition: int
@@ -133,6 +138,16 @@ class SinkRecord:
     headers: tuple[Header, ...] = ()
     key_schema: JsonMap | None = None
     value_schema: JsonMap | None = None
+    original_topic: str | None = None
+    original_partition: int | None = None
+    original_offset: int | None = None
+
+    @property
+    def position(self) -> tuple[str, int, int]:
+        """(topic, partition, offset) of the record in the log, before any transform."""
+        if self.original_topic is None:
+            return self.topic, self.partition, self.offset
+        return self.original_topic, self.original_partition, self.original_offset  # type: ignore[return-value]
 
 
 def offset_update(partition: JsonMap, offset: JsonMap) -> SourceRecord:

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 # SinkRecord's fields, in the order `_convert_all` builds them
 _SINK_RECORD_FIELDS = (
     "topic", "partition", "offset", "timestamp", "key", "value", "headers", "key_schema",
-    "value_schema",
+    "value_schema", "original_topic", "original_partition", "original_offset",
 )  # fmt: skip
 
 _TP, _OFFSET = operator.itemgetter(0, 1), operator.itemgetter(2)  # of a log Record
@@ -138,7 +138,7 @@ class SinkRunner:
         value, value_schema = self.ctx.value_converter.to_value(r.value)
         return SinkRecord(
             r.topic, r.partition, r.offset, r.timestamp, key, value, r.headers,
-            key_schema, value_schema,
+            key_schema, value_schema, r.topic, r.partition, r.offset,
         )  # fmt: skip
 
     def run(self) -> None:
@@ -217,9 +217,14 @@ class SinkRunner:
             raise ValueError("a converter's to_values returned a list of another length")
         keys, values, key_schemas, value_schemas = converted
         # (the records made a batch at a time, without a Python call each)
+        if self.ctx.chain is not None:  # a transform may rename the topic
+            origins = (topics, partitions, offsets)
+        else:
+            nones = [None] * len(batch)
+            origins = (nones, nones, nones)
         records: list[SinkRecord] = codec.slot_objects(SinkRecord, _SINK_RECORD_FIELDS, (
             topics, partitions, offsets, stamps, keys, values, headers, key_schemas,
-            value_schemas,
+            value_schemas, *origins,
         ))  # fmt: skip
         return records
 

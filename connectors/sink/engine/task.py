@@ -115,7 +115,7 @@ class EngineSinkTask(SinkTask, Generic[C]):
         gc.disable()
         try:
             for chunk in self._chunks(records):
-                tps = {(r.topic, r.partition) for r in chunk}
+                tps = {r.position[:2] for r in chunk}
                 self._moved_safe(lambda chunk=chunk: self._put(chunk), tps)
         finally:
             if was_enabled:
@@ -182,9 +182,12 @@ class EngineSinkTask(SinkTask, Generic[C]):
         owned = self.owners is not None
         topics: dict[TableRef, str] = {}  # table -> topic, with `owners`
         for r in records:
-            tp = (r.topic, r.partition)
+            # (offsets by where the record is in the log: a transform may have renamed its
+            # topic, and two topics routed to one name must not share offsets)
+            topic, partition, offset = r.position
+            tp = (topic, partition)
             stored = nxt.get(tp)
-            if stored is not None and r.offset < stored:
+            if stored is not None and offset < stored:
                 continue  # already in the target (stored with the rows it covers)
             ch = read(r)
             if ch is not None:
@@ -194,7 +197,7 @@ class EngineSinkTask(SinkTask, Generic[C]):
                         raise self._collision(ch.table, r.topic, first)
                     raise self._collision(ch.table, first, r.topic)
                 changes.append(ch)
-            positions[tp] = r.offset + 1
+            positions[tp] = offset + 1
         if not positions:
             return
         batches = collapse(changes, self.unavailable)
