@@ -62,7 +62,7 @@ def test_two_topics_routed_to_one_table_each_keep_their_offsets(tmp_path: Path) 
         # the offsets stored with the rows are the log's topics', which a restart resumes from
         with duckdb.connect(str(target)) as con:
             stored = con.execute(
-                "SELECT topic, \"partition\", next_offset FROM _hub_offsets ORDER BY topic"
+                'SELECT topic, "partition", next_offset FROM _hub_offsets ORDER BY topic'
             ).fetchall()
         assert stored == [("shard1.public.orders", 0, 100), ("shard2.public.orders", 0, 5)]
     finally:
