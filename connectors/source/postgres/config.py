@@ -113,9 +113,12 @@ class PostgresSourceConfig(CdcSourceConfig):
             "host": self.hostname, "port": self.port, "user": self.user,
             "dbname": self.dbname, "sslmode": self.sslmode,
             "application_name": f"hub-{self.topic_prefix}",
-            # the text forms the type mapping reads, whatever the database or role sets
+            # the text forms the type mapping reads, whatever the database or role sets:
+            # UTF-8 text (libpq takes the database's encoding: a LATIN1 one's bytes read as
+            # UTF-8 were other characters), money as the C locale prints it
+            "client_encoding": "UTF8",
             "options": "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 "
-            "-c bytea_output=hex -c TimeZone=UTC",
+            "-c bytea_output=hex -c TimeZone=UTC -c lc_monetary=C",
         }  # fmt: skip
         if self.password:
             params["password"] = self.password
