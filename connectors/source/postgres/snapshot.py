@@ -502,7 +502,7 @@ class SnapshotReader:
             else:
                 cond, params = "ctid >= %s::tid", [f"({lo},0)"]
             sql = (
-                f"COPY (SELECT {cols}, ctid FROM {rel} WHERE {cond} AND ctid < %s::tid "
+                f"COPY (SELECT {cols}, ctid FROM ONLY {rel} WHERE {cond} AND ctid < %s::tid "
                 f"ORDER BY ctid) TO STDOUT"
             )
             codec = self.codecs.get(t.qualified)
@@ -567,7 +567,7 @@ def key_sql(t: TableInfo, after: Key | None, limit: int | None, upper: Key | Non
     )  # fmt: skip
     where = f"WHERE {' AND '.join(conds)}" if conds else ""
     limit_sql = "" if limit is None else f" LIMIT {limit}"
-    return f"COPY (SELECT {cols} FROM {rel} {where} ORDER BY {order}{limit_sql}) TO STDOUT"
+    return f"COPY (SELECT {cols} FROM ONLY {rel} {where} ORDER BY {order}{limit_sql}) TO STDOUT"
 
 
 def key_chunk(
@@ -593,7 +593,7 @@ def split_keys(conn: Any, t: TableInfo, n: int) -> list[Key]:
     pct = min(100.0, 100.0 * 2000 / max(t.estimated_rows, 1))
     keys = [
         tuple(row) for row in conn.execute(
-            f"SELECT {cols} FROM {rel} AS s TABLESAMPLE SYSTEM ({pct:.6f}) ORDER BY {order}"
+            f"SELECT {cols} FROM ONLY {rel} AS s TABLESAMPLE SYSTEM ({pct:.6f}) ORDER BY {order}"
         ).fetchall()
     ]  # fmt: skip
     if len(keys) < 2 * n:

@@ -40,7 +40,8 @@ def verify_tables(config: Mapping[str, Any], only: set[str] | None = None) -> li
             f"CASE WHEN {q} IS NULL THEN NULL ELSE format('%s', {q}) END"
             for q in (catalog.quote(c.name) for c in info.columns)
         )
-        relation = f"{catalog.quote(info.schema)}.{catalog.quote(info.name)}"
+        # ONLY: an inheritance parent's topic holds its own rows, not its children's
+        relation = f"ONLY {catalog.quote(info.schema)}.{catalog.quote(info.name)}"
         out.append(
             SourceTable(
                 info.schema, info.name, ts.topic, columns, ts.key_columns,
