@@ -210,6 +210,16 @@ def _parse_timetz(s: str) -> int:
     return (_time_micros(m) - _offset_seconds(o) * 1_000_000) % _MICROS_PER_DAY
 
 
+def _timetz_value(s: str) -> str:
+    """ZonedTime (UTC) of a timetz; ``24:00:00+00`` stays the end of the day, as Debezium's
+    PostgresTimeBoundary writes it, not the next day's start."""
+    if s.startswith("24:00:00"):
+        o = _OFFSET_RE.fullmatch(s, 8)
+        if o is not None and _offset_seconds(o) == 0:
+            return "24:00:00Z"
+    return _hms(_parse_timetz(s), None) + "Z"
+
+
 def _parse_timestamp(s: str) -> tuple[int, int | None]:
     """(micros since the epoch of the written wall clock, UTC offset seconds or None)."""
     bc = s.endswith(" BC")
@@ -285,10 +295,12 @@ def _parse_bytea(raw: bytes) -> bytes:
 
 def _point(s: str) -> dict[str, Any]:
     """io.debezium.data.geometry.Point of a point's text ``(x,y)``: the coordinates and their
-    little-endian 2D WKB, no SRID."""
+    little-endian 2D WKB, no SRID; NaN and infinities as the float columns' strings (JSON has
+    no number for them: orjson would write null in the required fields)."""
     x_text, y_text = s.strip().strip("()").split(",")
     x, y = float(x_text), float(y_text)
-    return {"x": x, "y": y, "wkb": struct.pack("<BIdd", 1, 1, x, y), "srid": None}
+    wkb = struct.pack("<BIdd", 1, 1, x, y)
+    return {"x": _json_float(x), "y": _json_float(y), "wkb": wkb, "srid": None}
 
 
 def _parse_money(s: str) -> Decimal:
@@ -826,7 +838,7 @@ class TypeMapper:
                 return lambda s: _parse_time(s) // 1000
             return _parse_time
         if o == Oid.TIMETZ:
-            return lambda s: _hms(_parse_timetz(s), None) + "Z"
+            return _timetz_value
         if o == Oid.TIMESTAMP:
             return _timestamp_function(self._timestamp_millis(typmod))
         if o == Oid.TIMESTAMPTZ:
@@ -933,6 +945,19 @@ class IntervalRangeError(ColumnValueError):
         )
 
 
+class TimestampRangeError(ColumnValueError):
+    """A timestamp past int64 epoch microseconds (after 294247-01-10): an int64 field cannot
+    hold it (a Java consumer would read another, negative, number)."""
+
+    def problem(self) -> str:
+        return (
+            f"timestamp {self.text!r} is beyond int64 microseconds since the epoch (after "
+            f"294247-01-10), the reach of io.debezium.time.MicroTimestamp; set "
+            f"time.precision.mode=connect (milliseconds) or leave the column out with "
+            f"column.exclude.list"
+        )
+
+
 class TimestampMarkerError(ColumnValueError):
     """A real timestamp whose Debezium value equals the marker Debezium emits for
     ``infinity``/``-infinity`` (PGStatement.DATE_POSITIVE/NEGATIVE_INFINITY): every consumer
@@ -974,7 +999,9 @@ def _exact(d: Decimal) -> tuple[int, int]:
     """(unscaled, exponent) of a finite Decimal, exactly (no context rounding)."""
     sign, digits, exp = d.as_tuple()
     assert isinstance(exp, int)
-    n = int("".join(map(str, digits)) or "0")
+    # (through a Decimal of exponent 0, not a digit string: int(str) stops at 4300 digits,
+    # and a numeric holds up to 147 455)
+    n = int(Decimal((0, digits, 0)))
     return (-n if sign else n), exp
 
 
@@ -1018,6 +1045,8 @@ def _timestamp_function(millis: bool) -> Callable[[str], int]:
             value = micros // 1000 if millis else micros
             if value in markers:  # a real value a consumer would read as infinity
                 raise TimestampMarkerError(s)
+            if not _INT64_MIN <= value <= _INT64_MAX:  # (past year 294247 in microseconds)
+                raise TimestampRangeError(s)
             return value
         return micros // 1000 if millis else micros
 

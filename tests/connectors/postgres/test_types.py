@@ -15,6 +15,7 @@ from connectors.source.postgres.types import (
     TIMESTAMP_POSITIVE_INFINITY,
     Oid,
     SpecialDecimalError,
+    TimestampRangeError,
     TypeMapper,
     civil_from_days,
     days_from_civil,
@@ -99,6 +100,10 @@ def test_numeric_precise_variable_scale() -> None:
         with pytest.raises(SpecialDecimalError) as info:
             conv(Oid.NUMERIC, special)
         assert info.value.text == special
+    # past 4300 digits, as a numeric may hold (int() of such a digit string is refused)
+    huge = "9" * 5000 + ".5"
+    got = conv(Oid.NUMERIC, huge)
+    assert got["scale"] == 1 and int.from_bytes(got["value"], "big", signed=True) == 10**5001 - 5
     s = TypeMapper().schema(Oid.NUMERIC, -1)
     assert s["type"] == "struct" and s["name"] == "io.debezium.data.VariableScaleDecimal"
     assert [f["field"] for f in s["fields"]] == ["scale", "value"]
@@ -224,6 +229,9 @@ def test_timetz() -> None:
     assert conv(Oid.TIMETZ, "01:00:00+02") == "23:00:00Z"
     assert conv(Oid.TIMETZ, "10:15:30.5-05:30") == "15:45:30.5Z"
     assert conv(Oid.TIMETZ, "00:00:00.123456+00") == "00:00:00.123456Z"
+    # the end of the day stays the end of the day (Debezium's PostgresTimeBoundary)
+    assert conv(Oid.TIMETZ, "24:00:00+00") == "24:00:00Z"
+    assert conv(Oid.TIMETZ, "24:00:00+05") == "19:00:00Z"
     assert TypeMapper().schema(Oid.TIMETZ)["name"] == "io.debezium.time.ZonedTime"
 
 
@@ -239,6 +247,12 @@ def test_timestamp_modes() -> None:
     assert conv(Oid.TIMESTAMP, "infinity") == TIMESTAMP_POSITIVE_INFINITY == 9223372036825200000
     assert conv(Oid.TIMESTAMP, "-infinity") == TIMESTAMP_NEGATIVE_INFINITY
     assert conv(Oid.TIMESTAMP, "infinity", 3) == 9223372036825200
+    # past int64 microseconds (PostgreSQL reaches year 294276): refused, unless in millis
+    last = "294276-12-31 23:59:59.999999"
+    with pytest.raises(TimestampRangeError, match="time.precision.mode=connect"):
+        conv(Oid.TIMESTAMP, last)
+    assert conv(Oid.TIMESTAMP, last, 3) == 9224318015999999
+    assert conv(Oid.TIMESTAMP, "294247-01-10 04:00:54.775807") == 2**63 - 1
     m = TypeMapper()
     assert m.schema(Oid.TIMESTAMP, -1)["name"] == "io.debezium.time.MicroTimestamp"
     assert m.schema(Oid.TIMESTAMP, 2)["name"] == "io.debezium.time.Timestamp"
@@ -361,6 +375,9 @@ def test_empty_varbit_point_ranges_and_enum_arrays() -> None:
                      "wkb": b"\x01\x01\x00\x00\x00" + bytes.fromhex("000000000000f83f") +
                      bytes.fromhex("00000000000000c0")}  # fmt: skip
     assert TypeMapper().schema(Oid.POINT)["name"] == "io.debezium.data.geometry.Point"
+    # NaN and infinities as the float columns write them (orjson would write null)
+    nan = conv(Oid.POINT, "(NaN,-Infinity)")
+    assert (nan["x"], nan["y"]) == ("NaN", "-Infinity")
     assert conv(3905, '{"[1,6)",empty,NULL}') == ["[1,6)", "empty", None]  # int4range[]
     assert TypeMapper().schema(3913) == {
         "type": "array", "optional": True, "items": {"type": "string", "optional": True}
