@@ -36,10 +36,19 @@ class TableInfo:
     primary_key: tuple[str, ...]
     columns: tuple[ColumnInfo, ...]
     estimated_rows: int
+    identity_index: tuple[str, ...] = ()  # REPLICA IDENTITY USING INDEX: its columns
 
     @property
     def qualified(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    def identity(self) -> tuple[str, ...] | None:
+        """The columns the WAL carries of a deleted (or re-keyed) row; None: all of them."""
+        if self.replica_identity == "f":
+            return None
+        if self.replica_identity == "i":
+            return self.identity_index
+        return self.primary_key if self.replica_identity == "d" else ()
 
 
 def quote(name: str) -> str:
@@ -78,7 +87,11 @@ SELECT c.oid, n.nspname, c.relname, c.relreplident,
        coalesce((SELECT array_agg(a.attname::text ORDER BY k.i)
                  FROM pg_index x CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY k(attnum, i)
                  JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
-                 WHERE x.indrelid = c.oid AND x.indisprimary), '{}')
+                 WHERE x.indrelid = c.oid AND x.indisprimary), '{}'),
+       coalesce((SELECT array_agg(a.attname::text ORDER BY k.i)
+                 FROM pg_index x CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY k(attnum, i)
+                 JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+                 WHERE x.indrelid = c.oid AND x.indisreplident), '{}')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND c.relpersistence = 'p' {where}
 ORDER BY n.nspname, c.relname
@@ -108,7 +121,9 @@ def tables(
         for relid, *column in conn.execute(_COLUMNS, ([r[0] for r in rows],)):
             columns.setdefault(relid, []).append(ColumnInfo(*column))
     return [
-        TableInfo(r[0], r[1], r[2], r[3], tuple(r[5]), tuple(columns.get(r[0], ())), r[4])
+        TableInfo(
+            r[0], r[1], r[2], r[3], tuple(r[5]), tuple(columns.get(r[0], ())), r[4], tuple(r[6])
+        )  # fmt: skip
         for r in rows
     ]
 
@@ -143,3 +158,30 @@ def type_mapper(
     kwargs: dict[str, Any] = {"enums": enums, "arrays": arrays, "hstore_oid": hstore}
     mapper = TypeMapper.from_config(cfg.model_dump(by_alias=True), **kwargs)
     return mapper, domains
+
+
+def unkeyed_changes(
+    tables: list[TableInfo], filters: Filters, skipped: frozenset[str] | set[str] = frozenset()
+) -> list[str]:
+    """The tables whose deleted (or re-keyed) rows the WAL would carry without their message
+    key: keyed by columns their replica identity does not hold (REPLICA IDENTITY USING INDEX
+    of other columns, message.key.columns outside the identity), or without a key and with an
+    index identity (whose updates and deletes a sink could only append). One line each; none
+    when updates and deletes are both in ``skipped`` (skipped.operations)."""
+    out: list[str] = []
+    if {"u", "d"} <= set(skipped):
+        return out
+    for t in tables:
+        identity = t.identity()
+        if identity is None:
+            continue
+        key = filters.key_override(t.schema, t.name) or t.primary_key
+        if key and set(key) <= set(identity):
+            continue
+        if not key and t.replica_identity != "i":
+            continue  # (no key and no identity: ReplicaIdentityError's)
+        out.append(
+            f"{t.qualified}: keyed by ({', '.join(key) or 'nothing'}), its replica identity "
+            f"holds ({', '.join(identity)})"
+        )
+    return out

@@ -78,6 +78,12 @@ def _server(conn: Any, cfg: PostgresSourceConfig) -> list[Check]:
             f"{', '.join(keyless)}: ALTER TABLE ... REPLICA IDENTITY FULL, add a primary key, "
             "or exclude them"
         )))  # fmt: skip
+    unkeyed = catalog.unkeyed_changes(tables, Filters.from_config(cfg), cfg.skipped())
+    if unkeyed:
+        out.append(Check("the replica identities hold the tables' keys", False, (
+            "; ".join(unkeyed) + ": ALTER TABLE ... REPLICA IDENTITY DEFAULT (or FULL), or "
+            "message.key.columns naming the identity's columns"
+        )))  # fmt: skip
     unreadable = [
         t.qualified for t in tables
         if not conn.execute("SELECT has_table_privilege(%s, 'SELECT')", (t.oid,)).fetchone()[0]

@@ -34,6 +34,7 @@ from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.encoded import EventEncoder, SnapshotRows
 from connectors.source.postgres.errors import (
     ConnectionLostError,
+    KeyOutsideIdentityError,
     PostgresSourceError,
     ReplicaIdentityError,
 )
@@ -114,6 +115,9 @@ class PostgresSourceTask(SourceTask):
         ]  # fmt: skip
         if keyless:
             raise ReplicaIdentityError(keyless)
+        unkeyed = catalog.unkeyed_changes(tables, self.filters, cfg.skipped())
+        if unkeyed:
+            raise KeyOutsideIdentityError(unkeyed)
         topics = check_unique(cfg.topic_prefix, [(t.schema, t.name) for t in tables])
         replication.ensure_publication(self.meta, cfg, tables, self._signal_table(tables))
         from connectors.source.postgres.schemas import TableSchemas

@@ -41,5 +41,22 @@ class ReplicaIdentityError(ConfigError):
         )
 
 
+class KeyOutsideIdentityError(ConfigError):
+    """A captured table whose deleted rows the WAL carries without their message key: their
+    deletes would reach the sinks with a null key and delete nothing."""
+
+    def __init__(self, tables: list[str]) -> None:
+        self.tables = tables
+        super().__init__(
+            "the replica identity does not hold the key of table(s) "
+            + "; ".join(tables)
+            + ". PostgreSQL logs a deleted row (and the old "
+            "key of an updated one) by its replica identity only, so their events would carry "
+            "no key and the sinks could not delete or move them. Run ALTER TABLE <table> "
+            "REPLICA IDENTITY DEFAULT (the primary key) or FULL, or key the table by the "
+            "identity's columns with message.key.columns"
+        )
+
+
 class ConnectionLostError(TransientError):
     """The connection to the server failed; the task is restarted and resumes."""

@@ -12,6 +12,7 @@ from connectors.source.cdc.topics import TopicRegistry
 from connectors.source.postgres import catalog
 from connectors.source.postgres.catalog import TableInfo
 from connectors.source.postgres.config import PostgresSourceConfig
+from connectors.source.postgres.errors import KeyOutsideIdentityError
 from connectors.source.postgres.events import TableSchema
 from connectors.source.postgres.protocol.pgoutput import Relation
 
@@ -99,6 +100,13 @@ class TableSchemas:
         fallback = flagged if rel.replica_identity != "f" else ()
         wal_key = flagged if rel.replica_identity == "d" else ()
         cols = [(c.name, c.type_oid, c.type_modifier) for c in rel.columns]
-        self.by_relation[rel.relation_id] = self._build(
-            rel.namespace, rel.name, cols, info, fallback, wal_key
-        )
+        built = self._build(rel.namespace, rel.name, cols, info, fallback, wal_key)
+        key = built.key_columns
+        unkeyed = set(key) - set(flagged) or not key and flagged
+        if rel.replica_identity in "di" and unkeyed and not {"u", "d"} <= self.cfg.skipped():
+            # (an identity changed since the start: its deletes would come without the key)
+            raise KeyOutsideIdentityError([
+                f"{rel.namespace}.{rel.name}: keyed by ({', '.join(key) or 'nothing'}), its "
+                f"replica identity holds ({', '.join(flagged)})"
+            ])  # fmt: skip
+        self.by_relation[rel.relation_id] = built

@@ -178,6 +178,7 @@ def test_filters_keys_and_skipped_operations(
 ) -> None:
     sql.execute("CREATE SCHEMA other")
     sql.execute("CREATE TABLE keep (id int PRIMARY KEY, code text NOT NULL, secret text, x int)")
+    sql.execute("ALTER TABLE keep REPLICA IDENTITY FULL")  # (keyed by code: the WAL holds it)
     sql.execute("CREATE TABLE drop_me (id int PRIMARY KEY)")
     sql.execute("CREATE TABLE other.keep (id int PRIMARY KEY)")
     sql.execute("INSERT INTO keep VALUES (1, 'A', 's', 1)")
@@ -886,3 +887,54 @@ def test_an_inheritance_parents_snapshot_holds_its_own_rows_only(
     assert got["parent"] == [{"id": 1, "v": "p"}]
     assert got["child"][0] == {"id": 2, "v": "c"}
     assert got["bag"] == [{"v": "b"}]
+
+
+@pytest.mark.parametrize(
+    ("setup", "extra", "named"),
+    [
+        # an index of other columns than the primary key: deletes come keyed {"id": null}
+        (["CREATE TABLE t (id int PRIMARY KEY, u int NOT NULL, v text)",
+          "CREATE UNIQUE INDEX t_u ON t (u)", "ALTER TABLE t REPLICA IDENTITY USING INDEX t_u"],
+         {}, "keyed by (id), its replica identity holds (u)"),
+        # the message key outside the (default) identity
+        (["CREATE TABLE t (id int PRIMARY KEY, code text)"],
+         {"message.key.columns": "public.t:code"},
+         "keyed by (code), its replica identity holds (id)"),
+        # no key at all, an index identity: a sink could only append its updates
+        (["CREATE TABLE t (u int NOT NULL, v text)", "CREATE UNIQUE INDEX t_u ON t (u)",
+          "ALTER TABLE t REPLICA IDENTITY USING INDEX t_u"],
+         {}, "keyed by (nothing), its replica identity holds (u)"),
+    ],
+)  # fmt: skip
+def test_a_key_outside_the_replica_identity_is_refused(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path,
+    setup: list[str], extra: dict[str, Any], named: str,
+) -> None:  # fmt: skip
+    for statement in setup:
+        sql.execute(statement)
+    worker = start(tmp_path, source_config(pg_server, pg_db, **extra))
+    try:
+        trace = wait_for(lambda: failure(worker), what="the failure")
+        assert f"public.t: {named}" in trace and "REPLICA IDENTITY DEFAULT" in trace, trace
+        assert "message.key.columns" in trace
+        assert not worker.log.has_topic("app.public.t")
+    finally:
+        worker.stop()
+
+
+def test_an_identity_changed_while_streaming_stops_the_task_before_a_keyless_delete(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY, u int NOT NULL)")
+    sql.execute("CREATE UNIQUE INDEX t_u ON t (u)")
+    sql.execute("INSERT INTO t VALUES (1, 10), (2, 20)")
+    worker = start(tmp_path, source_config(pg_server, pg_db))
+    try:
+        wait_for(lambda: len(events(worker.log, "app.public.t")) == 2, what="the snapshot")
+        sql.execute("ALTER TABLE t REPLICA IDENTITY USING INDEX t_u")
+        sql.execute("DELETE FROM t WHERE id = 2")
+        trace = wait_for(lambda: failure(worker), what="the failure")
+        assert "public.t: keyed by (id), its replica identity holds (u)" in trace, trace
+        assert [v["op"] for _, v in events(worker.log, "app.public.t") if v] == ["r", "r"]
+    finally:
+        worker.stop()
