@@ -19,11 +19,23 @@ from connectors.sink.engine import keyless
 from connectors.sink.engine.batch import TableBatch
 from connectors.sink.engine.dialect import Dialect, Merge, StagedColumn, TableInfo
 from connectors.sink.engine.errors import SinkFatalError
-from connectors.sink.engine.types import ARRAY, BOOLEAN, BYTES, JSON, STRING, Column, ColumnType
+from connectors.sink.engine.types import (
+    ARRAY,
+    BITS,
+    BOOLEAN,
+    BYTES,
+    DECIMAL,
+    JSON,
+    STRING,
+    VDECIMAL,
+    Column,
+    ColumnType,
+)
 from connectors.sink.engine.unavailable import Unavailable
 
 DELETED = Column("__deleted", ColumnType(BOOLEAN))
-_TOASTABLE = {STRING, JSON, BYTES, ARRAY}
+# the kinds of PostgreSQL's variable-length types, which TOAST may store out of line
+_TOASTABLE = {STRING, JSON, BYTES, ARRAY, DECIMAL, VDECIMAL, BITS}
 
 
 def staged(

@@ -4,10 +4,11 @@ A PostgreSQL update that leaves a large (TOASTed) value alone does not carry it 
 unless the table has REPLICA IDENTITY FULL; the source then emits a placeholder in its place:
 the text for string columns, its bytes (base64 in JSON) for bytes columns; for arrays (as
 Debezium's UnchangedToastedPlaceholder builds them) the text once, or one item per byte of it
-for numbers, booleans and decimals. The sink must keep the value the target already has. Two
-places do it: collapse (an update of a row written earlier in the same batch takes that row's
-value) and apply (the staged row marks the column, and the upsert reads the current value from
-the table).
+for numbers, booleans and decimals; for a map ``{text: text}``; for a VariableScaleDecimal
+the bytes at scale 0 (a Decimal or Bits column holds them as any bytes column does). The sink
+must keep the value the target already has. Two places do it: collapse (an update of a row
+written earlier in the same batch takes that row's value) and apply (the staged row marks the
+column, and the upsert reads the current value from the table).
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ class Unavailable:
             [b != 0 for b in raw],  # booleans
             per_byte,  # Connect decimals, base64 of the unscaled byte
             [{"scale": 0, "value": v} for v in per_byte],  # VariableScaleDecimal
+            {"scale": 0, "value": self.b64},  # a VariableScaleDecimal (numeric)
+            {text: text},  # a map (hstore.handling.mode=map)
         )  # fmt: skip
 
     def is_placeholder(self, v: Any) -> bool:
-        return (type(v) is str or type(v) is list) and v in self.forms
+        t = type(v)
+        return (t is str or t is list or t is dict) and v in self.forms
 
     def any_in(self, values: Sequence[Any]) -> bool:
         """Whether a column's raw values hold the placeholder (C-speed scans)."""

@@ -24,6 +24,7 @@ from connectors.source.cdc.envelope import envelope_schema as cdc_envelope_schem
 from connectors.source.cdc.topics import topic_name
 from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST
 from connectors.source.postgres.types import TypeMapper, named_errors
+from hub.errors import ConfigError
 
 CONNECTOR = "postgresql"
 
@@ -73,7 +74,28 @@ def _placeholder(schema: Mapping[str, Any], text: str) -> Any:
         return _array_placeholder(schema["items"], text)
     if kind == "map":
         return {text: text}
-    return None  # not a TOAST-able Connect type: never reached for varlena columns
+    if schema.get("name") == "io.debezium.data.VariableScaleDecimal":  # (a numeric: as the
+        return {"scale": 0, "value": text.encode()}  # arrays' items, the bytes once)
+    # a type whose events cannot carry a placeholder (a numeric as double): `row` refuses
+    # the unchanged value rather than emit null for it
+    return NO_PLACEHOLDER
+
+
+NO_PLACEHOLDER = object()
+
+
+class UnchangedToastError(ConfigError):
+    """An unchanged TOASTed value of a column whose events cannot carry Debezium's
+    placeholder: the task stops rather than emit a null the sinks would write."""
+
+    def __init__(self, table: str, column: str) -> None:
+        super().__init__(
+            f"table {table}, column {column}: an update left its large (TOASTed) value "
+            f"unchanged, so the WAL does not carry it, and its type's events (a number, e.g. "
+            f"decimal.handling.mode=double) cannot carry the unavailable-value placeholder; "
+            f"run ALTER TABLE {table} REPLICA IDENTITY FULL (the WAL then holds the old "
+            f"value), or set decimal.handling.mode=precise or string"
+        )
 
 
 def _array_placeholder(items: Mapping[str, Any], text: str) -> list[Any]:
@@ -99,7 +121,8 @@ def _array_placeholder(items: Mapping[str, Any], text: str) -> list[Any]:
         return [b != 0 for b in raw]
     if name == "io.debezium.data.VariableScaleDecimal":
         return [{"scale": 0, "value": bytes([b])} for b in raw]
-    return [_placeholder(items, text)]
+    inner = _placeholder(items, text)
+    return NO_PLACEHOLDER if inner is NO_PLACEHOLDER else [inner]
 
 
 class TableSchema:
@@ -182,7 +205,12 @@ class TableSchema:
             v = values[i]
             if v is UNCHANGED_TOAST:
                 old = fallback[i] if fallback is not None else UNCHANGED_TOAST
-                out[name] = placeholder if old is UNCHANGED_TOAST else convert(old)
+                if old is not UNCHANGED_TOAST:
+                    out[name] = convert(old)
+                elif placeholder is NO_PLACEHOLDER:
+                    raise UnchangedToastError(f"{self.schema}.{self.table}", name)
+                else:
+                    out[name] = placeholder
             else:
                 out[name] = convert(v)
         return out
