@@ -26,6 +26,7 @@ from connectors.source.cdc.heartbeat import Heartbeat
 from connectors.source.cdc.runs import read_runs
 from connectors.source.cdc.snapshotters import SnapshotMarkers, WhenNeeded, snapshotter
 from connectors.source.cdc.topics import check_unique, sanitize
+from connectors.source.mysql import charsets
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
 from connectors.source.mysql.history import (
@@ -112,6 +113,7 @@ class MySqlSourceTask(SourceTask):
             self._action if cfg.heartbeat_action_query else None,
         )  # fmt: skip
         require(server_checks(self.meta, cfg), cfg)
+        charsets.learn(self.meta)  # (the binlog names a column's charset by a collation id)
         self.mariadb = is_mariadb(self.meta)
         offset = context.offset(self.partition)
         files = binlog_files(self.meta)

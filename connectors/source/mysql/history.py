@@ -154,12 +154,9 @@ def charset_id(name: str | None) -> int | None:
     """A collation id of the charset (what a TABLE_MAP's charset metadata would hold)."""
     if name is None:
         return None
-    if name == "binary":
-        return BINARY_CHARSET
-    from pymysql.charset import charset_by_name
+    from connectors.source.mysql.charsets import collation_of
 
-    found = charset_by_name(name)
-    return None if found is None else int(found.id)
+    return collation_of(name)
 
 
 class Schemas:

@@ -173,3 +173,42 @@ def test_modes(mariadb_server: MariaDBServer, mariadb_db: str) -> None:
         assert after["b"] == base64.b64encode(b"\x01\x02").decode()
         assert after["tm"] == 3_600_500
     assert snap.value_schema == streamed.value_schema
+
+
+# (column definition, the stored bytes, the text they are in that charset)
+CHARSETS = [
+    ("point", "POINT(1, 2)", None),  # first: a geometry shifted every later column's charset
+    ("varchar(8) character set latin2", "x'C3A9'", "ĂŠ"),
+    ("varchar(8) character set cp1251", "x'D0B0'", "Р°"),
+    ("varchar(8) character set koi8r", "x'D0BFD180'", "п©я─"),
+    ("varchar(8) character set gbk", "x'D6D0CEC4'", "中文"),
+    ("varchar(8) character set utf16", "x'0142'", "ł"),
+    ("varchar(8) character set ucs2", "x'00E9'", "é"),
+    ("varchar(8) character set latin1", "x'81E9'", "\x81é"),  # (cp1252 has no 0x81)
+    ("varchar(8) character set utf8mb4 collate utf8mb4_uca1400_ai_ci", "x'F09F9880'", "😀"),
+    ("blob", "x'414243'", b"ABC"),
+    ("varchar(8) character set utf8mb4", "x'C3A9'", "é"),
+]
+
+
+def test_every_charset_reads_as_the_server_holds_it_after_a_geometry(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cols = ", ".join(f"c{i} {d}" for i, (d, _, _) in enumerate(CHARSETS))
+    values = ", ".join(v for _, v, _ in CHARSETS)
+    cur.execute(f"CREATE TABLE t (id int PRIMARY KEY, {cols})")
+    cur.execute(f"INSERT INTO t VALUES (1, {values})")
+    task = start_task(source_config(mariadb_server, mariadb_db))
+    try:
+        snap = poll_until(task, 1)[0]
+        cur.execute(f"INSERT INTO t VALUES (2, {values})")
+        streamed = poll_until(task, 1)[0]
+    finally:
+        task.stop()
+    for record in (snap, streamed):
+        after = record.value["after"]
+        for i, (definition, _, text) in enumerate(CHARSETS):
+            if text is not None:
+                assert after[f"c{i}"] == text, (record.value["op"], definition)

@@ -183,10 +183,12 @@ def _real(t: int, meta: int) -> int:
 
 
 def _is_character(t: int, meta: int) -> bool:
-    """Columns the charset metadata lists: strings and blobs, not ENUM/SET (listed apart)."""
+    """Columns the charset metadata lists: strings, blobs and geometries (the server counts
+    them as blobs: left out, every later column took its neighbour's charset), not ENUM/SET
+    (listed apart)."""
     real = _real(t, meta)
     return real in (T.VARCHAR, T.VAR_STRING, T.STRING) or real in (
-        T.BLOB, T.TINY_BLOB, T.MEDIUM_BLOB, T.LONG_BLOB,
+        T.BLOB, T.TINY_BLOB, T.MEDIUM_BLOB, T.LONG_BLOB, T.GEOMETRY,
     )  # fmt: skip
 
 

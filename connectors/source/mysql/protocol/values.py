@@ -242,11 +242,10 @@ def _text(c: Column, raw: bytes) -> str | bytes:
     return raw.decode(_encoding(c.charset))
 
 
-@functools.lru_cache(maxsize=512)
 def _encoding(collation: int) -> str:
-    from pymysql.charset import charset_by_id
+    from connectors.source.mysql.charsets import codec
 
-    return _ENCODINGS.get(charset_by_id(collation).name, "utf-8")
+    return codec(collation)
 
 
 Decoder = Callable[[memoryview, int], tuple[Any, int]]
@@ -313,11 +312,6 @@ def decoder(c: Column) -> Decoder:
 
         return datetime2
     return lambda data, pos: read_value(c, data, pos)
-
-
-_ENCODINGS = {"utf8mb4": "utf-8", "utf8mb3": "utf-8", "utf8": "utf-8", "latin1": "cp1252",
-              "ascii": "ascii", "ucs2": "utf-16-be", "utf16": "utf-16-be", "utf32": "utf-32-be",
-              "binary": "latin1"}  # fmt: skip
 
 
 def _datetime(y: int, mo: int, d: int, h: int, mi: int, s: int, us: int) -> Any:

@@ -1,0 +1,134 @@
+"""MySQL/MariaDB character sets as Python codecs, for the binlog's raw column bytes (the
+snapshot's text protocol is converted to utf8mb4 by the server).
+
+A TABLE_MAP names a column's charset by a collation id. The ids come from the server
+(`learn`: information_schema, MariaDB's uca1400 collations included), falling back to
+PyMySQL's list, which lacks most ucs2/utf16/utf32 and MariaDB's nopad and uca1400 ids.
+A charset without a codec here is refused by name (`UnknownCharsetError`): decoding it as
+UTF-8 gave other characters silently (latin2 ``C3 A9`` read as ``é``). MySQL's latin1 is
+cp1252 with its five undefined bytes mapped to the same code points (Python's cp1252
+refuses them).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import functools
+from typing import Any
+
+from hub.errors import ConfigError
+
+BINARY = 63
+
+# MySQL's charset names -> Python codecs
+_CODECS = {
+    "utf8mb4": "utf-8", "utf8mb3": "utf-8", "utf8": "utf-8", "ascii": "ascii",
+    "latin1": "hub-mysql-latin1", "latin2": "iso8859_2", "latin5": "iso8859_9",
+    "latin7": "iso8859_13", "greek": "iso8859_7", "hebrew": "iso8859_8",
+    "cp1250": "cp1250", "cp1251": "cp1251", "cp1256": "cp1256", "cp1257": "cp1257",
+    "cp850": "cp850", "cp852": "cp852", "cp866": "cp866", "koi8r": "koi8_r", "koi8u": "koi8_u",
+    "macroman": "mac_roman", "macce": "mac_latin2", "tis620": "tis_620",
+    "gbk": "gbk", "gb2312": "gb2312", "gb18030": "gb18030", "big5": "big5",
+    "sjis": "shift_jis", "cp932": "cp932", "ujis": "euc_jp", "eucjpms": "euc_jp",
+    "euckr": "euc_kr", "ucs2": "utf-16-be", "utf16": "utf-16-be", "utf16le": "utf-16-le",
+    "utf32": "utf-32-be",
+}  # fmt: skip
+
+_collations: dict[int, str] = {}  # collation id -> charset name, as the server says
+_defaults: dict[str, int] = {}  # charset name -> its default collation id
+
+
+class UnknownCharsetError(ConfigError):
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what}: hub has no decoder for it, and reading its bytes as UTF-8 would give other "
+            f"characters. Convert the column to utf8mb4 (ALTER TABLE ... CONVERT TO CHARACTER "
+            f"SET utf8mb4), or leave it out with column.exclude.list"
+        )
+
+
+def learn(con: Any) -> None:
+    """The server's collation ids (MariaDB 10.10+ lists its uca1400 ones apart)."""
+    from connectors.source.mysql.server import query
+
+    found = {int(i): str(cs) for i, cs in query(
+        con, "SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS "
+        "WHERE ID IS NOT NULL",
+    )}  # fmt: skip
+    with contextlib.suppress(Exception):  # (MySQL and MariaDB before 10.10: no such column)
+        found.update({int(i): str(cs) for i, cs in query(
+            con, "SELECT ID, CHARACTER_SET_NAME FROM "
+            "information_schema.COLLATION_CHARACTER_SET_APPLICABILITY WHERE ID IS NOT NULL",
+        )})  # fmt: skip
+    defaults = query(
+        con, "SELECT CHARACTER_SET_NAME, ID FROM information_schema.COLLATIONS "
+        "WHERE IS_DEFAULT = 'Yes'",
+    )  # fmt: skip
+    if found != _collations:
+        _collations.update(found)
+        _defaults.update({str(cs): int(i) for cs, i in defaults})
+        codec.cache_clear()
+
+
+def charset(collation: int) -> str:
+    name = _collations.get(collation)
+    if name is None:
+        from pymysql.charset import charset_by_id
+
+        try:
+            name = str(charset_by_id(collation).name)
+        except KeyError:
+            raise UnknownCharsetError(f"collation id {collation}") from None
+    return name
+
+
+@functools.lru_cache(maxsize=512)
+def codec(collation: int) -> str:
+    """The Python codec of a collation id's charset; `UnknownCharsetError` without one."""
+    name = charset(collation)
+    if name == "binary":
+        return "latin1"  # (bytes kept as they are: the callers test BINARY first)
+    found = _CODECS.get(name)
+    if found is None:
+        raise UnknownCharsetError(f"character set {name} (collation id {collation})")
+    return found
+
+
+def collation_of(name: str) -> int | None:
+    """A collation id of the charset ``name`` (its default), as a TABLE_MAP would hold."""
+    if name == "binary":
+        return BINARY
+    if name in _defaults:
+        return _defaults[name]
+    from pymysql.charset import charset_by_name
+
+    found = charset_by_name(name)
+    return None if found is None else int(found.id)
+
+
+def _latin1_table() -> str:
+    out = []
+    for b in range(256):
+        try:
+            out.append(bytes([b]).decode("cp1252"))
+        except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D: MySQL maps them as is
+            out.append(chr(b))
+    return "".join(out)
+
+
+_LATIN1 = _latin1_table()
+_LATIN1_ENCODE = codecs.charmap_build(_LATIN1)
+
+
+def _search(name: str) -> codecs.CodecInfo | None:
+    if name not in ("hub-mysql-latin1", "hub_mysql_latin1"):
+        return None
+    return codecs.CodecInfo(
+        name="hub-mysql-latin1",
+        encode=lambda s, errors="strict": codecs.charmap_encode(s, errors, _LATIN1_ENCODE),
+        decode=lambda b, errors="strict": codecs.charmap_decode(b, errors, _LATIN1),
+    )
+
+
+codecs.register(_search)
