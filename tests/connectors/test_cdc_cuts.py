@@ -48,6 +48,11 @@ def test_truncate_statements_name_their_table() -> None:
         "TRUNCATE\tTABLE\tt": ("cur", "t"),
         "TRUNCATE /* why */ TABLE `d b`.`x``y`": ("d b", "x`y"),
         "TRUNCATE TABLE tables": ("cur", "tables"),
+        # spaces around the dot, an executable comment (the server runs what it holds)
+        "TRUNCATE TABLE db1 . t": ("db1", "t"),
+        "TRUNCATE `db2` .t": ("db2", "t"),
+        "TRUNCATE TABLE /*!40000 db2.*/t": ("db2", "t"),
+        "TRUNCATE /*M!100100 TABLE */ d.x": ("d", "x"),
     }
     for sql, want in cases.items():
         assert truncate_target(sql, "cur") == want, sql

@@ -44,6 +44,7 @@ from connectors.source.mysql.server import (
     binlog_files,
     connect,
     is_mariadb,
+    refuse_versioned,
     require,
     server_checks,
     variables,
@@ -114,6 +115,7 @@ class MySqlSourceTask(SourceTask):
         )  # fmt: skip
         require(server_checks(self.meta, cfg), cfg)
         charsets.learn(self.meta)  # (the binlog names a column's charset by a collation id)
+        refuse_versioned(self.meta, self.filters)
         self.mariadb = is_mariadb(self.meta)
         offset = context.offset(self.partition)
         files = binlog_files(self.meta)

@@ -89,6 +89,7 @@ class _Txn(Transaction):
 
 
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_EXECUTABLE = re.compile(r"/\*M?!\d*(.*?)\*/", re.S)  # /*!40000 ...*/: the server runs it
 _TABLE_KW = re.compile(r"(?i)TABLE\b\s*")
 _IDENT = re.compile(r"`((?:[^`]|``)+)`|([^\s`.;]+)")
 
@@ -96,7 +97,7 @@ _IDENT = re.compile(r"`((?:[^`]|``)+)`|([^\s`.;]+)")
 def truncate_target(sql: str, db: str) -> tuple[str, str] | None:
     """(database, table) of ``TRUNCATE [TABLE] [db.]name`` (names quoted or not), the
     statement's default database where none is named."""
-    words = _COMMENT.sub(" ", sql).split(None, 1)
+    words = _COMMENT.sub(" ", _EXECUTABLE.sub(r" \1 ", sql)).split(None, 1)
     rest = words[1] if len(words) > 1 else ""
     table_kw = _TABLE_KW.match(rest)
     if table_kw is not None:
@@ -109,9 +110,13 @@ def truncate_target(sql: str, db: str) -> tuple[str, str] | None:
             break
         names.append(m.group(1).replace("``", "`") if m.group(1) is not None else m.group(2))
         pos = m.end()
+        while rest[pos : pos + 1].isspace():  # (`db . t` is db.t)
+            pos += 1
         if rest[pos : pos + 1] != ".":
             break
         pos += 1
+        while rest[pos : pos + 1].isspace():
+            pos += 1
     if not names:
         return None
     return (names[0], names[1]) if len(names) == 2 else ((db, names[0]) if db else None)
