@@ -153,7 +153,7 @@ def arrow_array(t: ColumnType, values: list[Any], name: str = "?") -> Any:
             raise ValueNotHeldError(name, what, target) from None
     if kind == k.DECIMAL:
         if _decimal_fits(t):
-            return _decimal128(t, values)
+            return _decimal128(t, values, name)
         return pa.array(
             [None if v is None else format(decimal_value(t, v), "f") for v in values], pa.string()
         )
@@ -252,16 +252,22 @@ def _item_function(leaf: ColumnType, name: str) -> Callable[[list[Any]], list[An
 _MASK128 = (1 << 128) - 1
 
 
-def _decimal128(t: ColumnType, values: list[Any]) -> Any:
+def _decimal128(t: ColumnType, values: list[Any], name: str = "?") -> Any:
     """A decimal128 array straight from unscaled ints (two's complement, little endian): no
-    Decimal objects on the way."""
+    Decimal objects on the way; a value past the column's precision is refused (masked to
+    128 bits it was another number)."""
     n = len(values)
+    ps = _decimal_of(t)
+    assert ps is not None
+    present = [v for v in values if v is not None] if None in values else values
+    if present and (max(present) >= 10 ** ps[0] or min(present) <= -(10 ** ps[0])):
+        raise ValueNotHeldError(
+            name, f"a decimal of more than {ps[0]} digits", f"DuckDB DECIMAL({ps[0]},{ps[1]})"
+        )
     data = b"".join([((v or 0) & _MASK128).to_bytes(16, "little") for v in values])
     validity = None
     if None in values:
         validity = pa.array([v is not None for v in values], pa.bool_()).buffers()[1]
-    ps = _decimal_of(t)
-    assert ps is not None
     typ = pa.decimal128(*ps)
     return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(data)])
 

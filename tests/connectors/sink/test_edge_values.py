@@ -226,3 +226,18 @@ def test_warehouses_hold_years_1_to_9999_and_refuse_the_rest(
     if isinstance(got, dt.datetime) and got.tzinfo is not None:
         got = got.astimezone(dt.UTC)
     assert got == want
+
+
+@pytest.mark.parametrize("sink", ["duckdb"], indirect=True)
+@pytest.mark.parametrize(
+    ("typmod", "text"),
+    [(_numeric(5, 2), "10000.00"), (_numeric(38, 0), "1" + "0" * 38),
+     (_numeric(38, 0), "-" + "9" * 39)],
+)  # fmt: skip
+def test_a_decimal_past_its_precision_is_refused_not_wrapped(
+    sink: Sink, typmod: int, text: str
+) -> None:
+    # (masked to 128 bits, 10**40 was stored as 131811359292784559562136384478721867776)
+    t = PgTable("edge", [("id", Oid.INT4, -1), ("v", Oid.NUMERIC, typmod)])
+    with pytest.raises(ValueNotHeldError, match="a decimal of more than"):
+        sink.put([t.insert(0, {"id": 1, "v": text})])
