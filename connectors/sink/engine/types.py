@@ -287,4 +287,7 @@ def _array_of(item: ColumnType, item_convert: Convert | None) -> Convert | None:
     def items(v: Any) -> Any:
         return [None if x is None else items(x) if type(x) is list else conv(x) for x in v]
 
+    # (batch._same tells conversions apart by name: an array of millis and one of nanos
+    # must not pass for one, as every `items` would)
+    items.__qualname__ = f"{items.__qualname__}[{getattr(conv, '__qualname__', '?')}]"
     return items

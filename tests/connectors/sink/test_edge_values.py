@@ -12,6 +12,7 @@ import pytest
 
 from connectors.sink.engine.errors import ValueNotHeldError
 from connectors.source.postgres.types import Oid
+from hub.runtime.api import SinkRecord
 from tests.connectors.sink.conftest import Sink
 from tests.connectors.sink.events import PgTable
 
@@ -241,3 +242,30 @@ def test_a_decimal_past_its_precision_is_refused_not_wrapped(
     t = PgTable("edge", [("id", Oid.INT4, -1), ("v", Oid.NUMERIC, typmod)])
     with pytest.raises(ValueNotHeldError, match="a decimal of more than"):
         sink.put([t.insert(0, {"id": 1, "v": text})])
+
+
+def _stamps(offset: int, unit: str, value: int) -> SinkRecord:
+    """An insert into srv.public.units whose array column is of ``unit`` timestamps."""
+    items = {"type": "int64", "optional": True, "name": f"io.debezium.time.{unit}"}
+    row = {"type": "struct", "optional": True, "name": "srv.public.units.Value", "fields": [
+        {"type": "int32", "optional": False, "field": "id"},
+        {"type": "array", "optional": True, "items": items, "field": "a"},
+    ]}  # fmt: skip
+    vs = {"type": "struct", "optional": False, "name": "srv.public.units.Envelope", "fields": [
+        {**row, "field": "before"}, {**row, "field": "after"},
+        {"type": "string", "optional": False, "field": "op"},
+    ]}  # fmt: skip
+    ks = {"type": "struct", "optional": False, "name": "k", "fields": [
+        {"type": "int32", "optional": False, "field": "id"}]}  # fmt: skip
+    value = {"before": None, "after": {"id": offset, "a": [value]}, "op": "c"}
+    return SinkRecord("srv.public.units", 0, offset, 0, {"id": offset}, value, (), ks, vs)
+
+
+@pytest.mark.parametrize("sink", ["duckdb"], indirect=True)
+def test_arrays_of_timestamps_in_other_units_in_one_batch_each_read_in_their_own(
+    sink: Sink,
+) -> None:
+    # one second both: the millis array's conversion applied to the nanos made 1970-01-12
+    sink.put([_stamps(1, "Timestamp", 1000), _stamps(2, "NanoTimestamp", 10**9)])
+    got = sink.query("SELECT id, CAST(a AS VARCHAR) FROM srv_public_units ORDER BY id")
+    assert got == [(1, "['1970-01-01 00:00:01']"), (2, "['1970-01-01 00:00:01']")]
