@@ -118,7 +118,6 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
             self.owners.update(claimed)
         for part, (table, source) in zip(registered, targets, strict=True):
             if part.plan.source:
-                self.reader._tombstone_tables[part.topic] = table
                 self._sources[part.topic] = (table, source)
         return True
 
@@ -131,13 +130,12 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
         if not part.plan.source:
             return native.table_of(self.reader.namer, part, None), None
         last = self._sources.get(part.topic)
-        if last is not None and self.reader._tombstone_tables.get(part.topic) == last[0]:
+        if last is not None:
             return last  # (MERGE checks that every event has these source fields)
         found = look(part)
         table = native.table_of(self.reader.namer, part, found.source)
-        early = found.early_tombstone  # deleted from the table of the topic's last event
-        if table is None or (early and self.reader._tombstone_tables.get(part.topic) != table):
-            raise native.Declined("tombstones of an earlier batch's table, or no table")
+        if table is None:  # (tombstones only: the engine skips them)
+            raise native.Declined("no table")
         return table, found.source
 
     def _changes(self, part: Any, look: Any) -> int:
@@ -162,7 +160,7 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
             if self.cfg.schema_evolution == "none":
                 raise native.Declined("no table and schema.evolution=none")
             key = [x.column for x in part.plan.key]
-            if self.cfg.delete_enabled and look(part).early_tombstone:
+            if self.cfg.delete_enabled and not part.plan.source and look(part).early_tombstone:
                 # the engine's columns come in the order its changes bring them: a
                 # tombstone first brings the key's
                 names = {c.name for c in key}

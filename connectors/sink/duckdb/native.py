@@ -394,6 +394,8 @@ def merge(
     where = f"CASE WHEN {' OR '.join(checks)} THEN {_fail('an event')} ELSE true END"
     if not deletes:
         where += f" AND NOT {_DELETE}"
+    elif plan.source:  # a tombstone cannot name a table of source fields: the engine skips
+        where += " AND NOT tomb"  # it (its delete did the work)
     key_names = {x.column.name: i for i, x in enumerate(plan.key)}
     held = (unavailable.text, unavailable.b64)
     cols = []

@@ -74,7 +74,6 @@ class ChangeReader:
         self.cfg = cfg
         self.namer = TableNamer(cfg.table_name_format)
         self._schemas: dict[tuple[str, str], tuple[Any, tuple[Column, ...]]] = {}
-        self._tombstone_tables: dict[str, TableRef] = {}  # topic -> table of its last event
         self._after_memo: tuple[Any, str, tuple[Column, ...]] | None = None
         self._warned: set[TableRef] = set()  # keyless tables told they stay append only
 
@@ -123,8 +122,6 @@ class ChangeReader:
 
     def _table(self, r: SinkRecord, source: Mapping[str, Any] | None) -> TableRef:
         t = self.namer.table(r.topic, source)
-        if t is not None and source is not None:
-            self._tombstone_tables[r.topic] = t
         if t is None:
             raise RecordError(
                 r.topic, r.partition, r.offset,
@@ -190,11 +187,13 @@ class ChangeReader:
 
     def _flat(self, r: SinkRecord, v: Any) -> Change | None:
         if v is None:
-            # a tombstone carries no 'source': with a table.name.format that needs one, it is
-            # the tombstone Debezium sends after a delete, which named the table already
-            t = self.namer.table(r.topic, None) or self._tombstone_tables.get(r.topic)
+            # a tombstone carries no 'source': with a table.name.format that needs one, it
+            # cannot name its table. It is the one Debezium sends after a delete, which did
+            # the work: skipped (taking the table of the topic's last event deleted the key
+            # in another table when one topic carries several)
+            t = self.namer.table(r.topic, None)
             if t is None:
-                return None  # its delete was applied in an earlier batch
+                return None
             table = t
         else:
             table = self._table(r, None)

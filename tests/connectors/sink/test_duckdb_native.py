@@ -392,3 +392,24 @@ def test_a_decimal_that_spells_the_placeholder_is_the_engines(tmp_path: Path) ->
     )
     fast, _ = _both(tmp_path, [batch], **{"unavailable.value.placeholder": placeholder})
     assert fast == 0
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one_batch", "next_batch"])
+def test_a_tombstone_never_deletes_from_another_table_of_its_topic(
+    tmp_path: Path, split: bool
+) -> None:
+    """One topic, two tables named by source fields: a tombstone cannot name its table (it
+    took the table of the topic's last event, another one's row 5)."""
+
+    def upsert(table: str, key: int) -> dict[str, Any]:
+        return {**_upsert(id=key), "source": {**SRC, "table": table}}
+
+    delete = {**_delete(5), "source": {**SRC, "table": "a"}}
+    first = _encode([(5, upsert("a", 5)), (5, upsert("b", 5))], 0)  # partitions 0, 1
+    then = [(5, delete), (7, upsert("b", 7)), (5, None)]  # 0, 1, 0: the tombstone after b's
+    batches = [first, _encode(then, 2)]
+    if split:
+        batches = [first, _encode(then[:2], 2), _encode([(5, None)], 4)]
+    _, tables = _both(tmp_path, batches, **{"table.name.format": "${source.table}"})
+    assert [r[0] for r in tables["main.a"][1]] == []
+    assert [r[0] for r in tables["main.b"][1]] == [5, 7]

@@ -49,7 +49,8 @@ CASES: list[tuple[int, int, str, Any, Any]] = [
     (Oid.TIMESTAMP, -1, "-infinity", SAME, SAME),
     (Oid.TIMESTAMP, 3, "infinity", SAME, SAME),
     (Oid.TIMESTAMP, -1, "294247-01-10 04:00:54.775806", SAME, SAME),
-    (Oid.TIMESTAMP, -1, "294276-12-31 23:59:59.999999", NOT_HELD_TS, SAME),
+    # (in millis: past int64 microseconds the source refuses it)
+    (Oid.TIMESTAMP, 3, "294276-12-31 23:59:59.999", NOT_HELD_TS, SAME),
     (Oid.DATE, -1, "infinity", SAME, SAME),
     (Oid.DATE, -1, "-infinity", SAME, SAME),
     (Oid.DATE, -1, "4713-01-01 BC", "4713-01-01 (BC)", SAME),
