@@ -174,6 +174,12 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
             if not self._changes(part, look):
                 return False
             info = evolve(d, table, info, columns, self.cfg.schema_evolution == "basic")
+        if self.cfg.delete_enabled and set(info.columns) - {c.name for c in columns}:
+            # columns the part does not carry: a key deleted and written again in it must
+            # have them NULL (the engine deletes it first); its MERGE would keep them
+            probe = look(part)
+            if probe.deletes and probe.upserts:
+                raise native.Declined("a table with columns the batch does not carry")
         self.tables[table] = info
         return True
 

@@ -45,9 +45,10 @@ def staged(
     unavailable: Unavailable | None = None,
     keep: dict[str, list[bool]] | None = None,
 ) -> list[StagedColumn]:
-    """Column-major canonical values of ``rows`` (a missing column is NULL). With
-    ``unavailable`` and ``keep``, placeholder values become NULL and ``keep[column]`` marks
-    the rows whose current value must stay."""
+    """Column-major canonical values of ``rows`` (a missing column is NULL). With ``keep``
+    (keyed upserts), a row that does not carry a column keeps the target's value, as with one
+    change at a time (``keep[column]`` marks those rows), and with ``unavailable`` too do
+    placeholder values (staged as NULL)."""
     names = [c.name for c in columns]
     values: list[Sequence[Any]]
     try:  # rows of one schema have every column: transpose in C
@@ -59,11 +60,18 @@ def staged(
             values = [[] for _ in names]
     except KeyError:
         values = [[row.get(n) for row in rows] for n in names]
+        if keep is not None:  # rows of several schemas: what one does not carry, it keeps
+            for n in names:
+                missing = [n not in row for row in rows]
+                if any(missing):
+                    keep[n] = missing
     out = []
     for c, vals in zip(columns, values, strict=True):
         toastable = keep is not None and unavailable is not None and c.type.kind in _TOASTABLE
         if toastable and unavailable is not None and keep is not None and unavailable.any_in(vals):
             mask = [unavailable.is_placeholder(v) for v in vals]
+            if c.name in keep:
+                mask = [a or b for a, b in zip(mask, keep[c.name], strict=True)]
             keep[c.name] = mask
             vals = [None if m else v for v, m in zip(vals, mask, strict=True)]
         conv = c.convert
@@ -100,6 +108,10 @@ def apply(
         deletes = tb.deletes()
         dels = staged(name, [by_name[k] for k in tb.pk], deletes) if deletes else []
         rows = tb.upserts()
+        rewritten = tb.rewritten() if upsert and not soft else []
+        if rewritten:  # deleted and written again: a new row, not an update of the old one
+            gone = staged(name, [by_name[k] for k in tb.pk], rewritten)
+            d.merge(Merge(tb.table, tb.pk, [], gone, {}, False, False))
         if upsert:
             keep: dict[str, list[bool]] = {}
             up = staged(name, cols, rows, unavailable, keep) if rows else []

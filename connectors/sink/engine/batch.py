@@ -55,6 +55,9 @@ class TableBatch:
     columns: dict[str, Column] = field(default_factory=dict)
     unavailable: Unavailable | None = None
     _last_cols: tuple[Column, ...] | None = None
+    # keys deleted earlier in the batch and written again: a new row, whose columns the
+    # change does not carry are NULL (not the old row's), so apply deletes them first
+    replaced: set[Any] = field(default_factory=set)
 
     def add(self, ch: Change) -> bool:
         """Take ``ch``; False (nothing taken) when a column's type differs from this batch's."""
@@ -67,6 +70,7 @@ class TableBatch:
             self.gone.clear()
             self._images.clear()
             self._indexes.clear()
+            self.replaced.clear()
             return True
         if ch.columns is not self._last_cols:
             if not self._merge(ch.columns):
@@ -87,10 +91,15 @@ class TableBatch:
         if not self.pk:
             self.pk = ch.pk
         row = ch.row
-        if ch.op == UPSERT and self.unavailable is not None:
+        if ch.op == UPSERT:
             prev = self.keyed.get(ch.key)
-            if prev is not None and prev[0] == UPSERT:  # unchanged TOAST values: keep them
-                row = self.unavailable.fill(row, prev[1])
+            if prev is not None and prev[0] == UPSERT:
+                if self.unavailable is not None:  # unchanged TOAST values: keep them
+                    row = self.unavailable.fill(row, prev[1])
+                if prev[1].keys() != row.keys():  # columns this change does not carry keep
+                    row = {**prev[1], **row}  # the earlier change's values, as the target would
+            elif prev is not None:
+                self.replaced.add(ch.key)
         self.keyed[ch.key] = (ch.op, row)
         return True
 
@@ -138,6 +147,11 @@ class TableBatch:
 
     def deletes(self) -> list[Mapping[str, Any]]:
         return [row for op, row in self.keyed.values() if op == DELETE]
+
+    def rewritten(self) -> list[Mapping[str, Any]]:
+        """The rows of keys deleted and written again in the batch (see `replaced`)."""
+        keyed = self.keyed
+        return [keyed[k][1] for k in self.replaced if keyed[k][0] == UPSERT]
 
 
 def _project(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:

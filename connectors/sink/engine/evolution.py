@@ -5,7 +5,9 @@ key as its primary key; a missing column is added (nullable); a column whose typ
 than the incoming one is widened when a type holds both (`wider`), and left alone when it
 already holds the incoming values. Anything else raises `SchemaChangeError` naming table,
 column and both types. ``schema.evolution=none`` raises `MissingTableError` instead of any
-DDL. Columns the records no longer carry stay in the table (written as NULL).
+DDL. Columns the records no longer carry stay in the table: an update leaves their values as
+they are (as applying one change at a time would), a row written anew (inserted, or deleted
+and written again in the batch) has them NULL.
 
 In a target whose identifiers are case-insensitive (DuckDB, for ASCII letters only: ``Ä`` and
 ``ä`` are two names there), a table or column that differs from an existing one (or another of

@@ -413,3 +413,23 @@ def test_a_tombstone_never_deletes_from_another_table_of_its_topic(
     _, tables = _both(tmp_path, batches, **{"table.name.format": "${source.table}"})
     assert [r[0] for r in tables["main.a"][1]] == []
     assert [r[0] for r in tables["main.b"][1]] == [5, 7]
+
+
+def test_a_key_written_again_into_a_table_with_more_columns_is_the_engines(
+    tmp_path: Path,
+) -> None:
+    """A key deleted and written again is a new row: the columns the batch does not carry
+    are NULL, not the deleted row's (the engine deletes it first; one MERGE would keep
+    them)."""
+    fields = [f for f in FIELDS if f["field"] != "txt"]  # (the source dropped txt)
+    row = {**ROW, "fields": fields}
+    schema = {**VALUE_SCHEMA, "fields": [{**row, "field": "before"}, {**row, "field": "after"},
+                                         *VALUE_SCHEMA["fields"][2:]]}  # fmt: skip
+    later = {**_upsert(id=1, small=2), "after": {f["field"]: None for f in fields} | {
+        "id": 1, "small": 2}}  # fmt: skip
+    first = _encode([(1, _upsert(id=1, small=1, txt="deleted"))], 0)
+    then = _encode([(1, {**_delete(1), "before": None}), (1, None), (1, later)], 1, schema)
+    fast, tables = _both(tmp_path, [first, then])
+    assert fast == 1  # (the first batch only)
+    txt = [c for c, _ in tables[f"main.{TABLE}"][0]].index("txt")
+    assert tables[f"main.{TABLE}"][1][0][txt] is None
