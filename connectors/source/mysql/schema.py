@@ -100,9 +100,6 @@ class MySqlTable:
             return None
         return {k: row[k] for k in self.key_columns}
 
-    def raw_key(self, values: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(values[i] for i in self._key_index)
-
     def source(
         self, name: str, *, ts_ms: int, snapshot: str = "false", server_id: int = 0,
         gtid: str | None = None, file: str = "", pos: int = 0, row: int = 0,

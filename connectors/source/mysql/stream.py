@@ -674,10 +674,11 @@ class ChangeStream:
             before = table.row(before_raw) if before_raw is not None else None
             after = table.row(after_raw) if after_raw is not None else None
             if (
-                ev.op == "u" and table.key_columns and before_raw is not None
-                and after_raw is not None
-                and table.raw_key(before_raw) != table.raw_key(after_raw)
+                ev.op == "u" and table.key_columns and before is not None
+                and after is not None and table.key(before) != table.key(after)
             ):  # fmt: skip
+                # (the keys as the events carry them, as the codec compares them: two raw
+                # keys may read the same, e.g. a zero date and 1970-01-01 both as day 0)
                 # the primary key changed: a delete of the old key and a create of the new
                 self._emit(txn, table, "d", before, None, source, offset, out)
                 self._emit(txn, table, "c", None, after, source, offset, out)
@@ -789,7 +790,7 @@ class ChangeStream:
     def _count(self, txn: _Txn, table: MySqlTable, op: str, before: Any, after: Any) -> None:
         """A row emitted before the restart: its place in the transaction's metadata."""
         txn.block(table.topic, False)
-        if op == "u" and table.key_columns and table.raw_key(before) != table.raw_key(after):
+        if op == "u" and table.key_columns and table.event_key(before) != table.event_key(after):
             txn.block(table.topic, False)
 
     def _emit(

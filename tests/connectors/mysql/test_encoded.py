@@ -80,6 +80,11 @@ def _workload(cur: Any) -> None:
     cur.execute("UPDATE m SET c0 = 5")
     cur.execute("UPDATE m SET id = 30 WHERE id = 3")  # a key change
     cur.execute("DELETE FROM m WHERE id = 1")
+    # two raw keys the events read alike (a zero date and 1970-01-01 are both day 0): an
+    # update, not a key change, on both paths
+    cur.execute("CREATE TABLE z (d date NOT NULL PRIMARY KEY, v int)")
+    cur.execute("INSERT INTO z VALUES ('0000-00-00', 1)")
+    cur.execute("UPDATE z SET d = '1970-01-01'")
     # a keyless table, NULLs, another charset, duplicate rows
     cur.execute("CREATE TABLE nk (v varchar(10) CHARACTER SET latin1, w int, d decimal(40,3))")
     cur.execute("INSERT INTO nk VALUES ('çà', 1, -1.5), ('çà', 1, -1.5), (NULL, NULL, NULL)")
