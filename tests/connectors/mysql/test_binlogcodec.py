@@ -212,7 +212,7 @@ def _slow(table: MySqlTable, tm: TableMap, event: bytes, conv: JsonConverter,
         after = table.row(a) if a is not None else None
         source = table.source("app", row=r, **src_args)
         ops = [(ev.op, before, after)]
-        if ev.op == "u" and table.key_columns and table.raw_key(b) != table.raw_key(a):
+        if ev.op == "u" and table.key_columns and table.key(before) != table.key(after):
             ops = [("d", before, None), ("c", None, after)]
         for op, bf, af in ops:
             key = table.key(af if af is not None else bf)

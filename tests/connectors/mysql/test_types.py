@@ -226,3 +226,23 @@ def test_a_system_versioned_table_is_refused_by_name(
     excluded = source_config(mariadb_server, mariadb_db, **{
         "table.exclude.list": rf"{mariadb_db}\.hist"})  # fmt: skip
     start_task(excluded).stop()
+
+
+def test_enum_and_set_labels_in_their_columns_charset(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    # (the binlog's labels were read as UTF-8: a latin1 one stopped the stream)
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY, e enum('é','ü') CHARACTER SET latin1, "
+                "s set('ä','ö') CHARACTER SET latin1, u enum('😀','x'))")  # fmt: skip
+    cur.execute("INSERT INTO t VALUES (1, 'ü', 'ä,ö', '😀')")
+    task = start_task(source_config(mariadb_server, mariadb_db))
+    try:
+        snap = poll_until(task, 1)[0]
+        cur.execute("INSERT INTO t VALUES (2, 'ü', 'ä,ö', '😀')")
+        streamed = poll_until(task, 1)[0]
+    finally:
+        task.stop()
+    for record in (snap, streamed):
+        after = record.value["after"]
+        assert (after["e"], after["s"], after["u"]) == ("ü", "ä,ö", "😀"), record.value["op"]

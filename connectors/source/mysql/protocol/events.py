@@ -166,8 +166,9 @@ def table_map(event: memoryview, checksum: bool = True, mariadb: bool = True) ->
     unsigned = {numeric[i] for i, b in enumerate(extra.get("signedness", ())) if b and
                 i < len(numeric)}  # fmt: skip
     charsets = dict(zip(character, extra.get("charsets", ()), strict=False))
-    labels = {**dict(zip(sets, extra["labels5"], strict=False)),
-              **dict(zip(enums, extra["labels6"], strict=False))}  # fmt: skip
+    raw = {**dict(zip(sets, extra["labels5"], strict=False)),
+           **dict(zip(enums, extra["labels6"], strict=False))}  # fmt: skip
+    labels = {i: _labels(raw[i], n, extra) for n, i in enumerate(sorted(sets + enums)) if i in raw}
     names = extra.get("names", ())
     for i, t in enumerate(types):
         columns.append(Column(
@@ -176,6 +177,22 @@ def table_map(event: memoryview, checksum: bool = True, mariadb: bool = True) ->
         ))  # fmt: skip
     return TableMap(table_id, schema, table, tuple(columns), tuple(extra.get("pk", ())),
                     tuple(decoder(c) for c in columns))  # fmt: skip
+
+
+def _labels(raw: tuple[bytes, ...], n: int, extra: dict[str, Any]) -> tuple[str, ...]:
+    """The labels of the ``n``-th ENUM/SET column in its charset (kinds 10/11; UTF-8 when
+    the metadata says none: a latin1 label stopped the stream as UTF-8)."""
+    from connectors.source.mysql.charsets import codec
+
+    if "es_charsets" in extra:
+        found = extra["es_charsets"]
+        collation = found[n] if n < len(found) else None
+    elif "es_default" in extra:
+        collation = extra["es_overrides"].get(n, extra["es_default"])
+    else:
+        collation = None
+    encoding = "utf-8" if collation is None else codec(collation)
+    return tuple(label.decode(encoding) for label in raw)
 
 
 def _real(t: int, meta: int) -> int:
@@ -225,10 +242,10 @@ def _optional_metadata(event: memoryview, pos: int, end: int, n_character: int) 
             at = pos
             while at < stop:
                 count, at = _packed_int(event, at)
-                labels: list[str] = []
+                labels: list[bytes] = []  # (decoded below, in the column's charset)
                 for _ in range(count):
                     n, at = _packed_int(event, at)
-                    labels.append(bytes(event[at : at + n]).decode())
+                    labels.append(bytes(event[at : at + n]))
                     at += n
                 out[f"labels{kind}"].append(tuple(labels))
         elif kind == 8:  # simple primary key: column indexes
@@ -237,6 +254,19 @@ def _optional_metadata(event: memoryview, pos: int, end: int, n_character: int) 
                 v, at = _packed_int(event, at)
                 pk.append(v)
             out["pk"] = pk
+        elif kind == 10:  # ENUM/SET default charset, then (index among them, charset)
+            default, at = _packed_int(event, pos)
+            overrides = {}
+            while at < stop:
+                index, at = _packed_int(event, at)
+                overrides[index], at = _packed_int(event, at)
+            out["es_default"], out["es_overrides"] = default, overrides
+        elif kind == 11:  # a charset per ENUM/SET column
+            at, values = pos, []
+            while at < stop:
+                v, at = _packed_int(event, at)
+                values.append(v)
+            out["es_charsets"] = values
         elif kind == 9:  # primary key with prefix lengths: (index, prefix) pairs
             at, pk = pos, []
             while at < stop:
