@@ -16,6 +16,7 @@ and heartbeats move it on while the server is idle.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -555,6 +556,13 @@ class ChangeStream:
             if done is None:
                 done = self._completed[sig] = self.history.schemas.complete(tm)
             tm = done
+        elif self.history is not None and tm.primary_key:
+            known = self.history.schemas.get(tm.schema, tm.table)
+            if known is not None and not known.primary_key:
+                # MariaDB's binlog names a NOT NULL unique key as the key of a table without
+                # a PRIMARY KEY; the snapshot and the history key it by none: one key for
+                # the topic (a keyed stream after a keyless snapshot mixed the two)
+                tm = dataclasses.replace(tm, primary_key=())
         if self._signal is not None and (tm.schema, tm.table) == self._signal:
             self._signal_id = tm.table_id
             self._signal_columns = [c.name or "" for c in tm.columns]

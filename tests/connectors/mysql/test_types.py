@@ -246,3 +246,21 @@ def test_enum_and_set_labels_in_their_columns_charset(
     for record in (snap, streamed):
         after = record.value["after"]
         assert (after["e"], after["s"], after["u"]) == ("ü", "ä,ö", "😀"), record.value["op"]
+
+
+def test_a_table_without_primary_key_has_one_key_in_snapshot_and_stream(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    # (MariaDB's binlog names a NOT NULL unique key as the key: the stream keyed by it,
+    # the snapshot by none, in one topic)
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE t (id int NOT NULL, a int, UNIQUE KEY (id))")
+    cur.execute("INSERT INTO t VALUES (1, 1)")
+    task = start_task(source_config(mariadb_server, mariadb_db))
+    try:
+        snap = poll_until(task, 1)[0]
+        cur.execute("INSERT INTO t VALUES (2, 2)")
+        streamed = poll_until(task, 1)[0]
+    finally:
+        task.stop()
+    assert (snap.key, snap.key_schema) == (streamed.key, streamed.key_schema) == (None, None)
