@@ -34,6 +34,7 @@ from connectors.sink.engine.types import (
     columns_of,
     inferred_columns,
 )
+from connectors.sink.engine.unavailable import Unavailable
 from hub.runtime.api import SinkRecord
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class ChangeReader:
         self.namer = TableNamer(cfg.table_name_format)
         self._schemas: dict[tuple[str, str], tuple[Any, tuple[Column, ...]]] = {}
         self._after_memo: tuple[Any, str, tuple[Column, ...]] | None = None
+        self._unavailable = Unavailable(cfg.unavailable_value_placeholder)
         self._warned: set[TableRef] = set()  # keyless tables told they stay append only
 
     def _append_only(self, table: TableRef, op: str) -> None:
@@ -183,6 +185,11 @@ class ChangeReader:
         if op == "u" and type(before) is not dict:
             self._append_only(table, op)
             before = None
+        if before is not None:  # an unchanged TOASTed value: the old row has it (a keyless
+            # table has no target row to keep it from)
+            filled = self._unavailable.fill(image, before)
+            if filled is not image:
+                after, image = self._unavailable.fill(after, before), filled
         return Change(table, UPSERT, None, after, cols, pk, before, image)
 
     def _flat(self, r: SinkRecord, v: Any) -> Change | None:
