@@ -189,7 +189,7 @@ class ChangeReader:
             # table has no target row to keep it from)
             filled = self._unavailable.fill(image, before)
             if filled is not image:
-                after, image = self._unavailable.fill(after, before), filled
+                after, image = dict(self._unavailable.fill(after, before)), dict(filled)
         return Change(table, UPSERT, None, after, cols, pk, before, image)
 
     def _flat(self, r: SinkRecord, v: Any) -> Change | None:
