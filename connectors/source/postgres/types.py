@@ -872,7 +872,7 @@ class TypeMapper:
                 d = _finite_decimal(s)
                 # Debezium: strip trailing zeros, but never a negative scale
                 unscaled, exp = _exact(d)
-                while exp < 0 and unscaled % 10 == 0 and unscaled:
+                while exp < 0 and unscaled % 10 == 0:  # (a zero too: 0.000 is 0, scale 0)
                     unscaled //= 10
                     exp += 1
                 if exp < 0:

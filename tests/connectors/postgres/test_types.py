@@ -94,6 +94,8 @@ def test_numeric_precise_variable_scale() -> None:
     assert conv(Oid.NUMERIC, "100") == {"scale": 0, "value": b"\x64"}
     assert conv(Oid.NUMERIC, "-0.001") == {"scale": 3, "value": b"\xff"}
     assert conv(Oid.NUMERIC, "0") == {"scale": 0, "value": b"\x00"}
+    assert conv(Oid.NUMERIC, "0.000") == {"scale": 0, "value": b"\x00"}  # (Java's 0.000
+    # stripTrailingZeros() is 0)
     assert conv(Oid.NUMERIC, "-128") == {"scale": 0, "value": b"\x80"}
     assert conv(Oid.NUMERIC, "128") == {"scale": 0, "value": b"\x00\x80"}
     for special in ("NaN", "Infinity", "-Infinity"):
