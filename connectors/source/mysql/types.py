@@ -205,7 +205,9 @@ def _float32(v: Any) -> float:
     """A FLOAT's value as its shortest decimal that is the same float32 (1.1, not the
     widened 1.100000023841858), as Debezium's (a Java float) and whichever way it was read."""
     x = float(v)
-    for digits in range(6, 10):
+    # (a subnormal float32 holds fewer digits: its shortest form may have fewer than 6)
+    start = 1 if 0 < abs(x) < 1.1754943508222875e-38 else 6
+    for digits in range(start, 10):
         y = float(f"{x:.{digits}g}")
         if struct.unpack("<f", struct.pack("<f", y))[0] == x:
             return y

@@ -151,9 +151,11 @@ def test_float_is_the_same_in_snapshot_and_stream(
     """FLOAT: the snapshot parses the server's text (6 significant digits: 1.23457), the
     stream widens the binlog's float32 to a double (1.100000023841858)."""
     snap, stream = _snapshot_and_stream(
-        mariadb_server, mariadb_db, "a float, b float, c float", "1.1, 1.2345678, 16777216"
-    )
+        mariadb_server, mariadb_db, "a float, b float, c float, d float",
+        "1.1, 1.2345678, 16777216, -1e-40",
+    )  # fmt: skip
     assert snap == stream
+    assert stream["d"] == -1e-40  # a subnormal in its shortest form (Java's Float.toString)
 
 
 def test_session_minimal_row_image_is_not_emitted_as_nulls(
