@@ -169,3 +169,22 @@ def decimal_bytes(unscaled: int, precision: int, scale: int) -> bytes:
     if sign:
         out = bytearray(b ^ 0xFF for b in out)
     return bytes(out)
+
+
+def snapshot_and_stream(
+    server: MariaDBServer, db: str, table: str, row: str, **config: Any
+) -> tuple[SourceRecord, SourceRecord]:
+    """Table ``t`` made by ``CREATE TABLE t (table)`` with one row ``(1, row)`` before the
+    start: (that row's snapshot record, the record of the same row inserted as id 2 after)."""
+    cur = root(server, db).cursor()
+    cur.execute("SET SESSION sql_mode = ''")  # zero dates allowed
+    cur.execute("SET SESSION time_zone = '+00:00'")
+    cur.execute(f"CREATE TABLE t ({table})")
+    cur.execute(f"INSERT INTO t VALUES (1, {row})")
+    task = start_task(source_config(server, db, **config))
+    try:
+        snap = poll_until(task, 1)[0]
+        cur.execute(f"INSERT INTO t VALUES (2, {row})")
+        return snap, poll_until(task, 1)[0]
+    finally:
+        task.stop()

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.connectors.mysql.helpers import poll_for, poll_until, root, source_config, start_task
+from tests.connectors.mysql.helpers import (
+    poll_for,
+    poll_until,
+    root,
+    snapshot_and_stream,
+    source_config,
+    start_task,
+)
 from tests.fixtures.mariadb import MariaDBServer
 
 pytestmark = pytest.mark.integration
@@ -120,19 +127,10 @@ def _values(row_id: int) -> str:
 
 
 def test_type_matrix_snapshot_and_stream(mariadb_server: MariaDBServer, mariadb_db: str) -> None:
-    con = root(mariadb_server, mariadb_db)
-    cur = con.cursor()
-    cur.execute("SET SESSION sql_mode = ''")  # zero dates allowed
-    cur.execute("SET SESSION time_zone = '+00:00'")
-    cur.execute(f"CREATE TABLE t (id int PRIMARY KEY, {_columns()})")
-    cur.execute(f"INSERT INTO t VALUES {_values(1)}")
-    task = start_task(source_config(mariadb_server, mariadb_db))
-    try:
-        snap = poll_until(task, 1)[0]
-        cur.execute(f"INSERT INTO t VALUES {_values(2)}")
-        streamed = poll_until(task, 1)[0]
-    finally:
-        task.stop()
+    row = ", ".join(v for _, v, *_ in MATRIX)
+    snap, streamed = snapshot_and_stream(
+        mariadb_server, mariadb_db, f"id int PRIMARY KEY, {_columns()}", row
+    )
     assert snap.value_schema == streamed.value_schema
     fields = {f["field"]: f for f in snap.value_schema["fields"][0]["fields"]}
     for record in (snap, streamed):
@@ -194,19 +192,11 @@ CHARSETS = [
 def test_every_charset_reads_as_the_server_holds_it_after_a_geometry(
     mariadb_server: MariaDBServer, mariadb_db: str
 ) -> None:
-    con = root(mariadb_server, mariadb_db)
-    cur = con.cursor()
     cols = ", ".join(f"c{i} {d}" for i, (d, _, _) in enumerate(CHARSETS))
     values = ", ".join(v for _, v, _ in CHARSETS)
-    cur.execute(f"CREATE TABLE t (id int PRIMARY KEY, {cols})")
-    cur.execute(f"INSERT INTO t VALUES (1, {values})")
-    task = start_task(source_config(mariadb_server, mariadb_db))
-    try:
-        snap = poll_until(task, 1)[0]
-        cur.execute(f"INSERT INTO t VALUES (2, {values})")
-        streamed = poll_until(task, 1)[0]
-    finally:
-        task.stop()
+    snap, streamed = snapshot_and_stream(
+        mariadb_server, mariadb_db, f"id int PRIMARY KEY, {cols}", values
+    )
     for record in (snap, streamed):
         after = record.value["after"]
         for i, (definition, _, text) in enumerate(CHARSETS):
@@ -232,17 +222,12 @@ def test_enum_and_set_labels_in_their_columns_charset(
     mariadb_server: MariaDBServer, mariadb_db: str
 ) -> None:
     # (the binlog's labels were read as UTF-8: a latin1 one stopped the stream)
-    cur = root(mariadb_server, mariadb_db).cursor()
-    cur.execute("CREATE TABLE t (id int PRIMARY KEY, e enum('é','ü') CHARACTER SET latin1, "
-                "s set('ä','ö') CHARACTER SET latin1, u enum('😀','x'))")  # fmt: skip
-    cur.execute("INSERT INTO t VALUES (1, 'ü', 'ä,ö', '😀')")
-    task = start_task(source_config(mariadb_server, mariadb_db))
-    try:
-        snap = poll_until(task, 1)[0]
-        cur.execute("INSERT INTO t VALUES (2, 'ü', 'ä,ö', '😀')")
-        streamed = poll_until(task, 1)[0]
-    finally:
-        task.stop()
+    snap, streamed = snapshot_and_stream(
+        mariadb_server, mariadb_db,
+        "id int PRIMARY KEY, e enum('é','ü') CHARACTER SET latin1, "
+        "s set('ä','ö') CHARACTER SET latin1, u enum('😀','x')",
+        "'ü', 'ä,ö', '😀'",
+    )  # fmt: skip
     for record in (snap, streamed):
         after = record.value["after"]
         assert (after["e"], after["s"], after["u"]) == ("ü", "ä,ö", "😀"), record.value["op"]
@@ -253,14 +238,7 @@ def test_a_table_without_primary_key_has_one_key_in_snapshot_and_stream(
 ) -> None:
     # (MariaDB's binlog names a NOT NULL unique key as the key: the stream keyed by it,
     # the snapshot by none, in one topic)
-    cur = root(mariadb_server, mariadb_db).cursor()
-    cur.execute("CREATE TABLE t (id int NOT NULL, a int, UNIQUE KEY (id))")
-    cur.execute("INSERT INTO t VALUES (1, 1)")
-    task = start_task(source_config(mariadb_server, mariadb_db))
-    try:
-        snap = poll_until(task, 1)[0]
-        cur.execute("INSERT INTO t VALUES (2, 2)")
-        streamed = poll_until(task, 1)[0]
-    finally:
-        task.stop()
+    snap, streamed = snapshot_and_stream(
+        mariadb_server, mariadb_db, "id int NOT NULL, a int, UNIQUE KEY (id)", "1"
+    )
     assert (snap.key, snap.key_schema) == (streamed.key, streamed.key_schema) == (None, None)
