@@ -152,11 +152,11 @@ class Partition:
         from hub.log.cleaner import CHECKPOINT
 
         compacted = self.config.compact or os.path.exists(os.path.join(self.directory, CHECKPOINT))
-        bases = strays.set_aside(self.directory, self._segment_bases(), compacted)
+        interval = self.config.index_interval_bytes
+        bases, aside = strays.set_aside(self.directory, self._segment_bases(), compacted, interval)
         created = not bases
         if created:
-            bases = [0]
-        interval = self.config.index_interval_bytes
+            bases = [aside]  # (0 for a new partition; never below offsets handed out)
         for i, base in enumerate(bases):
             last = i == len(bases) - 1
             seg = LogSegment(self.directory, base, index_interval=interval, active=last)
@@ -332,16 +332,25 @@ class Partition:
                 return
             seg: LogSegment | None = None
             try:
+                # sealed (its indexes written) before the next segment exists: killed in
+                # between, the old one was a sealed segment without an index on restart
+                old.seal()
                 seg = LogSegment(
                     self.directory,
                     self.log_end_offset,
                     index_interval=self.config.index_interval_bytes,
                     active=True,
                 )
-                old.seal()
             except OSError as exc:  # e.g. disk full: the data is durable, the old segment
                 if seg is not None:  # stays the active one
                     seg.delete()
+                if not old.active:  # (sealed: opened again for appends)
+                    old.close()
+                    old = LogSegment(self.directory, old.base_offset,
+                                     index_interval=self.config.index_interval_bytes,
+                                     active=True)  # fmt: skip
+                    old.recover(full=False)
+                    self.segments[-1] = old
                 raise self._roll_back(exc, 0) from exc
             old.next_offset = self.log_end_offset
             self.segments.append(seg)

@@ -352,13 +352,50 @@ class LogSegment:
             return False
         return True
 
-    def last_batch_next_offset(self) -> int:
-        """Next offset after the last batch (scans from the last index entry)."""
-        _, pos = self.index.last()
-        nxt = self.base_offset
-        for _, header in self.iter_batches(pos):
+    def last_batch_next_offset(self) -> int | None:
+        """Next offset after the last batch (scanned from the last index entry when it points
+        at a batch of that offset inside the file, else from the start); None when the
+        segment holds no batch (an index entry past a cut file read as its base offset,
+        which set the healthy segment after it aside)."""
+        offset, pos = self.index.last()
+        start = 0
+        if 0 < pos < self.written_size:
+            head = self.read_at(pos, _batch.HEADER_SIZE)
+            try:
+                if _batch.parse_header(head, 0, header_only=True).base_offset == offset:
+                    start = pos
+            except InvalidBatchError:
+                pass
+        nxt = None
+        for _, header in self.iter_batches(start):
             nxt = header.next_offset
         return nxt
+
+    def rebuild_indexes(self) -> None:
+        """The offset and time indexes of a sealed segment made again from its batches (a
+        roll killed before the seal wrote them, or files lost): they are hints, the scan
+        stops at the first batch that is not intact (a reader reports it)."""
+        index = OffsetIndex(self.index.path, self.base_offset, active=True)
+        times = TimeIndex(self.time_index.path, self.base_offset, active=True)
+        index.truncate_entries(0)
+        times.truncate_entries(0)
+        since, newest = 0, -1
+        try:
+            for pos, header in self.iter_batches(0, check_crc=True):
+                if pos > 0 and since >= self.index_interval:
+                    index.append(header.base_offset, pos)
+                    since = 0
+                if header.max_timestamp > newest:
+                    times.append(header.max_timestamp, header.base_offset)
+                    newest = header.max_timestamp
+                since += header.size
+        except InvalidBatchError:
+            pass
+        for built in (index, times):
+            if not os.path.exists(built.path):
+                open(built.path, "wb", opener=files.private_opener).close()
+            built.flush(fsync=True)
+            built.close()
 
     # -- lifecycle ------------------------------------------------------------------------
     def seal(self) -> None:

@@ -1,10 +1,11 @@
 """Segment files that cannot belong to a partition are set aside, never adopted.
 
 A ``.log`` file found in a partition directory is a segment only if it fits the sequence the
-log itself writes: its first batch starts at or after the offset in its name; a sealed
-(not last) segment has its offset index, which sealing always writes; and the last segment
-starts where the one before it ends, since a roll opens it at the log end offset (compacted
-topics excepted: the cleaner may have removed the previous segment's last records). A stray
+log itself writes: its first batch starts at or after the offset in its name, and the last
+segment does not start before the one before it ends, since a roll opens it at the log end
+offset (compacted topics excepted: the cleaner may have removed the previous segment's last
+records). A sealed segment without its offset index (a roll killed before the seal wrote it)
+gets its indexes made again from its batches. A stray
 one (a copy, a restored backup, a file named by hand such as ``…99999.log``) would otherwise
 move the log end or hide records; the writer renames it and its index files to
 ``<name>.quarantined`` and logs a warning naming it.
@@ -31,8 +32,8 @@ def _first_batch_base(path: str) -> int | None:
     return peek[0] if peek is not None else None
 
 
-def _next_offset(directory: str, base: int) -> int:
-    """The offset after the last batch of the (sealed) segment at ``base``."""
+def _next_offset(directory: str, base: int) -> int | None:
+    """The offset after the last batch of the (sealed) segment at ``base``; None: unknown."""
     from hub.log.segment import LogSegment
 
     seg = LogSegment(directory, base, index_interval=1 << 30, active=False)
@@ -42,29 +43,61 @@ def _next_offset(directory: str, base: int) -> int:
         seg.close()
 
 
+def _rebuild_indexes(directory: str, base: int, interval: int) -> None:
+    from hub.log.segment import LogSegment
+
+    seg = LogSegment(directory, base, index_interval=interval, active=False)
+    try:
+        seg.rebuild_indexes()
+    finally:
+        seg.close()
+    log.warning(
+        "%s had no offset index (a roll stopped before it was written, or the file was "
+        "lost): made again from its batches", files.segment_path(directory, base, files.LOG_SUFFIX),
+    )  # fmt: skip
+
+
 def _problem(directory: str, base: int, prev: int | None, last: bool, compact: bool) -> str:
     path = files.segment_path(directory, base, files.LOG_SUFFIX)
     first = _first_batch_base(path)
     if first is not None and first < base:
         return f"its first batch has offset {first}, below the offset {base} in its name"
     if not last:
-        if not os.path.exists(files.segment_path(directory, base, files.INDEX_SUFFIX)):
-            return "it has no offset index, which every sealed segment has"
         return ""
     if prev is not None and not compact:
         try:
             end = _next_offset(directory, prev)
         except InvalidBatchError:
             return ""  # damage in the segment before: a reader will report it
-        if base != end:
+        if end is None:
+            return ""  # (nothing readable in the one before: a reader reports it)
+        if base < end:
             return f"it starts at offset {base}, but the segment before it ends at {end}"
+        if base > end:
+            if first != base:  # empty, or not a roll's: a file named by hand
+                return f"it starts at offset {base}, past the end ({end}) of the one before"
+            # a roll's segment after one that lost its tail (damage): the newest, healthy
+            # records stay (set aside, the log end would move back and offsets be reused)
+            log.warning(
+                "%s ends at offset %d but the next segment starts at %d: offsets %d to %d "
+                "are lost (damage in that segment)",
+                files.segment_path(directory, prev, files.LOG_SUFFIX), end, base, end, base - 1,
+            )  # fmt: skip
     return ""
 
 
-def set_aside(directory: str, bases: list[int], compact: bool) -> list[int]:
-    """``bases`` without the stray segments, which are renamed aside (and reported). The
-    last segment is checked first, against the one before it, until one fits."""
+def set_aside(
+    directory: str, bases: list[int], compact: bool, index_interval: int = 4096
+) -> tuple[list[int], int]:
+    """``bases`` without the stray segments, which are renamed aside (and reported), and the
+    highest offset those may have handed out (0 if none: a log left without segments starts
+    there, not below offsets it handed out). The last segment is checked first, against the
+    one before it, until one fits. A sealed segment without its offset index gets it made
+    again."""
     bases = list(bases)
+    for base in bases[:-1]:
+        if not os.path.exists(files.segment_path(directory, base, files.INDEX_SUFFIX)):
+            _rebuild_indexes(directory, base, index_interval)
     strays = []
     while bases:
         prev = bases[-2] if len(bases) > 1 else None
@@ -80,9 +113,31 @@ def set_aside(directory: str, bases: list[int], compact: bool) -> list[int]:
         else:
             kept.append(base)
     kept.extend(bases[-1:])
+    reach = max((_reach(directory, base) for base, _ in strays), default=0)
     for base, problem in strays:
         _quarantine(directory, base, problem)
-    return kept
+    return kept, reach
+
+
+def _reach(directory: str, base: int) -> int:
+    """The highest offset a segment set aside may have handed out (its name's, or past its
+    batches' headers, read as far as they go)."""
+    from hub.log.segment import LogSegment
+
+    first: int | None = None
+    found = 0
+    seg = LogSegment(directory, base, index_interval=1 << 30, active=False)
+    try:
+        for _, header in seg.iter_batches(0):
+            if first is None:
+                first = header.base_offset
+            found = max(found, header.next_offset)
+    except (InvalidBatchError, OSError):
+        pass
+    finally:
+        seg.close()
+    # (a first batch whose offset is damaged below the name: its span counted from the name)
+    return base if first is None else max(base, found, base + found - first)
 
 
 def _quarantine(directory: str, base: int, problem: str) -> None:

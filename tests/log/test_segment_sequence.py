@@ -1,0 +1,111 @@
+"""The segments a partition opens with: what a crash or damage leaves must not cost the newest
+records, nor hand their offsets out again (a consumer committed past them would skip the new
+records silently)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hub.log import Log, TopicPartition
+
+TP = TopicPartition("t", 0)
+
+CHILD = r"""
+import os, sys
+from hub.log import Log
+import hub.log.segment as segment
+log = Log(sys.argv[1], background=False, maintenance_interval_ms=None)
+log.create_topic("t", 1)
+prod = log.producer()
+prod.send_many("t", [b"record-%d" % i for i in range(5)], partition=0)
+prod.flush()  # durable, acknowledged
+segment.LogSegment.seal = lambda self: os._exit(137)  # killed while rolling
+log.partition("t", 0).roll()
+"""
+
+
+def _records(data: Path) -> list[tuple[int, bytes | None]]:
+    with Log(str(data), background=False) as log:
+        consumer = log.consumer(auto_offset_reset="earliest")
+        consumer.assign([TP])
+        out = []
+        while batch := consumer.poll(0):
+            out.extend((r.offset, r.value) for r in batch)
+        return out
+
+
+def _segments(data: Path) -> list[str]:
+    return sorted(n for n in os.listdir(data / "t" / "0") if n.endswith(".log"))
+
+
+def test_a_roll_killed_before_the_seal_keeps_the_segment(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    r = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], env=env, timeout=60)
+    assert r.returncode == 137
+    assert _records(tmp_path) == [(i, b"record-%d" % i) for i in range(5)]
+
+
+def _three_segments(data: Path, config: dict[str, str] | None = None) -> None:
+    with Log(str(data), background=False) as log:
+        log.create_topic("t", 1, config or {})
+        prod = log.producer()
+        for i in range(3):
+            prod.send_many("t", [b"seg%d-%d" % (i, j) for j in range(2)], partition=0)
+            prod.flush()
+            if i < 2:
+                log.partition("t", 0).roll()
+
+
+def test_a_sealed_segment_without_its_index_gets_it_made_again(tmp_path: Path) -> None:
+    # (a sealed segment without one was set aside whole: 2 acknowledged records gone)
+    _three_segments(tmp_path)
+    os.unlink(tmp_path / "t" / "0" / "00000000000000000000.index")
+    want = [(i * 2 + j, b"seg%d-%d" % (i, j)) for i in range(3) for j in range(2)]
+    assert _records(tmp_path) == want
+    assert os.path.exists(tmp_path / "t" / "0" / "00000000000000000000.index")
+    assert _records(tmp_path) == want
+
+
+def test_a_damaged_index_of_an_older_segment_never_sets_the_newest_aside(tmp_path: Path) -> None:
+    # (its last entry pointing past the file read as "that segment ends at its base": the
+    # active segment was set aside, and the next appends took its offsets again)
+    with Log(str(tmp_path), background=False) as log:
+        log.create_topic("t", 1, {"index.interval.bytes": "1"})
+        prod = log.producer()
+        for i in range(4):  # four batches: three index entries
+            prod.send("t", b"old-%d" % i, partition=0)
+            prod.flush()
+        log.partition("t", 0).roll()
+        prod.send_many("t", [b"new-4", b"new-5"], partition=0)
+        prod.flush()
+    index = tmp_path / "t" / "0" / "00000000000000000000.index"
+    raw = bytearray(index.read_bytes())
+    raw[-4] ^= 0x40  # the last entry's position, far past the end of the file
+    index.write_bytes(bytes(raw))
+    with Log(str(tmp_path), background=False) as log:
+        assert log.partition("t", 0).log_end_offset == 6  # (past 4 and 5)
+        prod = log.producer()
+        prod.send("t", b"after", partition=0)
+        prod.flush()
+    got = _records(tmp_path)
+    assert [o for o, _ in got] == list(range(7)) and got[-1] == (6, b"after")
+
+
+def test_a_partition_left_without_segments_starts_past_what_it_handed_out(
+    tmp_path: Path,
+) -> None:
+    # (its only segment set aside, it started again at 0: offsets below every consumer's)
+    _three_segments(tmp_path)
+    part = tmp_path / "t" / "0"
+    for name in _segments(tmp_path)[:-1]:
+        for suffix in (".log", ".index", ".timeindex"):
+            (part / name.replace(".log", suffix)).unlink(missing_ok=True)
+    last = part / _segments(tmp_path)[-1]  # 4, holding offsets 4 and 5
+    raw = bytearray(last.read_bytes())
+    raw[7] ^= 0x04  # its first batch's base offset (outside the CRC): 4 -> 0
+    last.write_bytes(bytes(raw))
+    with Log(str(tmp_path), background=False) as log:
+        assert log.partition("t", 0).log_end_offset == 6  # (past 4 and 5)
