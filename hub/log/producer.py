@@ -213,10 +213,7 @@ class Producer:
             # a section is a batch's records: with its header it must fit the topic's
             # max.message.bytes, compressed or not (compression can add a little)
             limit = t.config.max_message_bytes
-            budget = min(self._max_batch_bytes, limit - _batch.HEADER_SIZE)
-            if compression != "none":
-                budget = int(budget * 0.99) - 64
-            budget = max(budget, 1)
+            budget = self._budget(limit, compression)
             batches = None
             if (
                 compression == "lz4" and codec.encode_packed_lz4 is not None
@@ -278,13 +275,17 @@ class Producer:
         if partition is not None and not 0 <= partition < n:
             raise UnknownPartitionError(topic, partition, n)
         compression = self._codec_for(topic)
+        # a batch, header included, must fit the topic's max.message.bytes too, compressed or
+        # not (as send_packed's): cut by max_batch_bytes alone, records each of which fit
+        # made a batch that did not, and the call refused them all
+        budget = self._budget(t.config.max_message_bytes, compression)
         step = self._batch_records
         if len(values) > 1:
-            # big records: cut the input so a chunk's batch fits max_batch_bytes, rather than
+            # big records: cut the input so a chunk's batch fits the budget, rather than
             # encoding it whole and splitting it again in _encoded_batches
             size = sum(len(v) for v in values if v is not None)
             size += sum(len(k) for k in keys if k is not None) + 70 * len(values)
-            fit = int(self._max_batch_bytes * 0.9 * len(values) / max(size, 1))
+            fit = int(budget * 0.9 * len(values) / max(size, 1))
             step = max(1, min(step, fit))
         batches: list[tuple[Partition, tuple[bytearray, bytes]]] = []
         for start in range(0, len(values), step):
@@ -304,7 +305,7 @@ class Producer:
                 self._sticky[topic] = (sticky + 1) % n
             for p, enc in enumerate(parts):
                 if enc is not None:
-                    self._encoded_batches(t.partitions[p], enc, compression, batches)
+                    self._encoded_batches(t.partitions[p], enc, compression, batches, budget)
         # all or nothing: a batch past max.message.bytes fails the call before any is appended
         # (a caller that stores offsets after a refused send relies on it)
         limit = t.config.max_message_bytes
@@ -333,9 +334,10 @@ class Producer:
         enc: tuple[bytes, int, int, int],
         compression: str,
         out: list[tuple[Partition, tuple[bytearray, bytes]]],
+        budget: int,
     ) -> None:
         records, count, first, max_ts = enc
-        if len(records) > self._max_batch_bytes and count > 1:
+        if len(records) > budget and count > 1:
             # too big for one batch (skewed keys or big values): halve and re-encode
             recs = codec.decode_records(records, 0, len(records), count, 0, first, "", 0, Record)
             for half in (recs[: count // 2], recs[count // 2 :]):
@@ -345,9 +347,17 @@ class Producer:
                     [r.headers for r in half],
                     [r.timestamp for r in half],
                 )
-                self._encoded_batches(part, sub, compression, out)
+                self._encoded_batches(part, sub, compression, out, budget)
             return
         out.append((part, _batch.build_batch_parts(records, count, first, max_ts, compression)))
+
+    def _budget(self, limit: int, compression: str) -> int:
+        """The most bytes of records a batch may hold: max_batch_bytes, and with its header
+        the topic's max.message.bytes (compression can add a little)."""
+        budget = min(self._max_batch_bytes, limit - _batch.HEADER_SIZE)
+        if compression != "none":
+            budget = int(budget * 0.99) - 64
+        return max(budget, 1)
 
     def _appending(self, part: Partition) -> None:
         """Note an append to ``part``; raise the partition's write error if records this
@@ -396,14 +406,18 @@ class Producer:
         if p is None or not p.values:
             return []
         topic, partition = slot
-        return self._append(
-            topic,
-            None if partition < 0 else partition,
-            p.keys,
-            p.values,
-            p.headers if p.has_headers else None,
-            p.timestamps,
-        )
+        try:
+            return self._append(
+                topic,
+                None if partition < 0 else partition,
+                p.keys,
+                p.values,
+                p.headers if p.has_headers else None,
+                p.timestamps,
+            )
+        except RecordTooLargeError:  # (refused whole, nothing appended: max.message.bytes
+            self._pending.setdefault(slot, p)  # lowered since send) kept, not dropped: a
+            raise  # later flush must not report the records written
 
     def close(self) -> None:
         self.flush()

@@ -157,6 +157,36 @@ def test_large_sends_are_split_into_batches(log: Log) -> None:
     assert part.log_end_offset == 1000
 
 
+@pytest.mark.parametrize("compression", ["none", "lz4"])
+def test_records_that_each_fit_max_message_bytes_are_batched_to_fit_it(
+    log: Log, compression: str
+) -> None:
+    # (cut by the producer's 1 MiB alone, 30 records that each fit made a batch that did not:
+    # the flush refused them all, and a second flush reported them written)
+    log.create_topic("t", 1, {"max.message.bytes": "1000", "compression.type": compression})
+    prod = log.producer()
+    for i in range(30):
+        prod.send("t", b"value-%02d" % i + b"." * 40, key=b"k%d" % i)
+    prod.send_many("t", [b"x" * 50] * 30)
+    prod.flush()
+    part = log.partition("t", 0)
+    assert part.log_end_offset == 60
+    assert max(h.size for _, h in part.active.iter_batches()) <= 1000
+    values = sorted(r.value or b"" for r in part.records(0, max_bytes=1 << 20)[0])
+    assert values == sorted([b"value-%02d" % i + b"." * 40 for i in range(30)] + [b"x" * 50] * 30)
+
+
+def test_records_refused_at_a_flush_stay_buffered_and_refused(log: Log) -> None:
+    log.create_topic("t", 1)
+    prod = log.producer()
+    prod.send("t", b"x" * 3000, partition=0)
+    log.alter_topic("t", {"max.message.bytes": "1000"})  # lowered after the send
+    for _ in range(2):  # (the second flush said nothing, the record gone)
+        with pytest.raises(RecordTooLargeError):
+            prod.flush()
+    assert log.partition("t", 0).log_end_offset == 0
+
+
 def test_a_send_many_with_one_record_too_large_appends_none(log: Log) -> None:
     # batches before the refused one must not land either: the source runner stores the
     # offsets of earlier polls after such a failure, and a restart would write them again
