@@ -533,7 +533,7 @@ class Partition:
             if pos is None or pos >= end:
                 i += 1
                 continue
-            return self._whole_batches(seg, pos, end, max_bytes, limit), seg, pos
+            return self._whole_batches(seg, pos, end, max_bytes, limit, offset), seg, pos
         return None
 
     def _skips(self, offset: int, data: bytes) -> bool:
@@ -555,14 +555,30 @@ class Partition:
         return os.path.exists(os.path.join(self.directory, CHECKPOINT))
 
     def _whole_batches(
-        self, seg: LogSegment, pos: int, end: int, max_bytes: int, limit: int
+        self, seg: LogSegment, pos: int, end: int, max_bytes: int, limit: int, offset: int
     ) -> bytes:
+        """The whole batches from ``pos`` (which holds ``offset`` or the first after it) up to
+        ``max_bytes``, CRC-checked, their base offsets (outside the CRC) checked against each
+        other and the log end: one damaged bit there delivered records under offsets they do
+        not have, or stalled a reader with no error."""
         data = seg.read_at(pos, min(max(max_bytes, _batch.HEADER_SIZE), end - pos))
         out_end = 0
+        prev_next: int | None = None
         while True:
             peek = _batch.peek_length(data, out_end)
-            if peek is None or peek[0] >= limit:
+            if peek is None:
                 break
+            if peek[0] >= limit:  # (under the lock: a batch below the durable end is below
+                if out_end == 0 and offset < limit:  # the high watermark too)
+                    raise CorruptRecordError(
+                        seg.path, pos, f"the batch there says it starts at offset {peek[0]}, "
+                        f"past the log's end {limit}",
+                    )  # fmt: skip
+                break
+            if prev_next is not None and (
+                peek[0] < prev_next or (peek[0] > prev_next and not self._compaction_gap(prev_next))
+            ):  # fmt: skip
+                break  # serve what is intact; the next read (find_position) reports it
             size = peek[1]
             if out_end + size > len(data):
                 if out_end == 0 and pos + size <= end:  # first batch larger than max_bytes
@@ -570,11 +586,12 @@ class Partition:
                 else:
                     break
             try:
-                _batch.parse_header(data, out_end, check_crc=True)
+                header = _batch.parse_header(data, out_end, check_crc=True)
             except InvalidBatchError as exc:
                 if out_end:
                     break  # serve what is intact; the next read reports the bad batch
                 raise CorruptRecordError(seg.path, pos + out_end, exc.reason) from exc
+            prev_next = header.next_offset
             out_end += size
         return data[:out_end]
 
@@ -585,8 +602,11 @@ class Partition:
         while offset < self.high_watermark:
             records, nxt = self.records(offset, chunk_bytes)
             yield from records
-            if nxt <= offset:
-                break
+            if nxt <= offset:  # (below the high watermark: never end quietly, a group's
+                raise CorruptRecordError(  # committed offsets would load from older ones)
+                    self.directory, 0, f"no record could be read at offset {offset}, below "
+                    f"the high watermark {self.high_watermark}",
+                )  # fmt: skip
             offset = nxt
 
     def append_records(

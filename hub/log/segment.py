@@ -269,11 +269,23 @@ class LogSegment:
             position += header.size
 
     def find_position(self, offset: int) -> int | None:
-        """File position of the batch holding ``offset`` (or the first after it), or None."""
-        _, pos = self.index.lookup(offset)
+        """File position of the batch holding ``offset`` (or the first after it), or None.
+        A batch's base offset is outside its CRC: one that disagrees with the index entry
+        that led to it, or goes back from the batch before, is damage (InvalidBatchAt), not a
+        batch to skip past."""
+        indexed, pos = self.index.lookup(offset)
+        prev = None
         for position, header in self.iter_batches(pos):
+            if (prev is None and pos > 0 and header.base_offset != indexed) or (
+                prev is not None and header.base_offset <= prev
+            ):
+                raise InvalidBatchAt(
+                    self.path, position, f"batch says it starts at offset "
+                    f"{header.base_offset}, after offset {indexed if prev is None else prev}",
+                )  # fmt: skip
             if header.last_offset >= offset:
                 return position
+            prev = header.last_offset
         return None
 
     def find_timestamp(self, timestamp: int) -> int | None:

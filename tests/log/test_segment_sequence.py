@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hub.log import Log, TopicPartition
+import pytest
+
+from hub.log import CorruptRecordError, Log, TopicPartition
 
 TP = TopicPartition("t", 0)
 
@@ -109,3 +111,28 @@ def test_a_partition_left_without_segments_starts_past_what_it_handed_out(
     last.write_bytes(bytes(raw))
     with Log(str(tmp_path), background=False) as log:
         assert log.partition("t", 0).log_end_offset == 6  # (past 4 and 5)
+
+
+def test_a_damaged_base_offset_fails_the_reader_instead_of_stalling_it(tmp_path: Path) -> None:
+    # (outside the CRC: a batch that said 1026 stopped a consumer at offset 2 with no error)
+    with Log(str(tmp_path), background=False) as log:
+        log.create_topic("t", 1, {"index.interval.bytes": "1"})
+        prod = log.producer()
+        for i in range(6):
+            prod.send("t", b"r%d" % i, partition=0)
+            prod.flush()
+    seg = tmp_path / "t" / "0" / "00000000000000000000.log"
+    raw = bytearray(seg.read_bytes())
+    pos = 0
+    for _ in range(2):  # the third batch
+        pos += int.from_bytes(raw[pos + 8 : pos + 12], "big") + 12
+    raw[pos + 6] ^= 0x04  # its base offset: 2 -> 1026
+    seg.write_bytes(bytes(raw))
+    with Log(str(tmp_path), background=False) as log:
+        consumer = log.consumer(auto_offset_reset="earliest")
+        consumer.assign([TP])
+        got = []
+        with pytest.raises(CorruptRecordError):
+            for _ in range(10):
+                got.extend(r.offset for r in consumer.poll(0))
+        assert got == [0, 1]
