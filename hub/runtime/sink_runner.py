@@ -20,7 +20,7 @@ import logging
 import operator
 import time
 
-from hub.errors import ResumeError
+from hub.errors import ResumeError, TransientError
 from hub.log import (
     OffsetOutOfRangeError,
     RebalanceInProgressError,
@@ -265,8 +265,8 @@ class SinkRunner:
         try:
             done: bool = self.errors.retry("TASK_PUT", lambda: self.task.put_encoded(encoded))
             return done
-        except ResumeError:
-            raise
+        except (ResumeError, TransientError):
+            raise  # (the target, not a record: see _put_pairs)
         except Exception:
             if not self.errors.tolerate:
                 raise
@@ -281,8 +281,11 @@ class SinkRunner:
             self.errors.retry("TASK_PUT", lambda: self.task.put(list(records)))  # (a fresh list:
             # a task may sort or empty it, and a retry and the isolation below need it whole)
             return
-        except ResumeError:
-            raise  # the task restarts from its target's offsets: nothing to isolate
+        except (ResumeError, TransientError):
+            # the task restarts from its target's offsets: nothing to isolate; a target down
+            # past errors.retry.timeout is no record's fault (isolating, every record of the
+            # batch went to the dead letter queue, its offsets committed)
+            raise
         except Exception as exc:
             if not self.errors.tolerate:
                 raise
@@ -293,7 +296,7 @@ class SinkRunner:
         for raw, rec in zip(raws, records, strict=True):
             try:
                 self.errors.retry("TASK_PUT", lambda rec=rec: self.task.put([rec]))  # type: ignore[misc]
-            except ResumeError:
+            except (ResumeError, TransientError):
                 raise
             except Exception as exc:
                 self.errors.failed("TASK_PUT", exc, raw)

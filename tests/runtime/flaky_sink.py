@@ -1,4 +1,5 @@
-"""A third-party style sink for tests: put() raises TransientError the first N times."""
+"""A third-party style sink for tests: put() raises TransientError (or, with ``error:
+record``, a ValueError: records it refuses) the first N times."""
 
 from __future__ import annotations
 
@@ -17,18 +18,21 @@ ATTEMPTS: list[int] = [0]
 class FlakyConfig(ConnectorConfig):
     failures: int = Field(2, ge=0)
     password: str = Field("", alias="connection.password")
+    # "transient": the target busy (TransientError); "record": the records refused
+    error: str = "transient"
 
 
 class FlakyTask(SinkTask):
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
         cfg = FlakyConfig.of(config)
-        self.failures, self.password = cfg.failures, cfg.password
+        self.failures, self.password, self.error = cfg.failures, cfg.password, cfg.error
 
     def put(self, records: Sequence[SinkRecord]) -> None:
         ATTEMPTS[0] += 1
         if ATTEMPTS[0] <= self.failures:
             # a careless driver quoting its connection settings in the message
-            raise TransientError(f"target busy (attempt {ATTEMPTS[0]}, pw={self.password})")
+            message = f"target busy (attempt {ATTEMPTS[0]}, pw={self.password})"
+            raise TransientError(message) if self.error == "transient" else ValueError(message)
         RECEIVED.extend(r.value for r in records)
 
     def stop(self) -> None:

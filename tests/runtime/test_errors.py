@@ -50,6 +50,29 @@ def test_tolerance_all_skips_poison_to_the_dlq_with_context(tmp_path: Path) -> N
         worker.stop()
 
 
+def test_tolerance_all_sends_nothing_to_the_dlq_while_the_target_is_down(tmp_path: Path) -> None:
+    # (a target down past errors.retry.timeout is no record's fault: the whole batch went to
+    # the dead letter queue, its offsets committed, while the target came back a moment later)
+    from tests.runtime import flaky_sink
+
+    flaky_sink.RECEIVED.clear()
+    flaky_sink.ATTEMPTS[0] = 0
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        produce(worker, [b'"r%d"' % i for i in range(20)])
+        worker.add(ConnectorSpec("flaky", {
+            "connector.class": "tests.runtime.flaky_sink:FlakySink", "topics": "in",
+            "failures": 3, "value.converter.schemas.enable": "false",
+            "errors.tolerance": "all", "errors.deadletterqueue.topic.name": "dlq",
+        }, "test"))  # fmt: skip
+        wait_for(lambda: sorted(flaky_sink.RECEIVED) == sorted(f"r{i}" for i in range(20)),
+                 timeout=30, what="every record in the target")  # fmt: skip
+        assert not worker.log.has_topic("dlq") or not worker.log.partition("dlq", 0).records(0)[0]
+        assert worker.status()["flaky"][0].errors == 0
+    finally:
+        worker.stop()
+
+
 def test_tolerance_none_fails_the_task_with_its_trace(tmp_path: Path) -> None:
     worker = Worker(str(tmp_path / "data"))
     try:
@@ -186,7 +209,8 @@ def test_dead_letter_queue_and_error_log_never_carry_a_secret(
         with caplog.at_level("WARNING"):
             worker.add(ConnectorSpec("flaky", {
                 "connector.class": "tests.runtime.flaky_sink:FlakySink", "topics": "in",
-                "failures": 1000, "connection.password": "hunter2", "errors.tolerance": "all",
+                "failures": 1000, "error": "record", "connection.password": "hunter2",
+                "errors.tolerance": "all",
                 "errors.log.enable": "true", "errors.deadletterqueue.topic.name": "dlq",
                 "errors.deadletterqueue.context.headers.enable": "true",
                 "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
