@@ -467,6 +467,13 @@ class BigQueryDialect(DeferredDialect):
             source_format=bigquery.SourceFormat.PARQUET,
             write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
             create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
+            # Parquet decimals to the column's type: NUMERIC alone (the default) fails a load
+            # of a BIGNUMERIC column's values past NUMERIC's scale of 9
+            decimal_target_types=[
+                bigquery.DecimalTargetType.NUMERIC,
+                bigquery.DecimalTargetType.BIGNUMERIC,
+                bigquery.DecimalTargetType.STRING,
+            ],
         )
         job = self._client.load_table_from_file(
             buf, ref, job_config=config, rewind=True, job_id_prefix=self._job_prefix,

@@ -31,11 +31,17 @@ class SeparateStatements(Dialect):
 
     alias_delete = True
 
+    def key_equal(self, a: str, b: str, kind: str | None) -> str:
+        """SQL for two key values being one key (Redshift's text comparison ignores
+        trailing blanks: its dialect adds their lengths)."""
+        return f"{a} = {b}"
+
     def merge(self, m: Merge) -> None:
         q, t = self.quote, self.table_name(m.table)
         cols = staged_changes(m)
         rel = self.stage("merge", cols)
-        on = " AND ".join(f"cur.{q(k)} = s.{q(k)}" for k in m.key)
+        kinds = {c.name: c.type.kind for c in cols}
+        on = " AND ".join(self.key_equal(f"cur.{q(k)}", f"s.{q(k)}", kinds.get(k)) for k in m.key)
         flag = f"s.{q(DELETE_FLAG)}"
         live = f" AND NOT {flag}" if m.deletes else ""
         if m.count:
@@ -67,7 +73,10 @@ class SeparateStatements(Dialect):
             elif self.alias_delete:
                 self.execute(f"DELETE FROM {t} AS cur USING {rel} AS s WHERE {on} AND {flag}")
             else:  # no aliases: the rows of both by their tables' own names
-                own = " AND ".join(f"{q(m.table.name)}.{q(k)} = {rel}.{q(k)}" for k in m.key)
+                own = " AND ".join(
+                    self.key_equal(f"{q(m.table.name)}.{q(k)}", f"{rel}.{q(k)}", kinds.get(k))
+                    for k in m.key
+                )
                 mark = f"{rel}.{q(DELETE_FLAG)}"
                 self.execute(f"DELETE FROM {t} USING {rel} WHERE {own} AND {mark}")
         self.unstage(rel)

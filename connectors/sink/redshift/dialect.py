@@ -42,6 +42,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.sink.engine import offsets as offsets_table
+from connectors.sink.engine import types as k
 from connectors.sink.engine.dialect import StagedColumn, TableInfo, fold_ascii, quote
 from connectors.sink.engine.errors import SinkConfigError, SinkFatalError, SinkTransientError
 from connectors.sink.engine.naming import TableRef
@@ -76,6 +77,12 @@ class RedshiftDialect(SeparateStatements):
         self._run = uuid.uuid4().hex[:12]
         self._objects: list[str] = []  # this batch's staging files
         self._offsets_table = False  # _hub_offsets exists: each write transaction locks it
+
+    def key_equal(self, a: str, b: str, kind: str | None) -> str:
+        # Redshift compares VARCHARs ignoring trailing blanks: 'a' and 'a ' were one key
+        if kind in (k.STRING, k.UUID, k.JSON, k.BITS):
+            return f"({a} = {b} AND OCTET_LENGTH({a}) = OCTET_LENGTH({b}))"
+        return f"{a} = {b}"
 
     # -- connection ---------------------------------------------------------------------------
 

@@ -323,8 +323,12 @@ class SnowflakeDialect(SeparateStatements, DeferredDialect):
                 "AUTO_COMPRESS = FALSE",
                 file_stream=buf,
             )
+        # the Parquet file's logical types as they are (Snowflake's defaults read a timestamp
+        # or time column without the legacy type tag as its integer, bytes as UTF-8 text, and
+        # the text \N as NULL)
         self.run(
-            f"COPY INTO {table} FROM @{stage}/{prefix}/ FILE_FORMAT = (TYPE = PARQUET) "
+            f"COPY INTO {table} FROM @{stage}/{prefix}/ FILE_FORMAT = (TYPE = PARQUET "
+            "USE_LOGICAL_TYPE = TRUE BINARY_AS_TEXT = FALSE NULL_IF = ()) "
             "MATCH_BY_COLUMN_NAME = CASE_SENSITIVE PURGE = TRUE"
         )
         names = ", ".join(
