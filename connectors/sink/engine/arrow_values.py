@@ -32,6 +32,7 @@ array            string: JSON text; dates, times and timestamps as ISO text, dec
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -142,7 +143,16 @@ class ArrowValues:
             return lambda v: bytes(v).hex()
         if kind == k.JSON:
             return lambda v: orjson.Fragment(v) if isinstance(v, str) else v
+        if kind in (k.FLOAT32, k.FLOAT64):
+            return lambda v: self._finite(t, name, v)
         return lambda v: v
+
+    def _finite(self, t: ColumnType, name: str, v: Any) -> Any:
+        """A float item as JSON holds it: NaN and infinities it has no number for (orjson
+        wrote them as null) are refused, never written as something else."""
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueNotHeldError(name, f"{v} in an array", f"{self._held(t)} in a JSON array")
+        return v
 
 
 def _text(t: ColumnType, unscaled: int) -> str:

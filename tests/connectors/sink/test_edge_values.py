@@ -270,3 +270,11 @@ def test_arrays_of_timestamps_in_other_units_in_one_batch_each_read_in_their_own
     sink.put([_stamps(1, "Timestamp", 1000), _stamps(2, "NanoTimestamp", 10**9)])
     got = sink.query("SELECT id, CAST(a AS VARCHAR) FROM srv_public_units ORDER BY id")
     assert got == [(1, "['1970-01-01 00:00:01']"), (2, "['1970-01-01 00:00:01']")]
+
+
+@pytest.mark.parametrize("sink", ["snowflake", "bigquery", "redshift"], indirect=True)
+def test_warehouses_refuse_nan_in_a_float_array(sink: Sink) -> None:
+    # (their arrays travel as JSON, which has no number for NaN: orjson wrote null)
+    t = PgTable("edge", [("id", Oid.INT4, -1), ("v", 1022, -1)])  # float8[]
+    with pytest.raises(ValueNotHeldError, match="nan in an array"):
+        sink.put([t.insert(0, {"id": 1, "v": "{1.5,NaN}"})])
