@@ -77,7 +77,7 @@ class _Txn(Transaction):
     def __init__(self, file: str, pos: int, gtids: str | None, gtid: str | None, ts: int) -> None:
         super().__init__(gtid or f"{file}:{pos}")
         self.file, self.pos, self.gtids, self.gtid, self.ts = file, pos, gtids, gtid, ts
-        self.rows_events = 0  # rows events of captured tables seen so far
+        self.rows_events = 0  # rows events seen so far (of every table: see _count_all)
         self.standalone = False
         self.thread: int | None = None
         self.query: str | None = None  # the statement of the rows events that follow
@@ -173,6 +173,11 @@ class ChangeStream:
         )
         # until past that transaction, the place to store is still the one resumed from
         self._resumed = dict(resume) if self._skip is not None else None
+        # an offset's "event" counts the transaction's rows events of every table (under a
+        # table filter changed since, counting the captured ones only skipped or repeated
+        # rows); one stored before it counted the captured ones: its transaction is resumed
+        # counting so
+        self._count_all = self._skip is None or resume.get("events") == "all"
         self.skipped_ops = cfg.skipped()
         self.tombstones = cfg.tombstones_on_delete
         self.metadata = cfg.provide_transaction_metadata
@@ -258,6 +263,8 @@ class ChangeStream:
     def _offset(self, txn: _Txn, event: int, row: int) -> dict[str, Any]:
         out: dict[str, Any] = {"file": txn.file, "pos": txn.pos, "event": event, "row": row,
                                "server_id": self.cfg.replica_id(), "ts_sec": txn.ts}  # fmt: skip
+        if self._count_all:
+            out["events"] = "all"
         if txn.gtids is not None:
             out["gtids"] = txn.gtids
         if self.incremental is not None and self.incremental.state() is not None:
@@ -366,6 +373,7 @@ class ChangeStream:
             self._cut = self._cut_json = None
         self._txn = None
         self._skip = None  # past the transaction the restart was inside
+        self._count_all = True
 
     def _query(self, h: Any, event: memoryview, checksum: bool, out: list[SourceRecord]) -> None:
         pos = HEADER
@@ -599,6 +607,8 @@ class ChangeStream:
     def _rows(self, h: Any, event: memoryview, checksum: bool, out: list[SourceRecord]) -> None:
         table_id = int.from_bytes(event[HEADER : HEADER + 6], "little")
         if table_id in self._ignored:
+            if self._txn is not None and self._count_all:
+                self._txn.rows_events += 1  # (its place counts, whatever the filter)
             return
         if table_id == self._signal_id:
             self._signal_rows(h, event, checksum, out)
