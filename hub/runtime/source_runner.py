@@ -307,6 +307,7 @@ class SourceRunner:
         pending: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # stored once written
         skip, prefix = self._skip, self._prefix
         seq = self._seq
+        skipping = set(skip)  # (as they were: put back if the poll fails before a send)
         written = 0
         chain = self.ctx.chain
         # without transforms, the records' keys and values in one call per converter (None:
@@ -368,8 +369,14 @@ class SourceRunner:
                 g[1].append(value)
                 g[2].append((*r.headers, *seq_header) if r.headers else seq_header)
                 g[3].append(r.timestamp if r.timestamp is not None else now)
-        finally:
-            self._seq = seq  # also when a record fails part-way
+        except BaseException:
+            # a record failed before anything of the poll was sent: the seqs and the crashed
+            # window's records to skip are as before it (counting the poll's unwritten
+            # records, the stored checkpoint closed the window: its records written twice)
+            skip.clear()
+            skip.update(skipping)
+            raise
+        self._seq = seq
         for topic, _ in groups:
             self._ensure_topic(topic)
         self._open_window({topic for topic, _ in groups})
@@ -436,7 +443,6 @@ class SourceRunner:
                     last, pkey = sp, partition_key(sp)
                 pending[pkey] = (sp, so)
         first_seq = self._seq + 1
-        self._seq += n
         self._ensure_topic(topic)
         self._open_window({topic})
         self._log_unsure = True
@@ -448,9 +454,10 @@ class SourceRunner:
                 timestamps=ts,
                 seq_header=(SEQ_HEADER, self._prefix, first_seq),
             )
-        except RecordTooLargeError as exc:  # nothing of the poll was appended
+        except RecordTooLargeError as exc:  # nothing of the poll was appended (nor counted)
             self._log_unsure = False
             raise too_large(exc, keys, values) from None
+        self._seq += n
         self._log_unsure = False
         self._pending.update(pending)
         self.state.add_records(n)
