@@ -248,6 +248,10 @@ class SinkTask(Task):
     # changing the consumer group's committed offsets would not move such a task, so the
     # runtime refuses it (KIP-875: a connector that keeps its own offsets handles them)
     offsets_in_target: ClassVar[bool] = False
+    # True when ``put`` skips records below the offsets ``open`` returned (as written): a
+    # stored offset past the log's end (a topic made again) then stops the task, which
+    # would otherwise skip the new records
+    skips_below_stored: ClassVar[bool] = False
 
     @abstractmethod
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None: ...

@@ -20,7 +20,7 @@ import logging
 import operator
 import time
 
-from hub.errors import ResumeError, TransientError
+from hub.errors import ConfigError, ResumeError, TransientError
 from hub.log import (
     OffsetOutOfRangeError,
     RebalanceInProgressError,
@@ -99,8 +99,21 @@ class SinkRunner:
             try:
                 self.consumer.seek(tp, offset)
             except OffsetOutOfRangeError as exc:
-                # the target is ahead of the log (the log was deleted or truncated): nothing
-                # to resume from; fall back to the group's offset / auto.offset.reset
+                if offset > exc.end and self.task.skips_below_stored:
+                    # the target holds offsets past the log's end: the topic was deleted and
+                    # made again (or the log lost its tail). The task would skip the new
+                    # records below its stored offset as written, and the group commit past
+                    # them: stop, saying how to replay
+                    where = f"{tp.topic}[{tp.partition}]"
+                    raise ConfigError(
+                        f"{self.connector}: the target's stored offset for {where} is "
+                        f"{offset}, past the log's end {exc.end}: the topic was deleted and "
+                        "made again, or the log lost records. To write the topic from its "
+                        "start, delete the connector's rows of that topic from the target's "
+                        "_hub_offsets table, then restart the connector"
+                    ) from None
+                # the target is behind the log's start (retention deleted what it has not
+                # read): fall back to the group's offset / auto.offset.reset
                 log.warning(
                     "%s: the target's stored offset cannot be used: %s", self.connector, exc
                 )

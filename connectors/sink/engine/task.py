@@ -56,6 +56,7 @@ class EngineSinkTask(SinkTask, Generic[C]):
 
     config_class: type[C]  # (each sink sets its own)
     offsets_in_target = True  # (the table _hub_offsets)
+    skips_below_stored = True
 
     @abstractmethod
     def make_dialect(self, cfg: C) -> Dialect: ...

@@ -29,6 +29,7 @@ class JdbcSinkTask(SinkTask):
     """Delegates to the DuckDB or PostgreSQL sink task picked by ``connection.url``."""
 
     offsets_in_target = True  # (the engine task it wraps keeps them)
+    skips_below_stored = True
 
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
         from connectors.sink.engine.task import EngineSinkTask

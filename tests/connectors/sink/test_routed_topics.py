@@ -30,10 +30,10 @@ def _produce(worker: Worker, table: PgTable, rows: list[tuple[int, str]]) -> Non
     prod.flush()
 
 
-def _rows(path: Path) -> list[tuple[int, str]]:
+def _rows(path: Path, table: str = "orders") -> list[tuple[int, str]]:
     try:  # (the sink's database instance, shared within this process)
         with duckdb.connect(str(path)) as con:
-            return con.execute("SELECT id, txt FROM orders ORDER BY id").fetchall()
+            return con.execute(f"SELECT id, txt FROM {table} ORDER BY id").fetchall()
     except duckdb.CatalogException:
         return []  # (not made yet)
 
@@ -65,5 +65,38 @@ def test_two_topics_routed_to_one_table_each_keep_their_offsets(tmp_path: Path) 
                 'SELECT topic, "partition", next_offset FROM _hub_offsets ORDER BY topic'
             ).fetchall()
         assert stored == [("shard1.public.orders", 0, 100), ("shard2.public.orders", 0, 5)]
+    finally:
+        worker.stop()
+
+
+def test_a_stored_offset_past_a_remade_topics_end_stops_the_sink_saying_what_to_do(
+    tmp_path: Path,
+) -> None:
+    # (the sink skipped the new topic's records below its stored offset as written, and the
+    # group committed past them)
+    table = PgTable("orders", COLUMNS, prefix="shard1")
+    target = tmp_path / "w.duckdb"
+    spec = {"connector.class": "duckdb", "topics": table.topic,
+            "connection.url": f"duckdb:{target}", "duckdb.idle.release.ms": 0}  # fmt: skip
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        _produce(worker, table, [(i, "old") for i in range(10)])
+        worker.add(ConnectorSpec("sink", spec, "test"))
+        wait_for(lambda: len(_rows(target, "shard1_public_orders")) == 10, timeout=30,
+                 what="the first rows")  # fmt: skip
+    finally:
+        worker.stop()
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        worker.backend.delete_topic(table.topic)
+        _produce(worker, table, [(100 + i, "new") for i in range(3)])
+        worker.add(ConnectorSpec("sink", spec, "test"))
+
+        def failed() -> str | None:
+            st = worker.status()["sink"][0]
+            return st.trace if st.state == "FAILED" else None
+
+        trace = wait_for(failed, timeout=30, what="the sink to stop")
+        assert "is 10, past the log's end 3" in trace and "_hub_offsets" in trace
     finally:
         worker.stop()
