@@ -48,11 +48,14 @@ class FileStreamSourceTask(SourceTask):
         if f is None:
             time.sleep(0.2)
             return []
-        chunk = f.read(1 << 16) if self.path else os.read(f.fileno(), 1 << 16)
-        if not chunk:
-            time.sleep(0.05)
-            return []
-        self._buf += chunk
+        # lines read before but past the last poll's batch.size come first (they waited for
+        # the file to grow: a finished file left them unread)
+        if self._buf.count(b"\n") < self.batch_size:
+            chunk = f.read(1 << 16) if self.path else os.read(f.fileno(), 1 << 16)
+            if not chunk and b"\n" not in self._buf:
+                time.sleep(0.05)
+                return []
+            self._buf += chunk
         out: list[SourceRecord] = []
         while len(out) < self.batch_size:
             nl = self._buf.find(b"\n")
