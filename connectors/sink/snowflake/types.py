@@ -9,7 +9,8 @@ int8/16/32/64    NUMBER(5,0) / NUMBER(10,0)  int64
                  / NUMBER(19,0)
 float / double   FLOAT (64-bit)              float64 (NaN and ±inf kept)
 Decimal(p,s)     NUMBER(p,s) (p ≤ 38,        decimal128(p,s); else the exact text
-                 0 ≤ s ≤ p); else VARCHAR
+                 0 ≤ s ≤ min(p, 37)); else
+                 VARCHAR
 VariableScale-   VARCHAR (exact text)        string
 Decimal
 string, Enum,    VARCHAR                     string
@@ -44,6 +45,8 @@ from connectors.sink.engine import types as k
 from connectors.sink.engine.arrow_values import ArrowValues
 from connectors.sink.engine.types import ColumnType, exact_decimal
 
+MAX_SCALE = 37  # NUMBER(38,38) is refused: at most 37 fraction digits
+
 _SIMPLE = {
     k.BOOLEAN: "BOOLEAN", k.INT16: "NUMBER(5,0)", k.INT32: "NUMBER(10,0)",
     k.INT64: "NUMBER(19,0)", k.FLOAT32: "FLOAT", k.FLOAT64: "FLOAT", k.VDECIMAL: "VARCHAR",
@@ -63,7 +66,7 @@ _PARSED = {k.JSON, k.ARRAY}  # staged as JSON text, parsed in SQL
 
 def sql_type(t: ColumnType) -> str:
     if t.kind == k.DECIMAL:
-        ps = exact_decimal(t)
+        ps = exact_decimal(t, max_scale=MAX_SCALE)
         return "VARCHAR" if ps is None else f"NUMBER({ps[0]},{ps[1]})"
     return _SIMPLE[t.kind]
 
@@ -111,7 +114,7 @@ def to_staged_expr(t: ColumnType, ref: str) -> str:
 
 # -- values ------------------------------------------------------------------------------------
 
-VALUES = ArrowValues("Snowflake", exact_decimal, sql_type)
+VALUES = ArrowValues("Snowflake", lambda t: exact_decimal(t, max_scale=MAX_SCALE), sql_type)
 
 
 def arrow_array(t: ColumnType, values: list[Any], name: str) -> Any:

@@ -278,3 +278,12 @@ def test_warehouses_refuse_nan_in_a_float_array(sink: Sink) -> None:
     t = PgTable("edge", [("id", Oid.INT4, -1), ("v", 1022, -1)])  # float8[]
     with pytest.raises(ValueNotHeldError, match="nan in an array"):
         sink.put([t.insert(0, {"id": 1, "v": "{1.5,NaN}"})])
+
+
+@pytest.mark.parametrize("sink", ["snowflake"], indirect=True)
+def test_snowflake_keeps_a_decimal_of_38_fraction_digits_as_exact_text(sink: Sink) -> None:
+    # (Snowflake's NUMBER has at most 37 fraction digits: NUMBER(38,38) failed the batch)
+    t = PgTable("edge", [("id", Oid.INT4, -1), ("v", Oid.NUMERIC, _numeric(38, 38))])
+    text = "0.12345678901234567890123456789012345678"
+    sink.put([t.insert(0, {"id": 1, "v": text})])
+    assert sink.query('SELECT "v" FROM "srv_public_edge"') == [(text,)]
