@@ -25,12 +25,15 @@ Not thread-safe: the caller holds the partition lock.
 from __future__ import annotations
 
 import contextlib
+import logging
 import mmap
 import os
 import struct
 from typing import Any, Self
 
 from hub.log.files import private_opener
+
+log = logging.getLogger("hub.log")
 
 _OFFSET_ENTRY = struct.Struct(">II")
 _TIME_ENTRY = struct.Struct(">qI")
@@ -76,6 +79,23 @@ class _SparseIndex:
         self._buf = mmap.mmap(fd, size, prot=mmap.PROT_READ) if fd is not None and size else b""
         if isinstance(old, mmap.mmap):
             old.close()
+        if self._buf and not self._sane():
+            # a damaged index (it is a derived, unchecked file): its entries are hints, and
+            # none is better than wrong ones (a time lookup skipped records): scan instead
+            log.warning("%s is damaged (its entries are out of order): not used", self.path)
+            self._buf = b""
+
+    def _sane(self) -> bool:
+        """Entries in order, as appends write them (Kafka's sanity check of an index)."""
+        prev: tuple[int, int] | None = None
+        for entry in self.entry.iter_unpack(self._buf):
+            if prev is not None and not self._follows(prev, entry):
+                return False
+            prev = entry
+        return True
+
+    def _follows(self, prev: tuple[int, int], entry: tuple[int, int]) -> bool:
+        return entry[0] > prev[0] and entry[1] > prev[1]
 
     def _view(self) -> Any:
         if self._buf is None:
@@ -230,6 +250,9 @@ class OffsetIndex(_SparseIndex):
 
 class TimeIndex(_SparseIndex):
     entry = _TIME_ENTRY
+
+    def _follows(self, prev: tuple[int, int], entry: tuple[int, int]) -> bool:
+        return entry[0] > prev[0] and entry[1] >= prev[1]  # (a batch's newer records)
 
     def append(self, timestamp: int, offset: int) -> None:
         self._append(timestamp, offset - self.base_offset)

@@ -228,7 +228,14 @@ class LogSegment:
     def max_timestamp(self) -> int:
         if self._max_timestamp is None:
             last = self.time_index.last()
-            self._max_timestamp = last[0] if last else -1
+            if last is not None:
+                self._max_timestamp = last[0]
+            else:  # (no time index, or a damaged one not used: from the batches themselves)
+                newest = -1
+                with contextlib.suppress(InvalidBatchError):
+                    for _, header in self.iter_batches(0):
+                        newest = max(newest, header.max_timestamp)
+                self._max_timestamp = newest
         return self._max_timestamp
 
     def modified_ms(self) -> int:

@@ -136,3 +136,28 @@ def test_a_damaged_base_offset_fails_the_reader_instead_of_stalling_it(tmp_path:
             for _ in range(10):
                 got.extend(r.offset for r in consumer.poll(0))
         assert got == [0, 1]
+
+
+def test_a_damaged_time_index_is_not_used(tmp_path: Path) -> None:
+    # (a derived file, unchecked: one entry out of order made time lookups skip records)
+    def times() -> list[int | None]:
+        with Log(str(tmp_path), background=False) as log:
+            part = log.partition("t", 0)
+            return [part.offset_for_timestamp(ts) for ts in range(995, 1110, 3)]
+
+    with Log(str(tmp_path), background=False) as log:
+        log.create_topic("t", 1, {"index.interval.bytes": "1"})
+        prod = log.producer()
+        for b in range(10):
+            stamps = [1000 + 10 * b + i for i in range(3)]
+            prod.send_many("t", [b"v%d" % i for i in range(3)], timestamps=stamps, partition=0)
+            prod.flush()
+        log.partition("t", 0).roll()
+        prod.send_many("t", [b"tail"], timestamps=5000, partition=0)
+        prod.flush()
+    want = times()
+    index = tmp_path / "t" / "0" / "00000000000000000000.timeindex"
+    raw = bytearray(index.read_bytes())
+    raw[11] ^= 0x10  # the first entry's offset, 16 past its own (and the next entry's)
+    index.write_bytes(bytes(raw))
+    assert times() == want
