@@ -602,11 +602,13 @@ class Partition:
         while offset < self.high_watermark:
             records, nxt = self.records(offset, chunk_bytes)
             yield from records
-            if nxt <= offset:  # (below the high watermark: never end quietly, a group's
-                raise CorruptRecordError(  # committed offsets would load from older ones)
+            if nxt <= offset:
+                if self._compaction_gap(offset):
+                    break  # (compaction removed the records up to the durable end)
+                raise CorruptRecordError(  # below the high watermark: never end quietly, a
                     self.directory, 0, f"no record could be read at offset {offset}, below "
-                    f"the high watermark {self.high_watermark}",
-                )  # fmt: skip
+                    f"the high watermark {self.high_watermark}",  # group's committed offsets
+                )  # fmt: skip  # would load from older ones
             offset = nxt
 
     def append_records(

@@ -171,6 +171,7 @@ class SourceRunner:
         self._log_unsure = False
         self.stopping = threading.Event()
         self._config_print = config_fingerprint(ctx.config)
+        self._config_changed = False
 
     # -- recovery ----------------------------------------------------------------------------
     def _recover(self) -> tuple[int, set[int]]:
@@ -179,7 +180,10 @@ class SourceRunner:
         committed = int(cp.get("seq", 0))
         present: set[int] = set()
         was = cp.get("config")
-        if cp.get("window") and was is not None and was != self._config_print:
+        self._config_changed = (
+            bool(cp.get("window")) and was is not None and was != self._config_print
+        )
+        if self._config_changed:
             # the records are matched by their place in the sequence the task replays: a
             # source config changed since may emit other records at those places (a table
             # left out, another topic), which were skipped as written and lost
@@ -223,7 +227,9 @@ class SourceRunner:
         # an unfinished window stays open until the next commit: a second crash before it
         # must still rescan the records the first run left in the log
         cp = self.offsets.task_checkpoint(self.connector, self.task_id)
-        self._window = dict(cp.get("window") or {})
+        # (a crashed run under another config: its window is not this run's to rescan; kept,
+        # a second crash would match its records against this run's and skip them)
+        self._window = {} if self._config_changed else dict(cp.get("window") or {})
         context = SourceTaskContext(
             self.connector, self.task_id, self.offsets.offsets(self.connector), self._inexact,
             self._json_encoding(), self._request_commit, self._internal_topic,
