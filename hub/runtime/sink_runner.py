@@ -96,27 +96,34 @@ class SinkRunner:
     def _on_assign(self, tps: set[TopicPartition]) -> None:
         self._moved |= tps
         for tp, offset in self.task.open(tps).items():
+            if self.task.skips_below_stored:
+                # (asked, not left to seek: a Kafka consumer's seek past the end raises
+                # nothing, the client resets the position by itself)
+                end = self.log.watermarks(tp)[1]
+                if offset > end:
+                    self._past_the_end(tp, offset, end)
             try:
                 self.consumer.seek(tp, offset)
             except OffsetOutOfRangeError as exc:
                 if offset > exc.end and self.task.skips_below_stored:
-                    # the target holds offsets past the log's end: the topic was deleted and
-                    # made again (or the log lost its tail). The task would skip the new
-                    # records below its stored offset as written, and the group commit past
-                    # them: stop, saying how to replay
-                    where = f"{tp.topic}[{tp.partition}]"
-                    raise ConfigError(
-                        f"{self.connector}: the target's stored offset for {where} is "
-                        f"{offset}, past the log's end {exc.end}: the topic was deleted and "
-                        "made again, or the log lost records. To write the topic from its "
-                        "start, delete the connector's rows of that topic from the target's "
-                        "_hub_offsets table, then restart the connector"
-                    ) from None
+                    self._past_the_end(tp, offset, exc.end)
                 # the target is behind the log's start (retention deleted what it has not
                 # read): fall back to the group's offset / auto.offset.reset
                 log.warning(
                     "%s: the target's stored offset cannot be used: %s", self.connector, exc
                 )
+
+    def _past_the_end(self, tp: TopicPartition, offset: int, end: int) -> None:
+        """The target holds offsets past the log's end: the topic was deleted and made again
+        (or the log lost its tail). The task would skip the new records below its stored
+        offset as written, and the group commit past them: stop, saying how to replay."""
+        raise ConfigError(
+            f"{self.connector}: the target's stored offset for {tp.topic}[{tp.partition}] is "
+            f"{offset}, past the log's end {end}: the topic was deleted and made again, or "
+            "the log lost records. To write the topic from its start, delete the connector's "
+            "rows of that topic from the target's _hub_offsets table, then restart the "
+            "connector"
+        )
 
     def _on_revoke(self, tps: set[TopicPartition]) -> None:
         self._moved |= tps
