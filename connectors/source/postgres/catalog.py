@@ -173,8 +173,8 @@ def unkeyed_changes(
         return out
     for t in tables:
         identity = t.identity()
-        if identity is None:
-            continue
+        if identity is None or t.replica_identity == "n":
+            continue  # (all of the row; or NOTHING: PostgreSQL refuses its updates, deletes)
         key = filters.key_override(t.schema, t.name) or t.primary_key
         if key and set(key) <= set(identity):
             continue

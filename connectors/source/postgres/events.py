@@ -161,6 +161,9 @@ class TableSchema:
                 f"(check message.key.columns)"
             )
         self.key_columns = tuple(key)
+        # set when the WAL carries the table's deleted rows without the key (see
+        # schemas.on_relation): a delete or re-keyed row then stops the stream
+        self.unkeyed: str | None = None
         keyset = set(key)
         self.unknown_columns: list[str] = []  # left out: types Debezium has no schema for
         fields: list[dict[str, Any]] = []

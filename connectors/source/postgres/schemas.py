@@ -12,7 +12,6 @@ from connectors.source.cdc.topics import TopicRegistry
 from connectors.source.postgres import catalog
 from connectors.source.postgres.catalog import TableInfo
 from connectors.source.postgres.config import PostgresSourceConfig
-from connectors.source.postgres.errors import KeyOutsideIdentityError
 from connectors.source.postgres.events import TableSchema
 from connectors.source.postgres.protocol.pgoutput import Relation
 
@@ -104,9 +103,11 @@ class TableSchemas:
         key = built.key_columns
         unkeyed = set(key) - set(flagged) or not key and flagged
         if rel.replica_identity in "di" and unkeyed and not {"u", "d"} <= self.cfg.skipped():
-            # (an identity changed since the start: its deletes would come without the key)
-            raise KeyOutsideIdentityError([
+            # (an identity changed since the start: its deletes would come without the key;
+            # the stream stops at the first such change, not here: the WAL replayed after a
+            # fix still holds this relation message, and its inserts are fine)
+            built.unkeyed = (
                 f"{rel.namespace}.{rel.name}: keyed by ({', '.join(key) or 'nothing'}), its "
                 f"replica identity holds ({', '.join(flagged)})"
-            ])  # fmt: skip
+            )
         self.by_relation[rel.relation_id] = built

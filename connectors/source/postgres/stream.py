@@ -26,6 +26,7 @@ from connectors.source.cdc.envelope import VERSION, Transaction, envelope, now_m
 from connectors.source.cdc.incremental import IncrementalSnapshot
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.encoded import EventEncoder
+from connectors.source.postgres.errors import KeyOutsideIdentityError
 from connectors.source.postgres.events import SOURCE_SCHEMA, TableSchema
 from connectors.source.postgres.offsets import PostgresOffset
 from connectors.source.postgres.protocol import pgoutput as pg
@@ -409,6 +410,8 @@ class ChangeStream:
             if "u" in self.skipped_ops:
                 return
             old = msg.old.values if msg.old is not None else None
+            if old is not None and schema.unkeyed is not None:
+                raise KeyOutsideIdentityError([schema.unkeyed])
             key_changed = (
                 old is not None
                 and bool(schema.key_columns)
@@ -438,6 +441,8 @@ class ChangeStream:
             if skip:
                 self._block(txn, schema)
                 return
+            if schema.unkeyed is not None:
+                raise KeyOutsideIdentityError([schema.unkeyed])
             if inc is not None and inc.open:
                 inc.on_change(schema, msg.old.values)
             before = schema.row(msg.old.values)
@@ -454,6 +459,8 @@ class ChangeStream:
         if rel_id == self._signal_relid:
             return False
         schema = self.schemas.by_relation.get(rel_id)
+        if schema is not None and schema.unkeyed is not None:
+            return False  # (the slow path stops at a delete without its key)
         if schema is None:
             txn.event += 1
             return True  # not captured
