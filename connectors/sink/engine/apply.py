@@ -109,7 +109,14 @@ def apply(
         dels = staged(name, [by_name[k] for k in tb.pk], deletes) if deletes else []
         rows = tb.upserts()
         rewritten = tb.rewritten() if upsert and not soft else []
-        if rewritten:  # deleted and written again: a new row, not an update of the old one
+        if rewritten:
+            # deleted and written again: a new row, not an update of the old one, which
+            # matters only for target columns a row does not carry (they must be NULL)
+            target = {n.casefold() for n in info.columns} - {DELETED.name}
+            rewritten = [
+                r for r in rewritten if not target <= {n.casefold() for n in r}
+            ]  # fmt: skip
+        if rewritten:
             gone = staged(name, [by_name[k] for k in tb.pk], rewritten)
             d.merge(Merge(tb.table, tb.pk, [], gone, {}, False, False))
         if upsert:

@@ -613,6 +613,8 @@ class ChangeStream:
         if table_id == self._signal_id:
             self._signal_rows(h, event, checksum, out)
             if table_id not in self._by_id:
+                if self._txn is not None and self._count_all:
+                    self._txn.rows_events += 1  # (its place counts, as any table's)
                 return
         table = self._by_id.get(table_id)
         txn = self._txn

@@ -182,7 +182,7 @@ def table_map(event: memoryview, checksum: bool = True, mariadb: bool = True) ->
 def _labels(raw: tuple[bytes, ...], n: int, extra: dict[str, Any]) -> tuple[str, ...]:
     """The labels of the ``n``-th ENUM/SET column in its charset (kinds 10/11; UTF-8 when
     the metadata says none: a latin1 label stopped the stream as UTF-8)."""
-    from connectors.source.mysql.charsets import codec
+    from connectors.source.mysql.charsets import UnknownCharsetError, codec
 
     if "es_charsets" in extra:
         found = extra["es_charsets"]
@@ -191,7 +191,12 @@ def _labels(raw: tuple[bytes, ...], n: int, extra: dict[str, Any]) -> tuple[str,
         collation = extra["es_overrides"].get(n, extra["es_default"])
     else:
         collation = None
-    encoding = "utf-8" if collation is None else codec(collation)
+    try:
+        encoding = "utf-8" if collation is None else codec(collation)
+    except UnknownCharsetError:
+        # (every TABLE_MAP is read, a table not captured too: its labels as their bytes; a
+        # captured column of such a charset is refused where its values are read)
+        encoding = "latin1"
     return tuple(label.decode(encoding) for label in raw)
 
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from decimal import Context, Decimal
 from typing import Any, NamedTuple
 
+from connectors.source.mysql.charsets import codec as _codec
+
 
 class T:
     """Column types (MySQL's enum_field_types)."""
@@ -243,9 +245,7 @@ def _text(c: Column, raw: bytes) -> str | bytes:
 
 
 def _encoding(collation: int) -> str:
-    from connectors.source.mysql.charsets import codec
-
-    return codec(collation)
+    return _codec(collation)
 
 
 Decoder = Callable[[memoryview, int], tuple[Any, int]]
