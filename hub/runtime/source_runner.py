@@ -375,17 +375,18 @@ class SourceRunner:
                 g[1].append(value)
                 g[2].append((*r.headers, *seq_header) if r.headers else seq_header)
                 g[3].append(r.timestamp if r.timestamp is not None else now)
+            for topic, _ in groups:
+                self._ensure_topic(topic)
+            self._open_window({topic for topic, _ in groups})
         except BaseException:
-            # a record failed before anything of the poll was sent: the seqs and the crashed
-            # window's records to skip are as before it (counting the poll's unwritten
-            # records, the stored checkpoint closed the window: its records written twice)
+            # a record (or a topic) failed before anything of the poll was sent: the seqs
+            # and the crashed window's records to skip are as before it (counting the poll's
+            # unwritten records, the stored checkpoint closed the window: its records were
+            # written twice)
             skip.clear()
             skip.update(skipping)
             raise
         self._seq = seq
-        for topic, _ in groups:
-            self._ensure_topic(topic)
-        self._open_window({topic for topic, _ in groups})
         sent: list[Any] = []
         self._log_unsure = True
         for (topic, partition), runs in groups.items():
