@@ -112,12 +112,13 @@ def config_fingerprint(config: Mapping[str, Any]) -> str:
     import hashlib
     import json
 
-    from hub.config import is_secret
+    from hub.config import is_secret, looks_secret
 
     kept = {
-        k: v for k, v in config.items()
-        if not str(k).startswith(_RUNTIME_ONLY) and not is_secret(str(k))  # (a password
-    }  # fmt: skip  # changes no record, and its digest is no one's to keep)
+        k: v for k, v in config.items()  # (a password changes no record, and a digest of
+        if not str(k).startswith(_RUNTIME_ONLY)  # one is no one's to keep: any name that
+        and not is_secret(str(k)) and not looks_secret(str(k))  # may hold one is left out)
+    }  # fmt: skip
     text = json.dumps(kept, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

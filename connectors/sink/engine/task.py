@@ -185,7 +185,10 @@ class EngineSinkTask(SinkTask, Generic[C]):
         for r in records:
             # (offsets by where the record is in the log: a transform may have renamed its
             # topic, and two topics routed to one name must not share offsets)
-            topic, partition, offset = r.position
+            if r.original_topic is None:  # (r.position, without a call a record)
+                topic, partition, offset = r.topic, r.partition, r.offset
+            else:
+                topic, partition, offset = r.position
             tp = (topic, partition)
             stored = nxt.get(tp)
             if stored is not None and offset < stored:

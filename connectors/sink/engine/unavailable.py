@@ -36,14 +36,21 @@ class Unavailable:
             {"scale": 0, "value": self.b64},  # a VariableScaleDecimal (numeric)
             {text: text},  # a map (hstore.handling.mode=map)
         )  # fmt: skip
+        # (hashable values cannot equal a list or a dict: only these forms can be theirs)
+        self._text_forms = frozenset(f for f in self.forms if type(f) is str)
 
     def is_placeholder(self, v: Any) -> bool:
         t = type(v)
         return (t is str or t is list or t is dict) and v in self.forms
 
     def any_in(self, values: Sequence[Any]) -> bool:
-        """Whether a column's raw values hold the placeholder (C-speed scans)."""
-        return any(f in values for f in self.forms)
+        """Whether a column's raw values hold the placeholder (C-speed scans; one set
+        lookup a value when they are all hashable: strings, numbers, None, as a decimal or
+        text column's are)."""
+        try:
+            return not self._text_forms.isdisjoint(values)
+        except TypeError:  # (lists or dicts among them: an array or a map column)
+            return any(f in values for f in self.forms)
 
     def fill(self, new: Mapping[str, Any], old: Mapping[str, Any]) -> Mapping[str, Any]:
         """``new`` with placeholders replaced by ``old``'s values."""
