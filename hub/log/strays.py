@@ -95,10 +95,17 @@ def set_aside(
     one before it, until one fits. A sealed segment without its offset index gets it made
     again."""
     bases = list(bases)
-    for base in bases[:-1]:
-        if not os.path.exists(files.segment_path(directory, base, files.INDEX_SUFFIX)):
-            _rebuild_indexes(directory, base, index_interval)
     strays = []
+    for i, base in enumerate(bases[:-1]):
+        if not os.path.exists(files.segment_path(directory, base, files.INDEX_SUFFIX)):
+            # a roll's segment whose seal was cut short, or a file put there by hand (a copy,
+            # a restored backup): only one that fits between its neighbours is this log's
+            problem = _between(directory, bases, i)
+            if problem:
+                strays.append((base, problem))
+            else:
+                _rebuild_indexes(directory, base, index_interval)
+    bases = [b for b in bases if b not in {base for base, _ in strays}]
     while bases:
         prev = bases[-2] if len(bases) > 1 else None
         problem = _problem(directory, bases[-1], prev, True, compact)
@@ -117,6 +124,36 @@ def set_aside(
     for base, problem in strays:
         _quarantine(directory, base, problem)
     return kept, reach
+
+
+def _between(directory: str, bases: list[int], i: int) -> str:
+    """Why the sealed segment ``bases[i]`` without an index does not fit between the
+    segment before (its batches must start at or after that one's end) and the one after
+    (they must end at or before its base); "" when it fits."""
+    from hub.log.segment import LogSegment
+
+    first: int | None = None
+    last = bases[i]
+    seg = LogSegment(directory, bases[i], index_interval=1 << 30, active=False)
+    try:
+        for _, header in seg.iter_batches(0):
+            if first is None:
+                first = header.base_offset
+            last = header.next_offset
+    except (InvalidBatchError, OSError):
+        pass
+    finally:
+        seg.close()
+    if i > 0:
+        try:
+            end = _next_offset(directory, bases[i - 1])
+        except InvalidBatchError:
+            end = None
+        if end is not None and first is not None and first < end:
+            return f"its first batch has offset {first}, inside the segment before it"
+    if last > bases[i + 1]:
+        return f"its batches end at offset {last}, past the start of the next segment"
+    return ""
 
 
 def _reach(directory: str, base: int) -> int:

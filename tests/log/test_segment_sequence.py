@@ -161,3 +161,14 @@ def test_a_damaged_time_index_is_not_used(tmp_path: Path) -> None:
     raw[11] ^= 0x10  # the first entry's offset, 16 past its own (and the next entry's)
     index.write_bytes(bytes(raw))
     assert times() == want
+
+
+def test_a_file_put_between_two_segments_is_set_aside(tmp_path: Path) -> None:
+    # (a sealed segment without an index gets one made again: only if it fits there)
+    _three_segments(tmp_path)
+    part = tmp_path / "t" / "0"
+    stray = part / "00000000000000000003.log"
+    stray.write_bytes((part / "00000000000000000004.log").read_bytes())  # offsets 4 and 5
+    want = [(i * 2 + j, b"seg%d-%d" % (i, j)) for i in range(3) for j in range(2)]
+    assert _records(tmp_path) == want
+    assert not stray.exists() and (part / "00000000000000000003.log.quarantined").exists()
