@@ -53,6 +53,14 @@ def _open_if_exists(path: str) -> int | None:
         return None
 
 
+def _write_indexes(*indexes: OffsetIndex | TimeIndex) -> None:
+    """The indexes' files made if missing, and written (fsync)."""
+    for index in indexes:
+        if not os.path.exists(index.path):
+            open(index.path, "wb", opener=files.private_opener).close()
+        index.flush(fsync=True)
+
+
 class LogSegment:
     def __init__(
         self,
@@ -410,11 +418,9 @@ class LogSegment:
                 since += header.size
         except InvalidBatchError:
             pass
-        for built in (index, times):
-            if not os.path.exists(built.path):
-                open(built.path, "wb", opener=files.private_opener).close()
-            built.flush(fsync=True)
-            built.close()
+        _write_indexes(index, times)
+        index.close()
+        times.close()
 
     # -- lifecycle ------------------------------------------------------------------------
     def seal(self) -> None:
@@ -423,11 +429,8 @@ class LogSegment:
         last = self.time_index.last()
         if self.max_timestamp >= 0 and (last is None or last[0] < self.max_timestamp):
             self.time_index.append(self.max_timestamp, self.next_offset - 1)
-        for index in (self.index, self.time_index):  # what may fail (disk full) comes first:
-            if not os.path.exists(index.path):  # a failure leaves the segment active
-                open(index.path, "wb", opener=files.private_opener).close()
-            index.flush(fsync=True)
-        self.index.seal()
+        _write_indexes(self.index, self.time_index)  # what may fail (disk full) comes first:
+        self.index.seal()  # a failure leaves the segment active
         self.time_index.seal()
         self.active = False
 

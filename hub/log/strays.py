@@ -130,20 +130,7 @@ def _between(directory: str, bases: list[int], i: int) -> str:
     """Why the sealed segment ``bases[i]`` without an index does not fit between the
     segment before (its batches must start at or after that one's end) and the one after
     (they must end at or before its base); "" when it fits."""
-    from hub.log.segment import LogSegment
-
-    first: int | None = None
-    last = bases[i]
-    seg = LogSegment(directory, bases[i], index_interval=1 << 30, active=False)
-    try:
-        for _, header in seg.iter_batches(0):
-            if first is None:
-                first = header.base_offset
-            last = header.next_offset
-    except (InvalidBatchError, OSError):
-        pass
-    finally:
-        seg.close()
+    first, last = _span(directory, bases[i])
     if i > 0:
         try:
             end = _next_offset(directory, bases[i - 1])
@@ -151,7 +138,7 @@ def _between(directory: str, bases: list[int], i: int) -> str:
             end = None
         if end is not None and first is not None and first < end:
             return f"its first batch has offset {first}, inside the segment before it"
-    if last > bases[i + 1]:
+    if last is not None and last > bases[i + 1]:
         return f"its batches end at offset {last}, past the start of the next segment"
     return ""
 
@@ -159,22 +146,31 @@ def _between(directory: str, bases: list[int], i: int) -> str:
 def _reach(directory: str, base: int) -> int:
     """The highest offset a segment set aside may have handed out (its name's, or past its
     batches' headers, read as far as they go)."""
+    first, found = _span(directory, base)
+    if first is None or found is None:
+        return base
+    # (a first batch whose offset is damaged below the name: its span counted from the name)
+    return max(base, found, base + found - first)
+
+
+def _span(directory: str, base: int) -> tuple[int | None, int | None]:
+    """(the first batch's offset, the highest offset after a batch) of the segment at
+    ``base``, its headers read as far as they go; (None, None) without a batch."""
     from hub.log.segment import LogSegment
 
     first: int | None = None
-    found = 0
+    found: int | None = None
     seg = LogSegment(directory, base, index_interval=1 << 30, active=False)
     try:
         for _, header in seg.iter_batches(0):
             if first is None:
                 first = header.base_offset
-            found = max(found, header.next_offset)
+            found = max(found or 0, header.next_offset)
     except (InvalidBatchError, OSError):
         pass
     finally:
         seg.close()
-    # (a first batch whose offset is damaged below the name: its span counted from the name)
-    return base if first is None else max(base, found, base + found - first)
+    return first, found
 
 
 def _quarantine(directory: str, base: int, problem: str) -> None:

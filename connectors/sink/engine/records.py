@@ -76,7 +76,7 @@ class ChangeReader:
         self.namer = TableNamer(cfg.table_name_format)
         self._schemas: dict[tuple[str, str], tuple[Any, tuple[Column, ...]]] = {}
         self._after_memo: tuple[Any, str, tuple[Column, ...]] | None = None
-        self._unavailable = Unavailable(cfg.unavailable_value_placeholder)
+        self.unavailable = Unavailable(cfg.unavailable_value_placeholder)
         self._warned: set[TableRef] = set()  # keyless tables told they stay append only
 
     def _append_only(self, table: TableRef, op: str) -> None:
@@ -187,9 +187,9 @@ class ChangeReader:
             before = None
         if before is not None:  # an unchanged TOASTed value: the old row has it (a keyless
             # table has no target row to keep it from)
-            filled = self._unavailable.fill(image, before)
-            if filled is not image:
-                after, image = dict(self._unavailable.fill(after, before)), dict(filled)
+            filled = self.unavailable.fill(image, before)
+            if filled is not image:  # (after: the image and the metadata columns, if any)
+                after, image = {**after, **filled}, dict(filled)
         return Change(table, UPSERT, None, after, cols, pk, before, image)
 
     def _flat(self, r: SinkRecord, v: Any) -> Change | None:

@@ -39,7 +39,6 @@ from connectors.sink.engine.evolution import aligned, create, evolve
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.records import ChangeReader
 from connectors.sink.engine.types import STRING, Column, ColumnType, infer
-from connectors.sink.engine.unavailable import Unavailable
 from hub.errors import HubError
 from hub.log import TopicPartition
 from hub.runtime.api import SinkRecord, SinkTask, SinkTaskContext
@@ -65,7 +64,7 @@ class EngineSinkTask(SinkTask, Generic[C]):
         self.cfg: C = self.config_class.of(config)
         self.connector = context.connector
         self.reader = ChangeReader(self.cfg)
-        self.unavailable = Unavailable(self.cfg.unavailable_value_placeholder)
+        self.unavailable = self.reader.unavailable
         self.dialect = self.make_dialect(self.cfg)
         self.dialect.writer = f"{context.connector}/{context.task_id}"
         self.tables: dict[TableRef, TableInfo | None] = {}

@@ -26,11 +26,11 @@ import orjson
 
 from connectors.source.cdc.envelope import VERSION
 from connectors.source.mysql import textrows
+from connectors.source.mysql.charsets import codec as _encoding
 from connectors.source.mysql.protocol.values import (
     BLOBS,
     Column,
     T,
-    _encoding,
     bit_bytes,
     string_max_len,
 )

@@ -4,6 +4,7 @@ type mapper needs. Plain SQL over a normal (non-replication) psycopg connection.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,19 +82,20 @@ def check_server(conn: psycopg.Connection[tuple[Any, ...]], cfg: PostgresSourceC
     return int(version)
 
 
-_TABLES = """
+# the columns, in order, of the table's index that has ``flag`` (its primary key, its replica
+# identity index)
+_INDEX_COLUMNS = """coalesce((SELECT array_agg(a.attname::text ORDER BY k.i)
+                 FROM pg_index x CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY k(attnum, i)
+                 JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+                 WHERE x.indrelid = c.oid AND x.{flag}), '{{}}')"""
+
+_TABLES = f"""
 SELECT c.oid, n.nspname, c.relname, c.relreplident,
        greatest(c.reltuples, pg_stat_get_live_tuples(c.oid), 0)::bigint,
-       coalesce((SELECT array_agg(a.attname::text ORDER BY k.i)
-                 FROM pg_index x CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY k(attnum, i)
-                 JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
-                 WHERE x.indrelid = c.oid AND x.indisprimary), '{}'),
-       coalesce((SELECT array_agg(a.attname::text ORDER BY k.i)
-                 FROM pg_index x CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY k(attnum, i)
-                 JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
-                 WHERE x.indrelid = c.oid AND x.indisreplident), '{}')
+       {_INDEX_COLUMNS.format(flag="indisprimary")},
+       {_INDEX_COLUMNS.format(flag="indisreplident")}
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND c.relpersistence = 'p' {where}
+WHERE c.relkind = 'r' AND c.relpersistence = 'p' {{where}}
 ORDER BY n.nspname, c.relname
 """
 
@@ -180,8 +182,13 @@ def unkeyed_changes(
             continue
         if not key and t.replica_identity != "i":
             continue  # (no key and no identity: ReplicaIdentityError's)
-        out.append(
-            f"{t.qualified}: keyed by ({', '.join(key) or 'nothing'}), its replica identity "
-            f"holds ({', '.join(identity)})"
-        )
+        out.append(unkeyed_line(t.qualified, key, identity))
     return out
+
+
+def unkeyed_line(table: str, key: Sequence[str], identity: Sequence[str]) -> str:
+    """One table's line of `KeyOutsideIdentityError`."""
+    return (
+        f"{table}: keyed by ({', '.join(key) or 'nothing'}), its replica identity holds "
+        f"({', '.join(identity)})"
+    )

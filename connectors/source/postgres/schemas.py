@@ -106,8 +106,5 @@ class TableSchemas:
             # (an identity changed since the start: its deletes would come without the key;
             # the stream stops at the first such change, not here: the WAL replayed after a
             # fix still holds this relation message, and its inserts are fine)
-            built.unkeyed = (
-                f"{rel.namespace}.{rel.name}: keyed by ({', '.join(key) or 'nothing'}), its "
-                f"replica identity holds ({', '.join(flagged)})"
-            )
+            built.unkeyed = catalog.unkeyed_line(f"{rel.namespace}.{rel.name}", key, flagged)
         self.by_relation[rel.relation_id] = built

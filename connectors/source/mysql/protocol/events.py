@@ -224,18 +224,10 @@ def _optional_metadata(event: memoryview, pos: int, end: int, n_character: int) 
         if kind == 1:  # signedness of numeric columns
             out["signedness"] = _msb_bits(event, pos, stop)
         elif kind == 2:  # default charset, then (column index among character ones, charset)
-            default, at = _packed_int(event, pos)
-            overrides = {}
-            while at < stop:
-                index, at = _packed_int(event, at)
-                overrides[index], at = _packed_int(event, at)
+            default, overrides = _default_and_overrides(event, pos, stop)
             out["charsets"] = [overrides.get(i, default) for i in range(n_character)]
         elif kind == 3:  # a charset per character column
-            at, values = pos, []
-            while at < stop:
-                v, at = _packed_int(event, at)
-                values.append(v)
-            out["charsets"] = values
+            out["charsets"] = _packed_ints(event, pos, stop)
         elif kind == 4:  # column names
             at, names = pos, []
             while at < stop:
@@ -254,24 +246,11 @@ def _optional_metadata(event: memoryview, pos: int, end: int, n_character: int) 
                     at += n
                 out[f"labels{kind}"].append(tuple(labels))
         elif kind == 8:  # simple primary key: column indexes
-            at, pk = pos, []
-            while at < stop:
-                v, at = _packed_int(event, at)
-                pk.append(v)
-            out["pk"] = pk
+            out["pk"] = _packed_ints(event, pos, stop)
         elif kind == 10:  # ENUM/SET default charset, then (index among them, charset)
-            default, at = _packed_int(event, pos)
-            overrides = {}
-            while at < stop:
-                index, at = _packed_int(event, at)
-                overrides[index], at = _packed_int(event, at)
-            out["es_default"], out["es_overrides"] = default, overrides
+            out["es_default"], out["es_overrides"] = _default_and_overrides(event, pos, stop)
         elif kind == 11:  # a charset per ENUM/SET column
-            at, values = pos, []
-            while at < stop:
-                v, at = _packed_int(event, at)
-                values.append(v)
-            out["es_charsets"] = values
+            out["es_charsets"] = _packed_ints(event, pos, stop)
         elif kind == 9:  # primary key with prefix lengths: (index, prefix) pairs
             at, pk = pos, []
             while at < stop:
@@ -281,6 +260,24 @@ def _optional_metadata(event: memoryview, pos: int, end: int, n_character: int) 
             out["pk"] = pk
         pos = stop
     return out
+
+
+def _packed_ints(event: memoryview, pos: int, stop: int) -> list[int]:
+    out = []
+    while pos < stop:
+        v, pos = _packed_int(event, pos)
+        out.append(v)
+    return out
+
+
+def _default_and_overrides(event: memoryview, pos: int, stop: int) -> tuple[int, dict[int, int]]:
+    """A default charset, then (index, charset) pairs for the columns that differ."""
+    default, pos = _packed_int(event, pos)
+    overrides = {}
+    while pos < stop:
+        index, pos = _packed_int(event, pos)
+        overrides[index], pos = _packed_int(event, pos)
+    return default, overrides
 
 
 def rows_event(event: memoryview, tables: dict[int, TableMap], checksum: bool = True) -> RowsEvent:

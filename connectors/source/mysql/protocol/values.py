@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal
 from typing import Any, NamedTuple
 
-from connectors.source.mysql.charsets import codec as _codec
+from connectors.source.mysql.charsets import codec as _encoding  # (a collation's codec)
 
 
 class T:
@@ -242,10 +242,6 @@ def _text(c: Column, raw: bytes) -> str | bytes:
     if c.charset is None or c.charset == 63:
         return raw
     return raw.decode(_encoding(c.charset))
-
-
-def _encoding(collation: int) -> str:
-    return _codec(collation)
 
 
 Decoder = Callable[[memoryview, int], tuple[Any, int]]
