@@ -55,13 +55,71 @@ def json_default(o: Any) -> Any:
     raise TypeError(f"cannot convert {type(o).__name__} to JSON")
 
 
+_INT_MIN, _INT_MAX = -(1 << 63), (1 << 64) - 1  # what orjson writes and reads back exactly
+
+
+def _finite(doc: Any) -> Any:
+    """``doc`` with each float that is not finite as Kafka's JsonConverter writes it (Jackson
+    quotes them: "NaN", "Infinity", "-Infinity"; orjson would write null); ``doc`` itself when
+    it holds none. Integers past what JSON readers take exactly are refused (orjson reads one
+    past 64 bits back as a float: silently another number)."""
+    if isinstance(doc, float):
+        if doc - doc == 0.0:  # (finite)
+            return doc
+        return "NaN" if doc != doc else "Infinity" if doc > 0 else "-Infinity"
+    if isinstance(doc, int) and not _INT_MIN <= doc <= _INT_MAX and not isinstance(doc, bool):
+        raise ValueError(
+            f"the integer {doc} is past 64 bits: JSON readers do not read it back exactly "
+            "(send it as a string or a Decimal)"
+        )
+    if isinstance(doc, Mapping):
+        out: dict[Any, Any] | None = None
+        for k, v in doc.items():
+            w = _finite(v)
+            if w is not v:
+                if out is None:
+                    out = dict(doc)
+                out[k] = w
+        return doc if out is None else out
+    if isinstance(doc, list | tuple):
+        items: list[Any] | None = None
+        for i, v in enumerate(doc):
+            w = _finite(v)
+            if w is not v:
+                if items is None:
+                    items = list(doc)
+                items[i] = w
+        return doc if items is None else items
+    return doc
+
+
 def dumps(doc: Any) -> bytes:
-    """Compact JSON bytes: orjson, or the json module for what orjson refuses (ints past 64
-    bits, non-string keys)."""
+    """Compact JSON bytes: orjson, or the json module for what orjson refuses (non-string
+    keys). Floats that are not finite are written as strings, as Kafka does; integers past
+    64 bits and strings that are not Unicode (lone surrogates) are refused with ValueError:
+    written, they would be read back as another value, or not at all."""
     try:
-        return orjson.dumps(doc, default=json_default)
+        out = orjson.dumps(doc, default=json_default)
     except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(doc, default=json_default, separators=(",", ":")).encode()
+        pass
+    else:  # orjson writes a float that is not finite as null: look only when there is one
+        if b"null" not in out:
+            return out
+        fixed = _finite(doc)
+        if fixed is doc:
+            return out
+        return dumps(fixed)
+    fixed = _finite(doc)
+    try:
+        text = json.dumps(
+            fixed, default=json_default, separators=(",", ":"), ensure_ascii=False,
+            allow_nan=False,
+        )  # fmt: skip
+        return text.encode()
+    except UnicodeEncodeError:
+        raise ValueError(
+            "a string holds a lone surrogate (not Unicode text): JSON readers refuse it"
+        ) from None
 
 
 class JsonConverter(Converter):
@@ -103,6 +161,8 @@ class JsonConverter(Converter):
             payload = orjson.dumps(value, default=json_default)
         except (orjson.JSONEncodeError, TypeError):
             return dumps({"schema": schema, "payload": value})
+        if b"null" in payload and _finite(value) is not value:
+            return dumps({"schema": schema, "payload": value})
         return b"".join((b'{"schema":', cached[1], b',"payload":', payload, b"}"))
 
     def from_values(
@@ -117,9 +177,13 @@ class JsonConverter(Converter):
                 append(None)
                 continue
             try:
-                append(encode(v, default=json_default))
+                b = encode(v, default=json_default)
             except (orjson.JSONEncodeError, TypeError):
-                append(dumps(v))  # (the json module's fallback, as from_value)
+                b = dumps(v)  # (the json module's fallback, as from_value)
+            else:
+                if b"null" in b:  # (a float that is not finite, as from_value)
+                    b = dumps(v)
+            append(b)
         return out
 
     def to_values(

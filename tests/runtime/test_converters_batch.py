@@ -26,8 +26,9 @@ from tests.runtime.test_encoded_records import _count
 
 SCHEMA = {"type": "struct", "optional": False,
           "fields": [{"type": "string", "optional": True, "field": "v"}]}  # fmt: skip
-VALUES: list[Any] = [{"v": "a"}, None, {"v": "é\n"}, [1, 2], 2**70, Decimal("1.50"), b"\x00\xff",
-                     "plain", {"n": 1.5}]  # fmt: skip
+VALUES: list[Any] = [{"v": "a"}, None, {"v": "é\n"}, [1, 2], 2**64 - 1, Decimal("1.50"),
+                     b"\x00\xff", "plain", {"n": 1.5}, {1: "é"},
+                     {"n": [float("nan"), None]}]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["json", "string", "bytes"])
@@ -102,3 +103,34 @@ def test_a_value_that_cannot_be_converted_is_reported_alone(tmp_path: Path) -> N
         assert worker.status()["src"][0].errors == 1
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize("schemas", [True, False])
+def test_json_writes_what_it_reads_back_as_written_or_refuses(schemas: bool) -> None:
+    # orjson wrote NaN and infinities as null, the json module's fallback wrote 2**64+1 that
+    # orjson read back as 1.8446744073709552e+19, and a lone surrogate as an escape no reader
+    # takes: the log held another value, or a record every sink failed on
+    c = make_converter("json", schemas)
+    schema = {"type": "struct", "optional": False, "fields": [
+        {"type": "double", "optional": True, "field": "d"},
+        {"type": "array", "optional": True, "field": "a",
+         "items": {"type": "double"}}]}  # fmt: skip
+    nan = {"d": float("nan"), "a": [1.5, float("inf"), float("-inf")], "n": None}
+    written = c.from_value(nan, schema if schemas else None)
+    assert c.from_values([nan], [schema if schemas else None]) == [written]
+    value, _ = make_converter("json", schemas).to_value(written)
+    # as Kafka's JsonConverter (Jackson quotes them); the sinks read these strings as floats
+    assert value == {"d": "NaN", "a": [1.5, "Infinity", "-Infinity"], "n": None}
+    assert nan["d"] != nan["d"] and nan["a"][1] == float("inf")  # the record is left as it was
+    for edge in (2**64 - 1, -(2**63), 2**53 + 1):
+        assert make_converter("json", schemas).to_value(c.from_value({"i": edge}))[0] == {"i": edge}
+    for bad, says in (
+        ({"i": 2**64}, "past 64 bits"),
+        ({"i": [-(2**63) - 1]}, "past 64 bits"),
+        ({"i": 2**64, "d": float("nan")}, "past 64 bits"),
+        ({"s": "a\ud800b", "t": "é"}, "lone surrogate"),
+    ):
+        with pytest.raises(ValueError, match=says):
+            c.from_value(bad)
+        with pytest.raises(ValueError, match=says):
+            c.from_values([bad], [None])

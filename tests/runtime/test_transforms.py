@@ -956,6 +956,72 @@ def test_mask_field_replacement() -> None:
         one("MaskField$Value", fields="b", replacement="1").apply(sink({"b": True}))
 
 
+def test_mask_field_follows_the_field_schema() -> None:
+    # a Decimal is bytes from a source and base64 text after the JSON converter: masked by its
+    # Python type, the replacement 12.50 was written as base64 text and read as -26587.00
+    from decimal import Decimal
+
+    from connectors.sink.engine.types import columns_of, decimal_value
+    from hub.runtime.converters import JsonConverter
+
+    dec = {"type": "bytes", "optional": False, "name": "org.apache.kafka.connect.data.Decimal",
+           "version": 1,
+           "parameters": {"scale": "2", "connect.decimal.precision": "10"}}  # fmt: skip
+    schema = {"type": "struct", "optional": False, "fields": [
+        {**dec, "field": "price"}, {"field": "n", "type": "int16", "optional": True},
+        {"field": "blob", "type": "bytes", "optional": True}]}  # fmt: skip
+    conv = JsonConverter()
+    value, vs = conv.to_value(
+        conv.from_value({"price": b"\x04\xd2", "n": 1, "blob": b"\x01"}, schema)
+    )
+    assert isinstance(value["price"], str)  # base64, as the sink sees it
+
+    def price(out: Any) -> Decimal:
+        col = {c.name: c for c in columns_of(out.value_schema)}["price"]
+        return decimal_value(col.type, col.convert(out.value["price"]))  # type: ignore[no-any-return]
+
+    cases = (
+        ("12.50", "12.50", b"\x04\xe2"),
+        ("-7.5", "-7.50", b"\xfd\x12"),
+        ("1e3", "1000.00", b"\x01\x86\xa0"),
+        ("-128", "-128.00", b"\xce\x00"),
+        ("1.27", "1.27", b"\x7f"),
+    )  # (the unscaled value in two's complement, as short as Java's BigInteger.toByteArray)
+    for replacement, want, raw in cases:
+        mask = one("MaskField$Value", fields="price", replacement=replacement)
+        assert price(applied(mask, sink(value, value_schema=vs))) == Decimal(want), replacement
+        src = applied(mask, SourceRecord("t", {"price": b"\x04\xd2"}, value_schema=schema))
+        assert src.value["price"] == raw, replacement
+    zero = applied(one("MaskField$Value", fields="price"), sink(value, value_schema=vs))
+    assert price(zero) == 0 and zero.value["price"] == "AA=="  # BigDecimal.ZERO: one byte
+    src = applied(
+        one("MaskField$Value", fields="price"),
+        SourceRecord("t", {"price": b"\x04"}, value_schema=schema),
+    )
+    assert src.value["price"] == b"\x00"
+    for fields, replacement, says in (
+        ("price", "12.555", "more than the field's 2 fraction digits"),
+        ("price", "xxxx", "cannot convert replacement 'xxxx'"),
+        ("price", "1_0", "cannot convert replacement '1_0'"),
+        ("blob", "x", "cannot mask a bytes field with a replacement"),
+        ("n", "40000", "does not fit a 16-bit integer field"),
+        ("n", "1_000", "cannot convert replacement '1_000'"),
+        ("n", " 7", "cannot convert replacement ' 7'"),
+    ):
+        with pytest.raises(TransformError, match=says):
+            one("MaskField$Value", fields=fields, replacement=replacement).apply(
+                sink(value, value_schema=vs)
+            )
+    assert (
+        applied(
+            one("MaskField$Value", fields="n", replacement="-32768"), sink(value, value_schema=vs)
+        ).value["n"]
+        == -32768
+    )
+    with pytest.raises(TransformError, match="does not fit a 64-bit"):  # schemaless: int64
+        one("MaskField$Value", fields="i", replacement=str(2**63)).apply(sink({"i": 1}))
+
+
 def test_mask_field_with_schema_key_and_tombstone() -> None:
     c = one("MaskField$Key", fields="id,status")
     out = applied(c, sink({"v": 1}, key={"id": 7, "status": None}, key_schema=VALUE_SCHEMA))
@@ -1155,9 +1221,26 @@ def test_unwrap_passes_what_is_not_an_envelope() -> None:
     assert c.apply(text) is text
     named = sink({"op": "c", "after": A}, value_schema={"type": "struct", "name": "x.Other"})
     assert c.apply(named) is named
+    # Debezium's test is the schema's name: a row whose table has op/before/after columns
+    # is a row, not a change to unwrap (it had been replaced by its after column, or dropped)
     by_fields = {**ENVELOPE, "name": "custom"}
-    out = applied(c, SourceRecord("t", event("c", after=A), value_schema=by_fields))
-    assert out.value == {**A, "__op": "c"}
+    row = SourceRecord("t", event("c", after=A), value_schema=by_fields)
+    assert c.apply(row) is row
+    for audit in (
+        {"id": 1, "op": "INSERT", "before": None, "after": '{"qty": 5}'},
+        {
+            "id": 2,
+            "op": "u",
+            "before": "{}",
+            "after": None,
+            "source": "app",
+        },  # not only envelope fields
+        {"op": "d", "before": A, "after": None},  # no source
+    ):
+        r = sink(audit)
+        assert c.apply(r) is r, audit
+    # schemaless envelopes as the sources write them are still unwrapped
+    assert applied(c, sink(event("c", after=A))).value == {**A, "__op": "c"}
 
 
 def test_unwrap_works_on_sink_records() -> None:

@@ -1,8 +1,13 @@
 """Kafka's ``MaskField$Key``/``MaskField$Value``: replace field values with an empty value
-of their type, or with ``replacement`` converted to their type."""
+of their type, or with ``replacement`` converted to their type. With a schema the type is the
+field's: a Decimal (bytes, or base64 text after the JSON converter) is masked as a number at
+the field's scale, a bytes field takes no replacement, an integer's must fit its width."""
 
 from __future__ import annotations
 
+import base64
+import re
+from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -37,14 +42,81 @@ def empty(value: Any) -> Any:
     raise ValueError(f"cannot mask a value of type {type(value).__name__}")
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_INT_BITS = {"int8": 8, "int16": 16, "int32": 32, "int64": 64}
+DECIMAL = "org.apache.kafka.connect.data.Decimal"
+
+
+def _integer(replacement: str, bits: int) -> int:
+    """Java's Values.convertTo{Byte,Short,Integer,Long}: ASCII digits, within the width."""
+    if not _INTEGER.fullmatch(replacement):
+        raise ValueError(f"cannot convert replacement {replacement!r} to a number")
+    n = int(replacement)
+    if not -(1 << (bits - 1)) <= n < 1 << (bits - 1):
+        raise ValueError(f"replacement {replacement!r} does not fit a {bits}-bit integer field")
+    return n
+
+
 def converted(value: Any, replacement: str) -> Any:
-    """``replacement`` as ``value``'s type (strings and numbers only)."""
+    """``replacement`` as ``value``'s type (strings and numbers only), without a schema."""
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValueError(f"cannot mask a value of type {type(value).__name__} with a replacement")
+    if isinstance(value, int):
+        return _integer(replacement, 64)
+    if isinstance(value, float | Decimal) and (not replacement.isascii() or "_" in replacement):
+        raise ValueError(f"cannot convert replacement {replacement!r} to a number")
     try:
         return type(value)(replacement)
     except (ValueError, InvalidOperation):
         raise ValueError(f"cannot convert replacement {replacement!r} to a number") from None
+
+
+def _unscaled_bytes(d: Decimal, scale: int) -> bytes:
+    """A Connect Decimal's bytes: the unscaled value, big-endian two's complement, as short as
+    Java's BigInteger.toByteArray (one byte for 0)."""
+    q = d.scaleb(scale)
+    if q != q.to_integral_value():
+        raise ValueError(f"replacement {d} has more than the field's {scale} fraction digits")
+    n = int(q)
+    return n.to_bytes((n if n >= 0 else ~n).bit_length() // 8 + 1, "big", signed=True)
+
+
+def masked_decimal(value: Any, schema: Mapping[str, Any], replacement: str | None) -> Any:
+    """A Connect Decimal field's masked value (0, or ``replacement``) at the field's scale, in
+    the form the value has: bytes (from a source), base64 text (after the JSON converter) or a
+    Decimal. Kafka masks a Decimal as BigDecimal.ZERO / ``new BigDecimal(replacement)``."""
+    d = Decimal(0)
+    if replacement is not None:
+        if not replacement.isascii() or "_" in replacement:
+            raise ValueError(f"cannot convert replacement {replacement!r} to a number")
+        try:
+            d = Decimal(replacement)
+        except InvalidOperation:
+            raise ValueError(f"cannot convert replacement {replacement!r} to a number") from None
+        if not d.is_finite():
+            raise ValueError(f"replacement {replacement!r} is not a decimal number")
+    if isinstance(value, Decimal):
+        return d
+    scale = int((schema.get("parameters") or {}).get("scale", 0))
+    raw = _unscaled_bytes(d, scale)
+    return base64.b64encode(raw).decode() if isinstance(value, str) else raw
+
+
+def masked(value: Any, schema: Mapping[str, Any] | None, replacement: str | None) -> Any:
+    """``value`` masked as its field's schema says (a Decimal's bytes are a number, a bytes
+    field takes no replacement, an integer's replacement must fit its width); as its Python
+    type says when there is no schema."""
+    if schema is not None:
+        if schema.get("name") == DECIMAL:
+            return masked_decimal(value, schema, replacement)
+        kind = schema.get("type")
+        if replacement is not None:
+            if kind == "bytes":
+                raise ValueError("cannot mask a bytes field with a replacement")
+            bits = _INT_BITS.get(str(kind))
+            if bits is not None and isinstance(value, int) and not isinstance(value, bool):
+                return _integer(replacement, bits)
+    return empty(value) if replacement is None else converted(value, replacement)
 
 
 class MaskField(Transform):
@@ -57,11 +129,11 @@ class MaskField(Transform):
         self.replacement = props.string("replacement", non_empty=True)
         self.replace_null = props.boolean("replace.null.with.default", True)
 
-    def mask(self, value: Any, topic: str) -> Any:
+    def mask(self, value: Any, topic: str, schema: Mapping[str, Any] | None = None) -> Any:
         if value is None:
             return None
         try:
-            return empty(value) if self.replacement is None else converted(value, self.replacement)
+            return masked(value, schema, self.replacement)
         except ValueError as exc:
             raise TransformError(str(exc), topic=topic) from None
 
@@ -73,5 +145,6 @@ class MaskField(Transform):
         if op.schema is not None:
             data = s.values(op.data, op.schema, self.replace_null)
         for name in self.fields & data.keys():
-            data[name] = self.mask(data[name], record.topic)
+            field = None if op.schema is None else s.field(op.schema, name)
+            data[name] = self.mask(data[name], record.topic, field)
         return self.side.put(record, data, op.schema)

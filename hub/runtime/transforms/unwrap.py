@@ -4,9 +4,10 @@ The value of a Debezium record is an envelope ``{"before", "after", "source", "o
 "transaction"}``; this transform makes the value the ``after`` state (for creates, updates
 and snapshot reads) and handles deletes and tombstones as ``DeleteHandling`` says. Events
 with neither ``before`` nor ``after`` (truncate) are dropped. Records that are not envelopes
-(heartbeats, schema changes, anything else) pass unchanged. An envelope is recognised by a
-struct schema named ``*.Envelope`` (or one with ``op`` and ``after`` fields), or, without a
-schema, by a dict with ``op`` and ``before``/``after`` keys.
+(heartbeats, schema changes, rows with columns named ``op``/``after``, anything else) pass
+unchanged. An envelope is recognised by a struct schema named ``*.Envelope``, as Debezium
+does, or, without a schema, by a dict of envelope fields only (``op`` one of Debezium's,
+``source``, and ``before`` or ``after``).
 """
 
 from __future__ import annotations
@@ -34,14 +35,28 @@ UNSUPPORTED = {
 }
 
 
+# the fields a Debezium envelope may have, and its operations: a schemaless value is an
+# envelope only if it has nothing else (a row with columns named op/before/after is a row)
+_ENVELOPE_KEYS = frozenset(
+    ("before", "after", "source", "op", "ts_ms", "ts_us", "ts_ns", "transaction", "message")
+)
+_OPS = frozenset(("c", "r", "u", "d", "t", "m"))
+
+
 def is_envelope(value: Any, schema: JsonMap | None) -> bool:
+    """Debezium's test (SmtManager.isValidEnvelope): a struct schema named ``*.Envelope``.
+    Without a schema (schemas.enable=false), a mapping of only envelope fields with a Debezium
+    ``op``, a ``source`` and a ``before`` or ``after``."""
     if not isinstance(value, Mapping):
         return False
-    if schema is None:
-        return "op" in value and ("after" in value or "before" in value)
-    if str(schema.get("name") or "").endswith(".Envelope"):
-        return True
-    return s.field(schema, "op") is not None and s.field(schema, "after") is not None
+    if schema is not None:
+        return str(schema.get("name") or "").endswith(".Envelope")
+    return (
+        value.get("op") in _OPS
+        and "source" in value
+        and ("after" in value or "before" in value)
+        and _ENVELOPE_KEYS.issuperset(value)
+    )
 
 
 def _has(ref: FieldReference, envelope: Mapping[str, Any], schema: JsonMap | None) -> bool:
