@@ -274,6 +274,8 @@ class StringConverter(Converter):
     def from_value(self, value: Any, schema: Mapping[str, Any] | None = None) -> bytes | None:
         if value is None:
             return None
+        if isinstance(value, bool):  # Java's toString, as Kafka writes it (a key's bytes
+            return b"true" if value else b"false"  # decide its partition and compaction)
         return value if isinstance(value, bytes) else str(value).encode()
 
     def to_value(self, data: bytes | None) -> tuple[Any, Mapping[str, Any] | None]:

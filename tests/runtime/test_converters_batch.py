@@ -134,3 +134,9 @@ def test_json_writes_what_it_reads_back_as_written_or_refuses(schemas: bool) -> 
             c.from_value(bad)
         with pytest.raises(ValueError, match=says):
             c.from_values([bad], [None])
+
+
+def test_string_writes_booleans_as_kafka_does() -> None:
+    # a key's bytes decide its partition and compaction: "True" is another key than "true"
+    c = make_converter("string", False)
+    assert c.from_values([True, False, 1, "x"], [None] * 4) == [b"true", b"false", b"1", b"x"]

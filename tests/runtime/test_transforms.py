@@ -185,6 +185,13 @@ def test_a_debezium_config_as_written_for_connect() -> None:
     out = applied(c, change("c", after=A))
     assert out.topic == "db.orders"
     assert out.value == {**A, "__deleted": "false", "__op": "c", "__source_ts_ms": SRC["ts_ms"]}
+    # the fields in Debezium's order: add.fields first, __deleted last
+    assert list(out.value) == [*A, "__op", "__source_ts_ms", "__deleted"]
+    assert [f["field"] for f in out.value_schema["fields"]][-3:] == [  # type: ignore[index]
+        "__op",
+        "__source_ts_ms",
+        "__deleted",
+    ]
     other = applied(c, SourceRecord("db.public.items", event("u", A, B)))
     assert other.topic == "db.public.items"  # the predicate does not hold
     deleted = applied(c, change("d", before=A))
@@ -1029,6 +1036,24 @@ def test_mask_field_with_schema_key_and_tombstone() -> None:
     assert out.key_schema == VALUE_SCHEMA
     tombstone = sink(None)
     assert one("MaskField$Value", fields="a").apply(tombstone) is tombstone
+
+
+def test_replace_field_refuses_two_fields_of_one_name() -> None:
+    # a rename onto a kept field had given a schema with two fields "b" and lost a's value
+    schema = {"type": "struct", "optional": False, "fields": [
+        {"field": "a", "type": "int32", "optional": False},
+        {"field": "b", "type": "string", "optional": True}]}  # fmt: skip
+    c = one("ReplaceField$Value", renames="a:b")
+    with pytest.raises(TransformError, match="two fields would be named 'b'"):
+        c.apply(sink({"a": 1, "b": "keep-me"}, value_schema=schema))
+    both = one("ReplaceField$Value", renames="a:b,b:c")
+    out = applied(both, sink({"a": 1, "b": "keep-me"}, value_schema=schema))
+    assert out.value == {"b": 1, "c": "keep-me"}
+    assert "fields = 'a,a': names a field twice" in "\n".join(
+        problems(
+            {"transforms": "k", "transforms.k.type": "ValueToKey", "transforms.k.fields": "a,a"}
+        )
+    )
 
 
 # -- ValueToKey -------------------------------------------------------------------------------

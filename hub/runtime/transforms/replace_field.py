@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hub.runtime.transforms import schema as s
 from hub.runtime.transforms.base import R, Side, Transform
+from hub.runtime.transforms.errors import TransformError
 from hub.runtime.transforms.props import Props
 from hub.runtime.transforms.struct_side import operand
 
@@ -53,6 +54,12 @@ class ReplaceField(Transform):
         for entry in s.fields(op.schema):
             name = str(entry.get("field"))
             if self.keep(name):
-                entries.append(s.named(self.renames.get(name, name), entry))
-                data[self.renames.get(name, name)] = values.get(name)
+                new = self.renames.get(name, name)
+                if new in data:  # (Kafka's SchemaBuilder refuses it too: one value was lost)
+                    raise TransformError(
+                        f"two fields would be named {new!r} (renames onto a field that is "
+                        "kept): exclude one or rename it too", topic=record.topic,
+                    )  # fmt: skip
+                entries.append(s.named(new, entry))
+                data[new] = values.get(name)
         return self.side.put(record, data, s.with_fields(op.schema, entries))

@@ -21,7 +21,7 @@ from hub.runtime.transforms import schema as s
 from hub.runtime.transforms.base import R, Transform
 from hub.runtime.transforms.errors import TransformError
 from hub.runtime.transforms.props import Props
-from hub.runtime.transforms.unwrap_deletes import DeleteHandling
+from hub.runtime.transforms.unwrap_deletes import DELETED_FIELD, DeleteHandling
 from hub.runtime.transforms.unwrap_fields import FieldReference, header_bytes
 
 UNSUPPORTED = {
@@ -143,6 +143,10 @@ class ExtractNewRecordState(Transform):
             if entries is not None and field_schema is not None:
                 entries.append(s.named(ref.new_name, field_schema))
             value[ref.new_name] = ref.value(envelope)
+        if self.deletes.rewrite and DELETED_FIELD in value:  # last, as Debezium adds it
+            value[DELETED_FIELD] = value.pop(DELETED_FIELD)
+            if entries is not None:
+                entries.sort(key=lambda e: e.get("field") == DELETED_FIELD)  # (stable)
         if entries is not None and out_schema is not None:
             out_schema = s.with_fields(out_schema, entries)
         return replace(record, value=value, value_schema=out_schema)

@@ -19,6 +19,8 @@ class ValueToKey(Transform):
 
     def __init__(self, props: Props) -> None:
         self.fields = props.names("fields", required="the value fields that form the key")
+        if len(set(self.fields)) != len(self.fields):
+            props.problem("fields", "names a field twice (a key has one field of a name)")
         self.replace_null = props.boolean("replace.null.with.default", True)
 
     def apply(self, record: R) -> R | None:
