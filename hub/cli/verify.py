@@ -61,11 +61,13 @@ def verify(
         where = f"{p.source} {r.source} -> {p.sink} {r.target}"
         if r.equal:
             click.echo(f"ok    {where}: {r.source_rows} rows")
-            continue
-        differ += 1
-        click.echo(f"DIFF  {where}: source {r.source_rows} rows, sink {r.target_rows}")
+        else:
+            differ += 1
+            click.echo(f"DIFF  {where}: source {r.source_rows} rows, sink {r.target_rows}")
         for d in r.differences:
             click.echo(f"        {d}")
+        if r.note:
+            click.echo(f"        note: {r.note}")
     if differ:
         click.echo(f"hub verify: {differ} of {total} table(s) differ", err=True)
         return 1

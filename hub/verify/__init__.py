@@ -9,6 +9,7 @@ knows no database. See `compare.py` for the algorithm.
 
 from hub.verify.api import Row, SourceTable, Target, TargetTable
 from hub.verify.compare import TableResult, compare
+from hub.verify.routing import topic_router
 from hub.verify.values import TEXT_KINDS, comparable
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "TargetTable",
     "comparable",
     "compare",
+    "topic_router",
 ]

@@ -34,12 +34,15 @@ class SourceTable:
 @dataclass(frozen=True)
 class TargetTable:
     """The table a topic lands in: its name for people, whether it exists, its rows as
-    comparable tuples in the source's column order (a column it lacks reads None)."""
+    comparable tuples in the source's column order (a column it lacks reads None, and is
+    named in ``missing``; ``extra`` names its columns the source has not, e.g. dropped)."""
 
     name: str
     exists: bool
     rows: Callable[[], Iterator[Row]]
     count: Callable[[], int]
+    missing: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
 
 
 class Target(Protocol):

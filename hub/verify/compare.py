@@ -54,10 +54,15 @@ def compare(source: SourceTable, target: TargetTable, limit: int = 10) -> TableR
     n_source, sum_source = _summary(source.rows())
     n_target, sum_target = _summary(target.rows())
     result = TableResult(source.name, target.name, n_source, n_target, False)
-    if n_source == n_target and sum_source == sum_target:
+    if target.extra:
+        result.note = f"the sink has columns the source has not: {', '.join(target.extra)}"
+    if n_source == n_target and sum_source == sum_target and not target.missing:
         result.equal = True
         return result
-    result.differences = list(_differences(source, target, limit))
+    if target.missing:  # (its values read as NULL: equal rows when the source's are NULL)
+        result.differences.append(f"the sink has no column {', '.join(target.missing)}")
+    if n_source != n_target or sum_source != sum_target:
+        result.differences += _differences(source, target, limit)
     return result
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from hub.errors import ConfigError
 from hub.verify.compare import TableResult, compare
+from hub.verify.routing import topic_router
 
 
 @dataclass
@@ -37,9 +39,14 @@ def verify_all(
             "hub verify needs a source connector that can list its tables (postgres) and a "
             "sink that can read them back (duckdb, postgres-sink) in the given files"
         )
-    pairs = 0
+    pairs = found_tables = 0
     for src in srcs:
-        tables = src.cls.verify_tables(src.raw, only)
+        route = topic_router(src.raw)  # the source's own routers move its tables' topics
+        tables = [
+            dataclasses.replace(t, topic=route(t.topic))
+            for t in src.cls.verify_tables(src.raw, only)
+        ]
+        found_tables += len(tables)
         for snk in snks:
             target = snk.cls.verify_target(snk.raw)
             try:
@@ -50,5 +57,10 @@ def verify_all(
                         yield PairResult(src.name, snk.name, compare(table, found, limit))
             finally:
                 target.close()
+    if only and not found_tables:
+        raise ConfigError(
+            f"no captured table matches --tables {','.join(sorted(only))} (write schema.table "
+            "or table, as the source database names it)"
+        )
     if not pairs:
         raise ConfigError("no sink in the given files consumes the topics of the source tables")

@@ -4,18 +4,20 @@ A source gives the sink engine's canonical values (``connectors/sink/engine/type
 date as days since 1970, a decimal as its unscaled integer, a zoned timestamp as ISO text...);
 a sink gives what its driver returns (``datetime.date``, ``Decimal``, an aware ``datetime``,
 a dict for jsonb). ``comparable(kind, value)`` turns both into the same tagged form: temporal
-values as integers of days or microseconds, decimals as their normalized text, JSON as
-compact text with sorted keys, UUIDs as lower-case text, bytes as bytes, lists element-wise.
+values as integers of days or microseconds, decimals as their value's text (every digit, no
+trailing zeros), JSON as compact text with sorted keys and exact numbers, UUIDs as lower-case
+text, bytes as bytes, lists element-wise.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import struct
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any
 
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -28,21 +30,48 @@ def _micros_of_day(t: dt.time) -> int:
     return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
 
 
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)  # normalize() rounds to the
+# context's precision: 28 digits by default, which made 38-digit numerics that differ equal
+
+
+def _number(d: Decimal) -> str:
+    """A finite decimal's value as plain text without trailing zeros: 1.50, 1.5 -> 1.5."""
+    n = d.normalize(_EXACT)
+    return format(n, "f") if -64 <= n.as_tuple().exponent <= 64 else str(n)  # type: ignore[operator]
+
+
 def _decimal(v: Any) -> Any:
+    """A decimal's value, every digit (a variable-scale decimal's events carry it without
+    trailing zeros, as Debezium's: 1.50 is 1.5)."""
     try:
         d = v if isinstance(v, Decimal) else Decimal(str(v))
     except InvalidOperation:
         return ("n", str(v))
-    return ("n", str(d.normalize()) if d.is_finite() else str(d))
+    return ("n", _number(d) if d.is_finite() else str(d))
+
+
+def _json_text(x: Any) -> str:
+    """Canonical JSON text: keys sorted, numbers by exact value (0.10000000000000001 is not
+    0.1; 1.0 is 1, as jsonb compares them)."""
+    if isinstance(x, dict):
+        items = (f"{json.dumps(k, ensure_ascii=False)}:{_json_text(x[k])}" for k in sorted(x))
+        return "{" + ",".join(items) + "}"
+    if isinstance(x, list | tuple):
+        return "[" + ",".join(_json_text(y) for y in x) + "]"
+    if isinstance(x, Decimal) or (isinstance(x, int) and not isinstance(x, bool)):
+        return _number(Decimal(x))
+    if isinstance(x, float):  # (a driver's parsed document: as exact as it got)
+        return _number(Decimal(repr(x))) if math.isfinite(x) else json.dumps(x)
+    return json.dumps(x, ensure_ascii=False)
 
 
 def _json(v: Any) -> Any:
     if isinstance(v, bytes | str):
         try:
-            v = json.loads(v)
+            v = json.loads(v, parse_float=Decimal)
         except ValueError:
             return ("json?", v)
-    return ("json", json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+    return ("json", _json_text(v))
 
 
 def _zoned(v: Any) -> Any:
@@ -122,6 +151,8 @@ def _item(kind: str, x: Any) -> Any:
         return None
     if isinstance(x, list):
         return tuple(_item(kind, y) for y in x)
+    if kind in TEXT_KINDS and isinstance(x, str):  # (read as text on both sides)
+        return ("tx", _temporal_text(x))
     if isinstance(x, int) and not isinstance(x, bool):
         tag = {"date": "d", "timestamp": "ts", "time": "t", "interval": "iv"}.get(kind)
         if tag is not None:

@@ -437,7 +437,7 @@ class BigQueryDialect(DeferredDialect):
     def text_expr(self, expr: str) -> str:
         return f"CAST({expr} AS STRING)"
 
-    def set_utc(self) -> None:
+    def reader_session(self) -> None:
         """BigQuery shows timestamps in UTC."""
 
     # -- staging ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from connectors.sink.duckdb import types as dtypes
@@ -165,6 +165,14 @@ class DuckDBDialect(Dialect):
 
     def sql_type(self, t: ColumnType) -> str:
         return dtypes.sql_type(t)
+
+    def text_array_expr(self, expr: str, depth: int) -> str | None:
+        return f"CAST({expr} AS VARCHAR{'[]' * depth})"
+
+    def stream(self, sql: str) -> Iterator[tuple[Any, ...]]:
+        cur = self._con.execute(sql)
+        while rows := cur.fetchmany(5000):
+            yield from rows
 
     def column_type(self, sql_type: str) -> ColumnType | None:
         return dtypes.column_type(sql_type)

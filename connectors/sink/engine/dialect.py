@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -305,9 +305,27 @@ class Dialect(ABC):
         """``expr`` as text (a value hub verify compares as the source prints it)."""
         return f"CAST({expr} AS VARCHAR)"
 
-    def set_utc(self) -> None:
-        """Make the session show zoned values in UTC (hub verify reads them as text)."""
+    def text_array_expr(self, expr: str, depth: int) -> str | None:
+        """An array ``expr`` (``depth`` levels) as arrays of its items' text (hub verify:
+        dates and times with infinity, BC or years past 9999, which drivers cannot make Python
+        values of; JSON items as written); None where arrays are not native."""
+        return None
+
+    def json_text_expr(self, expr: str) -> str | None:
+        """A JSON column as its text, where the driver would parse it (with floats: digits
+        past a double's would be lost); None: read as it is."""
+        return None
+
+    def reader_session(self) -> None:
+        """Make the session print values as hub verify compares them: zoned values in UTC
+        (read as text), and, where the database has such settings, whatever a user's defaults
+        could change (date style, float digits)."""
         self.execute("SET TimeZone = 'UTC'")
+
+    def stream(self, sql: str) -> Iterator[tuple[Any, ...]]:
+        """The rows of a read-only statement as they come (hub verify reads whole tables):
+        by default all at once (`query`)."""
+        return iter(self.query(sql))
 
 
 def default_statements(d: Dialect) -> Dialect:

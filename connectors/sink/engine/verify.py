@@ -5,15 +5,64 @@ has them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from connectors.sink.engine import temporal
 from connectors.sink.engine.evolution import aligned
 from connectors.sink.engine.naming import TableNamer, TableRef
-from connectors.sink.engine.types import leaf
+from connectors.sink.engine.types import ColumnType, leaf
 from hub.runtime import csv_list
-from hub.verify import TEXT_KINDS, Row, SourceTable, TargetTable, comparable
+from hub.verify import TEXT_KINDS, Row, SourceTable, TargetTable, comparable, topic_router
+
+_US = dt.timedelta(microseconds=1)
+
+
+def _zoned_text(s: str) -> str:
+    """A ZonedTimestamp as PostgreSQL prints a timestamptz in UTC (BC last)."""
+    v = temporal.zoned_micros(s)
+    if isinstance(v, str):
+        return v  # infinity
+    text = temporal.pg_timestamp(v)
+    return f"{text[:-3]}+00 BC" if text.endswith(" BC") else f"{text}+00"
+
+
+PG_TEXT: dict[str, Callable[[Any], str]] = {
+    "date": temporal.pg_date, "timestamp": temporal.pg_timestamp, "time": temporal.pg_time,
+    "timestamptz": _zoned_text,
+}  # fmt: skip
+"""The text both sides compare a temporal value by (`TEXT_KINDS`), from its canonical value."""
+
+
+def _driver_text(kind: str, v: Any) -> Any:
+    """A driver's date or time object as `PG_TEXT` prints it (array items of a sink whose
+    arrays are not read as text); anything else as it is."""
+    if kind == "timestamptz" and isinstance(v, dt.datetime) and v.tzinfo is not None:
+        return _zoned_text(v.isoformat())
+    if kind == "timestamp" and isinstance(v, dt.datetime):
+        return temporal.pg_timestamp((v.replace(tzinfo=None) - dt.datetime(1970, 1, 1)) // _US)
+    if kind == "date" and isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+        return temporal.pg_date((v - dt.date(1970, 1, 1)).days)
+    if kind == "time" and isinstance(v, dt.time):
+        return temporal.pg_time(((v.hour * 60 + v.minute) * 60 + v.second) * 10**6 + v.microsecond)
+    return v
+
+
+def texts(v: Any, text: Callable[[Any], Any]) -> Any:
+    """``text`` of each item of a (nested) array; None stays None."""
+    if isinstance(v, list | tuple):
+        return [texts(x, text) for x in v]
+    return None if v is None else text(v)
+
+
+def _depth(t: ColumnType) -> int:
+    n = 0
+    while t.kind == "array" and t.item is not None:
+        n, t = n + 1, t.item
+    return n
+
 
 if TYPE_CHECKING:
     from connectors.sink.engine.task import EngineSinkTask
@@ -25,11 +74,12 @@ class EngineTarget:
         self.dialect = task_class().make_dialect(self.cfg)
         self.dialect.read_only = True
         self.namer = TableNamer(self.cfg.table_name_format)
+        self.route = topic_router(config)  # (a RegexRouter of the sink renames the table)
         self.topics = set(csv_list(config.get("topics")))
         regex = str(config.get("topics.regex") or "")
         self.regex = re.compile(regex) if regex else None
         self.dialect.begin()
-        self.dialect.set_utc()  # zoned values as text in UTC
+        self.dialect.reader_session()  # zoned values as text in UTC, the database's defaults
 
     def _takes(self, topic: str) -> bool:
         return topic in self.topics or bool(self.regex and self.regex.fullmatch(topic))
@@ -38,7 +88,7 @@ class EngineTarget:
         if not self._takes(source.topic):
             return None
         ref = self.namer.table(
-            source.topic, {"db": None, "schema": source.schema, "table": source.table}
+            self.route(source.topic), {"db": None, "schema": source.schema, "table": source.table}
         )
         assert ref is not None
         info = self.dialect.describe(ref)
@@ -47,24 +97,45 @@ class EngineTarget:
         info = aligned(self.dialect, info, [c.name for c in source.columns])
         present = set(info.columns)
         d, q = self.dialect, self.dialect.quote
-        select = ", ".join(
-            "NULL" if c.name not in present
-            else d.text_expr(q(c.name)) if c.type.kind in TEXT_KINDS
-            else q(c.name)
-            for c in source.columns
-        )  # fmt: skip
+        exprs, fixes = [], []
+        for c in source.columns:
+            kind, item = c.type.kind, leaf(c.type).kind
+            expr, fix = q(c.name), None
+            if c.name not in present:
+                expr = "NULL"
+            elif kind in TEXT_KINDS:
+                expr = d.text_expr(expr)
+            elif kind == "json":
+                expr = d.json_text_expr(expr) or expr
+            elif kind == "array" and item in (*TEXT_KINDS, "json"):
+                as_text = d.text_array_expr(expr, _depth(c.type))
+                if as_text is not None:
+                    expr = as_text
+                elif item in TEXT_KINDS:  # the driver's dates and times, printed alike
+                    fix = item
+            exprs.append(expr)
+            fixes.append(fix)
         where = f" WHERE {q('__deleted')} IS NOT TRUE" if "__deleted" in present else ""
-        sql = f"SELECT {select} FROM {d.table_name(ref)}{where}"
+        sql = f"SELECT {', '.join(exprs)} FROM {d.table_name(ref)}{where}"
         kinds = [(c.type.kind, leaf(c.type).kind) for c in source.columns]
+        fixed = [
+            (i, lambda x, k=k: _driver_text(k, x)) for i, k in enumerate(fixes) if k is not None
+        ]
 
         def rows() -> Iterator[Row]:
-            for values in d.query(sql):
+            for row in d.stream(sql):
+                values = list(row)
+                for i, text in fixed:
+                    values[i] = texts(values[i], text)
                 yield tuple(comparable(k, v, i) for (k, i), v in zip(kinds, values, strict=True))
 
         def count() -> int:
             return int(d.query(f"SELECT count(*) FROM {d.table_name(ref)}{where}")[0][0])
 
-        return TargetTable(_name(ref), True, rows, count)
+        names = {c.name for c in source.columns}
+        missing = tuple(c.name for c in source.columns if c.name not in present)
+        extra = tuple(n for n in info.columns if n not in names and not n.startswith("__"))
+        return TargetTable(_name(ref), True, rows, count, missing, extra)
 
     def close(self) -> None:
         self.dialect.rollback()

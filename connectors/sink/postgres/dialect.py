@@ -9,7 +9,8 @@ Thread safety: one task thread uses the dialect.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from connectors.sink.engine.dialect import StagedColumn, TableInfo
@@ -20,6 +21,8 @@ from connectors.sink.postgres import types as ptypes
 from connectors.sink.postgres.config import PostgresSinkConfig, conninfo
 from connectors.sink.postgres.statements import OnConflict
 from hub.errors import describe
+
+_CURSORS = itertools.count()
 
 
 class PostgresDialect(OnConflict):
@@ -77,6 +80,32 @@ class PostgresDialect(OnConflict):
 
     def sql_type(self, t: ColumnType) -> str:
         return ptypes.sql_type(t)
+
+    # -- reading back (hub verify) ------------------------------------------------------------
+
+    def reader_session(self) -> None:
+        # a database's or role's own defaults must not change what is read: with
+        # extra_float_digits=0 a float's last digits were hidden (0.3 and 0.30000000000000004
+        # read equal), DateStyle changed the text of dates, IntervalStyle iso_8601 failed
+        self.execute(
+            "SELECT set_config('TimeZone', 'UTC', false), set_config('DateStyle', 'ISO, MDY', "
+            "false), set_config('IntervalStyle', 'postgres', false), "
+            "set_config('extra_float_digits', '3', false), set_config('bytea_output', 'hex', "
+            "false)"
+        )
+
+    def text_array_expr(self, expr: str, depth: int) -> str | None:
+        return f"CAST({expr} AS text[])"  # (any number of dimensions)
+
+    def json_text_expr(self, expr: str) -> str | None:
+        return f"CAST({expr} AS text)"
+
+    def stream(self, sql: str) -> Iterator[tuple[Any, ...]]:
+        # a server-side cursor: a table of any size in constant memory
+        with self._con.cursor(name=f"hub_verify_{next(_CURSORS)}") as cur:
+            cur.itersize = 5000
+            cur.execute(sql)
+            yield from cur
 
     def column_type(self, sql_type: str) -> ColumnType | None:
         return ptypes.column_type(sql_type)

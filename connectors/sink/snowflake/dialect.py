@@ -294,7 +294,7 @@ class SnowflakeDialect(SeparateStatements, DeferredDialect):
     def select_expr(self, col: StagedColumn, ref: str) -> str:
         return st.select_expr(col.type, ref)
 
-    def set_utc(self) -> None:
+    def reader_session(self) -> None:
         """The session is opened with TIMEZONE = UTC (`connect`)."""
 
     # -- staging ------------------------------------------------------------------------------
