@@ -30,6 +30,31 @@ from tests.fixtures.redshift import redshift_schema, redshift_server  # noqa: E4
 from tests.fixtures.snowflake import snowflake_schema, snowflake_server  # noqa: E402, F401
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, the tests marked slow first, dealt round-robin to the heads of the blocks
+    xdist's work-stealing scheduler hands each worker at the start (contiguous blocks of
+    ``left // workers_left`` tests): a 30-60 s kill -9 or chaos test that starts last keeps
+    its worker busy after the others have finished. Every worker computes the same order."""
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 0))
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if workers < 2 or not slow or len(items) < 4 * workers:
+        return
+    rest = [item for item in items if item.get_closest_marker("slow") is None]
+    sizes, left = [], len(items)
+    for i in range(workers):
+        sizes.append(left // (workers - i))
+        left -= sizes[-1]
+    heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for i, item in enumerate(slow):
+        heads[i % workers].append(item)
+    ordered: list[pytest.Item] = []
+    for head, size in zip(heads, sizes, strict=True):
+        take = max(0, size - len(head))
+        ordered += head + rest[:take]
+        rest = rest[take:]
+    items[:] = ordered + rest
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Slow one-off preparations of fixtures the selected tests use start now, in the
     background, so they overlap with the tests that run first."""
