@@ -19,6 +19,7 @@ A record (Kafka message format v2), all varints zigzag-encoded::
 
 from __future__ import annotations
 
+import math
 import types
 from collections.abc import Sequence
 from typing import Any
@@ -384,6 +385,19 @@ def _members(cls: type, names: tuple[str, ...]) -> list[Any]:
             raise TypeError(f"{cls.__name__}.{name} is another class's slot")
         out.append(d)
     return out
+
+
+def nonfinite(obj: Any, depth: int = 0) -> bool:
+    """Whether ``obj`` holds a float that is NaN or infinite, itself or in dict values and
+    list or tuple items at any depth (True also past a depth of 256, where orjson stops)."""
+    if isinstance(obj, float):
+        return not math.isfinite(obj)
+    if not isinstance(obj, dict | list | tuple):
+        return False
+    if depth > 256:
+        return True
+    items = obj.values() if isinstance(obj, dict) else obj
+    return any(nonfinite(x, depth + 1) for x in items)
 
 
 def slot_columns(objects: list[Any], cls: type, names: tuple[str, ...]) -> list[list[Any]] | None:

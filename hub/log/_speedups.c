@@ -2584,6 +2584,52 @@ js_items_free(js_item *items, Py_ssize_t n)
     PyMem_Free(items);
 }
 
+/* Whether obj holds a float that is not finite (NaN, an infinity), itself or as a dict
+   value or a list or tuple item at any depth: orjson writes those as null, so the JSON
+   converter looks for them only where this says there are some. Deeper than orjson writes
+   (its limit is 255), or a container holding itself: 1, for the caller to look. */
+static int
+nonfinite_in(PyObject *obj, int depth)
+{
+    Py_ssize_t i, n, pos = 0;
+    PyObject *key, *value;
+    PyTypeObject *type = Py_TYPE(obj);
+
+    if (type == &PyUnicode_Type || type == &PyLong_Type || obj == Py_None)
+        return 0; /* (the usual leaves, at once) */
+    if (PyFloat_Check(obj)) {
+        double d = PyFloat_AS_DOUBLE(obj);
+        return !(d - d == 0.0);
+    }
+    if (!PyDict_Check(obj) && !PyList_Check(obj) && !PyTuple_Check(obj))
+        return 0;
+    if (depth > 256)
+        return 1;
+    if (PyDict_Check(obj)) {
+        while (PyDict_Next(obj, &pos, &key, &value))
+            if (nonfinite_in(value, depth + 1))
+                return 1;
+        return 0;
+    }
+    n = PyList_Check(obj) ? PyList_GET_SIZE(obj) : PyTuple_GET_SIZE(obj);
+    for (i = 0; i < n; i++) {
+        /* (a list's size is read again: nothing here runs Python code, but stay in bounds) */
+        if (PyList_Check(obj) && i >= PyList_GET_SIZE(obj))
+            break;
+        value = PyList_Check(obj) ? PyList_GET_ITEM(obj, i) : PyTuple_GET_ITEM(obj, i);
+        if (nonfinite_in(value, depth + 1))
+            return 1;
+    }
+    return 0;
+}
+
+static PyObject *
+py_nonfinite(PyObject *module, PyObject *obj)
+{
+    (void)module;
+    return PyBool_FromLong(nonfinite_in(obj, 0));
+}
+
 static PyObject *
 py_json_valid(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -2718,6 +2764,10 @@ static PyMethodDef speedups_methods[] = {
      "slot_objects(cls, names, columns) -> list\n\n"
      "Objects of cls whose __slots__ members names hold columns' values (one list a name),\n"
      "without calling __init__: for plain slots classes (a dataclass without __post_init__)."},
+    {"nonfinite", (PyCFunction)py_nonfinite, METH_O,
+     "nonfinite(obj) -> bool\n\n"
+     "Whether obj holds a float that is NaN or infinite, itself or in dict values and list or\n"
+     "tuple items at any depth (True also past a depth of 256)."},
     {"json_valid", FASTCALL_KW(py_json_valid), METH_FASTCALL | METH_KEYWORDS,
      "json_valid(datas) -> bool\n\n"
      "Whether every item (bytes, or None) is one JSON document orjson.loads reads without\n"

@@ -31,6 +31,8 @@ decode_records = _impl.decode_records
 # the runners' per-record attribute work, a batch at a time
 slot_columns = _impl.slot_columns
 slot_objects = _impl.slot_objects
+# whether a value holds NaN or an infinity (which orjson would write as null)
+nonfinite = _impl.nonfinite
 # JSON documents checked without decoding them, for sinks that write them as they are (C
 # only; None with the reference codec: such a sink decodes instead)
 json_valid = getattr(_impl, "json_valid", None)
@@ -45,6 +47,7 @@ __all__ = [
     "json_lines",
     "json_valid",
     "murmur2",
+    "nonfinite",
     "partition_encode",
     "slot_columns",
     "slot_objects",

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from hub.errors import ConfigError
+from hub.log.codec import nonfinite
 
 
 class Converter:
@@ -93,7 +94,7 @@ def _finite(doc: Any) -> Any:
     return doc
 
 
-def dumps(doc: Any) -> bytes:
+def dumps(doc: Any, check: bool = True) -> bytes:
     """Compact JSON bytes: orjson, or the json module for what orjson refuses (non-string
     keys). Floats that are not finite are written as strings, as Kafka does; integers past
     64 bits and strings that are not Unicode (lone surrogates) are refused with ValueError:
@@ -102,13 +103,10 @@ def dumps(doc: Any) -> bytes:
         out = orjson.dumps(doc, default=json_default)
     except (orjson.JSONEncodeError, TypeError):
         pass
-    else:  # orjson writes a float that is not finite as null: look only when there is one
-        if b"null" not in out:
+    else:  # orjson writes a float that is not finite as null (``check``: there may be one)
+        if not (check and nonfinite(doc)):
             return out
-        fixed = _finite(doc)
-        if fixed is doc:
-            return out
-        return dumps(fixed)
+        return dumps(_finite(doc), False)
     fixed = _finite(doc)
     try:
         text = json.dumps(
@@ -142,10 +140,14 @@ class JsonConverter(Converter):
         self._misses = 0
 
     def from_value(self, value: Any, schema: Mapping[str, Any] | None = None) -> bytes | None:
+        return self._encode(value, schema, True)
+
+    def _encode(self, value: Any, schema: Mapping[str, Any] | None, check: bool) -> bytes | None:
+        """``check``: the value may hold a float that is not finite (`nonfinite`)."""
         if value is None:
             return None
         if not self.schemas_enable:
-            return dumps(value)
+            return dumps(value, check)
         cached = self._schemas.get(id(schema))
         if cached is None or cached[0] is not schema:
             try:
@@ -161,15 +163,17 @@ class JsonConverter(Converter):
             payload = orjson.dumps(value, default=json_default)
         except (orjson.JSONEncodeError, TypeError):
             return dumps({"schema": schema, "payload": value})
-        if b"null" in payload and _finite(value) is not value:
+        if check and nonfinite(value):
             return dumps({"schema": schema, "payload": value})
         return b"".join((b'{"schema":', cached[1], b',"payload":', payload, b"}"))
 
     def from_values(
         self, values: Sequence[Any], schemas: Sequence[Mapping[str, Any] | None]
     ) -> list[bytes | None]:
+        check = nonfinite(values)  # (one C call for the batch: a record at a time if so)
         if self.schemas_enable:
-            return super().from_values(values, schemas)
+            encode = self._encode
+            return [encode(v, s, check) for v, s in zip(values, schemas, strict=True)]
         out: list[bytes | None] = []
         append, encode = out.append, orjson.dumps
         for v in values:
@@ -181,8 +185,8 @@ class JsonConverter(Converter):
             except (orjson.JSONEncodeError, TypeError):
                 b = dumps(v)  # (the json module's fallback, as from_value)
             else:
-                if b"null" in b:  # (a float that is not finite, as from_value)
-                    b = dumps(v)
+                if check:
+                    b = dumps(v)  # (as from_value)
             append(b)
         return out
 

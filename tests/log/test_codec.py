@@ -942,3 +942,42 @@ def test_seq_header_errors_as_the_reference(
 ) -> None:
     with pytest.raises(error):
         codec.encode_records([None], [b"v"], headers, ts, seq_header)
+
+
+# -- nonfinite: where the JSON converter looks for floats orjson would write as null ----------
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
+    lambda kids: st.lists(kids, max_size=4)
+    | st.dictionaries(st.text(max_size=2), kids, max_size=4)
+    | st.lists(kids, max_size=3).map(tuple),
+    max_leaves=20,
+)
+
+
+def _has_nonfinite(v: Any) -> bool:
+    if isinstance(v, float):
+        return v != v or v in (float("inf"), float("-inf"))
+    if isinstance(v, dict):
+        return any(_has_nonfinite(x) for x in v.values())
+    if isinstance(v, list | tuple):
+        return any(_has_nonfinite(x) for x in v)
+    return False
+
+
+@SOME
+@given(value=_JSONISH)
+def test_nonfinite_finds_every_nan_and_infinity(codec: ModuleType, value: Any) -> None:
+    assert codec.nonfinite(value) is _has_nonfinite(value)
+    assert codec.nonfinite([value, 1.5]) is _has_nonfinite(value)
+
+
+def test_nonfinite_past_orjsons_depth_and_in_a_cycle(codec: ModuleType) -> None:
+    deep: Any = 1.5
+    for _ in range(300):
+        deep = [deep]
+    assert codec.nonfinite(deep) is True  # (deeper than orjson writes: the caller looks)
+    cycle: list[Any] = [1]
+    cycle.append(cycle)
+    assert codec.nonfinite(cycle) is True
+    assert codec.nonfinite({"k": (None, "x", 2**70, True)}) is False
