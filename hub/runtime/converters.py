@@ -172,8 +172,8 @@ class JsonConverter(Converter):
     ) -> list[bytes | None]:
         check = nonfinite(values)  # (one C call for the batch: a record at a time if so)
         if self.schemas_enable:
-            encode = self._encode
-            return [encode(v, s, check) for v, s in zip(values, schemas, strict=True)]
+            one = self._encode
+            return [one(v, s, check) for v, s in zip(values, schemas, strict=True)]
         out: list[bytes | None] = []
         append, encode = out.append, orjson.dumps
         for v in values:

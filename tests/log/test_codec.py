@@ -948,9 +948,11 @@ def test_seq_header_errors_as_the_reference(
 
 _JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
-    lambda kids: st.lists(kids, max_size=4)
-    | st.dictionaries(st.text(max_size=2), kids, max_size=4)
-    | st.lists(kids, max_size=3).map(tuple),
+    lambda kids: (
+        st.lists(kids, max_size=4)
+        | st.dictionaries(st.text(max_size=2), kids, max_size=4)
+        | st.lists(kids, max_size=3).map(tuple)
+    ),
     max_leaves=20,
 )
 
