@@ -153,11 +153,38 @@ class IncrementalSnapshot:
         if kind == "execute-snapshot":
             self._execute(ident, data)
         elif kind == "stop-snapshot":
+            self._stop(ident, data)
+        return False
+
+    def _stop(self, ident: str | None, data: str | None) -> None:
+        """``stop-snapshot``: the tables its ``data-collections`` name leave the snapshot;
+        without any, the whole snapshot stops (Debezium's)."""
+        try:
+            doc = json.loads(data or "{}")
+            patterns = [re.compile(p) for p in (doc.get("data-collections") or [])]
+        except (ValueError, re.error, TypeError, AttributeError) as exc:
+            log.error("signal %s: cannot read its data %r: %s", ident, data, exc)
+            return
+        gone = [t for t in self.tables if any(p.fullmatch(t) for p in patterns)]
+        if patterns and not gone:
+            log.warning("signal %s: no table of the incremental snapshot matches %s", ident,
+                        doc.get("data-collections"))  # fmt: skip
+            return
+        if not patterns or len(gone) == len(self.tables):
             log.info("signal %s: incremental snapshot stopped", ident)
             self.tables, self.after, self.window, self.open = [], None, None, False
             self.chunk = None
             self._state = None
-        return False
+            return
+        log.info("signal %s: %s left out of the incremental snapshot", ident, ", ".join(gone))
+        current = self.tables[0] in gone
+        self.tables = [t for t in self.tables if t not in gone]
+        if current:  # its chunk is dropped; the next table starts from its first key
+            self.after, self.window, self.open, self.chunk = None, None, False, None
+            self._emitted(None)
+            self._next_chunk()
+        elif self._state is not None:
+            self._state["tables"] = list(self.tables)
 
     def _execute(self, ident: str | None, data: str | None) -> None:
         try:

@@ -434,8 +434,15 @@ class ChangeStream:
         if self.history is not None:
             out += self.history.ddl(sql, db, at, self.position(),
                                     self._ddl_source(h, txn, thread, sql))  # fmt: skip
-        if word == "TRUNCATE" and "t" not in self.skipped_ops:
-            self._truncate(h, txn, thread, truncate_target(sql, db), sql, out)
+        if word == "TRUNCATE":
+            target = truncate_target(sql, db)
+            inc = self.incremental
+            if inc is not None and inc.open and target is not None and self.filters.table(*target):
+                table = self._describe(*target)
+                if table is not None:
+                    inc.on_truncate(table)  # the chunk's rows are gone (whatever is emitted)
+            if "t" not in self.skipped_ops:
+                self._truncate(h, txn, thread, target, sql, out)
 
     def _ddl_source(self, h: Any, txn: _Txn | None, thread: int, sql: str) -> dict[str, Any]:
         """A schema change event's source block (its db and table filled in by the history)."""
@@ -782,9 +789,10 @@ class ChangeStream:
         ev = rows_event(event, self._maps, checksum)
         if ev.op != "c":
             return
-        for _, values in ev.rows:
-            if self._skip is not None:
-                return  # read before the restart: its effect is in the restored state
+        index = txn.rows_events  # (this event's place in the transaction, as a rows event's)
+        for r, (_, values) in enumerate(ev.rows):
+            if self._skip is not None and (index, r) < self._skip:
+                continue  # read before the restart: its effect is in the restored state
             row = {n: (v.decode() if isinstance(v, bytes) else v)
                    for n, v in zip(self._signal_columns, values or (), strict=False)}  # fmt: skip
             if not inc.on_signal(row.get("type"), row.get("id"), row.get("data")):
@@ -799,7 +807,7 @@ class ChangeStream:
             }  # fmt: skip
             schema, rows = inc.take(source)
             self.ops["r"] += len(rows)
-            offset = self._offset(txn, txn.rows_events, 0)
+            offset = self._offset(txn, index, r + 1)  # (a restart from it: past this row)
             for key, value in rows:
                 out.append(SourceRecord(
                     schema.topic, value, key, self.partition, offset,

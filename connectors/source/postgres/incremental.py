@@ -34,13 +34,17 @@ class PostgresIncrementalPort:
         return {name: bool(t.primary_key) for name, t in self._infos.items()}
 
     def watermark(self, ident: str, kind: str) -> None:
-        # Committed with its WAL flushed locally: under ``synchronous_commit = off`` (a
-        # server's or the user's setting) the walsender sees a commit only once the WAL writer
-        # flushes it, up to ``wal_writer_delay`` (200 ms) later, and every chunk waits for its
-        # close watermark (measured: 219 ms a chunk of 100 rows, 3000 rows in 6.6 s).
-        # ``local``, not ``on``: no wait for a synchronous standby (nor a hang while it is down)
+        # Committed with its WAL flushed: under ``synchronous_commit = off`` (a server's or
+        # the user's setting) the walsender sees a commit only once the WAL writer flushes it,
+        # up to ``wal_writer_delay`` (200 ms) later, and every chunk waits for its close
+        # watermark (measured: 219 ms a chunk of 100 rows, 3000 rows in 6.6 s). And after
+        # every earlier commit that waits for a synchronous standby (``remote_apply``, the
+        # longest wait; without synchronous standbys a local flush): such a commit is
+        # streamed before the open watermark but not visible until its wait ends, so a chunk
+        # read before then had its old row, emitted after the streamed change (``local``
+        # left a row in its older state). Debezium's watermarks wait in the same queue.
         with self.meta.transaction():
-            self.meta.execute("SET LOCAL synchronous_commit = local")
+            self.meta.execute("SET LOCAL synchronous_commit = remote_apply")
             self.meta.execute(
                 SIGNAL_INSERT.format(table=self.signal_rel),
                 (ident, kind, json.dumps({"ts": time.time()})),

@@ -3,6 +3,7 @@ real server (found in review; each failed before its fix)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from connectors.source.postgres import PostgresSourceTask
 from hub.runtime.api import SourceRecord
 from tests.connectors.postgres.helpers import source_config, start_task
 from tests.fixtures.postgres import PgServer
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -237,3 +239,74 @@ def test_a_key_text_change_gives_the_same_records_on_both_paths_and_after_a_resu
         assert _flat(poll_for(task, 2)) == _flat(first)[1:]
     finally:
         crash(task)
+
+
+def test_an_incremental_chunk_waits_for_commits_waiting_for_a_synchronous_standby(
+    pg_server: PgServer, pg_db: str
+) -> None:
+    # A commit waiting for a synchronous standby is streamed but not yet visible. The
+    # watermark committed with synchronous_commit=local did not wait behind it: the chunk
+    # read the old row and emitted it after the streamed update (u NEW, then r old).
+    dsn = pg_server.dsn(pg_db)
+    sql = psycopg.connect(dsn, autocommit=True)
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    sql.execute("INSERT INTO t SELECT g, 'old' FROM generate_series(1, 5) g")
+    sql.execute("CREATE TABLE sig (id text PRIMARY KEY, type text NOT NULL, data text)")
+    task = start_task(source_config(pg_server, pg_db, **{
+        "signal.data.collection": "public.sig", "table.include.list": r"public\.t",
+        "snapshot.mode": "no_data",
+    }))  # fmt: skip
+    out: list[Any] = []
+    stop = threading.Event()
+
+    def polls() -> None:
+        while not stop.is_set():
+            out.extend(task.poll())
+
+    poller = threading.Thread(target=polls)
+    writer = psycopg.connect(dsn, autocommit=True)
+    try:
+        poller.start()
+        time.sleep(0.5)
+        sql.execute("ALTER SYSTEM SET synchronous_standby_names = 'absent'")  # a slow standby
+        sql.execute("SELECT pg_reload_conf()")
+        time.sleep(0.3)
+        writer.execute("SET synchronous_commit = on")  # (the test server's default is off)
+        update = threading.Thread(
+            target=lambda: writer.execute("UPDATE t SET v = 'NEW' WHERE id = 1"), daemon=True
+        )
+        update.start()  # its commit waits for the standby
+        wait_for(lambda: sql.execute(
+            "SELECT wait_event FROM pg_stat_activity WHERE pid = %s", (writer.info.backend_pid,)
+        ).fetchone() == ("SyncRep",), 10, "the update to wait for the standby")  # fmt: skip
+        with sql.transaction():
+            sql.execute("SET LOCAL synchronous_commit = local")
+            sql.execute("INSERT INTO sig VALUES ('s1', 'execute-snapshot', "
+                        "'{\"data-collections\": [\"public.t\"]}')")  # fmt: skip
+        time.sleep(1.5)  # the chunk's watermark waits behind the update
+        sql.execute("ALTER SYSTEM RESET synchronous_standby_names")  # the standby caught up
+        sql.execute("SELECT pg_reload_conf()")
+        update.join(10)
+        wait_for(
+            lambda: (
+                sum(
+                    1
+                    for r in list(out)
+                    if r.topic == "app.public.t" and r.value and r.value["op"] == "r"
+                )
+                >= 5
+            ),  # fmt: skip
+            15,
+            "the incremental snapshot",
+        )
+    finally:
+        stop.set()
+        poller.join(10)
+        sql.execute("ALTER SYSTEM RESET synchronous_standby_names")
+        sql.execute("SELECT pg_reload_conf()")
+        task.stop()
+        writer.close()
+    row1 = [(r.value["op"], r.value["after"]["v"]) for r in out
+            if r.topic == "app.public.t" and r.value and r.value["after"]["id"] == 1]  # fmt: skip
+    assert row1 and row1[-1][1] == "NEW", row1  # (u NEW, then the chunk's r NEW)
+    sql.close()
