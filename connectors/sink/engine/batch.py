@@ -60,7 +60,16 @@ class TableBatch:
     replaced: set[Any] = field(default_factory=set)
 
     def add(self, ch: Change) -> bool:
-        """Take ``ch``; False (nothing taken) when a column's type differs from this batch's."""
+        """Take ``ch``; False (nothing taken) when a column's type differs from this batch's,
+        or when it is keyed and the batch holds keyless changes, or the other way round, or
+        keyed by other columns (a primary key dropped or added): `apply` runs a batch's
+        keyless removals, keyed writes and keyless appends each together, so changes on
+        either side of such a change must not share a batch."""
+        if ch.op != TRUNCATE and (
+            (self.keyed and (ch.key is None or (ch.pk and self.pk and ch.pk != self.pk)))
+            or (ch.key is not None and (self.appended or self.removed))
+        ):  # fmt: skip
+            return False
         if ch.op == TRUNCATE:
             self.truncate = True
             self.keyed.clear()

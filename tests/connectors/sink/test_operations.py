@@ -191,3 +191,28 @@ def test_a_table_without_primary_key_takes_keyed_changes_by_key(sink: Sink) -> N
     info = d.describe(TableRef(None, "srv_public_notes"))
     d.rollback()
     assert info is not None and info.pk == ()  # the sink added none
+
+
+# (the warehouses refuse keyless updates and deletes: they have no row identifier)
+@pytest.mark.parametrize("sink", ["duckdb", "postgres", "postgres-merge"], indirect=True)
+def test_keyed_and_keyless_changes_of_a_table_apply_in_order(sink: Sink) -> None:
+    # after DROP PRIMARY KEY / ADD PRIMARY KEY one batch held keyed and keyless changes of a
+    # table, applied as keyless removals, keyed writes, keyless appends: a keyless delete
+    # after a keyed update matched nothing (the row stayed), a keyless insert before a keyed
+    # update came after it (the row twice)
+    cols = [("id", Oid.INT4, -1), ("a", Oid.INT4, -1)]
+    keyed, keyless = PgTable("t", cols), PgTable("t", cols, pk=())
+    sink.put([keyed.insert(0, {"id": 1, "a": 10}), keyed.insert(1, {"id": 2, "a": 20})])
+    sink.put([
+        keyed.update(2, {"id": 1, "a": 11}),
+        keyless.delete(3, {"id": 1, "a": 11}),  # (the primary key dropped)
+        keyless.event("u", 4, {"id": 2, "a": 20}, {"id": 2, "a": 21}),
+    ])  # fmt: skip
+    assert sink.rows("srv_public_t") == [(2, 21)]
+    added = PgTable("u", cols, pk=())
+    sink.put([added.insert(0, {"id": 2, "a": 20})])
+    sink.put([
+        added.insert(1, {"id": 1, "a": 10}),
+        PgTable("u", cols).update(2, {"id": 1, "a": 11}),  # (a primary key added)
+    ])  # fmt: skip
+    assert sink.rows("srv_public_u") == [(1, 11), (2, 20)]
