@@ -177,6 +177,12 @@ class DuckDBDialect(Dialect):
     def column_type(self, sql_type: str) -> ColumnType | None:
         return dtypes.column_type(sql_type)
 
+    def holds(self, existing: str, t: ColumnType) -> bool:
+        # a decimal column made VARCHAR (a precision past DuckDB's 38 digits, a variable
+        # scale) holds every decimal as its exact text: the sink had refused the next
+        # batch's DECIMAL(38,4) into the VARCHAR it had chosen itself for DECIMAL(40,4)
+        return existing.upper() == "VARCHAR" and t.kind in ("decimal", "vdecimal")
+
     def describe(self, table: TableRef) -> TableInfo | None:
         schema = table.schema or "main"
         cols = self.execute(

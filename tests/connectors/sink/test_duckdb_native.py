@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import random
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -433,3 +434,35 @@ def test_a_key_written_again_into_a_table_with_more_columns_is_the_engines(
     assert fast == 1  # (the first batch only)
     txt = [c for c, _ in tables[f"main.{TABLE}"][0]].index("txt")
     assert tables[f"main.{TABLE}"][1][0][txt] is None
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_a_decimal_column_made_varchar_takes_the_next_decimals(
+    tmp_path: Path, native: bool
+) -> None:
+    # DECIMAL(38,2) then DECIMAL(38,4): the sink widened the column to VARCHAR (no DuckDB
+    # decimal holds 40 digits) and then refused the next DECIMAL(38,4) batch into it, for
+    # good ("no type holds both"); the same after a variable-scale numeric
+    def schema(scale: int, precision: int = 38) -> dict[str, Any]:
+        n = _field("price", "bytes", "org.apache.kafka.connect.data.Decimal", scale=str(scale),
+                   **{"connect.decimal.precision": str(precision)})  # fmt: skip
+        row = {**ROW, "fields": [FIELDS[0], n]}
+        return {**VALUE_SCHEMA, "fields": [{**row, "field": "before"}, {**row, "field": "after"},
+                                           *VALUE_SCHEMA["fields"][2:]]}  # fmt: skip
+
+    def put(task: Task, start: int, scale: int, unscaled: list[int]) -> None:
+        events = [(start + i, {"before": None, "after": {"id": start + i, "price": _decimal(u)},
+                               "source": SRC, "op": "c", "ts_ms": 1})
+                  for i, u in enumerate(unscaled)]  # fmt: skip
+        task.put(_encode(events, start, schema(scale)))
+
+    task = Task(tmp_path / "t.duckdb", native)
+    put(task, 0, 2, [150, -1])  # 1.50, -0.01
+    put(task, 10, 4, [22500])  # 2.2500: the column becomes VARCHAR
+    put(task, 20, 4, [99900, 0])  # 9.9900, 0.0000: refused before
+    rows, _, columns = task.tables()
+    assert dict(columns)["price"] == "VARCHAR"
+    assert [(i, Decimal(p)) for i, p in rows] == [
+        (0, Decimal("1.50")), (1, Decimal("-0.01")), (10, Decimal("2.25")),
+        (20, Decimal("9.99")), (21, Decimal(0)),
+    ]  # fmt: skip
