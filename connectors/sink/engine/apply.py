@@ -58,8 +58,8 @@ def staged(
             values = list(zip(*map(itemgetter(*names), rows), strict=True))
         else:
             values = [[] for _ in names]
-    except KeyError:
-        values = [[row.get(n) for row in rows] for n in names]
+    except KeyError:  # (a row that does not carry a column: its default, as in the source)
+        values = [[row.get(c.name, c.default) for row in rows] for c in columns]
         if keep is not None:  # rows of several schemas: what one does not carry, it keeps
             for n in names:
                 missing = [n not in row for row in rows]

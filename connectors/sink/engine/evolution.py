@@ -1,7 +1,8 @@
 """Schema evolution: make a target table able to take a batch's columns.
 
 ``schema.evolution=basic``: a missing table is created with the mapped types and the batch's
-key as its primary key; a missing column is added (nullable); a column whose type is narrower
+key as its primary key; a missing column is added (nullable; the rows the table has get the
+field schema's default, as the source's got it); a column whose type is narrower
 than the incoming one is widened when a type holds both (`wider`), and left alone when it
 already holds the incoming values. Anything else raises `SchemaChangeError` naming table,
 column and both types. ``schema.evolution=none`` raises `MissingTableError` instead of any
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from connectors.sink.engine.dialect import Dialect, TableInfo, fold_ascii
+from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, fold_ascii
 from connectors.sink.engine.errors import (
     MissingTableError,
     NameCollisionError,
@@ -76,6 +77,26 @@ def create(d: Dialect, table: TableRef, columns: Sequence[Column], pk: Sequence[
     return TableInfo(types, tuple(pk))
 
 
+def fill(d: Dialect, table: TableRef, column: Column) -> None:
+    """Set a column just added to ``table`` to its default in every row: the rows the source
+    had when it added the column hold the default there (``ALTER TABLE ... ADD COLUMN c int
+    DEFAULT 5`` fills them), and no change of theirs comes to say so. The value goes through
+    staging, as any value of that column does."""
+    q = d.quote
+    conv = column.convert
+    default = column.default if conv is None else conv(column.default)
+    staged = StagedColumn(column.name, column.type, [default])
+    relation = d.stage(f"default_{column.name}", [staged])
+    try:
+        value = d.select_expr(staged, f"s.{q(column.name)}")
+        d.execute(
+            f"UPDATE {d.table_name(table)} SET {q(column.name)} = "
+            f"(SELECT {value} FROM {relation} s) WHERE TRUE"
+        )
+    finally:
+        d.unstage(relation)
+
+
 def evolve(
     d: Dialect, table: TableRef, info: TableInfo, columns: Sequence[Column], allowed: bool
 ) -> TableInfo:
@@ -94,6 +115,8 @@ def evolve(
                     "schema.evolution=none; add it or set schema.evolution=basic"
                 )
             d.add_column(table, c.name, incoming)
+            if c.default is not None:
+                fill(d, table, c)
             changed[c.name] = incoming
             continue
         have = d.column_type(existing)

@@ -87,6 +87,10 @@ class Column:
     name: str
     type: ColumnType
     convert: Convert | None = None  # JSON value -> canonical value; None: as it is
+    # the field schema's default, as a value of the column (before `convert`): what the
+    # source's rows that existed before the column was added hold, and rows that do not carry
+    # the column (None: none)
+    default: Any = None
 
 
 def _b(v: Any) -> bytes:
@@ -233,7 +237,7 @@ def columns_of(struct: Mapping[str, Any]) -> list[Column]:
     out = []
     for f in struct.get("fields") or ():
         t, conv = column_type(f)
-        out.append(Column(f["field"], t, conv))
+        out.append(Column(f["field"], t, conv, f.get("default")))
     return out
 
 

@@ -54,10 +54,14 @@ class OnConflict(Dialect):
         marks = [StagedColumn(KEEP_PREFIX + c, flag, list(v)) for c, v in keep.items()]
         rel = self.stage("up", [*m.rows, *marks])
         exprs = []
+        found = f"cur.{q(m.key[0])} IS NOT NULL"  # (a key column: NOT NULL in the table)
         for sc in m.rows:
             e = self.select_expr(sc, f"{rel}.{q(sc.name)}")
-            if sc.name in keep:  # an unchanged TOASTed value: the row's current one
-                e = f"CASE WHEN {rel}.{q(KEEP_PREFIX + sc.name)} THEN cur.{q(sc.name)} ELSE {e} END"
+            if sc.name in keep:  # an unchanged TOASTed value, a column the change does not
+                # carry: the row's current one; a new row takes the staged value (NULL, or
+                # the column's default)
+                e = (f"CASE WHEN {rel}.{q(KEEP_PREFIX + sc.name)} AND {found} "
+                     f"THEN cur.{q(sc.name)} ELSE {e} END")  # fmt: skip
             exprs.append(e)
         source = rel
         if keep:

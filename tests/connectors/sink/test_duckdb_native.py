@@ -466,3 +466,30 @@ def test_a_decimal_column_made_varchar_takes_the_next_decimals(
         (0, Decimal("1.50")), (1, Decimal("-0.01")), (10, Decimal("2.25")),
         (20, Decimal("9.99")), (21, Decimal(0)),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_a_column_added_with_a_default_on_both_paths(tmp_path: Path, native: bool) -> None:
+    # rows of the old schema in the batch that adds the column (inserted before the ALTER
+    # TABLE ... ADD COLUMN ... DEFAULT) hold the default in the source, as the rows before
+    def schema(*extra: dict[str, Any]) -> dict[str, Any]:
+        row = {**ROW, "fields": [FIELDS[0], FIELDS[3], *extra]}
+        return {**VALUE_SCHEMA, "fields": [{**row, "field": "before"}, {**row, "field": "after"},
+                                           *VALUE_SCHEMA["fields"][2:]]}  # fmt: skip
+
+    def create(i: int, **after: Any) -> tuple[int, dict[str, Any]]:
+        return i, {"before": None, "after": {"id": i, **after}, "source": SRC, "op": "c",
+                   "ts_ms": 1}  # fmt: skip
+
+    added = {**_field("c", "int32"), "default": 5}
+    task = Task(tmp_path / "t.duckdb", native)
+    task.put(_encode([create(i, txt="old") for i in range(1, 1501)], 0, schema()))
+    batch = _encode([create(i, txt="old") for i in range(1501, 1601)], 1500, schema())
+    batch += _encode([create(i, txt="new", c=7) for i in range(1601, 3001)], 1600,
+                     schema(added))  # fmt: skip
+    task.put(batch)
+    rows, _, columns = task.tables()
+    assert [c for c, _ in columns] == ["id", "txt", "c"]
+    got = {i: c for i, _, c in rows}
+    assert len(got) == 3000
+    assert {got[i] for i in range(1, 1601)} == {5} and {got[i] for i in range(1601, 3001)} == {7}

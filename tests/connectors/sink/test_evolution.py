@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -121,3 +122,37 @@ def test_a_key_deleted_and_written_again_in_a_batch_is_a_new_row(sink: Sink) -> 
         s2.delete(5, {"id": 3}), s2.tombstone(6, {"id": 3}), s2.insert(7, {"id": 1, "txt": "b"}),
     ])  # fmt: skip
     assert sink.rows("srv_public_ev") == [(1, "b", None), (2, "a", None)]
+
+
+class _WithDefaults(PgTable):
+    """A table whose field schemas carry defaults, as Debezium's sources write them."""
+
+    def __init__(self, *args: Any, defaults: dict[str, Any], **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.defaults = defaults
+
+    def _fields(self, names: Any = None) -> list[dict[str, Any]]:
+        return [
+            {**f, "default": self.defaults[f["field"]]} if f["field"] in self.defaults else f
+            for f in super()._fields(names)
+        ]
+
+
+def test_a_column_added_with_a_default_holds_it_in_the_rows_that_were_there(sink: Sink) -> None:
+    # ALTER TABLE ... ADD COLUMN c int DEFAULT 5 fills the source's rows; no change of theirs
+    # says so: the sink had left them NULL (Debezium's JDBC sink adds the column with DEFAULT)
+    cols = [("id", Oid.INT4, -1), ("n", Oid.INT4, -1)]
+    v1 = PgTable("acc", cols)
+    v2 = _WithDefaults("acc", [*cols, ("c", Oid.INT4, -1), ("s", Oid.TEXT, -1),
+                               ("amount", Oid.NUMERIC, (10 << 16) + 2 + 4)],
+                       defaults={"c": 5, "s": "x", "amount": "AJY="})  # fmt: skip
+    sink.put([v1.insert(0, {"id": 1, "n": 1}), v1.insert(1, {"id": 2, "n": 2})])
+    sink.put([
+        v1.insert(2, {"id": 3, "n": 3}),  # (inserted before the ALTER: it got the defaults)
+        v2.insert(3, {"id": 4, "n": 4, "c": 7, "s": "y", "amount": "9.99"}),
+        v2.update(4, {"id": 1, "n": 10, "c": 5, "s": "x", "amount": "1.5"}),
+    ])  # fmt: skip
+    assert sink.rows(T) == [
+        (1, 10, 5, "x", Decimal("1.50")), (2, 2, 5, "x", Decimal("1.50")),
+        (3, 3, 5, "x", Decimal("1.50")), (4, 4, 7, "y", Decimal("9.99")),
+    ]  # fmt: skip
