@@ -4,6 +4,7 @@ type mapper needs. Plain SQL over a normal (non-replication) psycopg connection.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,28 @@ class ColumnInfo:
     typmod: int
     not_null: bool
     type_name: str  # format_type(): what a literal is cast to
+    default: str | None = None  # a constant default's text (`literal_default`); None: none
+
+
+_QUOTED = re.compile(r"'((?:[^']|'')*)'(?:::[\w .\[\]\"]+)*")
+_NUMBER = re.compile(r"\(?(-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\)?(?:::[\w .\[\]\"]+)*")
+
+
+def literal_default(expr: str | None) -> str | None:
+    """A column default that is a constant (``5``, ``'-5'::integer``, ``'abc'::text``,
+    ``true``) as the text of its value, as pgoutput would send it; None for an expression
+    (``now()``, ``nextval(...)``), whose value the rows that were there do not share."""
+    if expr is None:
+        return None
+    m = _QUOTED.fullmatch(expr)
+    if m is not None:
+        return m.group(1).replace("''", "'")
+    m = _NUMBER.fullmatch(expr)
+    if m is not None:
+        return m.group(1)
+    if expr in ("true", "false"):
+        return expr[0]
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +124,8 @@ ORDER BY n.nspname, c.relname
 
 _COLUMNS = """
 SELECT a.attrelid, a.attname, a.atttypid, a.atttypmod, a.attnotnull,
-       format_type(a.atttypid, a.atttypmod)
-FROM pg_attribute a
+       format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid)
+FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 ORDER BY a.attrelid, a.attnum
 """
@@ -120,8 +143,12 @@ def tables(
     ]
     columns: dict[int, list[ColumnInfo]] = {}
     if rows:
-        for relid, *column in conn.execute(_COLUMNS, ([r[0] for r in rows],)):
-            columns.setdefault(relid, []).append(ColumnInfo(*column))
+        for relid, name, oid, typmod, not_null, type_name, default in conn.execute(
+            _COLUMNS, ([r[0] for r in rows],)
+        ):
+            columns.setdefault(relid, []).append(
+                ColumnInfo(name, oid, typmod, not_null, type_name, literal_default(default))
+            )
     return [
         TableInfo(
             r[0], r[1], r[2], r[3], tuple(r[5]), tuple(columns.get(r[0], ())), r[4], tuple(r[6])

@@ -19,12 +19,15 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from connectors.source.cdc.envelope import VERSION, source_schema
 from connectors.source.cdc.envelope import envelope_schema as cdc_envelope_schema
 from connectors.source.cdc.topics import topic_name
 from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST
 from connectors.source.postgres.types import TypeMapper, named_errors
 from hub.errors import ConfigError
+from hub.runtime import json_default
 
 CONNECTOR = "postgresql"
 
@@ -130,7 +133,9 @@ class TableSchema:
     order (the relation message's order, or the snapshot's select list).
 
     ``columns``: ``(name, type oid, typmod)``; ``not_null`` and ``key`` name the columns that
-    are NOT NULL and form the message key; ``include`` filters columns (the key's are kept).
+    are NOT NULL and form the message key; ``include`` filters columns (the key's are kept);
+    ``defaults``: the text of the columns' constant defaults, which the field schemas carry
+    (``default``, as Debezium's: a sink adding the column fills the rows it has with it).
     """
 
     def __init__(
@@ -147,6 +152,7 @@ class TableSchema:
         include: Callable[[str], bool] = lambda name: True,
         placeholder: str = "__debezium_unavailable_value",
         include_unknown: bool = False,
+        defaults: Mapping[str, str] | None = None,
     ) -> None:
         self.schema, self.table = schema, table
         self.topic = topic_name(prefix, schema, table)
@@ -179,8 +185,16 @@ class TableSchema:
             typmod = typmod if typmod >= 0 else base_typmod
             optional = name not in not_null and name not in keyset
             fs = {**mapper.schema(base, typmod, optional), "field": name}
-            fields.append(fs)
             convert = mapper.converter(base, typmod)
+            text = defaults.get(name) if defaults else None
+            if text is not None:
+                try:
+                    default = convert(text.encode())
+                except Exception:  # noqa: BLE001 - a default this type cannot read: none
+                    default = None
+                if default is not None:  # (as the JSON converter writes it: bytes as base64)
+                    fs["default"] = orjson.loads(orjson.dumps(default, default=json_default))
+            fields.append(fs)
             if mapper.may_refuse(base):  # a value no event can carry: name the column
                 convert = named_errors(convert, f"table {schema}.{table}, column {name}")
             self._fields.append((i, name, convert, _placeholder(fs, placeholder)))

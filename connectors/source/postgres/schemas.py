@@ -71,6 +71,7 @@ class TableSchemas:
             include=lambda name: self.filters.column(schema, table, name),
             placeholder=self.cfg.unavailable_value_placeholder,
             include_unknown=self.cfg.include_unknown_datatypes,
+            defaults=_defaults(info, columns),
         )  # fmt: skip
         if built.unknown_columns and (schema, table) not in self._warned:
             self._warned.add((schema, table))
@@ -108,3 +109,15 @@ class TableSchemas:
             # fix still holds this relation message, and its inserts are fine)
             built.unkeyed = catalog.unkeyed_line(f"{rel.namespace}.{rel.name}", key, flagged)
         self.by_relation[rel.relation_id] = built
+
+
+def _defaults(info: TableInfo | None, columns: list[tuple[str, int, int]]) -> dict[str, str]:
+    """The constant defaults of the catalog's columns that have the type the rows' columns
+    have (the catalog is today's; the rows may be older than a change of type)."""
+    if info is None:
+        return {}
+    types = {c[0]: (c[1], c[2]) for c in columns}
+    return {
+        c.name: c.default for c in info.columns
+        if c.default is not None and types.get(c.name) == (c.type_oid, c.typmod)
+    }  # fmt: skip

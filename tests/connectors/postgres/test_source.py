@@ -239,6 +239,37 @@ def test_new_columns_and_changed_types_reach_the_next_events(
         worker.stop()
 
 
+def test_constant_column_defaults_are_in_the_field_schemas(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    # as Debezium's: a sink that adds the column fills the rows it has with the default (the
+    # source's rows got it from the ALTER TABLE, and no change of theirs says so)
+    import datetime as dt
+    import json
+
+    sql.execute("CREATE TABLE d (id int PRIMARY KEY)")
+    worker = start(tmp_path, source_config(pg_server, pg_db))
+    try:
+        wait_for(lambda: worker.status()["pg"][0].state == "RUNNING", what="start")
+        sql.execute("INSERT INTO d VALUES (1)")
+        sql.execute(
+            "ALTER TABLE d ADD COLUMN i int NOT NULL DEFAULT -5, "
+            "ADD COLUMN t text DEFAULT 'it''s', ADD COLUMN n numeric(10,2) DEFAULT 1.5, "
+            "ADD COLUMN day date DEFAULT '2024-02-29', ADD COLUMN b boolean DEFAULT true, "
+            "ADD COLUMN at timestamptz DEFAULT now(), ADD COLUMN plain int"
+        )
+        sql.execute("INSERT INTO d (id) VALUES (2)")
+        wait_for(lambda: len(events(worker.log, "app.public.d")) >= 2, what="the events")
+        last = worker.log.partition("app.public.d", 0).records(0)[0][-1].value
+        fields = json.loads(last)["schema"]["fields"][1]["fields"]
+        defaults = {f["field"]: f.get("default") for f in fields}
+        days = (dt.date(2024, 2, 29) - dt.date(1970, 1, 1)).days
+        assert defaults == {"id": None, "i": -5, "t": "it's", "n": "AJY=", "day": days,
+                            "b": True, "at": None, "plain": None}  # fmt: skip
+    finally:
+        worker.stop()
+
+
 def test_transaction_metadata_and_logical_messages(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
 ) -> None:
