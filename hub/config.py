@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,13 +73,50 @@ def looks_secret(name: str) -> bool:
     return bool(_SECRETISH.search(name))
 
 
+def secret_fragments(value: str) -> list[str]:
+    """What of a secret value may show in a message: the value, and for a URL or conninfo its
+    password as written and decoded (a driver quotes the bad part of a URL, not all of it:
+    ``invalid percent-encoded token: "Pa%zzw0rd"``), longest first."""
+    out = {value}
+    if "://" in value:
+        netloc = value.split("://", 1)[1].split("/", 1)[0]
+        userinfo, at, _ = netloc.rpartition("@")
+        if at and ":" in userinfo:
+            out.add(userinfo.split(":", 1)[1])
+    for m in re.finditer(r"password=('(?:[^'\\]|\\.)*'|[^\s&;]+)", value, re.I):
+        out.add(m.group(1).strip("'"))
+    more = {urllib.parse.unquote(part) for part in out}
+    return sorted((p for p in out | more if len(p) >= 3), key=len, reverse=True)
+
+
+def scrub(text: str, values: Iterable[Any]) -> str:
+    """``text`` with every `secret_fragments` of ``values`` (the secret ones) masked."""
+    for v in values:
+        if isinstance(v, str) and v:
+            for part in secret_fragments(v):
+                text = text.replace(part, MASK)
+    return text
+
+
 def mask(
     config: Mapping[str, Any], extra_secrets: set[str] | frozenset[str] = frozenset()
 ) -> dict[str, Any]:
     return {
-        k: (MASK if (k in extra_secrets or is_secret(k)) and v not in (None, "") else v)
+        k: (MASK if (k in extra_secrets or is_secret(k)) and v not in (None, "")
+            else _url_masked(v))
         for k, v in config.items()
-    }
+    }  # fmt: skip
+
+
+_USERINFO = re.compile(r"(://[^/@:\s]*:)([^/@\s]+)(@)")
+
+
+def _url_masked(v: Any) -> Any:
+    """A value that is a URL with a password (``postgresql://u:pw@h/db``): the password
+    masked, whatever the property's name."""
+    if isinstance(v, str) and "://" in v and "@" in v:
+        return _USERINFO.sub(lambda m: m.group(1) + MASK + m.group(3), v)
+    return v
 
 
 def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

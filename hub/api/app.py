@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 
 from hub import __version__
 from hub.api import browse, console, metrics
-from hub.api.guards import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, bearer_ok
+from hub.api.guards import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, Contained, bearer_ok
 from hub.api.validate import config_infos
 from hub.errors import ConfigError, HubError
 from hub.log import UnknownTopicError
@@ -138,6 +138,7 @@ def create_app(
     )  # fmt: skip
     cluster_id = hashlib.sha256(where.encode()).hexdigest()[:22]
     app.add_middleware(BodyLimit, limit=max_request_bytes)
+    app.add_middleware(Contained)  # (outermost of the two: added last)
 
     if auth_token:
         token = auth_token

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
+
+log = logging.getLogger("hub.api")
 
 DEFAULT_MAX_REQUEST_BYTES = 1 << 20  # 1 MiB: a connector config is a few kB
 
@@ -60,6 +63,44 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+class Contained:
+    """An unexpected exception of a handler answered 500 here, naming its class only: left to
+    Starlette's outermost middleware it is re-raised after the app's handler answered, and
+    uvicorn logs its traceback, message and all (a config value, a secret), and drops the
+    client's keep-alive connection."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except HTTPException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the class is logged, never the message
+            log.error("%s %s failed: %s", scope.get("method"), scope.get("path"),
+                      type(exc).__name__)  # fmt: skip
+            if started:
+                return  # (the response is under way: nothing more to send)
+            text = f"internal error ({type(exc).__name__}); see the worker's log"
+            body = json.dumps({"error_code": 500, "message": text}).encode()
+            await send({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]})  # fmt: skip
+            await send({"type": "http.response.body", "body": body})
 
 
 def bearer_ok(header: str, token: str) -> bool:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hub.config import MASK, SHOWN_MAX, ConnectorSpec, is_secret, looks_secret, shown
+from hub.config import MASK, SHOWN_MAX, ConnectorSpec, is_secret, looks_secret, scrub, shown
 from hub.errors import ConfigError
 from hub.runtime.api import Connector, ConnectorConfig, csv_list
 from hub.runtime.transforms import TransformChain, TransformConfigError, build_chain
@@ -232,6 +232,21 @@ def _topic_config_problems(configs: dict[str, str]) -> list[str]:
 
 
 def validate(spec: ConnectorSpec) -> ValidatedConnector:
+    """``spec`` checked; a `ConfigError` listing every problem, none of which quotes a secret
+    (a value from a ``${env:...}``/``${file:...}`` reference, a password: a REST client must
+    not read the worker's environment or files through ``connector.class: ${env:X}``)."""
+    try:
+        return _validate(spec)
+    except ConfigError as exc:
+        text = str(exc)
+        secrets = spec.secret_keys
+        clean = scrub(text, (v for k, v in spec.config.items() if k in secrets or is_secret(k)))
+        if clean == text:
+            raise
+        raise ConfigError(clean) from None
+
+
+def _validate(spec: ConnectorSpec) -> ValidatedConnector:
     from hub.runtime import plugins
 
     where = f"{spec.source}, connector {shown(spec.name)}"
