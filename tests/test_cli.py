@@ -430,3 +430,21 @@ def test_demo(data: Path) -> None:
     assert sum(p["end_offset"] for p in info["partitions"]) == 2000
     rows = group_rows(data, "demo.orders-reader")
     assert len(rows) == 4 and all(row["lag"] == 0 for row in rows)
+
+
+def test_bad_inputs_of_the_cli_are_named_without_their_secrets(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"name: x\nconfig:\n  connector.class: datagen\n  topic: caf\xe9\n")
+    assert_error(hub(tmp_path / "d", "validate", "--no-connect", str(latin1)), 2,
+                 f"{latin1}: not UTF-8 text (byte 55 of the file)")  # fmt: skip
+    assert_error(hub(tmp_path / "d", "validate", "--no-connect", str(tmp_path)), 2,
+                 "a directory, not a connector file")  # fmt: skip
+    # urllib took user:password@ for the host name, and the message quoted it
+    r = hub(None, "connectors", "list", "--url", "http://admin:UrlS3cret@127.0.0.1:1")
+    assert_error(r, 2, "--url holds a user and password")
+    assert "UrlS3cret" not in r.err
+    assert_error(hub(None, "connectors", "list", "--url", "localhost:8083"), 2,
+                 "write http://HOST:PORT")  # fmt: skip
+    # an empty token (a deployment's missing secret) had run the API open
+    r = hub(tmp_path / "d", "serve", "--port", "1", env={**ENV, "HUB_REST_AUTH_TOKEN": ""})
+    assert r.code == 2 and "the auth token is empty" in r.err, r.err

@@ -43,10 +43,16 @@ def _error(code: int, message: str) -> JSONResponse:
     return JSONResponse({"error_code": code, "message": message}, status_code=code)
 
 
+def _config(rt: ConnectorRuntime) -> dict[str, Any]:
+    """The connector's config as Connect returns it: with its ``name`` (tools that compare a
+    desired config with this one saw a difference for ever without it)."""
+    return {**rt.masked(), "name": rt.name}
+
+
 def _info(rt: ConnectorRuntime) -> dict[str, Any]:
     return {
         "name": rt.name,
-        "config": rt.masked(),
+        "config": _config(rt),
         "tasks": [{"connector": rt.name, "task": t.task_id} for t in rt.tasks],
         "type": rt.type,
     }
@@ -116,7 +122,7 @@ def _connector_body(body: Any) -> tuple[str, dict[str, Any], str]:
         raise ConfigError("Connector name is required ('name')")
     if not isinstance(config, dict):
         raise ConfigError(f"connector {name!r}: 'config' must be a JSON object of properties")
-    initial = body.get("initial_state") or "RUNNING"
+    initial = str(body.get("initial_state") or "RUNNING").upper()  # (Connect's valueOf)
     if initial not in ("RUNNING", "PAUSED", "STOPPED"):
         raise ConfigError(
             f"connector {name!r}: initial_state must be RUNNING, PAUSED or STOPPED, not {initial!r}"
@@ -270,7 +276,7 @@ def create_app(
 
     @app.get("/connectors/{name}/config")
     def get_config(name: str) -> dict[str, Any]:
-        return worker.get(name).masked()
+        return _config(worker.get(name))
 
     @app.put("/connectors/{name}/config")
     def put_config(name: str, config: dict[str, Any] = Body(...)) -> JSONResponse:  # noqa: B008

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import logging
+import os
 import re
 import signal
 import socket
@@ -478,6 +479,14 @@ def serve(
       hub connectors list
       open http://localhost:8083/        # the web console
     """
+    if auth_token is None and "HUB_REST_AUTH_TOKEN" in os.environ:
+        auth_token = os.environ["HUB_REST_AUTH_TOKEN"]  # (click reads an empty one as unset)
+    if auth_token is not None and not auth_token.strip():
+        # (a deployment whose secret was missing: running open would go unnoticed)
+        raise click.UsageError(
+            "the auth token is empty (--auth-token or HUB_REST_AUTH_TOKEN): give one, or unset "
+            "HUB_REST_AUTH_TOKEN to run without authentication"
+        )
     import uvicorn
 
     from hub.api import create_app

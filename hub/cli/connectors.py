@@ -31,6 +31,18 @@ class RestError(HubError):
 
 class Client:
     def __init__(self, url: str, token: str | None) -> None:
+        import urllib.parse
+
+        from hub.errors import ConfigError
+
+        parts = urllib.parse.urlsplit(url)
+        if "@" in url.split("://", 1)[-1].split("/", 1)[0]:  # (urllib takes it for the
+            raise ConfigError(  # host; and it may be a password: not quoted)
+                "--url holds a user and password: the worker takes a bearer token, give it "
+                "with --token (or HUB_REST_AUTH_TOKEN)"
+            )
+        if parts.scheme not in ("http", "https"):
+            raise ConfigError(f"--url {url!r}: write http://HOST:PORT (or https://)")
         self.url, self.token = url.rstrip("/"), token
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
