@@ -40,8 +40,35 @@ class ConnectorSpec:
     source: str  # file path, or "REST"
     secret_keys: set[str] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        for k, v in self.config.items():
+            remember_secrets([v] if k in self.secret_keys or looks_secret(k) else url_passwords(v))
+
     def masked(self) -> dict[str, Any]:
         return mask(self.config, self.secret_keys)
+
+
+# every secret this process has read (the connectors' secret values, the passwords of URLs):
+# what the CLI masks in any error it prints, whichever code path raised it (a driver quoting
+# the bad part of a URL in hub verify or hub demo)
+_SECRETS: set[str] = set()
+
+
+def remember_secrets(values: Iterable[Any]) -> None:
+    _SECRETS.update(v for v in values if isinstance(v, str) and len(v) >= 3)
+
+
+def known_secrets() -> frozenset[str]:
+    return frozenset(_SECRETS)
+
+
+def url_passwords(v: Any) -> list[str]:
+    """The password of a URL (``postgresql://u:pw@h/db``) or conninfo (``password=pw``), as
+    written and decoded; [] for anything else."""
+    if not isinstance(v, str) or not ("@" in v or "password=" in v.lower()):
+        return []
+    whole = {v, urllib.parse.unquote(v)}
+    return [p for p in secret_fragments(v) if p not in whole]
 
 
 # broader: any name with a part that may hold a secret. Used for properties the connector does

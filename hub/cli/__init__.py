@@ -29,6 +29,7 @@ import click
 
 from hub import __version__
 from hub.cli._common import CONTEXT, DATA_DIR_HELP, VERBOSE_HELP, State, silence_stdout
+from hub.config import known_secrets, scrub
 from hub.errors import ConfigError, HubError
 
 __all__ = ["cli", "main"]
@@ -128,6 +129,7 @@ def _report(exc: Exception, verbose: bool) -> int:
         code = 1
     if verbose and traceback_helps:
         traceback.print_exc()
+    message = scrub(message, known_secrets())  # (a driver may quote a password's bad part)
     click.echo(f"hub: error: {' '.join(message.split())}", err=True)
     return code
 

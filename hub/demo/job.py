@@ -216,6 +216,9 @@ def _postgres(source: str | None, echo: Echo) -> Iterator[dict[str, str]]:
         return
     from psycopg.conninfo import conninfo_to_dict
 
+    from hub.config import remember_secrets, url_passwords
+
+    remember_secrets(url_passwords(source))  # (an error quoting it is masked)
     params = conninfo_to_dict(source)
     names = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD",
              "dbname": "PGDATABASE"}  # fmt: skip
