@@ -85,6 +85,11 @@ def test_datagen_to_file_through_kafka_survives_kill_9(
          "exactly.once.source.support is for log.backend: kafka"),
         ("log.backend: kafka\nbootstrap.servers: h:9092\ntransaction.timeout.ms: 60000\n",
          "transaction.timeout.ms must be a whole number of milliseconds from 1000 to 25000"),
+        # a misspelt log.backend had run the worker on the embedded log, silently; the
+        # password is not shown
+        ("log.backnd: kafka\nbootstrap.servers: h:9092\nsasl.password: hunter2\n",
+         "bootstrap.servers, log.backnd (did you mean log.backend?), sasl.password: not used "
+         "by a worker on the embedded log"),
     ],
 )  # fmt: skip
 def test_a_bad_worker_config_is_named_and_nothing_starts(

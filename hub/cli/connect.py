@@ -123,6 +123,9 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
                 "transactions); on the embedded log source tasks are exactly-once without "
                 "them: remove the property"
             )
+        props.pop("transaction.timeout.ms", None)
+        if props:  # (a misspelt log.backend ran on the embedded log, silently)
+            raise ConfigError(_unused_on_embedded(path, props))
         return None, storage, None
     if kind != "kafka":
         raise ConfigError(f"{path}: log.backend must be 'embedded' or 'kafka', not {kind!r}")
@@ -182,6 +185,28 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
 
 
 _GROUP = re.compile(r"[A-Za-z0-9._-]{1,200}")
+
+
+_WORKER_KEYS = (
+    "log.backend", "group.id", "rest.advertised.host.name", "rest.advertised.port",
+    "exactly.once.source.support", "transaction.timeout.ms", "replication.factor",
+    "bootstrap.servers", "config.storage.topic", "offset.storage.topic", "status.storage.topic",
+)  # fmt: skip
+
+
+def _unused_on_embedded(path: str, props: dict[str, Any]) -> str:
+    """What to say of worker properties the embedded log does not use (names, no values)."""
+    import difflib
+
+    lines = []
+    for name in sorted(props):
+        close = difflib.get_close_matches(name, _WORKER_KEYS, n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}?)" if close and close[0] != name else ""
+        lines.append(f"{name}{hint}")
+    return (
+        f"{path}: {', '.join(lines)}: not used by a worker on the embedded log (log.backend "
+        "is embedded): Kafka client properties need log.backend: kafka; remove the others"
+    )
 
 
 def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
