@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -73,24 +73,19 @@ def _finite(doc: Any) -> Any:
             f"the integer {doc} is past 64 bits: JSON readers do not read it back exactly "
             "(send it as a string or a Decimal)"
         )
-    if isinstance(doc, Mapping):
-        out: dict[Any, Any] | None = None
-        for k, v in doc.items():
+    if isinstance(doc, Mapping | list | tuple):
+        mapping = isinstance(doc, Mapping)
+        out: Any = None  # (a copy, made at the first value that changes)
+        pairs: Iterable[tuple[Any, Any]] = (
+            doc.items() if isinstance(doc, Mapping) else enumerate(doc)
+        )
+        for k, v in pairs:
             w = _finite(v)
             if w is not v:
                 if out is None:
-                    out = dict(doc)
+                    out = dict(doc) if mapping else list(doc)
                 out[k] = w
         return doc if out is None else out
-    if isinstance(doc, list | tuple):
-        items: list[Any] | None = None
-        for i, v in enumerate(doc):
-            w = _finite(v)
-            if w is not v:
-                if items is None:
-                    items = list(doc)
-                items[i] = w
-        return doc if items is None else items
     return doc
 
 
