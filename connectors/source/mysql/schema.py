@@ -4,14 +4,17 @@ the converters, built from a `Column` list (a TABLE_MAP's or the catalog's), and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from connectors.source.cdc.envelope import VERSION, envelope_schema, source_schema
 from connectors.source.cdc.topics import topic_name
 from connectors.source.mysql.protocol.values import Column
 from connectors.source.mysql.types import TypeMapper
 from hub.errors import ConfigError
+from hub.runtime import json_default
 
 SOURCE_FIELDS = (
     {"type": "string", "optional": True, "field": "table"},
@@ -33,7 +36,7 @@ class MySqlTable:
     def __init__(
         self, prefix: str, connector: str, db: str, table: str, columns: Sequence[Column],
         key: Sequence[str], mapper: TypeMapper, include: Callable[[str], bool],
-        primary_key: Sequence[str] = (),
+        primary_key: Sequence[str] = (), defaults: Mapping[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.db, self.table, self.connector = db, table, connector
         self.topic = topic_name(prefix, db, table)
@@ -55,8 +58,19 @@ class MySqlTable:
             if name not in keyset and not include(name):
                 continue
             optional = c.nullable and name not in keyset
-            fields.append({**mapper.schema(c, optional), "field": name})
-            self.fields.append((i, name, mapper.converter(c, c.nullable)))
+            fs = {**mapper.schema(c, optional), "field": name}
+            convert = mapper.converter(c, c.nullable)
+            text = defaults.get(name) if defaults else None
+            raw = None if text is None else mapper.default_of(c, text)
+            if raw is not None:  # (as Debezium's: a sink adding the column fills its rows)
+                try:
+                    value = convert(raw)
+                except (ValueError, TypeError, ArithmeticError):
+                    value = None
+                if value is not None:  # (in the JSON converter's form: bytes as base64)
+                    fs["default"] = orjson.loads(orjson.dumps(value, default=json_default))
+            fields.append(fs)
+            self.fields.append((i, name, convert))
         self.row_schema: dict[str, Any] = {
             "type": "struct", "fields": fields, "optional": True, "name": f"{self.topic}.Value",
         }  # fmt: skip

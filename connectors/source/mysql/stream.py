@@ -589,7 +589,11 @@ class ChangeStream:
             return
         self._ignored.discard(tm.table_id)
         self._maps[tm.table_id] = tm
-        signature = (tm.schema, tm.table, tm.columns, tm.primary_key)
+        known = self.history.schemas.get(tm.schema, tm.table) if self.history else None
+        defaults = {
+            c.name: c.default for c in known.columns if c.default is not None
+        } if known is not None else {}  # fmt: skip
+        signature = (tm.schema, tm.table, tm.columns, tm.primary_key, tuple(defaults.items()))
         table = self._tables.get(signature)
         if table is None:
             if any(c.name is None for c in tm.columns):
@@ -604,7 +608,7 @@ class ChangeStream:
             table = self._tables[signature] = MySqlTable(
                 self.cfg.topic_prefix, self.connector, tm.schema, tm.table, tm.columns, key,
                 self.mapper, self._column_filter(tm.schema, tm.table),
-                tuple(names[i] for i in tm.primary_key),
+                tuple(names[i] for i in tm.primary_key), defaults,
             )  # fmt: skip
         self._by_id[tm.table_id] = table
 

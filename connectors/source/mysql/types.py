@@ -54,6 +54,10 @@ def _schema(kind: str, optional: bool, name: str | None = None, **extra: Any) ->
     return out
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 class TypeMapper:
     def __init__(
         self, decimal_mode: str = "precise", time_mode: str = "adaptive_time_microseconds",
@@ -115,6 +119,26 @@ class TypeMapper:
                 return self.binary.schema(optional)
             return _schema("string", optional)
         raise ConfigError(f"column {c.name!r}: MySQL column type {t} is not supported")
+
+    def default_of(self, c: Column, text: str) -> Any:
+        """A column's default as the schema history holds it (its DDL text) as the value the
+        binlog decoder gives, for the constants that read the same in every row: numbers,
+        ENUM/SET labels, text; None for an expression (``NOW()``, ``(uuid())``), dates and
+        times, bits, JSON and binary columns (left out, as no default)."""
+        t = c.real_type
+        if t in (T.TINY, T.SHORT, T.INT24, T.LONG, T.LONGLONG, T.YEAR):
+            return int(text) if _INTEGER.fullmatch(text) else None
+        if t in (T.NEWDECIMAL, T.DECIMAL, T.FLOAT, T.DOUBLE):
+            if not _NUMBER.fullmatch(text):
+                return None
+            return Decimal(text) if t in (T.NEWDECIMAL, T.DECIMAL) else float(text)
+        if t == T.ENUM:
+            return text if text in c.labels else None
+        if t == T.SET:
+            return text if not text or set(text.split(",")) <= set(c.labels) else None
+        if t in (T.VARCHAR, T.VAR_STRING, T.STRING, *BLOBS) and c.charset != BINARY_CHARSET:
+            return None if text.startswith("(") or text.endswith("(...)") else text
+        return None
 
     def converter(self, c: Column, nullable: bool) -> Converter:
         """value (as the binlog decoder or PyMySQL gives it) -> the event's value; never
