@@ -439,6 +439,11 @@ def test_bad_inputs_of_the_cli_are_named_without_their_secrets(tmp_path: Path) -
                  f"{latin1}: not UTF-8 text (byte 55 of the file)")  # fmt: skip
     assert_error(hub(tmp_path / "d", "validate", "--no-connect", str(tmp_path)), 2,
                  "a directory, not a connector file")  # fmt: skip
+    for bad in (".foo:x", ":x"):  # (an unexpected TypeError / ValueError before)
+        path = tmp_path / "c.yaml"
+        path.write_text(f"name: x\nconfig:\n  connector.class: '{bad}'\n  topic: t\n")
+        assert_error(hub(tmp_path / "d", "validate", "--no-connect", str(path)), 2,
+                     "module.path:ClassName")  # fmt: skip
     # urllib took user:password@ for the host name, and the message quoted it
     r = hub(None, "connectors", "list", "--url", "http://admin:UrlS3cret@127.0.0.1:1")
     assert_error(r, 2, "--url holds a user and password")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -100,15 +101,24 @@ def _names(p: Plugin) -> set[str]:
     return {p.name, p.cls.name, *p.cls.aliases, p.class_name, p.cls.__qualname__}
 
 
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
 def resolve(connector_class: str, config: dict[str, Any] | None = None) -> type[Connector]:
     """The connector class for a config's ``connector.class``."""
     if ":" in connector_class:
         module, _, attr = connector_class.partition(":")
+        if not _DOTTED.fullmatch(module) or not attr.isidentifier():
+            raise ConfigError(
+                f"connector.class={shown(connector_class)}: write a plugin's name, or "
+                "module.path:ClassName for a connector class of your own"
+            )
         try:
             cls = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as exc:
+        except Exception as exc:  # (ImportError, AttributeError, or the module's own error)
             raise ConfigError(
-                f"connector.class={shown(connector_class)}: cannot import it ({exc})"
+                f"connector.class={shown(connector_class)}: cannot import it "
+                f"({type(exc).__name__}: {exc})"
             ) from None
         if not (isinstance(cls, type) and issubclass(cls, Connector)):
             raise ConfigError(f"connector.class={shown(connector_class)} is not a hub Connector")

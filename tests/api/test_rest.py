@@ -338,12 +338,32 @@ def test_no_secret_through_references_drivers_or_unexpected_errors(
     wait_for(lambda: _state(client, "url")[1] == ["FAILED"])
     for path in ("/connectors/url/status", "/connectors?expand=status&expand=info"):
         assert "Pa%zzw0rd" not in client.get(path).text
-    # an unexpected error: answered here, its message in no log (uvicorn had logged the
-    # traceback and dropped the connection); TestClient raises what escapes the app
+    # a connector.class no import can take (it had raised TypeError: a 500)
     r = client.post("/connectors", json={"name": "imp", "config": {
         "connector.class": ".${env:HUB_TEST_REF_SECRET}:X", "topic": "t"}})  # fmt: skip
-    assert r.status_code in (400, 500) and "Sup3rS3cret" not in r.text, r.text
-    assert client.get("/connectors").status_code == 200
+    assert r.status_code == 400 and "module.path:ClassName" in r.text, r.text
+    assert "Sup3rS3cret" not in r.text
+
+
+def test_an_unexpected_error_is_answered_and_goes_no_further(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # uvicorn had logged the traceback, message and all, and dropped the keep-alive
+    # connection; TestClient raises what escapes the app
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from hub.api.guards import Contained
+
+    def boom(_request: Any) -> Any:
+        raise TypeError("the password is Sup3rS3cret")
+
+    app = Starlette(routes=[Route("/boom", boom)])
+    app.add_middleware(Contained)
+    r = TestClient(app).get("/boom")
+    assert r.status_code == 500 and r.json()["message"].startswith("internal error (TypeError)")
+    assert "Sup3rS3cret" not in r.text and "Sup3rS3cret" not in caplog.text
+    assert "GET /boom failed: TypeError" in caplog.text
 
 
 def test_a_url_password_is_masked_whatever_the_property() -> None:
