@@ -505,9 +505,10 @@ class Worker:
         if not only_failed or rt.state == FAILED:
             target = PAUSED if rt.state == PAUSED else RUNNING
             if rt.state == FAILED or include_tasks:
-                self._shutdown(rt)
-                if rt.spec is None:  # maybe the plugin is installed now
+                if rt.spec is None:  # maybe the plugin is installed now (still invalid: the
+                    # connector stays FAILED with its reason, nothing stopped)
                     rt.spec = validate(self.spec(name, rt.config))
+                self._shutdown(rt)
                 self._start(rt, target)
                 self._want()
                 return

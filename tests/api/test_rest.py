@@ -455,3 +455,28 @@ def test_hub_serve_and_connectors_cli(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+
+
+def test_a_restart_that_cannot_validate_leaves_the_connector_failed_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the restart had stopped the connector before validating it: STOPPED, its reason gone
+    monkeypatch.setenv("HUB_TEST_TOPIC", "t")
+    data = str(tmp_path / "data")
+    w = Worker(data)
+    try:
+        c = TestClient(create_app(w))
+        r = c.post("/connectors", json={"name": "g", "config": _gen("${env:HUB_TEST_TOPIC}")})
+        assert r.status_code == 201, r.text
+    finally:
+        w.stop()
+    monkeypatch.delenv("HUB_TEST_TOPIC")
+    w = Worker(data)  # its stored config no longer validates
+    try:
+        c = TestClient(create_app(w))
+        before = c.get("/connectors/g/status").json()["connector"]
+        assert before["state"] == "FAILED" and "HUB_TEST_TOPIC" in before["trace"]
+        assert c.post("/connectors/g/restart").status_code == 400
+        assert c.get("/connectors/g/status").json()["connector"] == before
+    finally:
+        w.stop()
