@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from hub.config import MASK, ConnectorSpec, is_secret
+from hub.config import MASK, ConnectorSpec, is_secret, resolve, shown
 from hub.errors import ConfigError
 from hub.runtime import plugins
 from hub.runtime.validation import CommonConfig, validate
@@ -60,13 +60,25 @@ def config_infos(plugin: str, config: dict[str, Any]) -> dict[str, Any]:
     cls = plugins.resolve(plugin, config)  # ConfigError -> 400 when there is no such plugin
     name = str(config.get("name") or "validate")
     problems: list[tuple[str, str]] = []
+    secret = set(cls.secret_properties)
     try:
-        validate(ConnectorSpec(name, config, "REST"))
+        # as POST /connectors takes it: ${env:...}/${file:...} resolved first (Connect's
+        # config transformer), their values secret
+        resolved, refs = resolve(config, f"REST, connector {name!r}")
     except ConfigError as exc:
         problems = _problems(str(exc))
+    else:
+        if plugins.resolve(str(resolved["connector.class"]), resolved) is not cls:
+            raise ConfigError(  # (a 400, as Connect's: one plugin validated, another shown)
+                f"the config's connector.class is another plugin than the request's {shown(plugin)}"
+            )
+        secret |= refs
+        try:
+            validate(ConnectorSpec(name, resolved, "REST", refs))
+        except ConfigError as exc:
+            problems = _problems(str(exc))
     fields = [(n, f, "Common") for n, f in CommonConfig.model_fields.items()]
     fields += [(n, f, cls.name) for n, f in cls.config_model.model_fields.items()]
-    secret = set(cls.secret_properties)
     configs = []
     seen: set[str] = set()
     for order, (attr, f, group) in enumerate(fields):

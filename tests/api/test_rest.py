@@ -287,6 +287,25 @@ def test_validate_endpoint_counts_errors(client: TestClient) -> None:
     assert r.status_code == 400 and r.json()["error_code"] == 400
 
 
+def test_validate_takes_a_config_as_post_connectors_does(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # references resolved first (a ${file:...} rate was "not a valid number"), the value of
+    # one masked; a body of another plugin than the path's is refused (it had validated one
+    # and described the other)
+    (tmp_path / "n.properties").write_text("rate=7\n")
+    monkeypatch.setenv("HUB_TEST_TOPIC", "S3cretTopic")
+    body = {"connector.class": "datagen", "topic": "${env:HUB_TEST_TOPIC}",
+            "rate": f"${{file:{tmp_path / 'n.properties'}:rate}}"}  # fmt: skip
+    r = client.put("/connector-plugins/datagen/config/validate", json=body)
+    assert r.status_code == 200 and r.json()["error_count"] == 0, r.text
+    assert "S3cretTopic" not in r.text
+    assert client.post("/connectors", json={"name": "v", "config": body}).status_code == 201
+    other = {"connector.class": "FileStreamSink", "topics": "a", "file": str(tmp_path / "o")}
+    r = client.put("/connector-plugins/datagen/config/validate", json=other)
+    assert r.status_code == 400 and "another plugin" in r.text, r.text
+
+
 def test_secrets_are_masked_everywhere(client: TestClient, tmp_path: Path) -> None:
     config = {
         "connector.class": SECRET_CLASS, "file": str(tmp_path / "x.txt"), "topic": "s",
