@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,10 +151,10 @@ def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in value.items():
         key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
+        for name, item in (flatten(v, key + ".") if isinstance(v, Mapping) else {key: v}).items():
+            if name in out:  # (database: {hostname: a} and database.hostname: b)
+                raise ConfigError(f"property {name} is given twice (nested and flat): keep one")
+            out[name] = item
     return out
 
 
@@ -227,15 +227,46 @@ def _known_keys(doc: Mapping[str, Any], known: tuple[str, ...], what: str) -> No
         )
 
 
+class DuplicateKeyError(Exception):
+    def __init__(self, key: Any, line: int) -> None:
+        super().__init__(f"{key!r} is given twice (again on line {line}): keep one")
+
+
+def load_yaml(stream: Any) -> Any:
+    """YAML as ``yaml.safe_load`` reads it, but a key given twice in one mapping raises
+    `DuplicateKeyError` (PyYAML keeps the last silently: two ``table.include.list`` lines,
+    and the first one is gone)."""
+    import yaml
+
+    class Strict(yaml.SafeLoader):  # type: ignore[misc]
+        pass
+
+    def mapping(loader: Strict, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                continue  # (PyYAML refuses it itself)
+            if key in seen:
+                raise DuplicateKeyError(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return loader.construct_mapping(node, deep=deep)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return yaml.load(stream, Loader=Strict)  # noqa: S506 - a SafeLoader
+
+
 def load_connector_file(path: str) -> list[ConnectorSpec]:
     """Read one YAML file of connectors. Raises ConfigError naming the file."""
     import yaml
 
     try:
         with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
+            doc = load_yaml(f)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"{path}: not UTF-8 text (byte {exc.start} of the file): save it as UTF-8"
@@ -271,7 +302,10 @@ def load_connector_file(path: str) -> list[ConnectorSpec]:
             raise ConfigError(
                 f"{path}, connector {name!r}: 'config' must be a mapping of properties"
             )
-        flat = flatten(item["config"])
+        try:
+            flat = flatten(item["config"])
+        except ConfigError as exc:
+            raise ConfigError(f"{path}, connector {name!r}: {exc}") from None
         resolved, secrets = resolve(flat, f"{path}, connector {name!r}")
         specs.append(ConnectorSpec(name, resolved, path, secrets))
     names = [s.name for s in specs]

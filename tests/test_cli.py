@@ -439,6 +439,15 @@ def test_bad_inputs_of_the_cli_are_named_without_their_secrets(tmp_path: Path) -
                  f"{latin1}: not UTF-8 text (byte 55 of the file)")  # fmt: skip
     assert_error(hub(tmp_path / "d", "validate", "--no-connect", str(tmp_path)), 2,
                  "a directory, not a connector file")  # fmt: skip
+    # a key given twice had kept the last one, silently
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("name: x\nconfig:\n  connector.class: datagen\n  topic: a\n  topic: b\n")
+    assert_error(hub(tmp_path / "d", "validate", "--no-connect", str(twice)), 2,
+                 f"{twice}: 'topic' is given twice (again on line 5)")  # fmt: skip
+    twice.write_text("name: x\nconfig:\n  connector.class: datagen\n  topic: a\n"
+                     "  database:\n    hostname: a\n  database.hostname: b\n")  # fmt: skip
+    assert_error(hub(tmp_path / "d", "validate", "--no-connect", str(twice)), 2,
+                 "property database.hostname is given twice (nested and flat)")  # fmt: skip
     for bad in (".foo:x", ":x"):  # (an unexpected TypeError / ValueError before)
         path = tmp_path / "c.yaml"
         path.write_text(f"name: x\nconfig:\n  connector.class: '{bad}'\n  topic: t\n")

@@ -68,9 +68,13 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
         return None, StorageTopics(), None
     import yaml
 
+    from hub.config import DuplicateKeyError, load_yaml
+
     try:
         with open(path) as f:
-            doc = yaml.safe_load(f) or {}
+            doc = load_yaml(f) or {}
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the worker config: {exc.strerror}") from None
     except yaml.YAMLError as exc:
