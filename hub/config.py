@@ -42,7 +42,7 @@ class ConnectorSpec:
 
     def __post_init__(self) -> None:
         for k, v in self.config.items():
-            remember_secrets([v] if k in self.secret_keys or looks_secret(k) else url_passwords(v))
+            remember_secrets([v] if k in self.secret_keys or is_secret(k) else url_passwords(v))
 
     def masked(self) -> dict[str, Any]:
         return mask(self.config, self.secret_keys)
@@ -55,7 +55,8 @@ _SECRETS: set[str] = set()
 
 
 def remember_secrets(values: Iterable[Any]) -> None:
-    _SECRETS.update(v for v in values if isinstance(v, str) and len(v) >= 3)
+    if len(_SECRETS) < 10_000:  # (a long-running worker validating configs sent to it)
+        _SECRETS.update(v for v in values if isinstance(v, str) and len(v) >= 3)
 
 
 def known_secrets() -> frozenset[str]:
