@@ -115,6 +115,9 @@ class IncrementalSnapshot:
         self.open = False
         self.chunk: Chunk | None = None
         self.rows_emitted = 0
+        # pause-snapshot: no new chunk until resume-snapshot (the one in flight finishes);
+        # not kept in the offsets: a restarted task goes on
+        self.paused = False
 
     # -- state in the offset -------------------------------------------------------------
     def state(self) -> dict[str, Any] | None:
@@ -154,6 +157,25 @@ class IncrementalSnapshot:
             self._execute(ident, data)
         elif kind == "stop-snapshot":
             self._stop(ident, data)
+        elif kind == "pause-snapshot":
+            log.info("signal %s: incremental snapshot paused", ident)
+            self.paused = True
+        elif kind == "resume-snapshot":
+            log.info("signal %s: incremental snapshot resumed", ident)
+            self.paused = False
+            if self.tables and self.chunk is None and self.window is None:
+                self._next_chunk()
+        elif kind == "log":
+            try:
+                message = json.loads(data or "{}").get("message")
+            except (ValueError, AttributeError):
+                message = data
+            log.info("signal %s: %s", ident, message)
+        else:
+            log.warning(
+                "signal %s: %r is not a signal hub knows (execute-snapshot, stop-snapshot, "
+                "pause-snapshot, resume-snapshot, log): ignored", ident, kind,
+            )  # fmt: skip
         return False
 
     def _stop(self, ident: str | None, data: str | None) -> None:
@@ -219,7 +241,10 @@ class IncrementalSnapshot:
 
     # -- chunks ----------------------------------------------------------------------------
     def _next_chunk(self) -> None:
-        """Read the next chunk between a fresh pair of watermarks."""
+        """Read the next chunk between a fresh pair of watermarks (none while paused)."""
+        if self.paused:
+            self.window, self.chunk = None, None
+            return
         while self.tables:
             table = self.tables[0]
             if not self.port.tables().get(table):

@@ -5,6 +5,7 @@ a stop-snapshot that names some of the tables (the shared algorithm: PostgreSQL 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -174,3 +175,42 @@ def test_stop_snapshot_of_one_table_lets_the_others_finish(
     assert 0 < len(read("x")) < 400  # stopped partway
     assert sorted(read("y")) == list(range(1, 401))
     assert read("z") == []
+
+
+def test_pause_and_resume_snapshot(
+    mariadb_server: MariaDBServer, mariadb_db: str, cur: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # pause-snapshot and resume-snapshot had been dropped without a word
+    caplog.set_level(logging.INFO, logger="connectors.source.cdc.incremental")
+    cur.execute("CREATE TABLE x (id int PRIMARY KEY)")
+    cur.execute("INSERT INTO x SELECT seq FROM seq_1_to_400")
+    task = start_task(
+        _config(mariadb_server, mariadb_db, **{"incremental.snapshot.chunk.size": 10})
+    )
+    topic = f"app.{mariadb_db}.x"
+
+    def reads(records: list[Any]) -> list[int]:
+        return [r.value["after"]["id"] for r in records if r.topic == topic and r.value]
+
+    try:
+        out = poll_for(task, 0.5)
+        _signal(cur, mariadb_db, "s1", "execute-snapshot", ["x"])
+        deadline = time.monotonic() + 20
+        while not reads(out) and time.monotonic() < deadline:
+            out += poll(task)
+        _signal(cur, mariadb_db, "s2", "pause-snapshot", [])
+        out += poll_for(task, 1.5)  # (a chunk in flight finishes)
+        paused = len(reads(out))
+        out += poll_for(task, 1.5)
+        assert len(reads(out)) == paused < 400
+        cur.execute("INSERT INTO debezium_signal VALUES ('s3', 'log', '{\"message\": \"hello\"}')")
+        cur.execute("INSERT INTO debezium_signal VALUES ('s4', 'no-such-signal', '{}')")
+        _signal(cur, mariadb_db, "s5", "resume-snapshot", [])
+        deadline = time.monotonic() + 20
+        while len(set(reads(out))) < 400 and time.monotonic() < deadline:
+            out += poll(task)
+    finally:
+        task.stop()
+    assert sorted(set(reads(out))) == list(range(1, 401))
+    assert "signal s3: hello" in caplog.text
+    assert "signal s4: 'no-such-signal' is not a signal hub knows" in caplog.text
