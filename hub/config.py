@@ -259,6 +259,17 @@ def load_yaml(stream: Any) -> Any:
 
 def load_connector_file(path: str) -> list[ConnectorSpec]:
     """Read one YAML file of connectors. Raises ConfigError naming the file."""
+    specs = []
+    for name, flat in read_connector_entries(path):
+        resolved, secrets = resolve(flat, f"{path}, connector {name!r}")
+        specs.append(ConnectorSpec(name, resolved, path, secrets))
+    return specs
+
+
+def read_connector_entries(path: str) -> list[tuple[str, dict[str, Any]]]:
+    """The connectors of one YAML file as written: (name, flat config), references such as
+    ``${env:...}`` not resolved (what ``hub connectors create`` sends, for the worker to
+    resolve). Raises ConfigError naming the file."""
     import yaml
 
     try:
@@ -292,7 +303,7 @@ def load_connector_file(path: str) -> list[ConnectorSpec]:
             f"{path}: expected a connector (name: ..., config: {{...}}) "
             "or a list of them under 'connectors:'"
         )
-    specs = []
+    entries = []
     for i, item in enumerate(items):
         where = f"{path}, connector #{i + 1}"
         if not isinstance(item, Mapping) or "name" not in item or "config" not in item:
@@ -304,15 +315,13 @@ def load_connector_file(path: str) -> list[ConnectorSpec]:
                 f"{path}, connector {name!r}: 'config' must be a mapping of properties"
             )
         try:
-            flat = flatten(item["config"])
+            entries.append((name, flatten(item["config"])))
         except ConfigError as exc:
             raise ConfigError(f"{path}, connector {name!r}: {exc}") from None
-        resolved, secrets = resolve(flat, f"{path}, connector {name!r}")
-        specs.append(ConnectorSpec(name, resolved, path, secrets))
-    names = [s.name for s in specs]
+    names = [n for n, _ in entries]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise ConfigError(
             f"{path}: connector names must be unique; repeated: {', '.join(sorted(dup))}"
         )
-    return specs
+    return entries

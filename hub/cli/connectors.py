@@ -94,10 +94,33 @@ def connectors() -> None:
 
     \b
     Example:
+      hub connectors create configs/postgres-to-duckdb.yaml
       hub connectors list
       hub connectors status orders-cdc
       hub connectors stop orders-cdc && hub connectors offsets orders-cdc
     """
+
+
+@connectors.command()
+@click.argument("files", nargs=-1, required=True, metavar="CONFIG.yaml...")
+@_options
+def create(files: tuple[str, ...], url: str, token: str | None) -> None:
+    """Create (or update) the files' connectors on the worker: PUT /connectors/NAME/config,
+    each config as written (${env:...} and ${file:...} are resolved by the worker, on its
+    machine). For a worker of a cluster, whose connectors live in the cluster's config topic.
+
+    \b
+    Example:
+      hub connectors create configs/postgres-to-duckdb.yaml
+    """
+    from hub.config import read_connector_entries
+
+    entries = [(n, c) for f in files for n, c in read_connector_entries(f)]  # (all read first)
+    client = Client(url, token)
+    for name, config in entries:
+        info = client.call("PUT", _path(name) + "/config", config)
+        click.echo(f"{name}: {info.get('type', '?')} connector, {len(info.get('tasks', []))} "
+                   "task(s) configured")  # fmt: skip
 
 
 @connectors.command("list")

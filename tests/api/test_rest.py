@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -470,6 +471,17 @@ def test_hub_serve_and_connectors_cli(tmp_path: Path) -> None:
             env=env,
         )  # fmt: skip
         assert "PAUSED" in r.stdout
+        # a file's connectors created over REST, its references sent as written (resolved
+        # by the worker: the value never leaves its machine)
+        more = tmp_path / "more.yaml"
+        more.write_text(json.dumps({"name": "gen2", "config": _gen("${env:HUB_TEST_T:-g2}")}))
+        r = subprocess.run(
+            [*hub, "connectors", "create", str(more), "--url", url], capture_output=True,
+            text=True, env=env,
+        )  # fmt: skip
+        assert r.returncode == 0 and "gen2: source connector, 1 task(s)" in r.stdout, r.stderr
+        with urllib.request.urlopen(f"{url}/connectors/gen2/config") as resp:
+            assert json.loads(resp.read())["topic"] == "${env:HUB_TEST_T:-g2}"
     finally:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
