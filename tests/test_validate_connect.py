@@ -87,6 +87,13 @@ def test_connect_checks_source_and_sinks(tmp_path: Path, pg_server: PgServer, pg
         r = _validate(tmp_path, {"name": "src", "config": {**src, "database.port": 1}})
         assert r.returncode == 2 and "FAIL  connect to" in r.stdout
         assert "Connection refused" in r.stdout
+        # Debezium's JDBC sink class checks its target as the sink its URL picks (it had said
+        # ok for a database it could not reach)
+        jdbc = {"connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector", "topics": "t",
+                "connection.url": "postgresql://u:Secr3tPw@127.0.0.1:1/db"}  # fmt: skip
+        r = _validate(tmp_path, {"name": "j", "config": jdbc})
+        assert r.returncode == 2 and "FAIL  connect to u@127.0.0.1:1/db" in r.stdout, r.stdout
+        assert "Secr3tPw" not in r.stdout + r.stderr
     finally:
         with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as sql:
             sql.execute("DROP OWNED BY hub_weak; DROP ROLE hub_weak")

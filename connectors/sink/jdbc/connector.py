@@ -10,7 +10,7 @@ from typing import Any
 from connectors.sink.duckdb.config import DuckDBSinkConfig, duckdb_path
 from connectors.sink.postgres.config import SCHEMES
 from hub.log import TopicPartition
-from hub.runtime.api import SinkConnector, SinkRecord, SinkTask, SinkTaskContext
+from hub.runtime.api import Check, SinkConnector, SinkRecord, SinkTask, SinkTaskContext
 
 
 class JdbcSinkConfig(DuckDBSinkConfig):
@@ -72,6 +72,29 @@ class JdbcSink(SinkConnector):
     config_model = JdbcSinkConfig
     task_class = JdbcSinkTask
     secret_properties = ("connection.password", "connection.url")
+
+    @staticmethod
+    def _dialect(config: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The sink ``connection.url`` picks, and the config as that one takes it."""
+        if duckdb_path(str(config.get("connection.url", ""))) is not None:
+            from connectors.sink.duckdb.connector import DuckDBSink
+
+            return DuckDBSink, dict(config)
+        from connectors.sink.postgres.connector import PostgresSink
+
+        return PostgresSink, {k: v for k, v in config.items() if not k.startswith("duckdb.")}
+
+    @classmethod
+    def check(cls, config: Mapping[str, Any]) -> list[Check]:
+        """``hub validate --connect``: the target's, as its own sink checks it (it had said ok
+        for a database it could not reach)."""
+        sink, own = cls._dialect(config)
+        return list(sink.check(own))
+
+    @classmethod
+    def verify_target(cls, config: Mapping[str, Any]) -> Any:
+        sink, own = cls._dialect(config)
+        return sink.verify_target(own)
 
     @classmethod
     def local_files(cls, config: Mapping[str, Any]) -> list[str]:
