@@ -55,6 +55,9 @@ def _schema(kind: str, optional: bool, name: str | None = None, **extra: Any) ->
 
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?")
+_TIME = re.compile(r"(-)?([0-9]{1,3}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
@@ -123,8 +126,9 @@ class TypeMapper:
     def default_of(self, c: Column, text: str) -> Any:
         """A column's default as the schema history holds it (its DDL text) as the value the
         binlog decoder gives, for the constants that read the same in every row: numbers,
-        ENUM/SET labels, text; None for an expression (``NOW()``, ``(uuid())``), dates and
-        times, bits, JSON and binary columns (left out, as no default)."""
+        ENUM/SET labels, text, dates, datetimes and times; None for an expression
+        (``NOW()``, ``(uuid())``), a zero date, TIMESTAMP, bits, JSON and binary columns
+        (left out, as no default)."""
         t = c.real_type
         if t in (T.TINY, T.SHORT, T.INT24, T.LONG, T.LONGLONG, T.YEAR):
             return int(text) if _INTEGER.fullmatch(text) else None
@@ -138,7 +142,19 @@ class TypeMapper:
             return text if not text or set(text.split(",")) <= set(c.labels) else None
         if t in (T.VARCHAR, T.VAR_STRING, T.STRING, *BLOBS) and c.charset != BINARY_CHARSET:
             return None if text.startswith("(") or text.endswith("(...)") else text
-        return None
+        try:  # (a zero or impossible date, an expression: no default)
+            if t in (T.DATE, T.NEWDATE) and _DATE.fullmatch(text):
+                return dt.date.fromisoformat(text)
+            if t in (T.DATETIME, T.DATETIME2) and _DATETIME.fullmatch(text):
+                return dt.datetime.fromisoformat(text)
+            if t in (T.TIME, T.TIME2) and (m := _TIME.fullmatch(text)):
+                sign = -1 if m[1] else 1
+                frac = int((m[5] or "").ljust(6, "0")[:6])
+                return sign * dt.timedelta(hours=int(m[2]), minutes=int(m[3]),
+                                           seconds=int(m[4]), microseconds=frac)  # fmt: skip
+        except ValueError:
+            return None
+        return None  # (TIMESTAMP's text is in the session's time zone: not known here)
 
     def converter(self, c: Column, nullable: bool) -> Converter:
         """value (as the binlog decoder or PyMySQL gives it) -> the event's value; never

@@ -4,6 +4,7 @@ binlog_row_metadata=FULL; with MINIMAL or NO_LOG the schema history does (`histo
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import orjson
@@ -312,7 +313,9 @@ def test_constant_column_defaults_are_in_the_field_schemas(
             "DEFAULT 'it''s', ADD COLUMN n decimal(10,2) DEFAULT 1.5, ADD COLUMN e "
             "enum('p','q') DEFAULT 'q', ADD COLUMN f double DEFAULT 2.5, ADD COLUMN at "
             "datetime DEFAULT CURRENT_TIMESTAMP, ADD COLUMN u varchar(36) DEFAULT (uuid()), "
-            "ADD COLUMN plain int"
+            "ADD COLUMN plain int, ADD COLUMN day date DEFAULT '2024-02-29', ADD COLUMN dt "
+            "datetime(3) DEFAULT '2024-02-29 01:02:03.5', ADD COLUMN tm time DEFAULT "
+            "'-01:02:03', ADD COLUMN zero date DEFAULT '0000-00-00'"
         )
         cur.execute("INSERT INTO d (id) VALUES (1)")
         out = poll_for(task, 2.0)
@@ -321,6 +324,9 @@ def test_constant_column_defaults_are_in_the_field_schemas(
     event = next(r for r in out if r.topic == f"app.{mariadb_db}.d" and r.value)
     after = next(f for f in event.value_schema["fields"] if f["field"] == "after")
     defaults = {f["field"]: f.get("default") for f in after["fields"]}
+    days = (dt.date(2024, 2, 29) - dt.date(1970, 1, 1)).days
     assert defaults == {"id": None, "i": -5, "s": "it's", "n": "AJY=", "e": "q", "f": 2.5,
-                        "at": None, "u": None, "plain": None}  # fmt: skip
+                        "at": None, "u": None, "plain": None, "day": days,
+                        "dt": days * 86_400_000 + 3_723_500, "tm": -3_723_000_000,
+                        "zero": None}  # fmt: skip
     assert event.value["after"]["i"] == -5 and event.value["after"]["s"] == "it's"
