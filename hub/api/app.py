@@ -234,7 +234,10 @@ def create_app(
         lister = getattr(valid.cls, "verify_tables", None)
         if valid.cls.type != "source" or lister is None:
             raise ConfigError(f"the {valid.cls.name} connector cannot list the tables it reads")
-        tables = lister(valid.raw)
+        try:
+            tables = lister(valid.raw)
+        except HubError as exc:  # (a database it cannot reach: the config's to change)
+            raise ConfigError(str(exc)) from None
         return {"tables": [{"schema": t.schema, "table": t.table, "topic": t.topic,
                             "key": list(t.key)} for t in tables]}  # fmt: skip
 

@@ -20,6 +20,7 @@ from collections.abc import Generator
 from typing import Any
 
 from fastapi import Body, FastAPI
+from starlette.exceptions import HTTPException
 
 from hub.errors import ConfigError
 from hub.log import Record, TopicInfo, TopicPartition
@@ -197,7 +198,7 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
 
         log = worker.backend
         if group not in log.groups.list_groups():
-            raise ConfigError(f"no consumer group {group!r}")
+            raise HTTPException(404, f"no consumer group {group!r}")  # (as a topic)
         topic, to = body.get("topic"), body.get("to")
         value, partition = body.get("value"), body.get("partition")
         if not isinstance(topic, str) or not topic:
@@ -223,5 +224,5 @@ def add_browse(app: FastAPI, worker: Worker) -> None:
     def group(group: str) -> dict[str, Any]:
         admin = worker.backend.groups
         if group not in admin.list_groups():
-            raise ConfigError(f"no consumer group {group!r}")
+            raise HTTPException(404, f"no consumer group {group!r}")  # (as a topic)
         return dataclasses.asdict(admin.describe(group))

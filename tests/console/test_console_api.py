@@ -175,7 +175,7 @@ def test_topics_messages_and_groups_are_served_read_only(worker: Worker) -> None
     group = committed()
     assert {(p["topic"], p["partition"], p["committed"]) for p in group["partitions"]} == {
         ("orders", 0, 16), ("orders", 1, 15)}  # fmt: skip
-    assert client.get("/hub/groups/nope").status_code == 400
+    assert client.get("/hub/groups/nope").status_code == 404  # (as an unknown topic)
 
 
 def test_health_and_the_last_hour_of_a_connector(tmp_path: Path) -> None:
@@ -353,6 +353,10 @@ def test_a_source_config_previews_the_tables_it_captures(
     assert bad.status_code == 400 and "database.dbname: required" in bad.json()["message"]
     gen = client.put("/hub/connector-plugins/datagen/tables", json={"topic": "t"})
     assert gen.status_code == 400 and "cannot list" in gen.json()["message"]
+    # a database it cannot reach: the config's to change (a 500 before)
+    down = client.put("/hub/connector-plugins/postgres/tables",
+                      json={**config, "database.port": 1})  # fmt: skip
+    assert down.status_code == 400 and "refused" in down.json()["message"], down.text
 
 
 def test_topics_messages_and_groups_on_kafka(own_kafka_broker: str, tmp_path: Path) -> None:
