@@ -49,7 +49,7 @@ def connect(cfg: MySqlSourceConfig, **kwargs: Any) -> Any:
                 "database.password"
             ) from None
         raise MySqlConnectionError(
-            f"cannot connect to {cfg.where()}: {describe(exc)} (retrying)"
+            f"cannot connect to {cfg.where()}: {describe(exc)}"
         ) from None
     return con
 

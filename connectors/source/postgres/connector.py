@@ -77,7 +77,7 @@ def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
             ) from None
         if "does not exist" in str(exc):
             raise ConfigError(f"cannot connect to {cfg.where()}: {reason}") from None
-        raise ConnectionLostError(f"cannot connect to {cfg.where()}: {reason} (retrying)") from None
+        raise ConnectionLostError(f"cannot connect to {cfg.where()}: {reason}") from None
 
 
 class PostgresSourceTask(SourceTask):
