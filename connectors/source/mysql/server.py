@@ -48,9 +48,7 @@ def connect(cfg: MySqlSourceConfig, **kwargs: Any) -> Any:
                 f"cannot log in to {cfg.where()}: {describe(exc)}; check database.user and "
                 "database.password"
             ) from None
-        raise MySqlConnectionError(
-            f"cannot connect to {cfg.where()}: {describe(exc)}"
-        ) from None
+        raise MySqlConnectionError(f"cannot connect to {cfg.where()}: {describe(exc)}") from None
     return con
 
 
