@@ -79,15 +79,22 @@ class _PackedRun:
 
 
 def _list_run(
-    groups: dict[tuple[str, int | None], list[Any]], slot: tuple[str, int | None], i: int
-) -> Any:
+    groups: dict[tuple[str, int | None], list[Any]], slot: tuple[str, int | None], i: int,
+    last: dict[str, int | None],
+) -> Any:  # fmt: skip
     """The (keys, values, headers, timestamps, span) lists records of ``slot`` go on to: its
-    last run, or a new one after a packed run; ``span`` is [first, last] index of the poll's
-    records in it (the caller sets last)."""
+    last run, or a new one after a packed run or after a record of the topic with another
+    partition slot (``last``: each topic's slot so far; the runs are sent in poll order, so a
+    topic's records keep their order in every partition whatever slots they take: a record
+    given partition 0 between two keyed ones that land there had gone after both); ``span``
+    is [first, last] index of the poll's records in it (the caller sets last)."""
+    topic, partition = slot
+    switched = last.get(topic, partition) != partition
+    last[topic] = partition
     runs = groups.get(slot)
     if runs is None:
         runs = groups[slot] = []
-    elif type(runs[-1]) is not _PackedRun:
+    elif type(runs[-1]) is not _PackedRun and not switched:
         return runs[-1]
     run: tuple[list[Any], ...] = ([], [], [], [], [i, i])
     runs.append(run)
@@ -308,6 +315,7 @@ class SourceRunner:
         # per (topic, partition): its runs in order, each a list-run (keys, values, headers,
         # timestamps) or a _PackedRun
         groups: dict[tuple[str, int | None], list[Any]] = {}
+        last_slot: dict[str, int | None] = {}  # each topic's last partition slot (_list_run)
         now = time.time_ns() // 1_000_000
         last_partition: object = None
         pkey = ""
@@ -328,7 +336,7 @@ class SourceRunner:
                 pending[pkey] = (r.source_partition, r.source_offset)  # type: ignore[assignment]
                 if type(r) is EncodedBatch:
                     n = len(r.packed) if r.packed is not None else len(r.values)
-                    seq = self._append_batch(r, groups, seq, now, i)
+                    seq = self._append_batch(r, groups, seq, now, i, last_slot)
                     written += n
                     continue
                 assert isinstance(r, SourceRecord)
@@ -370,7 +378,7 @@ class SourceRunner:
                     except Exception as exc:  # e.g. a value JSON cannot represent
                         self.errors.failed("VALUE_CONVERTER", exc)
                         continue
-                g = _list_run(groups, (r.topic, r.partition), i)
+                g = _list_run(groups, (r.topic, r.partition), i, last_slot)
                 g[4][1] = i
                 g[0].append(key)
                 g[1].append(value)
@@ -390,26 +398,30 @@ class SourceRunner:
         self._seq = seq
         sent: list[Any] = []
         self._log_unsure = True
-        for (topic, partition), runs in groups.items():
-            for run in runs:
-                try:
-                    if type(run) is _PackedRun:
-                        self.producer.send_packed(
-                            run.packed, topic, header_key=SEQ_HEADER, header_prefix=prefix,
-                            first_seq=run.first_seq, timestamp=run.timestamp,
-                            partition=partition,
-                        )  # fmt: skip
-                    else:
-                        keys, values, headers, stamps, _ = run
-                        self.producer.send_many(
-                            topic, values, keys=keys, headers=headers, timestamps=stamps,
-                            partition=partition,
-                        )  # fmt: skip
-                except RecordTooLargeError as exc:  # nothing of this run was appended
-                    self._written_prefix(records, groups, sent)
-                    ks, vs = run.packed.lists() if type(run) is _PackedRun else run[:2]
-                    raise too_large(exc, ks, vs) from None
-                sent.append(run)
+        ordered = sorted(
+            ((_span(run)[0], topic, partition, run)
+             for (topic, partition), runs in groups.items() for run in runs),
+            key=lambda entry: entry[0],
+        )  # fmt: skip
+        for _, topic, partition, run in ordered:
+            try:
+                if type(run) is _PackedRun:
+                    self.producer.send_packed(
+                        run.packed, topic, header_key=SEQ_HEADER, header_prefix=prefix,
+                        first_seq=run.first_seq, timestamp=run.timestamp,
+                        partition=partition,
+                    )  # fmt: skip
+                else:
+                    keys, values, headers, stamps, _ = run
+                    self.producer.send_many(
+                        topic, values, keys=keys, headers=headers, timestamps=stamps,
+                        partition=partition,
+                    )  # fmt: skip
+            except RecordTooLargeError as exc:  # nothing of this run was appended
+                self._written_prefix(records, groups, sent)
+                ks, vs = run.packed.lists() if type(run) is _PackedRun else run[:2]
+                raise too_large(exc, ks, vs) from None
+            sent.append(run)
         self._log_unsure = False
         self._pending.update(pending)
         self.state.add_records(written)
@@ -518,6 +530,7 @@ class SourceRunner:
         seq: int,
         now: int,
         i: int,
+        last: dict[str, int | None],
     ) -> int:
         """Group an EncodedBatch's records (as _append does one record's); the last seq."""
         prefix, skip = self._prefix, self._skip
@@ -525,6 +538,7 @@ class SourceRunner:
         if b.packed is not None:
             n = len(b.packed)
             if not skip:  # the bulk path: no object per record
+                last[b.topic] = None  # (a run of its own: the next list run is a new one)
                 runs = groups.get((b.topic, None))
                 if runs is None:
                     runs = groups[(b.topic, None)] = []
@@ -534,7 +548,7 @@ class SourceRunner:
         else:
             keys, values = b.keys, b.values
             n = len(values)
-        g = _list_run(groups, (b.topic, None), i)
+        g = _list_run(groups, (b.topic, None), i, last)
         g[4][1] = i
         if skip:  # replaying a crashed window: drop what is already in the log
             kept = [i for i in range(n) if seq + 1 + i not in skip]

@@ -187,7 +187,7 @@ def test_an_encoded_batch_replayed_after_a_crash_drops_what_the_log_has(packed: 
         batch = EncodedBatch("t", [], [], {}, {}, packed=_packed(keys, values))
     else:
         batch = EncodedBatch("t", keys, values, {}, {})
-    assert runner._append_batch(batch, groups, 4, 99, 0) == 8  # seqs 5..8; 6 and 8 are in
+    assert runner._append_batch(batch, groups, 4, 99, 0, {}) == 8  # seqs 5..8; 6 and 8 are in
     [(keys, values, headers, stamps, _)] = groups[("t", None)]
     assert (keys, values, stamps) == ([b"a", b"c"], [b"1", b"3"], [99, 99])
     assert headers == [((SEQ_HEADER, b"c/0/5"),), ((SEQ_HEADER, b"c/0/7"),)]
