@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from hub.config import MASK, ConnectorSpec, is_secret, resolve, shown
+from hub.config import MASK, ConnectorSpec, is_secret, resolve, scrub, shown
 from hub.errors import ConfigError
 from hub.runtime import plugins
 from hub.runtime.validation import CommonConfig, validate
@@ -68,7 +68,11 @@ def config_infos(plugin: str, config: dict[str, Any]) -> dict[str, Any]:
     except ConfigError as exc:
         problems = _problems(str(exc))
     else:
-        if plugins.resolve(str(resolved["connector.class"]), resolved) is not cls:
+        try:
+            body_cls = plugins.resolve(str(resolved["connector.class"]), resolved)
+        except ConfigError as exc:  # (its value may be a reference's: not quoted)
+            raise ConfigError(scrub(str(exc), [resolved[k] for k in refs])) from None
+        if body_cls is not cls:
             raise ConfigError(  # (a 400, as Connect's: one plugin validated, another shown)
                 f"the config's connector.class is another plugin than the request's {shown(plugin)}"
             )

@@ -305,6 +305,9 @@ def test_validate_takes_a_config_as_post_connectors_does(
     other = {"connector.class": "FileStreamSink", "topics": "a", "file": str(tmp_path / "o")}
     r = client.put("/connector-plugins/datagen/config/validate", json=other)
     assert r.status_code == 400 and "another plugin" in r.text, r.text
+    by_ref = {"connector.class": "${env:HUB_TEST_TOPIC}", "topic": "t"}
+    r = client.put("/connector-plugins/datagen/config/validate", json=by_ref)
+    assert r.status_code == 400 and "S3cretTopic" not in r.text, r.text
 
 
 def test_secrets_are_masked_everywhere(client: TestClient, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ stop the task, per ``errors.tolerance``; other tables are not affected.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 
 from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, fold_ascii
@@ -30,6 +31,8 @@ from connectors.sink.engine.errors import (
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import Column
 from connectors.sink.engine.widening import wider
+
+log = logging.getLogger(__name__)
 
 
 def check_names(d: Dialect, table: TableRef, have: Iterable[str], new: Iterable[str]) -> None:
@@ -84,7 +87,14 @@ def fill(d: Dialect, table: TableRef, column: Column) -> None:
     staging, as any value of that column does."""
     q = d.quote
     conv = column.convert
-    default = column.default if conv is None else conv(column.default)
+    try:
+        default = column.default if conv is None else conv(column.default)
+    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:  # (a source's slip: the
+        log.warning(  # rows keep NULL there, as without a default; the batch goes on)
+            "table %s, column %s: its default %r cannot be read (%s): the rows the table has "
+            "keep NULL there", table, column.name, column.default, exc,
+        )  # fmt: skip
+        return
     staged = StagedColumn(column.name, column.type, [default])
     relation = d.stage(f"default_{column.name}", [staged])
     try:
