@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -269,13 +270,55 @@ class JsonConverter(Converter):
         del self._seen[self.SEEN_SCHEMAS :]
 
 
+def _java_double(x: float) -> str:
+    """Java's Double.toString: plain between 10^-3 and 10^7, else d.dddE±n (shortest digits)."""
+    if x != x:
+        return "NaN"
+    if x in (math.inf, -math.inf):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0 or 1e-3 <= abs(x) < 1e7:
+        return repr(x)  # (Python's shortest repr: the same digits, a '.0' kept)
+    sign, digits, exponent = Decimal(repr(x)).normalize().as_tuple()
+    text = "".join(map(str, digits))
+    mantissa = text[0] + "." + (text[1:] or "0")
+    return ("-" if sign else "") + f"{mantissa}E{exponent + len(text) - 1}"  # type: ignore[operator]
+
+
+def java_text(value: Any, schema: Mapping[str, Any] | None = None) -> str:
+    """``value`` as Java's toString writes the Connect value Kafka's StringConverter gets:
+    ``true``, ``1.0E7``, ``Struct{id=1,name=a}`` (a struct schema's fields in order, nulls
+    left out), ``{k=v, k2=v2}`` for a map, ``[a, b]`` for a list."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _java_double(value)
+    if isinstance(value, Mapping):
+        if schema is not None and schema.get("type") == "struct":
+            fields = [(str(f.get("field")), f) for f in schema.get("fields") or ()]
+            parts = [f"{n}={java_text(value[n], f)}" for n, f in fields if value.get(n) is not None]
+            return "Struct{" + ",".join(parts) + "}"
+        items = (schema or {}).get("values")
+        return (
+            "{" + ", ".join(f"{java_text(k)}={java_text(v, items)}" for k, v in value.items()) + "}"
+        )
+    if isinstance(value, list | tuple):
+        items = (schema or {}).get("items")
+        return "[" + ", ".join(java_text(v, items) for v in value) + "]"
+    return str(value)
+
+
 class StringConverter(Converter):
+    """Kafka's StringConverter: a string as it is, anything else as Java's toString writes it
+    (`java_text`): a key's bytes decide its partition and what compaction keeps."""
+
     def from_value(self, value: Any, schema: Mapping[str, Any] | None = None) -> bytes | None:
         if value is None:
             return None
-        if isinstance(value, bool):  # Java's toString, as Kafka writes it (a key's bytes
-            return b"true" if value else b"false"  # decide its partition and compaction)
-        return value if isinstance(value, bytes) else str(value).encode()
+        if isinstance(value, bytes):
+            return value
+        return (value if isinstance(value, str) else java_text(value, schema)).encode()
 
     def to_value(self, data: bytes | None) -> tuple[Any, Mapping[str, Any] | None]:
         return (None if data is None else data.decode("utf-8", errors="replace")), None

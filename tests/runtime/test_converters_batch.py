@@ -136,7 +136,23 @@ def test_json_writes_what_it_reads_back_as_written_or_refuses(schemas: bool) -> 
             c.from_values([bad], [None])
 
 
-def test_string_writes_booleans_as_kafka_does() -> None:
-    # a key's bytes decide its partition and compaction: "True" is another key than "true"
+def test_string_writes_values_as_kafka_does() -> None:
+    # a key's bytes decide its partition and compaction: "True" is another key than "true",
+    # "{'id': 1}" another than Kafka Connect's "Struct{id=1}"
     c = make_converter("string", False)
     assert c.from_values([True, False, 1, "x"], [None] * 4) == [b"true", b"false", b"1", b"x"]
+    key = {"type": "struct", "fields": [{"field": "id", "type": "int32"},
+                                        {"field": "name", "type": "string"},
+                                        {"field": "gone", "type": "string"}]}  # fmt: skip
+    assert c.from_value({"id": 1, "name": "a", "gone": None}, key) == b"Struct{id=1,name=a}"
+    assert c.from_value({"a": 1, "b": [1, None]}) == b"{a=1, b=[1, null]}"
+    doubles = [1e7, 1.5, 1e-4, -1.2345e-5, 123456789.0, 0.001, float("nan")]
+    assert [c.from_value(d) for d in doubles] == [  # Java's Double.toString
+        b"1.0E7",
+        b"1.5",
+        b"1.0E-4",
+        b"-1.2345E-5",
+        b"1.23456789E8",
+        b"0.001",
+        b"NaN",
+    ]
