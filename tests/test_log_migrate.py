@@ -310,3 +310,39 @@ def test_a_copy_stopped_part_way_names_what_it_made(tmp_path: Path) -> None:
             dst.create_topic("b", 1)  # (made meanwhile: the copy fails there)
             with pytest.raises(CopyFailed, match="created a on the destination: delete it"):
                 copy_log(src, dst, plan)
+
+
+def test_an_import_keeps_what_the_cluster_kept(own_kafka_broker: str, tmp_path: Path) -> None:
+    # only the configs set on a topic itself were copied (a broker may report them as its
+    # defaults, and a broker-wide log.retention.ms=-1 is one): the embedded 7-day delete
+    # policy then removed a month-old topic's records and the source offsets at the next
+    # maintenance, and the source would have snapshotted again
+    import time
+
+    from hub.log.kafka import KafkaLog
+
+    old = int(time.time() * 1000) - 30 * 86_400_000
+    kafka = KafkaLog({"bootstrap.servers": own_kafka_broker})
+    try:
+        kafka.create_topic("forever", 1, {"retention.ms": "-1"})
+        kafka.create_topic("connect-offsets", 1, {"cleanup.policy": "compact"})
+        producer = kafka.producer()
+        values, keys = [b"v%d" % i for i in range(50)], [b"k%d" % i for i in range(50)]
+        producer.send_many("forever", values, keys=keys, timestamps=old, partition=0)
+        key = json.dumps(["src", {"db": "x"}]).encode()
+        producer.send("connect-offsets", json.dumps({"lsn": 123}).encode(), key=key,
+                      timestamp=old, partition=0)  # fmt: skip
+        producer.flush()
+    finally:
+        kafka.close()
+    config = _worker_yaml(tmp_path, own_kafka_broker)
+    r = _hub("--data-dir", str(tmp_path / "back"), "log", "import", "--worker-config", str(config))
+    assert r.returncode == 0, r.stderr
+    with Log(str(tmp_path / "back"), background=False) as log:
+        assert log.describe("forever").config.get("retention.ms") == "-1"
+        assert log.describe("__connect_offsets").config.get("cleanup.policy") == "compact"
+        for topic in ("forever", "__connect_offsets"):  # a week later: rolled, maintained
+            log.partition(topic, 0).roll()
+        log.run_maintenance()
+        assert len(list(log.scan(TopicPartition("forever", 0)))) == 50
+        assert OffsetStore(log, "__connect_offsets").offsets("src") == {'{"db":"x"}': {"lsn": 123}}

@@ -152,7 +152,10 @@ def plan_copy(
                         dst_storage.offsets: dst_storage.offsets_replication}  # fmt: skip
     if dst_is_embedded:  # what the embedded log cannot take: named, and left out
         from hub.log.config import TopicConfig
+        from hub.log.log import INTERNAL_TOPIC_CONFIG
 
+        known = set(TopicConfig.parse({}).to_properties())
+        effective = getattr(src, "topic_properties", None)
         for source, config in configs.items():
             for k, v in list(config.items()):
                 try:
@@ -160,6 +163,20 @@ def plan_copy(
                 except ConfigError:
                     plan.dropped.setdefault(source, {})[k] = v
                     del config[k]
+            if effective is not None:
+                # the values in effect on the cluster, not only those set on the topic: a
+                # broker-wide log.retention.ms=-1 (or a broker that reports every value as a
+                # default) had left the embedded 7-day delete policy to remove what the
+                # cluster kept
+                for k, v in effective(source).items():
+                    if k in known and k not in config:
+                        try:
+                            TopicConfig.parse({k: v})
+                        except ConfigError:
+                            continue  # (a cluster default the embedded log has its own of)
+                        config[k] = v
+            if source in storage:  # (connector configs and offsets: compacted, whatever)
+                config.update(INTERNAL_TOPIC_CONFIG)
     return plan
 
 
