@@ -293,6 +293,12 @@ def test_custom_storage_names_of_the_data_directory_are_used(
     assert "my-offsets -> connect-offsets" in r.stdout
     assert "my-configs -> connect-configs" in r.stdout
     assert "my-status" not in r.stdout  # (workers write it again)
+    # without it, my-offsets had been copied as a plain topic: on Kafka the source started
+    # over and wrote its records again
+    r = _hub("--data-dir", str(tmp_path / "data"), "log", "export", "--worker-config",
+             str(config), "--dry-run")  # fmt: skip
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "no offsets topic '__connect_offsets', but 'my-offsets' holds source offsets" in r.stderr
 
 
 def test_a_copy_stopped_part_way_names_what_it_made(tmp_path: Path) -> None:

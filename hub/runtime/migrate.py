@@ -87,6 +87,8 @@ def topic_mapping(
     # the storage topics first: the offsets read (and copied) before the records they cover,
     # so a source that wrote meanwhile resumes from offsets the copied records include
     names = src.topics(include_internal=True)
+    if src_storage.offsets not in names:
+        _no_offsets_topic(src, src_storage, names)
     names = [n for n in renamed if n in names] + [n for n in names if n not in renamed]
     for name in names:
         if name in NOT_COPIED or name == src_storage.status:
@@ -99,6 +101,29 @@ def topic_mapping(
             )
         topics[dest] = name
     return topics
+
+
+def _no_offsets_topic(src: LogBackend, storage: StorageTopics, names: list[str]) -> None:
+    """ConfigError when the source has no offsets topic of the name the worker config gives
+    but holds a topic of source offsets by another name (Connect's keys,
+    ``["connector", {partition}]``): copied as a plain topic, its sources would start over
+    on the destination, writing their records again."""
+    for name in names:
+        if name in NOT_COPIED or name in (storage.configs, storage.status):
+            continue
+        try:
+            first = next(iter(src.scan(TopicPartition(name, 0))), None)
+            key = json.loads(first.key) if first is not None and first.key else None
+        except (ValueError, UnicodeDecodeError, HubError):
+            continue
+        if isinstance(key, list) and len(key) == 2 and isinstance(key[0], str) and isinstance(
+            key[1], dict
+        ):  # fmt: skip
+            raise ConfigError(
+                f"the source has no offsets topic {storage.offsets!r}, but {name!r} holds "
+                "source offsets: give the worker config that names it (offset.storage.topic; "
+                "for the data directory, --embedded-worker-config), or its sources start over"
+            )
 
 
 def existing(topics: dict[str, str], dst: LogBackend) -> None:
