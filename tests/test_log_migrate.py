@@ -342,9 +342,13 @@ def test_an_import_keeps_what_the_cluster_kept(own_kafka_broker: str, tmp_path: 
     finally:
         kafka.close()
     config = _worker_yaml(tmp_path, own_kafka_broker)
-    r = _hub("--data-dir", str(tmp_path / "back"), "log", "import", "--worker-config", str(config))
+    back = str(tmp_path / "back")
+    r = _hub("--data-dir", back, "log", "import", "--worker-config", str(config), "--dry-run")
+    assert r.returncode == 0 and "forever" in r.stdout, r.stderr
+    assert not (tmp_path / "back").exists()  # (a dry run had made the data directory)
+    r = _hub("--data-dir", back, "log", "import", "--worker-config", str(config))
     assert r.returncode == 0, r.stderr
-    with Log(str(tmp_path / "back"), background=False) as log:
+    with Log(back, background=False) as log:
         assert log.describe("forever").config.get("retention.ms") == "-1"
         assert log.describe("__connect_offsets").config.get("cleanup.policy") == "compact"
         for topic in ("forever", "__connect_offsets"):  # a week later: rolled, maintained

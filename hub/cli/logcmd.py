@@ -3,11 +3,12 @@ a Kafka cluster (hub.runtime.migrate says what is copied and when a copy is refu
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
 
-from hub.cli._common import CONTEXT, common_options, open_log
+from hub.cli._common import CONTEXT, common_options, current_state, open_log
 
 WORKER_CONFIG = click.option(
     "--worker-config",
@@ -84,9 +85,18 @@ def log_import(
     """Copy the log on the Kafka cluster a worker config names into the data directory."""
     embedded = _embedded(embedded_config)
     kafka, storage = _kafka(worker_config)
+    fresh = dry_run and not os.path.isdir(current_state().data_dir)
     try:
-        with open_log(write=True, must_exist=False) as log:
-            _copy(kafka, storage, log, embedded, allow_offset_shift, dry_run, True)
+        if fresh:  # (a dry run makes nothing: an empty log of its own stands for the new one)
+            import tempfile
+
+            from hub.log import Log
+
+            with tempfile.TemporaryDirectory() as scratch, Log(scratch, background=False) as log:
+                _copy(kafka, storage, log, embedded, allow_offset_shift, dry_run, True)
+        else:
+            with open_log(write=True, must_exist=False) as log:
+                _copy(kafka, storage, log, embedded, allow_offset_shift, dry_run, True)
     finally:
         kafka.close()
 
