@@ -50,6 +50,7 @@ from hub.runtime.converters import (
     StringConverter,
     dumps,
     json_default,
+    unscaled_bytes,
 )
 
 __all__ = [
@@ -72,4 +73,5 @@ __all__ = [
     "csv_list",
     "dumps",
     "json_default",
+    "unscaled_bytes",
 ]

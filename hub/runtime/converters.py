@@ -44,6 +44,13 @@ class Converter:
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
+def unscaled_bytes(unscaled: int) -> bytes:
+    """Connect's Decimal value: the unscaled integer, big-endian two's complement, shortest
+    (Java's BigInteger.toByteArray: one byte for 0)."""
+    n = (unscaled + (unscaled < 0)).bit_length() // 8 + 1
+    return unscaled.to_bytes(n, "big", signed=True)
+
+
 def json_default(o: Any) -> Any:
     """How the JSON converter writes what JSON has no type for (orjson's ``default``):
     bytes as base64, Decimal as its text, dates and times as ISO strings; the C encoders of

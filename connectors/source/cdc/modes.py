@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from decimal import Context, Decimal
 from typing import Any
 
+from hub.runtime import unscaled_bytes
+
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
 _EXACT = Context(prec=1000)
 
@@ -22,12 +24,6 @@ def _schema(kind: str, optional: bool, name: str | None = None, **extra: Any) ->
         out["version"] = 1
     out.update(extra)
     return out
-
-
-def unscaled_bytes(unscaled: int) -> bytes:
-    """Connect's Decimal value: the unscaled integer, big-endian two's complement, shortest."""
-    n = (unscaled + (unscaled < 0)).bit_length() // 8 + 1
-    return unscaled.to_bytes(n, "big", signed=True)
 
 
 @dataclass(frozen=True)

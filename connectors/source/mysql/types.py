@@ -29,10 +29,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from connectors.source.cdc.modes import BinaryMode, DecimalMode, TimePrecision, unscaled_bytes
+from connectors.source.cdc.modes import BinaryMode, DecimalMode, TimePrecision
 from connectors.source.mysql.protocol import jsonb
 from connectors.source.mysql.protocol.values import BLOBS, Column, T, ZeroDate
 from hub.errors import ConfigError
+from hub.runtime import unscaled_bytes
 
 Converter = Callable[[Any], Any]
 _EPOCH_DATE = dt.date(1970, 1, 1)

@@ -26,8 +26,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.calendar import civil_from_days, days_from_civil
-from connectors.source.cdc.modes import BinaryMode, DecimalMode, TimePrecision, unscaled_bytes
+from connectors.source.cdc.modes import BinaryMode, DecimalMode, TimePrecision
 from hub.errors import ConfigError
+from hub.runtime import unscaled_bytes
 
 __all__ = [
     "DATE_NEGATIVE_INFINITY_DAYS",

@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from hub.runtime.converters import unscaled_bytes
 from hub.runtime.transforms import schema as s
 from hub.runtime.transforms.base import R, Side, Transform
 from hub.runtime.transforms.errors import TransformError
@@ -63,22 +64,19 @@ def converted(value: Any, replacement: str) -> Any:
         raise ValueError(f"cannot mask a value of type {type(value).__name__} with a replacement")
     if isinstance(value, int):
         return _integer(replacement, 64)
-    if isinstance(value, float | Decimal) and (not replacement.isascii() or "_" in replacement):
-        raise ValueError(f"cannot convert replacement {replacement!r} to a number")
     try:
-        return type(value)(replacement)
+        return type(value)(
+            _number(replacement) if isinstance(value, float | Decimal) else replacement
+        )
     except (ValueError, InvalidOperation):
         raise ValueError(f"cannot convert replacement {replacement!r} to a number") from None
 
 
-def _unscaled_bytes(d: Decimal, scale: int) -> bytes:
-    """A Connect Decimal's bytes: the unscaled value, big-endian two's complement, as short as
-    Java's BigInteger.toByteArray (one byte for 0)."""
-    q = d.scaleb(scale)
-    if q != q.to_integral_value():
-        raise ValueError(f"replacement {d} has more than the field's {scale} fraction digits")
-    n = int(q)
-    return n.to_bytes((n if n >= 0 else ~n).bit_length() // 8 + 1, "big", signed=True)
+def _number(replacement: str) -> str:
+    """``replacement`` if it may be read as a number (ASCII, no ``_``: Java reads neither)."""
+    if not replacement.isascii() or "_" in replacement:
+        raise ValueError(f"cannot convert replacement {replacement!r} to a number")
+    return replacement
 
 
 def masked_decimal(value: Any, schema: Mapping[str, Any], replacement: str | None) -> Any:
@@ -87,10 +85,8 @@ def masked_decimal(value: Any, schema: Mapping[str, Any], replacement: str | Non
     Decimal. Kafka masks a Decimal as BigDecimal.ZERO / ``new BigDecimal(replacement)``."""
     d = Decimal(0)
     if replacement is not None:
-        if not replacement.isascii() or "_" in replacement:
-            raise ValueError(f"cannot convert replacement {replacement!r} to a number")
         try:
-            d = Decimal(replacement)
+            d = Decimal(_number(replacement))
         except InvalidOperation:
             raise ValueError(f"cannot convert replacement {replacement!r} to a number") from None
         if not d.is_finite():
@@ -98,7 +94,10 @@ def masked_decimal(value: Any, schema: Mapping[str, Any], replacement: str | Non
     if isinstance(value, Decimal):
         return d
     scale = int((schema.get("parameters") or {}).get("scale", 0))
-    raw = _unscaled_bytes(d, scale)
+    unscaled = d.scaleb(scale)
+    if unscaled != unscaled.to_integral_value():
+        raise ValueError(f"replacement {d} has more than the field's {scale} fraction digits")
+    raw = unscaled_bytes(int(unscaled))
     return base64.b64encode(raw).decode() if isinstance(value, str) else raw
 
 
