@@ -113,6 +113,8 @@ def render(c: Column) -> Column4:
 def _parse(c: Column) -> Callable[[bytes], Any]:
     """The rendered text of ``c`` -> the value the type mapper's converters take (as the
     binlog decoder would give it)."""
+    if c.ext:  # (its bytes: BINARY(n) as rendered)
+        return bytes
     t = c.real_type
     if t in (T.ENUM, T.SET):
         return lambda b: b.decode()
@@ -129,6 +131,8 @@ def _parse(c: Column) -> Callable[[bytes], Any]:
 
 def _kind(c: Column, mapper: TypeMapper) -> tuple[int, int]:
     """The fast path for ``c``'s text, with its argument (KIND_PY: the converter)."""
+    if c.ext:
+        return KIND_PY, 0
     t = c.real_type
     if t in (T.TINY, T.SHORT, T.INT24, T.LONG, T.YEAR) or (t == T.LONGLONG and not c.unsigned):
         return KIND_INT, 0

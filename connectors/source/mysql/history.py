@@ -36,8 +36,8 @@ from connectors.source.cdc.cuts import precedes
 from connectors.source.mysql import ddl
 from connectors.source.mysql.ddl import ColumnSpec, is_textual
 from connectors.source.mysql.protocol.events import TableMap
-from connectors.source.mysql.protocol.values import Column, T, decoder
-from connectors.source.mysql.types import BINARY_CHARSET, catalog_column
+from connectors.source.mysql.protocol.values import Column, T, decoder, string_max_len
+from connectors.source.mysql.types import BINARY_CHARSET, EXTENDED, catalog_column
 from hub.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -435,10 +435,31 @@ class Schemas:
                     charset_id(spec.charset)
                 )  # fmt: skip
             cols.append(Column(c.type, c.meta, c.nullable, spec.name, spec.unsigned, charset,
-                               spec.labels or c.labels))  # fmt: skip
+                               spec.labels or c.labels, want.ext))  # fmt: skip
         pk = tm.primary_key or tuple(t.index(k) for k in t.primary_key if t.index(k) >= 0)
         return TableMap(tm.table_id, tm.schema, tm.table, tuple(cols), pk,
                         tuple(decoder(c) for c in cols))  # fmt: skip
+
+    def extended(self, tm: TableMap) -> TableMap:
+        """A TABLE_MAP with column names whose BINARY(16) / BINARY(4) columns the history
+        holds as MariaDB's UUID, INET6 or INET4 marked so (`Column.ext`); ``tm`` itself if
+        none."""
+        t = self.get(tm.schema, tm.table)
+        if t is None:
+            return tm
+        kinds = {c.name.casefold(): c.type_name for c in t.columns if c.type_name in EXTENDED}
+        if not kinds:
+            return tm
+        cols = []
+        for c in tm.columns:
+            kind = kinds.get((c.name or "").casefold(), "")
+            if (
+                kind and c.real_type == T.STRING and c.charset == BINARY_CHARSET
+                and string_max_len(c.meta) == EXTENDED[kind]
+            ):  # fmt: skip
+                c = replace(c, ext=kind)
+            cols.append(c)
+        return replace(tm, columns=tuple(cols))
 
     # -- records
     def baseline(self) -> Iterator[list[TableChange]]:

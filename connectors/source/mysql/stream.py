@@ -151,6 +151,8 @@ class ChangeStream:
         # the tables' columns at the stream's position, changed by each DDL read
         self.history = history
         self._completed: dict[tuple[Any, ...], TableMap] = {}  # TABLE_MAPs named from it
+        # by table id: (the history's table, the binlog's TABLE_MAP, it with UUID/INET marked)
+        self._extended: dict[int, tuple[Any, TableMap, TableMap]] = {}
         # encoded events (SourceTaskContext.json_encoding): rows events' bytes, no dicts
         self.encoder: EventEncoder | None = None
         if json_encoding is not None and ACCELERATED and not cfg.provide_transaction_metadata:
@@ -416,6 +418,7 @@ class ChangeStream:
         self._by_id.clear()
         self._ignored.clear()
         self._completed.clear()
+        self._extended.clear()
         at = (self.stream.file if self.stream else self.file, h.log_pos - h.size)
         txn = self._txn
         # CREATE TABLE ... SELECT: its rows and its XID follow in the transaction (MariaDB;
@@ -571,13 +574,20 @@ class ChangeStream:
             if done is None:
                 done = self._completed[sig] = self.history.schemas.complete(tm)
             tm = done
-        elif self.history is not None and tm.primary_key:
+        elif self.history is not None:
             known = self.history.schemas.get(tm.schema, tm.table)
-            if known is not None and not known.primary_key:
+            if known is not None and tm.primary_key and not known.primary_key:
                 # MariaDB's binlog names a NOT NULL unique key as the key of a table without
                 # a PRIMARY KEY; the snapshot and the history key it by none: one key for
                 # the topic (a keyed stream after a keyless snapshot mixed the two)
                 tm = dataclasses.replace(tm, primary_key=())
+            if known is not None:  # UUID / INET columns, which the binlog logs as BINARY(n)
+                cached = self._extended.get(tm.table_id)
+                if cached is None or cached[0] is not known or cached[1] != tm:
+                    cached = self._extended[tm.table_id] = (
+                        known, tm, self.history.schemas.extended(tm)
+                    )  # fmt: skip
+                tm = cached[2]
         if self._signal is not None and (tm.schema, tm.table) == self._signal:
             self._signal_id = tm.table_id
             self._signal_columns = [c.name or "" for c in tm.columns]

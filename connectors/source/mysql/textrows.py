@@ -55,6 +55,8 @@ def _decimal(b: bytes) -> Decimal:
 
 def parser(c: Column) -> Parser | None:
     """The text-protocol field -> Python value function for ``c`` (None: the raw bytes)."""
+    if c.ext:  # UUID, INET6, INET4: the server prints them
+        return _text
     t = c.real_type
     if t in (T.TINY, T.SHORT, T.INT24, T.LONG, T.LONGLONG, T.YEAR):
         return int

@@ -16,7 +16,9 @@ bytes); DATE ``io.debezium.time.Date``; DATETIME ``Timestamp`` (fsp <= 3) or
 ``MicroTime`` (negative and past 24 h kept); YEAR ``io.debezium.time.Year``; CHAR, VARCHAR,
 TEXT strings; BINARY, VARBINARY, BLOB by ``binary.handling.mode``; ENUM ``Enum`` and SET
 ``EnumSet`` with ``allowed``; JSON ``io.debezium.data.Json``; GEOMETRY
-``io.debezium.data.geometry.Geometry`` {wkb, srid}. Zero dates (``0000-00-00``) are null in a
+``io.debezium.data.geometry.Geometry`` {wkb, srid}; MariaDB's UUID ``io.debezium.data.Uuid``
+(as Debezium's MariaDB connector), INET6 and INET4 strings, as the server prints them (the
+binlog holds their bytes). Zero dates (``0000-00-00``) are null in a
 nullable column and the epoch in a NOT NULL one, as in Debezium.
 """
 
@@ -55,6 +57,67 @@ def _schema(kind: str, optional: bool, name: str | None = None, **extra: Any) ->
     return out
 
 
+# MariaDB's types the binlog logs as BINARY(n): their names and n
+EXTENDED = {"uuid": 16, "inet6": 16, "inet4": 4}
+
+
+def uuid_text(b: bytes) -> str:
+    """A UUID column's 16 bytes as MariaDB prints them (lower case, in byte order)."""
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def inet4_text(b: bytes) -> str:
+    return ".".join(str(x) for x in b)
+
+
+def inet6_text(b: bytes) -> str:
+    """An INET6 column's 16 bytes as MariaDB prints them: an IPv4-compatible (96 zero bits,
+    then not 0.0.x.x) or IPv4-mapped (``::ffff:``) address with its IPv4 part dotted;
+    otherwise lower-case groups without leading zeros, the longest run of zero groups (the
+    first of equal runs, one group included) as ``::``."""
+    if not any(b[:12]) and (b[12] or b[13]):
+        return "::" + inet4_text(b[12:])
+    if not any(b[:10]) and b[10:12] == b"\xff\xff":
+        return "::ffff:" + inet4_text(b[12:])
+    groups = [b[i] << 8 | b[i + 1] for i in range(0, 16, 2)]
+    best_at, best_len, at = -1, 0, 0
+    while at < 8:
+        if groups[at]:
+            at += 1
+            continue
+        end = at
+        while end < 8 and not groups[end]:
+            end += 1
+        if end - at > best_len:
+            best_at, best_len = at, end - at
+        at = end
+    text = [f"{g:x}" for g in groups]
+    if best_len == 0:
+        return ":".join(text)
+    return ":".join(text[:best_at]) + "::" + ":".join(text[best_at + best_len :])
+
+
+_EXT_TEXT = {"uuid": uuid_text, "inet6": inet6_text, "inet4": inet4_text}
+_HEX = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def _ext_bytes(ext: str, text: str) -> bytes | None:
+    """A UUID / INET6 / INET4 literal (a column default as the DDL wrote it) as the column's
+    bytes; None if it is not one."""
+    import ipaddress
+
+    try:
+        if ext == "uuid":
+            digits = text.replace("-", "") if len(text) == 36 else text
+            return bytes.fromhex(digits) if _HEX.fullmatch(digits) else None
+        if ext == "inet6":
+            return ipaddress.IPv6Address(text).packed
+        return ipaddress.IPv4Address(text).packed
+    except ValueError:
+        return None
+
+
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?")
@@ -73,6 +136,8 @@ class TypeMapper:
         self.bigint_precise = bigint_unsigned == "precise"
 
     def schema(self, c: Column, optional: bool) -> dict[str, Any]:
+        if c.ext:
+            return _schema("string", optional, "io.debezium.data.Uuid" if c.ext == "uuid" else None)
         t = c.real_type
         if t in (T.TINY, T.SHORT):
             return _schema("int32" if t == T.SHORT and c.unsigned else "int16", optional)
@@ -130,6 +195,8 @@ class TypeMapper:
         ENUM/SET labels, text, dates, datetimes and times; None for an expression
         (``NOW()``, ``(uuid())``), a zero date, TIMESTAMP, bits, JSON and binary columns
         (left out, as no default)."""
+        if c.ext:
+            return _ext_bytes(c.ext, text)
         t = c.real_type
         if t in (T.TINY, T.SHORT, T.INT24, T.LONG, T.LONGLONG, T.YEAR):
             return int(text) if _INTEGER.fullmatch(text) else None
@@ -160,6 +227,9 @@ class TypeMapper:
     def converter(self, c: Column, nullable: bool) -> Converter:
         """value (as the binlog decoder or PyMySQL gives it) -> the event's value; never
         called with None."""
+        if c.ext:  # the binlog's bytes, or the server's text (a snapshot)
+            text = _EXT_TEXT[c.ext]
+            return lambda v: v if isinstance(v, str) else text(bytes(v))
         t = c.real_type
         if t in (T.TINY, T.SHORT, T.INT24, T.LONG):
             return int
@@ -293,6 +363,9 @@ def catalog_column(
 ) -> Column:  # fmt: skip
     """A `Column` as a TABLE_MAP with FULL row metadata would describe it."""
     kind = data_type.lower()
+    if kind in EXTENDED:  # as the binlog logs it: BINARY(n)
+        return Column(T.STRING, T.STRING << 8 | EXTENDED[kind], nullable, name, False,
+                      BINARY_CHARSET, (), kind)  # fmt: skip
     t = _TYPES.get(kind)
     if t is None:
         raise ConfigError(f"column {name!r}: type {column_type!r} is not supported")

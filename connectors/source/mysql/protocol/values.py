@@ -68,6 +68,9 @@ class Column:
     unsigned: bool = False
     charset: int | None = None  # collation id for character columns
     labels: tuple[str, ...] = ()  # ENUM/SET values
+    # MariaDB's UUID, INET6, INET4 (`types.EXTENDED`): the binlog logs them as BINARY(16) /
+    # BINARY(4), only the DDL (the schema history) or the catalog says which they are
+    ext: str = ""
 
     @property
     def real_type(self) -> int:
