@@ -53,8 +53,10 @@ def merge(d: Dialect, m: Merge) -> None:
     rel = d.stage("merge", cols)
     rows = cols[: len(m.rows)] if m.count else []
     exprs = {c.name: d.select_expr(c, f"s.{q(c.name)}") for c in rows}
+    staged = {c.name: c for c in cols}
+    keys = {k: d.select_expr(staged[k], f"s.{q(k)}") for k in m.key}
     sql = merge_sql(d, m.table, m.key, rel, exprs, deletes=bool(m.deletes), keep=m.keep,
-                    soft=m.soft)  # fmt: skip
+                    soft=m.soft, keys=keys)  # fmt: skip
     d.execute(sql)
     d.unstage(rel)
 
@@ -69,12 +71,14 @@ def merge_sql(
     deletes: bool,
     keep: Collection[str] = (),
     soft: bool = False,
+    keys: Mapping[str, str] | None = None,
 ) -> str:
     """The ``MERGE`` of staging relation ``rel`` (aliased ``s``: one change per key, a
     `DELETE_FLAG` column when ``deletes``) into ``table``; ``exprs``: column -> the expression
-    of its new value (none: a relation of deletes only)."""
+    of its new value (none: a relation of deletes only); ``keys``: key column -> its value as
+    the target holds it (a decimal is staged unscaled; default: as staged)."""
     q = d.quote
-    on = " AND ".join(f"cur.{q(k)} = s.{q(k)}" for k in key)
+    on = " AND ".join(f"cur.{q(k)} = {keys[k] if keys else f's.{q(k)}'}" for k in key)
     sql = [f"MERGE INTO {d.table_name(table)} AS cur USING {rel} AS s ON {on}"]
     flag = f"s.{q(DELETE_FLAG)}"
     if deletes:

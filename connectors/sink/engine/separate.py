@@ -41,7 +41,11 @@ class SeparateStatements(Dialect):
         cols = staged_changes(m)
         rel = self.stage("merge", cols)
         kinds = {c.name: c.type.kind for c in cols}
-        on = " AND ".join(self.key_equal(f"cur.{q(k)}", f"s.{q(k)}", kinds.get(k)) for k in m.key)
+        staged = {c.name: c for c in cols}
+        on = " AND ".join(
+            self.key_equal(f"cur.{q(k)}", self.select_expr(staged[k], f"s.{q(k)}"), kinds[k])
+            for k in m.key
+        )  # (as the target holds it)
         flag = f"s.{q(DELETE_FLAG)}"
         live = f" AND NOT {flag}" if m.deletes else ""
         if m.count:
@@ -74,9 +78,10 @@ class SeparateStatements(Dialect):
                 self.execute(f"DELETE FROM {t} AS cur USING {rel} AS s WHERE {on} AND {flag}")
             else:  # no aliases: the rows of both by their tables' own names
                 own = " AND ".join(
-                    self.key_equal(f"{q(m.table.name)}.{q(k)}", f"{rel}.{q(k)}", kinds.get(k))
+                    self.key_equal(f"{q(m.table.name)}.{q(k)}",
+                                   self.select_expr(staged[k], f"{rel}.{q(k)}"), kinds[k])
                     for k in m.key
-                )
+                )  # fmt: skip
                 mark = f"{rel}.{q(DELETE_FLAG)}"
                 self.execute(f"DELETE FROM {t} USING {rel} WHERE {own} AND {mark}")
         self.unstage(rel)

@@ -30,9 +30,14 @@ class OnConflict(Dialect):
     (DuckDB went the other way, ``MERGE`` 93.9 / 80.5 / 101.1 against 86.4 / 80.0 / 87.7 k,
     and keeps the default.)"""
 
-    def _match(self, key: Sequence[str], a: str, b: str) -> str:
+    def _match(self, key: Sequence[str], cols: Sequence[StagedColumn], a: str, b: str) -> str:
+        """Target rows ``a`` whose key is staged row ``b``'s, compared as the target holds
+        it (`select_expr`: a decimal is staged unscaled)."""
         q = self.quote
-        return " AND ".join(f"{a}.{q(k)} = {b}.{q(k)}" for k in key)
+        staged = {c.name: c for c in cols}
+        return " AND ".join(
+            f"{a}.{q(k)} = {self.select_expr(staged[k], f'{b}.{q(k)}')}" for k in key
+        )
 
     def merge(self, m: Merge) -> None:
         if m.count and not m.constraint:  # no conflict to name: the default MERGE
@@ -41,7 +46,7 @@ class OnConflict(Dialect):
         q, t = self.quote, self.table_name(m.table)
         if m.deletes:
             rel = self.stage("del", m.deletes)
-            cond = self._match(m.key, t, rel)
+            cond = self._match(m.key, m.deletes, t, rel)
             if m.soft:
                 self.execute(f"UPDATE {t} SET {q('__deleted')} = TRUE FROM {rel} WHERE {cond}")
             else:
@@ -65,7 +70,7 @@ class OnConflict(Dialect):
             exprs.append(e)
         source = rel
         if keep:
-            source = f"{rel} LEFT JOIN {t} AS cur ON {self._match(m.key, 'cur', rel)}"
+            source = f"{rel} LEFT JOIN {t} AS cur ON {self._match(m.key, m.rows, 'cur', rel)}"
         names = ", ".join(q(c.name) for c in m.rows)
         sql = f"INSERT INTO {t} ({names}) SELECT {', '.join(exprs)} FROM {source}"
         on = ", ".join(q(k) for k in m.key)

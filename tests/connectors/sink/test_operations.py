@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from connectors.sink.engine.naming import TableRef
-from connectors.sink.engine.types import INT32, STRING, ColumnType
+from connectors.sink.engine.types import DECIMAL, INT32, STRING, ColumnType
 from connectors.source.postgres.types import Oid
 from hub.runtime.api import SinkRecord
 from tests.connectors.sink.conftest import Sink
@@ -216,3 +216,38 @@ def test_keyed_and_keyless_changes_of_a_table_apply_in_order(sink: Sink) -> None
         PgTable("u", cols).update(2, {"id": 1, "a": 11}),  # (a primary key added)
     ])  # fmt: skip
     assert sink.rows("srv_public_u") == [(1, 11), (2, 20)]
+
+
+@pytest.mark.parametrize("pk", [True, False], ids=["primary_key", "table_without_one"])
+def test_a_decimal_key_with_a_scale_matches_its_own_row(sink: Sink, pk: bool) -> None:
+    # (the PostgreSQL sink compared the target's 1.50 with the staged unscaled 150: a delete
+    # of 1.50 removed the row 150.00, an unchanged TOASTed value became NULL, and a table
+    # without a primary key took every update as a new row)
+    ph = "__debezium_unavailable_value"
+    numeric_10_2 = (10 << 16 | 2) + 4
+    t = PgTable("prices", [("k", Oid.NUMERIC, numeric_10_2), ("v", Oid.TEXT, -1),
+                           ("body", Oid.TEXT, -1)], pk=("k",))  # fmt: skip
+    if not pk:
+        sink.start([t.topic])
+        assert sink.task is not None
+        d = sink.task.dialect
+        d.begin()
+        types = {"k": d.sql_type(ColumnType(DECIMAL, 10, 2)), "v": d.sql_type(ColumnType(STRING)),
+                 "body": d.sql_type(ColumnType(STRING))}  # fmt: skip
+        d.create_table(TableRef(None, "srv_public_prices"), types, ())
+        d.commit()
+    sink.put([t.insert(0, {"k": "1.50", "v": "a", "body": "long"}),
+              t.insert(1, {"k": "150.00", "v": "b", "body": "x"}),
+              t.insert(2, {"k": "2.75", "v": "c", "body": "y"})])  # fmt: skip
+    toasted = t.update(3, {"k": "1.50", "v": "a2"})
+    toasted.value["after"]["body"] = ph
+    sink.put([toasted, t.delete(4, {"k": "2.75"}), t.tombstone(5, {"k": "2.75"})])
+    sink.put([t.update(6, {"k": "1.50", "v": "a3", "body": ph})])
+    rows = sorted(sink.query('SELECT k, v, body FROM "srv_public_prices"'))
+    assert [(Decimal(k), v, b) for k, v, b in rows] == [
+        (Decimal("1.50"), "a3", "long"), (Decimal("150.00"), "b", "x"),
+    ]  # fmt: skip
+    sink.put([t.delete(7, {"k": "1.50"}), t.tombstone(8, {"k": "1.50"})])
+    assert [(Decimal(k), v) for k, v in sink.query('SELECT k, v FROM "srv_public_prices"')] == [
+        (Decimal("150.00"), "b")
+    ]
