@@ -100,6 +100,10 @@ class Dialect(ABC):
     # (Redshift; ``case_insensitive`` too): `describe` gives the folded names, which the
     # engine matches to the batch's spelling (`evolution.aligned`); `quote` folds
     folds_names = False
+    # the longest table or schema name the target keeps, in UTF-8 bytes: it cuts a longer one
+    # (PostgreSQL: 63), so the engine names the table as it is stored (two topics that share
+    # the first 63 bytes are one table: a `TableCollisionError`, not rows mixed). None: any
+    max_name_bytes: int | None = None
     # the most tables one transaction may change (BigQuery: 100); a batch over more topics is
     # written as several transactions, each with its offsets. None: no limit
     max_tables: int | None = None

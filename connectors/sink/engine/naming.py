@@ -25,9 +25,21 @@ class TableRef:
         return self.name if self.schema is None else f"{self.schema}.{self.name}"
 
 
+def clip(name: str, max_bytes: int | None) -> str:
+    """``name`` as a target that keeps ``max_bytes`` of an identifier's UTF-8 stores it: cut
+    at a character's boundary (as PostgreSQL's ``truncate_identifier``)."""
+    if max_bytes is None:
+        return name
+    raw = name.encode("utf-8", "surrogatepass")
+    if len(raw) <= max_bytes:
+        return name
+    return raw[:max_bytes].decode("utf-8", "ignore")
+
+
 class TableNamer:
-    def __init__(self, fmt: str) -> None:
+    def __init__(self, fmt: str, max_name_bytes: int | None = None) -> None:
         self.fmt = fmt
+        self.max_name_bytes = max_name_bytes
         self.needs_source = "${source." in fmt
         self._cache: dict[tuple[str, Any, Any, Any], TableRef] = {}
 
@@ -53,6 +65,7 @@ class TableNamer:
                 .replace("${source.schema}", str(schema or ""))
                 .replace("${source.table}", str(table or ""))
             )
+        n = self.max_name_bytes
         if len(parts) == 1:
-            return TableRef(None, parts[0])
-        return TableRef("_".join(parts[:-1]), parts[-1])
+            return TableRef(None, clip(parts[0], n))
+        return TableRef(clip("_".join(parts[:-1]), n), clip(parts[-1], n))

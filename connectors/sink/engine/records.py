@@ -71,9 +71,9 @@ def hashable(values: tuple[Any, ...]) -> tuple[Any, ...]:
 class ChangeReader:
     """Reads `Change`s out of records for one sink task; caches parsed schemas."""
 
-    def __init__(self, cfg: SinkConfig) -> None:
+    def __init__(self, cfg: SinkConfig, max_name_bytes: int | None = None) -> None:
         self.cfg = cfg
-        self.namer = TableNamer(cfg.table_name_format)
+        self.namer = TableNamer(cfg.table_name_format, max_name_bytes)
         self._schemas: dict[tuple[str, str], tuple[Any, tuple[Column, ...]]] = {}
         self._after_memo: tuple[Any, str, tuple[Column, ...]] | None = None
         self.unavailable = Unavailable(cfg.unavailable_value_placeholder)

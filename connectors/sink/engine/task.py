@@ -63,9 +63,9 @@ class EngineSinkTask(SinkTask, Generic[C]):
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
         self.cfg: C = self.config_class.of(config)
         self.connector = context.connector
-        self.reader = ChangeReader(self.cfg)
-        self.unavailable = self.reader.unavailable
         self.dialect = self.make_dialect(self.cfg)
+        self.reader = ChangeReader(self.cfg, self.dialect.max_name_bytes)
+        self.unavailable = self.reader.unavailable
         self.dialect.writer = f"{context.connector}/{context.task_id}"
         self.tables: dict[TableRef, TableInfo | None] = {}
         self.next: dict[tuple[str, int], int] = {}

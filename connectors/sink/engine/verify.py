@@ -73,7 +73,7 @@ class EngineTarget:
         self.cfg = task_class.config_class.of(config)
         self.dialect = task_class().make_dialect(self.cfg)
         self.dialect.read_only = True
-        self.namer = TableNamer(self.cfg.table_name_format)
+        self.namer = TableNamer(self.cfg.table_name_format, self.dialect.max_name_bytes)
         self.route = topic_router(config)  # (a RegexRouter of the sink renames the table)
         self.topics = set(csv_list(config.get("topics")))
         regex = str(config.get("topics.regex") or "")

@@ -28,6 +28,7 @@ _CURSORS = itertools.count()
 class PostgresDialect(OnConflict):
     row_id = "ctid"
     param = "%s"
+    max_name_bytes = 63  # (NAMEDATALEN - 1)
 
     def __init__(self, cfg: PostgresSinkConfig) -> None:
         self._url = conninfo(cfg.connection_url)

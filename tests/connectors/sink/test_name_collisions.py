@@ -189,3 +189,22 @@ def test_with_a_dead_letter_queue_only_the_bad_table_is_set_aside(tmp_path: Path
     with duckdb.connect(str(duck), read_only=True) as con:
         assert con.execute('SELECT count(*) FROM "Foo"').fetchall() == [(3,)]
         assert con.execute('SELECT count(*) FROM "bar"').fetchall() == [(3,)]
+
+
+@pytest.mark.parametrize("sink", ["postgres", "postgres-merge"], indirect=True)
+def test_names_past_postgresqls_63_bytes_are_the_table_it_stores(sink: Sink) -> None:
+    # (PostgreSQL cuts identifiers at 63 bytes: two topics sharing their first 63 wrote one
+    # table, each taking the other's rows, with no collision found)
+    cols = [("id", Oid.INT4, -1), ("v", Oid.TEXT, -1)]
+    stem = "customer_order_line_items_archive_history_é"  # (cut inside a 2-byte character)
+    a, b = (
+        PgTable(stem + "2023", cols, prefix="inventory_eu"),
+        PgTable(stem + "2024", cols, prefix="inventory_eu"),
+    )
+    table = f"inventory_eu_public_{stem}2023".encode()[:63].decode("utf-8", "ignore")
+    assert len(table.encode()) == 62
+    sink.put([a.insert(0, {"id": 1, "v": "2023 one"}), a.insert(1, {"id": 2, "v": "2023 two"})])
+    sink.put([a.update(2, {"id": 1, "v": "2023 one again"})])  # (the long name finds it)
+    with pytest.raises(TableCollisionError, match="'inventory_eu.public.customer_order"):
+        sink.put([b.insert(0, {"id": 1, "v": "2024 one"})])
+    assert sink.rows(table) == [(1, "2023 one again"), (2, "2023 two")]
