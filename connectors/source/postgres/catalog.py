@@ -184,9 +184,31 @@ def type_mapper(
         if r[5].startswith("_") and r[4]:
             elem = domains.get(r[4], (r[4], -1))[0]
             arrays[r[0]] = elem
-    kwargs: dict[str, Any] = {"enums": enums, "arrays": arrays, "hstore_oid": hstore}
+    kwargs: dict[str, Any] = {"enums": enums, "arrays": arrays, "hstore_oid": hstore,
+                              "money_shift": _money_shift(conn, cfg)}  # fmt: skip
     mapper = TypeMapper.from_config(cfg.model_dump(by_alias=True), **kwargs)
     return mapper, domains
+
+
+def _money_shift(conn: psycopg.Connection[tuple[Any, ...]], cfg: PostgresSourceConfig) -> int:
+    """How far a money value read as the C locale prints it (two fraction digits, as the
+    connector's sessions set ``lc_monetary``) is from its value: ``money`` stores a count of
+    the minor unit of the database's own ``lc_monetary`` (yen: 0 fraction digits, so 1000 yen
+    prints as 10.00 under C; dinar: 3). 0 without money columns; else 2 minus the digits of a
+    session as the applications have it (the database's and role's defaults)."""
+    used = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "WHERE a.attnum > 0 AND NOT a.attisdropped AND (t.oid IN (790, 791) "
+        "OR t.typbasetype IN (790, 791) OR t.typelem = 790))"
+    ).fetchone()
+    if not used or not used[0]:
+        return 0
+    import psycopg
+
+    default = "-c DateStyle=ISO"  # (the other settings as the connector's; lc_monetary not)
+    with psycopg.connect(cfg.conninfo(options=default), autocommit=True) as plain:
+        row = plain.execute("SELECT scale(0::money::numeric)").fetchone()
+    return 2 - int(row[0]) if row else 0
 
 
 def unkeyed_changes(

@@ -591,6 +591,7 @@ class TypeMapper:
         hstore_handling_mode: str = "json",
         interval_handling_mode: str = "numeric",
         money_fraction_digits: int = 2,
+        money_shift: int = 0,
         enums: Mapping[int, Sequence[str]] | None = None,
         arrays: Mapping[int, int] | None = None,
         hstore_oid: int | None = None,
@@ -613,6 +614,9 @@ class TypeMapper:
         self.hstore_mode = hstore_handling_mode
         self.interval_mode = interval_handling_mode
         self.money_fraction_digits = money_fraction_digits
+        # money's text (the C locale's two digits) -> its value: times 10**money_shift
+        # (`catalog._money_shift`: the database's lc_monetary may have 0 or 3 digits)
+        self.money_shift = money_shift
         self.enums = dict(enums or {})
         self.arrays = {**ARRAY_ELEMENTS, **(arrays or {})}
         self.hstore_oid = hstore_oid
@@ -885,12 +889,16 @@ class TypeMapper:
         return lambda s: _precise(s, scale)
 
     def _money_function(self) -> Callable[[str], Any]:
-        scale = self.money_fraction_digits
+        scale, shift = self.money_fraction_digits, self.money_shift
+
+        def parse(s: str) -> Decimal:
+            return _parse_money(s).scaleb(shift) if shift else _parse_money(s)
+
         if self.decimal_mode == "double":
-            return lambda s: float(_parse_money(s))
+            return lambda s: float(parse(s))
         if self.decimal_mode == "string":
-            return lambda s: format(_parse_money(s), "f")
-        return lambda s: _twos_complement(_unscaled(_parse_money(s), scale))
+            return lambda s: format(parse(s), "f")
+        return lambda s: _twos_complement(_unscaled(parse(s), scale))
 
 
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.(\d+))?")

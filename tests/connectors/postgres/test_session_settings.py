@@ -53,3 +53,55 @@ def test_the_sessions_pin_the_text_forms_they_read(pg_server: PgServer, pg_db: s
         ]
         assert shown == ["UTF8", "C", "ISO, MDY"]
         assert conn.execute("SELECT 1234.56::money").fetchone() == ("$1,234.56",)
+
+
+def _locale(name: str, source: str) -> str:
+    """An OS locale PostgreSQL can set (``localedef`` makes it when the machine lacks it:
+    fresh machines have C and POSIX only)."""
+    import subprocess
+
+    have = subprocess.run(["locale", "-a"], capture_output=True, text=True, check=True).stdout
+    if name not in have.split():
+        subprocess.run(["localedef", "-i", source, "-f", "UTF-8", name.replace("utf8", "UTF-8")],
+                       check=True, capture_output=True)  # fmt: skip
+    return name
+
+
+def test_money_is_its_value_in_the_databases_own_monetary_locale(
+    pg_server: PgServer, pg_db: str, tmp_path: Path
+) -> None:
+    # (the sessions read money as the C locale prints it, two digits: a yen database's 1000,
+    # stored as 1000 minor units with 0 fraction digits, came out as 10.00, and a dinar one's
+    # 1000.000 (3 digits) as 10000.00)
+    from decimal import Decimal
+
+    from connectors.source.postgres.types import Oid, TypeMapper
+
+    yen = _locale("ja_JP.utf8", "ja_JP")
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as pg:
+        pg.execute(f"ALTER DATABASE \"{pg_db}\" SET lc_monetary = '{yen}'")
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as pg:  # (as the app's)
+        pg.execute("CREATE TABLE t (id int PRIMARY KEY, m money)")
+        pg.execute("INSERT INTO t VALUES (1, 1000), (2, -2500)")
+        assert pg.execute("SELECT m::numeric FROM t WHERE id = 1").fetchone() == (1000,)
+        cfg = source_config(pg_server, pg_db, **{"decimal.handling.mode": "string"})
+        worker = start(tmp_path, cfg)
+        try:
+            wait_for(lambda: len(events(worker.log, "app.public.t")) == 2, what="the snapshot")
+            pg.execute("INSERT INTO t VALUES (3, 7), (4, 123456789)")
+            got = wait_for(
+                lambda: e if len(e := events(worker.log, "app.public.t")) == 4 else None,
+                what="the streamed rows",
+            )
+        finally:
+            worker.stop()
+    assert [(v["op"], Decimal(v["after"]["m"])) for _, v in got] == [
+        ("r", 1000), ("r", -2500), ("c", 7), ("c", 123456789),
+    ]  # fmt: skip
+    # (and the type mapper's own rescaling, both ways: 3 digits (dinar), 0 digits (yen))
+    dinar = TypeMapper(decimal_handling_mode="string", money_fraction_digits=3, money_shift=-1)
+    assert dinar.converter(Oid.MONEY, -1)(b"$10,000.00") == "1000.000"
+    yen_mapper = TypeMapper(money_shift=2)
+    assert yen_mapper.converter(Oid.MONEY, -1)(b"-$10.00") == (-100000).to_bytes(
+        3, "big", signed=True
+    )
