@@ -410,7 +410,9 @@ class ChangeStream:
             if "u" in self.skipped_ops:
                 return
             old = msg.old.values if msg.old is not None else None
-            if old is not None and schema.unkeyed is not None:
+            if schema.unkeyed is not None:
+                # (also without an old row: the identity's columns did not change, so the WAL
+                # has none, but the key may have: its old row would stay in the sinks)
                 raise KeyOutsideIdentityError([schema.unkeyed])
             key_changed = (
                 old is not None

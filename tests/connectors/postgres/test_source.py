@@ -977,6 +977,22 @@ def test_an_identity_changed_while_streaming_stops_the_task_before_a_keyless_del
         worker.stop()
 
 
+def test_an_identity_changed_while_streaming_stops_the_task_before_an_update(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    # (an update that re-keys the row but not the identity's columns has no old row in the
+    # WAL: it went out as a plain update of the new key, and the old row stayed in the sinks)
+    worker = _streaming_with_an_index(pg_server, pg_db, sql, tmp_path)
+    try:
+        sql.execute("ALTER TABLE t REPLICA IDENTITY USING INDEX t_u")
+        sql.execute("UPDATE t SET id = 100 WHERE id = 2")
+        trace = wait_for(lambda: failure(worker), what="the failure")
+        assert "public.t: keyed by (id), its replica identity holds (u)" in trace, trace
+        assert {"u", "c"}.isdisjoint(v["op"] for _, v in events(worker.log, "app.public.t") if v)
+    finally:
+        worker.stop()
+
+
 def test_an_identity_changed_and_fixed_with_inserts_only_streams_on(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
 ) -> None:
