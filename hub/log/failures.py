@@ -32,8 +32,11 @@ def free_bytes(directory: str) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def storage_error(exc: BaseException, directory: str, path: str, needed: int) -> LogStorageError:
-    """The LogStorageError for ``exc``, raised while writing ``needed`` bytes to ``path``."""
+def storage_error(
+    exc: BaseException, directory: str, path: str, needed: int, more: str = ""
+) -> LogStorageError:
+    """The LogStorageError for ``exc``, raised while writing ``needed`` bytes to ``path``
+    (``more``: what else the reader must know, after the cause)."""
     code = exc.errno if isinstance(exc, OSError) else None
     if code == errno.ENOSPC:
         cause = "no space left on device"
@@ -43,7 +46,7 @@ def storage_error(exc: BaseException, directory: str, path: str, needed: int) ->
         cause = exc.strerror or type(exc).__name__
     else:
         cause = f"{type(exc).__name__}: {exc}"
-    return LogStorageError(directory, path, needed, free_bytes(directory), code, cause)
+    return LogStorageError(directory, path, needed, free_bytes(directory), code, cause + more)
 
 
 class ReportLimiter:

@@ -428,9 +428,12 @@ class Log:
             self._wake.set()
             self._thread.join()
         with self._maintenance, self._lock:
+            # (a partition whose failed write could not be cut back: its tail is checked at
+            # the next open, as after a crash)
+            broken = any(p.broken for t in self._topics.values() for p in t.partitions)
             for topic in self._topics.values():
                 topic.close()
-            if not self.read_only:
+            if not self.read_only and not broken:
                 marker = os.path.join(self.path, CLEAN_SHUTDOWN)
                 with open(marker, "w", opener=files.private_opener):
                     pass

@@ -119,6 +119,8 @@ class Partition:
         self.corruption: CorruptRecordError | None = None  # read-only: damage at the end
         self.epoch = 0  # counts rollbacks that dropped appended records (see _roll_back)
         self.write_error: LogStorageError | None = None  # the last one
+        # a rollback that could not cut the file: appends and flushes raise it until reopened
+        self.broken: LogStorageError | None = None
         self._reports = ReportLimiter()
         if not read_only:
             if not os.path.isdir(directory):
@@ -294,6 +296,8 @@ class Partition:
             raise RecordTooLargeError(self.topic, size, self.config.max_message_bytes)
         with self.lock:
             self._check_open()
+            if self.broken is not None:
+                raise self.broken
             self._maybe_roll(size, now if now is not None else now_ms())
             base = self.log_end_offset
             _batch.set_base_offset(head, base)
@@ -371,6 +375,8 @@ class Partition:
         with self.lock:
             if self.read_only or not self.segments:
                 return  # closed: close() made everything appended durable
+            if self.broken is not None:
+                raise self.broken
             self._wait_for_flush()
             seg = self.active
             data, position = seg.take_pending()
@@ -411,11 +417,19 @@ class Partition:
         appended here since their last flush find ``epoch`` moved and get the error."""
         seg = self.active
         dropped = self.log_end_offset - self.high_watermark
-        dropped_bytes = seg.rollback(self.high_watermark)
         self.log_end_offset = self.high_watermark
         self._unflushed_records = 0
-        err = storage_error(exc, self.directory, seg.path, needed or dropped_bytes)
-        if dropped:
+        try:
+            dropped_bytes = seg.rollback(self.high_watermark)
+            err = storage_error(exc, self.directory, seg.path, needed or dropped_bytes)
+        except OSError as cut:  # the file's tail is not known now: no write until reopened
+            dropped_bytes = 0
+            err = self.broken = storage_error(
+                cut, self.directory, seg.path, needed, " while cutting the file back after a "
+                "failed write: this partition takes no writes until the log is opened again "
+                "(restart hub)",
+            )  # fmt: skip
+        if dropped or self.broken is not None:
             self.epoch += 1
             self.write_error = err
         self._reports.report(err, dropped, dropped_bytes)
@@ -621,9 +635,15 @@ class Partition:
     ) -> AppendInfo:
         """Append keyed records as one batch (and fsync): how internal topics are written."""
         enc = codec.encode_records(keys, values, None, now_ms() if timestamp is None else timestamp)
-        info = self.append_batch(_batch.build_batch(*enc))
+        batch = _batch.build_batch(*enc)
+        with self.lock:
+            epoch = self.epoch
+            info = self.append_batch(batch)
         if flush:
-            self.flush()
+            self.flush_appended()
+            if self.epoch != epoch:  # another thread's failed flush dropped it (the flusher's)
+                assert self.write_error is not None
+                raise self.write_error
         return info
 
     def records(

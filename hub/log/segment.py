@@ -217,14 +217,14 @@ class LogSegment:
         Returns the bytes dropped. Lock held, no flush running."""
         dropped = self.size - self.durable_size
         self._pending = []
-        if os.fstat(self._fd).st_size > self.durable_size:
-            os.ftruncate(self._fd, self.durable_size)
-        self.size = self.written_size = self.durable_size
+        self.size = self.written_size = self.durable_size  # (first: the cut may fail)
         self.next_offset = next_offset
         self.index.drop_from(self.durable_size)
         self.time_index.drop_from(next_offset - self.base_offset)
         self._max_timestamp = None  # from the time index again
         self._bytes_since_index = 0
+        if os.fstat(self._fd).st_size > self.durable_size:
+            os.ftruncate(self._fd, self.durable_size)
         return dropped
 
     @property

@@ -150,3 +150,105 @@ def test_a_producer_whose_records_were_rolled_back_stays_failed(tmpfs_dir: Tmpfs
         fresh.flush()
     assert len(_read_all(data)) == acked + CHUNK
     assert first.errno == errno.ENOSPC
+
+
+def test_a_durable_append_whose_batch_another_flush_dropped_raises(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (the log's flusher failed while a group commit waited for it: the rollback dropped the
+    # commit's record, and the commit then found nothing to write and returned as done; the
+    # runtime writes configs, source offsets and status this way)
+    import threading
+    import time
+
+    real = os.fdatasync
+    gate, armed = threading.Event(), [True]
+
+    def fdatasync(fd: int) -> None:
+        if armed[0] and threading.current_thread().name == "hub-log":
+            armed[0] = False
+            gate.wait(5)
+            raise OSError(errno.EIO, "Input/output error")
+        real(fd)
+
+    data = str(tmp_path)
+    log = Log(data)  # its background flusher
+    log.create_topic("t", 1)
+    log.groups.commit("g", {TP: 5})
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    offsets = log.partition("__consumer_offsets", 0)
+    offsets.append_records([b"k"], [b"v"], flush=False)  # what the flusher takes first
+    time.sleep(0.2)
+    failed: list[BaseException] = []
+
+    def commit() -> None:
+        try:
+            log.groups.commit("g", {TP: 42})
+        except BaseException as exc:
+            failed.append(exc)
+
+    t = threading.Thread(target=commit)
+    t.start()
+    time.sleep(0.3)
+    gate.set()
+    t.join()
+    assert failed and isinstance(failed[0], LogStorageError), failed
+    assert log.groups.committed("g", TP).offset == 5  # type: ignore[union-attr]
+    log.close()
+    monkeypatch.undo()
+    with Log(data) as log:
+        assert log.groups.committed("g", TP).offset == 5  # type: ignore[union-attr]
+
+
+def test_a_rollback_that_cannot_cut_the_file_stops_the_partitions_writes(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (a short write, then the rollback's ftruncate failing too (EIO, or a filesystem gone
+    # read-only): the high watermark moved over records never written, and later acknowledged
+    # records stood behind the hole, cut at the next start)
+    data = str(tmp_path)
+    log = Log(data, flush_interval_ms=None)
+    log.create_topic("t", 1)
+    prod = log.producer()
+    prod.send_many("t", [b"old-%d" % i for i in range(10)], partition=0)
+    prod.flush()
+    real_pwritev, real_pwrite = os.pwritev, os.pwrite
+    armed = [True]
+
+    def pwritev(fd: int, bufs: list[bytes], pos: int) -> int:
+        if armed[0]:
+            blob = b"".join(bytes(b) for b in bufs)
+            return real_pwrite(fd, blob[: len(blob) // 2], pos)  # a short write
+        return real_pwritev(fd, bufs, pos)
+
+    def pwrite(fd: int, blob: bytes, pos: int) -> int:
+        if armed[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_pwrite(fd, blob, pos)
+
+    def ftruncate(fd: int, n: int) -> None:
+        armed[0] = False  # the fault ends here
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "pwritev", pwritev)
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    monkeypatch.setattr(os, "ftruncate", ftruncate)
+    a = log.producer()
+    a.send_many("t", [b"a-%d" % i for i in range(10)], partition=0)
+    with pytest.raises(LogStorageError):
+        a.flush()
+    monkeypatch.undo()
+    assert log.watermarks(TP) == (0, 10)
+    b = log.producer()
+    with pytest.raises(LogStorageError, match="no writes until the log is opened again"):
+        b.send_many("t", [b"b-%d" % i for i in range(10)], partition=0)
+        b.flush()
+    log.close()
+    with Log(data) as log:  # opened again: writes go on after the durable records
+        prod = log.producer()
+        prod.send_many("t", [b"c-%d" % i for i in range(3)], partition=0)
+        prod.flush()
+        c = log.consumer(auto_offset_reset="earliest")
+        c.assign([TP])
+        got = [r.value for r in c.poll(1)]
+    assert got == [b"old-%d" % i for i in range(10)] + [b"c-%d" % i for i in range(3)]
