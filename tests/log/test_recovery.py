@@ -188,3 +188,45 @@ def test_kill_9_mid_write_loses_only_unflushed_records(tmp_path) -> None:
     values = _read_all(d)
     assert len(values) >= acked  # every acknowledged (flushed) record survived
     assert values == [b"%08d" % j for j in range(len(values))]  # in order, no gap, no dup
+
+
+@pytest.mark.parametrize("records_after", [False, True], ids=["rolled", "then_records"])
+def test_offsets_are_never_handed_out_twice_after_a_lost_tail(
+    tmp_path: object, records_after: bool
+) -> None:
+    # (a sealed segment lost its tail while the active one, just rolled, was empty: the empty
+    # one was set aside and the log end went back from 10 to 7, so offsets 7..9 were handed
+    # out again and a group committed at 10 skipped the new records)
+    from hub.log import batch as _batch
+
+    data = str(tmp_path)
+    with Log(data, background=False) as log:
+        log.create_topic("t", 1)
+        prod = log.producer()
+        for i in range(10):
+            prod.send_many("t", [b"v%d" % i], keys=[b"k"], partition=0)  # a batch each
+        prod.flush()
+        log.partition("t", 0).roll()
+        if records_after:  # (a later segment with records: kept, as before)
+            prod.send_many("t", [b"w"], keys=[b"k"], partition=0)
+            prod.flush()
+        log.groups.commit("g", {TP: 10})
+    seg0 = os.path.join(data, "t", "0", f"{0:020d}.log")
+    with open(seg0, "rb") as f:
+        raw = f.read()
+    pos = 0
+    for _ in range(7):
+        pos += _batch.peek_length(raw, pos)[1]  # type: ignore[index]
+    os.truncate(seg0, pos)  # the filesystem lost batches 7..9
+    with Log(data, background=False) as log:
+        end = log.watermarks(TP)[1]
+        assert end == (11 if records_after else 10)
+        prod = log.producer()
+        prod.send_many("t", [b"new"], keys=[b"k"], partition=0)
+        prod.flush()
+        c = log.consumer(group_id="g")
+        c.assign([TP])
+        got = [(r.offset, r.value) for r in c.poll(1)]
+        assert got[-1] == (end, b"new")
+        with pytest.raises(CorruptRecordError, match="offsets 7..9 are missing"):
+            list(log.scan(TP, 7))  # (lost: said so, never other records in their place)
