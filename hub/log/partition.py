@@ -723,13 +723,21 @@ class Partition:
 
     # -- retention -------------------------------------------------------------------------
     def apply_retention(self, now: int | None = None) -> int:
-        """Delete whole sealed segments past retention.ms / retention.bytes. Returns count."""
+        """Delete whole sealed segments past retention.ms / retention.bytes. Returns count.
+        An active segment whose newest record is past retention.ms is rolled first (as
+        Kafka does), so a topic nobody writes to any more is emptied too."""
         if self.read_only or not self.config.delete:
             return 0
         now = now_ms() if now is None else now
         deleted = 0
         with self.lock:
             rms, rbytes = self.config.retention_ms, self.config.retention_bytes
+            active = self.active if self.segments else None
+            if active is not None and active.size and rms >= 0 and not self._closed:
+                newest = active.max_timestamp if active.max_timestamp >= 0 else active.modified_ms()
+                if now - newest > rms:
+                    with contextlib.suppress(LogStorageError):  # (reported; the next round)
+                        self.roll()
             total = sum(s.size for s in self.segments)
             while len(self.segments) > 1:
                 seg = self.segments[0]

@@ -136,7 +136,11 @@ def test_retention_by_size_and_time(log: Log) -> None:
     log.alter_topic("t", {"retention.ms": "1000", "retention.bytes": "-1"})
     deleted = log.run_maintenance(now=NOW + 10**7)["segments_deleted"]
     assert deleted > 0
-    assert len(part.segments) == 1  # the active segment is never deleted
+    # every record is past retention.ms: the active segment too is rolled and deleted (it
+    # had kept a topic nobody wrote to any more for ever), an empty one goes on at the end
+    assert len(part.segments) == 1 and part.segments[0].size == 0
+    assert (part.log_start_offset, part.log_end_offset) == (1000, 1000)
+    assert c.poll(0) == [] and c.position(TP) == 1000
     assert not [n for n in os.listdir(part.directory) if n.endswith(".deleted")]
 
 
