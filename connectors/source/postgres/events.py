@@ -157,6 +157,7 @@ class TableSchema:
         self.schema, self.table = schema, table
         self.topic = topic_name(prefix, schema, table)
         self.column_names = tuple(c[0] for c in columns)
+        self.column_types = tuple((c[1], c[2]) for c in columns)  # (type oid, typmod)
         present = set(self.column_names)
         missing = [k for k in key if k not in present]
         if missing:

@@ -5,6 +5,7 @@ Relation message before the first change that uses it, so the next events carry 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from connectors.source.cdc.filters import Filters
@@ -13,7 +14,7 @@ from connectors.source.postgres import catalog
 from connectors.source.postgres.catalog import TableInfo
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.events import TableSchema
-from connectors.source.postgres.protocol.pgoutput import Relation
+from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST, Relation
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,39 @@ class TableSchemas:
         self.mapper, self.domains = catalog.type_mapper(meta, cfg)
         self.by_relation: dict[int, TableSchema | None] = {}
         self._warned: set[tuple[str, str]] = set()
+
+    def current_values(self, table: TableSchema, values: Sequence[Any]) -> list[Any]:
+        """A re-keyed row's new tuple (REPLICA IDENTITY DEFAULT) with its unchanged TOASTed
+        values read from the table now, by the row's new key: the WAL has them neither in
+        the new tuple nor in the old one (its key columns only), and the sinks have no row
+        under the new key to keep them from, so the placeholder became NULL there. A later
+        change of the row is streamed after this one, so a value read now that is newer than
+        this change is what the row ends with anyway; a row gone since keeps the placeholder
+        (its delete follows)."""
+        unchanged = [i for i, v in enumerate(values) if v is UNCHANGED_TOAST]
+        key = table.raw_key(values)
+        if not unchanged or not key or any(v is None or v is UNCHANGED_TOAST for v in key):
+            return list(values)
+        names = table.column_names
+        q = catalog.quote
+        types = []
+        for i in (names.index(k) for k in table.key_columns):
+            oid, typmod = table.column_types[i]
+            row = self.meta.execute("SELECT format_type(%s, %s)", (oid, typmod)).fetchone()
+            types.append(row[0])
+        where = " AND ".join(
+            f"{q(k)} = CAST(%s AS {t})" for k, t in zip(table.key_columns, types, strict=True)
+        )
+        sql = (
+            f"SELECT {', '.join(f'{q(names[i])}::text' for i in unchanged)} "
+            f"FROM {q(table.schema)}.{q(table.table)} WHERE {where}"
+        )
+        row = self.meta.execute(sql, [bytes(v).decode() for v in key]).fetchone()
+        out = list(values)
+        if row is not None:
+            for i, v in zip(unchanged, row, strict=True):
+                out[i] = None if v is None else v.encode()
+        return out
 
     def _known(self, oid: int) -> bool:
         m = self.mapper

@@ -427,7 +427,10 @@ class ChangeStream:
             if inc is not None and inc.open:
                 inc.on_change(schema, msg.new.values, old)
             full = old if msg.old_kind == "O" else None
-            after = schema.row(msg.new.values, full)
+            new: Sequence[Any] = msg.new.values
+            if key_changed and full is None and pg.UNCHANGED_TOAST in new:
+                new = self.schemas.current_values(schema, new)  # (no row keeps them)
+            after = schema.row(new, full)
             if key_changed:
                 assert old is not None
                 # the primary key changed: a delete of the old key and a create of the new
