@@ -85,6 +85,26 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _refuse_via_root(conn: psycopg.Connection[Any], name: str, tables: list[TableInfo]) -> None:
+    """A publication with ``publish_via_partition_root`` streams a partition's changes as its
+    root table's, while the snapshot reads the partitions: the rows of one table would be
+    split over two topics (a snapshotted row's delete in the other). Refused while a captured
+    table is a partition."""
+    parts = conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+        "c.relnamespace WHERE c.relispartition AND c.oid = ANY(%s) ORDER BY 1, 2",
+        ([t.oid for t in tables],),
+    ).fetchall()
+    if parts:
+        shown = ", ".join(f"{s}.{t}" for s, t in parts[:5]) + (" ..." if len(parts) > 5 else "")
+        raise ConfigError(
+            f"publication {name!r} has publish_via_partition_root = true, which hub does not "
+            f"support yet (it would stream the changes of partitions {shown} as their root "
+            f"table's, which the snapshot reads as themselves): ALTER PUBLICATION {name} SET "
+            "(publish_via_partition_root = false), or exclude the partitions"
+        )
+
+
 def ensure_publication(
     conn: psycopg.Connection[Any],
     cfg: PostgresSourceConfig,
@@ -95,8 +115,10 @@ def ensure_publication(
     captured tables and the signal table)."""
     name = cfg.publication_name
     row = conn.execute(
-        "SELECT puballtables FROM pg_publication WHERE pubname = %s", (name,)
+        "SELECT puballtables, pubviaroot FROM pg_publication WHERE pubname = %s", (name,)
     ).fetchone()
+    if row is not None and row[1]:
+        _refuse_via_root(conn, name, tables)
     mode = cfg.publication_autocreate_mode
     if mode == "disabled":
         if row is None:

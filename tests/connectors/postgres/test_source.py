@@ -1039,3 +1039,32 @@ def test_a_keyed_table_with_replica_identity_nothing_is_captured(
         assert failure(worker) is None
     finally:
         worker.stop()
+
+
+def test_a_publication_via_the_partition_root_is_refused_with_partitions_captured(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    # (the snapshot read the partitions into their own topics, the stream named the root:
+    # a snapshotted row's delete went to the root's topic and the partition's kept it)
+    sql.execute("CREATE TABLE m (id int, region text, PRIMARY KEY (id, region)) "
+                "PARTITION BY LIST (region)")  # fmt: skip
+    sql.execute("CREATE TABLE m_eu PARTITION OF m FOR VALUES IN ('eu')")
+    sql.execute("INSERT INTO m VALUES (1, 'eu')")
+    sql.execute("CREATE PUBLICATION via_root FOR ALL TABLES "
+                "WITH (publish_via_partition_root = true)")  # fmt: skip
+    mode = {"publication.name": "via_root", "publication.autocreate.mode": "disabled"}
+    cfg = source_config(pg_server, pg_db, **mode)
+    worker = start(tmp_path, cfg)
+    try:
+        trace = wait_for(lambda: failure(worker), what="the failure")
+        assert "publish_via_partition_root = true" in trace and "public.m_eu" in trace, trace
+        assert not worker.log.has_topic("app.public.m_eu")
+    finally:
+        worker.stop()
+    sql.execute("ALTER PUBLICATION via_root SET (publish_via_partition_root = false)")
+    worker = start(tmp_path / "again", cfg)
+    try:
+        wait_for(lambda: events(worker.log, "app.public.m_eu"), what="the snapshot")
+        assert failure(worker) is None
+    finally:
+        worker.stop()
