@@ -119,7 +119,9 @@ class PostgresSourceTask(SourceTask):
         if unkeyed:
             raise KeyOutsideIdentityError(unkeyed)
         topics = check_unique(cfg.topic_prefix, [(t.schema, t.name) for t in tables])
-        replication.ensure_publication(self.meta, cfg, tables, self._signal_table(tables))
+        published = replication.ensure_publication(
+            self.meta, cfg, tables, self._signal_table(tables)
+        )
         from connectors.source.postgres.schemas import TableSchemas
 
         self.schemas = TableSchemas(self.meta, cfg, self.filters, topics)
@@ -149,6 +151,15 @@ class PostgresSourceTask(SourceTask):
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
             self._start_snapshot(offset, slot is not None, usable, in_progress, tables)
         else:
+            if published and offset is not None:  # (never published before: not streamed)
+                log.warning(
+                    "publication %s (publication.autocreate.mode=filtered) now also holds %s: "
+                    "changes made to %s before this start were not published and are not "
+                    "streamed; to copy the rows they hold, signal an incremental snapshot "
+                    "(execute-snapshot with these data-collections)",
+                    cfg.publication_name, ", ".join(published),
+                    "it" if len(published) == 1 else "them",
+                )  # fmt: skip
             if slot is None:
                 self._create_slot(export=False)
             self._resume = offset or PostgresOffset()

@@ -110,9 +110,11 @@ def ensure_publication(
     cfg: PostgresSourceConfig,
     tables: list[TableInfo],
     signal: TableInfo | None = None,
-) -> None:
+) -> list[str]:
     """Create or align the publication per ``publication.autocreate.mode`` (filtered: the
-    captured tables and the signal table)."""
+    captured tables and the signal table). Returns the captured tables an existing filtered
+    publication did not hold until now (``schema.table``): changes made to them before were
+    never published."""
     name = cfg.publication_name
     row = conn.execute(
         "SELECT puballtables, pubviaroot FROM pg_publication WHERE pubname = %s", (name,)
@@ -127,13 +129,13 @@ def ensure_publication(
                 f"publication.autocreate.mode is disabled: create it (CREATE PUBLICATION {name} "
                 f"FOR TABLE ...) or set publication.autocreate.mode"
             )
-        return
+        return []
     try:
         if mode == "all_tables":
             if row is None:
                 conn.execute(f"CREATE PUBLICATION {_ident(name)} FOR ALL TABLES")
                 log.info("created publication %s FOR ALL TABLES", name)
-            return
+            return []
         # filtered: exactly the captured tables
         if not tables:
             raise ConfigError(
@@ -145,13 +147,20 @@ def ensure_publication(
         if row is None:
             conn.execute(f"CREATE PUBLICATION {_ident(name)} FOR TABLE {listed}")
             log.info("created publication %s for %d table(s)", name, len(tables))
-        elif row[0]:
+            return []
+        if row[0]:
             raise ConfigError(
                 f"publication {name!r} is FOR ALL TABLES, but publication.autocreate.mode is "
                 f"filtered: drop it, name another publication.name, or use all_tables"
             )
-        else:
-            conn.execute(f"ALTER PUBLICATION {_ident(name)} SET TABLE {listed}")
+        held = {
+            (r[0], r[1]) for r in conn.execute(
+                "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s",
+                (name,),
+            ).fetchall()
+        }  # fmt: skip
+        conn.execute(f"ALTER PUBLICATION {_ident(name)} SET TABLE {listed}")
+        return [t.qualified for t in tables if (t.schema, t.name) not in held]
     except Exception as exc:
         import psycopg
 

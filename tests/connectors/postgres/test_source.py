@@ -1068,3 +1068,33 @@ def test_a_publication_via_the_partition_root_is_refused_with_partitions_capture
         assert failure(worker) is None
     finally:
         worker.stop()
+
+
+def test_a_table_new_to_a_filtered_publication_at_a_restart_is_named(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (a table created while hub ran was not in the filtered publication: its rows were never
+    # streamed, and the restart that added it said nothing)
+    sql.execute("CREATE TABLE a (id int PRIMARY KEY)")
+    cfg = source_config(pg_server, pg_db, **{"publication.autocreate.mode": "filtered"})
+    worker = start(tmp_path, cfg)
+    try:
+        wait_for(lambda: worker.status()["pg"][0].state == "RUNNING", what="start")
+        sql.execute("CREATE TABLE b (id int PRIMARY KEY)")
+        sql.execute("INSERT INTO b VALUES (1), (2)")
+        sql.execute("INSERT INTO a VALUES (1)")
+        wait_for(lambda: events(worker.log, "app.public.a"), what="a's insert")
+    finally:
+        worker.stop()
+    with caplog.at_level(logging.WARNING):
+        worker = start(tmp_path, cfg)
+        try:
+            wait_for(lambda: worker.status()["pg"][0].state == "RUNNING", what="restart")
+            sql.execute("INSERT INTO b VALUES (3)")
+            got = wait_for(lambda: events(worker.log, "app.public.b"), what="b's new insert")
+        finally:
+            worker.stop()
+    assert [v["after"]["id"] for _, v in got] == [3]
+    warned = [r.getMessage() for r in caplog.records if "now also holds" in r.getMessage()]
+    assert len(warned) == 1 and "public.b" in warned[0] and "public.a" not in warned[0]
+    assert "incremental snapshot" in warned[0]
