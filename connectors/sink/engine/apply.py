@@ -11,7 +11,7 @@ is the dialect's: this module only decides what is written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -44,11 +44,13 @@ def staged(
     rows: Sequence[Mapping[str, Any]],
     unavailable: Unavailable | None = None,
     keep: dict[str, list[bool]] | None = None,
+    exact: Callable[[], list[bool]] | None = None,
 ) -> list[StagedColumn]:
     """Column-major canonical values of ``rows`` (a missing column is NULL). With ``keep``
     (keyed upserts), a row that does not carry a column keeps the target's value, as with one
     change at a time (``keep[column]`` marks those rows), and with ``unavailable`` too do
-    placeholder values (staged as NULL)."""
+    placeholder values (staged as NULL) but in the rows ``exact()`` says hold real values
+    only (inserts, snapshot reads)."""
     names = [c.name for c in columns]
     values: list[Sequence[Any]]
     try:  # rows of one schema have every column: transpose in C
@@ -66,10 +68,14 @@ def staged(
                 if any(missing):
                     keep[n] = missing
     out = []
+    real: list[bool] | None = None
     for c, vals in zip(columns, values, strict=True):
         toastable = keep is not None and unavailable is not None and c.type.kind in _TOASTABLE
         if toastable and unavailable is not None and keep is not None and unavailable.any_in(vals):
             mask = [unavailable.is_placeholder(v) for v in vals]
+            if exact is not None:  # (asked only here: a placeholder-like value is rare)
+                real = real if real is not None else exact()
+                mask = [m and not r for m, r in zip(mask, real, strict=True)]
             if c.name in keep:
                 mask = [a or b for a, b in zip(mask, keep[c.name], strict=True)]
             keep[c.name] = mask
@@ -121,7 +127,7 @@ def apply(
             d.merge(Merge(tb.table, tb.pk, [], gone, {}, False, False))
         if upsert:
             keep: dict[str, list[bool]] = {}
-            up = staged(name, cols, rows, unavailable, keep) if rows else []
+            up = staged(name, cols, rows, unavailable, keep, tb.upserts_exact) if rows else []
             if soft and up:
                 up.append(StagedColumn(DELETED.name, DELETED.type, [False] * len(rows)))
             constraint = tuple(info.pk) == tuple(tb.pk)
@@ -129,6 +135,11 @@ def apply(
         else:
             if dels:
                 d.merge(Merge(tb.table, tb.pk, [], dels, {}, soft, False))
+            again = tb.rewritten() if not soft else []
+            if again:  # deleted and inserted again in the batch: the delete first (collapsed
+                # away, it had left the old row for the INSERT to collide with)
+                gone = staged(name, [by_name[k] for k in tb.pk], again)
+                d.merge(Merge(tb.table, tb.pk, [], gone, {}, False, False))
             plain = rows
     appended = tb.appends(soft)
     if plain or appended:

@@ -58,6 +58,8 @@ class TableBatch:
     # keys deleted earlier in the batch and written again: a new row, whose columns the
     # change does not carry are NULL (not the old row's), so apply deletes them first
     replaced: set[Any] = field(default_factory=set)
+    # keys whose last change is an insert or a snapshot read (`Change.exact`): no placeholder
+    exact: set[Any] = field(default_factory=set)
 
     def add(self, ch: Change) -> bool:
         """Take ``ch``; False (nothing taken) when a column's type differs from this batch's,
@@ -80,6 +82,7 @@ class TableBatch:
             self._images.clear()
             self._indexes.clear()
             self.replaced.clear()
+            self.exact.clear()
             return True
         if ch.columns is not self._last_cols:
             if not self._merge(ch.columns):
@@ -103,13 +106,17 @@ class TableBatch:
         if ch.op == UPSERT:
             prev = self.keyed.get(ch.key)
             if prev is not None and prev[0] == UPSERT:
-                if self.unavailable is not None:  # unchanged TOAST values: keep them
-                    row = self.unavailable.fill(row, prev[1])
+                if self.unavailable is not None and not ch.exact:  # unchanged TOAST values
+                    row = self.unavailable.fill(row, prev[1])  # keep them
                 if prev[1].keys() != row.keys():  # columns this change does not carry keep
                     row = {**prev[1], **row}  # the earlier change's values, as the target would
             elif prev is not None:
                 self.replaced.add(ch.key)
         self.keyed[ch.key] = (ch.op, row)
+        if ch.exact:
+            self.exact.add(ch.key)
+        elif self.exact:
+            self.exact.discard(ch.key)
         return True
 
     def _remove(self, before: Mapping[str, Any], replace: bool) -> None:
@@ -141,6 +148,11 @@ class TableBatch:
     def upserts(self) -> list[Mapping[str, Any]]:
         """The keyed rows to write (the last change of their key)."""
         return [row for op, row in self.keyed.values() if op == UPSERT]
+
+    def upserts_exact(self) -> list[bool]:
+        """For each of `upserts`: whether its values are all real (`Change.exact`)."""
+        exact = self.exact
+        return [k in exact for k, (op, _) in self.keyed.items() if op == UPSERT]
 
     def appends(self, soft: bool = False) -> list[Mapping[str, Any]]:
         """The rows of a table without key to append (deleted ones only when ``soft`` keeps

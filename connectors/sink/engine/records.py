@@ -6,7 +6,8 @@ Two shapes are read:
   ``after``, ``d`` deletes the row ``before`` (or the key) names, ``t`` truncates the table;
 * a flat record (after ``ExtractNewRecordState``, or any JSON): the value is the row, a null
   value (tombstone) deletes the key's row, and ``__deleted: "true"`` (the unwrap transform's
-  ``delete.handling.mode=rewrite``) is a delete too.
+  ``delete.handling.mode=rewrite``) is a delete too; with ``delete.enabled=false`` (hard
+  deletes) ``__deleted`` is a column like any other, as in Debezium's JDBC sink.
 
 The key of a row comes from ``primary.key.mode``: the record key's fields (``record_key``,
 a primitive key takes the one name in ``primary.key.fields``), the ``primary.key.fields`` of
@@ -58,6 +59,15 @@ class Change:
     # new row as the source has it (no metadata columns) for a later change to find it by
     before: Mapping[str, Any] | None = None
     image: Mapping[str, Any] | None = None
+    # an insert or a snapshot read: every value is real, one that looks like the unavailable
+    # value placeholder too (the source sends placeholders in updates, and in the create of a
+    # re-keyed row, which carries Debezium's __debezium.oldkey header)
+    exact: bool = False
+
+
+def _rekeyed(headers: Any) -> bool:
+    """Whether a create event is a re-keyed row's (Debezium's ``__debezium.oldkey``)."""
+    return any(h[0] == "__debezium.oldkey" for h in headers)
 
 
 def hashable(values: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -78,6 +88,9 @@ class ChangeReader:
         self._after_memo: tuple[Any, str, tuple[Column, ...]] | None = None
         self.unavailable = Unavailable(cfg.unavailable_value_placeholder)
         self._warned: set[TableRef] = set()  # keyless tables told they stay append only
+        # per (topic, partition): the offset of the last delete event read, whose tombstone
+        # (the next record) needs no key of its own
+        self._deleted_at: dict[tuple[str, int], int] = {}
 
     def _append_only(self, table: TableRef, op: str) -> None:
         if table in self._warned:
@@ -142,6 +155,7 @@ class ChangeReader:
         if op == "d":
             if not cfg.delete_enabled:
                 return None
+            self._deleted_at[(r.topic, r.partition)] = r.offset
             before = v.get("before")
             cols = self._columns(r.topic, "before", self._field_schema(r, "before"))
             pk, key = self._key(r, before)
@@ -180,7 +194,8 @@ class ChangeReader:
             cols = cols + tuple(mcols)
         pk, key = self._key(r, after)
         if key is not None or cfg.primary_key_mode != "record_key":
-            return Change(table, UPSERT, key, after, cols, pk)
+            exact = op != "u" and not (r.headers and _rekeyed(r.headers))
+            return Change(table, UPSERT, key, after, cols, pk, exact=exact)
         before = v.get("before") if op == "u" else None
         if op == "u" and type(before) is not dict:
             self._append_only(table, op)
@@ -204,8 +219,18 @@ class ChangeReader:
             table = t
         else:
             table = self._table(r, None)
-        if v is None or (isinstance(v, Mapping) and str(v.get("__deleted")).lower() == "true"):
+        # unwrap's delete.handling.mode=rewrite: with deletes disabled (and no soft deletes,
+        # whose __deleted the sink writes) its __deleted is a column like any other, as in
+        # Debezium's JDBC sink: the deleted row stays, marked (dropped, it looked live)
+        marks = self.cfg.delete_enabled or self.cfg.delete_mode == "soft"
+        if v is None or (
+            marks and isinstance(v, Mapping) and str(v.get("__deleted")).lower() == "true"
+        ):
             if not self.cfg.delete_enabled:
+                return None
+            if v is None and self._deleted_at.get((r.topic, r.partition)) == r.offset - 1:
+                # the tombstone of the delete event before it, which did the delete (in
+                # record_value mode its key need not hold primary.key.fields)
                 return None
             pk, key = self._key(r, v)
             if key is None:
@@ -218,10 +243,11 @@ class ChangeReader:
                 f"the value is a {type(v).__name__}, not a struct: a sink row needs named "
                 "columns (use a transform such as HoistField, or the JSON converter)",
             )  # fmt: skip
-        if "__deleted" in v:
-            v = {k: x for k, x in v.items() if k != "__deleted"}
         cols = self._columns(r.topic, "value", r.value_schema)
-        cols = tuple(c for c in cols if c.name != "__deleted") or tuple(inferred_columns(v))
+        if marks and "__deleted" in v:
+            v = {k: x for k, x in v.items() if k != "__deleted"}
+            cols = tuple(c for c in cols if c.name != "__deleted")
+        cols = cols or tuple(inferred_columns(v))
         pk, key = self._key(r, v)
         if key is not None and self.cfg.primary_key_mode == "record_key":
             missing = [n for n in pk if n not in v]

@@ -12,7 +12,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hub.runtime.api import JsonMap, SourceRecord
+import orjson
+
+from hub.runtime import json_default
+from hub.runtime.api import Header, JsonMap, SourceRecord
 
 VERSION = "2.7.0.hub"  # Debezium's event format version hub follows, marked as ours
 
@@ -194,17 +197,30 @@ def truncate_record(
     )
 
 
+OLD_KEY_HEADER = "__debezium.oldkey"
+NEW_KEY_HEADER = "__debezium.newkey"
+
+
+def rekey_headers(other_key: Mapping[str, Any], op: str) -> tuple[tuple[str, bytes], ...]:
+    """Debezium's headers on the two events of a row whose primary key changed: the delete
+    names the new key (``__debezium.newkey``), the create the old one (``__debezium.oldkey``),
+    each as JSON (what Connect's SimpleHeaderConverter writes for a struct)."""
+    name = NEW_KEY_HEADER if op == "d" else OLD_KEY_HEADER
+    return ((name, orjson.dumps(other_key, default=json_default)),)
+
+
 def change_records(
     topic: str, op: str, before: dict[str, Any] | None, after: dict[str, Any] | None,
     key: dict[str, Any] | None, source: dict[str, Any], block: dict[str, Any] | None,
     partition: JsonMap, offset: JsonMap, *, key_schema: dict[str, Any] | None,
-    value_schema: dict[str, Any], tombstones: bool,
+    value_schema: dict[str, Any], tombstones: bool, headers: tuple[Header, ...] = (),
 ) -> list[SourceRecord]:  # fmt: skip
     """The records of one change event: the event, and after a delete of a keyed row (with
     ``tombstones.on.delete``) a tombstone (null value) so compaction can drop the key."""
     value = envelope(op, before, after, source, block)
     out = [SourceRecord(
-        topic, value, key, partition, offset, key_schema=key_schema, value_schema=value_schema
+        topic, value, key, partition, offset, headers=headers, key_schema=key_schema,
+        value_schema=value_schema,
     )]  # fmt: skip
     if op == "d" and tombstones and key is not None:
         out.append(SourceRecord(topic, None, key, partition, offset, key_schema=key_schema))

@@ -29,6 +29,7 @@ from connectors.source.cdc.envelope import (
     VERSION,
     Transaction,
     change_records,
+    rekey_headers,
     truncate_record,
 )
 from connectors.source.cdc.filters import Filters
@@ -52,7 +53,7 @@ from connectors.source.mysql.server import MySqlConnectionError, PositionLostErr
 from connectors.source.mysql.types import TypeMapper
 from hub.errors import ConfigError, describe
 from hub.log import Packed
-from hub.runtime.api import EncodedBatch, JsonMap, SourceRecord, offset_update
+from hub.runtime.api import EncodedBatch, Header, JsonMap, SourceRecord, offset_update
 
 log = logging.getLogger(__name__)
 
@@ -721,8 +722,12 @@ class ChangeStream:
                 # (the keys as the events carry them, as the codec compares them: two raw
                 # keys may read the same, e.g. a zero date and 1970-01-01 both as day 0)
                 # the primary key changed: a delete of the old key and a create of the new
-                self._emit(txn, table, "d", before, None, source, offset, out)
-                self._emit(txn, table, "c", None, after, source, offset, out)
+                old_key, new_key = table.key(before), table.key(after)
+                assert old_key is not None and new_key is not None
+                self._emit(txn, table, "d", before, None, source, offset, out,
+                           headers=rekey_headers(new_key, "d"))  # fmt: skip
+                self._emit(txn, table, "c", None, after, source, offset, out,
+                           headers=rekey_headers(old_key, "c"))  # fmt: skip
                 continue
             self._emit(txn, table, ev.op, before, after, source, offset, out, tombs)
         if tombs:
@@ -838,14 +843,14 @@ class ChangeStream:
     def _emit(
         self, txn: _Txn, table: MySqlTable, op: str, before: Any, after: Any,
         source: dict[str, Any], offset: dict[str, Any], out: list[SourceRecord],
-        tombs: list[SourceRecord] | None = None,
+        tombs: list[SourceRecord] | None = None, headers: tuple[Header, ...] = (),
     ) -> None:  # fmt: skip
         """One change's records into ``out``; a delete's tombstone into ``tombs`` if given."""
         key = table.key(after if after is not None else before)
         records = change_records(
             table.topic, op, before, after, key, source, txn.block(table.topic, self.metadata),
             self.partition, offset, key_schema=table.key_schema,
-            value_schema=table.value_schema, tombstones=self.tombstones,
+            value_schema=table.value_schema, tombstones=self.tombstones, headers=headers,
         )  # fmt: skip
         if tombs is not None and len(records) == 2:
             tombs.append(records.pop())

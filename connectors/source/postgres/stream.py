@@ -22,7 +22,14 @@ from typing import Any
 
 import orjson
 
-from connectors.source.cdc.envelope import VERSION, Transaction, envelope, now_ms, truncate_record
+from connectors.source.cdc.envelope import (
+    VERSION,
+    Transaction,
+    envelope,
+    now_ms,
+    rekey_headers,
+    truncate_record,
+)
 from connectors.source.cdc.incremental import IncrementalSnapshot
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.encoded import EventEncoder
@@ -35,7 +42,7 @@ from connectors.source.postgres.protocol.stream import ReplicationStream
 from connectors.source.postgres.schemas import TableSchemas
 from connectors.source.postgres.streamed import StreamedTransactions
 from hub.errors import ConfigError
-from hub.runtime.api import EncodedBatch, JsonMap, SourceRecord, offset_update
+from hub.runtime.api import EncodedBatch, Header, JsonMap, SourceRecord, offset_update
 
 log = logging.getLogger(__name__)
 
@@ -435,8 +442,12 @@ class ChangeStream:
                 assert old is not None
                 # the primary key changed: a delete of the old key and a create of the new
                 before = schema.row(old)
-                self._emit(txn, schema, "d", before, None, schema.key(before), lsn, out)
-                self._emit(txn, schema, "c", None, after, schema.key(after), lsn, out)
+                old_key, new_key = schema.key(before), schema.key(after)
+                assert old_key is not None and new_key is not None
+                self._emit(txn, schema, "d", before, None, old_key, lsn, out,
+                           rekey_headers(new_key, "d"))  # fmt: skip
+                self._emit(txn, schema, "c", None, after, new_key, lsn, out,
+                           rekey_headers(old_key, "c"))  # fmt: skip
                 return
             old_row = schema.row(old) if old is not None else None
             self._emit(txn, schema, "u", old_row, after, schema.key(after), lsn, out)
@@ -545,14 +556,14 @@ class ChangeStream:
 
     def _emit(
         self, txn: _Txn, schema: TableSchema, op: str, before: Any, after: Any, key: Any,
-        lsn: int, out: Out,
+        lsn: int, out: Out, headers: tuple[Header, ...] = (),
     ) -> None:  # fmt: skip
         offset = self._offset(txn, lsn)
         value = envelope(
             op, before, after, self._source(schema, txn, lsn), self._block(txn, schema)
         )
         out.append(SourceRecord(
-            schema.topic, value, key, self.partition, offset,
+            schema.topic, value, key, self.partition, offset, headers=headers,
             key_schema=schema.key_schema, value_schema=schema.value_schema,
         ))  # fmt: skip
         self.events += 1

@@ -134,6 +134,12 @@ def test_every_operation_as_debezium_events(
         assert tomb == ({"id": 2}, None)
         assert pk_d[0] == {"id": 1} and pk_tomb == ({"id": 1}, None)
         assert pk_c[0] == {"id": 10} and pk_c[1]["after"]["name"] == "uno"
+        # Debezium's headers name the other key on the two events of a re-keyed row
+        recs = worker.log.partition("app.public.t", 0).records(0)[0]
+        dbz = [{k: v for k, v in r.headers if k.startswith("__debezium")} for r in recs[:8]]
+        assert dbz == [{}] * 5 + [
+            {"__debezium.newkey": b'{"id":10}'}, {}, {"__debezium.oldkey": b'{"id":1}'},
+        ]  # fmt: skip
         assert trunc[0] is None and trunc[1]["before"] is None and trunc[1]["after"] is None
         full = wait_for(
             lambda: (e := events(worker.log, "app.public.full_t")) and len(e) >= 4 and e,
