@@ -34,6 +34,7 @@ from connectors.source.cdc.envelope import (
 )
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import IncrementalSnapshot
+from connectors.source.mysql import ddl
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
 from connectors.source.mysql.gtids import MySqlGtidSet, mariadb_after
@@ -69,6 +70,22 @@ _UNREADABLE = {
     164: "encrypted binlog events (encrypt_binlog=ON)",
     **{t: "compressed row events (log_bin_compress=ON)" for t in range(165, 172)},
 }
+
+
+# a Query event's first words that are never a row change (the common ones: no tokenizing)
+_NOT_DML = frozenset({"CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "XA", "GRANT",
+                      "REVOKE", "FLUSH", "ANALYZE", "OPTIMIZE", "REPAIR"})  # fmt: skip
+_DML = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD"})
+_VERB_CHARS = 8192  # (of a statement: where its verb, and the databases it names, are read)
+
+
+def _dml_verb(sql: str) -> str:
+    """The verb of a statement that changes rows (INSERT, UPDATE, DELETE, REPLACE, LOAD),
+    past leading comments and MariaDB's ``SET STATEMENT ... FOR``; "" for any other."""
+    words = [t.word() for t in ddl.tokens(sql[:_VERB_CHARS])]
+    if len(words) > 2 and words[0] == "SET" and words[1] == "STATEMENT" and "FOR" in words:
+        words = words[words.index("FOR") + 1 :]
+    return words[0] if words and words[0] in _DML else ""
 
 
 class _Txn(Transaction):
@@ -402,7 +419,7 @@ class ChangeStream:
             if self._txn is not None:
                 self._savepoint(word, sql, out)
             return
-        if word in ("INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD"):
+        if word not in _NOT_DML and _dml_verb(sql) and self._may_touch_captured(db, sql):
             file = self.stream.file if self.stream else self.file
             raise ConfigError(
                 f"{self.cfg.where()} logged a change as a statement, not as rows "
@@ -447,6 +464,17 @@ class ChangeStream:
                     inc.on_truncate(table)  # the chunk's rows are gone (whatever is emitted)
             if "t" not in self.skipped_ops:
                 self._truncate(h, txn, thread, target, sql, out)
+
+    def _may_touch_captured(self, db: str, sql: str) -> bool:
+        """Whether a statement-logged change may have changed a captured table: its default
+        database, or any name it holds, is a captured database (a change to another one, as
+        pt-table-checksum's, is not this connector's to refuse)."""
+        if self.filters.namespace(db):
+            return True
+        return any(
+            t.kind in ("id", "qid") and self.filters.namespace(t.text)
+            for t in ddl.tokens(sql[:_VERB_CHARS])
+        )
 
     def _ddl_source(self, h: Any, txn: _Txn | None, thread: int, sql: str) -> dict[str, Any]:
         """A schema change event's source block (its db and table filled in by the history)."""
