@@ -79,6 +79,34 @@ _DML = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD"})
 _VERB_CHARS = 8192  # (of a statement: where its verb, and the databases it names, are read)
 
 
+# a Query event's status variables before Q_CHARSET_CODE (4), by code: their fixed sizes, or
+# -1 for a length byte and that many bytes (then for Q_CATALOG_CODE, 2, a NUL)
+_STATUS_SIZES = {0: 4, 1: 8, 2: -1, 3: 4, 6: -1}
+
+
+def _client_encoding(status: bytes) -> str:
+    """The Python codec of the statement's text: the session's character_set_client, from
+    the Query event's Q_CHARSET_CODE (a latin1 client's DDL read as UTF-8 had garbled column
+    names, ENUM labels and defaults); UTF-8 when it is not there or has no codec."""
+    from connectors.source.mysql.charsets import UnknownCharsetError, codec
+
+    at = 0
+    while at < len(status):
+        code = status[at]
+        if code == 4:
+            if at + 3 > len(status):
+                break
+            try:
+                return codec(int.from_bytes(status[at + 1 : at + 3], "little"))
+            except (UnknownCharsetError, KeyError, ValueError):
+                break
+        size = _STATUS_SIZES.get(code)
+        if size is None or at + 1 >= len(status):
+            break  # (a variable past it, or unknown: no charset given before it)
+        at += 1 + (size if size >= 0 else 1 + status[at + 1] + (1 if code == 2 else 0))
+    return "utf-8"
+
+
 def _dml_verb(sql: str) -> str:
     """The verb of a statement that changes rows (INSERT, UPDATE, DELETE, REPLACE, LOAD),
     past leading comments and MariaDB's ``SET STATEMENT ... FOR``; "" for any other."""
@@ -400,10 +428,11 @@ class ChangeStream:
         thread = int.from_bytes(event[pos : pos + 4], "little")
         db_len = event[pos + 8]
         vars_len = int.from_bytes(event[pos + 11 : pos + 13], "little")
+        encoding = _client_encoding(bytes(event[pos + 13 : pos + 13 + vars_len]))
         pos += 13 + vars_len
         db = bytes(event[pos : pos + db_len]).decode("utf-8", "replace")
         end = len(event) - (4 if checksum else 0)
-        sql = bytes(event[pos + db_len + 1 : end]).decode("utf-8", "replace").strip()
+        sql = bytes(event[pos + db_len + 1 : end]).decode(encoding, "replace").strip()
         word = sql.split(None, 1)[0].upper() if sql else ""
         if word == "BEGIN":
             if self._txn is None:

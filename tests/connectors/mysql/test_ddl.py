@@ -330,3 +330,43 @@ def test_constant_column_defaults_are_in_the_field_schemas(
                         "dt": days * 86_400_000 + 3_723_500, "tm": -3_723_000_000,
                         "zero": None}  # fmt: skip
     assert event.value["after"]["i"] == -5 and event.value["after"]["s"] == "it's"
+
+
+@pytest.mark.parametrize("client", ["latin1", "cp1251", "utf8mb4"])
+def test_ddl_reads_in_the_character_set_of_the_client_that_sent_it(
+    mariadb_server: MariaDBServer, mariadb_db: str, client: str
+) -> None:
+    # (every statement was read as UTF-8: a latin1 client's column names, ENUM labels and
+    # defaults came out as U+FFFD, silently)
+    import time
+
+    import pymysql
+
+    names = {"latin1": ("prénom", "thé"), "cp1251": ("имя", "чай"), "utf8mb4": ("名前", "茶😀")}
+    column, label = names[client]
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"})
+    task = start_task(cfg)
+    try:
+        task.poll()
+        con = pymysql.connect(unix_socket=str(mariadb_server.socket), user="root",
+                              database=mariadb_db, autocommit=True, charset=client)  # fmt: skip
+        cur = con.cursor()
+        cur.execute(f"CREATE TABLE t (id int PRIMARY KEY, `{column}` varchar(10) "
+                    f"DEFAULT '{label}', e enum('{label}', 'x') DEFAULT '{label}') "
+                    "CHARACTER SET utf8mb4")  # fmt: skip
+        cur.execute("INSERT INTO t (id) VALUES (1)")
+        out: list = []
+        deadline = time.monotonic() + 10
+        while not any(r.topic.startswith("app.") for r in out) and time.monotonic() < deadline:
+            out += [r for r in task.poll() if r.topic]
+    finally:
+        task.stop()
+    (ddl_event,) = [r for r in out if r.topic == "app"]
+    assert f"`{column}`" in ddl_event.value["ddl"]
+    cols = ddl_event.value["tableChanges"][0]["table"]["columns"]
+    assert [c["name"] for c in cols] == ["id", column, "e"]
+    assert cols[1]["defaultValueExpression"] == label
+    (row,) = [r for r in out if r.topic.startswith("app.")]
+    assert row.value["after"] == {"id": 1, column: label, "e": label}
+    fields = {f["field"]: f for f in row.value_schema["fields"][0]["fields"]}
+    assert fields[column]["default"] == label and fields["e"]["default"] == label
