@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from connectors.sink.engine.dialect import StagedColumn, TableInfo
@@ -147,6 +147,20 @@ class PostgresDialect(OnConflict):
                 # hash-join the whole target for a handful of deleted keys
                 cur.execute(f"ANALYZE {rel}")
         return rel
+
+    def expect_offsets(
+        self, connector: str, expected: Mapping[tuple[str, int], int | None]
+    ) -> None:
+        """Lock the connector's partitions first (transaction advisory locks, in one order),
+        then read and compare: two writers of one task (a zombie) each read the offsets
+        before the other committed, at READ COMMITTED, and both went on (the second
+        upsert waited for the first and then overwrote it): a keyless table had the batch
+        twice. Now the second reads after the first committed and fails."""
+        if expected:
+            keys = sorted(f"hub:{connector}:{p}:{t}" for t, p in expected)
+            locks = ", ".join(["pg_advisory_xact_lock(hashtextextended(%s, 0))"] * len(keys))
+            self.execute(f"SELECT {locks}", keys)  # (items run in order: no deadlock)
+        super().expect_offsets(connector, expected)
 
     def select_expr(self, col: StagedColumn, ref: str) -> str:
         return ptypes.select_expr(col.type, ref)

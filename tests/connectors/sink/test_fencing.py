@@ -54,3 +54,45 @@ def test_a_target_that_lost_committed_batches_is_not_written_past_the_gap(sink: 
     assert list(resumed.values()) == [3]
     sink.put(records[3:])
     assert sink.rows("srv_public_log", '"n"') == [(f"m{i}", i) for i in range(8)]
+
+
+@pytest.mark.parametrize("sink", ["postgres", "postgres-merge"], indirect=True)
+def test_two_writers_of_one_task_reading_the_offsets_at_once_write_a_batch_once(
+    sink: Sink,
+) -> None:
+    # (a zombie: both read the offsets before either committed, at READ COMMITTED; the second
+    # upsert of the offsets waited for the first, then went on: the keyless table had the
+    # batch twice). A third session holds _hub_offsets until both wait for it.
+    import threading
+    import time
+
+    import psycopg
+
+    t = PgTable("log", [("msg", Oid.TEXT, -1), ("n", Oid.INT4, -1)], pk=())
+    records = [t.insert(i, {"msg": f"m{i}", "n": str(i)}) for i in range(6)]
+    a, b = sink, Sink(sink.target, sink.config)
+    try:
+        a.put(records[:1])
+        b.start([t.topic])  # (both at offset 1 now)
+        dsn = sink.config["connection.url"]
+        with psycopg.connect(dsn) as holder:
+            holder.execute('LOCK TABLE "_hub_offsets" IN ACCESS EXCLUSIVE MODE')
+            failed: list[BaseException] = []
+
+            def put(s: Sink) -> None:
+                try:
+                    s.put(records[1:])
+                except BaseException as exc:
+                    failed.append(exc)
+
+            threads = [threading.Thread(target=put, args=(s,)) for s in (a, b)]
+            for th in threads:
+                th.start()
+            time.sleep(1.0)  # (both wait for the table or for the other's lock by now)
+            holder.rollback()
+            for th in threads:
+                th.join(30)
+        assert not failed, failed  # (the second found the offsets moved: it skipped them)
+        assert a.rows("srv_public_log", '"n"') == [(f"m{i}", i) for i in range(6)]
+    finally:
+        b.stop()
