@@ -232,6 +232,12 @@ class Task(ABC):
 
 
 class SourceTask(Task):
+    # config properties whose change alters neither the records the task emits nor their
+    # order (a poll's size, a wait, a rate): after a crash, the records of the unfinished
+    # commit the log holds are still recognised (by their place in the sequence) when only
+    # these changed, instead of being written again
+    replay_neutral: frozenset[str] = frozenset()
+
     @abstractmethod
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None: ...
 

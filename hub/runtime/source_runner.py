@@ -113,9 +113,10 @@ _RUNTIME_ONLY = (
 )  # fmt: skip
 
 
-def config_fingerprint(config: Mapping[str, Any]) -> str:
-    """A digest of a source task's config but its runtime-only properties: a crashed run's
-    records are recognised by their place in the sequence only under the same config."""
+def config_fingerprint(config: Mapping[str, Any], neutral: frozenset[str] = frozenset()) -> str:
+    """A digest of a source task's config but its runtime-only properties and the task's
+    ``replay_neutral`` ones: a crashed run's records are recognised by their place in the
+    sequence only under the same config."""
     import hashlib
     import json
 
@@ -125,6 +126,7 @@ def config_fingerprint(config: Mapping[str, Any]) -> str:
         k: v for k, v in config.items()  # (a password changes no record, and a digest of
         if not str(k).startswith(_RUNTIME_ONLY)  # one is no one's to keep: any name that
         and not is_secret(str(k)) and not looks_secret(str(k))  # may hold one is left out)
+        and str(k) not in neutral
     }  # fmt: skip
     text = json.dumps(kept, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -178,7 +180,7 @@ class SourceRunner:
         # failed in a way that may have left part of it): no offset may be stored then
         self._log_unsure = False
         self.stopping = threading.Event()
-        self._config_print = config_fingerprint(ctx.config)
+        self._config_print = config_fingerprint(ctx.config, task.replay_neutral)
         self._config_changed = False
 
     # -- recovery ----------------------------------------------------------------------------
@@ -195,9 +197,10 @@ class SourceRunner:
             # the records are matched by their place in the sequence the task replays: a
             # source config changed since may emit other records at those places (a table
             # left out, another topic), which were skipped as written and lost
-            log.info(
+            log.warning(
                 "%s task %d: its config changed since a run that did not finish its commit; "
-                "what that run wrote will be written again (at least once)",
+                "what that run wrote will be written again (at least once: a sink table "
+                "without a key may hold those rows twice)",
                 self.connector, self.task_id,
             )  # fmt: skip
             return committed, present

@@ -18,6 +18,8 @@ _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 class DatagenTask(SourceTask):
+    replay_neutral = frozenset({"rate", "batch.size"})
+
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         self.cfg: DatagenConfig = DatagenConfig.of(config)
         self.task = int(config.get("task.id", 0))

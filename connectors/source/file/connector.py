@@ -20,6 +20,8 @@ STRING_SCHEMA = {"type": "string", "optional": False}
 
 
 class FileStreamSourceTask(SourceTask):
+    replay_neutral = frozenset({"batch.size"})
+
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         cfg: FileSourceConfig = FileSourceConfig.of(config)
         self.topic = cfg.topic

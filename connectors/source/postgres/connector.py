@@ -81,6 +81,9 @@ def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
 
 
 class PostgresSourceTask(SourceTask):
+    # (the size of a poll and the wait for one: the changes and their order are the same)
+    replay_neutral = frozenset({"poll.interval.ms", "max.batch.size"})
+
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         cfg = self.cfg = PostgresSourceConfig.of(config)
         self._context = context
