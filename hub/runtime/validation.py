@@ -304,6 +304,20 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
         problems += _problems(exc, common_values, spec)
     if common is not None and cls.type == "sink" and not (common.topics or common.topics_regex):
         problems.append("topics: a sink needs 'topics' (a list) or 'topics.regex'")
+    dlq = common.errors_deadletterqueue_topic_name if common is not None else ""
+    if (
+        common is not None
+        and cls.type == "sink"
+        and dlq
+        and (
+            dlq in common.topics or (common.topics_regex and re.fullmatch(common.topics_regex, dlq))
+        )
+    ):  # (as Kafka Connect refuses it: each failed record would come back, for ever)
+        named = "topics" if dlq in common.topics else "topics.regex"
+        problems.append(
+            f"errors.deadletterqueue.topic.name: {dlq!r} is a topic the sink reads ({named}): "
+            "its failed records would come back to it for ever; name a queue it does not read"
+        )
     if problems or common is None or config is None:
         raise ConfigError(f"invalid config in {where}:\n" + "\n".join(f"  - {p}" for p in problems))
     return ValidatedConnector(spec.name, cls, common, config, raw, spec, chain, warnings)

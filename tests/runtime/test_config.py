@@ -144,6 +144,16 @@ BAD = [
     ("name: a\nconfig: [1]", ["'config' must be a mapping"]),
     ("name: a\nconfig: {x: '${env:HUB_TEST_SURELY_UNSET}'}", ["HUB_TEST_SURELY_UNSET is not set"]),
     ("name: [", ["not valid YAML (line 1"]),
+    (  # (its failed records came back to it: 18 067 queue records in 6 s)
+        "name: a\nconfig: {connector.class: FileStreamSink, file: x, topics.regex: 'ev\\..*', "
+        "errors.tolerance: all, errors.deadletterqueue.topic.name: ev.dlq}",
+        ["errors.deadletterqueue.topic.name: 'ev.dlq' is a topic the sink reads (topics.regex)"],
+    ),
+    (
+        "name: a\nconfig: {connector.class: FileStreamSink, file: x, topics: 'a,dlq', "
+        "errors.tolerance: all, errors.deadletterqueue.topic.name: dlq}",
+        ["'dlq' is a topic the sink reads (topics)"],
+    ),
 ]
 
 
