@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -26,6 +27,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PREFIX = "__connect.errors."
+
+
+class RetryStopped(Exception):
+    """A retry given up because its task is stopping: what it tried (a batch's put, its
+    flush) is not committed, and the task's next run does it again."""
 
 
 class ErrorReporter:
@@ -53,6 +59,8 @@ class ErrorReporter:
         self._log = log_
         self._producer = log_.producer() if self.dlq else None
         self.errors = 0
+        # set when the task stops: a retry waiting out a transient error gives up at once
+        self.stopping = threading.Event()
 
     def retry(self, stage: str, fn: Callable[[], T]) -> T:
         """Run ``fn``, retrying a TransientError until errors.retry.timeout has passed."""
@@ -68,7 +76,9 @@ class ErrorReporter:
                     "%s task %d: %s failed, retrying in %.1f s: %s",
                     self.connector, self.task_id, stage, delay, self.scrub(str(exc)),
                 )  # fmt: skip
-                time.sleep(delay)
+                if self.stopping.wait(delay):  # (with errors.retry.timeout=-1 and the target
+                    # down, a stop, a pause, a config change and SIGTERM had all waited)
+                    raise RetryStopped(f"{stage} given up: the task is stopping") from exc
                 delay = min(delay * 2, max(self.retry_delay_max, 0.1))
 
     def failed(self, stage: str, exc: BaseException, record: Record | None = None) -> None:

@@ -375,3 +375,4 @@ class SinkRunner:
 
     def stop(self) -> None:
         self._stopping = True
+        self.errors.stopping.set()

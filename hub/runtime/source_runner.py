@@ -630,3 +630,4 @@ class SourceRunner:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.errors.stopping.set()

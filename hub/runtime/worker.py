@@ -54,7 +54,7 @@ from hub.runtime.api import (
 )
 from hub.runtime.configs import ConfigStore
 from hub.runtime.converters import make_converter
-from hub.runtime.errors import ErrorReporter
+from hub.runtime.errors import ErrorReporter, RetryStopped
 from hub.runtime.history import History
 from hub.runtime.offsets import OffsetStore, partition_key
 from hub.runtime.runner import RunnerContext
@@ -699,6 +699,8 @@ class Worker:
                     runner.stop()
                 runner.run()
             except Exception as exc:
+                if isinstance(exc, RetryStopped) and task.stop.is_set():
+                    break  # (stopped while retrying: nothing failed)
                 text = _scrub("".join(traceback.format_exception(exc)), rt.spec)
                 first = _scrub(describe(exc), rt.spec)
                 # a config error (wrong password, unknown database, wal_level) does not heal by

@@ -157,6 +157,38 @@ def test_transient_errors_past_the_retry_timeout_fail_the_task(tmp_path: Path) -
         worker.stop()
 
 
+def test_a_task_retrying_for_ever_stops_at_once(tmp_path: Path) -> None:
+    # (with errors.retry.timeout=-1 and the target down, the retry never looked at the stop:
+    # a connector's stop, pause or config change, every other connector's, and SIGTERM all
+    # waited for the target to come back)
+    import threading
+    import time
+
+    from tests.runtime import flaky_sink
+
+    flaky_sink.RECEIVED.clear()
+    flaky_sink.ATTEMPTS[0] = 0
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        produce(worker, [b'"a"'])
+        worker.add(ConnectorSpec("flaky", {
+            "connector.class": "tests.runtime.flaky_sink:FlakySink", "topics": "in",
+            "failures": 10**9, "errors.retry.timeout": -1, "errors.retry.delay.max.ms": 60_000,
+            "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
+        }, "test"))  # fmt: skip
+        deadline = time.monotonic() + 20
+        while flaky_sink.ATTEMPTS[0] < 6 and time.monotonic() < deadline:
+            time.sleep(0.005)  # (the 6th attempt failed: its retry waits 3.2 s from now)
+        began = time.monotonic()
+        stopper = threading.Thread(target=worker.stop)
+        stopper.start()
+        stopper.join(10)
+        assert not stopper.is_alive() and time.monotonic() - began < 1.0
+    finally:
+        worker.stop()
+    assert flaky_sink.RECEIVED == []
+
+
 def test_a_failing_source_task_stores_no_offsets(tmp_path: Path) -> None:
     """With errors.tolerance=none a record that fails in a transform fails the task, and
     neither it nor the records polled with it count as done (they are retried, not lost)."""
