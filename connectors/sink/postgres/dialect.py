@@ -180,7 +180,16 @@ class PostgresDialect(OnConflict):
             if self._con is not None:
                 self._drop()
             return SinkTransientError(f"PostgreSQL: {_safe(exc)}")
+        if getattr(exc, "sqlstate", None) in _TARGET_WIDE:
+            # (the target's, not a record's: with errors.tolerance=all each record had failed
+            # alone and gone to the dead letter queue, its offset committed: lost)
+            return SinkTransientError(f"PostgreSQL: {type(exc).__name__}: {_safe(exc)}")
         return SinkFatalError(f"PostgreSQL: {type(exc).__name__}: {_safe(exc)}")
+
+
+# errors of the target as a whole, whatever the rows: a privilege revoked, a server or a
+# transaction made read-only (a standby promoted elsewhere, default_transaction_read_only)
+_TARGET_WIDE = {"42501", "25006"}
 
 
 def _safe(exc: BaseException) -> str:
