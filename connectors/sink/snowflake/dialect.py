@@ -118,8 +118,11 @@ class SnowflakeDialect(SeparateStatements, DeferredDialect):
     @property
     def _txn_name(self) -> str:
         """The name of this task's transactions (Snowflake upper-cases it): the same for every
-        worker that runs the task, so the next one finds what a killed one left open."""
-        return "HUB_" + hashlib.sha1(self.writer.encode()).hexdigest()[:16].upper()
+        worker that runs the task, so the next one finds what a killed one left open, and
+        another for every other target (account, database, schema): two deployments whose
+        sinks share a connector name and a user had aborted each other's batches."""
+        who = f"{self.cfg.where}/{self.writer}"
+        return "HUB_" + hashlib.sha1(who.encode()).hexdigest()[:16].upper()
 
     def _end_predecessors(self) -> None:
         """Abort the transactions of this task that other sessions left open: a killed worker's
@@ -205,15 +208,37 @@ class SnowflakeDialect(SeparateStatements, DeferredDialect):
         with self._con.cursor() as cur:
             cur.execute(f"BEGIN TRANSACTION NAME {self._txn_name}" if self.writer else "BEGIN")
             try:
+                cur.execute("SELECT CURRENT_TRANSACTION()")
+                mine = cur.fetchone()[0]
                 if expected is not None:
                     self._check_offsets(cur, *expected)
+                offsets = self.table_name(offsets_table.REF)
+                checked = False
                 for sql, params in statements:
+                    if not checked and offsets in sql:  # (the offsets are written last)
+                        self._still_open(cur, mine)
+                        checked = True
                     cur.execute(sql, params or None)
+                self._still_open(cur, mine)
                 cur.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(Exception):
                     cur.execute("ROLLBACK")
                 raise
+
+    def _still_open(self, cur: Any, mine: Any) -> None:
+        """The batch's transaction is still the session's. Another run of the task (a
+        duplicate worker) aborts it when it connects (`_end_predecessors`), and what this
+        session sends after that runs outside it, each statement on its own: its offsets
+        must not be stored then (the aborted part of the batch would be skipped for good).
+        Checked before the offsets are written and before COMMIT."""
+        cur.execute("SELECT CURRENT_TRANSACTION()")
+        if cur.fetchone()[0] != mine:
+            raise SinkTransientError(
+                f"{self.cfg.where}: the batch's transaction {mine} was aborted by another "
+                "session while it ran (another run of this connector's task started: a "
+                "duplicate worker?); nothing of it is committed as done, it is retried"
+            )
 
     def begin(self) -> None:
         super().begin()

@@ -133,3 +133,85 @@ def test_the_next_run_of_a_task_aborts_what_a_killed_one_left_open(
             other.close()
     finally:
         first.stop()
+
+
+def test_a_sink_of_the_same_name_on_another_schema_aborts_nothing(
+    snowflake_server: SnowflakeServer, snowflake_schema: str
+) -> None:
+    # (the transactions were named by connector and task alone: two deployments whose sinks
+    # share a name and a user aborted each other's batches; on the stand-in the rest of the
+    # aborted batch then ran statement by statement and its offsets were stored)
+    t = PgTable("items", [("id", Oid.INT4, -1), ("v", Oid.TEXT, -1)])
+    first = Sink(TARGETS["snowflake"], snowflake_server.config(snowflake_schema))
+    other_schema = snowflake_schema + "_b"
+    second = Sink(TARGETS["snowflake"], snowflake_server.config(other_schema))
+    running = snowflake_server.connect(snowflake_schema)
+    try:
+        first.put([t.insert(0, {"id": 1, "v": "a"})])
+        assert first.task is not None
+        name = first.task.dialect._txn_name  # type: ignore[attr-defined]
+        cur = running.cursor()
+        cur.execute(f"BEGIN TRANSACTION NAME {name}")  # (first's batch, under way)
+        cur.execute('UPDATE "srv_public_items" SET "v" = \'b\' WHERE "id" = 1')
+        second.put([t.insert(0, {"id": 1, "v": "x"})])  # (it connects: its own name)
+        assert second.task is not None
+        assert second.task.dialect._txn_name != name  # type: ignore[attr-defined]
+        names = [r[3] for r in cur.execute("SHOW TRANSACTIONS").fetchall()]
+        assert name in names  # not aborted
+        cur.execute("COMMIT")
+        assert first.rows("srv_public_items") == [(1, "b")]
+    finally:
+        running.close()
+        second.stop()
+        first.stop()
+
+
+def test_a_batch_whose_transaction_another_run_aborted_stores_no_offsets(
+    snowflake_server: SnowflakeServer, snowflake_schema: str
+) -> None:
+    # (a second run of the task connected while the first was inside its batch and aborted
+    # it; the first session's remaining statements then ran one by one, its offsets among
+    # them, and put() returned: the aborted part of the batch was skipped for good)
+    from connectors.sink.engine.errors import SinkTransientError
+
+    a = PgTable("ka", [("id", Oid.INT4, -1), ("v", Oid.TEXT, -1)])
+    where = snowflake_server.config(snowflake_schema)
+    victim = Sink(TARGETS["snowflake"], where)
+    other: list[Sink] = []
+    wrote: list[str] = []
+    try:
+        victim.put([a.insert(0, {"id": 1, "v": "x"})])
+        assert victim.task is not None
+        d = victim.task.dialect
+        real = d._con.cursor  # type: ignore[attr-defined]
+
+        def cursor(*args: Any, **kw: Any) -> Any:
+            cur = real(*args, **kw)
+            execute = cur.execute
+
+            def run(sql: str, *p: Any, **k: Any) -> Any:
+                if sql.startswith("SELECT CURRENT_TRANSACTION") and wrote and not other:
+                    # (its rows applied, its offsets next: the second run connects now)
+                    other.append(Sink(TARGETS["snowflake"], where))
+                    other[0].start([])  # (it aborts the open transaction of sink/0)
+                if sql.startswith(("UPDATE", "INSERT")) and "srv_public_ka" in sql:
+                    wrote.append(sql)
+                return execute(sql, *p, **k)
+
+            cur.execute = run
+            return cur
+
+        d._con.cursor = cursor  # type: ignore[attr-defined]
+        batch = [a.insert(1, {"id": 2, "v": "y"}), a.update(2, {"id": 1, "v": "x2"})]
+        with pytest.raises(SinkTransientError, match="aborted by another session"):
+            victim.task.put(batch)
+        d._con.cursor = real  # type: ignore[attr-defined]
+        assert other, "the second run never connected"
+        assert victim.query('SELECT "next_offset" FROM "_hub_offsets"') == [(1,)]
+        victim.task.put(batch)  # (retried)
+        assert victim.rows("srv_public_ka") == [(1, "x2"), (2, "y")]
+        assert victim.query('SELECT "next_offset" FROM "_hub_offsets"') == [(3,)]
+    finally:
+        for s in other:
+            s.stop()
+        victim.stop()
