@@ -128,8 +128,9 @@ class BigQueryDialect(DeferredDialect):
 
     @property
     def _job_prefix(self) -> str:
-        """This task's job ids begin so (the same in every run of the task)."""
-        digest = hashlib.sha1(self.writer.encode()).hexdigest()[:16]
+        """This task's job ids begin so (the same in every run of the task, another for a
+        sink of the same name writing another dataset: it cancels none of those)."""
+        digest = hashlib.sha1(f"{self.cfg.where}/{self.writer}".encode()).hexdigest()[:16]
         return f"hub_{digest}_"
 
     def _end_predecessors(self) -> None:

@@ -122,18 +122,34 @@ class EngineSinkTask(SinkTask, Generic[C]):
                 gc.enable()
 
     def _chunks(self, records: Sequence[SinkRecord]) -> list[Sequence[SinkRecord]]:
-        """The records in runs of at most `Dialect.max_tables` topics (each topic one table at
-        most), in log order: each run is a transaction with its own offsets."""
+        """The records in runs that change at most `Dialect.max_tables` tables, in log order:
+        each run is a transaction with its own offsets. A topic is one table, unless
+        table.name.format names tables by the events' ``source`` (one topic may then carry
+        any number: counted by topic, 121 tables had gone into one BigQuery transaction)."""
         limit = self.dialect.max_tables
-        if limit is None or len({r.topic for r in records}) <= limit:
+        if limit is None:
+            return [records]
+        namer = self.reader.namer
+        if namer.needs_source:
+
+            def table(r: SinkRecord) -> Any:
+                v = r.value
+                return namer.table(r.topic, v.get("source") if type(v) is dict else None)
+        else:
+
+            def table(r: SinkRecord) -> Any:
+                return r.topic
+
+        if not namer.needs_source and len({r.topic for r in records}) <= limit:
             return [records]
         out: list[Sequence[SinkRecord]] = []
-        start, topics = 0, set[str]()
+        start, tables = 0, set[Any]()
         for i, r in enumerate(records):
-            if r.topic not in topics and len(topics) == limit:
+            t = table(r)
+            if t not in tables and len(tables) == limit:
                 out.append(records[start:i])
-                start, topics = i, set()
-            topics.add(r.topic)
+                start, tables = i, set()
+            tables.add(t)
         out.append(records[start:])
         return out
 

@@ -158,6 +158,41 @@ def test_a_batch_over_more_topics_than_a_transaction_may_change_is_split_in_log_
         sink.stop()
 
 
+def test_one_topic_carrying_more_tables_than_a_transaction_may_change_is_split(
+    bigquery_server: BigQueryServer, bigquery_dataset: str
+) -> None:
+    """With table.name.format=${source.table} one topic may carry any number of tables (a
+    RegexRouter merging topics): the batch is split by the tables it changes, not by its
+    topics (one transaction had changed 121 tables; BigQuery refuses more than 100)."""
+    from dataclasses import replace
+
+    config = {"table.name.format": "${source.table}"}
+    sink = Sink(TARGETS["bigquery"], bigquery_server.config(bigquery_dataset), **config)
+    tables = [PgTable(f"t{i}", [("id", Oid.INT4, -1), ("v", Oid.TEXT, -1)]) for i in range(5)]
+    try:
+        sink.start(["all"])
+        assert sink.task is not None
+        sink.task.dialect.max_tables = 2
+        records = [
+            replace(t.insert(0, {"id": k, "v": f"{t.name}-{k}"}), topic="all", offset=n)
+            for n, (k, t) in enumerate((k, t) for k in range(2) for t in tables)
+        ]  # fmt: skip
+        client = bigquery_server.client()
+        before = {j.job_id for j in client.list_jobs()}
+        sink.put(records)
+        scripts = [
+            j for j in client.list_jobs()
+            if j.job_id not in before and "BEGIN TRANSACTION" in (getattr(j, "query", "") or "")
+        ]  # fmt: skip
+        # t0..t4, t0..t4 in log order, two tables a transaction: 5 of them
+        assert len(scripts) == 5
+        for t in tables:
+            assert sink.rows(t.name) == [(k, f"{t.name}-{k}") for k in range(2)]
+        assert sink.query('SELECT topic, next_offset FROM "_hub_offsets"') == [("all", 10)]
+    finally:
+        sink.stop()
+
+
 def test_created_tables_may_be_partitioned_by_a_time_column(
     bigquery_server: BigQueryServer, bigquery_dataset: str
 ) -> None:
