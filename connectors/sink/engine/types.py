@@ -141,6 +141,29 @@ def _times(factor: int) -> Convert:
     return lambda v: v * factor
 
 
+_DAY_US = 86_400_000_000
+
+
+def _time_of_day(factor: int = 1, divisor: int = 1) -> Convert:
+    """A Time / MicroTime / NanoTime as microseconds of the day, refused outside the day: a
+    MySQL TIME is a duration (-838:59:59 to 838:59:59), which no target's TIME column holds
+    (DuckDB had stored an invalid value, read back as an internal error)."""
+
+    def convert(v: Any) -> Any:
+        us = v * factor // divisor
+        if not 0 <= us <= _DAY_US:
+            raise ValueError(
+                f"{v} is not a time of day (a duration such as a negative MySQL TIME, or one "
+                "past 24:00:00): a TIME column cannot hold it; leave the column out "
+                "(column.exclude.list on the source, or a ReplaceField transform)"
+            )
+        return us
+
+    # (batches compare converters by name: Time in millis and MicroTime must differ)
+    convert.__qualname__ = f"time_of_day_{factor}_{divisor}"
+    return convert
+
+
 def _float(v: Any) -> Any:
     """JSON has no NaN or infinity: Kafka's JsonConverter writes them as strings."""
     return float(v) if isinstance(v, str) else v
@@ -177,10 +200,10 @@ _NAMED: dict[str, tuple[ColumnType, Convert | None]] = {
     "io.debezium.data.VariableScaleDecimal": (ColumnType(VDECIMAL), _vdecimal),
     "io.debezium.time.Date": (ColumnType(DATE), None),
     "org.apache.kafka.connect.data.Date": (ColumnType(DATE), None),
-    "io.debezium.time.Time": (ColumnType(TIME), _times(1000)),
-    "org.apache.kafka.connect.data.Time": (ColumnType(TIME), _times(1000)),
-    "io.debezium.time.MicroTime": (ColumnType(TIME), None),
-    "io.debezium.time.NanoTime": (ColumnType(TIME), lambda v: v // 1000),
+    "io.debezium.time.Time": (ColumnType(TIME), _time_of_day(1000)),
+    "org.apache.kafka.connect.data.Time": (ColumnType(TIME), _time_of_day(1000)),
+    "io.debezium.time.MicroTime": (ColumnType(TIME), _time_of_day()),
+    "io.debezium.time.NanoTime": (ColumnType(TIME), _time_of_day(divisor=1000)),
     "io.debezium.time.Timestamp": (ColumnType(TIMESTAMP), _times(1000)),
     "org.apache.kafka.connect.data.Timestamp": (ColumnType(TIMESTAMP), _times(1000)),
     "io.debezium.time.MicroTimestamp": (ColumnType(TIMESTAMP), None),
