@@ -142,8 +142,15 @@ class _SparseIndex:
         if not self._active:
             raise RuntimeError(f"index {self.path} is sealed")
         if n < len(self):
-            del self._buf[n * self.entry.size :]
-            self._rewrite()
+            end = n * self.entry.size
+            del self._buf[end:]
+            try:
+                self._rewrite()
+            except OSError:  # (a full disk: every open cuts entries, which must not need room)
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path + ".tmp")
+                os.truncate(self.path, end)
+                self._written = min(self._written, end)
 
     def drop_from(self, field_value: int) -> None:
         """Forget the entries whose second field (offset index: position; time index: relative

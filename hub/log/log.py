@@ -47,6 +47,7 @@ from hub.log.errors import (
     TopicExistsError,
     UnknownTopicError,
 )
+from hub.log.failures import storage_error
 from hub.log.lock import DirectoryLock
 from hub.log.partition import Partition
 from hub.log.record import Record, TopicInfo, TopicPartition
@@ -431,15 +432,32 @@ class Log:
             # (a partition whose failed write could not be cut back: its tail is checked at
             # the next open, as after a crash)
             broken = any(p.broken for t in self._topics.values() for p in t.partitions)
-            for topic in self._topics.values():
-                topic.close()
-            if not self.read_only and not broken:
-                marker = os.path.join(self.path, CLEAN_SHUTDOWN)
-                with open(marker, "w", opener=files.private_opener):
-                    pass
-                files.fsync_dir(self.path)
-            self._release()
+            failed: OSError | None = None
+            try:
+                for topic in self._topics.values():  # (every one, past one that fails)
+                    try:
+                        topic.close()
+                    except OSError as exc:
+                        failed = failed or exc
+                if not self.read_only and not broken and failed is None:
+                    marker = os.path.join(self.path, CLEAN_SHUTDOWN)
+                    with open(marker, "w", opener=files.private_opener):
+                        pass
+                    files.fsync_dir(self.path)
+            except OSError as exc:  # (the marker: without it the next open checks the tails)
+                failed = failed or exc
+            finally:
+                self._release()  # (the lock, whatever failed: a new Log may open it)
         self._notify()
+        if failed is not None:
+            raise storage_error(
+                failed,
+                self.path,
+                self.path,
+                0,
+                " while closing: what was durable stays; the "
+                "next open checks the segments' tails, as after a crash",
+            ) from failed
 
     def _release(self) -> None:
         if self._dir_lock is not None:

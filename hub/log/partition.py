@@ -767,10 +767,16 @@ class Partition:
                 with contextlib.suppress(LogStorageError):  # rolled back and reported:
                     self.flush()  # what is durable stays, the rest is gone
             self._closed = True
-            for seg in self.segments:
-                seg.close()
+            failed: OSError | None = None
+            for seg in self.segments:  # (every one, even past one that fails: disk full)
+                try:
+                    seg.close()
+                except OSError as exc:
+                    failed = failed or exc
             self.segments = []
             self._bases = []
+            if failed is not None:
+                raise failed
 
 
 def decode_checked(

@@ -67,9 +67,16 @@ class Topic:
         )
 
     def close(self) -> None:
+        """Close every partition, even past one that fails (its error raised at the end)."""
         self.closed = True
+        failed: BaseException | None = None
         for p in self.partitions:
-            p.close()
+            try:
+                p.close()
+            except OSError as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     @staticmethod
     def write_meta(directory: str, name: str, partitions: int, config: TopicConfig) -> None:

@@ -142,6 +142,8 @@ def _temporal_text(s: str) -> str:
     m = _BC.match(s)
     if m is not None:
         s = f"{m[1]}{m[2]} BC"
+    if len(s) > 10 and s[10] == "T" and s[4] == "-":  # (ISO's separator: BigQuery's text)
+        s = f"{s[:10]} {s[11:]}"
     return _ZEROS.sub(r"\1", s).replace(". ", " ").removesuffix(".").replace(".+", "+")
 
 
@@ -172,8 +174,18 @@ def comparable(kind: str, v: Any, item: str | None = None) -> Any:
         return None
     if kind in TEXT_KINDS and isinstance(v, str):
         return ("tx", _temporal_text(v))
+    if kind == "array" and isinstance(v, str):  # (Snowflake's ARRAY, Redshift's SUPER: JSON)
+        try:
+            v = json.loads(v, parse_float=float if item in ("float32", "float64") else Decimal)
+        except ValueError:
+            return ("array?", v)
     if kind == "array" and isinstance(v, list | tuple):
         return tuple(_item(item or "", x) for x in v)
+    if kind == "bytes" and isinstance(v, str) and v.startswith("\\x"):  # (Redshift's VARBYTE)
+        try:
+            return bytes.fromhex(v[2:])
+        except ValueError:
+            return ("bytes?", v)
     if kind in ("decimal", "vdecimal"):
         return _decimal(v)
     if kind == "timetz":

@@ -6,6 +6,7 @@ Needs root to mount (CI runs as root); without it the tests fail, they are never
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 
@@ -252,3 +253,62 @@ def test_a_rollback_that_cannot_cut_the_file_stops_the_partitions_writes(
         c.assign([TP])
         got = [r.value for r in c.poll(1)]
     assert got == [b"old-%d" % i for i in range(10)] + [b"c-%d" % i for i in range(3)]
+
+
+def test_closing_on_a_full_disk_closes_every_topic_and_frees_the_directory(
+    tmpfs_dir: Tmpfs,
+) -> None:
+    # (an index that could not be written made close() raise a bare OSError at the first
+    # topic: the others were never flushed, the directory stayed locked by this process)
+    data = str(tmpfs_dir.path / "data")
+    log = Log(data, maintenance_interval_ms=None, flush_interval_ms=None)
+    log.create_topic("a", 1, {"index.interval.bytes": "1"})
+    log.create_topic("b", 1)
+    prod = log.producer()
+    prod.send_many("a", [b"x" * 100], partition=0)
+    prod.flush()  # (the .log has one page, its index is empty)
+    filler = os.path.join(tmpfs_dir.path, "filler")
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # the disk full to the byte
+    with contextlib.suppress(OSError):
+        while True:
+            os.write(fd, b"\0" * 4096)
+    with contextlib.suppress(OSError):
+        while True:
+            os.write(fd, b"\0")
+    os.close(fd)
+    prod.send_many("a", [b"y" * 100] * 3, partition=0)
+    prod.flush()  # (fits the page; the index cannot grow)
+    other = log.producer()
+    other.send_many("b", [b"z"], partition=0)  # appended, never acknowledged
+    with pytest.raises(LogStorageError, match="while closing"):
+        log.close()
+    assert not os.path.exists(os.path.join(data, ".clean_shutdown"))
+    os.unlink(filler)
+    with Log(data) as log:  # (the lock is free: opened again in this process)
+        got = {}
+        for topic in ("a", "b"):
+            c = log.consumer(auto_offset_reset="earliest")
+            c.assign([TopicPartition(topic, 0)])
+            got[topic] = [r.value for r in c.poll(1)]
+    assert got["a"] == [b"x" * 100] + [b"y" * 100] * 3
+    assert got["b"] in ([], [b"z"])  # (no room for it: dropped, as never acknowledged)
+
+
+def test_a_log_closed_cleanly_opens_for_writing_on_a_full_disk(tmpfs_dir: Tmpfs) -> None:
+    # (every open cut the time index's last entries through a rewrite, which needed room:
+    # the worker could not start on a full volume, with a bare OSError)
+    data = str(tmpfs_dir.path / "data")
+    with Log(data, maintenance_interval_ms=None) as log:
+        log.create_topic("t", 1, {"index.interval.bytes": "4096"})
+        prod = log.producer()
+        for i in range(200):  # (each batch a new max timestamp: a time index entry each)
+            prod.send_many("t", [b"x" * 100] * 10, partition=0, timestamps=1_700_000_000_000 + i)
+        prod.flush()
+    fd = os.open(os.path.join(tmpfs_dir.path, "filler"), os.O_WRONLY | os.O_CREAT)
+    with contextlib.suppress(OSError):
+        while True:
+            os.write(fd, b"\0" * 4096)
+    os.close(fd)
+    with Log(data, maintenance_interval_ms=None) as log:
+        assert log.watermarks(TP) == (0, 2000)
+        assert log.offset_for_timestamp(TP, 1_700_000_000_150) == 1500

@@ -438,6 +438,11 @@ class BigQueryDialect(DeferredDialect):
     def text_expr(self, expr: str) -> str:
         return f"CAST({expr} AS STRING)"
 
+    def json_text_expr(self, expr: str) -> str | None:
+        """JSON as its text: the client parses a JSON column, and a document that is a bare
+        string or null came back as a Python str or None (hub verify saw differences)."""
+        return f"TO_JSON_STRING({expr})"
+
     def reader_session(self) -> None:
         """BigQuery shows timestamps in UTC."""
 
