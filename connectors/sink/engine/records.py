@@ -91,6 +91,8 @@ class ChangeReader:
         # per (topic, partition): the offset of the last delete event read, whose tombstone
         # (the next record) needs no key of its own
         self._deleted_at: dict[tuple[str, int], int] = {}
+        self._missing: dict[tuple[tuple[str, ...], int], tuple[str, ...]] = {}
+        self._missing_cols: list[tuple[Column, ...]] = []
 
     def _append_only(self, table: TableRef, op: str) -> None:
         if table in self._warned:
@@ -167,6 +169,8 @@ class ChangeReader:
                 # no key, the full old row: delete one row equal to it
                 return Change(table, DELETE, None, before, cols, (), before)
             row = before if before is not None else self._key_row(r)
+            if type(before) is dict and cfg.primary_key_mode == "record_key":
+                row = self._with_key_fields(r, before, pk, cols)
             return Change(table, DELETE, key, row, cols + self._key_columns(r), pk)
         after = v.get("after")
         if type(after) is not dict:
@@ -195,6 +199,12 @@ class ChangeReader:
         pk, key = self._key(r, after)
         if key is not None or cfg.primary_key_mode != "record_key":
             exact = op != "u" and not (r.headers and _rekeyed(r.headers))
+            if key is not None and cfg.primary_key_mode == "record_key":
+                missing = self._missing_key_fields(pk, cols)
+                if missing:  # (a key transform added a field: a column, as Debezium's sink)
+                    kr = self._key_row(r) or {}
+                    after = {**{n: kr.get(n) for n in missing}, **after}
+                    cols = self._key_columns(r) + cols
             return Change(table, UPSERT, key, after, cols, pk, exact=exact)
         before = v.get("before") if op == "u" else None
         if op == "u" and type(before) is not dict:
@@ -258,6 +268,26 @@ class ChangeReader:
         return Change(table, UPSERT, key, v, cols, pk)
 
     # -- keys ---------------------------------------------------------------------------------
+
+    def _missing_key_fields(self, pk: tuple[str, ...], cols: tuple[Column, ...]) -> tuple[str, ...]:
+        """The key fields the row's columns lack (after a key transform such as InsertField
+        on the key), by schema: asked once per (key names, row columns)."""
+        memo = (pk, id(cols))
+        got = self._missing.get(memo)
+        if got is None:
+            names = {c.name for c in cols}
+            got = self._missing[memo] = tuple(n for n in pk if n not in names)
+            self._missing_cols.append(cols)  # (kept alive: its id stays its own)
+        return got
+
+    def _with_key_fields(
+        self, r: SinkRecord, row: Mapping[str, Any], pk: tuple[str, ...], cols: tuple[Column, ...]
+    ) -> Mapping[str, Any]:
+        missing = self._missing_key_fields(pk, cols)
+        if not missing:
+            return row
+        kr = self._key_row(r) or {}
+        return {**{n: kr.get(n) for n in missing}, **row}
 
     def _key_row(self, r: SinkRecord) -> Mapping[str, Any] | None:
         k = r.key
