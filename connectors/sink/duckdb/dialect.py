@@ -14,10 +14,11 @@ while holding the lock no transaction runs without.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from connectors.sink.duckdb import types as dtypes
@@ -27,11 +28,43 @@ from connectors.sink.engine.errors import SinkConfigError, SinkFatalError, SinkT
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import ColumnType
 
+log = logging.getLogger(__name__)
+
+
+def _unindexable(sql_type: str) -> bool:
+    """A DuckDB type no PRIMARY KEY may hold."""
+    t = sql_type.strip().upper()
+    return t == "INTERVAL" or t.endswith("]") or t.startswith(("STRUCT", "MAP", "UNION"))
+
 
 class DuckDBDialect(Dialect):
     row_id = "rowid"
     case_insensitive = True
     param = "?"
+
+    def create_table(
+        self,
+        table: TableRef,
+        columns: Mapping[str, str],
+        pk: Sequence[str],
+        *,
+        if_not_exists: bool = False,
+    ) -> None:
+        """A key of a type DuckDB cannot index (INTERVAL, lists, structs, maps) makes a table
+        without PRIMARY KEY (its changes are still applied by key, with ``MERGE``): CREATE
+        had failed on a raw driver error."""
+        if pk and any(_unindexable(columns[k]) for k in pk if k in columns):
+            log.warning(
+                "DuckDB %s: table %s is keyed by %s, a type DuckDB cannot index: it is made "
+                "without a PRIMARY KEY (its changes are applied by key all the same)",
+                self.path, table, ", ".join(pk),
+            )  # fmt: skip
+            q = self.quote
+            defs = [f"{q(n)} {t}" + (" NOT NULL" if n in pk else "") for n, t in columns.items()]
+            exists = "IF NOT EXISTS " if if_not_exists else ""
+            self.ddl(f"CREATE TABLE {exists}{self.table_name(table)} ({', '.join(defs)})")
+            return
+        super().create_table(table, columns, pk, if_not_exists=if_not_exists)
 
     def __init__(self, cfg: DuckDBSinkConfig) -> None:
         path = duckdb_path(cfg.connection_url)
