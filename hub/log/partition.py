@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import logging
 import os
 import threading
 import time
@@ -59,7 +58,6 @@ from hub.log.failures import ReportLimiter, storage_error
 from hub.log.record import AppendInfo, PartitionInfo, Record
 from hub.log.segment import InvalidBatchAt, LogSegment
 
-log = logging.getLogger("hub.log")
 _OPEN_ATTEMPTS = 100  # read-only: times to list the directory again while segments vanish
 _REMAP_BYTES = 1 << 20  # read-only: map the active segment's indexes again after this growth
 
@@ -176,35 +174,6 @@ class Partition:
             recovery.report(self.directory, cut)
             self.truncated_bytes = cut.bytes_cut
         self.log_end_offset = self.high_watermark = active.next_offset
-        if aside > self.log_end_offset:
-            self._resume_at(aside)
-
-    def _resume_at(self, reach: int) -> None:
-        """Go on at offset ``reach``, past the end, which segments set aside (a roll's empty
-        segment after one that lost its tail) show was handed out: offsets are never handed
-        out twice (a group committed past them would skip the new records); the ones between
-        are gone, and a reader there gets an error."""
-        end = self.log_end_offset
-        log.warning(
-            "%s: the log ends at offset %d but offsets up to %d were handed out (segments "
-            "set aside): it goes on at %d, offsets %d to %d are lost",
-            self.directory, end, reach, reach, end, reach - 1,
-        )  # fmt: skip
-        self.log_end_offset = reach
-        if self.active.size:
-            self.roll()
-            return
-        old = self.segments.pop()  # (empty: a new active segment takes its place)
-        self._bases.pop()
-        old.delete()
-        seg = LogSegment(self.directory, reach, index_interval=self.config.index_interval_bytes,
-                         active=True)  # fmt: skip
-        self.segments.append(seg)
-        self._bases.append(reach)
-        if len(self.segments) > 1:
-            self.segments[-2].next_offset = reach
-        files.fsync_dir(self.directory)
-        self._mark_durable(reach)
 
     def _scan_tail(self, seg: LogSegment) -> None:
         """Read-only: find the end of the valid batches without changing the file. The first
