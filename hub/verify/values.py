@@ -144,6 +144,8 @@ def _temporal_text(s: str) -> str:
         s = f"{m[1]}{m[2]} BC"
     if len(s) > 10 and s[10] == "T" and s[4] == "-":  # (ISO's separator: BigQuery's text)
         s = f"{s[:10]} {s[11:]}"
+    if s.endswith("Z"):  # (ISO's UTC: Redshift's SUPER)
+        s = s[:-1] + "+00"
     return _ZEROS.sub(r"\1", s).replace(". ", " ").removesuffix(".").replace(".+", "+")
 
 
@@ -161,6 +163,11 @@ def _item(kind: str, x: Any) -> Any:
             return (tag, x)
     if kind == "timestamptz":
         return _zoned(x)
+    if kind == "bytes" and isinstance(x, str):  # (hex in a JSON array: Redshift's SUPER)
+        try:
+            return bytes.fromhex(x)
+        except ValueError:
+            return ("bytes?", x)
     if kind in ("json", "uuid", "decimal", "vdecimal", "float32", "float64"):
         return comparable(kind, x)
     return native(x)
