@@ -42,29 +42,17 @@ class DuckDBDialect(Dialect):
     case_insensitive = True
     param = "?"
 
-    def create_table(
-        self,
-        table: TableRef,
-        columns: Mapping[str, str],
-        pk: Sequence[str],
-        *,
-        if_not_exists: bool = False,
-    ) -> None:
-        """A key of a type DuckDB cannot index (INTERVAL, lists, structs, maps) makes a table
-        without PRIMARY KEY (its changes are still applied by key, with ``MERGE``): CREATE
-        had failed on a raw driver error."""
-        if pk and any(_unindexable(columns[k]) for k in pk if k in columns):
+    def declares_key(self, table: TableRef, columns: Mapping[str, str], pk: Sequence[str]) -> bool:
+        """Not for a key of a type DuckDB cannot index (INTERVAL, lists, structs, maps): CREATE
+        TABLE had failed on a raw driver error."""
+        if any(_unindexable(columns[k]) for k in pk if k in columns):
             log.warning(
                 "DuckDB %s: table %s is keyed by %s, a type DuckDB cannot index: it is made "
                 "without a PRIMARY KEY (its changes are applied by key all the same)",
                 self.path, table, ", ".join(pk),
             )  # fmt: skip
-            q = self.quote
-            defs = [f"{q(n)} {t}" + (" NOT NULL" if n in pk else "") for n, t in columns.items()]
-            exists = "IF NOT EXISTS " if if_not_exists else ""
-            self.ddl(f"CREATE TABLE {exists}{self.table_name(table)} ({', '.join(defs)})")
-            return
-        super().create_table(table, columns, pk, if_not_exists=if_not_exists)
+            return False
+        return True
 
     def __init__(self, cfg: DuckDBSinkConfig) -> None:
         path = duckdb_path(cfg.connection_url)

@@ -223,11 +223,16 @@ class Dialect(ABC):
         where `primary_keys`), then `table_options`."""
         q = self.quote
         defs = [f"{q(n)} {t}" + (" NOT NULL" if n in pk else "") for n, t in columns.items()]
-        if pk and self.primary_keys:
+        if pk and self.primary_keys and self.declares_key(table, columns, pk):
             defs.append("PRIMARY KEY (" + ", ".join(q(k) for k in pk) + ")")
         exists = "IF NOT EXISTS " if if_not_exists else ""
         options = self.table_options(table, columns, pk)
         self.ddl(f"CREATE TABLE {exists}{self.table_name(table)} ({', '.join(defs)}){options}")
+
+    def declares_key(self, table: TableRef, columns: Mapping[str, str], pk: Sequence[str]) -> bool:
+        """Whether a created table declares its key as PRIMARY KEY (False: the key's type cannot
+        be one there; its changes are still applied by key, with ``MERGE``)."""
+        return True
 
     def table_options(self, table: TableRef, columns: Mapping[str, str], pk: Sequence[str]) -> str:
         """What follows a created table's column list (BigQuery: PARTITION BY, CLUSTER BY);
