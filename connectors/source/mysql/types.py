@@ -33,7 +33,7 @@ from typing import Any
 
 from connectors.source.cdc.modes import BinaryMode, DecimalMode, TimePrecision
 from connectors.source.mysql.protocol import jsonb
-from connectors.source.mysql.protocol.values import BLOBS, Column, T, ZeroDate
+from connectors.source.mysql.protocol.values import BLOBS, Column, T, ZeroDate, string_max_len
 from hub.errors import ConfigError
 from hub.runtime import unscaled_bytes
 
@@ -119,6 +119,8 @@ def _ext_bytes(ext: str, text: str) -> bytes | None:
 
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_BITS = re.compile(r"[bB]'([01]*)'")
+_HEX = re.compile(r"[xX]'((?:[0-9a-fA-F]{2})*)'|0x((?:[0-9a-fA-F]{2})+)")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?")
 _TIME = re.compile(r"(-)?([0-9]{1,3}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?")
@@ -192,8 +194,9 @@ class TypeMapper:
     def default_of(self, c: Column, text: str) -> Any:
         """A column's default as the schema history holds it (its DDL text) as the value the
         binlog decoder gives, for the constants that read the same in every row: numbers,
-        ENUM/SET labels, text, dates, datetimes and times; None for an expression
-        (``NOW()``, ``(uuid())``), a zero date, TIMESTAMP, bits, JSON and binary columns
+        ENUM/SET labels, text, dates, datetimes, times, bits and binary strings written in hex;
+        None for an expression (``NOW()``, ``(uuid())``), a zero date, TIMESTAMP (its text is
+        in the DDL session's time zone), a binary string written as text, and MySQL's JSON
         (left out, as no default)."""
         if c.ext:
             return _ext_bytes(c.ext, text)
@@ -210,6 +213,19 @@ class TypeMapper:
             return text if not text or set(text.split(",")) <= set(c.labels) else None
         if t in (T.VARCHAR, T.VAR_STRING, T.STRING, *BLOBS) and c.charset != BINARY_CHARSET:
             return None if text.startswith("(") or text.endswith("(...)") else text
+        if t == T.BIT:  # b'101' (the DDL's and the catalog's form), or a number
+            m = _BITS.fullmatch(text)
+            n = int(m[1] or "0", 2) if m else (int(text) if _INTEGER.fullmatch(text) else None)
+            size = (bit_length(c) + 7) // 8
+            if n is None or n < 0 or n >= 1 << (size * 8):
+                return None
+            return n.to_bytes(size, "big")  # (as the binlog holds it)
+        if c.charset == BINARY_CHARSET and (m := _HEX.fullmatch(text)):
+            raw = bytes.fromhex(m[1] or m[2])  # x'00ff' / 0x00ff: its bytes (a string's
+            # depend on the DDL session's charset, and the catalog's text loses bytes: none)
+            if t == T.STRING:  # BINARY(n): padded as the server pads it
+                raw = raw.ljust(string_max_len(c.meta), b"\0")
+            return raw
         try:  # (a zero or impossible date, an expression: no default)
             if t in (T.DATE, T.NEWDATE) and _DATE.fullmatch(text):
                 return dt.date.fromisoformat(text)

@@ -315,7 +315,10 @@ def test_constant_column_defaults_are_in_the_field_schemas(
             "datetime DEFAULT CURRENT_TIMESTAMP, ADD COLUMN u varchar(36) DEFAULT (uuid()), "
             "ADD COLUMN plain int, ADD COLUMN day date DEFAULT '2024-02-29', ADD COLUMN dt "
             "datetime(3) DEFAULT '2024-02-29 01:02:03.5', ADD COLUMN tm time DEFAULT "
-            "'-01:02:03', ADD COLUMN zero date DEFAULT '0000-00-00'"
+            "'-01:02:03', ADD COLUMN zero date DEFAULT '0000-00-00', ADD COLUMN b bit(12) "
+            "DEFAULT b'100000000001', ADD COLUMN b1 bit(1) DEFAULT 1, ADD COLUMN vb "
+            "varbinary(4) DEFAULT x'00ff', ADD COLUMN bn binary(3) DEFAULT 0x61, ADD COLUMN "
+            "bs varbinary(4) DEFAULT 'ab'"
         )
         cur.execute("INSERT INTO d (id) VALUES (1)")
         out = poll_for(task, 2.0)
@@ -328,7 +331,12 @@ def test_constant_column_defaults_are_in_the_field_schemas(
     assert defaults == {"id": None, "i": -5, "s": "it's", "n": "AJY=", "e": "q", "f": 2.5,
                         "at": None, "u": None, "plain": None, "day": days,
                         "dt": days * 86_400_000 + 3_723_500, "tm": -3_723_000_000,
-                        "zero": None}  # fmt: skip
+                        "zero": None, "b": "AQg=", "b1": True, "vb": "AP8=", "bn": "YQAA",
+                        "bs": None}  # fmt: skip
+    # (bits little-endian, as Debezium's Bits; binary as the binlog holds it: BINARY padded;
+    # a binary default written as text depends on the DDL session's charset: left out)
+    assert event.value["after"]["b"] == (0b100000000001).to_bytes(2, "little")
+    assert event.value["after"]["bn"] == b"a\0\0"
     assert event.value["after"]["i"] == -5 and event.value["after"]["s"] == "it's"
 
 
