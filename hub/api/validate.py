@@ -57,7 +57,8 @@ def _problems(message: str) -> list[tuple[str, str]]:
 def config_infos(plugin: str, config: dict[str, Any]) -> dict[str, Any]:
     config = {**config}
     config.setdefault("connector.class", plugin)
-    cls = plugins.resolve(plugin, config)  # ConfigError -> 400 when there is no such plugin
+    # (ConfigError -> 400 when there is no such plugin)
+    cls = plugins.resolve(plugin, config, untrusted=True)
     name = str(config.get("name") or "validate")
     problems: list[tuple[str, str]] = []
     secret = set(cls.secret_properties)
@@ -69,7 +70,7 @@ def config_infos(plugin: str, config: dict[str, Any]) -> dict[str, Any]:
         problems = _problems(str(exc))
     else:
         try:
-            body_cls = plugins.resolve(str(resolved["connector.class"]), resolved)
+            body_cls = plugins.resolve(str(resolved["connector.class"]), resolved, untrusted=True)
         except ConfigError as exc:  # (its value may be a reference's: not quoted)
             raise ConfigError(scrub(str(exc), [resolved[k] for k in refs])) from None
         if body_cls is not cls:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import re
+import sys
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -104,14 +105,25 @@ def _names(p: Plugin) -> set[str]:
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
-def resolve(connector_class: str, config: dict[str, Any] | None = None) -> type[Connector]:
-    """The connector class for a config's ``connector.class``."""
+def resolve(
+    connector_class: str, config: dict[str, Any] | None = None, *, untrusted: bool = False
+) -> type[Connector]:
+    """The connector class for a config's ``connector.class``. ``untrusted`` (a config from
+    the REST API): a ``module:Class`` must be in a module this process has loaded already;
+    importing one runs its code, and a REST client could name any installed module."""
     if ":" in connector_class:
         module, _, attr = connector_class.partition(":")
         if not _DOTTED.fullmatch(module) or not attr.isidentifier():
             raise ConfigError(
                 f"connector.class={shown(connector_class)}: write a plugin's name, or "
                 "module.path:ClassName for a connector class of your own"
+            )
+        if untrusted and module not in sys.modules:
+            raise ConfigError(
+                f"connector.class={shown(connector_class)}: over the REST API a module:Class "
+                "must be one this worker has loaded; install the connector as a plugin (entry "
+                "point group hub.connectors), or name it in a connector file hub serve starts "
+                "with"
             )
         try:
             cls = getattr(importlib.import_module(module), attr)

@@ -262,7 +262,7 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
     if "connector.class" not in raw:
         raise ConfigError(f"invalid config in {where}:\n  - connector.class: required, not set")
     try:
-        cls = plugins.resolve(str(raw["connector.class"]), raw)
+        cls = plugins.resolve(str(raw["connector.class"]), raw, untrusted=spec.source == "REST")
     except ConfigError as exc:
         raise ConfigError(f"invalid config in {where}:\n  - {exc}") from None
     fields = _fields(cls)

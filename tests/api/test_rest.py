@@ -310,6 +310,23 @@ def test_validate_takes_a_config_as_post_connectors_does(
     assert r.status_code == 400 and "S3cretTopic" not in r.text, r.text
 
 
+def test_a_rest_client_cannot_make_the_worker_import_a_module(client: TestClient) -> None:
+    # (connector.class as module:Class imported any installed module a REST client named,
+    # running its code; only its form was checked)
+    import sys
+
+    assert "tabnanny" not in sys.modules
+    config = {"connector.class": "tabnanny:Anything", "topic": "t"}
+    r = client.post("/connectors", json={"name": "imp", "config": config})
+    assert r.status_code == 400 and "over the REST API a module:Class" in r.text, r.text
+    r = client.put("/connector-plugins/tabnanny:Anything/config/validate", json=config)
+    assert r.status_code == 400, r.text
+    assert "tabnanny" not in sys.modules
+    # a module the worker has loaded (a connector file's, a plugin's) is taken
+    ok = {"connector.class": SECRET_CLASS, "file": "/dev/null", "topic": "t"}
+    assert client.post("/connectors", json={"name": "mine", "config": ok}).status_code == 201
+
+
 def test_secrets_are_masked_everywhere(client: TestClient, tmp_path: Path) -> None:
     config = {
         "connector.class": SECRET_CLASS, "file": str(tmp_path / "x.txt"), "topic": "s",
