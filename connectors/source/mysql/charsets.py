@@ -31,7 +31,7 @@ _CODECS = {
     "macroman": "mac_roman", "macce": "mac_latin2", "tis620": "tis_620",
     "gbk": "gbk", "gb2312": "gb2312", "gb18030": "gb18030", "big5": "big5",
     "sjis": "shift_jis", "cp932": "cp932", "ujis": "euc_jp", "eucjpms": "euc_jp",
-    "euckr": "euc_kr", "ucs2": "utf-16-be", "utf16": "utf-16-be", "utf16le": "utf-16-le",
+    "euckr": "cp949", "ucs2": "utf-16-be", "utf16": "utf-16-be", "utf16le": "utf-16-le",
     "utf32": "utf-32-be",
 }  # fmt: skip
 

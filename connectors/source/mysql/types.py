@@ -120,7 +120,7 @@ def _ext_bytes(ext: str, text: str) -> bytes | None:
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _BITS = re.compile(r"[bB]'([01]*)'")
-_HEX = re.compile(r"[xX]'((?:[0-9a-fA-F]{2})*)'|0x((?:[0-9a-fA-F]{2})+)")
+_HEX_LITERAL = re.compile(r"[xX]'((?:[0-9a-fA-F]{2})*)'|0x((?:[0-9a-fA-F]{2})+)")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?")
 _TIME = re.compile(r"(-)?([0-9]{1,3}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?")
@@ -220,7 +220,7 @@ class TypeMapper:
             if n is None or n < 0 or n >= 1 << (size * 8):
                 return None
             return n.to_bytes(size, "big")  # (as the binlog holds it)
-        if c.charset == BINARY_CHARSET and (m := _HEX.fullmatch(text)):
+        if c.charset == BINARY_CHARSET and (m := _HEX_LITERAL.fullmatch(text)):
             raw = bytes.fromhex(m[1] or m[2])  # x'00ff' / 0x00ff: its bytes (a string's
             # depend on the DDL session's charset, and the catalog's text loses bytes: none)
             if t == T.STRING:  # BINARY(n): padded as the server pads it

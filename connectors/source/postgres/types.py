@@ -855,8 +855,8 @@ class TypeMapper:
         if o == Oid.POINT:
             return _point
         if o in (Oid.BIT, Oid.VARBIT):
-            if typmod == 1:
-                return lambda s: int(s, 2) != 0
+            if typmod == 1:  # (varbit(1) may hold B'': no bit set)
+                return lambda s: s != "" and int(s, 2) != 0
             return _bits_bytes
         if self.hstore_oid is not None and o == self.hstore_oid:
             if self.hstore_mode == "json":

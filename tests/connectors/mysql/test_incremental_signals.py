@@ -180,10 +180,11 @@ def test_stop_snapshot_of_one_table_lets_the_others_finish(
 def test_pause_and_resume_snapshot(
     mariadb_server: MariaDBServer, mariadb_db: str, cur: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # pause-snapshot and resume-snapshot had been dropped without a word
+    # pause-snapshot and resume-snapshot had been dropped without a word (2 000 rows in
+    # chunks of 10: a loaded machine must not finish the snapshot before the pause lands)
     caplog.set_level(logging.INFO, logger="connectors.source.cdc.incremental")
     cur.execute("CREATE TABLE x (id int PRIMARY KEY)")
-    cur.execute("INSERT INTO x SELECT seq FROM seq_1_to_400")
+    cur.execute("INSERT INTO x SELECT seq FROM seq_1_to_2000")
     task = start_task(
         _config(mariadb_server, mariadb_db, **{"incremental.snapshot.chunk.size": 10})
     )
@@ -202,15 +203,15 @@ def test_pause_and_resume_snapshot(
         out += poll_for(task, 1.5)  # (a chunk in flight finishes)
         paused = len(reads(out))
         out += poll_for(task, 1.5)
-        assert len(reads(out)) == paused < 400
+        assert len(reads(out)) == paused < 2000
         cur.execute("INSERT INTO debezium_signal VALUES ('s3', 'log', '{\"message\": \"hello\"}')")
         cur.execute("INSERT INTO debezium_signal VALUES ('s4', 'no-such-signal', '{}')")
         _signal(cur, mariadb_db, "s5", "resume-snapshot", [])
         deadline = time.monotonic() + 20
-        while len(set(reads(out))) < 400 and time.monotonic() < deadline:
+        while len(set(reads(out))) < 2000 and time.monotonic() < deadline:
             out += poll(task)
     finally:
         task.stop()
-    assert sorted(set(reads(out))) == list(range(1, 401))
+    assert sorted(set(reads(out))) == list(range(1, 2001))
     assert "signal s3: hello" in caplog.text
     assert "signal s4: 'no-such-signal' is not a signal hub knows" in caplog.text

@@ -190,6 +190,8 @@ CHARSETS = [
     ("varchar(8) character set cp1251", "x'D0B0'", "Р°"),
     ("varchar(8) character set koi8r", "x'D0BFD180'", "п©я─"),
     ("varchar(8) character set gbk", "x'D6D0CEC4'", "中文"),
+    # (MariaDB's euckr holds cp949's Hangul too: Python's euc_kr stopped the stream on it)
+    ("varchar(8) character set euckr", "x'8148B0A1'", "갎가"),
     ("varchar(8) character set utf16", "x'0142'", "ł"),
     ("varchar(8) character set ucs2", "x'00E9'", "é"),
     ("varchar(8) character set latin1", "x'81E9'", "\x81é"),  # (cp1252 has no 0x81)

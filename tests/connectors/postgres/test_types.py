@@ -170,6 +170,7 @@ def test_bytea_modes() -> None:
 def test_bits() -> None:
     assert conv(Oid.BIT, "1", 1) is True and conv(Oid.BIT, "0", 1) is False
     assert conv(Oid.VARBIT, "1", 1) is True
+    assert conv(Oid.VARBIT, "", 1) is False  # (varbit(1) may hold B'': it stopped the task)
     assert conv(Oid.BIT, "101", 3) == b"\x05"
     assert conv(Oid.BIT, "1000000001", 10) == b"\x01\x02"  # little-endian
     assert conv(Oid.BIT, "000", 3) == b""
