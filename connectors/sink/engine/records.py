@@ -91,8 +91,8 @@ class ChangeReader:
         # per (topic, partition): the offset of the last delete event read, whose tombstone
         # (the next record) needs no key of its own
         self._deleted_at: dict[tuple[str, int], int] = {}
-        self._missing: dict[tuple[tuple[str, ...], int], tuple[str, ...]] = {}
-        self._missing_cols: list[tuple[Column, ...]] = []
+        # (key names, id of the row's columns) -> (those columns, the key fields they lack)
+        self._missing: dict[tuple[tuple[str, ...], int], tuple[Any, tuple[str, ...]]] = {}
 
     def _append_only(self, table: TableRef, op: str) -> None:
         if table in self._warned:
@@ -273,11 +273,14 @@ class ChangeReader:
         """The key fields the row's columns lack (after a key transform such as InsertField
         on the key), by schema: asked once per (key names, row columns)."""
         memo = (pk, id(cols))
-        got = self._missing.get(memo)
-        if got is None:
-            names = {c.name for c in cols}
-            got = self._missing[memo] = tuple(n for n in pk if n not in names)
-            self._missing_cols.append(cols)  # (kept alive: its id stays its own)
+        held = self._missing.get(memo)
+        if held is not None and held[0] is cols:
+            return held[1]
+        if len(self._missing) >= 256:  # (columns made per record: schemaless, cdc metadata)
+            self._missing.clear()
+        names = {c.name for c in cols}
+        got = tuple(n for n in pk if n not in names)
+        self._missing[memo] = (cols, got)  # (cols kept: its id stays its own meanwhile)
         return got
 
     def _with_key_fields(
