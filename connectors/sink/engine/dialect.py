@@ -189,6 +189,14 @@ class Dialect(ABC):
         """The expression turning staged column ``ref`` into the target column's type."""
         return ref
 
+    def key_exprs(
+        self, key: Sequence[str], cols: Sequence[StagedColumn], ref: str
+    ) -> dict[str, str]:
+        """Each key column of the staged ``cols`` in relation ``ref`` as the target holds it
+        (`select_expr`: a decimal is staged unscaled), what a target row's key is matched to."""
+        staged = {c.name: c for c in cols}
+        return {k: self.select_expr(staged[k], f"{ref}.{self.quote(k)}") for k in key}
+
     def match_expr(self, col: StagedColumn, expr: str) -> str:
         """``expr`` (a target column, or `select_expr` of a staged one) as keyless old rows
         are compared with ``=`` / ``IS NOT DISTINCT FROM``: for a type without equality, or a

@@ -53,8 +53,7 @@ def merge(d: Dialect, m: Merge) -> None:
     rel = d.stage("merge", cols)
     rows = cols[: len(m.rows)] if m.count else []
     exprs = {c.name: d.select_expr(c, f"s.{q(c.name)}") for c in rows}
-    staged = {c.name: c for c in cols}
-    keys = {k: d.select_expr(staged[k], f"s.{q(k)}") for k in m.key}
+    keys = d.key_exprs(m.key, cols, "s")
     sql = merge_sql(d, m.table, m.key, rel, exprs, deletes=bool(m.deletes), keep=m.keep,
                     soft=m.soft, keys=keys)  # fmt: skip
     d.execute(sql)

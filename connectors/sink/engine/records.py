@@ -91,8 +91,6 @@ class ChangeReader:
         # per (topic, partition): the offset of the last delete event read, whose tombstone
         # (the next record) needs no key of its own
         self._deleted_at: dict[tuple[str, int], int] = {}
-        # (key names, id of the row's columns) -> (those columns, the key fields they lack)
-        self._missing: dict[tuple[tuple[str, ...], int], tuple[Any, tuple[str, ...]]] = {}
 
     def _append_only(self, table: TableRef, op: str) -> None:
         if table in self._warned:
@@ -170,7 +168,7 @@ class ChangeReader:
                 return Change(table, DELETE, None, before, cols, (), before)
             row = before if before is not None else self._key_row(r)
             if type(before) is dict and cfg.primary_key_mode == "record_key":
-                row = self._with_key_fields(r, before, pk, cols)
+                row = self._with_key_fields(r, before, pk, cols)[0]
             return Change(table, DELETE, key, row, cols + self._key_columns(r), pk)
         after = v.get("after")
         if type(after) is not dict:
@@ -198,13 +196,9 @@ class ChangeReader:
             cols = cols + tuple(mcols)
         pk, key = self._key(r, after)
         if key is not None or cfg.primary_key_mode != "record_key":
-            exact = op != "u" and not (r.headers and _rekeyed(r.headers))
+            exact = op == "r" or (op == "c" and not _rekeyed(r.headers))
             if key is not None and cfg.primary_key_mode == "record_key":
-                missing = self._missing_key_fields(pk, cols)
-                if missing:  # (a key transform added a field: a column, as Debezium's sink)
-                    kr = self._key_row(r) or {}
-                    after = {**{n: kr.get(n) for n in missing}, **after}
-                    cols = self._key_columns(r) + cols
+                after, cols = self._with_key_fields(r, after, pk, cols)
             return Change(table, UPSERT, key, after, cols, pk, exact=exact)
         before = v.get("before") if op == "u" else None
         if op == "u" and type(before) is not dict:
@@ -260,37 +254,22 @@ class ChangeReader:
         cols = cols or tuple(inferred_columns(v))
         pk, key = self._key(r, v)
         if key is not None and self.cfg.primary_key_mode == "record_key":
-            missing = [n for n in pk if n not in v]
-            if missing:  # the key's fields are columns too (Debezium's JDBC sink does so)
-                kr = self._key_row(r) or {}
-                v = {**{n: kr[n] for n in missing}, **v}
-                cols = self._key_columns(r) + cols
+            v, cols = self._with_key_fields(r, v, pk, cols)
         return Change(table, UPSERT, key, v, cols, pk)
 
     # -- keys ---------------------------------------------------------------------------------
 
-    def _missing_key_fields(self, pk: tuple[str, ...], cols: tuple[Column, ...]) -> tuple[str, ...]:
-        """The key fields the row's columns lack (after a key transform such as InsertField
-        on the key), by schema: asked once per (key names, row columns)."""
-        memo = (pk, id(cols))
-        held = self._missing.get(memo)
-        if held is not None and held[0] is cols:
-            return held[1]
-        if len(self._missing) >= 256:  # (columns made per record: schemaless, cdc metadata)
-            self._missing.clear()
-        names = {c.name for c in cols}
-        got = tuple(n for n in pk if n not in names)
-        self._missing[memo] = (cols, got)  # (cols kept: its id stays its own meanwhile)
-        return got
-
     def _with_key_fields(
         self, r: SinkRecord, row: Mapping[str, Any], pk: tuple[str, ...], cols: tuple[Column, ...]
-    ) -> Mapping[str, Any]:
-        missing = self._missing_key_fields(pk, cols)
+    ) -> tuple[Mapping[str, Any], tuple[Column, ...]]:
+        """``row`` and its columns with the record key's fields it lacks (after a key
+        transform such as InsertField on the key): columns of the table too, as Debezium's
+        JDBC sink makes them."""
+        missing = [n for n in pk if n not in row]
         if not missing:
-            return row
+            return row, cols
         kr = self._key_row(r) or {}
-        return {**{n: kr.get(n) for n in missing}, **row}
+        return {**{n: kr.get(n) for n in missing}, **row}, self._key_columns(r) + cols
 
     def _key_row(self, r: SinkRecord) -> Mapping[str, Any] | None:
         k = r.key

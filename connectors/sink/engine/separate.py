@@ -41,11 +41,8 @@ class SeparateStatements(Dialect):
         cols = staged_changes(m)
         rel = self.stage("merge", cols)
         kinds = {c.name: c.type.kind for c in cols}
-        staged = {c.name: c for c in cols}
-        on = " AND ".join(
-            self.key_equal(f"cur.{q(k)}", self.select_expr(staged[k], f"s.{q(k)}"), kinds[k])
-            for k in m.key
-        )  # (as the target holds it)
+        keys = self.key_exprs(m.key, cols, "s")
+        on = " AND ".join(self.key_equal(f"cur.{q(k)}", keys[k], kinds[k]) for k in m.key)
         flag = f"s.{q(DELETE_FLAG)}"
         live = f" AND NOT {flag}" if m.deletes else ""
         if m.count:
@@ -77,11 +74,10 @@ class SeparateStatements(Dialect):
             elif self.alias_delete:
                 self.execute(f"DELETE FROM {t} AS cur USING {rel} AS s WHERE {on} AND {flag}")
             else:  # no aliases: the rows of both by their tables' own names
+                theirs = self.key_exprs(m.key, cols, rel)
                 own = " AND ".join(
-                    self.key_equal(f"{q(m.table.name)}.{q(k)}",
-                                   self.select_expr(staged[k], f"{rel}.{q(k)}"), kinds[k])
-                    for k in m.key
-                )  # fmt: skip
+                    self.key_equal(f"{q(m.table.name)}.{q(k)}", theirs[k], kinds[k]) for k in m.key
+                )
                 mark = f"{rel}.{q(DELETE_FLAG)}"
                 self.execute(f"DELETE FROM {t} USING {rel} WHERE {own} AND {mark}")
         self.unstage(rel)

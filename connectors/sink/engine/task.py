@@ -130,17 +130,14 @@ class EngineSinkTask(SinkTask, Generic[C]):
         if limit is None:
             return [records]
         namer = self.reader.namer
-        if namer.needs_source:
 
-            def table(r: SinkRecord) -> Any:
-                v = r.value
-                return namer.table(r.topic, v.get("source") if type(v) is dict else None)
-        else:
-
-            def table(r: SinkRecord) -> Any:
+        def table(r: SinkRecord) -> Any:
+            if not namer.needs_source:
                 return r.topic
+            v = r.value
+            return namer.table(r.topic, v.get("source") if type(v) is dict else None)
 
-        if not namer.needs_source and len({r.topic for r in records}) <= limit:
+        if len({table(r) for r in records}) <= limit:
             return [records]
         out: list[Sequence[SinkRecord]] = []
         start, tables = 0, set[Any]()

@@ -33,11 +33,8 @@ class OnConflict(Dialect):
     def _match(self, key: Sequence[str], cols: Sequence[StagedColumn], a: str, b: str) -> str:
         """Target rows ``a`` whose key is staged row ``b``'s, compared as the target holds
         it (`select_expr`: a decimal is staged unscaled)."""
-        q = self.quote
-        staged = {c.name: c for c in cols}
-        return " AND ".join(
-            f"{a}.{q(k)} = {self.select_expr(staged[k], f'{b}.{q(k)}')}" for k in key
-        )
+        q, theirs = self.quote, self.key_exprs(key, cols, b)
+        return " AND ".join(f"{a}.{q(k)} = {theirs[k]}" for k in key)
 
     def merge(self, m: Merge) -> None:
         if m.count and not m.constraint:  # no conflict to name: the default MERGE
