@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,19 +118,28 @@ def test_transforms_run_in_sources_and_sinks(tmp_path: Path) -> None:
         worker.stop()
 
 
-def test_transient_errors_are_retried_with_backoff(tmp_path: Path) -> None:
+def _flaky(tmp_path: Path, values: list[bytes], **config: Any) -> Worker:
+    """A worker with topic ``in`` holding ``values`` and the FlakySink ``flaky`` reading it
+    (its counters reset), configured with ``config``."""
     from tests.runtime import flaky_sink
 
     flaky_sink.RECEIVED.clear()
     flaky_sink.ATTEMPTS[0] = 0
     worker = Worker(str(tmp_path / "data"))
+    produce(worker, values)
+    worker.add(ConnectorSpec("flaky", {
+        "connector.class": "tests.runtime.flaky_sink:FlakySink", "topics": "in",
+        "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50, **config,
+    }, "test"))  # fmt: skip
+    return worker
+
+
+def test_transient_errors_are_retried_with_backoff(tmp_path: Path) -> None:
+    from tests.runtime import flaky_sink
+
+    retry = {"errors.retry.timeout": 10_000, "errors.retry.delay.max.ms": 200}
+    worker = _flaky(tmp_path, [b'"a"', b'"b"'], failures=3, **retry)
     try:
-        produce(worker, [b'"a"', b'"b"'])
-        worker.add(ConnectorSpec("flaky", {
-            "connector.class": "tests.runtime.flaky_sink:FlakySink", "topics": "in",
-            "failures": 3, "errors.retry.timeout": 10_000, "errors.retry.delay.max.ms": 200,
-            "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
-        }, "test"))  # fmt: skip
         wait_for(lambda: flaky_sink.RECEIVED == ["a", "b"])
         assert flaky_sink.ATTEMPTS[0] == 4  # three transient failures, then success
         assert worker.status()["flaky"][0].state == "RUNNING"
@@ -140,16 +150,8 @@ def test_transient_errors_are_retried_with_backoff(tmp_path: Path) -> None:
 def test_transient_errors_past_the_retry_timeout_fail_the_task(tmp_path: Path) -> None:
     from tests.runtime import flaky_sink
 
-    flaky_sink.RECEIVED.clear()
-    flaky_sink.ATTEMPTS[0] = 0
-    worker = Worker(str(tmp_path / "data"))
+    worker = _flaky(tmp_path, [b'"a"'], failures=1000, **{"errors.retry.timeout": 300})
     try:
-        produce(worker, [b'"a"'])
-        worker.add(ConnectorSpec("flaky", {
-            "connector.class": "tests.runtime.flaky_sink:FlakySink", "topics": "in",
-            "failures": 1000, "errors.retry.timeout": 300,
-            "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
-        }, "test"))  # fmt: skip
         wait_for(lambda: worker.status()["flaky"][0].state == "FAILED")
         assert "target busy" in (worker.status()["flaky"][0].trace or "")
         assert flaky_sink.RECEIVED == []
@@ -166,16 +168,9 @@ def test_a_task_retrying_for_ever_stops_at_once(tmp_path: Path) -> None:
 
     from tests.runtime import flaky_sink
 
-    flaky_sink.RECEIVED.clear()
-    flaky_sink.ATTEMPTS[0] = 0
-    worker = Worker(str(tmp_path / "data"))
+    retry = {"errors.retry.timeout": -1, "errors.retry.delay.max.ms": 60_000}
+    worker = _flaky(tmp_path, [b'"a"'], failures=10**9, **retry)
     try:
-        produce(worker, [b'"a"'])
-        worker.add(ConnectorSpec("flaky", {
-            "connector.class": "tests.runtime.flaky_sink:FlakySink", "topics": "in",
-            "failures": 10**9, "errors.retry.timeout": -1, "errors.retry.delay.max.ms": 60_000,
-            "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
-        }, "test"))  # fmt: skip
         deadline = time.monotonic() + 20
         while flaky_sink.ATTEMPTS[0] < 6 and time.monotonic() < deadline:
             time.sleep(0.005)  # (the 6th attempt failed: its retry waits 3.2 s from now)

@@ -56,6 +56,44 @@ def _wait_started(tmp_path: Path, runs: int, line: str = "connector out started"
     raise AssertionError("the worker did not start")
 
 
+def _datagen(
+    path: Path, n: int, *, topic: str = "events", rate: int = 2500, flush_ms: int = 600_000
+) -> str:
+    """A file of one datagen connector ``gen`` of ``n`` records (its offsets committed every
+    ``flush_ms``: by default never before the run ends)."""
+    path.write_text(textwrap.dedent(f"""
+        name: gen
+        config:
+          connector.class: datagen
+          topic: {topic}
+          rate: {rate}
+          max.records: {n}
+          offset.flush.interval.ms: {flush_ms}
+    """))  # fmt: skip
+    return str(path)
+
+
+def _crash(tmp_path: Path, config: str, run: int, wait: float) -> None:
+    """Run ``run`` of the worker, killed (-9) ``wait`` seconds after gen started."""
+    proc = start_hub(tmp_path, config)
+    _wait_started(tmp_path, run, "connector gen started")
+    time.sleep(wait)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def _run_out(tmp_path: Path, config: str, run: int, n: int, settle: float = 0.0) -> list[int]:
+    """Run ``run``, stopped cleanly once the topic holds ``n`` records: their seqs."""
+    proc = start_hub(tmp_path, config)
+    _wait_started(tmp_path, run, "connector gen started")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_topic_seqs(tmp_path, 1)) < n:
+        time.sleep(0.3)
+    time.sleep(settle)
+    stop_hub(proc, tmp_path)
+    return _topic_seqs(tmp_path, 1)
+
+
 def _lines(path: Path) -> list[str]:
     if not path.exists():
         return []
@@ -107,31 +145,10 @@ def test_two_crashes_inside_one_commit_window_duplicate_nothing(tmp_path: Path) 
     """Offsets are never committed (huge flush interval) until the last, clean run: both
     crashed runs leave records in the same open window, which recovery must keep scanning."""
     n = 5000
-    config = tmp_path / "gen.yaml"
-    config.write_text(
-        textwrap.dedent(f"""
-        name: gen
-        config:
-          connector.class: datagen
-          topic: events
-          rate: 2500
-          max.records: {n}
-          offset.flush.interval.ms: 600000
-    """)
-    )
+    config = _datagen(tmp_path / "gen.yaml", n)
     for run in (1, 2):
-        proc = start_hub(tmp_path, str(config))
-        _wait_started(tmp_path, run, "connector gen started")
-        time.sleep(0.8)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    proc = start_hub(tmp_path, str(config))
-    _wait_started(tmp_path, 3, "connector gen started")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(_topic_seqs(tmp_path, 1)) < n:
-        time.sleep(0.3)
-    stop_hub(proc, tmp_path)
-    seqs = _topic_seqs(tmp_path, 1)
+        _crash(tmp_path, config, run, 0.8)
+    seqs = _run_out(tmp_path, config, 3, n)
     assert len(seqs) == len(set(seqs)) == n
     assert "already in the log" in (tmp_path / "worker.log").read_text()
 
@@ -142,34 +159,9 @@ def test_a_commit_during_the_replay_keeps_the_crashed_window_open(tmp_path: Path
     while it is still replaying them (frequent commits, throttled source) and crashes too.
     Run 3 must still find run 1's records that run 2 had not replayed yet."""
     n = 5000
-    config = tmp_path / "gen.yaml"
-
-    def write(flush_ms: int) -> None:
-        config.write_text(textwrap.dedent(f"""
-            name: gen
-            config:
-              connector.class: datagen
-              topic: events
-              rate: 2500
-              max.records: {n}
-              offset.flush.interval.ms: {flush_ms}
-        """))  # fmt: skip
-
     for run, (flush_ms, wait) in enumerate([(600_000, 0.8), (50, 0.4)], 1):
-        write(flush_ms)
-        proc = start_hub(tmp_path, str(config))
-        _wait_started(tmp_path, run, "connector gen started")
-        time.sleep(wait)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    write(200)
-    proc = start_hub(tmp_path, str(config))
-    _wait_started(tmp_path, 3, "connector gen started")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(_topic_seqs(tmp_path, 1)) < n:
-        time.sleep(0.3)
-    stop_hub(proc, tmp_path)
-    seqs = _topic_seqs(tmp_path, 1)
+        _crash(tmp_path, _datagen(tmp_path / "gen.yaml", n, flush_ms=flush_ms), run, wait)
+    seqs = _run_out(tmp_path, _datagen(tmp_path / "gen.yaml", n, flush_ms=200), 3, n)
     assert len(seqs) == len(set(seqs)) == n
 
 
@@ -191,40 +183,12 @@ def test_a_config_changed_after_a_crash_writes_the_crashed_window_again(tmp_path
     replays; under another source config (here its topic) the records at those places are
     others: skipped as written, they were lost. Written again instead (at least once)."""
     n = 2000
-
-    def config(topic: str) -> str:
-        path = tmp_path / f"{topic}.yaml"
-        path.write_text(textwrap.dedent(f"""
-            name: gen
-            config:
-              connector.class: datagen
-              topic: {topic}
-              rate: 2500
-              max.records: {n}
-              offset.flush.interval.ms: 600000
-        """))  # fmt: skip
-        return str(path)
-
-    proc = start_hub(tmp_path, config("before"))
-    _wait_started(tmp_path, 1, "connector gen started")
-    time.sleep(0.6)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    _crash(tmp_path, _datagen(tmp_path / "before.yaml", n, topic="before"), 1, 0.6)
     # the second run under the new config crashes too: the third must match its records
     # only (the first run's window, kept, matched them against these: 863 of 2000 lost)
-    proc = start_hub(tmp_path, config("events"))
-    _wait_started(tmp_path, 2, "connector gen started")
-    time.sleep(0.6)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    proc = start_hub(tmp_path, config("events"))
-    _wait_started(tmp_path, 3, "connector gen started")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(_topic_seqs(tmp_path, 1)) < n:
-        time.sleep(0.3)
-    time.sleep(0.5)
-    stop_hub(proc, tmp_path)
-    seqs = _topic_seqs(tmp_path, 1)
+    config = _datagen(tmp_path / "events.yaml", n)
+    _crash(tmp_path, config, 2, 0.6)
+    seqs = _run_out(tmp_path, config, 3, n, settle=0.5)
     assert len(seqs) == len(set(seqs)) and sorted(seqs) == list(range(n))
     assert "config changed since a run" in (tmp_path / "worker.log").read_text()
 
@@ -237,35 +201,9 @@ def test_a_replay_neutral_config_change_after_a_crash_writes_nothing_twice(
     the next: the records it emits and their order are the same, so the crashed run's are
     still recognised (they had been written again: 1 636 of 8 000 in the review's run)."""
     n = 3000
-    config = tmp_path / "gen.yaml"
-
-    def write(rate: int) -> None:
-        config.write_text(textwrap.dedent(f"""
-            name: gen
-            config:
-              connector.class: datagen
-              topic: events
-              rate: {rate}
-              max.records: {n}
-              offset.flush.interval.ms: 600000
-        """))  # fmt: skip
-
-    write(2500)
-    proc = start_hub(tmp_path, str(config))
-    _wait_started(tmp_path, 1, "connector gen started")
-    time.sleep(0.6)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    _crash(tmp_path, _datagen(tmp_path / "gen.yaml", n), 1, 0.6)
     assert _topic_seqs(tmp_path, 1)  # (a window the next run must recognise)
-    write(3000)
-    proc = start_hub(tmp_path, str(config))
-    _wait_started(tmp_path, 2, "connector gen started")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(_topic_seqs(tmp_path, 1)) < n:
-        time.sleep(0.3)
-    time.sleep(0.5)
-    stop_hub(proc, tmp_path)
-    seqs = _topic_seqs(tmp_path, 1)
+    seqs = _run_out(tmp_path, _datagen(tmp_path / "gen.yaml", n, rate=3000), 2, n, settle=0.5)
     assert len(seqs) == len(set(seqs)) == n
     assert "config changed since a run" not in (tmp_path / "worker.log").read_text()
 

@@ -129,6 +129,14 @@ def test_an_unreachable_endpoint_is_a_clear_check_failure() -> None:
     assert "analytics-prod.cdc" in checks[0].what + checks[0].detail
 
 
+def _transactions(client: Any, before: set[str]) -> list[Any]:
+    """The transaction scripts the stand-in ran since the jobs ``before``."""
+    return [
+        j for j in client.list_jobs()
+        if j.job_id not in before and "BEGIN TRANSACTION" in (getattr(j, "query", "") or "")
+    ]  # fmt: skip
+
+
 def test_a_batch_over_more_topics_than_a_transaction_may_change_is_split_in_log_order(
     bigquery_server: BigQueryServer, bigquery_dataset: str
 ) -> None:
@@ -144,10 +152,7 @@ def test_a_batch_over_more_topics_than_a_transaction_may_change_is_split_in_log_
         client = bigquery_server.client()
         before = {j.job_id for j in client.list_jobs()}
         sink.put(records)
-        scripts = [
-            j for j in client.list_jobs()
-            if j.job_id not in before and "BEGIN TRANSACTION" in (getattr(j, "query", "") or "")
-        ]  # fmt: skip
+        scripts = _transactions(client, before)
         # records in log order t0..t4 per key, two topics a transaction: 8 of them
         assert len(scripts) == 8
         for t in tables:
@@ -180,10 +185,7 @@ def test_one_topic_carrying_more_tables_than_a_transaction_may_change_is_split(
         client = bigquery_server.client()
         before = {j.job_id for j in client.list_jobs()}
         sink.put(records)
-        scripts = [
-            j for j in client.list_jobs()
-            if j.job_id not in before and "BEGIN TRANSACTION" in (getattr(j, "query", "") or "")
-        ]  # fmt: skip
+        scripts = _transactions(client, before)
         # t0..t4, t0..t4 in log order, two tables a transaction: 5 of them
         assert len(scripts) == 5
         for t in tables:
