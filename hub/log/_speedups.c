@@ -392,6 +392,10 @@ dec_digits(int64_t v, char *out)
 static inline void
 put_span(uint8_t **pp, const uint8_t *s, Py_ssize_t n)
 {
+    /* n == 0 may come with a NULL buffer (an empty key into a scratch not yet allocated):
+       memcpy's arguments must not be NULL even then (UBSan) */
+    if (n <= 0)
+        return;
     memcpy(*pp, s, (size_t)n);
     *pp += n;
 }
