@@ -20,6 +20,10 @@ from hub.log.record import Header, Record, TopicInfo, TopicPartition
 
 Listener = Callable[[set[TopicPartition]], None]
 
+# Kafka: which topics continue others' offsets (`LogBackend.continue_topic`): key the topic's
+# name, value {"id": its id, "continues": [ids]} (the embedded log keeps them in topic.json)
+LINEAGE_TOPIC = "__hub_topic_lineage"
+
 
 class LogProducer(Protocol):
     def send(
@@ -163,6 +167,15 @@ class LogBackend(Protocol):
     def describe(self, name: str) -> TopicInfo:
         """Its partitions (start, end, durable end, and size where known) and its config as
         set (`UnknownTopicError` if there is no such topic)."""
+
+    def topic_ids(self, name: str) -> tuple[str, ...]:
+        """The topic's id (`TopicInfo.id`: another id under the same name is another topic,
+        made again after a delete), then the ids of the topics it continues (`continue_topic`);
+        () where the backend keeps none."""
+
+    def continue_topic(self, name: str, ids: Sequence[str]) -> None:
+        """Record that topic ``name`` continues the topics of ``ids`` (a copy of them with
+        every offset kept: ``hub log import``), so offsets stored for those are its own."""
 
     def topic_properties(self, name: str) -> dict[str, str]:
         """The topic's effective configuration (defaults included)."""

@@ -14,6 +14,8 @@ rather than stopping at the high watermark (a broker may report it low: docs/kaf
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import threading
 import time
@@ -34,7 +36,7 @@ from confluent_kafka.admin._config import ConfigResource, ConfigSource
 from confluent_kafka.cimpl import NewTopic
 
 from hub.errors import ConfigError, TransientError
-from hub.log.backend import Listener, LogBackend
+from hub.log.backend import LINEAGE_TOPIC, Listener, LogBackend
 from hub.log.errors import (
     LogError,
     ProducerFencedError,
@@ -82,6 +84,9 @@ class KafkaDeliveryError(LogError, TransientError):
 class KafkaRecordTooLargeError(LogError, ConfigError):
     """The broker refused a batch past the topic's max.message.bytes (after sending began:
     part of the send may have landed)."""
+
+
+_NO_TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAA"  # (Kafka's zero Uuid, base64: a broker without ids)
 
 
 def _kafka_error(exc: KafkaException) -> KafkaError:
@@ -192,7 +197,54 @@ class KafkaLog:
             if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value and e.value is not None
             and not e.is_sensitive
         }  # fmt: skip
-        return TopicInfo(name, tuple(parts), explicit, name.startswith("__"))
+        return TopicInfo(name, tuple(parts), explicit, name.startswith("__"), self.topic_id(name))
+
+    def topic_id(self, name: str) -> str | None:
+        """Kafka's topic id (KIP-516), as its tools print it; None when the cluster has none
+        to give (a broker before 2.8 answers the all-zero id, or cannot describe topics)."""
+        from confluent_kafka import TopicCollection
+
+        future = self._admin.describe_topics(TopicCollection([name]), request_timeout=TIMEOUT_S)[
+            name
+        ]
+        try:
+            described = future.result()
+        except KafkaException as exc:
+            if _kafka_error(exc).code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise UnknownTopicError(name) from None
+            logger.warning("topic %s: the cluster does not give its id (%s)", name,
+                           _kafka_error(exc).str())  # fmt: skip
+            return None
+        found = getattr(described, "topic_id", None)
+        text = str(found) if found is not None else ""
+        return None if not text or text == _NO_TOPIC_ID else text
+
+    def topic_ids(self, name: str) -> tuple[str, ...]:
+        """Its id, then the ids the last record of ``__hub_topic_lineage`` for it lists, when
+        that record was written for this id (a topic made again later continues nothing)."""
+        own = self.topic_id(name)
+        if own is None:
+            return ()
+        if not self.has_topic(LINEAGE_TOPIC):
+            return (own,)
+        doc: Any = None
+        for r in self.scan(TopicPartition(LINEAGE_TOPIC, 0)):
+            if r.key == name.encode():
+                doc = json.loads(r.value) if r.value is not None else None
+        if not isinstance(doc, dict) or doc.get("id") != own:
+            return (own,)
+        return (own, *(str(i) for i in doc.get("continues", ()) if i and i != own))
+
+    def continue_topic(self, name: str, ids: Sequence[str]) -> None:
+        own = self.topic_id(name)
+        if own is None:  # (no id to compare: a sink keeps its stored offsets as they are)
+            return
+        if not self.has_topic(LINEAGE_TOPIC):
+            with contextlib.suppress(TopicExistsError):
+                self.create_topic(LINEAGE_TOPIC, 1, {"cleanup.policy": "compact"})
+        doc = {"id": own, "continues": [i for i in dict.fromkeys(ids) if i and i != own]}
+        self.append_durable(TopicPartition(LINEAGE_TOPIC, 0), [name.encode()],
+                            [json.dumps(doc).encode()])  # fmt: skip
 
     def topic_properties(self, name: str) -> dict[str, str]:
         return {k: str(e.value) for k, e in sorted(self._config_entries(name).items())

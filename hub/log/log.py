@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from hub.log import _malloc, cleaner, files
@@ -51,7 +52,7 @@ from hub.log.failures import storage_error
 from hub.log.lock import DirectoryLock
 from hub.log.partition import Partition
 from hub.log.record import Record, TopicInfo, TopicPartition
-from hub.log.topic import Topic
+from hub.log.topic import Topic, TopicMeta
 
 if TYPE_CHECKING:
     from hub.log.consumer import Consumer
@@ -146,14 +147,23 @@ class Log:
             meta = Topic.read_meta(directory)
             if meta is None:
                 continue
-            topic_name, partitions, props = meta
-            self._topics[topic_name] = Topic(
+            cfg = TopicConfig.parse(
+                meta.config, where=f"config in {os.path.join(directory, files.TOPIC_META)}"
+            )
+            topic_id = meta.id
+            if topic_id is None and not self.read_only:  # made before topics had ids
+                try:
+                    Topic.write_new_meta(directory, replace(meta, id=(new := Topic.new_id())))
+                    topic_id = new
+                except OSError as exc:  # (a full disk: the topic opens all the same)
+                    log.warning("topic %s: cannot give it an id (%s)", meta.name, exc)
+            self._topics[meta.name] = Topic(
                 directory,
-                topic_name,
-                partitions,
-                TopicConfig.parse(
-                    props, where=f"config in {os.path.join(directory, files.TOPIC_META)}"
-                ),
+                meta.name,
+                meta.partitions,
+                cfg,
+                topic_id=topic_id,
+                continues=meta.continues,
                 read_only=self.read_only,
                 clean_shutdown=clean,
                 on_durable=self._notify,
@@ -201,9 +211,11 @@ class Log:
                 if not _half_created(directory):
                     raise TopicDirectoryExistsError(name, directory)
                 shutil.rmtree(directory)  # a create that crashed before its topic.json
-            Topic.write_meta(directory, name, partitions, cfg)
+            topic_id = Topic.new_id()
+            props = cfg.to_properties(include_defaults=False)
+            Topic.write_new_meta(directory, TopicMeta(name, topic_id, partitions, props))
             topic = Topic(
-                directory, name, partitions, cfg,
+                directory, name, partitions, cfg, topic_id=topic_id,
                 read_only=False, clean_shutdown=True, on_durable=self._notify,
                 on_append=self._wake.set,
             )  # fmt: skip
@@ -215,8 +227,13 @@ class Log:
         with self._lock:
             topic = self.topic(name)
             cfg = topic.config.with_overrides(config, where=f"config of topic {name!r}")
-            Topic.write_meta(topic.directory, name, len(topic.partitions), cfg)
-            topic.config = cfg
+            was = topic.config, topic.id
+            topic.config, topic.id = cfg, topic.id or Topic.new_id()
+            try:
+                topic.write_meta()
+            except BaseException:
+                topic.config, topic.id = was
+                raise
             for p in topic.partitions:
                 p.config = cfg
             self._wake.set()  # a flush.ms the flusher sleeps on may have changed
@@ -257,9 +274,10 @@ class Log:
             if name.startswith(".") or not os.path.isdir(directory):
                 continue
             meta = Topic.read_meta(directory)
-            if meta and meta[0] not in self._topics:
-                self._topics[meta[0]] = Topic(
-                    directory, meta[0], meta[1], TopicConfig.parse(meta[2]),
+            if meta and meta.name not in self._topics:
+                self._topics[meta.name] = Topic(
+                    directory, meta.name, meta.partitions, TopicConfig.parse(meta.config),
+                    topic_id=meta.id, continues=meta.continues,
                     read_only=True, clean_shutdown=True, on_durable=None,
                 )  # fmt: skip
 
@@ -279,6 +297,21 @@ class Log:
             for p in topic.partitions:
                 p.refresh()
         return topic.info()
+
+    def topic_ids(self, name: str) -> tuple[str, ...]:
+        return self.topic(name).ids()
+
+    def continue_topic(self, name: str, ids: Sequence[str]) -> None:
+        self._writable(f"alter topic {name!r}")
+        with self._lock:
+            topic = self.topic(name)
+            was = topic.continues
+            topic.continues = tuple(i for i in dict.fromkeys(ids) if i and i != topic.id)
+            try:
+                topic.write_meta()
+            except BaseException:
+                topic.continues = was
+                raise
 
     def partition(self, topic: str, partition: int) -> Partition:
         return self.topic(topic).partition(partition)

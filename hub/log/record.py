@@ -60,3 +60,6 @@ class TopicInfo:
     partitions: tuple[PartitionInfo, ...]
     config: dict[str, str]
     internal: bool
+    # the topic's incarnation: another id under the same name is another topic (made again
+    # after a delete); None where the backend has none (a topic made before ids)
+    id: str | None = None

@@ -216,9 +216,29 @@ class SourceTaskContext:
 
 
 class SinkTaskContext:
-    def __init__(self, connector: str, task_id: int) -> None:
+    def __init__(
+        self,
+        connector: str,
+        task_id: int,
+        topic_ids: Callable[[str], tuple[str, ...]] | None = None,
+    ) -> None:
         self.connector = connector
         self.task_id = task_id
+        self._topic_ids = topic_ids
+
+    def topic_ids(self, topic: str) -> tuple[str, ...]:
+        """The topic's id in the log (`hub.log.TopicInfo.id`), then the ids of the topics it
+        continues (copied with every offset kept by ``hub log import``); () when the log
+        keeps none. A task that keeps its offsets in its target stores the id with them: an
+        id not among these on its next start means the topic was deleted and made again (or
+        the log's data emptied), and the stored offsets are of records that are gone."""
+        return self._topic_ids(topic) if self._topic_ids is not None else ()
+
+    @staticmethod
+    def another_topic(held: str | None, ids: tuple[str, ...]) -> bool:
+        """Whether offsets stored with topic id ``held`` are of another topic than the one
+        of ``ids`` (`topic_ids`); False when either side has no id."""
+        return held is not None and bool(ids) and held not in ids
 
 
 class Task(ABC):

@@ -34,14 +34,14 @@ from typing import Any
 
 from hub.errors import ConfigError, HubError
 from hub.log import Record, TopicPartition
-from hub.log.backend import LogBackend, LogProducer
+from hub.log.backend import LINEAGE_TOPIC, LogBackend, LogProducer
 from hub.runtime.offsets import ALTERED_KEY, TASK_KEY
 from hub.runtime.storage import StorageTopics
 
 BATCH = 5000
 # the brokers' own (groups' offsets are copied through the group API); the status topic is
 # not copied either: the workers write it again
-NOT_COPIED = frozenset({"__consumer_offsets", "__transaction_state"})
+NOT_COPIED = frozenset({"__consumer_offsets", "__transaction_state", LINEAGE_TOPIC})
 
 
 @dataclass
@@ -333,6 +333,12 @@ def _copy(
                 _send(producer, dest, part.tp.partition, batch)
                 done += len(batch)
         producer.flush()
+        if all(p.kept for p in parts) and not any(p.storage for p in parts):
+            # every offset kept: offsets a sink stored in its target for the source's topic
+            # are the copy's too (else the topic's new id reads as a topic made again)
+            ids = src.topic_ids(source)
+            if ids:
+                dst.continue_topic(dest, ids)
         if progress is not None:
             progress(dest, done, sum(p.count for p in parts))
     out: dict[str, dict[TopicPartition, int]] = {}

@@ -162,7 +162,9 @@ class SinkRunner:
         )  # fmt: skip
 
     def run(self) -> None:
-        self.task.start(self.ctx.config, SinkTaskContext(self.connector, self.ctx.task_id))
+        self.task.start(
+            self.ctx.config, SinkTaskContext(self.connector, self.ctx.task_id, self.log.topic_ids)
+        )
         subscribed = self._subscribed_topics()
         if subscribed:  # (none yet: waited for below; Kafka refuses an empty subscription)
             self.consumer.subscribe(

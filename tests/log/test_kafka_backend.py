@@ -20,7 +20,13 @@ from typing import Any
 
 import pytest
 
-from hub.log import RecordTooLargeError, TopicExistsError, TopicPartition, default_partition
+from hub.log import (
+    RecordTooLargeError,
+    TopicExistsError,
+    TopicPartition,
+    UnknownTopicError,
+    default_partition,
+)
 from hub.log.kafka import KafkaLog
 from tests.helpers import wait_for
 
@@ -46,6 +52,15 @@ def test_topics(klog: KafkaLog) -> None:
     assert klog.partition_count(name) == 3
     with pytest.raises(TopicExistsError):
         klog.create_topic(name, 3)
+    # ids: the cluster's (KIP-516), and those a copy continues (hub log import)
+    other = _topic()
+    klog.create_topic(other, 1)
+    [own] = klog.topic_ids(name)
+    assert klog.topic_ids(other) != (own,)
+    klog.continue_topic(name, ["copied", own])
+    assert klog.topic_ids(name) == (own, "copied")
+    with pytest.raises(UnknownTopicError):
+        klog.topic_ids(_topic())
 
 
 def test_sends_are_partitioned_as_the_embedded_log_and_numbered(klog: KafkaLog) -> None:

@@ -63,6 +63,8 @@ class EngineSinkTask(SinkTask, Generic[C]):
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
         self.cfg: C = self.config_class.of(config)
         self.connector = context.connector
+        self.context = context
+        self.topic_ids: dict[str, tuple[str, ...]] = {}  # the log's, read at open
         self.dialect = self.make_dialect(self.cfg)
         self.reader = ChangeReader(self.cfg, self.dialect.max_name_bytes)
         self.unavailable = self.reader.unavailable
@@ -97,15 +99,34 @@ class EngineSinkTask(SinkTask, Generic[C]):
             raise d.translate(exc) from exc
 
     def open(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
-        stored: dict[tuple[str, int], int] = self._run(
-            lambda: offsets_table.read(self.dialect, self.connector)
+        """The stored offsets of ``partitions``; a stored offset of another incarnation of
+        its topic (deleted and made again, or the log's data emptied: another topic id) is
+        reset to 0 first, so the new topic is written from its start instead of its first
+        records being skipped as if written."""
+        for topic in {tp.topic for tp in partitions}:
+            self.topic_ids[topic] = self.context.topic_ids(topic)
+        stored: dict[tuple[str, int], tuple[int, str | None]] = self._run(
+            lambda: offsets_table.read_rows(self.dialect, self.connector)
         )
-        out = {}
+        out, other = {}, {}
         for tp in partitions:
-            off = stored.get((tp.topic, tp.partition))
-            if off is not None:
-                out[tp] = off
-                self.next[(tp.topic, tp.partition)] = off
+            key = (tp.topic, tp.partition)
+            if key not in stored:
+                continue
+            off, held = stored[key]
+            if SinkTaskContext.another_topic(held, self.topic_ids[tp.topic]):
+                other[key] = off
+                off = 0
+            out[tp] = off
+            self.next[key] = off
+        if other:
+            log.warning(
+                "%s: the target's stored offsets of %s are of another topic of that name (the "
+                "topic was deleted and made again, or the log's data directory emptied): "
+                "writing it from its start", self.connector,
+                ", ".join(f"{t}[{p}] ({off})" for (t, p), off in sorted(other.items())),
+            )  # fmt: skip
+            self._run(lambda: self._store_offsets(dict.fromkeys(other, 0), expected=other))
         return out
 
     def put(self, records: Sequence[SinkRecord]) -> None:
@@ -182,10 +203,16 @@ class EngineSinkTask(SinkTask, Generic[C]):
                         "restarts and resumes from them"
                     ) from None
 
-    def _store_offsets(self, positions: Mapping[tuple[str, int], int]) -> None:
-        """Write the offsets (in the open transaction), unless the stored ones moved."""
-        self.dialect.expect_offsets(self.connector, {tp: self.next.get(tp) for tp in positions})
-        offsets_table.write(self.dialect, self.connector, positions)
+    def _store_offsets(
+        self,
+        positions: Mapping[tuple[str, int], int],
+        expected: Mapping[tuple[str, int], int] | None = None,
+    ) -> None:
+        """Write the offsets (in the open transaction), unless the stored ones moved from
+        ``expected`` (by default what this task read or wrote)."""
+        nxt = self.next if expected is None else expected
+        self.dialect.expect_offsets(self.connector, {tp: nxt.get(tp) for tp in positions})
+        offsets_table.write(self.dialect, self.connector, positions, self.topic_ids)
 
     def _put(self, records: Sequence[SinkRecord]) -> None:
         changes = []

@@ -15,6 +15,7 @@ fsync and rename, or a torn write) are removed and consumed again, never doubled
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,8 @@ from hub.runtime.api import (
 
 # key converters whose reading cannot fail (the file holds no key), and JSON's, checked
 _KEYS_READ_AS_IS = (ByteArrayConverter, JsonConverter, StringConverter)
+
+log = logging.getLogger(__name__)
 
 
 def _line(value: Any) -> bytes:
@@ -54,6 +57,9 @@ class FileStreamSinkTask(SinkTask):
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
         cfg: FileSinkConfig = FileSinkConfig.of(config)
         self.path = cfg.file
+        self.context = context
+        self.connector = context.connector
+        self.topic_ids: dict[str, tuple[str, ...]] = {}  # the log's, read at open
         self._out: BinaryIO | None = None
         self._stored: dict[str, Any] | None = None
         if self.path:
@@ -84,11 +90,24 @@ class FileStreamSinkTask(SinkTask):
                 os.close(fd)
             self._out = open(self.path, "ab")  # noqa: SIM115
         assert self._stored is not None
-        out = {}
+        held = self._stored.get("topic_ids", {})
+        out, other = {}, []
         for tp in partitions:
+            ids = self.topic_ids[tp.topic] = self.context.topic_ids(tp.topic)
             off = self._stored["offsets"].get(f"{tp.topic}/{tp.partition}")
-            if off is not None:
-                out[tp] = int(off)
+            if off is None:
+                continue
+            if SinkTaskContext.another_topic(held.get(tp.topic), ids):
+                other.append(f"{tp.topic}[{tp.partition}] ({off})")
+                off = 0  # another topic of that name: its records are all new
+            out[tp] = int(off)
+        if other:
+            log.warning(
+                "%s: the offsets stored in %s for %s are of another topic of that name (the "
+                "topic was deleted and made again, or the log's data directory emptied): "
+                "writing it from its start", self.connector, self.offsets_path,
+                ", ".join(sorted(other)),
+            )  # fmt: skip
         return out
 
     def put(self, records: Sequence[SinkRecord]) -> None:
@@ -147,7 +166,10 @@ class FileStreamSinkTask(SinkTask):
         assert self._stored is not None
         stored = dict(self._stored["offsets"])
         stored.update({f"{tp.topic}/{tp.partition}": off for tp, off in offsets.items()})
-        self._store({"size": self._out.tell(), "offsets": stored})
+        ids = dict(self._stored.get("topic_ids", {}))
+        ids.update({tp.topic: self.topic_ids[tp.topic][0] for tp in offsets
+                    if self.topic_ids.get(tp.topic)})  # fmt: skip
+        self._store({"size": self._out.tell(), "offsets": stored, "topic_ids": ids})
 
     def _store(self, state: dict[str, Any]) -> None:
         """Write the sidecar atomically and durably (tmp, fsync, rename, fsync dir)."""

@@ -66,10 +66,17 @@ class Sink:
         # (dsn, schema): `query` reads there instead of through the task's connection
         self.direct: tuple[str, str] | None = None
 
-    def start(self, topics: Sequence[str] = (), **config: Any) -> dict[TopicPartition, int]:
+    def start(
+        self,
+        topics: Sequence[str] = (),
+        topic_ids: Mapping[str, tuple[str, ...]] | None = None,
+        **config: Any,
+    ) -> dict[TopicPartition, int]:
+        """A new task; ``topic_ids``: the log's ids of the topics (none by default)."""
         self.stop()
         task = self.target.task()
-        task.start({**self.config, **config}, SinkTaskContext("sink", 0))
+        ids = dict(topic_ids or {})
+        task.start({**self.config, **config}, SinkTaskContext("sink", 0, lambda t: ids.get(t, ())))
         self.task = task
         return task.open({TopicPartition(t, 0) for t in topics})
 

@@ -84,6 +84,60 @@ def test_redelivery_after_a_crash_writes_nothing_twice(sink: Sink) -> None:
     assert [r[0] for r in sink.rows("srv_public_log")] == sorted(f"m{i}" for i in range(10))
 
 
+def test_a_topic_made_again_is_written_from_its_start(sink: Sink) -> None:
+    """A topic deleted and made again (or a log whose data directory was emptied) has
+    another id: the offset stored for the old one is not the new one's. Its first records
+    had been skipped as if written (15 new records past a stored 10: the first 10 lost)."""
+    t = PgTable("log", [("msg", Oid.TEXT, -1)], pk=())
+    sink.start([t.topic], topic_ids={t.topic: ("first",)})
+    sink.put([t.insert(i, {"msg": f"old{i}"}) for i in range(10)])
+    stored = sink.start([t.topic], topic_ids={t.topic: ("second",)})
+    assert list(stored.values()) == [0]
+    new = [t.insert(i, {"msg": f"new{i:02}"}) for i in range(15)]
+    sink.put(new)
+    want = sorted([f"new{i:02}" for i in range(15)] + [f"old{i}" for i in range(10)])
+    assert [r[0] for r in sink.rows("srv_public_log")] == want
+    # the same topic again: resumed where it was, nothing twice
+    assert list(sink.start([t.topic], topic_ids={t.topic: ("second",)}).values()) == [15]
+    sink.put(new)
+    assert [r[0] for r in sink.rows("srv_public_log")] == want
+    # a copy of the topic with every offset kept (hub log import) continues its id
+    assert list(sink.start([t.topic], topic_ids={t.topic: ("copy", "second")}).values()) == [15]
+    # a log that keeps no ids leaves the stored offset as it is
+    assert list(sink.start([t.topic]).values()) == [15]
+
+
+def test_offsets_stored_before_topic_ids_are_kept_and_given_one(sink: Sink) -> None:
+    """A ``_hub_offsets`` made before topic ids gets the column; its offsets are used as they
+    are (no id to compare), and the next write stores the topic's."""
+    from connectors.sink.engine import offsets as offsets_table
+    from connectors.sink.engine.types import INT64
+
+    t = PgTable("log", [("msg", Oid.TEXT, -1)], pk=())
+    sink.start()
+    assert sink.task is not None
+    d = sink.task.dialect
+    if sink.kind != "bigquery":  # (the old layout)
+        sink.execute('ALTER TABLE "_hub_offsets" DROP COLUMN "topic_id"')
+    else:  # (the emulator takes DROP COLUMN and keeps the column)
+        sink.execute('DROP TABLE "_hub_offsets"')
+        text, int32, int64 = (d.sql_type(ColumnType(k)) for k in (STRING, INT32, INT64))
+        d.begin()
+        d.create_table(offsets_table.REF, {"connector": text, "topic": text, "partition": int32,
+                       "next_offset": int64}, ("connector", "topic", "partition"))  # fmt: skip
+        d.commit()
+    d.begin()
+    d.upsert_values(offsets_table.REF, ("connector", "topic", "partition"),
+                    ("connector", "topic", "partition", "next_offset"), [("sink", t.topic, 0, 4)],
+                    replace=True)  # fmt: skip
+    d.commit()
+    assert "topic_id" not in sink.columns("_hub_offsets")
+    assert list(sink.start([t.topic], topic_ids={t.topic: ("now",)}).values()) == [4]
+    sink.put([t.insert(i, {"msg": f"m{i}"}) for i in range(6)])
+    assert [r[0] for r in sink.rows("srv_public_log")] == ["m4", "m5"]
+    assert sink.query('SELECT "next_offset", "topic_id" FROM "_hub_offsets"') == [(6, "now")]
+
+
 def test_failed_put_leaves_the_target_unchanged(sink: Sink) -> None:
     t = people()
     sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"})])

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from connectors.source.postgres.types import Oid
 from hub.config import ConnectorSpec
@@ -69,11 +70,10 @@ def test_two_topics_routed_to_one_table_each_keep_their_offsets(tmp_path: Path) 
         worker.stop()
 
 
-def test_a_stored_offset_past_a_remade_topics_end_stops_the_sink_saying_what_to_do(
-    tmp_path: Path,
-) -> None:
-    # (the sink skipped the new topic's records below its stored offset as written, and the
-    # group committed past them)
+@pytest.mark.parametrize("how", ["topic-deleted", "data-emptied"])
+def test_a_topic_made_again_is_written_from_its_start(tmp_path: Path, how: str) -> None:
+    """The new topic holds more records than the offset stored for the old one: its first
+    records had been skipped as written. Now the log's topic id tells them apart."""
     table = PgTable("orders", COLUMNS, prefix="shard1")
     target = tmp_path / "w.duckdb"
     spec = {"connector.class": "duckdb", "topics": table.topic,
@@ -86,6 +86,38 @@ def test_a_stored_offset_past_a_remade_topics_end_stops_the_sink_saying_what_to_
                  what="the first rows")  # fmt: skip
     finally:
         worker.stop()
+    worker = Worker(str(tmp_path / ("data" if how == "topic-deleted" else "data2")))
+    try:
+        if how == "topic-deleted":
+            worker.backend.delete_topic(table.topic)
+        _produce(worker, table, [(i, "new") for i in range(15)])
+        worker.add(ConnectorSpec("sink", spec, "test"))
+        want = [(i, "new") for i in range(15)]
+        wait_for(lambda: _rows(target, "shard1_public_orders") == want, timeout=30,
+                 what="every row of the new topic")  # fmt: skip
+    finally:
+        worker.stop()
+
+
+def test_a_stored_offset_past_a_remade_topics_end_stops_the_sink_saying_what_to_do(
+    tmp_path: Path,
+) -> None:
+    # A target whose offsets carry no topic id (stored before ids): the sink skipped the new
+    # topic's records below its stored offset as written, and the group committed past them
+    table = PgTable("orders", COLUMNS, prefix="shard1")
+    target = tmp_path / "w.duckdb"
+    spec = {"connector.class": "duckdb", "topics": table.topic,
+            "connection.url": f"duckdb:{target}", "duckdb.idle.release.ms": 0}  # fmt: skip
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        _produce(worker, table, [(i, "old") for i in range(10)])
+        worker.add(ConnectorSpec("sink", spec, "test"))
+        wait_for(lambda: len(_rows(target, "shard1_public_orders")) == 10, timeout=30,
+                 what="the first rows")  # fmt: skip
+    finally:
+        worker.stop()
+    with duckdb.connect(str(target)) as con:
+        con.execute("UPDATE _hub_offsets SET topic_id = NULL")
     worker = Worker(str(tmp_path / "data"))
     try:
         worker.backend.delete_topic(table.topic)
