@@ -57,12 +57,15 @@ def test_the_sessions_pin_the_text_forms_they_read(pg_server: PgServer, pg_db: s
 
 def _locale(name: str, source: str) -> str:
     """An OS locale PostgreSQL can set (``localedef`` makes it when the machine lacks it:
-    fresh machines have C and POSIX only)."""
+    fresh machines have C and POSIX only). In a directory of its own, not the locale archive:
+    a server started while the machine had no archive never looks for one again (glibc
+    remembers it missing in the postmaster, whose backends inherit that)."""
     import subprocess
 
     have = subprocess.run(["locale", "-a"], capture_output=True, text=True, check=True).stdout
     if name not in have.split():
-        subprocess.run(["localedef", "-i", source, "-f", "UTF-8", name.replace("utf8", "UTF-8")],
+        spelt = name.replace("utf8", "UTF-8")
+        subprocess.run(["localedef", "--no-archive", "-i", source, "-f", "UTF-8", spelt],
                        check=True, capture_output=True)  # fmt: skip
     return name
 
