@@ -70,10 +70,9 @@ def test_two_topics_routed_to_one_table_each_keep_their_offsets(tmp_path: Path) 
         worker.stop()
 
 
-@pytest.mark.parametrize("how", ["topic-deleted", "data-emptied"])
-def test_a_topic_made_again_is_written_from_its_start(tmp_path: Path, how: str) -> None:
-    """The new topic holds more records than the offset stored for the old one: its first
-    records had been skipped as written. Now the log's topic id tells them apart."""
+def _ten_rows_written(tmp_path: Path) -> tuple[PgTable, Path, dict[str, object]]:
+    """A DuckDB sink that wrote 10 records of a topic of a worker's log in ``tmp_path/data``
+    (offset 10 stored); the table, the target and the sink's config."""
     table = PgTable("orders", COLUMNS, prefix="shard1")
     target = tmp_path / "w.duckdb"
     spec = {"connector.class": "duckdb", "topics": table.topic,
@@ -86,6 +85,14 @@ def test_a_topic_made_again_is_written_from_its_start(tmp_path: Path, how: str) 
                  what="the first rows")  # fmt: skip
     finally:
         worker.stop()
+    return table, target, spec
+
+
+@pytest.mark.parametrize("how", ["topic-deleted", "data-emptied"])
+def test_a_topic_made_again_is_written_from_its_start(tmp_path: Path, how: str) -> None:
+    """The new topic holds more records than the offset stored for the old one: its first
+    records had been skipped as written. Now the log's topic id tells them apart."""
+    table, target, spec = _ten_rows_written(tmp_path)
     worker = Worker(str(tmp_path / ("data" if how == "topic-deleted" else "data2")))
     try:
         if how == "topic-deleted":
@@ -104,18 +111,7 @@ def test_a_stored_offset_past_a_remade_topics_end_stops_the_sink_saying_what_to_
 ) -> None:
     # A target whose offsets carry no topic id (stored before ids): the sink skipped the new
     # topic's records below its stored offset as written, and the group committed past them
-    table = PgTable("orders", COLUMNS, prefix="shard1")
-    target = tmp_path / "w.duckdb"
-    spec = {"connector.class": "duckdb", "topics": table.topic,
-            "connection.url": f"duckdb:{target}", "duckdb.idle.release.ms": 0}  # fmt: skip
-    worker = Worker(str(tmp_path / "data"))
-    try:
-        _produce(worker, table, [(i, "old") for i in range(10)])
-        worker.add(ConnectorSpec("sink", spec, "test"))
-        wait_for(lambda: len(_rows(target, "shard1_public_orders")) == 10, timeout=30,
-                 what="the first rows")  # fmt: skip
-    finally:
-        worker.stop()
+    table, target, spec = _ten_rows_written(tmp_path)
     with duckdb.connect(str(target)) as con:
         con.execute("UPDATE _hub_offsets SET topic_id = NULL")
     worker = Worker(str(tmp_path / "data"))
