@@ -218,6 +218,26 @@ def test_aliases_as_a_yaml_list_and_strings_for_booleans() -> None:
     assert applied(c, sink(None, "x")).topic == "y"
 
 
+@pytest.mark.parametrize(
+    ("regex", "replacement", "topic", "kafkas"),
+    [  # (Kafka's RegexRouter on each, run on OpenJDK 17: matches(), then replaceFirst())
+        (r"(.*?)(_v\d+)?", "$1", "orders_v2", "orders_v2"),
+        (r"(.+?)(-\d+)?", "$1", "topic-12", "topic-12"),
+        (r"dbserver1\.inventory\.(.+?)", "$1_v2", "dbserver1.inventory.customers", "c_v2ustomers"),
+        (r"(.*?)\.(.*?)", "$2_x", "db.public.orders", "_xpublic.orders"),
+        ("a|ab", "X", "ab", "Xb"),
+        (r"(.*)\.(.*)", "$2", "db.public.orders", "orders"),
+        (r"soe-(.*)", "$1", "soe-Order", "Order"),
+    ],
+)
+def test_regex_router_names_topics_as_kafkas_replace_first(
+    regex: str, replacement: str, topic: str, kafkas: str
+) -> None:
+    props = {"type": "RegexRouter", "regex": regex, "replacement": replacement}
+    c = build_chain({"transforms": "r", **{f"transforms.r.{k}": v for k, v in props.items()}})
+    assert applied(c, sink({"a": 1}, topic)).topic == kafkas
+
+
 @pytest.mark.parametrize("name", sorted(TRANSFORMS))
 def test_every_transform_name_builds(name: str) -> None:
     needs = {

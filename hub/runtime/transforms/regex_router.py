@@ -11,8 +11,8 @@ from hub.runtime.transforms.props import Props
 
 class RegexRouter(Transform):
     """``regex`` (a Java pattern, matched against the whole topic name) and ``replacement``
-    (``$1``, ``${name}``; ``\\$`` for a dollar sign). Topics that do not match pass as
-    they are."""
+    (``$1``, ``${name}``; ``\\$`` for a dollar sign), put in place of the first match as
+    Kafka's ``replaceFirst`` does. Topics that do not match pass as they are."""
 
     def __init__(self, props: Props) -> None:
         self.regex = regex = props.regex("regex", required="the pattern topic names must match")
@@ -25,7 +25,14 @@ class RegexRouter(Transform):
 
     def apply(self, record: R) -> R | None:
         assert self.regex is not None and self.replacement is not None
-        m = self.regex.fullmatch(record.topic)
-        if m is None:
+        topic = record.topic
+        if self.regex.fullmatch(topic) is None:
             return record
-        return replace(record, topic=self.replacement.expand(m))
+        # then Kafka's Matcher.replaceFirst: the first match a search finds (a lazy pattern's
+        # shortest, the first alternative), the rest of the name kept; not the whole-name
+        # match, whose groups can differ ((.*?)(_v\d+)? with $1: orders_v2 stays orders_v2)
+        m = self.regex.search(topic)
+        assert m is not None
+        return replace(
+            record, topic=topic[: m.start()] + self.replacement.expand(m) + topic[m.end() :]
+        )
