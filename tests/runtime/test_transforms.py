@@ -821,7 +821,9 @@ def test_insert_field_schemaless_sink_record() -> None:
 def test_insert_field_with_a_struct_schema() -> None:
     c = one("InsertField$Value", topic_field="t!", offset_field="o", timestamp_field="ts")
     out = applied(c, sink({"id": 1, "status": None}, "orders", value_schema=VALUE_SCHEMA, ts=TS))
-    assert out.value == {"id": 1, "status": "new", "t": "orders", "o": 42, "ts": TS}
+    # a null with a default stays null (hub's converter keeps it too; Kafka's writes both as
+    # the default)
+    assert out.value == {"id": 1, "status": None, "t": "orders", "o": 42, "ts": TS}
     assert out.value_schema == {
         **VALUE_SCHEMA,
         "fields": [
@@ -837,9 +839,9 @@ def test_insert_field_with_a_struct_schema() -> None:
             },
         ],
     }
-    keep_null = one("InsertField$Value", topic_field="t", replace_null_with_default=False)
-    out = applied(keep_null, sink({"id": 1, "status": None}, value_schema=VALUE_SCHEMA))
-    assert out.value["status"] is None
+    as_kafka = one("InsertField$Value", topic_field="t", replace_null_with_default=True)
+    out = applied(as_kafka, sink({"id": 1, "status": None}, value_schema=VALUE_SCHEMA))
+    assert out.value["status"] == "new"
 
 
 def test_insert_field_source_records() -> None:
@@ -847,8 +849,11 @@ def test_insert_field_source_records() -> None:
     out = applied(c, SourceRecord("orders", {"id": 1}))  # no partition, no timestamp yet
     assert out.value == {"id": 1, "t": "orders"}
     with_schema = applied(c, SourceRecord("orders", {"id": 1}, value_schema=VALUE_SCHEMA))
-    # a missing field with a default gets the default (replace.null.with.default)
-    assert with_schema.value == {"id": 1, "status": "new", "p": None, "ts": None, "t": "orders"}
+    assert with_schema.value == {"id": 1, "p": None, "ts": None, "t": "orders"}
+    # a missing field with a default gets the default with replace.null.with.default=true
+    as_kafka = one("InsertField$Value", topic_field="t", replace_null_with_default=True)
+    with_default = applied(as_kafka, SourceRecord("orders", {"id": 1}, value_schema=VALUE_SCHEMA))
+    assert with_default.value == {"id": 1, "status": "new", "t": "orders"}
     offset = one("InsertField$Value", offset_field="o")
     with pytest.raises(TransformError, match="offset.field is only available on sink records"):
         offset.apply(SourceRecord("orders", {"id": 1}))
@@ -909,9 +914,12 @@ def test_replace_field_with_schema_and_key() -> None:
         "fields": [{"field": "pk", "type": "int32", "optional": False}],
     }
     assert out.value == {"v": 1}
-    with_default = one("ReplaceField$Value", renames="status:state")
-    out = applied(with_default, sink({"id": 1, "status": None}, value_schema=VALUE_SCHEMA))
-    assert out.value == {"id": 1, "state": "new"}
+    renamed = one("ReplaceField$Value", renames="status:state")
+    out = applied(renamed, sink({"id": 1, "status": None}, value_schema=VALUE_SCHEMA))
+    assert out.value == {"id": 1, "state": None}
+    with_default = one("ReplaceField$Value", renames="status:state", replace_null_with_default=True)
+    assert applied(with_default, sink({"id": 1, "status": None}, value_schema=VALUE_SCHEMA)
+                   ).value == {"id": 1, "state": "new"}  # fmt: skip
     assert [f["field"] for f in out.value_schema["fields"]] == ["id", "state"]
     assert out.value_schema["fields"][1]["default"] == "new"
 
@@ -1052,7 +1060,7 @@ def test_mask_field_follows_the_field_schema() -> None:
 def test_mask_field_with_schema_key_and_tombstone() -> None:
     c = one("MaskField$Key", fields="id,status")
     out = applied(c, sink({"v": 1}, key={"id": 7, "status": None}, key_schema=VALUE_SCHEMA))
-    assert out.key == {"id": 0, "status": ""}  # null with a default: the default, masked
+    assert out.key == {"id": 0, "status": None}  # a null stays null (nothing to mask)
     assert out.key_schema == VALUE_SCHEMA
     tombstone = sink(None)
     assert one("MaskField$Value", fields="a").apply(tombstone) is tombstone

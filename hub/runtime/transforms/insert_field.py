@@ -48,7 +48,7 @@ class InsertField(Transform):
 
     def __init__(self, props: Props, side: Side) -> None:
         self.side = side
-        self.replace_null = props.boolean("replace.null.with.default", True)
+        self.replace_null = props.boolean("replace.null.with.default", s.KEEP_NULLS)
         static_value = props.string("static.value")
         sources: list[tuple[str, str, Callable[[SourceRecord | SinkRecord], Any]]] = [
             ("topic.field", "string", lambda r: r.topic),

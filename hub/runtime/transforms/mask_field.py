@@ -126,7 +126,7 @@ class MaskField(Transform):
         self.side = side
         self.fields = set(props.names("fields", required="the names of the fields to mask"))
         self.replacement = props.string("replacement", non_empty=True)
-        self.replace_null = props.boolean("replace.null.with.default", True)
+        self.replace_null = props.boolean("replace.null.with.default", s.KEEP_NULLS)
 
     def mask(self, value: Any, topic: str, schema: Mapping[str, Any] | None = None) -> Any:
         if value is None:

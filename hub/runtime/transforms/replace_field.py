@@ -31,7 +31,7 @@ class ReplaceField(Transform):
         self.exclude = set(self._list(props, "exclude", "blacklist"))
         self.include = set(self._list(props, "include", "whitelist"))
         self.renames = _renames(props)
-        self.replace_null = props.boolean("replace.null.with.default", True)
+        self.replace_null = props.boolean("replace.null.with.default", s.KEEP_NULLS)
 
     @staticmethod
     def _list(props: Props, key: str, deprecated: str) -> list[str]:

@@ -64,6 +64,13 @@ def primitive(type_: str, optional: bool) -> dict[str, Any]:
     return {"type": type_, "optional": optional}
 
 
+# ``replace.null.with.default`` of the struct transforms (InsertField, ReplaceField, MaskField,
+# ValueToKey): False unless set. Kafka's default is true, and so is its JsonConverter's, which
+# writes a null field with a default as the default anyway; hub's converter keeps the null, so
+# its transforms do too: a NULL column stays NULL whatever transform the chain has.
+KEEP_NULLS = False
+
+
 def values(data: Mapping[str, Any], schema: JsonMap, replace_null: bool) -> dict[str, Any]:
     """A copy of a struct's data with each null field replaced by its default when
     ``replace_null`` (keys the schema does not declare are kept as they are)."""

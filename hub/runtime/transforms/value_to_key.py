@@ -21,7 +21,7 @@ class ValueToKey(Transform):
         self.fields = props.names("fields", required="the value fields that form the key")
         if len(set(self.fields)) != len(self.fields):
             props.problem("fields", "names a field twice (a key has one field of a name)")
-        self.replace_null = props.boolean("replace.null.with.default", True)
+        self.replace_null = props.boolean("replace.null.with.default", s.KEEP_NULLS)
 
     def apply(self, record: R) -> R | None:
         op = operand(VALUE, record, PURPOSE)
