@@ -705,6 +705,10 @@ def test_java_named_groups_quoting_and_back_references() -> None:
     assert compile_java(r"(?<=x)y(?<!z)").search("xy") is not None  # lookbehinds stay
     with pytest.raises(ValueError, match="Java construct"):
         compile_java("[a-z&&[^e]]")
+    # a union: Java reads [a-z0-9], re a class [a-z[0-9] then a literal ]
+    with pytest.raises(ValueError, match="nested character class"):
+        compile_java("audit_[a-z[0-9]]+")
+    assert compile_java(r"[\[a]+").fullmatch("[a[") is not None  # an escaped [ is one
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 Python's ``re`` reads most Java patterns as they are. The differences translated here:
 named groups ``(?<name>...)`` and back references ``\\k<name>``, quoting ``\\Q...\\E`` and
 the end anchor ``\\z``. A Java construct ``re`` would read differently (class intersection
-``[a&&b]``, which ``re`` warns about) is refused rather than silently changed.
+``[a&&b]``, which ``re`` warns about, and nested classes: Java's unions) is refused rather
+than silently changed.
 
 Replacement strings follow ``java.util.regex.Matcher.appendReplacement``: ``$n`` (as many
 digits as still name a group), ``${name}``, and ``\\x`` for a literal ``x``.
@@ -40,6 +41,11 @@ def translate(pattern: str) -> str:
             i += 2
             continue
         if in_class:
+            if c == "[":  # Java: a union ([a-z[0-9]] is [a-z0-9]); re: a literal [ in a class
+                raise ValueError(
+                    "uses a Java construct hub cannot translate: a nested character class (a "
+                    "union such as [a-z[0-9]]); list the characters in one class ([a-z0-9])"
+                )
             in_class = c != "]"
         elif c == "[":
             in_class = True
