@@ -200,6 +200,19 @@ def test_a_debezium_config_as_written_for_connect() -> None:
     assert tombstone.value is None and tombstone.topic == "db.orders"
 
 
+def test_unwrap_refuses_to_add_a_field_over_a_column_of_the_row() -> None:
+    """The row's own value would be lost and the schema hold the name twice (Debezium's
+    schema builder refuses the duplicate)."""
+    unwrap = "io.debezium.transforms.ExtractNewRecordState"
+    c = one(unwrap, add_fields="op")
+    with pytest.raises(TransformError, match="__op, a column the row has already"):
+        c.apply(change("c", after={**A, "__op": "mine"}, schema=False))
+    assert applied(c, change("c", after=A, schema=False)).value == {**A, "__op": "c"}
+    rewrite = one(unwrap, delete_handling_mode="rewrite")
+    with pytest.raises(TransformError, match="a column named __deleted"):
+        rewrite.apply(change("u", before=A, after={**B, "__deleted": "no"}, schema=False))
+
+
 def test_aliases_as_a_yaml_list_and_strings_for_booleans() -> None:
     c = build_chain(
         {

@@ -132,6 +132,13 @@ class ExtractNewRecordState(Transform):
                 topic=record.topic,
             )
         value = dict(record.value)
+        for ref in self.fields:  # (Debezium's schema builder refuses the duplicate)
+            if ref.new_name in value and ref.new_name != DELETED_FIELD:
+                raise TransformError(
+                    f"add.fields would add {ref.new_name}, a column the row has already (its "
+                    "value would be lost); rename the column or set add.fields.prefix",
+                    topic=record.topic,
+                )
         out_schema = record.value_schema
         entries = None
         if out_schema is not None and s.is_struct(out_schema):

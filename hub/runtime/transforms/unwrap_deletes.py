@@ -13,6 +13,7 @@ from typing import Any, Literal
 from hub.runtime.api import JsonMap
 from hub.runtime.transforms import schema as s
 from hub.runtime.transforms.base import R
+from hub.runtime.transforms.errors import TransformError
 from hub.runtime.transforms.props import Props
 
 DELETED_FIELD = "__deleted"
@@ -78,6 +79,12 @@ def _with_deleted(record: R, handling: DeleteHandling, deleted: str) -> R:
     """``__deleted`` added as Kafka's InsertField static field would (an optional string)."""
     if not handling.rewrite or not isinstance(record.value, dict):
         return record
+    if DELETED_FIELD in record.value:  # (Debezium's schema builder refuses the duplicate)
+        raise TransformError(
+            f"the row has a column named {DELETED_FIELD}, which delete.handling.mode=rewrite "
+            "adds: its value would be lost; rename the column or use another delete mode",
+            topic=record.topic,
+        )
     value = {**record.value, DELETED_FIELD: deleted}
     schema = record.value_schema
     if schema is not None and s.is_struct(schema):
