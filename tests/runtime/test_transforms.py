@@ -1074,6 +1074,21 @@ def test_mask_field_follows_the_field_schema() -> None:
         one("MaskField$Value", fields="i", replacement=str(2**63)).apply(sink({"i": 1}))
 
 
+def test_mask_field_refuses_a_struct_field() -> None:
+    """{} breaks the field's schema (PostgreSQL's numeric without scale: a struct of scale and
+    value): the record went to the log and failed in every sink; Kafka refuses it here."""
+    vsd = {"type": "struct", "optional": True, "name": "io.debezium.data.VariableScaleDecimal",
+           "fields": [{"field": "scale", "type": "int32", "optional": False},
+                      {"field": "value", "type": "bytes", "optional": False}]}  # fmt: skip
+    schema = {"type": "struct", "optional": False,
+              "fields": [{"field": "id", "type": "int32", "optional": False},
+                         {**vsd, "field": "salary"}]}  # fmt: skip
+    record = sink({"id": 1, "salary": {"scale": 0, "value": b"\x01"}}, value_schema=schema)
+    with pytest.raises(TransformError, match="cannot mask a struct field"):
+        one("MaskField$Value", fields="salary").apply(record)
+    assert applied(one("MaskField$Value", fields="id"), record).value["id"] == 0
+
+
 def test_mask_field_with_schema_key_and_tombstone() -> None:
     c = one("MaskField$Key", fields="id,status")
     out = applied(c, sink({"v": 1}, key={"id": 7, "status": None}, key_schema=VALUE_SCHEMA))

@@ -109,6 +109,11 @@ def masked(value: Any, schema: Mapping[str, Any] | None, replacement: str | None
         if schema.get("name") == DECIMAL:
             return masked_decimal(value, schema, replacement)
         kind = schema.get("type")
+        if kind == "struct":  # ({} would break its schema: a sink fails later; Kafka's too)
+            raise ValueError(
+                f"cannot mask a struct field ({schema.get('name') or 'struct'}): mask its "
+                "fields, or drop it with ReplaceField"
+            )
         if replacement is not None:
             if kind == "bytes":
                 raise ValueError("cannot mask a bytes field with a replacement")
