@@ -71,12 +71,38 @@ def send_signal(
 @dataclass
 class Chunk:
     """One chunk read between watermarks: its table's schema (the connector's), each row by
-    its key (as `IncrementalPort.key_of` gives a streamed row's), and the read cursor after
-    it (JSON, the key of its last row)."""
+    its key (as `IncrementalPort.key_of` gives a streamed row's), the read cursor after it
+    (JSON, the key of its last row), and the key the cursor is of (`key_signature`)."""
 
     schema: Any
     rows: dict[Hashable, Any]
     after: list[Any] | None
+    key: list[str]
+
+
+def key_signature(columns: Sequence[tuple[str, str]]) -> list[str]:
+    """A primary key as the cursor stores it: each column's name and type."""
+    return [f"{name} {type_}" for name, type_ in columns]
+
+
+def usable_cursor(
+    table: str, after: list[Any] | None, held: list[str] | None, key: list[str]
+) -> list[Any] | None:
+    """``after`` if it is a cursor of ``key`` (the table's primary key now), else None: read
+    the table again from its first row. A cursor of another key had been compared with the
+    new one's values, skipping rows for good (a key moved to another column), or failed the
+    chunk's query at every start (a key widened). ``held`` None: a cursor stored before keys
+    were, trusted when it has as many values as the key columns."""
+    if after is None:
+        return None
+    if held == key or (held is None and len(after) == len(key)):
+        return after
+    log.warning(
+        "incremental snapshot of %s: its primary key changed since the last chunk (%s, now "
+        "%s): reading the table again from its first row", table,
+        ", ".join(held) if held else f"{len(after)} column(s)", ", ".join(key),
+    )  # fmt: skip
+    return None
 
 
 class IncrementalPort(Protocol):
@@ -89,9 +115,12 @@ class IncrementalPort(Protocol):
     def watermark(self, ident: str, kind: str) -> None:
         """Insert a watermark row into the signal table and commit it."""
 
-    def read(self, table: str, after: list[Any] | None, limit: int) -> Chunk | None:
-        """Up to ``limit`` rows of ``table`` with a key above ``after``, in key order; None
-        when there are none (or the table is gone)."""
+    def read(
+        self, table: str, after: list[Any] | None, key: list[str] | None, limit: int
+    ) -> Chunk | None:
+        """Up to ``limit`` rows of ``table`` with a key above ``after`` (a cursor of ``key``:
+        see `usable_cursor`), in key order; None when there are none (or the table is
+        gone)."""
 
     def key_of(self, schema: Any, values: Sequence[Any]) -> Hashable:
         """The key of a streamed row of ``schema``'s table, comparable to a chunk's keys."""
@@ -109,6 +138,7 @@ class IncrementalSnapshot:
         self.chunk_size = chunk_size
         self.tables: list[str] = []  # qualified names still to read; the first is current
         self.after: list[Any] | None = None  # the read cursor (last key read)
+        self.key: list[str] | None = None  # the key it is of (`key_signature`)
         # what the offset holds: the tables and the key up to which rows were *emitted*
         self._state: dict[str, Any] | None = None
         self.window: str | None = None
@@ -124,17 +154,19 @@ class IncrementalSnapshot:
         return self._state
 
     def _emitted(self, after: list[Any] | None) -> None:
-        self._state = (
-            {"tables": list(self.tables), "after": list(after) if after else None}
-            if self.tables else None
-        )  # fmt: skip
+        self._state = None
+        if self.tables:
+            self._state = {"tables": list(self.tables), "after": list(after) if after else None}
+            if after and self.key is not None:
+                self._state["key"] = list(self.key)
 
     def resume(self, state: Mapping[str, Any] | None) -> None:
         if not state or not state.get("tables"):
             return
         self.tables = list(state["tables"])
-        after = state.get("after")
+        after, key = state.get("after"), state.get("key")
         self.after = list(after) if after else None
+        self.key = [str(k) for k in key] if isinstance(key, list) else None
         self._emitted(self.after)
         log.info("resuming the incremental snapshot at %s after %s", self.tables[0], self.after)
         self._next_chunk()
@@ -254,15 +286,15 @@ class IncrementalSnapshot:
             self.window = uuid.uuid4().hex
             self.open = False
             self.port.watermark(f"{self.window}-open", OPEN)
-            chunk = self.port.read(table, self.after, self.chunk_size)
+            chunk = self.port.read(table, self.after, self.key, self.chunk_size)
             self.port.watermark(f"{self.window}-close", CLOSE)
             if chunk is None or not chunk.rows:
                 log.info("incremental snapshot of %s done", table)
                 self.tables.pop(0)
-                self.after, self.window = None, None
+                self.after, self.key, self.window = None, None, None
                 continue
             self.chunk = chunk
-            self.after = chunk.after
+            self.after, self.key = chunk.after, chunk.key
             return
         self.window = None
         self.chunk = None

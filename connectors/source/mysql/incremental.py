@@ -13,7 +13,13 @@ from typing import Any
 
 from connectors.source.cdc.envelope import envelope
 from connectors.source.cdc.filters import Filters
-from connectors.source.cdc.incremental import SIGNAL_INSERT, Chunk, IncrementalSnapshot
+from connectors.source.cdc.incremental import (
+    SIGNAL_INSERT,
+    Chunk,
+    IncrementalSnapshot,
+    key_signature,
+    usable_cursor,
+)
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import query, tables
 from connectors.source.mysql.snapshot import chunk_after, decode_key, encode_key, ident
@@ -40,20 +46,25 @@ class MySqlIncrementalPort:
         query(self.con, SIGNAL_INSERT.format(table=self.signal),
               (ident_, kind, json.dumps({"ts": time.time()})))  # fmt: skip
 
-    def read(self, table: str, after: list[Any] | None, limit: int) -> Chunk | None:
+    def read(
+        self, table: str, after: list[Any] | None, key: list[str] | None, limit: int
+    ) -> Chunk | None:
         db, _, name = table.partition(".")
         found = tables(self.con, self.filters, only=(db, name))
         if not found or not found[0].primary_key:
             return None
         t = found[0]
         pk = t.primary_key
+        columns = {c.name: c for c in t.columns}
+        now = key_signature([(k, _type(columns.get(k))) for k in pk])
+        after = usable_cursor(table, after, key, now)
         schema: MySqlTable = self.build(t, self._key(t))
         rows = chunk_after(self.con, t, pk, decode_key(after) if after else None, limit)
         if not rows:
             return None
         names = [c.name or "" for c in t.columns]
         last = [rows[-1][names.index(k)] for k in pk]
-        return Chunk(schema, {schema.primary_values(r): r for r in rows}, encode_key(last))
+        return Chunk(schema, {schema.primary_values(r): r for r in rows}, encode_key(last), now)
 
     def key_of(self, schema: MySqlTable, values: Sequence[Any]) -> Hashable:
         return schema.primary_values(values)
@@ -65,6 +76,13 @@ class MySqlIncrementalPort:
         after = schema.row(values)
         src = {**source, "db": schema.db, "table": schema.table}
         return schema.key(after), envelope("r", None, after, src)
+
+
+def _type(c: Any) -> str:
+    """A key column's type as the cursor stores it (its type code, signedness, charset)."""
+    if c is None:
+        return ""
+    return f"{c.real_type}{' unsigned' if c.unsigned else ''} {c.charset}"
 
 
 def incremental_snapshot(

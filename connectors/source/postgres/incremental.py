@@ -11,7 +11,13 @@ from typing import Any
 
 from connectors.source.cdc.envelope import envelope
 from connectors.source.cdc.filters import Filters
-from connectors.source.cdc.incremental import SIGNAL_INSERT, Chunk, IncrementalSnapshot
+from connectors.source.cdc.incremental import (
+    SIGNAL_INSERT,
+    Chunk,
+    IncrementalSnapshot,
+    key_signature,
+    usable_cursor,
+)
 from connectors.source.postgres import catalog
 from connectors.source.postgres.events import TableSchema
 from connectors.source.postgres.snapshot import key_chunk
@@ -50,19 +56,24 @@ class PostgresIncrementalPort:
                 (ident, kind, json.dumps({"ts": time.time()})),
             )
 
-    def read(self, table: str, after: list[Any] | None, limit: int) -> Chunk | None:
+    def read(
+        self, table: str, after: list[Any] | None, key: list[str] | None, limit: int
+    ) -> Chunk | None:
         infos, self._infos = self._infos, None  # (used once: a later read asks again)
         if infos is None:
             infos = {t.qualified: t for t in catalog.tables(self.meta, self.filters)}
         info = infos.get(table)
         if info is None or not info.primary_key:
             return None
+        types = {c.name: c.type_name for c in info.columns}
+        now = key_signature([(k, types.get(k, "")) for k in info.primary_key])
+        after = usable_cursor(table, after, key, now)
         rows, keys = key_chunk(self.meta, info, tuple(after) if after else None, limit)
         if not rows:
             return None
         schema = self.schemas.for_table(info)
         self._keys[schema.topic] = info.primary_key
-        return Chunk(schema, dict(zip(keys, rows, strict=True)), list(keys[-1]))
+        return Chunk(schema, dict(zip(keys, rows, strict=True)), list(keys[-1]), now)
 
     def key_of(self, schema: TableSchema, values: Sequence[Any]) -> Hashable:
         """The primary key (what the chunk is keyed by) of a streamed row, as text."""
