@@ -116,11 +116,20 @@ class IncrementalPort(Protocol):
         """Insert a watermark row into the signal table and commit it."""
 
     def read(
-        self, table: str, after: list[Any] | None, key: list[str] | None, limit: int
+        self,
+        table: str,
+        after: list[Any] | None,
+        key: list[str] | None,
+        limit: int,
+        condition: str | None = None,
     ) -> Chunk | None:
         """Up to ``limit`` rows of ``table`` with a key above ``after`` (a cursor of ``key``:
-        see `usable_cursor`), in key order; None when there are none (or the table is
-        gone)."""
+        see `usable_cursor`) and, with ``condition``, for which that SQL expression holds, in
+        key order; None when there are none (or the table is gone)."""
+
+    def check_condition(self, table: str, condition: str) -> str | None:
+        """Why the database refuses ``condition`` as a filter of ``table``; None if it takes
+        it (a signal's filter is checked once, not at every chunk and start)."""
 
     def key_of(self, schema: Any, values: Sequence[Any]) -> Hashable:
         """The key of a streamed row of ``schema``'s table, comparable to a chunk's keys."""
@@ -139,6 +148,8 @@ class IncrementalSnapshot:
         self.tables: list[str] = []  # qualified names still to read; the first is current
         self.after: list[Any] | None = None  # the read cursor (last key read)
         self.key: list[str] | None = None  # the key it is of (`key_signature`)
+        # execute-snapshot's additional-conditions: a table -> the SQL filter of its rows
+        self.conditions: dict[str, str] = {}
         # what the offset holds: the tables and the key up to which rows were *emitted*
         self._state: dict[str, Any] | None = None
         self.window: str | None = None
@@ -159,6 +170,9 @@ class IncrementalSnapshot:
             self._state = {"tables": list(self.tables), "after": list(after) if after else None}
             if after and self.key is not None:
                 self._state["key"] = list(self.key)
+            conditions = {t: c for t, c in self.conditions.items() if t in self.tables}
+            if conditions:
+                self._state["conditions"] = conditions
 
     def resume(self, state: Mapping[str, Any] | None) -> None:
         if not state or not state.get("tables"):
@@ -167,6 +181,9 @@ class IncrementalSnapshot:
         after, key = state.get("after"), state.get("key")
         self.after = list(after) if after else None
         self.key = [str(k) for k in key] if isinstance(key, list) else None
+        conditions = state.get("conditions")
+        if isinstance(conditions, dict):
+            self.conditions = {str(t): str(c) for t, c in conditions.items()}
         self._emitted(self.after)
         log.info("resuming the incremental snapshot at %s after %s", self.tables[0], self.after)
         self._next_chunk()
@@ -229,8 +246,11 @@ class IncrementalSnapshot:
             self.tables, self.after, self.window, self.open = [], None, None, False
             self.chunk = None
             self._state = None
+            self.conditions = {}
             return
         log.info("signal %s: %s left out of the incremental snapshot", ident, ", ".join(gone))
+        for t in gone:
+            self.conditions.pop(t, None)
         current = self.tables[0] in gone
         self.tables = [t for t in self.tables if t not in gone]
         if current:  # its chunk is dropped; the next table starts from its first key
@@ -247,11 +267,18 @@ class IncrementalSnapshot:
         except (ValueError, re.error, TypeError) as exc:
             log.error("signal %s: cannot read its data %r: %s", ident, data, exc)
             return
-        if doc.get("type", "incremental").lower() != "incremental":
+        if str(doc.get("type", "incremental")).lower() != "incremental":
             log.error("signal %s: only incremental snapshots are supported", ident)
+            return
+        if doc.get("surrogate-key"):
+            log.error("signal %s: surrogate-key is not supported (chunks go by the primary "
+                      "key); no snapshot started", ident)  # fmt: skip
             return
         known = self.port.tables()
         chosen = [t for t in known if any(p.fullmatch(t) for p in patterns)]
+        conditions = self._conditions(ident, doc.get("additional-conditions"), chosen)
+        if conditions is None:
+            return
         keyless = [t for t in chosen if not known[t]]
         if keyless:
             log.error("signal %s: %s have no primary key; left out of the incremental "
@@ -262,14 +289,57 @@ class IncrementalSnapshot:
                 "signal %s: no captured table matches %s", ident, doc.get("data-collections")
             )
             return
-        log.info("signal %s: incremental snapshot of %s", ident, ", ".join(chosen))
+        log.info(
+            "signal %s: incremental snapshot of %s",
+            ident,
+            ", ".join(
+                f"{t} (rows where {conditions[t]})" if t in conditions else t for t in chosen
+            ),
+        )
         idle = not self.tables
         self.tables += chosen
+        for t in chosen:  # (a table asked for again: the new signal's filter, or none)
+            if t in conditions:
+                self.conditions[t] = conditions[t]
+            else:
+                self.conditions.pop(t, None)
         if idle:
             self._emitted(None)
             self._next_chunk()
         elif self._state is not None:
             self._state["tables"] = list(self.tables)
+
+    def _conditions(
+        self, ident: str | None, given: Any, chosen: list[str]
+    ) -> dict[str, str] | None:
+        """``additional-conditions`` (Debezium's: ``[{"data-collection": "<regex>", "filter":
+        "<SQL expression>"}]``) as table -> filter for the ``chosen`` tables; None (logged)
+        when one cannot be used: the signal is refused whole rather than widened to every
+        row, or a filter the database refuses left to fail every chunk and start."""
+        if not given:
+            return {}
+        out: dict[str, str] = {}
+        try:
+            for entry in given:
+                pattern = re.compile(str(entry["data-collection"]))
+                condition = str(entry["filter"]).strip()
+                if not condition:
+                    raise ValueError("an empty filter")
+                for t in chosen:
+                    if pattern.fullmatch(t):
+                        out[t] = f"({out[t]}) AND ({condition})" if t in out else condition
+        except (TypeError, KeyError, ValueError, re.error) as exc:
+            log.error('signal %s: cannot read additional-conditions %r (a list of '
+                      '{"data-collection": ..., "filter": ...}: %s): no snapshot started',
+                      ident, given, exc)  # fmt: skip
+            return None
+        for t, condition in out.items():
+            problem = self.port.check_condition(t, condition)
+            if problem is not None:
+                log.error("signal %s: the filter %r of %s is refused by the database (%s): "
+                          "no snapshot started", ident, condition, t, problem)  # fmt: skip
+                return None
+        return out
 
     # -- chunks ----------------------------------------------------------------------------
     def _next_chunk(self) -> None:
@@ -280,17 +350,20 @@ class IncrementalSnapshot:
         while self.tables:
             table = self.tables[0]
             if not self.port.tables().get(table):
-                self.tables.pop(0)  # dropped (or lost its key) since the signal
+                self.conditions.pop(self.tables.pop(0), None)  # dropped (or keyless) since
                 self.after = None
                 continue
             self.window = uuid.uuid4().hex
             self.open = False
             self.port.watermark(f"{self.window}-open", OPEN)
-            chunk = self.port.read(table, self.after, self.key, self.chunk_size)
+            chunk = self.port.read(
+                table, self.after, self.key, self.chunk_size, self.conditions.get(table)
+            )
             self.port.watermark(f"{self.window}-close", CLOSE)
             if chunk is None or not chunk.rows:
                 log.info("incremental snapshot of %s done", table)
                 self.tables.pop(0)
+                self.conditions.pop(table, None)
                 self.after, self.key, self.window = None, None, None
                 continue
             self.chunk = chunk

@@ -47,7 +47,12 @@ class MySqlIncrementalPort:
               (ident_, kind, json.dumps({"ts": time.time()})))  # fmt: skip
 
     def read(
-        self, table: str, after: list[Any] | None, key: list[str] | None, limit: int
+        self,
+        table: str,
+        after: list[Any] | None,
+        key: list[str] | None,
+        limit: int,
+        condition: str | None = None,
     ) -> Chunk | None:
         db, _, name = table.partition(".")
         found = tables(self.con, self.filters, only=(db, name))
@@ -59,12 +64,23 @@ class MySqlIncrementalPort:
         now = key_signature([(k, _type(columns.get(k))) for k in pk])
         after = usable_cursor(table, after, key, now)
         schema: MySqlTable = self.build(t, self._key(t))
-        rows = chunk_after(self.con, t, pk, decode_key(after) if after else None, limit)
+        rows = chunk_after(self.con, t, pk, decode_key(after) if after else None, limit,
+                           condition=condition)  # fmt: skip
         if not rows:
             return None
         names = [c.name or "" for c in t.columns]
         last = [rows[-1][names.index(k)] for k in pk]
         return Chunk(schema, {schema.primary_values(r): r for r in rows}, encode_key(last), now)
+
+    def check_condition(self, table: str, condition: str) -> str | None:
+        import pymysql
+
+        db, _, name = table.partition(".")
+        try:  # (planned, not run)
+            query(self.con, f"EXPLAIN SELECT 1 FROM {ident(db)}.{ident(name)} WHERE ({condition})")
+        except pymysql.MySQLError as exc:
+            return str(exc.args[-1] if exc.args else exc)
+        return None
 
     def key_of(self, schema: MySqlTable, values: Sequence[Any]) -> Hashable:
         return schema.primary_values(values)

@@ -324,15 +324,20 @@ def chunk_after(
     after: Sequence[Any] | None,
     limit: int,
     codec: Any = None,
+    condition: str | None = None,
 ) -> Sequence[tuple[Any, ...]]:
-    """Up to ``limit`` rows of ``t`` (all columns) with a key above ``after``, in key order
-    (with ``codec``: as one `textrows.PackedRows`)."""
+    """Up to ``limit`` rows of ``t`` (all columns) with a key above ``after`` and for which
+    the SQL expression ``condition`` holds, in key order (with ``codec``: as one
+    `textrows.PackedRows`)."""
     cols = select_list(t)
     order = ", ".join(ident(k) for k in key)
     if after is not None:  # ENUM/SET/BIT sort as numbers: compare them as numbers
         columns = {c.name: c for c in t.columns}
         after = [_ordinal(columns[k], v) for k, v in zip(key, after, strict=True)]
     where, args = _after(key, after) if after is not None else ("", [])
+    if condition:  # (the driver formats the statement with its arguments: % doubled)
+        filtered = f"({condition})".replace("%", "%%")
+        where = f" WHERE ({where[7:]}) AND {filtered}" if where else f" WHERE {filtered}"
     relation = f"{ident(t.db)}.{ident(t.name)}"
     sql = f"SELECT {cols} FROM {relation}{where} ORDER BY {order} LIMIT {int(limit)}"
     if codec is not None:

@@ -57,7 +57,12 @@ class PostgresIncrementalPort:
             )
 
     def read(
-        self, table: str, after: list[Any] | None, key: list[str] | None, limit: int
+        self,
+        table: str,
+        after: list[Any] | None,
+        key: list[str] | None,
+        limit: int,
+        condition: str | None = None,
     ) -> Chunk | None:
         infos, self._infos = self._infos, None  # (used once: a later read asks again)
         if infos is None:
@@ -68,12 +73,26 @@ class PostgresIncrementalPort:
         types = {c.name: c.type_name for c in info.columns}
         now = key_signature([(k, types.get(k, "")) for k in info.primary_key])
         after = usable_cursor(table, after, key, now)
-        rows, keys = key_chunk(self.meta, info, tuple(after) if after else None, limit)
+        rows, keys = key_chunk(
+            self.meta, info, tuple(after) if after else None, limit, condition=condition
+        )
         if not rows:
             return None
         schema = self.schemas.for_table(info)
         self._keys[schema.topic] = info.primary_key
         return Chunk(schema, dict(zip(keys, rows, strict=True)), list(keys[-1]), now)
+
+    def check_condition(self, table: str, condition: str) -> str | None:
+        import psycopg
+
+        schema, _, name = table.partition(".")
+        rel = f"{catalog.quote(schema)}.{catalog.quote(name)}"
+        try:
+            with self.meta.transaction():  # (rolled back: the filter only planned)
+                self.meta.execute(f"EXPLAIN SELECT 1 FROM ONLY {rel} WHERE ({condition})")
+        except psycopg.Error as exc:
+            return str(exc).strip().splitlines()[0]
+        return None
 
     def key_of(self, schema: TableSchema, values: Sequence[Any]) -> Hashable:
         """The primary key (what the chunk is keyed by) of a streamed row, as text."""

@@ -553,10 +553,16 @@ def copy_text(conn: Any, sql: str, params: Sequence[Any] = ()) -> bytes:
 Key = tuple[str | None, ...]  # a primary key's columns as text
 
 
-def key_sql(t: TableInfo, after: Key | None, limit: int | None, upper: Key | None = None) -> str:
+def key_sql(
+    t: TableInfo,
+    after: Key | None,
+    limit: int | None,
+    upper: Key | None = None,
+    condition: str | None = None,
+) -> str:
     """The COPY of up to ``limit`` (None: all) rows of ``t`` (all columns) with a primary key
-    above ``after`` and at most ``upper`` (``%s`` parameters: after's, then upper's), in key
-    order."""
+    above ``after`` and at most ``upper`` (``%s`` parameters: after's, then upper's), and
+    for which the SQL expression ``condition`` holds, in key order."""
     cols = ", ".join(_ident(c.name) for c in t.columns).replace("%", "%%")
     rel = f"{_ident(t.schema)}.{_ident(t.name)}".replace("%", "%%")
     order = ", ".join(_ident(k) for k in t.primary_key).replace("%", "%%")
@@ -564,18 +570,23 @@ def key_sql(t: TableInfo, after: Key | None, limit: int | None, upper: Key | Non
     bound = ", ".join(f"%s::{types[k]}" for k in t.primary_key)
     conds = ([f"({order}) > ({bound})"] if after is not None else []) + (
         [f"({order}) <= ({bound})"] if upper is not None else []
-    )  # fmt: skip
+    ) + ([f"({condition})".replace("%", "%%")] if condition else [])  # fmt: skip
     where = f"WHERE {' AND '.join(conds)}" if conds else ""
     limit_sql = "" if limit is None else f" LIMIT {limit}"
     return f"COPY (SELECT {cols} FROM ONLY {rel} {where} ORDER BY {order}{limit_sql}) TO STDOUT"
 
 
 def key_chunk(
-    conn: Any, t: TableInfo, after: Key | None, limit: int, upper: Key | None = None
+    conn: Any,
+    t: TableInfo,
+    after: Key | None,
+    limit: int,
+    upper: Key | None = None,
+    condition: str | None = None,
 ) -> tuple[list[list[bytes | None]], list[tuple[str | None, ...]]]:
     """Up to ``limit`` rows of ``t`` (all columns) with a primary key above ``after`` (and
-    at most ``upper``), in key order, and each row's key as text."""
-    sql = key_sql(t, after, limit, upper)
+    at most ``upper``; where ``condition`` holds), in key order, and each row's key as text."""
+    sql = key_sql(t, after, limit, upper, condition)
     rows = parse_copy_text(copy_text(conn, sql, (*(after or ()), *(upper or ()))))
     names = [c.name for c in t.columns]
     key_idx = [names.index(k) for k in t.primary_key]
