@@ -5,10 +5,11 @@ here later through the same two methods."""
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -291,6 +292,41 @@ def _java_double(x: float) -> str:
     return ("-" if sign else "") + f"{mantissa}E{exponent + len(text) - 1}"  # type: ignore[operator]
 
 
+def _java_decimal(value: Any, schema: Mapping[str, Any]) -> str | None:
+    """A Connect Decimal (unscaled two's complement bytes, their base64 text, or a Decimal)
+    as BigDecimal.toString writes it: the same rule as Python's str of a Decimal."""
+    try:
+        scale = int((schema.get("parameters") or {}).get("scale", 0))
+        if isinstance(value, str):
+            value = base64.b64decode(value, validate=True)
+        if isinstance(value, bytes | bytearray | memoryview):
+            value = Decimal(int.from_bytes(value, "big", signed=True)).scaleb(-scale)
+    except (ValueError, TypeError, binascii.Error):
+        return None
+    return str(value) if isinstance(value, Decimal) else None
+
+
+def _java_date(value: Any, fmt: str, unit_ms: int) -> str | None:
+    """A Connect Date/Time/Timestamp as java.util.Date.toString writes it in UTC (the JVM's
+    default zone; Connect images run in UTC): ``Mon Jan 01 00:00:00 UTC 2024``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    try:
+        at = datetime(1970, 1, 1) + timedelta(milliseconds=value * unit_ms)
+    except OverflowError:
+        return None
+    return at.strftime(fmt)
+
+
+_JAVA_DATE = "%a %b %d %H:%M:%S UTC %Y"
+_JAVA_LOGICAL: dict[str, Callable[[Any, Mapping[str, Any]], str | None]] = {
+    "org.apache.kafka.connect.data.Decimal": _java_decimal,
+    "org.apache.kafka.connect.data.Timestamp": lambda v, _: _java_date(v, _JAVA_DATE, 1),
+    "org.apache.kafka.connect.data.Date": lambda v, _: _java_date(v, _JAVA_DATE, 86_400_000),
+    "org.apache.kafka.connect.data.Time": lambda v, _: _java_date(v, _JAVA_DATE, 1),
+}
+
+
 def java_text(value: Any, schema: Mapping[str, Any] | None = None) -> str:
     """``value`` as Java's toString writes the Connect value Kafka's StringConverter gets:
     ``true``, ``1.0E7``, ``Struct{id=1,name=a}`` (a struct schema's fields in order, nulls
@@ -301,6 +337,11 @@ def java_text(value: Any, schema: Mapping[str, Any] | None = None) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return _java_double(value)
+    logical = schema.get("name") if schema is not None else None
+    if logical in _JAVA_LOGICAL and schema is not None:
+        text = _JAVA_LOGICAL[logical](value, schema)
+        if text is not None:
+            return text
     if isinstance(value, Mapping):
         if schema is not None and schema.get("type") == "struct":
             fields = [(str(f.get("field")), f) for f in schema.get("fields") or ()]
@@ -323,6 +364,8 @@ class StringConverter(Converter):
     def from_value(self, value: Any, schema: Mapping[str, Any] | None = None) -> bytes | None:
         if value is None:
             return None
+        if schema is not None and schema.get("name") in _JAVA_LOGICAL:
+            return java_text(value, schema).encode()  # (a Decimal's bytes: its number)
         if isinstance(value, bytes):
             return value
         return (value if isinstance(value, str) else java_text(value, schema)).encode()

@@ -146,6 +146,19 @@ def test_string_writes_values_as_kafka_does() -> None:
                                         {"field": "gone", "type": "string"}]}  # fmt: skip
     assert c.from_value({"id": 1, "name": "a", "gone": None}, key) == b"Struct{id=1,name=a}"
     assert c.from_value({"a": 1, "b": [1, None]}) == b"{a=1, b=[1, null]}"
+    # logical types as Kafka's toString of their Java values (OpenJDK 17, UTC): a Decimal's
+    # bytes had been written as Python's repr, b'\x04\xd2'
+    dec = {"type": "bytes", "name": "org.apache.kafka.connect.data.Decimal",
+           "parameters": {"scale": "2"}}  # fmt: skip
+    logical = {"type": "struct", "fields": [
+        {**dec, "field": "id"},
+        {"field": "at", "type": "int64", "name": "org.apache.kafka.connect.data.Timestamp"},
+        {"field": "d", "type": "int32", "name": "org.apache.kafka.connect.data.Date"}]}  # fmt: skip
+    assert c.from_value({"id": b"\x04\xd2", "at": 1704067200000, "d": 19723}, logical) == (
+        b"Struct{id=12.34,at=Mon Jan 01 00:00:00 UTC 2024,d=Mon Jan 01 00:00:00 UTC 2024}"
+    )
+    assert c.from_value(b"\xfb\x2e", dec) == b"-12.34"  # (a value of its own)
+    assert c.from_value("AQ==", {**dec, "parameters": {"scale": "10"}}) == b"1E-10"
     doubles = [1e7, 1.5, 1e-4, -1.2345e-5, 123456789.0, 0.001, float("nan")]
     assert [c.from_value(d) for d in doubles] == [  # Java's Double.toString
         b"1.0E7",
