@@ -37,6 +37,29 @@ def _unindexable(sql_type: str) -> bool:
     return t == "INTERVAL" or t.endswith("]") or t.startswith(("STRUCT", "MAP", "UNION"))
 
 
+# a new database file: a main header and two database headers of 4 KiB each, then its blocks
+_HEADERS = 3 * 4096
+
+
+def _drop_unfinished(path: str) -> None:
+    """Remove a DuckDB file whose creation was cut short (a kill -9 of the first start: empty,
+    or a part of its headers, and no WAL): it holds no database, and DuckDB refuses it for
+    good, so the sink never started again. A file of other content is left alone."""
+    try:
+        size = os.path.getsize(path)
+        wal = os.path.getsize(path + ".wal") if os.path.exists(path + ".wal") else 0
+        if size >= _HEADERS or wal:
+            return
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return  # (no file yet: DuckDB makes it)
+    if size == 0 or head[8:12] == b"DUCK":
+        log.warning("DuckDB file %s: its creation was cut short (%d bytes, no database in it): "
+                    "made again", path, size)  # fmt: skip
+        os.remove(path)
+
+
 class DuckDBDialect(Dialect):
     row_id = "rowid"
     case_insensitive = True
@@ -87,6 +110,8 @@ class DuckDBDialect(Dialect):
                 f"cannot create the directory {parent} for the DuckDB file ({exc.strerror}); "
                 "check the path and its permissions",
             ) from None
+        if not self.read_only:
+            _drop_unfinished(self.path)
         while True:
             try:
                 if self.read_only:  # hub verify: never takes the write lock
@@ -103,6 +128,12 @@ class DuckDBDialect(Dialect):
                 # opened it with another configuration (a read-only reader): both let go
                 text = str(exc).lower()
                 locked = "lock" in text or "different configuration" in text
+                if "not a valid duckdb database file" in text:  # (retrying will not help)
+                    raise SinkConfigError(
+                        "connection.url",
+                        f"{self.path} is not a DuckDB database file; name a new file or a "
+                        "DuckDB database",
+                    ) from None
                 if not locked:
                     raise SinkTransientError(
                         f"cannot open DuckDB file {self.path} for {mode}: {exc}"

@@ -43,3 +43,36 @@ def test_a_reader_attaches_while_idle_and_the_sink_waits_for_it(tmp_path: Path) 
         assert [r[0] for r in sink.rows("srv_public_people")] == [1, 2]
     finally:
         sink.stop()
+
+
+def test_a_file_whose_creation_a_kill_cut_short_is_made_again(tmp_path: Path) -> None:
+    """A kill -9 while DuckDB made the file left it empty (or with part of its headers):
+    DuckDB refused it for good and the sink never started again (the chaos test's seed
+    144506315). A file of other content is not touched: a clear error names it."""
+    import duckdb
+    import pytest
+
+    from connectors.sink.engine.errors import SinkConfigError
+
+    fresh = tmp_path / "fresh.duckdb"
+    duckdb.connect(str(fresh)).close()
+    headers = fresh.read_bytes()
+    for cut in (b"", headers[:4096], headers[:8192]):
+        path = tmp_path / "sink.duckdb"
+        path.write_bytes(cut)
+        sink = Sink(TARGETS["duckdb"], {"connection.url": f"duckdb://{path}"})
+        try:
+            sink.put([people().insert(0, {"id": 1, "name": "a", "score": None})])
+            assert sink.rows("srv_public_people") == [(1, "a", None)]
+        finally:
+            sink.stop()
+        path.unlink()
+    other = tmp_path / "notes.duckdb"
+    other.write_bytes(b"my notes")
+    sink = Sink(TARGETS["duckdb"], {"connection.url": f"duckdb://{other}"})
+    try:
+        with pytest.raises(SinkConfigError, match="is not a DuckDB database file"):
+            sink.start()
+    finally:
+        sink.stop()
+    assert other.read_bytes() == b"my notes"
