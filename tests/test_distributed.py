@@ -321,3 +321,59 @@ def test_postgres_to_duckdb_across_workers_killed_mid_stream(
     result = job.compare(valid)
     assert all(eq for _, _, eq in result.values()), result
     assert result["orders"][0] > 300 and result["order_lines"][0] > 600, result
+
+
+def _committed_offsets(broker: str, offsets_topic: str) -> list[int]:
+    """datagen's offset in each closed checkpoint of the offsets topic, in log order."""
+    log = KafkaLog({"bootstrap.servers": broker})
+    try:
+        out = []
+        for r in log.scan(TopicPartition(offsets_topic, 0)):
+            if r.key is None or b'"hub.task"' not in r.key or r.value is None:
+                continue
+            doc = json.loads(r.value)
+            if doc.get("window") is None and doc.get("offsets"):
+                out.append(int(doc["offsets"][0][1]["seq"]))
+        return out
+    finally:
+        log.close()
+
+
+@pytest.mark.slow
+def test_a_worker_frozen_past_its_session_commits_no_older_offsets(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    """A worker paused past its session (SIGSTOP here: a VM paused, a long GC) had its source
+    task taken over. Resumed, it committed the task's older offsets after the new holder's
+    (its periodic commit at once, its last one when it noticed the loss): a restart of the
+    task then wrote again what the new holder had written (917 k records in a review's run)."""
+    import signal
+
+    topic = f"frozen-{uuid.uuid4().hex[:8]}"
+    gen, _ = _pipeline(topic, tmp_path / "unused.jsonl", **{
+        "rate": 2000, "max.records": 10**8, "batch.size": 50, "offset.flush.interval.ms": 300,
+    })  # fmt: skip
+    cluster = Workers(kafka_broker, tmp_path)
+    offsets_topic = cluster.config.read_text().split("offset.storage.topic: ")[1].split()[0]
+    try:
+        a, b = cluster.start(), cluster.start()
+        cluster.create(a, "gen", gen)
+        frozen = cluster.running_on("gen")
+        other = b if frozen == a else a
+        wait_for(lambda: len(_committed_offsets(kafka_broker, offsets_topic)) >= 2, 30,
+                 "the first holder's commits")  # fmt: skip
+        cluster.procs[frozen].send_signal(signal.SIGSTOP)
+        try:
+            held = ("RUNNING", f"127.0.0.1:{other}")
+            wait_for(lambda: cluster.owners(other, "gen")[0] == held, 60, "the task taken over")
+            time.sleep(2)  # (the new holder writes and commits past where the frozen one was)
+        finally:
+            cluster.procs[frozen].send_signal(signal.SIGCONT)
+        wait_for(lambda: "moves to another worker" in cluster.log(frozen), 30,
+                 "the frozen worker letting the task go")  # fmt: skip
+        time.sleep(1)
+        committed = _committed_offsets(kafka_broker, offsets_topic)
+        assert committed == sorted(committed), committed
+        cluster.stop_all()
+    finally:
+        cluster.reap()

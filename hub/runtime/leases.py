@@ -85,6 +85,7 @@ class TaskLeases:
         self._resting: dict[str, float] = {}  # lease -> when it is competed for again
         self._seen: dict[str, tuple[int, int, bool]] = {}  # member -> first, last beat, gone
         self._next_beat = 0.0
+        self._polled = time.monotonic()  # when `poll` last served the groups
         self._newest = 0  # the newest beat's timestamp (ms)
         self.releasing_lost = False  # (during on_release: the lease was lost, not handed over)
         self._lock = threading.RLock()
@@ -200,6 +201,15 @@ class TaskLeases:
             for m in self._beats.consume(1000, 0):
                 if m.error() is None and m.key() is not None:
                     self._saw(m)
+            self._polled = time.monotonic()
+
+    def current(self) -> bool:
+        """Whether the leases held are known to be held: `poll` served the groups within a
+        session timeout. A worker frozen longer (SIGSTOP, a VM paused, a long GC) has lost
+        them by then, and another may run its tasks and have committed since; until its
+        next `poll` says which it still holds (lost ones are released there), its tasks must
+        not commit their older offsets after the new holders'."""
+        return time.monotonic() - self._polled < self.session_s
 
     def _beat(self, gone: bool) -> None:
         value = json.dumps({"worker_id": self.member, "gone": gone}).encode()

@@ -66,6 +66,7 @@ class SinkRunner:
         self._done: dict[TopicPartition, int] = {}  # next offset after the handled records
         self._stopping = False
         self._failed = False
+        self.lost = False  # set by the worker when it lost this task's lease: no last commit
         self._moved: set[TopicPartition] = set()  # partitions assigned or taken since a look
         self._waiting: set[str] = set()  # configured topics that do not exist yet
         # the task writes batches still encoded (its class has the fast path)
@@ -127,7 +128,8 @@ class SinkRunner:
 
     def _on_revoke(self, tps: set[TopicPartition]) -> None:
         self._moved |= tps
-        if not self._failed:  # after a failed batch the position is past unwritten records
+        if not self._failed and not self.lost:  # (after a failed batch the position is past
+            # unwritten records; a lost task's successor may have written since)
             self._flush_and_commit()
         for tp in tps:
             self._done.pop(tp, None)
@@ -216,7 +218,7 @@ class SinkRunner:
             self._failed = True
             raise
         finally:
-            if not self._failed:
+            if not self._failed and not self.lost:
                 self._flush_and_commit()
             self.consumer.close()
 

@@ -39,7 +39,7 @@ import logging
 import operator
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from itertools import repeat
 from typing import Any
@@ -180,6 +180,9 @@ class SourceRunner:
         # failed in a way that may have left part of it): no offset may be stored then
         self._log_unsure = False
         self.stopping = threading.Event()
+        self.lost = False  # set by the worker when it lost this task's lease: no last commit
+        # distributed: whether this worker's leases are known to be held (a commit waits)
+        self.may_commit: Callable[[], bool] | None = None
         self._config_print = config_fingerprint(ctx.config, task.replay_neutral)
         self._config_changed = False
 
@@ -262,7 +265,9 @@ class SourceRunner:
                     last_commit = time.monotonic()
             ok = True
         finally:
-            if ok:
+            if self.lost:
+                self._give_up()
+            elif ok:
                 self.commit()
             elif self._txn is not None:
                 # nothing of the unfinished transaction is committed: the restarted task
@@ -276,6 +281,17 @@ class SourceRunner:
                 # were not written); what was appended is flushed and, being inside the open
                 # window, is found and skipped by the restarted task's recovery
                 self.producer.flush()
+
+    def _give_up(self) -> None:
+        """The worker lost this task's lease (its session expired: paused, cut off) and
+        another worker may run it and have committed since: store nothing. A last commit
+        here had put this task's older offsets after the new holder's, so a later restart
+        wrote again what the new holder had written (917 k records in a review's run)."""
+        log.warning("%s task %d: its lease was lost to another worker: stopped without "
+                    "committing", self.connector, self.task_id)  # fmt: skip
+        if self._txn is not None:
+            with contextlib.suppress(Exception):  # (fenced already, most likely)
+                self._txn.abort_transaction()
 
     def _store_after_failure(self) -> None:
         try:
@@ -603,6 +619,12 @@ class SourceRunner:
         self._topics.add(topic)
 
     def commit(self) -> None:
+        if self.may_commit is not None and not self.may_commit():
+            # (frozen past its session: the lease may be another worker's, whose offsets are
+            # newer; the worker's next lease poll releases it, or says it is still held)
+            log.info("%s task %d: commit deferred until the worker's leases are confirmed",
+                     self.connector, self.task_id)  # fmt: skip
+            return
         if self._store():
             self.task.commit()
             self.state.committed()

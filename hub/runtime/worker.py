@@ -648,7 +648,10 @@ class Worker:
                     "tasks do not write in transactions: set exactly.once.source.support: "
                     "enabled in the worker config (log.backend: kafka), or 'requested'"
                 )
-            return SourceRunner(ctx, _PausableSourceTask(instance, rt.paused), self.offsets)
+            source = SourceRunner(ctx, _PausableSourceTask(instance, rt.paused), self.offsets)
+            if self.leases is not None:  # (a frozen worker's commits wait for its leases)
+                source.may_commit = self.leases.current
+            return source
         runner = SinkRunner(ctx, instance)
         runner.consumer = _PausableConsumer(runner.consumer, rt.paused)
         return runner
@@ -834,12 +837,16 @@ class Worker:
         rt = self.connectors.get(name)
         if key[1] is None or rt is None:
             return
+        assert self.leases is not None
         for i, task in enumerate(rt.tasks):
             if task.task_id == key[1] and task.thread is not None:
                 log.info("%s task %d moves to another worker: stopping it here", name, key[1])
+                if self.leases.releasing_lost and task.runner is not None:
+                    # another worker may run it already and have committed since: no last
+                    # commit (its older offsets would land after the new holder's)
+                    task.runner.lost = True
                 self._stop_tasks([task])
                 rt.tasks[i] = _Task(task.task_id, task.config, TaskState(task.task_id))
-        assert self.leases is not None
         if not self.leases.releasing_lost:  # handed over: no longer running here (its next
             # worker writes RUNNING once this returns; lost: another may run it already)
             with self._status_lock:
