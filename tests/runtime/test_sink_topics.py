@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hub.config import ConnectorSpec
@@ -61,3 +62,44 @@ def test_a_file_sink_writes_a_topic_made_again_from_its_start(tmp_path: Path) ->
         wait_for(lambda: _lines(out) == want, what="every line of the new topic")
     finally:
         worker.stop()
+
+
+def test_a_file_sink_keeps_the_topic_id_of_each_partition(tmp_path: Path) -> None:
+    """A partition of the topic made again that gets no record before a restart keeps the old
+    topic's offset: the id stored with it must stay the old topic's too (stored per topic, it
+    had been moved on by the other partition's flush, and that partition's first records
+    were later skipped)."""
+    from tests.runtime.file_pipeline import file_sink
+
+    out = tmp_path / "out.txt"
+
+    def send(worker: Worker, partition: int, values: list[bytes]) -> None:
+        assert worker.log is not None
+        if not worker.log.has_topic("in"):
+            worker.log.create_topic("in", 2)
+        prod = worker.log.producer()
+        prod.send_many("in", values, partition=partition)
+        prod.flush()
+
+    def run(lines: int, then: Callable[[Worker], None]) -> None:
+        worker = Worker(str(tmp_path / "data"))
+        try:
+            then(worker)
+            worker.add(file_sink(tmp_path))
+            wait_for(lambda: len(_lines(out)) == lines, what=f"{lines} lines")
+        finally:
+            worker.stop()
+
+    def old(worker: Worker) -> None:
+        send(worker, 0, [b'"a%d"' % i for i in range(10)])
+        send(worker, 1, [b'"b%d"' % i for i in range(10)])
+
+    def again(worker: Worker) -> None:
+        assert worker.log is not None
+        worker.log.delete_topic("in")
+        send(worker, 0, [b'"new-a%d"' % i for i in range(15)])
+
+    run(20, old)
+    run(35, again)
+    run(50, lambda worker: send(worker, 1, [b'"new-b%d"' % i for i in range(15)]))
+    assert sorted(_lines(out)[35:]) == sorted(f"new-b{i}" for i in range(15))

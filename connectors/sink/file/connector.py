@@ -90,14 +90,14 @@ class FileStreamSinkTask(SinkTask):
                 os.close(fd)
             self._out = open(self.path, "ab")  # noqa: SIM115
         assert self._stored is not None
-        held = self._stored.get("topic_ids", {})
+        held = self._stored.get("topic_ids", {})  # per partition, as the offsets
         out, other = {}, []
         for tp in partitions:
             ids = self.topic_ids[tp.topic] = self.context.topic_ids(tp.topic)
             off = self._stored["offsets"].get(f"{tp.topic}/{tp.partition}")
             if off is None:
                 continue
-            if SinkTaskContext.another_topic(held.get(tp.topic), ids):
+            if SinkTaskContext.another_topic(held.get(f"{tp.topic}/{tp.partition}"), ids):
                 other.append(f"{tp.topic}[{tp.partition}] ({off})")
                 off = 0  # another topic of that name: its records are all new
             out[tp] = int(off)
@@ -167,7 +167,7 @@ class FileStreamSinkTask(SinkTask):
         stored = dict(self._stored["offsets"])
         stored.update({f"{tp.topic}/{tp.partition}": off for tp, off in offsets.items()})
         ids = dict(self._stored.get("topic_ids", {}))
-        ids.update({tp.topic: self.topic_ids[tp.topic][0] for tp in offsets
+        ids.update({f"{tp.topic}/{tp.partition}": self.topic_ids[tp.topic][0] for tp in offsets
                     if self.topic_ids.get(tp.topic)})  # fmt: skip
         self._store({"size": self._out.tell(), "offsets": stored, "topic_ids": ids})
 
