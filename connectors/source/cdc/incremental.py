@@ -72,12 +72,14 @@ def send_signal(
 class Chunk:
     """One chunk read between watermarks: its table's schema (the connector's), each row by
     its key (as `IncrementalPort.key_of` gives a streamed row's), the read cursor after it
-    (JSON, the key of its last row), and the key the cursor is of (`key_signature`)."""
+    (JSON, the key of its last row), the key the cursor is of (`key_signature`), and the
+    key the table's snapshot ends at (the cursor's form)."""
 
     schema: Any
     rows: dict[Hashable, Any]
     after: list[Any] | None
     key: list[str]
+    until: list[Any] | None = None  # the table's last key when its snapshot began
 
 
 def key_signature(columns: Sequence[tuple[str, str]]) -> list[str]:
@@ -122,10 +124,14 @@ class IncrementalPort(Protocol):
         key: list[str] | None,
         limit: int,
         condition: str | None = None,
+        until: list[Any] | None = None,
     ) -> Chunk | None:
         """Up to ``limit`` rows of ``table`` with a key above ``after`` (a cursor of ``key``:
-        see `usable_cursor`) and, with ``condition``, for which that SQL expression holds, in
-        key order; None when there are none (or the table is gone)."""
+        see `usable_cursor`) and at most ``until`` and, with ``condition``, for which that SQL
+        expression holds, in key order; None when there are none (or the table is gone).
+        Without ``after`` or ``until`` (a table's first chunk, or its key changed), ``until``
+        is the table's last key now, as Debezium's maximum key: rows written later are
+        streamed, and a table written faster than it is read still ends."""
 
     def check_condition(self, table: str, condition: str) -> str | None:
         """Why the database refuses ``condition`` as a filter of ``table``; None if it takes
@@ -148,6 +154,7 @@ class IncrementalSnapshot:
         self.tables: list[str] = []  # qualified names still to read; the first is current
         self.after: list[Any] | None = None  # the read cursor (last key read)
         self.key: list[str] | None = None  # the key it is of (`key_signature`)
+        self.until: list[Any] | None = None  # the last key the current table is read to
         # execute-snapshot's additional-conditions: a table -> the SQL filter of its rows
         self.conditions: dict[str, str] = {}
         # what the offset holds: the tables and the key up to which rows were *emitted*
@@ -170,6 +177,8 @@ class IncrementalSnapshot:
             self._state = {"tables": list(self.tables), "after": list(after) if after else None}
             if after and self.key is not None:
                 self._state["key"] = list(self.key)
+            if self.until is not None:
+                self._state["until"] = list(self.until)
             conditions = {t: c for t, c in self.conditions.items() if t in self.tables}
             if conditions:
                 self._state["conditions"] = conditions
@@ -181,6 +190,8 @@ class IncrementalSnapshot:
         after, key = state.get("after"), state.get("key")
         self.after = list(after) if after else None
         self.key = [str(k) for k in key] if isinstance(key, list) else None
+        until = state.get("until")
+        self.until = list(until) if isinstance(until, list) else None
         conditions = state.get("conditions")
         if isinstance(conditions, dict):
             self.conditions = {str(t): str(c) for t, c in conditions.items()}
@@ -244,6 +255,7 @@ class IncrementalSnapshot:
         if not patterns or len(gone) == len(self.tables):
             log.info("signal %s: incremental snapshot stopped", ident)
             self.tables, self.after, self.window, self.open = [], None, None, False
+            self.until = None
             self.chunk = None
             self._state = None
             self.conditions = {}
@@ -255,6 +267,7 @@ class IncrementalSnapshot:
         self.tables = [t for t in self.tables if t not in gone]
         if current:  # its chunk is dropped; the next table starts from its first key
             self.after, self.window, self.open, self.chunk = None, None, False, None
+            self.until = None
             self._emitted(None)
             self._next_chunk()
         elif self._state is not None:
@@ -351,23 +364,28 @@ class IncrementalSnapshot:
             table = self.tables[0]
             if not self.port.tables().get(table):
                 self.conditions.pop(self.tables.pop(0), None)  # dropped (or keyless) since
-                self.after = None
+                self.after, self.until = None, None
                 continue
             self.window = uuid.uuid4().hex
             self.open = False
             self.port.watermark(f"{self.window}-open", OPEN)
             chunk = self.port.read(
-                table, self.after, self.key, self.chunk_size, self.conditions.get(table)
+                table,
+                self.after,
+                self.key,
+                self.chunk_size,
+                self.conditions.get(table),
+                self.until,
             )
             self.port.watermark(f"{self.window}-close", CLOSE)
             if chunk is None or not chunk.rows:
                 log.info("incremental snapshot of %s done", table)
                 self.tables.pop(0)
                 self.conditions.pop(table, None)
-                self.after, self.key, self.window = None, None, None
+                self.after, self.key, self.until, self.window = None, None, None, None
                 continue
             self.chunk = chunk
-            self.after, self.key = chunk.after, chunk.key
+            self.after, self.key, self.until = chunk.after, chunk.key, chunk.until
             return
         self.window = None
         self.chunk = None

@@ -53,6 +53,7 @@ class MySqlIncrementalPort:
         key: list[str] | None,
         limit: int,
         condition: str | None = None,
+        until: list[Any] | None = None,
     ) -> Chunk | None:
         db, _, name = table.partition(".")
         found = tables(self.con, self.filters, only=(db, name))
@@ -63,14 +64,20 @@ class MySqlIncrementalPort:
         columns = {c.name: c for c in t.columns}
         now = key_signature([(k, _type(columns.get(k))) for k in pk])
         after = usable_cursor(table, after, key, now)
+        names = [c.name or "" for c in t.columns]
+        if after is None or until is None:  # (the table's first chunk, or its key changed)
+            final = chunk_after(self.con, t, pk, None, 1, condition=condition, descending=True)
+            if not final:
+                return None
+            until = encode_key([final[0][names.index(k)] for k in pk])
         schema: MySqlTable = self.build(t, self._key(t))
         rows = chunk_after(self.con, t, pk, decode_key(after) if after else None, limit,
-                           condition=condition)  # fmt: skip
+                           condition=condition, upto=decode_key(until))  # fmt: skip
         if not rows:
             return None
-        names = [c.name or "" for c in t.columns]
         last = [rows[-1][names.index(k)] for k in pk]
-        return Chunk(schema, {schema.primary_values(r): r for r in rows}, encode_key(last), now)
+        return Chunk(schema, {schema.primary_values(r): r for r in rows}, encode_key(last), now,
+                     until)  # fmt: skip
 
     def check_condition(self, table: str, condition: str) -> str | None:
         import pymysql

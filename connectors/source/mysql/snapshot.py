@@ -325,19 +325,25 @@ def chunk_after(
     limit: int,
     codec: Any = None,
     condition: str | None = None,
+    upto: Sequence[Any] | None = None,
+    descending: bool = False,
 ) -> Sequence[tuple[Any, ...]]:
-    """Up to ``limit`` rows of ``t`` (all columns) with a key above ``after`` and for which
-    the SQL expression ``condition`` holds, in key order (with ``codec``: as one
-    `textrows.PackedRows`)."""
+    """Up to ``limit`` rows of ``t`` (all columns) with a key above ``after`` and at most
+    ``upto``, for which the SQL expression ``condition`` holds, in key order (``descending``:
+    the last first; with ``codec``: as one `textrows.PackedRows`)."""
     cols = select_list(t)
-    order = ", ".join(ident(k) for k in key)
-    if after is not None:  # ENUM/SET/BIT sort as numbers: compare them as numbers
-        columns = {c.name: c for c in t.columns}
-        after = [_ordinal(columns[k], v) for k, v in zip(key, after, strict=True)]
-    where, args = _after(key, after) if after is not None else ("", [])
+    order = ", ".join(ident(k) + (" DESC" if descending else "") for k in key)
+    columns = {c.name: c for c in t.columns}
+    conds, args = [], []
+    for bound, negate in ((after, False), (upto, True)):
+        if bound is not None:  # ENUM/SET/BIT sort as numbers: compare them as numbers
+            values = [_ordinal(columns[k], v) for k, v in zip(key, bound, strict=True)]
+            terms, more = _above(key, values)
+            conds.append(f"NOT ({terms})" if negate else f"({terms})")
+            args += more
     if condition:  # (the driver formats the statement with its arguments: % doubled)
-        filtered = f"({condition})".replace("%", "%%")
-        where = f" WHERE ({where[7:]}) AND {filtered}" if where else f" WHERE {filtered}"
+        conds.append(f"({condition})".replace("%", "%%"))
+    where = f" WHERE {' AND '.join(conds)}" if conds else ""
     relation = f"{ident(t.db)}.{ident(t.name)}"
     sql = f"SELECT {cols} FROM {relation}{where} ORDER BY {order} LIMIT {int(limit)}"
     if codec is not None:
@@ -373,15 +379,15 @@ def _parsers(t: CatalogTable) -> list[textrows.Parser | None]:
     return [textrows.parser(c) for c in t.columns]
 
 
-def _after(key: Sequence[str], values: Sequence[Any]) -> tuple[str, list[Any]]:
-    """WHERE for rows after ``values`` in key order, as ORs of equalities and one greater-than
-    (index friendly on every server version)."""
+def _above(key: Sequence[str], values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """The condition of rows after ``values`` in key order, as ORs of equalities and one
+    greater-than (index friendly on every server version)."""
     terms, args = [], []
     for i in range(len(key)):
         eq = [f"{ident(k)} = %s" for k in key[:i]]
         terms.append("(" + " AND ".join([*eq, f"{ident(key[i])} > %s"]) + ")")
         args += [*values[:i], values[i]]
-    return " WHERE " + " OR ".join(terms), args
+    return " OR ".join(terms), args
 
 
 # -- keys in offsets ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from connectors.source.cdc.incremental import (
 )
 from connectors.source.postgres import catalog
 from connectors.source.postgres.events import TableSchema
-from connectors.source.postgres.snapshot import key_chunk
+from connectors.source.postgres.snapshot import key_chunk, last_key
 
 
 class PostgresIncrementalPort:
@@ -63,6 +63,7 @@ class PostgresIncrementalPort:
         key: list[str] | None,
         limit: int,
         condition: str | None = None,
+        until: list[Any] | None = None,
     ) -> Chunk | None:
         infos, self._infos = self._infos, None  # (used once: a later read asks again)
         if infos is None:
@@ -73,14 +74,18 @@ class PostgresIncrementalPort:
         types = {c.name: c.type_name for c in info.columns}
         now = key_signature([(k, types.get(k, "")) for k in info.primary_key])
         after = usable_cursor(table, after, key, now)
-        rows, keys = key_chunk(
-            self.meta, info, tuple(after) if after else None, limit, condition=condition
-        )
+        if after is None or until is None:  # (the table's first chunk, or its key changed)
+            last = last_key(self.meta, info, condition)
+            if last is None:
+                return None
+            until = list(last)
+        rows, keys = key_chunk(self.meta, info, tuple(after) if after else None, limit,
+                               tuple(until), condition)  # fmt: skip
         if not rows:
             return None
         schema = self.schemas.for_table(info)
         self._keys[schema.topic] = info.primary_key
-        return Chunk(schema, dict(zip(keys, rows, strict=True)), list(keys[-1]), now)
+        return Chunk(schema, dict(zip(keys, rows, strict=True)), list(keys[-1]), now, until)
 
     def check_condition(self, table: str, condition: str) -> str | None:
         import psycopg

@@ -593,6 +593,22 @@ def key_chunk(
     return rows, [tuple(_text(r[i]) for i in key_idx) for r in rows]
 
 
+def last_key(conn: Any, t: TableInfo, condition: str | None = None) -> Key | None:
+    """The largest primary key of ``t`` (of its rows where ``condition`` holds) as text, in
+    `key_chunk`'s form; None when it has no row."""
+    # (ordered inside, as values: a bare name in an ORDER BY beside a ::text of it is the
+    # text output, and '90' sorts after '100'; the filter sees the table under its name)
+    keys = ", ".join(_ident(k) for k in t.primary_key)
+    cols = ", ".join(f"{_ident(k)}::text" for k in t.primary_key)
+    order = ", ".join(f"{_ident(k)} DESC" for k in t.primary_key)
+    where = f" WHERE ({condition})" if condition else ""
+    row = conn.execute(
+        f"SELECT {cols} FROM (SELECT {keys} FROM ONLY {_ident(t.schema)}.{_ident(t.name)}"
+        f"{where} ORDER BY {order} LIMIT 1) AS last"
+    ).fetchone()
+    return None if row is None else tuple(row)
+
+
 def split_keys(conn: Any, t: TableInfo, n: int) -> list[Key]:
     """Up to ``n - 1`` primary keys that cut ``t`` into ``n`` ranges of about as many rows,
     from a sample of its pages (TABLESAMPLE SYSTEM, ~2000 rows, in the snapshot's view);
