@@ -335,6 +335,10 @@ def test_a_record_error_names_the_transform_and_topic() -> None:
         "transform 'stamp' on a record of topic 'orders': "
         "TimestampRouter: timestamp missing on record"
     )
+    # a year past 9999 (Java prints it; Python's dates end there): an error naming it, not an
+    # OverflowError out of the chain
+    with pytest.raises(TransformError, match="timestamp 253402300800000 ms is outside"):
+        c.apply(SourceRecord("orders", {"a": 1}, timestamp=253402300800000))
 
 
 # -- bad configs ------------------------------------------------------------------------------

@@ -24,6 +24,13 @@ class TimestampRouter(Transform):
         assert self.format is not None
         if record.timestamp is None:
             raise TransformError("timestamp missing on record", topic=record.topic)
-        stamp = self.format(record.timestamp)
+        try:
+            stamp = self.format(record.timestamp)
+        except OverflowError:  # (Java prints years past 9999; Python's dates end there)
+            raise TransformError(
+                f"timestamp {record.timestamp} ms is outside the years 1 to 9999, which "
+                "TimestampRouter names topics by",
+                topic=record.topic,
+            ) from None
         topic = self.topic_format.replace("${topic}", record.topic)
         return replace(record, topic=topic.replace("${timestamp}", stamp))
