@@ -64,10 +64,13 @@ class TaskLeases:
         on_release: Callable[[str], None],
         topic: str | None = None,
         member: str | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         """``config``: librdkafka client properties (``bootstrap.servers``, security,
         ``session.timeout.ms``); ``cluster``: the workers' ``group.id``; ``member``: this
-        worker's id in the heartbeats."""
+        worker's id in the heartbeats; ``settings``: the worker settings every worker of the
+        cluster must share, sent with its beats: another worker's that differ are logged as
+        an error (once per worker and setting)."""
         from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer
         from confluent_kafka import TopicPartition as KafkaTopicPartition
         from confluent_kafka.admin import AdminClient
@@ -87,6 +90,8 @@ class TaskLeases:
         self._next_beat = 0.0
         self._polled = time.monotonic()  # when `poll` last served the groups
         self._newest = 0  # the newest beat's timestamp (ms)
+        self.settings = dict(settings or {})
+        self._differ: set[tuple[str, str]] = set()  # (member, setting) logged as differing
         self.releasing_lost = False  # (during on_release: the lease was lost, not handed over)
         self._lock = threading.RLock()
         client = {k: v for k, v in self._conf.items() if not k.startswith(
@@ -212,7 +217,9 @@ class TaskLeases:
         return time.monotonic() - self._polled < self.session_s
 
     def _beat(self, gone: bool) -> None:
-        value = json.dumps({"worker_id": self.member, "gone": gone}).encode()
+        value = json.dumps(
+            {"worker_id": self.member, "gone": gone, "settings": self.settings}
+        ).encode()
         try:
             self._producer.produce(self.members_topic, value, self.member.encode())
         except Exception as exc:  # noqa: BLE001 - (a full queue: the next beat)
@@ -226,6 +233,18 @@ class TaskLeases:
         at = m.timestamp()[1] if m.timestamp()[1] > 0 else int(time.time() * 1000)
         self._newest = max(self._newest, at)
         member = str(doc.get("worker_id"))
+        theirs = doc.get("settings")
+        if isinstance(theirs, dict) and member != self.member and not doc.get("gone"):
+            for key, mine in self.settings.items():
+                other = theirs.get(key)
+                if other is not None and other != mine and (member, key) not in self._differ:
+                    self._differ.add((member, key))
+                    log.error(
+                        "worker %s of cluster %s has %s: %s, this worker %s: every worker of "
+                        "a cluster needs the same (a task moving between them would read "
+                        "other offsets, or run unfenced); set it alike in each worker "
+                        "config", member, self.cluster, key, other, mine,
+                    )  # fmt: skip
         first, _, was_gone = self._seen.get(member, (at, at, False))
         self._seen[member] = (at if was_gone else first, at, bool(doc.get("gone")))
 

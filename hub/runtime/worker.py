@@ -768,8 +768,19 @@ class Worker:
         client_config = getattr(self.backend, "client_config", None)
         if client_config is None:
             raise ConfigError("group.id (distributed workers) needs log.backend: kafka")
+        s = self.storage
+        settings = {  # (what every worker of a cluster must share)
+            "exactly.once.source.support": "enabled" if self._exactly_once else "disabled",
+            "config.storage.topic": s.configs, "offset.storage.topic": s.offsets,
+            "status.storage.topic": s.status,
+        }  # fmt: skip
         return TaskLeases(
-            client_config(), cluster, self._acquired, self._released, member=self.worker_id
+            client_config(),
+            cluster,
+            self._acquired,
+            self._released,
+            member=self.worker_id,
+            settings=settings,
         )
 
     @staticmethod

@@ -158,3 +158,43 @@ def test_the_ideal_placement_is_balanced_and_moves_little() -> None:
     # the joining worker's 5, and a few that its share displaced (not a reshuffle)
     assert sum(four[t] == "w4" for t in moved) == 5 and len(moved) <= 10, moved
     assert ideal(tasks, []) == {} and set(ideal(tasks, ["w1"]).values()) == {"w1"}
+
+
+def test_workers_of_one_cluster_with_other_settings_are_named(
+    kafka_broker: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker whose exactly.once.source.support or storage topics differ from another's
+    had gone unnoticed: a task moving between them read other offsets, or ran unfenced
+    beside a zombie (found by a review). Each names the other's setting, once."""
+    import logging
+
+    cluster = f"c-{uuid.uuid4().hex[:8]}"
+
+    def worker(name: str, eos: str) -> TaskLeases:
+        return TaskLeases({"bootstrap.servers": kafka_broker, **CONF}, cluster,
+                          on_acquire=lambda n: None, on_release=lambda n: None, member=name,
+                          settings={"exactly.once.source.support": eos,
+                                    "offset.storage.topic": "offsets"})  # fmt: skip
+
+    a, b = worker("a", "enabled"), worker("b", "disabled")
+    try:
+        with caplog.at_level(logging.ERROR, logger="hub.runtime.leases"):
+
+            def named() -> bool:
+                a.poll()
+                b.poll()
+                return len([r for r in caplog.records if "exactly.once" in r.message]) >= 2
+
+            wait_for(named, 30, "each worker naming the other's setting")
+            for _ in range(20):  # (more beats: still once each)
+                a.poll()
+                b.poll()
+                time.sleep(0.05)
+        said = sorted(r.getMessage() for r in caplog.records if "exactly.once" in r.message)
+        assert len(said) == 2, said
+        assert "worker a of cluster" in said[0] and "enabled, this worker disabled" in said[0]
+        assert "worker b of cluster" in said[1] and "disabled, this worker enabled" in said[1]
+        assert not [r for r in caplog.records if "offset.storage.topic" in r.getMessage()]
+    finally:
+        a.close()
+        b.close()
