@@ -108,12 +108,30 @@ def test_transaction_metadata_counts_are_the_same_after_a_resume(
     assert orders == [5]
 
 
+def _after_the_first_chunk(monkeypatch: pytest.MonkeyPatch, dsn: str, statement: str) -> None:
+    """``statement`` runs once, in a session of its own, right after the first chunk of an
+    incremental snapshot is read (before its close watermark): a change inside the window."""
+    import connectors.source.postgres.incremental as incremental
+
+    read = incremental.key_chunk
+    done: list[bool] = []
+
+    def chunk_then_change(*args: Any, **kwargs: Any) -> Any:
+        rows = read(*args, **kwargs)
+        if not done:
+            done.append(True)
+            with psycopg.connect(dsn, autocommit=True) as c:
+                c.execute(statement)
+        return rows
+
+    monkeypatch.setattr(incremental, "key_chunk", chunk_then_change)
+
+
 @pytest.mark.parametrize("case", ["key_columns", "skipped_update", "truncate"])
 def test_incremental_snapshot_windows(
     pg_server: PgServer, pg_db: str, sql: Any, case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A change committed after the chunk was read and before the close watermark."""
-    import connectors.source.postgres.incremental as incremental
 
     sql.execute("CREATE TABLE t (id int PRIMARY KEY, code text UNIQUE NOT NULL, v text)")
     sql.execute("INSERT INTO t SELECT g, 'c' || g, 'old' FROM generate_series(1, 5) g")
@@ -129,21 +147,8 @@ def test_incremental_snapshot_windows(
         extra["skipped.operations"] = "u"
     task = start(source_config(pg_server, pg_db, **extra))
     poll_for(task, 0.5)
-    read = incremental.key_chunk
-    changed: list[bool] = []
-
-    def chunk_then_change(*args: Any, **kwargs: Any) -> Any:
-        rows = read(*args, **kwargs)
-        if not changed:
-            changed.append(True)
-            with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as c:
-                if case == "truncate":
-                    c.execute("TRUNCATE t")
-                else:
-                    c.execute("UPDATE t SET v = 'NEW' WHERE id = 1")
-        return rows
-
-    monkeypatch.setattr(incremental, "key_chunk", chunk_then_change)
+    change = "TRUNCATE t" if case == "truncate" else "UPDATE t SET v = 'NEW' WHERE id = 1"
+    _after_the_first_chunk(monkeypatch, pg_server.dsn(pg_db), change)
     signal = '{"data-collections": ["public.t"]}'
     sql.execute("INSERT INTO sig VALUES ('x1', 'execute-snapshot', %s)", (signal,))
     try:
@@ -387,7 +392,6 @@ def test_an_incremental_snapshot_reads_up_to_the_last_key_it_began_with(
     """Rows inserted after the snapshot began are streamed, not read: the snapshot had read
     until a chunk came back empty, so a table written faster than it is read never ended
     (Debezium reads up to the largest key at the start)."""
-    import connectors.source.postgres.incremental as incremental
 
     sql.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
     sql.execute("INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g")
@@ -397,18 +401,8 @@ def test_an_incremental_snapshot_reads_up_to_the_last_key_it_began_with(
         "snapshot.mode": "no_data", "incremental.snapshot.chunk.size": 10,
     }))  # fmt: skip
     poll_for(task, 0.5)
-    read = incremental.key_chunk
-    done: list[bool] = []
-
-    def chunk_then_insert(*args: Any, **kwargs: Any) -> Any:
-        rows = read(*args, **kwargs)
-        if not done:
-            done.append(True)
-            with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as c:
-                c.execute("INSERT INTO t SELECT g, 1 FROM generate_series(101, 200) g")
-        return rows
-
-    monkeypatch.setattr(incremental, "key_chunk", chunk_then_insert)
+    more = "INSERT INTO t SELECT g, 1 FROM generate_series(101, 200) g"
+    _after_the_first_chunk(monkeypatch, pg_server.dsn(pg_db), more)
     sql.execute("""INSERT INTO sig VALUES ('s1', 'execute-snapshot',
                    '{"data-collections": ["public.t"]}')""")
     try:
