@@ -258,7 +258,7 @@ class JsonConverter(Converter):
         doc = orjson.loads(data)
         if (
             self.schemas_enable and type(doc) is dict and len(doc) == 2
-            and "schema" in doc and "payload" in doc
+            and "schema" in doc and "payload" in doc and _a_schema(doc["schema"])
         ):  # fmt: skip
             self._remember(data, doc["schema"])
             return doc["payload"], doc["schema"]
@@ -355,6 +355,13 @@ def java_text(value: Any, schema: Mapping[str, Any] | None = None) -> str:
         items = (schema or {}).get("items")
         return "[" + ", ".join(java_text(v, items) for v in value) + "]"
     return str(value)
+
+
+def _a_schema(schema: Any) -> bool:
+    """Whether an envelope's ``schema`` is one (null, or an object with a ``type``): a row of
+    two columns named schema and payload, read with schemas.enable, is a row (its text
+    column schema had been taken for the schema and the row replaced by its payload)."""
+    return schema is None or (type(schema) is dict and isinstance(schema.get("type"), str))
 
 
 class StringConverter(Converter):

@@ -169,3 +169,19 @@ def test_string_writes_values_as_kafka_does() -> None:
         b"0.001",
         b"NaN",
     ]
+
+
+def test_json_with_schemas_takes_only_an_envelope_with_a_schema() -> None:
+    """A row of two columns named schema and payload (an outbox table), read with
+    schemas.enable: its text schema column had been taken for the envelope's schema and the
+    row replaced by its payload (found by a review). An envelope's schema is null or an
+    object with a type."""
+    c = make_converter("json", True)
+    row = b'{"schema":"orders.v1","payload":"{\\"id\\": 1}"}'
+    want = ({"schema": "orders.v1", "payload": '{"id": 1}'}, None)
+    assert c.to_value(row) == want
+    assert c.to_values([row, row]) == ([want[0]] * 2, [None, None])
+    schema = {"type": "struct", "fields": [{"field": "id", "type": "int32"}]}
+    written = c.from_value({"id": 1}, schema)
+    assert c.to_value(written) == ({"id": 1}, schema)
+    assert c.to_value(b'{"schema":null,"payload":{"id":1}}') == ({"id": 1}, None)
