@@ -87,24 +87,35 @@ def key_signature(columns: Sequence[tuple[str, str]]) -> list[str]:
     return [f"{name} {type_}" for name, type_ in columns]
 
 
-def usable_cursor(
-    table: str, after: list[Any] | None, held: list[str] | None, key: list[str]
-) -> list[Any] | None:
-    """``after`` if it is a cursor of ``key`` (the table's primary key now), else None: read
-    the table again from its first row. A cursor of another key had been compared with the
-    new one's values, skipping rows for good (a key moved to another column), or failed the
-    chunk's query at every start (a key widened). ``held`` None: a cursor stored before keys
-    were, trusted when it has as many values as the key columns."""
-    if after is None:
-        return None
-    if held == key or (held is None and len(after) == len(key)):
-        return after
-    log.warning(
-        "incremental snapshot of %s: its primary key changed since the last chunk (%s, now "
-        "%s): reading the table again from its first row", table,
-        ", ".join(held) if held else f"{len(after)} column(s)", ", ".join(key),
-    )  # fmt: skip
-    return None
+def chunk_bounds(
+    table: str,
+    after: list[Any] | None,
+    held: list[str] | None,
+    key: list[str],
+    until: list[Any] | None,
+    last: Callable[[], list[Any] | None],
+) -> tuple[list[Any] | None, list[Any]] | None:
+    """The bounds of ``table``'s next chunk, (after, until), for `IncrementalPort.read`;
+    None when the table has no row (to read) at all.
+
+    ``after`` is kept if it is a cursor of ``key`` (the table's primary key now), else the
+    table is read again from its first row: a cursor of another key had been compared with
+    the new one's values, skipping rows for good (a key moved to another column), or failed
+    the chunk's query at every start (a key widened). ``held`` None: a cursor stored before
+    keys were, trusted when it has as many values as the key columns. Without a cursor or
+    ``until``, ``until`` is ``last()``: the table's largest key now."""
+    if after is not None and not (held == key or (held is None and len(after) == len(key))):
+        log.warning(
+            "incremental snapshot of %s: its primary key changed since the last chunk (%s, "
+            "now %s): reading the table again from its first row", table,
+            ", ".join(held) if held else f"{len(after)} column(s)", ", ".join(key),
+        )  # fmt: skip
+        after = None
+    if after is None or until is None:  # (the table's first chunk, or its key changed)
+        until = last()
+        if until is None:
+            return None
+    return after, until
 
 
 class IncrementalPort(Protocol):
@@ -126,8 +137,8 @@ class IncrementalPort(Protocol):
         condition: str | None = None,
         until: list[Any] | None = None,
     ) -> Chunk | None:
-        """Up to ``limit`` rows of ``table`` with a key above ``after`` (a cursor of ``key``:
-        see `usable_cursor`) and at most ``until`` and, with ``condition``, for which that SQL
+        """Up to ``limit`` rows of ``table`` with a key above ``after`` (a cursor of ``key``)
+        and at most ``until`` (see `chunk_bounds`) and, with ``condition``, for which that SQL
         expression holds, in key order; None when there are none (or the table is gone).
         Without ``after`` or ``until`` (a table's first chunk, or its key changed), ``until``
         is the table's last key now, as Debezium's maximum key: rows written later are

@@ -17,8 +17,8 @@ from connectors.source.cdc.incremental import (
     SIGNAL_INSERT,
     Chunk,
     IncrementalSnapshot,
+    chunk_bounds,
     key_signature,
-    usable_cursor,
 )
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import query, tables
@@ -63,13 +63,16 @@ class MySqlIncrementalPort:
         pk = t.primary_key
         columns = {c.name: c for c in t.columns}
         now = key_signature([(k, _type(columns.get(k))) for k in pk])
-        after = usable_cursor(table, after, key, now)
         names = [c.name or "" for c in t.columns]
-        if after is None or until is None:  # (the table's first chunk, or its key changed)
+
+        def largest() -> list[Any] | None:
             final = chunk_after(self.con, t, pk, None, 1, condition=condition, descending=True)
-            if not final:
-                return None
-            until = encode_key([final[0][names.index(k)] for k in pk])
+            return encode_key([final[0][names.index(k)] for k in pk]) if final else None
+
+        bounds = chunk_bounds(table, after, key, now, until, largest)
+        if bounds is None:
+            return None
+        after, until = bounds
         schema: MySqlTable = self.build(t, self._key(t))
         rows = chunk_after(self.con, t, pk, decode_key(after) if after else None, limit,
                            condition=condition, upto=decode_key(until))  # fmt: skip

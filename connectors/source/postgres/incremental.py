@@ -15,8 +15,8 @@ from connectors.source.cdc.incremental import (
     SIGNAL_INSERT,
     Chunk,
     IncrementalSnapshot,
+    chunk_bounds,
     key_signature,
-    usable_cursor,
 )
 from connectors.source.postgres import catalog
 from connectors.source.postgres.events import TableSchema
@@ -73,12 +73,11 @@ class PostgresIncrementalPort:
             return None
         types = {c.name: c.type_name for c in info.columns}
         now = key_signature([(k, types.get(k, "")) for k in info.primary_key])
-        after = usable_cursor(table, after, key, now)
-        if after is None or until is None:  # (the table's first chunk, or its key changed)
-            last = last_key(self.meta, info, condition)
-            if last is None:
-                return None
-            until = list(last)
+        bounds = chunk_bounds(table, after, key, now, until,
+                              lambda: _listed(last_key(self.meta, info, condition)))  # fmt: skip
+        if bounds is None:
+            return None
+        after, until = bounds
         rows, keys = key_chunk(self.meta, info, tuple(after) if after else None, limit,
                                tuple(until), condition)  # fmt: skip
         if not rows:
@@ -115,6 +114,10 @@ class PostgresIncrementalPort:
         after = schema.row(values)
         src = {**source, "schema": schema.schema, "table": schema.table}
         return schema.key(after), envelope("r", None, after, src)
+
+
+def _listed(key: tuple[Any, ...] | None) -> list[Any] | None:
+    return None if key is None else list(key)
 
 
 def incremental_snapshot(
