@@ -108,6 +108,17 @@ def test_transaction_metadata_counts_are_the_same_after_a_resume(
     assert orders == [5]
 
 
+def _signalled(sql: Any, table: str, chunk: int | None = None, **extra: Any) -> dict[str, Any]:
+    """A signal table ``sig`` made, and a config capturing only ``table``, no initial
+    snapshot, with signals read from ``sig`` (``chunk``: incremental.snapshot.chunk.size)."""
+    sql.execute("CREATE TABLE sig (id text PRIMARY KEY, type text NOT NULL, data text)")
+    cfg = {"signal.data.collection": "public.sig", "table.include.list": rf"public\.{table}",
+           "snapshot.mode": "no_data", **extra}  # fmt: skip
+    if chunk is not None:
+        cfg["incremental.snapshot.chunk.size"] = chunk
+    return cfg
+
+
 def _after_the_first_chunk(monkeypatch: pytest.MonkeyPatch, dsn: str, statement: str) -> None:
     """``statement`` runs once, in a session of its own, right after the first chunk of an
     incremental snapshot is read (before its close watermark): a change inside the window."""
@@ -135,11 +146,7 @@ def test_incremental_snapshot_windows(
 
     sql.execute("CREATE TABLE t (id int PRIMARY KEY, code text UNIQUE NOT NULL, v text)")
     sql.execute("INSERT INTO t SELECT g, 'c' || g, 'old' FROM generate_series(1, 5) g")
-    sql.execute("CREATE TABLE sig (id text PRIMARY KEY, type text NOT NULL, data text)")
-    extra = {
-        "signal.data.collection": "public.sig", "table.include.list": r"public\.t",
-        "skipped.operations": "none", "snapshot.mode": "no_data",
-    }  # fmt: skip
+    extra = _signalled(sql, "t", **{"skipped.operations": "none"})
     if case == "key_columns":
         extra["message.key.columns"] = "public.t:code"
         sql.execute("ALTER TABLE t REPLICA IDENTITY FULL")  # (the WAL holds code's old value)
@@ -257,11 +264,7 @@ def test_an_incremental_chunk_waits_for_commits_waiting_for_a_synchronous_standb
     sql = psycopg.connect(dsn, autocommit=True)
     sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
     sql.execute("INSERT INTO t SELECT g, 'old' FROM generate_series(1, 5) g")
-    sql.execute("CREATE TABLE sig (id text PRIMARY KEY, type text NOT NULL, data text)")
-    task = start_task(source_config(pg_server, pg_db, **{
-        "signal.data.collection": "public.sig", "table.include.list": r"public\.t",
-        "snapshot.mode": "no_data",
-    }))  # fmt: skip
+    task = start_task(source_config(pg_server, pg_db, **_signalled(sql, "t")))
     out: list[Any] = []
     stop = threading.Event()
 
@@ -328,11 +331,7 @@ def test_an_incremental_snapshot_reads_again_a_table_whose_key_changed(
     from its first row (repeated reads are upserts)."""
     sql.execute("CREATE TABLE t (id int PRIMARY KEY, new_id int NOT NULL UNIQUE, v text)")
     sql.execute("INSERT INTO t SELECT g, 301 - g, 'row ' || g FROM generate_series(1, 300) g")
-    sql.execute("CREATE TABLE sig (id text PRIMARY KEY, type text NOT NULL, data text)")
-    cfg = source_config(pg_server, pg_db, **{
-        "signal.data.collection": "public.sig", "table.include.list": r"public\.t",
-        "snapshot.mode": "no_data", "incremental.snapshot.chunk.size": 50,
-    })  # fmt: skip
+    cfg = source_config(pg_server, pg_db, **_signalled(sql, "t", chunk=50))
     task = start(cfg)
     try:
         poll_for(task, 0.5)
@@ -366,11 +365,7 @@ def test_additional_conditions_snapshot_only_the_rows_they_match(
     sql.execute("CREATE TABLE orders (id int PRIMARY KEY, status text)")
     sql.execute("INSERT INTO orders SELECT g, CASE WHEN g % 10 = 0 THEN 'open' ELSE 'done' END "
                 "FROM generate_series(1, 100) g")  # fmt: skip
-    sql.execute("CREATE TABLE sig (id text PRIMARY KEY, type text NOT NULL, data text)")
-    cfg = source_config(pg_server, pg_db, **{
-        "signal.data.collection": "public.sig", "table.include.list": r"public\.orders",
-        "snapshot.mode": "no_data", "incremental.snapshot.chunk.size": 3,
-    })  # fmt: skip
+    cfg = source_config(pg_server, pg_db, **_signalled(sql, "orders", chunk=3))
     task = start(cfg)
     try:
         poll_for(task, 0.5)
@@ -395,11 +390,7 @@ def test_an_incremental_snapshot_reads_up_to_the_last_key_it_began_with(
 
     sql.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
     sql.execute("INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g")
-    sql.execute("CREATE TABLE sig (id text PRIMARY KEY, type text NOT NULL, data text)")
-    task = start(source_config(pg_server, pg_db, **{
-        "signal.data.collection": "public.sig", "table.include.list": r"public\.t",
-        "snapshot.mode": "no_data", "incremental.snapshot.chunk.size": 10,
-    }))  # fmt: skip
+    task = start(source_config(pg_server, pg_db, **_signalled(sql, "t", chunk=10)))
     poll_for(task, 0.5)
     more = "INSERT INTO t SELECT g, 1 FROM generate_series(101, 200) g"
     _after_the_first_chunk(monkeypatch, pg_server.dsn(pg_db), more)
