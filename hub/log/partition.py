@@ -345,6 +345,7 @@ class Partition:
                     index_interval=self.config.index_interval_bytes,
                     active=True,
                 )
+                seg.make_index_files()
             except OSError as exc:  # e.g. disk full: the data is durable, the old segment
                 if seg is not None:  # stays the active one
                     seg.delete()

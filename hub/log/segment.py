@@ -103,6 +103,13 @@ class LogSegment:
         self._bytes_since_index = 0
         self.created_at = time.time()
 
+    def make_index_files(self) -> None:
+        """Create this (new, empty) segment's index files: a roll makes them with it, which
+        tells its empty segment from a file put there by hand (hub.log.strays)."""
+        for index in (self.index, self.time_index):
+            if not os.path.exists(index.path):
+                open(index.path, "wb", opener=files.private_opener).close()
+
     # -- read-only readers -----------------------------------------------------------------
     def _map_indexes(self, index_path: str, time_path: str) -> tuple[OffsetIndex, TimeIndex]:
         """Map both indexes from files opened now, after the .log, and check the .log is still

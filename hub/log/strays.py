@@ -4,9 +4,11 @@ A ``.log`` file found in a partition directory is a segment only if it fits the 
 log itself writes: its first batch starts at or after the offset in its name, and the last
 segment does not start before the one before it ends, since a roll opens it at the log end
 offset (compacted topics excepted: the cleaner may have removed the previous segment's last
-records). A sealed segment without its offset index (a roll killed before the seal wrote it)
-gets its indexes made again from its batches. A stray
-one (a copy, a restored backup, a file named by hand such as ``…99999.log``) would otherwise
+records). An empty last segment past the end of the one before is a roll's if its index
+files exist (a roll makes them with it): the one before lost its tail since, and the empty
+segment is kept, so the log end never moves back. A sealed segment without its offset
+index (a roll killed before the seal wrote it) gets its indexes made again from its batches.
+A stray one (a copy, a restored backup, a file named by hand such as ``…99999.log``) would otherwise
 move the log end or hide records; the writer renames it and its index files to
 ``<name>.quarantined`` and logs a warning naming it.
 
@@ -74,10 +76,14 @@ def _problem(directory: str, base: int, prev: int | None, last: bool, compact: b
         if base < end:
             return f"it starts at offset {base}, but the segment before it ends at {end}"
         if base > end:
-            if first != base:  # empty, or not a roll's: a file named by hand
+            rolled = first is None and os.path.exists(
+                files.segment_path(directory, base, files.INDEX_SUFFIX)
+            )  # (empty, and its index files made with it: a roll's; see LogSegment)
+            if first != base and not rolled:  # a file named by hand
                 return f"it starts at offset {base}, past the end ({end}) of the one before"
             # a roll's segment after one that lost its tail (damage): the newest, healthy
-            # records stay (set aside, the log end would move back and offsets be reused)
+            # records (or the log end, if it is empty) stay: set aside, the log end would
+            # move back and offsets be handed out twice
             log.warning(
                 "%s ends at offset %d but the next segment starts at %d: offsets %d to %d "
                 "are lost (damage in that segment)",

@@ -172,3 +172,37 @@ def test_a_file_put_between_two_segments_is_set_aside(tmp_path: Path) -> None:
     want = [(i * 2 + j, b"seg%d-%d" % (i, j)) for i in range(3) for j in range(2)]
     assert _records(tmp_path) == want
     assert not stray.exists() and (part / "00000000000000000003.log.quarantined").exists()
+
+
+def test_an_empty_newest_segment_after_one_that_lost_its_tail_keeps_the_log_end(
+    tmp_path: Path,
+) -> None:
+    # (the empty segment a roll made was set aside as "past the end of the one before", and
+    # the damaged one's end became the log end: offsets 3 and 4 were handed out again)
+    with Log(str(tmp_path), background=False) as log:
+        log.create_topic("t", 1)
+        prod = log.producer()
+        for i in range(5):
+            prod.send("t", b"old-%d" % i, partition=0)
+            prod.flush()
+        log.partition("t", 0).roll()  # the active segment starts at 5, empty
+    part = tmp_path / "t" / "0"
+    assert _segments(tmp_path) == ["00000000000000000000.log", "00000000000000000005.log"]
+    with Log(str(tmp_path), background=False) as log:  # where the fourth batch starts
+        positions = [p for p, _ in log.partition("t", 0).segments[0].iter_batches(0)]
+    first = part / "00000000000000000000.log"
+    os.truncate(first, positions[3])  # damage: the sealed segment loses offsets 3 and 4
+    with Log(str(tmp_path), background=False) as log:
+        assert log.partition("t", 0).log_end_offset == 5
+        prod = log.producer()
+        prod.send("t", b"after", partition=0)
+        prod.flush()
+    with Log(str(tmp_path), background=False) as log:
+        consumer = log.consumer(auto_offset_reset="earliest")
+        consumer.assign([TP])
+        consumer.seek(TP, 5)  # where a consumer that had read 3 and 4 goes on
+        assert [(r.offset, r.value) for r in consumer.poll(0)] == [(5, b"after")]
+        consumer.seek(TP, 0)  # the damage is reported where it is, not skipped
+        assert [r.value for r in consumer.poll(0)] == [b"old-0", b"old-1", b"old-2"]
+        with pytest.raises(CorruptRecordError, match="offsets 3..4 are missing"):
+            consumer.poll(0)
