@@ -45,12 +45,14 @@ def staged(
     unavailable: Unavailable | None = None,
     keep: dict[str, list[bool]] | None = None,
     exact: Callable[[], list[bool]] | None = None,
+    missing: Callable[[Mapping[str, Any], Column], Any] | None = None,
 ) -> list[StagedColumn]:
     """Column-major canonical values of ``rows`` (a missing column is NULL). With ``keep``
     (keyed upserts), a row that does not carry a column keeps the target's value, as with one
     change at a time (``keep[column]`` marks those rows), and with ``unavailable`` too do
     placeholder values (staged as NULL) but in the rows ``exact()`` says hold real values
-    only (inserts, snapshot reads)."""
+    only (inserts, snapshot reads). ``missing(row, column)`` is the value of a column a row
+    does not carry (default: the column's default)."""
     names = [c.name for c in columns]
     values: list[Sequence[Any]]
     try:  # rows of one schema have every column: transpose in C
@@ -60,13 +62,17 @@ def staged(
             values = list(zip(*map(itemgetter(*names), rows), strict=True))
         else:
             values = [[] for _ in names]
-    except KeyError:  # (a row that does not carry a column: its default, as in the source)
-        values = [[row.get(c.name, c.default) for row in rows] for c in columns]
+    except KeyError:  # (a row that does not carry a column: `missing`)
+        values = [
+            [row[c.name] if c.name in row else (missing(row, c) if missing else c.default)
+             for row in rows]
+            for c in columns
+        ]  # fmt: skip
         if keep is not None:  # rows of several schemas: what one does not carry, it keeps
             for n in names:
-                missing = [n not in row for row in rows]
-                if any(missing):
-                    keep[n] = missing
+                lacks = [n not in row for row in rows]
+                if any(lacks):
+                    keep[n] = lacks
     out = []
     real: list[bool] | None = None
     for c, vals in zip(columns, values, strict=True):
@@ -127,7 +133,11 @@ def apply(
             d.merge(Merge(tb.table, tb.pk, [], gone, {}, False, False))
         if upsert:
             keep: dict[str, list[bool]] = {}
-            up = staged(name, cols, rows, unavailable, keep, tb.upserts_exact) if rows else []
+            up = (
+                staged(name, cols, rows, unavailable, keep, tb.upserts_exact, tb.missing)
+                if rows
+                else []
+            )
             if soft and up:
                 up.append(StagedColumn(DELETED.name, DELETED.type, [False] * len(rows)))
             constraint = tuple(info.pk) == tuple(tb.pk)
@@ -143,7 +153,7 @@ def apply(
             plain = rows
     appended = tb.appends(soft)
     if plain or appended:
-        stage_cols = staged(name, cols, plain + appended)
+        stage_cols = staged(name, cols, plain + appended, missing=tb.missing)
         if soft:
             marks = [False] * len(plain) + (tb.dead_marks() if tb.dead else [False] * len(appended))
             stage_cols.append(StagedColumn(DELETED.name, DELETED.type, marks))

@@ -60,6 +60,11 @@ class TableBatch:
     replaced: set[Any] = field(default_factory=set)
     # keys whose last change is an insert or a snapshot read (`Change.exact`): no placeholder
     exact: set[Any] = field(default_factory=set)
+    # the batch's schemas, numbered as they come: the last one carrying each column, and the
+    # one of each row taken after the first (by id: the rows live as long as the batch)
+    _schema: int = 0
+    _carried: dict[str, int] = field(default_factory=dict)
+    _row_schemas: dict[int, int] = field(default_factory=dict)
 
     def add(self, ch: Change) -> bool:
         """Take ``ch``; False (nothing taken) when a column's type differs from this batch's,
@@ -83,11 +88,15 @@ class TableBatch:
             self._indexes.clear()
             self.replaced.clear()
             self.exact.clear()
+            self._row_schemas.clear()
             return True
         if ch.columns is not self._last_cols:
             if not self._merge(ch.columns):
                 return False
             self._last_cols = ch.columns
+            self._schema += 1
+            for c in ch.columns:
+                self._carried[c.name] = self._schema
         assert ch.row is not None
         if ch.key is None:
             if ch.before is not None:
@@ -99,6 +108,8 @@ class TableBatch:
                         index.setdefault(_project(image, names), []).append(i)
                 self.appended.append(ch.row)
                 self._images.append(ch.image)
+                if self._schema > 1:
+                    self._row_schemas[id(ch.row)] = self._schema
             return True
         if not self.pk:
             self.pk = ch.pk
@@ -113,6 +124,8 @@ class TableBatch:
             elif prev is not None:
                 self.replaced.add(ch.key)
         self.keyed[ch.key] = (ch.op, row)
+        if self._schema > 1:
+            self._row_schemas[id(row)] = self._schema
         if ch.exact:
             self.exact.add(ch.key)
         elif self.exact:
@@ -144,6 +157,15 @@ class TableBatch:
         for c in cols:
             have.setdefault(c.name, c)
         return True
+
+    def missing(self, row: Mapping[str, Any], column: Column) -> Any:
+        """The value of ``column`` in a ``row`` of this batch that does not carry it: the
+        column's default when a later schema of the batch carries it (added after the row
+        was written, the source's ``ADD COLUMN`` gave the row its default), else NULL
+        (dropped before: the source never held a value there)."""
+        if self._row_schemas.get(id(row), 1) < self._carried.get(column.name, 0):
+            return column.default
+        return None
 
     def upserts(self) -> list[Mapping[str, Any]]:
         """The keyed rows to write (the last change of their key)."""
