@@ -72,7 +72,9 @@ def _finite(doc: Any) -> Any:
     """``doc`` with each float that is not finite as Kafka's JsonConverter writes it (Jackson
     quotes them: "NaN", "Infinity", "-Infinity"; orjson would write null); ``doc`` itself when
     it holds none. Integers past what JSON readers take exactly are refused (orjson reads one
-    past 64 bits back as a float: silently another number)."""
+    past 64 bits back as a float: silently another number). A map with a key that is not a
+    string becomes an array of ``[key, value]`` pairs, as Kafka's JsonConverter writes it
+    (JSON keys are strings: ``1`` and ``"1"`` would be one key, a value lost)."""
     if isinstance(doc, float):
         if doc - doc == 0.0:  # (finite)
             return doc
@@ -84,6 +86,8 @@ def _finite(doc: Any) -> Any:
         )
     if isinstance(doc, Mapping | list | tuple):
         mapping = isinstance(doc, Mapping)
+        if isinstance(doc, Mapping) and not all(isinstance(k, str) for k in doc):
+            return [[_finite(k), _finite(v)] for k, v in doc.items()]
         out: Any = None  # (a copy, made at the first value that changes)
         pairs: Iterable[tuple[Any, Any]] = (
             doc.items() if isinstance(doc, Mapping) else enumerate(doc)

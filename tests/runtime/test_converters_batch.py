@@ -185,3 +185,20 @@ def test_json_with_schemas_takes_only_an_envelope_with_a_schema() -> None:
     written = c.from_value({"id": 1}, schema)
     assert c.to_value(written) == ({"id": 1}, schema)
     assert c.to_value(b'{"schema":null,"payload":{"id":1}}') == ({"id": 1}, None)
+
+
+@pytest.mark.parametrize("schemas", [True, False])
+def test_json_writes_a_map_with_keys_that_are_not_strings_as_pairs(schemas: bool) -> None:
+    # (the json module's fallback wrote the keys as strings: 1 and "1" became one key, one
+    # value lost; Kafka's JsonConverter writes such a map as an array of [key, value] pairs)
+    c = make_converter("json", schemas)
+    schema = {"type": "map", "optional": False, "keys": {"type": "int32"},
+              "values": {"type": "string"}}  # fmt: skip
+    mixed = {"m": {1: "a", "1": "b", None: "c", 2.5: float("nan")}, "s": {"k": "v"}}
+    written = c.from_value(mixed)
+    assert c.from_values([mixed], [None]) == [written]
+    value, _ = make_converter("json", schemas).to_value(written)
+    assert value == {"m": [[1, "a"], ["1", "b"], [None, "c"], [2.5, "NaN"]], "s": {"k": "v"}}
+    ints = {3: "x", 4: "y"}
+    written = c.from_value(ints, schema if schemas else None)
+    assert make_converter("json", schemas).to_value(written)[0] == [[3, "x"], [4, "y"]]
