@@ -108,11 +108,33 @@ class SinkRunner:
             except OffsetOutOfRangeError as exc:
                 if offset > exc.end and self.task.skips_below_stored:
                     self._past_the_end(tp, offset, exc.end)
-                # the target is behind the log's start (retention deleted what it has not
-                # read): fall back to the group's offset / auto.offset.reset
-                log.warning(
+                if offset < exc.start:
+                    self._below_the_start(tp, offset, exc)
+                    continue
+                log.warning(  # (past the end, a task that does not skip: the group's offset)
                     "%s: the target's stored offset cannot be used: %s", self.connector, exc
                 )
+
+    def _below_the_start(self, tp: TopicPartition, offset: int, exc: OffsetOutOfRangeError) -> None:
+        """The target is behind the log's start: it went back (a restore, a failover) after
+        retention deleted what it had not read. Go on as Kafka's consumer resets an offset out
+        of range (``auto.offset.reset``): from the log start, not from the group's offset,
+        which would skip the records between that are still in the log."""
+        reset = self.ctx.common.auto_offset_reset
+        for _ in range(5):  # (retention may move the start again meanwhile)
+            to = exc.start if reset == "earliest" else exc.end
+            try:
+                self.consumer.seek(tp, to)
+                break
+            except OffsetOutOfRangeError as again:
+                exc = again
+        log.warning(
+            "%s: the target's stored offset for %s[%d] is %d, below the log's start %d: "
+            "retention deleted offsets %d to %d before the target had them, they are lost to "
+            "it; going on from offset %d (consumer.override.auto.offset.reset=%s)",
+            self.connector, tp.topic, tp.partition, offset, exc.start, offset, exc.start - 1,
+            to, reset,
+        )  # fmt: skip
 
     def _past_the_end(self, tp: TopicPartition, offset: int, end: int) -> None:
         """The target holds offsets past the log's end: the topic was deleted and made again

@@ -64,3 +64,61 @@ def test_a_target_gone_back_is_caught_up_from_its_own_offsets(
         assert not worker.log.has_topic("dlq") or not worker.log.partition("dlq", 0).records(0)[0]
     finally:
         worker.stop()
+
+
+def test_a_target_gone_back_below_the_log_start_goes_on_from_the_log_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (restored from a backup at offset 20 after retention moved the log start past it, the
+    # sink went on from the group's offset 300: the records from the log start to 299, still
+    # in the log, were never written to the target; Kafka Connect's consumer resets to the
+    # log start, auto.offset.reset=earliest)
+    from hub.log import TopicPartition
+    from tests.helpers import wait_for
+
+    worker = Worker(str(tmp_path / "data"))
+    worker.log.create_topic("in", 1, {"segment.bytes": "1024", "retention.bytes": "3000"})
+    out, side = tmp_path / "out.txt", tmp_path / ".out.txt.hub-offsets"
+    tp = TopicPartition("in", 0)
+
+    def produce(first: int, last: int) -> None:
+        prod = worker.log.producer()
+        for i in range(first, last, 5):
+            prod.send_many("in", [b'"r%d"' % j for j in range(i, i + 5)], partition=0)
+            prod.flush()  # (a batch each: segments of ~1 KiB)
+
+    def written() -> list[int]:
+        return [int(v.strip('"r')) for v in out.read_text().split()] if out.exists() else []
+
+    def committed() -> int:
+        c = worker.log.groups.committed("connect-sink", tp)
+        return c.offset if c else -1
+
+    try:
+        worker.add(ConnectorSpec("sink", {
+            "connector.class": "FileStreamSink", "topics": "in", "file": str(out),
+            "value.converter.schemas.enable": "false", "offset.flush.interval.ms": 100,
+            "batch.max.wait.ms": 50,
+        }, "test"))  # fmt: skip
+        produce(0, 20)
+        wait_for(lambda: written() == list(range(20)) and committed() == 20, what="20 records")
+        worker.stop_connector("sink")
+        backup = out.read_bytes(), side.read_bytes()  # the target's backup, at offset 20
+        worker.resume("sink")
+        produce(20, 300)
+        wait_for(lambda: committed() == 300, what="300 records")
+        worker.stop_connector("sink")
+        part = worker.log.partition("in", 0)
+        part.apply_retention()
+        start = part.log_start_offset
+        assert 20 < start < 300
+        out.write_bytes(backup[0])  # the target restored
+        side.write_bytes(backup[1])
+        worker.resume("sink")
+        produce(300, 310)
+        wait_for(lambda: 309 in written(), what="the new records")
+        assert written() == [*range(20), *range(start, 310)]
+        said = [r.getMessage() for r in caplog.records if "below the log's start" in r.getMessage()]
+        assert said and f"offsets 20 to {start - 1}" in said[0]
+    finally:
+        worker.stop()
