@@ -18,6 +18,7 @@ Not thread-safe: use one consumer per thread, like Kafka's.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
@@ -26,6 +27,8 @@ from hub.log.backend import Listener
 from hub.log.errors import LogError, OffsetOutOfRangeError, RebalanceInProgressError
 from hub.log.group import OffsetAndMetadata
 from hub.log.record import Record, TopicPartition
+
+log = logging.getLogger("hub.log")
 
 if TYPE_CHECKING:
     from hub.log.log import Log
@@ -268,8 +271,14 @@ class Consumer:
                 records, nxt = part.records(
                     pos, self._fetch_max_bytes, durable_only=self._durable_only
                 )
-            except OffsetOutOfRangeError:
-                self._positions[tp] = self._reset_position(tp)
+            except OffsetOutOfRangeError as exc:
+                to = self._positions[tp] = self._reset_position(tp)
+                log.warning(  # (as Kafka's clients say it: retention passed a slow reader)
+                    "%s-%d: offset %d is out of range (valid offsets are %d..%d): going on "
+                    "from %d (auto.offset.reset=%s)%s", tp.topic, tp.partition, pos,
+                    exc.start, exc.end, to, self._reset,
+                    f", offsets {pos} to {to - 1} skipped" if to > pos else "",
+                )  # fmt: skip
                 return []
             if not records:
                 if nxt > pos:  # compacted-away range: skip it

@@ -199,3 +199,33 @@ def test_an_expelled_member_hears_its_partitions_were_lost(log: Log, with_on_los
     assert events[1] == ("lost" if with_on_lost else "revoke", both)
     with pytest.raises(RebalanceInProgressError):
         a.commit({TopicPartition("t", 0): 5})  # (no longer its partition to commit)
+
+
+@pytest.mark.parametrize("reset", ["earliest", "latest"])
+def test_an_offset_out_of_range_is_reset_with_a_warning(
+    data_dir: str, reset: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (retention moved the log start past a group's offset: the consumer went on from the
+    # start, or the end, without a word, as the sink's status said RUNNING, lag 0)
+    tp = TopicPartition("t", 0)
+    with Log(data_dir, background=False) as log:
+        log.create_topic("t", 1, {"segment.bytes": "1024", "retention.bytes": "3000"})
+        prod = log.producer()
+        for i in range(0, 300, 5):
+            prod.send_many("t", [b"v%02d" % j for j in range(i, i + 5)], partition=0)
+            prod.flush()
+        log.groups.commit("g", {tp: 10})
+        part = log.partition("t", 0)
+        part.apply_retention()
+        start = part.log_start_offset
+        assert 10 < start < 300
+        c = log.consumer(group_id="g", auto_offset_reset=reset)  # type: ignore[arg-type]
+        c.assign([tp])
+        got = c.poll(0)
+        want = start if reset == "earliest" else 300
+        assert (got[0].offset if got else c.position(tp)) == want
+        said = [r.getMessage() for r in caplog.records if "out of range" in r.getMessage()]
+        assert said == [
+            f"t-0: offset 10 is out of range (valid offsets are {start}..300): going on from "
+            f"{want} (auto.offset.reset={reset}), offsets 10 to {want - 1} skipped"
+        ]
