@@ -59,6 +59,7 @@ from hub.log.record import AppendInfo, PartitionInfo, Record
 from hub.log.segment import InvalidBatchAt, LogSegment
 
 _OPEN_ATTEMPTS = 100  # read-only: times to list the directory again while segments vanish
+_SWAP_WAIT_S = 10.0  # read-only: how long to wait for a compaction's swap to end
 _REMAP_BYTES = 1 << 20  # read-only: map the active segment's indexes again after this growth
 
 
@@ -133,11 +134,14 @@ class Partition:
 
     # -- loading ---------------------------------------------------------------------------
     def _segment_bases(self) -> list[int]:
-        bases = []
         try:
             names = os.listdir(self.directory)
         except FileNotFoundError:
             return []
+        return self._bases_in(names)
+
+    def _bases_in(self, names: list[str]) -> list[int]:
+        bases = []
         for name in names:
             if not name.endswith(files.LOG_SUFFIX):
                 continue  # cheap filter first: readers list the directory on every refresh
@@ -223,7 +227,7 @@ class Partition:
         mine = {s.base_offset: s for s in self.segments}
         opened: list[LogSegment] = []
         for attempt in range(_OPEN_ATTEMPTS):
-            bases = self._segment_bases()
+            bases = self._settled_bases()
             try:
                 segments = [self._current_segment(mine, base, opened) for base in bases]
                 break
@@ -238,6 +242,33 @@ class Partition:
                 seg.close()
         self.segments = segments
         self._bases = bases
+
+    def _settled_bases(self) -> list[int]:
+        """Read-only: the segments' bases, listed while no compaction swap is under way. The
+        cleaner moves the old segments of a group aside before it renames the new one in
+        (cleaner._finish_swap, while ``cleaning.json`` exists): a listing in between lacks
+        segments, and a reader trusting it would skip their records as if compacted away.
+        A listing the directory changed under (its mtime moved) is taken again."""
+        deadline = time.monotonic() + _SWAP_WAIT_S
+        while True:
+            try:
+                before = os.stat(self.directory).st_mtime_ns
+                names = os.listdir(self.directory)
+                after = os.stat(self.directory).st_mtime_ns
+            except FileNotFoundError:
+                return []
+            if files.CLEANING_MANIFEST not in names and before == after:
+                return self._bases_in(names)
+            if time.monotonic() > deadline:
+                if files.CLEANING_MANIFEST not in names:
+                    return self._bases_in(names)  # (a directory that never settles)
+                raise LogError(
+                    f"{self.directory}: a compaction's swap of segments has been under way "
+                    f"for {_SWAP_WAIT_S:.0f} s ({files.CLEANING_MANIFEST}): the worker was "
+                    "stopped in the middle of it; start it (hub run) to finish the swap, "
+                    "then read again"
+                )
+            time.sleep(0.002 if before != after else 0.01)
 
     def _current_segment(
         self, mine: dict[int, LogSegment], base: int, opened: list[LogSegment]
