@@ -745,7 +745,7 @@ class Partition:
                 newest = seg.max_timestamp if seg.max_timestamp >= 0 else seg.modified_ms()
                 expired = rms >= 0 and now - newest > rms
                 oversize = rbytes >= 0 and total - seg.size >= rbytes
-                if not (expired or oversize or seg.size == 0):
+                if not (expired or oversize):  # (not emptiness: compaction never moves the start)
                     break
                 total -= seg.size
                 self.segments.pop(0)

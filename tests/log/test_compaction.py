@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -304,3 +305,29 @@ def test_a_scan_ends_where_compaction_removed_the_last_records(log: Log) -> None
     part = log.partition("t", 0)
     assert part.high_watermark == 4
     assert list(part.scan()) == []
+
+
+def test_an_emptied_segment_does_not_move_the_log_start(tmp_path: Path) -> None:
+    # (compact,delete with nothing past retention: retention deleted the segment the cleaner
+    # had emptied, the log start moved, and a group committed inside it with
+    # auto.offset.reset=latest jumped to the end, missing the 60 records past its offset)
+    tp = TopicPartition("accounts", 0)
+    with Log(str(tmp_path), background=False) as log:
+        config = {"cleanup.policy": "compact,delete", "retention.ms": "-1", "segment.bytes": "1024"}
+        log.create_topic("accounts", 1, config)
+        p = log.partition("accounts", 0)
+        p.append_records([b"a%d" % i for i in range(40)], [b"v1"] * 40)
+        log.groups.commit("billing", {tp: 10})
+        p.append_records([b"a%d" % i for i in range(40)], [b"v2"] * 40)  # every key again
+        p.append_records([b"b%d" % i for i in range(20)], [b"x"] * 20)
+        p.roll()
+        for _ in range(2):
+            log.run_maintenance(force_compaction=True)
+        assert p.log_start_offset == 0
+        c = log.consumer(group_id="billing", auto_offset_reset="latest")
+        c.subscribe(["accounts"])
+        got = []
+        while batch := c.poll(0.2):
+            got.extend(r.offset for r in batch)
+        c.close()
+        assert got == list(range(40, 100))
