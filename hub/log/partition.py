@@ -685,7 +685,7 @@ class Partition:
         data, path, file_pos = self._read(offset, max_bytes, durable_only)
         out: list[Record] = []
         pos = 0
-        nxt = offset
+        nxt = offset if data else self._past_compacted(offset)
         while pos < len(data):
             header = _batch.parse_header(data, pos, check_crc=False)
             recs = decode_checked(
@@ -697,6 +697,16 @@ class Partition:
             nxt = max(nxt, header.next_offset)
             pos += header.size
         return out, nxt
+
+    def _past_compacted(self, offset: int) -> int:
+        """Where to read next when nothing is found at or after ``offset``: past the segment
+        holding it when compaction removed the rest of its records (offsets are never taken
+        again, so a reader there would wait for ever, its lag never 0), else ``offset``."""
+        with self.lock:
+            if not self.segments or not self._compaction_gap(offset):
+                return offset
+            i = bisect.bisect_right(self._bases, offset)
+            return self._bases[i] if i < len(self._bases) else offset
 
     def offset_for_timestamp(self, timestamp: int) -> int | None:
         """The first offset whose record timestamp is >= ``timestamp`` (None: none yet)."""

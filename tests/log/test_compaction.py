@@ -331,3 +331,31 @@ def test_an_emptied_segment_does_not_move_the_log_start(tmp_path: Path) -> None:
             got.extend(r.offset for r in batch)
         c.close()
         assert got == list(range(40, 100))
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_tail_compacted_away_moves_readers_to_the_end(tmp_path: Path, read_only: bool) -> None:
+    # (the tombstones at the end dropped, a consumer at offset 10 stayed there: lag 5 for
+    # ever, and a read-only poll spun at full CPU until its timeout)
+    tp = TopicPartition("t", 0)
+    config = {"cleanup.policy": "compact", "delete.retention.ms": "0", "segment.bytes": "1024"}
+    with Log(str(tmp_path), background=False) as log:
+        log.create_topic("t", 1, config)
+        p = log.partition("t", 0)
+        p.append_records([b"a%d" % i for i in range(10)], [b"v"] * 10)  # 0..9
+        log.groups.commit("g", {tp: 10})
+        p.append_records([b"a%d" % i for i in range(5)], [None] * 5)  # 10..14: deletes
+        p.roll()
+        now = int(time.time() * 1000)
+        log.run_maintenance(now=now, force_compaction=True)
+        log.run_maintenance(now=now + 10, force_compaction=True)  # the tombstones dropped
+        assert max(r.offset for r in p.scan()) < 10 and p.high_watermark == 15
+    with Log(str(tmp_path), background=False, read_only=read_only) as log:
+        c = log.consumer(group_id=None if read_only else "g")
+        c.assign([tp])
+        if read_only:
+            c.seek(tp, 10)
+        started = time.process_time()
+        assert c.poll(0.5) == []
+        assert c.position(tp) == 15 and c.lag() == {tp: 0}
+        assert time.process_time() - started < 0.25  # (waited, not spun)
