@@ -195,6 +195,10 @@ class GroupCoordinator:
             if not stored:
                 self._offsets.pop(group, None)
 
+    def topics_with_offsets(self) -> set[str]:
+        with self._lock:
+            return {tp.topic for offsets in self._offsets.values() for tp in offsets}
+
     def forget_topic(self, topic: str) -> None:
         with self._lock:
             for group in list(self._offsets):

@@ -124,6 +124,8 @@ class Log:
             if not read_only and OFFSETS_TOPIC not in self._topics:
                 self.create_topic(OFFSETS_TOPIC, 1, INTERNAL_TOPIC_CONFIG)
             self.groups = GroupCoordinator(self)
+            if not read_only:
+                self._forget_deleted_topics()
         except BaseException:
             self._release()
             raise
@@ -252,6 +254,17 @@ class Log:
             files.fsync_dir(self.path)
             shutil.rmtree(tomb, ignore_errors=True)
         self.groups.forget_topic(name)
+
+    def _forget_deleted_topics(self) -> None:
+        """Drop the committed offsets of topics that no longer exist: a delete killed after
+        the topic's files went and before its offsets did (`delete_topic`) left them, and a
+        topic made again under the name would have had its first records skipped."""
+        gone = sorted(self.groups.topics_with_offsets() - set(self._topics))
+        for name in gone:
+            log.warning(
+                "committed offsets of deleted topic %r dropped (its deletion was cut short)", name
+            )
+            self.groups.forget_topic(name)
 
     def topic(self, name: str) -> Topic:
         with self._lock:

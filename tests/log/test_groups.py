@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -229,3 +232,30 @@ def test_an_offset_out_of_range_is_reset_with_a_warning(
             f"t-0: offset 10 is out of range (valid offsets are {start}..300): going on from "
             f"{want} (auto.offset.reset={reset}), offsets 10 to {want - 1} skipped"
         ]
+
+
+def test_a_delete_cut_short_leaves_no_offsets_for_a_topic_made_again(data_dir: str) -> None:
+    # (killed after the topic's files went and before its offsets did, the group kept offset
+    # 150 for good: the topic made again had its first 150 records skipped)
+    tp = TopicPartition("orders", 0)
+    with Log(data_dir, background=False) as log:
+        log.create_topic("orders", 1)
+        log.partition("orders", 0).append_records([None] * 150, [b"old"] * 150)
+        log.groups.commit("billing", {tp: 150})
+    child = (
+        "import os, sys\n"
+        "from hub.log import Log\n"
+        "from hub.log.group import GroupCoordinator\n"
+        "GroupCoordinator.forget_topic = lambda self, topic: os._exit(137)  # killed there\n"
+        "Log(sys.argv[1], background=False).delete_topic('orders')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    r = subprocess.run([sys.executable, "-c", child, data_dir], env=env, timeout=60)
+    assert r.returncode == 137
+    with Log(data_dir, background=False) as log:
+        assert log.topics() == [] and log.groups.committed("billing", tp) is None
+        log.create_topic("orders", 1)
+        log.partition("orders", 0).append_records([None] * 200, [b"new"] * 200)
+        c = log.consumer(group_id="billing", auto_offset_reset="earliest")
+        c.assign([tp])
+        assert c.poll(0)[0].offset == 0
