@@ -23,6 +23,7 @@ from hub.log.consumer import Consumer, NoOffsetError
 from hub.log.errors import (
     CorruptRecordError,
     InvalidTopicError,
+    KeylessRecordError,
     LogError,
     LogLockedError,
     LogStorageError,
@@ -66,6 +67,7 @@ __all__ = [
     "ReadOnlyLogError",
     "RebalanceInProgressError",
     "Record",
+    "KeylessRecordError",
     "RecordTooLargeError",
     "TopicConfig",
     "TopicExistsError",

@@ -149,6 +149,18 @@ class RecordTooLargeError(LogError, ConfigError):
         )
 
 
+class KeylessRecordError(LogError, ConfigError):
+    """A record without a key for a compacted topic, which keeps the newest record per key
+    (Kafka's broker refuses it too)."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        super().__init__(
+            f"topic {topic!r} is compacted (cleanup.policy has compact): a record without a "
+            "key cannot be kept there; give its records keys, or set cleanup.policy=delete"
+        )
+
+
 class RebalanceInProgressError(LogError, TransientError):
     """A commit was made by a member whose partitions were reassigned meanwhile."""
 

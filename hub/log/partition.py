@@ -48,6 +48,7 @@ from hub.log.config import TopicConfig
 from hub.log.errors import (
     CorruptRecordError,
     FatalError,
+    KeylessRecordError,
     LogError,
     LogStorageError,
     OffsetOutOfRangeError,
@@ -666,6 +667,8 @@ class Partition:
         flush: bool = True,
     ) -> AppendInfo:
         """Append keyed records as one batch (and fsync): how internal topics are written."""
+        if self.config.compact and None in keys:
+            raise KeylessRecordError(self.topic)
         enc = codec.encode_records(keys, values, None, now_ms() if timestamp is None else timestamp)
         batch = _batch.build_batch(*enc)
         with self.lock:

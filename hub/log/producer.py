@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from hub.log import batch as _batch
 from hub.log import codec
 from hub.log.errors import (
+    KeylessRecordError,
     LogError,
     LogStorageError,
     RecordTooLargeError,
@@ -140,6 +141,8 @@ class Producer:
         if partition is not None:
             t.partition(partition)  # validate early
         _check_record(topic, key, value, headers, timestamp, t.config.max_message_bytes)
+        if key is None and t.config.compact:
+            raise KeylessRecordError(topic)
         with self._lock:
             slot = (topic, -1 if partition is None else partition)
             p = self._pending.get(slot)
@@ -196,6 +199,8 @@ class Producer:
         n = len(t.partitions)
         if partition is not None and not 0 <= partition < n:
             raise UnknownPartitionError(topic, partition, n)
+        if records.keys is None and t.config.compact:
+            raise KeylessRecordError(topic)
         ts = now_ms() if timestamp is None else timestamp
         with self._lock:
             compression = self._codec_for(topic)
@@ -274,6 +279,8 @@ class Producer:
         n = len(t.partitions)
         if partition is not None and not 0 <= partition < n:
             raise UnknownPartitionError(topic, partition, n)
+        if t.config.compact and None in keys:
+            raise KeylessRecordError(topic)
         compression = self._codec_for(topic)
         # a batch, header included, must fit the topic's max.message.bytes too, compressed or
         # not (as send_packed's): cut by max_batch_bytes alone, records each of which fit

@@ -359,3 +359,25 @@ def test_a_tail_compacted_away_moves_readers_to_the_end(tmp_path: Path, read_onl
         assert c.poll(0.5) == []
         assert c.position(tp) == 15 and c.lag() == {tp: 0}
         assert time.process_time() - started < 0.25  # (waited, not spun)
+
+
+def test_a_compacted_topic_refuses_records_without_a_key(log: Log) -> None:
+    # (they were taken and kept for ever: compaction keeps the newest record per key, and a
+    # record without one has none; Kafka's broker refuses them)
+    from hub.log import KeylessRecordError
+    from hub.log.packed import Packed
+
+    log.create_topic("c", 1, {"cleanup.policy": "compact"})
+    prod = log.producer()
+    for send in (
+        lambda: prod.send("c", b"v"),
+        lambda: prod.send_many("c", [b"v", b"w"], keys=[b"k", None]),
+        lambda: prod.send_many("c", [b"v"]),
+        lambda: prod.send_packed(Packed(b"v", b"\x01\x00\x00\x00", None, None, 0, 1, None), "c"),
+        lambda: log.partition("c", 0).append_records([None], [b"v"]),
+    ):
+        with pytest.raises(KeylessRecordError, match="'c' is compacted"):
+            send()
+    prod.send_many("c", [b"v"], keys=[b"k"])
+    prod.flush()
+    assert [r.key for r in log.partition("c", 0).scan()] == [b"k"]
