@@ -385,8 +385,13 @@ class ChangeStream:
         elif t == E.ROTATE:
             if self._txn is None:
                 end = len(event) - (4 if checksum else 0)
-                self.file = bytes(event[HEADER + 8 : end]).decode()
-                self.pos = int.from_bytes(event[HEADER : HEADER + 8], "little")
+                file = bytes(event[HEADER + 8 : end]).decode()
+                pos = int.from_bytes(event[HEADER : HEADER + 8], "little")
+                # an artificial one (log_pos 0) opens a dump: by GTID, MariaDB names the file
+                # it starts reading and position 4, before the stored position; taken, the
+                # offset went back and the next start replayed too little schema history
+                if h.log_pos != 0 or not precedes([file, pos], [self.file, self.pos]):
+                    self.file, self.pos = file, pos
         elif t in (E.MARIADB_ANNOTATE_ROWS, ROWS_QUERY):
             if self.cfg.include_query and self._txn is not None:
                 end = len(event) - (4 if checksum else 0)

@@ -64,3 +64,31 @@ def test_a_set_hub_cannot_read_is_not_kept() -> None:
     assert MySqlGtidSet(f"{U1}:1-5:tag:1-3").add(f"{U1}:6") is None
     s = MySqlGtidSet(f"{U1}:1-5")
     assert s.add(f"{U1}:tag:6") is None and s.add(f"{U1}:7") is None
+
+
+def test_the_rotate_a_gtid_connect_begins_with_never_takes_the_position_back() -> None:
+    """MariaDB opens a GTID dump with an artificial rotate (log_pos 0) naming the file and
+    position 4. Taken as the position, a first poll that ended before a heartbeat stored
+    {file, pos: 4}, and the next start replayed the schema history only up to there: the
+    DDL earlier in that file was missed, rows decoded under the old column names (a
+    review's run: two columns' values swapped in the sink)."""
+    cfg = MySqlSourceConfig.of({"database.user": "u", "topic.prefix": "app"})
+    mapper = TypeMapper("precise", "adaptive_time_microseconds", "bytes", "long")
+    stream = ChangeStream(
+        cfg, "mariadb", Filters.from_config(cfg), mapper,
+        {"server": "app"}, {"file": "binlog.000007", "pos": 9000, "gtids": "0-1-40"}, True,
+    )  # fmt: skip
+    stream.stream = SimpleNamespace(file="binlog.000007", checksum=False)  # type: ignore[assignment]
+
+    def rotate(file: str, pos: int, log_pos: int) -> None:
+        body = pos.to_bytes(8, "little") + file.encode()
+        stream._event(*_event(E.ROTATE, body, log_pos), [])  # type: ignore[arg-type]
+
+    rotate("binlog.000007", 4, 0)  # the GTID connect's, in the stored file
+    assert (stream.position()["file"], stream.position()["pos"]) == ("binlog.000007", 9000)
+    rotate("binlog.000006", 4, 0)  # an earlier file (the server starts where it finds it)
+    assert (stream.position()["file"], stream.position()["pos"]) == ("binlog.000007", 9000)
+    rotate("binlog.000008", 4, 0)  # a later one (the stored file rotated, nothing since)
+    assert (stream.position()["file"], stream.position()["pos"]) == ("binlog.000008", 4)
+    rotate("binlog.000009", 4, 512)  # a real rotate at the end of a file
+    assert (stream.position()["file"], stream.position()["pos"]) == ("binlog.000009", 4)
