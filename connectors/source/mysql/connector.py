@@ -504,6 +504,7 @@ class MySqlSourceTask(SourceTask):
             self._resume, self.mariadb, incremental,
             self._transactional, self._describe, self._context.json_encoding, self.history,
         )  # fmt: skip
+        self.stream.on_inexact = self._context.replay_is_inexact
         self.stream.open()
 
     def _on_meta(self, ask: Callable[[Any], T]) -> T:
