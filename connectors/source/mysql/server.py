@@ -269,7 +269,7 @@ def _int(v: Any) -> int | None:
     return None if v is None else int(v)
 
 
-_ROLLS_BACK = ("innodb", "xtradb", "rocksdb", "tokudb")
+ROLLS_BACK = ("innodb", "xtradb", "rocksdb", "tokudb")  # engines with transactions
 
 
 def transactional(con: Any, db: str, table: str) -> bool:
@@ -279,4 +279,4 @@ def transactional(con: Any, db: str, table: str) -> bool:
         con, "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND "
         "TABLE_NAME = %s", (db, table),
     )  # fmt: skip
-    return not rows or rows[0][0] is None or str(rows[0][0]).casefold() in _ROLLS_BACK
+    return not rows or rows[0][0] is None or str(rows[0][0]).casefold() in ROLLS_BACK

@@ -4,10 +4,13 @@ streaming from that position has neither a gap nor an overlap with them.
 One connection reads, in a ``REPEATABLE READ`` transaction started ``WITH CONSISTENT
 SNAPSHOT``. Its binlog position: on MariaDB the server says where the snapshot stands
 (``binlog_snapshot_file``/``_position``, no lock needed; a global read lock is still taken
-for ``snapshot.locking.mode`` minimal/extended when the user may, so non-transactional tables
-are consistent too); on MySQL a global read lock (``FLUSH TABLES WITH READ LOCK``) is held
-while the transaction starts and the position is read (minimal), or for the whole snapshot
-(extended).
+for ``snapshot.locking.mode`` minimal/extended when the user may, so no DDL comes between the
+position and the tables' columns); on MySQL a global read lock (``FLUSH TABLES WITH READ
+LOCK``) is held while the transaction starts and the position is read (minimal), or for the
+whole snapshot (extended). Non-transactional tables (MyISAM, Aria, MEMORY) are outside the
+consistent read: only ``extended`` keeps their rows as of the position (writes wait for the
+whole snapshot); under minimal or none a row written to one while the snapshot runs may be
+read and streamed both, which a keyless table keeps twice. The snapshot says so, naming them.
 
 Keyed tables are read in key order, ``snapshot.fetch.size`` rows per ``SELECT ... WHERE key >
 last ORDER BY key LIMIT n``; each row's offset holds its table and key, so a task that dies
@@ -34,6 +37,7 @@ from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.history import Schemas, from_catalog
 from connectors.source.mysql.protocol.values import Column, T
 from connectors.source.mysql.server import (
+    ROLLS_BACK,
     BinlogPosition,
     CatalogTable,
     ServerSetupError,
@@ -114,10 +118,37 @@ def begin(
 
             position = current_position(con, mariadb)
     found = tables(con, filters)
+    if not (locked and cfg.snapshot_locking_mode == "extended"):
+        _warn_nontransactional(con, found)
     schemas = from_catalog(con, mariadb) if history else None
     if locked and cfg.snapshot_locking_mode != "extended":
         query(con, "UNLOCK TABLES")
     return Begun(position, found, schemas, readers)
+
+
+def _warn_nontransactional(con: Any, found: Sequence[CatalogTable]) -> None:
+    """Name the captured tables whose engine keeps no consistent read (MyISAM, Aria, MEMORY):
+    the snapshot reads them as they are when it gets to them, not as of its position."""
+    if not found:
+        return
+    dbs = sorted({t.db for t in found})
+    rows = query(
+        con, "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE "
+        f"TABLE_SCHEMA IN ({', '.join(['%s'] * len(dbs))}) AND ENGINE IS NOT NULL", tuple(dbs),
+    )  # fmt: skip
+    captured = {(t.db, t.name) for t in found}
+    plain = sorted(
+        f"{db}.{name} ({engine})" for db, name, engine in rows
+        if (db, name) in captured and str(engine).casefold() not in ROLLS_BACK
+    )  # fmt: skip
+    if plain:
+        log.warning(
+            "snapshot: %s use an engine without transactions: the snapshot reads them as they "
+            "are when it gets to them, so a row written to them meanwhile may be read and also "
+            "streamed (a table without a key then holds it twice in the sink); set "
+            "snapshot.locking.mode=extended to hold writes for the snapshot's length instead",
+            ", ".join(plain),
+        )
 
 
 def end(con: Any, cfg: MySqlSourceConfig) -> None:
