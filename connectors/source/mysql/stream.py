@@ -76,6 +76,7 @@ _UNREADABLE = {
 _NOT_DML = frozenset({"CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "XA", "GRANT",
                       "REVOKE", "FLUSH", "ANALYZE", "OPTIMIZE", "REPAIR"})  # fmt: skip
 _DML = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD"})
+_CALLS = frozenset({"SELECT", "DO", "CALL"})
 _VERB_CHARS = 8192  # (of a statement: where its verb, and the databases it names, are read)
 
 
@@ -107,13 +108,20 @@ def _client_encoding(status: bytes) -> str:
     return "utf-8"
 
 
-def _dml_verb(sql: str) -> str:
-    """The verb of a statement that changes rows (INSERT, UPDATE, DELETE, REPLACE, LOAD),
-    past leading comments and MariaDB's ``SET STATEMENT ... FOR``; "" for any other."""
+def _logged_as_statement(sql: str) -> bool:
+    """Whether a Query event is a change of rows logged as a statement, past leading comments
+    and MariaDB's ``SET STATEMENT ... FOR``: DML (INSERT, UPDATE, DELETE, REPLACE, LOAD); a
+    SELECT, DO or CALL (the binlog holds one only for a function or procedure that wrote rows,
+    logged as the statement that called it); ``CREATE TABLE ... SELECT`` (logged as rows, it
+    is a ``CREATE TABLE`` without its SELECT, then the rows)."""
     words = [t.word() for t in ddl.tokens(sql[:_VERB_CHARS])]
     if len(words) > 2 and words[0] == "SET" and words[1] == "STATEMENT" and "FOR" in words:
         words = words[words.index("FOR") + 1 :]
-    return words[0] if words and words[0] in _DML else ""
+    if not words:
+        return False
+    if words[0] in _DML or words[0] in _CALLS:
+        return True
+    return words[0] == "CREATE" and "TABLE" in words[1:5] and "SELECT" in words
 
 
 class _Txn(Transaction):
@@ -456,7 +464,11 @@ class ChangeStream:
             if self._txn is not None:
                 self._savepoint(word, sql, out)
             return
-        if word not in _NOT_DML and _dml_verb(sql) and self._may_touch_captured(db, sql):
+        if (
+            (word == "CREATE" or word not in _NOT_DML)
+            and _logged_as_statement(sql)
+            and self._may_touch_captured(db, sql)
+        ):
             file = self.stream.file if self.stream else self.file
             raise ConfigError(
                 f"{self.cfg.where()} logged a change as a statement, not as rows "
