@@ -59,7 +59,32 @@ from hub.runtime.api import EncodedBatch, Header, JsonMap, SourceRecord, offset_
 log = logging.getLogger(__name__)
 
 FL_STANDALONE = 1
+FL_GROUP_COMMIT_ID = 2
 FL_PREPARED_XA = 64  # MariaDB's GTID event of an XA transaction's prepared part
+FL_COMPLETED_XA = 128
+# MariaDB's GTID event's extra flags (binlog_alter_two_phase, 10.8+): an ALTER is logged at
+# its start and again at its commit or rollback, the same statement each time
+FL_START_ALTER = 2
+FL_COMMIT_ALTER = 4
+FL_ROLLBACK_ALTER = 8
+
+
+def _alter_phase(event: memoryview, checksum: bool, flags: int) -> int:
+    """FL_START_ALTER, FL_COMMIT_ALTER or FL_ROLLBACK_ALTER when a MariaDB GTID event opens a
+    two-phase ALTER's group, else 0: its extra flags follow the commit id and the XA id."""
+    at = HEADER + 13
+    if flags & FL_GROUP_COMMIT_ID:
+        at += 8
+    if flags & (FL_PREPARED_XA | FL_COMPLETED_XA):
+        if at + 6 > len(event):
+            return 0
+        at += 6 + event[at + 4] + event[at + 5]  # formatID, the lengths, gtrid and bqual
+    end = len(event) - (4 if checksum else 0)
+    if at >= end:
+        return 0
+    return event[at] & (FL_START_ALTER | FL_COMMIT_ALTER | FL_ROLLBACK_ALTER)
+
+
 XA_PREPARE = 38  # the event that ends it (MySQL and MariaDB)
 _SAVEPOINT_NAME = re.compile(
     r"(?is)^(?:ROLLBACK\s+(?:WORK\s+)?TO|RELEASE)?\s*(?:SAVEPOINT\s+)?(.+?)\s*;?$"
@@ -126,7 +151,7 @@ def _logged_as_statement(sql: str) -> bool:
 
 class _Txn(Transaction):
     __slots__ = ("file", "pos", "gtids", "gtid", "rows_events", "ts", "standalone", "thread",
-                 "query", "xa", "held", "marks")  # fmt: skip
+                 "query", "xa", "held", "marks", "alter")  # fmt: skip
 
     def __init__(self, file: str, pos: int, gtids: str | None, gtid: str | None, ts: int) -> None:
         super().__init__(gtid or f"{file}:{pos}")
@@ -136,6 +161,7 @@ class _Txn(Transaction):
         self.thread: int | None = None
         self.query: str | None = None  # the statement of the rows events that follow
         self.xa = False  # an XA transaction's prepared part
+        self.alter = 0  # a two-phase ALTER's START / COMMIT / ROLLBACK (MariaDB's flags)
         # after a SAVEPOINT (or XA START): the records since, held until nothing can undo
         # them, in runs of one table each; and the savepoints, each with how many runs came
         # before it
@@ -386,6 +412,7 @@ class ChangeStream:
             assert self._txn is not None
             self._txn.standalone = bool(flags & FL_STANDALONE)
             self._txn.xa = bool(flags & FL_PREPARED_XA)
+            self._txn.alter = _alter_phase(event, checksum, flags)
         elif t == E.GTID or t == 34:  # MySQL GTID / anonymous GTID
             uuid = bytes(event[HEADER + 1 : HEADER + 17]).hex()
             gno = int.from_bytes(event[HEADER + 17 : HEADER + 25], "little")
@@ -478,6 +505,13 @@ class ChangeStream:
             )
         if word == "XA":
             self._xa(h, upper, out)
+            return
+        if self._txn is not None and self._txn.alter & (FL_START_ALTER | FL_ROLLBACK_ALTER):
+            # a two-phase ALTER is applied at its COMMIT ALTER, the same statement again:
+            # rows until then have the old columns, and one rolled back never happened
+            log.info("DDL in %s, %s: %s", db or "(no database)", "started" if
+                     self._txn.alter & FL_START_ALTER else "rolled back", sql[:200])  # fmt: skip
+            self._commit(h, out)
             return
         # DDL: the next TABLE_MAP of a changed table brings its new columns
         log.info("DDL in %s: %s", db or "(no database)", sql[:200])
