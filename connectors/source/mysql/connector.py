@@ -122,6 +122,14 @@ class MySqlSourceTask(SourceTask):
         offset = context.offset(self.partition)
         files = binlog_files(self.meta)
         usable = offset is None or str(offset.get("file")) in files
+        if not usable and self.mariadb and offset and offset.get("gtids"):
+            from connectors.source.mysql.server import gtids_kept
+
+            usable = gtids_kept(self.meta, files, str(offset["gtids"]))
+            if usable:  # (the stream resumes by GTID: nothing is lost)
+                log.info("binlog file %r, where this connector stopped, is gone, but the "
+                         "binlogs still hold everything after its GTID position %s: going "
+                         "on from there", offset.get("file"), offset["gtids"])  # fmt: skip
         policy = snapshotter(cfg.snapshot_mode)
         self.should_stream = policy.should_stream()
         if offset is not None and not usable and not isinstance(policy, WhenNeeded):

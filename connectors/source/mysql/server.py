@@ -180,6 +180,37 @@ def binlog_files(con: Any) -> list[str]:
     return [str(r[0]) for r in query(con, "SHOW BINARY LOGS")]
 
 
+def gtids_kept(con: Any, files: list[str], gtids: str) -> bool:
+    """MariaDB: whether the binlogs still hold every transaction after the GTID position
+    ``gtids`` (a stored file may have been purged with nothing after it): the oldest file's
+    Gtid_list, the position the server stood at when it began the file, is at or before it
+    in every domain."""
+    if not files:
+        return False
+    rows = query(con, "SHOW BINLOG EVENTS IN %s LIMIT 4", (files[0],))
+    listed = next((str(r[5]) for r in rows if str(r[2]) == "Gtid_list"), None)
+    return listed is not None and gtids_after(listed, gtids)
+
+
+def gtids_after(listed: str, gtids: str) -> bool:
+    """Whether the GTID position ``gtids`` is at or after ``listed`` (a Gtid_list event's
+    ``[0-1-100,1-2-5]``) in every domain ``listed`` has."""
+
+    def seqs(text: str) -> dict[int, int]:
+        out = {}
+        for part in text.strip("[] ").split(","):
+            if part.strip():
+                domain, _server, seq = part.strip().split("-")
+                out[int(domain)] = int(seq)
+        return out
+
+    try:
+        start, stored = seqs(listed), seqs(gtids)
+    except ValueError:
+        return False
+    return all(stored.get(domain, -1) >= seq for domain, seq in start.items())
+
+
 def gtid_at(con: Any, file: str, pos: int) -> str | None:
     """MariaDB: the GTID position at ``file``:``pos`` (BINLOG_GTID_POS)."""
     row = query(con, "SELECT BINLOG_GTID_POS(%s, %s)", (file, pos))

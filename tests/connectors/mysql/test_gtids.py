@@ -92,3 +92,14 @@ def test_the_rotate_a_gtid_connect_begins_with_never_takes_the_position_back() -
     assert (stream.position()["file"], stream.position()["pos"]) == ("binlog.000008", 4)
     rotate("binlog.000009", 4, 512)  # a real rotate at the end of a file
     assert (stream.position()["file"], stream.position()["pos"]) == ("binlog.000009", 4)
+
+
+def test_a_gtid_position_is_kept_when_the_oldest_binlog_begins_at_or_before_it() -> None:
+    from connectors.source.mysql.server import gtids_after
+
+    assert gtids_after("[]", "0-1-1")
+    assert gtids_after("[0-1-100,1-2-5]", "0-1-150,1-2-5")
+    assert gtids_after("[0-1-100]", "0-1-100,3-1-7")  # (a domain the list lacks: not purged)
+    assert not gtids_after("[0-1-100,1-2-5]", "0-1-99,1-2-5")  # (0-1-100 purged)
+    assert not gtids_after("[0-1-100,1-2-5]", "0-1-150")  # (domain 1's first five purged)
+    assert not gtids_after("[0-1-100]", "not a position")
