@@ -503,7 +503,7 @@ class MySqlSourceTask(SourceTask):
             from connectors.source.mysql.incremental import incremental_snapshot
 
             incremental = incremental_snapshot(
-                self.meta, self.cfg.signal_data_collection,
+                lambda: self.meta, self.cfg.signal_data_collection,
                 self.cfg.incremental_snapshot_chunk_size, self.filters, self._table,
             )  # fmt: skip
             incremental.resume(self._resume.get("incremental"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from connectors.source.cdc.envelope import envelope
@@ -26,13 +26,17 @@ from connectors.source.mysql.snapshot import chunk_after, decode_key, encode_key
 
 
 class MySqlIncrementalPort:
-    def __init__(self, con: Any, signal_table: str, filters: Filters,
+    def __init__(self, con: Callable[[], Any], signal_table: str, filters: Filters,
                  build: Any) -> None:  # fmt: skip
-        self.con = con
+        self._con = con  # the task's metadata connection, made again after a failure
         db, _, table = signal_table.partition(".")
         self.signal = f"{ident(db)}.{ident(table)}"
         self.filters = filters
         self.build = build  # CatalogTable, key -> MySqlTable
+
+    @property
+    def con(self) -> Any:
+        return self._con()
 
     def tables(self) -> dict[str, bool]:
         """Chunks go by the primary key (message.key.columns may not be unique)."""
@@ -112,6 +116,6 @@ def _type(c: Any) -> str:
 
 
 def incremental_snapshot(
-    con: Any, signal_table: str, chunk_size: int, filters: Filters, build: Any
+    con: Callable[[], Any], signal_table: str, chunk_size: int, filters: Filters, build: Any
 ) -> IncrementalSnapshot:
     return IncrementalSnapshot(MySqlIncrementalPort(con, signal_table, filters, build), chunk_size)

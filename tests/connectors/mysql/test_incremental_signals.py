@@ -309,3 +309,26 @@ def test_an_incremental_snapshot_reads_up_to_the_last_key_it_began_with(
     ops = [(r.value["op"], r.value["after"]["id"]) for r in out if r.topic == topic and r.value]
     assert sorted(i for op, i in ops if op == "r") == list(range(1, 101))
     assert sorted(i for op, i in ops if op == "c") == list(range(101, 201))
+
+
+def test_a_metadata_connection_made_again_serves_the_incremental_snapshot(
+    mariadb_server: MariaDBServer, mariadb_db: str, cur: Any
+) -> None:
+    # (the server closed the task's metadata connection; the catalog lookups made it again,
+    # but the incremental snapshot kept the closed one: its next chunk failed the task)
+    cur.execute("CREATE TABLE a (id int PRIMARY KEY)")
+    cur.execute("INSERT INTO a VALUES (1), (2), (3)")
+    task = start_task(_config(mariadb_server, mariadb_db))
+    try:
+        poll_for(task, 0.3)
+        cur.execute(f"KILL CONNECTION {task.meta.thread_id()}")
+        task._transactional(mariadb_db, "a")  # a lookup that meets the closed connection
+        _signal(cur, mariadb_db, "s1", "execute-snapshot", ["a"])
+        got: list[Any] = []
+        deadline = time.monotonic() + 20
+        while len(_state(got, "app." + mariadb_db + ".a")) < 3:
+            assert time.monotonic() < deadline, got
+            got += poll(task)
+        assert sorted(_state(got, f"app.{mariadb_db}.a")) == [1, 2, 3]
+    finally:
+        task.stop()
