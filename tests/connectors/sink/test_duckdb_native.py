@@ -469,9 +469,14 @@ def test_a_decimal_column_made_varchar_takes_the_next_decimals(
 
 
 @pytest.mark.parametrize("native", [True, False])
-def test_a_column_added_with_a_default_on_both_paths(tmp_path: Path, native: bool) -> None:
-    # rows of the old schema in the batch that adds the column (inserted before the ALTER
-    # TABLE ... ADD COLUMN ... DEFAULT) hold the default in the source, as the rows before
+@pytest.mark.parametrize("change", ["added", "dropped"])
+def test_a_column_added_or_dropped_mid_batch_on_both_paths(
+    tmp_path: Path, native: bool, change: str
+) -> None:
+    # added: rows of the old schema in the batch that adds the column (inserted before the
+    # ALTER TABLE ... ADD COLUMN ... DEFAULT) hold the default in the source, as the rows
+    # before; dropped: rows of the schema without the column (inserted after ALTER TABLE ...
+    # DROP COLUMN) are NULL there, not the dropped column's default
     def schema(*extra: dict[str, Any]) -> dict[str, Any]:
         row = {**ROW, "fields": [FIELDS[0], FIELDS[3], *extra]}
         return {**VALUE_SCHEMA, "fields": [{**row, "field": "before"}, {**row, "field": "after"},
@@ -481,43 +486,19 @@ def test_a_column_added_with_a_default_on_both_paths(tmp_path: Path, native: boo
         return i, {"before": None, "after": {"id": i, **after}, "source": SRC, "op": "c",
                    "ts_ms": 1}  # fmt: skip
 
-    added = {**_field("c", "int32"), "default": 5}
+    c = {**_field("c", "int32"), "default": 5}
+    added = change == "added"
+    old, new = (schema(), schema(c)) if added else (schema(c), schema())
+    old_c, new_c = ({}, {"c": 7}) if added else ({"c": 7}, {})
     task = Task(tmp_path / "t.duckdb", native)
-    task.put(_encode([create(i, txt="old") for i in range(1, 1501)], 0, schema()))
-    batch = _encode([create(i, txt="old") for i in range(1501, 1601)], 1500, schema())
-    batch += _encode([create(i, txt="new", c=7) for i in range(1601, 3001)], 1600,
-                     schema(added))  # fmt: skip
+    task.put(_encode([create(i, txt="old", **old_c) for i in range(1, 1501)], 0, old))
+    batch = _encode([create(i, txt="old", **old_c) for i in range(1501, 1601)], 1500, old)
+    batch += _encode([create(i, txt="new", **new_c) for i in range(1601, 3001)], 1600, new)
     task.put(batch)
     rows, _, columns = task.tables()
     assert [c for c, _ in columns] == ["id", "txt", "c"]
     got = {i: c for i, _, c in rows}
     assert len(got) == 3000
-    assert {got[i] for i in range(1, 1601)} == {5} and {got[i] for i in range(1601, 3001)} == {7}
-
-
-@pytest.mark.parametrize("native", [True, False])
-def test_a_column_dropped_on_both_paths(tmp_path: Path, native: bool) -> None:
-    # rows of the schema without the column (inserted after ALTER TABLE ... DROP COLUMN) are
-    # NULL there, not the dropped column's default, in the batch with rows of the old schema
-    def schema(*extra: dict[str, Any]) -> dict[str, Any]:
-        row = {**ROW, "fields": [FIELDS[0], FIELDS[3], *extra]}
-        return {**VALUE_SCHEMA, "fields": [{**row, "field": "before"}, {**row, "field": "after"},
-                                           *VALUE_SCHEMA["fields"][2:]]}  # fmt: skip
-
-    def create(i: int, **after: Any) -> tuple[int, dict[str, Any]]:
-        return i, {"before": None, "after": {"id": i, **after}, "source": SRC, "op": "c",
-                   "ts_ms": 1}  # fmt: skip
-
-    dropped = {**_field("c", "int32"), "default": 5}
-    task = Task(tmp_path / "t.duckdb", native)
-    task.put(_encode([create(i, txt="old", c=7) for i in range(1, 1501)], 0, schema(dropped)))
-    batch = _encode([create(i, txt="old", c=7) for i in range(1501, 1601)], 1500,
-                    schema(dropped))  # fmt: skip
-    batch += _encode([create(i, txt="new") for i in range(1601, 3001)], 1600, schema())
-    task.put(batch)
-    rows, _, columns = task.tables()
-    assert [c for c, _ in columns] == ["id", "txt", "c"]
-    got = {i: c for i, _, c in rows}
-    assert len(got) == 3000
-    assert {got[i] for i in range(1, 1601)} == {7}
-    assert {got[i] for i in range(1601, 3001)} == {None}
+    want_old, want_new = (5, 7) if added else (7, None)
+    assert {got[i] for i in range(1, 1601)} == {want_old}
+    assert {got[i] for i in range(1601, 3001)} == {want_new}
