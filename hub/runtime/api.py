@@ -278,6 +278,13 @@ class SinkTask(Task):
     # stored offset past the log's end (a topic made again) then stops the task, which
     # would otherwise skip the new records
     skips_below_stored: ClassVar[bool] = False
+    # True when ``put`` writes a batch whole or not at all (one transaction), and raises an
+    # error that is not a ConfigError (nor an OSError) only for what some record of it holds:
+    # with errors.tolerance=all the runner then puts a failed batch again one record at a
+    # time and sends the records that fail alone to the dead letter queue. Otherwise, as in
+    # Kafka Connect, errors.tolerance does not cover ``put``: its error fails the task (a
+    # put that wrote part of the batch, put again, wrote it twice)
+    isolates_failures: ClassVar[bool] = False
 
     @abstractmethod
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None: ...

@@ -29,6 +29,7 @@ from hub.log import (
     codec,
 )
 from hub.runtime.api import EncodedSinkRecords, SinkRecord, SinkTask, SinkTaskContext
+from hub.runtime.errors import RetryStopped
 from hub.runtime.runner import RunnerContext
 
 log = logging.getLogger(__name__)
@@ -311,12 +312,22 @@ class SinkRunner:
         try:
             done: bool = self.errors.retry("TASK_PUT", lambda: self.task.put_encoded(encoded))
             return done
-        except (ResumeError, TransientError):
+        except (ResumeError, TransientError, RetryStopped):
             raise  # (the target, not a record: see _put_pairs)
-        except Exception:
-            if not self.errors.tolerate:
+        except Exception as exc:
+            if not self._isolates(exc):
                 raise
             return False
+
+    def _isolates(self, exc: Exception) -> bool:
+        """Whether a failed ``put``'s batch is put again record by record (errors.tolerance=all,
+        `SinkTask.isolates_failures`): not for an error of the target itself (its config, its
+        disk), nor for a task whose failed put may have written part of the batch."""
+        return (
+            self.errors.tolerate
+            and type(self.task).isolates_failures
+            and not isinstance(exc, ConfigError | OSError)
+        )
 
     def _put_pairs(self, raws: list[Record], records: list[SinkRecord]) -> None:
         """``put`` the records; with errors.tolerance=all, a batch that fails is put again
@@ -327,13 +338,14 @@ class SinkRunner:
             self.errors.retry("TASK_PUT", lambda: self.task.put(list(records)))  # (a fresh list:
             # a task may sort or empty it, and a retry and the isolation below need it whole)
             return
-        except (ResumeError, TransientError):
+        except (ResumeError, TransientError, RetryStopped):
             # the task restarts from its target's offsets: nothing to isolate; a target down
             # past errors.retry.timeout is no record's fault (isolating, every record of the
-            # batch went to the dead letter queue, its offsets committed)
+            # batch went to the dead letter queue, its offsets committed), nor is a stop
+            # heard while retrying
             raise
         except Exception as exc:
-            if not self.errors.tolerate:
+            if not self._isolates(exc):
                 raise
             if len(records) == 1:
                 self.errors.failed("TASK_PUT", exc, raws[0])
@@ -342,9 +354,11 @@ class SinkRunner:
         for raw, rec in zip(raws, records, strict=True):
             try:
                 self.errors.retry("TASK_PUT", lambda rec=rec: self.task.put([rec]))  # type: ignore[misc]
-            except (ResumeError, TransientError):
+            except (ResumeError, TransientError, RetryStopped):
                 raise
             except Exception as exc:
+                if not self._isolates(exc):
+                    raise
                 self.errors.failed("TASK_PUT", exc, raw)
 
     def _gather(self) -> list[Record]:

@@ -23,6 +23,8 @@ class FlakyConfig(ConnectorConfig):
 
 
 class FlakyTask(SinkTask):
+    isolates_failures = True  # (it raises before writing anything: a batch whole or nothing)
+
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
         cfg = FlakyConfig.of(config)
         self.failures, self.password, self.error = cfg.failures, cfg.password, cfg.error
@@ -43,3 +45,26 @@ class FlakySink(SinkConnector):
     name = "flaky"
     config_model = FlakyConfig
     task_class = FlakyTask
+
+
+class PartialTask(SinkTask):
+    """Writes record by record and refuses a record whose value is "poison" where it comes:
+    a failed put has written the records before it (its put is not all or nothing)."""
+
+    def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
+        pass
+
+    def put(self, records: Sequence[SinkRecord]) -> None:
+        for r in records:
+            if r.value == "poison":
+                raise ValueError("poison")
+            RECEIVED.append(r.value)
+
+    def stop(self) -> None:
+        pass
+
+
+class PartialSink(SinkConnector):
+    name = "partial"
+    config_model = ConnectorConfig
+    task_class = PartialTask

@@ -251,3 +251,47 @@ def test_dead_letter_queue_and_error_log_never_carry_a_secret(
         assert "pw=********" in caplog.text and "hunter2" not in caplog.text
     finally:
         worker.stop()
+
+
+def test_a_stop_heard_while_retrying_sends_nothing_to_the_dlq(tmp_path: Path) -> None:
+    # (the retry's "the task is stopping" was taken for each record's failure: every record
+    # of the batch went to the dead letter queue and the group committed past them, lost to
+    # a target that came back)
+    worker = _flaky(tmp_path, [b'"r%d"' % i for i in range(5)], failures=10_000,
+                    **{"errors.tolerance": "all", "errors.retry.timeout": -1,
+                       "errors.deadletterqueue.topic.name": "dlq"})  # fmt: skip
+    from tests.runtime import flaky_sink
+
+    try:
+        wait_for(lambda: flaky_sink.ATTEMPTS[0] >= 2, what="the retries")
+        worker.stop_connector("flaky")
+        assert not worker.log.has_topic("dlq") or not worker.log.partition("dlq", 0).records(0)[0]
+        assert worker.log.groups.committed("connect-flaky", TopicPartition("in", 0)) is None
+    finally:
+        worker.stop()
+
+
+def test_tolerance_all_leaves_a_put_that_is_not_all_or_nothing_to_fail_the_task(
+    tmp_path: Path,
+) -> None:
+    # (a failed put was put again record by record: the records it had written before the
+    # poison were written twice, the others dead-lettered as if they were bad; as in Kafka
+    # Connect, errors.tolerance covers such a put only when its task says it may)
+    from tests.runtime import flaky_sink
+
+    flaky_sink.RECEIVED.clear()
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        produce(worker, [b'"a"', b'"b"', b'"poison"', b'"c"'])
+        worker.add(ConnectorSpec("partial", {
+            "connector.class": "tests.runtime.flaky_sink:PartialSink", "topics": "in",
+            "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
+            "errors.tolerance": "all", "errors.deadletterqueue.topic.name": "dlq",
+        }, "test"))  # fmt: skip
+        wait_for(lambda: worker.status()["partial"][0].state == "FAILED", what="FAILED")
+        status = worker.status()["partial"][0]
+        assert status.trace is not None and "poison" in status.trace
+        assert flaky_sink.RECEIVED[:2] == ["a", "b"] and "c" not in flaky_sink.RECEIVED
+        assert not worker.log.has_topic("dlq") or not worker.log.partition("dlq", 0).records(0)[0]
+    finally:
+        worker.stop()

@@ -56,6 +56,7 @@ class EngineSinkTask(SinkTask, Generic[C]):
     config_class: type[C]  # (each sink sets its own)
     offsets_in_target = True  # (the table _hub_offsets)
     skips_below_stored = True
+    isolates_failures = True  # (a batch is one transaction; a record's failure is its own)
 
     @abstractmethod
     def make_dialect(self, cfg: C) -> Dialect: ...

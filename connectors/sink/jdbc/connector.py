@@ -30,6 +30,7 @@ class JdbcSinkTask(SinkTask):
 
     offsets_in_target = True  # (the engine task it wraps keeps them)
     skips_below_stored = True
+    isolates_failures = True  # (a batch is one transaction; a record's failure is its own)
 
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
         from connectors.sink.engine.task import EngineSinkTask
