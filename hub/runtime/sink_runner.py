@@ -221,7 +221,7 @@ class SinkRunner:
                     time.sleep(0.2)
                     continue
                 batch = self._gather()
-                if batch:
+                if batch and not self.lost:
                     began = time.monotonic()
                     self._put(batch)
                     self.state.last_apply_ms = (time.monotonic() - began) * 1000
@@ -232,6 +232,8 @@ class SinkRunner:
                     for (topic, p), offset in ends.items():
                         self._done[TopicPartition(topic, p)] = offset + 1
                     self.state.add_records(len(batch))
+                if self.lost:  # (left behind by a stop, or its lease lost: commits nothing)
+                    break
                 if time.monotonic() - last_commit >= self.ctx.flush_interval:
                     self._flush_and_commit()
                     last_commit = time.monotonic()

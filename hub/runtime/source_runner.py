@@ -255,6 +255,8 @@ class SourceRunner:
         try:
             while not self.stopping.is_set():
                 records = self.task.poll()
+                if self.lost:  # (left behind by a stop, or its lease lost: writes nothing)
+                    break
                 if records:
                     self._append(records)
                     if self._per_poll:  # (transaction.boundary: poll)

@@ -257,6 +257,7 @@ class Worker:
         backend: LogBackend | None = None,
         storage: StorageTopics | None = None,
         cluster: str | None = None,
+        task_shutdown_graceful_timeout_ms: int = 5_000,
     ) -> None:
         """``flush_interval_ms`` is the log's flush policy (hub.log.log: 0 fsyncs appended
         records at once, coalescing what arrives meanwhile); ``retention_check_interval_ms`` is
@@ -266,7 +267,11 @@ class Worker:
         ``storage``: the names of its internal topics (Connect's ``*.storage.topic``).
         ``cluster`` (Connect's ``group.id``, a Kafka backend only): a distributed worker,
         which shares the connectors of its config topic and their tasks with the other
-        workers of that cluster (see the module's doc)."""
+        workers of that cluster (see the module's doc). ``task_shutdown_graceful_timeout_ms``:
+        Connect's ``task.shutdown.graceful.timeout.ms``, how long a stop waits for its tasks in
+        all before it leaves behind those still inside a call (a put or poll that hangs), which
+        then commit and write nothing more."""
+        self._task_shutdown_s = task_shutdown_graceful_timeout_ms / 1000
         # everything but the embedded log's own maintenance goes through the backend seam
         # (hub.log.backend), so another log (issue 16: Kafka) can take its place
         self.log: Log | None = None
@@ -757,9 +762,21 @@ class Worker:
             task.stop.set()
             if task.runner is not None:
                 task.runner.stop()
+        deadline = time.monotonic() + self._task_shutdown_s
         for task in tasks:
-            if task.thread is not None:
-                task.thread.join()
+            if task.thread is None:
+                continue
+            task.thread.join(max(deadline - time.monotonic(), 0.0))
+            if task.thread.is_alive():  # (inside a call that does not return: left behind,
+                # as Kafka Connect does, rather than hold every other operation of the worker)
+                runner = task.runner
+                if runner is not None:
+                    runner.lost = True  # no commit, no flush, nothing more written
+                log.error(
+                    "%s did not stop within %.0f s (task.shutdown.graceful.timeout.ms): left "
+                    "behind inside its call, it commits and writes nothing more",
+                    task.thread.name, self._task_shutdown_s,
+                )  # fmt: skip
 
     # -- distributed workers -------------------------------------------------------------------
     def _leases(self, cluster: str) -> TaskLeases:

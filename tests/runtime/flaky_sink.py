@@ -3,6 +3,7 @@ record``, a ValueError: records it refuses) the first N times."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -68,3 +69,27 @@ class PartialSink(SinkConnector):
     name = "partial"
     config_model = ConnectorConfig
     task_class = PartialTask
+
+
+RELEASE = threading.Event()  # BlockingTask's puts wait for it
+
+
+class BlockingTask(SinkTask):
+    """A target that does not answer: put waits until RELEASE is set (a socket without a
+    timeout, a client call that hangs)."""
+
+    def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
+        pass
+
+    def put(self, records: Sequence[SinkRecord]) -> None:
+        RELEASE.wait()
+        RECEIVED.extend(r.value for r in records)
+
+    def stop(self) -> None:
+        pass
+
+
+class BlockingSink(SinkConnector):
+    name = "blocking"
+    config_model = ConnectorConfig
+    task_class = BlockingTask

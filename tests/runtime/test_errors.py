@@ -295,3 +295,36 @@ def test_tolerance_all_leaves_a_put_that_is_not_all_or_nothing_to_fail_the_task(
         assert not worker.log.has_topic("dlq") or not worker.log.partition("dlq", 0).records(0)[0]
     finally:
         worker.stop()
+
+
+def test_a_task_inside_a_call_that_hangs_is_left_behind_by_a_stop(tmp_path: Path) -> None:
+    # (the stop waited for it for ever, holding the worker: SIGTERM, the connector list and
+    # every other connector's pause or config change hung with it; Kafka Connect leaves such
+    # a task behind after task.shutdown.graceful.timeout.ms)
+    import time
+
+    from tests.runtime import flaky_sink
+
+    flaky_sink.RECEIVED.clear()
+    flaky_sink.RELEASE.clear()
+    worker = Worker(str(tmp_path / "data"), task_shutdown_graceful_timeout_ms=300)
+    try:
+        produce(worker, [b'"a"', b'"b"'])
+        worker.add(ConnectorSpec("stuck", {
+            "connector.class": "tests.runtime.flaky_sink:BlockingSink", "topics": "in",
+            "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
+            "offset.flush.interval.ms": 50,
+        }, "test"))  # fmt: skip
+        wait_for(lambda: worker.status()["stuck"][0].state == "RUNNING")
+        time.sleep(0.3)  # (inside its put)
+        began = time.monotonic()
+        worker.stop_connector("stuck")
+        assert time.monotonic() - began < 5
+        assert worker.status()["stuck"] == [] or worker.status()["stuck"][0].state != "RUNNING"
+        flaky_sink.RELEASE.set()  # the target answers: the task left behind commits nothing
+        wait_for(lambda: flaky_sink.RECEIVED == ["a", "b"], what="the put's return")
+        time.sleep(0.3)
+        assert worker.log.groups.committed("connect-stuck", TopicPartition("in", 0)) is None
+    finally:
+        flaky_sink.RELEASE.set()
+        worker.stop()
