@@ -318,6 +318,12 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
             f"errors.deadletterqueue.topic.name: {dlq!r} is a topic the sink reads ({named}): "
             "its failed records would come back to it for ever; name a queue it does not read"
         )
+    if common is not None and cls.type == "source" and dlq:
+        warnings.append(
+            f"{where}: errors.deadletterqueue.topic.name is ignored: dead letter queues are "
+            "for sinks (as in Kafka Connect); a source's records its converters or transforms "
+            "refuse under errors.tolerance=all are dropped, and logged with errors.log.enable"
+        )
     if problems or common is None or config is None:
         raise ConfigError(f"invalid config in {where}:\n" + "\n".join(f"  - {p}" for p in problems))
     return ValidatedConnector(spec.name, cls, common, config, raw, spec, chain, warnings)

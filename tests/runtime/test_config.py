@@ -276,3 +276,14 @@ def test_debeziums_schema_history_properties(tmp_path: Path) -> None:
     path = _write(tmp_path, base.replace("schema-changes.shop", "p.history") + "}")
     with pytest.raises(ConfigError, match="would hold this connector's events too"):
         validate(load_connector_file(path)[0])
+
+
+def test_a_dead_letter_queue_on_a_source_is_said_to_be_ignored() -> None:
+    # (accepted without a word and never used: the records its converter refused were
+    # dropped, with nothing logged as errors.log.enable is off by default)
+    from hub.config import ConnectorSpec
+
+    config = {"connector.class": "datagen", "topic": "t", "errors.tolerance": "all",
+              "errors.deadletterqueue.topic.name": "dlq"}  # fmt: skip
+    v = validate(ConnectorSpec("gen", config, "test"))
+    assert len(v.warnings) == 1 and "dead letter queues are for sinks" in v.warnings[0]
