@@ -81,8 +81,12 @@ class ErrorReporter:
                     raise RetryStopped(f"{stage} given up: the task is stopping") from exc
                 delay = min(delay * 2, max(self.retry_delay_max, 0.1))
 
-    def failed(self, stage: str, exc: BaseException, record: Record | None = None) -> None:
-        """A record failed at ``stage``: re-raise (tolerance none) or report and skip it."""
+    def failed(
+        self, stage: str, exc: BaseException, record: Record | None = None,
+        executing: type | None = None,
+    ) -> None:  # fmt: skip
+        """A record failed at ``stage`` (in the class ``executing`` it: the converter's, the
+        transforms', the task's): re-raise (tolerance none) or report and skip it."""
         self.errors += 1
         if not self.tolerate:
             raise exc
@@ -95,9 +99,11 @@ class ErrorReporter:
                       self.connector, self.task_id, stage, where, self.scrub(str(exc)),
                       detail)  # fmt: skip
         if self._producer is not None and record is not None:
-            self._to_dlq(stage, exc, record)
+            self._to_dlq(stage, exc, record, executing)
 
-    def _to_dlq(self, stage: str, exc: BaseException, record: Record) -> None:
+    def _to_dlq(
+        self, stage: str, exc: BaseException, record: Record, executing: type | None = None
+    ) -> None:
         assert self._producer is not None
         if not self._log.has_topic(self.dlq):
             try:
@@ -114,7 +120,11 @@ class ErrorReporter:
                 "connector.name": self.connector,
                 "task.id": str(self.task_id),
                 "stage": stage,
-                "class.name": type(self).__module__,
+                "class.name": (
+                    f"{executing.__module__}.{executing.__qualname__}"
+                    if executing
+                    else type(self).__module__
+                ),  # fmt: skip
                 "exception.class.name": f"{type(exc).__module__}.{type(exc).__qualname__}",
                 "exception.message": self.scrub(str(exc)),
                 "exception.stacktrace": self.scrub("".join(traceback.format_exception(exc)))[

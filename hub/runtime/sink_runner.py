@@ -35,6 +35,15 @@ from hub.runtime.runner import RunnerContext
 log = logging.getLogger(__name__)
 
 
+class _StageError(Exception):
+    """A record's failure at a stage other than ``put``: the stage, the class executing it
+    (a DLQ record's ``__connect.errors.class.name``) and the error."""
+
+    def __init__(self, stage: str, executing: type, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.stage, self.executing, self.cause = stage, executing, cause
+
+
 # SinkRecord's fields, in the order `_convert_all` builds them
 _SINK_RECORD_FIELDS = (
     "topic", "partition", "offset", "timestamp", "key", "value", "headers", "key_schema",
@@ -179,8 +188,16 @@ class SinkRunner:
         self.task.close(tps)
 
     def _convert(self, r: Record) -> SinkRecord:
-        key, key_schema = self.ctx.key_converter.to_value(r.key)
-        value, value_schema = self.ctx.value_converter.to_value(r.value)
+        """``r`` read by the converters; a failure is reported as its stage's (Connect's
+        KEY_CONVERTER or VALUE_CONVERTER) and its converter's class."""
+        try:
+            key, key_schema = self.ctx.key_converter.to_value(r.key)
+        except Exception as exc:
+            raise _StageError("KEY_CONVERTER", type(self.ctx.key_converter), exc) from exc
+        try:
+            value, value_schema = self.ctx.value_converter.to_value(r.value)
+        except Exception as exc:
+            raise _StageError("VALUE_CONVERTER", type(self.ctx.value_converter), exc) from exc
         return SinkRecord(
             r.topic, r.partition, r.offset, r.timestamp, key, value, r.headers,
             key_schema, value_schema, r.topic, r.partition, r.offset,
@@ -292,14 +309,14 @@ class SinkRunner:
             else:
                 try:
                     rec = self._convert(r)
-                except Exception as exc:  # a record the converter cannot read
-                    self.errors.failed("VALUE_CONVERTER", exc, r)
+                except _StageError as err:  # a record the converter cannot read
+                    self.errors.failed(err.stage, err.cause, r, err.executing)
                     continue
             if chain is not None and rec is not None:
                 try:
                     rec = chain.apply(rec)
                 except Exception as exc:
-                    self.errors.failed("TRANSFORMATION", exc, r)
+                    self.errors.failed("TRANSFORMATION", exc, r, type(chain))
                     continue
             if rec is not None:  # None: filtered out, its offset is committed all the same
                 pairs.append((r, rec))
@@ -350,7 +367,7 @@ class SinkRunner:
             if not self._isolates(exc):
                 raise
             if len(records) == 1:
-                self.errors.failed("TASK_PUT", exc, raws[0])
+                self.errors.failed("TASK_PUT", exc, raws[0], type(self.task))
                 return
         # errors.tolerance=all: isolate the poison, one record at a time; failures to the DLQ
         for raw, rec in zip(raws, records, strict=True):
@@ -361,7 +378,7 @@ class SinkRunner:
             except Exception as exc:
                 if not self._isolates(exc):
                     raise
-                self.errors.failed("TASK_PUT", exc, raw)
+                self.errors.failed("TASK_PUT", exc, raw, type(self.task))
 
     def _gather(self) -> list[Record]:
         """The next batch. Idle, it waits (up to 0.2 s, woken as soon as records are durable)

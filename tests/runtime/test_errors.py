@@ -328,3 +328,25 @@ def test_a_task_inside_a_call_that_hangs_is_left_behind_by_a_stop(tmp_path: Path
     finally:
         flaky_sink.RELEASE.set()
         worker.stop()
+
+
+def test_a_key_the_converter_cannot_read_is_dead_lettered_as_the_key_converters(
+    tmp_path: Path,
+) -> None:
+    # (it was labelled VALUE_CONVERTER, and every record's class.name was hub's module, where
+    # Kafka Connect names the stage and the class executing it)
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        produce(worker, [b'"a"', b'"b"'], keys=[b'"k"', b"{not json"])
+        worker.add(file_sink(tmp_path, **{
+            "key.converter": "json", "errors.tolerance": "all",
+            "errors.deadletterqueue.topic.name": "dlq",
+            "errors.deadletterqueue.context.headers.enable": "true",
+        }))  # fmt: skip
+        wait_for(lambda: worker.log.has_topic("dlq")
+                 and worker.log.partition("dlq", 0).high_watermark == 1)  # fmt: skip
+        h = dict(worker.log.partition("dlq", 0).records(0)[0][0].headers)
+        assert h["__connect.errors.stage"] == b"KEY_CONVERTER"
+        assert h["__connect.errors.class.name"] == b"hub.runtime.converters.JsonConverter"
+    finally:
+        worker.stop()
