@@ -260,9 +260,11 @@ class SinkRunner:
             self._failed = True
             raise
         finally:
-            if not self._failed and not self.lost:
-                self._flush_and_commit()
-            self.consumer.close()
+            try:
+                if not self._failed and not self.lost:
+                    self._flush_and_commit()
+            finally:  # (a last flush that fails still leaves the group at once)
+                self.consumer.close()
 
     def _convert_all(self, batch: list[Record]) -> list[SinkRecord] | None:
         """The batch converted in one call per converter; None when a record fails to convert
