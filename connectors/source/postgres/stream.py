@@ -598,11 +598,15 @@ class ChangeStream:
                 return
             offset = self._offset(txn, msg.lsn)
             ts_us, xid = txn.ts_us, txn.xid
-        else:  # non-transactional: stands alone at its LSN
-            if self.resume is not None and msg.lsn < (self.resume.lsn or 0):
+        else:  # non-transactional: stands alone at its LSN, the END of its WAL record,
+            # where the next record starts: one past it would skip a transaction whose commit
+            # record is that next one (the server skips commits before the start point).
+            # Resumed from it, the server sends the message again: skipped here (Debezium's
+            # WalPositionLocator does the same)
+            if self.resume is not None and msg.lsn <= (self.resume.lsn or 0):
                 return
-            self.position = self.position.at_idle(msg.lsn + 1)
-            self._completed = max(self._completed, msg.lsn + 1)
+            self.position = self.position.at_idle(msg.lsn)
+            self._completed = max(self._completed, msg.lsn)
             offset = self.position.to_dict()
             ts_us, xid = time.time_ns() // 1000, None
         source = {

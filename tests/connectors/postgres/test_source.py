@@ -1104,3 +1104,37 @@ def test_a_table_new_to_a_filtered_publication_at_a_restart_is_named(
     warned = [r.getMessage() for r in caplog.records if "now also holds" in r.getMessage()]
     assert len(warned) == 1 and "public.b" in warned[0] and "public.a" not in warned[0]
     assert "incremental snapshot" in warned[0]
+
+
+def test_a_message_just_before_a_commit_never_moves_the_offset_past_that_commit(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    """A non-transactional message's LSN is the end of its WAL record, where the commit
+    record after it starts: stored and confirmed one past it, a restart from there had the
+    server skip that transaction (a review's run: a row lost for good)."""
+    from tests.connectors.postgres.helpers import start_task
+
+    sql.execute("CREATE TABLE k (id int PRIMARY KEY)")
+    cfg = source_config(pg_server, pg_db, **{"snapshot.mode": "no_data"})
+    task = start_task(cfg)
+    try:
+        with sql.transaction():
+            sql.execute("INSERT INTO k VALUES (1)")
+            sql.execute("SELECT pg_logical_emit_message(false, 'audit', 'done')")
+        got: list[Any] = []
+        while not any(r.topic == "app.message" for r in got):
+            got += wait_for(lambda: task.poll(), what="the message")
+        offset = dict(next(r for r in got if r.topic == "app.message").source_offset)
+    finally:
+        task.stop()  # (stopped with the message's offset stored, the row's not)
+    task = start_task(cfg, offset)
+    try:
+        again: list[Any] = []
+        deadline = time.monotonic() + 15
+        while not any(r.topic == "app.public.k" for r in again):
+            assert time.monotonic() < deadline, "the transaction after the message never came"
+            again += task.poll()
+        assert [r.key for r in again if r.topic == "app.public.k"] == [{"id": 1}]
+        assert not [r for r in again if r.topic == "app.message"]  # (not sent twice)
+    finally:
+        task.stop()
