@@ -127,8 +127,6 @@ class ChangeStream:
         self._replay: Iterator[tuple[bytes, int]] | None = None  # a committed streamed txn
         # messages of a read batch that come after a streamed transaction's replay
         self._held: tuple[Sequence[int], list[bytes], int] | None = None
-        self._live_relations: dict[int, pg.Relation] = {}  # relation messages outside it
-        self._replayed_relations: set[int] = set()
         # changes a resumed snapshot read already (`connectors.source.cdc.cuts`): per
         # relation, the LSN its changes must commit at or after; dropped once past them all
         self._cut = resume.cut if resume.cut else None
@@ -223,14 +221,11 @@ class ChangeStream:
             out.append(offset_update(self.partition, self.position.to_dict()))
 
     def _end_replay(self) -> None:
-        """After a streamed transaction: the relations as the server last sent them outside
-        it (what it believes we hold for the transactions that follow)."""
+        """After a streamed transaction: the relations it carried stay, as the server counts
+        them sent once it committed (pgoutput's cleanup_rel_sync_cache) and sends none again
+        before the tables' next DDL. (Going back to the ones seen outside it, events after
+        a column added live and first used in a streamed transaction lacked the column.)"""
         self._replay = None
-        for rid in self._replayed_relations:
-            live = self._live_relations.get(rid)
-            if live is not None:
-                self.schemas.on_relation(live)
-        self._replayed_relations.clear()
 
     def _streamed(self, kind: int, payload: bytes, lsn: int) -> bool:
         """Stream control messages, and the messages of an open stream block (spilled);
@@ -286,10 +281,6 @@ class ChangeStream:
             return
         if kind == 0x52:  # Relation
             assert isinstance(msg, pg.Relation)
-            if self._replay is not None:
-                self._replayed_relations.add(msg.relation_id)
-            else:
-                self._live_relations[msg.relation_id] = msg
             self.schemas.on_relation(msg)
             self._cut_at.pop(msg.relation_id, None)
             if f"{msg.namespace}.{msg.name}" == self.cfg.signal_data_collection:

@@ -153,3 +153,37 @@ def test_streaming_with_logical_messages_is_refused_with_a_clear_error() -> None
     with pytest.raises(Exception, match="logical.decoding.message.include=false") as info:
         validate(spec)
     assert "pg.yaml" in str(info.value)
+
+
+def test_the_relation_a_streamed_transaction_carried_is_kept_after_it(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    # (a column added live, then a streamed transaction, the first to use the table since,
+    # carried its new Relation; after replaying it hub went back to the Relation seen
+    # outside it, and the server, which counts the streamed one as sent, sent none again:
+    # later events lacked the column)
+    sql.execute(f"ALTER DATABASE {pg_db} SET logical_decoding_work_mem = '64kB'")
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    cfg = source_config(pg_server, pg_db, **{
+        "snapshot.mode": "no_data", "pgoutput.streaming": True,
+        "logical.decoding.message.include": False,
+    })  # fmt: skip
+    worker = start(tmp_path, cfg)
+    try:
+        _wait_streaming(sql, worker, cfg["slot.name"])
+        sql.execute("INSERT INTO t VALUES (1, 'small before')")
+        wait_for(lambda: events(worker.log, "app.public.t"), what="the first event")
+        sql.execute("ALTER TABLE t ADD COLUMN c int DEFAULT 7")
+        sql.execute("INSERT INTO t SELECT g, repeat('x', 50), g FROM generate_series(1000, 4000) g")
+        sql.execute("INSERT INTO t VALUES (2, 'small after', 42)")
+        sql.execute("UPDATE t SET c = 43, v = 'upd' WHERE id = 1")
+        evs = wait_for(
+            lambda: (e := events(worker.log, "app.public.t")) and len(e) >= 3004 and e,
+            what="the events",
+        )
+        assert _stream_txns(sql, cfg["slot.name"]) > 0
+        assert failure(worker) is None, failure(worker)
+    finally:
+        worker.stop()
+    after = [v["after"] for _, v in evs if v is not None]
+    assert after[-2:] == [{"id": 2, "v": "small after", "c": 42}, {"id": 1, "v": "upd", "c": 43}]
