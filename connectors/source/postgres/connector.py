@@ -134,13 +134,15 @@ class PostgresSourceTask(SourceTask):
             replication.check_slot(slot, cfg)
         policy = snapshotter(cfg.snapshot_mode)
         self.should_stream = policy.should_stream()
-        usable = slot is not None and (
+        usable = slot is not None and not slot.lost and (
             offset is None or slot.confirmed_flush is None
             or slot.confirmed_flush <= offset.start_lsn()
         )  # fmt: skip
         if offset is not None and not usable and not isinstance(policy, WhenNeeded):
             where = lsn_to_str(offset.start_lsn())
             state = "does not exist" if slot is None else (
+                "was invalidated (the server removed WAL it still needed: "
+                "max_slot_wal_keep_size)" if slot.lost else
                 f"has moved on to {lsn_to_str(slot.confirmed_flush or 0)}"
             )  # fmt: skip
             raise PostgresSourceError(
@@ -163,6 +165,9 @@ class PostgresSourceTask(SourceTask):
                     cfg.publication_name, ", ".join(published),
                     "it" if len(published) == 1 else "them",
                 )  # fmt: skip
+            if slot is not None and slot.lost:  # (a first start: nothing to lose)
+                replication.drop_slot(self.meta, cfg.slot_name)
+                slot = None
             if slot is None:
                 self._create_slot(export=False)
             self._resume = offset or PostgresOffset()

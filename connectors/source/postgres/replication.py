@@ -33,6 +33,9 @@ class SlotState:
     active_pid: int | None
     confirmed_flush: int | None
     restart_lsn: int | None
+    # invalidated (wal_status 'lost': the server removed WAL it still needed, past
+    # max_slot_wal_keep_size): nothing can be streamed from it any more
+    lost: bool = False
 
 
 def _lsn(text: str | None) -> int | None:
@@ -45,12 +48,12 @@ def _lsn(text: str | None) -> int | None:
 def slot_state(conn: psycopg.Connection[Any], slot: str) -> SlotState | None:
     row = conn.execute(
         "SELECT slot_name, plugin, database, active_pid, confirmed_flush_lsn::text, "
-        "restart_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+        "restart_lsn::text, wal_status FROM pg_replication_slots WHERE slot_name = %s",
         (slot,),
     ).fetchone()
     if row is None:
         return None
-    return SlotState(row[0], row[1], row[2], row[3], _lsn(row[4]), _lsn(row[5]))
+    return SlotState(row[0], row[1], row[2], row[3], _lsn(row[4]), _lsn(row[5]), row[6] == "lost")
 
 
 def check_slot(state: SlotState, cfg: PostgresSourceConfig) -> None:

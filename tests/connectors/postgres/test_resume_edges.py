@@ -402,3 +402,57 @@ def test_an_incremental_snapshot_reads_up_to_the_last_key_it_began_with(
         crash(task)
     assert sorted(v["after"]["id"] for v in out if v["op"] == "r") == list(range(1, 101))
     assert sorted(v["after"]["id"] for v in out if v["op"] == "c") == list(range(101, 201))
+
+
+@pytest.mark.parametrize("mode", ["initial", "when_needed"])
+def test_a_slot_invalidated_past_max_slot_wal_keep_size(
+    pg_server: PgServer, pg_db: str, sql: Any, mode: str
+) -> None:
+    """A slot the server invalidated (it removed WAL the slot still needed) counted as
+    usable: every start failed on START_REPLICATION as a transient error, retried for ever,
+    and snapshot.mode=when_needed never took its new snapshot."""
+    from connectors.source.postgres.errors import PostgresSourceError
+
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    sql.execute("INSERT INTO t VALUES (1)")
+    sql.execute("CREATE TABLE filler (id serial PRIMARY KEY, v text)")
+    cfg = source_config(pg_server, pg_db, **{"snapshot.mode": mode})
+    task = start_task(cfg)
+    try:
+        got: list[Any] = []
+        while not any(r.topic == "app.public.t" for r in got):
+            got += task.poll()
+        offset = dict(got[-1].source_offset)
+    finally:
+        task.stop()
+    sql.execute("INSERT INTO t VALUES (2)")  # (while the task is down)
+    sql.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'")
+    sql.execute("SELECT pg_reload_conf()")
+    try:
+        for _ in range(4):  # WAL past the slot's reserve: the checkpoint invalidates it
+            sql.execute("INSERT INTO filler (v) SELECT 'x' FROM generate_series(1, 50)")
+            sql.execute("SELECT pg_switch_wal()")
+
+        def lost() -> bool:
+            sql.execute("CHECKPOINT")
+            row = sql.execute("SELECT wal_status FROM pg_replication_slots WHERE slot_name = %s",
+                              (cfg["slot.name"],)).fetchone()  # fmt: skip
+            return bool(row == ("lost",))
+
+        wait_for(lost, 20, "the slot invalidated")
+    finally:
+        sql.execute("ALTER SYSTEM RESET max_slot_wal_keep_size")
+        sql.execute("SELECT pg_reload_conf()")
+    if mode == "initial":
+        with pytest.raises(PostgresSourceError, match="invalidated .*snapshot.mode=when_needed"):
+            start_task(cfg, offset)
+        return
+    task = start_task(cfg, offset)  # a new slot and a new snapshot
+    try:
+        again: list[Any] = []
+        deadline = time.monotonic() + 20
+        while {1, 2} - {r.key["id"] for r in again if r.topic == "app.public.t"}:
+            assert time.monotonic() < deadline, again[-3:]
+            again += task.poll()
+    finally:
+        task.stop()
