@@ -108,6 +108,51 @@ def _refuse_via_root(conn: psycopg.Connection[Any], name: str, tables: list[Tabl
         )
 
 
+def _check_published(
+    conn: psycopg.Connection[Any], cfg: PostgresSourceConfig, name: str,
+    flags: tuple[Any, ...], tables: list[TableInfo],
+) -> None:  # fmt: skip
+    """An existing publication must publish every operation the connector emits (the
+    snapshot reads every row, and a change it leaves out would never reach the sinks); a
+    row filter or a column list on a captured table (PostgreSQL 15+) is named in a warning:
+    the snapshot reads the rows and columns the stream leaves out."""
+    skipped = cfg.skipped()
+    missing = [
+        word for word, op, published in zip(("update", "delete", "truncate"), "udt", flags,
+                                            strict=True)
+        if not published and op not in skipped
+    ]  # fmt: skip
+    if missing:
+        raise ConfigError(
+            f"publication {name!r} does not publish {', '.join(w + 's' for w in missing)} "
+            f"(its publish parameter): they would never reach the sinks. ALTER PUBLICATION "
+            f"{name} SET (publish = 'insert, update, delete, truncate'), or list them in "
+            "skipped.operations"
+        )
+    if conn.info.server_version < 150000 or not tables:
+        return
+    rows = conn.execute(
+        "SELECT schemaname, tablename, rowfilter IS NOT NULL, attnames FROM "
+        "pg_publication_tables WHERE pubname = %s", (name,),
+    ).fetchall()  # fmt: skip
+    captured = {(t.schema, t.name): t for t in tables}
+    partial = []
+    for schema, table, filtered, attnames in rows:
+        t = captured.get((schema, table))
+        if t is None:
+            continue
+        if filtered:
+            partial.append(f"{schema}.{table} (a row filter)")
+        elif attnames is not None and len(attnames) < len(t.columns):
+            partial.append(f"{schema}.{table} (a column list)")
+    if partial:
+        log.warning(
+            "publication %s publishes only part of %s: the snapshot reads every row and "
+            "column of them, the stream only what is published, so the sinks will hold rows "
+            "and values the stream never updates", name, ", ".join(partial),
+        )  # fmt: skip
+
+
 def ensure_publication(
     conn: psycopg.Connection[Any],
     cfg: PostgresSourceConfig,
@@ -120,10 +165,13 @@ def ensure_publication(
     never published."""
     name = cfg.publication_name
     row = conn.execute(
-        "SELECT puballtables, pubviaroot FROM pg_publication WHERE pubname = %s", (name,)
-    ).fetchone()
+        "SELECT puballtables, pubviaroot, pubupdate, pubdelete, pubtruncate FROM pg_publication "
+        "WHERE pubname = %s", (name,)
+    ).fetchone()  # fmt: skip
     if row is not None and row[1]:
         _refuse_via_root(conn, name, tables)
+    if row is not None:
+        _check_published(conn, cfg, name, row[2:], tables)
     mode = cfg.publication_autocreate_mode
     if mode == "disabled":
         if row is None:

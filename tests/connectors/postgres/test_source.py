@@ -1138,3 +1138,26 @@ def test_a_message_just_before_a_commit_never_moves_the_offset_past_that_commit(
         assert not [r for r in again if r.topic == "app.message"]  # (not sent twice)
     finally:
         task.stop()
+
+
+def test_a_publication_that_leaves_operations_or_rows_out_is_said_so(
+    pg_server: PgServer, pg_db: str, sql: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An existing publication with publish = 'insert' was used as it was: updates and
+    deletes never reached the sinks, without a word (a review's run)."""
+    from hub.errors import ConfigError
+    from tests.connectors.postgres.helpers import start_task
+
+    sql.execute("CREATE TABLE k (id int PRIMARY KEY, v text, secret text)")
+    sql.execute("CREATE PUBLICATION ins FOR TABLE k WITH (publish = 'insert')")
+    cfg = source_config(pg_server, pg_db, **{
+        "publication.name": "ins", "publication.autocreate.mode": "disabled",
+    })  # fmt: skip
+    with pytest.raises(ConfigError, match="'ins' does not publish updates, deletes \\("):
+        start_task(cfg)
+    start_task({**cfg, "skipped.operations": "u,d,t"}).stop()  # (as the connector is told)
+    sql.execute("CREATE PUBLICATION cols FOR TABLE k (id, v)")
+    task = start_task({**cfg, "publication.name": "cols", "slot.name": cfg["slot.name"] + "c"})
+    task.stop()
+    said = [r.getMessage() for r in caplog.records if "publishes only part" in r.getMessage()]
+    assert said and "public.k (a column list)" in said[0]
