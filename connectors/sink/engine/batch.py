@@ -65,6 +65,11 @@ class TableBatch:
     _schema: int = 0
     _carried: dict[str, int] = field(default_factory=dict)
     _row_schemas: dict[int, int] = field(default_factory=dict)
+    # the schemas seen (their columns), and whether one came back after another: records of
+    # several partitions interleaved, so the batch's order is not the order of the changes
+    _seen: set[tuple[str, ...]] = field(default_factory=set)
+    _last_names: tuple[str, ...] = ()
+    _interleaved: bool = False
 
     def add(self, ch: Change) -> bool:
         """Take ``ch``; False (nothing taken) when a column's type differs from this batch's,
@@ -97,6 +102,11 @@ class TableBatch:
             self._schema += 1
             for c in ch.columns:
                 self._carried[c.name] = self._schema
+            names = tuple(c.name for c in ch.columns)
+            if names in self._seen and names != self._last_names:
+                self._interleaved = True
+            self._seen.add(names)
+            self._last_names = names
         assert ch.row is not None
         if ch.key is None:
             if ch.before is not None:
@@ -162,7 +172,11 @@ class TableBatch:
         """The value of ``column`` in a ``row`` of this batch that does not carry it: the
         column's default when a later schema of the batch carries it (added after the row
         was written, the source's ``ADD COLUMN`` gave the row its default), else NULL
-        (dropped before: the source never held a value there)."""
+        (dropped before: the source never held a value there). When schemas came back in
+        the batch (partitions interleaved), which came first is not known: the default, as
+        for a column added (the common case)."""
+        if self._interleaved:
+            return column.default
         if self._row_schemas.get(id(row), 1) < self._carried.get(column.name, 0):
             return column.default
         return None

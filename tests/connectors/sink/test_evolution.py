@@ -172,3 +172,20 @@ def test_a_column_dropped_in_the_source_is_null_in_the_rows_written_after(sink: 
     ])  # fmt: skip
     sink.put([v2.insert(4, {"id": 4, "n": 4})])
     assert sink.rows(T) == [(1, 10, 7), (2, 2, 8), (3, 3, None), (4, 4, None)]
+
+
+def test_schemas_interleaved_in_a_batch_give_a_missing_column_its_default(sink: Sink) -> None:
+    # (records of two partitions interleave two schemas: the batch's order is not the order
+    # the columns changed in, so a row lacking an added column keeps taking its default, as
+    # the source's ADD COLUMN gave it)
+    cols = [("id", Oid.INT4, -1), ("n", Oid.INT4, -1)]
+    v1 = PgTable("acc", cols)
+    v2 = _WithDefaults("acc", [*cols, ("c", Oid.INT4, -1)], defaults={"c": 5})
+    sink.put([v1.insert(0, {"id": 1, "n": 1})])
+    sink.put([
+        v2.insert(1, {"id": 2, "n": 2, "c": 7}),
+        v1.insert(2, {"id": 3, "n": 3}),  # (another partition's, from before the ALTER)
+        v2.insert(3, {"id": 4, "n": 4, "c": 8}),
+        v1.insert(4, {"id": 5, "n": 5}),
+    ])  # fmt: skip
+    assert sink.rows(T) == [(1, 1, 5), (2, 2, 7), (3, 3, 5), (4, 4, 8), (5, 5, 5)]
