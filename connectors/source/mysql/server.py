@@ -189,7 +189,13 @@ def gtids_kept(con: Any, files: list[str], gtids: str) -> bool:
         return False
     rows = query(con, "SHOW BINLOG EVENTS IN %s LIMIT 4", (files[0],))
     listed = next((str(r[5]) for r in rows if str(r[2]) == "Gtid_list"), None)
-    return listed is not None and gtids_after(listed, gtids)
+    if listed is None or not gtids_after(listed, gtids):
+        return False
+    # the server's own binlog state holds the position in every domain of it (after RESET
+    # MASTER, a domain deleted, or another server, the oldest file's list says nothing)
+    state = query(con, "SELECT @@gtid_binlog_state")
+    held = str(state[0][0]) if state and state[0][0] is not None else ""
+    return gtids_after(f"[{gtids}]", held)
 
 
 def gtids_after(listed: str, gtids: str) -> bool:
@@ -201,7 +207,7 @@ def gtids_after(listed: str, gtids: str) -> bool:
         for part in text.strip("[] ").split(","):
             if part.strip():
                 domain, _server, seq = part.strip().split("-")
-                out[int(domain)] = int(seq)
+                out[int(domain)] = max(out.get(int(domain), -1), int(seq))
         return out
 
     try:

@@ -103,3 +103,5 @@ def test_a_gtid_position_is_kept_when_the_oldest_binlog_begins_at_or_before_it()
     assert not gtids_after("[0-1-100,1-2-5]", "0-1-99,1-2-5")  # (0-1-100 purged)
     assert not gtids_after("[0-1-100,1-2-5]", "0-1-150")  # (domain 1's first five purged)
     assert not gtids_after("[0-1-100]", "not a position")
+    # a state listing a domain once per server: its highest sequence number counts
+    assert gtids_after("[0-1-100]", "0-2-150,0-1-90")
