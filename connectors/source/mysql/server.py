@@ -203,7 +203,7 @@ def gtids_after(listed: str, gtids: str) -> bool:
     ``[0-1-100,1-2-5]``) in every domain ``listed`` has."""
 
     def seqs(text: str) -> dict[int, int]:
-        out = {}
+        out: dict[int, int] = {}
         for part in text.strip("[] ").split(","):
             if part.strip():
                 domain, _server, seq = part.strip().split("-")
