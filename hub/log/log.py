@@ -97,6 +97,7 @@ class Log:
         self._lock = threading.RLock()
         self._maintenance = threading.Lock()  # one retention/compaction pass at a time
         self._topics: dict[str, Topic] = {}
+        self._trashed: set[str] = set()  # topics whose delete was cut short (their trash)
         self.data_ready = threading.Condition()
         self._wake = threading.Event()  # the flusher's: records appended, or stop
         self._durable_seq = 0
@@ -143,6 +144,7 @@ class Log:
             if name.startswith(files.TRASH_PREFIX):
                 if not self.read_only:
                     shutil.rmtree(directory, ignore_errors=True)  # an interrupted delete
+                    self._trashed.add(name[len(files.TRASH_PREFIX) :].rsplit(".", 1)[0])
                 continue
             if name.startswith(".") or not os.path.isdir(directory):
                 continue
@@ -247,6 +249,9 @@ class Log:
             topic = self.topic(name)
             if topic.internal:
                 raise InvalidTopicError(name, "internal topics cannot be deleted")
+            # the offsets go first: a delete cut short after the files leaves none behind for
+            # a topic made again under the name (and again after: any committed meanwhile)
+            self.groups.forget_topic(name)
             del self._topics[name]
             topic.close()
             tomb = os.path.join(self.path, f"{files.TRASH_PREFIX}{name}.{uuid.uuid4().hex}")
@@ -256,10 +261,12 @@ class Log:
         self.groups.forget_topic(name)
 
     def _forget_deleted_topics(self) -> None:
-        """Drop the committed offsets of topics that no longer exist: a delete killed after
-        the topic's files went and before its offsets did (`delete_topic`) left them, and a
-        topic made again under the name would have had its first records skipped."""
-        gone = sorted(self.groups.topics_with_offsets() - set(self._topics))
+        """Drop the committed offsets of topics whose delete was cut short (their files were
+        in the trash) and that were not made again: offsets committed while the delete ran
+        would have had a topic made again under the name skip its first records."""
+        gone = sorted(
+            (self.groups.topics_with_offsets() & self._trashed) - set(self._topics)
+        )  # fmt: skip
         for name in gone:
             log.warning(
                 "committed offsets of deleted topic %r dropped (its deletion was cut short)", name

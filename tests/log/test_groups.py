@@ -245,8 +245,8 @@ def test_a_delete_cut_short_leaves_no_offsets_for_a_topic_made_again(data_dir: s
     child = (
         "import os, sys\n"
         "from hub.log import Log\n"
-        "from hub.log.group import GroupCoordinator\n"
-        "GroupCoordinator.forget_topic = lambda self, topic: os._exit(137)  # killed there\n"
+        "import shutil\n"
+        "shutil.rmtree = lambda *a, **k: os._exit(137)  # killed with the files in the trash\n"
         "Log(sys.argv[1], background=False).delete_topic('orders')\n"
     )
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
