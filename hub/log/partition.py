@@ -266,8 +266,8 @@ class Partition:
                 raise LogError(
                     f"{self.directory}: a compaction's swap of segments has been under way "
                     f"for {_SWAP_WAIT_S:.0f} s ({files.CLEANING_MANIFEST}): the worker was "
-                    "stopped in the middle of it; start it (hub run) to finish the swap, "
-                    "then read again"
+                    "stopped in the middle of it, or it failed (see the worker's log); start "
+                    "the worker again (hub run) to finish the swap, then read again"
                 )
             time.sleep(0.002 if before != after else 0.01)
 

@@ -421,7 +421,7 @@ class SinkRunner:
         if self._dirty:
             self.errors.retry("TASK_FLUSH", lambda: self.task.flush(positions))
             self._dirty = False
-        if positions:
+        if positions and not self.lost:  # (left behind inside the flush: commits nothing)
             try:
                 self.consumer.commit(positions)
             except RebalanceInProgressError as exc:

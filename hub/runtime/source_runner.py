@@ -289,8 +289,9 @@ class SourceRunner:
         another worker may run it and have committed since: store nothing. A last commit
         here had put this task's older offsets after the new holder's, so a later restart
         wrote again what the new holder had written (917 k records in a review's run)."""
-        log.warning("%s task %d: its lease was lost to another worker: stopped without "
-                    "committing", self.connector, self.task_id)  # fmt: skip
+        log.warning("%s task %d: its lease was lost to another worker, or a stop left it "
+                    "behind inside a call: stopped without committing", self.connector,
+                    self.task_id)  # fmt: skip
         if self._txn is not None:
             with contextlib.suppress(Exception):  # (fenced already, most likely)
                 self._txn.abort_transaction()

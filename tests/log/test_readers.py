@@ -576,7 +576,7 @@ def test_a_reader_never_takes_a_compaction_swap_half_done_for_the_log(
 
     _stopped_in_a_swap(tmp_path)
     monkeypatch.setattr(partition, "_SWAP_WAIT_S", 0.3, raising=False)
-    with pytest.raises(LogError, match="swap of segments .* start it"):
+    with pytest.raises(LogError, match="swap of segments .* start the worker again"):
         _read_all(tmp_path)
     # the writer finishes the swap while the reader waits: the reader reads every record
     monkeypatch.setattr(partition, "_SWAP_WAIT_S", 30, raising=False)
