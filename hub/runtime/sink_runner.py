@@ -132,12 +132,15 @@ class SinkRunner:
         which would skip the records between that are still in the log."""
         reset = self.ctx.common.auto_offset_reset
         for _ in range(5):  # (retention may move the start again meanwhile)
-            to = exc.start if reset == "earliest" else exc.end
+            to = exc.start if reset == "earliest" else self.log.watermarks(tp)[1]
             try:
                 self.consumer.seek(tp, to)
                 break
             except OffsetOutOfRangeError as again:
                 exc = again
+        else:  # (the group's offset / auto.offset.reset, as before)
+            log.warning("%s: the target's stored offset cannot be used: %s", self.connector, exc)
+            return
         log.warning(
             "%s: the target's stored offset for %s[%d] is %d, below the log's start %d: "
             "retention deleted offsets %d to %d before the target had them, they are lost to "

@@ -118,11 +118,11 @@ def begin(
 
             position = current_position(con, mariadb)
     found = tables(con, filters)
-    if not (locked and cfg.snapshot_locking_mode == "extended"):
-        _warn_nontransactional(con, found)
     schemas = from_catalog(con, mariadb) if history else None
     if locked and cfg.snapshot_locking_mode != "extended":
         query(con, "UNLOCK TABLES")
+    if need_lock and not (locked and cfg.snapshot_locking_mode == "extended"):
+        _warn_nontransactional(con, found)  # (rows are read; after the lock: writes go on)
     return Begun(position, found, schemas, readers)
 
 

@@ -118,8 +118,8 @@ def _check_published(
     the snapshot reads the rows and columns the stream leaves out."""
     skipped = cfg.skipped()
     missing = [
-        word for word, op, published in zip(("update", "delete", "truncate"), "udt", flags,
-                                            strict=True)
+        word for word, op, published in zip(("insert", "update", "delete", "truncate"),
+                                            "cudt", flags, strict=True)
         if not published and op not in skipped
     ]  # fmt: skip
     if missing:
@@ -165,8 +165,8 @@ def ensure_publication(
     never published."""
     name = cfg.publication_name
     row = conn.execute(
-        "SELECT puballtables, pubviaroot, pubupdate, pubdelete, pubtruncate FROM pg_publication "
-        "WHERE pubname = %s", (name,)
+        "SELECT puballtables, pubviaroot, pubinsert, pubupdate, pubdelete, pubtruncate FROM "
+        "pg_publication WHERE pubname = %s", (name,)
     ).fetchone()  # fmt: skip
     if row is not None and row[1]:
         _refuse_via_root(conn, name, tables)
