@@ -245,13 +245,16 @@ class Log:
 
     def delete_topic(self, name: str) -> None:
         self._writable(f"delete topic {name!r}")
+        if self.topic(name).internal:
+            raise InvalidTopicError(name, "internal topics cannot be deleted")
+        # the offsets go first: a delete cut short after the files leaves none behind for a
+        # topic made again under the name (and again after: any committed meanwhile). Not
+        # under the log's lock: a commit holds the groups' lock, then takes the log's
+        self.groups.forget_topic(name)
         with self._maintenance, self._lock:  # never under a running compaction
             topic = self.topic(name)
             if topic.internal:
                 raise InvalidTopicError(name, "internal topics cannot be deleted")
-            # the offsets go first: a delete cut short after the files leaves none behind for
-            # a topic made again under the name (and again after: any committed meanwhile)
-            self.groups.forget_topic(name)
             del self._topics[name]
             topic.close()
             tomb = os.path.join(self.path, f"{files.TRASH_PREFIX}{name}.{uuid.uuid4().hex}")
