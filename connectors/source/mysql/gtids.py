@@ -21,6 +21,25 @@ def mariadb_after(current: str | None, gtid: str) -> str:
     return ",".join(domains[d] for d in sorted(domains, key=int))
 
 
+def gtids_after(listed: str, gtids: str) -> bool:
+    """Whether the GTID position ``gtids`` is at or after ``listed`` (a Gtid_list event's
+    ``[0-1-100,1-2-5]``) in every domain ``listed`` has."""
+
+    def seqs(text: str) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for part in text.strip("[] ").split(","):
+            if part.strip():
+                domain, _server, seq = part.strip().split("-")
+                out[int(domain)] = max(out.get(int(domain), -1), int(seq))
+        return out
+
+    try:
+        start, stored = seqs(listed), seqs(gtids)
+    except ValueError:
+        return False
+    return all(stored.get(domain, -1) >= seq for domain, seq in start.items())
+
+
 def parse_mysql(text: str | None) -> dict[str, list[list[int]]]:
     """A MySQL GTID set: per UUID (lower case) its intervals [start, end], sorted, merged."""
     out: dict[str, list[list[int]]] = {}

@@ -10,6 +10,7 @@ from typing import Any
 
 from connectors.source.cdc.filters import Filters
 from connectors.source.mysql.config import MySqlSourceConfig
+from connectors.source.mysql.gtids import gtids_after
 from connectors.source.mysql.protocol.values import Column
 from connectors.source.mysql.types import catalog_column
 from hub.errors import ConfigError, TransientError, describe
@@ -196,25 +197,6 @@ def gtids_kept(con: Any, files: list[str], gtids: str) -> bool:
     state = query(con, "SELECT @@gtid_binlog_state")
     held = str(state[0][0]) if state and state[0][0] is not None else ""
     return gtids_after(f"[{gtids}]", held)
-
-
-def gtids_after(listed: str, gtids: str) -> bool:
-    """Whether the GTID position ``gtids`` is at or after ``listed`` (a Gtid_list event's
-    ``[0-1-100,1-2-5]``) in every domain ``listed`` has."""
-
-    def seqs(text: str) -> dict[int, int]:
-        out: dict[int, int] = {}
-        for part in text.strip("[] ").split(","):
-            if part.strip():
-                domain, _server, seq = part.strip().split("-")
-                out[int(domain)] = max(out.get(int(domain), -1), int(seq))
-        return out
-
-    try:
-        start, stored = seqs(listed), seqs(gtids)
-    except ValueError:
-        return False
-    return all(stored.get(domain, -1) >= seq for domain, seq in start.items())
 
 
 def gtid_at(con: Any, file: str, pos: int) -> str | None:

@@ -95,7 +95,7 @@ def test_the_rotate_a_gtid_connect_begins_with_never_takes_the_position_back() -
 
 
 def test_a_gtid_position_is_kept_when_the_oldest_binlog_begins_at_or_before_it() -> None:
-    from connectors.source.mysql.server import gtids_after
+    from connectors.source.mysql.gtids import gtids_after
 
     assert gtids_after("[]", "0-1-1")
     assert gtids_after("[0-1-100,1-2-5]", "0-1-150,1-2-5")
