@@ -80,6 +80,11 @@ class Chunk:
     after: list[Any] | None
     key: list[str]
     until: list[Any] | None = None  # the table's last key when its snapshot began
+    # the transactions the read's snapshot saw as running (where the source can tell: see
+    # `IncrementalSnapshot.committed`), and whether one of them had committed before the
+    # open watermark, hiding a change the stream had already sent from the read
+    running: frozenset[int] = frozenset()
+    stale: bool = False
 
 
 def key_signature(columns: Sequence[tuple[str, str]]) -> list[str]:
@@ -116,6 +121,10 @@ def chunk_bounds(
         if until is None:
             return None
     return after, until
+
+
+# streamed commits remembered before the ones that ended are looked up and forgotten
+_FORGET_AT = 4096
 
 
 class IncrementalPort(Protocol):
@@ -159,9 +168,25 @@ class IncrementalPort(Protocol):
 
 
 class IncrementalSnapshot:
-    def __init__(self, port: IncrementalPort, chunk_size: int) -> None:
+    def __init__(
+        self,
+        port: IncrementalPort,
+        chunk_size: int,
+        running: Callable[[], frozenset[int]] | None = None,
+    ) -> None:
         self.port = port
         self.chunk_size = chunk_size
+        # Where a commit is streamed before a snapshot sees it (PostgreSQL: a transaction
+        # leaves the running list after its commit record, and one waiting for a
+        # synchronous standby only when the wait ends), a chunk read after the open
+        # watermark can miss a change committed before it, and emit the older row after
+        # the streamed change. Such a source reports each streamed commit (`committed`)
+        # and each chunk's running transactions; a chunk that missed one is read again.
+        # ``running`` gives the transactions running now, to forget the ended ones.
+        self._running = running
+        self._committed: set[int] = set()  # streamed, and maybe not ended at the last read
+        self._forget_at = _FORGET_AT
+        self._before: tuple[Any, Any, Any] = (None, None, None)  # (after, key, until) read
         self.tables: list[str] = []  # qualified names still to read; the first is current
         self.after: list[Any] | None = None  # the read cursor (last key read)
         self.key: list[str] | None = None  # the key it is of (`key_signature`)
@@ -214,6 +239,25 @@ class IncrementalSnapshot:
     def running(self) -> bool:
         return bool(self.tables)
 
+    # -- commits seen before a snapshot ------------------------------------------------------
+    def committed(self, txid: int) -> None:
+        """A transaction the stream sent: its commit comes before every watermark still to
+        arrive (called only by sources that give their chunks' running transactions)."""
+        committed = self._committed
+        committed.add(txid)
+        if len(committed) > self._forget_at and self._running is not None:
+            committed &= self._running()  # (an ended transaction is never running again)
+            self._forget_at = max(_FORGET_AT, 2 * len(committed))
+
+    def _missed(self, chunk: Chunk) -> None:
+        """Everything streamed so far committed before the chunk's open watermark: one its
+        read saw as running made the read miss its change. The others had ended by then
+        (or began after it, when they cannot have committed before the watermark), and are
+        forgotten."""
+        missed = self._committed & chunk.running
+        chunk.stale = chunk.stale or bool(missed)
+        self._committed = set(missed)
+
     # -- signals ---------------------------------------------------------------------------
     def on_signal(self, kind: str | None, ident: str | None, data: str | None) -> bool:
         """A row inserted into the signal table; True when a chunk's close watermark arrived
@@ -221,6 +265,8 @@ class IncrementalSnapshot:
         if kind == OPEN:
             if ident == f"{self.window}-open":
                 self.open = True
+                if self.chunk is not None and self._running is not None:
+                    self._missed(self.chunk)  # (what came between the read and here)
             return False
         if kind == CLOSE:
             return ident == f"{self.window}-close" and self.window is not None
@@ -380,6 +426,7 @@ class IncrementalSnapshot:
             self.window = uuid.uuid4().hex
             self.open = False
             self.port.watermark(f"{self.window}-open", OPEN)
+            self._before = (self.after, self.key, self.until)
             chunk = self.port.read(
                 table,
                 self.after,
@@ -395,6 +442,8 @@ class IncrementalSnapshot:
                 self.conditions.pop(table, None)
                 self.after, self.key, self.until, self.window = None, None, None, None
                 continue
+            if self._running is not None:
+                self._missed(chunk)  # (what the stream sent before the read)
             self.chunk = chunk
             self.after, self.key, self.until = chunk.after, chunk.key, chunk.until
             return
@@ -424,6 +473,15 @@ class IncrementalSnapshot:
         next chunk. ``source`` is the close watermark's source block."""
         chunk = self.chunk
         assert chunk is not None
+        if chunk.stale:
+            log.info("incremental snapshot of %s: a transaction committed before the chunk "
+                     "after %s was not yet visible to its read: reading it again",
+                     self.tables[0] if self.tables else "?", self._before[0])  # fmt: skip
+            self.chunk = None
+            self.open = False
+            self.after, self.key, self.until = self._before
+            self._next_chunk()
+            return chunk.schema, []
         source = {**source, "snapshot": "incremental"}
         out = [self.port.event(chunk.schema, values, source) for values in chunk.rows.values()]
         self.rows_emitted += len(out)

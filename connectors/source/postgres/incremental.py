@@ -78,13 +78,28 @@ class PostgresIncrementalPort:
         if bounds is None:
             return None
         after, until = bounds
-        rows, keys = key_chunk(self.meta, info, tuple(after) if after else None, limit,
-                               tuple(until), condition)  # fmt: skip
+        # in one snapshot with the transactions it sees as running (see `running`)
+        with self.meta.transaction():
+            self.meta.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            running = self.running()
+            rows, keys = key_chunk(self.meta, info, tuple(after) if after else None, limit,
+                                   tuple(until), condition)  # fmt: skip
         if not rows:
             return None
         schema = self.schemas.for_table(info)
         self._keys[schema.topic] = info.primary_key
-        return Chunk(schema, dict(zip(keys, rows, strict=True)), list(keys[-1]), now, until)
+        return Chunk(schema, dict(zip(keys, rows, strict=True)), list(keys[-1]), now, until,
+                     running)  # fmt: skip
+
+    def running(self) -> frozenset[int]:
+        """The transactions the current snapshot sees as running, by their 32-bit xids (as
+        pgoutput's Begin gives them). A commit is in the WAL, and streamed, before its
+        transaction leaves that list; one waiting for a synchronous standby stays in it
+        until the wait ends."""
+        rows = self.meta.execute(
+            "SELECT txid_snapshot_xip(txid_current_snapshot()) % 4294967296"
+        ).fetchall()
+        return frozenset(int(row[0]) for row in rows)
 
     def check_condition(self, table: str, condition: str) -> str | None:
         import psycopg
@@ -123,6 +138,5 @@ def _listed(key: tuple[Any, ...] | None) -> list[Any] | None:
 def incremental_snapshot(
     meta: Any, signal_table: str, chunk_size: int, filters: Filters, schemas: Any
 ) -> IncrementalSnapshot:
-    return IncrementalSnapshot(
-        PostgresIncrementalPort(meta, signal_table, filters, schemas), chunk_size
-    )
+    port = PostgresIncrementalPort(meta, signal_table, filters, schemas)
+    return IncrementalSnapshot(port, chunk_size, running=port.running)

@@ -333,6 +333,8 @@ class ChangeStream:
 
     def _commit(self, txn: _Txn, msg: pg.Commit, out: Out) -> None:
         self._txn = None
+        if self.incremental is not None:
+            self.incremental.committed(txn.xid)  # (a chunk read may not see it yet)
         self._last_commit_lsn = txn.commit_lsn
         resume = self.resume
         if resume is not None and resume.skips(txn.commit_lsn, 1 << 62):
