@@ -144,7 +144,8 @@ class JsonConverter(Converter):
     def __init__(self, schemas_enable: bool = True) -> None:
         self.schemas_enable = schemas_enable
         self._schemas: dict[int, tuple[Any, bytes]] = {}
-        self._seen: list[tuple[bytes, Any]] = []
+        # (prefix, schema, whether it holds a Decimal: its numbers are read exactly)
+        self._seen: list[tuple[bytes, Any, bool]] = []
         self._misses = 0
 
     def from_value(self, value: Any, schema: Mapping[str, Any] | None = None) -> bytes | None:
@@ -208,6 +209,7 @@ class JsonConverter(Converter):
         schemas: list[Mapping[str, Any] | None] = []
         add_value, add_schema = values.append, schemas.append
         prefix, schema, cut = b"", None, 0  # the schema the last record had (as `to_value`)
+        exact = False
         for d in datas:
             if d is None:
                 add_value(None)
@@ -215,18 +217,21 @@ class JsonConverter(Converter):
                 continue
             if cut and d.startswith(prefix) and d.endswith(b"}"):
                 try:
-                    add_value(decode(d[cut:-1]))
-                    add_schema(schema)
-                    continue
+                    payload = decode(d[cut:-1])
                 except orjson.JSONDecodeError:
                     pass  # not the plain two-key layout: as to_value reads it
+                else:
+                    add_value(_exactly(d[cut:-1], payload) if exact else payload)
+                    add_schema(schema)
+                    continue
             v, sch = self.to_value(d)
             add_value(v)
             add_schema(sch)
             cut = 0
-            for seen_prefix, seen_schema in self._seen:  # the prefix this record has, if any
+            for seen_prefix, seen_schema, seen_exact in self._seen:  # this record's prefix
                 if seen_schema is sch and d.startswith(seen_prefix):
                     prefix, schema, cut = seen_prefix, seen_schema, len(seen_prefix)
+                    exact = seen_exact
                     break
         return values, schemas
 
@@ -237,7 +242,7 @@ class JsonConverter(Converter):
         if not self.schemas_enable:
             return None
         for _ in range(2):
-            for prefix, schema in self._seen:
+            for prefix, schema, _ in self._seen:
                 if data.startswith(prefix) and data.endswith(b"}"):
                     return prefix, schema
             try:
@@ -253,22 +258,28 @@ class JsonConverter(Converter):
             # the same schema leads record after record: when the bytes start with one seen
             # recently, parse only the payload and hand back that schema object (which also
             # lets a sink compare schemas by identity)
-            for prefix, schema in self._seen:
+            for prefix, schema, exact in self._seen:
                 if data.startswith(prefix) and data.endswith(b"}"):
                     try:
-                        return orjson.loads(data[len(prefix) : -1]), schema
+                        payload = orjson.loads(data[len(prefix) : -1])
                     except orjson.JSONDecodeError:
                         break  # not the plain two-key layout: parse it whole
+                    return (_exactly(data[len(prefix) : -1], payload) if exact else payload,
+                            schema)  # fmt: skip
         doc = orjson.loads(data)
         if (
             self.schemas_enable and type(doc) is dict and len(doc) == 2
             and "schema" in doc and "payload" in doc and _a_schema(doc["schema"])
         ):  # fmt: skip
-            self._remember(data, doc["schema"])
-            return doc["payload"], doc["schema"]
+            schema = doc["schema"]
+            exact = _holds_decimal(schema)
+            self._remember(data, schema, exact)
+            if exact and _has_float(doc["payload"]):
+                return _exactly(data, doc)["payload"], schema
+            return doc["payload"], schema
         return doc, None
 
-    def _remember(self, data: bytes, schema: Any) -> None:
+    def _remember(self, data: bytes, schema: Any, exact: bool) -> None:
         if schema is None or self._misses > 1000:
             return  # tiny or foreign-formatted schemas: not worth the look-ups
         try:
@@ -278,8 +289,52 @@ class JsonConverter(Converter):
         if not data.startswith(prefix):
             self._misses += 1  # another writer's formatting: the prefix never matches
             return
-        self._seen.insert(0, (prefix, schema))
+        self._seen.insert(0, (prefix, schema, exact))
         del self._seen[self.SEEN_SCHEMAS :]
+
+
+_DECIMAL = "org.apache.kafka.connect.data.Decimal"
+
+
+def _holds_decimal(schema: Any) -> bool:
+    """Whether a Connect schema (JSON) has a Decimal anywhere."""
+    if type(schema) is not dict:
+        return False
+    if schema.get("name") == _DECIMAL:
+        return True
+    fields = schema.get("fields")
+    if type(fields) is list and any(_holds_decimal(f) for f in fields):
+        return True
+    return any(_holds_decimal(schema.get(k)) for k in ("items", "keys", "values"))
+
+
+def _has_float(doc: Any) -> bool:
+    if type(doc) is float:
+        return True
+    if type(doc) is dict:
+        return any(_has_float(v) for v in doc.values())
+    if type(doc) is list:
+        return any(_has_float(v) for v in doc)
+    return False
+
+
+def _exact_number(text: str) -> float | Decimal:
+    """A JSON number with a fraction or an exponent: a float when the float's shortest
+    form is the same number, else the Decimal (digits past a double's kept)."""
+    f = float(text)
+    if f - f == 0.0 and Decimal(repr(f)) == Decimal(text):
+        return f
+    return Decimal(text)
+
+
+def _exactly(data: bytes, doc: Any) -> Any:
+    """``doc`` (orjson's reading of ``data``, under a schema holding a Decimal), with each
+    number a float cannot hold read exactly: Kafka's JsonConverter reads a Decimal written
+    as a number (``decimal.format=NUMERIC``) as a BigDecimal; orjson rounds it to a float
+    (an integer past 64 bits too), and a sink stored the rounded digits."""
+    if not _has_float(doc):
+        return doc
+    return json.loads(data, parse_float=_exact_number)
 
 
 def _java_double(x: float) -> str:

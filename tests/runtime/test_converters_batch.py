@@ -202,3 +202,32 @@ def test_json_writes_a_map_with_keys_that_are_not_strings_as_pairs(schemas: bool
     ints = {3: "x", 4: "y"}
     written = c.from_value(ints, schema if schemas else None)
     assert make_converter("json", schemas).to_value(written)[0] == [[3, "x"], [4, "y"]]
+
+
+NUMERIC_SCHEMA = {"type": "struct", "optional": False, "fields": [
+    {"field": "amount", "type": "bytes", "optional": False, "version": 1,
+     "name": "org.apache.kafka.connect.data.Decimal", "parameters": {"scale": "2"}},
+    {"field": "ratio", "type": "double", "optional": True},
+]}  # fmt: skip
+
+
+def test_decimals_written_as_json_numbers_are_read_exactly() -> None:
+    """Kafka's JsonConverter with decimal.format=NUMERIC writes a Decimal as a JSON number
+    and reads it back as a BigDecimal. Read as a float, 12345678901234567.89 reached the
+    sink as ...567.88 (unscaled 1234567890123456800); a double beside it stays a float."""
+    import orjson
+
+    from connectors.sink.engine.types import column_type
+
+    prefix = b'{"schema":' + orjson.dumps(NUMERIC_SCHEMA) + b',"payload":'
+    numbers = [b"12345678901234567.89", b"1.5", b"123456789012345678901234567890"]
+    docs = [prefix + b'{"amount":%s,"ratio":0.1}}' % n for n in numbers] * 2
+    _, convert = column_type(NUMERIC_SCHEMA["fields"][0])
+    assert convert is not None
+    want = [1234567890123456789, 150, 12345678901234567890123456789000] * 2
+    one = make_converter("json", True)
+    batch = make_converter("json", True)
+    # (the second round reads through the schema's remembered prefix)
+    for got in ([one.to_value(d)[0] for d in docs], batch.to_values(docs)[0]):
+        assert [convert(v["amount"]) for v in got] == want
+        assert all(type(v["ratio"]) is float and v["ratio"] == 0.1 for v in got)

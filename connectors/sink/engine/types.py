@@ -111,6 +111,8 @@ def _decimal_of(scale: int) -> Convert:
             return int.from_bytes(a2b_base64(v), "big", signed=True)
         if isinstance(v, int | float) and not isinstance(v, bool):  # decimal.format=NUMERIC
             return int(Decimal(str(v)).scaleb(scale, _EXACT))
+        if isinstance(v, Decimal):  # (NUMERIC past a float's digits: read exactly)
+            return int(v.scaleb(scale, _EXACT))
         return _unscaled(v)  # bytes
 
     return convert
@@ -165,8 +167,9 @@ def _time_of_day(factor: int = 1, divisor: int = 1) -> Convert:
 
 
 def _float(v: Any) -> Any:
-    """JSON has no NaN or infinity: Kafka's JsonConverter writes them as strings."""
-    return float(v) if isinstance(v, str) else v
+    """JSON has no NaN or infinity: Kafka's JsonConverter writes them as strings. (A
+    Decimal: a number past a double's digits in a record whose schema holds a Decimal.)"""
+    return float(v) if isinstance(v, str | Decimal) else v
 
 
 def _json_text(v: Any) -> Any:
