@@ -53,6 +53,7 @@ class TableBatch:
     # old-image column names -> image projected on them -> appended rows (built when needed)
     _indexes: dict[tuple[str, ...], dict[Any, list[int]]] = field(default_factory=dict)
     columns: dict[str, Column] = field(default_factory=dict)
+    nulls: set[str] = field(default_factory=set)  # schemaless rows' null fields (`Change`)
     unavailable: Unavailable | None = None
     _last_cols: tuple[Column, ...] | None = None
     # keys deleted earlier in the batch and written again: a new row, whose columns the
@@ -108,6 +109,8 @@ class TableBatch:
             self._seen.add(names)
             self._last_names = names
         assert ch.row is not None
+        if ch.nulls:
+            self.nulls.update(ch.nulls)
         if ch.key is None:
             if ch.before is not None:
                 self._remove(ch.before, replace=ch.op == UPSERT)

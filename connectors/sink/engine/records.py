@@ -34,6 +34,7 @@ from connectors.sink.engine.types import (
     ColumnType,
     columns_of,
     inferred_columns,
+    null_fields,
 )
 from connectors.sink.engine.unavailable import Unavailable
 from hub.runtime.api import SinkRecord
@@ -63,6 +64,9 @@ class Change:
     # value placeholder too (the source sends placeholders in updates, and in the create of a
     # re-keyed row, which carries Debezium's __debezium.oldkey header)
     exact: bool = False
+    # schemaless rows: the fields the row holds as null (no type to infer a column from);
+    # the target's columns of these names are set to NULL
+    nulls: tuple[str, ...] = ()
 
 
 def _rekeyed(headers: Any) -> bool:
@@ -180,8 +184,10 @@ class ChangeReader:
         else:
             cols = self._columns(r.topic, "after", self._field_schema(r, "after"))
             self._after_memo = (vs, r.topic, cols)
+        nulls: tuple[str, ...] = ()
         if not cols:
             cols = tuple(inferred_columns(after))
+            nulls = null_fields(after)
         image = after
         if cfg.cdc_metadata and source is not None:
             meta: dict[str, Any] = {"__op": op, "__source_ts_ms": source.get("ts_ms")}
@@ -199,7 +205,7 @@ class ChangeReader:
             exact = op == "r" or (op == "c" and not _rekeyed(r.headers))
             if key is not None and cfg.primary_key_mode == "record_key":
                 after, cols = self._with_key_fields(r, after, pk, cols)
-            return Change(table, UPSERT, key, after, cols, pk, exact=exact)
+            return Change(table, UPSERT, key, after, cols, pk, exact=exact, nulls=nulls)
         before = v.get("before") if op == "u" else None
         if op == "u" and type(before) is not dict:
             self._append_only(table, op)
@@ -209,7 +215,7 @@ class ChangeReader:
             filled = self.unavailable.fill(image, before)
             if filled is not image:  # (after: the image and the metadata columns, if any)
                 after, image = {**after, **filled}, dict(filled)
-        return Change(table, UPSERT, None, after, cols, pk, before, image)
+        return Change(table, UPSERT, None, after, cols, pk, before, image, nulls=nulls)
 
     def _flat(self, r: SinkRecord, v: Any) -> Change | None:
         if v is None:
@@ -251,11 +257,14 @@ class ChangeReader:
         if marks and "__deleted" in v:
             v = {k: x for k, x in v.items() if k != "__deleted"}
             cols = tuple(c for c in cols if c.name != "__deleted")
-        cols = cols or tuple(inferred_columns(v))
+        nulls: tuple[str, ...] = ()
+        if not cols:
+            cols = tuple(inferred_columns(v))
+            nulls = null_fields(v)
         pk, key = self._key(r, v)
         if key is not None and self.cfg.primary_key_mode == "record_key":
             v, cols = self._with_key_fields(r, v, pk, cols)
-        return Change(table, UPSERT, key, v, cols, pk)
+        return Change(table, UPSERT, key, v, cols, pk, nulls=nulls)
 
     # -- keys ---------------------------------------------------------------------------------
 

@@ -333,6 +333,12 @@ class EngineSinkTask(SinkTask, Generic[C]):
             if k not in tb.columns:
                 t = d.column_type(info.columns.get(k, "")) or self._guess(tb, k)
                 columns.append(Column(k, t))
+        for name in sorted(tb.nulls - tb.columns.keys() - set(tb.pk)):
+            # null in every schemaless row of the batch: the target's column is set to NULL
+            # (left out, the column kept its old value); none to make when it has none
+            held = d.column_type(info.columns[name]) if name in info.columns else None
+            if held is not None:
+                columns.append(Column(name, held))
         upsert = cfg.insert_mode != "insert"
         try:
             apply(d, tb, info, columns, upsert=upsert, soft=soft, unavailable=self.unavailable)

@@ -291,6 +291,12 @@ def inferred_columns(row: Mapping[str, Any]) -> list[Column]:
     return out
 
 
+def null_fields(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """The fields of a schemaless row that are null (`inferred_columns` has no type for
+    them): an update setting a column back to NULL must still set it."""
+    return tuple(k for k, v in row.items() if v is None)
+
+
 # -- array items --------------------------------------------------------------------------------
 
 
