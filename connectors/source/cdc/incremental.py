@@ -80,11 +80,27 @@ class Chunk:
     after: list[Any] | None
     key: list[str]
     until: list[Any] | None = None  # the table's last key when its snapshot began
-    # the transactions the read's snapshot saw as running (where the source can tell: see
+    # the transactions the read's snapshot did not see (where the source can tell: see
     # `IncrementalSnapshot.committed`), and whether one of them had committed before the
     # open watermark, hiding a change the stream had already sent from the read
-    running: frozenset[int] = frozenset()
+    running: Hidden | None = None
     stale: bool = False
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """The transactions a database snapshot does not see: those it lists as running, and
+    every one from ``horizon`` on (PostgreSQL's xip and xmax: 32-bit ids, compared modulo
+    2^32 as the server compares them)."""
+
+    listed: frozenset[int] = frozenset()
+    horizon: int | None = None
+
+    def hides(self, xid: int) -> bool:
+        if xid in self.listed:
+            return True
+        h = self.horizon
+        return h is not None and ((xid - h) & 0xFFFFFFFF) < 0x80000000
 
 
 def key_signature(columns: Sequence[tuple[str, str]]) -> list[str]:
@@ -172,7 +188,7 @@ class IncrementalSnapshot:
         self,
         port: IncrementalPort,
         chunk_size: int,
-        running: Callable[[], frozenset[int]] | None = None,
+        running: Callable[[], Hidden] | None = None,
     ) -> None:
         self.port = port
         self.chunk_size = chunk_size
@@ -181,8 +197,8 @@ class IncrementalSnapshot:
         # synchronous standby only when the wait ends), a chunk read after the open
         # watermark can miss a change committed before it, and emit the older row after
         # the streamed change. Such a source reports each streamed commit (`committed`)
-        # and each chunk's running transactions; a chunk that missed one is read again.
-        # ``running`` gives the transactions running now, to forget the ended ones.
+        # and what each chunk's snapshot did not see; a chunk that missed one is read again.
+        # ``running`` gives what a snapshot taken now does not see, to forget the others.
         self._running = running
         self._committed: set[int] = set()  # streamed, and maybe not ended at the last read
         self._forget_at = _FORGET_AT
@@ -246,17 +262,20 @@ class IncrementalSnapshot:
         committed = self._committed
         committed.add(txid)
         if len(committed) > self._forget_at and self._running is not None:
-            committed &= self._running()  # (an ended transaction is never running again)
+            now = self._running()  # (a transaction seen once is seen by every later snapshot)
+            self._committed = committed = {x for x in committed if now.hides(x)}
             self._forget_at = max(_FORGET_AT, 2 * len(committed))
 
     def _missed(self, chunk: Chunk) -> None:
         """Everything streamed so far committed before the chunk's open watermark: one its
-        read saw as running made the read miss its change. The others had ended by then
-        (or began after it, when they cannot have committed before the watermark), and are
-        forgotten."""
-        missed = self._committed & chunk.running
+        read did not see made the read miss its change. The others were seen by it, so by
+        every later read, and are forgotten."""
+        hidden = chunk.running
+        if hidden is None:
+            return
+        missed = {x for x in self._committed if hidden.hides(x)}
         chunk.stale = chunk.stale or bool(missed)
-        self._committed = set(missed)
+        self._committed = missed
 
     # -- signals ---------------------------------------------------------------------------
     def on_signal(self, kind: str | None, ident: str | None, data: str | None) -> bool:

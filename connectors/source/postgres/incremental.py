@@ -14,6 +14,7 @@ from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import (
     SIGNAL_INSERT,
     Chunk,
+    Hidden,
     IncrementalSnapshot,
     chunk_bounds,
     key_signature,
@@ -78,7 +79,7 @@ class PostgresIncrementalPort:
         if bounds is None:
             return None
         after, until = bounds
-        # in one snapshot with the transactions it sees as running (see `running`)
+        # in one snapshot with the transactions it does not see (`running`)
         with self.meta.transaction():
             self.meta.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             running = self.running()
@@ -91,15 +92,20 @@ class PostgresIncrementalPort:
         return Chunk(schema, dict(zip(keys, rows, strict=True)), list(keys[-1]), now, until,
                      running)  # fmt: skip
 
-    def running(self) -> frozenset[int]:
-        """The transactions the current snapshot sees as running, by their 32-bit xids (as
-        pgoutput's Begin gives them). A commit is in the WAL, and streamed, before its
-        transaction leaves that list; one waiting for a synchronous standby stays in it
-        until the wait ends."""
-        rows = self.meta.execute(
-            "SELECT txid_snapshot_xip(txid_current_snapshot()) % 4294967296"
-        ).fetchall()
-        return frozenset(int(row[0]) for row in rows)
+    def running(self) -> Hidden:
+        """The transactions the current snapshot does not see, by their 32-bit xids (as
+        pgoutput's Begin gives them): those it lists as running, and every one from its
+        xmax on (one past the last transaction to leave the running list: a later xid that
+        committed first is past it, and listed nowhere). A commit is in the WAL, and
+        streamed, before its transaction leaves that list; one waiting for a synchronous
+        standby stays in it until the wait ends."""
+        row = self.meta.execute(
+            "SELECT txid_snapshot_xmax(s) % 4294967296, "
+            "ARRAY(SELECT x % 4294967296 FROM txid_snapshot_xip(s) AS x) "
+            "FROM txid_current_snapshot() AS s"
+        ).fetchone()
+        assert row is not None
+        return Hidden(frozenset(int(x) for x in row[1]), int(row[0]))
 
     def check_condition(self, table: str, condition: str) -> str | None:
         import psycopg
