@@ -188,26 +188,31 @@ def resolve(config: Mapping[str, Any], where: str) -> tuple[dict[str, Any], set[
     secret: set[str] = set()
     for k, v in config.items():
         if isinstance(v, str) and "${" in v:
+            outside: list[bool] = []  # per reference: read from the environment or a file
 
-            def sub(m: re.Match[str], k: str = k) -> str:
+            def sub(m: re.Match[str], k: str = k, outside: list[bool] = outside) -> str:
                 kind, arg = m.group(1), m.group(2)
                 if kind == "env":
                     arg, has_default, default = arg.partition(":-")
                     if arg not in os.environ and has_default:
+                        outside.append(False)
                         return default
                     if arg not in os.environ:
                         raise ConfigError(
                             f"{where}: property {k} refers to ${{env:{arg}}}, "
                             f"but the environment variable {arg} is not set"
                         )
+                    outside.append(True)
                     return os.environ[arg]
+                outside.append(True)
                 return _read_file_ref(arg, f"{where}: property {k}")
 
             resolved = _REF.sub(sub, v)
-            # a value from a file or the environment is treated as a secret; one written with
-            # a default in the config itself (${env:NAME:-default}) is plain configuration
-            # (secret-like names are masked whatever their source)
-            if any(kind == "file" or ":-" not in arg for kind, arg in _REF.findall(v)):
+            # a value read from a file or the environment is treated as a secret (a default
+            # written in the config itself, ${env:NAME:-default} with NAME unset, is plain
+            # configuration): a REST client must not read the worker's environment through
+            # ${env:NAME:-x} (secret-like names are masked whatever their source)
+            if any(outside):
                 secret.add(k)
             v = resolved
         out[k] = v
