@@ -78,3 +78,26 @@ def test_a_terminal_gets_the_live_view(tmp_path: Path) -> None:
     text = seen.decode(errors="replace")
     assert "connector" in text and "gen" in text and "source" in text
     assert " INFO " not in text  # log lines go through the view's console, not raw
+
+
+def test_a_connector_that_failed_to_start_is_shown_failed_with_its_error(
+    tmp_path: Path,
+) -> None:
+    """It has no task: the status line logged every 10 s without a terminal took the
+    minimum of no states and stopped the whole worker (ValueError); the live view showed it
+    UNASSIGNED with no error."""
+    from hub.cli.connect import _status_line
+    from hub.config import ConnectorSpec
+    from hub.runtime.worker import Worker
+
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        worker.add(ConnectorSpec("bad", {"connector.class": "FileStreamSink",
+                                         "topics": "__connect_offsets",
+                                         "file": str(tmp_path / "out.txt")}, "test"))  # fmt: skip
+        assert _status_line(worker).startswith("bad: FAILED 0 rec")
+        text = _text(LiveView().render(worker.status(), {"bad": "sink"},
+                                       failed=worker.connector_errors()))  # fmt: skip
+        assert "FAILED" in text and "internal topics" in text
+    finally:
+        worker.stop()

@@ -249,11 +249,13 @@ def _scrub(text: str, valid) -> str:  # type: ignore[no-untyped-def]
 
 def _status_line(worker) -> str:  # type: ignore[no-untyped-def]
     parts = []
+    failed = worker.connector_errors()
     for name, tasks in worker.status().items():
-        states = {t.state for t in tasks}
+        states = {t.state for t in tasks} or {"UNASSIGNED"}
         state = (
-            "FAILED" if "FAILED" in states else "RUNNING" if "RUNNING" in states else min(states)
-        )
+            "FAILED" if "FAILED" in states or name in failed
+            else "RUNNING" if "RUNNING" in states else min(states)
+        )  # fmt: skip
         rate = sum(t.records_per_second for t in tasks)
         total = sum(t.records for t in tasks)
         lags = [t.lag for t in tasks if t.lag is not None]
@@ -399,7 +401,7 @@ def _display(console: Any) -> Iterator[Callable[[Any, dict[str, str]], None] | N
     with Live(console=console, refresh_per_second=2, transient=False) as live:
 
         def show(worker: Any, types: dict[str, str]) -> None:
-            live.update(view.render(worker.status(), types))
+            live.update(view.render(worker.status(), types, failed=worker.connector_errors()))
 
         yield show
 

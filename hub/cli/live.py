@@ -41,10 +41,12 @@ class LiveView:
 
     def render(
         self, status: Mapping[str, Sequence[Any]], types: Mapping[str, str],
-        now: float | None = None,
+        now: float | None = None, failed: Mapping[str, str] | None = None,
     ) -> RenderableType:  # fmt: skip
         """``status``: `Worker.status()` (connector -> task statuses); ``types``: connector ->
-        "source"/"sink"."""
+        "source"/"sink"; ``failed``: `Worker.connector_errors()` (connectors that failed to
+        start, with no task)."""
+        failed = failed or {}
         now = time.monotonic() if now is None else now
         table = Table(box=None, pad_edge=False, header_style="bold")
         for col, justify in (("connector", "left"), ("type", "left"), ("state", "left"),
@@ -55,6 +57,8 @@ class LiveView:
         for name, tasks in status.items():
             states = {t.state for t in tasks} or {"UNASSIGNED"}
             state = next((s for s in ("FAILED", "RUNNING", "PAUSED") if s in states), min(states))
+            if name in failed:
+                state = "FAILED"
             lags = [t.lag for t in tasks if t.lag is not None]
             metrics: dict[str, float] = {}
             for t in tasks:
@@ -65,7 +69,9 @@ class LiveView:
             behind = metrics.get("milliseconds_behind_source")
             if behind is not None and types.get(name) == "source":
                 lag = f"{behind / 1000:.1f} s"
-            error = next((t.error for t in tasks if t.state == "FAILED" and t.error), "")
+            error = failed.get(name) or next(
+                (t.error for t in tasks if t.state == "FAILED" and t.error), ""
+            )
             table.add_row(
                 name, types.get(name, ""),
                 Text(state, style=_STATE_STYLE.get(state.split()[0], "")),

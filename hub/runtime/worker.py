@@ -1113,6 +1113,13 @@ class Worker:
         with self._lock:
             return {name: self.task_statuses(rt) for name, rt in self.connectors.items()}
 
+    def connector_errors(self) -> dict[str, str]:
+        """The connectors that failed to start (their tasks never ran), each with its
+        error."""
+        with self._lock:
+            return {name: rt.error or "failed" for name, rt in self.connectors.items()
+                    if rt.state == FAILED}  # fmt: skip
+
     # -- scheduled jobs ------------------------------------------------------------------------
     def jobs(self) -> list[JobStatus]:
         """The scheduled jobs: name, interval, next and last run, last duration and error."""
