@@ -463,6 +463,9 @@ def test_bad_inputs_of_the_cli_are_named_without_their_secrets(tmp_path: Path) -
     r = hub(tmp_path / "d", "demo", "--source", "postgresql://u:Demo%zzPw9@127.0.0.1:1/shop",
             "--seconds", "1")  # fmt: skip
     assert r.code != 0 and "Demo%zzPw9" not in r.err and "********" in r.err, r.err
+    r = hub(tmp_path / "d", "--verbose", "demo", "--source",
+            "postgresql://u:Demo%zzPw9@127.0.0.1:1/shop", "--seconds", "1")  # fmt: skip
+    assert "Traceback" in r.err and "Demo%zzPw9" not in r.err, r.err  # (it had, unscrubbed)
     # an empty token (a deployment's missing secret) had run the API open
     r = hub(tmp_path / "d", "serve", "--port", "1", env={**ENV, "HUB_REST_AUTH_TOKEN": ""})
     assert r.code == 2 and "the auth token is empty" in r.err, r.err

@@ -127,8 +127,8 @@ def _report(exc: Exception, verbose: bool) -> int:
     else:
         message = f"unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback)"
         code = 1
-    if verbose and traceback_helps:
-        traceback.print_exc()
+    if verbose and traceback_helps:  # (scrubbed as the message: a driver quotes values)
+        click.echo(scrub(traceback.format_exc(), known_secrets()).rstrip("\n"), err=True)
     message = scrub(message, known_secrets())  # (a driver may quote a password's bad part)
     click.echo(f"hub: error: {' '.join(message.split())}", err=True)
     return code

@@ -71,6 +71,10 @@ def demo(ctx: click.Context, mysql: bool, source: str | None, seconds: float, ra
 
     if mysql and source is not None:
         raise click.UsageError("--source is for PostgreSQL only; leave it out with --mysql")
+    if source is not None:  # (never shown: errors and tracebacks are scrubbed of it)
+        from hub.config import remember_secrets, url_passwords
+
+        remember_secrets(url_passwords(source))
     config = config_path or _default_config(MYSQL_CONFIG if mysql else DEFAULT_CONFIG)
     job.check_workdir(workdir)
     ok = job.run(config, workdir, source=source, seconds=seconds, rate=rate, echo=_Echo(),
