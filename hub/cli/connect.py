@@ -216,7 +216,7 @@ def _unused_on_embedded(path: str, props: dict[str, Any]) -> str:
 def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
     """Load and validate every connector of every file; all problems in one error."""
     from hub.config import load_connector_file
-    from hub.runtime.validation import validate
+    from hub.runtime.validation import shared_targets, validate
 
     problems: list[str] = []
     valid = []
@@ -235,6 +235,7 @@ def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         problems.append(f"connector names must be unique across files; repeated: {', '.join(dup)}")
+    problems += shared_targets(valid)
     if problems:
         raise ConfigError("\n".join(problems))
     return valid
@@ -291,7 +292,7 @@ def run(configs: tuple[str, ...], fail_fast: bool, worker_config: str | None) ->
     \b
     Example:
       hub run configs/datagen-to-file.yaml
-      hub --data-dir /var/lib/hub run --fail-fast configs/*.yaml
+      hub --data-dir /var/lib/hub run --fail-fast /etc/hub/*.yaml
     """
     from hub.runtime import _gc
     from hub.runtime.worker import Worker
@@ -427,7 +428,7 @@ def validate(configs: tuple[str, ...], connect: bool) -> None:
     \b
     Example:
       hub validate configs/postgres-to-duckdb.yaml
-      hub validate --no-connect configs/*.yaml     # offline: the configs only
+      hub validate --no-connect a.yaml b.yaml      # offline: the files as one run
     """
     import os
 

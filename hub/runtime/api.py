@@ -357,6 +357,14 @@ class Connector(ABC):
         moved to another machine writes that machine's. Default: none."""
         return []
 
+    @classmethod
+    def exclusive_targets(cls, config: Mapping[str, Any]) -> list[str]:
+        """What this connector's tasks must hold alone, from its valid config, each a phrase
+        naming it (``file /data/out.txt``, ``replication slot hub on db:5432/shop``): two
+        connectors holding one lose or duplicate records, so a second is refused. Default:
+        none (a DuckDB database takes several sinks: their offsets are theirs)."""
+        return []
+
     def start(self, config: Mapping[str, Any]) -> None:
         self.config = config
 

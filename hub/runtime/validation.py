@@ -9,6 +9,7 @@ that hub does not implement yet get a warning naming them; anything else unknown
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -229,6 +230,22 @@ def _topic_config_problems(configs: dict[str, str]) -> list[str]:
     except ConfigError as exc:
         return [f"{TOPIC_CREATION}*: {exc}"]
     return []
+
+
+def shared_targets(connectors: Sequence[ValidatedConnector], of: str | None = None) -> list[str]:
+    """One line per target two or more of ``connectors`` would hold, naming them
+    (`Connector.exclusive_targets`); [] when none is shared. ``of``: only the targets the
+    connector of that name holds."""
+    held: dict[str, list[str]] = {}
+    for v in connectors:
+        for target in v.cls.exclusive_targets(v.raw):
+            held.setdefault(target, []).append(v.name)
+    return [
+        f"connectors {', '.join(sorted(names))} would both hold {target}: two writers of one "
+        "target lose and duplicate records; give each its own"
+        for target, names in sorted(held.items())
+        if len(names) > 1 and (of is None or of in names)
+    ]  # fmt: skip
 
 
 def validate(spec: ConnectorSpec) -> ValidatedConnector:

@@ -66,6 +66,7 @@ from hub.runtime.storage import StatusStore, StorageTopics, check_storage, statu
 from hub.runtime.validation import (
     ValidatedConnector,
     embedded_topic_configs,
+    shared_targets,
     topic_creation_configs,
     validate,
 )
@@ -383,6 +384,7 @@ class Worker:
                     self._forget_status(spec.name)
             if spec.name in self.connectors:
                 raise ConnectorExistsError(spec.name)
+            self._refuse_shared(valid)
             rt = ConnectorRuntime(spec.name, dict(spec.config if raw is None else raw), valid)
             if persist:
                 stored = {PAUSED: "PAUSED", STOPPED: "STOPPED"}.get(initial)
@@ -391,6 +393,15 @@ class Worker:
             self._start(rt, initial)
             self._want()
             return rt
+
+    def _refuse_shared(self, valid: ValidatedConnector) -> None:
+        """ConfigError when another connector holds a target ``valid``'s must hold alone
+        (`Connector.exclusive_targets`: a file two FileStreamSinks write, a slot)."""
+        others = [rt.spec for name, rt in self.connectors.items()
+                  if name != valid.name and rt.spec is not None]  # fmt: skip
+        problems = shared_targets([valid, *others], of=valid.name)
+        if problems:
+            raise ConfigError("; ".join(problems))
 
     def create(
         self, name: str, config: Mapping[str, Any], initial: str = RUNNING
@@ -413,6 +424,7 @@ class Worker:
             old = self.connectors.get(name)
             if old is None:
                 return self.create(name, config), True
+            self._refuse_shared(valid)
             target = old.state if old.state in (PAUSED, STOPPED) else RUNNING
             self._shutdown(old)
             self.configs.put(name, dict(config))

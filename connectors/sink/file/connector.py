@@ -205,3 +205,10 @@ class FileStreamSink(SinkConnector):
     @classmethod
     def local_files(cls, config: Mapping[str, Any]) -> list[str]:
         return [str(config["file"])] if config.get("file") else []
+
+    @classmethod
+    def exclusive_targets(cls, config: Mapping[str, Any]) -> list[str]:
+        # (the file and its offsets: a second sink cut the file back to its own offsets)
+        import os
+
+        return [f"file {os.path.abspath(str(config['file']))}"] if config.get("file") else []

@@ -661,6 +661,12 @@ class MySqlConnector(SourceConnector):
     not_yet: ClassVar[tuple[str, ...]] = _NOT_YET
 
     @classmethod
+    def exclusive_targets(cls, config: Mapping[str, Any]) -> list[str]:
+        # (the server drops a replica's connection when another comes with its server id)
+        cfg = MySqlSourceConfig.of(config)
+        return [f"replica server id {cfg.replica_id()} on {cfg.hostname}:{cfg.port}"]
+
+    @classmethod
     def check(cls, config: Mapping[str, Any]) -> list[Check]:
         from hub.errors import HubError, describe
 

@@ -620,6 +620,11 @@ class PostgresConnector(SourceConnector):
     )  # fmt: skip
 
     @classmethod
+    def exclusive_targets(cls, config: Mapping[str, Any]) -> list[str]:
+        cfg = PostgresSourceConfig.of(config)
+        return [f"replication slot {cfg.slot_name} on {cfg.hostname}:{cfg.port}/{cfg.dbname}"]
+
+    @classmethod
     def check(cls, config: Mapping[str, Any]) -> list[Check]:
         from connectors.source.postgres.checks import check
 
