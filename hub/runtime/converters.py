@@ -460,6 +460,11 @@ _NAMES = {
 }
 
 
+def converter_names() -> frozenset[str]:
+    """The names ``key.converter``/``value.converter`` take."""
+    return frozenset(_NAMES)
+
+
 def make_converter(name: str, schemas_enable: bool = True) -> Converter:
     cls = _NAMES.get(name)
     if cls is None:

@@ -95,6 +95,18 @@ class CommonConfig(BaseModel):
             raise ValueError("must be -1 (the cluster's default) or at least 1")
         return v
 
+    @field_validator("key_converter", "value_converter")
+    @classmethod
+    def _converter(cls, v: str) -> str:
+        from hub.runtime.converters import converter_names
+
+        if v not in converter_names():
+            raise ValueError(
+                "not a converter hub has: json, string or bytes (or Kafka's class names of "
+                "them: org.apache.kafka.connect.json.JsonConverter...)"
+            )
+        return v
+
     @field_validator("topics", mode="before")
     @classmethod
     def _topics(cls, v: Any) -> list[str]:

@@ -125,6 +125,14 @@ BAD = [
         "name: a\nconfig: {connector.class: FileStreamSink, topics.regex: '(', file: x}",
         ["topics.regex = '(': not a valid regular expression"],
     ),
+    (  # (accepted, then every task failed at its start)
+        "name: a\nconfig: {connector.class: datagen, topic: t, value.converter: "
+        "io.confluent.connect.avro.AvroConverter, key.converter: JSON}",
+        [
+            "value.converter = 'io.confluent.connect.avro.AvroConverter': not a converter hub has",
+            "key.converter = 'JSON': not a converter hub has",
+        ],
+    ),
     (
         "name: a\nconfig: {connector.class: datagen, topic: t, transforms: unwrap}",
         ["transforms.unwrap.type: required, not set"],
