@@ -99,10 +99,14 @@ def fill(d: Dialect, table: TableRef, column: Column) -> None:
     relation = d.stage(f"default_{column.name}", [staged])
     try:
         value = d.select_expr(staged, f"s.{q(column.name)}")
-        d.execute(
+        sql = (
             f"UPDATE {d.table_name(table)} SET {q(column.name)} = "
             f"(SELECT {value} FROM {relation} s) WHERE TRUE"
         )
+        # where DDL commits at once (Snowflake, BigQuery), so does the fill: held for the
+        # batch's transaction, a failed batch left the column added and its rows NULL, and
+        # the next try found the column there and filled nothing
+        d.execute(sql) if d.transactional_ddl else d.ddl(sql)
     finally:
         d.unstage(relation)
 

@@ -158,6 +158,39 @@ def test_a_column_added_with_a_default_holds_it_in_the_rows_that_were_there(sink
     ]  # fmt: skip
 
 
+def test_a_column_added_with_a_default_is_filled_even_when_its_batch_fails(sink: Sink) -> None:
+    # Snowflake and BigQuery commit ADD COLUMN at once; the fill had been held for the batch's
+    # transaction: a batch that failed left the column there and the rows NULL, and the next
+    # try found the column and filled nothing ((1, 'x', None) there, (1, 'x', 5) elsewhere)
+    from connectors.sink.engine.errors import SinkFatalError
+    from hub.runtime.api import SinkRecord
+
+    key = {"type": "struct", "optional": False,
+           "fields": [{"field": "id", "type": "int32", "optional": False}]}  # fmt: skip
+
+    def rec(off: int, fields: list[dict[str, Any]], value: dict[str, Any]) -> SinkRecord:
+        schema = {"type": "struct", "name": "v", "optional": False, "fields": fields}
+        return SinkRecord("evo.t", 0, off, 0, {"id": value["id"]}, value, (), key, schema)
+
+    f1 = [{"field": "id", "type": "int32", "optional": False},
+          {"field": "a", "type": "string", "optional": True}]  # fmt: skip
+    sink.put([rec(0, f1, {"id": 1, "a": "x"}), rec(1, f1, {"id": 2, "a": "y"})])
+    f2 = [
+        *f1,
+        {"field": "c", "type": "int32", "optional": True, "default": 5},
+        {"field": "t", "type": "int64", "name": "io.debezium.time.MicroTime", "optional": True},
+    ]
+    good = rec(2, f2, {"id": 3, "a": "z", "c": 7, "t": 1})
+    with pytest.raises(SinkFatalError, match="not a time of day"):
+        sink.put([good, rec(3, f2, {"id": 4, "a": "p", "c": 7, "t": -1})])
+    sink.put([good])  # (as errors.tolerance=all puts it again, alone)
+    assert sorted(sink.query('SELECT "id", "a", "c" FROM "evo_t"')) == [
+        (1, "x", 5),
+        (2, "y", 5),
+        (3, "z", 7),
+    ]
+
+
 def test_a_column_dropped_in_the_source_is_null_in_the_rows_written_after(sink: Sink) -> None:
     # (rows of the schema without it took the old schema's default when a row of the old
     # schema was in the same batch: 5 where the source never held a value)
