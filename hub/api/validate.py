@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from hub.config import MASK, ConnectorSpec, is_secret, resolve, scrub, shown
+from hub.config import MASK, ConnectorSpec, is_secret, mask, resolve, scrub, shown
 from hub.errors import ConfigError
 from hub.runtime import plugins
 from hub.runtime.validation import CommonConfig, validate
@@ -94,6 +94,8 @@ def config_infos(plugin: str, config: dict[str, Any]) -> dict[str, Any]:
         hidden = prop in secret or is_secret(prop)
         if value is not None and hidden:
             value = MASK
+        elif value is not None:  # (a URL's password, as GET .../config masks it)
+            value = mask({prop: value})[prop]
         configs.append(
             {
                 "definition": _definition(prop, f, group, order, hidden),
