@@ -1337,3 +1337,18 @@ def test_unwrap_works_on_sink_records() -> None:
     out = applied(c, sink(event("u", A, B), "db.public.orders", value_schema=ENVELOPE))
     assert out.value == {**B, "__deleted": "false", "__op": "u"}
     assert out.offset == 42 and out.partition == 3
+
+
+def test_insert_field_required_without_a_value_is_an_error() -> None:
+    # (a source record's partition is not known when its transforms run: null had gone out
+    # under a field schema that is not optional, which Kafka's Struct.validate refuses)
+    schema = {"type": "struct", "optional": False,
+              "fields": [{"field": "id", "type": "int32", "optional": False}]}  # fmt: skip
+    c = chain(transforms="i", transforms_i_type="InsertField$Value",
+              transforms_i_partition_field="kafka_partition!")  # fmt: skip
+    with pytest.raises(TransformError, match="field kafka_partition is required"):
+        c.apply(SourceRecord("db.t", {"id": 1}, value_schema=schema))
+    optional = chain(transforms="i", transforms_i_type="InsertField$Value",
+                     transforms_i_partition_field="kafka_partition")  # fmt: skip
+    out = optional.apply(SourceRecord("db.t", {"id": 1}, value_schema=schema))
+    assert out is not None and out.value == {"id": 1, "kafka_partition": None}

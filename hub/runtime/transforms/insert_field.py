@@ -90,6 +90,13 @@ class InsertField(Transform):
                 f"cannot insert field(s) {sorted(clash)}: already in the {self.side.name} schema",
                 topic=record.topic,
             )
+        for i in self.insertions:
+            if not i.optional and (added[i.name] is None or added[i.name] is _ABSENT):
+                raise TransformError(  # (Kafka's Struct.validate refuses it too)
+                    f"field {i.name} is required ('!') but the record has no value for it "
+                    "(a source record's partition or offset is not known yet)",
+                    topic=record.topic,
+                )
         entries += [s.named(i.name, s.primitive(i.type, i.optional)) for i in self.insertions]
         data = s.values(op.data, op.schema, self.replace_null)
         data.update({k: None if v is _ABSENT else v for k, v in added.items()})
