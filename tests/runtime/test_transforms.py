@@ -1352,3 +1352,29 @@ def test_insert_field_required_without_a_value_is_an_error() -> None:
                      transforms_i_partition_field="kafka_partition")  # fmt: skip
     out = optional.apply(SourceRecord("db.t", {"id": 1}, value_schema=schema))
     assert out is not None and out.value == {"id": 1, "kafka_partition": None}
+
+
+def test_mask_field_refuses_a_replacement_for_a_date_or_time() -> None:
+    # (Kafka refuses it for a java.util.Date; hub wrote 20240101 as a number of days)
+    schema = {"type": "struct", "optional": False, "fields": [
+        {"field": "born", "type": "int32", "optional": True, "version": 1,
+         "name": "org.apache.kafka.connect.data.Date"},
+        {"field": "at", "type": "int64", "optional": True,
+         "name": "io.debezium.time.MicroTimestamp"},
+        {"field": "zoned", "type": "string", "optional": True,
+         "name": "io.debezium.time.ZonedTimestamp"},
+    ]}  # fmt: skip
+    for field, refused in (("born", True), ("at", True), ("zoned", False)):
+        c = chain(transforms="m", transforms_m_type="MaskField$Value",
+                  transforms_m_fields=field, transforms_m_replacement="20240101")  # fmt: skip
+        r = sink({"born": 19000, "at": 1, "zoned": "2024-01-01T00:00:00Z"}, value_schema=schema)
+        if refused:
+            with pytest.raises(TransformError, match="with a replacement"):
+                c.apply(r)
+        else:
+            out = c.apply(r)
+            assert out is not None and out.value["zoned"] == "20240101"
+    unmasked = chain(transforms="m", transforms_m_type="MaskField$Value",
+                     transforms_m_fields="born")  # fmt: skip
+    out = unmasked.apply(sink({"born": 19000, "at": 1, "zoned": ""}, value_schema=schema))
+    assert out is not None and out.value["born"] == 0  # (without a replacement: the epoch)

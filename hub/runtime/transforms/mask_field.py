@@ -101,6 +101,9 @@ def masked_decimal(value: Any, schema: Mapping[str, Any], replacement: str | Non
     return base64.b64encode(raw).decode() if isinstance(value, str) else raw
 
 
+_TEMPORAL = frozenset(f"org.apache.kafka.connect.data.{n}" for n in ("Date", "Time", "Timestamp"))
+
+
 def masked(value: Any, schema: Mapping[str, Any] | None, replacement: str | None) -> Any:
     """``value`` masked as its field's schema says (a Decimal's bytes are a number, a bytes
     field takes no replacement, an integer's replacement must fit its width); as its Python
@@ -117,6 +120,14 @@ def masked(value: Any, schema: Mapping[str, Any] | None, replacement: str | None
         if replacement is not None:
             if kind == "bytes":
                 raise ValueError("cannot mask a bytes field with a replacement")
+            name = str(schema.get("name") or "")
+            if name in _TEMPORAL or (name.startswith("io.debezium.time.") and kind != "string"):
+                # (Kafka refuses a replacement for a java.util.Date: written as a number of
+                # days or milliseconds, 20240101 was a date some 55 000 years on)
+                raise ValueError(
+                    f"cannot mask a {name.rsplit('.', 1)[-1]} field with a replacement: "
+                    "leave replacement out (it becomes the epoch) or drop it with ReplaceField"
+                )
             bits = _INT_BITS.get(str(kind))
             if bits is not None and isinstance(value, int) and not isinstance(value, bool):
                 return _integer(replacement, bits)
