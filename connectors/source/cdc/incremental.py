@@ -346,8 +346,8 @@ class IncrementalSnapshot:
             self.until = None
             self._emitted(None)
             self._next_chunk()
-        elif self._state is not None:
-            self._state["tables"] = list(self.tables)
+        else:
+            self._restate()
 
     def _execute(self, ident: str | None, data: str | None) -> None:
         try:
@@ -395,8 +395,22 @@ class IncrementalSnapshot:
         if idle:
             self._emitted(None)
             self._next_chunk()
-        elif self._state is not None:
-            self._state["tables"] = list(self.tables)
+        else:
+            self._restate()
+
+    def _restate(self) -> None:
+        """The stored state's tables and their filters, after a signal changed them (its
+        cursor stays the one emitted): a restart before the chunk in flight closed had read
+        a table a second signal added without its filter."""
+        state = self._state
+        if state is None:
+            return
+        state["tables"] = list(self.tables)
+        conditions = {t: c for t, c in self.conditions.items() if t in self.tables}
+        if conditions:
+            state["conditions"] = conditions
+        else:
+            state.pop("conditions", None)
 
     def _conditions(
         self, ident: str | None, given: Any, chosen: list[str]
