@@ -115,6 +115,9 @@ class Dialect(ABC):
     # DDL runs inside the batch's transaction and rolls back with it (DuckDB, PostgreSQL);
     # False: DDL commits on its own (Snowflake, BigQuery: see `deferred.DeferredDialect`)
     transactional_ddl = True
+    # a primary key column's type can be widened in place (PostgreSQL rebuilds the index;
+    # DuckDB refuses to alter a key column): INT to BIGINT is a common migration
+    widens_keys = False
 
     # -- connection (abstract) ----------------------------------------------------------------
 

@@ -144,7 +144,7 @@ def evolve(
             raise SchemaChangeError(
                 str(table), c.name, existing, incoming, "widening needs schema.evolution=basic"
             )
-        if c.name in info.pk:
+        if c.name in info.pk and not d.widens_keys:
             raise SchemaChangeError(
                 str(table), c.name, existing, incoming, "a primary key column is not altered"
             )

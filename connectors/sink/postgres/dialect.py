@@ -29,6 +29,7 @@ class PostgresDialect(OnConflict):
     row_id = "ctid"
     param = "%s"
     max_name_bytes = 63  # (NAMEDATALEN - 1)
+    widens_keys = True
 
     def __init__(self, cfg: PostgresSinkConfig) -> None:
         self._url = conninfo(cfg.connection_url)

@@ -191,6 +191,21 @@ def test_a_column_added_with_a_default_is_filled_even_when_its_batch_fails(sink:
     ]
 
 
+def test_a_key_column_widened_at_the_source(sink: Sink) -> None:
+    # INT -> BIGINT on a key column (a common migration) stopped the sink for good on every
+    # target that declares keys; PostgreSQL widens a key column in place, the others still
+    # refuse it, clearly (BigQuery declares no key, and has one integer type)
+    t = PgTable("ev", [("id", Oid.INT4, -1), ("v", Oid.INT4, -1)])
+    sink.put([t.insert(0, {"id": 1, "v": 1})])
+    wide = PgTable("ev", [("id", Oid.INT8, -1), ("v", Oid.INT8, -1)])
+    if sink.target.id in ("duckdb", "snowflake", "redshift"):
+        with pytest.raises(SchemaChangeError, match="a primary key column is not altered"):
+            sink.put([wide.insert(1, {"id": 5_000_000_000, "v": 2})])
+        return
+    sink.put([wide.insert(1, {"id": 5_000_000_000, "v": 5_000_000_000})])
+    assert sink.rows("srv_public_ev") == [(1, 1), (5_000_000_000, 5_000_000_000)]
+
+
 def test_a_column_dropped_in_the_source_is_null_in_the_rows_written_after(sink: Sink) -> None:
     # (rows of the schema without it took the old schema's default when a row of the old
     # schema was in the same batch: 5 where the source never held a value)
