@@ -85,6 +85,9 @@ class Chunk:
     # open watermark, hiding a change the stream had already sent from the read
     running: Hidden | None = None
     stale: bool = False
+    # the table's columns as the read saw them (`IncrementalPort.shape`): changed by the
+    # close watermark, the chunk is read again (Debezium re-reads it too)
+    shape: Hashable | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,10 @@ class IncrementalPort(Protocol):
         Without ``after`` or ``until`` (a table's first chunk, or its key changed), ``until``
         is the table's last key now, as Debezium's maximum key: rows written later are
         streamed, and a table written faster than it is read still ends."""
+
+    def shape(self, table: str) -> Hashable | None:
+        """The table's columns now (names and types, comparable to a chunk's ``shape``);
+        None when it is gone."""
 
     def check_condition(self, table: str, condition: str) -> str | None:
         """Why the database refuses ``condition`` as a filter of ``table``; None if it takes
@@ -506,10 +513,18 @@ class IncrementalSnapshot:
         next chunk. ``source`` is the close watermark's source block."""
         chunk = self.chunk
         assert chunk is not None
-        if chunk.stale:
+        table = self.tables[0] if self.tables else "?"
+        if not chunk.stale and chunk.shape is not None:
+            now = self.port.shape(table)
+            if now is not None and now != chunk.shape:  # (gone: the next chunk sees to it)
+                log.info("incremental snapshot of %s: its columns changed while the chunk "
+                         "after %s was read: reading it again", table, self._before[0])  # fmt: skip
+                chunk.stale = True
+        elif chunk.stale:
             log.info("incremental snapshot of %s: a transaction committed before the chunk "
                      "after %s was not yet visible to its read: reading it again",
-                     self.tables[0] if self.tables else "?", self._before[0])  # fmt: skip
+                     table, self._before[0])  # fmt: skip
+        if chunk.stale:
             self.chunk = None
             self.open = False
             self.after, self.key, self.until = self._before

@@ -84,7 +84,12 @@ class MySqlIncrementalPort:
             return None
         last = [rows[-1][names.index(k)] for k in pk]
         return Chunk(schema, {schema.primary_values(r): r for r in rows}, encode_key(last), now,
-                     until)  # fmt: skip
+                     until, shape=_shape(t))  # fmt: skip
+
+    def shape(self, table: str) -> Hashable | None:
+        db, _, name = table.partition(".")
+        found = tables(self.con, self.filters, only=(db, name))
+        return _shape(found[0]) if found else None
 
     def check_condition(self, table: str, condition: str) -> str | None:
         import pymysql
@@ -106,6 +111,11 @@ class MySqlIncrementalPort:
         after = schema.row(values)
         src = {**source, "db": schema.db, "table": schema.table}
         return schema.key(after), envelope("r", None, after, src)
+
+
+def _shape(t: Any) -> tuple[tuple[str, str], ...]:
+    """A table's columns as `IncrementalPort.shape` compares them: names and types."""
+    return tuple((c.name or "", _type(c)) for c in t.columns)
 
 
 def _type(c: Any) -> str:
