@@ -301,6 +301,8 @@ def read_connector_entries(path: str) -> list[tuple[str, dict[str, Any]]]:
         items = doc["connectors"]
         if not isinstance(items, list):
             raise ConfigError(f"{path}: 'connectors' must be a list of {{name, config}} entries")
+        if not items:  # (validate said nothing, and run ran nothing until killed)
+            raise ConfigError(f"{path}: 'connectors' is empty: list at least one connector")
     elif isinstance(doc, Mapping):
         items = [doc]
     else:

@@ -439,6 +439,11 @@ def test_bad_inputs_of_the_cli_are_named_without_their_secrets(tmp_path: Path) -
                  f"{latin1}: not UTF-8 text (byte 55 of the file)")  # fmt: skip
     assert_error(hub(tmp_path / "d", "validate", "--no-connect", str(tmp_path)), 2,
                  "a directory, not a connector file")  # fmt: skip
+    # an empty list: validate had said nothing, and run had run nothing until killed
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("connectors: []\n")
+    assert_error(hub(tmp_path / "d", "validate", "--no-connect", str(empty)), 2,
+                 f"{empty}: 'connectors' is empty")  # fmt: skip
     # a key given twice had kept the last one, silently
     twice = tmp_path / "twice.yaml"
     twice.write_text("name: x\nconfig:\n  connector.class: datagen\n  topic: a\n  topic: b\n")
