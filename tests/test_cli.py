@@ -439,6 +439,12 @@ def test_bad_inputs_of_the_cli_are_named_without_their_secrets(tmp_path: Path) -
                  f"{latin1}: not UTF-8 text (byte 55 of the file)")  # fmt: skip
     assert_error(hub(tmp_path / "d", "validate", "--no-connect", str(tmp_path)), 2,
                  "a directory, not a connector file")  # fmt: skip
+    worker = tmp_path / "worker.yaml"  # (an "unexpected UnicodeDecodeError" before)
+    worker.write_bytes(b"log.backend: embedded\n# caf\xe9\n")
+    good = tmp_path / "good.yaml"
+    good.write_text("name: g\nconfig: {connector.class: datagen, topic: t}\n")
+    assert_error(hub(tmp_path / "d", "run", "--worker-config", str(worker), str(good)), 2,
+                 f"{worker}: not UTF-8 text")  # fmt: skip
     # an empty list: validate had said nothing, and run had run nothing until killed
     empty = tmp_path / "empty.yaml"
     empty.write_text("connectors: []\n")

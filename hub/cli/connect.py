@@ -71,10 +71,14 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
     from hub.config import DuplicateKeyError, load_yaml
 
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             doc = load_yaml(f) or {}
     except DuplicateKeyError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start} of the file): save it as UTF-8"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the worker config: {exc.strerror}") from None
     except yaml.YAMLError as exc:
