@@ -181,9 +181,13 @@ def _read_file_ref(spec: str, where: str) -> str:
     raise ConfigError(f"{where}: key {key!r} not found in {path}")
 
 
-def resolve(config: Mapping[str, Any], where: str) -> tuple[dict[str, Any], set[str]]:
+def resolve(
+    config: Mapping[str, Any], where: str, strict: bool = False
+) -> tuple[dict[str, Any], set[str]]:
     """Replace ``${env:..}``/``${file:..}`` references; returns the config and the names of
-    properties that used one (treated as secrets)."""
+    properties that used one (treated as secrets). A value written ``${env:NAME:-default}``
+    is configuration, unless ``strict`` (a config sent over REST) and NAME is set: a REST
+    client must not read the worker's environment through ``${env:AWS_SECRET:-x}``."""
     out: dict[str, Any] = {}
     secret: set[str] = set()
     for k, v in config.items():
@@ -197,6 +201,9 @@ def resolve(config: Mapping[str, Any], where: str) -> tuple[dict[str, Any], set[
                     if arg not in os.environ and has_default:
                         outside.append(False)
                         return default
+                    if has_default and not strict:  # (the file's own: configuration)
+                        outside.append(False)
+                        return os.environ[arg]
                     if arg not in os.environ:
                         raise ConfigError(
                             f"{where}: property {k} refers to ${{env:{arg}}}, "
@@ -208,10 +215,9 @@ def resolve(config: Mapping[str, Any], where: str) -> tuple[dict[str, Any], set[
                 return _read_file_ref(arg, f"{where}: property {k}")
 
             resolved = _REF.sub(sub, v)
-            # a value read from a file or the environment is treated as a secret (a default
-            # written in the config itself, ${env:NAME:-default} with NAME unset, is plain
-            # configuration): a REST client must not read the worker's environment through
-            # ${env:NAME:-x} (secret-like names are masked whatever their source)
+            # a value read from a file or the environment is treated as a secret, but for
+            # ${env:NAME:-default} in a file (see the docstring); secret-like names are
+            # masked whatever their source
             if any(outside):
                 secret.add(k)
             v = resolved

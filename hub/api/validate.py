@@ -65,7 +65,7 @@ def config_infos(plugin: str, config: dict[str, Any]) -> dict[str, Any]:
     try:
         # as POST /connectors takes it: ${env:...}/${file:...} resolved first (Connect's
         # config transformer), their values secret
-        resolved, refs = resolve(config, f"REST, connector {name!r}")
+        resolved, refs = resolve(config, f"REST, connector {name!r}", strict=True)
     except ConfigError as exc:
         problems = _problems(str(exc))
     else:

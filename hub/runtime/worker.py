@@ -338,7 +338,8 @@ class Worker:
     @staticmethod
     def spec(name: str, config: Mapping[str, Any], source: str = "REST") -> ConnectorSpec:
         where = f"{source}, connector {name!r}"
-        resolved, secrets = resolve({k: v for k, v in config.items()}, where)
+        resolved, secrets = resolve({k: v for k, v in config.items()}, where,
+                                    strict=source == "REST")  # fmt: skip
         return ConnectorSpec(name, resolved, source, secrets)
 
     def _restore(self, name: str, config: dict[str, Any]) -> None:

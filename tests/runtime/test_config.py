@@ -90,11 +90,16 @@ def test_env_references_may_have_defaults(tmp_path: Path, monkeypatch: pytest.Mo
     """))  # fmt: skip
     assert spec.config["topic"] == "set"
     assert spec.config["value.size"] == "12"
-    # the default written in the file is configuration: shown; a value read from the
-    # environment is masked, default or not (a REST client had read any variable of the
-    # worker's through ${env:NAME:-x})
+    # with a default written in the file it is configuration: shown, not masked
     assert spec.masked()["value.size"] == "12"
-    assert spec.masked()["topic"] == MASK
+    assert spec.masked()["topic"] == "set"
+    # sent over REST it is a secret once read from the environment: a REST client had read
+    # any variable of the worker's (AWS_SECRET_ACCESS_KEY...) through ${env:NAME:-x}
+    from hub.runtime.worker import Worker
+
+    rest = Worker.spec("a", {"connector.class": "datagen", "topic": "${env:HUB_TEST_TOPIC:-x}",
+                             "value.size": "${env:HUB_TEST_SURELY_UNSET:-12}"})  # fmt: skip
+    assert rest.masked()["topic"] == MASK and rest.masked()["value.size"] == "12"
 
 
 BAD = [
