@@ -144,8 +144,8 @@ class JsonConverter(Converter):
     def __init__(self, schemas_enable: bool = True) -> None:
         self.schemas_enable = schemas_enable
         self._schemas: dict[int, tuple[Any, bytes]] = {}
-        # (prefix, schema, whether it holds a Decimal: its numbers are read exactly)
-        self._seen: list[tuple[bytes, Any, bool]] = []
+        # (prefix, schema, where its Decimals are: `_decimal_paths`)
+        self._seen: list[tuple[bytes, Any, tuple[Path, ...]]] = []
         self._misses = 0
 
     def from_value(self, value: Any, schema: Mapping[str, Any] | None = None) -> bytes | None:
@@ -209,7 +209,7 @@ class JsonConverter(Converter):
         schemas: list[Mapping[str, Any] | None] = []
         add_value, add_schema = values.append, schemas.append
         prefix, schema, cut = b"", None, 0  # the schema the last record had (as `to_value`)
-        exact = False
+        exact: tuple[Path, ...] = ()
         for d in datas:
             if d is None:
                 add_value(None)
@@ -221,7 +221,7 @@ class JsonConverter(Converter):
                 except orjson.JSONDecodeError:
                     pass  # not the plain two-key layout: as to_value reads it
                 else:
-                    add_value(_exactly(d[cut:-1], payload) if exact else payload)
+                    add_value(_exactly(d[cut:-1], payload, exact) if exact else payload)
                     add_schema(schema)
                     continue
             v, sch = self.to_value(d)
@@ -264,22 +264,22 @@ class JsonConverter(Converter):
                         payload = orjson.loads(data[len(prefix) : -1])
                     except orjson.JSONDecodeError:
                         break  # not the plain two-key layout: parse it whole
-                    return (_exactly(data[len(prefix) : -1], payload) if exact else payload,
-                            schema)  # fmt: skip
+                    return (_exactly(data[len(prefix) : -1], payload, exact) if exact
+                            else payload, schema)  # fmt: skip
         doc = orjson.loads(data)
         if (
             self.schemas_enable and type(doc) is dict and len(doc) == 2
             and "schema" in doc and "payload" in doc and _a_schema(doc["schema"])
         ):  # fmt: skip
             schema = doc["schema"]
-            exact = _holds_decimal(schema)
-            self._remember(data, schema, exact)
-            if exact and _has_float(doc["payload"]):
-                return _exactly(data, doc)["payload"], schema
+            paths = _decimal_paths(schema)
+            self._remember(data, schema, paths)
+            if paths:
+                doc = _exactly(data, doc, tuple(("payload", *p) for p in paths))
             return doc["payload"], schema
         return doc, None
 
-    def _remember(self, data: bytes, schema: Any, exact: bool) -> None:
+    def _remember(self, data: bytes, schema: Any, paths: tuple[Path, ...]) -> None:
         if schema is None or self._misses > 1000:
             return  # tiny or foreign-formatted schemas: not worth the look-ups
         try:
@@ -289,7 +289,7 @@ class JsonConverter(Converter):
         if not data.startswith(prefix):
             self._misses += 1  # another writer's formatting: the prefix never matches
             return
-        self._seen.insert(0, (prefix, schema, exact))
+        self._seen.insert(0, (prefix, schema, paths))
         del self._seen[self.SEEN_SCHEMAS :]
 
 
@@ -327,14 +327,68 @@ def _exact_number(text: str) -> float | Decimal:
     return Decimal(text)
 
 
-def _exactly(data: bytes, doc: Any) -> Any:
-    """``doc`` (orjson's reading of ``data``, under a schema holding a Decimal), with each
-    number a float cannot hold read exactly: Kafka's JsonConverter reads a Decimal written
-    as a number (``decimal.format=NUMERIC``) as a BigDecimal; orjson rounds it to a float
-    (an integer past 64 bits too), and a sink stored the rounded digits."""
-    if not _has_float(doc):
+Path = tuple[str | None, ...]
+
+
+def _decimal_paths(schema: Any, at: Path = ()) -> tuple[Path, ...]:
+    """Where a Connect schema (JSON) has its Decimals: for each, the struct field names
+    leading to it; a path ending in None: somewhere in the array or map there."""
+    if type(schema) is not dict:
+        return ()
+    if schema.get("name") == _DECIMAL:
+        return (at,)
+    kind = schema.get("type")
+    if kind == "struct" and type(schema.get("fields")) is list:
+        return tuple(
+            p for f in schema["fields"] if type(f) is dict and isinstance(f.get("field"), str)
+            for p in _decimal_paths(f, (*at, f["field"]))
+        )  # fmt: skip
+    if kind in ("array", "map") and _holds_decimal(schema):
+        return ((*at, None),)
+    return ()
+
+
+def _inexact(doc: Any, paths: tuple[Path, ...]) -> bool:
+    """Whether a Decimal at one of ``paths`` was read as a float (orjson reads a number
+    with a fraction, and an integer past 64 bits, as one)."""
+    for path in paths:
+        v = doc
+        for k in path:
+            if k is None:
+                if _has_float(v):
+                    return True
+                break
+            if type(v) is not dict:
+                break
+            v = v.get(k)
+        else:
+            if type(v) is float:
+                return True
+    return False
+
+
+def _exactly(data: bytes, doc: Any, paths: tuple[Path, ...]) -> Any:
+    """``doc`` (orjson's reading of ``data``) with the Decimals at ``paths`` read exactly:
+    Kafka's JsonConverter reads a Decimal written as a number (``decimal.format=NUMERIC``)
+    as a BigDecimal; orjson rounds it to a float (an integer past 64 bits too), and a sink
+    stored the rounded digits. Every other value stays as orjson read it; the bytes are
+    parsed again only when such a float is there."""
+    if not _inexact(doc, paths):
         return doc
-    return json.loads(data, parse_float=_exact_number)
+    exact = json.loads(data, parse_float=_exact_number)
+    for path in paths:
+        keys = path[:-1] if path and path[-1] is None else path
+        if not keys:
+            return exact
+        d, e = doc, exact
+        for k in keys[:-1]:
+            if type(d) is not dict or type(e) is not dict:
+                break
+            d, e = d.get(k), e.get(k)
+        else:
+            if type(d) is dict and type(e) is dict and keys[-1] in d:
+                d[keys[-1]] = e.get(keys[-1])
+    return doc
 
 
 def _java_double(x: float) -> str:

@@ -208,6 +208,9 @@ NUMERIC_SCHEMA = {"type": "struct", "optional": False, "fields": [
     {"field": "amount", "type": "bytes", "optional": False, "version": 1,
      "name": "org.apache.kafka.connect.data.Decimal", "parameters": {"scale": "2"}},
     {"field": "ratio", "type": "double", "optional": True},
+    {"field": "point", "type": "struct", "optional": True, "fields": [
+        {"field": "x", "type": "bytes", "optional": True, "version": 1,
+         "name": "org.apache.kafka.connect.data.Decimal", "parameters": {"scale": "2"}}]},
 ]}  # fmt: skip
 
 
@@ -221,13 +224,17 @@ def test_decimals_written_as_json_numbers_are_read_exactly() -> None:
 
     prefix = b'{"schema":' + orjson.dumps(NUMERIC_SCHEMA) + b',"payload":'
     numbers = [b"12345678901234567.89", b"1.5", b"123456789012345678901234567890"]
-    docs = [prefix + b'{"amount":%s,"ratio":0.1}}' % n for n in numbers] * 2
+    # (a double past 17 digits beside them stays the double it is read as)
+    docs = [prefix + b'{"amount":%s,"ratio":0.30000000000000004441,"point":{"x":%s}}}' % (n, n)
+            for n in numbers] * 2  # fmt: skip
     _, convert = column_type(NUMERIC_SCHEMA["fields"][0])
-    assert convert is not None
+    _, convert_x = column_type(NUMERIC_SCHEMA["fields"][2]["fields"][0])
+    assert convert is not None and convert_x is not None
     want = [1234567890123456789, 150, 12345678901234567890123456789000] * 2
     one = make_converter("json", True)
     batch = make_converter("json", True)
     # (the second round reads through the schema's remembered prefix)
     for got in ([one.to_value(d)[0] for d in docs], batch.to_values(docs)[0]):
         assert [convert(v["amount"]) for v in got] == want
-        assert all(type(v["ratio"]) is float and v["ratio"] == 0.1 for v in got)
+        assert [convert_x(v["point"]["x"]) for v in got] == want
+        assert all(type(v["ratio"]) is float and v["ratio"] == 0.30000000000000004 for v in got)

@@ -33,6 +33,7 @@ from connectors.sink.engine.types import (
     Column,
     ColumnType,
     columns_of,
+    decimal_as_float,
     inferred_columns,
     null_fields,
 )
@@ -79,7 +80,8 @@ def hashable(values: tuple[Any, ...]) -> tuple[Any, ...]:
         hash(values)
         return values
     except TypeError:
-        return tuple(orjson.dumps(v, option=orjson.OPT_SORT_KEYS) for v in values)
+        return tuple(orjson.dumps(v, option=orjson.OPT_SORT_KEYS, default=decimal_as_float)
+                     for v in values)  # fmt: skip
 
 
 class ChangeReader:

@@ -173,7 +173,15 @@ def _float(v: Any) -> Any:
 
 
 def _json_text(v: Any) -> Any:
-    return v if isinstance(v, str) else orjson.dumps(v).decode()
+    return v if isinstance(v, str) else orjson.dumps(v, default=decimal_as_float).decode()
+
+
+def decimal_as_float(o: Any) -> float:
+    """orjson's ``default`` for a Decimal read exactly (the JSON converter's Decimals past a
+    double's digits) inside a value written as JSON: a number, as it had been."""
+    if isinstance(o, Decimal):
+        return float(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serializable")
 
 
 def _bits_of(length: int) -> Convert:
