@@ -456,6 +456,9 @@ class IncrementalSnapshot:
         """Read the next chunk between a fresh pair of watermarks (none while paused)."""
         if self.paused:
             self.window, self.chunk = None, None
+            # (a look-up `shape` keeps for the next chunk's `tables` is dropped: a later one
+            # must look again, or a table made meanwhile is not known)
+            self.port.tables()
             return
         while self.tables:
             table = self.tables[0]
