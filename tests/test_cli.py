@@ -445,6 +445,8 @@ def test_bad_inputs_of_the_cli_are_named_without_their_secrets(tmp_path: Path) -
     good.write_text("name: g\nconfig: {connector.class: datagen, topic: t}\n")
     assert_error(hub(tmp_path / "d", "run", "--worker-config", str(worker), str(good)), 2,
                  f"{worker}: not UTF-8 text")  # fmt: skip
+    # (two tracebacks before)
+    assert_error(hub(tmp_path / "d", "serve", "--port", "99999"), 2, "99999 is not in the range")
     # an empty list: validate had said nothing, and run had run nothing until killed
     empty = tmp_path / "empty.yaml"
     empty.write_text("connectors: []\n")

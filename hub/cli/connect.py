@@ -476,7 +476,13 @@ def plugins() -> None:
 @click.command()
 @click.argument("configs", nargs=-1, metavar="[CONFIG.yaml...]")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8083, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=8083,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--auth-token",
     envvar="HUB_REST_AUTH_TOKEN",
