@@ -28,7 +28,7 @@ from connectors.sink.engine.errors import (
     NameCollisionError,
     SchemaChangeError,
 )
-from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.naming import TableRef, clip
 from connectors.sink.engine.types import Column
 from connectors.sink.engine.widening import wider
 
@@ -49,16 +49,21 @@ def check_names(d: Dialect, table: TableRef, have: Iterable[str], new: Iterable[
 def aligned(d: Dialect, info: TableInfo, names: Iterable[str]) -> TableInfo:
     """``info`` with its columns and key named as ``names`` spell them where a target that
     folds names (`Dialect.folds_names`) takes them for one (``name`` for ``Name``); two of
-    ``names`` that fold to one then leave one of them unmatched, a collision for `evolve`."""
-    if not d.folds_names:
+    ``names`` that fold to one then leave one of them unmatched, a collision for `evolve`.
+    Likewise where a target cuts long names (`Dialect.max_name_bytes`: PostgreSQL keeps 63
+    bytes, and a column of 64 made once was added again after a restart, and failed)."""
+    cut = d.max_name_bytes
+    if not d.folds_names and cut is None:
         return info
     # by the folded name: the info may hold the target's names or an earlier batch's spelling
-    folded = {fold_ascii(c): c for c in info.columns}
+    folded = {fold_ascii(c): c for c in info.columns} if d.folds_names else {}
     spelled: dict[str, str] = {}
     for n in names:
         if n in info.columns:
             continue
-        c = folded.get(fold_ascii(n))
+        c = folded.get(fold_ascii(n)) if d.folds_names else None
+        if c is None and cut is not None and clip(n, cut) != n and clip(n, cut) in info.columns:
+            c = clip(n, cut)
         if c is not None and c not in spelled:
             spelled[c] = n
     if not spelled:

@@ -310,7 +310,7 @@ class EngineSinkTask(SinkTask, Generic[C]):
     def _apply(self, tb: TableBatch) -> None:
         d, cfg = self.dialect, self.cfg
         info = self._info(tb.table)
-        if info is not None and d.folds_names:
+        if info is not None and (d.folds_names or d.max_name_bytes is not None):
             info = aligned(d, info, [*tb.columns, *tb.pk])
         soft = cfg.delete_mode == "soft"
         columns = list(tb.columns.values())

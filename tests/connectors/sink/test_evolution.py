@@ -206,6 +206,19 @@ def test_a_key_column_widened_at_the_source(sink: Sink) -> None:
     assert sink.rows("srv_public_ev") == [(1, 1), (5_000_000_000, 5_000_000_000)]
 
 
+@pytest.mark.parametrize("sink", ["postgres", "postgres-merge"], indirect=True)
+def test_a_column_name_past_what_postgresql_keeps_goes_on_after_a_restart(sink: Sink) -> None:
+    # PostgreSQL keeps 63 bytes of a name: the column of 64 (MySQL allows them) was made
+    # once, then looked missing after a restart and added again: DuplicateColumn for good
+    long = "c" * 64
+    t = PgTable("wide", [("id", Oid.INT4, -1), (long, Oid.TEXT, -1)])
+    sink.put([t.insert(0, {"id": 1, long: "a"})])
+    sink.stop()
+    sink.start([t.topic])
+    sink.put([t.insert(1, {"id": 2, long: "b"})])
+    assert sink.rows("srv_public_wide") == [(1, "a"), (2, "b")]
+
+
 def test_a_column_dropped_in_the_source_is_null_in_the_rows_written_after(sink: Sink) -> None:
     # (rows of the schema without it took the old schema's default when a row of the old
     # schema was in the same batch: 5 where the source never held a value)
