@@ -621,8 +621,10 @@ class PostgresConnector(SourceConnector):
 
     @classmethod
     def exclusive_targets(cls, config: Mapping[str, Any]) -> list[str]:
+        # (a slot's name is the server's, whatever the database: two sources of two
+        # databases with one slot name take turns at it, each failing the other)
         cfg = PostgresSourceConfig.of(config)
-        return [f"replication slot {cfg.slot_name} on {cfg.hostname}:{cfg.port}/{cfg.dbname}"]
+        return [f"replication slot {cfg.slot_name} on {cfg.hostname}:{cfg.port}"]
 
     @classmethod
     def check(cls, config: Mapping[str, Any]) -> list[Check]:
