@@ -99,6 +99,43 @@ def staged(
     return out
 
 
+OLD_PREFIX = "__hub_old_"
+
+
+def copy_moved(
+    d: Dialect,
+    tb: TableBatch,
+    info: TableInfo,
+    keys: Sequence[Column],
+    moved: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+) -> None:
+    """Copy the target's row of each re-keyed row's old key under its new key (`TableBatch.
+    moves`), before the batch's merge deletes the old one and writes the new one: the merge
+    then keeps the values the re-keyed row's create holds as unchanged-TOAST placeholders,
+    as it does for an update (they had become NULL: no row under the new key held them).
+    A row under a new key is deleted first (the batch deleted it before the key was moved
+    there)."""
+    name = str(tb.table)
+    new = staged(name, keys, [row for row, _ in moved])
+    d.merge(Merge(tb.table, tb.pk, [], new, {}, False, False))
+    old = [
+        StagedColumn(OLD_PREFIX + c.name, c.type, c.values)
+        for c in staged(name, keys, [old for _, old in moved])
+    ]  # fmt: skip
+    rel = d.stage("moved", [*new, *old])
+    q, table = d.quote, d.table_name(tb.table)
+    pairs = zip(tb.pk, old, strict=True)
+    on = " AND ".join(f"cur.{q(k)} = {d.select_expr(c, f's.{q(c.name)}')}" for k, c in pairs)
+    rest = [n for n in info.columns if n not in tb.pk]
+    names = ", ".join(q(n) for n in [*tb.pk, *rest])
+    values = [d.select_expr(c, f"s.{q(c.name)}") for c in new] + [f"cur.{q(n)}" for n in rest]
+    d.execute(
+        f"INSERT INTO {table} ({names}) SELECT {', '.join(values)} "
+        f"FROM {table} AS cur JOIN {rel} AS s ON {on}"
+    )
+    d.unstage(rel)
+
+
 def apply(
     d: Dialect,
     tb: TableBatch,
@@ -131,6 +168,9 @@ def apply(
         if rewritten:
             gone = staged(name, [by_name[k] for k in tb.pk], rewritten)
             d.merge(Merge(tb.table, tb.pk, [], gone, {}, False, False))
+        moved = tb.moved() if upsert else []
+        if moved:
+            copy_moved(d, tb, info, [by_name[k] for k in tb.pk], moved)
         if upsert:
             keep: dict[str, list[bool]] = {}
             up = (

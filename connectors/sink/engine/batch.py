@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.records import DELETE, TRUNCATE, UPSERT, Change, hashable
-from connectors.sink.engine.types import Column
+from connectors.sink.engine.types import DECIMAL, Column
 from connectors.sink.engine.unavailable import Unavailable
 
 
@@ -61,6 +62,15 @@ class TableBatch:
     replaced: set[Any] = field(default_factory=set)
     # keys whose last change is an insert or a snapshot read (`Change.exact`): no placeholder
     exact: set[Any] = field(default_factory=set)
+    # re-keyed rows (`Change.moved_from`) left holding placeholders: new key -> the fields of
+    # the old key whose target row has their values (`apply` copies it under the new key
+    # before the batch's merge deletes it); the rows of keys the batch deleted after writing
+    # them (a re-keyed row's create takes its values from its old key's row); the keys of
+    # the batch by their values as the target holds them (built on a first re-keyed row
+    # whose old key is not found as the header spells it: a decimal key, say)
+    moves: dict[Any, Mapping[str, Any]] = field(default_factory=dict)
+    _dropped: dict[Any, Mapping[str, Any]] = field(default_factory=dict)
+    _by_value: dict[Any, Any] | None = None
     # the batch's schemas, numbered as they come: the last one carrying each column, and the
     # one of each row taken after the first (by id: the rows live as long as the batch)
     _schema: int = 0
@@ -94,6 +104,9 @@ class TableBatch:
             self._indexes.clear()
             self.replaced.clear()
             self.exact.clear()
+            self.moves.clear()
+            self._dropped.clear()
+            self._by_value = None
             self._row_schemas.clear()
             return True
         if ch.columns is not self._last_cols:
@@ -127,16 +140,25 @@ class TableBatch:
         if not self.pk:
             self.pk = ch.pk
         row = ch.row
+        prev = self.keyed.get(ch.key)
         if ch.op == UPSERT:
-            prev = self.keyed.get(ch.key)
             if prev is not None and prev[0] == UPSERT:
                 if self.unavailable is not None and not ch.exact:  # unchanged TOAST values
                     row = self.unavailable.fill(row, prev[1])  # keep them
                 if prev[1].keys() != row.keys():  # columns this change does not carry keep
                     row = {**prev[1], **row}  # the earlier change's values, as the target would
-            elif prev is not None:
-                self.replaced.add(ch.key)
+            else:
+                if prev is not None:
+                    self.replaced.add(ch.key)
+                    if self.moves:  # (written anew: not from where it was once moved from)
+                        self.moves.pop(ch.key, None)
+                if ch.moved_from is not None and self.unavailable is not None:
+                    row = self._moved(ch.key, row, ch.moved_from)
+        elif prev is not None and prev[0] == UPSERT and self.unavailable is not None:
+            self._dropped[ch.key] = prev[1]  # (and its `moves` entry stays, for a later move)
         self.keyed[ch.key] = (ch.op, row)
+        if self._by_value is not None:
+            self._by_value.setdefault(self._value_key(row), ch.key)
         if self._schema > 1:
             self._row_schemas[id(row)] = self._schema
         if ch.exact:
@@ -144,6 +166,67 @@ class TableBatch:
         elif self.exact:
             self.exact.discard(ch.key)
         return True
+
+    def _moved(
+        self, key: Any, row: Mapping[str, Any], header: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """A re-keyed row's create (``row``, under ``key``) with its placeholders taken from
+        its old key's row: the one written earlier in the batch, if any; what that leaves
+        unavailable comes from the target's row of the old key (`moves`), or of the key
+        that row was itself moved from."""
+        assert self.unavailable is not None
+        if not self.pk or not self.unavailable.holds(row) or any(k not in header for k in self.pk):
+            return row
+        old = {k: self._header_value(k, header[k]) for k in self.pk}
+        if self._value_key(old) is None:
+            return row  # (not a key of this table's key columns: nothing to copy from)
+        source: Mapping[str, Any] = old
+        found = self._find(old)
+        if found is not None:
+            prev = self.keyed[found]
+            held = prev[1] if prev[0] == UPSERT else self._dropped.get(found)
+            if held is not None:
+                row = self.unavailable.fill(row, held)
+                source = self.moves.get(found, old)
+        if self.unavailable.holds(row):
+            self.moves[key] = source
+        return row
+
+    def _header_value(self, name: str, v: Any) -> Any:
+        """A key value as a header spells it, as the key's record spells it: a decimal is
+        its text (Connect's SimpleHeaderConverter, hub's sources), not base64."""
+        c = self.columns.get(name)
+        if type(v) is str and c is not None and c.type.kind == DECIMAL:
+            try:
+                return Decimal(v)
+            except ArithmeticError:
+                return v
+        return v
+
+    def _find(self, old: Mapping[str, Any]) -> Any:
+        """The batch's key of the row an old-key header names, or None."""
+        key = hashable(tuple(old[k] for k in self.pk))
+        if key in self.keyed:
+            return key
+        if self._by_value is None:
+            self._by_value = {}
+            for k, (op, row) in self.keyed.items():
+                held = row if op == UPSERT else self._dropped.get(k, row)
+                self._by_value.setdefault(self._value_key(held), k)
+        return self._by_value.get(self._value_key(old))
+
+    def _value_key(self, row: Mapping[str, Any]) -> Any:
+        """A row's key as the target holds it (each key column's `Column.convert`)."""
+        out = []
+        for k in self.pk:
+            v, c = row.get(k), self.columns.get(k)
+            if v is not None and c is not None and c.convert is not None:
+                try:
+                    v = c.convert(v)
+                except (ValueError, TypeError, KeyError, ArithmeticError):
+                    return None
+            out.append(v)
+        return hashable(tuple(out))
 
     def _remove(self, before: Mapping[str, Any], replace: bool) -> None:
         names = tuple(sorted(before))
@@ -204,6 +287,12 @@ class TableBatch:
     def dead_marks(self) -> list[bool]:
         """For ``appends(soft=True)``: which rows are deleted (soft) already."""
         return [i in self.dead for i in range(len(self.appended)) if i not in self.gone]
+
+    def moved(self) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+        """The re-keyed rows to copy from the target's row of their old key, as (the new
+        row, the old key's fields), each while its last change writes it."""
+        keyed = self.keyed
+        return [(keyed[k][1], old) for k, old in self.moves.items() if keyed[k][0] == UPSERT]
 
     def deletes(self) -> list[Mapping[str, Any]]:
         return [row for op, row in self.keyed.values() if op == DELETE]

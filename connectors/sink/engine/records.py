@@ -17,9 +17,11 @@ Connect schema when the JSON converter carried one, otherwise they are inferred 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -68,11 +70,31 @@ class Change:
     # schemaless rows: the fields the row holds as null (no type to infer a column from);
     # the target's columns of these names are set to NULL
     nulls: tuple[str, ...] = ()
+    # the create of a re-keyed row: its old key's fields (Debezium's __debezium.oldkey
+    # header), whose row holds the values it carries as unchanged-TOAST placeholders
+    moved_from: Mapping[str, Any] | None = None
+
+
+OLD_KEY = "__debezium.oldkey"
 
 
 def _rekeyed(headers: Any) -> bool:
     """Whether a create event is a re-keyed row's (Debezium's ``__debezium.oldkey``)."""
-    return any(h[0] == "__debezium.oldkey" for h in headers)
+    return any(h[0] == OLD_KEY for h in headers)
+
+
+def _old_key(headers: Any) -> Mapping[str, Any] | None:
+    """The old key of a re-keyed row's create, as its ``__debezium.oldkey`` header names it
+    (JSON, as Connect's SimpleHeaderConverter writes a struct; numbers with a fraction read
+    as decimals, exactly); None when it has none, or one that is not a JSON object."""
+    for name, value in headers:
+        if name == OLD_KEY and value is not None:
+            try:
+                doc = json.loads(value, parse_float=Decimal)
+            except (ValueError, TypeError):  # (UnicodeDecodeError is a ValueError)
+                return None
+            return doc if type(doc) is dict else None
+    return None
 
 
 def hashable(values: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -204,10 +226,13 @@ class ChangeReader:
             cols = cols + tuple(mcols)
         pk, key = self._key(r, after)
         if key is not None or cfg.primary_key_mode != "record_key":
-            exact = op == "r" or (op == "c" and not _rekeyed(r.headers))
+            moved = _old_key(r.headers) if op == "c" and r.headers else None
+            exact = op == "r" or (op == "c" and (moved is None and not _rekeyed(r.headers)))
             if key is not None and cfg.primary_key_mode == "record_key":
                 after, cols = self._with_key_fields(r, after, pk, cols)
-            return Change(table, UPSERT, key, after, cols, pk, exact=exact, nulls=nulls)
+            return Change(
+                table, UPSERT, key, after, cols, pk, exact=exact, nulls=nulls, moved_from=moved
+            )
         before = v.get("before") if op == "u" else None
         if op == "u" and type(before) is not dict:
             self._append_only(table, op)
@@ -266,7 +291,8 @@ class ChangeReader:
         pk, key = self._key(r, v)
         if key is not None and self.cfg.primary_key_mode == "record_key":
             v, cols = self._with_key_fields(r, v, pk, cols)
-        return Change(table, UPSERT, key, v, cols, pk, nulls=nulls)
+        moved = _old_key(r.headers) if key is not None and r.headers else None
+        return Change(table, UPSERT, key, v, cols, pk, nulls=nulls, moved_from=moved)
 
     # -- keys ---------------------------------------------------------------------------------
 

@@ -52,6 +52,10 @@ class Unavailable:
         except TypeError:  # (lists or dicts among them: an array or a map column)
             return any(f in values for f in self.forms)
 
+    def holds(self, row: Mapping[str, Any]) -> bool:
+        """Whether a row holds the placeholder in some column."""
+        return any(map(self.is_placeholder, row.values()))
+
     def fill(self, new: Mapping[str, Any], old: Mapping[str, Any]) -> Mapping[str, Any]:
         """``new`` with placeholders replaced by ``old``'s values."""
         out: dict[str, Any] | None = None
