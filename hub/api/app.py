@@ -24,7 +24,8 @@ from starlette.exceptions import HTTPException
 from hub import __version__
 from hub.api import browse, console, metrics
 from hub.api.guards import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, Contained, bearer_ok
-from hub.api.validate import config_infos
+from hub.api.loggers import LoggerNotFoundError, Loggers
+from hub.api.validate import config_infos, config_keys
 from hub.errors import ConfigError, HubError
 from hub.log import UnknownTopicError
 from hub.runtime.worker import (
@@ -171,7 +172,7 @@ def create_app(
 
     @app.exception_handler(HubError)
     def _hub_error(_request: Request, exc: HubError) -> JSONResponse:
-        if isinstance(exc, ConnectorNotFoundError | UnknownTopicError):
+        if isinstance(exc, ConnectorNotFoundError | UnknownTopicError | LoggerNotFoundError):
             return _error(404, str(exc))
         if isinstance(exc, ConnectorExistsError):
             return _error(409, str(exc))
@@ -240,6 +241,10 @@ def create_app(
             raise ConfigError(str(exc)) from None
         return {"tables": [{"schema": t.schema, "table": t.table, "topic": t.topic,
                             "key": list(t.key)} for t in tables]}  # fmt: skip
+
+    @app.get("/connector-plugins/{plugin}/config")
+    def plugin_config(plugin: str) -> list[dict[str, Any]]:
+        return config_keys(plugin)
 
     @app.put("/connector-plugins/{plugin}/config/validate")
     def validate_config(plugin: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
@@ -341,6 +346,40 @@ def create_app(
         if not includeTasks and not onlyFailed:
             return Response(status_code=204)
         return JSONResponse(_status(worker, worker.get(name)), status_code=202)
+
+    @app.get("/connectors/{name}/topics")
+    def active_topics(name: str) -> dict[str, Any]:
+        return {name: {"topics": worker.active_topics(name)}}
+
+    @app.put("/connectors/{name}/topics/reset", status_code=202)
+    def reset_topics(name: str) -> Response:
+        worker.reset_topics(name)
+        return Response(status_code=202)
+
+    # -- log levels (Connect's /admin/loggers) ---------------------------------------------
+    loggers = Loggers()
+
+    @app.get("/admin/loggers")
+    def list_loggers() -> dict[str, Any]:
+        return loggers.all()
+
+    @app.get("/admin/loggers/{logger}")
+    def get_logger(logger: str) -> dict[str, Any]:
+        return loggers.get(logger)
+
+    @app.put("/admin/loggers/{logger}", response_model=None)
+    def set_logger(
+        logger: str,
+        body: dict[str, Any] = Body(...),  # noqa: B008
+        scope: str = "worker",
+    ) -> list[str] | Response:
+        if scope.lower() == "cluster" and worker.leases is not None:
+            raise ConfigError(
+                "scope=cluster: hub sets log levels on the worker asked only; ask each "
+                "worker of the cluster (scope=worker)"
+            )
+        names = loggers.set(logger, body.get("level"))
+        return Response(status_code=204) if scope.lower() == "cluster" else names
 
     # -- hub's own views (the console reads them) -----------------------------------------
     @app.get("/hub/connectors")

@@ -38,6 +38,7 @@ def _definition(
         "documentation": f.description or "",
         "group": group,
         "width": "NONE",
+        "order_in_group": order,
         "display_name": name,
         "dependents": [],
         "order": order,
@@ -51,6 +52,24 @@ def _problems(message: str) -> list[tuple[str, str]]:
         m = _PROP.match(line)
         text = line.strip().removeprefix("- ")
         out.append((m.group(1) if m else "", text))
+    return out
+
+
+def _fields(cls: Any) -> list[tuple[str, FieldInfo, str]]:
+    """(property, field, group) of the runtime's properties, then the plugin's."""
+    fields = [(f.alias or n, f, "Common") for n, f in CommonConfig.model_fields.items()]
+    return fields + [(f.alias or n, f, cls.name) for n, f in cls.config_model.model_fields.items()]
+
+
+def config_keys(plugin: str) -> list[dict[str, Any]]:
+    """``GET /connector-plugins/{plugin}/config``: the definition of each property."""
+    cls = plugins.resolve(plugin, {"connector.class": plugin}, untrusted=True)
+    secret = set(cls.secret_properties)
+    out = []
+    orders: dict[str, int] = {}
+    for prop, f, group in _fields(cls):
+        order = orders[group] = orders.get(group, 0) + 1
+        out.append(_definition(prop, f, group, order, prop in secret or is_secret(prop)))
     return out
 
 
@@ -82,12 +101,9 @@ def config_infos(plugin: str, config: dict[str, Any]) -> dict[str, Any]:
             validate(ConnectorSpec(name, resolved, "REST", refs))
         except ConfigError as exc:
             problems = _problems(str(exc))
-    fields = [(n, f, "Common") for n, f in CommonConfig.model_fields.items()]
-    fields += [(n, f, cls.name) for n, f in cls.config_model.model_fields.items()]
     configs = []
     seen: set[str] = set()
-    for order, (attr, f, group) in enumerate(fields):
-        prop = f.alias or attr
+    for order, (prop, f, group) in enumerate(_fields(cls)):
         seen.add(prop)
         errors = [msg for p, msg in problems if p == prop]
         value = config.get(prop)

@@ -29,6 +29,9 @@ class RunnerContext:
     internal_topics: frozenset[str] = frozenset()
     # the config of the topics a source creates (topic.creation.default.<topic config>)
     topic_configs: dict[str, str] = field(default_factory=dict)
+    # the connector's active topics (Connect's GET /connectors/{name}/topics): a source's
+    # tasks add each topic they write to, a sink's each topic they take records from
+    active_topics: set[str] = field(default_factory=set)
 
     @property
     def flush_interval(self) -> float:

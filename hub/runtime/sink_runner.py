@@ -249,8 +249,10 @@ class SinkRunner:
                     # the last offset per partition (records are tuples: topic, partition,
                     # offset first; a batch at a time, without a Python line a record)
                     ends = dict(zip(map(_TP, batch), map(_OFFSET, batch), strict=True))
+                    active = self.ctx.active_topics
                     for (topic, p), offset in ends.items():
                         self._done[TopicPartition(topic, p)] = offset + 1
+                        active.add(topic)
                     self.state.add_records(len(batch))
                 if self.lost:  # (left behind by a stop, or its lease lost: commits nothing)
                     break

@@ -620,6 +620,12 @@ class SourceRunner:
                 if not self.log.has_topic(topic):  # not a lost race with another task
                     raise
         self._topics.add(topic)
+        self.ctx.active_topics.add(topic)
+
+    def forget_topics(self) -> None:
+        """Report each topic to the connector's active topics again when next written to
+        (after a reset of them)."""
+        self._topics = set()
 
     def commit(self) -> None:
         if self.may_commit is not None and not self.may_commit():

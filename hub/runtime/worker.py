@@ -136,6 +136,8 @@ class ConnectorRuntime:
     error: str | None = None  # why the connector failed to start, one line, scrubbed
     connector: Connector | None = None
     paused: threading.Event = field(default_factory=threading.Event)
+    # the topics its tasks on this worker used since the worker started or the last reset
+    active_topics: set[str] = field(default_factory=set)
 
     @property
     def type(self) -> str:
@@ -462,6 +464,20 @@ class Worker:
             raise ConnectorNotFoundError(name)
         return rt
 
+    def active_topics(self, name: str) -> list[str]:
+        """The topics the connector's tasks on this worker wrote to (a source) or took
+        records from (a sink) since the worker started or the last `reset_topics`."""
+        return sorted(set(self.get(name).active_topics))
+
+    def reset_topics(self, name: str) -> None:
+        """Empty the connector's active topics; each comes back when next used."""
+        with self._lock:
+            rt = self.get(name)
+            rt.active_topics.clear()
+            for task in rt.tasks:
+                if isinstance(task.runner, SourceRunner):
+                    task.runner.forget_topics()
+
     # -- state changes ----------------------------------------------------------------------
     def pause(self, name: str) -> None:
         with self._lock:
@@ -654,7 +670,7 @@ class Worker:
                 v.name, task.task_id, c, self.backend, scrub=lambda text: _scrub(text, v)
             ),
             chain=v.chain if v.chain else None, internal_topics=internal,
-            topic_configs=self._topic_configs(v),
+            topic_configs=self._topic_configs(v), active_topics=rt.active_topics,
         )  # fmt: skip
         task.state.error_source = ctx.errors
         instance = v.cls.task_class()  # type: ignore[attr-defined]

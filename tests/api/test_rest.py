@@ -295,6 +295,79 @@ def test_validate_endpoint_counts_errors(client: TestClient) -> None:
     assert r.status_code == 200 and "S3cretPW99" not in r.text and "admin:********@" in r.text
 
 
+def test_plugin_config_definitions(client: TestClient) -> None:
+    keys = client.get("/connector-plugins/datagen/config").json()
+    by_name = {k["name"]: k for k in keys}
+    assert {
+        "name",
+        "type",
+        "required",
+        "default_value",
+        "importance",
+        "documentation",
+        "group",
+        "order_in_group",
+        "width",
+        "display_name",
+        "dependents",
+    } <= set(keys[0])
+    assert by_name["topic"]["required"] is True and by_name["topic"]["group"] == "datagen"
+    assert by_name["tasks.max"]["group"] == "Common"
+    assert by_name["tasks.max"]["default_value"] == "1" and by_name["tasks.max"]["type"] == "INT"
+    pg = {k["name"]: k for k in client.get("/connector-plugins/postgres/config").json()}
+    assert pg["database.password"]["type"] == "PASSWORD"
+    assert client.get("/connector-plugins/nosuch/config").status_code == 400
+
+
+def test_active_topics_of_a_source_and_a_sink_and_their_reset(
+    client: TestClient, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.txt"
+    assert client.post("/connectors", json={"name": "gen", "config": _gen("g1")}).status_code
+    sink = {"connector.class": "FileStreamSink", "topics": "g1", "file": str(out)}
+    assert client.post("/connectors", json={"name": "sink", "config": sink}).status_code == 201
+    wait_for(lambda: client.get("/connectors/gen/topics").json() == {"gen": {"topics": ["g1"]}})
+    wait_for(lambda: client.get("/connectors/sink/topics").json() == {"sink": {"topics": ["g1"]}})
+    assert client.put("/connectors/gen/topics/reset").status_code == 202
+    # used again at once, so back again (a stopped connector stays empty)
+    wait_for(lambda: client.get("/connectors/gen/topics").json()["gen"]["topics"] == ["g1"])
+    assert client.put("/connectors/sink/stop").status_code == 202
+    wait_for(lambda: _state(client, "sink")[0] == "STOPPED")
+    assert client.put("/connectors/sink/topics/reset").status_code == 202
+    assert client.get("/connectors/sink/topics").json() == {"sink": {"topics": []}}
+    assert client.get("/connectors/nosuch/topics").status_code == 404
+
+
+def test_admin_loggers_read_and_set_levels(client: TestClient) -> None:
+    import logging
+
+    child = logging.getLogger("hub.testlevels.child")
+    child.setLevel(logging.ERROR)
+    try:
+        assert client.get("/admin/loggers").json()["root"]["level"] in {"INFO", "WARN", "DEBUG"}
+        assert client.get("/admin/loggers/hub.testlevels.child").json() == {
+            "level": "ERROR", "last_modified": None,
+        }  # fmt: skip
+        r = client.put("/admin/loggers/hub.testlevels", json={"level": "DEBUG"})
+        assert r.status_code == 200
+        assert r.json() == ["hub.testlevels", "hub.testlevels.child"]
+        assert child.getEffectiveLevel() == logging.DEBUG  # (its own level was set too)
+        got = client.get("/admin/loggers/hub.testlevels.child").json()
+        assert got["level"] == "DEBUG" and got["last_modified"] > 0
+        assert client.get("/admin/loggers").json()["hub.testlevels"]["level"] == "DEBUG"
+        client.put("/admin/loggers/hub.testlevels", json={"level": "warn"})
+        assert child.getEffectiveLevel() == logging.WARNING
+        bad = client.put("/admin/loggers/hub.testlevels", json={"level": "LOUD"})
+        assert bad.status_code == 400 and "Invalid log level" in bad.json()["message"]
+        assert client.get("/admin/loggers/no.such.logger.here").status_code == 404
+        # a standalone worker is its whole cluster: scope=cluster is the worker's, 204
+        r = client.put("/admin/loggers/hub.testlevels?scope=cluster", json={"level": "INFO"})
+        assert r.status_code == 204 and child.getEffectiveLevel() == logging.INFO
+    finally:
+        for name in ("hub.testlevels", "hub.testlevels.child"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+
+
 def test_validate_takes_a_config_as_post_connectors_does(
     client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
