@@ -181,7 +181,11 @@ def apply(
             if soft and up:
                 up.append(StagedColumn(DELETED.name, DELETED.type, [False] * len(rows)))
             constraint = tuple(info.pk) == tuple(tb.pk)
-            d.merge(Merge(tb.table, tb.pk, up, dels, keep, soft, constraint))
+            casts = {
+                n: info.columns[n] for n in keep
+                if n in info.columns and info.columns[n] != d.sql_type(by_name[n].type)
+            }  # fmt: skip
+            d.merge(Merge(tb.table, tb.pk, up, dels, keep, soft, constraint, casts))
         else:
             if dels:
                 d.merge(Merge(tb.table, tb.pk, [], dels, {}, soft, False))

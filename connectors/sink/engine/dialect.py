@@ -18,7 +18,7 @@ from __future__ import annotations
 import string
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.sink.engine.naming import TableRef
@@ -53,7 +53,10 @@ class Merge:
     ``keep[c][i]``: row ``i`` leaves column ``c`` as the target has it (an unchanged TOASTed
     value; staged as NULL, which an inserted row keeps). ``soft``: a delete sets ``__deleted``
     = TRUE instead. ``constraint``: the table's primary key is ``key`` (an ``ON CONFLICT``
-    can name it); without one, a key's rows are all replaced."""
+    can name it); without one, a key's rows are all replaced. ``casts``: kept columns the
+    target holds as another type than the staged one's (made by hand: ``text`` for JSON) ->
+    that type, which the staged value is cast to beside the current one (`kept_value`: a
+    ``CASE`` takes one type)."""
 
     table: TableRef
     key: tuple[str, ...]
@@ -62,6 +65,12 @@ class Merge:
     keep: Mapping[str, Sequence[bool]]
     soft: bool
     constraint: bool
+    casts: Mapping[str, str] = field(default_factory=dict)
+
+    def kept_value(self, name: str, expr: str) -> str:
+        """``expr``, the new value of kept column ``name``, as the target column's type."""
+        t = self.casts.get(name)
+        return expr if t is None else f"CAST({expr} AS {t})"
 
     @property
     def count(self) -> int:

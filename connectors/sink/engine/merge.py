@@ -54,8 +54,9 @@ def merge(d: Dialect, m: Merge) -> None:
     rows = cols[: len(m.rows)] if m.count else []
     exprs = {c.name: d.select_expr(c, f"s.{q(c.name)}") for c in rows}
     keys = d.key_exprs(m.key, cols, "s")
+    kept = {n: m.kept_value(n, exprs[n]) for n in m.casts if n in exprs}
     sql = merge_sql(d, m.table, m.key, rel, exprs, deletes=bool(m.deletes), keep=m.keep,
-                    soft=m.soft, keys=keys)  # fmt: skip
+                    soft=m.soft, keys=keys, kept=kept)  # fmt: skip
     d.execute(sql)
     d.unstage(rel)
 
@@ -71,11 +72,13 @@ def merge_sql(
     keep: Collection[str] = (),
     soft: bool = False,
     keys: Mapping[str, str] | None = None,
+    kept: Mapping[str, str] | None = None,
 ) -> str:
     """The ``MERGE`` of staging relation ``rel`` (aliased ``s``: one change per key, a
     `DELETE_FLAG` column when ``deletes``) into ``table``; ``exprs``: column -> the expression
     of its new value (none: a relation of deletes only); ``keys``: key column -> its value as
-    the target holds it (a decimal is staged unscaled; default: as staged)."""
+    the target holds it (a decimal is staged unscaled; default: as staged); ``kept``: a kept
+    column -> its new value's expression where it is not ``exprs``' (`Merge.kept_value`)."""
     q = d.quote
     on = " AND ".join(f"cur.{q(k)} = {keys[k] if keys else f's.{q(k)}'}" for k in key)
     sql = [f"MERGE INTO {d.table_name(table)} AS cur USING {rel} AS s ON {on}"]
@@ -91,7 +94,8 @@ def merge_sql(
             if name in key:
                 continue
             if name in keep:  # an unchanged TOASTed value: the row's current one
-                e = f"CASE WHEN s.{q(KEEP_PREFIX + name)} THEN cur.{q(name)} ELSE {e} END"
+                new = kept.get(name, e) if kept else e
+                e = f"CASE WHEN s.{q(KEEP_PREFIX + name)} THEN cur.{q(name)} ELSE {new} END"
             sets.append(f"{q(name)} = {e}")
         if sets:
             sql.append(f"WHEN MATCHED THEN UPDATE SET {', '.join(sets)}")

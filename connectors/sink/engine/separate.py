@@ -53,7 +53,8 @@ class SeparateStatements(Dialect):
                     continue
                 e = self.select_expr(c, f"s.{q(c.name)}")
                 if c.name in m.keep:  # an unchanged TOASTed value: the row's current one
-                    e = f"CASE WHEN s.{q(KEEP_PREFIX + c.name)} THEN cur.{q(c.name)} ELSE {e} END"
+                    new = m.kept_value(c.name, e)
+                    e = f"CASE WHEN s.{q(KEEP_PREFIX + c.name)} THEN cur.{q(c.name)} ELSE {new} END"
                 sets.append(f"{q(c.name)} = {e}")
             if sets:
                 self.execute(

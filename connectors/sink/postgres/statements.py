@@ -63,7 +63,7 @@ class OnConflict(Dialect):
                 # carry: the row's current one; a new row takes the staged value (NULL, or
                 # the column's default)
                 e = (f"CASE WHEN {rel}.{q(KEEP_PREFIX + sc.name)} AND {found} "
-                     f"THEN cur.{q(sc.name)} ELSE {e} END")  # fmt: skip
+                     f"THEN cur.{q(sc.name)} ELSE {m.kept_value(sc.name, e)} END")  # fmt: skip
             exprs.append(e)
         source = rel
         if keep:
