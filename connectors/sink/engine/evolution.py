@@ -103,7 +103,7 @@ def fill(d: Dialect, table: TableRef, column: Column) -> None:
         )  # fmt: skip
         return
     staged = StagedColumn(column.name, column.type, [default])
-    relation = d.stage(f"default_{column.name}", [staged])
+    relation = d.stage("default", [staged])  # (never a name from data: SQL text)
     try:
         value = d.select_expr(staged, f"s.{q(column.name)}")
         sql = (

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.sink.engine.errors import SinkFatalError
+
 
 @dataclass(frozen=True, slots=True)
 class TableRef:
@@ -36,6 +38,14 @@ def clip(name: str, max_bytes: int | None) -> str:
     return raw[:max_bytes].decode("utf-8", "ignore")
 
 
+# the engine's own tables, kept in the target beside the rows (`offsets`, `owners`)
+RESERVED = frozenset({"_hub_offsets", "_hub_table_topics"})
+
+
+class ReservedTableError(SinkFatalError):
+    """A record's table would be one of the engine's own (`RESERVED`)."""
+
+
 class TableNamer:
     def __init__(self, fmt: str, max_name_bytes: int | None = None) -> None:
         self.fmt = fmt
@@ -53,7 +63,14 @@ class TableNamer:
             key = (topic, None, None, None)
         ref = self._cache.get(key)
         if ref is None:
-            ref = self._cache[key] = self._resolve(*key)
+            ref = self._resolve(*key)
+            if ref.schema is None and ref.name.casefold() in RESERVED:
+                raise ReservedTableError(
+                    f"its table would be {ref.name!r}, the name of one of the sink's own "
+                    "tables (offsets, table owners): route it to another table "
+                    "(table.name.format, e.g. ${source.table}_t, or a RegexRouter transform)"
+                )
+            self._cache[key] = ref
         return ref
 
     def _resolve(self, topic: str, db: Any, schema: Any, table: Any) -> TableRef:

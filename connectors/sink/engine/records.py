@@ -28,7 +28,7 @@ import orjson
 
 from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.errors import RecordError
-from connectors.sink.engine.naming import TableNamer, TableRef
+from connectors.sink.engine.naming import ReservedTableError, TableNamer, TableRef
 from connectors.sink.engine.types import (
     INT64,
     STRING,
@@ -164,7 +164,10 @@ class ChangeReader:
         return self._flat(r, v)
 
     def _table(self, r: SinkRecord, source: Mapping[str, Any] | None) -> TableRef:
-        t = self.namer.table(r.topic, source)
+        try:
+            t = self.namer.table(r.topic, source)
+        except ReservedTableError as exc:
+            raise RecordError(r.topic, r.partition, r.offset, str(exc)) from None
         if t is None:
             raise RecordError(
                 r.topic, r.partition, r.offset,
