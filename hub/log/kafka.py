@@ -377,12 +377,16 @@ class KafkaLog:
 
     # -- clients -----------------------------------------------------------------------------
     def producer(self, **config: Any) -> KafkaProducer:
-        return KafkaProducer(self, compression=config.get("compression"))
+        return KafkaProducer(
+            self, compression=config.get("compression"),
+            keyless_partition=config.get("keyless_partition"),
+        )  # fmt: skip
 
     def transactional_producer(self, transactional_id: str, **config: Any) -> KafkaProducer:
         return KafkaProducer(
-            self, compression=config.get("compression"), transactional_id=transactional_id
-        )
+            self, compression=config.get("compression"), transactional_id=transactional_id,
+            keyless_partition=config.get("keyless_partition"),
+        )  # fmt: skip
 
     def consumer(self, **config: Any) -> KafkaConsumer:
         return KafkaConsumer(
@@ -494,12 +498,19 @@ _FENCED = (
 
 class KafkaProducer:
     """``transactional_id``: every send after a commit opens a transaction (KIP-618's
-    source task producer); made, it has fenced the id's earlier producers."""
+    source task producer); made, it has fenced the id's earlier producers. With
+    ``keyless_partition``, a record without a key (and without a partition) goes to that
+    partition, instead of one librdkafka picks."""
 
     def __init__(
-        self, log: KafkaLog, compression: str | None = None, transactional_id: str | None = None
+        self,
+        log: KafkaLog,
+        compression: str | None = None,
+        transactional_id: str | None = None,
+        keyless_partition: int | None = None,
     ) -> None:
         self._log = log
+        self._keyless = keyless_partition
         self.transactional_id = transactional_id
         self._in_txn = False
         # fenced, or failed for good: no abort (it would wait its whole timeout), no send
@@ -642,6 +653,8 @@ class KafkaProducer:
             kw["timestamp"] = timestamp
         if partition is not None:
             kw["partition"] = partition
+        elif key is None and self._keyless is not None:
+            kw["partition"] = self._keyless
         while True:
             try:
                 self._p.produce(topic, value=value, key=key, **kw)
@@ -710,7 +723,12 @@ class KafkaProducer:
             headers = [((hk, prefix + b"%d" % (first + i)),) for i in range(len(values))]
         self._check(topic, keys, values, headers)
         self._begin()
-        if headers is None and timestamps is None and partition is None:
+        if (
+            headers is None
+            and timestamps is None
+            and partition is None
+            and (self._keyless is None or None not in keys)
+        ):
             # the common case a record at a time, without building keyword arguments
             produce, failures = self._p.produce, self._failures
             for v, k in zip(values, keys, strict=True):

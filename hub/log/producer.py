@@ -97,7 +97,10 @@ class Producer:
         compression: str | None = None,
         batch_records: int = 16384,
         max_batch_bytes: int = 1 << 20,
+        keyless_partition: int | None = None,
     ) -> None:
+        """``keyless_partition``: the partition of every record without a key (sent without
+        a partition), so that they stay in order; None: spread as Kafka's producer does."""
         if compression is not None and compression not in _batch.SUPPORTED_COMPRESSION:
             raise ValueError(
                 f"compression {compression!r} is not supported; "
@@ -105,6 +108,7 @@ class Producer:
             )
         self._log = log
         self._compression = compression
+        self._keyless = keyless_partition
         self._batch_records = batch_records
         self._max_batch_bytes = max_batch_bytes
         self._lock = threading.Lock()
@@ -117,6 +121,18 @@ class Producer:
         # that finds nothing to write must not look like success to a caller that still
         # counts on those records (it would store offsets past them)
         self._failure: LogStorageError | None = None
+
+    def _keyless_partition(self, topic: str, n: int) -> int:
+        """The partition of a send's records without a key, of ``n``: ``keyless_partition``,
+        else the next one round the topic's partitions from a random start (Kafka's sticky
+        partitioner: a batch each)."""
+        if self._keyless is not None:
+            return self._keyless
+        sticky = self._sticky.get(topic)
+        if sticky is None or sticky >= n:
+            sticky = random.randrange(n)
+        self._sticky[topic] = (sticky + 1) % n
+        return sticky
 
     def _codec_for(self, topic: str) -> str:
         configured = self._log.topic(topic).config.compression_type
@@ -206,9 +222,7 @@ class Producer:
             compression = self._codec_for(topic)
             parts, sticky = 1, 0
             if partition is None:
-                last = self._sticky.get(topic)
-                sticky = random.randrange(n) if last is None or last >= n else last
-                self._sticky[topic] = (sticky + 1) % n
+                sticky = self._keyless_partition(topic, n)
                 parts = n
             args = (
                 records.values, records.value_ends, records.keys, records.key_ends,
@@ -305,11 +319,8 @@ class Producer:
                 parts: list[tuple[bytes, int, int, int] | None] = [None] * n
                 parts[partition] = codec.encode_records(k, v, h, ts, sh)
             else:
-                sticky = self._sticky.get(topic)
-                if sticky is None or sticky >= n:
-                    sticky = random.randrange(n)
+                sticky = self._keyless_partition(topic, n)
                 parts = codec.partition_encode(k, v, h, ts, n, sticky, sh)
-                self._sticky[topic] = (sticky + 1) % n
             for p, enc in enumerate(parts):
                 if enc is not None:
                     self._encoded_batches(t.partitions[p], enc, compression, batches, budget)

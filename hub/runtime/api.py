@@ -257,6 +257,11 @@ class SourceTask(Task):
     # commit the log holds are still recognised (by their place in the sequence) when only
     # these changed, instead of being written again
     replay_neutral: frozenset[str] = frozenset()
+    # True: the task's records without a key must stay in the order written, all in one
+    # partition of their topic (the first), where a topic has several: a change data
+    # capture source's (the changes of a table without a key, which a sink applies in
+    # order); otherwise they are spread over the partitions, as Kafka's producer spreads them
+    keyless_in_order: bool = False
 
     @abstractmethod
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None: ...
@@ -349,6 +354,13 @@ class Connector(ABC):
         connector defaults otherwise, from its valid config; a property the user sets wins.
         Default: none (a warehouse sink that merges once a minute sets its batching)."""
         return {}
+
+    @classmethod
+    def runtime_problems(cls, config: ConnectorConfig, runtime: Any) -> list[str]:
+        """What is wrong with this valid config together with the runtime's properties
+        (``runtime``: the validated ``CommonConfig``), each a line for the config error.
+        Default: nothing."""
+        return []
 
     @classmethod
     def local_files(cls, config: Mapping[str, Any]) -> list[str]:

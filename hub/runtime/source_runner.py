@@ -167,9 +167,11 @@ class SourceRunner:
             self._txn = ctx.log.transactional_producer(
                 f"{ctx.log.transaction_prefix}-{ctx.connector}-{ctx.task_id}",
                 compression=c.producer_compression_type,
+                keyless_partition=0 if task.keyless_in_order else None,
             )
         self.producer: LogProducer = self._txn or ctx.log.producer(
-            compression=c.producer_compression_type
+            compression=c.producer_compression_type,
+            keyless_partition=0 if task.keyless_in_order else None,
         )
         self._prefix = f"{ctx.connector}/{ctx.task_id}/".encode()
         self._window: dict[str, int] = {}  # "topic/partition" -> log end offset at start

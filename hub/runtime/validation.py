@@ -331,6 +331,8 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
         common = CommonConfig.model_validate(common_values)
     except ValidationError as exc:
         problems += _problems(exc, common_values, spec)
+    if common is not None and config is not None:
+        problems += cls.runtime_problems(config, common)
     if common is not None and cls.type == "sink" and not (common.topics or common.topics_regex):
         problems.append("topics: a sink needs 'topics' (a list) or 'topics.regex'")
     dlq = common.errors_deadletterqueue_topic_name if common is not None else ""

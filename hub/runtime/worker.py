@@ -160,6 +160,7 @@ class _PausableSourceTask(SourceTask):
     def __init__(self, task: SourceTask, paused: threading.Event) -> None:
         self._task, self._paused = task, paused
         self.replay_neutral = task.replay_neutral
+        self.keyless_in_order = task.keyless_in_order
 
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         self._task.start(config, context)

@@ -83,6 +83,25 @@ def test_sends_are_partitioned_as_the_embedded_log_and_numbered(klog: KafkaLog) 
     }
 
 
+def test_a_producer_keeps_keyless_records_in_one_partition_when_asked(klog: KafkaLog) -> None:
+    # (a change source's keyless tables and truncates: librdkafka spread them at random)
+    name = _topic()
+    klog.create_topic(name, 3)
+    producer = klog.producer(keyless_partition=0)
+    keys = [None if i % 2 else b"key-%d" % i for i in range(40)]
+    values = [b"value-%d" % i for i in range(40)]
+    producer.send_many(name, values[:20], keys=keys[:20])
+    producer.send_many(name, values[20:30], keys=keys[20:30], timestamps=1_700_000_000_000)
+    for k, v in zip(keys[30:], values[30:], strict=True):
+        producer.send(name, v, key=k)
+    producer.flush()
+    parts = [[(r.key, r.value) for r in klog.scan(TopicPartition(name, p))] for p in range(3)]
+    keyless = [v for k, v in zip(keys, values, strict=True) if k is None]
+    assert [v for k, v in parts[0] if k is None] == keyless
+    assert all(k is not None for part in parts[1:] for k, _ in part)
+    assert sum(map(len, parts)) == 40
+
+
 def test_a_send_with_one_record_too_large_sends_nothing(klog: KafkaLog) -> None:
     name = _topic()
     klog.create_topic(name, 1, {"max.message.bytes": 2000})

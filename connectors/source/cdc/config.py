@@ -131,3 +131,18 @@ class CdcSourceConfig(ConnectorConfig):
         if self.skipped_operations == "none":
             return frozenset()
         return frozenset(o for o in self.skipped_operations.split(",") if o)
+
+
+def partitions_problems(cfg: CdcSourceConfig, partitions: int) -> list[str]:
+    """A change source whose topics get several partitions but that emits truncates: a
+    truncate is one record in one partition, so a sink would apply it out of order with the
+    table's changes in the others (deleting rows written after it)."""
+    if partitions > 1 and "t" not in cfg.skipped():
+        return [
+            f"topic.creation.default.partitions = {partitions} with truncate events "
+            "(skipped.operations leaves 't' out): a truncate is one record in one partition, "
+            "so a sink would apply it out of order with the table's changes in the other "
+            "partitions (deleting rows written after it); keep 1 partition, or skip truncates "
+            "(skipped.operations: t)"
+        ]
+    return []

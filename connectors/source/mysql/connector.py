@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from connectors.source.cdc.config import partitions_problems
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
@@ -82,6 +83,7 @@ T = TypeVar("T")
 class MySqlSourceTask(SourceTask):
     # (the size of a poll and the wait for one: the changes and their order are the same)
     replay_neutral = frozenset({"poll.interval.ms", "max.batch.size"})
+    keyless_in_order = True  # (a keyless table's changes, truncates: in order)
     connector_name: ClassVar[str] = "mysql"
 
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
@@ -659,6 +661,10 @@ class MySqlConnector(SourceConnector):
     task_class: ClassVar[type[SourceTask]] = MySqlSourceTask
     secret_properties = ("database.password",)
     not_yet: ClassVar[tuple[str, ...]] = _NOT_YET
+
+    @classmethod
+    def runtime_problems(cls, config: Any, runtime: Any) -> list[str]:
+        return partitions_problems(config, runtime.topic_creation_default_partitions)
 
     @classmethod
     def exclusive_targets(cls, config: Mapping[str, Any]) -> list[str]:

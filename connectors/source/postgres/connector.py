@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from connectors.source.cdc.config import partitions_problems
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
@@ -83,6 +84,7 @@ def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
 class PostgresSourceTask(SourceTask):
     # (the size of a poll and the wait for one: the changes and their order are the same)
     replay_neutral = frozenset({"poll.interval.ms", "max.batch.size"})
+    keyless_in_order = True  # (a keyless table's changes, truncates: in order)
 
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         cfg = self.cfg = PostgresSourceConfig.of(config)
@@ -618,6 +620,10 @@ class PostgresConnector(SourceConnector):
         r"snapshot\.delay\.ms", r"streaming\.delay\.ms", r"snapshot\.include\.collection\.list",
         r"slot\.failover", r"notification\..*", r"lsn\.flush\.mode", r"heartbeat\.topics\.prefix",
     )  # fmt: skip
+
+    @classmethod
+    def runtime_problems(cls, config: Any, runtime: Any) -> list[str]:
+        return partitions_problems(config, runtime.topic_creation_default_partitions)
 
     @classmethod
     def exclusive_targets(cls, config: Mapping[str, Any]) -> list[str]:
