@@ -61,6 +61,9 @@ class TableInfo:
     columns: tuple[ColumnInfo, ...]
     estimated_rows: int
     identity_index: tuple[str, ...] = ()  # REPLICA IDENTITY USING INDEX: its columns
+    # its primary key is DEFERRABLE: never the replica identity (PostgreSQL takes only an
+    # immediate one), and two rows may hold one key inside a transaction
+    deferrable_key: bool = False
 
     @property
     def qualified(self) -> str:
@@ -72,7 +75,17 @@ class TableInfo:
             return None
         if self.replica_identity == "i":
             return self.identity_index
-        return self.primary_key if self.replica_identity == "d" else ()
+        if self.replica_identity == "d" and not self.deferrable_key:
+            return self.primary_key
+        return ()
+
+    def lacks_identity(self) -> bool:
+        """PostgreSQL cannot log the key of its updated and deleted rows, and refuses their
+        UPDATE and DELETE once the table is published: no (immediate) primary key, and
+        REPLICA IDENTITY DEFAULT or NOTHING (a keyed table with NOTHING: its inserts, whole)."""
+        if self.replica_identity == "n":  # (a keyed table's inserts are whole: captured)
+            return not self.primary_key
+        return self.replica_identity == "d" and (not self.primary_key or self.deferrable_key)
 
 
 def quote(name: str) -> str:
@@ -116,7 +129,9 @@ _TABLES = f"""
 SELECT c.oid, n.nspname, c.relname, c.relreplident,
        greatest(c.reltuples, pg_stat_get_live_tuples(c.oid), 0)::bigint,
        {_INDEX_COLUMNS.format(flag="indisprimary")},
-       {_INDEX_COLUMNS.format(flag="indisreplident")}
+       {_INDEX_COLUMNS.format(flag="indisreplident")},
+       EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid AND x.indisprimary
+               AND NOT x.indimmediate)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND c.relpersistence = 'p' {{where}}
 ORDER BY n.nspname, c.relname
@@ -151,7 +166,15 @@ def tables(
             )
     return [
         TableInfo(
-            r[0], r[1], r[2], r[3], tuple(r[5]), tuple(columns.get(r[0], ())), r[4], tuple(r[6])
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            tuple(r[5]),
+            tuple(columns.get(r[0], ())),
+            r[4],
+            tuple(r[6]),
+            bool(r[7]),
         )  # fmt: skip
         for r in rows
     ]
@@ -224,7 +247,7 @@ def unkeyed_changes(
         return out
     for t in tables:
         identity = t.identity()
-        if identity is None or t.replica_identity == "n":
+        if identity is None or t.replica_identity == "n" or t.lacks_identity():
             continue  # (all of the row; or NOTHING: PostgreSQL refuses its updates, deletes)
         key = filters.key_override(t.schema, t.name) or t.primary_key
         if key and set(key) <= set(identity):

@@ -72,11 +72,11 @@ def _server(conn: Any, cfg: PostgresSourceConfig) -> list[Check]:
     else:
         out.append(Check("tables to capture", True, "none yet; tables created later are "
                          "captured (publication.autocreate.mode=all_tables)"))  # fmt: skip
-    keyless = [t.qualified for t in tables if not t.primary_key and t.replica_identity in "dn"]
+    keyless = [t.qualified for t in tables if t.lacks_identity()]
     if keyless:
         out.append(Check("tables without a key have REPLICA IDENTITY FULL", False, (
-            f"{', '.join(keyless)}: ALTER TABLE ... REPLICA IDENTITY FULL, add a primary key, "
-            "or exclude them"
+            f"{', '.join(keyless)}: ALTER TABLE ... REPLICA IDENTITY FULL, add a primary key "
+            "(not DEFERRABLE: PostgreSQL takes none as the identity), or exclude them"
         )))  # fmt: skip
     unkeyed = catalog.unkeyed_changes(tables, Filters.from_config(cfg), cfg.skipped())
     if unkeyed:

@@ -114,10 +114,7 @@ class PostgresSourceTask(SourceTask):
         self.meta = _connect(cfg)
         catalog.check_server(self.meta, cfg)
         tables = catalog.tables(self.meta, self.filters)
-        keyless = [
-            t.qualified for t in tables
-            if not t.primary_key and t.replica_identity in ("d", "n")
-        ]  # fmt: skip
+        keyless = [t.qualified for t in tables if t.lacks_identity()]
         if keyless:
             raise ReplicaIdentityError(keyless)
         unkeyed = catalog.unkeyed_changes(tables, self.filters, cfg.skipped())

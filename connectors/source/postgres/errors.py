@@ -33,7 +33,8 @@ class ReplicaIdentityError(ConfigError):
         self.tables = tables
         names = ", ".join(tables)
         super().__init__(
-            f"table(s) {names} have no primary key and REPLICA IDENTITY DEFAULT (or NOTHING): "
+            f"table(s) {names} have no primary key (or a DEFERRABLE one, which PostgreSQL does "
+            f"not take as the identity) and REPLICA IDENTITY DEFAULT (or NOTHING): "
             f"PostgreSQL cannot send the keys of their updated and deleted rows, and once they "
             f"are in the publication it refuses UPDATE and DELETE on them. Run ALTER TABLE "
             f"<table> REPLICA IDENTITY FULL (or add a primary key), or leave them out with "

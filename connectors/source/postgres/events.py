@@ -171,6 +171,9 @@ class TableSchema:
         # set when the WAL carries the table's deleted rows without the key (see
         # schemas.on_relation): a delete or re-keyed row then stops the stream
         self.unkeyed: str | None = None
+        # its primary key is DEFERRABLE: inside a transaction two rows may hold one key (an
+        # UPDATE shifting keys), which the stream tells apart (see stream._superseded)
+        self.deferrable_key = False
         keyset = set(key)
         self.unknown_columns: list[str] = []  # left out: types Debezium has no schema for
         fields: list[dict[str, Any]] = []

@@ -107,6 +107,7 @@ class TableSchemas:
             include_unknown=self.cfg.include_unknown_datatypes,
             defaults=_defaults(info, columns),
         )  # fmt: skip
+        built.deferrable_key = info is not None and info.deferrable_key
         if built.unknown_columns and (schema, table) not in self._warned:
             self._warned.add((schema, table))
             log.warning(

@@ -72,7 +72,7 @@ MESSAGE_VALUE_SCHEMA: dict[str, Any] = {
 
 
 class _Txn(Transaction):
-    __slots__ = ("commit_lsn", "xid", "ts_us", "event", "skipped", "cut")
+    __slots__ = ("commit_lsn", "xid", "ts_us", "event", "skipped", "cut", "moved")
 
     def __init__(self, begin: pg.Begin) -> None:
         super().__init__(f"{begin.xid}:{begin.final_lsn}")
@@ -82,6 +82,9 @@ class _Txn(Transaction):
         self.event = 0  # messages handled so far
         self.skipped = False
         self.cut = False  # commits before a snapshot cut: some tables' changes are dropped
+        # tables with a DEFERRABLE key: (relation, raw key) -> the row its key was moved onto
+        # it in this transaction (its raw values), while another row may still hold the key
+        self.moved: dict[tuple[int, Any], tuple[Any, ...]] = {}
 
 
 class ChangeStream:
@@ -419,9 +422,16 @@ class ChangeStream:
                 and bool(schema.key_columns)
                 and schema.raw_key(old) != schema.raw_key(msg.new.values)
             )
+            # (a DEFERRABLE key: the old row may be one another row took the key of earlier
+            # in the transaction; the sinks hold that other row under it now)
+            gone = schema.deferrable_key and self._superseded(txn, msg.relation_id, schema, old)
+            if schema.deferrable_key and old is not None and (key_changed or not gone):
+                self._moves(txn, msg.relation_id, schema, old, msg.new.values, key_changed)
+            if gone and not key_changed:
+                return  # (an update of a row that moves or goes later in the transaction)
             if skip:
                 self._block(txn, schema)
-                if key_changed:
+                if key_changed and not gone:
                     self._block(txn, schema)
                 return
             if inc is not None and inc.open:
@@ -437,8 +447,9 @@ class ChangeStream:
                 before = schema.row(old)
                 old_key, new_key = schema.key(before), schema.key(after)
                 assert old_key is not None and new_key is not None
-                self._emit(txn, schema, "d", before, None, old_key, lsn, out,
-                           rekey_headers(new_key, "d"))  # fmt: skip
+                if not gone:
+                    self._emit(txn, schema, "d", before, None, old_key, lsn, out,
+                               rekey_headers(new_key, "d"))  # fmt: skip
                 self._emit(txn, schema, "c", None, after, new_key, lsn, out,
                            rekey_headers(old_key, "c"))  # fmt: skip
                 return
@@ -447,6 +458,10 @@ class ChangeStream:
         else:  # Delete
             if "d" in self.skipped_ops:
                 return
+            if schema.deferrable_key and self._superseded(
+                txn, msg.relation_id, schema, msg.old.values
+            ):  # fmt: skip
+                return  # (the row another took the key of: the sinks hold that one there)
             if skip:
                 self._block(txn, schema)
                 return
@@ -456,6 +471,29 @@ class ChangeStream:
                 inc.on_change(schema, msg.old.values)
             before = schema.row(msg.old.values)
             self._emit(txn, schema, "d", before, None, schema.key(before), lsn, out)
+
+    @staticmethod
+    def _superseded(txn: _Txn, rel: int, schema: TableSchema, old: Any) -> bool:
+        """Whether ``old`` (a full old row: a DEFERRABLE key's table has REPLICA IDENTITY
+        FULL) is a row whose key another row of this transaction was moved onto."""
+        if not txn.moved or old is None:
+            return False
+        now = txn.moved.get((rel, schema.raw_key(old)))
+        return now is not None and now != tuple(old)
+
+    @staticmethod
+    def _moves(
+        txn: _Txn, rel: int, schema: TableSchema, old: Sequence[Any], new: Sequence[Any],
+        key_changed: bool,
+    ) -> None:  # fmt: skip
+        """Note the row now under ``new``'s key (its unchanged TOASTed values: the old row's),
+        when its key moved or it is a moved row's update."""
+        key = (rel, schema.raw_key(new))
+        if key_changed or key in txn.moved:
+            filled = tuple(
+                o if v is pg.UNCHANGED_TOAST else v for v, o in zip(new, old, strict=True)
+            )  # fmt: skip
+            txn.moved[key] = filled
 
     def _encoded_change(self, txn: _Txn, kind: int, buf: bytes, lsn: int, out: Out) -> bool:
         """An Insert, Update or Delete as encoded records, straight from the message's bytes
@@ -470,6 +508,8 @@ class ChangeStream:
         schema = self.schemas.by_relation.get(rel_id)
         if schema is not None and schema.unkeyed is not None:
             return False  # (the slow path stops at a delete without its key)
+        if txn.moved and schema is not None and schema.deferrable_key:
+            return False  # (a row may be one whose key another took: `_superseded`)
         if schema is None:
             txn.event += 1
             return True  # not captured
