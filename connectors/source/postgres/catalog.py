@@ -28,6 +28,8 @@ class ColumnInfo:
     not_null: bool
     type_name: str  # format_type(): what a literal is cast to
     default: str | None = None  # a constant default's text (`literal_default`); None: none
+    attnum: int = 0  # its number in the table: a column dropped and added again gets another
+    volatile_default: bool = False  # a default that is not a constant (now(), nextval(...))
 
 
 _QUOTED = re.compile(r"'((?:[^']|'')*)'(?:::[\w .\[\]\"]+)*")
@@ -139,7 +141,7 @@ ORDER BY n.nspname, c.relname
 
 _COLUMNS = """
 SELECT a.attrelid, a.attname, a.atttypid, a.atttypmod, a.attnotnull,
-       format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid)
+       format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid), a.attnum
 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 ORDER BY a.attrelid, a.attnum
@@ -158,12 +160,14 @@ def tables(
     ]
     columns: dict[int, list[ColumnInfo]] = {}
     if rows:
-        for relid, name, oid, typmod, not_null, type_name, default in conn.execute(
+        for relid, name, oid, typmod, not_null, type_name, default, attnum in conn.execute(
             _COLUMNS, ([r[0] for r in rows],)
         ):
-            columns.setdefault(relid, []).append(
-                ColumnInfo(name, oid, typmod, not_null, type_name, literal_default(default))
-            )
+            literal = literal_default(default)
+            columns.setdefault(relid, []).append(ColumnInfo(
+                name, oid, typmod, not_null, type_name, literal, attnum,
+                default is not None and literal is None and default.upper() != "NULL",
+            ))  # fmt: skip
     return [
         TableInfo(
             r[0],

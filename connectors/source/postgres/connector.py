@@ -127,6 +127,7 @@ class PostgresSourceTask(SourceTask):
         from connectors.source.postgres.schemas import TableSchemas
 
         self.schemas = TableSchemas(self.meta, cfg, self.filters, topics)
+        self.schemas.seed(tables)
         offset = PostgresOffset.load(context.offset(self.partition))
         slot = replication.slot_state(self.meta, cfg.slot_name)
         if slot is not None:

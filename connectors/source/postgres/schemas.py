@@ -11,7 +11,7 @@ from typing import Any
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.topics import TopicRegistry
 from connectors.source.postgres import catalog
-from connectors.source.postgres.catalog import TableInfo
+from connectors.source.postgres.catalog import ColumnInfo, TableInfo
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.events import TableSchema
 from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST, Relation
@@ -33,6 +33,54 @@ class TableSchemas:
         self.mapper, self.domains = catalog.type_mapper(meta, cfg)
         self.by_relation: dict[int, TableSchema | None] = {}
         self._warned: set[tuple[str, str]] = set()
+        # each captured table as last seen in the catalog: its oid, and its columns' numbers
+        self._shapes: dict[tuple[str, str], tuple[int, dict[str, ColumnInfo]]] = {}
+
+    def seed(self, tables: Sequence[TableInfo]) -> None:
+        """The captured tables as the task found them at its start (`reshaped` compares)."""
+        for t in tables:
+            self._shapes[(t.schema, t.name)] = (t.oid, {c.name: c for c in t.columns})
+
+    def reshaped(self, info: TableInfo) -> None:
+        """Warn when the table changed in a way no row event reports, so that the sinks'
+        rows the table had differ from the source's: re-created (dropped and created with
+        its name), a column renamed, dropped and added again, or added with a default that
+        is not a constant (each row got its own value, now() say)."""
+        key = (info.schema, info.name)
+        before = self._shapes.get(key)
+        now = {c.name: c for c in info.columns}
+        self._shapes[key] = (info.oid, now)
+        if before is None:
+            return
+        oid, cols = before
+        what: list[str] = []
+        if oid != info.oid:
+            what.append("it was dropped and created again: the sinks keep the rows it had")
+        else:
+            by_num = {c.attnum: name for name, c in cols.items()}
+            for name, c in now.items():
+                old = cols.get(name)
+                if old is None and c.attnum in by_num and by_num[c.attnum] not in now:
+                    what.append(
+                        f"column {by_num[c.attnum]!r} was renamed {name!r}: the sinks' rows "
+                        f"have it NULL until their next change"
+                    )
+                elif old is not None and old.attnum != c.attnum:
+                    what.append(
+                        f"column {name!r} was dropped and added again: the sinks' rows keep "
+                        "their old values until their next change"
+                    )
+                elif old is None and c.volatile_default:
+                    what.append(
+                        f"column {name!r} was added with a default that is not a constant: "
+                        "the sinks' rows have it NULL until their next change"
+                    )
+        if what:
+            log.warning(
+                "table %s.%s: %s; to bring the sinks' rows in line, signal an incremental "
+                "snapshot of the table (execute-snapshot)", info.schema, info.name,
+                "; ".join(what),
+            )  # fmt: skip
 
     def current_values(self, table: TableSchema, values: Sequence[Any]) -> list[Any]:
         """A re-keyed row's new tuple (REPLICA IDENTITY DEFAULT) with its unchanged TOASTed
@@ -128,6 +176,8 @@ class TableSchemas:
             return
         found = catalog.tables(self.meta, self.filters, oid=rel.relation_id)
         info = found[0] if found else None
+        if info is not None:
+            self.reshaped(info)
         # the replica identity the changes were written with: with REPLICA IDENTITY DEFAULT
         # it is the primary key of that time, which beats today's catalog (the key may have
         # changed since); otherwise it is the fallback when the catalog's key does not fit

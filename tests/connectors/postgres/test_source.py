@@ -281,6 +281,40 @@ def test_a_deferrable_primary_key_is_no_replica_identity(
     sql.execute("UPDATE d SET v = 'still writable'")
 
 
+def test_schema_changes_no_row_event_reports_are_warned_of(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (the sinks' rows silently kept other values than the source's: pgoutput sends no DDL)
+    for t in ("readd", "ren", "volat", "recreate", "fine"):
+        sql.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, s int)")
+        sql.execute(f"INSERT INTO {t} VALUES (1, 1)")
+    worker = start(tmp_path, source_config(pg_server, pg_db))
+    try:
+        wait_for(lambda: events(worker.log, "app.public.fine"), what="the snapshot")
+        with caplog.at_level(logging.WARNING):
+            sql.execute("ALTER TABLE readd DROP COLUMN s")
+            sql.execute("ALTER TABLE readd ADD COLUMN s int DEFAULT 7")
+            sql.execute("ALTER TABLE ren RENAME COLUMN s TO s2")
+            sql.execute("ALTER TABLE volat ADD COLUMN at timestamptz DEFAULT now()")
+            sql.execute("DROP TABLE recreate")
+            sql.execute("CREATE TABLE recreate (id int PRIMARY KEY, s int)")
+            sql.execute("ALTER TABLE fine ADD COLUMN c int DEFAULT 5")
+            for t in ("readd", "ren", "volat", "recreate", "fine"):
+                sql.execute(f"INSERT INTO {t} (id) VALUES (2)")
+            wait_for(lambda: len(events(worker.log, "app.public.fine")) >= 2, what="the rows")
+        said = [r.getMessage() for r in caplog.records if "incremental snapshot" in r.getMessage()]
+        for table, words in [
+            ("readd", "column 's' was dropped and added again"),
+            ("ren", "column 's' was renamed 's2'"),
+            ("volat", "column 'at' was added with a default that is not a constant"),
+            ("recreate", "it was dropped and created again"),
+        ]:
+            assert any(f"public.{table}:" in m and words in m for m in said), (table, said)
+        assert not any("public.fine" in m for m in said)  # (a constant default: filled)
+    finally:
+        worker.stop()
+
+
 def test_filters_keys_and_skipped_operations(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
 ) -> None:
