@@ -275,6 +275,26 @@ def validate(spec: ConnectorSpec) -> ValidatedConnector:
         raise ConfigError(clean) from None
 
 
+def _topic_name_problems(config: Any, common: CommonConfig) -> list[str]:
+    """Topic names the log would refuse (at the first record, failing the task): a sink's
+    ``topics``, a dead letter queue, a source's ``topic``."""
+    from hub.log.files import topic_name_problem
+
+    named = [("topics", t) for t in common.topics]
+    dlq = common.errors_deadletterqueue_topic_name
+    if dlq:
+        named.append(("errors.deadletterqueue.topic.name", dlq))
+    own = getattr(config, "topic", None)
+    if isinstance(own, str):
+        named.append(("topic", own))
+    out = []
+    for prop, name in named:
+        problem = topic_name_problem(name)
+        if problem:
+            out.append(f"{prop}: {shown(name)} is not a valid topic name: {problem}")
+    return out
+
+
 def _validate(spec: ConnectorSpec) -> ValidatedConnector:
     from hub.runtime import plugins
 
@@ -333,6 +353,7 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
         problems += _problems(exc, common_values, spec)
     if common is not None and config is not None:
         problems += cls.runtime_problems(config, common)
+        problems += _topic_name_problems(config, common)
     if common is not None and cls.type == "sink" and not (common.topics or common.topics_regex):
         problems.append("topics: a sink needs 'topics' (a list) or 'topics.regex'")
     dlq = common.errors_deadletterqueue_topic_name if common is not None else ""

@@ -170,6 +170,18 @@ BAD = [
         "errors.tolerance: all, errors.deadletterqueue.topic.name: dlq}",
         ["'dlq' is a topic the sink reads (topics)"],
     ),
+    (  # (passed, then the task failed at its first record)
+        "name: a\nconfig: {connector.class: datagen, topic: 'bad topic/x'}",
+        ["topic: 'bad topic/x' is not a valid topic name", "ASCII letters"],
+    ),
+    (
+        "name: a\nconfig: {connector.class: FileStreamSink, file: x, topics: 'ok,no way', "
+        "errors.tolerance: all, errors.deadletterqueue.topic.name: ..}",
+        [
+            "topics: 'no way' is not a valid topic name",
+            "errors.deadletterqueue.topic.name: '..' is not a valid topic name",
+        ],
+    ),
     *[  # (a truncate in one partition was applied out of order: rows written after it lost)
         (
             f"name: a\nconfig: {{connector.class: {cls}, database.hostname: h, "
