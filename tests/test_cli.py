@@ -447,6 +447,16 @@ def test_bad_inputs_of_the_cli_are_named_without_their_secrets(tmp_path: Path) -
                  f"{worker}: not UTF-8 text")  # fmt: skip
     # (two tracebacks before)
     assert_error(hub(tmp_path / "d", "serve", "--port", "99999"), 2, "99999 is not in the range")
+    # a port in use: uvicorn's log line and status 3, after the file's connectors had started
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert_error(hub(tmp_path / "d", "serve", "--port", port, str(good)), 2,
+                     f"127.0.0.1:{port} is in use")  # fmt: skip
+    assert not (tmp_path / "d" / "t").exists()  # (datagen never wrote its topic)
     # an empty list: validate had said nothing, and run had run nothing until killed
     empty = tmp_path / "empty.yaml"
     empty.write_text("connectors: []\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import faulthandler
 import logging
 import os
@@ -473,6 +474,32 @@ def plugins() -> None:
         click.echo(f"{p.type:<7} {names}  ({p.class_name} {p.cls.version})")
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port``; a clear error when the address is in use or
+    cannot be had."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ConfigError(f"--host {host}: cannot listen there ({exc.strerror or exc})") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"{host}:{port} is in use (another hub serve, or Kafka Connect?): stop it, or "
+                "choose another --port"
+            ) from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 @click.command()
 @click.argument("configs", nargs=-1, metavar="[CONFIG.yaml...]")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -537,6 +564,7 @@ def serve(
 
     _logging(False)
     valid = _load(configs)
+    listening = _listen(host, port)  # (before any connector starts: a port in use stops here)
     backend, storage, cluster = _worker_config(worker_config)
     if cluster is not None and valid:
         backend.close()
@@ -559,7 +587,7 @@ def serve(
         app = create_app(worker, auth_token=auth_token, max_request_bytes=max_request_bytes)
         config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None)
         with contextlib.suppress(KeyboardInterrupt):  # SIGTERM/Ctrl-C: a clean stop
-            uvicorn.Server(config).run()
+            uvicorn.Server(config).run(sockets=[listening])
         logging.getLogger("hub").info("stopping: flushing and committing")
     finally:
         worker.stop()
