@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from connectors.sink.engine.dialect import StagedColumn, TableInfo
-from connectors.sink.engine.errors import SinkFatalError, SinkTransientError
+from connectors.sink.engine.errors import SinkFatalError, SinkTransientError, ValueNotHeldError
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import ColumnType
 from connectors.sink.postgres import types as ptypes
@@ -139,10 +139,20 @@ class PostgresDialect(OnConflict):
         with self._con.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE {rel} ({defs}) ON COMMIT DROP")
             values = [ptypes.staged_values(c.name, c.type, c.values) for c in columns]
-            with cur.copy(f"COPY {rel} ({names}) FROM STDIN") as copy:
-                write = copy.write_row
-                for row in zip(*values, strict=True):
-                    write(row)
+            try:
+                with cur.copy(f"COPY {rel} ({names}) FROM STDIN") as copy:
+                    write = copy.write_row
+                    for row in zip(*values, strict=True):
+                        write(row)
+            except Exception as exc:
+                nul = _nul_column(columns) if "NUL" in str(exc) else None
+                if nul is not None:  # (psycopg's text says which byte, not which column)
+                    raise ValueNotHeldError(
+                        nul,
+                        "a text holding a NUL character (\\u0000)",
+                        "a PostgreSQL column (its text, JSON and arrays cannot store one)",
+                    ) from None
+                raise
             if name == "del":
                 # a TEMP table has no statistics: the planner would guess ~1000s of rows and
                 # hash-join the whole target for a handful of deleted keys
@@ -197,3 +207,21 @@ def _safe(exc: BaseException) -> str:
     """A driver message without the connection string (it may hold a password)."""
     text = describe(exc)
     return text if "password" not in text.lower() else "authentication failed"
+
+
+def _nul_column(columns: Sequence[StagedColumn]) -> str | None:
+    """The first column with a NUL character in a value (or in a nested one), if any."""
+
+    def holds(v: Any) -> bool:
+        if isinstance(v, str):
+            return "\x00" in v
+        if isinstance(v, list | tuple):
+            return any(map(holds, v))
+        if isinstance(v, dict):
+            return any(holds(k) or holds(x) for k, x in v.items())
+        return False
+
+    for c in columns:
+        if any(map(holds, c.values)):
+            return c.name
+    return None

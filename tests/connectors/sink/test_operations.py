@@ -275,6 +275,16 @@ def test_a_rekeyed_row_with_a_decimal_key_finds_its_old_row(sink: Sink) -> None:
     assert [(Decimal(k), b) for k, b in rows] == [(Decimal("2.00"), "a"), (Decimal("8.00"), "b")]
 
 
+@pytest.mark.parametrize("sink", ["postgres", "postgres-merge"], indirect=True)
+def test_a_nul_character_postgresql_cannot_store_is_named_with_its_column(sink: Sink) -> None:
+    # (psycopg's error named the byte, not the table or the column)
+    from connectors.sink.engine.errors import ValueNotHeldError
+
+    t = people()
+    with pytest.raises(ValueNotHeldError, match=f"table {T}, column name: a text holding a NUL"):
+        sink.put([t.insert(0, {"id": 1, "name": "a\x00b", "score": "1"})])
+
+
 def test_float_nan_and_infinities_arrive_as_such(sink: Sink) -> None:
     """JSON carries them as strings ("NaN", "Infinity"), as Kafka's JsonConverter writes
     them; the table gets the float values, not NULL."""
