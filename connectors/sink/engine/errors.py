@@ -70,10 +70,13 @@ class SchemaChangeError(SinkFatalError):
 class NameCollisionError(SinkFatalError):
     """Two names the target takes for one (DuckDB's identifiers are case-insensitive)."""
 
-    def __init__(self, table: str, what: str, first: str, second: str) -> None:
+    def __init__(
+        self, table: str, what: str, first: str, second: str,
+        why: str = "its identifiers are case-insensitive",
+    ) -> None:  # fmt: skip
         super().__init__(
             f"table {table}: {what} {first!r} and {second!r} are one name in this target "
-            f"(its identifiers are case-insensitive); rename one in the source, leave it out "
+            f"({why}); rename one in the source, leave it out "
             f"(column.exclude.list, or a ReplaceField transform), or route the topic to "
             f"another table (table.name.format)"
         )

@@ -38,7 +38,18 @@ log = logging.getLogger(__name__)
 
 
 def check_names(d: Dialect, table: TableRef, have: Iterable[str], new: Iterable[str]) -> None:
-    """`NameCollisionError` when the target would take two of the names for one."""
+    """`NameCollisionError` when the target would take two of the names for one: alike but
+    for case where identifiers are case-insensitive, alike in the bytes a target keeps of a
+    long name (PostgreSQL: 63)."""
+    have, new = list(have), list(new)
+    cut = d.max_name_bytes
+    if cut is not None:
+        kept = {clip(n, cut): n for n in have}
+        for n in new:
+            other = kept.setdefault(clip(n, cut), n)
+            if other != n:
+                why = f"it keeps the first {cut} bytes of a name"
+                raise NameCollisionError(str(table), "columns", other, n, why)
     if not d.case_insensitive:
         return
     seen = {fold_ascii(n): n for n in have}

@@ -289,6 +289,21 @@ def test_a_column_name_past_what_postgresql_keeps_goes_on_after_a_restart(sink: 
     assert sink.rows("srv_public_wide") == [(1, "a"), (2, "b")]
 
 
+@pytest.mark.parametrize("sink", ["postgres", "postgres-merge"], indirect=True)
+def test_two_column_names_postgresql_cuts_to_one_are_a_collision(sink: Sink) -> None:
+    # (the server's DuplicateColumn, with neither name, before)
+    from connectors.sink.engine.errors import NameCollisionError
+
+    a, b = "c" * 63 + "a", "c" * 63 + "b"
+    t = PgTable("wide", [("id", Oid.INT4, -1), (a, Oid.TEXT, -1), (b, Oid.TEXT, -1)])
+    with pytest.raises(NameCollisionError, match="it keeps the first 63 bytes of a name"):
+        sink.put([t.insert(0, {"id": 1, a: "a", b: "b"})])
+    one = PgTable("wide", [("id", Oid.INT4, -1), (a, Oid.TEXT, -1)])
+    sink.put([one.insert(0, {"id": 1, a: "a"})])
+    with pytest.raises(NameCollisionError, match=f"'{a}' and '{b}'"):  # (added to the table)
+        sink.put([t.insert(1, {"id": 2, a: "a", b: "b"})])
+
+
 def test_a_column_dropped_in_the_source_is_null_in_the_rows_written_after(sink: Sink) -> None:
     # (rows of the schema without it took the old schema's default when a row of the old
     # schema was in the same batch: 5 where the source never held a value)
