@@ -34,17 +34,22 @@ class DdlError(ValueError):
 
 
 # -- tokens --------------------------------------------------------------------------------
-_TOKEN = re.compile(
-    r"""(?P<ws>\s+)
+_TOKEN_PATTERN = r"""(?P<ws>\s+)
       | (?P<comment>--(?:[ \t][^\n]*)?(?:\n|$)|\#[^\n]*|/\*(?!M?!).*?\*/)
       | (?P<exec>/\*M?!\d*)
       | (?P<end>\*/)
       | (?P<qid>`(?:[^`]|``)*`)
-      | (?P<str>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
+      | (?P<str>STRING)
       | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w$\x80-\U0010ffff]))
       | (?P<id>[\w$\x80-\U0010ffff]+)
-      | (?P<op>.)""",
-    re.X | re.S,
+      | (?P<op>.)"""
+# a string literal: with backslash escapes (the default), or under sql_mode
+# NO_BACKSLASH_ESCAPES, where a backslash is a character like any other
+_STRING = r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*" """.strip()
+_STRING_NO_BACKSLASH = r"""'(?:[^']|'')*'|"(?:[^"]|"")*" """.strip()
+_TOKEN = re.compile(_TOKEN_PATTERN.replace("STRING", _STRING), re.X | re.S)
+_TOKEN_NO_BACKSLASH = re.compile(
+    _TOKEN_PATTERN.replace("STRING", _STRING_NO_BACKSLASH), re.X | re.S
 )
 
 
@@ -58,12 +63,18 @@ class Tok:
         return self.text.upper() if self.kind == "id" else ""
 
 
-_ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a"}
+# the server's escapes; any other escaped character is itself, but for \% and \_, which keep
+# their backslash (they are LIKE's wildcards escaped, in any string)
+_ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a",
+            "%": "\\%", "_": "\\_"}  # fmt: skip
 
 
-def _unescape(raw: str) -> str:
-    """A quoted string's text: doubled quotes and backslash escapes read in one pass."""
+def _unescape(raw: str, backslash_escapes: bool = True) -> str:
+    """A quoted string's text: doubled quotes and (unless ``backslash_escapes`` is False:
+    sql_mode NO_BACKSLASH_ESCAPES) backslash escapes read in one pass."""
     quote, body = raw[0], raw[1:-1]
+    if not backslash_escapes:
+        return body.replace(quote * 2, quote)
     return re.sub(
         r"\\(.)|" + quote * 2,
         lambda m: quote if m.group(1) is None else _ESCAPES.get(m.group(1), m.group(1)),
@@ -72,13 +83,16 @@ def _unescape(raw: str) -> str:
 
 
 def quote(text: str) -> str:
-    """``text`` as a string literal `tokens` reads back as ``text``."""
+    """``text`` as a string literal `tokens` reads back as ``text`` (with backslash escapes)."""
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def tokens(sql: str) -> list[Tok]:
+def tokens(sql: str, backslash_escapes: bool = True) -> list[Tok]:
+    """The statement's tokens; ``backslash_escapes`` False: as under sql_mode
+    NO_BACKSLASH_ESCAPES (the mode of the session that ran it, from its Query event)."""
     out: list[Tok] = []
-    for m in _TOKEN.finditer(sql):
+    pattern = _TOKEN if backslash_escapes else _TOKEN_NO_BACKSLASH
+    for m in pattern.finditer(sql):
         kind = m.lastgroup
         text = m.group()
         if kind in ("ws", "comment", "exec", "end"):
@@ -86,7 +100,7 @@ def tokens(sql: str) -> list[Tok]:
         if kind == "qid":
             text = text[1:-1].replace("``", "`")
         elif kind == "str":
-            text = _unescape(text)
+            text = _unescape(text, backslash_escapes)
         out.append(Tok(str(kind), text, m.start()))
     return out
 
@@ -244,9 +258,9 @@ def is_textual(type_name: str) -> bool:
 
 
 class _Parser:
-    def __init__(self, sql: str) -> None:
+    def __init__(self, sql: str, backslash_escapes: bool = True) -> None:
         self.sql = sql
-        self.toks = tokens(sql)
+        self.toks = tokens(sql, backslash_escapes)
         self.i = 0
 
     # -- primitives
@@ -394,7 +408,8 @@ class _Parser:
             while self.op(","):
                 labels.append(self.string())
             self.expect(")")
-            spec = replace(spec, labels=tuple(labels))
+            # the server strips a member's trailing spaces when it creates the column
+            spec = replace(spec, labels=tuple(v.rstrip(" ") for v in labels))
         elif self.peek() is not None and self.peek().text == "(":  # type: ignore[union-attr]
             self.next()
             args = [self.number()]
@@ -848,9 +863,10 @@ def collation_charset(collation: str) -> str | None:
     return "utf8mb4" if head == "uca1400" else head
 
 
-def parse(sql: str) -> Statement | None:
-    """The statement's effect on tables and databases, or None when it has none."""
-    p = _Parser(sql)
+def parse(sql: str, backslash_escapes: bool = True) -> Statement | None:
+    """The statement's effect on tables and databases, or None when it has none.
+    ``backslash_escapes`` False: the statement ran under sql_mode NO_BACKSLASH_ESCAPES."""
+    p = _Parser(sql, backslash_escapes)
     try:
         got = p.statement()
     except IndexError:

@@ -200,10 +200,10 @@ class Schemas:
         return self.databases.get(self.key(db, "")[0]) or self.server_charset
 
     # -- DDL
-    def apply(self, sql: str, default_db: str) -> list[TableChange]:
+    def apply(self, sql: str, default_db: str, backslash_escapes: bool = True) -> list[TableChange]:
         """The statement's effect (`ddl.DdlError` when it does not parse,
         `SchemaHistoryError` when it names a table the history does not hold)."""
-        stmt = ddl.parse(sql)
+        stmt = ddl.parse(sql, backslash_escapes)
         if stmt is None:
             return []
         return self.apply_statement(stmt, default_db)
@@ -720,9 +720,10 @@ class SchemaHistory:
 
     def ddl(
         self, sql: str, db: str, at: tuple[str, int], offset: Mapping[str, Any],
-        source: Mapping[str, Any], emit: bool = True,
+        source: Mapping[str, Any], emit: bool = True, backslash_escapes: bool = True,
     ) -> list[Any]:  # fmt: skip
         """Apply a statement; its history record and schema change event (``emit``).
+        ``backslash_escapes`` False: it ran under sql_mode NO_BACKSLASH_ESCAPES.
 
         One the history cannot parse, or apply (a column it does not know...), stops the
         task where the binlog has no column names (``required``) unless
@@ -730,7 +731,7 @@ class SchemaHistory:
         are dropped from the history (a record says so), so none of them is decoded from a
         definition the history can no longer vouch for."""
         try:
-            stmt = ddl.parse(sql)
+            stmt = ddl.parse(sql, backslash_escapes)
         except ddl.DdlError as exc:
             self._cannot(sql, at, exc, self.required)
             return []

@@ -108,38 +108,45 @@ _VERB_CHARS = 8192  # (of a statement: where its verb, and the databases it name
 # a Query event's status variables before Q_CHARSET_CODE (4), by code: their fixed sizes, or
 # -1 for a length byte and that many bytes (then for Q_CATALOG_CODE, 2, a NUL)
 _STATUS_SIZES = {0: 4, 1: 8, 2: -1, 3: 4, 6: -1}
+_NO_BACKSLASH_ESCAPES = 1 << 20  # (sql_mode's bit, in Q_SQL_MODE_CODE)
 
 
-def _client_encoding(status: bytes) -> str:
-    """The Python codec of the statement's text: the session's character_set_client, from
-    the Query event's Q_CHARSET_CODE (a latin1 client's DDL read as UTF-8 had garbled column
-    names, ENUM labels and defaults); UTF-8 when it is not there or has no codec."""
+def _session(status: bytes) -> tuple[str, bool]:
+    """How to read the statement's text, from the Query event's status variables: the Python
+    codec of the session's character_set_client (Q_CHARSET_CODE: a latin1 client's DDL read
+    as UTF-8 had garbled column names, ENUM labels and defaults; UTF-8 when it is not there
+    or has no codec), and whether a backslash escapes in its strings (Q_SQL_MODE_CODE without
+    NO_BACKSLASH_ESCAPES: ``'a\\b'`` is ``a\b`` under that mode)."""
     from connectors.source.mysql.charsets import UnknownCharsetError, codec
 
     at = 0
+    backslash_escapes = True
     while at < len(status):
         code = status[at]
+        if code == 1 and at + 9 <= len(status):
+            mode = int.from_bytes(status[at + 1 : at + 9], "little")
+            backslash_escapes = not mode & _NO_BACKSLASH_ESCAPES
         if code == 4:
             if at + 3 > len(status):
                 break
             try:
-                return codec(int.from_bytes(status[at + 1 : at + 3], "little"))
+                return codec(int.from_bytes(status[at + 1 : at + 3], "little")), backslash_escapes
             except (UnknownCharsetError, KeyError, ValueError):
                 break
         size = _STATUS_SIZES.get(code)
         if size is None or at + 1 >= len(status):
             break  # (a variable past it, or unknown: no charset given before it)
         at += 1 + (size if size >= 0 else 1 + status[at + 1] + (1 if code == 2 else 0))
-    return "utf-8"
+    return "utf-8", backslash_escapes
 
 
-def _logged_as_statement(sql: str) -> bool:
+def _logged_as_statement(sql: str, backslash_escapes: bool = True) -> bool:
     """Whether a Query event is a change of rows logged as a statement, past leading comments
     and MariaDB's ``SET STATEMENT ... FOR``: DML (INSERT, UPDATE, DELETE, REPLACE, LOAD); a
     SELECT, DO or CALL (the binlog holds one only for a function or procedure that wrote rows,
     logged as the statement that called it); ``CREATE TABLE ... SELECT`` (logged as rows, it
     is a ``CREATE TABLE`` without its SELECT, then the rows)."""
-    words = [t.word() for t in ddl.tokens(sql[:_VERB_CHARS])]
+    words = [t.word() for t in ddl.tokens(sql[:_VERB_CHARS], backslash_escapes)]
     if len(words) > 2 and words[0] == "SET" and words[1] == "STATEMENT" and "FOR" in words:
         words = words[words.index("FOR") + 1 :]
     if not words:
@@ -471,7 +478,7 @@ class ChangeStream:
         thread = int.from_bytes(event[pos : pos + 4], "little")
         db_len = event[pos + 8]
         vars_len = int.from_bytes(event[pos + 11 : pos + 13], "little")
-        encoding = _client_encoding(bytes(event[pos + 13 : pos + 13 + vars_len]))
+        encoding, escapes = _session(bytes(event[pos + 13 : pos + 13 + vars_len]))
         pos += 13 + vars_len
         db = bytes(event[pos : pos + db_len]).decode("utf-8", "replace")
         end = len(event) - (4 if checksum else 0)
@@ -493,8 +500,8 @@ class ChangeStream:
             return
         if (
             (word == "CREATE" or word not in _NOT_DML)
-            and _logged_as_statement(sql)
-            and self._may_touch_captured(db, sql)
+            and _logged_as_statement(sql, escapes)
+            and self._may_touch_captured(db, sql, escapes)
         ):
             file = self.stream.file if self.stream else self.file
             raise ConfigError(
@@ -532,12 +539,14 @@ class ChangeStream:
             if self.history is not None:
                 out += self.history.ddl(sql, db, at, self._offset(txn, txn.rows_events, 0),
                                         self._ddl_source(h, txn, thread, sql),
-                                        emit=self._skip is None)  # fmt: skip
+                                        emit=self._skip is None,
+                                        backslash_escapes=escapes)  # fmt: skip
             return
         self._commit(h, out)
         if self.history is not None:
             out += self.history.ddl(sql, db, at, self.position(),
-                                    self._ddl_source(h, txn, thread, sql))  # fmt: skip
+                                    self._ddl_source(h, txn, thread, sql),
+                                    backslash_escapes=escapes)  # fmt: skip
         if word == "TRUNCATE":
             target = truncate_target(sql, db)
             inc = self.incremental
@@ -548,7 +557,7 @@ class ChangeStream:
             if "t" not in self.skipped_ops:
                 self._truncate(h, txn, thread, target, sql, out)
 
-    def _may_touch_captured(self, db: str, sql: str) -> bool:
+    def _may_touch_captured(self, db: str, sql: str, backslash_escapes: bool = True) -> bool:
         """Whether a statement-logged change may have changed a captured table: its default
         database, or any name it holds, is a captured database (a change to another one, as
         pt-table-checksum's, is not this connector's to refuse)."""
@@ -556,7 +565,7 @@ class ChangeStream:
             return True
         return any(
             t.kind in ("id", "qid") and self.filters.namespace(t.text)
-            for t in ddl.tokens(sql[:_VERB_CHARS])
+            for t in ddl.tokens(sql[:_VERB_CHARS], backslash_escapes)
         )
 
     def _ddl_source(self, h: Any, txn: _Txn | None, thread: int, sql: str) -> dict[str, Any]:
