@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 __all__ = [
     "ColumnSpec", "DdlError", "parse", "parse_type",
     "AddColumn", "DropColumn", "ModifyColumn", "RenameColumn", "RenameTo", "PrimaryKey",
-    "Convert", "DefaultCharset", "CreateTable", "AlterTable", "RenameTables", "DropTables",
-    "Database",
+    "Convert", "DefaultCharset", "Versioning", "CreateTable", "AlterTable", "RenameTables",
+    "DropTables", "Database",
 ]  # fmt: skip
 
 
@@ -190,9 +190,16 @@ class DefaultCharset:
     collation: str | None
 
 
+@dataclass(frozen=True)
+class Versioning:
+    """MariaDB's ``ADD SYSTEM VERSIONING`` (on) or ``DROP SYSTEM VERSIONING``."""
+
+    on: bool
+
+
 Action = (
     AddColumn | DropColumn | ModifyColumn | RenameColumn | RenameTo | PrimaryKey | Convert
-    | DefaultCharset
+    | DefaultCharset | Versioning
 )  # fmt: skip
 
 
@@ -207,6 +214,7 @@ class CreateTable:
     like: tuple[str | None, str] | None = None
     if_not_exists: bool = False
     temporary: bool = False
+    versioned: bool = False  # MariaDB's WITH SYSTEM VERSIONING (of the table or a column)
 
 
 @dataclass(frozen=True)
@@ -262,6 +270,7 @@ class _Parser:
         self.sql = sql
         self.toks = tokens(sql, backslash_escapes)
         self.i = 0
+        self.versioning = False  # a WITH SYSTEM VERSIONING seen (a table's or a column's)
 
     # -- primitives
     def peek(self, k: int = 0) -> Tok | None:
@@ -509,10 +518,10 @@ class _Parser:
             elif w in ("COLUMN_FORMAT", "STORAGE", "SRID"):
                 self.next()
                 self.next()
-            elif (
-                self.accept("WITH", "SYSTEM", "VERSIONING")
-                or self.accept("WITHOUT", "SYSTEM", "VERSIONING")
-                or self.accept("SERIAL", "DEFAULT", "VALUE")
+            elif self.accept("WITH", "SYSTEM", "VERSIONING"):
+                self.versioning = True  # (a column's: the table is versioned)
+            elif self.accept("WITHOUT", "SYSTEM", "VERSIONING") or self.accept(
+                "SERIAL", "DEFAULT", "VALUE"
             ):
                 pass
             elif w == "COMPRESSED":
@@ -659,7 +668,7 @@ class _Parser:
         if self.peek() is not None and self.word() in ("SELECT", "AS", "IGNORE", "REPLACE"):
             raise self.error("CREATE TABLE ... SELECT is logged with its columns in ROW format")
         return CreateTable(db, name, tuple(columns), pk, charset, collation, None,
-                           if_not_exists, temporary)  # fmt: skip
+                           if_not_exists, temporary, self.versioning)  # fmt: skip
 
     def create_definition(self) -> ColumnSpec | tuple[str, ...] | None:
         """A column (ColumnSpec), the primary key (its columns) or another key (None)."""
@@ -722,6 +731,9 @@ class _Parser:
         """One table option (``DEFAULT CHARSET=x``, ``COLLATE y``, ``ENGINE=InnoDB``, a
         group...): the table's default charset and collation after it."""
         t = self.peek()
+        if self.accept("WITH", "SYSTEM", "VERSIONING"):
+            self.versioning = True
+            return charset, collation
         self.accept("DEFAULT")
         if self.accept("CHARACTER", "SET") or self.accept("CHARSET"):
             self.op("=")
@@ -760,6 +772,8 @@ class _Parser:
         w = self.word()
         if w == "ADD":
             self.next()
+            if self.accept("SYSTEM", "VERSIONING"):
+                return [Versioning(True)]
             if self.word() == "CONSTRAINT" or (self.word() == "PRIMARY" and self.word(1) == "KEY"):
                 got = self.create_definition()
                 return [PrimaryKey(got)] if isinstance(got, tuple) else None
@@ -787,6 +801,8 @@ class _Parser:
             self.next()
             if self.accept("PRIMARY", "KEY"):
                 return [PrimaryKey(None)]
+            if self.accept("SYSTEM", "VERSIONING"):
+                return [Versioning(False)]
             if (
                 self.word() in ("INDEX", "KEY")
                 and (n := self.peek(1)) is not None

@@ -58,6 +58,7 @@ class TableDef:
     columns: tuple[ColumnSpec, ...]  # textual columns with their charset resolved
     primary_key: tuple[str, ...] = ()
     charset: str | None = None  # the table's default
+    versioned: bool = False  # MariaDB's SYSTEM VERSIONED (not captured: see SchemaHistory.ddl)
 
     def index(self, column: str) -> int:
         """A column's position (names are case-insensitive), -1 when absent."""
@@ -131,6 +132,8 @@ def change_json(change: TableChange) -> dict[str, Any]:
             "columns": [_column_json(c, i + 1) for i, c in enumerate(t.columns)],
             "attributes": [], "comment": None,
         }  # fmt: skip
+        if t.versioned:
+            out["table"]["versioned"] = True
     return out
 
 
@@ -260,7 +263,7 @@ class Schemas:
             else:
                 cs = self.table_charset(db, stmt.charset, stmt.collation)
                 t = TableDef(db, stmt.name, tuple(self.resolve(c, cs) for c in stmt.columns),
-                             stmt.primary_key, cs)  # fmt: skip
+                             stmt.primary_key, cs, stmt.versioned)  # fmt: skip
             self.put(t)
             return [TableChange("CREATE", db, stmt.name, t)]
         if isinstance(stmt, ddl.DropTables):
@@ -331,7 +334,7 @@ class Schemas:
         cols: list[tuple[str, ColumnSpec]] = [(c.name, c) for c in t.columns]
         pk: tuple[str, ...] | None = None  # set by the statement (new names), else kept
         kept_pk = [k.casefold() for k in t.primary_key]  # the old names, while they last
-        charset, db, name = t.charset, t.db, t.name
+        charset, db, name, versioned = t.charset, t.db, t.name, t.versioned
 
         def old(column: str, missing_ok: bool = False) -> int:
             want = column.casefold()
@@ -396,10 +399,12 @@ class Schemas:
             elif isinstance(a, ddl.DefaultCharset):
                 cs = a.charset or (ddl.collation_charset(a.collation) if a.collation else None)
                 charset = cs or charset
+            elif isinstance(a, ddl.Versioning):
+                versioned = a.on
         if pk is None:  # the key's columns as they are named now
             by_old = {w.casefold(): c.name for w, c in cols if w}
             pk = tuple(by_old[k] for k in kept_pk if k in by_old)
-        return TableDef(db, name, tuple(c for _, c in cols), pk, charset)
+        return TableDef(db, name, tuple(c for _, c in cols), pk, charset, versioned)
 
     # -- the binlog's view
     def complete(self, tm: TableMap) -> TableMap:
@@ -494,7 +499,7 @@ class Schemas:
             t = change["table"]
             self.put(TableDef(db, name, tuple(_column_of(c) for c in t["columns"]),
                               tuple(t.get("primaryKeyColumnNames") or ()),
-                              t.get("defaultCharsetName")))  # fmt: skip
+                              t.get("defaultCharsetName"), bool(t.get("versioned"))))  # fmt: skip
 
 
 def _to_binary(c: ColumnSpec) -> ColumnSpec:
@@ -552,13 +557,16 @@ def from_catalog(con: Any, mariadb: bool) -> Schemas:
     ):
         schemas.databases[str(db)] = None if cs is None else str(cs)
     charsets: dict[tuple[str, str], str | None] = {}
-    for db, name, collation in query(con,
-        "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES "
-        f"WHERE TABLE_SCHEMA NOT IN ({system}) AND TABLE_TYPE IN ('BASE TABLE', "
-        "'SYSTEM VERSIONED')"):  # fmt: skip
+    versioned: set[tuple[str, str]] = set()
+    for db, name, collation, type_ in query(con,
+        "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_COLLATION, TABLE_TYPE FROM "
+        f"information_schema.TABLES WHERE TABLE_SCHEMA NOT IN ({system}) AND TABLE_TYPE IN "
+        "('BASE TABLE', 'SYSTEM VERSIONED')"):  # fmt: skip
         charsets[(str(db), str(name))] = (
             ddl.collation_charset(str(collation)) if collation is not None else None
         )
+        if type_ == "SYSTEM VERSIONED":
+            versioned.add((str(db), str(name)))
     columns: dict[tuple[str, str], list[ColumnSpec]] = {}
     for db, name, col, ctype, nullable, cs, collation, extra, default, comment in query(con,
         "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, "
@@ -598,7 +606,8 @@ def from_catalog(con: Any, mariadb: bool) -> Schemas:
         keys.setdefault((str(db), str(name)), []).append(str(col))
     for (db, name), cs in charsets.items():
         cols = tuple(schemas.resolve(c, cs) for c in columns.get((db, name), ()))
-        schemas.put(TableDef(db, name, cols, tuple(keys.get((db, name), ())), cs))
+        schemas.put(TableDef(db, name, cols, tuple(keys.get((db, name), ())), cs,
+                             (db, name) in versioned))  # fmt: skip
     return schemas
 
 
@@ -745,6 +754,18 @@ class SchemaHistory:
             targets = self.schemas.targets(stmt, db)
             self._cannot(sql, at, exc, self.required and any(self.captured(*t) for t in targets))
             changes, mine, hub = self.schemas.forget(targets), [], {"forgotten": True}
+        versioned = [c for c in mine if c.table is not None and c.table.versioned]
+        if versioned:
+            from connectors.source.mysql.server import ServerSetupError
+
+            names = ", ".join(f"{c.db}.{c.name}" for c in versioned)
+            raise ServerSetupError(
+                f"table(s) {names} became SYSTEM VERSIONED by the DDL at {at[0]}:{at[1]} "
+                f"({sql[:200]!r}), which hub does not capture yet (an update or delete would "
+                "come as an insert of the row's history): leave them out with "
+                "table.exclude.list (to capture one again, ALTER TABLE ... DROP SYSTEM "
+                "VERSIONING, include it again and take an incremental snapshot of it)"
+            )
         if isinstance(stmt, ddl.Database):
             hub = {"databases": self.schemas.databases}
         if not emit:

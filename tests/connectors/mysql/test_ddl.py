@@ -12,6 +12,7 @@ import pytest
 
 from tests.connectors.mysql.helpers import (
     TOPICS,
+    poll,
     poll_for,
     poll_until,
     root,
@@ -419,3 +420,51 @@ def test_enum_set_labels_and_defaults_from_ddl_are_the_servers(
     for r in got:  # the rows took the column's default: the field schema's must be the same
         fields = {f["field"]: f for f in r.value_schema["fields"][0]["fields"]}
         assert fields["d"].get("default") == r.value["after"]["d"]
+
+
+@pytest.mark.parametrize("row_metadata", ["FULL", "NO_LOG"], indirect=True)
+@pytest.mark.parametrize(
+    ("table", "statement"),
+    [
+        ("v", "ALTER TABLE v ADD SYSTEM VERSIONING"),
+        ("n", "CREATE TABLE n (id int PRIMARY KEY, a int) WITH SYSTEM VERSIONING"),
+        ("n", "CREATE TABLE n (id int PRIMARY KEY, a int WITH SYSTEM VERSIONING)"),
+        ("n", "CREATE TABLE n LIKE hv"),
+        ("n", "RENAME TABLE hv TO n"),
+    ],
+)
+def test_a_table_made_system_versioned_while_streaming_stops_the_task_by_name(
+    mariadb_server: MariaDBServer, mariadb_db: str, row_metadata: str, table: str, statement: str
+) -> None:
+    """As at start (test_types), a captured table that becomes SYSTEM VERSIONED is refused by
+    name, before any event of it after the DDL: its binlog rows carry the history (an update
+    or delete came as an insert of the old row, a deleted row came back)."""
+    import time
+
+    from connectors.source.mysql.server import ServerSetupError
+
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE v (id int PRIMARY KEY, a int)")
+    cur.execute("CREATE TABLE hv (id int PRIMARY KEY, a int) WITH SYSTEM VERSIONING")
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "snapshot.mode": "no_data", "table.exclude.list": rf"{mariadb_db}\.hv"})  # fmt: skip
+    task = start_task(cfg)
+    try:
+        poll_for(task, 0.3)
+        cur.execute("INSERT INTO v VALUES (1, 1)")
+        assert [r.value["after"] for r in poll_until(task, 1)] == [{"id": 1, "a": 1}]
+        cur.execute(statement)
+        cur.execute(f"INSERT INTO {table} VALUES (2, 2)")
+        cur.execute(f"UPDATE {table} SET a = 20 WHERE id = 2")
+        cur.execute(f"DELETE FROM {table} WHERE id = 2")
+        out: list = []
+        deadline = time.monotonic() + 10
+        with pytest.raises(ServerSetupError) as failed:
+            while time.monotonic() < deadline:
+                out += poll(task)
+    finally:
+        task.stop()
+    message = str(failed.value)
+    assert f"{mariadb_db}.{table} became SYSTEM VERSIONED" in message
+    assert "table.exclude.list" in message
+    assert [r for r in out if r.topic.startswith("app.")] == []
