@@ -707,7 +707,7 @@ class MySqlConnector(SourceConnector):
 
         from connectors.source.cdc.incremental import send_signal
         from connectors.source.mysql.server import query
-        from connectors.source.mysql.snapshot import ident
+        from connectors.source.mysql.snapshot import ident_formatted
 
         cfg = config
         assert isinstance(cfg, MySqlSourceConfig)
@@ -719,7 +719,7 @@ class MySqlConnector(SourceConnector):
             finally:
                 con.close()
 
-        return send_signal(cfg.signal_data_collection, kind, data, ident, insert,
+        return send_signal(cfg.signal_data_collection, kind, data, ident_formatted, insert,
                            pymysql.err.MySQLError)  # fmt: skip
 
 

@@ -22,7 +22,13 @@ from connectors.source.cdc.incremental import (
 )
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import query, tables
-from connectors.source.mysql.snapshot import chunk_after, decode_key, encode_key, ident
+from connectors.source.mysql.snapshot import (
+    chunk_after,
+    decode_key,
+    encode_key,
+    ident,
+    ident_formatted,
+)
 
 
 class MySqlIncrementalPort:
@@ -30,7 +36,7 @@ class MySqlIncrementalPort:
                  build: Any) -> None:  # fmt: skip
         self._con = con  # the task's metadata connection, made again after a failure
         db, _, table = signal_table.partition(".")
-        self.signal = f"{ident(db)}.{ident(table)}"
+        self.signal = f"{ident_formatted(db)}.{ident_formatted(table)}"  # (with arguments)
         self.filters = filters
         self.build = build  # CatalogTable, key -> MySqlTable
 

@@ -50,7 +50,15 @@ log = logging.getLogger(__name__)
 
 
 def ident(name: str) -> str:
+    """``name`` quoted as an identifier, in a statement executed without arguments (the
+    snapshot's: its values are written in as the driver's literals)."""
     return "`" + name.replace("`", "``") + "`"
+
+
+def ident_formatted(name: str) -> str:
+    """``name`` quoted as an identifier, in a statement the driver formats with its arguments
+    (``execute(sql, args)``: every ``%`` is a directive there, so doubled)."""
+    return ident(name).replace("%", "%%")
 
 
 @dataclass
@@ -324,8 +332,8 @@ def _table_rows(
     if not key:
         sql = f"SELECT {cols} FROM {source}"
         batches: Iterator[Sequence[tuple[Any, ...]]] = (
-            textrows.packed_rows(con, sql, (), _parsers(t), codec, size) if codec is not None
-            else textrows.rows(con, sql, (), _parsers(t), size)
+            textrows.packed_rows(con, sql, _parsers(t), codec, size) if codec is not None
+            else textrows.rows(con, sql, _parsers(t), size)
         )  # fmt: skip
         rows = next(batches, [])
         while True:
@@ -365,22 +373,22 @@ def chunk_after(
     cols = select_list(t)
     order = ", ".join(ident(k) + (" DESC" if descending else "") for k in key)
     columns = {c.name: c for c in t.columns}
-    conds, args = [], []
+    conds = []
     for bound, negate in ((after, False), (upto, True)):
         if bound is not None:  # ENUM/SET/BIT sort as numbers: compare them as numbers
             values = [_ordinal(columns[k], v) for k, v in zip(key, bound, strict=True)]
-            terms, more = _above(key, values)
+            terms = _above(key, _literals(con, values))
             conds.append(f"NOT ({terms})" if negate else f"({terms})")
-            args += more
-    if condition:  # (the driver formats the statement with its arguments: % doubled)
-        conds.append(f"({condition})".replace("%", "%%"))
+    if condition:
+        conds.append(f"({condition})")
     where = f" WHERE {' AND '.join(conds)}" if conds else ""
     relation = f"{ident(t.db)}.{ident(t.name)}"
+    # no arguments: the driver would format the statement (a % in a name is a directive)
     sql = f"SELECT {cols} FROM {relation}{where} ORDER BY {order} LIMIT {int(limit)}"
     if codec is not None:
-        batches = list(textrows.packed_rows(con, sql, args, _parsers(t), codec, limit))
+        batches = list(textrows.packed_rows(con, sql, _parsers(t), codec, limit))
         return batches[0] if batches else []
-    return [row for batch in textrows.rows(con, sql, args, _parsers(t), limit) for row in batch]
+    return [row for batch in textrows.rows(con, sql, _parsers(t), limit) for row in batch]
 
 
 def select_list(t: CatalogTable) -> str:
@@ -410,15 +418,21 @@ def _parsers(t: CatalogTable) -> list[textrows.Parser | None]:
     return [textrows.parser(c) for c in t.columns]
 
 
-def _above(key: Sequence[str], values: Sequence[Any]) -> tuple[str, list[Any]]:
-    """The condition of rows after ``values`` in key order, as ORs of equalities and one
-    greater-than (index friendly on every server version)."""
-    terms, args = [], []
+def _literals(con: Any, values: Sequence[Any]) -> list[str]:
+    """``values`` as SQL literals, written as the driver writes a statement's arguments in
+    (escaped for the connection's charset and sql_mode)."""
+    with con.cursor() as cur:
+        return [str(cur.mogrify("%s", (v,))) for v in values]
+
+
+def _above(key: Sequence[str], literals: Sequence[str]) -> str:
+    """The condition of rows after the key ``literals`` (SQL text) in key order, as ORs of
+    equalities and one greater-than (index friendly on every server version)."""
+    terms = []
     for i in range(len(key)):
-        eq = [f"{ident(k)} = %s" for k in key[:i]]
-        terms.append("(" + " AND ".join([*eq, f"{ident(key[i])} > %s"]) + ")")
-        args += [*values[:i], values[i]]
-    return " OR ".join(terms), args
+        eq = [f"{ident(k)} = {v}" for k, v in zip(key[:i], literals, strict=False)]
+        terms.append("(" + " AND ".join([*eq, f"{ident(key[i])} > {literals[i]}"]) + ")")
+    return " OR ".join(terms)
 
 
 # -- keys in offsets ---------------------------------------------------------------------------

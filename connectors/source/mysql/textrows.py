@@ -79,15 +79,15 @@ def parser(c: Column) -> Parser | None:
     return None
 
 
-def rows(con: Any, sql: str, args: Sequence[Any], parsers: Sequence[Parser | None],
+def rows(con: Any, sql: str, parsers: Sequence[Parser | None],
          batch: int) -> Iterator[list[tuple[Any, ...]]]:  # fmt: skip
-    """The rows of ``sql`` in lists of up to ``batch``, parsed by ``parsers`` (one per
-    selected column)."""
+    """The rows of ``sql`` (sent as it is: no arguments to format in) in lists of up to
+    ``batch``, parsed by ``parsers`` (one per selected column)."""
     import pymysql.cursors
 
     cur = con.cursor(pymysql.cursors.SSCursor)
     try:
-        cur.execute(sql, args)
+        cur.execute(sql)
         result = cur._result
         read = con._read_packet
         n = len(parsers)
@@ -190,12 +190,13 @@ class PackedRows(Sequence[tuple[Any, ...]]):
         return parse_row(_payload(self.data, start, self._ends[i]), self._parsers)
 
 
-def packed_rows(con: Any, sql: str, args: Sequence[Any], parsers: Sequence[Parser | None],
+def packed_rows(con: Any, sql: str, parsers: Sequence[Parser | None],
                 codec: Any, batch: int) -> Iterator[PackedRows]:  # fmt: skip
-    """The rows of ``sql`` in batches of up to ``batch``, read off the socket in large reads
-    and encoded by ``codec`` (a ``RowsCodec`` for the result's columns) without a Python
-    object per row. A generator closed before the result's end closes the connection (the
-    rest of the result would be in the way of its next command)."""
+    """The rows of ``sql`` (sent as it is, as `rows`) in batches of up to ``batch``, read
+    off the socket in large reads and encoded by ``codec`` (a ``RowsCodec`` for the result's
+    columns) without a Python object per row. A generator closed before the result's end
+    closes the connection (the rest of the result would be in the way of its next
+    command)."""
     import pymysql
     import pymysql.cursors
 
@@ -204,7 +205,7 @@ def packed_rows(con: Any, sql: str, args: Sequence[Any], parsers: Sequence[Parse
     cur = con.cursor(pymysql.cursors.SSCursor)
     finished = False
     try:
-        cur.execute(sql, args)
+        cur.execute(sql)
         result = cur._result
         rfile = con._rfile
         buf = bytearray()

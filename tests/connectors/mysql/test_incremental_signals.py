@@ -357,3 +357,30 @@ def test_a_metadata_connection_made_again_serves_the_incremental_snapshot(
         assert sorted(_state(got, f"app.{mariadb_db}.a")) == [1, 2, 3]
     finally:
         task.stop()
+
+
+def test_an_incremental_snapshot_of_names_holding_a_percent_sign(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """A ``%`` in the table's, its columns' or the signal table's name (statements the driver
+    formats with arguments read it as a directive)."""
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE `sig%s` (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, "
+                "data text)")  # fmt: skip
+    cur.execute(f"GRANT INSERT ON `{mariadb_db}`.`sig%s` TO '{mariadb_server.user}'@'%'")
+    cur.execute("CREATE TABLE `t%s` (`k%` int PRIMARY KEY, `a%b` int)")
+    cur.execute("INSERT INTO `t%s` VALUES (1, 10), (2, 20), (3, 30), (4, 40), (5, 50)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{
+        "snapshot.mode": "no_data", "signal.data.collection": f"{mariadb_db}.sig%s",
+        "table.exclude.list": rf"{mariadb_db}\.sig%s", "incremental.snapshot.chunk.size": 2,
+    }))  # fmt: skip
+    try:
+        poll_for(task, 0.5)
+        data = {"data-collections": [f"{mariadb_db}.t%s"], "additional-conditions": [
+            {"data-collection": rf"{mariadb_db}\.t%s", "filter": "`a%b` > 10"}]}  # fmt: skip
+        cur.execute("INSERT INTO `sig%%s` VALUES ('s1', 'execute-snapshot', %s)",
+                    (json.dumps(data),))  # fmt: skip
+        out = [r.value["after"] for r in poll_for(task, 4.0) if r.topic and r.value]
+    finally:
+        task.stop()
+    assert sorted(v["k%"] for v in out) == [2, 3, 4, 5]

@@ -455,3 +455,30 @@ def test_a_purged_binlog_file_with_its_gtid_position_kept_goes_on(
         task.stop()
     with pytest.raises(ConfigError, match="no longer on"):  # (a position without GTIDs)
         start_task(cfg, {"file": "binlog.000000", "pos": 4, "server_id": 1})
+
+
+def test_names_holding_a_percent_sign_are_snapshotted(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """A ``%`` in a table or column name: the snapshot's SELECT went through the driver's
+    formatting (with no arguments to format) and failed ("not enough arguments for format
+    string", or an unknown column ``%`` where ``%%`` was read as one), at every restart."""
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE `t%s` (`k%` int PRIMARY KEY, `a%b` int, `%` int)")
+    cur.execute("INSERT INTO `t%s` VALUES (1, 10, 100), (2, 20, 200), (3, 30, 300)")
+    cur.execute("CREATE TABLE `n%d` (`%%` int)")  # no key: read whole
+    cur.execute("INSERT INTO `n%d` VALUES (1), (2)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.fetch.size": 2}))
+    try:
+        snap = poll_until(task, 5)
+        cur.execute("INSERT INTO `t%s` VALUES (4, 40, 400)")
+        snap += poll_until(task, 1)
+    finally:
+        task.stop()
+    got = [(r.value["source"]["table"], r.value["op"], r.value["after"]) for r in snap]
+    assert got == [
+        ("n%d", "r", {"%%": 1}),
+        ("n%d", "r", {"%%": 2}),
+        *[("t%s", "r", {"k%": i, "a%b": 10 * i, "%": 100 * i}) for i in (1, 2, 3)],
+        ("t%s", "c", {"k%": 4, "a%b": 40, "%": 400}),
+    ]
