@@ -222,6 +222,7 @@ class AlterTable:
     db: str | None
     name: str
     actions: tuple[Action, ...]
+    if_exists: bool = False  # MariaDB's ALTER TABLE IF EXISTS
 
 
 @dataclass(frozen=True)
@@ -675,6 +676,7 @@ class _Parser:
         w = self.word()
         if w == "CONSTRAINT":
             self.next()
+            self.accept("IF", "NOT", "EXISTS")  # (MariaDB's ADD CONSTRAINT IF NOT EXISTS)
             if self.word() not in ("PRIMARY", "UNIQUE", "FOREIGN", "CHECK"):
                 self.ident()
             w = self.word()
@@ -748,6 +750,7 @@ class _Parser:
         return charset, collation
 
     def alter_table(self) -> AlterTable:
+        if_exists = self.accept("IF", "EXISTS")
         db, name = self.name()
         actions: list[Action] = []
         while self.peek() is not None:
@@ -759,7 +762,7 @@ class _Parser:
                     break
                 if self.peek() is not None:
                     raise self.error("expected , between ALTER TABLE clauses")
-        return AlterTable(db, name, tuple(actions))
+        return AlterTable(db, name, tuple(actions), if_exists)
 
     def position(self) -> str | None:
         if self.accept("FIRST"):

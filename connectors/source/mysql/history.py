@@ -291,7 +291,7 @@ class Schemas:
             return out
         assert isinstance(stmt, ddl.AlterTable)
         db = self._db(stmt.db, default_db)
-        if db.lower() in SYSTEM:
+        if db.lower() in SYSTEM or (stmt.if_exists and self.get(db, stmt.name) is None):
             return []
         t = self._alter(self._known(db, stmt.name), stmt.actions)
         if (t.db, t.name) != (db, stmt.name) and self.key(t.db, t.name) != self.key(db, stmt.name):
@@ -329,7 +329,10 @@ class Schemas:
         """The table after an ALTER TABLE's clauses. As the server does, the columns a
         clause changes, drops or renames are named as they were before the statement (so
         ``RENAME COLUMN a TO b, RENAME COLUMN b TO a`` swaps them), and FIRST/AFTER and the
-        primary key name the new columns."""
+        primary key name the new columns. MariaDB's IF [NOT] EXISTS clauses are decided, as
+        the server decides them, against the table before the statement (and an ADD COLUMN
+        IF NOT EXISTS against the columns the statement added or changed before it too)."""
+        actions = _if_exists(t, actions)
         # each column with the name it had before the statement ("" for one added by it)
         cols: list[tuple[str, ColumnSpec]] = [(c.name, c) for c in t.columns]
         pk: tuple[str, ...] | None = None  # set by the statement (new names), else kept
@@ -500,6 +503,28 @@ class Schemas:
             self.put(TableDef(db, name, tuple(_column_of(c) for c in t["columns"]),
                               tuple(t.get("primaryKeyColumnNames") or ()),
                               t.get("defaultCharsetName"), bool(t.get("versioned"))))  # fmt: skip
+
+
+def _if_exists(t: TableDef, actions: tuple[ddl.Action, ...]) -> tuple[ddl.Action, ...]:
+    """The clauses of an ALTER TABLE that the server carries out: one with IF [NOT] EXISTS
+    whose condition fails is left out (``DROP COLUMN IF EXISTS v, ADD COLUMN IF NOT EXISTS
+    v`` drops v when the table has it, else adds it)."""
+    before = {c.name.casefold() for c in t.columns}
+    named: set[str] = set()  # the columns the kept ADD / CHANGE / MODIFY clauses define
+    kept: list[ddl.Action] = []
+    for a in actions:
+        if isinstance(a, ddl.AddColumn) and a.if_not_exists:
+            if a.column.name.casefold() in before | named:
+                continue
+        elif isinstance(a, ddl.DropColumn) and a.if_exists:
+            if a.name.casefold() not in before:
+                continue
+        elif isinstance(a, ddl.ModifyColumn) and a.if_exists and a.old.casefold() not in before:
+            continue
+        if isinstance(a, ddl.AddColumn | ddl.ModifyColumn):
+            named.add(a.column.name.casefold())
+        kept.append(a)
+    return tuple(kept)
 
 
 def _to_binary(c: ColumnSpec) -> ColumnSpec:

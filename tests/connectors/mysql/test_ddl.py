@@ -468,3 +468,39 @@ def test_a_table_made_system_versioned_while_streaming_stops_the_task_by_name(
     assert f"{mariadb_db}.{table} became SYSTEM VERSIONED" in message
     assert "table.exclude.list" in message
     assert [r for r in out if r.topic.startswith("app.")] == []
+
+
+@pytest.mark.parametrize("row_metadata", ["NO_LOG"], indirect=True)
+def test_mariadb_if_exists_clauses_are_followed_as_the_server_decides_them(
+    mariadb_server: MariaDBServer, mariadb_db: str, row_metadata: str
+) -> None:
+    """MariaDB's ``ALTER TABLE IF EXISTS``, ``ADD CONSTRAINT IF NOT EXISTS`` (both stopped
+    the task: a DDL the history could not parse) and IF [NOT] EXISTS clauses, each decided
+    against the table before the statement (``DROP COLUMN IF EXISTS v, ADD COLUMN IF NOT
+    EXISTS v`` drops v, then adds it when run again): each row's event has its columns."""
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
+    statements = [
+        "ALTER TABLE IF EXISTS t ADD w int",
+        "ALTER TABLE IF EXISTS nope ADD w int",
+        "ALTER TABLE t ADD CONSTRAINT IF NOT EXISTS ck CHECK (v > 0), ADD x int",
+        "ALTER TABLE t DROP COLUMN IF EXISTS v, ADD COLUMN IF NOT EXISTS v varchar(3) FIRST",
+        "ALTER TABLE t DROP COLUMN IF EXISTS v, ADD COLUMN IF NOT EXISTS v varchar(3) FIRST",
+        "ALTER TABLE t MODIFY COLUMN IF EXISTS nope bigint, MODIFY COLUMN IF EXISTS w bigint, "
+        "ADD COLUMN IF NOT EXISTS w2 int, ADD COLUMN IF NOT EXISTS w2 int",
+        "ALTER TABLE t CHANGE COLUMN IF EXISTS x x3 int, ADD COLUMN IF NOT EXISTS x3 int AFTER id",
+    ]
+    want = []
+    try:
+        poll_for(task, 0.3)
+        for i, sql in enumerate(statements):
+            cur.execute(sql)
+            cur.execute(f"INSERT INTO t (id) VALUES ({i})")
+            cur.execute(f"SELECT * FROM t WHERE id = {i}")
+            want.append(dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True)))
+        got = [r.value["after"] for r in poll_until(task, len(want))]
+    finally:
+        task.stop()
+    assert got == want
+    assert list(want[-1]) == ["v", "id", "w", "x3", "w2"]
