@@ -27,9 +27,11 @@ def test_example_config_validates(path: Path) -> None:
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_an_example_that_says_truncates_are_kept_emits_them(path: Path) -> None:
-    # (four said the sink stayed equal "including truncates" while their source kept
-    # Debezium's default skipped.operations=t: a truncated table stayed whole in the sink)
-    if "truncates" not in path.read_text():
+    # (four said the sink stayed equal "including truncates", and the MySQL ones "kept equal
+    # to the source", while their source kept Debezium's default skipped.operations=t: a
+    # truncated table stayed whole in the sink)
+    text = " ".join(" ".join(line.lstrip("#").split()) for line in path.read_text().splitlines())
+    if "truncates" not in text and "equal to the source" not in text:
         return
     for spec in load_connector_file(str(path)):
         valid = validate(spec)
