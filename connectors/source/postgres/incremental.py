@@ -63,7 +63,7 @@ class PostgresIncrementalPort:
         with self.meta.transaction():
             self.meta.execute("SET LOCAL synchronous_commit = remote_apply")
             self.meta.execute(
-                SIGNAL_INSERT.format(table=self.signal_rel),
+                SIGNAL_INSERT.format(table=self.signal_rel.replace("%", "%%")),  # (params)
                 (ident, kind, json.dumps({"ts": time.time()})),
             )
 

@@ -4,6 +4,7 @@ Debezium's envelope, filters, schema changes and its offsets."""
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import threading
 import time
@@ -311,6 +312,34 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
         ]:
             assert any(f"public.{table}:" in m and words in m for m in said), (table, said)
         assert not any("public.fine" in m for m in said)  # (a constant default: filled)
+    finally:
+        worker.stop()
+
+
+def test_names_with_percent_signs_snapshot_and_signal(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    # (a signal table named sig%s failed every watermark: "the query has 4 placeholders")
+    sql.execute('CREATE TABLE "t%s" (id int PRIMARY KEY, "a%b" int, "%" text)')
+    sql.execute("INSERT INTO \"t%s\" SELECT g, g, 'x' FROM generate_series(1, 30) g")
+    sql.execute('CREATE TABLE "sig%s" (id text PRIMARY KEY, type text NOT NULL, data text)')
+    cfg = source_config(pg_server, pg_db, **{
+        "signal.data.collection": "public.sig%s", "incremental.snapshot.chunk.size": 7,
+        "snapshot.max.threads": 2, "table.exclude.list": r"public\.sig.*",
+    })  # fmt: skip
+    worker = start(tmp_path, cfg)
+    try:
+        wait_for(lambda: len(events(worker.log, "app.public.t_s")) >= 30, what="the snapshot")
+        signal = {"data-collections": ["public.t%s"], "type": "incremental",
+                  "additional-conditions": [{"data-collection": "public.t%s",
+                                             "filter": '"a%b" > 3'}]}  # fmt: skip
+        sql.execute("INSERT INTO \"sig%%s\" VALUES ('s1', 'execute-snapshot', %s)",
+                    (json.dumps(signal),))  # fmt: skip
+        evs = wait_for(lambda: (e := events(worker.log, "app.public.t_s")) and len(e) >= 57 and e,
+                       what="the incremental snapshot")  # fmt: skip
+        assert failure(worker) is None
+        assert sorted(v["after"]["id"] for _, v in evs[30:]) == list(range(4, 31))
+        assert evs[-1][1]["after"]["%"] == "x"
     finally:
         worker.stop()
 
