@@ -64,7 +64,7 @@ class TableNamer:
         ref = self._cache.get(key)
         if ref is None:
             ref = self._resolve(*key)
-            if ref.schema is None and ref.name.casefold() in RESERVED:
+            if ref.name.casefold() in RESERVED:  # (in any schema: the sink's own is the default)
                 raise ReservedTableError(
                     f"its table would be {ref.name!r}, the name of one of the sink's own "
                     "tables (offsets, table owners): route it to another table "

@@ -137,6 +137,12 @@ def test_a_table_named_as_the_sinks_own_is_refused_alone(sink: Sink) -> None:
         sink.put([own.insert(0, {"id": 1, "n": 1, "amount": "1"})])
     sink.put([other.insert(0, {"id": 2, "n": 2, "amount": "2"})])
     assert sink.rows("acc") == [(2, 2, Decimal("2.00"))]
+    # named with the schema the sink keeps its own tables in, too
+    schema = "main" if sink.kind == "duckdb" else "public"
+    sink.stop()
+    sink.start([own.topic], **{"table.name.format": schema + ".${source.table}"})
+    with pytest.raises(RecordError, match="one of the sink's own tables"):
+        sink.put([own.insert(1, {"id": 1, "n": 1, "amount": "1"})])
 
 
 def test_a_dot_in_table_name_format_names_a_schema(sink: Sink) -> None:
