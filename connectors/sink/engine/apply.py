@@ -110,14 +110,14 @@ def copy_moved(
     moved: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
 ) -> None:
     """Copy the target's row of each re-keyed row's old key under its new key (`TableBatch.
-    moves`), before the batch's merge deletes the old one and writes the new one: the merge
-    then keeps the values the re-keyed row's create holds as unchanged-TOAST placeholders,
-    as it does for an update (they had become NULL: no row under the new key held them).
-    A row under a new key is deleted first (the batch deleted it before the key was moved
-    there)."""
+    moves`), before the batch's deletes and merge: the merge then keeps the values the
+    re-keyed row's create holds as unchanged-TOAST placeholders, as it does for an update
+    (they had become NULL: no row under the new key held them). Two statements, each reading
+    the old rows as the statement found them: an INSERT of the new keys the table lacks, then
+    an UPDATE of those it has (a key another move leaves, or one the batch deletes), so that
+    keys moved round (a swap, a shift) each get the row that was under their old key."""
     name = str(tb.table)
     new = staged(name, keys, [row for row, _ in moved])
-    d.merge(Merge(tb.table, tb.pk, [], new, {}, False, False))
     old = [
         StagedColumn(OLD_PREFIX + c.name, c.type, c.values)
         for c in staged(name, keys, [old for _, old in moved])
@@ -125,14 +125,20 @@ def copy_moved(
     rel = d.stage("moved", [*new, *old])
     q, table = d.quote, d.table_name(tb.table)
     pairs = zip(tb.pk, old, strict=True)
-    on = " AND ".join(f"cur.{q(k)} = {d.select_expr(c, f's.{q(c.name)}')}" for k, c in pairs)
+    on = " AND ".join(f"o.{q(k)} = {d.select_expr(c, f's.{q(c.name)}')}" for k, c in pairs)
     rest = [n for n in info.columns if n not in tb.pk]
+    picked = [f"{d.select_expr(c, f's.{q(c.name)}')} AS {q(c.name)}" for c in new]
+    picked += [f"o.{q(n)} AS {q(n)}" for n in rest]
+    rows = f"(SELECT {', '.join(picked)} FROM {rel} AS s JOIN {table} AS o ON {on}) AS m"
+    there = " AND ".join(f"cur.{q(k)} = m.{q(k)}" for k in tb.pk)
     names = ", ".join(q(n) for n in [*tb.pk, *rest])
-    values = [d.select_expr(c, f"s.{q(c.name)}") for c in new] + [f"cur.{q(n)}" for n in rest]
     d.execute(
-        f"INSERT INTO {table} ({names}) SELECT {', '.join(values)} "
-        f"FROM {table} AS cur JOIN {rel} AS s ON {on}"
+        f"INSERT INTO {table} ({names}) SELECT {', '.join(f'm.{q(n)}' for n in [*tb.pk, *rest])} "
+        f"FROM {rows} WHERE NOT EXISTS (SELECT 1 FROM {table} AS cur WHERE {there})"
     )
+    if rest:
+        sets = ", ".join(f"{q(n)} = m.{q(n)}" for n in rest)
+        d.execute(f"UPDATE {table} AS cur SET {sets} FROM {rows} WHERE {there}")
     d.unstage(rel)
 
 
@@ -157,7 +163,10 @@ def apply(
         deletes = tb.deletes()
         dels = staged(name, [by_name[k] for k in tb.pk], deletes) if deletes else []
         rows = tb.upserts()
-        rewritten = tb.rewritten() if upsert and not soft else []
+        moved = tb.moved() if upsert else []
+        if moved:  # (first: a later delete may take an old key's row)
+            copy_moved(d, tb, info, [by_name[k] for k in tb.pk], moved)
+        rewritten = tb.rewritten(moved=False) if upsert and not soft else []
         if rewritten:
             # deleted and written again: a new row, not an update of the old one, which
             # matters only for target columns a row does not carry (they must be NULL)
@@ -168,9 +177,6 @@ def apply(
         if rewritten:
             gone = staged(name, [by_name[k] for k in tb.pk], rewritten)
             d.merge(Merge(tb.table, tb.pk, [], gone, {}, False, False))
-        moved = tb.moved() if upsert else []
-        if moved:
-            copy_moved(d, tb, info, [by_name[k] for k in tb.pk], moved)
         if upsert:
             keep: dict[str, list[bool]] = {}
             up = (

@@ -297,10 +297,11 @@ class TableBatch:
     def deletes(self) -> list[Mapping[str, Any]]:
         return [row for op, row in self.keyed.values() if op == DELETE]
 
-    def rewritten(self) -> list[Mapping[str, Any]]:
-        """The rows of keys deleted and written again in the batch (see `replaced`)."""
-        keyed = self.keyed
-        return [keyed[k][1] for k in self.replaced if keyed[k][0] == UPSERT]
+    def rewritten(self, moved: bool = True) -> list[Mapping[str, Any]]:
+        """The rows of keys deleted and written again in the batch (see `replaced`); without
+        ``moved``, not those a re-keyed row takes from its old key's row (`moves`)."""
+        keyed, moves = self.keyed, self.moves if not moved else {}
+        return [keyed[k][1] for k in self.replaced if keyed[k][0] == UPSERT and k not in moves]
 
 
 def _project(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:

@@ -252,6 +252,17 @@ def test_a_rekeyed_row_keeps_the_unchanged_toasted_values_of_its_old_key(sink: S
     ]  # fmt: skip
     sink.put(rekey(70, 9, 12, 8))  # a batch of its own
     assert sink.rows("srv_public_docs")[-1] == (12, "b8", 8)
+    # keys moved round in one batch: each new key was another move's old key (the copy
+    # had deleted the rows under the new keys before reading the old ones: NULL)
+    sink.put([t.insert(80 + i, {"id": k, "body": f"b{k}", "n": 0})
+              for i, k in enumerate((20, 21, 30, 31))])  # fmt: skip
+    sink.put([
+        *rekey(90, 20, 22, 1), *rekey(93, 21, 20, 2), *rekey(96, 22, 21, 3),  # a swap
+        *rekey(100, 30, 29, 4), *rekey(103, 31, 30, 5),  # a shift
+    ])  # fmt: skip
+    rows = {r[0]: r[1:] for r in sink.rows("srv_public_docs")}
+    assert [rows[k] for k in (20, 21, 29, 30)] == [("b21", 2), ("b20", 3), ("b30", 4), ("b31", 5)]
+    assert 22 not in rows and 31 not in rows
 
 
 def test_a_rekeyed_row_with_a_decimal_key_finds_its_old_row(sink: Sink) -> None:
