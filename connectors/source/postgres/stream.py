@@ -72,7 +72,7 @@ MESSAGE_VALUE_SCHEMA: dict[str, Any] = {
 
 
 class _Txn(Transaction):
-    __slots__ = ("commit_lsn", "xid", "ts_us", "event", "skipped", "cut", "moved")
+    __slots__ = ("commit_lsn", "xid", "ts_us", "event", "skipped", "cut", "deferred")
 
     def __init__(self, begin: pg.Begin) -> None:
         super().__init__(f"{begin.xid}:{begin.final_lsn}")
@@ -82,9 +82,26 @@ class _Txn(Transaction):
         self.event = 0  # messages handled so far
         self.skipped = False
         self.cut = False  # commits before a snapshot cut: some tables' changes are dropped
-        # tables with a DEFERRABLE key: (relation, raw key) -> the row its key was moved onto
-        # it in this transaction (its raw values), while another row may still hold the key
-        self.moved: dict[tuple[int, Any], tuple[Any, ...]] = {}
+        # tables with a DEFERRABLE key: their changes by (relation, raw key), emitted as each
+        # key's net change at the commit (`ChangeStream._settle`)
+        self.deferred: dict[tuple[int, Any], _Slot] = {}
+
+
+class _Slot:
+    """One key of a table with a DEFERRABLE primary key, over a transaction: the row that
+    held it before (`gone`: its old values, once a change took it away) and the rows
+    the transaction put there (their values; at the commit one at most). Inside the
+    transaction two rows may hold the key (``UPDATE id = id + 1``): a change of the old row
+    takes away an equal row the transaction put there if there is one (equal rows are one
+    to the sinks), else the row that held it before."""
+
+    __slots__ = ("schema", "gone", "added", "lsn")
+
+    def __init__(self, schema: TableSchema) -> None:
+        self.schema = schema
+        self.gone: tuple[Any, ...] | None = None
+        self.added: list[tuple[Any, ...]] = []
+        self.lsn = 0
 
 
 class ChangeStream:
@@ -342,6 +359,8 @@ class ChangeStream:
         resume = self.resume
         if resume is not None and resume.skips(txn.commit_lsn, 1 << 62):
             return  # wholly before the resume point: the offset must not go back to it
+        if txn.deferred:
+            self._settle(txn, out)
         if self.metadata and not (txn.skipped and self._skips(txn.commit_lsn, txn.event + 1)):
             txn.event += 1
             self._txn_record(txn, "END", out)
@@ -382,6 +401,9 @@ class ChangeStream:
                     inc.on_truncate(sc)  # the chunk's rows are gone
             if "t" in self.skipped_ops:
                 return
+            if txn.deferred:  # (the rows a DEFERRABLE-keyed table got before: gone)
+                rels = set(msg.relation_ids)
+                txn.deferred = {k: v for k, v in txn.deferred.items() if k[0] not in rels}
             if skip:  # emitted before the restart: count it as the emit path does
                 for sc in captured:
                     self._block(txn, sc)
@@ -401,6 +423,11 @@ class ChangeStream:
             return  # not captured
         if isinstance(msg, pg.Insert):
             if "c" in self.skipped_ops:
+                return
+            if schema.deferrable_key:
+                if inc is not None and inc.open and not skip:
+                    inc.on_change(schema, msg.new.values)
+                self._defer(txn, msg.relation_id, schema, None, msg.new.values, lsn)
                 return
             if skip:
                 self._block(txn, schema)
@@ -422,16 +449,14 @@ class ChangeStream:
                 and bool(schema.key_columns)
                 and schema.raw_key(old) != schema.raw_key(msg.new.values)
             )
-            # (a DEFERRABLE key: the old row may be one another row took the key of earlier
-            # in the transaction; the sinks hold that other row under it now)
-            gone = schema.deferrable_key and self._superseded(txn, msg.relation_id, schema, old)
-            if schema.deferrable_key and old is not None and (key_changed or not gone):
-                self._moves(txn, msg.relation_id, schema, old, msg.new.values, key_changed)
-            if gone and not key_changed:
-                return  # (an update of a row that moves or goes later in the transaction)
+            if schema.deferrable_key and old is not None:  # (REPLICA IDENTITY FULL)
+                if inc is not None and inc.open and not skip:
+                    inc.on_change(schema, msg.new.values, old)
+                self._defer(txn, msg.relation_id, schema, old, msg.new.values, lsn)
+                return
             if skip:
                 self._block(txn, schema)
-                if key_changed and not gone:
+                if key_changed:
                     self._block(txn, schema)
                 return
             if inc is not None and inc.open:
@@ -447,9 +472,8 @@ class ChangeStream:
                 before = schema.row(old)
                 old_key, new_key = schema.key(before), schema.key(after)
                 assert old_key is not None and new_key is not None
-                if not gone:
-                    self._emit(txn, schema, "d", before, None, old_key, lsn, out,
-                               rekey_headers(new_key, "d"))  # fmt: skip
+                self._emit(txn, schema, "d", before, None, old_key, lsn, out,
+                           rekey_headers(new_key, "d"))  # fmt: skip
                 self._emit(txn, schema, "c", None, after, new_key, lsn, out,
                            rekey_headers(old_key, "c"))  # fmt: skip
                 return
@@ -458,10 +482,11 @@ class ChangeStream:
         else:  # Delete
             if "d" in self.skipped_ops:
                 return
-            if schema.deferrable_key and self._superseded(
-                txn, msg.relation_id, schema, msg.old.values
-            ):  # fmt: skip
-                return  # (the row another took the key of: the sinks hold that one there)
+            if schema.deferrable_key:
+                if inc is not None and inc.open and not skip:
+                    inc.on_change(schema, msg.old.values)
+                self._defer(txn, msg.relation_id, schema, msg.old.values, None, lsn)
+                return
             if skip:
                 self._block(txn, schema)
                 return
@@ -473,27 +498,58 @@ class ChangeStream:
             self._emit(txn, schema, "d", before, None, schema.key(before), lsn, out)
 
     @staticmethod
-    def _superseded(txn: _Txn, rel: int, schema: TableSchema, old: Any) -> bool:
-        """Whether ``old`` (a full old row: a DEFERRABLE key's table has REPLICA IDENTITY
-        FULL) is a row whose key another row of this transaction was moved onto."""
-        if not txn.moved or old is None:
-            return False
-        now = txn.moved.get((rel, schema.raw_key(old)))
-        return now is not None and now != tuple(old)
-
-    @staticmethod
-    def _moves(
-        txn: _Txn, rel: int, schema: TableSchema, old: Sequence[Any], new: Sequence[Any],
-        key_changed: bool,
+    def _defer(
+        txn: _Txn, rel: int, schema: TableSchema, old: Sequence[Any] | None,
+        new: Sequence[Any] | None, lsn: int,
     ) -> None:  # fmt: skip
-        """Note the row now under ``new``'s key (its unchanged TOASTed values: the old row's),
-        when its key moved or it is a moved row's update."""
-        key = (rel, schema.raw_key(new))
-        if key_changed or key in txn.moved:
-            filled = tuple(
-                o if v is pg.UNCHANGED_TOAST else v for v, o in zip(new, old, strict=True)
+        """A change of a table with a DEFERRABLE key, kept for the commit (`_settle`): the
+        old row taken away from its key, the new one (its unchanged TOASTed values: the old
+        row's) put under its key."""
+        slots = txn.deferred
+        if old is not None:
+            row = tuple(old)
+            slot = slots.get((rel, schema.raw_key(row)))
+            if slot is None:
+                slot = slots[(rel, schema.raw_key(row))] = _Slot(schema)
+            if row in slot.added:
+                slot.added.remove(row)
+            elif slot.gone is None:
+                slot.gone = row
+            slot.lsn = lsn
+        if new is not None:
+            row = tuple(
+                o if v is pg.UNCHANGED_TOAST else v
+                for v, o in zip(new, old if old is not None else new, strict=True)
             )  # fmt: skip
-            txn.moved[key] = filled
+            key = (rel, schema.raw_key(row))
+            slot = slots.get(key)
+            if slot is None:
+                slot = slots[key] = _Slot(schema)
+            slot.added.append(row)
+            slot.lsn = lsn
+
+    def _settle(self, txn: _Txn, out: Out) -> None:
+        """At the commit, each key of a DEFERRABLE-keyed table the transaction changed gets
+        its net change: created, updated (from the row that held it before), or deleted.
+        Event by event, a shifted key's delete named a key another row had just been moved
+        onto, and deleted that row in the sinks."""
+        skip = txn.skipped and self._skips(txn.commit_lsn, txn.event)
+        for slot in txn.deferred.values():
+            schema = slot.schema
+            if not slot.added and slot.gone is None:
+                continue  # (put there and taken away again)
+            if skip:  # (emitted before the restart: counted as the emit path does)
+                self._block(txn, schema)
+                continue
+            before = schema.row(slot.gone) if slot.gone is not None else None
+            if slot.added:
+                after = schema.row(slot.added[-1])
+                op = "c" if before is None else "u"
+                self._emit(txn, schema, op, before, after, schema.key(after), slot.lsn, out)
+            else:
+                assert before is not None
+                self._emit(txn, schema, "d", before, None, schema.key(before), slot.lsn, out)
+        txn.deferred.clear()
 
     def _encoded_change(self, txn: _Txn, kind: int, buf: bytes, lsn: int, out: Out) -> bool:
         """An Insert, Update or Delete as encoded records, straight from the message's bytes
@@ -508,8 +564,8 @@ class ChangeStream:
         schema = self.schemas.by_relation.get(rel_id)
         if schema is not None and schema.unkeyed is not None:
             return False  # (the slow path stops at a delete without its key)
-        if txn.moved and schema is not None and schema.deferrable_key:
-            return False  # (a row may be one whose key another took: `_superseded`)
+        if schema is not None and schema.deferrable_key:
+            return False  # (its changes wait for the commit: `_defer`)
         if schema is None:
             txn.event += 1
             return True  # not captured

@@ -239,13 +239,23 @@ def test_keys_shifted_swapped_and_rotated_under_a_deferrable_primary_key(
 ) -> None:
     # (the delete of a row whose key another row had just been moved onto deleted that
     # other row in the sinks: UPDATE id = id + 1 left 1 of 20 rows)
-    sql.execute("CREATE TABLE sh (id int, v text, CONSTRAINT sh_pk PRIMARY KEY (id) "
-                "DEFERRABLE INITIALLY DEFERRED)")  # fmt: skip
-    sql.execute("ALTER TABLE sh REPLICA IDENTITY FULL")  # (a deferrable key is no identity)
+    for t in ("sh", "eq", "ko"):  # (eq: rows alike but for the key; ko: the key alone)
+        cols = "id int" if t == "ko" else "id int, v text"
+        sql.execute(f"CREATE TABLE {t} ({cols}, CONSTRAINT {t}_pk PRIMARY KEY (id) "
+                    "DEFERRABLE INITIALLY DEFERRED)")  # fmt: skip
+        sql.execute(f"ALTER TABLE {t} REPLICA IDENTITY FULL")  # (a deferrable key is none)
     sql.execute("INSERT INTO sh SELECT g, 'v' || g FROM generate_series(1, 20) g")
+    sql.execute("INSERT INTO eq SELECT g, 'same' FROM generate_series(1, 5) g")
+    sql.execute("INSERT INTO ko SELECT g FROM generate_series(1, 5) g")
     worker = start(tmp_path, source_config(pg_server, pg_db))
     try:
         wait_for(lambda: worker.status()["pg"][0].state == "RUNNING", what="start")
+        sql.execute("UPDATE eq SET id = id + 1")
+        sql.execute("UPDATE ko SET id = id + 1")
+        with sql.transaction():  # moved onto another row's key and away again: that row stays
+            sql.execute("UPDATE sh SET id = 2 WHERE id = 1")
+            sql.execute("UPDATE sh SET id = 40 WHERE v = 'v1'")
+            sql.execute("UPDATE sh SET id = id - 39 WHERE id = 40")  # (and back)
         sql.execute("UPDATE sh SET id = id + 1")  # shifted
         sql.execute("UPDATE sh SET id = 23 - id WHERE id IN (2, 21)")  # swapped
         sql.execute("UPDATE sh SET id = CASE id WHEN 10 THEN 11 WHEN 11 THEN 12 ELSE 10 END "
@@ -263,6 +273,12 @@ def test_keys_shifted_swapped_and_rotated_under_a_deferrable_primary_key(
             timeout=20,
         )
         assert len(_applied(evs)) == 19
+        for t in ("eq", "ko"):
+            rows = sql.execute(f"SELECT * FROM {t}").fetchall()
+            table = {(("id", r[0]),): dict(zip(("id", "v"), r, strict=False)) for r in rows}
+            wait_for(lambda: _applied(events(worker.log, f"app.public.{t}")) == table,  # noqa: B023
+                     what=f"{t}'s rows", timeout=20)  # fmt: skip
+            assert len(table) == 5
     finally:
         worker.stop()
 
