@@ -263,6 +263,13 @@ class SourceTask(Task):
     # order); otherwise they are spread over the partitions, as Kafka's producer spreads them
     keyless_in_order: bool = False
 
+    def one_partition(self, topic: str) -> str | None:
+        """Why every record of ``topic`` must be in one partition, from ``start`` on (a change
+        source's truncate events, which a sink would apply out of order with the table's
+        changes in other partitions); the runtime then refuses to write to a topic of
+        several, naming the reason. None (default): any number of partitions."""
+        return None
+
     @abstractmethod
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None: ...
 

@@ -621,6 +621,13 @@ class SourceRunner:
             except Exception:
                 if not self.log.has_topic(topic):  # not a lost race with another task
                     raise
+        why = self.task.one_partition(topic)
+        if why is not None and (n := self.log.partition_count(topic)) > 1:
+            raise ConfigError(
+                f"{self.connector}: topic {topic!r} has {n} partitions, and {why}: a sink "
+                "would apply them out of order with the records in the other partitions; "
+                "write to a topic of one partition, or skip truncates (skipped.operations: t)"
+            )
         self._topics.add(topic)
         self.ctx.active_topics.add(topic)
 

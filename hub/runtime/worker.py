@@ -165,6 +165,9 @@ class _PausableSourceTask(SourceTask):
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         self._task.start(config, context)
 
+    def one_partition(self, topic: str) -> str | None:
+        return self._task.one_partition(topic)
+
     def poll(self) -> Sequence[SourceRecord | EncodedBatch]:
         if self._paused.is_set():
             time.sleep(0.05)

@@ -146,3 +146,13 @@ def partitions_problems(cfg: CdcSourceConfig, partitions: int) -> list[str]:
             "(skipped.operations: t)"
         ]
     return []
+
+
+def one_partition_reason(cfg: CdcSourceConfig, topic: str) -> str | None:
+    """`SourceTask.one_partition` of a change source: a table's topic, while truncates are
+    emitted (its truncate event is one record in one partition)."""
+    prefix = cfg.topic_prefix
+    table = topic.startswith(prefix + ".") and topic != prefix + ".transaction"
+    if "t" in cfg.skipped() or not table:
+        return None
+    return "the connector writes truncate events to it (skipped.operations leaves 't' out)"

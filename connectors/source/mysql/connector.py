@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from connectors.source.cdc.config import partitions_problems
+from connectors.source.cdc.config import one_partition_reason, partitions_problems
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
@@ -85,6 +85,10 @@ class MySqlSourceTask(SourceTask):
     replay_neutral = frozenset({"poll.interval.ms", "max.batch.size"})
     keyless_in_order = True  # (a keyless table's changes, truncates: in order)
     connector_name: ClassVar[str] = "mysql"
+
+    def one_partition(self, topic: str) -> str | None:
+        cfg = getattr(self, "cfg", None)
+        return None if cfg is None else one_partition_reason(cfg, topic)
 
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         cfg = self.cfg = MySqlSourceConfig.of(config)

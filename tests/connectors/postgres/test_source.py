@@ -220,6 +220,35 @@ def test_a_keyless_tables_changes_stay_in_one_partition_of_several(
         worker.stop()
 
 
+def test_truncates_into_a_topic_of_several_partitions_are_refused(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    # (a topic made beforehand with 3 partitions: every truncate in one, the rows written
+    # after it in all three; the sink kept 108 rows against the source's 30)
+    sql.execute("CREATE TABLE kt (id int PRIMARY KEY)")
+    sql.execute("INSERT INTO kt VALUES (1)")
+    made = Log(str(tmp_path / "data"))
+    made.create_topic("app.public.kt", 3)
+    made.close()
+    cfg = source_config(pg_server, pg_db, **{"skipped.operations": "none"})
+    worker = start(tmp_path, cfg)
+    try:
+        err = wait_for(lambda: failure(worker), what="the task's failure")
+        assert "topic 'app.public.kt' has 3 partitions" in err and "truncate" in err
+    finally:
+        worker.stop()
+    again = tmp_path / "again"  # (truncates skipped: a topic of several is fine)
+    made = Log(str(again / "data"))
+    made.create_topic("app.public.kt", 3)
+    made.close()
+    worker = start(again, source_config(pg_server, pg_db))
+    try:
+        wait_for(lambda: events(worker.log, "app.public.kt"), what="the snapshot")
+        assert failure(worker) is None
+    finally:
+        worker.stop()
+
+
 def _applied(evs: list[tuple[Any, Any]]) -> dict[Any, Any]:
     """A table as a sink keyed by the message key ends with the events applied in order."""
     rows: dict[Any, Any] = {}
