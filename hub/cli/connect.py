@@ -477,19 +477,16 @@ def plugins() -> None:
 def _listen(host: str, port: int) -> socket.socket:
     """A socket listening on ``host``:``port``; a clear error when the address is in use or
     cannot be had."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        sock = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise ConfigError(f"--host {host}: cannot listen there ({exc.strerror or exc})") from None
+    # (as uvicorn binds: IPv6 for an address with a colon, else IPv4, "localhost" included)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
+        sock.bind((host, port))
         sock.listen(2048)
     except OSError as exc:
         sock.close()
+        if isinstance(exc, socket.gaierror):
+            raise ConfigError(f"--host {host}: {exc.strerror or exc}") from None
         if exc.errno == errno.EADDRINUSE:
             raise ConfigError(
                 f"{host}:{port} is in use (another hub serve, or Kafka Connect?): stop it, or "
