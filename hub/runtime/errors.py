@@ -83,7 +83,7 @@ class ErrorReporter:
 
     def failed(
         self, stage: str, exc: BaseException, record: Record | None = None,
-        executing: type | None = None,
+        executing: type | str | None = None,
     ) -> None:  # fmt: skip
         """A record failed at ``stage`` (in the class ``executing`` it: the converter's, the
         transforms', the task's): re-raise (tolerance none) or report and skip it."""
@@ -102,8 +102,9 @@ class ErrorReporter:
             self._to_dlq(stage, exc, record, executing)
 
     def _to_dlq(
-        self, stage: str, exc: BaseException, record: Record, executing: type | None = None
-    ) -> None:
+        self, stage: str, exc: BaseException, record: Record,
+        executing: type | str | None = None,
+    ) -> None:  # fmt: skip
         assert self._producer is not None
         if not self._log.has_topic(self.dlq):
             try:
@@ -121,7 +122,9 @@ class ErrorReporter:
                 "task.id": str(self.task_id),
                 "stage": stage,
                 "class.name": (
-                    f"{executing.__module__}.{executing.__qualname__}"
+                    executing
+                    if isinstance(executing, str)
+                    else f"{executing.__module__}.{executing.__qualname__}"
                     if executing
                     else type(self).__module__
                 ),  # fmt: skip

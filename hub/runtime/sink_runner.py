@@ -323,7 +323,9 @@ class SinkRunner:
                 try:
                     rec = chain.apply(rec)
                 except Exception as exc:
-                    self.errors.failed("TRANSFORMATION", exc, r, type(chain))
+                    # (the transform's class, as Connect names it)
+                    executing = getattr(exc, "transform_type", None) or type(chain)
+                    self.errors.failed("TRANSFORMATION", exc, r, executing)
                     continue
             if rec is not None:  # None: filtered out, its offset is committed all the same
                 pairs.append((r, rec))

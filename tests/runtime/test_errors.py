@@ -350,3 +350,28 @@ def test_a_key_the_converter_cannot_read_is_dead_lettered_as_the_key_converters(
         assert h["__connect.errors.class.name"] == b"hub.runtime.converters.JsonConverter"
     finally:
         worker.stop()
+
+
+MASK = "org.apache.kafka.connect.transforms.MaskField$Value"
+
+
+def test_a_record_a_transform_refuses_is_dead_lettered_with_the_transforms_class(
+    tmp_path: Path,
+) -> None:
+    # (class.name named hub's whole chain, where Kafka Connect names the transform)
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        produce(worker, [b'{"x": "a"}', b'"not a struct"'])
+        worker.add(file_sink(tmp_path, **{
+            "transforms": "hide", "transforms.hide.type": MASK, "transforms.hide.fields": "x",
+            "errors.tolerance": "all",
+            "errors.deadletterqueue.topic.name": "dlq",
+            "errors.deadletterqueue.context.headers.enable": "true",
+        }))  # fmt: skip
+        wait_for(lambda: worker.log.has_topic("dlq")
+                 and worker.log.partition("dlq", 0).high_watermark == 1)  # fmt: skip
+        h = dict(worker.log.partition("dlq", 0).records(0)[0][0].headers)
+        assert h["__connect.errors.stage"] == b"TRANSFORMATION"
+        assert h["__connect.errors.class.name"] == MASK.encode()
+    finally:
+        worker.stop()

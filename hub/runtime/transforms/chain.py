@@ -14,6 +14,7 @@ The config is Kafka Connect's::
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ class Stage:
     transform: Transform
     predicate: Predicate | None = None
     negate: bool = False
+    class_name: str = ""  # Connect's class of the transform (`Plugin.class_name`)
 
     def apply(self, record: R) -> R | None:
         if self.predicate is not None and self.predicate.test(record) == self.negate:
@@ -57,9 +59,16 @@ class TransformChain:
         self._properties = set(properties or ())
 
     def apply(self, record: R) -> R | None:
-        """The record after every stage, or None as soon as one drops it."""
+        """The record after every stage, or None as soon as one drops it. An exception says
+        which transform raised it (``transform_type``: its Connect class name), for a dead
+        letter queue's ``class.name`` as Kafka Connect writes it."""
         for stage in self.stages:
-            out = stage.apply(record)
+            try:
+                out = stage.apply(record)
+            except Exception as exc:
+                with contextlib.suppress(AttributeError):  # (an exception without a __dict__)
+                    exc.transform_type = stage.class_name  # type: ignore[attr-defined]
+                raise
             if out is None:
                 return None
             record = out
@@ -169,7 +178,8 @@ def build_chain(config: Mapping[str, Any]) -> TransformChain:
         transform = _build(props, plugin)
         if plugin is not None and transform is not None:
             guarded = predicates.get(guard) if guard else None
-            stages.append(Stage(alias, plugin.type_name, transform, guarded, negate))
+            stages.append(Stage(alias, plugin.type_name, transform, guarded, negate,
+                                plugin.class_name or plugin.type_name))  # fmt: skip
     if problems:
         raise TransformConfigError(problems)
     used = {k for k in config if k.partition(".")[0] in KINDS}

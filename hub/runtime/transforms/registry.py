@@ -31,11 +31,13 @@ class Plugin(Generic[T]):
     type_name: str  # the short name messages use
     factory: Callable[[Props], T]
     unsupported: Mapping[str, str] = field(default_factory=dict)
+    class_name: str = ""  # Kafka Connect's (or Debezium's) class, as a dead letter names it
 
 
 def _transforms() -> dict[str, Plugin[Transform]]:
     out: dict[str, Plugin[Transform]] = {}
-    unwrap = Plugin("ExtractNewRecordState", ExtractNewRecordState, UNSUPPORTED)
+    unwrap = Plugin("ExtractNewRecordState", ExtractNewRecordState, UNSUPPORTED,
+                    DEBEZIUM + "ExtractNewRecordState")  # fmt: skip
     for name in (DEBEZIUM + "ExtractNewRecordState", "ExtractNewRecordState", "unwrap"):
         out[name] = unwrap
     plain: dict[str, Callable[[Props], Transform]] = {
@@ -45,11 +47,13 @@ def _transforms() -> dict[str, Plugin[Transform]]:
         "Filter": Filter,
     }
     for name, cls in plain.items():
-        out[KAFKA + name] = out[name] = Plugin(name, cls)
+        out[KAFKA + name] = out[name] = Plugin(name, cls, class_name=KAFKA + name)
     for base in (InsertField, ReplaceField, MaskField):
         for side in (KEY, VALUE):
             name = base.__name__ + side.suffix
-            out[KAFKA + name] = out[name] = Plugin(name, partial(base, side=side))
+            out[KAFKA + name] = out[name] = Plugin(
+                name, partial(base, side=side), class_name=KAFKA + name
+            )
     return out
 
 
