@@ -26,6 +26,7 @@ from hub.api import browse, console, metrics
 from hub.api.guards import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, Contained, bearer_ok
 from hub.api.loggers import LoggerNotFoundError, Loggers
 from hub.api.validate import config_infos, config_keys
+from hub.config import is_secret, scrub
 from hub.errors import ConfigError, HubError
 from hub.log import UnknownTopicError
 from hub.runtime.worker import (
@@ -227,18 +228,21 @@ def create_app(
         """The tables a source config captures (its include/exclude lists against its
         database, connected to now) and their topics; 400 for an invalid config or a
         source that cannot list its tables."""
-        from hub.config import ConnectorSpec
         from hub.runtime.validation import validate
 
         config = {**body, "connector.class": body.get("connector.class") or plugin}
-        valid = validate(ConnectorSpec(str(body.get("name") or "preview"), config, "REST"))
+        # (as POST /connectors takes it: ${env:...}/${file:...} resolved, their values secret)
+        valid = validate(Worker.spec(str(body.get("name") or "preview"), config))
         lister = getattr(valid.cls, "verify_tables", None)
         if valid.cls.type != "source" or lister is None:
             raise ConfigError(f"the {valid.cls.name} connector cannot list the tables it reads")
         try:
             tables = lister(valid.raw)
         except HubError as exc:  # (a database it cannot reach: the config's to change)
-            raise ConfigError(str(exc)) from None
+            secrets = valid.secret_keys  # (a driver may quote a resolved reference's value)
+            raise ConfigError(
+                scrub(str(exc), (v for k, v in valid.raw.items() if k in secrets or is_secret(k)))
+            ) from None
         return {"tables": [{"schema": t.schema, "table": t.table, "topic": t.topic,
                             "key": list(t.key)} for t in tables]}  # fmt: skip
 

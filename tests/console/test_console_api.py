@@ -6,6 +6,7 @@ figures the pages show. Against a real worker running datagen into a file."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -357,6 +358,16 @@ def test_a_source_config_previews_the_tables_it_captures(
     down = client.put("/hub/connector-plugins/postgres/tables",
                       json={**config, "database.port": 1})  # fmt: skip
     assert down.status_code == 400 and "refused" in down.json()["message"], down.text
+    # a config as the console's form sends it, with references (they had reached the
+    # driver as written: "${env:...}" as the host name)
+    os.environ["HUB_TEST_PREVIEW_DB"] = pg_db
+    try:
+        ref = {**config, "database.dbname": "${env:HUB_TEST_PREVIEW_DB}"}
+        got = client.put("/hub/connector-plugins/postgres/tables", json=ref)
+        assert got.status_code == 200, got.text
+        assert len(got.json()["tables"]) == 2
+    finally:
+        del os.environ["HUB_TEST_PREVIEW_DB"]
 
 
 def test_topics_messages_and_groups_on_kafka(own_kafka_broker: str, tmp_path: Path) -> None:
