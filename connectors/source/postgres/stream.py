@@ -424,9 +424,7 @@ class ChangeStream:
         if isinstance(msg, pg.Insert):
             if "c" in self.skipped_ops:
                 return
-            if schema.deferrable_key:
-                if inc is not None and inc.open and not skip:
-                    inc.on_change(schema, msg.new.values)
+            if schema.deferrable_key:  # (`_settle` tells the incremental snapshot)
                 self._defer(txn, msg.relation_id, schema, None, msg.new.values, lsn)
                 return
             if skip:
@@ -450,8 +448,6 @@ class ChangeStream:
                 and schema.raw_key(old) != schema.raw_key(msg.new.values)
             )
             if schema.deferrable_key and old is not None:  # (REPLICA IDENTITY FULL)
-                if inc is not None and inc.open and not skip:
-                    inc.on_change(schema, msg.new.values, old)
                 self._defer(txn, msg.relation_id, schema, old, msg.new.values, lsn)
                 return
             if skip:
@@ -483,8 +479,6 @@ class ChangeStream:
             if "d" in self.skipped_ops:
                 return
             if schema.deferrable_key:
-                if inc is not None and inc.open and not skip:
-                    inc.on_change(schema, msg.old.values)
                 self._defer(txn, msg.relation_id, schema, msg.old.values, None, lsn)
                 return
             if skip:
@@ -533,14 +527,22 @@ class ChangeStream:
         its net change: created, updated (from the row that held it before), or deleted.
         Event by event, a shifted key's delete named a key another row had just been moved
         onto, and deleted that row in the sinks."""
-        skip = txn.skipped and self._skips(txn.commit_lsn, txn.event)
+        inc = self.incremental
         for slot in txn.deferred.values():
             schema = slot.schema
             if not slot.added and slot.gone is None:
-                continue  # (put there and taken away again)
-            if skip:  # (emitted before the restart: counted as the emit path does)
-                self._block(txn, schema)
+                continue  # (put there and taken away again: no change, and the chunk of an
+                # incremental snapshot keeps its read of the key)
+            # (an event number each, after the transaction's messages: a resume skips the
+            # ones emitted before it, as it does messages)
+            txn.event += 1
+            if txn.skipped and self._skips(txn.commit_lsn, txn.event):
+                self._block(txn, schema)  # (emitted before the restart: counted as emitted)
                 continue
+            if inc is not None and inc.open:  # (newer than a chunk's read of the key)
+                now = slot.added[-1] if slot.added else slot.gone
+                assert now is not None
+                inc.on_change(schema, now, slot.gone)
             before = schema.row(slot.gone) if slot.gone is not None else None
             if slot.added:
                 after = schema.row(slot.added[-1])
