@@ -86,6 +86,10 @@ class SourceRecord:
     # True: key and value are already the bytes the task's converters would write (see
     # SourceTaskContext.json_encoding); the runtime writes them as they are
     encoded: bool = False
+    # True: the record must be ordered with every other record of its topic (a change
+    # source's truncate event), so the runtime refuses to write it to a topic of several
+    # partitions (whatever a transform renamed it to); give it a partition too
+    ordered: bool = False
 
 
 @dataclass(slots=True)

@@ -348,6 +348,7 @@ class SourceRunner:
         seq = self._seq
         skipping = set(skip)  # (as they were: put back if the poll fails before a send)
         written = 0
+        in_order: set[str] = set()  # topics of `SourceRecord.ordered` records
         chain = self.ctx.chain
         # without transforms, the records' keys and values in one call per converter (None:
         # one failed, so each is converted on its own and the failure reported)
@@ -402,6 +403,8 @@ class SourceRunner:
                     except Exception as exc:  # e.g. a value JSON cannot represent
                         self.errors.failed("VALUE_CONVERTER", exc)
                         continue
+                if r.ordered:
+                    in_order.add(r.topic)
                 g = _list_run(groups, (r.topic, r.partition), i, last_slot)
                 g[4][1] = i
                 g[0].append(key)
@@ -410,6 +413,15 @@ class SourceRunner:
                 g[3].append(r.timestamp if r.timestamp is not None else now)
             for topic, _ in groups:
                 self._ensure_topic(topic)
+            for topic in in_order:  # (records no other partition may hold: truncates)
+                if (n := self.log.partition_count(topic)) > 1:
+                    raise ConfigError(
+                        f"{self.connector}: topic {topic!r} has {n} partitions, and the "
+                        "connector writes records to it that must be ordered with all the "
+                        "others (truncate events): a sink would apply them out of order with "
+                        "the records in the other partitions; write to a topic of one "
+                        "partition, or skip truncates (skipped.operations: t)"
+                    )
             self._open_window({topic for topic, _ in groups})
         except BaseException:
             # a record (or a topic) failed before anything of the poll was sent: the seqs

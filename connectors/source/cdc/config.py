@@ -150,8 +150,9 @@ def partitions_problems(cfg: CdcSourceConfig, partitions: int) -> list[str]:
 
 def one_partition_reason(cfg: CdcSourceConfig, topic: str) -> str | None:
     """`SourceTask.one_partition` of a change source: a table's topic, while truncates are
-    emitted (its truncate event is one record in one partition). By the topic's name: one a
-    routing transform gives (RegexRouter) is not checked."""
+    emitted (its truncate event is one record in one partition): known by its name, at the
+    first write (a topic a routing transform gives is checked at its first truncate, which
+    is `SourceRecord.ordered`)."""
     prefix = cfg.topic_prefix
     own = (prefix + ".transaction", prefix + ".message")  # (metadata, logical messages)
     table = topic.startswith(prefix + ".") and topic not in own

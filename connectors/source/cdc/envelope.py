@@ -186,14 +186,18 @@ def truncate_record(
     value_schema: dict[str, Any] | None,
     block: dict[str, Any] | None = None,
 ) -> SourceRecord:
-    """Debezium's truncate event (``op: t``) of a table: no key, no rows."""
+    """Debezium's truncate event (``op: t``) of a table: no key, no rows; in the topic's
+    first partition, and refused by the runtime in a topic of several (``ordered``: a sink
+    would apply it out of order with the table's changes in the others)."""
     return SourceRecord(
         topic,
         envelope("t", None, None, source, block),
         None,
         partition,
         offset,
+        partition=0,
         value_schema=value_schema,
+        ordered=True,
     )
 
 
