@@ -185,10 +185,13 @@ def truncate_record(
     offset: JsonMap,
     value_schema: dict[str, Any] | None,
     block: dict[str, Any] | None = None,
+    keyless: bool = False,
 ) -> SourceRecord:
     """Debezium's truncate event (``op: t``) of a table: no key, no rows; in the topic's
     first partition, and refused by the runtime in a topic of several (``ordered``: a sink
-    would apply it out of order with the table's changes in the others)."""
+    would apply it out of order with the table's changes in the others) but for a table
+    without a key (``keyless``: a snapshot reading one again whole), whose records are all
+    in that partition too."""
     return SourceRecord(
         topic,
         envelope("t", None, None, source, block),
@@ -197,7 +200,7 @@ def truncate_record(
         offset,
         partition=0,
         value_schema=value_schema,
-        ordered=True,
+        ordered=not keyless,
     )
 
 

@@ -386,7 +386,9 @@ class MySqlSourceTask(SourceTask):
                 file=str(self._base["file"]), pos=int(self._base["pos"]),
             )  # fmt: skip
             out.append(
-                truncate_record(schema.topic, source, self.partition, offset, schema.value_schema)
+                truncate_record(
+                    schema.topic, source, self.partition, offset, schema.value_schema, keyless=True
+                )  # fmt: skip
             )
         log.info("snapshot: %d table(s) without a key are read again whole: %s",
                  len(self._truncate), ", ".join(self._truncate))  # fmt: skip

@@ -376,7 +376,9 @@ class PostgresSourceTask(SourceTask):
             src = schema.source(self.cfg.dbname, self.cfg.topic_prefix, ts_us=self._snapshot_ts,
                                 snapshot="true", lsn=self._snapshot_base.snapshot_lsn)  # fmt: skip
             out.append(
-                truncate_record(schema.topic, src, self.partition, offset, schema.value_schema)
+                truncate_record(
+                    schema.topic, src, self.partition, offset, schema.value_schema, keyless=True
+                )  # fmt: skip
             )
         log.info("snapshot: %d table(s) without a key are read again whole: %s",
                  len(self._truncate), ", ".join(self._truncate))  # fmt: skip

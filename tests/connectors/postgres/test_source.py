@@ -249,6 +249,31 @@ def test_truncates_into_a_topic_of_several_partitions_are_refused(
         worker.stop()
 
 
+def test_a_keyless_tables_snapshot_again_on_several_partitions_goes_on_in_order(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    # (the truncate a snapshot sends before reading a keyless table again whole, truncates
+    # skipped or not, was refused like a streamed one: its records are all in partition 0)
+    sql.execute("CREATE TABLE nk (a int, b int)")
+    sql.execute("ALTER TABLE nk REPLICA IDENTITY FULL")
+    sql.execute("INSERT INTO nk SELECT g, 0 FROM generate_series(1, 5) g")
+    cfg = source_config(pg_server, pg_db, **{
+        "topic.creation.default.partitions": 3, "snapshot.mode": "always",
+    })  # fmt: skip
+    for want in (5, 11):  # (the second: a truncate, and the rows again)
+        worker = start(tmp_path, cfg)
+        try:
+            evs = wait_for(
+                lambda n=want: (e := events(worker.log, "app.public.nk")) and len(e) >= n and e,  # noqa: B023
+                what="the snapshot",
+            )
+            assert failure(worker) is None
+        finally:
+            worker.stop()
+    assert ops(evs) == ["r"] * 5 + ["t"] + ["r"] * 5
+    assert [p.high_watermark for p in worker.log.topic("app.public.nk").partitions][1:] == [0, 0]
+
+
 def test_a_truncate_routed_to_a_topic_of_several_partitions_is_refused(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
 ) -> None:
