@@ -89,6 +89,10 @@ class TaskLeases:
         self._seen: dict[str, tuple[int, int, bool]] = {}  # member -> first, last beat, gone
         self._next_beat = 0.0
         self._polled = time.monotonic()  # when `poll` last served the groups
+        # when `poll` last began, and (after a poll came later than a session timeout: the
+        # worker was frozen) when the groups are taken to have answered since
+        self._last_poll = time.monotonic()
+        self._confirm_at = 0.0
         self._newest = 0  # the newest beat's timestamp (ms)
         self.settings = dict(settings or {})
         self._differ: set[tuple[str, str]] = set()  # (member, setting) logged as differing
@@ -193,6 +197,14 @@ class TaskLeases:
     def poll(self) -> None:
         """Serve every lease's group (its callbacks run here); beat and read the beats."""
         with self._lock:
+            began = time.monotonic()
+            if began - self._last_poll > self.session_s:
+                # frozen past the session (SIGSTOP, a paused VM): the client has yet to hear
+                # from the broker that its leases went to others (the revocation comes with
+                # its next heartbeat's answer, at a later poll); until a session has passed
+                # polling, the leases are not taken as confirmed (`current`)
+                self._confirm_at = began + self.session_s
+            self._last_poll = began
             if self._resting and min(self._resting.values()) <= time.monotonic():
                 self._compete()
             for name, consumer in list(self._consumers.items()):
@@ -206,14 +218,17 @@ class TaskLeases:
             for m in self._beats.consume(1000, 0):
                 if m.error() is None and m.key() is not None:
                     self._saw(m)
-            self._polled = time.monotonic()
+            if time.monotonic() >= self._confirm_at:
+                self._polled = time.monotonic()
 
     def current(self) -> bool:
         """Whether the leases held are known to be held: `poll` served the groups within a
         session timeout. A worker frozen longer (SIGSTOP, a VM paused, a long GC) has lost
         them by then, and another may run its tasks and have committed since; until its
         next `poll` says which it still holds (lost ones are released there), its tasks must
-        not commit their older offsets after the new holders'."""
+        not commit their older offsets after the new holders'. A poll right after the freeze
+        does not say yet (the broker's answer comes with a later one): the leases count as
+        confirmed again a session timeout after it."""
         return time.monotonic() - self._polled < self.session_s
 
     def _beat(self, gone: bool) -> None:

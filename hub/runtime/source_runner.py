@@ -665,6 +665,12 @@ class SourceRunner:
         if not self._window and not self._pending and not (txn and txn.in_transaction):
             return False
         self.producer.flush()  # the window's records are durable from here on
+        if self.may_commit is not None and not self.may_commit():
+            # (frozen while flushing, a likely place for it: checked again, or the offsets
+            # went after those another worker committed meanwhile)
+            log.info("%s task %d: commit deferred until the worker's leases are confirmed",
+                     self.connector, self.task_id)  # fmt: skip
+            return False
         # while the replay has not yet passed all the records a crashed run left in the log,
         # the window that holds them stays open: a crash now must find the rest of them again
         keep = dict(self._window) if self._skip else None
