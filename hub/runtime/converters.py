@@ -143,7 +143,7 @@ class JsonConverter(Converter):
 
     def __init__(self, schemas_enable: bool = True) -> None:
         self.schemas_enable = schemas_enable
-        self._schemas: dict[int, tuple[Any, bytes]] = {}
+        self._schemas: dict[int, tuple[Any, bytes, bool]] = {}
         # (prefix, schema, where its Decimals are: `_decimal_paths`)
         self._seen: list[tuple[bytes, Any, tuple[Path, ...]]] = []
         self._misses = 0
@@ -167,7 +167,9 @@ class JsonConverter(Converter):
                 return dumps({"schema": schema, "payload": value})
             if len(self._schemas) >= self.SCHEMA_CACHE_SIZE:
                 self._schemas.clear()
-            cached = self._schemas[id(schema)] = (schema, encoded)
+            cached = self._schemas[id(schema)] = (schema, encoded, _pair_maps(schema))
+        if cached[2]:  # (an empty map of non-string keys: [], as Kafka writes it)
+            value = _empty_pair_maps(value, schema)
         try:
             payload = orjson.dumps(value, default=json_default)
         except (orjson.JSONEncodeError, TypeError):
@@ -294,6 +296,48 @@ class JsonConverter(Converter):
 
 
 _DECIMAL = "org.apache.kafka.connect.data.Decimal"
+
+
+def _pair_maps(schema: Any) -> bool:
+    """Whether a Connect schema (JSON) has a map whose keys are not strings anywhere: Kafka's
+    JsonConverter writes one as an array of [key, value] pairs, an empty one as ``[]``."""
+    if type(schema) is not dict:
+        return False
+    if schema.get("type") == "map":
+        keys = schema.get("keys")
+        if type(keys) is dict and keys.get("type") != "string":
+            return True
+    fields = schema.get("fields")
+    if type(fields) is list and any(_pair_maps(f) for f in fields):
+        return True
+    return any(_pair_maps(schema.get(k)) for k in ("items", "keys", "values"))
+
+
+def _empty_pair_maps(value: Any, schema: Any) -> Any:
+    """``value`` with each empty map of a ``_pair_maps`` schema as ``[]`` (a non-empty one
+    becomes pairs when written: `dumps`); ``value`` itself when it has none."""
+    if type(schema) is not dict or value is None:
+        return value
+    kind = schema.get("type")
+    if kind == "map" and isinstance(value, Mapping):
+        keys = schema.get("keys")
+        if not value and type(keys) is dict and keys.get("type") != "string":
+            return []
+        out = {k: _empty_pair_maps(v, schema.get("values")) for k, v in value.items()}
+        return value if all(out[k] is value[k] for k in value) else out
+    if kind == "array" and isinstance(value, list):
+        items = [_empty_pair_maps(v, schema.get("items")) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if kind == "struct" and isinstance(value, Mapping) and type(schema.get("fields")) is list:
+        changed = {}
+        for f in schema["fields"]:
+            name = f.get("field") if type(f) is dict else None
+            if isinstance(name, str) and name in value:
+                w = _empty_pair_maps(value[name], f)
+                if w is not value[name]:
+                    changed[name] = w
+        return {**value, **changed} if changed else value
+    return value
 
 
 def _holds_decimal(schema: Any) -> bool:

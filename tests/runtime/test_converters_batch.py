@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from hub.runtime.api import (
@@ -202,6 +203,26 @@ def test_json_writes_a_map_with_keys_that_are_not_strings_as_pairs(schemas: bool
     ints = {3: "x", 4: "y"}
     written = c.from_value(ints, schema if schemas else None)
     assert make_converter("json", schemas).to_value(written)[0] == [[3, "x"], [4, "y"]]
+
+
+def test_json_writes_an_empty_map_with_keys_that_are_not_strings_as_an_empty_array() -> None:
+    # (written {}: Kafka's JsonConverter refuses an object for such a map, "Maps with
+    # non-string fields should be encoded as JSON array of tuples")
+    c = make_converter("json", True)
+    ints = {"type": "map", "optional": True, "keys": {"type": "int32"},
+            "values": {"type": "string"}}  # fmt: skip
+    texts = {**ints, "keys": {"type": "string"}}
+    schema = {"type": "struct", "optional": False, "fields": [
+        {**ints, "field": "m"}, {**texts, "field": "s"},
+        {"type": "array", "optional": False, "items": ints, "field": "a"},
+    ]}  # fmt: skip
+    value = {"m": {}, "s": {}, "a": [{}, {1: "x"}]}
+    written = c.from_value(value, schema)
+    assert orjson.loads(written)["payload"] == {"m": [], "s": {}, "a": [[], [[1, "x"]]]}
+    assert c.from_values([value], [schema]) == [written]
+    assert value == {"m": {}, "s": {}, "a": [{}, {1: "x"}]}  # (the caller's value unchanged)
+    plain = {"m": {}, "s": {}, "a": []}
+    assert orjson.loads(c.from_value(plain, schema))["payload"] == {"m": [], "s": {}, "a": []}
 
 
 NUMERIC_SCHEMA = {"type": "struct", "optional": False, "fields": [
