@@ -131,7 +131,8 @@ def chunk_bounds(
     if after is not None and not (held == key or (held is None and len(after) == len(key))):
         log.warning(
             "incremental snapshot of %s: its primary key changed since the last chunk (%s, "
-            "now %s): reading the table again from its first row", table,
+            "now %s: its columns, their types or collations): reading the table again from "
+            "its first row", table,
             ", ".join(held) if held else f"{len(after)} column(s)", ", ".join(key),
         )  # fmt: skip
         after = None

@@ -30,6 +30,7 @@ class ColumnInfo:
     default: str | None = None  # a constant default's text (`literal_default`); None: none
     attnum: int = 0  # its number in the table: a column dropped and added again gets another
     volatile_default: bool = False  # a default that is not a constant (now(), nextval(...))
+    collation: str | None = None  # one other than the database's default: it orders keys
 
 
 _QUOTED = re.compile(r"'((?:[^']|'')*)'(?:::[\w .\[\]\"]+)*")
@@ -141,7 +142,11 @@ ORDER BY n.nspname, c.relname
 
 _COLUMNS = """
 SELECT a.attrelid, a.attname, a.atttypid, a.atttypmod, a.attnotnull,
-       format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid), a.attnum
+       format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid), a.attnum,
+       CASE WHEN a.attcollation IN (0, 100) THEN NULL
+            ELSE (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.collname)
+                  FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
+                  WHERE c.oid = a.attcollation) END
 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 ORDER BY a.attrelid, a.attnum
@@ -160,13 +165,13 @@ def tables(
     ]
     columns: dict[int, list[ColumnInfo]] = {}
     if rows:
-        for relid, name, oid, typmod, not_null, type_name, default, attnum in conn.execute(
+        for relid, name, oid, typmod, not_null, type_name, default, attnum, coll in conn.execute(
             _COLUMNS, ([r[0] for r in rows],)
         ):
             literal = literal_default(default)
             columns.setdefault(relid, []).append(ColumnInfo(
                 name, oid, typmod, not_null, type_name, literal, attnum,
-                default is not None and literal is None and default.upper() != "NULL",
+                default is not None and literal is None and default.upper() != "NULL", coll,
             ))  # fmt: skip
     return [
         TableInfo(

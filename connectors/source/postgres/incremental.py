@@ -82,7 +82,11 @@ class PostgresIncrementalPort:
         info = infos.get(table)
         if info is None or not info.primary_key:
             return None
-        types = {c.name: c.type_name for c in info.columns}
+        # (a key column's collation too: the chunks go by key order, which it sets)
+        types = {
+            c.name: c.type_name + (f" COLLATE {c.collation}" if c.collation else "")
+            for c in info.columns
+        }  # fmt: skip
         now = key_signature([(k, types.get(k, "")) for k in info.primary_key])
         bounds = chunk_bounds(table, after, key, now, until,
                               lambda: _listed(last_key(self.meta, info, condition)))  # fmt: skip

@@ -630,3 +630,26 @@ def test_a_slot_invalidated_past_max_slot_wal_keep_size(
             again += task.poll()
     finally:
         task.stop()
+
+
+def test_an_incremental_snapshot_of_a_text_key_whose_collation_changes_reads_every_row(
+    pg_server: PgServer, pg_db: str, sql: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (the chunks go by key order: the cursor of the first, under the old collation, was
+    # compared under the new one, and rows that sort before it there were never read)
+    sql.execute('CREATE COLLATION IF NOT EXISTS root_icu (provider = icu, locale = "und")')
+    sql.execute('CREATE TABLE t (k text COLLATE "C" PRIMARY KEY, v int)')
+    keys = ["a", "B", "c", "D", "e", "F", "g", "H"]  # ("C": upper case first; ICU: a, B, c...)
+    for i, k in enumerate(keys):
+        sql.execute("INSERT INTO t VALUES (%s, %s)", (k, i))
+    task = start(source_config(pg_server, pg_db, **_signalled(sql, "t", chunk=3)))
+    poll_for(task, 0.5)
+    _after_the_first_chunk(monkeypatch, pg_server.dsn(pg_db),
+                           "ALTER TABLE t ALTER COLUMN k TYPE text COLLATE root_icu")  # fmt: skip
+    sql.execute("INSERT INTO sig VALUES ('x1', 'execute-snapshot', "
+                "'{\"data-collections\": [\"public.t\"]}')")  # fmt: skip
+    try:
+        out = [r.value for r in poll_for(task, 4) if r.topic == "app.public.t" and r.value]
+    finally:
+        crash(task)
+    assert {v["after"]["k"] for v in out if v["op"] == "r"} == set(keys)
