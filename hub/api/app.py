@@ -26,7 +26,6 @@ from hub.api import browse, console, metrics
 from hub.api.guards import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, Contained, bearer_ok
 from hub.api.loggers import LoggerNotFoundError, Loggers
 from hub.api.validate import config_infos, config_keys
-from hub.config import is_secret, scrub
 from hub.errors import ConfigError, HubError
 from hub.log import UnknownTopicError
 from hub.runtime.worker import (
@@ -239,10 +238,8 @@ def create_app(
         try:
             tables = lister(valid.raw)
         except HubError as exc:  # (a database it cannot reach: the config's to change)
-            secrets = valid.secret_keys  # (a driver may quote a resolved reference's value)
-            raise ConfigError(
-                scrub(str(exc), (v for k, v in valid.raw.items() if k in secrets or is_secret(k)))
-            ) from None
+            # (a driver may quote a resolved reference's value)
+            raise ConfigError(valid.scrub(str(exc))) from None
         return {"tables": [{"schema": t.schema, "table": t.table, "topic": t.topic,
                             "key": list(t.key)} for t in tables]}  # fmt: skip
 

@@ -493,7 +493,6 @@ def _listen(host: str, port: int) -> socket.socket:
                 "choose another --port"
             ) from None
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.set_inheritable(True)
     return sock
 
 

@@ -414,14 +414,8 @@ class SourceRunner:
             for topic, _ in groups:
                 self._ensure_topic(topic)
             for topic in in_order:  # (records no other partition may hold: truncates)
-                if (n := self.log.partition_count(topic)) > 1:
-                    raise ConfigError(
-                        f"{self.connector}: topic {topic!r} has {n} partitions, and the "
-                        "connector writes records to it that must be ordered with all the "
-                        "others (truncate events): a sink would apply them out of order with "
-                        "the records in the other partitions; write to a topic of one "
-                        "partition, or skip truncates (skipped.operations: t)"
-                    )
+                self._one_partition(topic, "the connector writes records to it that must be "
+                                    "ordered with all the others (truncate events)")  # fmt: skip
             self._open_window({topic for topic, _ in groups})
         except BaseException:
             # a record (or a topic) failed before anything of the poll was sent: the seqs
@@ -634,14 +628,19 @@ class SourceRunner:
                 if not self.log.has_topic(topic):  # not a lost race with another task
                     raise
         why = self.task.one_partition(topic)
-        if why is not None and (n := self.log.partition_count(topic)) > 1:
+        if why is not None:
+            self._one_partition(topic, why)
+        self._topics.add(topic)
+        self.ctx.active_topics.add(topic)
+
+    def _one_partition(self, topic: str, why: str) -> None:
+        """ConfigError when ``topic`` has several partitions, for ``why`` it must have one."""
+        if (n := self.log.partition_count(topic)) > 1:
             raise ConfigError(
                 f"{self.connector}: topic {topic!r} has {n} partitions, and {why}: a sink "
                 "would apply them out of order with the records in the other partitions; "
                 "write to a topic of one partition, or skip truncates (skipped.operations: t)"
             )
-        self._topics.add(topic)
-        self.ctx.active_topics.add(topic)
 
     def forget_topics(self) -> None:
         """Report each topic to the connector's active topics again when next written to

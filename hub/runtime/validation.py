@@ -173,6 +173,11 @@ class ValidatedConnector:
         unknown = {k for k in self.raw if k not in known and looks_secret(k)}
         return self.spec.secret_keys | set(self.cls.secret_properties) | unknown
 
+    def scrub(self, text: str) -> str:
+        """``text`` without a secret of this config, nor the part of one a driver quotes."""
+        secrets = self.secret_keys
+        return scrub(text, (v for k, v in self.raw.items() if k in secrets or is_secret(k)))
+
 
 def _fields(cls: type[Connector]) -> set[str]:
     return {f.alias or n for n, f in cls.config_model.model_fields.items()}

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from hub.config import ConnectorSpec, is_secret, looks_secret, mask, resolve, scrub
+from hub.config import ConnectorSpec, looks_secret, mask, resolve
 from hub.errors import ConfigError, FatalError, describe
 from hub.log import Log, ProducerFencedError, TopicPartition
 from hub.log.backend import Listener, LogBackend, LogConsumer
@@ -245,9 +245,7 @@ def _scrubbed(exc: BaseException, rt_spec: ValidatedConnector | None) -> str:
 
 
 def _scrub(text: str, rt_spec: ValidatedConnector) -> str:
-    secrets = rt_spec.secret_keys
-    # never leak a secret through a message, nor the part of it a driver quotes
-    return scrub(text, (v for k, v in rt_spec.raw.items() if k in secrets or is_secret(k)))
+    return rt_spec.scrub(text)  # (never a secret through a message)
 
 
 class Worker:

@@ -229,8 +229,9 @@ class ChangeReader:
             cols = cols + tuple(mcols)
         pk, key = self._key(r, after)
         if key is not None or cfg.primary_key_mode != "record_key":
-            moved = _old_key(r.headers) if op == "c" and r.headers else None
-            exact = op == "r" or (op == "c" and (moved is None and not _rekeyed(r.headers)))
+            rekeyed = op == "c" and bool(r.headers) and _rekeyed(r.headers)
+            exact = op == "r" or (op == "c" and not rekeyed)
+            moved = _old_key(r.headers) if rekeyed else None
             if key is not None and cfg.primary_key_mode == "record_key":
                 after, cols = self._with_key_fields(r, after, pk, cols)
             return Change(

@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from connectors.source.cdc.config import one_partition_reason, partitions_problems
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
+from connectors.source.cdc.plugin import CdcSourceConnector, CdcSourceTask
 from connectors.source.cdc.runs import read_runs
 from connectors.source.cdc.snapshotters import SnapshotMarkers, WhenNeeded, snapshotter
 from connectors.source.cdc.topics import check_unique, sanitize
@@ -65,7 +65,6 @@ from hub.runtime.api import (
     Check,
     ConnectorConfig,
     EncodedBatch,
-    SourceConnector,
     SourceRecord,
     SourceTask,
     SourceTaskContext,
@@ -80,15 +79,10 @@ SAMPLE_INTERVAL_S = 5.0  # how often the server's binlog files are listed (bytes
 T = TypeVar("T")
 
 
-class MySqlSourceTask(SourceTask):
+class MySqlSourceTask(CdcSourceTask):
     # (the size of a poll and the wait for one: the changes and their order are the same)
     replay_neutral = frozenset({"poll.interval.ms", "max.batch.size"})
-    keyless_in_order = True  # (a keyless table's changes, truncates: in order)
     connector_name: ClassVar[str] = "mysql"
-
-    def one_partition(self, topic: str) -> str | None:
-        cfg = getattr(self, "cfg", None)
-        return None if cfg is None else one_partition_reason(cfg, topic)
 
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         cfg = self.cfg = MySqlSourceConfig.of(config)
@@ -658,7 +652,7 @@ _NOT_YET = (
 )  # fmt: skip
 
 
-class MySqlConnector(SourceConnector):
+class MySqlConnector(CdcSourceConnector):
     """Captures row changes of a MySQL or MariaDB server (the binlog) as Debezium events."""
 
     name = "mysql"
@@ -667,10 +661,6 @@ class MySqlConnector(SourceConnector):
     task_class: ClassVar[type[SourceTask]] = MySqlSourceTask
     secret_properties = ("database.password",)
     not_yet: ClassVar[tuple[str, ...]] = _NOT_YET
-
-    @classmethod
-    def runtime_problems(cls, config: Any, runtime: Any) -> list[str]:
-        return partitions_problems(config, runtime.topic_creation_default_partitions)
 
     @classmethod
     def exclusive_targets(cls, config: Mapping[str, Any]) -> list[str]:

@@ -22,11 +22,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from connectors.source.cdc.config import one_partition_reason, partitions_problems
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
+from connectors.source.cdc.plugin import CdcSourceConnector, CdcSourceTask
 from connectors.source.cdc.runs import read_runs
 from connectors.source.cdc.snapshotters import SnapshotMarkers, WhenNeeded, snapshotter
 from connectors.source.cdc.topics import check_unique
@@ -49,9 +49,7 @@ from hub.runtime.api import (
     Check,
     ConnectorConfig,
     EncodedBatch,
-    SourceConnector,
     SourceRecord,
-    SourceTask,
     SourceTaskContext,
     offset_update,
 )
@@ -81,14 +79,9 @@ def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
         raise ConnectionLostError(f"cannot connect to {cfg.where()}: {reason}") from None
 
 
-class PostgresSourceTask(SourceTask):
+class PostgresSourceTask(CdcSourceTask):
     # (the size of a poll and the wait for one: the changes and their order are the same)
     replay_neutral = frozenset({"poll.interval.ms", "max.batch.size"})
-    keyless_in_order = True  # (a keyless table's changes, truncates: in order)
-
-    def one_partition(self, topic: str) -> str | None:
-        cfg = getattr(self, "cfg", None)
-        return None if cfg is None else one_partition_reason(cfg, topic)
 
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         cfg = self.cfg = PostgresSourceConfig.of(config)
@@ -598,7 +591,7 @@ class PostgresSourceTask(SourceTask):
                 meta.close()
 
 
-class PostgresConnector(SourceConnector):
+class PostgresConnector(CdcSourceConnector):
     """Captures row changes of a PostgreSQL database (pgoutput) as Debezium events."""
 
     name = "postgres"
@@ -624,10 +617,6 @@ class PostgresConnector(SourceConnector):
         r"snapshot\.delay\.ms", r"streaming\.delay\.ms", r"snapshot\.include\.collection\.list",
         r"slot\.failover", r"notification\..*", r"lsn\.flush\.mode", r"heartbeat\.topics\.prefix",
     )  # fmt: skip
-
-    @classmethod
-    def runtime_problems(cls, config: Any, runtime: Any) -> list[str]:
-        return partitions_problems(config, runtime.topic_creation_default_partitions)
 
     @classmethod
     def exclusive_targets(cls, config: Mapping[str, Any]) -> list[str]:
