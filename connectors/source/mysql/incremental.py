@@ -72,7 +72,14 @@ class MySqlIncrementalPort:
         t = found[0]
         pk = t.primary_key
         columns = {c.name: c for c in t.columns}
-        now = key_signature([(k, _type(columns.get(k))) for k in pk])
+        # (a text key column's collation too: the chunks go by key order, which it sets)
+        collations = {str(r[0]): r[1] for r in query(self.con,
+            "SELECT COLUMN_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (db, name))}  # fmt: skip
+        now = key_signature([
+            (k, _type(columns.get(k)) + (f" COLLATE {collations[k]}" if collations.get(k) else ""))
+            for k in pk
+        ])  # fmt: skip
         names = [c.name or "" for c in t.columns]
 
         def largest() -> list[Any] | None:

@@ -384,3 +384,33 @@ def test_an_incremental_snapshot_of_names_holding_a_percent_sign(
     finally:
         task.stop()
     assert sorted(v["k%"] for v in out) == [2, 3, 4, 5]
+
+
+def test_an_incremental_snapshot_of_a_text_key_whose_collation_changes_reads_every_row(
+    mariadb_server: MariaDBServer, mariadb_db: str, cur: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (the chunks go by key order: the cursor of the first, under the old collation, was
+    # compared under the new one, and rows that sort before it there were never read)
+    cur.execute("CREATE TABLE t (id varchar(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin "
+                "PRIMARY KEY, v int)")  # fmt: skip
+    keys = ["a", "B", "c", "D", "e", "F", "g", "H"]  # (_bin: upper case first; _general_ci not)
+    cur.executemany("INSERT INTO t VALUES (%s, %s)", [(k, i) for i, k in enumerate(keys)])
+    task = start_task(_config(mariadb_server, mariadb_db,
+                              **{"incremental.snapshot.chunk.size": 3}))  # fmt: skip
+    try:
+        out = poll_for(task, 0.5)
+
+        def recollate() -> None:
+            other = root(mariadb_server, mariadb_db)
+            other.cursor().execute("ALTER TABLE t MODIFY id varchar(10) CHARACTER SET utf8mb4 "
+                                   "COLLATE utf8mb4_general_ci")  # fmt: skip
+            other.close()
+
+        _after_the_first_chunk(monkeypatch, recollate)
+        _signal(cur, mariadb_db, "s1", "execute-snapshot", ["t"])
+        out += poll_for(task, 3.0)
+    finally:
+        task.stop()
+    reads = {r.value["after"]["id"] for r in out
+             if r.topic == f"app.{mariadb_db}.t" and r.value and r.value["op"] == "r"}  # fmt: skip
+    assert reads == set(keys)
