@@ -117,12 +117,20 @@ def secret_fragments(value: str) -> list[str]:
     return sorted((p for p in out | more if len(p) >= 3), key=len, reverse=True)
 
 
+WORD_SECRET_MAX = 7  # a secret this short is masked only where it is not part of a word
+
+
 def scrub(text: str, values: Iterable[Any]) -> str:
-    """``text`` with every `secret_fragments` of ``values`` (the secret ones) masked."""
+    """``text`` with every `secret_fragments` of ``values`` (the secret ones) masked. A
+    fragment of at most `WORD_SECRET_MAX` characters is masked where no letter, digit or
+    ``_`` touches it: a password ``hub`` masked "github" as "git********"."""
     for v in values:
         if isinstance(v, str) and v:
             for part in secret_fragments(v):
-                text = text.replace(part, MASK)
+                if len(part) > WORD_SECRET_MAX:
+                    text = text.replace(part, MASK)
+                elif part in text:
+                    text = re.sub(rf"(?<!\w){re.escape(part)}(?!\w)", MASK, text)
     return text
 
 

@@ -5,9 +5,9 @@ by ``hub demo --mysql`` and the test suite.
 
 ``--no-defaults`` keeps the machine's my.cnf out. ``--skip-test-db`` creates no anonymous
 users (they shadow ``user@'%'`` logins over 127.0.0.1). The server runs as the invoking user;
-as root it is told ``--user=root``. It creates a user ``hub`` (password ``hub``) with just the
-grants a CDC connector asks for (`CDC_GRANTS`); ``root`` has no password and is for the tests'
-own writes over the socket: never point anything but throwaway data at it.
+as root it is told ``--user=root``. It creates a user ``hub`` (password ``hub-cdc-demo``)
+with just the grants a CDC connector asks for (`CDC_GRANTS`); ``root`` has no password and is
+for the tests' own writes over the socket: never point anything but throwaway data at it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ SERVER_SETTINGS = {
 # demo's MYSQL_HOST=127.0.0.1 set they would talk to whatever listens on port 3306.
 CLIENT_ENV_VARS = ("MYSQL_HOST", "MYSQL_TCP_PORT", "MYSQL_UNIX_PORT", "MYSQL_PWD")
 
-CDC_USER, CDC_PASSWORD = "hub", "hub"
+CDC_USER, CDC_PASSWORD = "hub", "hub-cdc-demo"
 CDC_GRANTS = "SELECT, RELOAD, SHOW DATABASES, LOCK TABLES, REPLICATION SLAVE, BINLOG MONITOR"
 
 

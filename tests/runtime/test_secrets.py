@@ -63,3 +63,15 @@ def test_a_bad_value_of_a_declared_secret_property_is_masked() -> None:
         assert "connection.url" in str(exc) and "hunter2" not in str(exc)
     else:
         raise AssertionError("a list is not a valid connection.url")
+
+
+def test_a_short_secret_is_masked_only_where_it_stands_alone() -> None:
+    # (a password "hub" had masked "github" as "git********", "hubs" as "********s")
+    from hub.config import scrub
+
+    text = "which hubs; password=hub; postgresql://u:hub@h/db; 'hub' hub_x"
+    assert scrub(text, ["hub"]) == (
+        "which hubs; password=********; postgresql://u:********@h/db; '********' hub_x"
+    )
+    # a longer one is masked wherever it shows, inside a word too
+    assert scrub("xs3cr3t-pw-1x", ["s3cr3t-pw-1"]) == "x********x"
