@@ -279,6 +279,7 @@ class SnapshotReader:
     def close(self) -> None:
         self._stop.set()
         with self._lock:
+            self._lock.notify_all()  # (a reader waiting for the task to move on)
             queues = list(self._queues.values())
         for q in queues:  # unblock readers waiting on a full queue
             while True:
@@ -355,12 +356,14 @@ class SnapshotReader:
                 with self._lock:
                     k = self._next
                     self._next += 1
-                    i = self._work[k][0] if k < len(self._work) else len(self.tables)
+                    if k >= len(self._work):  # (nothing left: no wait for the task)
+                        break
+                    i = self._work[k][0]
                     # a table at most ``threads`` ahead of the task's: small tables must not
                     # all be read into memory while it is on a big one
                     while i >= self._consuming + self.threads and not self._stop.is_set():
                         self._lock.wait(0.2)
-                if k >= len(self._work) or self._stop.is_set():
+                if self._stop.is_set():
                     break
                 _, r, after, upper, ranges = self._work[k]
                 q = self._queue(i)
