@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -59,6 +60,7 @@ from hub.log.failures import ReportLimiter, storage_error
 from hub.log.record import AppendInfo, PartitionInfo, Record
 from hub.log.segment import InvalidBatchAt, LogSegment
 
+log = logging.getLogger(__name__)
 _OPEN_ATTEMPTS = 100  # read-only: times to list the directory again while segments vanish
 _SWAP_WAIT_S = 10.0  # read-only: how long to wait for a compaction's swap to end
 _REMAP_BYTES = 1 << 20  # read-only: map the active segment's indexes again after this growth
@@ -178,7 +180,32 @@ class Partition:
         if cut is not None:
             recovery.report(self.directory, cut)
             self.truncated_bytes = cut.bytes_cut
-        self.log_end_offset = self.high_watermark = active.next_offset
+            held = cut.last_offset
+            # (a record takes bytes: an offset further on is no batch of this segment's)
+            if held is not None and active.next_offset <= held < cut.first_offset + cut.bytes_cut:
+                self._go_on_after(held + 1)
+        self.log_end_offset = self.high_watermark = self.segments[-1].next_offset
+
+    def _go_on_after(self, reach: int) -> None:
+        """After a cut of damage with intact batches past it: new records start at ``reach``,
+        past every offset the segment held. The offsets cut were handed out: a group that
+        committed past them, given them again, would skip the new records that got them."""
+        old = self.segments[-1]
+        if old.size == 0:  # (nothing left of it: a segment at ``reach`` takes its place)
+            old.delete()
+            self.segments.pop()
+            self._bases.pop()
+        else:
+            old.seal()
+            old.next_offset = reach
+        seg = LogSegment(self.directory, reach, index_interval=self.config.index_interval_bytes,
+                         active=True)  # fmt: skip
+        seg.make_index_files()
+        self.segments.append(seg)
+        self._bases.append(reach)
+        files.fsync_dir(self.directory)
+        log.warning("%s: new records start at offset %d, after the offsets cut", self.directory,
+                    reach)  # fmt: skip
 
     def _scan_tail(self, seg: LogSegment) -> None:
         """Read-only: find the end of the valid batches without changing the file. The first
