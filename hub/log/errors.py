@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno as _errno
 import os
 
 from hub.errors import ConfigError, FatalError, HubError, TransientError
@@ -134,8 +135,21 @@ class LogStorageError(LogError, TransientError):
         super().__init__(
             f"cannot write the log in {directory}: {cause} (writing {needed} bytes to "
             f"{os.path.basename(path)}, {free} bytes free); the partition is back at its last "
-            "durable offset; free disk space there and send again (a hub worker retries by itself)"
+            f"durable offset; {_advice(errno)}, then send again (a hub worker retries by itself)"
         )
+
+
+def _advice(code: int | None) -> str:
+    """What to do about a failed write of the log, by its errno."""
+    if code in (_errno.EMFILE, _errno.ENFILE):
+        return (
+            "raise the limit of open files (ulimit -n, or LimitNOFILE= in a systemd unit; the "
+            "log keeps one open per segment of each partition: a larger segment.bytes or a "
+            "shorter retention makes fewer)"
+        )
+    if code == _errno.EIO:
+        return "check the disk (the system log names the device)"
+    return "free disk space there"
 
 
 class RecordTooLargeError(LogError, ConfigError):

@@ -24,6 +24,7 @@ Thread safety: all methods may be called from any thread.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import logging
 import math
@@ -161,18 +162,33 @@ class Log:
                     topic_id = new
                 except OSError as exc:  # (a full disk: the topic opens all the same)
                     log.warning("topic %s: cannot give it an id (%s)", meta.name, exc)
-            self._topics[meta.name] = Topic(
-                directory,
-                meta.name,
-                meta.partitions,
-                cfg,
-                topic_id=topic_id,
-                continues=meta.continues,
-                read_only=self.read_only,
-                clean_shutdown=clean,
-                on_durable=self._notify,
-                on_append=None if self.read_only else self._wake.set,
-            )
+            try:
+                self._topics[meta.name] = Topic(
+                    directory,
+                    meta.name,
+                    meta.partitions,
+                    cfg,
+                    topic_id=topic_id,
+                    continues=meta.continues,
+                    read_only=self.read_only,
+                    clean_shutdown=clean,
+                    on_durable=self._notify,
+                    on_append=None if self.read_only else self._wake.set,
+                )
+            except OSError as exc:
+                if exc.errno not in (errno.EMFILE, errno.ENFILE):
+                    raise
+                for opened in self._topics.values():  # (their files: the count needs some)
+                    with contextlib.suppress(Exception):
+                        opened.close()
+                segments = sum(f.endswith(files.LOG_SUFFIX) for _, _, fs in os.walk(self.path)
+                               for f in fs)  # fmt: skip
+                raise LogError(
+                    f"cannot open the log in {self.path}: {exc.strerror}; it keeps one file "
+                    f"open per segment and has {segments}: raise the limit of open files "
+                    f"(ulimit -n, now {_open_files_limit()}; LimitNOFILE= in a systemd unit), "
+                    "or use fewer segments (a larger segment.bytes, a shorter retention)"
+                ) from None
 
     def _notify(self) -> None:
         with self.data_ready:
@@ -525,3 +541,10 @@ class Log:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _open_files_limit() -> str:
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return "unlimited" if soft == resource.RLIM_INFINITY else str(soft)

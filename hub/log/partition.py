@@ -408,12 +408,21 @@ class Partition:
             except OSError as exc:  # e.g. disk full: the data is durable, the old segment
                 if seg is not None:  # stays the active one
                     seg.delete()
+                elif os.path.exists(path := files.segment_path(
+                    self.directory, self.log_end_offset, files.LOG_SUFFIX)
+                ):  # fmt: skip
+                    with contextlib.suppress(OSError):  # (made, then its indexes failed)
+                        os.unlink(path)
                 if not old.active:  # (sealed: opened again for appends)
                     old.close()
-                    old = LogSegment(self.directory, old.base_offset,
-                                     index_interval=self.config.index_interval_bytes,
-                                     active=True)  # fmt: skip
-                    old.recover(full=False)
+                    try:
+                        old = LogSegment(self.directory, old.base_offset,
+                                         index_interval=self.config.index_interval_bytes,
+                                         active=True)  # fmt: skip
+                        old.recover(full=False)
+                    except OSError as again:  # (out of descriptors still): no appends
+                        self.broken = self._roll_back(again, 0)  # until the log is opened
+                        raise self.broken from exc
                     self.segments[-1] = old
                 raise self._roll_back(exc, 0) from exc
             old.next_offset = self.log_end_offset

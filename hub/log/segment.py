@@ -86,15 +86,17 @@ class LogSegment:
         self.size = self.written_size = self.durable_size = st.st_size
         index_path = files.segment_path(directory, base_offset, files.INDEX_SUFFIX, state)
         time_path = files.segment_path(directory, base_offset, files.TIMEINDEX_SUFFIX, state)
-        if reader:
-            try:
+        try:
+            if reader:
                 self.index, self.time_index = self._map_indexes(index_path, time_path)
-            except BaseException:
-                os.close(self._fd)
-                raise
-        else:
-            self.index = OffsetIndex(index_path, base_offset, active=active)
-            self.time_index = TimeIndex(time_path, base_offset, active=active)
+            else:
+                self.index = OffsetIndex(index_path, base_offset, active=active)
+                self.time_index = TimeIndex(time_path, base_offset, active=active)
+        except BaseException:  # (out of descriptors: none of ours left open)
+            if getattr(self, "index", None) is not None:
+                self.index.close()
+            os.close(self._fd)
+            raise
         self.mapped_size = self.size  # .log size when a reader's indexes were mapped
         self.active = active
         self.next_offset = base_offset  # set by recover() / the partition for sealed segments

@@ -1,0 +1,88 @@
+"""Running out of file descriptors (each segment of each partition holds one open): a roll
+that fails half-way leaves the partition appendable, and the errors say to raise the limit,
+not to free disk space. Each case runs in a process of its own (the limit is per process)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hub.log import Log, TopicPartition
+
+
+def _run(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@pytest.mark.parametrize("spare", [0, 1, 2])
+def test_a_roll_short_of_descriptors_leaves_the_partition_appendable(
+    tmp_path: Path, spare: int
+) -> None:
+    # (with one descriptor spare, the new segment's .log opened, its index did not, the .log's
+    # descriptor leaked, and the old segment could not be opened again: every later append
+    # failed with "index ... is sealed" until a restart)
+    out = _run(f"""
+        import os, resource, time
+        from hub.log import Log
+        lg = Log({str(tmp_path)!r}, background=False)
+        lg.create_topic("t", 1, {{"retention.ms": "60000"}})
+        p = lg.producer()
+        p.send("t", b"old", timestamp=int(time.time() * 1000) - 3_600_000); p.flush()
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+        taken = []
+        while True:
+            try:
+                taken.append(os.open("/dev/null", os.O_RDONLY))
+            except OSError:
+                break
+        for _ in range({spare}):
+            os.close(taken.pop())
+        try:
+            lg.run_maintenance()  # retention rolls the active segment
+        except Exception as exc:
+            print("maintenance:", exc)
+        for fd in taken:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        for i in range(3):
+            q = lg.producer(); q.send("t", b"new-%d" % i); q.flush()
+        print("appended")
+        lg.close()
+    """)
+    assert "appended" in out
+    if "maintenance:" in out:
+        assert "raise the limit of open files" in out and "free disk space" not in out
+    with Log(str(tmp_path), background=False) as log:
+        values = [r.value for r in log.scan(TopicPartition("t", 0), 0, 10)]
+        assert values[-3:] == [b"new-0", b"new-1", b"new-2"]
+
+
+def test_a_log_of_more_segments_than_descriptors_says_to_raise_the_limit(tmp_path: Path) -> None:
+    with Log(str(tmp_path), background=False) as log:
+        log.create_topic("t", 4, {"segment.bytes": "1024"})
+        p = log.producer()
+        for _ in range(20):
+            for part in range(4):
+                p.send_many("t", [b"x" * 900], partition=part)
+            p.flush()
+    out = _run(f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+        from hub.log import Log
+        try:
+            Log({str(tmp_path)!r}, background=False)
+        except Exception as exc:
+            print(type(exc).__name__, exc)
+    """)
+    assert out.startswith("LogError cannot open the log"), out
+    assert "raise the limit of open files (ulimit -n, now 48" in out
+    assert int(re.search(r"has (\d+):", out).group(1)) >= 80  # type: ignore[union-attr]
