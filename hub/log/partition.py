@@ -184,7 +184,20 @@ class Partition:
             # (a record takes bytes: an offset further on is no batch of this segment's)
             if held is not None and active.next_offset <= held < cut.first_offset + cut.bytes_cut:
                 self._go_on_after(held + 1)
+        self._dated(self.segments[-1])
         self.log_end_offset = self.high_watermark = self.segments[-1].next_offset
+
+    @staticmethod
+    def _dated(seg: LogSegment) -> None:
+        """segment.ms counts from the segment's first record (its batch's timestamp), as in
+        Kafka, not from this process's start: a worker restarted more often than segment.ms
+        never rolled a slow topic by time, and a compacted one was never cleaned."""
+        try:
+            first = next(seg.iter_batches(0, seg.size), None)
+        except InvalidBatchAt:
+            return
+        if first is not None and 0 <= first[1].max_timestamp < seg.created_at * 1000:
+            seg.created_at = first[1].max_timestamp / 1000
 
     def _go_on_after(self, reach: int) -> None:
         """After a cut of damage with intact batches past it: new records start at ``reach``,

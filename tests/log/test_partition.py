@@ -371,3 +371,22 @@ def test_a_topic_has_an_id_of_its_own_incarnation(data_dir: str) -> None:
         assert given != second
     with Log(data_dir, background=False) as log:
         assert log.topic_ids("t") == (given,)
+
+
+def test_segment_ms_counts_from_the_first_record_across_restarts(tmp_path) -> None:
+    # (it counted from the process's start: a worker restarted more often than segment.ms
+    # never rolled a slow topic by time, and a compacted one's records were never cleaned)
+    from hub.log import Log
+
+    d = str(tmp_path / "log")
+    old = int(time.time() * 1000) - 120_000
+    with Log(d, background=False) as log:
+        log.create_topic("c", 1, {"segment.ms": "60000"})
+        p = log.producer()
+        p.send("c", b"v1", key=b"k", timestamp=old)
+        p.flush()
+    with Log(d, background=False) as log:
+        p = log.producer()
+        p.send("c", b"v2", key=b"k")
+        p.flush()
+        assert log.describe("c").partitions[0].segments == 2
