@@ -57,6 +57,7 @@ from hub.log.errors import (
     RecordTooLargeError,
 )
 from hub.log.failures import ReportLimiter, storage_error
+from hub.log.mark import Mark, MarkReader, MarkWriter
 from hub.log.record import AppendInfo, PartitionInfo, Record
 from hub.log.segment import InvalidBatchAt, LogSegment
 
@@ -126,6 +127,8 @@ class Partition:
         # a rollback that could not cut the file: appends and flushes raise it until reopened
         self.broken: LogStorageError | None = None
         self._reports = ReportLimiter()
+        self._mark: MarkWriter | None = None  # the durable end published (hub.log.mark)
+        self._marks: MarkReader | None = None  # read-only: the writer's
         if not read_only:
             if not os.path.isdir(directory):
                 files.make_dirs(directory)
@@ -133,7 +136,12 @@ class Partition:
             from hub.log.cleaner import resolve_interrupted
 
             resolve_interrupted(directory)
+        else:
+            self._marks = MarkReader(directory)
         self._load(clean_shutdown)
+        if not read_only:
+            self._mark = MarkWriter(directory)
+            self._publish()
 
     # -- loading ---------------------------------------------------------------------------
     def _segment_bases(self) -> list[int]:
@@ -220,11 +228,16 @@ class Partition:
         log.warning("%s: new records start at offset %d, after the offsets cut", self.directory,
                     reach)  # fmt: skip
 
-    def _scan_tail(self, seg: LogSegment) -> None:
-        """Read-only: find the end of the valid batches without changing the file. The first
-        scan starts at the last index entry that points at an intact batch: the writer may have
-        written index entries of batches that are not in the file yet."""
+    def _scan_tail(self, seg: LogSegment, mark: Mark | None = None) -> None:
+        """Read-only: find the end of the valid batches without changing the file, and no
+        further than the writer's durable ``mark`` (hub.log.mark). The first scan starts at the
+        last index entry that points at an intact batch: the writer may have written index
+        entries of batches that are not in the file yet."""
         size = seg.file_size()
+        if mark is not None and seg.base_offset >= mark[0]:
+            size = min(size, mark[1] if seg.base_offset == mark[0] else 0)
+        if size < seg.size:  # cut since the last scan (damage at the writer's start): again
+            seg.next_offset = seg.base_offset
         if seg.next_offset == seg.base_offset:
             keep = seg.intact_index_entries(size)
             seg.next_offset, pos = seg.index.at(keep - 1) if keep else (seg.base_offset, 0)
@@ -250,15 +263,16 @@ class Partition:
 
     def _refresh(self) -> None:
         old_last = self.segments[-1] if self.segments else None
+        mark = self._marks.read() if self._marks is not None else None  # (before the files)
         self._sync_segments()
         for seg, nxt in zip(self.segments, self.segments[1:], strict=False):
             if seg is old_last:  # sealed by a roll since the last scan: scan it to its end
                 seg.reload_indexes()  # the final (sealed) indexes and max timestamp
-                self._scan_tail(seg)
+                self._scan_tail(seg)  # (all durable: a roll fsyncs before the next is made)
             seg.next_offset = nxt.base_offset
         if self.segments:
             last = self.segments[-1]
-            self._scan_tail(last)
+            self._scan_tail(last, mark)
             if last.size - last.mapped_size >= _REMAP_BYTES:
                 last.reload_indexes()  # the writer indexed what it appended since
             self.log_end_offset = self.high_watermark = last.next_offset
@@ -517,6 +531,12 @@ class Partition:
         self._reports.report(err, dropped, dropped_bytes)
         return err
 
+    def _publish(self) -> None:
+        """Tell read-only readers where the durable data ends (lock held)."""
+        if self._mark is not None and self.segments:
+            seg = self.segments[-1]
+            self._mark.publish(seg.base_offset, seg.durable_size, self.high_watermark)
+
     def _mark_durable(self, offset: int) -> None:
         self._last_flush = time.monotonic()
         if offset == self.log_end_offset:
@@ -525,6 +545,7 @@ class Partition:
             self.high_watermark = offset
             if self._on_durable is not None:
                 self._on_durable()
+        self._publish()  # (the same mark again is not written)
 
     def flush_due(self, default_ms: int | None) -> bool:
         """True when the flush.ms policy asks for a flush now."""
@@ -838,6 +859,9 @@ class Partition:
                     failed = failed or exc
             self.segments = []
             self._bases = []
+            for mark in (self._mark, self._marks):
+                if mark is not None:
+                    mark.close()
             if failed is not None:
                 raise failed
 

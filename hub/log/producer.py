@@ -392,7 +392,7 @@ class Producer:
 
     def flush(self, durable: bool = True) -> list[AppendInfo]:
         """Append everything buffered; with ``durable`` make durable every partition this
-        producer appended to since the last flush (records of ``send_many`` included), sharing
+        producer appended to since its last durable flush (``send_many``'s included), sharing
         an fsync already on its way with the log's flusher or other producers. After a
         LogStorageError (records of this producer were rolled back) every later flush and
         append raises it again: a new producer starts afresh."""
@@ -402,7 +402,9 @@ class Producer:
             infos: list[AppendInfo] = []
             for slot in list(self._pending):
                 infos.extend(self._drain(slot))
-            touched, self._touched = self._touched, {}
+            touched = self._touched if durable else dict(self._touched)
+            if durable:  # (not durable: a later durable flush still owes them the fsync)
+                self._touched = {}
         failed: LogStorageError | None = None
         for part, epoch in touched.items():  # every partition, even after a failure
             try:

@@ -312,3 +312,36 @@ def test_a_log_closed_cleanly_opens_for_writing_on_a_full_disk(tmpfs_dir: Tmpfs)
     with Log(data, maintenance_interval_ms=None) as log:
         assert log.watermarks(TP) == (0, 2000)
         assert log.offset_for_timestamp(TP, 1_700_000_000_150) == 1500
+
+
+def test_a_reader_never_gets_records_a_failed_write_took_back(tmpfs_dir: Tmpfs) -> None:
+    # (a read-only reader had been served the records written and not yet durable; the
+    # rollback gave their offsets to other records, which the reader then never got, and it
+    # reported damage in a healthy file)
+    data = str(tmpfs_dir.path / "data")
+    with Log(data, flush_interval_ms=None, background=False) as log:
+        log.create_topic("t", 1)
+        p = log.producer()
+        p.send_many("t", [b"durable-%d" % i for i in range(3)], partition=0)
+        p.flush()
+        p.send_many("t", [b"ghost-%d" % i for i in range(3)], partition=0)
+        p.flush(durable=False)
+        with Log(data, read_only=True) as ro:
+            c = ro.consumer(auto_offset_reset="earliest")
+            c.assign([TP])
+            got = [r.value for r in c.poll(0.2)]
+            filler = os.path.join(tmpfs_dir.path, "filler")
+            with open(filler, "wb") as f, contextlib.suppress(OSError):
+                f.write(b"\0" * (2 << 20))  # (the disk is full)
+            big = log.producer()
+            big.send_many("t", [b"y" * 200_000], partition=0)
+            with pytest.raises(LogStorageError):
+                big.flush()  # fails: the partition is rolled back to its durable end
+            assert log.partition("t", 0).log_end_offset == 3
+            os.unlink(filler)
+            real = log.producer()
+            real.send_many("t", [b"real-%d" % i for i in range(5)], partition=0)
+            real.flush()
+            while batch := c.poll(0.5):
+                got += [r.value for r in batch]
+    assert got == [b"durable-%d" % i for i in range(3)] + [b"real-%d" % i for i in range(5)]

@@ -582,3 +582,23 @@ def test_a_reader_never_takes_a_compaction_swap_half_done_for_the_log(
     monkeypatch.setattr(partition, "_SWAP_WAIT_S", 30, raising=False)
     threading.Timer(0.3, lambda: Log(str(tmp_path), background=False).close()).start()
     assert _read_all(tmp_path) == [b"old%d" % i for i in range(300)]
+
+
+def test_a_reader_sees_no_record_the_writer_has_not_made_durable(data: str) -> None:
+    # (written to the file and not fsynced, they were served: the writer could still take
+    # them back and give their offsets to other records; see also test_disk_full)
+    with Log(data, flush_interval_ms=None, background=False) as writer:
+        writer.create_topic("t", 1)
+        p = writer.producer()
+        p.send_many("t", [b"durable-%d" % i for i in range(3)])
+        p.flush()
+        p.send_many("t", [b"not-yet-%d" % i for i in range(3)])
+        p.flush(durable=False)  # in the file, not fsynced
+        with Log(data, read_only=True) as reader:
+            c = reader.consumer(auto_offset_reset="earliest")
+            c.assign([TP])
+            assert reader.watermarks(TP) == (0, 3)
+            assert [r.value for r in c.poll(0.2)] == [b"durable-%d" % i for i in range(3)]
+            p.flush()  # now durable: the reader gets them
+            assert [r.value for r in c.poll(1.0)] == [b"not-yet-%d" % i for i in range(3)]
+            assert reader.watermarks(TP) == (0, 6)

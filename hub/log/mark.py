@@ -1,0 +1,94 @@
+"""Where a partition's durable data ends, as its writer publishes it for read-only readers.
+
+The writer makes batches durable by writing them and then fsyncing the file: between the two,
+and after a failed write cuts the file back (hub.log.partition's rollback), the file holds
+bytes that are not durable. A read-only reader in another process sees only the file; served
+those bytes, it delivered records the writer then took back and gave other records the same
+offsets. So after each fsync the writer publishes its durable end in ``durable.mark``: the
+active segment's base offset, the byte position in it and the next offset, with a CRC. The file
+is rewritten in place and never fsynced: a reader sees the page cache, and after a power loss
+the file is older (or missing) and the writer rewrites it when it opens the partition. A reader
+scans no further than the mark (see `Partition._scan_tail`); with no mark (a log of an older
+hub) it scans to the end of the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import struct
+import time
+import zlib
+
+from hub.log import files
+
+MARK_FILE = "durable.mark"
+_BODY = struct.Struct("<qqq")  # segment base offset, byte position in it, next offset
+_CRC = struct.Struct("<I")
+_SIZE = _BODY.size + _CRC.size
+_TORN_RETRIES = 50  # a read that met a write half-way is read again
+
+
+Mark = tuple[int, int, int]
+
+
+class MarkWriter:
+    """The writer's side: `publish` after each fsync (partition lock held)."""
+
+    def __init__(self, directory: str) -> None:
+        self.path = os.path.join(directory, MARK_FILE)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, files.FILE_MODE)
+        self._last: Mark | None = None
+
+    def publish(self, base: int, position: int, next_offset: int) -> None:
+        mark = (base, position, next_offset)
+        if mark == self._last or self._fd < 0:
+            return
+        body = _BODY.pack(*mark)
+        try:
+            os.pwrite(self._fd, body + _CRC.pack(zlib.crc32(body)), 0)
+        except OSError:  # readers see less until the next publish: never more than is durable
+            self._last = None
+            return
+        self._last = mark
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
+
+
+class MarkReader:
+    """A read-only reader's side: `read` the last mark published (None when there is none)."""
+
+    def __init__(self, directory: str) -> None:
+        self.path = os.path.join(directory, MARK_FILE)
+        self._fd = -1
+        self._last: Mark | None = None
+
+    def read(self) -> Mark | None:
+        """The mark now; the one read before while a write keeps tearing the read (or the
+        writer has made the file and not written it yet)."""
+        if self._fd < 0:
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+        for _ in range(_TORN_RETRIES):
+            data = os.pread(self._fd, _SIZE, 0)
+            if len(data) < _SIZE:
+                return self._last
+            body = data[: _BODY.size]
+            if _CRC.unpack_from(data, _BODY.size)[0] == zlib.crc32(body):
+                base, position, next_offset = _BODY.unpack(body)
+                self._last = (base, position, next_offset)
+                return self._last
+            time.sleep(0.0001)
+        return self._last
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
