@@ -37,6 +37,9 @@ nonfinite = _impl.nonfinite
 # only; None with the reference codec: such a sink decodes instead)
 json_valid = getattr(_impl, "json_valid", None)
 json_lines = getattr(_impl, "json_lines", None)
+# a JSON array's elements, each as bytes: a batch of values encoded in one call, then split
+# (C only; None with the reference codec: the converters encode one value at a time)
+json_split = getattr(_impl, "json_split", None)
 
 __all__ = [
     "ACCELERATED",
@@ -45,6 +48,7 @@ __all__ = [
     "encode_packed_lz4",
     "encode_records",
     "json_lines",
+    "json_split",
     "json_valid",
     "murmur2",
     "nonfinite",

@@ -304,8 +304,9 @@ class Producer:
         if len(values) > 1:
             # big records: cut the input so a chunk's batch fits the budget, rather than
             # encoding it whole and splitting it again in _encoded_batches
-            size = sum(len(v) for v in values if v is not None)
-            size += sum(len(k) for k in keys if k is not None) + 70 * len(values)
+            # (map/filter: a generator per record cost as much as the values' encoding)
+            size = sum(map(len, filter(None, values)))
+            size += sum(map(len, filter(None, keys))) + 70 * len(values)
             fit = int(budget * 0.9 * len(values) / max(size, 1))
             step = max(1, min(step, fit))
         batches: list[tuple[Partition, tuple[bytearray, bytes]]] = []

@@ -220,3 +220,37 @@ def test_the_module_object_is_the_codecs() -> None:
 
     assert isinstance(c_codec, ModuleType)
     assert codec.json_lines is (c_codec.json_lines if codec.ACCELERATED else None)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@MANY
+@given(st.lists(JSON_VALUES, max_size=12))
+def test_json_split_gives_each_element_as_orjson_writes_it_alone(values: list[Any]) -> None:
+    # (the converters encode a batch of values with one orjson call and split it here)
+    alone = [orjson.dumps(v) for v in values]
+    assert c_codec.json_split(orjson.dumps(values), len(values)) == alone
+
+
+@pytest.mark.parametrize("data, count", [
+    (b"[1,2]", 3), (b"[1,2]", 1), (b"[]", 1), (b"[1]", 0), (b"[1,,2]", 3), (b"[,1]", 2),
+    (b"[1,]", 2), (b'["a,b]', 1), (b"[[1,2]", 1), (b"[1]]", 1), (b"{}", 0), (b"", 0),
+    (b"[", 0), (b'["\\"]', 1), (b"[}]", 1),
+])  # fmt: skip
+def test_json_split_refuses_what_is_not_an_array_of_that_many(data: bytes, count: int) -> None:
+    assert c_codec.json_split(data, count) is None
+
+
+def test_json_split_of_nothing_and_bad_arguments() -> None:
+    assert c_codec.json_split(b"[]", 0) == []
+    assert c_codec.json_split(b'["a\\\\",{"b":[]}]', 2) == [b'"a\\\\"', b'{"b":[]}']
+    with pytest.raises(TypeError):
+        c_codec.json_split("[1]", 1)
+    with pytest.raises(ValueError):
+        c_codec.json_split(b"[1]", -1)
