@@ -151,9 +151,11 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
         deletes and ``delete.enabled=false``)."""
         from connectors.sink.duckdb import native
         from connectors.sink.engine.evolution import create, evolve
+        from connectors.sink.engine.naming import check_columns
 
         d, info = self.dialect, self._info(table)
         columns = [x.column for x in part.plan.after]
+        check_columns(table, [c.name for c in columns] + [x.column.name for x in part.plan.key])
         if info is None:
             if not self._changes(part, look):
                 return False

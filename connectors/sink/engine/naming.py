@@ -11,7 +11,7 @@ missing.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,28 @@ def clip(name: str, max_bytes: int | None) -> str:
 
 # the engine's own tables, kept in the target beside the rows (`offsets`, `owners`)
 RESERVED = frozenset({"_hub_offsets", "_hub_table_topics"})
+# the engine's staging and working columns (merge's ``__hub_delete`` and ``__hub_keep_*``,
+# ``__hub_old_*``, the keyless ``__hub_g``/``__hub_n``, a fill's ``__hub_fill_*``) begin so
+RESERVED_COLUMN_PREFIX = "__hub_"
+
+
+class ReservedColumnError(SinkFatalError):
+    """A record's column has a name the engine keeps for its own (`RESERVED_COLUMN_PREFIX`):
+    a statement naming it would have read the user's column for the engine's (a row deleted
+    because its ``__hub_delete`` column was true)."""
+
+
+def check_columns(table: object, names: Iterable[str]) -> None:
+    """`ReservedColumnError` for a name beginning with `RESERVED_COLUMN_PREFIX`, in any case
+    (DuckDB and BigQuery take names alike but for case as one)."""
+    for name in names:
+        if name[:6].lower() == RESERVED_COLUMN_PREFIX:
+            raise ReservedColumnError(
+                f"table {table}: column {name!r} has a name hub keeps for its own staging "
+                f"columns (those beginning with {RESERVED_COLUMN_PREFIX}, in any case): rename "
+                "it, at the source or on the way (ExtractNewRecordState, then ReplaceField's "
+                "renames)"
+            )
 
 
 class ReservedTableError(SinkFatalError):

@@ -36,7 +36,7 @@ from connectors.sink.engine.errors import (
     ValueNotHeldError,
 )
 from connectors.sink.engine.evolution import aligned, create, evolve
-from connectors.sink.engine.naming import TableRef
+from connectors.sink.engine.naming import TableRef, check_columns
 from connectors.sink.engine.records import ChangeReader
 from connectors.sink.engine.types import STRING, Column, ColumnType, infer
 from hub.errors import HubError
@@ -309,6 +309,7 @@ class EngineSinkTask(SinkTask, Generic[C]):
 
     def _apply(self, tb: TableBatch) -> None:
         d, cfg = self.dialect, self.cfg
+        check_columns(tb.table, [*tb.columns, *tb.pk, *tb.nulls])
         info = self._info(tb.table)
         if info is not None and (d.folds_names or d.max_name_bytes is not None):
             info = aligned(d, info, [*tb.columns, *tb.pk])
