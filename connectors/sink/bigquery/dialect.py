@@ -395,6 +395,16 @@ class BigQueryDialect(DeferredDialect):
         self.ddl(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {sql_type}")  # a race, as above
         self._types.setdefault(table, {})[name] = sql_type
 
+    def rename_column(self, table: TableRef, name: str, new: str) -> None:
+        super().rename_column(table, name, new)
+        types = self._types.setdefault(table, {})
+        if name in types:
+            types[new] = types.pop(name)
+
+    def drop_column(self, table: TableRef, name: str) -> None:
+        super().drop_column(table, name)
+        self._types.get(table, {}).pop(name, None)
+
     def widen_column(self, table: TableRef, name: str, sql_type: str) -> None:
         have = self._types.get(table, {}).get(name, "")
         if sql_type == "STRING" and have != "STRING":  # past 38 digits: BigQuery cannot
@@ -428,6 +438,10 @@ class BigQueryDialect(DeferredDialect):
         columns = {
             f.name: bt.spelled(f.field_type, f.mode, f.precision, f.scale) for f in tb.schema
         }
+        for name, t in self._types.get(table, {}).items():
+            # a column this task added that the table's metadata does not list (yet: the
+            # emulator's never does): added again, the rename of a filled one failed
+            columns.setdefault(name, t)
         self._types[table] = columns
         return TableInfo(columns, ())  # BigQuery enforces no primary key
 

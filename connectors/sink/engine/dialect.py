@@ -267,6 +267,13 @@ class Dialect(ABC):
         t, c = self.table_name(table), self.quote(name)
         self.ddl(f"ALTER TABLE {t} ADD COLUMN {c} {sql_type}")
 
+    def rename_column(self, table: TableRef, name: str, new: str) -> None:
+        t = self.table_name(table)
+        self.ddl(f"ALTER TABLE {t} RENAME COLUMN {self.quote(name)} TO {self.quote(new)}")
+
+    def drop_column(self, table: TableRef, name: str) -> None:
+        self.ddl(f"ALTER TABLE {self.table_name(table)} DROP COLUMN {self.quote(name)}")
+
     def widen_column(self, table: TableRef, name: str, sql_type: str) -> None:
         """Change a column's type to a wider one (every value it holds stays as it is)."""
         self.ddl(

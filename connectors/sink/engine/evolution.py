@@ -22,7 +22,8 @@ stop the task, per ``errors.tolerance``; other tables are not affected.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, fold_ascii
 from connectors.sink.engine.errors import (
@@ -129,6 +130,24 @@ def fill(d: Dialect, table: TableRef, column: Column) -> None:
         d.unstage(relation)
 
 
+FILL_PREFIX = "__hub_fill_"  # a column being added and filled where DDL commits at once
+
+
+def _add_filled(
+    d: Dialect, table: TableRef, c: Column, sql_type: str, have: Mapping[str, str]
+) -> None:
+    """Add ``c`` with its default in the rows there, where each DDL statement commits alone
+    (Snowflake, BigQuery): under a name of the engine's first, filled, then renamed, so a
+    crash between the ADD and the fill leaves no column ``c`` whose rows the next try would
+    take as filled (they kept NULL for good), only the half-made one, made again."""
+    temp = FILL_PREFIX + c.name
+    if temp in have:  # (a try cut short)
+        d.drop_column(table, temp)
+    d.add_column(table, temp, sql_type)
+    fill(d, table, replace(c, name=temp))
+    d.rename_column(table, temp, c.name)
+
+
 def evolve(
     d: Dialect, table: TableRef, info: TableInfo, columns: Sequence[Column], allowed: bool
 ) -> TableInfo:
@@ -146,9 +165,12 @@ def evolve(
                     f"table {table}: column {c.name} ({incoming}) does not exist and "
                     "schema.evolution=none; add it or set schema.evolution=basic"
                 )
-            d.add_column(table, c.name, incoming)
-            if c.default is not None:
-                fill(d, table, c)
+            if c.default is not None and not d.transactional_ddl:
+                _add_filled(d, table, c, incoming, changed)
+            else:
+                d.add_column(table, c.name, incoming)
+                if c.default is not None:
+                    fill(d, table, c)
             changed[c.name] = incoming
             continue
         have = d.column_type(existing)

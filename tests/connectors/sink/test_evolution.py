@@ -360,3 +360,44 @@ def test_a_column_named_as_the_engines_own_is_refused_before_any_write(
     assert sink.task is not None
     assert sink.task.dialect.describe(TableRef(None, "srv_public_flags")) is None  # (no write)
 
+
+class _Crash(BaseException):
+    """A kill -9 between two statements, as far as the target can tell."""
+
+
+def test_a_column_added_with_a_default_is_filled_after_a_crash_between_add_and_fill(
+    sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (Snowflake and BigQuery commit each DDL statement at once: killed after ADD COLUMN and
+    # before the fill, the next try found the column there and the old rows kept NULL for good)
+    import connectors.sink.engine.evolution as evolution
+    from hub.runtime.api import SinkRecord
+
+    key = {"type": "struct", "optional": False,
+           "fields": [{"field": "id", "type": "int32", "optional": False}]}  # fmt: skip
+
+    def rec(off: int, fields: list[dict[str, Any]], value: dict[str, Any]) -> SinkRecord:
+        schema = {"type": "struct", "name": "v", "optional": False, "fields": fields}
+        return SinkRecord("evo.t", 0, off, 0, {"id": value["id"]}, value, (), key, schema)
+
+    f1 = [{"field": "id", "type": "int32", "optional": False},
+          {"field": "a", "type": "string", "optional": True}]  # fmt: skip
+    sink.put([rec(0, f1, {"id": 1, "a": "x"}), rec(1, f1, {"id": 2, "a": "y"})])
+    f2 = [*f1, {"field": "c", "type": "int32", "optional": True, "default": 5}]
+    batch = [rec(2, f2, {"id": 3, "a": "z", "c": 7})]
+    real_fill = evolution.fill
+
+    def crash(*args: Any) -> None:
+        raise _Crash
+
+    monkeypatch.setattr(evolution, "fill", crash)
+    with pytest.raises(_Crash):
+        sink.put(batch)
+    monkeypatch.setattr(evolution, "fill", real_fill)
+    sink.start(["evo.t"])  # a new task, as after the restart; the batch comes again
+    sink.put(batch)
+    assert sorted(sink.query('SELECT "id", "a", "c" FROM "evo_t"')) == [
+        (1, "x", 5),
+        (2, "y", 5),
+        (3, "z", 7),
+    ]
