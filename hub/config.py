@@ -122,15 +122,16 @@ WORD_SECRET_MAX = 7  # a secret this short is masked only where it is not part o
 
 def scrub(text: str, values: Iterable[Any]) -> str:
     """``text`` with every `secret_fragments` of ``values`` (the secret ones) masked. A
-    fragment of at most `WORD_SECRET_MAX` characters is masked where no letter, digit or
-    ``_`` touches it: a password ``hub`` masked "github" as "git********"."""
+    fragment of at most `WORD_SECRET_MAX` characters is masked where no letter, digit, ``_``,
+    ``-`` or ``/`` touches it: a password ``hub`` masked "github" as "git********", and the
+    S3 prefix "hub-staging" as "********-staging"."""
     for v in values:
         if isinstance(v, str) and v:
             for part in secret_fragments(v):
                 if len(part) > WORD_SECRET_MAX:
                     text = text.replace(part, MASK)
                 elif part in text:
-                    text = re.sub(rf"(?<!\w){re.escape(part)}(?!\w)", MASK, text)
+                    text = re.sub(rf"(?<![\w/-]){re.escape(part)}(?![\w/-])", MASK, text)
     return text
 
 

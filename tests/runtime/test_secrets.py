@@ -69,9 +69,10 @@ def test_a_short_secret_is_masked_only_where_it_stands_alone() -> None:
     # (a password "hub" had masked "github" as "git********", "hubs" as "********s")
     from hub.config import scrub
 
-    text = "which hubs; password=hub; postgresql://u:hub@h/db; 'hub' hub_x"
+    text = "which hubs; password=hub; postgresql://u:hub@h/db; 'hub' hub_x s3://b/hub-staging/"
     assert scrub(text, ["hub"]) == (
-        "which hubs; password=********; postgresql://u:********@h/db; '********' hub_x"
+        "which hubs; password=********; postgresql://u:********@h/db; '********' hub_x "
+        "s3://b/hub-staging/"
     )
     # a longer one is masked wherever it shows, inside a word too
     assert scrub("xs3cr3t-pw-1x", ["s3cr3t-pw-1"]) == "x********x"
