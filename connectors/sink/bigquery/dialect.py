@@ -247,12 +247,18 @@ class BigQueryDialect(DeferredDialect):
         )
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        # the query made again when it fails as a job may (rate limits, backend errors), by
+        # our job retry, bounded by bigquery.timeout.ms: given to the client, that retry also
+        # wrapped the job's insertion in the library's own, of 600 s whatever ours said
+        return self._job_retry(self._run_once)(sql, params)
+
+    def _run_once(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         job = self._client.query(
             sql,
             job_config=self._job_config(params),
             job_id_prefix=self._job_prefix,
             retry=self._retry,
-            job_retry=self._job_retry,
+            job_retry=None,
         )
         try:
             rows = job.result(timeout=self._timeout, retry=self._retry)

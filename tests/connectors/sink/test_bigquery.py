@@ -214,3 +214,22 @@ def test_created_tables_may_be_partitioned_by_a_time_column(
             sink.put([bad.insert(0, {"id": 1, "at": "x"})])
     finally:
         sink.stop()
+
+
+def test_a_job_that_keeps_failing_gives_up_after_bigquery_timeout_ms(
+    bigquery_server: BigQueryServer, bigquery_dataset: str
+) -> None:
+    # (the client library wrapped the job's insertion in its own retry of 600 s whatever
+    # bigquery.timeout.ms said: the batch stalled ten minutes. The emulator answers HTTP 500
+    # to every job naming a column with a backtick, as BigQuery may answer 5xx or 429 for a
+    # while; BigQuery itself refuses such a name at once)
+    from connectors.sink.engine.errors import SinkTransientError
+
+    sink = Sink(TARGETS["bigquery"], bigquery_server.config(bigquery_dataset),
+                **{"bigquery.timeout.ms": 2000})  # fmt: skip
+    t = PgTable("bt", [("id", Oid.INT4, -1), ("back`tick", Oid.TEXT, -1)])
+    try:
+        with pytest.raises(SinkTransientError, match=r"Timeout of 2\.0s exceeded"):
+            sink.put([t.insert(0, {"id": 1, "back`tick": "x"})])
+    finally:
+        sink.stop()
