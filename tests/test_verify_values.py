@@ -44,6 +44,10 @@ INSERT INTO arr VALUES (1, '{2024-01-01,infinity,0044-03-15 BC}', '{-infinity,20
                         '{24:00:00,00:00:00.5}', '{12000-01-01 00:00:00+00}');
 CREATE TABLE shape (id int PRIMARY KEY, x int, note text);
 INSERT INTO shape VALUES (1, 1, NULL), (2, 2, NULL);
+CREATE TABLE tt (id int PRIMARY KEY, ttz timetz);
+INSERT INTO tt VALUES (1, '24:00:00+00'), (2, '24:00:00-02'), (3, '12:00:00.5+05:30');
+CREATE TABLE sd (id int PRIMARY KEY, v text);
+INSERT INTO sd VALUES (1, 'a'), (2, 'b');
 """
 
 
@@ -197,3 +201,47 @@ def test_tables_that_match_nothing_are_named(
     # it had said that no sink consumes the topics
     with pytest.raises(ConfigError, match="no captured table matches --tables public.DEC"):
         list(verify_all(valid, only={"public.DEC"}))
+
+
+def test_timetz_at_24_soft_deleted_text_flags_and_a_source_db_table_name(
+    pg_server: PgServer, dbs: tuple[str, str], tmp_path: Path
+) -> None:
+    # (a timetz of 24:00 failed the PostgreSQL sink's read, psycopg refusing the hour, and
+    # DuckDB's was called different; a text __deleted, as ExtractNewRecordState's rewrite
+    # with delete.enabled=false leaves it, failed the PostgreSQL sink's IS NOT TRUE; and a
+    # table.name.format with ${source.db} was looked for as "_tt")
+    src, sink_db = dbs
+    tables = _source(pg_server, src)
+    by_db = {"topics.regex": "v.*", "table.name.format": "${source.db}_${source.table}"}
+    tt = "(1, '24:00:00+00'), (2, '02:00:00+00'), (3, '06:30:00.5+00')"  # (as written: UTC)
+    sd = "(1, 'a', 'false'), (2, 'b', 'false'), (3, 'c', 'true')"  # (3: deleted at the source)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    with psycopg.connect(pg_server.dsn(sink_db), autocommit=True) as pg:
+        for create, run in ((duck_types.sql_type, con.execute), (pg_types.sql_type, pg.execute)):
+            run(_create(create, tables["tt"], f"{src}_tt"))
+            run(f'INSERT INTO "{src}_tt" VALUES {tt}')
+            run(
+                _create(create, tables["sd"], f"{src}_sd").replace(
+                    ", PRIMARY", ', "__deleted" text, PRIMARY'
+                )
+            )
+            run(f'INSERT INTO "{src}_sd" VALUES {sd}')
+    con.close()
+    url = f"postgresql://{pg_server.user}@{pg_server.host}:{pg_server.port}/{sink_db}"
+    sinks = {
+        "duck": lambda: DuckDBSink.verify_target(
+            {"connection.url": f"duckdb:{tmp_path / 'w.duckdb'}", **by_db}
+        ),
+        "pg": lambda: PostgresSink.verify_target({"connection.url": url, **by_db}),
+    }
+    for sink, target in sinks.items():
+        for name in ("tt", "sd"):
+            r = _compare(target(), tables[name])
+            assert r.target == f"{src}_{name}" and r.equal, (sink, r)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute(f"UPDATE \"{src}_tt\" SET ttz = '00:00:00+00' WHERE id = 1")  # (24:00 is not 0)
+    con.execute(f'UPDATE "{src}_sd" SET "__deleted" = \'true\' WHERE id = 2')
+    con.close()
+    assert not _compare(sinks["duck"](), tables["tt"]).equal
+    r = _compare(sinks["duck"](), tables["sd"])
+    assert not r.equal and r.differences == ["missing in the sink: id=2"], r

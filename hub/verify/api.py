@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +25,9 @@ class SourceTable:
     key: tuple[str, ...]
     rows: Callable[[], Iterator[Row]]
     count: Callable[[], int]
+    # the db, schema and table of its events' source block (table.name.format's ${source.*});
+    # None: schema and table only
+    block: Mapping[str, Any] | None = None
 
     @property
     def name(self) -> str:

@@ -88,16 +88,29 @@ def _zoned(v: Any) -> Any:
     return native(v)
 
 
+_DAY_US = 86_400_000_000
+_TIMETZ = re.compile(
+    r"(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:(Z)|([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?)?"
+)
+
+
 def _zoned_time(v: Any) -> Any:
+    """A time with a zone (text: Debezium's ``24:00:00Z``, PostgreSQL's and DuckDB's
+    ``24:00:00+00``, ``12:00:00.5+05:30``; or an aware time) as microseconds of the UTC day.
+    24:00 stays apart from 00:00 where no offset moves it (PostgreSQL keeps both)."""
     if isinstance(v, str):
-        try:
-            v = dt.time.fromisoformat(v)
-        except ValueError:
+        m = _TIMETZ.fullmatch(v.strip())
+        if m is None:
             return ("ttz?", v)
-    if isinstance(v, dt.time):
-        offset = v.utcoffset() or dt.timedelta(0)
-        return ("ttz", (_micros_of_day(v) - offset // _US) % 86_400_000_000)
-    return native(v)
+        h, mi, sec, frac, _, sign, oh, om, os_ = m.groups()
+        us = ((int(h) * 60 + int(mi)) * 60 + int(sec)) * 1_000_000 + int((frac or "").ljust(6, "0"))
+        offset = (int(oh or 0) * 3600 + int(om or 0) * 60 + int(os_ or 0)) * 1_000_000
+        us -= -offset if sign == "-" else offset
+    elif isinstance(v, dt.time):
+        us = _micros_of_day(v) - (v.utcoffset() or dt.timedelta(0)) // _US
+    else:
+        return native(v)
+    return ("ttz", us if 0 <= us <= _DAY_US else us % _DAY_US)
 
 
 def native(v: Any) -> Any:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from connectors.sink.engine import temporal
 from connectors.sink.engine.evolution import aligned
 from connectors.sink.engine.naming import TableNamer, TableRef
-from connectors.sink.engine.types import ColumnType, leaf
+from connectors.sink.engine.types import BOOLEAN, STRING, ColumnType, leaf
 from hub.runtime import csv_list
 from hub.verify import TEXT_KINDS, Row, SourceTable, TargetTable, comparable, topic_router
 
@@ -68,6 +68,22 @@ if TYPE_CHECKING:
     from connectors.sink.engine.task import EngineSinkTask
 
 
+def _live_rows(d: Any, columns: Mapping[str, str], source: set[str]) -> str:
+    """The WHERE clause leaving out rows deleted at the source but kept in the sink with a
+    ``__deleted`` flag: a boolean (``delete.mode=soft``) or the text ``'true'`` (Debezium's
+    ExtractNewRecordState ``rewrite`` with ``delete.enabled=false``); none when the source
+    table has a ``__deleted`` column of its own (then it is data)."""
+    have = columns.get("__deleted")
+    if have is None or "__deleted" in source:
+        return ""
+    t, q = d.column_type(have), d.quote("__deleted")
+    if t is not None and t.kind == BOOLEAN:
+        return f" WHERE {q} IS NOT TRUE"
+    if t is not None and t.kind == STRING:
+        return f" WHERE ({q} IS NULL OR {q} <> 'true')"
+    return ""
+
+
 class EngineTarget:
     def __init__(self, task_class: type[EngineSinkTask[Any]], config: Mapping[str, Any]) -> None:
         self.cfg = task_class.config_class.of(config)
@@ -87,9 +103,8 @@ class EngineTarget:
     def table(self, source: SourceTable) -> TargetTable | None:
         if not self._takes(source.topic):
             return None
-        ref = self.namer.table(
-            self.route(source.topic), {"db": None, "schema": source.schema, "table": source.table}
-        )
+        block = source.block or {"db": None, "schema": source.schema, "table": source.table}
+        ref = self.namer.table(self.route(source.topic), block)
         assert ref is not None
         info = self.dialect.describe(ref)
         if info is None:
@@ -103,7 +118,7 @@ class EngineTarget:
             expr, fix = q(c.name), None
             if c.name not in present:
                 expr = "NULL"
-            elif kind in TEXT_KINDS:
+            elif kind in TEXT_KINDS or kind == "timetz":  # (drivers refuse a timetz 24:00)
                 expr = d.text_expr(expr)
             elif kind == "json":
                 expr = d.json_text_expr(expr) or expr
@@ -115,7 +130,7 @@ class EngineTarget:
                     fix = item
             exprs.append(expr)
             fixes.append(fix)
-        where = f" WHERE {q('__deleted')} IS NOT TRUE" if "__deleted" in present else ""
+        where = _live_rows(d, info.columns, {c.name for c in source.columns})
         sql = f"SELECT {', '.join(exprs)} FROM {d.table_name(ref)}{where}"
         kinds = [(c.type.kind, leaf(c.type).kind) for c in source.columns]
         fixed = [

@@ -48,6 +48,7 @@ def verify_tables(
                 t.db, t.name, table.topic, columns, table.key_columns,
                 rows=_reader(cfg, f"SELECT {names} FROM {relation}", table, columns),
                 count=_counter(cfg, f"SELECT count(*) FROM {relation}"),
+                block={"db": t.db, "table": t.name},  # (as its events: no schema)
             ))  # fmt: skip
     finally:
         con.close()

@@ -47,6 +47,7 @@ def verify_tables(config: Mapping[str, Any], only: set[str] | None = None) -> li
                 info.schema, info.name, ts.topic, columns, ts.key_columns,
                 rows=_reader(cfg, f"SELECT {select} FROM {relation}", ts, columns),
                 count=_counter(cfg, f"SELECT count(*) FROM {relation}"),
+                block={"db": cfg.dbname, "schema": info.schema, "table": info.name},
             )
         )  # fmt: skip
     conn.close()
