@@ -1381,3 +1381,23 @@ def test_mask_field_refuses_a_replacement_for_a_date_or_time() -> None:
                      transforms_m_fields="born")  # fmt: skip
     out = unmasked.apply(sink({"born": 19000, "at": 1, "zoned": ""}, value_schema=schema))
     assert out is not None and out.value["born"] == 0  # (without a replacement: the epoch)
+
+
+def test_mask_field_masks_a_nan_or_infinite_float_as_zero() -> None:
+    # (the JSON converter gives a NaN or an infinity back as the text "NaN", "Infinity":
+    # masked by its Python type it became "" (or the text "7"), and every sink refused the
+    # record; Kafka's MaskField masks the Double as 0.0, or the replacement as a double)
+    from hub.runtime.converters import JsonConverter
+
+    schema = {"type": "struct", "optional": False, "fields": [
+        {"field": "x", "type": "float64", "optional": True},
+        {"field": "y", "type": "float32", "optional": True}]}  # fmt: skip
+    conv = JsonConverter()
+    value, vs = conv.to_value(conv.from_value({"x": float("nan"), "y": float("-inf")}, schema))
+    assert value == {"x": "NaN", "y": "-Infinity"}  # (as the sink sees them)
+    out = applied(one("MaskField$Value", fields="x,y"), sink(value, value_schema=vs))
+    assert out.value == {"x": 0.0, "y": 0.0}
+    out = applied(
+        one("MaskField$Value", fields="x,y", replacement="7"), sink(value, value_schema=vs)
+    )
+    assert out.value == {"x": 7.0, "y": 7.0}

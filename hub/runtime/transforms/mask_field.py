@@ -132,6 +132,18 @@ def masked(value: Any, schema: Mapping[str, Any] | None, replacement: str | None
             bits = _INT_BITS.get(str(kind))
             if bits is not None and isinstance(value, int) and not isinstance(value, bool):
                 return _integer(replacement, bits)
+        if kind in ("float32", "float64"):
+            # (a NaN or an infinity comes back from the JSON converter as the text "NaN",
+            # "Infinity": masked as text, it became "" and every sink refused the record;
+            # Kafka masks the Double as 0.0)
+            if replacement is None:
+                return 0.0
+            try:
+                return float(_number(replacement))
+            except ValueError:
+                raise ValueError(
+                    f"cannot convert replacement {replacement!r} to a number"
+                ) from None
     return empty(value) if replacement is None else converted(value, replacement)
 
 
