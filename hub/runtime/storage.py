@@ -14,6 +14,7 @@ wrote, the next one overwrites at its start.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -102,12 +103,36 @@ def single_partition(log: LogBackend, topic: str, what: str) -> None:
         )
 
 
+def only_compacted(log: LogBackend, topic: str, what: str) -> None:
+    """Refuse a storage topic whose cleanup.policy is not compact alone, as Kafka Connect
+    does: retention would delete the offsets (sources starting over), the connector configs
+    and the statuses that no newer record has replaced."""
+    try:
+        policy = log.topic_properties(topic).get("cleanup.policy")
+    except Exception as exc:  # noqa: BLE001 - a broker that describes no config: not known
+        logging.getLogger(__name__).warning(
+            "cannot read the cleanup.policy of the %s topic %r (%s): it must be compact", what,
+            topic, exc,
+        )  # fmt: skip
+        return
+    if policy is not None and {p.strip() for p in policy.split(",")} != {"compact"}:
+        raise ConfigError(
+            f"the {what} topic {topic!r} has cleanup.policy={policy}: retention would delete "
+            f"the {what} no newer record replaced. Make it compact (kafka-configs "
+            f"--alter --entity-type topics --entity-name {topic} --add-config "
+            "cleanup.policy=compact), or name a topic of hub's own (config.storage.topic, "
+            "offset.storage.topic, status.storage.topic)"
+        )
+
+
 def check_storage(log: LogBackend, storage: StorageTopics) -> None:
-    """Every existing storage topic one partition, before any of them is created."""
+    """Every existing storage topic of one partition and compacted, before any of them is
+    created."""
     for topic, what in ((storage.configs, "connector configs"), (storage.offsets, "offsets"),
                         (storage.status, "status")):  # fmt: skip
         if log.has_topic(topic):
             single_partition(log, topic, what)
+            only_compacted(log, topic, what)
 
 
 def tail(log: LogBackend, tp: TopicPartition, start: int) -> Iterator[Record]:

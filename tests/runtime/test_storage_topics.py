@@ -346,6 +346,31 @@ def test_a_storage_topic_of_several_partitions_is_refused(tmp_path: Path) -> Non
         Worker(str(tmp_path / "data"), storage=NAMES)
 
 
+@pytest.mark.parametrize("which", ["configs", "offsets", "status"])
+def test_a_storage_topic_not_compacted_is_refused_on_kafka_and_in_the_log(
+    kafka_broker: str, tmp_path: Path, which: str
+) -> None:
+    # (made beforehand with cleanup.policy=delete, by an admin or a broker's auto-creation,
+    # it was taken: on Kafka, retention would then delete the source offsets and connector
+    # configs no newer record replaced, and sources start over; Kafka Connect refuses it)
+    from hub.log.kafka import KafkaLog
+
+    name = f"{which}-{uuid.uuid4().hex[:8]}"
+    storage = StorageTopics(**{"configs": f"c-{name}", "offsets": f"o-{name}",
+                               "status": f"s-{name}", which: name})  # fmt: skip
+    backend = KafkaLog({"bootstrap.servers": kafka_broker}, replication_factor=1)
+    try:
+        backend.create_topic(name, 1, {"cleanup.policy": "delete", "retention.ms": "60000"})
+        with pytest.raises(ConfigError, match=f"'{name}' has cleanup.policy=delete"):
+            Worker(str(tmp_path / "data"), storage=storage, backend=backend)
+    finally:
+        backend.close()
+    with Log(str(tmp_path / "log")) as log:
+        log.create_topic(name, 1, {"cleanup.policy": "compact,delete"})
+    with pytest.raises(ConfigError, match=f"'{name}' has cleanup.policy=compact,delete"):
+        Worker(str(tmp_path / "log"), storage=storage)
+
+
 def test_on_kafka_topics_get_the_replication_factors_asked_for(
     own_kafka_broker: str, tmp_path: Path
 ) -> None:
