@@ -319,12 +319,16 @@ class KafkaLog:
             }
         )
         try:
-            lo, _ = self.watermarks(tp)
+            lo, reported = self.watermarks(tp)
             consumer.assign([KafkaTopicPartition(tp.topic, tp.partition, max(start, lo))])
             # the end: the client says the partition is read up to its end (EOF), and a fetch
-            # after that finds nothing more (a broker may report the end too low)
+            # after that finds nothing more (a broker may report the end too low); or, while
+            # others append all the while (no fetch comes back empty), a second fetch past
+            # the EOF once the end reported at the start is read: a worker's start read the
+            # offsets topic for as long as another's task committed a transaction every poll
             deadline = time.monotonic() + TIMEOUT_S
             at_end = False
+            past_end = 0  # fetches with records since the EOF
             position = max(start, lo)
             while True:
                 # (short waits until the end: a consume waits its whole timeout for fewer
@@ -353,6 +357,10 @@ class KafkaLog:
                 if records:
                     yield from records
                     deadline = time.monotonic() + TIMEOUT_S
+                    if end is None and at_end:
+                        past_end += 1
+                        if past_end >= 2 and position >= reported:
+                            return
                 elif at_end and end is None:  # (below ``end``: wait for it)
                     # a fetch after the end found no record (on a topic with transactions the
                     # client reports the end again after each fetch: not "nothing came back")

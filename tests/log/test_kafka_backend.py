@@ -196,6 +196,39 @@ def test_a_scan_to_an_end_returns_while_others_append(
     assert took < 5, took  # (to the end as it was, not to one that keeps moving)
 
 
+def test_a_scan_to_the_end_returns_while_another_commits_transactions_all_the_while(
+    klog: KafkaLog,
+) -> None:
+    # (a worker's start reads the offsets topic to its end; another worker's task committing
+    # a transaction every poll left no fetch empty, and the start waited until it stopped:
+    # 66 s in the review's run)
+    name = _topic()
+    klog.create_topic(name, 1)
+    tp = TopicPartition(name, 0)
+    klog.append_durable(tp, [None] * 50, [b"before-%d" % i for i in range(50)])
+    stop = threading.Event()
+
+    def commits(n: int) -> None:  # (for 15 s at most: the scan used to outlast them)
+        writer = klog.transactional_producer(f"hub-{name}-{n}")
+        until = time.monotonic() + 15
+        while not stop.is_set() and time.monotonic() < until:
+            writer.send_many(name, [b"other"] * 50)
+            writer.commit_transaction()
+
+    threads = [threading.Thread(target=commits, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for(lambda: klog.watermarks(tp)[1] > 80, 10, "transactions committed")
+        read = [r.value for r in klog.scan(tp)]
+        assert all(t.is_alive() for t in threads)  # (it returned while the commits went on)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert read[:50] == [b"before-%d" % i for i in range(50)]
+
+
 def test_a_group_consumer_seeks_in_on_assign_and_resumes_from_its_commit(
     klog: KafkaLog,
 ) -> None:
