@@ -77,6 +77,13 @@ def test_datagen_to_file_through_kafka_survives_kill_9(
          "cannot reach the Kafka cluster at bootstrap.servers 127.0.0.1:1"),
         ("log.backend: kafka\nbootstrap.servers: h:9092\nsasl.pasword: hunter2\n",
          'No such configuration property: "sasl.pasword"'),
+        # a consumer's own property: found at the first consumer, after the offsets topic
+        ("log.backend: kafka\nbootstrap.servers: h:9092\nsession.timeout.ms: abc\n",
+         'Invalid value for configuration property "session.timeout.ms"'),
+        # (a security mismatch fails as an unreachable cluster does: both are named)
+        ("log.backend: kafka\nbootstrap.servers: 127.0.0.1:1\nsecurity.protocol: SASL_PLAINTEXT"
+         "\nsasl.mechanism: PLAIN\nsasl.username: u\nsasl.password: hunter2\n",
+         "cannot reach the Kafka cluster at bootstrap.servers 127.0.0.1:1"),
         # source tasks in Kafka transactions (tests/test_kafka_transactions.py)
         ("log.backend: kafka\nbootstrap.servers: h:9092\nexactly.once.source.support: enable\n",
          "exactly.once.source.support must be 'enabled' (source tasks write their records and "
@@ -104,6 +111,9 @@ def test_a_bad_worker_config_is_named_and_nothing_starts(
     )  # fmt: skip
     assert r.returncode == 2
     assert f"{worker}: {said}" in r.stderr and "Traceback" not in r.stderr
+    if "security.protocol" in text:
+        assert ("and that the listener there takes security.protocol=SASL_PLAINTEXT and "
+                "sasl.mechanism=PLAIN") in r.stderr  # fmt: skip
     assert "hunter2" not in r.stderr
     assert not (tmp_path / "data").exists()
 

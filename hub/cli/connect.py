@@ -172,10 +172,18 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
     try:
         brokers = backend.check_reachable(REACH_TIMEOUT_S)  # (before any connector starts)
     except KafkaException as exc:
+        security = [f"{k}={props[k]}" for k in ("security.protocol", "sasl.mechanism")
+                    if props.get(k)]  # fmt: skip
         raise ConfigError(
             f"{path}: cannot reach the Kafka cluster at bootstrap.servers "
             f"{props['bootstrap.servers']} within {REACH_TIMEOUT_S:.0f} s: {said(exc)}; check "
             "the address and that the brokers are up"
+            + (
+                f", and that the listener there takes {' and '.join(security)} (a mismatch "
+                "fails the same way; librdkafka's log lines above say which)"
+                if security
+                else ""
+            )
         ) from None
     factors = {"replication.factor": factor,
                "config.storage.replication.factor": storage.configs_replication,

@@ -114,6 +114,10 @@ class KafkaLog:
         # (a worker config's value is checked where it is read: hub.cli.connect)
         self.transaction_timeout_ms = int(self._conf.get("transaction.timeout.ms", TXN_TIMEOUT_MS))
         self._admin = AdminClient(_not_consumer_only(self._conf))
+        # the properties only consumers take, checked now as the admin client's are: a bad
+        # one (session.timeout.ms: abc) failed the first consumer, after the offsets topic
+        # had been created, as "unexpected KafkaException"
+        Consumer({**self._conf, "group.id": self._conf.get("group.id") or "hub-check"}).close()
         self._util: Consumer | None = None
         self._internal: KafkaProducer | None = None  # append_durable's
         self._lock = threading.Lock()
