@@ -21,6 +21,7 @@ from hub.log.codec import ACCELERATED
 from hub.log.config import TopicConfig
 from hub.log.consumer import Consumer, NoOffsetError
 from hub.log.errors import (
+    CommitNotMadeError,
     CorruptRecordError,
     InvalidTopicError,
     KeylessRecordError,
@@ -65,6 +66,7 @@ __all__ = [
     "PartitionLag",
     "Producer",
     "ReadOnlyLogError",
+    "CommitNotMadeError",
     "RebalanceInProgressError",
     "Record",
     "KeylessRecordError",

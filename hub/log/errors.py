@@ -175,6 +175,15 @@ class KeylessRecordError(LogError, ConfigError):
         )
 
 
+class CommitNotMadeError(LogError, TransientError):
+    """A group's offsets could not be committed now (its coordinator not reachable, a
+    timeout): nothing was committed; the next commit carries them."""
+
+    def __init__(self, group: str, reason: str) -> None:
+        self.group = group
+        super().__init__(f"offsets of group {group!r} not committed: {reason}")
+
+
 class RebalanceInProgressError(LogError, TransientError):
     """A commit was made by a member whose partitions were reassigned meanwhile."""
 

@@ -38,6 +38,7 @@ from confluent_kafka.cimpl import NewTopic
 from hub.errors import ConfigError, TransientError
 from hub.log.backend import LINEAGE_TOPIC, Listener, LogBackend
 from hub.log.errors import (
+    CommitNotMadeError,
     LogError,
     ProducerFencedError,
     RebalanceInProgressError,
@@ -66,6 +67,18 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 1048588  # Kafka's default max.message.bytes
 
+
+# a commit not made for now: the coordinator not reached (a broker down, the network cut)
+_UNREACHED = (
+    KafkaError._WAIT_COORD,
+    KafkaError._TRANSPORT,
+    KafkaError._TIMED_OUT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.REQUEST_TIMED_OUT,
+)
 
 # a commit refused because the group moved on (the embedded log's RebalanceInProgressError)
 _REBALANCED = (
@@ -915,8 +928,11 @@ class KafkaConsumer:
                     asynchronous=False,
                 )
         except KafkaException as exc:
-            if _kafka_error(exc).code() in _REBALANCED:
+            code = _kafka_error(exc).code()
+            if code in _REBALANCED:
                 raise RebalanceInProgressError(self.group_id, self.member_id or "?") from exc
+            if code in _UNREACHED:
+                raise CommitNotMadeError(self.group_id, _kafka_error(exc).str()) from None
             raise
 
     def lag(self) -> dict[TopicPartition, int]:

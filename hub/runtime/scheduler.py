@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from hub.errors import TransientError
+
 if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -32,8 +34,10 @@ log = logging.getLogger(__name__)
 # the status job's 1 s interval the import does not compete with a connector's first poll
 LOAD_AHEAD_S = 0.5
 _aps = logging.getLogger("apscheduler")
-if _aps.level == logging.NOTSET:  # it logs every run at INFO; unless configured, keep it quiet
-    _aps.setLevel(logging.WARNING)
+if _aps.level == logging.NOTSET:  # it logs every run at INFO and, as a warning, every run
+    # skipped while the last one still runs (max_instances=1: what we ask for); unless
+    # configured, keep it quiet
+    _aps.setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +97,13 @@ class _Job:
             self.func()
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            log.exception("scheduled job %s failed (it runs again in %.3g s)", self.name,
-                          self.interval_s)  # fmt: skip
+            if isinstance(exc, TransientError | TimeoutError | ConnectionError):
+                # (a cluster not reachable for a while: one line a run, not a traceback)
+                log.warning("scheduled job %s failed (it runs again in %.3g s): %s",
+                            self.name, self.interval_s, error)  # fmt: skip
+            else:
+                log.exception("scheduled job %s failed (it runs again in %.3g s)", self.name,
+                              self.interval_s)  # fmt: skip
         with self._lock:
             self.last_run, self.last_duration_s = started, time.monotonic() - t0
             self.runs += 1

@@ -22,6 +22,7 @@ import time
 
 from hub.errors import ConfigError, ResumeError, TransientError
 from hub.log import (
+    CommitNotMadeError,
     OffsetOutOfRangeError,
     RebalanceInProgressError,
     Record,
@@ -437,6 +438,9 @@ class SinkRunner:
                 # own offsets the flush above stored
                 log.warning("%s task %d: offsets not committed, the group rebalanced: %s",
                             self.connector, self.ctx.task_id, exc)  # fmt: skip
+            except CommitNotMadeError as exc:  # (a cluster not reached: the next one tries)
+                log.warning("%s task %d: %s; the next commit carries them", self.connector,
+                            self.ctx.task_id, exc)  # fmt: skip
             else:
                 self.state.committed()
         self.state.lag = sum(self.consumer.lag().values())
