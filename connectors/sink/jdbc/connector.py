@@ -10,7 +10,14 @@ from typing import Any
 from connectors.sink.duckdb.config import DuckDBSinkConfig, duckdb_path
 from connectors.sink.postgres.config import SCHEMES
 from hub.log import TopicPartition
-from hub.runtime.api import Check, SinkConnector, SinkRecord, SinkTask, SinkTaskContext
+from hub.runtime.api import (
+    Check,
+    EncodedSinkRecords,
+    SinkConnector,
+    SinkRecord,
+    SinkTask,
+    SinkTaskContext,
+)
 
 
 class JdbcSinkConfig(DuckDBSinkConfig):
@@ -54,6 +61,9 @@ class JdbcSinkTask(SinkTask):
 
     def put(self, records: Sequence[SinkRecord]) -> None:
         self.inner.put(records)
+
+    def put_encoded(self, batch: EncodedSinkRecords) -> bool:
+        return self.inner.put_encoded(batch)  # (DuckDB's native path; declined elsewhere)
 
     def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
         self.inner.flush(offsets)

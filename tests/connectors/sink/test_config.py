@@ -67,6 +67,23 @@ def test_debezium_jdbc_class_name_picks_the_dialect_from_the_url(
         assert isinstance(task.inner.dialect, dialect)
         task.put([people().insert(0, {"id": 1, "name": "a", "score": "1"})])
         task.stop()
+    # a batch still encoded goes to the task's own path: DuckDB's native one (it had been
+    # declined by the JDBC class, and every batch decoded)
+    from hub.log import Record
+    from hub.runtime.api import EncodedSinkRecords
+    from hub.runtime.converters import JsonConverter
+
+    task = JdbcSinkTask()
+    task.start({"connection.url": f"duckdb:{tmp_path}/n.duckdb", "duckdb.native.min.records": 1},
+               SinkTaskContext("j", 0))  # fmt: skip
+    r = people().insert(0, {"id": 2, "name": "b", "score": "2"})
+    kc, vc = JsonConverter(True), JsonConverter(True)
+    enc = Record(r.topic, r.partition, r.offset, r.timestamp, kc.from_value(r.key, r.key_schema),
+                 vc.from_value(r.value, r.value_schema), ())  # fmt: skip
+    try:
+        assert task.put_encoded(EncodedSinkRecords([enc], kc, vc))
+    finally:
+        task.stop()
 
 
 def test_wrong_password_is_transient_and_hidden(pg_server: Any, pg_db: str) -> None:
