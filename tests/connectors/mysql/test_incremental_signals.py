@@ -73,6 +73,19 @@ def _after_the_first_chunk(monkeypatch: pytest.MonkeyPatch, then: Callable[[], N
     monkeypatch.setattr(mysql_incremental, "chunk_after", read)
 
 
+def _run_after_the_first_chunk(
+    monkeypatch: pytest.MonkeyPatch, server: MariaDBServer, db: str, sql: str
+) -> None:
+    """``sql`` runs once, in a session of its own, right after the first chunk is read."""
+
+    def run() -> None:
+        other = root(server, db)
+        other.cursor().execute(sql)
+        other.close()
+
+    _after_the_first_chunk(monkeypatch, run)
+
+
 @pytest.mark.parametrize("skipped", ["none", "t"])
 def test_a_truncate_inside_a_window_empties_the_chunk(
     mariadb_server: MariaDBServer, mariadb_db: str, cur: Any, monkeypatch: pytest.MonkeyPatch,
@@ -85,12 +98,7 @@ def test_a_truncate_inside_a_window_empties_the_chunk(
     try:
         out = poll_for(task, 0.5)
 
-        def truncate() -> None:
-            other = root(mariadb_server, mariadb_db)
-            other.cursor().execute("TRUNCATE TABLE t")
-            other.close()
-
-        _after_the_first_chunk(monkeypatch, truncate)
+        _run_after_the_first_chunk(monkeypatch, mariadb_server, mariadb_db, "TRUNCATE TABLE t")
         _signal(cur, mariadb_db, "s1", "execute-snapshot", ["t"])
         out += poll_for(task, 2.0)
     finally:
@@ -113,12 +121,9 @@ def test_a_chunk_whose_table_changed_inside_its_window_is_read_again(
     try:
         out = poll_for(task, 0.5)
 
-        def rename() -> None:
-            other = root(mariadb_server, mariadb_db)
-            other.cursor().execute("ALTER TABLE t RENAME COLUMN v TO w")
-            other.close()
-
-        _after_the_first_chunk(monkeypatch, rename)
+        _run_after_the_first_chunk(
+            monkeypatch, mariadb_server, mariadb_db, "ALTER TABLE t RENAME COLUMN v TO w"
+        )
         _signal(cur, mariadb_db, "s1", "execute-snapshot", ["t"])
         out += poll_for(task, 2.0)
     finally:
@@ -400,13 +405,10 @@ def test_an_incremental_snapshot_of_a_text_key_whose_collation_changes_reads_eve
     try:
         out = poll_for(task, 0.5)
 
-        def recollate() -> None:
-            other = root(mariadb_server, mariadb_db)
-            other.cursor().execute("ALTER TABLE t MODIFY id varchar(10) CHARACTER SET utf8mb4 "
-                                   "COLLATE utf8mb4_general_ci")  # fmt: skip
-            other.close()
-
-        _after_the_first_chunk(monkeypatch, recollate)
+        _run_after_the_first_chunk(
+            monkeypatch, mariadb_server, mariadb_db,
+            "ALTER TABLE t MODIFY id varchar(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci",
+        )  # fmt: skip
         _signal(cur, mariadb_db, "s1", "execute-snapshot", ["t"])
         out += poll_for(task, 3.0)
     finally:

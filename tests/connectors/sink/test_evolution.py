@@ -234,31 +234,36 @@ def test_a_column_of_any_name_added_with_a_default_is_filled(sink: Sink) -> None
     assert sink.rows(T) == [(1, 1, 5), (2, 2, 7)]
 
 
+_KEY = {"type": "struct", "optional": False,
+        "fields": [{"field": "id", "type": "int32", "optional": False}]}  # fmt: skip
+_ID_A = [{"field": "id", "type": "int32", "optional": False},
+         {"field": "a", "type": "string", "optional": True}]  # fmt: skip
+
+
+def _rec(off: int, fields: list[dict[str, Any]], value: dict[str, Any]) -> Any:
+    """A record of topic evo.t keyed by id, its value schema ``fields``."""
+    from hub.runtime.api import SinkRecord
+
+    schema = {"type": "struct", "name": "v", "optional": False, "fields": fields}
+    return SinkRecord("evo.t", 0, off, 0, {"id": value["id"]}, value, (), _KEY, schema)
+
+
 def test_a_column_added_with_a_default_is_filled_even_when_its_batch_fails(sink: Sink) -> None:
     # Snowflake and BigQuery commit ADD COLUMN at once; the fill had been held for the batch's
     # transaction: a batch that failed left the column there and the rows NULL, and the next
     # try found the column and filled nothing ((1, 'x', None) there, (1, 'x', 5) elsewhere)
     from connectors.sink.engine.errors import SinkFatalError
-    from hub.runtime.api import SinkRecord
 
-    key = {"type": "struct", "optional": False,
-           "fields": [{"field": "id", "type": "int32", "optional": False}]}  # fmt: skip
-
-    def rec(off: int, fields: list[dict[str, Any]], value: dict[str, Any]) -> SinkRecord:
-        schema = {"type": "struct", "name": "v", "optional": False, "fields": fields}
-        return SinkRecord("evo.t", 0, off, 0, {"id": value["id"]}, value, (), key, schema)
-
-    f1 = [{"field": "id", "type": "int32", "optional": False},
-          {"field": "a", "type": "string", "optional": True}]  # fmt: skip
-    sink.put([rec(0, f1, {"id": 1, "a": "x"}), rec(1, f1, {"id": 2, "a": "y"})])
+    f1 = _ID_A
+    sink.put([_rec(0, f1, {"id": 1, "a": "x"}), _rec(1, f1, {"id": 2, "a": "y"})])
     f2 = [
         *f1,
         {"field": "c", "type": "int32", "optional": True, "default": 5},
         {"field": "t", "type": "int64", "name": "io.debezium.time.MicroTime", "optional": True},
     ]
-    good = rec(2, f2, {"id": 3, "a": "z", "c": 7, "t": 1})
+    good = _rec(2, f2, {"id": 3, "a": "z", "c": 7, "t": 1})
     with pytest.raises(SinkFatalError, match="not a time of day"):
-        sink.put([good, rec(3, f2, {"id": 4, "a": "p", "c": 7, "t": -1})])
+        sink.put([good, _rec(3, f2, {"id": 4, "a": "p", "c": 7, "t": -1})])
     sink.put([good])  # (as errors.tolerance=all puts it again, alone)
     assert sorted(sink.query('SELECT "id", "a", "c" FROM "evo_t"')) == [
         (1, "x", 5),
@@ -371,20 +376,11 @@ def test_a_column_added_with_a_default_is_filled_after_a_crash_between_add_and_f
     # (Snowflake and BigQuery commit each DDL statement at once: killed after ADD COLUMN and
     # before the fill, the next try found the column there and the old rows kept NULL for good)
     import connectors.sink.engine.evolution as evolution
-    from hub.runtime.api import SinkRecord
 
-    key = {"type": "struct", "optional": False,
-           "fields": [{"field": "id", "type": "int32", "optional": False}]}  # fmt: skip
-
-    def rec(off: int, fields: list[dict[str, Any]], value: dict[str, Any]) -> SinkRecord:
-        schema = {"type": "struct", "name": "v", "optional": False, "fields": fields}
-        return SinkRecord("evo.t", 0, off, 0, {"id": value["id"]}, value, (), key, schema)
-
-    f1 = [{"field": "id", "type": "int32", "optional": False},
-          {"field": "a", "type": "string", "optional": True}]  # fmt: skip
-    sink.put([rec(0, f1, {"id": 1, "a": "x"}), rec(1, f1, {"id": 2, "a": "y"})])
+    f1 = _ID_A
+    sink.put([_rec(0, f1, {"id": 1, "a": "x"}), _rec(1, f1, {"id": 2, "a": "y"})])
     f2 = [*f1, {"field": "c", "type": "int32", "optional": True, "default": 5}]
-    batch = [rec(2, f2, {"id": 3, "a": "z", "c": 7})]
+    batch = [_rec(2, f2, {"id": 3, "a": "z", "c": 7})]
     real_fill = evolution.fill
 
     def crash(*args: Any) -> None:
