@@ -295,17 +295,27 @@ class Log:
     def topic(self, name: str) -> Topic:
         with self._lock:
             topic = self._topics.get(name)
-            if topic is None and self.read_only:
+            if self.read_only and (topic is None or not self._current(topic)):
                 self._refresh_topics()
                 topic = self._topics.get(name)
         if topic is None:
             raise UnknownTopicError(name)
         return topic
 
+    @staticmethod
+    def _current(topic: Topic) -> bool:
+        """Read-only: ``topic`` is still the one its directory holds (not deleted, or deleted
+        and made again: a reader had gone on serving the deleted topic's records)."""
+        try:
+            meta = Topic.read_meta(topic.directory)
+        except LogError:
+            return True  # (being written: as it was)
+        return meta is not None and (topic.id is None or meta.id == topic.id)
+
     def _refresh_topics(self) -> None:
         """Read-only: pick up topics created and forget topics deleted by the writer."""
         for name, topic in list(self._topics.items()):
-            if not os.path.exists(os.path.join(topic.directory, files.TOPIC_META)):
+            if not self._current(topic):
                 topic.close()
                 del self._topics[name]
         for name in os.listdir(self.path):

@@ -70,6 +70,9 @@ class MarkReader:
     def read(self) -> Mark | None:
         """The mark now; the one read before while a write keeps tearing the read (or the
         writer has made the file and not written it yet)."""
+        if self._fd >= 0 and not self._same_file():  # (the topic deleted and made again)
+            self.close()
+            self._last = None
         if self._fd < 0:
             try:
                 self._fd = os.open(self.path, os.O_RDONLY)
@@ -86,6 +89,14 @@ class MarkReader:
                 return self._last
             time.sleep(0.0001)
         return self._last
+
+    def _same_file(self) -> bool:
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(self._fd)
+        return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
 
     def close(self) -> None:
         if self._fd >= 0:

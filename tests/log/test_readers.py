@@ -602,3 +602,21 @@ def test_a_reader_sees_no_record_the_writer_has_not_made_durable(data: str) -> N
             p.flush()  # now durable: the reader gets them
             assert [r.value for r in c.poll(1.0)] == [b"not-yet-%d" % i for i in range(3)]
             assert reader.watermarks(TP) == (0, 6)
+
+
+def test_a_reader_follows_a_topic_deleted_and_made_again(data: str) -> None:
+    # (it went on serving the deleted topic's records, its files held open, for good)
+    with Log(data, flush_interval_ms=None, background=False) as writer:
+        writer.create_topic("t", 1)
+        p = writer.producer()
+        p.send_many("t", [b"old-%d" % i for i in range(3)])
+        p.flush()
+        with Log(data, read_only=True) as reader:
+            assert [r.value for r in reader.scan(TP, 0, 10)] == [b"old-0", b"old-1", b"old-2"]
+            writer.delete_topic("t")
+            writer.create_topic("t", 1)
+            p = writer.producer()
+            p.send_many("t", [b"new-%d" % i for i in range(5)])
+            p.flush()
+            assert reader.watermarks(TP) == (0, 5)
+            assert [r.value for r in reader.scan(TP, 0, 10)] == [b"new-%d" % i for i in range(5)]
