@@ -620,3 +620,28 @@ def test_a_reader_follows_a_topic_deleted_and_made_again(data: str) -> None:
             p.flush()
             assert reader.watermarks(TP) == (0, 5)
             assert [r.value for r in reader.scan(TP, 0, 10)] == [b"new-%d" % i for i in range(5)]
+
+
+def test_a_reader_is_not_held_by_the_mark_of_a_writer_that_is_gone(data: str) -> None:
+    # (an older hub, which writes no durable.mark, appended after this one: readers stopped
+    # at the stale mark, 5 of 405 records; a mark is believed only while the lock file names
+    # its writer)
+    with Log(data, background=False) as writer:
+        writer.create_topic("t", 1)
+        p = writer.producer()
+        p.send_many("t", [b"new-%d" % i for i in range(5)])
+        p.flush()
+    older = (
+        "import sys\n"
+        "import hub.log.mark as m\n"
+        "m.MarkWriter.publish = lambda *a, **k: None  # (as a hub without marks)\n"
+        "from hub.log import Log\n"
+        "with Log(sys.argv[1], background=False) as w:\n"
+        "    p = w.producer()\n"
+        "    p.send_many('t', [b'older-%d' % i for i in range(400)])\n"
+        "    p.flush()\n"
+    )
+    subprocess.run([sys.executable, "-c", older, data], check=True, timeout=60)
+    with Log(data, read_only=True) as reader:
+        assert reader.watermarks(TP) == (0, 405)
+        assert len(list(reader.scan(TP, 0, 1000))) == 405
