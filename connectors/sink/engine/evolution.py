@@ -21,6 +21,7 @@ stop the task, per ``errors.tolerance``; other tables are not affected.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -145,7 +146,24 @@ def _add_filled(
         d.drop_column(table, temp)
     d.add_column(table, temp, sql_type)
     fill(d, table, replace(c, name=temp))
-    d.rename_column(table, temp, c.name)
+    try:
+        d.rename_column(table, temp, c.name)
+    except Exception:
+        if not _has_column(d, table, c.name):
+            raise
+        # another task of the connector added and filled it meanwhile: its column stays
+        with contextlib.suppress(Exception):
+            d.drop_column(table, temp)
+
+
+def _has_column(d: Dialect, table: TableRef, name: str) -> bool:
+    """Whether ``table`` has the column now (read at once where DDL commits alone; a
+    table's description may lag, BigQuery's emulator's does)."""
+    try:
+        d.query(f"SELECT {d.quote(name)} FROM {d.table_name(table)} WHERE FALSE")
+    except Exception:  # noqa: BLE001 - no such column (or not known now: the caller raises)
+        return False
+    return True
 
 
 def evolve(
