@@ -127,6 +127,7 @@ class Partition:
         # a rollback that could not cut the file: appends and flushes raise it until reopened
         self.broken: LogStorageError | None = None
         self._reports = ReportLimiter()
+        self._gaps_told: set[tuple[int, int]] = set()  # recovery cuts read past (warned)
         self._mark: MarkWriter | None = None  # the durable end published (hub.log.mark)
         self._marks: MarkReader | None = None  # read-only: the writer's
         if not read_only:
@@ -655,9 +656,32 @@ class Partition:
 
     def _skips(self, offset: int, data: bytes) -> bool:
         """Whether ``data``, read for ``offset``, starts after it where no compaction can
-        have removed records: the data is damaged or this reader's view is stale."""
+        have removed records, nor a recovery cut damage: the data is damaged or this reader's
+        view is stale."""
         first = _batch.peek_length(data, 0)
-        return first is not None and first[0] > offset and not self._compaction_gap(offset)
+        return (
+            first is not None and first[0] > offset
+            and not self._compaction_gap(offset) and not self._cut_gap(offset, first[0])
+        )  # fmt: skip
+
+    def _cut_gap(self, offset: int, reach: int) -> bool:
+        """Whether the offsets from ``offset`` up to ``reach`` are ones a recovery cut with
+        the damage and the log went on after (`_go_on_after`; the cut is in the partition's
+        recovery notes and was reported): a reader behind it reads on past it, with a
+        warning, as it would read past records retention deleted. It had stopped for good."""
+        for note in recovery.read_notes(self.directory):
+            last, first = note.get("last_offset"), note.get("first_offset")
+            if (isinstance(first, int) and isinstance(last, int)
+                    and first <= offset and reach <= last + 1):  # fmt: skip
+                if (first, last) not in self._gaps_told:
+                    self._gaps_told.add((first, last))
+                    log.warning(
+                        "%s-%d: offsets %d..%d were cut by recovery with the damage around "
+                        "them (see 'hub topics describe'); reading on from offset %d",
+                        self.topic, self.index, offset, reach - 1, reach,
+                    )  # fmt: skip
+                return True
+        return False
 
     def _compaction_gap(self, offset: int) -> bool:
         """Whether offsets missing from ``offset`` on may be records compaction removed: the
