@@ -28,6 +28,8 @@ class SourceTable:
     # the db, schema and table of its events' source block (table.name.format's ${source.*});
     # None: schema and table only
     block: Mapping[str, Any] | None = None
+    # what the documented mapping makes alike, said beside an "ok" (values compared after it)
+    lossy: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

@@ -54,8 +54,10 @@ def compare(source: SourceTable, target: TargetTable, limit: int = 10) -> TableR
     n_source, sum_source = _summary(source.rows())
     n_target, sum_target = _summary(target.rows())
     result = TableResult(source.name, target.name, n_source, n_target, False)
+    notes = list(source.lossy)
     if target.extra:
-        result.note = f"the sink has columns the source has not: {', '.join(target.extra)}"
+        notes.append(f"the sink has columns the source has not: {', '.join(target.extra)}")
+    result.note = "; ".join(notes)
     if n_source == n_target and sum_source == sum_target and not target.missing:
         result.equal = True
         return result

@@ -48,6 +48,7 @@ def verify_tables(config: Mapping[str, Any], only: set[str] | None = None) -> li
                 rows=_reader(cfg, f"SELECT {select} FROM {relation}", ts, columns),
                 count=_counter(cfg, f"SELECT count(*) FROM {relation}"),
                 block={"db": cfg.dbname, "schema": info.schema, "table": info.name},
+                lossy=_lossy(cfg, columns),
             )
         )  # fmt: skip
     conn.close()
@@ -76,3 +77,14 @@ def _reader(cfg: PostgresSourceConfig, sql: str, ts: Any, columns: tuple[Column,
                 yield tuple(comparable_value(c, row.get(c.name)) for c in columns)
 
     return rows
+
+
+def _lossy(cfg: PostgresSourceConfig, columns: tuple[Column, ...]) -> tuple[str, ...]:
+    """The documented mappings that make values alike, for verify's notes."""
+    intervals = [c.name for c in columns if c.type.kind == "interval"]
+    if not intervals or cfg.interval_handling_mode != "numeric":
+        return ()
+    return (
+        f"{', '.join(intervals)}: intervals as microseconds, a month counting 30.4375 days "
+        "(interval.handling.mode=numeric): '1 mon' and '30 days 10:30:00' compare equal",
+    )

@@ -306,3 +306,21 @@ def test_mariadb_uuid_and_inet_as_the_server_prints_them(
     fields = {f["field"]: f for f in last.value_schema["fields"][0]["fields"]}
     assert fields["u"]["name"] == "io.debezium.data.Uuid"
     assert fields["u"]["default"] == "00000000-0000-0000-0000-0000000000ff"
+
+
+def test_verify_says_what_long_mode_makes_alike(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    # (hub verify called a sink holding -1 for 18446744073709551615 equal, saying nothing: it
+    # compares after the mapping; an "ok" now names what the mapping makes alike)
+    from connectors.source.mysql.connector import MySqlConnector
+
+    con = root(mariadb_server, mariadb_db)
+    con.cursor().execute("CREATE TABLE t (id int PRIMARY KEY, u bigint unsigned, s bigint)")
+    con.close()
+    cfg = source_config(mariadb_server, mariadb_db)
+    (t,) = [t for t in MySqlConnector.verify_tables(cfg, None) if t.table == "t"]
+    assert t.lossy and t.lossy[0].startswith("u: BIGINT UNSIGNED as a signed 64-bit number")
+    precise = {**cfg, "bigint.unsigned.handling.mode": "precise"}
+    (t,) = [t for t in MySqlConnector.verify_tables(precise, None) if t.table == "t"]
+    assert t.lossy == ()
