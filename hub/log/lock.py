@@ -1,14 +1,18 @@
 """The exclusive write lock of a data directory.
 
 An ``flock`` on ``<data>/.lock`` held for as long as the writer runs; the file holds the
-writer's pid so a second writer can say who holds it. The kernel drops the lock when the
-process dies, even by ``kill -9``, so a stale file never blocks a restart.
+writer's pid, so a second writer can say who holds it, and on a second line a random token of
+this opening, which the writer's durable marks carry (hub.log.mark: a reader believes a mark
+only while the lock file names its writer; pids repeat, a container's hub is always pid 1).
+The kernel drops the lock when the process dies, even by ``kill -9``, so a stale file never
+blocks a restart.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 
 from hub.log import files
 from hub.log.errors import LogLockedError
@@ -24,14 +28,14 @@ class DirectoryLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip().split("\n")[0]
             os.close(fd)
             who = f"process {holder}" if holder.isdigit() else "another process"
             if holder == str(os.getpid()):
                 who = "this process (the log is already open here)"
             raise LogLockedError(os.path.dirname(self.path), who) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.pwrite(fd, f"{os.getpid()}\n{secrets.token_hex(8)}\n".encode(), 0)
         self._fd = fd
 
     def release(self) -> None:
@@ -39,3 +43,17 @@ class DirectoryLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = -1
+
+
+def writer_token(directory: str) -> int | None:
+    """The token of the writer the lock file in ``directory`` names (None: none, or a
+    writer of an older hub, which writes its pid alone)."""
+    try:
+        with open(os.path.join(directory, files.LOCK_FILE), "rb") as f:
+            lines = f.read(64).split(b"\n")
+    except OSError:
+        return None
+    try:
+        return int(lines[1], 16) if len(lines) > 1 and lines[1] else None
+    except ValueError:
+        return None

@@ -5,12 +5,13 @@ and after a failed write cuts the file back (hub.log.partition's rollback), the 
 bytes that are not durable. A read-only reader in another process sees only the file; served
 those bytes, it delivered records the writer then took back and gave other records the same
 offsets. So after each fsync the writer publishes its durable end in ``durable.mark``: the
-active segment's base offset, the byte position in it, the next offset and the writer's pid,
-with a CRC. The file is rewritten in place and never fsynced: a reader sees the page cache, and
-after a power loss the file is older (or missing) and the writer rewrites it when it opens the
-partition. A reader scans no further than the mark (see `Partition._scan_tail`), while the
-data directory's lock file names the mark's writer; with no mark, or one of another writer (an
-older hub, which writes none, has the directory since), it scans to the end of the file.
+active segment's base offset, the byte position in it, the next offset and the token of the
+writer's opening (hub.log.lock), with a CRC. The file is rewritten in place and never
+fsynced: a reader sees the page cache, and after a power loss the file is older (or missing)
+and the writer rewrites it when it opens the partition. A reader scans no further than the
+mark (see `Partition._scan_tail`), while the data directory's lock file names the mark's
+writer; with no mark, or one of another writer (an older hub, which writes none, has had the
+directory since), it scans to the end of the file.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import time
 import zlib
 
 from hub.log import files
+from hub.log.lock import writer_token
 
 MARK_FILE = "durable.mark"
-# segment base offset, byte position in it, next offset, and the writer's pid: a mark is
+# segment base offset, byte position in it, next offset, and the writer's token: a mark is
 # believed only while the data directory's lock file names the same writer (an older hub,
 # which writes no mark, may have appended since: its readers stopped at the stale mark)
-_BODY = struct.Struct("<qqqq")
+_BODY = struct.Struct("<qqqQ")
 _CRC = struct.Struct("<I")
 _SIZE = _BODY.size + _CRC.size
 _TORN_RETRIES = 50  # a read that met a write half-way is read again
@@ -43,13 +45,14 @@ class MarkWriter:
         self.path = os.path.join(directory, MARK_FILE)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, files.FILE_MODE)
         self._last: Mark | None = None
-        self._pid = os.getpid()
+        # (the lock file, written when the writer took the directory: <data>/<topic>/<p>)
+        self._token = writer_token(os.path.dirname(os.path.dirname(directory))) or 0
 
     def publish(self, base: int, position: int, next_offset: int) -> None:
         mark = (base, position, next_offset)
         if mark == self._last or self._fd < 0:
             return
-        body = _BODY.pack(*mark, self._pid)
+        body = _BODY.pack(*mark, self._token)
         try:
             os.pwrite(self._fd, body + _CRC.pack(zlib.crc32(body)), 0)
         except OSError:  # readers see less until the next publish: never more than is durable
@@ -70,8 +73,7 @@ class MarkReader:
     def __init__(self, directory: str) -> None:
         """``directory``: the partition's, in ``<data>/<topic>/``."""
         self.path = os.path.join(directory, MARK_FILE)
-        self.lock_path = os.path.join(os.path.dirname(os.path.dirname(directory)),
-                                      files.LOCK_FILE)  # fmt: skip
+        self.data_dir = os.path.dirname(os.path.dirname(directory))
         self._fd = -1
         self._last: Mark | None = None
 
@@ -92,22 +94,13 @@ class MarkReader:
                 return self._last
             body = data[: _BODY.size]
             if _CRC.unpack_from(data, _BODY.size)[0] == zlib.crc32(body):
-                base, position, next_offset, pid = _BODY.unpack(body)
-                if pid != self._writer():
+                base, position, next_offset, token = _BODY.unpack(body)
+                if not token or token != writer_token(self.data_dir):
                     return None  # (another writer since: the files are all there is)
                 self._last = (base, position, next_offset)
                 return self._last
             time.sleep(0.0001)
         return self._last
-
-    def _writer(self) -> int | None:
-        """The pid the lock file names: the writer that has the directory, or had it last."""
-        try:
-            with open(self.lock_path, "rb") as f:
-                text = f.read(32).strip()
-        except OSError:
-            return None
-        return int(text) if text.isdigit() else None
 
     def _same_file(self) -> bool:
         try:

@@ -625,23 +625,27 @@ def test_a_reader_follows_a_topic_deleted_and_made_again(data: str) -> None:
 def test_a_reader_is_not_held_by_the_mark_of_a_writer_that_is_gone(data: str) -> None:
     # (an older hub, which writes no durable.mark, appended after this one: readers stopped
     # at the stale mark, 5 of 405 records; a mark is believed only while the lock file names
-    # its writer)
+    # its writer's opening, not its pid alone: in a container the hub is always pid 1)
     with Log(data, background=False) as writer:
         writer.create_topic("t", 1)
         p = writer.producer()
         p.send_many("t", [b"new-%d" % i for i in range(5)])
         p.flush()
-    older = (
-        "import sys\n"
+    with open(os.path.join(data, ".lock"), "rb") as f:
+        pid = f.read().split(b"\n")[0]
+    older = (  # a hub without marks, of the same pid: its lock file holds the pid alone
+        "import os, sys\n"
         "import hub.log.mark as m\n"
-        "m.MarkWriter.publish = lambda *a, **k: None  # (as a hub without marks)\n"
+        "m.MarkWriter.publish = lambda *a, **k: None\n"
         "from hub.log import Log\n"
         "with Log(sys.argv[1], background=False) as w:\n"
+        "    with open(os.path.join(sys.argv[1], '.lock'), 'wb') as f:\n"
+        "        f.write(sys.argv[2].encode())\n"
         "    p = w.producer()\n"
         "    p.send_many('t', [b'older-%d' % i for i in range(400)])\n"
         "    p.flush()\n"
     )
-    subprocess.run([sys.executable, "-c", older, data], check=True, timeout=60)
+    subprocess.run([sys.executable, "-c", older, data, pid.decode()], check=True, timeout=60)
     with Log(data, read_only=True) as reader:
         assert reader.watermarks(TP) == (0, 405)
         assert len(list(reader.scan(TP, 0, 1000))) == 405
