@@ -7,7 +7,8 @@ offsets cut as far as intact batches past the damage show them), logged (an ERRO
 complete batches were lost, a WARNING for a torn last batch, the usual trace of a crash
 before a flush) and kept in ``<partition>/recovery.json`` so ``hub topics describe`` shows
 it after the log line has scrolled away. The file holds a JSON list of the last
-``KEEP_NOTES`` cuts, each ``Truncation.to_dict()`` plus ``"time_ms"``; it is replaced
+``KEEP_NOTES`` cuts and of every older one with intact batches past it (readers read past
+those offsets by its note), each ``Truncation.to_dict()`` plus ``"time_ms"``; it is replaced
 atomically and readable by the owner only.
 
 Thread safety: called by the partition while it opens, before anyone else can use it.
@@ -93,6 +94,15 @@ def last_intact_offset(fd: int, position: int, size: int) -> int | None:
     return last
 
 
+def kept(notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The notes to keep: the last `KEEP_NOTES`, and every cut with intact batches past it
+    at any age (readers behind it read past its offsets by its note: `Partition._cut_gap`;
+    rotated out, a group behind it was stuck again)."""
+    recent = notes[-KEEP_NOTES:]
+    old = [n for n in notes[:-KEEP_NOTES] if n.get("last_offset") is not None]
+    return old + recent
+
+
 def report(partition_dir: str, cut: Truncation) -> None:
     """Log the cut and add it to the partition's recovery notes."""
     if cut.torn_tail:
@@ -110,7 +120,7 @@ def report(partition_dir: str, cut: Truncation) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, files.FILE_MODE)
         with os.fdopen(fd, "w") as f:
-            json.dump(notes[-KEEP_NOTES:], f, indent=1)
+            json.dump(kept(notes), f, indent=1)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -229,3 +229,19 @@ def test_offsets_cut_with_damage_are_never_handed_out_again(tmp_path) -> None:
         while batch := behind.poll(0):
             got += [r.offset for r in batch]
         assert got == [*range(9, 15), *range(30, 50)]
+
+
+def test_a_cut_readers_read_past_outlives_the_rotation_of_recovery_notes(tmp_path) -> None:
+    # (only the last ten notes were kept: ten crashes mid-write later, the cut's note was gone
+    # and a group behind it stuck on CorruptRecordError again)
+    from hub.log import recovery
+
+    d = str(tmp_path)
+    cut = recovery.Truncation(os.path.join(d, "x.log"), 10, 500, 15, 29, "CRC32C mismatch")
+    recovery.report(d, cut)
+    for i in range(12):
+        torn = recovery.Truncation(os.path.join(d, "x.log"), 900 + i, 7, 40 + i, None, "torn")
+        recovery.report(d, torn)
+    notes = recovery.read_notes(d)
+    assert len(notes) == recovery.KEEP_NOTES + 1
+    assert (notes[0]["first_offset"], notes[0]["last_offset"]) == (15, 29)
