@@ -310,7 +310,7 @@ class Log:
             meta = Topic.read_meta(topic.directory)
         except LogError:
             return True  # (being written: as it was)
-        return meta is not None and (topic.id is None or meta.id == topic.id)
+        return meta is not None and meta.id == topic.id  # (one made before ids: given one)
 
     def _refresh_topics(self) -> None:
         """Read-only: pick up topics created and forget topics deleted by the writer."""

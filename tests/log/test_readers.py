@@ -604,22 +604,34 @@ def test_a_reader_sees_no_record_the_writer_has_not_made_durable(data: str) -> N
             assert reader.watermarks(TP) == (0, 6)
 
 
-def test_a_reader_follows_a_topic_deleted_and_made_again(data: str) -> None:
-    # (it went on serving the deleted topic's records, its files held open, for good)
+@pytest.mark.parametrize("ids", [True, False])
+def test_a_reader_follows_a_topic_deleted_and_made_again(data: str, ids: bool) -> None:
+    # (it went on serving the deleted topic's records, its files held open, for good; a topic
+    # made before topics had ids too)
     with Log(data, flush_interval_ms=None, background=False) as writer:
         writer.create_topic("t", 1)
         p = writer.producer()
         p.send_many("t", [b"old-%d" % i for i in range(3)])
         p.flush()
-        with Log(data, read_only=True) as reader:
-            assert [r.value for r in reader.scan(TP, 0, 10)] == [b"old-0", b"old-1", b"old-2"]
-            writer.delete_topic("t")
-            writer.create_topic("t", 1)
-            p = writer.producer()
-            p.send_many("t", [b"new-%d" % i for i in range(5)])
-            p.flush()
-            assert reader.watermarks(TP) == (0, 5)
-            assert [r.value for r in reader.scan(TP, 0, 10)] == [b"new-%d" % i for i in range(5)]
+    if not ids:
+        meta = os.path.join(data, "t", "topic.json")
+        with open(meta) as f:
+            doc = json.load(f)
+        del doc["id"]
+        with open(meta, "w") as f:
+            json.dump(doc, f)
+    with (
+        Log(data, read_only=True) as reader,
+        Log(data, flush_interval_ms=None, background=False) as writer,
+    ):
+        assert [r.value for r in reader.scan(TP, 0, 10)] == [b"old-0", b"old-1", b"old-2"]
+        writer.delete_topic("t")
+        writer.create_topic("t", 1)
+        p = writer.producer()
+        p.send_many("t", [b"new-%d" % i for i in range(5)])
+        p.flush()
+        assert reader.watermarks(TP) == (0, 5)
+        assert [r.value for r in reader.scan(TP, 0, 10)] == [b"new-%d" % i for i in range(5)]
 
 
 def test_a_reader_is_not_held_by_the_mark_of_a_writer_that_is_gone(data: str) -> None:
