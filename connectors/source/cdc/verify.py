@@ -4,6 +4,7 @@ readers select."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from connectors.sink.engine.types import Column, decimal_value, leaf
@@ -26,3 +27,17 @@ def comparable_value(c: Column, v: Any) -> Any:
     elif kind == "array" and item in PG_TEXT:
         canonical = texts(canonical, PG_TEXT[item])
     return comparable(kind, canonical, item if kind == "array" else None)
+
+
+def milliseconds(mode: str, columns: Sequence[Any]) -> tuple[str, ...]:
+    """Verify's note for ``time.precision.mode=connect``: Connect's types hold milliseconds,
+    so times and timestamps that differ below one compare equal."""
+    if mode != "connect":
+        return ()
+    names = [c.name for c in columns if c.type.kind in ("time", "timestamp")]
+    if not names:
+        return ()
+    return (
+        f"{', '.join(names)}: times and timestamps to the millisecond "
+        "(time.precision.mode=connect): values that differ below one compare equal",
+    )

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.sink.engine.types import Column, columns_of
-from connectors.source.cdc.verify import comparable_value
+from connectors.source.cdc.verify import comparable_value, milliseconds
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.snapshot import ident, select_list
@@ -49,7 +49,7 @@ def verify_tables(
                 rows=_reader(cfg, f"SELECT {names} FROM {relation}", table, columns),
                 count=_counter(cfg, f"SELECT count(*) FROM {relation}"),
                 block={"db": t.db, "table": t.name},  # (as its events: no schema)
-                lossy=_lossy(cfg, t.columns),
+                lossy=_lossy(cfg, t.columns, columns),
             ))  # fmt: skip
     finally:
         con.close()
@@ -91,15 +91,19 @@ def _reader(
     return rows
 
 
-def _lossy(cfg: MySqlSourceConfig, columns: Any) -> tuple[str, ...]:
-    """The documented mappings that make values alike, for verify's notes."""
+def _lossy(cfg: MySqlSourceConfig, catalog: Any, columns: tuple[Column, ...]) -> tuple[str, ...]:
+    """The documented mappings that make values alike, for verify's notes (of the columns
+    captured)."""
     from connectors.source.mysql.protocol.values import T
 
-    unsigned = [c.name for c in columns if c.type == T.LONGLONG and c.unsigned]
-    if not unsigned or cfg.bigint_unsigned_handling_mode != "long":
-        return ()
-    return (
-        f"{', '.join(unsigned)}: BIGINT UNSIGNED as a signed 64-bit number "
-        "(bigint.unsigned.handling.mode=long): values past 2^63-1 are compared as the sink "
-        "holds them, negative",
-    )
+    captured = {c.name for c in columns}
+    out = []
+    unsigned = [c.name for c in catalog
+                if c.type == T.LONGLONG and c.unsigned and c.name in captured]  # fmt: skip
+    if unsigned and cfg.bigint_unsigned_handling_mode == "long":
+        out.append(
+            f"{', '.join(unsigned)}: BIGINT UNSIGNED as a signed 64-bit number "
+            "(bigint.unsigned.handling.mode=long): values past 2^63-1 are compared as the sink "
+            "holds them, negative"
+        )
+    return (*out, *milliseconds(cfg.time_precision_mode, columns))

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.sink.engine.types import Column, columns_of
-from connectors.source.cdc.verify import comparable_value
+from connectors.source.cdc.verify import comparable_value, milliseconds
 from connectors.source.postgres.config import PostgresSourceConfig
 from hub.verify import Row, SourceTable
 
@@ -81,10 +81,11 @@ def _reader(cfg: PostgresSourceConfig, sql: str, ts: Any, columns: tuple[Column,
 
 def _lossy(cfg: PostgresSourceConfig, columns: tuple[Column, ...]) -> tuple[str, ...]:
     """The documented mappings that make values alike, for verify's notes."""
+    out = []
     intervals = [c.name for c in columns if c.type.kind == "interval"]
-    if not intervals or cfg.interval_handling_mode != "numeric":
-        return ()
-    return (
-        f"{', '.join(intervals)}: intervals as microseconds, a month counting 30.4375 days "
-        "(interval.handling.mode=numeric): '1 mon' and '30 days 10:30:00' compare equal",
-    )
+    if intervals and cfg.interval_handling_mode == "numeric":
+        out.append(
+            f"{', '.join(intervals)}: intervals as microseconds, a month counting 30.4375 days "
+            "(interval.handling.mode=numeric): '1 mon' and '30 days 10:30:00' compare equal"
+        )
+    return (*out, *milliseconds(cfg.time_precision_mode, columns))
