@@ -71,6 +71,8 @@ class Consumer:
         self._assigned: list[TopicPartition] = []
         self._positions: dict[TopicPartition, int] = {}
         self._buffers: dict[TopicPartition, tuple[list[Record], int]] = {}
+        # the partition each position is of, and its topic's id (`_made_again`)
+        self._parts: dict[TopicPartition, tuple[object, str | None]] = {}
         self._member_id: str | None = None
         self._subscription: tuple[str, ...] = ()
         self._on_assign: Listener | None = None
@@ -125,6 +127,7 @@ class Consumer:
     def _drop(self, tp: TopicPartition) -> None:
         self._positions.pop(tp, None)
         self._buffers.pop(tp, None)
+        self._parts.pop(tp, None)
 
     def _revoke(self, tps: set[TopicPartition]) -> None:
         if not tps:
@@ -262,11 +265,29 @@ class Consumer:
             self._next = (self._next + 1) % n
         return out
 
+    def _made_again(self, tp: TopicPartition, part: object) -> None:
+        """A topic deleted and made again under its name (another id): this consumer reads
+        the new partition from its start; its position was of the old one, and the new
+        topic's records below it were never delivered."""
+        seen = self._parts.get(tp)
+        if seen is not None and seen[0] is part:
+            return
+        topic_id = self._log.topic(tp.topic).id
+        self._parts[tp] = (part, topic_id)
+        if seen is None or seen[1] is None or topic_id is None or seen[1] == topic_id:
+            return
+        start = self._log.watermarks(tp)[0]
+        log.warning("%s-%d: the topic was deleted and made again: reading it from offset %d",
+                    tp.topic, tp.partition, start)  # fmt: skip
+        self._buffers.pop(tp, None)
+        self._positions[tp] = start
+
     def _take(self, tp: TopicPartition, limit: int) -> list[Record]:
+        part = self._log.partition(tp.topic, tp.partition)
+        self._made_again(tp, part)
         buffered = self._buffers.get(tp)
         if buffered is None:
             pos = self.position(tp)
-            part = self._log.partition(tp.topic, tp.partition)
             try:
                 records, nxt = part.records(
                     pos, self._fetch_max_bytes, durable_only=self._durable_only

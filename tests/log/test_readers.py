@@ -661,3 +661,31 @@ def test_a_reader_is_not_held_by_the_mark_of_a_writer_that_is_gone(data: str) ->
     with Log(data, read_only=True) as reader:
         assert reader.watermarks(TP) == (0, 405)
         assert len(list(reader.scan(TP, 0, 1000))) == 405
+
+
+@pytest.mark.parametrize("side", ["writer", "reader"])
+def test_a_consumer_reads_a_topic_made_again_from_its_start(data: str, side: str) -> None:
+    # (its position, of the deleted topic, was kept: the new topic's first records were never
+    # delivered, new-3 and new-4 read alone)
+    with Log(data, flush_interval_ms=None, background=False) as writer:
+        writer.create_topic("t", 1)
+        p = writer.producer()
+        p.send_many("t", [b"old-%d" % i for i in range(3)])
+        p.flush()
+        log = writer if side == "writer" else Log(data, read_only=True)
+        try:
+            c = log.consumer(auto_offset_reset="earliest")
+            c.assign([TP])
+            assert [r.value for r in c.poll(0.5)] == [b"old-0", b"old-1", b"old-2"]
+            writer.delete_topic("t")
+            writer.create_topic("t", 1)
+            p = writer.producer()
+            p.send_many("t", [b"new-%d" % i for i in range(5)])
+            p.flush()
+            got = []
+            while batch := c.poll(0.5):
+                got += [r.value for r in batch]
+            assert got == [b"new-%d" % i for i in range(5)]
+        finally:
+            if log is not writer:
+                log.close()
