@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import secrets
 
 from hub.log import files
 from hub.log.errors import LogLockedError
@@ -35,7 +34,7 @@ class DirectoryLock:
                 who = "this process (the log is already open here)"
             raise LogLockedError(os.path.dirname(self.path), who) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n{secrets.token_hex(8)}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()}\n{os.urandom(8).hex()}\n".encode(), 0)
         self._fd = fd
 
     def release(self) -> None:
