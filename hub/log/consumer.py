@@ -71,8 +71,10 @@ class Consumer:
         self._assigned: list[TopicPartition] = []
         self._positions: dict[TopicPartition, int] = {}
         self._buffers: dict[TopicPartition, tuple[list[Record], int]] = {}
-        # the partition each position is of, and its topic's id (`_made_again`)
+        # the partition each position is of, and its topic's id (`_made_again`); the
+        # partitions this consumer has read again from the start of a topic made again
         self._parts: dict[TopicPartition, tuple[object, str | None]] = {}
+        self._remade: set[TopicPartition] = set()
         self._member_id: str | None = None
         self._subscription: tuple[str, ...] = ()
         self._on_assign: Listener | None = None
@@ -128,6 +130,7 @@ class Consumer:
         self._positions.pop(tp, None)
         self._buffers.pop(tp, None)
         self._parts.pop(tp, None)
+        self._remade.discard(tp)
 
     def _revoke(self, tps: set[TopicPartition]) -> None:
         if not tps:
@@ -198,6 +201,7 @@ class Consumer:
             )
         self._buffers.pop(tp, None)
         self._positions[tp] = offset
+        self._parts[tp] = (part, self._log.topic(tp.topic).id)  # (of this topic: kept)
 
     def seek_to_beginning(self, tps: Iterable[TopicPartition] | None = None) -> None:
         for tp in list(tps or self._assigned):
@@ -268,7 +272,8 @@ class Consumer:
     def _made_again(self, tp: TopicPartition, part: object) -> None:
         """A topic deleted and made again under its name (another id): this consumer reads
         the new partition from its start; its position was of the old one, and the new
-        topic's records below it were never delivered."""
+        topic's records below it were never delivered. Commits of it are then held to what
+        was delivered of the new one (`commit`)."""
         seen = self._parts.get(tp)
         if seen is not None and seen[0] is part:
             return
@@ -281,6 +286,16 @@ class Consumer:
                     tp.topic, tp.partition, start)  # fmt: skip
         self._buffers.pop(tp, None)
         self._positions[tp] = start
+        self._remade.add(tp)
+
+    def _current(self, tps: Iterable[TopicPartition]) -> None:
+        """`_made_again` for each of ``tps`` still there (before a commit of them)."""
+        for tp in tps:
+            try:
+                part = self._log.partition(tp.topic, tp.partition)
+            except LogError:  # (deleted, not made again: nothing of it to commit)
+                continue
+            self._made_again(tp, part)
 
     def _take(self, tp: TopicPartition, limit: int) -> list[Record]:
         part = self._log.partition(tp.topic, tp.partition)
@@ -325,13 +340,19 @@ class Consumer:
         if offsets is None:
             self._commit_positions(set(self._assigned))
         else:
+            self._current(offsets)
+            # (of a topic made again, no further than what was delivered of the new one: a
+            # caller's offsets of the old one would skip the new one's first records)
+            held = {tp: min(o, self._positions.get(tp, 0)) if tp in self._remade else o
+                    for tp, o in offsets.items()}  # fmt: skip
             self._log.groups.commit(
                 self.group_id,
-                {tp: OffsetAndMetadata(o) for tp, o in offsets.items()},
+                {tp: OffsetAndMetadata(o) for tp, o in held.items()},
                 self._member_id,
             )
 
     def _commit_positions(self, tps: set[TopicPartition]) -> None:
+        self._current(tps)
         offsets = {tp: self._positions[tp] for tp in tps if tp in self._positions}
         if offsets and self.group_id is not None:
             self._log.groups.commit(self.group_id, offsets, self._member_id)

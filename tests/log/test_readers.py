@@ -689,3 +689,28 @@ def test_a_consumer_reads_a_topic_made_again_from_its_start(data: str, side: str
         finally:
             if log is not writer:
                 log.close()
+
+
+def test_a_topic_made_again_is_committed_and_sought_in_as_a_new_one(data: str) -> None:
+    # (the old topic's position was committed for the new one, whose first records a member
+    # taking over then skipped; and a seek after the re-create was undone by the next poll)
+    with Log(data, flush_interval_ms=None, background=False) as writer:
+        writer.create_topic("t", 1)
+        p = writer.producer()
+        p.send_many("t", [b"old-%d" % i for i in range(3)])
+        p.flush()
+        c = writer.consumer(group_id="g", auto_offset_reset="earliest")
+        c.assign([TP])
+        assert len(c.poll(0.5)) == 3
+        c.commit()
+        writer.delete_topic("t")
+        writer.create_topic("t", 1)
+        p = writer.producer()
+        p.send_many("t", [b"new-%d" % i for i in range(5)])
+        p.flush()
+        c.commit({TP: 3})  # (a runner's record of what it handled, of the old topic)
+        assert c.committed(TP) == 0
+        c.seek(TP, 2)
+        assert [r.value for r in c.poll(0.5)] == [b"new-2", b"new-3", b"new-4"]
+        c.commit({TP: 5})
+        assert c.committed(TP) == 5
