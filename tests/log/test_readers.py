@@ -604,15 +604,22 @@ def test_a_reader_sees_no_record_the_writer_has_not_made_durable(data: str) -> N
             assert reader.watermarks(TP) == (0, 6)
 
 
+def _make_t(writer: Log, prefix: bytes, n: int, again: bool = False) -> None:
+    """Topic ``t`` (deleted and made again when ``again``) holding ``prefix-0..n-1``."""
+    if again:
+        writer.delete_topic("t")
+    writer.create_topic("t", 1)
+    p = writer.producer()
+    p.send_many("t", [prefix + b"-%d" % i for i in range(n)])
+    p.flush()
+
+
 @pytest.mark.parametrize("ids", [True, False])
 def test_a_reader_follows_a_topic_deleted_and_made_again(data: str, ids: bool) -> None:
     # (it went on serving the deleted topic's records, its files held open, for good; a topic
     # made before topics had ids too)
     with Log(data, flush_interval_ms=None, background=False) as writer:
-        writer.create_topic("t", 1)
-        p = writer.producer()
-        p.send_many("t", [b"old-%d" % i for i in range(3)])
-        p.flush()
+        _make_t(writer, b"old", 3)
     if not ids:
         meta = os.path.join(data, "t", "topic.json")
         with open(meta) as f:
@@ -625,11 +632,7 @@ def test_a_reader_follows_a_topic_deleted_and_made_again(data: str, ids: bool) -
         Log(data, flush_interval_ms=None, background=False) as writer,
     ):
         assert [r.value for r in reader.scan(TP, 0, 10)] == [b"old-0", b"old-1", b"old-2"]
-        writer.delete_topic("t")
-        writer.create_topic("t", 1)
-        p = writer.producer()
-        p.send_many("t", [b"new-%d" % i for i in range(5)])
-        p.flush()
+        _make_t(writer, b"new", 5, again=True)
         assert reader.watermarks(TP) == (0, 5)
         assert [r.value for r in reader.scan(TP, 0, 10)] == [b"new-%d" % i for i in range(5)]
 
@@ -668,20 +671,13 @@ def test_a_consumer_reads_a_topic_made_again_from_its_start(data: str, side: str
     # (its position, of the deleted topic, was kept: the new topic's first records were never
     # delivered, new-3 and new-4 read alone)
     with Log(data, flush_interval_ms=None, background=False) as writer:
-        writer.create_topic("t", 1)
-        p = writer.producer()
-        p.send_many("t", [b"old-%d" % i for i in range(3)])
-        p.flush()
+        _make_t(writer, b"old", 3)
         log = writer if side == "writer" else Log(data, read_only=True)
         try:
             c = log.consumer(auto_offset_reset="earliest")
             c.assign([TP])
             assert [r.value for r in c.poll(0.5)] == [b"old-0", b"old-1", b"old-2"]
-            writer.delete_topic("t")
-            writer.create_topic("t", 1)
-            p = writer.producer()
-            p.send_many("t", [b"new-%d" % i for i in range(5)])
-            p.flush()
+            _make_t(writer, b"new", 5, again=True)
             got = []
             while batch := c.poll(0.5):
                 got += [r.value for r in batch]
@@ -695,19 +691,12 @@ def test_a_topic_made_again_is_committed_and_sought_in_as_a_new_one(data: str) -
     # (the old topic's position was committed for the new one, whose first records a member
     # taking over then skipped; and a seek after the re-create was undone by the next poll)
     with Log(data, flush_interval_ms=None, background=False) as writer:
-        writer.create_topic("t", 1)
-        p = writer.producer()
-        p.send_many("t", [b"old-%d" % i for i in range(3)])
-        p.flush()
+        _make_t(writer, b"old", 3)
         c = writer.consumer(group_id="g", auto_offset_reset="earliest")
         c.assign([TP])
         assert len(c.poll(0.5)) == 3
         c.commit()
-        writer.delete_topic("t")
-        writer.create_topic("t", 1)
-        p = writer.producer()
-        p.send_many("t", [b"new-%d" % i for i in range(5)])
-        p.flush()
+        _make_t(writer, b"new", 5, again=True)
         c.commit({TP: 3})  # (a runner's record of what it handled, of the old topic)
         assert c.committed(TP) == 0
         c.seek(TP, 2)
