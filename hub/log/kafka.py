@@ -66,6 +66,7 @@ def _not_consumer_only(conf: Mapping[str, Any]) -> dict[str, Any]:
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 1048588  # Kafka's default max.message.bytes
+_PAST_END_FETCHES = 20  # a scan to the end ends after so many fetches with records past it
 
 
 # a commit not made for now: the coordinator not reached (a broker down, the network cut)
@@ -340,9 +341,10 @@ class KafkaLog:
             consumer.assign([KafkaTopicPartition(tp.topic, tp.partition, max(start, lo))])
             # the end: the client says the partition is read up to its end (EOF), and a fetch
             # after that finds nothing more (a broker may report the end too low); or, while
-            # others append all the while (no fetch comes back empty), a second fetch past
-            # the EOF once the end reported at the start is read: a worker's start read the
-            # offsets topic for as long as another's task committed a transaction every poll
+            # others append all the while (no fetch comes back empty), the twentieth fetch
+            # with records past the EOF once the end reported at the start is read (a margin
+            # for a broker that reports it too low: Tansu): a worker's start read the offsets
+            # topic for as long as another's task committed a transaction every poll
             deadline = time.monotonic() + TIMEOUT_S
             at_end = False
             past_end = 0  # fetches with records since the EOF
@@ -376,7 +378,7 @@ class KafkaLog:
                     deadline = time.monotonic() + TIMEOUT_S
                     if end is None and at_end:
                         past_end += 1
-                        if past_end >= 2 and position >= reported:
+                        if past_end >= _PAST_END_FETCHES and position >= reported:
                             return
                 elif at_end and end is None:  # (below ``end``: wait for it)
                     # a fetch after the end found no record (on a topic with transactions the
