@@ -118,8 +118,9 @@ def only_compacted(log: LogBackend, topic: str, what: str) -> None:
     if policy is not None and {p.strip() for p in policy.split(",")} != {"compact"}:
         raise ConfigError(
             f"the {what} topic {topic!r} has cleanup.policy={policy}: retention would delete "
-            f"the {what} no newer record replaced. Make it compact (kafka-configs "
+            f"the {what} no newer record replaced. Make it compact (on Kafka: kafka-configs "
             f"--alter --entity-type topics --entity-name {topic} --add-config "
+            f"cleanup.policy=compact; in the embedded log: hub topics alter {topic} --config "
             "cleanup.policy=compact), or name a topic of hub's own (config.storage.topic, "
             "offset.storage.topic, status.storage.topic)"
         )
