@@ -330,6 +330,16 @@ def test_a_task_inside_a_call_that_hangs_is_left_behind_by_a_stop(tmp_path: Path
         worker.stop()
 
 
+MASK = "org.apache.kafka.connect.transforms.MaskField$Value"
+
+
+def _first_dead_letter_headers(worker: Worker) -> dict[str, bytes]:
+    """The headers of the first record of the dead letter queue ``dlq``, once it is there."""
+    wait_for(lambda: worker.log.has_topic("dlq")
+             and worker.log.partition("dlq", 0).high_watermark == 1)  # fmt: skip
+    return dict(worker.log.partition("dlq", 0).records(0)[0][0].headers)
+
+
 def test_a_key_the_converter_cannot_read_is_dead_lettered_as_the_key_converters(
     tmp_path: Path,
 ) -> None:
@@ -343,16 +353,11 @@ def test_a_key_the_converter_cannot_read_is_dead_lettered_as_the_key_converters(
             "errors.deadletterqueue.topic.name": "dlq",
             "errors.deadletterqueue.context.headers.enable": "true",
         }))  # fmt: skip
-        wait_for(lambda: worker.log.has_topic("dlq")
-                 and worker.log.partition("dlq", 0).high_watermark == 1)  # fmt: skip
-        h = dict(worker.log.partition("dlq", 0).records(0)[0][0].headers)
+        h = _first_dead_letter_headers(worker)
         assert h["__connect.errors.stage"] == b"KEY_CONVERTER"
         assert h["__connect.errors.class.name"] == b"hub.runtime.converters.JsonConverter"
     finally:
         worker.stop()
-
-
-MASK = "org.apache.kafka.connect.transforms.MaskField$Value"
 
 
 def test_a_record_a_transform_refuses_is_dead_lettered_with_the_transforms_class(
@@ -368,9 +373,7 @@ def test_a_record_a_transform_refuses_is_dead_lettered_with_the_transforms_class
             "errors.deadletterqueue.topic.name": "dlq",
             "errors.deadletterqueue.context.headers.enable": "true",
         }))  # fmt: skip
-        wait_for(lambda: worker.log.has_topic("dlq")
-                 and worker.log.partition("dlq", 0).high_watermark == 1)  # fmt: skip
-        h = dict(worker.log.partition("dlq", 0).records(0)[0][0].headers)
+        h = _first_dead_letter_headers(worker)
         assert h["__connect.errors.stage"] == b"TRANSFORMATION"
         assert h["__connect.errors.class.name"] == MASK.encode()
     finally:

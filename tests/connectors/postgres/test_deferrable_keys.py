@@ -11,8 +11,8 @@ import pytest
 
 from tests.connectors.postgres.helpers import source_config
 from tests.connectors.postgres.test_resume_edges import (
-    _after_the_first_chunk,
     _signalled,
+    _snapshot_around,
     crash,
     poll_for,
     start,
@@ -87,14 +87,7 @@ def test_an_incremental_snapshot_keeps_rows_whose_net_change_is_nothing(
                   " UPDATE t SET id = 1 WHERE id = 40; COMMIT")  # fmt: skip
     extra = _signalled(sql, "t", **{"skipped.operations": "none"})
     task = start(source_config(pg_server, pg_db, **extra))
-    poll_for(task, 0.5)
-    _after_the_first_chunk(monkeypatch, pg_server.dsn(pg_db), change)
-    sql.execute("INSERT INTO sig VALUES ('x1', 'execute-snapshot', "
-                "'{\"data-collections\": [\"public.t\"]}')")  # fmt: skip
-    try:
-        out = [r.value for r in poll_for(task, 3) if r.topic == "app.public.t" and r.value]
-    finally:
-        crash(task)
+    out = _snapshot_around(task, monkeypatch, pg_server.dsn(pg_db), sql, change)
     state: dict[int, Any] = {}
     for v in out:
         if v["op"] == "d":

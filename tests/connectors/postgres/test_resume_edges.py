@@ -138,6 +138,27 @@ def _after_the_first_chunk(monkeypatch: pytest.MonkeyPatch, dsn: str, statement:
     monkeypatch.setattr(PostgresIncrementalPort, "read", chunk_then_change)
 
 
+def _snapshot_around(
+    task: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    dsn: str,
+    sql: Any,
+    statement: str,
+    seconds: float = 3.0,
+) -> list[Any]:
+    """An incremental snapshot of ``public.t`` signalled, ``statement`` run right after its
+    first chunk (`_after_the_first_chunk`); the values of ``app.public.t`` the task gives in
+    ``seconds``, then the task crashed."""
+    poll_for(task, 0.5)
+    _after_the_first_chunk(monkeypatch, dsn, statement)
+    sql.execute("INSERT INTO sig VALUES ('x1', 'execute-snapshot', "
+                "'{\"data-collections\": [\"public.t\"]}')")  # fmt: skip
+    try:
+        return [r.value for r in poll_for(task, seconds) if r.topic == "app.public.t" and r.value]
+    finally:
+        crash(task)
+
+
 @pytest.mark.parametrize("case", ["key_columns", "skipped_update", "truncate"])
 def test_incremental_snapshot_windows(
     pg_server: PgServer, pg_db: str, sql: Any, case: str, monkeypatch: pytest.MonkeyPatch
@@ -153,15 +174,8 @@ def test_incremental_snapshot_windows(
     if case == "skipped_update":
         extra["skipped.operations"] = "u"
     task = start(source_config(pg_server, pg_db, **extra))
-    poll_for(task, 0.5)
     change = "TRUNCATE t" if case == "truncate" else "UPDATE t SET v = 'NEW' WHERE id = 1"
-    _after_the_first_chunk(monkeypatch, pg_server.dsn(pg_db), change)
-    signal = '{"data-collections": ["public.t"]}'
-    sql.execute("INSERT INTO sig VALUES ('x1', 'execute-snapshot', %s)", (signal,))
-    try:
-        out = [r.value for r in poll_for(task, 3) if r.topic == "app.public.t" and r.value]
-    finally:
-        crash(task)
+    out = _snapshot_around(task, monkeypatch, pg_server.dsn(pg_db), sql, change)
     one = [(v["op"], v["after"]["v"]) for v in out if v["after"] and v["after"]["id"] == 1]
     if case == "truncate":
         assert [v["op"] for v in out] == ["t"]  # no row of the truncated table comes back
@@ -187,14 +201,7 @@ def test_a_chunk_whose_table_changed_inside_its_window_is_read_again(
     sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
     sql.execute("INSERT INTO t SELECT g, 'old' FROM generate_series(1, 3) g")
     task = start(source_config(pg_server, pg_db, **_signalled(sql, "t")))
-    poll_for(task, 0.5)
-    _after_the_first_chunk(monkeypatch, pg_server.dsn(pg_db), ddl)
-    sql.execute("INSERT INTO sig VALUES ('x1', 'execute-snapshot', "
-                "'{\"data-collections\": [\"public.t\"]}')")  # fmt: skip
-    try:
-        out = [r.value for r in poll_for(task, 3) if r.topic == "app.public.t" and r.value]
-    finally:
-        crash(task)
+    out = _snapshot_around(task, monkeypatch, pg_server.dsn(pg_db), sql, ddl)
     want = {"w": "old"} if "RENAME" in ddl else {"v": 3}
     assert [(v["op"], v["after"]) for v in out] == [("r", {"id": i, **want}) for i in (1, 2, 3)]
 
@@ -643,13 +650,6 @@ def test_an_incremental_snapshot_of_a_text_key_whose_collation_changes_reads_eve
     for i, k in enumerate(keys):
         sql.execute("INSERT INTO t VALUES (%s, %s)", (k, i))
     task = start(source_config(pg_server, pg_db, **_signalled(sql, "t", chunk=3)))
-    poll_for(task, 0.5)
-    _after_the_first_chunk(monkeypatch, pg_server.dsn(pg_db),
-                           "ALTER TABLE t ALTER COLUMN k TYPE text COLLATE root_icu")  # fmt: skip
-    sql.execute("INSERT INTO sig VALUES ('x1', 'execute-snapshot', "
-                "'{\"data-collections\": [\"public.t\"]}')")  # fmt: skip
-    try:
-        out = [r.value for r in poll_for(task, 4) if r.topic == "app.public.t" and r.value]
-    finally:
-        crash(task)
+    recollate = "ALTER TABLE t ALTER COLUMN k TYPE text COLLATE root_icu"
+    out = _snapshot_around(task, monkeypatch, pg_server.dsn(pg_db), sql, recollate, 4)
     assert {v["after"]["k"] for v in out if v["op"] == "r"} == set(keys)
