@@ -444,10 +444,6 @@ class BigQueryDialect(DeferredDialect):
         columns = {
             f.name: bt.spelled(f.field_type, f.mode, f.precision, f.scale) for f in tb.schema
         }
-        for name, t in self._types.get(table, {}).items():
-            # a column this task added that the table's metadata does not list (yet: the
-            # emulator's never does): added again, the rename of a filled one failed
-            columns.setdefault(name, t)
         self._types[table] = columns
         return TableInfo(columns, ())  # BigQuery enforces no primary key
 
