@@ -305,12 +305,25 @@ class Log:
     @staticmethod
     def _current(topic: Topic) -> bool:
         """Read-only: ``topic`` is still the one its directory holds (not deleted, or deleted
-        and made again: a reader had gone on serving the deleted topic's records)."""
+        and made again: a reader had gone on serving the deleted topic's records). The file
+        is read again only when its stat changed (a read-only reader asks at every fetch)."""
+        try:
+            st = os.stat(os.path.join(topic.directory, files.TOPIC_META))
+        except FileNotFoundError:
+            return False
+        seen = (st.st_ino, st.st_mtime_ns, st.st_size)
+        now = time.monotonic()
+        if topic.meta_seen == seen and now - topic.meta_read < 1.0:  # (and once a second:
+            return True  # a file made again may get the same inode, time and size)
+        topic.meta_read = now
         try:
             meta = Topic.read_meta(topic.directory)
         except LogError:
             return True  # (being written: as it was)
-        return meta is not None and meta.id == topic.id  # (one made before ids: given one)
+        current = meta is not None and meta.id == topic.id  # (one made before ids: given one)
+        if current:
+            topic.meta_seen = seen
+        return current
 
     def _refresh_topics(self) -> None:
         """Read-only: pick up topics created and forget topics deleted by the writer."""

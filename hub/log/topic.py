@@ -71,6 +71,8 @@ class Topic:
         ]
 
     closed = False
+    meta_seen: tuple[int, int, int] | None = None  # read-only: topic.json's stat when read
+    meta_read = 0.0  # read-only: when (time.monotonic) it was read last
 
     @property
     def internal(self) -> bool:
