@@ -144,8 +144,8 @@ def _advice(code: int | None) -> str:
     if code in (_errno.EMFILE, _errno.ENFILE):
         return (
             "raise the limit of open files (ulimit -n, or LimitNOFILE= in a systemd unit; the "
-            "log keeps one open per segment of each partition: a larger segment.bytes or a "
-            "shorter retention makes fewer)"
+            "log keeps one open per segment and one per partition: a larger segment.bytes or "
+            "a shorter retention makes fewer)"
         )
     if code == _errno.EIO:
         return "check the disk (the system log names the device)"

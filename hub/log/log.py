@@ -184,10 +184,11 @@ class Log:
                 segments = sum(f.endswith(files.LOG_SUFFIX) for _, _, fs in os.walk(self.path)
                                for f in fs)  # fmt: skip
                 raise LogError(
-                    f"cannot open the log in {self.path}: {exc.strerror}; it keeps one file "
-                    f"open per segment and has {segments}: raise the limit of open files "
-                    f"(ulimit -n, now {_open_files_limit()}; LimitNOFILE= in a systemd unit), "
-                    "or use fewer segments (a larger segment.bytes, a shorter retention)"
+                    f"cannot open the log in {self.path}: {exc.strerror}; it keeps a file "
+                    f"open per segment and one per partition, and has {segments} segments: "
+                    f"raise the limit of open files (ulimit -n, now {_open_files_limit()}; "
+                    "LimitNOFILE= in a systemd unit), or use fewer segments (a larger "
+                    "segment.bytes, a shorter retention)"
                 ) from None
 
     def _notify(self) -> None:

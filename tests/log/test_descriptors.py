@@ -85,4 +85,4 @@ def test_a_log_of_more_segments_than_descriptors_says_to_raise_the_limit(tmp_pat
     """)
     assert out.startswith("LogError cannot open the log"), out
     assert "raise the limit of open files (ulimit -n, now 48" in out
-    assert int(re.search(r"has (\d+):", out).group(1)) >= 80  # type: ignore[union-attr]
+    assert int(re.search(r"has (\d+) segments:", out).group(1)) >= 80  # type: ignore[union-attr]
