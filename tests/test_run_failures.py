@@ -137,3 +137,27 @@ def test_sigusr1_prints_every_threads_stack_and_the_worker_runs_on(tmp_path: Pat
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_stop_stuck_past_its_bound_tells_where_and_exits(tmp_path: Path) -> None:
+    """A stop that never ends (a connector's stop() that does not return, a client call that
+    hangs) had kept `hub run` alive after SIGTERM for good; past the worker's
+    stop_timeout_s the process says so, prints where each thread waits, and exits 1 (what
+    it leaves undone, a kill -9 would have left too)."""
+    script = (
+        "import logging, threading\n"
+        "from hub.cli.connect import _stop\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "class Stuck:\n"
+        "    stop_timeout_s = 1.0\n"
+        "    def stop(self):\n"
+        "        threading.Event().wait()  # never set\n"
+        "_stop(Stuck())\n"
+    )
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, cwd=os.getcwd())  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert time.monotonic() - began < 30
+    assert "stopping did not finish within 1 s: exiting without it" in done.stderr
+    assert "line 7 in stop" in done.stderr, done.stderr  # where it waited

@@ -344,12 +344,40 @@ def run(configs: tuple[str, ...], fail_fast: bool, worker_config: str | None) ->
         log.info("stopping: flushing and committing")
         failed = worker.failures()
     finally:
-        worker.stop()
+        _stop(worker)
     if failed:
         log.error("stopped; failed: %s", "; ".join(failed))
         return 1
     log.info("stopped cleanly")
     return 0
+
+
+def _stop(worker: Any) -> None:
+    """``worker.stop()``, bounded by its ``stop_timeout_s``: a stop stuck past it (a
+    connector's stop() that never returns, a client call that hangs) is told, with where
+    every thread waits, and the process exits (status 1) without it. That loses nothing
+    acknowledged: offsets are committed only after what they cover is durable, and a start
+    after a kill -9 resumes from there."""
+    done = threading.Event()
+    limit = worker.stop_timeout_s
+
+    def watch() -> None:
+        if done.wait(limit):
+            return
+        logging.getLogger("hub").error(
+            "stopping did not finish within %.0f s: exiting without it (nothing acknowledged "
+            "is lost; the next start resumes from the last commit). Where each thread waits:",
+            limit,
+        )
+        with contextlib.suppress(Exception):  # (stderr gone: nothing to tell it to)
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hub-stop-watchdog", daemon=True).start()
+    try:
+        worker.stop()
+    finally:
+        done.set()
 
 
 def _logging(tty: bool) -> Any:
@@ -594,5 +622,5 @@ def serve(
             uvicorn.Server(config).run(sockets=[listening])
         logging.getLogger("hub").info("stopping: flushing and committing")
     finally:
-        worker.stop()
+        _stop(worker)
     logging.getLogger("hub").info("stopped cleanly")

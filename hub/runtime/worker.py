@@ -277,6 +277,7 @@ class Worker:
         all before it leaves behind those still inside a call (a put or poll that hangs), which
         then commit and write nothing more."""
         self._task_shutdown_s = task_shutdown_graceful_timeout_ms / 1000
+        self._stop_deadline: float | None = None  # (set by stop: the tasks' one deadline)
         # everything but the embedded log's own maintenance goes through the backend seam
         # (hub.log.backend), so another log (issue 16: Kafka) can take its place
         self.log: Log | None = None
@@ -788,12 +789,16 @@ class Worker:
             )
         task.state.stopped()
 
-    def _stop_tasks(self, tasks: list[_Task]) -> None:
+    @staticmethod
+    def _ask_to_stop(tasks: list[_Task]) -> None:
         for task in tasks:
             task.stop.set()
             if task.runner is not None:
                 task.runner.stop()
-        deadline = time.monotonic() + self._task_shutdown_s
+
+    def _stop_tasks(self, tasks: list[_Task]) -> None:
+        self._ask_to_stop(tasks)
+        deadline = self._stop_deadline or time.monotonic() + self._task_shutdown_s
         for task in tasks:
             if task.thread is None:
                 continue
@@ -1334,12 +1339,23 @@ class Worker:
             self.offsets.forget(name)
             return None
 
+    @property
+    def stop_timeout_s(self) -> float:
+        """How long `stop` may take: its tasks' graceful timeout, then up to a minute for the
+        rest (the last status records, the log's close; a Kafka cluster's calls are bounded
+        by 30 s each). A stop past it is stuck (``hub run`` then exits without it)."""
+        return self._task_shutdown_s + 60.0
+
     def stop(self) -> None:
         self._closing.set()  # (distributed: the leases stay held until the tasks stopped)
         if self._cluster_thread is not None:
             self._cluster_thread.join()
         self.scheduler.shutdown(wait=True)  # no job may touch the log once it closes
         with self._lock:
+            # every task asked at once, and one graceful timeout for them all (Connect's), not
+            # one per connector: a worker's stop is bounded (`stop_timeout_s`)
+            self._ask_to_stop([task for rt in self.connectors.values() for task in rt.tasks])
+            self._stop_deadline = time.monotonic() + self._task_shutdown_s
             # as Connect's worker leaves them: no longer running anywhere (a FAILED one
             # keeps its state and trace); distributed: what this worker ran
             left = [f"status-connector-{n}" for n, rt in self.connectors.items()

@@ -330,6 +330,32 @@ def test_a_task_inside_a_call_that_hangs_is_left_behind_by_a_stop(tmp_path: Path
         worker.stop()
 
 
+def test_a_workers_stop_gives_its_stuck_tasks_one_graceful_timeout_in_all(tmp_path: Path) -> None:
+    # (each connector's tasks had waited the full timeout in turn: three connectors whose
+    # targets hang took three timeouts, and a stop's time grew with the connectors)
+    import time
+
+    from tests.runtime import flaky_sink
+
+    flaky_sink.RELEASE.clear()
+    worker = Worker(str(tmp_path / "data"), task_shutdown_graceful_timeout_ms=1000)
+    try:
+        produce(worker, [b'"a"', b'"b"'])
+        for name in ("s1", "s2", "s3"):
+            worker.add(ConnectorSpec(name, {
+                "connector.class": "tests.runtime.flaky_sink:BlockingSink", "topics": "in",
+                "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
+            }, "test"))  # fmt: skip
+        wait_for(lambda: all(worker.status()[n][0].state == "RUNNING" for n in ("s1", "s2", "s3")))
+        time.sleep(0.3)  # (inside their puts)
+        began = time.monotonic()
+        worker.stop()
+        took = time.monotonic() - began
+        assert 1.0 <= took < 2.5, took
+    finally:
+        flaky_sink.RELEASE.set()
+
+
 MASK = "org.apache.kafka.connect.transforms.MaskField$Value"
 
 
