@@ -14,12 +14,14 @@ import importlib
 import re
 import sys
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.config import shown
 from hub.errors import ConfigError
 from hub.runtime.api import Connector
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 GROUP = "hub.connectors"
 
@@ -28,6 +30,8 @@ GROUP = "hub.connectors"
 def _entry_points() -> tuple[EntryPoint, ...]:
     """The group's entry points, read once: each read scans every installed distribution
     (~11 ms here), and resolving a config's connectors asked for them once per connector."""
+    from importlib.metadata import entry_points  # (its import alone is ~15 ms: when needed)
+
     return tuple(entry_points(group=GROUP))
 
 
@@ -85,9 +89,43 @@ def _by_class_name(name: str, config: dict[str, Any] | None) -> type[Connector] 
     return found[0] if len(found) == 1 else None
 
 
+# hub's own connectors, as pyproject.toml's entry points name them (a test keeps the two
+# equal): one of these names is loaded without reading every installed distribution's
+# metadata (importlib.metadata's import and scan, ~25 ms of a start here), and wins over a
+# third-party plugin that took the same name
+BUILTIN = {
+    "file-source": "connectors.source.file:FileStreamSource",
+    "file-sink": "connectors.sink.file:FileStreamSink",
+    "datagen": "connectors.source.datagen:Datagen",
+    "postgres": "connectors.source.postgres:PostgresConnector",
+    "mysql": "connectors.source.mysql:MySqlConnector",
+    "mariadb": "connectors.source.mysql:MariaDbConnector",
+    "duckdb": "connectors.sink.duckdb:DuckDBSink",
+    "postgres-sink": "connectors.sink.postgres:PostgresSink",
+    "snowflake": "connectors.sink.snowflake:SnowflakeSink",
+    "bigquery": "connectors.sink.bigquery:BigQuerySink",
+    "redshift": "connectors.sink.redshift:RedshiftSink",
+    "jdbc": "connectors.sink.jdbc:JdbcSink",
+}
+
+
+def _builtin(name: str) -> type[Connector] | None:
+    value = BUILTIN.get(name)
+    if value is None:
+        return None
+    module, _, attr = value.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except Exception:  # noqa: BLE001 - discover() reports it
+        return None
+    return cls if isinstance(cls, type) and issubclass(cls, Connector) else None
+
+
 def _by_entry_name(name: str) -> type[Connector] | None:
     """The connector whose entry point is called ``name`` (``postgres``, ``duckdb``), loading
     no other plugin; None when no entry point has that name or it does not load."""
+    if name in BUILTIN:
+        return _builtin(name)
     for ep in (ep for ep in _entry_points() if ep.name == name):
         try:
             cls = ep.load()

@@ -261,6 +261,32 @@ def test_a_class_name_loads_its_plugin_alone(name: str, config: dict[str, str], 
     assert [m for m in loaded if not m.startswith(want)] == [], loaded
 
 
+def test_the_builtin_connector_table_is_pyprojects_entry_points() -> None:
+    """hub.runtime.plugins.BUILTIN (a built-in name resolved without reading the installed
+    metadata) must name what pyproject.toml's entry points name."""
+    import tomllib
+
+    from hub.runtime.plugins import BUILTIN, GROUP
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        declared = tomllib.load(f)["project"]["entry-points"][GROUP]
+    assert declared == BUILTIN
+
+
+def test_a_builtin_connector_starts_without_reading_the_installed_metadata() -> None:
+    """Start-up time: importlib.metadata (its import and the scan of every installed
+    distribution, ~25 ms here) is not loaded to run a built-in connector, nor by the log's
+    CRC (the crc32c package's own __init__ imports it)."""
+    code = (
+        "import sys; from hub.runtime.plugins import resolve; import hub.log; "
+        "resolve('postgres', {}); resolve('duckdb', {'topics': 't'}); "
+        "print('importlib.metadata' in sys.modules, 'argparse' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout  # fmt: skip
+    assert out.split() == ["False", "False"]
+
+
 def test_a_misspelt_secret_is_never_shown(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
