@@ -820,5 +820,5 @@ PyMODINIT_FUNC
 PyInit__rowcodec(void)
 {
     return rowcodec_module(&rowcodec_module_def, &RowCodecType, "RowCodec",
-                           "connectors.source.postgres.protocol.pgoutput", "UNCHANGED_TOAST");
+                           "connectors.source.postgres.protocol.basics", "UNCHANGED_TOAST");
 }

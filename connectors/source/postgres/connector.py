@@ -41,7 +41,7 @@ from connectors.source.postgres.errors import (
 )
 from connectors.source.postgres.events import TableSchema
 from connectors.source.postgres.offsets import PostgresOffset
-from connectors.source.postgres.protocol.pgoutput import lsn_to_str
+from connectors.source.postgres.protocol.basics import lsn_to_str
 from connectors.source.postgres.snapshot import Chunk, SnapshotReader
 from hub.errors import ConfigError, describe
 from hub.log import Packed
@@ -519,7 +519,7 @@ class PostgresSourceTask(CdcSourceTask):
 
     def _sample_server(self) -> None:
         """The server's WAL position and the slot's, for the lag and retained-WAL gauges."""
-        from connectors.source.postgres.protocol.pgoutput import str_to_lsn
+        from connectors.source.postgres.protocol.basics import str_to_lsn
 
         self._sampled = time.monotonic()
         try:

@@ -24,7 +24,7 @@ import orjson
 from connectors.source.cdc.envelope import VERSION, source_schema
 from connectors.source.cdc.envelope import envelope_schema as cdc_envelope_schema
 from connectors.source.cdc.topics import topic_name
-from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST
+from connectors.source.postgres.protocol.basics import UNCHANGED_TOAST
 from connectors.source.postgres.types import TypeMapper, named_errors
 from hub.errors import ConfigError
 from hub.runtime import json_default

@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST
+from connectors.source.postgres.protocol.basics import UNCHANGED_TOAST
 from hub.runtime import json_default
 
 KIND_PY = 0  # convert(raw) and orjson

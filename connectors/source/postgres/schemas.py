@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.topics import TopicRegistry
@@ -14,7 +14,10 @@ from connectors.source.postgres import catalog
 from connectors.source.postgres.catalog import ColumnInfo, TableInfo
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.events import TableSchema
-from connectors.source.postgres.protocol.pgoutput import UNCHANGED_TOAST, Relation
+from connectors.source.postgres.protocol.basics import UNCHANGED_TOAST
+
+if TYPE_CHECKING:
+    from connectors.source.postgres.protocol.pgoutput import Relation
 
 log = logging.getLogger(__name__)
 
