@@ -236,6 +236,9 @@ class Consumer:
         while True:
             seq = self._log.durable_seq
             self._sync_group()
+            for tp in self._assigned:  # every assigned partition has a position once polled,
+                if tp not in self._positions:  # as with Kafka's consumer, so that a commit
+                    self.position(tp)  # covers those this poll's limit left unread too
             self._maybe_auto_commit()
             out = self._fetch(limit)
             remaining = deadline - time.monotonic()

@@ -108,8 +108,9 @@ def test_committed_offsets_survive_restart(data_dir: str) -> None:
     with Log(data_dir, background=False) as log:
         info = log.groups.describe("g")
         assert sum(p.committed for p in info.partitions) == 130
-        # partitions with a commit: 100 + 30 read, so lag 0 + 70 (p2 was never read)
-        assert sorted(p.lag for p in info.partitions) == [0, 70]
+        # 100 + 30 read, so lags 0 and 70; p2, never read, is committed at its start (a
+        # polled partition has a position, as in Kafka): lag 100
+        assert sorted(p.lag for p in info.partitions) == [0, 70, 100]
         c = log.consumer(group_id="g", auto_offset_reset="earliest")
         c.subscribe(["t"])
         rest = _drain(c)
@@ -117,6 +118,31 @@ def test_committed_offsets_survive_restart(data_dir: str) -> None:
         assert len(rest) == 170 and len(keys) == 300
         c.commit()
         assert all(p.lag == 0 for p in log.groups.describe("g").partitions)
+
+
+def test_a_commit_after_a_poll_its_limit_cut_short_covers_every_assigned_partition(
+    log: Log,
+) -> None:
+    """As with Kafka's consumer, every assigned partition has a position once polled: a
+    reader from the beginning that stopped after a few records of one partition commits the
+    start of the others too, and the group's next member reads them. (Only the partitions
+    read from were committed: the next member started the others at latest, and their
+    records were never delivered; `hub consume --group --max-messages` did that.)"""
+    log.create_topic("t", 3)
+    _produce(log, "t", 10, 3)
+    first = log.consumer(group_id="g", auto_offset_reset="earliest")
+    first.subscribe(["t"])
+    got = first.poll(0, max_records=5)
+    assert len(got) == 5
+    first.commit()
+    first.close()
+    after = log.consumer(group_id="g", auto_offset_reset="latest")
+    after.subscribe(["t"])
+    rest = _drain(after)
+    assert len(got) + len(rest) == 30
+    assert {(r.partition, r.offset) for r in got} | {(r.partition, r.offset) for r in rest} == {
+        (p, i) for p in range(3) for i in range(10)
+    }
 
 
 def test_fan_out_to_several_groups(log: Log) -> None:
