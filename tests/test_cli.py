@@ -355,6 +355,21 @@ def test_produce_line_without_separator_names_the_line(one_topic: Path) -> None:
     assert [(rec["key"], rec["value"]) for rec in records] == [("k", "v"), ("k2", "v2")]
 
 
+def test_produce_of_a_line_the_topic_refuses_names_it_and_writes_the_lines_before(
+    tmp_path: Path,
+) -> None:
+    # (a chunk of lines went in all or nothing, and the error said neither the line nor how
+    # many had been produced: a user fixing the line and running the file again doubled them)
+    data = tmp_path / "data"
+    ok(data, "topics", "create", "small", "--config", "max.message.bytes=400")
+    lines = b"".join(b"line-%d\n" % i for i in range(1, 6)) + b"x" * 1000 + b"\nline-7\n"
+    r = hub(data, "produce", "small", stdin=lines)
+    assert_error(r, 2, "line 6:", "exceeds max.message.bytes=400",
+                 "the 5 records before it were produced to small")  # fmt: skip
+    records = consume_json(data, "small", "--from-beginning")
+    assert [rec["value"] for rec in records] == [f"line-{i}" for i in range(1, 6)]
+
+
 def test_missing_data_dir(tmp_path: Path) -> None:
     missing = tmp_path / "missing"
     assert_error(hub(missing, "topics", "list"), 2, f"data directory {missing} does not exist")
@@ -417,6 +432,32 @@ def test_locked_data_dir(held: Path) -> None:
     assert listed.code == 0 and listed.lines == ["t"]
     assert json.loads(described.out)["partitions"][0]["durable_offset"] == 1
     assert consumed.code == 0 and consumed.lines == ["w\tfrom the worker"]
+
+
+def test_groups_of_a_log_another_process_has_open_say_their_members_are_not_seen(
+    data: Path,
+) -> None:
+    # (describe showed a group in use as 'State: Empty  Members: 0' and a dry-run reset
+    # planned without a word, since members live in the process that has the log open)
+    ok(data, "topics", "create", "t")
+    ok(data, "produce", "t", stdin=b"a\nb\n")
+    ok(data, "consume", "t", "--group", "g", "--from-beginning", "--timeout-ms", "100")
+    alone = ok(data, "groups", "describe", "g")
+    assert "note:" not in alone.err
+    code = "import sys; from hub.log import Log; log = Log(sys.argv[1]); print('ready', "
+    code += "flush=True); sys.stdin.read(); log.close()"
+    with subprocess.Popen([sys.executable, "-c", code, str(data)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, env=ENV) as proc:  # fmt: skip
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline() == b"ready\n"
+        note = f"note: process {proc.pid} has the log open; the members of its groups are not"
+        described = ok(data, "groups", "describe", "g")
+        assert note in described.err and "Members: 0" in described.out
+        assert note in ok(data, "groups", "list").err
+        planned = ok(data, "groups", "reset", "g", "-t", "t", "--to-earliest", "--dry-run")
+        assert note in planned.err and "the reset itself is refused" in planned.err
+        proc.stdin.close()
+        assert proc.wait(timeout=10) == 0
 
 
 # -- demo ----------------------------------------------------------------------------------

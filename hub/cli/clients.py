@@ -74,6 +74,8 @@ def produce(
       printf '42:{"id": 42}\\n' | hub produce orders --key-separator : --header source=cli
       hub produce orders --key-separator : --null-marker NULL < changes.txt
     """
+    from hub.log import KeylessRecordError, RecordTooLargeError
+
     if key_separator == "":
         raise click.BadParameter("must not be empty", param_hint="--key-separator")
     sep = key_separator.encode() if key_separator is not None else None
@@ -88,15 +90,9 @@ def produce(
         keys: list[bytes | None] = []
         values: list[bytes | None] = []
         total = 0
+        first_line = 1  # the line of values[0]
 
-        def send() -> None:
-            nonlocal total
-            if not values:
-                return
-            # taken off the lists first: a Ctrl-C during the append must not send them twice
-            batch_keys, batch_values = keys[:], values[:]
-            keys.clear()
-            values.clear()
+        def send_many(batch_keys: list[bytes | None], batch_values: list[bytes | None]) -> None:
             producer.send_many(
                 topic,
                 batch_values,
@@ -104,6 +100,33 @@ def produce(
                 [record_headers] * len(batch_values) if record_headers else None,
                 partition=partition,
             )
+
+        def send(next_line: int) -> None:
+            nonlocal total, first_line
+            if not values:
+                first_line = next_line
+                return
+            # taken off the lists first: a Ctrl-C during the append must not send them twice
+            batch_keys, batch_values, at = keys[:], values[:], first_line
+            keys.clear()
+            values.clear()
+            first_line = next_line
+            try:
+                send_many(batch_keys, batch_values)
+            except (RecordTooLargeError, KeylessRecordError) as exc:
+                # a record the topic refuses (nothing of the chunk was written): the lines
+                # before it are, one by one, and the error names it and what was produced
+                for i in range(len(batch_values)):
+                    try:
+                        send_many(batch_keys[i : i + 1], batch_values[i : i + 1])
+                    except (RecordTooLargeError, KeylessRecordError) as one:
+                        producer.flush()
+                        total += i
+                        raise ConfigError(
+                            f"line {at + i}: {one}; the {total} records before it were "
+                            f"produced to {topic}, the lines from it on were not"
+                        ) from None
+                raise exc  # (refused as a chunk only: not expected)
             producer.flush()  # durable: fsync of every partition appended to
             total += len(batch_values)
 
@@ -118,7 +141,7 @@ def produce(
                 if sep is not None:
                     key, found, line = line.partition(sep)
                     if not found:
-                        send()
+                        send(lineno)
                         raise ConfigError(
                             f"line {lineno} has no key separator {key_separator!r} "
                             f"(expected KEY{key_separator}VALUE); {total} records before it "
@@ -127,12 +150,12 @@ def produce(
                     keys.append(None if key == null else key)
                 values.append(None if line == null else line)
                 if len(values) >= chunk:
-                    send()
+                    send(lineno + 1)
         except KeyboardInterrupt:
-            send()
+            send(0)
             click.echo(f"interrupted: produced {_count(total)} to {topic}", err=True)
             click.get_current_context().exit(130)
-        send()
+        send(0)
     click.echo(f"produced {_count(total)} to {topic}", err=True)
 
 

@@ -39,6 +39,20 @@ def _require_group(log: Log, group: str) -> None:
         raise ConfigError(f"unknown consumer group {group!r}; 'hub groups list' shows the groups")
 
 
+def _members_note(log: Log, more: str = "") -> None:
+    """Say so when another process has the log open: a group's members live in that process
+    (its consumers), so from here a group in use looks Empty, without owners."""
+    from hub.log.lock import writer_pid
+
+    pid = writer_pid(log.path)
+    if pid is not None:
+        click.echo(
+            f"note: process {pid} has the log open; the members of its groups are not visible "
+            f"from another process (State and Members show committed offsets only){more}",
+            err=True,
+        )
+
+
 def _refuse_active(log: Log, group: str, action: str) -> None:
     from hub.log.resets import refuse_active
 
@@ -55,6 +69,7 @@ def groups_list() -> None:
       hub groups list
     """
     with open_log(write=False) as log:
+        _members_note(log, "; a group with no commit yet is not listed")
         for name in log.groups.list_groups():
             click.echo(name)
 
@@ -75,6 +90,7 @@ def groups_describe(group: str, fmt: str) -> None:
     with open_log(write=False) as log:
         _require_group(log, group)
         info = log.groups.describe(group)
+        _members_note(log)
     if fmt == "json":
         print_json(dataclasses.asdict(info))
         return
@@ -146,6 +162,8 @@ def groups_reset(
         value = _parse_datetime(to_datetime)
     with open_log(write=not dry_run) as log:
         refuse_active(log, group, "reset")
+        if dry_run:
+            _members_note(log, "; the reset itself is refused while that process runs")
         rows = plan_reset(log, group, topic, to, value, partition)
         if not dry_run:
             apply_reset(log, group, rows)

@@ -56,3 +56,23 @@ def writer_token(directory: str) -> int | None:
         return int(lines[1], 16) if len(lines) > 1 and lines[1] else None
     except ValueError:
         return None
+
+
+def writer_pid(directory: str) -> int | None:
+    """The pid of another live process the lock file in ``directory`` names (the writer that
+    has the log open, as far as a reader can tell without taking the lock: a pid the system
+    gave again since can make this a false "open"), or None."""
+    try:
+        with open(os.path.join(directory, files.LOCK_FILE), "rb") as f:
+            first = f.read(64).split(b"\n")[0]
+    except OSError:
+        return None
+    if not first.isdigit() or int(first) == os.getpid():
+        return None
+    try:
+        os.kill(int(first), 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # (alive, another user's)
+    return int(first)
