@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,6 +168,11 @@ def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _file_ref_path(spec: str) -> str:
+    path, sep, key = spec.rpartition(":")
+    return spec if not sep or "/" in key else path
+
+
 def _read_file_ref(spec: str, where: str) -> str:
     """``/path/file.properties:key`` (Kafka's FileConfigProvider) or ``/path/file``."""
     path, sep, key = spec.rpartition(":")
@@ -190,13 +195,55 @@ def _read_file_ref(spec: str, where: str) -> str:
     raise ConfigError(f"{where}: key {key!r} not found in {path}")
 
 
+@dataclass
+class RestReferences:
+    """What a config sent over the REST API may read through ``${env:..}`` and ``${file:..}``
+    (Kafka Connect's EnvVarConfigProvider ``allowlist.pattern`` and FileConfigProvider
+    ``allowed.paths``, KIP-993): by default nothing. Its values reach the connector, and from
+    there records, topic names or a server the client names, so a REST client could read
+    the worker's environment and files. A worker config sets them (`allow_rest_references`);
+    files on the command line are the operator's own and read anything."""
+
+    env: re.Pattern[str] | None = None
+    paths: tuple[str, ...] = ()  # directories, real paths
+
+    def allows_env(self, name: str) -> bool:
+        return self.env is not None and self.env.fullmatch(name) is not None
+
+    def allows_file(self, path: str) -> bool:
+        real = os.path.realpath(path)
+        return any(real == d or real.startswith(d.rstrip("/") + "/") for d in self.paths)
+
+
+REST_REFERENCES = RestReferences()
+ENV_ALLOWLIST = "config.providers.env.param.allowlist.pattern"
+FILE_ALLOWED_PATHS = "config.providers.file.param.allowed.paths"
+
+
+def allow_rest_references(env_pattern: str | None, paths: Sequence[str]) -> None:
+    """Let REST configs read the environment variables ``env_pattern`` matches (whole names)
+    and the files under ``paths`` (directories)."""
+    REST_REFERENCES.env = re.compile(env_pattern) if env_pattern else None
+    REST_REFERENCES.paths = tuple(os.path.realpath(p) for p in paths)
+
+
+def _refused_reference(where: str, key: str, ref: str, setting: str) -> ConfigError:
+    return ConfigError(
+        f"{where}: property {key} refers to {ref}, which a config sent over the REST API may "
+        f"not read: the worker config's {setting} must allow it (hub serve --worker-config; "
+        "a REST client could otherwise read the worker's environment and files), or give the "
+        "connector in a file on hub serve's command line"
+    )
+
+
 def resolve(
     config: Mapping[str, Any], where: str, strict: bool = False
 ) -> tuple[dict[str, Any], set[str]]:
     """Replace ``${env:..}``/``${file:..}`` references; returns the config and the names of
     properties that used one (treated as secrets). A value written ``${env:NAME:-default}``
     is configuration, unless ``strict`` (a config sent over REST) and NAME is set: a REST
-    client must not read the worker's environment through ``${env:AWS_SECRET:-x}``."""
+    client must not read the worker's environment through ``${env:AWS_SECRET:-x}``; and a
+    ``strict`` config reads only what `REST_REFERENCES` allows."""
     out: dict[str, Any] = {}
     secret: set[str] = set()
     for k, v in config.items():
@@ -207,6 +254,8 @@ def resolve(
                 kind, arg = m.group(1), m.group(2)
                 if kind == "env":
                     arg, has_default, default = arg.partition(":-")
+                    if strict and not REST_REFERENCES.allows_env(arg):
+                        raise _refused_reference(where, k, f"${{env:{arg}}}", ENV_ALLOWLIST)
                     if arg not in os.environ and has_default:
                         outside.append(False)
                         return default
@@ -221,6 +270,9 @@ def resolve(
                     outside.append(True)
                     return os.environ[arg]
                 outside.append(True)
+                if strict and not REST_REFERENCES.allows_file(_file_ref_path(arg)):
+                    path = _file_ref_path(arg)
+                    raise _refused_reference(where, k, f"${{file:{path}}}", FILE_ALLOWED_PATHS)
                 return _read_file_ref(arg, f"{where}: property {k}")
 
             resolved = _REF.sub(sub, v)

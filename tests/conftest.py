@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -28,6 +30,20 @@ from tests.fixtures.redshift import redshift_schema, redshift_server  # noqa: E4
 
 # Snowflake: `snowflake_server` (fakesnow's server, one per session) and `snowflake_schema`.
 from tests.fixtures.snowflake import snowflake_schema, snowflake_server  # noqa: E402, F401
+
+
+@pytest.fixture
+def rest_references() -> Iterator[None]:
+    """Configs sent over REST may read the environment variables named HUB_TEST_* and the
+    files under /tmp (as a worker config's config.providers.*.param.* allow), for this test;
+    by default they may read neither."""
+    from hub.config import allow_rest_references
+
+    allow_rest_references(r"HUB_TEST_.*", [tempfile.gettempdir()])
+    try:
+        yield
+    finally:
+        allow_rest_references(None, [])
 
 
 def pytest_configure(config: pytest.Config) -> None:

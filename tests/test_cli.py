@@ -460,6 +460,20 @@ def test_groups_of_a_log_another_process_has_open_say_their_members_are_not_seen
         assert proc.wait(timeout=10) == 0
 
 
+def test_a_worker_configs_reference_allow_lists_are_checked(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("name: g\nconfig: {connector.class: datagen, topic: t}\n")
+    worker = tmp_path / "worker.yaml"
+    for text, said in [
+        ("config.providers.env.param.allowlist.pattern: 'PG_(.*'\n", "is not a regular"),
+        ("config.providers.file.param.allowed.paths: /etc/hub, secrets\n",
+         "takes absolute directories, comma-separated, not secrets"),
+    ]:  # fmt: skip
+        worker.write_text(text)
+        r = hub(tmp_path / "d", "run", "--worker-config", str(worker), str(good))
+        assert_error(r, 2, f"{worker}: config.providers.", said)
+
+
 # -- demo ----------------------------------------------------------------------------------
 def test_demo(data: Path) -> None:
     r = ok(None, "--data-dir", str(data), "demo", "log", "--records", "2000")

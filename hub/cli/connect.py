@@ -59,6 +59,33 @@ class Cluster:
         return f"{self.advertised_host or host}:{self.advertised_port or port}"
 
 
+def _rest_references(props: dict[str, Any], path: str) -> None:
+    """The worker config's allow-lists of what configs sent over REST may read through
+    ``${env:..}`` and ``${file:..}`` (hub.config.RestReferences), taken out of ``props``."""
+    import re
+
+    from hub.config import ENV_ALLOWLIST, FILE_ALLOWED_PATHS, allow_rest_references
+
+    pattern = props.pop(ENV_ALLOWLIST, None)
+    if pattern is not None:
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise ConfigError(
+                f"{path}: {ENV_ALLOWLIST} is not a regular expression ({exc}): write one the "
+                "allowed variables' names match whole, e.g. PG_.*|MYSQL_PASSWORD"
+            ) from None
+    dirs = [d.strip() for d in str(props.pop(FILE_ALLOWED_PATHS, "") or "").split(",")]
+    dirs = [d for d in dirs if d]
+    relative = [d for d in dirs if not os.path.isabs(d)]
+    if relative:
+        raise ConfigError(
+            f"{path}: {FILE_ALLOWED_PATHS} takes absolute directories, comma-separated, not "
+            f"{', '.join(relative)}"
+        )
+    allow_rest_references(None if pattern is None else str(pattern), dirs)
+
+
 def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
     """The log backend a worker config names (None: the embedded log in the data dir), its
     internal topics' names (`hub.runtime.storage.StorageTopics`) and its cluster (Connect's
@@ -87,6 +114,7 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: the worker config must be a mapping of properties")
     props = {str(k): v for k, v in doc.items()}
+    _rest_references(props, path)
     storage = StorageTopics.of(props, path)
     kind = str(props.pop("log.backend", "embedded"))
     group = props.pop("group.id", None)

@@ -368,8 +368,52 @@ def test_admin_loggers_read_and_set_levels(client: TestClient) -> None:
             logging.getLogger(name).setLevel(logging.NOTSET)
 
 
-def test_validate_takes_a_config_as_post_connectors_does(
+def test_a_rest_config_reads_only_the_references_the_worker_allows(
     client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reference's value reaches the connector, and from there records, topic names or a
+    server the client names: masking it in the config views is not enough. A REST client had
+    read any environment variable and any file the worker could (an InsertField static.value
+    of ${env:AWS_SECRET} came back in the topic's records). By default a config sent over
+    REST reads neither; the worker config's allow-lists open them (KIP-993's names)."""
+    from hub.config import allow_rest_references
+
+    monkeypatch.setenv("HUB_TEST_SECRET", "very-secret")
+    secret_file = tmp_path / "secret.properties"
+    secret_file.write_text("key=from-the-file\n")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "s").write_text("outside\n")
+    (tmp_path / "escape").symlink_to(outside / "s")
+
+    def post(value: str) -> Any:
+        return client.post("/connectors", json={"name": "leak", "config": _gen(**{
+            "transforms": "a", "transforms.a.type": "InsertField$Value",
+            "transforms.a.static.field": "x", "transforms.a.static.value": value})})  # fmt: skip
+
+    for ref, setting in [("${env:HUB_TEST_SECRET}", "allowlist.pattern"),
+                         ("${env:HUB_TEST_SECRET:-x}", "allowlist.pattern"),
+                         (f"${{file:{secret_file}:key}}", "allowed.paths")]:  # fmt: skip
+        r = post(ref)
+        assert r.status_code == 400, r.text
+        assert "may not read" in r.json()["message"] and setting in r.json()["message"]
+        assert "very-secret" not in r.text and "from-the-file" not in r.text
+    assert client.get("/connectors").json() == []
+    allow_rest_references(r"HUB_TEST_S.*", [str(tmp_path)])
+    try:
+        assert post("${env:HUB_TEST_SECRET}").status_code == 201
+        assert client.delete("/connectors/leak").status_code == 204
+        assert post(f"${{file:{secret_file}:key}}").status_code == 201
+        assert client.delete("/connectors/leak").status_code == 204
+        assert post("${env:PATH}").status_code == 400  # (not matched whole)
+        assert post(f"${{file:{outside / 's'}}}").status_code == 400
+        assert post(f"${{file:{tmp_path / 'escape'}}}").status_code == 400  # (a link out)
+    finally:
+        allow_rest_references(None, [])
+
+
+def test_validate_takes_a_config_as_post_connectors_does(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rest_references: None
 ) -> None:
     # references resolved first (a ${file:...} rate was "not a valid number"), the value of
     # one masked; a body of another plugin than the path's is refused (it had validated one
@@ -435,7 +479,7 @@ def test_secrets_are_masked_everywhere(client: TestClient, tmp_path: Path) -> No
 
 
 def test_no_secret_through_references_drivers_or_unexpected_errors(
-    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rest_references: None
 ) -> None:
     # a reference's value was quoted by errors: connector.class: ${env:X} or ${file:...}
     # returned the variable or the file to any REST client
@@ -546,8 +590,11 @@ def test_hub_serve_and_connectors_cli(tmp_path: Path) -> None:
     )
     assert down.returncode == 1
     assert down.stderr.count("\n") == 1 and "cannot reach" in down.stderr
+    worker = tmp_path / "worker.yaml"  # (REST configs may read HUB_TEST_* variables)
+    worker.write_text("config.providers.env.param.allowlist.pattern: HUB_TEST_.*\n")
     proc = subprocess.Popen(
-        [*hub, "--data-dir", str(tmp_path / "d"), "serve", "--port", str(port), str(cfg)],
+        [*hub, "--data-dir", str(tmp_path / "d"), "serve", "--port", str(port),
+         "--worker-config", str(worker), str(cfg)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:
@@ -589,7 +636,7 @@ def test_hub_serve_and_connectors_cli(tmp_path: Path) -> None:
 
 
 def test_a_restart_that_cannot_validate_leaves_the_connector_failed_with_its_reason(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rest_references: None
 ) -> None:
     # the restart had stopped the connector before validating it: STOPPED, its reason gone
     monkeypatch.setenv("HUB_TEST_TOPIC", "t")

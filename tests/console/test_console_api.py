@@ -332,7 +332,7 @@ def test_signals_go_to_sources_with_a_channel(worker: Worker, tmp_path: Path) ->
 
 
 def test_a_source_config_previews_the_tables_it_captures(
-    worker: Worker, pg_server: Any, pg_db: str
+    worker: Worker, pg_server: Any, pg_db: str, rest_references: None
 ) -> None:
     import psycopg
 

@@ -80,7 +80,9 @@ def test_several_connectors_and_secret_references(tmp_path: Path, monkeypatch) -
     assert specs[1].masked()["file"] == MASK  # came from a reference: treated as secret
 
 
-def test_env_references_may_have_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_references_may_have_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rest_references: None
+) -> None:
     monkeypatch.setenv("HUB_TEST_TOPIC", "set")
     monkeypatch.delenv("HUB_TEST_SURELY_UNSET", raising=False)
     (spec,) = load_connector_file(_write(tmp_path, """
