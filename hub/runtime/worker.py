@@ -38,7 +38,7 @@ import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from hub.config import ConnectorSpec, looks_secret, mask, resolve
 from hub.errors import ConfigError, FatalError, describe
@@ -56,7 +56,7 @@ from hub.runtime.configs import ConfigStore
 from hub.runtime.converters import make_converter
 from hub.runtime.errors import ErrorReporter, RetryStopped
 from hub.runtime.history import History
-from hub.runtime.offsets import OffsetStore, partition_key
+from hub.runtime.offsets import ALTERED_KEY, TASK_KEY, OffsetStore, partition_key
 from hub.runtime.runner import RunnerContext
 from hub.runtime.scheduler import JobStatus, Scheduler
 from hub.runtime.sink_runner import SinkRunner
@@ -431,7 +431,11 @@ class Worker:
             if old is None:
                 return self.create(name, config), True
             self._refuse_shared(valid)
-            target = old.state if old.state in (PAUSED, STOPPED) else RUNNING
+            if (old.config == dict(config) and old.spec is not None and old.state != FAILED
+                    and old.spec.raw == valid.raw):  # fmt: skip
+                return old, False  # (the same config again, references read alike: its tasks
+                # go on, as in Connect; they had reconnected to their databases at every PUT)
+            target = self._target_state(old)
             self._shutdown(old)
             self.configs.put(name, dict(config))
             rt = ConnectorRuntime(name, dict(config), valid)
@@ -536,12 +540,22 @@ class Worker:
         self.configs.put_restart(name, include_tasks, only_failed)
         self.sync()  # (this worker's part at once)
 
+    def _target_state(self, rt: ConnectorRuntime) -> str:
+        """The state a connector started again (reconfigured, restarted) goes to: the one it
+        is in when PAUSED or STOPPED, else its stored target state (a FAILED connector paused
+        since stays PAUSED, as Connect starts it; it had run, then come back PAUSED at the
+        worker's next start)."""
+        if rt.state in (PAUSED, STOPPED):
+            return rt.state
+        stored = self.configs.state(rt.name)
+        return {"PAUSED": PAUSED, "STOPPED": STOPPED}.get(stored, RUNNING)
+
     def _restart(self, rt: ConnectorRuntime, include_tasks: bool, only_failed: bool) -> None:
         name = rt.name
         if rt.state == STOPPED:
             return
         if not only_failed or rt.state == FAILED:
-            target = PAUSED if rt.state == PAUSED else RUNNING
+            target = self._target_state(rt)
             if rt.state == FAILED or include_tasks:
                 if rt.spec is None:  # maybe the plugin is installed now (still invalid: the
                     # connector stays FAILED with its reason, nothing stopped)
@@ -1297,6 +1311,11 @@ class Worker:
                 partition, offset = item.get("partition"), item.get("offset")
                 if not isinstance(partition, dict) or not partition:
                     raise ConfigError(f"offsets[{i}].partition: a non-empty object is required")
+                if TASK_KEY in partition or ALTERED_KEY in partition:
+                    raise ConfigError(  # (a task's own checkpoint: written, it skipped records)
+                        f"offsets[{i}].partition: {TASK_KEY} and {ALTERED_KEY} name hub's own "
+                        "records of a task's progress, not a source partition: leave them out"
+                    )
                 if offset is not None and not isinstance(offset, dict):
                     raise ConfigError(f"offsets[{i}].offset: an object or null is required")
                 changes[partition_key(partition)] = (partition, offset)
@@ -1307,20 +1326,31 @@ class Worker:
         commits: dict[TopicPartition, int] = {}
         deletes: list[TopicPartition] = []
         for i, item in enumerate(offsets):
-            p, o = item.get("partition") or {}, item.get("offset")
-            topic, part = p.get("kafka_topic"), p.get("kafka_partition")
-            if not isinstance(topic, str) or not isinstance(part, int) or part < 0:
+            p, o = item.get("partition"), item.get("offset")
+            topic = p.get("kafka_topic") if isinstance(p, dict) else None
+            part = p.get("kafka_partition") if isinstance(p, dict) else None
+            if not isinstance(topic, str) or not _whole(part) or part < 0:
                 raise ConfigError(
-                    f"offsets[{i}].partition: needs kafka_topic (a string) and kafka_partition "
-                    "(an integer >= 0)"
+                    f"offsets[{i}].partition: an object with kafka_topic (a string) and "
+                    "kafka_partition (an integer >= 0) is required"
                 )
             tp = TopicPartition(topic, part)
             if o is None:
                 deletes.append(tp)
                 continue
             off = o.get("kafka_offset") if isinstance(o, dict) else None
-            if not isinstance(off, int) or off < 0:
+            if not _whole(off) or off < 0:
                 raise ConfigError(f"offsets[{i}].offset: needs kafka_offset (an integer >= 0)")
+            # (as Kafka refuses an unknown partition's offset: stored, it failed the group's
+            # views and every sink's lag once the topic existed)
+            if not self.backend.has_topic(topic):
+                raise ConfigError(f"offsets[{i}].partition: no topic {topic!r}")
+            count = self.backend.partition_count(topic)
+            if part >= count:
+                raise ConfigError(
+                    f"offsets[{i}].partition: topic {topic!r} has no partition {part} (it has "
+                    f"{count}: 0..{count - 1})"
+                )
             commits[tp] = off
         group = f"connect-{name}"
         if commits:
@@ -1376,3 +1406,8 @@ class Worker:
             with self._lock:
                 self.leases.close()
         self.backend.close()
+
+
+def _whole(value: object) -> TypeGuard[int]:
+    """An integer of JSON's, not a boolean (``true`` is an int in Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)

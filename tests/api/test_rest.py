@@ -211,6 +211,52 @@ def test_pause_resume_stop_restart(client: TestClient, worker: Worker) -> None:
     assert client.post("/connectors/gen/tasks/3/restart").status_code == 404
 
 
+def test_a_failed_connector_paused_then_fixed_or_restarted_starts_paused(
+    client: TestClient, tmp_path: Path
+) -> None:
+    # (it ran: its stored target state was PAUSED, and the worker's next start paused it)
+    bad = {"connector.class": "FileStreamSink", "topics": "__connect_status",
+           "file": str(tmp_path / "o.txt")}  # fmt: skip
+    assert client.post("/connectors", json={"name": "s", "config": bad}).status_code == 201
+    assert _state(client, "s")[0] == "FAILED"
+    assert client.put("/connectors/s/pause").status_code == 202
+    assert client.post("/connectors/s/restart").status_code in (202, 204)
+    assert _state(client, "s")[0] == "FAILED"  # (still refused: the internal topic)
+    r = client.put("/connectors/s/config", json={**bad, "topics": "ok"})
+    assert r.status_code == 200, r.text
+    assert _state(client, "s") == ("PAUSED", ["PAUSED"])
+    assert client.put("/connectors/s/resume").status_code == 202
+    assert _state(client, "s") == ("RUNNING", ["RUNNING"])
+
+
+def test_the_same_config_again_leaves_the_tasks_running(client: TestClient, worker: Worker) -> None:
+    # (each PUT of an unchanged config stopped and started the connector and its tasks: a
+    # database source reconnected at every apply of a GitOps loop)
+    assert client.post("/connectors", json={"name": "gen", "config": _gen()}).status_code == 201
+    wait_for(lambda: _state(client, "gen") == ("RUNNING", ["RUNNING"]))
+    thread = worker.connectors["gen"].tasks[0].thread
+    for _ in range(3):
+        assert client.put("/connectors/gen/config", json=_gen()).status_code == 200
+    assert worker.connectors["gen"].tasks[0].thread is thread and thread is not None
+    assert thread.is_alive()
+    assert client.put("/connectors/gen/config", json=_gen(rate="300")).status_code == 200
+    wait_for(lambda: _state(client, "gen") == ("RUNNING", ["RUNNING"]))
+    assert worker.connectors["gen"].tasks[0].thread is not thread  # (a change restarts it)
+
+
+def test_names_of_dots_and_a_tasks_max_past_reason_are_refused(client: TestClient) -> None:
+    # (".." was taken and then unreachable: clients read /connectors/.. as a step up; one
+    # request of tasks.max 10^9 built that many task configs, 15 GB)
+    for name in (".", ".."):
+        r = client.post("/connectors", json={"name": name, "config": _gen()})
+        assert r.status_code == 400 and "dots alone" in r.json()["message"], r.text
+    r = client.post("/connectors", json={"name": "g", "config": _gen(**{"tasks.max": 10**9})})
+    assert r.status_code == 400 and "tasks.max" in r.json()["message"], r.text
+    r = client.post("/connectors", json={"name": "g", "config": _gen(**{"value.size": 10**9})})
+    assert r.status_code == 400 and "value.size" in r.json()["message"], r.text
+    assert client.get("/connectors").json() == []
+
+
 def test_offsets_of_a_source_and_a_sink(client: TestClient, worker: Worker, tmp_path: Path) -> None:
     src_file, out_file = tmp_path / "in.txt", tmp_path / "out.txt"
     src_file.write_text("a\nb\nc\n")
@@ -267,6 +313,35 @@ def test_offsets_of_a_source_and_a_sink(client: TestClient, worker: Worker, tmp_
     r = client.patch("/connectors/sink/offsets", json=sink_offsets)
     assert r.status_code == 200 and "warning" in r.json()
     assert client.get("/connectors/sink/offsets").json() == sink_offsets
+
+    # refused with 400, nothing stored: a partition the topic lacks (stored, it had failed
+    # the group's views and every sink's lag once the topic existed), one of a topic not
+    # there, one that is not an object (a 500), booleans for numbers, and a source task's
+    # own checkpoint (written, the resumed task skipped the records it replayed)
+    def sink_patch(partition: Any, offset: Any = 1) -> Any:
+        return client.patch("/connectors/sink/offsets", json={"offsets": [
+            {"partition": partition, "offset": {"kafka_offset": offset}}]})  # fmt: skip
+
+    for partition, offset, said in [
+        ({"kafka_topic": "lines", "kafka_partition": 7}, 1, "topic 'lines' has no partition 7"),
+        ({"kafka_topic": "nope", "kafka_partition": 0}, 1, "no topic 'nope'"),
+        ("lines-0", 1, "an object with kafka_topic"),
+        (["lines", 0], 1, "an object with kafka_topic"),
+        ({"kafka_topic": "lines", "kafka_partition": True}, 1, "an object with kafka_topic"),
+        ({"kafka_topic": "lines", "kafka_partition": 0}, True, "needs kafka_offset"),
+    ]:
+        r = sink_patch(partition, offset)
+        assert r.status_code == 400 and said in r.json()["message"], (partition, r.text)
+    assert client.get("/connectors/sink/offsets").json() == sink_offsets
+    assert client.get("/hub/groups").status_code == 200
+    assert client.put("/connectors/src/stop").status_code == 202
+    for reserved in ({"hub.task": 0}, {"hub.offsets": "src"}):
+        r = client.patch("/connectors/src/offsets", json={"offsets": [
+            {"partition": reserved, "offset": {"seq": 0}}]})  # fmt: skip
+        assert r.status_code == 400 and "hub's own" in r.json()["message"], r.text
+    assert client.get("/connectors/src/offsets").json() == {
+        "offsets": [{"partition": {"filename": str(src_file)}, "offset": {"position": 8}}]
+    }
 
 
 def test_validate_endpoint_counts_errors(client: TestClient) -> None:
