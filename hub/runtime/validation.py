@@ -27,7 +27,8 @@ class CommonConfig(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
 
     connector_class: str = Field(alias="connector.class", description="plugin name or class")
-    tasks_max: int = Field(1, alias="tasks.max", ge=1, description="most tasks to run")
+    # (bounded: one REST request of tasks.max 10^9 had built that many task configs, 15 GB)
+    tasks_max: int = Field(1, alias="tasks.max", ge=1, le=1024, description="most tasks to run")
     key_converter: str = Field("json", alias="key.converter")
     value_converter: str = Field("json", alias="value.converter")
     key_converter_schemas_enable: bool = Field(True, alias="key.converter.schemas.enable")
@@ -313,6 +314,8 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
         )
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", spec.name):
         problems.append(f"name {shown(spec.name)}: use letters, digits, '.', '_' and '-'")
+    elif not spec.name.strip("."):  # (clients and browsers read /connectors/.. as a step up)
+        problems.append(f"name {shown(spec.name)}: a name of dots alone is no URL path segment")
     if "connector.class" not in raw:
         raise ConfigError(f"invalid config in {where}:\n  - connector.class: required, not set")
     try:
