@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hub.log.errors import ReadOnlyLogError, RebalanceInProgressError
+from hub.log.errors import ReadOnlyLogError, RebalanceInProgressError, UnknownPartitionError
 from hub.log.record import TopicPartition
 
 if TYPE_CHECKING:
@@ -315,7 +315,10 @@ class GroupCoordinator:
             for tp in sorted(tps, key=lambda t: (t.topic, t.partition)):
                 if not self._log.has_topic(tp.topic):
                     continue
-                part = self._log.partition(tp.topic, tp.partition)
+                try:
+                    part = self._log.partition(tp.topic, tp.partition)
+                except UnknownPartitionError:  # (an offset stored for a partition the topic
+                    continue  # lacks: one bad entry must not fail every view of the group)
                 if self._log.read_only:
                     part.refresh()
                 end = part.high_watermark

@@ -145,6 +145,18 @@ def test_a_commit_after_a_poll_its_limit_cut_short_covers_every_assigned_partiti
     }
 
 
+def test_a_stored_offset_of_a_partition_the_topic_lacks_does_not_fail_the_groups_view(
+    log: Log,
+) -> None:
+    # (committed before hub checked, or by an older hub: describe raised, and with it the
+    # REST group views and every sink's lag job)
+    log.create_topic("t", 1)
+    _produce(log, "t", 3, 1)
+    log.groups.commit("g", {TopicPartition("t", 0): 2, TopicPartition("t", 7): 1})
+    rows = log.groups.describe("g").partitions
+    assert [(p.topic, p.partition, p.committed, p.lag) for p in rows] == [("t", 0, 2, 1)]
+
+
 def test_fan_out_to_several_groups(log: Log) -> None:
     log.create_topic("t", 2)
     _produce(log, "t", 25, 2)
