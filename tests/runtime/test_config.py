@@ -240,6 +240,12 @@ def test_connect_class_names_resolve(tmp_path: Path) -> None:
     _ = os.sep
 
 
+def _fresh_python(code: str) -> str:
+    """What ``code`` prints in a new Python process (what a start imports)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=ROOT).stdout  # fmt: skip
+
+
 @pytest.mark.parametrize(("name", "config", "want"), [
     ("FileStreamSink", {"topics": "t"}, "connectors.sink.file"),
     ("io.debezium.connector.mysql.MySqlConnector", {}, "connectors.source.mysql"),
@@ -256,8 +262,7 @@ def test_a_class_name_loads_its_plugin_alone(name: str, config: dict[str, str], 
         "plugins = {ep.value.split(':')[0] for ep in entry_points(group=GROUP)}; "
         "print(json.dumps([cls.__module__, sorted(plugins & set(sys.modules))]))"
     )  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT).stdout  # fmt: skip
+    out = _fresh_python(code)
     module, loaded = json.loads(out)
     assert module.startswith(want)
     assert [m for m in loaded if not m.startswith(want)] == [], loaded
@@ -284,8 +289,7 @@ def test_a_builtin_connector_starts_without_reading_the_installed_metadata() -> 
         "resolve('postgres', {}); resolve('duckdb', {'topics': 't'}); "
         "print('importlib.metadata' in sys.modules, 'argparse' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT).stdout  # fmt: skip
+    out = _fresh_python(code)
     assert out.split() == ["False", "False"]
 
 
@@ -297,8 +301,7 @@ def test_the_postgres_source_starts_without_pgoutputs_message_classes() -> None:
         "connectors.source.postgres.schemas, connectors.source.postgres.rowcodec; "
         "print(sorted(m for m in sys.modules if m.endswith('pgoutput')))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT).stdout  # fmt: skip
+    out = _fresh_python(code)
     assert out.strip() == "[]"
 
 
