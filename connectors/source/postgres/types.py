@@ -449,6 +449,13 @@ _SPECIAL_DECIMAL_NAMES = {
 }  # fmt: skip
 
 
+# what array_in skips around an unquoted element (scanner_isspace): ASCII whitespace only;
+# array_out quotes an element for these alone, so U+00A0 or U+3000 at an element's edge come
+# unquoted and are the element's own (str.strip() had removed them, and made "\u00a0NULL"
+# a NULL)
+_ARRAY_SPACE = " \t\n\r\v\f"
+
+
 def parse_array(text: str, delimiter: str = ",") -> list[Any]:
     """A PostgreSQL array literal as nested lists of element texts (``str``) or ``None``."""
     pos = 0
@@ -492,7 +499,7 @@ def parse_array(text: str, delimiter: str = ",") -> list[Any]:
                 start = i
                 while i < n and text[i] not in (delimiter, "}"):
                     i += 1
-                item = text[start:i].strip()
+                item = text[start:i].strip(_ARRAY_SPACE)
                 items.append(None if item.upper() == "NULL" else item)
             while i < n and text[i] == " ":
                 i += 1
@@ -507,7 +514,7 @@ def parse_array(text: str, delimiter: str = ",") -> list[Any]:
         raise fail()
 
     result, end = parse_level(pos)
-    if text[end:].strip():
+    if text[end:].strip(_ARRAY_SPACE):
         raise fail()
     return result
 

@@ -307,6 +307,13 @@ def test_interval() -> None:
 
 def test_parse_array_literals() -> None:
     assert parse_array("{}") == []
+    # array_in skips ASCII whitespace around an unquoted element, nothing else
+    assert parse_array("{\xa0x, y\u3000 ,\xa0NULL, NULL\t}") == [
+        "\xa0x",
+        "y\u3000",
+        "\xa0NULL",
+        None,
+    ]
     assert parse_array("{1,2,NULL}") == ["1", "2", None]
     assert parse_array('{"a,b","c\\"d","e\\\\f",NULL,"NULL",null}') == [
         "a,b",
@@ -456,6 +463,12 @@ COLUMNS = [
         ["a,b", 'c"d', "e\\f", None, "NULL", ""],
     ),
     ("c_empty_arr", "text[]", "'{}'", []),
+    (  # (Unicode spaces at an element's edge are its own: they had been stripped, silently)
+        "c_text_arr_spaces",
+        "text[]",
+        "ARRAY[E'\\u00a0x', E'y\\u3000', E'\\u00a0NULL', E'\\u2028', E'\\u001f']",
+        ["\xa0x", "y\u3000", "\xa0NULL", "\u2028", "\x1f"],
+    ),
     ("c_num_arr", "numeric(5,2)[]", "'{1.5,NULL}'", ["AJY=", None]),
     ("c_date_arr", "date[]", "'{1970-01-02,infinity}'", [1, DATE_POSITIVE_INFINITY_DAYS]),
     (
