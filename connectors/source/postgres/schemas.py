@@ -78,6 +78,13 @@ class TableSchemas:
                         f"column {name!r} was added with a default that is not a constant: "
                         "the sinks' rows have it NULL until their next change"
                     )
+                elif old is not None and not _keeps_values(old, c):
+                    what.append(
+                        f"column {name!r} changed type from {old.type_name} to {c.type_name}, "
+                        "which may have rewritten the values it had (a smaller scale rounds, "
+                        "USING computes new ones): the sinks' rows keep their old values until "
+                        "their next change"
+                    )
         if what:
             log.warning(
                 "table %s.%s: %s; to bring the sinks' rows in line, signal an incremental "
@@ -209,3 +216,39 @@ def _defaults(info: TableInfo | None, columns: list[tuple[str, int, int]]) -> di
         c.name: c.default for c in info.columns
         if c.default is not None and types.get(c.name) == (c.type_oid, c.typmod)
     }  # fmt: skip
+
+
+# types whose values every row keeps when a column moves from the first to the second
+# (ALTER COLUMN TYPE without USING): integers widened, text kinds, numeric unbounded
+_WIDENS = {
+    ("smallint", "integer"), ("smallint", "bigint"), ("integer", "bigint"),
+    ("smallint", "numeric"), ("integer", "numeric"), ("bigint", "numeric"),
+    ("character varying", "text"), ("text", "character varying"),
+}  # fmt: skip
+_VARLENA_TEXT = ("character varying", "bit varying")
+
+
+def _keeps_values(old: ColumnInfo, new: ColumnInfo) -> bool:
+    """Whether ALTER COLUMN ... TYPE from ``old`` to ``new`` keeps every row's value as it
+    was (so the sinks' rows still match): the same type and modifier, a varchar or varbit
+    made longer, a numeric given more digits on both sides of the point, an integer
+    widened. Anything else may have rewritten values without a row event (numeric(6,2) to
+    numeric(6,0) rounds 12.34 to 12, char(3) to char(6) pads, USING computes new values)."""
+    if (old.type_oid, old.typmod) == (new.type_oid, new.typmod):
+        return True
+    before, after = old.type_name.partition("(")[0], new.type_name.partition("(")[0]
+    if (before, after) in _WIDENS:
+        return True
+    if before != after or old.type_oid != new.type_oid:
+        return False
+    if before in _VARLENA_TEXT:  # (typmod: the length, + 4 for varchar; -1: unbounded)
+        return new.typmod == -1 or (old.typmod != -1 and new.typmod >= old.typmod)
+    if before == "numeric":  # (typmod - 4 = precision << 16 | scale; -1: unbounded)
+        if new.typmod == -1:
+            return True
+        if old.typmod == -1:
+            return False
+        p0, s0 = (old.typmod - 4) >> 16, (old.typmod - 4) & 0xFFFF
+        p1, s1 = (new.typmod - 4) >> 16, (new.typmod - 4) & 0xFFFF
+        return s1 >= s0 and p1 - s1 >= p0 - s0
+    return False

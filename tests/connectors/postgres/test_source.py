@@ -388,6 +388,10 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
     for t in ("readd", "ren", "volat", "recreate", "fine"):
         sql.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, s int)")
         sql.execute(f"INSERT INTO {t} VALUES (1, 1)")
+    sql.execute("CREATE TABLE narrow (id int PRIMARY KEY, s numeric(6,2), c char(3))")
+    sql.execute("CREATE TABLE widen (id int PRIMARY KEY, s int, v varchar(5), n numeric(6,2))")
+    sql.execute("INSERT INTO narrow VALUES (1, 12.34, 'a')")
+    sql.execute("INSERT INTO widen VALUES (1, 1, 'abc', 12.34)")
     worker = start(tmp_path, source_config(pg_server, pg_db))
     try:
         wait_for(lambda: events(worker.log, "app.public.fine"), what="the snapshot")
@@ -399,7 +403,12 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
             sql.execute("DROP TABLE recreate")
             sql.execute("CREATE TABLE recreate (id int PRIMARY KEY, s int)")
             sql.execute("ALTER TABLE fine ADD COLUMN c int DEFAULT 5")
-            for t in ("readd", "ren", "volat", "recreate", "fine"):
+            # (a type change that rewrote the values the rows had: 12.34 became 12, 'a' 'a  ')
+            sql.execute("ALTER TABLE narrow ALTER COLUMN s TYPE numeric(6,0)")
+            sql.execute("ALTER TABLE narrow ALTER COLUMN c TYPE char(6)")
+            sql.execute("ALTER TABLE widen ALTER COLUMN s TYPE bigint, ALTER COLUMN v TYPE "
+                        "varchar(10), ALTER COLUMN n TYPE numeric(9,3)")  # fmt: skip
+            for t in ("readd", "ren", "volat", "recreate", "narrow", "widen", "fine"):
                 sql.execute(f"INSERT INTO {t} (id) VALUES (2)")
             wait_for(lambda: len(events(worker.log, "app.public.fine")) >= 2, what="the rows")
         said = [r.getMessage() for r in caplog.records if "incremental snapshot" in r.getMessage()]
@@ -408,9 +417,12 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
             ("ren", "column 's' was renamed 's2'"),
             ("volat", "column 'at' was added with a default that is not a constant"),
             ("recreate", "it was dropped and created again"),
+            ("narrow", "column 's' changed type from numeric(6,2) to numeric(6,0)"),
+            ("narrow", "column 'c' changed type from character(3) to character(6)"),
         ]:
             assert any(f"public.{table}:" in m and words in m for m in said), (table, said)
         assert not any("public.fine" in m for m in said)  # (a constant default: filled)
+        assert not any("public.widen" in m for m in said)  # (every value kept)
     finally:
         worker.stop()
 
