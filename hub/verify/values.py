@@ -176,6 +176,8 @@ def _item(kind: str, x: Any) -> Any:
             return (tag, x)
     if kind == "timestamptz":
         return _zoned(x)
+    if kind == "timetz":  # (as a column of it: a timetz[] had been called different)
+        return _zoned_time(x)
     if kind == "bytes" and isinstance(x, str):  # (hex in a JSON array: Redshift's SUPER)
         try:
             return bytes.fromhex(x)
