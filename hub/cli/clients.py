@@ -125,8 +125,7 @@ def produce(
                         raise ConfigError(
                             f"line {at + i}: {one}; the {total} records before it were "
                             f"produced to {topic}, the lines from it on were not"
-                        ) from None
-                raise exc  # (refused as a chunk only: not expected)
+                        ) from exc
             producer.flush()  # durable: fsync of every partition appended to
             total += len(batch_values)
 
