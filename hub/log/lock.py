@@ -58,6 +58,31 @@ def writer_token(directory: str) -> int | None:
         return None
 
 
+def live_writer_token(directory: str) -> int | None:
+    """`writer_token`, while the process the lock file names lives: once its writer is gone
+    (killed, crashed), everything in the files is what the next writer finds, not only what
+    that one had made durable (its written bytes outlive it in the page cache)."""
+    try:
+        with open(os.path.join(directory, files.LOCK_FILE), "rb") as f:
+            lines = f.read(64).split(b"\n")
+    except OSError:
+        return None
+    if len(lines) < 2 or not lines[0].isdigit() or not lines[1]:
+        return None
+    pid = int(lines[0])
+    if pid != os.getpid():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass  # (alive, another user's)
+    try:
+        return int(lines[1], 16)
+    except ValueError:
+        return None
+
+
 def writer_pid(directory: str) -> int | None:
     """The pid of another live process the lock file in ``directory`` names (the writer that
     has the log open, as far as a reader can tell without taking the lock: a pid the system

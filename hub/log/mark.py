@@ -10,8 +10,9 @@ writer's opening (hub.log.lock), with a CRC. The file is rewritten in place and 
 fsynced: a reader sees the page cache, and after a power loss the file is older (or missing)
 and the writer rewrites it when it opens the partition. A reader scans no further than the
 mark (see `Partition._scan_tail`), while the data directory's lock file names the mark's
-writer; with no mark, or one of another writer (an older hub, which writes none, has had the
-directory since), it scans to the end of the file.
+writer and that process lives; with no mark, one of another writer (an older hub, which
+writes none, has had the directory since), or its writer gone (killed: what it wrote
+outlives it, and is what the next writer finds), it scans to the end of the file.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 import zlib
 
 from hub.log import files
-from hub.log.lock import writer_token
+from hub.log.lock import live_writer_token, writer_token
 
 MARK_FILE = "durable.mark"
 # segment base offset, byte position in it, next offset, and the writer's token: a mark is
@@ -95,8 +96,9 @@ class MarkReader:
             body = data[: _BODY.size]
             if _CRC.unpack_from(data, _BODY.size)[0] == zlib.crc32(body):
                 base, position, next_offset, token = _BODY.unpack(body)
-                if not token or token != writer_token(self.data_dir):
-                    return None  # (another writer since: the files are all there is)
+                if not token or token != live_writer_token(self.data_dir):
+                    # (another writer since, or none alive: the files are all there is)
+                    return None
                 self._last = (base, position, next_offset)
                 return self._last
             time.sleep(0.0001)

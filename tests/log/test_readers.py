@@ -604,6 +604,40 @@ def test_a_reader_sees_no_record_the_writer_has_not_made_durable(data: str) -> N
             assert reader.watermarks(TP) == (0, 6)
 
 
+def test_a_reader_reads_what_a_killed_writer_wrote_as_the_next_writer_will(data: str) -> None:
+    # (a writer killed -9 leaves in the files, in the page cache, what it wrote and had not
+    # fsynced yet; the next writer keeps it, but readers still stopped at the dead writer's
+    # mark: a test read a source's stored offset as 200 rows into a table where the restart
+    # resumed after 20 400)
+    code = (
+        "import sys\n"
+        "from hub.log import Log\n"
+        "w = Log(sys.argv[1], flush_interval_ms=None, background=False)\n"
+        "w.create_topic('t', 1)\n"
+        "p = w.producer()\n"
+        "p.send_many('t', [b'durable-%d' % i for i in range(3)])\n"
+        "p.flush()\n"
+        "p.send_many('t', [b'written-%d' % i for i in range(3)])\n"
+        "p.flush(durable=False)\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", code, data], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE) as proc:  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        with Log(data, read_only=True) as reader:
+            assert reader.watermarks(TP) == (0, 3)  # (its writer alive: the durable end)
+            proc.kill()
+            proc.wait()
+            reader.partition("t", 0).refresh()
+            assert reader.watermarks(TP) == (0, 6)
+            assert [r.value for r in reader.scan(TP, 0, 10)][3:] == [
+                b"written-%d" % i for i in range(3)
+            ]
+    with Log(data, background=False) as next_writer:  # (what the next writer finds)
+        assert next_writer.watermarks(TP) == (0, 6)
+
+
 def _make_t(writer: Log, prefix: bytes, n: int, again: bool = False) -> None:
     """Topic ``t`` (deleted and made again when ``again``) holding ``prefix-0..n-1``."""
     if again:
