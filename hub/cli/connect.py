@@ -40,7 +40,10 @@ WORKER_CONFIG_HELP = (
     "makes 'hub serve' one worker of a cluster: the workers with that group.id share the "
     "connectors created over any one's REST API (README: Several workers); "
     "'exactly.once.source.support: enabled' makes source tasks write their records and "
-    "offsets in Kafka transactions, fencing a task's earlier producers (README)."
+    "offsets in Kafka transactions, fencing a task's earlier producers (README). "
+    "'config.providers.env.param.allowlist.pattern' (a regex of variable names) and "
+    "'config.providers.file.param.allowed.paths' (directories) let configs sent over REST "
+    "read ${env:...} and ${file:...}, which they may not otherwise."
 )
 
 
