@@ -44,60 +44,51 @@ class DirectoryLock:
             self._fd = -1
 
 
-def writer_token(directory: str) -> int | None:
-    """The token of the writer the lock file in ``directory`` names (None: none, or a
-    writer of an older hub, which writes its pid alone)."""
+def _named(directory: str) -> tuple[int | None, int | None]:
+    """The pid and the token the lock file in ``directory`` names (None where it names none:
+    no file, or a writer of an older hub, which writes its pid alone)."""
     try:
         with open(os.path.join(directory, files.LOCK_FILE), "rb") as f:
             lines = f.read(64).split(b"\n")
     except OSError:
-        return None
+        return None, None
+    pid = int(lines[0]) if lines[0].isdigit() else None
     try:
-        return int(lines[1], 16) if len(lines) > 1 and lines[1] else None
+        token = int(lines[1], 16) if len(lines) > 1 and lines[1] else None
     except ValueError:
-        return None
+        token = None
+    return pid, token
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # (alive, another user's)
+    return True
+
+
+def writer_token(directory: str) -> int | None:
+    """The token of the writer the lock file in ``directory`` names (None: none, or a
+    writer of an older hub, which writes its pid alone)."""
+    return _named(directory)[1]
 
 
 def live_writer_token(directory: str) -> int | None:
     """`writer_token`, while the process the lock file names lives: once its writer is gone
     (killed, crashed), everything in the files is what the next writer finds, not only what
     that one had made durable (its written bytes outlive it in the page cache)."""
-    try:
-        with open(os.path.join(directory, files.LOCK_FILE), "rb") as f:
-            lines = f.read(64).split(b"\n")
-    except OSError:
+    pid, token = _named(directory)
+    if pid is None or (pid != os.getpid() and not _alive(pid)):
         return None
-    if len(lines) < 2 or not lines[0].isdigit() or not lines[1]:
-        return None
-    pid = int(lines[0])
-    if pid != os.getpid():
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass  # (alive, another user's)
-    try:
-        return int(lines[1], 16)
-    except ValueError:
-        return None
+    return token
 
 
 def writer_pid(directory: str) -> int | None:
     """The pid of another live process the lock file in ``directory`` names (the writer that
     has the log open, as far as a reader can tell without taking the lock: a pid the system
     gave again since can make this a false "open"), or None."""
-    try:
-        with open(os.path.join(directory, files.LOCK_FILE), "rb") as f:
-            first = f.read(64).split(b"\n")[0]
-    except OSError:
-        return None
-    if not first.isdigit() or int(first) == os.getpid():
-        return None
-    try:
-        os.kill(int(first), 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass  # (alive, another user's)
-    return int(first)
+    pid = _named(directory)[0]
+    return pid if pid is not None and pid != os.getpid() and _alive(pid) else None
