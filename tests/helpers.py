@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -71,3 +72,14 @@ def run_killed(
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(60) == 0, log_path.read_text()[-3000:]
+
+
+def as_made_before_topic_ids(data_dir: str, topic: str) -> None:
+    """Take the id out of an embedded log topic's topic.json, as a topic made by a hub
+    before topics had ids."""
+    meta = os.path.join(data_dir, topic, "topic.json")
+    with open(meta) as f:
+        doc = json.load(f)
+    del doc["id"]
+    with open(meta, "w") as f:
+        json.dump(doc, f)

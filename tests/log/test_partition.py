@@ -18,6 +18,7 @@ from hub.log import (
     UnknownTopicError,
     default_partition,
 )
+from tests.helpers import as_made_before_topic_ids
 
 TP = TopicPartition("t", 0)
 
@@ -339,7 +340,6 @@ def test_a_topic_has_an_id_of_its_own_incarnation(data_dir: str) -> None:
     """Kept across alters and restarts; another after a delete and create under the same
     name; given to a topic made before ids when the log opens writable; the ids a copy
     continues (hub log import) follow its own, and go with a delete."""
-    import json
 
     with Log(data_dir, background=False) as log:
         log.create_topic("t", 1)
@@ -358,12 +358,7 @@ def test_a_topic_has_an_id_of_its_own_incarnation(data_dir: str) -> None:
         assert second != first
         with pytest.raises(UnknownTopicError):
             log.topic_ids("nope")
-    meta = os.path.join(data_dir, "t", "topic.json")
-    with open(meta) as f:
-        old = json.load(f)
-    del old["id"]
-    with open(meta, "w") as f:
-        json.dump(old, f)
+    as_made_before_topic_ids(data_dir, "t")
     with Log(data_dir, read_only=True, background=False) as log:
         assert log.topic_ids("t") == ()
     with Log(data_dir, background=False) as log:

@@ -26,6 +26,7 @@ from hub.log import CorruptRecordError, Log, TopicPartition, codec
 from hub.log import batch as B
 from hub.log.errors import LogError
 from hub.log.segment import LogSegment
+from tests.helpers import as_made_before_topic_ids
 
 ROOT = str(Path(__file__).resolve().parents[2])
 ENV = dict(os.environ, PYTHONPATH=ROOT)
@@ -655,12 +656,7 @@ def test_a_reader_follows_a_topic_deleted_and_made_again(data: str, ids: bool) -
     with Log(data, flush_interval_ms=None, background=False) as writer:
         _make_t(writer, b"old", 3)
     if not ids:
-        meta = os.path.join(data, "t", "topic.json")
-        with open(meta) as f:
-            doc = json.load(f)
-        del doc["id"]
-        with open(meta, "w") as f:
-            json.dump(doc, f)
+        as_made_before_topic_ids(data, "t")
     with (
         Log(data, read_only=True) as reader,
         Log(data, flush_interval_ms=None, background=False) as writer,
