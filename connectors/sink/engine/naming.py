@@ -55,7 +55,7 @@ def check_columns(table: object, names: Iterable[str]) -> None:
     """`ReservedColumnError` for a name beginning with `RESERVED_COLUMN_PREFIX`, in any case
     (DuckDB and BigQuery take names alike but for case as one)."""
     for name in names:
-        if name[:6].lower() == RESERVED_COLUMN_PREFIX:
+        if name[: len(RESERVED_COLUMN_PREFIX)].lower() == RESERVED_COLUMN_PREFIX:
             raise ReservedColumnError(
                 f"table {table}: column {name!r} has a name hub keeps for its own staging "
                 f"columns (those beginning with {RESERVED_COLUMN_PREFIX}, in any case): rename "
