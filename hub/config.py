@@ -198,11 +198,12 @@ def _read_file_ref(spec: str, where: str) -> str:
 @dataclass
 class RestReferences:
     """What a config sent over the REST API may read through ``${env:..}`` and ``${file:..}``
-    (Kafka Connect's EnvVarConfigProvider ``allowlist.pattern`` and FileConfigProvider
-    ``allowed.paths``, KIP-993): by default nothing. Its values reach the connector, and from
-    there records, topic names or a server the client names, so a REST client could read
-    the worker's environment and files. A worker config sets them (`allow_rest_references`);
-    files on the command line are the operator's own and read anything."""
+    (Kafka Connect's EnvVarConfigProvider ``allowlist.pattern``, KIP-887, and
+    FileConfigProvider ``allowed.paths``, KIP-993): by default nothing. Its values reach the
+    connector, and from there records, topic names or a server the client names, so a REST
+    client could read the worker's environment and files. A worker config sets them
+    (`allow_rest_references`); files on the command line are the operator's own and read
+    anything."""
 
     env: re.Pattern[str] | None = None
     paths: tuple[str, ...] = ()  # directories, real paths

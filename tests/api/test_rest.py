@@ -450,7 +450,8 @@ def test_a_rest_config_reads_only_the_references_the_worker_allows(
     server the client names: masking it in the config views is not enough. A REST client had
     read any environment variable and any file the worker could (an InsertField static.value
     of ${env:AWS_SECRET} came back in the topic's records). By default a config sent over
-    REST reads neither; the worker config's allow-lists open them (KIP-993's names)."""
+    REST reads neither; the worker config's allow-lists open them (KIP-887's and KIP-993's
+    names)."""
     from hub.config import allow_rest_references
 
     monkeypatch.setenv("HUB_TEST_SECRET", "very-secret")
