@@ -58,10 +58,16 @@ def test_metrics_for_a_datagen_to_file_pipeline(worker: Worker, tmp_path: Path) 
     src = {"connector": "gen", "task": "0", "type": "source"}
     snk = {"connector": "out", "task": "0", "type": "sink"}
 
-    def ready() -> bool:
+    def ready() -> bool:  # (the lag is known from the sink's first commit on: its first
+        # batch, of a backlog, may count 100 records before it)
         s = _scrape(client)
-        return (_get(s, "hub_task_records_total", **snk) or 0) >= 100 and (
-            _get(s, "hub_scheduler_job_last_duration_seconds", name="log-maintenance") is not None
+        return (
+            (_get(s, "hub_task_records_total", **snk) or 0) >= 100
+            and (
+                _get(s, "hub_scheduler_job_last_duration_seconds", name="log-maintenance")
+                is not None
+            )
+            and _get(s, "hub_task_lag", **snk) is not None
         )
 
     wait_for(ready)
