@@ -30,6 +30,7 @@ from typing import Any
 
 from hub.log import _pycodec, files
 from hub.log import batch as _batch
+from hub.log.failures import storage_error
 from hub.log.partition import Partition, decode_checked, now_ms
 from hub.log.segment import LogSegment
 
@@ -168,9 +169,13 @@ def _clean_group(
         _copy_retained(partition, group, newest, drop_tombstones_below, result, out)
         out.next_offset = group[-1].next_offset
         out.seal()
-    except BaseException:
-        out.close()
+    except BaseException as exc:
+        out.abandon()  # (nothing more written: a full disk fails a flush again)
         _discard(directory, base)
+        if isinstance(exc, OSError):
+            raise storage_error(exc, directory, out.path, 0, " while compacting", outcome=(
+                "the pass is dropped and its partial copy removed: the segments stay as they "
+                "were until a later pass")) from exc  # fmt: skip
         raise
     out.close()
     fail_point("clean:after-cleaned")

@@ -124,18 +124,26 @@ class LogStorageError(LogError, TransientError):
     so retrying (after space returns) writes each record once."""
 
     def __init__(
-        self, directory: str, path: str, needed: int, free: int, errno: int | None, cause: str
-    ) -> None:
+        self, directory: str, path: str, needed: int, free: int, errno: int | None, cause: str,
+        outcome: str | None = None,
+    ) -> None:  # fmt: skip
+        """``outcome``: what the failure left and what to do, when it is not a write's
+        rollback (the advice for the errno follows it)."""
         self.directory = directory
         self.path = path
         self.needed = needed
         self.free = free
         self.errno = errno
         self.cause = cause
+        after = (
+            f"the partition is back at its last durable offset; {_advice(errno)}, then send "
+            "again (a hub worker retries by itself)"
+            if outcome is None
+            else f"{outcome}; {_advice(errno)}"
+        )
         super().__init__(
             f"cannot write the log in {directory}: {cause} (writing {needed} bytes to "
-            f"{os.path.basename(path)}, {free} bytes free); the partition is back at its last "
-            f"durable offset; {_advice(errno)}, then send again (a hub worker retries by itself)"
+            f"{os.path.basename(path)}, {free} bytes free); {after}"
         )
 
 

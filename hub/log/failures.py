@@ -33,10 +33,12 @@ def free_bytes(directory: str) -> int:
 
 
 def storage_error(
-    exc: BaseException, directory: str, path: str, needed: int, more: str = ""
-) -> LogStorageError:
+    exc: BaseException, directory: str, path: str, needed: int, more: str = "",
+    outcome: str | None = None,
+) -> LogStorageError:  # fmt: skip
     """The LogStorageError for ``exc``, raised while writing ``needed`` bytes to ``path``
-    (``more``: what else the reader must know, after the cause)."""
+    (``more``: what else the reader must know, after the cause; ``outcome``: what the
+    failure left, when it is not a write's rollback)."""
     code = exc.errno if isinstance(exc, OSError) else None
     if code == errno.ENOSPC:
         cause = "no space left on device"
@@ -46,7 +48,9 @@ def storage_error(
         cause = exc.strerror or type(exc).__name__
     else:
         cause = f"{type(exc).__name__}: {exc}"
-    return LogStorageError(directory, path, needed, free_bytes(directory), code, cause + more)
+    return LogStorageError(
+        directory, path, needed, free_bytes(directory), code, cause + more, outcome
+    )
 
 
 class ReportLimiter:
@@ -56,16 +60,21 @@ class ReportLimiter:
         self._last = -REPORT_EVERY_S
         self._suppressed = 0
 
-    def report(self, err: LogStorageError, dropped_offsets: int, dropped_bytes: int) -> None:
+    def report(
+        self, err: LogStorageError, dropped_offsets: int | None, dropped_bytes: int = 0
+    ) -> None:
+        """``dropped_offsets`` None: nothing was rolled back (an index entry's write)."""
         now = time.monotonic()
         if now - self._last < REPORT_EVERY_S:
             self._suppressed += 1
             return
         since = f" ({self._suppressed} more failed writes since the last report)"
-        log.error(
-            "%s; %d records (%d bytes) not yet durable were dropped (their producer gets "
-            "this error)%s",
-            err, dropped_offsets, dropped_bytes, since if self._suppressed else "",
-        )  # fmt: skip
+        dropped = (
+            ""
+            if dropped_offsets is None
+            else f"; {dropped_offsets} records ({dropped_bytes} bytes) not yet durable were "
+            "dropped (their producer gets this error)"
+        )
+        log.error("%s%s%s", err, dropped, since if self._suppressed else "")
         self._last = now
         self._suppressed = 0

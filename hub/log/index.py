@@ -218,8 +218,10 @@ class _SparseIndex:
             self._active = False
             self._buf = None
 
-    def close(self) -> None:
-        if self._active:
+    def close(self, write: bool = True) -> None:
+        """Close, writing the entries not in the file yet unless ``write`` is false (an
+        index about to be discarded)."""
+        if self._active and write:
             self.flush()
         if isinstance(self._buf, mmap.mmap):
             self._buf.close()

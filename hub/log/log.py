@@ -234,12 +234,19 @@ class Log:
                 shutil.rmtree(directory)  # a create that crashed before its topic.json
             topic_id = Topic.new_id()
             props = cfg.to_properties(include_defaults=False)
-            Topic.write_new_meta(directory, TopicMeta(name, topic_id, partitions, props))
-            topic = Topic(
-                directory, name, partitions, cfg, topic_id=topic_id,
-                read_only=False, clean_shutdown=True, on_durable=self._notify,
-                on_append=self._wake.set,
-            )  # fmt: skip
+            try:
+                Topic.write_new_meta(directory, TopicMeta(name, topic_id, partitions, props))
+                topic = Topic(
+                    directory, name, partitions, cfg, topic_id=topic_id,
+                    read_only=False, clean_shutdown=True, on_durable=self._notify,
+                    on_append=self._wake.set,
+                )  # fmt: skip
+            except OSError as exc:  # (a full disk: a clear error, nothing half made left)
+                shutil.rmtree(directory, ignore_errors=True)
+                raise storage_error(
+                    exc, self.path, os.path.join(directory, files.TOPIC_META), 0,
+                    f" while creating topic {name!r}", outcome="the topic is not created",
+                ) from exc  # fmt: skip
             self._topics[name] = topic
             return topic.info()
 
@@ -252,8 +259,13 @@ class Log:
             topic.config, topic.id = cfg, topic.id or Topic.new_id()
             try:
                 topic.write_meta()
-            except BaseException:
+            except BaseException as exc:
                 topic.config, topic.id = was
+                if isinstance(exc, OSError):
+                    raise storage_error(
+                        exc, self.path, os.path.join(topic.directory, files.TOPIC_META), 0,
+                        f" while altering topic {name!r}", outcome="its config is unchanged",
+                    ) from exc  # fmt: skip
                 raise
             for p in topic.partitions:
                 p.config = cfg
@@ -489,7 +501,10 @@ class Log:
                 wait = _RETRY_S
                 now = time.monotonic()
                 if now - last_report >= 60:  # not a traceback every round
-                    log.exception("log maintenance failed")
+                    if isinstance(exc, LogStorageError):  # (it names the file and the cause)
+                        log.error("log maintenance failed: %s", exc)
+                    else:
+                        log.exception("log maintenance failed")
                     last_report = now
                 else:
                     log.debug("log maintenance failed again: %s", exc)
@@ -546,14 +561,9 @@ class Log:
                 self._release()  # (the lock, whatever failed: a new Log may open it)
         self._notify()
         if failed is not None:
-            raise storage_error(
-                failed,
-                self.path,
-                self.path,
-                0,
-                " while closing: what was durable stays; the "
-                "next open checks the segments' tails, as after a crash",
-            ) from failed
+            raise storage_error(failed, self.path, self.path, 0, " while closing", outcome=(
+                "what was durable stays; the next open checks the segments' tails, as after a "
+                "crash")) from failed  # fmt: skip
 
     def _release(self) -> None:
         if self._dir_lock is not None:

@@ -506,7 +506,10 @@ class Partition:
             try:
                 seg.flush_indexes(written, end_offset)
             except OSError as exc:  # the batches are durable; the entries are written later
-                self._reports.report(storage_error(exc, self.directory, seg.index.path, 0), 0, 0)
+                err = storage_error(exc, self.directory, seg.index.path, 0, outcome=(
+                    "the records are durable and nothing was dropped: the segment's index "
+                    "entries are written with a later flush"))  # fmt: skip
+                self._reports.report(err, None)
 
     def _roll_back(self, exc: BaseException, needed: int) -> LogStorageError:
         """After a failed write: put the active segment back at its last durable batch and

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ from hub.log import files
 from hub.log.batch import BatchHeader, InvalidBatchError
 from hub.log.index import OffsetIndex, TimeIndex
 from hub.log.recovery import Truncation, last_intact_offset
+
+log = logging.getLogger(__name__)
 
 _SCAN_CHUNK = 1 << 20
 _IOV_MAX = 1024  # buffers per pwritev call (Linux's IOV_MAX)
@@ -364,8 +367,18 @@ class LogSegment:
             )
             os.ftruncate(self._fd, self.size)
             os.fsync(self._fd)
-        self.index.flush()
-        self.time_index.flush()
+        try:
+            self.index.flush()
+            self.time_index.flush()
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # (the entries are hints, kept in memory: the partition's next flush writes them;
+            # a log stopped with a full disk must open without room for them)
+            log.warning(
+                "%s: its index entries are not written (%s); they are written with a later "
+                "flush, nothing of the records is affected", self.path, exc.strerror,
+            )  # fmt: skip
         return cut
 
     def intact_index_entries(self, size: int) -> int:
@@ -444,13 +457,24 @@ class LogSegment:
         self.active = False
 
     def close(self) -> None:
-        if self._fd >= 0:
-            if self.active:
+        """Flush (an active segment) and close. The descriptor is closed even when the flush
+        fails (a full disk): an open one keeps a deleted file's blocks until the process
+        exits."""
+        try:
+            if self._fd >= 0 and self.active:
                 self.flush(fsync=True)
+            self.index.close()
+            self.time_index.close()
+        finally:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Close without writing anything more (a segment about to be discarded)."""
+        if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        self.index.close()
-        self.time_index.close()
+        self.index.close(write=False)
+        self.time_index.close(write=False)
 
     def file_paths(self) -> list[str]:
         return [self.path, self.index.path, self.time_index.path]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.log import Log, TopicPartition
+from hub.log import Log, LogStorageError, TopicPartition
 
 TP = TopicPartition("t", 0)
 NOW = int(time.time() * 1000)
@@ -255,7 +255,7 @@ def test_failed_pass_leaves_nothing_behind(log: Log, tmp_path) -> None:  # type:
     )
     resource.setrlimit(resource.RLIMIT_FSIZE, (300, hard))
     try:
-        with pytest.raises(OSError):
+        with pytest.raises(LogStorageError, match="File too large while compacting"):
             log.run_maintenance(force_compaction=True)
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))

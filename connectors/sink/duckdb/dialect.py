@@ -37,6 +37,9 @@ def _unindexable(sql_type: str) -> bool:
     return t == "INTERVAL" or t.endswith("]") or t.startswith(("STRUCT", "MAP", "UNION"))
 
 
+# what DuckDB's errors say of a full disk (strerror's texts), whatever the exception's class
+_FULL_DISK = ("No space left on device", "Disk quota exceeded")
+
 # a new database file: a main header and two database headers of 4 KiB each, then its blocks
 _HEADERS = 3 * 4096
 
@@ -289,4 +292,10 @@ class DuckDBDialect(Dialect):
 
         if isinstance(exc, duckdb.IOException):
             return SinkTransientError(f"DuckDB {self.path}: {exc}")
+        if any(text in str(exc) for text in _FULL_DISK):  # (a commit's WAL write: raised as
+            # a TransactionException; space may come back, as with the log's own disk)
+            return SinkTransientError(
+                f"DuckDB {self.path}: {type(exc).__name__}: {exc}; free disk space under "
+                f"{os.path.dirname(os.path.abspath(self.path))} (the batch is retried)"
+            )
         return SinkFatalError(f"DuckDB {self.path}: {type(exc).__name__}: {exc}")
