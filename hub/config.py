@@ -106,11 +106,12 @@ def secret_fragments(value: str) -> list[str]:
     password as written and decoded (a driver quotes the bad part of a URL, not all of it:
     ``invalid percent-encoded token: "Pa%zzw0rd"``), longest first."""
     out = {value}
-    if "://" in value:
-        netloc = value.split("://", 1)[1].split("/", 1)[0]
-        userinfo, at, _ = netloc.rpartition("@")
-        if at and ":" in userinfo:
-            out.add(userinfo.split(":", 1)[1])
+    span = _password_span(value)
+    if span is not None:
+        password = value[span[0] : span[1]]
+        # (its pieces too: one holding "/" or "@" unencoded is read by a driver as host,
+        # port or database, which it then quotes)
+        out.update([password, *re.split(r"[/@]", password)])
     for m in re.finditer(r"password=('(?:[^'\\]|\\.)*'|[^\s&;]+)", value, re.I):
         out.add(m.group(1).strip("'"))
     more = {urllib.parse.unquote(part) for part in out}
@@ -145,14 +146,33 @@ def mask(
     }  # fmt: skip
 
 
-_USERINFO = re.compile(r"(://[^/@:\s]*:)([^/@\s]+)(@)")
+def _password_span(value: str) -> tuple[int, int] | None:
+    """Where the password of a URL (``scheme://user:password@host...``) is in ``value``.
+    Its authority ends at the first "/" as a URL's does, unless that leaves no "@" and no
+    port after the ":" (``postgresql://u:pa/ss@h/db``: a password holding "/" unencoded,
+    then it ends at the last "@" before any query)."""
+    start = value.find("://")
+    if start < 0 or "@" not in value:
+        return None
+    start += 3
+    netloc = value[start:].split("/", 1)[0]
+    if "@" not in netloc and not netloc.partition(":")[2].isdigit():
+        netloc = re.split(r"[\s?#]", value[start:], maxsplit=1)[0]
+    userinfo, at, _ = netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if not at or not colon or not password:
+        return None
+    begin = start + len(user) + 1
+    return begin, begin + len(password)
 
 
 def _url_masked(v: Any) -> Any:
     """A value that is a URL with a password (``postgresql://u:pw@h/db``): the password
     masked, whatever the property's name."""
-    if isinstance(v, str) and "://" in v and "@" in v:
-        return _USERINFO.sub(lambda m: m.group(1) + MASK + m.group(3), v)
+    if isinstance(v, str):
+        span = _password_span(v)
+        if span is not None:
+            return v[: span[0]] + MASK + v[span[1] :]
     return v
 
 

@@ -581,3 +581,16 @@ def test_two_connectors_holding_one_target_are_refused(tmp_path: Path) -> None:
                                 "file": str(tmp_path / "x.txt")})  # (its own: fine)  # fmt: skip
     finally:
         worker.stop()
+
+
+def test_validate_never_prints_a_url_password_the_driver_misreads(tmp_path: Path) -> None:
+    # a password holding "/" unencoded: libpq reads "cdc" as the host and the rest as the
+    # port and database, and the check's title quoted them ("connect to @cdc:S3cr3tLONG/...")
+    config = tmp_path / "sink.yaml"
+    config.write_text(
+        "name: u21\nconfig:\n  connector.class: postgres-sink\n  topics: t21\n"
+        '  connection.url: "postgresql://cdc:S3cr3tLONG/PW-tail@127.0.0.1:1/tgt"\n'
+    )
+    r = hub(tmp_path / "d", "validate", str(config))
+    assert r.code == 2 and "FAIL  connect to @cdc:********@127.0.0.1:1/tgt" in r.out, r
+    assert "S3cr3tLONG" not in r.out + r.err and "PW-tail" not in r.out + r.err

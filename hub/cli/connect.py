@@ -520,7 +520,7 @@ def validate(configs: tuple[str, ...], connect: bool) -> None:
             checks = [Check("check", False, f"{type(exc).__name__}: {exc}")]
         for c in checks:
             detail = f": {_scrub(c.detail, v)}" if c.detail else ""
-            click.echo(f"  {'ok  ' if c.ok else 'FAIL'}  {c.what}{detail}")
+            click.echo(f"  {'ok  ' if c.ok else 'FAIL'}  {_scrub(c.what, v)}{detail}")
             failed += not c.ok
     if failed:
         raise ConfigError(f"{failed} check(s) failed; see the FAIL lines above")

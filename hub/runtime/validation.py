@@ -15,7 +15,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hub.config import MASK, SHOWN_MAX, ConnectorSpec, is_secret, looks_secret, scrub, shown
+from hub.config import (
+    MASK,
+    SHOWN_MAX,
+    ConnectorSpec,
+    is_secret,
+    looks_secret,
+    scrub,
+    shown,
+    url_passwords,
+)
 from hub.errors import ConfigError
 from hub.runtime.api import Connector, ConnectorConfig, csv_list
 from hub.runtime.transforms import TransformChain, TransformConfigError, build_chain
@@ -175,9 +184,14 @@ class ValidatedConnector:
         return self.spec.secret_keys | set(self.cls.secret_properties) | unknown
 
     def scrub(self, text: str) -> str:
-        """``text`` without a secret of this config, nor the part of one a driver quotes."""
+        """``text`` without a secret of this config, nor the part of one a driver quotes,
+        nor the password of a URL in any property (``bigquery.endpoint:
+        http://u:pw@host``: an error quoting the endpoint)."""
         secrets = self.secret_keys
-        return scrub(text, (v for k, v in self.raw.items() if k in secrets or is_secret(k)))
+        values: list[Any] = []
+        for k, v in self.raw.items():
+            values.extend([v] if k in secrets or is_secret(k) else url_passwords(v))
+        return scrub(text, values)
 
 
 def _fields(cls: type[Connector]) -> set[str]:

@@ -32,6 +32,7 @@ PASSWORD = "hunter2-s3cr3t"
 # A FileStreamSource with a database-style password, to see it masked everywhere.
 class SecretConfig(FileSourceConfig):
     database_password: str = Field("", alias="database.password")
+    endpoint: str = ""  # (not a secret property: a URL's password in it is one)
     fail: bool = False
 
 
@@ -39,7 +40,9 @@ class SecretTask(FileStreamSourceTask):
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         cfg = SecretConfig.of(config)
         if cfg.fail:
-            raise RuntimeError(f"login refused for password {cfg.database_password}")
+            raise RuntimeError(
+                f"login refused for password {cfg.database_password} at {cfg.endpoint}"
+            )
         super().start(config, context)
 
 
@@ -609,13 +612,56 @@ def test_an_unexpected_error_is_answered_and_goes_no_further(
 def test_a_url_password_is_masked_whatever_the_property() -> None:
     # a stored config that no longer validates is masked by names only: connection.url had
     # shown its password
-    from hub.config import mask, scrub
+    from hub.config import mask, scrub, url_passwords
 
     masked = mask({"connection.url": "postgresql://postgres:UrlPw2@127.0.0.1:5432/db"})
     assert masked == {"connection.url": "postgresql://postgres:********@127.0.0.1:5432/db"}
     text = 'invalid percent-encoded token: "Pa%zzw0rd"; unexpected spaces found in "My Pass"'
     out = scrub(text, ["postgresql://u:Pa%zzw0rd@h/db", "host=h password='My Pass'"])
     assert out == 'invalid percent-encoded token: "********"; unexpected spaces found in "********"'
+    # a password holding "/" or "@" unencoded: libpq reads a part of it as the host, port or
+    # database, and `hub validate` printed "connect to @cdc:S3cr3tLONG/PW-tail@127.0.0.1..."
+    # and "connect to cdc@PWat@127.0.0.1..." (the config views showed the first whole)
+    for url, said in (
+        ("postgresql://cdc:S3cr3tLONG/PW-tail@127.0.0.1:42321/tgt",
+         "connect to @cdc:S3cr3tLONG/PW-tail@127.0.0.1:42321/tgt: failed to resolve host 'cdc'"),
+        ("postgresql://cdc:S3cr3t@PWat@127.0.0.1:42321/tgt",
+         "connect to cdc@PWat@127.0.0.1:42321/tgt"),
+    ):  # fmt: skip
+        assert mask({"connection.url": url})["connection.url"] == (
+            "postgresql://cdc:********@127.0.0.1:42321/tgt"
+        )
+        out = scrub(said, url_passwords(url))
+        assert not any(part in out for part in ("S3cr3t", "PW-tail", "PWat")), out
+    # a URL with no password is shown as it is, an "@" in its path or query included
+    for url in ("http://host:8080/a@b", "postgresql://u@h/db", "s3://bucket/p@x"):
+        assert mask({"x": url})["x"] == url and url_passwords(url) == []
+    assert mask({"x": "postgresql://u:p1pe@h/db?x=@y"})["x"] == "postgresql://u:********@h/db?x=@y"
+
+
+def test_a_url_password_in_any_property_is_masked_in_errors_and_the_status_topic(
+    client: TestClient, tmp_path: Path
+) -> None:
+    # a URL's password in a property that is not a secret one (bigquery.endpoint:
+    # http://u:pw@host) was masked by GET /config only: task errors, the status trace, the
+    # logs and the status topic on disk held it
+    config = {"connector.class": SECRET_CLASS, "file": str(tmp_path / "x.txt"), "topic": "s",
+              "endpoint": "http://u:Endp0int-Secret@127.0.0.1:9", "fail": "true"}  # fmt: skip
+    assert client.post("/connectors", json={"name": "ep", "config": config}).status_code == 201
+    wait_for(lambda: _state(client, "ep")[1] == ["FAILED"])
+    status = client.get("/connectors/ep/status").json()
+    assert "at http://u:********@127.0.0.1:9" in status["tasks"][0]["trace"], status
+    for path in ("/connectors/ep", "/connectors/ep/config", "/connectors/ep/status",
+                 "/connectors/ep/tasks/0/status", "/connectors?expand=status&expand=info",
+                 "/hub/connectors"):  # fmt: skip
+        assert "Endp0int-Secret" not in client.get(path).text, path
+
+    def stored() -> bytes:
+        files = (tmp_path / "data" / "__connect_status").rglob("*.log")
+        return b"".join(p.read_bytes() for p in files)
+
+    wait_for(lambda: b"at http://u:********@127.0.0.1:9" in stored())
+    assert b"Endp0int-Secret" not in stored()
 
 
 def test_bearer_token(worker: Worker) -> None:
