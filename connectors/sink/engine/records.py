@@ -310,7 +310,13 @@ class ChangeReader:
         if not missing:
             return row, cols
         kr = self._key_row(r) or {}
-        return {**{n: kr.get(n) for n in missing}, **row}, self._key_columns(r) + cols
+        extra = {n: kr.get(n) for n in missing}
+        # (a key without a schema, as JSON without schemas writes it: its columns from its
+        # values, as a schemaless value's are; datagen's key {"id": ...} had made a table
+        # without "id", and every MERGE on it failed)
+        key_cols = self._key_columns(r) if r.key_schema else tuple(inferred_columns(extra))
+        have = {c.name for c in cols}
+        return {**extra, **row}, tuple(c for c in key_cols if c.name not in have) + cols
 
     def _key_row(self, r: SinkRecord) -> Mapping[str, Any] | None:
         k = r.key

@@ -180,6 +180,22 @@ def test_flat_records_after_unwrap_and_schemaless_json(sink: Sink) -> None:
     assert rows == [(1, "a2", 3.0, True), (3, "from primitive key", 0.0, True)]
 
 
+def test_a_schemaless_key_whose_fields_the_value_lacks_makes_key_columns(sink: Sink) -> None:
+    # (datagen's records, JSON without schemas, into a SQL sink with its defaults: the key
+    # {"id": ...} was added to the rows but not to the table, "does not have a column with
+    # name id" at every MERGE)
+    def rec(off: int, k: int, payload: str | None) -> SinkRecord:
+        key = {"id": f"key-{k}"}
+        value = None if payload is None else {"seq": off, "key": f"key-{k}", "payload": payload}
+        return SinkRecord("gen.events", 0, off, 0, key, value)
+
+    sink.start(["gen.events"])
+    sink.put([rec(0, 1, "a"), rec(1, 2, "b"), rec(2, 1, "c")])
+    sink.put([rec(3, 2, None), rec(4, 3, "d")])
+    rows = sink.query('SELECT id, seq, payload FROM "gen_events" ORDER BY id')
+    assert rows == [("key-1", 2, "c"), ("key-3", 4, "d")]
+
+
 def test_schemaless_fields_set_back_to_null_are_set(sink: Sink) -> None:
     """A schemaless field that is null has no type to infer a column from: left out of the
     batch's columns, the target kept its old value ((1, 'x', 5) for every target)."""
