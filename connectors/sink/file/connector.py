@@ -6,10 +6,12 @@ with the string converter, batches of valid UTF-8 as they are too; any other bat
 and each value written as its text or compact JSON.
 
 Exactly once into the file: after each ``flush`` (fsync) the sink stores, beside the file,
-``.<name>.hub-offsets`` = the file's size and the next offset per partition (written to a
-temporary file, fsynced, renamed). On ``open`` it cuts the file back to that size and hands
-those offsets to the runtime, so lines written after the last stored point (a crash between
-fsync and rename, or a torn write) are removed and consumed again, never doubled.
+``.<name>.hub-offsets`` = the connector's name, the file's size and the next offset per
+partition (written to a temporary file, fsynced, renamed). On ``open`` it cuts the file back
+to that size and hands those offsets to the runtime, so lines written after the last stored
+point (a crash between fsync and rename, or a torn write) are removed and consumed again,
+never doubled. Another connector's offsets there are not taken (it starts from its own group's,
+as Connect's would); a file shorter than stored (cut outside hub) is said, and goes on.
 """
 
 from __future__ import annotations
@@ -78,16 +80,36 @@ class FileStreamSinkTask(SinkTask):
         if self._out is None:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             size = os.fstat(fd).st_size
+            owner = None if self._stored is None else self._stored.get("connector")
+            if owner is not None and owner != self.connector:
+                # (Connect's sink of a new name reads its own group's offsets: every record)
+                log.warning(
+                    "%s: %s was written by connector %s, whose offsets are stored beside it: "
+                    "this connector appends its own records after what the file holds",
+                    self.connector, self.path, owner,
+                )  # fmt: skip
+                self._stored = None
             if self._stored is None:
                 # first run: what the file holds now is the user's; remember where ours begins
                 # before writing a line, so a crash before the first flush is cut back too
                 os.close(fd)
-                self._store({"size": size, "offsets": {}})
+                self._store({"connector": self.connector, "size": size, "offsets": {}})
             else:
                 if size > self._stored["size"]:
                     os.ftruncate(fd, self._stored["size"])  # drop what was never acknowledged
                     os.fsync(fd)
                 os.close(fd)
+                if size < self._stored["size"]:
+                    log.warning(
+                        "%s: %s holds %d bytes, fewer than the %d this connector wrote and "
+                        "stored as done: it was cut or replaced outside hub. What was cut is "
+                        "not written again (the offsets stored in %s say it was); new records "
+                        "are appended. To write every record again, stop the connector and "
+                        "delete %s too", self.connector, self.path, size,
+                        self._stored["size"], self.offsets_path, self.offsets_path,
+                    )  # fmt: skip
+                    # (from here: a crash before the next flush cuts back to this size)
+                    self._store({**self._stored, "connector": self.connector, "size": size})
             self._out = open(self.path, "ab")  # noqa: SIM115
         assert self._stored is not None
         held = self._stored.get("topic_ids", {})  # per partition, as the offsets
@@ -169,7 +191,8 @@ class FileStreamSinkTask(SinkTask):
         ids = dict(self._stored.get("topic_ids", {}))
         ids.update({f"{tp.topic}/{tp.partition}": self.topic_ids[tp.topic][0] for tp in offsets
                     if self.topic_ids.get(tp.topic)})  # fmt: skip
-        self._store({"size": self._out.tell(), "offsets": stored, "topic_ids": ids})
+        self._store({"connector": self.connector, "size": self._out.tell(), "offsets": stored,
+                     "topic_ids": ids})  # fmt: skip
 
     def _store(self, state: dict[str, Any]) -> None:
         """Write the sidecar atomically and durably (tmp, fsync, rename, fsync dir)."""
