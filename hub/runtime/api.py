@@ -353,6 +353,13 @@ class Connector(ABC):
     not_yet: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
+    def refused(cls, key: str, value: Any) -> str | None:
+        """Why a property of the tool the plugin follows is refused, rather than ignored
+        with a warning as `not_yet`'s are: one that protects data (encryption, masking),
+        whose absence would send or capture what the user asked not to. None: not refused."""
+        return None
+
+    @classmethod
     def check(cls, config: Mapping[str, Any]) -> list[Check]:
         """Check the systems a (valid) config points at: reachable, set up, permissions, one
         `Check` each (``hub validate --connect``). Reports what it finds instead of raising,

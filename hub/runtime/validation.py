@@ -353,7 +353,10 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
             continue
         if k.startswith(TOPIC_CREATION) and k[len(TOPIC_CREATION) :] in topic_configs:
             continue
-        if _not_yet(cls, k):
+        refused = cls.refused(k, raw[k])
+        if refused is not None:
+            problems.append(f"{k}: {refused}")
+        elif _not_yet(cls, k):
             warnings.append(f"{where}: {k} is not supported yet and is ignored")
         else:
             problems.append(_unknown(k, fields | COMMON, cls.name))

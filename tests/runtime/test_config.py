@@ -228,6 +228,25 @@ def test_known_but_unsupported_properties_warn(tmp_path: Path) -> None:
     assert v.warnings and "header.converter is not supported yet" in v.warnings[0]
 
 
+@pytest.mark.parametrize("cls", ["postgres", "mysql"])
+def test_column_masking_is_refused_not_ignored(cls: str) -> None:
+    # (a warning and the raw values captured: what the property was set to hide)
+    from hub.config import ConnectorSpec
+
+    base = {"connector.class": cls, "database.hostname": "h", "database.user": "u",
+            "topic.prefix": "p"}  # fmt: skip
+    base.update({"database.server.id": "5400"} if cls == "mysql" else {"database.dbname": "d"})
+    for key in ("column.mask.with.8.chars", "column.truncate.to.2.chars",
+                "column.mask.hash.SHA-256.with.salt.CzQMA0cB5K",
+                "column.mask.hash.v2.SHA-256.with.salt.x"):  # fmt: skip
+        with pytest.raises(ConfigError) as err:
+            validate(ConnectorSpec("a", {**base, key: "public.orders.note"}, "a.yaml"))
+        assert f"{key}: hub's sources do not mask or truncate columns" in str(err.value)
+        assert "MaskField" in str(err.value)
+    ok = validate(ConnectorSpec("a", {**base, "column.propagate.source.type": ".*"}, "a.yaml"))
+    assert "column.propagate.source.type is not supported yet" in ok.warnings[0]
+
+
 def test_connect_class_names_resolve(tmp_path: Path) -> None:
     for cls, kind in [
         ("org.apache.kafka.connect.file.FileStreamSourceConnector", "source"),

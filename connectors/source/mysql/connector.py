@@ -641,7 +641,7 @@ _NOT_YET = (
     r"database\.initial\.statements", r"connect\.keep\.alive.*", r"converters",
     r"event\.deserialization\.failure\.handling\.mode",
     r"inconsistent\.schema\.handling\.mode", r"enable\.time\.adjuster",
-    r"event\.processing\.failure\.handling\.mode", r"column\.(mask|truncate|propagate)\..*",
+    r"event\.processing\.failure\.handling\.mode", r"column\.propagate\..*",
     r"datatype\.propagate\..*", r"custom\.metric\.tags", r"errors\.max\.retries",
     r"field\.name\.adjustment\.mode", r"schema\.name\.adjustment\.mode",
     r"topic\.naming\.strategy", r"signal\.(enabled\.channels|kafka\..*|file)",

@@ -611,7 +611,7 @@ class PostgresConnector(CdcSourceConnector):
         r"event\.processing\.failure\.handling\.mode", r"publish\.via\.partition\.root",
         r"database\.tcpKeepAlive", r"retriable\.restart\.connector\.wait\.ms",
         r"schema\.history\.internal\..*", r"include\.schema\.changes", r"max\.queue\.size",
-        r"column\.(mask|truncate|propagate|mask\.hash)\..*", r"datatype\.propagate\..*",
+        r"column\.propagate\..*", r"datatype\.propagate\..*",
         r"custom\.metric\.tags", r"errors\.max\.retries", r"field\.name\.adjustment\.mode",
         r"schema\.name\.adjustment\.mode", r"topic\.naming\.strategy",
         r"snapshot\.delay\.ms", r"streaming\.delay\.ms", r"snapshot\.include\.collection\.list",
