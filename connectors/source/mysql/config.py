@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import zlib
-from typing import ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -35,6 +35,30 @@ class MySqlSourceConfig(CdcSourceConfig):
     )  # fmt: skip
     connect_timeout_ms: int = Field(
         30_000, alias="connect.timeout.ms", ge=100, description="connection timeout"
+    )
+    ssl_mode: Literal["disabled", "preferred", "required", "verify_ca", "verify_identity"] = (
+        Field(
+            "preferred", alias="database.ssl.mode",
+            description="TLS: disabled; preferred (TLS when the server offers it, unverified); "
+            "required (TLS or no connection, unverified); verify_ca (the server's certificate "
+            "signed by database.ssl.ca, or the system's CAs); verify_identity (and it names "
+            "database.hostname)",
+        )
+    )  # fmt: skip
+    ssl_ca: str = Field(
+        "", alias="database.ssl.ca",
+        description="PEM file of the CAs that sign the server's certificate (verify_ca, "
+        "verify_identity; default: the system's)",
+    )  # fmt: skip
+    ssl_cert: str = Field(
+        "", alias="database.ssl.cert", description="PEM file of a client certificate"
+    )
+    ssl_key: str = Field(
+        "", alias="database.ssl.key",
+        description="PEM file of the client certificate's key (default: in database.ssl.cert)",
+    )  # fmt: skip
+    ssl_key_password: str = Field(
+        "", alias="database.ssl.key.password", description="the key's password (secret)"
     )
     # -- filters ----------------------------------------------------------------------------
     database_include_list: str = Field("", alias="database.include.list")
@@ -115,3 +139,39 @@ class MySqlSourceConfig(CdcSourceConfig):
     def where(self) -> str:
         """Where the connector points, for messages (no secret in it)."""
         return f"{self.user}@{self.hostname}:{self.port}"
+
+    def tls(self) -> tuple[dict[str, Any], bool]:
+        """PyMySQL's TLS arguments for ``database.ssl.*`` (a ConfigError naming the property
+        whose file cannot be used), and whether TLS is optional (``preferred``: PyMySQL's
+        own default, but given a context it refuses a server without TLS)."""
+        import ssl
+
+        from hub.errors import ConfigError
+
+        mode = self.ssl_mode
+        if mode == "disabled":
+            return {"ssl_disabled": True}, False
+        if mode == "preferred" and not self.ssl_cert:
+            return {}, True
+        try:
+            ctx = ssl.create_default_context(cafile=self.ssl_ca or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"database.ssl.ca: cannot read CA certificates from {self.ssl_ca!r}: {exc}"
+            ) from None
+        ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT  # (MySQL's own generated certificates)
+        if mode in ("preferred", "required"):
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        elif mode == "verify_ca":
+            ctx.check_hostname = False
+        if self.ssl_cert:
+            try:
+                ctx.load_cert_chain(self.ssl_cert, self.ssl_key or None,
+                                    self.ssl_key_password or None)  # fmt: skip
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(
+                    f"database.ssl.cert: cannot load the client certificate {self.ssl_cert!r}"
+                    f"{f' with the key {self.ssl_key!r}' if self.ssl_key else ''}: {exc}"
+                ) from None
+        return {"ssl": ctx}, mode == "preferred"

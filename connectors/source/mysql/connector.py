@@ -637,7 +637,7 @@ _NOT_YET = (
     r"schema\.history\.internal\.(kafka\.(bootstrap\.servers|recovery\..*|query\.timeout\.ms"
     r"|create\.timeout\.ms)|store\.only\.captured\.(tables|databases)\.ddl|producer\..*"
     r"|consumer\..*|ddl\.filter|prefer\.ddl)",
-    r"gtid\.source\.(includes|excludes)", r"database\.ssl\..*", r"database\.jdbc\.driver",
+    r"gtid\.source\.(includes|excludes)", r"database\.jdbc\.driver",
     r"database\.initial\.statements", r"connect\.keep\.alive.*", r"converters",
     r"event\.deserialization\.failure\.handling\.mode",
     r"inconsistent\.schema\.handling\.mode", r"enable\.time\.adjuster",
@@ -659,8 +659,20 @@ class MySqlConnector(CdcSourceConnector):
     aliases: ClassVar[tuple[str, ...]] = ("io.debezium.connector.mysql.MySqlConnector",)
     config_model = MySqlSourceConfig
     task_class: ClassVar[type[SourceTask]] = MySqlSourceTask
-    secret_properties = ("database.password",)
+    secret_properties = ("database.password", "database.ssl.key.password")
     not_yet: ClassVar[tuple[str, ...]] = _NOT_YET
+
+    @classmethod
+    def refused(cls, key: str, value: Any) -> str | None:
+        if key.startswith(("database.ssl.keystore", "database.ssl.truststore")):
+            return (
+                "Java keystores are not read: give PEM files in database.ssl.ca (the CAs, "
+                "from a truststore: openssl pkcs12 -in truststore.p12 -nokeys -out ca.pem; "
+                "a JKS one: keytool -importkeystore -deststoretype PKCS12 first), "
+                "database.ssl.cert and database.ssl.key (from a keystore: openssl pkcs12 -in "
+                "keystore.p12 -out client.pem -nodes, then both name client.pem)"
+            )
+        return super().refused(key, value)
 
     @classmethod
     def exclusive_targets(cls, config: Mapping[str, Any]) -> list[str]:

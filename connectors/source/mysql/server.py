@@ -11,6 +11,7 @@ from typing import Any
 from connectors.source.cdc.filters import Filters
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.gtids import gtids_after
+from connectors.source.mysql.protocol.stream import connect_pymysql
 from connectors.source.mysql.protocol.values import Column
 from connectors.source.mysql.types import catalog_column
 from hub.errors import ConfigError, TransientError, describe
@@ -37,20 +38,39 @@ def connect(cfg: MySqlSourceConfig, **kwargs: Any) -> Any:
     import pymysql
 
     try:
-        con = pymysql.connect(
-            host=cfg.hostname, port=cfg.port, user=cfg.user, password=cfg.password,
-            autocommit=True, connect_timeout=cfg.connect_timeout_ms / 1000,
+        con = connect_pymysql(
+            cfg.tls(), host=cfg.hostname, port=cfg.port, user=cfg.user,
+            password=cfg.password, autocommit=True, connect_timeout=cfg.connect_timeout_ms / 1000,
             init_command="SET time_zone = '+00:00'", charset="utf8mb4", **kwargs,
         )  # fmt: skip
     except pymysql.err.OperationalError as exc:
-        code = exc.args[0] if exc.args else 0
-        if code in (1045, 1044, 1698):  # access denied
-            raise ConfigError(
-                f"cannot log in to {cfg.where()}: {describe(exc)}; check database.user and "
-                "database.password"
-            ) from None
-        raise MySqlConnectionError(f"cannot connect to {cfg.where()}: {describe(exc)}") from None
+        raise connection_error(cfg, exc) from None
     return con
+
+
+def connection_error(cfg: MySqlSourceConfig, exc: Exception, what: str = "") -> Exception:
+    """The error for a failed connection: a refused login or TLS is the config's (named),
+    anything else transient (the task is restarted and retries)."""
+    code = exc.args[0] if exc.args else 0
+    where = f"{what or 'connect to'} {cfg.where()}"
+    if code in (1045, 1044, 1698):  # access denied
+        return ConfigError(
+            f"cannot log in to {cfg.where()}: {describe(exc)}; check database.user and "
+            "database.password"
+            + (
+                " (the user may need TLS: database.ssl.mode is disabled)"
+                if cfg.ssl_mode == "disabled"
+                else ""
+            )
+        )
+    text = describe(exc)
+    if code == 2026 or "certificate verify failed" in text.lower():  # (2026: no TLS there)
+        return ConfigError(
+            f"cannot {where} over TLS (database.ssl.mode={cfg.ssl_mode}): {text}; check the "
+            "server's TLS settings, database.ssl.ca (the CAs that sign its certificate) and, "
+            "for verify_identity, that the certificate names database.hostname"
+        )
+    return MySqlConnectionError(f"cannot {where}: {text}")
 
 
 def query(con: Any, sql: str, args: Any = None) -> list[tuple[Any, ...]]:

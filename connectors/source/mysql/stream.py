@@ -50,7 +50,11 @@ from connectors.source.mysql.protocol.events import (
 )
 from connectors.source.mysql.protocol.stream import HEARTBEAT, BinlogStream
 from connectors.source.mysql.schema import MySqlTable
-from connectors.source.mysql.server import MySqlConnectionError, PositionLostError
+from connectors.source.mysql.server import (
+    MySqlConnectionError,
+    PositionLostError,
+    connection_error,
+)
 from connectors.source.mysql.types import TypeMapper
 from hub.errors import ConfigError, describe
 from hub.log import Packed
@@ -299,11 +303,10 @@ class ChangeStream:
                 cfg.hostname, cfg.port, cfg.user, cfg.password, cfg.replica_id(),
                 heartbeat_s=min(cfg.poll_interval_ms, 1000) / 1000,
                 connect_timeout=cfg.connect_timeout_ms / 1000, annotate_rows=cfg.include_query,
+                tls=cfg.tls(),
             )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - PyMySQL's errors: say where, retry
-            raise MySqlConnectionError(
-                f"cannot open the binlog connection to {cfg.where()}: {describe(exc)}"
-            ) from None
+            raise connection_error(cfg, exc, "open the binlog connection to") from None
         try:
             if self.mariadb and self.gtids is not None:
                 stream.open_gtid(self.gtids)

@@ -13,7 +13,9 @@ Not thread-safe: one reader.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from connectors.source.mysql.protocol.events import HEADER, E, Header, check_crc, header
 
@@ -32,18 +34,31 @@ class Position:
     pos: int
 
 
+def connect_pymysql(tls: tuple[Mapping[str, Any], bool] = ({}, True), **kwargs: Any) -> Any:
+    """A PyMySQL connection with ``tls``: its TLS arguments (``ssl``, ``ssl_disabled``) and
+    whether TLS is optional, used when the server offers it (given an ``ssl`` context,
+    PyMySQL otherwise refuses a server without TLS)."""
+    import pymysql
+
+    settings, optional = tls
+    con = pymysql.connections.Connection(**kwargs, **settings, defer_connect=True)
+    if optional and settings.get("ssl") is not None:
+        con._ssl_required = False  # (PREFERRED: PyMySQL's own default without a context)
+    con.connect()
+    return con
+
+
 class BinlogStream:
     def __init__(
         self, host: str, port: int, user: str, password: str, server_id: int, *,
         heartbeat_s: float = 1.0, connect_timeout: float = 10.0, annotate_rows: bool = False,
+        tls: tuple[Mapping[str, Any], bool] = ({}, True),
     ) -> None:  # fmt: skip
-        import pymysql
-
         self.server_id = server_id
         self.annotate_rows = annotate_rows  # MariaDB: send ANNOTATE_ROWS (the statements)
         self.heartbeat_s = heartbeat_s
-        self.con = pymysql.connect(
-            host=host, port=port, user=user, password=password, autocommit=True,
+        self.con = connect_pymysql(
+            tls, host=host, port=port, user=user, password=password, autocommit=True,
             connect_timeout=connect_timeout, read_timeout=max(heartbeat_s * 5, 10.0),
         )  # fmt: skip
         self.mariadb = "mariadb" in self._one("SELECT VERSION()").lower()
