@@ -15,6 +15,7 @@ the value of every secret property, and of every property that used a reference,
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import urllib.parse
@@ -26,6 +27,10 @@ from hub.errors import ConfigError
 
 MASK = "********"
 _REF = re.compile(r"\$\{(env|file):([^}]*)\}")
+_PROVIDERS = ("env", "file")
+# a reference to a config provider hub does not have (Connect's ${provider:[path:]key}); the
+# placeholders of sink and router formats (${topic}, ${source.table}) have no ":"
+_ANY_REF = re.compile(r"\$\{([A-Za-z][A-Za-z0-9_.-]*):[^}]*\}")
 _SECRET_NAME = re.compile(
     r"(password|passwd|secret|token|credentials|private\.key|api\.key)$|^sasl\.jaas", re.I
 )
@@ -296,6 +301,17 @@ def resolve(
                     raise _refused_reference(where, k, f"${{file:{path}}}", FILE_ALLOWED_PATHS)
                 return _read_file_ref(arg, f"{where}: property {k}")
 
+            unknown = _ANY_REF.search(_REF.sub("", v))
+            if unknown is not None:
+                name = unknown.group(1)
+                close = difflib.get_close_matches(name.lower(), _PROVIDERS, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ConfigError(
+                    f"{where}: property {k}: ${{{name}:...}} names no config provider hub has"
+                    f"{hint}: hub reads ${{env:NAME}} (${{env:NAME:-default}}) and "
+                    "${file:PATH} (${file:PATH:key} of a properties file); Kafka's other "
+                    "providers (directory, vault...) are not read"
+                )
             resolved = _REF.sub(sub, v)
             # a value read from a file or the environment is treated as a secret, but for
             # ${env:NAME:-default} in a file (see the docstring); secret-like names are

@@ -474,6 +474,31 @@ def test_a_worker_configs_reference_allow_lists_are_checked(tmp_path: Path) -> N
         assert_error(r, 2, f"{worker}: config.providers.", said)
 
 
+def test_a_worker_configs_references_are_read_and_unknown_providers_refused(
+    tmp_path: Path,
+) -> None:
+    # (a worker config's ${env:..} reached librdkafka as that text: sasl.password:
+    # ${env:KAFKA_PASSWORD} was sent as the password; a misspelt provider anywhere was the value)
+    good = tmp_path / "good.yaml"
+    good.write_text("name: g\nconfig: {connector.class: datagen, topic: t}\n")
+    worker = tmp_path / "worker.yaml"
+    worker.write_text("log.backend: ${env:HUB_TEST_BACKEND}\n")
+    r = hub(tmp_path / "d", "run", "--worker-config", str(worker), str(good))
+    assert_error(r, 2, f"{worker}: property log.backend refers to ${{env:HUB_TEST_BACKEND}}",
+                 "is not set")  # fmt: skip
+    r = hub(tmp_path / "d", "run", "--worker-config", str(worker), str(good),
+            env={**ENV, "HUB_TEST_BACKEND": "kafkaa"})  # fmt: skip
+    # (read, and masked as a value from the environment is: a secret, perhaps)
+    assert_error(r, 2, "log.backend must be 'embedded' or 'kafka', not '********'")
+    worker.write_text("log.backend: embedded\nsasl.password: ${evn:KAFKA_PASSWORD}\n")
+    r = hub(tmp_path / "d", "run", "--worker-config", str(worker), str(good))
+    assert_error(r, 2, f"{worker}: property sasl.password: ${{evn:...}} names no config "
+                 "provider hub has (did you mean env?)")  # fmt: skip
+    good.write_text("name: g\nconfig:\n  connector.class: datagen\n  topic: ${ENV:HOME}\n")
+    r = hub(tmp_path / "d", "validate", "--no-connect", str(good))
+    assert_error(r, 2, "property topic: ${ENV:...} names no config provider hub has")
+
+
 # -- demo ----------------------------------------------------------------------------------
 def test_demo(data: Path) -> None:
     r = ok(None, "--data-dir", str(data), "demo", "log", "--records", "2000")

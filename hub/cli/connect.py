@@ -116,7 +116,13 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: the worker config must be a mapping of properties")
-    props = {str(k): v for k, v in doc.items()}
+    from hub.config import remember_secrets, resolve, url_passwords
+
+    # (${env:..} and ${file:..} as in connector files: sasl.password: ${env:KAFKA_PASSWORD}
+    # had reached librdkafka as that text)
+    props, referenced = resolve({str(k): v for k, v in doc.items()}, path)
+    for k, v in props.items():
+        remember_secrets([v] if k in referenced or is_secret(k) else url_passwords(v))
     _rest_references(props, path)
     storage = StorageTopics.of(props, path)
     kind = str(props.pop("log.backend", "embedded"))
