@@ -16,6 +16,7 @@ from hub.cli._common import (
     size,
     table,
 )
+from hub.log.files import MAX_PARTITIONS
 
 
 @click.group(context_settings=CONTEXT)
@@ -34,7 +35,7 @@ def topics() -> None:
 @click.option(
     "--partitions",
     "-p",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_PARTITIONS),
     metavar="N",
     default=1,
     show_default=True,

@@ -81,7 +81,8 @@ class InvalidTopicError(LogError, ConfigError):
     def __init__(self, topic: str, reason: str) -> None:
         self.topic = topic
         self.reason = reason
-        super().__init__(f"invalid topic name {topic!r}: {reason}")
+        what = "topic" if reason.startswith("partitions") else "topic name"
+        super().__init__(f"invalid {what} {topic!r}: {reason}")
 
 
 class UnknownPartitionError(LogError, ConfigError):

@@ -23,6 +23,9 @@ import re
 
 LOCK_FILE = ".lock"
 TOPIC_META = "topic.json"
+# a topic's partitions at most: each keeps files open (hub topics create and a
+# connector's topic.creation.default.partitions are checked against it)
+MAX_PARTITIONS = 4096
 CLEANING_MANIFEST = "cleaning.json"
 RECOVERY_NOTES = "recovery.json"
 QUARANTINE_SUFFIX = ".quarantined"  # a file recovery set aside instead of adopting it

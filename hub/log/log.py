@@ -221,8 +221,10 @@ class Log:
         problem = files.topic_name_problem(name)
         if problem:
             raise InvalidTopicError(name, problem)
-        if partitions < 1:
-            raise InvalidTopicError(name, f"partitions must be at least 1, not {partitions}")
+        if not 1 <= partitions <= files.MAX_PARTITIONS:
+            raise InvalidTopicError(name, (
+                f"partitions must be from 1 to {files.MAX_PARTITIONS}, not {partitions} (each "
+                "one keeps files open)"))  # fmt: skip
         cfg = TopicConfig.parse(dict(config or {}), where=f"config of topic {name!r}")
         with self._lock:
             if name in self._topics:

@@ -11,6 +11,7 @@ thread-safe for create/delete: the Log serialises those.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -56,19 +57,18 @@ class Topic:
         self.id = topic_id
         self.continues = continues
         self.config = config
-        self.partitions = [
-            Partition(
-                os.path.join(directory, str(p)),
-                name,
-                p,
-                config,
-                read_only=read_only,
-                clean_shutdown=clean_shutdown,
-                on_durable=on_durable,
-                on_append=on_append,
-            )
-            for p in range(num_partitions)
-        ]
+        self.partitions: list[Partition] = []
+        try:
+            for p in range(num_partitions):
+                self.partitions.append(Partition(
+                    os.path.join(directory, str(p)), name, p, config, read_only=read_only,
+                    clean_shutdown=clean_shutdown, on_durable=on_durable, on_append=on_append,
+                ))  # fmt: skip
+        except BaseException:  # (out of descriptors: those opened go back)
+            for opened in self.partitions:
+                with contextlib.suppress(Exception):
+                    opened.close()
+            raise
 
     closed = False
     meta_seen: tuple[int, int, int] | None = None  # read-only: topic.json's stat when read

@@ -26,6 +26,7 @@ from hub.config import (
     url_passwords,
 )
 from hub.errors import ConfigError
+from hub.log.files import MAX_PARTITIONS
 from hub.runtime.api import Connector, ConnectorConfig, csv_list
 from hub.runtime.transforms import TransformChain, TransformConfigError, build_chain
 
@@ -63,7 +64,7 @@ class CommonConfig(BaseModel):
         None, alias="transaction.boundary.interval.ms", ge=1
     )
     topic_creation_default_partitions: int = Field(
-        1, alias="topic.creation.default.partitions", ge=1
+        1, alias="topic.creation.default.partitions", ge=1, le=MAX_PARTITIONS
     )
     # copies of each partition of the topics a source creates, and of the dead letter queue
     # (None: the worker's replication.factor; -1: the cluster's default; one machine: ignored)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.log import Log, TopicPartition
+from hub.log import InvalidTopicError, Log, TopicPartition
 
 
 def _run(code: str) -> str:
@@ -86,3 +86,30 @@ def test_a_log_of_more_segments_than_descriptors_says_to_raise_the_limit(tmp_pat
     assert out.startswith("LogError cannot open the log"), out
     assert "raise the limit of open files (ulimit -n, now 48" in out
     assert int(re.search(r"has (\d+) segments:", out).group(1)) >= 80  # type: ignore[union-attr]
+
+
+def test_a_topic_short_of_descriptors_is_not_left_half_made(tmp_path: Path) -> None:
+    # (topic.json was written, then the partitions failed with EMFILE: the half-made topic
+    # stayed, and no command could open the data directory again; `topics delete` failed too)
+    out = _run(f"""
+        import os, resource
+        from hub.log import Log, LogStorageError
+        lg = Log({str(tmp_path)!r}, background=False)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+        try:
+            lg.create_topic("wide", 200)
+        except LogStorageError as exc:
+            print("refused:", exc)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        print("left:", os.path.exists(os.path.join({str(tmp_path)!r}, "wide")))
+        lg.close()
+    """)
+    assert "refused: cannot write the log in" in out and "while creating topic 'wide'" in out
+    assert "the topic is not created; raise the limit of open files" in out
+    assert "left: False" in out
+    with Log(str(tmp_path)) as log:  # (it opens)
+        assert not log.has_topic("wide")
+        log.create_topic("wide", 4)
+        with pytest.raises(InvalidTopicError, match="partitions must be from 1 to 4096, not"):
+            log.create_topic("wider", 5000)

@@ -247,6 +247,16 @@ def test_column_masking_is_refused_not_ignored(cls: str) -> None:
     assert "column.propagate.source.type is not supported yet" in ok.warnings[0]
 
 
+def test_partitions_beyond_what_the_log_can_hold_open_are_refused() -> None:
+    # (topic.creation.default.partitions: 30000 was taken; the topic was left half made and no
+    # command could open the data directory again)
+    from hub.config import ConnectorSpec
+
+    spec = {"connector.class": "datagen", "topic": "t", "topic.creation.default.partitions": 30000}
+    with pytest.raises(ConfigError, match="topic.creation.default.partitions"):
+        validate(ConnectorSpec("a", spec, "a.yaml"))
+
+
 def test_connect_class_names_resolve(tmp_path: Path) -> None:
     for cls, kind in [
         ("org.apache.kafka.connect.file.FileStreamSourceConnector", "source"),
