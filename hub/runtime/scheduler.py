@@ -97,8 +97,9 @@ class _Job:
             self.func()
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            if isinstance(exc, TransientError | TimeoutError | ConnectionError):
-                # (a cluster not reachable for a while: one line a run, not a traceback)
+            if isinstance(exc, TransientError | OSError):
+                # (a cluster not reachable for a while, a full disk, out of descriptors: one
+                # line a run, not a traceback every second)
                 log.warning("scheduled job %s failed (it runs again in %.3g s): %s",
                             self.name, self.interval_s, error)  # fmt: skip
             else:

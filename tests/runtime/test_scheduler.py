@@ -48,7 +48,7 @@ def test_maintenance_runs_on_the_scheduler_and_deletes_segments(worker: Worker) 
 
 
 def test_a_failing_job_is_reported_and_the_scheduler_goes_on(
-    worker: Worker, monkeypatch: pytest.MonkeyPatch
+    worker: Worker, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     real = worker.log.run_maintenance
 
@@ -60,6 +60,9 @@ def test_a_failing_job_is_reported_and_the_scheduler_goes_on(
     job = _job(worker, "log-maintenance")
     assert job.last_error == "OSError: disk on fire" and job.failing
     assert worker.scheduler.running
+    # (one line a run, not a traceback: out of descriptors, a job had logged one every second)
+    assert "scheduled job log-maintenance failed (it runs again in" in caplog.text
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
     monkeypatch.setattr(worker.log, "run_maintenance", real)
     wait_for(lambda: not _job(worker, "log-maintenance").failing)
     job = _job(worker, "log-maintenance")
