@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from typing import TypeVar
 
-from hub.errors import TransientError
+from hub.errors import FatalError, TransientError
 from hub.log import Record
 from hub.log.backend import LogBackend
 from hub.runtime.validation import CommonConfig
@@ -27,6 +27,32 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PREFIX = "__connect.errors."
+
+
+class RecordFailedError(FatalError):
+    """A record that failed a stage other than ``put`` under errors.tolerance=none: where it
+    is, and what to change (a record the converter cannot read fails again at every retry)."""
+
+    def __init__(
+        self, stage: str, exc: Exception, record: Record, executing: type | str | None
+    ) -> None:
+        what = executing if isinstance(executing, str) else getattr(executing, "__name__", "")
+        if stage in ("KEY_CONVERTER", "VALUE_CONVERTER"):
+            side = "key" if stage == "KEY_CONVERTER" else "value"
+            hint = (
+                f"the {side} is not what {what or 'the converter'} reads: set "
+                f"{side}.converter to what the topic holds (text: "
+                "org.apache.kafka.connect.storage.StringConverter; JSON without Connect's "
+                f"schema envelope: {side}.converter.schemas.enable: false)"
+            )
+        else:
+            hint = f"{what or 'the stage'} failed on it: check its configuration"
+        super().__init__(
+            f"{stage} failed for the record at {record.topic}[{record.partition}] offset "
+            f"{record.offset}: {exc}; {hint}, or set errors.tolerance: all to skip such "
+            "records (errors.deadletterqueue.topic.name keeps them)"
+        )
+        self.stage, self.record = stage, record
 
 
 class RetryStopped(Exception):
@@ -89,6 +115,8 @@ class ErrorReporter:
         transforms', the task's): re-raise (tolerance none) or report and skip it."""
         self.errors += 1
         if not self.tolerate:
+            if record is not None and isinstance(exc, Exception):
+                raise RecordFailedError(stage, exc, record, executing) from exc
             raise exc
         where = f" {record.topic}-{record.partition}@{record.offset}" if record else ""
         if self.log_enable:

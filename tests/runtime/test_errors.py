@@ -82,6 +82,11 @@ def test_tolerance_none_fails_the_task_with_its_trace(tmp_path: Path) -> None:
         wait_for(lambda: worker.status()["sink"][0].state == "FAILED")
         status = worker.status()["sink"][0]
         assert status.trace is not None and "JSONDecodeError" in status.trace
+        # where the record is and what to change (it had been orjson's message alone, and
+        # the task restarted every few seconds as if it might heal)
+        assert "VALUE_CONVERTER failed for the record at in[0] offset 1: " in status.trace
+        assert "set value.converter to what the topic holds" in status.trace
+        assert "RecordFailedError" in status.trace  # (a FatalError: retried once a minute)
         assert _lines(tmp_path / "out.txt") == []  # the good record before it was not committed
         # and the group's offset did not move past the batch that failed
         assert worker.log.groups.committed("connect-sink", TopicPartition("in", 0)) is None
