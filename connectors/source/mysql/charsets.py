@@ -35,6 +35,7 @@ _CODECS = {
     "utf32": "utf-32-be",
 }  # fmt: skip
 
+
 _collations: dict[int, str] = {}  # collation id -> charset name, as the server says
 _defaults: dict[str, int] = {}  # charset name -> its default collation id
 
@@ -122,13 +123,66 @@ _LATIN1_ENCODE = codecs.charmap_build(_LATIN1)
 
 
 def _search(name: str) -> codecs.CodecInfo | None:
-    if name not in ("hub-mysql-latin1", "hub_mysql_latin1"):
-        return None
-    return codecs.CodecInfo(
-        name="hub-mysql-latin1",
-        encode=lambda s, errors="strict": codecs.charmap_encode(s, errors, _LATIN1_ENCODE),
-        decode=lambda b, errors="strict": codecs.charmap_decode(b, errors, _LATIN1),
-    )
+    if name in ("hub-mysql-latin1", "hub_mysql_latin1"):
+        return codecs.CodecInfo(
+            name="hub-mysql-latin1",
+            encode=lambda s, errors="strict": codecs.charmap_encode(s, errors, _LATIN1_ENCODE),
+            decode=lambda b, errors="strict": codecs.charmap_decode(b, errors, _LATIN1),
+        )
+    prefix = "hub-mysql-" if name.startswith("hub-mysql-") else "hub_mysql_"
+    if name.startswith(prefix) and name[len(prefix) :] in _FIXED:
+        return _fixed_codec(name[len(prefix) :])
+    return None
+
+
+# charsets whose Python codec reads some codes otherwise than the server, or not at all
+# (`_charset_fixes`, made from the server's own tables): the codec they start from
+_FIXED = {
+    "greek": "iso8859_7", "hebrew": "iso8859_8", "cp1256": "cp1256", "cp866": "cp866",
+    "koi8u": "koi8_u", "tis620": "tis_620", "sjis": "shift_jis", "ujis": "euc_jp",
+    "eucjpms": "euc_jp", "big5": "big5",
+}  # fmt: skip
+_CODECS.update({cs: f"hub-mysql-{cs}" for cs in _FIXED})
+
+
+def _fixed_codec(cs: str) -> codecs.CodecInfo:
+    """``cs`` read as the server reads it: its Python codec, the codes it cannot read taken
+    from the server's table (an error handler), then the characters it reads otherwise
+    swapped for the server's (a codec's reading is one to one: each character it gives comes
+    from one code only)."""
+    from connectors.source.mysql._charset_fixes import FIXES
+
+    base = _FIXED[cs]
+    pairs, coded = FIXES.get(cs, ("", ""))
+    swap = str.maketrans(pairs[0::2], pairs[1::2])
+    ascii_swap = any(ord(c) < 128 for c in pairs[0::2])
+    extra = {bytes.fromhex(h): c for h, _, c in (e.partition(":") for e in coded.split(";") if e)}
+    handler = f"hub-mysql-{cs}-table"
+
+    def from_table(exc: UnicodeError) -> tuple[str, int]:
+        if not isinstance(exc, UnicodeDecodeError):
+            raise exc
+        data, start = exc.object, exc.start
+        for n in (3, 2, 1):
+            if start + n > len(data):
+                continue
+            found = extra.get(bytes(data[start : start + n]))
+            if found is not None:
+                return found, start + n
+        raise exc
+
+    codecs.register_error(handler, from_table)
+
+    def decode(b: Any, errors: str = "strict") -> tuple[str, int]:
+        text = codecs.decode(bytes(b), base, handler if extra else errors)
+        if pairs and (ascii_swap or not text.isascii()):
+            text = text.translate(swap)
+        return text, len(b)
+
+    def encode(s: str, errors: str = "strict") -> tuple[bytes, int]:
+        raise UnicodeError(f"{cs}: hub decodes this charset only")
+
+    return codecs.CodecInfo(name=f"hub-mysql-{cs}", encode=encode, decode=decode)
 
 
 codecs.register(_search)

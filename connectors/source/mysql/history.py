@@ -623,6 +623,7 @@ def from_catalog(con: Any, mariadb: bool) -> Schemas:
             default=None if default is None else str(default), comment=str(comment or "") or None,
         )  # fmt: skip
         columns.setdefault(key, []).append(spec)
+    _warn_of_question_marks(con, columns)
     keys: dict[tuple[str, str], list[str]] = {}
     for db, name, col in query(con,
         "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
@@ -634,6 +635,31 @@ def from_catalog(con: Any, mariadb: bool) -> Schemas:
         schemas.put(TableDef(db, name, cols, tuple(keys.get((db, name), ())), cs,
                              (db, name) in versioned))  # fmt: skip
     return schemas
+
+
+def _warn_of_question_marks(con: Any, columns: Mapping[tuple[str, str], list[ColumnSpec]]) -> None:
+    """MariaDB's and MySQL's catalogs (information_schema, SHOW CREATE TABLE: utf8mb3) show
+    a character of an ENUM/SET label past U+FFFF (an emoji) as "?". With
+    binlog_row_metadata=FULL the binlog carries the labels; otherwise the stream reads them
+    from here, and such a label would be streamed as "?": say so for every label holding a
+    "?" (it may be one), naming the column."""
+    from connectors.source.mysql.server import variables
+
+    odd = [(db, name, c) for (db, name), specs in columns.items() for c in specs
+           if any("?" in v for v in c.labels)]  # fmt: skip
+    if not odd:
+        return
+    metadata = variables(con, "binlog_row_metadata").get("binlog_row_metadata", "MINIMAL")
+    if str(metadata).upper() == "FULL":
+        return
+    for db, name, c in odd:
+        log.warning(
+            "%s.%s.%s: the catalog shows its labels as %s; it shows a character past U+FFFF "
+            "(an emoji) as '?', and with binlog_row_metadata=%s the stream takes the labels "
+            "from it: if a '?' there stands for such a character, it is streamed as '?'. Set "
+            "binlog_row_metadata=FULL (the binlog then carries the labels)",
+            db, name, c.name, c.type_expression, metadata,
+        )  # fmt: skip
 
 
 # -- the connector's history: state, records, schema change events ---------------------------

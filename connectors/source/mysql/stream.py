@@ -16,6 +16,7 @@ and heartbeats move it on while the server is idle.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
@@ -56,7 +57,7 @@ from connectors.source.mysql.server import (
     connection_error,
 )
 from connectors.source.mysql.types import TypeMapper
-from hub.errors import ConfigError, describe
+from hub.errors import ConfigError, FatalError, describe
 from hub.log import Packed
 from hub.runtime.api import EncodedBatch, Header, JsonMap, SourceRecord, offset_update
 
@@ -158,6 +159,20 @@ def _logged_as_statement(sql: str, backslash_escapes: bool = True) -> bool:
     if words[0] in _DML or words[0] in _CALLS:
         return True
     return words[0] == "CREATE" and "TABLE" in words[1:5] and "SELECT" in words
+
+
+def _charsets_of(table: MySqlTable) -> str:
+    """The columns of ``table`` in other charsets than UTF-8, with them, for messages."""
+    from connectors.source.mysql.charsets import charset
+
+    out = []
+    for c in table.columns:
+        if c.charset not in (None, 63):
+            with contextlib.suppress(Exception):
+                name = charset(c.charset)
+                if not name.startswith("utf8"):
+                    out.append(f"{c.name} ({name})")
+    return ", ".join(out)
 
 
 class _Txn(Transaction):
@@ -779,17 +794,29 @@ class ChangeStream:
             txn.held = []
         if op in self.skipped_ops:
             return
-        if txn.held is None:
-            self._rows_of(h, event, checksum, txn, table, op, index, None, out)
-            return
-        # after a SAVEPOINT: held until nothing can undo it, and counted when released
-        held = _Held((table.db, table.table))
-        txn.held.append(held)
-        ops, self.ops = self.ops, held.ops
         try:
-            self._rows_of(h, event, checksum, txn, table, op, index, held, held.records)
-        finally:
-            self.ops = ops
+            if txn.held is None:
+                self._rows_of(h, event, checksum, txn, table, op, index, None, out)
+                return
+            # after a SAVEPOINT: held until nothing can undo it, and counted when released
+            held = _Held((table.db, table.table))
+            txn.held.append(held)
+            ops, self.ops = self.ops, held.ops
+            try:
+                self._rows_of(h, event, checksum, txn, table, op, index, held, held.records)
+            finally:
+                self.ops = ops
+        except UnicodeDecodeError as exc:  # (bytes the column's charset has no character for)
+            bad = exc.object[exc.start : exc.end + 2].hex()
+            raise FatalError(
+                f"{table.db}.{table.table}: a row holds bytes {bad} that its column's charset "
+                f"has no character for ({exc.reason}; the server reads them as '?'; its columns "
+                f"in other charsets than utf8: {_charsets_of(table) or 'none'}), at the binlog "
+                "position "
+                f"{self.stream.file if self.stream else self.file}:{h.log_pos - h.size}. Leave "
+                "the column out (column.exclude.list), or convert it to utf8mb4 (ALTER TABLE ... "
+                "CONVERT TO CHARACTER SET utf8mb4) and take a new snapshot of the table"
+            ) from None
 
     def _rows_of(
         self, h: Any, event: memoryview, checksum: bool, txn: _Txn, table: MySqlTable, op: str,
