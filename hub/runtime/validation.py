@@ -382,6 +382,15 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
         problems += _topic_name_problems(config, common)
     if common is not None and cls.type == "sink" and not (common.topics or common.topics_regex):
         problems.append("topics: a sink needs 'topics' (a list) or 'topics.regex'")
+    if common is not None and cls.type == "sink" and common.topics and common.topics_regex:
+        problems.append(  # (as Kafka Connect refuses them together: one of them was meant)
+            "topics and topics.regex: a sink reads the topics of one of them; set only one"
+        )
+    if common is not None and cls.type == "source" and (common.topics or common.topics_regex):
+        warnings.append(
+            f"{where}: topics and topics.regex are a sink's and are ignored here; a source "
+            "names its topics with its own properties (topic, topic.prefix)"
+        )
     dlq = common.errors_deadletterqueue_topic_name if common is not None else ""
     if (
         common is not None

@@ -247,6 +247,22 @@ def test_column_masking_is_refused_not_ignored(cls: str) -> None:
     assert "column.propagate.source.type is not supported yet" in ok.warnings[0]
 
 
+def test_what_a_connector_would_not_do_as_asked_is_said() -> None:
+    # (a review's: both taken, the union read; ignored without a word; a table named "${topic")
+    from hub.config import ConnectorSpec
+
+    both = {"connector.class": "FileStreamSink", "topics": "a", "topics.regex": "b.*"}
+    with pytest.raises(ConfigError, match="topics and topics.regex: a sink reads the topics of"):
+        validate(ConnectorSpec("a", both, "a.yaml"))
+    source = validate(ConnectorSpec("a", {"connector.class": "datagen", "topic": "t",
+                                          "topics": "other"}, "a.yaml"))  # fmt: skip
+    assert "topics and topics.regex are a sink's and are ignored here" in source.warnings[0]
+    sink = {"connector.class": "duckdb", "topics": "a", "connection.url": "duckdb:/tmp/x.db"}
+    for bad in ("${topic", "x_${topic}_${source.table"):
+        with pytest.raises(ConfigError, match="a placeholder is not closed"):
+            validate(ConnectorSpec("a", {**sink, "table.name.format": bad}, "a.yaml"))
+
+
 def test_partitions_beyond_what_the_log_can_hold_open_are_refused() -> None:
     # (topic.creation.default.partitions: 30000 was taken; the topic was left half made and no
     # command could open the data directory again)

@@ -66,6 +66,10 @@ class SinkConfig(ConnectorConfig):
                 raise ValueError(f"unknown placeholder {ph}; use {', '.join(PLACEHOLDERS)}")
         if not v.strip():
             raise ValueError("must not be empty")
+        if "${" in re.sub(r"\$\{[^}]*\}", "", v):  # ("${topic" made a table named so)
+            raise ValueError(
+                f"a placeholder is not closed with '}}'; use {', '.join(PLACEHOLDERS)}"
+            )
         return v
 
     @classmethod
