@@ -14,12 +14,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from connectors.sink.engine.dialect import StagedColumn, TableInfo
-from connectors.sink.engine.errors import SinkFatalError, SinkTransientError, ValueNotHeldError
+from connectors.sink.engine.errors import (
+    SinkConfigError,
+    SinkFatalError,
+    SinkTransientError,
+    ValueNotHeldError,
+)
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import ColumnType
 from connectors.sink.postgres import types as ptypes
 from connectors.sink.postgres.config import PostgresSinkConfig, conninfo
 from connectors.sink.postgres.statements import OnConflict
+from hub.config import scrub, url_passwords
 from hub.errors import describe
 
 _CURSORS = itertools.count()
@@ -49,7 +55,15 @@ class PostgresDialect(OnConflict):
         try:
             return psycopg.connect(self._url, autocommit=False, **kw)
         except psycopg.OperationalError as exc:
-            raise SinkTransientError(f"cannot connect to PostgreSQL: {_safe(exc)}") from None
+            text = scrub(describe(exc), [self._password, self._url, *url_passwords(self._url)])
+            if exc.sqlstate in _REFUSED or any(w in text for w in _REFUSED_WORDS):
+                # (a wrong password or user, no such database: retrying does not heal it;
+                # it was retried as if the server were down, its reason dropped)
+                raise SinkConfigError(
+                    "connection.password", f"PostgreSQL refused the login: {text}; check "
+                    "connection.url, connection.username and connection.password",
+                ) from None  # fmt: skip
+            raise SinkTransientError(f"cannot connect to PostgreSQL: {text}") from None
 
     def begin(self) -> None:
         if self._con is None or self._con.closed:
@@ -201,6 +215,13 @@ class PostgresDialect(OnConflict):
 # errors of the target as a whole, whatever the rows: a privilege revoked, a server or a
 # transaction made read-only (a standby promoted elsewhere, default_transaction_read_only)
 _TARGET_WIDE = {"42501", "25006"}
+
+
+# a login the server refused: invalid_authorization_specification, invalid_password,
+# invalid_catalog_name (no such database); libpq's own words where it gives no SQLSTATE
+_REFUSED = {"28000", "28P01", "3D000"}
+_REFUSED_WORDS = ("password authentication failed", "no password supplied",
+                  "does not exist", "no pg_hba.conf entry")  # fmt: skip
 
 
 def _safe(exc: BaseException) -> str:

@@ -164,3 +164,33 @@ def test_a_privilege_revoked_on_the_target_is_no_records_fault(pg_server: Any, p
             admin.execute(f"DROP SCHEMA {role} CASCADE")
             admin.execute(f"DROP OWNED BY {role}")
             admin.execute(f"DROP ROLE {role}")
+
+
+def test_a_login_the_target_refuses_is_the_configs_and_says_why(pg_server: Any) -> None:
+    # (any connect error naming "password" became "authentication failed", its user, host
+    # and reason dropped, and it was retried with backoff as if the server were down)
+    from connectors.sink.engine.errors import SinkConfigError, SinkTransientError
+
+    t = people()
+    for url, said in (
+        (f"postgresql://nosuchrole:S3cr3t-pw@{pg_server.host}:{pg_server.port}/postgres",
+         'role "nosuchrole" does not exist'),
+        (f"postgresql://{pg_server.user}:S3cr3t-pw@{pg_server.host}:{pg_server.port}/nosuchdb",
+         'database "nosuchdb" does not exist'),
+    ):  # fmt: skip
+        sink = Sink(TARGETS["postgres"], {"connection.url": url})
+        try:
+            with pytest.raises(SinkConfigError) as err:
+                sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"})])
+        finally:
+            sink.stop()
+        assert said in str(err.value) and "PostgreSQL refused the login" in str(err.value)
+        assert "S3cr3t-pw" not in str(err.value)
+    # a server that is not there: transient (it may come up)
+    sink = Sink(TARGETS["postgres"], {"connection.url": "postgresql://u:S3cr3t-pw@127.0.0.1:1/x"})
+    try:
+        with pytest.raises(SinkTransientError, match="cannot connect to PostgreSQL") as down:
+            sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"})])
+    finally:
+        sink.stop()
+    assert "S3cr3t-pw" not in str(down.value)
