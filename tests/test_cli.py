@@ -59,14 +59,16 @@ def ok(data_dir: Path | None, *args: str, stdin: bytes = b"") -> Result:
 
 
 def assert_error(r: Result, code: int, *fragments: str) -> None:
-    """Exactly one line on stderr, `hub: error: ...`, no traceback, the given exit status."""
+    """One line on stderr, `hub: error: ...` (and one more per item of a list of problems,
+    "  - ..."), no traceback, the given exit status."""
     assert r.code == code, (r.code, r.err)
     assert "Traceback" not in r.err
     lines = r.err.strip().splitlines()
-    assert len(lines) == 1, r.err
     assert lines[0].startswith("hub: error: "), lines[0]
+    assert all(line.startswith("  - ") for line in lines[1:]), r.err
+    text = " ".join(lines)
     for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
+        assert fragment in text, (fragment, text)
 
 
 def consume_json(data_dir: Path, *args: str) -> list[dict[str, Any]]:
@@ -606,6 +608,18 @@ def test_two_connectors_holding_one_target_are_refused(tmp_path: Path) -> None:
                                 "file": str(tmp_path / "x.txt")})  # (its own: fine)  # fmt: skip
     finally:
         worker.stop()
+
+
+def test_a_list_of_problems_is_a_line_each(tmp_path: Path) -> None:
+    # (they had been run together into one line)
+    config = tmp_path / "a.yaml"
+    config.write_text("name: a\nconfig: {connector.class: datagen, rate: -5, keys: 0, topic: t}\n")
+    r = hub(tmp_path / "d", "validate", "--no-connect", str(config))
+    assert r.err.splitlines() == [
+        f"hub: error: invalid config in {config}, connector 'a':",
+        "  - rate = -5: Input should be greater than or equal to 0",
+        "  - keys = 0: Input should be greater than or equal to 1",
+    ], r.err
 
 
 def test_validate_never_prints_a_url_password_the_driver_misreads(tmp_path: Path) -> None:

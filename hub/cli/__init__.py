@@ -130,8 +130,25 @@ def _report(exc: Exception, verbose: bool) -> int:
     if verbose and traceback_helps:  # (scrubbed as the message: a driver quotes values)
         click.echo(scrub(traceback.format_exc(), known_secrets()).rstrip("\n"), err=True)
     message = scrub(message, known_secrets())  # (a driver may quote a password's bad part)
-    click.echo(f"hub: error: {' '.join(message.split())}", err=True)
+    click.echo("hub: error: " + "\n".join(_lines(message)), err=True)
     return code
+
+
+def _lines(message: str) -> list[str]:
+    """A message as its lines: each "- " item of a list of problems on its own (they had been
+    run together into one line), anything else joined into the line before it."""
+    out: list[str] = []
+    for raw in message.splitlines():
+        line = " ".join(raw.split())
+        if not line:
+            continue
+        if line.startswith("- ") and out:
+            out.append("  " + line)
+        elif out:
+            out[-1] += " " + line
+        else:
+            out.append(line)
+    return out or [""]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
