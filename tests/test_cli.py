@@ -622,6 +622,17 @@ def test_a_list_of_problems_is_a_line_each(tmp_path: Path) -> None:
     ], r.err
 
 
+def test_a_connector_name_given_twice_names_its_files(tmp_path: Path) -> None:
+    # (the message named neither file)
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    for f in (a, b):
+        f.write_text("name: gen\nconfig: {connector.class: datagen, topic: t}\n")
+    r = hub(tmp_path / "d", "validate", "--no-connect", str(a), str(b))
+    assert_error(r, 2, f"connector 'gen' is defined in {a} and {b}: names must be unique")
+    r = hub(tmp_path / "d", "validate", "--no-connect", str(a), str(a))
+    assert_error(r, 2, f"connector 'gen' is defined twice in {a} (a file given twice?)")
+
+
 def test_validate_never_prints_a_url_password_the_driver_misreads(tmp_path: Path) -> None:
     # a password holding "/" unencoded: libpq reads "cdc" as the host and the rest as the
     # port and database, and the check's title quoted them ("connect to @cdc:S3cr3tLONG/...")

@@ -281,10 +281,18 @@ def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
                 valid.append(validate(spec))
             except ConfigError as exc:
                 problems.append(str(exc))
-    names = [v.name for v in valid]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        problems.append(f"connector names must be unique across files; repeated: {', '.join(dup)}")
+    sources: dict[str, list[str]] = {}
+    for v in valid:
+        sources.setdefault(v.name, []).append(v.spec.source)
+    for name, where in sorted(sources.items()):
+        if len(where) > 1:
+            files = sorted(set(where))
+            problems.append(
+                f"connector {name!r} is defined twice in {files[0]} (a file given twice?)"
+                if len(files) == 1
+                else f"connector {name!r} is defined in {' and '.join(files)}: names must be "
+                "unique across files"
+            )
     problems += shared_targets(valid)
     if problems:
         raise ConfigError("\n".join(problems))
