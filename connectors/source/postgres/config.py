@@ -24,7 +24,20 @@ class PostgresSourceConfig(CdcSourceConfig):
     user: str = Field("postgres", alias="database.user", description="role with REPLICATION")
     password: str = Field("", alias="database.password", description="password (secret)")
     dbname: str = Field(alias="database.dbname", description="database to capture")
-    sslmode: str = Field("prefer", alias="database.sslmode", description="libpq sslmode")
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field(
+        "prefer", alias="database.sslmode",
+        description="libpq's sslmode: verify-ca checks the server's certificate against "
+        "database.sslrootcert, verify-full also that it names database.hostname",
+    )  # fmt: skip
+    sslrootcert: str = Field(
+        "", alias="database.sslrootcert",
+        description="PEM file of the CAs that sign the server's certificate",
+    )  # fmt: skip
+    sslcert: str = Field("", alias="database.sslcert", description="PEM client certificate")
+    sslkey: str = Field("", alias="database.sslkey", description="the client certificate's key")
+    sslpassword: str = Field(
+        "", alias="database.sslpassword", description="the key's password (secret)"
+    )
     # -- slot and publication ---------------------------------------------------------------
     plugin_name: Literal["pgoutput"] = Field(
         "pgoutput", alias="plugin.name", description="logical decoding plugin (pgoutput only)"
@@ -122,6 +135,9 @@ class PostgresSourceConfig(CdcSourceConfig):
         }  # fmt: skip
         if self.password:
             params["password"] = self.password
+        for name in ("sslrootcert", "sslcert", "sslkey", "sslpassword"):
+            if getattr(self, name):
+                params[name] = getattr(self, name)
         if "PGCONNECT_TIMEOUT" not in os.environ:  # (hub validate sets its own)
             params["connect_timeout"] = 30  # libpq waits forever by default; Debezium's 30 s
         params.update(extra)

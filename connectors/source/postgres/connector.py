@@ -601,7 +601,7 @@ class PostgresConnector(CdcSourceConnector):
     )
     config_model = PostgresSourceConfig
     task_class = PostgresSourceTask
-    secret_properties = ("database.password",)
+    secret_properties = ("database.password", "database.sslpassword")
     not_yet: ClassVar[tuple[str, ...]] = (
         r"snapshot\.lock\.timeout\.ms", r"snapshot\.select\.statement\..*",
         r"snapshot\.isolation\.mode", r"slot\.max\.retries", r"slot\.retry\.delay\.ms",

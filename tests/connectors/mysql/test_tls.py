@@ -8,8 +8,6 @@ none (under required)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -25,56 +23,9 @@ from hub.demo.mariadb import MariaDBServer, start_server, stop_server
 from hub.errors import ConfigError
 from hub.runtime.validation import validate
 from tests.connectors.mysql.helpers import poll_until, root, source_config, start_task
+from tests.fixtures.tls import make_ca, make_server_cert
 
 USER, PASSWORD = "tlsonly", "tls-only-pw"
-
-
-def _ca(directory: Path, name: str) -> tuple[Any, Any]:
-    """A self-signed CA: (certificate, key), its PEM written to ``<name>.pem``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    (directory / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert, key
-
-
-def _server_cert(directory: Path, ca: tuple[Any, Any]) -> None:
-    """``server.pem`` and ``server-key.pem``: a certificate for 127.0.0.1 (not "localhost")."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    ca_cert, ca_key = ca
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_cert.subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    (directory / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "server-key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +35,8 @@ def tls_server() -> Iterator[tuple[MariaDBServer, Path]]:
     base = Path(tempfile.mkdtemp(prefix="hub-mariadb-tls-"))
     certs = base / "certs"
     certs.mkdir()
-    _server_cert(certs, _ca(certs, "ca"))
-    _ca(certs, "other-ca")
+    make_server_cert(certs, make_ca(certs, "ca"))
+    make_ca(certs, "other-ca")
     try:
         server = start_server(base, ssl_ca=str(certs / "ca.pem"),
                               ssl_cert=str(certs / "server.pem"),
