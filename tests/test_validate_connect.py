@@ -97,3 +97,38 @@ def test_connect_checks_source_and_sinks(tmp_path: Path, pg_server: PgServer, pg
     finally:
         with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as sql:
             sql.execute("DROP OWNED BY hub_weak; DROP ROLE hub_weak")
+
+
+def test_list_entries_that_name_nothing_are_failed_with_the_nearest_name(
+    tmp_path: Path, pg_server: PgServer, pg_db: str, mariadb_server: Any, mariadb_db: str
+) -> None:
+    # (a misspelt column.include.list entry left the column out of every event with every
+    # check ok; table.include.list matching no table was "ok: none yet")
+    from tests.connectors.mysql.helpers import root
+    from tests.connectors.mysql.helpers import source_config as mysql_config
+
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as sql:
+        sql.execute("CREATE TABLE orders (id int PRIMARY KEY, note text)")
+    root(mariadb_server, mariadb_db).cursor().execute(
+        "CREATE TABLE orders (id int PRIMARY KEY, note text)"
+    )
+    for name, cfg, db in (
+        ("pg", source_config(pg_server, pg_db), "public"),
+        ("my", mysql_config(mariadb_server, mariadb_db), mariadb_db),
+    ):
+        cfg.pop("database.include.list", None)
+        cfg["column.include.list"] = rf"{db}\.orders\.nte, {db}\.orders\.id"
+        cfg["table.exclude.list"] = rf"{db}\.ordrs"
+        r = _validate(tmp_path, {"name": name, "config": cfg})
+        assert r.returncode == 2, r.stdout + r.stderr
+        line = next(x for x in r.stdout.splitlines() if "include and exclude lists" in x)
+        assert line.startswith("  FAIL  the include and exclude lists name what exists"), line
+        assert (
+            rf"column.include.list: '{db}\.orders\.nte' matches no column (did you mean "
+            f"{db}.orders.note?)" in line
+        ), line
+        assert (
+            rf"table.exclude.list: '{db}\.ordrs' matches no table (did you mean "
+            f"{db}.orders?)" in line
+        ), line
+        assert "orders.id" not in line  # (an entry that names something is not listed)

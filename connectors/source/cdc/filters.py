@@ -10,12 +10,15 @@ both be set. System namespaces (``pg_catalog``, ``mysql``...) are never captured
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from hub.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def patterns(prop: str, value: str) -> tuple[re.Pattern[str], ...]:
@@ -85,6 +88,49 @@ class Filters:
         if self.schema_include and not _matches(self.schema_include, schema):
             return False
         return not _matches(self.schema_exclude, schema)
+
+    def unmatched(
+        self, ns_kind: str, tables: Sequence[tuple[str, str, Sequence[str]]]
+    ) -> list[str]:
+        """Each entry of the namespace, table and column lists that names nothing among
+        ``tables`` (every table of the database: namespace, name, columns), with the nearest
+        name: a misspelt include entry captures nothing of what it meant (a column left out
+        of every event), a misspelt exclude entry captures what it meant to keep out."""
+        import difflib
+
+        spaces = sorted({ns for ns, _, _ in tables})
+        names = [f"{ns}.{t}" for ns, t, _ in tables]
+        cols = [f"{ns}.{t}.{c}" for ns, t, cs in tables for c in cs]
+        out = []
+        for prop, pats, pool, what in (
+            (f"{ns_kind}.include.list", self.schema_include, spaces, ns_kind),
+            (f"{ns_kind}.exclude.list", self.schema_exclude, spaces, ns_kind),
+            ("table.include.list", self.table_include, names, "table"),
+            ("table.exclude.list", self.table_exclude, names, "table"),
+            ("column.include.list", self.column_include, cols, "column"),
+            ("column.exclude.list", self.column_exclude, cols, "column"),
+        ):
+            for p in pats:
+                if any(p.fullmatch(n) for n in pool):
+                    continue
+                plain = re.sub(r"\\(.)", r"\1", p.pattern)
+                close = difflib.get_close_matches(plain, pool, n=1, cutoff=0.8)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                out.append(f"{prop}: '{p.pattern}' matches no {what}{hint}")
+        return out
+
+    def warn_unmatched(
+        self, connector: str, ns_kind: str, tables: Sequence[tuple[str, str, Sequence[str]]]
+    ) -> None:
+        """`unmatched`, as warnings in the log at a task's start."""
+        for line in self.unmatched(ns_kind, tables):
+            log.warning("%s: %s (a table made later matches then)", connector, line)
+
+    @property
+    def lists(self) -> bool:
+        """Whether any namespace, table or column list is set."""
+        return any((self.schema_include, self.schema_exclude, self.table_include,
+                    self.table_exclude, self.column_include, self.column_exclude))  # fmt: skip
 
     def table(self, schema: str, table: str) -> bool:
         """Is ``schema.table`` captured?"""

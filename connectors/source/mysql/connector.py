@@ -48,6 +48,7 @@ from connectors.source.mysql.server import (
     refuse_versioned,
     require,
     server_checks,
+    tables,
     variables,
 )
 from connectors.source.mysql.snapshot import (
@@ -108,6 +109,11 @@ class MySqlSourceTask(CdcSourceTask):
         self._truncates_sent = 0  # by the snapshot (keyless tables read again whole)
         self._snapshot_tables: list[Any] = []
         self.meta = connect(cfg)
+        if self.filters.lists:
+            everything = tables(self.meta, Filters(system=cfg.system_namespace))
+            self.filters.warn_unmatched(context.connector, "database", [
+                (t.db, t.name, [c.name or "" for c in t.columns]) for t in everything
+            ])  # fmt: skip
         self._sampled = 0.0
         self._binlogs: list[tuple[str, int]] = []  # the server's binlog files and sizes
         self._gauge_con: Any = None  # its own connection (a failure replaces only it)
@@ -537,8 +543,6 @@ class MySqlSourceTask(CdcSourceTask):
 
     def _describe(self, db: str, table: str) -> MySqlTable | None:
         """A captured table as the catalog describes it now, or None."""
-        from connectors.source.mysql.server import tables
-
         for t in self._on_meta(lambda con: tables(con, self.filters, (db, table))):
             return self._event_table(t)
         return None

@@ -130,6 +130,14 @@ def server_checks(con: Any, cfg: MySqlSourceConfig) -> list[Check]:
                          f"the server itself has server_id {cfg.replica_id()}: choose another "
                          "database.server.id"))  # fmt: skip
     out += _grants(con, cfg, mariadb)
+    everything = tables(con, Filters(system=cfg.system_namespace))
+    unmatched = Filters.from_config(cfg).unmatched("database", [
+        (t.db, t.name, [c.name or "" for c in t.columns]) for t in everything
+    ])  # fmt: skip
+    if unmatched:
+        out.append(Check("the include and exclude lists name what exists", False, (
+            "; ".join(unmatched) + " (a table made later matches then)"
+        )))  # fmt: skip
     return out
 
 

@@ -63,7 +63,15 @@ def _server(conn: Any, cfg: PostgresSourceConfig) -> list[Check]:
             if not ours else f"in use by server process {pid}" if pid is not None
             else "exists, pgoutput, not in use"
         )))  # fmt: skip
-    tables = catalog.tables(conn, Filters.from_config(cfg))
+    filters = Filters.from_config(cfg)
+    tables = catalog.tables(conn, filters)
+    unmatched = filters.unmatched("schema", [
+        (t.schema, t.name, [c.name for c in t.columns]) for t in catalog.tables(conn, Filters())
+    ])  # fmt: skip
+    if unmatched:
+        out.append(Check("the include and exclude lists name what exists", False, (
+            "; ".join(unmatched) + " (a table made later matches then)"
+        )))  # fmt: skip
     if tables or cfg.publication_autocreate_mode != "all_tables":
         out.append(Check("tables to capture", bool(tables), (
             f"{len(tables)} table(s) match" if tables

@@ -111,6 +111,11 @@ class PostgresSourceTask(CdcSourceTask):
         self.meta = _connect(cfg)
         catalog.check_server(self.meta, cfg)
         tables = catalog.tables(self.meta, self.filters)
+        if self.filters.lists:
+            self.filters.warn_unmatched(context.connector, "schema", [
+                (t.schema, t.name, [c.name for c in t.columns])
+                for t in catalog.tables(self.meta, Filters())
+            ])  # fmt: skip
         keyless = [t.qualified for t in tables if t.lacks_identity()]
         if keyless:
             raise ReplicaIdentityError(keyless)
