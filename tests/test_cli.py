@@ -502,6 +502,20 @@ def test_a_worker_configs_references_are_read_and_unknown_providers_refused(
 
 
 # -- demo ----------------------------------------------------------------------------------
+def test_demo_says_what_is_wrong_with_its_arguments(tmp_path: Path) -> None:
+    # (a --source it could not reach was "unexpected OperationalError"; a --config that does
+    # not exist was said after a PostgreSQL server had been started and the shop made)
+    work = str(tmp_path / "w")
+    r = hub(None, "demo", "--source", "postgresql://u:S3cr3t-pw@127.0.0.1:1/db", "--workdir", work)
+    assert_error(r, 2, "--source: connection failed", "check the connection string")
+    assert "S3cr3t-pw" not in r.err
+    r = hub(None, "demo", "--source", "dbname", "--workdir", work)
+    assert_error(r, 2, '--source: missing "=" after "dbname"')
+    r = hub(None, "demo", "--config", str(tmp_path / "none.yaml"), "--workdir", work)
+    assert_error(r, 2, f"{tmp_path / 'none.yaml'}: no such connector file (--config)")
+    assert "started" not in r.out and "created the sample shop" not in r.out
+
+
 def test_demo(data: Path) -> None:
     r = ok(None, "--data-dir", str(data), "demo", "log", "--records", "2000")
     assert "produced 2,000 records" in r.out and "records/s" in r.out

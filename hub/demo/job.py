@@ -104,6 +104,8 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
 
     if mysql and source is not None:
         raise ConfigError("--source names a PostgreSQL database: leave it out with --mysql")
+    if not Path(config_path).is_file():  # (before a server is started and a shop made)
+        raise ConfigError(f"{config_path}: no such connector file (--config)")
     data = workdir / "data"
     warehouse = workdir / "warehouse.duckdb"
     for stale in (data, warehouse, Path(f"{warehouse}.wal")):
@@ -112,7 +114,7 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
         elif stale.exists():
             stale.unlink()
     workdir.mkdir(parents=True, exist_ok=True)
-    opened = _mariadb_shop(echo) if mysql else _postgres_shop(source, echo)
+    opened = _mariadb_shop(echo) if mysql else _user_database(source, echo)
     with opened as src:
         os.environ[src.warehouse_var] = str(warehouse)  # the config's connection.url
         specs = load_connector_file(config_path)
@@ -149,6 +151,24 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
         f"  {src.own} hub --data-dir {data} run {config_path}"
     )
     return True
+
+
+@contextmanager
+def _user_database(source: str | None, echo: Echo) -> Iterator[DemoSource]:
+    """`_postgres_shop`, a --source that cannot be reached or read said as the user's
+    mistake (it was "unexpected OperationalError")."""
+    import psycopg
+
+    from hub.errors import describe
+
+    try:
+        with _postgres_shop(source, echo) as src:
+            yield src
+    except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+        if source is None:
+            raise
+        raise ConfigError(f"--source: {describe(exc)}; check the connection string "
+                          "(postgresql://user:password@host:port/database)") from None  # fmt: skip
 
 
 @contextmanager
