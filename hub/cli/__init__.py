@@ -125,7 +125,9 @@ def _report(exc: Exception, verbose: bool) -> int:
     elif isinstance(exc, OSError):
         message, code = str(exc), 1
     else:
-        message = f"unexpected {type(exc).__name__}: {exc} (run with --verbose for the traceback)"
+        message = (  # (hub --verbose: not every subcommand takes it after its name)
+            f"unexpected {type(exc).__name__}: {exc} (run 'hub --verbose ...' for the traceback)"
+        )
         code = 1
     if verbose and traceback_helps:  # (scrubbed as the message: a driver quotes values)
         click.echo(scrub(traceback.format_exc(), known_secrets()).rstrip("\n"), err=True)
