@@ -135,3 +135,16 @@ def test_verify_equal_then_each_difference_named(
     assert "differs at id=1: jb (source" in out
     assert "ok    src public.keyless -> pgsink keyless: 3 rows" in out
     assert "3 of 4 table(s) differ" in r.stderr
+
+
+def test_a_connector_name_verify_cannot_find_is_named_with_those_it_can(tmp_path: Path) -> None:
+    # (--connector nosuch said the files held no source connector at all)
+    config = Path(__file__).resolve().parents[1] / "configs" / "postgres-to-duckdb.yaml"
+    r = _hub("verify", "--connector", "nosuch", str(config))
+    assert r.returncode == 2
+    assert (
+        "--connector nosuch: no source connector of that name that hub verify can read "
+        "in the given files (they have: shop-source)" in r.stderr
+    ), r.stderr
+    r = _hub("verify", "--sink", "nosuch", str(config))
+    assert "--sink nosuch: no sink connector" in r.stderr and "shop-warehouse" in r.stderr

@@ -30,14 +30,25 @@ def verify_all(
     """Every table of every source connector (``verify_tables``) compared with the table of
     every sink connector (``verify_target``) that consumes its topic. ``valid``: validated
     connectors (`hub.runtime.validation.ValidatedConnector`)."""
-    srcs = [
-        v for v in valid if hasattr(v.cls, "verify_tables") and (not sources or v.name in sources)
-    ]
-    snks = [v for v in valid if hasattr(v.cls, "verify_target") and (not sinks or v.name in sinks)]
+    can_list = [v for v in valid if hasattr(v.cls, "verify_tables")]
+    can_read = [v for v in valid if hasattr(v.cls, "verify_target")]
+    for asked, found, flag, kind in (
+        (sources, can_list, "--connector", "source"), (sinks, can_read, "--sink", "sink")
+    ):  # fmt: skip
+        missing = sorted(set(asked) - {v.name for v in found})
+        if missing:  # (it had said the files held no such connector at all)
+            have = ", ".join(v.name for v in found) or "none"
+            raise ConfigError(
+                f"{flag} {', '.join(missing)}: no {kind} connector of that name that hub "
+                f"verify can read in the given files (they have: {have})"
+            )
+    srcs = [v for v in can_list if not sources or v.name in sources]
+    snks = [v for v in can_read if not sinks or v.name in sinks]
     if not srcs or not snks:
         raise ConfigError(
-            "hub verify needs a source connector that can list its tables (postgres) and a "
-            "sink that can read them back (duckdb, postgres-sink) in the given files"
+            "hub verify needs a source connector that can list its tables (postgres, mysql, "
+            "mariadb) and a sink that can read them back (duckdb, postgres-sink and the "
+            "warehouses) in the given files"
         )
     pairs = found_tables = 0
     for src in srcs:
