@@ -132,3 +132,19 @@ def test_list_entries_that_name_nothing_are_failed_with_the_nearest_name(
             f"{db}.orders?)" in line
         ), line
         assert "orders.id" not in line  # (an entry that names something is not listed)
+
+
+def test_checks_wait_for_a_server_a_bounded_time() -> None:
+    # (an unreachable BigQuery endpoint kept hub validate waiting 300 s, its timeout's default)
+    from hub.cli.connect import CHECK_TIMEOUT_MS, _check_timeouts
+    from hub.config import ConnectorSpec
+    from hub.runtime.validation import validate
+
+    config = {"connector.class": "bigquery", "topics": "t", "project": "p", "defaultDataset": "d"}
+    bq = validate(ConnectorSpec("bq", config, "a.yaml"))
+    assert _check_timeouts(bq)["bigquery.timeout.ms"] == CHECK_TIMEOUT_MS
+    quick = validate(ConnectorSpec("bq", {**bq.raw, "bigquery.timeout.ms": 2000}, "a.yaml"))
+    assert _check_timeouts(quick)["bigquery.timeout.ms"] == 2000
+    my = validate(ConnectorSpec("my", {"connector.class": "mysql", "database.user": "u",
+                                       "topic.prefix": "p"}, "a.yaml"))  # fmt: skip
+    assert _check_timeouts(my)["connect.timeout.ms"] == CHECK_TIMEOUT_MS

@@ -529,7 +529,7 @@ def validate(configs: tuple[str, ...], connect: bool) -> None:
         if not connect:
             continue
         try:
-            checks = v.cls.check(v.raw)
+            checks = v.cls.check(_check_timeouts(v))
         except Exception as exc:  # noqa: BLE001 - a connector's check must not traceback
             checks = [Check("check", False, f"{type(exc).__name__}: {exc}")]
         for c in checks:
@@ -538,6 +538,20 @@ def validate(configs: tuple[str, ...], connect: bool) -> None:
             failed += not c.ok
     if failed:
         raise ConfigError(f"{failed} check(s) failed; see the FAIL lines above")
+
+
+CHECK_TIMEOUT_MS = 15_000  # a check's wait for a server at most (hub validate --connect)
+
+
+def _check_timeouts(valid: Any) -> dict[str, Any]:
+    """The config the checks run with: its ``*.timeout.ms`` waits at most `CHECK_TIMEOUT_MS`
+    (an unreachable BigQuery endpoint had kept hub validate waiting 300 s, its default)."""
+    raw = dict(valid.raw)
+    for field in valid.cls.config_model.model_fields.values():
+        alias = field.alias or ""
+        if alias.endswith(".timeout.ms") and isinstance(field.default, int):
+            raw[alias] = min(int(raw.get(alias, field.default)), CHECK_TIMEOUT_MS)
+    return raw
 
 
 @click.command()
