@@ -263,6 +263,14 @@ def test_what_a_connector_would_not_do_as_asked_is_said() -> None:
             validate(ConnectorSpec("a", {**sink, "table.name.format": bad}, "a.yaml"))
 
 
+def test_a_file_sink_given_a_directory_is_refused(tmp_path: Path) -> None:
+    from hub.config import ConnectorSpec
+
+    spec = {"connector.class": "FileStreamSink", "topics": "t", "file": str(tmp_path)}
+    with pytest.raises(ConfigError, match=f"file = '{tmp_path}'.*is a directory: name a file"):
+        validate(ConnectorSpec("a", spec, "a.yaml"))
+
+
 def test_partitions_beyond_what_the_log_can_hold_open_are_refused() -> None:
     # (topic.creation.default.partitions: 30000 was taken; the topic was left half made and no
     # command could open the data directory again)
