@@ -68,12 +68,12 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
         for i, (topic, _) in enumerate(tps):
             topics.setdefault(topic, []).append(i)
         parts = []
-        try:
-            for topic, idx in topics.items():
+        for topic, idx in topics.items():
+            try:
                 parts.append(self._part(topic, [records[i] for i in idx], idx, kc, vc))
-        except native.Declined as exc:
-            self._decline(list(topics), exc)
-            return False
+            except native.Declined as exc:  # (said of its topic: the batch's others had been
+                self._decline([topic], exc)  # named with a column of another table)
+                return False
         d = self.dialect
         d.begin()  # (its errors are put's: a locked file, a directory that cannot be made)
         try:
