@@ -1229,12 +1229,22 @@ class Worker:
                 continue
             lags: dict[str, int] = {}
             for p in self.backend.groups.describe(f"connect-{rt.name}").partitions:
-                if p.owner is not None and p.lag is not None:
-                    lags[p.owner] = lags.get(p.owner, 0) + p.lag
+                if p.owner is None:
+                    continue
+                lag = p.lag
+                if lag is None:  # nothing committed yet: all of it is to read (a sink starts
+                    # at the earliest; the committed partitions' lags alone had shown 458 for
+                    # a sink 25 000 behind on a topic it had just found)
+                    try:
+                        start, end = self.backend.watermarks(TopicPartition(p.topic, p.partition))
+                    except Exception:  # noqa: BLE001 - (deleted meanwhile)
+                        continue
+                    lag = max(end - start, 0)
+                lags[p.owner] = lags.get(p.owner, 0) + lag
             for task in list(rt.tasks):
                 runner = task.runner
                 member = runner.consumer.member_id if isinstance(runner, SinkRunner) else None
-                if member in lags:  # else nothing committed yet: the runner's figure stands
+                if member in lags:  # else nothing assigned yet: the runner's figure stands
                     task.state.lag = lags[member]
 
     # -- offsets (KIP-875) ---------------------------------------------------------------------

@@ -1,0 +1,71 @@
+"""A sink's lag as the worker reports it (status, REST, the live view) while one of its
+partitions has nothing committed yet: all of that partition is still to read (a review saw
+458 for a sink ~25 000 records behind on a topic it had just found: the committed
+partitions' lags alone were summed)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hub.config import ConnectorSpec
+from hub.log import TopicPartition
+from hub.runtime import ConnectorConfig, SinkConnector, SinkRecord, SinkTask, SinkTaskContext
+from hub.runtime.worker import Worker
+from tests.helpers import wait_for
+
+RELEASE = threading.Event()
+
+
+class HoldingTask(SinkTask):
+    """Takes the records of ``lag.a``; holds at the first batch of any other topic."""
+
+    def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
+        pass
+
+    def put(self, records: Sequence[SinkRecord]) -> None:
+        if any(r.topic != "lag.a" for r in records):
+            RELEASE.wait(30)
+
+    def stop(self) -> None:
+        RELEASE.set()
+
+
+class HoldingSink(SinkConnector):
+    name = "holding"
+    config_model = ConnectorConfig
+    task_class = HoldingTask
+
+
+def _produce(worker: Worker, topic: str, n: int) -> None:
+    if not worker.log.has_topic(topic):
+        worker.log.create_topic(topic, 1)
+    prod = worker.log.producer()
+    prod.send_many(topic, [b'"x"'] * n, partition=0)
+    prod.flush()
+
+
+def test_a_partition_with_nothing_committed_counts_whole_in_the_lag(tmp_path: Path) -> None:
+    RELEASE.clear()
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        _produce(worker, "lag.a", 5)
+        worker.add(ConnectorSpec("sink", {
+            "connector.class": f"{__name__}:HoldingSink", "topics.regex": "lag\\..*",
+            "value.converter.schemas.enable": "false", "offset.flush.interval.ms": 100,
+        }, "test"))  # fmt: skip
+        committed = worker.log.groups.committed
+        wait_for(lambda: getattr(committed("connect-sink", TopicPartition("lag.a", 0)),
+                                 "offset", None) == 5)  # fmt: skip
+        _produce(worker, "lag.b", 300)  # (its first batch is held: nothing committed on it)
+        wait_for(lambda: any(
+            p.topic == "lag.b" and p.owner is not None
+            for p in worker.log.groups.describe("connect-sink").partitions
+        ))  # fmt: skip
+        worker.refresh_lag()
+        assert worker.status()["sink"][0].lag == 300
+    finally:
+        RELEASE.set()
+        worker.stop()
