@@ -115,6 +115,7 @@ class DuckDBDialect(Dialect):
             ) from None
         if not self.read_only:
             _drop_unfinished(self.path)
+        said = False
         while True:
             try:
                 if self.read_only:  # hub verify: never takes the write lock
@@ -146,6 +147,13 @@ class DuckDBDialect(Dialect):
                         f"cannot open DuckDB file {self.path} for {mode}: {exc}; another "
                         "process holds it (readers must close their connections)"
                     ) from None
+                if not said and time.monotonic() - (deadline - self.lock_timeout) >= 2:
+                    said = True  # (it had waited its 30 s without a word)
+                    log.warning(
+                        "DuckDB file %s is held by another process (%s); waiting up to %.0f s "
+                        "for it to let go (duckdb.lock.timeout.ms)", self.path,
+                        str(exc).splitlines()[0][:200], self.lock_timeout,
+                    )  # fmt: skip
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
 

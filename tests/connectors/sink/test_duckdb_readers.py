@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.connectors.sink.conftest import Sink
 from tests.connectors.sink.events import people
 from tests.connectors.sink.targets import TARGETS
@@ -21,7 +23,9 @@ con.close()
 """
 
 
-def test_a_reader_attaches_while_idle_and_the_sink_waits_for_it(tmp_path: Path) -> None:
+def test_a_reader_attaches_while_idle_and_the_sink_waits_for_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "sink.duckdb"
     sink = Sink(
         TARGETS["duckdb"], {"connection.url": f"duckdb://{path}"}, **{"duckdb.idle.release.ms": 50}
@@ -31,7 +35,7 @@ def test_a_reader_attaches_while_idle_and_the_sink_waits_for_it(tmp_path: Path) 
         sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"})])
         time.sleep(0.3)  # idle: the file is released
         reader = subprocess.Popen(
-            [sys.executable, "-c", READER, str(path), "1.0"], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", READER, str(path), "2.5"], stdout=subprocess.PIPE, text=True
         )
         assert reader.stdout is not None
         assert reader.stdout.readline().strip() == "1"  # attached, sees the committed row
@@ -39,8 +43,10 @@ def test_a_reader_attaches_while_idle_and_the_sink_waits_for_it(tmp_path: Path) 
         sink.put([t.insert(1, {"id": 2, "name": "b", "score": "2"})])  # waits for the reader
         assert reader.wait(10) == 0
         reader.stdout.close()
-        assert time.monotonic() - t0 > 0.3
+        assert time.monotonic() - t0 > 2
         assert [r[0] for r in sink.rows("srv_public_people")] == [1, 2]
+        # (a wait past 2 s is said: it had waited up to its 30 s without a word)
+        assert f"DuckDB file {path} is held by another process" in caplog.text
     finally:
         sink.stop()
 
