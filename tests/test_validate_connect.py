@@ -148,3 +148,18 @@ def test_checks_wait_for_a_server_a_bounded_time() -> None:
     my = validate(ConnectorSpec("my", {"connector.class": "mysql", "database.user": "u",
                                        "topic.prefix": "p"}, "a.yaml"))  # fmt: skip
     assert _check_timeouts(my)["connect.timeout.ms"] == CHECK_TIMEOUT_MS
+
+
+def test_a_key_column_the_table_lacks_is_named(
+    tmp_path: Path, pg_server: PgServer, pg_db: str
+) -> None:
+    # (it was said as "its replica identity holds (id)": as if the identity were at fault)
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as sql:
+        sql.execute("CREATE TABLE orders (id int PRIMARY KEY, note text)")
+    cfg = source_config(pg_server, pg_db, **{"message.key.columns": "public.orders:nosuchcol"})
+    r = _validate(tmp_path, {"name": "pg", "config": cfg})
+    assert r.returncode == 2
+    assert (
+        "FAIL  message.key.columns names columns of the tables: public.orders has no column "
+        "nosuchcol (its columns: id, note)" in r.stdout
+    ), r.stdout

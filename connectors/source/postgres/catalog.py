@@ -267,6 +267,19 @@ def unkeyed_changes(
     return out
 
 
+def missing_key_columns(tables: list[TableInfo], filters: Filters) -> list[str]:
+    """The tables message.key.columns keys by columns they do not have, one line each (it
+    had been said as a replica identity that does not hold the key)."""
+    out = []
+    for t in tables:
+        names = [c.name for c in t.columns]
+        missing = [c for c in filters.key_override(t.schema, t.name) or () if c not in names]
+        if missing:
+            out.append(f"{t.qualified} has no column {', '.join(missing)} (its columns: "
+                       f"{', '.join(names)})")  # fmt: skip
+    return out
+
+
 def unkeyed_line(table: str, key: Sequence[str], identity: Sequence[str]) -> str:
     """One table's line of `KeyOutsideIdentityError`."""
     return (

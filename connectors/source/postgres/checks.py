@@ -86,6 +86,10 @@ def _server(conn: Any, cfg: PostgresSourceConfig) -> list[Check]:
             f"{', '.join(keyless)}: ALTER TABLE ... REPLICA IDENTITY FULL, add a primary key "
             "(not DEFERRABLE: PostgreSQL takes none as the identity), or exclude them"
         )))  # fmt: skip
+    missing = catalog.missing_key_columns(tables, filters)
+    if missing:
+        out.append(Check("message.key.columns names columns of the tables", False,
+                         "; ".join(missing)))  # fmt: skip
     unkeyed = catalog.unkeyed_changes(tables, Filters.from_config(cfg), cfg.skipped())
     if unkeyed:
         out.append(Check("the replica identities hold the tables' keys", False, (

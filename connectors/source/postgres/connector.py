@@ -116,6 +116,9 @@ class PostgresSourceTask(CdcSourceTask):
                 (t.schema, t.name, [c.name for c in t.columns])
                 for t in catalog.tables(self.meta, Filters())
             ])  # fmt: skip
+        missing = catalog.missing_key_columns(tables, self.filters)
+        if missing:
+            raise ConfigError("message.key.columns: " + "; ".join(missing))
         keyless = [t.qualified for t in tables if t.lacks_identity()]
         if keyless:
             raise ReplicaIdentityError(keyless)
