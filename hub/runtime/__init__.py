@@ -43,6 +43,7 @@ from hub.runtime.api import (
     SourceTask,
     SourceTaskContext,
     csv_list,
+    masked,
 )
 from hub.runtime.converters import (
     ByteArrayConverter,
@@ -73,5 +74,6 @@ __all__ = [
     "csv_list",
     "dumps",
     "json_default",
+    "masked",
     "unscaled_bytes",
 ]

@@ -63,6 +63,15 @@ def csv_list(v: Any) -> list[str]:
     return [str(p) for p in v]
 
 
+def masked(text: str, *secrets: str) -> str:
+    """``text`` without ``secrets``, nor, for a URL or conninfo among them, its password as
+    written, decoded, or in pieces (a driver quotes the part of a URL it misread): for a
+    connector's messages, which may quote a value of its config."""
+    from hub.config import scrub
+
+    return scrub(text, secrets)
+
+
 @dataclass(slots=True)
 class SourceRecord:
     """Treat as immutable (transforms build new ones with ``dataclasses.replace``); not

@@ -25,8 +25,8 @@ from connectors.sink.engine.types import ColumnType
 from connectors.sink.postgres import types as ptypes
 from connectors.sink.postgres.config import PostgresSinkConfig, conninfo
 from connectors.sink.postgres.statements import OnConflict
-from hub.config import scrub, url_passwords
 from hub.errors import describe
+from hub.runtime import masked
 
 _CURSORS = itertools.count()
 
@@ -55,7 +55,7 @@ class PostgresDialect(OnConflict):
         try:
             return psycopg.connect(self._url, autocommit=False, **kw)
         except psycopg.OperationalError as exc:
-            text = scrub(describe(exc), [self._password, self._url, *url_passwords(self._url)])
+            text = masked(describe(exc), self._password, self._url)
             if exc.sqlstate in _REFUSED or any(w in text for w in _REFUSED_WORDS):
                 # (a wrong password or user, no such database: retrying does not heal it;
                 # it was retried as if the server were down, its reason dropped)
