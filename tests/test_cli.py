@@ -658,3 +658,15 @@ def test_validate_never_prints_a_url_password_the_driver_misreads(tmp_path: Path
     r = hub(tmp_path / "d", "validate", str(config))
     assert r.code == 2 and "FAIL  connect to @cdc:********@127.0.0.1:1/tgt" in r.out, r
     assert "S3cr3tLONG" not in r.out + r.err and "PW-tail" not in r.out + r.err
+
+
+def test_log_export_names_a_missing_data_directory_before_reaching_the_cluster(
+    tmp_path: Path,
+) -> None:
+    # (it spent its 10 s reaching the cluster first)
+    worker = tmp_path / "w.yaml"
+    worker.write_text("log.backend: kafka\nbootstrap.servers: 127.0.0.1:1\n")
+    t0 = time.monotonic()
+    r = hub(tmp_path / "none", "log", "export", "--worker-config", str(worker), "--dry-run")
+    assert_error(r, 2, f"data directory {tmp_path / 'none'} does not exist")
+    assert time.monotonic() - t0 < 8

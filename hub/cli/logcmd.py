@@ -65,12 +65,13 @@ def log_export(
 ) -> None:
     """Copy the data directory's log into the Kafka cluster a worker config names."""
     embedded = _embedded(embedded_config)
-    kafka, storage = _kafka(worker_config)
-    try:
-        with open_log(write=True) as log:  # (the lock: no worker runs on it meanwhile)
+    # (the data directory first: a missing one was said after 10 s of reaching the cluster)
+    with open_log(write=True) as log:  # (the lock: no worker runs on it meanwhile)
+        kafka, storage = _kafka(worker_config)
+        try:
             _copy(log, embedded, kafka, storage, allow_offset_shift, dry_run, False)
-    finally:
-        kafka.close()
+        finally:
+            kafka.close()
 
 
 @log_group.command("import")
