@@ -145,44 +145,77 @@ _FIXED = {
 _CODECS.update({cs: f"hub-mysql-{cs}" for cs in _FIXED})
 
 
+_SINGLE_BYTE = frozenset({"greek", "hebrew", "cp1256", "cp866", "koi8u", "tis620"})
+
+
 def _fixed_codec(cs: str) -> codecs.CodecInfo:
-    """``cs`` read as the server reads it: its Python codec, the codes it cannot read taken
-    from the server's table (an error handler), then the characters it reads otherwise
-    swapped for the server's (a codec's reading is one to one: each character it gives comes
-    from one code only)."""
+    """``cs`` read as the server reads it. A single-byte charset: one table of its 256 codes
+    (Python's reading, the server's where they differ), decoded in C. A multi-byte one: its
+    Python codec, the codes it cannot read taken from the server's table (an error handler),
+    then each character it reads otherwise replaced by the server's (the oracle keeps only
+    characters Python gives for one code alone: ``~`` is eucjpms 0x7E and 0x8FA2B7 both)."""
     from connectors.source.mysql._charset_fixes import FIXES
 
     base = _FIXED[cs]
     pairs, coded = FIXES.get(cs, ("", ""))
-    swap = str.maketrans(pairs[0::2], pairs[1::2])
-    ascii_swap = any(ord(c) < 128 for c in pairs[0::2])
+    swaps = list(zip(pairs[0::2], pairs[1::2], strict=True))
     extra = {bytes.fromhex(h): c for h, _, c in (e.partition(":") for e in coded.split(";") if e)}
-    handler = f"hub-mysql-{cs}-table"
+    if cs in _SINGLE_BYTE:
+        table = []
+        fixed = dict(swaps)
+        for b in range(256):
+            try:
+                c = bytes([b]).decode(base)
+                table.append(fixed.get(c, c))
+            except UnicodeDecodeError:
+                table.append(extra.get(bytes([b]), "\ufffe"))  # (U+FFFE: undefined)
+        charmap = "".join(table)
 
-    def from_table(exc: UnicodeError) -> tuple[str, int]:
-        if not isinstance(exc, UnicodeDecodeError):
-            raise exc
-        data, start = exc.object, exc.start
-        for n in (3, 2, 1):
-            if start + n > len(data):
-                continue
-            found = extra.get(bytes(data[start : start + n]))
-            if found is not None:
-                return found, start + n
-        raise exc
+        def decode_single(b: Any, errors: str = "strict") -> tuple[str, int]:
+            return codecs.charmap_decode(b, errors, charmap)
 
-    codecs.register_error(handler, from_table)
+        return codecs.CodecInfo(name=f"hub-mysql-{cs}", encode=_decode_only(cs),
+                                decode=decode_single)  # fmt: skip
+    base_decode = codecs.getdecoder(base)
+    handlers: dict[str, str] = {}
 
-    def decode(b: Any, errors: str = "strict") -> tuple[str, int]:
-        text = codecs.decode(bytes(b), base, handler if extra else errors)
-        if pairs and (ascii_swap or not text.isascii()):
-            text = text.translate(swap)
+    def handler(errors: str) -> str:
+        """The error handler for ``errors``: the server's table first, then ``errors``'s
+        own (a DDL's text is read with "replace": an unknown byte must not stop it)."""
+        name = handlers.get(errors)
+        if name is None:
+            fallback = codecs.lookup_error(errors)
+
+            def from_table(exc: UnicodeError) -> tuple[str, int]:
+                if isinstance(exc, UnicodeDecodeError):
+                    data, start = exc.object, exc.start
+                    for n in (3, 2, 1):
+                        found = extra.get(bytes(data[start : start + n]))
+                        if found is not None and start + n <= len(data):
+                            return found, start + n
+                replaced, at = fallback(exc)
+                return str(replaced), at
+
+            name = handlers[errors] = f"hub-mysql-{cs}-table-{errors}"
+            codecs.register_error(name, from_table)
+        return name
+
+    def decode_multi(b: Any, errors: str = "strict") -> tuple[str, int]:
+        text: str = base_decode(b, handler(errors) if extra else errors)[0]
+        if not text.isascii():  # (the swapped characters are none of ASCII: see the oracle)
+            for python, server in swaps:
+                if python in text:
+                    text = text.replace(python, server)
         return text, len(b)
 
+    return codecs.CodecInfo(name=f"hub-mysql-{cs}", encode=_decode_only(cs), decode=decode_multi)
+
+
+def _decode_only(cs: str) -> Any:
     def encode(s: str, errors: str = "strict") -> tuple[bytes, int]:
         raise UnicodeError(f"{cs}: hub decodes this charset only")
 
-    return codecs.CodecInfo(name=f"hub-mysql-{cs}", encode=encode, decode=decode)
+    return encode
 
 
 codecs.register(_search)

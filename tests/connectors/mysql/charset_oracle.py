@@ -46,6 +46,9 @@ def codes(cs: str, step: int = 1) -> Iterator[bytes]:
     if cs in SINGLE:
         yield from (bytes([b]) for b in range(256))
         return
+    # (ASCII too: Python's euc_jp reads 0x7E and 0x8FA2B7 both as "~", and a swap of the
+    # latter's had turned every tilde into "～")
+    yield from (bytes([b]) for b in range(0x80))
     n = 0
     if cs in ("ujis", "eucjpms"):
         for b in range(0xA1, 0xE0):
@@ -103,7 +106,7 @@ def differences(cs: str, server: dict[bytes, str]) -> tuple[dict[str, str], dict
     """(the characters Python's codec gives that the server reads otherwise: Python's ->
     the server's, "?" where the server has none; the codes Python cannot read -> the
     server's character)."""
-    swap: dict[str, str] = {}
+    swap: dict[str, set[str]] = {}
     extra: dict[bytes, str] = {}
     agreed: set[str] = set()
     for code, want in sorted(server.items()):
@@ -118,11 +121,27 @@ def differences(cs: str, server: dict[bytes, str]) -> tuple[dict[str, str], dict
         elif len(got) != 1:
             raise AssertionError(f"{cs} {code.hex()}: Python reads {got!r}, the server {want!r}")
         else:
-            swap[got] = want
-    # (a codec that reads two codes as one character, as Python's big5 does A1FE and A241:
-    # swapping it would change the one the server reads alike; the other code has no
-    # character in the server's table, and only raw bytes can hold it)
-    return {k: v for k, v in swap.items() if k not in agreed}, extra
+            swap.setdefault(got, set()).add(want)
+    # a character Python gives for several codes cannot be swapped: one of them is read
+    # alike by the server (Python's big5 reads A1FE and A241 as one character, euc_jp 0x7E and
+    # 0x8FA2B7 as "~"), or they are read as different characters there; the other codes are
+    # left as Python reads them (`ambiguous`)
+    return {k: next(iter(v)) for k, v in swap.items() if k not in agreed and len(v) == 1}, extra
+
+
+def ambiguous(cs: str, server: dict[bytes, str]) -> set[bytes]:
+    """The codes `differences` cannot fix (see there): read otherwise by Python, through a
+    character it also gives for another code."""
+    swap, _ = differences(cs, server)
+    out = set()
+    for code, want in server.items():
+        try:
+            got = _base_decode(cs, code)
+        except UnicodeDecodeError:
+            continue
+        if got != want and got not in swap and not undefined(code, want):
+            out.add(code)
+    return out
 
 
 def undefined(code: bytes, read: str) -> bool:
