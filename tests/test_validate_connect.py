@@ -132,6 +132,15 @@ def test_list_entries_that_name_nothing_are_failed_with_the_nearest_name(
             f"{db}.orders?)" in line
         ), line
         assert "orders.id" not in line  # (an entry that names something is not listed)
+        # an entry without a near name may name what is made later: said, not failed
+        cfg["column.include.list"] = rf"{db}\.orders\.id"
+        cfg["table.exclude.list"] = rf"{db}\.tmp_.*"
+        r = _validate(tmp_path, {"name": name, "config": cfg})
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert (
+            rf"ok    the include and exclude lists name what exists: table.exclude.list: "
+            rf"'{db}\.tmp_.*' matches no table yet" in r.stdout
+        ), r.stdout
 
 
 def test_checks_wait_for_a_server_a_bounded_time() -> None:

@@ -90,21 +90,22 @@ class Filters:
         return not _matches(self.schema_exclude, schema)
 
     def unmatched(
-        self, ns_kind: str, tables: Sequence[tuple[str, str, Sequence[str]]]
-    ) -> list[str]:
-        """Each entry of the namespace, table and column lists that names nothing among
-        ``tables`` (every table of the database: namespace, name, columns), with the nearest
-        name: a misspelt include entry captures nothing of what it meant (a column left out
-        of every event), a misspelt exclude entry captures what it meant to keep out."""
+        self, ns_kind: str, namespaces: Sequence[str],
+        tables: Sequence[tuple[str, str, Sequence[str]]],
+    ) -> tuple[list[str], list[str]]:  # fmt: skip
+        """The entries of the namespace, table and column lists that name nothing that exists
+        (``namespaces``; ``tables``: namespace, name, columns): (those with a near name, most
+        likely misspelt: a misspelt include entry captures nothing of what it meant, a
+        column left out of every event; a misspelt exclude entry captures what it meant to
+        keep out; the others, which may name what is made later)."""
         import difflib
 
-        spaces = sorted({ns for ns, _, _ in tables})
         names = [f"{ns}.{t}" for ns, t, _ in tables]
         cols = [f"{ns}.{t}.{c}" for ns, t, cs in tables for c in cs]
-        out = []
+        typos, others = [], []
         for prop, pats, pool, what in (
-            (f"{ns_kind}.include.list", self.schema_include, spaces, ns_kind),
-            (f"{ns_kind}.exclude.list", self.schema_exclude, spaces, ns_kind),
+            (f"{ns_kind}.include.list", self.schema_include, namespaces, ns_kind),
+            (f"{ns_kind}.exclude.list", self.schema_exclude, namespaces, ns_kind),
             ("table.include.list", self.table_include, names, "table"),
             ("table.exclude.list", self.table_exclude, names, "table"),
             ("column.include.list", self.column_include, cols, "column"),
@@ -115,16 +116,40 @@ class Filters:
                     continue
                 plain = re.sub(r"\\(.)", r"\1", p.pattern)
                 close = difflib.get_close_matches(plain, pool, n=1, cutoff=0.8)
-                hint = f" (did you mean {close[0]}?)" if close else ""
-                out.append(f"{prop}: '{p.pattern}' matches no {what}{hint}")
-        return out
+                if close:
+                    typos.append(f"{prop}: '{p.pattern}' matches no {what} (did you mean "
+                                 f"{close[0]}?)")  # fmt: skip
+                else:
+                    others.append(f"{prop}: '{p.pattern}' matches no {what} yet")
+        return typos, others
 
-    def warn_unmatched(
-        self, connector: str, ns_kind: str, tables: Sequence[tuple[str, str, Sequence[str]]]
-    ) -> None:
-        """`unmatched`, as warnings in the log at a task's start."""
-        for line in self.unmatched(ns_kind, tables):
-            log.warning("%s: %s (a table made later matches then)", connector, line)
+    def unmatched_check(self, ns_kind: str, names: Any) -> Any:
+        """`unmatched` as a check of `hub validate`: failed for an entry with a near name;
+        ``names``: a callable giving (namespaces, tables) or raising (then no check)."""
+        from hub.runtime.api import Check
+
+        try:
+            typos, others = self.unmatched(ns_kind, *names())
+        except Exception as exc:  # noqa: BLE001 - (best effort: the catalog as the user sees it)
+            log.debug("the lists' check could not read the catalog: %s", exc)
+            return None
+        if not typos and not others:
+            return None
+        return Check("the include and exclude lists name what exists", not typos,
+                     "; ".join(typos + others))  # fmt: skip
+
+    def warn_unmatched(self, connector: str, ns_kind: str, names: Any) -> None:
+        """`unmatched` at a task's start: a warning for an entry with a near name, a note for
+        the others; never a failure (``names`` as for `unmatched_check`)."""
+        try:
+            typos, others = self.unmatched(ns_kind, *names())
+        except Exception as exc:  # noqa: BLE001
+            log.debug("%s: the lists' check could not read the catalog: %s", connector, exc)
+            return
+        for line in typos:
+            log.warning("%s: %s", connector, line)
+        for line in others:
+            log.info("%s: %s (a table made later matches it then)", connector, line)
 
     @property
     def lists(self) -> bool:

@@ -45,6 +45,7 @@ from connectors.source.mysql.server import (
     binlog_files,
     connect,
     is_mariadb,
+    names,
     refuse_versioned,
     require,
     server_checks,
@@ -110,10 +111,10 @@ class MySqlSourceTask(CdcSourceTask):
         self._snapshot_tables: list[Any] = []
         self.meta = connect(cfg)
         if self.filters.lists:
-            everything = tables(self.meta, Filters(system=cfg.system_namespace))
-            self.filters.warn_unmatched(context.connector, "database", [
-                (t.db, t.name, [c.name or "" for c in t.columns]) for t in everything
-            ])  # fmt: skip
+            f = self.filters
+            with_columns = bool(f.column_include or f.column_exclude)
+            f.warn_unmatched(context.connector, "database",
+                             lambda: names(self.meta, cfg, with_columns))  # fmt: skip
         self._sampled = 0.0
         self._binlogs: list[tuple[str, int]] = []  # the server's binlog files and sizes
         self._gauge_con: Any = None  # its own connection (a failure replaces only it)
@@ -695,8 +696,11 @@ class MySqlConnector(CdcSourceConnector):
             return [Check(f"connect to {cfg.where()}", False, describe(exc))]
         try:
             version = con.get_server_info()
-            return [Check(f"connect to {cfg.where()}", True, version),
-                    *server_checks(con, cfg)]  # fmt: skip
+            out = [Check(f"connect to {cfg.where()}", True, version), *server_checks(con, cfg)]
+            f = Filters.from_config(cfg)
+            with_columns = bool(f.column_include or f.column_exclude)
+            lists = f.unmatched_check("database", lambda: names(con, cfg, with_columns))
+            return out if lists is None else [*out, lists]
         finally:
             con.close()
 

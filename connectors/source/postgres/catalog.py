@@ -267,6 +267,31 @@ def unkeyed_changes(
     return out
 
 
+def names(
+    conn: psycopg.Connection[tuple[Any, ...]], columns: bool
+) -> tuple[list[str], list[tuple[str, str, list[str]]]]:
+    """The database's schemas, and its tables with (when ``columns``) their columns' names,
+    outside the system schemas: names only, for the lists' check (`Filters.unmatched`)."""
+    system = PostgresSourceConfig.system_namespace
+    spaces = [str(n) for (n,) in conn.execute("SELECT nspname FROM pg_namespace") if not system(n)]
+    found: dict[tuple[str, str], list[str]] = {}
+    for ns, rel in conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
+    ):
+        if not system(ns):
+            found[(str(ns), str(rel))] = []
+    if columns:
+        for ns, rel, col in conn.execute(
+            "SELECT n.nspname, c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON "
+            "c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
+            "c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"
+        ):
+            if (str(ns), str(rel)) in found:
+                found[(str(ns), str(rel))].append(str(col))
+    return spaces, [(ns, rel, cols) for (ns, rel), cols in found.items()]
+
+
 def missing_key_columns(tables: list[TableInfo], filters: Filters) -> list[str]:
     """The tables message.key.columns keys by columns they do not have, one line each (it
     had been said as a replica identity that does not hold the key)."""
