@@ -111,12 +111,11 @@ def secret_fragments(value: str) -> list[str]:
     password as written and decoded (a driver quotes the bad part of a URL, not all of it:
     ``invalid percent-encoded token: "Pa%zzw0rd"``), longest first."""
     out = {value}
-    span = _password_span(value)
-    if span is not None:
-        password = value[span[0] : span[1]]
+    for begin, end in _password_spans(value):
+        password = value[begin:end]
         # (its pieces too: one holding "/" or "@" unencoded is read by a driver as host,
         # port or database, which it then quotes)
-        out.update([password, *re.split(r"[/@]", password)])
+        out.update([password, *re.split(r"[/@?]", password)])
     for m in re.finditer(r"password=('(?:[^'\\]|\\.)*'|[^\s&;]+)", value, re.I):
         out.add(m.group(1).strip("'"))
     more = {urllib.parse.unquote(part) for part in out}
@@ -151,34 +150,43 @@ def mask(
     }  # fmt: skip
 
 
-def _password_span(value: str) -> tuple[int, int] | None:
-    """Where the password of a URL (``scheme://user:password@host...``) is in ``value``.
-    Its authority ends at the first "/" as a URL's does, unless that leaves no "@" and no
-    port after the ":" (``postgresql://u:pa/ss@h/db``: a password holding "/" unencoded,
-    then it ends at the last "@" before any query)."""
-    start = value.find("://")
-    if start < 0 or "@" not in value:
-        return None
-    start += 3
-    netloc = value[start:].split("/", 1)[0]
-    if "@" not in netloc and not netloc.partition(":")[2].isdigit():
-        netloc = re.split(r"[\s?#]", value[start:], maxsplit=1)[0]
-    userinfo, at, _ = netloc.rpartition("@")
-    user, colon, password = userinfo.partition(":")
-    if not at or not colon or not password:
-        return None
-    begin = start + len(user) + 1
-    return begin, begin + len(password)
+def _password_spans(value: str) -> list[tuple[int, int]]:
+    """Where the passwords of the URLs in ``value`` (``scheme://user:password@host...``;
+    several: a list, a URL in another's query) are. An authority ends at the first "/", as
+    a URL's does, unless that leaves no "@": then at the last "@" before any space (a
+    password holding "/" or "?" unencoded: ``postgresql://u:pa/ss@h/db``; rather a path's
+    "@" taken for one than a password shown)."""
+    if "@" not in value:
+        return []
+    marks = [m.start() for m in re.finditer("://", value)]
+    out = []
+    for i, mark in enumerate(marks):
+        start = mark + 3
+        region = value[start : marks[i + 1] if i + 1 < len(marks) else len(value)]
+        netloc = region.split("/", 1)[0]
+        if "@" not in netloc:
+            netloc = re.split(r"\s", region, maxsplit=1)[0]
+        userinfo, at, _ = netloc.rpartition("@")
+        user, colon, password = userinfo.partition(":")
+        if not at or not colon or not password or user.startswith("["):
+            continue  # (no password; or an IPv6 host's colons)
+        begin = start + len(user) + 1
+        out.append((begin, begin + len(password)))
+    return out
+
+
+_PASSWORD_PARAM = re.compile(r"(password=)('(?:[^'\\]|\\.)*'|[^\s&;]+)", re.I)
 
 
 def _url_masked(v: Any) -> Any:
-    """A value that is a URL with a password (``postgresql://u:pw@h/db``): the password
-    masked, whatever the property's name."""
-    if isinstance(v, str):
-        span = _password_span(v)
-        if span is not None:
-            return v[: span[0]] + MASK + v[span[1] :]
-    return v
+    """A value holding URLs with passwords (``postgresql://u:pw@h/db``) or ``password=``
+    parameters (conninfo, a JDBC URL's query): the passwords masked, whatever the property's
+    name."""
+    if not isinstance(v, str):
+        return v
+    for begin, end in reversed(_password_spans(v)):
+        v = v[:begin] + MASK + v[end:]
+    return _PASSWORD_PARAM.sub(lambda m: m.group(1) + MASK, v)
 
 
 def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

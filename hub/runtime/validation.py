@@ -290,7 +290,10 @@ def validate(spec: ConnectorSpec) -> ValidatedConnector:
     except ConfigError as exc:
         text = str(exc)
         secrets = spec.secret_keys
-        clean = scrub(text, (v for k, v in spec.config.items() if k in secrets or is_secret(k)))
+        values: list[Any] = []  # (a URL's password in any property too, as `scrub` masks)
+        for k, v in spec.config.items():
+            values.extend([v] if k in secrets or is_secret(k) else url_passwords(v))
+        clean = scrub(text, values)
         if clean == text:
             raise
         raise ConfigError(clean) from None

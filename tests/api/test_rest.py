@@ -633,10 +633,23 @@ def test_a_url_password_is_masked_whatever_the_property() -> None:
         )
         out = scrub(said, url_passwords(url))
         assert not any(part in out for part in ("S3cr3t", "PW-tail", "PWat")), out
-    # a URL with no password is shown as it is, an "@" in its path or query included
-    for url in ("http://host:8080/a@b", "postgresql://u@h/db", "s3://bucket/p@x"):
+    # a URL with no password is shown as it is (but one whose path has "user:x@": rather a
+    # path masked than a password holding "/" shown)
+    for url in ("postgresql://u@h/db", "s3://bucket/p@x", "http://[::1]:8080/api/@v1"):
         assert mask({"x": url})["x"] == url and url_passwords(url) == []
     assert mask({"x": "postgresql://u:p1pe@h/db?x=@y"})["x"] == "postgresql://u:********@h/db?x=@y"
+    # (a review's shapes: every password of a list, of a URL in another's query, one holding
+    # "/" and "?" or digits only, a password= parameter of a JDBC URL or a conninfo)
+    for value, secret in (
+        ("postgresql://u:S3cretPW1@h1/db,postgresql://u:S3cretPW2@h2/db", "S3cretPW"),
+        ("http://proxy.example/?next=http://u:S3cretPW@inner/", "S3cretPW"),
+        ("postgresql://u:1234/5678@h/db", "1234/5678"),
+        ("postgresql://u:ab/cd?ef@h/db", "ab/cd?ef"),
+        ("jdbc:postgresql://h:5432/db?user=u&password=S3cretPW", "S3cretPW"),
+        ("host=h user=u password='S3cret PW' dbname=db", "S3cret PW"),
+    ):  # fmt: skip
+        assert secret not in mask({"x": value})["x"], value
+        assert secret not in scrub(f"cannot connect: {value}", url_passwords(value)), value
 
 
 def test_a_url_password_in_any_property_is_masked_in_errors_and_the_status_topic(
@@ -655,6 +668,12 @@ def test_a_url_password_in_any_property_is_masked_in_errors_and_the_status_topic
                  "/connectors/ep/tasks/0/status", "/connectors?expand=status&expand=info",
                  "/hub/connectors"):  # fmt: skip
         assert "Endp0int-Secret" not in client.get(path).text, path
+
+    # a URL pasted into a property of another kind is quoted by the validation error: masked
+    bad = {**_gen(), "rate": "postgresql://u:Endp0int-Secret@h/db"}
+    r = client.post("/connectors", json={"name": "bad", "config": bad})
+    assert r.status_code == 400 and "u:********@h/db" in r.text, r.text
+    assert "Endp0int-Secret" not in r.text
 
     def stored() -> bytes:
         files = (tmp_path / "data" / "__connect_status").rglob("*.log")
