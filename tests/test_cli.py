@@ -634,6 +634,13 @@ def test_a_list_of_problems_is_a_line_each(tmp_path: Path) -> None:
         "  - rate = -5: Input should be greater than or equal to 0",
         "  - keys = 0: Input should be greater than or equal to 1",
     ], r.err
+    other = tmp_path / "b.yaml"  # (a second file's header had been glued to the first's list)
+    other.write_text("name: b\nconfig: {connector.class: datagen, topic: t, keys: 0}\n")
+    r = hub(tmp_path / "d", "validate", "--no-connect", str(config), str(other))
+    assert r.err.splitlines()[3:] == [
+        f"invalid config in {other}, connector 'b':",
+        "  - keys = 0: Input should be greater than or equal to 1",
+    ], r.err
 
 
 def test_a_connector_name_given_twice_names_its_files(tmp_path: Path) -> None:

@@ -146,9 +146,9 @@ def _lines(message: str) -> list[str]:
             continue
         if line.startswith("- ") and out:
             out.append("  " + line)
-        elif out:
+        elif out and not out[-1].startswith("  - "):
             out[-1] += " " + line
-        else:
+        else:  # (the first line, or one after a list: the next file's own header)
             out.append(line)
     return out or [""]
 
