@@ -31,6 +31,7 @@ docs/distributed.md has the design and its limits.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -1227,16 +1228,28 @@ class Worker:
         for rt in list(self.connectors.values()):
             if rt.type != "sink" or rt.state not in (RUNNING, PAUSED):
                 continue
+            # a partition with nothing committed yet counts whole (the committed partitions'
+            # lags alone had shown 458 for a sink 25 000 behind on a topic it had just
+            # found), or, read from the end on (auto.offset.reset=latest), what its reader
+            # has left, as this worker's own runners say from their positions
+            live: dict[str, dict[TopicPartition, int]] = {}
+            for task in list(rt.tasks):
+                runner = task.runner
+                if isinstance(runner, SinkRunner):
+                    with contextlib.suppress(Exception):  # (its assignment changing meanwhile)
+                        live[runner.consumer.member_id or ""] = runner.consumer.lag()
+            latest = rt.spec is not None and rt.spec.common.auto_offset_reset == "latest"
             lags: dict[str, int] = {}
             for p in self.backend.groups.describe(f"connect-{rt.name}").partitions:
                 if p.owner is None:
                     continue
                 lag = p.lag
-                if lag is None:  # nothing committed yet: all of it is to read (a sink starts
-                    # at the earliest; the committed partitions' lags alone had shown 458 for
-                    # a sink 25 000 behind on a topic it had just found)
+                tp = TopicPartition(p.topic, p.partition)
+                if lag is None and latest:  # (read from the end on: what it has left)
+                    lag = live.get(p.owner, {}).get(tp, 0)
+                elif lag is None:  # (read from the start: none of it is written for sure)
                     try:
-                        start, end = self.backend.watermarks(TopicPartition(p.topic, p.partition))
+                        start, end = self.backend.watermarks(tp)
                     except Exception:  # noqa: BLE001 - (deleted meanwhile)
                         continue
                     lag = max(end - start, 0)
