@@ -540,7 +540,9 @@ def validate(configs: tuple[str, ...], connect: bool) -> None:
         raise ConfigError(f"{failed} check(s) failed; see the FAIL lines above")
 
 
-CHECK_TIMEOUT_MS = 15_000  # a check's wait for a server at most (hub validate --connect)
+# a check's wait at most (hub validate --connect): the timeouts also bound the checks' load
+# and MERGE (a warehouse's job, a statement), which a queued or cold warehouse may take long
+CHECK_TIMEOUT_MS = 60_000
 
 
 def _check_timeouts(valid: Any) -> dict[str, Any]:
