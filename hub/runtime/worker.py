@@ -31,7 +31,6 @@ docs/distributed.md has the design and its limits.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -1230,14 +1229,10 @@ class Worker:
                 continue
             # a partition with nothing committed yet counts whole (the committed partitions'
             # lags alone had shown 458 for a sink 25 000 behind on a topic it had just
-            # found), or, read from the end on (auto.offset.reset=latest), what its reader
-            # has left, as this worker's own runners say from their positions
-            live: dict[str, dict[TopicPartition, int]] = {}
-            for task in list(rt.tasks):
-                runner = task.runner
-                if isinstance(runner, SinkRunner):
-                    with contextlib.suppress(Exception):  # (its assignment changing meanwhile)
-                        live[runner.consumer.member_id or ""] = runner.consumer.lag()
+            # found), but for a sink reading from the end on (auto.offset.reset=latest): none
+            # of it (its runner's own figure, from its positions, counts what it has left;
+            # asking its consumer from this thread had hung a Kafka worker's stop: a
+            # librdkafka consumer is the runner's alone)
             latest = rt.spec is not None and rt.spec.common.auto_offset_reset == "latest"
             lags: dict[str, int] = {}
             for p in self.backend.groups.describe(f"connect-{rt.name}").partitions:
@@ -1245,9 +1240,9 @@ class Worker:
                     continue
                 lag = p.lag
                 tp = TopicPartition(p.topic, p.partition)
-                if lag is None and latest:  # (read from the end on: what it has left)
-                    lag = live.get(p.owner, {}).get(tp, 0)
-                elif lag is None:  # (read from the start: none of it is written for sure)
+                if lag is None and latest:
+                    continue
+                if lag is None:  # (read from the start: none of it is written for sure)
                     try:
                         start, end = self.backend.watermarks(tp)
                     except Exception:  # noqa: BLE001 - (deleted meanwhile)
