@@ -89,10 +89,13 @@ class _Job:
         self.last_error: str | None = None
         self.last_error_time: datetime | None = None
         self.runs = self.failures = 0
+        self.running = 0  # runs in progress
 
     def __call__(self) -> None:  # in the scheduler's pool; never raises into APScheduler
         started, t0 = datetime.now(UTC), time.monotonic()
         error = None
+        with self._lock:
+            self.running += 1
         try:
             self.func()
         except Exception as exc:
@@ -106,6 +109,7 @@ class _Job:
                 log.exception("scheduled job %s failed (it runs again in %.3g s)", self.name,
                               self.interval_s)  # fmt: skip
         with self._lock:
+            self.running -= 1
             self.last_run, self.last_duration_s = started, time.monotonic() - t0
             self.runs += 1
             if error is not None:
@@ -200,8 +204,11 @@ class Scheduler:
                 return bool(self._scheduler.running)
             return self._loader is not None and not self._stopped and self._loader.is_alive()
 
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop scheduling; with ``wait``, return once running jobs finished. Idempotent."""
+    def shutdown(self, wait: bool = True, timeout_s: float = 15.0) -> None:
+        """Stop scheduling; with ``wait``, return once running jobs finished, or after
+        ``timeout_s`` naming those that have not (a job inside a client call that does not
+        return, as a Kafka consumer's asked from another thread, had held a worker's stop
+        for ever). Idempotent."""
         with self._lock:
             self._stopped = True
             self._wake.notify_all()
@@ -210,7 +217,21 @@ class Scheduler:
             loader.join()  # at once, unless it is loading APScheduler right now
         scheduler = self._scheduler
         if scheduler is not None and scheduler.running:
-            scheduler.shutdown(wait=wait)
+            scheduler.shutdown(wait=False)
+        if not wait:
+            return
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                busy = [j.name for j in self._jobs.values() if j.running]
+            if not busy or time.monotonic() >= deadline:
+                break
+            time.sleep(0.02)
+        if busy:
+            log.error(
+                "scheduled job(s) %s still running %.0f s into the stop: left behind (a call of "
+                "theirs that does not return)", ", ".join(busy), timeout_s,
+            )  # fmt: skip
 
     def jobs(self) -> list[JobStatus]:
         running = self.running

@@ -123,3 +123,28 @@ def test_stop_shuts_the_scheduler_down_before_the_log_closes(tmp_path: Path) -> 
     w.stop()
     assert order == ["scheduler", "log"]
     assert not w.scheduler.running
+
+
+def test_a_job_that_does_not_return_holds_a_stop_a_bounded_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # (a job inside a Kafka consumer's call that did not return held a worker's stop for
+    # ever: the scheduler's shutdown waited on it)
+    scheduler = Scheduler()
+    release = threading.Event()
+    entered = threading.Event()
+
+    def stuck() -> None:
+        entered.set()
+        release.wait(30)
+
+    scheduler.add("stuck", stuck, 0.05)
+    scheduler.start()
+    try:
+        assert entered.wait(10)
+        t0 = time.monotonic()
+        scheduler.shutdown(timeout_s=0.5)
+        assert time.monotonic() - t0 < 3
+        assert "scheduled job(s) stuck still running" in caplog.text
+    finally:
+        release.set()
