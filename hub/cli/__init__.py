@@ -138,7 +138,8 @@ def _report(exc: Exception, verbose: bool) -> int:
 
 def _lines(message: str) -> list[str]:
     """A message as its lines: each "- " item of a list of problems on its own (they had been
-    run together into one line), anything else joined into the line before it."""
+    run together into one line); any other line joined into the one before it, unless that
+    is an item (a second file's header then starts a line of its own)."""
     out: list[str] = []
     for raw in message.splitlines():
         line = " ".join(raw.split())
