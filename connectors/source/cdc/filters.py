@@ -125,11 +125,12 @@ class Filters:
 
     def unmatched_check(self, ns_kind: str, names: Any) -> Any:
         """`unmatched` as a check of `hub validate`: failed for an entry with a near name;
-        ``names``: a callable giving (namespaces, tables) or raising (then no check)."""
+        ``names(columns)``: (namespaces, tables, their columns' names when ``columns``: a
+        column list is set), or raising (then no check)."""
         from hub.runtime.api import Check
 
         try:
-            typos, others = self.unmatched(ns_kind, *names())
+            typos, others = self.unmatched(ns_kind, *names(self._columns_listed))
         except Exception as exc:  # noqa: BLE001 - (best effort: the catalog as the user sees it)
             log.debug("the lists' check could not read the catalog: %s", exc)
             return None
@@ -142,7 +143,7 @@ class Filters:
         """`unmatched` at a task's start: a warning for an entry with a near name, a note for
         the others; never a failure (``names`` as for `unmatched_check`)."""
         try:
-            typos, others = self.unmatched(ns_kind, *names())
+            typos, others = self.unmatched(ns_kind, *names(self._columns_listed))
         except Exception as exc:  # noqa: BLE001
             log.debug("%s: the lists' check could not read the catalog: %s", connector, exc)
             return
@@ -150,6 +151,10 @@ class Filters:
             log.warning("%s: %s", connector, line)
         for line in others:
             log.info("%s: %s (a table made later matches it then)", connector, line)
+
+    @property
+    def _columns_listed(self) -> bool:
+        return bool(self.column_include or self.column_exclude)
 
     @property
     def lists(self) -> bool:

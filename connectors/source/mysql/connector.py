@@ -111,10 +111,8 @@ class MySqlSourceTask(CdcSourceTask):
         self._snapshot_tables: list[Any] = []
         self.meta = connect(cfg)
         if self.filters.lists:
-            f = self.filters
-            with_columns = bool(f.column_include or f.column_exclude)
-            f.warn_unmatched(context.connector, "database",
-                             lambda: names(self.meta, cfg, with_columns))  # fmt: skip
+            self.filters.warn_unmatched(context.connector, "database",
+                                        lambda cols: names(self.meta, cfg, cols))  # fmt: skip
         self._sampled = 0.0
         self._binlogs: list[tuple[str, int]] = []  # the server's binlog files and sizes
         self._gauge_con: Any = None  # its own connection (a failure replaces only it)
@@ -697,9 +695,9 @@ class MySqlConnector(CdcSourceConnector):
         try:
             version = con.get_server_info()
             out = [Check(f"connect to {cfg.where()}", True, version), *server_checks(con, cfg)]
-            f = Filters.from_config(cfg)
-            with_columns = bool(f.column_include or f.column_exclude)
-            lists = f.unmatched_check("database", lambda: names(con, cfg, with_columns))
+            lists = Filters.from_config(cfg).unmatched_check(
+                "database", lambda cols: names(con, cfg, cols)
+            )
             return out if lists is None else [*out, lists]
         finally:
             con.close()

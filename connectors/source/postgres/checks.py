@@ -65,8 +65,7 @@ def _server(conn: Any, cfg: PostgresSourceConfig) -> list[Check]:
         )))  # fmt: skip
     filters = Filters.from_config(cfg)
     tables = catalog.tables(conn, filters)
-    with_columns = bool(filters.column_include or filters.column_exclude)
-    lists = filters.unmatched_check("schema", lambda: catalog.names(conn, with_columns))
+    lists = filters.unmatched_check("schema", lambda cols: catalog.names(conn, cols))
     if lists is not None:
         out.append(lists)
     if tables or cfg.publication_autocreate_mode != "all_tables":

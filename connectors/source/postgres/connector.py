@@ -112,10 +112,8 @@ class PostgresSourceTask(CdcSourceTask):
         catalog.check_server(self.meta, cfg)
         tables = catalog.tables(self.meta, self.filters)
         if self.filters.lists:
-            f = self.filters
-            with_columns = bool(f.column_include or f.column_exclude)
-            f.warn_unmatched(context.connector, "schema",
-                             lambda: catalog.names(self.meta, with_columns))  # fmt: skip
+            self.filters.warn_unmatched(context.connector, "schema",
+                                        lambda cols: catalog.names(self.meta, cols))  # fmt: skip
         missing = catalog.missing_key_columns(tables, self.filters)
         if missing:
             raise ConfigError("message.key.columns: " + "; ".join(missing))
