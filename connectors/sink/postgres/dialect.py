@@ -56,12 +56,15 @@ class PostgresDialect(OnConflict):
             return psycopg.connect(self._url, autocommit=False, **kw)
         except psycopg.OperationalError as exc:
             text = masked(describe(exc), self._password, self._url)
-            if exc.sqlstate in _REFUSED or any(w in text for w in _REFUSED_WORDS):
+            refused = _REFUSED.get(exc.sqlstate or "") or next(
+                (prop for words, prop in _REFUSED_WORDS if words in text), None
+            )
+            if refused is not None:
                 # (a wrong password or user, no such database: retrying does not heal it;
                 # it was retried as if the server were down, its reason dropped)
                 raise SinkConfigError(
-                    "connection.password", f"PostgreSQL refused the login: {text}; check "
-                    "connection.url, connection.username and connection.password",
+                    refused, f"PostgreSQL refused the login: {text}; check connection.url, "
+                    "connection.username and connection.password",
                 ) from None  # fmt: skip
             raise SinkTransientError(f"cannot connect to PostgreSQL: {text}") from None
 
@@ -219,9 +222,20 @@ _TARGET_WIDE = {"42501", "25006"}
 
 # a login the server refused: invalid_authorization_specification, invalid_password,
 # invalid_catalog_name (no such database); libpq's own words where it gives no SQLSTATE
-_REFUSED = {"28000", "28P01", "3D000"}
-_REFUSED_WORDS = ("password authentication failed", "no password supplied",
-                  "does not exist", "no pg_hba.conf entry")  # fmt: skip
+# a login the server refused, and the property most likely at fault:
+# invalid_authorization_specification (no such role), invalid_password, invalid_catalog_name
+# (no such database); libpq's own words where it gives no SQLSTATE
+_REFUSED = {"28000": "connection.username", "28P01": "connection.password",
+            "3D000": "connection.url"}  # fmt: skip
+_REFUSED_WORDS = (
+    ("password authentication failed", "connection.password"),
+    ("no password supplied", "connection.password"),
+    ("no pg_hba.conf entry", "connection.url"),
+    ('FATAL:  role "', "connection.username"),  # ... does not exist
+    ('FATAL:  database "', "connection.url"),  # ... does not exist
+    ('FATAL: role "', "connection.username"),
+    ('FATAL: database "', "connection.url"),
+)
 
 
 def _safe(exc: BaseException) -> str:

@@ -172,11 +172,11 @@ def test_a_login_the_target_refuses_is_the_configs_and_says_why(pg_server: Any) 
     from connectors.sink.engine.errors import SinkConfigError, SinkTransientError
 
     t = people()
-    for url, said in (
+    for url, said, prop in (
         (f"postgresql://nosuchrole:S3cr3t-pw@{pg_server.host}:{pg_server.port}/postgres",
-         'role "nosuchrole" does not exist'),
+         'role "nosuchrole" does not exist', "connection.username"),
         (f"postgresql://{pg_server.user}:S3cr3t-pw@{pg_server.host}:{pg_server.port}/nosuchdb",
-         'database "nosuchdb" does not exist'),
+         'database "nosuchdb" does not exist', "connection.url"),
     ):  # fmt: skip
         sink = Sink(TARGETS["postgres"], {"connection.url": url})
         try:
@@ -185,6 +185,7 @@ def test_a_login_the_target_refuses_is_the_configs_and_says_why(pg_server: Any) 
         finally:
             sink.stop()
         assert said in str(err.value) and "PostgreSQL refused the login" in str(err.value)
+        assert err.value.prop == prop
         assert "S3cr3t-pw" not in str(err.value)
     # a server that is not there: transient (it may come up)
     sink = Sink(TARGETS["postgres"], {"connection.url": "postgresql://u:S3cr3t-pw@127.0.0.1:1/x"})
