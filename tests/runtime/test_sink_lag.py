@@ -47,15 +47,19 @@ def _produce(worker: Worker, topic: str, n: int) -> None:
     prod.flush()
 
 
+def _add_sink(worker: Worker, **extra: str) -> None:
+    worker.add(ConnectorSpec("sink", {
+        "connector.class": f"{__name__}:HoldingSink", "value.converter.schemas.enable": "false",
+        "offset.flush.interval.ms": 100, **extra,
+    }, "test"))  # fmt: skip
+
+
 def test_a_partition_with_nothing_committed_counts_whole_in_the_lag(tmp_path: Path) -> None:
     RELEASE.clear()
     worker = Worker(str(tmp_path / "data"))
     try:
         _produce(worker, "lag.a", 5)
-        worker.add(ConnectorSpec("sink", {
-            "connector.class": f"{__name__}:HoldingSink", "topics.regex": "lag\\..*",
-            "value.converter.schemas.enable": "false", "offset.flush.interval.ms": 100,
-        }, "test"))  # fmt: skip
+        _add_sink(worker, **{"topics.regex": "lag\\..*"})
         committed = worker.log.groups.committed
         wait_for(lambda: getattr(committed("connect-sink", TopicPartition("lag.a", 0)),
                                  "offset", None) == 5)  # fmt: skip
@@ -78,11 +82,7 @@ def test_a_sink_reading_from_the_end_has_no_lag_at_the_end(tmp_path: Path) -> No
     worker = Worker(str(tmp_path / "data"))
     try:
         _produce(worker, "lag.a", 500)
-        worker.add(ConnectorSpec("sink", {
-            "connector.class": f"{__name__}:HoldingSink", "topics": "lag.a",
-            "value.converter.schemas.enable": "false", "offset.flush.interval.ms": 100,
-            "consumer.override.auto.offset.reset": "latest",
-        }, "test"))  # fmt: skip
+        _add_sink(worker, topics="lag.a", **{"consumer.override.auto.offset.reset": "latest"})
         wait_for(lambda: any(
             p.owner is not None for p in worker.log.groups.describe("connect-sink").partitions
         ))  # fmt: skip
