@@ -91,6 +91,9 @@ class PostgresSourceTask(CdcSourceTask):
         self.reader: SnapshotReader | None = None
         self._snapshot_ops: Counter[str] = Counter()  # the snapshot's events handed over
         self.stream: Any = None
+        # the snapshot is done and the stream opens at the next poll, so that the snapshot's
+        # last records reach the log without waiting for the replication connection
+        self._stream_due = False
         self._chunks: Any = None
         self._chunk: Chunk | None = None
         self._declined: dict[int, list[bytes | None]] = {}  # the chunk's rows the codec declined
@@ -488,8 +491,7 @@ class PostgresSourceTask(CdcSourceTask):
         self.reader = None
         out.append(offset_update(self.partition, self._resume.to_dict()))
         self._context.request_commit()  # the snapshot is durable and stored at once
-        if self.should_stream:
-            self._start_stream()
+        self._stream_due = self.should_stream
 
     # -- streaming ---------------------------------------------------------------------------
     def _start_stream(self) -> None:
@@ -512,6 +514,9 @@ class PostgresSourceTask(CdcSourceTask):
     def poll(self) -> Sequence[SourceRecord | EncodedBatch]:
         if self.reader is not None:
             return self._poll_snapshot()
+        if self._stream_due:
+            self._stream_due = False
+            self._start_stream()
         if self.stream is None:  # snapshot.mode=initial_only: done
             time.sleep(self.cfg.poll_interval_ms / 1000)
             return []

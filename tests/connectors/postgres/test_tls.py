@@ -78,13 +78,17 @@ def test_verified_tls_carries_the_snapshot_and_the_stream(
         while not any(r.topic == "app.public.t" for r in got):
             assert time.monotonic() < deadline
             got += task.poll()
+        streamed: list[Any] = []
         with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as con:
             con.execute("INSERT INTO t VALUES (2, 'b')")
-            walsenders = con.execute(
-                "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_replication r USING (pid)"
-            ).fetchall()
+            walsenders: list[Any] = []
+            while not walsenders:  # (the stream opens at the poll after the snapshot's last)
+                assert time.monotonic() < deadline
+                streamed += task.poll()
+                walsenders = con.execute(
+                    "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_replication r USING (pid)"
+                ).fetchall()
         assert walsenders and all(ssl for (ssl,) in walsenders)  # (the stream's: over TLS)
-        streamed: list[Any] = []
         while not any(r.topic == "app.public.t" for r in streamed):
             assert time.monotonic() < deadline
             streamed += task.poll()

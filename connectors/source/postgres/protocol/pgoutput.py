@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, NamedTuple
 
 from connectors.source.postgres.protocol.basics import (
     UNCHANGED_TOAST,
@@ -125,8 +125,7 @@ class XLogData:
     payload: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class PrimaryKeepalive:
+class PrimaryKeepalive(NamedTuple):
     """A ``k`` CopyData message; ``reply_requested`` asks for a standby status update now."""
 
     wal_end: int
@@ -168,42 +167,39 @@ def encode_standby_status(
 
 
 # --- pgoutput messages -------------------------------------------------------------------------
+# (NamedTuples, not frozen dataclasses: as immutable, 10x cheaper to define, which every start
+# of a PostgreSQL source pays for (~12 ms for these 17 on Python 3.11), and cheaper to make)
 
 
 Value = bytes | None | _UnchangedToast
 
 
-@dataclass(frozen=True, slots=True)
-class TupleData:
+class TupleData(NamedTuple):
     """The columns of one row, in relation order; ``kinds[i]`` is ``n``, ``u``, ``t`` or ``b``."""
 
     kinds: str
     values: tuple[Value, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Begin:
+class Begin(NamedTuple):
     final_lsn: int
     commit_time: int
     xid: int
 
 
-@dataclass(frozen=True, slots=True)
-class Commit:
+class Commit(NamedTuple):
     flags: int
     commit_lsn: int
     end_lsn: int
     commit_time: int
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(NamedTuple):
     commit_lsn: int
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(NamedTuple):
     flags: int
     name: str
     type_oid: int
@@ -215,8 +211,7 @@ class Column:
         return bool(self.flags & 1)
 
 
-@dataclass(frozen=True, slots=True)
-class Relation:
+class Relation(NamedTuple):
     """A table's shape, sent before the first change to it in a session and after DDL.
 
     ``namespace`` is ``""`` for ``pg_catalog``; ``replica_identity`` is ``d`` (default),
@@ -231,8 +226,7 @@ class Relation:
     columns: tuple[Column, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Type:
+class Type(NamedTuple):
     """A user-defined column type, sent before the Relation that uses it."""
 
     xid: int | None
@@ -241,15 +235,13 @@ class Type:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class Insert:
+class Insert(NamedTuple):
     xid: int | None
     relation_id: int
     new: TupleData
 
 
-@dataclass(frozen=True, slots=True)
-class Update:
+class Update(NamedTuple):
     """``old_kind`` is ``K`` (old replica-identity key, other columns null), ``O`` (whole old
     row, REPLICA IDENTITY FULL) or ``None`` (no old tuple: the key did not change)."""
 
@@ -260,8 +252,7 @@ class Update:
     new: TupleData
 
 
-@dataclass(frozen=True, slots=True)
-class Delete:
+class Delete(NamedTuple):
     """``old_kind`` is ``K`` (key columns only) or ``O`` (whole row, REPLICA IDENTITY FULL)."""
 
     xid: int | None
@@ -270,8 +261,7 @@ class Delete:
     old: TupleData
 
 
-@dataclass(frozen=True, slots=True)
-class Truncate:
+class Truncate(NamedTuple):
     xid: int | None
     options: int
     relation_ids: tuple[int, ...]
@@ -285,8 +275,7 @@ class Truncate:
         return bool(self.options & 2)
 
 
-@dataclass(frozen=True, slots=True)
-class LogicalMessage:
+class LogicalMessage(NamedTuple):
     """A ``pg_logical_emit_message`` record; ``flags`` bit 1 means transactional."""
 
     xid: int | None
@@ -300,19 +289,16 @@ class LogicalMessage:
         return bool(self.flags & 1)
 
 
-@dataclass(frozen=True, slots=True)
-class StreamStart:
+class StreamStart(NamedTuple):
     xid: int
     first_segment: bool
 
 
-@dataclass(frozen=True, slots=True)
-class StreamStop:
+class StreamStop(NamedTuple):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class StreamCommit:
+class StreamCommit(NamedTuple):
     xid: int
     flags: int
     commit_lsn: int
@@ -320,8 +306,7 @@ class StreamCommit:
     commit_time: int
 
 
-@dataclass(frozen=True, slots=True)
-class StreamAbort:
+class StreamAbort(NamedTuple):
     """``abort_lsn``/``abort_time`` are only sent by servers using parallel apply (v4)."""
 
     xid: int
