@@ -27,7 +27,9 @@ class ColumnInfo:
     typmod: int
     not_null: bool
     type_name: str  # format_type(): what a literal is cast to
-    default: str | None = None  # a constant default's text (`literal_default`); None: none
+    # the text of the value the table's rows got when the column was added (the missing value
+    # PostgreSQL keeps) or else of its constant default (`literal_default`); None: none
+    default: str | None = None
     attnum: int = 0  # its number in the table: a column dropped and added again gets another
     volatile_default: bool = False  # a default that is not a constant (now(), nextval(...))
     collation: str | None = None  # one other than the database's default: it orders keys
@@ -146,11 +148,24 @@ SELECT a.attrelid, a.attname, a.atttypid, a.atttypmod, a.attnotnull,
        CASE WHEN a.attcollation IN (0, 100) THEN NULL
             ELSE (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.collname)
                   FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
-                  WHERE c.oid = a.attcollation) END
+                  WHERE c.oid = a.attcollation) END,
+       {missing}
 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 ORDER BY a.attrelid, a.attnum
 """
+
+
+# The value the rows a table had when a column was added hold (PostgreSQL 11 on keeps it, a
+# one-element array, instead of rewriting the table, for a constant or stable default: now()
+# included): the column's default may have changed or been dropped since (Django's AddField
+# adds a column with a default and drops the default at once), and the sinks fill the rows
+# they had with this value, not today's default. As text, as pgoutput sends values (a box's
+# delimiter is ';': array_to_string, not a cast to text[]); NULL elements read as chr(2).
+_MISSING = (
+    "CASE WHEN a.atthasmissing THEN "
+    "nullif(array_to_string(a.attmissingval, chr(1), chr(2)), chr(2)) END"
+)
 
 
 def tables(
@@ -165,13 +180,14 @@ def tables(
     ]
     columns: dict[int, list[ColumnInfo]] = {}
     if rows:
-        for relid, name, oid, typmod, not_null, type_name, default, attnum, coll in conn.execute(
-            _COLUMNS, ([r[0] for r in rows],)
-        ):
-            literal = literal_default(default)
+        missing = _MISSING if conn.info.server_version >= 110000 else "NULL::text"
+        for row in conn.execute(_COLUMNS.format(missing=missing), ([r[0] for r in rows],)):
+            relid, name, oid, typmod, not_null, type_name, default, attnum, coll, kept = row
+            literal = kept if kept is not None else literal_default(default)
             columns.setdefault(relid, []).append(ColumnInfo(
                 name, oid, typmod, not_null, type_name, literal, attnum,
-                default is not None and literal is None and default.upper() != "NULL", coll,
+                kept is None and default is not None and literal is None
+                and default.upper() != "NULL", coll,
             ))  # fmt: skip
     return [
         TableInfo(

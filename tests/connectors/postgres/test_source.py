@@ -399,7 +399,9 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
             sql.execute("ALTER TABLE readd DROP COLUMN s")
             sql.execute("ALTER TABLE readd ADD COLUMN s int DEFAULT 7")
             sql.execute("ALTER TABLE ren RENAME COLUMN s TO s2")
-            sql.execute("ALTER TABLE volat ADD COLUMN at timestamptz DEFAULT now()")
+            # (volatile: every row got its own value; now(), stable, gives them all one that
+            # PostgreSQL keeps, and the sinks fill: see the test below)
+            sql.execute("ALTER TABLE volat ADD COLUMN at timestamptz DEFAULT clock_timestamp()")
             sql.execute("DROP TABLE recreate")
             sql.execute("CREATE TABLE recreate (id int PRIMARY KEY, s int)")
             sql.execute("ALTER TABLE fine ADD COLUMN c int DEFAULT 5")
@@ -540,14 +542,25 @@ def test_constant_column_defaults_are_in_the_field_schemas(
             "ADD COLUMN day date DEFAULT '2024-02-29', ADD COLUMN b boolean DEFAULT true, "
             "ADD COLUMN at timestamptz DEFAULT now(), ADD COLUMN plain int"
         )
-        sql.execute("INSERT INTO d (id) VALUES (2)")
+        # the value the rows got, not today's default: Django's AddField adds a column with
+        # a default and drops the default at once (the sinks had filled NULL, 8 for 7)
+        sql.execute("ALTER TABLE d ADD COLUMN flag boolean NOT NULL DEFAULT false, "
+                    "ADD COLUMN seven int DEFAULT 7")  # fmt: skip
+        sql.execute("ALTER TABLE d ALTER COLUMN flag DROP DEFAULT, "
+                    "ALTER COLUMN seven SET DEFAULT 8")  # fmt: skip
+        sql.execute("INSERT INTO d (id, flag) VALUES (2, true)")
         wait_for(lambda: len(events(worker.log, "app.public.d")) >= 2, what="the events")
         last = worker.log.partition("app.public.d", 0).records(0)[0][-1].value
         fields = json.loads(last)["schema"]["fields"][1]["fields"]
         defaults = {f["field"]: f.get("default") for f in fields}
         days = (dt.date(2024, 2, 29) - dt.date(1970, 1, 1)).days
-        assert defaults == {"id": None, "i": -5, "t": "it's", "n": "AJY=", "day": days,
-                            "b": True, "at": None, "plain": None}  # fmt: skip
+        # (now() is evaluated once by the ALTER TABLE: every row holds that one time)
+        at = sql.execute("SELECT at FROM d WHERE id = 1").fetchone()[0]
+        assert defaults == {
+            "id": None, "i": -5, "t": "it's", "n": "AJY=", "day": days, "b": True,
+            "at": at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"), "plain": None,
+            "flag": False, "seven": 7,
+        }  # fmt: skip
     finally:
         worker.stop()
 
