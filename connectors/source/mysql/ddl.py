@@ -139,6 +139,29 @@ class ColumnSpec:
             out += " zerofill"
         return out
 
+    @property
+    def fill_default(self) -> str | None:
+        """The text of the value the rows a table has get when this column is added to it:
+        its DEFAULT; for a NOT NULL column without one, its type's implicit default, which
+        the server writes into every row (0, '', an ENUM's first label, the empty SET) and
+        the sinks must fill too (they had filled NULL); None where hub fills nothing (no
+        default, an AUTO_INCREMENT or generated column, dates, binary strings, BIT)."""
+        if self.default is not None or self.nullable or self.auto_increment or self.generated:
+            return self.default
+        if self.type_name in _ZERO_FILLED:
+            return "0"
+        if self.type_name == "enum":
+            return self.labels[0] if self.labels else None
+        if self.type_name == "set" or (
+            self.type_name in _EMPTY_FILLED and self.charset != "binary"
+        ):  # fmt: skip
+            return ""
+        return None
+
+
+_ZERO_FILLED = {"tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double"}
+_EMPTY_FILLED = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext"}
+
 
 @dataclass(frozen=True)
 class AddColumn:

@@ -743,7 +743,9 @@ class ChangeStream:
         self._maps[tm.table_id] = tm
         known = self.history.schemas.get(tm.schema, tm.table) if self.history else None
         defaults = {
-            c.name: c.default for c in known.columns if c.default is not None
+            c.name: d for c in known.columns
+            if (d := c.fill_default if c.name not in known.primary_key else c.default)
+            is not None
         } if known is not None else {}  # fmt: skip
         signature = (tm.schema, tm.table, tm.columns, tm.primary_key, tuple(defaults.items()))
         table = self._tables.get(signature)

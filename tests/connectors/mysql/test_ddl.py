@@ -319,9 +319,16 @@ def test_constant_column_defaults_are_in_the_field_schemas(
             "'-01:02:03', ADD COLUMN zero date DEFAULT '0000-00-00', ADD COLUMN b bit(12) "
             "DEFAULT b'100000000001', ADD COLUMN b1 bit(1) DEFAULT 1, ADD COLUMN vb "
             "varbinary(4) DEFAULT x'00ff', ADD COLUMN bn binary(3) DEFAULT 0x61, ADD COLUMN "
-            "bs varbinary(4) DEFAULT 'ab'"
+            "bs varbinary(4) DEFAULT 'ab', "
+            # NOT NULL without DEFAULT: the server fills the rows it has with the type's
+            # implicit default, and so must the sinks (they had filled NULL)
+            "ADD COLUMN qi int NOT NULL, ADD COLUMN qs varchar(5) NOT NULL, ADD COLUMN qe "
+            "enum('lo','hi') NOT NULL, ADD COLUMN qd decimal(5,2) NOT NULL, ADD COLUMN qset "
+            "set('a','b') NOT NULL, ADD COLUMN qf double NOT NULL, ADD COLUMN qdt datetime "
+            "NOT NULL, ADD COLUMN qb varbinary(3) NOT NULL"
         )
-        cur.execute("INSERT INTO d (id) VALUES (1)")
+        cur.execute("INSERT INTO d (id, qi, qs, qe, qd, qset, qf, qdt, qb) "
+                    "VALUES (1, 1, 'x', 'hi', 1, 'a', 1, '2024-01-01', 'x')")  # fmt: skip
         out = poll_for(task, 2.0)
     finally:
         task.stop()
@@ -333,7 +340,8 @@ def test_constant_column_defaults_are_in_the_field_schemas(
                         "at": None, "u": None, "plain": None, "day": days,
                         "dt": days * 86_400_000 + 3_723_500, "tm": -3_723_000_000,
                         "zero": None, "b": "AQg=", "b1": True, "vb": "AP8=", "bn": "YQAA",
-                        "bs": None}  # fmt: skip
+                        "bs": None, "qi": 0, "qs": "", "qe": "lo", "qd": "AA==", "qset": "",
+                        "qf": 0.0, "qdt": None, "qb": None}  # fmt: skip
     # (bits little-endian, as Debezium's Bits; binary as the binlog holds it: BINARY padded;
     # a binary default written as text depends on the DDL session's charset: left out)
     assert event.value["after"]["b"] == (0b100000000001).to_bytes(2, "little")
