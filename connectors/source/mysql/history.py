@@ -34,7 +34,7 @@ import orjson
 
 from connectors.source.cdc.cuts import precedes
 from connectors.source.mysql import ddl
-from connectors.source.mysql.ddl import ColumnSpec, is_textual
+from connectors.source.mysql.ddl import ColumnSpec, Statement, is_textual
 from connectors.source.mysql.protocol.events import TableMap
 from connectors.source.mysql.protocol.values import Column, T, decoder, string_max_len
 from connectors.source.mysql.types import BINARY_CHARSET, EXTENDED, catalog_column
@@ -737,6 +737,9 @@ class SchemaHistory:
         # the binlog has no column names (binlog_row_metadata MINIMAL, NO_LOG): events are
         # decoded with the history's definitions, so a DDL it cannot apply stops the task
         self.required = required
+        # columns dropped from captured tables since the task started: one added again with
+        # its name finds the sinks' column holding the old values (`_warn_of_stale_rows`)
+        self._dropped_columns: dict[tuple[str, str], set[str]] = {}
         self.key_schema = {
             "type": "struct", "optional": False,
             "name": f"io.debezium.connector.{connector}.SchemaChangeKey",
@@ -799,8 +802,14 @@ class SchemaHistory:
             return []
         hub: dict[str, Any] | None = None
         try:
+            existed = {
+                self.schemas.key(*t) for t in self.schemas.targets(stmt, db)
+                if self.schemas.get(*t) is not None
+            }  # fmt: skip
             changes = self.schemas.apply_statement(stmt, db)
             mine = [c for c in changes if self.captured(c.db, c.name)]
+            if mine and emit:
+                self._warn_of_stale_rows(stmt, existed, mine)
         except SchemaHistoryError as exc:
             targets = self.schemas.targets(stmt, db)
             self._cannot(sql, at, exc, self.required and any(self.captured(*t) for t in targets))
@@ -837,6 +846,67 @@ class SchemaHistory:
                 key_schema=self.key_schema, value_schema=self.value_schema,
             ))  # fmt: skip
         return out
+
+    def _warn_of_stale_rows(
+        self, stmt: Statement, existed: set[tuple[str, str]], mine: list[TableChange]
+    ) -> None:
+        """Warn when a statement leaves the sinks' rows other than the source's with no row
+        event to say so (as the PostgreSQL source does): a captured table dropped (its rows
+        stay in the sinks, and a table created again with its name adds its own to them),
+        replaced (CREATE OR REPLACE) or renamed (its rows stay under the old name), a column
+        renamed (the sinks' rows have the new one NULL) or dropped and added again (they keep
+        the old values)."""
+        said: dict[tuple[str, str], list[str]] = {}
+        dropped = [c for c in mine if c.type == "DROP"]
+        created = [c for c in mine if c.type == "CREATE"]
+        renames = isinstance(stmt, ddl.RenameTables | ddl.AlterTable) and dropped and created
+        if renames:  # (pairs in order: a DROP of the old name, a CREATE of the new)
+            for old, new in zip(dropped, created, strict=False):
+                said.setdefault((old.db, old.name), []).append(
+                    f"it was renamed {new.db}.{new.name}: the sinks keep its rows under its "
+                    "old name, and the new name's table gets only the rows changed from now on"
+                )
+        else:
+            for c in dropped:
+                said.setdefault((c.db, c.name), []).append(
+                    "it was dropped: the sinks keep the rows it had (a table created again "
+                    "with its name adds its rows to them)"
+                )
+            for c in created:
+                if self.schemas.key(c.db, c.name) in existed:
+                    said.setdefault((c.db, c.name), []).append(
+                        "it was replaced (CREATE OR REPLACE): the sinks keep the rows the old "
+                        "table had"
+                    )
+        if isinstance(stmt, ddl.AlterTable):
+            table = next((c for c in reversed(mine) if c.table is not None), None)
+            if table is not None:
+                where = (table.db, table.name)
+                gone = self._dropped_columns.setdefault(self.schemas.key(*where), set())
+                for a in stmt.actions:
+                    if isinstance(a, ddl.DropColumn):
+                        gone.add(a.name.lower())
+                    elif isinstance(a, ddl.AddColumn) and a.column.name.lower() in gone:
+                        gone.discard(a.column.name.lower())
+                        said.setdefault(where, []).append(
+                            f"column {a.column.name!r} was dropped and added again: the sinks' "
+                            "rows keep their old values until their next change"
+                        )
+                    elif isinstance(a, ddl.RenameColumn | ddl.ModifyColumn):
+                        was, now = (
+                            (a.old, a.new) if isinstance(a, ddl.RenameColumn)
+                            else (a.old, a.column.name)
+                        )  # fmt: skip
+                        if was.lower() != now.lower():
+                            said.setdefault(where, []).append(
+                                f"column {was!r} was renamed {now!r}: the sinks' rows have it "
+                                "NULL until their next change"
+                            )
+        for (db, name), what in said.items():
+            log.warning(
+                "table %s.%s: %s; to bring the sinks' rows in line, signal an incremental "
+                "snapshot of the table (execute-snapshot)", db, name, "; ".join(what),
+            )  # fmt: skip
 
     def _cannot(self, sql: str, at: tuple[str, int], exc: Exception, stop: bool) -> None:
         where = f"{at[0]}:{at[1]}"
