@@ -135,6 +135,17 @@ def test_verify_equal_then_each_difference_named(
     assert "differs at id=1: jb (source" in out
     assert "ok    src public.keyless -> pgsink keyless: 3 rows" in out
     assert "3 of 4 table(s) differ" in r.stderr
+    # a name that matches nothing beside one that does (it had been left out silently), and
+    # a captured table no sink consumes (it had been left out of the output: "ok" alone)
+    r = _hub("verify", str(config), "--tables", "keyless,nosuch")
+    assert r.returncode == 2 and "--tables nosuch: no captured table" in r.stderr, r.stderr
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as pg:
+        pg.execute("CREATE SCHEMA other; CREATE TABLE other.t (id int PRIMARY KEY)")
+    r = _hub("verify", str(config), "--tables", "keyless,other.t")
+    assert (
+        "src captures other.t (topic v.other.t), which no sink in the given files "
+        "consumes: not compared" in r.stderr
+    ), r.stderr
 
 
 def test_a_connector_name_verify_cannot_find_is_named_with_those_it_can(tmp_path: Path) -> None:

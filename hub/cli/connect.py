@@ -186,7 +186,7 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
         from hub.log.kafka import KafkaLog
     except ImportError:
         raise ConfigError(
-            f"{path}: log.backend kafka needs confluent-kafka: pip install 'hub[kafka]'"
+            f"{path}: log.backend kafka needs confluent-kafka: pip install -e '.[kafka]'"
         ) from None
 
     def said(exc: KafkaException) -> str:

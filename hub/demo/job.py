@@ -147,8 +147,10 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
         f"the change events are in the log:\n"
         f"  hub --data-dir {data} topics list\n"
         f"  hub --data-dir {data} consume {src.orders_topic} --from-beginning --max-messages 3\n"
-        f"run it against your own database:\n"
-        f"  {src.own} hub --data-dir {data} run {config_path}"
+        f"run it against your own database (a data directory and a warehouse of its own: "
+        f"the demo's hold the throwaway server's positions and rows):\n"
+        f"  {src.own} {src.warehouse_var}=warehouse.duckdb hub --data-dir data "
+        f"run {config_path}"
     )
     return True
 

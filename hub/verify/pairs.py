@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from hub.errors import ConfigError
 from hub.verify.compare import TableResult, compare
 from hub.verify.routing import topic_router
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,14 +53,24 @@ def verify_all(
             "mariadb) and a sink that can read them back (duckdb, postgres-sink and the "
             "warehouses) in the given files"
         )
-    pairs = found_tables = 0
+    listed = []
     for src in srcs:
         route = topic_router(src.raw)  # the source's own routers move its tables' topics
-        tables = [
+        listed.append((src, [
             dataclasses.replace(t, topic=route(t.topic))
             for t in src.cls.verify_tables(src.raw, only)
-        ]
-        found_tables += len(tables)
+        ]))  # fmt: skip
+    if only:  # (a name among others that matched nothing had been left out without a word)
+        names = {n for _, tables in listed for t in tables for n in (t.name, t.table)}
+        unknown = sorted(only - names)
+        if unknown:
+            raise ConfigError(
+                f"--tables {','.join(unknown)}: no captured table of that name (write "
+                "schema.table or table, as the source database names it)"
+            )
+    pairs = 0
+    for src, tables in listed:
+        compared: set[str] = set()
         for snk in snks:
             target = snk.cls.verify_target(snk.raw)
             try:
@@ -65,13 +78,15 @@ def verify_all(
                     found = target.table(table)
                     if found is not None:
                         pairs += 1
+                        compared.add(table.name)
                         yield PairResult(src.name, snk.name, compare(table, found, limit))
             finally:
                 target.close()
-    if only and not found_tables:
-        raise ConfigError(
-            f"no captured table matches --tables {','.join(sorted(only))} (write schema.table "
-            "or table, as the source database names it)"
-        )
+        for table in tables:
+            if table.name not in compared:  # (said nowhere: "ok" for the others alone)
+                log.warning(
+                    "%s captures %s (topic %s), which no sink in the given files consumes: "
+                    "not compared", src.name, table.name, table.topic,
+                )  # fmt: skip
     if not pairs:
         raise ConfigError("no sink in the given files consumes the topics of the source tables")
