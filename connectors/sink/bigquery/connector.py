@@ -26,7 +26,7 @@ class BigQuerySink(EngineSink):
     aliases = ("BigQuerySink", "BigQuerySinkConnector")
     config_model = BigQuerySinkConfig
     task_class = BigQuerySinkTask
-    secret_properties = ("keyfile", "connection.password")
+    secret_properties = ("keyfile", "connection.password", "connection.url")
 
     @classmethod
     def where(cls, config: Mapping[str, Any]) -> str:

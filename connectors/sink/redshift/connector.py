@@ -25,7 +25,7 @@ class RedshiftSink(EngineSink):
     aliases = ("RedshiftSink", "RedshiftSinkConnector")
     config_model = RedshiftSinkConfig
     task_class = RedshiftSinkTask
-    secret_properties = ("connection.password", "aws.secret.access.key")
+    secret_properties = ("connection.password", "connection.url", "aws.secret.access.key")
 
     @classmethod
     def where(cls, config: Mapping[str, Any]) -> str:

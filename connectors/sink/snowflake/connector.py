@@ -30,6 +30,7 @@ class SnowflakeSink(EngineSink):
         "snowflake.private.key.passphrase",
         "snowflake.password",
         "connection.password",  # refused, but masked in the refusal's surroundings too
+        "connection.url",  # (as every sink's: a URL may carry a password)
     )
 
     @classmethod
