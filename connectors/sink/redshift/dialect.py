@@ -50,6 +50,7 @@ from connectors.sink.engine.separate import SeparateStatements
 from connectors.sink.engine.types import ColumnType
 from connectors.sink.redshift import types as rt
 from connectors.sink.redshift.config import RedshiftSinkConfig
+from hub.runtime.api import masked
 
 # the driver logs statements at DEBUG (a COPY's text may hold the secret key)
 logging.getLogger("redshift_connector").setLevel(logging.WARNING)
@@ -117,7 +118,7 @@ class RedshiftDialect(SeparateStatements):
             self._con.commit()
         except Exception as exc:  # noqa: BLE001
             self.close()
-            raise SinkTransientError(f"{self.cfg.where}: {_message(exc)}") from None
+            raise SinkTransientError(f"{self.cfg.where}: {self._masked(_message(exc))}") from None
         if self.read_only:  # hub verify: reads only
             return
         try:
@@ -144,11 +145,12 @@ class RedshiftDialect(SeparateStatements):
             raise SinkConfigError(
                 "redshift.schema.name",
                 f"cannot use or create the schema {schema} in {self.cfg.where}: "
-                f"{_message(exc)}; create it or grant the user CREATE on the database",
+                f"{self._masked(_message(exc))}; create it or grant the user CREATE on the "
+                "database",
             ) from None
 
     def _connect_error(self, exc: Exception) -> Exception:
-        text = f"cannot connect to {self.cfg.where}: {_message(exc)}"
+        text = f"cannot connect to {self.cfg.where}: {self._masked(_message(exc))}"
         low = text.lower()
         if "password" in low or "authentication" in low or "does not exist" in low:
             return SinkFatalError(
@@ -229,9 +231,10 @@ class RedshiftDialect(SeparateStatements):
         return SinkFatalError(f"{self.cfg.where}: {type(exc).__name__}: {text}")
 
     def _masked(self, text: str) -> str:
-        """``text`` without the secret key (a COPY statement names it)."""
-        secret = self.cfg.secret_access_key
-        return text.replace(secret, "********") if secret else text
+        """``text`` without the password, the URL's and the secret key (a COPY statement
+        names it)."""
+        secrets = (self.cfg.connection_password, self.cfg.secret_access_key)
+        return masked(text, self.cfg.connection_url, *(s for s in secrets if s))
 
     # -- names and types ----------------------------------------------------------------------
 
@@ -435,7 +438,8 @@ class RedshiftDialect(SeparateStatements):
                     Delete={"Objects": [{"Key": k} for k in keys[i : i + 1000]], "Quiet": True},
                 )
         except Exception as exc:  # noqa: BLE001 - a leftover file costs storage, not data
-            log.warning("%s: cannot delete staging files: %s", self.cfg.where, _message(exc))
+            log.warning("%s: cannot delete staging files: %s", self.cfg.where,
+                        self._masked(_message(exc)))  # fmt: skip
 
     def _drop_leftover_files(self) -> None:
         """Delete the staging files an earlier run of this task left (killed mid-batch)."""
@@ -472,8 +476,10 @@ def _literal(text: str) -> str:
 
 
 def _message(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if "password" not in text.lower() else "authentication failed"
+    """The driver's message on one line (what it quotes of the config is masked by the
+    dialect's `_masked`: every error had been "authentication failed" when it held the word
+    "password", a NOT NULL violation of a column password_hash included)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _s3_error(exc: Exception, where: str) -> Exception:

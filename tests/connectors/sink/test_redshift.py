@@ -210,6 +210,19 @@ def test_a_name_longer_than_redshift_holds_is_refused(sink: Sink) -> None:
 
 
 @pytest.mark.parametrize("sink", ["redshift"], indirect=True)
+def test_an_error_naming_a_password_column_is_shown_as_it_is(sink: Sink) -> None:
+    # (every driver error holding the word "password" had become "authentication failed":
+    # a NOT NULL violation of the table's password_hash sent the user to the credentials)
+    t = PgTable("users", [("id", Oid.INT4, -1), ("password_hash", Oid.TEXT, -1)])
+    sink.start([t.topic], **{"table.name.format": "${source.table}"})
+    sink.execute('CREATE TABLE "users" ("id" int PRIMARY KEY, '
+                 '"password_hash" varchar(100) NOT NULL)')  # fmt: skip
+    with pytest.raises(Exception) as err:
+        sink.put([t.insert(0, {"id": 1, "password_hash": None})])
+    assert "password_hash" in str(err.value) and "authentication" not in str(err.value)
+
+
+@pytest.mark.parametrize("sink", ["redshift"], indirect=True)
 def test_staging_files_are_deleted_and_a_killed_runs_too(
     sink: Sink, redshift_server: RedshiftServer
 ) -> None:
@@ -242,6 +255,9 @@ def test_staging_files_are_deleted_and_a_killed_runs_too(
         (Oid.TEXT, "é" * 40_000, "a value of 80000 bytes cannot be held by Redshift character"),
         (Oid.JSONB, '{"k": "' + "x" * 70_000 + '"}', "cannot be held by Redshift character"),
     ],
+    # (short ids: pytest puts the test's id in PYTEST_CURRENT_TEST, and an 80 kB one made
+    # the environment too big to start the session's PostgreSQL from this test: E2BIG)
+    ids=["text", "jsonb"],
 )
 def test_values_past_redshifts_limits_are_refused_by_column(
     sink: Sink, oid: int, value: str, words: str
