@@ -159,3 +159,40 @@ def test_a_connector_name_verify_cannot_find_is_named_with_those_it_can(tmp_path
     ), r.stderr
     r = _hub("verify", "--sink", "nosuch", str(config))
     assert "--sink nosuch: no sink connector" in r.stderr and "shop-warehouse" in r.stderr
+
+
+def test_a_table_that_cannot_be_compared_is_said_and_the_others_are_compared() -> None:
+    # (MySQL's TIME '-838:59:59', a value the mapping does not hold, had ended hub verify
+    # with "unexpected ValueError" before the other tables were compared)
+    from types import SimpleNamespace
+
+    from hub.verify.api import SourceTable, TargetTable
+    from hub.verify.pairs import verify_all
+
+    def unreadable() -> Any:
+        raise ValueError("a time of -838:59:59 is not a time of day")
+
+    def table(name: str, rows: Any) -> SourceTable:
+        return SourceTable("s", name, f"t.{name}", (), (), rows=rows, count=lambda: 1)
+
+    class Source:  # a source connector class, as verify_all reads one
+        @staticmethod
+        def verify_tables(raw: Any, only: Any) -> list[SourceTable]:
+            return [table("bad", unreadable), table("good", lambda: iter([(1,)]))]
+
+    class Sink:
+        @staticmethod
+        def verify_target(raw: Any) -> Any:
+            return SimpleNamespace(
+                table=lambda s: TargetTable(s.table, True, lambda: iter([(1,)]), lambda: 1),
+                close=lambda: None,
+            )
+
+    valid = [SimpleNamespace(name="src", cls=Source, raw={}),
+             SimpleNamespace(name="snk", cls=Sink, raw={})]  # fmt: skip
+    results = {p.result.source: p.result for p in verify_all(valid)}
+    assert results["s.good"].equal
+    bad = results["s.bad"]
+    assert not bad.equal
+    assert bad.differences == ["cannot compare: ValueError: a time of -838:59:59 is not a time "
+                               "of day"]  # fmt: skip
