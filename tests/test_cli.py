@@ -654,6 +654,24 @@ def test_a_connector_name_given_twice_names_its_files(tmp_path: Path) -> None:
     assert_error(r, 2, f"connector 'gen' is defined twice in {a} (a file given twice?)")
 
 
+def test_several_problems_across_connectors_are_a_line_each(tmp_path: Path) -> None:
+    # (two problems between connectors had been run together on one line)
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    for f in (a, b):
+        f.write_text("name: gen\nconfig: {connector.class: datagen, topic: t}\n")
+    out = tmp_path / "out.txt"
+    sinks = tmp_path / "sinks.yaml"
+    sinks.write_text("connectors:\n" + "".join(
+        f"  - {{name: {n}, config: {{connector.class: FileStreamSink, topics: t, file: {out}}}}}\n"
+        for n in ("s1", "s2")
+    ))  # fmt: skip
+    r = hub(tmp_path / "d", "validate", "--no-connect", str(a), str(b), str(sinks))
+    lines = r.err.strip().splitlines()
+    assert r.code == 2 and len(lines) == 2, r.err
+    assert lines[0].startswith(f"hub: error: connector 'gen' is defined in {a} and {b}"), r.err
+    assert lines[1].startswith(f"connectors s1, s2 would both hold file {out}"), r.err
+
+
 def test_validate_never_prints_a_url_password_the_driver_misreads(tmp_path: Path) -> None:
     # a password holding "/" unencoded: libpq reads "cdc" as the host and the rest as the
     # port and database, and the check's title quoted them ("connect to @cdc:S3cr3tLONG/...")

@@ -141,16 +141,19 @@ def _lines(message: str) -> list[str]:
     run together into one line); any other line joined into the one before it, unless that
     is an item (a second file's header then starts a line of its own)."""
     out: list[str] = []
+    fresh = True  # the next line starts a line of its own: the first, or one after a blank
     for raw in message.splitlines():
         line = " ".join(raw.split())
-        if not line:
+        if not line:  # (between problems: hub run's list of several, each its own line)
+            fresh = True
             continue
         if line.startswith("- ") and out:
             out.append("  " + line)
-        elif out and not out[-1].startswith("  - "):
+        elif out and not fresh and not out[-1].startswith("  - "):
             out[-1] += " " + line
-        else:  # (the first line, or one after a list: the next file's own header)
+        else:  # (the first line, one after a list: the next file's own header, or a blank)
             out.append(line)
+        fresh = False
     return out or [""]
 
 

@@ -294,8 +294,8 @@ def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
                 "unique across files"
             )
     problems += shared_targets(valid)
-    if problems:
-        raise ConfigError("\n".join(problems))
+    if problems:  # (a blank line between them: each is a line of its own, `_lines`)
+        raise ConfigError("\n\n".join(problems))
     return valid
 
 
