@@ -672,6 +672,19 @@ def test_several_problems_across_connectors_are_a_line_each(tmp_path: Path) -> N
     assert lines[1].startswith(f"connectors s1, s2 would both hold file {out}"), r.err
 
 
+def test_validate_refuses_a_connector_naming_an_internal_topic(tmp_path: Path) -> None:
+    # (hub validate had said ok, and hub run started it to fail; REST had stored it)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "name: s\nconfig: {connector.class: FileStreamSink, topics: t, "
+        f"errors.deadletterqueue.topic.name: __connect_offsets, file: {tmp_path / 'o'}}}\n"
+    )
+    r = hub(tmp_path / "d", "validate", "--no-connect", str(config))
+    assert_error(r, 2, "s: __connect_offsets is one of the worker's internal topics")
+    r = hub(tmp_path / "d", "run", str(config))
+    assert_error(r, 2, "s: __connect_offsets is one of the worker's internal topics")
+
+
 def test_validate_never_prints_a_url_password_the_driver_misreads(tmp_path: Path) -> None:
     # a password holding "/" unencoded: libpq reads "cdc" as the host and the rest as the
     # port and database, and the check's title quoted them ("connect to @cdc:S3cr3tLONG/...")

@@ -11,12 +11,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 
+from connectors.source.datagen.connector import Datagen
 from hub.cli.live import LiveView
+from hub.errors import ConfigError
 from hub.runtime.status import TaskStatus
 
 
@@ -92,12 +96,18 @@ def test_a_connector_that_failed_to_start_is_shown_failed_with_its_error(
 
     worker = Worker(str(tmp_path / "data"))
     try:
-        worker.add(ConnectorSpec("bad", {"connector.class": "FileStreamSink",
-                                         "topics": "__connect_offsets",
-                                         "file": str(tmp_path / "out.txt")}, "test"))  # fmt: skip
+        worker.add(ConnectorSpec("bad", {"connector.class": f"{__name__}:RefusingSource",
+                                         "topic": "t"}, "test"))  # fmt: skip
         assert _status_line(worker).startswith("bad: FAILED 0 rec")
-        text = _text(LiveView().render(worker.status(), {"bad": "sink"},
+        text = _text(LiveView().render(worker.status(), {"bad": "source"},
                                        failed=worker.connector_errors()))  # fmt: skip
-        assert "FAILED" in text and "internal topics" in text
+        assert "FAILED" in text and "no such table" in text
     finally:
         worker.stop()
+
+
+class RefusingSource(Datagen):
+    """A source whose connector refuses to start (as one naming a missing table does)."""
+
+    def start(self, config: Mapping[str, Any]) -> None:
+        raise ConfigError("table.include.list: no such table")

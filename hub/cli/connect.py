@@ -263,9 +263,18 @@ def _unused_on_embedded(path: str, props: dict[str, Any]) -> str:
     )
 
 
+def _internal_topics(valid: list, storage: Any) -> list[str]:  # type: ignore[type-arg]
+    """Lines for the connectors that name one of ``storage``'s internal topics."""
+    from hub.runtime.validation import internal_topic_problems
+
+    names = frozenset((storage.configs, storage.offsets, storage.status))
+    return [p for v in valid for p in internal_topic_problems(v, names)]
+
+
 def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
     """Load and validate every connector of every file; all problems in one error."""
     from hub.config import load_connector_file
+    from hub.runtime.storage import StorageTopics
     from hub.runtime.validation import shared_targets, validate
 
     problems: list[str] = []
@@ -294,6 +303,7 @@ def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
                 "unique across files"
             )
     problems += shared_targets(valid)
+    problems += _internal_topics(valid, StorageTopics())  # (a worker config's: `run`, `serve`)
     if problems:  # (a blank line between them: each is a line of its own, `_lines`)
         raise ConfigError("\n\n".join(problems))
     return valid
@@ -367,6 +377,11 @@ def run(configs: tuple[str, ...], fail_fast: bool, worker_config: str | None) ->
             "(its connectors created over REST); 'hub run' runs the files' connectors on one "
             "worker: remove group.id"
         )
+    problems = _internal_topics(valid, storage)  # (the worker config may name them)
+    if problems:
+        if backend is not None:
+            backend.close()
+        raise ConfigError("\n\n".join(problems))
     _gc.tune()
     worker = Worker(current_state().data_dir, restore=False, backend=backend, storage=storage)
     failed: list[str] = []
@@ -666,6 +681,12 @@ def serve(
             "cluster's config topic: create them over the REST API (POST /connectors, or "
             "'hub connectors create'), not as files on its command line"
         )
+    problems = _internal_topics(valid, storage)  # (the worker config may name them)
+    if problems:
+        if backend is not None:
+            backend.close()
+        listening.close()
+        raise ConfigError("\n\n".join(problems))
     _gc.tune()
     worker = Worker(
         current_state().data_dir, backend=backend, storage=storage,

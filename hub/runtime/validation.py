@@ -9,7 +9,7 @@ that hub does not implement yet get a warning naming them; anything else unknown
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -263,6 +263,21 @@ def _topic_config_problems(configs: dict[str, str]) -> list[str]:
     except ConfigError as exc:
         return [f"{TOPIC_CREATION}*: {exc}"]
     return []
+
+
+def internal_topic_problems(valid: ValidatedConnector, internal: Collection[str]) -> list[str]:
+    """A line when the connector names one of the worker's internal topics (``internal``:
+    config/offset/status.storage.topic) as a topic it reads or its dead letter queue ([]
+    otherwise): refused before it starts, by hub validate, hub run and REST alike (it had
+    been refused only when it started, after REST had stored it)."""
+    c = valid.common
+    named = sorted({t for t in (*c.topics, c.errors_deadletterqueue_topic_name) if t in internal})
+    if not named:
+        return []
+    return [
+        f"{valid.name}: {', '.join(named)} is one of the worker's internal topics "
+        "(config/offset/status.storage.topic): a connector may not read or write it"
+    ]
 
 
 def shared_targets(connectors: Sequence[ValidatedConnector], of: str | None = None) -> list[str]:

@@ -66,6 +66,7 @@ from hub.runtime.storage import StatusStore, StorageTopics, check_storage, statu
 from hub.runtime.validation import (
     ValidatedConnector,
     embedded_topic_configs,
+    internal_topic_problems,
     shared_targets,
     topic_creation_configs,
     validate,
@@ -405,7 +406,8 @@ class Worker:
         (`Connector.exclusive_targets`: a file two FileStreamSinks write, a slot)."""
         others = [rt.spec for name, rt in self.connectors.items()
                   if name != valid.name and rt.spec is not None]  # fmt: skip
-        problems = shared_targets([valid, *others], of=valid.name)
+        problems = internal_topic_problems(valid, self.internal_topics())
+        problems += shared_targets([valid, *others], of=valid.name)
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -602,15 +604,11 @@ class Worker:
             rt.state = STOPPED
             return
         try:
-            c = valid.common
-            named = [t for t in (*c.topics, c.errors_deadletterqueue_topic_name)
-                     if t in self.internal_topics()]  # fmt: skip
-            if named:  # (the configs topic holds configs as sent, literal secrets too)
-                raise ConfigError(
-                    f"{rt.name}: {', '.join(sorted(set(named)))} is one of the worker's "
-                    "internal topics (config/offset/status.storage.topic): a connector may "
-                    "not read or write it"
-                )
+            # (a config stored before the check at creation; the configs topic holds configs
+            # as sent, literal secrets too)
+            named = internal_topic_problems(valid, self.internal_topics())
+            if named:
+                raise ConfigError(named[0])
             connector = valid.cls()
             connector.start(valid.raw)
             configs = connector.task_configs(valid.common.tasks_max)[: valid.common.tasks_max]

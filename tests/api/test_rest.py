@@ -18,9 +18,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import Field
 
+from connectors.source.datagen.connector import Datagen
 from connectors.source.file import FileStreamSource, FileStreamSourceTask
 from connectors.source.file.config import FileSourceConfig
 from hub.api import create_app
+from hub.errors import ConfigError
 from hub.runtime.api import SourceTaskContext
 from hub.runtime.worker import Worker
 from tests.helpers import wait_for
@@ -218,18 +220,35 @@ def test_a_failed_connector_paused_then_fixed_or_restarted_starts_paused(
     client: TestClient, tmp_path: Path
 ) -> None:
     # (it ran: its stored target state was PAUSED, and the worker's next start paused it)
-    bad = {"connector.class": "FileStreamSink", "topics": "__connect_status",
-           "file": str(tmp_path / "o.txt")}  # fmt: skip
+    bad = {"connector.class": f"{__name__}:RefusingSource", "topic": "refused", "rate": 10}
     assert client.post("/connectors", json={"name": "s", "config": bad}).status_code == 201
     assert _state(client, "s")[0] == "FAILED"
     assert client.put("/connectors/s/pause").status_code == 202
     assert client.post("/connectors/s/restart").status_code in (202, 204)
-    assert _state(client, "s")[0] == "FAILED"  # (still refused: the internal topic)
-    r = client.put("/connectors/s/config", json={**bad, "topics": "ok"})
+    assert _state(client, "s")[0] == "FAILED"  # (still refused)
+    r = client.put("/connectors/s/config", json={**bad, "topic": "ok"})
     assert r.status_code == 200, r.text
     assert _state(client, "s") == ("PAUSED", ["PAUSED"])
     assert client.put("/connectors/s/resume").status_code == 202
     assert _state(client, "s") == ("RUNNING", ["RUNNING"])
+
+
+class RefusingSource(Datagen):
+    """A source whose connector refuses to start with topic "refused" (as one naming a
+    table that does not exist does)."""
+
+    def start(self, config: Mapping[str, Any]) -> None:
+        if config.get("topic") == "refused":
+            raise ConfigError("table.include.list: no such table")
+        super().start(config)
+
+
+def test_a_connector_naming_an_internal_topic_is_refused_not_stored(client: TestClient) -> None:
+    # (it was stored with 201, and FAILED at every start of the worker)
+    bad = {"connector.class": "FileStreamSink", "topics": "__connect_status", "file": "o.txt"}
+    r = client.post("/connectors", json={"name": "s", "config": bad})
+    assert r.status_code == 400 and "one of the worker's internal topics" in r.text, r.text
+    assert client.get("/connectors/s").status_code == 404
 
 
 def test_the_same_config_again_leaves_the_tasks_running(client: TestClient, worker: Worker) -> None:
