@@ -280,55 +280,67 @@ def resolve(
     ``strict`` config reads only what `REST_REFERENCES` allows."""
     out: dict[str, Any] = {}
     secret: set[str] = set()
+    problems: list[str] = []  # (every property's: the first had hidden the others)
     for k, v in config.items():
         if isinstance(v, str) and "${" in v:
-            outside: list[bool] = []  # per reference: read from the environment or a file
-
-            def sub(m: re.Match[str], k: str = k, outside: list[bool] = outside) -> str:
-                kind, arg = m.group(1), m.group(2)
-                if kind == "env":
-                    arg, has_default, default = arg.partition(":-")
-                    if strict and not REST_REFERENCES.allows_env(arg):
-                        raise _refused_reference(where, k, f"${{env:{arg}}}", ENV_ALLOWLIST)
-                    if arg not in os.environ and has_default:
-                        outside.append(False)
-                        return default
-                    if has_default and not strict:  # (the file's own: configuration)
-                        outside.append(False)
-                        return os.environ[arg]
-                    if arg not in os.environ:
-                        raise ConfigError(
-                            f"{where}: property {k} refers to ${{env:{arg}}}, "
-                            f"but the environment variable {arg} is not set"
-                        )
-                    outside.append(True)
-                    return os.environ[arg]
-                outside.append(True)
-                if strict and not REST_REFERENCES.allows_file(_file_ref_path(arg)):
-                    path = _file_ref_path(arg)
-                    raise _refused_reference(where, k, f"${{file:{path}}}", FILE_ALLOWED_PATHS)
-                return _read_file_ref(arg, f"{where}: property {k}")
-
-            unknown = _ANY_REF.search(_REF.sub("", v))
-            if unknown is not None:
-                name = unknown.group(1)
-                close = difflib.get_close_matches(name.lower(), _PROVIDERS, n=1, cutoff=0.6)
-                hint = f" (did you mean {close[0]}?)" if close else ""
-                raise ConfigError(
-                    f"{where}: property {k}: ${{{name}:...}} names no config provider hub has"
-                    f"{hint}: hub reads ${{env:NAME}} (${{env:NAME:-default}}) and "
-                    "${file:PATH} (${file:PATH:key} of a properties file); Kafka's other "
-                    "providers (directory, vault...) are not read"
-                )
-            resolved = _REF.sub(sub, v)
-            # a value read from a file or the environment is treated as a secret, but for
-            # ${env:NAME:-default} in a file (see the docstring); secret-like names are
-            # masked whatever their source
-            if any(outside):
-                secret.add(k)
-            v = resolved
+            try:
+                v = _resolved(k, v, where, strict, secret)
+            except ConfigError as exc:
+                problems.append(str(exc))
         out[k] = v
+    if problems:  # (a blank line between them: a line each, hub.cli._lines)
+        raise ConfigError("\n\n".join(problems))
     return out, secret
+
+
+def _resolved(k: str, v: str, where: str, strict: bool, secret: set[str]) -> str:
+    """One property's value with its references replaced (``secret`` gets its name when one
+    was read from the environment or a file)."""
+    outside: list[bool] = []  # per reference: read from the environment or a file
+
+    def sub(m: re.Match[str], k: str = k, outside: list[bool] = outside) -> str:
+        kind, arg = m.group(1), m.group(2)
+        if kind == "env":
+            arg, has_default, default = arg.partition(":-")
+            if strict and not REST_REFERENCES.allows_env(arg):
+                raise _refused_reference(where, k, f"${{env:{arg}}}", ENV_ALLOWLIST)
+            if arg not in os.environ and has_default:
+                outside.append(False)
+                return default
+            if has_default and not strict:  # (the file's own: configuration)
+                outside.append(False)
+                return os.environ[arg]
+            if arg not in os.environ:
+                raise ConfigError(
+                    f"{where}: property {k} refers to ${{env:{arg}}}, "
+                    f"but the environment variable {arg} is not set"
+                )
+            outside.append(True)
+            return os.environ[arg]
+        outside.append(True)
+        if strict and not REST_REFERENCES.allows_file(_file_ref_path(arg)):
+            path = _file_ref_path(arg)
+            raise _refused_reference(where, k, f"${{file:{path}}}", FILE_ALLOWED_PATHS)
+        return _read_file_ref(arg, f"{where}: property {k}")
+
+    unknown = _ANY_REF.search(_REF.sub("", v))
+    if unknown is not None:
+        name = unknown.group(1)
+        close = difflib.get_close_matches(name.lower(), _PROVIDERS, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(
+            f"{where}: property {k}: ${{{name}:...}} names no config provider hub has"
+            f"{hint}: hub reads ${{env:NAME}} (${{env:NAME:-default}}) and "
+            "${file:PATH} (${file:PATH:key} of a properties file); Kafka's other "
+            "providers (directory, vault...) are not read"
+        )
+    resolved = _REF.sub(sub, v)
+    # a value read from a file or the environment is treated as a secret, but for
+    # ${env:NAME:-default} in a file (see the docstring); secret-like names are
+    # masked whatever their source
+    if any(outside):
+        secret.add(k)
+    return resolved
 
 
 _ENTRY_KEYS = ("name", "config")

@@ -685,6 +685,26 @@ def test_validate_refuses_a_connector_naming_an_internal_topic(tmp_path: Path) -
     assert_error(r, 2, "s: __connect_offsets is one of the worker's internal topics")
 
 
+def test_validate_reports_every_bad_reference_and_regex_at_once(tmp_path: Path) -> None:
+    # (the first bad reference had hidden the others, and a bad regular expression was said
+    # only once every other property was right)
+    refs = tmp_path / "refs.yaml"
+    refs.write_text("name: a\nconfig: {connector.class: datagen, topic: '${evn:X}', "
+                    "keys: '${vault:secret/k}'}\n")  # fmt: skip
+    r = hub(tmp_path / "d", "validate", "--no-connect", str(refs))
+    lines = r.err.strip().splitlines()
+    assert r.code == 2 and len(lines) == 2, r.err
+    assert "property topic: ${evn:...} names no config provider" in lines[0], r.err
+    assert "property keys: ${vault:...} names no config provider" in lines[1], r.err
+    regex = tmp_path / "regex.yaml"
+    regex.write_text("name: p\nconfig: {connector.class: postgres, database.hostname: h, "
+                     "database.dbname: d, topic.prefix: x, table.include.list: 'public\\.(o', "
+                     "snapshot.mode: sometimes}\n")  # fmt: skip
+    r = hub(tmp_path / "d", "validate", "--no-connect", str(regex))
+    assert_error(r, 2, "table.include.list", "is not a valid regular expression",
+                 "snapshot.mode = 'sometimes'")  # fmt: skip
+
+
 def test_validate_never_prints_a_url_password_the_driver_misreads(tmp_path: Path) -> None:
     # a password holding "/" unencoded: libpq reads "cdc" as the host and the rest as the
     # port and database, and the check's title quoted them ("connect to @cdc:S3cr3tLONG/...")

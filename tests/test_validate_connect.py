@@ -36,8 +36,12 @@ def test_bad_regex_is_caught_without_connecting(tmp_path: Path) -> None:
     }  # fmt: skip
     r = _validate(tmp_path, {"name": "src", "config": cfg})
     assert r.returncode == 2
-    assert "table.include.list: 'public.(orders' is not a valid regular expression" in r.stderr
-    assert "column.exclude.list: '[a' is not a valid regular expression" in r.stderr
+    err = " ".join(r.stderr.split())
+    assert (
+        "table.include.list = 'public.(orders': 'public.(orders' is not a valid regular "
+        "expression" in err
+    ), err
+    assert "column.exclude.list = '[a': '[a' is not a valid regular expression" in err, err
     assert "Traceback" not in r.stderr
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from hub.runtime.api import ConnectorConfig
 
@@ -104,27 +104,36 @@ class CdcSourceConfig(ConnectorConfig):
             raise ValueError(f"use <{cls.namespace}>.<table>, e.g. inventory.debezium_signal")
         return value
 
-    @model_validator(mode="after")
-    def _filters(self) -> Self:
-        """The include/exclude lists and message.key.columns compile as the task will compile
-        them, so `hub validate` catches what the running source would refuse."""
-        from connectors.source.cdc.filters import Filters, patterns
+    @field_validator(
+        "table_include_list", "table_exclude_list", "column_include_list",
+        "column_exclude_list", "schema_include_list", "schema_exclude_list",
+        "database_include_list", "database_exclude_list", check_fields=False,
+    )  # fmt: skip
+    @classmethod
+    def _patterns(cls, value: str, info: ValidationInfo) -> str:
+        """Each include/exclude list compiles as the task will compile it, checked on its
+        own: a bad one is reported beside the other properties' problems (as a check of the
+        whole model it had been hidden by any of them)."""
+        from connectors.source.cdc.filters import patterns
         from hub.errors import ConfigError
 
-        problems = []
-        for kind in (self.namespace, "table", "column"):
-            for which in ("include", "exclude"):
-                try:
-                    patterns(f"{kind}.{which}.list", getattr(self, f"{kind}_{which}_list"))
-                except ConfigError as exc:
-                    problems.append(str(exc))
-        if not problems:
-            try:
-                Filters.from_config(self)
-            except ConfigError as exc:
-                problems.append(str(exc))
-        if problems:
-            raise ValueError("; ".join(problems))
+        try:
+            patterns(str(info.field_name).replace("_", "."), value)
+        except ConfigError as exc:
+            raise ValueError(str(exc).partition(": ")[2]) from None
+        return value
+
+    @model_validator(mode="after")
+    def _filters(self) -> Self:
+        """message.key.columns and the lists together, as the task will read them, so
+        `hub validate` catches what the running source would refuse."""
+        from connectors.source.cdc.filters import Filters
+        from hub.errors import ConfigError
+
+        try:
+            Filters.from_config(self)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
         return self
 
     def skipped(self) -> frozenset[str]:
