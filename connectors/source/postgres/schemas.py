@@ -46,14 +46,27 @@ class TableSchemas:
 
     def reshaped(self, info: TableInfo) -> None:
         """Warn when the table changed in a way no row event reports, so that the sinks'
-        rows the table had differ from the source's: re-created (dropped and created with
-        its name), a column renamed, dropped and added again, or added with a default that
-        is not a constant (each row got its own value, now() say)."""
+        rows the table had differ from the source's: renamed, re-created (dropped and
+        created with its name), a column renamed, dropped and added again, or added with a
+        default that is not a constant (each row got its own value, clock_timestamp()
+        say)."""
         key = (info.schema, info.name)
         before = self._shapes.get(key)
         now = {c.name: c for c in info.columns}
         self._shapes[key] = (info.oid, now)
         if before is None:
+            # renamed (ALTER TABLE ... RENAME TO, SET SCHEMA): the same table under a name
+            # this task has not seen; its rows stay in the sinks under the old one
+            was = next((k for k, (oid, _) in self._shapes.items()
+                        if oid == info.oid and k != key), None)  # fmt: skip
+            if was is not None:
+                del self._shapes[was]
+                log.warning(
+                    "table %s.%s: it was renamed from %s.%s: the sinks keep its rows under "
+                    "the old name, and the new name's table gets only the rows changed from "
+                    "now on; to bring the sinks' rows in line, signal an incremental snapshot "
+                    "of the table (execute-snapshot)", info.schema, info.name, *was,
+                )  # fmt: skip
             return
         oid, cols = before
         what: list[str] = []

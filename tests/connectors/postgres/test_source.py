@@ -385,7 +385,7 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # (the sinks' rows silently kept other values than the source's: pgoutput sends no DDL)
-    for t in ("readd", "ren", "volat", "recreate", "fine"):
+    for t in ("readd", "ren", "volat", "recreate", "fine", "moved"):
         sql.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, s int)")
         sql.execute(f"INSERT INTO {t} VALUES (1, 1)")
     sql.execute("CREATE TABLE narrow (id int PRIMARY KEY, s numeric(6,2), c char(3))")
@@ -405,12 +405,13 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
             sql.execute("DROP TABLE recreate")
             sql.execute("CREATE TABLE recreate (id int PRIMARY KEY, s int)")
             sql.execute("ALTER TABLE fine ADD COLUMN c int DEFAULT 5")
+            sql.execute("ALTER TABLE moved RENAME TO moved2")
             # (a type change that rewrote the values the rows had: 12.34 became 12, 'a' 'a  ')
             sql.execute("ALTER TABLE narrow ALTER COLUMN s TYPE numeric(6,0)")
             sql.execute("ALTER TABLE narrow ALTER COLUMN c TYPE char(6)")
             sql.execute("ALTER TABLE widen ALTER COLUMN s TYPE bigint, ALTER COLUMN v TYPE "
                         "varchar(10), ALTER COLUMN n TYPE numeric(9,3)")  # fmt: skip
-            for t in ("readd", "ren", "volat", "recreate", "narrow", "widen", "fine"):
+            for t in ("readd", "ren", "volat", "recreate", "narrow", "widen", "moved2", "fine"):
                 sql.execute(f"INSERT INTO {t} (id) VALUES (2)")
             wait_for(lambda: len(events(worker.log, "app.public.fine")) >= 2, what="the rows")
         said = [r.getMessage() for r in caplog.records if "incremental snapshot" in r.getMessage()]
@@ -419,6 +420,7 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
             ("ren", "column 's' was renamed 's2'"),
             ("volat", "column 'at' was added with a default that is not a constant"),
             ("recreate", "it was dropped and created again"),
+            ("moved2", "it was renamed from public.moved"),
             ("narrow", "column 's' changed type from numeric(6,2) to numeric(6,0)"),
             ("narrow", "column 'c' changed type from character(3) to character(6)"),
         ]:
