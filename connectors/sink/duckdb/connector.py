@@ -150,6 +150,7 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
         it (a batch of deletes too); False when the part changes nothing (no table, or only
         deletes and ``delete.enabled=false``)."""
         from connectors.sink.duckdb import native
+        from connectors.sink.engine.errors import KeyChangedError
         from connectors.sink.engine.evolution import create, evolve
         from connectors.sink.engine.naming import check_columns
 
@@ -168,6 +169,13 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
                 names = {c.name for c in key}
                 columns = key + [c for c in columns if c.name not in names]
             info = create(d, table, columns, [c.name for c in key])
+        elif (
+            info.pk
+            and (keyed := [x.column.name for x in part.plan.key])
+            and set(info.pk) != set(keyed)
+            and self.cfg.insert_mode != "insert"
+        ):  # (as the engine's `_apply`)
+            raise KeyChangedError(str(table), info.pk, keyed)
         elif not all(
             (have := info.columns.get(c.name)) == d.sql_type(c.type)
             or (have is not None and d.holds(have, c.type))

@@ -9,6 +9,8 @@ never the connection's password.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hub.errors import ConfigError, FatalError, ResumeError, TransientError
 
 
@@ -65,6 +67,22 @@ class SchemaChangeError(SinkFatalError):
         self.column = column
         self.existing = existing
         self.incoming = incoming
+
+
+class KeyChangedError(SinkFatalError):
+    """The records' key is not the table's primary key (the source table's key changed):
+    upserts by the new key beside the old constraint would fail only once a row took an
+    old key value again, stopping every table of the task, maybe days later."""
+
+    def __init__(self, table: str, table_key: Sequence[str], record_key: Sequence[str]) -> None:
+        have, want = ", ".join(table_key), ", ".join(record_key)
+        super().__init__(
+            f"table {table}: its primary key is ({have}) but the records' key is ({want}) "
+            "(the source table's key changed?): give the table that primary key (ALTER TABLE "
+            f"... DROP CONSTRAINT ..., ADD PRIMARY KEY ({want})), recreate it, or route the "
+            "topic to another table"
+        )
+        self.table = table
 
 
 class NameCollisionError(SinkFatalError):

@@ -28,6 +28,7 @@ from connectors.sink.engine.batch import TableBatch, collapse
 from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.dialect import Dialect, TableInfo
 from connectors.sink.engine.errors import (
+    KeyChangedError,
     MissingTableError,
     NameCollisionError,
     OffsetsMovedError,
@@ -328,6 +329,8 @@ class EngineSinkTask(SinkTask, Generic[C]):
             pk = tb.pk if all(k in tb.columns for k in tb.pk) else ()
             info = create(d, tb.table, columns + extra, pk)
         elif has_rows or soft:
+            if info.pk and tb.pk and set(info.pk) != set(tb.pk) and cfg.insert_mode != "insert":
+                raise KeyChangedError(str(tb.table), info.pk, tb.pk)
             info = evolve(d, tb.table, info, columns + extra, cfg.schema_evolution == "basic")
         self.tables[tb.table] = info
         for k in tb.pk:  # a key column only the target knows (schemaless tombstones)

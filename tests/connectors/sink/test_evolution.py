@@ -146,6 +146,19 @@ def test_integers_go_into_a_decimal_or_double_column_made_by_hand(sink: Sink) ->
     assert sink.columns("srv_public_nums").keys() == _NUMBERS[sink.kind].keys()
 
 
+def test_a_changed_key_is_said_at_its_first_batch(sink: Sink) -> None:
+    # (the sinks merged by the new key beside the old primary key, and stopped with a
+    # UniqueViolation only once a row took an old key value again: maybe days later)
+    from connectors.sink.engine.errors import KeyChangedError
+
+    cols = [("id", Oid.INT4, -1), ("code", Oid.TEXT, -1)]
+    sink.put([PgTable("rekeyed", cols, pk=("id",)).insert(0, {"id": 1, "code": "a"})])
+    later = PgTable("rekeyed", cols, pk=("code",)).insert(1, {"id": 2, "code": "b"})
+    with pytest.raises(KeyChangedError, match=r"primary key is \(id\) but the records' key "
+                       r"is \(code\)"):  # fmt: skip
+        sink.put([later])
+
+
 def test_table_name_format_from_source(sink: Sink) -> None:
     t = _acc()
     sink.start([t.topic], **{"table.name.format": "${source.table}_copy"})
