@@ -900,7 +900,7 @@ class SchemaHistory:
                         if was.lower() != now.lower():
                             said.setdefault(where, []).append(
                                 f"column {was!r} was renamed {now!r}: the sinks' rows have it "
-                                "NULL until their next change"
+                                "NULL (or its default) until their next change"
                             )
         for (db, name), what in said.items():
             log.warning(

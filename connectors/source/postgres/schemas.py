@@ -79,7 +79,7 @@ class TableSchemas:
                 if old is None and c.attnum in by_num and by_num[c.attnum] not in now:
                     what.append(
                         f"column {by_num[c.attnum]!r} was renamed {name!r}: the sinks' rows "
-                        f"have it NULL until their next change"
+                        "have it NULL (or its default) until their next change"
                     )
                 elif old is not None and old.attnum != c.attnum:
                     what.append(
