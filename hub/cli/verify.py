@@ -59,6 +59,10 @@ def verify(
         r = p.result
         total += 1
         where = f"{p.source} {r.source} -> {p.sink} {r.target}"
+        if r.error:
+            differ += 1
+            click.echo(f"FAIL  {where}: not compared: {r.error}")
+            continue
         if r.equal:
             click.echo(f"ok    {where}: {r.source_rows} rows")
         else:

@@ -30,6 +30,7 @@ class TableResult:
     equal: bool
     differences: list[str] = field(default_factory=list)
     note: str = ""
+    error: str = ""  # why the table could not be compared (then no counts)
 
 
 def _digest(row: Row) -> int:

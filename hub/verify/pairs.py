@@ -102,4 +102,4 @@ def _compared(table: Any, found: Any, limit: int) -> TableResult:
         return compare(table, found, limit)
     except Exception as exc:  # noqa: BLE001 - said in the table's line, the others go on
         why = scrub(f"{type(exc).__name__}: {exc}", known_secrets())
-        return TableResult(table.name, found.name, 0, 0, False, [f"cannot compare: {why}"])
+        return TableResult(table.name, found.name, 0, 0, False, error=why)

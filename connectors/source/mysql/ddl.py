@@ -143,24 +143,33 @@ class ColumnSpec:
     def fill_default(self) -> str | None:
         """The text of the value the rows a table has get when this column is added to it:
         its DEFAULT; for a NOT NULL column without one, its type's implicit default, which
-        the server writes into every row (0, '', an ENUM's first label, the empty SET) and
-        the sinks must fill too (they had filled NULL); None where hub fills nothing (no
-        default, an AUTO_INCREMENT or generated column, dates, binary strings, BIT)."""
+        the server writes into every row and the sinks must fill too (they had filled
+        NULL): 0, '', no bytes, an ENUM's first label, the empty SET, 00:00:00; None where
+        hub fills nothing (no default, an AUTO_INCREMENT or generated column, a zero date or
+        timestamp)."""
         if self.default is not None or self.nullable or self.auto_increment or self.generated:
             return self.default
-        if self.type_name in _ZERO_FILLED:
+        name = self.type_name
+        if name in _ZERO_FILLED:
             return "0"
-        if self.type_name == "enum":
+        if name == "enum":
             return self.labels[0] if self.labels else None
-        if self.type_name == "set" or (
-            self.type_name in _EMPTY_FILLED and self.charset != "binary"
-        ):  # fmt: skip
+        if name in _BYTES or (name in _EMPTY_FILLED and self.charset == "binary"):
+            return "x''"  # (no bytes; BINARY(n) is padded to n zero bytes, as the server does)
+        if name == "set" or name in _EMPTY_FILLED:
             return ""
-        return None
+        if name == "bit":
+            return "b'0'"
+        if name == "time":
+            return "00:00:00"
+        return None  # (dates and timestamps: their zero value, which hub reads as no default)
 
 
-_ZERO_FILLED = {"tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double"}
+_ZERO_FILLED = {
+    "tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double", "year",
+}  # fmt: skip
 _EMPTY_FILLED = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext"}
+_BYTES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
 
 
 @dataclass(frozen=True)

@@ -809,7 +809,7 @@ class SchemaHistory:
             changes = self.schemas.apply_statement(stmt, db)
             mine = [c for c in changes if self.captured(c.db, c.name)]
             if mine and emit:
-                self._warn_of_stale_rows(stmt, existed, mine)
+                self._warn_of_stale_rows(stmt, db, existed, mine)
         except SchemaHistoryError as exc:
             targets = self.schemas.targets(stmt, db)
             self._cannot(sql, at, exc, self.required and any(self.captured(*t) for t in targets))
@@ -848,7 +848,7 @@ class SchemaHistory:
         return out
 
     def _warn_of_stale_rows(
-        self, stmt: Statement, existed: set[tuple[str, str]], mine: list[TableChange]
+        self, stmt: Statement, db: str, existed: set[tuple[str, str]], mine: list[TableChange]
     ) -> None:
         """Warn when a statement leaves the sinks' rows other than the source's with no row
         event to say so (as the PostgreSQL source does): a captured table dropped (its rows
@@ -857,22 +857,36 @@ class SchemaHistory:
         renamed (the sinks' rows have the new one NULL) or dropped and added again (they keep
         the old values)."""
         said: dict[tuple[str, str], list[str]] = {}
-        dropped = [c for c in mine if c.type == "DROP"]
-        created = [c for c in mine if c.type == "CREATE"]
-        renames = isinstance(stmt, ddl.RenameTables | ddl.AlterTable) and dropped and created
-        if renames:  # (pairs in order: a DROP of the old name, a CREATE of the new)
-            for old, new in zip(dropped, created, strict=False):
-                said.setdefault((old.db, old.name), []).append(
-                    f"it was renamed {new.db}.{new.name}: the sinks keep its rows under its "
-                    "old name, and the new name's table gets only the rows changed from now on"
+        renames: list[tuple[tuple[str, str], tuple[str, str]]] = []
+        if isinstance(stmt, ddl.RenameTables):
+            renames = [((o[0] or db, o[1]), (n[0] or db, n[1])) for o, n in stmt.pairs]
+        elif isinstance(stmt, ddl.AlterTable):
+            renames = [((stmt.db or db, stmt.name), (a.db or stmt.db or db, a.name))
+                       for a in stmt.actions if isinstance(a, ddl.RenameTo)]  # fmt: skip
+        for old, new in renames:  # (pairs as the statement writes them: a swap's cut-over)
+            old_in, new_in = self.captured(*old), self.captured(*new)
+            if old_in and new_in:
+                said.setdefault(old, []).append(
+                    f"it was renamed {new[0]}.{new[1]}: the sinks keep its rows under its old "
+                    "name, and the new name's table gets only the rows changed from now on"
                 )
-        else:
-            for c in dropped:
+            elif old_in:
+                said.setdefault(old, []).append(
+                    f"it was renamed {new[0]}.{new[1]}, which is not captured: the sinks keep "
+                    "its rows"
+                )
+            elif new_in:
+                said.setdefault(new, []).append(
+                    f"{old[0]}.{old[1]}, which is not captured, was renamed to it: the sinks "
+                    "get only the rows of it changed from now on, beside the rows they had"
+                )
+        if not renames:
+            for c in (c for c in mine if c.type == "DROP"):
                 said.setdefault((c.db, c.name), []).append(
                     "it was dropped: the sinks keep the rows it had (a table created again "
                     "with its name adds its rows to them)"
                 )
-            for c in created:
+            for c in (c for c in mine if c.type == "CREATE"):
                 if self.schemas.key(c.db, c.name) in existed:
                     said.setdefault((c.db, c.name), []).append(
                         "it was replaced (CREATE OR REPLACE): the sinks keep the rows the old "

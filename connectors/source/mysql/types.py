@@ -221,8 +221,9 @@ class TypeMapper:
                 return None
             return n.to_bytes(size, "big")  # (as the binlog holds it)
         if c.charset == BINARY_CHARSET and (m := _HEX_LITERAL.fullmatch(text)):
-            raw = bytes.fromhex(m[1] or m[2])  # x'00ff' / 0x00ff: its bytes (a string's
-            # depend on the DDL session's charset, and the catalog's text loses bytes: none)
+            # x'00ff' / 0x00ff (x'': none): its bytes (a string's depend on the DDL session's
+            # charset, and the catalog's text loses bytes: none)
+            raw = bytes.fromhex(m[1] if m[1] is not None else m[2])
             if t == T.STRING:  # BINARY(n): padded as the server pads it
                 raw = raw.ljust(string_max_len(c.meta), b"\0")
             return raw
