@@ -37,6 +37,10 @@ from hub.log.record import Record, TopicPartition
 from hub.runtime.converters import Converter
 
 Header = tuple[str, bytes | None]
+# a field schema's parameter holding, as JSON (in the JSON converter's form), the value a sink
+# that adds the column fills the rows it has with, where that is not the field's ``default``
+# (which keeps Connect's and Debezium's meaning: the column's default today)
+FILL = "__hub.fill"
 JsonMap = Mapping[str, Any]
 
 

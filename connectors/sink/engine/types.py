@@ -47,6 +47,8 @@ from typing import Any
 
 import orjson
 
+from hub.runtime.api import FILL
+
 Convert = Callable[[Any], Any]
 
 BOOLEAN, INT16, INT32, INT64 = "boolean", "int16", "int32", "int64"
@@ -271,7 +273,9 @@ def columns_of(struct: Mapping[str, Any]) -> list[Column]:
     out = []
     for f in struct.get("fields") or ():
         t, conv = column_type(f)
-        out.append(Column(f["field"], t, conv, f.get("default")))
+        fill = (f.get("parameters") or {}).get(FILL)  # (a source's value for the rows it had)
+        default = f.get("default") if fill is None else orjson.loads(fill)
+        out.append(Column(f["field"], t, conv, default))
     return out
 
 

@@ -27,12 +27,14 @@ class ColumnInfo:
     typmod: int
     not_null: bool
     type_name: str  # format_type(): what a literal is cast to
-    # the text of the value the table's rows got when the column was added (the missing value
-    # PostgreSQL keeps) or else of its constant default (`literal_default`); None: none
-    default: str | None = None
+    default: str | None = None  # a constant default's text (`literal_default`); None: none
     attnum: int = 0  # its number in the table: a column dropped and added again gets another
     volatile_default: bool = False  # a default that is not a constant (now(), nextval(...))
     collation: str | None = None  # one other than the database's default: it orders keys
+    # the text of the value the table's rows got when the column was added (the missing
+    # value PostgreSQL keeps: a default changed or dropped since, now() evaluated once), or
+    # else its constant default: what a sink adding the column fills the rows it has with
+    fill: str | None = None
 
 
 _QUOTED = re.compile(r"'((?:[^']|'')*)'(?:::[\w .\[\]\"]+)*")
@@ -160,8 +162,9 @@ ORDER BY a.attrelid, a.attnum
 # one-element array, instead of rewriting the table, for a constant or stable default: now()
 # included): the column's default may have changed or been dropped since (Django's AddField
 # adds a column with a default and drops the default at once), and the sinks fill the rows
-# they had with this value, not today's default. As text, as pgoutput sends values (a box's
-# delimiter is ';': array_to_string, not a cast to text[]); NULL elements read as chr(2).
+# they had with this value (`ColumnInfo.fill`), not today's default. As text, as pgoutput
+# sends values (a box's delimiter is ';': array_to_string, not a cast to text[]); NULL
+# elements read as chr(2).
 _MISSING = (
     "CASE WHEN a.atthasmissing THEN "
     "nullif(array_to_string(a.attmissingval, chr(1), chr(2)), chr(2)) END"
@@ -183,11 +186,11 @@ def tables(
         missing = _MISSING if conn.info.server_version >= 110000 else "NULL::text"
         for row in conn.execute(_COLUMNS.format(missing=missing), ([r[0] for r in rows],)):
             relid, name, oid, typmod, not_null, type_name, default, attnum, coll, kept = row
-            literal = kept if kept is not None else literal_default(default)
+            literal = literal_default(default)
             columns.setdefault(relid, []).append(ColumnInfo(
                 name, oid, typmod, not_null, type_name, literal, attnum,
                 kept is None and default is not None and literal is None
-                and default.upper() != "NULL", coll,
+                and default.upper() != "NULL", coll, kept if kept is not None else literal,
             ))  # fmt: skip
     return [
         TableInfo(

@@ -28,6 +28,7 @@ from connectors.source.postgres.protocol.basics import UNCHANGED_TOAST
 from connectors.source.postgres.types import TypeMapper, named_errors
 from hub.errors import ConfigError
 from hub.runtime import json_default
+from hub.runtime.api import FILL
 
 CONNECTOR = "postgresql"
 
@@ -128,6 +129,16 @@ def _array_placeholder(items: Mapping[str, Any], text: str) -> list[Any]:
     return NO_PLACEHOLDER if inner is NO_PLACEHOLDER else [inner]
 
 
+def _as_json(convert: Callable[[Any], Any], text: str) -> bytes | None:
+    """A value's text as the JSON converter writes the value (bytes as base64); None when
+    the type cannot read it."""
+    try:
+        value = convert(text.encode())
+    except Exception:  # noqa: BLE001 - a default this type cannot read: none
+        return None
+    return None if value is None else orjson.dumps(value, default=json_default)
+
+
 class TableSchema:
     """One captured table as its events see it, for rows whose values come in ``columns``
     order (the relation message's order, or the snapshot's select list).
@@ -135,7 +146,10 @@ class TableSchema:
     ``columns``: ``(name, type oid, typmod)``; ``not_null`` and ``key`` name the columns that
     are NOT NULL and form the message key; ``include`` filters columns (the key's are kept);
     ``defaults``: the text of the columns' constant defaults, which the field schemas carry
-    (``default``, as Debezium's: a sink adding the column fills the rows it has with it).
+    (``default``, as Debezium's: a sink adding the column fills the rows it has with it);
+    ``fills``: the values the rows got when a column was added, where they are not its
+    default (a default changed or dropped since): in the field's parameters (`FILL`), which
+    a sink fills with instead.
     """
 
     def __init__(
@@ -153,6 +167,7 @@ class TableSchema:
         placeholder: str = "__debezium_unavailable_value",
         include_unknown: bool = False,
         defaults: Mapping[str, str] | None = None,
+        fills: Mapping[str, str] | None = None,
     ) -> None:
         self.schema, self.table = schema, table
         self.topic = topic_name(prefix, schema, table)
@@ -191,13 +206,15 @@ class TableSchema:
             fs = {**mapper.schema(base, typmod, optional), "field": name}
             convert = mapper.converter(base, typmod)
             text = defaults.get(name) if defaults else None
-            if text is not None:
-                try:
-                    default = convert(text.encode())
-                except Exception:  # noqa: BLE001 - a default this type cannot read: none
-                    default = None
-                if default is not None:  # (as the JSON converter writes it: bytes as base64)
-                    fs["default"] = orjson.loads(orjson.dumps(default, default=json_default))
+            default = None if text is None else _as_json(convert, text)
+            if default is not None:
+                fs["default"] = orjson.loads(default)
+            text = fills.get(name) if fills else None
+            fill = None if text is None else _as_json(convert, text)
+            if fill is not None and fill != default:
+                # (not `default`, which keeps Debezium's meaning, today's default: a consumer
+                # replacing nulls with it must not get a value the column no longer defaults to)
+                fs["parameters"] = {**fs.get("parameters", {}), FILL: fill.decode()}
             fields.append(fs)
             if mapper.may_refuse(base):  # a value no event can carry: name the column
                 convert = named_errors(convert, f"table {schema}.{table}, column {name}")

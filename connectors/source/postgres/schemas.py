@@ -177,6 +177,7 @@ class TableSchemas:
             placeholder=self.cfg.unavailable_value_placeholder,
             include_unknown=self.cfg.include_unknown_datatypes,
             defaults=_defaults(info, columns),
+            fills=_defaults(info, columns, fills=True),
         )  # fmt: skip
         built.deferrable_key = info is not None and info.deferrable_key
         if built.unknown_columns and (schema, table) not in self._warned:
@@ -219,15 +220,20 @@ class TableSchemas:
         self.by_relation[rel.relation_id] = built
 
 
-def _defaults(info: TableInfo | None, columns: list[tuple[str, int, int]]) -> dict[str, str]:
+def _defaults(
+    info: TableInfo | None, columns: list[tuple[str, int, int]], fills: bool = False
+) -> dict[str, str]:
     """The constant defaults of the catalog's columns that have the type the rows' columns
-    have (the catalog is today's; the rows may be older than a change of type)."""
+    have (the catalog is today's; the rows may be older than a change of type); ``fills``:
+    instead the values the rows got when a column was added (`ColumnInfo.fill`), where they
+    are not its default."""
     if info is None:
         return {}
     types = {c[0]: (c[1], c[2]) for c in columns}
     return {
-        c.name: c.default for c in info.columns
-        if c.default is not None and types.get(c.name) == (c.type_oid, c.typmod)
+        c.name: v for c in info.columns
+        if (v := (c.fill if c.fill != c.default else None) if fills else c.default) is not None
+        and types.get(c.name) == (c.type_oid, c.typmod)
     }  # fmt: skip
 
 

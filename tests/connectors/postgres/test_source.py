@@ -16,6 +16,7 @@ import pytest
 
 from connectors.source.postgres.copyout import CopyOut
 from hub.log import Log
+from hub.runtime.api import FILL
 from tests.connectors.postgres.helpers import (
     TopicEvents,
     events,
@@ -556,13 +557,24 @@ def test_constant_column_defaults_are_in_the_field_schemas(
         fields = json.loads(last)["schema"]["fields"][1]["fields"]
         defaults = {f["field"]: f.get("default") for f in fields}
         days = (dt.date(2024, 2, 29) - dt.date(1970, 1, 1)).days
-        # (now() is evaluated once by the ALTER TABLE: every row holds that one time)
-        at = sql.execute("SELECT at FROM d WHERE id = 1").fetchone()[0]
         assert defaults == {
             "id": None, "i": -5, "t": "it's", "n": "AJY=", "day": days, "b": True,
-            "at": at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"), "plain": None,
-            "flag": False, "seven": 7,
+            "at": None, "plain": None, "flag": None, "seven": 8,
         }  # fmt: skip
+        # what a sink adding the column fills the rows it has with, where that is not the
+        # default (which keeps Debezium's meaning: a consumer replacing nulls with it)
+        fills = {f["field"]: json.loads(f["parameters"][FILL]) for f in fields
+                 if FILL in f.get("parameters", {})}  # fmt: skip
+        # (now() is evaluated once by the ALTER TABLE: every row holds that one time)
+        at = sql.execute("SELECT at FROM d WHERE id = 1").fetchone()[0]
+        assert fills == {
+            "at": at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"), "flag": False,
+            "seven": 7,
+        }  # fmt: skip
+        from connectors.sink.engine.types import columns_of
+
+        filled = {c.name: c.default for c in columns_of(json.loads(last)["schema"]["fields"][1])}
+        assert (filled["flag"], filled["seven"], filled["i"]) == (False, 7, -5)
     finally:
         worker.stop()
 
