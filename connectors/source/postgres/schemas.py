@@ -38,11 +38,17 @@ class TableSchemas:
         self._warned: set[tuple[str, str]] = set()
         # each captured table as last seen in the catalog: its oid, and its columns' numbers
         self._shapes: dict[tuple[str, str], tuple[int, dict[str, ColumnInfo]]] = {}
+        self._oids_at_start: set[int] = set()  # every table the database had (`seed`)
 
     def seed(self, tables: Sequence[TableInfo]) -> None:
-        """The captured tables as the task found them at its start (`reshaped` compares)."""
+        """The captured tables as the task found them at its start (`reshaped` compares),
+        and every table the database had then (one not captured then may be renamed into
+        the captured ones: its rows were never read)."""
         for t in tables:
             self._shapes[(t.schema, t.name)] = (t.oid, {c.name: c for c in t.columns})
+        self._oids_at_start = {
+            int(r[0]) for r in self.meta.execute("SELECT oid FROM pg_class WHERE relkind = 'r'")
+        }
 
     def reshaped(self, info: TableInfo) -> None:
         """Warn when the table changed in a way no row event reports, so that the sinks'
@@ -66,6 +72,14 @@ class TableSchemas:
                     "the old name, and the new name's table gets only the rows changed from "
                     "now on; to bring the sinks' rows in line, signal an incremental snapshot "
                     "of the table (execute-snapshot)", info.schema, info.name, *was,
+                )  # fmt: skip
+            elif info.oid in self._oids_at_start:
+                log.warning(
+                    "table %s.%s: it was there, not captured, when the task started (renamed "
+                    "or moved into the captured tables since?): the rows it had were never "
+                    "read, and the sinks get only the rows changed from now on; signal an "
+                    "incremental snapshot of the table (execute-snapshot) to copy them",
+                    info.schema, info.name,
                 )  # fmt: skip
             return
         oid, cols = before

@@ -393,7 +393,10 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
     sql.execute("CREATE TABLE widen (id int PRIMARY KEY, s int, v varchar(5), n numeric(6,2))")
     sql.execute("INSERT INTO narrow VALUES (1, 12.34, 'a')")
     sql.execute("INSERT INTO widen VALUES (1, 1, 'abc', 12.34)")
-    worker = start(tmp_path, source_config(pg_server, pg_db))
+    sql.execute("CREATE TABLE staging_x (id int PRIMARY KEY, s int)")  # not captured
+    sql.execute("INSERT INTO staging_x VALUES (1, 1)")
+    worker = start(tmp_path, source_config(pg_server, pg_db, **{
+        "table.exclude.list": r"public\.staging_.*"}))  # fmt: skip
     try:
         wait_for(lambda: events(worker.log, "app.public.fine"), what="the snapshot")
         with caplog.at_level(logging.WARNING):
@@ -407,12 +410,14 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
             sql.execute("CREATE TABLE recreate (id int PRIMARY KEY, s int)")
             sql.execute("ALTER TABLE fine ADD COLUMN c int DEFAULT 5")
             sql.execute("ALTER TABLE moved RENAME TO moved2")
+            sql.execute("ALTER TABLE staging_x RENAME TO live")  # (into the captured ones)
             # (a type change that rewrote the values the rows had: 12.34 became 12, 'a' 'a  ')
             sql.execute("ALTER TABLE narrow ALTER COLUMN s TYPE numeric(6,0)")
             sql.execute("ALTER TABLE narrow ALTER COLUMN c TYPE char(6)")
             sql.execute("ALTER TABLE widen ALTER COLUMN s TYPE bigint, ALTER COLUMN v TYPE "
                         "varchar(10), ALTER COLUMN n TYPE numeric(9,3)")  # fmt: skip
-            for t in ("readd", "ren", "volat", "recreate", "narrow", "widen", "moved2", "fine"):
+            for t in ("readd", "ren", "volat", "recreate", "narrow", "widen", "moved2", "live",
+                      "fine"):  # fmt: skip
                 sql.execute(f"INSERT INTO {t} (id) VALUES (2)")
             wait_for(lambda: len(events(worker.log, "app.public.fine")) >= 2, what="the rows")
         said = [r.getMessage() for r in caplog.records if "incremental snapshot" in r.getMessage()]
@@ -422,6 +427,7 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
             ("volat", "column 'at' was added with a default that is not a constant"),
             ("recreate", "it was dropped and created again"),
             ("moved2", "it was renamed from public.moved"),
+            ("live", "it was there, not captured, when the task started"),
             ("narrow", "column 's' changed type from numeric(6,2) to numeric(6,0)"),
             ("narrow", "column 'c' changed type from character(3) to character(6)"),
         ]:
