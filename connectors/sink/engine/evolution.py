@@ -25,15 +25,17 @@ import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, fold_ascii
 from connectors.sink.engine.errors import (
     MissingTableError,
     NameCollisionError,
     SchemaChangeError,
+    ValueNotHeldError,
 )
 from connectors.sink.engine.naming import TableRef, clip
-from connectors.sink.engine.types import STRING, Column
+from connectors.sink.engine.types import FLOAT64, INT64, STRING, Column
 from connectors.sink.engine.widening import wider
 
 log = logging.getLogger(__name__)
@@ -198,6 +200,11 @@ def evolve(
             # target converts the values on writing, or refuses them (an error naming the
             # column), as Debezium's JDBC sink leaves it to the database
             continue
+        if have.kind == FLOAT64 and c.type.kind == INT64:
+            # (a double holds every integer up to 2**53 exactly: the values are checked as
+            # they are written, `exact_in_doubles`; a schemaless JSON number written 10.5,
+            # then 11, had stopped the sink: "no type holds both")
+            continue
         w = wider(have, c.type)
         if w is None:
             raise SchemaChangeError(str(table), c.name, existing, incoming, "no type holds both")
@@ -215,3 +222,20 @@ def evolve(
         d.widen_column(table, c.name, target)
         changed[c.name] = target
     return info if changed == info.columns else TableInfo(changed, info.pk)
+
+
+def inexact_in_doubles(
+    d: Dialect, info: TableInfo, columns: Sequence[Column], rows: Iterable[Mapping[str, Any]]
+) -> None:
+    """`ValueNotHeldError` for a 64-bit integer past 2**53 bound for a column the table holds
+    as a double (`evolve` lets integers in: a double would round it)."""
+    names = [
+        c.name for c in columns
+        if c.type.kind == INT64 and c.name in info.columns
+        and (held := d.column_type(info.columns[c.name])) is not None and held.kind == FLOAT64
+    ]  # fmt: skip
+    for name in names:
+        for row in rows:
+            v = row.get(name)
+            if type(v) is int and not -(2**53) <= v <= 2**53:
+                raise ValueNotHeldError(name, f"the integer {v}", f"{info.columns[name]} exactly")

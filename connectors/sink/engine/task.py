@@ -36,7 +36,7 @@ from connectors.sink.engine.errors import (
     TargetRewoundError,
     ValueNotHeldError,
 )
-from connectors.sink.engine.evolution import aligned, create, evolve
+from connectors.sink.engine.evolution import aligned, create, evolve, inexact_in_doubles
 from connectors.sink.engine.naming import TableRef, check_columns
 from connectors.sink.engine.records import ChangeReader
 from connectors.sink.engine.types import STRING, Column, ColumnType, infer
@@ -345,6 +345,7 @@ class EngineSinkTask(SinkTask, Generic[C]):
                 columns.append(Column(name, held))
         upsert = cfg.insert_mode != "insert"
         try:
+            inexact_in_doubles(d, info, columns, [*tb.upserts(), *tb.appended])
             apply(d, tb, info, columns, upsert=upsert, soft=soft, unavailable=self.unavailable)
         except ValueNotHeldError as exc:
             raise exc.in_table(str(tb.table)) from None

@@ -196,6 +196,23 @@ def test_a_schemaless_key_whose_fields_the_value_lacks_makes_key_columns(sink: S
     assert rows == [("key-1", 2, "c"), ("key-3", 4, "d")]
 
 
+def test_a_schemaless_number_written_whole_after_a_fraction_is_taken(sink: Sink) -> None:
+    # (JSON writers print 10.0 as 10: {"price": 10.5} then {"price": 11} had stopped the sink,
+    # "no type holds both"); an integer a double would round is refused, naming the column
+    from connectors.sink.engine.errors import ValueNotHeldError
+
+    def rec(off: int, key: int, price: object) -> SinkRecord:
+        return SinkRecord("plain.prices", 0, off, 0, {"id": key}, {"id": key, "price": price})
+
+    sink.start(["plain.prices"], **{"primary.key.fields": "id"})
+    sink.put([rec(0, 1, 10.5), rec(1, 2, 11), rec(2, 3, -(2**53))])
+    sink.put([rec(3, 4, 12)])
+    rows = sink.query('SELECT id, price FROM "plain_prices" ORDER BY id')
+    assert [(i, float(p)) for i, p in rows] == [(1, 10.5), (2, 11.0), (3, -(2.0**53)), (4, 12.0)]
+    with pytest.raises(ValueNotHeldError, match=r"column price: the integer 9007199254740993"):
+        sink.put([rec(5, 5, 2**53 + 1)])
+
+
 def test_schemaless_fields_set_back_to_null_are_set(sink: Sink) -> None:
     """A schemaless field that is null has no type to infer a column from: left out of the
     batch's columns, the target kept its old value ((1, 'x', 5) for every target)."""
