@@ -35,7 +35,11 @@ def test_a_reader_attaches_while_idle_and_the_sink_waits_for_it(
         sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"})])
         time.sleep(0.3)  # idle: the file is released
         reader = subprocess.Popen(
-            [sys.executable, "-c", READER, str(path), "2.5"], stdout=subprocess.PIPE, text=True
+            # (held 4 s: the sink's wait, from its put a loaded machine starts late, must
+            # still pass the 2 s at which it is said)
+            [sys.executable, "-c", READER, str(path), "4"],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert reader.stdout is not None
         assert reader.stdout.readline().strip() == "1"  # attached, sees the committed row
