@@ -77,7 +77,14 @@ class TaskState:
     def snapshot(self) -> TaskStatus:
         with self._lock:
             now = time.monotonic()
+            # over the last 10 s: from the window's last point older than that (it had been
+            # its first, kept until records came again: an idle task's rate fell off slowly,
+            # 9 records/s 5 minutes after its last record, and never showed 0)
             t0, n0 = self._window[0]
+            for t, n in self._window:
+                if t > now - 10:
+                    break
+                t0, n0 = t, n
             rate = (self.records - n0) / (now - t0) if now > t0 else 0.0
             age = None if self._last_commit is None else now - self._last_commit
             errors = int(getattr(self.error_source, "errors", 0))
