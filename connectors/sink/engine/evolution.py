@@ -202,7 +202,7 @@ def evolve(
             continue
         if have.kind == FLOAT64 and c.type.kind == INT64:
             # (a double holds every integer up to 2**53 exactly: the values are checked as
-            # they are written, `exact_in_doubles`; a schemaless JSON number written 10.5,
+            # they are written, `inexact_in_doubles`; a schemaless JSON number written 10.5,
             # then 11, had stopped the sink: "no type holds both")
             continue
         w = wider(have, c.type)
