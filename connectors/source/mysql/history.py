@@ -719,6 +719,18 @@ def _event_change(change: TableChange) -> dict[str, Any]:
     }}  # fmt: skip
 
 
+def fill_defaults(table: TableDef | None) -> dict[str, str]:
+    """The text of the value each column's field schema defaults to (`ColumnSpec.
+    fill_default`: its DEFAULT, or for a NOT NULL column its type's implicit default; a key
+    column's DEFAULT only): the same for the snapshot's events and the stream's."""
+    if table is None:
+        return {}
+    return {
+        c.name: d for c in table.columns
+        if (d := c.fill_default if c.name not in table.primary_key else c.default) is not None
+    }  # fmt: skip
+
+
 class SchemaHistory:
     """A connector's schema history: the state, the records that store it and the schema
     change events (``include.schema.changes``)."""

@@ -39,7 +39,7 @@ from connectors.source.mysql import ddl
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
 from connectors.source.mysql.gtids import MySqlGtidSet, mariadb_after
-from connectors.source.mysql.history import SchemaHistory
+from connectors.source.mysql.history import SchemaHistory, fill_defaults
 from connectors.source.mysql.protocol.events import (
     HEADER,
     ROWS,
@@ -742,11 +742,7 @@ class ChangeStream:
         self._ignored.discard(tm.table_id)
         self._maps[tm.table_id] = tm
         known = self.history.schemas.get(tm.schema, tm.table) if self.history else None
-        defaults = {
-            c.name: d for c in known.columns
-            if (d := c.fill_default if c.name not in known.primary_key else c.default)
-            is not None
-        } if known is not None else {}  # fmt: skip
+        defaults = fill_defaults(known)
         signature = (tm.schema, tm.table, tm.columns, tm.primary_key, tuple(defaults.items()))
         table = self._tables.get(signature)
         if table is None:
