@@ -26,11 +26,12 @@ the first write, so a data directory that never saw a REST-created connector has
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from typing import Any
 
-from hub.log import Record, TopicPartition
+from hub.log import Record, TopicExistsError, TopicPartition
 from hub.log.backend import LogBackend
 from hub.runtime.storage import single_partition, tail
 
@@ -216,8 +217,10 @@ class ConfigStore:
 
     def _append(self, items: list[tuple[bytes, bytes | None]]) -> None:
         if not self._log.has_topic(self.topic):
-            self._log.create_topic(
-                self.topic, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)},
-                self._replication,
-            )  # fmt: skip
+            # (another worker of a cluster may create it first: then it is there)
+            with contextlib.suppress(TopicExistsError):
+                self._log.create_topic(
+                    self.topic, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)},
+                    self._replication,
+                )  # fmt: skip
         self._log.append_durable(self._tp, [k for k, _ in items], [v for _, v in items])

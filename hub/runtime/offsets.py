@@ -46,7 +46,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hub.log import Record, TopicPartition
+from hub.log import Record, TopicExistsError, TopicPartition
 from hub.log.backend import LogBackend, TransactionalProducer
 from hub.runtime.storage import single_partition, tail
 
@@ -85,12 +85,15 @@ class OffsetStore:
         self._stale = False  # a write failed: what landed of it is unknown until read again
         # (connector, partition key) -> the task whose checkpoint carried its latest offset
         self._carrier: dict[tuple[str, str], int] = {}
-        if not log.has_topic(topic):
-            log.create_topic(
-                topic, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)},
-                replication_factor,
-            )  # fmt: skip
-        else:
+        try:
+            if not log.has_topic(topic):
+                log.create_topic(
+                    topic, 1, {"cleanup.policy": "compact", "segment.bytes": str(16 << 20)},
+                    replication_factor,
+                )  # fmt: skip
+            else:
+                single_partition(log, topic, "offsets")
+        except TopicExistsError:  # (another worker of a cluster created it first)
             single_partition(log, topic, "offsets")
         with self._lock:
             # (to the last stable offset only: a transaction a killed worker's task left open

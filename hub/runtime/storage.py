@@ -13,6 +13,7 @@ wrote, the next one overwrites at its start.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -22,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from hub.errors import ConfigError
-from hub.log import Record, TopicPartition
+from hub.log import Record, TopicExistsError, TopicPartition
 from hub.log.backend import LogBackend
 
 _LEGAL = re.compile(r"[A-Za-z0-9._-]{1,249}")
@@ -225,9 +226,11 @@ class StatusStore:
                 return 0
             try:
                 if not self._log.has_topic(self.topic):  # (new, or deleted meanwhile: all)
-                    self._log.create_topic(self.topic, 1, {
-                        "cleanup.policy": "compact", "segment.bytes": str(16 << 20)},
-                        self._replication)  # fmt: skip
+                    # (another worker of a cluster may create it first: then it is there)
+                    with contextlib.suppress(TopicExistsError):
+                        self._log.create_topic(self.topic, 1, {
+                            "cleanup.policy": "compact", "segment.bytes": str(16 << 20)},
+                            self._replication)  # fmt: skip
                     self._written.clear()
                     items = [(k, v) for k, v in states.items() if v is not None]
                 self._log.append_durable(self._tp, [k for k, _ in items], [v for _, v in items])
