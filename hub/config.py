@@ -106,6 +106,10 @@ def looks_secret(name: str) -> bool:
     return bool(_SECRETISH.search(name))
 
 
+# a ``password=`` parameter (conninfo, a JDBC URL's query): the name, then the value
+_PASSWORD_PARAM = re.compile(r"(password=)('(?:[^'\\]|\\.)*'|[^\s&;]+)", re.I)
+
+
 def secret_fragments(value: str) -> list[str]:
     """What of a secret value may show in a message: the value, and for a URL or conninfo its
     password as written and decoded (a driver quotes the bad part of a URL, not all of it:
@@ -116,8 +120,8 @@ def secret_fragments(value: str) -> list[str]:
         # (its pieces too: one holding "/" or "@" unencoded is read by a driver as host,
         # port or database, which it then quotes)
         out.update([password, *re.split(r"[/@?]", password)])
-    for m in re.finditer(r"password=('(?:[^'\\]|\\.)*'|[^\s&;]+)", value, re.I):
-        out.add(m.group(1).strip("'"))
+    for m in _PASSWORD_PARAM.finditer(value):
+        out.add(m.group(2).strip("'"))
     more = {urllib.parse.unquote(part) for part in out}
     return sorted((p for p in out | more if len(p) >= 3), key=len, reverse=True)
 
@@ -173,9 +177,6 @@ def _password_spans(value: str) -> list[tuple[int, int]]:
         begin = start + len(user) + 1
         out.append((begin, begin + len(password)))
     return out
-
-
-_PASSWORD_PARAM = re.compile(r"(password=)('(?:[^'\\]|\\.)*'|[^\s&;]+)", re.I)
 
 
 def _url_masked(v: Any) -> Any:

@@ -271,10 +271,11 @@ def _internal_topics(valid: list, storage: Any) -> list[str]:  # type: ignore[ty
     return [p for v in valid for p in internal_topic_problems(v, names)]
 
 
-def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
-    """Load and validate every connector of every file; all problems in one error."""
+def _load(configs: tuple[str, ...], storage: Any = None) -> list:  # type: ignore[type-arg]
+    """Load and validate every connector of every file; all problems in one error.
+    ``storage``: the worker's internal topics, which no connector may name (`hub run` and
+    `hub serve` check them once their worker config is read)."""
     from hub.config import load_connector_file
-    from hub.runtime.storage import StorageTopics
     from hub.runtime.validation import shared_targets, validate
 
     problems: list[str] = []
@@ -303,7 +304,8 @@ def _load(configs: tuple[str, ...]) -> list:  # type: ignore[type-arg]
                 "unique across files"
             )
     problems += shared_targets(valid)
-    problems += _internal_topics(valid, StorageTopics())  # (a worker config's: `run`, `serve`)
+    if storage is not None:
+        problems += _internal_topics(valid, storage)
     if problems:  # (a blank line between them: each is a line of its own, `_lines`)
         raise ConfigError("\n\n".join(problems))
     return valid
@@ -534,10 +536,11 @@ def validate(configs: tuple[str, ...], connect: bool) -> None:
     import os
 
     from hub.runtime.api import Check
+    from hub.runtime.storage import StorageTopics
 
     os.environ.setdefault("PGCONNECT_TIMEOUT", "5")  # a wrong host must not hang the check
     failed = 0
-    for v in _load(configs):
+    for v in _load(configs, StorageTopics()):  # (Connect's names: no worker config here)
         click.echo(f"ok: {v.name} ({v.cls.name} {v.cls.type}, tasks.max={v.common.tasks_max})")
         for w in v.warnings:
             click.echo(f"warning: {w}", err=True)

@@ -220,8 +220,6 @@ class PostgresDialect(OnConflict):
 _TARGET_WIDE = {"42501", "25006"}
 
 
-# a login the server refused: invalid_authorization_specification, invalid_password,
-# invalid_catalog_name (no such database); libpq's own words where it gives no SQLSTATE
 # a login the server refused, and the property most likely at fault:
 # invalid_authorization_specification (no such role), invalid_password, invalid_catalog_name
 # (no such database); libpq's own words where it gives no SQLSTATE

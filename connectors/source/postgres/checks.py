@@ -86,7 +86,7 @@ def _server(conn: Any, cfg: PostgresSourceConfig) -> list[Check]:
     if missing:
         out.append(Check("message.key.columns names columns of the tables", False,
                          "; ".join(missing)))  # fmt: skip
-    unkeyed = catalog.unkeyed_changes(tables, Filters.from_config(cfg), cfg.skipped())
+    unkeyed = catalog.unkeyed_changes(tables, filters, cfg.skipped())
     if unkeyed:
         out.append(Check("the replica identities hold the tables' keys", False, (
             "; ".join(unkeyed) + ": ALTER TABLE ... REPLICA IDENTITY DEFAULT (or FULL), or "
