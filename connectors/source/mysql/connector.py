@@ -35,6 +35,7 @@ from connectors.source.mysql.history import (
     SchemaHistory,
     SchemaHistoryError,
     Schemas,
+    fill_defaults,
     from_catalog,
     replay,
 )
@@ -334,10 +335,17 @@ class MySqlSourceTask(CdcSourceTask):
                 c.close()
 
     def _table(self, t: CatalogTable, key: tuple[str, ...]) -> MySqlTable:
-        """The events' view of a table as the catalog describes it."""
+        """The events' view of a table as the catalog describes it, its fields' defaults
+        from the tables' definitions (the schema history's, or before it opens the
+        snapshot's): the same as the stream's events of it."""
+        schemas = self.history.schemas if self.history is not None else None
+        if schemas is None and self._baseline is not None:
+            schemas = self._baseline[0]
+        defaults = fill_defaults(schemas.get(t.db, t.name)) if schemas is not None else None
         return MySqlTable(
             self.cfg.topic_prefix, self.connector_name, t.db, t.name, t.columns, key,
             self.mapper, lambda name: self.filters.column(t.db, t.name, name), t.primary_key,
+            defaults,
         )  # fmt: skip
 
     def _poll_snapshot(self) -> list[SourceRecord]:

@@ -144,9 +144,9 @@ class ColumnSpec:
         """The text of the value the rows a table has get when this column is added to it:
         its DEFAULT; for a NOT NULL column without one, its type's implicit default, which
         the server writes into every row and the sinks must fill too (they had filled
-        NULL): 0, '', no bytes, an ENUM's first label, the empty SET, 00:00:00; None where
-        hub fills nothing (no default, an AUTO_INCREMENT or generated column, a zero date or
-        timestamp)."""
+        NULL): 0, '', no bytes, an ENUM's first label, the empty SET, 00:00:00, the zero date
+        and datetime; None where hub fills nothing (no default, an AUTO_INCREMENT or
+        generated column, a TIMESTAMP)."""
         if self.default is not None or self.nullable or self.auto_increment or self.generated:
             return self.default
         name = self.type_name
@@ -162,7 +162,13 @@ class ColumnSpec:
             return "b'0'"
         if name == "time":
             return "00:00:00"
-        return None  # (dates and timestamps: their zero value, which hub reads as no default)
+        if name == "date":  # (the zero date: the events' value of it in a NOT NULL column)
+            return "0000-00-00"
+        if name == "datetime":
+            return "0000-00-00 00:00:00"
+        # (TIMESTAMP: the zero one, or with explicit_defaults_for_timestamp=OFF the ALTER's
+        # time for a table's first TIMESTAMP column; which, the DDL does not say)
+        return None
 
 
 _ZERO_FILLED = {

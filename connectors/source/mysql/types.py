@@ -123,6 +123,8 @@ _BITS = re.compile(r"[bB]'([01]*)'")
 _HEX_LITERAL = re.compile(r"[xX]'((?:[0-9a-fA-F]{2})*)'|0x((?:[0-9a-fA-F]{2})+)")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?")
+_ZERO_DATE = re.compile(r"0000-00-00(?:[ T]00:00:00(?:\.0{1,6})?)?")
+_DATES = (T.DATE, T.NEWDATE, T.DATETIME, T.DATETIME2)
 _TIME = re.compile(r"(-)?([0-9]{1,3}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
@@ -195,9 +197,11 @@ class TypeMapper:
         """A column's default as the schema history holds it (its DDL text) as the value the
         binlog decoder gives, for the constants that read the same in every row: numbers,
         ENUM/SET labels, text, dates, datetimes, times, bits and binary strings written in hex;
-        None for an expression (``NOW()``, ``(uuid())``), a zero date, TIMESTAMP (its text is
-        in the DDL session's time zone), a binary string written as text, and MySQL's JSON
-        (left out, as no default)."""
+        a zero date as its text (which the converters read as the rows' zero date: no
+        default in a nullable column, day 0 in a NOT NULL one, as Debezium's); None for an
+        expression (``NOW()``, ``(uuid())``), TIMESTAMP (its text is in the DDL session's
+        time zone), a binary string written as text, and MySQL's JSON (left out, as no
+        default)."""
         if c.ext:
             return _ext_bytes(c.ext, text)
         t = c.real_type
@@ -227,7 +231,9 @@ class TypeMapper:
             if t == T.STRING:  # BINARY(n): padded as the server pads it
                 raw = raw.ljust(string_max_len(c.meta), b"\0")
             return raw
-        try:  # (a zero or impossible date, an expression: no default)
+        if t in (*_DATES, T.TIMESTAMP, T.TIMESTAMP2) and _ZERO_DATE.fullmatch(text):
+            return text  # (the zero date, in any time zone: the converters tell it)
+        try:  # (an impossible date, an expression: no default)
             if t in (T.DATE, T.NEWDATE) and _DATE.fullmatch(text):
                 return dt.date.fromisoformat(text)
             if t in (T.DATETIME, T.DATETIME2) and _DATETIME.fullmatch(text):

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
+from hub.runtime import json_default
 from tests.connectors.mysql.helpers import (
     TOPICS,
     poll,
@@ -306,6 +307,7 @@ def test_constant_column_defaults_are_in_the_field_schemas(
     # source's rows got it from the ALTER TABLE, and no change of theirs says so)
     cur = root(mariadb_server, mariadb_db).cursor()
     cur.execute("CREATE TABLE d (id int PRIMARY KEY)")
+    cur.execute("INSERT INTO d VALUES (0)")  # (a row the ALTER fills)
     task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
     try:
         poll_for(task, 0.5)
@@ -327,30 +329,63 @@ def test_constant_column_defaults_are_in_the_field_schemas(
             "set('a','b') NOT NULL, ADD COLUMN qf double NOT NULL, ADD COLUMN qdt datetime "
             "NOT NULL, ADD COLUMN qb varbinary(3) NOT NULL, ADD COLUMN qbn binary(3) NOT NULL, "
             "ADD COLUMN qy year NOT NULL, ADD COLUMN qbit bit(3) NOT NULL, ADD COLUMN qt time "
-            "NOT NULL"
+            "NOT NULL, ADD COLUMN qday date NOT NULL, ADD COLUMN zdt datetime NOT NULL "
+            "DEFAULT '0000-00-00 00:00:00', ADD COLUMN zts timestamp NOT NULL DEFAULT "
+            "'0000-00-00 00:00:00'"
         )
-        cur.execute("INSERT INTO d (id, qi, qs, qe, qd, qset, qf, qdt, qb, qbn, qy, qbit, qt) "
-                    "VALUES (1, 1, 'x', 'hi', 1, 'a', 1, '2024-01-01', 'x', 'y', 2024, b'1', "
-                    "'01:00:00')")  # fmt: skip
+        cur.execute("UPDATE d SET plain = 1 WHERE id = 0")  # (its before image: the fill)
+        cur.execute("INSERT INTO d (id, qi, qs, qe, qd, qset, qf, qdt, qb, qbn, qy, qbit, qt, "
+                    "qday) VALUES (1, 1, 'x', 'hi', 1, 'a', 1, '2024-01-01', 'x', 'y', 2024, "
+                    "b'1', '01:00:00', '2024-01-02')")  # fmt: skip
         out = poll_for(task, 2.0)
     finally:
         task.stop()
-    event = next(r for r in out if r.topic == f"app.{mariadb_db}.d" and r.value)
+    updated, event = (r for r in out if r.topic == f"app.{mariadb_db}.d" and r.value)
     after = next(f for f in event.value_schema["fields"] if f["field"] == "after")
     defaults = {f["field"]: f.get("default") for f in after["fields"]}
+    # what the server filled the row it had with (in the JSON converter's form) is the
+    # default, for every column that has one
+    filled = orjson.loads(orjson.dumps(updated.value["before"], default=json_default))
+    assert {k: filled[k] for k, v in defaults.items() if v is not None} == {
+        k: v for k, v in defaults.items() if v is not None
+    }
     days = (dt.date(2024, 2, 29) - dt.date(1970, 1, 1)).days
     assert defaults == {"id": None, "i": -5, "s": "it's", "n": "AJY=", "e": "q", "f": 2.5,
                         "at": None, "u": None, "plain": None, "day": days,
                         "dt": days * 86_400_000 + 3_723_500, "tm": -3_723_000_000,
                         "zero": None, "b": "AQg=", "b1": True, "vb": "AP8=", "bn": "YQAA",
                         "bs": None, "qi": 0, "qs": "", "qe": "lo", "qd": "AA==", "qset": "",
-                        "qf": 0.0, "qdt": None, "qb": "", "qbn": "AAAA", "qy": 0,
-                        "qbit": "AA==", "qt": 0}  # fmt: skip
+                        "qf": 0.0, "qdt": 0, "qb": "", "qbn": "AAAA", "qy": 0,
+                        "qbit": "AA==", "qt": 0, "qday": 0, "zdt": 0,
+                        "zts": "1970-01-01T00:00:00Z"}  # fmt: skip
     # (bits little-endian, as Debezium's Bits; binary as the binlog holds it: BINARY padded;
     # a binary default written as text depends on the DDL session's charset: left out)
     assert event.value["after"]["b"] == (0b100000000001).to_bytes(2, "little")
     assert event.value["after"]["bn"] == b"a\0\0"
     assert event.value["after"]["i"] == -5 and event.value["after"]["s"] == "it's"
+
+
+def test_snapshot_and_stream_events_of_a_table_have_the_same_schema(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    # (the snapshot's events had no field defaults, the stream's had them: every consumer saw
+    # the schema change at the snapshot's end, and a sink creating the table from a snapshot
+    # event had no default to fill added rows with)
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL DEFAULT 7, s varchar(5) "
+                "DEFAULT 'x', q enum('lo','hi') NOT NULL, d date NOT NULL)")  # fmt: skip
+    cur.execute("INSERT INTO t (id, d) VALUES (1, '2024-01-01')")
+    task = start_task(source_config(mariadb_server, mariadb_db))
+    try:
+        (snapshot,) = poll_until(task, 1)
+        cur.execute("INSERT INTO t (id, d) VALUES (2, '2024-01-02')")
+        (streamed,) = poll_until(task, 1)
+    finally:
+        task.stop()
+    assert snapshot.value["op"] == "r" and streamed.value["op"] == "c"
+    assert snapshot.value_schema == streamed.value_schema
+    fields = {f["field"]: f.get("default") for f in snapshot.value_schema["fields"][0]["fields"]}
+    assert fields == {"id": None, "n": 7, "s": "x", "q": "lo", "d": 0}
 
 
 @pytest.mark.parametrize("client", ["latin1", "cp1251", "utf8mb4"])
