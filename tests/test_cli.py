@@ -476,6 +476,45 @@ def test_a_worker_configs_reference_allow_lists_are_checked(tmp_path: Path) -> N
         assert_error(r, 2, f"{worker}: config.providers.", said)
 
 
+def test_the_worker_config_sets_how_often_retention_runs(tmp_path: Path) -> None:
+    # (log.retention.check.interval.ms was not read: retention ran every 5 minutes, and a
+    # partition with retention.ms=60000 swung between ~33 and ~175 MB)
+    data = tmp_path / "d"
+    ok(data, "topics", "create", "t", "--partitions", "1", "--config", "retention.ms=1000",
+       "--config", "segment.ms=500")  # fmt: skip
+    cfg = tmp_path / "g.yaml"
+    cfg.write_text("name: g\nconfig: {connector.class: datagen, topic: t, rate: 200}\n")
+    worker = tmp_path / "worker.yaml"
+    worker.write_text("log.retention.check.interval.ms: 1000\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub", "--data-dir", str(data), "run", "--worker-config",
+         str(worker), str(cfg)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            (p,) = json.loads(ok(data, "topics", "describe", "t", "--format", "json").out)[
+                "partitions"
+            ]
+            if p["start_offset"] > 0:  # (whole segments past retention.ms deleted)
+                break
+            assert time.monotonic() < deadline and proc.poll() is None, p
+            time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=30)[1].decode()
+    assert "segment(s) deleted" in err
+    for text, said in [
+        ("log.retention.check.interval.ms: 10\n", "at least 1000"),
+        ("log.retention.check.interval.ms: 5m\n", "not '5m'"),
+        ("log.backend: kafka\nbootstrap.servers: localhost:1\n"
+         "log.retention.check.interval.ms: 1000\n", "the brokers apply retention"),
+    ]:  # fmt: skip
+        worker.write_text(text)
+        r = hub(data, "run", "--worker-config", str(worker), str(cfg))
+        assert_error(r, 2, f"{worker}: log.retention.check.interval.ms", said)
+
+
 def test_a_worker_configs_references_are_read_and_unknown_providers_refused(
     tmp_path: Path,
 ) -> None:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -40,7 +40,9 @@ WORKER_CONFIG_HELP = (
     "makes 'hub serve' one worker of a cluster: the workers with that group.id share the "
     "connectors created over any one's REST API (README: Several workers); "
     "'exactly.once.source.support: enabled' makes source tasks write their records and "
-    "offsets in Kafka transactions, fencing a task's earlier producers (README). "
+    "offsets in Kafka transactions, fencing a task's earlier producers (README). On the "
+    "embedded log, 'log.retention.check.interval.ms' (default 300000) is how often retention "
+    "and compaction run. "
     "'config.providers.env.param.allowlist.pattern' (a regex of variable names) and "
     "'config.providers.file.param.allowed.paths' (directories) let configs sent over REST "
     "read ${env:...} and ${file:...}, which they may not otherwise."
@@ -89,14 +91,40 @@ def _rest_references(props: dict[str, Any], path: str) -> None:
     allow_rest_references(None if pattern is None else str(pattern), dirs)
 
 
-def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
-    """The log backend a worker config names (None: the embedded log in the data dir), its
-    internal topics' names (`hub.runtime.storage.StorageTopics`) and its cluster (Connect's
-    ``group.id``: distributed workers; None: a worker on its own)."""
+RETENTION_CHECK = "log.retention.check.interval.ms"
+RETENTION_CHECK_MS = 300_000  # (Kafka's default)
+
+
+class WorkerFile(NamedTuple):
+    """What a worker config says: the log backend (None: the embedded log in the data dir),
+    the internal topics' names (`hub.runtime.storage.StorageTopics`), the cluster (Connect's
+    ``group.id``: distributed workers; None: a worker on its own) and how often the
+    embedded log's retention and compaction run (Kafka's ``log.retention.check.interval.ms``)."""
+
+    backend: Any
+    storage: Any
+    cluster: Cluster | None
+    retention_check_interval_ms: int = RETENTION_CHECK_MS
+
+
+def _retention_check(props: dict[str, Any], path: str) -> int:
+    value = props.pop(RETENTION_CHECK, RETENTION_CHECK_MS)
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) < 1000:
+        raise ConfigError(
+            f"{path}: {RETENTION_CHECK} must be a whole number of milliseconds, at least "
+            f"1000 (how often retention and compaction run; default {RETENTION_CHECK_MS}), "
+            f"not {value!r}"
+        )
+    return int(text)
+
+
+def _worker_config(path: str | None) -> WorkerFile:
+    """What the worker config at ``path`` says (`WorkerFile`)."""
     from hub.runtime.storage import StorageTopics, replication_factor
 
     if path is None:
-        return None, StorageTopics(), None
+        return WorkerFile(None, StorageTopics(), None)
     import yaml
 
     from hub.config import DuplicateKeyError, load_yaml
@@ -126,6 +154,12 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
     _rest_references(props, path)
     storage = StorageTopics.of(props, path)
     kind = str(props.pop("log.backend", "embedded"))
+    if kind == "kafka" and RETENTION_CHECK in props:
+        raise ConfigError(
+            f"{path}: {RETENTION_CHECK} is the embedded log's; on Kafka the brokers apply "
+            "retention (a broker setting of the same name): remove it here"
+        )
+    retention_check = _retention_check(props, path)
     group = props.pop("group.id", None)
     if group is not None and (not isinstance(group, str) or not _GROUP.fullmatch(group)):
         raise ConfigError(
@@ -172,7 +206,7 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
         props.pop("transaction.timeout.ms", None)
         if props:  # (a misspelt log.backend ran on the embedded log, silently)
             raise ConfigError(_unused_on_embedded(path, props))
-        return None, storage, None
+        return WorkerFile(None, storage, None, retention_check)
     if kind != "kafka":
         raise ConfigError(f"{path}: log.backend must be 'embedded' or 'kafka', not {kind!r}")
     # (Connect's default for its internal topics; a cluster of fewer brokers refuses it, and
@@ -235,15 +269,13 @@ def _worker_config(path: str | None) -> tuple[Any, Any, Cluster | None]:
             f"{props['bootstrap.servers']} has {brokers} broker(s): set {' and '.join(over)} "
             "to at most that (a one-broker cluster: 1), or -1 for the cluster's default"
         )
-    return backend, storage, cluster
+    return WorkerFile(backend, storage, cluster)
 
 
 _GROUP = re.compile(r"[A-Za-z0-9._-]{1,200}")
-
-
 _WORKER_KEYS = (
     "log.backend", "group.id", "rest.advertised.host.name", "rest.advertised.port",
-    "exactly.once.source.support", "transaction.timeout.ms", "replication.factor",
+    RETENTION_CHECK, "exactly.once.source.support", "transaction.timeout.ms", "replication.factor",
     "bootstrap.servers", "config.storage.topic", "offset.storage.topic", "status.storage.topic",
 )  # fmt: skip
 
@@ -371,7 +403,7 @@ def run(configs: tuple[str, ...], fail_fast: bool, worker_config: str | None) ->
     console = _logging(tty)
     log = logging.getLogger("hub")
     valid = _load(configs)
-    backend, storage, cluster = _worker_config(worker_config)
+    backend, storage, cluster, retention_check = _worker_config(worker_config)
     if cluster is not None:
         backend.close()
         raise ConfigError(
@@ -385,7 +417,10 @@ def run(configs: tuple[str, ...], fail_fast: bool, worker_config: str | None) ->
             backend.close()
         raise ConfigError("\n\n".join(problems))
     _gc.tune()
-    worker = Worker(current_state().data_dir, restore=False, backend=backend, storage=storage)
+    worker = Worker(
+        current_state().data_dir, restore=False, backend=backend, storage=storage,
+        retention_check_interval_ms=retention_check,
+    )  # fmt: skip
     failed: list[str] = []
     try:
         for v in valid:
@@ -676,7 +711,7 @@ def serve(
     _logging(False)
     valid = _load(configs)
     listening = _listen(host, port)  # (before any connector starts: a port in use stops here)
-    backend, storage, cluster = _worker_config(worker_config)
+    backend, storage, cluster, retention_check = _worker_config(worker_config)
     if cluster is not None and valid:
         backend.close()
         raise ConfigError(
@@ -695,6 +730,7 @@ def serve(
         current_state().data_dir, backend=backend, storage=storage,
         worker_id=f"{host}:{port}" if cluster is None else cluster.worker_id(host, port),
         cluster=None if cluster is None else cluster.group_id,
+        retention_check_interval_ms=retention_check,
     )  # fmt: skip
     try:
         for v in valid:

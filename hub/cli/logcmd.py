@@ -109,7 +109,7 @@ def _embedded(path: str | None) -> Any:
 
     if path is None:
         return StorageTopics()
-    backend, storage, _cluster = _worker_config(path)
+    backend, storage, *_ = _worker_config(path)
     if backend is not None:
         backend.close()
         raise ConfigError(f"{path}: names a Kafka cluster, not the data directory's log")
@@ -120,7 +120,7 @@ def _kafka(path: str) -> tuple[Any, Any]:
     from hub.cli.connect import _worker_config
     from hub.errors import ConfigError
 
-    backend, storage, _cluster = _worker_config(path)
+    backend, storage, *_ = _worker_config(path)
     if backend is None:
         raise ConfigError(f"{path}: names no Kafka cluster (log.backend: kafka)")
     return backend, storage
