@@ -396,6 +396,7 @@ def run(configs: tuple[str, ...], fail_fast: bool, worker_config: str | None) ->
       hub run configs/datagen-to-file.yaml
       hub --data-dir /var/lib/hub run --fail-fast /etc/hub/*.yaml
     """
+    from hub.log.files import raise_open_files_limit
     from hub.runtime import _gc
     from hub.runtime.worker import Worker
 
@@ -417,6 +418,7 @@ def run(configs: tuple[str, ...], fail_fast: bool, worker_config: str | None) ->
             backend.close()
         raise ConfigError("\n\n".join(problems))
     _gc.tune()
+    raise_open_files_limit()
     worker = Worker(
         current_state().data_dir, restore=False, backend=backend, storage=storage,
         retention_check_interval_ms=retention_check,
@@ -705,6 +707,7 @@ def serve(
     import uvicorn
 
     from hub.api import create_app
+    from hub.log.files import raise_open_files_limit
     from hub.runtime import _gc
     from hub.runtime.worker import Worker
 
@@ -726,6 +729,7 @@ def serve(
         listening.close()
         raise ConfigError("\n\n".join(problems))
     _gc.tune()
+    raise_open_files_limit()
     worker = Worker(
         current_state().data_dir, backend=backend, storage=storage,
         worker_id=f"{host}:{port}" if cluster is None else cluster.worker_id(host, port),

@@ -18,6 +18,7 @@ Everything is created owner-only (``FILE_MODE``, ``DIR_MODE``): records may hold
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 
@@ -97,3 +98,18 @@ def fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def raise_open_files_limit() -> None:
+    """The process's soft limit of open files raised to its hard limit, as Go's runtime
+    does at start: the log keeps a file open per segment (Kafka asks for 100 000 and more),
+    and systemd's soft limit is 1 024 where its hard one is 524 288. ``hub run`` and ``hub
+    serve`` call it; an application embedding a Worker decides for itself."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 1 << 20 if hard == resource.RLIM_INFINITY else hard  # (Linux's nr_open default)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        # (a container's lower nr_open: what is allowed stays)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))

@@ -37,6 +37,7 @@ log = logging.getLogger("hub.log")
 
 _OFFSET_ENTRY = struct.Struct(">II")
 _TIME_ENTRY = struct.Struct(">qI")
+_READ_WHOLE = 64 * 1024  # (the index of a segment of up to ~32 MiB at the default interval)
 
 
 class _SparseIndex:
@@ -73,10 +74,17 @@ class _SparseIndex:
         return index
 
     def _map(self, fd: int | None) -> None:
+        """A small index is read (Python's mmap keeps a descriptor of its own, as long as the
+        mapping: one more per sealed segment, next to its log file's), a large one mapped."""
         size = os.fstat(fd).st_size if fd is not None else 0
         size -= size % self.entry.size
         old = self._buf
-        self._buf = mmap.mmap(fd, size, prot=mmap.PROT_READ) if fd is not None and size else b""
+        if fd is None or not size:
+            self._buf = b""
+        elif size <= _READ_WHOLE:
+            self._buf = os.pread(fd, size, 0)
+        else:
+            self._buf = mmap.mmap(fd, size, prot=mmap.PROT_READ)
         if isinstance(old, mmap.mmap):
             old.close()
         if self._buf and not self._sane():

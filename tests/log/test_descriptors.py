@@ -4,6 +4,8 @@ not to free disk space. Each case runs in a process of its own (the limit is per
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import subprocess
 import sys
@@ -113,3 +115,68 @@ def test_a_topic_short_of_descriptors_is_not_left_half_made(tmp_path: Path) -> N
         log.create_topic("wide", 4)
         with pytest.raises(InvalidTopicError, match="partitions must be from 1 to 4096, not"):
             log.create_topic("wider", 5000)
+
+
+def test_a_sealed_segment_read_by_offset_holds_one_descriptor(tmp_path: Path) -> None:
+    # (its index was mapped, and Python 3.11's mmap keeps a descriptor of its own: two per
+    # sealed segment once read, and a long run with 500+ segments neared the 1 024 limit)
+    with Log(str(tmp_path), background=False) as log:
+        log.create_topic("t", 1, {"segment.bytes": "1048576", "index.interval.bytes": "512"})
+        p = log.producer()
+        for i in range(60_000):
+            p.send("t", b"x" * 100, key=b"%d" % i)
+        p.flush()
+        c = log.consumer()
+        tp = TopicPartition("t", 0)
+        c.assign([tp])
+        segments = log.describe("t").partitions[0].segments
+        assert segments >= 5
+        for offset in range(0, 60_000, 60_000 // segments // 2):  # (each segment, by offset)
+            c.seek(tp, offset)
+            assert c.poll(timeout=1, max_records=1)[0].offset == offset
+
+        def opened(suffix: str) -> int:
+            names = []
+            for fd in os.listdir("/proc/self/fd"):
+                with contextlib.suppress(FileNotFoundError):  # (the listing's own)
+                    names.append(os.readlink(f"/proc/self/fd/{fd}"))
+            return sum(name.endswith(suffix) for name in names)
+
+        assert opened(".log") >= segments  # (one each: a log file stays open, as Kafka's)
+        assert opened(".index") == opened(".timeindex") == 0
+        c.close()
+
+
+def test_hub_run_raises_its_soft_limit_of_open_files_to_the_hard_one(tmp_path: Path) -> None:
+    # (systemd's soft limit is 1 024, its hard one 524 288: a worker of many segments got a
+    # bare EMFILE at 1 024 where it may open half a million)
+    import resource
+    import signal
+    import time
+
+    cfg = tmp_path / "g.yaml"
+    cfg.write_text("name: g\nconfig: {connector.class: datagen, topic: t}\n")
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def low() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub", "--data-dir", str(tmp_path / "d"), "run", str(cfg)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=low,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )  # fmt: skip
+    try:
+        want = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+        deadline = time.monotonic() + 30
+        while True:
+            limits = Path(f"/proc/{proc.pid}/limits").read_text()
+            (line,) = [x for x in limits.splitlines() if x.startswith("Max open files")]
+            if line.split()[3] != "256":
+                break
+            assert time.monotonic() < deadline and proc.poll() is None, line
+            time.sleep(0.2)
+        assert line.split()[3:5] == [want if want != "unlimited" else str(1 << 20), want]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
