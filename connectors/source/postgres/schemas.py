@@ -211,6 +211,16 @@ class TableSchemas:
     def on_relation(self, rel: Relation) -> None:
         if not self.filters.table(rel.namespace, rel.name):
             self.by_relation[rel.relation_id] = None
+            was = next((k for k, (oid, _) in self._shapes.items()
+                        if oid == rel.relation_id), None)  # fmt: skip
+            if was is not None:  # (renamed or moved out of the captured tables)
+                del self._shapes[was]
+                log.warning(
+                    "table %s.%s: it was renamed %s.%s, which is not captured: its changes "
+                    "are not read from now on, and the sinks keep its rows under the old name "
+                    "as they are now (include the new name in table.include.list to go on "
+                    "capturing it)", *was, rel.namespace, rel.name,
+                )  # fmt: skip
             return
         found = catalog.tables(self.meta, self.filters, oid=rel.relation_id)
         info = found[0] if found else None

@@ -386,7 +386,7 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # (the sinks' rows silently kept other values than the source's: pgoutput sends no DDL)
-    for t in ("readd", "ren", "volat", "recreate", "fine", "moved"):
+    for t in ("readd", "ren", "volat", "recreate", "fine", "moved", "gone"):
         sql.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, s int)")
         sql.execute(f"INSERT INTO {t} VALUES (1, 1)")
     sql.execute("CREATE TABLE narrow (id int PRIMARY KEY, s numeric(6,2), c char(3))")
@@ -411,13 +411,14 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
             sql.execute("ALTER TABLE fine ADD COLUMN c int DEFAULT 5")
             sql.execute("ALTER TABLE moved RENAME TO moved2")
             sql.execute("ALTER TABLE staging_x RENAME TO live")  # (into the captured ones)
+            sql.execute("ALTER TABLE gone RENAME TO staging_gone")  # (out of them)
             # (a type change that rewrote the values the rows had: 12.34 became 12, 'a' 'a  ')
             sql.execute("ALTER TABLE narrow ALTER COLUMN s TYPE numeric(6,0)")
             sql.execute("ALTER TABLE narrow ALTER COLUMN c TYPE char(6)")
             sql.execute("ALTER TABLE widen ALTER COLUMN s TYPE bigint, ALTER COLUMN v TYPE "
                         "varchar(10), ALTER COLUMN n TYPE numeric(9,3)")  # fmt: skip
             for t in ("readd", "ren", "volat", "recreate", "narrow", "widen", "moved2", "live",
-                      "fine"):  # fmt: skip
+                      "staging_gone", "fine"):  # fmt: skip
                 sql.execute(f"INSERT INTO {t} (id) VALUES (2)")
             wait_for(lambda: len(events(worker.log, "app.public.fine")) >= 2, what="the rows")
         said = [r.getMessage() for r in caplog.records if "incremental snapshot" in r.getMessage()]
@@ -432,6 +433,11 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
             ("narrow", "column 'c' changed type from character(3) to character(6)"),
         ]:
             assert any(f"public.{table}:" in m and words in m for m in said), (table, said)
+        assert any(
+            "table public.gone: it was renamed public.staging_gone, which is not "
+            "captured" in r.getMessage()
+            for r in caplog.records
+        ), caplog.text
         assert not any("public.fine" in m for m in said)  # (a constant default: filled)
         assert not any("public.widen" in m for m in said)  # (every value kept)
     finally:
