@@ -101,13 +101,43 @@ def range_assign(
     return out
 
 
+# A process stopped (SIGSTOP, a VM paused, swapping) or held up whole stops every member's
+# heartbeats at once: that time does not count against their sessions (it had expelled a
+# worker's own sinks after a 10 s pause, each warning that a batch took too long). A thread
+# notes the time every _TICK_S while the groups have members; a gap over _STALL_S is a stall.
+_TICK_S = 0.5
+_STALL_S = 2.0
+
+
 class GroupCoordinator:
     def __init__(self, log: Log) -> None:
         self._log = log
         self._lock = threading.RLock()
         self._groups: dict[str, _Group] = {}
         self._offsets: dict[str, dict[TopicPartition, OffsetAndMetadata]] = {}
+        self._ticked = time.monotonic()
+        self._clock: threading.Thread | None = None
+        self._closed = threading.Event()
         self._load()
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._clock is not None and self._clock is not threading.current_thread():
+            self._clock.join()
+
+    def _run_clock(self) -> None:
+        while not self._closed.wait(_TICK_S):
+            with self._lock:
+                self._stalled(time.monotonic())
+
+    def _stalled(self, now: float) -> None:
+        """Every member's silence of a stall (a gap in the clock's ticks) forgiven."""
+        gap = now - self._ticked
+        self._ticked = now
+        if gap > _STALL_S:
+            for g in self._groups.values():
+                for mem in g.members.values():
+                    mem.last_seen = min(now, mem.last_seen + gap - _TICK_S)
 
     # -- committed offsets -----------------------------------------------------------------
     def _load(self) -> None:
@@ -210,6 +240,12 @@ class GroupCoordinator:
     def join(self, group: str, topics: tuple[str, ...], session_timeout_ms: int) -> str:
         with self._lock:
             g = self._groups.setdefault(group, _Group())
+            if self._clock is None and not self._closed.is_set():
+                self._ticked = time.monotonic()
+                self._clock = threading.Thread(
+                    target=self._run_clock, name="hub-log-groups", daemon=True
+                )
+                self._clock.start()
             member_id = f"{group}-{uuid.uuid4().hex[:12]}"
             g.members[member_id] = Member(member_id, tuple(topics), session_timeout_ms)
             self._rebalance(g)
@@ -260,6 +296,8 @@ class GroupCoordinator:
 
     def _expire(self, group: str, g: _Group) -> None:
         now = time.monotonic()
+        if self._clock is not None:  # (a stall just ended: before the clock's next tick)
+            self._stalled(now)
         gone = [
             m
             for m, mem in g.members.items()

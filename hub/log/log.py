@@ -541,6 +541,7 @@ class Log:
             self._stop.set()
             self._wake.set()
             self._thread.join()
+        self.groups.close()
         with self._maintenance, self._lock:
             # (a partition whose failed write could not be cut back: its tail is checked at
             # the next open, as after a crash)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -297,3 +298,53 @@ def test_a_delete_cut_short_leaves_no_offsets_for_a_topic_made_again(data_dir: s
         c = log.consumer(group_id="billing", auto_offset_reset="earliest")
         c.assign([tp])
         assert c.poll(0)[0].offset == 0
+
+
+def test_a_stopped_process_does_not_expel_its_own_members(tmp_path: Path) -> None:
+    # (a worker paused for longer than the session timeout, SIGSTOP or a VM frozen, expelled
+    # its own sinks when it went on: each lost its partitions, warning that a batch took too
+    # long, and rejoined; the time it stood still is not a member's silence)
+    import signal
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import sys, time
+        from hub.log import Log
+        log = Log({str(tmp_path)!r})
+        log.create_topic("t", 2)
+        lost = []
+        def on_lost(tps):
+            lost.extend(tps)
+        c = log.consumer(group_id="g", session_timeout_ms=1200)
+        c.subscribe(["t"], on_lost=on_lost)
+        c.poll(timeout=0.2)
+        dead = log.consumer(group_id="g", session_timeout_ms=1200)  # (never heard again)
+        dead.subscribe(["t"])
+        dead.poll(timeout=0.2)
+        print("ready", flush=True)
+        sys.stdin.readline()  # (stopped and continued meanwhile)
+        c.poll(timeout=0.2)
+        members = [m.member_id for m in log.groups.describe("g").members]
+        print("lost", len(lost), "members", len(members), flush=True)
+        time.sleep(1.5)  # (the silent one's session runs out in the time that runs)
+        c.poll(timeout=0.2)
+        print("after", len(log.groups.describe("g").members), flush=True)
+        log.close()
+    """)
+    with subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as proc:  # fmt: skip
+        try:
+            assert proc.stdout is not None and proc.stdin is not None
+            assert proc.stdout.readline().strip() == "ready"
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGSTOP)
+            time.sleep(3)
+            proc.send_signal(signal.SIGCONT)
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline().split() == ["lost", "0", "members", "2"]
+            assert proc.stdout.readline().split() == ["after", "1"]
+            assert proc.wait(30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
