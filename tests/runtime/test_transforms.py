@@ -1389,15 +1389,19 @@ def test_mask_field_masks_a_nan_or_infinite_float_as_zero() -> None:
     # record; Kafka's MaskField masks the Double as 0.0, or the replacement as a double)
     from hub.runtime.converters import JsonConverter
 
+    # (the JSON converter's type names, which every schema hub makes carries: the check was
+    # for Connect's FLOAT64 / FLOAT32, and a real record's NaN still became "")
     schema = {"type": "struct", "optional": False, "fields": [
-        {"field": "x", "type": "float64", "optional": True},
-        {"field": "y", "type": "float32", "optional": True}]}  # fmt: skip
+        {"field": "x", "type": "double", "optional": True},
+        {"field": "y", "type": "float", "optional": True},
+        {"field": "z", "type": "float64", "optional": True}]}  # fmt: skip
     conv = JsonConverter()
-    value, vs = conv.to_value(conv.from_value({"x": float("nan"), "y": float("-inf")}, schema))
-    assert value == {"x": "NaN", "y": "-Infinity"}  # (as the sink sees them)
-    out = applied(one("MaskField$Value", fields="x,y"), sink(value, value_schema=vs))
-    assert out.value == {"x": 0.0, "y": 0.0}
+    nan, inf = float("nan"), float("-inf")
+    value, vs = conv.to_value(conv.from_value({"x": nan, "y": inf, "z": nan}, schema))
+    assert value == {"x": "NaN", "y": "-Infinity", "z": "NaN"}  # (as the sink sees them)
+    out = applied(one("MaskField$Value", fields="x,y,z"), sink(value, value_schema=vs))
+    assert out.value == {"x": 0.0, "y": 0.0, "z": 0.0}
     out = applied(
-        one("MaskField$Value", fields="x,y", replacement="7"), sink(value, value_schema=vs)
+        one("MaskField$Value", fields="x,y,z", replacement="7"), sink(value, value_schema=vs)
     )
-    assert out.value == {"x": 7.0, "y": 7.0}
+    assert out.value == {"x": 7.0, "y": 7.0, "z": 7.0}

@@ -45,6 +45,8 @@ def empty(value: Any) -> Any:
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _INT_BITS = {"int8": 8, "int16": 16, "int32": 32, "int64": 64}
+# (the JSON converter's names, which hub's schemas carry; Connect's FLOAT32 / FLOAT64 too)
+_FLOATS = frozenset({"float", "double", "float32", "float64"})
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
 
 
@@ -132,7 +134,7 @@ def masked(value: Any, schema: Mapping[str, Any] | None, replacement: str | None
             bits = _INT_BITS.get(str(kind))
             if bits is not None and isinstance(value, int) and not isinstance(value, bool):
                 return _integer(replacement, bits)
-        if kind in ("float32", "float64"):
+        if kind in _FLOATS:
             # (a NaN or an infinity comes back from the JSON converter as the text "NaN",
             # "Infinity": masked as text, it became "" and every sink refused the record;
             # Kafka masks the Double as 0.0)
