@@ -352,7 +352,7 @@ class ChangeReader:
         if mode == "none":
             return (), None
         fields = self.cfg.primary_key_fields
-        if mode == "record_key" and not fields and type(r.key) is dict:  # the common case
+        if mode == "record_key" and not fields and type(r.key) is dict and r.key:  # (common)
             key = tuple(r.key.values())
             try:
                 hash(key)
@@ -367,6 +367,14 @@ class ChangeReader:
                 raise RecordError(r.topic, r.partition, r.offset, "no value to read the key from")
             return (), None
         names = tuple(fields) if fields else tuple(src.keys())
+        if not names:  # (all its rows under one key (): every one was dropped, silently)
+            raise RecordError(
+                r.topic, r.partition, r.offset,
+                "the record key has no fields (a transform such as ReplaceField$Key removed "
+                "them all?): the sink upserts and deletes by the key; keep its fields, name "
+                "the key's columns in primary.key.fields, or set primary.key.mode: none to "
+                "append every record",
+            )  # fmt: skip
         try:
             return names, hashable(tuple(src[n] for n in names))
         except KeyError as exc:

@@ -4,8 +4,10 @@ PostgreSQL's own apply worker does; without an old image the table stays append 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +248,22 @@ def test_an_unchanged_toasted_value_of_a_keyless_update_comes_from_its_old_row(
     sink.put([t.insert(0, row("big", 1))])
     sink.put([t.event("u", 1, row("big", 1), row("__debezium_unavailable_value", 2))])
     assert content(sink) == Counter({("big", 2): 1})
+
+
+def test_a_record_key_without_fields_is_refused(sink: Sink) -> None:
+    # (ReplaceField$Key excluding the key's every field, or an include of a misspelt one:
+    # every row went under the one key (), none was written, and the task ran on, its
+    # offsets committed)
+    from connectors.sink.engine.errors import RecordError
+    from tests.connectors.sink.events import people
+
+    t = people()
+    good = t.insert(0, {"id": 1, "name": "a", "score": "1.00"})
+    keyless = dataclasses.replace(
+        t.insert(1, {"id": 2, "name": "b", "score": "2.00"}),
+        key={}, key_schema={"type": "struct", "optional": False, "fields": []},
+    )  # fmt: skip
+    with pytest.raises(RecordError, match="the record key has no fields"):
+        sink.put([good, keyless])
+    sink.put([good])
+    assert sink.rows("srv_public_people") == [(1, "a", Decimal("1.00"))]
