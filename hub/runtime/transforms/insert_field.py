@@ -65,6 +65,8 @@ class InsertField(Transform):
             name = spec[:-1] if spec[-1] in "!?" else spec
             if not name.strip():
                 props.problem(key, "needs a field name before '!' or '?'")
+            if any(i.name == name for i in self.insertions):  # (one value was lost)
+                props.problem(key, f"names field {name!r}, which another property inserts too")
             self.insertions.append(Insertion(name, not spec.endswith("!"), type_, value))
         if not self.insertions:
             props.problems.append(

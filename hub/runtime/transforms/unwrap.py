@@ -70,6 +70,9 @@ def _references(props: Props, key: str) -> list[FieldReference]:
         ref = props.parse(key, spec, lambda v: FieldReference.parse(prefix, v))
         if ref is not None:
             refs.append(ref)
+    twice = sorted({r.new_name for r in refs if [x.new_name for x in refs].count(r.new_name) > 1})
+    if twice:  # (one value was lost, as Debezium's SchemaBuilder refuses it)
+        props.problem(key, f"names {', '.join(twice)} more than once: rename one (field:name)")
     return refs
 
 

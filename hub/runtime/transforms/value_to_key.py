@@ -15,7 +15,9 @@ PURPOSE = "copying fields from value to key"
 
 class ValueToKey(Transform):
     """``fields`` (required): the value fields that form the key, in that order. With a
-    schema, the key schema is a struct of those fields' schemas. A tombstone passes as it is."""
+    schema, the key schema is a struct of those fields' schemas. A record without a value (a
+    tombstone) is an error, as Kafka's: it went on with its old key, which no row keyed by
+    the new one matches (the sinks failed later, blaming the source table's key)."""
 
     def __init__(self, props: Props) -> None:
         self.fields = props.names("fields", required="the value fields that form the key")
@@ -26,7 +28,13 @@ class ValueToKey(Transform):
     def apply(self, record: R) -> R | None:
         op = operand(VALUE, record, PURPOSE)
         if op is None:
-            return record
+            raise TransformError(
+                "a record without a value (a tombstone: a delete) has no fields to copy into "
+                "the key; drop tombstones before this transform (Filter with the predicate "
+                "RecordIsTombstone) or rewrite deletes as rows (ExtractNewRecordState's "
+                "delete.tombstone.handling.mode: rewrite)",
+                topic=record.topic,
+            )
         if op.schema is None:
             key = {f: op.data.get(f) for f in self.fields}
             return replace(record, key=key, key_schema=None)
