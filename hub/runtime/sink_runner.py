@@ -68,8 +68,9 @@ class SinkRunner:
         self.linger = min(ctx.common.batch_linger_ms, ctx.common.batch_max_wait_ms) / 1000
         self.state = ctx.state
         self.errors = ctx.errors
+        self.consumer_group = f"connect-{ctx.connector}"
         self.consumer = ctx.log.consumer(
-            group_id=f"connect-{ctx.connector}",
+            group_id=self.consumer_group,
             auto_offset_reset=ctx.common.auto_offset_reset,
             max_poll_records=self.batch_size,
         )
@@ -112,7 +113,10 @@ class SinkRunner:
         self._moved |= tps
         for tp in tps:  # (another member may have committed them meanwhile)
             self._committed.pop(tp, None)
-        for tp, offset in self.task.open(tps).items():
+        stored = self.task.open(tps)
+        if self.task.skips_below_stored and len(stored) < len(tps):
+            self._none_stored(tps - stored.keys())
+        for tp, offset in stored.items():
             if self.task.skips_below_stored:
                 # (asked, not left to seek: a Kafka consumer's seek past the end raises
                 # nothing, the client resets the position by itself)
@@ -130,6 +134,34 @@ class SinkRunner:
                 log.warning(  # (past the end, a task that does not skip: the group's offset)
                     "%s: the target's stored offset cannot be used: %s", self.connector, exc
                 )
+
+    def _none_stored(self, tps: set[TopicPartition]) -> None:
+        """Partitions the target holds no offset of, though the group committed one: the
+        target lost every transaction that wrote them (a crash with synchronous_commit=off,
+        a failover to a replica that was behind, a restore), or it is another target. The
+        group's offset would skip what the target never got: write them from the log's
+        start. (A task that keeps its offsets in the target stores them before the group
+        commits, so a group's offset with none in the target is that.)"""
+        committed = {
+            TopicPartition(p.topic, p.partition): p.committed
+            for p in self.log.groups.describe(self.consumer_group).partitions
+            if p.committed is not None
+        }
+        for tp in sorted(tps & committed.keys(), key=lambda t: (t.topic, t.partition)):
+            start = self.log.watermarks(tp)[0]
+            if committed[tp] <= start:
+                continue
+            log.warning(
+                "%s: the target holds no offset of %s[%d] though the group committed %d: it "
+                "lost the transactions that wrote it (a crash with synchronous_commit=off, a "
+                "failover to a replica that was behind, a restore), or it is another target; "
+                "writing the partition from the log's start, offset %d",
+                self.connector, tp.topic, tp.partition, committed[tp], start,
+            )  # fmt: skip
+            try:
+                self.consumer.seek(tp, start)
+            except OffsetOutOfRangeError as exc:  # (retention moved the start meanwhile)
+                self.consumer.seek(tp, exc.start)
 
     def _below_the_start(self, tp: TopicPartition, offset: int, exc: OffsetOutOfRangeError) -> None:
         """The target is behind the log's start: it went back (a restore, a failover) after

@@ -122,3 +122,46 @@ def test_a_target_gone_back_below_the_log_start_goes_on_from_the_log_start(
         assert said and f"offsets 20 to {start - 1}" in said[0]
     finally:
         worker.stop()
+
+
+def test_a_target_that_lost_every_write_of_a_partition_is_written_from_the_log_start(
+    tmp_path: Path, pg_server: PgServer, pg_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (the chaos test: the sink server stopped with -m immediate, synchronous_commit=off, lost
+    # the first transactions that wrote pgbench_history; with no row of that partition in
+    # _hub_offsets, the next start resumed from the group's offset, committed after them:
+    # 673 rows lost for good)
+    t = PgTable("t", [("id", Oid.INT4, -1), ("n", Oid.INT4, -1)], pk=("id",))
+    dsn = pg_server.dsn(pg_db)
+    spec = ConnectorSpec("pgsink", {
+        "connector.class": "postgres-sink", "topics": t.topic,
+        "connection.url": f"postgresql://{pg_server.user}@{pg_server.host}:"
+                          f"{pg_server.port}/{pg_db}",
+        "batch.max.wait.ms": 50, "offset.flush.interval.ms": 100,
+    }, "test")  # fmt: skip
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        _produce(worker, t, 0, 10)
+        worker.add(spec)
+        with psycopg.connect(dsn, autocommit=True) as con:
+            wait_for(lambda: con.execute("SELECT to_regclass('srv_public_t')").fetchone()[0]
+                  is not None and len(_ids(con)) == 10)  # fmt: skip
+        group = worker.log.groups
+        wait_for(lambda: [p.committed for p in group.describe("connect-pgsink").partitions]
+                 == [10], what="the group's commit")  # fmt: skip
+    finally:
+        worker.stop()
+    with psycopg.connect(dsn, autocommit=True) as con:  # every write of the partition lost
+        con.execute("DELETE FROM srv_public_t")
+        con.execute("DELETE FROM _hub_offsets")
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        _produce(worker, t, 10, 15)
+        worker.add(spec)
+        with psycopg.connect(dsn, autocommit=True) as con:
+            wait_for(lambda: _ids(con) == list(range(15)), what="all 15 rows")
+    finally:
+        worker.stop()
+    assert "the target holds no offset of srv.public.t[0] though the group committed 10" in (
+        caplog.text
+    )
