@@ -28,12 +28,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 from typing import Any
 
 from hub.log import Record, TopicExistsError, TopicPartition
 from hub.log.backend import LogBackend
-from hub.runtime.storage import single_partition, tail
+from hub.runtime.storage import remade, single_partition, tail
+
+log = logging.getLogger(__name__)
 
 TOPIC = "__connect_configs"
 CONNECTOR_PREFIX = "connector-"
@@ -82,6 +85,11 @@ class ConfigStore:
         whether anything was."""
         with self._lock:
             got = False
+            if remade(self._log, self._tp, self._next):  # (what it holds is read again)
+                log.warning("the config topic %s ends before offset %d, read already: it was "
+                            "made again (the cluster lost it?); reading it from its start",
+                            self.topic, self._next)  # fmt: skip
+                self._next = 0
             for r in tail(self._log, self._tp, self._next):
                 self._apply(r)
                 got = True

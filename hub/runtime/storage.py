@@ -150,6 +150,13 @@ def tail(log: LogBackend, tp: TopicPartition, start: int) -> Iterator[Record]:
     return log.scan(tp, start, end=end)
 
 
+def remade(log: LogBackend, tp: TopicPartition, read: int) -> bool:
+    """Whether a storage topic ends before ``read``, the offset after what was read of it:
+    then it was deleted and made again (a cluster that lost it), and ``tail`` from there
+    would never return what the new one holds."""
+    return log.has_topic(tp.topic) and log.watermarks(tp)[1] < read
+
+
 def status_value(state: str, trace: str | None, worker_id: str) -> bytes:
     return json.dumps(
         {"state": state, "trace": trace, "worker_id": worker_id, "generation": 0}
@@ -162,7 +169,11 @@ class StatusStore:
         self.topic = topic
         self._replication = replication_factor
         self._tp = TopicPartition(topic, 0)
+        # _lock guards the state below and is never held across a call to the log (a read
+        # of the status waited up to 30 s while the status job asked an unreachable
+        # cluster); _io orders the reads and writes of the topic
         self._lock = threading.Lock()
+        self._io = threading.Lock()
         self._written: dict[bytes, bytes] = {}  # key -> the value it holds now
         self._retry_at = 0.0  # (after a failed write: when to try again)
         self._wait = 0.0
@@ -182,9 +193,21 @@ class StatusStore:
                 self._written[r.key] = r.value
 
     def refresh(self) -> None:
-        """Read what other workers wrote since (distributed workers)."""
-        with self._lock:
-            self._read(tail(self._log, self._tp, self._next))
+        """Read what other workers wrote since (distributed workers). A topic that ends
+        before what was read was made again (a cluster that lost it): read whole, and what
+        this worker had written is written again at its next publish."""
+        with self._io:
+            start = self._next
+            if remade(self._log, self._tp, start):
+                records = list(self._log.scan(self._tp, 0))
+                with self._lock:
+                    self._written.clear()
+                    self._next = 0
+                    self._read(records)
+                return
+            records = list(tail(self._log, self._tp, start))
+            with self._lock:
+                self._read(records)
 
     def keys_of(self, connector: str) -> list[bytes]:
         """The keys the topic holds for ``connector`` (its own and its tasks')."""
@@ -214,14 +237,15 @@ class StatusStore:
         next calls do nothing for a while (1 s, doubling to 60 s): a cluster refusing the
         writes is told about once in a while, not every second, and the offset store's writes
         do not queue behind these."""
-        with self._lock:
-            if backoff and time.monotonic() < self._retry_at:
-                return 0
-            items: list[tuple[bytes, bytes | None]] = [
-                (k, v) for k, v in states.items() if self._written.get(k) != v
-            ]
-            if not keep_others:
-                items += [(k, None) for k in self._written if k not in states]
+        with self._io:
+            with self._lock:
+                if backoff and time.monotonic() < self._retry_at:
+                    return 0
+                items: list[tuple[bytes, bytes | None]] = [
+                    (k, v) for k, v in states.items() if self._written.get(k) != v
+                ]
+                if not keep_others:
+                    items += [(k, None) for k in self._written if k not in states]
             if not items:
                 return 0
             try:
@@ -231,17 +255,20 @@ class StatusStore:
                         self._log.create_topic(self.topic, 1, {
                             "cleanup.policy": "compact", "segment.bytes": str(16 << 20)},
                             self._replication)  # fmt: skip
-                    self._written.clear()
+                    with self._lock:
+                        self._written.clear()
                     items = [(k, v) for k, v in states.items() if v is not None]
                 self._log.append_durable(self._tp, [k for k, _ in items], [v for _, v in items])
             except Exception:
-                self._wait = min(max(self._wait * 2, 1.0), 60.0)
-                self._retry_at = time.monotonic() + self._wait
+                with self._lock:
+                    self._wait = min(max(self._wait * 2, 1.0), 60.0)
+                    self._retry_at = time.monotonic() + self._wait
                 raise
-            self._wait = 0.0
-            for k, v in items:
-                if v is None:
-                    self._written.pop(k, None)
-                else:
-                    self._written[k] = v
+            with self._lock:
+                self._wait = 0.0
+                for k, v in items:
+                    if v is None:
+                        self._written.pop(k, None)
+                    else:
+                        self._written[k] = v
             return len(items)

@@ -924,7 +924,8 @@ class Worker:
                 self._stop_tasks([task])
                 rt.tasks[i] = _Task(task.task_id, task.config, TaskState(task.task_id))
         if not self.leases.releasing_lost:  # handed over: no longer running here (its next
-            # worker writes RUNNING once this returns; lost: another may run it already)
+            # worker writes RUNNING once this returns; lost: another may run it already, and
+            # the status job corrects the record if it still names this worker)
             with self._status_lock:
                 status = status_value("UNASSIGNED", None, self.worker_id)
                 try:
@@ -1113,6 +1114,8 @@ class Worker:
         lease's holder wrote them to the status topic (this worker's own until it has)."""
         if not self._runs_here(rt.name, None):
             doc = self._topic_status(f"status-connector-{rt.name}")
+            if doc.get("worker_id") == self.worker_id and doc.get("state") in (RUNNING, PAUSED):
+                return "UNASSIGNED", self.worker_id, None  # (its past: it knows better)
             if doc.get("state"):
                 return str(doc["state"]), doc.get("worker_id"), doc.get("trace")
         return rt.state, self.worker_id, rt.trace
@@ -1131,9 +1134,12 @@ class Worker:
         for t in rt.tasks:
             if not self._runs_here(rt.name, t.task_id):  # as its worker says
                 doc = self._topic_status(f"status-task-{rt.name}-{t.task_id}")
+                state = str(doc.get("state") or "UNASSIGNED")
+                if doc.get("worker_id") == self.worker_id and state in (RUNNING, PAUSED):
+                    state = "UNASSIGNED"  # (a record of this worker's past: it knows better)
                 out.append(TaskStatus(
-                    t.task_id, str(doc.get("state") or "UNASSIGNED"), doc.get("trace"), 0, 0.0,
-                    None, None, 0, worker_id=doc.get("worker_id"),
+                    t.task_id, state, doc.get("trace"), 0, 0.0, None, None, 0,
+                    worker_id=doc.get("worker_id"),
                 ))  # fmt: skip
                 continue
             s = t.state.snapshot()
@@ -1217,7 +1223,26 @@ class Worker:
                         states[f"status-task-{rt.name}-{st.id}".encode()] = status_value(
                             st.state, st.trace, self.worker_id
                         )
+                if distributed:
+                    states.update(self._stale_claims(rt))
             self.status_store.publish(states, keep_others=distributed, backoff=True)
+
+    def _stale_claims(self, rt: ConnectorRuntime) -> dict[bytes, bytes]:
+        """UNASSIGNED for the status records that say this worker runs what it does not (a
+        lease lost, not handed over: no record was written then; with no worker holding it,
+        as after a broker came back empty, they had said RUNNING on this worker for ever).
+        A worker that holds it writes RUNNING again after reading this."""
+        out = {}
+        keys = [(f"status-connector-{rt.name}", None)] + [
+            (f"status-task-{rt.name}-{t.task_id}", t.task_id) for t in rt.tasks
+        ]
+        for key, task_id in keys:
+            if self._runs_here(rt.name, task_id):
+                continue
+            doc = self._topic_status(key)
+            if doc.get("worker_id") == self.worker_id and doc.get("state") in (RUNNING, PAUSED):
+                out[key.encode()] = status_value("UNASSIGNED", None, self.worker_id)
+        return out
 
     def refresh_lag(self) -> None:
         """Set each sink task's lag: the records between its partitions' committed offsets and

@@ -6,6 +6,7 @@ and the source runner's exactly-once recovery on it after a kill -9."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -471,3 +472,39 @@ def test_kill_9_of_a_source_on_kafka_loses_and_duplicates_nothing(
     assert all(ns == sorted(ns) for ns in by_key.values())  # each key's records in order
     # (the kills came inside windows: restarts found records of an unfinished commit)
     assert "will not be written again" in (tmp_path / "runner.log").read_text()
+
+
+def test_a_status_read_answers_while_the_cluster_does_not(own_kafka_broker: str) -> None:
+    # (a read of a task's status waited for the status job's lock, held across its calls to
+    # the cluster: every worker's REST status timed out while the broker was unreachable)
+    from hub.runtime.storage import StatusStore
+
+    def quietly(fn: Any, *args: Any) -> threading.Thread:  # (they fail once it answers late)
+        def run() -> None:
+            with contextlib.suppress(Exception):
+                fn(*args)
+
+        return threading.Thread(target=run)
+
+    log = KafkaLog({"bootstrap.servers": own_kafka_broker, "message.timeout.ms": "3000"})
+    store = StatusStore(log, "status-hang")
+    store.publish({b"status-task-x-0": b"RUNNING"}, keep_others=True)
+    store.refresh()
+    port = own_kafka_broker.rsplit(":", 1)[1]
+    (pid,) = [int(p) for p in subprocess.run(
+        ["pgrep", "-f", f"listener-url tcp://127.0.0.1:{port} "], capture_output=True,
+        text=True).stdout.split()]  # fmt: skip
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        jobs = [quietly(store.refresh), quietly(store.publish, {b"status-task-x-1": b"RUN"})]
+        for job in jobs:
+            job.start()
+        time.sleep(0.5)  # (both inside their calls to the broker, which does not answer)
+        began = time.monotonic()
+        assert store.get(b"status-task-x-0") == b"RUNNING"
+        assert time.monotonic() - began < 0.5
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    for job in jobs:
+        job.join(60)
+    log.close()

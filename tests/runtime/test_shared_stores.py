@@ -127,3 +127,29 @@ def test_a_moved_task_repairs_its_own_commit_that_landed_in_part(tmp_path: Path)
         assert plain[b'["src",{"file":"b"}]'] == b'{"pos": 1}'
         taker.refresh(repair=("src", 0))
         assert log.watermarks(tp)[1] == end + 1  # (nothing more to repair)
+
+
+def test_stores_read_a_storage_topic_made_again(tmp_path: Path) -> None:
+    # (a cluster that came back without its topics: the stores went on reading from the
+    # offsets they had read to, past the new topics' ends, and never saw another worker's
+    # records again; each worker's status said RUNNING on a worker that ran nothing)
+    with Log(tmp_path / "data") as log:
+        a, b = StatusStore(log, "status-x"), StatusStore(log, "status-x")
+        a.publish({f"status-task-x-{i}".encode(): b"A" for i in range(5)}, keep_others=True)
+        a.refresh()  # (the status job reads the topic every second)
+        mine, theirs = ConfigStore(log, "configs-x"), ConfigStore(log, "configs-x")
+        for i in range(5):
+            mine.put(f"c{i}", {"v": i})
+        log.delete_topic("status-x")
+        log.delete_topic("configs-x")
+        b.publish({b"status-task-y-0": b"B"}, keep_others=True)  # (made again: 1 record)
+        theirs.put("new", {"v": 9})
+        a.refresh()
+        assert a.get(b"status-task-y-0") == b"B"
+        assert a.get(b"status-task-x-0") is None  # (the topic lost it)
+        # what a holds is written again at its next publish
+        assert a.publish({b"status-task-x-0": b"A"}, keep_others=True) == 1
+        b.refresh()
+        assert b.get(b"status-task-x-0") == b"A"
+        assert mine.refresh() is True
+        assert mine.configs()["new"] == {"v": 9}
