@@ -23,7 +23,13 @@ from starlette.exceptions import HTTPException
 
 from hub import __version__
 from hub.api import browse, console, metrics
-from hub.api.guards import DEFAULT_MAX_REQUEST_BYTES, BodyLimit, Contained, bearer_ok
+from hub.api.guards import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    BodyLimit,
+    Contained,
+    SameOrigin,
+    bearer_ok,
+)
 from hub.api.loggers import LoggerNotFoundError, Loggers
 from hub.api.validate import config_infos, config_keys
 from hub.errors import ConfigError, HubError
@@ -145,7 +151,8 @@ def create_app(
     )  # fmt: skip
     cluster_id = hashlib.sha256(where.encode()).hexdigest()[:22]
     app.add_middleware(BodyLimit, limit=max_request_bytes)
-    app.add_middleware(Contained)  # (outermost of the two: added last)
+    app.add_middleware(SameOrigin, token=bool(auth_token))
+    app.add_middleware(Contained)  # (outermost: added last)
 
     if auth_token:
         token = auth_token

@@ -109,3 +109,73 @@ def bearer_ok(header: str, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(
         given.strip().encode(), token.encode()
     )
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    host = host.lower().rstrip(".")
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # (a name: localhost's, RFC 6761)
+        return host == "localhost" or host.endswith(".localhost")
+
+
+def _hostname(authority: str) -> str:
+    """The host of a ``Host`` header or an origin's authority, without its port."""
+    if authority.startswith("["):  # [::1]:8083
+        return authority[1:].partition("]")[0]
+    return authority.rpartition(":")[0] if authority.count(":") == 1 else authority
+
+
+class SameOrigin:
+    """Other websites' requests refused (403), for a worker a browser can reach:
+
+    - a request that changes something (not GET, HEAD, OPTIONS) whose ``Origin`` is not the
+      worker's own: a page of another site can send one (a form, a no-cors fetch) and the
+      browser attaches nothing that tells it apart but that header (command-line clients
+      send none);
+    - without a token, on a loopback address, a ``Host`` that is not a loopback name: a
+      page whose name the attacker points at 127.0.0.1 (DNS rebinding) would be the same
+      origin as the worker and could read and change everything. Served on another address
+      (or behind a proxy that sends another name), the token is what guards it."""
+
+    def __init__(self, app: Any, token: bool) -> None:
+        self.app, self.token = app, token
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        host = headers.get(b"host", b"").decode("latin-1")
+        server = scope.get("server") or ("", 0)
+        refused = None
+        if not self.token and _loopback(str(server[0])) and not _loopback(_hostname(host)):
+            refused = (
+                f"Host {host!r} is not this worker's (it listens on a loopback address): a "
+                "page of another site may have sent this; to serve other names (a proxy), "
+                "start the worker with --auth-token"
+            )
+        origin = headers.get(b"origin")
+        if refused is None and origin is not None and scope["method"] not in _SAFE_METHODS:
+            scheme, _, authority = origin.decode("latin-1").partition("://")
+            if authority.lower() != host.lower() or scheme not in ("http", "https"):
+                refused = (
+                    f"a request from {origin.decode('latin-1')!r}, another site than this "
+                    "worker's, is refused (send it without an Origin header, as command-line "
+                    "clients do)"
+                )
+        if refused is None:
+            await self.app(scope, receive, send)
+            return
+        log.warning("%s %s refused: %s", scope["method"], scope.get("path"), refused)
+        body = json.dumps({"error_code": 403, "message": refused}).encode()
+        await send({"type": "http.response.start", "status": 403, "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})

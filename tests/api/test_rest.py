@@ -823,3 +823,36 @@ def test_a_restart_that_cannot_validate_leaves_the_connector_failed_with_its_rea
         assert c.get("/connectors/g/status").json()["connector"] == before
     finally:
         w.stop()
+
+
+def test_other_sites_requests_are_refused(worker: Worker) -> None:
+    # (without a token, a page of any site the user visited restarted a connector with a
+    # no-cors POST, and a name pointed at 127.0.0.1 (DNS rebinding) could read and change
+    # everything: the worker took any Origin and any Host)
+    local = TestClient(create_app(worker), base_url="http://127.0.0.1:8083")
+    assert local.post("/connectors", json={"name": "g", "config": _gen()}).status_code == 201
+    r = local.post("/connectors/g/restart", headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403 and "another site than this worker's" in r.json()["message"]
+    r = local.post("/connectors/g/restart", headers={"Origin": "null"})
+    assert r.status_code == 403
+    same = local.post("/connectors/g/restart", headers={"Origin": "http://127.0.0.1:8083"})
+    assert same.status_code in (200, 202, 204)  # (the console's own requests)
+    assert local.get("/connectors", headers={"Origin": "https://evil.example"}).status_code == 200
+    for host in ("evil.example:8083", "127.0.0.1.evil.example:8083", ""):
+        r = local.get("/connectors/g/config", headers={"Host": host})
+        assert r.status_code == 403 and "is not this worker's" in r.json()["message"], host
+    for host in ("localhost:8083", "127.0.0.1:8083", "[::1]:8083", "app.localhost"):
+        assert local.get("/connectors", headers={"Host": host}).status_code == 200, host
+    # with a token (what guards a worker served to other names, or behind a proxy), any
+    # name; a cross-site change is still refused
+    guarded = TestClient(create_app(worker, auth_token="t0k"), base_url="http://127.0.0.1:8083")
+    bearer = {"Authorization": "Bearer t0k"}
+    assert guarded.get("/connectors", headers={**bearer, "Host": "hub.example"}).status_code == 200
+    r = guarded.post("/connectors/g/restart",
+                     headers={**bearer, "Origin": "https://evil.example"})  # fmt: skip
+    assert r.status_code == 403
+    # served on another address (a remote client's names are not known): the Origin check
+    remote = TestClient(create_app(worker), base_url="http://10.1.2.3:8083")
+    assert remote.get("/connectors", headers={"Host": "hub.example"}).status_code == 200
+    r = remote.post("/connectors/g/restart", headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
