@@ -534,9 +534,11 @@ async function healthPage() {
 const form = { plugin: null, values: {}, timer: null, seq: 0, ok: false, secrets: new Set(), rebuild: false, built: null };
 
 function yamlScalar(v) {
+  // plain only where YAML reads back the same string: a name that starts with a letter and
+  // holds no ':', '#', '@' or space, and is no word YAML reads as a boolean or null; else
+  // quoted (2024 was read as a number, 0123 as 83, 12:30 as 750, and @x or x: broke the file)
   const text = String(v);
-  if (/^(-?[0-9]+(\.[0-9]+)?|true|false)$/.test(text)) return text; // (read as the same value)
-  return /^[A-Za-z0-9_./:@${}\-]+$/.test(text) && !/^(true|false|null|yes|no|on|off|~|[0-9.eE+-]+)$/i.test(text)
+  return /^[A-Za-z_][A-Za-z0-9_./-]*$/.test(text) && !/^(true|false|null|yes|no|on|off|y|n)$/i.test(text)
     ? text : JSON.stringify(text);
 }
 
@@ -630,8 +632,13 @@ async function newPage() {
   const select = document.querySelector("#new select[name=plugin]");
   if (select.options.length) return; // (built once: the form keeps what was typed)
   const plugins = await api("GET", "/connector-plugins");
-  select.replaceChildren(...plugins.map((p) => el("option", { value: p.name || p.class }, `${p.name || p.class} (${p.type})`)));
-  const types = new Map(plugins.map((p) => [p.name || p.class, p.type]));
+  // (a name two plugins share, "file" of FileStreamSource and FileStreamSink, by its class:
+  // as one value the sink's option showed the source's form)
+  const named = new Map();
+  for (const p of plugins) named.set(p.name, (named.get(p.name) || 0) + 1);
+  const key = (p) => (p.name && named.get(p.name) === 1 ? p.name : p.class.split(".").pop());
+  select.replaceChildren(...plugins.map((p) => el("option", { value: key(p) }, `${key(p)} (${p.type})`)));
+  const types = new Map(plugins.map((p) => [key(p), p.type]));
   const choose = () => {
     form.plugin = select.value;
     form.source = types.get(select.value) === "source";
