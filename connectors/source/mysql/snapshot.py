@@ -391,6 +391,23 @@ def chunk_after(
     return [row for batch in textrows.rows(con, sql, _parsers(t), limit) for row in batch]
 
 
+def rows_read_before(con: Any, t: CatalogTable, key: Sequence[str], after: Any) -> int:
+    """How many rows of ``t`` a snapshot stopped after key ``after`` (as its offset holds
+    it) had read, as the optimizer estimates the rows left (none read)."""
+    values = decode_key(after)
+    if len(values) != len(key):  # (the key changed: the table is read again whole)
+        return 0
+    columns = {c.name: c for c in t.columns}
+    ordinals = [_ordinal(columns[k], v) for k, v in zip(key, values, strict=True)]
+    relation = f"{ident(t.db)}.{ident(t.name)}"
+    with con.cursor() as cur:
+        cur.execute(f"EXPLAIN SELECT 1 FROM {relation} WHERE "
+                    f"({_above(key, _literals(con, ordinals))})")  # fmt: skip
+        names = [d[0].lower() for d in cur.description]
+        left = sum(int(row[names.index("rows")] or 0) for row in cur.fetchall())
+    return max(t.estimated_rows - left, 0)
+
+
 def select_list(t: CatalogTable) -> str:
     """The columns to SELECT; FLOAT widened to DOUBLE (exact) since the server's text of a
     FLOAT has 6 significant digits only (16777216 -> 16777200)."""
