@@ -7,6 +7,7 @@ figures the pages show. Against a real worker running datagen into a file."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,10 @@ def test_signing_in_keeps_the_token_in_an_httponly_cookie(worker: Worker) -> Non
     assert client.get("/hub/connectors").status_code == 401  # (an API client: no redirect)
     form = client.get("/console/login", headers=HTML)
     assert form.status_code == 200 and 'type="password"' in form.text
+    began = time.monotonic()
     wrong = client.post("/console/login", data={"token": "nope"}, follow_redirects=False)
     assert wrong.status_code == 303 and "failed" in wrong.headers["location"]
+    assert time.monotonic() - began >= 1  # (guessing: one try a second)
     assert not list(client.cookies)
     ok = client.post("/console/login", data={"token": TOKEN}, follow_redirects=False)
     assert ok.status_code == 303 and ok.headers["location"] == "/console/"
@@ -83,9 +86,18 @@ def test_signing_in_keeps_the_token_in_an_httponly_cookie(worker: Worker) -> Non
     assert client.get("/hub/connectors").status_code == 200
     assert client.put("/connectors/gen/pause").status_code == 401  # (a forged request)
     assert client.put("/connectors/gen/pause", headers={"X-Hub-Console": "1"}).status_code == 202
+    session = client.cookies["hub_console_80"]
     out = client.post("/console/logout", follow_redirects=False)
     assert out.status_code == 303
     assert client.get("/hub/connectors").status_code == 401
+    # (the session ends: its cookie, kept by someone, no longer works; it had been a fixed
+    # function of the token, valid until the token changed)
+    kept = {"Cookie": f"hub_console_80={session}"}
+    assert client.get("/hub/connectors", headers=kept).status_code == 401
+    again = client.post("/console/login", data={"token": TOKEN}, follow_redirects=False)
+    assert again.status_code == 303 and client.cookies["hub_console_80"] != session
+    other = TestClient(create_app(worker, auth_token=TOKEN))  # (a worker started again)
+    assert other.get("/hub/connectors", headers=kept).status_code == 401
 
 
 def test_a_hostile_connector_name_is_text_in_the_page(worker: Worker) -> None:

@@ -16,8 +16,9 @@ cross-site request forgery).
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import hmac
+import secrets
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
@@ -37,10 +38,31 @@ def _cookie_name(request: Request) -> str:
     return f"{COOKIE}_{server[1] or 0}"
 
 
-def _session(token: str) -> str:
-    """What the cookie holds: derived from the token, not the token (a cookie that reaches
-    another service of the host is no API credential elsewhere)."""
-    return hmac.new(token.encode(), b"hub-console-session", hashlib.sha256).hexdigest()
+class Sessions:
+    """The signed-in browsers: a random id each, kept by the worker (signing out ends it; a
+    restart of the worker ends them all). The cookie had been a fixed function of the token,
+    valid after signing out and across restarts until the token changed."""
+
+    LIMIT = 1000  # (the oldest goes first)
+
+    def __init__(self) -> None:
+        self._ids: dict[str, None] = {}
+        self.failing = asyncio.Lock()  # (wrong tokens are answered one a second)
+
+    def new(self) -> str:
+        sid = secrets.token_hex(32)
+        self._ids[sid] = None
+        while len(self._ids) > self.LIMIT:
+            del self._ids[next(iter(self._ids))]
+        return sid
+
+    def valid(self, sid: str) -> bool:
+        return (
+            any(hmac.compare_digest(sid.encode(), k.encode()) for k in self._ids) if sid else False
+        )
+
+    def end(self, sid: str) -> None:
+        self._ids.pop(sid, None)
 
 
 # the pages: path, template, title (None: the page of one named thing, titled by its name)
@@ -67,8 +89,8 @@ def wants_html(request: Request) -> bool:
 def cookie_ok(request: Request, token: str) -> bool:
     """The console's cookie (a session derived from the token); a change also needs the
     console's header, which a page of another site cannot send."""
-    given = request.cookies.get(_cookie_name(request), "")
-    if not given or not hmac.compare_digest(given.encode(), _session(token).encode()):
+    sessions: Sessions | None = getattr(request.app.state, "console_sessions", None)
+    if sessions is None or not sessions.valid(request.cookies.get(_cookie_name(request), "")):
         return False
     return request.method in _SAFE or request.headers.get(HEADER) == "1"
 
@@ -132,21 +154,28 @@ def add_console(app: FastAPI, auth: bool) -> None:
 
     @app.post("/console/logout", include_in_schema=False)
     def logout(request: Request) -> RedirectResponse:
+        sessions: Sessions | None = getattr(request.app.state, "console_sessions", None)
+        if sessions is not None:
+            sessions.end(request.cookies.get(_cookie_name(request), ""))
         out = RedirectResponse("/console/login", status_code=303)
         out.delete_cookie(_cookie_name(request), path="/")
         return out
 
 
 def add_login(app: FastAPI, token: str) -> None:
-    """The sign-in form's POST: the token checked, then kept in the console's cookie."""
+    """The sign-in form's POST: the token checked, then a new session's id kept in the
+    console's cookie."""
+    sessions = app.state.console_sessions = Sessions()
 
     @app.post("/console/login", include_in_schema=False)
     async def login(request: Request) -> RedirectResponse:
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         given = (form.get("token") or [""])[0].strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
+            async with sessions.failing:  # (guessing: one try a second)
+                await asyncio.sleep(1)
             return RedirectResponse("/console/login?failed=1", status_code=303)
         out = RedirectResponse("/console/", status_code=303)
-        out.set_cookie(_cookie_name(request), _session(token), httponly=True, samesite="strict",
+        out.set_cookie(_cookie_name(request), sessions.new(), httponly=True, samesite="strict",
                        path="/", secure=request.url.scheme == "https")  # fmt: skip
         return out
