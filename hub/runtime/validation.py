@@ -334,6 +334,14 @@ def _topic_name_problems(config: Any, common: CommonConfig) -> list[str]:
     return out
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _validate(spec: ConnectorSpec) -> ValidatedConnector:
     from hub.runtime import plugins
 
@@ -349,6 +357,10 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
         problems.append(f"name {shown(spec.name)}: use letters, digits, '.', '_' and '-'")
     elif not spec.name.strip("."):  # (clients and browsers read /connectors/.. as a step up)
         problems.append(f"name {shown(spec.name)}: a name of dots alone is no URL path segment")
+    for k, v in raw.items():  # (a JSON body's "\ud800": a driver failed on it later, a 500)
+        if isinstance(v, str) and not _encodable(v):
+            problems.append(f"{k}: holds a lone surrogate (\\ud800-\\udfff), no Unicode text: "
+                            "send the character itself, or its UTF-16 pair")  # fmt: skip
     if "connector.class" not in raw:
         raise ConfigError(f"invalid config in {where}:\n  - connector.class: required, not set")
     try:

@@ -856,3 +856,19 @@ def test_other_sites_requests_are_refused(worker: Worker) -> None:
     assert remote.get("/connectors", headers={"Host": "hub.example"}).status_code == 200
     r = remote.post("/connectors/g/restart", headers={"Origin": "https://evil.example"})
     assert r.status_code == 403
+
+
+def test_a_lone_surrogate_in_a_value_is_a_bad_request(client: TestClient) -> None:
+    # (JSON's "\ud800" passed validation, and the driver failed on it later: "Preview tables"
+    # answered 500, a connector created with it failed at its start)
+    body = ('{"name": "s", "config": {"connector.class": "postgres", "database.hostname": "h", '
+            '"database.user": "u", "database.dbname": "d", "topic.prefix": "p", '
+            '"database.password": "S3cret\\u00e9\\ud800Lone"}}')  # fmt: skip
+    headers = {"Content-Type": "application/json"}
+    r = client.post("/connectors", content=body, headers=headers)
+    assert r.status_code == 400, r.text
+    assert "database.password: holds a lone surrogate" in r.json()["message"]
+    assert "S3cret" not in r.text
+    config = body.split('"config": ', 1)[1][:-1]
+    r = client.put("/hub/connector-plugins/postgres/tables", content=config, headers=headers)
+    assert r.status_code == 400 and "database.password: holds a lone surrogate" in r.text
