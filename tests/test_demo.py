@@ -11,6 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.fixtures.postgres import PgServer
+
 
 @pytest.mark.integration
 def test_demo_replicates_postgres_into_duckdb_and_checks_it(tmp_path: Path) -> None:
@@ -87,3 +89,34 @@ def test_demo_mysql_refuses_source() -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert "--source is for PostgreSQL only" in proc.stderr
+
+
+@pytest.mark.integration
+def test_demo_on_your_own_database_says_what_it_leaves_there(
+    tmp_path: Path, pg_server: PgServer, pg_db: str
+) -> None:
+    # (it ended about "the throwaway server's positions" with none there, and never named
+    # the replication slot it leaves, which holds back WAL)
+    import psycopg
+
+    source = f"postgresql://{pg_server.user}@{pg_server.host}:{pg_server.port}/{pg_db}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "hub", "demo", "--source", source, "--seconds", "2", "--rate",
+         "20", "--workdir", str(tmp_path / "demo")],
+        capture_output=True, text=True, timeout=240, cwd=os.getcwd(),
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("PG")},
+             "PYTHONPATH": os.getcwd()},
+    )  # fmt: skip
+    try:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert "equals its source, row for row" in proc.stdout
+        assert "throwaway" not in proc.stdout
+        assert f"left on your server, in database '{pg_db}'" in proc.stdout
+        assert "SELECT pg_drop_replication_slot('hub_shop');" in proc.stdout
+        assert " behind " in proc.stdout and " lag " not in proc.stdout
+    finally:
+        with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as pg:
+            pg.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE slot_name = 'hub_shop' AND database = current_database()"
+            )
