@@ -10,9 +10,10 @@ knows no database. See `compare.py` for the algorithm.
 from hub.verify.api import Row, SourceTable, Target, TargetTable
 from hub.verify.compare import TableResult, compare
 from hub.verify.routing import topic_router
-from hub.verify.values import TEXT_KINDS, comparable
+from hub.verify.values import EXACT, TEXT_KINDS, comparable, plain
 
 __all__ = [
+    "EXACT",
     "TEXT_KINDS",
     "Row",
     "SourceTable",
@@ -21,5 +22,6 @@ __all__ = [
     "TargetTable",
     "comparable",
     "compare",
+    "plain",
     "topic_router",
 ]

@@ -188,6 +188,20 @@ def _item(kind: str, x: Any) -> Any:
     return native(x)
 
 
+_SPECIAL = TEXT_KINDS | {
+    "array", "bytes", "decimal", "vdecimal", "timetz", "json", "uuid", "bits", "float32",
+    "float64", "interval",
+}  # fmt: skip
+EXACT = (int, str, bool)  # (types, not instances: a subclass goes the long way)
+
+
+def plain(kind: str) -> bool:
+    """Whether `comparable` gives a value of ``kind`` back as it is when it is None or of a
+    type in `EXACT` (the common columns: integers, text, booleans), so that a caller can
+    skip the call for them (hub verify reads every value of both sides)."""
+    return kind not in _SPECIAL
+
+
 def comparable(kind: str, v: Any, item: str | None = None) -> Any:
     """``v`` of a column of engine kind ``kind`` (``date``, ``decimal``...; for an array,
     ``item`` is its innermost item's kind), from either side: the source's canonical value,

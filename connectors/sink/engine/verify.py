@@ -15,7 +15,16 @@ from connectors.sink.engine.evolution import aligned
 from connectors.sink.engine.naming import TableNamer, TableRef
 from connectors.sink.engine.types import BOOLEAN, STRING, ColumnType, leaf
 from hub.runtime import csv_list
-from hub.verify import TEXT_KINDS, Row, SourceTable, TargetTable, comparable, topic_router
+from hub.verify import (
+    EXACT,
+    TEXT_KINDS,
+    Row,
+    SourceTable,
+    TargetTable,
+    comparable,
+    plain,
+    topic_router,
+)
 
 _US = dt.timedelta(microseconds=1)
 
@@ -137,12 +146,18 @@ class EngineTarget:
             (i, lambda x, k=k: _driver_text(k, x)) for i, k in enumerate(fixes) if k is not None
         ]
 
+        # (a plain column's integer, text or boolean as it is: no call for each)
+        plans = [(k, i, plain(k)) for k, i in kinds]
+
         def rows() -> Iterator[Row]:
             for row in d.stream(sql):
                 values = list(row)
                 for i, text in fixed:
                     values[i] = texts(values[i], text)
-                yield tuple(comparable(k, v, i) for (k, i), v in zip(kinds, values, strict=True))
+                yield tuple(
+                    v if fast and (v is None or type(v) in EXACT) else comparable(k, v, i)
+                    for (k, i, fast), v in zip(plans, values, strict=True)
+                )  # fmt: skip
 
         def count() -> int:
             return int(d.query(f"SELECT count(*) FROM {d.table_name(ref)}{where}")[0][0])

@@ -4,12 +4,12 @@ readers select."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from connectors.sink.engine.types import Column, decimal_value, leaf
 from connectors.sink.engine.verify import PG_TEXT, texts
-from hub.verify import comparable
+from hub.verify import EXACT, comparable, plain
 
 
 def comparable_value(c: Column, v: Any) -> Any:
@@ -27,6 +27,21 @@ def comparable_value(c: Column, v: Any) -> Any:
     elif kind == "array" and item in PG_TEXT:
         canonical = texts(canonical, PG_TEXT[item])
     return comparable(kind, canonical, item if kind == "array" else None)
+
+
+def comparable_row(columns: Sequence[Column]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """An event row (a dict) as the tuple of its columns' `comparable_value`s: a plain
+    column's (`hub.verify.plain`, no conversion) integer, text or boolean as it is."""
+    plans = [(c, c.name, c.convert is None and plain(c.type.kind)) for c in columns]
+
+    def row(values: Mapping[str, Any]) -> tuple[Any, ...]:
+        out = []
+        for c, name, fast in plans:
+            v = values.get(name)
+            out.append(v if fast and (v is None or type(v) in EXACT) else comparable_value(c, v))
+        return tuple(out)
+
+    return row
 
 
 def milliseconds(mode: str, columns: Sequence[Any]) -> tuple[str, ...]:

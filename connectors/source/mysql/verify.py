@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.sink.engine.types import Column, columns_of
-from connectors.source.cdc.verify import comparable_value, milliseconds
+from connectors.source.cdc.verify import comparable_row, milliseconds
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.snapshot import ident, select_list
@@ -72,6 +72,8 @@ def _counter(cfg: MySqlSourceConfig, sql: str) -> Any:
 def _reader(
     cfg: MySqlSourceConfig, sql: str, table: MySqlTable, columns: tuple[Column, ...]
 ) -> Any:
+    comparable = comparable_row(columns)
+
     def rows() -> Iterator[Row]:
         import pymysql.cursors
 
@@ -83,8 +85,7 @@ def _reader(
                 cur.execute(sql)
                 while batch := cur.fetchmany(FETCH):
                     for values in batch:
-                        row = table.row(values)
-                        yield tuple(comparable_value(c, row.get(c.name)) for c in columns)
+                        yield comparable(table.row(values))
         finally:
             con.close()
 

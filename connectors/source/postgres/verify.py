@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.sink.engine.types import Column, columns_of
-from connectors.source.cdc.verify import comparable_value, milliseconds
+from connectors.source.cdc.verify import comparable_row, milliseconds
 from connectors.source.postgres.config import PostgresSourceConfig
 from hub.verify import Row, SourceTable
 
@@ -66,6 +66,8 @@ def _counter(cfg: PostgresSourceConfig, sql: str) -> Any:
 
 
 def _reader(cfg: PostgresSourceConfig, sql: str, ts: Any, columns: tuple[Column, ...]) -> Any:
+    comparable = comparable_row(columns)
+
     def rows() -> Iterator[Row]:
         import psycopg
 
@@ -73,8 +75,7 @@ def _reader(cfg: PostgresSourceConfig, sql: str, ts: Any, columns: tuple[Column,
             cur.itersize = FETCH
             cur.execute(sql)
             for values in cur:
-                row = ts.row([None if v is None else v.encode() for v in values])
-                yield tuple(comparable_value(c, row.get(c.name)) for c in columns)
+                yield comparable(ts.row([None if v is None else v.encode() for v in values]))
 
     return rows
 
