@@ -32,6 +32,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
+# the workers topic's: stamped by the broker (ages compare one clock, whatever the workers'
+# clocks say), an hour of beats
+_BEATS = {"retention.ms": str(3600_000), "message.timestamp.type": "LogAppendTime"}
 BEAT_S = 1.0  # how often a worker says it is alive
 
 
@@ -100,25 +103,23 @@ class TaskLeases:
         self._lock = threading.RLock()
         client = {k: v for k, v in self._conf.items() if not k.startswith(
             ("session.", "heartbeat.", "max.poll.", "partition.assignment"))}  # fmt: skip
-        admin = AdminClient(client)
+        admin = self._admin = AdminClient(client)
         self._create(admin, self.topic, {})
-        # (stamped by the broker: ages compare one clock, whatever the workers' clocks say)
-        beats = {"retention.ms": str(3600_000), "message.timestamp.type": "LogAppendTime"}
-        self._create(admin, self.members_topic, beats)
+        self._create(admin, self.members_topic, _BEATS)
         self._producer = Producer(client)
         self._beats = Consumer({**client, "group.id": f"hub-util-{uuid.uuid4().hex}",
                                 "enable.auto.commit": False})  # fmt: skip
         self._beats.assign([KafkaTopicPartition(self.members_topic, 0, OFFSET_BEGINNING)])
 
     @staticmethod
-    def _create(admin: Any, topic: str, config: dict[str, str]) -> None:
+    def _create(admin: Any, topic: str, config: dict[str, str], timeout: float = 30) -> None:
         from confluent_kafka.cimpl import NewTopic
 
-        if topic not in admin.list_topics(timeout=30).topics:
+        if topic not in admin.list_topics(timeout=timeout).topics:
             try:
-                admin.create_topics([NewTopic(topic, 1, -1, config=config)])[topic].result(30)
+                admin.create_topics([NewTopic(topic, 1, -1, config=config)])[topic].result(timeout)
             except Exception as exc:  # (created by another worker meanwhile)
-                if topic not in admin.list_topics(timeout=30).topics:
+                if topic not in admin.list_topics(timeout=timeout).topics:
                     raise exc
 
     def group(self, name: str) -> str:
@@ -142,7 +143,14 @@ class TaskLeases:
 
     def rejoin(self, name: str) -> None:
         """Join a lease's group again as a new member, when this worker does not hold it (a
-        group that seems to give the lease to nobody gets a fresh rebalance)."""
+        group that seems to give the lease to nobody gets a fresh rebalance), the leases'
+        topics made again first if the cluster lost them (a broker that came back empty:
+        every lease's group then had no partition to give, for ever)."""
+        try:
+            self._create(self._admin, self.topic, {}, timeout=5)
+            self._create(self._admin, self.members_topic, _BEATS, timeout=5)
+        except Exception as exc:  # noqa: BLE001 - the rejoin is worth trying all the same
+            log.warning("could not check the leases' topics %s: %s", self.topic, exc)
         with self._lock:
             if name in self._consumers and name not in self._held:
                 self._leave(name)

@@ -198,3 +198,23 @@ def test_workers_of_one_cluster_with_other_settings_are_named(
     finally:
         a.close()
         b.close()
+
+
+def test_a_rejoin_makes_the_leases_topics_again(own_kafka_broker: str) -> None:
+    # (a broker that came back without them: every lease's group had no partition to give,
+    # for ever, and the workers' rejoins changed nothing)
+    from confluent_kafka.admin import AdminClient
+
+    cluster = f"c-{uuid.uuid4().hex[:8]}"
+    events: list[Event] = []
+    with _workers(own_kafka_broker, cluster, ["a"], events) as (a,):
+        a.leases.want({"src-0"})
+        wait_for(lambda: "src-0" in a.leases.held(), 30, "the lease")
+        admin = AdminClient({"bootstrap.servers": own_kafka_broker})
+        topics = [f"{cluster}.leases", f"{cluster}.workers"]
+        for f in admin.delete_topics(topics).values():
+            f.result(10)
+        wait_for(lambda: not set(topics) & set(admin.list_topics(timeout=10).topics), 30,
+                 "the topics gone")  # fmt: skip
+        a.leases.rejoin("src-0")  # (held: only the topics are made again)
+        assert set(topics) <= set(admin.list_topics(timeout=10).topics)
