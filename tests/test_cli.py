@@ -767,3 +767,11 @@ def test_log_export_names_a_missing_data_directory_before_reaching_the_cluster(
     r = hub(tmp_path / "none", "log", "export", "--worker-config", str(worker), "--dry-run")
     assert_error(r, 2, f"data directory {tmp_path / 'none'} does not exist")
     assert time.monotonic() - t0 < 8
+
+
+def test_demo_logs_help_says_which_data_directory_it_uses(tmp_path: Path) -> None:
+    # (it said "[env HUB_DATA_DIR; default ./data]", and used a new temporary directory)
+    r = ok(None, "demo", "log", "--help")
+    text = " ".join(r.out.split())
+    assert "HUB_DATA_DIR is not read; default a new temporary directory" in text
+    assert "default ./data" not in text

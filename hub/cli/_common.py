@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import click
 
@@ -54,16 +54,27 @@ def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> No
         ctx.ensure_object(State).verbose = True
 
 
-def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """``--data-dir`` and ``--verbose`` accepted after the subcommand as well."""
-    f = click.option(
-        "--verbose", "-v", is_flag=True, expose_value=False, callback=_set_verbose,
-        help=VERBOSE_HELP,
-    )(f)  # fmt: skip
-    return click.option(
-        "--data-dir", metavar="PATH", expose_value=False, callback=_set_data_dir,
-        help=DATA_DIR_HELP,
-    )(f)  # fmt: skip
+@overload
+def common_options(f: Callable[..., Any]) -> Callable[..., Any]: ...
+@overload
+def common_options(*, data_dir_help: str) -> Decorator: ...
+def common_options(
+    f: Callable[..., Any] | None = None, *, data_dir_help: str = DATA_DIR_HELP
+) -> Callable[..., Any]:
+    """``--data-dir`` and ``--verbose`` accepted after the subcommand as well (a command that
+    reads the data directory otherwise says so with ``data_dir_help``)."""
+
+    def add(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option(
+            "--verbose", "-v", is_flag=True, expose_value=False, callback=_set_verbose,
+            help=VERBOSE_HELP,
+        )(f)  # fmt: skip
+        return click.option(
+            "--data-dir", metavar="PATH", expose_value=False, callback=_set_data_dir,
+            help=data_dir_help,
+        )(f)  # fmt: skip
+
+    return add if f is None else add(f)
 
 
 def _pairs(

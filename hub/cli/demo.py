@@ -127,7 +127,10 @@ class _Echo:
     show_default=True,
     help="How many records to produce and consume.",
 )
-@common_options
+@common_options(
+    data_dir_help="Log data directory (only when given here: HUB_DATA_DIR is not read; default "
+    "a new temporary directory, kept)."
+)
 def demo_log(records: int) -> None:
     """The log alone: produce and consume N records, with timings.
 
