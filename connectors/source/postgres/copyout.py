@@ -17,9 +17,10 @@ psycopg's COPY.
 from __future__ import annotations
 
 import logging
-import select
 from collections.abc import Sequence
 from typing import Any
+
+from connectors.source.postgres.protocol.basics import readable
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class CopyOut:
         the GIL while the server works)."""
         pg = conn.pgconn
         while pg.is_busy():
-            select.select([pg.socket], [], [], 1.0)
+            readable(pg.socket, 1.0)
             pg.consume_input()
         return pg.get_result()
 

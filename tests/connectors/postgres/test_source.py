@@ -1462,3 +1462,34 @@ def test_a_publication_that_leaves_operations_or_rows_out_is_said_so(
     task.stop()
     said = [r.getMessage() for r in caplog.records if "publishes only part" in r.getMessage()]
     assert said and "public.k (a column list)" in said[0]
+
+
+def test_the_source_reads_its_sockets_past_descriptor_1024(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    # (hub run raises its limit of open files; select() refuses descriptors from 1 024 on, and
+    # a worker of many open segments failed its source for ever: "filedescriptor out of range
+    # in select()")
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1300:
+        pytest.fail(f"this machine's hard limit of open files is {hard}: the test needs 1300")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1300), hard))
+    taken = [os.open("/dev/null", os.O_RDONLY) for _ in range(1100)]  # (the next are past it)
+    sql.execute("CREATE TABLE far (id int PRIMARY KEY, v text)")
+    sql.execute("INSERT INTO far SELECT g, 'x' FROM generate_series(1, 3000) g")
+    worker = start(tmp_path, source_config(pg_server, pg_db, **{"snapshot.fetch.size": 500}))
+    try:
+        wait_for(lambda: len(events(worker.log, "app.public.far")) >= 3000, what="the snapshot")
+        sql.execute("INSERT INTO far VALUES (0, 'streamed')")
+        wait_for(lambda: any(v is not None and v["op"] == "c"
+                             for _, v in events(worker.log, "app.public.far")),
+                 what="the streamed insert")  # fmt: skip
+        assert failure(worker) is None
+    finally:
+        worker.stop()
+        for fd in taken:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -5,9 +5,19 @@ then starts without building pgoutput's eighteen message dataclasses (~8 ms)."""
 
 from __future__ import annotations
 
+import select
 from typing import Final
 
-__all__ = ["UNCHANGED_TOAST", "lsn_to_str", "str_to_lsn"]
+__all__ = ["UNCHANGED_TOAST", "lsn_to_str", "readable", "str_to_lsn"]
+
+
+def readable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` has data to read within ``timeout`` seconds: poll(2), which takes any
+    descriptor (select(2) refuses those from 1 024 on, which a worker of many open segments
+    reaches once hub raised its limit of open files)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(timeout, 0.0) * 1000))
 
 
 def lsn_to_str(lsn: int) -> str:

@@ -23,11 +23,11 @@ end replication. Not thread-safe: one thread owns a stream and its connection.
 
 from __future__ import annotations
 
-import select
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from connectors.source.postgres.protocol.basics import readable
 from connectors.source.postgres.protocol.pgoutput import (
     _XLOGDATA_HEADER,
     PrimaryKeepalive,
@@ -174,8 +174,7 @@ class ReplicationStream:
                     if checked:
                         return None
                     wait, checked = 0, True
-            readable, _, _ = select.select([pgconn.socket], [], [], wait)
-            if readable:
+            if readable(pgconn.socket, wait):
                 pgconn.consume_input()
 
     def read_change(self, timeout: float | None = None) -> tuple[int, bytes] | None:
@@ -251,8 +250,7 @@ class ReplicationStream:
                 if checked:
                     return (), []
                 wait, checked = 0, True
-            readable, _, _ = select.select([pgconn.socket], [], [], wait)
-            if readable:
+            if readable(pgconn.socket, wait):
                 pgconn.consume_input()
 
     def _read_batch_slowly(
