@@ -186,14 +186,16 @@ def test_a_resumed_snapshots_progress_counts_the_rows_read_before(
     finally:
         task.stop()
     # the rows the stored offset says were read: below its key, or in each key range below
-    # its own (the planner's estimate: within 2 % of them)
+    # its own (the planner's estimate, from ANALYZE's sample: within 5 % of the table)
     ranges = stored.get("ranges") or [[None, None, stored["after"], False]]
     read = 0
     for lo, hi, after, finished in ranges:
         top = hi if finished else after
+        if not finished and after is None:
+            continue  # (a range not begun)
         read += sql.execute(
             "SELECT count(*) FROM big WHERE (%s::int IS NULL OR id > %s::int) AND "
             "(%s::int IS NULL OR id <= %s::int)",
             (*(lo or [None]) * 2, *(top or [None]) * 2),
         ).fetchone()[0]
-    assert read > 4000 and abs(done - read) <= 800, (done, read)
+    assert read > 4000 and abs(done - read) <= 2000, (done, read)
