@@ -109,8 +109,14 @@ class LogConsumer(Protocol):
     def poll(self, timeout: float = 0.0, max_records: int | None = None) -> list[Record]:
         """Durable records of the assigned partitions, waiting up to ``timeout`` s."""
 
-    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
-        """Store the group's next offsets (the positions, if None)."""
+    def commit(
+        self, offsets: Mapping[TopicPartition, int] | None = None, metadata: str = ""
+    ) -> None:
+        """Store the group's next offsets (the positions, if None), each with ``metadata``
+        (Kafka's offset metadata: who committed it, say)."""
+
+    def committed(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, tuple[int, str]]:
+        """The group's committed offsets of ``tps`` that it has, with their metadata."""
 
     def lag(self) -> dict[TopicPartition, int]: ...
 

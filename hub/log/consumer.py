@@ -336,8 +336,11 @@ class Consumer:
         return taken
 
     # -- commits ----------------------------------------------------------------------------
-    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
-        """Commit the given offsets (next offset to read), or the current positions."""
+    def commit(
+        self, offsets: Mapping[TopicPartition, int] | None = None, metadata: str = ""
+    ) -> None:
+        """Commit the given offsets (next offset to read), or the current positions, each
+        with ``metadata``."""
         if self.group_id is None:
             raise LogError("commit() needs a group_id")
         if offsets is None:
@@ -350,7 +353,7 @@ class Consumer:
                     for tp, o in offsets.items()}  # fmt: skip
             self._log.groups.commit(
                 self.group_id,
-                {tp: OffsetAndMetadata(o) for tp, o in held.items()},
+                {tp: OffsetAndMetadata(o, metadata) for tp, o in held.items()},
                 self._member_id,
             )
 
@@ -368,11 +371,15 @@ class Consumer:
         ):
             self._commit_positions(set(self._assigned))
 
-    def committed(self, tp: TopicPartition) -> int | None:
+    def committed(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, tuple[int, str]]:
         if self.group_id is None:
-            return None
-        om = self._log.groups.committed(self.group_id, tp)
-        return om.offset if om else None
+            return {}
+        out = {}
+        for tp in tps:
+            om = self._log.groups.committed(self.group_id, tp)
+            if om is not None:
+                out[tp] = (om.offset, om.metadata)
+        return out
 
     def heartbeat(self) -> None:
         """Keep the group membership alive without fetching (a paused sink)."""

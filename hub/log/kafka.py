@@ -918,17 +918,19 @@ class KafkaConsumer:
             self._member = None
         return out
 
-    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+    def commit(
+        self, offsets: Mapping[TopicPartition, int] | None = None, metadata: str = ""
+    ) -> None:
         try:
             if offsets is None:
                 self._c.commit(asynchronous=False)
             elif offsets:
-                self._c.commit(
-                    offsets=[
-                        KafkaTopicPartition(tp.topic, tp.partition, o) for tp, o in offsets.items()
-                    ],
-                    asynchronous=False,
-                )
+                parts = [
+                    KafkaTopicPartition(tp.topic, tp.partition, o, metadata=metadata)
+                    if metadata else KafkaTopicPartition(tp.topic, tp.partition, o)
+                    for tp, o in offsets.items()
+                ]  # fmt: skip
+                self._c.commit(offsets=parts, asynchronous=False)
         except KafkaException as exc:
             code = _kafka_error(exc).code()
             if code in _REBALANCED:
@@ -936,6 +938,16 @@ class KafkaConsumer:
             if code in _UNREACHED:
                 raise CommitNotMadeError(self.group_id, _kafka_error(exc).str()) from None
             raise
+
+    def committed(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, tuple[int, str]]:
+        asked = [KafkaTopicPartition(tp.topic, tp.partition) for tp in tps]
+        if not asked:
+            return {}
+        return {
+            TopicPartition(p.topic, p.partition): (int(p.offset), str(p.metadata or ""))
+            for p in self._c.committed(asked, timeout=TIMEOUT_S)
+            if p.offset is not None and p.offset >= 0
+        }
 
     def lag(self) -> dict[TopicPartition, int]:
         out = {}

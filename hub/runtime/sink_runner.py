@@ -36,6 +36,10 @@ from hub.runtime.runner import RunnerContext
 log = logging.getLogger(__name__)
 
 
+# the metadata of a group offset this connector's task committed after its target stored it
+STORED_FIRST = "hub:stored-in-target"
+
+
 class _StageError(Exception):
     """A record's failure at a stage other than ``put``: the stage, the class executing it
     (a DLQ record's ``__connect.errors.class.name``) and the error."""
@@ -68,9 +72,8 @@ class SinkRunner:
         self.linger = min(ctx.common.batch_linger_ms, ctx.common.batch_max_wait_ms) / 1000
         self.state = ctx.state
         self.errors = ctx.errors
-        self.consumer_group = f"connect-{ctx.connector}"
         self.consumer = ctx.log.consumer(
-            group_id=self.consumer_group,
+            group_id=f"connect-{ctx.connector}",
             auto_offset_reset=ctx.common.auto_offset_reset,
             max_poll_records=self.batch_size,
         )
@@ -136,18 +139,21 @@ class SinkRunner:
                 )
 
     def _none_stored(self, tps: set[TopicPartition]) -> None:
-        """Partitions the target holds no offset of, though the group committed one: the
-        target lost every transaction that wrote them (a crash with synchronous_commit=off,
-        a failover to a replica that was behind, a restore), or it is another target. The
-        group's offset would skip what the target never got: write them from the log's
-        start. (A task that keeps its offsets in the target stores them before the group
-        commits, so a group's offset with none in the target is that.)"""
-        committed = {
-            TopicPartition(p.topic, p.partition): p.committed
-            for p in self.log.groups.describe(self.consumer_group).partitions
-            if p.committed is not None
-        }
-        for tp in sorted(tps & committed.keys(), key=lambda t: (t.topic, t.partition)):
+        """Partitions the target holds no offset of, though this connector's task committed
+        one to the group after the target had stored it (`STORED_FIRST`): the target lost
+        every transaction that wrote them (a crash with synchronous_commit=off, a failover to
+        a replica that was behind, a restore), or it is another target. The group's offset
+        would skip what the target never got: write them from the log's start. An offset set
+        otherwise (PATCH /connectors/<name>/offsets, hub groups reset, an older hub) is the
+        group's to give: the task resumes from it, as before."""
+        try:
+            got = self.consumer.committed(tps)
+        except Exception as exc:  # noqa: BLE001 - the group's offsets, as before
+            log.warning("%s: could not read the group's committed offsets: %s", self.connector,
+                        exc)  # fmt: skip
+            return
+        committed = {tp: off for tp, (off, meta) in got.items() if meta == STORED_FIRST}
+        for tp in sorted(committed, key=lambda t: (t.topic, t.partition)):
             start = self.log.watermarks(tp)[0]
             if committed[tp] <= start:
                 continue
@@ -471,7 +477,10 @@ class SinkRunner:
             self.state.committed()  # (nothing new since the last commit)
         elif positions and not self.lost:  # (left behind inside the flush: commits nothing)
             try:
-                self.consumer.commit(positions)
+                # (marked when the target stored them first: a group offset so marked with
+                # none in the target means the target lost them, `_none_stored`)
+                meta = STORED_FIRST if self.task.skips_below_stored else ""
+                self.consumer.commit(positions, meta)
             except RebalanceInProgressError as exc:
                 # the group moved on (this member was expelled, its next poll hears of it):
                 # the partitions' owner resumes from the last commit, or from the target's

@@ -221,8 +221,13 @@ class _PausableConsumer:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self._consumer.seek(tp, offset)
 
-    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
-        self._consumer.commit(offsets)
+    def commit(
+        self, offsets: Mapping[TopicPartition, int] | None = None, metadata: str = ""
+    ) -> None:
+        self._consumer.commit(offsets, metadata)
+
+    def committed(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, tuple[int, str]]:
+        return self._consumer.committed(tps)
 
     def lag(self) -> dict[TopicPartition, int]:
         return self._consumer.lag()

@@ -728,8 +728,8 @@ def test_a_topic_made_again_is_committed_and_sought_in_as_a_new_one(data: str) -
         c.commit()
         _make_t(writer, b"new", 5, again=True)
         c.commit({TP: 3})  # (a runner's record of what it handled, of the old topic)
-        assert c.committed(TP) == 0
+        assert c.committed([TP]) == {TP: (0, "")}
         c.seek(TP, 2)
         assert [r.value for r in c.poll(0.5)] == [b"new-2", b"new-3", b"new-4"]
         c.commit({TP: 5})
-        assert c.committed(TP) == 5
+        assert c.committed([TP]) == {TP: (5, "")}

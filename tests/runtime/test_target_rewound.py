@@ -165,3 +165,37 @@ def test_a_target_that_lost_every_write_of_a_partition_is_written_from_the_log_s
     assert "the target holds no offset of srv.public.t[0] though the group committed 10" in (
         caplog.text
     )
+
+
+def test_group_offsets_set_by_hand_are_where_a_target_without_offsets_resumes(
+    tmp_path: Path,
+) -> None:
+    # (the review of the change above: offsets set with PATCH /connectors/<name>/offsets, as
+    # the replay steps say, were taken for a target that lost its writes, and the sink wrote
+    # the topic from its start: rows 0..6 the user skipped, doubled in a table without a key)
+    import duckdb
+
+    t = PgTable("t", [("id", Oid.INT4, -1), ("n", Oid.INT4, -1)], pk=("id",))
+    db = tmp_path / "t.duckdb"
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        _produce(worker, t, 0, 10)
+        worker.add(ConnectorSpec("dk", {
+            "connector.class": "duckdb", "topics": t.topic, "connection.url": f"duckdb:{db}",
+            "batch.max.wait.ms": 50, "offset.flush.interval.ms": 100,
+        }, "test"))  # fmt: skip
+        worker.stop_connector("dk")
+        worker.alter_offsets("dk", [{"partition": {"kafka_topic": t.topic, "kafka_partition": 0},
+                                     "offset": {"kafka_offset": 7}}])  # fmt: skip
+        worker.resume("dk")
+        group = worker.log.groups
+        wait_for(lambda: [p.committed for p in group.describe("connect-dk").partitions] == [10],
+                 what="the sink's commit")  # fmt: skip
+    finally:
+        worker.stop()
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT id FROM srv_public_t ORDER BY id").fetchall() == [
+            (7,),
+            (8,),
+            (9,),
+        ]
