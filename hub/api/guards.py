@@ -8,6 +8,8 @@ passes through to the app's handler. Nothing of the body is echoed back.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -120,8 +122,20 @@ def _loopback(host: str) -> bool:
     host = host.lower().rstrip(".")
     try:
         return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # (a name: localhost's, RFC 6761)
-        return host == "localhost" or host.endswith(".localhost")
+    except ValueError:  # (a name: localhost's, RFC 6761, or the machine's own)
+        return host == "localhost" or host.endswith(".localhost") or host in _own_names()
+
+
+@functools.cache
+def _own_names() -> frozenset[str]:
+    """The machine's own names (Debian maps its hostname to 127.0.1.1: a worker forwarding a
+    request to another on the machine by that name reaches a loopback address)."""
+    import socket
+
+    names = {socket.gethostname()}
+    with contextlib.suppress(OSError):
+        names.add(socket.getfqdn())
+    return frozenset(n.lower().rstrip(".") for n in names if n)
 
 
 def _hostname(authority: str) -> str:
@@ -132,16 +146,20 @@ def _hostname(authority: str) -> str:
 
 
 class SameOrigin:
-    """Other websites' requests refused (403), for a worker a browser can reach:
+    """Without a token, other websites' requests refused (403), for a worker a browser can
+    reach:
 
     - a request that changes something (not GET, HEAD, OPTIONS) whose ``Origin`` is not the
       worker's own: a page of another site can send one (a form, a no-cors fetch) and the
       browser attaches nothing that tells it apart but that header (command-line clients
       send none);
-    - without a token, on a loopback address, a ``Host`` that is not a loopback name: a
-      page whose name the attacker points at 127.0.0.1 (DNS rebinding) would be the same
-      origin as the worker and could read and change everything. Served on another address
-      (or behind a proxy that sends another name), the token is what guards it."""
+    - on a loopback address, a ``Host`` that is not a loopback name (nor the machine's
+      own): a page whose name the attacker points at 127.0.0.1 (DNS rebinding) would be the
+      same origin as the worker and could read and change everything.
+
+    With a token, the token guards it: a page of another site can send neither the bearer
+    header nor the console's own header its cookie needs (and a proxy that rewrites
+    ``Host`` would make every browser's change look like another site's)."""
 
     def __init__(self, app: Any, token: bool) -> None:
         self.app, self.token = app, token
@@ -154,7 +172,10 @@ class SameOrigin:
         host = headers.get(b"host", b"").decode("latin-1")
         server = scope.get("server") or ("", 0)
         refused = None
-        if not self.token and _loopback(str(server[0])) and not _loopback(_hostname(host)):
+        if self.token:
+            await self.app(scope, receive, send)
+            return
+        if _loopback(str(server[0])) and not _loopback(_hostname(host)):
             refused = (
                 f"Host {host!r} is not this worker's (it listens on a loopback address): a "
                 "page of another site may have sent this; to serve other names (a proxy), "
