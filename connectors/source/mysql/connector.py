@@ -109,6 +109,7 @@ class MySqlSourceTask(CdcSourceTask):
         self._chunk: Chunk | None = None
         self._row = 0
         self._rows_done: dict[str, int] = {}
+        self._rows_before = 0  # of those, read before a resume (no event of this run's)
         self._first_row = 0  # of the chunk's rows being emitted
         self._truncates_sent = 0  # by the snapshot (keyless tables read again whole)
         self._snapshot_tables: list[Any] = []
@@ -326,7 +327,7 @@ class MySqlSourceTask(CdcSourceTask):
             resumed = next((t for t in found if t.qualified == resume_at[0]), None)
             if resumed is not None and keys[resumed.qualified]:
                 done = offset.get("rows")
-                self._rows_done[resumed.qualified] = (
+                self._rows_before = self._rows_done[resumed.qualified] = (
                     done if isinstance(done, int) and done >= 0
                     else rows_read_before(con, resumed, keys[resumed.qualified], resume_at[1])
                 )  # fmt: skip
@@ -630,7 +631,9 @@ class MySqlSourceTask(CdcSourceTask):
                 out["lag_bytes"] = behind
         if self._binlogs:
             out["binlog_total_bytes"] = sum(size for _, size in self._binlogs)
-        snapshot = {"r": sum(self._rows_done.values()), "t": self._truncates_sent}
+        # (the events this run read: a resumed snapshot's rows before had made a rate spike)
+        read = sum(self._rows_done.values()) - self._rows_before
+        snapshot = {"r": read, "t": self._truncates_sent}
         out.update(op_metrics(stream.ops if stream is not None else {}, snapshot))
         return out
 

@@ -179,3 +179,4 @@ def test_a_resumed_snapshots_progress_counts_the_rows_read_before(
     estimated = metrics[f"snapshot_rows_estimated:{mariadb_db}.big"]
     done = metrics[f"snapshot_rows_done:{mariadb_db}.big"]
     assert read >= 2000 and done == read, (done, read, estimated)  # (the offset counts them)
+    assert metrics["op_events:r"] == 0  # (no event of this run's yet: no rate spike)
