@@ -79,7 +79,7 @@ class DemoSource:
     orders_topic: str  # where the orders' change events go
     own: str  # the variables that point the config at your own database
     warehouse_var: str  # the variable the config's DuckDB connection.url reads
-    left: str = ""  # what the demo leaves on the user's server (--source), to say at the end
+    left: str = ""  # the user's database the demo wrote its shop to (--source), if any
 
 
 def compare(valid: list[Any]) -> dict[str, tuple[int, int, bool]]:
@@ -152,9 +152,22 @@ def run(config_path: str, workdir: Path, *, source: str | None, seconds: float, 
         f"the demo's hold {'the throwaway server' if not src.left else 'this run'}'s "
         f"positions and rows):\n"
         f"  {src.own} {src.warehouse_var}=warehouse.duckdb hub --data-dir data "
-        f"run {config_path}" + (f"\n\n{src.left}" if src.left else "")
+        f"run {config_path}" + (f"\n\n{_left(src.left, valid[0])}" if src.left else "")
     )
     return True
+
+
+def _left(dbname: str, source: Any) -> str:
+    """What the demo leaves on the user's server: the source config's slot and publication
+    (another --config may name others than the shipped one's)."""
+    config = source.config
+    slot = getattr(config, "slot_name", "debezium")
+    publication = getattr(config, "publication_name", "dbz_publication")
+    return (
+        f"left on your server, in database {dbname!r}: the shop's tables, the publication "
+        f"{publication} and the replication slot {slot}, which holds back WAL until "
+        f"dropped:\n  SELECT pg_drop_replication_slot('{slot}');"
+    )
 
 
 @contextmanager
@@ -201,11 +214,7 @@ def _postgres_shop(source: str | None, echo: Echo) -> Iterator[DemoSource]:
                 shop.create(pg)
                 echo(f"created the sample shop in database {dbname!r}: "
                      f"{', '.join(shop.TABLES)}")  # fmt: skip
-            left = "" if source is None else (
-                f"left on your server, in database {dbname!r}: the shop's tables, the "
-                "publication dbz_publication and the replication slot hub_shop, which holds "
-                "back WAL until dropped:\n  SELECT pg_drop_replication_slot('hub_shop');"
-            )  # fmt: skip
+            left = "" if source is None else dbname
             yield DemoSource(PostgresShop(pg), "shop.public.orders", "PGHOST=... PGDATABASE=...",
                              "HUB_WAREHOUSE", left)  # fmt: skip
 

@@ -357,6 +357,11 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
         problems.append(f"name {shown(spec.name)}: use letters, digits, '.', '_' and '-'")
     elif not spec.name.strip("."):  # (clients and browsers read /connectors/.. as a step up)
         problems.append(f"name {shown(spec.name)}: a name of dots alone is no URL path segment")
+    odd = [k.encode("utf-8", "backslashreplace").decode() for k in raw if not _encodable(k)]
+    if odd:  # (every message naming it would fail to encode: these alone)
+        raise ConfigError(f"invalid config in {where}:\n" + "\n".join(
+            f"  - {k}: a property name with a lone surrogate (\\ud800-\\udfff), no Unicode "
+            "text" for k in odd))  # fmt: skip
     for k, v in raw.items():  # (a JSON body's "\ud800": a driver failed on it later, a 500)
         if isinstance(v, str) and not _encodable(v):
             problems.append(f"{k}: holds a lone surrogate (\\ud800-\\udfff), no Unicode text: "

@@ -878,3 +878,6 @@ def test_a_lone_surrogate_in_a_value_is_a_bad_request(client: TestClient) -> Non
     config = body.split('"config": ', 1)[1][:-1]
     r = client.put("/hub/connector-plugins/postgres/tables", content=config, headers=headers)
     assert r.status_code == 400 and "database.password: holds a lone surrogate" in r.text
+    odd = body.replace('"database.password"', '"x\\udc80"')  # (in a name)
+    r = client.post("/connectors", content=odd, headers=headers)
+    assert r.status_code == 400 and "a property name with a lone surrogate" in r.text, r.text
