@@ -12,8 +12,9 @@ offsets do not decrease). An entry is a hint: a lookup gives a floor to start sc
 lost or truncated tail costs only a longer scan, never a wrong answer.
 
 Memory: the active segment's entries live in a bytearray (appended entries go to the file on
-``flush``); a sealed segment's index is memory-mapped on first use, so opening a big log reads
-no index at all. A read-only reader maps an index from a descriptor opened together with the
+``flush``); a sealed segment's index is loaded on first use, so opening a big log reads no
+index at all: read into memory up to 64 KiB, memory-mapped beyond (a mapping keeps a descriptor
+of its own). A read-only reader loads an index from a descriptor opened together with the
 ``.log`` (``mapped``), so a compaction swap cannot pair an old ``.log`` with a new index.
 
 Files are never shortened in place: a truncation writes a temporary file, fsyncs it and renames
