@@ -104,7 +104,9 @@ def range_assign(
 # A process stopped (SIGSTOP, a VM paused, swapping) or held up whole stops every member's
 # heartbeats at once: that time does not count against their sessions (it had expelled a
 # worker's own sinks after a 10 s pause, each warning that a batch took too long). A thread
-# notes the time every _TICK_S while the groups have members; a gap over _STALL_S is a stall.
+# notes the time every _TICK_S from the first join until the log closes; a gap over _STALL_S
+# is a stall (the coordinator's lock held that long by one commit is one too: no member could
+# beat meanwhile).
 _TICK_S = 0.5
 _STALL_S = 2.0
 
