@@ -29,6 +29,16 @@ def _too_large(limit: int) -> str:
     )
 
 
+async def send_error(send: Any, status: int, message: str, close: bool = False) -> None:
+    """An error answered from ASGI middleware, as the app answers it (Connect's JSON)."""
+    body = json.dumps({"error_code": status, "message": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class BodyLimit:
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -39,19 +49,7 @@ class BodyLimit:
             return
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
-            body = json.dumps({"error_code": 413, "message": _too_large(self.limit)}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_error(send, 413, _too_large(self.limit), close=True)
             return
         seen = 0
 
@@ -97,12 +95,7 @@ class Contained:
             if started:
                 return  # (the response is under way: nothing more to send)
             text = f"internal error ({type(exc).__name__}); see the worker's log"
-            body = json.dumps({"error_code": 500, "message": text}).encode()
-            await send({"type": "http.response.start", "status": 500, "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ]})  # fmt: skip
-            await send({"type": "http.response.body", "body": body})
+            await send_error(send, 500, text)
 
 
 def bearer_ok(header: str, token: str) -> bool:
@@ -194,9 +187,4 @@ class SameOrigin:
             await self.app(scope, receive, send)
             return
         log.warning("%s %s refused: %s", scope["method"], scope.get("path"), refused)
-        body = json.dumps({"error_code": 403, "message": refused}).encode()
-        await send({"type": "http.response.start", "status": 403, "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]})  # fmt: skip
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 403, refused)
