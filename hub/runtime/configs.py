@@ -34,7 +34,7 @@ from typing import Any
 
 from hub.log import Record, TopicExistsError, TopicPartition
 from hub.log.backend import LogBackend
-from hub.runtime.storage import remade, single_partition, tail
+from hub.runtime.storage import Remade, single_partition, tail
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,14 @@ def _state_record(state: str) -> bytes:
 
 class ConfigStore:
     def __init__(
-        self, log: LogBackend, topic: str = TOPIC, replication_factor: int | None = None
-    ) -> None:
+        self, log: LogBackend, topic: str = TOPIC, replication_factor: int | None = None,
+        id_check_s: float = 10.0,
+    ) -> None:  # fmt: skip
         self._log = log
         self.topic = topic
         self._replication = replication_factor
         self._tp = TopicPartition(topic, 0)
+        self._remade = Remade(log, self._tp, id_check_s)
         self._lock = threading.Lock()
         self._configs: dict[str, dict[str, Any]] = {}
         self._states: dict[str, str] = {}
@@ -72,6 +74,7 @@ class ConfigStore:
         if log.has_topic(topic):
             single_partition(log, topic, "connector configs")
             self._load()
+            self._remade.note()
             if self._live_bare or self._old_states:
                 self._rewrite()
         self._loaded = True
@@ -85,10 +88,9 @@ class ConfigStore:
         whether anything was."""
         with self._lock:
             got = False
-            if remade(self._log, self._tp, self._next):  # (what it holds is read again)
-                log.warning("the config topic %s ends before offset %d, read already: it was "
-                            "made again (the cluster lost it?); reading it from its start",
-                            self.topic, self._next)  # fmt: skip
+            if self._remade(self._next):  # (what it holds is read again)
+                log.warning("the config topic %s was made again (the cluster lost it?): "
+                            "reading it from its start", self.topic)  # fmt: skip
                 self._next = 0
             for r in tail(self._log, self._tp, self._next):
                 self._apply(r)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -26,6 +27,7 @@ from hub.errors import ConfigError
 from hub.log import Record, TopicExistsError, TopicPartition
 from hub.log.backend import LogBackend
 
+log = logging.getLogger(__name__)
 _LEGAL = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
@@ -150,11 +152,47 @@ def tail(log: LogBackend, tp: TopicPartition, start: int) -> Iterator[Record]:
     return log.scan(tp, start, end=end)
 
 
-def remade(log: LogBackend, tp: TopicPartition, read: int) -> bool:
-    """Whether a storage topic ends before ``read``, the offset after what was read of it:
-    then it was deleted and made again (a cluster that lost it), and ``tail`` from there
-    would never return what the new one holds."""
-    return log.has_topic(tp.topic) and log.watermarks(tp)[1] < read
+class Remade:
+    """Whether a storage topic was deleted and made again (a cluster that lost it) since it
+    was read: it ends before the offset already read (``tail`` from there would never return
+    what the new one holds), or, checked every ``id_check_s``, it has another topic id (it
+    grew past that offset before this worker read it again: ``tail`` would skip its first
+    records)."""
+
+    def __init__(self, log: LogBackend, tp: TopicPartition, id_check_s: float = 10.0) -> None:
+        self._log, self._tp, self._every = log, tp, id_check_s
+        self._id: str | None = None
+        self._checked = -math.inf
+
+    def __call__(self, read: int) -> bool:
+        log, tp = self._log, self._tp
+        if not log.has_topic(tp.topic):
+            return False
+        if log.watermarks(tp)[1] < read:
+            self._id = None  # (noted again below)
+            self._checked = -math.inf
+            self._identity()
+            return True
+        return self._identity()
+
+    def note(self) -> None:
+        """The topic's id as it is now (read whole just now)."""
+        self._checked = -math.inf
+        self._identity()
+
+    def _identity(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked < self._every:
+            return False
+        self._checked = now
+        try:
+            ids = self._log.topic_ids(self._tp.topic)
+        except Exception:  # noqa: BLE001 - a cluster not answering: the next check
+            return False
+        if not ids:  # (a cluster that gives no ids)
+            return False
+        was, self._id = self._id, ids[0]
+        return was is not None and was != ids[0]
 
 
 def status_value(state: str, trace: str | None, worker_id: str) -> bytes:
@@ -164,11 +202,15 @@ def status_value(state: str, trace: str | None, worker_id: str) -> bytes:
 
 
 class StatusStore:
-    def __init__(self, log: LogBackend, topic: str, replication_factor: int | None = None) -> None:
+    def __init__(
+        self, log: LogBackend, topic: str, replication_factor: int | None = None,
+        id_check_s: float = 10.0,
+    ) -> None:  # fmt: skip
         self._log = log
         self.topic = topic
         self._replication = replication_factor
         self._tp = TopicPartition(topic, 0)
+        self._remade = Remade(log, self._tp, id_check_s)
         # _lock guards the state below and is never held across a call to the log (a read
         # of the status waited up to 30 s while the status job asked an unreachable
         # cluster); _io orders the reads and writes of the topic
@@ -181,6 +223,7 @@ class StatusStore:
         if log.has_topic(topic):
             single_partition(log, topic, "status")
             self._read(log.scan(self._tp))
+            self._remade.note()
 
     def _read(self, records: Iterable[Record]) -> None:
         for r in records:
@@ -198,7 +241,9 @@ class StatusStore:
         this worker had written is written again at its next publish."""
         with self._io:
             start = self._next
-            if remade(self._log, self._tp, start):
+            if self._remade(start):
+                log.warning("the status topic %s was made again (the cluster lost it?): "
+                            "reading it from its start", self.topic)  # fmt: skip
                 records = list(self._log.scan(self._tp, 0))
                 with self._lock:
                     self._written.clear()

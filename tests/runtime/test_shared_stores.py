@@ -153,3 +153,33 @@ def test_stores_read_a_storage_topic_made_again(tmp_path: Path) -> None:
         assert b.get(b"status-task-x-0") == b"A"
         assert mine.refresh() is True
         assert mine.configs()["new"] == {"v": 9}
+
+
+def test_stores_read_a_storage_topic_made_again_that_grew_past_what_they_had_read(
+    tmp_path: Path,
+) -> None:
+    # (the review of the change above: noticed only while the new topic was shorter than what
+    # a store had read; other workers writing more first, its records were skipped; now the
+    # topic's id tells, checked every id_check_s)
+    with Log(tmp_path / "data") as log:
+        a = StatusStore(log, "status-x", id_check_s=0)
+        b = StatusStore(log, "status-x", id_check_s=0)
+        a.publish({f"status-task-x-{i}".encode(): b"A" for i in range(5)}, keep_others=True)
+        a.refresh()
+        mine = ConfigStore(log, "configs-x", id_check_s=0)
+        theirs = ConfigStore(log, "configs-x", id_check_s=0)
+        for i in range(5):
+            mine.put(f"c{i}", {"v": i})
+        mine.refresh()
+        log.delete_topic("status-x")
+        log.delete_topic("configs-x")
+        b.publish({f"status-task-y-{i}".encode(): b"B" for i in range(6)}, keep_others=True)
+        for i in range(6):
+            theirs.put(f"new{i}", {"v": i})
+        a.refresh()
+        assert [a.get(f"status-task-y-{i}".encode()) for i in range(6)] == [b"B"] * 6
+        assert a.get(b"status-task-x-0") is None  # (the topic lost it: written again next)
+        assert mine.refresh() is True
+        assert sorted(k for k in mine.configs() if k.startswith("new")) == [
+            f"new{i}" for i in range(6)
+        ]
