@@ -1149,7 +1149,8 @@ class Worker:
                 continue
             s = t.state.snapshot()
             if rt.state == PAUSED and s.state == RUNNING:
-                s = replace(s, state=PAUSED)
+                # (moves nothing: its rate is 0, not the last 10 s' average decaying)
+                s = replace(s, state=PAUSED, records_per_second=0.0)
             out.append(s)
         return out
 

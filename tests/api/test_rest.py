@@ -195,6 +195,9 @@ def test_pause_resume_stop_restart(client: TestClient, worker: Worker) -> None:
     n = _records(worker, "gen")
     time.sleep(0.5)
     assert _records(worker, "gen") == n  # no polling while paused
+    # (its rate is 0 at once: the last 10 s' average had shown 399, 295, 189... beside PAUSED)
+    (task,) = client.get("/hub/connectors").json()[0]["tasks"]
+    assert task["state"] == "PAUSED" and task["records_per_second"] == 0
 
     assert client.put("/connectors/gen/resume").status_code == 202
     assert _state(client, "gen") == ("RUNNING", ["RUNNING"])
