@@ -151,9 +151,8 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
         deletes and ``delete.enabled=false``)."""
         from connectors.sink.duckdb import native
         from connectors.sink.engine.errors import KeyChangedError
-        from connectors.sink.engine.evolution import create, evolve
+        from connectors.sink.engine.evolution import create, evolve, integers_into_doubles
         from connectors.sink.engine.naming import check_columns
-        from connectors.sink.engine.types import FLOAT64, INT64
 
         d, info = self.dialect, self._info(table)
         columns = [x.column for x in part.plan.after]
@@ -185,13 +184,8 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
             if not self._changes(part, look):
                 return False
             info = evolve(d, table, info, columns, self.cfg.schema_evolution == "basic")
-        if any(
-            c.type.kind == INT64
-            and (held := d.column_type(info.columns.get(c.name, ""))) is not None
-            and held.kind == FLOAT64
-            for c in columns
-        ):  # (DuckDB would round past 2**53: the engine checks each value)
-            raise native.Declined("integers into a double column")
+        if integers_into_doubles(d, info, columns):  # (DuckDB would round past 2**53: the
+            raise native.Declined("integers into a double column")  # engine checks each)
         if self.cfg.delete_enabled and set(info.columns) - {c.name for c in columns}:
             # columns the part does not carry: a key deleted and written again in it must
             # have them NULL (the engine deletes it first); its MERGE would keep them

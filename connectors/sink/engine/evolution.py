@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -224,18 +224,27 @@ def evolve(
     return info if changed == info.columns else TableInfo(changed, info.pk)
 
 
-def inexact_in_doubles(
-    d: Dialect, info: TableInfo, columns: Sequence[Column], rows: Iterable[Mapping[str, Any]]
-) -> None:
-    """`ValueNotHeldError` for a 64-bit integer past 2**53 bound for a column the table holds
-    as a double (`evolve` lets integers in: a double would round it)."""
-    names = [
+def integers_into_doubles(d: Dialect, info: TableInfo, columns: Sequence[Column]) -> list[str]:
+    """The 64-bit integer columns the table holds as doubles (`evolve` lets integers in; a
+    double rounds one past 2**53, so each value is checked: `inexact_in_doubles`)."""
+    return [
         c.name for c in columns
         if c.type.kind == INT64 and c.name in info.columns
         and (held := d.column_type(info.columns[c.name])) is not None and held.kind == FLOAT64
     ]  # fmt: skip
-    for name in names:
-        for row in rows:
+
+
+def inexact_in_doubles(
+    d: Dialect, info: TableInfo, columns: Sequence[Column],
+    rows: Callable[[], Iterable[Mapping[str, Any]]],
+) -> None:  # fmt: skip
+    """`ValueNotHeldError` for a 64-bit integer past 2**53 bound for a column the table holds
+    as a double (``rows`` called only when there is such a column)."""
+    names = integers_into_doubles(d, info, columns)
+    if not names:
+        return
+    for row in rows():
+        for name in names:
             v = row.get(name)
             if type(v) is int and not -(2**53) <= v <= 2**53:
                 raise ValueNotHeldError(name, f"the integer {v}", f"{info.columns[name]} exactly")

@@ -345,7 +345,7 @@ class EngineSinkTask(SinkTask, Generic[C]):
                 columns.append(Column(name, held))
         upsert = cfg.insert_mode != "insert"
         try:
-            inexact_in_doubles(d, info, columns, [*tb.upserts(), *tb.appended])
+            inexact_in_doubles(d, info, columns, lambda: [*tb.upserts(), *tb.appended])
             apply(d, tb, info, columns, upsert=upsert, soft=soft, unavailable=self.unavailable)
         except ValueNotHeldError as exc:
             raise exc.in_table(str(tb.table)) from None
