@@ -158,16 +158,13 @@ class SameOrigin:
         self.app, self.token = app, token
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self.token:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
         host = headers.get(b"host", b"").decode("latin-1")
         server = scope.get("server") or ("", 0)
         refused = None
-        if self.token:
-            await self.app(scope, receive, send)
-            return
         if _loopback(str(server[0])) and not _loopback(_hostname(host)):
             refused = (
                 f"Host {host!r} is not this worker's (it listens on a loopback address): a "

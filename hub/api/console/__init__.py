@@ -57,9 +57,7 @@ class Sessions:
         return sid
 
     def valid(self, sid: str) -> bool:
-        return (
-            any(hmac.compare_digest(sid.encode(), k.encode()) for k in self._ids) if sid else False
-        )
+        return sid in self._ids  # (256 random bits: nothing to learn from the lookup's time)
 
     def end(self, sid: str) -> None:
         self._ids.pop(sid, None)
