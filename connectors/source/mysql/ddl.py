@@ -145,8 +145,10 @@ class ColumnSpec:
         its DEFAULT; for a NOT NULL column without one, its type's implicit default, which
         the server writes into every row and the sinks must fill too (they had filled
         NULL): 0, '', no bytes, an ENUM's first label, the empty SET, 00:00:00, the zero date
-        and datetime; None where hub fills nothing (no default, an AUTO_INCREMENT or
-        generated column, a TIMESTAMP)."""
+        and datetime, the zero TIMESTAMP (explicit_defaults_for_timestamp ON, MySQL 8's and
+        MariaDB 10.10's default; with it OFF the history gives the column its implicit
+        DEFAULT, see `Schemas`); None where hub fills nothing (no default, an AUTO_INCREMENT
+        or generated column)."""
         if self.default is not None or self.nullable or self.auto_increment or self.generated:
             return self.default
         name = self.type_name
@@ -164,13 +166,12 @@ class ColumnSpec:
             return "00:00:00"
         if name == "date":  # (the zero date: the events' value of it in a NOT NULL column)
             return "0000-00-00"
-        if name == "datetime":
-            return "0000-00-00 00:00:00"
-        # (TIMESTAMP: the zero one, or with explicit_defaults_for_timestamp=OFF the ALTER's
-        # time for a table's first TIMESTAMP column; which, the DDL does not say)
+        if name in ("datetime", "timestamp"):
+            return ZERO_DATETIME
         return None
 
 
+ZERO_DATETIME = "0000-00-00 00:00:00"
 _ZERO_FILLED = {
     "tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double", "year",
 }  # fmt: skip
@@ -305,8 +306,12 @@ def is_textual(type_name: str) -> bool:
 
 
 class _Parser:
-    def __init__(self, sql: str, backslash_escapes: bool = True) -> None:
+    def __init__(
+        self, sql: str, backslash_escapes: bool = True, explicit_timestamps: bool = True
+    ) -> None:
         self.sql = sql
+        # explicit_defaults_for_timestamp: OFF, a TIMESTAMP column not declared NULL is NOT NULL
+        self.explicit_timestamps = explicit_timestamps
         self.toks = tokens(sql, backslash_escapes)
         self.i = 0
         self.versioning = False  # a WITH SYSTEM VERSIONING seen (a table's or a column's)
@@ -498,14 +503,15 @@ class _Parser:
 
     def column(self, name: str) -> ColumnSpec:
         spec = self.data_type(name)
+        null_given = False
         while (t := self.peek()) is not None and not (t.kind == "op" and t.text in ",)"):
             w = t.word()
             if w in ("FIRST", "AFTER"):  # ALTER TABLE's position: the caller's
                 break
             if self.accept("NOT", "NULL"):
-                spec = replace(spec, nullable=False)
+                spec, null_given = replace(spec, nullable=False), True
             elif self.accept("NULL"):
-                spec = replace(spec, nullable=True)
+                spec, null_given = replace(spec, nullable=True), True
             elif self.accept("DEFAULT"):
                 spec = replace(spec, default=self.default_value())
             elif self.accept("AUTO_INCREMENT"):
@@ -577,6 +583,8 @@ class _Parser:
                            if is_textual(spec.type_name) else None)  # fmt: skip
         if spec.charset == "binary" and spec.type_name in BINARY_OF:
             spec = replace(spec, type_name=BINARY_OF[spec.type_name], charset=None)
+        if spec.type_name == "timestamp" and not self.explicit_timestamps and not null_given:
+            spec = replace(spec, nullable=False)
         return spec
 
     def default_value(self) -> str | None:
@@ -920,10 +928,14 @@ def collation_charset(collation: str) -> str | None:
     return "utf8mb4" if head == "uca1400" else head
 
 
-def parse(sql: str, backslash_escapes: bool = True) -> Statement | None:
+def parse(
+    sql: str, backslash_escapes: bool = True, explicit_timestamps: bool = True
+) -> Statement | None:
     """The statement's effect on tables and databases, or None when it has none.
-    ``backslash_escapes`` False: the statement ran under sql_mode NO_BACKSLASH_ESCAPES."""
-    p = _Parser(sql, backslash_escapes)
+    ``backslash_escapes`` False: the statement ran under sql_mode NO_BACKSLASH_ESCAPES;
+    ``explicit_timestamps`` False: under explicit_defaults_for_timestamp OFF (a TIMESTAMP
+    column is NOT NULL unless declared NULL)."""
+    p = _Parser(sql, backslash_escapes, explicit_timestamps)
     try:
         got = p.statement()
     except IndexError:

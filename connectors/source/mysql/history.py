@@ -222,11 +222,14 @@ class Schemas:
             raise SchemaHistoryError(f"the schema history does not hold table {db}.{name}")
         return t
 
-    def apply_statement(self, stmt: ddl.Statement, default_db: str) -> list[TableChange]:
-        """Apply a parsed statement, whole or not at all."""
+    def apply_statement(
+        self, stmt: ddl.Statement, default_db: str, explicit_timestamps: bool = True
+    ) -> list[TableChange]:
+        """Apply a parsed statement, whole or not at all. ``explicit_timestamps`` False: it
+        ran under explicit_defaults_for_timestamp OFF (`_implicit_timestamps`)."""
         tables, databases = dict(self.tables), dict(self.databases)
         try:
-            return self._apply(stmt, default_db)
+            return self._apply(stmt, default_db, explicit_timestamps)
         except BaseException:
             self.tables, self.databases = tables, databases
             raise
@@ -248,7 +251,9 @@ class Schemas:
         return [TableChange("DROP", db, n, None) for db, n in tables
                 if self.tables.pop(self.key(db, n), None) is not None]  # fmt: skip
 
-    def _apply(self, stmt: ddl.Statement, default_db: str) -> list[TableChange]:
+    def _apply(
+        self, stmt: ddl.Statement, default_db: str, explicit_timestamps: bool = True
+    ) -> list[TableChange]:
         if isinstance(stmt, ddl.Database):
             return self._database(stmt, default_db)
         if isinstance(stmt, ddl.CreateTable):
@@ -264,6 +269,8 @@ class Schemas:
                 cs = self.table_charset(db, stmt.charset, stmt.collation)
                 t = TableDef(db, stmt.name, tuple(self.resolve(c, cs) for c in stmt.columns),
                              stmt.primary_key, cs, stmt.versioned)  # fmt: skip
+                if not explicit_timestamps:
+                    t = _implicit_timestamps(t, {c.name.casefold() for c in stmt.columns})
             self.put(t)
             return [TableChange("CREATE", db, stmt.name, t)]
         if isinstance(stmt, ddl.DropTables):
@@ -294,6 +301,11 @@ class Schemas:
         if db.lower() in SYSTEM or (stmt.if_exists and self.get(db, stmt.name) is None):
             return []
         t = self._alter(self._known(db, stmt.name), stmt.actions)
+        if not explicit_timestamps:
+            t = _implicit_timestamps(t, {
+                a.column.name.casefold() for a in stmt.actions
+                if isinstance(a, ddl.AddColumn | ddl.ModifyColumn)
+            })  # fmt: skip
         if (t.db, t.name) != (db, stmt.name) and self.key(t.db, t.name) != self.key(db, stmt.name):
             self.tables.pop(self.key(db, stmt.name), None)
             self.put(t)
@@ -503,6 +515,24 @@ class Schemas:
             self.put(TableDef(db, name, tuple(_column_of(c) for c in t["columns"]),
                               tuple(t.get("primaryKeyColumnNames") or ()),
                               t.get("defaultCharsetName"), bool(t.get("versioned"))))  # fmt: skip
+
+
+def _implicit_timestamps(t: TableDef, defined: set[str]) -> TableDef:
+    """A table as a statement under explicit_defaults_for_timestamp OFF leaves it (the
+    server's promote_first_timestamp_column): its first TIMESTAMP column, when NOT NULL
+    without a default, defaults to CURRENT_TIMESTAMP (the rows it had get the statement's
+    time); any other the statement ``defined`` (casefolded names), when NOT NULL without a
+    default, to the zero TIMESTAMP (the rows it had get that)."""
+    columns = list(t.columns)
+    first = next((i for i, c in enumerate(columns) if c.type_name == "timestamp"), None)
+    for i, c in enumerate(columns):
+        if c.type_name != "timestamp" or c.nullable or c.default is not None or c.generated:
+            continue
+        if i == first:
+            columns[i] = replace(c, default="current_timestamp()")
+        elif c.name.casefold() in defined:
+            columns[i] = replace(c, default=ddl.ZERO_DATETIME)
+    return replace(t, columns=tuple(columns))
 
 
 def _if_exists(t: TableDef, actions: tuple[ddl.Action, ...]) -> tuple[ddl.Action, ...]:
@@ -796,9 +826,11 @@ class SchemaHistory:
     def ddl(
         self, sql: str, db: str, at: tuple[str, int], offset: Mapping[str, Any],
         source: Mapping[str, Any], emit: bool = True, backslash_escapes: bool = True,
+        explicit_timestamps: bool = True,
     ) -> list[Any]:  # fmt: skip
         """Apply a statement; its history record and schema change event (``emit``).
-        ``backslash_escapes`` False: it ran under sql_mode NO_BACKSLASH_ESCAPES.
+        ``backslash_escapes`` False: it ran under sql_mode NO_BACKSLASH_ESCAPES;
+        ``explicit_timestamps`` False: under explicit_defaults_for_timestamp OFF.
 
         One the history cannot parse, or apply (a column it does not know...), stops the
         task where the binlog has no column names (``required``) unless
@@ -806,7 +838,7 @@ class SchemaHistory:
         are dropped from the history (a record says so), so none of them is decoded from a
         definition the history can no longer vouch for."""
         try:
-            stmt = ddl.parse(sql, backslash_escapes)
+            stmt = ddl.parse(sql, backslash_escapes, explicit_timestamps)
         except ddl.DdlError as exc:
             self._cannot(sql, at, exc, self.required)
             return []
@@ -818,7 +850,7 @@ class SchemaHistory:
                 self.schemas.key(*t) for t in self.schemas.targets(stmt, db)
                 if self.schemas.get(*t) is not None
             }  # fmt: skip
-            changes = self.schemas.apply_statement(stmt, db)
+            changes = self.schemas.apply_statement(stmt, db, explicit_timestamps)
             mine = [c for c in changes if self.captured(c.db, c.name)]
             if mine and emit:
                 self._warn_of_stale_rows(stmt, db, existed, mine)

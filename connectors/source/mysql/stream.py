@@ -23,7 +23,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from connectors.source.cdc.cuts import SnapshotCuts, precedes
 from connectors.source.cdc.envelope import (
@@ -114,20 +114,34 @@ _VERB_CHARS = 8192  # (of a statement: where its verb, and the databases it name
 # -1 for a length byte and that many bytes (then for Q_CATALOG_CODE, 2, a NUL)
 _STATUS_SIZES = {0: 4, 1: 8, 2: -1, 3: 4, 6: -1}
 _NO_BACKSLASH_ESCAPES = 1 << 20  # (sql_mode's bit, in Q_SQL_MODE_CODE)
+_EXPLICIT_DEF_TIMESTAMP = 1 << 24  # (MariaDB's OPTION_EXPLICIT_DEF_TIMESTAMP, in Q_FLAGS2_CODE)
 
 
-def _session(status: bytes) -> tuple[str, bool]:
+class _Session(NamedTuple):
+    """What a Query event's status variables say of the session that ran it."""
+
+    encoding: str  # the Python codec of its character_set_client
+    backslash_escapes: bool  # sql_mode without NO_BACKSLASH_ESCAPES
+    explicit_timestamps: bool  # explicit_defaults_for_timestamp
+
+
+def _session(status: bytes, mariadb: bool = True) -> _Session:
     """How to read the statement's text, from the Query event's status variables: the Python
     codec of the session's character_set_client (Q_CHARSET_CODE: a latin1 client's DDL read
     as UTF-8 had garbled column names, ENUM labels and defaults; UTF-8 when it is not there
-    or has no codec), and whether a backslash escapes in its strings (Q_SQL_MODE_CODE without
-    NO_BACKSLASH_ESCAPES: ``'a\\b'`` is ``a\b`` under that mode)."""
+    or has no codec), whether a backslash escapes in its strings (Q_SQL_MODE_CODE without
+    NO_BACKSLASH_ESCAPES: ``'a\\b'`` is ``a\b`` under that mode), and whether the session had
+    explicit_defaults_for_timestamp (MariaDB's Q_FLAGS2_CODE holds it; MySQL's does not:
+    ON, its default since 8.0)."""
     from connectors.source.mysql.charsets import UnknownCharsetError, codec
 
     at = 0
-    backslash_escapes = True
+    backslash_escapes = explicit_timestamps = True
     while at < len(status):
         code = status[at]
+        if code == 0 and mariadb and at + 5 <= len(status):
+            flags2 = int.from_bytes(status[at + 1 : at + 5], "little")
+            explicit_timestamps = bool(flags2 & _EXPLICIT_DEF_TIMESTAMP)
         if code == 1 and at + 9 <= len(status):
             mode = int.from_bytes(status[at + 1 : at + 9], "little")
             backslash_escapes = not mode & _NO_BACKSLASH_ESCAPES
@@ -135,14 +149,15 @@ def _session(status: bytes) -> tuple[str, bool]:
             if at + 3 > len(status):
                 break
             try:
-                return codec(int.from_bytes(status[at + 1 : at + 3], "little")), backslash_escapes
+                name = codec(int.from_bytes(status[at + 1 : at + 3], "little"))
             except (UnknownCharsetError, KeyError, ValueError):
                 break
+            return _Session(name, backslash_escapes, explicit_timestamps)
         size = _STATUS_SIZES.get(code)
         if size is None or at + 1 >= len(status):
             break  # (a variable past it, or unknown: no charset given before it)
         at += 1 + (size if size >= 0 else 1 + status[at + 1] + (1 if code == 2 else 0))
-    return "utf-8", backslash_escapes
+    return _Session("utf-8", backslash_escapes, explicit_timestamps)
 
 
 def _logged_as_statement(sql: str, backslash_escapes: bool = True) -> bool:
@@ -496,7 +511,8 @@ class ChangeStream:
         thread = int.from_bytes(event[pos : pos + 4], "little")
         db_len = event[pos + 8]
         vars_len = int.from_bytes(event[pos + 11 : pos + 13], "little")
-        encoding, escapes = _session(bytes(event[pos + 13 : pos + 13 + vars_len]))
+        session = _session(bytes(event[pos + 13 : pos + 13 + vars_len]), self.mariadb)
+        encoding, escapes = session.encoding, session.backslash_escapes
         pos += 13 + vars_len
         db = bytes(event[pos : pos + db_len]).decode("utf-8", "replace")
         end = len(event) - (4 if checksum else 0)
@@ -555,16 +571,18 @@ class ChangeStream:
             or (not self.mariadb and upper.rstrip(" ;").endswith("START TRANSACTION"))
         ):
             if self.history is not None:
-                out += self.history.ddl(sql, db, at, self._offset(txn, txn.rows_events, 0),
-                                        self._ddl_source(h, txn, thread, sql),
-                                        emit=self._skip is None,
-                                        backslash_escapes=escapes)  # fmt: skip
+                out += self.history.ddl(
+                    sql, db, at, self._offset(txn, txn.rows_events, 0),
+                    self._ddl_source(h, txn, thread, sql), emit=self._skip is None,
+                    backslash_escapes=escapes, explicit_timestamps=session.explicit_timestamps,
+                )  # fmt: skip
             return
         self._commit(h, out)
         if self.history is not None:
             out += self.history.ddl(sql, db, at, self.position(),
                                     self._ddl_source(h, txn, thread, sql),
-                                    backslash_escapes=escapes)  # fmt: skip
+                                    backslash_escapes=escapes,
+                                    explicit_timestamps=session.explicit_timestamps)  # fmt: skip
         if word == "TRUNCATE":
             target = truncate_target(sql, db)
             inc = self.incremental

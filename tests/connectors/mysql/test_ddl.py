@@ -331,12 +331,12 @@ def test_constant_column_defaults_are_in_the_field_schemas(
             "ADD COLUMN qy year NOT NULL, ADD COLUMN qbit bit(3) NOT NULL, ADD COLUMN qt time "
             "NOT NULL, ADD COLUMN qday date NOT NULL, ADD COLUMN zdt datetime NOT NULL "
             "DEFAULT '0000-00-00 00:00:00', ADD COLUMN zts timestamp NOT NULL DEFAULT "
-            "'0000-00-00 00:00:00'"
+            "'0000-00-00 00:00:00', ADD COLUMN qts timestamp NOT NULL"
         )
         cur.execute("UPDATE d SET plain = 1 WHERE id = 0")  # (its before image: the fill)
         cur.execute("INSERT INTO d (id, qi, qs, qe, qd, qset, qf, qdt, qb, qbn, qy, qbit, qt, "
-                    "qday) VALUES (1, 1, 'x', 'hi', 1, 'a', 1, '2024-01-01', 'x', 'y', 2024, "
-                    "b'1', '01:00:00', '2024-01-02')")  # fmt: skip
+                    "qday, qts) VALUES (1, 1, 'x', 'hi', 1, 'a', 1, '2024-01-01', 'x', 'y', "
+                    "2024, b'1', '01:00:00', '2024-01-02', NOW())")  # fmt: skip
         out = poll_for(task, 2.0)
     finally:
         task.stop()
@@ -357,12 +357,53 @@ def test_constant_column_defaults_are_in_the_field_schemas(
                         "bs": None, "qi": 0, "qs": "", "qe": "lo", "qd": "AA==", "qset": "",
                         "qf": 0.0, "qdt": 0, "qb": "", "qbn": "AAAA", "qy": 0,
                         "qbit": "AA==", "qt": 0, "qday": 0, "zdt": 0,
-                        "zts": "1970-01-01T00:00:00Z"}  # fmt: skip
+                        "zts": "1970-01-01T00:00:00Z", "qts": "1970-01-01T00:00:00Z"}  # fmt: skip
     # (bits little-endian, as Debezium's Bits; binary as the binlog holds it: BINARY padded;
     # a binary default written as text depends on the DDL session's charset: left out)
     assert event.value["after"]["b"] == (0b100000000001).to_bytes(2, "little")
     assert event.value["after"]["bn"] == b"a\0\0"
     assert event.value["after"]["i"] == -5 and event.value["after"]["s"] == "it's"
+
+
+def test_timestamp_columns_added_under_explicit_defaults_for_timestamp_off(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    # (the session's explicit_defaults_for_timestamp is in the Query event: OFF, a TIMESTAMP
+    # column not declared NULL is NOT NULL, the table's first one defaults to
+    # CURRENT_TIMESTAMP and any other to the zero TIMESTAMP, which the server writes into the
+    # rows it has; hub read them as nullable without a default, and the sinks filled NULL)
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE d (id int PRIMARY KEY)")
+    cur.execute("INSERT INTO d VALUES (0)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
+    try:
+        poll_for(task, 0.5)
+        cur.execute("SET SESSION explicit_defaults_for_timestamp = OFF")
+        cur.execute("ALTER TABLE d ADD COLUMN first timestamp, ADD COLUMN other timestamp, "
+                    "ADD COLUMN open timestamp NULL, ADD COLUMN plain int")  # fmt: skip
+        cur.execute("SET SESSION explicit_defaults_for_timestamp = ON")
+        cur.execute("ALTER TABLE d ADD COLUMN later timestamp")
+        cur.execute("UPDATE d SET plain = 1 WHERE id = 0")
+        out = poll_for(task, 2.0)
+    finally:
+        task.stop()
+    (updated,) = (r for r in out if r.topic == f"app.{mariadb_db}.d" and r.value)
+    fields = {f["field"]: f for f in updated.value_schema["fields"][0]["fields"]}
+    cur.execute(f"SELECT COLUMN_NAME, IS_NULLABLE FROM information_schema.COLUMNS WHERE "
+                f"TABLE_SCHEMA = '{mariadb_db}' AND TABLE_NAME = 'd'")  # fmt: skip
+    server = {name: nullable == "YES" for name, nullable in cur.fetchall()}
+    assert (
+        {k: f["optional"] for k, f in fields.items() if k != "id"}
+        == {k: v for k, v in server.items() if k != "id"}
+        == {"first": False, "other": False, "open": True, "plain": True, "later": True}
+    )
+    # the zero TIMESTAMP the server filled the row with is the default the sinks fill
+    assert updated.value["before"]["other"] == "1970-01-01T00:00:00Z"
+    assert fields["other"]["default"] == "1970-01-01T00:00:00Z"
+    assert "default" not in fields["later"] and updated.value["before"]["later"] is None
+    # (the first one's rows got the ALTER's time: no constant default to fill with)
+    assert "default" not in fields["first"] and updated.value["before"]["first"] is not None
 
 
 def test_snapshot_and_stream_events_of_a_table_have_the_same_schema(
