@@ -302,21 +302,101 @@ def test_custom_storage_names_of_the_data_directory_are_used(
     assert "no offsets topic '__connect_offsets', but 'my-offsets' holds source offsets" in r.stderr
 
 
-def test_a_copy_stopped_part_way_names_what_it_made(tmp_path: Path) -> None:
-    from hub.runtime.migrate import CopyFailed, check_copy, copy_log, plan_copy
+def test_a_copy_stopped_part_way_leaves_no_offsets_and_a_mark_until_it_is_redone(
+    tmp_path: Path,
+) -> None:
+    # (the offsets topic was copied first: a copy stopped in the records left every source
+    # offset there, and a worker started on it went on past records never copied, silently)
+    from hub.errors import ConfigError
+    from hub.runtime.migrate import CopyFailed, check_copy, copy_log, plan_copy, undo_stopped
 
     with Log(str(tmp_path / "src"), background=False) as src:
+        OffsetStore(src).write("gen", {'{"p":0}': ({"p": 0}, {"seq": 6})})
         for name in ("a", "b"):
             src.create_topic(name, 1)
             prod = src.producer()
             prod.send_many(name, [b"x"] * 3, partition=0)
             prod.flush()
-        with Log(str(tmp_path / "dst"), background=False) as dst:
+        src.groups.commit("connect-out", {TopicPartition("a", 0): 2})
+        dst_dir = str(tmp_path / "dst")
+        with Log(dst_dir, background=False) as dst:
             plan = plan_copy(src, StorageTopics(), StorageTopics(), dst_is_embedded=True)
             check_copy(plan, src, dst, allow_offset_shift=False)
             dst.create_topic("b", 1)  # (made meanwhile: the copy fails there)
-            with pytest.raises(CopyFailed, match="created a on the destination: delete it"):
+            with pytest.raises(CopyFailed, match="created a on the destination.*run the same"):
                 copy_log(src, dst, plan)
+            assert not dst.has_topic("__connect_offsets")  # (written after the records)
+            assert not dst.groups.describe("connect-out").partitions
+        with pytest.raises(ConfigError, match="copy that stopped part way"):
+            Worker(dst_dir)
+        with Log(dst_dir, background=False) as dst:
+            assert undo_stopped(dst) == ["a"]  # (what it made: b is someone else's)
+            assert dst.has_topic("b") and not dst.has_topic("a")
+            dst.delete_topic("b")
+            plan = plan_copy(src, StorageTopics(), StorageTopics(), dst_is_embedded=True)
+            check_copy(plan, src, dst, allow_offset_shift=False)
+            copy_log(src, dst, plan)
+        worker = Worker(dst_dir)  # (done: no mark)
+        try:
+            assert worker.offsets.offsets("gen") == {'{"p":0}': {"seq": 6}}
+        finally:
+            worker.stop()
+        with Log(dst_dir, read_only=True) as dst:
+            assert [len(list(dst.scan(TopicPartition(t, 0)))) for t in ("a", "b")] == [3, 3]
+
+
+def test_a_source_that_changes_during_the_copy_fails_it(tmp_path: Path) -> None:
+    # (records removed by retention meanwhile: the partition was copied short and "copied N"
+    # said the count; records added: a worker runs there, and the two logs went apart)
+    from hub.errors import ConfigError
+    from hub.runtime.migrate import CopyFailed, check_copy, copy_log, plan_copy
+
+    with Log(str(tmp_path / "src"), background=False) as src:
+        src.create_topic("t", 1, {"segment.bytes": "1024"})
+        prod = src.producer()
+        for i in range(50):
+            prod.send("t", b"v" * 100, partition=0, timestamp=i + 1)
+        prod.flush()
+        plan = plan_copy(src, StorageTopics(), StorageTopics(), dst_is_embedded=True)
+        with Log(str(tmp_path / "dst"), background=False) as dst:
+            check_copy(plan, src, dst, allow_offset_shift=True)
+            src.alter_topic("t", {"retention.bytes": "2048"})
+            src.run_maintenance()
+            assert src.watermarks(TopicPartition("t", 0))[0] > 0
+            with pytest.raises(CopyFailed, match="short of the 50 counted"):
+                copy_log(src, dst, plan)
+        plan = plan_copy(src, StorageTopics(), StorageTopics(), dst_is_embedded=True)
+        prod.send("t", b"new", partition=0)
+        prod.flush()
+        with (
+            Log(str(tmp_path / "dst2"), background=False) as dst,
+            pytest.raises(ConfigError, match="written to during the copy: t/0"),
+        ):
+            check_copy(plan, src, dst, allow_offset_shift=True)
+
+
+def test_a_copy_carries_what_the_destination_would_not_keep_alike(tmp_path: Path) -> None:
+    # an export sets the embedded log's retention on the cluster's topic (a cluster default
+    # of a day had deleted what the data directory kept); an import raises max.message.bytes
+    # to a record the cluster held (its limit applies to compressed batches)
+    from hub.runtime.migrate import plan_copy
+
+    with Log(str(tmp_path / "src"), background=False) as src:
+        src.create_topic("t", 1, {"max.message.bytes": "3000000"})
+        prod = src.producer()
+        prod.send("t", b"x" * 2_000_000, key=b"k", partition=0, timestamp=0)
+        prod.flush()
+        exported = plan_copy(src, StorageTopics(), StorageTopics())
+        assert exported.configs["t"]["retention.ms"] == "604800000"
+        assert exported.configs["t"]["cleanup.policy"] == "delete"
+        assert exported.partitions["t"][0].zero_timestamps == 1
+        src.alter_topic("t", {"max.message.bytes": "1048588"})  # (as a cluster's default)
+        imported = plan_copy(src, StorageTopics(), StorageTopics(), dst_is_embedded=True)
+        limit = int(imported.configs["t"]["max.message.bytes"])
+        assert imported.raised == {"t": limit} and limit > 2_000_101
+        with Log(str(tmp_path / "dst"), background=False) as dst:
+            dst.create_topic("t", 1, imported.configs["t"])
+            dst.producer().send("t", b"x" * 2_000_000, key=b"k", partition=0)
 
 
 def test_an_import_keeps_what_the_cluster_kept(own_kafka_broker: str, tmp_path: Path) -> None:
@@ -357,3 +437,61 @@ def test_an_import_keeps_what_the_cluster_kept(own_kafka_broker: str, tmp_path: 
         log.run_maintenance()
         assert len(list(log.scan(TopicPartition("forever", 0)))) == 50
         assert OffsetStore(log, "__connect_offsets").offsets("src") == {'{"db":"x"}': {"lsn": 123}}
+
+
+def test_an_export_interrupted_part_way_is_redone_by_running_it_again(
+    own_kafka_broker: str, tmp_path: Path
+) -> None:
+    # (SIGTERM, docker stop, Ctrl-C: the command exited 130 saying nothing, the cluster held
+    # the offsets of records it did not hold, and a worker there went on past them)
+    import signal
+    import time
+
+    from hub.errors import ConfigError
+    from hub.log.kafka import KafkaLog
+
+    data = str(tmp_path / "data")
+    with Log(data, background=False) as log:
+        OffsetStore(log).write("gen", {'{"p":0}': ({"p": 0}, {"seq": 60_000})})
+        log.create_topic("events", 2)
+        prod = log.producer()
+        for i in range(0, 60_000, 10_000):
+            prod.send_many("events", [b"%d" % n for n in range(i, i + 10_000)],
+                           keys=[b"k%d" % (n % 97) for n in range(i, i + 10_000)])  # fmt: skip
+        prod.flush()
+    config = _worker_yaml(tmp_path, own_kafka_broker)
+    err = tmp_path / "export.err"
+    with open(err, "wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub", "--data-dir", data, "log", "export", "--worker-config",
+             str(config)], stdout=subprocess.DEVNULL, stderr=stderr,
+            env=dict(os.environ, PYTHONPATH=os.getcwd()),
+        )  # fmt: skip
+        wait_for(lambda: "events: " in err.read_text(), 120, "the copy of events started", 0.02)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 1, err.read_text()
+    said = err.read_text()
+    assert "the copy stopped (it was interrupted)" in said and "run the same command" in said
+    kafka = KafkaLog({"bootstrap.servers": own_kafka_broker})
+    try:
+        assert kafka.has_topic("events") and not kafka.has_topic("connect-offsets")
+        with pytest.raises(ConfigError, match="copy that stopped part way"):
+            Worker(None, backend=kafka, storage=STORAGE)  # type: ignore[arg-type]
+    finally:
+        kafka.close()
+    t0 = time.monotonic()
+    r = _hub("--data-dir", data, "log", "export", "--worker-config", str(config))
+    assert r.returncode == 0, r.stderr
+    assert "had stopped part way: deleted what it made (events); copying again" in r.stderr
+    assert "copied 60,001 records" in r.stdout, (r.stdout, time.monotonic() - t0)
+    kafka = KafkaLog({"bootstrap.servers": own_kafka_broker})
+    try:
+        values = [r.value for p in (0, 1) for r in kafka.scan(TopicPartition("events", p))]
+        assert sorted(int(v or b"") for v in values) == list(range(60_000))
+        worker = Worker(None, backend=kafka, storage=STORAGE)  # type: ignore[arg-type]
+        try:
+            assert worker.offsets.offsets("gen") == {'{"p":0}': {"seq": 60_000}}
+        finally:
+            worker.stop()
+    finally:
+        kafka.close()

@@ -1,4 +1,4 @@
-"""``hub log export`` / ``hub log import``: move a worker's log between the data directory and
+"""``hub log export`` / ``hub log import``: copy a worker's log between the data directory and
 a Kafka cluster (hub.runtime.migrate says what is copied and when a copy is refused)."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ SHIFT = click.option(
     "--allow-offset-shift",
     is_flag=True,
     help="Copy partitions that do not hold every offset from 0 (retention or compaction "
-    "removed records): their records get other offsets there; group offsets are translated, "
-    "offsets a sink keeps in its target are not.",
+    "removed records, or transactions left their markers): their records get other offsets "
+    "there; group offsets are translated, offsets a sink keeps in its target are not.",
 )
 EMBEDDED = click.option(
     "--embedded-worker-config",
@@ -39,12 +39,15 @@ DRY_RUN = click.option(
 
 @click.group(context_settings=CONTEXT)
 def log_group() -> None:
-    """Move a worker's log between its data directory and a Kafka cluster.
+    """Copy a worker's log between its data directory and a Kafka cluster.
 
     Topics (their partitions, configs and records with keys, headers and timestamps), the
     connector configs, the sources' offsets and the consumer groups' offsets are copied, so
-    the same connectors resume on the other side without new snapshots. Stop the worker
-    first; the destination must not hold the topics yet.
+    the same connectors resume on the other side without new snapshots. Stop every worker
+    on both sides first; the destination must not hold the topics yet. A copy stopped part
+    way (killed, Ctrl-C, an error) leaves the destination marked, and no worker starts on
+    it: run the same command again, which deletes what the stopped copy made and copies
+    again.
 
     \b
     Example:
@@ -130,9 +133,28 @@ def _copy(
     src: Any, src_storage: Any, dst: Any, dst_storage: Any, allow_offset_shift: bool,
     dry_run: bool, dst_is_embedded: bool,
 ) -> None:  # fmt: skip
-    from hub.runtime.migrate import check_copy, copy_log, existing, plan_copy, topic_mapping
+    import time
 
-    existing(topic_mapping(src, src_storage, dst_storage), dst)  # (before reading it all)
+    from hub.runtime.migrate import (
+        check_copy,
+        copy_log,
+        existing,
+        plan_copy,
+        stopped_copy,
+        topic_mapping,
+        undo_stopped,
+    )  # fmt: skip
+
+    stopped = stopped_copy(dst)
+    if stopped is not None and dry_run:
+        click.echo("a copy into the destination stopped part way: the copy deletes what it "
+                   f"made ({', '.join(stopped) or 'no topic'}) first")  # fmt: skip
+    elif stopped is not None:
+        gone = undo_stopped(dst)
+        click.echo("a copy into the destination had stopped part way: deleted what it made "
+                   f"({', '.join(gone) or 'no topic'}); copying again", err=True)  # fmt: skip
+    # (before reading it all)
+    existing(topic_mapping(src, src_storage, dst_storage), dst, stopped or ())
     click.echo("reading the source ...", err=True)
     plan = plan_copy(src, src_storage, dst_storage, dst_is_embedded)
     for dest, source in plan.topics.items():
@@ -141,6 +163,13 @@ def _copy(
         named = dest if dest == source else f"{source} -> {dest}"
         click.echo(f"  {named}: {len(parts)} partition(s), "
                    f"{sum(p.count for p in parts):,} records, {kept}")  # fmt: skip
+        zeros = sum(p.zero_timestamps for p in parts)
+        if zeros and not dst_is_embedded:
+            click.echo(f"    {zeros:,} record(s) with timestamp 0: Kafka's client writes "
+                       "them with the time of the copy")  # fmt: skip
+        if source in plan.raised:
+            click.echo(f"    max.message.bytes raised to {plan.raised[source]:,} to take its "
+                       "largest record")  # fmt: skip
     for group, committed in sorted(plan.groups.items()):
         click.echo(f"  group {group}: {len(committed)} committed partition(s)")
     for topic, dropped in sorted(plan.dropped.items()):
@@ -151,12 +180,13 @@ def _copy(
         click.echo(f"dry run: {plan.records:,} records in {len(plan.topics)} topic(s) would "
                    "be copied")  # fmt: skip
         return
-    last = [""]
+    last: dict[str, Any] = {"topic": "", "at": 0.0}
 
     def progress(topic: str, done: int, total: int) -> None:
-        if topic != last[0] or done == total:
+        now = time.monotonic()
+        if topic != last["topic"] or done == total or now - last["at"] >= 2.0:
             click.echo(f"  {topic}: {done:,} / {total:,}", err=True)
-            last[0] = topic
+            last.update(topic=topic, at=now)
 
     groups = copy_log(src, dst, plan, progress)
     click.echo(f"copied {plan.records:,} records in {len(plan.topics)} topic(s) and the "

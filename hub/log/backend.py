@@ -23,6 +23,9 @@ Listener = Callable[[set[TopicPartition]], None]
 # Kafka: which topics continue others' offsets (`LogBackend.continue_topic`): key the topic's
 # name, value {"id": its id, "continues": [ids]} (the embedded log keeps them in topic.json)
 LINEAGE_TOPIC = "__hub_topic_lineage"
+# a copy between logs (`hub log export/import`, hub.runtime.migrate) under way or stopped part
+# way: one record naming the topics it makes; a worker refuses to start on such a log
+COPY_MARKER_TOPIC = "__hub_copy_in_progress"
 
 
 class LogProducer(Protocol):
@@ -167,6 +170,10 @@ class LogBackend(Protocol):
         """`TopicExistsError` if it exists. ``replication_factor``: copies of each partition
         on a cluster (None: the backend's default; -1: the cluster's own
         ``default.replication.factor``); a log on one machine keeps one and ignores it."""
+
+    def delete_topic(self, name: str, internal: bool = False) -> None:
+        """Delete it, its records and its groups' offsets (an internal topic, ``__*``, only
+        with ``internal``); returns once a topic of its name may be created again."""
 
     def partition_count(self, topic: str) -> int: ...
 

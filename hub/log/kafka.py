@@ -39,6 +39,7 @@ from hub.errors import ConfigError, TransientError
 from hub.log.backend import LINEAGE_TOPIC, Listener, LogBackend
 from hub.log.errors import (
     CommitNotMadeError,
+    InvalidTopicError,
     LogError,
     ProducerFencedError,
     RebalanceInProgressError,
@@ -191,6 +192,21 @@ class KafkaLog:
         while not self.has_topic(name):  # (metadata reaches every broker a moment later)
             if time.monotonic() > deadline:
                 raise LogError(f"topic {name!r} was created but does not show in the metadata")
+            time.sleep(0.05)
+
+    def delete_topic(self, name: str, internal: bool = False) -> None:
+        if name.startswith("__") and not internal:
+            raise InvalidTopicError(name, "internal topics cannot be deleted")
+        try:
+            self._admin.delete_topics([name], operation_timeout=TIMEOUT_S)[name].result(TIMEOUT_S)
+        except KafkaException as exc:
+            if _kafka_error(exc).code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise UnknownTopicError(name) from None
+            raise
+        deadline = time.monotonic() + TIMEOUT_S
+        while self.has_topic(name):  # (a topic being deleted cannot be made again yet)
+            if time.monotonic() > deadline:
+                raise LogError(f"topic {name!r} was deleted but still shows in the metadata")
             time.sleep(0.05)
 
     def partition_count(self, topic: str) -> int:

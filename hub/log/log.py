@@ -274,9 +274,11 @@ class Log:
             self._wake.set()  # a flush.ms the flusher sleeps on may have changed
             return topic.info()
 
-    def delete_topic(self, name: str) -> None:
+    def delete_topic(self, name: str, internal: bool = False) -> None:
+        """``internal``: an internal topic (``__*``) too (a stopped copy's, deleted to redo
+        it: hub.runtime.migrate)."""
         self._writable(f"delete topic {name!r}")
-        if self.topic(name).internal:
+        if self.topic(name).internal and not internal:
             raise InvalidTopicError(name, "internal topics cannot be deleted")
         # the offsets go first: a delete cut short after the files leaves none behind for a
         # topic made again under the name (and again after: any committed meanwhile). Not
@@ -284,7 +286,7 @@ class Log:
         self.groups.forget_topic(name)
         with self._maintenance, self._lock:  # never under a running compaction
             topic = self.topic(name)
-            if topic.internal:
+            if topic.internal and not internal:
                 raise InvalidTopicError(name, "internal topics cannot be deleted")
             del self._topics[name]
             topic.close()

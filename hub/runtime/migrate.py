@@ -20,28 +20,37 @@ or after it). A source task's open recovery window (a worker killed, never resta
 log offsets too: it is refused when the partitions it names would shift.
 
 Nothing may run on either side meanwhile (the CLI holds the embedded log's lock; on Kafka, a
-group with members is refused), and no destination topic may exist yet: a copy is never mixed
-into what is there.
+group with members is refused, and a source partition that grew during the copy fails it),
+and no destination topic may exist yet: a copy is never mixed into what is there.
+
+A copy marks the destination first (`COPY_MARKER_TOPIC`: the topics it makes) and unmarks it
+last; it writes the records, then the configs and offsets topics, then the groups' offsets,
+so a copy stopped part way (killed, interrupted, failed) never leaves offsets past the records
+copied, and a worker refuses to start on a marked log (`hub.runtime.storage.check_storage`).
+The same copy run again deletes what the stopped one made and starts over (`undo_stopped`).
 """
 
 from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hub.errors import ConfigError, HubError
-from hub.log import Record, TopicPartition
-from hub.log.backend import LINEAGE_TOPIC, LogBackend, LogProducer
+from hub.log import Record, TopicExistsError, TopicPartition
+from hub.log.backend import COPY_MARKER_TOPIC, LINEAGE_TOPIC, LogBackend, LogProducer
 from hub.runtime.offsets import ALTERED_KEY, TASK_KEY
 from hub.runtime.storage import StorageTopics
 
 BATCH = 5000
 # the brokers' own (groups' offsets are copied through the group API); the status topic is
 # not copied either: the workers write it again
-NOT_COPIED = frozenset({"__consumer_offsets", "__transaction_state", LINEAGE_TOPIC})
+NOT_COPIED = frozenset(
+    {"__consumer_offsets", "__transaction_state", LINEAGE_TOPIC, COPY_MARKER_TOPIC}
+)
+RECORD_OVERHEAD = 100  # (the embedded producer's per-record allowance against max.message.bytes)
 
 
 @dataclass
@@ -54,6 +63,9 @@ class PartitionPlan:
     # partition does not end past them (an emptied partition, a transaction marker)
     kept: bool
     storage: bool = False  # a configs/offsets topic: read by key, its offsets do not matter
+    end: int = 0  # its end when counted: a worker writing the source meanwhile moves it
+    largest: int = 0  # its largest record, as the embedded producer sizes it
+    zero_timestamps: int = 0  # records with timestamp 0 (Kafka's client sends them as now)
 
 
 @dataclass
@@ -67,6 +79,7 @@ class CopyPlan:
     open_windows: dict[str, list[str]] = field(default_factory=dict)  # task -> topic/partition
     replication: dict[str, int | None] = field(default_factory=dict)  # destination -> factor
     dropped: dict[str, dict[str, str]] = field(default_factory=dict)  # configs not taken
+    raised: dict[str, int] = field(default_factory=dict)  # max.message.bytes made to fit
 
     @property
     def shifted(self) -> list[PartitionPlan]:
@@ -126,9 +139,10 @@ def _no_offsets_topic(src: LogBackend, storage: StorageTopics, names: list[str])
             )
 
 
-def existing(topics: dict[str, str], dst: LogBackend) -> None:
-    """ConfigError when the destination holds any of the topics already."""
-    there = sorted(t for t in topics if dst.has_topic(t))
+def existing(topics: dict[str, str], dst: LogBackend, redone: Iterable[str] = ()) -> None:
+    """ConfigError when the destination holds any of the topics already (but for those a
+    stopped copy made, ``redone``: deleted before this one)."""
+    there = sorted(t for t in topics if dst.has_topic(t) and t not in set(redone))
     if there:
         raise ConfigError(
             f"the destination already has {', '.join(there)}: a copy goes into topics of its "
@@ -153,12 +167,15 @@ def plan_copy(
         plans = []
         for p in info.partitions:
             tp = TopicPartition(source, p.partition)
-            count, kept = 0, True
+            count, kept, largest, zeros = 0, True, 0, 0
             for r in src.scan(tp, p.start_offset):
                 kept = kept and r.offset == count
                 count += 1
+                largest = max(largest, _size(r))
+                zeros += r.timestamp == 0
             kept = kept and p.durable_offset <= count  # (a broker may say less, not more)
-            plans.append(PartitionPlan(tp, p.start_offset, count, kept, source in storage))
+            plans.append(PartitionPlan(tp, p.start_offset, count, kept, source in storage,
+                                       p.end_offset, largest, zeros))  # fmt: skip
         partitions[source] = plans
     copied = {p.tp for ps in partitions.values() for p in ps}
     groups: dict[str, dict[TopicPartition, int]] = {}
@@ -202,7 +219,29 @@ def plan_copy(
                         config[k] = v
             if source in storage:  # (connector configs and offsets: compacted, whatever)
                 config.update(INTERNAL_TOPIC_CONFIG)
+            # a record the cluster holds (its limit applies to compressed batches) fits
+            need = max((p.largest for p in partitions[source]), default=0)
+            limit = TopicConfig.parse(config).max_message_bytes
+            if need > limit:
+                config["max.message.bytes"] = str(need + 4096)  # (and its batch's header)
+                plan.raised[source] = need + 4096
+    else:
+        # the embedded log's retention and cleanup policy, set on the cluster's topic (the
+        # cluster's own defaults, say log.retention.hours=24, had deleted what it kept)
+        effective = getattr(src, "topic_properties", None)
+        for source, config in configs.items():
+            if effective is not None and source not in storage:
+                props = effective(source)
+                for k in ("cleanup.policy", "retention.ms", "retention.bytes"):
+                    if k not in config and k in props:
+                        config[k] = props[k]
     return plan
+
+
+def _size(r: Record) -> int:
+    """A record's size as the embedded producer checks it against max.message.bytes."""
+    size = RECORD_OVERHEAD + len(r.key or b"") + len(r.value or b"")
+    return size + sum(len(k) + len(v or b"") for k, v in r.headers or ())
 
 
 def _open_windows(src: LogBackend, topic: str) -> dict[str, list[str]]:
@@ -234,9 +273,60 @@ def _open_windows(src: LogBackend, topic: str) -> dict[str, list[str]]:
     return out
 
 
+def stopped_copy(log: LogBackend) -> list[str] | None:
+    """The topics a copy into ``log`` that stopped part way made (it is marked: see the
+    module's docstring), or None when none stopped there."""
+    if not log.has_topic(COPY_MARKER_TOPIC):
+        return None
+    made: dict[str, bool] = {}
+    for r in log.scan(TopicPartition(COPY_MARKER_TOPIC, 0)):
+        if r.key is not None and r.key.startswith(b"topic:"):
+            made[r.key[6:].decode("utf-8", "replace")] = r.value == b"made"
+    return [t for t, yes in made.items() if yes]
+
+
+def undo_stopped(log: LogBackend) -> list[str]:
+    """Delete what a copy into ``log`` that stopped part way made, and its mark: the topics
+    deleted (none when no copy stopped there)."""
+    topics = stopped_copy(log)
+    if topics is None:
+        return []
+    gone = [t for t in topics if log.has_topic(t)]
+    for t in gone:
+        log.delete_topic(t, internal=True)
+    log.delete_topic(COPY_MARKER_TOPIC, internal=True)
+    return gone
+
+
+def _mark(dst: LogBackend, topic: str, what: bytes) -> None:
+    dst.append_durable(TopicPartition(COPY_MARKER_TOPIC, 0), [b"topic:" + topic.encode()], [what])
+
+
+def _grown(plan: CopyPlan, src: LogBackend) -> list[str]:
+    """The source partitions that grew since they were counted: a worker writes there."""
+    out = []
+    for parts in plan.partitions.values():
+        for p in parts:
+            end = src.watermarks(p.tp)[1]
+            if end > p.end:
+                out.append(f"{p.tp.topic}/{p.tp.partition} ({p.end:,} -> {end:,})")
+    return out
+
+
+def _writer(grown: list[str]) -> ConfigError:
+    return ConfigError(
+        f"the source was written to during the copy: {', '.join(grown[:5])}"
+        f"{f' and {len(grown) - 5} more' if len(grown) > 5 else ''}. A worker runs on it: "
+        "stop every worker there (sources too), then copy"
+    )
+
+
 def check_copy(plan: CopyPlan, src: LogBackend, dst: LogBackend, allow_offset_shift: bool) -> None:
     """ConfigError when the copy must not go ahead (naming what and what to do)."""
     existing(plan.topics, dst)
+    grown = _grown(plan, src)
+    if grown:
+        raise _writer(grown)
     for side, log in (("source", src), ("destination", dst)):
         busy = [g for g in plan.groups if log.groups.has_members(g)]
         if busy:
@@ -259,7 +349,8 @@ def check_copy(plan: CopyPlan, src: LogBackend, dst: LogBackend, allow_offset_sh
         more = f" and {len(listed) - 10} more" if len(listed) > 10 else ""
         raise ConfigError(
             f"{len(listed)} partition(s) do not hold every offset from 0 (retention or "
-            f"compaction removed records): {', '.join(listed[:10])}{more}. Their records would "
+            "compaction removed records, or transactions, exactly.once.source.support, left "
+            f"their markers): {', '.join(listed[:10])}{more}. Their records would "
             "get other offsets there, and a sink that keeps its offsets in its target (DuckDB, "
             "PostgreSQL, the file sink) would resume at the wrong record; group offsets are "
             "translated. Pass --allow-offset-shift to copy anyway (then reset such sinks)"
@@ -277,16 +368,20 @@ def copy_log(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, dict[TopicPartition, int]]:
     """Copy what ``plan`` says (the records it counted, no more); the groups' offsets as
-    committed on the destination. `CopyFailed` naming the topics made when it stops."""
+    committed on the destination. `CopyFailed` naming the topics made when it stops (an
+    interrupt too: Ctrl-C, SIGTERM); the destination stays marked until it is redone."""
     made: list[str] = []
     try:
         return _copy(src, dst, plan, progress, made)
-    except Exception as exc:
+    except BaseException as exc:
+        if not isinstance(exc, Exception | KeyboardInterrupt):
+            raise
+        why = ("it was interrupted" if isinstance(exc, KeyboardInterrupt)
+               else f"{type(exc).__name__}: {exc}")  # fmt: skip
         raise CopyFailed(
-            f"the copy stopped ({type(exc).__name__}: {exc}); it had created "
-            f"{', '.join(made) or 'no topic'} on the destination: delete "
-            f"{'them' if len(made) > 1 else 'it'} (for a new data directory, the directory) "
-            "and copy again"
+            f"the copy stopped ({why}); it had created {', '.join(made) or 'no topic'} on "
+            "the destination, which workers refuse to start on until the copy is done: run "
+            "the same command again to delete what this one made and copy again"
         ) from exc
 
 
@@ -297,10 +392,23 @@ def _copy(
     progress: Callable[[str, int, int], None] | None,
     made: list[str],
 ) -> dict[str, dict[TopicPartition, int]]:
+    # the mark first (then each topic the copy makes, before it), then the records, then the
+    # configs and offsets topics, then the groups' offsets: a copy stopped at any point
+    # leaves no offset past a record it did not copy, and a mark workers refuse to start on
+    dst.create_topic(COPY_MARKER_TOPIC, 1, {"cleanup.policy": "compact"})
+    storage = {d for d, s in plan.topics.items() if any(p.storage for p in plan.partitions[s])}
+    order = [d for d in plan.topics if d not in storage] + [d for d in plan.topics if d in storage]
     old_offsets: dict[TopicPartition, list[int]] = {}  # shifted partitions: old offset by index
-    for dest, source in plan.topics.items():
+    for dest in order:
+        source = plan.topics[dest]
         parts = plan.partitions[source]
-        dst.create_topic(dest, len(parts), plan.configs[source], plan.replication.get(dest))
+        total = sum(p.count for p in parts)
+        _mark(dst, dest, b"made")  # (before: one made, its mark not, would be left behind)
+        try:
+            dst.create_topic(dest, len(parts), plan.configs[source], plan.replication.get(dest))
+        except TopicExistsError:
+            _mark(dst, dest, b"not made")  # (someone else's: a redo must not delete it)
+            raise
         made.append(dest)
         producer = dst.producer()
         done = 0
@@ -328,7 +436,13 @@ def _copy(
                     done += len(batch)
                     batch = []
                     if progress is not None:
-                        progress(dest, done, sum(p.count for p in parts))
+                        progress(dest, done, total)
+            if left:
+                raise ConfigError(
+                    f"{part.tp.topic}/{part.tp.partition} ended {left:,} record(s) short of the "
+                    f"{part.count:,} counted: retention or compaction removed records from the "
+                    "source during the copy (copy again; raise its retention.ms meanwhile)"
+                )
             if batch:
                 _send(producer, dest, part.tp.partition, batch)
                 done += len(batch)
@@ -340,7 +454,10 @@ def _copy(
             if ids:
                 dst.continue_topic(dest, ids)
         if progress is not None:
-            progress(dest, done, sum(p.count for p in parts))
+            progress(dest, done, total)
+    grown = _grown(plan, src)
+    if grown:
+        raise _writer(grown)
     out: dict[str, dict[TopicPartition, int]] = {}
     renamed = {source: dest for dest, source in plan.topics.items()}
     counted = {p.tp: p.count for ps in plan.partitions.values() for p in ps}
@@ -353,6 +470,7 @@ def _copy(
             moved[TopicPartition(renamed[tp.topic], tp.partition)] = new
         dst.groups.commit(group, moved)
         out[group] = moved
+    dst.delete_topic(COPY_MARKER_TOPIC, internal=True)
     return out
 
 

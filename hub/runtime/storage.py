@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from hub.errors import ConfigError
 from hub.log import Record, TopicExistsError, TopicPartition
-from hub.log.backend import LogBackend
+from hub.log.backend import COPY_MARKER_TOPIC, LogBackend
 
 log = logging.getLogger(__name__)
 _LEGAL = re.compile(r"[A-Za-z0-9._-]{1,249}")
@@ -130,8 +130,15 @@ def only_compacted(log: LogBackend, topic: str, what: str) -> None:
 
 
 def check_storage(log: LogBackend, storage: StorageTopics) -> None:
-    """Every existing storage topic of one partition and compacted, before any of them is
-    created."""
+    """No copy stopped part way into the log (`hub.runtime.migrate`), and every existing
+    storage topic of one partition and compacted, before any of them is created."""
+    if log.has_topic(COPY_MARKER_TOPIC):
+        raise ConfigError(
+            "this log holds a copy that stopped part way ('hub log export' or 'hub log "
+            "import' was stopped or failed): its records, offsets and configs may be partial. "
+            "Run the same command again (it deletes what the stopped copy made and copies "
+            "again), then start the worker"
+        )
     for topic, what in ((storage.configs, "connector configs"), (storage.offsets, "offsets"),
                         (storage.status, "status")):  # fmt: skip
         if log.has_topic(topic):

@@ -295,7 +295,12 @@ class Worker:
         self.backend: LogBackend = backend
         self.storage = storage or StorageTopics()
         s = self.storage
-        check_storage(self.backend, s)  # (refused before any of them is created)
+        try:
+            check_storage(self.backend, s)  # (refused before any of them is created)
+        except BaseException:
+            if self.log is not None:
+                self.log.close()
+            raise
         # (distributed: reading the offsets rewrites nothing another worker may write newer)
         self.offsets = OffsetStore(
             self.backend, s.offsets, s.offsets_replication, repair=cluster is None
