@@ -1002,8 +1002,12 @@ def test_parallel_snapshot_reads_ahead_a_bounded_number_of_tables(
         rest = list(chunks)
     finally:
         reader.close()
-    assert len(rest) == 29 + 40  # every chunk still comes, in table order
-    assert [c.table.name for c in rest[29:]] == [f"b{i:02d}" for i in range(40)]
+    # every chunk still comes, in table order (a0's 3 000 rows in 30 chunks of 100, or one
+    # more when the planner's estimate had it read as two key ranges, each ending short)
+    names = [c.table.name for c in rest]
+    assert names[: len(names) - 40] == ["a0"] * (len(names) - 40)
+    assert len(names) - 40 in (29, 30), names
+    assert names[-40:] == [f"b{i:02d}" for i in range(40)]
 
 
 def test_keyless_table_rewritten_before_a_resume_is_read_again_from_the_start(
