@@ -3,7 +3,9 @@ a Kafka cluster (hub.runtime.migrate says what is copied and when a copy is refu
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -69,7 +71,7 @@ def log_export(
     """Copy the data directory's log into the Kafka cluster a worker config names."""
     embedded = _embedded(embedded_config)
     # (the data directory first: a missing one was said after 10 s of reaching the cluster)
-    with open_log(write=True) as log:  # (the lock: no worker runs on it meanwhile)
+    with _locked() as log:  # (the lock: no worker runs on it meanwhile)
         kafka, storage = _kafka(worker_config)
         try:
             _copy(log, embedded, kafka, storage, allow_offset_shift, dry_run, False)
@@ -99,10 +101,26 @@ def log_import(
             with tempfile.TemporaryDirectory() as scratch, Log(scratch, background=False) as log:
                 _copy(kafka, storage, log, embedded, allow_offset_shift, dry_run, True)
         else:
-            with open_log(write=True, must_exist=False) as log:
+            with _locked(must_exist=False) as log:
                 _copy(kafka, storage, log, embedded, allow_offset_shift, dry_run, True)
     finally:
         kafka.close()
+
+
+@contextlib.contextmanager
+def _locked(must_exist: bool = True) -> Iterator[Any]:
+    """The data directory's log, locked for writing (a dry run too: whether it may copy)."""
+    from hub.errors import ConfigError
+    from hub.log.errors import LogLockedError
+
+    try:
+        with open_log(write=True, must_exist=must_exist) as log:
+            yield log
+    except LogLockedError as exc:
+        raise ConfigError(
+            f"a worker runs on the data directory ({exc.holder} holds it): stop it first (a "
+            "copy reads and writes a log nothing else uses)"
+        ) from None
 
 
 def _embedded(path: str | None) -> Any:
