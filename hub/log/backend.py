@@ -231,3 +231,14 @@ class LogBackend(Protocol):
     def consumer(self, **config: Any) -> LogConsumer: ...
 
     def close(self) -> None: ...
+
+
+def holds(log: LogBackend, tp: TopicPartition, offset: int) -> bool:
+    """Whether ``tp`` reaches ``offset`` (holds it, or a later record: compaction), whatever
+    end the broker reports: Tansu reports a partition's end as its last batch's first offset
+    + 1 (docs/kafka-backend.md), hundreds of records short after a big batch, so an end
+    below an offset read before does not by itself mean the topic was made again. Reads one
+    record; a scan from past the end starts at the partition's start instead."""
+    for r in log.scan(tp, offset):
+        return r.offset >= offset
+    return False

@@ -29,6 +29,7 @@ from hub.log import (
     TopicPartition,
     codec,
 )
+from hub.log.backend import holds
 from hub.runtime.api import EncodedSinkRecords, SinkRecord, SinkTask, SinkTaskContext
 from hub.runtime.errors import RetryStopped
 from hub.runtime.runner import RunnerContext
@@ -124,7 +125,9 @@ class SinkRunner:
                 # (asked, not left to seek: a Kafka consumer's seek past the end raises
                 # nothing, the client resets the position by itself)
                 end = self.log.watermarks(tp)[1]
-                if offset > end:
+                # (a broker may report the end low, Tansu after a batch of several records:
+                # a task moved to another worker had failed for good on records it held)
+                if offset > end and not holds(self.log, tp, offset - 1):
                     self._past_the_end(tp, offset, end)
             try:
                 self.consumer.seek(tp, offset)
@@ -201,7 +204,8 @@ class SinkRunner:
             f"{self.connector}: the target's stored offset for {tp.topic}[{tp.partition}] is "
             f"{offset}, past the log's end {end}: the topic was deleted and made again, or "
             "the log lost records. To write the topic from its start, delete the connector's "
-            "rows of that topic from the target's _hub_offsets table, then restart the "
+            "rows of that topic from the target's _hub_offsets table (and empty the tables "
+            "without a key it writes: they would get their rows again), then restart the "
             "connector"
         )
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from hub.errors import ConfigError
 from hub.log import Record, TopicExistsError, TopicPartition
-from hub.log.backend import COPY_MARKER_TOPIC, LogBackend
+from hub.log.backend import COPY_MARKER_TOPIC, LogBackend, holds
 
 log = logging.getLogger(__name__)
 _LEGAL = re.compile(r"[A-Za-z0-9._-]{1,249}")
@@ -170,12 +170,19 @@ class Remade:
         self._log, self._tp, self._every = log, tp, id_check_s
         self._id: str | None = None
         self._checked = -math.inf
+        self._low: tuple[int, int] | None = None  # (end, read) found held though reported low
 
     def __call__(self, read: int) -> bool:
         log, tp = self._log, self._tp
         if not log.has_topic(tp.topic):
             return False
-        if log.watermarks(tp)[1] < read:
+        end = log.watermarks(tp)[1]
+        # (an end reported low, the records there: a broker's low end, Tansu's after a batch
+        # of several records, had every worker read the status topic again every second)
+        if end < read and self._low != (end, read):
+            if read > 0 and holds(log, tp, read - 1):
+                self._low = (end, read)
+                return self._identity()
             self._id = None  # (noted again below)
             self._checked = -math.inf
             self._identity()

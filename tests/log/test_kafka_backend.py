@@ -508,3 +508,89 @@ def test_a_status_read_answers_while_the_cluster_does_not(own_kafka_broker: str)
     for job in jobs:
         job.join(60)
     log.close()
+
+
+def test_a_broker_reporting_a_low_end_fails_no_sink_and_remakes_no_storage_topic(
+    own_kafka_broker: str, tmp_path: Path
+) -> None:
+    # Tansu reports a partition's end as its last batch's first offset + 1: a sink task moved
+    # to another worker found its target's stored offset past that end and failed for good
+    # ("the topic was deleted and made again"), and every worker read the status topic
+    # again every second, warning that the cluster had lost it
+    import json
+    import logging
+
+    from hub.runtime.storage import StatusStore, StorageTopics
+    from hub.runtime.worker import Worker
+
+    kafka = KafkaLog({"bootstrap.servers": own_kafka_broker})
+    try:
+        kafka.create_topic("t", 1)
+        producer = kafka.producer()
+        producer.send_many("t", [json.dumps({"id": i, "v": i}).encode() for i in range(300)],
+                           keys=[json.dumps({"id": i}).encode() for i in range(300)],
+                           partition=0)  # fmt: skip
+        producer.flush()
+        tp = TopicPartition("t", 0)
+        assert kafka.watermarks(tp)[1] < 300  # (the premise: the end reported low)
+        status = StatusStore(kafka, "status-low", 1)
+        status.publish({f"status-task-x-{i}".encode(): b"RUNNING" for i in range(5)},
+                       keep_others=True)  # fmt: skip
+        status.refresh()
+        assert kafka.watermarks(TopicPartition("status-low", 0))[1] < 5
+        records = logging.getLogger("hub")
+        seen: list[str] = []
+        handler = logging.Handler()
+        handler.emit = lambda r: seen.append(r.getMessage())  # type: ignore[method-assign]
+        records.addHandler(handler)
+        try:
+            status.refresh()
+            assert status.get(b"status-task-x-4") == b"RUNNING"
+            assert not [m for m in seen if "made again" in m], seen
+        finally:
+            records.removeHandler(handler)
+    finally:
+        kafka.close()
+    db = str(tmp_path / "out.duckdb")
+    sink = {"connector.class": "duckdb", "topics": "t", "connection.url": f"duckdb:{db}",
+            "value.converter.schemas.enable": "false", "key.converter.schemas.enable": "false",
+            "duckdb.idle.release.ms": 50}  # fmt: skip
+    from tests.fixtures.duckdb_reader import read_duckdb
+
+    def rows() -> int:
+        got = read_duckdb(db, 'SELECT count(*) FROM "t"')
+        return int(got[0][0]) if got else 0
+
+    def worker() -> Worker:
+        return Worker(str(tmp_path / "data"), storage=StorageTopics("c", "o", "s"),
+                      backend=KafkaLog({"bootstrap.servers": own_kafka_broker}))  # fmt: skip
+
+    first = worker()
+    try:
+        first.create("sink", sink)
+        wait_for(lambda: rows() == 300, 60, "300 rows")
+    finally:
+        first.stop()
+    second = worker()  # the task's new start, its target at offset 300
+    try:
+
+        def assigned() -> bool:
+            (task,) = second.connectors["sink"].tasks
+            runner = task.runner
+            return task.state.state == "FAILED" or (
+                runner is not None and bool(runner.consumer.assignment())  # type: ignore[union-attr]
+            )
+
+        wait_for(assigned, 60, "the sink's partition assigned")
+        more = second.backend.producer()  # (then more records: they reach the table)
+        ids = range(300, 310)
+        more.send_many("t", [json.dumps({"id": i, "v": i}).encode() for i in ids],
+                       keys=[json.dumps({"id": i}).encode() for i in ids], partition=0)  # fmt: skip
+        more.flush()
+        wait_for(lambda: rows() == 310 or second.status()["sink"][0].state == "FAILED", 60,
+                 "310 rows")  # fmt: skip
+        (task,) = second.status()["sink"]
+        assert task.state == "RUNNING", task.trace
+        assert rows() == 310
+    finally:
+        second.stop()
