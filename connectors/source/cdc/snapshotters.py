@@ -3,9 +3,31 @@ SPI. Each connector lists the modes it supports (`snapshotter` refuses the other
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar
 
 from hub.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# what a task whose stored position can no longer be streamed (slot gone, binlog purged) says
+# to do: a new snapshot writes the rows there are, and no event deletes from the sinks the rows
+# deleted in between (Debezium's re-snapshot neither)
+POSITION_LOST_ADVICE = (
+    "Set snapshot.mode=when_needed to take a new snapshot (the rows deleted in between then "
+    "stay in the sinks: 'hub verify' names them, and emptying the sinks' tables first drops "
+    "them), or reset the connector's offsets (DELETE /connectors/<name>/offsets) to start over"
+)
+
+
+def warn_of_a_new_snapshot(where: str) -> None:
+    """Say that snapshot.mode=when_needed takes a new snapshot for a lost position, and what
+    it leaves in the sinks."""
+    log.warning(
+        "%s: the stored position can no longer be streamed: taking a new snapshot "
+        "(snapshot.mode=when_needed). Rows deleted in between stay in the sinks: 'hub verify' "
+        "names them (empty the sinks' tables and reset their offsets to drop them)", where,
+    )  # fmt: skip
 
 
 class Snapshotter:

@@ -25,7 +25,13 @@ from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
 from connectors.source.cdc.plugin import CdcSourceConnector, CdcSourceTask
 from connectors.source.cdc.runs import read_runs
-from connectors.source.cdc.snapshotters import SnapshotMarkers, WhenNeeded, snapshotter
+from connectors.source.cdc.snapshotters import (
+    POSITION_LOST_ADVICE,
+    SnapshotMarkers,
+    WhenNeeded,
+    snapshotter,
+    warn_of_a_new_snapshot,
+)
 from connectors.source.cdc.topics import check_unique, sanitize
 from connectors.source.mysql import charsets
 from connectors.source.mysql.config import MySqlSourceConfig
@@ -146,9 +152,10 @@ class MySqlSourceTask(CdcSourceTask):
                 f"binlog file {offset.get('file')!r}, where this connector stopped, is no "
                 f"longer on {cfg.where()} (the server has {', '.join(files[:3])}"
                 f"{'...' if len(files) > 3 else ''}): the changes in between are lost to it. "
-                "Set snapshot.mode=when_needed to take a new snapshot, or reset the "
-                "connector's offsets (DELETE /connectors/<name>/offsets) to start over"
+                + POSITION_LOST_ADVICE
             )
+        if offset is not None and not usable:
+            warn_of_a_new_snapshot(cfg.where())
         in_progress = bool(offset and offset.get("snapshot"))
         self.history: SchemaHistory | None = None
         self._history_records: list[SourceRecord] = []  # the first poll's

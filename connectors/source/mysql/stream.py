@@ -35,6 +35,7 @@ from connectors.source.cdc.envelope import (
 )
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import IncrementalSnapshot
+from connectors.source.cdc.snapshotters import POSITION_LOST_ADVICE
 from connectors.source.mysql import ddl
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
@@ -358,9 +359,7 @@ class ChangeStream:
             )  # fmt: skip
             return PositionLostError(
                 f"the server no longer has the binlog at {where} this connector stopped at "
-                f"({text}): the changes in between are lost to it. Set "
-                "snapshot.mode=when_needed to take a new snapshot, or reset the connector's "
-                "offsets (DELETE /connectors/<name>/offsets) to start over"
+                f"({text}): the changes in between are lost to it. " + POSITION_LOST_ADVICE
             )
         if "server_id" in text or "same server" in text.lower():
             return ConfigError(

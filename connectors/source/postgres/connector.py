@@ -28,7 +28,13 @@ from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
 from connectors.source.cdc.plugin import CdcSourceConnector, CdcSourceTask
 from connectors.source.cdc.runs import read_runs
-from connectors.source.cdc.snapshotters import SnapshotMarkers, WhenNeeded, snapshotter
+from connectors.source.cdc.snapshotters import (
+    POSITION_LOST_ADVICE,
+    SnapshotMarkers,
+    WhenNeeded,
+    snapshotter,
+    warn_of_a_new_snapshot,
+)
 from connectors.source.cdc.topics import check_unique
 from connectors.source.postgres import catalog, replication
 from connectors.source.postgres.config import PostgresSourceConfig
@@ -153,10 +159,10 @@ class PostgresSourceTask(CdcSourceTask):
             )  # fmt: skip
             raise PostgresSourceError(
                 f"replication slot {cfg.slot_name!r} {state}, but this connector stopped at "
-                f"{where}: the changes in between can no longer be read. Set "
-                f"snapshot.mode=when_needed to take a new snapshot, or reset the connector's "
-                f"offsets (DELETE /connectors/<name>/offsets) to start over"
+                f"{where}: the changes in between can no longer be read. " + POSITION_LOST_ADVICE
             )
+        if offset is not None and not usable:
+            warn_of_a_new_snapshot(cfg.where())
         in_progress = offset is not None and offset.snapshot
         if policy.should_snapshot(offset is not None, in_progress, usable):
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
