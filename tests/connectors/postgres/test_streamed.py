@@ -118,7 +118,9 @@ def test_a_long_replay_keeps_the_server_connection(
     """While a committed streamed transaction is replayed (over many polls, nothing read from
     the server), status updates still go out: wal_sender_timeout must not cut the stream."""
     sql.execute(f"ALTER DATABASE {pg_db} SET logical_decoding_work_mem = '64kB'")
-    sql.execute(f"ALTER DATABASE {pg_db} SET wal_sender_timeout = '2s'")
+    # (5 s: under a loaded suite, 2 s passed between two polls of the replay once, and the
+    # server cut the stream; the replay lasts several times longer still)
+    sql.execute(f"ALTER DATABASE {pg_db} SET wal_sender_timeout = '5s'")
     sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
     cfg = source_config(pg_server, pg_db, **{
         "snapshot.mode": "no_data", "pgoutput.streaming": True, "max.batch.size": 100,
