@@ -46,7 +46,7 @@ from typing import Any
 
 from hub.errors import ConfigError
 from hub.log import RecordTooLargeError, TopicExistsError, TopicPartition, codec
-from hub.log.backend import LogProducer, TransactionalProducer
+from hub.log.backend import LogProducer, TransactionalProducer, holds
 from hub.log.packed import Packed
 from hub.runtime.api import EncodedBatch, SourceRecord, SourceTask, SourceTaskContext
 from hub.runtime.converters import JsonConverter
@@ -216,9 +216,13 @@ class SourceRunner:
             tp = TopicPartition(topic, int(p))
             # (to the end as it is now: the other tasks writing on meanwhile leave no end;
             # none past the window's start: nothing of the window was written)
-            end = self.log.watermarks(tp)[1]
-            if end <= int(start):
-                continue
+            end: int | None = self.log.watermarks(tp)[1]
+            if end is not None and end <= int(start):
+                # (a broker may report the end low, Tansu after a batch of several records,
+                # as an exported log's: the window's records were then written again)
+                if not holds(self.log, tp, int(start)):
+                    continue
+                end = None  # (to the end a scan finds)
             for r in self.log.scan(tp, int(start), end=end):
                 for hk, hv in r.headers:
                     if hk == SEQ_HEADER and hv is not None and hv.startswith(self._prefix):
