@@ -479,6 +479,9 @@ def test_an_export_interrupted_part_way_is_redone_by_running_it_again(
             Worker(None, backend=kafka, storage=STORAGE)  # type: ignore[arg-type]
     finally:
         kafka.close()
+    r = _hub("--data-dir", data, "log", "export", "--worker-config", str(config), "--dry-run")
+    assert r.returncode == 0, r.stderr  # (it had refused: "the destination already has events")
+    assert "the copy deletes what it made (events) first" in r.stdout
     t0 = time.monotonic()
     r = _hub("--data-dir", data, "log", "export", "--worker-config", str(config))
     assert r.returncode == 0, r.stderr

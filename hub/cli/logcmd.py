@@ -193,7 +193,7 @@ def _copy(
     for topic, dropped in sorted(plan.dropped.items()):
         settings = ", ".join(f"{k}={v}" for k, v in sorted(dropped.items()))
         click.echo(f"  {topic}: the embedded log does not take {settings}: left out")
-    check_copy(plan, src, dst, allow_offset_shift)
+    check_copy(plan, src, dst, allow_offset_shift, (stopped or ()) if dry_run else ())
     if dry_run:
         click.echo(f"dry run: {plan.records:,} records in {len(plan.topics)} topic(s) would "
                    "be copied")  # fmt: skip

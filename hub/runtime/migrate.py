@@ -321,9 +321,13 @@ def _writer(grown: list[str]) -> ConfigError:
     )
 
 
-def check_copy(plan: CopyPlan, src: LogBackend, dst: LogBackend, allow_offset_shift: bool) -> None:
-    """ConfigError when the copy must not go ahead (naming what and what to do)."""
-    existing(plan.topics, dst)
+def check_copy(
+    plan: CopyPlan, src: LogBackend, dst: LogBackend, allow_offset_shift: bool,
+    redone: Iterable[str] = (),
+) -> None:  # fmt: skip
+    """ConfigError when the copy must not go ahead (naming what and what to do); ``redone``:
+    the topics a stopped copy made, which this one deletes first (`existing`)."""
+    existing(plan.topics, dst, redone)
     grown = _grown(plan, src)
     if grown:
         raise _writer(grown)
