@@ -375,6 +375,22 @@ def test_a_source_that_changes_during_the_copy_fails_it(tmp_path: Path) -> None:
             check_copy(plan, src, dst, allow_offset_shift=True)
 
 
+def test_an_export_of_topics_kafka_would_take_for_one_is_refused_before_copying(
+    tmp_path: Path,
+) -> None:
+    # (Kafka refuses a topic whose name differs from another's only in '.' and '_': the copy
+    # failed part way, at the second one)
+    from hub.errors import ConfigError
+    from hub.runtime.migrate import plan_copy
+
+    with Log(str(tmp_path / "src"), background=False) as src:
+        src.create_topic("orders.eu", 1)
+        src.create_topic("orders_eu", 1)
+        plan_copy(src, StorageTopics(), StorageTopics(), dst_is_embedded=True)  # (embedded: fine)
+        with pytest.raises(ConfigError, match="'orders.eu' and 'orders_eu' differ only in"):
+            plan_copy(src, StorageTopics(), StorageTopics())
+
+
 def test_a_copy_carries_what_the_destination_would_not_keep_alike(tmp_path: Path) -> None:
     # an export sets the embedded log's retention on the cluster's topic (a cluster default
     # of a day had deleted what the data directory kept); an import raises max.message.bytes

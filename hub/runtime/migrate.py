@@ -226,6 +226,7 @@ def plan_copy(
                 config["max.message.bytes"] = str(need + 4096)  # (and its batch's header)
                 plan.raised[source] = need + 4096
     else:
+        _colliding(list(topics))
         # the embedded log's retention and cleanup policy, set on the cluster's topic (the
         # cluster's own defaults, say log.retention.hours=24, had deleted what it kept)
         effective = getattr(src, "topic_properties", None)
@@ -236,6 +237,20 @@ def plan_copy(
                     if k not in config and k in props:
                         config[k] = props[k]
     return plan
+
+
+def _colliding(names: list[str]) -> None:
+    """ConfigError when two topics' names differ only in '.' and '_', which a Kafka cluster
+    refuses (their metrics would share a name): the second's creation failed mid-copy."""
+    seen: dict[str, str] = {}
+    for name in sorted(names):
+        other = seen.setdefault(name.replace(".", "_"), name)
+        if other != name:
+            raise ConfigError(
+                f"topics {other!r} and {name!r} differ only in '.' and '_', which a Kafka "
+                "cluster refuses to hold side by side: copy one into a topic of another name "
+                "first (hub topics create, then a connector or hub produce), and delete it"
+            )
 
 
 def _size(r: Record) -> int:
