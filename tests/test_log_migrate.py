@@ -302,22 +302,28 @@ def test_custom_storage_names_of_the_data_directory_are_used(
     assert "no offsets topic '__connect_offsets', but 'my-offsets' holds source offsets" in r.stderr
 
 
+def _two_topics(path: Path) -> Log:
+    src = Log(str(path), background=False)
+    OffsetStore(src).write("gen", {'{"p":0}': ({"p": 0}, {"seq": 6})})
+    for name in ("a", "b"):
+        src.create_topic(name, 1)
+        prod = src.producer()
+        prod.send_many(name, [b"x"] * 3, partition=0)
+        prod.flush()
+    src.groups.commit("connect-out", {TopicPartition("a", 0): 2})
+    return src
+
+
 def test_a_copy_stopped_part_way_leaves_no_offsets_and_a_mark_until_it_is_redone(
     tmp_path: Path,
 ) -> None:
     # (the offsets topic was copied first: a copy stopped in the records left every source
     # offset there, and a worker started on it went on past records never copied, silently)
     from hub.errors import ConfigError
-    from hub.runtime.migrate import CopyFailed, check_copy, copy_log, plan_copy, undo_stopped
+    from hub.runtime.copymark import undo, unfinished
+    from hub.runtime.migrate import CopyFailed, check_copy, copy_log, plan_copy
 
-    with Log(str(tmp_path / "src"), background=False) as src:
-        OffsetStore(src).write("gen", {'{"p":0}': ({"p": 0}, {"seq": 6})})
-        for name in ("a", "b"):
-            src.create_topic(name, 1)
-            prod = src.producer()
-            prod.send_many(name, [b"x"] * 3, partition=0)
-            prod.flush()
-        src.groups.commit("connect-out", {TopicPartition("a", 0): 2})
+    with _two_topics(tmp_path / "src") as src:
         dst_dir = str(tmp_path / "dst")
         with Log(dst_dir, background=False) as dst:
             plan = plan_copy(src, StorageTopics(), StorageTopics(), dst_is_embedded=True)
@@ -327,22 +333,64 @@ def test_a_copy_stopped_part_way_leaves_no_offsets_and_a_mark_until_it_is_redone
                 copy_log(src, dst, plan)
             assert not dst.has_topic("__connect_offsets")  # (written after the records)
             assert not dst.groups.describe("connect-out").partitions
-        with pytest.raises(ConfigError, match="copy that stopped part way"):
+        with pytest.raises(ConfigError, match="copy from another log .* has not finished"):
             Worker(dst_dir)
+        other = Worker(dst_dir, storage=StorageTopics("c2", "o2", "s2"))  # (not its topics)
+        other.stop()
         with Log(dst_dir, background=False) as dst:
-            assert undo_stopped(dst) == ["a"]  # (what it made: b is someone else's)
+            mark = unfinished(dst)
+            assert mark is not None and not mark.alive()
+            assert undo(dst, mark) == ["a"]  # (what it made: b is someone else's)
             assert dst.has_topic("b") and not dst.has_topic("a")
             dst.delete_topic("b")
             plan = plan_copy(src, StorageTopics(), StorageTopics(), dst_is_embedded=True)
             check_copy(plan, src, dst, allow_offset_shift=False)
             copy_log(src, dst, plan)
-        worker = Worker(dst_dir)  # (done: no mark)
+            assert unfinished(dst) is None  # (done: marked so, nothing deleted)
+        worker = Worker(dst_dir)
         try:
             assert worker.offsets.offsets("gen") == {'{"p":0}': {"seq": 6}}
         finally:
             worker.stop()
         with Log(dst_dir, read_only=True) as dst:
             assert [len(list(dst.scan(TopicPartition(t, 0)))) for t in ("a", "b")] == [3, 3]
+
+
+def test_a_stopped_copy_is_undone_only_by_itself_and_never_while_it_runs(tmp_path: Path) -> None:
+    # (the review of the mark: any later copy deleted a stopped one's topics by name, a user's
+    # topic made again under one of them too; a copy still running was taken for a stopped
+    # one and undone; a source holding a stopped copy was copied on, unmarked)
+    import socket
+
+    from hub.errors import ConfigError
+    from hub.runtime import copymark
+    from hub.runtime.migrate import CopyFailed, copy_log, plan_copy
+
+    with _two_topics(tmp_path / "src") as src, Log(str(tmp_path / "dst")) as dst:
+        plan = plan_copy(src, StorageTopics(), StorageTopics(), dst_is_embedded=True)
+        dst.create_topic("b", 1)
+        with pytest.raises(CopyFailed):
+            copy_log(src, dst, plan, origin="the data directory /x")
+        dst.delete_topic("a")
+        dst.create_topic("a", 1)  # a user's topic made again under the copy's name
+        mark = copymark.unfinished(dst)
+        assert mark is not None and mark.source == "the data directory /x"
+        assert copymark.deletable(dst, mark) == []  # (another id: not the copy's)
+        assert copymark.undo(dst, mark) == [] and dst.has_topic("a")
+        # a copy still running: on this host, its process alive; elsewhere, seen lately
+        running = copymark.Marker(dst, "the data directory /y", ("__connect_offsets",))
+        mark = copymark.unfinished(dst)
+        assert mark is not None
+        mark.pid = 1  # (init: alive, and not this process)
+        with pytest.raises(ConfigError, match="still running"):
+            copymark.undo(dst, mark)
+        mark.host = socket.gethostname() + "-elsewhere"
+        assert mark.alive() and not mark.alive(mark.beat + copymark.STALE_MS)
+        # as a source: refused until it is done
+        with pytest.raises(ConfigError, match="the source holds a copy .* has not finished"):
+            copymark.refuse_unfinished_source(dst)
+        running.done()
+        copymark.refuse_unfinished_source(dst)
 
 
 def test_a_source_that_changes_during_the_copy_fails_it(tmp_path: Path) -> None:
@@ -491,7 +539,7 @@ def test_an_export_interrupted_part_way_is_redone_by_running_it_again(
     kafka = KafkaLog({"bootstrap.servers": own_kafka_broker})
     try:
         assert kafka.has_topic("events") and not kafka.has_topic("connect-offsets")
-        with pytest.raises(ConfigError, match="copy that stopped part way"):
+        with pytest.raises(ConfigError, match="copy from the data directory .* not finished"):
             Worker(None, backend=kafka, storage=STORAGE)  # type: ignore[arg-type]
     finally:
         kafka.close()
@@ -577,3 +625,36 @@ def test_a_crashed_sources_window_is_read_on_kafka_after_an_export(
     finally:
         kafka.close()
     assert sorted(seqs) == list(range(n)), len(seqs)
+
+
+def test_undo_copy_deletes_a_stopped_import_without_its_source(tmp_path: Path) -> None:
+    # (a stopped import marked the data directory, and only the import run again could undo
+    # it: with the cluster gone, no hub command could, and hub topics delete refuses __ names)
+    import json as json_
+
+    from hub.runtime import copymark
+
+    data = tmp_path / "data"
+    with Log(str(data), background=False) as log:
+        log.create_topic("keep", 1)
+        marker = copymark.Marker(log, "the Kafka cluster at gone:9092", ("__connect_offsets",))
+        marker.making("events")
+        log.create_topic("events", 1)
+        marker.made("events")
+        mark = copymark.unfinished(log)
+        assert mark is not None
+        doc = {**copymark._doc(mark), "pid": 2**22 + 12345}  # (a process long gone)
+        log.append_durable(TopicPartition(copymark.COPY_MARKER_TOPIC, 0), [b"copy"],
+                           [json_.dumps(doc).encode()])  # fmt: skip
+    gen = tmp_path / "gen.yaml"
+    gen.write_text("name: gen\nconfig:\n  connector.class: datagen\n  topic: t\n")
+    r = _hub("--data-dir", str(data), "run", str(gen))
+    assert r.returncode == 2 and "'hub log undo-copy'" in r.stderr, r.stderr
+    r = _hub("--data-dir", str(data), "log", "undo-copy")
+    assert r.returncode == 0, r.stderr
+    assert "undid a copy from the Kafka cluster at gone:9092" in r.stdout and "events" in r.stdout
+    with Log(str(data), read_only=True) as log:
+        assert log.has_topic("keep") and not log.has_topic("events")
+        assert copymark.unfinished(log) is None
+    r = _hub("--data-dir", str(data), "log", "undo-copy")
+    assert r.returncode == 0 and "nothing to undo" in r.stdout, r.stderr

@@ -74,7 +74,8 @@ def log_export(
     with _locked() as log:  # (the lock: no worker runs on it meanwhile)
         kafka, storage = _kafka(worker_config)
         try:
-            _copy(log, embedded, kafka, storage, allow_offset_shift, dry_run, False)
+            _copy(log, embedded, kafka, storage, allow_offset_shift, dry_run, False,
+                  f"the data directory {os.path.abspath(current_state().data_dir)}")  # fmt: skip
         finally:
             kafka.close()
 
@@ -91,6 +92,7 @@ def log_import(
     """Copy the log on the Kafka cluster a worker config names into the data directory."""
     embedded = _embedded(embedded_config)
     kafka, storage = _kafka(worker_config)
+    origin = f"the Kafka cluster at {kafka.client_config().get('bootstrap.servers', '?')}"
     fresh = dry_run and not os.path.isdir(current_state().data_dir)
     try:
         if fresh:  # (a dry run makes nothing: an empty log of its own stands for the new one)
@@ -99,10 +101,44 @@ def log_import(
             from hub.log import Log
 
             with tempfile.TemporaryDirectory() as scratch, Log(scratch, background=False) as log:
-                _copy(kafka, storage, log, embedded, allow_offset_shift, dry_run, True)
+                _copy(kafka, storage, log, embedded, allow_offset_shift, dry_run, True, origin)
         else:
             with _locked(must_exist=False) as log:
-                _copy(kafka, storage, log, embedded, allow_offset_shift, dry_run, True)
+                _copy(kafka, storage, log, embedded, allow_offset_shift, dry_run, True, origin)
+    finally:
+        kafka.close()
+
+
+@log_group.command("undo-copy")
+@click.option(
+    "--worker-config", "worker_config", metavar="FILE",
+    help="Undo it on the Kafka cluster this worker config names (default: the data directory).",
+)  # fmt: skip
+@common_options
+def log_undo_copy(worker_config: str | None) -> None:
+    """Delete what a 'hub log export' or 'hub log import' that stopped part way made.
+
+    Only the topics that copy made (those still of the id it made them with), and its mark:
+    the workers it kept from starting start again. Needs no source (the cluster a stopped
+    import came from may be gone). Running the copy again does this first by itself.
+    """
+    from hub.runtime.copymark import undo, unfinished
+
+    def run(log: Any) -> None:
+        mark = unfinished(log)
+        if mark is None:
+            click.echo("no copy into this log stopped part way: nothing to undo")
+            return
+        gone = undo(log, mark)
+        click.echo(f"undid {mark.describe()}: deleted {', '.join(gone) or 'no topic'}")
+
+    if worker_config is None:
+        with _locked() as log:
+            run(log)
+        return
+    kafka, _ = _kafka(worker_config)
+    try:
+        run(kafka)
     finally:
         kafka.close()
 
@@ -149,30 +185,36 @@ def _kafka(path: str) -> tuple[Any, Any]:
 
 def _copy(
     src: Any, src_storage: Any, dst: Any, dst_storage: Any, allow_offset_shift: bool,
-    dry_run: bool, dst_is_embedded: bool,
+    dry_run: bool, dst_is_embedded: bool, origin: str,
 ) -> None:  # fmt: skip
     import time
 
-    from hub.runtime.migrate import (
-        check_copy,
-        copy_log,
-        existing,
-        plan_copy,
-        stopped_copy,
-        topic_mapping,
-        undo_stopped,
-    )  # fmt: skip
+    from hub.errors import ConfigError
+    from hub.runtime.copymark import deletable, refuse_unfinished_source, undo, unfinished
+    from hub.runtime.migrate import check_copy, copy_log, existing, plan_copy, topic_mapping
 
-    stopped = stopped_copy(dst)
-    if stopped is not None and dry_run:
-        click.echo("a copy into the destination stopped part way: the copy deletes what it "
-                   f"made ({', '.join(stopped) or 'no topic'}) first")  # fmt: skip
-    elif stopped is not None:
-        gone = undo_stopped(dst)
-        click.echo("a copy into the destination had stopped part way: deleted what it made "
-                   f"({', '.join(gone) or 'no topic'}); copying again", err=True)  # fmt: skip
-    # (before reading it all)
-    existing(topic_mapping(src, src_storage, dst_storage), dst, stopped or ())
+    refuse_unfinished_source(src)
+    redone: list[str] = []
+    mark = unfinished(dst)
+    if mark is not None:
+        same = mark.source == origin and set(mark.storage) == {
+            dst_storage.configs,
+            dst_storage.offsets,
+        }
+        if not same and not mark.alive():
+            raise ConfigError(
+                f"{mark.describe()} into the destination stopped part way: run that copy "
+                "again, or 'hub log undo-copy' there to delete what it made, first"
+            )
+        if dry_run and not mark.alive():
+            redone = deletable(dst, mark)
+            click.echo("a copy into the destination stopped part way: the copy deletes what "
+                       f"it made ({', '.join(redone) or 'no topic'}) first")  # fmt: skip
+        else:  # (refused while it runs)
+            gone = ", ".join(undo(dst, mark)) or "no topic"
+            click.echo("a copy into the destination had stopped part way: deleted what it "
+                       f"made ({gone}); copying again", err=True)  # fmt: skip
+    existing(topic_mapping(src, src_storage, dst_storage), dst, redone)  # (before reading it all)
     click.echo("reading the source ...", err=True)
     plan = plan_copy(src, src_storage, dst_storage, dst_is_embedded)
     for dest, source in plan.topics.items():
@@ -193,7 +235,7 @@ def _copy(
     for topic, dropped in sorted(plan.dropped.items()):
         settings = ", ".join(f"{k}={v}" for k, v in sorted(dropped.items()))
         click.echo(f"  {topic}: the embedded log does not take {settings}: left out")
-    check_copy(plan, src, dst, allow_offset_shift, (stopped or ()) if dry_run else ())
+    check_copy(plan, src, dst, allow_offset_shift, redone)
     if dry_run:
         click.echo(f"dry run: {plan.records:,} records in {len(plan.topics)} topic(s) would "
                    "be copied")  # fmt: skip
@@ -206,6 +248,6 @@ def _copy(
             click.echo(f"  {topic}: {done:,} / {total:,}", err=True)
             last.update(topic=topic, at=now)
 
-    groups = copy_log(src, dst, plan, progress)
+    groups = copy_log(src, dst, plan, progress, origin)
     click.echo(f"copied {plan.records:,} records in {len(plan.topics)} topic(s) and the "
                f"offsets of {len(groups)} group(s)")  # fmt: skip

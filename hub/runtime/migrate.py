@@ -23,11 +23,11 @@ Nothing may run on either side meanwhile (the CLI holds the embedded log's lock;
 group with members is refused, and a source partition that grew during the copy fails it),
 and no destination topic may exist yet: a copy is never mixed into what is there.
 
-A copy marks the destination first (`COPY_MARKER_TOPIC`: the topics it makes) and unmarks it
-last; it writes the records, then the configs and offsets topics, then the groups' offsets,
-so a copy stopped part way (killed, interrupted, failed) never leaves offsets past the records
-copied, and a worker refuses to start on a marked log (`hub.runtime.storage.check_storage`).
-The same copy run again deletes what the stopped one made and starts over (`undo_stopped`).
+A copy marks the destination while it runs (`hub.runtime.copymark`: no worker using the
+storage topics it writes starts there until it is done, and the same copy run again deletes
+what a stopped one made); it writes the records, then the configs and offsets topics, then
+the groups' offsets, so a copy stopped part way (killed, interrupted, failed) never leaves
+offsets past the records copied.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.errors import ConfigError, HubError
-from hub.log import Record, TopicExistsError, TopicPartition
+from hub.log import Record, TopicPartition
 from hub.log.backend import COPY_MARKER_TOPIC, LINEAGE_TOPIC, LogBackend, LogProducer
+from hub.runtime.copymark import Marker
 from hub.runtime.offsets import ALTERED_KEY, TASK_KEY
 from hub.runtime.storage import StorageTopics
 
@@ -80,6 +81,7 @@ class CopyPlan:
     replication: dict[str, int | None] = field(default_factory=dict)  # destination -> factor
     dropped: dict[str, dict[str, str]] = field(default_factory=dict)  # configs not taken
     raised: dict[str, int] = field(default_factory=dict)  # max.message.bytes made to fit
+    storage: tuple[str, ...] = ()  # the destination's configs and offsets topics' names
 
     @property
     def shifted(self) -> list[PartitionPlan]:
@@ -187,7 +189,8 @@ def plan_copy(
         }
         if committed:
             groups[group] = committed
-    plan = CopyPlan(topics, partitions, configs, groups)
+    plan = CopyPlan(topics, partitions, configs, groups,
+                    storage=(dst_storage.configs, dst_storage.offsets))  # fmt: skip
     if src.has_topic(src_storage.offsets):
         plan.open_windows = _open_windows(src, src_storage.offsets)
     plan.replication = {dst_storage.configs: dst_storage.configs_replication,
@@ -288,35 +291,6 @@ def _open_windows(src: LogBackend, topic: str) -> dict[str, list[str]]:
     return out
 
 
-def stopped_copy(log: LogBackend) -> list[str] | None:
-    """The topics a copy into ``log`` that stopped part way made (it is marked: see the
-    module's docstring), or None when none stopped there."""
-    if not log.has_topic(COPY_MARKER_TOPIC):
-        return None
-    made: dict[str, bool] = {}
-    for r in log.scan(TopicPartition(COPY_MARKER_TOPIC, 0)):
-        if r.key is not None and r.key.startswith(b"topic:"):
-            made[r.key[6:].decode("utf-8", "replace")] = r.value == b"made"
-    return [t for t, yes in made.items() if yes]
-
-
-def undo_stopped(log: LogBackend) -> list[str]:
-    """Delete what a copy into ``log`` that stopped part way made, and its mark: the topics
-    deleted (none when no copy stopped there)."""
-    topics = stopped_copy(log)
-    if topics is None:
-        return []
-    gone = [t for t in topics if log.has_topic(t)]
-    for t in gone:
-        log.delete_topic(t, internal=True)
-    log.delete_topic(COPY_MARKER_TOPIC, internal=True)
-    return gone
-
-
-def _mark(dst: LogBackend, topic: str, what: bytes) -> None:
-    dst.append_durable(TopicPartition(COPY_MARKER_TOPIC, 0), [b"topic:" + topic.encode()], [what])
-
-
 def _grown(plan: CopyPlan, src: LogBackend) -> list[str]:
     """The source partitions that grew since they were counted: a worker writes there."""
     out = []
@@ -385,13 +359,15 @@ def copy_log(
     dst: LogBackend,
     plan: CopyPlan,
     progress: Callable[[str, int, int], None] | None = None,
+    origin: str = "another log",
 ) -> dict[str, dict[TopicPartition, int]]:
     """Copy what ``plan`` says (the records it counted, no more); the groups' offsets as
     committed on the destination. `CopyFailed` naming the topics made when it stops (an
-    interrupt too: Ctrl-C, SIGTERM); the destination stays marked until it is redone."""
+    interrupt too: Ctrl-C, SIGTERM); the destination stays marked until it is redone.
+    ``origin`` names the source in the mark (the same copy run again redoes it)."""
     made: list[str] = []
     try:
-        return _copy(src, dst, plan, progress, made)
+        return _copy(src, dst, plan, progress, made, origin)
     except BaseException as exc:
         if not isinstance(exc, Exception | KeyboardInterrupt):
             raise
@@ -399,8 +375,9 @@ def copy_log(
                else f"{type(exc).__name__}: {exc}")  # fmt: skip
         raise CopyFailed(
             f"the copy stopped ({why}); it had created {', '.join(made) or 'no topic'} on "
-            "the destination, which workers refuse to start on until the copy is done: run "
-            "the same command again to delete what this one made and copy again"
+            "the destination, where workers using the storage topics it writes refuse to "
+            "start until the copy is done: run the same command again to delete what this "
+            "one made and copy again (or 'hub log undo-copy' there to delete it only)"
         ) from exc
 
 
@@ -410,24 +387,22 @@ def _copy(
     plan: CopyPlan,
     progress: Callable[[str, int, int], None] | None,
     made: list[str],
+    origin: str,
 ) -> dict[str, dict[TopicPartition, int]]:
-    # the mark first (then each topic the copy makes, before it), then the records, then the
-    # configs and offsets topics, then the groups' offsets: a copy stopped at any point
-    # leaves no offset past a record it did not copy, and a mark workers refuse to start on
-    dst.create_topic(COPY_MARKER_TOPIC, 1, {"cleanup.policy": "compact"})
+    # the mark first (then each topic the copy makes, before it and after), then the
+    # records, then the configs and offsets topics, then the groups' offsets: a copy stopped
+    # at any point leaves no offset past a record it did not copy, and a mark
     storage = {d for d, s in plan.topics.items() if any(p.storage for p in plan.partitions[s])}
+    marker = Marker(dst, origin, plan.storage or tuple(sorted(storage)))
     order = [d for d in plan.topics if d not in storage] + [d for d in plan.topics if d in storage]
     old_offsets: dict[TopicPartition, list[int]] = {}  # shifted partitions: old offset by index
     for dest in order:
         source = plan.topics[dest]
         parts = plan.partitions[source]
         total = sum(p.count for p in parts)
-        _mark(dst, dest, b"made")  # (before: one made, its mark not, would be left behind)
-        try:
-            dst.create_topic(dest, len(parts), plan.configs[source], plan.replication.get(dest))
-        except TopicExistsError:
-            _mark(dst, dest, b"not made")  # (someone else's: a redo must not delete it)
-            raise
+        marker.making(dest)
+        dst.create_topic(dest, len(parts), plan.configs[source], plan.replication.get(dest))
+        marker.made(dest)  # (its id: a redo deletes only a topic of that id)
         made.append(dest)
         producer = dst.producer()
         done = 0
@@ -454,6 +429,7 @@ def _copy(
                     _send(producer, dest, part.tp.partition, batch)
                     done += len(batch)
                     batch = []
+                    marker.alive()
                     if progress is not None:
                         progress(dest, done, total)
             if left:
@@ -489,7 +465,7 @@ def _copy(
             moved[TopicPartition(renamed[tp.topic], tp.partition)] = new
         dst.groups.commit(group, moved)
         out[group] = moved
-    dst.delete_topic(COPY_MARKER_TOPIC, internal=True)
+    marker.done()
     return out
 
 

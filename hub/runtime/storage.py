@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from hub.errors import ConfigError
 from hub.log import Record, TopicExistsError, TopicPartition
-from hub.log.backend import COPY_MARKER_TOPIC, LogBackend, holds
+from hub.log.backend import LogBackend, holds
 
 log = logging.getLogger(__name__)
 _LEGAL = re.compile(r"[A-Za-z0-9._-]{1,249}")
@@ -130,14 +130,19 @@ def only_compacted(log: LogBackend, topic: str, what: str) -> None:
 
 
 def check_storage(log: LogBackend, storage: StorageTopics) -> None:
-    """No copy stopped part way into the log (`hub.runtime.migrate`), and every existing
-    storage topic of one partition and compacted, before any of them is created."""
-    if log.has_topic(COPY_MARKER_TOPIC):
+    """No unfinished copy into the log writes these storage topics (`hub.runtime.copymark`),
+    and every existing storage topic of one partition and compacted, before any of them is
+    created."""
+    from hub.runtime.copymark import unfinished
+
+    mark = unfinished(log)
+    if mark is not None and {storage.configs, storage.offsets} & set(mark.storage):
         raise ConfigError(
-            "this log holds a copy that stopped part way ('hub log export' or 'hub log "
-            "import' was stopped or failed): its records, offsets and configs may be partial. "
-            "Run the same command again (it deletes what the stopped copy made and copies "
-            "again), then start the worker"
+            f"this log holds {mark.describe()} that has not finished ('hub log export' or "
+            "'hub log import' stopped part way, or still runs): its records, offsets and "
+            "configs may be partial. Run the same command again (it deletes what the "
+            "stopped copy made and copies again), or 'hub log undo-copy' to delete it only, "
+            "then start the worker"
         )
     for topic, what in ((storage.configs, "connector configs"), (storage.offsets, "offsets"),
                         (storage.status, "status")):  # fmt: skip
