@@ -15,8 +15,9 @@ log = logging.getLogger(__name__)
 # deleted in between (Debezium's re-snapshot neither)
 POSITION_LOST_ADVICE = (
     "Set snapshot.mode=when_needed to take a new snapshot (the rows deleted in between then "
-    "stay in the sinks: 'hub verify' names them, and emptying the sinks' tables first drops "
-    "them), or reset the connector's offsets (DELETE /connectors/<name>/offsets) to start over"
+    "stay in the sinks: 'hub verify' counts them and lists the first, and emptying the "
+    "sinks' tables first drops them), or reset the connector's offsets (DELETE "
+    "/connectors/<name>/offsets) to start over"
 )
 
 
@@ -26,7 +27,8 @@ def warn_of_a_new_snapshot(where: str) -> None:
     log.warning(
         "%s: the stored position can no longer be streamed: taking a new snapshot "
         "(snapshot.mode=when_needed). Rows deleted in between stay in the sinks: 'hub verify' "
-        "names them (empty the sinks' tables and reset their offsets to drop them)", where,
+        "counts them and lists the first (empty the sinks' tables and reset their offsets to "
+        "drop them)", where,
     )  # fmt: skip
 
 

@@ -301,11 +301,14 @@ class Schemas:
         if db.lower() in SYSTEM or (stmt.if_exists and self.get(db, stmt.name) is None):
             return []
         t = self._alter(self._known(db, stmt.name), stmt.actions)
-        if not explicit_timestamps:
-            t = _implicit_timestamps(t, {
-                a.column.name.casefold() for a in stmt.actions
-                if isinstance(a, ddl.AddColumn | ddl.ModifyColumn)
-            })  # fmt: skip
+        defined = {
+            a.column.name.casefold() for a in stmt.actions
+            if isinstance(a, ddl.AddColumn | ddl.ModifyColumn)
+        }  # fmt: skip
+        if not explicit_timestamps and defined:
+            # (an ALTER that adds or changes no column, RENAME TO, ADD INDEX, RENAME COLUMN,
+            # leaves the columns' defaults as they were on the server)
+            t = _implicit_timestamps(t, defined)
         if (t.db, t.name) != (db, stmt.name) and self.key(t.db, t.name) != self.key(db, stmt.name):
             self.tables.pop(self.key(db, stmt.name), None)
             self.put(t)
@@ -520,15 +523,15 @@ class Schemas:
 def _implicit_timestamps(t: TableDef, defined: set[str]) -> TableDef:
     """A table as a statement under explicit_defaults_for_timestamp OFF leaves it (the
     server's promote_first_timestamp_column): its first TIMESTAMP column, when NOT NULL
-    without a default, defaults to CURRENT_TIMESTAMP (the rows it had get the statement's
-    time); any other the statement ``defined`` (casefolded names), when NOT NULL without a
-    default, to the zero TIMESTAMP (the rows it had get that)."""
+    without a default or ON UPDATE, defaults to CURRENT_TIMESTAMP (the rows it had get the
+    statement's time); any other the statement ``defined`` (casefolded names), when NOT NULL
+    without a default, to the zero TIMESTAMP (the rows it had get that)."""
     columns = list(t.columns)
     first = next((i for i, c in enumerate(columns) if c.type_name == "timestamp"), None)
     for i, c in enumerate(columns):
         if c.type_name != "timestamp" or c.nullable or c.default is not None or c.generated:
             continue
-        if i == first:
+        if i == first and not c.on_update:
             columns[i] = replace(c, default="current_timestamp()")
         elif c.name.casefold() in defined:
             columns[i] = replace(c, default=ddl.ZERO_DATETIME)
@@ -648,7 +651,7 @@ def from_catalog(con: Any, mariadb: bool) -> Schemas:
         spec = replace(
             spec, nullable=nullable == "YES", charset=None if cs is None else str(cs),
             collation=None if collation is None else str(collation),
-            auto_increment="auto_increment" in extra,
+            auto_increment="auto_increment" in extra, on_update="on update" in extra,
             generated=any(w in extra for w in ("virtual", "stored", "persistent")),
             default=None if default is None else str(default), comment=str(comment or "") or None,
         )  # fmt: skip

@@ -132,8 +132,9 @@ def _session(status: bytes, mariadb: bool = True) -> _Session:
     as UTF-8 had garbled column names, ENUM labels and defaults; UTF-8 when it is not there
     or has no codec), whether a backslash escapes in its strings (Q_SQL_MODE_CODE without
     NO_BACKSLASH_ESCAPES: ``'a\\b'`` is ``a\b`` under that mode), and whether the session had
-    explicit_defaults_for_timestamp (MariaDB's Q_FLAGS2_CODE holds it; MySQL's does not:
-    ON, its default since 8.0)."""
+    explicit_defaults_for_timestamp (MariaDB's Q_FLAGS2_CODE holds it; MySQL's own status
+    variable for it, Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP, comes after Q_CHARSET_CODE, where this
+    stops reading: taken as ON, MySQL 8's default)."""
     from connectors.source.mysql.charsets import UnknownCharsetError, codec
 
     at = 0

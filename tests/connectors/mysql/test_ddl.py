@@ -406,6 +406,48 @@ def test_timestamp_columns_added_under_explicit_defaults_for_timestamp_off(
     assert "default" not in fields["first"] and updated.value["before"]["first"] is not None
 
 
+def test_explicit_defaults_for_timestamp_off_spares_on_update_generated_and_unchanged_columns(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    # (the review of the OFF rules: a first TIMESTAMP with ON UPDATE only is not promoted to
+    # CURRENT_TIMESTAMP, the server gives it the zero TIMESTAMP, and so its rows; a generated
+    # one stays nullable; an ALTER that adds or changes no column, ADD INDEX, changes no
+    # default; hub had promoted the first two, and every ALTER)
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE e (id int PRIMARY KEY, n int)")
+    cur.execute("CREATE TABLE f (id int PRIMARY KEY, x timestamp NOT NULL, n int)")
+    cur.execute("INSERT INTO e VALUES (0, 0)")
+    cur.execute("INSERT INTO f VALUES (0, '2024-01-01 00:00:00', 0)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
+    try:
+        poll_for(task, 0.5)
+        cur.execute("SET SESSION explicit_defaults_for_timestamp = OFF")
+        cur.execute("ALTER TABLE e ADD COLUMN u timestamp ON UPDATE CURRENT_TIMESTAMP, "
+                    "ADD COLUMN g timestamp AS (u) VIRTUAL")  # fmt: skip
+        cur.execute("ALTER TABLE f ADD INDEX (n)")
+        cur.execute("SET SESSION explicit_defaults_for_timestamp = ON")
+        cur.execute("UPDATE e SET n = 1")
+        cur.execute("UPDATE f SET n = 1")
+        out = poll_for(task, 2.0)
+    finally:
+        task.stop()
+    for table, column in (("e", "u"), ("f", "x")):
+        (event,) = (r for r in out if r.topic == f"app.{mariadb_db}.{table}" and r.value)
+        fields = {f["field"]: f for f in event.value_schema["fields"][0]["fields"]}
+        cur.execute(f"SELECT COLUMN_NAME, IS_NULLABLE, COLUMN_DEFAULT FROM "
+                    f"information_schema.COLUMNS WHERE TABLE_SCHEMA = '{mariadb_db}' AND "
+                    f"TABLE_NAME = '{table}'")  # fmt: skip
+        server = {name: (nullable == "YES", default) for name, nullable, default in cur}
+        assert {k: f["optional"] for k, f in fields.items() if k != "id"} == {
+            k: v[0] for k, v in server.items() if k != "id"
+        }, table
+        if table == "e":  # (the row the ALTER filled, as the server filled it)
+            assert event.value["before"]["u"] == "1970-01-01T00:00:00Z"
+            assert "'0000-00-00 00:00:00'" in str(server["u"][1])
+        assert fields[column].get("default") == "1970-01-01T00:00:00Z", (table, server)
+
+
 def test_snapshot_and_stream_events_of_a_table_have_the_same_schema(
     mariadb_server: MariaDBServer, mariadb_db: str
 ) -> None:

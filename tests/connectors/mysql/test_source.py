@@ -218,7 +218,7 @@ def test_a_purged_binlog_is_a_clear_error(
     # (a new snapshot leaves the rows deleted in between in the sinks: said, not left to
     # `hub verify` to find)
     with pytest.raises(ConfigError, match="no longer on .*snapshot.mode=when_needed.*deleted in "
-                       "between then stay in the sinks: 'hub verify' names them"):  # fmt: skip
+                       "between then stay in the sinks: 'hub verify' counts them"):  # fmt: skip
         start_task(cfg, offset)
     task = start_task({**cfg, "snapshot.mode": "when_needed"}, offset)
     task.stop()
