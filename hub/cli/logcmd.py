@@ -47,9 +47,9 @@ def log_group() -> None:
     connector configs, the sources' offsets and the consumer groups' offsets are copied, so
     the same connectors resume on the other side without new snapshots. Stop every worker
     on both sides first; the destination must not hold the topics yet. A copy stopped part
-    way (killed, Ctrl-C, an error) leaves the destination marked, and no worker starts on
-    it: run the same command again, which deletes what the stopped copy made and copies
-    again.
+    way (killed, Ctrl-C, an error) leaves the destination marked, and no worker using the
+    storage topics it writes starts there: run the same command again, which deletes what
+    the stopped copy made and copies again, or 'hub log undo-copy' to delete it only.
 
     \b
     Example:
