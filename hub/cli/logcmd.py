@@ -121,6 +121,11 @@ def log_undo_copy(worker_config: str | None) -> None:
     Only the topics that copy made (those still of the id it made them with), and its mark:
     the workers it kept from starting start again. Needs no source (the cluster a stopped
     import came from may be gone). Running the copy again does this first by itself.
+
+    \b
+    Example:
+      hub --data-dir data log undo-copy                       # a stopped import's
+      hub --data-dir data log undo-copy --worker-config worker.yaml   # a stopped export's
     """
     from hub.runtime.copymark import undo, unfinished
 
