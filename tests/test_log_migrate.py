@@ -384,6 +384,7 @@ def test_a_stopped_copy_is_undone_only_by_itself_and_never_while_it_runs(tmp_pat
         mark.pid = 1  # (init: alive, and not this process)
         with pytest.raises(ConfigError, match="still running"):
             copymark.undo(dst, mark)
+        assert not mark.alive(mark.beat + copymark.STALE_MS)  # (silent long since: pid reused)
         mark.host = socket.gethostname() + "-elsewhere"
         assert mark.alive() and not mark.alive(mark.beat + copymark.STALE_MS)
         # as a source: refused until it is done

@@ -52,19 +52,24 @@ class CopyMark:
         return self.state == "done"
 
     def alive(self, now_ms: int | None = None) -> bool:
-        """Whether the copy may still be running."""
+        """Whether the copy may still be running: it said so in the last `STALE_MS` (a
+        running copy does every `BEAT_S`) and, on this host, its process is there (and is
+        not this one: a copy that failed here has stopped)."""
         if self.finished:
             return False
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        if now - self.beat >= STALE_MS:
+            return False  # (a process of its id now may be another one)
         if self.host == socket.gethostname():
+            if self.pid == os.getpid():
+                return False
             try:
                 os.kill(self.pid, 0)
             except ProcessLookupError:
                 return False
             except PermissionError:
                 return True
-            return self.pid != os.getpid()
-        now = int(time.time() * 1000) if now_ms is None else now_ms
-        return now - self.beat < STALE_MS
+        return True
 
     def describe(self) -> str:
         return f"a copy from {self.source} (process {self.pid} on {self.host})"
