@@ -134,8 +134,10 @@ def _kind(c: Column, mapper: TypeMapper) -> tuple[int, int]:
     if c.ext:
         return KIND_PY, 0
     t = c.real_type
-    if t in (T.TINY, T.SHORT, T.INT24, T.LONG, T.YEAR) or (t == T.LONGLONG and not c.unsigned):
+    if t in (T.TINY, T.SHORT, T.INT24, T.LONG) or (t == T.LONGLONG and not c.unsigned):
         return KIND_INT, 0
+    if t == T.YEAR:  # (a YEAR(2)'s text, two digits, is read as its year: textrows._year)
+        return KIND_PY, 0
     if t == T.NEWDECIMAL and mapper.decimals.precise:
         return KIND_DECIMAL, c.meta & 0xFF
     if t == T.DATE:

@@ -410,11 +410,14 @@ def rows_read_before(con: Any, t: CatalogTable, key: Sequence[str], after: Any) 
 
 def select_list(t: CatalogTable) -> str:
     """The columns to SELECT; FLOAT widened to DOUBLE (exact) since the server's text of a
-    FLOAT has 6 significant digits only (16777216 -> 16777200)."""
+    FLOAT has 6 significant digits only (16777216 -> 16777200), and DOUBLE as an expression
+    since a DOUBLE(M,D)'s text has D decimals only (-1.000000082740371e-10 printed
+    -0.0000000001: the stream has the stored double)."""
     return ", ".join(
-        f"{ident(c.name or '')} + 0e0" if c.real_type == T.FLOAT else ident(c.name or "")
+        f"{ident(c.name or '')} + 0e0" if c.real_type in (T.FLOAT, T.DOUBLE)
+        else ident(c.name or "")
         for c in t.columns
-    )
+    )  # fmt: skip
 
 
 def _ordinal(c: Column, v: Any) -> Any:

@@ -53,12 +53,23 @@ def _decimal(b: bytes) -> Decimal:
     return Decimal(b.decode())
 
 
+def _year(b: bytes) -> int:
+    """A YEAR's text: YEAR(2) prints two digits (70-99: 19xx, 00-69: 20xx), which the binlog
+    holds as the year, as Debezium gives it (the snapshot had 69 where the stream had 2069)."""
+    n = int(b)
+    if len(b) == 2:
+        n += 2000 if n < 70 else 1900
+    return n
+
+
 def parser(c: Column) -> Parser | None:
     """The text-protocol field -> Python value function for ``c`` (None: the raw bytes)."""
     if c.ext:  # UUID, INET6, INET4: the server prints them
         return _text
     t = c.real_type
-    if t in (T.TINY, T.SHORT, T.INT24, T.LONG, T.LONGLONG, T.YEAR):
+    if t == T.YEAR:
+        return _year
+    if t in (T.TINY, T.SHORT, T.INT24, T.LONG, T.LONGLONG):
         return int
     if t in (T.FLOAT, T.DOUBLE):
         return float

@@ -125,6 +125,11 @@ MATRIX: list[tuple[str, str, Any, tuple[str, str | None]]] = [
     ("inet6", "'::ffff:192.0.2.128'", "::ffff:192.0.2.128", ("string", None)),
     ("inet4", "'192.0.2.0'", "192.0.2.0", ("string", None)),
     ("int", "NULL", None, ("int32", None)),
+    # (the snapshot read the server's text: a DOUBLE(M,D) printed with D decimals, -1e-10,
+    # and a YEAR(2) with two digits, 69, where the stream had the stored double and 2069)
+    ("double(20,10)", "-0.0000000001", -1.000000082740371e-10, ("double", None)),
+    ("year(2)", "69", 2069, ("int32", "io.debezium.time.Year")),
+    ("year(2)", "70", 1970, ("int32", "io.debezium.time.Year")),
 ]
 
 
