@@ -51,6 +51,7 @@ from connectors.source.mysql.protocol.events import (
     table_map,
 )
 from connectors.source.mysql.protocol.stream import HEARTBEAT, BinlogStream
+from connectors.source.mysql.protocol.values import T
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import (
     MySqlConnectionError,
@@ -160,6 +161,22 @@ def _session(status: bytes, mariadb: bool = True) -> _Session:
             break  # (a variable past it, or unknown: no charset given before it)
         at += 1 + (size if size >= 0 else 1 + status[at + 1] + (1 if code == 2 else 0))
     return _Session("utf-8", backslash_escapes, explicit_timestamps)
+
+
+def _refuse_hires_53(tm: Any, known: Any) -> None:
+    """ConfigError for a DATETIME(n)/TIME(n) with a fraction in MariaDB 5.3's layout (made
+    under mysql56_temporal_format=OFF): the binlog gives it the old types' codes (12, 11)
+    with no metadata, and another layout than theirs, which hub does not decode (read as the
+    old one, its values came out NULL)."""
+    for c, spec in zip(tm.columns, known.columns, strict=False):
+        if c.type in (T.DATETIME, T.TIME) and spec.args and spec.args[0] > 0:
+            raise ConfigError(
+                f"{tm.schema}.{tm.table}: column {spec.name} is a {spec.type_expression} in "
+                "MariaDB 5.3's layout (made under mysql56_temporal_format=OFF), which hub "
+                "does not decode yet: convert it (SET GLOBAL mysql56_temporal_format=ON, then "
+                f"ALTER TABLE {tm.schema}.{tm.table} FORCE), or leave the table out "
+                "(table.exclude.list)"
+            )
 
 
 def _logged_as_statement(sql: str, backslash_escapes: bool = True) -> bool:
@@ -760,6 +777,8 @@ class ChangeStream:
         self._ignored.discard(tm.table_id)
         self._maps[tm.table_id] = tm
         known = self.history.schemas.get(tm.schema, tm.table) if self.history else None
+        if known is not None:
+            _refuse_hires_53(tm, known)
         defaults = fill_defaults(known)
         signature = (tm.schema, tm.table, tm.columns, tm.primary_key, tuple(defaults.items()))
         table = self._tables.get(signature)

@@ -337,3 +337,45 @@ def test_verify_says_what_long_mode_makes_alike(
     (t,) = [t for t in MySqlConnector.verify_tables(other, None) if t.table == "t"]
     assert t.lossy == ("at: times and timestamps to the millisecond (time.precision.mode="
                        "connect): values that differ below one compare equal",)  # fmt: skip
+
+
+def test_datetime_and_time_of_the_pre_5_6_layout(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    # (tables from MySQL 5.5 or made under mysql56_temporal_format=OFF: their binlog types 12
+    # and 11 failed the task at every event, holding up every other table; a DATETIME(n) of
+    # MariaDB 5.3's layout, another one, is refused by name: read as this one it was NULL)
+    from hub.errors import ConfigError
+    from tests.connectors.mysql.helpers import poll_for, start_task
+
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("SET GLOBAL mysql56_temporal_format = OFF")
+    try:
+        old = root(mariadb_server, mariadb_db)  # (a session of the global setting)
+        snap, streamed = snapshot_and_stream(
+            mariadb_server,
+            mariadb_db,
+            "id int PRIMARY KEY, d datetime, t time, n time",
+            "'2024-03-01 12:34:56', '-838:59:59', '12:00:01'",
+        )
+        old.cursor().execute("CREATE TABLE h (id int PRIMARY KEY, d datetime(3))")
+    finally:
+        cur.execute("SET GLOBAL mysql56_temporal_format = ON")
+    cur.execute("SHOW CREATE TABLE t")
+    assert "mariadb-5.3" in cur.fetchone()[1]  # (the premise: the old layout)
+    for record in (snap, streamed):
+        after = record.value["after"]
+        assert (after["d"], after["t"], after["n"]) == (
+            1709296496000,
+            -(838 * 3600 + 59 * 60 + 59) * 1_000_000,
+            43_201_000_000,
+        ), record.value["op"]
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
+    try:
+        poll_for(task, 0.3)
+        cur.execute("INSERT INTO h VALUES (1, '2024-03-01 12:34:56.789')")
+        with pytest.raises(ConfigError, match=r"column d is a datetime\(3\) in MariaDB 5.3's"):
+            poll_for(task, 2.0)
+    finally:
+        task.stop()

@@ -237,6 +237,22 @@ def read_value(c: Column, data: memoryview, pos: int) -> tuple[Any, int]:
         if seconds == 0:  # the zero date
             return ZeroDate(0, 0, 0), pos + 4
         return _EPOCH + dt.timedelta(seconds=seconds), pos + 4
+    if t == T.DATETIME:  # the pre-5.6 layout (MySQL 5.5, mysql56_temporal_format=OFF):
+        # 8 bytes, YYYYMMDDhhmmss as an integer (no fraction: MariaDB 5.3's DATETIME(n) has
+        # metadata, and another layout)
+        if meta:
+            raise ValueError("a DATETIME(n) of MariaDB 5.3's layout is not supported yet")
+        v = int.from_bytes(data[pos : pos + 8], "little")
+        d, hms = divmod(v, 1_000_000)
+        return _datetime(d // 10000, d // 100 % 100, d % 100, hms // 10000, hms // 100 % 100,
+                         hms % 100, 0), pos + 8  # fmt: skip
+    if t == T.TIME:  # the pre-5.6 layout: 3 bytes, ±HHMMSS as an integer
+        if meta:
+            raise ValueError("a TIME(n) of MariaDB 5.3's layout is not supported yet")
+        v = int.from_bytes(data[pos : pos + 3], "little", signed=True)
+        n = abs(v)
+        total = ((n // 10000) * 3600 + n // 100 % 100 * 60 + n % 100) * 1_000_000
+        return dt.timedelta(microseconds=-total if v < 0 else total), pos + 3
     raise ValueError(f"column type {t} is not supported in row images")
 
 
