@@ -28,7 +28,7 @@ import datetime as dt
 import re
 import struct
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from connectors.source.cdc.modes import BinaryMode, DecimalMode, TimePrecision
@@ -121,12 +121,44 @@ def _ext_bytes(ext: str, text: str) -> bytes | None:
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _BITS = re.compile(r"[bB]'([01]*)'")
 _HEX_LITERAL = re.compile(r"[xX]'((?:[0-9a-fA-F]{2})*)'|0x((?:[0-9a-fA-F]{2})+)")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?")
+_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
+_DATETIME = re.compile(
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})[ T]([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(\.[0-9]{1,6})?"
+)
 _ZERO_DATE = re.compile(r"0000-00-00(?:[ T]00:00:00(?:\.0{1,6})?)?")
 _DATES = (T.DATE, T.NEWDATE, T.DATETIME, T.DATETIME2)
 _TIME = re.compile(r"(-)?([0-9]{1,3}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _integer(text: str) -> int | None:
+    """An integer column's default as the server stores it: a number rounded half away
+    from zero (1e2 is 100, 2.5 is 3), a hex literal's value (0xff, x'ff')."""
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if m := _HEX_LITERAL.fullmatch(text):
+        digits = m[1] if m[1] is not None else m[2]
+        return int(digits, 16) if digits else 0
+    if _NUMBER.fullmatch(text):
+        return int(Decimal(text).quantize(Decimal(1), ROUND_HALF_UP))
+    return None
+
+
+def _label(text: str, labels: tuple[str, ...]) -> str | None:
+    """An ENUM/SET label as the column defines it, matched as the server matches it (case
+    and trailing spaces aside)."""
+    if text in labels:
+        return text
+    want = text.rstrip(" ").casefold()
+    found = [v for v in labels if v.casefold() == want]
+    return found[0] if len(found) == 1 else None
+
+
+def _cut(digits: str, c: Column) -> int:
+    """A time's fraction (its digits) in microseconds, cut to the column's precision as the
+    server cuts it (TIME2/DATETIME2's metadata)."""
+    fsp = c.meta if c.type in (T.TIME2, T.DATETIME2) else 6
+    return int(digits[:fsp].ljust(6, "0")[:6]) if digits else 0
 
 
 class TypeMapper:
@@ -205,18 +237,36 @@ class TypeMapper:
         if c.ext:
             return _ext_bytes(c.ext, text)
         t = c.real_type
+        # (as the server stores the DDL's literal, which the catalog then shows: a number
+        # written 1e2 or 0xff, rounded; a 2-digit YEAR; a DECIMAL rounded to its scale; an
+        # ENUM/SET label in any case, a SET's in its order; a CHAR without trailing spaces;
+        # a time's fraction cut to its precision; a date of 1-digit parts. The sinks fill the
+        # rows a table had with it: the DDL's text, not the server's value, had stayed there)
         if t in (T.TINY, T.SHORT, T.INT24, T.LONG, T.LONGLONG, T.YEAR):
-            return int(text) if _INTEGER.fullmatch(text) else None
-        if t in (T.NEWDECIMAL, T.DECIMAL, T.FLOAT, T.DOUBLE):
+            n = _integer(text)
+            if n is not None and t == T.YEAR and 0 < n < 100:
+                n += 2000 if n < 70 else 1900
+            return n
+        if t in (T.NEWDECIMAL, T.DECIMAL):
             if not _NUMBER.fullmatch(text):
                 return None
-            return Decimal(text) if t in (T.NEWDECIMAL, T.DECIMAL) else float(text)
+            scale = c.meta & 0xFF if t == T.NEWDECIMAL else 0
+            return Decimal(text).quantize(Decimal(1).scaleb(-scale), ROUND_HALF_UP)
+        if t in (T.FLOAT, T.DOUBLE):
+            return float(text) if _NUMBER.fullmatch(text) else None
         if t == T.ENUM:
-            return text if text in c.labels else None
+            return _label(text, c.labels)
         if t == T.SET:
-            return text if not text or set(text.split(",")) <= set(c.labels) else None
+            if not text:
+                return text
+            got = [_label(v, c.labels) for v in text.split(",")]
+            if None in got:
+                return None
+            return ",".join(v for v in c.labels if v in got)
         if t in (T.VARCHAR, T.VAR_STRING, T.STRING, *BLOBS) and c.charset != BINARY_CHARSET:
-            return None if text.startswith("(") or text.endswith("(...)") else text
+            if text.startswith("(") or text.endswith("(...)"):
+                return None
+            return text.rstrip(" ") if t == T.STRING else text  # (CHAR: as it reads back)
         if t == T.BIT:  # b'101' (the DDL's and the catalog's form), or a number
             m = _BITS.fullmatch(text)
             n = int(m[1] or "0", 2) if m else (int(text) if _INTEGER.fullmatch(text) else None)
@@ -234,13 +284,14 @@ class TypeMapper:
         if t in (*_DATES, T.TIMESTAMP, T.TIMESTAMP2) and _ZERO_DATE.fullmatch(text):
             return text  # (the zero date, in any time zone: the converters tell it)
         try:  # (an impossible date, an expression: no default)
-            if t in (T.DATE, T.NEWDATE) and _DATE.fullmatch(text):
-                return dt.date.fromisoformat(text)
-            if t in (T.DATETIME, T.DATETIME2) and _DATETIME.fullmatch(text):
-                return dt.datetime.fromisoformat(text)
+            if t in (T.DATE, T.NEWDATE) and (m := _DATE.fullmatch(text)):
+                return dt.date(int(m[1]), int(m[2]), int(m[3]))
+            if t in (T.DATETIME, T.DATETIME2) and (m := _DATETIME.fullmatch(text)):
+                y, mo, d, h, mi, sec = (int(g) for g in m.groups()[:6])
+                return dt.datetime(y, mo, d, h, mi, sec, _cut((m[7] or "")[1:], c))
             if t in (T.TIME, T.TIME2) and (m := _TIME.fullmatch(text)):
                 sign = -1 if m[1] else 1
-                frac = int((m[5] or "").ljust(6, "0")[:6])
+                frac = _cut(m[5] or "", c)
                 return sign * dt.timedelta(hours=int(m[2]), minutes=int(m[3]),
                                            seconds=int(m[4]), microseconds=frac)  # fmt: skip
         except ValueError:

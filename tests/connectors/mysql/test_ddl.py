@@ -448,6 +448,39 @@ def test_explicit_defaults_for_timestamp_off_spares_on_update_generated_and_unch
         assert fields[column].get("default") == "1970-01-01T00:00:00Z", (table, server)
 
 
+def test_defaults_are_the_values_the_server_stores_not_the_ddls_text(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    # (the review of MySQL's types: the server rounds, pads, orders or reads the DDL's
+    # literal before storing it, and the sinks filled the rows a table had with the text:
+    # 'ab   ' for 'ab', 1.00 for 1.01, 'b,a' for 'a,b', NULL for 'y', 69 for 2069 ...)
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE d (id int PRIMARY KEY, v int)")
+    cur.execute("INSERT INTO d VALUES (0, 0)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
+    try:
+        poll_for(task, 0.5)
+        cur.execute(
+            "ALTER TABLE d ADD a_char CHAR(5) DEFAULT 'ab   ', ADD a_dec DECIMAL(5,2) DEFAULT "
+            "1.005, ADD a_set SET('a','b') DEFAULT 'b,a', ADD a_enum ENUM('x','y') DEFAULT "
+            "'Y', ADD a_yr YEAR DEFAULT 69, ADD a_yr2 YEAR DEFAULT 70, ADD a_tm TIME DEFAULT "
+            "'23:00:00.7', ADD a_tm2 TIME(2) DEFAULT '01:00:00.789', ADD a_dt DATETIME "
+            "DEFAULT '2000-01-01 00:00:00.7', ADD a_date DATE DEFAULT '2000-1-2', ADD a_ti "
+            "TINYINT DEFAULT 1e2, ADD a_bu BIGINT UNSIGNED DEFAULT 0xFFFFFFFFFFFFFFFF, "
+            "ADD a_i INT DEFAULT 2.5"
+        )
+        cur.execute("UPDATE d SET v = 1 WHERE id = 0")  # (its before image: the fill)
+        out = poll_for(task, 2.0)
+    finally:
+        task.stop()
+    (event,) = (r for r in out if r.topic == f"app.{mariadb_db}.d" and r.value)
+    fields = {f["field"]: f for f in event.value_schema["fields"][0]["fields"]}
+    filled = orjson.loads(orjson.dumps(event.value["before"], default=json_default))
+    added = [k for k in filled if k.startswith("a_")]
+    assert len(added) == 13
+    assert {k: fields[k].get("default") for k in added} == {k: filled[k] for k in added}
+
+
 def test_snapshot_and_stream_events_of_a_table_have_the_same_schema(
     mariadb_server: MariaDBServer, mariadb_db: str
 ) -> None:
