@@ -440,8 +440,10 @@ class _Parser:
         national = False
         if kind == "national":
             national, kind = True, self.next().text.lower()
-        if kind in ("char", "character") and self.accept("VARYING"):
-            kind = "varchar"
+        if kind in ("char", "character", "nchar") and self.accept("VARYING"):
+            kind = "nvarchar" if kind == "nchar" else "varchar"
+        elif kind == "nchar" and self.accept("VARCHAR"):  # NCHAR VARCHAR(n): NVARCHAR(n)
+            kind = "nvarchar"
         elif kind == "double" and self.accept("PRECISION"):
             pass
         elif kind == "long":
@@ -615,6 +617,17 @@ class _Parser:
             self.next()
             self.next()
             return f"{t.text}'{n.text}'" if t.text.lower() in ("b", "x") else n.text
+        if (
+            t is not None
+            and t.kind == "id"
+            and t.text.startswith("_")
+            and (n := self.peek(1)) is not None
+            and n.kind in ("num", "id")
+            and n.text[:2].lower() in ("0x", "0b")
+        ):  # _latin1 0xE9: the bytes, read in that charset (unknown: the hex literal)
+            self.next()
+            raw = self.next().text
+            return _introduced(t.text[1:], raw) or raw
         v = self.next()
         if v.word() == "NULL":
             return None
@@ -934,6 +947,22 @@ def collation_charset(collation: str) -> str | None:
             return str(c.name)
     head = name.split("_", 1)[0]
     return "utf8mb4" if head == "uca1400" else head
+
+
+def _introduced(charset: str, literal: str) -> str | None:
+    """A hex literal (``0xE9``) after a charset introducer (``_latin1``) as that charset's
+    text, or None where it is not one."""
+    from connectors.source.mysql.charsets import UnknownCharsetError, codec, collation_of
+
+    if literal[:2].lower() != "0x" or len(literal) % 2:
+        return None
+    try:
+        collation = collation_of(charset.lower())
+        if collation is None or charset.lower() == "binary":
+            return None
+        return bytes.fromhex(literal[2:]).decode(codec(collation))
+    except (UnknownCharsetError, LookupError, ValueError):
+        return None
 
 
 def parse(

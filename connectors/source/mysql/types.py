@@ -266,6 +266,13 @@ class TypeMapper:
         if t in (T.VARCHAR, T.VAR_STRING, T.STRING, *BLOBS) and c.charset != BINARY_CHARSET:
             if text.startswith("(") or text.endswith("(...)"):
                 return None
+            if (m := _HEX_LITERAL.fullmatch(text)) and m[1] is not None:  # x'6869': 'hi'
+                from connectors.source.mysql.charsets import UnknownCharsetError, codec
+
+                try:
+                    text = bytes.fromhex(m[1]).decode(codec(c.charset or 45))
+                except (UnknownCharsetError, LookupError, UnicodeDecodeError):
+                    return None
             return text.rstrip(" ") if t == T.STRING else text  # (CHAR: as it reads back)
         if t == T.BIT:  # b'101' (the DDL's and the catalog's form), or a number
             m = _BITS.fullmatch(text)

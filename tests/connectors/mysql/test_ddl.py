@@ -453,7 +453,8 @@ def test_defaults_are_the_values_the_server_stores_not_the_ddls_text(
 ) -> None:
     # (the review of MySQL's types: the server rounds, pads, orders or reads the DDL's
     # literal before storing it, and the sinks filled the rows a table had with the text:
-    # 'ab   ' for 'ab', 1.00 for 1.01, 'b,a' for 'a,b', NULL for 'y', 69 for 2069 ...)
+    # 'ab   ' for 'ab', 1.00 for 1.01, 'b,a' for 'a,b', NULL for 'y', 69 for 2069 ...; and
+    # with `_latin1 0xE9` or NCHAR VARCHAR the statement did not parse: no default at all)
     cur = root(mariadb_server, mariadb_db).cursor()
     cur.execute("CREATE TABLE d (id int PRIMARY KEY, v int)")
     cur.execute("INSERT INTO d VALUES (0, 0)")
@@ -467,7 +468,9 @@ def test_defaults_are_the_values_the_server_stores_not_the_ddls_text(
             "'23:00:00.7', ADD a_tm2 TIME(2) DEFAULT '01:00:00.789', ADD a_dt DATETIME "
             "DEFAULT '2000-01-01 00:00:00.7', ADD a_date DATE DEFAULT '2000-1-2', ADD a_ti "
             "TINYINT DEFAULT 1e2, ADD a_bu BIGINT UNSIGNED DEFAULT 0xFFFFFFFFFFFFFFFF, "
-            "ADD a_i INT DEFAULT 2.5"
+            "ADD a_i INT DEFAULT 2.5, ADD a_hex VARCHAR(4) DEFAULT X'6869', ADD a_lat "
+            "VARCHAR(5) CHARACTER SET latin1 DEFAULT _latin1 0xE9, ADD a_n NCHAR VARCHAR(5) "
+            "DEFAULT 'n'"
         )
         cur.execute("UPDATE d SET v = 1 WHERE id = 0")  # (its before image: the fill)
         out = poll_for(task, 2.0)
@@ -477,7 +480,7 @@ def test_defaults_are_the_values_the_server_stores_not_the_ddls_text(
     fields = {f["field"]: f for f in event.value_schema["fields"][0]["fields"]}
     filled = orjson.loads(orjson.dumps(event.value["before"], default=json_default))
     added = [k for k in filled if k.startswith("a_")]
-    assert len(added) == 13
+    assert len(added) == 16 and filled["a_hex"] == "hi" and filled["a_lat"] == "é"
     assert {k: fields[k].get("default") for k in added} == {k: filled[k] for k in added}
 
 
