@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -365,6 +366,24 @@ def test_constant_column_defaults_are_in_the_field_schemas(
     assert event.value["after"]["i"] == -5 and event.value["after"]["s"] == "it's"
 
 
+def _streamed(
+    server: MariaDBServer, db: str, before: list[str], statements: list[str]
+) -> tuple[Any, list[Any]]:
+    """Run ``before``, start a task (no snapshot), run ``statements`` in one session and
+    poll for 2 s: (that session's cursor, what the task emitted)."""
+    cur = root(server, db).cursor()
+    for sql in before:
+        cur.execute(sql)
+    task = start_task(source_config(server, db, **{"snapshot.mode": "no_data"}))
+    try:
+        poll_for(task, 0.5)
+        for sql in statements:
+            cur.execute(sql)
+        return cur, poll_for(task, 2.0)
+    finally:
+        task.stop()
+
+
 def test_timestamp_columns_added_under_explicit_defaults_for_timestamp_off(
     mariadb_server: MariaDBServer, mariadb_db: str
 ) -> None:
@@ -372,22 +391,15 @@ def test_timestamp_columns_added_under_explicit_defaults_for_timestamp_off(
     # column not declared NULL is NOT NULL, the table's first one defaults to
     # CURRENT_TIMESTAMP and any other to the zero TIMESTAMP, which the server writes into the
     # rows it has; hub read them as nullable without a default, and the sinks filled NULL)
-    con = root(mariadb_server, mariadb_db)
-    cur = con.cursor()
-    cur.execute("CREATE TABLE d (id int PRIMARY KEY)")
-    cur.execute("INSERT INTO d VALUES (0)")
-    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
-    try:
-        poll_for(task, 0.5)
-        cur.execute("SET SESSION explicit_defaults_for_timestamp = OFF")
-        cur.execute("ALTER TABLE d ADD COLUMN first timestamp, ADD COLUMN other timestamp, "
-                    "ADD COLUMN open timestamp NULL, ADD COLUMN plain int")  # fmt: skip
-        cur.execute("SET SESSION explicit_defaults_for_timestamp = ON")
-        cur.execute("ALTER TABLE d ADD COLUMN later timestamp")
-        cur.execute("UPDATE d SET plain = 1 WHERE id = 0")
-        out = poll_for(task, 2.0)
-    finally:
-        task.stop()
+    cur, out = _streamed(mariadb_server, mariadb_db, [
+        "CREATE TABLE d (id int PRIMARY KEY)", "INSERT INTO d VALUES (0)",
+    ], [
+        "SET SESSION explicit_defaults_for_timestamp = OFF",
+        "ALTER TABLE d ADD COLUMN first timestamp, ADD COLUMN other timestamp, "
+        "ADD COLUMN open timestamp NULL, ADD COLUMN plain int",
+        "SET SESSION explicit_defaults_for_timestamp = ON",
+        "ALTER TABLE d ADD COLUMN later timestamp", "UPDATE d SET plain = 1 WHERE id = 0",
+    ])  # fmt: skip
     (updated,) = (r for r in out if r.topic == f"app.{mariadb_db}.d" and r.value)
     fields = {f["field"]: f for f in updated.value_schema["fields"][0]["fields"]}
     cur.execute(f"SELECT COLUMN_NAME, IS_NULLABLE FROM information_schema.COLUMNS WHERE "
@@ -413,25 +425,17 @@ def test_explicit_defaults_for_timestamp_off_spares_on_update_generated_and_unch
     # CURRENT_TIMESTAMP, the server gives it the zero TIMESTAMP, and so its rows; a generated
     # one stays nullable; an ALTER that adds or changes no column, ADD INDEX, changes no
     # default; hub had promoted the first two, and every ALTER)
-    con = root(mariadb_server, mariadb_db)
-    cur = con.cursor()
-    cur.execute("CREATE TABLE e (id int PRIMARY KEY, n int)")
-    cur.execute("CREATE TABLE f (id int PRIMARY KEY, x timestamp NOT NULL, n int)")
-    cur.execute("INSERT INTO e VALUES (0, 0)")
-    cur.execute("INSERT INTO f VALUES (0, '2024-01-01 00:00:00', 0)")
-    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
-    try:
-        poll_for(task, 0.5)
-        cur.execute("SET SESSION explicit_defaults_for_timestamp = OFF")
-        cur.execute("ALTER TABLE e ADD COLUMN u timestamp ON UPDATE CURRENT_TIMESTAMP, "
-                    "ADD COLUMN g timestamp AS (u) VIRTUAL")  # fmt: skip
-        cur.execute("ALTER TABLE f ADD INDEX (n)")
-        cur.execute("SET SESSION explicit_defaults_for_timestamp = ON")
-        cur.execute("UPDATE e SET n = 1")
-        cur.execute("UPDATE f SET n = 1")
-        out = poll_for(task, 2.0)
-    finally:
-        task.stop()
+    cur, out = _streamed(mariadb_server, mariadb_db, [
+        "CREATE TABLE e (id int PRIMARY KEY, n int)",
+        "CREATE TABLE f (id int PRIMARY KEY, x timestamp NOT NULL, n int)",
+        "INSERT INTO e VALUES (0, 0)", "INSERT INTO f VALUES (0, '2024-01-01 00:00:00', 0)",
+    ], [
+        "SET SESSION explicit_defaults_for_timestamp = OFF",
+        "ALTER TABLE e ADD COLUMN u timestamp ON UPDATE CURRENT_TIMESTAMP, "
+        "ADD COLUMN g timestamp AS (u) VIRTUAL",
+        "ALTER TABLE f ADD INDEX (n)", "SET SESSION explicit_defaults_for_timestamp = ON",
+        "UPDATE e SET n = 1", "UPDATE f SET n = 1",
+    ])  # fmt: skip
     for table, column in (("e", "u"), ("f", "x")):
         (event,) = (r for r in out if r.topic == f"app.{mariadb_db}.{table}" and r.value)
         fields = {f["field"]: f for f in event.value_schema["fields"][0]["fields"]}
@@ -455,27 +459,20 @@ def test_defaults_are_the_values_the_server_stores_not_the_ddls_text(
     # literal before storing it, and the sinks filled the rows a table had with the text:
     # 'ab   ' for 'ab', 1.00 for 1.01, 'b,a' for 'a,b', NULL for 'y', 69 for 2069 ...; and
     # with `_latin1 0xE9` or NCHAR VARCHAR the statement did not parse: no default at all)
-    cur = root(mariadb_server, mariadb_db).cursor()
-    cur.execute("CREATE TABLE d (id int PRIMARY KEY, v int)")
-    cur.execute("INSERT INTO d VALUES (0, 0)")
-    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
-    try:
-        poll_for(task, 0.5)
-        cur.execute(
-            "ALTER TABLE d ADD a_char CHAR(5) DEFAULT 'ab   ', ADD a_dec DECIMAL(5,2) DEFAULT "
-            "1.005, ADD a_set SET('a','b') DEFAULT 'b,a', ADD a_enum ENUM('x','y') DEFAULT "
-            "'Y', ADD a_yr YEAR DEFAULT 69, ADD a_yr2 YEAR DEFAULT 70, ADD a_tm TIME DEFAULT "
-            "'23:00:00.7', ADD a_tm2 TIME(2) DEFAULT '01:00:00.789', ADD a_dt DATETIME "
-            "DEFAULT '2000-01-01 00:00:00.7', ADD a_date DATE DEFAULT '2000-1-2', ADD a_ti "
-            "TINYINT DEFAULT 1e2, ADD a_bu BIGINT UNSIGNED DEFAULT 0xFFFFFFFFFFFFFFFF, "
-            "ADD a_i INT DEFAULT 2.5, ADD a_hex VARCHAR(4) DEFAULT X'6869', ADD a_lat "
-            "VARCHAR(5) CHARACTER SET latin1 DEFAULT _latin1 0xE9, ADD a_n NCHAR VARCHAR(5) "
-            "DEFAULT 'n'"
-        )
-        cur.execute("UPDATE d SET v = 1 WHERE id = 0")  # (its before image: the fill)
-        out = poll_for(task, 2.0)
-    finally:
-        task.stop()
+    _, out = _streamed(mariadb_server, mariadb_db, [
+        "CREATE TABLE d (id int PRIMARY KEY, v int)", "INSERT INTO d VALUES (0, 0)",
+    ], [
+        "ALTER TABLE d ADD a_char CHAR(5) DEFAULT 'ab   ', ADD a_dec DECIMAL(5,2) DEFAULT "
+        "1.005, ADD a_set SET('a','b') DEFAULT 'b,a', ADD a_enum ENUM('x','y') DEFAULT "
+        "'Y', ADD a_yr YEAR DEFAULT 69, ADD a_yr2 YEAR DEFAULT 70, ADD a_tm TIME DEFAULT "
+        "'23:00:00.7', ADD a_tm2 TIME(2) DEFAULT '01:00:00.789', ADD a_dt DATETIME "
+        "DEFAULT '2000-01-01 00:00:00.7', ADD a_date DATE DEFAULT '2000-1-2', ADD a_ti "
+        "TINYINT DEFAULT 1e2, ADD a_bu BIGINT UNSIGNED DEFAULT 0xFFFFFFFFFFFFFFFF, "
+        "ADD a_i INT DEFAULT 2.5, ADD a_hex VARCHAR(4) DEFAULT X'6869', ADD a_lat "
+        "VARCHAR(5) CHARACTER SET latin1 DEFAULT _latin1 0xE9, ADD a_n NCHAR VARCHAR(5) "
+        "DEFAULT 'n'",
+        "UPDATE d SET v = 1 WHERE id = 0",  # (its before image: the fill)
+    ])  # fmt: skip
     (event,) = (r for r in out if r.topic == f"app.{mariadb_db}.d" and r.value)
     fields = {f["field"]: f for f in event.value_schema["fields"][0]["fields"]}
     filled = orjson.loads(orjson.dumps(event.value["before"], default=json_default))
