@@ -168,8 +168,12 @@ def _refuse_hires_53(tm: Any, known: Any) -> None:
     under mysql56_temporal_format=OFF): the binlog gives it the old types' codes (12, 11)
     with no metadata, and another layout than theirs, which hub does not decode (read as the
     old one, its values came out NULL)."""
-    for c, spec in zip(tm.columns, known.columns, strict=False):
-        if c.type in (T.DATETIME, T.TIME) and spec.args and spec.args[0] > 0:
+    for i, c in enumerate(tm.columns):
+        if c.type not in (T.DATETIME, T.TIME):
+            continue
+        at = known.index(c.name) if c.name else i  # (by name where the binlog gives one)
+        spec = known.columns[at] if 0 <= at < len(known.columns) else None
+        if spec is not None and spec.args and spec.args[0] > 0:
             raise ConfigError(
                 f"{tm.schema}.{tm.table}: column {spec.name} is a {spec.type_expression} in "
                 "MariaDB 5.3's layout (made under mysql56_temporal_format=OFF), which hub "
