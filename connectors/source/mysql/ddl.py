@@ -153,6 +153,12 @@ class ColumnSpec:
         MariaDB 10.10's default; with it OFF the history gives the column its implicit
         DEFAULT, see `Schemas`); None where hub fills nothing (no default, an AUTO_INCREMENT
         or generated column)."""
+        if self.default is not None and self.type_name == "double" and len(self.args) == 2:
+            # DOUBLE(M,D): the server stores it rounded to D decimals
+            try:
+                return repr(round(float(self.default), self.args[1]))
+            except ValueError:
+                return self.default
         if self.default is not None or self.nullable or self.auto_increment or self.generated:
             return self.default
         name = self.type_name

@@ -470,14 +470,14 @@ def test_defaults_are_the_values_the_server_stores_not_the_ddls_text(
         "TINYINT DEFAULT 1e2, ADD a_bu BIGINT UNSIGNED DEFAULT 0xFFFFFFFFFFFFFFFF, "
         "ADD a_i INT DEFAULT 2.5, ADD a_hex VARCHAR(4) DEFAULT X'6869', ADD a_lat "
         "VARCHAR(5) CHARACTER SET latin1 DEFAULT _latin1 0xE9, ADD a_n NCHAR VARCHAR(5) "
-        "DEFAULT 'n'",
+        "DEFAULT 'n', ADD a_dbl DOUBLE(10,2) DEFAULT 1.005",
         "UPDATE d SET v = 1 WHERE id = 0",  # (its before image: the fill)
     ])  # fmt: skip
     (event,) = (r for r in out if r.topic == f"app.{mariadb_db}.d" and r.value)
     fields = {f["field"]: f for f in event.value_schema["fields"][0]["fields"]}
     filled = orjson.loads(orjson.dumps(event.value["before"], default=json_default))
     added = [k for k in filled if k.startswith("a_")]
-    assert len(added) == 16 and filled["a_hex"] == "hi" and filled["a_lat"] == "é"
+    assert len(added) == 17 and filled["a_hex"] == "hi" and filled["a_lat"] == "é"
     assert {k: fields[k].get("default") for k in added} == {k: filled[k] for k in added}
 
 
