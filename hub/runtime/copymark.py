@@ -12,8 +12,8 @@ it, when it last said it was alive, ``running`` or ``done``), and a key per topi
 * the same copy run again (same source, same storage topics) deletes the topics the stopped
   one made, only those that still have the id it made them with, and copies again;
   ``hub log undo-copy`` does that without a source (the cluster it came from may be gone);
-* a copy still running (its process alive on this host, or seen in the last
-  ``STALE_MS`` from another) is never taken for a stopped one;
+* a copy still running (its process alive on this host, the same process by its start
+  time; or seen in the last ``STALE_MS`` from another) is never taken for a stopped one;
 * a log holding an unfinished copy is refused as a copy's source.
 """
 
@@ -46,20 +46,19 @@ class CopyMark:
     host: str
     pid: int
     topics: dict[str, str | None] = field(default_factory=dict)  # made: name -> id (None: unknown)
+    started: str | None = None  # its process's start (Linux: /proc/<pid>/stat), against reuse
 
     @property
     def finished(self) -> bool:
         return self.state == "done"
 
     def alive(self, now_ms: int | None = None) -> bool:
-        """Whether the copy may still be running: it said so in the last `STALE_MS` (a
-        running copy does every `BEAT_S`) and, on this host, its process is there (and is
-        not this one: a copy that failed here has stopped)."""
+        """Whether the copy may still be running: on this host, its process is there (the
+        same process: its start time, where the system tells it; not this one, where a copy
+        that failed has stopped); from another, it said so in the last `STALE_MS` (a running
+        copy does every `BEAT_S`, and at each topic)."""
         if self.finished:
             return False
-        now = int(time.time() * 1000) if now_ms is None else now_ms
-        if now - self.beat >= STALE_MS:
-            return False  # (a process of its id now may be another one)
         if self.host == socket.gethostname():
             if self.pid == os.getpid():
                 return False
@@ -68,11 +67,24 @@ class CopyMark:
             except ProcessLookupError:
                 return False
             except PermissionError:
-                return True
-        return True
+                pass
+            return self.started is None or _started(self.pid) in (None, self.started)
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        return now - self.beat < STALE_MS
 
     def describe(self) -> str:
         return f"a copy from {self.source} (process {self.pid} on {self.host})"
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), None where the
+    system does not say."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode(errors="replace")
+        return stat.rsplit(")", 1)[1].split()[19]  # (field 22: after the command's name)
+    except (OSError, IndexError):
+        return None
 
 
 def read_mark(log: LogBackend) -> CopyMark | None:
@@ -97,7 +109,7 @@ def read_mark(log: LogBackend) -> CopyMark | None:
     return CopyMark(
         cid, str(copy.get("source", "?")), tuple(str(s) for s in copy.get("storage", ())),
         str(copy.get("state", "running")), int(copy.get("beat", 0)), str(copy.get("host", "")),
-        int(copy.get("pid", 0)), topics.get(cid, {}),
+        int(copy.get("pid", 0)), topics.get(cid, {}), copy.get("started"),
     )  # fmt: skip
 
 
@@ -155,7 +167,8 @@ def undo(log: LogBackend, mark: CopyMark) -> list[str]:
 
 def _doc(mark: CopyMark) -> dict[str, Any]:
     return {"copy": mark.copy, "source": mark.source, "storage": list(mark.storage),
-            "state": mark.state, "beat": mark.beat, "host": mark.host, "pid": mark.pid}  # fmt: skip
+            "state": mark.state, "beat": mark.beat, "host": mark.host, "pid": mark.pid,
+            "started": mark.started}  # fmt: skip
 
 
 def _write(log: LogBackend, key: bytes, doc: dict[str, Any]) -> None:
@@ -169,7 +182,8 @@ class Marker:
     def __init__(self, log: LogBackend, source: str, storage: tuple[str, ...]) -> None:
         self.log = log
         self.mark = CopyMark(uuid.uuid4().hex, source, storage, "running", _now_ms(),
-                             socket.gethostname(), os.getpid())  # fmt: skip
+                             socket.gethostname(), os.getpid(),
+                             started=_started(os.getpid()))  # fmt: skip
         if not log.has_topic(COPY_MARKER_TOPIC):
             log.create_topic(COPY_MARKER_TOPIC, 1, {"cleanup.policy": "compact"})
         self._beat = time.monotonic()
@@ -179,6 +193,7 @@ class Marker:
         return f"topic:{self.mark.copy}:{name}".encode()
 
     def making(self, name: str) -> None:
+        self.alive()
         _write(self.log, self._key(name), {"id": None})
 
     def made(self, name: str) -> None:
