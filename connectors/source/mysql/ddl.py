@@ -153,15 +153,18 @@ class ColumnSpec:
         MariaDB 10.10's default; with it OFF the history gives the column its implicit
         DEFAULT, see `Schemas`); None where hub fills nothing (no default, an AUTO_INCREMENT
         or generated column)."""
-        if self.default is not None and self.type_name == "double" and len(self.args) == 2:
-            # DOUBLE(M,D): the server stores it rounded to D decimals
-            try:
-                return repr(round(float(self.default), self.args[1]))
-            except ValueError:
-                return self.default
+        if (
+            self.default is not None and self.type_name in ("double", "float")
+            and len(self.args) == 2 and _decimals(self.default) > self.args[1]
+        ):  # fmt: skip
+            # FLOAT(M,D)/DOUBLE(M,D) with more decimals than D: the server rounds it its own
+            # way (0.35 -> 0.4, 0.05 -> 0.0, 3.5 -> 3): none, rather than another value
+            return None
         if self.default is not None or self.nullable or self.auto_increment or self.generated:
             return self.default
         name = self.type_name
+        if name == "year":
+            return "0000"  # (the zero year; "0" would be text's 2000 to the history)
         if name in _ZERO_FILLED:
             return "0"
         if name == "enum":
@@ -182,6 +185,16 @@ class ColumnSpec:
 
 
 ZERO_DATETIME = "0000-00-00 00:00:00"
+
+
+def _decimals(text: str) -> int:
+    """How many decimals a number's text has (written with an exponent: as many as it may
+    need, 99)."""
+    if "e" in text.lower():
+        return 99
+    return len(text.partition(".")[2])
+
+
 _ZERO_FILLED = {
     "tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double", "year",
 }  # fmt: skip
@@ -637,6 +650,9 @@ class _Parser:
         v = self.next()
         if v.word() == "NULL":
             return None
+        if v.kind in ("id", "num") and v.text[:2] in ("0x", "0b") and len(v.text) > 2:
+            # a hex or bit literal, told from a quoted '0x6869' (which is text as written)
+            return f"{'x' if v.text[1] == 'x' else 'b'}'{v.text[2:]}'"
         if v.kind == "id" and self.peek() is not None and self.peek().text == "(":  # type: ignore[union-attr]
             self.skip_group()  # CURRENT_TIMESTAMP(6), NOW()
             return v.text + "(...)"
@@ -960,13 +976,18 @@ def _introduced(charset: str, literal: str) -> str | None:
     text, or None where it is not one."""
     from connectors.source.mysql.charsets import UnknownCharsetError, codec, collation_of
 
-    if literal[:2].lower() != "0x" or len(literal) % 2:
-        return None
     try:
+        if literal[:2] == "0x" and len(literal) % 2 == 0:
+            raw = bytes.fromhex(literal[2:])
+        elif literal[:2] == "0b" and len(literal) > 2:
+            bits = literal[2:]
+            raw = int(bits, 2).to_bytes((len(bits) + 7) // 8, "big")
+        else:
+            return None
         collation = collation_of(charset.lower())
         if collation is None or charset.lower() == "binary":
             return None
-        return bytes.fromhex(literal[2:]).decode(codec(collation))
+        return raw.decode(codec(collation))
     except (UnknownCharsetError, LookupError, ValueError):
         return None
 

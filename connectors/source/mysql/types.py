@@ -140,7 +140,19 @@ def _integer(text: str) -> int | None:
         digits = m[1] if m[1] is not None else m[2]
         return int(digits, 16) if digits else 0
     if _NUMBER.fullmatch(text):
+        if "e" in text.lower():  # a float literal: rounded half to even (2.5e0 is 2)
+            return round(float(text))
         return int(Decimal(text).quantize(Decimal(1), ROUND_HALF_UP))
+    return None
+
+
+def _literal_bytes(text: str) -> bytes | None:
+    """The bytes of a hex or bit literal as the history holds it (x'6869', b'0110'), or
+    None."""
+    if (m := _HEX_LITERAL.fullmatch(text)) and m[1] is not None:
+        return bytes.fromhex(m[1])
+    if (m := _BITS.fullmatch(text)) and m[1]:
+        return int(m[1], 2).to_bytes((len(m[1]) + 7) // 8, "big")
     return None
 
 
@@ -242,6 +254,8 @@ class TypeMapper:
         # ENUM/SET label in any case, a SET's in its order; a CHAR without trailing spaces;
         # a time's fraction cut to its precision; a date of 1-digit parts. The sinks fill the
         # rows a table had with it: the DDL's text, not the server's value, had stayed there)
+        if t == T.YEAR and text in ("0", "00"):
+            return None  # (0000 written as a number, 2000 as text: the DDL's quotes are gone)
         if t in (T.TINY, T.SHORT, T.INT24, T.LONG, T.LONGLONG, T.YEAR):
             n = _integer(text)
             if n is not None and t == T.YEAR and 0 < n < 100:
@@ -266,11 +280,12 @@ class TypeMapper:
         if t in (T.VARCHAR, T.VAR_STRING, T.STRING, *BLOBS) and c.charset != BINARY_CHARSET:
             if text.startswith("(") or text.endswith("(...)"):
                 return None
-            if (m := _HEX_LITERAL.fullmatch(text)) and m[1] is not None:  # x'6869': 'hi'
+            raw = _literal_bytes(text)  # x'6869', b'0110100001101001': 'hi'
+            if raw is not None:
                 from connectors.source.mysql.charsets import UnknownCharsetError, codec
 
                 try:
-                    text = bytes.fromhex(m[1]).decode(codec(c.charset or 45))
+                    text = raw.decode(codec(c.charset or 45))
                 except (UnknownCharsetError, LookupError, UnicodeDecodeError):
                     return None
             return text.rstrip(" ") if t == T.STRING else text  # (CHAR: as it reads back)

@@ -470,15 +470,22 @@ def test_defaults_are_the_values_the_server_stores_not_the_ddls_text(
         "TINYINT DEFAULT 1e2, ADD a_bu BIGINT UNSIGNED DEFAULT 0xFFFFFFFFFFFFFFFF, "
         "ADD a_i INT DEFAULT 2.5, ADD a_hex VARCHAR(4) DEFAULT X'6869', ADD a_lat "
         "VARCHAR(5) CHARACTER SET latin1 DEFAULT _latin1 0xE9, ADD a_n NCHAR VARCHAR(5) "
-        "DEFAULT 'n', ADD a_dbl DOUBLE(10,2) DEFAULT 1.005",
+        "DEFAULT 'n', ADD a_dbl DOUBLE(10,2) DEFAULT 1.25, ADD a_ie INT DEFAULT 2.5e0, "
+        "ADD a_hx VARCHAR(4) DEFAULT 0x6869, ADD a_bb VARCHAR(4) DEFAULT b'0110100001101001', "
+        "ADD a_l2 VARCHAR(4) CHARACTER SET latin1 DEFAULT _latin1 0b11101001, "
+        # (the server's own rounding, and a YEAR's quotes the history does not keep: none)
+        "ADD x_dbl DOUBLE(5,1) DEFAULT 0.35, ADD x_y0 YEAR DEFAULT '0'",
         "UPDATE d SET v = 1 WHERE id = 0",  # (its before image: the fill)
     ])  # fmt: skip
     (event,) = (r for r in out if r.topic == f"app.{mariadb_db}.d" and r.value)
     fields = {f["field"]: f for f in event.value_schema["fields"][0]["fields"]}
     filled = orjson.loads(orjson.dumps(event.value["before"], default=json_default))
     added = [k for k in filled if k.startswith("a_")]
-    assert len(added) == 17 and filled["a_hex"] == "hi" and filled["a_lat"] == "é"
+    assert len(added) == 21 and filled["a_hex"] == filled["a_hx"] == filled["a_bb"] == "hi"
+    assert filled["a_lat"] == filled["a_l2"] == "é" and filled["a_ie"] == 2
     assert {k: fields[k].get("default") for k in added} == {k: filled[k] for k in added}
+    assert (filled["x_dbl"], filled["x_y0"]) == (0.4, 2000)
+    assert "default" not in fields["x_dbl"] and "default" not in fields["x_y0"]
 
 
 def test_snapshot_and_stream_events_of_a_table_have_the_same_schema(
