@@ -129,15 +129,16 @@ def _parse(c: Column) -> Callable[[bytes], Any]:
     return bytes if parse is None else parse
 
 
-def _kind(c: Column, mapper: TypeMapper) -> tuple[int, int]:
-    """The fast path for ``c``'s text, with its argument (KIND_PY: the converter)."""
+def _kind(c: Column, mapper: TypeMapper, text: bool = False) -> tuple[int, int]:
+    """The fast path for ``c``'s text, with its argument (KIND_PY: the converter); ``text``:
+    the text protocol's (a snapshot's), not the binlog's rendered by the codec."""
     if c.ext:
         return KIND_PY, 0
     t = c.real_type
     if t in (T.TINY, T.SHORT, T.INT24, T.LONG) or (t == T.LONGLONG and not c.unsigned):
         return KIND_INT, 0
     if t == T.YEAR:  # (a YEAR(2)'s text, two digits, is read as its year: textrows._year)
-        return KIND_PY, 0
+        return (KIND_PY, 0) if text else (KIND_INT, 0)
     if t == T.NEWDECIMAL and mapper.decimals.precise:
         return KIND_DECIMAL, c.meta & 0xFF
     if t == T.DATE:
@@ -180,7 +181,8 @@ def _wrap(table: MySqlTable, json_encoding: tuple[bool, bool]) -> tuple[bytes, b
 def _codec(table: MySqlTable, mapper: TypeMapper, parse: Callable[[Column], Any]) -> Any:
     """A RowsCodec for ``table``'s fields, each value's text parsed by ``parse(column)``."""
     fields = [
-        (i, name, *_kind(table.columns[i], mapper), _converter(parse(table.columns[i]), convert))
+        (i, name, *_kind(table.columns[i], mapper, parse is _text_parse),
+         _converter(parse(table.columns[i]), convert))
         for i, name, convert in table.fields
     ]  # fmt: skip
     names = [f[1] for f in fields]
