@@ -195,27 +195,31 @@ def _copy(
     import time
 
     from hub.errors import ConfigError
-    from hub.runtime.copymark import deletable, refuse_unfinished_source, undo, unfinished
+    from hub.runtime.copymark import (
+        deletable,
+        refuse_running,
+        refuse_unfinished_source,
+        undo,
+        unfinished,
+    )
     from hub.runtime.migrate import check_copy, copy_log, existing, plan_copy, topic_mapping
 
     refuse_unfinished_source(src)
     redone: list[str] = []
     mark = unfinished(dst)
     if mark is not None:
-        same = mark.source == origin and set(mark.storage) == {
-            dst_storage.configs,
-            dst_storage.offsets,
-        }
-        if not same and not mark.alive():
+        refuse_running(mark)
+        if mark.source != origin or set(mark.storage) != {dst_storage.configs,
+                                                          dst_storage.offsets}:  # fmt: skip
             raise ConfigError(
                 f"{mark.describe()} into the destination stopped part way: run that copy "
                 "again, or 'hub log undo-copy' there to delete what it made, first"
             )
-        if dry_run and not mark.alive():
+        if dry_run:
             redone = deletable(dst, mark)
             click.echo("a copy into the destination stopped part way: the copy deletes what "
                        f"it made ({', '.join(redone) or 'no topic'}) first")  # fmt: skip
-        else:  # (refused while it runs)
+        else:
             gone = ", ".join(undo(dst, mark)) or "no topic"
             click.echo("a copy into the destination had stopped part way: deleted what it "
                        f"made ({gone}); copying again", err=True)  # fmt: skip

@@ -23,8 +23,8 @@ Listener = Callable[[set[TopicPartition]], None]
 # Kafka: which topics continue others' offsets (`LogBackend.continue_topic`): key the topic's
 # name, value {"id": its id, "continues": [ids]} (the embedded log keeps them in topic.json)
 LINEAGE_TOPIC = "__hub_topic_lineage"
-# a copy between logs (`hub log export/import`, hub.runtime.migrate) under way or stopped part
-# way: one record naming the topics it makes; a worker refuses to start on such a log
+# the last copy between logs into this one (`hub log export/import`): its state and the
+# topics it made (hub.runtime.copymark); a worker refuses the storage topics of an unfinished one
 COPY_MARKER_TOPIC = "__hub_copy_in_progress"
 
 

@@ -276,7 +276,7 @@ class Log:
 
     def delete_topic(self, name: str, internal: bool = False) -> None:
         """``internal``: an internal topic (``__*``) too (a stopped copy's, deleted to redo
-        it: hub.runtime.migrate)."""
+        it: hub.runtime.copymark)."""
         self._writable(f"delete topic {name!r}")
         if self.topic(name).internal and not internal:
             raise InvalidTopicError(name, "internal topics cannot be deleted")

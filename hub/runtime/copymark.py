@@ -69,8 +69,7 @@ class CopyMark:
             except PermissionError:
                 pass
             return self.started is None or _started(self.pid) in (None, self.started)
-        now = int(time.time() * 1000) if now_ms is None else now_ms
-        return now - self.beat < STALE_MS
+        return (_now_ms() if now_ms is None else now_ms) - self.beat < STALE_MS
 
     def describe(self) -> str:
         return f"a copy from {self.source} (process {self.pid} on {self.host})"
@@ -141,16 +140,20 @@ def deletable(log: LogBackend, mark: CopyMark) -> list[str]:
     return out
 
 
-def undo(log: LogBackend, mark: CopyMark) -> list[str]:
-    """Delete what ``mark``'s stopped copy made (`deletable`) and mark it done: the topics
-    deleted. `ConfigError` when the copy still runs."""
+def refuse_running(mark: CopyMark) -> None:
+    """ConfigError when ``mark``'s copy may still be running (`CopyMark.alive`)."""
     if mark.alive():
         raise ConfigError(
             f"{mark.describe()} into this log is still running (last seen "
-            f"{max(0, int(time.time() * 1000) - mark.beat) // 1000} s ago): wait for it to "
-            f"end; one stopped on another host counts as stopped {STALE_MS // 1000} s after "
-            "it was last seen"
+            f"{max(0, _now_ms() - mark.beat) // 1000} s ago): wait for it to end; one on "
+            f"another host counts as stopped {STALE_MS // 1000} s after it was last seen"
         )
+
+
+def undo(log: LogBackend, mark: CopyMark) -> list[str]:
+    """Delete what ``mark``'s stopped copy made (`deletable`) and mark it done: the topics
+    deleted. `ConfigError` when the copy still runs."""
+    refuse_running(mark)
     gone = deletable(log, mark)
     for name in gone:
         try:

@@ -144,7 +144,8 @@ def _no_offsets_topic(src: LogBackend, storage: StorageTopics, names: list[str])
 def existing(topics: dict[str, str], dst: LogBackend, redone: Iterable[str] = ()) -> None:
     """ConfigError when the destination holds any of the topics already (but for those a
     stopped copy made, ``redone``: deleted before this one)."""
-    there = sorted(t for t in topics if dst.has_topic(t) and t not in set(redone))
+    skip = set(redone)
+    there = sorted(t for t in topics if t not in skip and dst.has_topic(t))
     if there:
         raise ConfigError(
             f"the destination already has {', '.join(there)}: a copy goes into topics of its "
@@ -393,7 +394,7 @@ def _copy(
     # records, then the configs and offsets topics, then the groups' offsets: a copy stopped
     # at any point leaves no offset past a record it did not copy, and a mark
     storage = {d for d, s in plan.topics.items() if any(p.storage for p in plan.partitions[s])}
-    marker = Marker(dst, origin, plan.storage or tuple(sorted(storage)))
+    marker = Marker(dst, origin, plan.storage)
     order = [d for d in plan.topics if d not in storage] + [d for d in plan.topics if d in storage]
     old_offsets: dict[TopicPartition, list[int]] = {}  # shifted partitions: old offset by index
     for dest in order:

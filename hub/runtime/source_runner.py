@@ -216,8 +216,9 @@ class SourceRunner:
             tp = TopicPartition(topic, int(p))
             # (to the end as it is now: the other tasks writing on meanwhile leave no end;
             # none past the window's start: nothing of the window was written)
-            end: int | None = self.log.watermarks(tp)[1]
-            if end is not None and end <= int(start):
+            reported = self.log.watermarks(tp)[1]
+            end: int | None = reported
+            if reported <= int(start):
                 # (a broker may report the end low, Tansu after a batch of several records,
                 # as an exported log's: the window's records were then written again)
                 if not holds(self.log, tp, int(start)):

@@ -641,18 +641,16 @@ class _Parser:
             and t.kind == "id"
             and t.text.startswith("_")
             and (n := self.peek(1)) is not None
-            and n.kind in ("num", "id")
-            and n.text[:2].lower() in ("0x", "0b")
-        ):  # _latin1 0xE9: the bytes, read in that charset (unknown: the hex literal)
+            and (lit := _literal(n)) is not None
+        ):  # _latin1 0xE9: the bytes, read in that charset (unknown: the literal)
             self.next()
-            raw = self.next().text
-            return _introduced(t.text[1:], raw) or raw
+            self.next()
+            return _introduced(t.text[1:], lit) or lit
         v = self.next()
         if v.word() == "NULL":
             return None
-        if v.kind in ("id", "num") and v.text[:2] in ("0x", "0b") and len(v.text) > 2:
-            # a hex or bit literal, told from a quoted '0x6869' (which is text as written)
-            return f"{'x' if v.text[1] == 'x' else 'b'}'{v.text[2:]}'"
+        if (lit := _literal(v)) is not None:  # (told from a quoted '0x6869': text as written)
+            return lit
         if v.kind == "id" and self.peek() is not None and self.peek().text == "(":  # type: ignore[union-attr]
             self.skip_group()  # CURRENT_TIMESTAMP(6), NOW()
             return v.text + "(...)"
@@ -971,22 +969,38 @@ def collation_charset(collation: str) -> str | None:
     return "utf8mb4" if head == "uca1400" else head
 
 
+_HEX = re.compile(r"[xX]'((?:[0-9a-fA-F]{2})*)'")
+_BIT = re.compile(r"[bB]'([01]+)'")
+
+
+def _literal(t: Tok) -> str | None:
+    """An unquoted hex or bit literal (``0x6869``, ``0b0110``) in the form a quoted one has
+    (``x'6869'``, ``b'0110'``), or None for another token."""
+    if t.kind in ("id", "num") and t.text[:2] in ("0x", "0b") and len(t.text) > 2:
+        return f"{t.text[1]}'{t.text[2:]}'"
+    return None
+
+
+def literal_bytes(text: str) -> bytes | None:
+    """The bytes of a hex or bit literal as the parser gives it (``x'6869'``, ``b'0110'``),
+    or None for other text."""
+    if m := _HEX.fullmatch(text):
+        return bytes.fromhex(m[1])
+    if m := _BIT.fullmatch(text):
+        return int(m[1], 2).to_bytes((len(m[1]) + 7) // 8, "big")
+    return None
+
+
 def _introduced(charset: str, literal: str) -> str | None:
-    """A hex literal (``0xE9``) after a charset introducer (``_latin1``) as that charset's
+    """A hex or bit literal after a charset introducer (``_latin1 0xE9``) as that charset's
     text, or None where it is not one."""
     from connectors.source.mysql.charsets import UnknownCharsetError, codec, collation_of
 
+    raw = literal_bytes(literal)
+    collation = collation_of(charset.lower())
+    if raw is None or collation is None or charset.lower() == "binary":
+        return None
     try:
-        if literal[:2] == "0x" and len(literal) % 2 == 0:
-            raw = bytes.fromhex(literal[2:])
-        elif literal[:2] == "0b" and len(literal) > 2:
-            bits = literal[2:]
-            raw = int(bits, 2).to_bytes((len(bits) + 7) // 8, "big")
-        else:
-            return None
-        collation = collation_of(charset.lower())
-        if collation is None or charset.lower() == "binary":
-            return None
         return raw.decode(codec(collation))
     except (UnknownCharsetError, LookupError, ValueError):
         return None

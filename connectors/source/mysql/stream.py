@@ -781,12 +781,12 @@ class ChangeStream:
         self._ignored.discard(tm.table_id)
         self._maps[tm.table_id] = tm
         known = self.history.schemas.get(tm.schema, tm.table) if self.history else None
-        if known is not None:
-            _refuse_hires_53(tm, known)
         defaults = fill_defaults(known)
         signature = (tm.schema, tm.table, tm.columns, tm.primary_key, tuple(defaults.items()))
         table = self._tables.get(signature)
         if table is None:
+            if known is not None:  # (once a table's columns: not at every transaction)
+                _refuse_hires_53(tm, known)
             if any(c.name is None for c in tm.columns):
                 raise ConfigError(
                     f"the binlog has no column names for {tm.schema}.{tm.table}: set "

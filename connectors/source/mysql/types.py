@@ -32,6 +32,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from connectors.source.cdc.modes import BinaryMode, DecimalMode, TimePrecision
+from connectors.source.mysql.ddl import literal_bytes
 from connectors.source.mysql.protocol import jsonb
 from connectors.source.mysql.protocol.values import BLOBS, Column, T, ZeroDate, string_max_len
 from hub.errors import ConfigError
@@ -143,16 +144,6 @@ def _integer(text: str) -> int | None:
         if "e" in text.lower():  # a float literal: rounded half to even (2.5e0 is 2)
             return round(float(text))
         return int(Decimal(text).quantize(Decimal(1), ROUND_HALF_UP))
-    return None
-
-
-def _literal_bytes(text: str) -> bytes | None:
-    """The bytes of a hex or bit literal as the history holds it (x'6869', b'0110'), or
-    None."""
-    if (m := _HEX_LITERAL.fullmatch(text)) and m[1] is not None:
-        return bytes.fromhex(m[1])
-    if (m := _BITS.fullmatch(text)) and m[1]:
-        return int(m[1], 2).to_bytes((len(m[1]) + 7) // 8, "big")
     return None
 
 
@@ -280,7 +271,7 @@ class TypeMapper:
         if t in (T.VARCHAR, T.VAR_STRING, T.STRING, *BLOBS) and c.charset != BINARY_CHARSET:
             if text.startswith("(") or text.endswith("(...)"):
                 return None
-            raw = _literal_bytes(text)  # x'6869', b'0110100001101001': 'hi'
+            raw = literal_bytes(text)  # x'6869', b'0110100001101001': 'hi'
             if raw is not None:
                 from connectors.source.mysql.charsets import UnknownCharsetError, codec
 
