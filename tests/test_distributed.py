@@ -346,7 +346,10 @@ def test_a_worker_frozen_past_its_session_commits_no_older_offsets(
     """A worker paused past its session (SIGSTOP here: a VM paused, a long GC) had its source
     task taken over. Resumed, it committed the task's older offsets after the new holder's
     (its periodic commit at once, its last one when it noticed the loss): a restart of the
-    task then wrote again what the new holder had written (917 k records in a review's run)."""
+    task then wrote again what the new holder had written (917 k records in a review's run).
+    It also wrote the polls it made after it was resumed, before it heard of the loss: their
+    records landed after the new holder's newer ones (a PostgreSQL source's too, read from
+    the WAL its socket still held: stale rows in the sinks, a keyless table's twice)."""
     import signal
 
     topic = f"frozen-{uuid.uuid4().hex[:8]}"
@@ -368,12 +371,27 @@ def test_a_worker_frozen_past_its_session_commits_no_older_offsets(
             wait_for(lambda: cluster.owners(other, "gen")[0] == held, 60, "the task taken over")
             time.sleep(2)  # (the new holder writes and commits past where the frozen one was)
         finally:
+            resumed_ms = time.time() * 1000
             cluster.procs[frozen].send_signal(signal.SIGCONT)
         wait_for(lambda: "moves to another worker" in cluster.log(frozen), 30,
                  "the frozen worker letting the task go")  # fmt: skip
         time.sleep(1)
         committed = _committed_offsets(kafka_broker, offsets_topic)
         assert committed == sorted(committed), committed
+        # a record both wrote: the frozen one's copy is from before the freeze (its records
+        # still in flight then land late, as without fencing they may), never from a poll it
+        # made once resumed
+        copies: dict[int, list[int]] = {}
+        log = KafkaLog({"bootstrap.servers": kafka_broker})
+        try:
+            assert log.partition_count(topic) == 1
+            for r in log.scan(TopicPartition(topic, 0)):
+                copies.setdefault(json.loads(r.value)["seq"], []).append(r.timestamp)
+        finally:
+            log.close()
+        late = sorted(s for s, stamps in copies.items() if len(stamps) > 1
+                      and max(stamps) >= resumed_ms)  # fmt: skip
+        assert not late, f"{len(late)} records written again after the resume: {late[:5]}"
         cluster.stop_all()
     finally:
         cluster.reap()

@@ -264,6 +264,8 @@ class SourceRunner:
                 records = self.task.poll()
                 if self.lost:  # (left behind by a stop, or its lease lost: writes nothing)
                     break
+                if records and self.may_commit is not None and not self._leases_held():
+                    break  # (its lease was lost while it was frozen, or a stop came meanwhile)
                 if records:
                     self._append(records)
                     if self._per_poll:  # (transaction.boundary: poll)
@@ -296,9 +298,9 @@ class SourceRunner:
         another worker may run it and have committed since: store nothing. A last commit
         here had put this task's older offsets after the new holder's, so a later restart
         wrote again what the new holder had written (917 k records in a review's run)."""
-        log.warning("%s task %d: its lease was lost to another worker, or a stop left it "
-                    "behind inside a call: stopped without committing", self.connector,
-                    self.task_id)  # fmt: skip
+        log.warning("%s task %d: its lease was lost to another worker, or a stop came while "
+                    "it was inside a call or waiting for its lease to be confirmed: stopped "
+                    "without committing", self.connector, self.task_id)  # fmt: skip
         if self._txn is not None:
             with contextlib.suppress(Exception):  # (fenced already, most likely)
                 self._txn.abort_transaction()
@@ -651,6 +653,27 @@ class SourceRunner:
         """Report each topic to the connector's active topics again when next written to
         (after a reset of them)."""
         self._topics = set()
+
+    def _leases_held(self) -> bool:
+        """Distributed: True once the worker's leases are confirmed, False when this task's
+        was lost or the task stops. A poll made just before the worker froze past its session
+        (SIGSTOP, a paused VM) returns after the freeze with what it had read, the lease may be
+        another worker's by then, and that worker may have written newer changes of the same
+        rows: written now, these land after them (a PostgreSQL slot does not prevent it: the
+        zombie's socket still held the WAL it was sent). Held until the worker's next lease
+        polls say which it is, as commits are."""
+        if self.may_commit is None or self.may_commit():
+            return True
+        log.info("%s task %d: writing held until the worker's leases are confirmed",
+                 self.connector, self.task_id)  # fmt: skip
+        while not (self.lost or self.stopping.is_set()):
+            if self.may_commit():
+                return True
+            time.sleep(0.02)
+        # the poll is not written: no last commit either (``task.commit`` acknowledges what
+        # the task returned, this poll's records too: a PostgreSQL slot would move past them)
+        self.lost = True
+        return False
 
     def commit(self) -> None:
         if self.may_commit is not None and not self.may_commit():
