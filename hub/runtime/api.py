@@ -41,6 +41,10 @@ Header = tuple[str, bytes | None]
 # that adds the column fills the rows it has with, where that is not the field's ``default``
 # (which keeps Connect's and Debezium's meaning: the column's default today)
 FILL = "__hub.fill"
+# a field schema's parameter naming the source column's type, as Debezium's
+# ``column.propagate.source.type`` does; sources set it where a sink needs it to tell apart
+# types whose schemas are alike (a PostgreSQL varbit(n) from a bit(n))
+SOURCE_COLUMN_TYPE = "__debezium.source.column.type"
 JsonMap = Mapping[str, Any]
 
 

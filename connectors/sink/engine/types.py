@@ -16,7 +16,8 @@ vdecimal       io.debezium.data.VariableScaleDecimal            decimal.Decimal
 string         string, Enum, Xml, Interval (string), ...        str
 json           io.debezium.data.Json, map, struct               str (JSON text)
 uuid           io.debezium.data.Uuid                            str
-bytes          bytes, io.debezium.data.Bits of unbounded length,    bytes
+bytes          bytes, io.debezium.data.Bits of unbounded length     bytes
+               or of a varbit(n) (source column type VARBIT),
                geometry (WKB)
 bits           io.debezium.data.Bits of length n (bit(n))       str of n '0'/'1' (width kept)
 date           io.debezium.time.Date, connect Date              int (days since epoch)
@@ -47,7 +48,7 @@ from typing import Any
 
 import orjson
 
-from hub.runtime.api import FILL
+from hub.runtime.api import FILL, SOURCE_COLUMN_TYPE
 
 Convert = Callable[[Any], Any]
 
@@ -245,8 +246,10 @@ def column_type(schema: Mapping[str, Any]) -> tuple[ColumnType, Convert | None]:
     if name == "io.debezium.data.Bits" and kind == "boolean":
         return ColumnType(BOOLEAN), None
     if name == "io.debezium.data.Bits":
-        length = int((schema.get("parameters") or {}).get("length", _UNBOUNDED_BITS))
-        if 0 < length < _UNBOUNDED_BITS:  # varbit: the width is not in the event
+        params = schema.get("parameters") or {}
+        length = int(params.get("length", _UNBOUNDED_BITS))
+        # (a varbit's width is not in the event: its bytes are kept, as Debezium gives them)
+        if 0 < length < _UNBOUNDED_BITS and params.get(SOURCE_COLUMN_TYPE) != "VARBIT":
             return ColumnType(BITS, length), _bits_of(length)
     if isinstance(name, str) and name.startswith("io.debezium.data.geometry."):
         return ColumnType(BYTES), _geometry

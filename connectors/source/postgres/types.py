@@ -29,6 +29,7 @@ from connectors.calendar import civil_from_days, days_from_civil
 from connectors.source.cdc.modes import BinaryMode, DecimalMode, TimePrecision
 from hub.errors import ConfigError
 from hub.runtime import unscaled_bytes
+from hub.runtime.api import SOURCE_COLUMN_TYPE
 
 __all__ = [
     "DATE_NEGATIVE_INFINITY_DAYS",
@@ -728,9 +729,13 @@ class TypeMapper:
             length = typmod if typmod > 0 else 2**31 - 1
             if length == 1:
                 return _schema("boolean", optional)
-            return _schema(
-                "bytes", optional, "io.debezium.data.Bits", parameters={"length": str(length)}
-            )
+            params = {"length": str(length)}
+            if o == Oid.VARBIT and typmod > 0:
+                # Debezium gives a varbit(n) bit(n)'s schema, though its values are of any
+                # width up to n: a sink read B'1000' as bit(n) '0…01000'. Named as Debezium's
+                # column.propagate.source.type names it, a sink keeps the bytes instead.
+                params[SOURCE_COLUMN_TYPE] = "VARBIT"
+            return _schema("bytes", optional, "io.debezium.data.Bits", parameters=params)
         if o in self.enums:
             return _schema(
                 "string",

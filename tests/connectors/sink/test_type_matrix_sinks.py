@@ -133,6 +133,8 @@ MATRIX: list[Col] = [
     Col("c_bit10", "bit(10)", ("B'0000000011'", "B'1000000001'")),
     Col("c_varbit", "varbit", ("B'101'", "B'11111111'"),  # Debezium's Bits bytes
         pg=("\\x05", "\\xff"), duck=("\\x05", "\\xFF")),
+    Col("c_varbit16", "varbit(16)", ("B'1000'", "B'0001'", "B''"),  # (bit(16)'s schema)
+        pg=("\\x08", "\\x01", "\\x"), duck=("\\x08", "\\x01", "")),
     Col("c_inet", "inet", ("'192.168.2.0/12'", "'::1'"),  # inet's own output, as Debezium
         pg=("192.168.2.0/12", "::1"), duck=("192.168.2.0/12", "::1")),
     Col("c_cidr", "cidr", ("'192.168.100.128/25'", "'2001:db8::/32'")),
