@@ -30,9 +30,11 @@ from typing import Any
 
 from hub.log import _pycodec, files
 from hub.log import batch as _batch
+from hub.log.batch import InvalidBatchError
+from hub.log.errors import CorruptRecordError
 from hub.log.failures import storage_error
 from hub.log.partition import Partition, decode_checked, now_ms
-from hub.log.segment import LogSegment
+from hub.log.segment import InvalidBatchAt, LogSegment
 
 CHECKPOINT = "cleaner.checkpoint"
 log = logging.getLogger(__name__)
@@ -141,14 +143,19 @@ def _groups(segments: list[LogSegment], max_bytes: int) -> list[list[LogSegment]
 
 
 def _segment_records(seg: LogSegment, topic: str, index: int):  # type: ignore[no-untyped-def]
-    for pos, header in seg.iter_batches(0, seg.written_size, check_crc=False):
-        data = seg.read_at(pos, header.size)
-        yield (
-            header,
-            decode_checked(
-                data, 0, _batch.parse_header(data), topic, index, seg.path, file_position=pos
-            ),
-        )
+    """Each batch's header and records; a damaged batch raises CorruptRecordError naming
+    the segment file and the batch's position (a bare CRC mismatch had named neither)."""
+    try:
+        for pos, header in seg.iter_batches(0, seg.written_size, check_crc=False):
+            data = seg.read_at(pos, header.size)
+            try:
+                checked = _batch.parse_header(data)
+            except InvalidBatchError as exc:
+                raise CorruptRecordError(seg.path, pos, exc.reason) from None
+            yield header, decode_checked(data, 0, checked, topic, index, seg.path,
+                                         file_position=pos)  # fmt: skip
+    except InvalidBatchAt as exc:
+        raise CorruptRecordError(exc.path, exc.position, exc.reason) from None
 
 
 def _clean_group(

@@ -51,7 +51,7 @@ from hub.log.errors import (
 )
 from hub.log.failures import storage_error
 from hub.log.lock import DirectoryLock
-from hub.log.partition import Partition
+from hub.log.partition import Partition, PartitionClosedError
 from hub.log.record import Record, TopicInfo, TopicPartition
 from hub.log.topic import Topic, TopicMeta
 
@@ -459,6 +459,7 @@ class Log:
         stats = {"segments_deleted": 0, "partitions_compacted": 0}
         if self.read_only:
             return stats
+        failed: Exception | None = None  # (raised once every partition had its turn)
         with self._maintenance:
             with self._lock:
                 topics = list(self._topics.values())
@@ -466,9 +467,21 @@ class Log:
                 if topic.closed:
                     continue  # deleted meanwhile
                 for p in topic.partitions:
-                    stats["segments_deleted"] += p.apply_retention(now)
-                    if topic.config.compact and cleaner.clean(p, now, force=force_compaction):
-                        stats["partitions_compacted"] += 1
+                    # one partition failing (a damaged segment, a full disk) holds up no
+                    # other's retention or compaction: each pass had stopped at the same one
+                    try:
+                        stats["segments_deleted"] += p.apply_retention(now)
+                        if topic.config.compact and cleaner.clean(p, now, force=force_compaction):
+                            stats["partitions_compacted"] += 1
+                    except PartitionClosedError:
+                        continue  # (its topic deleted meanwhile)
+                    except Exception as exc:  # noqa: BLE001 - raised below, or logged here
+                        if failed is not None:
+                            log.error("log maintenance of %s-%d failed: %s", p.topic, p.index,
+                                      exc)  # fmt: skip
+                        failed = failed or exc
+        if failed is not None:
+            raise failed
         return stats
 
     def _run(self) -> None:

@@ -475,6 +475,8 @@ class Partition:
             if self.broken is not None:
                 raise self.broken
             self._wait_for_flush()
+            if not self.segments:  # closed while waiting (a topic deleted): close() flushed
+                return
             seg = self.active
             data, position = seg.take_pending()
             end_offset = self.log_end_offset

@@ -381,3 +381,36 @@ def test_a_compacted_topic_refuses_records_without_a_key(log: Log) -> None:
     prod.send_many("c", [b"v"], keys=[b"k"])
     prod.flush()
     assert [r.key for r in log.partition("c", 0).scan()] == [b"k"]
+
+
+def test_a_damaged_segment_holds_up_no_other_partitions_retention(tmp_path: Path) -> None:
+    """A batch of a compacted partition's sealed segment that fails its CRC failed every
+    maintenance pass at that partition, with a CRC mismatch naming no file: retention of
+    the partitions after it never ran again (the disk filled)."""
+    from hub.log import CorruptRecordError
+
+    d = str(tmp_path / "data")
+    log = Log(d, maintenance_interval_ms=None)
+    log.create_topic("a", 1, {**COMPACT, "segment.bytes": "1024"})
+    log.create_topic("b", 1, {"segment.bytes": "1024", "retention.bytes": "2048"})
+    for i in range(60):
+        log.partition("a", 0).append_records([b"k%d" % (i % 5)], [b"value-%d" % i + b"." * 40])
+    for i in range(200):
+        log.partition("b", 0).append_records([None], [b"b-%d" % i + b"." * 40])
+    log.close()
+    seg0 = os.path.join(d, "a", "0", "00000000000000000000.log")
+    with open(seg0, "r+b") as f:  # a byte of a record of a's first segment
+        f.seek(70)
+        b = f.read(1)
+        f.seek(70)
+        f.write(bytes([b[0] ^ 0xFF]))
+    log = Log(d, maintenance_interval_ms=None)
+    try:
+        b_part = log.partition("b", 0)
+        before = b_part.size_bytes()
+        with pytest.raises(CorruptRecordError) as failed:
+            log.run_maintenance(force_compaction=True)
+        assert failed.value.path == seg0 and failed.value.position == 0
+        assert b_part.size_bytes() <= 2048 + 1024 < before  # b's retention ran all the same
+    finally:
+        log.close()
