@@ -49,6 +49,11 @@ class InvalidBatchAt(InvalidBatchError):
         return f"{self.reason} at byte {self.position} of {self.path}"
 
 
+def _went_back(path: str, position: int, base: int, prev: int) -> InvalidBatchAt:
+    return InvalidBatchAt(path, position, f"batch says it starts at offset {base}, after "
+                          f"offset {prev}")  # fmt: skip
+
+
 def _open_if_exists(path: str) -> int | None:
     try:
         return os.open(path, os.O_RDONLY)
@@ -101,6 +106,8 @@ class LogSegment:
             os.close(self._fd)
             raise
         self.mapped_size = self.size  # .log size when a reader's indexes were mapped
+        self._reader = reader
+        self._told_index_damaged = False
         self.active = active
         self.next_offset = base_offset  # set by recover() / the partition for sealed segments
         self._max_timestamp: int | None = None if not active else -1
@@ -297,31 +304,84 @@ class LogSegment:
 
     def find_position(self, offset: int) -> int | None:
         """File position of the batch holding ``offset`` (or the first after it), or None.
-        A batch's base offset is outside its CRC: one that disagrees with the index entry
-        that led to it, or goes back from the batch before, is damage (InvalidBatchAt), not a
-        batch to skip past."""
-        indexed, pos = self.index.lookup(offset)
-        prev = None
-        for position, header in self.iter_batches(pos):
-            if (prev is None and pos > 0 and header.base_offset != indexed) or (
-                prev is not None and header.base_offset <= prev
-            ):
-                raise InvalidBatchAt(
-                    self.path, position, f"batch says it starts at offset "
-                    f"{header.base_offset}, after offset {indexed if prev is None else prev}",
-                )  # fmt: skip
+        A batch's base offset is outside its CRC: one that goes back from the batch before is
+        damage (InvalidBatchAt), not a batch to skip past."""
+        for position, header in self._batches_for(offset):
             if header.last_offset >= offset:
                 return position
-            prev = header.last_offset
         return None
 
     def find_timestamp(self, timestamp: int) -> int | None:
-        """First offset whose batch max timestamp is >= ``timestamp`` (batch granularity)."""
+        """First offset whose batch max timestamp is >= ``timestamp`` (batch granularity).
+        Batches are CRC-checked here (a damaged max timestamp or base offset had answered a
+        later offset, skipping records a read of the same place refuses)."""
         start = self.time_index.lookup(timestamp)
-        for _, header in self.iter_batches(self.index.lookup(start)[1]):
+        for _, header in self._batches_for(start, check_crc=True):
             if header.last_offset >= start and header.max_timestamp >= timestamp:
                 return header.base_offset
         return None
+
+    def _batches_for(
+        self, offset: int, check_crc: bool = False
+    ) -> Iterator[tuple[int, BatchHeader]]:
+        """The batches from the one the offset index gives for ``offset`` on, each after
+        the one before in offsets (InvalidBatchAt where one is not). The index is a hint,
+        written without a checksum: an entry that leads to no batch, or to one that does not
+        start at its offset, is damage of the index or of the batch, so the batches are read
+        from the segment's start instead; damage of the batches shows there too. (An entry
+        pointing past the end had read as "no batch here": a compacted segment's records
+        after it were skipped as compacted away, an active segment's readers stalled.)"""
+        indexed, pos = self.index.lookup(offset)
+        if self._reader and self.written_size <= pos < os.fstat(self._fd).st_size:
+            return  # (a reader's view ends before batches its mapped index has entries for)
+        if pos > 0:
+            prev = None
+            try:
+                for position, header in self.iter_batches(pos, check_crc=check_crc):
+                    if prev is None and header.base_offset != indexed:
+                        raise InvalidBatchAt(self.path, position, (
+                            f"batch says it starts at offset {header.base_offset}, where the "
+                            f"index has offset {indexed}"))  # fmt: skip
+                    if prev is not None and header.base_offset <= prev:
+                        raise _went_back(self.path, position, header.base_offset, prev)
+                    self._within(position, header)
+                    prev = header.last_offset
+                    yield position, header
+            except InvalidBatchAt:
+                if prev is not None:
+                    raise  # (past the indexed batch: the damage is in the batches)
+            else:
+                if prev is not None:
+                    return
+            self._index_damaged(pos, indexed)
+        prev = None
+        for position, header in self.iter_batches(0, check_crc=check_crc):
+            if prev is not None and header.base_offset <= prev:
+                raise _went_back(self.path, position, header.base_offset, prev)
+            self._within(position, header)
+            prev = header.last_offset
+            yield position, header
+
+    def _within(self, position: int, header: BatchHeader) -> None:
+        """InvalidBatchAt for a batch whose offsets are outside the segment's (its base
+        offset is outside its CRC: a damaged one had been answered as a later offset)."""
+        end = self.next_offset if self.next_offset > self.base_offset else None
+        if header.base_offset < self.base_offset or (end is not None and header.last_offset >= end):
+            raise InvalidBatchAt(self.path, position, (
+                f"batch says it holds offsets {header.base_offset} to {header.last_offset}, "
+                f"outside its segment's ({self.base_offset} to "
+                f"{'' if end is None else end - 1})"))  # fmt: skip
+
+    def _index_damaged(self, pos: int, indexed: int) -> None:
+        if self._told_index_damaged:
+            return
+        self._told_index_damaged = True
+        log.warning(
+            "%s: its index says offset %d is at byte %d, where no batch of that offset is: "
+            "the index is damaged, and the segment is read from its start instead (slower); "
+            "stop the worker and delete the .index file to have it made again",
+            self.path, indexed, pos,
+        )  # fmt: skip
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self, full: bool) -> Truncation | None:

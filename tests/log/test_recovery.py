@@ -245,3 +245,87 @@ def test_a_cut_readers_read_past_outlives_the_rotation_of_recovery_notes(tmp_pat
     notes = recovery.read_notes(d)
     assert len(notes) == recovery.KEEP_NOTES + 1
     assert (notes[0]["first_offset"], notes[0]["last_offset"]) == (15, 29)
+
+
+def _flip_index_entry(index: str, entry: int) -> None:
+    """One bit of an offset-index entry's position: it points a MiB further on."""
+    with open(index, "r+b") as f:
+        f.seek(entry * 8 + 4)
+        pos = int.from_bytes(f.read(4), "big")
+        f.seek(entry * 8 + 4)
+        f.write((pos | 0x100000).to_bytes(4, "big"))
+
+
+def _offsets_read(log: Log, topic: str) -> list[int]:
+    """Every offset of the topic's partition 0, a small read at a time (each one looked up
+    in the index, as a consumer with a small fetch size does)."""
+    part = log.partition(topic, 0)
+    out: list[int] = []
+    offset = part.log_start_offset
+    while offset < part.high_watermark:
+        recs, nxt = part.records(offset, 200)
+        out += [r.offset for r in recs]
+        assert nxt > offset, f"stalled at {offset} below {part.high_watermark}"
+        offset = nxt
+    return out
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_an_index_entry_past_the_end_of_a_compacted_segment_skips_nothing(
+    tmp_path, read_only: bool
+) -> None:
+    """The index is written without a checksum: one bit of an entry's position flipped had
+    it point past the end of its .log, read as "no batch there"; in a compacted topic the
+    records from that entry to the segment's end were then taken as compacted away and
+    skipped, with no error. The segment is read from its start instead."""
+    d = str(tmp_path / "d")
+    with Log(d, background=False) as log:
+        log.create_topic("c", 1, {"cleanup.policy": "compact", "segment.bytes": "4000",
+                                  "index.interval.bytes": "200"})  # fmt: skip
+        p = log.partition("c", 0)
+        for i in range(100):
+            p.append_records([b"key-%d" % i], [b"value-%d" % i + b"." * 40])
+    index = os.path.join(d, "c", "0", "00000000000000000000.index")
+    entries = os.path.getsize(index) // 8
+    assert entries >= 3, "the test needs a few index entries"
+    _flip_index_entry(index, entries - 1)
+    with Log(d, read_only=read_only, background=False) as log:
+        assert _offsets_read(log, "c") == list(range(100))
+
+
+def test_an_index_entry_past_the_end_of_the_active_segment_stalls_no_reader(tmp_path) -> None:
+    """The same in the active segment (after a clean shutdown only the index's last entry is
+    checked): readers had stopped below the high watermark, with no error, and
+    offset_for_timestamp had found nothing."""
+    d = str(tmp_path / "d")
+    _write(d, batches=12)
+    _flip_index_entry(_segment(d).replace(".log", ".index"), 0)
+    with Log(d, background=False) as log:
+        assert _offsets_read(log, "t") == list(range(36))
+        assert log.offset_for_timestamp(TP, 1_010) == 30
+
+
+@pytest.mark.parametrize("where", ["base offset", "max timestamp"])
+def test_a_damaged_batch_header_fails_a_search_by_time_instead_of_skipping(
+    tmp_path, where: str
+) -> None:
+    """offset_for_timestamp (seek_to_time, `hub groups reset --to-datetime`, the REST API's
+    messages by time) trusted a batch's header unchecked: one flipped bit of its base offset
+    (outside the CRC) or of its max timestamp answered a later offset, skipping records a
+    read of the same place refuses."""
+    d = str(tmp_path / "d")
+    ranges = _write(d, batches=12)
+    start = ranges[5][0]
+    # a high byte of the base offset (a later offset); the max timestamp made 8 ms earlier,
+    # before the time searched for
+    at, bit = (start + 3, 0x10) if where == "base offset" else (start + 42, 0x08)
+    with open(_segment(d), "r+b") as f:
+        f.seek(at)
+        b = f.read(1)
+        assert b[0] & bit or where == "base offset"
+        f.seek(at)
+        f.write(bytes([b[0] ^ bit]))
+    with Log(d, read_only=True) as log:
+        with pytest.raises(CorruptRecordError) as failed:
+            log.offset_for_timestamp(TP, 1_005)
+        assert failed.value.position == start
