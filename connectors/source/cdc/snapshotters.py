@@ -21,14 +21,13 @@ POSITION_LOST_ADVICE = (
 )
 
 
-def warn_of_a_new_snapshot(where: str) -> None:
-    """Say that snapshot.mode=when_needed takes a new snapshot for a lost position, and what
-    it leaves in the sinks."""
+def warn_of_a_new_snapshot(where: str, cause: str = "snapshot.mode=when_needed") -> None:
+    """Say that a new snapshot is taken for a lost position (``cause``: why), and what it
+    leaves in the sinks."""
     log.warning(
-        "%s: the stored position can no longer be streamed: taking a new snapshot "
-        "(snapshot.mode=when_needed). Rows deleted in between stay in the sinks: 'hub verify' "
-        "counts them and lists the first (empty the sinks' tables and reset their offsets to "
-        "drop them)", where,
+        "%s: the stored position can no longer be streamed: taking a new snapshot (%s). Rows "
+        "deleted in between stay in the sinks: 'hub verify' counts them and lists the first "
+        "(empty the sinks' tables and reset their offsets to drop them)", where, cause,
     )  # fmt: skip
 
 

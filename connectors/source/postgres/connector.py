@@ -150,7 +150,20 @@ class PostgresSourceTask(CdcSourceTask):
             offset is None or slot.confirmed_flush is None
             or slot.confirmed_flush <= offset.start_lsn()
         )  # fmt: skip
-        if offset is not None and not usable and not isinstance(policy, WhenNeeded):
+        # slot.drop.on.stop: the task dropped its slot at its last stop (a restart, a move to
+        # another worker, the end of a run), and the position went with it: it starts over,
+        # with a new snapshot where the snapshot.mode takes one of a new connector (it had
+        # failed for good, "the changes in between can no longer be read")
+        dropped = slot is None and cfg.slot_drop_on_stop and offset is not None
+        if dropped and policy.should_snapshot(False, False, True):
+            policy = WhenNeeded()
+        elif dropped:
+            log.warning(
+                "%s: slot.drop.on.stop dropped replication slot %s when the task last stopped: "
+                "the changes made since are not captured (snapshot.mode=%s takes no snapshot)",
+                cfg.where(), cfg.slot_name, cfg.snapshot_mode,
+            )  # fmt: skip
+        if offset is not None and not usable and not (isinstance(policy, WhenNeeded) or dropped):
             where = lsn_to_str(offset.start_lsn())
             state = "does not exist" if slot is None else (
                 "was invalidated (the server removed WAL it still needed: "
@@ -161,8 +174,9 @@ class PostgresSourceTask(CdcSourceTask):
                 f"replication slot {cfg.slot_name!r} {state}, but this connector stopped at "
                 f"{where}: the changes in between can no longer be read. " + POSITION_LOST_ADVICE
             )
-        if offset is not None and not usable:
-            warn_of_a_new_snapshot(cfg.where())
+        if offset is not None and not usable and isinstance(policy, WhenNeeded):
+            cause = "slot.drop.on.stop dropped the slot at the task's last stop"
+            warn_of_a_new_snapshot(cfg.where(), cause if dropped else "snapshot.mode=when_needed")
         in_progress = offset is not None and offset.snapshot
         if policy.should_snapshot(offset is not None, in_progress, usable):
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ

@@ -1497,3 +1497,36 @@ def test_the_source_reads_its_sockets_past_descriptor_1024(
         for fd in taken:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_slot_drop_on_stop_starts_over_at_the_next_start(
+    tmp_path: Path, pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    """slot.drop.on.stop drops the slot at every stop of the task (a run's end, a restart, a
+    move to another worker): the next start found its stored position gone with the slot
+    and failed for good ("the changes in between can no longer be read"). It starts over
+    with a new snapshot now (snapshot.mode initial), which has the rows written meanwhile."""
+    sql.execute("CREATE TABLE d (id int PRIMARY KEY, v text)")
+    sql.execute("INSERT INTO d VALUES (1, 'a')")
+    cfg = source_config(pg_server, pg_db, **{"slot.drop.on.stop": True})
+    worker = start(tmp_path, cfg)
+    try:
+        wait_for(lambda: len(events(worker.log, "app.public.d")) == 1, 30, "the snapshot")
+        sql.execute("INSERT INTO d VALUES (2, 'b')")
+        wait_for(lambda: len(events(worker.log, "app.public.d")) == 2, 30, "the insert")
+    finally:
+        worker.stop()
+    slots = "SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s"
+    assert sql.execute(slots, (cfg["slot.name"],)).fetchone()[0] == 0
+    sql.execute("INSERT INTO d VALUES (3, 'c')")  # (while stopped)
+    worker = start(tmp_path, cfg)
+    try:
+        got = wait_for(lambda: {v["after"]["id"] for _, v in events(worker.log, "app.public.d")[2:]}
+                       >= {1, 2, 3} or failure(worker), 30, "the new snapshot")  # fmt: skip
+        assert got is True, got
+        sql.execute("INSERT INTO d VALUES (4, 'd')")
+        wait_for(lambda: events(worker.log, "app.public.d")[-1][1]["after"]["id"] == 4, 30,
+                 "streaming after it")  # fmt: skip
+        assert worker.status()["pg"][0].state == "RUNNING"
+    finally:
+        worker.stop()
