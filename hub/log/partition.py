@@ -59,6 +59,7 @@ from hub.log.errors import (
 from hub.log.failures import ReportLimiter, storage_error
 from hub.log.mark import Mark, MarkReader, MarkWriter
 from hub.log.record import AppendInfo, PartitionInfo, Record
+from hub.log.recovery import Truncation
 from hub.log.segment import InvalidBatchAt, LogSegment
 
 log = logging.getLogger(__name__)
@@ -185,14 +186,12 @@ class Partition:
         if created:
             files.fsync_dir(self.directory)  # the new .log's name must survive a power loss
         active = self.segments[-1]
-        cut = active.recover(full=not clean_shutdown)
+        cut = active.recover(full=not clean_shutdown, before_cut=self._before_cut)
         if cut is not None:
-            recovery.report(self.directory, cut)
             self.truncated_bytes = cut.bytes_cut
-            held = cut.last_offset
-            # (a record takes bytes: an offset further on is no batch of this segment's)
-            if held is not None and active.next_offset <= held < cut.first_offset + cut.bytes_cut:
-                self._go_on_after(held + 1)
+            reach = _reach_past(cut)
+            if reach is not None:
+                self._go_on_after(reach)
         self._dated(self.segments[-1])
         self.log_end_offset = self.high_watermark = self.segments[-1].next_offset
 
@@ -208,6 +207,17 @@ class Partition:
         if first is not None and 0 <= first[1].max_timestamp < seg.created_at * 1000:
             seg.created_at = first[1].max_timestamp / 1000
 
+    def _before_cut(self, cut: Truncation) -> None:
+        """Before the active segment is cut: the cut noted, and where intact batches past
+        the damage go with it, the empty segment new records start in made (its index files
+        first, as a roll makes them: hub.log.strays keeps it). Made after the cut, a crash
+        in between had left no trace of those batches' offsets: the next open handed them
+        out again."""
+        recovery.report(self.directory, cut)
+        reach = _reach_past(cut)
+        if reach is not None:
+            _make_segment_files(self.directory, reach)
+
     def _go_on_after(self, reach: int) -> None:
         """After a cut of damage with intact batches past it: new records start at ``reach``,
         past every offset the segment held. The offsets cut were handed out: a group that
@@ -220,9 +230,9 @@ class Partition:
         else:
             old.seal()
             old.next_offset = reach
+        _make_segment_files(self.directory, reach)
         seg = LogSegment(self.directory, reach, index_interval=self.config.index_interval_bytes,
                          active=True)  # fmt: skip
-        seg.make_index_files()
         self.segments.append(seg)
         self._bases.append(reach)
         files.fsync_dir(self.directory)
@@ -893,6 +903,27 @@ class Partition:
                     mark.close()
             if failed is not None:
                 raise failed
+
+
+def _reach_past(cut: Truncation) -> int | None:
+    """The offset after the intact batches a cut removed past the damage (they were handed
+    out), or None when there were none."""
+    held = cut.last_offset
+    # (a record takes bytes: an offset further on is no batch of this segment's)
+    if held is not None and cut.first_offset <= held < cut.first_offset + cut.bytes_cut:
+        return held + 1
+    return None
+
+
+def _make_segment_files(directory: str, base: int) -> None:
+    """An empty segment's files at ``base``, its index files before its .log (an empty .log
+    without them is taken for one named by hand and set aside), made durable."""
+    for suffixes in ((files.INDEX_SUFFIX, files.TIMEINDEX_SUFFIX), (files.LOG_SUFFIX,)):
+        for suffix in suffixes:
+            path = files.segment_path(directory, base, suffix)
+            if not os.path.exists(path):
+                open(path, "wb", opener=files.private_opener).close()
+        files.fsync_dir(directory)  # (the index files' names first, even after a power loss)
 
 
 def decode_checked(

@@ -23,7 +23,7 @@ import errno
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from hub.log import batch as _batch
 from hub.log import files
@@ -384,12 +384,17 @@ class LogSegment:
         )  # fmt: skip
 
     # -- recovery -------------------------------------------------------------------------
-    def recover(self, full: bool) -> Truncation | None:
+    def recover(
+        self, full: bool, before_cut: Callable[[Truncation], None] | None = None
+    ) -> Truncation | None:
         """Validate the tail, truncate a torn or corrupt end, rebuild lost index entries.
 
         ``full`` rescans the whole segment (after an unclean shutdown); otherwise only from the
         last index entry that still points at an intact batch. Returns what was cut, if
-        anything (the caller reports it: hub.log.recovery).
+        anything (the caller reports it: hub.log.recovery). ``before_cut`` is called with it
+        before the file is cut: what must outlive a crash right after the cut is written
+        there (the cut removes intact batches past the damage, and with them the only
+        record that their offsets were handed out).
         """
         size = os.fstat(self._fd).st_size
         entries = self.index.entries()
@@ -425,6 +430,8 @@ class LogSegment:
             cut = Truncation(
                 self.path, self.size, truncated, self.next_offset, last, reason or "torn batch"
             )
+            if before_cut is not None:
+                before_cut(cut)
             os.ftruncate(self._fd, self.size)
             os.fsync(self._fd)
         try:

@@ -231,6 +231,40 @@ def test_offsets_cut_with_damage_are_never_handed_out_again(tmp_path) -> None:
         assert got == [*range(9, 15), *range(30, 50)]
 
 
+@pytest.mark.parametrize("killed_in", ["_go_on_after", "cut"])
+def test_a_kill_while_recovery_cuts_damage_hands_out_no_offset_again(
+    tmp_path, killed_in: str
+) -> None:
+    """The segment new records start in, past the intact batches a cut removes with the
+    damage, was made after the cut: a process killed in between (a few fsyncs) left no
+    trace of those offsets, and the next open handed out 15..29 again."""
+    import subprocess
+    import sys
+
+    d = str(tmp_path / "d")
+    ranges = _write(d, batches=10)
+    _unclean(d)
+    start, end, _ = ranges[5]
+    with open(_segment(d), "r+b") as f:
+        f.seek((start + end) // 2)
+        b = f.read(1)
+        f.seek((start + end) // 2)
+        f.write(bytes([b[0] ^ 0xFF]))
+    # killed right after the file is cut, or in the making of the new segment
+    kill = ("import os, sys; import hub.log.partition as P; "
+            + ("P.Partition._go_on_after = lambda self, reach: os._exit(137); "
+               if killed_in == "_go_on_after" else
+               "real = os.ftruncate; os.ftruncate = lambda fd, n: (real(fd, n), "
+               "os.readlink(f'/proc/self/fd/{fd}').endswith('.log') and os._exit(137)); ")
+            + "from hub.log import Log; Log(sys.argv[1], background=False)")  # fmt: skip
+    assert subprocess.run([sys.executable, "-c", kill, d]).returncode == 137
+    with Log(d, background=False) as log:
+        assert log.watermarks(TP)[1] == 30
+        log.producer().send_many("t", [b"new"], partition=0)
+        log.flush()
+        assert [r.offset for r in log.scan(TP, 12, 31)] == [12, 13, 14, 30]
+
+
 def test_a_cut_readers_read_past_outlives_the_rotation_of_recovery_notes(tmp_path) -> None:
     # (only the last ten notes were kept: ten crashes mid-write later, the cut's note was gone
     # and a group behind it stuck on CorruptRecordError again)
