@@ -311,6 +311,9 @@ class Consumer:
                     pos, self._fetch_max_bytes, durable_only=self._durable_only
                 )
             except OffsetOutOfRangeError as exc:
+                if self._reset not in ("earliest", "latest"):
+                    raise  # (auto.offset.reset=none: it names the offset and the range, as
+                    # Kafka's does; "no committed offset" had sent the user after the group)
                 to = self._positions[tp] = self._reset_position(tp)
                 log.warning(  # (as Kafka's clients say it: retention passed a slow reader)
                     "%s-%d: offset %d is out of range (valid offsets are %d..%d): going on "

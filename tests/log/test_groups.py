@@ -348,3 +348,29 @@ def test_a_stopped_process_does_not_expel_its_own_members(tmp_path: Path) -> Non
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_auto_offset_reset_none_names_a_committed_offset_retention_passed(tmp_path) -> None:
+    """With auto.offset.reset=none, a committed offset that retention deleted raised "no
+    committed offset ... seek or commit one first", though the group had one: the error is
+    now Kafka's, naming the offset and the range there is."""
+    from hub.log import OffsetOutOfRangeError
+
+    tp = TopicPartition("t", 0)
+    with Log(str(tmp_path / "d"), background=False, maintenance_interval_ms=None) as log:
+        log.create_topic("t", 1, {"segment.bytes": "1024", "retention.bytes": "1024"})
+        pr = log.producer()
+        pr.send_many("t", [b"x" * 100] * 5, partition=0)
+        pr.flush()
+        log.groups.commit("g", {tp: 2})
+        for _ in range(5):
+            pr.send_many("t", [b"x" * 100] * 5, partition=0)
+            pr.flush()
+        log.run_maintenance()
+        start = log.partition("t", 0).log_start_offset
+        assert start > 2
+        c = log.consumer(group_id="g", auto_offset_reset="none")
+        c.assign([tp])
+        with pytest.raises(OffsetOutOfRangeError) as failed:
+            c.poll(0)
+        assert (failed.value.offset, failed.value.start) == (2, start)
