@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -325,16 +326,43 @@ class Partition:
                 return []
             if files.CLEANING_MANIFEST not in names and before == after:
                 return self._bases_in(names)
-            if time.monotonic() > deadline:
+            abandoned = before == after and self._swap_abandoned()
+            if abandoned and (old := self._before_the_swap(names)) is not None:
+                return old
+            if abandoned or time.monotonic() > deadline:
                 if files.CLEANING_MANIFEST not in names:
                     return self._bases_in(names)  # (a directory that never settles)
                 raise LogError(
-                    f"{self.directory}: a compaction's swap of segments has been under way "
-                    f"for {_SWAP_WAIT_S:.0f} s ({files.CLEANING_MANIFEST}): the worker was "
-                    "stopped in the middle of it, or it failed (see the worker's log); start "
-                    "the worker again (hub run) to finish the swap, then read again"
+                    f"{self.directory}: a compaction's swap of segments is under way "
+                    f"({files.CLEANING_MANIFEST}): the worker was stopped in the middle of "
+                    "it, or it failed (see the worker's log); start the worker again (hub "
+                    "run) to finish the swap, then read again"
                 )
             time.sleep(0.002 if before != after else 0.01)
+
+    def _swap_abandoned(self) -> bool:
+        """Whether no process writes the log (the one that began a swap was killed): nothing
+        finishes the swap before a writer opens the log, and waiting for it is no use."""
+        from hub.log.lock import live_writer_token
+
+        return live_writer_token(os.path.dirname(os.path.dirname(self.directory))) is None
+
+    def _before_the_swap(self, names: list[str]) -> list[int] | None:
+        """The bases of an abandoned swap's segments as they were before it, when every
+        segment it replaces is still whole in its place (it was stopped before it moved one
+        aside: its new segment is only in the swap files); None when it went further."""
+        try:
+            with open(os.path.join(self.directory, files.CLEANING_MANIFEST)) as f:
+                replaces = [int(b) for b in json.load(f)["replaces"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        present = set(names)
+        for base in replaces:
+            for suffix in (files.LOG_SUFFIX, files.INDEX_SUFFIX):
+                name = os.path.basename(files.segment_path(self.directory, base, suffix))
+                if name not in present or name + files.DELETED_SUFFIX in present:
+                    return None
+        return self._bases_in(names)
 
     def _current_segment(
         self, mine: dict[int, LogSegment], base: int, opened: list[LogSegment]

@@ -539,19 +539,24 @@ def test_using_a_partition_after_close_or_topic_deletion_raises_log_error(data: 
             call()
 
 
-def _stopped_in_a_swap(data: Path) -> None:
-    """A compacted topic of 300 records in 10-record batches whose writer was stopped in the
-    middle of a compaction's swap: the old first segment moved aside, the new one not yet
-    renamed in (a live writer is there for two renames and a directory fsync)."""
+def _compacted_300(data: Path) -> None:
+    """A compacted topic of 300 records in 10-record batches."""
     log = Log(str(data), background=False)
     log.create_topic("t", 1, {"cleanup.policy": "compact", "segment.bytes": "1024"})
     part = log.partition("t", 0)
     for i in range(0, 300, 10):
         part.append_records([b"old%d" % j for j in range(i, i + 10)], [b"x"] * 10)
     log.close()
+
+
+def _stopped_in_a_swap(data: Path, where: str = "clean:after-delete-old") -> None:
+    """`_compacted_300` whose writer was killed in the middle of a compaction's swap: by
+    default with the old first segment moved aside and the new one not yet renamed in (a
+    live writer is there for two renames and a directory fsync)."""
+    _compacted_300(data)
     code = "import sys; from hub.log import Log; Log(sys.argv[1], background=False)" \
         ".run_maintenance(force_compaction=True)"  # fmt: skip
-    env = {**ENV, "HUB_FAULT": "clean:after-delete-old"}
+    env = {**ENV, "HUB_FAULT": where}
     r = subprocess.run([sys.executable, "-c", code, str(data)], env=env, timeout=60)
     assert r.returncode == 137
     assert "cleaning.json" in os.listdir(data / "t" / "0")
@@ -573,16 +578,49 @@ def test_a_reader_never_takes_a_compaction_swap_half_done_for_the_log(
     # (the first segment missing from the listing, the reader started at offset 50 and
     # printed 250 of the 300 records without an error; a missing middle segment read as
     # records compaction removed)
-    import hub.log.partition as partition
+    from hub.log import cleaner
 
-    _stopped_in_a_swap(tmp_path)
-    monkeypatch.setattr(partition, "_SWAP_WAIT_S", 0.3, raising=False)
+    _stopped_in_a_swap(tmp_path / "killed")
+    began = time.monotonic()
     with pytest.raises(LogError, match="swap of segments .* start the worker again"):
-        _read_all(tmp_path)
-    # the writer finishes the swap while the reader waits: the reader reads every record
-    monkeypatch.setattr(partition, "_SWAP_WAIT_S", 30, raising=False)
-    threading.Timer(0.3, lambda: Log(str(tmp_path), background=False).close()).start()
+        _read_all(tmp_path / "killed")
+    # (no writer is left to finish it: said at once, where it had waited 10 s)
+    assert time.monotonic() - began < 5
+    # a live writer finishes the swap while the reader waits: the reader reads every record
+    _compacted_300(tmp_path / "live")
+    in_swap, go_on = threading.Event(), threading.Event()
+    real = cleaner.fail_point
+
+    def pause(name: str) -> None:
+        if name == "clean:after-delete-old":
+            in_swap.set()
+            go_on.wait(30)
+        real(name)
+
+    monkeypatch.setattr(cleaner, "fail_point", pause)
+    with Log(str(tmp_path / "live"), background=False) as writer:
+        compacting = threading.Thread(target=writer.run_maintenance, args=(None, True))
+        compacting.start()
+        try:
+            assert in_swap.wait(30)
+            threading.Timer(0.3, go_on.set).start()
+            assert _read_all(tmp_path / "live") == [b"old%d" % i for i in range(300)]
+        finally:
+            go_on.set()
+            compacting.join()
+
+
+def test_a_swap_its_writer_left_before_moving_a_segment_aside_is_read_as_before(
+    tmp_path: Path,
+) -> None:
+    """A worker killed in a compaction's swap before it moved any old segment aside (its
+    manifest written, the new segment only in swap files) left every read-only open of the
+    data directory failing after a 10 s wait (`hub topics list`, `hub consume` of any topic,
+    as every open reads every partition): the old segments are whole and are read."""
+    _stopped_in_a_swap(tmp_path, "clean:after-manifest")
+    began = time.monotonic()
     assert _read_all(tmp_path) == [b"old%d" % i for i in range(300)]
+    assert time.monotonic() - began < 5
 
 
 def test_a_reader_sees_no_record_the_writer_has_not_made_durable(data: str) -> None:
