@@ -45,6 +45,13 @@ FILL = "__hub.fill"
 # ``column.propagate.source.type`` does; sources set it where a sink needs it to tell apart
 # types whose schemas are alike (a PostgreSQL varbit(n) from a bit(n))
 SOURCE_COLUMN_TYPE = "__debezium.source.column.type"
+# a record header hub's sources set on a change event whose row holds Debezium's placeholder
+# for a value they could not read (PostgreSQL's unchanged TOASTed values): the columns' names,
+# comma-separated. An event of hub's (its source.version ends with HUB_VERSION_MARK) without
+# it holds none, so that a sink takes a value equal to a placeholder (a text set to the
+# placeholder's words, a boolean[] of 28 trues) for the value it is
+UNAVAILABLE_HEADER = "__hub.unavailable"
+HUB_VERSION_MARK = ".hub"
 JsonMap = Mapping[str, Any]
 
 

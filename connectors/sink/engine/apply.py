@@ -44,15 +44,16 @@ def staged(
     rows: Sequence[Mapping[str, Any]],
     unavailable: Unavailable | None = None,
     keep: dict[str, list[bool]] | None = None,
-    exact: Callable[[], list[bool]] | None = None,
+    held: Callable[[], list[frozenset[str] | None]] | None = None,
     missing: Callable[[Mapping[str, Any], Column], Any] | None = None,
 ) -> list[StagedColumn]:
     """Column-major canonical values of ``rows`` (a missing column is NULL). With ``keep``
     (keyed upserts), a row that does not carry a column keeps the target's value, as with one
     change at a time (``keep[column]`` marks those rows), and with ``unavailable`` too do
-    placeholder values (staged as NULL) but in the rows ``exact()`` says hold real values
-    only (inserts, snapshot reads). ``missing(row, column)`` is the value of a column a row
-    does not carry (default: the column's default)."""
+    placeholder values (staged as NULL) but where ``held()`` says a row holds the
+    placeholder in other columns only, or in none (inserts, snapshot reads).
+    ``missing(row, column)`` is the value of a column a row does not carry (default: the
+    column's default)."""
     names = [c.name for c in columns]
     values: list[Sequence[Any]]
     try:  # rows of one schema have every column: transpose in C
@@ -74,14 +75,15 @@ def staged(
                 if any(lacks):
                     keep[n] = lacks
     out = []
-    real: list[bool] | None = None
+    known: list[frozenset[str] | None] | None = None
     for c, vals in zip(columns, values, strict=True):
         toastable = keep is not None and unavailable is not None and c.type.kind in _TOASTABLE
         if toastable and unavailable is not None and keep is not None and unavailable.any_in(vals):
             mask = [unavailable.is_placeholder(v) for v in vals]
-            if exact is not None:  # (asked only here: a placeholder-like value is rare)
-                real = real if real is not None else exact()
-                mask = [m and not r for m, r in zip(mask, real, strict=True)]
+            if held is not None:  # (asked only here: a placeholder-like value is rare)
+                known = known if known is not None else held()
+                name = c.name
+                mask = [m and (h is None or name in h) for m, h in zip(mask, known, strict=True)]
             if c.name in keep:
                 mask = [a or b for a, b in zip(mask, keep[c.name], strict=True)]
             keep[c.name] = mask
@@ -180,7 +182,7 @@ def apply(
         if upsert:
             keep: dict[str, list[bool]] = {}
             up = (
-                staged(name, cols, rows, unavailable, keep, tb.upserts_exact, tb.missing)
+                staged(name, cols, rows, unavailable, keep, tb.upserts_held, tb.missing)
                 if rows
                 else []
             )

@@ -60,8 +60,10 @@ class TableBatch:
     # keys deleted earlier in the batch and written again: a new row, whose columns the
     # change does not carry are NULL (not the old row's), so apply deletes them first
     replaced: set[Any] = field(default_factory=set)
-    # keys whose last change is an insert or a snapshot read (`Change.exact`): no placeholder
-    exact: set[Any] = field(default_factory=set)
+    # keys whose row is known to hold the placeholder in these columns only (none: every
+    # value is real, an insert's, a snapshot read's, an update's of hub's sources naming
+    # none: `Change.exact`, `Change.held`); other keys: a value equal to a placeholder is one
+    held: dict[Any, frozenset[str]] = field(default_factory=dict)
     # re-keyed rows (`Change.moved_from`) left holding placeholders: new key -> the fields of
     # the old key whose target row has their values (`apply` copies it under the new key
     # before the batch's merge deletes it); the rows of keys the batch deleted after writing
@@ -103,7 +105,7 @@ class TableBatch:
             self._images.clear()
             self._indexes.clear()
             self.replaced.clear()
-            self.exact.clear()
+            self.held.clear()
             self.moves.clear()
             self._dropped.clear()
             self._by_value = None
@@ -141,10 +143,11 @@ class TableBatch:
             self.pk = ch.pk
         row = ch.row
         prev = self.keyed.get(ch.key)
+        known = self._known(ch, prev)
         if ch.op == UPSERT:
             if prev is not None and prev[0] == UPSERT:
                 if self.unavailable is not None and not ch.exact:  # unchanged TOAST values
-                    row = self.unavailable.fill(row, prev[1])  # keep them
+                    row = self.unavailable.fill(row, prev[1], ch.held)  # keep them
                 if prev[1].keys() != row.keys():  # columns this change does not carry keep
                     row = {**prev[1], **row}  # the earlier change's values, as the target would
             else:
@@ -161,11 +164,29 @@ class TableBatch:
             self._by_value.setdefault(self._value_key(row), ch.key)
         if self._schema > 1:
             self._row_schemas[id(row)] = self._schema
-        if ch.exact:
-            self.exact.add(ch.key)
-        elif self.exact:
-            self.exact.discard(ch.key)
+        if known is not None:
+            self.held[ch.key] = known
+        elif self.held:
+            self.held.pop(ch.key, None)
         return True
+
+    def _known(
+        self, ch: Change, prev: tuple[str, Mapping[str, Any]] | None
+    ) -> frozenset[str] | None:
+        """The columns ``ch``'s row holds the placeholder in once written over ``prev`` (the
+        key's earlier change in the batch), when that is known."""
+        if ch.op != UPSERT:
+            return None
+        if ch.exact:
+            return frozenset()
+        if ch.held is None:
+            return None
+        if prev is None or prev[0] != UPSERT:
+            return ch.held
+        before = self.held.get(ch.key)
+        if before is None:
+            return None  # (what it takes from the earlier row may be placeholders)
+        return (ch.held & before) | (before - ch.row.keys() if ch.row is not None else before)
 
     def _moved(
         self, key: Any, row: Mapping[str, Any], header: Mapping[str, Any]
@@ -271,10 +292,11 @@ class TableBatch:
         """The keyed rows to write (the last change of their key)."""
         return [row for op, row in self.keyed.values() if op == UPSERT]
 
-    def upserts_exact(self) -> list[bool]:
-        """For each of `upserts`: whether its values are all real (`Change.exact`)."""
-        exact = self.exact
-        return [k in exact for k, (op, _) in self.keyed.items() if op == UPSERT]
+    def upserts_held(self) -> list[frozenset[str] | None]:
+        """For each of `upserts`: the columns that hold the placeholder, when known (none:
+        every value is real)."""
+        held = self.held
+        return [held.get(k) for k, (op, _) in self.keyed.items() if op == UPSERT]
 
     def appends(self, soft: bool = False) -> list[Mapping[str, Any]]:
         """The rows of a table without key to append (deleted ones only when ``soft`` keeps

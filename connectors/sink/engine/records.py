@@ -40,7 +40,7 @@ from connectors.sink.engine.types import (
     null_fields,
 )
 from connectors.sink.engine.unavailable import Unavailable
-from hub.runtime.api import SinkRecord
+from hub.runtime.api import HUB_VERSION_MARK, UNAVAILABLE_HEADER, SinkRecord
 
 log = logging.getLogger(__name__)
 UPSERT, DELETE, TRUNCATE = "u", "d", "t"
@@ -67,6 +67,10 @@ class Change:
     # value placeholder too (the source sends placeholders in updates, and in the create of a
     # re-keyed row, which carries Debezium's __debezium.oldkey header)
     exact: bool = False
+    # an update of hub's sources (`hub.runtime.api.UNAVAILABLE_HEADER`): the columns that hold
+    # the placeholder, and no other does, whatever its value; None: not said (Debezium's
+    # events), every value equal to a placeholder is taken for one
+    held: frozenset[str] | None = None
     # schemaless rows: the fields the row holds as null (no type to infer a column from);
     # the target's columns of these names are set to NULL
     nulls: tuple[str, ...] = ()
@@ -76,6 +80,21 @@ class Change:
 
 
 OLD_KEY = "__debezium.oldkey"
+
+
+def _held(r: SinkRecord, source: Any) -> frozenset[str] | None:
+    """The columns of an update's row that hold the placeholder for an unavailable value,
+    as an event of hub's own sources names them (`UNAVAILABLE_HEADER`; none without it);
+    None for another's (Debezium's), which does not say: a value equal to the placeholder
+    is taken for one."""
+    version = source.get("version") if type(source) is dict else None
+    if type(version) is not str or not version.endswith(HUB_VERSION_MARK):
+        return None
+    for name, value in r.headers or ():
+        if name == UNAVAILABLE_HEADER and value is not None:
+            text = value.decode() if isinstance(value, bytes) else str(value)
+            return frozenset(text.split(","))
+    return frozenset()
 
 
 def _rekeyed(headers: Any) -> bool:
@@ -230,20 +249,23 @@ class ChangeReader:
         pk, key = self._key(r, after)
         if key is not None or cfg.primary_key_mode != "record_key":
             rekeyed = op == "c" and bool(r.headers) and _rekeyed(r.headers)
-            exact = op == "r" or (op == "c" and not rekeyed)
+            held = _held(r, source) if op == "u" else None
+            exact = op == "r" or (op == "c" and not rekeyed) or held == frozenset()
             moved = _old_key(r.headers) if rekeyed else None
             if key is not None and cfg.primary_key_mode == "record_key":
                 after, cols = self._with_key_fields(r, after, pk, cols)
             return Change(
-                table, UPSERT, key, after, cols, pk, exact=exact, nulls=nulls, moved_from=moved
-            )
+                table, UPSERT, key, after, cols, pk, exact=exact, held=held, nulls=nulls,
+                moved_from=moved,
+            )  # fmt: skip
         before = v.get("before") if op == "u" else None
         if op == "u" and type(before) is not dict:
             self._append_only(table, op)
             before = None
-        if before is not None:  # an unchanged TOASTed value: the old row has it (a keyless
-            # table has no target row to keep it from)
-            filled = self.unavailable.fill(image, before)
+        held = _held(r, source)
+        if before is not None and held != frozenset():  # an unchanged TOASTed value: the
+            # old row has it (a keyless table has no target row to keep it from)
+            filled = self.unavailable.fill(image, before, held)
             if filled is not image:  # (after: the image and the metadata columns, if any)
                 after, image = {**after, **filled}, dict(filled)
         return Change(table, UPSERT, None, after, cols, pk, before, image, nulls=nulls)

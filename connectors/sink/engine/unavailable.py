@@ -56,11 +56,17 @@ class Unavailable:
         """Whether a row holds the placeholder in some column."""
         return any(map(self.is_placeholder, row.values()))
 
-    def fill(self, new: Mapping[str, Any], old: Mapping[str, Any]) -> Mapping[str, Any]:
-        """``new`` with placeholders replaced by ``old``'s values."""
+    def fill(
+        self,
+        new: Mapping[str, Any],
+        old: Mapping[str, Any],
+        held: frozenset[str] | None = None,
+    ) -> Mapping[str, Any]:
+        """``new`` with placeholders replaced by ``old``'s values (those of the columns
+        ``held`` names, when it says which hold one)."""
         out: dict[str, Any] | None = None
         for k, v in new.items():
-            if self.is_placeholder(v):
+            if self.is_placeholder(v) and (held is None or k in held):
                 if out is None:
                     out = dict(new)
                 out[k] = old.get(k)

@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 
 from hub.runtime import json_default
-from hub.runtime.api import Header, JsonMap, SourceRecord
+from hub.runtime.api import HUB_VERSION_MARK, UNAVAILABLE_HEADER, Header, JsonMap, SourceRecord
 
-VERSION = "2.7.0.hub"  # Debezium's event format version hub follows, marked as ours
+VERSION = "2.7.0" + HUB_VERSION_MARK  # Debezium's event format version hub follows, as ours
 
 SNAPSHOT_MARKERS = (
     "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"
@@ -206,6 +206,12 @@ def truncate_record(
 
 OLD_KEY_HEADER = "__debezium.oldkey"
 NEW_KEY_HEADER = "__debezium.newkey"
+
+
+def unavailable_header(columns: list[str]) -> tuple[tuple[str, bytes], ...]:
+    """The header naming the columns whose value is the unavailable-value placeholder (none:
+    no header, and a sink takes every value for what it is)."""
+    return ((UNAVAILABLE_HEADER, ",".join(columns).encode()),) if columns else ()
 
 
 def rekey_headers(other_key: Mapping[str, Any], op: str) -> tuple[tuple[str, bytes], ...]:

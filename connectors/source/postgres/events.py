@@ -235,9 +235,15 @@ class TableSchema:
         self.value_schema = envelope_schema(f"{self.topic}.Envelope", self.row_schema)
         self._key_index = tuple(self.column_names.index(k) for k in key)
 
-    def row(self, values: Sequence[Any], fallback: Sequence[Any] | None = None) -> dict[str, Any]:
+    def row(
+        self,
+        values: Sequence[Any],
+        fallback: Sequence[Any] | None = None,
+        unavailable: list[str] | None = None,
+    ) -> dict[str, Any]:
         """The struct of one row; an unchanged TOASTed value is taken from ``fallback`` (the
-        old row, when the server sent it in full) or else becomes the placeholder."""
+        old row, when the server sent it in full) or else becomes the placeholder, and its
+        column's name is added to ``unavailable``."""
         out: dict[str, Any] = {}
         for i, name, convert, placeholder in self._fields:
             v = values[i]
@@ -249,6 +255,8 @@ class TableSchema:
                     raise UnchangedToastError(f"{self.schema}.{self.table}", name)
                 else:
                     out[name] = placeholder
+                    if unavailable is not None:
+                        unavailable.append(name)
             else:
                 out[name] = convert(v)
         return out

@@ -29,6 +29,7 @@ from connectors.source.cdc.envelope import (
     now_ms,
     rekey_headers,
     truncate_record,
+    unavailable_header,
 )
 from connectors.source.cdc.incremental import IncrementalSnapshot
 from connectors.source.postgres.config import PostgresSourceConfig
@@ -461,7 +462,8 @@ class ChangeStream:
             new: Sequence[Any] = msg.new.values
             if key_changed and full is None and pg.UNCHANGED_TOAST in new:
                 new = self.schemas.current_values(schema, new)  # (no row keeps them)
-            after = schema.row(new, full)
+            gone: list[str] = []
+            after = schema.row(new, full, gone)
             if key_changed:
                 assert old is not None
                 # the primary key changed: a delete of the old key and a create of the new
@@ -474,7 +476,8 @@ class ChangeStream:
                            rekey_headers(old_key, "c"))  # fmt: skip
                 return
             old_row = schema.row(old) if old is not None else None
-            self._emit(txn, schema, "u", old_row, after, schema.key(after), lsn, out)
+            self._emit(txn, schema, "u", old_row, after, schema.key(after), lsn, out,
+                       unavailable_header(gone))  # fmt: skip
         else:  # Delete
             if "d" in self.skipped_ops:
                 return
@@ -545,9 +548,11 @@ class ChangeStream:
                 inc.on_change(schema, now, slot.gone)
             before = schema.row(slot.gone) if slot.gone is not None else None
             if slot.added:
-                after = schema.row(slot.added[-1])
+                gone: list[str] = []
+                after = schema.row(slot.added[-1], None, gone)
                 op = "c" if before is None else "u"
-                self._emit(txn, schema, op, before, after, schema.key(after), slot.lsn, out)
+                self._emit(txn, schema, op, before, after, schema.key(after), slot.lsn, out,
+                           unavailable_header(gone))  # fmt: skip
             else:
                 assert before is not None
                 self._emit(txn, schema, "d", before, None, schema.key(before), slot.lsn, out)
