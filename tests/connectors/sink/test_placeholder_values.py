@@ -92,3 +92,28 @@ def test_a_value_equal_to_the_placeholder_lands_as_it_is(
             worker.stop()
         _drop(pg_server, src)
         _drop(pg_server, dst)
+
+
+@pytest.mark.parametrize(
+    ("version", "headers", "held"),
+    [
+        ("2.7.0.hub2", (), frozenset()),  # hub's: no header, no placeholder
+        ("2.7.0.hub2", (("__hub.unavailable", b"big,c"),), frozenset({"big", "c"})),
+        ("2.7.0.hub", (), None),  # an earlier hub's, still in a log: not said
+        ("2.7.0.Final", (), None),  # Debezium's: not said
+    ],
+)
+def test_which_events_say_where_their_placeholders_are(
+    version: str, headers: tuple[tuple[str, bytes], ...], held: frozenset[str] | None
+) -> None:
+    from connectors.sink.engine.config import SinkConfig
+    from connectors.sink.engine.records import ChangeReader
+    from hub.runtime.api import SinkRecord
+
+    reader = ChangeReader(SinkConfig.of({"connection.url": "duckdb:x.duckdb"}))
+    source = {"version": version, "connector": "postgresql", "name": "app", "db": "d",
+              "schema": "public", "table": "t"}  # fmt: skip
+    value = {"op": "u", "before": None, "after": {"id": 1, "c": WORDS}, "source": source}
+    change = reader.read(SinkRecord("app.public.t", 0, 0, 0, {"id": 1}, value, headers))
+    assert change is not None
+    assert (change.held, change.exact) == (held, held == frozenset())
