@@ -203,6 +203,14 @@ def test_a_table_named_like_the_statements_aliases_takes_deletes(sink: Sink) -> 
 
 
 @pytest.mark.parametrize("sink", ["redshift"], indirect=True)
+def test_a_json_key_is_refused_naming_its_column(sink: Sink) -> None:
+    # (every batch had failed with "function octet_length(super) does not exist")
+    t = PgTable("jk", [("doc", Oid.JSONB, -1), ("v", Oid.TEXT, -1)], pk=("doc",))
+    with pytest.raises(SinkFatalError, match='key column "doc" is JSON'):
+        sink.put([t.insert(0, {"doc": '{"a": 1}', "v": "x"})])
+
+
+@pytest.mark.parametrize("sink", ["redshift"], indirect=True)
 def test_a_name_longer_than_redshift_holds_is_refused(sink: Sink) -> None:
     t = PgTable("t" * 128, [("id", Oid.INT4, -1)])
     with pytest.raises(SinkFatalError, match="longer than Redshift's 127 bytes"):
