@@ -310,6 +310,11 @@ class SourceTask(Task):
     def commit(self) -> None:
         """Everything returned by ``poll`` so far is durable in the log."""
 
+    def keep_alive(self) -> None:
+        """Called about once a second while the connector is paused, when ``poll`` is not: a
+        task whose connection a server ends when it is quiet (a PostgreSQL replication
+        stream, after ``wal_sender_timeout``) keeps it open here, reading nothing."""
+
 
 class SinkTask(Task):
     # True when ``open`` returns offsets kept in the target, which the runner resumes from:

@@ -160,6 +160,7 @@ class _PausableSourceTask(SourceTask):
 
     def __init__(self, task: SourceTask, paused: threading.Event) -> None:
         self._task, self._paused = task, paused
+        self._next_keep_alive = 0.0
         self.replay_neutral = task.replay_neutral
         self.keyless_in_order = task.keyless_in_order
 
@@ -171,9 +172,17 @@ class _PausableSourceTask(SourceTask):
 
     def poll(self) -> Sequence[SourceRecord | EncodedBatch]:
         if self._paused.is_set():
+            if time.monotonic() >= self._next_keep_alive:
+                # (a PostgreSQL source paused past wal_sender_timeout had lost its stream,
+                # and failed when resumed)
+                self._next_keep_alive = time.monotonic() + 1.0
+                self._task.keep_alive()
             time.sleep(0.05)
             return []
         return self._task.poll()
+
+    def keep_alive(self) -> None:
+        self._task.keep_alive()
 
     def commit(self) -> None:
         self._task.commit()

@@ -604,6 +604,10 @@ class PostgresSourceTask(CdcSourceTask):
         if self.stream is not None:
             self.stream.durable()
 
+    def keep_alive(self) -> None:
+        if self.stream is not None:
+            self.stream.keep_alive()
+
     def stop(self) -> None:
         for part in (getattr(self, "reader", None), getattr(self, "stream", None)):
             if part is None:

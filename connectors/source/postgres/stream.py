@@ -179,6 +179,12 @@ class ChangeStream:
             self.streamed.close()
 
     # -- acknowledging ------------------------------------------------------------------------
+    def keep_alive(self) -> None:
+        """A status update now and then while nothing is read (the connector paused): the
+        server's wal_sender_timeout counts from our last message."""
+        if self.stream is not None:
+            self.stream.ping()
+
     def durable(self) -> None:
         """Everything returned by `poll` so far is durable: let the slot move past it."""
         if self.stream is not None and self._returned > self.stream.flushed_lsn:

@@ -4,6 +4,7 @@ savepoints or aborted transactions, exactly as the unstreamed path gives them.""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,32 @@ def test_a_long_replay_keeps_the_server_connection(
         worker.stop()
     assert _stream_txns(sql, cfg["slot.name"]) > 0
     assert task.failures == 0, task.trace  # not cut off and restarted meanwhile
+
+
+def test_a_connector_paused_past_wal_sender_timeout_keeps_its_stream(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    """Paused, the task is not polled, and nothing went to the server: past
+    wal_sender_timeout the server ended the stream, and the task failed when resumed."""
+    sql.execute(f"ALTER DATABASE {pg_db} SET wal_sender_timeout = '2s'")
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    cfg = source_config(pg_server, pg_db, **{"snapshot.mode": "no_data"})
+    worker = start(tmp_path, cfg)
+    try:
+        _wait_streaming(sql, worker, cfg["slot.name"])
+        worker.pause("pg")
+        for i in range(6):  # (changes the server has to send meanwhile)
+            sql.execute("INSERT INTO t VALUES (%s, 'x')", (i,))
+            time.sleep(1)
+        worker.resume("pg")
+        sql.execute("INSERT INTO t VALUES (99, 'after')")
+        wait_for(lambda: (e := events(worker.log, "app.public.t")) and e[-1][0] == {"id": 99},
+                 timeout=30, what="the events")  # fmt: skip
+        task = worker.status()["pg"][0]
+        assert [k["id"] for k, _ in events(worker.log, "app.public.t")] == [*range(6), 99]
+    finally:
+        worker.stop()
+    assert task.failures == 0, task.trace
 
 
 def test_streaming_with_logical_messages_is_refused_with_a_clear_error() -> None:
