@@ -17,6 +17,7 @@ Thread safety: one lock guards all state; commits append under it.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -24,11 +25,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hub.log.errors import ReadOnlyLogError, RebalanceInProgressError, UnknownPartitionError
+from hub.log.errors import (
+    CorruptRecordError,
+    ReadOnlyLogError,
+    RebalanceInProgressError,
+    UnknownPartitionError,
+)
 from hub.log.record import TopicPartition
 
 if TYPE_CHECKING:
     from hub.log.log import Log
+
+log = logging.getLogger(__name__)
 
 OFFSETS_TOPIC = "__consumer_offsets"
 
@@ -151,18 +159,31 @@ class GroupCoordinator:
             return
         if self._log.read_only:
             part.refresh()
-        for r in part.scan():
-            if r.key is None:
-                continue
-            k = json.loads(r.key)
-            tp = TopicPartition(k["topic"], k["partition"])
-            if r.value is None:
-                self._offsets.get(k["group"], {}).pop(tp, None)
-            else:
-                v = json.loads(r.value)
-                self._offsets.setdefault(k["group"], {})[tp] = OffsetAndMetadata(
-                    v["offset"], v.get("metadata", ""), v.get("timestamp", 0)
-                )
+        try:
+            for r in part.scan():
+                if r.key is None:
+                    continue
+                k = json.loads(r.key)
+                tp = TopicPartition(k["topic"], k["partition"])
+                if r.value is None:
+                    self._offsets.get(k["group"], {}).pop(tp, None)
+                else:
+                    v = json.loads(r.value)
+                    self._offsets.setdefault(k["group"], {})[tp] = OffsetAndMetadata(
+                        v["offset"], v.get("metadata", ""), v.get("timestamp", 0)
+                    )
+        except CorruptRecordError as exc:
+            if not self._log.read_only:  # (a writer would commit over offsets it never read)
+                raise CorruptRecordError(exc.path, exc.position, (
+                    f"{exc.reason}. The consumer groups' committed offsets past it cannot be "
+                    "read: to start without the ones it holds, stop every hub using this "
+                    "data directory and move that file and its .index and .timeindex out of "
+                    "it (those groups then start as their auto.offset.reset says; hub's "
+                    "database and warehouse sinks go on from the offsets kept in their "
+                    "target)")) from None  # fmt: skip
+            # (hub topics, hub consume: the log's records are there to read all the same)
+            log.warning("the consumer groups' committed offsets past a damaged batch are not "
+                        "shown: %s", exc)  # fmt: skip
         self._offsets = {g: o for g, o in self._offsets.items() if o}
 
     def _write(self, group: str, items: Mapping[TopicPartition, OffsetAndMetadata | None]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.log import Log, NoOffsetError, RebalanceInProgressError, TopicPartition
+from hub.log import CorruptRecordError, Log, NoOffsetError, RebalanceInProgressError, TopicPartition
 
 
 def _produce(log: Log, topic: str, n: int, partitions: int) -> None:
@@ -374,3 +374,39 @@ def test_auto_offset_reset_none_names_a_committed_offset_retention_passed(tmp_pa
         with pytest.raises(OffsetOutOfRangeError) as failed:
             c.poll(0)
         assert (failed.value.offset, failed.value.start) == (2, start)
+
+
+def test_a_damaged_batch_of_the_groups_offsets_says_what_to_do(tmp_path) -> None:
+    """One flipped byte in __consumer_offsets failed every open of the data directory, the
+    read-only ones too (hub topics list, hub consume), with a CRC mismatch and no way out.
+    Read-only opens now go on without the offsets past it; a writer says what to do, and
+    doing it opens the log."""
+    import shutil
+
+    d = str(tmp_path / "d")
+    tp = TopicPartition("t", 0)
+    with Log(d, background=False, maintenance_interval_ms=None) as log:
+        log.create_topic("t", 1)
+        log.producer().send_many("t", [b"x"] * 3, partition=0)
+        for i in range(50):
+            log.groups.commit(f"g{i % 5}", {tp: i % 3})
+    folder = os.path.join(d, "__consumer_offsets", "0")
+    (seg,) = [f for f in os.listdir(folder) if f.endswith(".log")]
+    with open(os.path.join(folder, seg), "r+b") as f:
+        f.seek(100)
+        b = f.read(1)
+        f.seek(100)
+        f.write(bytes([b[0] ^ 1]))
+    with Log(d, read_only=True) as log:
+        assert [r.value for r in log.scan(tp)] == [b"x"] * 3
+    with pytest.raises(CorruptRecordError, match="move that file and its .index and .timeindex"):
+        Log(d, background=False)
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for name in os.listdir(folder):
+        if name.startswith(seg[: -len(".log")]):
+            shutil.move(os.path.join(folder, name), aside / name)
+    with Log(d, background=False) as log:
+        assert log.groups.committed("g1", tp) is None
+        log.groups.commit("g1", {tp: 2})
+        assert log.groups.committed("g1", tp).offset == 2
