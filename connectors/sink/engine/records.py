@@ -82,18 +82,24 @@ class Change:
 OLD_KEY = "__debezium.oldkey"
 
 
-def _held(r: SinkRecord, source: Any) -> frozenset[str] | None:
-    """The columns of an update's row that hold the placeholder for an unavailable value,
-    as an event of hub's own sources names them (`UNAVAILABLE_HEADER`; none without it);
-    None for another's (Debezium's), which does not say: a value equal to the placeholder
-    is taken for one."""
+def _held(r: SinkRecord, source: Any, row: Mapping[str, Any]) -> frozenset[str] | None:
+    """The columns of an update's ``row`` that hold the placeholder for an unavailable value,
+    as an event of hub's own sources names them (`UNAVAILABLE_HEADER`, a JSON array; none
+    without it); None for another's (Debezium's), which does not say, and for a header that
+    names a column the row does not have (a transform renamed it) or cannot be read: a value
+    equal to the placeholder is then taken for one."""
     version = source.get("version") if type(source) is dict else None
     if type(version) is not str or not version.endswith(HUB_VERSION_MARK):
         return None
     for name, value in r.headers or ():
-        if name == UNAVAILABLE_HEADER and value is not None:
-            text = value.decode() if isinstance(value, bytes) else str(value)
-            return frozenset(text.split(","))
+        if name == UNAVAILABLE_HEADER:
+            try:
+                names = json.loads(value) if value is not None else None
+            except ValueError:
+                return None
+            if type(names) is not list or not all(type(n) is str and n in row for n in names):
+                return None
+            return frozenset(names)
     return frozenset()
 
 
@@ -249,7 +255,7 @@ class ChangeReader:
         pk, key = self._key(r, after)
         if key is not None or cfg.primary_key_mode != "record_key":
             rekeyed = op == "c" and bool(r.headers) and _rekeyed(r.headers)
-            held = _held(r, source) if op == "u" else None
+            held = _held(r, source, after) if op == "u" else None
             exact = op == "r" or (op == "c" and not rekeyed) or held == frozenset()
             moved = _old_key(r.headers) if rekeyed else None
             if key is not None and cfg.primary_key_mode == "record_key":
@@ -262,7 +268,7 @@ class ChangeReader:
         if op == "u" and type(before) is not dict:
             self._append_only(table, op)
             before = None
-        held = _held(r, source)
+        held = _held(r, source, after)
         if before is not None and held != frozenset():  # an unchanged TOASTed value: the
             # old row has it (a keyless table has no target row to keep it from)
             filled = self.unavailable.fill(image, before, held)

@@ -209,9 +209,10 @@ NEW_KEY_HEADER = "__debezium.newkey"
 
 
 def unavailable_header(columns: list[str]) -> tuple[tuple[str, bytes], ...]:
-    """The header naming the columns whose value is the unavailable-value placeholder (none:
-    no header, and a sink takes every value for what it is)."""
-    return ((UNAVAILABLE_HEADER, ",".join(columns).encode()),) if columns else ()
+    """The header naming the columns whose value is the unavailable-value placeholder, a
+    JSON array of their names (a name may hold a comma); none: no header, and a sink takes
+    every value for what it is."""
+    return ((UNAVAILABLE_HEADER, orjson.dumps(columns)),) if columns else ()
 
 
 def rekey_headers(other_key: Mapping[str, Any], op: str) -> tuple[tuple[str, bytes], ...]:
