@@ -332,8 +332,12 @@ class LogSegment:
         pointing past the end had read as "no batch here": a compacted segment's records
         after it were skipped as compacted away, an active segment's readers stalled.)"""
         indexed, pos = self.index.lookup(offset)
-        if self._reader and self.written_size <= pos < os.fstat(self._fd).st_size:
-            return  # (a reader's view ends before batches its mapped index has entries for)
+        if pos >= self.written_size:
+            # entries of batches not in the file yet (appended, still buffered) or past a
+            # reader's scan are no damage: nothing of them to read in this view
+            end = os.fstat(self._fd).st_size if self._reader else self.size
+            if pos < end:
+                return
         if pos > 0:
             prev = None
             try:
@@ -353,14 +357,30 @@ class LogSegment:
             else:
                 if prev is not None:
                     return
-            self._index_damaged(pos, indexed)
+        # from the start. Where a batch starts at the indexed position with another offset,
+        # one of the two is damaged (a batch's base offset is outside its CRC): the batch's
+        # is right if it follows the batch before without a gap, and taken for damaged if not
+        # (a compacted segment's gaps cannot tell); where no batch starts there, the index is
         prev = None
+        told = pos == 0
         for position, header in self.iter_batches(0, check_crc=check_crc):
+            if (
+                position == pos > 0 and header.base_offset != indexed
+                and (prev is None or header.base_offset != prev + 1)
+            ):  # fmt: skip
+                raise InvalidBatchAt(self.path, position, (
+                    f"batch says it starts at offset {header.base_offset}, where the index "
+                    f"has offset {indexed}"))  # fmt: skip
+            if not told and position >= pos:
+                told = True
+                self._index_damaged(pos, indexed)
             if prev is not None and header.base_offset <= prev:
                 raise _went_back(self.path, position, header.base_offset, prev)
             self._within(position, header)
             prev = header.last_offset
             yield position, header
+        if not told:
+            self._index_damaged(pos, indexed)
 
     def _within(self, position: int, header: BatchHeader) -> None:
         """InvalidBatchAt for a batch whose offsets are outside the segment's (its base

@@ -363,3 +363,68 @@ def test_a_damaged_batch_header_fails_a_search_by_time_instead_of_skipping(
         with pytest.raises(CorruptRecordError) as failed:
             log.offset_for_timestamp(TP, 1_005)
         assert failed.value.position == start
+
+
+def test_a_search_by_time_past_what_is_written_finds_no_damage(
+    tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The writer's index holds the entries of batches appended and not yet written (the
+    flusher's): a search by time reaching one had them taken for a damaged index (a warning
+    telling to delete it, and a scan of the segment from its start under the lock)."""
+    import logging
+
+    log = Log(str(tmp_path / "d"), maintenance_interval_ms=None)
+    try:
+        log.create_topic("t", 1, {"index.interval.bytes": "1"})
+        p = log.partition("t", 0)
+        p.append_records([b"k"], [b"a" * 100], timestamp=1000)
+        p.append_records([b"k"], [b"b" * 100], timestamp=2000)
+        p.append_records([b"k"], [b"c" * 100], timestamp=3000, flush=False)
+        with caplog.at_level(logging.WARNING):
+            assert p.offset_for_timestamp(3001) is None
+            assert p.offset_for_timestamp(1500) == 1
+        assert "damaged" not in caplog.text
+    finally:
+        log.close()
+
+
+def test_a_damaged_base_offset_at_an_index_entry_of_a_compacted_segment_is_refused(
+    tmp_path,
+) -> None:
+    """A batch's base offset is outside its CRC. Where the index has an entry for the batch
+    and the two disagree, the batch is damaged, not the index: the segment read from its
+    start had delivered the batch's record under the offset it did not have."""
+    import struct
+
+    from hub.log.segment import LogSegment
+
+    d = str(tmp_path / "d")
+    with Log(d, maintenance_interval_ms=None) as log:
+        log.create_topic("c", 1, {"cleanup.policy": "compact", "segment.bytes": "2000",
+                                  "index.interval.bytes": "1"})  # fmt: skip
+        p = log.partition("c", 0)
+        for i in range(120):  # (keys repeat: compaction leaves gaps between survivors)
+            p.append_records([b"k%d" % (i % 10) if i % 3 else b"u%d" % i], [b"v%d" % i])
+        log.run_maintenance(force_compaction=True)
+        sealed = [(s.base_offset, s.path) for s in p.segments[:-1]]
+    target = None
+    for base, path in sealed:  # a batch with an index entry and a gap after it
+        seg = LogSegment(os.path.dirname(path), base, index_interval=1, active=False)
+        batches = list(seg.iter_batches(0))
+        indexed = {position for _, position in seg.index.entries()}
+        seg.close()
+        for (pos, h), (_, nxt) in zip(batches[1:], batches[2:], strict=False):
+            if pos in indexed and h.last_offset + 2 < nxt.base_offset:
+                target = (path, pos, h.base_offset)
+                break
+        if target:
+            break
+    assert target, "the test needs a batch with a gap after it"
+    path, pos, base = target
+    with open(path, "r+b") as f:
+        f.seek(pos)
+        f.write(struct.pack(">q", base + 1))
+    with Log(d, maintenance_interval_ms=None) as log:
+        with pytest.raises(CorruptRecordError) as failed:
+            log.partition("c", 0).records(base, 1)
+        assert failed.value.position == pos
