@@ -154,7 +154,9 @@ class PostgresSourceTask(CdcSourceTask):
         # another worker, the end of a run), and the position went with it: it starts over,
         # with a new snapshot where the snapshot.mode takes one of a new connector (it had
         # failed for good, "the changes in between can no longer be read")
-        dropped = slot is None and cfg.slot_drop_on_stop and offset is not None
+        # (a mode that never streams, its snapshot finished: nothing to read, no slot needed)
+        done = offset is not None and not offset.snapshot and not self.should_stream
+        dropped = slot is None and cfg.slot_drop_on_stop and offset is not None and not done
         if dropped and policy.should_snapshot(False, False, True):
             policy = WhenNeeded()
         elif dropped:
@@ -163,7 +165,10 @@ class PostgresSourceTask(CdcSourceTask):
                 "the changes made since are not captured (snapshot.mode=%s takes no snapshot)",
                 cfg.where(), cfg.slot_name, cfg.snapshot_mode,
             )  # fmt: skip
-        if offset is not None and not usable and not (isinstance(policy, WhenNeeded) or dropped):
+        if (
+            offset is not None and not usable and not done
+            and not (isinstance(policy, WhenNeeded) or dropped)
+        ):  # fmt: skip
             where = lsn_to_str(offset.start_lsn())
             state = "does not exist" if slot is None else (
                 "was invalidated (the server removed WAL it still needed: "
@@ -194,7 +199,7 @@ class PostgresSourceTask(CdcSourceTask):
             if slot is not None and slot.lost:  # (a first start: nothing to lose)
                 replication.drop_slot(self.meta, cfg.slot_name)
                 slot = None
-            if slot is None:
+            if slot is None and not done:
                 self._create_slot(export=False)
             self._resume = offset or PostgresOffset()
             if self.should_stream:

@@ -1518,6 +1518,21 @@ def test_slot_drop_on_stop_starts_over_at_the_next_start(
         worker.stop()
     slots = "SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s"
     assert sql.execute(slots, (cfg["slot.name"],)).fetchone()[0] == 0
+    # snapshot.mode=initial_only, its snapshot taken: a start has nothing to do (it had
+    # failed; then, with the new snapshot above, taken the snapshot again at every start)
+    once = tmp_path / "once"
+    only = {**cfg, "snapshot.mode": "initial_only", "slot.name": cfg["slot.name"] + "_o"}
+    for _ in range(2):
+        worker = start(once, only, "o")
+        try:
+            wait_for(lambda w=worker: len(events(w.log, "app.public.d")) >= 2 or failure(w, "o"),
+                     30, "the snapshot")  # fmt: skip
+            time.sleep(1)
+            assert len(events(worker.log, "app.public.d")) == 2
+            assert failure(worker, "o") is None
+        finally:
+            worker.stop()
+    assert sql.execute(slots, (only["slot.name"],)).fetchone()[0] == 0
     sql.execute("INSERT INTO d VALUES (3, 'c')")  # (while stopped)
     worker = start(tmp_path, cfg)
     try:
