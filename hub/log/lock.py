@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 
 from hub.log import files
 from hub.log.errors import LogLockedError
@@ -25,7 +26,7 @@ class DirectoryLock:
     def acquire(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, files.FILE_MODE)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _flock_soon(fd, fcntl.LOCK_EX)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip().split("\n")[0]
             os.close(fd)
@@ -42,6 +43,39 @@ class DirectoryLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = -1
+
+
+def _flock_soon(fd: int, kind: int, tries: int = 10) -> None:
+    """``flock`` without waiting on a holder, tried a few times 20 ms apart: a reader's
+    `held` probe holds the lock shared for an instant, and a writer starting then is not
+    refused for it. BlockingIOError when it stays held."""
+    for i in range(tries):
+        try:
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if i == tries - 1:
+                raise
+            time.sleep(0.02)
+
+
+def held(directory: str) -> bool:
+    """Whether a writer holds the data directory's lock now (its flock: true of a writer in
+    another container too, or of an older hub's, whose lock file names no token; a pid
+    check cannot tell those)."""
+    try:
+        fd = os.open(os.path.join(directory, files.LOCK_FILE), os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def _named(directory: str) -> tuple[int | None, int | None]:

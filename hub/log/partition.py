@@ -343,9 +343,9 @@ class Partition:
     def _swap_abandoned(self) -> bool:
         """Whether no process writes the log (the one that began a swap was killed): nothing
         finishes the swap before a writer opens the log, and waiting for it is no use."""
-        from hub.log.lock import live_writer_token
+        from hub.log.lock import held
 
-        return live_writer_token(os.path.dirname(os.path.dirname(self.directory))) is None
+        return not held(os.path.dirname(os.path.dirname(self.directory)))
 
     def _before_the_swap(self, names: list[str]) -> list[int] | None:
         """The bases of an abandoned swap's segments as they were before it, when every

@@ -599,6 +599,13 @@ def test_a_reader_never_takes_a_compaction_swap_half_done_for_the_log(
 
     monkeypatch.setattr(cleaner, "fail_point", pause)
     with Log(str(tmp_path / "live"), background=False) as writer:
+        # (its lock file as an older hub's writer writes it, its pid alone, no token: the
+        # writer is told alive by its lock, not by what the file names)
+        with open(os.path.join(tmp_path / "live", ".lock"), "r+b") as f:
+            pid = f.read().split(b"\n")[0]
+            f.seek(0)
+            f.truncate()
+            f.write(pid + b"\n")
         compacting = threading.Thread(target=writer.run_maintenance, args=(None, True))
         compacting.start()
         try:
