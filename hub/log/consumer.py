@@ -71,6 +71,7 @@ class Consumer:
         self._assigned: list[TopicPartition] = []
         self._positions: dict[TopicPartition, int] = {}
         self._buffers: dict[TopicPartition, tuple[list[Record], int]] = {}
+        self._deferred: Exception | None = None  # a poll's error, raised at the next (`_fetch`)
         # the partition each position is of, and its topic's id (`_made_again`); the
         # partitions this consumer has read again from the start of a topic made again
         self._parts: dict[TopicPartition, tuple[object, str | None]] = {}
@@ -231,6 +232,9 @@ class Consumer:
     # -- polling ----------------------------------------------------------------------------
     def poll(self, timeout: float = 0.0, max_records: int | None = None) -> list[Record]:
         """Records from the assigned partitions, waiting up to ``timeout`` seconds for some."""
+        if self._deferred is not None:
+            exc, self._deferred = self._deferred, None
+            raise exc
         limit = max_records or self.max_poll_records
         deadline = time.monotonic() + timeout
         while True:
@@ -267,7 +271,16 @@ class Consumer:
             if len(out) >= limit:
                 break
             tp = self._assigned[(self._next + i) % n]
-            out.extend(self._take(tp, limit - len(out)))
+            try:
+                out.extend(self._take(tp, limit - len(out)))
+            except Exception as exc:
+                if not out:
+                    raise
+                # records of other partitions were taken (their positions moved past them):
+                # they are handed over, and the error raised at the next poll, as Kafka's
+                # consumer does (raised now, they were never delivered)
+                self._deferred = exc
+                break
         if n:
             self._next = (self._next + 1) % n
         return out

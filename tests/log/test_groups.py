@@ -410,3 +410,34 @@ def test_a_damaged_batch_of_the_groups_offsets_says_what_to_do(tmp_path) -> None
         assert log.groups.committed("g1", tp) is None
         log.groups.commit("g1", {tp: 2})
         assert log.groups.committed("g1", tp).offset == 2
+
+
+def test_a_partitions_error_loses_no_record_another_partition_gave_that_poll(tmp_path) -> None:
+    """One partition's error (here auto.offset.reset=none past retention) was raised from the
+    middle of a poll, after another partition's records were taken and its position moved
+    past them: those were never delivered. They are handed over, the error raised at the
+    next poll, as Kafka's consumer does."""
+    from hub.log import OffsetOutOfRangeError
+
+    a, b = TopicPartition("a", 0), TopicPartition("b", 0)
+    with Log(str(tmp_path / "d"), background=False, maintenance_interval_ms=None) as log:
+        log.create_topic("a", 1, {})
+        log.create_topic("b", 1, {"segment.bytes": "1024", "retention.bytes": "1024"})
+        pr = log.producer()
+        pr.send_many("b", [b"x" * 100] * 5, partition=0)
+        pr.send_many("a", [b"a%d" % i for i in range(10)], partition=0)
+        pr.flush()
+        log.groups.commit("g", {a: 0, b: 2})
+        for _ in range(5):
+            pr.send_many("b", [b"x" * 100] * 5, partition=0)
+            pr.flush()
+        log.run_maintenance()
+        c = log.consumer(group_id="g", auto_offset_reset="none")
+        c.assign([a, b])  # (a is fetched first)
+        got = [r.value for r in c.poll(0)]
+        with pytest.raises(OffsetOutOfRangeError):
+            c.poll(0)
+        c.seek(b, log.partition("b", 0).log_start_offset)  # as Kafka's documentation says
+        while batch := c.poll(0):
+            got += [r.value for r in batch if r.topic == "a"]
+        assert got == [b"a%d" % i for i in range(10)]
