@@ -103,6 +103,13 @@ def _held(r: SinkRecord, source: Any, row: Mapping[str, Any]) -> frozenset[str] 
     return frozenset()
 
 
+def _before_hub2(source: Any) -> bool:
+    """Whether an event is of a hub before its events named their placeholders (source
+    version ``2.7.0.hub``): such a hub's re-keyed row's create named no old key either."""
+    version = source.get("version") if type(source) is dict else None
+    return type(version) is str and version.endswith(".hub")
+
+
 def _rekeyed(headers: Any) -> bool:
     """Whether a create event is a re-keyed row's (Debezium's ``__debezium.oldkey``)."""
     return any(h[0] == OLD_KEY for h in headers)
@@ -255,8 +262,14 @@ class ChangeReader:
         pk, key = self._key(r, after)
         if key is not None or cfg.primary_key_mode != "record_key":
             rekeyed = op == "c" and bool(r.headers) and _rekeyed(r.headers)
-            held = _held(r, source, after) if op == "u" else None
-            exact = op == "r" or (op == "c" and not rekeyed) or held == frozenset()
+            held = _held(r, source, after) if op == "u" or rekeyed else None
+            # (a create is every value real, but a re-keyed row's, which carries its
+            # unchanged TOASTed values as placeholders: Debezium's and hub's name its old key
+            # in a header; an earlier hub's named none, `_before_hub2`)
+            exact = (
+                op == "r" or (op == "c" and not rekeyed and not _before_hub2(source))
+                or held == frozenset()
+            )  # fmt: skip
             moved = _old_key(r.headers) if rekeyed else None
             if key is not None and cfg.primary_key_mode == "record_key":
                 after, cols = self._with_key_fields(r, after, pk, cols)

@@ -479,7 +479,7 @@ class ChangeStream:
                 self._emit(txn, schema, "d", before, None, old_key, lsn, out,
                            rekey_headers(new_key, "d"))  # fmt: skip
                 self._emit(txn, schema, "c", None, after, new_key, lsn, out,
-                           rekey_headers(old_key, "c"))  # fmt: skip
+                           rekey_headers(old_key, "c") + unavailable_header(gone))  # fmt: skip
                 return
             old_row = schema.row(old) if old is not None else None
             self._emit(txn, schema, "u", old_row, after, schema.key(after), lsn, out,

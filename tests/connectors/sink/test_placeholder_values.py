@@ -122,3 +122,36 @@ def test_which_events_say_where_their_placeholders_are(
     change = reader.read(SinkRecord("app.public.t", 0, 0, 0, {"id": 1}, value, headers))
     assert change is not None
     assert (change.held, change.exact) == (held, held == frozenset())
+
+
+@pytest.mark.parametrize(
+    ("version", "headers", "exact"),
+    [
+        ("2.7.0.hub2", (), True),  # hub's insert
+        ("2.7.0.hub", (), False),  # an earlier hub's: a re-keyed row's create named no old key
+        ("2.7.0.Final", (), True),  # Debezium's: a re-keyed row's create names its old key
+        # hub's re-keyed row's create: its placeholders named, or none
+        (
+            "2.7.0.hub2",
+            (("__debezium.oldkey", b'{"id": 0}'), ("__hub.unavailable", b'["c"]')),
+            False,
+        ),
+        ("2.7.0.hub2", (("__debezium.oldkey", b'{"id": 0}'),), True),
+    ],
+)
+def test_which_creates_hold_only_real_values(
+    version: str, headers: tuple[tuple[str, bytes], ...], exact: bool
+) -> None:
+    """Hubs before their events named placeholders gave a re-keyed row's create no old-key
+    header: its unchanged TOASTed values were written as the placeholder's text by a sink
+    that took every create for real values (an upgrade review: 5 of 5 rows)."""
+    from connectors.sink.engine.config import SinkConfig
+    from connectors.sink.engine.records import ChangeReader
+    from hub.runtime.api import SinkRecord
+
+    reader = ChangeReader(SinkConfig.of({"connection.url": "duckdb:x.duckdb"}))
+    source = {"version": version, "connector": "postgresql", "name": "app", "db": "d",
+              "schema": "public", "table": "t"}  # fmt: skip
+    value = {"op": "c", "before": None, "after": {"id": 1, "c": WORDS}, "source": source}
+    change = reader.read(SinkRecord("app.public.t", 0, 0, 0, {"id": 1}, value, headers))
+    assert change is not None and change.exact is exact
