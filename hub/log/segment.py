@@ -49,6 +49,11 @@ class InvalidBatchAt(InvalidBatchError):
         return f"{self.reason} at byte {self.position} of {self.path}"
 
 
+def _not_indexed(path: str, position: int, base: int, indexed: int) -> InvalidBatchAt:
+    return InvalidBatchAt(path, position, f"batch says it starts at offset {base}, where the "
+                          f"index has offset {indexed}")  # fmt: skip
+
+
 def _went_back(path: str, position: int, base: int, prev: int) -> InvalidBatchAt:
     return InvalidBatchAt(path, position, f"batch says it starts at offset {base}, after "
                           f"offset {prev}")  # fmt: skip
@@ -343,9 +348,7 @@ class LogSegment:
             try:
                 for position, header in self.iter_batches(pos, check_crc=check_crc):
                     if prev is None and header.base_offset != indexed:
-                        raise InvalidBatchAt(self.path, position, (
-                            f"batch says it starts at offset {header.base_offset}, where the "
-                            f"index has offset {indexed}"))  # fmt: skip
+                        raise _not_indexed(self.path, position, header.base_offset, indexed)
                     if prev is not None and header.base_offset <= prev:
                         raise _went_back(self.path, position, header.base_offset, prev)
                     self._within(position, header)
@@ -368,9 +371,7 @@ class LogSegment:
                 position == pos > 0 and header.base_offset != indexed
                 and (prev is None or header.base_offset != prev + 1)
             ):  # fmt: skip
-                raise InvalidBatchAt(self.path, position, (
-                    f"batch says it starts at offset {header.base_offset}, where the index "
-                    f"has offset {indexed}"))  # fmt: skip
+                raise _not_indexed(self.path, position, header.base_offset, indexed)
             if not told and position >= pos:
                 told = True
                 self._index_damaged(pos, indexed)
