@@ -323,6 +323,20 @@ def test_postgres_to_duckdb_across_workers_killed_mid_stream(
     assert result["orders"][0] > 300 and result["order_lines"][0] > 600, result
 
 
+def _seqs(broker: str, topic: str) -> dict[int, list[int]]:
+    """datagen's seq of each record of ``topic`` (one partition) -> the timestamps of its
+    copies."""
+    log = KafkaLog({"bootstrap.servers": broker})
+    try:
+        assert log.partition_count(topic) == 1
+        out: dict[int, list[int]] = {}
+        for r in log.scan(TopicPartition(topic, 0)):
+            out.setdefault(json.loads(r.value)["seq"], []).append(r.timestamp)
+        return out
+    finally:
+        log.close()
+
+
 def _committed_offsets(broker: str, offsets_topic: str) -> list[int]:
     """datagen's offset in each closed checkpoint of the offsets topic, in log order."""
     log = KafkaLog({"bootstrap.servers": broker})
@@ -367,9 +381,15 @@ def test_a_worker_frozen_past_its_session_commits_no_older_offsets(
                  "the first holder's commits")  # fmt: skip
         cluster.procs[frozen].send_signal(signal.SIGSTOP)
         try:
+            written = max(_seqs(kafka_broker, topic), default=0)  # (the frozen one's, or near)
             held = ("RUNNING", f"127.0.0.1:{other}")
             wait_for(lambda: cluster.owners(other, "gen")[0] == held, 60, "the task taken over")
-            time.sleep(2)  # (the new holder writes and commits past where the frozen one was)
+            # the new holder writes and commits past where the frozen one was (and past its
+            # records still in flight: a poll or two), before the freeze ends
+            taken = time.monotonic()
+            wait_for(lambda: max(_committed_offsets(kafka_broker, offsets_topic)) > written + 500,
+                     60, "the new holder past the frozen one")  # fmt: skip
+            time.sleep(max(0.0, taken + 2 - time.monotonic()))  # (2 s at least, as it was)
         finally:
             resumed_ms = time.time() * 1000
             cluster.procs[frozen].send_signal(signal.SIGCONT)
@@ -381,14 +401,7 @@ def test_a_worker_frozen_past_its_session_commits_no_older_offsets(
         # a record both wrote: the frozen one's copy is from before the freeze (its records
         # still in flight then land late, as without fencing they may), never from a poll it
         # made once resumed
-        copies: dict[int, list[int]] = {}
-        log = KafkaLog({"bootstrap.servers": kafka_broker})
-        try:
-            assert log.partition_count(topic) == 1
-            for r in log.scan(TopicPartition(topic, 0)):
-                copies.setdefault(json.loads(r.value)["seq"], []).append(r.timestamp)
-        finally:
-            log.close()
+        copies = _seqs(kafka_broker, topic)
         late = sorted(s for s, stamps in copies.items() if len(stamps) > 1
                       and max(stamps) >= resumed_ms)  # fmt: skip
         assert not late, f"{len(late)} records written again after the resume: {late[:5]}"
