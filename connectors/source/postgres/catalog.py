@@ -4,6 +4,7 @@ type mapper needs. Plain SQL over a normal (non-replication) psycopg connection.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from connectors.source.cdc.filters import Filters
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.errors import ServerSetupError
 from connectors.source.postgres.types import TypeMapper
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import psycopg
@@ -105,11 +108,20 @@ def check_server(conn: psycopg.Connection[tuple[Any, ...]], cfg: PostgresSourceC
     server version number."""
     row = conn.execute(
         "SELECT current_setting('wal_level'), current_setting('server_version_num')::int, "
-        "r.rolreplication OR r.rolsuper FROM pg_roles r WHERE r.rolname = current_user"
+        "r.rolreplication OR r.rolsuper, current_setting('server_encoding') FROM pg_roles r "
+        "WHERE r.rolname = current_user"
     ).fetchone()
     assert row is not None
-    wal_level, version, can_replicate = row
+    wal_level, version, can_replicate, encoding = row
     where = cfg.where()
+    if encoding == "SQL_ASCII":
+        log.warning(
+            "%s: the database's encoding is SQL_ASCII, which holds any bytes unchecked: a "
+            "text value that is not UTF-8 stops the connector at that row (the server's "
+            "'invalid byte sequence for encoding \"UTF8\"'), again at each restart; "
+            "convert the database to UTF8 (dump and restore) to capture it",
+            where,
+        )  # fmt: skip
     if version < 100000:
         raise ServerSetupError(f"{where}: PostgreSQL {version // 10000} has no pgoutput; use 10+")
     if wal_level != "logical":

@@ -1545,3 +1545,30 @@ def test_slot_drop_on_stop_starts_over_at_the_next_start(
         assert worker.status()["pg"][0].state == "RUNNING"
     finally:
         worker.stop()
+
+
+def test_a_sql_ascii_database_is_warned_of_at_the_start(
+    pg_server: PgServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A SQL_ASCII database holds any bytes: a text value that is not UTF-8 stops the source
+    with the server's message, naming neither table nor column, at every restart."""
+    import uuid
+
+    from connectors.source.postgres import catalog
+    from connectors.source.postgres.config import PostgresSourceConfig
+
+    name = f"ascii_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0 "
+                      "LC_COLLATE 'C' LC_CTYPE 'C'")  # fmt: skip
+    try:
+        cfg = PostgresSourceConfig.of(source_config(pg_server, name))
+        with (
+            psycopg.connect(pg_server.dsn(name), client_encoding="UTF8") as conn,
+            caplog.at_level(logging.WARNING),
+        ):
+            catalog.check_server(conn, cfg)
+        assert "encoding is SQL_ASCII" in caplog.text and name in caplog.text
+    finally:
+        with psycopg.connect(pg_server.dsn(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name}")
