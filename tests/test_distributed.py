@@ -323,7 +323,7 @@ def test_postgres_to_duckdb_across_workers_killed_mid_stream(
     assert result["orders"][0] > 300 and result["order_lines"][0] > 600, result
 
 
-def _seqs(broker: str, topic: str) -> dict[int, list[int]]:
+def _topic_seqs(broker: str, topic: str) -> dict[int, list[int]]:
     """datagen's seq of each record of ``topic`` (one partition) -> the timestamps of its
     copies."""
     log = KafkaLog({"bootstrap.servers": broker})
@@ -381,7 +381,7 @@ def test_a_worker_frozen_past_its_session_commits_no_older_offsets(
                  "the first holder's commits")  # fmt: skip
         cluster.procs[frozen].send_signal(signal.SIGSTOP)
         try:
-            written = max(_seqs(kafka_broker, topic), default=0)  # (the frozen one's, or near)
+            written = max(_topic_seqs(kafka_broker, topic), default=0)  # (the frozen one's)
             held = ("RUNNING", f"127.0.0.1:{other}")
             wait_for(lambda: cluster.owners(other, "gen")[0] == held, 60, "the task taken over")
             # the new holder writes and commits past where the frozen one was (and past its
@@ -401,7 +401,7 @@ def test_a_worker_frozen_past_its_session_commits_no_older_offsets(
         # a record both wrote: the frozen one's copy is from before the freeze (its records
         # still in flight then land late, as without fencing they may), never from a poll it
         # made once resumed
-        copies = _seqs(kafka_broker, topic)
+        copies = _topic_seqs(kafka_broker, topic)
         late = sorted(s for s, stamps in copies.items() if len(stamps) > 1
                       and max(stamps) >= resumed_ms)  # fmt: skip
         assert not late, f"{len(late)} records written again after the resume: {late[:5]}"
