@@ -67,9 +67,10 @@ class Change:
     # value placeholder too (the source sends placeholders in updates, and in the create of a
     # re-keyed row, which carries Debezium's __debezium.oldkey header)
     exact: bool = False
-    # an update of hub's sources (`hub.runtime.api.UNAVAILABLE_HEADER`): the columns that hold
-    # the placeholder, and no other does, whatever its value; None: not said (Debezium's
-    # events), every value equal to a placeholder is taken for one
+    # an update or a re-keyed row's create of hub's sources (`hub.runtime.api.
+    # UNAVAILABLE_HEADER`): the columns that hold the placeholder, and no other does, whatever
+    # its value; None: not said (Debezium's and earlier hubs' events), every value equal to a
+    # placeholder is taken for one
     held: frozenset[str] | None = None
     # schemaless rows: the fields the row holds as null (no type to infer a column from);
     # the target's columns of these names are set to NULL
