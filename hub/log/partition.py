@@ -656,7 +656,16 @@ class Partition:
             self._check_offset(offset)
             if not durable_only and not self.read_only:
                 self.flush(fsync=False)
-            found = self._find(offset, max_bytes, durable_only)
+            try:
+                found = self._find(offset, max_bytes, durable_only)
+            except CorruptRecordError:
+                # damage recovery noted as cut, left in a sealed segment (the writer was
+                # killed after making the segment new records start in, before the cut): read
+                # on past the offsets the note gives, as past those a cut removed
+                reach = self._noted_cut_end(offset)
+                if reach is None:
+                    raise
+                found = self._find(reach, max_bytes, durable_only)
             if found is not None and self._skips(offset, found[0]) and self.read_only:
                 self._refresh()  # our view of the files may be stale: look again
                 self._check_offset(offset)
@@ -725,6 +734,14 @@ class Partition:
                     )  # fmt: skip
                 return True
         return False
+
+    def _noted_cut_end(self, offset: int) -> int | None:
+        """The offset after a recovery cut noted as holding ``offset``, if one is."""
+        for note in recovery.read_notes(self.directory):
+            last, first = note.get("last_offset"), note.get("first_offset")
+            if isinstance(first, int) and isinstance(last, int) and first <= offset <= last:
+                return last + 1
+        return None
 
     def _compaction_gap(self, offset: int) -> bool:
         """Whether offsets missing from ``offset`` on may be records compaction removed: the

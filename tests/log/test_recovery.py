@@ -231,7 +231,7 @@ def test_offsets_cut_with_damage_are_never_handed_out_again(tmp_path) -> None:
         assert got == [*range(9, 15), *range(30, 50)]
 
 
-@pytest.mark.parametrize("killed_in", ["_go_on_after", "cut"])
+@pytest.mark.parametrize("killed_in", ["_go_on_after", "cut", "before the cut"])
 def test_a_kill_while_recovery_cuts_damage_hands_out_no_offset_again(
     tmp_path, killed_in: str
 ) -> None:
@@ -255,7 +255,11 @@ def test_a_kill_while_recovery_cuts_damage_hands_out_no_offset_again(
             + ("P.Partition._go_on_after = lambda self, reach: os._exit(137); "
                if killed_in == "_go_on_after" else
                "real = os.ftruncate; os.ftruncate = lambda fd, n: (real(fd, n), "
-               "os.readlink(f'/proc/self/fd/{fd}').endswith('.log') and os._exit(137)); ")
+               "os.readlink(f'/proc/self/fd/{fd}').endswith('.log') and os._exit(137)); "
+               if killed_in == "cut" else  # (and before it: the damage stays, noted)
+               "real = os.ftruncate; os.ftruncate = lambda fd, n: ("
+               "os.readlink(f'/proc/self/fd/{fd}').endswith('.log') and os._exit(137), "
+               "real(fd, n)); ")
             + "from hub.log import Log; Log(sys.argv[1], background=False)")  # fmt: skip
     assert subprocess.run([sys.executable, "-c", kill, d]).returncode == 137
     with Log(d, background=False) as log:
