@@ -721,10 +721,8 @@ class Partition:
         the damage and the log went on after (`_go_on_after`; the cut is in the partition's
         recovery notes and was reported): a reader behind it reads on past it, with a
         warning, as it would read past records retention deleted. It had stopped for good."""
-        for note in recovery.read_notes(self.directory):
-            last, first = note.get("last_offset"), note.get("first_offset")
-            if (isinstance(first, int) and isinstance(last, int)
-                    and first <= offset and reach <= last + 1):  # fmt: skip
+        for first, last in self._noted_cuts():
+            if first <= offset and reach <= last + 1:
                 if (first, last) not in self._gaps_told:
                     self._gaps_told.add((first, last))
                     log.warning(
@@ -737,11 +735,15 @@ class Partition:
 
     def _noted_cut_end(self, offset: int) -> int | None:
         """The offset after a recovery cut noted as holding ``offset``, if one is."""
+        return next((last + 1 for first, last in self._noted_cuts() if first <= offset <= last),
+                    None)  # fmt: skip
+
+    def _noted_cuts(self) -> Iterator[tuple[int, int]]:
+        """The first and last offset of each cut the partition's recovery notes hold."""
         for note in recovery.read_notes(self.directory):
-            last, first = note.get("last_offset"), note.get("first_offset")
-            if isinstance(first, int) and isinstance(last, int) and first <= offset <= last:
-                return last + 1
-        return None
+            first, last = note.get("first_offset"), note.get("last_offset")
+            if isinstance(first, int) and isinstance(last, int):
+                yield first, last
 
     def _compaction_gap(self, offset: int) -> bool:
         """Whether offsets missing from ``offset`` on may be records compaction removed: the

@@ -349,9 +349,7 @@ class LogSegment:
                 for position, header in self.iter_batches(pos, check_crc=check_crc):
                     if prev is None and header.base_offset != indexed:
                         raise _not_indexed(self.path, position, header.base_offset, indexed)
-                    if prev is not None and header.base_offset <= prev:
-                        raise _went_back(self.path, position, header.base_offset, prev)
-                    self._within(position, header)
+                    self._after(position, header, prev)
                     prev = header.last_offset
                     yield position, header
             except InvalidBatchAt:
@@ -375,17 +373,18 @@ class LogSegment:
             if not told and position >= pos:
                 told = True
                 self._index_damaged(pos, indexed)
-            if prev is not None and header.base_offset <= prev:
-                raise _went_back(self.path, position, header.base_offset, prev)
-            self._within(position, header)
+            self._after(position, header, prev)
             prev = header.last_offset
             yield position, header
         if not told:
             self._index_damaged(pos, indexed)
 
-    def _within(self, position: int, header: BatchHeader) -> None:
-        """InvalidBatchAt for a batch whose offsets are outside the segment's (its base
-        offset is outside its CRC: a damaged one had been answered as a later offset)."""
+    def _after(self, position: int, header: BatchHeader, prev: int | None) -> None:
+        """InvalidBatchAt for a batch whose offsets do not follow ``prev`` (the last offset
+        of the batch before, if any) or are outside the segment's (its base offset is outside
+        its CRC: a damaged one had been answered as a later offset)."""
+        if prev is not None and header.base_offset <= prev:
+            raise _went_back(self.path, position, header.base_offset, prev)
         end = self.next_offset if self.next_offset > self.base_offset else None
         if header.base_offset < self.base_offset or (end is not None and header.last_offset >= end):
             raise InvalidBatchAt(self.path, position, (

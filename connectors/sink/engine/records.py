@@ -83,14 +83,23 @@ class Change:
 OLD_KEY = "__debezium.oldkey"
 
 
-def _held(r: SinkRecord, source: Any, row: Mapping[str, Any]) -> frozenset[str] | None:
+def _mark(source: Any) -> str | None:
+    """The hub mark ending an event's source version: `HUB_VERSION_MARK` for this hub's
+    events, ``.hub`` for an earlier hub's (before they named their placeholders, or a
+    re-keyed row's old key), None for another's (Debezium's)."""
+    version = source.get("version") if type(source) is dict else None
+    if type(version) is not str:
+        return None
+    return next((m for m in (HUB_VERSION_MARK, ".hub") if version.endswith(m)), None)
+
+
+def _held(r: SinkRecord, mark: str | None, row: Mapping[str, Any]) -> frozenset[str] | None:
     """The columns of an update's ``row`` that hold the placeholder for an unavailable value,
     as an event of hub's own sources names them (`UNAVAILABLE_HEADER`, a JSON array; none
-    without it); None for another's (Debezium's), which does not say, and for a header that
-    names a column the row does not have (a transform renamed it) or cannot be read: a value
-    equal to the placeholder is then taken for one."""
-    version = source.get("version") if type(source) is dict else None
-    if type(version) is not str or not version.endswith(HUB_VERSION_MARK):
+    without it); None for another's or an earlier hub's (``mark``), which do not say, and
+    for a header that names a column the row does not have (a transform renamed it) or
+    cannot be read: a value equal to the placeholder is then taken for one."""
+    if mark != HUB_VERSION_MARK:
         return None
     for name, value in r.headers or ():
         if name == UNAVAILABLE_HEADER:
@@ -102,13 +111,6 @@ def _held(r: SinkRecord, source: Any, row: Mapping[str, Any]) -> frozenset[str] 
                 return None
             return frozenset(names)
     return frozenset()
-
-
-def _before_hub2(source: Any) -> bool:
-    """Whether an event is of a hub before its events named their placeholders (source
-    version ``2.7.0.hub``): such a hub's re-keyed row's create named no old key either."""
-    version = source.get("version") if type(source) is dict else None
-    return type(version) is str and version.endswith(".hub")
 
 
 def _rekeyed(headers: Any) -> bool:
@@ -263,12 +265,13 @@ class ChangeReader:
         pk, key = self._key(r, after)
         if key is not None or cfg.primary_key_mode != "record_key":
             rekeyed = op == "c" and bool(r.headers) and _rekeyed(r.headers)
-            held = _held(r, source, after) if op == "u" or rekeyed else None
+            mark = _mark(source)
+            held = _held(r, mark, after) if op == "u" or rekeyed else None
             # (a create is every value real, but a re-keyed row's, which carries its
             # unchanged TOASTed values as placeholders: Debezium's and hub's name its old key
-            # in a header; an earlier hub's named none, `_before_hub2`)
+            # in a header; an earlier hub's named none)
             exact = (
-                op == "r" or (op == "c" and not rekeyed and not _before_hub2(source))
+                op == "r" or (op == "c" and not rekeyed and mark != ".hub")
                 or held == frozenset()
             )  # fmt: skip
             moved = _old_key(r.headers) if rekeyed else None
@@ -282,7 +285,7 @@ class ChangeReader:
         if op == "u" and type(before) is not dict:
             self._append_only(table, op)
             before = None
-        held = _held(r, source, after)
+        held = _held(r, _mark(source), after)
         if before is not None and held != frozenset():  # an unchanged TOASTed value: the
             # old row has it (a keyless table has no target row to keep it from)
             filled = self.unavailable.fill(image, before, held)
