@@ -94,7 +94,8 @@ def _named(directory: str) -> tuple[int | None, int | None]:
     return pid, token
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` is there (another user's too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -115,7 +116,7 @@ def live_writer_token(directory: str) -> int | None:
     (killed, crashed), everything in the files is what the next writer finds, not only what
     that one had made durable (its written bytes outlive it in the page cache)."""
     pid, token = _named(directory)
-    if pid is None or (pid != os.getpid() and not _alive(pid)):
+    if pid is None or (pid != os.getpid() and not pid_alive(pid)):
         return None
     return token
 
@@ -125,4 +126,4 @@ def writer_pid(directory: str) -> int | None:
     has the log open, as far as a reader can tell without taking the lock: a pid the system
     gave again since can make this a false "open"), or None."""
     pid = _named(directory)[0]
-    return pid if pid is not None and pid != os.getpid() and _alive(pid) else None
+    return pid if pid is not None and pid != os.getpid() and pid_alive(pid) else None

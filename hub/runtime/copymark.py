@@ -30,6 +30,7 @@ from typing import Any
 from hub.errors import ConfigError
 from hub.log import TopicPartition
 from hub.log.backend import COPY_MARKER_TOPIC, LogBackend
+from hub.log.lock import pid_alive
 
 STALE_MS = 60_000  # a copy on another host not seen for this long has stopped
 BEAT_S = 5.0  # how often a running copy says it is alive
@@ -60,14 +61,8 @@ class CopyMark:
         if self.finished:
             return False
         if self.host == socket.gethostname():
-            if self.pid == os.getpid():
+            if self.pid == os.getpid() or not pid_alive(self.pid):
                 return False
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return False
-            except PermissionError:
-                pass
             return self.started is None or _started(self.pid) in (None, self.started)
         return (_now_ms() if now_ms is None else now_ms) - self.beat < STALE_MS
 
