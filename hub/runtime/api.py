@@ -47,11 +47,13 @@ FILL = "__hub.fill"
 SOURCE_COLUMN_TYPE = "__debezium.source.column.type"
 # a record header hub's sources set on a change event whose row holds Debezium's placeholder
 # for a value they could not read (PostgreSQL's unchanged TOASTed values): the columns' names,
-# comma-separated. An event of hub's (its source.version ends with HUB_VERSION_MARK) without
+# a JSON array. An event of hub's (its source.version ends with HUB_VERSION_MARK) without
 # it holds none, so that a sink takes a value equal to a placeholder (a text set to the
 # placeholder's words, a boolean[] of 28 trues) for the value it is. Events of earlier hubs
 # ("2.7.0.hub") set no such header: in them, as in Debezium's, every value equal to a
-# placeholder is taken for one (a log may still hold them, a new sink read them from the start)
+# placeholder is taken for one (a log may still hold them, a new sink read them from the start).
+# ExtractNewRecordState, which drops the source version, sets it (``[]``) on the row state of
+# every event of hub's that has none, so that the sink can still tell
 UNAVAILABLE_HEADER = "__hub.unavailable"
 HUB_VERSION_MARK = ".hub2"
 JsonMap = Mapping[str, Any]

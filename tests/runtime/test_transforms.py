@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from hub.errors import ConfigError, FatalError
-from hub.runtime.api import SinkRecord, SourceRecord
+from hub.runtime.api import HUB_VERSION_MARK, UNAVAILABLE_HEADER, SinkRecord, SourceRecord
 from hub.runtime.transforms import (
     PREDICATES,
     TRANSFORMS,
@@ -1180,6 +1181,27 @@ def test_unwrap_takes_the_after_state(op: str, schema: bool) -> None:
     assert out.value == A
     assert out.value_schema == (ROW if schema else None)
     assert out.key == {"id": 1} and out.topic == "db.public.orders"
+
+
+def test_unwrap_keeps_what_an_event_of_hubs_says_of_its_placeholders() -> None:
+    """The row state has no source version: an event of hub's with no placeholder named
+    (no `UNAVAILABLE_HEADER`) says so in an empty one, for the sink to take a value equal to
+    a placeholder for what it is; one naming its placeholders keeps its header; another's
+    (Debezium's, an earlier hub's) gets none (its sink takes such values for placeholders)."""
+    c = one("unwrap")
+    hub = {**SRC, "version": "2.7.0" + HUB_VERSION_MARK}
+
+    def unwrapped(source: Any, headers: Any = (), op: str = "u") -> Any:
+        record = replace(change(op, B, A), headers=headers)
+        return applied(c, replace(record, value={**record.value, "source": source})).headers
+
+    for op in ("c", "r", "u"):
+        assert unwrapped(hub, op=op) == ((UNAVAILABLE_HEADER, b"[]"),)
+    named = (("x", b"1"), (UNAVAILABLE_HEADER, b'["name"]'))
+    assert unwrapped(hub, named) == named
+    for version in ("2.7.0.hub", "2.7.0.Final", None):
+        assert unwrapped({**SRC, "version": version}) == ()
+    assert unwrapped(None) == ()
 
 
 def test_unwrap_defaults_drop_deletes_and_tombstones() -> None:

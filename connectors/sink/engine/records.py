@@ -99,8 +99,14 @@ def _held(r: SinkRecord, mark: str | None, row: Mapping[str, Any]) -> frozenset[
     without it); None for another's or an earlier hub's (``mark``), which do not say, and
     for a header that names a column the row does not have (a transform renamed it) or
     cannot be read: a value equal to the placeholder is then taken for one."""
-    if mark != HUB_VERSION_MARK:
-        return None
+    return _named(r, row, frozenset()) if mark == HUB_VERSION_MARK else None
+
+
+def _named(
+    r: SinkRecord, row: Mapping[str, Any], absent: frozenset[str] | None
+) -> frozenset[str] | None:
+    """The columns `UNAVAILABLE_HEADER` names, ``absent`` without it; None for a header that
+    cannot be read or names a column ``row`` does not have."""
     for name, value in r.headers or ():
         if name == UNAVAILABLE_HEADER:
             try:
@@ -110,7 +116,7 @@ def _held(r: SinkRecord, mark: str | None, row: Mapping[str, Any]) -> frozenset[
             if type(names) is not list or not all(type(n) is str and n in row for n in names):
                 return None
             return frozenset(names)
-    return frozenset()
+    return absent
 
 
 def _rekeyed(headers: Any) -> bool:
@@ -341,7 +347,14 @@ class ChangeReader:
         if key is not None and self.cfg.primary_key_mode == "record_key":
             v, cols = self._with_key_fields(r, v, pk, cols)
         moved = _old_key(r.headers) if key is not None and r.headers else None
-        return Change(table, UPSERT, key, v, cols, pk, nulls=nulls, moved_from=moved)
+        # the row state of an event of hub's says which of its values are placeholders
+        # (ExtractNewRecordState keeps it in UNAVAILABLE_HEADER, an empty list for none); of
+        # another's, every value equal to one is taken for one
+        held = _named(r, v, None) if r.headers else None
+        return Change(
+            table, UPSERT, key, v, cols, pk, exact=held == frozenset(), held=held, nulls=nulls,
+            moved_from=moved,
+        )  # fmt: skip
 
     # -- keys ---------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from hub.runtime.api import JsonMap
+from hub.runtime.api import HUB_VERSION_MARK, UNAVAILABLE_HEADER, JsonMap
 from hub.runtime.transforms import schema as s
 from hub.runtime.transforms.base import R, Transform
 from hub.runtime.transforms.errors import TransformError
@@ -76,6 +76,22 @@ def _references(props: Props, key: str) -> list[FieldReference]:
     return refs
 
 
+_NONE_UNAVAILABLE = (UNAVAILABLE_HEADER, b"[]")
+
+
+def _names_none(envelope: Mapping[str, Any], headers: Any) -> bool:
+    """Whether an event is hub's (`HUB_VERSION_MARK`) and says that no value of its row is
+    the unavailable-value placeholder by having no `UNAVAILABLE_HEADER`: the row state keeps
+    that said in a header (an empty list), as the source version does not go with it."""
+    source = envelope.get("source")
+    version = source.get("version") if isinstance(source, Mapping) else None
+    return (
+        isinstance(version, str)
+        and version.endswith(HUB_VERSION_MARK)
+        and not any(h[0] == UNAVAILABLE_HEADER for h in headers)
+    )
+
+
 class ExtractNewRecordState(Transform):
     """``delete.tombstone.handling.mode`` or ``drop.tombstones``/``delete.handling.mode``;
     ``add.fields``/``add.fields.prefix``; ``add.headers``/``add.headers.prefix``;
@@ -102,6 +118,8 @@ class ExtractNewRecordState(Transform):
             before_schema, after_schema = s.field(schema, "before"), s.field(schema, "after")
             out = self.deletes.on_delete(record, before, before_schema, after_schema)
         else:
+            if _names_none(envelope, record.headers):
+                record = replace(record, headers=(*record.headers, _NONE_UNAVAILABLE))
             out = self.deletes.on_upsert(record, after, s.field(schema, "after"))
         if out is None:
             return None
