@@ -59,6 +59,30 @@ HUB_VERSION_MARK = ".hub2"
 JsonMap = Mapping[str, Any]
 
 
+# the fields a Debezium envelope may have, and its operations: a schemaless value is an
+# envelope only if it has nothing else (a row with columns named op/before/after is a row)
+_ENVELOPE_KEYS = frozenset(
+    ("before", "after", "source", "op", "ts_ms", "ts_us", "ts_ns", "transaction", "message")
+)
+_OPS = frozenset(("c", "r", "u", "d", "t", "m"))
+
+
+def is_envelope(value: Any, schema: JsonMap | None) -> bool:
+    """Debezium's test (SmtManager.isValidEnvelope): a struct schema named ``*.Envelope``.
+    Without a schema (schemas.enable=false), a mapping of only envelope fields with a Debezium
+    ``op``, a ``source`` and a ``before`` or ``after``."""
+    if not isinstance(value, Mapping):
+        return False
+    if schema is not None:
+        return str(schema.get("name") or "").endswith(".Envelope")
+    return (
+        value.get("op") in _OPS
+        and "source" in value
+        and ("after" in value or "before" in value)
+        and _ENVELOPE_KEYS.issuperset(value)
+    )
+
+
 class ConnectorConfig(BaseModel):
     """Base of connector config models: property names are the field aliases."""
 

@@ -40,7 +40,7 @@ from connectors.sink.engine.types import (
     null_fields,
 )
 from connectors.sink.engine.unavailable import Unavailable
-from hub.runtime.api import HUB_VERSION_MARK, UNAVAILABLE_HEADER, SinkRecord
+from hub.runtime.api import HUB_VERSION_MARK, UNAVAILABLE_HEADER, SinkRecord, is_envelope
 
 log = logging.getLogger(__name__)
 UPSERT, DELETE, TRUNCATE = "u", "d", "t"
@@ -200,7 +200,10 @@ class ChangeReader:
     def read(self, r: SinkRecord) -> Change | None:
         """The change ``r`` asks for; None when it asks for nothing (a disabled delete)."""
         v = r.value
-        if type(v) is dict and "op" in v and "after" in v and "before" in v:
+        # a change event as Debezium's sink and ExtractNewRecordState tell one (by its
+        # schema's name, *.Envelope; without a schema, by its fields): a row with columns
+        # named op, before and after is a row, an event with its before dropped an event
+        if type(v) is dict and is_envelope(v, r.value_schema):
             return self._envelope(r, v)
         return self._flat(r, v)
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from hub.runtime.api import HUB_VERSION_MARK, UNAVAILABLE_HEADER, JsonMap
+from hub.runtime.api import HUB_VERSION_MARK, UNAVAILABLE_HEADER, JsonMap, is_envelope
 from hub.runtime.transforms import schema as s
 from hub.runtime.transforms.base import R, Transform
 from hub.runtime.transforms.errors import TransformError
@@ -33,30 +33,6 @@ UNSUPPORTED = {
         "replace.null.with.default",
     )
 }
-
-
-# the fields a Debezium envelope may have, and its operations: a schemaless value is an
-# envelope only if it has nothing else (a row with columns named op/before/after is a row)
-_ENVELOPE_KEYS = frozenset(
-    ("before", "after", "source", "op", "ts_ms", "ts_us", "ts_ns", "transaction", "message")
-)
-_OPS = frozenset(("c", "r", "u", "d", "t", "m"))
-
-
-def is_envelope(value: Any, schema: JsonMap | None) -> bool:
-    """Debezium's test (SmtManager.isValidEnvelope): a struct schema named ``*.Envelope``.
-    Without a schema (schemas.enable=false), a mapping of only envelope fields with a Debezium
-    ``op``, a ``source`` and a ``before`` or ``after``."""
-    if not isinstance(value, Mapping):
-        return False
-    if schema is not None:
-        return str(schema.get("name") or "").endswith(".Envelope")
-    return (
-        value.get("op") in _OPS
-        and "source" in value
-        and ("after" in value or "before" in value)
-        and _ENVELOPE_KEYS.issuperset(value)
-    )
 
 
 def _has(ref: FieldReference, envelope: Mapping[str, Any], schema: JsonMap | None) -> bool:
