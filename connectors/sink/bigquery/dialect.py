@@ -53,6 +53,7 @@ from connectors.sink.engine.errors import (
     SinkConfigError,
     SinkFatalError,
     SinkTransientError,
+    column_staged,
 )
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import ColumnType
@@ -473,7 +474,9 @@ class BigQueryDialect(DeferredDialect):
         table = TableRef(None, f"_hub_stage_{self._tag}_{self._n}")
         q, full = self.quote, self.table_name(table)
         positional = [f"C{i}" for i in range(len(columns))]
-        arrays = [bt.arrow_array(c.type, c.values, c.name) for c in columns]
+        arrays = [
+            column_staged(c.name, c.type, bt.arrow_array, c.type, c.values, c.name) for c in columns
+        ]
         buf = io.BytesIO()
         pq.write_table(pa.Table.from_arrays(arrays, names=positional), buf)  # type: ignore[no-untyped-call]
         buf.seek(0)

@@ -24,7 +24,12 @@ from typing import Any
 from connectors.sink.duckdb import types as dtypes
 from connectors.sink.duckdb.config import DuckDBSinkConfig, duckdb_path
 from connectors.sink.engine.dialect import Dialect, StagedColumn, TableInfo, fold_ascii
-from connectors.sink.engine.errors import SinkConfigError, SinkFatalError, SinkTransientError
+from connectors.sink.engine.errors import (
+    SinkConfigError,
+    SinkFatalError,
+    SinkTransientError,
+    column_staged,
+)
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import ColumnType
 
@@ -280,7 +285,10 @@ class DuckDBDialect(Dialect):
     def stage(self, name: str, columns: Sequence[StagedColumn]) -> str:
         import pyarrow as pa
 
-        arrays = [dtypes.arrow_array(c.type, c.values, c.name) for c in columns]
+        arrays = [
+            column_staged(c.name, c.type, dtypes.arrow_array, c.type, c.values, c.name)
+            for c in columns
+        ]
         table = pa.Table.from_arrays(arrays, names=[c.name for c in columns])
         self._stage_n += 1
         rel = f"_hub_stage_{name}_{self._stage_n}"

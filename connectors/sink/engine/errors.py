@@ -9,7 +9,8 @@ never the connection's password.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from hub.errors import ConfigError, FatalError, ResumeError, TransientError
 
@@ -136,3 +137,33 @@ class ValueNotHeldError(SinkFatalError):
 
     def in_table(self, table: str) -> ValueNotHeldError:
         return ValueNotHeldError(self.column, self.what, self.target, table)
+
+
+class ValueUnreadableError(ValueNotHeldError):
+    """A value a dialect cannot read into the target's form (a ZonedTimestamp that is no
+    ISO 8601 instant, as a transform such as MaskField makes it): named by its column, as
+    the engine names one it cannot read (`apply.staged`), and the table the engine adds."""
+
+    def __init__(self, column: str, what: str, target: str, table: str | None = None) -> None:
+        where = f"table {table}, column {column}" if table else f"column {column}"
+        SinkFatalError.__init__(
+            self, f"{where} ({target}): a value cannot be read: {what}; the batch is not written"
+        )
+        self.column, self.what, self.target, self.table = column, what, target, table
+
+    def in_table(self, table: str) -> ValueNotHeldError:
+        return ValueUnreadableError(self.column, self.what, self.target, table)
+
+
+T = TypeVar("T")
+
+
+def column_staged(name: str, type_: object, convert: Callable[..., T], *args: Any) -> T:
+    """``convert(*args)``, a dialect's conversion of one staged column, with a value it cannot
+    read (a ValueError, TypeError or ArithmeticError, pyarrow's included) named by its column."""
+    try:
+        return convert(*args)
+    except SinkFatalError:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise ValueUnreadableError(name, repr(exc), str(type_)) from None

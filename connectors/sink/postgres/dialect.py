@@ -19,6 +19,7 @@ from connectors.sink.engine.errors import (
     SinkFatalError,
     SinkTransientError,
     ValueNotHeldError,
+    column_staged,
 )
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.types import ColumnType
@@ -155,7 +156,10 @@ class PostgresDialect(OnConflict):
         names = ", ".join(q(c.name) for c in columns)
         with self._con.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE {rel} ({defs}) ON COMMIT DROP")
-            values = [ptypes.staged_values(c.name, c.type, c.values) for c in columns]
+            values = [
+                column_staged(c.name, c.type, ptypes.staged_values, c.name, c.type, c.values)
+                for c in columns
+            ]
             try:
                 with cur.copy(f"COPY {rel} ({names}) FROM STDIN") as copy:
                     write = copy.write_row

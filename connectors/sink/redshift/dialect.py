@@ -44,7 +44,12 @@ from typing import Any
 from connectors.sink.engine import offsets as offsets_table
 from connectors.sink.engine import types as k
 from connectors.sink.engine.dialect import StagedColumn, TableInfo, fold_ascii, quote
-from connectors.sink.engine.errors import SinkConfigError, SinkFatalError, SinkTransientError
+from connectors.sink.engine.errors import (
+    SinkConfigError,
+    SinkFatalError,
+    SinkTransientError,
+    column_staged,
+)
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.separate import SeparateStatements
 from connectors.sink.engine.types import ColumnType
@@ -349,7 +354,10 @@ class RedshiftDialect(SeparateStatements):
         q = self.quote
         rel = q(f"_hub_stage_{name}_{self._n}")
         defs = ", ".join(f"{q(c.name)} {rt.staged_type(c.type, self.s3)}" for c in columns)
-        arrays = [rt.arrow_array(c.type, c.values, c.name, self.s3) for c in columns]
+        arrays = [
+            column_staged(c.name, c.type, rt.arrow_array, c.type, c.values, c.name, self.s3)
+            for c in columns
+        ]
         self.execute(f"CREATE TEMPORARY TABLE {rel} ({defs})")
         if self.s3:
             self._copy(rel, arrays)

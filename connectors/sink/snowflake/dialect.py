@@ -38,6 +38,7 @@ from connectors.sink.engine.errors import (
     SinkConfigError,
     SinkFatalError,
     SinkTransientError,
+    column_staged,
 )
 from connectors.sink.engine.naming import TableRef
 from connectors.sink.engine.separate import SeparateStatements
@@ -332,7 +333,9 @@ class SnowflakeDialect(SeparateStatements, DeferredDialect):
         table = f'{self.database}.{self.schema}."{self._staging_prefix}{self._tag}_{self._n}"'
         q = self.quote
         positional = [f"C{i}" for i in range(len(columns))]
-        arrays = [st.arrow_array(c.type, c.values, c.name) for c in columns]
+        arrays = [
+            column_staged(c.name, c.type, st.arrow_array, c.type, c.values, c.name) for c in columns
+        ]
         buf = io.BytesIO()
         pq.write_table(pa.Table.from_arrays(arrays, names=positional), buf)  # type: ignore[no-untyped-call]
         buf.seek(0)
