@@ -354,10 +354,10 @@ def test_read_only_open_and_refresh_survive_retention_in_another_process(
         "import threading, time\n"
         "lg.create_topic('t', 1, {'segment.bytes': '1024', 'retention.bytes': '2048'})\n"
         "p = lg.producer(batch_records=1)\n"
-        "stats = {'deleted': 0}\n"
+        "stats = {'deleted': 0, 'stop': False}\n"
         "def churn():\n"
         "    t = time.time()\n"
-        "    while time.time() - t < 4:\n"
+        "    while not stats['stop'] and time.time() - t < 60:\n"
         "        for i in range(20):\n"
         "            p.send('t', b'x' * 300)\n"
         "        p.flush()\n"
@@ -367,7 +367,7 @@ def test_read_only_open_and_refresh_survive_retention_in_another_process(
     long_lived = Log(data, read_only=True)
     errors: list[str] = []
     opens = 0
-    deadline = time.monotonic() + 6
+    deadline = time.monotonic() + 60  # (until both have done enough: a loaded machine)
     while time.monotonic() < deadline:
         try:
             with Log(data, read_only=True) as r:
@@ -382,7 +382,9 @@ def test_read_only_open_and_refresh_survive_retention_in_another_process(
             break
         if not writer.run("result = th.is_alive()"):
             break
-    deleted = writer.run("th.join(); result = stats['deleted']")
+        if opens > 100 and writer.run("result = stats['deleted']") > 100:
+            break
+    deleted = writer.run("stats['stop'] = True; th.join(); result = stats['deleted']")
     long_lived.close()
     assert deleted > 100 and opens > 100
     assert errors == []

@@ -59,6 +59,7 @@ from connectors.sink.engine.merge import DELETE_FLAG, merge_sql
 from connectors.sink.engine.naming import TableNamer, TableRef
 from connectors.sink.engine.types import Column, columns_of
 from connectors.sink.engine.unavailable import Unavailable
+from hub.runtime.api import is_envelope
 
 OPS = ("c", "r", "u", "d")
 _INTS = {k.INT16: "SMALLINT", k.INT32: "INTEGER", k.INT64: "BIGINT"}
@@ -194,7 +195,11 @@ def plan_for(
     ``key_schema``; `Declined` (saying why) when this path does not cover them."""
     fields = {f.get("field"): f for f in value_schema.get("fields") or ()}
     after_schema = fields.get("after")
-    if not {"before", "after", "op"} <= fields.keys() or not after_schema:
+    if (
+        not is_envelope(fields, value_schema)
+        or not {"before", "after", "op"} <= fields.keys()
+        or not after_schema
+    ):
         raise Declined("not Debezium change events")
     if key_schema.get("type") != "struct" or after_schema.get("type") != "struct":
         raise Declined("a key or row that is no struct")
