@@ -97,6 +97,10 @@ _SAVEPOINT_NAME = re.compile(
     r"(?is)^(?:ROLLBACK\s+(?:WORK\s+)?TO|RELEASE)?\s*(?:SAVEPOINT\s+)?(.+?)\s*;?$"
 )
 ROWS_QUERY = 29  # MySQL's statement of the rows events that follow
+# a LOAD DATA logged as a statement: a Query event with 13 more bytes of post-header (the
+# file's id, where its name is in the statement, how duplicates go), after the file's bytes
+# in BEGIN_LOAD_QUERY / APPEND_BLOCK events
+EXECUTE_LOAD_QUERY = 18
 _UNREADABLE = {
     40: "compressed transaction payloads (binlog_transaction_compression=ON)",
     164: "encrypted binlog events (encrypt_binlog=ON)",
@@ -290,8 +294,14 @@ class ChangeStream:
         describe: Callable[[str, str], MySqlTable | None] | None = None,
         json_encoding: tuple[bool, bool] | None = None,
         history: SchemaHistory | None = None,
+        reaches: Callable[[str, str, bool], tuple[str | None, bool]] | None = None,
     ) -> None:  # fmt: skip
         self.cfg, self.connector, self.filters, self.mapper = cfg, connector, filters, mapper
+        # the trigger, view or function through which a statement in a database not captured
+        # may write a captured one (`server.reaches_captured`), by (database, statement)
+        self._reaches = reaches or (lambda db, sql, escapes: (None, True))
+        self._reached: dict[tuple[str, str], str] = {}
+        self._blind: set[str] = set()  # databases whose triggers hub's user cannot see, said
         # the tables' columns at the stream's position, changed by each DDL read
         self.history = history
         self._completed: dict[tuple[Any, ...], TableMap] = {}  # TABLE_MAPs named from it
@@ -481,6 +491,8 @@ class ChangeStream:
             self._begin(h, f"{sid}:{gno}" if t == E.GTID else None)
         elif t == E.QUERY:
             self._query(h, event, checksum, out)
+        elif t == EXECUTE_LOAD_QUERY:
+            self._query(h, event, checksum, out, post=13)
         elif t == E.ROTATE:
             if self._txn is None:
                 end = len(event) - (4 if checksum else 0)
@@ -527,14 +539,18 @@ class ChangeStream:
         self._skip = None  # past the transaction the restart was inside
         self._count_all = True
 
-    def _query(self, h: Any, event: memoryview, checksum: bool, out: list[SourceRecord]) -> None:
+    def _query(
+        self, h: Any, event: memoryview, checksum: bool, out: list[SourceRecord], post: int = 0
+    ) -> None:
+        """A Query event (``post``: bytes of another event's post-header past a Query's)."""
         pos = HEADER
         thread = int.from_bytes(event[pos : pos + 4], "little")
         db_len = event[pos + 8]
         vars_len = int.from_bytes(event[pos + 11 : pos + 13], "little")
-        session = _session(bytes(event[pos + 13 : pos + 13 + vars_len]), self.mariadb)
+        pos += 13 + post
+        session = _session(bytes(event[pos : pos + vars_len]), self.mariadb)
         encoding, escapes = session.encoding, session.backslash_escapes
-        pos += 13 + vars_len
+        pos += vars_len
         db = bytes(event[pos : pos + db_len]).decode("utf-8", "replace")
         end = len(event) - (4 if checksum else 0)
         sql = bytes(event[pos + db_len + 1 : end]).decode(encoding, "replace").strip()
@@ -553,18 +569,21 @@ class ChangeStream:
             if self._txn is not None:
                 self._savepoint(word, sql, out)
             return
-        if (
-            (word == "CREATE" or word not in _NOT_DML)
-            and _logged_as_statement(sql, escapes)
-            and self._may_touch_captured(db, sql, escapes)
-        ):
-            file = self.stream.file if self.stream else self.file
-            raise ConfigError(
-                f"{self.cfg.where()} logged a change as a statement, not as rows "
-                f"({sql[:100]!r} in {db or '(no database)'}, {file}:{h.log_pos - h.size}): "
-                "a session set binlog_format=STATEMENT or MIXED; hub "
-                "needs binlog_format=ROW in every session"
-            )
+        if (word == "CREATE" or word not in _NOT_DML) and _logged_as_statement(sql, escapes):
+            through = None if self._may_touch_captured(db, sql, escapes) else self._through(
+                db, sql, escapes
+            )  # fmt: skip
+            if through is None or through:
+                file = self.stream.file if self.stream else self.file
+                raise ConfigError(
+                    f"{self.cfg.where()} logged a change as a statement, not as rows "
+                    f"({sql[:100]!r} in {db or '(no database)'}, {file}:{h.log_pos - h.size}"
+                    f"{', which may write a captured table through ' + through if through else ''}"
+                    "): a session set binlog_format=STATEMENT or MIXED; hub "
+                    "needs binlog_format=ROW in every session"
+                )
+            if word in _DML or word in _CALLS:
+                return  # a change of a database not captured (its transaction goes on)
         if word == "XA":
             self._xa(h, upper, out)
             return
@@ -577,6 +596,7 @@ class ChangeStream:
             return
         # DDL: the next TABLE_MAP of a changed table brings its new columns
         log.info("DDL in %s: %s", db or "(no database)", sql[:200])
+        self._reached.clear()  # (a trigger, view or function made or dropped)
         self._maps.clear()
         self._by_id.clear()
         self._ignored.clear()
@@ -613,6 +633,28 @@ class ChangeStream:
                     inc.on_truncate(table)  # the chunk's rows are gone (whatever is emitted)
             if "t" not in self.skipped_ops:
                 self._truncate(h, txn, thread, target, sql, out)
+
+    def _through(self, db: str, sql: str, escapes: bool) -> str:
+        """What a statement-logged change naming no captured database may write one through
+        (a trigger, a view, a stored function: `server.reaches_captured`), "" for nothing;
+        asked once per database and statement text (until the next DDL)."""
+        key = (db, sql[:_VERB_CHARS])
+        got = self._reached.get(key)
+        if got is None:
+            if len(self._reached) > 1024:
+                self._reached.clear()
+            through, sees = self._reaches(db, key[1], escapes)
+            got = self._reached[key] = through or ""
+            if not sees and db not in self._blind:
+                self._blind.add(db)
+                log.warning(
+                    "%s logged a change in %s as a statement (%r): hub's user cannot see "
+                    "whether a trigger of its tables writes a captured table, whose rows the "
+                    "binlog would not hold (grant it TRIGGER on %s to have such a change "
+                    "refused; better: binlog_format=ROW in every session)",
+                    self.cfg.where(), db or "(no database)", sql[:100], db or "*",
+                )  # fmt: skip
+        return got
 
     def _may_touch_captured(self, db: str, sql: str, backslash_escapes: bool = True) -> bool:
         """Whether a statement-logged change may have changed a captured table: its default
