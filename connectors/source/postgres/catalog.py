@@ -183,6 +183,12 @@ _MISSING = (
 )
 
 
+def partitioned(conn: psycopg.Connection[tuple[Any, ...]], oid: int) -> bool:
+    """Whether the relation ``oid`` is a partitioned table (whose rows are its partitions')."""
+    row = conn.execute("SELECT relkind FROM pg_class WHERE oid = %s", (oid,)).fetchone()
+    return row is not None and row[0] == "p"
+
+
 def tables(
     conn: psycopg.Connection[tuple[Any, ...]], filters: Filters, oid: int | None = None
 ) -> list[TableInfo]:

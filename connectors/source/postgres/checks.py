@@ -117,6 +117,14 @@ def _publication(conn: Any, cfg: PostgresSourceConfig, tables: list[Any], superu
             return Check(f"publication {name}", False, "it is FOR ALL TABLES but "
                          "publication.autocreate.mode is filtered: use all_tables or another "
                          "publication.name")  # fmt: skip
+        from connectors.source.postgres.replication import (
+            unpublished_problem,
+            unpublished_tables,
+        )
+
+        unpublished = [] if mode == "filtered" else unpublished_tables(conn, name, tables)
+        if unpublished:
+            return Check(f"publication {name}", False, unpublished_problem(name, unpublished))
         return Check(
             f"publication {name}",
             True,

@@ -108,6 +108,31 @@ def _refuse_via_root(conn: psycopg.Connection[Any], name: str, tables: list[Tabl
         )
 
 
+def unpublished_tables(
+    conn: psycopg.Connection[Any], name: str, tables: list[TableInfo]
+) -> list[str]:
+    """The captured tables an existing publication does not publish (``schema.table``)."""
+    if not tables:
+        return []
+    published = {
+        (s, t) for s, t in conn.execute(
+            "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s", (name,)
+        ).fetchall()
+    }  # fmt: skip
+    return [f"{t.schema}.{t.name}" for t in tables if (t.schema, t.name) not in published]
+
+
+def unpublished_problem(name: str, unpublished: list[str]) -> str:
+    shown = ", ".join(unpublished[:5]) + (" ..." if len(unpublished) > 5 else "")
+    return (
+        f"publication {name!r} does not publish {len(unpublished)} captured table(s), {shown}: "
+        "the snapshot would read them and their changes never reach the sinks. ALTER "
+        f"PUBLICATION {name} ADD TABLE ..., leave them out of table.include.list, or set "
+        "publication.autocreate.mode=filtered (hub then keeps the publication to the captured "
+        "tables)"
+    )
+
+
 def _check_published(
     conn: psycopg.Connection[Any], cfg: PostgresSourceConfig, name: str,
     flags: tuple[Any, ...], tables: list[TableInfo],
@@ -129,6 +154,9 @@ def _check_published(
             f"{name} SET (publish = 'insert, update, delete, truncate'), or list them in "
             "skipped.operations"
         )
+    unpublished = unpublished_tables(conn, name, tables)
+    if unpublished and cfg.publication_autocreate_mode != "filtered":  # (filtered: aligned)
+        raise ConfigError(unpublished_problem(name, unpublished))
     if conn.info.server_version < 150000 or not tables:
         return
     rows = conn.execute(

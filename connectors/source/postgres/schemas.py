@@ -15,6 +15,7 @@ from connectors.source.postgres.catalog import ColumnInfo, TableInfo
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.events import TableSchema
 from connectors.source.postgres.protocol.basics import UNCHANGED_TOAST
+from hub.errors import ConfigError
 
 if TYPE_CHECKING:
     from connectors.source.postgres.protocol.pgoutput import Relation
@@ -226,6 +227,16 @@ class TableSchemas:
         info = found[0] if found else None
         if info is not None:
             self.reshaped(info)
+        elif catalog.partitioned(self.meta, rel.relation_id):
+            raise ConfigError(
+                f"the changes of table {rel.namespace}.{rel.name}'s partitions now come as "
+                f"its own: publication {self.cfg.publication_name!r} was set "
+                "publish_via_partition_root = true, which hub does not support (the snapshot "
+                "reads the partitions, so their rows would be split over two tables). ALTER "
+                f"PUBLICATION {self.cfg.publication_name} SET (publish_via_partition_root = "
+                "false); the changes made while it was true come the same way when read "
+                "again: start with a new slot and a snapshot (or exclude the partitions)"
+            )
         # the replica identity the changes were written with: with REPLICA IDENTITY DEFAULT
         # it is the primary key of that time, which beats today's catalog (the key may have
         # changed since); otherwise it is the fallback when the catalog's key does not fit
