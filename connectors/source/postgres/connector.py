@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 5.0
+PUBLICATION_CHECK_S = 30.0  # how often a running task checks its publication's tables
 
 
 def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
@@ -111,6 +112,7 @@ class PostgresSourceTask(CdcSourceTask):
             if cfg.heartbeat_action_query else None,
         )  # fmt: skip
         self._sampled = 0.0
+        self._publication_due = time.monotonic() + PUBLICATION_CHECK_S
         self.json_encoding = context.json_encoding
         self.encoder = (
             EventEncoder(self.json_encoding, cfg.dbname, cfg.topic_prefix)
@@ -549,9 +551,40 @@ class PostgresSourceTask(CdcSourceTask):
             self.cfg.max_batch_size, self.cfg.poll_interval_ms / 1000
         )
         self._heartbeat(records)
-        if time.monotonic() - self._sampled >= SAMPLE_INTERVAL_S:
+        now = time.monotonic()
+        if now - self._sampled >= SAMPLE_INTERVAL_S:
             self._sample_server()
+        if now >= self._publication_due:
+            self._publication_due = now + PUBLICATION_CHECK_S
+            self._check_publication()
         return records
+
+    def _check_publication(self) -> None:
+        """A captured table the publication does not publish (an operator took it out, or it
+        was made after the start) has its changes left out of the stream, without a word from
+        the server: a filtered publication gets it added (named in a warning: its changes
+        until now were never published), any other stops the task, as it would at a start."""
+        import psycopg
+
+        cfg = self.cfg
+        name = cfg.publication_name
+        try:
+            missing = replication.unpublished_now(self.meta, name, self.filters.table)
+        except psycopg.OperationalError as exc:  # (the next poll's turn; the stream goes on)
+            log.debug("checking publication %s failed: %s", name, exc)
+            return
+        if not missing:
+            return
+        shown = [f"{s}.{t}" for s, t in missing]
+        if cfg.publication_autocreate_mode != "filtered":
+            raise ConfigError(replication.unpublished_problem(name, shown))
+        replication.publish_too(self.meta, name, missing)
+        log.warning(
+            "publication %s did not publish %s, captured (made or taken out of it while the "
+            "task ran): added now; changes made to %s before were not published and are not "
+            "in the events: signal an incremental snapshot of %s (signal.data.collection)",
+            name, ", ".join(shown), *(["it"] * 2 if len(shown) == 1 else ["them"] * 2),
+        )  # fmt: skip
 
     def _sample_server(self) -> None:
         """The server's WAL position and the slot's, for the lag and retained-WAL gauges."""

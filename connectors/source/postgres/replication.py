@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -120,6 +121,39 @@ def unpublished_tables(
         ).fetchall()
     }  # fmt: skip
     return [f"{t.schema}.{t.name}" for t in tables if (t.schema, t.name) not in published]
+
+
+_UNPUBLISHED_NOW = """
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND NOT EXISTS (
+    SELECT 1 FROM pg_publication_tables t
+    WHERE t.pubname = %s AND t.schemaname = n.nspname AND t.tablename = c.relname)
+"""
+
+
+def unpublished_now(
+    conn: psycopg.Connection[Any], name: str, captured: Callable[[str, str], bool]
+) -> list[tuple[str, str]]:
+    """The tables ``captured`` takes that the publication does not publish now (taken out of
+    it, or made since it was aligned); none for a FOR ALL TABLES one, or one no longer there
+    (the stream fails on that by itself)."""
+    from connectors.source.postgres.config import PostgresSourceConfig
+
+    row = conn.execute(
+        "SELECT puballtables FROM pg_publication WHERE pubname = %s", (name,)
+    ).fetchone()
+    if row is None or row[0]:
+        return []
+    return [
+        (s, t) for s, t in conn.execute(_UNPUBLISHED_NOW, (name,)).fetchall()
+        if not PostgresSourceConfig.system_namespace(s) and captured(s, t)
+    ]  # fmt: skip
+
+
+def publish_too(conn: psycopg.Connection[Any], name: str, tables: list[tuple[str, str]]) -> None:
+    """Add tables to a filtered publication."""
+    listed = ", ".join(f"{_ident(s)}.{_ident(t)}" for s, t in tables)
+    conn.execute(f"ALTER PUBLICATION {_ident(name)} ADD TABLE {listed}")
 
 
 def unpublished_problem(name: str, unpublished: list[str]) -> str:

@@ -1501,6 +1501,54 @@ def test_a_publication_that_leaves_a_captured_table_out_is_refused(
     start_task(cfg).stop()
 
 
+@pytest.mark.parametrize("mode", ["filtered", "disabled"])
+def test_a_captured_table_taken_out_of_the_publication_while_streaming_is_seen(
+    pg_server: PgServer,
+    pg_db: str,
+    sql: Any,
+    mode: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An operator took b out of the publication while the task streamed: its changes left
+    the stream without a word from the server (a review's run). A filtered publication gets
+    it back (a warning names it), another stops the task as a start would."""
+    from connectors.source.postgres import connector
+    from hub.errors import ConfigError
+    from tests.connectors.postgres.helpers import start_task
+
+    monkeypatch.setattr(connector, "PUBLICATION_CHECK_S", 0.2)
+    sql.execute("CREATE TABLE a (id int PRIMARY KEY)")
+    sql.execute("CREATE TABLE b (id int PRIMARY KEY)")
+    if mode == "disabled":
+        sql.execute("CREATE PUBLICATION mine FOR TABLE a, b")
+    cfg = source_config(pg_server, pg_db, **{
+        "publication.name": "mine", "publication.autocreate.mode": mode,
+    })  # fmt: skip
+    task = start_task(cfg)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not task.stream:
+            task.poll()
+        sql.execute("ALTER PUBLICATION mine DROP TABLE b")
+        if mode == "disabled":
+            with pytest.raises(ConfigError, match="'mine' does not publish 1 captured table"):
+                while time.monotonic() < deadline + 10:
+                    task.poll()
+            return
+        got: list[Any] = []
+        while time.monotonic() < deadline + 10 and not any(
+            "did not publish public.b" in r.getMessage() for r in caplog.records
+        ):
+            got += task.poll()
+        sql.execute("INSERT INTO b VALUES (1)")
+        while time.monotonic() < deadline + 20 and not any(r.topic == "app.public.b" for r in got):
+            got += task.poll()
+        assert [r.key for r in got if r.topic == "app.public.b"] == [{"id": 1}]
+    finally:
+        task.stop()
+
+
 def test_the_source_reads_its_sockets_past_descriptor_1024(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
 ) -> None:
