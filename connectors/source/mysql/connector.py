@@ -551,7 +551,6 @@ class MySqlSourceTask(CdcSourceTask):
             self.cfg, self.connector_name, self.filters, self.mapper, self.partition,
             self._resume, self.mariadb, incremental,
             self._transactional, self._describe, self._context.json_encoding, self.history,
-            self._reaches_captured,
         )  # fmt: skip
         self.stream.on_inexact = self._context.replay_is_inexact
         self.stream.open()
@@ -573,16 +572,6 @@ class MySqlSourceTask(CdcSourceTask):
         from connectors.source.mysql.server import transactional
 
         return self._on_meta(lambda con: transactional(con, db, table))
-
-    def _reaches_captured(self, db: str, sql: str, escapes: bool) -> tuple[str | None, bool]:
-        """What a statement in ``db`` may write a captured table through; whether hub's user
-        sees the triggers of ``db`` (to say so where it does not)."""
-        from connectors.source.mysql.server import reaches_captured, sees_triggers
-
-        namespace = self.filters.namespace
-        return self._on_meta(lambda con: (
-            reaches_captured(con, db, sql, namespace, escapes), sees_triggers(con, db)
-        ))  # fmt: skip
 
     def _describe(self, db: str, table: str) -> MySqlTable | None:
         """A captured table as the catalog describes it now, or None."""

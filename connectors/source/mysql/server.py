@@ -5,12 +5,10 @@ captured tables."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from connectors.source.cdc.filters import Filters
-from connectors.source.mysql import ddl
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.gtids import gtids_after
 from connectors.source.mysql.protocol.stream import connect_pymysql
@@ -79,72 +77,6 @@ def query(con: Any, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
     with con.cursor() as cur:
         cur.execute(sql, args)
         return list(cur.fetchall())
-
-
-# what a statement can write beyond the tables it names: a trigger of a table it names, a
-# view it names, a stored function it calls; each as (kind, schema, the name the statement
-# gives it, its definition)
-_WRITERS = """
-SELECT 'trigger', TRIGGER_SCHEMA, EVENT_OBJECT_TABLE, TRIGGER_NAME, ACTION_STATEMENT
-FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA IN ({dbs})
-UNION ALL SELECT 'view', TABLE_SCHEMA, TABLE_NAME, TABLE_NAME, VIEW_DEFINITION
-FROM information_schema.VIEWS WHERE TABLE_SCHEMA IN ({dbs})
-UNION ALL SELECT 'function', ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_NAME, ROUTINE_DEFINITION
-FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN ({dbs}) AND ROUTINE_TYPE = 'FUNCTION'
-"""
-
-
-def reaches_captured(
-    con: Any,
-    db: str,
-    sql: str,
-    captured: Callable[[str], bool],
-    backslash_escapes: bool = True,
-    depth: int = 3,
-) -> str | None:
-    """The trigger, view or stored function through which a statement that names no captured
-    database may still write one (its definition names one, or cannot be read: a user without
-    the privilege sees none), as ``"<kind> <schema>.<name>"``; None if there is none. Their
-    own definitions are followed ``depth`` levels down (a trigger calling a function)."""
-    said = {t.text for t in ddl.tokens(sql, backslash_escapes) if t.kind in ("id", "qid")}
-    names = {n.casefold() for n in said}
-    dbs = sorted({db, *said} - {""})  # (the databases it may name: any of its names)
-    if not names or not dbs:
-        return None
-    marks = ", ".join(["%s"] * len(dbs))
-    for kind, schema, named, name, body in query(con, _WRITERS.format(dbs=marks), dbs * 3):
-        if str(named).casefold() not in names:
-            continue
-        where = f"{kind} {schema}.{name}"
-        if body is None or not str(body).strip():
-            return where + " (its definition is not shown to hub's user)"
-        body = str(body)
-        if any(
-            t.kind in ("id", "qid") and captured(t.text)
-            for t in ddl.tokens(body, backslash_escapes)
-        ):
-            return where
-        if depth > 1:
-            deeper = reaches_captured(con, str(schema), body, captured, backslash_escapes,
-                                      depth - 1)  # fmt: skip
-            if deeper is not None:
-                return f"{where}, {deeper}"
-    return None
-
-
-def sees_triggers(con: Any, db: str) -> bool:
-    """Whether this connection's user sees the triggers of ``db``'s tables (the TRIGGER
-    privilege, on every database or on it: without it information_schema shows none)."""
-    # (a user with SELECT on mysql.* sees every user's privileges there: its own by GRANTEE)
-    grantee = query(con, "SELECT CURRENT_USER()")[0][0]
-    user, _, host = str(grantee).rpartition("@")
-    me = f"'{user}'@'{host}'"
-    return bool(query(con, """
-        SELECT 1 FROM information_schema.USER_PRIVILEGES
-        WHERE PRIVILEGE_TYPE = 'TRIGGER' AND GRANTEE = %s
-        UNION ALL SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES
-        WHERE PRIVILEGE_TYPE = 'TRIGGER' AND GRANTEE = %s AND TABLE_SCHEMA = %s""",
-        (me, me, db)))  # fmt: skip
 
 
 def variables(con: Any, *names: str) -> dict[str, str]:

@@ -187,8 +187,9 @@ def _refuse_hires_53(tm: Any, known: Any) -> None:
             )
 
 
-def _logged_as_statement(sql: str, backslash_escapes: bool = True) -> bool:
-    """Whether a Query event is a change of rows logged as a statement, past leading comments
+def _logged_as_statement(sql: str, backslash_escapes: bool = True) -> str | None:
+    """The verb of a Query event that is a change of rows logged as a statement (None for
+    another), past leading comments
     and MariaDB's ``SET STATEMENT ... FOR``: DML (INSERT, UPDATE, DELETE, REPLACE, LOAD); a
     SELECT, DO or CALL (the binlog holds one only for a function or procedure that wrote rows,
     logged as the statement that called it); ``CREATE TABLE ... SELECT`` (logged as rows, it
@@ -197,10 +198,12 @@ def _logged_as_statement(sql: str, backslash_escapes: bool = True) -> bool:
     if len(words) > 2 and words[0] == "SET" and words[1] == "STATEMENT" and "FOR" in words:
         words = words[words.index("FOR") + 1 :]
     if not words:
-        return False
+        return None
     if words[0] in _DML or words[0] in _CALLS:
-        return True
-    return words[0] == "CREATE" and "TABLE" in words[1:5] and "SELECT" in words
+        return words[0]
+    if words[0] == "CREATE" and "TABLE" in words[1:5] and "SELECT" in words:
+        return "CREATE"
+    return None
 
 
 def _charsets_of(table: MySqlTable) -> str:
@@ -294,14 +297,9 @@ class ChangeStream:
         describe: Callable[[str, str], MySqlTable | None] | None = None,
         json_encoding: tuple[bool, bool] | None = None,
         history: SchemaHistory | None = None,
-        reaches: Callable[[str, str, bool], tuple[str | None, bool]] | None = None,
     ) -> None:  # fmt: skip
         self.cfg, self.connector, self.filters, self.mapper = cfg, connector, filters, mapper
-        # the trigger, view or function through which a statement in a database not captured
-        # may write a captured one (`server.reaches_captured`), by (database, statement)
-        self._reaches = reaches or (lambda db, sql, escapes: (None, True))
-        self._reached: dict[tuple[str, str], str] = {}
-        self._blind: set[str] = set()  # databases whose triggers hub's user cannot see, said
+        self._warned_statements: set[str] = set()  # databases not captured, said once each
         # the tables' columns at the stream's position, changed by each DDL read
         self.history = history
         self._completed: dict[tuple[Any, ...], TableMap] = {}  # TABLE_MAPs named from it
@@ -569,20 +567,30 @@ class ChangeStream:
             if self._txn is not None:
                 self._savepoint(word, sql, out)
             return
-        if (word == "CREATE" or word not in _NOT_DML) and _logged_as_statement(sql, escapes):
-            through = None if self._may_touch_captured(db, sql, escapes) else self._through(
-                db, sql, escapes
-            )  # fmt: skip
-            if through is None or through:
+        verb = None
+        if word == "CREATE" or word not in _NOT_DML:
+            verb = _logged_as_statement(sql, escapes)
+        if verb is not None:
+            if self._may_touch_captured(db, sql, escapes):
                 file = self.stream.file if self.stream else self.file
                 raise ConfigError(
                     f"{self.cfg.where()} logged a change as a statement, not as rows "
-                    f"({sql[:100]!r} in {db or '(no database)'}, {file}:{h.log_pos - h.size}"
-                    f"{', which may write a captured table through ' + through if through else ''}"
-                    "): a session set binlog_format=STATEMENT or MIXED; hub "
+                    f"({sql[:100]!r} in {db or '(no database)'}, {file}:{h.log_pos - h.size}): "
+                    "a session set binlog_format=STATEMENT or MIXED; hub "
                     "needs binlog_format=ROW in every session"
                 )
-            if word in _DML or word in _CALLS:
+            if db not in self._warned_statements:
+                # (the server logs the statement alone, not what a trigger, a view or a
+                # stored function it ran through wrote: hub cannot tell, as Debezium cannot)
+                self._warned_statements.add(db)
+                log.warning(
+                    "%s logged a change in %s, not captured, as a statement (%r): if it wrote "
+                    "a captured table through a trigger, a view or a stored function, that "
+                    "change is not in the binlog's rows and hub cannot see it; set "
+                    "binlog_format=ROW in every session (said once per database)",
+                    self.cfg.where(), db or "(no database)", sql[:100],
+                )  # fmt: skip
+            if verb != "CREATE":
                 return  # a change of a database not captured (its transaction goes on)
         if word == "XA":
             self._xa(h, upper, out)
@@ -596,7 +604,6 @@ class ChangeStream:
             return
         # DDL: the next TABLE_MAP of a changed table brings its new columns
         log.info("DDL in %s: %s", db or "(no database)", sql[:200])
-        self._reached.clear()  # (a trigger, view or function made or dropped)
         self._maps.clear()
         self._by_id.clear()
         self._ignored.clear()
@@ -633,28 +640,6 @@ class ChangeStream:
                     inc.on_truncate(table)  # the chunk's rows are gone (whatever is emitted)
             if "t" not in self.skipped_ops:
                 self._truncate(h, txn, thread, target, sql, out)
-
-    def _through(self, db: str, sql: str, escapes: bool) -> str:
-        """What a statement-logged change naming no captured database may write one through
-        (a trigger, a view, a stored function: `server.reaches_captured`), "" for nothing;
-        asked once per database and statement text (until the next DDL)."""
-        key = (db, sql[:_VERB_CHARS])
-        got = self._reached.get(key)
-        if got is None:
-            if len(self._reached) > 1024:
-                self._reached.clear()
-            through, sees = self._reaches(db, key[1], escapes)
-            got = self._reached[key] = through or ""
-            if not sees and db not in self._blind:
-                self._blind.add(db)
-                log.warning(
-                    "%s logged a change in %s as a statement (%r): hub's user cannot see "
-                    "whether a trigger of its tables writes a captured table, whose rows the "
-                    "binlog would not hold (grant it TRIGGER on %s to have such a change "
-                    "refused; better: binlog_format=ROW in every session)",
-                    self.cfg.where(), db or "(no database)", sql[:100], db or "*",
-                )  # fmt: skip
-        return got
 
     def _may_touch_captured(self, db: str, sql: str, backslash_escapes: bool = True) -> bool:
         """Whether a statement-logged change may have changed a captured table: its default

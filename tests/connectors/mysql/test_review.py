@@ -719,83 +719,39 @@ def test_a_load_data_logged_as_a_statement_is_refused(
 
 
 @pytest.mark.parametrize("fmt", ["STATEMENT", "MIXED"])
-@pytest.mark.parametrize("through", ["trigger", "view", "function", "trigger_function"])
-def test_a_statement_writing_a_captured_table_from_another_database_is_refused(
-    mariadb_server: MariaDBServer, mariadb_db: str, fmt: str, through: str
+def test_a_statement_logged_change_in_a_database_not_captured_is_warned_of(
+    mariadb_server: MariaDBServer, mariadb_db: str, fmt: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # (the statement names only a database not captured, and the server logs it alone, not
-    # what its trigger, view or function wrote: those changes were lost with no word)
+    # (the server logs the statement alone, not what a trigger of it wrote: here a captured
+    # table's row, which hub cannot see; it was lost with no word. It is said once per
+    # database, and the statements no longer take the DDL path: "DDL in" lines, and on
+    # MySQL a commit inside the transaction, even behind a comment)
     con = root(mariadb_server, mariadb_db)
     cur = con.cursor()
     cur.execute("CREATE TABLE k (id int PRIMARY KEY, v int)")
-    cur.execute("INSERT INTO k VALUES (1, 0)")
     other = f"{mariadb_db}_other"
     cur.execute(f"CREATE DATABASE `{other}`")
     try:
         cur.execute(f"USE `{other}`")
         cur.execute("CREATE TABLE t (id int PRIMARY KEY)")
-        cur.execute("CREATE TABLE quiet (id int PRIMARY KEY)")  # (its trigger writes here)
-        cur.execute("CREATE TABLE log (id int)")
-        cur.execute("CREATE TRIGGER q AFTER INSERT ON quiet FOR EACH ROW "
-                    "INSERT INTO log VALUES (NEW.id)")  # fmt: skip
-        cur.execute(f"CREATE FUNCTION bump() RETURNS int DETERMINISTIC MODIFIES SQL DATA "
-                    f"BEGIN UPDATE `{mariadb_db}`.k SET v = v + 1; RETURN 1; END")  # fmt: skip
-        statement = {
-            "trigger": "INSERT INTO t VALUES (1)",
-            "view": "UPDATE v SET v = 55 WHERE id = 1",
-            "function": "SELECT bump()",
-            "trigger_function": "INSERT INTO t VALUES (2)",
-        }[through]
-        if through.startswith("trigger"):  # (information_schema shows hub's user the
-            # triggers of a database it has the TRIGGER privilege on, and no other)
-            cur.execute(f"GRANT TRIGGER ON `{other}`.* TO '{mariadb_server.user}'@'%'")
-        if through == "trigger":
-            cur.execute(f"CREATE TRIGGER w AFTER INSERT ON t FOR EACH ROW "
-                        f"INSERT INTO `{mariadb_db}`.k VALUES (100 + NEW.id, 0)")  # fmt: skip
-        elif through == "view":
-            cur.execute(f"CREATE VIEW v AS SELECT * FROM `{mariadb_db}`.k")
-        elif through == "trigger_function":
-            cur.execute("CREATE TRIGGER w AFTER INSERT ON t FOR EACH ROW SET @x = bump()")
+        cur.execute(f"CREATE TRIGGER w AFTER INSERT ON t FOR EACH ROW "
+                    f"INSERT INTO `{mariadb_db}`.k VALUES (100 + NEW.id, 0)")  # fmt: skip
         task = start_task(source_config(mariadb_server, mariadb_db,
                                         **{"snapshot.mode": "no_data"}))  # fmt: skip
         try:
             poll_for(task, 0.3)
             cur.execute(f"SET SESSION binlog_format = '{fmt}'")
-            cur.execute("INSERT INTO quiet VALUES (1)")  # (a trigger writing no captured table)
-            cur.execute(statement)
-            with pytest.raises(Exception, match="may write a captured table through"):
-                _until(task, lambda out: False, seconds=5)
-        finally:
-            task.stop()
-    finally:
-        cur.execute(f"DROP DATABASE `{other}`")
-
-
-def test_a_statement_in_a_database_whose_triggers_hub_cannot_see_is_warned_of(
-    mariadb_server: MariaDBServer, mariadb_db: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    con = root(mariadb_server, mariadb_db)
-    cur = con.cursor()
-    cur.execute("CREATE TABLE k (id int PRIMARY KEY, v int)")
-    other = f"{mariadb_db}_other"
-    cur.execute(f"CREATE DATABASE `{other}`")
-    try:
-        cur.execute(f"CREATE TABLE `{other}`.t (id int PRIMARY KEY)")
-        task = start_task(source_config(mariadb_server, mariadb_db,
-                                        **{"snapshot.mode": "no_data"}))  # fmt: skip
-        try:
-            poll_for(task, 0.3)
-            cur.execute(f"USE `{other}`")
-            cur.execute("SET SESSION binlog_format = 'STATEMENT'")
             cur.execute("INSERT INTO t VALUES (1)")
-            cur.execute("INSERT INTO t VALUES (2)")
+            cur.execute("/* app */ INSERT INTO t VALUES (2)")
             cur.execute("SET SESSION binlog_format = 'ROW'")
             cur.execute(f"INSERT INTO `{mariadb_db}`.k VALUES (3, 0)")
-            with caplog.at_level("WARNING"):
+            with caplog.at_level("INFO"):
                 got = _until(task, lambda out: len(out) >= 1, seconds=5)
             assert [r.key["id"] for r in got] == [3]
-            said = [r.getMessage() for r in caplog.records if "TRIGGER" in r.getMessage()]
-            assert len(said) == 1 and f"grant it TRIGGER on {other}" in said[0], said
+            said = [r.getMessage() for r in caplog.records if "as a statement" in r.getMessage()]
+            assert len(said) == 1 and f"in {other}, not captured" in said[0], said
+            assert "trigger" in said[0] and "binlog_format=ROW" in said[0]
+            assert not [r for r in caplog.records if "DDL in" in r.getMessage()]
         finally:
             task.stop()
     finally:
