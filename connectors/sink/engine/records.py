@@ -109,6 +109,8 @@ def _named(
     cannot be read or names a column ``row`` does not have."""
     for name, value in r.headers or ():
         if name == UNAVAILABLE_HEADER:
+            if value == b"[]":  # (ExtractNewRecordState's, on every row state of hub's)
+                return frozenset()
             try:
                 names = json.loads(value) if value is not None else None
             except ValueError:
@@ -155,6 +157,7 @@ class ChangeReader:
         self.namer = TableNamer(cfg.table_name_format, max_name_bytes)
         self._schemas: dict[tuple[str, str], tuple[Any, tuple[Column, ...]]] = {}
         self._after_memo: tuple[Any, str, tuple[Column, ...]] | None = None
+        self._schema_is_event: tuple[Any, bool] = (None, False)  # (value schema, an event?)
         self.unavailable = Unavailable(cfg.unavailable_value_placeholder)
         self._warned: set[TableRef] = set()  # keyless tables told they stay append only
         # per (topic, partition): the offset of the last delete event read, whose tombstone
@@ -200,12 +203,22 @@ class ChangeReader:
     def read(self, r: SinkRecord) -> Change | None:
         """The change ``r`` asks for; None when it asks for nothing (a disabled delete)."""
         v = r.value
-        # a change event as Debezium's sink and ExtractNewRecordState tell one (by its
-        # schema's name, *.Envelope; without a schema, by its fields): a row with columns
-        # named op, before and after is a row, an event with its before dropped an event
-        if type(v) is dict and is_envelope(v, r.value_schema):
-            return self._envelope(r, v)
-        return self._flat(r, v)
+        # a change event as Debezium's sink and ExtractNewRecordState tell one with a schema,
+        # by its name (*.Envelope: a row with columns named op, before and after is a row, an
+        # event with its before dropped an event); without one, by its fields: op, before and
+        # after, as always (whatever else a transform added or took out), or ExtractNewRecord-
+        # State's rule (op, source, and before or after: an event with its before dropped)
+        if type(v) is not dict:
+            return self._flat(r, v)
+        vs = r.value_schema
+        if vs is None:
+            event = ("op" in v and "after" in v and "before" in v) or is_envelope(v, None)
+        elif vs is self._schema_is_event[0]:  # (the last record's schema object: same answer)
+            event = self._schema_is_event[1]
+        else:
+            event = is_envelope(v, vs)
+            self._schema_is_event = (vs, event)
+        return self._envelope(r, v) if event else self._flat(r, v)
 
     def _table(self, r: SinkRecord, source: Mapping[str, Any] | None) -> TableRef:
         try:

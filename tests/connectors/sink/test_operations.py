@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.connectors.sink.conftest import Sink
 from tests.connectors.sink.events import PgTable, people
 
 T = "srv_public_people"
+T_TOPIC = "srv.public.people"
 
 
 def test_insert_update_delete_tombstone_across_batches(sink: Sink) -> None:
@@ -550,6 +552,41 @@ def test_a_value_a_dialect_cannot_read_is_named_by_table_and_column(sink: Sink) 
         sink.put(_through(mask, [t.insert(0, {"id": 1, "ts": "2024-01-01 00:00:00+00"})]))
     assert "column ts" in str(got.value) and "srv_public_ev" in str(got.value), got.value
     assert "not an ISO 8601 timestamp with offset: ''" in str(got.value), got.value
+
+
+@pytest.mark.parametrize("sink", ["duckdb", "postgres"], indirect=True)
+@pytest.mark.parametrize("exclude", ["", "source", "before"])
+def test_a_schemaless_event_a_transform_changed_is_an_event(sink: Sink, exclude: str) -> None:
+    # (without a schema an event is one by its fields: one InsertField added a field to, or
+    # ReplaceField took its source out of, had been written as a row, its deletes as rows)
+    def ev(op: str, off: int, before: Any, after: Any) -> SinkRecord:
+        source = {
+            "version": "2.7.0.hub2",
+            "connector": "postgresql",
+            "name": "srv",
+            "db": "db",
+            "schema": "public",
+            "table": "people",
+            "lsn": 100 + off,
+        }
+        value = {"before": before, "after": after, "source": source, "op": op, "ts_ms": 1}
+        return SinkRecord(T_TOPIC, 0, off, 0, {"id": (after or before)["id"]}, value)
+
+    change = (
+        {"transforms": "r", "transforms.r.exclude": exclude,
+         "transforms.r.type": "org.apache.kafka.connect.transforms.ReplaceField$Value"}
+        if exclude else
+        {"transforms": "i", "transforms.i.static.field": "region",
+         "transforms.i.static.value": "eu",
+         "transforms.i.type": "org.apache.kafka.connect.transforms.InsertField$Value"}
+    )  # fmt: skip
+    sink.start([T_TOPIC])
+    sink.put(_through(change, [
+        ev("c", 0, None, {"id": 1, "name": "a"}), ev("c", 1, None, {"id": 2, "name": "b"}),
+        ev("u", 2, {"id": 1, "name": "a"}, {"id": 1, "name": "a2"}),
+        ev("d", 3, {"id": 2, "name": "b"}, None),
+    ]))  # fmt: skip
+    assert sink.query(f'SELECT id, name FROM "{T}" ORDER BY id') == [(1, "a2")]
 
 
 @pytest.mark.parametrize("sink", ["duckdb", "postgres"], indirect=True)
