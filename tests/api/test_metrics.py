@@ -68,6 +68,10 @@ def test_metrics_for_a_datagen_to_file_pipeline(worker: Worker, tmp_path: Path) 
                 is not None
             )
             and _get(s, "hub_task_lag", **snk) is not None
+            # (and that commit in the log's metrics: a loaded machine scraped before it)
+            and bool(
+                _get(s, "hub_log_partition_end_offset", topic="__consumer_offsets", partition="0")
+            )  # fmt: skip
         )
 
     wait_for(ready)
