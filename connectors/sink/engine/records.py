@@ -83,6 +83,27 @@ class Change:
 OLD_KEY = "__debezium.oldkey"
 
 
+_OPS = frozenset("crudtm")  # (Debezium's)
+
+
+def _schemaless_event(v: dict[str, Any]) -> bool:
+    """Whether a value without a schema is a change event: a Debezium ``op`` and ``before``
+    and ``after`` that are rows or null, one of them a row (an event a transform added a
+    field to, or took its source out of), or neither with a ``source`` (a truncate); with
+    one of them missing, ExtractNewRecordState's rule (an event with its before dropped).
+    An audit table's row with columns op, before and after of text is a row."""
+    if v.get("op") not in _OPS:
+        return False
+    if "before" in v and "after" in v:
+        before, after = v["before"], v["after"]
+        if not (before is None or type(before) is dict) or not (
+            after is None or type(after) is dict
+        ):
+            return False
+        return type(before) is dict or type(after) is dict or type(v.get("source")) is dict
+    return is_envelope(v, None)
+
+
 def _mark(source: Any) -> str | None:
     """The hub mark ending an event's source version: `HUB_VERSION_MARK` for this hub's
     events, ``.hub`` for an earlier hub's (before they named their placeholders, or a
@@ -205,14 +226,13 @@ class ChangeReader:
         v = r.value
         # a change event as Debezium's sink and ExtractNewRecordState tell one with a schema,
         # by its name (*.Envelope: a row with columns named op, before and after is a row, an
-        # event with its before dropped an event); without one, by its fields: op, before and
-        # after, as always (whatever else a transform added or took out), or ExtractNewRecord-
-        # State's rule (op, source, and before or after: an event with its before dropped)
+        # event with its before dropped an event); without one, by its fields
+        # (`_schemaless_event`)
         if type(v) is not dict:
             return self._flat(r, v)
         vs = r.value_schema
         if vs is None:
-            event = ("op" in v and "after" in v and "before" in v) or is_envelope(v, None)
+            event = _schemaless_event(v)
         elif vs is self._schema_is_event[0]:  # (the last record's schema object: same answer)
             event = self._schema_is_event[1]
         else:
