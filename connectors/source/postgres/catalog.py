@@ -183,10 +183,16 @@ _MISSING = (
 )
 
 
-def partitioned(conn: psycopg.Connection[tuple[Any, ...]], oid: int) -> bool:
-    """Whether the relation ``oid`` is a partitioned table (whose rows are its partitions')."""
-    row = conn.execute("SELECT relkind FROM pg_class WHERE oid = %s", (oid,)).fetchone()
-    return row is not None and row[0] == "p"
+def partitions(conn: psycopg.Connection[tuple[Any, ...]], oid: int) -> list[tuple[str, str]]:
+    """The partitions, at every level, of the partitioned table ``oid`` (schema, name); none
+    for another relation."""
+    return [(str(s), str(n)) for s, n in conn.execute("""
+        WITH RECURSIVE part(oid) AS (
+            SELECT inhrelid FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+            WHERE i.inhparent = %s AND p.relkind = 'p'
+            UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN part ON i.inhparent = part.oid)
+        SELECT n.nspname, c.relname FROM part JOIN pg_class c ON c.oid = part.oid
+        JOIN pg_namespace n ON n.oid = c.relnamespace""", (oid,)).fetchall()]  # fmt: skip
 
 
 def tables(

@@ -578,7 +578,10 @@ class PostgresSourceTask(CdcSourceTask):
         shown = [f"{s}.{t}" for s, t in missing]
         if cfg.publication_autocreate_mode != "filtered":
             raise ConfigError(replication.unpublished_problem(name, shown))
-        replication.publish_too(self.meta, name, missing)
+        if not replication.publish_too(self.meta, cfg, missing):
+            log.info("publication %s: adding %s waits on a lock; tried again in %.0f s",
+                     name, ", ".join(shown), PUBLICATION_CHECK_S)  # fmt: skip
+            return
         log.warning(
             "publication %s did not publish %s, captured (made or taken out of it while the "
             "task ran): added now; changes made to %s before were not published and are not "

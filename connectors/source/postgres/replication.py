@@ -124,7 +124,8 @@ def unpublished_tables(
 
 
 _UNPUBLISHED_NOW = """
-SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+SELECT n.nspname, c.relname, c.relispartition
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND NOT EXISTS (
     SELECT 1 FROM pg_publication_tables t
     WHERE t.pubname = %s AND t.schemaname = n.nspname AND t.tablename = c.relname)
@@ -140,20 +141,38 @@ def unpublished_now(
     from connectors.source.postgres.config import PostgresSourceConfig
 
     row = conn.execute(
-        "SELECT puballtables FROM pg_publication WHERE pubname = %s", (name,)
+        "SELECT puballtables, pubviaroot FROM pg_publication WHERE pubname = %s", (name,)
     ).fetchone()
     if row is None or row[0]:
         return []
+    # (via the partition root it lists roots, not partitions: a captured partition's changes
+    # come as its root's, which the stream refuses at the root's first relation message)
     return [
-        (s, t) for s, t in conn.execute(_UNPUBLISHED_NOW, (name,)).fetchall()
-        if not PostgresSourceConfig.system_namespace(s) and captured(s, t)
+        (s, t) for s, t, part in conn.execute(_UNPUBLISHED_NOW, (name,)).fetchall()
+        if not (part and row[1])
+        and not PostgresSourceConfig.system_namespace(s) and captured(s, t)
     ]  # fmt: skip
 
 
-def publish_too(conn: psycopg.Connection[Any], name: str, tables: list[tuple[str, str]]) -> None:
-    """Add tables to a filtered publication."""
+def publish_too(
+    conn: psycopg.Connection[Any], cfg: PostgresSourceConfig, tables: list[tuple[str, str]]
+) -> bool:
+    """Add tables to a filtered publication; False when a lock on one of them held it up
+    for a second (a CREATE INDEX, an ALTER TABLE: the stream must not wait; the next check
+    tries again)."""
+    import psycopg
+
+    name = cfg.publication_name
     listed = ", ".join(f"{_ident(s)}.{_ident(t)}" for s, t in tables)
-    conn.execute(f"ALTER PUBLICATION {_ident(name)} ADD TABLE {listed}")
+    try:
+        with conn.transaction():
+            conn.execute("SET LOCAL lock_timeout = '1s'")
+            conn.execute(f"ALTER PUBLICATION {_ident(name)} ADD TABLE {listed}")
+    except psycopg.errors.LockNotAvailable:
+        return False
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise _may_not_alter(cfg, name, exc) from None
+    return True
 
 
 def unpublished_problem(name: str, unpublished: list[str]) -> str:
@@ -278,9 +297,13 @@ def ensure_publication(
         import psycopg
 
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-            raise ServerSetupError(
-                f"role {cfg.user!r} may not create or alter publication {name!r} ({exc}): "
-                f"FOR ALL TABLES needs a superuser, FOR TABLE the tables' owner; create it as "
-                f"such and set publication.autocreate.mode=disabled"
-            ) from None
+            raise _may_not_alter(cfg, name, exc) from None
         raise
+
+
+def _may_not_alter(cfg: PostgresSourceConfig, name: str, exc: Exception) -> ServerSetupError:
+    return ServerSetupError(
+        f"role {cfg.user!r} may not create or alter publication {name!r} ({exc}): "
+        f"FOR ALL TABLES needs a superuser, FOR TABLE the tables' owner; create it as "
+        f"such and set publication.autocreate.mode=disabled"
+    )

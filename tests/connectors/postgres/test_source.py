@@ -1549,6 +1549,78 @@ def test_a_captured_table_taken_out_of_the_publication_while_streaming_is_seen(
         task.stop()
 
 
+def test_a_partitioned_root_streams_where_no_partition_is_captured(
+    pg_server: PgServer, pg_db: str, sql: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Via the partition root with every partition excluded (a start allows it), the root's
+    changes stream as its own table's: the check that stops a stream whose partitions are
+    captured had stopped this one too, and the publication check named the partitions."""
+    from connectors.source.postgres import connector
+    from tests.connectors.postgres.helpers import start_task
+
+    monkeypatch.setattr(connector, "PUBLICATION_CHECK_S", 0.2)
+    sql.execute("CREATE TABLE m (id int, region text, PRIMARY KEY (id, region)) "
+                "PARTITION BY LIST (region)")  # fmt: skip
+    sql.execute("CREATE TABLE m_eu PARTITION OF m FOR VALUES IN ('eu')")
+    sql.execute("CREATE PUBLICATION vr FOR TABLE m WITH (publish_via_partition_root = true)")
+    cfg = source_config(pg_server, pg_db, **{
+        "publication.name": "vr", "publication.autocreate.mode": "disabled",
+        "table.exclude.list": r"public\.m_.*",
+    })  # fmt: skip
+    task = start_task(cfg)
+    try:
+        got: list[Any] = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not task.stream:
+            got += task.poll()
+        sql.execute("INSERT INTO m VALUES (1, 'eu')")
+        got = []
+        while time.monotonic() < deadline + 5 and not got:
+            got += [r for r in task.poll() if r.topic]
+        assert [(r.topic, r.key) for r in got] == [("app.public.m", {"id": 1, "region": "eu"})]
+    finally:
+        task.stop()
+
+
+def test_a_table_added_to_a_filtered_publication_waits_on_no_lock(
+    pg_server: PgServer, pg_db: str, sql: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table made while the task streams is added to its filtered publication; a lock held
+    on it (a CREATE INDEX) had held the stream for as long (one poll took 11.9 s of a 12 s
+    lock: past wal_sender_timeout the server drops the stream). The add waits 1 s at most
+    and is tried again at the next check."""
+    from connectors.source.postgres import connector
+    from tests.connectors.postgres.helpers import start_task
+
+    monkeypatch.setattr(connector, "PUBLICATION_CHECK_S", 0.2)
+    sql.execute("CREATE TABLE a (id int PRIMARY KEY)")
+    cfg = source_config(pg_server, pg_db, **{"publication.autocreate.mode": "filtered"})
+    task = start_task(cfg)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not task.stream:
+            task.poll()
+        sql.execute("CREATE TABLE c (id int PRIMARY KEY)")
+        with psycopg.connect(pg_server.dsn(pg_db)) as other:
+            other.execute("LOCK TABLE c IN SHARE MODE")  # (as a CREATE INDEX does)
+            slowest = 0.0
+            end = time.monotonic() + 5
+            while time.monotonic() < end:
+                t0 = time.monotonic()
+                task.poll()
+                slowest = max(slowest, time.monotonic() - t0)
+            assert slowest < 2.5, slowest
+        got: list[Any] = []  # (the lock gone: added at the next check, then streamed)
+        end, n = time.monotonic() + 10, 0
+        while time.monotonic() < end and not any(r.topic == "app.public.c" for r in got):
+            n += 1
+            sql.execute("INSERT INTO c VALUES (%s)", (n,))
+            got += task.poll()
+        assert any(r.topic == "app.public.c" for r in got)
+    finally:
+        task.stop()
+
+
 def test_the_source_reads_its_sockets_past_descriptor_1024(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
 ) -> None:
