@@ -1621,6 +1621,46 @@ def test_a_table_added_to_a_filtered_publication_waits_on_no_lock(
         task.stop()
 
 
+def test_a_table_the_role_may_not_add_to_its_publication_is_said_so(
+    pg_server: PgServer, pg_db: str, sql: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table made while the task streams, owned by another role: the filtered publication's
+    owner may not add it. The task stops with the start's message on the owner rule (it had
+    stopped with the server's bare "must be owner of table c")."""
+    from connectors.source.postgres import connector
+    from connectors.source.postgres.errors import ServerSetupError
+    from tests.connectors.postgres.helpers import start_task
+
+    monkeypatch.setattr(connector, "PUBLICATION_CHECK_S", 0.2)
+    role = f"pub_{pg_db}"
+    sql.execute(f"CREATE ROLE {role} LOGIN REPLICATION")
+    try:
+        sql.execute(f"GRANT CREATE ON DATABASE {pg_db} TO {role}")
+        sql.execute("CREATE TABLE a (id int PRIMARY KEY)")
+        sql.execute(f"ALTER TABLE a OWNER TO {role}")
+        cfg = source_config(pg_server, pg_db, **{
+            "publication.autocreate.mode": "filtered", "database.user": role,
+        })  # fmt: skip
+        task = start_task(cfg)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not task.stream:
+                task.poll()
+            sql.execute("CREATE TABLE c (id int PRIMARY KEY)")  # (the test's role owns it)
+            with pytest.raises(ServerSetupError, match=f"role '{role}' may not create or alter"):
+                while time.monotonic() < deadline + 10:
+                    task.poll()
+        finally:
+            task.stop()
+    finally:
+        for (slot,) in sql.execute(
+            "SELECT slot_name FROM pg_replication_slots WHERE database = %s", (pg_db,)
+        ).fetchall():
+            sql.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+        sql.execute(f"DROP OWNED BY {role}")
+        sql.execute(f"DROP ROLE {role}")
+
+
 def test_the_source_reads_its_sockets_past_descriptor_1024(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
 ) -> None:
