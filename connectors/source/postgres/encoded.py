@@ -34,7 +34,7 @@ class _Table:
     """One table's codec and the constant pieces of its events' bytes."""
 
     __slots__ = (
-        "codec", "head", "tail", "change_a", "change_b", "snapshot_src", "key_head",
+        "codec", "head", "tail", "change_a", "change_a0", "change_b", "snapshot_src", "key_head",
         "key_tail", "txn", "txn_parts", "wrap",
     )  # fmt: skip
 
@@ -53,6 +53,8 @@ class _Table:
         # a change's source block around its LSN, %-formatted once per transaction:
         # (ts_ms, last commit) and (ts_us, ts_ns, txId)
         self.change_a = common + b'"false","db":' + enc.db + b',"sequence":"[\\"%d\\",\\"'
+        # (with no commit before it known, the first transaction after a fresh start: null)
+        self.change_a0 = common + b'"false","db":' + enc.db + b',"sequence":"[null,\\"'
         self.change_b = b'\\"]","ts_us":%d,"ts_ns":%d' + table + b',"txId":%d,"lsn":'
         # a snapshot read's: (ts_ms, marker, ts_us, ts_ns, lsn)
         self.snapshot_src = (
@@ -75,7 +77,9 @@ class _Table:
         if self.txn != txn:
             self.txn = txn
             self.txn_parts = (
-                self.change_a % (ts_us // 1000, last_commit),
+                self.change_a % (ts_us // 1000, last_commit)
+                if last_commit
+                else self.change_a0 % (ts_us // 1000,),
                 self.change_b % (ts_us, ts_us * 1000, txid),
             )
         return self.txn_parts

@@ -678,7 +678,8 @@ class ChangeStream:
     def _source(self, schema: TableSchema, txn: _Txn, lsn: int) -> dict[str, Any]:
         return schema.source(
             self.db, self.name, ts_us=txn.ts_us, txid=txn.xid, lsn=lsn,
-            sequence=f'["{self._last_commit_lsn}","{lsn}"]',
+            sequence=(f'["{self._last_commit_lsn}","{lsn}"]' if self._last_commit_lsn
+                      else f'[null,"{lsn}"]'),  # (no commit before it known: as Debezium)
         )  # fmt: skip
 
     def _block(self, txn: _Txn, schema: TableSchema) -> dict[str, Any] | None:

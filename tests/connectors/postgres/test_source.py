@@ -1661,6 +1661,46 @@ def test_a_table_the_role_may_not_add_to_its_publication_is_said_so(
         sql.execute(f"DROP ROLE {role}")
 
 
+@pytest.mark.parametrize("encoded", [False, True], ids=["records", "encoded"])
+def test_the_first_transaction_after_a_fresh_start_has_no_last_commit_in_its_sequence(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path, encoded: bool
+) -> None:
+    # (it said "0", an LSN no commit has; Debezium says null where it knows none)
+    sql.execute("CREATE TABLE q (id int PRIMARY KEY)")
+    cfg = source_config(pg_server, pg_db, **{"snapshot.mode": "no_data"})
+    if encoded:  # (the worker's JSON converters take the encoded path)
+        worker = start(tmp_path, cfg)
+        try:
+            wait_for(lambda: worker.status()["pg"][0].state == "RUNNING", what="start")
+            time.sleep(0.5)  # (the stream open: no_data takes no snapshot to wait for)
+            sql.execute("INSERT INTO q VALUES (1)")
+            sql.execute("INSERT INTO q VALUES (2)")
+            got = wait_for(lambda: (lambda e: e if len(e) >= 2 else None)(
+                events(worker.log, "app.public.q")), what="two inserts")  # fmt: skip
+            sources = [v["source"] for _, v in got]
+        finally:
+            worker.stop()
+    else:
+        from tests.connectors.postgres.helpers import start_task
+
+        task = start_task(cfg)
+        try:
+            out: list[Any] = []
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not task.stream:
+                task.poll()
+            sql.execute("INSERT INTO q VALUES (1)")
+            sql.execute("INSERT INTO q VALUES (2)")
+            while time.monotonic() < deadline + 10 and len(out) < 2:
+                out += [r for r in task.poll() if r.topic == "app.public.q"]
+            sources = [r.value["source"] for r in out]
+        finally:
+            task.stop()
+    first, second = (json.loads(src["sequence"]) for src in sources[:2])
+    assert first == [None, str(sources[0]["lsn"])], first
+    assert second[0] is not None and int(second[0]) > 0 and second[1] == str(sources[1]["lsn"])
+
+
 def test_the_source_reads_its_sockets_past_descriptor_1024(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
 ) -> None:
