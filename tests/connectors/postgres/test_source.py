@@ -1475,6 +1475,15 @@ def test_a_publication_that_leaves_operations_or_rows_out_is_said_so(
     assert said and "public.k (a column list)" in said[0]
 
 
+def _streaming(task: Any) -> float:
+    """Poll a task by hand until its stream is open; a deadline 10 s from the start, for
+    what the test waits on next."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not task.stream:
+        task.poll()
+    return deadline
+
+
 @pytest.mark.parametrize("mode", ["all_tables", "disabled"])
 def test_a_publication_that_leaves_a_captured_table_out_is_refused(
     pg_server: PgServer, pg_db: str, sql: Any, mode: str
@@ -1527,9 +1536,7 @@ def test_a_captured_table_taken_out_of_the_publication_while_streaming_is_seen(
     })  # fmt: skip
     task = start_task(cfg)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not task.stream:
-            task.poll()
+        deadline = _streaming(task)
         sql.execute("ALTER PUBLICATION mine DROP TABLE b")
         if mode == "disabled":
             with pytest.raises(ConfigError, match="'mine' does not publish 1 captured table"):
@@ -1569,12 +1576,9 @@ def test_a_partitioned_root_streams_where_no_partition_is_captured(
     })  # fmt: skip
     task = start_task(cfg)
     try:
-        got: list[Any] = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not task.stream:
-            got += task.poll()
+        deadline = _streaming(task)
         sql.execute("INSERT INTO m VALUES (1, 'eu')")
-        got = []
+        got: list[Any] = []
         while time.monotonic() < deadline + 5 and not got:
             got += [r for r in task.poll() if r.topic]
         assert [(r.topic, r.key) for r in got] == [("app.public.m", {"id": 1, "region": "eu"})]
@@ -1597,9 +1601,7 @@ def test_a_table_added_to_a_filtered_publication_waits_on_no_lock(
     cfg = source_config(pg_server, pg_db, **{"publication.autocreate.mode": "filtered"})
     task = start_task(cfg)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not task.stream:
-            task.poll()
+        _streaming(task)
         sql.execute("CREATE TABLE c (id int PRIMARY KEY)")
         with psycopg.connect(pg_server.dsn(pg_db)) as other:
             other.execute("LOCK TABLE c IN SHARE MODE")  # (as a CREATE INDEX does)
@@ -1643,9 +1645,7 @@ def test_a_table_the_role_may_not_add_to_its_publication_is_said_so(
         })  # fmt: skip
         task = start_task(cfg)
         try:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not task.stream:
-                task.poll()
+            deadline = _streaming(task)
             sql.execute("CREATE TABLE c (id int PRIMARY KEY)")  # (the test's role owns it)
             with pytest.raises(ServerSetupError, match=f"role '{role}' may not create or alter"):
                 while time.monotonic() < deadline + 10:
@@ -1686,9 +1686,7 @@ def test_the_first_transaction_after_a_fresh_start_has_no_last_commit_in_its_seq
         task = start_task(cfg)
         try:
             out: list[Any] = []
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not task.stream:
-                task.poll()
+            deadline = _streaming(task)
             sql.execute("INSERT INTO q VALUES (1)")
             sql.execute("INSERT INTO q VALUES (2)")
             while time.monotonic() < deadline + 10 and len(out) < 2:
