@@ -115,12 +115,17 @@ def unpublished_tables(
     """The captured tables an existing publication does not publish (``schema.table``)."""
     if not tables:
         return []
-    published = {
-        (s, t) for s, t in conn.execute(
+    published = _published(conn, name)
+    return [f"{t.schema}.{t.name}" for t in tables if (t.schema, t.name) not in published]
+
+
+def _published(conn: psycopg.Connection[Any], name: str) -> set[tuple[str, str]]:
+    """The tables a publication publishes now, (schema, name)."""
+    return {
+        (str(s), str(t)) for s, t in conn.execute(
             "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s", (name,)
         ).fetchall()
     }  # fmt: skip
-    return [f"{t.schema}.{t.name}" for t in tables if (t.schema, t.name) not in published]
 
 
 _UNPUBLISHED_NOW = """
@@ -285,12 +290,7 @@ def ensure_publication(
                 f"publication {name!r} is FOR ALL TABLES, but publication.autocreate.mode is "
                 f"filtered: drop it, name another publication.name, or use all_tables"
             )
-        held = {
-            (r[0], r[1]) for r in conn.execute(
-                "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s",
-                (name,),
-            ).fetchall()
-        }  # fmt: skip
+        held = _published(conn, name)
         conn.execute(f"ALTER PUBLICATION {_ident(name)} SET TABLE {listed}")
         return [t.qualified for t in tables if (t.schema, t.name) not in held]
     except Exception as exc:
