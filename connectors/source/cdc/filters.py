@@ -4,8 +4,11 @@ As in Debezium: each list is comma-separated regular expressions matched against
 name (anchored): ``<ns>`` for the namespace lists, ``<ns>.<table>`` for table lists and
 ``<ns>.<table>.<column>`` for column lists, where the namespace is what holds a table: a
 schema in PostgreSQL (``schema.include.list``), a database in MySQL
-(``database.include.list``). An include list and an exclude list of the same kind cannot
-both be set. System namespaces (``pg_catalog``, ``mysql``...) are never captured.
+(``database.include.list``). Matching ignores case, as Debezium's does (a table ``Orders``
+is in ``public.orders``), and a comma inside an expression is written ``\\,``. An include list
+and an exclude list of the same kind cannot both be set. System namespaces (``pg_catalog``,
+``mysql``...) are never captured. The columns of ``message.key.columns`` are names, matched
+exactly first and then ignoring case.
 """
 
 from __future__ import annotations
@@ -22,17 +25,27 @@ log = logging.getLogger(__name__)
 
 
 def patterns(prop: str, value: str) -> tuple[re.Pattern[str], ...]:
+    """The list's expressions, compiled to match ignoring case (Debezium compiles them with
+    CASE_INSENSITIVE); split on the commas not escaped with a backslash (``\\,`` is a comma
+    inside an expression, as in Debezium)."""
     out = []
-    for item in (v.strip() for v in value.split(",")):
+    for item in (v.strip().replace("\\,", ",") for v in re.split(r"(?<!\\),", value)):
         if not item:
             continue
         try:
-            out.append(re.compile(item))
+            out.append(re.compile(item, re.IGNORECASE))
         except re.error as exc:
             raise ConfigError(
                 f"{prop}: {item!r} is not a valid regular expression ({exc})"
             ) from None
     return tuple(out)
+
+
+def _spelt(column: str, names: Sequence[str]) -> str:
+    if column in names:
+        return column
+    folded = column.casefold()
+    return next((n for n in names if n.casefold() == folded), column)
 
 
 def _matches(patterns: tuple[re.Pattern[str], ...], name: str) -> bool:
@@ -177,12 +190,17 @@ class Filters:
             return False
         return not _matches(self.column_exclude, name)
 
-    def key_override(self, schema: str, table: str) -> tuple[str, ...] | None:
-        """The columns ``message.key.columns`` sets as this table's key, if any."""
+    def key_override(
+        self, schema: str, table: str, names: Sequence[str] = ()
+    ) -> tuple[str, ...] | None:
+        """The columns ``message.key.columns`` sets as this table's key, if any, as the
+        table's ``names`` spell them: a listed column is the one of that name, else the one
+        equal to it ignoring case (a name neither holds is returned as listed, for the
+        caller's error)."""
         name = f"{schema}.{table}"
         for pattern, columns in self.key_columns:
             if pattern.fullmatch(name):
-                return columns
+                return tuple(_spelt(c, names) for c in columns)
         return None
 
     @property

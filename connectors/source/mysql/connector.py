@@ -581,7 +581,7 @@ class MySqlSourceTask(CdcSourceTask):
 
     def _event_table(self, t: CatalogTable) -> MySqlTable:
         """A table's events, keyed by message.key.columns where set, else its primary key."""
-        key = self.filters.key_override(t.db, t.name)
+        key = self.filters.key_override(t.db, t.name, [c.name or "" for c in t.columns])
         return self._table(t, key if key is not None else t.primary_key)
 
     def poll(self) -> Sequence[SourceRecord]:

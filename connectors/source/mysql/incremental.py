@@ -49,7 +49,7 @@ class MySqlIncrementalPort:
         return {t.qualified: bool(t.primary_key) for t in tables(self.con, self.filters)}
 
     def _key(self, t: Any) -> tuple[str, ...]:
-        key = self.filters.key_override(t.db, t.name)
+        key = self.filters.key_override(t.db, t.name, [c.name or "" for c in t.columns])
         return tuple(key) if key is not None else tuple(t.primary_key)
 
     def watermark(self, ident_: str, kind: str) -> None:

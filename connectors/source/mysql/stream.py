@@ -820,7 +820,7 @@ class ChangeStream:
                     "binlog_row_metadata=FULL on the server"
                 )
             names = [c.name or "" for c in tm.columns]
-            key = self.filters.key_override(tm.schema, tm.table)
+            key = self.filters.key_override(tm.schema, tm.table, names)
             if key is None:
                 key = tuple(names[i] for i in tm.primary_key)
             table = self._tables[signature] = MySqlTable(

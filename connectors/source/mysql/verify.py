@@ -35,7 +35,7 @@ def verify_tables(
         for t in tables(con, filters):
             if only is not None and not ({t.qualified, t.name} & only):
                 continue
-            key = filters.key_override(t.db, t.name)
+            key = filters.key_override(t.db, t.name, [c.name or "" for c in t.columns])
             key = key if key is not None else t.primary_key
             table = MySqlTable(
                 cfg.topic_prefix, connector, t.db, t.name, t.columns, key, mapper,

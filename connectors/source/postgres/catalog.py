@@ -301,7 +301,7 @@ def unkeyed_changes(
         identity = t.identity()
         if identity is None or t.replica_identity == "n" or t.lacks_identity():
             continue  # (all of the row; or NOTHING: PostgreSQL refuses its updates, deletes)
-        key = filters.key_override(t.schema, t.name) or t.primary_key
+        key = filters.key_override(t.schema, t.name, [c.name for c in t.columns]) or t.primary_key
         if key and set(key) <= set(identity):
             continue
         if not key and t.replica_identity != "i":
@@ -341,7 +341,7 @@ def missing_key_columns(tables: list[TableInfo], filters: Filters) -> list[str]:
     out = []
     for t in tables:
         names = [c.name for c in t.columns]
-        missing = [c for c in filters.key_override(t.schema, t.name) or () if c not in names]
+        missing = [c for c in filters.key_override(t.schema, t.name, names) or () if c not in names]
         if missing:
             out.append(f"{t.qualified} has no column {', '.join(missing)} (its columns: "
                        f"{', '.join(names)})")  # fmt: skip

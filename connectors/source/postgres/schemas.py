@@ -168,7 +168,7 @@ class TableSchemas:
         self.topics.topic(schema, table)  # a table new since the start may share a topic
         if not all(self._known(c[1]) for c in columns):
             self.mapper, self.domains = catalog.type_mapper(self.meta, self.cfg)
-        key = self.filters.key_override(schema, table)
+        key = self.filters.key_override(schema, table, [c[0] for c in columns])
         if key is None:
             key = info.primary_key if info is not None else fallback_key
             if wal_key and set(wal_key) != set(key):

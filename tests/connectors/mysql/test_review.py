@@ -63,6 +63,36 @@ def test_snapshot_with_a_non_unique_message_key_reads_every_row(
         task.stop()
 
 
+def test_lists_match_names_ignoring_case_as_debeziums_do(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """Debezium matches its lists ignoring case: a config of its keeps the column SSN out of
+    ``Keep`` by ``<db>.keep.ssn`` and keys it by ``code`` (the column ``Code``), in the
+    snapshot and in the stream."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE Keep (id int PRIMARY KEY, Code varchar(8) NOT NULL, SSN text)")
+    cur.execute("CREATE TABLE Secret (id int PRIMARY KEY)")
+    cur.execute("INSERT INTO Keep VALUES (1, 'A', '123-45-6789')")
+    cur.execute("INSERT INTO Secret VALUES (1)")
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "table.exclude.list": f"{mariadb_db}.secret", "column.exclude.list":
+        f"{mariadb_db}.keep.ssn", "message.key.columns": f"{mariadb_db}.keep:code"})  # fmt: skip
+    task = start_task(cfg)
+    try:
+        snap = _snapshot(task)
+        cur.execute("INSERT INTO Secret VALUES (2)")
+        cur.execute("INSERT INTO Keep VALUES (2, 'B', '987-65-4321')")
+        streamed = _until(task, lambda out: len(out) >= 1)
+        got = [(r.topic.rsplit(".", 1)[1], r.key, r.value["after"]) for r in snap + streamed]
+        assert got == [
+            ("Keep", {"Code": "A"}, {"id": 1, "Code": "A"}),
+            ("Keep", {"Code": "B"}, {"id": 2, "Code": "B"}),
+        ]
+    finally:
+        task.stop()
+
+
 def test_snapshot_enum_key_reads_every_row(mariadb_server: MariaDBServer, mariadb_db: str) -> None:
     """ORDER BY an ENUM sorts by its index, ``k > 'z'`` compares the strings."""
     con = root(mariadb_server, mariadb_db)

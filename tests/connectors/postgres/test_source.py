@@ -511,6 +511,40 @@ def test_filters_keys_and_skipped_operations(
         worker.stop()
 
 
+def test_lists_match_names_ignoring_case_as_debeziums_do(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    # a config written for Debezium names quoted mixed-case tables and columns in lower case
+    # (Debezium compiles its lists CASE_INSENSITIVE): the excluded table and column stay out
+    sql.execute('CREATE TABLE "Secret" (id int PRIMARY KEY)')
+    sql.execute('CREATE TABLE "Keep" (id int PRIMARY KEY, "Code" text NOT NULL, "SSN" text)')
+    sql.execute('ALTER TABLE "Keep" REPLICA IDENTITY FULL')
+    sql.execute("CREATE TABLE zz (id int PRIMARY KEY)")  # out by an expression with \\,
+    sql.execute("CREATE TABLE shown (id int PRIMARY KEY)")
+    for t in ('"Secret"', "zz", "shown"):
+        sql.execute(f"INSERT INTO {t} VALUES (1)")
+    sql.execute("""INSERT INTO "Keep" VALUES (1, 'A', '123-45-6789')""")
+    cfg = source_config(pg_server, pg_db, **{
+        "table.exclude.list": r"public\.secret,public\.z{1\,2}",
+        "column.exclude.list": r"public\.keep\.ssn", "message.key.columns": "public.keep:code",
+    })  # fmt: skip
+    worker = start(tmp_path, cfg)
+    try:
+        wait_for(lambda: events(worker.log, "app.public.shown"), what="the snapshot")
+        sql.execute('INSERT INTO "Secret" VALUES (2)')
+        sql.execute("""INSERT INTO "Keep" VALUES (2, 'B', '987-65-4321')""")
+        sql.execute("INSERT INTO shown VALUES (2)")
+        evs = wait_for(lambda: (e := events(worker.log, "app.public.Keep")) and len(e) >= 2 and e)
+        assert [(k, v["after"]) for k, v in evs] == [
+            ({"Code": "A"}, {"id": 1, "Code": "A"}), ({"Code": "B"}, {"id": 2, "Code": "B"}),
+        ]  # fmt: skip
+        wait_for(lambda: len(events(worker.log, "app.public.shown")) >= 2, what="the insert")
+        assert not worker.log.has_topic("app.public.Secret")
+        assert not worker.log.has_topic("app.public.zz")
+    finally:
+        worker.stop()
+
+
 def test_new_columns_and_changed_types_reach_the_next_events(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
 ) -> None:
