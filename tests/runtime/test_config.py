@@ -243,8 +243,44 @@ def test_column_masking_is_refused_not_ignored(cls: str) -> None:
             validate(ConnectorSpec("a", {**base, key: "public.orders.note"}, "a.yaml"))
         assert f"{key}: hub's sources do not mask or truncate columns" in str(err.value)
         assert "MaskField" in str(err.value)
-    ok = validate(ConnectorSpec("a", {**base, "column.propagate.source.type": ".*"}, "a.yaml"))
-    assert "column.propagate.source.type is not supported yet" in ok.warnings[0]
+    ok = validate(ConnectorSpec("a", {**base, "snapshot.lock.timeout.ms": "1000"}, "a.yaml"))
+    assert "snapshot.lock.timeout.ms is not supported yet" in ok.warnings[0]
+
+
+@pytest.mark.parametrize("cls", ["postgres", "mysql"])
+def test_debeziums_properties_that_change_what_is_captured_are_refused(cls: str) -> None:
+    # (a review's: accepted with a warning and ignored, `hub validate` said ok: a Debezium
+    # config's SELECT override, its tables to snapshot, its converters... captured other data)
+    from hub.config import ConnectorSpec
+
+    base = {"connector.class": cls, "database.hostname": "h", "database.user": "u",
+            "topic.prefix": "p"}  # fmt: skip
+    base.update({"database.server.id": "5400"} if cls == "mysql" else {"database.dbname": "d"})
+    refused = {
+        "snapshot.select.statement.overrides": "public.orders",
+        "snapshot.select.statement.overrides.public.orders": "SELECT * FROM orders WHERE x",
+        "snapshot.include.collection.list": "public.orders",
+        "converters": "boolean",
+        "topic.naming.strategy": "com.example.Strategy",
+        "schema.name.adjustment.mode": "avro",
+        "field.name.adjustment.mode": "avro_unicode",
+        "column.propagate.source.type": ".*",
+        "datatype.propagate.source.type": ".+\\.VARCHAR",
+        "heartbeat.topics.prefix": "hb",
+    }
+    if cls == "mysql":
+        refused.update({"gtid.source.includes": "abc.*", "table.ignore.builtin": "false"})
+    with pytest.raises(ConfigError) as err:
+        validate(ConnectorSpec("a", {**base, **refused}, "a.yaml"))
+    lines = [ln for ln in str(err.value).splitlines() if ln.startswith("  - ")]
+    assert sorted(ln.split(":")[0][4:] for ln in lines) == sorted(refused)
+    assert "snapshot.mode: no_data" in str(err.value)
+    # a value that asks for what hub does anyway: ignored with a warning, as before
+    same = {"schema.name.adjustment.mode": "none",
+            "topic.naming.strategy": "io.debezium.schema.DefaultTopicNamingStrategy",
+            "heartbeat.topics.prefix": "__debezium-heartbeat", "converters": ""}  # fmt: skip
+    ok = validate(ConnectorSpec("a", {**base, **same}, "a.yaml"))
+    assert len(ok.warnings) == len(same)
 
 
 def test_what_a_connector_would_not_do_as_asked_is_said() -> None:

@@ -27,10 +27,46 @@ class CdcSourceTask(SourceTask):
 _MASKING = re.compile(r"column\.(mask|truncate)\..+")
 
 
+# Debezium's properties that change which rows, values or names are captured, or where they
+# go: refused with what to do, never ignored (a config brought from Debezium would capture
+# other data with no word). Each: (the value that asks for what hub does anyway, or None:
+# refused whatever its value but empty; why and what to do).
+_CHANGES_WHAT: dict[str, tuple[tuple[str, ...] | None, str]] = {
+    r"snapshot\.select\.statement\.overrides(\..+)?": (None,
+        "hub snapshots every row of a captured table and does not run a given SELECT (the "
+        "rows it leaves out would be captured): remove it"),
+    r"snapshot\.include\.collection\.list": (None,
+        "hub snapshots every captured table: remove it; to snapshot some tables only, start "
+        "with snapshot.mode: no_data and signal an incremental snapshot (execute-snapshot) of "
+        "those"),
+    r"converters": (None,
+        "hub runs no Debezium custom converters (Java classes): each column keeps its standard "
+        "mapping; remove it"),
+    r"gtid\.source\.(includes|excludes)": (None,
+        "hub captures the transactions of every GTID source; remove it"),
+    r"table\.ignore\.builtin": (("true",),
+        "hub never captures the server's system tables; remove it"),
+    r"topic\.naming\.strategy": (
+        ("io.debezium.schema.SchemaTopicNamingStrategy",
+         "io.debezium.schema.DefaultTopicNamingStrategy"),
+        "hub names a table's topic <topic.prefix>.<schema or database>.<table>, as Debezium's "
+        "default strategies do: remove it, and rename topics with a RegexRouter transform"),
+    r"(field|schema)\.name\.adjustment\.mode": (("none",),
+        "hub does not adjust field or schema names (names invalid in Avro pass as they "
+        "are): remove it, or set none"),
+    r"(column|datatype)\.propagate\.source\.type": (None,
+        "hub adds no __debezium.source.column.* parameters to its schemas: remove it"),
+    r"heartbeat\.topics\.prefix": (("__debezium-heartbeat",),
+        "the property is named topic.heartbeat.prefix since Debezium 2.0: use that name"),
+}  # fmt: skip
+_CHANGES_WHAT_RE = [(re.compile(k), ok, why) for k, (ok, why) in _CHANGES_WHAT.items()]
+
+
 class CdcSourceConnector(SourceConnector):
     """A change source: truncates are refused with topics of several partitions; Debezium's
     column masking and truncation are refused (not implemented: ignoring them would capture
-    the values they were set to hide)."""
+    the values they were set to hide), as are its properties that change what is captured
+    (`_CHANGES_WHAT`)."""
 
     @classmethod
     def refused(cls, key: str, value: Any) -> str | None:
@@ -41,6 +77,13 @@ class CdcSourceConnector(SourceConnector):
                 "(transforms: mask, transforms.mask.type: MaskField, transforms.mask.fields: "
                 "<column>, transforms.mask.replacement: ***), or remove it"
             )
+        for pattern, ok, why in _CHANGES_WHAT_RE:
+            # (of the connector's Debezium properties only: another's is an unknown one)
+            if pattern.fullmatch(key) and any(re.fullmatch(p, key) for p in cls.not_yet):
+                given = str(value).strip()
+                if not given or (ok is not None and given.lower() in (o.lower() for o in ok)):
+                    return None  # (what hub does: ignored with not_yet's warning)
+                return why
         return None
 
     @classmethod
