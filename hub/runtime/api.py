@@ -410,6 +410,13 @@ class Connector(ABC):
     not_yet: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
+    def class_defaults(cls, connector_class: str) -> Mapping[str, Any]:
+        """Defaults of the plugin's own properties that depend on the class name a config
+        gives (a tool's class name runs that tool's defaults where hub's differ); a property
+        the config sets wins. Default: none."""
+        return {}
+
+    @classmethod
     def refused(cls, key: str, value: Any) -> str | None:
         """Why a property of the tool the plugin follows is refused, rather than ignored
         with a warning as `not_yet`'s are: one that protects data (encryption, masking),

@@ -382,6 +382,7 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
         chain_keys = {k for k in raw if k.startswith(("transforms", "predicates"))}
     common_values = {k: v for k, v in raw.items() if k in COMMON}
     own_values = {k: v for k, v in raw.items() if k in fields}
+    own_values = {**cls.class_defaults(str(raw.get("connector.class", ""))), **own_values}
     topic_configs = topic_creation_configs(raw)
     problems += _topic_config_problems(topic_configs)
     for k in raw:

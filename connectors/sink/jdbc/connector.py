@@ -1,6 +1,9 @@
 """``io.debezium.connector.jdbc.JdbcSinkConnector``: Debezium's JDBC sink class name, so its
-configs run as they are. The dialect comes from ``connection.url``: ``duckdb:`` → the DuckDB
-sink, ``postgresql://`` / ``jdbc:postgresql://`` → the PostgreSQL sink."""
+configs run as they are, with Debezium's defaults where hub's differ (`DEBEZIUM_DEFAULTS`:
+a config written for Debezium that leaves deletes off keeps the rows its source deletes).
+The dialect comes from ``connection.url``: ``duckdb:`` → the DuckDB sink, ``postgresql://`` /
+``jdbc:postgresql://`` → the PostgreSQL sink. Under hub's own name (``jdbc``) hub's defaults
+hold."""
 
 from __future__ import annotations
 
@@ -18,6 +21,13 @@ from hub.runtime.api import (
     SinkTask,
     SinkTaskContext,
 )
+
+# Debezium's JDBC sink defaults where the engine's differ (connectors/sink/engine/config.py)
+DEBEZIUM_DEFAULTS = {
+    "insert.mode": "insert", "primary.key.mode": "none", "delete.enabled": False,
+    "truncate.enabled": False, "schema.evolution": "none",
+}  # fmt: skip
+DEBEZIUM_NAMES = ("io.debezium.connector.jdbc.JdbcSinkConnector", "JdbcSinkConnector")
 
 
 class JdbcSinkConfig(DuckDBSinkConfig):
@@ -42,6 +52,7 @@ class JdbcSinkTask(SinkTask):
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
         from connectors.sink.engine.task import EngineSinkTask
 
+        config = {**JdbcSink.class_defaults(str(config.get("connector.class", ""))), **config}
         url = str(config.get("connection.url", ""))
         inner: EngineSinkTask[Any]
         if duckdb_path(url) is not None:
@@ -83,6 +94,10 @@ class JdbcSink(SinkConnector):
     config_model = JdbcSinkConfig
     task_class = JdbcSinkTask
     secret_properties = ("connection.password", "connection.url")
+
+    @classmethod
+    def class_defaults(cls, connector_class: str) -> Mapping[str, Any]:
+        return DEBEZIUM_DEFAULTS if connector_class in DEBEZIUM_NAMES else {}
 
     @staticmethod
     def _dialect(config: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
