@@ -523,6 +523,8 @@ class ChangeStream:
         if txn is not None and txn.held is not None:  # what no savepoint can undo now
             kept = [r for r in txn.held if not rollback or not self._transactional(*r.table)]
             self._release(kept, out)
+        if txn is not None and self.metadata and txn.total:
+            self._txn_records(txn, out)
         if txn is not None and txn.gtid is not None and self.mariadb:
             self.gtids = mariadb_after(self.gtids, txn.gtid)
         elif txn is not None and txn.gtid is not None:  # (resumed by file and position)
@@ -729,13 +731,34 @@ class ChangeStream:
         txn.held[start:] = [h for h in txn.held[start:] if not self._transactional(*h.table)]
 
     def _release(self, runs: list[_Held], out: list[SourceRecord]) -> None:
-        inc = self.incremental
+        inc, txn = self.incremental, self._txn
+        assert txn is not None
         for run in runs:
             if inc is not None and inc.open:
                 for table, newest, old in run.changes:
                     inc.on_change(table, newest, old)
+            for record in run.records:  # (their place in the transaction: only now known)
+                if record.value is not None:
+                    record.value["transaction"] = txn.block(record.topic, self.metadata)
             out += run.records
             self.ops.update(run.ops)
+
+    def _txn_records(self, txn: _Txn, out: list[SourceRecord]) -> None:
+        """The transaction's BEGIN and END records (``provide.transaction.metadata``), at its
+        commit when it had events, as Debezium writes none for a transaction without any.
+        Both come after its events, which another topic holds anyway: their offsets are past
+        its last rows event, so that a restart inside the transaction, which reads its rows
+        events again, writes each of them once."""
+        n = txn.rows_events
+        ts_ms = txn.ts * 1000
+        real = {t.topic: f"{t.db}.{t.table}" for t in self._tables.values()}
+        for status, row in (("BEGIN", 0), ("END", 1)):
+            if self._skip is not None and (n, row) <= self._skip:
+                continue  # written before the restart
+            out.append(txn.metadata_record(
+                self.cfg.topic_prefix, status, ts_ms, self.partition, self._offset(txn, n, row),
+                real,
+            ))  # fmt: skip
 
     def _xa_prepare(self, h: Any, event: memoryview, out: list[SourceRecord]) -> None:
         """The end of an XA transaction's group, whose rows were held. One phase (MySQL's
@@ -868,7 +891,7 @@ class ChangeStream:
             held = _Held((table.db, table.table))
             txn.held.append(held)
             ops, self.ops = self.ops, held.ops
-            try:
+            try:  # (its transaction blocks are given at its release: a ROLLBACK TO drops it)
                 self._rows_of(h, event, checksum, txn, table, op, index, held, held.records)
             finally:
                 self.ops = ops
@@ -944,11 +967,11 @@ class ChangeStream:
                 old_key, new_key = table.key(before), table.key(after)
                 assert old_key is not None and new_key is not None
                 self._emit(txn, table, "d", before, None, source, offset, out,
-                           headers=rekey_headers(new_key, "d"))  # fmt: skip
+                           headers=rekey_headers(new_key, "d"), held=held)  # fmt: skip
                 self._emit(txn, table, "c", None, after, source, offset, out,
-                           headers=rekey_headers(old_key, "c"))  # fmt: skip
+                           headers=rekey_headers(old_key, "c"), held=held)  # fmt: skip
                 continue
-            self._emit(txn, table, ev.op, before, after, source, offset, out, tombs)
+            self._emit(txn, table, ev.op, before, after, source, offset, out, tombs, held=held)
         if tombs:
             out += tombs
 
@@ -1063,11 +1086,14 @@ class ChangeStream:
         self, txn: _Txn, table: MySqlTable, op: str, before: Any, after: Any,
         source: dict[str, Any], offset: dict[str, Any], out: list[SourceRecord],
         tombs: list[SourceRecord] | None = None, headers: tuple[Header, ...] = (),
+        held: _Held | None = None,
     ) -> None:  # fmt: skip
-        """One change's records into ``out``; a delete's tombstone into ``tombs`` if given."""
+        """One change's records into ``out``; a delete's tombstone into ``tombs`` if given;
+        ``held``: a held run's, whose transaction block `_release` gives."""
         key = table.key(after if after is not None else before)
+        block = None if held is not None else txn.block(table.topic, self.metadata)
         records = change_records(
-            table.topic, op, before, after, key, source, txn.block(table.topic, self.metadata),
+            table.topic, op, before, after, key, source, block,
             self.partition, offset, key_schema=table.key_schema,
             value_schema=table.value_schema, tombstones=self.tombstones, headers=headers,
         )  # fmt: skip

@@ -73,6 +73,71 @@ def test_savepoints_rolled_back_to_drop_their_rows_across_restarts(
     assert sorted(seen) == [("n", 20), ("n", 30), ("n", 50), ("t", 1), ("t", 6), ("t", 99)]
 
 
+@pytest.mark.parametrize("restarts", [False, True])
+def test_transaction_metadata_has_begin_and_end_records_counting_what_was_emitted(
+    mariadb_server: MariaDBServer, mariadb_db: str, restarts: bool
+) -> None:
+    """provide.transaction.metadata: a BEGIN and an END record in ``<prefix>.transaction``
+    for each transaction with events (none were written: a review's), END counting the
+    events emitted (the rows a ROLLBACK TO dropped not among them) and each event's block
+    numbered without gaps; once each however often the task restarts."""
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY) ENGINE=InnoDB")
+    cur.execute("CREATE TABLE n (id int PRIMARY KEY) ENGINE=Aria TRANSACTIONAL=0")
+    cur.execute("CREATE TABLE other (id int PRIMARY KEY)")
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "snapshot.mode": "no_data", "max.batch.size": 2, "provide.transaction.metadata": True,
+        "table.exclude.list": rf"{mariadb_db}\.other",
+    })  # fmt: skip
+    task = start_task(cfg)
+    offset: dict[str, Any] = {}
+    try:
+        for r in poll_for(task, 0.3):
+            offset = dict(r.source_offset)
+    finally:
+        task.stop()
+    cur.execute("INSERT INTO other VALUES (1)")  # (no captured event: no BEGIN, no END)
+    _savepoint_workload(cur)
+
+    def ends(seen: list[Any]) -> int:
+        return sum(1 for r in seen if r.topic == "app.transaction" and r.value["status"] == "END")
+
+    if restarts:
+        got = restart_after_every_poll(cfg, offset, lambda seen: ends(seen) == 5)
+    else:
+        task = start_task(cfg, offset)
+        try:
+            got = []
+            deadline = time.monotonic() + 30
+            while ends(got) < 5:
+                assert time.monotonic() < deadline, got[-3:]
+                got += [r for r in poll(task) if r.topic]
+            got += [r for r in poll_for(task, 0.5) if r.topic]
+        finally:
+            task.stop()
+    meta = [r.value for r in got if r.topic == "app.transaction"]
+    events = [r.value for r in got if r.topic != "app.transaction" and r.value is not None]
+    assert sorted(e["after"]["id"] for e in events) == [1, 6, 20, 30, 50, 99]
+    # (MariaDB logs each change of the non-transactional table as a transaction of its own)
+    ids = list(dict.fromkeys(e["transaction"]["id"] for e in events))
+    assert len(ids) == 5
+    assert [(m["status"], m["id"]) for m in meta] == [
+        (status, i) for i in ids for status in ("BEGIN", "END")
+    ]
+    for end in meta[1::2]:
+        mine = [e for e in events if e["transaction"]["id"] == end["id"]]
+        assert end["event_count"] == len(mine)
+        tables = Counter(f"{mariadb_db}.{e['source']['table']}" for e in mine)
+        assert {d["data_collection"]: d["event_count"] for d in end["data_collections"]} == tables
+        assert [e["transaction"]["total_order"] for e in mine] == list(range(1, len(mine) + 1))
+        assert [e["transaction"]["data_collection_order"] for e in mine] == list(
+            range(1, len(mine) + 1)
+        )  # (one table each here)
+    # the transaction of t 1 and t 6, from which ROLLBACK TO dropped t 2, 4 and 5
+    assert [e["after"]["id"] for e in events if e["transaction"]["id"] == ids[3]] == [1, 6]
+
+
 def test_an_xa_transaction_on_a_captured_table_is_a_clear_error(
     mariadb_server: MariaDBServer, mariadb_db: str
 ) -> None:
