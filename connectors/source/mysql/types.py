@@ -16,7 +16,8 @@ bytes); DATE ``io.debezium.time.Date``; DATETIME ``Timestamp`` (fsp <= 3) or
 ``MicroTime`` (negative and past 24 h kept); YEAR ``io.debezium.time.Year``; CHAR, VARCHAR,
 TEXT strings; BINARY, VARBINARY, BLOB by ``binary.handling.mode``; ENUM ``Enum`` and SET
 ``EnumSet`` with ``allowed``; JSON ``io.debezium.data.Json``; GEOMETRY
-``io.debezium.data.geometry.Geometry`` {wkb, srid}; MariaDB's UUID ``io.debezium.data.Uuid``
+``io.debezium.data.geometry.Geometry`` {wkb, srid} and POINT ``io.debezium.data.geometry.Point``
+{x, y, wkb, srid} (an SRID of 0: null); MariaDB's UUID ``io.debezium.data.Uuid``
 (as Debezium's MariaDB connector), INET6 and INET4 strings, as the server prints them (the
 binlog holds their bytes). Zero dates (``0000-00-00``) are null in a
 nullable column and the epoch in a NOT NULL one, as in Debezium.
@@ -47,6 +48,33 @@ GEOMETRY_FIELDS = (
     {"type": "bytes", "optional": False, "field": "wkb"},
     {"type": "int32", "optional": True, "field": "srid"},
 )
+
+
+# Debezium's Point: a Geometry with its coordinates
+POINT_FIELDS = (
+    {"type": "double", "optional": False, "field": "x"},
+    {"type": "double", "optional": False, "field": "y"},
+    {"type": "bytes", "optional": True, "field": "wkb"},
+    {"type": "int32", "optional": True, "field": "srid"},
+)
+
+
+def _geometry(v: Any) -> dict[str, Any]:
+    """The server's spatial value (its SRID, 4 bytes little-endian, then the WKB) as
+    Debezium's Geometry: SRID 0 is none (null), as Debezium reads it."""
+    srid = int.from_bytes(v[:4], "little")
+    return {"wkb": bytes(v[4:]), "srid": srid or None}
+
+
+def _point(v: Any) -> dict[str, Any]:
+    """A POINT column's value as Debezium's Point: its coordinates from the WKB (a 2D
+    point: byte order, type 1, x, y)."""
+    out = _geometry(v)
+    wkb = out["wkb"]
+    if len(wkb) != 21 or int.from_bytes(wkb[1:5], "little" if wkb[0] else "big") != 1:
+        raise ValueError(f"not the WKB of a 2D point: {wkb.hex()}")
+    x, y = struct.unpack("<dd" if wkb[0] else ">dd", wkb[5:21])
+    return {"x": x, "y": y, **out}
 
 
 def _schema(kind: str, optional: bool, name: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -218,6 +246,10 @@ class TypeMapper:
                            parameters={"allowed": ",".join(c.labels)})  # fmt: skip
         if t == T.JSON:
             return _schema("string", optional, "io.debezium.data.Json")
+        if t == T.GEOMETRY and c.geometry == "point":
+            return _schema("struct", optional, "io.debezium.data.geometry.Point",
+                           fields=[dict(f) for f in POINT_FIELDS],
+                           doc="Geometry (POINT)")  # fmt: skip
         if t == T.GEOMETRY:
             return _schema("struct", optional, "io.debezium.data.geometry.Geometry",
                            fields=[dict(f) for f in GEOMETRY_FIELDS],
@@ -382,8 +414,10 @@ class TypeMapper:
                 return jsonb.to_text(bytes(v)) if len(v) else empty
 
             return json_
+        if t == T.GEOMETRY and c.geometry == "point":
+            return _point
         if t == T.GEOMETRY:
-            return lambda v: {"wkb": bytes(v[4:]), "srid": int.from_bytes(v[:4], "little")}
+            return _geometry
         if c.charset == BINARY_CHARSET:
             encode = self.binary.converter()
             return lambda v: encode(v if isinstance(v, bytes) else v.encode())
@@ -474,4 +508,5 @@ def catalog_column(
         cs = BINARY_CHARSET
     elif charset is not None:
         cs = 45  # a text charset: the snapshot's values arrive decoded
-    return Column(t, meta, nullable, name, "unsigned" in column_type.lower(), cs, labels)
+    return Column(t, meta, nullable, name, "unsigned" in column_type.lower(), cs, labels,
+                  geometry="point" if kind == "point" else "")  # fmt: skip

@@ -130,6 +130,28 @@ MATRIX: list[tuple[str, str, Any, tuple[str, str | None]]] = [
     ("double(20,10)", "-0.0000000001", -1.000000082740371e-10, ("double", None)),
     ("year(2)", "69", 2069, ("int32", "io.debezium.time.Year")),
     ("year(2)", "70", 1970, ("int32", "io.debezium.time.Year")),
+    # a POINT as Debezium's Point (its coordinates too), an SRID of 0 as none (a review's: a
+    # Geometry without x and y, and SRID 0)
+    (
+        "point",
+        "ST_GeomFromText('POINT(1.5 -2)')",
+        {
+            "x": 1.5,
+            "y": -2.0,
+            "wkb": bytes.fromhex("0101000000000000000000f83f00000000000000c0"),
+            "srid": None,
+        },
+        ("struct", "io.debezium.data.geometry.Point"),
+    ),  # fmt: skip
+    (
+        "geometry",
+        "ST_GeomFromText('LINESTRING(0 0, 1 1)')",
+        {
+            "wkb": bytes.fromhex("010200000002000000" + "00" * 16 + "000000000000f03f" * 2),
+            "srid": None,
+        },
+        ("struct", "io.debezium.data.geometry.Geometry"),
+    ),  # fmt: skip
 ]
 
 

@@ -170,10 +170,12 @@ def table_map(event: memoryview, checksum: bool = True, mariadb: bool = True) ->
            **dict(zip(enums, extra["labels6"], strict=False))}  # fmt: skip
     labels = {i: _labels(raw[i], n, extra) for n, i in enumerate(sorted(sets + enums)) if i in raw}
     names = extra.get("names", ())
+    spatial = [i for i, t in enumerate(types) if t == T.GEOMETRY]
+    points = {i for i, g in zip(spatial, extra.get("geometries", ()), strict=False) if g == 1}
     for i, t in enumerate(types):
         columns.append(Column(
             t, metas[i], nullable[i], names[i] if i < len(names) else None, i in unsigned,
-            charsets.get(i), labels.get(i, ()),
+            charsets.get(i), labels.get(i, ()), geometry="point" if i in points else "",
         ))  # fmt: skip
     return TableMap(table_id, schema, table, tuple(columns), tuple(extra.get("pk", ())),
                     tuple(decoder(c) for c in columns))  # fmt: skip
@@ -245,6 +247,8 @@ def _optional_metadata(event: memoryview, pos: int, end: int, n_character: int) 
                     labels.append(bytes(event[at : at + n]))
                     at += n
                 out[f"labels{kind}"].append(tuple(labels))
+        elif kind == 7:  # geometry type per GEOMETRY column (0 geometry, 1 point...)
+            out["geometries"] = _packed_ints(event, pos, stop)
         elif kind == 8:  # simple primary key: column indexes
             out["pk"] = _packed_ints(event, pos, stop)
         elif kind == 10:  # ENUM/SET default charset, then (index among them, charset)

@@ -71,6 +71,9 @@ class Column:
     # MariaDB's UUID, INET6, INET4 (`types.EXTENDED`): the binlog logs them as BINARY(16) /
     # BINARY(4), only the DDL (the schema history) or the catalog says which they are
     ext: str = ""
+    # a POINT column ("point"; the binlog logs every spatial type as GEOMETRY: FULL row
+    # metadata's geometry types, or the catalog, say which)
+    geometry: str = ""
 
     @property
     def real_type(self) -> int:
