@@ -94,8 +94,10 @@ class PostgresSourceConfig(CdcSourceConfig):
     money_fraction_digits: int = Field(2, alias="money.fraction.digits", ge=0)
     include_unknown_datatypes: bool = Field(
         False, alias="include.unknown.datatypes",
-        description="send columns of types Debezium has no schema for (box, circle, "
-        "tsvector, pg_lsn, some arrays) as their text; by default they are left out",
+        description="send columns of types Debezium has no schema for: box, circle, "
+        "tsvector, pg_lsn as their text's bytes in binary.handling.mode's form (as Debezium), "
+        "some arrays (interval[], money[]...) as arrays of their items; by default they are "
+        "left out",
     )  # fmt: skip
 
     @model_validator(mode="after")

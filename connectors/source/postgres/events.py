@@ -50,7 +50,9 @@ def envelope_schema(name: str, row_schema: Mapping[str, Any] | None) -> dict[str
 
 # Types Debezium has no schema for (PostgresValueConverter.schemaBuilder returns null; the
 # JDBC layer calls them OTHER): their columns are left out of events unless
-# include.unknown.datatypes is set, in which case hub sends their text form as a string.
+# include.unknown.datatypes is set, in which case hub sends their text form: the scalar ones
+# as Debezium does, its bytes in binary.handling.mode's form (`UNKNOWN_AS_BINARY`), the
+# arrays (which Debezium leaves out even then) as arrays of their items.
 UNKNOWN_TYPE_OIDS = frozenset(
     {
         1187,  # interval[]
@@ -65,6 +67,13 @@ UNKNOWN_TYPE_OIDS = frozenset(
         3220,  # pg_lsn
     }
 )
+UNKNOWN_AS_BINARY = frozenset({603, 718, 3614, 3220})
+
+
+def _text_bytes(encode: Callable[[bytes], Any]) -> Callable[[Any], Any]:
+    """An unknown type's text (a str, or its bytes from the row codec) as binary.handling.mode
+    gives bytes (Debezium's `convertBinary` of the text for include.unknown.datatypes)."""
+    return lambda v: encode(v.encode() if isinstance(v, str) else bytes(v))
 
 
 def _placeholder(schema: Mapping[str, Any], text: str) -> Any:
@@ -203,8 +212,12 @@ class TableSchema:
                 continue
             typmod = typmod if typmod >= 0 else base_typmod
             optional = name not in not_null and name not in keyset
-            fs = {**mapper.schema(base, typmod, optional), "field": name}
-            convert = mapper.converter(base, typmod)
+            if base in UNKNOWN_AS_BINARY:
+                fs = {**mapper.binary.schema(optional), "field": name}
+                convert = _text_bytes(mapper.binary.converter())
+            else:
+                fs = {**mapper.schema(base, typmod, optional), "field": name}
+                convert = mapper.converter(base, typmod)
             text = defaults.get(name) if defaults else None
             default = None if text is None else _as_json(convert, text)
             if default is not None:
@@ -219,7 +232,12 @@ class TableSchema:
             if mapper.may_refuse(base):  # a value no event can carry: name the column
                 convert = named_errors(convert, f"table {schema}.{table}, column {name}")
             self._fields.append((i, name, convert, _placeholder(fs, placeholder)))
-            self._codec_fields.append((i, name, *mapper.fast_kind(base, typmod), convert))
+            kind = mapper.fast_kind(base, typmod)
+            if base in UNKNOWN_AS_BINARY:  # (the codec's KIND_PY: the converter does it all)
+                from connectors.source.postgres.rowcodec import KIND_PY
+
+                kind = (KIND_PY, 0)
+            self._codec_fields.append((i, name, *kind, convert))
         self.row_schema: dict[str, Any] = {
             "type": "struct", "fields": fields, "optional": True, "name": f"{self.topic}.Value",
         }  # fmt: skip

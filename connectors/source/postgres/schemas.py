@@ -199,7 +199,8 @@ class TableSchemas:
             self._warned.add((schema, table))
             log.warning(
                 "%s.%s: column(s) %s have types Debezium has no schema for and are left out "
-                "of the events; set include.unknown.datatypes=true to send them as text",
+                "of the events; set include.unknown.datatypes=true to send them (as their "
+                "text's bytes, as Debezium does)",
                 schema, table, ", ".join(built.unknown_columns),
             )  # fmt: skip
         return built
