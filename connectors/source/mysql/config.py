@@ -6,7 +6,7 @@ from __future__ import annotations
 import zlib
 from typing import Any, ClassVar, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from connectors.source.cdc.config import CdcSourceConfig
 
@@ -67,6 +67,13 @@ class MySqlSourceConfig(CdcSourceConfig):
     snapshot_mode: SnapshotMode = Field(
         "initial", alias="snapshot.mode", description="when to read the tables' existing rows"
     )
+
+    @field_validator("snapshot_mode", mode="before")
+    @classmethod
+    def _old_mode_names(cls, v: Any) -> Any:
+        # Debezium 2.x's deprecated names, still in many configs: the same modes
+        return {"schema_only": "no_data", "schema_only_recovery": "recovery"}.get(v, v)
+
     snapshot_locking_mode: Literal["minimal", "extended", "none"] = Field(
         "minimal", alias="snapshot.locking.mode",
         description="minimal: a global read lock only while the binlog position is read; "
