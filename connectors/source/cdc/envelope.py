@@ -83,18 +83,19 @@ TRANSACTION_BLOCK_SCHEMA: dict[str, Any] = {
 
 TXN_KEY_SCHEMA: dict[str, Any] = {
     "type": "struct", "optional": False,
-    "name": "io.debezium.connector.common.TransactionMetadataKey",
+    "name": "io.debezium.connector.common.TransactionMetadataKey", "version": 1,
     "fields": [{"type": "string", "optional": False, "field": "id"}],
 }  # fmt: skip
 TXN_VALUE_SCHEMA: dict[str, Any] = {
     "type": "struct", "optional": False,
-    "name": "io.debezium.connector.common.TransactionMetadataValue",
+    "name": "io.debezium.connector.common.TransactionMetadataValue", "version": 1,
     "fields": [
         {"type": "string", "optional": False, "field": "status"},
         {"type": "string", "optional": False, "field": "id"},
         {"type": "int64", "optional": True, "field": "event_count"},
         {"type": "array", "optional": True, "field": "data_collections", "items": {
-            "type": "struct", "optional": False, "fields": [
+            "type": "struct", "optional": False, "name": "event.collection", "version": 1,
+            "fields": [
                 {"type": "string", "optional": False, "field": "data_collection"},
                 {"type": "int64", "optional": False, "field": "event_count"}]}},
         {"type": "int64", "optional": False, "field": "ts_ms"},

@@ -17,11 +17,11 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_KEY_SCHEMA: dict[str, Any] = {
     "type": "struct", "optional": False, "name": "io.debezium.connector.common.ServerNameKey",
-    "fields": [{"type": "string", "optional": False, "field": "serverName"}],
+    "version": 1, "fields": [{"type": "string", "optional": False, "field": "serverName"}],
 }  # fmt: skip
 HEARTBEAT_VALUE_SCHEMA: dict[str, Any] = {
     "type": "struct", "optional": False, "name": "io.debezium.connector.common.Heartbeat",
-    "fields": [{"type": "int64", "optional": False, "field": "ts_ms"}],
+    "version": 1, "fields": [{"type": "int64", "optional": False, "field": "ts_ms"}],
 }  # fmt: skip
 
 

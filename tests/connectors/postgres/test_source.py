@@ -643,6 +643,15 @@ def test_transaction_metadata_and_logical_messages(
         assert begin["id"] == end["id"] == tx[0][0]["id"]
         assert end["event_count"] == 2
         assert end["data_collections"] == [{"data_collection": "public.m", "event_count": 2}]
+        # Debezium's schemas (SchemaFactory): names and versions
+        last = worker.log.partition("app.transaction", 0).records(0)[0][1]
+        key_schema, value_schema = (json.loads(b)["schema"] for b in (last.key, last.value))
+        assert (key_schema["name"], key_schema["version"]) == (
+            "io.debezium.connector.common.TransactionMetadataKey", 1)  # fmt: skip
+        assert (value_schema["name"], value_schema["version"]) == (
+            "io.debezium.connector.common.TransactionMetadataValue", 1)  # fmt: skip
+        items = value_schema["fields"][3]["items"]
+        assert (items["name"], items["version"]) == ("event.collection", 1)
         data = wait_for(lambda: (e := events(worker.log, "app.public.m")) and len(e) >= 2 and e)
         assert [v["transaction"]["total_order"] for _, v in data] == [1, 2]
         assert {v["transaction"]["id"] for _, v in data} == {begin["id"]}
@@ -907,6 +916,12 @@ def test_heartbeats_on_a_quiet_stream(
             what="heartbeats",
         )
         assert all(k == {"serverName": "app"} and v["ts_ms"] > 0 for k, v in beats)
+        last = worker.log.partition("__debezium-heartbeat.app", 0).records(0)[0][0]
+        key_schema, value_schema = (json.loads(b)["schema"] for b in (last.key, last.value))
+        assert [(s["name"], s["version"]) for s in (key_schema, value_schema)] == [
+            ("io.debezium.connector.common.ServerNameKey", 1),
+            ("io.debezium.connector.common.Heartbeat", 1),
+        ]
         before = sql.execute("SELECT at FROM hb").fetchone()[0]
         wait_for(lambda: sql.execute("SELECT at FROM hb").fetchone()[0] > before,
                  what="the action query")  # fmt: skip
