@@ -245,6 +245,17 @@ class MySqlSourceTask(CdcSourceTask):
                 stored_at = self._announced or {**self._base, "snapshot": True, "table": None,
                                                 "after": None}  # fmt: skip
             self._history_records = self.history.baseline(at, stored_at)
+            if self._baseline is not None:  # (a snapshot's, not a history rebuilt)
+                self._history_records += self.history.snapshot_changes(
+                    at, stored_at, self._show_create
+                )  # fmt: skip
+
+    def _show_create(self, db: str, table: str) -> str:
+        from connectors.source.mysql.server import query
+        from connectors.source.mysql.snapshot import ident
+
+        rows = query(self.meta, f"SHOW CREATE TABLE {ident(db)}.{ident(table)}")
+        return str(rows[0][1]) if rows else ""
 
     def _action(self) -> None:
         from connectors.source.mysql.server import query

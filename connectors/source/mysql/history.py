@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
 from connectors.source.cdc.cuts import precedes
+from connectors.source.cdc.envelope import VERSION
 from connectors.source.mysql import ddl
 from connectors.source.mysql.ddl import ColumnSpec, Statement, is_textual
 from connectors.source.mysql.protocol.events import TableMap
@@ -823,6 +824,41 @@ class SchemaHistory:
             # that a replay of the change events counts on
             out.append(self._record(
                 record(self.prefix, offset, at, now, "", "", changes, hub), offset, False
+            ))  # fmt: skip
+        return out
+
+    def snapshot_changes(
+        self, at: tuple[str, int], offset: Mapping[str, Any],
+        show_create: Callable[[str, str], str],
+    ) -> list[Any]:  # fmt: skip
+        """A snapshot's schema change events (``include.schema.changes``): one CREATE TABLE
+        per captured table, its statement as ``show_create(db, table)`` gives it, as
+        Debezium's snapshot writes them to ``<topic.prefix>`` (source.snapshot true, the
+        snapshot's binlog position). Not replayable: a resumed snapshot writes them again."""
+        from hub.runtime.api import SourceRecord
+
+        if not self.emit_changes:
+            return []
+        out = []
+        now = _now_ms()
+        tables = sorted((t for t in self.schemas.tables.values() if self.captured(t.db, t.name)),
+                        key=lambda t: (t.db, t.name))  # fmt: skip
+        for t in tables:
+            source = {
+                "version": VERSION, "connector": self.connector, "name": self.prefix,
+                "ts_ms": now, "snapshot": "true", "db": t.db, "sequence": None,
+                "ts_us": now * 1000, "ts_ns": now * 1_000_000, "table": t.name,
+                "server_id": 0, "gtid": None, "file": at[0], "pos": at[1], "row": 0,
+                "thread": None, "query": None,
+            }  # fmt: skip
+            value = {
+                "source": source, "ts_ms": now, "databaseName": t.db, "schemaName": None,
+                "ddl": show_create(t.db, t.name),
+                "tableChanges": [_event_change(TableChange("CREATE", t.db, t.name, t))],
+            }  # fmt: skip
+            out.append(SourceRecord(
+                self.prefix, value, {"databaseName": t.db}, self.partition, dict(offset),
+                key_schema=self.key_schema, value_schema=self.value_schema, replayable=False,
             ))  # fmt: skip
         return out
 
