@@ -410,11 +410,11 @@ class Connector(ABC):
     not_yet: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
-    def class_defaults(cls, connector_class: str) -> Mapping[str, Any]:
-        """Defaults of the plugin's own properties that depend on the class name a config
-        gives (a tool's class name runs that tool's defaults where hub's differ); a property
-        the config sets wins. Default: none."""
-        return {}
+    def config_warnings(cls, config: Mapping[str, Any]) -> list[str]:
+        """What a valid config should know (`hub validate`'s and the start's warnings): the
+        defaults it runs with where they differ from those of the tool whose class name it
+        gives... Default: none."""
+        return []
 
     @classmethod
     def refused(cls, key: str, value: Any) -> str | None:

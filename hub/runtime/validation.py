@@ -382,7 +382,6 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
         chain_keys = {k for k in raw if k.startswith(("transforms", "predicates"))}
     common_values = {k: v for k, v in raw.items() if k in COMMON}
     own_values = {k: v for k, v in raw.items() if k in fields}
-    own_values = {**cls.class_defaults(str(raw.get("connector.class", ""))), **own_values}
     topic_configs = topic_creation_configs(raw)
     problems += _topic_config_problems(topic_configs)
     for k in raw:
@@ -449,4 +448,5 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
         )
     if problems or common is None or config is None:
         raise ConfigError(f"invalid config in {where}:\n" + "\n".join(f"  - {p}" for p in problems))
+    warnings += [f"{where}: {w}" for w in cls.config_warnings(raw)]
     return ValidatedConnector(spec.name, cls, common, config, raw, spec, chain, warnings)

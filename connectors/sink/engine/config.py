@@ -4,8 +4,9 @@ hub's defaults differ from Debezium's JDBC sink in three places, so that a sink 
 source ends equal to the source without extra settings: ``primary.key.mode`` defaults to
 ``record_key`` (Debezium: ``none``), ``delete.enabled`` and ``truncate.enabled`` default to
 true (Debezium: false); ``insert.mode`` is an upsert when keyed (Debezium: insert) and
-``schema.evolution`` basic (Debezium: none). Debezium's class name for the JDBC sink runs with
-Debezium's defaults (connectors/sink/jdbc).
+``schema.evolution`` basic (Debezium: none). Set them explicitly to get Debezium's
+behaviour; under Debezium's class name for the JDBC sink each left unset is a warning
+(connectors/sink/jdbc).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """``io.debezium.connector.jdbc.JdbcSinkConnector``: Debezium's JDBC sink class name, so its
-configs run as they are, with Debezium's defaults where hub's differ (`DEBEZIUM_DEFAULTS`:
-a config written for Debezium that leaves deletes off keeps the rows its source deletes).
-The dialect comes from ``connection.url``: ``duckdb:`` → the DuckDB sink, ``postgresql://`` /
-``jdbc:postgresql://`` → the PostgreSQL sink. Under hub's own name (``jdbc``) hub's defaults
-hold."""
+configs run as they are. The dialect comes from ``connection.url``: ``duckdb:`` → the DuckDB
+sink, ``postgresql://`` / ``jdbc:postgresql://`` → the PostgreSQL sink. hub's defaults hold
+(those of the sink engine): each that differs from Debezium's and that the config leaves
+unset is a warning (`DEBEZIUM_DEFAULTS`), so that a config written for Debezium does not
+delete what it kept there without a word. (Running Debezium's defaults under its name would
+change what a sink an earlier hub ran with that name does: its first update after the
+upgrade failed on the key its tables have.)"""
 
 from __future__ import annotations
 
@@ -22,10 +24,15 @@ from hub.runtime.api import (
     SinkTaskContext,
 )
 
-# Debezium's JDBC sink defaults where the engine's differ (connectors/sink/engine/config.py)
+# Debezium's JDBC sink defaults where the engine's differ (connectors/sink/engine/config.py):
+# (Debezium's, hub's, what hub's means for the target)
 DEBEZIUM_DEFAULTS = {
-    "insert.mode": "insert", "primary.key.mode": "none", "delete.enabled": False,
-    "truncate.enabled": False, "schema.evolution": "none",
+    "delete.enabled": ("false", "true", "a source's deletes and tombstones delete the row"),
+    "truncate.enabled": ("false", "true", "a source's truncate empties the table"),
+    "insert.mode": ("insert", "upsert when the table has a key", "a row written again "
+                    "replaces the one with its key"),
+    "primary.key.mode": ("none", "record_key", "tables get the record key as primary key"),
+    "schema.evolution": ("none", "basic", "missing tables and columns are created"),
 }  # fmt: skip
 DEBEZIUM_NAMES = ("io.debezium.connector.jdbc.JdbcSinkConnector", "JdbcSinkConnector")
 
@@ -52,7 +59,6 @@ class JdbcSinkTask(SinkTask):
     def start(self, config: Mapping[str, Any], context: SinkTaskContext) -> None:
         from connectors.sink.engine.task import EngineSinkTask
 
-        config = {**JdbcSink.class_defaults(str(config.get("connector.class", ""))), **config}
         url = str(config.get("connection.url", ""))
         inner: EngineSinkTask[Any]
         if duckdb_path(url) is not None:
@@ -96,8 +102,14 @@ class JdbcSink(SinkConnector):
     secret_properties = ("connection.password", "connection.url")
 
     @classmethod
-    def class_defaults(cls, connector_class: str) -> Mapping[str, Any]:
-        return DEBEZIUM_DEFAULTS if connector_class in DEBEZIUM_NAMES else {}
+    def config_warnings(cls, config: Mapping[str, Any]) -> list[str]:
+        if config.get("connector.class") not in DEBEZIUM_NAMES:
+            return []
+        return [
+            f"{prop} is not set: hub's default is {ours} ({means}), Debezium's JDBC sink's "
+            f"{theirs}; set {prop}: {theirs} to keep Debezium's behaviour"
+            for prop, (theirs, ours, means) in DEBEZIUM_DEFAULTS.items() if prop not in config
+        ]  # fmt: skip
 
     @staticmethod
     def _dialect(config: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
