@@ -470,3 +470,12 @@ def test_debeziums_deprecated_mysql_snapshot_modes_are_their_new_names() -> None
         valid = validate(ConnectorSpec("a", {**base, "snapshot.mode": old}, "a.yaml"))
         assert not valid.warnings
         assert MySqlSourceConfig.of(valid.raw).snapshot_mode == new
+
+
+def test_list_items_are_cut_as_debeziums_regex_splitter_cuts_them() -> None:
+    # (a review's: an escaped backslash before a comma had kept two items as one)
+    from connectors.source.cdc.filters import patterns
+
+    cut = [p.pattern for p in patterns("table.include.list", r"a\.b,x{1\,2}, c\\,d,e\.f")]
+    assert cut == [r"a\.b", "x{1,2}", r"c\\", "d", r"e\.f"]
+    assert patterns("table.include.list", "public.orders")[0].fullmatch("PUBLIC.Orders")

@@ -8,7 +8,9 @@ schema in PostgreSQL (``schema.include.list``), a database in MySQL
 is in ``public.orders``), and a comma inside an expression is written ``\\,``. An include list
 and an exclude list of the same kind cannot both be set. System namespaces (``pg_catalog``,
 ``mysql``...) are never captured. The columns of ``message.key.columns`` are names, matched
-exactly first and then ignoring case.
+exactly first and then ignoring the case of ASCII letters. (Python's IGNORECASE folds
+non-ASCII letters too, where Java's CASE_INSENSITIVE does not: an entry ``café`` also names a
+table ``CAFÉ`` here, not in Debezium.)
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def patterns(prop: str, value: str) -> tuple[re.Pattern[str], ...]:
     CASE_INSENSITIVE); split on the commas not escaped with a backslash (``\\,`` is a comma
     inside an expression, as in Debezium)."""
     out = []
-    for item in (v.strip().replace("\\,", ",") for v in re.split(r"(?<!\\),", value)):
+    for item in (v.strip() for v in _split(value)):
         if not item:
             continue
         try:
@@ -41,11 +43,40 @@ def patterns(prop: str, value: str) -> tuple[re.Pattern[str], ...]:
     return tuple(out)
 
 
+def _split(value: str) -> list[str]:
+    """A list's items as Debezium's RegExSplitter cuts them: at each comma, but one after a
+    backslash, which is the comma itself; a backslash before anything else stays with it
+    (``\\\\,`` is an escaped backslash, then a cut)."""
+    items: list[str] = []
+    item: list[str] = []
+    i = 0
+    while i < len(value):
+        c = value[i]
+        if c == "\\" and i + 1 < len(value):
+            after = value[i + 1]
+            item.append("," if after == "," else c + after)
+            i += 2
+            continue
+        if c == ",":
+            items.append("".join(item))
+            item = []
+        else:
+            item.append(c)
+        i += 1
+    items.append("".join(item))
+    return items
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def _spelt(column: str, names: Sequence[str]) -> str:
+    """A listed key column as the table spells it: exactly, or else ignoring the case of
+    ASCII letters (as Java's CASE_INSENSITIVE, which Debezium matches with)."""
     if column in names:
         return column
-    folded = column.casefold()
-    return next((n for n in names if n.casefold() == folded), column)
+    folded = column.translate(_ASCII_LOWER)
+    return next((n for n in names if n.translate(_ASCII_LOWER) == folded), column)
 
 
 def _matches(patterns: tuple[re.Pattern[str], ...], name: str) -> bool:
