@@ -268,16 +268,25 @@ def test_debeziums_properties_that_change_what_is_captured_are_refused(cls: str)
         "datatype.propagate.source.type": ".+\\.VARCHAR",
         "heartbeat.topics.prefix": "hb",
     }
+    own, other = "SchemaTopicNamingStrategy", "DefaultTopicNamingStrategy"
     if cls == "mysql":
-        refused.update({"gtid.source.includes": "abc.*", "table.ignore.builtin": "false"})
+        refused.update({"gtid.source.includes": "abc.*", "table.ignore.builtin": "false",
+                        "enable.time.adjuster": "true"})  # fmt: skip
+        own, other = other, own
+    else:
+        refused["publish.via.partition.root"] = "true"
     with pytest.raises(ConfigError) as err:
         validate(ConnectorSpec("a", {**base, **refused}, "a.yaml"))
     lines = [ln for ln in str(err.value).splitlines() if ln.startswith("  - ")]
     assert sorted(ln.split(":")[0][4:] for ln in lines) == sorted(refused)
     assert "snapshot.mode: no_data" in str(err.value)
+    # Debezium's other strategy names topics <prefix>.<table> for this connector
+    with pytest.raises(ConfigError, match="topic.naming.strategy: hub names"):
+        validate(ConnectorSpec("a", {**base, "topic.naming.strategy":
+                                     f"io.debezium.schema.{other}"}, "a.yaml"))  # fmt: skip
     # a value that asks for what hub does anyway: ignored with a warning, as before
     same = {"schema.name.adjustment.mode": "none",
-            "topic.naming.strategy": "io.debezium.schema.DefaultTopicNamingStrategy",
+            "topic.naming.strategy": f"io.debezium.schema.{own}",
             "heartbeat.topics.prefix": "__debezium-heartbeat", "converters": ""}  # fmt: skip
     ok = validate(ConnectorSpec("a", {**base, **same}, "a.yaml"))
     assert len(ok.warnings) == len(same)

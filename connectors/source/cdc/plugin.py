@@ -4,7 +4,7 @@ the order their records without a key need, and the partitions their truncates a
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from connectors.source.cdc.config import one_partition_reason, partitions_problems
 from hub.runtime.api import SourceConnector, SourceTask
@@ -46,11 +46,18 @@ _CHANGES_WHAT: dict[str, tuple[tuple[str, ...] | None, str]] = {
         "hub captures the transactions of every GTID source; remove it"),
     r"table\.ignore\.builtin": (("true",),
         "hub never captures the server's system tables; remove it"),
-    r"topic\.naming\.strategy": (
-        ("io.debezium.schema.SchemaTopicNamingStrategy",
-         "io.debezium.schema.DefaultTopicNamingStrategy"),
-        "hub names a table's topic <topic.prefix>.<schema or database>.<table>, as Debezium's "
-        "default strategies do: remove it, and rename topics with a RegexRouter transform"),
+    r"topic\.naming\.strategy": (("(the connector's default)",),  # (see `refused`)
+        "hub names a table's topic <topic.prefix>.<schema or database>.<table>, as the "
+        "connector's default strategy in Debezium does: remove it, and rename topics with a "
+        "RegexRouter transform"),
+    r"enable\.time\.adjuster": (("false",),
+        "hub keeps the years below 100 of dates and times as the server stores them (Debezium "
+        "moves them to 1970-2069 under this, its default): remove it, or set false"),
+    r"publish\.via\.partition\.root": (("false",),
+        "hub captures each partition as a table of its own; for a partitioned table's changes "
+        "under its root's topic, create the publication yourself WITH "
+        "(publish_via_partition_root = true), set publication.autocreate.mode: disabled, and "
+        "leave the partitions out with table.exclude.list"),
     r"(field|schema)\.name\.adjustment\.mode": (("none",),
         "hub does not adjust field or schema names (names invalid in Avro pass as they "
         "are): remove it, or set none"),
@@ -68,6 +75,10 @@ class CdcSourceConnector(SourceConnector):
     the values they were set to hide), as are its properties that change what is captured
     (`_CHANGES_WHAT`)."""
 
+    # Debezium's topic.naming.strategy default for this connector (the other strategy names
+    # topics otherwise: <prefix>.<table>)
+    default_topic_naming: ClassVar[str] = "io.debezium.schema.SchemaTopicNamingStrategy"
+
     @classmethod
     def refused(cls, key: str, value: Any) -> str | None:
         if _MASKING.fullmatch(key):
@@ -81,6 +92,8 @@ class CdcSourceConnector(SourceConnector):
             # (of the connector's Debezium properties only: another's is an unknown one)
             if pattern.fullmatch(key) and any(re.fullmatch(p, key) for p in cls.not_yet):
                 given = str(value).strip()
+                if key == "topic.naming.strategy":
+                    ok = (cls.default_topic_naming,)
                 if not given or (ok is not None and given.lower() in (o.lower() for o in ok)):
                     return None  # (what hub does: ignored with not_yet's warning)
                 return why

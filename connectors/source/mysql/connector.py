@@ -710,6 +710,7 @@ class MySqlConnector(CdcSourceConnector):
     task_class: ClassVar[type[SourceTask]] = MySqlSourceTask
     secret_properties = ("database.password", "database.ssl.key.password")
     not_yet: ClassVar[tuple[str, ...]] = _NOT_YET
+    default_topic_naming: ClassVar[str] = "io.debezium.schema.DefaultTopicNamingStrategy"
 
     @classmethod
     def refused(cls, key: str, value: Any) -> str | None:
