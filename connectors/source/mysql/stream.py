@@ -222,13 +222,16 @@ def _charsets_of(table: MySqlTable) -> str:
 
 class _Txn(Transaction):
     __slots__ = ("file", "pos", "gtids", "gtid", "rows_events", "ts", "standalone", "thread",
-                 "query", "xa", "held", "marks", "alter")  # fmt: skip
+                 "query", "xa", "held", "marks", "alter", "begun")  # fmt: skip
 
     def __init__(self, file: str, pos: int, gtids: str | None, gtid: str | None, ts: int) -> None:
         super().__init__(gtid or f"{file}:{pos}")
         self.file, self.pos, self.gtids, self.gtid, self.ts = file, pos, gtids, gtid, ts
         self.rows_events = 0  # rows events seen so far (of every table: see _count_all)
         self.standalone = False
+        # begun as a transaction (BEGIN, XA START; MariaDB: a GTID event not standalone), not
+        # a statement of its own (DDL): Debezium's BEGIN and END records are written for it
+        self.begun = False
         self.thread: int | None = None
         self.query: str | None = None  # the statement of the rows events that follow
         self.xa = False  # an XA transaction's prepared part
@@ -480,6 +483,7 @@ class ChangeStream:
             self._begin(h, f"{domain}-{h.server_id}-{seq}")
             assert self._txn is not None
             self._txn.standalone = bool(flags & FL_STANDALONE)
+            self._txn.begun = not self._txn.standalone
             self._txn.xa = bool(flags & FL_PREPARED_XA)
             self._txn.alter = _alter_phase(event, checksum, flags)
         elif t == E.GTID or t == 34:  # MySQL GTID / anonymous GTID
@@ -523,7 +527,7 @@ class ChangeStream:
         if txn is not None and txn.held is not None:  # what no savepoint can undo now
             kept = [r for r in txn.held if not rollback or not self._transactional(*r.table)]
             self._release(kept, out)
-        if txn is not None and self.metadata and txn.total:
+        if txn is not None and self.metadata and (txn.begun or txn.total):
             self._txn_records(txn, out)
         if txn is not None and txn.gtid is not None and self.mariadb:
             self.gtids = mariadb_after(self.gtids, txn.gtid)
@@ -560,6 +564,7 @@ class ChangeStream:
                 self._begin(h, None)
             if self._txn is not None:
                 self._txn.thread = thread
+                self._txn.begun = True
             return
         upper = sql.upper()
         if word == "COMMIT" or upper == "ROLLBACK":
@@ -745,10 +750,10 @@ class ChangeStream:
 
     def _txn_records(self, txn: _Txn, out: list[SourceRecord]) -> None:
         """The transaction's BEGIN and END records (``provide.transaction.metadata``), at its
-        commit when it had events, as Debezium writes none for a transaction without any.
-        Both come after its events, which another topic holds anyway: their offsets are past
-        its last rows event, so that a restart inside the transaction, which reads its rows
-        events again, writes each of them once."""
+        commit, for each transaction, as Debezium writes them (one without captured events
+        too: its END counts none). Both come after its events, which another topic holds
+        anyway: their offsets are past its last rows event, so that a restart inside the
+        transaction, which reads its rows events again, writes each of them once."""
         n = txn.rows_events
         ts_ms = txn.ts * 1000
         real = {t.topic: f"{t.db}.{t.table}" for t in self._tables.values()}
@@ -788,7 +793,7 @@ class ChangeStream:
             if self._txn is None:
                 self._begin(h, None)
             assert self._txn is not None
-            self._txn.xa = True
+            self._txn.xa = self._txn.begun = True
         elif verb in ("COMMIT", "ROLLBACK"):
             self._commit(h, out)
 

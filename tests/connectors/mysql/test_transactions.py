@@ -78,9 +78,10 @@ def test_transaction_metadata_has_begin_and_end_records_counting_what_was_emitte
     mariadb_server: MariaDBServer, mariadb_db: str, restarts: bool
 ) -> None:
     """provide.transaction.metadata: a BEGIN and an END record in ``<prefix>.transaction``
-    for each transaction with events (none were written: a review's), END counting the
-    events emitted (the rows a ROLLBACK TO dropped not among them) and each event's block
-    numbered without gaps; once each however often the task restarts."""
+    for each transaction, as Debezium writes them (none were written: a review's), END
+    counting the events emitted (none for a transaction of tables not captured; the rows a
+    ROLLBACK TO dropped not among them) and each event's block numbered without gaps; once
+    each however often the task restarts."""
     con = root(mariadb_server, mariadb_db)
     cur = con.cursor()
     cur.execute("CREATE TABLE t (id int PRIMARY KEY) ENGINE=InnoDB")
@@ -97,20 +98,21 @@ def test_transaction_metadata_has_begin_and_end_records_counting_what_was_emitte
             offset = dict(r.source_offset)
     finally:
         task.stop()
-    cur.execute("INSERT INTO other VALUES (1)")  # (no captured event: no BEGIN, no END)
+    cur.execute("INSERT INTO other VALUES (1)")  # (no captured event: END counts none)
+    cur.execute("CREATE TABLE other2 (id int)")  # (a statement of its own: no BEGIN, no END)
     _savepoint_workload(cur)
 
     def ends(seen: list[Any]) -> int:
         return sum(1 for r in seen if r.topic == "app.transaction" and r.value["status"] == "END")
 
     if restarts:
-        got = restart_after_every_poll(cfg, offset, lambda seen: ends(seen) == 5)
+        got = restart_after_every_poll(cfg, offset, lambda seen: ends(seen) == 6)
     else:
         task = start_task(cfg, offset)
         try:
             got = []
             deadline = time.monotonic() + 30
-            while ends(got) < 5:
+            while ends(got) < 6:
                 assert time.monotonic() < deadline, got[-3:]
                 got += [r for r in poll(task) if r.topic]
             got += [r for r in poll_for(task, 0.5) if r.topic]
@@ -122,10 +124,12 @@ def test_transaction_metadata_has_begin_and_end_records_counting_what_was_emitte
     # (MariaDB logs each change of the non-transactional table as a transaction of its own)
     ids = list(dict.fromkeys(e["transaction"]["id"] for e in events))
     assert len(ids) == 5
-    assert [(m["status"], m["id"]) for m in meta] == [
+    assert meta[0]["status"] == "BEGIN" and meta[1]["status"] == "END"
+    assert meta[1]["event_count"] == 0 and meta[1]["data_collections"] == []
+    assert [(m["status"], m["id"]) for m in meta[2:]] == [
         (status, i) for i in ids for status in ("BEGIN", "END")
     ]
-    for end in meta[1::2]:
+    for end in meta[3::2]:
         mine = [e for e in events if e["transaction"]["id"] == end["id"]]
         assert end["event_count"] == len(mine)
         tables = Counter(f"{mariadb_db}.{e['source']['table']}" for e in mine)
