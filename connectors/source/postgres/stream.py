@@ -442,8 +442,9 @@ class ChangeStream:
             after = schema.row(msg.new.values)
             self._emit(txn, schema, "c", None, after, schema.key(after), lsn, out)
         elif isinstance(msg, pg.Update):
-            if "u" in self.skipped_ops:
-                return
+            skipped = self.skipped_ops
+            if "u" in skipped and (schema.unkeyed is not None or msg.old is None):
+                return  # (no key change it could be: the WAL has no old row)
             old = msg.old.values if msg.old is not None else None
             if schema.unkeyed is not None:
                 # (also without an old row: the identity's columns did not change, so the WAL
@@ -454,12 +455,18 @@ class ChangeStream:
                 and bool(schema.key_columns)
                 and schema.raw_key(old) != schema.raw_key(msg.new.values)
             )
+            # a changed key is a delete and a create, each skipped as its own operation, as
+            # Debezium's (with skipped.operations=d the old key's row had been deleted too)
+            halves = ("d" not in skipped, "c" not in skipped)
+            if (not key_changed and "u" in skipped) or (key_changed and not any(halves)):
+                return
+            if schema.deferrable_key and "u" in skipped:
+                return  # (its keys' net changes, settled at the commit, are not split)
             if schema.deferrable_key and old is not None:  # (REPLICA IDENTITY FULL)
                 self._defer(txn, msg.relation_id, schema, old, msg.new.values, lsn)
                 return
             if skip:
-                self._block(txn, schema)
-                if key_changed:
+                for _ in range(sum(halves) if key_changed else 1):
                     self._block(txn, schema)
                 return
             if inc is not None and inc.open:
@@ -476,10 +483,12 @@ class ChangeStream:
                 before = schema.row(old)
                 old_key, new_key = schema.key(before), schema.key(after)
                 assert old_key is not None and new_key is not None
-                self._emit(txn, schema, "d", before, None, old_key, lsn, out,
-                           rekey_headers(new_key, "d"))  # fmt: skip
-                self._emit(txn, schema, "c", None, after, new_key, lsn, out,
-                           rekey_headers(old_key, "c") + unavailable_header(gone))  # fmt: skip
+                if halves[0]:
+                    self._emit(txn, schema, "d", before, None, old_key, lsn, out,
+                               rekey_headers(new_key, "d"))  # fmt: skip
+                if halves[1]:
+                    self._emit(txn, schema, "c", None, after, new_key, lsn, out,
+                               rekey_headers(old_key, "c") + unavailable_header(gone))  # fmt: skip
                 return
             old_row = schema.row(old) if old is not None else None
             self._emit(txn, schema, "u", old_row, after, schema.key(after), lsn, out,
