@@ -35,8 +35,37 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 OPEN, CLOSE = "snapshot-window-open", "snapshot-window-close"
-# a row of the signal table (its name quoted by the source's dialect)
-SIGNAL_INSERT = "INSERT INTO {table} (id, type, data) VALUES (%s, %s, %s)"
+# a row of the signal table (its name quoted by the source's dialect): its first three
+# columns are the id, the type and the data whatever their names, as in Debezium
+SIGNAL_INSERT = "INSERT INTO {table} VALUES (%s, %s, %s)"
+_QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^."`]+)')
+
+
+class Collection:
+    """A ``data-collections`` entry: a regular expression a table's ``<ns>.<table>`` matches
+    whole, or else, as Debezium's (TableId.parse), the name it spells with its parts quoted
+    (``public."Mixed"``, ``db.`Mixed```)."""
+
+    def __init__(self, entry: str) -> None:
+        self.pattern = re.compile(entry)
+        parts, pos = [], 0
+        while pos < len(entry):
+            m = _QUOTED_PART.match(entry, pos)
+            if m is None:
+                break
+            parts.append(
+                m[1].replace('""', '"') if m[1] is not None
+                else m[2].replace("``", "`") if m[2] is not None else m[3]
+            )  # fmt: skip
+            pos = m.end()
+            if pos < len(entry) and entry[pos] == ".":
+                pos += 1
+            elif pos < len(entry):
+                break
+        self.name = ".".join(parts) if pos >= len(entry) and ('"' in entry or "`" in entry) else None
+
+    def matches(self, table: str) -> bool:
+        return bool(self.pattern.fullmatch(table)) or table == self.name
 
 
 def send_signal(
@@ -54,7 +83,8 @@ def send_signal(
 
     if not collection:
         raise ConfigError(
-            "set signal.data.collection (a table of id, type and data text columns) for "
+            "set signal.data.collection (a table whose first three columns, text, hold a "
+            "signal's id, type and data) for "
             "signals such as incremental snapshots"
         )
     first, _, second = collection.partition(".")
@@ -327,11 +357,11 @@ class IncrementalSnapshot:
         without any, the whole snapshot stops (Debezium's)."""
         try:
             doc = json.loads(data or "{}")
-            patterns = [re.compile(p) for p in (doc.get("data-collections") or [])]
+            patterns = [Collection(p) for p in (doc.get("data-collections") or [])]
         except (ValueError, re.error, TypeError, AttributeError) as exc:
             log.error("signal %s: cannot read its data %r: %s", ident, data, exc)
             return
-        gone = [t for t in self.tables if any(p.fullmatch(t) for p in patterns)]
+        gone = [t for t in self.tables if any(p.matches(t) for p in patterns)]
         if patterns and not gone:
             log.warning("signal %s: no table of the incremental snapshot matches %s", ident,
                         doc.get("data-collections"))  # fmt: skip
@@ -360,7 +390,7 @@ class IncrementalSnapshot:
     def _execute(self, ident: str | None, data: str | None) -> None:
         try:
             doc = json.loads(data or "{}")
-            patterns = [re.compile(p) for p in doc.get("data-collections", [])]
+            patterns = [Collection(p) for p in doc.get("data-collections", [])]
         except (ValueError, re.error, TypeError) as exc:
             log.error("signal %s: cannot read its data %r: %s", ident, data, exc)
             return
@@ -372,7 +402,7 @@ class IncrementalSnapshot:
                       "key); no snapshot started", ident)  # fmt: skip
             return
         known = self.port.tables()
-        chosen = [t for t in known if any(p.fullmatch(t) for p in patterns)]
+        chosen = [t for t in known if any(p.matches(t) for p in patterns)]
         conditions = self._conditions(ident, doc.get("additional-conditions"), chosen)
         if conditions is None:
             return
@@ -432,12 +462,12 @@ class IncrementalSnapshot:
         out: dict[str, str] = {}
         try:
             for entry in given:
-                pattern = re.compile(str(entry["data-collection"]))
+                pattern = Collection(str(entry["data-collection"]))
                 condition = str(entry["filter"]).strip()
                 if not condition:
                     raise ValueError("an empty filter")
                 for t in chosen:
-                    if pattern.fullmatch(t):
+                    if pattern.matches(t):
                         out[t] = f"({out[t]}) AND ({condition})" if t in out else condition
         except (TypeError, KeyError, ValueError, re.error) as exc:
             log.error('signal %s: cannot read additional-conditions %r (a list of '

@@ -354,7 +354,6 @@ class ChangeStream:
         self.incremental = incremental
         self._signal = tuple(cfg.signal_data_collection.split(".", 1)) if incremental else None
         self._signal_id: int | None = None
-        self._signal_columns: list[str] = []
         # changes a resumed snapshot read already (`connectors.source.cdc.cuts`)
         self._cut = SnapshotCuts.load(resume.get("cut")) if resume.get("cut") else None
         self._cut_json = self._cut.to_json() if self._cut is not None else None  # (shared)
@@ -826,7 +825,6 @@ class ChangeStream:
                 tm = cached[2]
         if self._signal is not None and (tm.schema, tm.table) == self._signal:
             self._signal_id = tm.table_id
-            self._signal_columns = [c.name or "" for c in tm.columns]
             self._maps[tm.table_id] = tm
         if not self.filters.table(tm.schema, tm.table):
             if tm.table_id != self._signal_id:
@@ -1068,9 +1066,10 @@ class ChangeStream:
         for r, (_, values) in enumerate(ev.rows):
             if self._skip is not None and (index, r) < self._skip:
                 continue  # read before the restart: its effect is in the restored state
-            row = {n: (v.decode() if isinstance(v, bytes) else v)
-                   for n, v in zip(self._signal_columns, values or (), strict=False)}  # fmt: skip
-            if not inc.on_signal(row.get("type"), row.get("id"), row.get("data")):
+            # (its first three columns, whatever their names, as Debezium reads them)
+            got = [v.decode() if isinstance(v, bytes) else v for v in (values or ())[:3]]
+            ident, kind, data = (got + [None] * 3)[:3]
+            if not inc.on_signal(kind, ident, data):
                 continue
             source = {
                 "version": VERSION, "connector": self.connector, "name": self.cfg.topic_prefix,

@@ -134,7 +134,6 @@ class ChangeStream:
         self._idle_since = time.monotonic()
         self.incremental = incremental
         self._signal_relid: int | None = None
-        self._signal_columns: list[str] = []
         self.events = 0
         self.ops: Counter[str] = Counter()  # events by operation (c, u, d, r, t)
         self.batched = 0
@@ -312,7 +311,6 @@ class ChangeStream:
             self._cut_at.pop(msg.relation_id, None)
             if f"{msg.namespace}.{msg.name}" == self.cfg.signal_data_collection:
                 self._signal_relid = msg.relation_id
-                self._signal_columns = [c.name for c in msg.columns]
             return
         if kind in (0x49, 0x55, 0x44, 0x54):  # Insert, Update, Delete, Truncate
             if txn is None:
@@ -640,11 +638,11 @@ class ChangeStream:
         inc = self.incremental
         if inc is None:
             return
-        row = {
-            name: (bytes(v).decode() if isinstance(v, bytes | memoryview) else None)
-            for name, v in zip(self._signal_columns, msg.new.values, strict=False)
-        }
-        closed = inc.on_signal(row.get("type"), row.get("id"), row.get("data"))
+        # (its first three columns, whatever their names, as Debezium reads them)
+        got = [bytes(v).decode() if isinstance(v, bytes | memoryview) else None
+               for v in msg.new.values[:3]]  # fmt: skip
+        ident, kind, data = (got + [None] * 3)[:3]
+        closed = inc.on_signal(kind, ident, data)
         if closed:
             src = {
                 "version": VERSION, "connector": "postgresql", "name": self.name,
