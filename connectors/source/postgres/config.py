@@ -7,6 +7,7 @@ are reported by ``hub validate`` with a warning rather than silently ignored.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -84,6 +85,14 @@ class PostgresSourceConfig(CdcSourceConfig):
         True, alias="logical.decoding.message.include",
         description="emit pg_logical_emit_message() messages to <topic.prefix>.message",
     )  # fmt: skip
+    message_prefix_include_list: str = Field(
+        "", alias="message.prefix.include.list",
+        description="only the messages whose prefix one of these regular expressions matches",
+    )  # fmt: skip
+    message_prefix_exclude_list: str = Field(
+        "", alias="message.prefix.exclude.list",
+        description="not the messages whose prefix one of these regular expressions matches",
+    )  # fmt: skip
     time_precision_mode: Literal["adaptive", "adaptive_time_microseconds", "connect"] = Field(
         "adaptive", alias="time.precision.mode"
     )
@@ -99,6 +108,33 @@ class PostgresSourceConfig(CdcSourceConfig):
         "some arrays (interval[], money[]...) as arrays of their items; by default they are "
         "left out",
     )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _prefixes(self) -> PostgresSourceConfig:
+
+        if self.message_prefix_include_list and self.message_prefix_exclude_list:
+            raise ValueError(
+                "message.prefix.include.list and message.prefix.exclude.list cannot both be "
+                "set: keep one of them"
+            )
+        from hub.errors import ConfigError
+
+        try:
+            self.message_wanted()
+        except ConfigError as exc:  # (a bad regular expression: named, as a field's error)
+            raise ValueError(str(exc)) from None
+        return self
+
+    def message_wanted(self) -> Callable[[str], bool]:
+        """Whether a logical decoding message of a prefix is an event (the prefix lists,
+        matched as Debezium's: whole, ignoring case)."""
+        from connectors.source.cdc.filters import patterns
+
+        inc = patterns("message.prefix.include.list", self.message_prefix_include_list)
+        exc = patterns("message.prefix.exclude.list", self.message_prefix_exclude_list)
+        if inc:
+            return lambda prefix: any(p.fullmatch(prefix) for p in inc)
+        return lambda prefix: not any(p.fullmatch(prefix) for p in exc)
 
     @model_validator(mode="after")
     def _streaming(self) -> PostgresSourceConfig:

@@ -32,6 +32,7 @@ from connectors.source.cdc.envelope import (
     unavailable_header,
 )
 from connectors.source.cdc.incremental import IncrementalSnapshot
+from connectors.source.cdc.modes import BinaryMode
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.encoded import EventEncoder
 from connectors.source.postgres.errors import KeyOutsideIdentityError
@@ -58,18 +59,24 @@ MESSAGE_KEY_SCHEMA: dict[str, Any] = {
     "type": "struct", "optional": False, "name": "io.debezium.connector.postgresql.MessageKey",
     "fields": [{"type": "string", "optional": True, "field": "prefix"}],
 }  # fmt: skip
-MESSAGE_VALUE_SCHEMA: dict[str, Any] = {
-    "type": "struct", "optional": False, "name": "io.debezium.connector.postgresql.MessageValue",
-    "fields": [
-        {"type": "string", "optional": False, "field": "op"},
-        {"type": "int64", "optional": True, "field": "ts_ms"},
-        SOURCE_SCHEMA,
-        {"type": "struct", "optional": True, "field": "message",
-         "name": "io.debezium.connector.postgresql.Message", "fields": [
-            {"type": "string", "optional": False, "field": "prefix"},
-            {"type": "bytes", "optional": True, "field": "content"}]},
-    ],
-}  # fmt: skip
+
+
+def message_value_schema(binary: BinaryMode) -> dict[str, Any]:
+    """Debezium's MessageValue; its content in binary.handling.mode's form, as Debezium's
+    (LogicalDecodingMessageMonitor)."""
+    return {
+        "type": "struct", "optional": False,
+        "name": "io.debezium.connector.postgresql.MessageValue",
+        "fields": [
+            {"type": "string", "optional": False, "field": "op"},
+            {"type": "int64", "optional": True, "field": "ts_ms"},
+            SOURCE_SCHEMA,
+            {"type": "struct", "optional": True, "field": "message",
+             "name": "io.debezium.connector.postgresql.Message", "fields": [
+                {"type": "string", "optional": False, "field": "prefix"},
+                {**binary.schema(True), "field": "content"}]},
+        ],
+    }  # fmt: skip
 
 
 class _Txn(Transaction):
@@ -116,6 +123,10 @@ class ChangeStream:
         json_encoding: tuple[bool, bool] | None = None,
     ) -> None:
         self.cfg = cfg
+        self._message_wanted = cfg.message_wanted()
+        binary = BinaryMode(cfg.binary_handling_mode)
+        self._message_schema = message_value_schema(binary)
+        self._message_content = binary.converter()
         self.schemas = schemas
         self.partition = partition
         self.resume: PostgresOffset | None = resume
@@ -706,6 +717,9 @@ class ChangeStream:
             txn.event += 1
             if txn.skipped and self._skips(txn.commit_lsn, txn.event):
                 return
+        if not self._message_wanted(msg.prefix):  # (message.prefix.include/exclude.list)
+            return
+        if txn is not None:
             offset = self._offset(txn, msg.lsn)
             ts_us, xid = txn.ts_us, txn.xid
         else:  # non-transactional: stands alone at its LSN, the END of its WAL record,
@@ -727,9 +741,9 @@ class ChangeStream:
         }  # fmt: skip
         value = {
             "op": "m", "ts_ms": now_ms(), "source": source,
-            "message": {"prefix": msg.prefix, "content": msg.content},
+            "message": {"prefix": msg.prefix, "content": self._message_content(msg.content)},
         }  # fmt: skip
         out.append(SourceRecord(
             f"{self.name}.message", value, {"prefix": msg.prefix}, self.partition, offset,
-            key_schema=MESSAGE_KEY_SCHEMA, value_schema=MESSAGE_VALUE_SCHEMA,
+            key_schema=MESSAGE_KEY_SCHEMA, value_schema=self._message_schema,
         ))  # fmt: skip

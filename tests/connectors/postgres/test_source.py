@@ -15,8 +15,11 @@ import psycopg
 import pytest
 
 from connectors.source.postgres.copyout import CopyOut
+from hub.config import ConnectorSpec
+from hub.errors import ConfigError
 from hub.log import Log
 from hub.runtime.api import FILL
+from hub.runtime.validation import validate
 from tests.connectors.postgres.helpers import (
     TopicEvents,
     events,
@@ -699,6 +702,35 @@ def test_transaction_metadata_and_logical_messages(
         assert msgs[0][1]["op"] == "m"
     finally:
         worker.stop()
+
+
+def test_logical_messages_by_prefix_with_their_content_in_the_binary_mode(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+) -> None:
+    # (a review's: the content was bytes whatever binary.handling.mode said, where Debezium's
+    # is hex under hex; message.prefix.include.list was refused as an unknown property)
+    cfg = source_config(pg_server, pg_db, **{
+        "binary.handling.mode": "hex", "message.prefix.include.list": "AUD.*",
+    })  # fmt: skip
+    worker = start(tmp_path, cfg)
+    try:
+        wait_for(lambda: worker.status()["pg"][0].state == "RUNNING", what="start")
+        sql.execute("SELECT pg_logical_emit_message(false, 'ping', 'now')")
+        sql.execute("SELECT pg_logical_emit_message(true, 'audit', 'who=me')")
+        sql.execute("SELECT pg_logical_emit_message(false, 'audit2', 'x')")
+        msgs = wait_for(lambda: (e := events(worker.log, "app.message")) and len(e) >= 2 and e)
+        last = worker.log.partition("app.message", 0).records(0)[0][0]
+        content = json.loads(last.value)["schema"]["fields"][3]["fields"][1]
+    finally:
+        worker.stop()
+    assert [(k["prefix"], v["message"]["content"]) for k, v in msgs] == [
+        ("audit", b"who=me".hex()), ("audit2", b"x".hex()),
+    ]  # fmt: skip
+    assert content == {"type": "string", "optional": True, "field": "content"}
+    with pytest.raises(ConfigError, match="cannot both be set"):
+        validate(ConnectorSpec("pg", {**cfg, "message.prefix.exclude.list": "x"}, "t.yaml"))
+    with pytest.raises(ConfigError, match="not a valid regular expression"):
+        validate(ConnectorSpec("pg", {**cfg, "message.prefix.include.list": "a("}, "t.yaml"))
 
 
 def test_the_slot_is_confirmed_only_up_to_what_the_log_holds(
