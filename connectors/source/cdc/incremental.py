@@ -62,7 +62,8 @@ class Collection:
                 pos += 1
             elif pos < len(entry):
                 break
-        self.name = ".".join(parts) if pos >= len(entry) and ('"' in entry or "`" in entry) else None
+        quoted = '"' in entry or "`" in entry
+        self.name = ".".join(parts) if pos >= len(entry) and quoted else None
 
     def matches(self, table: str) -> bool:
         return bool(self.pattern.fullmatch(table)) or table == self.name

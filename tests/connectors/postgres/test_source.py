@@ -920,8 +920,9 @@ def test_signals_are_read_as_debeziums_any_column_names_and_quoted_table_names(
         wait_for(lambda: worker.status()["pg"][0].state == "RUNNING", what="start")
         # (a name quoted as SQL writes it, as Debezium's TableId.parse reads it: a review's,
         # it had matched nothing)
+        tables = ["public.orders", 'public."Mixed"']
         sql.execute("INSERT INTO sig2 VALUES ('x1', 'execute-snapshot', %s)",
-                    (json.dumps({"data-collections": ["public.orders", 'public."Mixed"']}),))  # fmt: skip
+                    (json.dumps({"data-collections": tables}),))  # fmt: skip
         evs = wait_for(lambda: (e := events(worker.log, "app.public.orders")) and len(e) >= 3 and e)
         assert sorted(k["id"] for k, _ in evs) == [1, 2, 3]
         assert {v["source"]["snapshot"] for _, v in evs} == {"incremental"}
