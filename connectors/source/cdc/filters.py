@@ -136,17 +136,18 @@ class Filters:
     def unmatched(
         self, ns_kind: str, namespaces: Sequence[str],
         tables: Sequence[tuple[str, str, Sequence[str]]],
-    ) -> tuple[list[str], list[str]]:  # fmt: skip
+    ) -> tuple[list[str], list[str], list[str]]:  # fmt: skip
         """The entries of the namespace, table and column lists that name nothing that exists
         (``namespaces``; ``tables``: namespace, name, columns): (those with a near name, most
         likely misspelt: a misspelt include entry captures nothing of what it meant, a
         column left out of every event; a misspelt exclude entry captures what it meant to
-        keep out; the others, which may name what is made later)."""
+        keep out; the others, which may name what is made later; and those that name
+        something only in another case, which an earlier hub, matching case, left out)."""
         import difflib
 
         names = [f"{ns}.{t}" for ns, t, _ in tables]
         cols = [f"{ns}.{t}.{c}" for ns, t, cs in tables for c in cs]
-        typos, others = [], []
+        typos, others, by_case = [], [], []
         for prop, pats, pool, what in (
             (f"{ns_kind}.include.list", self.schema_include, namespaces, ns_kind),
             (f"{ns_kind}.exclude.list", self.schema_exclude, namespaces, ns_kind),
@@ -157,6 +158,14 @@ class Filters:
         ):
             for p in pats:
                 if any(p.fullmatch(n) for n in pool):
+                    exact = re.compile(p.pattern)
+                    cased = sorted(n for n in pool if p.fullmatch(n) and not exact.fullmatch(n))
+                    if cased:  # (what an earlier hub, matching case, left to the others)
+                        by_case.append(
+                            f"{prop}: '{p.pattern}' names {', '.join(cased[:5])}"
+                            f"{' ...' if len(cased) > 5 else ''} in another case: lists "
+                            "match ignoring case, as Debezium's do"
+                        )  # fmt: skip
                     continue
                 plain = re.sub(r"\\(.)", r"\1", p.pattern)
                 close = difflib.get_close_matches(plain, pool, n=1, cutoff=0.8)
@@ -165,7 +174,7 @@ class Filters:
                                  f"{close[0]}?)")  # fmt: skip
                 else:
                     others.append(f"{prop}: '{p.pattern}' matches no {what} yet")
-        return typos, others
+        return typos, others, by_case
 
     def unmatched_check(self, ns_kind: str, names: Any) -> Any:
         """`unmatched` as a check of `hub validate`: failed for an entry with a near name;
@@ -174,24 +183,24 @@ class Filters:
         from hub.runtime.api import Check
 
         try:
-            typos, others = self.unmatched(ns_kind, *names(self._columns_listed))
+            typos, others, by_case = self.unmatched(ns_kind, *names(self._columns_listed))
         except Exception as exc:  # noqa: BLE001 - (best effort: the catalog as the user sees it)
             log.debug("the lists' check could not read the catalog: %s", exc)
             return None
-        if not typos and not others:
+        if not typos and not others and not by_case:
             return None
         return Check("the include and exclude lists name what exists", not typos,
-                     "; ".join(typos + others))  # fmt: skip
+                     "; ".join(typos + by_case + others))  # fmt: skip
 
     def warn_unmatched(self, connector: str, ns_kind: str, names: Any) -> None:
         """`unmatched` at a task's start: a warning for an entry with a near name, a note for
         the others; never a failure (``names`` as for `unmatched_check`)."""
         try:
-            typos, others = self.unmatched(ns_kind, *names(self._columns_listed))
+            typos, others, by_case = self.unmatched(ns_kind, *names(self._columns_listed))
         except Exception as exc:  # noqa: BLE001
             log.debug("%s: the lists' check could not read the catalog: %s", connector, exc)
             return
-        for line in typos:
+        for line in typos + by_case:
             log.warning("%s: %s", connector, line)
         for line in others:
             log.info("%s: %s (a table made later matches it then)", connector, line)

@@ -515,7 +515,7 @@ def test_filters_keys_and_skipped_operations(
 
 
 def test_lists_match_names_ignoring_case_as_debeziums_do(
-    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # a config written for Debezium names quoted mixed-case tables and columns in lower case
     # (Debezium compiles its lists CASE_INSENSITIVE): the excluded table and column stay out
@@ -546,6 +546,12 @@ def test_lists_match_names_ignoring_case_as_debeziums_do(
         assert not worker.log.has_topic("app.public.zz")
     finally:
         worker.stop()
+    # (said at the start: an earlier hub, matching case, had captured them)
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("table.exclude.list: 'public\\.secret' names public.Secret in another case" in m
+               for m in said), said  # fmt: skip
+    assert any("column.exclude.list: 'public\\.keep\\.ssn' names public.Keep.SSN" in m
+               for m in said), said  # fmt: skip
 
 
 @pytest.mark.parametrize(
