@@ -884,8 +884,8 @@ class ChangeStream:
         txn.rows_events += 1
         if txn.xa and txn.held is None:  # its outcome is known at its XA_PREPARE event
             txn.held = []
-        if op in self.skipped_ops and not (op == "u" and table.key_columns):
-            return  # (a keyed table's skipped updates are read for their changed keys)
+        if op in self.skipped_ops:  # by the rows event, as Debezium's binlog source skips
+            return  # (an UPDATE whose key changes: its delete and create, or nothing under u)
         try:
             if txn.held is None:
                 self._rows_of(h, event, checksum, txn, table, op, index, None, out)
@@ -922,8 +922,8 @@ class ChangeStream:
         inc = self.incremental
         if (
             self.encoder is not None and skip is None and held is None
-            and (inc is None or not inc.open) and op not in self.skipped_ops
-            and self._encoded(h, event, checksum, txn, table, index, op, out)
+            and (inc is None or not inc.open) and self._encoded(h, event, checksum, txn, table,
+                                                                index, op, out)
         ):  # fmt: skip
             return  # (the codec declines partial images: the check below reports them)
         ev = rows_event(event, self._maps, checksum)
@@ -944,10 +944,7 @@ class ChangeStream:
         # the encoded path: a restart inside the transaction, which comes here, must write the
         # same sequence of records as the run before it
         tombs: list[SourceRecord] | None = [] if ev.op == "d" else None
-        skipped = self.skipped_ops
         for r, (before_raw, after_raw) in enumerate(ev.rows):
-            if ev.op == "u" and skipped and not self._emits_update(table, before_raw, after_raw):
-                continue  # (skipped: an update, or both halves of a changed key)
             if skip is not None and (index, r) < skip:
                 self._count(txn, table, ev.op, before_raw, after_raw)
                 continue
@@ -970,16 +967,12 @@ class ChangeStream:
                 # (the keys as the events carry them, as the codec compares them: two raw
                 # keys may read the same, e.g. a zero date and 1970-01-01 both as day 0)
                 # the primary key changed: a delete of the old key and a create of the new
-                # (each half skipped as its own operation, as Debezium's: with
-                # skipped.operations=d the old key's row had been deleted too)
                 old_key, new_key = table.key(before), table.key(after)
                 assert old_key is not None and new_key is not None
-                if "d" not in skipped:
-                    self._emit(txn, table, "d", before, None, source, offset, out,
-                               headers=rekey_headers(new_key, "d"), held=held)  # fmt: skip
-                if "c" not in skipped:
-                    self._emit(txn, table, "c", None, after, source, offset, out,
-                               headers=rekey_headers(old_key, "c"), held=held)  # fmt: skip
+                self._emit(txn, table, "d", before, None, source, offset, out,
+                           headers=rekey_headers(new_key, "d"), held=held)  # fmt: skip
+                self._emit(txn, table, "c", None, after, source, offset, out,
+                           headers=rekey_headers(old_key, "c"), held=held)  # fmt: skip
                 continue
             self._emit(txn, table, ev.op, before, after, source, offset, out, tombs, held=held)
         if tombs:
@@ -1008,8 +1001,6 @@ class ChangeStream:
         # the transaction takes, and whose records the runtime recognizes by sequence alone)
         got = t.codec.rows(*args, True)
         if got is False:  # a key changed: its delete, tombstone and create go in order
-            if self.skipped_ops & {"c", "d"}:
-                return False  # (each half skipped as its own operation: the slow path's)
             got = t.codec.rows(*args, False)
         if got is None:
             return False
@@ -1089,22 +1080,11 @@ class ChangeStream:
                     replayable=False,
                 ))  # fmt: skip
 
-    def _emits_update(self, table: MySqlTable, before: Any, after: Any) -> bool:
-        """Whether an update row (raw) gives an event under skipped.operations: an update
-        unless ``u`` is skipped; a changed key, a delete or a create unless both are."""
-        if table.key_columns and table.event_key(before) != table.event_key(after):
-            return not {"c", "d"} <= self.skipped_ops
-        return "u" not in self.skipped_ops
-
     def _count(self, txn: _Txn, table: MySqlTable, op: str, before: Any, after: Any) -> None:
-        """A row emitted before the restart: its place in the transaction's metadata (each of
-        a changed key's delete and create that skipped.operations leaves)."""
-        if op == "u" and table.key_columns and table.event_key(before) != table.event_key(after):
-            for half in ("d", "c"):
-                if half not in self.skipped_ops:
-                    txn.block(table.topic, False)
-            return
+        """A row emitted before the restart: its place in the transaction's metadata."""
         txn.block(table.topic, False)
+        if op == "u" and table.key_columns and table.event_key(before) != table.event_key(after):
+            txn.block(table.topic, False)
 
     def _emit(
         self, txn: _Txn, table: MySqlTable, op: str, before: Any, after: Any,
