@@ -469,8 +469,6 @@ class ChangeStream:
             halves = ("d" not in skipped, "c" not in skipped)
             if (not key_changed and "u" in skipped) or (key_changed and not any(halves)):
                 return
-            if schema.deferrable_key and "u" in skipped:
-                return  # (its keys' net changes, settled at the commit, are not split)
             if schema.deferrable_key and old is not None:  # (REPLICA IDENTITY FULL)
                 self._defer(txn, msg.relation_id, schema, old, msg.new.values, lsn)
                 return
@@ -478,8 +476,14 @@ class ChangeStream:
                 for _ in range(sum(halves) if key_changed else 1):
                     self._block(txn, schema)
                 return
-            if inc is not None and inc.open:
-                inc.on_change(schema, msg.new.values, old)
+            if inc is not None and inc.open:  # (the keys whose events are emitted)
+                if not key_changed:
+                    inc.on_change(schema, msg.new.values, old)
+                elif halves[1]:
+                    inc.on_change(schema, msg.new.values, old if halves[0] else None)
+                else:
+                    assert old is not None  # (a changed key: the WAL has the old row)
+                    inc.on_change(schema, old)  # (a delete alone: the create is skipped)
             full = old if msg.old_kind == "O" else None
             new: Sequence[Any] = msg.new.values
             if key_changed and full is None and pg.UNCHANGED_TOAST in new:
@@ -563,6 +567,9 @@ class ChangeStream:
             # (an event number each, after the transaction's messages: a resume skips the
             # ones emitted before it, as it does messages)
             txn.event += 1
+            op = "d" if not slot.added else "c" if slot.gone is None else "u"
+            if op in self.skipped_ops:
+                continue  # (its net change is skipped: nor does it touch a chunk's read)
             if txn.skipped and self._skips(txn.commit_lsn, txn.event):
                 self._block(txn, schema)  # (emitted before the restart: counted as emitted)
                 continue
@@ -574,7 +581,6 @@ class ChangeStream:
             if slot.added:
                 gone: list[str] = []
                 after = schema.row(slot.added[-1], None, gone)
-                op = "c" if before is None else "u"
                 self._emit(txn, schema, op, before, after, schema.key(after), slot.lsn, out,
                            unavailable_header(gone))  # fmt: skip
             else:
