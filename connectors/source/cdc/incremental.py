@@ -35,9 +35,30 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 OPEN, CLOSE = "snapshot-window-open", "snapshot-window-close"
-# a row of the signal table (its name quoted by the source's dialect): its first three
-# columns are the id, the type and the data whatever their names, as in Debezium
-SIGNAL_INSERT = "INSERT INTO {table} VALUES (%s, %s, %s)"
+# the signal table's first three columns are the id, the type and the data whatever their
+# names, as in Debezium; the catalog's queries for their names, in order (the table's schema
+# or database and name as arguments)
+FIRST_COLUMNS_PG = (
+    "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN "
+    "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s AND "
+    "a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum LIMIT 3"
+)
+FIRST_COLUMNS_MYSQL = (
+    "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND "
+    "TABLE_NAME = %s ORDER BY ORDINAL_POSITION LIMIT 3"
+)
+
+
+def signal_insert(table: str, columns: Sequence[str], quote: Callable[[str], str]) -> str:
+    """A row of the signal table ``table`` (quoted): its first three ``columns`` named, as
+    ``quote`` writes a name in a statement with arguments (Debezium writes ``VALUES (?, ?,
+    ?)``, which MySQL refuses for a table of more columns)."""
+    if len(columns) < 3:
+        raise ValueError(f"the signal table {table} has {len(columns)} column(s), not 3")
+    names = ", ".join(quote(c) for c in columns[:3])
+    return f"INSERT INTO {table} ({names}) VALUES (%s, %s, %s)"
+
+
 _QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^."`]+)')
 
 
@@ -76,10 +97,12 @@ def send_signal(
     quote: Callable[[str], str],
     insert: Callable[[str, tuple[str, str, str]], object],
     errors: type[Exception],
+    columns: Callable[[str, str], Sequence[str]],
 ) -> str:
     """Write a signal hub sends (the console, ``POST .../signals``) as a row of the signal
     table ``collection`` (``schema.table``, quoted with the source's ``quote``) through
-    ``insert(sql, row)``; its id. ``errors``: the driver's, for a table that refuses it."""
+    ``insert(sql, row)``; its id. ``columns(schema, table)``: the table's first three
+    columns' names. ``errors``: the driver's, for a table that refuses it."""
     from hub.errors import ConfigError, describe
 
     if not collection:
@@ -91,8 +114,9 @@ def send_signal(
     first, _, second = collection.partition(".")
     row = (f"hub-{uuid.uuid4().hex[:16]}", kind, json.dumps(dict(data)))
     try:
-        insert(SIGNAL_INSERT.format(table=f"{quote(first)}.{quote(second)}"), row)
-    except errors as exc:  # (no such table, no INSERT privilege)
+        table = f"{quote(first)}.{quote(second)}"
+        insert(signal_insert(table, columns(first, second), quote), row)
+    except (errors, ValueError) as exc:  # (no such table, no INSERT privilege)
         raise ConfigError(
             f"cannot write the signal into {collection} (signal.data.collection): {describe(exc)}"
         ) from None

@@ -773,6 +773,8 @@ class MySqlConnector(CdcSourceConnector):
         cfg = config
         assert isinstance(cfg, MySqlSourceConfig)
 
+        from connectors.source.cdc.incremental import FIRST_COLUMNS_MYSQL
+
         def insert(sql: str, row: tuple[str, str, str]) -> None:
             con = connect(cfg)
             try:
@@ -780,8 +782,15 @@ class MySqlConnector(CdcSourceConnector):
             finally:
                 con.close()
 
+        def columns(db: str, table: str) -> list[str]:
+            con = connect(cfg)
+            try:
+                return [str(r[0]) for r in query(con, FIRST_COLUMNS_MYSQL, (db, table))]
+            finally:
+                con.close()
+
         return send_signal(cfg.signal_data_collection, kind, data, ident_formatted, insert,
-                           pymysql.err.MySQLError)  # fmt: skip
+                           pymysql.err.MySQLError, columns)  # fmt: skip
 
 
 class MariaDbConnector(MySqlConnector):

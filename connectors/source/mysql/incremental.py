@@ -14,11 +14,12 @@ from typing import Any
 from connectors.source.cdc.envelope import envelope
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import (
-    SIGNAL_INSERT,
+    FIRST_COLUMNS_MYSQL,
     Chunk,
     IncrementalSnapshot,
     chunk_bounds,
     key_signature,
+    signal_insert,
 )
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import query, tables
@@ -37,6 +38,8 @@ class MySqlIncrementalPort:
         self._con = con  # the task's metadata connection, made again after a failure
         db, _, table = signal_table.partition(".")
         self.signal = f"{ident_formatted(db)}.{ident_formatted(table)}"  # (with arguments)
+        self._signal_at = (db, table)
+        self._insert: str | None = None  # (its first three columns named: read once)
         self.filters = filters
         self.build = build  # CatalogTable, key -> MySqlTable
 
@@ -53,8 +56,10 @@ class MySqlIncrementalPort:
         return tuple(key) if key is not None else tuple(t.primary_key)
 
     def watermark(self, ident_: str, kind: str) -> None:
-        query(self.con, SIGNAL_INSERT.format(table=self.signal),
-              (ident_, kind, json.dumps({"ts": time.time()})))  # fmt: skip
+        if self._insert is None:
+            names = [str(r[0]) for r in query(self.con, FIRST_COLUMNS_MYSQL, self._signal_at)]
+            self._insert = signal_insert(self.signal, names, ident_formatted)
+        query(self.con, self._insert, (ident_, kind, json.dumps({"ts": time.time()})))
 
     def read(
         self,

@@ -717,12 +717,21 @@ class PostgresConnector(CdcSourceConnector):
         cfg = config
         assert isinstance(cfg, PostgresSourceConfig)
 
+        from connectors.source.cdc.incremental import FIRST_COLUMNS_PG
+
         def insert(sql: str, row: tuple[str, str, str]) -> None:
             with _connect(cfg) as con:
                 con.execute(sql, row)
 
-        return send_signal(cfg.signal_data_collection, kind, data, catalog.quote, insert,
-                           psycopg.Error)  # fmt: skip
+        def columns(schema: str, table: str) -> list[str]:
+            with _connect(cfg) as con:
+                return [str(r[0]) for r in con.execute(FIRST_COLUMNS_PG, (schema, table))]
+
+        def quote(name: str) -> str:  # (in a statement with arguments)
+            return catalog.quote(name).replace("%", "%%")
+
+        return send_signal(cfg.signal_data_collection, kind, data, quote, insert,
+                           psycopg.Error, columns)  # fmt: skip
 
     @classmethod
     def verify_tables(

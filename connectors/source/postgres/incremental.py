@@ -12,12 +12,13 @@ from typing import Any
 from connectors.source.cdc.envelope import envelope
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import (
-    SIGNAL_INSERT,
+    FIRST_COLUMNS_PG,
     Chunk,
     Hidden,
     IncrementalSnapshot,
     chunk_bounds,
     key_signature,
+    signal_insert,
 )
 from connectors.source.postgres import catalog
 from connectors.source.postgres.events import TableSchema
@@ -29,6 +30,8 @@ class PostgresIncrementalPort:
         self.meta = meta
         schema, _, table = signal_table.partition(".")
         self.signal_rel = f"{catalog.quote(schema)}.{catalog.quote(table)}"
+        self._signal_at = (schema, table)
+        self._insert: str | None = None  # (its first three columns named: read once)
         self.filters = filters
         self.schemas = schemas  # TableSchemas: row conversion for the chunk's table
         self._keys: dict[str, tuple[str, ...]] = {}  # primary keys of the chunks' tables
@@ -60,12 +63,15 @@ class PostgresIncrementalPort:
         # streamed before the open watermark but not visible until its wait ends, so a chunk
         # read before then had its old row, emitted after the streamed change (``local``
         # left a row in its older state). Debezium's watermarks wait in the same queue.
+        if self._insert is None:
+            names = [str(r[0]) for r in self.meta.execute(FIRST_COLUMNS_PG, self._signal_at)]
+            self._insert = signal_insert(
+                self.signal_rel.replace("%", "%%"), names,  # (a statement with arguments)
+                lambda name: catalog.quote(name).replace("%", "%%"),
+            )  # fmt: skip
         with self.meta.transaction():
             self.meta.execute("SET LOCAL synchronous_commit = remote_apply")
-            self.meta.execute(
-                SIGNAL_INSERT.format(table=self.signal_rel.replace("%", "%%")),  # (params)
-                (ident, kind, json.dumps({"ts": time.time()})),
-            )
+            self.meta.execute(self._insert, (ident, kind, json.dumps({"ts": time.time()})))
 
     def read(
         self,

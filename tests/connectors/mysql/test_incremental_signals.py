@@ -416,3 +416,36 @@ def test_an_incremental_snapshot_of_a_text_key_whose_collation_changes_reads_eve
     reads = {r.value["after"]["id"] for r in out
              if r.topic == f"app.{mariadb_db}.t" and r.value and r.value["op"] == "r"}  # fmt: skip
     assert reads == set(keys)
+
+
+def test_a_signal_table_of_other_names_and_more_columns(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    """The first three columns are a signal's id, type and data whatever their names, as in
+    Debezium; a fourth one (a default) takes the watermarks too (a review's: written
+    ``VALUES (%s, %s, %s)``, MariaDB refused a table of four columns at the first one)."""
+    con = root(mariadb_server, mariadb_db)
+    c = con.cursor()
+    c.execute("CREATE TABLE sig (sig_id varchar(64) PRIMARY KEY, sig_type varchar(32) NOT NULL, "
+              "sig_data text, at timestamp DEFAULT CURRENT_TIMESTAMP)")  # fmt: skip
+    c.execute(f"GRANT INSERT ON `{mariadb_db}`.sig TO '{mariadb_server.user}'@'%'")
+    c.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    c.execute("INSERT INTO t VALUES (1), (2), (3)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{
+        "snapshot.mode": "no_data", "signal.data.collection": f"{mariadb_db}.sig",
+        "table.exclude.list": rf"{mariadb_db}\.sig", "incremental.snapshot.chunk.size": 2,
+    }))  # fmt: skip
+    try:
+        poll_for(task, 0.3)
+        data = json.dumps({"data-collections": [f"{mariadb_db}.t"]})
+        c.execute("INSERT INTO sig (sig_id, sig_type, sig_data) VALUES ('s1', "
+                  "'execute-snapshot', %s)", (data,))  # fmt: skip
+        got: list[Any] = []
+        deadline = time.monotonic() + 20
+        while len([r for r in got if r.topic.endswith(".t")]) < 3:
+            assert time.monotonic() < deadline, got[-3:]
+            got += [r for r in poll(task) if r.topic]
+    finally:
+        task.stop()
+        con.close()
+    assert sorted(r.key["id"] for r in got if r.topic.endswith(".t")) == [1, 2, 3]

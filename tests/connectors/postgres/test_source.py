@@ -1961,3 +1961,20 @@ def test_a_sql_ascii_database_is_warned_of_at_the_start(
     finally:
         with psycopg.connect(pg_server.dsn(), autocommit=True) as admin:
             admin.execute(f"DROP DATABASE {name}")
+
+
+def test_a_signal_sent_over_rest_fills_the_first_three_columns(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    # (POST /hub/connectors/<name>/signals: the row as Debezium reads it, whatever the
+    # columns' names, a table of more columns too)
+    from connectors.source.postgres.config import PostgresSourceConfig
+    from connectors.source.postgres.connector import PostgresConnector
+
+    sql.execute('CREATE TABLE "Sig%" (a text PRIMARY KEY, b text, c text, at timestamptz '
+                "DEFAULT now())")  # fmt: skip
+    cfg = PostgresSourceConfig.of(source_config(pg_server, pg_db, **{
+        "signal.data.collection": "public.Sig%"}))  # fmt: skip
+    ident = PostgresConnector.signal(cfg, "execute-snapshot", {"data-collections": ["x"]})
+    row = sql.execute('SELECT a, b, c, at IS NOT NULL FROM "Sig%"').fetchone()
+    assert row == (ident, "execute-snapshot", '{"data-collections": ["x"]}', True)
