@@ -91,6 +91,10 @@ class SinkConfig(ConnectorConfig):
             problems.append(
                 "primary.key.mode=record_value needs primary.key.fields (the key columns)"
             )
+        if self.primary_key_mode == "none" and "delete_enabled" not in self.model_fields_set:
+            # (no key to delete by: deletes are not applied, as Debezium's default; a config
+            # from Debezium that names primary.key.mode=none alone had been refused)
+            object.__setattr__(self, "delete_enabled", False)
         if self.primary_key_mode == "none":
             if self.insert_mode == "upsert":
                 problems.append(

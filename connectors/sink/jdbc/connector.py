@@ -105,10 +105,13 @@ class JdbcSink(SinkConnector):
     def config_warnings(cls, config: Mapping[str, Any]) -> list[str]:
         if config.get("connector.class") not in DEBEZIUM_NAMES:
             return []
+        # (without a key, hub's deletes are off and its inserts plain: Debezium's defaults)
+        keyless = str(config.get("primary.key.mode", "")).strip().lower() == "none"
         return [
             f"{prop} is not set: hub's default is {ours} ({means}), Debezium's JDBC sink's "
             f"{theirs}; set {prop}: {theirs} to keep Debezium's behaviour"
-            for prop, (theirs, ours, means) in DEBEZIUM_DEFAULTS.items() if prop not in config
+            for prop, (theirs, ours, means) in DEBEZIUM_DEFAULTS.items()
+            if prop not in config and not (keyless and prop in ("delete.enabled", "insert.mode"))
         ]  # fmt: skip
 
     @staticmethod

@@ -107,6 +107,12 @@ def test_debeziums_class_name_says_which_defaults_differ_from_debeziums(tmp_path
     assert not _validate(cls, **{"connection.url": url, **kept}).warnings
     assert not _validate("jdbc", **{"connection.url": url}).warnings
     assert not _validate("duckdb", **{"connection.url": url}).warnings
+    # Debezium's primary.key.mode: none alone (a review's: refused, "delete.enabled=true
+    # needs a key", though the config never set it): no key, no deletes, as there
+    keyless = _validate(cls, **{"connection.url": url, "primary.key.mode": "none"})
+    assert keyless.config.delete_enabled is False
+    assert [w.split(" is not set")[0].rsplit(" ", 1)[-1] for w in keyless.warnings] == [
+        "truncate.enabled", "schema.evolution"]  # fmt: skip
     # set as Debezium's defaults, they act as there: the rows stay
     t = people()
     task = JdbcSinkTask()
