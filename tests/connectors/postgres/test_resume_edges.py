@@ -389,7 +389,7 @@ def test_a_chunk_that_missed_a_commit_streamed_before_it_is_read_again(
     def watermark(self: Any, ident: str, kind: str) -> None:
         with self.meta.transaction():
             self.meta.execute("SET LOCAL synchronous_commit = local")
-            self.meta.execute(incremental.SIGNAL_INSERT.format(table=self.signal_rel),
+            self.meta.execute(f"INSERT INTO {self.signal_rel} VALUES (%s, %s, %s)",
                               (ident, kind, "{}"))  # fmt: skip
             if when == "inside_the_open_watermark" and not updates:
                 update()  # (its xid after the watermark's, its commit before)
