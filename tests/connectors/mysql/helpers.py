@@ -72,6 +72,19 @@ def start_task(cfg: dict[str, Any], offset: dict[str, Any] | None = None) -> Any
     return task
 
 
+def start_position(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The offset a task of ``cfg`` (snapshot.mode no_data) stores when it starts: where a
+    restarted one streams from, so that changes made after this call come to it."""
+    task = start_task(cfg)
+    offset: dict[str, Any] = {}
+    try:
+        for r in poll_for(task, 0.3):
+            offset = dict(r.source_offset)
+    finally:
+        task.stop()
+    return offset
+
+
 def poll_until(task: Any, want: int, seconds: float = 20) -> list[SourceRecord]:
     """Records with a topic (no offset-only updates) until ``want`` of them came; the offset
     of the last record of the last poll (an update included) is in ``task.test_offset``."""

@@ -16,6 +16,7 @@ from tests.connectors.mysql.helpers import (
     restart_after_every_poll,
     root,
     source_config,
+    start_position,
     start_task,
 )
 from tests.fixtures.mariadb import MariaDBServer
@@ -56,13 +57,7 @@ def test_savepoints_rolled_back_to_drop_their_rows_across_restarts(
     cur.execute("CREATE TABLE n (id int PRIMARY KEY) ENGINE=Aria TRANSACTIONAL=0")
     cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data",
                                                         "max.batch.size": 2})  # fmt: skip
-    task = start_task(cfg)
-    offset: dict[str, Any] = {}
-    try:
-        for r in poll_for(task, 0.3):
-            offset = dict(r.source_offset)
-    finally:
-        task.stop()
+    offset = start_position(cfg)
     _savepoint_workload(cur)
     got = restart_after_every_poll(cfg, offset, lambda seen: any(r.key == {"id": 99} for r in seen))
     seen = [(r.topic.rsplit(".", 1)[1], r.key["id"]) for r in got]
@@ -91,13 +86,7 @@ def test_transaction_metadata_has_begin_and_end_records_counting_what_was_emitte
         "snapshot.mode": "no_data", "max.batch.size": 2, "provide.transaction.metadata": True,
         "table.exclude.list": rf"{mariadb_db}\.other",
     })  # fmt: skip
-    task = start_task(cfg)
-    offset: dict[str, Any] = {}
-    try:
-        for r in poll_for(task, 0.3):
-            offset = dict(r.source_offset)
-    finally:
-        task.stop()
+    offset = start_position(cfg)
     cur.execute("INSERT INTO other VALUES (1)")  # (no captured event: END counts none)
     cur.execute("CREATE TABLE other2 (id int)")  # (a statement of its own: no BEGIN, no END)
     _savepoint_workload(cur)
