@@ -41,12 +41,36 @@ OPEN, CLOSE = "snapshot-window-open", "snapshot-window-close"
 FIRST_COLUMNS_PG = (
     "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN "
     "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s AND "
-    "a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum LIMIT 3"
+    "a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
 )
 FIRST_COLUMNS_MYSQL = (
     "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND "
-    "TABLE_NAME = %s ORDER BY ORDINAL_POSITION LIMIT 3"
+    "TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
 )
+
+
+def check_signal_columns(table: str, columns: Sequence[str]) -> None:
+    """At a task's start: a signal table that has columns named id, type and data but not as
+    its first three is refused (signals are read from the first three by position, as
+    Debezium reads them; hub read them by name before 2026-12-07, so such a table had
+    worked, and would now misread every signal with no word). No columns: no table yet."""
+    from hub.errors import ConfigError
+
+    if not columns:
+        return
+    lower = [c.lower() for c in columns]
+    if len(columns) < 3:
+        raise ConfigError(
+            f"signal.data.collection: {table} has {len(columns)} column(s); a signal table's "
+            "first three columns hold a signal's id, type and data"
+        )
+    if {"id", "type", "data"} <= set(lower) and lower[:3] != ["id", "type", "data"]:
+        raise ConfigError(
+            f"signal.data.collection: {table}'s first three columns are "
+            f"{', '.join(columns[:3])}; a signal's id, type and data are read from the first "
+            "three by position, as Debezium reads them: make id, type and data its first "
+            "three columns (or use a table that has them first)"
+        )
 
 
 def signal_insert(table: str, columns: Sequence[str], quote: Callable[[str], str]) -> str:

@@ -17,6 +17,7 @@ from connectors.source.cdc.incremental import (
     FIRST_COLUMNS_MYSQL,
     Chunk,
     IncrementalSnapshot,
+    check_signal_columns,
     chunk_bounds,
     key_signature,
     signal_insert,
@@ -146,4 +147,7 @@ def _type(c: Any) -> str:
 def incremental_snapshot(
     con: Callable[[], Any], signal_table: str, chunk_size: int, filters: Filters, build: Any
 ) -> IncrementalSnapshot:
+    db, _, table = signal_table.partition(".")
+    names = [str(r[0]) for r in query(con(), FIRST_COLUMNS_MYSQL, (db, table))]
+    check_signal_columns(signal_table, names)
     return IncrementalSnapshot(MySqlIncrementalPort(con, signal_table, filters, build), chunk_size)

@@ -16,6 +16,7 @@ from connectors.source.cdc.incremental import (
     Chunk,
     Hidden,
     IncrementalSnapshot,
+    check_signal_columns,
     chunk_bounds,
     key_signature,
     signal_insert,
@@ -169,5 +170,9 @@ def _listed(key: tuple[Any, ...] | None) -> list[Any] | None:
 def incremental_snapshot(
     meta: Any, signal_table: str, chunk_size: int, filters: Filters, schemas: Any
 ) -> IncrementalSnapshot:
+    schema, _, table = signal_table.partition(".")
+    check_signal_columns(
+        signal_table, [str(r[0]) for r in meta.execute(FIRST_COLUMNS_PG, (schema, table))]
+    )  # fmt: skip
     port = PostgresIncrementalPort(meta, signal_table, filters, schemas)
     return IncrementalSnapshot(port, chunk_size, running=port.running)

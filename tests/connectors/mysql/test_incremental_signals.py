@@ -449,3 +449,20 @@ def test_a_signal_table_of_other_names_and_more_columns(
         task.stop()
         con.close()
     assert sorted(r.key["id"] for r in got if r.topic.endswith(".t")) == [1, 2, 3]
+
+
+def test_a_signal_table_with_id_type_and_data_not_first_is_refused_at_start(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    from hub.errors import ConfigError
+
+    con = root(mariadb_server, mariadb_db)
+    con.cursor().execute("CREATE TABLE sig3 (pk int PRIMARY KEY, id varchar(64), "
+                         "type varchar(32), data text)")  # fmt: skip
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "signal.data.collection": f"{mariadb_db}.sig3", "snapshot.mode": "no_data"})  # fmt: skip
+    try:
+        with pytest.raises(ConfigError, match="first three columns are pk, id, type"):
+            start_task(cfg)
+    finally:
+        con.close()

@@ -1978,3 +1978,17 @@ def test_a_signal_sent_over_rest_fills_the_first_three_columns(
     ident = PostgresConnector.signal(cfg, "execute-snapshot", {"data-collections": ["x"]})
     row = sql.execute('SELECT a, b, c, at IS NOT NULL FROM "Sig%"').fetchone()
     assert row == (ident, "execute-snapshot", '{"data-collections": ["x"]}', True)
+
+
+def test_a_signal_table_with_id_type_and_data_not_first_is_refused_at_start(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    # (a review's: read by name before, such a table worked; read by position since, as
+    # Debezium reads it, every signal would be misread with no word)
+    sql.execute("CREATE TABLE sig3 (pk serial PRIMARY KEY, id text, type text, data text)")
+    from tests.connectors.postgres.helpers import start_task
+
+    cfg = source_config(pg_server, pg_db, **{"signal.data.collection": "public.sig3",
+                                             "snapshot.mode": "no_data"})  # fmt: skip
+    with pytest.raises(ConfigError, match="first three columns are pk, id, type"):
+        start_task(cfg)
