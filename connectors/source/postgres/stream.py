@@ -103,13 +103,17 @@ class _Slot:
     takes away an equal row the transaction put there if there is one (equal rows are one
     to the sinks), else the row that held it before."""
 
-    __slots__ = ("schema", "gone", "added", "lsn")
+    __slots__ = ("schema", "gone", "added", "lsn", "moved")
 
     def __init__(self, schema: TableSchema) -> None:
         self.schema = schema
         self.gone: tuple[Any, ...] | None = None
         self.added: list[tuple[Any, ...]] = []
         self.lsn = 0
+        # a row came or went by an insert, a delete or a changed key (not only updates in
+        # place): under skipped.operations=u its net update is a delete and a create, the
+        # events Debezium's PostgreSQL source sends for them
+        self.moved = False
 
 
 class ChangeStream:
@@ -470,7 +474,7 @@ class ChangeStream:
             if (not key_changed and "u" in skipped) or (key_changed and not any(halves)):
                 return
             if schema.deferrable_key and old is not None:  # (REPLICA IDENTITY FULL)
-                self._defer(txn, msg.relation_id, schema, old, msg.new.values, lsn)
+                self._defer(txn, msg.relation_id, schema, old, msg.new.values, lsn, key_changed)
                 return
             if skip:
                 for _ in range(sum(halves) if key_changed else 1):
@@ -525,7 +529,7 @@ class ChangeStream:
     @staticmethod
     def _defer(
         txn: _Txn, rel: int, schema: TableSchema, old: Sequence[Any] | None,
-        new: Sequence[Any] | None, lsn: int,
+        new: Sequence[Any] | None, lsn: int, moved: bool = True,
     ) -> None:  # fmt: skip
         """A change of a table with a DEFERRABLE key, kept for the commit (`_settle`): the
         old row taken away from its key, the new one (its unchanged TOASTed values: the old
@@ -541,6 +545,7 @@ class ChangeStream:
             elif slot.gone is None:
                 slot.gone = row
             slot.lsn = lsn
+            slot.moved |= moved
         if new is not None:
             row = tuple(
                 o if v is pg.UNCHANGED_TOAST else v
@@ -552,6 +557,7 @@ class ChangeStream:
                 slot = slots[key] = _Slot(schema)
             slot.added.append(row)
             slot.lsn = lsn
+            slot.moved |= moved
 
     def _settle(self, txn: _Txn, out: Out) -> None:
         """At the commit, each key of a DEFERRABLE-keyed table the transaction changed gets
@@ -568,24 +574,31 @@ class ChangeStream:
             # ones emitted before it, as it does messages)
             txn.event += 1
             op = "d" if not slot.added else "c" if slot.gone is None else "u"
-            if op in self.skipped_ops:
+            skipped = self.skipped_ops
+            ops = [op]
+            if op == "u" and slot.moved and "u" in skipped:
+                ops = ["d", "c"]  # (a row left the key, another came: Debezium's events)
+            ops = [o for o in ops if o not in skipped]
+            if not ops:
                 continue  # (its net change is skipped: nor does it touch a chunk's read)
             if txn.skipped and self._skips(txn.commit_lsn, txn.event):
-                self._block(txn, schema)  # (emitted before the restart: counted as emitted)
+                for _ in ops:
+                    self._block(txn, schema)  # (emitted before the restart: counted)
                 continue
             if inc is not None and inc.open:  # (newer than a chunk's read of the key)
                 now = slot.added[-1] if slot.added else slot.gone
                 assert now is not None
                 inc.on_change(schema, now, slot.gone)
             before = schema.row(slot.gone) if slot.gone is not None else None
-            if slot.added:
-                gone: list[str] = []
-                after = schema.row(slot.added[-1], None, gone)
-                self._emit(txn, schema, op, before, after, schema.key(after), slot.lsn, out,
-                           unavailable_header(gone))  # fmt: skip
-            else:
+            if "d" in ops:
                 assert before is not None
                 self._emit(txn, schema, "d", before, None, schema.key(before), slot.lsn, out)
+            if slot.added and ops != ["d"]:
+                gone: list[str] = []
+                after = schema.row(slot.added[-1], None, gone)
+                self._emit(txn, schema, "c" if "c" in ops else "u",
+                           None if "c" in ops else before, after, schema.key(after), slot.lsn,
+                           out, unavailable_header(gone))  # fmt: skip
         txn.deferred.clear()
 
     def _encoded_change(self, txn: _Txn, kind: int, buf: bytes, lsn: int, out: Out) -> bool:
