@@ -106,6 +106,11 @@ class SinkConfig(ConnectorConfig):
                     "delete.enabled=true needs a key: set primary.key.mode to record_key or "
                     "record_value, or delete.enabled=false"
                 )
+            elif self.delete_mode == "soft":  # (it marks the row of a key: there is none)
+                problems.append(
+                    "delete.mode=soft needs a key: set primary.key.mode to record_key or "
+                    "record_value"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

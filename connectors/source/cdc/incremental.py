@@ -78,7 +78,12 @@ def signal_insert(table: str, columns: Sequence[str], quote: Callable[[str], str
     ``quote`` writes a name in a statement with arguments (Debezium writes ``VALUES (?, ?,
     ?)``, which MySQL refuses for a table of more columns)."""
     if len(columns) < 3:
-        raise ValueError(f"the signal table {table} has {len(columns)} column(s), not 3")
+        name = table.replace("%%", "%")  # (as written in a statement with arguments)
+        raise ValueError(
+            f"the signal table {name} does not exist" if not columns else
+            f"the signal table {name} has {len(columns)} column(s): it needs 3 (a signal's "
+            "id, type and data)"
+        )  # fmt: skip
     names = ", ".join(quote(c) for c in columns[:3])
     return f"INSERT INTO {table} ({names}) VALUES (%s, %s, %s)"
 

@@ -1978,6 +1978,10 @@ def test_a_signal_sent_over_rest_fills_the_first_three_columns(
     ident = PostgresConnector.signal(cfg, "execute-snapshot", {"data-collections": ["x"]})
     row = sql.execute('SELECT a, b, c, at IS NOT NULL FROM "Sig%"').fetchone()
     assert row == (ident, "execute-snapshot", '{"data-collections": ["x"]}', True)
+    gone = PostgresSourceConfig.of({**cfg.model_dump(by_alias=True),
+                                    "signal.data.collection": "public.No%such"})  # fmt: skip
+    with pytest.raises(ConfigError, match=r'"public"."No%such" does not exist'):
+        PostgresConnector.signal(gone, "log", {"message": "x"})
 
 
 def test_a_signal_table_with_id_type_and_data_not_first_is_refused_at_start(

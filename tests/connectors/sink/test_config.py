@@ -25,6 +25,8 @@ _validate = validate_sink
          ["insert.mode=upsert needs a key"]),
         ({"connection.url": "duckdb:x.db", "primary.key.mode": "record_value"},
          ["primary.key.fields"]),
+        ({"connection.url": "duckdb:x.db", "primary.key.mode": "none", "delete.mode": "soft"},
+         ["delete.mode=soft needs a key"]),
         ({"connection.url": "duckdb:x.db", "table.name.format": "${topic}_${bad}"},
          ["table.name.format", "${bad}"]),
         ({"connection.url": "duckdb:x.db", "quote.identifiers": "true"},
