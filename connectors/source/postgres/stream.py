@@ -103,7 +103,7 @@ class _Slot:
     takes away an equal row the transaction put there if there is one (equal rows are one
     to the sinks), else the row that held it before."""
 
-    __slots__ = ("schema", "gone", "added", "lsn", "moved")
+    __slots__ = ("schema", "gone", "added", "lsn", "moved", "updated")
 
     def __init__(self, schema: TableSchema) -> None:
         self.schema = schema
@@ -114,6 +114,9 @@ class _Slot:
         # place): under skipped.operations=u its net update is a delete and a create, the
         # events Debezium's PostgreSQL source sends for them
         self.moved = False
+        # a row of the key was updated in place: under skipped.operations=c a row created
+        # (or moved in) and updated comes as the update Debezium's events hold
+        self.updated = False
 
 
 class ChangeStream:
@@ -471,10 +474,12 @@ class ChangeStream:
             # a changed key is a delete and a create, each skipped as its own operation, as
             # Debezium's (with skipped.operations=d the old key's row had been deleted too)
             halves = ("d" not in skipped, "c" not in skipped)
-            if (not key_changed and "u" in skipped) or (key_changed and not any(halves)):
-                return
             if schema.deferrable_key and old is not None:  # (REPLICA IDENTITY FULL)
+                # (every change, a skipped one too: the net change at the commit is right
+                # only if its slots saw them all; `_settle` skips by operation)
                 self._defer(txn, msg.relation_id, schema, old, msg.new.values, lsn, key_changed)
+                return
+            if (not key_changed and "u" in skipped) or (key_changed and not any(halves)):
                 return
             if skip:
                 for _ in range(sum(halves) if key_changed else 1):
@@ -558,6 +563,7 @@ class ChangeStream:
             slot.added.append(row)
             slot.lsn = lsn
             slot.moved |= moved
+            slot.updated |= old is not None and not moved
 
     def _settle(self, txn: _Txn, out: Out) -> None:
         """At the commit, each key of a DEFERRABLE-keyed table the transaction changed gets
@@ -578,6 +584,8 @@ class ChangeStream:
             ops = [op]
             if op == "u" and slot.moved and "u" in skipped:
                 ops = ["d", "c"]  # (a row left the key, another came: Debezium's events)
+            elif op == "c" and slot.updated and "c" in skipped:
+                ops = ["u"]  # (created, then updated: the update is not skipped)
             ops = [o for o in ops if o not in skipped]
             if not ops:
                 continue  # (its net change is skipped: nor does it touch a chunk's read)
