@@ -488,3 +488,15 @@ def test_list_items_are_cut_as_debeziums_regex_splitter_cuts_them() -> None:
     cut = [p.pattern for p in patterns("table.include.list", r"a\.b,x{1\,2}, c\\,d,e\.f")]
     assert cut == [r"a\.b", "x{1,2}", r"c\\", "d", r"e\.f"]
     assert patterns("table.include.list", "public.orders")[0].fullmatch("PUBLIC.Orders")
+
+
+def test_a_signal_tables_columns_are_checked_as_debezium_reads_them() -> None:
+    # (id and type first: read by position as Debezium does, whatever follows; id, type and
+    # data elsewhere: refused, as a table an earlier hub read by name)
+    from connectors.source.cdc.incremental import check_signal_columns
+
+    for ok in (["id", "type", "data"], ["id", "type", "payload", "data"], ["a", "b", "c"], []):
+        check_signal_columns("s.t", ok)
+    for bad in (["pk", "id", "type", "data"], ["type", "id", "data"], ["id", "type"]):
+        with pytest.raises(ConfigError, match="signal.data.collection: s.t"):
+            check_signal_columns("s.t", bad)

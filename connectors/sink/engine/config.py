@@ -106,10 +106,12 @@ class SinkConfig(ConnectorConfig):
                     "delete.enabled=true needs a key: set primary.key.mode to record_key or "
                     "record_value, or delete.enabled=false"
                 )
-            elif self.delete_mode == "soft":  # (it marks the row of a key: there is none)
+            elif self.delete_mode == "soft" and "delete_enabled" not in self.model_fields_set:
+                # (it marks the row of a key; with delete.enabled=false set, as an earlier hub
+                # required here, it still adds the column: kept)
                 problems.append(
                     "delete.mode=soft needs a key: set primary.key.mode to record_key or "
-                    "record_value"
+                    "record_value, or delete.mode=hard"
                 )
         if problems:
             raise ValueError("; ".join(problems))

@@ -64,7 +64,7 @@ def check_signal_columns(table: str, columns: Sequence[str]) -> None:
             f"signal.data.collection: {table} has {len(columns)} column(s); a signal table's "
             "first three columns hold a signal's id, type and data"
         )
-    if {"id", "type", "data"} <= set(lower) and lower[:3] != ["id", "type", "data"]:
+    if {"id", "type", "data"} <= set(lower) and (lower.index("id"), lower.index("type")) != (0, 1):
         raise ConfigError(
             f"signal.data.collection: {table}'s first three columns are "
             f"{', '.join(columns[:3])}; a signal's id, type and data are read from the first "
