@@ -475,8 +475,8 @@ class ChangeStream:
             # Debezium's (with skipped.operations=d the old key's row had been deleted too)
             halves = ("d" not in skipped, "c" not in skipped)
             if schema.deferrable_key and old is not None:  # (REPLICA IDENTITY FULL)
-                # (every change, a skipped one too: the net change at the commit is right
-                # only if its slots saw them all; `_settle` skips by operation)
+                # (every update, a skipped one too: the net change at the commit is right
+                # only if its slots saw them; `_settle` skips by operation)
                 self._defer(txn, msg.relation_id, schema, old, msg.new.values, lsn, key_changed)
                 return
             if (not key_changed and "u" in skipped) or (key_changed and not any(halves)):
