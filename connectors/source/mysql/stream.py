@@ -802,7 +802,7 @@ class ChangeStream:
             self.history is not None
             and tm.columns
             and tm.columns[0].name is None
-            and (self.filters.table(tm.schema, tm.table) or (tm.schema, tm.table) == self._signal)
+            and (self.filters.table(tm.schema, tm.table) or self._is_signal(tm.schema, tm.table))
         ):  # no column names in the binlog (binlog_row_metadata MINIMAL or NO_LOG)
             sig = (tm.table_id, tm.schema, tm.table, tm.columns)
             done = self._completed.get(sig)
@@ -823,7 +823,7 @@ class ChangeStream:
                         known, tm, self.history.schemas.extended(tm)
                     )  # fmt: skip
                 tm = cached[2]
-        if self._signal is not None and (tm.schema, tm.table) == self._signal:
+        if self._is_signal(tm.schema, tm.table):
             self._signal_id = tm.table_id
             self._maps[tm.table_id] = tm
         if not self.filters.table(tm.schema, tm.table):
@@ -855,6 +855,16 @@ class ChangeStream:
                 tuple(names[i] for i in tm.primary_key), defaults,
             )  # fmt: skip
         self._by_id[tm.table_id] = table
+
+    def _is_signal(self, db: str, table: str) -> bool:
+        """Whether ``db.table`` is signal.data.collection: as the server names tables (under
+        lower_case_table_names the binlog has them in lower case, the config maybe not)."""
+        if self._signal is None:
+            return False
+        if self.history is not None:
+            key = self.history.schemas.key
+            return key(db, table) == key(*self._signal)
+        return (db, table) == self._signal
 
     def _column_filter(self, db: str, table: str) -> Callable[[str], bool]:
         return lambda name: self.filters.column(db, table, name)
