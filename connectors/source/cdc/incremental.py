@@ -36,14 +36,14 @@ log = logging.getLogger(__name__)
 
 OPEN, CLOSE = "snapshot-window-open", "snapshot-window-close"
 # the signal table's first three columns are the id, the type and the data whatever their
-# names, as in Debezium; the catalog's queries for their names, in order (the table's schema
-# or database and name as arguments)
-FIRST_COLUMNS_PG = (
+# names, as in Debezium; the catalog's queries for its columns' names, in order (the table's
+# schema or database and name as arguments)
+SIGNAL_COLUMNS_PG = (
     "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN "
     "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s AND "
     "a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
 )
-FIRST_COLUMNS_MYSQL = (
+SIGNAL_COLUMNS_MYSQL = (
     "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND "
     "TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
 )
@@ -74,16 +74,14 @@ def check_signal_columns(table: str, columns: Sequence[str]) -> None:
 
 
 def signal_insert(table: str, columns: Sequence[str], quote: Callable[[str], str]) -> str:
-    """A row of the signal table ``table`` (quoted): its first three ``columns`` named, as
-    ``quote`` writes a name in a statement with arguments (Debezium writes ``VALUES (?, ?,
-    ?)``, which MySQL refuses for a table of more columns)."""
-    if len(columns) < 3:
-        name = table.replace("%%", "%")  # (as written in a statement with arguments)
-        raise ValueError(
-            f"the signal table {name} does not exist" if not columns else
-            f"the signal table {name} has {len(columns)} column(s): it needs 3 (a signal's "
-            "id, type and data)"
-        )  # fmt: skip
+    """A row of the signal table ``table`` (quoted), of ``columns`` (its columns' names, as
+    `check_signal_columns` takes them): its first three named, as ``quote`` writes a name in
+    a statement with arguments (Debezium writes ``VALUES (?, ?, ?)``, which MySQL refuses
+    for a table of more columns)."""
+    name = table.replace("%%", "%")  # (as written in a statement with arguments)
+    if not columns:
+        raise ValueError(f"the signal table {name} does not exist")
+    check_signal_columns(name, columns)
     names = ", ".join(quote(c) for c in columns[:3])
     return f"INSERT INTO {table} ({names}) VALUES (%s, %s, %s)"
 

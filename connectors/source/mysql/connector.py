@@ -773,7 +773,7 @@ class MySqlConnector(CdcSourceConnector):
         cfg = config
         assert isinstance(cfg, MySqlSourceConfig)
 
-        from connectors.source.cdc.incremental import FIRST_COLUMNS_MYSQL
+        from connectors.source.cdc.incremental import SIGNAL_COLUMNS_MYSQL
 
         def insert(sql: str, row: tuple[str, str, str]) -> None:
             con = connect(cfg)
@@ -785,7 +785,7 @@ class MySqlConnector(CdcSourceConnector):
         def columns(db: str, table: str) -> list[str]:
             con = connect(cfg)
             try:
-                return [str(r[0]) for r in query(con, FIRST_COLUMNS_MYSQL, (db, table))]
+                return [str(r[0]) for r in query(con, SIGNAL_COLUMNS_MYSQL, (db, table))]
             finally:
                 con.close()
 

@@ -14,7 +14,7 @@ from typing import Any
 from connectors.source.cdc.envelope import envelope
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import (
-    FIRST_COLUMNS_MYSQL,
+    SIGNAL_COLUMNS_MYSQL,
     Chunk,
     IncrementalSnapshot,
     check_signal_columns,
@@ -58,7 +58,7 @@ class MySqlIncrementalPort:
 
     def watermark(self, ident_: str, kind: str) -> None:
         if self._insert is None:
-            names = [str(r[0]) for r in query(self.con, FIRST_COLUMNS_MYSQL, self._signal_at)]
+            names = [str(r[0]) for r in query(self.con, SIGNAL_COLUMNS_MYSQL, self._signal_at)]
             self._insert = signal_insert(self.signal, names, ident_formatted)
         query(self.con, self._insert, (ident_, kind, json.dumps({"ts": time.time()})))
 
@@ -148,6 +148,6 @@ def incremental_snapshot(
     con: Callable[[], Any], signal_table: str, chunk_size: int, filters: Filters, build: Any
 ) -> IncrementalSnapshot:
     db, _, table = signal_table.partition(".")
-    names = [str(r[0]) for r in query(con(), FIRST_COLUMNS_MYSQL, (db, table))]
+    names = [str(r[0]) for r in query(con(), SIGNAL_COLUMNS_MYSQL, (db, table))]
     check_signal_columns(signal_table, names)
     return IncrementalSnapshot(MySqlIncrementalPort(con, signal_table, filters, build), chunk_size)

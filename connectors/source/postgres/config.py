@@ -111,14 +111,13 @@ class PostgresSourceConfig(CdcSourceConfig):
 
     @model_validator(mode="after")
     def _prefixes(self) -> PostgresSourceConfig:
+        from hub.errors import ConfigError
 
         if self.message_prefix_include_list and self.message_prefix_exclude_list:
             raise ValueError(
                 "message.prefix.include.list and message.prefix.exclude.list cannot both be "
                 "set: keep one of them"
             )
-        from hub.errors import ConfigError
-
         try:
             self.message_wanted()
         except ConfigError as exc:  # (a bad regular expression: named, as a field's error)

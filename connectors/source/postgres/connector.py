@@ -717,7 +717,7 @@ class PostgresConnector(CdcSourceConnector):
         cfg = config
         assert isinstance(cfg, PostgresSourceConfig)
 
-        from connectors.source.cdc.incremental import FIRST_COLUMNS_PG
+        from connectors.source.cdc.incremental import SIGNAL_COLUMNS_PG
 
         def insert(sql: str, row: tuple[str, str, str]) -> None:
             with _connect(cfg) as con:
@@ -725,7 +725,7 @@ class PostgresConnector(CdcSourceConnector):
 
         def columns(schema: str, table: str) -> list[str]:
             with _connect(cfg) as con:
-                return [str(r[0]) for r in con.execute(FIRST_COLUMNS_PG, (schema, table))]
+                return [str(r[0]) for r in con.execute(SIGNAL_COLUMNS_PG, (schema, table))]
 
         def quote(name: str) -> str:  # (in a statement with arguments)
             return catalog.quote(name).replace("%", "%%")

@@ -12,7 +12,7 @@ from typing import Any
 from connectors.source.cdc.envelope import envelope
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import (
-    FIRST_COLUMNS_PG,
+    SIGNAL_COLUMNS_PG,
     Chunk,
     Hidden,
     IncrementalSnapshot,
@@ -65,7 +65,7 @@ class PostgresIncrementalPort:
         # read before then had its old row, emitted after the streamed change (``local``
         # left a row in its older state). Debezium's watermarks wait in the same queue.
         if self._insert is None:
-            names = [str(r[0]) for r in self.meta.execute(FIRST_COLUMNS_PG, self._signal_at)]
+            names = [str(r[0]) for r in self.meta.execute(SIGNAL_COLUMNS_PG, self._signal_at)]
             self._insert = signal_insert(
                 self.signal_rel.replace("%", "%%"), names,  # (a statement with arguments)
                 lambda name: catalog.quote(name).replace("%", "%%"),
@@ -172,7 +172,7 @@ def incremental_snapshot(
 ) -> IncrementalSnapshot:
     schema, _, table = signal_table.partition(".")
     check_signal_columns(
-        signal_table, [str(r[0]) for r in meta.execute(FIRST_COLUMNS_PG, (schema, table))]
+        signal_table, [str(r[0]) for r in meta.execute(SIGNAL_COLUMNS_PG, (schema, table))]
     )  # fmt: skip
     port = PostgresIncrementalPort(meta, signal_table, filters, schemas)
     return IncrementalSnapshot(port, chunk_size, running=port.running)

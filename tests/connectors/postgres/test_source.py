@@ -1982,6 +1982,13 @@ def test_a_signal_sent_over_rest_fills_the_first_three_columns(
                                     "signal.data.collection": "public.No%such"})  # fmt: skip
     with pytest.raises(ConfigError, match=r'"public"."No%such" does not exist'):
         PostgresConnector.signal(gone, "log", {"message": "x"})
+    # (one rule with the stream's start: id and type not first, refused, not misplaced)
+    sql.execute("CREATE TABLE sig4 (pk serial PRIMARY KEY, id text, type text, data text)")
+    moved = PostgresSourceConfig.of({**cfg.model_dump(by_alias=True),
+                                     "signal.data.collection": "public.sig4"})  # fmt: skip
+    with pytest.raises(ConfigError, match="first three columns are pk, id, type"):
+        PostgresConnector.signal(moved, "log", {"message": "x"})
+    assert sql.execute("SELECT count(*) FROM sig4").fetchone() == (0,)
 
 
 def test_a_signal_table_with_id_type_and_data_not_first_is_refused_at_start(
