@@ -160,6 +160,7 @@ class MySqlSourceTask(CdcSourceTask):
         self.history: SchemaHistory | None = None
         self._history_records: list[SourceRecord] = []  # the first poll's
         self._baseline: tuple[Schemas, tuple[str, int]] | None = None
+        self._creates: dict[tuple[str, str], str] = {}  # read with the baseline's schemas
         stored = context.internal_topic(self._history_topic(), TOPIC_CONFIG)
         if policy.should_snapshot(offset is not None, in_progress, usable):
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
@@ -176,13 +177,14 @@ class MySqlSourceTask(CdcSourceTask):
                 con = connect(cfg)
                 try:
                     begun = begin(con, cfg, self.mariadb, True, self.filters, True,
-                                  need_lock=False)  # fmt: skip
+                                  need_lock=False, creates=cfg.include_schema_changes)  # fmt: skip
                     end(con, cfg)
                 finally:
                     con.close()
                 p, schemas = begun.position, begun.schemas
                 assert p is not None and schemas is not None
                 self._baseline = (schemas, (p.file, p.pos))
+                self._creates = begun.creates
                 offset = {"file": p.file, "pos": p.pos, **({"gtids": p.gtids} if p.gtids else {})}
             self._resume = dict(offset)
             self._open_history(stored, policy, offset)
@@ -247,15 +249,8 @@ class MySqlSourceTask(CdcSourceTask):
             self._history_records = self.history.baseline(at, stored_at)
             if self._baseline is not None:  # (a snapshot's, not a history rebuilt)
                 self._history_records += self.history.snapshot_changes(
-                    at, stored_at, self._show_create
+                    at, stored_at, lambda db, table: self._creates.get((db, table), "")
                 )  # fmt: skip
-
-    def _show_create(self, db: str, table: str) -> str:
-        from connectors.source.mysql.server import query
-        from connectors.source.mysql.snapshot import ident
-
-        rows = query(self.meta, f"SHOW CREATE TABLE {ident(db)}.{ident(table)}")
-        return str(rows[0][1]) if rows else ""
 
     def _action(self) -> None:
         from connectors.source.mysql.server import query
@@ -279,7 +274,7 @@ class MySqlSourceTask(CdcSourceTask):
                 self._readers.append(connect(cfg))
             # the position this read is consistent at (a resumed one too: its cuts need it)
             begun = begin(con, cfg, self.mariadb, True, self.filters, not resuming,
-                          self._readers)  # fmt: skip
+                          self._readers, creates=cfg.include_schema_changes)  # fmt: skip
         except BaseException:
             self._close_readers()
             raise
@@ -290,6 +285,7 @@ class MySqlSourceTask(CdcSourceTask):
         assert p is not None
         if begun.schemas is not None:
             self._baseline = (begun.schemas, (p.file, p.pos))
+            self._creates = begun.creates
         keyed = [(t.qualified, bool(t.primary_key)) for t in found]
         cut = SnapshotCuts.load(offset.get("cut")) if offset is not None else SnapshotCuts()
         if resuming and offset is not None:

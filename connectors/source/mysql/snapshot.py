@@ -76,11 +76,14 @@ class Begun:
     tables: list[CatalogTable]
     schemas: Schemas | None  # every table's definition (``history``)
     readers: list[Any]  # of ``more``, those in the same database snapshot as ``con``
+    # SHOW CREATE TABLE of each captured table (``creates``), read with ``schemas``
+    creates: dict[tuple[str, str], str]
 
 
 def begin(
     con: Any, cfg: MySqlSourceConfig, mariadb: bool, fresh: bool, filters: Filters,
     history: bool = False, more: Sequence[Any] = (), need_lock: bool = True,
+    creates: bool = False,
 ) -> Begun:  # fmt: skip
     """Start the snapshot transaction on ``con``; with ``fresh``, also the binlog position it
     stands at (a resumed snapshot streams from the first attempt's). The captured tables (and
@@ -89,7 +92,11 @@ def begin(
     columns. The connections ``more`` start their transactions while the lock is held, so
     they read the same database snapshot (``snapshot.max.threads``); without the lock no two
     connections can be made to, and ``readers`` is empty. Without ``need_lock`` (no rows are
-    read: a start without a snapshot) MySQL goes on without the lock where it is refused."""
+    read: a start without a snapshot) MySQL goes on without the lock where it is refused.
+    With ``creates``, each captured table's ``SHOW CREATE TABLE`` is read under the lock
+    too (the snapshot's schema change events: their ``ddl`` must describe the same table as
+    their ``tableChanges``, read from the catalog here; read after the lock, an ALTER
+    TABLE meanwhile had the two disagree)."""
     locked = False
     if fresh and cfg.snapshot_locking_mode != "none":
         try:
@@ -127,11 +134,30 @@ def begin(
             position = current_position(con, mariadb)
     found = tables(con, filters)
     schemas = from_catalog(con, mariadb) if history else None
+    statements = (
+        {(t.db, t.name): show_create(con, t.db, t.name) for t in found}
+        if creates and history
+        else {}
+    )
     if locked and cfg.snapshot_locking_mode != "extended":
         query(con, "UNLOCK TABLES")
     if need_lock and not (locked and cfg.snapshot_locking_mode == "extended"):
         _warn_nontransactional(con, found)  # (rows are read; after the lock: writes go on)
-    return Begun(position, found, schemas, readers)
+    return Begun(position, found, schemas, readers, statements)
+
+
+def show_create(con: Any, db: str, table: str) -> str:
+    """The table's ``SHOW CREATE TABLE`` (empty if it is gone: dropped after it was listed,
+    where no global read lock holds DDL back)."""
+    import pymysql
+
+    try:
+        rows = query(con, f"SHOW CREATE TABLE {ident(db)}.{ident(table)}")
+    except pymysql.err.ProgrammingError as exc:
+        if exc.args and exc.args[0] == 1146:  # ER_NO_SUCH_TABLE
+            return ""
+        raise
+    return str(rows[0][1]) if rows else ""
 
 
 def _warn_nontransactional(con: Any, found: Sequence[CatalogTable]) -> None:

@@ -257,6 +257,40 @@ def test_schema_change_events_and_the_stored_history(
     assert ddl[0]["position"]["file"].startswith("binlog") and ddl[0]["databaseName"] == mariadb_db
 
 
+def test_a_snapshots_create_table_event_is_read_with_its_table_changes(
+    mariadb_server: MariaDBServer, mariadb_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot's CREATE TABLE text is read under the lock with the catalog its
+    tableChanges come from: an ALTER TABLE just after the lock's release changes neither
+    (it comes as its own event). Read after the lock, the text had the new column and the
+    tableChanges not (a consumer building the table from the ddl got another table)."""
+    from connectors.source.mysql import connector
+
+    con = root(mariadb_server, mariadb_db)
+    con.cursor().execute("CREATE TABLE t (id int PRIMARY KEY)")
+    real = connector.begin
+
+    def then_alter(*args: Any, **kwargs: Any) -> Any:
+        begun = real(*args, **kwargs)
+        con.cursor().execute("ALTER TABLE t ADD COLUMN late int")
+        return begun
+
+    monkeypatch.setattr(connector, "begin", then_alter)
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "snapshot.mode": "no_data", "table.include.list": f"{mariadb_db}.t"})  # fmt: skip
+    task = start_task(cfg)
+    try:
+        out: list = []
+        while not any(r.topic == "app" and r.value["ddl"].startswith("ALTER") for r in out):
+            out += [r for r in task.poll() if r.topic]
+    finally:
+        task.stop()
+    created, altered = [r.value for r in out if r.topic == "app"]
+    assert "`late`" not in created["ddl"] and created["ddl"].startswith("CREATE TABLE `t`")
+    assert [c["name"] for c in created["tableChanges"][0]["table"]["columns"]] == ["id"]
+    assert [c["name"] for c in altered["tableChanges"][0]["table"]["columns"]] == ["id", "late"]
+
+
 def test_a_lost_history_without_column_names_is_an_error_until_recovery(
     mariadb_server: MariaDBServer, mariadb_db: str
 ) -> None:
