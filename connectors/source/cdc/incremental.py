@@ -308,10 +308,21 @@ class IncrementalSnapshot:
         # pause-snapshot: no new chunk until resume-snapshot (the one in flight finishes);
         # not kept in the offsets: a restarted task goes on
         self.paused = False
+        # execute-snapshot of type blocking: the tables to read once the stream has ended
+        # the signal's transaction (`take_blocking`); kept in the offset until then
+        self.blocking: list[str] = []
 
     # -- state in the offset -------------------------------------------------------------
     def state(self) -> dict[str, Any] | None:
+        if self.blocking:
+            return {**(self._state or {}), "blocking": list(self.blocking)}
         return self._state
+
+    def take_blocking(self) -> list[str]:
+        """The tables a blocking snapshot signalled in the transaction just ended reads:
+        the stream stops there, the source snapshots them, then streams on from there."""
+        out, self.blocking = self.blocking, []
+        return out
 
     def _emitted(self, after: list[Any] | None) -> None:
         self._state = None
@@ -326,6 +337,8 @@ class IncrementalSnapshot:
                 self._state["conditions"] = conditions
 
     def resume(self, state: Mapping[str, Any] | None) -> None:
+        if state and isinstance(state.get("blocking"), list):
+            self.blocking = [str(t) for t in state["blocking"]]
         if not state or not state.get("tables"):
             return
         self.tables = list(state["tables"])
@@ -446,8 +459,13 @@ class IncrementalSnapshot:
         except (ValueError, re.error, TypeError) as exc:
             log.error("signal %s: cannot read its data %r: %s", ident, data, exc)
             return
-        if str(doc.get("type", "incremental")).lower() != "incremental":
-            log.error("signal %s: only incremental snapshots are supported", ident)
+        kind = str(doc.get("type", "incremental")).lower()
+        if kind == "blocking":
+            self._blocking(ident, doc, patterns)
+            return
+        if kind != "incremental":
+            log.error("signal %s: a snapshot of type %r is not one hub takes (incremental, "
+                      "blocking): none started", ident, doc.get("type"))  # fmt: skip
             return
         if doc.get("surrogate-key"):
             log.error("signal %s: surrogate-key is not supported (chunks go by the primary "
@@ -487,6 +505,26 @@ class IncrementalSnapshot:
             self._next_chunk()
         else:
             self._restate()
+
+    def _blocking(self, ident: str | None, doc: Mapping[str, Any], patterns: list[Any]) -> None:
+        """``execute-snapshot`` of type ``blocking`` (Debezium's ad hoc blocking snapshot):
+        the stream stops at the end of the signal's transaction, the tables are read as an
+        initial snapshot reads them (tables without a key too), then streaming goes on from
+        there (so a change made while they were read may come again after their rows)."""
+        if doc.get("additional-conditions"):
+            log.error("signal %s: additional-conditions are not supported in a blocking "
+                      "snapshot (Debezium's are whole SELECT statements); none started: use "
+                      "an incremental snapshot, whose filters are", ident)  # fmt: skip
+            return
+        chosen = [t for t in self.port.tables() if any(p.matches(t) for p in patterns)]
+        if not chosen:
+            log.warning(
+                "signal %s: no captured table matches %s", ident, doc.get("data-collections")
+            )
+            return
+        log.info("signal %s: blocking snapshot of %s, once this transaction is streamed "
+                 "(streaming waits until they are read)", ident, ", ".join(chosen))  # fmt: skip
+        self.blocking += [t for t in chosen if t not in self.blocking]
 
     def _restate(self) -> None:
         """The stored state's tables and their filters, after a signal changed them (its

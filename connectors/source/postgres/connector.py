@@ -101,6 +101,7 @@ class PostgresSourceTask(CdcSourceTask):
         # the snapshot is done and the stream opens at the next poll, so that the snapshot's
         # last records reach the log without waiting for the replication connection
         self._stream_due = False
+        self._blocking: PostgresOffset | None = None  # a blocking snapshot to start
         self._chunks: Any = None
         self._chunk: Chunk | None = None
         self._declined: dict[int, list[bytes | None]] = {}  # the chunk's rows the codec declined
@@ -185,7 +186,9 @@ class PostgresSourceTask(CdcSourceTask):
             cause = "slot.drop.on.stop dropped the slot at the task's last stop"
             warn_of_a_new_snapshot(cfg.where(), cause if dropped else "snapshot.mode=when_needed")
         in_progress = offset is not None and offset.snapshot
-        if policy.should_snapshot(offset is not None, in_progress, usable):
+        # (a blocking snapshot goes on whatever the snapshot.mode: its signal asked for it)
+        blocking = in_progress and usable and offset is not None and offset.only is not None
+        if blocking or policy.should_snapshot(offset is not None, in_progress, usable):
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
             self._start_snapshot(offset, slot is not None, usable, in_progress, tables)
         else:
@@ -276,7 +279,11 @@ class PostgresSourceTask(CdcSourceTask):
         self._announced: PostgresOffset | None = None  # stored with the truncate events
         if resumed and offset is not None and offset.snapshot_lsn is not None:
             # resume: the slot still stands at the first attempt's consistent point, and the
-            # rest is read in a new database snapshot, consistent at a later LSN
+            # rest is read in a new database snapshot, consistent at a later LSN (a blocking
+            # snapshot's first attempt too: the slot stands where streaming stopped for it)
+            if offset.only is not None:
+                tables = [t for t in tables if t.qualified in offset.only]
+                keyed = {t.qualified: bool(t.primary_key) for t in tables}
             table = offset.table
             cut = offset.cut
             names = list(keyed)  # where the reader goes on: the first at or after it
@@ -288,8 +295,9 @@ class PostgresSourceTask(CdcSourceTask):
                 cut_lsn, exported, repl = self._consistent_point()
                 cut = (cut or SnapshotCuts()).extended(self._truncate, cut_lsn)
             base = PostgresOffset(
-                snapshot=True, snapshot_lsn=offset.snapshot_lsn, stream=offset.stream, cut=cut
-            )
+                snapshot=True, snapshot_lsn=offset.snapshot_lsn, stream=offset.stream, cut=cut,
+                only=offset.only,
+            )  # fmt: skip
             self._resume = base.snapshot_done()
             if table is not None and keyed.get(table, True):
                 resume_at = (table, offset.after)
@@ -520,6 +528,30 @@ class PostgresSourceTask(CdcSourceTask):
         self._context.request_commit()  # the snapshot is durable and stored at once
         self._stream_due = self.should_stream
 
+    # -- blocking snapshots ----------------------------------------------------------------
+    def _stop_for_blocking(self, records: list[SourceRecord | EncodedBatch]) -> None:
+        """The stream ended the transaction of a blocking snapshot's signal: it closes, and
+        the snapshot's offset (the tables it reads and where streaming goes on) ends this
+        poll's records in place of the commit's, stored at once; the snapshot starts at the
+        next poll. A restart before it is stored replays the signal; one after resumes the
+        snapshot (`_start_snapshot`), which streams on from there when done."""
+        stream = self.stream
+        assert stream is not None
+        position = stream.position
+        self._blocking = PostgresOffset(
+            snapshot=True, snapshot_lsn=position.start_lsn(), stream=position.to_dict(),
+            cut=position.cut, only=tuple(stream.blocked),
+        )  # fmt: skip
+        stream.close()
+        self.stream = None
+        records.append(offset_update(self.partition, self._blocking.to_dict()))
+        self._context.request_commit()
+
+    def _start_blocking(self, offset: PostgresOffset) -> None:
+        self._blocking = None
+        self._table_schemas.clear()  # (as the tables are now: one may have changed since)
+        self._start_snapshot(offset, True, True, True, catalog.tables(self.meta, self.filters))
+
     # -- streaming ---------------------------------------------------------------------------
     def _start_stream(self) -> None:
         from connectors.source.postgres.stream import ChangeStream
@@ -544,12 +576,18 @@ class PostgresSourceTask(CdcSourceTask):
         if self._stream_due:
             self._stream_due = False
             self._start_stream()
+        if self._blocking is not None:
+            self._start_blocking(self._blocking)
+            return self._poll_snapshot()
         if self.stream is None:  # snapshot.mode=initial_only: done
             time.sleep(self.cfg.poll_interval_ms / 1000)
             return []
         records: list[SourceRecord | EncodedBatch] = self.stream.poll(
             self.cfg.max_batch_size, self.cfg.poll_interval_ms / 1000
         )
+        if self.stream.blocked:
+            self._stop_for_blocking(records)
+            return records
         self._heartbeat(records)
         now = time.monotonic()
         if now - self._sampled >= SAMPLE_INTERVAL_S:

@@ -13,7 +13,9 @@ The source partition is ``{"server": <topic.prefix>}``. The offset has two shape
   of the last row read), so it resumes after a restart.
 * **snapshot** (``snapshot`` true): the snapshot runs; ``snapshot_lsn`` is the slot's
   consistent point (streaming starts there afterwards), ``table`` the table being read and
-  ``after`` the key (or ctid) of the last row emitted, as text.
+  ``after`` the key (or ctid) of the last row emitted, as text. ``stream``: the streaming
+  offset to go on from instead (snapshot.mode=always, a blocking snapshot); ``only``: the
+  tables a blocking snapshot reads.
 
 ``cut`` (both shapes, while it matters): per table without a key that a resumed snapshot
 read whole in a later database snapshot, the LSN that snapshot is consistent at; the stream
@@ -50,6 +52,9 @@ class PostgresOffset:
     stream: Mapping[str, Any] | None = None  # snapshot.mode=always: where streaming resumes
     # tables a resumed snapshot read in a later database snapshot: the changes to drop
     cut: SnapshotCuts | None = None
+    # a blocking snapshot's (execute-snapshot of type blocking): the tables it reads, with
+    # ``stream`` where streaming stopped for it and goes on once they are read
+    only: tuple[str, ...] | None = None
 
     # -- intention-revealing updates ------------------------------------------------------
     def at_event(
@@ -122,6 +127,7 @@ class PostgresOffset:
                 **({"ranges": [list(r) for r in self.ranges]} if self.ranges else {}),
                 **({"stream": dict(self.stream)} if self.stream else {}),
                 **({"cut": self.cut.to_json()} if self.cut else {}),
+                **({"only": list(self.only)} if self.only is not None else {}),
             }  # fmt: skip
         out: dict[str, Any] = {"lsn": self.lsn}
         if self.lsn_commit is not None:
@@ -158,6 +164,7 @@ class PostgresOffset:
             incremental=d.get("incremental"),
             stream=d.get("stream"),
             cut=SnapshotCuts.load(d["cut"]) if d.get("cut") else None,
+            only=tuple(str(t) for t in d["only"]) if isinstance(d.get("only"), list) else None,
         )
 
 

@@ -152,6 +152,9 @@ class ChangeStream:
         self._idle_since = time.monotonic()
         self.incremental = incremental
         self._signal_relid: int | None = None
+        # a blocking snapshot's tables, signalled in the transaction this poll ended at: the
+        # stream stops there (`PostgresSourceTask` reads them, then opens a new stream)
+        self.blocked: list[str] = []
         self.events = 0
         self.ops: Counter[str] = Counter()  # events by operation (c, u, d, r, t)
         self.batched = 0
@@ -217,7 +220,7 @@ class ChangeStream:
         self.batched = 0  # records in out's EncodedBatches
         if self._replay is not None:
             self.stream.ping()  # nothing is read while replaying: keep the server's timer
-        while len(out) + self.batched < max_records:
+        while len(out) + self.batched < max_records and not self.blocked:
             if self._replay is not None:  # a committed streamed transaction comes first
                 item = next(self._replay, None)
                 if item is not None:
@@ -240,12 +243,14 @@ class ChangeStream:
             while i < n:
                 handle(payloads[i], starts[i], out)
                 i += 1
+                if self.blocked:  # (what was read past it is read again after the snapshot)
+                    break
                 if self._replay is not None and i < n:  # a streamed transaction committed
                     self._held = (starts, payloads, i)
                     break
         if out:
             self._idle_since = time.monotonic()
-        elif self._txn is None and self._held is None:
+        elif self._txn is None and self._held is None and not self.blocked:
             self._idle(out)
         self._returned = self._completed
         return out
@@ -389,10 +394,15 @@ class ChangeStream:
             self._txn_record(txn, "END", out)
         self._completed = msg.end_lsn
         self.behind_ms = max(time.time_ns() / 1e6 - txn.ts_us / 1000, 0.0)
+        inc = self.incremental
+        if inc is not None and inc.blocking:  # a blocking snapshot's signal: stop here
+            self.blocked = inc.take_blocking()
+            self.position = self.position.with_incremental(inc.state())
         self.position = self.position.at_commit(txn.commit_lsn, msg.end_lsn, txn.xid, txn.ts_us)
         self._past_cut(txn.commit_lsn)
         self.lsn = msg.end_lsn
-        out.append(offset_update(self.partition, self.position.to_dict()))
+        if not self.blocked:  # (else the snapshot's offset, holding this one, comes instead)
+            out.append(offset_update(self.partition, self.position.to_dict()))
 
     def _offset(self, txn: _Txn, lsn: int) -> dict[str, Any]:
         """The offset of an event: PostgresOffset.at_event(...).to_dict(), built directly
