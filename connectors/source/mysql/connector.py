@@ -119,6 +119,7 @@ class MySqlSourceTask(CdcSourceTask):
         self._first_row = 0  # of the chunk's rows being emitted
         self._truncates_sent = 0  # by the snapshot (keyless tables read again whole)
         self._snapshot_tables: list[Any] = []
+        self._blocking: dict[str, Any] | None = None  # a blocking snapshot to start
         self.meta = connect(cfg)
         if self.filters.lists:
             self.filters.warn_unmatched(context.connector, "database",
@@ -162,7 +163,9 @@ class MySqlSourceTask(CdcSourceTask):
         self._baseline: tuple[Schemas, tuple[str, int]] | None = None
         self._creates: dict[tuple[str, str], str] = {}  # read with the baseline's schemas
         stored = context.internal_topic(self._history_topic(), TOPIC_CONFIG)
-        if policy.should_snapshot(offset is not None, in_progress, usable):
+        # (a blocking snapshot goes on whatever the snapshot.mode: its signal asked for it)
+        blocking = in_progress and usable and offset is not None and "only" in offset
+        if blocking or policy.should_snapshot(offset is not None, in_progress, usable):
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
             self._start_snapshot(
                 offset if usable else None, in_progress and usable, offset is not None
@@ -283,6 +286,9 @@ class MySqlSourceTask(CdcSourceTask):
         self._readers = begun.readers
         p, found = begun.position, begun.tables
         assert p is not None
+        only = offset.get("only") if resuming and offset is not None else None
+        if isinstance(only, list):  # a blocking snapshot's tables
+            found = [t for t in found if t.qualified in only]
         if begun.schemas is not None:
             self._baseline = (begun.schemas, (p.file, p.pos))
             self._creates = begun.creates
@@ -290,8 +296,9 @@ class MySqlSourceTask(CdcSourceTask):
         cut = SnapshotCuts.load(offset.get("cut")) if offset is not None else SnapshotCuts()
         if resuming and offset is not None:
             base = {k: offset[k] for k in ("file", "pos", "gtids") if offset.get(k) is not None}
-            if offset.get("stream"):
-                base["stream"] = offset["stream"]
+            for k in ("stream", "only"):
+                if offset.get(k):
+                    base[k] = offset[k]
             table = offset.get("table")
             start = 0
             if table is not None:
@@ -388,9 +395,9 @@ class MySqlSourceTask(CdcSourceTask):
                                                    "table": None, "after": None})]  # fmt: skip
         if self._history_records:
             return self._take_history()
-        if self._truncate:
-            return self._truncates()
-        out: list[SourceRecord] = []
+        # (the truncate events and the first rows in one poll: a task stopped after every
+        # poll, resumed from the truncates' offset, had truncated again and read nothing)
+        out: list[SourceRecord] = self._truncates() if self._truncate else []
         limit = self.cfg.max_batch_size
         rows = 0  # this poll's (packed batches hold many)
         while rows < limit:
@@ -594,6 +601,11 @@ class MySqlSourceTask(CdcSourceTask):
     def poll(self) -> Sequence[SourceRecord]:
         if self._chunks is not None:
             return self._poll_snapshot()
+        if self._blocking is not None:
+            offset, self._blocking = self._blocking, None
+            self._rows_done, self._rows_before = {}, 0  # (this snapshot's progress)
+            self._start_snapshot(offset, True, True)
+            return self._poll_snapshot()
         if self.stream is None:  # snapshot.mode=initial_only: done
             time.sleep(self.cfg.poll_interval_ms / 1000)
             return []
@@ -602,11 +614,30 @@ class MySqlSourceTask(CdcSourceTask):
         )
         if self._history_records:
             records = [*self._take_history(), *records]
+        if self.stream.blocked:
+            self._stop_for_blocking(records)
+            return records
         if self._beat.due() and self.stream._txn is None and not any(r.topic for r in records):
             records.append(self._beat.record(self.partition, self.stream.position()))
         if time.monotonic() - self._sampled >= SAMPLE_INTERVAL_S:
             self._sample_server()
         return records
+
+    def _stop_for_blocking(self, records: list[SourceRecord]) -> None:
+        """The stream ended the transaction of a blocking snapshot's signal: it closes, and
+        the snapshot's offset (the tables it reads and where streaming goes on) ends this
+        poll's records in place of the commit's, stored at once; the snapshot starts at the
+        next poll. A restart before it is stored replays the signal; one after resumes the
+        snapshot (`_start_snapshot`), which streams on from there when done."""
+        stream = self.stream
+        assert stream is not None
+        position = stream.position()
+        self._blocking = {**position, "snapshot": True, "table": None, "after": None,
+                          "stream": position, "only": list(stream.blocked)}  # fmt: skip
+        stream.close()
+        self.stream = None
+        records.append(offset_update(self.partition, self._blocking))
+        self._context.request_commit()
 
     def _sample_server(self) -> None:
         """The server's binlog files and their sizes (``SHOW BINARY LOGS``), for the gauges

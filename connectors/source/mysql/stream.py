@@ -357,6 +357,9 @@ class ChangeStream:
         # changes a resumed snapshot read already (`connectors.source.cdc.cuts`)
         self._cut = SnapshotCuts.load(resume.get("cut")) if resume.get("cut") else None
         self._cut_json = self._cut.to_json() if self._cut is not None else None  # (shared)
+        # a blocking snapshot's tables, signalled in the transaction this poll ended at: the
+        # stream stops there (`MySqlSourceTask` reads them, then opens a new stream)
+        self.blocked: list[str] = []
 
     # -- connection ---------------------------------------------------------------------------
     def open(self) -> None:
@@ -435,7 +438,7 @@ class ChangeStream:
         out: list[SourceRecord] = []
         deadline = time.monotonic() + timeout_s
         self._batched = 0
-        while len(out) + self._batched < limit:
+        while len(out) + self._batched < limit and not self.blocked:
             try:
                 got = self.stream.read()
             except Exception as exc:  # noqa: BLE001 - a lost connection: resume from offsets
@@ -456,6 +459,8 @@ class ChangeStream:
                 break
         if out:
             self._emitted = dict(out[-1].source_offset)
+        if self.blocked:  # (the snapshot's offset, holding this one, comes instead)
+            return out
         if self._txn is None and self._emitted != self.position():
             # transactions of tables not captured, DDL, rotations, heartbeats: move on
             out.append(offset_update(self.partition, self.position()))
@@ -541,6 +546,9 @@ class ChangeStream:
         self._txn = None
         self._skip = None  # past the transaction the restart was inside
         self._count_all = True
+        inc = self.incremental
+        if inc is not None and inc.blocking:  # a blocking snapshot's signal: stop here
+            self.blocked = inc.take_blocking()
 
     def _query(
         self, h: Any, event: memoryview, checksum: bool, out: list[SourceRecord], post: int = 0

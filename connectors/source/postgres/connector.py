@@ -373,9 +373,9 @@ class PostgresSourceTask(CdcSourceTask):
             self._announce = False
             self._context.request_commit()
             return [offset_update(self.partition, self._snapshot_base.to_dict())]
-        if self._truncate:
-            return self._truncates()
-        out: list[SourceRecord | EncodedBatch] = []
+        # (the truncate events and the first rows in one poll: a task stopped after every
+        # poll, resumed from the truncates' offset, had truncated again and read nothing)
+        out: list[SourceRecord | EncodedBatch] = self._truncates() if self._truncate else []
         limit = self.cfg.max_batch_size
         rows = 0  # snapshot rows in out (an EncodedBatch holds many)
         while rows < limit:
