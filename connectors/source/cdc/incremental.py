@@ -172,6 +172,15 @@ class Chunk:
     shape: Hashable | None = None
 
 
+def _collections(doc: Any) -> list[Any]:
+    """A signal's ``data-collections``: a list (a string, read as one, would be read
+    character by character; Debezium's reads no list either)."""
+    given = doc.get("data-collections") or []
+    if not isinstance(given, list):
+        raise ValueError(f"data-collections must be a list of names, not {given!r}")
+    return given
+
+
 @dataclass(frozen=True)
 class Hidden:
     """The transactions a database snapshot does not see: those it lists as running, and
@@ -268,6 +277,15 @@ class IncrementalPort(Protocol):
 
     def same_table(self, schema: Any, other: Any) -> bool: ...
 
+    def fill(self, values: Sequence[Any], read: Any) -> Any | None:
+        """A streamed row that lacks values (PostgreSQL's unchanged TOASTed ones) with them
+        taken from the chunk's ``read`` of the row; None when it lacks none."""
+
+    def query_error(self, exc: BaseException) -> str | None:
+        """What the database said, when ``exc`` from `read` is its refusal of the query (an
+        error in a filter, a missing privilege...), which reading again will not mend; None
+        for a lost connection and the like."""
+
     def event(self, schema: Any, values: Any, source: dict[str, Any]) -> tuple[Any, Any]:
         """A read event (key, value) of a chunk's row; ``source`` is the close watermark's
         source block (marked incremental)."""
@@ -297,8 +315,10 @@ class IncrementalSnapshot:
         self.after: list[Any] | None = None  # the read cursor (last key read)
         self.key: list[str] | None = None  # the key it is of (`key_signature`)
         self.until: list[Any] | None = None  # the last key the current table is read to
-        # execute-snapshot's additional-conditions: a table -> the SQL filter of its rows
-        self.conditions: dict[str, str] = {}
+        # execute-snapshot's additional-conditions: each queued table's SQL filter of its
+        # rows (None: every row), in the order of ``tables`` (a table asked for again is
+        # queued again, with the new signal's filter, as Debezium's is)
+        self.filters: list[str | None] = []
         # what the offset holds: the tables and the key up to which rows were *emitted*
         self._state: dict[str, Any] | None = None
         self.window: str | None = None
@@ -332,9 +352,8 @@ class IncrementalSnapshot:
                 self._state["key"] = list(self.key)
             if self.until is not None:
                 self._state["until"] = list(self.until)
-            conditions = {t: c for t, c in self.conditions.items() if t in self.tables}
-            if conditions:
-                self._state["conditions"] = conditions
+            if any(f is not None for f in self.filters):
+                self._state["filters"] = list(self.filters)
 
     def resume(self, state: Mapping[str, Any] | None) -> None:
         if state and isinstance(state.get("blocking"), list):
@@ -347,9 +366,14 @@ class IncrementalSnapshot:
         self.key = [str(k) for k in key] if isinstance(key, list) else None
         until = state.get("until")
         self.until = list(until) if isinstance(until, list) else None
-        conditions = state.get("conditions")
-        if isinstance(conditions, dict):
-            self.conditions = {str(t): str(c) for t, c in conditions.items()}
+        filters = state.get("filters")
+        if isinstance(filters, list) and len(filters) == len(self.tables):
+            self.filters = [None if f is None else str(f) for f in filters]
+        else:  # (stored before 2026-12-07: one filter a table)
+            by_table = state.get("conditions")
+            by_table = by_table if isinstance(by_table, dict) else {}
+            self.filters = [None if by_table.get(t) is None else str(by_table[t])
+                            for t in self.tables]  # fmt: skip
         self._emitted(self.after)
         log.info("resuming the incremental snapshot at %s after %s", self.tables[0], self.after)
         self._next_chunk()
@@ -396,6 +420,8 @@ class IncrementalSnapshot:
             self._execute(ident, data)
         elif kind == "stop-snapshot":
             self._stop(ident, data)
+        elif kind == "pause-snapshot" and not self.tables:  # (Debezium's ignores it too)
+            log.warning("signal %s: no incremental snapshot runs: nothing to pause", ident)
         elif kind == "pause-snapshot":
             log.info("signal %s: incremental snapshot paused", ident)
             self.paused = True
@@ -422,7 +448,7 @@ class IncrementalSnapshot:
         without any, the whole snapshot stops (Debezium's)."""
         try:
             doc = json.loads(data or "{}")
-            patterns = [Collection(p) for p in (doc.get("data-collections") or [])]
+            patterns = [Collection(p) for p in _collections(doc)]
         except (ValueError, re.error, TypeError, AttributeError) as exc:
             log.error("signal %s: cannot read its data %r: %s", ident, data, exc)
             return
@@ -437,13 +463,12 @@ class IncrementalSnapshot:
             self.until = None
             self.chunk = None
             self._state = None
-            self.conditions = {}
+            self.filters = []
             return
         log.info("signal %s: %s left out of the incremental snapshot", ident, ", ".join(gone))
-        for t in gone:
-            self.conditions.pop(t, None)
         current = self.tables[0] in gone
-        self.tables = [t for t in self.tables if t not in gone]
+        kept = [(t, f) for t, f in zip(self.tables, self.filters, strict=True) if t not in gone]
+        self.tables, self.filters = [t for t, _ in kept], [f for _, f in kept]
         if current:  # its chunk is dropped; the next table starts from its first key
             self.after, self.window, self.open, self.chunk = None, None, False, None
             self.until = None
@@ -455,8 +480,8 @@ class IncrementalSnapshot:
     def _execute(self, ident: str | None, data: str | None) -> None:
         try:
             doc = json.loads(data or "{}")
-            patterns = [Collection(p) for p in doc.get("data-collections", [])]
-        except (ValueError, re.error, TypeError) as exc:
+            patterns = [Collection(p) for p in _collections(doc)]
+        except (ValueError, re.error, TypeError, AttributeError) as exc:
             log.error("signal %s: cannot read its data %r: %s", ident, data, exc)
             return
         kind = str(doc.get("type", "incremental")).lower()
@@ -480,7 +505,7 @@ class IncrementalSnapshot:
         if keyless:
             log.error("signal %s: %s have no primary key; left out of the incremental "
                       "snapshot", ident, ", ".join(keyless))  # fmt: skip
-        chosen = [t for t in chosen if t not in keyless and t not in self.tables]
+        chosen = [t for t in chosen if t not in keyless]
         if not chosen:
             log.warning(
                 "signal %s: no captured table matches %s", ident, doc.get("data-collections")
@@ -493,13 +518,16 @@ class IncrementalSnapshot:
                 f"{t} (rows where {conditions[t]})" if t in conditions else t for t in chosen
             ),
         )
+        again = [t for t in chosen if t in self.tables]
+        if again:
+            log.info("signal %s: %s queued again, to be read once more after the reads "
+                     "queued before (as Debezium's)", ident, ", ".join(again))  # fmt: skip
+        if self.paused:
+            log.warning("signal %s: the incremental snapshot is paused: nothing is read until "
+                        "a resume-snapshot signal", ident)  # fmt: skip
         idle = not self.tables
         self.tables += chosen
-        for t in chosen:  # (a table asked for again: the new signal's filter, or none)
-            if t in conditions:
-                self.conditions[t] = conditions[t]
-            else:
-                self.conditions.pop(t, None)
+        self.filters += [conditions.get(t) for t in chosen]
         if idle:
             self._emitted(None)
             self._next_chunk()
@@ -534,11 +562,11 @@ class IncrementalSnapshot:
         if state is None:
             return
         state["tables"] = list(self.tables)
-        conditions = {t: c for t, c in self.conditions.items() if t in self.tables}
-        if conditions:
-            state["conditions"] = conditions
+        state.pop("conditions", None)
+        if any(f is not None for f in self.filters):
+            state["filters"] = list(self.filters)
         else:
-            state.pop("conditions", None)
+            state.pop("filters", None)
 
     def _conditions(
         self, ident: str | None, given: Any, chosen: list[str]
@@ -584,27 +612,33 @@ class IncrementalSnapshot:
         while self.tables:
             table = self.tables[0]
             if not self.port.tables().get(table):
-                self.conditions.pop(self.tables.pop(0), None)  # dropped (or keyless) since
-                self.after, self.until = None, None
+                self._next_table()  # dropped (or keyless) since
                 continue
             self.window = uuid.uuid4().hex
             self.open = False
             self.port.watermark(f"{self.window}-open", OPEN)
             self._before = (self.after, self.key, self.until)
-            chunk = self.port.read(
-                table,
-                self.after,
-                self.key,
-                self.chunk_size,
-                self.conditions.get(table),
-                self.until,
-            )
+            try:
+                chunk = self.port.read(
+                    table, self.after, self.key, self.chunk_size, self.filters[0], self.until
+                )
+            except Exception as exc:
+                problem = self.port.query_error(exc)
+                if problem is None:
+                    raise  # (a lost connection: the task restarts and reads it again)
+                # (as Debezium's: the table is left, the stream and the others go on; a
+                # task failing here again at every restart held every table's changes back)
+                log.error("incremental snapshot of %s: its read failed (%s): the table is "
+                          "left out; signal execute-snapshot again once the cause is fixed",
+                          table, problem)  # fmt: skip
+                self.window = None
+                self._next_table()
+                continue
             self.port.watermark(f"{self.window}-close", CLOSE)
             if chunk is None or not chunk.rows:
                 log.info("incremental snapshot of %s done", table)
-                self.tables.pop(0)
-                self.conditions.pop(table, None)
-                self.after, self.key, self.until, self.window = None, None, None, None
+                self.window = None
+                self._next_table()
                 continue
             if self._running is not None:
                 self._missed(chunk)  # (what the stream sent before the read)
@@ -615,17 +649,35 @@ class IncrementalSnapshot:
         self.chunk = None
         self._state = None
 
+    def _next_table(self) -> None:
+        """The current table is done with (read, gone, or failed): on to the next."""
+        self.tables.pop(0)
+        self.filters.pop(0)
+        self.after, self.key, self.until = None, None, None
+        self._emitted(None)
+
     def on_change(
         self, schema: Any, values: Sequence[Any], old: Sequence[Any] | None = None
     ) -> None:
         """A streamed change (emitted) to ``schema``'s table: inside an open window, its row
-        is newer than the chunk's read of it."""
+        is newer than the chunk's read of it. One the stream could not give whole (an
+        unchanged TOASTed value PostgreSQL leaves out: `IncrementalPort.fill`) takes the
+        missing values from the read, which then stays in the chunk, as the row now is (the
+        sink may have no row to keep them from: dropped, the read was their only copy)."""
         chunk = self.chunk
         if not self.open or chunk is None or not self.port.same_table(schema, chunk.schema):
             return
-        chunk.rows.pop(self.port.key_of(schema, values), None)
+        key = self.port.key_of(schema, values)
+        read = chunk.rows.get(key)
+        whole = self.port.fill(values, read) if read is not None else None
+        if whole is not None:
+            chunk.rows[key] = whole
+        else:
+            chunk.rows.pop(key, None)
         if old is not None:
-            chunk.rows.pop(self.port.key_of(schema, old), None)
+            old_key = self.port.key_of(schema, old)
+            if old_key != key:
+                chunk.rows.pop(old_key, None)
 
     def on_truncate(self, schema: Any) -> None:
         chunk = self.chunk

@@ -120,6 +120,22 @@ class MySqlIncrementalPort:
             return str(exc.args[-1] if exc.args else exc)
         return None
 
+    def fill(self, values: Sequence[Any], read: Any) -> Any | None:
+        return None  # (a row image is whole: binlog_row_image=FULL is required)
+
+    def query_error(self, exc: BaseException) -> str | None:
+        import pymysql
+
+        # the server's errors (ER_*, below 2000 and from 3000); 2000-2999 are the client's
+        # (CR_*: a lost connection...)
+        if isinstance(exc, pymysql.err.MySQLError) and not isinstance(
+            exc, pymysql.err.InterfaceError
+        ):  # fmt: skip
+            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+            if code and not 2000 <= code < 3000:
+                return str(exc.args[-1])
+        return None
+
     def key_of(self, schema: MySqlTable, values: Sequence[Any]) -> Hashable:
         return schema.primary_values(values)
 

@@ -152,6 +152,23 @@ class PostgresIncrementalPort:
     def same_table(self, schema: TableSchema, other: TableSchema) -> bool:
         return schema.topic == other.topic
 
+    def fill(self, values: Sequence[Any], read: Any) -> Any | None:
+        from connectors.source.postgres.protocol.basics import UNCHANGED_TOAST as MISSING
+
+        if len(values) != len(read) or not any(v is MISSING for v in values):
+            return None
+        return [r if v is MISSING else v for v, r in zip(values, read, strict=True)]
+
+    def query_error(self, exc: BaseException) -> str | None:
+        import psycopg
+
+        # (a statement_timeout a chunk always runs into is one too, as Debezium takes it)
+        if isinstance(exc, psycopg.errors.QueryCanceled) or (
+            isinstance(exc, psycopg.DatabaseError) and not isinstance(exc, psycopg.OperationalError)
+        ):
+            return str(exc).strip().splitlines()[0]
+        return None
+
     def event(self, schema: TableSchema, values: Any, source: dict[str, Any]) -> tuple[Any, Any]:
         after = schema.row(values)
         src = {**source, "schema": schema.schema, "table": schema.table}

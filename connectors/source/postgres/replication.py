@@ -193,7 +193,7 @@ def unpublished_problem(name: str, unpublished: list[str]) -> str:
 
 def _check_published(
     conn: psycopg.Connection[Any], cfg: PostgresSourceConfig, name: str,
-    flags: tuple[Any, ...], tables: list[TableInfo],
+    flags: tuple[Any, ...], tables: list[TableInfo], signal: TableInfo | None = None,
 ) -> None:  # fmt: skip
     """An existing publication must publish every operation the connector emits (the
     snapshot reads every row, and a change it leaves out would never reach the sinks); a
@@ -215,6 +215,17 @@ def _check_published(
     unpublished = unpublished_tables(conn, name, tables)
     if unpublished and cfg.publication_autocreate_mode != "filtered":  # (filtered: aligned)
         raise ConfigError(unpublished_problem(name, unpublished))
+    if (
+        signal is not None and cfg.publication_autocreate_mode != "filtered"
+        and unpublished_tables(conn, name, [signal])
+    ):  # fmt: skip
+        # (its rows reach the task through the stream: unpublished, every signal, a REST
+        # one too, was ignored without a word)
+        raise ConfigError(
+            f"publication {name!r} does not publish the signal table {signal.qualified} "
+            f"(signal.data.collection): no signal would reach the connector. ALTER "
+            f"PUBLICATION {name} ADD TABLE {_ident(signal.schema)}.{_ident(signal.name)}"
+        )
     if conn.info.server_version < 150000 or not tables:
         return
     rows = conn.execute(
@@ -257,7 +268,7 @@ def ensure_publication(
     if row is not None and row[1]:
         _refuse_via_root(conn, name, tables)
     if row is not None:
-        _check_published(conn, cfg, name, row[2:], tables)
+        _check_published(conn, cfg, name, row[2:], tables, signal)
     mode = cfg.publication_autocreate_mode
     if mode == "disabled":
         if row is None:
