@@ -93,6 +93,9 @@ def _alter_phase(event: memoryview, checksum: bool, flags: int) -> int:
 
 
 XA_PREPARE = 38  # the event that ends it (MySQL and MariaDB)
+# a Query event's header flag: the statement used a temporary table (the server's
+# LOG_EVENT_THREAD_SPECIFIC_F)
+THREAD_SPECIFIC = 0x4
 _SAVEPOINT_NAME = re.compile(
     r"(?is)^(?:ROLLBACK\s+(?:WORK\s+)?TO|RELEASE)?\s*(?:SAVEPOINT\s+)?(.+?)\s*;?$"
 )
@@ -247,6 +250,19 @@ _COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _EXECUTABLE = re.compile(r"/\*M?!\d*(.*?)\*/", re.S)  # /*!40000 ...*/: the server runs it
 _TABLE_KW = re.compile(r"(?i)TABLE\b\s*")
 _IDENT = re.compile(r"`((?:[^`]|``)+)`|([^\s`.;]+)")
+
+
+def _changes_a_table(upper: str) -> bool:
+    """An ALTER, TRUNCATE, RENAME or CREATE/DROP INDEX statement (upper-cased): one the
+    server marks as using a temporary table (`THREAD_SPECIFIC`) changes that table. (It marks
+    DROP TABLE and CREATE OR REPLACE TABLE of real tables too, and CREATE TABLE ... LIKE a
+    temporary one, which makes a real table.)"""
+    words = upper.split(None, 4)
+    if not words:
+        return False
+    if words[0] in ("ALTER", "TRUNCATE", "RENAME"):
+        return True
+    return words[0] in ("CREATE", "DROP") and "INDEX" in words[1:4]
 
 
 def truncate_target(sql: str, db: str) -> tuple[str, str] | None:
@@ -615,6 +631,15 @@ class ChangeStream:
             log.info("DDL in %s, %s: %s", db or "(no database)", "started" if
                      self._txn.alter & FL_START_ALTER else "rolled back", sql[:200])  # fmt: skip
             self._commit(h, out)
+            return
+        if h.flags & THREAD_SPECIFIC and _changes_a_table(upper):
+            # a change of a temporary table (a STATEMENT or MIXED session's), which may hide
+            # a captured table of its name: applied to that one, its columns were wrong for
+            # every later row (and a TRUNCATE emptied it in the sinks)
+            log.info("DDL on a temporary table in %s (not applied): %s", db or "(no database)",
+                     sql[:200])  # fmt: skip
+            if not (self.mariadb and self._txn is not None and not self._txn.standalone):
+                self._commit(h, out)  # (as any DDL's, but inside a transaction it is part of)
             return
         # DDL: the next TABLE_MAP of a changed table brings its new columns
         log.info("DDL in %s: %s", db or "(no database)", sql[:200])

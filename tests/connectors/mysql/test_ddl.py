@@ -769,3 +769,56 @@ def test_schema_changes_no_row_event_reports_are_warned_of(
         assert not any(f"{mariadb_db}.fine" in m for m in said)  # (a default: filled)
     finally:
         task.stop()
+
+
+@pytest.mark.parametrize("row_metadata", ["FULL", "MINIMAL"], indirect=True)
+def test_ddl_on_a_temporary_table_leaves_the_table_it_hides_alone(
+    mariadb_server: MariaDBServer, mariadb_db: str, row_metadata: str
+) -> None:
+    # (a review's: a MIXED session's ALTER of its temporary t, which hides the captured t,
+    # was applied to the captured t's history: under MINIMAL its later rows came with their
+    # values in each other's columns; and TRUNCATE of the temporary t emptied the sinks' t)
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY, a varchar(10), b varchar(10))")
+    cur.execute("INSERT INTO t VALUES (1, 'a1', 'b1')")
+    cur.execute("CREATE TABLE tx (id int PRIMARY KEY)")
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"})
+    task = start_task(cfg)
+    try:
+        poll_for(task, 0.3)
+        other = root(mariadb_server, mariadb_db)
+        session = other.cursor()
+        session.execute("SET SESSION binlog_format = 'MIXED'")
+        session.execute("CREATE TEMPORARY TABLE t (id int PRIMARY KEY, a varchar(10), "
+                        "b varchar(10))")  # fmt: skip
+        for statement in (
+            "ALTER TABLE t MODIFY b varchar(10) AFTER id",
+            "TRUNCATE TABLE t",
+            "ALTER TABLE t ADD COLUMN c int",
+            "CREATE INDEX ia ON t (a)",
+            "DROP TABLE t",  # (the temporary one)
+        ):
+            session.execute(statement)
+        cur.execute("INSERT INTO t VALUES (2, 'a2', 'b2')")
+        cur.execute("UPDATE t SET b = 'b1x' WHERE id = 1")
+        session.execute("BEGIN")  # (inside a transaction, which goes on)
+        session.execute("CREATE TEMPORARY TABLE t (id int PRIMARY KEY, b varchar(10))")
+        # (UUID(): unsafe for a statement, so MIXED logs the rows)
+        rows = f"INSERT INTO `{mariadb_db}`.tx SELECT %s FROM DUAL WHERE UUID() IS NOT NULL"
+        session.execute(rows, (3,))
+        session.execute("ALTER TABLE t ADD COLUMN c int")
+        session.execute(rows, (4,))
+        session.execute("COMMIT")
+        other.close()
+        cur.execute("INSERT INTO t VALUES (5, 'a5', 'b5')")
+        got = [r for r in poll_for(task, 1.5) if r.topic]
+    finally:
+        task.stop()
+    events = [(r.value["op"], r.value["after"]) for r in got if r.topic == f"app.{mariadb_db}.t"]
+    assert events == [
+        ("c", {"id": 2, "a": "a2", "b": "b2"}),
+        ("u", {"id": 1, "a": "a1", "b": "b1x"}),
+        ("c", {"id": 5, "a": "a5", "b": "b5"}),
+    ]
+    assert [r.value["after"]["id"] for r in got if r.topic == f"app.{mariadb_db}.tx"] == [3, 4]
