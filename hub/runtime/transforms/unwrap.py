@@ -105,10 +105,21 @@ class ExtractNewRecordState(Transform):
     def _route(self, record: R, state: Any) -> R:
         if self.route_by_field is None or not isinstance(state, Mapping):
             return record
-        topic = state.get(self.route_by_field)
-        if topic is None or not str(topic).strip():
+        field = self.route_by_field
+        if field not in state:  # (Debezium's Struct.getString fails on it too)
+            raise TransformError(
+                f"route.by.field: the row has no column {field!r}", topic=record.topic
+            )
+        topic = state[field]
+        if topic is None or (isinstance(topic, str) and not topic.strip()):
             return record
-        return replace(record, topic=str(topic))
+        if not isinstance(topic, str):
+            raise TransformError(
+                f"route.by.field: column {field!r} holds {type(topic).__name__} values, not "
+                "text: Debezium's routes only by a text column",
+                topic=record.topic,
+            )
+        return replace(record, topic=topic)
 
     def _add_headers(self, record: R, envelope: Any, schema: JsonMap | None) -> R:
         added: list[tuple[str, bytes | None]] = []
@@ -147,10 +158,8 @@ class ExtractNewRecordState(Transform):
             if entries is not None and field_schema is not None:
                 entries.append(s.named(ref.new_name, field_schema))
             value[ref.new_name] = ref.value(envelope)
-        if self.deletes.rewrite and DELETED_FIELD in value:  # last, as Debezium adds it
-            value[DELETED_FIELD] = value.pop(DELETED_FIELD)
-            if entries is not None:
-                entries.sort(key=lambda e: e.get("field") == DELETED_FIELD)  # (stable)
+        # (__deleted, added by the delete handling, stays before them: Debezium 2.5 and later
+        # add it first; 2.4 and earlier added it last)
         if entries is not None and out_schema is not None:
             out_schema = s.with_fields(out_schema, entries)
         return replace(record, value=value, value_schema=out_schema)
