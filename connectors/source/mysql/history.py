@@ -426,6 +426,23 @@ class Schemas:
         return TableDef(db, name, tuple(c for _, c in cols), pk, charset, versioned)
 
     # -- the binlog's view
+    def columns(self, t: TableDef) -> tuple[Column, ...]:
+        """The table's columns as a TABLE_MAP with FULL row metadata would describe them (a
+        truncate event's schema, of the table as it was then)."""
+        out = []
+        for spec in t.columns:
+            args = spec.args
+            kind = spec.type_name
+            precision = args[0] if kind in ("decimal", "numeric") and args else None
+            scale = args[1] if kind in ("decimal", "numeric") and len(args) > 1 else None
+            fsp = args[0] if kind in ("datetime", "timestamp", "time") and args else None
+            c = catalog_column(spec.name, kind, spec.type_expression, spec.nullable,
+                               precision, scale, fsp, spec.charset)  # fmt: skip
+            if c.charset is not None and c.charset != BINARY_CHARSET:
+                c = replace(c, charset=charset_id(spec.charset) or c.charset)
+            out.append(replace(c, unsigned=spec.unsigned, labels=spec.labels or c.labels))
+        return tuple(out)
+
     def complete(self, tm: TableMap) -> TableMap:
         """A TABLE_MAP without column names (MINIMAL / NO_LOG metadata) completed from the
         history: names, signedness, charsets, ENUM/SET labels, the primary key. Each

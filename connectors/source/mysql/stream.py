@@ -717,7 +717,11 @@ class ChangeStream:
             cut = self._cut.position(f"{target[0]}.{target[1]}")
             if cut is not None and precedes([file, pos], cut):
                 return  # a resumed snapshot read the table after it
-        table = self._describe(*target)
+        # (the table as the schema history has it here: the catalog's is the table as it is
+        # when this is read, maybe renamed, dropped or altered since)
+        table = self._history_table(*target) if self.history is not None else None
+        if table is None:
+            table = self._describe(*target)
         if table is None:
             log.warning("TRUNCATE of %s.%s: the table is gone from the catalog, so no truncate "
                         "event can be built for it; the sink keeps its rows", *target)  # fmt: skip
@@ -736,6 +740,25 @@ class ChangeStream:
         )  # fmt: skip
         self.events += 1
         self.ops["t"] += 1
+
+    def _history_table(self, db: str, name: str) -> MySqlTable | None:
+        """A captured table's events as the schema history defines it at this point."""
+        assert self.history is not None
+        known = self.history.schemas.get(db, name)
+        if known is None:
+            return None
+        try:
+            columns = self.history.schemas.columns(known)
+        except ConfigError:  # (a type hub does not capture: as the catalog has it)
+            return None
+        names = [c.name or "" for c in columns]
+        key = self.filters.key_override(known.db, known.name, names)
+        return MySqlTable(
+            self.cfg.topic_prefix, self.connector, known.db, known.name, columns,
+            key if key is not None else known.primary_key, self.mapper,
+            self._column_filter(known.db, known.name), known.primary_key,
+            fill_defaults(known),
+        )  # fmt: skip
 
     def _savepoint(self, word: str, sql: str, out: list[SourceRecord]) -> None:
         """SAVEPOINT, ROLLBACK TO and RELEASE inside a transaction. Rows after a savepoint
