@@ -230,6 +230,16 @@ class RenameColumn:
 
 
 @dataclass(frozen=True)
+class SetDefault:
+    """``ALTER [COLUMN] c SET DEFAULT x`` (``default`` x as `default_value` reads it) or
+    ``DROP DEFAULT`` (None)."""
+
+    column: str
+    default: str | None
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
 class RenameTo:
     db: str | None
     name: str
@@ -260,8 +270,8 @@ class Versioning:
 
 
 Action = (
-    AddColumn | DropColumn | ModifyColumn | RenameColumn | RenameTo | PrimaryKey | Convert
-    | DefaultCharset | Versioning
+    AddColumn | DropColumn | ModifyColumn | RenameColumn | SetDefault | RenameTo | PrimaryKey
+    | Convert | DefaultCharset | Versioning
 )  # fmt: skip
 
 
@@ -940,7 +950,18 @@ class _Parser:
             if self.accept("COLLATE"):
                 collation = self.charset_name()
             return [Convert(charset, collation)]
-        if w == "ALTER" or w == "ORDER":  # ALTER [COLUMN] c SET DEFAULT ..., ORDER BY ...
+        if w == "ALTER" and self.word(1) not in ("INDEX", "KEY", "CHECK", "CONSTRAINT"):
+            self.next()
+            self.accept("COLUMN")
+            if_exists = self.accept("IF", "EXISTS")
+            column = self.ident()
+            if self.accept("SET", "DEFAULT"):
+                return [SetDefault(column, self.default_value(), if_exists)]
+            if self.accept("DROP", "DEFAULT"):
+                return [SetDefault(column, None, if_exists)]
+            self.skip_to_comma()  # SET VISIBLE / INVISIBLE
+            return None
+        if w == "ALTER" or w == "ORDER":  # ALTER INDEX ..., ORDER BY ...
             self.skip_to_comma()
             return None
         # table options, space-separated and in any order (ENGINE=InnoDB DEFAULT CHARSET=x),

@@ -402,6 +402,11 @@ class Schemas:
                 at = old(a.old)
                 was, c = cols[at]
                 cols[at] = (was, replace(c, name=a.new))
+            elif isinstance(a, ddl.SetDefault):
+                at = old(a.column, a.if_exists)
+                if at >= 0:
+                    was, c = cols[at]
+                    cols[at] = (was, replace(c, default=a.default))
             elif isinstance(a, ddl.RenameTo):
                 db, name = (a.db if a.db is not None else db), a.name
             elif isinstance(a, ddl.PrimaryKey):

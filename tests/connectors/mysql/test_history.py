@@ -114,6 +114,20 @@ def test_statements_without_effect_on_columns_are_none() -> None:
         assert ddl.parse(sql) is None, sql
 
 
+def test_alter_column_set_and_drop_default_change_the_default() -> None:
+    # (a review's: ALTER [COLUMN] c SET DEFAULT / DROP DEFAULT were skipped, and the history,
+    # its schema change events and the events' field defaults kept the old default)
+    s = Schemas("utf8mb4", mariadb=True)
+    s.apply("CREATE TABLE t (id int, v int NOT NULL DEFAULT 1, w varchar(5) DEFAULT 'a')", "d")
+    s.apply("ALTER TABLE t ALTER COLUMN v SET DEFAULT 5, ALTER w DROP DEFAULT", "d")
+    t = s.get("d", "t")
+    assert t is not None and [c.default for c in t.columns] == [None, "5", None]
+    s.apply("ALTER TABLE t ALTER COLUMN w SET DEFAULT 'b', ALTER COLUMN v SET INVISIBLE", "d")
+    t = s.get("d", "t")
+    assert t is not None and [c.default for c in t.columns] == [None, "5", "b"]
+    assert ddl.parse("ALTER TABLE t ALTER INDEX i INVISIBLE") == ddl.AlterTable(None, "t", ())
+
+
 def test_executable_comments_are_read() -> None:
     assert ddl.parse("/*!40000 ALTER TABLE t DISABLE KEYS */") == ddl.AlterTable(None, "t", ())
     stmt = ddl.parse("CREATE TABLE t (a int /*M!100301 INVISIBLE */, b int)")
