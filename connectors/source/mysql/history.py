@@ -940,16 +940,22 @@ class SchemaHistory:
         if self.emit_changes and mine:
             from hub.runtime.api import SourceRecord
 
-            name = db or mine[0].db
-            value = {
-                "source": {**source, "db": name, "table": ",".join(sorted({c.name for c in mine}))},
-                "ts_ms": now, "databaseName": name, "schemaName": None, "ddl": sql,
-                "tableChanges": [_event_change(c) for c in mine],
-            }  # fmt: skip
-            out.append(SourceRecord(
-                self.prefix, value, {"databaseName": name}, self.partition, dict(offset),
-                key_schema=self.key_schema, value_schema=self.value_schema,
-            ))  # fmt: skip
+            # one event per database of the tables changed, named by it (as Debezium groups
+            # them), not by the session's default database, which may be another
+            by_db: dict[str, list[TableChange]] = {}
+            for c in mine:
+                by_db.setdefault(c.db, []).append(c)
+            for name, changes_of in by_db.items():
+                tables = ",".join(sorted({c.name for c in changes_of}))
+                value = {
+                    "source": {**source, "db": name, "table": tables}, "ts_ms": now,
+                    "databaseName": name, "schemaName": None, "ddl": sql,
+                    "tableChanges": [_event_change(c) for c in changes_of],
+                }  # fmt: skip
+                out.append(SourceRecord(
+                    self.prefix, value, {"databaseName": name}, self.partition, dict(offset),
+                    key_schema=self.key_schema, value_schema=self.value_schema,
+                ))  # fmt: skip
         return out
 
     def _warn_of_stale_rows(

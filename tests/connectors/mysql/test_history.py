@@ -238,6 +238,14 @@ def test_records_replay_up_to_the_resume_position() -> None:
         assert [r.topic for r in out] == ["__h", "app"]  # the history's, the change event
         assert out[1].key == {"databaseName": "d"} and out[1].value["ddl"] == sql
         stored.append(out[0].value)
+    # a table of another database, from a session whose default database is d: named by
+    # its own (a review's: the events had said d, the session's)
+    s.databases["e"] = "utf8mb4"
+    out = h.ddl("CREATE TABLE e.u (id int)", "d", ("binlog.000001", 400),
+                {"file": "binlog.000001", "pos": 450}, source)  # fmt: skip
+    assert out[1].key == {"databaseName": "e"} and out[1].value["databaseName"] == "e"
+    assert (out[1].value["source"]["db"], out[1].value["source"]["table"]) == ("e", "u")
+    stored.append(out[0].value)
     for resume, want in [(100, ["id", "e", "v"]), (200, ["id", "e", "v"]),
                          (250, ["id", "e", "v", "c"]), (999, ["id", "e", "v", "k"])]:  # fmt: skip
         again = Schemas()
