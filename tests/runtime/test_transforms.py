@@ -535,15 +535,6 @@ BAD: list[tuple[dict[str, Any], list[str]]] = [
     ),
     (
         {
-            "transforms": "r",
-            "transforms.r.type": "ReplaceField$Value",
-            "transforms.r.exclude": "a",
-            "transforms.r.blacklist": "b",
-        },
-        ["transforms.r.blacklist = 'b': the deprecated name of transforms.r.exclude; set only one"],
-    ),
-    (
-        {
             "transforms": "s",
             "transforms.s.type": "TimestampRouter",
             "transforms.s.timestamp.format": "YYYY",
@@ -577,18 +568,6 @@ BAD: list[tuple[dict[str, Any], list[str]]] = [
     (
         {"transforms": "u", "transforms.u.type": "unwrap", "transforms.u.drop.tombstones": "no"},
         ["transforms.u.drop.tombstones = 'no': expected true or false"],
-    ),
-    (
-        {
-            "transforms": "u",
-            "transforms.u.type": "unwrap",
-            "transforms.u.delete.tombstone.handling.mode": "rewrite",
-            "transforms.u.drop.tombstones": False,
-        },
-        [
-            "transforms.u.drop.tombstones = False: deprecated, and "
-            "transforms.u.delete.tombstone.handling.mode (which replaces it) is set; remove one"
-        ],
     ),
     (
         {
@@ -1100,6 +1079,13 @@ def test_mask_field_follows_the_field_schema() -> None:
         ).value["n"]
         == -32768
     )
+    # (a review's: Kafka takes a number with a fraction or an exponent for an integer field,
+    # cut to an integer, as BigDecimal.longValue does; hub failed every record)
+    for replacement, want in (("0.00", 0), ("1.9", 1), ("-1.9", -1), ("1e3", 1000)):
+        mask = one("MaskField$Value", fields="n", replacement=replacement)
+        assert applied(mask, sink(value, value_schema=vs)).value["n"] == want, replacement
+        assert applied(one("MaskField$Value", fields="i", replacement=replacement),
+                       sink({"i": 5})).value["i"] == want  # fmt: skip
     with pytest.raises(TransformError, match="does not fit a 64-bit"):  # schemaless: int64
         one("MaskField$Value", fields="i", replacement=str(2**63)).apply(sink({"i": 1}))
 
@@ -1342,6 +1328,23 @@ def test_unwrap_add_fields_needs_a_struct_state() -> None:
     with pytest.raises(TransformError, match="add.fields needs a struct row state, found str"):
         c.apply(SourceRecord("t", event("c", after="text")))
     assert applied(one("unwrap"), SourceRecord("t", event("c", after="text"))).value == "text"
+
+
+def test_deprecated_properties_beside_their_replacements_are_ignored_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # (a review's: refused, where Kafka Connect and Debezium read the new property and leave
+    # the old one, so a config that ran there did not start here)
+    c = one("unwrap", delete_tombstone_handling_mode="rewrite", drop_tombstones="false",
+            delete_handling_mode="drop")  # fmt: skip
+    assert applied(c, change("d", before=A)).value == {**A, "__deleted": "true"}
+    assert "drop.tombstones = 'false': ignored, as " in caplog.text
+    assert "delete.handling.mode = 'drop': ignored" in caplog.text
+    blank = one("unwrap", delete_tombstone_handling_mode="", delete_handling_mode="rewrite")
+    assert applied(blank, change("d", before=A)).value == {**A, "__deleted": "true"}
+    r = one("ReplaceField$Value", exclude="id", blacklist="name")
+    assert applied(r, sink(dict(A))).value == {"name": "a"}
+    assert "blacklist = 'name': ignored, the deprecated name of" in caplog.text
 
 
 def test_unwrap_route_by_field() -> None:

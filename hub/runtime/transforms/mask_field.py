@@ -51,10 +51,19 @@ DECIMAL = "org.apache.kafka.connect.data.Decimal"
 
 
 def _integer(replacement: str, bits: int) -> int:
-    """Java's Values.convertTo{Byte,Short,Integer,Long}: ASCII digits, within the width."""
-    if not _INTEGER.fullmatch(replacement):
-        raise ValueError(f"cannot convert replacement {replacement!r} to a number")
-    n = int(replacement)
+    """Java's Values.convertTo{Byte,Short,Integer,Long}: a number, its fraction cut off
+    (``0.00`` is 0, ``1e3`` 1000, as BigDecimal.longValue gives them), within the width
+    (where Java's would wrap around)."""
+    if _INTEGER.fullmatch(replacement):
+        n = int(replacement)
+    else:
+        try:  # (no spaces, no "_": Java's BigDecimal reads neither)
+            d = Decimal(_number(replacement)) if replacement == replacement.strip() else None
+        except InvalidOperation:
+            d = None
+        if d is None or not d.is_finite():
+            raise ValueError(f"cannot convert replacement {replacement!r} to a number")
+        n = int(d)  # (toward zero)
     if not -(1 << (bits - 1)) <= n < 1 << (bits - 1):
         raise ValueError(f"replacement {replacement!r} does not fit a {bits}-bit integer field")
     return n

@@ -56,6 +56,16 @@ class Props:
         name = self.full(key)
         self.problems.append(f"{name} = {show(name, self.values.get(key))}: {message}")
 
+    def ignored(self, key: str, because: str) -> None:
+        """A property that is set and left unused, as Kafka Connect or Debezium leave it
+        (logged once, at the chain's build)."""
+        import logging
+
+        logging.getLogger("hub.runtime.transforms").warning(
+            "%s = %s: ignored, %s", self.full(key), show(self.full(key), self.values.get(key)),
+            because,
+        )  # fmt: skip
+
     def missing(self, key: str, what: str) -> None:
         self.problems.append(f"{self.full(key)}: required, not set ({what})")
 

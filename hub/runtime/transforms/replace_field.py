@@ -35,8 +35,9 @@ class ReplaceField(Transform):
 
     @staticmethod
     def _list(props: Props, key: str, deprecated: str) -> list[str]:
-        if props.has(key) and props.has(deprecated):
-            props.problem(deprecated, f"the deprecated name of {props.full(key)}; set only one")
+        if props.has(key) and props.has(deprecated):  # (Kafka's reads the new one)
+            props.ignored(deprecated, f"the deprecated name of {props.full(key)}, which is set")
+            return props.names(key)
         return props.names(key) or props.names(deprecated)
 
     def keep(self, name: str) -> bool:

@@ -43,15 +43,17 @@ class DeleteHandling:
 
     @classmethod
     def from_props(cls, props: Props) -> DeleteHandling:
-        legacy = [k for k in ("drop.tombstones", "delete.handling.mode") if props.has(k)]
-        drop_tombstones = props.boolean("drop.tombstones", True)
-        legacy_mode = props.choice("delete.handling.mode", LEGACY_MODES, "drop")
-        if not props.has("delete.tombstone.handling.mode"):
+        key = "delete.tombstone.handling.mode"
+        # (blank, as unset: Debezium's isNullOrBlank falls back to the older pair)
+        if not props.has(key) or not str(props.values[key]).strip():
+            props.known.add(key)
+            drop_tombstones = props.boolean("drop.tombstones", True)
+            legacy_mode = props.choice("delete.handling.mode", LEGACY_MODES, "drop")
             return cls(not drop_tombstones, _BY_LEGACY_MODE[legacy_mode])
-        mode = props.choice("delete.tombstone.handling.mode", MODES, "tombstone")
-        for key in legacy:
-            new = props.full("delete.tombstone.handling.mode")
-            props.problem(key, f"deprecated, and {new} (which replaces it) is set; remove one")
+        mode = props.choice(key, MODES, "tombstone")
+        for old in ("drop.tombstones", "delete.handling.mode"):
+            if props.has(old):  # (Debezium's reads the one that replaces them)
+                props.ignored(old, f"as {props.full(key)}, which replaces it, is set")
         return cls(*_BY_MODE[mode])
 
     @property
