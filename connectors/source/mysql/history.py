@@ -763,6 +763,28 @@ _COLUMN_FIELDS = [
 ]  # fmt: skip
 
 
+def _renames_as_alters(stmt: Statement, changes: list[TableChange]) -> list[TableChange]:
+    """A rename's DROP of the old name and CREATE of the new (as the history records it) as
+    one ALTER of the new name, as Debezium's schema change events have it."""
+    renames = isinstance(stmt, ddl.RenameTables) or (
+        isinstance(stmt, ddl.AlterTable) and any(isinstance(a, ddl.RenameTo) for a in stmt.actions)
+    )  # fmt: skip
+    if not renames:
+        return changes
+    out: list[TableChange] = []
+    i = 0
+    while i < len(changes):
+        c = changes[i]
+        n = changes[i + 1] if i + 1 < len(changes) else None
+        if c.type == "DROP" and n is not None and n.type == "CREATE":
+            out.append(replace(n, type="ALTER"))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return out
+
+
 def _event_change(change: TableChange) -> dict[str, Any]:
     doc = change_json(change)
     t = doc.get("table")
@@ -940,20 +962,18 @@ class SchemaHistory:
         if self.emit_changes and mine:
             from hub.runtime.api import SourceRecord
 
-            # one event per database of the tables changed, named by it (as Debezium groups
-            # them), not by the session's default database, which may be another
-            by_db: dict[str, list[TableChange]] = {}
-            for c in mine:
-                by_db.setdefault(c.db, []).append(c)
-            for name, changes_of in by_db.items():
-                tables = ",".join(sorted({c.name for c in changes_of}))
+            # as Debezium's: one event per table changed, named by its database (not the
+            # session's default one, which may be another), a renamed table's as an ALTER of
+            # its new name (a consumer applying the events to a copy renames it: a DROP and a
+            # CREATE lost the rows)
+            for c in _renames_as_alters(stmt, mine):
                 value = {
-                    "source": {**source, "db": name, "table": tables}, "ts_ms": now,
-                    "databaseName": name, "schemaName": None, "ddl": sql,
-                    "tableChanges": [_event_change(c) for c in changes_of],
+                    "source": {**source, "db": c.db, "table": c.name}, "ts_ms": now,
+                    "databaseName": c.db, "schemaName": None, "ddl": sql,
+                    "tableChanges": [_event_change(c)],
                 }  # fmt: skip
                 out.append(SourceRecord(
-                    self.prefix, value, {"databaseName": name}, self.partition, dict(offset),
+                    self.prefix, value, {"databaseName": c.db}, self.partition, dict(offset),
                     key_schema=self.key_schema, value_schema=self.value_schema,
                 ))  # fmt: skip
         return out

@@ -246,6 +246,25 @@ def test_records_replay_up_to_the_resume_position() -> None:
     assert out[1].key == {"databaseName": "e"} and out[1].value["databaseName"] == "e"
     assert (out[1].value["source"]["db"], out[1].value["source"]["table"]) == ("e", "u")
     stored.append(out[0].value)
+    # one event per table, a rename as an ALTER of the new name, as Debezium's (a review's:
+    # a DROP and a CREATE in one event, which a consumer applying them carried out so)
+    out = h.ddl("CREATE TABLE e.w (id int)", "d", ("binlog.000001", 410),
+                {"file": "binlog.000001", "pos": 420}, source)  # fmt: skip
+    stored.append(out[0].value)
+    out = h.ddl("RENAME TABLE e.u TO e.u2, e.w TO e.w2", "d", ("binlog.000001", 430),
+                {"file": "binlog.000001", "pos": 440}, source)  # fmt: skip
+    changes = [(r.value["databaseName"], r.value["tableChanges"]) for r in out[1:]]
+    assert [(db, [(c["type"], c["id"]) for c in ch]) for db, ch in changes] == [
+        ("e", [("ALTER", '"e"."u2"')]), ("e", [("ALTER", '"e"."w2"')]),
+    ]  # fmt: skip
+    assert changes[0][1][0]["table"]["columns"][0]["name"] == "id"
+    stored.append(out[0].value)
+    out = h.ddl("DROP TABLE e.u2, e.w2", "d", ("binlog.000001", 450),
+                {"file": "binlog.000001", "pos": 460}, source)  # fmt: skip
+    dropped = [[(c["type"], c["id"], c["table"]) for c in r.value["tableChanges"]]
+               for r in out[1:]]  # fmt: skip
+    assert dropped == [[("DROP", '"e"."u2"', None)], [("DROP", '"e"."w2"', None)]]
+    stored.append(out[0].value)
     for resume, want in [(100, ["id", "e", "v"]), (200, ["id", "e", "v"]),
                          (250, ["id", "e", "v", "c"]), (999, ["id", "e", "v", "k"])]:  # fmt: skip
         again = Schemas()
