@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -172,6 +173,10 @@ class Chunk:
     shape: Hashable | None = None
 
 
+# reads of one chunk before its table is left out (`IncrementalSnapshot._next_chunk`)
+READ_ATTEMPTS = 3
+
+
 def _collections(doc: Any) -> list[Any]:
     """A signal's ``data-collections``: a list (a string, read as one, would be read
     character by character; Debezium's reads no list either)."""
@@ -282,9 +287,10 @@ class IncrementalPort(Protocol):
         taken from the chunk's ``read`` of the row; None when it lacks none."""
 
     def query_error(self, exc: BaseException) -> str | None:
-        """What the database said, when ``exc`` from `read` is its refusal of the query (an
-        error in a filter, a missing privilege...), which reading again will not mend; None
-        for a lost connection and the like."""
+        """What the database said, when ``exc`` from `read` is an error of the query (a
+        filter failing on a value, a missing privilege, a column a DDL just renamed, a
+        cancelled query...), not of the connection (None: the task restarts). A read failing
+        so `READ_ATTEMPTS` times in a row leaves its table out."""
 
     def event(self, schema: Any, values: Any, source: dict[str, Any]) -> tuple[Any, Any]:
         """A read event (key, value) of a chunk's row; ``source`` is the close watermark's
@@ -609,8 +615,11 @@ class IncrementalSnapshot:
             # must look again, or a table made meanwhile is not known)
             self.port.tables()
             return
+        failures, failing = 0, None  # the reads of ``failing`` that failed, in a row
         while self.tables:
             table = self.tables[0]
+            if table != failing:
+                failures, failing = 0, table
             if not self.port.tables().get(table):
                 self._next_table()  # dropped (or keyless) since
                 continue
@@ -626,12 +635,20 @@ class IncrementalSnapshot:
                 problem = self.port.query_error(exc)
                 if problem is None:
                     raise  # (a lost connection: the task restarts and reads it again)
+                self.window = None
+                failures += 1
+                if failures < READ_ATTEMPTS:  # (a DDL between the catalog's look-up and the
+                    # read, a cancelled query, a deadlock: the next read, of the catalog too,
+                    # goes through)
+                    log.warning("incremental snapshot of %s: its read failed (%s): reading "
+                                "it again", table, problem)  # fmt: skip
+                    time.sleep(0.1 * failures)
+                    continue
                 # (as Debezium's: the table is left, the stream and the others go on; a
                 # task failing here again at every restart held every table's changes back)
-                log.error("incremental snapshot of %s: its read failed (%s): the table is "
-                          "left out; signal execute-snapshot again once the cause is fixed",
-                          table, problem)  # fmt: skip
-                self.window = None
+                log.error("incremental snapshot of %s: its read failed %d times (%s): the "
+                          "table is left out; signal execute-snapshot again once the cause "
+                          "is fixed", table, failures, problem)  # fmt: skip
                 self._next_table()
                 continue
             self.port.watermark(f"{self.window}-close", CLOSE)

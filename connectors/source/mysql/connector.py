@@ -289,6 +289,10 @@ class MySqlSourceTask(CdcSourceTask):
         only = offset.get("only") if resuming and offset is not None else None
         if isinstance(only, list):  # a blocking snapshot's tables
             found = [t for t in found if t.qualified in only]
+            gone = sorted(set(only) - {t.qualified for t in found})
+            if gone:
+                log.warning("blocking snapshot: %s no longer captured (dropped or renamed "
+                            "since its signal): not read", ", ".join(gone))  # fmt: skip
         if begun.schemas is not None:
             self._baseline = (begun.schemas, (p.file, p.pos))
             self._creates = begun.creates

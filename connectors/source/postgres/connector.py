@@ -284,6 +284,10 @@ class PostgresSourceTask(CdcSourceTask):
             if offset.only is not None:
                 tables = [t for t in tables if t.qualified in offset.only]
                 keyed = {t.qualified: bool(t.primary_key) for t in tables}
+                gone = sorted(set(offset.only) - set(keyed))
+                if gone:
+                    log.warning("blocking snapshot: %s no longer captured (dropped or renamed "
+                                "since its signal): not read", ", ".join(gone))  # fmt: skip
             table = offset.table
             cut = offset.cut
             names = list(keyed)  # where the reader goes on: the first at or after it

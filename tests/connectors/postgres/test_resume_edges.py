@@ -819,7 +819,42 @@ def test_a_filter_that_fails_when_run_leaves_its_table_and_the_stream_goes_on(
     assert sorted((r.topic, r.value["op"], r.key["id"]) for r in out) == [
         ("app.public.t", "c", 4), ("app.public.u", "r", 1), ("app.public.u", "r", 2),
     ]  # fmt: skip
-    assert "incremental snapshot of public.t: its read failed (invalid input syntax" in caplog.text
+    assert "incremental snapshot of public.t: its read failed 3 times (invalid input" in (
+        caplog.text
+    )
+
+
+def test_a_read_failing_once_on_a_ddl_in_its_window_is_read_again(
+    pg_server: PgServer, pg_db: str, sql: Any, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # (a diff review's: a column renamed between the chunk's look-up of the catalog and its
+    # read failed the read, and the table was left out for good; 20 of 100 rows came)
+    from connectors.source.postgres.incremental import PostgresIncrementalPort
+
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+    sql.execute("INSERT INTO t SELECT g, g FROM generate_series(1, 100) g")
+    real = PostgresIncrementalPort.watermark
+    opens: list[str] = []
+
+    def watermark(self: Any, ident: str, kind: str) -> None:
+        if ident.endswith("-open"):
+            opens.append(ident)
+            if len(opens) == 2:  # (after the second chunk's look-up, before its read)
+                with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as other:
+                    other.execute("ALTER TABLE t RENAME COLUMN v TO w")
+        real(self, ident, kind)
+
+    monkeypatch.setattr(PostgresIncrementalPort, "watermark", watermark)
+    task = start(source_config(pg_server, pg_db, **_signalled(sql, "t", 20)))
+    try:
+        poll_for(task, 0.5)
+        _execute(sql, "e1", ["public.t"])
+        out = [r for r in poll_for(task, 3.0) if r.topic == "app.public.t" and r.value]
+    finally:
+        crash(task)
+    assert sorted(r.key["id"] for r in out if r.value["op"] == "r") == list(range(1, 101))
+    assert "its read failed (column" in caplog.text and "reading it again" in caplog.text
 
 
 def test_a_rows_unchanged_toasted_value_is_kept_when_it_changes_in_its_chunks_window(
