@@ -160,7 +160,8 @@ def masked(value: Any, schema: Mapping[str, Any] | None, replacement: str | None
 
 class MaskField(Transform):
     """``fields`` (required) and ``replacement`` (optional; for string and number fields).
-    Null fields stay null; fields the record lacks are not added."""
+    Null fields stay null; a schemaless record gets the fields it lacks as nulls, as Kafka's
+    MaskField puts every field it is given (one with a schema: only the schema's)."""
 
     def __init__(self, props: Props, side: Side) -> None:
         self.side = side
@@ -186,4 +187,7 @@ class MaskField(Transform):
         for name in self.fields & data.keys():
             field = None if op.schema is None else s.field(op.schema, name)
             data[name] = self.mask(data[name], record.topic, field)
+        if op.schema is None:
+            for name in sorted(self.fields - data.keys()):
+                data[name] = None
         return self.side.put(record, data, op.schema)
