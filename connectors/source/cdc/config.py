@@ -6,6 +6,8 @@ type handling modes, polling and heartbeats. A connector's config class adds its
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import ClassVar, Literal, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -35,6 +37,11 @@ class CdcSourceConfig(ConnectorConfig):
         "", alias="signal.data.collection",
         description="<namespace>.<table> of the signal table (id PRIMARY KEY, type, data); "
         "insert an execute-snapshot row there to snapshot tables while streaming",
+    )  # fmt: skip
+    snapshot_include_collection_list: str = Field(
+        "", alias="snapshot.include.collection.list",
+        description="regular expressions of the captured tables a snapshot (not an "
+        "incremental or blocking one) reads; the others are streamed only. Empty: every one",
     )  # fmt: skip
     incremental_snapshot_chunk_size: int = Field(
         1024, alias="incremental.snapshot.chunk.size", ge=1,
@@ -107,7 +114,8 @@ class CdcSourceConfig(ConnectorConfig):
     @field_validator(
         "table_include_list", "table_exclude_list", "column_include_list",
         "column_exclude_list", "schema_include_list", "schema_exclude_list",
-        "database_include_list", "database_exclude_list", check_fields=False,
+        "database_include_list", "database_exclude_list", "snapshot_include_collection_list",
+        check_fields=False,
     )  # fmt: skip
     @classmethod
     def _patterns(cls, value: str, info: ValidationInfo) -> str:
@@ -136,10 +144,27 @@ class CdcSourceConfig(ConnectorConfig):
             raise ValueError(str(exc)) from None
         return self
 
+    def snapshots(self, table: str) -> bool:
+        """Whether a snapshot reads the captured table ``<namespace>.<table>``
+        (``snapshot.include.collection.list``: its expressions match the name, or the name
+        with each part double-quoted, whole and ignoring case, as Debezium's)."""
+        wanted = _snapshot_patterns(self.snapshot_include_collection_list)
+        if not wanted:
+            return True
+        quoted = ".".join(f'"{part}"' for part in table.split(".", 1))
+        return any(p.fullmatch(table) or p.fullmatch(quoted) for p in wanted)
+
     def skipped(self) -> frozenset[str]:
         if self.skipped_operations == "none":
             return frozenset()
         return frozenset(o for o in self.skipped_operations.split(",") if o)
+
+
+@functools.lru_cache(maxsize=16)
+def _snapshot_patterns(value: str) -> tuple[re.Pattern[str], ...]:
+    from connectors.source.cdc.filters import patterns
+
+    return patterns("snapshot.include.collection.list", value)
 
 
 def partitions_problems(cfg: CdcSourceConfig, partitions: int) -> list[str]:

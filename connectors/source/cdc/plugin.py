@@ -35,10 +35,6 @@ _CHANGES_WHAT: dict[str, tuple[tuple[str, ...] | None, str]] = {
     r"snapshot\.select\.statement\.overrides(\..+)?": (None,
         "hub snapshots every row of a captured table and does not run a given SELECT (the "
         "rows it leaves out would be captured): remove it"),
-    r"snapshot\.include\.collection\.list": (None,
-        "hub snapshots every captured table: remove it; to snapshot some tables only, start "
-        "with snapshot.mode: no_data and signal an incremental snapshot (execute-snapshot) of "
-        "those"),
     r"converters": (None,
         "hub runs no Debezium custom converters (Java classes): each column keeps its standard "
         "mapping; remove it"),

@@ -287,7 +287,9 @@ class MySqlSourceTask(CdcSourceTask):
         p, found = begun.position, begun.tables
         assert p is not None
         only = offset.get("only") if resuming and offset is not None else None
-        if isinstance(only, list):  # a blocking snapshot's tables
+        if not isinstance(only, list):  # (snapshot.include.collection.list)
+            found = [t for t in found if cfg.snapshots(t.qualified)]
+        else:  # a blocking snapshot's tables
             found = [t for t in found if t.qualified in only]
             gone = sorted(set(only) - {t.qualified for t in found})
             if gone:
@@ -713,7 +715,7 @@ class MariaDbSourceTask(MySqlSourceTask):
 
 _NOT_YET = (
     r"snapshot\.lock\.timeout\.ms", r"snapshot\.select\.statement\..*",
-    r"snapshot\.include\.collection\.list", r"snapshot\.delay\.ms", r"streaming\.delay\.ms",
+    r"snapshot\.delay\.ms", r"streaming\.delay\.ms",
     r"schema\.history\.internal\.(kafka\.(bootstrap\.servers|recovery\..*|query\.timeout\.ms"
     r"|create\.timeout\.ms)|store\.only\.captured\.(tables|databases)\.ddl|producer\..*"
     r"|consumer\..*|ddl\.filter|prefer\.ddl)",

@@ -272,6 +272,8 @@ class PostgresSourceTask(CdcSourceTask):
         # a table read in key ranges: its name and each range's [lower, upper, after, done]
         self._ranges: tuple[str, list[list[Any]]] | None = None
         exported, repl = None, None
+        if offset is None or offset.only is None:  # (not a blocking snapshot's)
+            tables = self._snapshotted(tables)
         keyed = {t.qualified: bool(t.primary_key) for t in tables}
         resumed = in_progress and usable and offset is not None and offset.snapshot_lsn is not None
         # a keyless table a crash cut short is read again whole, after a truncate event
@@ -335,7 +337,7 @@ class PostgresSourceTask(CdcSourceTask):
             lsn, exported, repl = self._create_slot(export=True)
             # listed again now that the slot exists: a table created in between is in the
             # snapshot (one created after the consistent point is skipped by the reader)
-            tables = catalog.tables(self.meta, self.filters)
+            tables = self._snapshotted(catalog.tables(self.meta, self.filters))
             base = PostgresOffset(snapshot=True, snapshot_lsn=lsn)
             self._resume = base.snapshot_done()
             # a new slot after an earlier one (snapshot.mode=when_needed, or a slot lost
@@ -371,6 +373,10 @@ class PostgresSourceTask(CdcSourceTask):
         total = sum(t.estimated_rows for t in tables)
         log.info("snapshot of %d table(s), ~%d rows, at %s", len(tables), total,
                  lsn_to_str(base.snapshot_lsn or 0))  # fmt: skip
+
+    def _snapshotted(self, tables: list[catalog.TableInfo]) -> list[catalog.TableInfo]:
+        """The captured tables a snapshot reads (snapshot.include.collection.list)."""
+        return [t for t in tables if self.cfg.snapshots(t.qualified)]
 
     def _poll_snapshot(self) -> list[SourceRecord | EncodedBatch]:
         if self._announce:  # first the consistent point alone, committed at once
@@ -732,7 +738,7 @@ class PostgresConnector(CdcSourceConnector):
         r"column\.propagate\..*", r"datatype\.propagate\..*",
         r"custom\.metric\.tags", r"errors\.max\.retries", r"field\.name\.adjustment\.mode",
         r"schema\.name\.adjustment\.mode", r"topic\.naming\.strategy",
-        r"snapshot\.delay\.ms", r"streaming\.delay\.ms", r"snapshot\.include\.collection\.list",
+        r"snapshot\.delay\.ms", r"streaming\.delay\.ms",
         r"slot\.failover", r"notification\..*", r"lsn\.flush\.mode", r"heartbeat\.topics\.prefix",
     )  # fmt: skip
 
