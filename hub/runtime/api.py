@@ -408,6 +408,10 @@ class Connector(ABC):
     # the plugin's properties (regular expressions, whole names) that users of the tool it
     # follows (Debezium...) may set and hub does not implement yet: a warning, not an error
     not_yet: ClassVar[tuple[str, ...]] = ()
+    # the plugin's properties named by a pattern (regular expressions, whole names: Debezium's
+    # column.mask.with.<n>.chars...), which its tasks read from the config ``start`` is given
+    # and `refused` checks
+    patterned: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def config_warnings(cls, config: Mapping[str, Any]) -> list[str]:

@@ -392,6 +392,8 @@ def _validate(spec: ConnectorSpec) -> ValidatedConnector:
         refused = cls.refused(k, raw[k])
         if refused is not None:
             problems.append(f"{k}: {refused}")
+        elif any(re.fullmatch(p, k) for p in cls.patterned):
+            continue
         elif _not_yet(cls, k):
             warnings.append(f"{where}: {k} is not supported yet and is ignored")
         else:

@@ -229,8 +229,9 @@ def test_known_but_unsupported_properties_warn(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("cls", ["postgres", "mysql"])
-def test_column_masking_is_refused_not_ignored(cls: str) -> None:
-    # (a warning and the raw values captured: what the property was set to hide)
+def test_column_masking_is_taken_and_a_bad_one_refused(cls: str) -> None:
+    # (refused until 2026-12-07, when the sources began to mask; never ignored: a warning and
+    # the raw values captured, what the property was set to hide)
     from hub.config import ConnectorSpec
 
     base = {"connector.class": cls, "database.hostname": "h", "database.user": "u",
@@ -239,10 +240,13 @@ def test_column_masking_is_refused_not_ignored(cls: str) -> None:
     for key in ("column.mask.with.8.chars", "column.truncate.to.2.chars",
                 "column.mask.hash.SHA-256.with.salt.CzQMA0cB5K",
                 "column.mask.hash.v2.SHA-256.with.salt.x"):  # fmt: skip
-        with pytest.raises(ConfigError) as err:
-            validate(ConnectorSpec("a", {**base, key: "public.orders.note"}, "a.yaml"))
-        assert f"{key}: hub's sources do not mask or truncate columns" in str(err.value)
-        assert "MaskField" in str(err.value)
+        ok = validate(ConnectorSpec("a", {**base, key: "public.orders.note"}, "a.yaml"))
+        assert not ok.warnings, ok.warnings
+        with pytest.raises(ConfigError, match="not a valid regular expression"):
+            validate(ConnectorSpec("a", {**base, key: "public.(orders"}, "a.yaml"))
+    with pytest.raises(ConfigError, match="'SHA-9' is not a hash algorithm hub knows"):
+        validate(ConnectorSpec("a", {**base, "column.mask.hash.SHA-9.with.salt.x": "a.b.c"},
+                               "a.yaml"))  # fmt: skip
     ok = validate(ConnectorSpec("a", {**base, "snapshot.lock.timeout.ms": "1000"}, "a.yaml"))
     assert "snapshot.lock.timeout.ms is not supported yet" in ok.warnings[0]
 

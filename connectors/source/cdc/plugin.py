@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from connectors.source.cdc import masks
 from connectors.source.cdc.config import one_partition_reason, partitions_problems
 from hub.runtime.api import SourceConnector, SourceTask
 
@@ -20,11 +21,6 @@ class CdcSourceTask(SourceTask):
     def one_partition(self, topic: str) -> str | None:
         cfg = getattr(self, "cfg", None)
         return None if cfg is None else one_partition_reason(cfg, topic)
-
-
-# Debezium's column.mask.with.<n>.chars, column.mask.hash[.v2].<algorithm>.with.salt.<salt>,
-# column.truncate.to.<n>.chars
-_MASKING = re.compile(r"column\.(mask|truncate)\..+")
 
 
 # Debezium's properties that change which rows, values or names are captured, or where they
@@ -67,9 +63,10 @@ _CHANGES_WHAT_RE = [(re.compile(k), ok, why) for k, (ok, why) in _CHANGES_WHAT.i
 
 class CdcSourceConnector(SourceConnector):
     """A change source: truncates are refused with topics of several partitions; Debezium's
-    column masking and truncation are refused (not implemented: ignoring them would capture
-    the values they were set to hide), as are its properties that change what is captured
-    (`_CHANGES_WHAT`)."""
+    column masking and truncation are read by the tasks (`cdc.masks`), a bad one refused;
+    its properties that change what is captured are refused (`_CHANGES_WHAT`)."""
+
+    patterned: ClassVar[tuple[str, ...]] = masks.PROPERTIES
 
     # Debezium's topic.naming.strategy default for this connector (the other strategy names
     # topics otherwise: <prefix>.<table>)
@@ -77,13 +74,8 @@ class CdcSourceConnector(SourceConnector):
 
     @classmethod
     def refused(cls, key: str, value: Any) -> str | None:
-        if _MASKING.fullmatch(key):
-            return (
-                "hub's sources do not mask or truncate columns yet, and capturing the values "
-                "as they are is not what this asks: use the MaskField transform instead "
-                "(transforms: mask, transforms.mask.type: MaskField, transforms.mask.fields: "
-                "<column>, transforms.mask.replacement: ***), or remove it"
-            )
+        if any(re.fullmatch(p, key) for p in masks.PROPERTIES):
+            return masks.problem(key, value)
         for pattern, ok, why in _CHANGES_WHAT_RE:
             # (of the connector's Debezium properties only: another's is an unknown one)
             if pattern.fullmatch(key) and any(re.fullmatch(p, key) for p in cls.not_yet):

@@ -23,6 +23,7 @@ from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
+from connectors.source.cdc.masks import ColumnMasks
 from connectors.source.cdc.plugin import CdcSourceConnector, CdcSourceTask
 from connectors.source.cdc.runs import read_runs
 from connectors.source.cdc.snapshotters import (
@@ -41,6 +42,7 @@ from connectors.source.mysql.history import (
     SchemaHistory,
     SchemaHistoryError,
     Schemas,
+    declared_lengths,
     fill_defaults,
     from_catalog,
     replay,
@@ -102,6 +104,7 @@ class MySqlSourceTask(CdcSourceTask):
             cfg.decimal_handling_mode, cfg.time_precision_mode, cfg.binary_handling_mode,
             cfg.bigint_unsigned_handling_mode,
         )  # fmt: skip
+        self.mapper.masks = ColumnMasks.from_config(config)
         self.partition = {"server": cfg.topic_prefix}
         # encoded snapshot reads (SourceTaskContext.json_encoding): rows' bytes, no dicts
         self.encoder: EventEncoder | None = None
@@ -344,8 +347,9 @@ class MySqlSourceTask(CdcSourceTask):
         self._markers = SnapshotMarkers(resumed=resume_at is not None)
         self._snapshot_ts = time.time_ns() // 1_000_000
         codecs = None
-        if self.encoder is not None:
-            codecs = {name: self.encoder.snapshot(t) for name, t in self._schemas.items()}
+        if self.encoder is not None:  # (a masked table's rows take the values path)
+            codecs = {name: self.encoder.snapshot(t) for name, t in self._schemas.items()
+                      if not t.masked}  # fmt: skip
         self._snapshot_codecs = codecs or {}
         if resume_at is not None and resume_at[1] is not None and offset is not None:
             # (the rows read before count as done: the progress of the rows read since
@@ -382,11 +386,11 @@ class MySqlSourceTask(CdcSourceTask):
         schemas = self.history.schemas if self.history is not None else None
         if schemas is None and self._baseline is not None:
             schemas = self._baseline[0]
-        defaults = fill_defaults(schemas.get(t.db, t.name)) if schemas is not None else None
+        known = schemas.get(t.db, t.name) if schemas is not None else None
         return MySqlTable(
             self.cfg.topic_prefix, self.connector_name, t.db, t.name, t.columns, key,
             self.mapper, lambda name: self.filters.column(t.db, t.name, name), t.primary_key,
-            defaults,
+            fill_defaults(known) if schemas is not None else None, declared_lengths(known),
         )  # fmt: skip
 
     def _poll_snapshot(self) -> list[SourceRecord]:

@@ -809,6 +809,25 @@ def fill_defaults(table: TableDef | None) -> dict[str, str]:
     }  # fmt: skip
 
 
+_TEXT_LENGTHS = {"tinytext": 255, "tinyblob": 255, "text": 65_535, "blob": 65_535,
+                 "mediumtext": 16_777_215, "mediumblob": 16_777_215,
+                 "longtext": 4_294_967_295, "longblob": 4_294_967_295}  # fmt: skip
+
+
+def declared_lengths(table: TableDef | None) -> dict[str, int]:
+    """The text and binary columns' declared lengths (characters, or bytes): a hash mask is
+    cut to it (`cdc.masks`)."""
+    if table is None:
+        return {}
+    out = {}
+    for c in table.columns:
+        if c.type_name in ("char", "varchar", "binary", "varbinary") and c.args:
+            out[c.name] = c.args[0]
+        elif c.type_name in _TEXT_LENGTHS:
+            out[c.name] = _TEXT_LENGTHS[c.type_name]
+    return out
+
+
 class SchemaHistory:
     """A connector's schema history: the state, the records that store it and the schema
     change events (``include.schema.changes``)."""

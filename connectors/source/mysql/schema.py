@@ -11,8 +11,8 @@ import orjson
 
 from connectors.source.cdc.envelope import VERSION, envelope_schema, source_schema
 from connectors.source.cdc.topics import topic_name
-from connectors.source.mysql.protocol.values import Column
-from connectors.source.mysql.types import TypeMapper
+from connectors.source.mysql.protocol.values import Column, T
+from connectors.source.mysql.types import BINARY_CHARSET, TypeMapper
 from hub.errors import ConfigError
 from hub.runtime import json_default
 
@@ -32,13 +32,32 @@ def mysql_source_schema(connector: str) -> dict[str, Any]:
     return source_schema(f"io.debezium.connector.{connector}.Source", SOURCE_FIELDS)
 
 
+_STRINGS = frozenset({T.STRING, T.VAR_STRING, T.VARCHAR, T.ENUM, T.SET, T.TINY_BLOB,
+                      T.MEDIUM_BLOB, T.LONG_BLOB, T.BLOB})  # fmt: skip
+
+
+def _mask_kind(c: Column) -> str:
+    """A column as a mask sees it: text (Debezium's CHAR, VARCHAR...: CHAR, VARCHAR, TEXT,
+    ENUM, SET), binary (BINARY, VARBINARY, BLOB) or other."""
+    if c.ext or c.real_type not in _STRINGS:
+        return "other"
+    return "binary" if c.charset == BINARY_CHARSET else "text"
+
+
 class MySqlTable:
     def __init__(
         self, prefix: str, connector: str, db: str, table: str, columns: Sequence[Column],
         key: Sequence[str], mapper: TypeMapper, include: Callable[[str], bool],
         primary_key: Sequence[str] = (), defaults: Mapping[str, str] | None = None,
+        lengths: Mapping[str, int] | None = None,
     ) -> None:  # fmt: skip
+        """``lengths``: the text and binary columns' declared lengths (the schema history's:
+        a hash mask is cut to it, a truncation skips a column that cannot hold more)."""
         self.db, self.table, self.connector = db, table, connector
+        masks = mapper.masks
+        # the masked and truncated columns' converters, after their own (`cdc.masks`); such
+        # a table's events take the values path (the codecs write a NULL as null)
+        self.masks: list[tuple[str, Callable[[Any], Any]]] = []
         self.topic = topic_name(prefix, db, table)
         names = [c.name or f"UNKNOWN_COL{i}" for i, c in enumerate(columns)]
         missing = [k for k in key if k not in names]
@@ -69,6 +88,12 @@ class MySqlTable:
                     value = None
                 if value is not None:  # (in the JSON converter's form: bytes as base64)
                     fs["default"] = orjson.loads(orjson.dumps(value, default=json_default))
+            if masks:
+                length = lengths.get(name) if lengths else None
+                mask, params = masks.column(db, table, name, _mask_kind(c), length)
+                if mask is not None:
+                    self.masks.append((name, mask))
+                    fs["parameters"] = {**fs.get("parameters", {}), **params}
             fields.append(fs)
             self.fields.append((i, name, convert))
         self.row_schema: dict[str, Any] = {
@@ -92,11 +117,17 @@ class MySqlTable:
             for k in primary_key if k in names
         )  # fmt: skip
 
+    @property
+    def masked(self) -> bool:
+        return bool(self.masks)
+
     def row(self, values: Sequence[Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for i, name, convert in self.fields:
             v = values[i]
             out[name] = None if v is None else convert(v)
+        for name, mask in self.masks:
+            out[name] = mask(out[name])
         return out
 
     def primary_values(self, values: Sequence[Any]) -> tuple[Any, ...]:

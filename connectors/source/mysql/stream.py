@@ -40,7 +40,7 @@ from connectors.source.mysql import ddl
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
 from connectors.source.mysql.gtids import MySqlGtidSet, mariadb_after
-from connectors.source.mysql.history import SchemaHistory, fill_defaults
+from connectors.source.mysql.history import SchemaHistory, declared_lengths, fill_defaults
 from connectors.source.mysql.protocol.events import (
     HEADER,
     ROWS,
@@ -757,7 +757,7 @@ class ChangeStream:
             self.cfg.topic_prefix, self.connector, known.db, known.name, columns,
             key if key is not None else known.primary_key, self.mapper,
             self._column_filter(known.db, known.name), known.primary_key,
-            fill_defaults(known),
+            fill_defaults(known), declared_lengths(known),
         )  # fmt: skip
 
     def _savepoint(self, word: str, sql: str, out: list[SourceRecord]) -> None:
@@ -908,7 +908,7 @@ class ChangeStream:
             table = self._tables[signature] = MySqlTable(
                 self.cfg.topic_prefix, self.connector, tm.schema, tm.table, tm.columns, key,
                 self.mapper, self._column_filter(tm.schema, tm.table),
-                tuple(names[i] for i in tm.primary_key), defaults,
+                tuple(names[i] for i in tm.primary_key), defaults, declared_lengths(known),
             )  # fmt: skip
         self._by_id[tm.table_id] = table
 
@@ -987,7 +987,7 @@ class ChangeStream:
         skip = self._skip
         inc = self.incremental
         if (
-            self.encoder is not None and skip is None and held is None
+            self.encoder is not None and skip is None and held is None and not table.masked
             and (inc is None or not inc.open) and self._encoded(h, event, checksum, txn, table,
                                                                 index, op, out)
         ):  # fmt: skip

@@ -32,6 +32,8 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from connectors.source.cdc.masks import NONE as NO_MASKS
+from connectors.source.cdc.masks import ColumnMasks
 from connectors.source.cdc.modes import BinaryMode, DecimalMode, TimePrecision
 from connectors.source.mysql.ddl import literal_bytes
 from connectors.source.mysql.protocol import jsonb
@@ -201,6 +203,8 @@ class TypeMapper:
         self.times = TimePrecision(time_mode)
         self.binary = BinaryMode(binary_mode)
         self.bigint_precise = bigint_unsigned == "precise"
+        # column.mask.* / column.truncate.* (`cdc.masks`), applied by `MySqlTable`
+        self.masks: ColumnMasks = NO_MASKS
 
     def schema(self, c: Column, optional: bool) -> dict[str, Any]:
         if c.ext:

@@ -29,17 +29,32 @@ def verify_tables(
     filters = Filters.from_config(cfg)
     mapper = TypeMapper(cfg.decimal_handling_mode, cfg.time_precision_mode,
                         cfg.binary_handling_mode, cfg.bigint_unsigned_handling_mode)  # fmt: skip
+    from connectors.source.cdc.masks import ColumnMasks
+
+    mapper.masks = ColumnMasks.from_config(config)  # (the sinks hold the masked values)
     con = connect(cfg)  # a refused login: one clear error
     out = []
     try:
+        definitions = None
+        if mapper.masks:  # (a hash is cut to its column's declared length)
+            from connectors.source.mysql.history import from_catalog
+            from connectors.source.mysql.server import is_mariadb
+
+            definitions = from_catalog(con, is_mariadb(con))
         for t in tables(con, filters):
             if only is not None and not ({t.qualified, t.name} & only):
                 continue
             key = filters.key_override(t.db, t.name, [c.name or "" for c in t.columns])
             key = key if key is not None else t.primary_key
+            lengths = None
+            if definitions is not None:
+                from connectors.source.mysql.history import declared_lengths
+
+                lengths = declared_lengths(definitions.get(t.db, t.name))
             table = MySqlTable(
                 cfg.topic_prefix, connector, t.db, t.name, t.columns, key, mapper,
                 lambda name, d=t.db, n=t.name: filters.column(d, n, name),  # type: ignore[misc]
+                lengths=lengths,
             )  # fmt: skip
             columns = tuple(columns_of(table.row_schema))
             names = select_list(t)  # FLOAT widened, as the snapshot reads it

@@ -23,6 +23,8 @@ import orjson
 
 from connectors.source.cdc.envelope import VERSION, source_schema
 from connectors.source.cdc.envelope import envelope_schema as cdc_envelope_schema
+from connectors.source.cdc.masks import NONE as NO_MASKS
+from connectors.source.cdc.masks import ColumnMasks
 from connectors.source.cdc.topics import topic_name
 from connectors.source.postgres.protocol.basics import UNCHANGED_TOAST
 from connectors.source.postgres.types import TypeMapper, named_errors
@@ -148,6 +150,22 @@ def _as_json(convert: Callable[[Any], Any], text: str) -> bytes | None:
     return None if value is None else orjson.dumps(value, default=json_default)
 
 
+# text types (as Debezium's JDBC types CHAR/VARCHAR...: what a mask or a hash replaces) and
+# their length from the typmod; bytea (what a truncation also cuts)
+_TEXT_OIDS = frozenset({25, 1043, 1042, 18, 19})  # text, varchar, bpchar, char, name
+_BYTEA_OID = 17
+
+
+def _mask_kind(oid: int, typmod: int) -> tuple[str, int | None]:
+    if oid in _TEXT_OIDS:
+        return "text", (typmod - 4 if oid in (1043, 1042) and typmod >= 4 else None)
+    return ("binary" if oid == _BYTEA_OID else "other"), None
+
+
+def _masked(convert: Callable[[Any], Any], mask: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: mask(convert(value))
+
+
 class TableSchema:
     """One captured table as its events see it, for rows whose values come in ``columns``
     order (the relation message's order, or the snapshot's select list).
@@ -177,8 +195,12 @@ class TableSchema:
         include_unknown: bool = False,
         defaults: Mapping[str, str] | None = None,
         fills: Mapping[str, str] | None = None,
+        masks: ColumnMasks = NO_MASKS,
     ) -> None:
         self.schema, self.table = schema, table
+        # a column masked or truncated (`cdc.masks`): the table's events take the values
+        # path (the row codec writes a NULL as null, where a mask writes asterisks)
+        self.masked = False
         self.topic = topic_name(prefix, schema, table)
         self.column_names = tuple(c[0] for c in columns)
         self.column_types = tuple((c[1], c[2]) for c in columns)  # (type oid, typmod)
@@ -228,6 +250,12 @@ class TableSchema:
                 # (not `default`, which keeps Debezium's meaning, today's default: a consumer
                 # replacing nulls with it must not get a value the column no longer defaults to)
                 fs["parameters"] = {**fs.get("parameters", {}), FILL: fill.decode()}
+            if masks:
+                mask, params = masks.column(schema, table, name, *_mask_kind(base, typmod))
+                if mask is not None:
+                    convert = _masked(convert, mask)
+                    fs["parameters"] = {**fs.get("parameters", {}), **params}
+                    self.masked = True
             fields.append(fs)
             if mapper.may_refuse(base):  # a value no event can carry: name the column
                 convert = named_errors(convert, f"table {schema}.{table}, column {name}")

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from connectors.source.cdc.filters import Filters
+from connectors.source.cdc.masks import NONE as NO_MASKS
+from connectors.source.cdc.masks import ColumnMasks
 from connectors.source.cdc.topics import TopicRegistry
 from connectors.source.postgres import catalog
 from connectors.source.postgres.catalog import ColumnInfo, TableInfo
@@ -28,10 +30,11 @@ FIRST_USER_OID = 16384
 class TableSchemas:
     def __init__(
         self, meta: Any, cfg: PostgresSourceConfig, filters: Filters,
-        topics: TopicRegistry | None = None,
+        topics: TopicRegistry | None = None, masks: ColumnMasks = NO_MASKS,
     ) -> None:  # fmt: skip
         self.meta = meta  # a normal connection for catalog lookups
         self.cfg = cfg
+        self.masks = masks  # column.mask.* / column.truncate.* (`cdc.masks`)
         self.filters = filters
         self.topics = topics or TopicRegistry(cfg.topic_prefix)
         self.mapper, self.domains = catalog.type_mapper(meta, cfg)
@@ -193,6 +196,7 @@ class TableSchemas:
             include_unknown=self.cfg.include_unknown_datatypes,
             defaults=_defaults(info, columns),
             fills=_defaults(info, columns, fills=True),
+            masks=self.masks,
         )  # fmt: skip
         built.deferrable_key = info is not None and info.deferrable_key
         if built.unknown_columns and (schema, table) not in self._warned:

@@ -634,6 +634,8 @@ class ChangeStream:
             return False  # (the slow path stops at a delete without its key)
         if schema is not None and schema.deferrable_key:
             return False  # (its changes wait for the commit: `_defer`)
+        if schema is not None and schema.masked:
+            return False  # (its masked columns' converters: `cdc.masks`)
         if schema is None:
             txn.event += 1
             return True  # not captured

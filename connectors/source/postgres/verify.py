@@ -25,7 +25,10 @@ def verify_tables(config: Mapping[str, Any], only: set[str] | None = None) -> li
     cfg = PostgresSourceConfig.of(config)
     filters = Filters.from_config(cfg)
     conn = _connect(cfg)  # a refused login or a missing database: one clear error
-    schemas = TableSchemas(conn, cfg, filters)
+    from connectors.source.cdc.masks import ColumnMasks
+
+    # (masked as the events are: the sinks hold the masked values)
+    schemas = TableSchemas(conn, cfg, filters, masks=ColumnMasks.from_config(config))
     out = []
     for info in catalog.tables(conn, filters):
         if only is not None and not ({info.qualified, info.name} & only):
