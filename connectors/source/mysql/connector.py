@@ -44,6 +44,7 @@ from connectors.source.mysql.history import (
     Schemas,
     declared_lengths,
     fill_defaults,
+    fills,
     from_catalog,
     replay,
 )
@@ -391,6 +392,7 @@ class MySqlSourceTask(CdcSourceTask):
             self.cfg.topic_prefix, self.connector_name, t.db, t.name, t.columns, key,
             self.mapper, lambda name: self.filters.column(t.db, t.name, name), t.primary_key,
             fill_defaults(known) if schemas is not None else None, declared_lengths(known),
+            fills(known),
         )  # fmt: skip
 
     def _poll_snapshot(self) -> list[SourceRecord]:

@@ -129,6 +129,9 @@ class ColumnSpec:
     # CURRENT_TIMESTAMP under explicit_defaults_for_timestamp OFF); not in the history's
     # records, so left out of comparisons
     on_update: bool = field(default=False, compare=False)
+    # the value the rows a table had got when this column was added, once its default has
+    # changed since (SET DEFAULT, MODIFY): (text or None,); None while it is `fill_default`
+    added_fill: tuple[str | None] | None = field(default=None, compare=False)
 
     @property
     def type_expression(self) -> str:

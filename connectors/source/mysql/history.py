@@ -98,6 +98,8 @@ def _column_json(c: ColumnSpec, position: int) -> dict[str, Any]:
         "optional": c.nullable, "autoIncremented": c.auto_increment, "generated": c.generated,
         "comment": c.comment, "hasDefaultValue": c.default is not None,
         "defaultValueExpression": c.default, "enumValues": list(c.labels) or None,
+        # (hub's own, in its history's records only: not in the schema change events)
+        **({"hubAddedFill": c.added_fill[0]} if c.added_fill is not None else {}),
     }  # fmt: skip
 
 
@@ -107,6 +109,7 @@ def _column_of(doc: Mapping[str, Any]) -> ColumnSpec:
         spec, charset=doc.get("charsetName"), nullable=bool(doc.get("optional", True)),
         auto_increment=bool(doc.get("autoIncremented")), generated=bool(doc.get("generated")),
         comment=doc.get("comment"), default=doc.get("defaultValueExpression"),
+        added_fill=(doc["hubAddedFill"],) if "hubAddedFill" in doc else None,
     )  # fmt: skip
 
 
@@ -396,8 +399,9 @@ class Schemas:
             elif isinstance(a, ddl.ModifyColumn):
                 at = old(a.old, a.if_exists)
                 if at >= 0:
-                    was, _ = cols.pop(at)
-                    place((was, self.resolve(a.column, charset)), a.position, at)
+                    was, before = cols.pop(at)
+                    after = _keep_fill(before, self.resolve(a.column, charset))
+                    place((was, after), a.position, at)
             elif isinstance(a, ddl.RenameColumn):
                 at = old(a.old)
                 was, c = cols[at]
@@ -406,7 +410,7 @@ class Schemas:
                 at = old(a.column, a.if_exists)
                 if at >= 0:
                     was, c = cols[at]
-                    cols[at] = (was, replace(c, default=a.default))
+                    cols[at] = (was, _keep_fill(c, replace(c, default=a.default)))
             elif isinstance(a, ddl.RenameTo):
                 db, name = (a.db if a.db is not None else db), a.name
             elif isinstance(a, ddl.PrimaryKey):
@@ -559,6 +563,28 @@ def _implicit_timestamps(t: TableDef, defined: set[str]) -> TableDef:
         elif c.name.casefold() in defined:
             columns[i] = replace(c, default=ddl.ZERO_DATETIME)
     return replace(t, columns=tuple(columns))
+
+
+def _keep_fill(before: ColumnSpec, after: ColumnSpec) -> ColumnSpec:
+    """``after``, a column changed in place (SET DEFAULT, MODIFY), keeping the value the
+    rows got when it was added, where its default now differs (a sink adding it fills them
+    with that: `fills`)."""
+    if before.added_fill is not None:
+        return replace(after, added_fill=before.added_fill)
+    if before.fill_default != after.fill_default:
+        return replace(after, added_fill=(before.fill_default,))
+    return after
+
+
+def fills(table: TableDef | None) -> dict[str, str | None]:
+    """The columns whose rows got another value when the column was added than its default
+    now gives (`ColumnSpec.added_fill`): the text of that value (None: NULL)."""
+    if table is None:
+        return {}
+    return {
+        c.name: c.added_fill[0] for c in table.columns
+        if c.added_fill is not None and c.added_fill[0] != c.fill_default
+    }  # fmt: skip
 
 
 def _if_exists(t: TableDef, actions: tuple[ddl.Action, ...]) -> tuple[ddl.Action, ...]:

@@ -15,6 +15,7 @@ from connectors.source.mysql.protocol.values import Column, T
 from connectors.source.mysql.types import BINARY_CHARSET, TypeMapper
 from hub.errors import ConfigError
 from hub.runtime import json_default
+from hub.runtime.api import FILL
 
 SOURCE_FIELDS = (
     {"type": "string", "optional": True, "field": "table"},
@@ -44,15 +45,29 @@ def _mask_kind(c: Column) -> str:
     return "binary" if c.charset == BINARY_CHARSET else "text"
 
 
+def _fill(mapper: TypeMapper, c: Column, convert: Callable[[Any], Any], text: str | None) -> str:
+    """A `FILL` parameter: the JSON of the value ``text`` gives the column (null: NULL, or
+    a text the type cannot take)."""
+    raw = None if text is None else mapper.default_of(c, text)
+    try:
+        value = None if raw is None else convert(raw)
+    except (ValueError, TypeError, ArithmeticError):
+        value = None
+    return orjson.dumps(value, default=json_default).decode()
+
+
 class MySqlTable:
     def __init__(
         self, prefix: str, connector: str, db: str, table: str, columns: Sequence[Column],
         key: Sequence[str], mapper: TypeMapper, include: Callable[[str], bool],
         primary_key: Sequence[str] = (), defaults: Mapping[str, str] | None = None,
-        lengths: Mapping[str, int] | None = None,
+        lengths: Mapping[str, int] | None = None, fills: Mapping[str, str | None] | None = None,
     ) -> None:  # fmt: skip
         """``lengths``: the text and binary columns' declared lengths (the schema history's:
-        a hash mask is cut to it, a truncation skips a column that cannot hold more)."""
+        a hash mask is cut to it, a truncation skips a column that cannot hold more);
+        ``fills``: the text of the values the rows got when a column was added, where its
+        default has changed since (`history.fills`): in the field's parameters (`FILL`),
+        which a sink adding the column fills them with instead of the default."""
         self.db, self.table, self.connector = db, table, connector
         masks = mapper.masks
         # the masked and truncated columns' converters, after their own (`cdc.masks`); such
@@ -88,6 +103,9 @@ class MySqlTable:
                     value = None
                 if value is not None:  # (in the JSON converter's form: bytes as base64)
                     fs["default"] = orjson.loads(orjson.dumps(value, default=json_default))
+            if fills and name in fills:
+                fs["parameters"] = {**fs.get("parameters", {}),
+                                    FILL: _fill(mapper, c, convert, fills[name])}  # fmt: skip
             if masks:
                 length = lengths.get(name) if lengths else None
                 mask, params = masks.column(db, table, name, _mask_kind(c), length)

@@ -40,7 +40,12 @@ from connectors.source.mysql import ddl
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
 from connectors.source.mysql.gtids import MySqlGtidSet, mariadb_after
-from connectors.source.mysql.history import SchemaHistory, declared_lengths, fill_defaults
+from connectors.source.mysql.history import (
+    SchemaHistory,
+    declared_lengths,
+    fill_defaults,
+    fills,
+)
 from connectors.source.mysql.protocol.events import (
     HEADER,
     ROWS,
@@ -757,7 +762,7 @@ class ChangeStream:
             self.cfg.topic_prefix, self.connector, known.db, known.name, columns,
             key if key is not None else known.primary_key, self.mapper,
             self._column_filter(known.db, known.name), known.primary_key,
-            fill_defaults(known), declared_lengths(known),
+            fill_defaults(known), declared_lengths(known), fills(known),
         )  # fmt: skip
 
     def _savepoint(self, word: str, sql: str, out: list[SourceRecord]) -> None:
@@ -890,8 +895,9 @@ class ChangeStream:
         self._ignored.discard(tm.table_id)
         self._maps[tm.table_id] = tm
         known = self.history.schemas.get(tm.schema, tm.table) if self.history else None
-        defaults = fill_defaults(known)
-        signature = (tm.schema, tm.table, tm.columns, tm.primary_key, tuple(defaults.items()))
+        defaults, filled = fill_defaults(known), fills(known)
+        signature = (tm.schema, tm.table, tm.columns, tm.primary_key, tuple(defaults.items()),
+                     tuple(filled.items()))  # fmt: skip
         table = self._tables.get(signature)
         if table is None:
             if known is not None:  # (once a table's columns: not at every transaction)
@@ -909,6 +915,7 @@ class ChangeStream:
                 self.cfg.topic_prefix, self.connector, tm.schema, tm.table, tm.columns, key,
                 self.mapper, self._column_filter(tm.schema, tm.table),
                 tuple(names[i] for i in tm.primary_key), defaults, declared_lengths(known),
+                filled,
             )  # fmt: skip
         self._by_id[tm.table_id] = table
 

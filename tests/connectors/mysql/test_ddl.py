@@ -853,3 +853,33 @@ def test_a_truncate_read_after_its_table_was_renamed_or_altered_is_its_tables_of
     assert [r.topic for r in truncates] == [f"app.{mariadb_db}.t", f"app.{mariadb_db}.u"]
     after = truncates[1].value_schema["fields"][1]  # (the envelope's after: u's columns then)
     assert [(f["field"], f["type"]) for f in after["fields"]] == [("id", "int32"), ("v", "string")]
+
+
+@pytest.mark.parametrize("row_metadata", ["FULL", "MINIMAL"], indirect=True)
+def test_a_columns_default_changed_after_it_was_added_fills_the_sinks_rows_as_then(
+    mariadb_server: MariaDBServer, mariadb_db: str, row_metadata: str
+) -> None:
+    # (a review's: ADD COLUMN x DEFAULT 5 then SET DEFAULT 7: the sinks filled the rows they
+    # had with 7, the source's rows hold 5; the field now says 7 as Debezium's, and its FILL
+    # parameter 5, which a sink adding the column fills with)
+    from connectors.sink.engine.types import columns_of
+
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"})
+    task = start_task(cfg)
+    try:
+        poll_for(task, 0.3)
+        cur.execute("INSERT INTO t VALUES (1)")
+        cur.execute("ALTER TABLE t ADD COLUMN x int DEFAULT 5, ADD COLUMN y int")
+        cur.execute("ALTER TABLE t ALTER COLUMN x SET DEFAULT 7, ALTER y SET DEFAULT 3")
+        cur.execute("INSERT INTO t (id) VALUES (2)")
+        got = poll_until(task, 2)
+    finally:
+        task.stop()
+    assert got[1].value["after"] == {"id": 2, "x": 7, "y": 3}
+    columns = {c.name: c for c in columns_of(got[1].value_schema["fields"][1])}
+    assert (columns["x"].default, columns["y"].default) == (5, None)  # (as the rows were)
+    fields = {f["field"]: f for f in got[1].value_schema["fields"][1]["fields"]}
+    assert (fields["x"]["default"], fields["y"]["default"]) == (7, 3)

@@ -126,6 +126,19 @@ def test_alter_column_set_and_drop_default_change_the_default() -> None:
     t = s.get("d", "t")
     assert t is not None and [c.default for c in t.columns] == [None, "5", "b"]
     assert ddl.parse("ALTER TABLE t ALTER INDEX i INVISIBLE") == ddl.AlterTable(None, "t", ())
+    # the value the rows got when the column was added is kept, and survives a replay (a
+    # sink adding the column fills them with it: a review's, they had got the new default)
+    from connectors.source.mysql.history import fills
+
+    s.apply("ALTER TABLE t ADD COLUMN x int DEFAULT 5, ADD COLUMN y int", "d")
+    s.apply("ALTER TABLE t ALTER x SET DEFAULT 7, ALTER y SET DEFAULT 3", "d")
+    s.apply("ALTER TABLE t MODIFY x bigint DEFAULT 9", "d")
+    t = s.get("d", "t")
+    assert t is not None and fills(t) == {"v": "1", "w": "a", "x": "5", "y": None}
+    again = Schemas("utf8mb4", mariadb=True)
+    again.load({"tableChanges": [orjson.loads(orjson.dumps(
+        change_json(TableChange("CREATE", "d", "t", t))))]})  # fmt: skip
+    assert fills(again.get("d", "t")) == fills(t)
 
 
 def test_executable_comments_are_read() -> None:
