@@ -6,8 +6,9 @@ ignoring case).
 
 As Debezium's ColumnMappers: the first rule that names a column applies (truncations, then
 masks, then hashes v1, then v2; within a kind, by property name), after the column's type
-mapping. A truncation cuts a text value to n characters, a binary one to n bytes (only where
-the column may hold more; the field schema gets ``truncateLength``); a mask replaces every
+mapping. A truncation cuts a value that is text to n characters (a JSON, a UUID, a decimal
+in string mode too), one that is bytes to n bytes (only where the column may hold more; the
+field schema gets ``truncateLength``); a mask replaces every
 value of a text column, a NULL too, with n asterisks; a hash replaces a text column's value
 with the hex digest of the salt's bytes then the value's (v1: the value as Java serializes a
 String; v2: its UTF-8 bytes), cut to the column's length where it has one. Masked fields'
@@ -86,9 +87,9 @@ class Rule:
         """The value converter (after the column's own) and the field schema's parameters
         for a column of ``kind`` (text, binary or another) and declared ``length`` (None:
         none, or unbounded); (None, {}) where the rule does not apply to it."""
-        if self.kind == "truncate":
+        if self.kind == "truncate":  # (any column whose value is text or bytes: json...)
             n = self.n
-            if kind not in ("text", "binary") or (length is not None and length <= n):
+            if length is not None and length <= n:
                 return None, {}
 
             def truncate(value: Any) -> Any:

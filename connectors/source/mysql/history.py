@@ -789,24 +789,31 @@ _COLUMN_FIELDS = [
 ]  # fmt: skip
 
 
-def _renames_as_alters(stmt: Statement, changes: list[TableChange]) -> list[TableChange]:
-    """A rename's DROP of the old name and CREATE of the new (as the history records it) as
-    one ALTER of the new name, as Debezium's schema change events have it."""
+def _renames_as_alters(
+    stmt: Statement, changes: list[TableChange], captured: Callable[[str, str], bool]
+) -> list[TableChange]:
+    """The statement's changes of captured tables; a rename's DROP of the old name and
+    CREATE of the new (as the history records each renamed table: a pair) as one ALTER of
+    the new name, as Debezium's schema change events have it (a rename out of the captured
+    tables a DROP, one into them a CREATE)."""
     renames = isinstance(stmt, ddl.RenameTables) or (
         isinstance(stmt, ddl.AlterTable) and any(isinstance(a, ddl.RenameTo) for a in stmt.actions)
     )  # fmt: skip
-    if not renames:
-        return changes
     out: list[TableChange] = []
     i = 0
     while i < len(changes):
         c = changes[i]
         n = changes[i + 1] if i + 1 < len(changes) else None
-        if c.type == "DROP" and n is not None and n.type == "CREATE":
-            out.append(replace(n, type="ALTER"))
+        if renames and c.type == "DROP" and n is not None and n.type == "CREATE":
+            was, now = captured(c.db, c.name), captured(n.db, n.name)
+            if was and now:
+                out.append(replace(n, type="ALTER"))
+            elif was or now:
+                out.append(c if was else n)
             i += 2
             continue
-        out.append(c)
+        if captured(c.db, c.name):
+            out.append(c)
         i += 1
     return out
 
@@ -851,6 +858,10 @@ def declared_lengths(table: TableDef | None) -> dict[str, int]:
             out[c.name] = c.args[0]
         elif c.type_name in _TEXT_LENGTHS:
             out[c.name] = _TEXT_LENGTHS[c.type_name]
+        elif c.type_name == "enum":  # (as Debezium's DDL parser sets them)
+            out[c.name] = 1
+        elif c.type_name == "set":
+            out[c.name] = max(2 * len(c.labels) - 1, 1)
     return out
 
 
@@ -1011,7 +1022,7 @@ class SchemaHistory:
             # session's default one, which may be another), a renamed table's as an ALTER of
             # its new name (a consumer applying the events to a copy renames it: a DROP and a
             # CREATE lost the rows)
-            for c in _renames_as_alters(stmt, mine):
+            for c in _renames_as_alters(stmt, changes, self.captured):
                 value = {
                     "source": {**source, "db": c.db, "table": c.name}, "ts_ms": now,
                     "databaseName": c.db, "schemaName": None, "ddl": sql,

@@ -45,6 +45,10 @@ def _mask_kind(c: Column) -> str:
     return "binary" if c.charset == BINARY_CHARSET else "text"
 
 
+def _masked(convert: Callable[[Any], Any], mask: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: mask(convert(value))
+
+
 def _fill(mapper: TypeMapper, c: Column, convert: Callable[[Any], Any], text: str | None) -> str:
     """A `FILL` parameter: the JSON of the value ``text`` gives the column (null: NULL, or
     a text the type cannot take)."""
@@ -94,24 +98,33 @@ class MySqlTable:
             optional = c.nullable and name not in keyset
             fs = {**mapper.schema(c, optional), "field": name}
             convert = mapper.converter(c, c.nullable)
+            shown = convert  # (the default and the fill as the values are shown: masked too)
+            if masks:
+                length = lengths.get(name) if lengths else None
+                mask, params = masks.column(db, table, name, _mask_kind(c), length)
+                if mask is not None:
+                    if name in keyset:  # (Debezium masks the value's, not the key's)
+                        raise ConfigError(
+                            f"table {db}.{table}: column {name} is masked and part of the "
+                            "events' key, which hub does not mask (a masked key would "
+                            "collapse the rows in the sinks): name other key columns "
+                            "(message.key.columns) or leave it out of the masking"
+                        )
+                    self.masks.append((name, mask))
+                    fs["parameters"] = {**fs.get("parameters", {}), **params}
+                    shown = _masked(convert, mask)
             text = defaults.get(name) if defaults else None
             raw = None if text is None else mapper.default_of(c, text)
             if raw is not None:  # (as Debezium's: a sink adding the column fills its rows)
                 try:
-                    value = convert(raw)
+                    value = shown(raw)
                 except (ValueError, TypeError, ArithmeticError):
                     value = None
                 if value is not None:  # (in the JSON converter's form: bytes as base64)
                     fs["default"] = orjson.loads(orjson.dumps(value, default=json_default))
             if fills and name in fills:
                 fs["parameters"] = {**fs.get("parameters", {}),
-                                    FILL: _fill(mapper, c, convert, fills[name])}  # fmt: skip
-            if masks:
-                length = lengths.get(name) if lengths else None
-                mask, params = masks.column(db, table, name, _mask_kind(c), length)
-                if mask is not None:
-                    self.masks.append((name, mask))
-                    fs["parameters"] = {**fs.get("parameters", {}), **params}
+                                    FILL: _fill(mapper, c, shown, fills[name])}  # fmt: skip
             fields.append(fs)
             self.fields.append((i, name, convert))
         self.row_schema: dict[str, Any] = {

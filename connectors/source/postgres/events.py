@@ -156,10 +156,19 @@ _TEXT_OIDS = frozenset({25, 1043, 1042, 18, 19})  # text, varchar, bpchar, char,
 _BYTEA_OID = 17
 
 
-def _mask_kind(oid: int, typmod: int) -> tuple[str, int | None]:
-    if oid in _TEXT_OIDS:
-        return "text", (typmod - 4 if oid in (1043, 1042) and typmod >= 4 else None)
+def _mask_kind(oid: int, typmod: int, mapper: TypeMapper) -> tuple[str, int | None]:
+    """A column as a mask sees it (its JDBC type in Debezium: CHAR/VARCHAR are masked, an
+    enum's too) and its length (varchar(n), char(n), "char": 1)."""
+    if oid in _TEXT_OIDS or oid in mapper.enums:
+        if oid in (1043, 1042) and typmod >= 4:
+            return "text", typmod - 4
+        return "text", (1 if oid == 18 else None)
     return ("binary" if oid == _BYTEA_OID else "other"), None
+
+
+def _rule_name(masks: ColumnMasks, schema: str, table: str, column: str) -> str:
+    rule = masks.rule(schema, table, column)
+    return rule.prop if rule is not None else "?"
 
 
 def _masked(convert: Callable[[Any], Any], mask: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -207,8 +216,6 @@ class TableSchema:
         present = set(self.column_names)
         missing = [k for k in key if k not in present]
         if missing:
-            from hub.errors import ConfigError
-
             raise ConfigError(
                 f"table {schema}.{table}: key column(s) {missing} do not exist "
                 f"(check message.key.columns)"
@@ -240,6 +247,21 @@ class TableSchema:
             else:
                 fs = {**mapper.schema(base, typmod, optional), "field": name}
                 convert = mapper.converter(base, typmod)
+            if masks:  # (before the default and the fill: they are masked too)
+                mask, params = masks.column(schema, table, name,
+                                            *_mask_kind(base, typmod, mapper))  # fmt: skip
+                if mask is not None:
+                    if name in keyset:  # (Debezium masks the value's, not the key's)
+                        raise ConfigError(
+                            f"table {schema}.{table}: column {name} is masked "
+                            f"({_rule_name(masks, schema, table, name)}) and part of the "
+                            "events' key, which hub does not mask (a masked key would "
+                            "collapse the rows in the sinks): name other key columns "
+                            "(message.key.columns) or leave it out of the masking"
+                        )
+                    convert = _masked(convert, mask)
+                    fs["parameters"] = {**fs.get("parameters", {}), **params}
+                    self.masked = True
             text = defaults.get(name) if defaults else None
             default = None if text is None else _as_json(convert, text)
             if default is not None:
@@ -250,12 +272,6 @@ class TableSchema:
                 # (not `default`, which keeps Debezium's meaning, today's default: a consumer
                 # replacing nulls with it must not get a value the column no longer defaults to)
                 fs["parameters"] = {**fs.get("parameters", {}), FILL: fill.decode()}
-            if masks:
-                mask, params = masks.column(schema, table, name, *_mask_kind(base, typmod))
-                if mask is not None:
-                    convert = _masked(convert, mask)
-                    fs["parameters"] = {**fs.get("parameters", {}), **params}
-                    self.masked = True
             fields.append(fs)
             if mapper.may_refuse(base):  # a value no event can carry: name the column
                 convert = named_errors(convert, f"table {schema}.{table}, column {name}")

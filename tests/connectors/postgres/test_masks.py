@@ -79,3 +79,48 @@ def test_a_config_with_masks_is_valid_and_a_bad_one_named() -> None:
     with pytest.raises(ConfigError, match="column.mask.hash.SHA-999.with.salt.x: 'SHA-999'"):
         validate(ConnectorSpec("a", {**base, "column.mask.hash.SHA-999.with.salt.x": "a.b.c"},
                                "a.yaml"))  # fmt: skip
+
+
+def test_enums_json_defaults_and_keys_as_debeziums_masks_take_them(
+    pg_server: PgServer, pg_db: str
+) -> None:
+    # (a review's: an enum (Debezium's VARCHAR) passed unmasked, a json value untruncated, a
+    # masked column's default unmasked in its field schema, and a masked key column collapsed
+    # every row to one key)
+    from hub.errors import ConfigError
+
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as sql:
+        sql.execute("CREATE TYPE mood AS ENUM ('happy', 'sad')")
+        sql.execute("CREATE TABLE u (id int PRIMARY KEY, m mood, j json, "
+                    "d text DEFAULT 'secret', c \"char\")")  # fmt: skip
+        sql.execute("""INSERT INTO u VALUES (1, 'happy', '{"a": 1}', 'x', 'q')""")
+        cfg = source_config(pg_server, pg_db, **{
+            "column.mask.with.3.chars": r"public\.u\.(m|d)",
+            "column.truncate.to.4.chars": r"public\.u\.j",
+            "column.mask.hash.v2.MD5.with.salt.s": r"public\.u\.c",
+        })  # fmt: skip
+        task = start_task(cfg)
+        try:
+            rows: list[Any] = []
+            for _ in range(200):
+                rows += [r for r in task.poll() if r.topic]
+                if rows:
+                    break
+        finally:
+            task.stop()
+        assert rows[0].value["after"] == {
+            "id": 1, "m": "***", "j": '{"a"', "d": "***",
+            "c": hashlib.md5(b"sq").hexdigest()[:1],  # (cut to "char"'s length, 1)
+        }  # fmt: skip
+        fields = {f["field"]: f for f in rows[0].value_schema["fields"][1]["fields"]}
+        assert fields["d"]["default"] == "***"
+        sql.execute("CREATE TABLE k (email text PRIMARY KEY)")
+        sql.execute("INSERT INTO k VALUES ('a@b.c')")
+        keyed = source_config(pg_server, pg_db, **{"column.mask.with.3.chars": r"public\.k\.email"})
+        task = start_task(keyed)
+        try:  # (at its first read)
+            with pytest.raises(ConfigError, match=r"column email is masked .* the events' key"):
+                for _ in range(50):
+                    task.poll()
+        finally:
+            task.stop()
