@@ -412,8 +412,8 @@ class BigQueryDialect(DeferredDialect):
         super().drop_column(table, name)
         self._types.get(table, {}).pop(name, None)
 
-    def widen_column(self, table: TableRef, name: str, sql_type: str) -> None:
-        have = self._types.get(table, {}).get(name, "")
+    def widen_column(self, table: TableRef, name: str, sql_type: str, have: str = "") -> None:
+        have = self._types.get(table, {}).get(name, "") or have
         if sql_type == "STRING" and have != "STRING":  # past 38 digits: BigQuery cannot
             raise SchemaChangeError(
                 str(table), name, have, sql_type, "BigQuery cannot change a number to STRING"

@@ -274,8 +274,9 @@ class Dialect(ABC):
     def drop_column(self, table: TableRef, name: str) -> None:
         self.ddl(f"ALTER TABLE {self.table_name(table)} DROP COLUMN {self.quote(name)}")
 
-    def widen_column(self, table: TableRef, name: str, sql_type: str) -> None:
-        """Change a column's type to a wider one (every value it holds stays as it is)."""
+    def widen_column(self, table: TableRef, name: str, sql_type: str, have: str = "") -> None:
+        """Change a column's type (``have``, as the target names it) to a wider one (every
+        value it holds stays as it is)."""
         self.ddl(
             f"ALTER TABLE {self.table_name(table)} ALTER COLUMN {self.quote(name)} "
             f"SET DATA TYPE {sql_type}"

@@ -219,7 +219,7 @@ def evolve(
             raise SchemaChangeError(
                 str(table), c.name, existing, incoming, "a primary key column is not altered"
             )
-        d.widen_column(table, c.name, target)
+        d.widen_column(table, c.name, target, existing)
         changed[c.name] = target
     return info if changed == info.columns else TableInfo(changed, info.pk)
 

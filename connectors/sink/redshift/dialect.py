@@ -327,7 +327,7 @@ class RedshiftDialect(SeparateStatements):
     def create_schema(self, schema: str) -> None:
         self.ddl(f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}")
 
-    def widen_column(self, table: TableRef, name: str, sql_type: str) -> None:
+    def widen_column(self, table: TableRef, name: str, sql_type: str, have: str = "") -> None:
         """Add the wider column, copy, drop the old one, rename: the column moves to the end
         of the table (statements name their columns)."""
         t, c = self.table_name(table), self.quote(name)

@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import io
 import logging
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -35,6 +36,7 @@ from connectors.sink.engine import offsets as offsets_table
 from connectors.sink.engine.deferred import DeferredDialect, Statement
 from connectors.sink.engine.dialect import StagedColumn, TableInfo
 from connectors.sink.engine.errors import (
+    SchemaChangeError,
     SinkConfigError,
     SinkFatalError,
     SinkTransientError,
@@ -49,6 +51,19 @@ from connectors.sink.snowflake.config import SnowflakeSinkConfig, identifier
 # the client logs every login and query at INFO: hub's log says what matters
 logging.getLogger("snowflake.connector").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
+
+
+_TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR")
+_NUMBER = re.compile(r"(?:NUMBER|DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)")
+
+
+def _in_place(have: str, want: str) -> bool:
+    """Whether Snowflake's ALTER COLUMN ... SET DATA TYPE takes ``have`` to ``want``."""
+    h, w = have.strip().upper(), want.strip().upper()
+    if h.startswith(_TEXT_TYPES) and w.startswith(_TEXT_TYPES):
+        return True
+    nh, nw = _NUMBER.fullmatch(h), _NUMBER.fullmatch(w)
+    return bool(nh and nw and nh[2] == nw[2] and int(nw[1]) >= int(nh[1]))
 
 
 class SnowflakeDialect(SeparateStatements, DeferredDialect):
@@ -66,6 +81,22 @@ class SnowflakeDialect(SeparateStatements, DeferredDialect):
         self._stage: str | None = None  # the session's temporary stage, once created
         # the offsets the next transaction checks first (`expect_offsets`)
         self._expected: tuple[str, dict[tuple[str, int], int | None]] | None = None
+
+    def widen_column(self, table: TableRef, name: str, sql_type: str, have: str = "") -> None:
+        """In place where Snowflake changes a type so: a longer VARCHAR, a NUMBER of more
+        digits and the same scale. Its ALTER COLUMN ... SET DATA TYPE refuses a NUMBER's
+        scale changed and a NUMBER made text (a stand-in took them: the real service would
+        have stopped the batch with its own error); rebuilt in a new column, a crash between
+        its statements, each committed on its own, would lose the column's values: refused
+        with what to do instead."""
+        if have and not _in_place(have, sql_type):
+            raise SchemaChangeError(
+                str(table), name, have, sql_type,
+                "Snowflake changes a column's type in place only to a longer VARCHAR or a "
+                "NUMBER of more digits and the same scale: change the column yourself (add a "
+                "column of the new type, copy, drop, rename) or route the topic to a new table",
+            )  # fmt: skip
+        super().widen_column(table, name, sql_type, have)
 
     # -- connection ---------------------------------------------------------------------------
 

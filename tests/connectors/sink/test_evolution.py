@@ -39,6 +39,15 @@ def test_new_column_is_added_and_old_rows_read_null(sink: Sink) -> None:
 def test_widening_int_and_decimal(sink: Sink) -> None:
     sink.put([_acc().insert(0, {"id": 1, "n": 7, "amount": "1.25"})])
     wide = _acc(n_type=Oid.INT8, scale=4)
+    if sink.kind == "snowflake":
+        # (a review's: Snowflake's SET DATA TYPE refuses a NUMBER's scale changed, which
+        # the stand-in took: refused with what to do, naming the column and both types)
+        with pytest.raises(SchemaChangeError, match="same scale") as err:
+            sink.put([wide.insert(1, {"id": 2, "n": 2**40, "amount": "12345.6789"})])
+        assert (err.value.column, err.value.incoming.lower()) == ("amount", "number(12,4)")
+        sink.put([_acc(n_type=Oid.INT8).insert(1, {"id": 2, "n": 2**40, "amount": "1"})])
+        assert sink.columns(T)["n"].lower() == "number(19,0)"  # (more digits: in place)
+        return
     sink.put([wide.insert(1, {"id": 2, "n": 2**40, "amount": "12345.6789"}),
               _acc().insert(2, {"id": 3, "n": 1, "amount": "0.5"})])  # fmt: skip
     assert sink.rows(T) == [(1, 7, Decimal("1.25")), (2, 2**40, Decimal("12345.6789")),
