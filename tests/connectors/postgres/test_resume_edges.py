@@ -897,3 +897,29 @@ def test_a_signal_table_the_publication_leaves_out_stops_the_start(
         start(cfg)
     sql.execute("ALTER PUBLICATION mine ADD TABLE sig")
     start(cfg).stop()  # (and so it starts)
+
+
+def test_an_incremental_snapshot_stored_by_the_previous_version_resumes_with_its_filter(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    # (the filters were kept as {"conditions": {table: filter}} before 2026-12-07, now as a
+    # list beside the tables: an offset an upgrade finds must resume with its filter)
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+    sql.execute("INSERT INTO t SELECT g, g FROM generate_series(1, 10) g")
+    cfg = source_config(pg_server, pg_db, **_signalled(sql, "t"))
+    task = start(cfg)
+    try:
+        poll_for(task, 0.3)
+        sql.execute("INSERT INTO t VALUES (11, 11)")
+        got = wait_for(lambda: [r for r in task.poll() if r.topic], what="the insert")
+        offset = dict(got[-1].source_offset)
+    finally:
+        crash(task)
+    offset["incremental"] = {"tables": ["public.t"], "after": None,
+                             "conditions": {"public.t": "v > 7"}}  # fmt: skip
+    again = start(cfg, offset)
+    try:
+        out = [r for r in poll_for(again, 2.0) if r.topic == "app.public.t" and r.value]
+    finally:
+        crash(again)
+    assert sorted(r.key["id"] for r in out if r.value["op"] == "r") == [8, 9, 10, 11]
