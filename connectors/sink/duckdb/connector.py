@@ -171,11 +171,10 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
             info = create(d, table, columns, [c.name for c in key])
         elif (
             info.pk
-            and ((keyed := [x.column.name for x in part.plan.key]) or self.cfg.keyed)
+            and (keyed := [x.column.name for x in part.plan.key])
             and set(info.pk) != set(keyed)
             and self.cfg.insert_mode != "insert"
-            and (keyed or self._changes(part, look))
-        ):  # (as the engine's `_apply`: records without a key too, when rows come)
+        ):  # (as the engine's `_apply`)
             raise KeyChangedError(str(table), info.pk, keyed)
         elif not all(
             (have := info.columns.get(c.name)) == d.sql_type(c.type)

@@ -329,13 +329,7 @@ class EngineSinkTask(SinkTask, Generic[C]):
             pk = tb.pk if all(k in tb.columns for k in tb.pk) else ()
             info = create(d, tb.table, columns + extra, pk)
         elif has_rows or soft:
-            # (records without a key into a keyed table too, when rows come: the source
-            # table lost its key; appended, the first repeated key failed with the target's
-            # error, or went to the dead letter queue)
-            if (
-                info.pk and (tb.pk or (cfg.keyed and tb.appended))
-                and set(info.pk) != set(tb.pk) and cfg.insert_mode != "insert"
-            ):  # fmt: skip
+            if info.pk and tb.pk and set(info.pk) != set(tb.pk) and cfg.insert_mode != "insert":
                 raise KeyChangedError(str(tb.table), info.pk, tb.pk)
             info = evolve(d, tb.table, info, columns + extra, cfg.schema_evolution == "basic")
         self.tables[tb.table] = info

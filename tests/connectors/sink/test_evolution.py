@@ -168,22 +168,6 @@ def test_a_changed_key_is_said_at_its_first_batch(sink: Sink) -> None:
         sink.put([later])
 
 
-def test_records_without_a_key_into_a_keyed_table_are_said_at_their_first_batch(
-    sink: Sink,
-) -> None:
-    # (a review's: the source table lost its primary key; its keyless records were appended
-    # to the keyed table, and the first repeated key failed with the target's own error, or
-    # went to the dead letter queue, a row missing from the sink)
-    from connectors.sink.engine.errors import KeyChangedError
-
-    cols = [("id", Oid.INT4, -1), ("code", Oid.TEXT, -1)]
-    sink.put([PgTable("unkeyed", cols, pk=("id",)).insert(0, {"id": 1, "code": "a"})])
-    later = PgTable("unkeyed", cols, pk=()).insert(1, {"id": 2, "code": "b"})
-    with pytest.raises(KeyChangedError, match=r"primary key is \(id\) but the records' key "
-                       r"is \(\)"):  # fmt: skip
-        sink.put([later])
-
-
 def test_table_name_format_from_source(sink: Sink) -> None:
     t = _acc()
     sink.start([t.topic], **{"table.name.format": "${source.table}_copy"})
