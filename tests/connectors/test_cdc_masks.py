@@ -55,6 +55,9 @@ def test_masks_truncations_and_their_order() -> None:
     # a column that cannot hold more than 3: nothing to cut (Debezium's isTruncationPossible)
     assert masks.column("db", "t", "short", "text", 3) == (None, {})
     assert masks.column("db", "t", "email", "other", None) == (None, {})  # not text
+    # a truncation cuts JSON too, never a number or a time (the final review's)
+    assert masks.column("db", "t", "note", "json", None)[0] is not None
+    assert masks.column("db", "t", "note", "other", None) == (None, {})
     assert masks.column("db", "t", "id", "text", None) == (None, {})  # not named
     assert masks.column("db", "t", "other", "text", None)[0] is not None
 

@@ -6,13 +6,14 @@ ignoring case).
 
 As Debezium's ColumnMappers: the first rule that names a column applies (truncations, then
 masks, then hashes v1, then v2; within a kind, by property name), after the column's type
-mapping. A truncation cuts a value that is text to n characters (a JSON, a UUID, a decimal
-in string mode too), one that is bytes to n bytes (only where the column may hold more; the
-field schema gets ``truncateLength``); a mask replaces every
-value of a text column, a NULL too, with n asterisks; a hash replaces a text column's value
-with the hex digest of the salt's bytes then the value's (v1: the value as Java serializes a
-String; v2: its UTF-8 bytes), cut to the column's length where it has one. Masked fields'
-schemas get ``masked: "true"``. Other columns pass as they are.
+mapping. A truncation cuts a text or JSON value to n characters, a binary one to n bytes
+(only where the column may hold more; the field schema gets ``truncateLength``); a mask
+replaces every value of a text column, a NULL too, with n asterisks; a hash replaces a text
+column's value with the hex digest of the salt's bytes then the value's (v1: the value as
+Java serializes a String; v2: its UTF-8 bytes), cut to the column's length where it has one.
+Masked fields' schemas get ``masked: "true"``. Other columns pass as they are, and so do the
+events' key columns, in the value too (Debezium masks the value's copy and sends the key's as
+it is: the value's leaks nothing the key does not carry).
 """
 
 from __future__ import annotations
@@ -85,11 +86,12 @@ class Rule:
 
     def converter(self, kind: str, length: int | None) -> tuple[Convert | None, dict[str, str]]:
         """The value converter (after the column's own) and the field schema's parameters
-        for a column of ``kind`` (text, binary or another) and declared ``length`` (None:
-        none, or unbounded); (None, {}) where the rule does not apply to it."""
-        if self.kind == "truncate":  # (any column whose value is text or bytes: json...)
+        for a column of ``kind`` (text: masked and truncated; json and binary: truncated
+        only; other) and declared ``length`` (None: none, or unbounded); (None, {}) where
+        the rule does not apply to it."""
+        if self.kind == "truncate":  # (text, JSON and bytes: not a number or a time)
             n = self.n
-            if length is not None and length <= n:
+            if kind == "other" or (length is not None and length <= n):
                 return None, {}
 
             def truncate(value: Any) -> Any:

@@ -16,6 +16,7 @@ binlog holds every day (``RENAME TABLE``, ``CONVERT TO CHARACTER SET``, ``ADD CO
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field, replace
 
@@ -25,6 +26,9 @@ __all__ = [
     "Convert", "DefaultCharset", "Versioning", "CreateTable", "AlterTable", "RenameTables",
     "DropTables", "Database",
 ]  # fmt: skip
+
+
+log = logging.getLogger(__name__)
 
 
 class DdlError(ValueError):
@@ -970,6 +974,9 @@ class _Parser:
                 if value is _UNREAD or not (t is None or (t.kind == "op" and t.text == ",")):
                     # (a form the history does not read: NEXT VALUE FOR s, 'a' 'b',
                     # _latin1 x'41'...: left as it was rather than the statement refused)
+                    log.warning("ALTER TABLE ... ALTER %s SET DEFAULT: a default the schema "
+                                "history does not read; the column's default there (the "
+                                "events' field default) is left as it was", column)  # fmt: skip
                     self.skip_to_comma()
                     return None
                 return [SetDefault(column, value, if_exists)]

@@ -4,6 +4,7 @@ the converters, built from a `Column` list (a TABLE_MAP's or the catalog's), and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -39,10 +40,26 @@ _STRINGS = frozenset({T.STRING, T.VAR_STRING, T.VARCHAR, T.ENUM, T.SET, T.TINY_B
 
 def _mask_kind(c: Column) -> str:
     """A column as a mask sees it: text (Debezium's CHAR, VARCHAR...: CHAR, VARCHAR, TEXT,
-    ENUM, SET), binary (BINARY, VARBINARY, BLOB) or other."""
+    ENUM, SET), json (truncated, not masked), binary (BINARY, VARBINARY, BLOB) or other."""
+    if c.real_type == T.JSON:
+        return "json"
     if c.ext or c.real_type not in _STRINGS:
         return "other"
     return "binary" if c.charset == BINARY_CHARSET else "text"
+
+
+_WARNED_KEYS: set[tuple[str, str]] = set()
+
+
+def _key_unmasked(table: str, column: str) -> None:
+    """A masked column that is part of the events' key is left as it is (Debezium masks the
+    value's copy and sends the key's as it is; masked in both, every row had one key)."""
+    if (table, column) not in _WARNED_KEYS:
+        _WARNED_KEYS.add((table, column))
+        logging.getLogger(__name__).warning(
+            "table %s: column %s is named by a column mask but is part of the events' key: it "
+            "is not masked (the key carries it as it is, as Debezium's does)", table, column,
+        )  # fmt: skip
 
 
 def _masked(convert: Callable[[Any], Any], mask: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -102,14 +119,9 @@ class MySqlTable:
             if masks:
                 length = lengths.get(name) if lengths else None
                 mask, params = masks.column(db, table, name, _mask_kind(c), length)
-                if mask is not None:
-                    if name in keyset:  # (Debezium masks the value's, not the key's)
-                        raise ConfigError(
-                            f"table {db}.{table}: column {name} is masked and part of the "
-                            "events' key, which hub does not mask (a masked key would "
-                            "collapse the rows in the sinks): name other key columns "
-                            "(message.key.columns) or leave it out of the masking"
-                        )
+                if mask is not None and name in keyset:
+                    _key_unmasked(f"{db}.{table}", name)
+                elif mask is not None:
                     self.masks.append((name, mask))
                     fs["parameters"] = {**fs.get("parameters", {}), **params}
                     shown = _masked(convert, mask)

@@ -15,6 +15,7 @@ schema and table names.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -31,6 +32,8 @@ from connectors.source.postgres.types import TypeMapper, named_errors
 from hub.errors import ConfigError
 from hub.runtime import json_default
 from hub.runtime.api import FILL
+
+log = logging.getLogger(__name__)
 
 CONNECTOR = "postgresql"
 
@@ -156,6 +159,9 @@ _TEXT_OIDS = frozenset({25, 1043, 1042, 18, 19})  # text, varchar, bpchar, char,
 _BYTEA_OID = 17
 
 
+_JSON_OIDS = frozenset({114, 3802, 142})  # json, jsonb, xml: truncated, not masked
+
+
 def _mask_kind(oid: int, typmod: int, mapper: TypeMapper) -> tuple[str, int | None]:
     """A column as a mask sees it (its JDBC type in Debezium: CHAR/VARCHAR are masked, an
     enum's too) and its length (varchar(n), char(n), "char": 1)."""
@@ -163,12 +169,22 @@ def _mask_kind(oid: int, typmod: int, mapper: TypeMapper) -> tuple[str, int | No
         if oid in (1043, 1042) and typmod >= 4:
             return "text", typmod - 4
         return "text", (1 if oid == 18 else None)
+    if oid in _JSON_OIDS:
+        return "json", None
     return ("binary" if oid == _BYTEA_OID else "other"), None
 
 
-def _rule_name(masks: ColumnMasks, schema: str, table: str, column: str) -> str:
-    rule = masks.rule(schema, table, column)
-    return rule.prop if rule is not None else "?"
+_WARNED_KEYS: set[tuple[str, str]] = set()
+
+
+def _key_unmasked(table: str, column: str) -> None:
+    """A masked column that is part of the events' key is left as it is (Debezium masks the
+    value's copy and sends the key's as it is; masked in both, every row had one key)."""
+    if (table, column) not in _WARNED_KEYS:
+        _WARNED_KEYS.add((table, column))
+        log.warning("table %s: column %s is named by a column mask but is part of the events' "
+                    "key: it is not masked (the key carries it as it is, as Debezium's does)",
+                    table, column)  # fmt: skip
 
 
 def _masked(convert: Callable[[Any], Any], mask: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -250,15 +266,9 @@ class TableSchema:
             if masks:  # (before the default and the fill: they are masked too)
                 mask, params = masks.column(schema, table, name,
                                             *_mask_kind(base, typmod, mapper))  # fmt: skip
-                if mask is not None:
-                    if name in keyset:  # (Debezium masks the value's, not the key's)
-                        raise ConfigError(
-                            f"table {schema}.{table}: column {name} is masked "
-                            f"({_rule_name(masks, schema, table, name)}) and part of the "
-                            "events' key, which hub does not mask (a masked key would "
-                            "collapse the rows in the sinks): name other key columns "
-                            "(message.key.columns) or leave it out of the masking"
-                        )
+                if mask is not None and name in keyset:
+                    _key_unmasked(f"{schema}.{table}", name)
+                elif mask is not None:
                     convert = _masked(convert, mask)
                     fs["parameters"] = {**fs.get("parameters", {}), **params}
                     self.masked = True
