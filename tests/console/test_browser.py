@@ -288,6 +288,18 @@ def test_postgres_to_duckdb_charts_and_a_snapshot(
         return sum(b'"snapshot":"incremental"' in (r.value or b"") for r in records)
 
     wait_for(lambda: incremental() >= 520, what="the table read again, incrementally")
+    # a blocking one too: the table read as a snapshot reads it, the stream waiting
+    page.select_option("#signal select[name=kind]", "blocking")
+    page.click("#signal button")
+    expect(page.locator("#signal-sent")).to_contain_text("signal hub-")
+
+    def blocking() -> int:
+        log = worker.log
+        assert log is not None
+        records, _ = log.partition("app.public.items", 0).records(0)
+        return sum(b'"snapshot":"last' in (r.value or b"") for r in records)
+
+    wait_for(lambda: blocking() >= 2, what="the table read again, blocking")
     expect(page.locator("#chart-third-title")).to_have_text("WAL kept by the slot")
     expect(page.locator("#chart-third polyline")).to_have_count(1)
     # events/s by operation: the late inserts (c) and the rows read again (r), a line each

@@ -763,7 +763,7 @@ async function askSnapshot(form) {
   const tables = form.tables.value.split(",").map((t) => t.trim()).filter(Boolean);
   if (!tables.length) return;
   const got = await api("POST", `/hub/connectors/${encodeURIComponent(name)}/signals`,
-    { type: "execute-snapshot", data: { "data-collections": tables, type: "incremental" } });
+    { type: "execute-snapshot", data: { "data-collections": tables, type: form.kind.value } });
   document.getElementById("signal-sent").textContent = `signal ${got.id} sent`;
 }
 
