@@ -18,7 +18,6 @@ it is: the value's leaks nothing the key does not carry).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,6 +36,8 @@ Convert = Callable[[Any], Any]
 
 def _digest(algorithm: str) -> str:
     """hashlib's name of a Java MessageDigest algorithm (SHA-256, SHA3-512, SHA-512/256, MD5)."""
+    import hashlib  # (here: its import costs every start ~3 ms)
+
     name = algorithm.strip().lower()
     if name.startswith("sha3-"):
         name = "sha3_" + name[5:]
@@ -105,6 +106,8 @@ class Rule:
             return (lambda value: stars), {"masked": "true"}
         algorithm, salt, v2 = self.algorithm, self.salt, self.v2
         cut = length if length is not None and length > 0 else None
+
+        import hashlib
 
         def hashed(value: Any) -> Any:
             if value is None:
