@@ -38,7 +38,6 @@ class ColumnInfo:
     # value PostgreSQL keeps: a default changed or dropped since, now() evaluated once), or
     # else its constant default: what a sink adding the column fills the rows it has with
     fill: str | None = None
-    missing: str | None = None  # the missing value alone (None: none kept)
 
 
 _QUOTED = re.compile(r"'((?:[^']|'')*)'(?:::[\w .\[\]\"]+)*")
@@ -215,7 +214,7 @@ def tables(
             columns.setdefault(relid, []).append(ColumnInfo(
                 name, oid, typmod, not_null, type_name, literal, attnum,
                 kept is None and default is not None and literal is None
-                and default.upper() != "NULL", coll, kept if kept is not None else literal, kept,
+                and default.upper() != "NULL", coll, kept if kept is not None else literal,
             ))  # fmt: skip
     return [
         TableInfo(

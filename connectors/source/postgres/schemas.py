@@ -43,10 +43,6 @@ class TableSchemas:
         # each captured table as last seen in the catalog: its oid, and its columns' numbers
         self._shapes: dict[tuple[str, str], tuple[int, dict[str, ColumnInfo]]] = {}
         self._oids_at_start: set[int] = set()  # every table the database had (`seed`)
-        # per table, the columns added while the task ran without a value PostgreSQL keeps
-        # for the rows the table had (added without a default: NULL; a default set later
-        # does not change them): a sink adding such a column fills its rows with NULL
-        self._null_fills: dict[tuple[str, str], set[str]] = {}
 
     def seed(self, tables: Sequence[TableInfo]) -> None:
         """The captured tables as the task found them at its start (`reshaped` compares),
@@ -92,13 +88,6 @@ class TableSchemas:
             return
         oid, cols = before
         what: list[str] = []
-        if oid == info.oid and self.meta.info.server_version >= 110000:
-            for name, c in now.items():
-                if name not in cols and c.missing is None and not c.volatile_default:
-                    # added while the task ran, with no value kept for the rows the table
-                    # had (PostgreSQL 11 on keeps one for a constant default): they hold
-                    # NULL, whatever default the column was given since
-                    self._null_fills.setdefault(key, set()).add(name)
         if oid != info.oid:
             what.append("it was dropped and created again: the sinks keep the rows it had")
         else:
@@ -206,8 +195,7 @@ class TableSchemas:
             placeholder=self.cfg.unavailable_value_placeholder,
             include_unknown=self.cfg.include_unknown_datatypes,
             defaults=_defaults(info, columns),
-            fills={**_defaults(info, columns, fills=True),
-                   **dict.fromkeys(self._null_fills.get((schema, table), ()))},
+            fills=_defaults(info, columns, fills=True),
             masks=self.masks,
         )  # fmt: skip
         built.deferrable_key = info is not None and info.deferrable_key
