@@ -565,6 +565,19 @@ def _implicit_timestamps(t: TableDef, defined: set[str]) -> TableDef:
     return replace(t, columns=tuple(columns))
 
 
+_NOT_CONSTANT = re.compile(
+    r"\(.*|\w+\(\.\.\.\)|current_timestamp|current_date|current_time|localtime|"
+    r"localtimestamp",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _not_constant(default: str | None) -> bool:
+    """A DEFAULT as `ddl` reads it that the server evaluates for each row: an expression in
+    parentheses, a function call, CURRENT_TIMESTAMP and its kin."""
+    return default is not None and bool(_NOT_CONSTANT.fullmatch(default.strip()))
+
+
 def _keep_fill(before: ColumnSpec, after: ColumnSpec) -> ColumnSpec:
     """``after``, a column changed in place (SET DEFAULT, MODIFY), keeping the value the
     rows got when it was added, where its default now differs (a sink adding it fills them
@@ -1092,6 +1105,14 @@ class SchemaHistory:
                         said.setdefault(where, []).append(
                             f"column {a.column.name!r} was dropped and added again: the sinks' "
                             "rows keep their old values until their next change"
+                        )
+                    elif isinstance(a, ddl.AddColumn) and _not_constant(a.column.default):
+                        # (each row got the server's value: CURRENT_TIMESTAMP, UUID()...; a
+                        # sink adding the column has none to fill its rows with)
+                        said.setdefault(where, []).append(
+                            f"column {a.column.name!r} was added with a default that is not a "
+                            f"constant ({a.column.default}): the sinks' rows have it NULL "
+                            "until their next change"
                         )
                     elif isinstance(a, ddl.RenameColumn | ddl.ModifyColumn):
                         was, now = (
