@@ -183,5 +183,30 @@ class ColumnMasks:
             return None, {}
         return rule.converter(kind, length)
 
+    def warn_unmatched(self, connector: str, names: Callable[[bool], Any]) -> None:
+        """A warning at a task's start for each expression of a rule that names no column
+        of the database (``names(True)``: `Filters.unmatched`'s catalog look-up): a
+        misspelt one leaves the column it meant unmasked."""
+        import difflib
+        import logging
+
+        if not self.rules:
+            return
+        try:
+            _, tables = names(True)
+        except Exception:  # noqa: BLE001 - (best effort: the catalog as the user sees it)
+            return
+        pool = [f"{ns}.{t}.{c}" for ns, t, cs in tables for c in cs]
+        for rule in self.rules:
+            for p in rule.columns:
+                if any(p.fullmatch(n) for n in pool):
+                    continue
+                close = difflib.get_close_matches(re.sub(r"\\(.)", r"\1", p.pattern), pool,
+                                                  n=1, cutoff=0.8)  # fmt: skip
+                logging.getLogger(__name__).warning(
+                    "%s: %s: '%s' matches no column%s: what it meant is not masked", connector,
+                    rule.prop, p.pattern, f" (did you mean {close[0]}?)" if close else " yet",
+                )  # fmt: skip
+
 
 NONE = ColumnMasks([])

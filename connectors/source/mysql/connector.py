@@ -128,6 +128,8 @@ class MySqlSourceTask(CdcSourceTask):
         if self.filters.lists:
             self.filters.warn_unmatched(context.connector, "database",
                                         lambda cols: names(self.meta, cfg, cols))  # fmt: skip
+        self.mapper.masks.warn_unmatched(context.connector,
+                                         lambda cols: names(self.meta, cfg, cols))  # fmt: skip
         self._sampled = 0.0
         self._binlogs: list[tuple[str, int]] = []  # the server's binlog files and sizes
         self._gauge_con: Any = None  # its own connection (a failure replaces only it)

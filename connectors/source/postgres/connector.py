@@ -142,8 +142,9 @@ class PostgresSourceTask(CdcSourceTask):
         from connectors.source.cdc.masks import ColumnMasks
         from connectors.source.postgres.schemas import TableSchemas
 
-        self.schemas = TableSchemas(self.meta, cfg, self.filters, topics,
-                                    ColumnMasks.from_config(config))  # fmt: skip
+        masks = ColumnMasks.from_config(config)
+        masks.warn_unmatched(context.connector, lambda cols: catalog.names(self.meta, cols))
+        self.schemas = TableSchemas(self.meta, cfg, self.filters, topics, masks)
         self.schemas.seed(tables)
         offset = PostgresOffset.load(context.offset(self.partition))
         slot = replication.slot_state(self.meta, cfg.slot_name)

@@ -134,3 +134,21 @@ def test_enums_json_defaults_and_keys_as_debeziums_masks_take_them(
             {"email": "a@b.c"},
             {"email": "a@b.c", "n": 12345, "s": "***"},
         )  # (n: a number is not cut)
+
+
+def test_a_mask_that_names_no_column_is_warned_of(
+    pg_server: PgServer, pg_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (a misspelt expression leaves the column it meant unmasked: said at the start)
+    import logging
+
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as sql:
+        sql.execute("CREATE TABLE t (id int PRIMARY KEY, email text)")
+    cfg = source_config(pg_server, pg_db, **{"column.mask.with.3.chars": r"public\.t\.emial"})
+    with caplog.at_level(logging.WARNING):
+        task = start_task(cfg)
+        task.stop()
+    assert (
+        "column.mask.with.3.chars: 'public\\.t\\.emial' matches no column (did you mean "
+        "public.t.email?)" in caplog.text
+    )
