@@ -18,12 +18,15 @@ it is: the value's leaks nothing the key does not carry).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from connectors.source.cdc.filters import patterns
+
+log = logging.getLogger(__name__)
 
 _TRUNCATE = re.compile(r"column\.truncate\.to\.(\d+)\.chars")
 _MASK = re.compile(r"column\.mask\.with\.(\d+)\.chars")
@@ -175,13 +178,26 @@ class ColumnMasks:
         return next((r for r in self.rules if r.names(name)), None)
 
     def column(
-        self, namespace: str, table: str, column: str, kind: str, length: int | None
-    ) -> tuple[Convert | None, dict[str, str]]:
-        """A column's masking converter and its field schema's parameters (see `Rule`)."""
+        self, namespace: str, table: str, column: str, kind: str, length: int | None,
+        key: bool = False,
+    ) -> tuple[Convert | None, dict[str, str]]:  # fmt: skip
+        """A column's masking converter and its field schema's parameters (see `Rule`). A
+        column of the events' ``key`` is left as it is, with a warning once (Debezium masks
+        the value's copy and sends the key's as it is; masked in both, every row had one
+        key)."""
         rule = self.rule(namespace, table, column) if self.rules else None
         if rule is None:
             return None, {}
-        return rule.converter(kind, length)
+        mask, params = rule.converter(kind, length)
+        if mask is not None and key:
+            where = f"{namespace}.{table}"
+            if (where, column) not in _WARNED_KEYS:
+                _WARNED_KEYS.add((where, column))
+                log.warning("table %s: column %s is named by a column mask but is part of the "
+                            "events' key: it is not masked (the key carries it as it is, as "
+                            "Debezium's does)", where, column)  # fmt: skip
+            return None, {}
+        return mask, params
 
     def warn_unmatched(self, connector: str, names: Callable[[bool], Any]) -> None:
         """A warning at a task's start for each expression of a rule that names no column
@@ -210,3 +226,9 @@ class ColumnMasks:
 
 
 NONE = ColumnMasks([])
+_WARNED_KEYS: set[tuple[str, str]] = set()  # (table, column) said once per process
+
+
+def after(convert: Convert, mask: Convert) -> Convert:
+    """``convert`` then ``mask``: a masked column's value, default and fill."""
+    return lambda value: mask(convert(value))

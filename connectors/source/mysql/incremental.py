@@ -35,12 +35,12 @@ from connectors.source.mysql.snapshot import (
 
 class MySqlIncrementalPort:
     def __init__(self, con: Callable[[], Any], signal_table: str, filters: Filters,
-                 build: Any) -> None:  # fmt: skip
+                 build: Any, signal_columns: Sequence[str]) -> None:  # fmt: skip
         self._con = con  # the task's metadata connection, made again after a failure
         db, _, table = signal_table.partition(".")
         self.signal = f"{ident_formatted(db)}.{ident_formatted(table)}"  # (with arguments)
-        self._signal_at = (db, table)
-        self._insert: str | None = None  # (its first three columns named: read once)
+        # (its first three columns named, as the factory read them)
+        self._insert = signal_insert(self.signal, signal_columns, ident_formatted)
         self.filters = filters
         self.build = build  # CatalogTable, key -> MySqlTable
 
@@ -57,9 +57,6 @@ class MySqlIncrementalPort:
         return tuple(key) if key is not None else tuple(t.primary_key)
 
     def watermark(self, ident_: str, kind: str) -> None:
-        if self._insert is None:
-            names = [str(r[0]) for r in query(self.con, SIGNAL_COLUMNS_MYSQL, self._signal_at)]
-            self._insert = signal_insert(self.signal, names, ident_formatted)
         query(self.con, self._insert, (ident_, kind, json.dumps({"ts": time.time()})))
 
     def read(
@@ -166,4 +163,5 @@ def incremental_snapshot(
     db, _, table = signal_table.partition(".")
     names = [str(r[0]) for r in query(con(), SIGNAL_COLUMNS_MYSQL, (db, table))]
     check_signal_columns(signal_table, names)
-    return IncrementalSnapshot(MySqlIncrementalPort(con, signal_table, filters, build), chunk_size)
+    port = MySqlIncrementalPort(con, signal_table, filters, build, names)
+    return IncrementalSnapshot(port, chunk_size)

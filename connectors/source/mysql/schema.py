@@ -4,13 +4,13 @@ the converters, built from a `Column` list (a TABLE_MAP's or the catalog's), and
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from connectors.source.cdc.envelope import VERSION, envelope_schema, source_schema
+from connectors.source.cdc.masks import after
 from connectors.source.cdc.topics import topic_name
 from connectors.source.mysql.protocol.values import Column, T
 from connectors.source.mysql.types import BINARY_CHARSET, TypeMapper
@@ -46,24 +46,6 @@ def _mask_kind(c: Column) -> str:
     if c.ext or c.real_type not in _STRINGS:
         return "other"
     return "binary" if c.charset == BINARY_CHARSET else "text"
-
-
-_WARNED_KEYS: set[tuple[str, str]] = set()
-
-
-def _key_unmasked(table: str, column: str) -> None:
-    """A masked column that is part of the events' key is left as it is (Debezium masks the
-    value's copy and sends the key's as it is; masked in both, every row had one key)."""
-    if (table, column) not in _WARNED_KEYS:
-        _WARNED_KEYS.add((table, column))
-        logging.getLogger(__name__).warning(
-            "table %s: column %s is named by a column mask but is part of the events' key: it "
-            "is not masked (the key carries it as it is, as Debezium's does)", table, column,
-        )  # fmt: skip
-
-
-def _masked(convert: Callable[[Any], Any], mask: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: mask(convert(value))
 
 
 def _fill(mapper: TypeMapper, c: Column, convert: Callable[[Any], Any], text: str | None) -> str:
@@ -118,13 +100,12 @@ class MySqlTable:
             shown = convert  # (the default and the fill as the values are shown: masked too)
             if masks:
                 length = lengths.get(name) if lengths else None
-                mask, params = masks.column(db, table, name, _mask_kind(c), length)
-                if mask is not None and name in keyset:
-                    _key_unmasked(f"{db}.{table}", name)
-                elif mask is not None:
+                mask, params = masks.column(db, table, name, _mask_kind(c), length,
+                                            name in keyset)  # fmt: skip
+                if mask is not None:
                     self.masks.append((name, mask))
                     fs["parameters"] = {**fs.get("parameters", {}), **params}
-                    shown = _masked(convert, mask)
+                    shown = after(convert, mask)
             text = defaults.get(name) if defaults else None
             raw = None if text is None else mapper.default_of(c, text)
             if raw is not None:  # (as Debezium's: a sink adding the column fills its rows)

@@ -15,7 +15,6 @@ schema and table names.
 from __future__ import annotations
 
 import hashlib
-import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -25,15 +24,13 @@ import orjson
 from connectors.source.cdc.envelope import VERSION, source_schema
 from connectors.source.cdc.envelope import envelope_schema as cdc_envelope_schema
 from connectors.source.cdc.masks import NONE as NO_MASKS
-from connectors.source.cdc.masks import ColumnMasks
+from connectors.source.cdc.masks import ColumnMasks, after
 from connectors.source.cdc.topics import topic_name
 from connectors.source.postgres.protocol.basics import UNCHANGED_TOAST
 from connectors.source.postgres.types import TypeMapper, named_errors
 from hub.errors import ConfigError
 from hub.runtime import json_default
 from hub.runtime.api import FILL
-
-log = logging.getLogger(__name__)
 
 CONNECTOR = "postgresql"
 
@@ -174,23 +171,6 @@ def _mask_kind(oid: int, typmod: int, mapper: TypeMapper) -> tuple[str, int | No
     return ("binary" if oid == _BYTEA_OID else "other"), None
 
 
-_WARNED_KEYS: set[tuple[str, str]] = set()
-
-
-def _key_unmasked(table: str, column: str) -> None:
-    """A masked column that is part of the events' key is left as it is (Debezium masks the
-    value's copy and sends the key's as it is; masked in both, every row had one key)."""
-    if (table, column) not in _WARNED_KEYS:
-        _WARNED_KEYS.add((table, column))
-        log.warning("table %s: column %s is named by a column mask but is part of the events' "
-                    "key: it is not masked (the key carries it as it is, as Debezium's does)",
-                    table, column)  # fmt: skip
-
-
-def _masked(convert: Callable[[Any], Any], mask: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: mask(convert(value))
-
-
 class TableSchema:
     """One captured table as its events see it, for rows whose values come in ``columns``
     order (the relation message's order, or the snapshot's select list).
@@ -264,12 +244,11 @@ class TableSchema:
                 fs = {**mapper.schema(base, typmod, optional), "field": name}
                 convert = mapper.converter(base, typmod)
             if masks:  # (before the default and the fill: they are masked too)
-                mask, params = masks.column(schema, table, name,
-                                            *_mask_kind(base, typmod, mapper))  # fmt: skip
-                if mask is not None and name in keyset:
-                    _key_unmasked(f"{schema}.{table}", name)
-                elif mask is not None:
-                    convert = _masked(convert, mask)
+                mask, params = masks.column(
+                    schema, table, name, *_mask_kind(base, typmod, mapper), name in keyset
+                )
+                if mask is not None:
+                    convert = after(convert, mask)
                     fs["parameters"] = {**fs.get("parameters", {}), **params}
                     self.masked = True
             text = defaults.get(name) if defaults else None

@@ -27,12 +27,18 @@ from connectors.source.postgres.snapshot import key_chunk, last_key
 
 
 class PostgresIncrementalPort:
-    def __init__(self, meta: Any, signal_table: str, filters: Filters, schemas: Any) -> None:
+    def __init__(
+        self, meta: Any, signal_table: str, filters: Filters, schemas: Any,
+        signal_columns: Sequence[str],
+    ) -> None:  # fmt: skip
         self.meta = meta
         schema, _, table = signal_table.partition(".")
         self.signal_rel = f"{catalog.quote(schema)}.{catalog.quote(table)}"
-        self._signal_at = (schema, table)
-        self._insert: str | None = None  # (its first three columns named: read once)
+        # (its first three columns named, as the factory read them)
+        self._insert = signal_insert(
+            self.signal_rel.replace("%", "%%"), signal_columns,  # (a statement with arguments)
+            lambda name: catalog.quote(name).replace("%", "%%"),
+        )  # fmt: skip
         self.filters = filters
         self.schemas = schemas  # TableSchemas: row conversion for the chunk's table
         self._keys: dict[str, tuple[str, ...]] = {}  # primary keys of the chunks' tables
@@ -64,12 +70,6 @@ class PostgresIncrementalPort:
         # streamed before the open watermark but not visible until its wait ends, so a chunk
         # read before then had its old row, emitted after the streamed change (``local``
         # left a row in its older state). Debezium's watermarks wait in the same queue.
-        if self._insert is None:
-            names = [str(r[0]) for r in self.meta.execute(SIGNAL_COLUMNS_PG, self._signal_at)]
-            self._insert = signal_insert(
-                self.signal_rel.replace("%", "%%"), names,  # (a statement with arguments)
-                lambda name: catalog.quote(name).replace("%", "%%"),
-            )  # fmt: skip
         with self.meta.transaction():
             self.meta.execute("SET LOCAL synchronous_commit = remote_apply")
             self.meta.execute(self._insert, (ident, kind, json.dumps({"ts": time.time()})))
@@ -188,8 +188,7 @@ def incremental_snapshot(
     meta: Any, signal_table: str, chunk_size: int, filters: Filters, schemas: Any
 ) -> IncrementalSnapshot:
     schema, _, table = signal_table.partition(".")
-    check_signal_columns(
-        signal_table, [str(r[0]) for r in meta.execute(SIGNAL_COLUMNS_PG, (schema, table))]
-    )  # fmt: skip
-    port = PostgresIncrementalPort(meta, signal_table, filters, schemas)
+    names = [str(r[0]) for r in meta.execute(SIGNAL_COLUMNS_PG, (schema, table))]
+    check_signal_columns(signal_table, names)
+    port = PostgresIncrementalPort(meta, signal_table, filters, schemas, names)
     return IncrementalSnapshot(port, chunk_size, running=port.running)
