@@ -38,6 +38,7 @@ class ColumnInfo:
     # value PostgreSQL keeps: a default changed or dropped since, now() evaluated once), or
     # else its constant default: what a sink adding the column fills the rows it has with
     fill: str | None = None
+    missing: str | None = None  # the kept value alone (None: none kept, or PostgreSQL < 11)
 
 
 _QUOTED = re.compile(r"'((?:[^']|'')*)'(?:::[\w .\[\]\"]+)*")
@@ -74,6 +75,9 @@ class TableInfo:
     # its primary key is DEFERRABLE: never the replica identity (PostgreSQL takes only an
     # immediate one), and two rows may hold one key inside a transaction
     deferrable_key: bool = False
+    # the file the rows are in: a rewrite (VACUUM FULL, CLUSTER, ALTER ... TYPE, TRUNCATE)
+    # gives it a new one, and clears every column's kept value (`ColumnInfo.missing`)
+    relfilenode: int = 0
 
     @property
     def qualified(self) -> str:
@@ -150,7 +154,8 @@ SELECT c.oid, n.nspname, c.relname, c.relreplident,
        {_INDEX_COLUMNS.format(flag="indisprimary")},
        {_INDEX_COLUMNS.format(flag="indisreplident")},
        EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid AND x.indisprimary
-               AND NOT x.indimmediate)
+               AND NOT x.indimmediate),
+       c.relfilenode
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND c.relpersistence = 'p' {{where}}
 ORDER BY n.nspname, c.relname
@@ -214,7 +219,7 @@ def tables(
             columns.setdefault(relid, []).append(ColumnInfo(
                 name, oid, typmod, not_null, type_name, literal, attnum,
                 kept is None and default is not None and literal is None
-                and default.upper() != "NULL", coll, kept if kept is not None else literal,
+                and default.upper() != "NULL", coll, kept if kept is not None else literal, kept,
             ))  # fmt: skip
     return [
         TableInfo(
@@ -227,6 +232,7 @@ def tables(
             r[4],
             tuple(r[6]),
             bool(r[7]),
+            int(r[8]),
         )  # fmt: skip
         for r in rows
     ]

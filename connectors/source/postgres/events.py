@@ -199,7 +199,7 @@ class TableSchema:
         placeholder: str = "__debezium_unavailable_value",
         include_unknown: bool = False,
         defaults: Mapping[str, str] | None = None,
-        fills: Mapping[str, str] | None = None,
+        fills: Mapping[str, str | None] | None = None,
         masks: ColumnMasks = NO_MASKS,
     ) -> None:
         self.schema, self.table = schema, table
@@ -257,6 +257,8 @@ class TableSchema:
                 fs["default"] = orjson.loads(default)
             text = fills.get(name) if fills else None
             fill = None if text is None else _as_json(convert, text)
+            if text is None and fills and name in fills and default is not None:
+                fill = b"null"  # (the rows the column was added to hold NULL: `fills`)
             if fill is not None and fill != default:
                 # (not `default`, which keeps Debezium's meaning, today's default: a consumer
                 # replacing nulls with it must not get a value the column no longer defaults to)

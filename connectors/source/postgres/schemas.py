@@ -40,8 +40,13 @@ class TableSchemas:
         self.mapper, self.domains = catalog.type_mapper(meta, cfg)
         self.by_relation: dict[int, TableSchema | None] = {}
         self._warned: set[tuple[str, str]] = set()
-        # each captured table as last seen in the catalog: its oid, and its columns' numbers
-        self._shapes: dict[tuple[str, str], tuple[int, dict[str, ColumnInfo]]] = {}
+        # each captured table as last seen in the catalog: its oid, its columns, its file
+        self._shapes: dict[tuple[str, str], tuple[int, dict[str, ColumnInfo], int]] = {}
+        # per table, the columns (name, number) added while the task ran that the rows the
+        # table had hold NULL in, whatever default they were given since: added without a
+        # default (PostgreSQL keeps no value for the rows), seen before anything rewrote the
+        # table (which clears the kept values). A sink adding one fills its rows with NULL.
+        self._null_fills: dict[tuple[str, str], set[tuple[str, int]]] = {}
         self._oids_at_start: set[int] = set()  # every table the database had (`seed`)
 
     def seed(self, tables: Sequence[TableInfo]) -> None:
@@ -49,7 +54,11 @@ class TableSchemas:
         and every table the database had then (one not captured then may be renamed into
         the captured ones: its rows were never read)."""
         for t in tables:
-            self._shapes[(t.schema, t.name)] = (t.oid, {c.name: c for c in t.columns})
+            self._shapes[(t.schema, t.name)] = (
+                t.oid,
+                {c.name: c for c in t.columns},
+                t.relfilenode,
+            )
         self._oids_at_start = {
             int(r[0]) for r in self.meta.execute("SELECT oid FROM pg_class WHERE relkind = 'r'")
         }
@@ -63,11 +72,11 @@ class TableSchemas:
         key = (info.schema, info.name)
         before = self._shapes.get(key)
         now = {c.name: c for c in info.columns}
-        self._shapes[key] = (info.oid, now)
+        self._shapes[key] = (info.oid, now, info.relfilenode)
         if before is None:
             # renamed (ALTER TABLE ... RENAME TO, SET SCHEMA): the same table under a name
             # this task has not seen; its rows stay in the sinks under the old one
-            was = next((k for k, (oid, _) in self._shapes.items()
+            was = next((k for k, (oid, *_) in self._shapes.items()
                         if oid == info.oid and k != key), None)  # fmt: skip
             if was is not None:
                 del self._shapes[was]
@@ -86,8 +95,10 @@ class TableSchemas:
                     info.schema, info.name,
                 )  # fmt: skip
             return
-        oid, cols = before
+        oid, cols, relfilenode = before
         what: list[str] = []
+        if oid == info.oid and relfilenode == info.relfilenode and relfilenode:
+            self._note_null_fills(key, cols, now)
         if oid != info.oid:
             what.append("it was dropped and created again: the sinks keep the rows it had")
         else:
@@ -122,6 +133,36 @@ class TableSchemas:
                 "snapshot of the table (execute-snapshot)", info.schema, info.name,
                 "; ".join(what),
             )  # fmt: skip
+
+    def _fills(
+        self, info: TableInfo | None, columns: list[tuple[str, int, int]]
+    ) -> dict[str, str | None]:
+        """What a sink adding a column fills the rows it has with, where that is not the
+        column's default: the value the rows got when it was added, or None (NULL) for the
+        columns `_null_fills` holds that have a default now."""
+        out: dict[str, str | None] = {**_defaults(info, columns, fills=True)}
+        nulls = self._null_fills.get((info.schema, info.name)) if info is not None else None
+        if info is not None and nulls:
+            present = {c[0] for c in columns}
+            for c in info.columns:
+                if (c.name, c.attnum) in nulls and c.default is not None and c.name in present:
+                    out[c.name] = None
+        return out
+
+    def _note_null_fills(
+        self, key: tuple[str, str], cols: dict[str, ColumnInfo], now: dict[str, ColumnInfo]
+    ) -> None:
+        """The columns added since the table was last seen, in the same file (no rewrite
+        came between: it would have cleared the kept values), for which PostgreSQL (11 on)
+        keeps no value for the rows the table had: it keeps one for every column added with
+        a default it does not evaluate per row, so these were added without one, and those
+        rows hold NULL there whatever default the column was given since."""
+        if self.meta.info.server_version < 110000:
+            return
+        known = {c.attnum for c in cols.values()}
+        for name, c in now.items():
+            if c.attnum not in known and c.missing is None and not c.volatile_default:
+                self._null_fills.setdefault(key, set()).add((name, c.attnum))
 
     def current_values(self, table: TableSchema, values: Sequence[Any]) -> list[Any]:
         """A re-keyed row's new tuple (REPLICA IDENTITY DEFAULT) with its unchanged TOASTed
@@ -195,7 +236,7 @@ class TableSchemas:
             placeholder=self.cfg.unavailable_value_placeholder,
             include_unknown=self.cfg.include_unknown_datatypes,
             defaults=_defaults(info, columns),
-            fills=_defaults(info, columns, fills=True),
+            fills=self._fills(info, columns),
             masks=self.masks,
         )  # fmt: skip
         built.deferrable_key = info is not None and info.deferrable_key
@@ -217,7 +258,7 @@ class TableSchemas:
     def on_relation(self, rel: Relation) -> None:
         if not self.filters.table(rel.namespace, rel.name):
             self.by_relation[rel.relation_id] = None
-            was = next((k for k, (oid, _) in self._shapes.items()
+            was = next((k for k, (oid, *_) in self._shapes.items()
                         if oid == rel.relation_id), None)  # fmt: skip
             if was is not None:  # (renamed or moved out of the captured tables)
                 del self._shapes[was]

@@ -923,3 +923,41 @@ def test_an_incremental_snapshot_stored_by_the_previous_version_resumes_with_its
     finally:
         crash(again)
     assert sorted(r.key["id"] for r in out if r.value["op"] == "r") == [8, 9, 10, 11]
+
+
+def test_a_column_added_without_a_default_and_given_one_later_fills_the_sinks_rows_null(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    # the rows it was added to hold NULL, whatever default it was given since (its field
+    # said the new default, which a sink adding the column filled them with); a column added
+    # with a default and then rewritten into the rows (VACUUM FULL clears the value
+    # PostgreSQL kept for them) still fills them with the default
+    from connectors.sink.engine.types import columns_of
+
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    sql.execute("CREATE TABLE u (id int PRIMARY KEY)")
+    sql.execute("INSERT INTO t VALUES (1)")
+    sql.execute("INSERT INTO u VALUES (1)")
+    task = start(source_config(pg_server, pg_db, **{"snapshot.mode": "no_data"}))
+    try:
+        poll_for(task, 0.5)
+        sql.execute("ALTER TABLE t ADD COLUMN x int, ADD COLUMN y int DEFAULT 5")
+        sql.execute("ALTER TABLE t ALTER COLUMN x SET DEFAULT 7, ALTER COLUMN y SET DEFAULT 8")
+        sql.execute("ALTER TABLE u ADD COLUMN x int DEFAULT 5")
+        sql.execute("VACUUM FULL u")
+        sql.execute("INSERT INTO t (id) VALUES (2)")
+        sql.execute("INSERT INTO u (id) VALUES (2)")
+        out = wait_for(lambda: [r for r in task.poll() if r.topic], what="the inserts")
+        if len(out) < 2:
+            out += wait_for(lambda: [r for r in task.poll() if r.topic], what="u's insert")
+    finally:
+        crash(task)
+    t, u = sorted(out, key=lambda r: r.topic)
+    assert t.value["after"] == {"id": 2, "x": 7, "y": 8}
+    after = t.value_schema["fields"][1]
+    fields = {f["field"]: f for f in after["fields"]}
+    assert (fields["x"]["default"], fields["y"]["default"]) == (7, 8)  # (Debezium's)
+    columns = {c.name: c.default for c in columns_of(after)}
+    assert (columns["x"], columns["y"]) == (None, 5)  # (what the sinks fill their rows with)
+    columns = {c.name: c.default for c in columns_of(u.value_schema["fields"][1])}
+    assert columns["x"] == 5
