@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import ClassVar, Literal, Self
+from typing import TYPE_CHECKING, ClassVar, Literal, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from hub.runtime.api import ConnectorConfig
+
+if TYPE_CHECKING:
+    from connectors.source.cdc.notifications import Notifier
 
 
 class CdcSourceConfig(ConnectorConfig):
@@ -87,6 +90,16 @@ class CdcSourceConfig(ConnectorConfig):
         "", alias="heartbeat.action.query",
         description="SQL run at each heartbeat, e.g. an UPDATE of a heartbeat table",
     )  # fmt: skip
+    # -- notifications ----------------------------------------------------------------------
+    notification_enabled_channels: str = Field(
+        "", alias="notification.enabled.channels",
+        description="where snapshot progress notifications go, as Debezium's: sink (records "
+        "in notification.sink.topic.name), log (lines in hub's log); comma-separated",
+    )  # fmt: skip
+    notification_sink_topic_name: str = Field(
+        "", alias="notification.sink.topic.name",
+        description="the topic of the sink channel's notifications",
+    )  # fmt: skip
 
     @staticmethod
     def system_namespace(name: str) -> bool:
@@ -103,6 +116,33 @@ class CdcSourceConfig(ConnectorConfig):
         if bad:
             raise ValueError(f"unknown operation(s) {sorted(bad)}: use c, u, d, t or none")
         return ",".join(sorted(ops))
+
+    @field_validator("notification_enabled_channels")
+    @classmethod
+    def _channels(cls, value: str) -> str:
+        from connectors.source.cdc.notifications import channels
+
+        return ",".join(channels(value))
+
+    @model_validator(mode="after")
+    def _notification_topic(self) -> Self:
+        if "sink" in self.channels() and not self.notification_sink_topic_name.strip():
+            raise ValueError(
+                "notification.enabled.channels has sink: set notification.sink.topic.name, "
+                "the topic its notifications go to"
+            )
+        return self
+
+    def channels(self) -> tuple[str, ...]:
+        """The enabled notification channels."""
+        return tuple(c for c in self.notification_enabled_channels.split(",") if c)
+
+    def notifier(self) -> Notifier:
+        """A `cdc.notifications.Notifier` for this config's channels."""
+        from connectors.source.cdc.notifications import Notifier
+
+        return Notifier(self.channels(), self.notification_sink_topic_name.strip(),
+                        self.topic_prefix)  # fmt: skip
 
     @field_validator("signal_data_collection")
     @classmethod

@@ -33,6 +33,8 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from connectors.source.cdc.notifications import INCREMENTAL, NO_NOTIFIER, Notifier, collections
+
 log = logging.getLogger(__name__)
 
 OPEN, CLOSE = "snapshot-window-open", "snapshot-window-close"
@@ -337,6 +339,11 @@ class IncrementalSnapshot:
         # execute-snapshot of type blocking: the tables to read once the stream has ended
         # the signal's transaction (`take_blocking`); kept in the offset until then
         self.blocking: list[str] = []
+        # notification.enabled.channels (the source sets its own); the notifications' id is
+        # the execute-snapshot signal's (a resumed snapshot's: a new one each), as Debezium's
+        self.notifier: Notifier = NO_NOTIFIER
+        self._ident: str | None = None
+        self._table_rows = 0  # rows emitted of the current table
 
     # -- state in the offset -------------------------------------------------------------
     def state(self) -> dict[str, Any] | None:
@@ -431,9 +438,12 @@ class IncrementalSnapshot:
         elif kind == "pause-snapshot":
             log.info("signal %s: incremental snapshot paused", ident)
             self.paused = True
+            self._note("PAUSED", {"data_collections": collections(self.tables)})
         elif kind == "resume-snapshot":
             log.info("signal %s: incremental snapshot resumed", ident)
             self.paused = False
+            if self.tables:
+                self._note("RESUMED", {"data_collections": collections(self.tables)})
             if self.tables and self.chunk is None and self.window is None:
                 self._next_chunk()
         elif kind == "log":
@@ -463,8 +473,11 @@ class IncrementalSnapshot:
             log.warning("signal %s: no table of the incremental snapshot matches %s", ident,
                         doc.get("data-collections"))  # fmt: skip
             return
+        if self.tables:
+            self._note("ABORTED", {"data_collections": collections(gone or self.tables)})
         if not patterns or len(gone) == len(self.tables):
             log.info("signal %s: incremental snapshot stopped", ident)
+            self._ident, self._table_rows = None, 0
             self.tables, self.after, self.window, self.open = [], None, None, False
             self.until = None
             self.chunk = None
@@ -477,6 +490,7 @@ class IncrementalSnapshot:
         self.tables, self.filters = [t for t, _ in kept], [f for _, f in kept]
         if current:  # its chunk is dropped; the next table starts from its first key
             self.after, self.window, self.open, self.chunk = None, None, False, None
+            self._table_rows = 0
             self.until = None
             self._emitted(None)
             self._next_chunk()
@@ -511,11 +525,20 @@ class IncrementalSnapshot:
         if keyless:
             log.error("signal %s: %s have no primary key; left out of the incremental "
                       "snapshot", ident, ", ".join(keyless))  # fmt: skip
-        chosen = [t for t in chosen if t not in keyless]
         if not chosen:
             log.warning(
                 "signal %s: no captured table matches %s", ident, doc.get("data-collections")
             )
+            return
+        if self._ident is None or not self.tables:
+            self._ident = ident
+        self._note("STARTED", {"data_collections": collections([*self.tables, *chosen])})
+        for t in keyless:
+            self._scanned(t, "NO_PRIMARY_KEY", 0, [*self.tables, *chosen])
+        chosen = [t for t in chosen if t not in keyless]
+        if not chosen:
+            if not self.tables:
+                self._completed()
             return
         log.info(
             "signal %s: incremental snapshot of %s",
@@ -621,6 +644,7 @@ class IncrementalSnapshot:
             if table != failing:
                 failures, failing = 0, table
             if not self.port.tables().get(table):
+                self._scanned(table, "UNKNOWN_SCHEMA", self._table_rows)
                 self._next_table()  # dropped (or keyless) since
                 continue
             self.window = uuid.uuid4().hex
@@ -649,18 +673,26 @@ class IncrementalSnapshot:
                 log.error("incremental snapshot of %s: its read failed %d times (%s): the "
                           "table is left out; signal execute-snapshot again once the cause "
                           "is fixed", table, failures, problem)  # fmt: skip
+                self._scanned(table, "SQL_EXCEPTION", self._table_rows)
                 self._next_table()
                 continue
             self.port.watermark(f"{self.window}-close", CLOSE)
             if chunk is None or not chunk.rows:
                 log.info("incremental snapshot of %s done", table)
                 self.window = None
+                empty = self._table_rows == 0 and self.after is None
+                self._scanned(table, "EMPTY" if empty else "SUCCEEDED", self._table_rows)
                 self._next_table()
                 continue
             if self._running is not None:
                 self._missed(chunk)  # (what the stream sent before the read)
             self.chunk = chunk
             self.after, self.key, self.until = chunk.after, chunk.key, chunk.until
+            self._note("IN_PROGRESS", {
+                "data_collections": collections(self.tables),
+                "current_collection_in_progress": table,
+                "maximum_key": _first(self.until), "last_processed_key": _first(self.after),
+            })  # fmt: skip
             return
         self.window = None
         self.chunk = None
@@ -671,7 +703,26 @@ class IncrementalSnapshot:
         self.tables.pop(0)
         self.filters.pop(0)
         self.after, self.key, self.until = None, None, None
+        self._table_rows = 0
         self._emitted(None)
+        if not self.tables:
+            self._completed()
+
+    # -- notifications ---------------------------------------------------------------------
+    def _note(self, kind: str, data: Mapping[str, str]) -> None:
+        self.notifier.notify(INCREMENTAL, kind, data, self._ident)
+
+    def _scanned(
+        self, table: str, status: str, rows: int, tables: Sequence[str] | None = None
+    ) -> None:
+        self._note("TABLE_SCAN_COMPLETED", {
+            "data_collections": collections(self.tables if tables is None else tables),
+            "scanned_collection": table, "total_rows_scanned": str(rows), "status": status,
+        })  # fmt: skip
+
+    def _completed(self) -> None:
+        self._note("COMPLETED", {})
+        self._ident = None
 
     def on_change(
         self, schema: Any, values: Sequence[Any], old: Sequence[Any] | None = None
@@ -726,8 +777,14 @@ class IncrementalSnapshot:
         source = {**source, "snapshot": "incremental"}
         out = [self.port.event(chunk.schema, values, source) for values in chunk.rows.values()]
         self.rows_emitted += len(out)
+        self._table_rows += len(out)
         self.chunk = None
         self.open = False
         self._emitted(self.after)  # rows up to the chunk's last key are out
         self._next_chunk()
         return chunk.schema, out
+
+
+def _first(key: Sequence[Any] | None) -> str:
+    """A key's first value as Debezium's notifications give it (``<null>``: none)."""
+    return "<null>" if not key or key[0] is None else str(key[0])

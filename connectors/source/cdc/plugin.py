@@ -4,6 +4,7 @@ the order their records without a key need, and the partitions their truncates a
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from connectors.source.cdc import masks
@@ -86,6 +87,17 @@ class CdcSourceConnector(SourceConnector):
                     return None  # (what hub does: ignored with not_yet's warning)
                 return why
         return None
+
+    @classmethod
+    def config_warnings(cls, config: Mapping[str, Any]) -> list[str]:
+        channels = str(config.get("notification.enabled.channels", "")).lower().split(",")
+        if "jmx" in (c.strip() for c in channels):
+            return [
+                "notification.enabled.channels: hub has no JMX, so the jmx channel is left out "
+                "(the REST API's status and the console show a snapshot's progress; the log "
+                "and sink channels send Debezium's notifications)"
+            ]
+        return []
 
     @classmethod
     def runtime_problems(cls, config: Any, runtime: Any) -> list[str]:

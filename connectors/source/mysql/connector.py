@@ -24,6 +24,7 @@ from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
 from connectors.source.cdc.masks import ColumnMasks
+from connectors.source.cdc.notifications import INITIAL, NO_NOTIFIER, SnapshotNotes
 from connectors.source.cdc.plugin import CdcSourceConnector, CdcSourceTask
 from connectors.source.cdc.runs import read_runs
 from connectors.source.cdc.snapshotters import (
@@ -124,6 +125,8 @@ class MySqlSourceTask(CdcSourceTask):
         self._truncates_sent = 0  # by the snapshot (keyless tables read again whole)
         self._snapshot_tables: list[Any] = []
         self._blocking: dict[str, Any] | None = None  # a blocking snapshot to start
+        self.notifier = cfg.notifier()  # notification.enabled.channels
+        self._notes = SnapshotNotes(NO_NOTIFIER, self.partition, [], 0, lambda _: 0, {})
         self.meta = connect(cfg)
         if self.filters.lists:
             self.filters.warn_unmatched(context.connector, "database",
@@ -178,6 +181,7 @@ class MySqlSourceTask(CdcSourceTask):
             )
             self._open_history(stored, policy, offset if usable else None)
         else:
+            self.notifier.notify(INITIAL, "SKIPPED")
             if offset is None:
                 # a first start without a snapshot: the position and the tables' definitions
                 # read under the snapshot's lock; a crashed first run's records came from
@@ -373,6 +377,13 @@ class MySqlSourceTask(CdcSourceTask):
         # stored any row must stream from this same position after reading the tables again,
         # or the deletes in between would never reach rows its first attempt emitted
         self._announce = not resuming  # (a resumed snapshot's position is stored already)
+        names = [t.qualified for t in found]
+        first = names.index(resume_at[0]) if resume_at and resume_at[0] in names else 0
+        self._notes = SnapshotNotes(
+            self.notifier, self.partition, names, first,
+            lambda name: self._rows_done.get(name, 0),
+            self._announced or {**base, "snapshot": True, "table": None, "after": None},
+        )  # fmt: skip
         log.info("snapshot of %d table(s), ~%d rows, at %s:%s", len(found),
                  sum(t.estimated_rows for t in found), base["file"], base["pos"])  # fmt: skip
 
@@ -404,14 +415,17 @@ class MySqlSourceTask(CdcSourceTask):
         if self._announce:  # first the position alone (and the history), committed at once
             self._announce = False
             self._context.request_commit()
-            return [*self._take_history(),
-                    offset_update(self.partition, {**self._base, "snapshot": True,
-                                                   "table": None, "after": None})]  # fmt: skip
+            first: list[SourceRecord] = [*self._take_history(),
+                   offset_update(self.partition, {**self._base, "snapshot": True,
+                                                  "table": None, "after": None})]  # fmt: skip
+            self._notes.drain(first)
+            return first
         if self._history_records:
             return self._take_history()
         # (the truncate events and the first rows in one poll: a task stopped after every
         # poll, resumed from the truncates' offset, had truncated again and read nothing)
         out: list[SourceRecord] = self._truncates() if self._truncate else []
+        self._notes.drain(out)
         limit = self.cfg.max_batch_size
         rows = 0  # this poll's (packed batches hold many)
         while rows < limit:
@@ -420,13 +434,16 @@ class MySqlSourceTask(CdcSourceTask):
                 chunk = self._chunk = next(self._chunks, None)
                 self._row = 0
                 if chunk is None:
+                    self._notes.completed(out)
                     self._finish_snapshot(out)
                     return out
+                self._notes.table(chunk.table.qualified, out)
             start = self._row
             end = min(len(chunk.rows), start + limit - rows)
             self._row = end
             rows += end - start
             self._snapshot_rows(chunk, start, end, out)
+        self._notes.drain(out)
         return out
 
     def _truncates(self) -> list[SourceRecord]:
@@ -574,6 +591,7 @@ class MySqlSourceTask(CdcSourceTask):
                 lambda: self.meta, self.cfg.signal_data_collection,
                 self.cfg.incremental_snapshot_chunk_size, self.filters, self._table,
             )  # fmt: skip
+            incremental.notifier = self.notifier
             incremental.resume(self._resume.get("incremental"))
         self.stream = ChangeStream(
             self.cfg, self.connector_name, self.filters, self.mapper, self.partition,
@@ -633,6 +651,9 @@ class MySqlSourceTask(CdcSourceTask):
             return records
         if self._beat.due() and self.stream._txn is None and not any(r.topic for r in records):
             records.append(self._beat.record(self.partition, self.stream.position()))
+        if self.notifier.sink:  # (SKIPPED, an incremental snapshot's since the last signal)
+            at = None if records or self.stream._txn is not None else self.stream.position()
+            self.notifier.drain(records, self.partition, at)
         if time.monotonic() - self._sampled >= SAMPLE_INTERVAL_S:
             self._sample_server()
         return records
@@ -736,7 +757,7 @@ _NOT_YET = (
     r"field\.name\.adjustment\.mode", r"schema\.name\.adjustment\.mode",
     r"topic\.naming\.strategy", r"signal\.(enabled\.channels|kafka\..*|file)",
     r"incremental\.snapshot\.(allow\.schema\.changes|watermarking\.strategy)",
-    r"notification\..*", r"min\.row\.count\.to\.stream\.results", r"max\.queue\.size",
+    r"min\.row\.count\.to\.stream\.results", r"max\.queue\.size",
     r"database\.query\.timeout\.ms", r"table\.ignore\.builtin", r"binlog\.buffer\.size",
     r"heartbeat\.topics\.prefix", r"use\.nongraceful\.disconnect",
 )  # fmt: skip

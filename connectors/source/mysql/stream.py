@@ -1134,6 +1134,7 @@ class ChangeStream:
             got = [v.decode() if isinstance(v, bytes) else v for v in (values or ())[:3]]
             ident, kind, data = (got + [None] * 3)[:3]
             if not inc.on_signal(kind, ident, data):
+                inc.notifier.drain(out, self.partition, self._offset(txn, index, r + 1))
                 continue
             source = {
                 "version": VERSION, "connector": self.connector, "name": self.cfg.topic_prefix,
@@ -1152,6 +1153,7 @@ class ChangeStream:
                     key_schema=schema.key_schema, value_schema=schema.value_schema,
                     replayable=False,
                 ))  # fmt: skip
+            inc.notifier.drain(out, self.partition, offset)
 
     def _count(self, txn: _Txn, table: MySqlTable, op: str, before: Any, after: Any) -> None:
         """A row emitted before the restart: its place in the transaction's metadata."""

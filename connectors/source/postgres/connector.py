@@ -26,6 +26,7 @@ from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
+from connectors.source.cdc.notifications import INITIAL, NO_NOTIFIER, SnapshotNotes
 from connectors.source.cdc.plugin import CdcSourceConnector, CdcSourceTask
 from connectors.source.cdc.runs import read_runs
 from connectors.source.cdc.snapshotters import (
@@ -107,6 +108,8 @@ class PostgresSourceTask(CdcSourceTask):
         self._declined: dict[int, list[bytes | None]] = {}  # the chunk's rows the codec declined
         self._row = 0
         self._table_schemas: dict[str, TableSchema] = {}
+        self.notifier = cfg.notifier()  # notification.enabled.channels
+        self._notes = SnapshotNotes(NO_NOTIFIER, self.partition, [], 0, lambda _: 0, {})
         self._beat = Heartbeat(
             cfg.heartbeat_interval_ms, cfg.heartbeat_topics_prefix, cfg.topic_prefix,
             (lambda: self.meta.execute(cfg.heartbeat_action_query))
@@ -195,6 +198,7 @@ class PostgresSourceTask(CdcSourceTask):
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
             self._start_snapshot(offset, slot is not None, usable, in_progress, tables)
         else:
+            self.notifier.notify(INITIAL, "SKIPPED")
             if published and offset is not None:  # (never published before: not streamed)
                 log.warning(
                     "publication %s (publication.autocreate.mode=filtered) now also holds %s: "
@@ -365,6 +369,14 @@ class PostgresSourceTask(CdcSourceTask):
                 resume_ranges=resume_ranges,
             )  # fmt: skip
             self.reader.begin()
+            reader = self.reader
+            names = [t.qualified for t in tables]
+            first = names.index(resume_at[0]) if resume_at and resume_at[0] in names else 0
+            self._notes = SnapshotNotes(
+                self.notifier, self.partition, names, first,
+                lambda name: reader.rows_done.get(name, 0),
+                (self._announced or base).to_dict(),
+            )  # fmt: skip
         finally:
             if repl is not None:
                 repl.close()  # the snapshot is imported (or failed): the export may end
@@ -386,10 +398,15 @@ class PostgresSourceTask(CdcSourceTask):
         if self._announce:  # first the consistent point alone, committed at once
             self._announce = False
             self._context.request_commit()
-            return [offset_update(self.partition, self._snapshot_base.to_dict())]
+            first: list[SourceRecord | EncodedBatch] = [
+                offset_update(self.partition, self._snapshot_base.to_dict())
+            ]
+            self._notes.drain(first)
+            return first
         # (the truncate events and the first rows in one poll: a task stopped after every
         # poll, resumed from the truncates' offset, had truncated again and read nothing)
         out: list[SourceRecord | EncodedBatch] = self._truncates() if self._truncate else []
+        self._notes.drain(out)
         limit = self.cfg.max_batch_size
         rows = 0  # snapshot rows in out (an EncodedBatch holds many)
         while rows < limit:
@@ -398,8 +415,10 @@ class PostgresSourceTask(CdcSourceTask):
                 chunk = self._chunk = next(self._chunks, None)
                 self._row = 0
                 if chunk is None:
+                    self._notes.completed(out)
                     self._finish_snapshot(out)
                     return out
+                self._notes.table(chunk.table.qualified, out)
                 self._declined = dict(chunk.packed[5]) if chunk.packed is not None else {}
             end = min(len(chunk), self._row + limit - rows)
             if chunk.packed is not None:
@@ -409,6 +428,7 @@ class PostgresSourceTask(CdcSourceTask):
             rows += end - self._row
             self._snapshot_ops["r"] += end - self._row
             self._row = end
+        self._notes.drain(out)
         return out
 
     def _truncates(self) -> list[SourceRecord | EncodedBatch]:
@@ -578,6 +598,7 @@ class PostgresSourceTask(CdcSourceTask):
                 self.meta, self.cfg.signal_data_collection,
                 self.cfg.incremental_snapshot_chunk_size, self.filters, self.schemas,
             )  # fmt: skip
+            incremental.notifier = self.notifier
             incremental.resume(self._resume.incremental)
         self.stream = ChangeStream(
             self.cfg, self.schemas, self.partition, self._resume, incremental, self.json_encoding
@@ -603,6 +624,9 @@ class PostgresSourceTask(CdcSourceTask):
             self._stop_for_blocking(records)
             return records
         self._heartbeat(records)
+        if self.notifier.sink:  # (SKIPPED, an incremental snapshot's since the last signal)
+            at = None if records or self.stream._txn is not None else self.stream.position
+            self.notifier.drain(records, self.partition, at.to_dict() if at else None)
         now = time.monotonic()
         if now - self._sampled >= SAMPLE_INTERVAL_S:
             self._sample_server()
@@ -743,7 +767,7 @@ class PostgresConnector(CdcSourceConnector):
         r"custom\.metric\.tags", r"errors\.max\.retries", r"field\.name\.adjustment\.mode",
         r"schema\.name\.adjustment\.mode", r"topic\.naming\.strategy",
         r"snapshot\.delay\.ms", r"streaming\.delay\.ms",
-        r"slot\.failover", r"notification\..*", r"lsn\.flush\.mode", r"heartbeat\.topics\.prefix",
+        r"slot\.failover", r"lsn\.flush\.mode", r"heartbeat\.topics\.prefix",
     )  # fmt: skip
 
     @classmethod

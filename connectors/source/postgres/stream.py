@@ -712,6 +712,7 @@ class ChangeStream:
                 ))  # fmt: skip
         else:
             self.position = self.position.with_incremental(inc.state())
+        inc.notifier.drain(out, self.partition, self._offset(txn, lsn))
 
     def _emit(
         self, txn: _Txn, schema: TableSchema, op: str, before: Any, after: Any, key: Any,
