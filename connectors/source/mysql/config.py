@@ -80,6 +80,12 @@ class MySqlSourceConfig(CdcSourceConfig):
         "extended: for the whole snapshot; none: no lock (MariaDB still reads a consistent "
         "position; on MySQL only safe when no DDL or non-transactional writes happen)",
     )  # fmt: skip
+    snapshot_lock_timeout_ms: int = Field(
+        10_000, alias="snapshot.lock.timeout.ms", ge=1,
+        description="the longest the snapshot waits for its global read lock (writes wait "
+        "behind it meanwhile): a statement writing for longer, or a LOCK TABLES, fails the "
+        "snapshot on MySQL and under extended locking, and MariaDB goes on without the lock",
+    )  # fmt: skip
     include_query: bool = Field(
         False, alias="include.query",
         description="put the statement behind each row change in source.query (MariaDB: "

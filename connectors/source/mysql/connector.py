@@ -743,8 +743,7 @@ class MariaDbSourceTask(MySqlSourceTask):
 
 
 _NOT_YET = (
-    r"snapshot\.lock\.timeout\.ms", r"snapshot\.select\.statement\..*",
-    r"snapshot\.delay\.ms", r"streaming\.delay\.ms",
+    r"snapshot\.select\.statement\..*", r"snapshot\.delay\.ms", r"streaming\.delay\.ms",
     r"schema\.history\.internal\.(kafka\.(bootstrap\.servers|recovery\..*|query\.timeout\.ms"
     r"|create\.timeout\.ms)|store\.only\.captured\.(tables|databases)\.ddl|producer\..*"
     r"|consumer\..*|ddl\.filter|prefer\.ddl)",

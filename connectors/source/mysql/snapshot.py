@@ -97,11 +97,11 @@ def begin(
     too (the snapshot's schema change events: their ``ddl`` must describe the same table as
     their ``tableChanges``, read from the catalog here; read after the lock, an ALTER
     TABLE meanwhile had the two disagree)."""
-    locked = False
+    locked, timed_out = False, False
     if fresh and cfg.snapshot_locking_mode != "none":
         try:
-            query(con, "FLUSH TABLES WITH READ LOCK")
-            locked = True
+            locked = _global_read_lock(con, cfg)
+            timed_out = not locked
         except Exception as exc:  # noqa: BLE001 - no RELOAD (managed servers)
             if not mariadb and need_lock:
                 raise ServerSetupError(
@@ -111,6 +111,27 @@ def begin(
             log.info("no global read lock (%s): the consistent snapshot's position is used "
                      "without it (a DDL running meanwhile could be missed by the schema "
                      "history where the binlog has no column names)", exc)  # fmt: skip
+        if timed_out and (
+            cfg.snapshot_locking_mode == "extended" or not mariadb and need_lock
+        ):  # fmt: skip
+            unsafe = "" if mariadb else (
+                " (safe only without DDL or writes to non-transactional tables meanwhile)"
+            )  # fmt: skip
+            raise ServerSetupError(
+                f"the snapshot's global read lock (FLUSH TABLES WITH READ LOCK) was not had "
+                f"within snapshot.lock.timeout.ms ({cfg.snapshot_lock_timeout_ms} ms): a "
+                "statement writing for longer, or a LOCK TABLES, holds a table (writes waited "
+                "behind the lock as long as it waited). Start the connector again once it is "
+                f"done, raise snapshot.lock.timeout.ms, or set snapshot.locking.mode=none{unsafe}"
+            )
+        if timed_out:
+            log.warning(
+                "no global read lock within snapshot.lock.timeout.ms (%d ms: a statement "
+                "writing for longer, or a LOCK TABLES, holds a table): the consistent "
+                "snapshot's position is used without it (a DDL running meanwhile could be "
+                "missed by the schema history where the binlog has no column names)",
+                cfg.snapshot_lock_timeout_ms,
+            )  # fmt: skip
     readers = list(more) if locked else []
     if more and not locked:
         log.info("snapshot.max.threads: without the global read lock the connections cannot "
@@ -144,6 +165,26 @@ def begin(
     if need_lock and not (locked and cfg.snapshot_locking_mode == "extended"):
         _warn_nontransactional(con, found)  # (rows are read; after the lock: writes go on)
     return Begun(position, found, schemas, readers, statements)
+
+
+def _global_read_lock(con: Any, cfg: MySqlSourceConfig) -> bool:
+    """FLUSH TABLES WITH READ LOCK, waiting at most ``snapshot.lock.timeout.ms``: while it
+    waits for a statement writing to a table (or a table a LOCK TABLES holds), every other
+    write waits behind it, so it must not wait for long (the server's own limit,
+    ``lock_wait_timeout``, is a day or a year). False when it timed out (Debezium's too)."""
+    import pymysql
+
+    seconds = max(1, -(-cfg.snapshot_lock_timeout_ms // 1000))  # (whole seconds, rounded up)
+    query(con, f"SET SESSION lock_wait_timeout = {seconds}")
+    try:
+        query(con, "FLUSH TABLES WITH READ LOCK")
+        return True
+    except pymysql.err.OperationalError as exc:
+        if exc.args and exc.args[0] == 1205:  # ER_LOCK_WAIT_TIMEOUT
+            return False
+        raise
+    finally:  # (the snapshot's reads wait on a table's DDL as any session's do)
+        query(con, "SET SESSION lock_wait_timeout = DEFAULT")
 
 
 def show_create(con: Any, db: str, table: str) -> str:
