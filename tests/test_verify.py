@@ -47,6 +47,9 @@ INSERT INTO edges VALUES
    '00:00:00.000001', B'10000001', B'', '{}'),
   (3, '12000-01-01', '9999-12-31 23:59:59.999999', '9999-12-31 23:59:59.999999+00',
    '12:00:00', NULL, NULL, NULL);
+CREATE TYPE pair AS (a int, b text);
+CREATE TABLE comp (id int PRIMARY KEY, p pair);  -- a composite of NULLs IS NULL too
+INSERT INTO comp VALUES (1, ROW(NULL, NULL)), (2, NULL), (3, ROW(1, 'x'));
 CREATE TABLE keyless (v int, w text);
 ALTER TABLE keyless REPLICA IDENTITY FULL;
 INSERT INTO keyless VALUES (1, 'a'), (1, 'a'), (2, NULL);
@@ -114,6 +117,8 @@ def test_verify_equal_then_each_difference_named(
         assert "ok    src public.keyless -> duck keyless: 3 rows" in lines, r.stdout
         assert "ok    src public.edges -> duck edges: 3 rows" in lines, r.stdout
         assert "ok    src public.edges -> pgsink edges: 3 rows" in lines, r.stdout
+        assert "ok    src public.comp -> duck comp: 3 rows" in lines, r.stdout
+        assert "ok    src public.comp -> pgsink comp: 3 rows" in lines, r.stdout
         stop_hub(proc, tmp_path)
     finally:
         reap_hub(proc)

@@ -341,6 +341,85 @@ def names(
     return spaces, [(ns, rel, cols) for (ns, rel), cols in found.items()]
 
 
+def uncaptured(
+    conn: psycopg.Connection[tuple[Any, ...]], filters: Filters, partitioned: bool = True
+) -> tuple[list[str], list[str]]:
+    """Tables the lists match whose rows would not be captured, without a word otherwise:
+    partitioned tables (relkind 'p': their rows are in their partitions, which hub captures
+    as tables of their own) with partitions the lists leave out, as one line each; and
+    UNLOGGED tables (their changes are not in the WAL)."""
+    system = PostgresSourceConfig.system_namespace
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname, c.relkind, c.oid FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE (c.relkind = 'p' AND %s) OR (c.relkind = 'r' AND c.relpersistence = 'u')",
+        (partitioned,),
+    ).fetchall()
+    roots, unlogged = [], []
+    for ns, rel, kind, oid in rows:
+        if system(ns) or not filters.table(ns, rel):
+            continue
+        if kind == "r":
+            unlogged.append(f"{ns}.{rel}")
+            continue
+        leaves = [(s, n) for s, n in partitions(conn, oid) if _is_leaf(conn, s, n)]
+        left = [f"{s}.{n}" for s, n in leaves if not filters.table(s, n)]
+        if left:
+            roots.append(f"{ns}.{rel} is a partitioned table, whose rows are in its partitions: "
+                         f"hub captures each partition as a table of its own, and the lists "
+                         f"leave out {', '.join(sorted(left))}")  # fmt: skip
+    return roots, sorted(unlogged)
+
+
+def via_root(conn: psycopg.Connection[tuple[Any, ...]], publication: str) -> bool:
+    """Whether the publication exists and publishes partitions' changes as their root's
+    (a partitioned table captured as one table: its partitions are left out)."""
+    row = conn.execute(
+        "SELECT pubviaroot FROM pg_publication WHERE pubname = %s", (publication,)
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _is_leaf(conn: psycopg.Connection[tuple[Any, ...]], schema: str, name: str) -> bool:
+    row = conn.execute(
+        "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s", (schema, name),
+    ).fetchone()  # fmt: skip
+    return row is not None and row[0] == "r"
+
+
+def row_security(conn: psycopg.Connection[tuple[Any, ...]], tables: list[TableInfo]) -> list[str]:
+    """The tables with row-level security whose policies apply to this role (neither a
+    superuser, nor BYPASSRLS, nor the owner of a table without FORCE ROW LEVEL SECURITY): a
+    snapshot would read only the rows they show it, while the stream gets every change."""
+    if not tables:
+        return []
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+        "c.relnamespace, pg_roles r WHERE r.rolname = current_user AND c.oid = ANY(%s) "
+        "AND c.relrowsecurity AND NOT (r.rolsuper OR r.rolbypassrls) AND "
+        "(c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))",
+        ([t.oid for t in tables],),
+    ).fetchall()  # fmt: skip
+    return sorted(f"{ns}.{rel}" for ns, rel in rows)
+
+
+def row_security_problem(user: str, names: list[str]) -> str:
+    return (
+        f"{', '.join(names)} have row-level security: a snapshot reading as {user} would get "
+        "only the rows their policies show it, while the stream gets every change (the "
+        f"sinks would miss the others); let it read them all (ALTER ROLE {user} BYPASSRLS), "
+        "or leave them out (table.exclude.list)"
+    )
+
+
+UNLOGGED_LINE = (
+    "UNLOGGED: their changes are not in the WAL, so hub cannot capture them (nor can any "
+    "logical replication); ALTER TABLE ... SET LOGGED to capture them (then signal an "
+    "incremental snapshot to copy their rows), or leave them out (table.exclude.list)"
+)
+
+
 def missing_key_columns(tables: list[TableInfo], filters: Filters) -> list[str]:
     """The tables message.key.columns keys by columns they do not have, one line each (it
     had been said as a replica identity that does not hold the key)."""

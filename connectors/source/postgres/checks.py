@@ -76,6 +76,19 @@ def _server(conn: Any, cfg: PostgresSourceConfig) -> list[Check]:
     else:
         out.append(Check("tables to capture", True, "none yet; tables created later are "
                          "captured (publication.autocreate.mode=all_tables)"))  # fmt: skip
+    via_root = catalog.via_root(conn, cfg.publication_name)
+    roots, unlogged = catalog.uncaptured(conn, filters, not via_root)
+    if roots:
+        out.append(Check("the lists take partitioned tables' partitions", False, (
+            "; ".join(roots) + ": include the partitions in the lists"
+        )))  # fmt: skip
+    if unlogged:
+        out.append(Check("the tables the lists match are logged", False,
+                         f"{', '.join(unlogged)}: {catalog.UNLOGGED_LINE}"))  # fmt: skip
+    hidden = catalog.row_security(conn, tables)
+    if hidden:
+        out.append(Check(f"role {cfg.user} reads every row of the tables", False,
+                         catalog.row_security_problem(cfg.user, hidden)))  # fmt: skip
     keyless = [t.qualified for t in tables if t.lacks_identity()]
     if keyless:
         out.append(Check("tables without a key have REPLICA IDENTITY FULL", False, (

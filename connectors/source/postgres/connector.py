@@ -132,6 +132,15 @@ class PostgresSourceTask(CdcSourceTask):
         missing = catalog.missing_key_columns(tables, self.filters)
         if missing:
             raise ConfigError("message.key.columns: " + "; ".join(missing))
+        roots, unlogged = catalog.uncaptured(
+            self.meta, self.filters, not catalog.via_root(self.meta, cfg.publication_name)
+        )
+        if roots:
+            raise ConfigError("; ".join(roots) + ": include the partitions in the lists "
+                              "(each partition's changes come under its own topic)")  # fmt: skip
+        self._unlogged = set(unlogged)
+        if unlogged:
+            log.warning("%s: %s", ", ".join(unlogged), catalog.UNLOGGED_LINE)
         keyless = [t.qualified for t in tables if t.lacks_identity()]
         if keyless:
             raise ReplicaIdentityError(keyless)
@@ -281,6 +290,9 @@ class PostgresSourceTask(CdcSourceTask):
         exported, repl = None, None
         if offset is None or offset.only is None:  # (not a blocking snapshot's)
             tables = self._snapshotted(tables)
+        hidden = catalog.row_security(self.meta, tables)
+        if hidden:
+            raise ConfigError(catalog.row_security_problem(cfg.user, hidden))
         keyed = {t.qualified: bool(t.primary_key) for t in tables}
         resumed = in_progress and usable and offset is not None and offset.snapshot_lsn is not None
         # a keyless table a crash cut short is read again whole, after a truncate event
@@ -645,13 +657,20 @@ class PostgresSourceTask(CdcSourceTask):
         cfg = self.cfg
         name = cfg.publication_name
         try:
+            unlogged = set(catalog.uncaptured(self.meta, self.filters, False)[1])
             missing = replication.unpublished_now(self.meta, name, self.filters.table)
         except psycopg.OperationalError as exc:  # (the next poll's turn; the stream goes on)
             log.debug("checking publication %s failed: %s", name, exc)
             return
+        if unlogged - self._unlogged:  # (made UNLOGGED while the task ran)
+            log.warning("%s: %s", ", ".join(sorted(unlogged - self._unlogged)),
+                        catalog.UNLOGGED_LINE)  # fmt: skip
+        self._unlogged = unlogged
         if not missing:
             return
-        shown = [f"{s}.{t}" for s, t in missing]
+        shown = [f"{s}.{t}" for s, t in missing if f"{s}.{t}" not in self._unlogged]
+        if not shown:
+            return
         if cfg.publication_autocreate_mode != "filtered":
             raise ConfigError(replication.unpublished_problem(name, shown))
         if not replication.publish_too(self.meta, cfg, missing):

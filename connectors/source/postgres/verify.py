@@ -38,9 +38,10 @@ def verify_tables(config: Mapping[str, Any], only: set[str] | None = None) -> li
         ts = schemas.for_table(info)
         columns = tuple(columns_of(ts.row_schema))
         # each value's output-function text, as pgoutput sends it (a cast to text would
-        # strip char(n)'s padding)
+        # strip char(n)'s padding); num_nulls: a composite whose fields are all NULL IS NULL
+        # too, and is sent as '(,)'
         select = ", ".join(
-            f"CASE WHEN {q} IS NULL THEN NULL ELSE format('%s', {q}) END"
+            f"CASE WHEN num_nulls({q}) = 1 THEN NULL ELSE format('%s', {q}) END"
             for q in (catalog.quote(c.name) for c in info.columns)
         )
         # ONLY: an inheritance parent's topic holds its own rows, not its children's
