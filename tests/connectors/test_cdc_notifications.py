@@ -222,3 +222,80 @@ def test_the_jmx_channel_is_warned_of() -> None:
               "notification.enabled.channels": "jmx,log"}  # fmt: skip
     found = validate(ConnectorSpec("src", config, "src.yaml"))
     assert any("jmx" in w for w in found.warnings), found.warnings
+
+
+def test_postgres_a_first_start_without_a_snapshot_keeps_skipped_until_it_has_a_position(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    # (its record had the empty offset {"lsn": null}: stored, the next start failed with the
+    # slot "moved on" past 0/0)
+    sql.execute("CREATE TABLE a (id int PRIMARY KEY)")
+    cfg = pg.source_config(pg_server, pg_db, **SINK, **{"snapshot.mode": "no_data"})
+    task = pg.start_task(cfg)
+    try:
+        got = _poll_until(task, lambda out: any(r.topic == "notes" for r in out),
+                          lambda t: t.poll())  # fmt: skip
+    finally:
+        task.stop()
+    skipped = [r for r in got if r.topic == "notes"]
+    assert [r.value["type"] for r in skipped] == ["SKIPPED"]
+    assert skipped[0].source_offset["lsn"] is not None
+    again = pg.start_task(cfg, skipped[0].source_offset)  # (it resumes from there)
+    again.stop()
+
+
+def test_incremental_notifications_follow_the_signals_as_debeziums_do(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    # a signal joining a running snapshot starts none and names the rest; a pause or resume
+    # that changes nothing sends nothing; the id is kept across a restart
+    sql.execute("CREATE TABLE a (id int PRIMARY KEY)")
+    sql.execute("CREATE TABLE b (id int PRIMARY KEY)")
+    sql.execute("CREATE TABLE sig (id text PRIMARY KEY, type text NOT NULL, data text)")
+    sql.execute("INSERT INTO a SELECT generate_series(1, 6)")
+    sql.execute("INSERT INTO b SELECT generate_series(1, 2)")
+    cfg = pg.source_config(pg_server, pg_db, **SINK, **{
+        "snapshot.mode": "no_data", "signal.data.collection": "public.sig",
+        "table.exclude.list": r"public\.sig", "incremental.snapshot.chunk.size": 2,
+    })  # fmt: skip
+
+    def signal(ident: str, kind: str, tables: list[str] | None = None) -> None:
+        data = json.dumps({"data-collections": tables} if tables else {})
+        sql.execute("INSERT INTO sig VALUES (%s, %s, %s)", (ident, kind, data))
+
+    def notes(out: list[SourceRecord]) -> list[tuple[str, str]]:
+        return [(r.value["id"], r.value["type"]) for r in out if r.topic == "notes"]
+
+    task = pg.start_task(cfg)
+    try:
+        _poll_until(task, lambda out: "SKIPPED" in {k for _, k in notes(out)}, lambda t: t.poll())
+        with sql.transaction():  # (one transaction: nothing is read in between)
+            signal("p0", "resume-snapshot")  # (nothing paused: nothing to say)
+            signal("s1", "execute-snapshot", ["public.a"])
+            signal("p1", "pause-snapshot")
+            signal("p2", "pause-snapshot")  # (paused already)
+            signal("s2", "execute-snapshot", ["public.b"])
+        got = _poll_until(task, lambda out: ("s2", "PAUSED") in notes(out) or
+                          ("s1", "PAUSED") in notes(out), lambda t: t.poll())  # fmt: skip
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            got += [r for r in task.poll() if r.topic or r.source_offset]
+        first = [r for r in got if r.topic == "notes"]
+        offset = got[-1].source_offset
+    finally:
+        task.stop()
+    assert notes(first)[:2] == [("s1", "STARTED"), ("s1", "IN_PROGRESS")]
+    assert [k for _, k in notes(first)].count("PAUSED") == 1
+    assert "RESUMED" not in [k for _, k in notes(first)]
+    assert [k for i, k in notes(first) if i == "s2"] == []  # (paused: nothing since)
+    task = pg.start_task(cfg, offset)  # a restart: the snapshot goes on under s2's id
+    try:
+        signal("r1", "resume-snapshot")
+        got = _poll_until(task, lambda out: any(k == "COMPLETED" for _, k in notes(out)),
+                          lambda t: t.poll())  # fmt: skip
+    finally:
+        task.stop()
+    after = [n for n in notes(got) if n[1] != "SKIPPED"]  # (the initial snapshot's)
+    assert after[0] == ("s2", "RESUMED") or after[0][1] == "IN_PROGRESS", after
+    assert {i for i, _ in after} == {"s2"}, after
+    assert after[-1] == ("s2", "COMPLETED")

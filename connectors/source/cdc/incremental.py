@@ -347,9 +347,12 @@ class IncrementalSnapshot:
 
     # -- state in the offset -------------------------------------------------------------
     def state(self) -> dict[str, Any] | None:
+        state = self._state
+        if state is not None and self._ident is not None:  # (the notifications' id)
+            state = {**state, "correlation": self._ident}
         if self.blocking:
-            return {**(self._state or {}), "blocking": list(self.blocking)}
-        return self._state
+            return {**(state or {}), "blocking": list(self.blocking)}
+        return state
 
     def take_blocking(self) -> list[str]:
         """The tables a blocking snapshot signalled in the transaction just ended reads:
@@ -387,6 +390,8 @@ class IncrementalSnapshot:
             by_table = by_table if isinstance(by_table, dict) else {}
             self.filters = [None if by_table.get(t) is None else str(by_table[t])
                             for t in self.tables]  # fmt: skip
+        correlation = state.get("correlation")
+        self._ident = str(correlation) if correlation is not None else None
         self._emitted(self.after)
         log.info("resuming the incremental snapshot at %s after %s", self.tables[0], self.after)
         self._next_chunk()
@@ -437,13 +442,14 @@ class IncrementalSnapshot:
             log.warning("signal %s: no incremental snapshot runs: nothing to pause", ident)
         elif kind == "pause-snapshot":
             log.info("signal %s: incremental snapshot paused", ident)
+            if not self.paused:  # (as Debezium's: a change only)
+                self._note("PAUSED", {"data_collections": collections(self.tables)})
             self.paused = True
-            self._note("PAUSED", {"data_collections": collections(self.tables)})
         elif kind == "resume-snapshot":
             log.info("signal %s: incremental snapshot resumed", ident)
-            self.paused = False
-            if self.tables:
+            if self.paused and self.tables:
                 self._note("RESUMED", {"data_collections": collections(self.tables)})
+            self.paused = False
             if self.tables and self.chunk is None and self.window is None:
                 self._next_chunk()
         elif kind == "log":
@@ -530,9 +536,9 @@ class IncrementalSnapshot:
                 "signal %s: no captured table matches %s", ident, doc.get("data-collections")
             )
             return
-        if self._ident is None or not self.tables:
-            self._ident = ident
-        self._note("STARTED", {"data_collections": collections([*self.tables, *chosen])})
+        self._ident = ident  # (as Debezium's: a signal joining a running snapshot starts
+        if not self.tables:  # none; its id names the notifications from now on)
+            self._note("STARTED", {"data_collections": collections(chosen)})
         for t in keyless:
             self._scanned(t, "NO_PRIMARY_KEY", 0, [*self.tables, *chosen])
         chosen = [t for t in chosen if t not in keyless]

@@ -638,7 +638,11 @@ class PostgresSourceTask(CdcSourceTask):
         self._heartbeat(records)
         if self.notifier.sink:  # (SKIPPED, an incremental snapshot's since the last signal)
             at = None if records or self.stream._txn is not None else self.stream.position
-            self.notifier.drain(records, self.partition, at.to_dict() if at else None)
+            if at is not None and at.lsn is not None:  # (a first start's: none until the
+                # stream's first update; a record without one failed the next start)
+                self.notifier.drain(records, self.partition, at.to_dict())
+            elif records:
+                self.notifier.drain(records, self.partition)
         now = time.monotonic()
         if now - self._sampled >= SAMPLE_INTERVAL_S:
             self._sample_server()
