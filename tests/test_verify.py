@@ -40,13 +40,14 @@ INSERT INTO typed VALUES
    '00000000-0000-0000-0000-000000000000', '\\x', '1900-01-01', '1900-01-01 00:00:00',
    '2038-01-19 03:14:08+00', '00:00:00', '-3 days', '{}', '{}');
 CREATE TABLE edges (id int PRIMARY KEY, d date, ts timestamp, tz timestamptz, tm time,
-  bits bit(8), vb varbit, da date[]);
+  bits bit(8), vb varbit, da date[], tta timetz[]);
 INSERT INTO edges VALUES
-  (1, 'infinity', '-infinity', 'infinity', '24:00:00', B'00000000', B'101', '{2024-01-01}'),
+  (1, 'infinity', '-infinity', 'infinity', '24:00:00', B'00000000', B'101', '{2024-01-01}',
+   '{24:00:00+00,12:00:00+05:30}'),
   (2, '0044-03-15 BC', '0001-01-01 00:00:00 BC', '1600-06-15 12:34:56.789123+00',
-   '00:00:00.000001', B'10000001', B'', '{}'),
+   '00:00:00.000001', B'10000001', B'', '{}', '{}'),
   (3, '12000-01-01', '9999-12-31 23:59:59.999999', '9999-12-31 23:59:59.999999+00',
-   '12:00:00', NULL, NULL, NULL);
+   '12:00:00', NULL, NULL, NULL, NULL);
 CREATE TYPE pair AS (a int, b text);
 CREATE TABLE comp (id int PRIMARY KEY, p pair);  -- a composite of NULLs IS NULL too
 INSERT INTO comp VALUES (1, ROW(NULL, NULL)), (2, NULL), (3, ROW(1, 'x'));

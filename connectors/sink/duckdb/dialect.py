@@ -129,6 +129,9 @@ class DuckDBDialect(Dialect):
                 # checkpoint every 256 MB of WAL rather than DuckDB's 16 MB: a batch commit
                 # then rarely pays for a checkpoint (closing the file checkpoints anyway)
                 con.execute("SET checkpoint_threshold = '256MB'")
+                # (a value cast into a column made by hand, a timestamptz into TIMESTAMP_MS
+                # or VARCHAR, as in UTC: DuckDB takes the process's zone otherwise)
+                con.execute("SET TimeZone = 'UTC'")
                 if self.memory_limit:
                     con.execute(f"SET memory_limit = '{self.memory_limit}'")  # pattern-checked
                 return con

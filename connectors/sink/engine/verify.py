@@ -131,7 +131,7 @@ class EngineTarget:
                 expr = d.text_expr(expr)
             elif kind == "json":
                 expr = d.json_text_expr(expr) or expr
-            elif kind == "array" and item in (*TEXT_KINDS, "json"):
+            elif kind == "array" and item in (*TEXT_KINDS, "json", "timetz"):
                 as_text = d.text_array_expr(expr, _depth(c.type))
                 if as_text is not None:
                     expr = as_text

@@ -47,12 +47,19 @@ class PostgresDialect(OnConflict):
 
     def _connect(self) -> Any:
         import psycopg
+        from psycopg.conninfo import conninfo_to_dict
 
         kw: dict[str, Any] = {}
         if self._user:
             kw["user"] = self._user
         if self._password:
             kw["password"] = self._password
+        # the values a column of a type hub does not make (by hand: timestamp(3), text) takes
+        # as the server converts them, in UTC whatever the database or role sets (Debezium's
+        # JDBC sink's database.time_zone default): in Asia/Tokyo an instant written into a
+        # timestamp column was 9 hours off
+        given = conninfo_to_dict(self._url).get("options") or ""
+        kw["options"] = f"{given} -c TimeZone=UTC".strip()
         try:
             return psycopg.connect(self._url, autocommit=False, **kw)
         except psycopg.OperationalError as exc:
