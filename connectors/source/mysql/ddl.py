@@ -1068,8 +1068,13 @@ def parse(
 def parse_type(name: str, text: str) -> ColumnSpec:
     """A column of the type ``text`` (information_schema's COLUMN_TYPE, or a history
     record's typeExpression)."""
-    p = _Parser(text)
+    # (MariaDB's COLUMN_TYPE of a compressed column: "text /*M!100301 COMPRESSED*/"; its
+    # values are stored compressed, read and logged as the type's)
+    p = _Parser(_COMPRESSED.sub("", text))
     spec = p.data_type(name)
     if p.peek() is not None:
         raise p.error("unexpected text after the type")
     return spec
+
+
+_COMPRESSED = re.compile(r"\s*/\*M?!\d*\s*COMPRESSED\s*\*/\s*$", re.IGNORECASE)

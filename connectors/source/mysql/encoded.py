@@ -74,6 +74,8 @@ def render(c: Column) -> Column4:
     """How the codec reads and prints column ``c``'s value: (render, width, arg, labels)."""
     t, meta = c.type, c.meta
     real = c.real_type
+    if c.compressed:  # (MariaDB's COMPRESSED: the values path uncompresses them)
+        return R_UNSUPPORTED, 0, 0, None
     if t in _INT_WIDTHS:
         return R_INT, _INT_WIDTHS[t], int(c.unsigned), None
     if t == T.FLOAT:

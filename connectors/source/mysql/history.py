@@ -485,7 +485,8 @@ class Schemas:
                     charset_id(spec.charset)
                 )  # fmt: skip
             cols.append(Column(c.type, c.meta, c.nullable, spec.name, spec.unsigned, charset,
-                               spec.labels or c.labels, want.ext, want.geometry))  # fmt: skip
+                               spec.labels or c.labels, want.ext, want.geometry,
+                               c.compressed))  # fmt: skip
         pk = tm.primary_key or tuple(t.index(k) for k in t.primary_key if t.index(k) >= 0)
         return TableMap(tm.table_id, tm.schema, tm.table, tuple(cols), pk,
                         tuple(decoder(c) for c in cols))  # fmt: skip

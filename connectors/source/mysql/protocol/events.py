@@ -154,6 +154,13 @@ def table_map(event: memoryview, checksum: bool = True, mariadb: bool = True) ->
     ncols, pos = _packed_int(event, pos)
     types = bytes(event[pos : pos + ncols])
     pos += ncols
+    # MariaDB's COMPRESSED columns: their metadata and values are VARCHAR's and BLOB's, the
+    # values compressed (`Column.compressed`)
+    compressed = {i for i, t in enumerate(types) if t in (T.VARCHAR_COMPRESSED,
+                                                           T.BLOB_COMPRESSED)}  # fmt: skip
+    if compressed:
+        types = bytes(T.VARCHAR if t == T.VARCHAR_COMPRESSED else T.BLOB
+                      if t == T.BLOB_COMPRESSED else t for t in types)  # fmt: skip
     _, pos = _packed_int(event, pos)  # metadata length
     metas, pos = read_metadata(types, event, pos)
     nullable, pos = _bits(event, pos, ncols)
@@ -176,6 +183,7 @@ def table_map(event: memoryview, checksum: bool = True, mariadb: bool = True) ->
         columns.append(Column(
             t, metas[i], nullable[i], names[i] if i < len(names) else None, i in unsigned,
             charsets.get(i), labels.get(i, ()), geometry="point" if i in points else "",
+            compressed=i in compressed,
         ))  # fmt: skip
     return TableMap(table_id, schema, table, tuple(columns), tuple(extra.get("pk", ())),
                     tuple(decoder(c) for c in columns))  # fmt: skip

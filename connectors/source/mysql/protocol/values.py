@@ -20,8 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import struct
+import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Context, Decimal
 from typing import Any, NamedTuple
 
@@ -35,6 +36,9 @@ class T:
     DATE, TIME, DATETIME, YEAR, NEWDATE, VARCHAR, BIT, TIMESTAMP2, DATETIME2, TIME2 = range(10, 20)
     JSON, NEWDECIMAL, ENUM, SET, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB = range(245, 253)
     VAR_STRING, STRING, GEOMETRY = 253, 254, 255
+    # MariaDB's COMPRESSED columns (10.3+): logged with these types, their values compressed
+    # (`uncompressed`); the TABLE_MAP reader gives them as VARCHAR and BLOB, ``compressed``
+    BLOB_COMPRESSED, VARCHAR_COMPRESSED = 140, 141
 
 
 NUMERIC = frozenset({T.TINY, T.SHORT, T.INT24, T.LONG, T.LONGLONG, T.FLOAT, T.DOUBLE,
@@ -74,6 +78,7 @@ class Column:
     # a POINT column ("point"; the binlog logs every spatial type as GEOMETRY: FULL row
     # metadata's geometry types, or the catalog, say which)
     geometry: str = ""
+    compressed: bool = False  # MariaDB's COMPRESSED: each value as `uncompressed` reads it
 
     @property
     def real_type(self) -> int:
@@ -269,10 +274,36 @@ def _text(c: Column, raw: bytes) -> str | bytes:
 Decoder = Callable[[memoryview, int], tuple[Any, int]]
 
 
+def uncompressed(raw: bytes) -> bytes:
+    """A MariaDB COMPRESSED column's value as stored (and logged): empty, or a header byte
+    then either the value (header 0) or, with its high bit set, the value's length in the
+    header's low 3 bits' number of big-endian bytes and its zlib stream (raw deflate when
+    the header has 0x08)."""
+    if not raw:
+        return raw
+    head = raw[0]
+    if not head & 0x80:
+        return raw[1:]
+    n = head & 0x07
+    length = int.from_bytes(raw[1 : 1 + n], "big")
+    out = zlib.decompress(raw[1 + n :], -zlib.MAX_WBITS if head & 0x08 else zlib.MAX_WBITS)
+    if len(out) != length:
+        raise ValueError(f"a compressed value of {len(out)} bytes, its header says {length}")
+    return out
+
+
 @functools.lru_cache(maxsize=4096)
 def decoder(c: Column) -> Decoder:
     """`read_value` for one column, its type's branch chosen once: the common types (integers,
     strings) as closures of their own, the others through `read_value`."""
+    if c.compressed:  # its stored bytes, uncompressed, then as the type's
+        stored = decoder(replace(c, compressed=False, charset=63))
+
+        def compressed(data: memoryview, pos: int) -> tuple[Any, int]:
+            raw, end = stored(data, pos)
+            return _text(c, uncompressed(raw)), end
+
+        return compressed
     t, signed = c.type, not c.unsigned
     width = {T.LONG: 4, T.LONGLONG: 8, T.TINY: 1, T.SHORT: 2, T.INT24: 3}.get(t)
     if width is not None:
