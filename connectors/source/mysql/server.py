@@ -130,7 +130,39 @@ def server_checks(con: Any, cfg: MySqlSourceConfig) -> list[Check]:
                          f"the server itself has server_id {cfg.replica_id()}: choose another "
                          "database.server.id"))  # fmt: skip
     out += _grants(con, cfg, mariadb)
+    out += _binlog_filters(con, cfg)
     return out
+
+
+def _binlog_filters(con: Any, cfg: MySqlSourceConfig) -> list[Check]:
+    """The server's binlog_do_db / binlog_ignore_db (SHOW MASTER STATUS): a captured database
+    they leave out of the binlog has its rows snapshotted and then no change ever (a review
+    saw the task RUNNING, the sinks behind for good). Filtered by the session's default
+    database, as the server does for statement-format writes too: said, with what to do."""
+    from connectors.source.cdc.filters import Filters
+
+    try:
+        rows = query(con, "SHOW MASTER STATUS")
+    except Exception:  # noqa: BLE001 - no privilege for it: the grants' check says so
+        return []
+    if not rows or len(rows[0]) < 4:
+        return []
+    listed = [{d.strip() for d in str(v or "").split(",") if d.strip()} for v in rows[0][2:4]]
+    do, ignore = listed
+    if not do and not ignore:
+        return []
+    filters = Filters.from_config(cfg)
+    dbs = [str(r[0]) for r in query(con, "SHOW DATABASES") if filters.namespace(str(r[0]))]
+    left = sorted(d for d in dbs if d in ignore or (do and d not in do))
+    if not left:
+        return []
+    return [Check(
+        "the binlog holds the captured databases", False,
+        f"the server's {'binlog_ignore_db' if ignore else 'binlog_do_db'} leaves "
+        f"{', '.join(left)} out of the binlog: their changes would never come; remove the "
+        "setting from the server's config (--binlog-ignore-db / --binlog-do-db) and restart "
+        "it, or leave the databases out (database.exclude.list)",
+    )]  # fmt: skip
 
 
 def names(

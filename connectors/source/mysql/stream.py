@@ -70,6 +70,13 @@ from hub.runtime.api import EncodedBatch, Header, JsonMap, SourceRecord, offset_
 
 log = logging.getLogger(__name__)
 
+# a MariaDB SEQUENCE's table, as the binlog logs it
+_SEQUENCE_COLUMNS = (
+    "next_not_cached_value", "minimum_value", "maximum_value", "start_value", "increment",
+    "cache_size", "cycle_option", "cycle_count",
+)  # fmt: skip
+_SEQUENCE_TYPES = (T.LONGLONG,) * 6 + (T.TINY, T.LONGLONG)
+
 FL_STANDALONE = 1
 FL_GROUP_COMMIT_ID = 2
 FL_PREPARED_XA = 64  # MariaDB's GTID event of an XA transaction's prepared part
@@ -368,6 +375,7 @@ class ChangeStream:
         self._tables: dict[tuple[Any, ...], MySqlTable] = {}  # by TABLE_MAP signature
         self._by_id: dict[int, MySqlTable] = {}
         self._ignored: set[int] = set()  # table ids of tables not captured
+        self._sequences: set[tuple[str, str]] = set()  # captured names that are sequences
         self._emitted: dict[str, Any] | None = None  # offset of the last record returned
         self.events = 0
         self.ops: Counter[str] = Counter()  # events by operation (c, u, d, r, t)
@@ -859,6 +867,10 @@ class ChangeStream:
 
     def _table_map(self, event: memoryview, checksum: bool) -> None:
         tm = table_map(event, checksum, self.mariadb)
+        if self.mariadb and self._sequence(tm):  # (its writes are NEXTVAL's, not rows)
+            self._ignored.add(tm.table_id)
+            self._maps.pop(tm.table_id, None)
+            return
         if (
             self.history is not None
             and tm.columns
@@ -918,6 +930,29 @@ class ChangeStream:
                 filled,
             )  # fmt: skip
         self._by_id[tm.table_id] = table
+
+    def _sequence(self, tm: TableMap) -> bool:
+        """Whether ``tm`` is a MariaDB SEQUENCE's (its NEXTVAL and SETVAL write its one row,
+        which the binlog logs as a table's, a write per cache refill): not a table, so not
+        captured, as the snapshot reads none either (it had been streamed as a table without
+        a key, one row a write, or, without column names in the binlog, stopped the task).
+        By its columns' types and names; without names (binlog_row_metadata MINIMAL or
+        NO_LOG), a table of its types the schema history does not hold."""
+        if tuple(c.type for c in tm.columns) != _SEQUENCE_TYPES:
+            return False
+        names = tuple(c.name for c in tm.columns)
+        if names[0] is None:
+            if self.history is None or self.history.schemas.get(tm.schema, tm.table):
+                return False
+        elif tuple(n.lower() for n in names if n is not None) != _SEQUENCE_COLUMNS:
+            return False
+        if (tm.schema, tm.table) not in self._sequences and self.filters.table(
+            tm.schema, tm.table
+        ):  # fmt: skip
+            self._sequences.add((tm.schema, tm.table))
+            log.info("%s.%s is a sequence: its writes (NEXTVAL, SETVAL) are not captured",
+                     tm.schema, tm.table)  # fmt: skip
+        return True
 
     def _is_signal(self, db: str, table: str) -> bool:
         """Whether ``db.table`` is signal.data.collection: as the server names tables (under
