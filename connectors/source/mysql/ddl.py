@@ -279,9 +279,20 @@ class Versioning:
     on: bool
 
 
+@dataclass(frozen=True)
+class PartitionRows:
+    """Rows a partition operation removes or moves with no row event in the binlog: ``verb``
+    TRUNCATE or DROP (a partition's rows gone), EXCHANGE (a partition's rows and ``other``'s
+    swapped), CONVERT (MariaDB 10.7: a partition made the new table ``other``), INTO (10.7:
+    the table ``other`` made a partition, its rows moved in, itself gone)."""
+
+    verb: str
+    other: tuple[str | None, str] | None = None
+
+
 Action = (
     AddColumn | DropColumn | ModifyColumn | RenameColumn | SetDefault | RenameTo | PrimaryKey
-    | Convert | DefaultCharset | Versioning
+    | Convert | DefaultCharset | Versioning | PartitionRows
 )  # fmt: skip
 
 
@@ -871,6 +882,11 @@ class _Parser:
                     raise self.error("expected , between ALTER TABLE clauses")
         return AlterTable(db, name, tuple(actions), if_exists)
 
+    def _rest(self) -> None:
+        """Past every token left."""
+        while self.peek() is not None:
+            self.next()
+
     def position(self) -> str | None:
         if self.accept("FIRST"):
             return ""
@@ -880,6 +896,23 @@ class _Parser:
 
     def alter_action(self) -> list[Action] | None:
         w = self.word()
+        if w in ("TRUNCATE", "DROP", "EXCHANGE", "CONVERT") and self.word(1) == "PARTITION":
+            self.next()
+            self.next()
+            other = None
+            if w in ("EXCHANGE", "CONVERT"):
+                self.ident()  # the partition
+                self.expect("WITH" if w == "EXCHANGE" else "TO")
+                self.accept("TABLE")
+                other = self.name()
+            self._rest()  # (a partition operation is the statement's only clause)
+            return [PartitionRows(w, other)]
+        if w == "CONVERT" and self.word(1) == "TABLE":  # CONVERT TABLE t TO PARTITION ...
+            self.next()
+            self.next()
+            other = self.name()
+            self._rest()
+            return [PartitionRows("INTO", other)]
         if w == "ADD":
             self.next()
             if self.accept("SYSTEM", "VERSIONING"):

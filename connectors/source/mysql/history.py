@@ -35,7 +35,7 @@ import orjson
 from connectors.source.cdc.cuts import precedes
 from connectors.source.cdc.envelope import VERSION
 from connectors.source.mysql import ddl
-from connectors.source.mysql.ddl import ColumnSpec, Statement, is_textual
+from connectors.source.mysql.ddl import AlterTable, ColumnSpec, Statement, is_textual
 from connectors.source.mysql.protocol.events import TableMap
 from connectors.source.mysql.protocol.values import Column, T, decoder, string_max_len
 from connectors.source.mysql.types import BINARY_CHARSET, EXTENDED, catalog_column
@@ -245,6 +245,8 @@ class Schemas:
             if isinstance(stmt, ddl.AlterTable):
                 out += [(a.db or stmt.db or default_db, a.name) for a in stmt.actions
                         if isinstance(a, ddl.RenameTo)]  # fmt: skip
+                out += [(a.other[0] or default_db, a.other[1]) for a in stmt.actions
+                        if isinstance(a, ddl.PartitionRows) and a.other is not None]  # fmt: skip
             return out
         if isinstance(stmt, ddl.RenameTables):
             return [(db or default_db, n) for pair in stmt.pairs for db, n in pair]
@@ -321,7 +323,18 @@ class Schemas:
                 TableChange("CREATE", t.db, t.name, t),
             ]
         self.put(t)
-        return [TableChange("ALTER", t.db, t.name, t)]
+        out = [TableChange("ALTER", t.db, t.name, t)]
+        for a in stmt.actions:  # (MariaDB 10.7's partitions made tables and back)
+            if not isinstance(a, ddl.PartitionRows) or a.other is None:
+                continue
+            other_db, other = self._db(a.other[0], default_db), a.other[1]
+            if a.verb == "CONVERT":
+                made = replace(t, db=other_db, name=other)
+                self.put(made)
+                out.append(TableChange("CREATE", other_db, other, made))
+            elif a.verb == "INTO" and self.tables.pop(self.key(other_db, other), None) is not None:
+                out.append(TableChange("DROP", other_db, other, None))
+        return out
 
     def _database(self, stmt: ddl.Database, default_db: str) -> list[TableChange]:
         name = stmt.name if stmt.name is not None else default_db
@@ -1094,6 +1107,7 @@ class SchemaHistory:
                         "table had"
                     )
         if isinstance(stmt, ddl.AlterTable):
+            self._partition_rows(stmt, db, said)
             table = next((c for c in reversed(mine) if c.table is not None), None)
             if table is not None:
                 where = (table.db, table.name)
@@ -1130,6 +1144,74 @@ class SchemaHistory:
                 "table %s.%s: %s; to bring the sinks' rows in line, signal an incremental "
                 "snapshot of the table (execute-snapshot)", db, name, "; ".join(what),
             )  # fmt: skip
+
+    def _partition_rows(
+        self, stmt: AlterTable, db: str, said: dict[tuple[str, str], list[str]]
+    ) -> None:
+        """The captured tables a partition operation changed the rows of without row events
+        (Debezium's events say nothing of them either)."""
+        table = (stmt.db or db, stmt.name)
+        for a in stmt.actions:
+            if not isinstance(a, ddl.PartitionRows):
+                continue
+            other = (a.other[0] or db, a.other[1]) if a.other is not None else None
+            name = f"{other[0]}.{other[1]}" if other is not None else ""
+            lines: dict[str, list[tuple[tuple[str, str] | None, str]]] = {
+                "TRUNCATE": [
+                    (
+                        table,
+                        "the rows of a partition were deleted (TRUNCATE "
+                        "PARTITION): the sinks keep them",
+                    )
+                ],
+                "DROP": [
+                    (
+                        table,
+                        "a partition was dropped with its rows (DROP PARTITION): "
+                        "the sinks keep them",
+                    )
+                ],
+                "EXCHANGE": [
+                    (
+                        table,
+                        f"a partition's rows were exchanged with {name}'s (EXCHANGE "
+                        "PARTITION): the sinks keep the rows it had, and lack the ones it got",
+                    ),
+                    (
+                        other,
+                        f"its rows were exchanged with a partition of {table[0]}."
+                        f"{table[1]} (EXCHANGE PARTITION): the sinks keep the rows it had, and "
+                        "lack the ones it got",
+                    ),
+                ],
+                "CONVERT": [
+                    (
+                        table,
+                        f"a partition was made the table {name} (CONVERT PARTITION): the "
+                        "sinks keep its rows",
+                    ),
+                    (
+                        other,
+                        f"it was made of a partition of {table[0]}.{table[1]} (CONVERT "
+                        "PARTITION): the sinks get only the rows changed from now on",
+                    ),
+                ],
+                "INTO": [
+                    (
+                        table,
+                        f"the table {name} was made a partition of it (CONVERT TABLE): "
+                        "the sinks lack its rows",
+                    ),
+                    (
+                        other,
+                        f"it was made a partition of {table[0]}.{table[1]} (CONVERT TABLE): "
+                        "the sinks keep its rows",
+                    ),
+                ],
+            }
+            for where, line in lines.get(a.verb, []):
+                if where is not None and self.captured(*where):
+                    said.setdefault(where, []).append(line)
 
     def _cannot(self, sql: str, at: tuple[str, int], exc: Exception, stop: bool) -> None:
         where = f"{at[0]}:{at[1]}"

@@ -150,3 +150,49 @@ def test_a_captured_database_the_binlog_leaves_out_is_refused(tmp_path: Any) -> 
         start_task(source_config(server, "kept")).stop()  # (another database: captured)
     finally:
         stop_server(server)
+
+
+def test_partition_operations_that_move_rows_without_row_events_are_warned_of(
+    mariadb_server: MariaDBServer, mariadb_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (TRUNCATE, DROP, EXCHANGE, CONVERT PARTITION: no row event says the rows went; the
+    # sinks kept them without a word). Under MINIMAL metadata: a table CONVERT PARTITION
+    # made is in the schema history, so its rows decode
+    import logging
+
+    from tests.connectors.mysql.helpers import start_task
+
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    parts = ", ".join(f"PARTITION p{i} VALUES LESS THAN ({10 * i + 10})" for i in range(4))
+    cur.execute(f"CREATE TABLE pt (id int PRIMARY KEY) PARTITION BY RANGE (id) ({parts})")
+    cur.execute("INSERT INTO pt VALUES (1), (11), (21), (31)")
+    cur.execute("CREATE TABLE swap (id int PRIMARY KEY)")
+    mariadb_server.client(sql="SET GLOBAL binlog_row_metadata = 'MINIMAL'")
+    try:
+        con.close()
+        con = root(mariadb_server, mariadb_db)
+        cur = con.cursor()
+        task = start_task(source_config(mariadb_server, mariadb_db, **{
+            "database.server.id": 7300}))  # fmt: skip
+        caplog.set_level(logging.WARNING)
+        try:
+            poll_until(task, 4)
+            cur.execute("ALTER TABLE pt TRUNCATE PARTITION p0")
+            cur.execute("ALTER TABLE pt DROP PARTITION p1")
+            cur.execute("ALTER TABLE pt EXCHANGE PARTITION p2 WITH TABLE swap")
+            cur.execute("ALTER TABLE pt CONVERT PARTITION p3 TO TABLE made")
+            cur.execute("INSERT INTO made VALUES (35)")
+            records = poll_until(task, 1)
+        finally:
+            task.stop()
+            con.close()
+    finally:
+        mariadb_server.client(sql="SET GLOBAL binlog_row_metadata = 'FULL'")
+    assert [(r.topic, r.key) for r in records] == [(f"app.{mariadb_db}.made", {"id": 35})]
+    text = caplog.text
+    assert f"table {mariadb_db}.pt: the rows of a partition were deleted (TRUNCATE" in text
+    assert "a partition was dropped with its rows (DROP PARTITION)" in text
+    assert f"table {mariadb_db}.swap: its rows were exchanged with a partition of" in text
+    assert f"a partition was made the table {mariadb_db}.made (CONVERT PARTITION)" in text
+    assert f"table {mariadb_db}.made: it was made of a partition of {mariadb_db}.pt" in text
