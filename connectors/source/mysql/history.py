@@ -1121,6 +1121,16 @@ class SchemaHistory:
                             f"column {a.column.name!r} was dropped and added again: the sinks' "
                             "rows keep their old values until their next change"
                         )
+                    elif isinstance(a, ddl.AddColumn) and (
+                        a.column.generated or a.column.auto_increment
+                    ):  # fmt: skip
+                        # (each row got the server's value; a VIRTUAL one changes with the
+                        # row's other columns only)
+                        kind = "a generated" if a.column.generated else "an AUTO_INCREMENT"
+                        said.setdefault(where, []).append(
+                            f"column {a.column.name!r} was added as {kind} column: the "
+                            "sinks' rows have it NULL until their next change"
+                        )
                     elif isinstance(a, ddl.AddColumn) and _not_constant(a.column.default):
                         # (each row got the server's value: CURRENT_TIMESTAMP, UUID()...; a
                         # sink adding the column has none to fill its rows with)

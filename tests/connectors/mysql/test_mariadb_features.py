@@ -196,3 +196,31 @@ def test_partition_operations_that_move_rows_without_row_events_are_warned_of(
     assert f"table {mariadb_db}.swap: its rows were exchanged with a partition of" in text
     assert f"a partition was made the table {mariadb_db}.made (CONVERT PARTITION)" in text
     assert f"table {mariadb_db}.made: it was made of a partition of {mariadb_db}.pt" in text
+
+
+def test_generated_and_auto_increment_columns_added_are_warned_of(
+    mariadb_server: MariaDBServer, mariadb_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (the rows the table had got the server's values; the sinks' have them NULL, as for a
+    # column added with DEFAULT CURRENT_TIMESTAMP, which was warned of already)
+    import logging
+
+    from tests.connectors.mysql.helpers import poll_for, start_task
+
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE sc (id int PRIMARY KEY, a int)")
+    cur.execute("INSERT INTO sc VALUES (1, 1)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
+    caplog.set_level(logging.WARNING)
+    try:
+        poll_for(task, 0.3)
+        cur.execute("ALTER TABLE sc ADD COLUMN st int AS (a * 100) STORED, "
+                    "ADD COLUMN ai int NOT NULL AUTO_INCREMENT UNIQUE")  # fmt: skip
+        cur.execute("INSERT INTO sc (id, a) VALUES (2, 2)")
+        poll_until(task, 1)
+    finally:
+        task.stop()
+        con.close()
+    assert "column 'st' was added as a generated column" in caplog.text
+    assert "column 'ai' was added as an AUTO_INCREMENT column" in caplog.text
