@@ -36,6 +36,7 @@ from connectors.source.cdc.envelope import (
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.incremental import IncrementalSnapshot
 from connectors.source.cdc.snapshotters import POSITION_LOST_ADVICE
+from connectors.source.cdc.topics import TopicRegistry
 from connectors.source.mysql import ddl
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
@@ -376,6 +377,7 @@ class ChangeStream:
         self._by_id: dict[int, MySqlTable] = {}
         self._ignored: set[int] = set()  # table ids of tables not captured
         self._sequences: set[tuple[str, str]] = set()  # captured names that are sequences
+        self._topics = TopicRegistry(cfg.topic_prefix)  # the captured tables' topics
         self._emitted: dict[str, Any] | None = None  # offset of the last record returned
         self.events = 0
         self.ops: Counter[str] = Counter()  # events by operation (c, u, d, r, t)
@@ -912,6 +914,9 @@ class ChangeStream:
                      tuple(filled.items()))  # fmt: skip
         table = self._tables.get(signature)
         if table is None:
+            # (a table made while streaming whose topic is another's, `my table` beside
+            # my_table: their events had been mixed in one topic, refused at a start)
+            self._topics.topic(tm.schema, tm.table)
             if known is not None:  # (once a table's columns: not at every transaction)
                 _refuse_hires_53(tm, known)
             if any(c.name is None for c in tm.columns):

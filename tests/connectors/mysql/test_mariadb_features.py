@@ -224,3 +224,27 @@ def test_generated_and_auto_increment_columns_added_are_warned_of(
         con.close()
     assert "column 'st' was added as a generated column" in caplog.text
     assert "column 'ai' was added as an AUTO_INCREMENT column" in caplog.text
+
+
+def test_a_table_made_while_streaming_on_another_tables_topic_is_refused(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    # (`my table` beside my_table: their events were mixed in one topic, and a sink's table
+    # merged their rows; the same two tables at a start are refused)
+    from hub.errors import ConfigError
+    from tests.connectors.mysql.helpers import poll_for, start_task
+
+    con = root(mariadb_server, mariadb_db)
+    cur = con.cursor()
+    cur.execute("CREATE TABLE my_table (id int PRIMARY KEY, v int)")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "no_data"}))
+    try:
+        poll_for(task, 0.3)
+        cur.execute("INSERT INTO my_table VALUES (1, 1)")
+        cur.execute("CREATE TABLE `my table` (id int PRIMARY KEY, w varchar(10))")
+        cur.execute("INSERT INTO `my table` VALUES (1, 'other')")
+        with pytest.raises(ConfigError, match=r"both map to topic 'app\..*\.my_table'"):
+            poll_until(task, 5, seconds=5)
+    finally:
+        task.stop()
+        con.close()
