@@ -247,8 +247,8 @@ def test_column_masking_is_taken_and_a_bad_one_refused(cls: str) -> None:
     with pytest.raises(ConfigError, match="'SHA-9' is not a hash algorithm hub knows"):
         validate(ConnectorSpec("a", {**base, "column.mask.hash.SHA-9.with.salt.x": "a.b.c"},
                                "a.yaml"))  # fmt: skip
-    ok = validate(ConnectorSpec("a", {**base, "snapshot.lock.timeout.ms": "1000"}, "a.yaml"))
-    assert "snapshot.lock.timeout.ms is not supported yet" in ok.warnings[0]
+    ok = validate(ConnectorSpec("a", {**base, "snapshot.delay.ms": "1000"}, "a.yaml"))
+    assert "snapshot.delay.ms is not supported yet" in ok.warnings[0]
 
 
 @pytest.mark.parametrize("cls", ["postgres", "mysql"])
