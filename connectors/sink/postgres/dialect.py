@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -58,8 +59,11 @@ class PostgresDialect(OnConflict):
         # as the server converts them, in UTC whatever the database or role sets (Debezium's
         # JDBC sink's database.time_zone default): in Asia/Tokyo an instant written into a
         # timestamp column was 9 hours off
-        given = conninfo_to_dict(self._url).get("options") or ""
-        kw["options"] = f"{given} -c TimeZone=UTC".strip()
+        # (the URL's options, else PGOPTIONS', as libpq takes them; a TimeZone set there
+        # is the user's choice)
+        given = str(conninfo_to_dict(self._url).get("options") or os.environ.get("PGOPTIONS", ""))
+        if "timezone" not in given.lower():
+            kw["options"] = f"{given} -c TimeZone=UTC".strip()
         try:
             return psycopg.connect(self._url, autocommit=False, **kw)
         except psycopg.OperationalError as exc:

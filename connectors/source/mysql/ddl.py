@@ -896,6 +896,10 @@ class _Parser:
 
     def alter_action(self) -> list[Action] | None:
         w = self.word()
+        if w in ("DISCARD", "IMPORT") and "TABLESPACE" in (self.word(1), self.word(3)):
+            # (a table's or partition's file replaced: rows in or out, no row event)
+            self._rest()
+            return [PartitionRows(w)]
         if w in ("TRUNCATE", "DROP", "EXCHANGE", "CONVERT") and self.word(1) == "PARTITION":
             self.next()
             self.next()

@@ -1181,6 +1181,20 @@ class SchemaHistory:
                         "the sinks keep them",
                     )
                 ],
+                "DISCARD": [
+                    (
+                        table,
+                        "its tablespace was discarded (DISCARD TABLESPACE): the sinks keep "
+                        "the rows it had",
+                    ),
+                ],
+                "IMPORT": [
+                    (
+                        table,
+                        "a tablespace was imported into it (IMPORT TABLESPACE): the sinks "
+                        "lack the rows it brought",
+                    ),
+                ],
                 "EXCHANGE": [
                     (
                         table,

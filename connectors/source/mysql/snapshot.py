@@ -120,14 +120,15 @@ def begin(
             raise ServerSetupError(
                 f"the snapshot's global read lock (FLUSH TABLES WITH READ LOCK) was not had "
                 f"within snapshot.lock.timeout.ms ({cfg.snapshot_lock_timeout_ms} ms): a "
-                "statement writing for longer, or a LOCK TABLES, holds a table (writes waited "
-                "behind the lock as long as it waited). Start the connector again once it is "
+                "statement running for longer (writing; on MySQL reading too), or a LOCK "
+                "TABLES, holds a table (writes waited behind the lock as long as it waited). "
+                "Start the connector again once it is "
                 f"done, raise snapshot.lock.timeout.ms, or set snapshot.locking.mode=none{unsafe}"
             )
         if timed_out:
             log.warning(
                 "no global read lock within snapshot.lock.timeout.ms (%d ms: a statement "
-                "writing for longer, or a LOCK TABLES, holds a table): the consistent "
+                "running for longer, or a LOCK TABLES, holds a table): the consistent "
                 "snapshot's position is used without it (a DDL running meanwhile could be "
                 "missed by the schema history where the binlog has no column names)",
                 cfg.snapshot_lock_timeout_ms,

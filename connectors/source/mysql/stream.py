@@ -377,7 +377,9 @@ class ChangeStream:
         self._by_id: dict[int, MySqlTable] = {}
         self._ignored: set[int] = set()  # table ids of tables not captured
         self._sequences: set[tuple[str, str]] = set()  # captured names that are sequences
-        self._topics = TopicRegistry(cfg.topic_prefix)  # the captured tables' topics
+        # the captured tables' topics (`_registry`): those the schema history holds, and
+        # those seen since; made again at each DDL (a table renamed or dropped gives up its)
+        self._topics: TopicRegistry | None = None
         self._emitted: dict[str, Any] | None = None  # offset of the last record returned
         self.events = 0
         self.ops: Counter[str] = Counter()  # events by operation (c, u, d, r, t)
@@ -663,6 +665,7 @@ class ChangeStream:
         self._ignored.clear()
         self._completed.clear()
         self._extended.clear()
+        self._topics = None
         at = (self.stream.file if self.stream else self.file, h.log_pos - h.size)
         txn = self._txn
         # CREATE TABLE ... SELECT: its rows and its XID follow in the transaction (MariaDB;
@@ -916,7 +919,7 @@ class ChangeStream:
         if table is None:
             # (a table made while streaming whose topic is another's, `my table` beside
             # my_table: their events had been mixed in one topic, refused at a start)
-            self._topics.topic(tm.schema, tm.table)
+            self._registry().topic(tm.schema, tm.table)
             if known is not None:  # (once a table's columns: not at every transaction)
                 _refuse_hires_53(tm, known)
             if any(c.name is None for c in tm.columns):
@@ -936,6 +939,19 @@ class ChangeStream:
             )  # fmt: skip
         self._by_id[tm.table_id] = table
 
+    def _registry(self) -> TopicRegistry:
+        """The captured tables' topics: each table the schema history holds now (the start's,
+        a snapshot's, those made since), then each seen in the stream; a second table on one
+        topic is `TopicCollisionError` (a start refuses the same)."""
+        if self._topics is None:
+            reg = TopicRegistry(self.cfg.topic_prefix)
+            if self.history is not None:
+                for t in list(self.history.schemas.tables.values()):
+                    if self.filters.table(t.db, t.name):
+                        reg.topic(t.db, t.name)
+            self._topics = reg
+        return self._topics
+
     def _sequence(self, tm: TableMap) -> bool:
         """Whether ``tm`` is a MariaDB SEQUENCE's (its NEXTVAL and SETVAL write its one row,
         which the binlog logs as a table's, a write per cache refill): not a table, so not
@@ -946,10 +962,10 @@ class ChangeStream:
         if tuple(c.type for c in tm.columns) != _SEQUENCE_TYPES:
             return False
         names = tuple(c.name for c in tm.columns)
-        if names[0] is None:
-            if self.history is None or self.history.schemas.get(tm.schema, tm.table):
-                return False
-        elif tuple(n.lower() for n in names if n is not None) != _SEQUENCE_COLUMNS:
+        if names[0] is None and self.history is not None:  # (CREATE TABLE ... SEQUENCE=1)
+            known = self.history.schemas.get(tm.schema, tm.table)
+            names = tuple(c.name for c in known.columns) if known is not None else names
+        if names[0] is not None and tuple(str(n).lower() for n in names) != _SEQUENCE_COLUMNS:
             return False
         if (tm.schema, tm.table) not in self._sequences and self.filters.table(
             tm.schema, tm.table

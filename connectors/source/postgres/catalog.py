@@ -343,10 +343,12 @@ def names(
 
 def uncaptured(
     conn: psycopg.Connection[tuple[Any, ...]], filters: Filters, partitioned: bool = True
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], set[str], list[str]]:
     """Tables the lists match whose rows would not be captured, without a word otherwise:
     partitioned tables (relkind 'p': their rows are in their partitions, which hub captures
-    as tables of their own) with partitions the lists leave out, as one line each; and
+    as tables of their own) of which the lists take no partition, as one line each; the
+    partitions the lists leave out of partitioned tables they match (left out on purpose
+    when some others are taken; a running task names those made since its start); and
     UNLOGGED tables (their changes are not in the WAL)."""
     system = PostgresSourceConfig.system_namespace
     rows = conn.execute(
@@ -355,20 +357,32 @@ def uncaptured(
         "WHERE (c.relkind = 'p' AND %s) OR (c.relkind = 'r' AND c.relpersistence = 'u')",
         (partitioned,),
     ).fetchall()
-    roots, unlogged = [], []
+    roots, left, unlogged = [], set(), []
     for ns, rel, kind, oid in rows:
         if system(ns) or not filters.table(ns, rel):
             continue
         if kind == "r":
             unlogged.append(f"{ns}.{rel}")
             continue
-        leaves = [(s, n) for s, n in partitions(conn, oid) if _is_leaf(conn, s, n)]
-        left = [f"{s}.{n}" for s, n in leaves if not filters.table(s, n)]
-        if left:
+        leaves = _leaves(conn, oid)
+        out = [f"{s}.{n}" for s, n in leaves if not filters.table(s, n)]
+        left.update(out)
+        if leaves and len(out) == len(leaves):  # (named alone: nothing of it captured)
             roots.append(f"{ns}.{rel} is a partitioned table, whose rows are in its partitions: "
                          f"hub captures each partition as a table of its own, and the lists "
-                         f"leave out {', '.join(sorted(left))}")  # fmt: skip
-    return roots, sorted(unlogged)
+                         f"take none of them ({', '.join(sorted(out))})")  # fmt: skip
+    return roots, left, sorted(unlogged)
+
+
+def _leaves(conn: psycopg.Connection[tuple[Any, ...]], oid: int) -> list[tuple[str, str]]:
+    """The partitions holding rows (at every level) of the partitioned table ``oid``."""
+    return [(str(s), str(n)) for s, n in conn.execute("""
+        WITH RECURSIVE part(oid) AS (
+            SELECT inhrelid FROM pg_inherits WHERE inhparent = %s
+            UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN part ON i.inhparent = part.oid)
+        SELECT n.nspname, c.relname FROM part JOIN pg_class c ON c.oid = part.oid
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'""", (oid,)
+    ).fetchall()]  # fmt: skip
 
 
 def via_root(conn: psycopg.Connection[tuple[Any, ...]], publication: str) -> bool:
@@ -378,14 +392,6 @@ def via_root(conn: psycopg.Connection[tuple[Any, ...]], publication: str) -> boo
         "SELECT pubviaroot FROM pg_publication WHERE pubname = %s", (publication,)
     ).fetchone()
     return bool(row and row[0])
-
-
-def _is_leaf(conn: psycopg.Connection[tuple[Any, ...]], schema: str, name: str) -> bool:
-    row = conn.execute(
-        "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = %s", (schema, name),
-    ).fetchone()  # fmt: skip
-    return row is not None and row[0] == "r"
 
 
 def row_security(conn: psycopg.Connection[tuple[Any, ...]], tables: list[TableInfo]) -> list[str]:
@@ -406,10 +412,10 @@ def row_security(conn: psycopg.Connection[tuple[Any, ...]], tables: list[TableIn
 
 def row_security_problem(user: str, names: list[str]) -> str:
     return (
-        f"{', '.join(names)} have row-level security: a snapshot reading as {user} would get "
-        "only the rows their policies show it, while the stream gets every change (the "
-        f"sinks would miss the others); let it read them all (ALTER ROLE {user} BYPASSRLS), "
-        "or leave them out (table.exclude.list)"
+        f"{', '.join(names)} have row-level security policies that apply to {user}: a "
+        "snapshot reads only the rows they show it, while the stream gets every change (if "
+        "they hide rows, the sinks miss them, and hub verify, reading as it, cannot tell); let "
+        f"it read them all (ALTER ROLE {user} BYPASSRLS), or leave them out (table.exclude.list)"
     )
 
 

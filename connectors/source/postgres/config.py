@@ -168,10 +168,7 @@ class PostgresSourceConfig(CdcSourceConfig):
             # UTF-8 were other characters), money as the C locale prints it
             "client_encoding": "UTF8",
             "options": "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 "
-            "-c bytea_output=hex -c TimeZone=UTC -c lc_monetary=C "
-            # a read that row-level security would filter fails instead (pg_dump's): a
-            # snapshot of part of a table, the stream giving every change, lost rows silently
-            "-c row_security=off",
+            "-c bytea_output=hex -c TimeZone=UTC -c lc_monetary=C",
         }  # fmt: skip
         if self.password:
             params["password"] = self.password

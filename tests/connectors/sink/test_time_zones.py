@@ -77,3 +77,23 @@ def test_values_a_hand_made_column_converts_are_converted_in_utc(
             got = con.execute("SELECT zt::text, ztxt, mt::text FROM srv_public_hand").fetchone()
         assert got == ("2024-01-01 00:00:00.5", "2024-01-01 00:00:00+00",
                        "2024-01-01 00:00:00+00")  # fmt: skip
+
+
+def test_the_postgres_sinks_session_keeps_the_users_options(
+    pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (PGOPTIONS, and a TimeZone of the URL's options: UTC had replaced them)
+    db = f"sink_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{db}"')
+    url = f"postgresql://{pg_server.user}@{pg_server.host}:{pg_server.port}/{db}"
+    monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=12345")
+    sink = Sink(TARGETS["postgres"], {"connection.url": url})
+    assert sink.query("SHOW statement_timeout") == [("12345ms",)]
+    assert sink.query("SHOW TimeZone") == [("UTC",)]
+    sink.stop()
+    sink = Sink(
+        TARGETS["postgres"], {"connection.url": url + "?options=-c%20TimeZone%3DAsia/Tokyo"}
+    )
+    assert sink.query("SHOW TimeZone") == [("Asia/Tokyo",)]
+    sink.stop()
