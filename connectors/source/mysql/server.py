@@ -142,7 +142,7 @@ def _binlog_filters(con: Any, cfg: MySqlSourceConfig) -> list[Check]:
     from connectors.source.cdc.filters import Filters
 
     try:
-        rows = query(con, "SHOW MASTER STATUS")
+        rows = binlog_status(con)
     except Exception:  # noqa: BLE001 - no privilege for it: the grants' check says so
         return []
     if not rows or len(rows[0]) < 4:
@@ -240,8 +240,22 @@ class BinlogPosition:
     gtids: str | None  # MariaDB's gtid_binlog_pos / MySQL's gtid_executed at that point
 
 
+def binlog_status(con: Any) -> list[tuple[Any, ...]]:
+    """``SHOW MASTER STATUS`` (file, position, binlog_do_db, binlog_ignore_db[, GTIDs]), or
+    ``SHOW BINARY LOG STATUS`` where the server has only that (MySQL 8.4 removed the first;
+    8.2 on, and MariaDB, take both). Not run here against MySQL: only MariaDB installs."""
+    import pymysql
+
+    try:
+        return query(con, "SHOW MASTER STATUS")
+    except pymysql.err.ProgrammingError as exc:
+        if not exc.args or exc.args[0] != 1064:  # ER_PARSE_ERROR: the statement is gone
+            raise
+        return query(con, "SHOW BINARY LOG STATUS")
+
+
 def current_position(con: Any, mariadb: bool) -> BinlogPosition:
-    rows = query(con, "SHOW MASTER STATUS")
+    rows = binlog_status(con)
     if not rows:
         raise ServerSetupError("SHOW MASTER STATUS is empty: the binlog is off")
     file, pos = str(rows[0][0]), int(rows[0][1])
