@@ -77,8 +77,11 @@ class BinlogStream:
         self.checksum = self._one("SELECT @@global.binlog_checksum").upper() == "CRC32"
         with self.con.cursor() as cur:
             # events with the checksum the server writes (CRC32 or NONE)
-            cur.execute("SET @master_binlog_checksum = @@global.binlog_checksum")
-            cur.execute("SET @master_heartbeat_period = %s", (int(self.heartbeat_s * 1e9),))
+            # (and under the names MySQL reads since 8.0.26, the old ones kept for older
+            # servers and MariaDB: user variables, a name a server does not read is inert)
+            for name in ("master", "source"):
+                cur.execute(f"SET @{name}_binlog_checksum = @@global.binlog_checksum")
+                cur.execute(f"SET @{name}_heartbeat_period = %s", (int(self.heartbeat_s * 1e9),))
             if self.mariadb:
                 cur.execute("SET @mariadb_slave_capability = %s", (MARIADB_SLAVE_CAPABILITY_GTID,))
         host = b"hub"
