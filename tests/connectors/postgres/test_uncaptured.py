@@ -114,3 +114,30 @@ def test_row_level_security_whose_policies_apply_to_the_role_is_warned_of(
     sql.execute(f"ALTER ROLE {role} BYPASSRLS")
     assert f"row-level security of the tables for role {role}" not in _checks(cfg)
     sql.execute(f"SELECT pg_drop_replication_slot('{cfg['slot.name']}')")
+
+
+def test_a_publication_named_after_the_slots_position_is_said_not_retried(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    # (publication.name changed between runs: pgoutput reads the publication as the catalog
+    # was at the WAL it decodes, and ends the stream with "publication ... does not exist";
+    # the task restarted for ever on "the server ended replication", the reason dropped)
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    cfg = source_config(pg_server, pg_db, **{"publication.name": "pub_one",
+                                             "snapshot.mode": "no_data"})  # fmt: skip
+    task = start_task(cfg)
+    offset: dict[str, Any] = {}
+    try:
+        sql.execute("INSERT INTO t VALUES (1)")
+        got = wait_for(lambda: [r for r in task.poll() if r.topic], what="the insert")
+        offset = dict(got[-1].source_offset)
+    finally:
+        task.stop()
+    sql.execute("INSERT INTO t VALUES (2)")  # (made while stopped: decoded at the restart)
+    task = start_task({**cfg, "publication.name": "pub_two"}, offset)
+    try:
+        with pytest.raises(ConfigError, match=r'publication "pub_two" does not exist.*did not '
+                           r"exist at the WAL position the slot resumes from"):  # fmt: skip
+            wait_for(lambda: task.poll() and None, what="the stream's end")
+    finally:
+        task.stop()

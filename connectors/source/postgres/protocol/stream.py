@@ -37,7 +37,7 @@ from connectors.source.postgres.protocol.pgoutput import (
     lsn_to_str,
     str_to_lsn,
 )
-from hub.errors import TransientError
+from hub.errors import ConfigError, TransientError
 
 if TYPE_CHECKING:
     import psycopg
@@ -274,11 +274,43 @@ class ReplicationStream:
             self._send_status()
 
     def _ended(self, n: int) -> NoReturn:
-        """Raise for get_copy_data's -1 (the server ended the COPY) or -2 (an error)."""
+        """Raise for get_copy_data's -1 (the server ended the COPY: its reason, an error
+        from the decoding, follows as the COPY's result) or -2 (an error)."""
         if n == -1:
-            raise ReplicationStreamError(f"the server ended replication on slot {self.slot}")
+            reason = self._final_error()
+            if "publication" in reason and "does not exist" in reason:
+                # (pgoutput reads the publication as the catalog was at the WAL it decodes:
+                # one made, or named by publication.name, after that point is not there)
+                raise ConfigError(
+                    f"replication on slot {self.slot}: the server says: {reason}. The "
+                    "publication did not exist at the WAL position the slot resumes from (it "
+                    "was made later, or publication.name was changed), and PostgreSQL cannot "
+                    "decode the changes before it with it: set publication.name back to the "
+                    "publication the slot was read with, or start over (drop the slot; "
+                    "snapshot.mode=when_needed then takes a new snapshot)"
+                )
+            raise ReplicationStreamError(
+                f"the server ended replication on slot {self.slot}"
+                + (f": {reason}" if reason else "")
+            )
         error = self._pgconn.error_message.decode(errors="replace")
         raise ReplicationStreamError(f"replication on slot {self.slot} failed: {error}")
+
+    def _final_error(self) -> str:
+        """The error the server ended the COPY with (its primary message), or ""."""
+        try:
+            result = self._pgconn.get_result()
+        except Exception:  # noqa: BLE001 - the connection is gone: no reason to read
+            return ""
+        if result is None:
+            return ""
+        from psycopg.pq import DiagnosticField
+
+        primary = result.error_field(DiagnosticField.MESSAGE_PRIMARY)
+        if primary:
+            return bytes(primary).decode(errors="replace")
+        text = (result.error_message or b"").decode(errors="replace").strip()
+        return text.removeprefix("ERROR:").strip().split("\n")[0]
 
     def __iter__(self) -> Iterator[tuple[int, int, bytes]]:
         """Yield ``(wal_start, wal_end, payload)`` for each XLogData, blocking between them."""
