@@ -353,6 +353,14 @@ class PostgresSourceTask(CdcSourceTask):
             self._resume = base.snapshot_done()
         else:
             if slot_exists:
+                if offset is None:  # (said: the position goes with it)
+                    log.warning(
+                        "replication slot %s exists, but this connector has no stored position "
+                        "(renamed? its offsets reset?): the slot is dropped and made again, and "
+                        "a new snapshot is taken; tables without a key are read after a "
+                        "truncate event (the sinks may hold their rows from before)",
+                        cfg.slot_name,
+                    )  # fmt: skip
                 replication.drop_slot(self.meta, cfg.slot_name)
             lsn, exported, repl = self._create_slot(export=True)
             # listed again now that the slot exists: a table created in between is in the
@@ -360,9 +368,10 @@ class PostgresSourceTask(CdcSourceTask):
             tables = self._snapshotted(catalog.tables(self.meta, self.filters))
             base = PostgresOffset(snapshot=True, snapshot_lsn=lsn)
             self._resume = base.snapshot_done()
-            # a new slot after an earlier one (snapshot.mode=when_needed, or a slot lost
-            # mid-snapshot): sinks may hold rows of keyless tables from before
-            if offset is not None:
+            # a new slot after an earlier one (snapshot.mode=when_needed, a slot lost
+            # mid-snapshot, a slot another name of this connector read): sinks may hold rows
+            # of keyless tables from before
+            if offset is not None or slot_exists:
                 self._truncate = truncated([(t.qualified, bool(t.primary_key)) for t in tables], 0)
         self._snapshot_base = base
         self._snapshot_tables = tables

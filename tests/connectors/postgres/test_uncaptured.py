@@ -141,3 +141,29 @@ def test_a_publication_named_after_the_slots_position_is_said_not_retried(
             wait_for(lambda: task.poll() and None, what="the stream's end")
     finally:
         task.stop()
+
+
+def test_a_slot_this_connector_has_no_position_for_is_said_and_keyless_tables_truncated(
+    pg_server: PgServer, pg_db: str, sql: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (a connector renamed, or its offsets reset: its slot was dropped and made again without
+    # a word, and a keyless table's rows came again, twice in the sinks)
+    sql.execute("CREATE TABLE k (v int)")
+    sql.execute("ALTER TABLE k REPLICA IDENTITY FULL")
+    sql.execute("INSERT INTO k VALUES (1), (2)")
+    cfg = source_config(pg_server, pg_db)
+    task = start_task(cfg)
+    try:
+        wait_for(lambda: [r for r in task.poll() if r.topic], what="the snapshot")
+    finally:
+        task.stop()
+    caplog.set_level(logging.WARNING)
+    task = start_task(cfg)  # (no stored position: as under another name)
+    try:
+        got = wait_for(lambda: [r for r in task.poll() if r.topic], what="the new snapshot")
+    finally:
+        task.stop()
+    assert f"replication slot {cfg['slot.name']} exists, but this connector has no stored" in (
+        caplog.text
+    )
+    assert got[0].value["op"] == "t" and got[0].topic == "app.public.k"
