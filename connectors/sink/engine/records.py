@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from connectors.sink.engine.config import SinkConfig
-from connectors.sink.engine.errors import RecordError
+from connectors.sink.engine.errors import RecordError, SinkConfigError
 from connectors.sink.engine.naming import ReservedTableError, TableNamer, TableRef
 from connectors.sink.engine.types import (
     INT64,
@@ -84,6 +84,16 @@ OLD_KEY = "__debezium.oldkey"
 
 
 _OPS = frozenset("crudtm")  # (Debezium's)
+
+
+def _converter_envelope(v: dict[str, Any]) -> bool:
+    """Whether a value read without a schema is a whole JSON converter document with one (a
+    Connect schema of a type, and a payload)."""
+    schema = v.get("schema")
+    return (
+        "payload" in v and type(schema) is dict and isinstance(schema.get("type"), str)
+        and ("fields" in schema or schema.get("type") != "struct")
+    )  # fmt: skip
 
 
 def _schemaless_event(v: dict[str, Any]) -> bool:
@@ -232,6 +242,15 @@ class ChangeReader:
             return self._flat(r, v)
         vs = r.value_schema
         if vs is None:
+            if len(v) == 2 and _converter_envelope(v):
+                raise SinkConfigError(
+                    "value.converter.schemas.enable",
+                    f"the records of topic {r.topic!r} are the JSON converter's "
+                    '{"schema": ..., "payload": ...} (written with schemas), read without '
+                    "them: set value.converter.schemas.enable: true (and key.converter's) on "
+                    "the sink, as the writer's (their fields had become columns schema and "
+                    "payload)",
+                )
             event = _schemaless_event(v)
         elif vs is self._schema_is_event[0]:  # (the last record's schema object: same answer)
             event = self._schema_is_event[1]
