@@ -33,7 +33,8 @@ from connectors.sink.engine.types import (
 )
 from connectors.sink.engine.unavailable import Unavailable
 
-DELETED = Column("__deleted", ColumnType(BOOLEAN))
+# (added to a table that has rows, delete.mode switched to soft: they are live, so false)
+DELETED = Column("__deleted", ColumnType(BOOLEAN), None, False)
 # the kinds of PostgreSQL's variable-length types, which TOAST may store out of line
 _TOASTABLE = {STRING, JSON, BYTES, ARRAY, DECIMAL, VDECIMAL, BITS}
 

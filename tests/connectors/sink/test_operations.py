@@ -165,6 +165,18 @@ def test_soft_delete_and_cdc_metadata(sink: Sink) -> None:
     assert rows == [(1, False, "c", 77), (2, True, "c", 1001)]
 
 
+def test_rows_written_before_delete_mode_soft_are_live(sink: Sink) -> None:
+    # (switched from hard to soft: the column added, the rows the table had read NULL, and
+    # WHERE NOT __deleted hid every one of them)
+    t = people()
+    sink.start([t.topic])
+    sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"})])
+    sink.start([t.topic], **{"delete.mode": "soft"})
+    sink.put([t.insert(1, {"id": 2, "name": "b", "score": "2"})])
+    rows = sink.query(f'SELECT id FROM "{T}" WHERE NOT "__deleted" ORDER BY id')
+    assert rows == [(1,), (2,)]
+
+
 def test_flat_records_after_unwrap_and_schemaless_json(sink: Sink) -> None:
     def rec(off: int, key: object, value: object) -> SinkRecord:
         return SinkRecord("plain.events", 0, off, 0, key, value)
