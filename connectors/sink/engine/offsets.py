@@ -56,6 +56,21 @@ def read_rows(d: Dialect, connector: str) -> dict[tuple[str, int], tuple[int, st
     return out
 
 
+def others(d: Dialect, connector: str, topics: set[str]) -> dict[str, set[str]]:
+    """Per topic of ``topics``, the other connectors whose offsets of it the target holds."""
+    q = d.quote
+    rows = d.query(
+        f"SELECT DISTINCT {q('connector')}, {q('topic')} FROM {d.table_name(REF)} "
+        f"WHERE {q('connector')} <> {d.param}",
+        [connector],
+    )
+    out: dict[str, set[str]] = {}
+    for c, t in rows:
+        if str(t) in topics:
+            out.setdefault(str(t), set()).add(str(c))
+    return out
+
+
 def write(
     d: Dialect,
     connector: str,

@@ -111,6 +111,9 @@ class EngineSinkTask(SinkTask, Generic[C]):
             lambda: offsets_table.read_rows(self.dialect, self.connector)
         )
         out, other = {}, {}
+        fresh = {tp.topic for tp in partitions if (tp.topic, tp.partition) not in stored}
+        if fresh:
+            self._written_by_others(fresh)
         for tp in partitions:
             key = (tp.topic, tp.partition)
             if key not in stored:
@@ -130,6 +133,19 @@ class EngineSinkTask(SinkTask, Generic[C]):
             )  # fmt: skip
             self._run(lambda: self._store_offsets(dict.fromkeys(other, 0), expected=other))
         return out
+
+    def _written_by_others(self, topics: set[str]) -> None:
+        """Warn of topics this connector has no offsets of that another connector wrote to
+        this target: renamed, it writes them again from their start (the rows of tables
+        without a key come twice; keyed ones are upserted again)."""
+        by = self._run(lambda: offsets_table.others(self.dialect, self.connector, topics))
+        if by:
+            log.warning(
+                "%s: the target holds offsets of %s written by connector(s) %s, none of this "
+                "one's: it writes them from their start (a connector renamed? rows of tables "
+                "without a key then come twice: give it its old name back)", self.connector,
+                ", ".join(sorted(by)), ", ".join(sorted(set().union(*by.values()))),
+            )  # fmt: skip
 
     def put(self, records: Sequence[SinkRecord]) -> None:
         # a batch allocates many small acyclic objects; with the batch's records alive, every

@@ -177,6 +177,30 @@ def test_rows_written_before_delete_mode_soft_are_live(sink: Sink) -> None:
     assert rows == [(1,), (2,)]
 
 
+def test_a_renamed_sink_is_warned_that_another_wrote_its_topics(
+    sink: Sink, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (renamed, it wrote the whole log again into the same tables: a keyless table's rows
+    # twice, without a word)
+    import logging
+
+    from hub.runtime.api import SinkTaskContext, TopicPartition
+
+    t = people()
+    sink.start([t.topic])
+    sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"})])
+    sink.stop()
+    task = sink.target.task()
+    caplog.set_level(logging.WARNING)
+    task.start(sink.config, SinkTaskContext("renamed", 0, lambda t: ()))
+    try:
+        assert task.open({TopicPartition(t.topic, 0)}) == {}
+    finally:
+        task.stop()
+    assert (f"renamed: the target holds offsets of {t.topic} written by connector(s) sink, "
+            "none of this one's") in caplog.text  # fmt: skip
+
+
 def test_flat_records_after_unwrap_and_schemaless_json(sink: Sink) -> None:
     def rec(off: int, key: object, value: object) -> SinkRecord:
         return SinkRecord("plain.events", 0, off, 0, key, value)
