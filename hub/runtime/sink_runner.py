@@ -118,6 +118,8 @@ class SinkRunner:
         for tp in tps:  # (another member may have committed them meanwhile)
             self._committed.pop(tp, None)
         stored = self.task.open(tps)
+        if len(stored) < len(tps):
+            self._new_to(tps - stored.keys())
         if self.task.skips_below_stored and len(stored) < len(tps):
             self._none_stored(tps - stored.keys())
         for tp, offset in stored.items():
@@ -140,6 +142,25 @@ class SinkRunner:
                 log.warning(  # (past the end, a task that does not skip: the group's offset)
                     "%s: the target's stored offset cannot be used: %s", self.connector, exc
                 )
+
+    def _new_to(self, tps: set[TopicPartition]) -> None:
+        """Partitions neither the target nor the group holds an offset of (a sink added,
+        renamed, or pointed at a new target): written from the log's start, which retention
+        may have moved past records whose rows the target then lacks; said."""
+        try:
+            got = self.consumer.committed(tps)
+        except Exception:  # noqa: BLE001 - the group's offsets: said by _none_stored
+            return
+        for tp in sorted(tps - got.keys(), key=lambda t: (t.topic, t.partition)):
+            start = self.log.watermarks(tp)[0]
+            if start > 0:
+                log.warning(
+                    "%s: writes %s[%d] from the log's start, offset %d: the records before it "
+                    "were removed by retention (retention.ms, retention.bytes), so the target "
+                    "lacks the rows only they held (a new snapshot of the source, or an "
+                    "incremental snapshot of its tables, copies them)",
+                    self.connector, tp.topic, tp.partition, start,
+                )  # fmt: skip
 
     def _none_stored(self, tps: set[TopicPartition]) -> None:
         """Partitions the target holds no offset of, though this connector's task committed

@@ -199,3 +199,33 @@ def test_group_offsets_set_by_hand_are_where_a_target_without_offsets_resumes(
             (8,),
             (9,),
         ]
+
+
+def test_a_sink_new_to_a_topic_retention_thinned_is_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (added, renamed or pointed at a new target after retention ran: it began at the log's
+    # start, the rows only the removed records held missing in the target without a word)
+    from tests.helpers import wait_for
+
+    worker = Worker(str(tmp_path / "data"))
+    worker.log.create_topic("in", 1, {"segment.bytes": "1024", "retention.bytes": "3000"})
+    out = tmp_path / "out.txt"
+    try:
+        prod = worker.log.producer()
+        for i in range(0, 300, 5):
+            prod.send_many("in", [b'"r%d"' % j for j in range(i, i + 5)], partition=0)
+            prod.flush()
+        part = worker.log.partition("in", 0)
+        part.apply_retention()
+        start = part.log_start_offset
+        assert start > 0
+        worker.add(ConnectorSpec("late", {
+            "connector.class": "FileStreamSink", "topics": "in", "file": str(out),
+            "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
+        }, "test"))  # fmt: skip
+        wait_for(lambda: out.exists() and "r299" in out.read_text(), what="the records")
+    finally:
+        worker.stop()
+    said = [r.getMessage() for r in caplog.records if "removed by retention" in r.getMessage()]
+    assert said and f"late: writes in[0] from the log's start, offset {start}" in said[0]
