@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections import Counter
 from typing import Any
 
@@ -132,8 +133,18 @@ def test_the_encoded_stream_equals_the_converted_stream(
         _workload(con.cursor())
         fast = poll_for(tasks[0], 2.0)
         slow = poll_for(tasks[1], 2.0)
-        counted = [{k: v for k, v in t.metrics().items() if k.startswith("op_events:")}
-                   for t in tasks]  # fmt: skip
+
+        def count() -> list[dict[str, float]]:
+            return [{k: v for k, v in t.metrics().items() if k.startswith("op_events:")}
+                    for t in tasks]  # fmt: skip
+
+        # (on a loaded machine one task may not have read the whole workload in 2 s: the
+        # one behind reads on until both counted the same, 30 s at most)
+        deadline = time.monotonic() + 30
+        while (counted := count())[0] != counted[1] and time.monotonic() < deadline:
+            behind = 0 if sum(counted[0].values()) < sum(counted[1].values()) else 1
+            got = poll_for(tasks[behind], 0.5)
+            (fast if behind == 0 else slow).extend(got)
     finally:
         for task in tasks:
             task.stop()
