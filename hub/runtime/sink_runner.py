@@ -147,6 +147,8 @@ class SinkRunner:
         """Partitions neither the target nor the group holds an offset of (a sink added,
         renamed, or pointed at a new target): written from the log's start, which retention
         may have moved past records whose rows the target then lacks; said."""
+        if self.ctx.common.auto_offset_reset != "earliest":  # (it starts at the end)
+            return
         try:
             got = self.consumer.committed(tps)
         except Exception:  # noqa: BLE001 - the group's offsets: said by _none_stored
@@ -179,6 +181,14 @@ class SinkRunner:
         committed = {tp: off for tp, (off, meta) in got.items() if meta == STORED_FIRST}
         for tp in sorted(committed, key=lambda t: (t.topic, t.partition)):
             start = self.log.watermarks(tp)[0]
+            if committed[tp] < start:  # (a new target, its group's offset left behind)
+                log.warning(
+                    "%s: the target holds no offset of %s[%d] and the group's, %d, is below "
+                    "the log's start, %d: writing from there; the records before it were "
+                    "removed by retention, so the target lacks the rows only they held (a new "
+                    "snapshot of the source, or an incremental snapshot, copies them)",
+                    self.connector, tp.topic, tp.partition, committed[tp], start,
+                )  # fmt: skip
             if committed[tp] <= start:
                 continue
             log.warning(

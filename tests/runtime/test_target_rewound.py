@@ -229,3 +229,69 @@ def test_a_sink_new_to_a_topic_retention_thinned_is_warned_of(
         worker.stop()
     said = [r.getMessage() for r in caplog.records if "removed by retention" in r.getMessage()]
     assert said and f"late: writes in[0] from the log's start, offset {start}" in said[0]
+    caplog.clear()  # (starting at the log's end, it skips nothing retention removed)
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        worker.add(ConnectorSpec("at-end", {
+            "connector.class": "FileStreamSink", "topics": "in", "file": str(tmp_path / "e.txt"),
+            "value.converter.schemas.enable": "false", "batch.max.wait.ms": 50,
+            "consumer.override.auto.offset.reset": "latest",
+        }, "test"))  # fmt: skip
+        wait_for(lambda: worker.status()["at-end"][0].state == "RUNNING", what="the start")
+        end, prod = tmp_path / "e.txt", worker.log.producer()
+
+        def sees_a_new_record() -> bool:  # (its partition assigned: it reads from the end)
+            if end.exists() and "r-new" in end.read_text():
+                return True
+            prod.send_many("in", [b'"r-new"'], partition=0)
+            prod.flush()
+            return False
+
+        wait_for(sees_a_new_record, 30, "a record written after its start", interval=0.5)
+    finally:
+        worker.stop()
+    assert "removed by retention" not in caplog.text
+
+
+def test_a_new_target_behind_the_log_start_is_warned_of(
+    tmp_path: Path, pg_server: PgServer, pg_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (a sink given a new target kept its group's offset, 10, below a log start retention
+    # had moved to past it: the new target got the records from there, without a word)
+    t = PgTable("t", [("id", Oid.INT4, -1), ("n", Oid.INT4, -1)], pk=("id",))
+    spec = ConnectorSpec("pgsink", {
+        "connector.class": "postgres-sink", "topics": t.topic,
+        "connection.url": f"postgresql://{pg_server.user}@{pg_server.host}:"
+                          f"{pg_server.port}/{pg_db}",
+        "batch.max.wait.ms": 50, "offset.flush.interval.ms": 100,
+    }, "test")  # fmt: skip
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        worker.log.create_topic(t.topic, 1, {"segment.bytes": "1024", "retention.bytes": "3000"})
+        _produce(worker, t, 0, 10)
+        worker.add(spec)
+        group = worker.log.groups
+        wait_for(lambda: [p.committed for p in group.describe("connect-pgsink").partitions]
+                 == [10], what="the group's commit")  # fmt: skip
+        worker.stop_connector("pgsink")
+        for i in range(10, 200, 10):
+            _produce(worker, t, i, i + 10)
+        part = worker.log.partition(t.topic, 0)
+        part.apply_retention()
+        start = part.log_start_offset
+        assert start > 10
+    finally:
+        worker.stop()
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as con:  # a new target
+        con.execute("DROP TABLE srv_public_t")
+        con.execute("DELETE FROM _hub_offsets")
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        worker.add(spec)
+        with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as con:
+            wait_for(lambda: con.execute("SELECT to_regclass('srv_public_t')").fetchone()[0]
+                     is not None and 199 in _ids(con), what="the new target's rows")  # fmt: skip
+    finally:
+        worker.stop()
+    assert (f"the target holds no offset of srv.public.t[0] and the group's, 10, is below the "
+            f"log's start, {start}") in caplog.text  # fmt: skip

@@ -88,11 +88,13 @@ _OPS = frozenset("crudtm")  # (Debezium's)
 
 def _converter_envelope(v: dict[str, Any]) -> bool:
     """Whether a value read without a schema is a whole JSON converter document with one (a
-    Connect schema of a type, and a payload)."""
-    schema = v.get("schema")
+    Connect struct schema, its fields named, and a payload of a struct or null)."""
+    schema, payload = v.get("schema"), v.get("payload")
+    fields = schema.get("fields") if type(schema) is dict else None
     return (
-        "payload" in v and type(schema) is dict and isinstance(schema.get("type"), str)
-        and ("fields" in schema or schema.get("type") != "struct")
+        "payload" in v and type(schema) is dict and schema.get("type") == "struct"
+        and type(fields) is list and all(type(f) is dict and "field" in f for f in fields)
+        and (payload is None or type(payload) is dict)
     )  # fmt: skip
 
 

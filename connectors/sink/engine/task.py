@@ -111,7 +111,9 @@ class EngineSinkTask(SinkTask, Generic[C]):
             lambda: offsets_table.read_rows(self.dialect, self.connector)
         )
         out, other = {}, {}
-        fresh = {tp.topic for tp in partitions if (tp.topic, tp.partition) not in stored}
+        # (topics this connector holds no offset of at all: a partition still empty of a
+        # topic it writes is not one)
+        fresh = {tp.topic for tp in partitions} - {t for t, _ in stored}
         if fresh:
             self._written_by_others(fresh)
         for tp in partitions:
@@ -142,8 +144,9 @@ class EngineSinkTask(SinkTask, Generic[C]):
         if by:
             log.warning(
                 "%s: the target holds offsets of %s written by connector(s) %s, none of this "
-                "one's: it writes them from their start (a connector renamed? rows of tables "
-                "without a key then come twice: give it its old name back)", self.connector,
+                "one's: it writes them from their start. A connector renamed? Then the rows of "
+                "tables without a key come twice: give it its old name back (two sinks that "
+                "write a topic into different tables of one target are fine)", self.connector,
                 ", ".join(sorted(by)), ", ".join(sorted(set().union(*by.values()))),
             )  # fmt: skip
 

@@ -45,3 +45,15 @@ def test_records_with_schemas_read_without_them_stop_the_sink_saying_so(
     assert "value.converter.schemas.enable: the records of topic 'app.public.k' are the JSON" in (
         trace
     )
+
+
+def test_only_the_converters_own_documents_are_taken_for_them() -> None:
+    from connectors.sink.engine.records import _converter_envelope
+
+    struct = {"type": "struct", "fields": [{"field": "v", "type": "int32"}], "optional": False}
+    assert _converter_envelope({"schema": struct, "payload": {"v": 1}})
+    assert _converter_envelope({"schema": struct, "payload": None})  # (a delete's)
+    # a document of an application's own with those two names: a row like any other
+    assert not _converter_envelope({"schema": {"type": "object"}, "payload": {"v": 1}})
+    assert not _converter_envelope({"schema": {"type": "struct"}, "payload": {"v": 1}})
+    assert not _converter_envelope({"schema": struct, "payload": [1, 2]})

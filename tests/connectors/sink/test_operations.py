@@ -199,6 +199,14 @@ def test_a_renamed_sink_is_warned_that_another_wrote_its_topics(
         task.stop()
     assert (f"renamed: the target holds offsets of {t.topic} written by connector(s) sink, "
             "none of this one's") in caplog.text  # fmt: skip
+    caplog.clear()  # (a partition of a topic it writes, still empty: not a rename)
+    task = sink.target.task()
+    task.start(sink.config, SinkTaskContext("sink", 0, lambda t: ()))
+    try:
+        task.open({TopicPartition(t.topic, 0), TopicPartition(t.topic, 1)})
+    finally:
+        task.stop()
+    assert "written by connector(s)" not in caplog.text
 
 
 def test_flat_records_after_unwrap_and_schemaless_json(sink: Sink) -> None:

@@ -284,9 +284,10 @@ class ReplicationStream:
                 raise ConfigError(
                     f"replication on slot {self.slot}: the server says: {reason}. The "
                     "publication did not exist at the WAL position the slot resumes from (it "
-                    "was made later, or publication.name was changed), and PostgreSQL cannot "
-                    "decode the changes before it with it: set publication.name back to the "
-                    "publication the slot was read with, or start over (drop the slot; "
+                    "was made later: publication.name was changed, or the publication was "
+                    "dropped and made again), and PostgreSQL cannot decode the changes before "
+                    "it with it: if publication.name was changed, set it back to the one the "
+                    "slot was read with; otherwise start over (drop the slot; "
                     "snapshot.mode=when_needed then takes a new snapshot)"
                 )
             raise ReplicationStreamError(
