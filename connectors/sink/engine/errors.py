@@ -63,6 +63,9 @@ class SchemaChangeError(SinkFatalError):
         super().__init__(
             f"table {table}, column {column}: cannot change type {existing} to {incoming} "
             f"({why}); alter or recreate the column in the target, or route the topic elsewhere"
+            " (a source's decimal/binary/time handling mode or converters changed? The records "
+            "already in the log keep their types, also after the change is undone: route them "
+            "to new tables, or move the sink past them with hub groups reset)"
         )
         self.table = table
         self.column = column
