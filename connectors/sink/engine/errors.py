@@ -65,7 +65,8 @@ class SchemaChangeError(SinkFatalError):
             f"({why}); alter or recreate the column in the target, or route the topic elsewhere"
             " (a source's decimal/binary/time handling mode or converters changed? The records "
             "already in the log keep their types, also after the change is undone: route them "
-            "to new tables, or move the sink past them with hub groups reset)"
+            "to new tables, or move the sink past them: stopped, its rows of _hub_offsets in "
+            "the target and its group's offsets)"
         )
         self.table = table
         self.column = column

@@ -340,7 +340,7 @@ class IncrementalSnapshot:
         # the signal's transaction (`take_blocking`); kept in the offset until then
         self.blocking: list[str] = []
         # notification.enabled.channels (the source sets its own); the notifications' id is
-        # the execute-snapshot signal's (a resumed snapshot's: a new one each), as Debezium's
+        # the execute-snapshot signal's, kept in the offset across restarts, as Debezium's
         self.notifier: Notifier = NO_NOTIFIER
         self._ident: str | None = None
         self._table_rows = 0  # rows emitted of the current table
