@@ -692,7 +692,9 @@ class PostgresSourceTask(CdcSourceTask):
         self._left_out = left_out
         if not missing:
             return
-        shown = [f"{s}.{t}" for s, t in missing if f"{s}.{t}" not in self._unlogged]
+        # (an UNLOGGED table is in no publication: warned of above, never added)
+        missing = [(s, t) for s, t in missing if f"{s}.{t}" not in self._unlogged]
+        shown = [f"{s}.{t}" for s, t in missing]
         if not shown:
             return
         if cfg.publication_autocreate_mode != "filtered":
