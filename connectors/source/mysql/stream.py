@@ -378,7 +378,8 @@ class ChangeStream:
         self._ignored: set[int] = set()  # table ids of tables not captured
         self._sequences: set[tuple[str, str]] = set()  # captured names that are sequences
         # the captured tables' topics (`_registry`): those the schema history holds, and
-        # those seen since; made again at each DDL (a table renamed or dropped gives up its)
+        # those seen since; made again at each DDL (a table renamed or dropped gives up its
+        # topic)
         self._topics: TopicRegistry | None = None
         self._emitted: dict[str, Any] | None = None  # offset of the last record returned
         self.events = 0
@@ -957,8 +958,9 @@ class ChangeStream:
         which the binlog logs as a table's, a write per cache refill): not a table, so not
         captured, as the snapshot reads none either (it had been streamed as a table without
         a key, one row a write, or, without column names in the binlog, stopped the task).
-        By its columns' types and names; without names (binlog_row_metadata MINIMAL or
-        NO_LOG), a table of its types the schema history does not hold."""
+        By its columns' types and names (without names in the binlog, binlog_row_metadata
+        MINIMAL or NO_LOG: the schema history's, for one made as CREATE TABLE ... SEQUENCE=1;
+        a table of its types the history does not hold is taken for one)."""
         if tuple(c.type for c in tm.columns) != _SEQUENCE_TYPES:
             return False
         names = tuple(c.name for c in tm.columns)
