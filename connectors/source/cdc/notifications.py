@@ -6,8 +6,8 @@ Debezium's schemas, written with the source's records at the place it happened).
 
 The sink channel's records carry the offset of the records before them, so they never move
 the source's position; they are not part of the replay (as heartbeats: one may repeat after
-a crash, with a new id and time). A stopped or failed snapshot sends no ABORTED (hub stops a
-task without a poll to write it in); the log says so."""
+a crash, an initial snapshot's with a new id). A stopped or failed snapshot sends no ABORTED
+(hub stops a task without a poll to write it in)."""
 
 from __future__ import annotations
 
@@ -127,11 +127,13 @@ class SnapshotNotes:
     before them: ``position`` at the start of a poll, the last one handed out)."""
 
     def __init__(
-        self, notifier: Notifier, partition: JsonMap, tables: Sequence[str], start: int,
-        rows: Callable[[str], int], position: JsonMap,
+        self, notifier: Notifier, partition: JsonMap, tables: Sequence[str],
+        resumed: str | None, rows: Callable[[str], int], position: JsonMap,
     ) -> None:  # fmt: skip
+        """``resumed``: the table a resumed snapshot goes on in (those before it are done)."""
         self.notifier, self.partition, self.tables = notifier, partition, list(tables)
-        self.next = start  # the first table not yet announced
+        # the first table not yet announced
+        self.next = self.tables.index(resumed) if resumed in self.tables else 0
         self.rows = rows  # a table's rows read so far
         self.position = position
         self.current: str | None = None

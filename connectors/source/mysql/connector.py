@@ -126,7 +126,7 @@ class MySqlSourceTask(CdcSourceTask):
         self._snapshot_tables: list[Any] = []
         self._blocking: dict[str, Any] | None = None  # a blocking snapshot to start
         self.notifier = cfg.notifier()  # notification.enabled.channels
-        self._notes = SnapshotNotes(NO_NOTIFIER, self.partition, [], 0, lambda _: 0, {})
+        self._notes = SnapshotNotes(NO_NOTIFIER, self.partition, [], None, lambda _: 0, {})
         self.meta = connect(cfg)
         if self.filters.lists:
             self.filters.warn_unmatched(context.connector, "database",
@@ -377,10 +377,9 @@ class MySqlSourceTask(CdcSourceTask):
         # stored any row must stream from this same position after reading the tables again,
         # or the deletes in between would never reach rows its first attempt emitted
         self._announce = not resuming  # (a resumed snapshot's position is stored already)
-        names = [t.qualified for t in found]
-        first = names.index(resume_at[0]) if resume_at and resume_at[0] in names else 0
         self._notes = SnapshotNotes(
-            self.notifier, self.partition, names, first,
+            self.notifier, self.partition, [t.qualified for t in found],
+            resume_at[0] if resume_at else None,
             lambda name: self._rows_done.get(name, 0),
             self._announced or {**base, "snapshot": True, "table": None, "after": None},
         )  # fmt: skip

@@ -961,8 +961,8 @@ class ChangeStream:
         By its columns' types and names (without names in the binlog, binlog_row_metadata
         MINIMAL or NO_LOG: the schema history's, for one made as CREATE TABLE ... SEQUENCE=1;
         a table of its types the history does not hold is taken for one)."""
-        if tuple(c.type for c in tm.columns) != _SEQUENCE_TYPES:
-            return False
+        if len(tm.columns) != 8 or tuple(c.type for c in tm.columns) != _SEQUENCE_TYPES:
+            return False  # (at every TABLE_MAP: most leave at the length)
         names = tuple(c.name for c in tm.columns)
         if names[0] is None and self.history is not None:  # (CREATE TABLE ... SEQUENCE=1)
             known = self.history.schemas.get(tm.schema, tm.table)

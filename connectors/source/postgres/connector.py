@@ -109,7 +109,7 @@ class PostgresSourceTask(CdcSourceTask):
         self._row = 0
         self._table_schemas: dict[str, TableSchema] = {}
         self.notifier = cfg.notifier()  # notification.enabled.channels
-        self._notes = SnapshotNotes(NO_NOTIFIER, self.partition, [], 0, lambda _: 0, {})
+        self._notes = SnapshotNotes(NO_NOTIFIER, self.partition, [], None, lambda _: 0, {})
         self._beat = Heartbeat(
             cfg.heartbeat_interval_ms, cfg.heartbeat_topics_prefix, cfg.topic_prefix,
             (lambda: self.meta.execute(cfg.heartbeat_action_query))
@@ -392,10 +392,9 @@ class PostgresSourceTask(CdcSourceTask):
             )  # fmt: skip
             self.reader.begin()
             reader = self.reader
-            names = [t.qualified for t in tables]
-            first = names.index(resume_at[0]) if resume_at and resume_at[0] in names else 0
             self._notes = SnapshotNotes(
-                self.notifier, self.partition, names, first,
+                self.notifier, self.partition, [t.qualified for t in tables],
+                resume_at[0] if resume_at else None,
                 lambda name: reader.rows_done.get(name, 0),
                 (self._announced or base).to_dict(),
             )  # fmt: skip
