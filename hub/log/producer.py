@@ -299,7 +299,8 @@ class Producer:
         # a batch, header included, must fit the topic's max.message.bytes too, compressed or
         # not (as send_packed's): cut by max_batch_bytes alone, records each of which fit
         # made a batch that did not, and the call refused them all
-        budget = self._budget(t.config.max_message_bytes, compression)
+        limit = t.config.max_message_bytes
+        budget = self._budget(limit, compression)
         step = self._batch_records
         if len(values) > 1:
             # big records: cut the input so a chunk's batch fits the budget, rather than
@@ -324,10 +325,11 @@ class Producer:
                 parts = codec.partition_encode(k, v, h, ts, n, sticky, sh)
             for p, enc in enumerate(parts):
                 if enc is not None:
-                    self._encoded_batches(t.partitions[p], enc, compression, batches, budget)
+                    self._encoded_batches(
+                        t.partitions[p], enc, compression, batches, budget, topic, limit
+                    )
         # all or nothing: a batch past max.message.bytes fails the call before any is appended
         # (a caller that stores offsets after a refused send relies on it)
-        limit = t.config.max_message_bytes
         for _, data in batches:
             if len(data[0]) + len(data[1]) > limit:
                 raise RecordTooLargeError(topic, len(data[0]) + len(data[1]), limit)
@@ -354,8 +356,16 @@ class Producer:
         compression: str,
         out: list[tuple[Partition, tuple[bytearray, bytes]]],
         budget: int,
+        topic: str,
+        limit: int,
     ) -> None:
         records, count, first, max_ts = enc
+        if count == 1 and len(records) + _batch.HEADER_SIZE > limit:
+            # a record is judged uncompressed, as send's, send_packed's and the Kafka
+            # producer's: judged on its compressed batch, a compressible record past the
+            # limit went in through here and was refused through the others (a snapshot
+            # took a row its stream then failed on); a record past the budget is alone here
+            raise RecordTooLargeError(topic, len(records) + _batch.HEADER_SIZE, limit)
         if len(records) > budget and count > 1:
             # too big for one batch (skewed keys or big values): halve and re-encode
             recs = codec.decode_records(records, 0, len(records), count, 0, first, "", 0, Record)
@@ -366,7 +376,7 @@ class Producer:
                     [r.headers for r in half],
                     [r.timestamp for r in half],
                 )
-                self._encoded_batches(part, sub, compression, out, budget)
+                self._encoded_batches(part, sub, compression, out, budget, topic, limit)
             return
         out.append((part, _batch.build_batch_parts(records, count, first, max_ts, compression)))
 

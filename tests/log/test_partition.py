@@ -207,6 +207,27 @@ def test_a_send_many_with_one_record_too_large_appends_none(log: Log) -> None:
     assert [log.partition("t", p).log_end_offset for p in range(3)] == [0, 0, 0]
 
 
+@pytest.mark.parametrize("compression", ["lz4", "gzip", "zstd"])
+def test_a_compressible_record_past_the_limit_is_refused_by_every_send(
+    log: Log, compression: str
+) -> None:
+    # a record is judged uncompressed whichever way it is sent (as the Kafka producer's
+    # check): judged on its compressed batch, a source's snapshot (send_many) took a
+    # compressible 2 MB row its stream (send, send_packed) was then refused for good
+    log.create_topic("t", 1, {"max.message.bytes": "100000", "compression.type": compression})
+    prod = log.producer()
+    big = b"a" * 200_000
+    with pytest.raises(RecordTooLargeError, match="max.message.bytes=100000"):
+        prod.send_many("t", [big], keys=[b"k"])
+    with pytest.raises(RecordTooLargeError):
+        prod.send_many("t", [b"small"] * 5 + [big], keys=[b"k"] * 6, seq_header=("h", b"p/", 1))
+    with pytest.raises(RecordTooLargeError):
+        prod.send("t", big, key=b"k")
+    prod.send_many("t", [b"a" * 90_000] * 3, keys=[b"k"] * 3)  # each fits: taken
+    prod.flush()
+    assert log.partition("t", 0).log_end_offset == 3
+
+
 def test_send_many_seq_header(log: Log) -> None:
     log.create_topic("t", 2)
     prod = log.producer(batch_records=7)  # several chunks: each numbered from its start
