@@ -90,6 +90,21 @@ class KeyChangedError(SinkFatalError):
         self.table = table
 
 
+class KeylessIntoKeyedError(SinkFatalError):
+    """Records without a key were refused by a table with a primary key: a row of theirs
+    took a key value the table holds (the source table's key was dropped)."""
+
+    def __init__(self, table: str, table_key: Sequence[str], said: str) -> None:
+        super().__init__(
+            f"table {table}: its primary key is ({', '.join(table_key)}) but the records "
+            "written to it have no key (the source table's key dropped?), and one took a key "
+            "value the table holds: drop the table's primary key (ALTER TABLE ... DROP "
+            "CONSTRAINT ...) to take them as a keyless table's rows, give the source table "
+            f"its key back, or route the topic to another table; the target said: {said}"
+        )
+        self.table = table
+
+
 class NameCollisionError(SinkFatalError):
     """Two names the target takes for one (DuckDB's identifiers are case-insensitive)."""
 

@@ -29,9 +29,11 @@ from connectors.sink.engine.config import SinkConfig
 from connectors.sink.engine.dialect import Dialect, TableInfo
 from connectors.sink.engine.errors import (
     KeyChangedError,
+    KeylessIntoKeyedError,
     MissingTableError,
     NameCollisionError,
     OffsetsMovedError,
+    SinkFatalError,
     TableCollisionError,
     TargetRewoundError,
     ValueNotHeldError,
@@ -72,6 +74,7 @@ class EngineSinkTask(SinkTask, Generic[C]):
         self.unavailable = self.reader.unavailable
         self.dialect.writer = f"{context.connector}/{context.task_id}"
         self.tables: dict[TableRef, TableInfo | None] = {}
+        self._keyless_told: set[TableRef] = set()  # keyed tables told of keyless records
         self.next: dict[tuple[str, int], int] = {}
         # table -> the topic that writes it, when table names are made of topics (`owners`)
         self.owners: dict[TableRef, str] | None = None
@@ -363,11 +366,32 @@ class EngineSinkTask(SinkTask, Generic[C]):
             if held is not None:
                 columns.append(Column(name, held))
         upsert = cfg.insert_mode != "insert"
+        # keyless records appended to a table with a primary key (the source table's key
+        # dropped, or a key made by hand): taken as long as their key values are new to it; one
+        # that is not fails the batch, maybe days later: said at once, and the failure says why
+        keyless_into_keyed = bool(info.pk and not tb.pk and tb.appended)
+        if keyless_into_keyed and tb.table not in self._keyless_told:
+            self._keyless_told.add(tb.table)
+            log.warning(
+                "%s: table %s has a primary key (%s) but the records written to it have no "
+                "key (the source table's key dropped?): they are inserted as a keyless "
+                "table's rows, and one whose key the table holds will fail its batch; drop "
+                "the table's primary key to take them as keyless rows, or give the source "
+                "table its key back",
+                self.connector, tb.table, ", ".join(info.pk),
+            )  # fmt: skip
         try:
             inexact_in_doubles(d, info, columns, lambda: [*tb.upserts(), *tb.appended])
             apply(d, tb, info, columns, upsert=upsert, soft=soft, unavailable=self.unavailable)
         except ValueNotHeldError as exc:
             raise exc.in_table(str(tb.table)) from None
+        except Exception as exc:
+            if not keyless_into_keyed or isinstance(exc, HubError):
+                raise
+            said = d.translate(exc)
+            if not isinstance(said, SinkFatalError):
+                raise
+            raise KeylessIntoKeyedError(str(tb.table), info.pk, str(said)) from exc
 
     @staticmethod
     def _guess(tb: TableBatch, name: str) -> ColumnType:

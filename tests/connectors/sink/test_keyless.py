@@ -268,3 +268,29 @@ def test_a_record_key_without_fields_is_refused(sink: Sink) -> None:
         sink.put([good, keyless])
     sink.put([good])
     assert sink.rows("srv_public_people") == [(1, "a", Decimal("1.00"))]
+
+
+@ROW_ID
+def test_keyless_records_into_a_keyed_table_are_told_of_and_their_refusal_says_why(
+    sink: Sink, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the source table's primary key dropped: its records come without a key to the table
+    # made with one; they are taken while their key values are new to it, and one that is
+    # not failed the batch with the target's bare unique violation, maybe days later
+    from connectors.sink.engine.errors import KeylessIntoKeyedError
+
+    cols = [("id", Oid.INT4, -1), ("name", Oid.TEXT, -1)]
+    keyed, keyless = PgTable("t", cols), PgTable("t", cols, pk=())
+    sink.put([keyed.insert(0, {"id": 1, "name": "a"}), keyed.insert(1, {"id": 2, "name": "b"})])
+    with caplog.at_level(logging.WARNING):
+        sink.put([keyless.insert(2, {"id": 3, "name": "c"})])
+    told = [r.getMessage() for r in caplog.records if "have no key" in r.getMessage()]
+    assert len(told) == 1 and "srv_public_t has a primary key (id)" in told[0]
+    with pytest.raises(KeylessIntoKeyedError, match=r"primary key is \(id\).*drop the table"):
+        sink.put([keyless.insert(3, {"id": 1, "name": "again"})])
+    # a keyless update (old image) finds its row; nothing of the refused batch landed
+    sink.put([keyless.event("u", 3, {"id": 2, "name": "b"}, {"id": 2, "name": "B"})])
+    assert sorted(sink.query('SELECT "id", "name" FROM "srv_public_t"')) == [
+        (1, "a"), (2, "B"), (3, "c"),
+    ]  # fmt: skip
+    assert len([r for r in caplog.records if "have no key" in r.getMessage()]) == 1
