@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from connectors.source.cdc import captured
+from connectors.source.cdc.captured import CapturedTables
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
@@ -54,6 +56,7 @@ from connectors.source.mysql.server import (
     CatalogTable,
     PositionLostError,
     binlog_files,
+    captured_names,
     connect,
     is_mariadb,
     names,
@@ -174,7 +177,11 @@ class MySqlSourceTask(CdcSourceTask):
         stored = context.internal_topic(self._history_topic(), TOPIC_CONFIG)
         # (a blocking snapshot goes on whatever the snapshot.mode: its signal asked for it)
         blocking = in_progress and usable and offset is not None and "only" in offset
+        self._captured = CapturedTables.of(context, self.partition)
+        self._captured_due = time.monotonic() + captured.CHECK_S
+        now_captured = captured_names(self.meta, self.filters)
         if blocking or policy.should_snapshot(offset is not None, in_progress, usable):
+            self._captured.start(now_captured, streams_on=False)
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
             self._start_snapshot(
                 offset if usable else None, in_progress and usable, offset is not None
@@ -182,6 +189,12 @@ class MySqlSourceTask(CdcSourceTask):
             self._open_history(stored, policy, offset if usable else None)
         else:
             self.notifier.notify(INITIAL, "SKIPPED")
+            # (a snapshot.mode that never reads rows: the user's choice, no warning)
+            self._captured.start(
+                now_captured,
+                streams_on=offset is not None and usable and self.should_stream
+                and policy.should_snapshot(False, False, True),
+            )  # fmt: skip
             if offset is None:
                 # a first start without a snapshot: the position and the tables' definitions
                 # read under the snapshot's lock; a crashed first run's records came from
@@ -653,8 +666,18 @@ class MySqlSourceTask(CdcSourceTask):
         if self.notifier.sink:  # (SKIPPED, an incremental snapshot's since the last signal)
             at = None if records or self.stream._txn is not None else self.stream.position()
             self.notifier.drain(records, self.partition, at)
-        if time.monotonic() - self._sampled >= SAMPLE_INTERVAL_S:
+        now = time.monotonic()
+        if now - self._sampled >= SAMPLE_INTERVAL_S:
             self._sample_server()
+        if now >= self._captured_due:  # (tables made since: captured from their first row)
+            self._captured_due = now + captured.CHECK_S
+            try:
+                self._captured.update(self._on_meta(lambda c: captured_names(c, self.filters)))
+            except Exception as exc:  # noqa: BLE001 - the next check's turn; the stream goes on
+                log.debug("listing the captured tables failed: %s", exc)
+        if records:  # the captured tables' set, when changed (first: the poll's last
+            # record stays the one of the task's position)
+            records[:0] = self._captured.take()
         return records
 
     def _stop_for_blocking(self, records: list[SourceRecord]) -> None:

@@ -324,8 +324,15 @@ def refuse_versioned(con: Any, filters: Filters) -> None:
         )
 
 
-def tables(con: Any, filters: Filters, only: tuple[str, str] | None = None) -> list[CatalogTable]:
-    """The captured base tables (or ``only`` = (db, table) if captured), sorted by name."""
+def captured_names(con: Any, filters: Filters) -> list[str]:
+    """The captured base tables' names, ``db.table``: `tables`' without describing them."""
+    return [f"{db}.{name}" for db, name, _ in _captured(con, filters, None)]
+
+
+def _captured(
+    con: Any, filters: Filters, only: tuple[str, str] | None
+) -> list[tuple[str, str, int]]:
+    """(db, table, estimated rows) of the captured base tables (or ``only``), by name."""
     where, args = "", tuple[str, ...]()
     if only is not None:
         where, args = " AND t.TABLE_SCHEMA = %s AND t.TABLE_NAME = %s", only
@@ -343,7 +350,12 @@ def tables(con: Any, filters: Filters, only: tuple[str, str] | None = None) -> l
         "FROM information_schema.TABLES t WHERE t.TABLE_TYPE = 'BASE TABLE'" + where
         + " ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME", args)  # fmt: skip
     names = [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
-    names = [n for n in names if filters.table(n[0], n[1])]
+    return [n for n in names if filters.table(n[0], n[1])]
+
+
+def tables(con: Any, filters: Filters, only: tuple[str, str] | None = None) -> list[CatalogTable]:
+    """The captured base tables (or ``only`` = (db, table) if captured), sorted by name."""
+    names = _captured(con, filters, only)
     if not names:
         return []
     dbs = sorted({n[0] for n in names})

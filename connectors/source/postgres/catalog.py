@@ -238,6 +238,21 @@ def tables(
     ]
 
 
+_TABLE_NAMES = """
+SELECT n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND c.relpersistence = 'p'
+"""
+
+
+def captured_names(conn: psycopg.Connection[tuple[Any, ...]], filters: Filters) -> list[str]:
+    """The captured tables' names, ``schema.table``: `tables`' without describing them."""
+    return [
+        f"{s}.{t}" for s, t in conn.execute(_TABLE_NAMES).fetchall()
+        if not PostgresSourceConfig.system_namespace(s) and filters.table(s, t)
+    ]  # fmt: skip
+
+
 def type_mapper(
     conn: psycopg.Connection[tuple[Any, ...]], cfg: PostgresSourceConfig
 ) -> tuple[TypeMapper, dict[int, tuple[int, int]]]:

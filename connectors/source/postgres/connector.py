@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from connectors.source.cdc.captured import CapturedTables
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
@@ -204,11 +205,20 @@ class PostgresSourceTask(CdcSourceTask):
         in_progress = offset is not None and offset.snapshot
         # (a blocking snapshot goes on whatever the snapshot.mode: its signal asked for it)
         blocking = in_progress and usable and offset is not None and offset.only is not None
+        self._captured = CapturedTables.of(context, self.partition)
         if blocking or policy.should_snapshot(offset is not None, in_progress, usable):
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
+            self._captured.start((t.qualified for t in tables), streams_on=False)
             self._start_snapshot(offset, slot is not None, usable, in_progress, tables)
         else:
             self.notifier.notify(INITIAL, "SKIPPED")
+            # (a snapshot.mode that never reads rows: the user's choice, no warning)
+            self._captured.start(
+                (t.qualified for t in tables),
+                streams_on=offset is not None and usable and self.should_stream
+                and policy.should_snapshot(False, False, True),
+                told=published,
+            )  # fmt: skip
             if published and offset is not None:  # (never published before: not streamed)
                 log.warning(
                     "publication %s (publication.autocreate.mode=filtered) now also holds %s: "
@@ -658,6 +668,9 @@ class PostgresSourceTask(CdcSourceTask):
         if now >= self._publication_due:
             self._publication_due = now + PUBLICATION_CHECK_S
             self._check_publication()
+        if records:  # the captured tables' set, when changed (first: the poll's last
+            # record stays the one of the task's position)
+            records[:0] = self._captured.take()
         return records
 
     def _check_publication(self) -> None:
@@ -670,6 +683,9 @@ class PostgresSourceTask(CdcSourceTask):
         cfg = self.cfg
         name = cfg.publication_name
         try:
+            # (tables made since are captured from their first change: not new at the next
+            # start)
+            self._captured.update(catalog.captured_names(self.meta, self.filters))
             _, left_out, now_unlogged = catalog.uncaptured(
                 self.meta, self.filters, not self._via_root
             )

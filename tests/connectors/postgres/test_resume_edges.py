@@ -66,9 +66,9 @@ def test_a_restart_inside_a_transaction_keeps_its_position_while_the_server_catc
         deadline = time.monotonic() + 60
         while first is None and time.monotonic() < deadline:
             for r in task.poll():
-                if not r.topic:
+                if not r.topic and "captured" not in r.source_partition:
                     moves.append(dict(r.source_offset))
-                elif first is None:
+                elif r.topic and first is None:
                     first = r
         assert moves == []  # no idle move may drop the (commit LSN, message) position
         # the row after the last one returned (a poll may return fewer than max.batch.size)

@@ -1,0 +1,98 @@
+"""The tables a source's lists took at its last run, kept among its offsets, so that a start
+can name the tables new to them.
+
+A table added to ``table.include.list`` (or taken out of an exclude list, or a database added
+to the captured ones) has its changes captured from the stored position on; the rows it held
+before are not read, as in Debezium, where an incremental snapshot copies them. Without a
+word they were missing from the sinks for good. A start that streams on from a stored
+position now warns, naming those tables and the signal that copies their rows.
+
+The set is the source partition's own offset (``{**partition, "captured": "tables"}``): a
+short digest per table, written through an offset-only record whenever it changes (at a
+start, and when a check while streaming finds tables made since), so it is stored with the
+offsets of the records before it, never ahead of them."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from hub.runtime.api import JsonMap, SourceRecord, offset_update
+
+log = logging.getLogger(__name__)
+
+CHECK_S = 30.0  # how often a stream looks for tables made since (their changes are captured)
+MAX_TABLES = 50_000  # past it the set is not kept (its offset would pass 700 kB)
+
+
+# how to copy a table's rows while streaming, for the warnings
+COPY_ROWS = (
+    "copy them with an incremental snapshot: an execute-snapshot signal naming them (a row "
+    "in signal.data.collection, or the console's snapshot form)"
+)
+
+
+def _digest(name: str) -> str:
+    return hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
+
+
+class CapturedTables:
+    """The captured tables' set of one source partition (its last stored one, and now)."""
+
+    def __init__(self, connector: str, partition: JsonMap, stored: JsonMap | None) -> None:
+        self.connector = connector
+        self.partition: JsonMap = {**partition, "captured": "tables"}
+        held = stored.get("tables") if stored else None
+        self.before: set[str] | None = (
+            {str(d) for d in held} if isinstance(held, list) else None
+        )  # fmt: skip
+        self.now: set[str] | None = None  # the digests last written (or to be written)
+        self._pending: SourceRecord | None = None
+
+    @classmethod
+    def of(cls, context: Any, partition: JsonMap) -> CapturedTables:
+        """The set stored for ``partition`` among the task's offsets (`SourceTaskContext`)."""
+        stored = context.offset({**partition, "captured": "tables"})
+        return cls(context.connector, partition, stored)
+
+    def start(
+        self, tables: Iterable[str], *, streams_on: bool, told: Collection[str] = ()
+    ) -> list[str]:
+        """Note the tables the lists take at this start; when the start streams on from a
+        stored position (no snapshot reads them), warn of those the last run did not capture
+        (but those in ``told``, warned of already) and return them."""
+        names = sorted(set(tables))
+        new: list[str] = []
+        if streams_on and self.before is not None:
+            new = [n for n in names if _digest(n) not in self.before and n not in told]
+        if new:
+            shown = ", ".join(new[:10]) + (f" and {len(new) - 10} more" if len(new) > 10 else "")
+            log.warning(
+                "%s: %s captured from now on (new to the lists since the last run, or made "
+                "while the connector was stopped): %s changes from the stored position on "
+                "reach the topics, but rows %s held before are not read; %s",
+                self.connector, shown, "their" if len(new) > 1 else "its",
+                "they" if len(new) > 1 else "it", COPY_ROWS,
+            )  # fmt: skip
+        self.update(names)
+        return new
+
+    def update(self, tables: Iterable[str]) -> None:
+        """The tables captured now (a check while streaming: tables made since are captured
+        from their first change); written at the next `take` when the set changed."""
+        names = set(tables)
+        if len(names) > MAX_TABLES:
+            return
+        digests = {_digest(n) for n in names}
+        if digests == (self.now if self.now is not None else self.before):
+            self.now = digests
+            return
+        self.now = digests
+        self._pending = offset_update(self.partition, {"tables": sorted(digests)})
+
+    def take(self) -> list[SourceRecord]:
+        """The offset-only record of a changed set, once (to put among a poll's records)."""
+        out, self._pending = self._pending, None
+        return [out] if out is not None else []

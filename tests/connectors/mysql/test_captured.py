@@ -1,0 +1,78 @@
+"""Tables new to a source's lists at a restart: their changes stream from the stored
+position, the rows they held before are not read (as in Debezium); said, with how to copy
+them, instead of missing from the sinks without a word (`connectors.source.cdc.captured`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import connectors.source.cdc.captured as captured
+from hub.config import ConnectorSpec
+from hub.runtime.worker import Worker
+from tests.connectors.mysql.helpers import root, source_config
+from tests.connectors.postgres.helpers import events
+from tests.fixtures.mariadb import MariaDBServer
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.integration
+
+TOLD = "captured from now on"
+
+
+def test_a_table_new_to_the_lists_at_a_restart_is_warned_of(
+    mariadb_server: MariaDBServer, mariadb_db: str, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    con = root(mariadb_server, mariadb_db)
+    db = mariadb_db
+    with con.cursor() as cur:
+        for t in ("a", "b"):
+            cur.execute(f"CREATE TABLE {t} (id int PRIMARY KEY)")
+            cur.execute(f"INSERT INTO {t} VALUES (1), (2), (3)")
+    monkeypatch.setattr(captured, "CHECK_S", 0.2)
+    caplog.set_level(logging.WARNING)
+    cfg = source_config(mariadb_server, db, **{"table.include.list": rf"{db}\.a"})
+
+    def run(config: dict[str, Any], made: str | None = None) -> None:
+        worker = Worker(str(tmp_path / "data"))
+        worker.add(ConnectorSpec("my", config, "test"))
+        topic = f"app.{db}.a"
+        try:
+            wait_for(lambda: len(events(worker.log, topic)) >= 3, what="a's rows")
+            n = len(events(worker.log, topic))
+            with con.cursor() as cur:
+                cur.execute("INSERT INTO a VALUES (%s)", (100 + n,))  # streamed
+            wait_for(lambda: len(events(worker.log, topic)) > n, what="a's change")
+            if made is not None:
+                with con.cursor() as cur:
+                    cur.execute(f"CREATE TABLE {made} (id int PRIMARY KEY)")
+                    cur.execute(f"INSERT INTO {made} VALUES (1)")
+                wait_for(lambda: events(worker.log, f"app.{db}.{made}"), what=made)
+                time.sleep(0.5)  # (a check of the tables after it: 0.2 s apart)
+                with con.cursor() as cur:
+                    cur.execute("INSERT INTO a VALUES (%s)", (500 + n,))
+                wait_for(lambda: len(events(worker.log, topic)) > n + 1, what="a poll")
+        finally:
+            worker.stop()
+
+    run(cfg)  # the first start: a snapshot, nothing new
+    assert TOLD not in caplog.text
+    wider = {**cfg, "table.include.list": rf"{db}\.(a|b|c\d*)"}
+    run(wider, made="c1")
+    lines = [r.getMessage() for r in caplog.records if TOLD in r.getMessage()]
+    assert len(lines) == 1 and f"my: {db}.b captured from now on" in lines[0], lines
+    assert "rows it held before are not read" in lines[0] and "execute-snapshot" in lines[0]
+    caplog.clear()
+    run(wider)  # b is known now; c1 was made while streaming
+    assert TOLD not in caplog.text
+    # a snapshot.mode that never reads rows: the user's choice, no warning
+    with con.cursor() as cur:
+        cur.execute("CREATE TABLE d (id int PRIMARY KEY)")
+        cur.execute("INSERT INTO d VALUES (1)")
+    run({**wider, "table.include.list": rf"{db}\.(a|b|c\d*|d)", "snapshot.mode": "no_data"})
+    assert TOLD not in caplog.text
