@@ -98,6 +98,11 @@ def test_connect_checks_source_and_sinks(tmp_path: Path, pg_server: PgServer, pg
         r = _validate(tmp_path, {"name": "j", "config": jdbc})
         assert r.returncode == 2 and "FAIL  connect to u@127.0.0.1:1/db" in r.stdout, r.stdout
         assert "Secr3tPw" not in r.stdout + r.stderr
+        # the user it logs in as, connection.username's (it had shown "@127.0.0.1...")
+        jdbc = {**jdbc, "connection.url": "jdbc:postgresql://127.0.0.1:1/db",
+                "connection.username": "wh_user"}  # fmt: skip
+        r = _validate(tmp_path, {"name": "j", "config": jdbc})
+        assert "FAIL  connect to wh_user@127.0.0.1:1/db" in r.stdout, r.stdout
     finally:
         with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as sql:
             sql.execute("DROP OWNED BY hub_weak; DROP ROLE hub_weak")
@@ -176,3 +181,30 @@ def test_a_key_column_the_table_lacks_is_named(
         "FAIL  message.key.columns names columns of the tables: public.orders has no column "
         "nosuchcol (its columns: id, note)" in r.stdout
     ), r.stdout
+
+
+def test_a_missing_signal_table_is_failed_with_its_create_statement(
+    pg_server: PgServer, pg_db: str, mariadb_server: Any, mariadb_db: str
+) -> None:
+    # (README's PostgreSQL example names public.debezium_signal: validate said ok, then the
+    # start failed on it; a MariaDB source's signals never came)
+    from connectors.source.mysql.connector import MariaDbConnector
+    from connectors.source.postgres.checks import check
+    from tests.connectors.mysql.helpers import root
+    from tests.connectors.mysql.helpers import source_config as my_config
+
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as sql:
+        sql.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        cfg = source_config(pg_server, pg_db, **{"signal.data.collection": "public.sig"})
+        got = {c.what: c for c in check(cfg)}["signal table public.sig exists"]
+        assert not got.ok and "CREATE TABLE public.sig (id text PRIMARY KEY" in got.detail
+        sql.execute("CREATE TABLE sig (id text PRIMARY KEY, type text NOT NULL, data text)")
+        assert {c.what: c for c in check(cfg)}["signal table public.sig exists"].ok
+    cfg = my_config(mariadb_server, mariadb_db,
+                    **{"signal.data.collection": f"{mariadb_db}.sig"})  # fmt: skip
+    what = f"signal table {mariadb_db}.sig exists"
+    got = {c.what: c for c in MariaDbConnector.check(cfg)}[what]
+    assert not got.ok and f"CREATE TABLE `{mariadb_db}`.`sig`" in got.detail, got.detail
+    with root(mariadb_server, mariadb_db).cursor() as cur:
+        cur.execute("CREATE TABLE sig (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32), data TEXT)")
+    assert {c.what: c for c in MariaDbConnector.check(cfg)}[what].ok

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,11 +30,13 @@ class PostgresSink(EngineSink):
 
     @classmethod
     def where(cls, config: Mapping[str, Any]) -> str:
-        return _where(PostgresSinkConfig.of(config).connection_url)
+        cfg = PostgresSinkConfig.of(config)
+        return _where(cfg.connection_url, cfg.connection_username)
 
 
-def _where(url: str) -> str:
-    """``user@host:port/db`` of a connection URL, without its password."""
+def _where(url: str, username: str | None = None) -> str:
+    """``user@host:port/db`` of a connection URL, without its password; the user is
+    connection.username's where set (it is the one the sink logs in as)."""
     from psycopg.conninfo import conninfo_to_dict
 
     from connectors.sink.postgres.config import conninfo
@@ -42,4 +45,5 @@ def _where(url: str) -> str:
         d = conninfo_to_dict(conninfo(url))
     except Exception:  # noqa: BLE001 - the URL was validated; this is for a message only
         return "the PostgreSQL target"
-    return f"{d.get('user', '')}@{d.get('host', '')}:{d.get('port', 5432)}/{d.get('dbname', '')}"
+    user = username or d.get("user") or os.environ.get("PGUSER", "")
+    return f"{user}@{d.get('host', '')}:{d.get('port', 5432)}/{d.get('dbname', '')}"

@@ -815,6 +815,8 @@ class MySqlConnector(CdcSourceConnector):
 
     @classmethod
     def check(cls, config: Mapping[str, Any]) -> list[Check]:
+        from connectors.source.mysql.server import query
+        from connectors.source.mysql.snapshot import ident
         from hub.errors import HubError, describe
 
         cfg = MySqlSourceConfig.of(config)
@@ -828,6 +830,17 @@ class MySqlConnector(CdcSourceConnector):
             lists = Filters.from_config(cfg).unmatched_check(
                 "database", lambda cols: names(con, cfg, cols)
             )
+            if cfg.signal_data_collection:  # (the stream watches it; signals need it there)
+                db, _, table = cfg.signal_data_collection.partition(".")
+                there = bool(query(
+                    con, "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                    "AND TABLE_NAME = %s", (db, table),
+                ))  # fmt: skip
+                out.append(Check(
+                    f"signal table {cfg.signal_data_collection} exists", there,
+                    "" if there else f"create it: CREATE TABLE {ident(db)}.{ident(table)} "
+                    "(id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, data TEXT)",
+                ))  # fmt: skip
             return out if lists is None else [*out, lists]
         finally:
             con.close()

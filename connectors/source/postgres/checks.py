@@ -61,7 +61,10 @@ def _server(conn: Any, cfg: PostgresSourceConfig) -> list[Check]:
         out.append(Check(f"replication slot {cfg.slot_name} is usable", ours and pid is None, (
             f"it is a {plugin or 'physical'} slot of {database}: choose another slot.name"
             if not ours else f"in use by server process {pid}" if pid is not None
-            else "exists, pgoutput, not in use"
+            else "exists, pgoutput, not in use: a connector with a stored position resumes "
+            "from it; one without (renamed, a new data directory, offsets reset) drops it, "
+            "with a warning, and takes a new snapshot (another pipeline using the slot loses "
+            "its position: give each its own slot.name)"
         )))  # fmt: skip
     filters = Filters.from_config(cfg)
     tables = catalog.tables(conn, filters)
@@ -114,6 +117,18 @@ def _server(conn: Any, cfg: PostgresSourceConfig) -> list[Check]:
         if unreadable else ""
     )))  # fmt: skip
     out.append(_publication(conn, cfg, tables, superuser))
+    if cfg.signal_data_collection:  # (the task's start fails without it)
+        schema, _, table = cfg.signal_data_collection.partition(".")
+        there = conn.execute(
+            "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')",
+            (schema, table),
+        ).fetchone() is not None  # fmt: skip
+        out.append(Check(
+            f"signal table {cfg.signal_data_collection} exists", there,
+            "" if there else f"create it: CREATE TABLE {cfg.signal_data_collection} "
+            "(id text PRIMARY KEY, type text NOT NULL, data text)",
+        ))  # fmt: skip
     return out
 
 
