@@ -319,6 +319,9 @@ ERROR_CASES = [
     (["topics", "create", "x", "--config", "retention.ms"], 2, "is not KEY=VALUE"),
     (["topics", "create", "bad/name"], 2, "invalid topic name"),
     (["topics", "delete", "__consumer_offsets"], 2, "internal topics cannot be deleted"),
+    # (not "create it first", as the other commands' unknown topic)
+    (["topics", "delete", "nope"], 2, "unknown topic 'nope'; 'hub topics list' shows the"),
+    (["topics", "alter", "nope", "-c", "retention.ms=1"], 2, "'hub topics list' shows the"),
     (["produce", "t", "--partition", "7"], 2, "has no partition 7"),
     (["groups", "reset", "g", "--topic", "t"], 2, "exactly one of --to-earliest"),
     (["groups", "reset", "g", "-t", "t", "--to-offset", "99"], 2, "offset 99 is out of range"),

@@ -81,6 +81,7 @@ def test_fail_fast_exits_on_a_config_error(tmp_path: Path, pg_server: PgServer) 
     assert proc.returncode == 1, err
     assert 'database "no_such_db" does not exist' in err
     assert "Retrying will not fix this" in err and "--fail-fast: stopping at an error" in err
+    assert "Retrying every" not in err  # (it does not: it exits)
     assert "Traceback" not in err
 
 
@@ -95,6 +96,7 @@ def test_a_config_error_is_explained_once_and_the_exit_status_says_it(
     assert code == 1, err
     assert err.count("does not exist") == 2, err  # the failure, then the exit's summary
     assert "stopped; failed: src task 0:" in err
+    assert "Retrying every 60 s meanwhile ('hub run --fail-fast' exits instead)" in err
 
 
 def test_a_refused_connection_keeps_its_cause_and_is_retried(tmp_path: Path) -> None:

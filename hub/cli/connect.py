@@ -423,6 +423,7 @@ def run(configs: tuple[str, ...], fail_fast: bool, worker_config: str | None) ->
         current_state().data_dir, restore=False, backend=backend, storage=storage,
         retention_check_interval_ms=retention_check,
     )  # fmt: skip
+    worker.fail_fast = fail_fast
     failed: list[str] = []
     try:
         for v in valid:

@@ -64,6 +64,12 @@ class Client:
                 message = json.loads(exc.read()).get("message", exc.reason)
             except (ValueError, AttributeError):
                 message = str(exc.reason)
+            if exc.code == 401:
+                message += (
+                    "; give the worker's token with --token or HUB_REST_AUTH_TOKEN"
+                    if not self.token else "; the token given (--token or "
+                    "HUB_REST_AUTH_TOKEN) is not the worker's"
+                )  # fmt: skip
             raise RestError(exc.code, message) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,9 @@ from hub.cli._common import (
     table,
 )
 from hub.log.files import MAX_PARTITIONS
+
+if TYPE_CHECKING:
+    from hub.log import Log
 
 
 @click.group(context_settings=CONTEXT)
@@ -151,6 +155,7 @@ def topics_alter(name: str, configs: list[tuple[str, str]]) -> None:
       hub topics alter orders --config retention.ms=3600000 --config cleanup.policy=compact
     """
     with open_log(write=True) as log:
+        _known(log, name)
         info = log.alter_topic(name, dict(configs))
     props = " ".join(f"{k}={v}" for k, v in sorted(info.config.items())) or "(all defaults)"
     click.echo(f"altered topic {name}: {props}")
@@ -171,5 +176,14 @@ def topics_delete(name: str, if_exists: bool) -> None:
         if if_exists and not log.has_topic(name):
             click.echo(f"no topic {name}")
             return
+        _known(log, name)
         log.delete_topic(name)
     click.echo(f"deleted topic {name}")
+
+
+def _known(log: Log, name: str) -> None:
+    """A topic to change must be there (the log's own error says to create it)."""
+    from hub.errors import ConfigError
+
+    if not log.has_topic(name):
+        raise ConfigError(f"unknown topic {name!r}; 'hub topics list' shows the topics")

@@ -292,6 +292,9 @@ class Worker:
         all before it leaves behind those still inside a call (a put or poll that hangs), which
         then commit and write nothing more."""
         self._task_shutdown_s = task_shutdown_graceful_timeout_ms / 1000
+        # the process ends at a failure retrying will not fix (hub run --fail-fast, hub
+        # demo): its message leaves out the retries every 60 s
+        self.fail_fast = False
         self._stop_deadline: float | None = None  # (set by stop: the tasks' one deadline)
         # everything but the embedded log's own maintenance goes through the backend seam
         # (hub.log.backend), so another log (issue 16: Kafka) can take its place
@@ -789,9 +792,11 @@ class Worker:
                     told = first
                     log.error(
                         "%s task %d failed: %s. Retrying will not fix this: change the "
-                        "configuration or the server, then restart the connector. Retrying "
-                        "every %.0f s meanwhile ('hub run --fail-fast' exits instead).",
-                        rt.name, task.task_id, first, backoff,
+                        "configuration or the server, then restart the connector.%s",
+                        rt.name, task.task_id, first, "" if self.fail_fast else (
+                            f" Retrying every {backoff:.0f} s meanwhile ('hub run "
+                            "--fail-fast' exits instead)."
+                        ),
                     )  # fmt: skip
                 else:
                     log.error(

@@ -884,3 +884,37 @@ def test_a_lone_surrogate_in_a_value_is_a_bad_request(client: TestClient) -> Non
     odd = body.replace('"database.password"', '"x\\udc80"')  # (in a name)
     r = client.post("/connectors", content=odd, headers=headers)
     assert r.status_code == 400 and "a property name with a lone surrogate" in r.text, r.text
+
+
+@pytest.mark.integration
+def test_the_cli_says_how_to_give_a_worker_its_token(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "HUB_REST_AUTH_TOKEN"}
+    env["PYTHONPATH"] = str(ROOT)
+    hub = [sys.executable, "-m", "hub"]
+    proc = subprocess.Popen(
+        [*hub, "--data-dir", str(tmp_path / "d"), "serve", "--port", str(port),
+         "--auth-token", "T0kSecret"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+
+    def listed(*more: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*hub, "connectors", "list", "--url", url, *more],
+                              capture_output=True, text=True, env=env)  # fmt: skip
+
+    try:
+        deadline = time.monotonic() + 20
+        while "cannot reach" in (r := listed()).stderr:
+            assert time.monotonic() < deadline, r.stderr
+            time.sleep(0.3)
+        assert r.returncode == 1 and "(HTTP 401)" in r.stderr
+        assert "give the worker's token with --token or HUB_REST_AUTH_TOKEN" in r.stderr
+        r = listed("--token", "Wr0ngTok")
+        assert "is not the worker's" in r.stderr and "Wr0ngTok" not in r.stderr
+        assert listed("--token", "T0kSecret").returncode == 0
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)

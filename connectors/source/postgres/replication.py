@@ -294,7 +294,9 @@ def ensure_publication(
         listed = ", ".join(f"{_ident(t.schema)}.{_ident(t.name)}" for t in wanted)
         if row is None:
             conn.execute(f"CREATE PUBLICATION {_ident(name)} FOR TABLE {listed}")
-            log.info("created publication %s for %d table(s)", name, len(tables))
+            log.info("created publication %s for %d table(s)%s", name, len(tables),
+                     f" and the signal table {signal.qualified}"
+                     if signal is not None and signal not in tables else "")  # fmt: skip
             return []
         if row[0]:
             raise ConfigError(
