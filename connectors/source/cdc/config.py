@@ -35,6 +35,12 @@ class CdcSourceConfig(ConnectorConfig):
         description="connections reading tables side by side in the snapshot (PostgreSQL: "
         "also a big table's key ranges; MySQL: needs the global read lock)",
     )  # fmt: skip
+    database_initial_statements: str = Field(
+        "", alias="database.initial.statements",
+        description="SQL statements run on each connection the task opens to read the "
+        "database (not the replication or binlog one), separated by ';' (';;' for a ';' "
+        "inside one), e.g. SET statement_timeout = '10min'",
+    )  # fmt: skip
     # -- incremental snapshots ----------------------------------------------------------------
     signal_data_collection: str = Field(
         "", alias="signal.data.collection",
@@ -233,3 +239,22 @@ def one_partition_reason(cfg: CdcSourceConfig, topic: str) -> str | None:
     if "t" in cfg.skipped() or not table:
         return None
     return "the connector writes truncate events to it (skipped.operations leaves 't' out)"
+
+
+def initial_statements(text: str) -> list[str]:
+    """``database.initial.statements`` split as Debezium splits it: at each ';', a doubled
+    ';;' standing for a ';' inside a statement; blank ones dropped."""
+    out, cur, i = [], [], 0
+    while i < len(text):
+        if text[i] == ";":
+            if text[i + 1 : i + 2] == ";":
+                cur.append(";")
+                i += 2
+                continue
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(text[i])
+        i += 1
+    out.append("".join(cur))
+    return [s.strip() for s in out if s.strip()]

@@ -770,7 +770,7 @@ _NOT_YET = (
     r"|create\.timeout\.ms)|store\.only\.captured\.(tables|databases)\.ddl|producer\..*"
     r"|consumer\..*|ddl\.filter|prefer\.ddl)",
     r"gtid\.source\.(includes|excludes)", r"database\.jdbc\.driver",
-    r"database\.initial\.statements", r"connect\.keep\.alive.*", r"converters",
+    r"connect\.keep\.alive.*", r"converters",
     r"event\.deserialization\.failure\.handling\.mode",
     r"inconsistent\.schema\.handling\.mode", r"enable\.time\.adjuster",
     r"event\.processing\.failure\.handling\.mode", r"column\.propagate\..*",

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.source.cdc.config import initial_statements
 from connectors.source.cdc.filters import Filters
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.gtids import gtids_after
@@ -45,6 +46,16 @@ def connect(cfg: MySqlSourceConfig, **kwargs: Any) -> Any:
         )  # fmt: skip
     except pymysql.err.OperationalError as exc:
         raise connection_error(cfg, exc) from None
+    # (Debezium's database.initial.statements: each connection but the binlog's)
+    sql = ""
+    try:
+        for sql in initial_statements(cfg.database_initial_statements):
+            query(con, sql)
+    except pymysql.err.MySQLError as exc:
+        con.close()
+        raise ConfigError(
+            f"database.initial.statements: {cfg.where()} refused {sql!r}: {exc}"
+        ) from None
     return con
 
 

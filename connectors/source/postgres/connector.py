@@ -23,6 +23,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors.source.cdc.captured import CapturedTables
+from connectors.source.cdc.config import initial_statements
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
@@ -75,7 +76,10 @@ def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
     import psycopg
 
     try:
-        return psycopg.connect(cfg.conninfo(), autocommit=True, **kwargs)
+        conn = psycopg.connect(cfg.conninfo(), autocommit=True, **kwargs)
+        if "replication" not in kwargs:  # (Debezium's: not the log reading connection)
+            run_initial_statements(conn, cfg)
+        return conn
     except psycopg.OperationalError as exc:
         reason = describe(exc)
         if "password authentication failed" in str(exc) or "no password supplied" in str(exc):
@@ -86,6 +90,24 @@ def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
         if "does not exist" in str(exc):
             raise ConfigError(f"cannot connect to {cfg.where()}: {reason}") from None
         raise ConnectionLostError(f"cannot connect to {cfg.where()}: {reason}") from None
+
+
+def run_initial_statements(conn: Any, cfg: PostgresSourceConfig) -> None:
+    """``database.initial.statements`` on a new connection (committed: a snapshot's
+    transaction begins after them); a statement the server refuses is the config's error."""
+    import psycopg
+
+    statements = initial_statements(cfg.database_initial_statements)
+    try:
+        for sql in statements:
+            conn.execute(sql)
+        if statements and not conn.autocommit:
+            conn.commit()
+    except psycopg.Error as exc:
+        conn.close()
+        raise ConfigError(
+            f"database.initial.statements: {cfg.where()} refused {sql!r}: {describe(exc)}"
+        ) from None
 
 
 class PostgresSourceTask(CdcSourceTask):
@@ -399,6 +421,7 @@ class PostgresSourceTask(CdcSourceTask):
                 cfg.conninfo(), tables, cfg.snapshot_fetch_size, exported=exported,
                 resume=resume_at, codecs=codecs, threads=cfg.snapshot_max_threads,
                 resume_ranges=resume_ranges,
+                initial=initial_statements(cfg.database_initial_statements),
             )  # fmt: skip
             self.reader.begin()
             reader = self.reader
@@ -819,7 +842,7 @@ class PostgresConnector(CdcSourceConnector):
         r"snapshot\.isolation\.mode", r"slot\.max\.retries", r"slot\.retry\.delay\.ms",
         r"slot\.stream\.params", r"signal\.(enabled\.channels|kafka\..*|file)",
         r"incremental\.snapshot\.(allow\.schema\.changes|watermarking\.strategy)",
-        r"database\.initial\.statements", r"schema\.refresh\.mode", r"converters",
+        r"schema\.refresh\.mode", r"converters",
         r"event\.processing\.failure\.handling\.mode", r"publish\.via\.partition\.root",
         r"database\.tcpKeepAlive", r"retriable\.restart\.connector\.wait\.ms",
         r"schema\.history\.internal\..*", r"include\.schema\.changes", r"max\.queue\.size",

@@ -169,8 +169,10 @@ class SnapshotReader:
         codecs: Mapping[str, Any] | None = None,
         threads: int = 1,
         resume_ranges: Sequence[RangeState] | None = None,
+        initial: Sequence[str] = (),
     ) -> None:
         self._conninfo = conninfo
+        self._initial = list(initial)  # database.initial.statements
         self.tables = list(tables)
         self.chunk_rows = chunk_rows
         self.exported = exported
@@ -218,6 +220,10 @@ class SnapshotReader:
         for n in range(threads):
             conn = psycopg.connect(self._conninfo)
             self._conns.append(conn)
+            for sql in self._initial:  # (before the snapshot's transaction)
+                conn.execute(sql)
+            if self._initial:
+                conn.commit()
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             # a whole table in key order comes from its primary key's index: never let the
             # planner sort it first (the first row would wait for the whole table); and one

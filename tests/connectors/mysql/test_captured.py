@@ -1,6 +1,7 @@
 """Tables new to a source's lists at a restart: their changes stream from the stored
 position, the rows they held before are not read (as in Debezium); said, with how to copy
-them, instead of missing from the sinks without a word (`connectors.source.cdc.captured`)."""
+them, instead of missing from the sinks without a word (`connectors.source.cdc.captured`).
+And database.initial.statements, run on the connections that read the database."""
 
 from __future__ import annotations
 
@@ -76,3 +77,39 @@ def test_a_table_new_to_the_lists_at_a_restart_is_warned_of(
         cur.execute("INSERT INTO d VALUES (1)")
     run({**wider, "table.include.list": rf"{db}\.(a|b|c\d*|d)", "snapshot.mode": "no_data"})
     assert TOLD not in caplog.text
+
+
+def test_database_initial_statements_run_on_the_reading_connections(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    # Debezium's database.initial.statements (each connection but the binlog's): it had been
+    # ignored
+    from hub.errors import ConfigError
+    from tests.connectors.mysql.helpers import poll_until, start_task
+
+    con = root(mariadb_server, mariadb_db)
+    with con.cursor() as cur:
+        cur.execute("CREATE TABLE a (id int PRIMARY KEY)")
+        cur.execute("INSERT INTO a VALUES (1), (2)")
+    cfg = source_config(mariadb_server, mariadb_db, **{
+        "database.initial.statements": f"SET @x = ';;';USE `{mariadb_db}`",
+    })  # fmt: skip
+
+    def sessions() -> dict[int, str | None]:
+        with con.cursor() as cur:
+            cur.execute("SELECT ID, DB FROM information_schema.PROCESSLIST WHERE USER = %s "
+                        "AND COMMAND <> 'Binlog Dump'", (mariadb_server.user,))  # fmt: skip
+            return {int(r[0]): r[1] for r in cur.fetchall()}
+
+    before = sessions()  # (other tests' of this server)
+    task = start_task(cfg)
+    try:
+        poll_until(task, 2)
+        dbs = {db for i, db in sessions().items() if i not in before}
+        assert dbs == {mariadb_db}, dbs  # (none opened without it)
+    finally:
+        task.stop()
+    bad = {**cfg, "database.initial.statements": "SET no_such_variable = 1"}
+    with pytest.raises(ConfigError, match=r"database.initial.statements: .* refused "
+                       r"'SET no_such_variable = 1': .*Unknown system variable"):  # fmt: skip
+        start_task(bad)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from connectors.source.postgres.config import PostgresSourceConfig
 from tests.connectors.postgres.helpers import events, source_config, start, wait_for
@@ -108,3 +109,40 @@ def test_money_is_its_value_in_the_databases_own_monetary_locale(
     assert yen_mapper.converter(Oid.MONEY, -1)(b"-$10.00") == (-100000).to_bytes(
         3, "big", signed=True
     )
+
+
+def test_database_initial_statements_run_on_each_reading_connection(
+    pg_server: PgServer, pg_db: str
+) -> None:
+    # Debezium's database.initial.statements: each connection the task reads the database
+    # with (the metadata one, each snapshot reader) runs them first; it had been ignored
+    from connectors.source.postgres.connector import PostgresSourceTask
+    from hub.errors import ConfigError
+    from tests.connectors.postgres.helpers import start_task
+
+    with psycopg.connect(pg_server.dsn(pg_db), autocommit=True) as sql:
+        sql.execute("CREATE TABLE conn_log (pid int, app text)")
+        sql.execute("CREATE FUNCTION note() RETURNS void LANGUAGE sql AS $$ INSERT INTO "
+                    "conn_log SELECT pg_backend_pid(), current_setting('application_name') "
+                    "$$")  # fmt: skip
+        for t in ("a", "b"):
+            sql.execute(f"CREATE TABLE {t} (id int PRIMARY KEY)")
+            sql.execute(f"INSERT INTO {t} SELECT generate_series(1, 5)")
+        cfg = source_config(pg_server, pg_db, **{
+            "table.include.list": r"public\.(a|b)", "snapshot.max.threads": 2,
+            "database.initial.statements": "SET application_name = 'hub;;init';SELECT note()",
+        })  # fmt: skip
+        task: PostgresSourceTask = start_task(cfg)
+        try:
+            seen = 0
+            while seen < 10:
+                seen += len([r for r in task.poll() if r.topic])
+            rows = sql.execute("SELECT count(DISTINCT pid), min(app), max(app) FROM conn_log")
+            count, low, high = rows.fetchone()  # type: ignore[misc]
+            assert count >= 3 and low == high == "hub;init"  # the metadata one, 2 readers
+        finally:
+            task.stop()
+        bad = {**cfg, "database.initial.statements": "SET no_such_setting = 1"}
+        with pytest.raises(ConfigError, match=r"database.initial.statements: .* refused "
+                           r"'SET no_such_setting = 1': .*unrecognized"):  # fmt: skip
+            start_task(bad)
