@@ -401,6 +401,14 @@ class Consumer:
         """Keep the group membership alive without fetching (a paused sink)."""
         self._sync_group()
 
+    def leave_group_now(self) -> None:
+        """Give the group this member's partitions now, from another thread (the one polling
+        is stuck in a call): the others take them at once instead of after the session
+        timeout. Nothing is committed; a later poll of this consumer finds itself expelled."""
+        member = self._member_id
+        if member is not None and self.group_id is not None:
+            self._log.groups.leave(self.group_id, member)
+
     def lag(self) -> dict[TopicPartition, int]:
         """Records between the position and the high watermark, per assigned partition."""
         return {

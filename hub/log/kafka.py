@@ -437,6 +437,7 @@ class KafkaLog:
             group_id=config.get("group_id"),
             auto_offset_reset=config.get("auto_offset_reset", "latest"),
             max_poll_records=int(config.get("max_poll_records", 500)),
+            max_poll_interval_ms=config.get("max_poll_interval_ms"),
         )
 
     def close(self) -> None:
@@ -839,14 +840,21 @@ class KafkaConsumer:
     are neither revoked nor read again from their commit."""
 
     def __init__(
-        self, log: KafkaLog, group_id: str | None, auto_offset_reset: str, max_poll_records: int
-    ) -> None:
+        self, log: KafkaLog, group_id: str | None, auto_offset_reset: str,
+        max_poll_records: int, max_poll_interval_ms: int | None = None,
+    ) -> None:  # fmt: skip
         self.max_poll_records = max_poll_records
         self.group_id = group_id or f"hub-{uuid.uuid4().hex}"
+        conf: dict[str, Any] = {"session.timeout.ms": 6000, **log._conf}  # (the client's
+        # properties may say otherwise)
+        if max_poll_interval_ms is not None:  # (a connector's consumer.override.*: at least
+            # the session timeout, as librdkafka requires)
+            conf["max.poll.interval.ms"] = max(
+                max_poll_interval_ms, int(conf["session.timeout.ms"])
+            )
         self._c = Consumer(
             {
-                "session.timeout.ms": 6000,  # (the client's properties may say otherwise)
-                **log._conf,
+                **conf,
                 # (not the client's to change: the listeners call incremental_assign and
                 # incremental_unassign, which an eager assignor refuses)
                 "partition.assignment.strategy": "cooperative-sticky",

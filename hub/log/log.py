@@ -412,6 +412,13 @@ class Log:
     def consumer(self, **config: Any) -> Consumer:
         from hub.log.consumer import Consumer
 
+        if "max_poll_interval_ms" in config:
+            # one process's members only go silent when their thread does not poll (a stall
+            # of the whole process does not count: `GroupCoordinator`'s clock), so the
+            # session timeout plays Kafka's max.poll.interval.ms (300 s unless given): at 10 s
+            # a sink batch that took longer was written again and again, never committed
+            interval = config.pop("max_poll_interval_ms")
+            config["session_timeout_ms"] = interval if interval is not None else 300_000
         return Consumer(self, **config)
 
     # -- the rest of the backend seam (hub.log.backend.LogBackend) ---------------------------

@@ -57,6 +57,7 @@ _SINK_RECORD_FIELDS = (
 )  # fmt: skip
 
 _TP, _OFFSET = operator.itemgetter(0, 1), operator.itemgetter(2)  # of a log Record
+_VALUE = operator.itemgetter(5)
 
 TOPIC_REFRESH_S = 1.0  # how often topics.regex is matched against the log's topics
 
@@ -70,6 +71,7 @@ class SinkRunner:
         self.topics = ctx.common.topics
         self.topics_regex = ctx.common.topics_regex
         self.batch_size = ctx.common.batch_size
+        self.batch_max_bytes = ctx.common.batch_max_bytes
         self.linger = min(ctx.common.batch_linger_ms, ctx.common.batch_max_wait_ms) / 1000
         self.state = ctx.state
         self.errors = ctx.errors
@@ -77,6 +79,7 @@ class SinkRunner:
             group_id=f"connect-{ctx.connector}",
             auto_offset_reset=ctx.common.auto_offset_reset,
             max_poll_records=self.batch_size,
+            max_poll_interval_ms=ctx.common.max_poll_interval_ms,
         )
         self._dirty = False
         self._done: dict[TopicPartition, int] = {}  # next offset after the handled records
@@ -474,11 +477,14 @@ class SinkRunner:
         batch over: low load gives small batches at once, and under load the records that
         arrived while the target applied the previous batch make the next one big. With
         ``batch.linger.ms`` it keeps gathering that long for more (within
-        ``batch.max.wait.ms``); ``batch.size`` caps it."""
+        ``batch.max.wait.ms``); ``batch.size`` caps it, and ``batch.max.bytes`` (its records'
+        values, as Kafka's fetch.max.bytes caps a poll: 2 000 rows of 500 KB had made one
+        batch of 1 GB, 8 GB in a DuckDB sink)."""
         out: list[Record] = []
         deadline = 0.0
+        size, cap = 0, self.batch_max_bytes
         self._moved = set()
-        while len(out) < self.batch_size and not self._stopping:
+        while len(out) < self.batch_size and size < cap and not self._stopping:
             if not out:
                 got = self.consumer.poll(0.2, self.batch_size)
                 if not got:
@@ -499,6 +505,7 @@ class SinkRunner:
                 held = self.consumer.assignment()
                 got = [r for r in got if TopicPartition(r[0], r[1]) in held]
             out.extend(got)
+            size += sum(map(len, filter(None, map(_VALUE, got))))
         return out
 
     def _flush_and_commit(self) -> None:
@@ -529,6 +536,16 @@ class SinkRunner:
                 committed.update(positions)
                 self.state.committed()
         self.state.lag = sum(self.consumer.lag().values())
+
+    def abandon(self) -> None:
+        """Left behind inside a call that does not return (another thread: the worker's
+        stop): the group takes back its partitions now, not once its poll interval passed
+        (a restarted task would wait that long for them). It writes and commits nothing
+        more (``lost``)."""
+        self.lost = True
+        leave = getattr(self.consumer, "leave_group_now", None)
+        if leave is not None:
+            leave()
 
     def stop(self) -> None:
         self._stopping = True

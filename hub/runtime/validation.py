@@ -88,12 +88,21 @@ class CommonConfig(BaseModel):
     # target applied the previous one, so a high cap costs a quiet pipeline nothing; a low
     # one (Debezium's JDBC sink has 500) left DuckDB behind at 10 000 rows/s (bench/latency.py)
     batch_size: int = Field(5000, alias="batch.size", ge=1)
+    # and the most bytes (its records' values; a batch takes at least one record): big rows
+    # make smaller batches (2 000 rows of 500 KB had made one of 1 GB)
+    batch_max_bytes: int = Field(64 << 20, alias="batch.max.bytes", ge=1)
     batch_max_wait_ms: int = Field(500, alias="batch.max.wait.ms", ge=0)
     # how long a sink batch waits for more records once the durable ones are taken (Kafka's
     # linger.ms): 0 hands them over at once; capped by batch.max.wait.ms
     batch_linger_ms: int = Field(0, alias="batch.linger.ms", ge=0)
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         "earliest", alias="consumer.override.auto.offset.reset"
+    )
+    # how long a sink's put (and flush) may take before its group moves its partitions to
+    # another member (Kafka's max.poll.interval.ms, Connect's 300 s): None, the embedded
+    # log's 300 s or the Kafka client's own setting
+    max_poll_interval_ms: int | None = Field(
+        None, alias="consumer.override.max.poll.interval.ms", ge=1000
     )
 
     @field_validator(

@@ -244,6 +244,11 @@ class _PausableConsumer:
     def heartbeat(self) -> None:
         self._consumer.heartbeat()
 
+    def leave_group_now(self) -> None:
+        leave = getattr(self._consumer, "leave_group_now", None)
+        if leave is not None:
+            leave()
+
     @property
     def member_id(self) -> str | None:
         return self._consumer.member_id
@@ -844,6 +849,9 @@ class Worker:
                 runner = task.runner
                 if runner is not None:
                     runner.lost = True  # no commit, no flush, nothing more written
+                    abandon = getattr(runner, "abandon", None)  # (a sink's: its partitions
+                    if abandon is not None:  # go to the group's other members now)
+                        abandon()
                 log.error(
                     "%s did not stop within %.0f s (task.shutdown.graceful.timeout.ms): left "
                     "behind inside its call, it commits and writes nothing more",

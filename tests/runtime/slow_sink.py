@@ -13,6 +13,7 @@ from hub.runtime import ConnectorConfig, SinkConnector, SinkRecord, SinkTask, Si
 
 RECEIVED: list[Any] = []
 PUTS: list[int] = [0]
+BATCHES: list[int] = []  # each put's record count
 
 
 class SlowConfig(ConnectorConfig):
@@ -25,6 +26,7 @@ class SlowTask(SinkTask):
 
     def put(self, records: Sequence[SinkRecord]) -> None:
         PUTS[0] += 1
+        BATCHES.append(len(records))
         if PUTS[0] == 1:
             time.sleep(self.first_put_ms / 1000)
         RECEIVED.extend(r.value for r in records)

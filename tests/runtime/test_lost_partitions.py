@@ -5,6 +5,7 @@ record reaches the target (at least once: the batch in flight may come again).""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,5 +91,99 @@ def test_a_partition_taken_while_a_batch_gathers_is_not_written_twice(tmp_path: 
         assert sorted(got) == sorted(f"{mine}-{i}" for i in range(10))  # its partition, once
         assert not set(got) & set(theirs)
         other.close()
+    finally:
+        worker.stop()
+
+
+def _slow_worker(tmp_path: Path, **kw: Any) -> Worker:
+    slow_sink.RECEIVED.clear()
+    slow_sink.PUTS[0] = 0
+    worker = Worker(str(tmp_path / "data"), **kw)
+    log = worker.log
+    assert log is not None
+    log.create_topic("in", 1)
+    prod = log.producer()
+    prod.send_many("in", [b'"r%d"' % i for i in range(20)], partition=0)
+    prod.flush()
+    return worker
+
+
+def test_on_the_embedded_log_a_put_may_last_the_poll_interval(tmp_path: Path) -> None:
+    # (the embedded group expelled a member silent for 10 s: a sink batch that took longer
+    # was written again and again and never committed; now its poll interval, Kafka's
+    # max.poll.interval.ms, 300 s unless consumer.override.max.poll.interval.ms says)
+    worker = _slow_worker(tmp_path)
+    try:
+        worker.add(ConnectorSpec("slow", {
+            "connector.class": "tests.runtime.slow_sink:SlowSink", "topics": "in",
+            "first.put.ms": 1500, "value.converter.schemas.enable": "false",
+            "consumer.override.max.poll.interval.ms": 1000, "offset.flush.interval.ms": 200,
+        }, "test"))  # fmt: skip
+        expected = {f"r{i}" for i in range(20)}
+        wait_for(lambda: set(slow_sink.RECEIVED) == expected, 30, "every record")
+        assert slow_sink.PUTS[0] >= 2  # (expelled past 1 s: the batch came again)
+        worker.remove("slow")
+        slow_sink.RECEIVED.clear()
+        slow_sink.PUTS[0] = 0
+        worker.add(ConnectorSpec("slow2", {
+            "connector.class": "tests.runtime.slow_sink:SlowSink", "topics": "in",
+            "first.put.ms": 1500, "value.converter.schemas.enable": "false",
+            "offset.flush.interval.ms": 200,
+        }, "test"))  # fmt: skip
+        wait_for(lambda: set(slow_sink.RECEIVED) == expected, 30, "every record")
+        log = worker.log
+        assert log is not None
+        wait_for(lambda: log.groups.committed("connect-slow2", TopicPartition("in", 0)) is not
+                 None, 30, "the commit")  # fmt: skip
+        assert slow_sink.PUTS[0] == 1  # (past 1 s, within the default 300 s: once)
+        assert len(slow_sink.RECEIVED) == 20
+    finally:
+        worker.stop()
+
+
+def test_a_sink_left_behind_in_its_put_hands_its_partitions_over_at_once(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    worker = _slow_worker(tmp_path, task_shutdown_graceful_timeout_ms=300)
+    try:
+        worker.add(ConnectorSpec("slow", {
+            "connector.class": "tests.runtime.slow_sink:SlowSink", "topics": "in",
+            "first.put.ms": 8000, "value.converter.schemas.enable": "false",
+        }, "test"))  # fmt: skip
+        wait_for(lambda: slow_sink.PUTS[0] == 1, 20, "the first put")
+        worker.restart("slow", include_tasks=True)  # (its task is left behind inside put)
+        began = time.monotonic()
+        wait_for(lambda: slow_sink.PUTS[0] >= 2 and len(set(slow_sink.RECEIVED)) == 20, 20,
+                 "the restarted task's records")  # fmt: skip
+        # (not after the left-behind member's session: 300 s, or its put's 8 s)
+        assert time.monotonic() - began < 5
+    finally:
+        worker.stop()
+
+
+def test_a_sink_batch_is_cut_at_batch_max_bytes(tmp_path: Path) -> None:
+    # (batch.size alone: 2 000 rows of 500 KB had made one batch of 1 GB, 8 GB in a DuckDB
+    # sink; Kafka's fetch.max.bytes caps a poll alike)
+    worker = Worker(str(tmp_path / "data"))
+    slow_sink.RECEIVED.clear()
+    slow_sink.BATCHES.clear()
+    try:
+        log = worker.log
+        assert log is not None
+        log.create_topic("big", 2, {"max.message.bytes": str(1 << 20)})
+        prod = log.producer()
+        for i in range(60):
+            prod.send("big", b'"' + b"x" * 100_000 + b'%d"' % i, key=b"%d" % i)
+        prod.flush()
+        worker.add(ConnectorSpec("slow", {
+            "connector.class": "tests.runtime.slow_sink:SlowSink", "topics": "big",
+            "value.converter.schemas.enable": "false", "batch.max.bytes": 1_000_000,
+            "key.converter": "string",
+        }, "test"))  # fmt: skip
+        wait_for(lambda: len(slow_sink.RECEIVED) == 60, 30, "every record")
+        # (a batch ends at the poll that passes the cap: at most a poll's bytes past it)
+        assert len(slow_sink.BATCHES) >= 3 and max(slow_sink.BATCHES) <= 25, slow_sink.BATCHES
     finally:
         worker.stop()
