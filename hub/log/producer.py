@@ -360,12 +360,16 @@ class Producer:
         limit: int,
     ) -> None:
         records, count, first, max_ts = enc
-        if count == 1 and len(records) + _batch.HEADER_SIZE > limit:
-            # a record is judged uncompressed, as send's, send_packed's and the Kafka
-            # producer's: judged on its compressed batch, a compressible record past the
-            # limit went in through here and was refused through the others (a snapshot
-            # took a row its stream then failed on); a record past the budget is alone here
-            raise RecordTooLargeError(topic, len(records) + _batch.HEADER_SIZE, limit)
+        if count == 1 and len(records) + _batch.HEADER_SIZE > limit - 100:
+            # a record is judged uncompressed, by send's measure (and the Kafka backend's):
+            # judged on its compressed batch, a compressible record past the limit went in
+            # through here and was refused through the others (a snapshot took a row its
+            # stream then failed on); a record past the budget is alone here
+            (r,) = codec.decode_records(records, 0, len(records), 1, 0, first, "", 0, Record)
+            size = 100 + len(r.key or b"") + len(r.value or b"")
+            size += sum(len(k) + len(v or b"") for k, v in r.headers or ())
+            if size > limit:
+                raise RecordTooLargeError(topic, size, limit)
         if len(records) > budget and count > 1:
             # too big for one batch (skewed keys or big values): halve and re-encode
             recs = codec.decode_records(records, 0, len(records), count, 0, first, "", 0, Record)

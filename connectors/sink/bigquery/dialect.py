@@ -65,6 +65,7 @@ _SCOPES = ["https://www.googleapis.com/auth/bigquery"]
 
 
 class BigQueryDialect(DeferredDialect):
+    enforces_keys = False  # (a primary key is information only: not enforced)
     row_id = None
     param = "?"
     max_tables = 90  # BigQuery: 100 per transaction; the offsets and owners tables count too

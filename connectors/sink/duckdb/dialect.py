@@ -318,3 +318,11 @@ class DuckDBDialect(Dialect):
                 f"{os.path.dirname(os.path.abspath(self.path))} (the batch is retried)"
             )
         return SinkFatalError(f"DuckDB {self.path}: {type(exc).__name__}: {exc}")
+
+    def duplicate_key(self, exc: Exception) -> bool:
+        import duckdb
+
+        text = str(exc)
+        return isinstance(exc, duckdb.ConstraintException) and (
+            "Duplicate key" in text or "PRIMARY KEY or UNIQUE constraint" in text
+        )

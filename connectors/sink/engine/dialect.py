@@ -113,6 +113,9 @@ class Dialect(ABC):
     # (PostgreSQL: 63), so the engine names the table as it is stored (two topics that share
     # the first 63 bytes are one table: a `TableCollisionError`, not rows mixed). None: any
     max_name_bytes: int | None = None
+    # the target refuses a row repeating a primary key's value (PostgreSQL, DuckDB); the
+    # warehouses keep their keys as information only
+    enforces_keys = True
     # the most tables one transaction may change (BigQuery: 100); a batch over more topics is
     # written as several transactions, each with its offsets. None: no limit
     max_tables: int | None = None
@@ -159,6 +162,11 @@ class Dialect(ABC):
     @abstractmethod
     def translate(self, exc: Exception) -> Exception:
         """The hub error for a driver error: SinkTransientError or SinkFatalError."""
+
+    def duplicate_key(self, exc: Exception) -> bool:
+        """Whether ``exc`` (a driver error) is a primary key's or unique index's refusal of a
+        row repeating a value it holds."""
+        return False
 
     # -- catalog and types (abstract) ---------------------------------------------------------
 

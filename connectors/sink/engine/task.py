@@ -374,11 +374,13 @@ class EngineSinkTask(SinkTask, Generic[C]):
             self._keyless_told.add(tb.table)
             log.warning(
                 "%s: table %s has a primary key (%s) but the records written to it have no "
-                "key (the source table's key dropped?): they are inserted as a keyless "
-                "table's rows, and one whose key the table holds will fail its batch; drop "
-                "the table's primary key to take them as keyless rows, or give the source "
-                "table its key back",
+                "key (the source table's key dropped, or a key made by hand?): they are "
+                "inserted as a keyless table's rows, and %s; drop the table's primary key "
+                "to take them as keyless rows, or give the source table its key back",
                 self.connector, tb.table, ", ".join(info.pk),
+                "one whose key the table holds will fail its batch" if d.enforces_keys else
+                "the target does not enforce the key: one repeating a key the table holds "
+                "lands as a second row of it",
             )  # fmt: skip
         try:
             inexact_in_doubles(d, info, columns, lambda: [*tb.upserts(), *tb.appended])
@@ -386,7 +388,8 @@ class EngineSinkTask(SinkTask, Generic[C]):
         except ValueNotHeldError as exc:
             raise exc.in_table(str(tb.table)) from None
         except Exception as exc:
-            if not keyless_into_keyed or isinstance(exc, HubError):
+            # (only a key's refusal: a NOT NULL or CHECK one is said as the target says it)
+            if not keyless_into_keyed or isinstance(exc, HubError) or not d.duplicate_key(exc):
                 raise
             said = d.translate(exc)
             if not isinstance(said, SinkFatalError):

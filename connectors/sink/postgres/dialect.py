@@ -229,6 +229,9 @@ class PostgresDialect(OnConflict):
             return SinkTransientError(f"PostgreSQL: {type(exc).__name__}: {_safe(exc)}")
         return SinkFatalError(f"PostgreSQL: {type(exc).__name__}: {_safe(exc)}")
 
+    def duplicate_key(self, exc: Exception) -> bool:
+        return getattr(exc, "sqlstate", None) == "23505"  # unique_violation
+
 
 # errors of the target as a whole, whatever the rows: a privilege revoked, a server or a
 # transaction made read-only (a standby promoted elsewhere, default_transaction_read_only)

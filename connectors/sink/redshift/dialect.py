@@ -68,6 +68,7 @@ _KEY_NAME = re.compile(r'"((?:[^"]|"")*)"|([^,\s"]+)')
 
 
 class RedshiftDialect(SeparateStatements):
+    enforces_keys = False  # (a primary key is information only: not enforced)
     row_id = None
     param = "%s"
     alias_delete = False

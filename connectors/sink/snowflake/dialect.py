@@ -67,6 +67,7 @@ def _in_place(have: str, want: str) -> bool:
 
 
 class SnowflakeDialect(SeparateStatements, DeferredDialect):
+    enforces_keys = False  # (a primary key is information only: not enforced)
     row_id = None
     param = "%s"
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from hub.runtime.api import JsonMap, SourceRecord, offset_update
@@ -38,17 +38,22 @@ def _digest(name: str) -> str:
     return hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
 
 
+_MISSING = object()  # (no set stored: a first start, or a task from before this)
+
+
 class CapturedTables:
     """The captured tables' set of one source partition (its last stored one, and now)."""
 
     def __init__(self, connector: str, partition: JsonMap, stored: JsonMap | None) -> None:
         self.connector = connector
         self.partition: JsonMap = {**partition, "captured": "tables"}
-        held = stored.get("tables") if stored else None
+        held = stored.get("tables", _MISSING) if stored else _MISSING
+        # the set the last run stored: None when it was past MAX_TABLES (nothing compared)
         self.before: set[str] | None = (
             {str(d) for d in held} if isinstance(held, list) else None
         )  # fmt: skip
-        self.now: set[str] | None = None  # the digests last written (or to be written)
+        # what is stored, or will be with the pending record (None: past MAX_TABLES)
+        self._written: Any = self.before if held is not _MISSING else _MISSING
         self._pending: SourceRecord | None = None
 
     @classmethod
@@ -58,39 +63,63 @@ class CapturedTables:
         return cls(context.connector, partition, stored)
 
     def start(
-        self, tables: Iterable[str], *, streams_on: bool, told: Collection[str] = ()
-    ) -> list[str]:
+        self, tables: Iterable[str], *, streams_on: bool, told: Collection[str] = (),
+        existed: Callable[[str], bool] | None = None,
+    ) -> list[str]:  # fmt: skip
         """Note the tables the lists take at this start; when the start streams on from a
         stored position (no snapshot reads them), warn of those the last run did not capture
-        (but those in ``told``, warned of already) and return them."""
+        (but those in ``told``, warned of already, and those ``existed`` says were made after
+        the stored position: their rows are all in the stream) and return them. Without
+        ``existed`` (PostgreSQL: nothing says when a table was made) the warning says that
+        a table made while the connector was stopped needs no copy."""
         names = sorted(set(tables))
         new: list[str] = []
         if streams_on and self.before is not None:
-            new = [n for n in names if _digest(n) not in self.before and n not in told]
+            new = [
+                n for n in names
+                if _digest(n) not in self.before and n not in told
+                and (existed is None or existed(n))
+            ]  # fmt: skip
         if new:
+            many = len(new) > 1
             shown = ", ".join(new[:10]) + (f" and {len(new) - 10} more" if len(new) > 10 else "")
-            log.warning(
-                "%s: %s captured from now on (new to the lists since the last run, or made "
-                "while the connector was stopped): %s changes from the stored position on "
-                "reach the topics, but rows %s held before are not read; %s",
-                self.connector, shown, "their" if len(new) > 1 else "its",
-                "they" if len(new) > 1 else "it", COPY_ROWS,
-            )  # fmt: skip
+            its, it = ("their", "they") if many else ("its", "it")
+            if existed is not None:
+                why = (
+                    f"new to the lists since the last run: {its} changes from the stored "
+                    f"position on reach the topics, but the rows {it} held before are not "
+                    f"read; {COPY_ROWS}"
+                )
+            else:
+                why = (
+                    "new to the lists since the last run, or made while the connector was "
+                    f"stopped: {its} changes from the stored position on reach the topics; "
+                    f"rows {it} held before that position (left out by the lists until now) "
+                    f"are not read: {COPY_ROWS} (one made while the connector was stopped "
+                    "needs none: its rows are all in the stream)"
+                )
+            log.warning("%s: %s captured from now on, %s", self.connector, shown, why)
         self.update(names)
         return new
 
     def update(self, tables: Iterable[str]) -> None:
         """The tables captured now (a check while streaming: tables made since are captured
-        from their first change); written at the next `take` when the set changed."""
+        from their first change); written at the next `take` when the set changed. Past
+        MAX_TABLES the set stored says so (None), and no start compares."""
         names = set(tables)
-        if len(names) > MAX_TABLES:
+        value = {_digest(n) for n in names} if len(names) <= MAX_TABLES else None
+        if value == self._written:
             return
-        digests = {_digest(n) for n in names}
-        if digests == (self.now if self.now is not None else self.before):
-            self.now = digests
-            return
-        self.now = digests
-        self._pending = offset_update(self.partition, {"tables": sorted(digests)})
+        if value is None:
+            log.info("%s: more than %d captured tables: a table new to the lists is not told "
+                     "of at a restart", self.connector, MAX_TABLES)  # fmt: skip
+        self._written = value
+        self._pending = offset_update(
+            self.partition, {"tables": sorted(value) if value is not None else None}
+        )
+
+    def pending(self) -> bool:
+        return self._pending is not None
 
     def take(self) -> list[SourceRecord]:
         """The offset-only record of a changed set, once (to put among a poll's records)."""

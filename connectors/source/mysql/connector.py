@@ -181,7 +181,11 @@ class MySqlSourceTask(CdcSourceTask):
         self._captured_due = time.monotonic() + captured.CHECK_S
         now_captured = captured_names(self.meta, self.filters)
         if blocking or policy.should_snapshot(offset is not None, in_progress, usable):
-            self._captured.start(now_captured, streams_on=False)
+            # (a blocking snapshot reads its signal's tables only: a table new to the lists
+            # is streamed on from the stored position, as without it)
+            self._captured.start(
+                now_captured, streams_on=blocking and policy.should_snapshot(False, False, True)
+            )  # fmt: skip
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
             self._start_snapshot(
                 offset if usable else None, in_progress and usable, offset is not None
@@ -190,10 +194,9 @@ class MySqlSourceTask(CdcSourceTask):
         else:
             self.notifier.notify(INITIAL, "SKIPPED")
             # (a snapshot.mode that never reads rows: the user's choice, no warning)
-            self._captured.start(
-                now_captured,
-                streams_on=offset is not None and usable and self.should_stream
-                and policy.should_snapshot(False, False, True),
+            streams_on = (
+                offset is not None and usable and self.should_stream
+                and policy.should_snapshot(False, False, True)
             )  # fmt: skip
             if offset is None:
                 # a first start without a snapshot: the position and the tables' definitions
@@ -214,6 +217,14 @@ class MySqlSourceTask(CdcSourceTask):
                 offset = {"file": p.file, "pos": p.pos, **({"gtids": p.gtids} if p.gtids else {})}
             self._resume = dict(offset)
             self._open_history(stored, policy, offset)
+            # a table the history does not hold at the stored position was made since: its
+            # rows are all in the binlog (no warning)
+            history = self.history
+            assert history is not None
+            self._captured.start(
+                now_captured, streams_on=streams_on,
+                existed=lambda n: history.schemas.get(*n.split(".", 1)) is not None,
+            )  # fmt: skip
             if self.should_stream:
                 self._start_stream()
 
@@ -643,6 +654,13 @@ class MySqlSourceTask(CdcSourceTask):
         return self._table(t, key if key is not None else t.primary_key)
 
     def poll(self) -> Sequence[SourceRecord]:
+        records = self._poll()
+        if records and self._captured.pending():  # the captured tables' set, when changed
+            # (first: the poll's last record stays the one of the task's position)
+            return [*self._captured.take(), *records]
+        return records
+
+    def _poll(self) -> Sequence[SourceRecord]:
         if self._chunks is not None:
             return self._poll_snapshot()
         if self._blocking is not None:
@@ -675,9 +693,6 @@ class MySqlSourceTask(CdcSourceTask):
                 self._captured.update(self._on_meta(lambda c: captured_names(c, self.filters)))
             except Exception as exc:  # noqa: BLE001 - the next check's turn; the stream goes on
                 log.debug("listing the captured tables failed: %s", exc)
-        if records:  # the captured tables' set, when changed (first: the poll's last
-            # record stays the one of the task's position)
-            records[:0] = self._captured.take()
         return records
 
     def _stop_for_blocking(self, records: list[SourceRecord]) -> None:

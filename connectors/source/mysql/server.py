@@ -336,14 +336,16 @@ def refuse_versioned(con: Any, filters: Filters) -> None:
 
 
 def captured_names(con: Any, filters: Filters) -> list[str]:
-    """The captured base tables' names, ``db.table``: `tables`' without describing them."""
-    return [f"{db}.{name}" for db, name, _ in _captured(con, filters, None)]
+    """The captured base tables' names, ``db.table``: `tables`' without describing them
+    (nor their row estimates: TABLE_ROWS opens every table, ~3x the time)."""
+    return [f"{db}.{name}" for db, name, _ in _captured(con, filters, None, rows=False)]
 
 
 def _captured(
-    con: Any, filters: Filters, only: tuple[str, str] | None
+    con: Any, filters: Filters, only: tuple[str, str] | None, rows: bool = True
 ) -> list[tuple[str, str, int]]:
-    """(db, table, estimated rows) of the captured base tables (or ``only``), by name."""
+    """(db, table, estimated rows: 0 without ``rows``) of the captured base tables (or
+    ``only``), by name."""
     where, args = "", tuple[str, ...]()
     if only is not None:
         where, args = " AND t.TABLE_SCHEMA = %s AND t.TABLE_NAME = %s", only
@@ -356,11 +358,12 @@ def _captured(
         if not args:
             return []
         where = f" AND t.TABLE_SCHEMA IN ({','.join(['%s'] * len(args))})"
-    rows = query(con,
-        "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, COALESCE(t.TABLE_ROWS, 0) "
+    estimate = "COALESCE(t.TABLE_ROWS, 0)" if rows else "0"
+    found = query(con,
+        f"SELECT t.TABLE_SCHEMA, t.TABLE_NAME, {estimate} "
         "FROM information_schema.TABLES t WHERE t.TABLE_TYPE = 'BASE TABLE'" + where
         + " ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME", args)  # fmt: skip
-    names = [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+    names = [(str(r[0]), str(r[1]), int(r[2])) for r in found]
     return [n for n in names if filters.table(n[0], n[1])]
 
 

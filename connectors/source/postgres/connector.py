@@ -230,7 +230,12 @@ class PostgresSourceTask(CdcSourceTask):
         self._captured = CapturedTables.of(context, self.partition)
         if blocking or policy.should_snapshot(offset is not None, in_progress, usable):
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
-            self._captured.start((t.qualified for t in tables), streams_on=False)
+            # (a blocking snapshot reads its signal's tables only: a table new to the lists
+            # is streamed on from the stored position, as without it)
+            self._captured.start(
+                (t.qualified for t in tables),
+                streams_on=blocking and policy.should_snapshot(False, False, True),
+            )  # fmt: skip
             self._start_snapshot(offset, slot is not None, usable, in_progress, tables)
         else:
             self.notifier.notify(INITIAL, "SKIPPED")
@@ -660,6 +665,13 @@ class PostgresSourceTask(CdcSourceTask):
         self.stream.open(_connect(self.cfg, replication="database"))
 
     def poll(self) -> Sequence[SourceRecord | EncodedBatch]:
+        records = self._poll()
+        if records and self._captured.pending():  # the captured tables' set, when changed
+            # (first: the poll's last record stays the one of the task's position)
+            return [*self._captured.take(), *records]
+        return records
+
+    def _poll(self) -> Sequence[SourceRecord | EncodedBatch]:
         if self.reader is not None:
             return self._poll_snapshot()
         if self._stream_due:
@@ -691,9 +703,6 @@ class PostgresSourceTask(CdcSourceTask):
         if now >= self._publication_due:
             self._publication_due = now + PUBLICATION_CHECK_S
             self._check_publication()
-        if records:  # the captured tables' set, when changed (first: the poll's last
-            # record stays the one of the task's position)
-            records[:0] = self._captured.take()
         return records
 
     def _check_publication(self) -> None:

@@ -294,3 +294,9 @@ def test_keyless_records_into_a_keyed_table_are_told_of_and_their_refusal_says_w
         (1, "a"), (2, "B"), (3, "c"),
     ]  # fmt: skip
     assert len([r for r in caplog.records if "have no key" in r.getMessage()]) == 1
+    # another refusal is said as the target says it (not blamed on the key)
+    sink.execute('ALTER TABLE "srv_public_t" ALTER COLUMN "name" SET NOT NULL')
+    with pytest.raises(SinkFatalError) as refused:
+        sink.put([keyless.insert(4, {"id": 9, "name": None})])
+    assert not isinstance(refused.value, KeylessIntoKeyedError)
+    assert "null" in str(refused.value).lower(), refused.value
