@@ -8,7 +8,7 @@
  *   .tuple(buf, pos) -> (row or None, key or None, end)
  *   .change(buf, wrap, src, lsn, block, ts_ns) -> (value, key or None) or None
  *   .copy_packed(data) -> (structs, ends, keys, key ends, line ends, declined)
- *   copy_out(conn, get_copy_data, freemem, max_rows) -> (COPY text, status)  (module level)
+ *   copy_out(conn, get_copy_data, freemem, max_rows, max_bytes=0) -> (COPY text, status)
  *   read_xlog(conn, get_copy_data, freemem, consume_input, max_msgs) -> (starts, payloads,
  *             wal_end, other, status)  (module level)
  *
@@ -587,18 +587,19 @@ pointer_args(const char *fname, PyObject *const *a, Py_ssize_t n, void **out)
 static PyObject *
 py_copy_out(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"conn", "get_copy_data", "freemem", "max_rows"};
-    PyObject *a[4], *out;
+    static const char *const names[] = {"conn", "get_copy_data", "freemem", "max_rows",
+                                        "max_bytes"};
+    PyObject *a[5], *out;
     void *ptrs[3], *conn;
     pq_getcopydata_fn getcopy;
     pq_freemem_fn freemem;
     char *buf = NULL, *row;
-    size_t len = 0, cap = 0;
-    Py_ssize_t max_rows, rows = 0;
+    size_t len = 0, cap = 0, max_bytes = 0;
+    Py_ssize_t max_rows, rows = 0, given;
     int r = 1, nomem = 0;
 
     (void)module;
-    if (parse_args("copy_out", names, 4, args, nargs, kwnames, a) < 0)
+    if (parse_args_opt("copy_out", names, 5, 4, args, nargs, kwnames, a) < 0)
         return NULL;
     if (pointer_args("copy_out", a, 3, ptrs) < 0)
         return NULL;
@@ -607,8 +608,15 @@ py_copy_out(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject 
     freemem = (pq_freemem_fn)ptrs[2];
     if ((max_rows = PyNumber_AsSsize_t(a[3], PyExc_OverflowError)) == -1 && PyErr_Occurred())
         return NULL;
+    if (a[4] && a[4] != Py_None) {
+        if ((given = PyNumber_AsSsize_t(a[4], PyExc_OverflowError)) == -1 && PyErr_Occurred())
+            return NULL;
+        max_bytes = given > 0 ? (size_t)given : 0;
+    }
     Py_BEGIN_ALLOW_THREADS
-    while (max_rows <= 0 || rows < max_rows) {
+    /* up to max_rows rows, and (max_bytes > 0) until the text holds max_bytes: at least one
+       row, whatever its size */
+    while ((max_rows <= 0 || rows < max_rows) && (max_bytes == 0 || len < max_bytes)) {
         r = getcopy(conn, &row, 0); /* blocking: one row (> 0), -1 done, -2 error */
         if (r <= 0)
             break;
@@ -638,7 +646,7 @@ py_copy_out(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject 
         free(buf);
         return PyErr_NoMemory();
     }
-    /* the status: 1 when max_rows were read (the COPY goes on), else PQgetCopyData's */
+    /* the status: 1 when a limit was reached (the COPY goes on), else PQgetCopyData's */
     out = Py_BuildValue("(y#i)", buf ? buf : "", (Py_ssize_t)len, r > 0 ? 1 : r);
     free(buf);
     return out;
@@ -788,11 +796,11 @@ static PyTypeObject RowCodecType = {
 
 static PyMethodDef module_methods[] = {
     {"copy_out", FASTCALL_KW(py_copy_out), METH_FASTCALL | METH_KEYWORDS,
-     "copy_out(conn, get_copy_data, freemem, max_rows) -> (data, status)\n\n"
-     "The next rows (up to max_rows; 0: all) of a COPY TO STDOUT on libpq connection conn (a\n"
-     "PGconn*), read with the GIL released through libpq's PQgetCopyData and PQfreemem at\n"
-     "the given addresses; status: 1 max_rows read (more may follow), -1 done, -2 error\n"
-     "(see PQgetResult)."},
+     "copy_out(conn, get_copy_data, freemem, max_rows, max_bytes=0) -> (data, status)\n\n"
+     "The next rows (up to max_rows; 0: all; and, with max_bytes, until the text holds\n"
+     "max_bytes) of a COPY TO STDOUT on libpq connection conn (a PGconn*), read with the GIL\n"
+     "released through libpq's PQgetCopyData and PQfreemem at the given addresses; status: 1\n"
+     "a limit reached (more may follow), -1 done, -2 error (see PQgetResult)."},
     {"read_xlog", FASTCALL_KW(py_read_xlog), METH_FASTCALL | METH_KEYWORDS,
      "read_xlog(conn, get_copy_data, freemem, consume_input, max_msgs)\n"
      "    -> (starts, payloads, wal_end, other, status)\n\n"

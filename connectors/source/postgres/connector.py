@@ -51,7 +51,7 @@ from connectors.source.postgres.errors import (
 from connectors.source.postgres.events import TableSchema
 from connectors.source.postgres.offsets import PostgresOffset
 from connectors.source.postgres.protocol.basics import lsn_to_str
-from connectors.source.postgres.snapshot import Chunk, SnapshotReader
+from connectors.source.postgres.snapshot import CHUNK_MAX_BYTES, Chunk, SnapshotReader
 from hub.errors import ConfigError, describe
 from hub.log import Packed
 from hub.runtime.api import (
@@ -468,7 +468,9 @@ class PostgresSourceTask(CdcSourceTask):
         self._notes.drain(out)
         limit = self.cfg.max_batch_size
         rows = 0  # snapshot rows in out (an EncodedBatch holds many)
-        while rows < limit:
+        taken = 0  # and their COPY text's bytes, within the chunks' bound (a poll of big
+        # rows: max.batch.size rows of 500 KB had held 1 GB, then their events as much)
+        while rows < limit and taken < CHUNK_MAX_BYTES:
             chunk = self._chunk
             if chunk is None or self._row >= len(chunk):
                 chunk = self._chunk = next(self._chunks, None)
@@ -484,6 +486,8 @@ class PostgresSourceTask(CdcSourceTask):
                 self._packed_rows(chunk, self._row, end, out)
             else:
                 self._snapshot_rows(chunk, self._row, end, out)
+            if chunk.text is not None:
+                taken += len(chunk.text) * (end - self._row) // max(len(chunk), 1)
             rows += end - self._row
             self._snapshot_ops["r"] += end - self._row
             self._row = end

@@ -100,12 +100,13 @@ class CopyOut:
         if res is None or res.status != pq.ExecStatus.COPY_OUT:
             self._fail(conn, res)
 
-    def rows(self, conn: Any, max_rows: int) -> tuple[bytes, bool]:
-        """The next ``max_rows`` rows (0: all the rest) of the COPY `start` began, as COPY
+    def rows(self, conn: Any, max_rows: int, max_bytes: int = 0) -> tuple[bytes, bool]:
+        """The next ``max_rows`` rows (0: all the rest; with ``max_bytes``, fewer once the
+        text holds that many bytes, one row at least) of the COPY `start` began, as COPY
         text, and whether it is done (then the connection is ready for the next command)."""
         from psycopg import pq
 
-        data, status = self._copy_out(conn.pgconn.pgconn_ptr, *self._fns, max_rows)
+        data, status = self._copy_out(conn.pgconn.pgconn_ptr, *self._fns, max_rows, max_bytes)
         if status == 1:
             return data, False
         res = self._result(conn)

@@ -87,6 +87,10 @@ RangeState = list[Any]  # [lower, upper, after or None, done]: a key range's pro
 # with several connections, a keyed table is read in key ranges (one a connection) when it
 # holds at least SPLIT_CHUNKS chunks' worth of rows a connection
 SPLIT_CHUNKS = 4
+# a streamed chunk ends at this many bytes of COPY text too (one row at least): with
+# snapshot.fetch.size rows alone, 500 KB rows made chunks of 5 GB (a snapshot of a 1.4 GB
+# table took 5.9 GB: the chunks queued, encoded, in a poll)
+CHUNK_MAX_BYTES = 32 << 20
 
 
 @dataclass(slots=True)
@@ -453,7 +457,7 @@ class SnapshotReader:
                              (*(after or ()), *(upper or ())))  # fmt: skip
         done = False
         while not done and not self._stop.is_set():
-            text, done = self._copy_out.rows(conn, self.chunk_rows)
+            text, done = self._copy_out.rows(conn, self.chunk_rows, CHUNK_MAX_BYTES)
             chunk = Chunk(t, [], [], text=text, count=text.count(b"\n"), where=where,
                           codec=codec)  # fmt: skip
             if len(chunk):

@@ -61,6 +61,20 @@ def test_rows_cut_one_copy_into_chunks(conn: Any) -> None:
     assert b"".join(chunks) == whole
     assert conn.info.transaction_status == pq.TransactionStatus.INTRANS
     conn.execute("COMMIT")
+    # and by bytes: a chunk ends once it holds max_bytes (a row at least, whatever its size)
+    conn.execute("BEGIN")
+    co.start(conn, "COPY (SELECT * FROM t ORDER BY id) TO STDOUT")
+    cut, done = [], False
+    while not done:
+        text, done = co.rows(conn, 1000, 10_000)
+        cut.append(text)
+    assert b"".join(cut) == whole
+    assert all(len(c) < 10_000 + 100 for c in cut) and len(cut) > 5
+    assert all(c.count(b"\n") < 1000 for c in cut)
+    conn.execute("COMMIT")
+    co.start(conn, "COPY (SELECT repeat('x', 50000) FROM t WHERE id <= 3) TO STDOUT")
+    assert co.rows(conn, 1000, 10)[0].count(b"\n") == 1  # (one row past the limit)
+    assert co.rows(conn, 0)[0].count(b"\n") == 2
 
 
 def test_an_exact_multiple_ends_with_an_empty_chunk(conn: Any) -> None:

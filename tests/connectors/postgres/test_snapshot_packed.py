@@ -155,6 +155,39 @@ def test_every_row_once_in_order_and_offsets_resume_right_after(
             t2.stop()
 
 
+def test_big_rows_make_chunks_of_at_most_the_byte_bound(
+    pg_server: PgServer, pg_db: str, sql: Any, monkeypatch: Any
+) -> None:
+    # (snapshot.fetch.size rows alone: 500 KB rows made 5 GB chunks, a 1.4 GB table's
+    # snapshot took 5.9 GB)
+    from connectors.source.postgres import snapshot
+
+    monkeypatch.setattr(snapshot, "CHUNK_MAX_BYTES", 100_000)
+    sizes: list[int] = []
+    rows = copyout.CopyOut.rows
+
+    def noted(self: Any, conn: Any, max_rows: int, max_bytes: int = 0) -> Any:
+        text, done = rows(self, conn, max_rows, max_bytes)
+        sizes.append(len(text))
+        return text, done
+
+    monkeypatch.setattr(copyout.CopyOut, "rows", noted)
+    sql.execute("CREATE TABLE big (id int PRIMARY KEY, v text)")
+    sql.execute("ALTER TABLE big ALTER COLUMN v SET STORAGE EXTERNAL")  # (no compression)
+    sql.execute("INSERT INTO big SELECT g, repeat(md5(g::text), 600) FROM "
+                "generate_series(1, 60) g")  # fmt: skip
+    cfg = source_config(pg_server, pg_db, **{"snapshot.mode": "initial_only"})
+    task = start(cfg)
+    got: list[Any] = []
+    try:
+        while task.reader is not None:
+            got += expand(task.poll())
+    finally:
+        task.stop()
+    assert [g[0] for g in got] == list(range(1, 61))  # every row once, in order
+    assert len(sizes) >= 10 and max(sizes) < 100_000 + 20_000, sizes  # (a row past it)
+
+
 def test_a_snapshot_without_compression_fits_max_message_bytes(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
 ) -> None:
