@@ -20,7 +20,9 @@ from typing import Any
 from connectors.sink.engine.dialect import Dialect, Merge, StagedColumn
 from connectors.sink.engine.merge import KEEP_PREFIX
 from connectors.sink.engine.naming import TableRef
-from connectors.sink.engine.types import BOOLEAN, ColumnType
+from connectors.sink.engine.types import BOOLEAN, STRING, ColumnType
+
+MAX_COLUMNS = 1600  # PostgreSQL's most columns a table has (a staging one too)
 
 
 class OnConflict(Dialect):
@@ -53,7 +55,17 @@ class OnConflict(Dialect):
             return
         keep = m.keep
         flag = ColumnType(BOOLEAN)
-        marks = [StagedColumn(KEEP_PREFIX + c, flag, list(v)) for c, v in keep.items()]
+        # a column of marks per kept column; past PostgreSQL's 1 600 columns a table (a
+        # wide one with many unchanged TOASTed values) stages them as one text of '0'/'1'
+        # (the stage had failed "tables can have at most 1600 columns", retried for ever)
+        packed = len(m.rows) + len(keep) > MAX_COLUMNS
+        if packed:
+            masks = list(keep.values())
+            text = ["".join("1" if v[i] else "0" for v in masks) for i in range(m.count)]
+            marks = [StagedColumn(KEEP_PREFIX, ColumnType(STRING), text)]
+            at = {c: i + 1 for i, c in enumerate(keep)}
+        else:
+            marks = [StagedColumn(KEEP_PREFIX + c, flag, list(v)) for c, v in keep.items()]
         rel = self.stage("up", [*m.rows, *marks])
         exprs = []
         found = f"cur.{q(m.key[0])} IS NOT NULL"  # (a key column: NOT NULL in the table)
@@ -62,7 +74,9 @@ class OnConflict(Dialect):
             if sc.name in keep:  # an unchanged TOASTed value, a column the change does not
                 # carry: the row's current one; a new row takes the staged value (NULL, or
                 # the column's default)
-                e = (f"CASE WHEN {rel}.{q(KEEP_PREFIX + sc.name)} AND {found} "
+                mark = (f"substr({rel}.{q(KEEP_PREFIX)}, {at[sc.name]}, 1) = '1'" if packed
+                        else f"{rel}.{q(KEEP_PREFIX + sc.name)}")  # fmt: skip
+                e = (f"CASE WHEN {mark} AND {found} "
                      f"THEN cur.{q(sc.name)} ELSE {m.kept_value(sc.name, e)} END")  # fmt: skip
             exprs.append(e)
         source = rel

@@ -719,3 +719,23 @@ def test_a_table_keyed_by_an_interval_takes_its_changes_by_key(sink: Sink) -> No
     sink.put([t.update(2, {"d": "1 day 02:00:00", "v": "a2"}), t.delete(3, {"d": "-00:00:01"}),
               t.tombstone(4, {"d": "-00:00:01"})])  # fmt: skip
     assert [r[1] for r in sink.query('SELECT d, v FROM "srv_public_spans"')] == ["a2"]
+
+
+@pytest.mark.parametrize("sink", ["postgres"], indirect=True)
+def test_a_wide_tables_unchanged_toasted_values_are_kept_past_1600_staged_columns(
+    sink: Sink,
+) -> None:
+    # (a mark column per unchanged value: 1 101 columns and 500 kept ones made a staging
+    # table past PostgreSQL's 1 600 columns, the batch failing for ever)
+    from connectors.source.postgres.types import Oid
+
+    cols = [("id", Oid.INT4, -1)] + [(f"i{n}", Oid.INT4, -1) for n in range(600)]
+    cols += [(f"t{n}", Oid.TEXT, -1) for n in range(500)]
+    t = PgTable("wide", cols)
+    first = {"id": 1, **{f"i{n}": n for n in range(600)}, **{f"t{n}": f"v{n}" for n in range(500)}}
+    held = {f"t{n}": "__debezium_unavailable_value" for n in range(500)}
+    sink.put([t.insert(0, first), t.insert(1, {**first, "id": 2})])
+    sink.put([t.update(2, {**first, "i0": 7, **held}), t.update(3, {**first, "id": 2, "i0": 8})])
+    rows = sink.query('SELECT "id", "i0", "t0", "t1", "t498", "t499" FROM "srv_public_wide" '
+                      "ORDER BY 1")  # fmt: skip
+    assert rows == [(1, 7, "v0", "v1", "v498", "v499"), (2, 8, "v0", "v1", "v498", "v499")]
