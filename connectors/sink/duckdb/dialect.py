@@ -317,6 +317,13 @@ class DuckDBDialect(Dialect):
                 f"DuckDB {self.path}: {type(exc).__name__}: {exc}; free disk space under "
                 f"{os.path.dirname(os.path.abspath(self.path))} (the batch is retried)"
             )
+        if isinstance(exc, duckdb.OutOfMemoryException):  # (its own advice names settings
+            # of DuckDB's; what a batch holds is the sink's)
+            return SinkFatalError(
+                f"DuckDB {self.path}: {type(exc).__name__}: {exc}; a batch of big rows needs "
+                "memory several times its size: lower batch.max.bytes (or batch.size), or "
+                "raise duckdb.memory.limit"
+            )
         return SinkFatalError(f"DuckDB {self.path}: {type(exc).__name__}: {exc}")
 
     def duplicate_key(self, exc: Exception) -> bool:

@@ -739,3 +739,15 @@ def test_a_wide_tables_unchanged_toasted_values_are_kept_past_1600_staged_column
     rows = sink.query('SELECT "id", "i0", "t0", "t1", "t498", "t499" FROM "srv_public_wide" '
                       "ORDER BY 1")  # fmt: skip
     assert rows == [(1, 7, "v0", "v1", "v498", "v499"), (2, 8, "v0", "v1", "v498", "v499")]
+
+
+def test_duckdb_out_of_memory_names_the_batch_settings(duck: Sink) -> None:
+    # (DuckDB's own message names its threads and preserve_insertion_order: the batch's size
+    # is what a sink of big rows lowers)
+    from connectors.sink.engine.errors import SinkFatalError
+
+    t = PgTable("docs", [("id", Oid.INT4, -1), ("doc", Oid.TEXT, -1)])
+    duck.start(["srv.public.docs"], **{"duckdb.memory.limit": "4MB"})
+    big = [t.insert(i, {"id": i, "doc": f"{i}" + "x" * 2_000_000}) for i in range(6)]
+    with pytest.raises(SinkFatalError, match="lower batch.max.bytes"):
+        duck.put(big)
