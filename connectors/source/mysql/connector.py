@@ -67,12 +67,14 @@ from connectors.source.mysql.server import (
     variables,
 )
 from connectors.source.mysql.snapshot import (
+    CHUNK_MAX_BYTES,
     Chunk,
     begin,
     chunks,
     encode_key,
     end,
     resume_index,
+    row_bytes,
     rows_read_before,
 )
 from connectors.source.mysql.textrows import PackedRows
@@ -121,6 +123,7 @@ class MySqlSourceTask(CdcSourceTask):
         self._readers: list[Any] = []  # snapshot.max.threads' other connections
         self._chunks: Any = None
         self._chunk: Chunk | None = None
+        self._chunk_row_bytes = 0  # about a row of it (`row_bytes`)
         self._row = 0
         self._rows_done: dict[str, int] = {}
         self._rows_before = 0  # of those, read before a resume (no event of this run's)
@@ -451,7 +454,9 @@ class MySqlSourceTask(CdcSourceTask):
         self._notes.drain(out)
         limit = self.cfg.max_batch_size
         rows = 0  # this poll's (packed batches hold many)
-        while rows < limit:
+        taken = 0  # about their bytes, within a chunk's bound (big rows: a poll of
+        # max.batch.size rows of 500 KB would hold 1 GB, then their events as much)
+        while rows < limit and taken < CHUNK_MAX_BYTES:
             chunk = self._chunk
             if chunk is None or self._row >= len(chunk.rows):
                 chunk = self._chunk = next(self._chunks, None)
@@ -461,10 +466,12 @@ class MySqlSourceTask(CdcSourceTask):
                     self._finish_snapshot(out)
                     return out
                 self._notes.table(chunk.table.qualified, out)
+                self._chunk_row_bytes = row_bytes(chunk.rows)
             start = self._row
             end = min(len(chunk.rows), start + limit - rows)
             self._row = end
             rows += end - start
+            taken += self._chunk_row_bytes * (end - start)
             self._snapshot_rows(chunk, start, end, out)
         self._notes.drain(out)
         return out

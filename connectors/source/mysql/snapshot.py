@@ -412,16 +412,38 @@ def _table_rows(
             rows = nxt
     index = [names.index(k) for k in key]
 
-    def fetch(after: Sequence[Any] | None) -> Sequence[tuple[Any, ...]]:
-        return chunk_after(con, t, key, after, size, codec)
+    def fetch(after: Sequence[Any] | None, limit: int) -> Sequence[tuple[Any, ...]]:
+        return chunk_after(con, t, key, after, limit, codec)
 
-    rows = fetch(after)
+    # chunks of snapshot.fetch.size rows, fewer once their rows are seen to be big: about
+    # CHUNK_MAX_BYTES a chunk (the first one at most FIRST_CHUNK_ROWS: 10 240 rows of 500 KB
+    # would be 5 GB before a row's size is known)
+    limit = min(size, FIRST_CHUNK_ROWS)
+    rows = fetch(after, limit)
     while True:  # one chunk ahead, so the table's last chunk is known as such
-        nxt = fetch([rows[-1][i] for i in index]) if len(rows) == size else []
+        nxt, was = [], limit
+        if len(rows) == was:
+            limit = max(1, min(size, CHUNK_MAX_BYTES // max(row_bytes(rows), 1)))
+            nxt = fetch([rows[-1][i] for i in index], limit)
         yield rows, not nxt
         if not nxt:
             return
         rows = nxt
+
+
+FIRST_CHUNK_ROWS = 1024
+CHUNK_MAX_BYTES = 32 << 20
+
+
+def row_bytes(rows: Sequence[tuple[Any, ...]]) -> int:
+    """About how many bytes a row of ``rows`` holds: the server's text of a packed chunk,
+    else a few rows' values measured."""
+    data = getattr(rows, "data", None)
+    if data is not None:
+        return len(data) // max(len(rows), 1)
+    sample = [rows[i] for i in range(0, len(rows), max(len(rows) // 8, 1))]
+    total = sum(len(v) for r in sample for v in r if isinstance(v, bytes | str))
+    return total // max(len(sample), 1)
 
 
 def chunk_after(

@@ -180,3 +180,48 @@ def test_a_resumed_snapshots_progress_counts_the_rows_read_before(
     done = metrics[f"snapshot_rows_done:{mariadb_db}.big"]
     assert read >= 2000 and done == read, (done, read, estimated)  # (the offset counts them)
     assert metrics["op_events:r"] == 0  # (no event of this run's yet: no rate spike)
+
+
+@pytest.mark.parametrize("values", [False, True], ids=["packed", "values"])
+def test_big_rows_make_chunks_of_about_the_byte_bound(
+    mariadb_server: MariaDBServer, mariadb_db: str, monkeypatch: Any, values: bool
+) -> None:
+    # (snapshot.fetch.size rows alone: 10 240 rows of 500 KB would be a 5 GB chunk)
+    from connectors.source.mysql import snapshot
+
+    monkeypatch.setattr(snapshot, "CHUNK_MAX_BYTES", 100_000)
+    monkeypatch.setattr(snapshot, "FIRST_CHUNK_ROWS", 8)
+    limits: list[int] = []
+    chunk_after = snapshot.chunk_after
+
+    def noted(con: Any, t: Any, key: Any, after: Any, limit: int, *a: Any, **kw: Any) -> Any:
+        limits.append(limit)
+        return chunk_after(con, t, key, after, limit, *a, **kw)
+
+    monkeypatch.setattr(snapshot, "chunk_after", noted)
+    from hub.runtime.api import EncodedBatch
+
+    with root(mariadb_server, mariadb_db).cursor() as cur:
+        cur.execute("CREATE TABLE big (id int PRIMARY KEY, v longtext)")
+        cur.execute("INSERT INTO big SELECT seq, REPEAT(MD5(seq), 625) FROM seq_1_to_60")
+    from connectors.source.mysql import MariaDbSourceTask
+    from tests.connectors.mysql.helpers import context
+
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.mode": "initial_only"})
+    task = MariaDbSourceTask()  # (encoded: the server's text packed at once; else values)
+    task.start(cfg, context(cfg, {}, json_encoding=None if values else (True, True)))
+    ids: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(ids) < 60 and time.monotonic() < deadline:
+            for r in poll(task):
+                if isinstance(r, EncodedBatch):
+                    keys = r.packed.lists()[0] if r.packed is not None else r.keys
+                    ids += [orjson.loads(k)["payload"]["id"] for k in keys]
+                elif r.topic:
+                    ids.append(r.key["id"] if isinstance(r.key, dict) else
+                               orjson.loads(r.key)["payload"]["id"])  # fmt: skip
+    finally:
+        task.stop()
+    assert ids == list(range(1, 61))
+    assert limits[0] == 8 and max(limits[1:]) <= 6, limits  # (20 KB rows: 5 in 100 KB)
