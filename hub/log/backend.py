@@ -109,7 +109,9 @@ class LogConsumer(Protocol):
     def seek(self, tp: TopicPartition, offset: int) -> None:
         """Read ``tp`` from ``offset`` next (`OffsetOutOfRangeError` outside the log)."""
 
-    def poll(self, timeout: float = 0.0, max_records: int | None = None) -> list[Record]:
+    def poll(
+        self, timeout: float = 0.0, max_records: int | None = None, max_bytes: int | None = None
+    ) -> list[Record]:
         """Durable records of the assigned partitions, waiting up to ``timeout`` s."""
 
     def commit(

@@ -19,6 +19,7 @@ Not thread-safe: use one consumer per thread, like Kafka's.
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
@@ -40,6 +41,9 @@ class NoOffsetError(LogError):
         super().__init__(
             f"no committed offset for {tp} and auto.offset.reset=none; seek or commit one first"
         )
+
+
+_VALUE = operator.itemgetter(5)  # a Record's value
 
 
 class Consumer:
@@ -115,9 +119,14 @@ class Consumer:
 
     def unsubscribe(self) -> None:
         if self._member_id is not None and self.group_id is not None:
-            self._revoke(set(self._assigned))
-            self._log.groups.leave(self.group_id, self._member_id)
-            self._member_id = None
+            member = self._member_id
+            try:
+                self._revoke(set(self._assigned))
+            finally:  # (a listener that raises must not keep the member in the group, its
+                # partitions owned until its session ends: 300 s for a sink)
+                self._log.groups.leave(self.group_id, member)
+                self._member_id = None
+                self._assigned = []
         self._assigned = []
 
     def assignment(self) -> set[TopicPartition]:
@@ -230,8 +239,12 @@ class Consumer:
                 self.seek(tp, off)
 
     # -- polling ----------------------------------------------------------------------------
-    def poll(self, timeout: float = 0.0, max_records: int | None = None) -> list[Record]:
-        """Records from the assigned partitions, waiting up to ``timeout`` seconds for some."""
+    def poll(
+        self, timeout: float = 0.0, max_records: int | None = None, max_bytes: int | None = None
+    ) -> list[Record]:
+        """Records from the assigned partitions, waiting up to ``timeout`` seconds for some;
+        with ``max_bytes``, no partition is read once the records' values hold that many
+        (Kafka's fetch.max.bytes: one partition's fetch may pass it, a record at least)."""
         if self._deferred is not None:
             exc, self._deferred = self._deferred, None
             raise exc
@@ -244,7 +257,7 @@ class Consumer:
                 if tp not in self._positions:  # as with Kafka's consumer, so that a commit
                     self.position(tp)  # covers those this poll's limit left unread too
             self._maybe_auto_commit()
-            out = self._fetch(limit)
+            out = self._fetch(limit, max_bytes)
             remaining = deadline - time.monotonic()
             if out or remaining <= 0:
                 return out
@@ -264,15 +277,19 @@ class Consumer:
                 return True
         return False
 
-    def _fetch(self, limit: int) -> list[Record]:
+    def _fetch(self, limit: int, max_bytes: int | None = None) -> list[Record]:
         out: list[Record] = []
         n = len(self._assigned)
+        size = 0
         for i in range(n):
-            if len(out) >= limit:
+            if len(out) >= limit or (max_bytes is not None and size >= max_bytes):
                 break
             tp = self._assigned[(self._next + i) % n]
             try:
-                out.extend(self._take(tp, limit - len(out)))
+                got = self._take(tp, limit - len(out))
+                if max_bytes is not None:
+                    size += sum(map(len, filter(None, map(_VALUE, got))))
+                out.extend(got)
             except Exception as exc:
                 if not out:
                     raise

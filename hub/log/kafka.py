@@ -923,7 +923,10 @@ class KafkaConsumer:
         else:
             self._c.seek(KafkaTopicPartition(tp.topic, tp.partition, offset))
 
-    def poll(self, timeout: float = 0.0, max_records: int | None = None) -> list[Record]:
+    def poll(
+        self, timeout: float = 0.0, max_records: int | None = None, max_bytes: int | None = None
+    ) -> list[Record]:
+        # (max_bytes: the client's own fetch.max.bytes bounds what it hands over)
         if self._paused:
             self._c.resume(self._c.assignment())
             self._paused = False

@@ -350,6 +350,9 @@ class SinkRunner:
             try:
                 if not self._failed and not self.lost:
                     self._flush_and_commit()
+            except BaseException:
+                self._failed = True  # (the revoke at the close must not flush again)
+                raise
             finally:  # (a last flush that fails still leaves the group at once)
                 self.consumer.close()
 
@@ -486,14 +489,16 @@ class SinkRunner:
         self._moved = set()
         while len(out) < self.batch_size and size < cap and not self._stopping:
             if not out:
-                got = self.consumer.poll(0.2, self.batch_size)
+                got = self.consumer.poll(0.2, self.batch_size, cap)
                 if not got:
                     return out  # nothing: the caller commits when due, then asks again
                 deadline = time.monotonic() + self.linger
             else:
                 # a long linger (a warehouse sink's minute) waits in steps: a stop is heard
                 remaining = deadline - time.monotonic()
-                got = self.consumer.poll(min(max(remaining, 0.0), 0.5), self.batch_size - len(out))
+                got = self.consumer.poll(
+                    min(max(remaining, 0.0), 0.5), self.batch_size - len(out), cap - size
+                )
                 if not got and not self._moved:
                     if time.monotonic() >= deadline:
                         break  # drained what is durable (and lingered, if asked to)
@@ -504,6 +509,7 @@ class SinkRunner:
                 out = [r for r in out if TopicPartition(r[0], r[1]) not in moved]
                 held = self.consumer.assignment()
                 got = [r for r in got if TopicPartition(r[0], r[1]) in held]
+                size = sum(map(len, filter(None, map(_VALUE, out))))
             out.extend(got)
             size += sum(map(len, filter(None, map(_VALUE, got))))
         return out

@@ -198,9 +198,11 @@ class _PausableConsumer:
     def __init__(self, consumer: LogConsumer, paused: threading.Event) -> None:
         self._consumer, self._paused = consumer, paused
 
-    def poll(self, timeout: float = 0.0, max_records: int | None = None) -> list[Any]:
+    def poll(
+        self, timeout: float = 0.0, max_records: int | None = None, max_bytes: int | None = None
+    ) -> list[Any]:
         if not self._paused.is_set():
-            records: list[Any] = self._consumer.poll(timeout, max_records)
+            records: list[Any] = self._consumer.poll(timeout, max_records, max_bytes)
             if not records or not self._paused.is_set():
                 return records
             # paused while this poll waited: hand nothing over, rewind to the first record

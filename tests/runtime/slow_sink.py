@@ -14,6 +14,7 @@ from hub.runtime import ConnectorConfig, SinkConnector, SinkRecord, SinkTask, Si
 RECEIVED: list[Any] = []
 PUTS: list[int] = [0]
 BATCHES: list[int] = []  # each put's record count
+FAIL_FLUSH = [False]  # its flush raises (the target unreachable)
 
 
 class SlowConfig(ConnectorConfig):
@@ -30,6 +31,12 @@ class SlowTask(SinkTask):
         if PUTS[0] == 1:
             time.sleep(self.first_put_ms / 1000)
         RECEIVED.extend(r.value for r in records)
+
+    def flush(self, offsets: Mapping[Any, int]) -> None:
+        if FAIL_FLUSH[0]:
+            from hub.errors import TransientError
+
+            raise TransientError("the target is unreachable")
 
     def stop(self) -> None:
         pass

@@ -172,7 +172,7 @@ def test_a_sink_batch_is_cut_at_batch_max_bytes(tmp_path: Path) -> None:
     try:
         log = worker.log
         assert log is not None
-        log.create_topic("big", 2, {"max.message.bytes": str(1 << 20)})
+        log.create_topic("big", 20, {"max.message.bytes": str(1 << 20)})
         prod = log.producer()
         for i in range(60):
             prod.send("big", b'"' + b"x" * 100_000 + b'%d"' % i, key=b"%d" % i)
@@ -183,7 +183,38 @@ def test_a_sink_batch_is_cut_at_batch_max_bytes(tmp_path: Path) -> None:
             "key.converter": "string",
         }, "test"))  # fmt: skip
         wait_for(lambda: len(slow_sink.RECEIVED) == 60, 30, "every record")
-        # (a batch ends at the poll that passes the cap: at most a poll's bytes past it)
-        assert len(slow_sink.BATCHES) >= 3 and max(slow_sink.BATCHES) <= 25, slow_sink.BATCHES
+        # (a batch ends at the partition's fetch that passes the cap, a fetch at most 1 MiB:
+        # a poll of 20 partitions had taken each one's, 18 MB against a 1 MB cap)
+        assert len(slow_sink.BATCHES) >= 3 and max(slow_sink.BATCHES) <= 21, slow_sink.BATCHES
     finally:
+        worker.stop()
+
+
+def test_a_sink_whose_last_flush_fails_leaves_its_group_at_once(tmp_path: Path) -> None:
+    # (the revoke at its consumer's close flushed again, failed again, and the member stayed
+    # in the group, owning its partitions: its restarted task got nothing until the session
+    # ended, 300 s)
+    import time
+
+    worker = _slow_worker(tmp_path)
+    try:
+        worker.add(ConnectorSpec("slow", {
+            "connector.class": "tests.runtime.slow_sink:SlowSink", "topics": "in",
+            "value.converter.schemas.enable": "false", "offset.flush.interval.ms": 60000,
+        }, "test"))  # fmt: skip
+        wait_for(lambda: len(slow_sink.RECEIVED) == 20, 20, "the records")
+        slow_sink.FAIL_FLUSH[0] = True  # (the target goes away)
+        worker.restart("slow", include_tasks=True)
+        slow_sink.FAIL_FLUSH[0] = False
+        log = worker.log
+        assert log is not None
+        prod = log.producer()
+        prod.send_many("in", [b'"n%d"' % i for i in range(3)], partition=0)
+        prod.flush()
+        began = time.monotonic()
+        wait_for(lambda: "n2" in slow_sink.RECEIVED, 20, "the restarted task's records")
+        assert time.monotonic() - began < 10
+        assert len(log.groups.describe("connect-slow").members) == 1
+    finally:
+        slow_sink.FAIL_FLUSH[0] = False
         worker.stop()

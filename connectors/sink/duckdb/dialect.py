@@ -326,10 +326,11 @@ class DuckDBDialect(Dialect):
             )
         return SinkFatalError(f"DuckDB {self.path}: {type(exc).__name__}: {exc}")
 
-    def duplicate_key(self, exc: Exception) -> bool:
+    def duplicate_key(self, exc: Exception, key: Sequence[str]) -> bool:
         import duckdb
 
-        text = str(exc)
+        # ('Duplicate key "id: 1" violates primary key constraint'; a unique index's says
+        # unique constraint)
         return isinstance(exc, duckdb.ConstraintException) and (
-            "Duplicate key" in text or "PRIMARY KEY or UNIQUE constraint" in text
+            "violates primary key constraint" in str(exc)
         )

@@ -163,9 +163,9 @@ class Dialect(ABC):
     def translate(self, exc: Exception) -> Exception:
         """The hub error for a driver error: SinkTransientError or SinkFatalError."""
 
-    def duplicate_key(self, exc: Exception) -> bool:
-        """Whether ``exc`` (a driver error) is a primary key's or unique index's refusal of a
-        row repeating a value it holds."""
+    def duplicate_key(self, exc: Exception, key: Sequence[str]) -> bool:
+        """Whether ``exc`` (a driver error) is the primary key ``key``'s refusal of a row
+        repeating a value it holds (not another unique index's)."""
         return False
 
     # -- catalog and types (abstract) ---------------------------------------------------------

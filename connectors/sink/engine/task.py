@@ -389,7 +389,10 @@ class EngineSinkTask(SinkTask, Generic[C]):
             raise exc.in_table(str(tb.table)) from None
         except Exception as exc:
             # (only a key's refusal: a NOT NULL or CHECK one is said as the target says it)
-            if not keyless_into_keyed or isinstance(exc, HubError) or not d.duplicate_key(exc):
+            if (
+                not keyless_into_keyed or isinstance(exc, HubError)
+                or not d.duplicate_key(exc, info.pk)
+            ):  # fmt: skip
                 raise
             said = d.translate(exc)
             if not isinstance(said, SinkFatalError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -229,8 +230,16 @@ class PostgresDialect(OnConflict):
             return SinkTransientError(f"PostgreSQL: {type(exc).__name__}: {_safe(exc)}")
         return SinkFatalError(f"PostgreSQL: {type(exc).__name__}: {_safe(exc)}")
 
-    def duplicate_key(self, exc: Exception) -> bool:
-        return getattr(exc, "sqlstate", None) == "23505"  # unique_violation
+    def duplicate_key(self, exc: Exception, key: Sequence[str]) -> bool:
+        # unique_violation, of the key's columns ("Key (a, b)=(...) already exists")
+        if getattr(exc, "sqlstate", None) != "23505":
+            return False
+        detail = getattr(getattr(exc, "diag", None), "message_detail", None) or ""
+        found = re.match(r"Key \((.*?)\)=", detail)
+        if found is None:
+            return False
+        names = [n.strip().strip('"') for n in found.group(1).split(",")]
+        return sorted(names) == sorted(key)
 
 
 # errors of the target as a whole, whatever the rows: a privilege revoked, a server or a

@@ -57,6 +57,7 @@ from connectors.source.mysql.server import (
     PositionLostError,
     binlog_files,
     captured_names,
+    captured_pairs,
     connect,
     is_mariadb,
     names,
@@ -182,7 +183,9 @@ class MySqlSourceTask(CdcSourceTask):
         blocking = in_progress and usable and offset is not None and "only" in offset
         self._captured = CapturedTables.of(context, self.partition)
         self._captured_due = time.monotonic() + captured.CHECK_S
-        now_captured = captured_names(self.meta, self.filters)
+        pairs = captured_pairs(self.meta, self.filters)
+        now_captured = [f"{db}.{name}" for db, name in pairs]
+        by_name = dict(zip(now_captured, pairs, strict=True))  # (a database may hold a dot)
         if blocking or policy.should_snapshot(offset is not None, in_progress, usable):
             # (a blocking snapshot reads its signal's tables only: a table new to the lists
             # is streamed on from the stored position, as without it)
@@ -226,7 +229,7 @@ class MySqlSourceTask(CdcSourceTask):
             assert history is not None
             self._captured.start(
                 now_captured, streams_on=streams_on,
-                existed=lambda n: history.schemas.get(*n.split(".", 1)) is not None,
+                existed=lambda n: history.schemas.get(*by_name[n]) is not None,
             )  # fmt: skip
             if self.should_stream:
                 self._start_stream()

@@ -47,16 +47,36 @@ def connect(cfg: MySqlSourceConfig, **kwargs: Any) -> Any:
     except pymysql.err.OperationalError as exc:
         raise connection_error(cfg, exc) from None
     # (Debezium's database.initial.statements: each connection but the binlog's)
+    statements = initial_statements(cfg.database_initial_statements)
     sql = ""
     try:
-        for sql in initial_statements(cfg.database_initial_statements):
+        for sql in statements:
             query(con, sql)
+        if statements:  # the session as the snapshot's values need it, as the binlog's are
+            # (a time_zone of theirs shifted its TIMESTAMPs, PAD_CHAR_TO_FULL_LENGTH padded its
+            # CHARs, SET NAMES made its text undecodable)
+            for sql in _PINNED:
+                query(con, sql)
     except pymysql.err.MySQLError as exc:
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         con.close()
+        if 2000 <= code < 3000 or code in _PASSING:  # (the connection, or a timeout)
+            raise TransientError(
+                f"database.initial.statements: {sql!r} on {cfg.where()}: {exc}"
+            ) from None
         raise ConfigError(
             f"database.initial.statements: {cfg.where()} refused {sql!r}: {exc}"
         ) from None
     return con
+
+
+_PINNED = (
+    "SET time_zone = '+00:00'", "SET NAMES utf8mb4",
+    "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', '')",
+)  # fmt: skip
+# server errors that pass: lock wait timeout, deadlock, MariaDB's max_statement_time,
+# MySQL's max_execution_time
+_PASSING = frozenset({1205, 1213, 1969, 3024})
 
 
 def connection_error(cfg: MySqlSourceConfig, exc: Exception, what: str = "") -> Exception:
@@ -335,10 +355,15 @@ def refuse_versioned(con: Any, filters: Filters) -> None:
         )
 
 
+def captured_pairs(con: Any, filters: Filters) -> list[tuple[str, str]]:
+    """The captured base tables, (db, table): `tables`' without describing them (nor their
+    row estimates: TABLE_ROWS opens every table, ~3x the time)."""
+    return [(db, name) for db, name, _ in _captured(con, filters, None, rows=False)]
+
+
 def captured_names(con: Any, filters: Filters) -> list[str]:
-    """The captured base tables' names, ``db.table``: `tables`' without describing them
-    (nor their row estimates: TABLE_ROWS opens every table, ~3x the time)."""
-    return [f"{db}.{name}" for db, name, _ in _captured(con, filters, None, rows=False)]
+    """`captured_pairs` as ``db.table``."""
+    return [f"{db}.{name}" for db, name in captured_pairs(con, filters)]
 
 
 def _captured(

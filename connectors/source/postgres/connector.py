@@ -93,21 +93,10 @@ def _connect(cfg: PostgresSourceConfig, **kwargs: Any) -> Any:
 
 
 def run_initial_statements(conn: Any, cfg: PostgresSourceConfig) -> None:
-    """``database.initial.statements`` on a new connection (committed: a snapshot's
-    transaction begins after them); a statement the server refuses is the config's error."""
-    import psycopg
+    """``database.initial.statements`` on a new connection (`snapshot.run_statements`)."""
+    from connectors.source.postgres.snapshot import run_statements
 
-    statements = initial_statements(cfg.database_initial_statements)
-    try:
-        for sql in statements:
-            conn.execute(sql)
-        if statements and not conn.autocommit:
-            conn.commit()
-    except psycopg.Error as exc:
-        conn.close()
-        raise ConfigError(
-            f"database.initial.statements: {cfg.where()} refused {sql!r}: {describe(exc)}"
-        ) from None
+    run_statements(conn, initial_statements(cfg.database_initial_statements), cfg.where())
 
 
 class PostgresSourceTask(CdcSourceTask):
@@ -427,6 +416,7 @@ class PostgresSourceTask(CdcSourceTask):
                 resume=resume_at, codecs=codecs, threads=cfg.snapshot_max_threads,
                 resume_ranges=resume_ranges,
                 initial=initial_statements(cfg.database_initial_statements),
+                where=cfg.where(),
             )  # fmt: skip
             self.reader.begin()
             reader = self.reader

@@ -174,9 +174,11 @@ class SnapshotReader:
         threads: int = 1,
         resume_ranges: Sequence[RangeState] | None = None,
         initial: Sequence[str] = (),
+        where: str = "the database",
     ) -> None:
         self._conninfo = conninfo
         self._initial = list(initial)  # database.initial.statements
+        self._where = where
         self.tables = list(tables)
         self.chunk_rows = chunk_rows
         self.exported = exported
@@ -224,10 +226,7 @@ class SnapshotReader:
         for n in range(threads):
             conn = psycopg.connect(self._conninfo)
             self._conns.append(conn)
-            for sql in self._initial:  # (before the snapshot's transaction)
-                conn.execute(sql)
-            if self._initial:
-                conn.commit()
+            run_statements(conn, self._initial, self._where)  # (before its transaction)
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             # a whole table in key order comes from its primary key's index: never let the
             # planner sort it first (the first row would wait for the whole table); and one
@@ -555,6 +554,42 @@ def _encode_here(chunk: Chunk) -> Chunk:
     if getattr(chunk.codec, "gil_free", False):
         chunk.encode()
     return chunk
+
+
+# the session settings `PostgresSourceConfig.conninfo` pins (the text forms the type mapping
+# reads): set again after database.initial.statements, which may change them (the snapshot
+# then read what the stream, without them, does not: extra_float_digits = 0 made a float
+# 0.30000000000000004 a 0.3, lc_monetary money 12.34 a 1235.22)
+PINNED = ("DateStyle", "IntervalStyle", "extra_float_digits", "bytea_output", "TimeZone",
+          "lc_monetary", "client_encoding")  # fmt: skip
+
+
+def run_statements(conn: Any, statements: Sequence[str], where: str) -> None:
+    """``database.initial.statements`` on a new connection, then the pinned settings back
+    as the connection began (committed, when not autocommit: a snapshot's transaction
+    begins after them). A statement the server refuses is the config's error; a connection
+    lost or a timeout meanwhile is raised as it is (retried)."""
+    import psycopg
+
+    if not statements:
+        return
+    sql = ""
+    try:
+        for sql in statements:
+            conn.execute(sql)
+        for name in PINNED:
+            conn.execute(f"RESET {name}")
+        if not conn.autocommit:
+            conn.commit()
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error as exc:
+        from hub.errors import ConfigError, describe
+
+        conn.close()
+        raise ConfigError(
+            f"database.initial.statements: {where} refused {sql!r}: {describe(exc)}"
+        ) from None
 
 
 def copy_text(conn: Any, sql: str, params: Sequence[Any] = ()) -> bytes:

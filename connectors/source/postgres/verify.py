@@ -12,6 +12,13 @@ from connectors.source.cdc.verify import comparable_row, milliseconds
 from connectors.source.postgres.config import PostgresSourceConfig
 from hub.verify import Row, SourceTable
 
+
+def run_initial_statements(conn: Any, cfg: PostgresSourceConfig) -> None:
+    from connectors.source.postgres.connector import run_initial_statements as run
+
+    run(conn, cfg)
+
+
 FETCH = 5_000
 
 
@@ -64,6 +71,7 @@ def _counter(cfg: PostgresSourceConfig, sql: str) -> Any:
         import psycopg
 
         with psycopg.connect(cfg.conninfo()) as conn:
+            run_initial_statements(conn, cfg)  # (a SET ROLE of theirs may be what reads)
             return int(conn.execute(sql).fetchone()[0])  # type: ignore[index]
 
     return count
@@ -75,11 +83,13 @@ def _reader(cfg: PostgresSourceConfig, sql: str, ts: Any, columns: tuple[Column,
     def rows() -> Iterator[Row]:
         import psycopg
 
-        with psycopg.connect(cfg.conninfo()) as conn, conn.cursor(name="hub_verify") as cur:
-            cur.itersize = FETCH
-            cur.execute(sql)
-            for values in cur:
-                yield comparable(ts.row([None if v is None else v.encode() for v in values]))
+        with psycopg.connect(cfg.conninfo()) as conn:
+            run_initial_statements(conn, cfg)
+            with conn.cursor(name="hub_verify") as cur:
+                cur.itersize = FETCH
+                cur.execute(sql)
+                for values in cur:
+                    yield comparable(ts.row([None if v is None else v.encode() for v in values]))
 
     return rows
 

@@ -101,10 +101,15 @@ def test_database_initial_statements_run_on_the_reading_connections(
 
     con = root(mariadb_server, mariadb_db)
     with con.cursor() as cur:
-        cur.execute("CREATE TABLE a (id int PRIMARY KEY)")
-        cur.execute("INSERT INTO a VALUES (1), (2)")
+        cur.execute("SET time_zone = '+00:00'")
+        cur.execute("CREATE TABLE a (id int PRIMARY KEY, ts timestamp, c char(5))")
+        cur.execute("INSERT INTO a VALUES (1, '2024-02-01 10:00:00', 'ab'), "
+                    "(2, '2024-02-01 10:00:00', 'ab')")  # fmt: skip
+    # (what the snapshot's values are read in is set again after them: a time_zone of
+    # theirs shifted its TIMESTAMPs, PAD_CHAR_TO_FULL_LENGTH padded its CHARs)
     cfg = source_config(mariadb_server, mariadb_db, **{
-        "database.initial.statements": f"SET @x = ';;';USE `{mariadb_db}`",
+        "database.initial.statements": f"SET @x = ';;';USE `{mariadb_db}`;SET time_zone = "
+        "'+05:00';SET SESSION sql_mode = 'PAD_CHAR_TO_FULL_LENGTH'",
     })  # fmt: skip
 
     def sessions() -> dict[int, str | None]:
@@ -116,7 +121,9 @@ def test_database_initial_statements_run_on_the_reading_connections(
     before = sessions()  # (other tests' of this server)
     task = start_task(cfg)
     try:
-        poll_until(task, 2)
+        got = poll_until(task, 2)
+        values = {(r.value["after"]["ts"], r.value["after"]["c"]) for r in got}
+        assert values == {("2024-02-01T10:00:00Z", "ab")}, values
         dbs = {db for i, db in sessions().items() if i not in before}
         assert dbs == {mariadb_db}, dbs  # (none opened without it)
     finally:

@@ -6,6 +6,7 @@ German one printed 1234.56 as ``1.234,56 €``)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -126,17 +127,23 @@ def test_database_initial_statements_run_on_each_reading_connection(
                     "conn_log SELECT pg_backend_pid(), current_setting('application_name') "
                     "$$")  # fmt: skip
         for t in ("a", "b"):
-            sql.execute(f"CREATE TABLE {t} (id int PRIMARY KEY)")
-            sql.execute(f"INSERT INTO {t} SELECT generate_series(1, 5)")
+            sql.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, x float8, d date)")
+            sql.execute(f"INSERT INTO {t} SELECT g, 0.1::float8 + 0.2, '2024-02-01' "
+                        "FROM generate_series(1, 5) g")  # fmt: skip
         cfg = source_config(pg_server, pg_db, **{
             "table.include.list": r"public\.(a|b)", "snapshot.max.threads": 2,
-            "database.initial.statements": "SET application_name = 'hub;;init';SELECT note()",
+            # (the text forms the values are read in are set again after them: the snapshot
+            # had read 0.3 where the stream reads 0.30000000000000004)
+            "database.initial.statements": "SET application_name = 'hub;;init';SELECT note();"
+            "SET extra_float_digits = 0;SET DateStyle = 'SQL, DMY'",
         })  # fmt: skip
         task: PostgresSourceTask = start_task(cfg)
         try:
-            seen = 0
-            while seen < 10:
-                seen += len([r for r in task.poll() if r.topic])
+            got: list[Any] = []
+            while len(got) < 10:
+                got += [r for r in task.poll() if r.topic]
+            values = {(r.value["after"]["x"], r.value["after"]["d"]) for r in got}
+            assert values == {(0.30000000000000004, 19754)}  # (2024-02-01: day 19 754)
             rows = sql.execute("SELECT count(DISTINCT pid), min(app), max(app) FROM conn_log")
             count, low, high = rows.fetchone()  # type: ignore[misc]
             assert count >= 3 and low == high == "hub;init"  # the metadata one, 2 readers

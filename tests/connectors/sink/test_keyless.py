@@ -300,3 +300,8 @@ def test_keyless_records_into_a_keyed_table_are_told_of_and_their_refusal_says_w
         sink.put([keyless.insert(4, {"id": 9, "name": None})])
     assert not isinstance(refused.value, KeylessIntoKeyedError)
     assert "null" in str(refused.value).lower(), refused.value
+    # and a unique index's, not the primary key's (dropping the key would not help)
+    sink.execute('CREATE UNIQUE INDEX "t_name" ON "srv_public_t" ("name")')
+    with pytest.raises(SinkFatalError) as refused:
+        sink.put([keyless.insert(5, {"id": 10, "name": "a"})])
+    assert not isinstance(refused.value, KeylessIntoKeyedError), refused.value
