@@ -261,7 +261,8 @@ class SinkRunner:
         (at least once, as Connect does)."""
         self._moved |= tps
         log.warning("%s task %d: lost partitions %s (expelled from the group: a batch took "
-                    "longer than the session timeout?); their new owner resumes them",
+                    "longer than consumer.override.max.poll.interval.ms?); their new owner "
+                    "resumes them",
                     self.connector, self.ctx.task_id,
                     ", ".join(sorted(f"{tp.topic}/{tp.partition}" for tp in tps)))  # fmt: skip
         if not self._failed and self._dirty and self.task.offsets_in_target:
