@@ -299,3 +299,42 @@ def test_incremental_notifications_follow_the_signals_as_debeziums_do(
     assert after[0] == ("s2", "RESUMED") or after[0][1] == "IN_PROGRESS", after
     assert {i for i, _ in after} == {"s2"}, after
     assert after[-1] == ("s2", "COMPLETED")
+
+
+def test_a_snapshot_stopped_before_its_end_is_aborted_in_the_log(
+    pg_server: PgServer, pg_db: str, sql: Any, mariadb_server: MariaDBServer,
+    mariadb_db: str, caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # (Debezium's snapshot says ABORTED when its task stops; a stop or failure mid-snapshot
+    # had said nothing after STARTED and IN_PROGRESS)
+    sql.execute("CREATE TABLE a (id int PRIMARY KEY)")
+    sql.execute("INSERT INTO a SELECT generate_series(1, 50)")
+    with my.root(mariadb_server, mariadb_db).cursor() as cur:
+        cur.execute("CREATE TABLE a (id int PRIMARY KEY)")
+        cur.execute("INSERT INTO a SELECT seq FROM seq_1_to_50")
+    caplog.set_level(logging.INFO, logger="connectors.source.cdc.notifications")
+    small = {"notification.enabled.channels": "log", "snapshot.fetch.size": 5,
+             "max.batch.size": 5}  # fmt: skip
+    starts = [
+        (lambda: pg.start_task(pg.source_config(pg_server, pg_db, **small)), lambda t: t.poll()),
+        (lambda: my.start_task(my.source_config(mariadb_server, mariadb_db, **small)), my.poll),
+    ]
+    for start, poll in starts:
+        caplog.clear()
+        task = start()
+        try:
+            _poll_until(task, lambda out: len(out) >= 5, poll)  # (some rows: mid-snapshot)
+        finally:
+            task.stop()
+        kinds = [line.split("type='")[1].split("'")[0] for line in caplog.messages
+                 if "[Notification Service]" in line]  # fmt: skip
+        assert kinds[0] == "STARTED" and kinds[-1] == "ABORTED", kinds
+        assert "COMPLETED" not in kinds
+    # a snapshot that ended says COMPLETED and no ABORTED at the stop
+    caplog.clear()
+    task = pg.start_task(pg.source_config(pg_server, pg_db, **small))
+    try:
+        _poll_until(task, lambda out: len(out) >= 50 and task.reader is None, lambda t: t.poll())
+    finally:
+        task.stop()
+    assert "type='COMPLETED'" in caplog.text and "ABORTED" not in caplog.text

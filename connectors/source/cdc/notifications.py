@@ -137,6 +137,7 @@ class SnapshotNotes:
         self.rows = rows  # a table's rows read so far
         self.position = position
         self.current: str | None = None
+        self.ended = False  # COMPLETED or ABORTED said
         notifier.notify(INITIAL, "STARTED")
 
     def table(self, name: str, out: list[Any]) -> None:
@@ -160,7 +161,17 @@ class SnapshotNotes:
                 self._passed(name)
             self.next = len(self.tables)
             self.notifier.notify(INITIAL, "COMPLETED")
+        self.ended = True
         self.drain(out)
+
+    def aborted(self) -> None:
+        """The task stopped (or failed) before the snapshot's end: ABORTED, as Debezium's
+        snapshot says it when its task stops. The log channel says it; the sink channel's
+        record would need a poll that no longer comes (a resumed snapshot says STARTED
+        again)."""
+        if not self.ended and self.notifier.enabled:
+            self.ended = True
+            self.notifier.notify(INITIAL, "ABORTED")
 
     def drain(self, out: list[Any]) -> None:
         self.notifier.drain(out, self.partition, None if out else self.position)

@@ -767,6 +767,7 @@ class MySqlSourceTask(CdcSourceTask):
     def stop(self) -> None:
         chunks, self._chunks = getattr(self, "_chunks", None), None
         if chunks is not None:  # stopped mid-snapshot: no streamed result left unread
+            self._notes.aborted()  # (stopped, or failed: said as Debezium says it)
             snapshot_con, self.snapshot_con = getattr(self, "snapshot_con", None), None
             if snapshot_con is not None:  # closed first, so a reader's open result is not
                 with contextlib.suppress(Exception):  # drained (a long table would block)

@@ -812,6 +812,8 @@ class PostgresSourceTask(CdcSourceTask):
             self.stream.keep_alive()
 
     def stop(self) -> None:
+        if getattr(self, "reader", None) is not None:  # (stopped, or failed, mid-snapshot)
+            self._notes.aborted()
         for part in (getattr(self, "reader", None), getattr(self, "stream", None)):
             if part is None:
                 continue
