@@ -24,7 +24,7 @@ from hub.runtime.api import JsonMap, SourceRecord, offset_update
 log = logging.getLogger(__name__)
 
 CHECK_S = 30.0  # how often a stream looks for tables made since (their changes are captured)
-MAX_TABLES = 50_000  # past it the set is not kept (its offset would pass 700 kB)
+MAX_TABLES = 50_000  # past it the set is stored as unknown (its offset would pass 700 kB)
 
 
 # how to copy a table's rows while streaming, for the warnings
