@@ -218,6 +218,10 @@ class PostgresDialect(OnConflict):
     def translate(self, exc: Exception) -> Exception:
         import psycopg
 
+        state = getattr(exc, "sqlstate", None) or ""
+        if state.startswith("54"):  # program_limit_exceeded (too many columns, a row too
+            # big): the same batch fails again (it had been retried for ever)
+            return SinkFatalError(f"PostgreSQL: {type(exc).__name__}: {_safe(exc)}")
         if isinstance(exc, psycopg.OperationalError) or (
             self._con is not None and self._con.closed
         ):

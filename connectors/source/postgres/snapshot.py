@@ -581,15 +581,23 @@ def run_statements(conn: Any, statements: Sequence[str], where: str) -> None:
             conn.execute(f"RESET {name}")
         if not conn.autocommit:
             conn.commit()
-    except psycopg.OperationalError:
-        raise
     except psycopg.Error as exc:
         from hub.errors import ConfigError, describe
 
         conn.close()
+        state = getattr(exc, "sqlstate", None) or ""
+        if isinstance(exc, psycopg.OperationalError) and (
+            not state or state.startswith("08") or state in _PASSING
+        ):  # (the connection, or a timeout: tried again)
+            raise
         raise ConfigError(
             f"database.initial.statements: {where} refused {sql!r}: {describe(exc)}"
         ) from None
+
+
+# refusals that pass: statement_timeout or a cancel, lock_timeout, the server shutting down
+# or starting (class 08, the connection's, too); any other is the statement's
+_PASSING = frozenset({"57014", "55P03", "57P01", "57P02", "57P03"})
 
 
 def copy_text(conn: Any, sql: str, params: Sequence[Any] = ()) -> bytes:

@@ -751,3 +751,15 @@ def test_duckdb_out_of_memory_names_the_batch_settings(duck: Sink) -> None:
     big = [t.insert(i, {"id": i, "doc": f"{i}" + "x" * 2_000_000}) for i in range(6)]
     with pytest.raises(SinkFatalError, match="lower batch.max.bytes"):
         duck.put(big)
+
+
+@pytest.mark.parametrize("sink", ["postgres"], indirect=True)
+def test_a_limit_of_postgresql_fails_the_batch_for_good(sink: Sink) -> None:
+    # (program_limit_exceeded, class 54, is an OperationalError to psycopg: taken for a lost
+    # connection, the same batch was retried for ever)
+    from connectors.sink.engine.errors import SinkFatalError, SinkTransientError
+
+    t = PgTable("toowide", [("id", Oid.INT4, -1)] + [(f"c{n}", Oid.INT4, -1) for n in range(1600)])
+    with pytest.raises(SinkFatalError, match="1600 columns") as failed:
+        sink.put([t.insert(0, {"id": 1, **{f"c{n}": n for n in range(1600)}})])
+    assert not isinstance(failed.value, SinkTransientError)
