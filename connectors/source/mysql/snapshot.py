@@ -400,8 +400,9 @@ def _table_rows(
     if not key:
         sql = f"SELECT {cols} FROM {source}"
         batches: Iterator[Sequence[tuple[Any, ...]]] = (
-            textrows.packed_rows(con, sql, _parsers(t), codec, size) if codec is not None
-            else textrows.rows(con, sql, _parsers(t), size)
+            textrows.packed_rows(con, sql, _parsers(t), codec, size, CHUNK_MAX_BYTES)
+            if codec is not None
+            else textrows.rows(con, sql, _parsers(t), size, CHUNK_MAX_BYTES)
         )  # fmt: skip
         rows = next(batches, [])
         while True:

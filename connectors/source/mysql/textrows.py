@@ -91,9 +91,10 @@ def parser(c: Column) -> Parser | None:
 
 
 def rows(con: Any, sql: str, parsers: Sequence[Parser | None],
-         batch: int) -> Iterator[list[tuple[Any, ...]]]:  # fmt: skip
+         batch: int, max_bytes: int = 0) -> Iterator[list[tuple[Any, ...]]]:  # fmt: skip
     """The rows of ``sql`` (sent as it is: no arguments to format in) in lists of up to
-    ``batch``, parsed by ``parsers`` (one per selected column)."""
+    ``batch`` (and, with ``max_bytes``, ending once their packets hold that many bytes, a
+    row at least), parsed by ``parsers`` (one per selected column)."""
     import pymysql.cursors
 
     cur = con.cursor(pymysql.cursors.SSCursor)
@@ -103,9 +104,11 @@ def rows(con: Any, sql: str, parsers: Sequence[Parser | None],
         read = con._read_packet
         n = len(parsers)
         out: list[tuple[Any, ...]] = []
+        held = 0  # bytes of the rows in out
         while result is not None and result.unbuffered_active:
             packet = read()
             data = packet._data
+            held += len(data)
             if data[0] == 0xFE and len(data) < 9:  # end of the rows
                 result._check_packet_is_eof(packet)
                 result.unbuffered_active = False
@@ -130,9 +133,9 @@ def rows(con: Any, sql: str, parsers: Sequence[Parser | None],
                 parse = parsers[i]
                 values.append(raw if parse is None else parse(raw))
             out.append(tuple(values))
-            if len(out) >= batch:
+            if len(out) >= batch or (max_bytes and held >= max_bytes):
                 yield out
-                out = []
+                out, held = [], 0
         if out:
             yield out
     finally:
@@ -202,8 +205,9 @@ class PackedRows(Sequence[tuple[Any, ...]]):
 
 
 def packed_rows(con: Any, sql: str, parsers: Sequence[Parser | None],
-                codec: Any, batch: int) -> Iterator[PackedRows]:  # fmt: skip
-    """The rows of ``sql`` (sent as it is, as `rows`) in batches of up to ``batch``, read
+                codec: Any, batch: int, max_bytes: int = 0) -> Iterator[PackedRows]:  # fmt: skip
+    """The rows of ``sql`` (sent as it is, as `rows`) in batches of up to ``batch`` (and
+    about ``max_bytes``: passed by at most one read of 1 MiB), read
     off the socket in large reads and encoded by ``codec`` (a ``RowsCodec`` for the result's
     columns) without a Python object per row. A generator closed before the result's end
     closes the connection (the rest of the result would be in the way of its next
@@ -224,6 +228,8 @@ def packed_rows(con: Any, sql: str, parsers: Sequence[Parser | None],
         while True:
             end, n, status = frame(buf, scanned, batch - rows)
             scanned, rows = end, rows + n
+            if status == 0 and rows and max_bytes and scanned >= max_bytes:
+                status = 3  # (as a full batch: handed over, then on with the rest)
             if status == 0:  # more bytes needed
                 try:
                     got = rfile.read1(1 << 20)

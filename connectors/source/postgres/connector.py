@@ -51,7 +51,12 @@ from connectors.source.postgres.errors import (
 from connectors.source.postgres.events import TableSchema
 from connectors.source.postgres.offsets import PostgresOffset
 from connectors.source.postgres.protocol.basics import lsn_to_str
-from connectors.source.postgres.snapshot import CHUNK_MAX_BYTES, Chunk, SnapshotReader
+from connectors.source.postgres.snapshot import (
+    CHUNK_MAX_BYTES,
+    Chunk,
+    SnapshotReader,
+    chunk_bytes,
+)
 from hub.errors import ConfigError, describe
 from hub.log import Packed
 from hub.runtime.api import (
@@ -119,6 +124,7 @@ class PostgresSourceTask(CdcSourceTask):
         self._chunk: Chunk | None = None
         self._declined: dict[int, list[bytes | None]] = {}  # the chunk's rows the codec declined
         self._row = 0
+        self._chunk_row_bytes = 0  # about a row of the chunk being handed out
         self._table_schemas: dict[str, TableSchema] = {}
         self.notifier = cfg.notifier()  # notification.enabled.channels
         self._notes = SnapshotNotes(NO_NOTIFIER, self.partition, [], None, lambda _: 0, {})
@@ -470,14 +476,14 @@ class PostgresSourceTask(CdcSourceTask):
                     self._finish_snapshot(out)
                     return out
                 self._notes.table(chunk.table.qualified, out)
+                self._chunk_row_bytes = chunk_bytes(chunk) // max(len(chunk), 1)
                 self._declined = dict(chunk.packed[5]) if chunk.packed is not None else {}
             end = min(len(chunk), self._row + limit - rows)
             if chunk.packed is not None:
                 self._packed_rows(chunk, self._row, end, out)
             else:
                 self._snapshot_rows(chunk, self._row, end, out)
-            if chunk.text is not None:
-                taken += len(chunk.text) * (end - self._row) // max(len(chunk), 1)
+            taken += self._chunk_row_bytes * (end - self._row)
             rows += end - self._row
             self._snapshot_ops["r"] += end - self._row
             self._row = end

@@ -91,6 +91,29 @@ SPLIT_CHUNKS = 4
 # snapshot.fetch.size rows alone, 500 KB rows made chunks of 5 GB (a snapshot of a 1.4 GB
 # table took 5.9 GB: the chunks queued, encoded, in a poll)
 CHUNK_MAX_BYTES = 32 << 20
+# the other paths (a LIMIT a chunk, a table without a key's page ranges) size a chunk by the
+# rows seen before: their first at most this many rows
+FIRST_CHUNK_ROWS = 1024
+
+
+def chunk_bytes(chunk: Chunk) -> int:
+    """About how many bytes ``chunk``'s rows hold: its COPY text, or a few rows measured."""
+    if chunk.text is not None:
+        return len(chunk.text)
+    rows = chunk.rows
+    if not rows:
+        return 0
+    sample = rows[:: max(len(rows) // 8, 1)]
+    measured = sum(len(v) for r in sample for v in r if v is not None)
+    return measured * len(rows) // len(sample)
+
+
+def _next_limit(chunk: Chunk, most: int) -> int:
+    """The rows the next chunk may take: about CHUNK_MAX_BYTES at ``chunk``'s row size."""
+    size = chunk_bytes(chunk)
+    if not size:
+        return most
+    return max(1, min(most, CHUNK_MAX_BYTES * len(chunk) // size))
 
 
 @dataclass(slots=True)
@@ -425,12 +448,13 @@ class SnapshotReader:
         if codec is not None and self._copy_out is not None:
             yield from self._streamed(conn, t, codec, after, upper)
             return
+        limit = min(self.chunk_rows, FIRST_CHUNK_ROWS)
         while not self._stop.is_set():
             if codec is not None:
-                sql = key_sql(t, after, self.chunk_rows, upper)
+                sql = key_sql(t, after, limit, upper)
                 chunk = self._encoded(conn, t, codec, sql, (*(after or ()), *(upper or ())))
             else:
-                rows, positions = key_chunk(conn, t, after, self.chunk_rows, upper)
+                rows, positions = key_chunk(conn, t, after, limit, upper)
                 chunk = Chunk(t, rows, positions)
             n = len(chunk)
             if not n:
@@ -438,8 +462,9 @@ class SnapshotReader:
             after = chunk.position(n - 1)
             self._progress(t, n)
             yield chunk
-            if n < self.chunk_rows:
+            if n < limit:
                 return
+            limit = _next_limit(chunk, self.chunk_rows)
 
     def _streamed(
         self, conn: Any, t: TableInfo, codec: Any, after: Key | None, upper: Key | None
@@ -501,7 +526,11 @@ class SnapshotReader:
         ).fetchone()
         pages, tuples, relpages, filenode = int(row[0]), float(row[1]), int(row[2]), row[3]
         per_page = max(tuples / relpages, 1.0)
-        step = max(int(self.chunk_rows / per_page), 1)
+        step = max(int(self.chunk_rows / per_page), 1)  # pages: snapshot.fetch.size rows
+        # and at most `limit` rows a chunk, sized by the rows seen (a page of TOASTed rows
+        # may hold 50 MB); a range goes on after a chunk's last ctid until it is read
+        limit = min(self.chunk_rows, FIRST_CHUNK_ROWS)
+        hi: int | None = None
         lo, lower = 0, None
         if after is not None and len(after) > 1 and after[1] != filenode:
             log.warning(
@@ -514,14 +543,15 @@ class SnapshotReader:
             lower = after[0]
             lo = int(after[0].strip("()").split(",")[0])
         while lo < pages and not self._stop.is_set():
-            hi = lo + step
+            if hi is None:
+                hi = lo + step
             if lower is not None:
                 cond, params = "ctid > %s::tid", [lower]
             else:
                 cond, params = "ctid >= %s::tid", [f"({lo},0)"]
             sql = (
                 f"COPY (SELECT {cols}, ctid FROM ONLY {rel} WHERE {cond} AND ctid < %s::tid "
-                f"ORDER BY ctid) TO STDOUT"
+                f"ORDER BY ctid LIMIT {limit}) TO STDOUT"
             )
             codec = self.codecs.get(t.qualified)
             if codec is not None:
@@ -531,9 +561,14 @@ class SnapshotReader:
                 positions: list[tuple[str | None, ...]] = [(_text(r.pop()),) for r in rows]
                 chunk = Chunk(t, rows, positions)
             chunk.suffix = (filenode,)
-            lo, lower = hi, None
-            if len(chunk):
-                self._progress(t, len(chunk))
+            n = len(chunk)
+            if n == limit:  # (the range may hold more: on after this chunk's last row)
+                lower = chunk.position(n - 1)[0]
+                limit = _next_limit(chunk, self.chunk_rows)
+            else:
+                lo, lower, hi = hi, None, None
+            if n:
+                self._progress(t, n)
                 yield chunk
 
     def _progress(self, t: TableInfo, n: int) -> None:

@@ -188,6 +188,60 @@ def test_big_rows_make_chunks_of_at_most_the_byte_bound(
     assert len(sizes) >= 10 and max(sizes) < 100_000 + 20_000, sizes  # (a row past it)
 
 
+@pytest.mark.parametrize("path", ["values", "keyless", "keyless-values", "limit"])
+def test_big_rows_make_chunks_of_about_the_byte_bound_on_the_other_paths(
+    pg_server: PgServer, pg_db: str, sql: Any, monkeypatch: Any, path: str
+) -> None:
+    # (a LIMIT a chunk, without the C COPY reader or a codec, and a keyless table's page
+    # ranges: sized by rows alone, 500 KB rows made 5 GB chunks there too)
+    from connectors.source.postgres import snapshot
+
+    monkeypatch.setattr(snapshot, "CHUNK_MAX_BYTES", 100_000)
+    monkeypatch.setattr(snapshot, "FIRST_CHUNK_ROWS", 8)
+    if path == "limit":  # (keyed, encoded, without the C COPY reader)
+        monkeypatch.setattr(copyout.CopyOut, "available", classmethod(lambda cls, c: None))
+    chunks: list[int] = []
+    progress = snapshot.SnapshotReader._progress
+
+    def noted(self: Any, t: Any, n: int) -> None:
+        chunks.append(n)
+        progress(self, t, n)
+
+    monkeypatch.setattr(snapshot.SnapshotReader, "_progress", noted)
+    key = "" if path.startswith("keyless") else " PRIMARY KEY"
+    sql.execute(f"CREATE TABLE big (id int{key}, v text)")
+    sql.execute("ALTER TABLE big ALTER COLUMN v SET STORAGE EXTERNAL")
+    if not key:
+        sql.execute("ALTER TABLE big REPLICA IDENTITY FULL")
+    sql.execute("INSERT INTO big SELECT g, repeat(md5(g::text), 600) FROM "
+                "generate_series(1, 60) g")  # fmt: skip
+    sql.execute("ANALYZE big")
+    cfg = source_config(pg_server, pg_db, **{"snapshot.mode": "initial_only"})
+    values = path in ("values", "keyless-values")
+    task: PostgresSourceTask = start_task(cfg, None, json_encoding=None if values else (True, True))
+    ids: list[int] = []
+
+    def after(v: Any) -> int:
+        doc = v if isinstance(v, dict) else json.loads(v)
+        return int(doc.get("payload", doc)["after"]["id"])
+
+    try:
+        while task.reader is not None:
+            for r in task.poll():
+                if isinstance(r, EncodedBatch):
+                    ids += [after(v) for v in (r.packed.lists()[1] if r.packed is not None
+                                               else r.values)]  # fmt: skip
+                elif (
+                    r.topic == "app.public.big" and r.value is not None
+                    and (r.value if isinstance(r.value, dict) else {}).get("op") != "t"
+                ):  # fmt: skip
+                    ids.append(after(r.value))
+    finally:
+        task.stop()
+    assert sorted(ids) == list(range(1, 61))  # every row once
+    assert len(chunks) >= 8 and max(chunks[1:]) <= 8, chunks  # (19 KB rows: ~5 in 100 KB)
+
+
 def test_a_snapshot_without_compression_fits_max_message_bytes(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
 ) -> None:
