@@ -34,6 +34,17 @@ def start(cfg: dict[str, Any], offset: dict[str, Any] | None = None) -> Postgres
     return task
 
 
+def read_all(task: PostgresSourceTask) -> list[tuple[Any, dict[str, Any], str]]:
+    """`expand` of every poll until the snapshot ends; the task stopped after."""
+    got: list[Any] = []
+    try:
+        while task.reader is not None:
+            got += expand(task.poll())
+    finally:
+        task.stop()
+    return got
+
+
 def expand(recs: list[Any]) -> list[tuple[Any, dict[str, Any], str]]:
     """(key id, offset after the record (batches: only on their last), snapshot marker)."""
     out = []
@@ -129,12 +140,7 @@ def test_every_row_once_in_order_and_offsets_resume_right_after(
         **{"snapshot.mode": "initial_only", "max.batch.size": 77, "snapshot.fetch.size": 100},
     )
     task = start(cfg)
-    got: list[Any] = []
-    try:
-        while task.reader is not None:
-            got += expand(task.poll())
-    finally:
-        task.stop()
+    got = read_all(task)
     ids = [g[0] for g in got]
     assert ids == list(range(1, 1001)) + list(range(1, 334))
     markers = [(i, g[0], g[2]) for i, g in enumerate(got) if g[2] != "true"]
@@ -178,12 +184,7 @@ def test_big_rows_make_chunks_of_at_most_the_byte_bound(
                 "generate_series(1, 60) g")  # fmt: skip
     cfg = source_config(pg_server, pg_db, **{"snapshot.mode": "initial_only"})
     task = start(cfg)
-    got: list[Any] = []
-    try:
-        while task.reader is not None:
-            got += expand(task.poll())
-    finally:
-        task.stop()
+    got = read_all(task)
     assert [g[0] for g in got] == list(range(1, 61))  # every row once, in order
     assert len(sizes) >= 10 and max(sizes) < 100_000 + 20_000, sizes  # (a row past it)
 
