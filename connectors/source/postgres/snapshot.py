@@ -257,6 +257,9 @@ class SnapshotReader:
             # role's or database's statement_timeout must not cut it
             conn.execute("SET LOCAL enable_sort = off")
             conn.execute("SET LOCAL statement_timeout = 0")
+            if conn.info.server_version >= 110000:  # (enable_sort off makes every chunk's
+                # plan look costly: JIT compiled each, 70-90 ms, for nothing)
+                conn.execute("SET LOCAL jit = off")
             if snapshot:
                 conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
             elif threads > 1:  # the first one's snapshot, for all
@@ -565,6 +568,13 @@ class SnapshotReader:
             if n == limit:  # (the range may hold more: on after this chunk's last row)
                 lower = chunk.position(n - 1)[0]
                 limit = _next_limit(chunk, self.chunk_rows)
+                # the rest in ranges about as wide as the pages this chunk's rows took (a
+                # range the statistics made the whole table, a table never analyzed, was
+                # scanned again by every chunk of it: 1.2 M rows took 14.6 s against 3.3 s)
+                first, last = _page(chunk.position(0)[0]), _page(lower)
+                per_page = n / max(last - first + 1, 1)
+                step = max(int(limit / per_page), 1)
+                hi = last + step + 1
             else:
                 lo, lower, hi = hi, None, None
             if n:
@@ -579,6 +589,11 @@ class SnapshotReader:
             self._last_log = now
             pct = f" ({100 * done / t.estimated_rows:.0f}%)" if t.estimated_rows > 0 else ""
             log.info("snapshot: %s %d of ~%d rows%s", t.qualified, done, t.estimated_rows, pct)
+
+
+def _page(ctid: str | None) -> int:
+    """The page of a ctid's text, ``(page,item)``."""
+    return int((ctid or "(0,0)").strip("()").split(",")[0])
 
 
 def _encode_here(chunk: Chunk) -> Chunk:

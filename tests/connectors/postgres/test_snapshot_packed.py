@@ -243,6 +243,41 @@ def test_big_rows_make_chunks_of_about_the_byte_bound_on_the_other_paths(
     assert len(chunks) >= 8 and max(chunks[1:]) <= 8, chunks  # (19 KB rows: ~5 in 100 KB)
 
 
+def test_a_keyless_table_never_analyzed_is_read_in_narrowing_ranges(
+    pg_server: PgServer, pg_db: str, sql: Any, monkeypatch: Any
+) -> None:
+    # (no statistics: one page range was the whole table, and each LIMIT chunk of it scanned
+    # the rest of it again: 1.2 M rows took 14.6 s against 3.3 s)
+    from connectors.source.postgres import snapshot
+
+    monkeypatch.setattr(snapshot, "FIRST_CHUNK_ROWS", 50)
+    ranges: list[tuple[int, int]] = []
+    copy_text = snapshot.copy_text
+
+    def noted(conn: Any, query: str, params: Any = ()) -> bytes:
+        if "ctid" in query:
+            ranges.append((snapshot._page(params[0]), snapshot._page(params[-1])))
+        return copy_text(conn, query, params)
+
+    monkeypatch.setattr(snapshot, "copy_text", noted)
+    sql.execute("CREATE TABLE k (x int, pad text) WITH (autovacuum_enabled = off)")
+    sql.execute("ALTER TABLE k REPLICA IDENTITY FULL")
+    sql.execute("INSERT INTO k SELECT g, md5(g::text) FROM generate_series(1, 20000) g")
+    cfg = source_config(pg_server, pg_db, **{"snapshot.mode": "initial_only",
+                                             "snapshot.fetch.size": 1000})  # fmt: skip
+    task: PostgresSourceTask = start_task(cfg, None)  # (the values path: copy_text)
+    n = 0
+    try:
+        while task.reader is not None:
+            n += sum(1 for r in task.poll() if r.topic == "app.public.k" and r.value)
+    finally:
+        task.stop()
+    assert n == 20000  # every row once
+    pages = sql.execute("SELECT pg_relation_size('k') / 8192").fetchone()[0]
+    assert len(ranges) >= 20 and ranges[0][1] - ranges[0][0] >= pages  # (the first: all)
+    assert max(hi - lo for lo, hi in ranges[1:]) <= pages // 4, (pages, ranges[:5])
+
+
 def test_a_snapshot_without_compression_fits_max_message_bytes(
     pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Path
 ) -> None:
