@@ -34,6 +34,16 @@ def _produce(worker: Worker, t: PgTable, first: int, last: int) -> None:
     prod.flush()
 
 
+def _sink(pg_server: PgServer, pg_db: str, t: PgTable, **extra: object) -> ConnectorSpec:
+    """A PostgreSQL sink of ``t``'s topic into ``pg_db``, committing every 100 ms."""
+    return ConnectorSpec("pgsink", {
+        "connector.class": "postgres-sink", "topics": t.topic,
+        "connection.url": f"postgresql://{pg_server.user}@{pg_server.host}:"
+                          f"{pg_server.port}/{pg_db}",
+        "batch.max.wait.ms": 50, "offset.flush.interval.ms": 100, **extra,
+    }, "test")  # fmt: skip
+
+
 def _ids(con: psycopg.Connection) -> list[int]:
     return [r[0] for r in con.execute("SELECT id FROM srv_public_t ORDER BY id").fetchall()]
 
@@ -46,13 +56,14 @@ def test_a_target_gone_back_is_caught_up_from_its_own_offsets(
     dsn = pg_server.dsn(pg_db)
     try:
         _produce(worker, t, 0, 10)
-        worker.add(ConnectorSpec("pgsink", {
-            "connector.class": "postgres-sink", "topics": t.topic,
-            "connection.url": f"postgresql://{pg_server.user}@{pg_server.host}:"
-                              f"{pg_server.port}/{pg_db}",
-            "errors.tolerance": "all", "errors.deadletterqueue.topic.name": "dlq",
-            "batch.max.wait.ms": 50, "offset.flush.interval.ms": 100,
-        }, "test"))  # fmt: skip
+        worker.add(
+            _sink(
+                pg_server,
+                pg_db,
+                t,
+                **{"errors.tolerance": "all", "errors.deadletterqueue.topic.name": "dlq"},
+            )
+        )
         with psycopg.connect(dsn, autocommit=True) as con:
             wait_for(lambda: con.execute("SELECT to_regclass('srv_public_t')").fetchone()[0]
                   is not None and len(_ids(con)) == 10)  # fmt: skip
@@ -133,12 +144,7 @@ def test_a_target_that_lost_every_write_of_a_partition_is_written_from_the_log_s
     # 673 rows lost for good)
     t = PgTable("t", [("id", Oid.INT4, -1), ("n", Oid.INT4, -1)], pk=("id",))
     dsn = pg_server.dsn(pg_db)
-    spec = ConnectorSpec("pgsink", {
-        "connector.class": "postgres-sink", "topics": t.topic,
-        "connection.url": f"postgresql://{pg_server.user}@{pg_server.host}:"
-                          f"{pg_server.port}/{pg_db}",
-        "batch.max.wait.ms": 50, "offset.flush.interval.ms": 100,
-    }, "test")  # fmt: skip
+    spec = _sink(pg_server, pg_db, t)
     worker = Worker(str(tmp_path / "data"))
     try:
         _produce(worker, t, 0, 10)
@@ -259,12 +265,7 @@ def test_a_new_target_behind_the_log_start_is_warned_of(
     # (a sink given a new target kept its group's offset, 10, below a log start retention
     # had moved to past it: the new target got the records from there, without a word)
     t = PgTable("t", [("id", Oid.INT4, -1), ("n", Oid.INT4, -1)], pk=("id",))
-    spec = ConnectorSpec("pgsink", {
-        "connector.class": "postgres-sink", "topics": t.topic,
-        "connection.url": f"postgresql://{pg_server.user}@{pg_server.host}:"
-                          f"{pg_server.port}/{pg_db}",
-        "batch.max.wait.ms": 50, "offset.flush.interval.ms": 100,
-    }, "test")  # fmt: skip
+    spec = _sink(pg_server, pg_db, t)
     worker = Worker(str(tmp_path / "data"))
     try:
         worker.log.create_topic(t.topic, 1, {"segment.bytes": "1024", "retention.bytes": "3000"})

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Collection, Iterable
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, TypeVar
 
 from hub.runtime.api import JsonMap, SourceRecord, offset_update
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 CHECK_S = 30.0  # how often a stream looks for tables made since (their changes are captured)
 MAX_TABLES = 50_000  # past it the set is stored as unknown (its offset would pass 700 kB)
@@ -118,8 +119,12 @@ class CapturedTables:
             self.partition, {"tables": sorted(value) if value is not None else None}
         )
 
-    def pending(self) -> bool:
-        return self._pending is not None
+    def with_set(self, records: Sequence[R]) -> Sequence[R | SourceRecord]:
+        """A poll's ``records`` with a changed set's record first (the poll's last record
+        stays the one of the task's position); a poll of none carries none."""
+        if records and self._pending is not None:
+            return [*self.take(), *records]
+        return records
 
     def take(self) -> list[SourceRecord]:
         """The offset-only record of a changed set, once (to put among a poll's records)."""

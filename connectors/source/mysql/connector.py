@@ -664,11 +664,7 @@ class MySqlSourceTask(CdcSourceTask):
         return self._table(t, key if key is not None else t.primary_key)
 
     def poll(self) -> Sequence[SourceRecord]:
-        records = self._poll()
-        if records and self._captured.pending():  # the captured tables' set, when changed
-            # (first: the poll's last record stays the one of the task's position)
-            return [*self._captured.take(), *records]
-        return records
+        return self._captured.with_set(self._poll())  # (the captured set, when changed)
 
     def _poll(self) -> Sequence[SourceRecord]:
         if self._chunks is not None:

@@ -665,11 +665,7 @@ class PostgresSourceTask(CdcSourceTask):
         self.stream.open(_connect(self.cfg, replication="database"))
 
     def poll(self) -> Sequence[SourceRecord | EncodedBatch]:
-        records = self._poll()
-        if records and self._captured.pending():  # the captured tables' set, when changed
-            # (first: the poll's last record stays the one of the task's position)
-            return [*self._captured.take(), *records]
-        return records
+        return self._captured.with_set(self._poll())  # (the captured set, when changed)
 
     def _poll(self) -> Sequence[SourceRecord | EncodedBatch]:
         if self.reader is not None:
