@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from connectors.source.cdc import captured
+from connectors.source.cdc.bounds import CHUNK_MAX_BYTES
 from connectors.source.cdc.captured import CapturedTables
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
@@ -68,7 +69,6 @@ from connectors.source.mysql.server import (
     variables,
 )
 from connectors.source.mysql.snapshot import (
-    CHUNK_MAX_BYTES,
     Chunk,
     begin,
     chunks,

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from connectors.source.cdc.bounds import CHUNK_MAX_BYTES, FIRST_CHUNK_ROWS
 from connectors.source.cdc.filters import Filters
 from connectors.source.mysql import textrows
 from connectors.source.mysql.config import MySqlSourceConfig
@@ -430,10 +431,6 @@ def _table_rows(
         if not nxt:
             return
         rows = nxt
-
-
-FIRST_CHUNK_ROWS = 1024
-CHUNK_MAX_BYTES = 32 << 20
 
 
 def row_bytes(rows: Sequence[tuple[Any, ...]]) -> int:

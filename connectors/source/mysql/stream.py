@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from connectors.source.cdc import bounds
 from connectors.source.cdc.cuts import SnapshotCuts, precedes
 from connectors.source.cdc.envelope import (
     VERSION,
@@ -472,7 +473,8 @@ class ChangeStream:
         out: list[SourceRecord] = []
         deadline = time.monotonic() + timeout_s
         self._batched = 0
-        while len(out) + self._batched < limit and not self.blocked:
+        taken, max_bytes = 0, bounds.POLL_MAX_BYTES  # the events' bytes (big rows)
+        while len(out) + self._batched < limit and taken < max_bytes and not self.blocked:
             try:
                 got = self.stream.read()
             except Exception as exc:  # noqa: BLE001 - a lost connection: resume from offsets
@@ -480,6 +482,7 @@ class ChangeStream:
             if got is None:
                 raise MySqlConnectionError(f"{self.cfg.where()} ended the binlog stream")
             h, event = got
+            taken += len(event)
             if h.type == HEARTBEAT:  # body: the binlog file the server stands in
                 end = len(event) - (4 if self.stream.checksum else 0)
                 file = bytes(event[HEADER:end]).decode(errors="replace")

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from connectors.source.cdc.bounds import CHUNK_MAX_BYTES
 from connectors.source.cdc.captured import CapturedTables
 from connectors.source.cdc.config import initial_statements
 from connectors.source.cdc.cuts import SnapshotCuts, truncated
@@ -52,7 +53,6 @@ from connectors.source.postgres.events import TableSchema
 from connectors.source.postgres.offsets import PostgresOffset
 from connectors.source.postgres.protocol.basics import lsn_to_str
 from connectors.source.postgres.snapshot import (
-    CHUNK_MAX_BYTES,
     Chunk,
     SnapshotReader,
     chunk_bytes,

@@ -34,6 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from connectors.source.cdc.bounds import CHUNK_MAX_BYTES, FIRST_CHUNK_ROWS
 from connectors.source.postgres.catalog import TableInfo
 from connectors.source.postgres.copyout import CopyOut
 from connectors.source.postgres.errors import ConnectionLostError
@@ -87,13 +88,6 @@ RangeState = list[Any]  # [lower, upper, after or None, done]: a key range's pro
 # with several connections, a keyed table is read in key ranges (one a connection) when it
 # holds at least SPLIT_CHUNKS chunks' worth of rows a connection
 SPLIT_CHUNKS = 4
-# a streamed chunk ends at this many bytes of COPY text too (one row at least): with
-# snapshot.fetch.size rows alone, 500 KB rows made chunks of 5 GB (a snapshot of a 1.4 GB
-# table took 5.9 GB: the chunks queued, encoded, in a poll)
-CHUNK_MAX_BYTES = 32 << 20
-# the other paths (a LIMIT a chunk, a table without a key's page ranges) size a chunk by the
-# rows seen before: their first at most this many rows
-FIRST_CHUNK_ROWS = 1024
 
 
 def chunk_bytes(chunk: Chunk) -> int:

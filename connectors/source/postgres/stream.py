@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from connectors.source.cdc import bounds
 from connectors.source.cdc.envelope import (
     VERSION,
     Transaction,
@@ -218,13 +219,15 @@ class ChangeStream:
         read = self.stream.read_batch
         handle = self._handle
         self.batched = 0  # records in out's EncodedBatches
+        taken, max_bytes = 0, bounds.POLL_MAX_BYTES  # the messages' bytes (big rows)
         if self._replay is not None:
             self.stream.ping()  # nothing is read while replaying: keep the server's timer
-        while len(out) + self.batched < max_records and not self.blocked:
+        while len(out) + self.batched < max_records and taken < max_bytes and not self.blocked:
             if self._replay is not None:  # a committed streamed transaction comes first
                 item = next(self._replay, None)
                 if item is not None:
                     handle(item[0], item[1], out)
+                    taken += len(item[0])
                     continue
                 self._end_replay()
             if self._held is not None:  # read before that replay began: theirs is next
@@ -240,6 +243,8 @@ class ChangeStream:
                     break
                 i = 0
             n = len(payloads)
+            # (a read takes what libpq holds: about a message or a socket buffer's worth)
+            taken += sum(map(len, payloads)) if i == 0 else sum(map(len, payloads[i:]))
             while i < n:
                 handle(payloads[i], starts[i], out)
                 i += 1
