@@ -22,9 +22,12 @@ Positions are the source's own, compared as the source orders them: an LSN, or a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +82,21 @@ def truncated(tables: Sequence[tuple[str, bool]], start: int) -> list[str]:
     with) on: a snapshot that is not the connector's first reads each of them whole, after
     a truncate event (a sink may hold rows an earlier attempt emitted)."""
     return [n for n, keyed in tables[start:] if not keyed]
+
+
+def key_changed(table: str, stored: Sequence[str] | None, now: Sequence[str]) -> bool:
+    """Whether a resumed snapshot's position in ``table`` (``stored``: the columns it is of,
+    empty for a table without a key, None when the offset does not say) is of other columns
+    than the table's key ``now`` (a primary key added, dropped or changed while the task was
+    stopped): the position then means nothing, and the table is read again from its start;
+    had it no key, after a truncate event too (see `truncated`): the sinks appended its rows
+    read before."""
+    if stored is None or list(stored) == list(now):
+        return False
+    was = f"({', '.join(stored)})" if stored else "none"
+    log.warning(
+        "the primary key of %s changed while the snapshot stopped in it (it was %s, it is "
+        "(%s)): it is read again from its start%s", table, was, ", ".join(now) or "none",
+        "" if stored else ", after a truncate event (its rows read before came without a key)",
+    )  # fmt: skip
+    return True

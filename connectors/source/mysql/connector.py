@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from connectors.source.cdc import captured
 from connectors.source.cdc.bounds import CHUNK_MAX_BYTES
 from connectors.source.cdc.captured import CapturedTables
-from connectors.source.cdc.cuts import SnapshotCuts, truncated
+from connectors.source.cdc.cuts import SnapshotCuts, key_changed, truncated
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
@@ -347,8 +347,19 @@ class MySqlSourceTask(CdcSourceTask):
                     base[k] = offset[k]
             table = offset.get("table")
             start = 0
+            stored = offset.get("by")  # (the columns "after" is of; an earlier hub's: None)
+            key = next((t.primary_key for t in found if t.qualified == table), None)
+            after = offset.get("after")
+            if (
+                key is not None
+                and isinstance(stored, list)
+                and key_changed(str(table), stored, key)
+            ):
+                after = None  # (read again from its start)
+                if not stored:  # keyless then: after a truncate event, as it was
+                    keyed = [(n, k and n != table) for n, k in keyed]
             if table is not None:
-                resume_at = (str(table), offset.get("after"))
+                resume_at = (str(table), after)
                 start = resume_index(found, str(table))
                 log.info("resuming the snapshot at %s after %s", resume_at[0], resume_at[1])
             else:
@@ -516,7 +527,7 @@ class MySqlSourceTask(CdcSourceTask):
         # them as done)
         rows = self._rows_done.get(t.qualified, 0) + i - self._first_row + 1
         offset: dict[str, Any] = {**self._base, "snapshot": True, "table": t.qualified,
-                                  "after": after, "rows": rows}  # fmt: skip
+                                  "after": after, "by": list(key_cols), "rows": rows}  # fmt: skip
         if marker == "last":
             offset["last_snapshot_record"] = True
         return offset

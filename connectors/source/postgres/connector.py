@@ -15,6 +15,7 @@ connectors stays light.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections import Counter
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from connectors.source.cdc.bounds import CHUNK_MAX_BYTES
 from connectors.source.cdc.captured import CapturedTables
 from connectors.source.cdc.config import initial_statements
-from connectors.source.cdc.cuts import SnapshotCuts, truncated
+from connectors.source.cdc.cuts import SnapshotCuts, key_changed, truncated
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
@@ -344,6 +345,12 @@ class PostgresSourceTask(CdcSourceTask):
                                 "since its signal): not read", ", ".join(gone))  # fmt: skip
             table = offset.table
             cut = offset.cut
+            stored = _position_of(offset)
+            key = next((t.primary_key for t in tables if t.qualified == table), None)
+            if key is not None and table is not None and key_changed(table, stored, key):
+                if stored == ():  # (keyless then: read whole again after a truncate event)
+                    keyed[table] = False
+                offset = replace(offset, after=None, ranges=None)
             names = list(keyed)  # where the reader goes on: the first at or after it
             start = next((i for i, n in enumerate(names) if n >= table), len(names)) if (
                 table is not None
@@ -532,6 +539,7 @@ class PostgresSourceTask(CdcSourceTask):
         offset = self._snapshot_base.at_snapshot_row(chunk.table.qualified, ()).to_dict()
         position = list(chunk.position(i))
         offset["after"] = position
+        offset["by"] = list(chunk.table.primary_key)  # (a resume tells a key changed since)
         if chunk.ranges is not None:
             name = chunk.table.qualified
             if self._ranges is None or self._ranges[0] != name:
@@ -910,3 +918,21 @@ class PostgresConnector(CdcSourceConnector):
 
     def task_configs(self, max_tasks: int) -> list[dict[str, Any]]:
         return [dict(self.config)]  # one replication slot is read by one task
+
+
+_CTID = re.compile(r"\(\d+,\d+\)")
+
+
+def _position_of(offset: PostgresOffset) -> tuple[str, ...] | None:
+    """The columns a snapshot offset's position is of (`PostgresOffset.by`). An earlier hub's
+    offset does not say: a ctid and a file node are a table without a key's position, any
+    other is taken to be of the key as it is."""
+    if offset.by is not None:
+        return offset.by
+    after = offset.after
+    if (
+        after is not None and len(after) == 2 and _CTID.fullmatch(after[0] or "")
+        and (after[1] or "").isdigit()
+    ):  # fmt: skip
+        return ()
+    return None

@@ -45,6 +45,9 @@ class PostgresOffset:
     snapshot_lsn: int | None = None
     table: str | None = None
     after: tuple[str | None, ...] | None = None
+    # the columns ``after`` is of: the table's primary key as it was read, empty without one
+    # (a ctid); None in an offset of an earlier hub
+    by: tuple[str, ...] | None = None
     last_snapshot_record: bool = False
     # a snapshot table read in key ranges: each [lower, upper, after, done] (snapshot.py)
     ranges: tuple[tuple[Any, ...], ...] | None = None
@@ -123,6 +126,7 @@ class PostgresOffset:
             return {
                 "snapshot": True, "snapshot_lsn": self.snapshot_lsn, "lsn": self.snapshot_lsn,
                 "table": self.table, "after": list(self.after) if self.after is not None else None,
+                **({"by": list(self.by)} if self.by is not None else {}),
                 "last_snapshot_record": self.last_snapshot_record,
                 **({"ranges": [list(r) for r in self.ranges]} if self.ranges else {}),
                 **({"stream": dict(self.stream)} if self.stream else {}),
@@ -159,6 +163,7 @@ class PostgresOffset:
             snapshot_lsn=_int(d.get("snapshot_lsn")),
             table=d.get("table"),
             after=tuple(after) if after is not None else None,
+            by=tuple(str(c) for c in d["by"]) if isinstance(d.get("by"), list) else None,
             last_snapshot_record=bool(d.get("last_snapshot_record", False)),
             ranges=tuple(tuple(r) for r in d["ranges"]) if d.get("ranges") else None,
             incremental=d.get("incremental"),

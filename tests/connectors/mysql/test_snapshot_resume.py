@@ -125,6 +125,41 @@ def test_a_keyless_table_read_part_way_before_the_kill_ends_equal(
     assert sink.keyless["h"] == _source(cur, "h")
 
 
+@pytest.mark.parametrize("change", ["key added", "key changed"])
+def test_a_table_whose_key_changed_before_the_resume_is_read_again_from_its_start(
+    mariadb_server: MariaDBServer, mariadb_db: str, change: str
+) -> None:
+    """The kill lands inside a table whose primary key is added (or made another column's)
+    before the resume: the position stored is of no key (a keyless table's rows had come
+    twice: the resume read it from its start without a truncate event, the table keyed now)
+    or of the old key's values (code > '01200' had skipped the rows before), so the table is
+    read again from its start; after a truncate event when it had no key."""
+    cur = root(mariadb_server, mariadb_db).cursor()
+    key = "" if change == "key added" else " PRIMARY KEY"
+    cur.execute(f"CREATE TABLE k (id int{key}, code varchar(8) NOT NULL, note text)")
+    cur.execute("INSERT INTO k SELECT seq, LPAD(3001 - seq, 5, '0'), 'old' FROM seq_1_to_3000")
+    cur.execute("CREATE TABLE z (id int PRIMARY KEY)")
+    cfg = source_config(mariadb_server, mariadb_db, **{"snapshot.fetch.size": 200,
+                                                        "max.batch.size": 200})  # fmt: skip
+    stored, written = _first_attempt(cfg, polls=6, store_at=3)
+    assert stored["table"] == f"{mariadb_db}.k", stored
+    assert stored["by"] == ([] if change == "key added" else ["id"]), stored
+    drop = "" if change == "key added" else "DROP PRIMARY KEY, "
+    cur.execute(f"ALTER TABLE k {drop}ADD PRIMARY KEY (code)")
+    task = start_task(cfg, stored)
+    try:
+        cur.execute("INSERT INTO z VALUES (-1)")  # after everything: the end
+        _run_until(task, written, {"id": -1})
+    finally:
+        task.stop()
+    sink = Sink()
+    sink.apply(changes(written))
+    assert +sink.keyless.get("k", Counter()) == Counter()
+    got = {v["code"] for k, v in sink.keyed["k"].items() if "code" in orjson.loads(k)}
+    cur.execute("SELECT code FROM k")
+    assert got == {r[0] for r in cur.fetchall()}
+
+
 def test_a_failed_start_leaves_no_snapshot_connection_open(
     mariadb_server: MariaDBServer, mariadb_db: str
 ) -> None:

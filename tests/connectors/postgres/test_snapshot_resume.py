@@ -203,3 +203,56 @@ def test_a_resumed_snapshots_progress_counts_the_rows_read_before(
             (*(lo or [None]) * 2, *(top or [None]) * 2),
         ).fetchone()[0]
     assert read > 4000 and abs(done - read) <= 3000, (done, read)
+
+
+@ENCODINGS
+@pytest.mark.parametrize("earlier", [False, True], ids=["offset", "earlier-hubs-offset"])
+def test_a_keyless_table_given_a_key_before_the_resume_is_read_again_whole(
+    pg_server: PgServer, pg_db: str, sql: Any, encoding: Any, earlier: bool
+) -> None:
+    """The kill lands inside a keyless table, which gets a primary key before the resume: the
+    position stored is a ctid, not a key (it had failed the task: 2 parameters for one key
+    column; a key of two text columns would have skipped rows), so the table is read again
+    whole after a truncate event (as a keyless one), its rows now keyed. An earlier hub's
+    offset does not say what its position is of: a ctid and a file node are told apart."""
+    sql.execute("CREATE TABLE h (x text, note text)")
+    sql.execute("ALTER TABLE h REPLICA IDENTITY FULL")
+    sql.execute("INSERT INTO h SELECT g::text, 'old' FROM generate_series(1, 3000) g")
+    sql.execute("CREATE TABLE z (id int PRIMARY KEY)")
+    cfg = source_config(pg_server, pg_db, **{"snapshot.fetch.size": 200,
+                                             "max.batch.size": 200})  # fmt: skip
+    stored, written = _first_attempt(dict(cfg), polls=6, store_at=3)
+    assert stored["table"] == "public.h" and stored.pop("by") == [], stored
+    if not earlier:
+        stored["by"] = []
+    sql.execute("ALTER TABLE h ADD PRIMARY KEY (x)")
+    sink = _resume_to_the_end(
+        sql, cfg, stored, written, "INSERT INTO z VALUES (1)", {"id": 1}, encoding
+    )
+    assert +sink.keyless["h"] == Counter()  # (the truncate event emptied what came keyless)
+    want = {orjson.dumps({"x": r[0]}): {"x": r[0], "note": r[1]}
+            for r in sql.execute("SELECT x, note FROM h").fetchall()}  # fmt: skip
+    assert sink.keyed["h"] == want
+
+
+@ENCODINGS
+def test_a_table_whose_key_changed_before_the_resume_is_read_again_from_its_start(
+    pg_server: PgServer, pg_db: str, sql: Any, encoding: Any
+) -> None:
+    """The kill lands inside a keyed table whose primary key is another column's before the
+    resume: the position stored is a value of the old key (code > '1200' had skipped every
+    row whose code sorts before), so the table is read again from its start."""
+    sql.execute("CREATE TABLE k (id int PRIMARY KEY, code text NOT NULL, note text)")
+    sql.execute("INSERT INTO k SELECT g, lpad((3001 - g)::text, 5, '0'), 'old' "
+                "FROM generate_series(1, 3000) g")  # fmt: skip
+    sql.execute("CREATE TABLE z (id int PRIMARY KEY)")
+    cfg = source_config(pg_server, pg_db, **{"snapshot.fetch.size": 200,
+                                             "max.batch.size": 200})  # fmt: skip
+    stored, written = _first_attempt(dict(cfg), polls=6, store_at=3)
+    assert stored["table"] == "public.k" and stored["by"] == ["id"], stored
+    sql.execute("ALTER TABLE k DROP CONSTRAINT k_pkey, ADD PRIMARY KEY (code)")
+    sink = _resume_to_the_end(
+        sql, cfg, stored, written, "INSERT INTO z VALUES (-1)", {"id": -1}, encoding
+    )
+    got = {v["code"] for k, v in sink.keyed["k"].items() if "code" in orjson.loads(k)}
+    assert got == {r[0] for r in sql.execute("SELECT code FROM k").fetchall()}
