@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
+from connectors.source.cdc.filters import patterns
 from hub.runtime.api import JsonMap, SourceRecord, offset_update
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,13 @@ class CapturedTables:
         # what is stored, or will be with the pending record (None: past MAX_TABLES)
         self._written: Any = self.before if held is not _MISSING else _MISSING
         self._pending: SourceRecord | None = None
+        # column.include.list and column.exclude.list as the last run had them (None: a set
+        # stored by an earlier hub, or none), and as this run has them
+        lists = stored.get("columns") if stored else None
+        self.lists_before: tuple[str, str] | None = (
+            (str(lists[0]), str(lists[1])) if isinstance(lists, list) and len(lists) == 2 else None
+        )  # fmt: skip
+        self._lists = self.lists_before
 
     @classmethod
     def of(cls, context: Any, partition: JsonMap) -> CapturedTables:
@@ -66,14 +74,23 @@ class CapturedTables:
     def start(
         self, tables: Iterable[str], *, streams_on: bool, told: Collection[str] = (),
         existed: Callable[[str], bool] | None = None,
+        column_lists: tuple[str, str] = ("", ""),
+        columns: Callable[[str], Sequence[str]] | None = None,
     ) -> list[str]:  # fmt: skip
         """Note the tables the lists take at this start; when the start streams on from a
         stored position (no snapshot reads them), warn of those the last run did not capture
         (but those in ``told``, warned of already, and those ``existed`` says were made after
         the stored position: their rows are all in the stream) and return them. Without
         ``existed`` (PostgreSQL: nothing says when a table was made) the warning says that
-        a table made while the connector was stopped needs no copy."""
+        a table made while the connector was stopped needs no copy.
+
+        ``column_lists`` are this run's column.include.list and column.exclude.list; when
+        they changed since the last run, the columns of the tables captured before that they
+        keep now and did not keep then (of ``columns``: a table's columns but its key's,
+        which are always kept) are warned of too."""
         names = sorted(set(tables))
+        if columns is not None or not streams_on:  # (else compared at a later start)
+            self._lists = column_lists
         new: list[str] = []
         if streams_on and self.before is not None:
             new = [
@@ -100,23 +117,57 @@ class CapturedTables:
                     "needs none: its rows are all in the stream)"
                 )
             log.warning("%s: %s captured from now on, %s", self.connector, shown, why)
-        self.update(names)
+        if streams_on and columns is not None and self.lists_before not in (None, column_lists):
+            assert self.lists_before is not None
+            self._new_columns(
+                [n for n in names if n not in new and self._held(n)], columns, self.lists_before
+            )  # fmt: skip
+        self.update(names, force=self._lists != self.lists_before)
         return new
 
-    def update(self, tables: Iterable[str]) -> None:
+    def _held(self, name: str) -> bool:
+        return self.before is not None and _digest(name) in self.before
+
+    def _new_columns(
+        self, names: Sequence[str], columns: Callable[[str], Sequence[str]],
+        before: tuple[str, str],
+    ) -> None:  # fmt: skip
+        """Warn of the columns the column lists keep now and did not keep at the last run:
+        their values reach the topics as rows change, the rows before keep none."""
+        was, now = _column_filter(before), _column_filter(self._lists or ("", ""))
+        added = [
+            f"{n}.{c}" for n in names for c in columns(n)
+            if now(f"{n}.{c}") and not was(f"{n}.{c}")
+        ]  # fmt: skip
+        if not added:
+            return
+        shown = ", ".join(added[:10]) + (f" and {len(added) - 10} more" if len(added) > 10 else "")
+        log.warning(
+            "%s: column(s) %s captured from now on (column.include.list or column.exclude.list "
+            "changed since the last run): a row's value reaches the topics when the row "
+            "changes; the rows the sinks hold keep none (null) until then: %s",
+            self.connector, shown, COPY_ROWS.replace("copy them", "copy their rows"),
+        )  # fmt: skip
+
+    def update(self, tables: Iterable[str], *, force: bool = False) -> None:
         """The tables captured now (a check while streaming: tables made since are captured
-        from their first change); written at the next `take` when the set changed. Past
-        MAX_TABLES the set stored says so (None), and no start compares."""
+        from their first change); written at the next `take` when the set changed (or
+        ``force``: the column lists did). Past MAX_TABLES the set stored says so (None), and
+        no start compares."""
         names = set(tables)
         value = {_digest(n) for n in names} if len(names) <= MAX_TABLES else None
-        if value == self._written:
+        if value == self._written and not force:
             return
         if value is None:
             log.info("%s: more than %d captured tables: a table new to the lists is not told "
                      "of at a restart", self.connector, MAX_TABLES)  # fmt: skip
         self._written = value
         self._pending = offset_update(
-            self.partition, {"tables": sorted(value) if value is not None else None}
+            self.partition,
+            {
+                "tables": sorted(value) if value is not None else None,
+                **({"columns": list(self._lists)} if self._lists is not None else {}),
+            },
         )
 
     def with_set(self, records: Sequence[R]) -> Sequence[R | SourceRecord]:
@@ -130,3 +181,14 @@ class CapturedTables:
         """The offset-only record of a changed set, once (to put among a poll's records)."""
         out, self._pending = self._pending, None
         return [out] if out is not None else []
+
+
+def _column_filter(lists: tuple[str, str]) -> Callable[[str], bool]:
+    """Whether column.include.list and column.exclude.list as ``lists`` keep a column
+    (``<ns>.<table>.<column>``), as `Filters.column` does."""
+    include = patterns("column.include.list", lists[0])
+    exclude = patterns("column.exclude.list", lists[1])
+    return lambda name: (
+        (not include or any(p.fullmatch(name) for p in include))
+        and not any(p.fullmatch(name) for p in exclude)
+    )

@@ -46,6 +46,7 @@ from connectors.source.mysql.history import (
     SchemaHistory,
     SchemaHistoryError,
     Schemas,
+    TableDef,
     declared_lengths,
     fill_defaults,
     fills,
@@ -190,7 +191,8 @@ class MySqlSourceTask(CdcSourceTask):
             # (a blocking snapshot reads its signal's tables only: a table new to the lists
             # is streamed on from the stored position, as without it)
             self._captured.start(
-                now_captured, streams_on=blocking and policy.should_snapshot(False, False, True)
+                now_captured, streams_on=blocking and policy.should_snapshot(False, False, True),
+                column_lists=(cfg.column_include_list, cfg.column_exclude_list),
             )  # fmt: skip
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
             self._start_snapshot(
@@ -230,9 +232,20 @@ class MySqlSourceTask(CdcSourceTask):
             self._captured.start(
                 now_captured, streams_on=streams_on,
                 existed=lambda n: history.schemas.get(*by_name[n]) is not None,
+                column_lists=(cfg.column_include_list, cfg.column_exclude_list),
+                columns=lambda n: self._unkeyed_columns(history.schemas.get(*by_name[n])),
             )  # fmt: skip
             if self.should_stream:
                 self._start_stream()
+
+    def _unkeyed_columns(self, t: TableDef | None) -> list[str]:
+        """A table's columns as the schema history holds them at the stored position, but
+        those of its message key (always kept, whatever the column lists say)."""
+        if t is None:  # (made since: its rows are all in the binlog)
+            return []
+        names = [c.name or "" for c in t.columns]
+        key = self.filters.key_override(t.db, t.name, names) or t.primary_key
+        return [n for n in names if n not in key]
 
     # -- schema history ----------------------------------------------------------------------
     def _history_topic(self) -> str:

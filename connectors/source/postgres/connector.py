@@ -224,6 +224,8 @@ class PostgresSourceTask(CdcSourceTask):
         # (a blocking snapshot goes on whatever the snapshot.mode: its signal asked for it)
         blocking = in_progress and usable and offset is not None and offset.only is not None
         self._captured = CapturedTables.of(context, self.partition)
+        by_name = {t.qualified: t for t in tables}
+        lists = (cfg.column_include_list, cfg.column_exclude_list)
         if blocking or policy.should_snapshot(offset is not None, in_progress, usable):
             context.replay_is_inexact()  # a snapshot re-read after a crash may differ
             # (a blocking snapshot reads its signal's tables only: a table new to the lists
@@ -231,6 +233,7 @@ class PostgresSourceTask(CdcSourceTask):
             self._captured.start(
                 (t.qualified for t in tables),
                 streams_on=blocking and policy.should_snapshot(False, False, True),
+                column_lists=lists, columns=lambda n: self._unkeyed_columns(by_name[n]),
             )  # fmt: skip
             self._start_snapshot(offset, slot is not None, usable, in_progress, tables)
         else:
@@ -240,7 +243,8 @@ class PostgresSourceTask(CdcSourceTask):
                 (t.qualified for t in tables),
                 streams_on=offset is not None and usable and self.should_stream
                 and policy.should_snapshot(False, False, True),
-                told=published,
+                told=published, column_lists=lists,
+                columns=lambda n: self._unkeyed_columns(by_name[n]),
             )  # fmt: skip
             if published and offset is not None:  # (never published before: not streamed)
                 log.warning(
@@ -451,6 +455,13 @@ class PostgresSourceTask(CdcSourceTask):
         total = sum(t.estimated_rows for t in tables)
         log.info("snapshot of %d table(s), ~%d rows, at %s", len(tables), total,
                  lsn_to_str(base.snapshot_lsn or 0))  # fmt: skip
+
+    def _unkeyed_columns(self, t: catalog.TableInfo) -> list[str]:
+        """A table's columns but those of its message key (always kept, whatever the column
+        lists say)."""
+        names = [c.name for c in t.columns]
+        key = self.filters.key_override(t.schema, t.name, names) or t.primary_key
+        return [n for n in names if n not in key]
 
     def _snapshotted(self, tables: list[catalog.TableInfo]) -> list[catalog.TableInfo]:
         """The captured tables a snapshot reads (snapshot.include.collection.list)."""

@@ -132,3 +132,42 @@ def test_database_initial_statements_run_on_the_reading_connections(
     with pytest.raises(ConfigError, match=r"database.initial.statements: .* refused "
                        r"'SET no_such_variable = 1': .*Unknown system variable"):  # fmt: skip
         start_task(bad)
+
+
+def test_a_column_taken_out_of_the_exclude_list_is_warned_of_at_a_restart(
+    mariadb_server: MariaDBServer, mariadb_db: str, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # (as for PostgreSQL: its values come as rows change, the sinks' rows keep it null)
+    con = root(mariadb_server, mariadb_db)
+    db = mariadb_db
+    with con.cursor() as cur:
+        cur.execute("CREATE TABLE a (id int PRIMARY KEY, v int, secret text)")
+        cur.execute("INSERT INTO a VALUES (1, 1, 's'), (2, 2, 's'), (3, 3, 's')")
+    caplog.set_level(logging.WARNING)
+    cfg = source_config(mariadb_server, db, **{"column.exclude.list": rf"{db}\.a\.(id|secret)"})
+    told = "captured from now on (column.include.list or column.exclude.list changed"
+    topic = f"app.{db}.a"
+
+    def run(config: dict[str, Any]) -> list[Any]:
+        worker = Worker(str(tmp_path / "data"))
+        worker.add(ConnectorSpec("my", config, "test"))
+        try:
+            wait_for(lambda: len(events(worker.log, topic)) >= 3, what="a's rows")
+            n = len(events(worker.log, topic))
+            with con.cursor() as cur:
+                cur.execute("UPDATE a SET v = v + 1 WHERE id = 1")
+            wait_for(lambda: len(events(worker.log, topic)) > n, what="a's change")
+            return events(worker.log, topic)
+        finally:
+            worker.stop()
+
+    assert "secret" not in run(cfg)[-1][1]["after"]
+    assert told not in caplog.text
+    got = run({**cfg, "column.exclude.list": ""})
+    assert got[-1][1]["after"]["secret"] == "s"
+    lines = [r.getMessage() for r in caplog.records if told in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith(f"my: column(s) {db}.a.secret captured"), lines
+    caplog.clear()
+    run({**cfg, "column.exclude.list": ""})  # (told once)
+    assert told not in caplog.text

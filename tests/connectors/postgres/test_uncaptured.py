@@ -223,3 +223,38 @@ def test_a_table_new_to_the_lists_at_a_restart_is_warned_of_with_how_to_copy_its
     caplog.clear()
     run(wider)  # b is known now; c1 was made while streaming
     assert told not in caplog.text
+
+
+def test_a_column_taken_out_of_the_exclude_list_is_warned_of_at_a_restart(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # its values reach the topics as rows change; the rows the sinks hold keep it null (they
+    # did without a word). The key's column, always kept, is not named.
+    from tests.connectors.postgres.helpers import events, start
+
+    sql.execute("CREATE TABLE a (id int PRIMARY KEY, v int, secret text)")
+    sql.execute("INSERT INTO a SELECT g, g, 's' FROM generate_series(1, 3) g")
+    cfg = source_config(pg_server, pg_db, **{"column.exclude.list": r"public\.a\.(id|secret)"})
+    caplog.set_level(logging.WARNING)
+    told = "captured from now on (column.include.list or column.exclude.list changed"
+
+    def run(config: dict[str, Any]) -> list[Any]:
+        worker = start(tmp_path, config)
+        try:
+            wait_for(lambda: len(events(worker.log, "app.public.a")) >= 3, what="a's rows")
+            n = len(events(worker.log, "app.public.a"))
+            sql.execute("UPDATE a SET v = v + 1 WHERE id = 1")  # (streamed: the set stored)
+            wait_for(lambda: len(events(worker.log, "app.public.a")) > n, what="a's change")
+            return events(worker.log, "app.public.a")
+        finally:
+            worker.stop()
+
+    assert "secret" not in run(cfg)[-1][1]["after"]
+    assert told not in caplog.text
+    got = run({**cfg, "column.exclude.list": ""})
+    assert got[-1][1]["after"]["secret"] == "s"
+    lines = [r.getMessage() for r in caplog.records if told in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("pg: column(s) public.a.secret captured"), lines
+    caplog.clear()
+    run({**cfg, "column.exclude.list": ""})  # (told once)
+    assert told not in caplog.text
