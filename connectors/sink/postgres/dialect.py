@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -239,11 +238,43 @@ class PostgresDialect(OnConflict):
         if getattr(exc, "sqlstate", None) != "23505":
             return False
         detail = getattr(getattr(exc, "diag", None), "message_detail", None) or ""
-        found = re.match(r"Key \((.*?)\)=", detail)
-        if found is None:
-            return False
-        names = [n.strip().strip('"') for n in found.group(1).split(",")]
-        return sorted(names) == sorted(key)
+        names = _key_columns(detail)
+        return names is not None and sorted(names) == sorted(key)
+
+
+def _key_columns(detail: str) -> list[str] | None:
+    """The columns a unique violation's detail names, ``Key (a, "B", "c, d")=(...) already
+    exists.``: each as PostgreSQL's quote_identifier writes it (a name that needs quoting in
+    double quotes, a quote in it doubled), so a name holding ``, `` or ``)=`` is one name."""
+    if not detail.startswith("Key ("):
+        return None
+    names: list[str] = []
+    name: list[str] = []
+    quoted = False
+    i = 5
+    while i < len(detail):
+        c = detail[i]
+        i += 1
+        if quoted:
+            if c != '"':
+                name.append(c)
+            elif detail[i : i + 1] == '"':  # a doubled quote: one quote of the name
+                name.append(c)
+                i += 1
+            else:
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c in ",)":
+            names.append("".join(name))
+            name = []
+            if c == ")":
+                return names if detail[i : i + 1] == "=" else None
+            if detail[i : i + 1] == " ":
+                i += 1
+        else:
+            name.append(c)
+    return None
 
 
 # errors of the target as a whole, whatever the rows: a privilege revoked, a server or a

@@ -305,3 +305,19 @@ def test_keyless_records_into_a_keyed_table_are_told_of_and_their_refusal_says_w
     with pytest.raises(SinkFatalError) as refused:
         sink.put([keyless.insert(5, {"id": 10, "name": "a"})])
     assert not isinstance(refused.value, KeylessIntoKeyedError), refused.value
+
+
+@ROW_ID
+def test_keyless_records_into_a_table_keyed_by_oddly_named_columns_are_told_why(
+    sink: Sink,
+) -> None:
+    # (PostgreSQL's detail quotes such names: "a, b" had been read as two columns, and a
+    # name holding ")=" had cut the list short: the target's bare error stood)
+    from connectors.sink.engine.errors import KeylessIntoKeyedError
+
+    cols = [("a, b", Oid.INT4, -1), ('x)="y', Oid.TEXT, -1), ("name", Oid.TEXT, -1)]
+    keyed = PgTable("odd", cols, pk=("a, b", 'x)="y'))
+    keyless = PgTable("odd", cols, pk=())
+    sink.put([keyed.insert(0, {"a, b": 1, 'x)="y': "k", "name": "a"})])
+    with pytest.raises(KeylessIntoKeyedError, match="primary key is"):
+        sink.put([keyless.insert(1, {"a, b": 1, 'x)="y': "k", "name": "again"})])
