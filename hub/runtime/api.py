@@ -225,6 +225,7 @@ class SourceTaskContext:
         json_encoding: tuple[bool, bool] | None = None,
         on_commit_request: Callable[[], None] | None = None,
         internal_topic: Callable[[str, Mapping[str, str]], list[bytes | None]] | None = None,
+        topic_written: Callable[[str], bool] | None = None,
     ) -> None:
         self.connector = connector
         self.task_id = task_id
@@ -232,6 +233,7 @@ class SourceTaskContext:
         self._on_inexact_replay = on_inexact_replay
         self._on_commit_request = on_commit_request
         self._internal_topic = internal_topic
+        self._topic_written = topic_written
         self.json_encoding = json_encoding
         """(key schemas.enable, value schemas.enable) when both converters are Kafka's
         JsonConverter and no transform sits between the task and the log: the task may then
@@ -263,6 +265,13 @@ class SourceTaskContext:
         if self._internal_topic is None:
             return []
         return self._internal_topic(name, config)
+
+    def topic_written(self, topic: str) -> bool:
+        """Whether records were ever written to ``topic`` (it exists, a partition's end offset
+        past 0, whatever retention removed since): a source starting without a stored
+        position (renamed, its offsets reset) whose snapshot writes its rows again learns
+        that sinks may hold them already."""
+        return self._topic_written is not None and self._topic_written(topic)
 
     def offset(self, partition: JsonMap) -> JsonMap | None:
         """The last stored offset of ``partition`` (None: start from the beginning)."""

@@ -254,6 +254,7 @@ class SourceRunner:
         context = SourceTaskContext(
             self.connector, self.task_id, self.offsets.offsets(self.connector), self._inexact,
             self._json_encoding(), self._request_commit, self._internal_topic,
+            self._topic_written,
         )  # fmt: skip
         self.task.start(self.ctx.config, context)
         self.state.running()
@@ -325,6 +326,14 @@ class SourceRunner:
             with contextlib.suppress(TopicExistsError):  # (created meanwhile)
                 self.log.create_topic(name, 1, dict(config))
         return [r.value for r in self.log.scan(TopicPartition(name, 0))]
+
+    def _topic_written(self, name: str) -> bool:
+        if not self.log.has_topic(name):
+            return False
+        return any(
+            self.log.watermarks(TopicPartition(name, p))[1] > 0
+            for p in range(self.log.partition_count(name))
+        )  # fmt: skip
 
     def _request_commit(self) -> None:
         self._commit_requested = True

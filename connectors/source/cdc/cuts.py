@@ -23,7 +23,7 @@ Positions are the source's own, compared as the source orders them: an LSN, or a
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,3 +100,21 @@ def key_changed(table: str, stored: Sequence[str] | None, now: Sequence[str]) ->
         "" if stored else ", after a truncate event (its rows read before came without a key)",
     )  # fmt: skip
     return True
+
+
+def written_before(
+    connector: str, tables: Sequence[tuple[str, bool, str]], written: Callable[[str], bool]
+) -> list[str]:
+    """The tables without a key, among ``tables`` ((qualified name, has a key, topic)), whose
+    topics were written to before, for a snapshot without a stored position (the connector
+    renamed, its offsets reset): read after a truncate event, as after an earlier attempt
+    (`truncated`), since the sinks may hold their rows already. Said in a warning."""
+    out = [name for name, keyed, topic in tables if not keyed and written(topic)]
+    if out:
+        shown = ", ".join(out[:10]) + (f" and {len(out) - 10} more" if len(out) > 10 else "")
+        log.warning(
+            "%s: no stored position, but the topics of %s (without a primary key) hold records "
+            "already (the connector renamed? its offsets reset?): they are read after a "
+            "truncate event, so that the sinks do not hold their rows twice", connector, shown,
+        )  # fmt: skip
+    return out

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from connectors.source.cdc import captured
 from connectors.source.cdc.bounds import CHUNK_MAX_BYTES
 from connectors.source.cdc.captured import CapturedTables
-from connectors.source.cdc.cuts import SnapshotCuts, key_changed, truncated
+from connectors.source.cdc.cuts import SnapshotCuts, key_changed, truncated, written_before
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
@@ -37,7 +37,7 @@ from connectors.source.cdc.snapshotters import (
     snapshotter,
     warn_of_a_new_snapshot,
 )
-from connectors.source.cdc.topics import check_unique, sanitize
+from connectors.source.cdc.topics import check_unique, sanitize, topic_name
 from connectors.source.mysql import charsets
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
@@ -385,7 +385,12 @@ class MySqlSourceTask(CdcSourceTask):
             if offset is not None and not offset.get("snapshot"):
                 base["stream"] = dict(offset)  # snapshot.mode=always: stream on from there
             # after an earlier snapshot, sinks may hold rows of keyless tables from before
-            self._truncate = truncated(keyed, 0) if had_offset else []
+            self._truncate = truncated(keyed, 0) if had_offset else written_before(
+                self._context.connector,
+                [(t.qualified, bool(t.primary_key), topic_name(cfg.topic_prefix, t.db, t.name))
+                 for t in found],
+                self._context.topic_written,
+            )  # fmt: skip
             if "stream" in base:  # streaming goes on from before this read
                 cut = cut.extended(self._truncate, [p.file, p.pos])
             else:

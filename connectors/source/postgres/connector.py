@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from connectors.source.cdc.bounds import CHUNK_MAX_BYTES
 from connectors.source.cdc.captured import CapturedTables
 from connectors.source.cdc.config import initial_statements
-from connectors.source.cdc.cuts import SnapshotCuts, key_changed, truncated
+from connectors.source.cdc.cuts import SnapshotCuts, key_changed, truncated, written_before
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
 from connectors.source.cdc.heartbeat import Heartbeat
@@ -40,7 +40,7 @@ from connectors.source.cdc.snapshotters import (
     snapshotter,
     warn_of_a_new_snapshot,
 )
-from connectors.source.cdc.topics import check_unique
+from connectors.source.cdc.topics import check_unique, topic_name
 from connectors.source.postgres import catalog, replication
 from connectors.source.postgres.config import PostgresSourceConfig
 from connectors.source.postgres.encoded import EventEncoder, SnapshotRows
@@ -416,6 +416,12 @@ class PostgresSourceTask(CdcSourceTask):
             # of keyless tables from before
             if offset is not None or slot_exists:
                 self._truncate = truncated([(t.qualified, bool(t.primary_key)) for t in tables], 0)
+            else:  # (renamed with another slot.name, or its offsets and slot gone)
+                prefix = cfg.topic_prefix
+                self._truncate = written_before(self._context.connector, [
+                    (t.qualified, bool(t.primary_key), topic_name(prefix, t.schema, t.name))
+                    for t in tables
+                ], self._context.topic_written)  # fmt: skip
         self._snapshot_base = base
         self._snapshot_tables = tables
         self._markers = SnapshotMarkers(resumed=resume_at is not None)

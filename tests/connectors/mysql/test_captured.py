@@ -171,3 +171,36 @@ def test_a_column_taken_out_of_the_exclude_list_is_warned_of_at_a_restart(
     caplog.clear()
     run({**cfg, "column.exclude.list": ""})  # (told once)
     assert told not in caplog.text
+
+
+def test_a_renamed_connector_truncates_the_keyless_tables_its_topics_hold(
+    mariadb_server: MariaDBServer, mariadb_db: str, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # (renamed, or its offsets reset: a new snapshot, and a keyless table's rows came again
+    # after the first run's, twice in a sink; the keyed table's are upserts)
+    con = root(mariadb_server, mariadb_db)
+    db = mariadb_db
+    with con.cursor() as cur:
+        cur.execute("CREATE TABLE k (v int)")
+        cur.execute("INSERT INTO k VALUES (1), (2)")
+        cur.execute("CREATE TABLE z (id int PRIMARY KEY)")
+        cur.execute("INSERT INTO z VALUES (1)")
+    cfg = source_config(mariadb_server, db)
+
+    def run(name: str, runs: int) -> list[Any]:
+        worker = Worker(str(tmp_path / "data"))
+        worker.add(ConnectorSpec(name, cfg, "test"))
+        try:  # (the keyed table after the keyless one: its row ends the snapshot)
+            wait_for(lambda: len(events(worker.log, f"app.{db}.z")) == runs, what="a snapshot")
+            return events(worker.log, f"app.{db}.k")
+        finally:
+            worker.stop()
+
+    caplog.set_level(logging.WARNING)
+    told = "hold records already"
+    assert [v["op"] for _, v in run("my", 1)] == ["r", "r"] and told not in caplog.text
+    assert [v["op"] for _, v in run("my2", 2)[2:]] == ["t", "r", "r"]
+    lines = [r.getMessage() for r in caplog.records if told in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"my2: no stored position, but the topics of {db}.k (without")

@@ -258,3 +258,34 @@ def test_a_column_taken_out_of_the_exclude_list_is_warned_of_at_a_restart(
     caplog.clear()
     run({**cfg, "column.exclude.list": ""})  # (told once)
     assert told not in caplog.text
+
+
+def test_a_renamed_connector_with_another_slot_truncates_keyless_tables_its_topics_hold(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (renamed with a new slot.name: no stored position and no slot, the keyless table's
+    # rows came again after the first run's, twice in a sink; the keyed table's are upserts)
+    from tests.connectors.postgres.helpers import events, start
+
+    sql.execute("CREATE TABLE k (v int)")
+    sql.execute("ALTER TABLE k REPLICA IDENTITY FULL")
+    sql.execute("INSERT INTO k VALUES (1), (2)")
+    sql.execute("CREATE TABLE z (id int PRIMARY KEY)")
+    sql.execute("INSERT INTO z VALUES (1)")
+
+    def run(name: str, runs: int) -> list[Any]:
+        slot = f"s_{uuid.uuid4().hex[:12]}"
+        worker = start(tmp_path, source_config(pg_server, pg_db, **{"slot.name": slot}), name)
+        try:  # (the keyed table after the keyless one: its row ends the snapshot)
+            wait_for(lambda: len(events(worker.log, "app.public.z")) == runs, what="a snapshot")
+            return events(worker.log, "app.public.k")
+        finally:
+            worker.stop()
+
+    caplog.set_level(logging.WARNING)
+    told = "hold records already"
+    assert [v["op"] for _, v in run("pg", 1)] == ["r", "r"] and told not in caplog.text
+    assert [v["op"] for _, v in run("pg2", 2)[2:]] == ["t", "r", "r"]
+    lines = [r.getMessage() for r in caplog.records if told in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("pg2: no stored position, but the topics of public.k (without")
