@@ -13,6 +13,7 @@ CHUNK_MAX_BYTES = 32 << 20
 # key's page ranges) take at most this many rows in their first
 FIRST_CHUNK_ROWS = 1024
 # a streaming poll ends once it has read this many bytes of the server's change messages
-# (one message at least): max.batch.size rows of 500 KB in transactions had held 1 GB of
-# events a poll (644 MB of RSS for 2 000 such rows)
+# (one message at least): max.batch.size rows of 500 KB could make a poll of 1 GB when the
+# server sent faster than the task handled (a backlog of 2 000 such rows in transactions of
+# 100 peaked at 167-179 MB of RSS without it, 116-117 MB with it: docs/performance.md)
 POLL_MAX_BYTES = CHUNK_MAX_BYTES
