@@ -41,6 +41,7 @@ from connectors.source.cdc.topics import check_unique, sanitize, topic_name
 from connectors.source.mysql import charsets
 from connectors.source.mysql.config import MySqlSourceConfig
 from connectors.source.mysql.encoded import ACCELERATED, EventEncoder
+from connectors.source.mysql.gtids import same_position
 from connectors.source.mysql.history import (
     TOPIC_CONFIG,
     SchemaHistory,
@@ -55,12 +56,15 @@ from connectors.source.mysql.history import (
 )
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import (
+    RESET_ADVICE,
     CatalogTable,
     PositionLostError,
     binlog_files,
     captured_names,
     captured_pairs,
     connect,
+    gtid_at,
+    history_changed,
     is_mariadb,
     names,
     refuse_versioned,
@@ -155,7 +159,12 @@ class MySqlSourceTask(CdcSourceTask):
         offset = context.offset(self.partition)
         files = binlog_files(self.meta)
         usable = offset is None or str(offset.get("file")) in files
-        if not usable and self.mariadb and offset and offset.get("gtids"):
+        # (MariaDB: the stored position in binlogs reset or restored since: nothing says so
+        # but the binlog at it; its GTIDs, resumed from, named other transactions)
+        reset = self._reset(offset, files)
+        if reset is not None:
+            usable = False
+        elif not usable and self.mariadb and offset and offset.get("gtids"):
             from connectors.source.mysql.server import gtids_kept
 
             usable = gtids_kept(self.meta, files, str(offset["gtids"]))
@@ -166,6 +175,9 @@ class MySqlSourceTask(CdcSourceTask):
         policy = snapshotter(cfg.snapshot_mode)
         self.should_stream = policy.should_stream()
         if offset is not None and not usable and not isinstance(policy, WhenNeeded):
+            if reset is not None:
+                raise PositionLostError(f"{cfg.where()}: {reset}: {RESET_ADVICE}"
+                                        + POSITION_LOST_ADVICE)  # fmt: skip
             raise PositionLostError(
                 f"binlog file {offset.get('file')!r}, where this connector stopped, is no "
                 f"longer on {cfg.where()} (the server has {', '.join(files[:3])}"
@@ -173,7 +185,10 @@ class MySqlSourceTask(CdcSourceTask):
                 + POSITION_LOST_ADVICE
             )
         if offset is not None and not usable:
-            warn_of_a_new_snapshot(cfg.where())
+            if reset is not None:
+                warn_of_a_new_snapshot(cfg.where(), f"{reset}: the binlogs were reset or restored")
+            else:
+                warn_of_a_new_snapshot(cfg.where())
         in_progress = bool(offset and offset.get("snapshot"))
         self.history: SchemaHistory | None = None
         self._history_records: list[SourceRecord] = []  # the first poll's
@@ -650,7 +665,7 @@ class MySqlSourceTask(CdcSourceTask):
             from connectors.source.mysql.incremental import incremental_snapshot
 
             incremental = incremental_snapshot(
-                lambda: self.meta, self.cfg.signal_data_collection,
+                self._live_meta, self.cfg.signal_data_collection,
                 self.cfg.incremental_snapshot_chunk_size, self.filters, self._table,
             )  # fmt: skip
             incremental.notifier = self.notifier
@@ -661,7 +676,40 @@ class MySqlSourceTask(CdcSourceTask):
             self._transactional, self._describe, self._context.json_encoding, self.history,
         )  # fmt: skip
         self.stream.on_inexact = self._context.replay_is_inexact
+        self.stream.by_file = self._by_file(self._resume)
         self.stream.open()
+
+    def _reset(self, at: Mapping[str, Any] | None, files: list[str]) -> str | None:
+        """MariaDB: why the server's binlogs no longer hold the position ``at`` as this
+        connector read them (reset or restored since), or None (`server.history_changed`)."""
+        if not self.mariadb or not at or not at.get("gtids") or not at.get("file"):
+            return None
+        file, pos, gtids = str(at["file"]), int(at.get("pos") or 4), str(at["gtids"])
+        return self._on_meta(lambda c: history_changed(c, files, file, pos, gtids))
+
+    def _by_file(self, at: Mapping[str, Any]) -> bool:
+        """MariaDB: whether to stream from the position's file and offset rather than from its
+        GTIDs: when this server's binlog holds that GTID position there. The offset is exact
+        where a GTID may name two places (binlogged out of order under gtid_strict_mode off,
+        as SET gtid_seq_no or a replayed mariadb-binlog does: the server went on after the
+        first, and the history since came again); the GTIDs serve where the file is gone
+        (purged: `gtids_kept`) or is another server's (a failover)."""
+        if not self.mariadb or not at.get("gtids") or not at.get("file"):
+            return False
+        file, pos, gtids = str(at["file"]), int(at.get("pos") or 4), str(at["gtids"])
+        return self._on_meta(lambda c: same_position(gtid_at(c, file, pos), gtids))
+
+    def _live_meta(self) -> Any:
+        """The metadata connection, made again if the server closed it: an incremental
+        snapshot's signal may come after hours idle (past wait_timeout, its first query had
+        failed the task with 'MySQL server has gone away')."""
+        try:
+            self.meta.ping(reconnect=False)
+        except Exception:  # noqa: BLE001 - closed, by the server or a network: a new one
+            with contextlib.suppress(Exception):
+                self.meta.close()
+            self.meta = connect(self.cfg)
+        return self.meta
 
     def _on_meta(self, ask: Callable[[Any], T]) -> T:
         """``ask(connection)`` on the metadata connection, on a new one if the server closed
@@ -766,6 +814,34 @@ class MySqlSourceTask(CdcSourceTask):
                     con.close()
             return
         self._binlogs = [(str(r[0]), int(r[1])) for r in rows]
+        self._check_history()
+
+    def _check_history(self) -> None:
+        """MariaDB, between transactions: the binlog at the stream's position must still hold
+        its GTID position (`server.history_changed`). After RESET MASTER the stream read on
+        in the deleted file, heartbeats only, its status RUNNING with no lag, and a restart
+        resumed at GTIDs the new history had given other transactions: skipped."""
+        stream = self.stream
+        if (
+            not self.mariadb or stream is None or stream._txn is not None
+            or stream._skip is not None or not stream.gtids or self._gauge_con is None
+        ):  # fmt: skip
+            return
+        files = [name for name, _ in self._binlogs]
+        if stream.file not in files and any(
+            binlog_number(f) > binlog_number(stream.file) for f in files
+        ):
+            return  # (purged once the server read on past it: the stream's events came)
+        try:
+            reset = history_changed(self._gauge_con, files, stream.file, stream.pos, stream.gtids)
+        except Exception as exc:  # noqa: BLE001 - the next sample's turn
+            log.debug("checking the binlog position failed: %s", exc)
+            return
+        if reset is not None:
+            raise PositionLostError(
+                f"{self.cfg.where()}, while streaming: {reset}: {RESET_ADVICE}"
+                + POSITION_LOST_ADVICE
+            )
 
     def metrics(self) -> dict[str, float]:
         out: dict[str, float] = {"snapshot_running": 1.0 if self._chunks is not None else 0.0}
@@ -957,3 +1033,9 @@ def binlog_behind(files: Sequence[tuple[str, int]], file: str, pos: int) -> int 
         return None
     at = names.index(file)
     return max(files[at][1] - pos, 0) + sum(size for _, size in files[at + 1 :])
+
+
+def binlog_number(file: str) -> int:
+    """A binlog file's sequence number (``binlog.000012``: 12; -1 without one)."""
+    number = file.rpartition(".")[2]
+    return int(number) if number.isdigit() else -1

@@ -11,7 +11,7 @@ from typing import Any
 from connectors.source.cdc.config import initial_statements
 from connectors.source.cdc.filters import Filters
 from connectors.source.mysql.config import MySqlSourceConfig
-from connectors.source.mysql.gtids import gtids_after
+from connectors.source.mysql.gtids import gtids_after, same_position, servers_of
 from connectors.source.mysql.protocol.stream import connect_pymysql
 from connectors.source.mysql.protocol.values import Column
 from connectors.source.mysql.types import catalog_column
@@ -317,6 +317,42 @@ def gtids_kept(con: Any, files: list[str], gtids: str) -> bool:
     state = query(con, "SELECT @@gtid_binlog_state")
     held = str(state[0][0]) if state and state[0][0] is not None else ""
     return gtids_after(f"[{gtids}]", held)
+
+
+RESET_ADVICE = (
+    "the server's binary logs were reset (RESET MASTER) or restored from a backup since "
+    "this connector read them: the transactions it has not read are no longer where its "
+    "position says, and going on would skip or repeat some without a word. "
+)
+
+
+def history_changed(con: Any, files: list[str], file: str, pos: int, gtids: str) -> str | None:
+    """MariaDB: why the binlogs of this server no longer hold the stored position ``file``:
+    ``pos`` with ``gtids`` (the GTID position there) as they held it, or None when they do.
+    Only for a position the server itself wrote (its ``@@server_id`` in the GTIDs'): another
+    server's (a failover) has other files, and its GTIDs say where to go on. The binlog at
+    ``file``:``pos`` must hold that GTID position (BINLOG_GTID_POS: none there, or another,
+    after RESET MASTER or a restore, whose first file has the old one's name); a file gone
+    must have been purged, not reset (the oldest file's Gtid_list is empty only while the
+    binlogs still start where the server began them)."""
+    server = query(con, "SELECT @@server_id")
+    if not server or int(server[0][0]) not in servers_of(gtids):
+        return None
+    if file in files:
+        at = gtid_at(con, file, pos)
+        if same_position(at, gtids):
+            return None
+        held = f"GTID position {at}" if at is not None else "no event boundary"
+        return f"the binlog at {file}:{pos} holds {held}, not {gtids} as when it was read"
+    if files:
+        rows = query(con, "SHOW BINLOG EVENTS IN %s LIMIT 4", (files[0],))
+        listed = next((str(r[5]) for r in rows if str(r[2]) == "Gtid_list"), None)
+        if listed is not None and listed.strip("[] ") == "":
+            return (
+                f"binlog file {file!r} is gone, and the oldest one, {files[0]!r}, starts "
+                "with no GTID history"
+            )
+    return None
 
 
 def gtid_at(con: Any, file: str, pos: int) -> str | None:

@@ -356,6 +356,9 @@ class ChangeStream:
         self.file = str(resume["file"])
         self.pos = int(resume["pos"])
         self.gtids: str | None = resume.get("gtids")
+        # MariaDB: open at file and position, not at the GTID position (MySqlSourceTask's
+        # _by_file: the server's binlog holds that position there)
+        self.by_file = False
         self._mysql_gtids: MySqlGtidSet | None = None  # MySQL's executed set, parsed
         # inside a transaction at the restart: skip what was emitted
         self._skip = (
@@ -409,7 +412,7 @@ class ChangeStream:
         except Exception as exc:  # noqa: BLE001 - PyMySQL's errors: say where, retry
             raise connection_error(cfg, exc, "open the binlog connection to") from None
         try:
-            if self.mariadb and self.gtids is not None:
+            if self.mariadb and self.gtids is not None and not self.by_file:
                 stream.open_gtid(self.gtids)
                 log.info("streaming from GTID position %s", self.gtids)
             else:

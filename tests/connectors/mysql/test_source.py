@@ -444,28 +444,6 @@ def test_a_snapshot_names_the_tables_it_cannot_read_consistently(
         assert said == []
 
 
-def test_a_purged_binlog_file_with_its_gtid_position_kept_goes_on(
-    mariadb_server: MariaDBServer, mariadb_db: str
-) -> None:
-    # (the stored file gone, rotated and purged with nothing written after the position, was
-    # refused as "the changes in between are lost", advising a new snapshot, though the
-    # binlogs held everything after its GTID position, from where MariaDB resumes)
-    con = root(mariadb_server, mariadb_db)
-    cur = con.cursor()
-    cur.execute("CREATE TABLE t (id int PRIMARY KEY)")
-    cur.execute("SELECT @@gtid_binlog_pos")
-    gtids = cur.fetchone()[0]
-    cfg = source_config(mariadb_server, mariadb_db)
-    task = start_task(cfg, {"file": "binlog.000000", "pos": 4, "gtids": gtids, "server_id": 1})
-    try:
-        cur.execute("INSERT INTO t VALUES (1)")
-        assert [r.key for r in poll_until(task, 1)] == [{"id": 1}]
-    finally:
-        task.stop()
-    with pytest.raises(ConfigError, match="no longer on"):  # (a position without GTIDs)
-        start_task(cfg, {"file": "binlog.000000", "pos": 4, "server_id": 1})
-
-
 def test_names_holding_a_percent_sign_are_snapshotted(
     mariadb_server: MariaDBServer, mariadb_db: str
 ) -> None:
