@@ -149,3 +149,32 @@ def test_a_killed_binlog_connection_resumes_with_nothing_lost_or_repeated(
         assert sorted(ids) == list(range(1, 3501))  # each once
     finally:
         worker.stop()
+
+
+def test_a_signal_after_the_metadata_connection_timed_out_is_read(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    # (a review's: past the server's wait_timeout, the signal's first query failed the task
+    # with "MySQL server has gone away"; the connection is made again)
+    from tests.connectors.mysql.helpers import poll_for, poll_until, start_task
+
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE inc (id int PRIMARY KEY)")
+    cur.execute("INSERT INTO inc SELECT seq FROM seq_1_to_10")
+    cur.execute("CREATE TABLE debezium_signal (id varchar(64) PRIMARY KEY, "
+                "type varchar(32) NOT NULL, data text)")  # fmt: skip
+    cur.execute(f"GRANT INSERT ON `{mariadb_db}`.debezium_signal TO '{mariadb_server.user}'@'%'")
+    task = start_task(source_config(mariadb_server, mariadb_db, **{
+        "snapshot.mode": "no_data", "signal.data.collection": f"{mariadb_db}.debezium_signal",
+        "table.exclude.list": rf"{mariadb_db}\.debezium_signal",
+    }))  # fmt: skip
+    try:
+        poll_for(task, 0.3)
+        task.meta.cursor().execute("SET SESSION wait_timeout = 1")
+        poll_for(task, 2.5)  # (the server closes the idle metadata connection)
+        cur.execute("INSERT INTO debezium_signal VALUES ('s1', 'execute-snapshot', "
+                    '\'{"data-collections": ["' + mariadb_db + '.inc"]}\')')  # fmt: skip
+        got = poll_until(task, 10)
+    finally:
+        task.stop()
+    assert sorted(r.key["id"] for r in got if r.value["op"] == "r") == list(range(1, 11))
