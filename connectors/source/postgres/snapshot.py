@@ -248,9 +248,13 @@ class SnapshotReader:
             # a whole table in key order comes from its primary key's index: never let the
             # planner sort it first (the first row would wait for the whole table); and one
             # COPY streams a whole table as the task takes it, however long that is, so a
-            # role's or database's statement_timeout must not cut it
+            # role's or database's statement_timeout must not cut it; nor its
+            # idle_in_transaction_session_timeout a connection that waits its turn while the
+            # task takes another's rows (a 3 s one had ended a reader, and the snapshot was
+            # resumed in a new database snapshot)
             conn.execute("SET LOCAL enable_sort = off")
             conn.execute("SET LOCAL statement_timeout = 0")
+            conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
             if conn.info.server_version >= 110000:  # (enable_sort off makes every chunk's
                 # plan look costly: JIT compiled each, 70-90 ms, for nothing)
                 conn.execute("SET LOCAL jit = off")

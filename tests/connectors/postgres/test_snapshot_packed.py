@@ -20,6 +20,7 @@ from hub.log import Log
 from hub.runtime.api import EncodedBatch
 from tests.connectors.postgres.helpers import failure, source_config, start_task, wait_for
 from tests.connectors.postgres.helpers import start as start_worker
+from tests.connectors.replay import changes
 from tests.fixtures.postgres import PgServer
 
 
@@ -94,6 +95,32 @@ def test_statement_timeout_over_a_slowly_consumed_table(
         while task.reader is not None:
             n += len(expand(task.poll()))
             time.sleep(0.1)  # a slow log: ~3 s for the table, three times the timeout
+    finally:
+        task.stop()
+    assert n == 60000
+
+
+def test_idle_in_transaction_timeout_over_a_connection_waiting_its_turn(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    """With snapshot.max.threads, a connection that has read its chunks ahead waits, idle in
+    its transaction, while the task takes another table's rows: a role's or database's
+    idle_in_transaction_session_timeout (a review's 3 s) had ended it, failing the task."""
+    for t in ("a", "b"):  # (keyless: chunks of page ranges, a query each, idle between)
+        sql.execute(f"CREATE TABLE {t} (id int, v text)")
+        sql.execute(f"ALTER TABLE {t} REPLICA IDENTITY FULL")
+        sql.execute(f"INSERT INTO {t} SELECT g, repeat('x', 400) FROM generate_series(1, 30000) g")
+    sql.execute(f"ALTER DATABASE {pg_db} SET idle_in_transaction_session_timeout = '1s'")
+    cfg = source_config(pg_server, pg_db, **{
+        "snapshot.mode": "initial_only", "max.batch.size": 2000, "snapshot.fetch.size": 2000,
+        "snapshot.max.threads": 2,
+    })  # fmt: skip
+    task = start(cfg)
+    n = 0
+    try:
+        while task.reader is not None:
+            n += sum(1 for _, _, v in changes(task.poll()) if v and v["op"] == "r")
+            time.sleep(0.1)  # a slow log: ~3 s for the first table, b's reader waiting
     finally:
         task.stop()
     assert n == 60000
