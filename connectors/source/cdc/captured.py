@@ -57,6 +57,7 @@ class CapturedTables:
         # what is stored, or will be with the pending record (None: past MAX_TABLES)
         self._written: Any = self.before if held is not _MISSING else _MISSING
         self._pending: SourceRecord | None = None
+        self._names: set[str] = set()  # the tables captured now (the last `update`'s)
         # column.include.list and column.exclude.list as the last run had them (None: a set
         # stored by an earlier hub, or none), and as this run has them
         lists = stored.get("columns") if stored else None
@@ -64,6 +65,12 @@ class CapturedTables:
             (str(lists[0]), str(lists[1])) if isinstance(lists, list) and len(lists) == 2 else None
         )  # fmt: skip
         self._lists = self.lists_before
+        # tables whose changes were not captured for a while, and why (`missed`): told of at
+        # the next start, then dropped
+        missed = stored.get("missed") if stored else None
+        self._missed: dict[str, str] = (
+            {str(k): str(v) for k, v in missed.items()} if isinstance(missed, dict) else {}
+        )  # fmt: skip
 
     @classmethod
     def of(cls, context: Any, partition: JsonMap) -> CapturedTables:
@@ -117,6 +124,15 @@ class CapturedTables:
                     "needs none: its rows are all in the stream)"
                 )
             log.warning("%s: %s captured from now on, %s", self.connector, shown, why)
+        if self._missed:
+            for name, why in sorted(self._missed.items()):
+                log.warning(
+                    "%s: %s: its changes for a while were not captured (%s); they are not in "
+                    "the topics: %s", self.connector, name, why,
+                    COPY_ROWS.replace("copy them", "copy its rows again"),
+                )  # fmt: skip
+            self._missed = {}
+            self.update(names, force=True)
         if streams_on and columns is not None and self.lists_before not in (None, column_lists):
             assert self.lists_before is not None
             self._new_columns(
@@ -124,6 +140,13 @@ class CapturedTables:
             )  # fmt: skip
         self.update(names, force=self._lists != self.lists_before)
         return new
+
+    def missed(self, tables: Iterable[str], why: str) -> list[SourceRecord]:
+        """Note that ``tables``' changes were not captured for a while (``why``), to be told
+        of at the next start, whatever stops this run: the set's record to store at once."""
+        self._missed.update(dict.fromkeys(tables, why))
+        self.update(self._names, force=True)
+        return self.take()
 
     def _held(self, name: str) -> bool:
         return self.before is not None and _digest(name) in self.before
@@ -154,7 +177,7 @@ class CapturedTables:
         from their first change); written at the next `take` when the set changed (or
         ``force``: the column lists did). Past MAX_TABLES the set stored says so (None), and
         no start compares."""
-        names = set(tables)
+        names = self._names = set(tables)
         value = {_digest(n) for n in names} if len(names) <= MAX_TABLES else None
         if value == self._written and not force:
             return
@@ -167,6 +190,7 @@ class CapturedTables:
             {
                 "tables": sorted(value) if value is not None else None,
                 **({"columns": list(self._lists)} if self._lists is not None else {}),
+                **({"missed": dict(self._missed)} if self._missed else {}),
             },
         )
 

@@ -136,6 +136,7 @@ class PostgresSourceTask(CdcSourceTask):
         )  # fmt: skip
         self._sampled = 0.0
         self._publication_due = time.monotonic() + PUBLICATION_CHECK_S
+        self._stop_with: Exception | None = None  # (raised at the next poll: see poll)
         self.json_encoding = context.json_encoding
         self.encoder = (
             EventEncoder(self.json_encoding, cfg.dbname, cfg.topic_prefix)
@@ -690,6 +691,8 @@ class PostgresSourceTask(CdcSourceTask):
         self.stream.open(_connect(self.cfg, replication="database"))
 
     def poll(self) -> Sequence[SourceRecord | EncodedBatch]:
+        if self._stop_with is not None:  # (after the poll that stored why)
+            raise self._stop_with
         return self._captured.with_set(self._poll())  # (the captured set, when changed)
 
     def _poll(self) -> Sequence[SourceRecord | EncodedBatch]:
@@ -723,14 +726,19 @@ class PostgresSourceTask(CdcSourceTask):
             self._sample_server()
         if now >= self._publication_due:
             self._publication_due = now + PUBLICATION_CHECK_S
-            self._check_publication()
+            missed = self._check_publication()
+            if missed:  # (first: the poll's last record stays the one of the position)
+                records = [*missed, *records]
         return records
 
-    def _check_publication(self) -> None:
+    def _check_publication(self) -> list[SourceRecord]:
         """A captured table the publication does not publish (an operator took it out, or it
         was made after the start) has its changes left out of the stream, without a word from
         the server: a filtered publication gets it added (named in a warning: its changes
-        until now were never published), any other stops the task, as it would at a start."""
+        until now were never published), any other stops the task at the next poll, saying
+        that those changes are lost and how to copy its rows again; the next start says so
+        too (the captured set's record, returned to store first: the operator who adds the
+        table back and starts the task again had had no word of them)."""
         import psycopg
 
         cfg = self.cfg
@@ -746,7 +754,7 @@ class PostgresSourceTask(CdcSourceTask):
             missing = replication.unpublished_now(self.meta, name, self.filters.table)
         except psycopg.OperationalError as exc:  # (the next poll's turn; the stream goes on)
             log.debug("checking publication %s failed: %s", name, exc)
-            return
+            return []
         if unlogged - self._unlogged:  # (made UNLOGGED while the task ran)
             log.warning("%s: %s", ", ".join(sorted(unlogged - self._unlogged)),
                         catalog.UNLOGGED_LINE)  # fmt: skip
@@ -759,24 +767,28 @@ class PostgresSourceTask(CdcSourceTask):
             )  # fmt: skip
         self._left_out = left_out
         if not missing:
-            return
+            return []
         # (an UNLOGGED table is in no publication: warned of above, never added)
         missing = [(s, t) for s, t in missing if f"{s}.{t}" not in self._unlogged]
         shown = [f"{s}.{t}" for s, t in missing]
         if not shown:
-            return
+            return []
         if cfg.publication_autocreate_mode != "filtered":
-            raise ConfigError(replication.unpublished_problem(name, shown))
+            self._stop_with = ConfigError(replication.unpublished_while_streaming(name, shown))
+            return self._captured.missed(
+                shown, f"out of publication {name} while the connector streamed"
+            )  # fmt: skip
         if not replication.publish_too(self.meta, cfg, missing):
             log.info("publication %s: adding %s waits on a lock; tried again in %.0f s",
                      name, ", ".join(shown), PUBLICATION_CHECK_S)  # fmt: skip
-            return
+            return []
         log.warning(
             "publication %s did not publish %s, captured (made or taken out of it while the "
             "task ran): added now; changes made to %s before were not published and are not "
             "in the events: signal an incremental snapshot of %s (signal.data.collection)",
             name, ", ".join(shown), *(["it"] * 2 if len(shown) == 1 else ["them"] * 2),
         )  # fmt: skip
+        return []
 
     def _sample_server(self) -> None:
         """The server's WAL position and the slot's, for the lag and retained-WAL gauges."""

@@ -191,6 +191,18 @@ def unpublished_problem(name: str, unpublished: list[str]) -> str:
     )
 
 
+def unpublished_while_streaming(name: str, unpublished: list[str]) -> str:
+    shown = ", ".join(unpublished[:5]) + (" ..." if len(unpublished) > 5 else "")
+    return (
+        f"publication {name!r} no longer publishes {len(unpublished)} captured table(s), "
+        f"{shown} (taken out of it while the connector streamed): their changes since are not "
+        "published, and lost to the stream. ALTER PUBLICATION "
+        f"{name} ADD TABLE ..., then signal an incremental snapshot of them (execute-snapshot, "
+        "signal.data.collection) to copy their rows again (the next start says so too); or "
+        "leave them out of table.include.list"
+    )
+
+
 def _check_published(
     conn: psycopg.Connection[Any], cfg: PostgresSourceConfig, name: str,
     flags: tuple[Any, ...], tables: list[TableInfo], signal: TableInfo | None = None,

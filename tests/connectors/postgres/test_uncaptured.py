@@ -289,3 +289,53 @@ def test_a_renamed_connector_with_another_slot_truncates_keyless_tables_its_topi
     lines = [r.getMessage() for r in caplog.records if told in r.getMessage()]
     assert len(lines) == 1, lines
     assert lines[0].startswith("pg2: no stored position, but the topics of public.k (without")
+
+
+def test_a_table_taken_out_of_the_publication_while_streaming_is_said_lost_and_told_again(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Any,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # (publication.autocreate.mode disabled, a review's: the task stopped with the start's
+    # message, ADD TABLE as it said, and the task went on without a word of the changes
+    # made while the table was out, lost)
+    from tests.connectors.postgres.helpers import events, failure, start
+
+    monkeypatch.setattr(pg_connector, "PUBLICATION_CHECK_S", 0.2)
+    pub = f"p_{uuid.uuid4().hex[:8]}"
+    sql.execute("CREATE TABLE k (id int PRIMARY KEY)")
+    sql.execute("INSERT INTO k VALUES (1)")
+    sql.execute(f"CREATE PUBLICATION {pub} FOR TABLE k")
+    cfg = source_config(pg_server, pg_db, **{
+        "publication.name": pub, "publication.autocreate.mode": "disabled",
+    })  # fmt: skip
+    worker = start(tmp_path, cfg)
+    try:
+        wait_for(lambda: len(events(worker.log, "app.public.k")) == 1, what="the snapshot")
+        sql.execute("INSERT INTO k VALUES (2)")  # (streamed: the stream's position stored)
+        wait_for(lambda: len(events(worker.log, "app.public.k")) == 2, what="a change")
+        sql.execute(f"ALTER PUBLICATION {pub} DROP TABLE k")
+        sql.execute("INSERT INTO k VALUES (3)")  # lost to the stream
+        trace = wait_for(lambda: failure(worker), what="the task's stop")
+    finally:
+        worker.stop()
+    assert "no longer publishes 1 captured table(s), public.k" in trace, trace
+    assert "signal an incremental snapshot" in trace
+    sql.execute(f"ALTER PUBLICATION {pub} ADD TABLE k")
+    caplog.set_level(logging.WARNING)
+    worker = start(tmp_path, cfg)
+    try:
+        sql.execute("INSERT INTO k VALUES (4)")
+        wait_for(lambda: len(events(worker.log, "app.public.k")) == 3, what="the next change")
+    finally:
+        worker.stop()
+    told = [r.getMessage() for r in caplog.records if "were not captured" in r.getMessage()]
+    assert len(told) == 1 and told[0].startswith("pg: public.k: its changes for a while"), told
+    assert f"out of publication {pub} while the connector streamed" in told[0]
+    caplog.clear()
+    worker = start(tmp_path, cfg)  # (told once)
+    try:
+        sql.execute("INSERT INTO k VALUES (5)")
+        wait_for(lambda: len(events(worker.log, "app.public.k")) == 4, what="another change")
+    finally:
+        worker.stop()
+    assert "were not captured" not in caplog.text
