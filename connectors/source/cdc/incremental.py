@@ -241,6 +241,17 @@ def chunk_bounds(
     return after, until
 
 
+def watermark_refused(signal: str, said: str) -> Exception:
+    """The error of a watermark the database refused to the connector's user: a privilege it
+    lacks, which retrying does not give (it had been retried for ever)."""
+    from hub.errors import ConfigError
+
+    return ConfigError(
+        f"signal.data.collection: the connector's user may not write the incremental "
+        f"snapshot's watermarks into {signal} ({said}): GRANT INSERT ON {signal} TO it"
+    )
+
+
 # streamed commits remembered before the ones that ended are looked up and forgotten
 _FORGET_AT = 4096
 

@@ -21,6 +21,7 @@ from connectors.source.cdc.incremental import (
     chunk_bounds,
     key_signature,
     signal_insert,
+    watermark_refused,
 )
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import query, tables
@@ -39,6 +40,7 @@ class MySqlIncrementalPort:
         self._con = con  # the task's metadata connection, made again after a failure
         db, _, table = signal_table.partition(".")
         self.signal = f"{ident_formatted(db)}.{ident_formatted(table)}"  # (with arguments)
+        self.signal_name = signal_table
         # (its first three columns named, as the factory read them)
         self._insert = signal_insert(self.signal, signal_columns, ident_formatted)
         self.filters = filters
@@ -57,7 +59,15 @@ class MySqlIncrementalPort:
         return tuple(key) if key is not None else tuple(t.primary_key)
 
     def watermark(self, ident_: str, kind: str) -> None:
-        query(self.con, self._insert, (ident_, kind, json.dumps({"ts": time.time()})))
+        import pymysql
+
+        try:
+            query(self.con, self._insert, (ident_, kind, json.dumps({"ts": time.time()})))
+        except pymysql.err.MySQLError as exc:
+            # (ER_TABLEACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED)
+            if exc.args and exc.args[0] in (1142, 1044, 1143):
+                raise watermark_refused(self.signal_name, str(exc.args[-1])) from None
+            raise
 
     def read(
         self,

@@ -20,6 +20,7 @@ from connectors.source.cdc.incremental import (
     chunk_bounds,
     key_signature,
     signal_insert,
+    watermark_refused,
 )
 from connectors.source.postgres import catalog
 from connectors.source.postgres.events import TableSchema
@@ -70,9 +71,14 @@ class PostgresIncrementalPort:
         # streamed before the open watermark but not visible until its wait ends, so a chunk
         # read before then had its old row, emitted after the streamed change (``local``
         # left a row in its older state). Debezium's watermarks wait in the same queue.
-        with self.meta.transaction():
-            self.meta.execute("SET LOCAL synchronous_commit = remote_apply")
-            self.meta.execute(self._insert, (ident, kind, json.dumps({"ts": time.time()})))
+        import psycopg
+
+        try:
+            with self.meta.transaction():
+                self.meta.execute("SET LOCAL synchronous_commit = remote_apply")
+                self.meta.execute(self._insert, (ident, kind, json.dumps({"ts": time.time()})))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise watermark_refused(self.signal_rel, str(exc).strip()) from None
 
     def read(
         self,

@@ -178,3 +178,29 @@ def test_a_signal_after_the_metadata_connection_timed_out_is_read(
     finally:
         task.stop()
     assert sorted(r.key["id"] for r in got if r.value["op"] == "r") == list(range(1, 11))
+
+
+def test_a_signal_table_the_user_may_not_insert_into_stops_the_task_saying_so(
+    mariadb_server: MariaDBServer, mariadb_db: str
+) -> None:
+    # (a review's: the refused watermark was retried as a transient error for ever)
+    from hub.errors import ConfigError
+    from tests.connectors.mysql.helpers import poll_for, start_task
+
+    cur = root(mariadb_server, mariadb_db).cursor()
+    cur.execute("CREATE TABLE inc (id int PRIMARY KEY)")
+    cur.execute("CREATE TABLE debezium_signal (id varchar(64) PRIMARY KEY, "
+                "type varchar(32) NOT NULL, data text)")  # fmt: skip
+    task = start_task(source_config(mariadb_server, mariadb_db, **{
+        "snapshot.mode": "no_data", "signal.data.collection": f"{mariadb_db}.debezium_signal",
+        "table.exclude.list": rf"{mariadb_db}\.debezium_signal",
+    }))  # fmt: skip
+    try:
+        poll_for(task, 0.3)
+        cur.execute("INSERT INTO debezium_signal VALUES ('s1', 'execute-snapshot', "
+                    '\'{"data-collections": ["' + mariadb_db + '.inc"]}\')')  # fmt: skip
+        said = rf"watermarks into {mariadb_db}\.debezium_signal .*GRANT INSERT"
+        with pytest.raises(ConfigError, match=said):
+            poll_for(task, 10)
+    finally:
+        task.stop()

@@ -2006,3 +2006,43 @@ def test_a_signal_table_with_id_type_and_data_not_first_is_refused_at_start(
                                              "snapshot.mode": "no_data"})  # fmt: skip
     with pytest.raises(ConfigError, match="first three columns are pk, id, type"):
         start_task(cfg)
+
+
+def test_a_signal_table_the_user_may_not_insert_into_stops_the_task_saying_so(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    # (the refused watermark had been retried as a transient error for ever, as on MariaDB)
+    from hub.errors import ConfigError
+    from tests.connectors.postgres.helpers import start_task
+
+    role = f"sig_{pg_db}"
+    sql.execute(f"CREATE ROLE {role} LOGIN REPLICATION")
+    try:
+        sql.execute("CREATE TABLE inc (id int PRIMARY KEY)")
+        sql.execute("CREATE TABLE debezium_signal (id varchar(64) PRIMARY KEY, "
+                    "type varchar(32) NOT NULL, data text)")  # fmt: skip
+        sql.execute(f"GRANT SELECT ON inc, debezium_signal TO {role}")
+        sql.execute("CREATE PUBLICATION sigpub FOR TABLE inc, debezium_signal")
+        cfg = source_config(pg_server, pg_db, **{
+            "database.user": role, "publication.name": "sigpub",
+            "publication.autocreate.mode": "disabled", "snapshot.mode": "no_data",
+            "signal.data.collection": "public.debezium_signal",
+        })  # fmt: skip
+        task = start_task(cfg)
+        try:
+            deadline = _streaming(task)
+            sql.execute("INSERT INTO debezium_signal VALUES ('s1', 'execute-snapshot', "
+                        '\'{"data-collections": ["public.inc"]}\')')  # fmt: skip
+            said = r'watermarks into "public"\."debezium_signal" .*GRANT INSERT'
+            with pytest.raises(ConfigError, match=said):
+                while time.monotonic() < deadline + 10:
+                    task.poll()
+        finally:
+            task.stop()
+    finally:
+        for (slot,) in sql.execute(
+            "SELECT slot_name FROM pg_replication_slots WHERE database = %s", (pg_db,)
+        ).fetchall():
+            sql.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+        sql.execute(f"DROP OWNED BY {role}")
+        sql.execute(f"DROP ROLE {role}")
