@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from connectors.source.cdc.filters import patterns
@@ -65,6 +65,13 @@ class CapturedTables:
             (str(lists[0]), str(lists[1])) if isinstance(lists, list) and len(lists) == 2 else None
         )  # fmt: skip
         self._lists = self.lists_before
+        # the tables' ids (PostgreSQL's OIDs) by digest, as the last run stored them and as
+        # they are now: a table dropped and made again under its name has another
+        ids = stored.get("ids") if stored else None
+        self._ids_before: dict[str, int] = (
+            {str(k): int(v) for k, v in ids.items()} if isinstance(ids, dict) else {}
+        )  # fmt: skip
+        self._ids: dict[str, int] = dict(self._ids_before)
         # tables whose changes were not captured for a while, and why (`missed`): told of at
         # the next start, then dropped
         missed = stored.get("missed") if stored else None
@@ -83,6 +90,7 @@ class CapturedTables:
         existed: Callable[[str], bool] | None = None,
         column_lists: tuple[str, str] = ("", ""),
         columns: Callable[[str], Sequence[str]] | None = None,
+        ids: Mapping[str, int] | None = None,
     ) -> list[str]:  # fmt: skip
         """Note the tables the lists take at this start; when the start streams on from a
         stored position (no snapshot reads them), warn of those the last run did not capture
@@ -94,7 +102,11 @@ class CapturedTables:
         ``column_lists`` are this run's column.include.list and column.exclude.list; when
         they changed since the last run, the columns of the tables captured before that they
         keep now and did not keep then (of ``columns``: a table's columns but its key's,
-        which are always kept) are warned of too."""
+        which are always kept) are warned of too.
+
+        ``ids``: the tables' ids (PostgreSQL's OIDs); one held before under another id was
+        dropped and made again while the connector was stopped, which nothing else says:
+        warned of."""
         names = sorted(set(tables))
         if columns is not None or not streams_on:  # (else compared at a later start)
             self._lists = column_lists
@@ -133,12 +145,27 @@ class CapturedTables:
                 )  # fmt: skip
             self._missed = {}
             self.update(names, force=True)
+        if streams_on and ids is not None and self._ids_before:
+            again = [
+                n for n in names if n not in new and n in ids
+                and self._ids_before.get(_digest(n), ids[n]) != ids[n]
+            ]  # fmt: skip
+            if again:
+                shown = ", ".join(again[:10]) + (
+                    f" and {len(again) - 10} more" if len(again) > 10 else ""
+                )  # fmt: skip
+                log.warning(
+                    "%s: %s dropped and created again while the connector was stopped: the "
+                    "sinks keep the rows the old table had; its changes from the stored "
+                    "position on reach the topics. Empty its table in the sinks, then %s",
+                    self.connector, shown, COPY_ROWS.replace("copy them", "copy its rows"),
+                )  # fmt: skip
         if streams_on and columns is not None and self.lists_before not in (None, column_lists):
             assert self.lists_before is not None
             self._new_columns(
                 [n for n in names if n not in new and self._held(n)], columns, self.lists_before
             )  # fmt: skip
-        self.update(names, force=self._lists != self.lists_before)
+        self.update(names, force=self._lists != self.lists_before, ids=ids)
         return new
 
     def missed(self, tables: Iterable[str], why: str) -> list[SourceRecord]:
@@ -172,13 +199,19 @@ class CapturedTables:
             self.connector, shown, COPY_ROWS.replace("copy them", "copy their rows"),
         )  # fmt: skip
 
-    def update(self, tables: Iterable[str], *, force: bool = False) -> None:
+    def update(
+        self, tables: Iterable[str], *, force: bool = False, ids: Mapping[str, int] | None = None
+    ) -> None:
         """The tables captured now (a check while streaming: tables made since are captured
         from their first change); written at the next `take` when the set changed (or
         ``force``: the column lists did). Past MAX_TABLES the set stored says so (None), and
         no start compares."""
         names = self._names = set(tables)
         value = {_digest(n) for n in names} if len(names) <= MAX_TABLES else None
+        if ids is not None and value is not None:
+            now = {_digest(n): int(i) for n, i in ids.items() if n in names}
+            force = force or now != self._ids
+            self._ids = now
         if value == self._written and not force:
             return
         if value is None:
@@ -191,6 +224,7 @@ class CapturedTables:
                 "tables": sorted(value) if value is not None else None,
                 **({"columns": list(self._lists)} if self._lists is not None else {}),
                 **({"missed": dict(self._missed)} if self._missed else {}),
+                **({"ids": dict(self._ids)} if self._ids and value is not None else {}),
             },
         )
 

@@ -239,18 +239,19 @@ def tables(
 
 
 _TABLE_NAMES = """
-SELECT n.nspname, c.relname
+SELECT n.nspname, c.relname, c.oid
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND c.relpersistence = 'p'
 """
 
 
-def captured_names(conn: psycopg.Connection[tuple[Any, ...]], filters: Filters) -> list[str]:
-    """The captured tables' names, ``schema.table``: `tables`' without describing them."""
-    return [
-        f"{s}.{t}" for s, t in conn.execute(_TABLE_NAMES).fetchall()
+def captured_ids(conn: psycopg.Connection[tuple[Any, ...]], filters: Filters) -> dict[str, int]:
+    """The captured tables' OIDs by name, ``schema.table``: `tables`' without describing
+    them."""
+    return {
+        f"{s}.{t}": int(oid) for s, t, oid in conn.execute(_TABLE_NAMES).fetchall()
         if not PostgresSourceConfig.system_namespace(s) and filters.table(s, t)
-    ]  # fmt: skip
+    }  # fmt: skip
 
 
 def type_mapper(

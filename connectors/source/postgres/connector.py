@@ -235,6 +235,7 @@ class PostgresSourceTask(CdcSourceTask):
                 (t.qualified for t in tables),
                 streams_on=blocking and policy.should_snapshot(False, False, True),
                 column_lists=lists, columns=lambda n: self._unkeyed_columns(by_name[n]),
+                ids={t.qualified: t.oid for t in tables},
             )  # fmt: skip
             self._start_snapshot(offset, slot is not None, usable, in_progress, tables)
         else:
@@ -246,6 +247,7 @@ class PostgresSourceTask(CdcSourceTask):
                 and policy.should_snapshot(False, False, True),
                 told=published, column_lists=lists,
                 columns=lambda n: self._unkeyed_columns(by_name[n]),
+                ids={t.qualified: t.oid for t in tables},
             )  # fmt: skip
             if published and offset is not None:  # (never published before: not streamed)
                 log.warning(
@@ -746,7 +748,8 @@ class PostgresSourceTask(CdcSourceTask):
         try:
             # (tables made since are captured from their first change: not new at the next
             # start)
-            self._captured.update(catalog.captured_names(self.meta, self.filters))
+            ids = catalog.captured_ids(self.meta, self.filters)
+            self._captured.update(ids, ids=ids)
             _, left_out, now_unlogged = catalog.uncaptured(
                 self.meta, self.filters, not self._via_root
             )

@@ -339,3 +339,41 @@ def test_a_table_taken_out_of_the_publication_while_streaming_is_said_lost_and_t
     finally:
         worker.stop()
     assert "were not captured" not in caplog.text
+
+
+def test_a_table_dropped_and_made_again_while_stopped_is_warned_of_at_the_start(
+    pg_server: PgServer, pg_db: str, sql: Any, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (a review's: the sinks kept the old table's rows, 1 000 against the new one's 100,
+    # without a word; the same while the task ran is warned of)
+    from tests.connectors.postgres.helpers import events, start
+
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    sql.execute("INSERT INTO t SELECT generate_series(1, 3)")
+    cfg = source_config(pg_server, pg_db)
+    told = "dropped and created again while the connector was stopped"
+
+    def run(want: int) -> None:
+        worker = start(tmp_path, cfg)
+        try:
+            wait_for(lambda: len(events(worker.log, "app.public.t")) >= want, what="t's rows")
+            n = len(events(worker.log, "app.public.t"))
+            sql.execute("INSERT INTO t VALUES (%s)", (100 + n,))  # (streamed: the set stored)
+            wait_for(lambda: len(events(worker.log, "app.public.t")) > n, what="a change")
+        finally:
+            worker.stop()
+
+    caplog.set_level(logging.WARNING)
+    run(3)
+    run(4)  # (nothing dropped: no word)
+    assert told not in caplog.text
+    sql.execute("DROP TABLE t")
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    sql.execute("INSERT INTO t VALUES (1)")
+    run(6)
+    lines = [r.getMessage() for r in caplog.records if told in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith(f"pg: public.t {told}"), lines
+    assert "Empty its table in the sinks" in lines[0] and "execute-snapshot" in lines[0]
+    caplog.clear()
+    run(7)  # (told once)
+    assert told not in caplog.text
