@@ -709,9 +709,7 @@ class PostgresSourceTask(CdcSourceTask):
         if self.stream is None:  # snapshot.mode=initial_only: done
             time.sleep(self.cfg.poll_interval_ms / 1000)
             return []
-        records: list[SourceRecord | EncodedBatch] = self.stream.poll(
-            self.cfg.max_batch_size, self.cfg.poll_interval_ms / 1000
-        )
+        records: list[SourceRecord | EncodedBatch] = self._stream_poll(self.stream)
         if self.stream.blocked:
             self._stop_for_blocking(records)
             return records
@@ -732,6 +730,22 @@ class PostgresSourceTask(CdcSourceTask):
             if missed:  # (first: the poll's last record stays the one of the position)
                 records = [*missed, *records]
         return records
+
+    def _stream_poll(self, stream: Any) -> list[SourceRecord | EncodedBatch]:
+        """The stream's next records; a lost replication connection said with where it went
+        (psycopg's bare "the connection is lost" named no server or slot)."""
+        import psycopg
+
+        try:
+            out: list[SourceRecord | EncodedBatch] = stream.poll(
+                self.cfg.max_batch_size, self.cfg.poll_interval_ms / 1000
+            )
+        except psycopg.OperationalError as exc:
+            raise ConnectionLostError(
+                f"the replication connection of slot {self.cfg.slot_name} to "
+                f"{self.cfg.where()} was lost: {describe(exc)}"
+            ) from None
+        return out
 
     def _check_publication(self) -> list[SourceRecord]:
         """A captured table the publication does not publish (an operator took it out, or it

@@ -2046,3 +2046,27 @@ def test_a_signal_table_the_user_may_not_insert_into_stops_the_task_saying_so(
             sql.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
         sql.execute(f"DROP OWNED BY {role}")
         sql.execute(f"DROP ROLE {role}")
+
+
+def test_a_lost_replication_connection_is_said_with_its_slot_and_server(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    # (a review's: psycopg's bare "the connection is lost" named neither)
+    from connectors.source.postgres.errors import ConnectionLostError
+    from connectors.source.postgres.protocol.stream import ReplicationStreamError
+    from tests.connectors.postgres.helpers import start_task
+
+    sql.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    cfg = source_config(pg_server, pg_db, **{"snapshot.mode": "no_data"})
+    task = start_task(cfg)
+    try:
+        deadline = _streaming(task)
+        sql.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                    "WHERE slot_name = %s", (cfg["slot.name"],))  # fmt: skip
+        with pytest.raises((ConnectionLostError, ReplicationStreamError)) as lost:
+            while time.monotonic() < deadline + 10:
+                task.poll()
+        assert cfg["slot.name"] in str(lost.value), lost.value
+    finally:
+        task.stop()
+        sql.execute("SELECT pg_drop_replication_slot(%s)", (cfg["slot.name"],))
