@@ -97,7 +97,9 @@ def key_changed(table: str, stored: Sequence[str] | None, now: Sequence[str]) ->
     log.warning(
         "the primary key of %s changed while the snapshot stopped in it (it was %s, it is "
         "(%s)): it is read again from its start%s", table, was, ", ".join(now) or "none",
-        "" if stored else ", after a truncate event (its rows read before came without a key)",
+        ", after a truncate event (its rows read before came without a key)" if not stored
+        else ", after a truncate event (without a key, the sinks append its rows)" if not now
+        else "",
     )  # fmt: skip
     return True
 

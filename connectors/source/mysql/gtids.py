@@ -30,16 +30,6 @@ def same_position(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and entries(a) == entries(b)
 
 
-def servers_of(gtids: str | None) -> set[int]:
-    """The server ids of a MariaDB GTID position's entries (the servers that wrote them)."""
-    out = set()
-    for g in (gtids or "").split(","):
-        parts = g.strip().split("-")
-        if len(parts) == 3 and parts[1].isdigit():
-            out.add(int(parts[1]))
-    return out
-
-
 def gtids_after(listed: str, gtids: str) -> bool:
     """Whether the GTID position ``gtids`` is at or after ``listed`` (a Gtid_list event's
     ``[0-1-100,1-2-5]``) in every domain ``listed`` has."""

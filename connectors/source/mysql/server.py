@@ -11,7 +11,7 @@ from typing import Any
 from connectors.source.cdc.config import initial_statements
 from connectors.source.cdc.filters import Filters
 from connectors.source.mysql.config import MySqlSourceConfig
-from connectors.source.mysql.gtids import gtids_after, same_position, servers_of
+from connectors.source.mysql.gtids import gtids_after, same_position
 from connectors.source.mysql.protocol.stream import connect_pymysql
 from connectors.source.mysql.protocol.values import Column
 from connectors.source.mysql.types import catalog_column
@@ -297,8 +297,9 @@ def current_position(con: Any, mariadb: bool) -> BinlogPosition:
     return BinlogPosition(file, pos, gtids or None)
 
 
-def binlog_files(con: Any) -> list[str]:
-    return [str(r[0]) for r in query(con, "SHOW BINARY LOGS")]
+def binlog_sizes(con: Any) -> list[tuple[str, int]]:
+    """SHOW BINARY LOGS: the server's binlog files, oldest first, with their sizes."""
+    return [(str(r[0]), int(r[1])) for r in query(con, "SHOW BINARY LOGS")]
 
 
 def gtids_kept(con: Any, files: list[str], gtids: str) -> bool:
@@ -326,30 +327,42 @@ RESET_ADVICE = (
 )
 
 
-def history_changed(con: Any, files: list[str], file: str, pos: int, gtids: str) -> str | None:
+def history_changed(
+    con: Any, binlogs: list[tuple[str, int]], file: str, pos: int, gtids: str,
+    server: int | None, thorough: bool = True,
+) -> str | None:  # fmt: skip
     """MariaDB: why the binlogs of this server no longer hold the stored position ``file``:
-    ``pos`` with ``gtids`` (the GTID position there) as they held it, or None when they do.
-    Only for a position the server itself wrote (its ``@@server_id`` in the GTIDs'): another
-    server's (a failover) has other files, and its GTIDs say where to go on. The binlog at
-    ``file``:``pos`` must hold that GTID position (BINLOG_GTID_POS: none there, or another,
-    after RESET MASTER or a restore, whose first file has the old one's name); a file gone
-    must have been purged, not reset (the oldest file's Gtid_list is empty only while the
-    binlogs still start where the server began them)."""
-    server = query(con, "SELECT @@server_id")
-    if not server or int(server[0][0]) not in servers_of(gtids):
+    ``pos`` with ``gtids`` (the GTID position there) as they held it, or None when they do
+    (``binlogs``: SHOW BINARY LOGS' files and sizes). Only for a position read from this
+    server (``server``, its ``@@server_id`` then: None in an earlier hub's offset): another
+    server's files (a failover) are laid out otherwise, and its GTIDs say where to go on. A
+    file shorter than the position, or one gone while the oldest file's Gtid_list is empty
+    (the binlogs start where the server began them: not purged, reset), says so at once;
+    ``thorough``, the binlog at ``file``:``pos`` must hold that GTID position too
+    (BINLOG_GTID_POS, which reads the file up to it: none there, or another, after RESET
+    MASTER or a restore whose first file has the old one's name)."""
+    if server is None:
         return None
-    if file in files:
+    row = query(con, "SELECT @@server_id")
+    if not row or int(row[0][0]) != server:
+        return None
+    sizes = dict(binlogs)
+    if file in sizes:
+        if sizes[file] < pos:
+            return f"binlog {file} holds {sizes[file]} bytes, fewer than the position {pos} read"
+        if not thorough:
+            return None
         at = gtid_at(con, file, pos)
         if same_position(at, gtids):
             return None
         held = f"GTID position {at}" if at is not None else "no event boundary"
         return f"the binlog at {file}:{pos} holds {held}, not {gtids} as when it was read"
-    if files:
-        rows = query(con, "SHOW BINLOG EVENTS IN %s LIMIT 4", (files[0],))
+    if binlogs:
+        rows = query(con, "SHOW BINLOG EVENTS IN %s LIMIT 4", (binlogs[0][0],))
         listed = next((str(r[5]) for r in rows if str(r[2]) == "Gtid_list"), None)
         if listed is not None and listed.strip("[] ") == "":
             return (
-                f"binlog file {file!r} is gone, and the oldest one, {files[0]!r}, starts "
+                f"binlog file {file!r} is gone, and the oldest one, {binlogs[0][0]!r}, starts "
                 "with no GTID history"
             )
     return None

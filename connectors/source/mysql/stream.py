@@ -359,6 +359,9 @@ class ChangeStream:
         # MariaDB: open at file and position, not at the GTID position (MySqlSourceTask's
         # _by_file: the server's binlog holds that position there)
         self.by_file = False
+        # MariaDB: the @@server_id of the server whose binlog this is (in the offsets: a
+        # failover's server has other files; MySqlSourceTask sets it)
+        self.binlog_server_id: int | None = None
         self._mysql_gtids: MySqlGtidSet | None = None  # MySQL's executed set, parsed
         # inside a transaction at the restart: skip what was emitted
         self._skip = (
@@ -451,6 +454,8 @@ class ChangeStream:
                                "server_id": self.cfg.replica_id()}  # fmt: skip
         if self.gtids is not None:
             out["gtids"] = self.gtids
+        if self.binlog_server_id is not None:
+            out["binlog_server_id"] = self.binlog_server_id
         if self.incremental is not None and self.incremental.state() is not None:
             out["incremental"] = self.incremental.state()
         if self._cut_json is not None:
@@ -464,6 +469,8 @@ class ChangeStream:
             out["events"] = "all"
         if txn.gtids is not None:
             out["gtids"] = txn.gtids
+        if self.binlog_server_id is not None:
+            out["binlog_server_id"] = self.binlog_server_id
         if self.incremental is not None and self.incremental.state() is not None:
             out["incremental"] = self.incremental.state()
         if self._cut_json is not None:

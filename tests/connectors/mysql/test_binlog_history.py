@@ -96,6 +96,7 @@ def test_binlogs_reset_while_streaming_stop_the_task(
     own: MariaDBServer, db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(my_connector, "SAMPLE_INTERVAL_S", 0.2)
+    monkeypatch.setattr(my_connector, "HISTORY_CHECK_S", 0.2)
     cur = root(own, db).cursor()
     cur.execute("CREATE TABLE t (id int PRIMARY KEY)")
     task = start(source_config(own, db, **{"snapshot.mode": "no_data"}))
@@ -167,3 +168,20 @@ def test_a_purged_binlog_file_with_its_gtid_position_kept_goes_on(
         task.stop()
     with pytest.raises(PositionLostError, match="no longer on"):  # (a position without GTIDs)
         start(cfg, {k: v for k, v in offset.items() if k != "gtids"})
+
+
+def test_another_servers_position_resumes_by_its_gtids(own: MariaDBServer, db: str) -> None:
+    # (a diff review's: after a failover to a server of a multi-domain setup, whose GTIDs
+    # hold this one's id too, the check took its other files for a reset, at every start)
+    cfg, offset = _streamed(own, db, 3)
+    assert offset["binlog_server_id"] == 1, offset
+    cur = root(own, db).cursor()
+    cur.execute("INSERT INTO t VALUES (4)")
+    elsewhere = {**offset, "binlog_server_id": 99, "pos": offset["pos"] - 1}  # (no boundary)
+    task = start(cfg, elsewhere)
+    try:
+        assert [r.key for r in poll_until(task, 1)] == [{"id": 4}]  # (by its GTIDs)
+    finally:
+        task.stop()
+    with pytest.raises(PositionLostError, match="no event boundary"):  # (this server's)
+        start(cfg, {**offset, "pos": offset["pos"] - 1})
