@@ -659,9 +659,14 @@ class Worker:
             if self._runs_here(rt.name, task.task_id):  # (distributed: its lease's holder)
                 self._launch(rt, task)
         log.info(
-            "connector %s started with %d task(s): %s",
+            "connector %s started with %d task(s)%s: %s",
             rt.name,
             len(rt.tasks),
+            # (as Kafka Connect's, a connector makes as many as it can use: the database sinks
+            # one, each batch one transaction with its offsets)
+            f" (tasks.max {valid.common.tasks_max}: the connector makes {len(rt.tasks)})"
+            if valid.common.tasks_max > len(rt.tasks)
+            else "",
             mask(valid.raw, valid.secret_keys),
         )
 

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from hub.config import ConnectorSpec
 from hub.runtime.worker import Worker
@@ -103,3 +104,24 @@ def test_a_file_sink_keeps_the_topic_id_of_each_partition(tmp_path: Path) -> Non
     run(35, again)
     run(50, lambda worker: send(worker, 1, [b'"new-b%d"' % i for i in range(15)]))
     assert sorted(_lines(out)[35:]) == sorted(f"new-b{i}" for i in range(15))
+
+
+def test_a_connector_making_fewer_tasks_than_tasks_max_says_so(tmp_path: Path, caplog: Any) -> None:
+    # (a chaos review's: tasks.max 2 on a database sink ran one task without a word)
+    import logging
+
+    from tests.runtime.file_pipeline import file_sink
+
+    caplog.set_level(logging.INFO, logger="hub.runtime.worker")
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        worker.add(file_sink(tmp_path, **{"tasks.max": 2}))
+        worker.add(ConnectorSpec("gen", {"connector.class": "datagen", "topic": "g",
+                                         "tasks.max": 2, "rate": 1}, "test"))  # fmt: skip
+        wait_for(lambda: "connector gen started" in caplog.text, what="the start")
+    finally:
+        worker.stop()
+    assert "connector sink started with 1 task(s) (tasks.max 2: the connector makes 1)" in (
+        caplog.text
+    )
+    assert "connector gen started with 2 task(s): " in caplog.text
