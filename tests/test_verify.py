@@ -75,6 +75,7 @@ def _config(tmp_path: Path, server: PgServer, db: str, sink_db: str) -> Path:
             "connector.class": "duckdb", "topics.regex": r"v\.public\..*",
             "connection.url": f"duckdb:{tmp_path / 'w.duckdb'}",
             "table.name.format": "${source.table}", "batch.max.wait.ms": 100,
+            "duckdb.lock.timeout.ms": 2000,  # (hub verify's wait for a file held locked)
         }},
         {"name": "pgsink", "config": {
             "connector.class": "postgres-sink", "topics.regex": r"v\.public\..*",
@@ -152,6 +153,16 @@ def test_verify_equal_then_each_difference_named(
         "src captures other.t (topic v.other.t), which no sink in the given files "
         "consumes: not compared" in r.stderr
     ), r.stderr
+    # a sink that cannot be read (its DuckDB file locked, as by a running worker) is said in
+    # its tables' lines, and the other sink compared (it had ended hub verify)
+    held = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        r = _hub("verify", str(config), "--tables", "keyless")
+    finally:
+        held.close()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAIL  src public.keyless -> duck ?: not compared: cannot read sink duck:" in r.stdout
+    assert "ok    src public.keyless -> pgsink keyless: 3 rows" in r.stdout, r.stdout
 
 
 def test_a_connector_name_verify_cannot_find_is_named_with_those_it_can(tmp_path: Path) -> None:
