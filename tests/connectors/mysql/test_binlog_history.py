@@ -12,36 +12,27 @@ under the other tests of the session's server."""
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import connectors.source.mysql.connector as my_connector
 from connectors.source.mysql.server import PositionLostError
-from hub.demo.mariadb import MariaDBServer, start_server, stop_server
+from hub.demo.mariadb import MariaDBServer
 from tests.connectors.mysql.helpers import poll, poll_for, poll_until, root, source_config
 from tests.connectors.mysql.helpers import start_task as start
+from tests.fixtures.mariadb import private_server
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def own() -> Iterator[MariaDBServer]:
-    base = Path(tempfile.mkdtemp(prefix="hub-mariadb-history-"))
-    try:
-        server = start_server(base)
-        try:
-            yield server
-        finally:
-            stop_server(server)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    with private_server("hub-mariadb-history-") as server:
+        yield server
 
 
 @pytest.fixture

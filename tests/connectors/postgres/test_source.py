@@ -1814,12 +1814,7 @@ def test_a_table_the_role_may_not_add_to_its_publication_is_said_so(
         finally:
             task.stop()
     finally:
-        for (slot,) in sql.execute(
-            "SELECT slot_name FROM pg_replication_slots WHERE database = %s", (pg_db,)
-        ).fetchall():
-            sql.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
-        sql.execute(f"DROP OWNED BY {role}")
-        sql.execute(f"DROP ROLE {role}")
+        _drop_role(sql, pg_db, role)
 
 
 @pytest.mark.parametrize("encoded", [False, True], ids=["records", "encoded"])
@@ -2040,12 +2035,7 @@ def test_a_signal_table_the_user_may_not_insert_into_stops_the_task_saying_so(
         finally:
             task.stop()
     finally:
-        for (slot,) in sql.execute(
-            "SELECT slot_name FROM pg_replication_slots WHERE database = %s", (pg_db,)
-        ).fetchall():
-            sql.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
-        sql.execute(f"DROP OWNED BY {role}")
-        sql.execute(f"DROP ROLE {role}")
+        _drop_role(sql, pg_db, role)
 
 
 def test_a_lost_replication_connection_is_said_with_its_slot_and_server(
@@ -2070,3 +2060,13 @@ def test_a_lost_replication_connection_is_said_with_its_slot_and_server(
     finally:
         task.stop()
         sql.execute("SELECT pg_drop_replication_slot(%s)", (cfg["slot.name"],))
+
+
+def _drop_role(sql: Any, db: str, role: str) -> None:
+    """A test's role gone, with what it owns and the slots of its database."""
+    for (slot,) in sql.execute(
+        "SELECT slot_name FROM pg_replication_slots WHERE database = %s", (db,)
+    ).fetchall():
+        sql.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+    sql.execute(f"DROP OWNED BY {role}")
+    sql.execute(f"DROP ROLE {role}")
