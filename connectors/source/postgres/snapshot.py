@@ -216,7 +216,8 @@ class SnapshotReader:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._conns: list[Any] = []
-        self.rows_done: dict[str, int] = {}
+        self.rows_done: dict[str, int] = {}  # (a resumed table's: the rows before estimated)
+        self.rows_read = 0  # by this run, every table's
         self._last_log = time.monotonic()
         self._copy_out: CopyOut | None = None  # COPY read in C (set in begin)
 
@@ -582,6 +583,7 @@ class SnapshotReader:
     def _progress(self, t: TableInfo, n: int) -> None:
         with self._lock:  # the ranges of a table are read side by side
             done = self.rows_done[t.qualified] = self.rows_done[t.qualified] + n
+            self.rows_read += n
         now = time.monotonic()
         if now - self._last_log >= 5:
             self._last_log = now
