@@ -27,6 +27,7 @@ R = TypeVar("R")
 
 CHECK_S = 30.0  # how often a stream looks for tables made since (their changes are captured)
 MAX_TABLES = 50_000  # past it the set is stored as unknown (its offset would pass 700 kB)
+MAX_IDS = 10_000  # past it the tables' ids are not kept (~25 bytes a table in the offset)
 
 
 # how to copy a table's rows while streaming, for the warnings
@@ -209,7 +210,10 @@ class CapturedTables:
         names = self._names = set(tables)
         value = {_digest(n) for n in names} if len(names) <= MAX_TABLES else None
         if ids is not None and value is not None:
-            now = {_digest(n): int(i) for n, i in ids.items() if n in names}
+            now = (
+                {_digest(n): int(i) for n, i in ids.items() if n in names}
+                if len(names) <= MAX_IDS else {}
+            )  # fmt: skip
             force = force or now != self._ids
             self._ids = now
         if value == self._written and not force:
