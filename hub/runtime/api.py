@@ -164,6 +164,51 @@ class EncodedBatch:
     packed: Packed | None = None
 
 
+@dataclass(slots=True)
+class SourceBatch:
+    """Many records of one topic at once, as columns: record ``i`` has the value
+    ``values[i]`` and the key ``keys[i]`` (None: every key None), converted by the task's
+    converters as `SourceRecord`'s are, with one schema for all (``key_schema``,
+    ``value_schema``), partitioned by key. ``source_offset`` is the offset after the last of
+    them: the runtime stores offsets only between polls, so the ones in between are never
+    needed (and a batch is written whole or not at all). It saves the object per record of
+    `SourceRecord` (a generator, a source reading many rows of one table): a poll of one
+    batch is converted a column at a time and written in one call. Transforms see each of
+    its records as a `SourceRecord` carrying the batch's offsets. Replayable like
+    `SourceRecord`; an empty batch only moves the offset on."""
+
+    topic: str
+    values: list[Any]
+    keys: list[Any] | None = None
+    source_partition: JsonMap = field(default_factory=dict)
+    source_offset: JsonMap = field(default_factory=dict)
+    timestamp: int | None = None
+    key_schema: JsonMap | None = None
+    value_schema: JsonMap | None = None
+
+    def __post_init__(self) -> None:
+        if not self.topic:
+            raise ValueError("SourceBatch: a topic is needed")
+        if self.keys is not None and len(self.keys) != len(self.values):
+            raise ValueError(
+                f"SourceBatch of topic {self.topic!r}: {len(self.keys)} keys for "
+                f"{len(self.values)} values (one key a value, or keys=None)"
+            )
+
+    def records(self, timestamp: int) -> list[SourceRecord]:
+        """The batch as records (``timestamp`` where the batch has none)."""
+        keys = self.keys if self.keys is not None else [None] * len(self.values)
+        stamp = self.timestamp if self.timestamp is not None else timestamp
+        sp, so, ks, vs = (
+            self.source_partition,
+            self.source_offset,
+            self.key_schema,
+            self.value_schema,
+        )
+        return [SourceRecord(self.topic, v, k, sp, so, (), stamp, None, ks, vs)
+                for k, v in zip(keys, self.values, strict=True)]  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class EncodedSinkRecords:
     """A sink's batch as the log holds it, for `SinkTask.put_encoded`: ``records`` are the
@@ -339,7 +384,7 @@ class SourceTask(Task):
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None: ...
 
     @abstractmethod
-    def poll(self) -> Sequence[SourceRecord | EncodedBatch]:
+    def poll(self) -> Sequence[SourceRecord | SourceBatch | EncodedBatch]:
         """Return new records, or an empty list after waiting briefly (<= ~1 s) for some."""
 
     def commit(self) -> None:

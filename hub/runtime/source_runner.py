@@ -35,6 +35,7 @@ its open transaction, and read_committed readers never see an aborted one's reco
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import operator
 import threading
@@ -48,7 +49,13 @@ from hub.errors import ConfigError
 from hub.log import RecordTooLargeError, TopicExistsError, TopicPartition, codec
 from hub.log.backend import LogProducer, TransactionalProducer, holds
 from hub.log.packed import Packed
-from hub.runtime.api import EncodedBatch, SourceRecord, SourceTask, SourceTaskContext
+from hub.runtime.api import (
+    EncodedBatch,
+    SourceBatch,
+    SourceRecord,
+    SourceTask,
+    SourceTaskContext,
+)
 from hub.runtime.converters import JsonConverter
 from hub.runtime.offsets import OffsetStore, partition_key
 from hub.runtime.runner import RunnerContext
@@ -67,7 +74,8 @@ _FAST_FIELDS = (
 
 class _PackedRun:
     """A packed EncodedBatch waiting in `SourceRunner._append`: its records take the seqs
-    ``first_seq``.. in order; ``span`` is [first, last] index of the poll's records in it."""
+    ``first_seq``.. in order; ``span`` is [first, last] index of the poll's records in it,
+    and when it was made (`_RUNS`)."""
 
     __slots__ = ("packed", "first_seq", "timestamp", "span")
 
@@ -75,7 +83,13 @@ class _PackedRun:
         self.packed = packed
         self.first_seq = first_seq
         self.timestamp = timestamp
-        self.span = [i, i]
+        self.span = [i, i, next(_RUNS)]
+
+
+# the runs of a poll are sent in the order they were made: that of their first records (a
+# batch's records share its index: those a transform sent to several partition slots of a
+# topic keep their order)
+_RUNS = itertools.count()
 
 
 def _list_run(
@@ -87,7 +101,8 @@ def _list_run(
     partition slot (``last``: each topic's slot so far; the runs are sent in poll order, so a
     topic's records keep their order in every partition whatever slots they take: a record
     given partition 0 between two keyed ones that land there had gone after both); ``span``
-    is [first, last] index of the poll's records in it (the caller sets last)."""
+    is [first, last] index of the poll's records in it (the caller sets last) and when it was
+    made (`_RUNS`)."""
     topic, partition = slot
     switched = last.get(topic, partition) != partition
     last[topic] = partition
@@ -96,7 +111,7 @@ def _list_run(
         runs = groups[slot] = []
     elif type(runs[-1]) is not _PackedRun and not switched:
         return runs[-1]
-    run: tuple[list[Any], ...] = ([], [], [], [], [i, i])
+    run: tuple[list[Any], ...] = ([], [], [], [], [i, i, next(_RUNS)])
     runs.append(run)
     return run
 
@@ -347,8 +362,11 @@ class SourceRunner:
             )  # fmt: skip
         self._skip.clear()
 
-    def _append(self, records: Sequence[SourceRecord | EncodedBatch]) -> None:
+    def _append(self, records: Sequence[SourceRecord | SourceBatch | EncodedBatch]) -> None:
         if self.ctx.chain is None and not self._skip and type(records) is list:
+            one = records[0] if len(records) == 1 else None
+            if type(one) is SourceBatch and self._append_columns(one):
+                return
             cols = codec.slot_columns(records, SourceRecord, _FAST_FIELDS)
             if cols is not None and self._append_fast(records, cols):
                 return
@@ -371,62 +389,77 @@ class SourceRunner:
         converted = None if chain is not None else self._convert_all(records)
         j = 0  # the next of them
         try:
-            for i, r in enumerate(records):
-                if r.source_partition is not last_partition:  # usually one object per poll
-                    last_partition, pkey = r.source_partition, partition_key(r.source_partition)
-                pending[pkey] = (r.source_partition, r.source_offset)  # type: ignore[assignment]
-                if type(r) is EncodedBatch:
-                    n = len(r.packed) if r.packed is not None else len(r.values)
-                    seq = self._append_batch(r, groups, seq, now, i, last_slot)
+            for i, item in enumerate(records):
+                if item.source_partition is not last_partition:  # usually one object per poll
+                    last_partition = item.source_partition
+                    pkey = partition_key(item.source_partition)
+                pending[pkey] = (item.source_partition, item.source_offset)  # type: ignore[assignment]
+                if type(item) is SourceBatch:
+                    if not item.values:  # (an offset update)
+                        continue
+                    enc = self._convert_batch(item) if chain is None else None
+                    if enc is not None:  # (converted: as an EncodedBatch from here)
+                        item = enc
+                if type(item) is EncodedBatch:
+                    n = len(item.packed) if item.packed is not None else len(item.values)
+                    seq = self._append_batch(item, groups, seq, now, i, last_slot)
                     written += n
                     continue
-                assert isinstance(r, SourceRecord)
-                if not r.topic:  # an offset update (api.offset_update): nothing to write
-                    continue
-                kv = None
-                if converted is not None and not r.encoded:
-                    kv = converted[j]
-                    j += 1
-                written += 1
-                if r.replayable:
-                    seq += 1
-                    if skip and seq in skip:
-                        skip.discard(seq)
+                # a batch's records (transformed, or one failed to convert) keep its index:
+                # the poll's unit of what is written whole (`_written_prefix`)
+                members: Sequence[SourceRecord]
+                if type(item) is SourceBatch:
+                    members, batch = item.records(now), True
+                else:
+                    assert isinstance(item, SourceRecord)
+                    members, batch = (item,), False
+                for r in members:
+                    if not r.topic:  # an offset update (api.offset_update): nothing to write
                         continue
-                    seq_header: tuple[tuple[str, bytes], ...] = (
-                        (SEQ_HEADER, prefix + b"%d" % seq),
-                    )
-                else:
-                    seq_header = ()
-                if r.encoded:  # the converters' bytes already (no transforms: _json_encoding)
-                    key, value = r.key, r.value
-                elif kv is not None:
-                    key, value = kv
-                else:
-                    if chain is not None:
-                        if r.timestamp is None:
-                            r = replace(r, timestamp=now)
+                    kv = None
+                    if converted is not None and not r.encoded and not batch:
+                        kv = converted[j]
+                        j += 1
+                    written += 1
+                    if r.replayable:
+                        seq += 1
+                        if skip and seq in skip:
+                            skip.discard(seq)
+                            continue
+                        seq_header: tuple[tuple[str, bytes], ...] = (
+                            (SEQ_HEADER, prefix + b"%d" % seq),
+                        )
+                    else:
+                        seq_header = ()
+                    if r.encoded:  # the converters' bytes already (no transforms: _json_encoding)
+                        key, value = r.key, r.value
+                    elif kv is not None:
+                        key, value = kv
+                    else:
+                        if chain is not None:
+                            if r.timestamp is None:
+                                r = replace(r, timestamp=now)
+                            try:
+                                r = chain.apply(r)  # type: ignore[assignment]
+                            except Exception as exc:
+                                self.errors.failed("TRANSFORMATION", exc)
+                                continue
+                            if r is None:  # filtered out: its offset still moves on
+                                continue
                         try:
-                            r = chain.apply(r)  # type: ignore[assignment]
-                        except Exception as exc:
-                            self.errors.failed("TRANSFORMATION", exc)
+                            key = self.ctx.key_converter.from_value(r.key, r.key_schema)
+                            value = self.ctx.value_converter.from_value(r.value, r.value_schema)
+                        except Exception as exc:  # e.g. a value JSON cannot represent
+                            self.errors.failed("VALUE_CONVERTER", exc)
                             continue
-                        if r is None:  # filtered out: its offset still moves on
-                            continue
-                    try:
-                        key = self.ctx.key_converter.from_value(r.key, r.key_schema)
-                        value = self.ctx.value_converter.from_value(r.value, r.value_schema)
-                    except Exception as exc:  # e.g. a value JSON cannot represent
-                        self.errors.failed("VALUE_CONVERTER", exc)
-                        continue
-                if r.ordered:
-                    in_order.add(r.topic)
-                g = _list_run(groups, (r.topic, r.partition), i, last_slot)
-                g[4][1] = i
-                g[0].append(key)
-                g[1].append(value)
-                g[2].append((*r.headers, *seq_header) if r.headers else seq_header)
-                g[3].append(r.timestamp if r.timestamp is not None else now)
+                    if r.ordered:
+                        in_order.add(r.topic)
+                    g = _list_run(groups, (r.topic, r.partition), i, last_slot)
+                    g[4][1] = i
+                    g[0].append(key)
+                    g[1].append(value)
+                    g[2].append((*r.headers, *seq_header) if r.headers else seq_header)
+                    g[3].append(r.timestamp if r.timestamp is not None else now)
             for topic, _ in groups:
                 self._ensure_topic(topic)
             for topic in in_order:  # (records no other partition may hold: truncates)
@@ -445,7 +478,7 @@ class SourceRunner:
         sent: list[Any] = []
         self._log_unsure = True
         ordered = sorted(
-            ((_span(run)[0], topic, partition, run)
+            ((_span(run)[2], topic, partition, run)
              for (topic, partition), runs in groups.items() for run in runs),
             key=lambda entry: entry[0],
         )  # fmt: skip
@@ -508,6 +541,48 @@ class SourceRunner:
                 if sp is not last:
                     last, pkey = sp, partition_key(sp)
                 pending[pkey] = (sp, so)
+        self._send_converted(topic, keys, values, ts, pending)
+        return True
+
+    def _append_columns(self, b: SourceBatch) -> bool:
+        """A poll of one `SourceBatch` (no transforms, no crashed window replayed): converted
+        a column at a time and written in one call; False (nothing done) when a record fails
+        to convert (`_append` then reports it)."""
+        enc = self._convert_batch(b)
+        if enc is None:
+            return False
+        pending = {partition_key(b.source_partition): (b.source_partition, b.source_offset)}
+        if enc.values:
+            ts = b.timestamp if b.timestamp is not None else time.time_ns() // 1_000_000
+            self._send_converted(b.topic, enc.keys, enc.values, ts, pending)  # type: ignore[arg-type]
+        else:  # (an offset update)
+            self._pending.update(pending)  # type: ignore[arg-type]
+        return True
+
+    def _convert_batch(self, b: SourceBatch) -> EncodedBatch | None:
+        """A `SourceBatch` through the task's converters (one call a column); None when a
+        record fails (converted one by one then, the failure reported)."""
+        n = len(b.values)
+        try:
+            keys = self.ctx.key_converter.from_values(
+                b.keys if b.keys is not None else [None] * n, [b.key_schema] * n
+            )
+            values = self.ctx.value_converter.from_values(b.values, [b.value_schema] * n)
+        except Exception:  # noqa: BLE001 - converted one by one, the failure reported
+            return None
+        return EncodedBatch(b.topic, keys, values, b.source_partition, b.source_offset, b.timestamp)
+
+    def _send_converted(
+        self,
+        topic: str,
+        keys: list[bytes | None],
+        values: list[bytes | None],
+        ts: int | list[int],
+        pending: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+    ) -> None:
+        """A poll's converted records of one topic, partitioned by key, written in one call,
+        their seq headers written by the codec; then its offsets are pending."""
+        n = len(values)
         first_seq = self._seq + 1
         self._ensure_topic(topic)
         self._open_window({topic})
@@ -527,10 +602,9 @@ class SourceRunner:
         self._log_unsure = False
         self._pending.update(pending)
         self.state.add_records(n)
-        return True
 
     def _convert_all(
-        self, records: Sequence[SourceRecord | EncodedBatch]
+        self, records: Sequence[SourceRecord | SourceBatch | EncodedBatch]
     ) -> list[tuple[bytes | None, bytes | None]] | None:
         """The keys and values of the records to convert (with a topic, not encoded), in
         order, converted a batch at a time; None when there are none or one fails."""
@@ -551,7 +625,7 @@ class SourceRunner:
 
     def _written_prefix(
         self,
-        records: Sequence[SourceRecord | EncodedBatch],
+        records: Sequence[SourceRecord | SourceBatch | EncodedBatch],
         groups: dict[tuple[str, int | None], list[Any]],
         sent: list[Any],
     ) -> None:

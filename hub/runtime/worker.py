@@ -47,6 +47,7 @@ from hub.log.backend import Listener, LogBackend, LogConsumer
 from hub.runtime.api import (
     Connector,
     EncodedBatch,
+    SourceBatch,
     SourceConnector,
     SourceRecord,
     SourceTask,
@@ -170,7 +171,7 @@ class _PausableSourceTask(SourceTask):
     def one_partition(self, topic: str) -> str | None:
         return self._task.one_partition(topic)
 
-    def poll(self) -> Sequence[SourceRecord | EncodedBatch]:
+    def poll(self) -> Sequence[SourceRecord | SourceBatch | EncodedBatch]:
         if self._paused.is_set():
             if time.monotonic() >= self._next_keep_alive:
                 # (a PostgreSQL source paused past wal_sender_timeout had lost its stream,

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.source.datagen.config import DatagenConfig
-from hub.runtime.api import SourceConnector, SourceRecord, SourceTask, SourceTaskContext
+from hub.runtime.api import SourceBatch, SourceConnector, SourceTask, SourceTaskContext
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -35,18 +35,20 @@ class DatagenTask(SourceTask):
         # key name and key document per key, made on first use (keys may be many: bounded)
         self._keys: dict[int, tuple[str, dict[str, str]]] = {}
 
-    def _records(self, a: int, b: int) -> list[SourceRecord]:
+    def _records(self, a: int, b: int) -> SourceBatch:
         # cheap and deterministic: a multiplicative hash picks the key, the payload is a
         # slice of a seeded random pool (record n always gets the same key and payload);
-        # one loop with locals, the key dicts shared (records are treated as immutable)
+        # one loop with locals, the key dicts shared (records are treated as immutable),
+        # the records as one batch (columns: no object per record but its value)
         cfg = self.cfg
-        topic, task, part, salt = cfg.topic, self.task, self.partition, self._salt
+        task, salt = self.task, self._salt
         nkeys, pool, span, size = cfg.keys, self._pool, self._pool_span, cfg.value_size
         known = self._keys
         if len(known) > 65536:
             known.clear()
-        out: list[SourceRecord] = []
-        append = out.append
+        values: list[Any] = []
+        keys: list[Any] = []
+        add_value, add_key = values.append, keys.append
         for n in range(a, b):
             h = (n * 0x9E3779B1 + salt) & 0xFFFFFFFF
             k = h % nkeys
@@ -56,13 +58,11 @@ class DatagenTask(SourceTask):
                 got = known[k] = (name, {"id": name})
             key, doc = got
             start = h % span
-            append(SourceRecord(  # (positional: keywords cost a third more per record)
-                topic, {"seq": n, "task": task, "key": key, "payload": pool[start : start + size]},
-                doc, part, {"seq": n + 1},
-            ))  # fmt: skip
-        return out
+            add_value({"seq": n, "task": task, "key": key, "payload": pool[start : start + size]})
+            add_key(doc)
+        return SourceBatch(cfg.topic, values, keys, self.partition, {"seq": b})
 
-    def poll(self) -> Sequence[SourceRecord]:
+    def poll(self) -> Sequence[SourceBatch]:
         cfg = self.cfg
         count = cfg.batch_size
         if cfg.max_records >= 0:
@@ -78,7 +78,7 @@ class DatagenTask(SourceTask):
             count = min(count, due)
         out = self._records(self.next, self.next + count)
         self.next += count
-        return out
+        return [out]
 
     def stop(self) -> None:
         pass
