@@ -436,3 +436,13 @@ def slot_objects(cls: type, names: tuple[str, ...], columns: tuple[list[Any], ..
             d.__set__(o, c[i])
         out.append(o)
     return out
+
+
+def value_bytes(records: list[Any]) -> int:
+    """The sum of the lengths of the records' values (item 5 of each tuple; None counts 0)."""
+    return sum(len(r[5]) for r in records if r[5] is not None)
+
+
+def last_offsets(records: list[Any]) -> dict[tuple[Any, Any], Any]:
+    """{(topic, partition): offset} of the last record of each partition (items 0, 1, 2)."""
+    return {(r[0], r[1]): r[2] for r in records}

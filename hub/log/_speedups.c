@@ -2813,6 +2813,113 @@ bad:
     Py_RETURN_NONE;
 }
 
+/* What a sink runner reads of every record of a batch (tuples: topic, partition, offset,
+   timestamp, key, value, headers), a batch at a time. */
+
+static int
+check_record(PyObject *r)
+{
+    if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) < 6) {
+        PyErr_SetString(PyExc_TypeError, "records must be tuples of (topic, partition, "
+                                         "offset, timestamp, key, value, ...)");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+py_value_bytes(PyObject *module, PyObject *records)
+{
+    Py_ssize_t i, n, total = 0;
+
+    (void)module;
+    if (!PyList_CheckExact(records)) {
+        PyErr_SetString(PyExc_TypeError, "value_bytes(list of records)");
+        return NULL;
+    }
+    n = PyList_GET_SIZE(records);
+    for (i = 0; i < n; i++) {
+        PyObject *r = PyList_GET_ITEM(records, i), *v;
+        if (check_record(r) < 0)
+            return NULL;
+        v = PyTuple_GET_ITEM(r, 5);
+        if (v == Py_None)
+            continue;
+        if (!PyBytes_Check(v)) {
+            PyErr_SetString(PyExc_TypeError, "value_bytes: a value is neither bytes nor None");
+            return NULL;
+        }
+        total += PyBytes_GET_SIZE(v);
+    }
+    return PyLong_FromSsize_t(total);
+}
+
+static PyObject *
+py_last_offsets(PyObject *module, PyObject *records)
+{
+    /* (strong references throughout: comparing and hashing may run Python code, which
+       could change the list) */
+    PyObject *out, *topic = NULL, *partition = NULL, *offset = NULL, *r = NULL;
+    Py_ssize_t i;
+
+    (void)module;
+    if (!PyList_CheckExact(records)) {
+        PyErr_SetString(PyExc_TypeError, "last_offsets(list of records)");
+        return NULL;
+    }
+    if (!(out = PyDict_New()))
+        return NULL;
+    for (i = 0;; i++) {
+        PyObject *t = NULL, *p = NULL;
+        int same = 0;
+        r = i < PyList_GET_SIZE(records) ? PyList_GET_ITEM(records, i) : NULL;
+        if (r) {
+            Py_INCREF(r);
+            if (check_record(r) < 0)
+                goto error;
+            t = PyTuple_GET_ITEM(r, 0);
+            p = PyTuple_GET_ITEM(r, 1);
+            if (topic) {
+                if (t == topic && p == partition) {
+                    same = 1;
+                } else {
+                    int a = PyObject_RichCompareBool(t, topic, Py_EQ), b = 0;
+                    if (a < 0 || (a && (b = PyObject_RichCompareBool(p, partition, Py_EQ)) < 0))
+                        goto error;
+                    same = a && b;
+                }
+            }
+        }
+        if (topic && !same) { /* the end of a run of one partition's records */
+            PyObject *key = PyTuple_Pack(2, topic, partition);
+            int failed = !key || PyDict_SetItem(out, key, offset) < 0;
+            Py_XDECREF(key);
+            if (failed)
+                goto error;
+        }
+        if (!r)
+            break;
+        Py_INCREF(t);
+        Py_XSETREF(topic, t);
+        Py_INCREF(p);
+        Py_XSETREF(partition, p);
+        Py_INCREF(PyTuple_GET_ITEM(r, 2));
+        Py_XSETREF(offset, PyTuple_GET_ITEM(r, 2));
+        Py_CLEAR(r);
+    }
+    Py_XDECREF(topic);
+    Py_XDECREF(partition);
+    Py_XDECREF(offset);
+    return out;
+error:
+    Py_XDECREF(r);
+    Py_XDECREF(topic);
+    Py_XDECREF(partition);
+    Py_XDECREF(offset);
+    Py_DECREF(out);
+    return NULL;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* module                                                                                     */
 
@@ -2866,6 +2973,13 @@ static PyMethodDef speedups_methods[] = {
      "is one document json_valid vouches for, on one line, not a string; with a prefix,\n"
      "every item must be prefix + document + '}' and the line is the document. None\n"
      "otherwise (decode them instead)."},
+    {"value_bytes", (PyCFunction)py_value_bytes, METH_O,
+     "value_bytes(records) -> int\n\n"
+     "The sum of the lengths of the records' values (item 5 of each tuple; None counts 0)."},
+    {"last_offsets", (PyCFunction)py_last_offsets, METH_O,
+     "last_offsets(records) -> dict\n\n"
+     "{(topic, partition): offset} of the last record of each partition (items 0, 1, 2 of\n"
+     "each tuple), as dict(zip(map(itemgetter(0, 1), records), map(itemgetter(2), records)))."},
     {"json_split", FASTCALL_KW(py_json_split), METH_FASTCALL | METH_KEYWORDS,
      "json_split(data, count) -> list of bytes or None\n\n"
      "The count elements of the compact JSON array data (as orjson writes it), each as\n"

@@ -31,6 +31,10 @@ decode_records = _impl.decode_records
 # the runners' per-record attribute work, a batch at a time
 slot_columns = _impl.slot_columns
 slot_objects = _impl.slot_objects
+# what a sink runner reads of every record of a batch: the values' bytes, each partition's
+# last offset
+value_bytes = _impl.value_bytes
+last_offsets = _impl.last_offsets
 # whether a value holds NaN or an infinity (which orjson would write as null)
 nonfinite = _impl.nonfinite
 # JSON documents checked without decoding them, for sinks that write them as they are (C
@@ -50,9 +54,11 @@ __all__ = [
     "json_lines",
     "json_split",
     "json_valid",
+    "last_offsets",
     "murmur2",
     "nonfinite",
     "partition_encode",
     "slot_columns",
     "slot_objects",
+    "value_bytes",
 ]

@@ -19,11 +19,11 @@ Not thread-safe: use one consumer per thread, like Kafka's.
 from __future__ import annotations
 
 import logging
-import operator
 import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
 
+from hub.log import codec
 from hub.log.backend import Listener
 from hub.log.errors import LogError, OffsetOutOfRangeError, RebalanceInProgressError
 from hub.log.group import OffsetAndMetadata
@@ -43,7 +43,6 @@ class NoOffsetError(LogError):
         )
 
 
-_VALUE = operator.itemgetter(5)  # a Record's value
 
 
 class Consumer:
@@ -288,7 +287,7 @@ class Consumer:
             try:
                 got = self._take(tp, limit - len(out))
                 if max_bytes is not None:
-                    size += sum(map(len, filter(None, map(_VALUE, got))))
+                    size += codec.value_bytes(got)
                 out.extend(got)
             except Exception as exc:
                 if not out:

@@ -17,7 +17,6 @@ a dead-lettered record that ends its partition is not taken again at the next st
 from __future__ import annotations
 
 import logging
-import operator
 import time
 
 from hub.errors import ConfigError, ResumeError, TransientError
@@ -56,8 +55,6 @@ _SINK_RECORD_FIELDS = (
     "value_schema", "original_topic", "original_partition", "original_offset",
 )  # fmt: skip
 
-_TP, _OFFSET = operator.itemgetter(0, 1), operator.itemgetter(2)  # of a log Record
-_VALUE = operator.itemgetter(5)
 
 TOPIC_REFRESH_S = 1.0  # how often topics.regex is matched against the log's topics
 
@@ -330,8 +327,8 @@ class SinkRunner:
                     self.state.last_apply_ms = (time.monotonic() - began) * 1000
                     self._dirty = True
                     # the last offset per partition (records are tuples: topic, partition,
-                    # offset first; a batch at a time, without a Python line a record)
-                    ends = dict(zip(map(_TP, batch), map(_OFFSET, batch), strict=True))
+                    # offset first; a batch at a time, in one C call)
+                    ends = codec.last_offsets(batch)
                     active = self.ctx.active_topics
                     for (topic, p), offset in ends.items():
                         self._done[TopicPartition(topic, p)] = offset + 1
@@ -510,9 +507,9 @@ class SinkRunner:
                 out = [r for r in out if TopicPartition(r[0], r[1]) not in moved]
                 held = self.consumer.assignment()
                 got = [r for r in got if TopicPartition(r[0], r[1]) in held]
-                size = sum(map(len, filter(None, map(_VALUE, out))))
+                size = codec.value_bytes(out)
             out.extend(got)
-            size += sum(map(len, filter(None, map(_VALUE, got))))
+            size += codec.value_bytes(got)
         return out
 
     def _flush_and_commit(self) -> None:

@@ -983,3 +983,56 @@ def test_nonfinite_past_orjsons_depth_and_in_a_cycle(codec: ModuleType) -> None:
     cycle.append(cycle)
     assert codec.nonfinite(cycle) is True
     assert codec.nonfinite({"k": (None, "x", 2**70, True)}) is False
+
+
+# ---------------------------------------------------------------------------------------------
+# value_bytes / last_offsets: what the sink runner reads of every record of a batch
+
+_RECORDS = st.lists(
+    st.builds(
+        Rec,
+        st.sampled_from(["a", "b", "a.b"]),
+        st.integers(0, 3),
+        st.integers(0, 2**40),
+        st.just(0),
+        st.none() | st.binary(max_size=8),
+        st.none() | st.binary(max_size=40),
+        st.just(()),
+    ),  # fmt: skip
+    max_size=60,
+)
+
+
+@SOME
+@given(_RECORDS)
+def test_value_bytes_and_last_offsets_match_reference(c: ModuleType, records: list[Any]) -> None:
+    expected = {(r.topic, r.partition): r.offset for r in records}
+    assert c.last_offsets(records) == _pycodec.last_offsets(records) == expected
+    total = sum(len(r.value) for r in records if r.value is not None)
+    assert c.value_bytes(records) == _pycodec.value_bytes(records) == total
+
+
+def test_last_offsets_compares_equal_topics_and_partitions_by_value(c: ModuleType) -> None:
+    # (runs of one partition are usually one str and one int object; equal ones are one key)
+    t1, t2 = "to" + "pic", "".join(["to", "pic"])
+    assert t1 == t2 and t1 is not t2
+    records = [Rec(t1, 2**70, 5, 0, None, b"x", ()), Rec(t2, 2**70 + 0, 6, 0, None, None, ())]
+    assert c.last_offsets(records) == {(t1, 2**70): 6}
+    assert c.last_offsets([]) == {} and c.value_bytes([]) == 0
+
+
+@pytest.mark.parametrize(
+    "records", [(Rec("t", 0, 1, 0, None, b"x", ()),), [("t", 0, 1)], [None]]
+)  # fmt: skip
+def test_value_bytes_and_last_offsets_refuse_what_is_not_records(
+    c: ModuleType, records: Any
+) -> None:
+    with pytest.raises(TypeError):
+        c.last_offsets(records)
+    with pytest.raises(TypeError):
+        c.value_bytes(records)
+
+
+def test_value_bytes_refuses_a_value_that_is_not_bytes(c: ModuleType) -> None:
+    with pytest.raises(TypeError, match="neither bytes nor None"):
+        c.value_bytes([Rec("t", 0, 1, 0, None, "text", ())])
