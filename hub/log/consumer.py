@@ -43,8 +43,6 @@ class NoOffsetError(LogError):
         )
 
 
-
-
 class Consumer:
     def __init__(
         self,
