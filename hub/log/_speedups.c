@@ -2541,15 +2541,25 @@ typedef struct {
     Py_ssize_t len;
 } js_item;
 
-/* the items of a list of bytes-or-None, referenced (NULL with an exception set) */
+/* the items of a list of bytes-or-None, referenced (NULL with an exception set); with an
+   item index (not NULL), of a list of tuples: item ``index`` of each (a batch of log
+   records, their keys or values, without a list of them made first) */
 static js_item *
-js_items(PyObject *list, Py_ssize_t *n)
+js_items(PyObject *list, Py_ssize_t *n, PyObject *index)
 {
     js_item *items;
-    Py_ssize_t i;
+    Py_ssize_t i, item = -1;
     if (!PyList_CheckExact(list)) {
         PyErr_SetString(PyExc_TypeError, "a list of bytes or None");
         return NULL;
+    }
+    if (index && index != Py_None) {
+        item = PyLong_AsSsize_t(index);
+        if (item < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "item must be >= 0");
+            return NULL;
+        }
     }
     *n = PyList_GET_SIZE(list);
     if (!(items = PyMem_New(js_item, (size_t)(*n ? *n : 1)))) {
@@ -2558,6 +2568,16 @@ js_items(PyObject *list, Py_ssize_t *n)
     }
     for (i = 0; i < *n; i++) {
         PyObject *o = PyList_GET_ITEM(list, i);
+        if (item >= 0) {
+            if (!PyTuple_Check(o) || PyTuple_GET_SIZE(o) <= item) {
+                while (i--)
+                    Py_XDECREF(items[i].obj);
+                PyMem_Free(items);
+                PyErr_Format(PyExc_TypeError, "a list of tuples of more than %zd items", item);
+                return NULL;
+            }
+            o = PyTuple_GET_ITEM(o, item);
+        }
         if (o == Py_None) {
             items[i].obj = NULL;
             items[i].buf = NULL;
@@ -2637,16 +2657,16 @@ py_nonfinite(PyObject *module, PyObject *obj)
 static PyObject *
 py_json_valid(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"datas"};
-    PyObject *a[1];
+    static const char *const names[] = {"datas", "item"};
+    PyObject *a[2];
     js_item *items;
     Py_ssize_t n, i;
     int ok = 1;
 
     (void)module;
-    if (parse_args("json_valid", names, 1, args, nargs, kwnames, a) < 0)
+    if (parse_args_opt("json_valid", names, 2, 1, args, nargs, kwnames, a) < 0)
         return NULL;
-    if (!(items = js_items(a[0], &n)))
+    if (!(items = js_items(a[0], &n, a[1])))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     for (i = 0; i < n && ok; i++)
@@ -2659,8 +2679,8 @@ py_json_valid(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObjec
 static PyObject *
 py_json_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"datas", "prefix"};
-    PyObject *a[2], *out;
+    static const char *const names[] = {"datas", "prefix", "item"};
+    PyObject *a[3], *out;
     js_item *items;
     Py_ssize_t n, i, plen, total = 0;
     const char *prefix;
@@ -2668,7 +2688,7 @@ py_json_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObjec
     int ok = 1;
 
     (void)module;
-    if (parse_args("json_lines", names, 2, args, nargs, kwnames, a) < 0)
+    if (parse_args_opt("json_lines", names, 3, 2, args, nargs, kwnames, a) < 0)
         return NULL;
     if (!PyBytes_CheckExact(a[1])) {
         PyErr_SetString(PyExc_TypeError, "json_lines: prefix must be bytes");
@@ -2676,7 +2696,7 @@ py_json_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObjec
     }
     prefix = PyBytes_AS_STRING(a[1]);
     plen = PyBytes_GET_SIZE(a[1]);
-    if (!(items = js_items(a[0], &n)))
+    if (!(items = js_items(a[0], &n, a[2])))
         return NULL;
     /* each document: the part after the prefix and before the closing brace that ends the
        envelope (with a prefix), or the whole (without) */
@@ -2963,16 +2983,16 @@ static PyMethodDef speedups_methods[] = {
      "Whether obj holds a float that is NaN or infinite, itself or in dict values and list or\n"
      "tuple items at any depth (True also past a depth of 256)."},
     {"json_valid", FASTCALL_KW(py_json_valid), METH_FASTCALL | METH_KEYWORDS,
-     "json_valid(datas) -> bool\n\n"
+     "json_valid(datas, item=None) -> bool\n\n"
      "Whether every item (bytes, or None) is one JSON document orjson.loads reads without\n"
      "losing an integer's exactness; False also where the scanner declines to vouch (see\n"
-     "the C source)."},
+     "the C source). With item, datas are tuples and their item-th elements are read."},
     {"json_lines", FASTCALL_KW(py_json_lines), METH_FASTCALL | METH_KEYWORDS,
-     "json_lines(datas, prefix) -> bytes or None\n\n"
+     "json_lines(datas, prefix, item=None) -> bytes or None\n\n"
      "The items as JSON lines, each followed by a newline (None as null), when every item\n"
      "is one document json_valid vouches for, on one line, not a string; with a prefix,\n"
      "every item must be prefix + document + '}' and the line is the document. None\n"
-     "otherwise (decode them instead)."},
+     "otherwise (decode them instead). With item, datas are tuples (as json_valid)."},
     {"value_bytes", (PyCFunction)py_value_bytes, METH_O,
      "value_bytes(records) -> int\n\n"
      "The sum of the lengths of the records' values (item 5 of each tuple; None counts 0)."},

@@ -215,6 +215,26 @@ def test_bad_arguments_are_type_errors(fn: str) -> None:
             f([b"{}"], "")
 
 
+def test_an_item_index_reads_that_element_of_each_record() -> None:
+    # (the file sink hands over its batch of log records, keys item 4, values item 5)
+    docs: list[bytes | None] = [b'{"a":1}', None, b"[2]", b"7"]
+    keys: list[bytes | None] = [b'"k"', None, b'{"id":1}', b"1"]
+    records = [("t", 0, i, 0, k, d, ()) for i, (k, d) in enumerate(zip(keys, docs, strict=True))]
+    assert c_codec.json_lines(records, b"", 5) == b'{"a":1}\nnull\n[2]\n7\n'
+    assert c_codec.json_lines(records, b"", item=5) == c_codec.json_lines(docs, b"")
+    with pytest.raises(TypeError, match="bytes or None, not tuple"):  # (item None: as if none)
+        c_codec.json_lines(records, b"", None)
+    assert c_codec.json_valid(records, 4) is True
+    assert c_codec.json_valid([*records, ("t", 0, 9, 0, b"{", None, ())], item=4) is False
+    for bad in ([("t", 0)], [b"{}"], [None]):  # too short, not tuples
+        with pytest.raises(TypeError, match="tuples of more than 4 items"):
+            c_codec.json_valid(bad, 4)
+    with pytest.raises(ValueError, match="item must be >= 0"):
+        c_codec.json_lines(records, b"", -1)
+    with pytest.raises(TypeError):
+        c_codec.json_valid(records, "4")
+
+
 def test_the_module_object_is_the_codecs() -> None:
     from hub.log import codec
 

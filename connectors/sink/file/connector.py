@@ -148,12 +148,15 @@ class FileStreamSinkTask(SinkTask):
             return False
         if type(kc) not in _KEYS_READ_AS_IS:
             return False
-        values = [r[5] for r in records]
-        if not values:
+        if not records:
             return True
+        if type(records) is not list:
+            records = list(records)
+        # (the C calls read the records' keys, item 4, and values, item 5, themselves)
         if type(vc) is StringConverter:  # the text as it is, when it is valid UTF-8
-            if type(kc) is JsonConverter and not json_valid([r[4] for r in records]):
+            if type(kc) is JsonConverter and not json_valid(records, 4):
                 return False
+            values = [r[5] for r in records]
             data = b"\n".join([b"null" if v is None else v for v in values]) + b"\n"
             try:  # (joined by a newline: no value's broken sequence can mend another's)
                 data.decode("utf-8")
@@ -165,14 +168,14 @@ class FileStreamSinkTask(SinkTask):
             return False
         prefix = b""
         if vc.schemas_enable:  # {"schema": ..., "payload": P}: the line is P
-            first = next((v for v in values if v is not None), None)
+            first = next((r[5] for r in records if r[5] is not None), None)
             found = vc.schema_prefix(first) if first is not None else None
             if first is not None and found is None:
                 return False
             prefix = found[0] if found is not None else b""
-        if type(kc) is JsonConverter and not json_valid([r[4] for r in records]):
+        if type(kc) is JsonConverter and not json_valid(records, 4):
             return False  # (a key the converter cannot read fails the record in put)
-        lines = json_lines(values, prefix)
+        lines = json_lines(records, prefix, 5)
         if lines is None:
             return False
         self._out.write(lines)
