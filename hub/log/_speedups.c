@@ -1891,6 +1891,11 @@ py_decode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyO
     PyObject *a[9], *out = NULL, *base_obj = NULL, *first_obj = NULL;
     PyObject *last_ts = NULL; /* the previous record's timestamp, shared when it repeats */
     int64_t last_tsd = 0;
+    /* the last header key decoded, shared when the next is the same (every record of a
+       source carries hub.source.seq: one str for the batch, not one a record) */
+    PyObject *last_hk = NULL;
+    const char *last_hk_utf8 = NULL;
+    Py_ssize_t last_hk_len = 0;
     PyObject *topic, *partition, *cls;
     Py_buffer view;
     const uint8_t *buf;
@@ -2001,9 +2006,26 @@ py_decode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyO
                 }
                 if (read_span(buf, &pos, rec_end, &hvpos, &hvlen) < 0)
                     goto header_error;
+                if (last_hk && hklen == last_hk_len &&
+                    memcmp(buf + hkpos, last_hk_utf8, (size_t)hklen) == 0) {
+                    Py_INCREF(last_hk);
+                    hk = last_hk;
+                }
                 /* UnicodeDecodeError (a ValueError) on invalid UTF-8 */
-                if (!(hk = PyUnicode_DecodeUTF8((const char *)buf + hkpos, hklen, NULL)))
+                else if (!(hk = PyUnicode_DecodeUTF8((const char *)buf + hkpos, hklen, NULL))) {
                     goto header_error;
+                }
+                else {
+                    /* (valid UTF-8 decoded strictly: its UTF-8 is the bytes read) */
+                    const char *u = PyUnicode_AsUTF8AndSize(hk, &last_hk_len);
+                    if (!u) {
+                        Py_DECREF(hk);
+                        goto header_error;
+                    }
+                    Py_INCREF(hk);
+                    Py_XSETREF(last_hk, hk);
+                    last_hk_utf8 = u;
+                }
                 if (!(hv = span_obj(buf, hvpos, hvlen))) {
                     Py_DECREF(hk);
                     goto header_error;
@@ -2069,6 +2091,7 @@ py_decode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyO
     Py_DECREF(base_obj);
     Py_DECREF(first_obj);
     Py_XDECREF(last_ts);
+    Py_XDECREF(last_hk);
     PyBuffer_Release(&view);
     PyObject_GC_Track(out);
     return out;
@@ -2076,6 +2099,7 @@ py_decode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyO
 error:
     Py_XDECREF(out);
     Py_XDECREF(last_ts);
+    Py_XDECREF(last_hk);
     Py_XDECREF(base_obj);
     Py_XDECREF(first_obj);
     PyBuffer_Release(&view);

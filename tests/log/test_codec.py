@@ -515,6 +515,18 @@ def test_decode_zero_records(decoder: ModuleType) -> None:
         decoder.decode_records(b"abc", 1, 2, 0, 0, 0, "t", 0, Rec)
 
 
+def test_decode_header_keys_repeated_or_alike(encoder: ModuleType, decoder: ModuleType) -> None:
+    # (the C decoder shares a header key str with the record before when the bytes match)
+    hdrs = [
+        [("ab", b"1"), ("ac", b"2"), ("ab", None)], [("ab", b"3")], [("é", b"")], [("\xe9", b"")],
+        [], [("a", b"4"), ("ab", b"5")], [("ab", b"6")],
+    ]  # fmt: skip
+    batch = ([None] * len(hdrs), [b"v"] * len(hdrs), hdrs, 1)
+    enc = encoder.encode_records(*batch)
+    recs = decoder.decode_records(enc[0], 0, len(enc[0]), enc[1], 0, enc[2], "t", 0, Rec)
+    assert [list(r.headers) for r in recs] == hdrs
+
+
 def test_decode_record_types(c: ModuleType) -> None:
     enc, count, first = _sample()
 
