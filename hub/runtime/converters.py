@@ -192,11 +192,11 @@ class JsonConverter(Converter):
     def from_values(
         self, values: Sequence[Any], schemas: Sequence[Mapping[str, Any] | None]
     ) -> list[bytes | None]:
-        check = nonfinite(values)  # (one C call for the batch: a record at a time if so)
-        if not check and json_split is not None:
+        if json_split is not None:
             batch = self._batch(values, schemas)
             if batch is not None:
                 return batch
+        check = nonfinite(values)  # (one C call for the batch: a record at a time if so)
         if self.schemas_enable:
             one = self._encode
             return [one(v, s, check) for v, s in zip(values, schemas, strict=True)]
@@ -222,7 +222,7 @@ class JsonConverter(Converter):
         """`from_values` with one orjson call for every value, its output split in C: the
         same bytes as one call per value (orjson writes each element of an array as it writes
         it alone), at a fraction of the calls' cost. None when anything needs the record at a
-        time path (a value or schema orjson cannot write)."""
+        time path (a value or schema orjson cannot write, a float that is not finite)."""
         assert json_split is not None
         heads: list[bytes | None] = []
         if self.schemas_enable:
@@ -245,9 +245,14 @@ class JsonConverter(Converter):
         else:
             present = [v for v in values if v is not None]
         try:
-            parts = json_split(orjson.dumps(present, default=json_default), len(present))
+            data = orjson.dumps(present, default=json_default)
         except (orjson.JSONEncodeError, TypeError):
             return None
+        # orjson writes a float that is not finite as null: only a batch with a null is
+        # looked at (one C call), and one with such a float takes the record at a time path
+        if b"null" in data and nonfinite(present):
+            return None
+        parts = json_split(data, len(present))
         if parts is None:
             return None
         if not self.schemas_enable:
