@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
 from connectors.source.file.config import FileSourceConfig
-from hub.runtime.api import SourceConnector, SourceRecord, SourceTask, SourceTaskContext
+from hub.runtime.api import SourceBatch, SourceConnector, SourceTask, SourceTaskContext
 
 STRING_SCHEMA = {"type": "string", "optional": False}
 
@@ -45,7 +45,7 @@ class FileStreamSourceTask(SourceTask):
                 self._f.seek(self.position)
         return self._f
 
-    def poll(self) -> Sequence[SourceRecord]:
+    def poll(self) -> Sequence[SourceBatch]:
         f = self._open()
         if f is None:
             time.sleep(0.2)
@@ -58,24 +58,16 @@ class FileStreamSourceTask(SourceTask):
                 time.sleep(0.05)
                 return []
             self._buf += chunk
-        out: list[SourceRecord] = []
-        while len(out) < self.batch_size:
-            nl = self._buf.find(b"\n")
-            if nl < 0:
-                break
-            line, self._buf = self._buf[:nl], self._buf[nl + 1 :]
-            self.position += nl + 1
-            text = line.rstrip(b"\r").decode("utf-8", errors="replace")
-            out.append(
-                SourceRecord(
-                    topic=self.topic,
-                    value=text,
-                    source_partition=self.partition,
-                    source_offset={"position": self.position},
-                    value_schema=STRING_SCHEMA,
-                )  # fmt: skip
-            )
-        return out
+        # up to batch.size whole lines, split in one call (the rest waits in the buffer)
+        parts = self._buf.split(b"\n", self.batch_size)
+        self._buf = parts.pop()
+        if not parts:
+            return []
+        self.position += sum(map(len, parts)) + len(parts)
+        texts = [line.rstrip(b"\r").decode("utf-8", errors="replace") for line in parts]
+        # one batch: the offset is the position after its last line
+        return [SourceBatch(self.topic, texts, None, self.partition,
+                            {"position": self.position}, value_schema=STRING_SCHEMA)]  # fmt: skip
 
     def stop(self) -> None:
         if self._f is not None and self.path:
