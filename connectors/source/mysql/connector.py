@@ -58,6 +58,7 @@ from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import (
     RESET_ADVICE,
     CatalogTable,
+    MySqlConnectionError,
     PositionLostError,
     binlog_sizes,
     captured_names,
@@ -689,6 +690,13 @@ class MySqlSourceTask(CdcSourceTask):
         self.stream.on_inexact = self._context.replay_is_inexact
         self.stream.by_file = self._by_file(self._resume)
         self.stream.binlog_server_id = self._server_id
+        stored = self._resume.get("binlog_server_id")
+        if self.mariadb and not self.stream.by_file and stored != self._server_id:
+            # by GTID from another server's position (a failover) or an earlier hub's: the
+            # stream's file and position are this server's once the dump names them (a
+            # check in between had taken the other server's file and position for a reset)
+            self.stream.binlog_server_id = stored if isinstance(stored, int) else None
+            self.stream.here = self._server_id
         self.stream.open()
 
     def _reset(self, at: Mapping[str, Any] | None, binlogs: list[tuple[str, int]]) -> str | None:
@@ -772,9 +780,17 @@ class MySqlSourceTask(CdcSourceTask):
         if self.stream is None:  # snapshot.mode=initial_only: done
             time.sleep(self.cfg.poll_interval_ms / 1000)
             return []
-        records: list[SourceRecord] = self.stream.poll(
-            self.cfg.max_batch_size, self.cfg.poll_interval_ms / 1000
-        )
+        try:
+            records: list[SourceRecord] = self.stream.poll(
+                self.cfg.max_batch_size, self.cfg.poll_interval_ms / 1000
+            )
+        except MySqlConnectionError:
+            # RESET MASTER deletes the file the stream reads, and a server that notices at
+            # once ends the stream: a reset is looked for (and named) before the lost
+            # connection is (retried, the start's check had told it, as an earlier error)
+            self._history_due = 0.0
+            self._sample_server()
+            raise
         if self._history_records:
             records = [*self._take_history(), *records]
         if self.stream.blocked:

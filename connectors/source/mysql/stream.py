@@ -362,6 +362,10 @@ class ChangeStream:
         # MariaDB: the @@server_id of the server whose binlog this is (in the offsets: a
         # failover's server has other files; MySqlSourceTask sets it)
         self.binlog_server_id: int | None = None
+        # opened by GTID at a position read from another server (or an earlier hub's): its
+        # file and position are this server's from the first transaction's end, and only
+        # then do the offsets and the reset checks take them as such (``here``: its id)
+        self.here: int | None = None
         self._mysql_gtids: MySqlGtidSet | None = None  # MySQL's executed set, parsed
         # inside a transaction at the restart: skip what was emitted
         self._skip = (
@@ -588,6 +592,8 @@ class ChangeStream:
             self.gtids = self._mysql_gtids.add(txn.gtid)
         assert self.stream is not None
         self.file, self.pos = self.stream.file, h.log_pos
+        if self.here is not None:  # (this server's file and position from now on)
+            self.binlog_server_id, self.here = self.here, None
         if self._cut is not None and self._cut.passed([self.file, self.pos]):
             self._cut = self._cut_json = None
         self._txn = None
