@@ -189,10 +189,14 @@ def run_hub(
             if proc.poll() is not None:
                 raise SystemExit(f"hub exited early, see {work / (name + '.stderr')}:\n"
                                  + (work / f"{name}.stderr").read_text()[-3000:])  # fmt: skip
+            # a failed task leaves `hub run` up, retrying: said at once, not at the timeout
+            tail = (work / f"{name}.stderr").read_text(errors="replace")[-3000:]
+            if " failed: " in tail and "(restarting in" in tail:
+                raise SystemExit(f"a task of hub failed in {name}:\n{tail}")
             if time.perf_counter() - t0 > timeout:
                 raise SystemExit(
                     f"hub did not finish {name} within {timeout:.0f} s "
-                    f"({watch.durable()} of {expected})"
+                    f"({watch.durable()} of {expected}); its log's end:\n{tail}"
                 )
             time.sleep(0.05)
         peak = max(peak, hwm_mb(pid))

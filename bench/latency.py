@@ -197,10 +197,14 @@ def run(sink: str, rates: list[int], seconds: float, extra: dict[str, str], flus
             lat = [(reader.seen[i] - t) * 1000 for i, t in writer.committed.items()
                    if i in reader.seen]  # fmt: skip
             missing = len(writer.committed) - len(lat)
+            if not lat:
+                raise SystemExit(f"none of the {len(writer.committed):,} rows written at "
+                                 f"{rate:,} rows/s reached the {sink} sink in 60 s")  # fmt: skip
             p50, p99, worst = statistics.median(lat), _pct(lat, 0.99), max(lat)
             target_ms = TARGETS.get(rate)
+            met = p99 <= (target_ms or 0) and not missing  # (a row never seen: not met)
             verdict = "" if target_ms is None else (
-                f"  target p99 <= {target_ms:.0f} ms: {'ok' if p99 <= target_ms else 'MISSED'}"
+                f"  target p99 <= {target_ms:.0f} ms: {'ok' if met else 'MISSED'}"
             )  # fmt: skip
             unseen = f"  ({missing} not seen)" if missing else ""
             got = len(writer.committed) / seconds
@@ -208,8 +212,9 @@ def run(sink: str, rates: list[int], seconds: float, extra: dict[str, str], flus
                     f"p99 {p99:5.0f} ms  max {worst:5.0f} ms{unseen}{verdict}")  # fmt: skip
             print(line, flush=True)
             if target_ms is not None:
-                _results.record(f"freshness {sink}, {rate:,} rows/s (p99, ms)", "target",
-                                target_ms, p99, "ms (lower is better)", 1.0,
+                _results.record(f"freshness {sink}, {rate:,} rows/s (p99)",
+                                "the target (a bound, not measured)", p99, target_ms, "ms", 1.0,
+                                lower_is_better=True, valid=not missing, missing=missing,
                                 p50_ms=round(p50, 1), max_ms=round(worst, 1))  # fmt: skip
     finally:
         if reader is not None:  # before its connection closes under it

@@ -286,7 +286,9 @@ def main() -> None:
                     (args.snapshot_rows,))  # fmt: skip
             srv.sql("VACUUM ANALYZE snap")
             print(f"  loaded snap: {args.snapshot_rows:,} rows in {time.perf_counter() - t0:.1f} s")
-        srv.sql(f"CREATE PUBLICATION {PUB} FOR TABLE s, b")
+        # (every table the connector captures: hub refuses to snapshot one the publication
+        # does not publish, as its changes would never come)
+        srv.sql(f"CREATE PUBLICATION {PUB} FOR TABLE s, b, snap")
 
         if "stream" not in skip:
             srv.slot("ref_stream")

@@ -122,8 +122,10 @@ def main() -> None:
               f"({min(hub_s) * 1000:.0f}-{max(hub_s) * 1000:.0f}), CPU "
               f"{statistics.median(hub_cpu) * 1000:.0f} ms   {med / ref:.1f}x the reference; "
               f"target < 300 ms")  # fmt: skip
-        _results.record("hub run: first record durable", "python -c pass", 1 / med, 1 / ref,
-                        "starts/s")  # fmt: skip
+        # (the target is a time, < 300 ms: the floor; the ratio to python -c pass has none)
+        _results.record("hub run: first record durable", "python -c pass", med * 1000,
+                        ref * 1000, "ms", 0.0, 300.0, lower_is_better=True,
+                        cpu_ms=round(statistics.median(hub_cpu) * 1000))  # fmt: skip
         _results.dump(args.json)
     finally:
         stop_server(server)
