@@ -268,15 +268,24 @@ class TaskLeases:
                         "other offsets, or run unfenced); set it alike in each worker "
                         "config", member, self.cluster, key, other, mine,
                     )  # fmt: skip
-        first, _, was_gone = self._seen.get(member, (at, at, False))
-        self._seen[member] = (at if was_gone else first, at, bool(doc.get("gone")))
+        first, last, was_gone = self._seen.get(member, (at, at, False))
+        # a worker back from silence longer than the window (frozen, partitioned) counts as
+        # new: settled only after settled_s again (counted at once, the balancer gave up a
+        # task it had just taken over while that worker's lease members were still rejoining,
+        # and the task ran nowhere for minutes)
+        if was_gone or at - last > self._window_ms():
+            first = at
+        self._seen[member] = (first, at, bool(doc.get("gone")))
+
+    def _window_ms(self) -> float:
+        return max(self.session_s, 3 * BEAT_S) * 1000
 
     def members(self, settled_s: float = 0.0) -> set[str]:
         """The workers whose heartbeat came within a session timeout (at least 3 s) of the
         newest one read, this one among them; with ``settled_s``, only those beating for
         that long."""
         now = self._newest  # (the newest beat read, this worker's own among them)
-        window = max(self.session_s, 3 * BEAT_S) * 1000
+        window = self._window_ms()
         with self._lock:
             return {self.member} | {
                 m for m, (first, last, gone) in self._seen.items()

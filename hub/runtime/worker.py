@@ -36,6 +36,7 @@ import logging
 import threading
 import time
 import traceback
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -874,6 +875,14 @@ class Worker:
         if client_config is None:
             raise ConfigError("group.id (distributed workers) needs log.backend: kafka")
         s = self.storage
+        if not self._exactly_once:
+            log.warning(
+                "cluster %s: exactly.once.source.support is disabled: a worker frozen past its "
+                "session (a long GC or VM pause) still sends, once it resumes, what its source "
+                "tasks had handed the Kafka client, after the records of the workers that took "
+                "them over (duplicates; a keyed row may keep an older value in the sinks until "
+                "it changes again); enable it in every worker config of the cluster", cluster,
+            )  # fmt: skip
         settings = {  # (what every worker of a cluster must share)
             "exactly.once.source.support": "enabled" if self._exactly_once else "disabled",
             "config.storage.topic": s.configs, "offset.storage.topic": s.offsets,
@@ -1058,7 +1067,10 @@ class Worker:
             ):  # (a record of its own: a lease it lost)
                 continue
             since = orphans[lease] = self._orphans.get(lease, now)
-            if now - since >= max(4 * self.leases.session_s, ORPHAN_S):
+            # (each worker its own delay: all of them rejoining at once every minute kept
+            # the group rebalancing, and the lease stayed nobody's)
+            spread = zlib.crc32(f"{self.worker_id}/{lease}".encode()) % 30
+            if now - since >= max(4 * self.leases.session_s, ORPHAN_S) + spread:
                 log.info("%s task %d runs nowhere: joining its lease's group again",
                          name, task_id)  # fmt: skip
                 self.leases.rejoin(lease)

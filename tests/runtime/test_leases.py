@@ -218,3 +218,49 @@ def test_a_rejoin_makes_the_leases_topics_again(own_kafka_broker: str) -> None:
                  "the topics gone")  # fmt: skip
         a.leases.rejoin("src-0")  # (held: only the topics are made again)
         assert set(topics) <= set(admin.list_topics(timeout=10).topics)
+
+
+def test_a_worker_back_from_a_long_silence_is_not_settled_at_once() -> None:
+    # (a review's: a worker frozen past its session counted as settled the moment it beat
+    # again; the balancer then gave up the task another worker had just taken over from it,
+    # while its lease members were still rejoining, and the task ran nowhere for minutes)
+    import json as _json
+    import threading as _threading
+
+    from hub.runtime.leases import TaskLeases
+
+    leases = TaskLeases.__new__(TaskLeases)  # (the beats' bookkeeping alone: no cluster)
+    leases.member, leases.cluster, leases.session_s = "me", "c", 2.0
+    leases.settings, leases._differ, leases._seen, leases._newest = {}, set(), {}, 0
+    leases._lock = _threading.RLock()
+
+    class Beat:
+        def __init__(self, member: str, at_ms: int) -> None:
+            self.doc, self.at = {"worker_id": member, "gone": False}, at_ms
+
+        def value(self) -> bytes:
+            return _json.dumps(self.doc).encode()
+
+        def timestamp(self) -> tuple[int, int]:
+            return (1, self.at)
+
+    def beat(at_s: float) -> None:
+        leases._saw(Beat("me", int(at_s * 1000)))
+        leases._saw(Beat("other", int(at_s * 1000)))
+
+    for t in range(1, 10):  # both beat for 9 s: settled (a beat's time 0 reads as now)
+        beat(t)
+    assert leases.members(settled_s=2.0) == {"me", "other"}
+    for t in range(10, 20):  # the other one is frozen for 10 s
+        leases._saw(Beat("me", t * 1000))
+    assert leases.members() == {"me"}
+    beat(20)  # back: alive, but not settled until a session has passed
+    assert leases.members() == {"me", "other"}
+    assert leases.members(settled_s=2.0) == {"me"}
+    beat(21)
+    beat(22.5)
+    assert leases.members(settled_s=2.0) == {"me", "other"}
+    # a gap within the window (the session, at least 3 beats) does not reset it
+    for t in (23, 25.5):
+        beat(t)
+    assert leases.members(settled_s=2.0) == {"me", "other"}

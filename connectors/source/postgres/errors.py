@@ -21,8 +21,10 @@ class SlotInUseError(TransientError):
         self.slot, self.pid = slot, pid
         who = f"server process {pid}" if pid else "another connection"
         super().__init__(
-            f"replication slot {slot!r} is in use by {who}: stop the other consumer, or give "
-            f"this connector its own slot.name"
+            f"replication slot {slot!r} is in use by {who}: retried until it lets go (this "
+            f"task's previous holder, a worker that lost it or was killed, holds it until the "
+            f"server notices); if another consumer uses this slot, stop it or give this "
+            f"connector its own slot.name (a new slot takes a new snapshot)"
         )
 
 
