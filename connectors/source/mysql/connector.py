@@ -151,6 +151,10 @@ class MySqlSourceTask(CdcSourceTask):
         self._sampled = 0.0
         self._history_due = 0.0  # (the next thorough check of the stream's binlog position)
         self._binlogs: list[tuple[str, int]] = []  # the server's binlog files and sizes
+        # a stream not yet placed on this server's binlog (`ChangeStream.here`): the newest
+        # binlog file's number at its first sample (a reset meanwhile starts them again)
+        self._here_newest: int | None = None
+        self._here_seqs: dict[str, int] = {}  # and @@gtid_binlog_state's, domain -> seq
         self._gauge_con: Any = None  # its own connection (a failure replaces only it)
         self._beat = Heartbeat(
             cfg.heartbeat_interval_ms, cfg.heartbeat_topics_prefix, cfg.topic_prefix,
@@ -691,11 +695,16 @@ class MySqlSourceTask(CdcSourceTask):
         self.stream.by_file = self._by_file(self._resume)
         self.stream.binlog_server_id = self._server_id
         stored = self._resume.get("binlog_server_id")
-        if self.mariadb and not self.stream.by_file and stored != self._server_id:
-            # by GTID from another server's position (a failover) or an earlier hub's: the
-            # stream's file and position are this server's once the dump names them (a
-            # check in between had taken the other server's file and position for a reset)
-            self.stream.binlog_server_id = stored if isinstance(stored, int) else None
+        self._here_newest = None
+        if (
+            self.mariadb and not self.stream.by_file and isinstance(stored, int)
+            and stored != self._server_id
+        ):  # fmt: skip
+            # by GTID from another server's position (a failover): the stream's file and
+            # position are this server's from its first transaction's end (a check before had
+            # taken the other server's file and position for a reset); an earlier hub's
+            # offset (no server named) is checked as this server's, as before
+            self.stream.binlog_server_id = stored
             self.stream.here = self._server_id
         self.stream.open()
 
@@ -856,6 +865,13 @@ class MySqlSourceTask(CdcSourceTask):
         in the deleted file, heartbeats only, its status RUNNING with no lag, and a restart
         resumed at GTIDs the new history had given other transactions: skipped."""
         stream = self.stream
+        if self.mariadb and stream is not None and stream.here is not None and self._binlogs:
+            try:
+                self._check_unplaced()
+            except PositionLostError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the next sample's turn
+                log.debug("checking the binlogs before the first transaction failed: %s", exc)
         if (
             not self.mariadb or stream is None or stream._txn is not None
             or stream._skip is not None or not stream.gtids or self._gauge_con is None
@@ -884,6 +900,39 @@ class MySqlSourceTask(CdcSourceTask):
             raise PositionLostError(
                 f"{self.cfg.where()}, while streaming: {reset}: {RESET_ADVICE}"
                 + POSITION_LOST_ADVICE
+            )
+
+    def _check_unplaced(self) -> None:
+        """MariaDB, a stream opened by GTID from another server's position, before its first
+        transaction (its file and position on this server not known yet): a reset since the
+        first sample numbers the binlogs back, or the GTIDs (``@@gtid_binlog_state``: some
+        domain's highest sequence number lower); it compares this server with itself only,
+        so a failover cannot look like one. Unseen, the restart resumed at GTIDs the new
+        history had given other transactions (the first 14 of 40 new rows skipped)."""
+        from connectors.source.mysql.server import query
+
+        assert self._gauge_con is not None
+        newest = max(binlog_number(f) for f, _ in self._binlogs)
+        row = query(self._gauge_con, "SELECT @@gtid_binlog_state")
+        seqs: dict[str, int] = {}
+        for gtid in str(row[0][0] if row and row[0][0] else "").split(","):
+            parts = gtid.strip().split("-")
+            if len(parts) == 3 and parts[2].isdigit():
+                seqs[parts[0]] = max(seqs.get(parts[0], 0), int(parts[2]))
+        if self._here_newest is None:
+            self._here_newest, self._here_seqs = newest, seqs
+            return
+        back = [d for d, seq in self._here_seqs.items() if seqs.get(d, 0) < seq]
+        if newest < self._here_newest or back:
+            what = (
+                f"the server's newest binlog went back from number {self._here_newest} to "
+                f"{newest}" if newest < self._here_newest else
+                f"the server's GTIDs of domain {back[0]} went back from "
+                f"{self._here_seqs[back[0]]} to {seqs.get(back[0], 0)}"
+            )  # fmt: skip
+            raise PositionLostError(
+                f"{self.cfg.where()}, while streaming: {what} before the stream's first "
+                f"transaction: {RESET_ADVICE}" + POSITION_LOST_ADVICE
             )
 
     def metrics(self) -> dict[str, float]:

@@ -176,3 +176,63 @@ def test_another_servers_position_resumes_by_its_gtids(own: MariaDBServer, db: s
         task.stop()
     with pytest.raises(PositionLostError, match="no event boundary"):  # (this server's)
         start(cfg, {**offset, "pos": offset["pos"] - 1})
+
+
+def test_another_servers_position_is_this_servers_from_the_first_transaction(
+    own: MariaDBServer, db: str
+) -> None:
+    # (a diff review's: the offsets stored from then on name this server, so that its checks
+    # apply at the next start)
+    cfg, offset = _streamed(own, db, 3)
+    cur = root(own, db).cursor()
+    cur.execute("INSERT INTO t VALUES (4)")
+    task = start(cfg, {**offset, "binlog_server_id": 99, "pos": offset["pos"] - 1})
+    try:
+        assert task.stream.binlog_server_id == 99  # (its file and position not yet read here)
+        poll_until(task, 1)
+        assert task.stream.binlog_server_id == 1 and task.stream.here is None
+        assert task.test_offset.get("binlog_server_id") == 1, task.test_offset
+    finally:
+        task.stop()
+
+
+def test_a_reset_before_the_first_transaction_after_a_failover_stops_the_task(
+    own: MariaDBServer, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (a diff review's, on the code before too: opened from another server's position and
+    # idle, a RESET MASTER went unseen, and the restart skipped the first 7-14 of 40 new rows)
+    monkeypatch.setattr(my_connector, "SAMPLE_INTERVAL_S", 0.2)
+    monkeypatch.setattr(my_connector, "HISTORY_CHECK_S", 0.2)
+    cfg, offset = _streamed(own, db, 3)
+    last = {**offset, "binlog_server_id": 99, "pos": offset["pos"] - 1}
+    task = start(cfg, last)
+    cur = root(own, db).cursor()
+    try:
+        poll_for(task, 0.5)
+        cur.execute("RESET MASTER")
+        for i in range(100, 140):
+            cur.execute("INSERT INTO t VALUES (%s)", (i,))
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                got = poll(task)
+                if got:
+                    last = dict(got[-1].source_offset)
+        except PositionLostError:  # (named while streaming: the server's end of the stream
+            return  # or its refusal to go on, or the binlogs numbered back)
+        except Exception:  # noqa: BLE001 - a lost connection: the restart must say it
+            pass
+    finally:
+        task.stop()
+    try:  # the restart from the last offset: a PositionLostError, or every new row
+        task = start(cfg, last)
+    except PositionLostError:
+        return
+    try:
+        ids: list[int] = []
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            ids += [r.key["id"] for r in poll(task) if r.topic and r.value]
+        assert sorted(ids) == list(range(100, 140)), sorted(ids)
+    finally:
+        task.stop()
