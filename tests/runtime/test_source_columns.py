@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hub.log import Log
+from hub.log import Log, TopicPartition
 from hub.runtime import source_runner
 from hub.runtime.api import (
     ConnectorConfig,
@@ -212,6 +212,10 @@ def test_a_record_that_fails_to_convert_is_reported_and_its_batch_is_written_who
         wait_for(lambda: worker.status()["columns"][0].state == "FAILED", 20, "the failure")
         assert worker.status()["columns"][0].records == 0
         assert OffsetStore(worker.log).offsets("columns") == {}
+        log = worker.log
+        assert not log.has_topic("t") or all(
+            log.watermarks(TopicPartition("t", p))[1] == 0 for p in range(log.partition_count("t"))
+        )  # (nothing of the batch in the log)
     finally:
         worker.stop()
 

@@ -1090,7 +1090,7 @@ def test_parallel_snapshot_reads_all_tables_in_one_database_snapshot(
 ) -> None:
     """snapshot.max.threads=3: while writers insert the same id into a and b in one
     transaction, the snapshot's rows of a and b are the same ids (one database snapshot for
-    all connections), every row is read once, and events still come table by table."""
+    all connections) and every row is read once."""
     sql.execute("CREATE TABLE a (id int PRIMARY KEY)")
     sql.execute("CREATE TABLE b (id int PRIMARY KEY)")
     sql.execute("INSERT INTO a SELECT generate_series(1, 3000)")
@@ -1128,8 +1128,9 @@ def test_parallel_snapshot_reads_all_tables_in_one_database_snapshot(
             for name in ("a", "b", "c", "d", "e")
         }
     assert len(ids["a"]) >= 3000 and sorted(ids["a"]) == sorted(ids["b"])
-    for name in ids:
-        assert ids[name] == sorted(set(ids[name])), name  # once each, in key order
+    for name in ids:  # once each (a table the planner estimates big enough is read in key
+        # ranges side by side, whose chunks come as they come: not in key order then)
+        assert len(ids[name]) == len(set(ids[name])), name
     assert len(ids["c"]) == len(ids["d"]) == len(ids["e"]) == 2500
 
 
