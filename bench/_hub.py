@@ -175,6 +175,8 @@ def run_hub(
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=err, stdout=subprocess.DEVNULL)
     peak, pid, first = 0.0, proc.pid, None
+    looked, tail, next_look = 0, "", 0.0
+    failed_at: tuple[float, int] | None = None  # (when a task failed, records durable then)
     try:
         while True:
             if profile_dir and pid == proc.pid:  # py-spy's child is hub
@@ -189,10 +191,23 @@ def run_hub(
             if proc.poll() is not None:
                 raise SystemExit(f"hub exited early, see {work / (name + '.stderr')}:\n"
                                  + (work / f"{name}.stderr").read_text()[-3000:])  # fmt: skip
-            # a failed task leaves `hub run` up, retrying: said at once, not at the timeout
-            tail = (work / f"{name}.stderr").read_text(errors="replace")[-3000:]
-            if " failed: " in tail and "(restarting in" in tail:
-                raise SystemExit(f"a task of hub failed in {name}:\n{tail}")
+            # a failed task leaves `hub run` up, retrying: a phase that makes no progress
+            # for 30 s after a task failed ends then, not at the timeout (the log read from
+            # where the last look ended)
+            if time.perf_counter() >= next_look:
+                next_look = time.perf_counter() + 1.0
+                with open(work / f"{name}.stderr", "rb") as f:
+                    f.seek(looked)
+                    new = f.read()
+                looked += len(new)
+                tail = (tail + new.decode(errors="replace"))[-3000:]
+                if b" failed: " in new and b"(restarting in" in new:
+                    failed_at = (time.perf_counter(), done)
+                if failed_at is not None and done > failed_at[1]:
+                    failed_at = None  # (it went on after the failure)
+                if failed_at is not None and time.perf_counter() - failed_at[0] > 30:
+                    raise SystemExit(f"a task of hub failed in {name} and made no progress "
+                                     f"for 30 s:\n{tail}")  # fmt: skip
             if time.perf_counter() - t0 > timeout:
                 raise SystemExit(
                     f"hub did not finish {name} within {timeout:.0f} s "
