@@ -362,9 +362,9 @@ class ChangeStream:
         # MariaDB: the @@server_id of the server whose binlog this is (in the offsets: a
         # failover's server has other files; MySqlSourceTask sets it)
         self.binlog_server_id: int | None = None
-        # opened by GTID at a position read from another server (or an earlier hub's): its
-        # file and position are this server's from the first transaction's end, and only
-        # then do the offsets and the reset checks take them as such (``here``: its id)
+        # opened by GTID at a position read from another server (a failover): its file and
+        # position are this server's from the first transaction's end, and only then do the
+        # offsets and the reset checks take them as such (``here``: this server's id)
         self.here: int | None = None
         self._mysql_gtids: MySqlGtidSet | None = None  # MySQL's executed set, parsed
         # inside a transaction at the restart: skip what was emitted
