@@ -408,3 +408,26 @@ def test_a_worker_frozen_past_its_session_commits_no_older_offsets(
         cluster.stop_all()
     finally:
         cluster.reap()
+
+
+def test_workers_of_two_group_ids_over_the_same_topics_are_told(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    """A typo in one worker's group.id, its storage topics the same: each group runs every
+    connector, every record twice, and nothing said so (a review's). Each side now logs an
+    error naming the other's worker."""
+    cluster = Workers(kafka_broker, tmp_path)
+    (tmp_path / "b").mkdir()
+    other = Workers(kafka_broker, tmp_path / "b")
+    text = cluster.config.read_text()
+    gid = text.split("group.id: ")[1].split()[0]
+    other.config.write_text(text.replace(f"group.id: {gid}", f"group.id: {gid}-typo"))
+    told = "of another cluster (its beats in"
+    try:
+        a, b = cluster.start(), other.start()
+        wait_for(lambda: told in cluster.log(a) and told in other.log(b), 40, "the errors")
+        assert f"its beats in {gid}-typo.workers) uses this cluster's" in cluster.log(a)
+        assert f"its beats in {gid}.workers) uses this cluster's" in other.log(b)
+    finally:
+        for w in (cluster, other):
+            w.reap()

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # clocks say), an hour of beats
 _BEATS = {"retention.ms": str(3600_000), "message.timestamp.type": "LogAppendTime"}
 BEAT_S = 1.0  # how often a worker says it is alive
+OTHERS_S = 10.0  # how often the other clusters' beats topics are looked for
 
 
 def ideal(tasks: Iterable[str], workers: Iterable[str]) -> dict[str, str]:
@@ -110,6 +111,11 @@ class TaskLeases:
         self._beats = Consumer({**client, "group.id": f"hub-util-{uuid.uuid4().hex}",
                                 "enable.auto.commit": False})  # fmt: skip
         self._beats.assign([KafkaTopicPartition(self.members_topic, 0, OFFSET_BEGINNING)])
+        # other clusters' beats topics, read from their end: workers of another group.id
+        # over this cluster's storage topics each run every connector (`_foreign`)
+        self._others: set[str] = set()
+        self._others_due = 0.0
+        self._foreign_told: set[str] = set()
 
     @staticmethod
     def _create(admin: Any, topic: str, config: dict[str, str], timeout: float = 30) -> None:
@@ -223,9 +229,15 @@ class TaskLeases:
                 self._next_beat = time.monotonic() + BEAT_S
                 self._beat(gone=False)
             self._producer.poll(0)
+            if time.monotonic() >= self._others_due:
+                self._others_due = time.monotonic() + OTHERS_S
+                self._read_others()
             for m in self._beats.consume(1000, 0):
                 if m.error() is None and m.key() is not None:
-                    self._saw(m)
+                    if m.topic() == self.members_topic:
+                        self._saw(m)
+                    else:
+                        self._foreign(m)
             if time.monotonic() >= self._confirm_at:
                 self._polled = time.monotonic()
 
@@ -247,6 +259,49 @@ class TaskLeases:
             self._producer.produce(self.members_topic, value, self.member.encode())
         except Exception as exc:  # noqa: BLE001 - (a full queue: the next beat)
             log.debug("heartbeat: %s", exc)
+
+    def _read_others(self) -> None:
+        """Read the beats of every other cluster on these brokers too, from their end."""
+        from confluent_kafka import OFFSET_END
+        from confluent_kafka import TopicPartition as KafkaTopicPartition
+
+        try:
+            topics = self._admin.list_topics(timeout=5).topics
+        except Exception as exc:  # noqa: BLE001 - the next look's turn
+            log.debug("listing the clusters' beats topics: %s", exc)
+            return
+        new = {t for t in topics if t.endswith(".workers") and t != self.members_topic}
+        new -= self._others
+        if new:
+            self._beats.incremental_assign(
+                [KafkaTopicPartition(t, 0, OFFSET_END) for t in sorted(new)]
+            )
+            self._others |= new
+
+    def _foreign(self, m: Any) -> None:
+        """A beat of another cluster's worker: one over this cluster's storage topics is an
+        error in the log (each cluster runs every connector: every record twice)."""
+        try:
+            doc = json.loads(m.value())
+        except (TypeError, ValueError):
+            return
+        theirs = doc.get("settings") if isinstance(doc, dict) else None
+        topic = str(m.topic())
+        if not isinstance(theirs, dict) or topic in self._foreign_told or doc.get("gone"):
+            return
+        shared = [
+            k for k in ("config.storage.topic", "offset.storage.topic")
+            if theirs.get(k) is not None and theirs.get(k) == self.settings.get(k)
+        ]  # fmt: skip
+        if shared:
+            self._foreign_told.add(topic)
+            log.error(
+                "worker %s of another cluster (its beats in %s) uses this cluster's %s (%s): "
+                "each cluster runs every connector, writing every record twice; give every "
+                "worker of one cluster the same group.id, and each cluster its own storage "
+                "topics", doc.get("worker_id"), topic, " and ".join(shared),
+                self.settings.get(shared[0]),
+            )  # fmt: skip
 
     def _saw(self, m: Any) -> None:
         try:
