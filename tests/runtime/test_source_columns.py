@@ -26,10 +26,8 @@ from hub.runtime.api import (
 from hub.runtime.offsets import OffsetStore
 from hub.runtime.worker import ConnectorSpec, Worker
 from tests.connectors.postgres.helpers import wait_for
+from tests.runtime.test_source_batches import SCHEMA, A, B, _seq
 
-SCHEMA = {"type": "struct", "optional": False, "fields": [
-    {"type": "int64", "optional": False, "field": "n"}]}  # fmt: skip
-A, B = {"table": "a"}, {"table": "b"}
 STAMP = 1_700_000_000_000
 
 
@@ -225,10 +223,6 @@ def test_a_batch_with_a_key_short_or_no_topic_is_refused_at_once() -> None:
         SourceBatch("t", [1, 2], [1])
     with pytest.raises(ValueError, match="a topic is needed"):
         SourceBatch("", [1])
-
-
-def _seq(headers: Any) -> int:
-    return int(dict(headers)[source_runner.SEQ_HEADER].rpartition(b"/")[2])
 
 
 def _by_record(recs: list[Any]) -> dict[Any, tuple[Any, ...]]:
