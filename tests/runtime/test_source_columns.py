@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,12 @@ from hub.runtime.api import (
     SourceBatch,
     SourceConnector,
     SourceRecord,
-    SourceTask,
     SourceTaskContext,
 )
 from hub.runtime.offsets import OffsetStore
 from hub.runtime.worker import ConnectorSpec, Worker
 from tests.connectors.postgres.helpers import wait_for
+from tests.runtime import test_source_batches as batches
 from tests.runtime.test_source_batches import SCHEMA, A, B, _seq
 
 STAMP = 1_700_000_000_000
@@ -76,20 +76,11 @@ def _as_records(polls: list[list[SourceRecord | SourceBatch]]) -> list[list[Sour
     return out
 
 
-class Task(SourceTask):
+class Task(batches.Task):  # (its poll and stop: the polls given, one at a time)
     POLLS: list[list[Any]] = []
 
     def start(self, config: Mapping[str, Any], context: SourceTaskContext) -> None:
         self.polls = list(type(self).POLLS)
-
-    def poll(self) -> Sequence[SourceRecord | SourceBatch]:
-        if not self.polls:
-            time.sleep(0.05)
-            return []
-        return self.polls.pop(0)
-
-    def stop(self) -> None:
-        pass
 
 
 class Source(SourceConnector):
