@@ -1,6 +1,6 @@
 """datagen -> log -> FileStreamSink throughput, against the log's own append rate.
 
-    python bench/connect_bench.py --records 200000
+    python bench/connect_bench.py --records 1000000
 
 Reference, measured in the same run: appending the records datagen makes, encoded beforehand,
 straight into the log with Producer.send_many, 10 000 a call (the ceiling for any source; the
@@ -56,7 +56,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--records", type=int, default=200_000)
+    ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--dir", default=None)
     _results.add_json_arg(ap)
     args = ap.parse_args()
