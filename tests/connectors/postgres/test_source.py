@@ -2060,7 +2060,7 @@ def test_a_lost_replication_connection_is_said_with_its_slot_and_server(
         assert cfg["slot.name"] in str(lost.value), lost.value
     finally:
         task.stop()
-        sql.execute("SELECT pg_drop_replication_slot(%s)", (cfg["slot.name"],))
+        _drop_slot(sql, cfg["slot.name"])
 
 
 def _drop_role(sql: Any, db: str, role: str) -> None:
@@ -2068,6 +2068,19 @@ def _drop_role(sql: Any, db: str, role: str) -> None:
     for (slot,) in sql.execute(
         "SELECT slot_name FROM pg_replication_slots WHERE database = %s", (db,)
     ).fetchall():
-        sql.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+        _drop_slot(sql, slot)
     sql.execute(f"DROP OWNED BY {role}")
     sql.execute(f"DROP ROLE {role}")
+
+
+def _drop_slot(sql: Any, slot: str) -> None:
+    """A test's slot dropped: a stopped task's walsender may hold it a moment longer (the
+    server has yet to notice), so it is ended first and waited for."""
+    active = "SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s"
+    deadline = time.monotonic() + 10
+    while (row := sql.execute(active, (slot,)).fetchone()) and row[0]:
+        sql.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    sql.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
