@@ -115,19 +115,27 @@ def _run(tmp_path: Path) -> tuple[dict[str, list[Any]], dict[str, Any], int, int
     finally:
         worker.stop()
     t1 = time.time_ns() // 1_000_000
-    log = Log(str(tmp_path / "data"))
+    got, stored = _logged(tmp_path / "data", "batches", ("t", "u"))
+    return got, stored, t0, t1
+
+
+def _logged(
+    data: Path, connector: str, topics: tuple[str, ...]
+) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """Each topic's records (partition, offset, key, value, headers, timestamp) over its 3
+    partitions, and the connector's stored offsets."""
+    log = Log(str(data))
     try:
         got: dict[str, list[Any]] = {}
-        for topic in ("t", "u"):
+        for topic in topics:
             for p in range(3):
                 for r in log.partition(topic, p).records(0)[0]:
                     got.setdefault(topic, []).append(
                         (p, r.offset, r.key, r.value, r.headers, r.timestamp)
                     )
-        stored = OffsetStore(log).offsets("batches")
+        return got, OffsetStore(log).offsets(connector)
     finally:
         log.close()
-    return got, stored, t0, t1
 
 
 def test_the_batch_path_writes_what_the_record_path_writes(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hub.log import Log, TopicPartition
+from hub.log import TopicPartition
 from hub.runtime import source_runner
 from hub.runtime.api import (
     ConnectorConfig,
@@ -116,16 +116,7 @@ def _run(
     finally:
         worker.stop()
     t1 = time.time_ns() // 1_000_000
-    log = Log(str(tmp_path / "data"))
-    try:
-        got: dict[str, list[Any]] = {}
-        for topic in topics:
-            for p in range(3):
-                for r in log.partition(topic, p).records(0)[0]:
-                    got.setdefault(topic, []).append((p, r.key, r.value, r.headers, r.timestamp))
-        stored = OffsetStore(log).offsets("columns")
-    finally:
-        log.close()
+    got, stored = batches._logged(tmp_path / "data", "columns", topics)
     return got, stored, t0, t1
 
 
@@ -161,12 +152,12 @@ def test_batches_write_what_the_same_records_write(
             assert bts == rts or (b0 <= bts <= b1 and r0 <= rts <= r1)
     assert sum(len(v) for v in batched.values()) == 50 + 10 + 4
     if transforms:
-        assert all(b'"via":"smt"' in v for _, _, v, _, _ in batched["routed"])
+        assert all(b'"via":"smt"' in v for _, _, _, v, _, _ in batched["routed"])
     # one seq each, in poll order within every partition
     seqs = []
     for recs in batched.values():
         for p in range(3):
-            mine = [_seq(h) for q, _, _, h, _ in recs if q == p]
+            mine = [_seq(h) for q, _, _, _, h, _ in recs if q == p]
             assert mine == sorted(mine)
             seqs += mine
     assert sorted(seqs) == list(range(1, 65))
@@ -186,7 +177,7 @@ def test_a_record_that_fails_to_convert_is_reported_and_its_batch_is_written_who
     caplog.set_level(logging.WARNING)
     tolerant = {"errors.tolerance": "all", "errors.log.enable": True}
     got, offsets, _, _ = _run(tmp_path / "all", polls, tolerant, ("t",))
-    assert sorted(v for _, _, v, _, _ in got["t"]) == [
+    assert sorted(v for _, _, _, v, _, _ in got["t"]) == [
         b'{"schema":null,"payload":{"n":0}}', b'{"schema":null,"payload":{"n":1}}',
         b'{"schema":null,"payload":{"n":3}}',
     ]  # fmt: skip
@@ -217,4 +208,4 @@ def test_a_batch_with_a_key_short_or_no_topic_is_refused_at_once() -> None:
 
 
 def _by_record(recs: list[Any]) -> dict[Any, tuple[Any, ...]]:
-    return {(_seq(h), v): (p, k, ts) for p, k, v, h, ts in recs}
+    return {(_seq(h), v): (p, k, ts) for p, _, k, v, h, ts in recs}
