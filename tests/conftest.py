@@ -12,6 +12,11 @@ import pytest
 
 # Run the repository's code even when hub is not installed (plain `pytest` from a checkout).
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# pytest caches a test module's assertion-rewritten bytecode only when bytecode may be written:
+# under PYTHONDONTWRITEBYTECODE=1 (this machine's environment) each of the six xdist workers
+# rewrote and compiled every test module again, 8-11 s of CPU each a run. The test modules are
+# ours to cache, as the hub modules are (pytest_configure below).
+sys.dont_write_bytecode = False
 
 # BigQuery: `bigquery_server` (bqemulator, one per session) and `bigquery_dataset`.
 from tests.fixtures.bigquery import bigquery_dataset, bigquery_server  # noqa: E402, F401
