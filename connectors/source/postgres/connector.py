@@ -136,6 +136,7 @@ class PostgresSourceTask(CdcSourceTask):
         )  # fmt: skip
         self._sampled = 0.0
         self._publication_due = time.monotonic() + PUBLICATION_CHECK_S
+        self._members: dict[int, set[str]] = {}  # the publication's entries (see start)
         self._stop_with: Exception | None = None  # (raised at the next poll: see poll)
         self.json_encoding = context.json_encoding
         self.encoder = (
@@ -172,6 +173,9 @@ class PostgresSourceTask(CdcSourceTask):
         published = replication.ensure_publication(
             self.meta, cfg, tables, self._signal_table(tables)
         )
+        # (the publication's entries as the task starts: one gone at a check was taken out,
+        # whether or not it was put back since; see _check_publication)
+        self._members = replication.memberships(self.meta, cfg.publication_name)
         from connectors.source.cdc.masks import ColumnMasks
         from connectors.source.postgres.schemas import TableSchemas
 
@@ -772,9 +776,18 @@ class PostgresSourceTask(CdcSourceTask):
             )
             unlogged = set(now_unlogged)
             missing = replication.unpublished_now(self.meta, name, self.filters.table)
+            members = replication.memberships(self.meta, name)
         except psycopg.OperationalError as exc:  # (the next poll's turn; the stream goes on)
             log.debug("checking publication %s failed: %s", name, exc)
             return []
+        # an entry gone since the last look: its tables were out of the publication for a
+        # while, their changes then not published. Those out now are seen below; those put
+        # back already (between two looks) are published, so nothing else would show it
+        gone = {n for oid, names in self._members.items() if oid not in members for n in names}
+        self._members = members
+        out = {f"{s}.{t}" for s, t in missing}
+        back = sorted(n for n in gone if n in ids and n not in out and n not in self._unlogged)
+        told = self._put_back(back) if back else []
         if unlogged - self._unlogged:  # (made UNLOGGED while the task ran)
             log.warning("%s: %s", ", ".join(sorted(unlogged - self._unlogged)),
                         catalog.UNLOGGED_LINE)  # fmt: skip
@@ -787,12 +800,12 @@ class PostgresSourceTask(CdcSourceTask):
             )  # fmt: skip
         self._left_out = left_out
         if not missing:
-            return []
+            return told
         # (an UNLOGGED table is in no publication: warned of above, never added)
         missing = [(s, t) for s, t in missing if f"{s}.{t}" not in self._unlogged]
         shown = [f"{s}.{t}" for s, t in missing]
         if not shown:
-            return []
+            return told
         if cfg.publication_autocreate_mode != "filtered":
             self._stop_with = ConfigError(replication.unpublished_while_streaming(name, shown))
             return self._captured.missed(
@@ -801,14 +814,30 @@ class PostgresSourceTask(CdcSourceTask):
         if not replication.publish_too(self.meta, cfg, missing):
             log.info("publication %s: adding %s waits on a lock; tried again in %.0f s",
                      name, ", ".join(shown), PUBLICATION_CHECK_S)  # fmt: skip
-            return []
+            return told
         log.warning(
             "publication %s did not publish %s, captured (made or taken out of it while the "
             "task ran): added now; changes made to %s before were not published and are not "
             "in the events: signal an incremental snapshot of %s (signal.data.collection)",
             name, ", ".join(shown), *(["it"] * 2 if len(shown) == 1 else ["them"] * 2),
         )  # fmt: skip
-        return []
+        return told
+
+    def _put_back(self, tables: list[str]) -> list[SourceRecord]:
+        """Captured tables taken out of the publication and put back between two checks: the
+        server sent nothing of their changes in between, and nothing else shows it. The task
+        goes on (they are published again); a warning says what to do, and the next start
+        says it again (the captured set's record, to store first)."""
+        name = self.cfg.publication_name
+        log.warning(
+            "publication %s: %s taken out of it and put back while the task ran: changes "
+            "made to %s while out of it were not published and are not in the events: signal "
+            "an incremental snapshot of %s (signal.data.collection)",
+            name, ", ".join(tables), *(["it"] * 2 if len(tables) == 1 else ["them"] * 2),
+        )  # fmt: skip
+        return self._captured.missed(
+            tables, f"out of publication {name} and put back while the connector streamed"
+        )  # fmt: skip
 
     def _sample_server(self) -> None:
         """The server's WAL position and the slot's, for the lag and retained-WAL gauges."""

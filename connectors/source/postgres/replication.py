@@ -137,6 +137,40 @@ WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND NOT EXISTS (
 """
 
 
+_MEMBERS = """
+SELECT r.oid, n.nspname, c.relname
+FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid
+CROSS JOIN LATERAL (
+    SELECT r.prrelid AS relid UNION SELECT relid FROM pg_partition_tree(r.prrelid)
+) t
+JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE p.pubname = %(name)s
+"""
+_SCHEMA_MEMBERS = """
+UNION ALL
+SELECT m.oid, n.nspname, c.relname
+FROM pg_publication_namespace m JOIN pg_publication p ON p.oid = m.pnpubid
+JOIN pg_namespace n ON n.oid = m.pnnspid
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
+WHERE p.pubname = %(name)s
+"""
+
+
+def memberships(conn: psycopg.Connection[Any], name: str) -> dict[int, set[str]]:
+    """The publication's entries (a table, or from PostgreSQL 15 a schema) by the oid of
+    their catalog row, each with the tables it publishes (``schema.table``, a partitioned
+    table's partitions too). A table taken out of the publication and added back has an entry
+    of another oid: an entry gone between two looks names tables whose changes in between
+    were not published, whether or not they are published again. Empty for FOR ALL TABLES."""
+    # (pg_partition_tree lists nothing for a table outside a partition tree: the entry's own
+    # table is taken as well)
+    sql = _MEMBERS + (_SCHEMA_MEMBERS if conn.info.server_version >= 150000 else "")
+    out: dict[int, set[str]] = {}
+    for oid, schema, table in conn.execute(sql, {"name": name}).fetchall():
+        out.setdefault(int(oid), set()).add(f"{schema}.{table}")
+    return out
+
+
 def unpublished_now(
     conn: psycopg.Connection[Any], name: str, captured: Callable[[str, str], bool]
 ) -> list[tuple[str, str]]:
