@@ -136,7 +136,7 @@ class PostgresSourceTask(CdcSourceTask):
         )  # fmt: skip
         self._sampled = 0.0
         self._publication_due = time.monotonic() + PUBLICATION_CHECK_S
-        self._members: dict[int, set[str]] = {}  # the publication's entries (see start)
+        self._members: replication.Members = {}  # the publication's entries (see start)
         self._stop_with: Exception | None = None  # (raised at the next poll: see poll)
         self.json_encoding = context.json_encoding
         self.encoder = (
@@ -780,13 +780,14 @@ class PostgresSourceTask(CdcSourceTask):
         except psycopg.OperationalError as exc:  # (the next poll's turn; the stream goes on)
             log.debug("checking publication %s failed: %s", name, exc)
             return []
-        # an entry gone since the last look: its tables were out of the publication for a
-        # while, their changes then not published. Those out now are seen below; those put
-        # back already (between two looks) are published, so nothing else would show it
-        gone = {n for oid, names in self._members.items() if oid not in members for n in names}
+        # a table published now whose entries of the last look are all gone was out of the
+        # publication for a while, its changes then not published; nothing else shows it
+        # (one out now is seen below)
+        back = [
+            n for n in replication.put_back(self._members, members)
+            if n in ids and n not in self._unlogged
+        ]  # fmt: skip
         self._members = members
-        out = {f"{s}.{t}" for s, t in missing}
-        back = sorted(n for n in gone if n in ids and n not in out and n not in self._unlogged)
         told = self._put_back(back) if back else []
         if unlogged - self._unlogged:  # (made UNLOGGED while the task ran)
             log.warning("%s: %s", ", ".join(sorted(unlogged - self._unlogged)),
@@ -827,13 +828,23 @@ class PostgresSourceTask(CdcSourceTask):
         """Captured tables taken out of the publication and put back between two checks: the
         server sent nothing of their changes in between, and nothing else shows it. The task
         goes on (they are published again); a warning says what to do, and the next start
-        says it again (the captured set's record, to store first)."""
+        says it again (the captured set's record, to store first). The catalog cannot tell
+        it from an entry replaced in one statement (SET TABLE changing a row filter or
+        column list, a schema entry swapped for table entries), which loses nothing: the
+        warning names both."""
         name = self.cfg.publication_name
+        shown = ", ".join(tables[:10]) + (
+            f" and {len(tables) - 10} more" if len(tables) > 10 else ""
+        )  # fmt: skip
         log.warning(
-            "publication %s: %s taken out of it and put back while the task ran: changes "
-            "made to %s while out of it were not published and are not in the events: signal "
-            "an incremental snapshot of %s (signal.data.collection)",
-            name, ", ".join(tables), *(["it"] * 2 if len(tables) == 1 else ["them"] * 2),
+            "publication %s: %s taken out of it and put back, or moved to another of its "
+            "entries, while the connector streamed (within the last %.0f s): changes made to "
+            "%s while out of the publication were not published and are not in the events: "
+            "signal an incremental snapshot of %s "
+            "(signal.data.collection; it copies the rows there are, a row deleted meanwhile "
+            "stays in the sinks)",
+            name, shown, PUBLICATION_CHECK_S,
+            *(["it"] * 2 if len(tables) == 1 else ["them"] * 2),
         )  # fmt: skip
         return self._captured.missed(
             tables, f"out of publication {name} and put back while the connector streamed"

@@ -137,38 +137,66 @@ WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND NOT EXISTS (
 """
 
 
+# a publication's entries: each table entry with its table and, through pg_inherits (which,
+# unlike pg_partition_tree, takes no lock on a partition another session holds exclusively),
+# its partitions; then (PostgreSQL 15) each schema entry with its schema's tables; and the
+# publication itself as entry -oid, without tables
 _MEMBERS = """
-SELECT r.oid, n.nspname, c.relname
-FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid
-CROSS JOIN LATERAL (
-    SELECT r.prrelid AS relid UNION SELECT relid FROM pg_partition_tree(r.prrelid)
-) t
+WITH RECURSIVE pub AS (SELECT oid FROM pg_publication WHERE pubname = %(name)s),
+tree(entry, relid) AS (
+    SELECT r.oid::int8, r.prrelid FROM pg_publication_rel r JOIN pub ON pub.oid = r.prpubid
+    UNION ALL
+    SELECT t.entry, i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid
+)
+SELECT t.entry, c.oid::int8, n.nspname, c.relname FROM tree t
 JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE p.pubname = %(name)s
+UNION ALL
+SELECT -(oid::int8), 0, '', '' FROM pub
 """
 _SCHEMA_MEMBERS = """
 UNION ALL
-SELECT m.oid, n.nspname, c.relname
-FROM pg_publication_namespace m JOIN pg_publication p ON p.oid = m.pnpubid
+SELECT m.oid::int8, c.oid::int8, n.nspname, c.relname
+FROM pg_publication_namespace m JOIN pub ON pub.oid = m.pnpubid
 JOIN pg_namespace n ON n.oid = m.pnnspid
 JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
-WHERE p.pubname = %(name)s
 """
 
+# entry oid -> {relation oid: "schema.table"} (`memberships`)
+Members = dict[int, dict[int, str]]
 
-def memberships(conn: psycopg.Connection[Any], name: str) -> dict[int, set[str]]:
+
+def memberships(conn: psycopg.Connection[Any], name: str) -> Members:
     """The publication's entries (a table, or from PostgreSQL 15 a schema) by the oid of
-    their catalog row, each with the tables it publishes (``schema.table``, a partitioned
-    table's partitions too). A table taken out of the publication and added back has an entry
-    of another oid: an entry gone between two looks names tables whose changes in between
-    were not published, whether or not they are published again. Empty for FOR ALL TABLES."""
-    # (pg_partition_tree lists nothing for a table outside a partition tree: the entry's own
-    # table is taken as well)
+    their catalog row, each with the relations it publishes (a partitioned table's partitions
+    too), and the publication itself as ``-oid`` (none when there is no such publication). A
+    table taken out of the publication and put back has an entry of another oid (`put_back`).
+    Only the publication for FOR ALL TABLES. One statement: one snapshot of the catalog."""
     sql = _MEMBERS + (_SCHEMA_MEMBERS if conn.info.server_version >= 150000 else "")
-    out: dict[int, set[str]] = {}
-    for oid, schema, table in conn.execute(sql, {"name": name}).fetchall():
-        out.setdefault(int(oid), set()).add(f"{schema}.{table}")
+    out: Members = {}
+    for entry, relid, schema, table in conn.execute(sql, {"name": name}).fetchall():
+        rels = out.setdefault(int(entry), {})
+        if relid:
+            rels[int(relid)] = f"{schema}.{table}"
     return out
+
+
+def put_back(before: Members, now: Members) -> list[str]:
+    """The relations published at both looks (``schema.table`` as named now) by none of the
+    entries that published them at the first: each of those was dropped in between, so
+    their changes were not published for a while (taken out and put back, or moved from
+    one entry to another through a moment without). Nothing when the publication itself is
+    another one, or gone (dropped, renamed: the stream says so itself)."""
+    publication = {e for e in now if e < 0}
+    if not publication or publication != {e for e in before if e < 0}:
+        return []
+    was: dict[int, set[int]] = {}
+    for entry, rels in before.items():
+        for rel in rels:
+            was.setdefault(rel, set()).add(entry)
+    names = {rel: name for rels in now.values() for rel, name in rels.items()}
+    return sorted(
+        names[rel] for rel, entries in was.items() if rel in names and not entries & now.keys()
+    )  # fmt: skip
 
 
 def unpublished_now(

@@ -1750,7 +1750,7 @@ def test_a_table_taken_out_of_the_publication_and_put_back_between_checks_is_tol
         "publication.autocreate.mode": "disabled" if mode == "schema" else mode,
     })  # fmt: skip
     task = start_task(cfg)
-    told = "b taken out of it and put back while the task ran"
+    told = "b taken out of it and put back, or moved to another of its entries, while"
     try:
         deadline = _streaming(task)
         got: list[Any] = []
@@ -1778,6 +1778,150 @@ def test_a_table_taken_out_of_the_publication_and_put_back_between_checks_is_tol
     assert [r.key for r in got if r.topic == "app.public.a"] == [{"id": 3}]
     kept = [r.source_offset for r in got if "put back while the connector streamed" in repr(r)]
     assert kept and b in repr(kept[-1]), kept
+
+
+_NOT_PUT_BACK = {
+    # the publication made again in one transaction: b published throughout
+    "publication remade": (
+        "CREATE PUBLICATION mine FOR TABLE a, b",
+        ["BEGIN; DROP PUBLICATION mine; CREATE PUBLICATION mine FOR TABLE a, b; COMMIT"],
+    ),
+    # b's own entry dropped once a schema entry publishes it too
+    "schema entry first": (
+        "CREATE PUBLICATION mine FOR TABLE a, b",
+        [
+            "ALTER PUBLICATION mine ADD TABLES IN SCHEMA public",
+            "-",
+            "ALTER PUBLICATION mine DROP TABLE b",
+        ],
+    ),
+    # a partition's own entry dropped, its root's publishes it still
+    "partition under its root": (
+        "CREATE TABLE r (id int PRIMARY KEY) PARTITION BY RANGE (id); "
+        "CREATE TABLE r1 PARTITION OF r FOR VALUES FROM (0) TO (10); "
+        "CREATE PUBLICATION mine FOR TABLE a, b, r, r1",
+        ["ALTER PUBLICATION mine DROP TABLE r1"],
+    ),
+    # b swapped for another published table by renames
+    "swap by renames": (
+        "CREATE TABLE b_new (id int PRIMARY KEY); CREATE PUBLICATION mine FOR TABLE a, b, b_new",
+        [
+            "BEGIN; ALTER TABLE b RENAME TO b_old; ALTER TABLE b_new RENAME TO b; "
+            "DROP TABLE b_old; COMMIT"
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_NOT_PUT_BACK))
+def test_a_publication_changed_without_unpublishing_a_table_tells_nothing(
+    pg_server: PgServer,
+    pg_db: str,
+    sql: Any,
+    case: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Catalog changes that leave every captured table published throughout are not "taken
+    out and put back" (a review's: the relations are compared, not the names, and a table
+    is told of only when every entry that published it is gone; the publication itself made
+    again is another one, not its tables put back)."""
+    from connectors.source.postgres import connector
+    from tests.connectors.postgres.helpers import start_task
+
+    monkeypatch.setattr(connector, "PUBLICATION_CHECK_S", 0.2)
+    setup, steps = _NOT_PUT_BACK[case]
+    sql.execute("CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY)")
+    sql.execute(setup)
+    task = start_task(source_config(pg_server, pg_db, **{
+        "publication.name": "mine", "publication.autocreate.mode": "disabled",
+    }))  # fmt: skip
+    got: list[Any] = []
+    try:
+        deadline = _streaming(task)
+        for step in [*steps, "INSERT INTO b VALUES (1)"]:
+            t0 = time.monotonic()
+            while time.monotonic() < t0 + 0.5:  # (checks in between)
+                got += task.poll()
+            if step != "-":
+                sql.execute(step)
+        while time.monotonic() < deadline + 20 and not any(r.topic == "app.public.b" for r in got):
+            got += task.poll()
+        t0 = time.monotonic()
+        while time.monotonic() < t0 + 0.5:
+            got += task.poll()
+    finally:
+        task.stop()
+    assert [r.key for r in got if r.topic == "app.public.b"] == [{"id": 1}]
+    assert "put back" not in caplog.text
+
+
+def test_a_table_renamed_while_out_of_the_publication_is_told_by_its_new_name(
+    pg_server: PgServer, pg_db: str, sql: Any, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    from connectors.source.postgres import connector
+    from tests.connectors.postgres.helpers import start_task
+
+    monkeypatch.setattr(connector, "PUBLICATION_CHECK_S", 0.2)
+    sql.execute("CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY)")
+    sql.execute("CREATE PUBLICATION mine FOR TABLE a, b")
+    task = start_task(source_config(pg_server, pg_db, **{
+        "publication.name": "mine", "publication.autocreate.mode": "disabled",
+    }))  # fmt: skip
+    try:
+        deadline = _streaming(task)
+        sql.execute(
+            "BEGIN; ALTER PUBLICATION mine DROP TABLE b; INSERT INTO b VALUES (1); "
+            "ALTER TABLE b RENAME TO c; ALTER PUBLICATION mine ADD TABLE c; COMMIT"
+        )
+        while time.monotonic() < deadline + 20 and "put back" not in caplog.text:
+            task.poll()
+    finally:
+        task.stop()
+    assert "publication mine: public.c taken out of it and put back" in caplog.text
+
+
+def test_a_lock_on_a_published_partition_does_not_hold_the_publication_check(
+    pg_server: PgServer, pg_db: str, sql: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partition locked exclusively (VACUUM FULL, a rewrite) while the task checks its
+    publication: the check reads the partitions from pg_inherits, which takes no lock (a
+    review's: pg_partition_tree's lock held a poll 6 s, the stream with it)."""
+    from connectors.source.postgres import connector
+    from tests.connectors.postgres.helpers import start_task
+
+    monkeypatch.setattr(connector, "PUBLICATION_CHECK_S", 0.2)
+    sql.execute("CREATE TABLE r (id int PRIMARY KEY) PARTITION BY RANGE (id)")
+    sql.execute("CREATE TABLE r1 PARTITION OF r FOR VALUES FROM (0) TO (10)")
+    sql.execute("CREATE TABLE r2 PARTITION OF r FOR VALUES FROM (10) TO (20)")
+    sql.execute("CREATE PUBLICATION mine FOR TABLE r")
+    task = start_task(source_config(pg_server, pg_db, **{
+        "publication.name": "mine", "publication.autocreate.mode": "disabled",
+    }))  # fmt: skip
+    held = threading.Event()
+
+    def hold() -> None:  # (4 s, whatever the polls do: a poll waiting on it ends then)
+        with psycopg.connect(pg_server.dsn(pg_db)) as locker:
+            locker.execute("LOCK TABLE r2 IN ACCESS EXCLUSIVE MODE")
+            held.set()
+            time.sleep(4)
+            locker.rollback()
+
+    holder = threading.Thread(target=hold)
+    try:
+        _streaming(task)
+        holder.start()
+        assert held.wait(10)
+        longest, t0 = 0.0, time.monotonic()
+        while time.monotonic() < t0 + 2:  # (checks every 0.2 s)
+            started = time.monotonic()
+            task.poll()
+            longest = max(longest, time.monotonic() - started)
+    finally:
+        holder.join()
+        task.stop()
+    assert longest < 1.5, longest
 
 
 def test_a_partitioned_root_streams_where_no_partition_is_captured(
