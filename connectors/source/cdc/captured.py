@@ -37,6 +37,12 @@ COPY_ROWS = (
 )
 
 
+def listed(names: Sequence[str], at_most: int = 10) -> str:
+    """``names`` for a message: the first ``at_most`` joined, then how many more."""
+    more = f" and {len(names) - at_most} more" if len(names) > at_most else ""
+    return ", ".join(names[:at_most]) + more
+
+
 def _digest(name: str) -> str:
     return hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
 
@@ -120,7 +126,7 @@ class CapturedTables:
             ]  # fmt: skip
         if new:
             many = len(new) > 1
-            shown = ", ".join(new[:10]) + (f" and {len(new) - 10} more" if len(new) > 10 else "")
+            shown = listed(new)
             its, it = ("their", "they") if many else ("its", "it")
             if existed is not None:
                 why = (
@@ -152,9 +158,7 @@ class CapturedTables:
                 and self._ids_before.get(_digest(n), ids[n]) != ids[n]
             ]  # fmt: skip
             if again:
-                shown = ", ".join(again[:10]) + (
-                    f" and {len(again) - 10} more" if len(again) > 10 else ""
-                )  # fmt: skip
+                shown = listed(again)
                 log.warning(
                     "%s: %s dropped and created again while the connector was stopped: the "
                     "sinks keep the rows the old table had; its changes from the stored "
@@ -192,7 +196,7 @@ class CapturedTables:
         ]  # fmt: skip
         if not added:
             return
-        shown = ", ".join(added[:10]) + (f" and {len(added) - 10} more" if len(added) > 10 else "")
+        shown = listed(added)
         log.warning(
             "%s: column(s) %s captured from now on (column.include.list or column.exclude.list "
             "changed since the last run): a row's value reaches the topics when the row "

@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.source.cdc.captured import listed
+
 log = logging.getLogger(__name__)
 
 
@@ -113,7 +115,7 @@ def written_before(
     (`truncated`), since the sinks may hold their rows already. Said in a warning."""
     out = [name for name, keyed, topic in tables if not keyed and written(topic)]
     if out:
-        shown = ", ".join(out[:10]) + (f" and {len(out) - 10} more" if len(out) > 10 else "")
+        shown = listed(out)
         log.warning(
             "%s: no stored position, but the topics of %s (without a primary key) hold records "
             "already (the connector renamed? its offsets reset?): they are read after a "

@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors.source.cdc.bounds import CHUNK_MAX_BYTES
-from connectors.source.cdc.captured import CapturedTables
+from connectors.source.cdc.captured import CapturedTables, listed
 from connectors.source.cdc.config import initial_statements
 from connectors.source.cdc.cuts import SnapshotCuts, key_changed, truncated, written_before
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
@@ -833,9 +833,7 @@ class PostgresSourceTask(CdcSourceTask):
         column list, a schema entry swapped for table entries), which loses nothing: the
         warning names both."""
         name = self.cfg.publication_name
-        shown = ", ".join(tables[:10]) + (
-            f" and {len(tables) - 10} more" if len(tables) > 10 else ""
-        )  # fmt: skip
+        shown = listed(tables)
         log.warning(
             "publication %s: %s taken out of it and put back, or moved to another of its "
             "entries, while the connector streamed (within the last %.0f s): changes made to "
