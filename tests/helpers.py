@@ -40,6 +40,31 @@ def wait_for(
         time.sleep(interval)
 
 
+def freeze(pid: int, timeout: float = 10) -> None:
+    """SIGSTOP ``pid`` and return once every thread of it has stopped. The signal stops the
+    process a moment after ``kill`` returns, once one of its threads runs again to take it:
+    on a loaded machine a broker answered requests sent after the kill (a test then saw a
+    write "made while the cluster did not answer")."""
+    os.kill(pid, signal.SIGSTOP)
+
+    def stopped() -> bool:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            return True  # (gone: stopped for good)
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                    state = f.read().rsplit(b")", 1)[1].split()[0]
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue  # (a thread that ended meanwhile)
+            if state not in (b"T", b"t"):
+                return False
+        return True
+
+    wait_for(stopped, timeout, f"process {pid} stopped by SIGSTOP", interval=0.001)
+
+
 def run_killed(
     cmd: Sequence[str],
     env: Mapping[str, str],

@@ -28,7 +28,7 @@ from hub.log.kafka import KafkaLog
 from hub.runtime.validation import validate
 from tests.fixtures.postgres import PgServer
 from tests.fixtures.workers import Workers
-from tests.helpers import wait_for
+from tests.helpers import freeze, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -379,7 +379,7 @@ def test_a_worker_frozen_past_its_session_commits_no_older_offsets(
         other = b if frozen == a else a
         wait_for(lambda: len(_committed_offsets(kafka_broker, offsets_topic)) >= 2, 30,
                  "the first holder's commits")  # fmt: skip
-        cluster.procs[frozen].send_signal(signal.SIGSTOP)
+        freeze(cluster.procs[frozen].pid)
         try:
             written = max(_topic_seqs(kafka_broker, topic), default=0)  # (the frozen one's)
             held = ("RUNNING", f"127.0.0.1:{other}")

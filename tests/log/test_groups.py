@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from hub.log import CorruptRecordError, Log, NoOffsetError, RebalanceInProgressError, TopicPartition
+from tests.helpers import freeze
 
 
 def _produce(log: Log, topic: str, n: int, partitions: int) -> None:
@@ -337,7 +338,7 @@ def test_a_stopped_process_does_not_expel_its_own_members(tmp_path: Path) -> Non
             assert proc.stdout is not None and proc.stdin is not None
             assert proc.stdout.readline().strip() == "ready"
             time.sleep(0.3)
-            proc.send_signal(signal.SIGSTOP)
+            freeze(proc.pid)
             time.sleep(3)
             proc.send_signal(signal.SIGCONT)
             proc.stdin.write("go\n")

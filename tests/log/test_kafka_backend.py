@@ -29,7 +29,7 @@ from hub.log import (
     default_partition,
 )
 from hub.log.kafka import KafkaLog
-from tests.helpers import wait_for
+from tests.helpers import freeze, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -494,7 +494,7 @@ def test_a_status_read_answers_while_the_cluster_does_not(own_kafka_broker: str)
     (pid,) = [int(p) for p in subprocess.run(
         ["pgrep", "-f", f"listener-url tcp://127.0.0.1:{port} "], capture_output=True,
         text=True).stdout.split()]  # fmt: skip
-    os.kill(pid, signal.SIGSTOP)
+    freeze(pid)
     try:
         jobs = [quietly(store.refresh), quietly(store.publish, {b"status-task-x-1": b"RUN"})]
         for job in jobs:

@@ -22,7 +22,7 @@ from hub.log import Log, TopicPartition
 from tests.connectors.postgres.helpers import source_config
 from tests.fixtures.hub_process import reap_hub, start_hub, stop_hub
 from tests.fixtures.postgres import PgServer
-from tests.helpers import loads
+from tests.helpers import freeze, loads
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -220,7 +220,7 @@ def test_kill_9_during_the_snapshot_resumes_it(
                 # snapshot position stored, which a restart must resume from
                 deadline = time.monotonic() + 60
                 while True:
-                    proc.send_signal(signal.SIGSTOP)
+                    freeze(proc.pid)
                     # (and past the last kill's count: this run got going, logged its resume)
                     now = _written(tmp_path)
                     if now >= max(target, *written, 0) + (100 if written else 0) and (
