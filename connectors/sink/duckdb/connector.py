@@ -158,8 +158,8 @@ class DuckDBSinkTask(EngineSinkTask[DuckDBSinkConfig]):
         columns = [x.column for x in part.plan.after]
         check_columns(table, [c.name for c in columns] + [x.column.name for x in part.plan.key])
         if info is None:
-            if not self._changes(part, look):
-                return False
+            if not look(part).upserts:
+                return False  # (deletes only: nothing to delete, no table to make)
             if self.cfg.schema_evolution == "none":
                 raise native.Declined("no table and schema.evolution=none")
             key = [x.column for x in part.plan.key]

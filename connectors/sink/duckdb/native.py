@@ -317,10 +317,21 @@ def _bad_event(plan: Plan) -> str:
     read as the engine does, an upsert without a row, a ``source`` null when the table is
     named after it."""
     key_ok = " AND ".join(f"coalesce({x.valid(f'k{i}')}, false)" for i, x in enumerate(plan.key))
+    at = {x.column.name: i for i, x in enumerate(plan.after)}
     checks = [
         f"(NOT tomb AND (op IS NULL OR op NOT IN ({_OPS})))",
         f"NOT ({key_ok} AND coalesce(kshape, false))",
         f"({_UPSERT} AND noafter)",
+        # a row or old row whose key columns say otherwise than its key: the engine writes
+        # and deletes by the key's values (record_key), where this path takes the row's
+        *(
+            f"({_UPSERT} AND k{i} IS DISTINCT FROM a{at[x.column.name]})"
+            for i, x in enumerate(plan.key)
+        ),
+        *(
+            f"({_DELETE} AND NOT tomb AND NOT nobefore AND k{i} IS DISTINCT FROM b{i})"
+            for i in range(len(plan.key))
+        ),
     ]
     if plan.source:
         checks.append("(NOT tomb AND nosource)")

@@ -2,7 +2,9 @@
 
 Collapse: for a keyed table only the last change per key survives (a later update replaces an
 earlier one, a delete removes the row, a create after a delete writes it again); a truncate
-drops what came before it in the batch and marks the table to be emptied first. A table with
+drops what came before it in the batch and marks the table to be emptied first. With
+``insert.mode=insert`` (`keep_all`) a key's upserts since its last delete are each kept, a row
+of its own, as one change at a time inserts them. A table with
 no key appends every upsert as a new row, in order; an update or delete that carries the full
 old row (REPLICA IDENTITY FULL) first takes away ONE row equal to it: a row appended earlier
 in the batch when one is (it is dropped, or marked dead for a soft delete), else one of the
@@ -83,6 +85,11 @@ class TableBatch:
     _seen: set[tuple[str, ...]] = field(default_factory=set)
     _last_names: tuple[str, ...] = ()
     _interleaved: bool = False
+    # insert.mode=insert: every upsert is a row of its own (a history table, a warehouse
+    # that enforces no key keeps each); the earlier upserts of a key since its last delete
+    # in the batch, which its last one does not replace
+    keep_all: bool = False
+    earlier: dict[Any, list[Mapping[str, Any]]] = field(default_factory=dict)
 
     def add(self, ch: Change) -> bool:
         """Take ``ch``; False (nothing taken) when a column's type differs from this batch's,
@@ -98,6 +105,7 @@ class TableBatch:
         if ch.op == TRUNCATE:
             self.truncate = True
             self.keyed.clear()
+            self.earlier.clear()
             self.appended.clear()
             self.removed.clear()
             self.dead.clear()
@@ -148,7 +156,9 @@ class TableBatch:
             if prev is not None and prev[0] == UPSERT:
                 if self.unavailable is not None and not ch.exact:  # unchanged TOAST values
                     row = self.unavailable.fill(row, prev[1], ch.held)  # keep them
-                if prev[1].keys() != row.keys():  # columns this change does not carry keep
+                if self.keep_all:  # (a row of its own: what it does not carry, it lacks)
+                    self.earlier.setdefault(ch.key, []).append(prev[1])
+                elif prev[1].keys() != row.keys():  # columns this change does not carry keep
                     row = {**prev[1], **row}  # the earlier change's values, as the target would
             else:
                 if prev is not None:
@@ -157,8 +167,11 @@ class TableBatch:
                         self.moves.pop(ch.key, None)
                 if ch.moved_from is not None and self.unavailable is not None:
                     row = self._moved(ch.key, row, ch.moved_from)
-        elif prev is not None and prev[0] == UPSERT and self.unavailable is not None:
-            self._dropped[ch.key] = prev[1]  # (and its `moves` entry stays, for a later move)
+        else:
+            if self.earlier:
+                self.earlier.pop(ch.key, None)  # (the delete takes every row of the key)
+            if prev is not None and prev[0] == UPSERT and self.unavailable is not None:
+                self._dropped[ch.key] = prev[1]  # (its `moves` entry stays, for a later move)
         self.keyed[ch.key] = (ch.op, row)
         if self._by_value is not None:
             self._by_value.setdefault(self._value_key(row), ch.key)
@@ -288,15 +301,23 @@ class TableBatch:
             return column.default
         return None
 
+    def has_upserts(self) -> bool:
+        return any(op == UPSERT for op, _ in self.keyed.values())
+
     def upserts(self) -> list[Mapping[str, Any]]:
-        """The keyed rows to write (the last change of their key)."""
-        return [row for op, row in self.keyed.values() if op == UPSERT]
+        """The keyed rows to write (the last change of their key; with `keep_all`, the
+        earlier ones too)."""
+        last = [row for op, row in self.keyed.values() if op == UPSERT]
+        if not self.earlier:
+            return last
+        return [row for rows in self.earlier.values() for row in rows] + last
 
     def upserts_held(self) -> list[frozenset[str] | None]:
         """For each of `upserts`: the columns that hold the placeholder, when known (none:
         every value is real)."""
         held = self.held
-        return [held.get(k) for k, (op, _) in self.keyed.items() if op == UPSERT]
+        earlier: list[frozenset[str] | None] = [None] * sum(map(len, self.earlier.values()))
+        return earlier + [held.get(k) for k, (op, _) in self.keyed.items() if op == UPSERT]
 
     def appends(self, soft: bool = False) -> list[Mapping[str, Any]]:
         """The rows of a table without key to append (deleted ones only when ``soft`` keeps
@@ -331,15 +352,18 @@ def _project(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     return hashable(tuple(row.get(n) for n in names))
 
 
-def collapse(changes: list[Change], unavailable: Unavailable | None = None) -> list[TableBatch]:
-    """Changes (in offset order) grouped per table and collapsed by key; a table's batches
-    are in offset order."""
+def collapse(
+    changes: list[Change], unavailable: Unavailable | None = None, keep_all: bool = False
+) -> list[TableBatch]:
+    """Changes (in offset order) grouped per table and collapsed by key (with ``keep_all``,
+    insert.mode=insert: each upsert kept, `TableBatch.earlier`); a table's batches are in
+    offset order."""
     out: list[TableBatch] = []
     open_: dict[TableRef, TableBatch] = {}
     for ch in changes:
         tb = open_.get(ch.table)
         if tb is None or not tb.add(ch):
-            tb = open_[ch.table] = TableBatch(ch.table, unavailable=unavailable)
+            tb = open_[ch.table] = TableBatch(ch.table, unavailable=unavailable, keep_all=keep_all)
             out.append(tb)
             tb.add(ch)
     return out

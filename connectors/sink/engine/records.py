@@ -196,6 +196,7 @@ class ChangeReader:
         # per (topic, partition): the offset of the last delete event read, whose tombstone
         # (the next record) needs no key of its own
         self._deleted_at: dict[tuple[str, int], int] = {}
+        self._told_key: set[str] = set()  # topics told their key and rows disagree
 
     def _append_only(self, table: TableRef, op: str) -> None:
         if table in self._warned:
@@ -385,6 +386,10 @@ class ChangeReader:
             if key is None:
                 return None
             row = v if v is not None else self._key_row(r)
+            if v is not None and self.cfg.primary_key_mode == "record_key":
+                # (the key names the row: a rewritten delete's value may lack its columns,
+                # renamed or dropped by a transform, and deleted nothing)
+                row = self._with_key_fields(r, v, pk, ())[0]
             return Change(table, DELETE, key, row, self._key_columns(r), pk)
         if not isinstance(v, Mapping):
             raise RecordError(
@@ -418,13 +423,20 @@ class ChangeReader:
     def _with_key_fields(
         self, r: SinkRecord, row: Mapping[str, Any], pk: tuple[str, ...], cols: tuple[Column, ...]
     ) -> tuple[Mapping[str, Any], tuple[Column, ...]]:
-        """``row`` and its columns with the record key's fields it lacks (after a key
-        transform such as InsertField on the key): columns of the table too, as Debezium's
-        JDBC sink makes them."""
+        """``row`` and its columns with the record key's fields (record_key): those it lacks
+        added (after a key transform such as InsertField on the key), columns of the table
+        too, as Debezium's JDBC sink makes them; those it holds with other values set to
+        the key's, as Debezium's JDBC sink writes them. The batch collapses by the record
+        key: a row written under other key values had taken another's place, or kept an
+        earlier one of its key, by where the batches happened to end."""
+        kr = self._key_row(r) or {}
+        for n in pk:
+            if n in kr and n in row and (v := kr[n]) is not (w := row[n]) and v != w:
+                row = self._key_wins(r, row, pk, kr)
+                break
         missing = [n for n in pk if n not in row]
         if not missing:
             return row, cols
-        kr = self._key_row(r) or {}
         extra = {n: kr.get(n) for n in missing}
         # (a key without a schema, as JSON without schemas writes it: its columns from its
         # values, as a schemaless value's are; datagen's key {"id": ...} had made a table
@@ -432,6 +444,23 @@ class ChangeReader:
         key_cols = self._key_columns(r) if r.key_schema else tuple(inferred_columns(extra))
         have = {c.name for c in cols}
         return {**extra, **row}, tuple(c for c in key_cols if c.name not in have) + cols
+
+    def _key_wins(
+        self, r: SinkRecord, row: Mapping[str, Any], pk: tuple[str, ...], kr: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """``row`` with the key's values in its key columns, said once per topic."""
+        if r.topic not in self._told_key:
+            self._told_key.add(r.topic)
+            differ = [n for n in pk if n in row and n in kr and row[n] != kr[n]]
+            log.warning(
+                "topic %s: the record key of %s@%d holds other values than its row in %s: "
+                "with primary.key.mode=record_key the key's values are written (as "
+                "Debezium's JDBC sink does) and the records of one key make one row; to key "
+                "rows by the row's own columns set primary.key.mode: record_value and "
+                "primary.key.fields (said once per topic)",
+                r.topic, r.topic, r.offset, ", ".join(differ),
+            )  # fmt: skip
+        return {**row, **{n: kr[n] for n in pk if n in kr and n in row}}
 
     def _key_row(self, r: SinkRecord) -> Mapping[str, Any] | None:
         k = r.key

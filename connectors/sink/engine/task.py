@@ -267,7 +267,7 @@ class EngineSinkTask(SinkTask, Generic[C]):
             positions[tp] = offset + 1
         if not positions:
             return
-        batches = collapse(changes, self.unavailable)
+        batches = collapse(changes, self.unavailable, self.cfg.insert_mode == "insert")
         claimed = self._run(lambda: self._write(batches, positions, topics))
         nxt.update(positions)
         if claimed:
@@ -339,7 +339,8 @@ class EngineSinkTask(SinkTask, Generic[C]):
         soft = cfg.delete_mode == "soft"
         columns = list(tb.columns.values())
         extra = [DELETED] if soft else []
-        has_rows = bool(tb.keyed or tb.appended)
+        # (a batch of deletes only writes no row: a table it does not find stays unmade)
+        has_rows = bool(tb.appended) or tb.has_upserts()
         if info is None:
             if not has_rows:
                 return  # a truncate or deletes of a table that was never written
