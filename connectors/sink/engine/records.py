@@ -197,6 +197,8 @@ class ChangeReader:
         # (the next record) needs no key of its own
         self._deleted_at: dict[tuple[str, int], int] = {}
         self._told_key: set[str] = set()  # topics told their key and rows disagree
+        self._told_lone: set[str] = set()  # topics told of a tombstone that names no table
+        self._told_null: set[TableRef] = set()  # tables told of a delete by a NULL key
 
     def _append_only(self, table: TableRef, op: str) -> None:
         if table in self._warned:
@@ -299,6 +301,8 @@ class ChangeReader:
             row = before if before is not None else self._key_row(r)
             if type(before) is dict and cfg.primary_key_mode == "record_key":
                 row = self._with_key_fields(r, before, pk, cols)[0]
+            elif type(before) is dict and any(before.get(n) is None for n in pk):
+                self._null_key(table, pk)  # (record_value)
             return Change(table, DELETE, key, row, cols + self._key_columns(r), pk)
         after = v.get("after")
         if type(after) is not dict:
@@ -365,6 +369,10 @@ class ChangeReader:
             # in another table when one topic carries several)
             t = self.namer.table(r.topic, None)
             if t is None:
+                if self.cfg.delete_enabled and (
+                    self._deleted_at.get((r.topic, r.partition)) != r.offset - 1
+                ):  # fmt: skip
+                    self._lone_tombstone(r)
                 return None
             table = t
         else:
@@ -390,6 +398,8 @@ class ChangeReader:
                 # (the key names the row: a rewritten delete's value may lack its columns,
                 # renamed or dropped by a transform, and deleted nothing)
                 row = self._with_key_fields(r, v, pk, ())[0]
+            elif isinstance(v, Mapping) and any(v.get(n) is None for n in pk):
+                self._null_key(table, pk)  # (record_value)
             return Change(table, DELETE, key, row, self._key_columns(r), pk)
         if not isinstance(v, Mapping):
             raise RecordError(
@@ -444,6 +454,38 @@ class ChangeReader:
         key_cols = self._key_columns(r) if r.key_schema else tuple(inferred_columns(extra))
         have = {c.name for c in cols}
         return {**extra, **row}, tuple(c for c in key_cols if c.name not in have) + cols
+
+    def _lone_tombstone(self, r: SinkRecord) -> None:
+        """A tombstone whose delete event is not the record before it (compaction removed
+        it, or a transform or filter dropped it) cannot name its table by source fields:
+        skipped, which leaves its row in the target; said once per topic."""
+        if r.topic in self._told_lone:
+            return
+        self._told_lone.add(r.topic)
+        log.warning(
+            "topic %s: the tombstone at offset %d[%d] follows no delete event of its key "
+            "(compaction removed it, a transform dropped it, or it was read before a "
+            "restart), and table.name.format=%s takes the table from the event's source "
+            "fields, which a tombstone lacks: the row of its key, if the target holds one, "
+            "is not deleted (said once per topic; hub verify finds such rows). A "
+            "table.name.format of ${topic} names the table of every tombstone",
+            r.topic, r.offset, r.partition, self.namer.fmt,
+        )  # fmt: skip
+
+    def _null_key(self, table: TableRef, pk: tuple[str, ...]) -> None:
+        """A delete whose old row holds NULL in a key column of ``primary.key.fields``
+        (record_value): it matches no row, said once per table."""
+        if table in self._told_null:
+            return
+        self._told_null.add(table)
+        log.warning(
+            "table %s: a delete's old row holds NULL in %s (primary.key.mode=record_value), "
+            "so it deletes no row: the source sends only its key's columns in a delete's "
+            "old row unless the table logs whole rows (PostgreSQL: REPLICA IDENTITY FULL; "
+            "MySQL/MariaDB: binlog_row_image=FULL); key by columns of the source's key, or "
+            "have it log whole rows (said once per table)",
+            table, ", ".join(pk),
+        )  # fmt: skip
 
     def _key_wins(
         self, r: SinkRecord, row: Mapping[str, Any], pk: tuple[str, ...], kr: Mapping[str, Any]

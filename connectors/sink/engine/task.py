@@ -391,14 +391,21 @@ class EngineSinkTask(SinkTask, Generic[C]):
         except Exception as exc:
             # (only a key's refusal: a NOT NULL or CHECK one is said as the target says it)
             if (
-                not keyless_into_keyed or isinstance(exc, HubError)
+                not (keyless_into_keyed or not upsert) or isinstance(exc, HubError)
                 or not d.duplicate_key(exc, info.pk)
             ):  # fmt: skip
                 raise
             said = d.translate(exc)
             if not isinstance(said, SinkFatalError):
                 raise
-            raise KeylessIntoKeyedError(str(tb.table), info.pk, str(said)) from exc
+            if keyless_into_keyed:
+                raise KeylessIntoKeyedError(str(tb.table), info.pk, str(said)) from exc
+            raise SinkFatalError(
+                f"table {tb.table}: {said}: insert.mode=insert writes each record as a new "
+                f"row, and the table's primary key ({', '.join(info.pk)}) holds one of the "
+                "batch's keys already; set insert.mode: upsert to replace the row of a key "
+                "written again, or drop the table's primary key to keep every version"
+            ) from exc
 
     @staticmethod
     def _guess(tb: TableBatch, name: str) -> ColumnType:

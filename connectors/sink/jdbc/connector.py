@@ -103,11 +103,13 @@ class JdbcSink(SinkConnector):
 
     @classmethod
     def config_warnings(cls, config: Mapping[str, Any]) -> list[str]:
+        from connectors.sink.engine.connector import deletes_dropped
+
         if config.get("connector.class") not in DEBEZIUM_NAMES:
-            return []
+            return deletes_dropped(config)
         # (without a key, hub's deletes are off and its inserts plain: Debezium's defaults)
         keyless = str(config.get("primary.key.mode", "")).strip().lower() == "none"
-        return [
+        return deletes_dropped(config) + [
             f"{prop} is not set: hub's default is {ours} ({means}), Debezium's JDBC sink's "
             f"{theirs}; set {prop}: {theirs} to keep Debezium's behaviour"
             for prop, (theirs, ours, means) in DEBEZIUM_DEFAULTS.items()

@@ -241,3 +241,24 @@ def test_a_login_the_target_refuses_is_the_configs_and_says_why(pg_server: Any) 
     finally:
         sink.stop()
     assert "S3cr3t-pw" not in str(down.value)
+
+
+@pytest.mark.parametrize("cls", ["duckdb", "io.debezium.connector.jdbc.JdbcSinkConnector"])
+def test_an_unwrap_that_drops_deletes_before_a_deleting_sink_is_warned_of(
+    cls: str, tmp_path: Path
+) -> None:
+    # (a review's: ExtractNewRecordState drops delete events by default, so a sink whose
+    # delete.enabled is true deleted no row, and hub validate said ok)
+    url = f"duckdb:{tmp_path / 'u.duckdb'}"
+    unwrap = {"transforms": "a, unwrap", "transforms.a.type": "RegexRouter",
+              "transforms.a.regex": "x", "transforms.a.replacement": "y",
+              "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState"}  # fmt: skip
+    other = {"delete.enabled": "true", "truncate.enabled": "true", "insert.mode": "upsert",
+             "primary.key.mode": "record_key", "schema.evolution": "basic"}  # fmt: skip
+    (warned,) = _validate(cls, **{"connection.url": url, **unwrap, **other}).warnings
+    assert "transforms.unwrap (ExtractNewRecordState) drops delete events" in warned
+    assert "transforms.unwrap.delete.tombstone.handling.mode: tombstone" in warned
+    for told in ({"transforms.unwrap.delete.tombstone.handling.mode": "tombstone"},
+                 {"transforms.unwrap.delete.handling.mode": "rewrite"},
+                 {"delete.enabled": "false"}):  # fmt: skip
+        assert not _validate(cls, **{"connection.url": url, **unwrap, **other, **told}).warnings

@@ -848,3 +848,45 @@ def test_deletes_of_a_table_never_written_make_no_table(sink: Sink, mode: str) -
     sink.put([t.delete(0, {"id": 1}), t.tombstone(1, {"id": 1}), other.insert(0, {"id": 7})])
     assert sink.columns(T) == {}
     assert sink.query('SELECT id FROM "srv_public_other"') == [(7,)]
+
+
+@pytest.mark.parametrize("sink", ["duckdb", "postgres"], indirect=True)
+def test_a_tombstone_that_names_no_table_is_said(sink: Sink, caplog: Any) -> None:
+    # (a review's: with table.name.format=${source.table}, every shipped config's, a sink
+    # behind compaction read the tombstones left of deleted rows, which name no table, and
+    # skipped them: the rows stayed, the log said nothing)
+    t = people()
+    sink.start([t.topic], **{"table.name.format": "${source.table}"})
+    sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"}),
+              t.insert(1, {"id": 2, "name": "b", "score": "1"})])  # fmt: skip
+    sink.put([t.delete(2, {"id": 1}), t.tombstone(3, {"id": 1})])  # (its delete did it)
+    assert not [r for r in caplog.records if "follows no delete event" in r.getMessage()]
+    sink.put([t.tombstone(9, {"id": 2}), t.tombstone(10, {"id": 2})])  # (compacted to these)
+    told = [r.getMessage() for r in caplog.records if "follows no delete event" in r.getMessage()]
+    assert len(told) == 1 and "the tombstone at offset 9[0]" in told[0]
+    assert "table.name.format=${source.table}" in told[0]
+    assert sink.query('SELECT id FROM "people"') == [(2,)]
+
+
+@pytest.mark.parametrize("sink", ["duckdb", "postgres"], indirect=True)
+def test_a_delete_by_a_null_key_value_is_said(sink: Sink, caplog: Any) -> None:
+    # (a review's: keyed by a value column, a delete whose old row holds only the source's
+    # key, NULL there, deleted nothing without a word)
+    t = people()
+    sink.start([t.topic], **{"primary.key.mode": "record_value", "primary.key.fields": "name"})
+    sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"})])
+    sink.put([t.delete(1, {"id": 1}), t.delete(2, {"id": 1})])
+    told = [r.getMessage() for r in caplog.records if "deletes no row" in r.getMessage()]
+    assert len(told) == 1 and "holds NULL in name" in told[0] and "REPLICA IDENTITY FULL" in told[0]
+
+
+@pytest.mark.parametrize("sink", ["duckdb", "postgres"], indirect=True)
+def test_insert_mode_on_a_key_the_table_holds_names_the_setting(sink: Sink) -> None:
+    # (a review's: DuckDB's "Duplicate key violates primary key constraint" named neither the
+    # table nor insert.mode)
+    t = people()
+    sink.start([t.topic], **{"insert.mode": "insert"})
+    sink.put([t.insert(0, {"id": 1, "name": "a", "score": "1"})])
+    with pytest.raises(Exception, match=r"table srv_public_people: .*insert\.mode=insert") as err:
+        sink.put([t.update(1, {"id": 1, "name": "b", "score": "2"})])
+    assert "set insert.mode: upsert" in str(err.value)
