@@ -692,10 +692,12 @@ class MySqlSourceTask(CdcSourceTask):
             self._transactional, self._describe, self._context.json_encoding, self.history,
         )  # fmt: skip
         self.stream.on_inexact = self._context.replay_is_inexact
+        self.stream.rollback_ahead = self._rollback_ahead
         self.stream.by_file = self._by_file(self._resume)
         self.stream.binlog_server_id = self._server_id
         stored = self._resume.get("binlog_server_id")
         self._here_newest = None
+        self._told_no_look = False
         if (
             self.mariadb and not self.stream.by_file and isinstance(stored, int)
             and stored != self._server_id
@@ -763,6 +765,25 @@ class MySqlSourceTask(CdcSourceTask):
         from connectors.source.mysql.server import transactional
 
         return self._on_meta(lambda con: transactional(con, db, table))
+
+    def _rollback_ahead(self, file: str, pos: int) -> bool | None:
+        """`server.rollback_ahead`; None (the rows stay held) when the server refuses it
+        (SHOW BINLOG EVENTS needs BINLOG MONITOR on MariaDB, REPLICATION SLAVE on MySQL),
+        said once."""
+        from connectors.source.mysql.server import rollback_ahead
+
+        try:
+            return self._on_meta(lambda con: rollback_ahead(con, file, pos))
+        except Exception as exc:  # noqa: BLE001 - the rows stay held: as before
+            if not self._told_no_look:
+                self._told_no_look = True
+                log.warning(
+                    "%s: cannot read ahead in the binlog (%s): the rows of a transaction "
+                    "after a SAVEPOINT are held in memory until its commit; grant the "
+                    "connector's user BINLOG MONITOR (MariaDB) or REPLICATION SLAVE (MySQL)",
+                    self.connector_name, exc,
+                )  # fmt: skip
+            return None
 
     def _describe(self, db: str, table: str) -> MySqlTable | None:
         """A captured table as the catalog describes it now, or None."""

@@ -480,6 +480,28 @@ def _int(v: Any) -> int | None:
 ROLLS_BACK = ("innodb", "xtradb", "rocksdb", "tokudb")  # engines with transactions
 
 
+def rollback_ahead(con: Any, file: str, pos: int, page: int = 10_000) -> bool:
+    """Does the binlog group that goes on at ``file``:``pos`` (an event's start) hold a
+    ROLLBACK (TO SAVEPOINT) before its end? Read with ``SHOW BINLOG EVENTS`` (its types and
+    statements, not its rows), ``page`` events a query, to the group's end: an Xid, a COMMIT
+    or XA END, or the next group's GTID event. A group is written whole at its commit, so
+    what follows the position is all there."""
+    while True:
+        rows = query(con, f"SHOW BINLOG EVENTS IN %s FROM {int(pos)} LIMIT {int(page)}", (file,))
+        for row in rows:
+            kind, end, info = str(row[2]), int(row[4]), str(row[5] or "").lstrip().upper()
+            if kind == "Query":
+                if info.startswith("ROLLBACK"):
+                    return True
+                if info.startswith(("COMMIT", "XA END", "XA COMMIT", "XA ROLLBACK")):
+                    return False
+            elif kind in ("Xid", "Gtid", "Anonymous_Gtid", "XA_prepare", "Rotate", "Stop"):
+                return False
+            pos = end
+        if len(rows) < page:
+            return False
+
+
 def transactional(con: Any, db: str, table: str) -> bool:
     """Does ``db.table``'s engine roll back (InnoDB) rather than keep every change (MyISAM,
     Aria, MEMORY)? A table no longer there is taken to roll back."""

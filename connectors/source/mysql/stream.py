@@ -239,7 +239,8 @@ def _charsets_of(table: MySqlTable) -> str:
 
 class _Txn(Transaction):
     __slots__ = ("file", "pos", "gtids", "gtid", "rows_events", "ts", "standalone", "thread",
-                 "query", "xa", "held", "marks", "alter", "begun")  # fmt: skip
+                 "query", "xa", "held", "marks", "alter", "begun", "held_records",
+                 "next_look", "undone")  # fmt: skip
 
     def __init__(self, file: str, pos: int, gtids: str | None, gtid: str | None, ts: int) -> None:
         super().__init__(gtid or f"{file}:{pos}")
@@ -258,6 +259,12 @@ class _Txn(Transaction):
         # before it
         self.held: list[_Held] | None = None
         self.marks: list[tuple[str, int]] = []
+        # records held, and how many make the stream look ahead in the binlog whether a
+        # ROLLBACK can still undo them (`ChangeStream.rollback_ahead`); False once it found
+        # none: later savepoints hold nothing
+        self.held_records = 0
+        self.next_look = HOLD_LOOK
+        self.undone = True
 
 
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
@@ -307,6 +314,12 @@ def truncate_target(sql: str, db: str) -> tuple[str, str] | None:
     return (names[0], names[1]) if len(names) == 2 else ((db, names[0]) if db else None)
 
 
+# held records after which the stream asks whether the rest of the transaction's group holds
+# a ROLLBACK at all (ORMs' nested transactions set savepoints in transactions of any size; a
+# ROLLBACK TO is logged only when a non-transactional table changed): ~20 MB of records
+HOLD_LOOK = 10_000
+
+
 class _Held:
     """A held run: one rows event's records, its table (its engine decides whether a ROLLBACK
     TO undoes it) and what it tells an open incremental snapshot, told at its release (a row
@@ -346,6 +359,9 @@ class ChangeStream:
         # does a table's engine roll back (InnoDB) or not (MyISAM, Aria): asked at a
         # ROLLBACK TO SAVEPOINT that has rows of the table to undo
         self._transactional = transactional or (lambda db, table: True)
+        # whether the rest of a transaction's binlog group, from a file and position, holds
+        # a ROLLBACK (True), none (False), or it cannot tell (None): see `_look_ahead`
+        self.rollback_ahead: Callable[[str, int], bool | None] | None = None
         # a table as the catalog has it now (for a TRUNCATE's event, which has no TABLE_MAP)
         self._describe = describe or (lambda db, table: None)
         # called when this stream emits fewer records than a crashed run may have for the
@@ -802,13 +818,16 @@ class ChangeStream:
         """SAVEPOINT, ROLLBACK TO and RELEASE inside a transaction. Rows after a savepoint
         are held: a ROLLBACK TO drops those of tables whose engine rolls back (the binlog
         keeps them when a non-transactional table changed in between), and once no
-        savepoint is left (RELEASE) or at the commit they go out."""
+        savepoint is left (RELEASE, which MariaDB does not log), at the commit, or when
+        the rest of the group holds no ROLLBACK (`_look_ahead`) they go out."""
         txn = self._txn
         assert txn is not None
         m = _SAVEPOINT_NAME.match(sql.split(None, 1)[1] if word == "SAVEPOINT" else sql)
         name = (m.group(1) if m else sql).strip("`").casefold()
         names = [n for n, _ in txn.marks]
         if word == "SAVEPOINT":
+            if not txn.undone:
+                return  # (nothing in the rest of the group rolls back)
             if txn.held is None:
                 txn.held = []
             if name in names:
@@ -827,6 +846,22 @@ class ChangeStream:
         start = txn.marks[at][1]  # ROLLBACK TO: the savepoint stays, those after it go
         del txn.marks[at + 1 :]
         txn.held[start:] = [h for h in txn.held[start:] if not self._transactional(*h.table)]
+
+    def _look_ahead(self, h: Any, txn: _Txn, out: list[SourceRecord]) -> None:
+        """Many records held after a savepoint: when the rest of the transaction's group
+        holds no ROLLBACK, nothing can undo them, and they go out now (an ORM's nested
+        transaction held every row of a big one in memory to its commit, and handed them
+        over in one poll). Otherwise, or when it cannot tell, look again at twice as many."""
+        ahead = None
+        if self.rollback_ahead is not None and self.stream is not None:
+            ahead = self.rollback_ahead(self.stream.file, h.log_pos)
+        if ahead is False:
+            assert txn.held is not None
+            self._release(txn.held, out)
+            txn.held, txn.undone = None, False
+            txn.marks.clear()
+            return
+        txn.next_look = txn.held_records * 2
 
     def _release(self, runs: list[_Held], out: list[SourceRecord]) -> None:
         inc, txn = self.incremental, self._txn
@@ -1048,6 +1083,9 @@ class ChangeStream:
                 self._rows_of(h, event, checksum, txn, table, op, index, held, held.records)
             finally:
                 self.ops = ops
+            txn.held_records += len(held.records)
+            if txn.held_records >= txn.next_look and not txn.xa:
+                self._look_ahead(h, txn, out)
         except UnicodeDecodeError as exc:  # (bytes the column's charset has no character for)
             bad = exc.object[exc.start : exc.end + 2].hex()
             raise FatalError(
