@@ -125,7 +125,7 @@ def server_checks(con: Any, cfg: MySqlSourceConfig) -> list[Check]:
     mariadb = is_mariadb(con)
     v = variables(
         con, "log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata",
-        "log_bin_compress", "binlog_transaction_compression", "binlog_row_value_options",
+        "binlog_transaction_compression", "binlog_row_value_options",
         "server_id",
     )  # fmt: skip
     out = [
@@ -143,10 +143,6 @@ def server_checks(con: Any, cfg: MySqlSourceConfig) -> list[Check]:
         f"{metadata}: column names come from the schema history (hub's DDL parser); FULL "
         "(MySQL 8.0.1+, MariaDB 10.5+) also puts them in the binlog"
     )))  # fmt: skip
-    if v.get("log_bin_compress", "OFF").upper() in ("ON", "1"):
-        out.append(Check("binlog compression is off", False,
-                         "log_bin_compress=ON writes compressed row events hub cannot read: "
-                         "SET GLOBAL log_bin_compress = OFF"))  # fmt: skip
     if v.get("binlog_transaction_compression", "OFF").upper() in ("ON", "1"):
         out.append(Check("binlog transaction compression is off", False,
                          "binlog_transaction_compression=ON writes compressed payload events "
@@ -490,7 +486,7 @@ def rollback_ahead(con: Any, file: str, pos: int, page: int = 10_000) -> bool:
         rows = query(con, f"SHOW BINLOG EVENTS IN %s FROM {int(pos)} LIMIT {int(page)}", (file,))
         for row in rows:
             kind, end, info = str(row[2]), int(row[4]), str(row[5] or "").lstrip().upper()
-            if kind == "Query":
+            if kind in ("Query", "Query_compressed"):
                 if info.startswith("ROLLBACK"):
                     return True
                 if info.startswith(("COMMIT", "XA END", "XA COMMIT", "XA ROLLBACK")):

@@ -49,6 +49,7 @@ from connectors.source.mysql.history import (
     fills,
 )
 from connectors.source.mysql.protocol.events import (
+    COMPRESSED,
     HEADER,
     ROWS,
     BinlogFormatError,
@@ -56,6 +57,7 @@ from connectors.source.mysql.protocol.events import (
     TableMap,
     rows_event,
     table_map,
+    uncompressed,
 )
 from connectors.source.mysql.protocol.stream import HEARTBEAT, BinlogStream
 from connectors.source.mysql.protocol.values import T
@@ -121,7 +123,6 @@ EXECUTE_LOAD_QUERY = 18
 _UNREADABLE = {
     40: "compressed transaction payloads (binlog_transaction_compression=ON)",
     164: "encrypted binlog events (encrypt_binlog=ON)",
-    **{t: "compressed row events (log_bin_compress=ON)" for t in range(165, 172)},
 }
 
 
@@ -535,10 +536,12 @@ class ChangeStream:
         return out
 
     def _event(self, h: Any, event: memoryview, out: list[SourceRecord]) -> None:
-        t = h.type
         stream = self.stream
         assert stream is not None
         checksum = stream.checksum
+        if h.type in COMPRESSED:  # (MariaDB's log_bin_compress=ON)
+            h, event = uncompressed(h, event, checksum)
+        t = h.type
         if t in (E.WRITE_V1, E.UPDATE_V1, E.DELETE_V1, E.WRITE, E.UPDATE, E.DELETE):
             self._rows(h, event, checksum, out)
         elif t == E.TABLE_MAP:
@@ -907,7 +910,10 @@ class ChangeStream:
                     f"{', '.join(tables)}: a two-phase XA transaction changed it ({txn.file}:"
                     f"{txn.pos}), and hub cannot yet tell whether such a transaction commits "
                     "when it reads its rows; use ordinary transactions (or XA COMMIT ... ONE "
-                    "PHASE) for captured tables, or exclude the table"
+                    "PHASE) for captured tables. This one stays in the binlog and stops every "
+                    "restart here: to go on, exclude the table (table.exclude.list), or stop "
+                    "the connector, delete its offsets (DELETE /connectors/<name>/offsets) "
+                    "and start it again for a new snapshot"
                 )
         self._commit(h, out)
 
