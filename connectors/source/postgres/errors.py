@@ -48,9 +48,9 @@ class KeyOutsideIdentityError(ConfigError):
     """A captured table whose deleted rows the WAL carries without their message key: their
     deletes would reach the sinks with a null key and delete nothing."""
 
-    def __init__(self, tables: list[str]) -> None:
+    def __init__(self, tables: list[str], at: str | None = None) -> None:
         self.tables = tables
-        super().__init__(
+        text = (
             "the replica identity does not hold the key of table(s) "
             + "; ".join(tables)
             + ". PostgreSQL logs a deleted row (and the old "
@@ -59,6 +59,18 @@ class KeyOutsideIdentityError(ConfigError):
             "REPLICA IDENTITY DEFAULT (the primary key) or FULL, or key the table by the "
             "identity's columns with message.key.columns"
         )
+        if at is not None:  # (read in the WAL: an identity changed while streaming)
+            text += (
+                f". The change at LSN {at} is in the WAL already, logged under that identity: "
+                "a new identity holds for later changes only, and every restart stops here "
+                "again. To get past it, either set skipped.operations to u,d until the "
+                "connector has streamed past it (then set it back and take an incremental "
+                "snapshot of the table: its updates come again; rows deleted meanwhile stay "
+                "in the sinks, hub verify lists them), or stop the connector, delete its "
+                "offsets (DELETE /connectors/<name>/offsets) and start it again for a new "
+                "slot and snapshot"
+            )
+        super().__init__(text)
 
 
 class ConnectionLostError(TransientError):

@@ -480,7 +480,7 @@ class ChangeStream:
             if schema.unkeyed is not None:
                 # (also without an old row: the identity's columns did not change, so the WAL
                 # has none, but the key may have: its old row would stay in the sinks)
-                raise KeyOutsideIdentityError([schema.unkeyed])
+                raise KeyOutsideIdentityError([schema.unkeyed], lsn_to_str(lsn))
             key_changed = (
                 old is not None
                 and bool(schema.key_columns)
@@ -540,7 +540,7 @@ class ChangeStream:
                 self._block(txn, schema)
                 return
             if schema.unkeyed is not None:
-                raise KeyOutsideIdentityError([schema.unkeyed])
+                raise KeyOutsideIdentityError([schema.unkeyed], lsn_to_str(lsn))
             if inc is not None and inc.open:
                 inc.on_change(schema, msg.old.values)
             before = schema.row(msg.old.values)
