@@ -14,12 +14,14 @@ connectors stays light.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 5.0
+SLOT_WAIT_S = 5.0  # a slot made for this long: the transactions it waits for are named
 PUBLICATION_CHECK_S = 30.0  # how often a running task checks its publication's tables
 
 
@@ -291,11 +294,43 @@ class PostgresSourceTask(CdcSourceTask):
         return found[0]
 
     # -- slot --------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _told_what_holds(self, slot: str) -> Iterator[None]:
+        """While a slot is being made: PostgreSQL's consistent point waits for every
+        transaction open when it began to end, a forgotten prepared one for good (it
+        outlives restarts). After SLOT_WAIT_S, and every 30 s after, the transactions it
+        waits for are named, with what ends them (the task had sat UNASSIGNED, unsaid)."""
+        done = threading.Event()
+
+        def watch() -> None:
+            wait = SLOT_WAIT_S
+            while not done.wait(wait):
+                try:
+                    with _connect(self.cfg) as conn:
+                        held = replication.open_transactions(conn, wait)
+                except Exception as exc:  # noqa: BLE001 - said instead of the list
+                    held = [f"(they could not be listed: {describe(exc)})"]
+                log.warning(
+                    "%s: making replication slot %s waits for the transactions open when it "
+                    "began to end (PostgreSQL's consistent point); the connector starts once "
+                    "they have. %s", self.cfg.where(), slot,
+                    "; ".join(held) if held else "None of them is still open: a moment more",
+                )  # fmt: skip
+                wait = 30.0
+
+        watcher = threading.Thread(target=watch, name=f"slot-wait-{slot}", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            done.set()
+
     def _create_slot(self, *, export: bool) -> tuple[int, str | None, Any]:
         from connectors.source.postgres.protocol.stream import create_logical_slot
 
         repl = _connect(self.cfg, replication="database")
-        lsn, name = create_logical_slot(repl, self.cfg.slot_name, export=export)
+        with self._told_what_holds(self.cfg.slot_name):
+            lsn, name = create_logical_slot(repl, self.cfg.slot_name, export=export)
         log.info("created replication slot %s at %s", self.cfg.slot_name, lsn_to_str(lsn))
         if not export:
             repl.close()
@@ -310,7 +345,8 @@ class PostgresSourceTask(CdcSourceTask):
         repl = _connect(self.cfg, replication="database")
         name = f"{self.cfg.slot_name[:40]}_cut_{uuid.uuid4().hex[:8]}"
         try:
-            lsn, exported = create_logical_slot(repl, name, export=True, temporary=True)
+            with self._told_what_holds(name):
+                lsn, exported = create_logical_slot(repl, name, export=True, temporary=True)
         except Exception as exc:  # noqa: BLE001 - e.g. every replication slot in use
             repl.close()
             raise PostgresSourceError(

@@ -57,6 +57,24 @@ def slot_state(conn: psycopg.Connection[Any], slot: str) -> SlotState | None:
     return SlotState(row[0], row[1], row[2], row[3], _lsn(row[4]), _lsn(row[5]), row[6] == "lost")
 
 
+def open_transactions(conn: psycopg.Connection[Any], older_than_s: float) -> list[str]:
+    """The transactions a new slot's consistent point waits for, as a user ends them: the
+    prepared ones (they outlive sessions and server restarts) and the sessions, of any
+    database, with a transaction id open for more than ``older_than_s``."""
+    rows = conn.execute(
+        "SELECT format('prepared transaction %%L (database %%s, by %%s, prepared %%s): "
+        "COMMIT PREPARED or ROLLBACK PREPARED it', gid, database, owner, prepared) "
+        "FROM pg_prepared_xacts "
+        "UNION ALL SELECT format('session %%s (%%s@%%s, transaction open since %%s, %%s): "
+        "end it, or SELECT pg_terminate_backend(%%s)', pid, usename, datname, xact_start, "
+        "state, pid) "
+        "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+        "AND xact_start < now() - make_interval(secs => %s)",
+        (older_than_s,),
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
 def check_slot(state: SlotState, cfg: PostgresSourceConfig) -> None:
     """The slot exists: is it ours to stream from?"""
     if state.plugin != "pgoutput" or state.database != cfg.dbname:
