@@ -90,6 +90,9 @@ class TableBatch:
     # in the batch, which its last one does not replace
     keep_all: bool = False
     earlier: dict[Any, list[Mapping[str, Any]]] = field(default_factory=dict)
+    # delete.mode=soft: a delete of a key the batch wrote starts the next batch (collapsed
+    # here, the row was never written and so never marked: it vanished)
+    soft: bool = False
 
     def add(self, ch: Change) -> bool:
         """Take ``ch``; False (nothing taken) when a column's type differs from this batch's,
@@ -100,6 +103,11 @@ class TableBatch:
         if ch.op != TRUNCATE and (
             (self.keyed and (ch.key is None or (ch.pk and self.pk and ch.pk != self.pk)))
             or (ch.key is not None and (self.appended or self.removed))
+        ):  # fmt: skip
+            return False
+        if self.soft and ch.op == DELETE and ch.key is not None and (
+            ch.key in self.earlier
+            or ((prev := self.keyed.get(ch.key)) is not None and prev[0] == UPSERT)
         ):  # fmt: skip
             return False
         if ch.op == TRUNCATE:
@@ -353,17 +361,23 @@ def _project(row: Mapping[str, Any], names: tuple[str, ...]) -> Any:
 
 
 def collapse(
-    changes: list[Change], unavailable: Unavailable | None = None, keep_all: bool = False
+    changes: list[Change],
+    unavailable: Unavailable | None = None,
+    keep_all: bool = False,
+    soft: bool = False,
 ) -> list[TableBatch]:
     """Changes (in offset order) grouped per table and collapsed by key (with ``keep_all``,
-    insert.mode=insert: each upsert kept, `TableBatch.earlier`); a table's batches are in
-    offset order."""
+    insert.mode=insert: each upsert kept, `TableBatch.earlier`; with ``soft``, soft
+    deletes: a delete of a key written in the batch opens the next); a table's batches are
+    in offset order."""
     out: list[TableBatch] = []
     open_: dict[TableRef, TableBatch] = {}
     for ch in changes:
         tb = open_.get(ch.table)
         if tb is None or not tb.add(ch):
-            tb = open_[ch.table] = TableBatch(ch.table, unavailable=unavailable, keep_all=keep_all)
+            tb = open_[ch.table] = TableBatch(
+                ch.table, unavailable=unavailable, keep_all=keep_all, soft=soft
+            )
             out.append(tb)
             tb.add(ch)
     return out

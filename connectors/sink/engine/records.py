@@ -154,6 +154,14 @@ def _named(
     return absent
 
 
+def _same_value(a: Any, b: Any) -> bool:
+    """A key's value and its row's are one (the same as text and as a number: a string
+    key's)."""
+    if a is b or a == b:
+        return True
+    return (type(a) is str) != (type(b) is str) and str(a) == str(b)
+
+
 def _rekeyed(headers: Any) -> bool:
     """Whether a create event is a re-keyed row's (Debezium's ``__debezium.oldkey``)."""
     return any(h[0] == OLD_KEY for h in headers)
@@ -196,7 +204,6 @@ class ChangeReader:
         # per (topic, partition): the offset of the last delete event read, whose tombstone
         # (the next record) needs no key of its own
         self._deleted_at: dict[tuple[str, int], int] = {}
-        self._told_key: set[str] = set()  # topics told their key and rows disagree
         self._told_lone: set[str] = set()  # topics told of a tombstone that names no table
         self._told_null: set[TableRef] = set()  # tables told of a delete by a NULL key
 
@@ -435,15 +442,21 @@ class ChangeReader:
     ) -> tuple[Mapping[str, Any], tuple[Column, ...]]:
         """``row`` and its columns with the record key's fields (record_key): those it lacks
         added (after a key transform such as InsertField on the key), columns of the table
-        too, as Debezium's JDBC sink makes them; those it holds with other values set to
-        the key's, as Debezium's JDBC sink writes them. The batch collapses by the record
-        key: a row written under other key values had taken another's place, or kept an
-        earlier one of its key, by where the batches happened to end."""
+        too, as Debezium's JDBC sink makes them. One it holds with another value than the
+        key's is a `RecordError`: the batch collapses by the record key, so a row written
+        under other key values had taken another's place, or kept an earlier one of its key,
+        by where the batches happened to end (the same value as text and as a number, a
+        string key's, is the same key)."""
         kr = self._key_row(r) or {}
         for n in pk:
-            if n in kr and n in row and (v := kr[n]) is not (w := row[n]) and v != w:
-                row = self._key_wins(r, row, pk, kr)
-                break
+            if n in kr and n in row and not _same_value(kr[n], row[n]):
+                raise RecordError(
+                    r.topic, r.partition, r.offset,
+                    f"the record key's {n} differs from its row's: with primary.key.mode="
+                    "record_key the key names the row (its records make one row); to key "
+                    "rows by their own columns set primary.key.mode: record_value and "
+                    "primary.key.fields, or give the records the key of their rows",
+                )  # fmt: skip
         missing = [n for n in pk if n not in row]
         if not missing:
             return row, cols
@@ -486,23 +499,6 @@ class ChangeReader:
             "have it log whole rows (said once per table)",
             table, ", ".join(pk),
         )  # fmt: skip
-
-    def _key_wins(
-        self, r: SinkRecord, row: Mapping[str, Any], pk: tuple[str, ...], kr: Mapping[str, Any]
-    ) -> Mapping[str, Any]:
-        """``row`` with the key's values in its key columns, said once per topic."""
-        if r.topic not in self._told_key:
-            self._told_key.add(r.topic)
-            differ = [n for n in pk if n in row and n in kr and row[n] != kr[n]]
-            log.warning(
-                "topic %s: the record key of %s@%d holds other values than its row in %s: "
-                "with primary.key.mode=record_key the key's values are written (as "
-                "Debezium's JDBC sink does) and the records of one key make one row; to key "
-                "rows by the row's own columns set primary.key.mode: record_value and "
-                "primary.key.fields (said once per topic)",
-                r.topic, r.topic, r.offset, ", ".join(differ),
-            )  # fmt: skip
-        return {**row, **{n: kr[n] for n in pk if n in kr and n in row}}
 
     def _key_row(self, r: SinkRecord) -> Mapping[str, Any] | None:
         k = r.key

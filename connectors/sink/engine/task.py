@@ -267,7 +267,10 @@ class EngineSinkTask(SinkTask, Generic[C]):
             positions[tp] = offset + 1
         if not positions:
             return
-        batches = collapse(changes, self.unavailable, self.cfg.insert_mode == "insert")
+        cfg = self.cfg
+        batches = collapse(
+            changes, self.unavailable, cfg.insert_mode == "insert", cfg.delete_mode == "soft"
+        )
         claimed = self._run(lambda: self._write(batches, positions, topics))
         nxt.update(positions)
         if claimed:
