@@ -58,7 +58,7 @@ def freeze(pid: int, timeout: float = 10) -> None:
                     state = f.read().rsplit(b")", 1)[1].split()[0]
             except (FileNotFoundError, ProcessLookupError, IndexError):
                 continue  # (a thread that ended meanwhile)
-            if state not in (b"T", b"t"):
+            if state not in (b"T", b"t", b"Z", b"X"):  # (or ended, not yet reaped)
                 return False
         return True
 

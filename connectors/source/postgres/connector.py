@@ -295,19 +295,20 @@ class PostgresSourceTask(CdcSourceTask):
 
     # -- slot --------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _told_what_holds(self, slot: str) -> Iterator[None]:
+    def _told_what_holds(self, slot: str, repl: Any) -> Iterator[None]:
         """While a slot is being made: PostgreSQL's consistent point waits for every
         transaction open when it began to end, a forgotten prepared one for good (it
         outlives restarts). After SLOT_WAIT_S, and every 30 s after, the transactions it
         waits for are named, with what ends them (the task had sat UNASSIGNED, unsaid)."""
         done = threading.Event()
+        waiter = repl.info.backend_pid
 
         def watch() -> None:
             wait = SLOT_WAIT_S
             while not done.wait(wait):
                 try:
                     with _connect(self.cfg) as conn:
-                        held = replication.open_transactions(conn, wait)
+                        held = replication.open_transactions(conn, waiter)
                 except Exception as exc:  # noqa: BLE001 - said instead of the list
                     held = [f"(they could not be listed: {describe(exc)})"]
                 log.warning(
@@ -329,7 +330,7 @@ class PostgresSourceTask(CdcSourceTask):
         from connectors.source.postgres.protocol.stream import create_logical_slot
 
         repl = _connect(self.cfg, replication="database")
-        with self._told_what_holds(self.cfg.slot_name):
+        with self._told_what_holds(self.cfg.slot_name, repl):
             lsn, name = create_logical_slot(repl, self.cfg.slot_name, export=export)
         log.info("created replication slot %s at %s", self.cfg.slot_name, lsn_to_str(lsn))
         if not export:
@@ -345,7 +346,7 @@ class PostgresSourceTask(CdcSourceTask):
         repl = _connect(self.cfg, replication="database")
         name = f"{self.cfg.slot_name[:40]}_cut_{uuid.uuid4().hex[:8]}"
         try:
-            with self._told_what_holds(name):
+            with self._told_what_holds(name, repl):
                 lsn, exported = create_logical_slot(repl, name, export=True, temporary=True)
         except Exception as exc:  # noqa: BLE001 - e.g. every replication slot in use
             repl.close()

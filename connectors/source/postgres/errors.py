@@ -44,6 +44,12 @@ class ReplicaIdentityError(ConfigError):
         )
 
 
+def _first_name(tables: list[str]) -> str:
+    """The table a line of `KeyOutsideIdentityError` names (``schema.table: keyed by...``),
+    for an example statement."""
+    return tables[0].split(":", 1)[0] if len(tables) == 1 else "<table>"
+
+
 class KeyOutsideIdentityError(ConfigError):
     """A captured table whose deleted rows the WAL carries without their message key: their
     deletes would reach the sinks with a null key and delete nothing."""
@@ -55,20 +61,20 @@ class KeyOutsideIdentityError(ConfigError):
             + "; ".join(tables)
             + ". PostgreSQL logs a deleted row (and the old "
             "key of an updated one) by its replica identity only, so their events would carry "
-            "no key and the sinks could not delete or move them. Run ALTER TABLE <table> "
-            "REPLICA IDENTITY DEFAULT (the primary key) or FULL, or key the table by the "
-            "identity's columns with message.key.columns"
+            "no key and the sinks could not delete or move them. Run ALTER TABLE "
+            f"{_first_name(tables)} REPLICA IDENTITY DEFAULT (the primary key) or FULL, or "
+            "key the table by the identity's columns with message.key.columns"
         )
         if at is not None:  # (read in the WAL: an identity changed while streaming)
             text += (
                 f". The change at LSN {at} is in the WAL already, logged under that identity: "
                 "a new identity holds for later changes only, and every restart stops here "
-                "again. To get past it, either set skipped.operations to u,d until the "
-                "connector has streamed past it (then set it back and take an incremental "
-                "snapshot of the table: its updates come again; rows deleted meanwhile stay "
-                "in the sinks, hub verify lists them), or stop the connector, delete its "
-                "offsets (DELETE /connectors/<name>/offsets) and start it again for a new "
-                "slot and snapshot"
+                "again. To get past it, either leave the table out (table.exclude.list) "
+                "until the connector has streamed past it, then capture it again and take "
+                "an incremental snapshot of it (signal.data.collection: its rows come "
+                "again; rows deleted meanwhile stay in the sinks, hub verify lists them), "
+                "or stop the connector, delete its offsets (DELETE "
+                "/connectors/<name>/offsets) and start it again for a new slot and snapshot"
             )
         super().__init__(text)
 

@@ -57,22 +57,33 @@ def slot_state(conn: psycopg.Connection[Any], slot: str) -> SlotState | None:
     return SlotState(row[0], row[1], row[2], row[3], _lsn(row[4]), _lsn(row[5]), row[6] == "lost")
 
 
-def open_transactions(conn: psycopg.Connection[Any], older_than_s: float) -> list[str]:
-    """The transactions a new slot's consistent point waits for, as a user ends them: the
-    prepared ones (they outlive sessions and server restarts) and the sessions, of any
-    database, with a transaction id open for more than ``older_than_s``."""
+def open_transactions(conn: psycopg.Connection[Any], waiter: int) -> list[str]:
+    """The transactions the backend ``waiter`` (a replication connection making a slot)
+    waits for, as a user ends them: from pg_locks, which every role reads (pg_stat_activity
+    hides other roles' transactions from a role without pg_read_all_stats, the connector's
+    usual one); a prepared transaction (it outlives sessions and server restarts) by its
+    gid, a session by its pid. Each prepared transaction is named too: the slot waits for
+    them one after the other."""
     rows = conn.execute(
-        "SELECT format('prepared transaction %%L (database %%s, by %%s, prepared %%s): "
-        "COMMIT PREPARED or ROLLBACK PREPARED it', gid, database, owner, prepared) "
-        "FROM pg_prepared_xacts "
-        "UNION ALL SELECT format('session %%s (%%s@%%s, transaction open since %%s, %%s): "
-        "end it, or SELECT pg_terminate_backend(%%s)', pid, usename, datname, xact_start, "
-        "state, pid) "
-        "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
-        "AND xact_start < now() - make_interval(secs => %s)",
-        (older_than_s,),
+        "SELECT DISTINCT h.pid, p.gid, a.usename, a.datname "
+        "FROM pg_locks w JOIN pg_locks h ON h.locktype = 'transactionid' "
+        "AND h.transactionid = w.transactionid AND h.granted "
+        "LEFT JOIN pg_prepared_xacts p ON p.transaction = h.transactionid "
+        "LEFT JOIN pg_stat_activity a ON a.pid = h.pid "
+        "WHERE w.pid = %s AND w.locktype = 'transactionid' AND NOT w.granted",
+        (waiter,),
     ).fetchall()
-    return [str(r[0]) for r in rows]
+    prepared = conn.execute("SELECT gid, database, owner FROM pg_prepared_xacts").fetchall()
+    out = []
+    for pid, gid, user, db in rows:
+        if gid is None and pid is not None:
+            out.append(f"session {pid} ({user or 'another role'}@{db or '?'}): end its "
+                       f"transaction, or SELECT pg_terminate_backend({pid})")  # fmt: skip
+    for gid, database, owner in prepared:
+        quoted = "'" + str(gid).replace("'", "''") + "'"
+        out.append(f"prepared transaction {quoted} (database {database}, by {owner}): COMMIT "
+                   f"PREPARED {quoted} or ROLLBACK PREPARED {quoted}")  # fmt: skip
+    return out
 
 
 def check_slot(state: SlotState, cfg: PostgresSourceConfig) -> None:
