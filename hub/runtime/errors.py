@@ -96,8 +96,12 @@ class ErrorReporter:
             try:
                 return fn()
             except TransientError as exc:
-                if deadline is not None and time.monotonic() + delay > deadline:
-                    raise
+                if deadline is not None:  # (as Connect: the last wait ends at the deadline,
+                    # and one more try is made there; it gave up a backoff before it)
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise
+                    delay = min(delay, left)
                 log.warning(
                     "%s task %d: %s failed, retrying in %.1f s: %s",
                     self.connector, self.task_id, stage, delay, self.scrub(str(exc)),

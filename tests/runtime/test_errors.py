@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -409,3 +410,35 @@ def test_a_record_a_transform_refuses_is_dead_lettered_with_the_transforms_class
         assert h["__connect.errors.class.name"] == MASK.encode()
     finally:
         worker.stop()
+
+
+def test_a_retry_waits_to_the_timeout_and_tries_once_more_there(tmp_path: Path) -> None:
+    # (a review's: with errors.retry.timeout 10 s the retry gave up at 6.3 s, the next backoff
+    # not fitting before the deadline, and a target back at 8 s failed the task; Connect
+    # waits out what is left and tries at the deadline)
+    from hub.errors import TransientError
+    from hub.log import Log
+    from hub.runtime.errors import ErrorReporter
+    from hub.runtime.validation import CommonConfig
+
+    common = CommonConfig.model_validate({
+        "connector.class": "x", "errors.retry.timeout": 1000,
+        "errors.retry.delay.max.ms": 60_000,
+    })  # fmt: skip
+    log = Log(str(tmp_path / "log"))
+    errors = ErrorReporter("x", 0, common, log)
+    began = time.monotonic()
+
+    def target() -> str:  # (back 0.85 s on: after the backoffs 0.1 + 0.2 + 0.4, before 1.0)
+        if time.monotonic() - began < 0.85:
+            raise TransientError("target down")
+        return "written"
+
+    try:
+        assert errors.retry("put", target) == "written"
+        assert time.monotonic() - began < 1.5
+        began = time.monotonic() + 60  # (never back: given up at the deadline, not before)
+        with pytest.raises(TransientError):
+            errors.retry("put", target)
+    finally:
+        log.close()
