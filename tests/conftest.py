@@ -35,6 +35,7 @@ from tests.fixtures.redshift import redshift_schema, redshift_server  # noqa: E4
 
 # Snowflake: `snowflake_server` (fakesnow's server, one per session) and `snowflake_schema`.
 from tests.fixtures.snowflake import snowflake_schema, snowflake_server  # noqa: E402, F401
+from tests.fixtures.tmpfs import tmpfs_dir  # noqa: E402, F401  (disk-full tests)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from hub.log import Log
-from tests.fixtures.tmpfs import tmpfs_dir  # noqa: F401  (disk-full tests)
 
 
 @pytest.fixture

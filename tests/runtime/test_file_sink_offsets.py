@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hub.runtime.worker import Worker
+from tests.fixtures.tmpfs import Tmpfs
 from tests.helpers import wait_for
 from tests.runtime.file_pipeline import file_sink, produce
 
@@ -57,3 +58,46 @@ def test_a_file_cut_outside_hub_is_said_and_written_on(
     _run(tmp_path, "sink", [b'{"b":1}'], [b'{"b":1}'])
     assert "holds 0 bytes, fewer than the 24 this connector wrote" in caplog.text
     assert json.loads((tmp_path / ".out.txt.hub-offsets").read_text())["size"] == 8
+
+
+def test_a_file_deleted_while_written_gets_its_records_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # (a review's: records that came after the file was deleted were written into the
+    # deleted file, their offsets stored as done, and nothing was said until a restart)
+    worker = Worker(str(tmp_path / "data"))
+    out = tmp_path / "out.txt"
+    try:
+        produce(worker, [b'{"a":%d}' % i for i in range(3)])
+        worker.add(file_sink(tmp_path))
+        wait_for(lambda: len(_lines(out)) == 3)
+        out.unlink()
+        produce(worker, [b'{"b":%d}' % i for i in range(3)])
+        wait_for(lambda: _lines(out) == [b'{"b":%d}' % i for i in range(3)], 30,
+                 "the records after the deletion, in a new file")  # fmt: skip
+        wait_for(lambda: worker.status()["sink"][0].lag == 0)
+    finally:
+        worker.stop()
+    assert "out.txt was deleted while written" in caplog.text
+
+
+def test_a_full_disk_names_the_file(tmpfs_dir: Tmpfs, caplog: pytest.LogCaptureFixture) -> None:
+    # (a review's: "[Errno 28] No space left on device", of no file, then a second error from
+    # the stop flushing the same buffer)
+    base = tmpfs_dir.path
+    worker = Worker(str(base.parent / "data"))
+    out = base / "out.txt"
+    try:
+        values = [b'{"v":"%s"}' % (b"x" * 1000) for _ in range(2000)]  # (2 MB into 1 MB)
+        produce(worker, values)
+        worker.add(file_sink(base))
+        wait_for(lambda: "No space left on device" in caplog.text, 30, "the disk full")
+        tmpfs_dir.resize("8m")
+        wait_for(lambda: len(_lines(out)) == 2000, 60, "every record once space came back")
+    finally:
+        worker.stop()
+    assert f"writing {out}: No space left on device: free space" in caplog.text or (
+        f"flushing {out}: No space left on device: free space" in caplog.text
+    )
+    assert "stopping the failed task raised" not in caplog.text
+    assert len(set(_lines(out))) == 1 and len(_lines(out)) == 2000

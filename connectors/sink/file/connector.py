@@ -16,6 +16,8 @@ as Connect's would); a file shorter than stored (cut outside hub) is said, and g
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -24,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
 from connectors.sink.file.config import FileSinkConfig
+from hub.errors import ResumeError
 from hub.log import TopicPartition, codec
 from hub.runtime import ByteArrayConverter, JsonConverter, StringConverter, dumps
 from hub.runtime.api import (
@@ -135,7 +138,31 @@ class FileStreamSinkTask(SinkTask):
     def put(self, records: Sequence[SinkRecord]) -> None:
         assert self._out is not None
         if records:
-            self._out.write(b"\n".join([_line(r.value) for r in records]) + b"\n")
+            self._write(b"\n".join([_line(r.value) for r in records]) + b"\n")
+
+    def _write(self, data: bytes) -> None:
+        assert self._out is not None
+        try:
+            self._out.write(data)
+        except OSError as exc:
+            raise self._failed(exc, "writing") from None
+
+    def _failed(self, exc: OSError, doing: str) -> OSError:
+        """``exc`` naming the file and what to do (a disk full said "[Errno 28] No space
+        left on device", of no file); the task restarts and writes on from its stored
+        offsets, what it wrote since cut back."""
+        hint = {
+            errno.ENOSPC: "free space on its file system",
+            errno.EDQUOT: "raise the quota or free space",
+            errno.EACCES: "make it writable by the worker's user",
+            errno.EPERM: "make it writable (chattr -i?)",
+            errno.EROFS: "its file system is read-only: remount it read-write",
+        }.get(exc.errno or 0, "see the error")
+        return OSError(
+            exc.errno,
+            f"{self.connector}: {doing} {self.path}: {exc.strerror}: {hint}; the "
+            "task restarts and writes on from its stored offsets",
+        )
 
     def put_encoded(self, batch: EncodedSinkRecords) -> bool:
         """JSON values written as they are in the log, one line each, when the C scanner
@@ -162,7 +189,7 @@ class FileStreamSinkTask(SinkTask):
                 data.decode("utf-8")
             except UnicodeDecodeError:
                 return False  # (put writes it with replacement characters)
-            self._out.write(data)
+            self._write(data)
             return True
         if type(vc) is not JsonConverter:
             return False
@@ -178,16 +205,21 @@ class FileStreamSinkTask(SinkTask):
         lines = json_lines(records, prefix, 5)
         if lines is None:
             return False
-        self._out.write(lines)
+        self._write(lines)
         return True
 
     def flush(self, offsets: Mapping[TopicPartition, int]) -> None:
         if self._out is None:
             return
-        self._out.flush()
         if not self.path:
+            self._out.flush()
             return
-        os.fsync(self._out.fileno())
+        try:
+            self._out.flush()
+            os.fsync(self._out.fileno())
+        except OSError as exc:
+            raise self._failed(exc, "flushing") from None
+        self._same_file()
         assert self._stored is not None
         stored = dict(self._stored["offsets"])
         stored.update({f"{tp.topic}/{tp.partition}": off for tp, off in offsets.items()})
@@ -196,6 +228,27 @@ class FileStreamSinkTask(SinkTask):
                     if self.topic_ids.get(tp.topic)})  # fmt: skip
         self._store({"connector": self.connector, "size": self._out.tell(), "offsets": stored,
                      "topic_ids": ids})  # fmt: skip
+
+    def _same_file(self) -> None:
+        """`ResumeError` when the path no longer names the file written (deleted, or renamed
+        and made again, while the task ran): the records since the last flush went into the
+        old one, and are written again into the path's file by the restarted task (they had
+        been stored as done, into a deleted file, unsaid)."""
+        assert self._out is not None
+        mine = os.fstat(self._out.fileno())
+        try:
+            st: os.stat_result | None = os.stat(self.path)
+        except FileNotFoundError:
+            st = None
+        if st is not None and (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
+            return
+        self._out.close()
+        self._out = None
+        raise ResumeError(
+            f"{self.connector}: {self.path} was {'deleted' if st is None else 'replaced'} "
+            "while written: the records since the last flush went into the old file; the "
+            "task restarts and writes them into the file at the path"
+        )
 
     def _store(self, state: dict[str, Any]) -> None:
         """Write the sidecar atomically and durably (tmp, fsync, rename, fsync dir)."""
@@ -214,7 +267,10 @@ class FileStreamSinkTask(SinkTask):
 
     def stop(self) -> None:
         if self._out is not None and self._out is not sys.stdout.buffer:
-            self._out.close()
+            # (a write failed: said already; what it held is written again from the stored
+            # offsets, the file cut back to their size)
+            with contextlib.suppress(OSError):
+                self._out.close()
         self._out = None
 
 
