@@ -18,8 +18,8 @@ import traceback
 from collections.abc import Callable
 from typing import TypeVar
 
-from hub.errors import FatalError, TransientError
-from hub.log import Record
+from hub.errors import ConfigError, FatalError, TransientError
+from hub.log import Record, RecordTooLargeError
 from hub.log.backend import LogBackend
 from hub.runtime.validation import CommonConfig
 
@@ -167,6 +167,26 @@ class ErrorReporter:
                 ],
             }
             headers += [(PREFIX + k, v.encode()) for k, v in ctx.items()]
+        try:
+            self._send(record, headers)
+        except RecordTooLargeError as exc:
+            # (a record near its topic's limit, with the headers past the queue's: the task
+            # failed on it at every restart) without the stack trace, the bulk of them
+            trace = PREFIX + "exception.stacktrace"
+            try:
+                self._send(record, [h for h in headers if h[0] != trace])
+            except RecordTooLargeError:
+                raise ConfigError(
+                    f"{self.connector} task {self.task_id}: the dead letter of "
+                    f"{record.topic}[{record.partition}]@{record.offset} takes {exc.size} bytes "
+                    f"with its error headers, more than the dead letter queue {self.dlq!r} "
+                    f"takes (max.message.bytes={exc.limit}): raise it (hub topics alter "
+                    f"{self.dlq} --config max.message.bytes={exc.size + 65536}) and restart "
+                    "the task"
+                ) from None
+
+    def _send(self, record: Record, headers: list[tuple[str, bytes | None]]) -> None:
+        assert self._producer is not None
         self._producer.send(self.dlq, record.value, key=record.key, headers=headers,
                             timestamp=record.timestamp)  # fmt: skip
         self._producer.flush()

@@ -442,3 +442,30 @@ def test_a_retry_waits_to_the_timeout_and_tries_once_more_there(tmp_path: Path) 
             errors.retry("put", target)
     finally:
         log.close()
+
+
+def test_a_dead_letter_past_the_queues_limit_goes_without_its_stack_trace(
+    tmp_path: Path,
+) -> None:
+    # (a review's: a record near its topic's max.message.bytes, with the error headers,
+    # exceeded the queue's: the sink failed on it at every restart, naming neither)
+    from tests.runtime.file_pipeline import file_sink, produce
+
+    worker = Worker(str(tmp_path / "data"))
+    out = tmp_path / "out.txt"
+    try:
+        big = b"{" + b"x" * 1_048_000  # (not JSON: the converter refuses it)
+        produce(worker, [b'{"a":1}', big, b'{"a":2}'])
+        worker.add(file_sink(tmp_path, **{
+            "errors.tolerance": "all", "errors.deadletterqueue.topic.name": "dlq",
+            "errors.deadletterqueue.context.headers.enable": "true",
+        }))  # fmt: skip
+        wait_for(lambda: out.exists() and out.read_bytes().splitlines() == [b'{"a":1}', b'{"a":2}'])
+        assert worker.log is not None
+        (dead,) = list(worker.log.partition("dlq", 0).records(0, 10 << 20)[0])
+        names = {k for k, _ in dead.headers}
+        assert dead.value == big and "__connect.errors.exception.message" in names
+        assert "__connect.errors.exception.stacktrace" not in names
+        assert worker.status()["sink"][0].state == "RUNNING"
+    finally:
+        worker.stop()
