@@ -71,7 +71,12 @@ class DatagenTask(SourceTask):
                 time.sleep(0.1)
                 return []
         if cfg.rate > 0:
-            due = int((time.monotonic() - self._t0) * cfg.rate) - (self.next - self._n0)
+            now = time.monotonic()
+            due = int((now - self._t0) * cfg.rate) - (self.next - self._n0)
+            if due > cfg.rate:  # (behind by more than a second's: paused, or held back by
+                # the log; the debt is forgiven, not paid at full speed)
+                self._t0, self._n0 = now - 1, self.next
+                due = int(cfg.rate)
             if due <= 0:
                 time.sleep(min(1 / cfg.rate, 0.1))
                 return []
