@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PREFIX = "__connect.errors."
+# hub's converters by the names Kafka Connect's dead letters give them
+_CONNECT_NAMES = {
+    "hub.runtime.converters.JsonConverter": "org.apache.kafka.connect.json.JsonConverter",
+    "hub.runtime.converters.StringConverter": "org.apache.kafka.connect.storage.StringConverter",
+    "hub.runtime.converters.ByteArrayConverter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+}
 
 
 class RecordFailedError(FatalError):
@@ -153,14 +159,22 @@ class ErrorReporter:
                 "connector.name": self.connector,
                 "task.id": str(self.task_id),
                 "stage": stage,
-                "class.name": (
-                    executing
-                    if isinstance(executing, str)
-                    else f"{executing.__module__}.{executing.__qualname__}"
-                    if executing
-                    else type(self).__module__
+                "class.name": _CONNECT_NAMES.get(
+                    name := (
+                        executing
+                        if isinstance(executing, str)
+                        else f"{executing.__module__}.{executing.__qualname__}"
+                        if executing
+                        else type(self).__module__
+                    ),
+                    name,
                 ),  # fmt: skip
-                "exception.class.name": f"{type(exc).__module__}.{type(exc).__qualname__}",
+                # (a converter's failure is Connect's DataException there: tools filter on it)
+                "exception.class.name": (
+                    "org.apache.kafka.connect.errors.DataException"
+                    if stage.endswith("_CONVERTER")
+                    else f"{type(exc).__module__}.{type(exc).__qualname__}"
+                ),
                 "exception.message": self.scrub(str(exc)),
                 "exception.stacktrace": self.scrub("".join(traceback.format_exception(exc)))[
                     -8000:
