@@ -28,10 +28,11 @@ T = TypeVar("T")
 
 PREFIX = "__connect.errors."
 # hub's converters by the names Kafka Connect's dead letters give them
+_CONNECTS = "org.apache.kafka.connect."
 _CONNECT_NAMES = {
-    "hub.runtime.converters.JsonConverter": "org.apache.kafka.connect.json.JsonConverter",
-    "hub.runtime.converters.StringConverter": "org.apache.kafka.connect.storage.StringConverter",
-    "hub.runtime.converters.ByteArrayConverter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+    "hub.runtime.converters.JsonConverter": _CONNECTS + "json.JsonConverter",
+    "hub.runtime.converters.StringConverter": _CONNECTS + "storage.StringConverter",
+    "hub.runtime.converters.ByteArrayConverter": _CONNECTS + "converters.ByteArrayConverter",
 }
 
 
