@@ -326,6 +326,22 @@ class TableSchema:
             return None
         return {k: row[k] for k in self.key_columns}
 
+    def with_old_key(self, new: Sequence[Any], old: Sequence[Any]) -> Sequence[Any]:
+        """``new`` (an update's tuple) with the key columns PostgreSQL sent as unchanged
+        TOASTed values taken from ``old``: a key stored out of line and left as it was is
+        logged whole in the old key only (read as a key change, the update had gone out as
+        a delete of the row and a create keyed by the placeholder)."""
+        held = [
+            i for i in self._key_index
+            if new[i] is UNCHANGED_TOAST and old[i] is not None and old[i] is not UNCHANGED_TOAST
+        ]  # fmt: skip
+        if not held:
+            return new
+        out = list(new)
+        for i in held:
+            out[i] = old[i]
+        return out
+
     def raw_key(self, values: Sequence[Any]) -> tuple[Any, ...]:
         """The key columns' raw values (to notice a primary-key change)."""
         return tuple(values[i] for i in self._key_index)

@@ -477,6 +477,9 @@ class ChangeStream:
             if "u" in skipped and (schema.unkeyed is not None or msg.old is None):
                 return  # (no key change it could be: the WAL has no old row)
             old = msg.old.values if msg.old is not None else None
+            new_values: Sequence[Any] = msg.new.values
+            if old is not None and pg.UNCHANGED_TOAST in new_values:
+                new_values = schema.with_old_key(new_values, old)
             if schema.unkeyed is not None:
                 # (also without an old row: the identity's columns did not change, so the WAL
                 # has none, but the key may have: its old row would stay in the sinks)
@@ -484,7 +487,7 @@ class ChangeStream:
             key_changed = (
                 old is not None
                 and bool(schema.key_columns)
-                and schema.raw_key(old) != schema.raw_key(msg.new.values)
+                and schema.raw_key(old) != schema.raw_key(new_values)
             )
             # a changed key is a delete and a create, each skipped as its own operation, as
             # Debezium's (with skipped.operations=d the old key's row had been deleted too)
@@ -492,7 +495,7 @@ class ChangeStream:
             if schema.deferrable_key and old is not None:  # (REPLICA IDENTITY FULL)
                 # (every update, a skipped one too: the net change at the commit is right
                 # only if its slots saw them; `_settle` skips by operation)
-                self._defer(txn, msg.relation_id, schema, old, msg.new.values, lsn, key_changed)
+                self._defer(txn, msg.relation_id, schema, old, new_values, lsn, key_changed)
                 return
             if (not key_changed and "u" in skipped) or (key_changed and not any(halves)):
                 return
@@ -502,14 +505,14 @@ class ChangeStream:
                 return
             if inc is not None and inc.open:  # (the keys whose events are emitted)
                 if not key_changed:
-                    inc.on_change(schema, msg.new.values, old)
+                    inc.on_change(schema, new_values, old)
                 elif halves[1]:
-                    inc.on_change(schema, msg.new.values, old if halves[0] else None)
+                    inc.on_change(schema, new_values, old if halves[0] else None)
                 else:
                     assert old is not None  # (a changed key: the WAL has the old row)
                     inc.on_change(schema, old)  # (a delete alone: the create is skipped)
             full = old if msg.old_kind == "O" else None
-            new: Sequence[Any] = msg.new.values
+            new: Sequence[Any] = new_values
             if key_changed and full is None and pg.UNCHANGED_TOAST in new:
                 new = self.schemas.current_values(schema, new)  # (no row keeps them)
             gone: list[str] = []
