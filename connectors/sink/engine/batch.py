@@ -110,6 +110,8 @@ class TableBatch:
             or ((prev := self.keyed.get(ch.key)) is not None and prev[0] == UPSERT)
         ):  # fmt: skip
             return False
+        if self.soft and ch.op == TRUNCATE and (self.appended or self.has_upserts()):
+            return False  # (the same: the rows before it land, then are marked)
         if ch.op == TRUNCATE:
             self.truncate = True
             self.keyed.clear()

@@ -154,6 +154,23 @@ def _named(
     return absent
 
 
+def _as_row(key: tuple[Any, ...], names: tuple[str, ...], row: Any) -> tuple[Any, ...]:
+    """A record key's values as its row spells them where they are one value spelled two
+    ways (a string key "1" on a row of id 1): the batch collapses by this, so both
+    spellings of a key in one batch are one key (a tombstone under one had left the row an
+    upsert under the other wrote)."""
+    out = None
+    for i, n in enumerate(names):
+        v = key[i]
+        if n in row:
+            w = row[n]
+            if type(v) is not type(w) and w is not None and _same_value(v, w):
+                if out is None:
+                    out = list(key)
+                out[i] = w
+    return key if out is None else tuple(out)
+
+
 def _same_value(a: Any, b: Any) -> bool:
     """A key's value and its row's are one (the same as text and as a number: a string
     key's)."""
@@ -536,11 +553,14 @@ class ChangeReader:
         fields = self.cfg.primary_key_fields
         if mode == "record_key" and not fields and type(r.key) is dict and r.key:  # (common)
             key = tuple(r.key.values())
+            names = tuple(r.key)
+            if row is not None:
+                key = _as_row(key, names, row)
             try:
                 hash(key)
             except TypeError:
                 key = hashable(key)
-            return tuple(r.key), key
+            return names, key
         src = row if mode == "record_value" else None
         if src is None:
             src = self._key_row(r)  # record_key, or a tombstone in record_value mode
@@ -558,8 +578,11 @@ class ChangeReader:
                 "append every record",
             )  # fmt: skip
         try:
-            return names, hashable(tuple(src[n] for n in names))
+            values = tuple(src[n] for n in names)
         except KeyError as exc:
             raise RecordError(
                 r.topic, r.partition, r.offset, f"key column {exc.args[0]!r} is missing"
             ) from None
+        if mode == "record_key" and row is not None:
+            values = _as_row(values, names, row)
+        return names, hashable(values)

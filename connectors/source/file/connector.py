@@ -1,21 +1,24 @@
 """Reads lines from a file (or stdin) and follows it as it grows, like ``tail -f``.
 
 Source partition ``{"filename": path}``, offset ``{"position": byte offset after the line}``,
-as Kafka's FileStreamSource, so offsets read by Connect tooling mean the same, plus ``inode``
-(the file's device and inode): the file it is a position in. A partial last line (no newline
+as Kafka's FileStreamSource, so offsets read by Connect tooling mean the same, plus what
+tells the file it is a position in: ``inode`` (not the device, which a remount changes) and
+``head`` (a digest of its first `HEAD_BYTES` bytes read). A partial last line (no newline
 yet) waits until it is complete.
 
 Rotation, which Kafka's leaves to the user (it reads on at the old position, losing lines or
 cutting one): a file truncated in place (logrotate's copytruncate) is read again from its
-start; a file renamed or deleted and another made at the path is read to its end first (until
-it has stayed quiet `ROTATE_QUIET_S`: a writer finishes its line there), its last line even
-without its newline, then the new one from its start. At a start, a file at the path other
-than the stored offset's, or shorter than its position, is read from its start, with a
-warning: the old file's lines past the position were not read.
+start, also when it grew past the position again before it was looked at (its first bytes
+differ); a file renamed or deleted and another made at the path is read to its end first
+(until it has stayed quiet `ROTATE_QUIET_S`: a writer finishes its line there), its last line
+even without its newline, then the new one from its start. At a start, a file at the path
+other than the stored offset's (inode, first bytes), or shorter than its position, is read
+from its start, with a warning: the old file's lines past the position were not read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sys
@@ -29,10 +32,12 @@ from hub.runtime.api import SourceBatch, SourceConnector, SourceTask, SourceTask
 log = logging.getLogger(__name__)
 STRING_SCHEMA = {"type": "string", "optional": False}
 ROTATE_QUIET_S = 1.0  # a file moved from the path is read until it gave nothing this long
+HEAD_BYTES = 64  # the first bytes whose digest tells a file refilled after a truncation
 
 
-def _ident(st: os.stat_result) -> str:
-    return f"{st.st_dev}:{st.st_ino}"
+def _head(fd: int, upto: int) -> str:
+    """A digest of a file's first bytes, up to ``upto`` (what was read of them)."""
+    return hashlib.blake2b(os.pread(fd, min(upto, HEAD_BYTES), 0), digest_size=8).hexdigest()
 
 
 class FileStreamSourceTask(SourceTask):
@@ -47,7 +52,8 @@ class FileStreamSourceTask(SourceTask):
         offset = context.offset(self.partition)
         self.position = int(offset["position"]) if offset else 0
         # the file the position is in (None: not known, an offset of Kafka's or an older hub)
-        self._inode: str | None = str(offset["inode"]) if offset and offset.get("inode") else None
+        self._inode: int | None = int(offset["inode"]) if offset and offset.get("inode") else None
+        self._headed = str(offset["head"]) if offset and offset.get("head") else None
         self._f: BinaryIO | None = None
         self._buf = b""
         self._quiet: float | None = None  # the path is another file: since when the old
@@ -63,7 +69,10 @@ class FileStreamSourceTask(SourceTask):
                 except FileNotFoundError:
                     return None
                 st = os.fstat(f.fileno())
-                if self.position and self._inode is not None and _ident(st) != self._inode:
+                other = self._inode is not None and st.st_ino != self._inode
+                if self.position and self._headed is not None and not other:
+                    other = _head(f.fileno(), self.position) != self._headed
+                if self.position and other and st.st_size >= min(self.position, HEAD_BYTES):
                     log.warning(
                         "%s is another file than the one read up to byte %d (rotated, replaced "
                         "or made again while the connector was stopped): it is read from its "
@@ -78,7 +87,7 @@ class FileStreamSourceTask(SourceTask):
                         self.path, st.st_size, self.position,
                     )  # fmt: skip
                     self.position = 0
-                self._inode = _ident(st)
+                self._inode = st.st_ino
                 f.seek(self.position)
                 self._f = f
         return self._f
@@ -93,16 +102,20 @@ class FileStreamSourceTask(SourceTask):
         except FileNotFoundError:
             st = None
         mine = os.fstat(f.fileno())
-        if st is not None and _ident(st) == _ident(mine):
+        if st is not None and (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
             self._quiet = None
-            if st.st_size >= f.tell():
+            if st.st_size >= f.tell() and (
+                self._headed is None
+                or not self.position
+                or _head(f.fileno(), self.position) == self._headed
+            ):  # fmt: skip
                 return None
             log.warning(
-                "%s was truncated to %d bytes (copytruncate?) after %d were read: it is read "
-                "again from its start", self.path, st.st_size, f.tell(),
+                "%s was truncated (copytruncate?) after %d bytes were read (it holds %d "
+                "now): it is read again from its start", self.path, f.tell(), st.st_size,
             )  # fmt: skip
             f.seek(0)
-            self._buf, self.position = b"", 0
+            self._buf, self.position, self._headed = b"", 0, None
             return []
         now = time.monotonic()
         if self._quiet is None:
@@ -112,7 +125,7 @@ class FileStreamSourceTask(SourceTask):
         log.info("%s is %s: the file read till now is read to its end", self.path,
                  "another file" if st is not None else "gone")  # fmt: skip
         f.close()
-        self._f, self._quiet, self._inode = None, None, None
+        self._f, self._quiet, self._inode, self._headed = None, None, None, None
         rest, self._buf = self._buf, b""
         self.position = 0  # (in the file at the path from now on)
         if not rest:
@@ -129,6 +142,18 @@ class FileStreamSourceTask(SourceTask):
         # lines read before but past the last poll's batch.size come first (they waited for
         # the file to grow: a finished file left them unread)
         if self._buf.count(b"\n") < self.batch_size:
+            if (
+                self.path
+                and self.position
+                and self._headed is not None
+                and (_head(f.fileno(), self.position) != self._headed)
+            ):  # (truncated and written again past the position since the last look)
+                log.warning(
+                    "%s was truncated (copytruncate?) and written again after %d bytes were "
+                    "read: it is read again from its start", self.path, self.position,
+                )  # fmt: skip
+                f.seek(0)
+                self._buf, self.position, self._headed = b"", 0, None
             chunk = f.read(1 << 16) if self.path else os.read(f.fileno(), 1 << 16)
             if not chunk and b"\n" not in self._buf:
                 moved = self._moved(f) if self.path else None
@@ -148,8 +173,9 @@ class FileStreamSourceTask(SourceTask):
         texts = [line.rstrip(b"\r").decode("utf-8", errors="replace") for line in parts]
         # one batch: the offset is the position after its last line
         offset: dict[str, Any] = {"position": self.position}
-        if self._inode is not None:
-            offset["inode"] = self._inode
+        if self._inode is not None and self.path:
+            self._headed = _head(f.fileno(), self.position)
+            offset["inode"], offset["head"] = self._inode, self._headed
         return [SourceBatch(self.topic, texts, None, self.partition, offset,
                             value_schema=STRING_SCHEMA)]  # fmt: skip
 

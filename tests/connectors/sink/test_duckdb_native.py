@@ -244,7 +244,7 @@ def test_a_value_its_schema_does_not_allow_is_left_to_the_engine(
     outcomes = []
     for native in (True, False):
         t = Task(tmp_path / f"{native}.duckdb", native)
-        t.put(_one(_upsert(id=2)))  # the table exists
+        t.put(_one(_upsert(id=2), key=2))  # the table exists
         batch = _one(_upsert(**after), offset=1)
         assert not t.task.put_encoded(EncodedSinkRecords(batch, t.kc, t.vc))
         try:
