@@ -161,10 +161,13 @@ def _shape(t: Any) -> tuple[tuple[str, str], ...]:
 
 
 def _type(c: Any) -> str:
-    """A key column's type as the cursor stores it (its type code, signedness, charset)."""
+    """A key column's type as the cursor stores it (its type code, signedness, charset, and
+    an ENUM's or SET's labels, whose order is the key's: reordered between chunks, the
+    cursor read on under the new order and skipped rows)."""
     if c is None:
         return ""
-    return f"{c.real_type}{' unsigned' if c.unsigned else ''} {c.charset}"
+    labels = f" {list(c.labels)}" if getattr(c, "labels", ()) else ""
+    return f"{c.real_type}{' unsigned' if c.unsigned else ''} {c.charset}{labels}"
 
 
 def incremental_snapshot(

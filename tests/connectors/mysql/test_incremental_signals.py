@@ -418,6 +418,29 @@ def test_an_incremental_snapshot_of_a_text_key_whose_collation_changes_reads_eve
     assert reads == set(keys)
 
 
+def test_an_incremental_snapshot_of_an_enum_key_whose_labels_are_reordered_reads_every_row(
+    mariadb_server: MariaDBServer, mariadb_db: str, cur: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (a review's: an ENUM orders by its labels' order: reordered between chunks, the cursor
+    # 'b' and the bound 'f' changed places, no row matched, and c..f were never read)
+    keys = ["a", "b", "c", "d", "e", "f"]
+    cur.execute("CREATE TABLE t (k enum('a','b','c','d','e','f') PRIMARY KEY, n int)")
+    cur.executemany("INSERT INTO t VALUES (%s, %s)", [(k, i) for i, k in enumerate(keys)])
+    task = start_task(_config(mariadb_server, mariadb_db,
+                              **{"incremental.snapshot.chunk.size": 2}))  # fmt: skip
+    try:
+        out = poll_for(task, 0.5)
+        reorder = "ALTER TABLE t MODIFY k enum('f','e','d','c','b','a')"
+        _run_after_the_first_chunk(monkeypatch, mariadb_server, mariadb_db, reorder)
+        _signal(cur, mariadb_db, "s1", "execute-snapshot", ["t"])
+        out += poll_for(task, 3.0)
+    finally:
+        task.stop()
+    reads = {r.value["after"]["k"] for r in out
+             if r.topic == f"app.{mariadb_db}.t" and r.value and r.value["op"] == "r"}  # fmt: skip
+    assert reads == set(keys)
+
+
 def test_a_signal_table_of_other_names_and_more_columns(
     mariadb_server: MariaDBServer, mariadb_db: str
 ) -> None:
