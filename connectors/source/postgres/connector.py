@@ -59,6 +59,7 @@ from connectors.source.postgres.snapshot import (
     Chunk,
     SnapshotReader,
     chunk_bytes,
+    resume_index,
 )
 from hub.errors import ConfigError, describe
 from hub.log import Packed
@@ -399,10 +400,9 @@ class PostgresSourceTask(CdcSourceTask):
                 if stored == ():  # (keyless then: read whole again after a truncate event)
                     keyed[table] = False
                 offset = replace(offset, after=None, ranges=None)
-            names = list(keyed)  # where the reader goes on: the first at or after it
-            start = next((i for i, n in enumerate(names) if n >= table), len(names)) if (
-                table is not None
-            ) else 0  # fmt: skip
+            # where the reader goes on: it, or the first after it (`resume_index`)
+            pairs = [(t.schema, t.name) for t in tables if t.qualified in keyed]
+            start = resume_index(pairs, table) if table is not None else 0
             self._truncate = truncated(list(keyed.items()), start)
             if self._truncate:
                 cut_lsn, exported, repl = self._consistent_point()

@@ -110,6 +110,19 @@ def _next_limit(chunk: Chunk, most: int) -> int:
     return max(1, min(most, CHUNK_MAX_BYTES * len(chunk) // size))
 
 
+def resume_index(tables: Sequence[tuple[str, str]], table: str) -> int:
+    """Where a resumed snapshot goes on among ``tables`` ((schema, name), as the catalog
+    sorts them: ``ORDER BY nspname, relname``, names in code point order): the stored
+    ``table``'s index, else (dropped, left out) the first that sorts after it as the server
+    does. Compared as joined text, ``tenant-1.a`` came before ``tenant.b`` ('-' < '.'):
+    every table before it was read again, or, the one it stopped in gone, the rest never."""
+    for i, (schema, name) in enumerate(tables):
+        if f"{schema}.{name}" == table:
+            return i
+    at = tuple(table.split(".", 1)) if "." in table else (table, "")
+    return next((i for i, pair in enumerate(tables) if pair > at), len(tables))
+
+
 @dataclass(slots=True)
 class Chunk:
     table: TableInfo
@@ -229,7 +242,7 @@ class SnapshotReader:
         if self.resume is not None:
             names = [t.qualified for t in self.tables]
             table, self._after = self.resume
-            self._start = next((i for i, n in enumerate(names) if n >= table), len(names))
+            self._start = resume_index([(t.schema, t.name) for t in self.tables], table)
             if self._start < len(names) and names[self._start] != table:
                 self._after = None  # the table is gone: go on with the next one
                 self.resume_ranges = None

@@ -278,3 +278,49 @@ def test_a_resumed_snapshots_last_line_counts_the_rows_it_read(
     assert f"snapshot done: {read} rows read from 2 table(s) (resumed: the rows read " in (
         caplog.text
     ), caplog.text
+
+
+def test_a_resume_in_a_schema_another_ones_name_begins_with_reads_nothing_again(
+    pg_server: PgServer, pg_db: str, sql: Any
+) -> None:
+    # (a review's: where to go on was found by comparing "schema.table" text, where the
+    # server sorts (schema, table): "tenant-1.a" < "tenant.a" as text ('-' < '.'), so a
+    # resume inside "tenant-1".a read tenant.a and tenant.b again, and with the table it
+    # stopped in dropped, "tenant-1".a was never read)
+    sql.execute('CREATE SCHEMA tenant; CREATE SCHEMA "tenant-1"')
+    for t in ("tenant.a", "tenant.b", '"tenant-1".a'):
+        sql.execute(f"CREATE TABLE {t} (id int PRIMARY KEY)")
+        sql.execute(f"INSERT INTO {t} SELECT generate_series(1, 5)")
+    cfg = source_config(pg_server, pg_db, **{"snapshot.fetch.size": 2, "max.batch.size": 1,
+                                             "schema.include.list": "tenant,tenant-1"})  # fmt: skip
+    task = start_task(cfg)
+    written: list[Any] = []
+    stored: Any = None
+    try:
+        while True:  # (to the first row of "tenant-1".a, its offset stored)
+            records = task.poll()
+            written.extend(records)
+            if any(r.topic == "app.tenant-1.a" for r in records):
+                stored = dict(records[-1].source_offset)
+                break
+    finally:
+        task.stream = None  # killed: no clean stop (the slot stays)
+        task.reader.close()
+        task.meta.close()
+    assert stored["snapshot"] and stored["table"] == "tenant-1.a"
+    sink = _resume_to_the_end(sql, cfg, stored, written,
+                              'INSERT INTO "tenant-1".a VALUES (99)', {"id": 99})  # fmt: skip
+    reads = Counter(r.topic for r in written if r.topic and r.value is not None
+                    and r.value.get("op") == "r")  # fmt: skip
+    assert reads == {"app.tenant.a": 5, "app.tenant.b": 5, "app.tenant-1.a": 5}  # (each once)
+    assert sink is not None
+
+
+def test_where_a_resume_goes_on_is_the_servers_table_order() -> None:
+    from connectors.source.postgres.snapshot import resume_index
+
+    tables = [("tenant", "a"), ("tenant", "b"), ("tenant-1", "a")]  # (ORDER BY nspname, relname)
+    assert resume_index(tables, "tenant-1.a") == 2
+    assert resume_index(tables, "tenant.c") == 2  # (gone: the next one after it)
+    assert resume_index(tables, "tenant.a0") == 1
+    assert resume_index(tables, "zz.z") == 3
