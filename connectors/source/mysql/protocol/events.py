@@ -67,7 +67,7 @@ def uncompressed(h: Header, event: memoryview, checksum: bool) -> tuple[Header, 
         at = HEADER + 8
         if t in (E.WRITE, E.UPDATE, E.DELETE):  # v2: extra data, its length included
             at += int.from_bytes(event[at : at + 2], "little")
-        width, at = _packed(event, at)
+        width, at = _packed_int(event, at)
         at += (width + 7) // 8 * (2 if t in (E.UPDATE_V1, E.UPDATE) else 1)
     where = f"a compressed event (type {h.type}) at {h.log_pos - h.size}"
     if at >= end or event[at] & 0xE0 != 0x80:
@@ -86,15 +86,6 @@ def uncompressed(h: Header, event: memoryview, checksum: bool) -> tuple[Header, 
     new += bytes(4 if checksum else 0)
     new[9:13] = len(new).to_bytes(4, "little")
     return Header(h.timestamp, t, h.server_id, h.size, h.log_pos, h.flags), memoryview(new)
-
-
-def _packed(buf: memoryview, at: int) -> tuple[int, int]:
-    """A length-encoded integer at ``at``: (it, the offset after it)."""
-    first = buf[at]
-    if first < 251:
-        return first, at + 1
-    n = {252: 2, 253: 3, 254: 8}[first]
-    return int.from_bytes(buf[at + 1 : at + 1 + n], "little"), at + 1 + n
 
 
 @dataclass(frozen=True, slots=True)
