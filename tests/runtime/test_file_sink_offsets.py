@@ -101,3 +101,17 @@ def test_a_full_disk_names_the_file(tmpfs_dir: Tmpfs, caplog: pytest.LogCaptureF
     )
     assert "stopping the failed task raised" not in caplog.text
     assert len(set(_lines(out))) == 1 and len(_lines(out)) == 2000
+
+
+def test_offsets_that_cannot_be_stored_name_their_file(tmp_path: Path) -> None:
+    # (a review's: a full disk while the offsets were saved said "[Errno 28] No space left on
+    # device", of no file)
+    (tmp_path / ".out.txt.hub-offsets.tmp").mkdir()  # (where they are written first)
+    worker = Worker(str(tmp_path / "data"))
+    try:
+        produce(worker, [b'{"a":1}'])
+        worker.add(file_sink(tmp_path))
+        trace = wait_for(lambda: worker.status()["sink"][0].trace, 30, "the failure")
+        assert f"storing the offsets in {tmp_path / '.out.txt.hub-offsets'}" in trace
+    finally:
+        worker.stop()

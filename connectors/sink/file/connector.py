@@ -147,7 +147,7 @@ class FileStreamSinkTask(SinkTask):
         except OSError as exc:
             raise self._failed(exc, "writing") from None
 
-    def _failed(self, exc: OSError, doing: str) -> OSError:
+    def _failed(self, exc: OSError, doing: str, path: str | None = None) -> OSError:
         """``exc`` naming the file and what to do (a disk full said "[Errno 28] No space
         left on device", of no file); the task restarts and writes on from its stored
         offsets, what it wrote since cut back."""
@@ -160,7 +160,7 @@ class FileStreamSinkTask(SinkTask):
         }.get(exc.errno or 0, "see the error")
         return OSError(
             exc.errno,
-            f"{self.connector}: {doing} {self.path}: {exc.strerror}: {hint}; the "
+            f"{self.connector}: {doing} {path or self.path}: {exc.strerror}: {hint}; the "
             "task restarts and writes on from its stored offsets",
         )
 
@@ -253,16 +253,21 @@ class FileStreamSinkTask(SinkTask):
     def _store(self, state: dict[str, Any]) -> None:
         """Write the sidecar atomically and durably (tmp, fsync, rename, fsync dir)."""
         tmp = self.offsets_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.offsets_path)
-        dfd = os.open(os.path.dirname(self.offsets_path), os.O_RDONLY)
         try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+            with open(tmp, "w") as f:
+                json.dump(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.offsets_path)
+            dfd = os.open(os.path.dirname(self.offsets_path), os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError as exc:  # (a full disk said "[Errno 28]" of no file)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise self._failed(exc, "storing the offsets in", self.offsets_path) from None
         self._stored = state
 
     def stop(self) -> None:
