@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from connectors.source.cdc import captured
 from connectors.source.cdc.bounds import CHUNK_MAX_BYTES
-from connectors.source.cdc.captured import CapturedTables, listed
+from connectors.source.cdc.captured import CapturedTables
 from connectors.source.cdc.cuts import SnapshotCuts, key_changed, truncated, written_before
 from connectors.source.cdc.envelope import envelope, op_metrics, truncate_record
 from connectors.source.cdc.filters import Filters
@@ -56,6 +56,7 @@ from connectors.source.mysql.history import (
 )
 from connectors.source.mysql.schema import MySqlTable
 from connectors.source.mysql.server import (
+    CASCADES,
     RESET_ADVICE,
     CatalogTable,
     MySqlConnectionError,
@@ -63,7 +64,6 @@ from connectors.source.mysql.server import (
     binlog_sizes,
     captured_names,
     captured_pairs,
-    cascading_keys,
     connect,
     gtid_at,
     history_changed,
@@ -161,20 +161,14 @@ class MySqlSourceTask(CdcSourceTask):
             cfg.heartbeat_interval_ms, cfg.heartbeat_topics_prefix, cfg.topic_prefix,
             self._action if cfg.heartbeat_action_query else None,
         )  # fmt: skip
-        require(server_checks(self.meta, cfg), cfg)
+        checks = server_checks(self.meta, cfg)
+        require(checks, cfg)
+        for c in checks:  # (said, not failed: `server._cascades`)
+            if c.what == CASCADES:
+                log.warning("%s: %s", cfg.where(), c.detail)
         charsets.learn(self.meta)  # (the binlog names a column's charset by a collation id)
         refuse_versioned(self.meta, self.filters)
         self.mariadb = is_mariadb(self.meta)
-        cascading = cascading_keys(self.meta, self.filters)
-        if cascading:
-            log.warning(
-                "%s: %s: the rows a foreign key's CASCADE or SET NULL changes are changed "
-                "below the binlog, which holds none of them, so the sinks keep them as they "
-                "were (Debezium's limit too); have the application change the child rows "
-                "itself, or run hub verify and an incremental snapshot of such tables now "
-                "and then (a delete it cannot bring: rows it lists as not in the source)",
-                cfg.where(), listed(cascading),
-            )  # fmt: skip
         offset = context.offset(self.partition)
         binlogs = binlog_sizes(self.meta)
         files = [name for name, _ in binlogs]

@@ -163,8 +163,12 @@ def server_checks(con: Any, cfg: MySqlSourceConfig) -> list[Check]:
     return out
 
 
+CASCADES = "foreign keys that change rows unlogged"
+
+
 def _cascades(con: Any, cfg: MySqlSourceConfig) -> list[Check]:
-    """`cascading_keys`, said (not failed: the sinks miss only what they change)."""
+    """`cascading_keys`, said (not failed: the sinks miss only what they change); the start
+    logs it as a warning."""
     from connectors.source.cdc.captured import listed
     from connectors.source.cdc.filters import Filters
 
@@ -174,9 +178,12 @@ def _cascades(con: Any, cfg: MySqlSourceConfig) -> list[Check]:
         return []
     if not found:
         return []
-    return [Check("foreign keys that change rows unlogged", True, (
-        f"{listed(found)}: the binlog holds no row a CASCADE or SET NULL changes, so the "
-        "sinks keep those rows as they were (Debezium's limit too)"
+    return [Check(CASCADES, True, (
+        f"{listed(found)}: the rows a foreign key's CASCADE or SET NULL changes are changed "
+        "below the binlog, which holds none of them, so the sinks keep them as they were "
+        "(Debezium's limit too); have the application change the child rows itself, or run "
+        "hub verify and an incremental snapshot of such tables now and then (a delete it "
+        "cannot bring: rows it lists as not in the source)"
     ))]  # fmt: skip
 
 
