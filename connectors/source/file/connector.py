@@ -104,11 +104,7 @@ class FileStreamSourceTask(SourceTask):
         mine = os.fstat(f.fileno())
         if st is not None and (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
             self._quiet = None
-            if st.st_size >= f.tell() and (
-                self._headed is None
-                or not self.position
-                or _head(f.fileno(), self.position) == self._headed
-            ):  # fmt: skip
+            if st.st_size >= f.tell():  # (refilled past the position: `poll` looks first)
                 return None
             log.warning(
                 "%s was truncated (copytruncate?) after %d bytes were read (it holds %d "
